@@ -1,0 +1,199 @@
+"""levguard's command line: ``levguard margin``, ``levguard liq``, ``levguard demo``, ``levguard venues``.
+
+Bad input prints one line (``levguard: error: ...``) to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from importlib import resources
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from levguard.errors import LevguardError
+
+app = typer.Typer(
+    name="levguard",
+    help="Systematic leverage management for crypto derivatives.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+class Side(StrEnum):
+    """Position side for the quick form."""
+
+    long = "long"
+    short = "short"
+
+
+class Mode(StrEnum):
+    """Margin mode for the quick form."""
+
+    cross = "cross"
+    isolated = "isolated"
+
+
+@app.command()
+def margin(
+    file: Annotated[str, typer.Argument(help="Account spec (JSON or YAML), or - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Print the margin report of an account spec."""
+    from levguard.margin import evaluate_account, parse_spec_text
+
+    try:
+        if file == "-":
+            spec = parse_spec_text(sys.stdin.read(), "<stdin>")
+        else:
+            from levguard.margin import load_spec
+
+            spec = load_spec(file)
+        report = evaluate_account(spec)
+    except LevguardError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from levguard.cli._output import console, render_report
+
+    render_report(report, console())
+
+
+@app.command()
+def liq(
+    venue: Annotated[str, typer.Option(help="Rule set, e.g. binance-usdm (see `levguard venues`).")] = "binance-usdm",
+    symbol: Annotated[str, typer.Option(help="Symbol, e.g. BTCUSDT.")] = "BTCUSDT",
+    side: Annotated[Side, typer.Option(help="long or short.")] = Side.long,
+    entry: Annotated[float, typer.Option(help="Entry price.")] = ...,  # type: ignore[assignment]
+    leverage: Annotated[float, typer.Option(help="Initial leverage.")] = ...,  # type: ignore[assignment]
+    wallet: Annotated[float, typer.Option(help="Collateral in the settlement currency.")] = ...,  # type: ignore[assignment]
+    qty: Annotated[float | None, typer.Option(help="Size in contracts (default: wallet x leverage / entry).")] = None,
+    mark: Annotated[float | None, typer.Option(help="Mark price (default: entry).")] = None,
+    margin_mode: Annotated[Mode, typer.Option("--margin-mode", help="cross or isolated.")] = Mode.cross,
+    mmr: Annotated[float | None, typer.Option(help="Fixed maintenance rate instead of the venue's tiers.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Quick form: liquidation and bankruptcy price of one position."""
+    from levguard.core.rules import get_venue
+    from levguard.margin import evaluate_account
+
+    try:
+        model = get_venue(venue)
+        for name, value in (("entry", entry), ("leverage", leverage), ("wallet", wallet)):
+            if not value > 0 or value != value or value == float("inf"):
+                raise LevguardError(f"--{name} must be > 0 and finite, was {value!r}")
+        if qty is None:
+            size = model.contract_size(symbol)
+            contracts = (
+                (wallet * leverage / entry / size)
+                if model.kind.value == "linear"
+                else (wallet * leverage * entry / size)
+            )
+        else:
+            contracts = qty
+        position: dict[str, Any] = {
+            "symbol": symbol,
+            "qty": contracts if side is Side.long else -contracts,
+            "entry_price": entry,
+            "mark_price": mark if mark is not None else entry,
+            "leverage": leverage,
+        }
+        if mmr is not None:
+            position["mmr"] = mmr
+        if margin_mode is Mode.isolated:
+            position["isolated_margin"] = wallet
+        spec = {
+            "venue": venue,
+            "margin_mode": margin_mode.value,
+            "wallet_balance": 0.0 if margin_mode is Mode.isolated else wallet,
+            "positions": [position],
+        }
+        report = evaluate_account(spec)
+    except LevguardError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from levguard.cli._output import console, price, render_report
+
+    out = console()
+    p = report.positions[0]
+    render_report(report, out)
+    out.print(f"liquidation price [bold]{price(p.liquidation_price)}[/] · bankruptcy price {price(p.bankruptcy_price)}")
+
+
+@app.command()
+def venues() -> None:
+    """List the venue rule sets and their sources."""
+    from rich.table import Table
+
+    from levguard.core.rules import VENUES
+
+    table = Table(header_style="bold")
+    for col in ("name", "venue", "contracts", "MM valued at", "source"):
+        table.add_column(col)
+    for m in VENUES.values():
+        table.add_row(m.name, m.title, m.kind.value, m.mm_basis.value, m.source)
+    from levguard.cli._output import console
+
+    console().print(table)
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Print the margin reports of the sample cross accounts shipped with levguard."""
+    from levguard.margin import evaluate_account, parse_spec_text
+
+    samples = resources.files("levguard.resources").joinpath("samples")
+    names = ("binance_cross_faq.yaml", "cross_account.yaml")
+    reports = []
+    for name in names:
+        text = samples.joinpath(name).read_text(encoding="utf-8")
+        reports.append((name, evaluate_account(parse_spec_text(text, name))))
+    if as_json:
+        _print_json({name: r.to_dict() for name, r in reports})
+        return
+    from levguard.cli._output import console, render_report
+
+    out = console()
+    titles = {
+        "binance_cross_faq.yaml": "Binance FAQ cross example (published LPs: BTCUSDT 26,316.89, ETHUSDT 1,153.26)",
+        "cross_account.yaml": "Sample cross account on the packaged Binance brackets (2024-10-24)",
+    }
+    for name, report in reports:
+        render_report(report, out, title=titles[name])
+        out.print()
+
+
+def run() -> None:
+    """Console-script entry point: Typer's usage errors also exit 2; our errors print one line."""
+    try:
+        app()
+    except LevguardError as exc:  # pragma: no cover - commands catch their own
+        Console(stderr=True).print(f"levguard: error: {exc}", markup=False)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,352 @@
+"""The margin engine: evaluate an account under a venue's rules.
+
+One evaluator serves every venue; the venue's :class:`~levguard.core.rules.VenueModel` supplies
+the switches (where maintenance margin is valued, fee terms, tier source).  All price-level
+arithmetic goes through :mod:`levguard.kernels.margin`, the same code the vectorized path runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from levguard.core.instruments import Instrument
+from levguard.core.positions import Account, Position
+from levguard.core.rules import MMBasis, VenueModel, get_venue
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price
+
+__all__ = [
+    "AccountReport",
+    "PositionReport",
+    "evaluate",
+    "resolve_tiers",
+]
+
+_NO_TIER_CAPS = np.array([np.inf])
+_NO_TIER = np.zeros(1)
+
+
+def _json_num(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """Margin report of one position (amounts in the settlement currency).
+
+    ``liquidation_price``/``bankruptcy_price`` are None when no positive price exists;
+    ``health`` is the adverse move to the liquidation price as a fraction of the mark price
+    (negative when already past it; None without a liquidation price).
+    """
+
+    symbol: str
+    qty: float
+    side: str
+    margin_mode: str
+    contract_kind: str
+    entry_price: float
+    mark_price: float
+    notional: float
+    leverage: float
+    initial_margin: float
+    maintenance_margin: float
+    unrealized_pnl: float
+    margin_balance: float | None
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    mmr: float
+    maint_amount: float
+    max_leverage: float
+    tier: int
+    health: float | None
+    liquidatable: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON-ready dict (non-finite numbers become None)."""
+        return {
+            "symbol": self.symbol,
+            "qty": self.qty,
+            "side": self.side,
+            "margin_mode": self.margin_mode,
+            "contract_kind": self.contract_kind,
+            "entry_price": self.entry_price,
+            "mark_price": self.mark_price,
+            "notional": self.notional,
+            "leverage": _json_num(self.leverage),
+            "initial_margin": self.initial_margin,
+            "maintenance_margin": self.maintenance_margin,
+            "unrealized_pnl": self.unrealized_pnl,
+            "margin_balance": _json_num(self.margin_balance),
+            "liquidation_price": _json_num(self.liquidation_price),
+            "bankruptcy_price": _json_num(self.bankruptcy_price),
+            "mmr": self.mmr,
+            "maint_amount": self.maint_amount,
+            "max_leverage": _json_num(self.max_leverage),
+            "tier": self.tier,
+            "health": _json_num(self.health),
+            "liquidatable": self.liquidatable,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReport:
+    """Margin report of an account.
+
+    ``equity`` is the margin balance: cross wallet + isolated margins + all unrealised PnL.
+    ``margin_ratio`` is total maintenance margin / equity (None when equity <= 0);
+    ``liquidatable`` is True when the cross part or any isolated position is at or below its
+    maintenance margin; ``health`` is the smallest position health.
+    """
+
+    venue: str
+    settlement: str
+    wallet_balance: float
+    equity: float
+    maintenance_margin: float
+    initial_margin: float
+    margin_ratio: float | None
+    liquidatable: bool
+    health: float | None
+    positions: tuple[PositionReport, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the stable JSON contract of :func:`levguard.evaluate_account`."""
+        return {
+            "venue": self.venue,
+            "settlement": self.settlement,
+            "wallet_balance": self.wallet_balance,
+            "equity": self.equity,
+            "maintenance_margin": self.maintenance_margin,
+            "initial_margin": self.initial_margin,
+            "margin_ratio": _json_num(self.margin_ratio),
+            "liquidatable": self.liquidatable,
+            "health": _json_num(self.health),
+            "positions": [p.to_dict() for p in self.positions],
+        }
+
+
+def resolve_tiers(model: VenueModel, position: Position) -> TierTable:
+    """Return the tier table that applies to ``position`` on ``model``.
+
+    Order: the position's own tiers (or fixed ``mmr``), the venue's rate rule (Deribit, dYdX),
+    the venue's built-in snapshot for the symbol.
+    """
+    if position.tiers is not None:
+        return position.tiers
+    rates = model.rates(position)
+    if rates is not None:
+        return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)
+    table = model.builtin_tiers.get(model.tier_key(position.symbol))
+    if table is None:
+        raise InputError(
+            f"{position.symbol}: no built-in tiers for this symbol on {model.name}; "
+            "pass tiers, or mmr (and maint_amount)"
+        )
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    pos: Position
+    table: TierTable
+    inverse: bool
+    q: float
+    fee_mm: float
+    close_fee: float
+    notional: float
+    notional_entry: float
+    upnl: float
+    base_mm: float
+    leverage: float
+    imr: float
+
+
+def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
+    inst = p.instrument
+    inverse = inst.inverse
+    table = resolve_tiers(model, p)
+    q = p.q
+    notional = position_notional(q, p.mark_price, inverse)
+    notional_entry = position_notional(q, p.entry_price, inverse)
+    upnl = position_upnl(q, p.entry_price, p.mark_price, inverse)
+    taker = model.taker_fee(p)
+    fee_mm = taker if model.fee_in_mm else 0.0
+    close_fee = taker if model.bankruptcy_close_fee else 0.0
+    basis = notional_entry if model.mm_basis is MMBasis.ENTRY else notional
+    base_mm = table.maintenance_margin(basis) + fee_mm * notional
+    cap = table.max_leverage(notional_entry)
+    rates = model.rates(p) if p.tiers is None else None
+    if p.leverage is not None:
+        if p.leverage > cap * (1 + 1e-12):
+            raise InputError(
+                f"positions[{index}].leverage {p.leverage!r} exceeds the maximum {cap:g} for "
+                f"notional {notional_entry:,.2f} of {p.symbol} on {model.name}"
+            )
+        leverage = p.leverage
+    elif p.imr is not None:
+        leverage = 1.0 / p.imr
+    elif rates is not None:
+        leverage = 1.0 / rates.imr
+    elif p.isolated and p.isolated_margin is not None:
+        leverage = notional_entry / p.isolated_margin
+    else:
+        leverage = cap
+    imr = p.imr if p.imr is not None else (rates.imr if rates is not None else 1.0 / leverage)
+    return _Terms(p, table, inverse, q, fee_mm, close_fee, notional, notional_entry, upnl, base_mm, leverage, imr)
+
+
+def _isolated_margin(t: _Terms) -> float:
+    if t.pos.isolated_margin is not None:
+        return t.pos.isolated_margin
+    return t.notional_entry / t.leverage
+
+
+def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport:
+    """Evaluate every position of ``account`` and the account as a whole.
+
+    Parameters
+    ----------
+    account : Account
+        Wallet and positions.
+    model : VenueModel, optional
+        Rule set; defaults to ``get_venue(account.venue)``.
+
+    Returns
+    -------
+    AccountReport
+
+    Notes
+    -----
+    For a position ``i`` the collateral it can draw on is its isolated margin, or in cross
+    mode ``WB + sum_{j != i}(uPnL_j - MM_j)`` over the other cross positions at their own mark
+    prices (Binance's ``WB - TMM1 + UPNL1``).  The liquidation price solves
+    ``collateral + uPnL_i(P) = MM_i(P)`` with the venue's MM (tiered and re-selected at
+    ``P``, or fixed at entry for Bybit/BitMEX, plus fee terms for OKX/Gate/Bybit inverse);
+    the bankruptcy price solves ``collateral' + uPnL_i(P) = close fee`` with
+    ``collateral'`` excluding maintenance margins.  See docs/margin.md for every venue.
+    """
+    model = model or get_venue(account.venue)
+    terms = [_terms(model, p, i) for i, p in enumerate(account.positions)]
+    wb = account.wallet_balance
+    cross = [t for t in terms if not t.pos.isolated]
+    cross_upnl = sum(t.upnl for t in cross)
+
+    # Bankruptcy prices first: Bybit's inverse maintenance includes the close fee at BP.
+    bps: list[float] = []
+    for t in terms:
+        c_bp = _isolated_margin(t) if t.pos.isolated else wb + cross_upnl - t.upnl
+        bps.append(
+            solve_liquidation_price(
+                t.q, t.pos.entry_price, c_bp, 0.0, t.close_fee, t.inverse, _NO_TIER_CAPS, _NO_TIER, _NO_TIER
+            )
+        )
+    mms = []
+    for t, bp in zip(terms, bps, strict=True):
+        fee_close = abs(t.q) * t.close_fee / bp if (t.close_fee > 0 and math.isfinite(bp)) else 0.0
+        mms.append(t.base_mm + fee_close)
+    cross_mm = sum(mm for t, mm in zip(terms, mms, strict=True) if not t.pos.isolated)
+    cross_equity = wb + cross_upnl
+
+    reports: list[PositionReport] = []
+    equity = cross_equity
+    for t, bp, mm in zip(terms, bps, mms, strict=True):
+        p = t.pos
+        if p.isolated:
+            collateral = _isolated_margin(t)
+            balance: float | None = collateral + t.upnl
+            equity += collateral + t.upnl
+            liquidatable = collateral + t.upnl <= mm
+        else:
+            collateral = wb + (cross_upnl - t.upnl) - (cross_mm - mm)
+            balance = None
+            liquidatable = cross_equity <= cross_mm
+        fee_close = mm - t.base_mm
+        if model.mm_basis is MMBasis.ENTRY:
+            k_const = mm - t.fee_mm * t.notional
+            lp = solve_liquidation_price(
+                t.q, p.entry_price, collateral, k_const, t.fee_mm, t.inverse, _NO_TIER_CAPS, _NO_TIER, _NO_TIER
+            )
+        else:
+            lp = solve_liquidation_price(
+                t.q,
+                p.entry_price,
+                collateral,
+                fee_close,
+                t.fee_mm,
+                t.inverse,
+                t.table.caps,
+                t.table.mmrs,
+                t.table.cums,
+            )
+        health = p.side * (p.mark_price - lp) / p.mark_price if math.isfinite(lp) else None
+        k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
+        tier = t.table.tiers[k]
+        reports.append(
+            PositionReport(
+                symbol=p.symbol,
+                qty=p.qty,
+                side="long" if p.side > 0 else "short",
+                margin_mode=p.margin_mode.value,
+                contract_kind=p.instrument.kind.value,
+                entry_price=p.entry_price,
+                mark_price=p.mark_price,
+                notional=t.notional,
+                leverage=t.leverage,
+                initial_margin=t.notional * t.imr,
+                maintenance_margin=mm,
+                unrealized_pnl=t.upnl,
+                margin_balance=balance,
+                liquidation_price=lp if math.isfinite(lp) else None,
+                bankruptcy_price=bp if math.isfinite(bp) else None,
+                mmr=tier.mmr,
+                maint_amount=tier.maint_amount,
+                max_leverage=t.table.max_leverage(t.notional),
+                tier=k + 1,
+                health=health,
+                liquidatable=bool(liquidatable),
+            )
+        )
+    total_mm = sum(mms)
+    healths = [r.health for r in reports if r.health is not None]
+    settlement = account.positions[0].instrument.settlement if account.positions else model.settlement
+    return AccountReport(
+        venue=model.name,
+        settlement=settlement,
+        wallet_balance=wb,
+        equity=equity,
+        maintenance_margin=total_mm,
+        initial_margin=sum(r.initial_margin for r in reports),
+        margin_ratio=total_mm / equity if equity > 0 else None,
+        liquidatable=any(r.liquidatable for r in reports),
+        health=min(healths) if healths else None,
+        positions=tuple(reports),
+    )
+
+
+def instrument_for(
+    model: VenueModel,
+    symbol: str,
+    *,
+    kind: str | None = None,
+    contract_size: float | None = None,
+    settlement: str | None = None,
+) -> Instrument:
+    """Return the instrument for ``symbol`` with the venue's defaults filled in."""
+    from levguard.core.instruments import ContractKind
+
+    k = model.kind if kind is None else ContractKind(kind)
+    cs = model.contract_size(symbol) if contract_size is None else contract_size
+    if settlement is None:
+        settlement = model.settlement
+        if k.value == "inverse" and model.kind.value == "inverse":
+            from levguard.core.rules.base import symbol_key
+
+            key = symbol_key(symbol)
+            settlement = key[: key.find("USD")] if "USD" in key and key.find("USD") > 0 else model.settlement
+    return Instrument(symbol=symbol, kind=k, contract_size=cs, settlement=settlement)

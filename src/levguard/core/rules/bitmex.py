@@ -1,0 +1,91 @@
+"""BitMEX linear contracts: cross liquidation and bankruptcy price, and ADL ranking.
+
+Sources
+-------
+* bitmex.com/app/isolatedMarginExamples (cross example): wallet 10,000 USDT, buy 20 ETHUSDT
+  @ 1,000 at 50x: IM 2 % = 400, MM 1 % = 200, LP 510, BP 500, available 9,600.  Reproduced by
+  ``equity(P) = WB + q (P - EP)`` against the maintenance margin on the entry value.
+* bitmex.com/app/liquidation: margin marked at Fair Price; on the lowest risk limit the
+  position is taken over at the bankruptcy price and the maintenance margin is lost.
+* bitmex.com/app/autoDeleveraging: ``Ranking = PnL% x EffLev`` if ``PnL% > 0`` else
+  ``PnL% / EffLev``, ``EffLev = |MarkValue| / (MarkValue - BankruptValue)``,
+  ``PnL% = (MarkValue - AvgEntryValue) / |AvgEntryValue|``; longs and shorts ranked apart;
+  the queue indicator shows 20 % steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from levguard._typing import Float64Array1D
+from levguard.core.instruments import ContractKind
+from levguard.core.rules.base import MMBasis, VenueModel
+from levguard.errors import InputError
+
+
+def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_price: float) -> float:
+    """Return BitMEX's auto-deleveraging ranking score of one position (higher: closed first).
+
+    Parameters
+    ----------
+    qty : float
+        Signed size (base units); values are ``qty x price``, negative for shorts.
+    entry_price, mark_price, bankruptcy_price : float
+        Average entry, mark (fair) and bankruptcy prices.
+
+    Notes
+    -----
+    bitmex.com/app/autoDeleveraging: ``PnL% x EffLev`` when in profit, else ``PnL% / EffLev``.
+    """
+    if qty == 0 or not all(math.isfinite(x) and x > 0 for x in (entry_price, mark_price, bankruptcy_price)):
+        raise InputError(
+            "adl_ranking needs a non-zero qty and positive finite prices, was "
+            f"qty={qty!r}, entry={entry_price!r}, mark={mark_price!r}, bankruptcy={bankruptcy_price!r}"
+        )
+    mark_value = qty * mark_price
+    entry_value = qty * entry_price
+    bankrupt_value = qty * bankruptcy_price
+    denom = mark_value - bankrupt_value
+    if denom == 0:
+        return math.inf
+    eff_lev = abs(mark_value) / denom
+    pnl_pct = (mark_value - entry_value) / abs(entry_value)
+    return pnl_pct * eff_lev if pnl_pct > 0 else pnl_pct / eff_lev
+
+
+def adl_queue(scores: Sequence[float], sizes: Sequence[float]) -> tuple[list[int], Float64Array1D]:
+    """Order one side's positions for deleveraging and give each its 20 %-step indicator.
+
+    Returns the indices in closing order (highest ranking first) and, per input position, the
+    indicator ``ceil(cumulative size share x 5) / 5`` (1.0 = first fifth of the queue by size
+    ... 0.2 = last), levguard's reading of BitMEX's published queue example.
+    """
+    if len(scores) != len(sizes):
+        raise InputError(f"scores and sizes must have equal length, were {len(scores)} and {len(sizes)}")
+    s = np.asarray(scores, dtype=np.float64)
+    z = np.abs(np.asarray(sizes, dtype=np.float64))
+    order = [int(i) for i in np.argsort(-s, kind="stable")]
+    total = float(z.sum())
+    indicator = np.zeros(len(order))
+    if total <= 0:
+        return order, indicator
+    cum = 0.0
+    for i in order:
+        cum += z[i]
+        # A position is in the top fifth when the queue before it is under 20 % of the size.
+        share_before = (cum - z[i]) / total
+        indicator[i] = 1.0 - math.floor(share_before * 5 + 1e-12) / 5
+    return order, indicator
+
+
+BITMEX = VenueModel(
+    name="bitmex",
+    title="BitMEX linear contracts",
+    kind=ContractKind.LINEAR,
+    settlement="USDT",
+    source="bitmex.com/app/isolatedMarginExamples; bitmex.com/app/liquidation",
+    mm_basis=MMBasis.ENTRY,
+)

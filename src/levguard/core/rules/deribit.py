@@ -1,0 +1,75 @@
+"""Deribit linear (USDC) perpetuals, standard margin with size-scaled rates.
+
+Sources
+-------
+support.deribit.com, "Linear Perpetual" (article 25944738177565):
+
+=================  ==============================  ==============================
+instrument         initial margin rate             maintenance margin rate
+=================  ==============================  ==============================
+BTC_USDC perp      2 % + size_BTC x 0.005 %        1 % + size_BTC x 0.005 %
+SOL_USDC perp      4 % + size_SOL x 0.0005 %       2 % + size_SOL x 0.0005 %
+=================  ==============================  ==============================
+
+Published: 25 BTC -> IM 2.125 %, MM 1.125 %; 350 BTC -> IM 3.75 %; 25 SOL -> IM 4.0125 %,
+MM 2.0125 %; 6,000 SOL -> IM 7 %.  Margin is computed at the index price (levguard takes the
+position's mark price as that price).  Other instruments: pass ``imr``, ``mmr`` and the
+``size_coef`` param.
+"""
+
+from __future__ import annotations
+
+from levguard.core.instruments import ContractKind
+from levguard.core.positions import Position
+from levguard.core.rules.base import Rates, VenueModel
+from levguard.errors import InputError
+
+SOURCE = "support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual"
+
+# base key -> (base imr, base mmr, rate added per unit of base size)
+PRESETS: dict[str, tuple[float, float, float]] = {
+    "BTC": (0.02, 0.01, 0.00005),
+    "SOL": (0.04, 0.02, 0.000005),
+}
+
+
+def base_of(symbol: str) -> str:
+    """``"BTC_USDC-PERPETUAL"`` / ``"BTC/USDC:USDC"`` -> ``"BTC"``."""
+    return symbol.strip().upper().split("_")[0].split("/")[0].split("-")[0]
+
+
+def size_scaled_rates(size_base: float, base_imr: float, base_mmr: float, size_coef: float) -> tuple[float, float]:
+    """Return (imr, mmr) = base rate + ``size_coef * |size|``.
+
+    Notes
+    -----
+    Deribit "Linear Perpetual" standard margin: both rates grow linearly in the position size
+    in base units (BTC: 0.005 % per BTC).
+    """
+    add = size_coef * abs(size_base)
+    return base_imr + add, base_mmr + add
+
+
+def deribit_rates(position: Position) -> Rates:
+    """Rates for a Deribit linear perpetual position (preset or user-given)."""
+    preset = PRESETS.get(base_of(position.symbol))
+    coef = position.params.get("size_coef", preset[2] if preset else None)
+    base_imr = position.imr if position.imr is not None else (preset[0] if preset else None)
+    base_mmr = position.params.get("mmr", preset[1] if preset else None)
+    if coef is None or base_imr is None or base_mmr is None:
+        raise InputError(f"{position.symbol}: no Deribit preset for this symbol; pass imr, mmr and params.size_coef")
+    imr, mmr = size_scaled_rates(position.q, base_imr, base_mmr, coef)
+    if not (0.0 < mmr < 1.0 and 0.0 < imr <= 1.0):
+        raise InputError(f"{position.symbol}: size-scaled rates out of range (imr {imr!r}, mmr {mmr!r})")
+    return Rates(imr=imr, mmr=mmr, source=SOURCE)
+
+
+DERIBIT = VenueModel(
+    name="deribit",
+    title="Deribit linear (USDC) perpetual, standard margin",
+    kind=ContractKind.LINEAR,
+    settlement="USDC",
+    source=SOURCE,
+    rate_based=True,
+    rates=deribit_rates,
+)

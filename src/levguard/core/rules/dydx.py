@@ -1,0 +1,232 @@
+"""dYdX v4 perpetuals: ppm margin fractions, open-interest-scaled initial margin, liquidations.
+
+Sources (protocol source, dydxprotocol/v4-chain @ 84d4664b, 2026-03-04)
+----------------------------------------------------------------------
+* ``x/perpetuals/types/liquidity_tier.go``: ``MMF_ppm = floor(IMF_ppm * maintenance_fraction_ppm
+  / 1e6)``; open-interest IMF scaling; ``IMR = ceil(notional * IMF)``.
+* ``x/subaccounts`` risk: ``TNC = USDC + sum(size * oracle)``, ``MMR = sum(|notional| * MMF)``;
+  liquidatable iff ``MMR > 0 and TNC < MMR``.
+* ``x/clob/keeper/liquidations.go``: bankruptcy price of a close of ``delta``:
+  ``-DNNV - TNC * |DMMR| / TMMR`` (rounded towards +inf); fillable price
+  ``(PNNV - ABR * SMMR * PMMR) / PS`` with ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``;
+  insurance-fund delta.
+* ``LiquidationsConfig_Default``: max liquidation fee 5,000 ppm, bankruptcy adjustment 1e6 ppm,
+  spread-to-MMR 100,000 ppm.  Liquidity tiers below are the repository's local-testnet genesis
+  (``protocol/testing/genesis.sh``), not verified mainnet values.
+
+The integer functions work in the protocol's units (quote quantums, ppm) and reproduce its
+rounding exactly; the venue model feeds the float evaluator with the same fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from levguard.core.instruments import ContractKind
+from levguard.core.positions import Position
+from levguard.core.rules.base import Rates, VenueModel
+from levguard.errors import InputError
+
+SOURCE = "github.com/dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30"
+ONE_MILLION = 1_000_000
+
+MAX_LIQUIDATION_FEE_PPM = 5_000
+BANKRUPTCY_ADJUSTMENT_PPM = 1_000_000
+SPREAD_TO_MMR_PPM = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityTier:
+    """A dYdX liquidity tier (fractions in ppm, open-interest caps in quote units)."""
+
+    name: str
+    initial_margin_ppm: int
+    maintenance_fraction_ppm: int
+    open_interest_lower_cap: float = 0.0
+    open_interest_upper_cap: float = 0.0
+
+
+LIQUIDITY_TIERS: dict[str, LiquidityTier] = {
+    t.name.lower(): t
+    for t in (
+        LiquidityTier("Large-Cap", 20_000, 600_000),
+        LiquidityTier("Small-Cap", 100_000, 500_000, 20e6, 50e6),
+        LiquidityTier("Long-Tail", 200_000, 500_000, 5e6, 10e6),
+        LiquidityTier("Safety", 1_000_000, 200_000, 2e6, 5e6),
+        LiquidityTier("Isolated", 50_000, 600_000, 0.5e6, 1e6),
+        LiquidityTier("Mid-Cap", 50_000, 600_000, 40e6, 100e6),
+        LiquidityTier("FX", 10_000, 500_000, 0.5e6, 1e6),
+    )
+}
+DEFAULT_TIER_BY_MARKET = {"BTCUSD": "large-cap", "ETHUSD": "large-cap"}
+
+
+def maintenance_fraction_ppm(initial_margin_ppm: int, maintenance_fraction_ppm_: int) -> int:
+    """Return ``floor(IMF_ppm * maintenance_fraction_ppm / 1e6)`` (``GetMaintenanceMarginPpm``).
+
+    The protocol uses this floored fraction for funding clamps; margin requirements use
+    :func:`maintenance_margin_quantums`.
+    """
+    return (initial_margin_ppm * maintenance_fraction_ppm_) // ONE_MILLION
+
+
+def scaled_initial_margin_ppm(base_imf_ppm: int, open_interest: float, lower_cap: float, upper_cap: float) -> int:
+    """Return the open-interest-scaled initial margin fraction in ppm (rounded down).
+
+    Notes
+    -----
+    ``[DYDX_OIMF]``: base if ``upper_cap == 0`` or ``OI <= lower_cap``; 100 % if
+    ``OI >= upper_cap``; else ``base + (1e6 - base) * (OI - lower) / (upper - lower)``.
+    """
+    if upper_cap == 0 or open_interest <= lower_cap:
+        return base_imf_ppm
+    if open_interest >= upper_cap:
+        return ONE_MILLION
+    step = (
+        Fraction(ONE_MILLION - base_imf_ppm)
+        * (Fraction(open_interest) - Fraction(lower_cap))
+        / (Fraction(upper_cap) - Fraction(lower_cap))
+    )
+    return base_imf_ppm + math.floor(step)
+
+
+def initial_margin_quantums(notional_quantums: int, imf_ppm: int) -> int:
+    """Return ``ceil(|notional| * IMF)`` in quote quantums (``[DYDX_IMR]``)."""
+    return -((-abs(notional_quantums) * imf_ppm) // ONE_MILLION)
+
+
+def maintenance_margin_quantums(notional_quantums: int, imf_ppm: int, maintenance_fraction_ppm_: int) -> int:
+    """Return a position's maintenance margin requirement in quote quantums.
+
+    Notes
+    -----
+    ``x/perpetuals/lib/lib.go`` (``GetMarginRequirementsInQuoteQuantums``):
+    ``ceil(ceil(|notional| * IMF_base) * maintenance_fraction)`` on the *base* IMF (no
+    open-interest scaling).  The floored ``MMF_ppm`` helper is used for funding clamps only.
+    """
+    initial = initial_margin_quantums(notional_quantums, imf_ppm)
+    return -((-initial * maintenance_fraction_ppm_) // ONE_MILLION)
+
+
+def is_liquidatable(tnc: float, tmmr: float) -> bool:
+    """Return True iff ``TMMR > 0 and TNC < TMMR`` (``IsLiquidatable``)."""
+    return tmmr > 0 and tnc < tmmr
+
+
+def bankruptcy_quote_quantums(dnnv: int, tnc: int, dmmr: int, tmmr: int) -> int:
+    """Return the quote quantums a close of ``delta`` must receive (``GetBankruptcyPriceInQuoteQuantums``).
+
+    Parameters
+    ----------
+    dnnv : int
+        Change in the position's net notional from the close, at the oracle price.
+    tnc, tmmr : int
+        The subaccount's total net collateral and total maintenance margin requirement.
+    dmmr : int
+        Change in the maintenance margin requirement from the close.
+
+    Notes
+    -----
+    ``-DNNV - TNC * |DMMR| / TMMR``, rounded towards +inf.
+    """
+    if tmmr <= 0:
+        raise InputError(f"tmmr must be > 0, was {tmmr!r}")
+    value = Fraction(-dnnv) - Fraction(tnc * abs(dmmr), tmmr)
+    return math.ceil(value)
+
+
+def fillable_price(
+    pnnv: float,
+    position_size: float,
+    tnc: float,
+    tmmr: float,
+    pmmr: float,
+    *,
+    bankruptcy_adjustment_ppm: int = BANKRUPTCY_ADJUSTMENT_PPM,
+    spread_to_mmr_ppm: int = SPREAD_TO_MMR_PPM,
+) -> Fraction:
+    """Return the worst price a liquidation order may fill at (``GetFillablePrice``).
+
+    Notes
+    -----
+    ``(PNNV - ABR * SMMR * PMMR) / PS`` with ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``, in quote
+    per base unit (before conversion to subticks).
+    """
+    if position_size == 0:
+        raise InputError("position_size must be non-zero, was 0")
+    if tmmr <= 0:
+        raise InputError(f"tmmr must be > 0, was {tmmr!r}")
+    ba = Fraction(bankruptcy_adjustment_ppm, ONE_MILLION)
+    abr = ba * (1 - Fraction(tnc) / Fraction(tmmr))
+    abr = min(max(abr, Fraction(0)), Fraction(1))
+    smmr = Fraction(spread_to_mmr_ppm, ONE_MILLION)
+    return (Fraction(pnnv) - abr * smmr * Fraction(pmmr)) / Fraction(position_size)
+
+
+def insurance_fund_delta(
+    quote_received: int, bankruptcy_quote: int, max_liquidation_fee_ppm: int = MAX_LIQUIDATION_FEE_PPM
+) -> int:
+    """Return the insurance fund's change from a liquidation fill (``[DYDX_INSURANCE_DELTA]``).
+
+    Notes
+    -----
+    ``d = quote received - bankruptcy quote``; if ``d <= 0`` the fund pays ``-d`` (returns
+    ``d``); otherwise the fund receives ``min(maxLiquidationFeePpm * |quote received|, d)``,
+    the fee rounded down.
+    """
+    d = quote_received - bankruptcy_quote
+    if d <= 0:
+        return d
+    fee = (abs(quote_received) * max_liquidation_fee_ppm) // ONE_MILLION
+    return min(fee, d)
+
+
+def _tier_for(position: Position) -> LiquidityTier:
+    name = position.params.get("liquidity_tier_index")
+    if name is not None:
+        return list(LIQUIDITY_TIERS.values())[int(name)]
+    key = DEFAULT_TIER_BY_MARKET.get(position.symbol.upper().replace("-", "").replace("/", "").split(":")[0])
+    if key is None:
+        raise InputError(
+            f"{position.symbol}: no dYdX liquidity tier known for this market; pass "
+            f"liquidity_tier (one of {', '.join(t.name for t in LIQUIDITY_TIERS.values())}) or imr and mmr"
+        )
+    return LIQUIDITY_TIERS[key]
+
+
+def dydx_rates(position: Position) -> Rates:
+    """Initial (open-interest scaled) and maintenance fractions of a dYdX position."""
+    if position.imr is not None and "mmr" in position.params:
+        return Rates(imr=position.imr, mmr=position.params["mmr"], source=SOURCE)
+    tier = _tier_for(position)
+    base = tier.initial_margin_ppm
+    # Margin path: MMR = IMR(base IMF) x maintenance fraction (lib.go), i.e. the product of the
+    # two fractions (the protocol's ceilings are sub-quantum and dropped in the float model).
+    mmr = (base / ONE_MILLION) * (tier.maintenance_fraction_ppm / ONE_MILLION)
+    oi = position.params.get("open_interest", 0.0)
+    imf = scaled_initial_margin_ppm(base, oi, tier.open_interest_lower_cap, tier.open_interest_upper_cap)
+    return Rates(imr=imf / ONE_MILLION, mmr=mmr, source=SOURCE)
+
+
+def tier_index(name: str) -> int:
+    """Return the position of a liquidity tier name (case-insensitive) or raise InputError."""
+    keys = list(LIQUIDITY_TIERS)
+    key = name.strip().lower()
+    if key not in LIQUIDITY_TIERS:
+        raise InputError(
+            f"liquidity_tier must be one of {', '.join(t.name for t in LIQUIDITY_TIERS.values())}, was {name!r}"
+        )
+    return keys.index(key)
+
+
+DYDX = VenueModel(
+    name="dydx-v4",
+    title="dYdX v4 perpetuals",
+    kind=ContractKind.LINEAR,
+    settlement="USDC",
+    source=SOURCE,
+    rate_based=True,
+    rates=dydx_rates,
+)

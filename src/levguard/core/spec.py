@@ -1,0 +1,225 @@
+"""Parse the account-spec dict (levguard's public input contract) into domain objects.
+
+Pure: no file or network access.  Every error is an :class:`~levguard.errors.InputError` naming
+the field path (``positions[1].entry_price``) and the bad value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from levguard.core._validate import as_float
+from levguard.core.margin import instrument_for
+from levguard.core.positions import Account, MarginMode, Position
+from levguard.core.rules import VenueModel, get_venue, symbol_key
+from levguard.core.rules.dydx import tier_index as dydx_tier_index
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+
+__all__ = ["account_from_spec", "position_from_ccxt", "tiers_from_spec"]
+
+_ACCOUNT_KEYS = {"venue", "margin_mode", "wallet_balance", "positions", "tiers"}
+_POSITION_KEYS = {
+    "symbol",
+    "qty",
+    "entry_price",
+    "mark_price",
+    "leverage",
+    "margin_mode",
+    "isolated_margin",
+    "mmr",
+    "maint_amount",
+    "tiers",
+    "max_leverage",
+    "taker_fee_rate",
+    "contract_size",
+    "imr",
+    "contract_kind",
+    "settlement",
+    "liquidity_tier",
+    "open_interest",
+    "size_coef",
+}
+_CCXT_KEYS = {"contracts", "side"}
+
+
+def _opt_float(d: Mapping[str, Any], key: str, where: str) -> float | None:
+    if key not in d or d[key] is None:
+        return None
+    return as_float(d[key], f"{where}.{key}")
+
+
+def tiers_from_spec(raw: object, where: str) -> TierTable:
+    """Build a tier table from a list of tier dicts (ours, Binance's or ccxt's shape)."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise InputError(f"{where} must be a list of tier objects, was {raw!r}")
+    return TierTable.from_rows(raw, source="account spec", where=where)
+
+
+def _symbol_tiers(raw: object) -> dict[str, TierTable]:
+    """Top-level ``tiers``: ``{symbol: [tier, ...]}`` (ccxt ``fetch_leverage_tiers`` output fits)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InputError(f"tiers must map symbol -> list of tiers, was {type(raw).__name__}")
+    return {symbol_key(str(sym)): tiers_from_spec(rows, f"tiers[{sym!r}]") for sym, rows in raw.items()}
+
+
+def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Convert ccxt's unified position structure to the spec's position shape.
+
+    ccxt reports ``contracts`` unsigned with ``side``; levguard signs the quantity.  ``collateral``
+    becomes the isolated margin, ``maintenanceMarginPercentage`` the fixed maintenance rate.
+    """
+    side = str(d.get("side") or "").lower()
+    if side not in ("long", "short"):
+        raise InputError(f"{where}.side must be long or short, was {d.get('side')!r}")
+    contracts = as_float(d.get("contracts"), f"{where}.contracts")
+    if contracts < 0:
+        raise InputError(f"{where}.contracts must be >= 0 (unsigned in ccxt), was {contracts!r}")
+    out: dict[str, Any] = {
+        "symbol": d.get("symbol"),
+        "qty": contracts if side == "long" else -contracts,
+        "entry_price": d.get("entryPrice"),
+        "mark_price": d.get("markPrice"),
+    }
+    if d.get("contractSize") is not None:
+        out["contract_size"] = d["contractSize"]
+    if d.get("leverage") is not None:
+        out["leverage"] = d["leverage"]
+    mode = d.get("marginMode") or d.get("marginType")
+    if mode is not None:
+        out["margin_mode"] = str(mode).lower()
+        if out["margin_mode"] == "isolated" and d.get("collateral") is not None:
+            out["isolated_margin"] = d["collateral"]
+    if d.get("maintenanceMarginPercentage") is not None:
+        out["mmr"] = d["maintenanceMarginPercentage"]
+    return out
+
+
+def _position(
+    model: VenueModel,
+    d: Mapping[str, Any],
+    where: str,
+    default_mode: MarginMode,
+    symbol_tiers: Mapping[str, TierTable],
+) -> Position:
+    unknown = set(d) - _POSITION_KEYS
+    if unknown:
+        raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
+    symbol = d.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise InputError(f"{where}.symbol must be a non-empty string, was {symbol!r}")
+    for required in ("qty", "entry_price", "mark_price"):
+        if d.get(required) is None:
+            raise InputError(f"{where}.{required} is required, was missing")
+    qty = as_float(d["qty"], f"{where}.qty")
+    entry = as_float(d["entry_price"], f"{where}.entry_price")
+    mark = as_float(d["mark_price"], f"{where}.mark_price")
+    mode_raw = d.get("margin_mode")
+    if mode_raw is None:
+        mode = default_mode
+    else:
+        try:
+            mode = MarginMode(str(mode_raw).lower())
+        except ValueError:
+            raise InputError(f"{where}.margin_mode must be cross or isolated, was {mode_raw!r}") from None
+    kind = d.get("contract_kind")
+    if kind is not None and str(kind).lower() not in ("linear", "inverse"):
+        raise InputError(f"{where}.contract_kind must be linear or inverse, was {kind!r}")
+    inst = instrument_for(
+        model,
+        symbol,
+        kind=None if kind is None else str(kind).lower(),
+        contract_size=_opt_float(d, "contract_size", where),
+        settlement=None if d.get("settlement") is None else str(d["settlement"]),
+    )
+    max_lev = _opt_float(d, "max_leverage", where)
+    mmr = _opt_float(d, "mmr", where)
+    maint = _opt_float(d, "maint_amount", where)
+    tiers: TierTable | None = None
+    if d.get("tiers") is not None:
+        if mmr is not None:
+            raise InputError(f"{where}: give either tiers or mmr, not both")
+        tiers = tiers_from_spec(d["tiers"], f"{where}.tiers")
+    elif mmr is not None and not model.rate_based:
+        if max_lev is None:
+            builtin = model.builtin_tiers.get(model.tier_key(symbol))
+            if builtin is not None:
+                max_lev = builtin.max_leverage(inst.contract_size * abs(qty) * (1 / entry if inst.inverse else entry))
+        try:
+            tiers = TierTable.fixed_rate(mmr, maint or 0.0, max_lev, source="account spec (fixed mmr)")
+        except InputError as exc:
+            raise InputError(f"{where}.{exc}") from None
+    elif maint is not None:
+        raise InputError(f"{where}.maint_amount needs mmr, was given alone ({maint!r})")
+    else:
+        tiers = symbol_tiers.get(symbol_key(symbol))
+    if tiers is not None and max_lev is not None and d.get("tiers") is not None:
+        raise InputError(f"{where}: max_leverage is set per tier when tiers are given")
+    params: dict[str, float] = {}
+    for key in ("open_interest", "size_coef"):
+        v = _opt_float(d, key, where)
+        if v is not None:
+            params[key] = v
+    if mmr is not None and tiers is None:
+        params["mmr"] = mmr  # rate-based venues (Deribit base rate, dYdX with imr)
+    if d.get("liquidity_tier") is not None:
+        params["liquidity_tier_index"] = float(dydx_tier_index(str(d["liquidity_tier"])))
+    try:
+        return Position(
+            instrument=inst,
+            qty=qty,
+            entry_price=entry,
+            mark_price=mark,
+            margin_mode=mode,
+            leverage=_opt_float(d, "leverage", where),
+            isolated_margin=_opt_float(d, "isolated_margin", where),
+            tiers=tiers,
+            taker_fee_rate=_opt_float(d, "taker_fee_rate", where),
+            imr=_opt_float(d, "imr", where),
+            params=params,
+        )
+    except InputError as exc:
+        msg = str(exc)
+        prefix = f"{inst.symbol}."
+        raise InputError(f"{where}.{msg[len(prefix) :]}" if msg.startswith(prefix) else f"{where}: {msg}") from None
+
+
+def account_from_spec(spec: Mapping[str, Any]) -> Account:
+    """Build an :class:`Account` from the account-spec dict.
+
+    The spec is ``{"venue", "margin_mode", "wallet_balance", "positions": [...], "tiers"?}``;
+    a position is the spec's own shape or ccxt's unified position structure (detected by its
+    ``contracts`` and ``side`` fields; positions with zero contracts are skipped).
+    """
+    if not isinstance(spec, Mapping):
+        raise InputError(f"account spec must be an object, was {type(spec).__name__}")
+    unknown = set(spec) - _ACCOUNT_KEYS
+    if unknown:
+        raise InputError(f"account spec has unknown field(s) {sorted(unknown)}; allowed: {sorted(_ACCOUNT_KEYS)}")
+    if "venue" not in spec:
+        raise InputError("venue is required, was missing")
+    model = get_venue(spec["venue"])
+    mode_raw = spec.get("margin_mode", "cross")
+    try:
+        default_mode = MarginMode(str(mode_raw).lower())
+    except ValueError:
+        raise InputError(f"margin_mode must be cross or isolated, was {mode_raw!r}") from None
+    wallet = as_float(spec.get("wallet_balance", 0.0), "wallet_balance")
+    raw_positions = spec.get("positions", [])
+    if not isinstance(raw_positions, Sequence) or isinstance(raw_positions, str | bytes):
+        raise InputError(f"positions must be a list, was {type(raw_positions).__name__}")
+    symbol_tiers = _symbol_tiers(spec.get("tiers"))
+    positions: list[Position] = []
+    for i, raw in enumerate(raw_positions):
+        where = f"positions[{i}]"
+        if not isinstance(raw, Mapping):
+            raise InputError(f"{where} must be an object, was {raw!r}")
+        if set(raw) >= _CCXT_KEYS:
+            if raw.get("contracts") in (0, 0.0, "0"):
+                continue
+            raw = position_from_ccxt(raw, where)
+        positions.append(_position(model, raw, where, default_mode, symbol_tiers))
+    return Account(venue=model.name, wallet_balance=wallet, positions=tuple(positions))

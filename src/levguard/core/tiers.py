@@ -1,0 +1,284 @@
+"""Tiered maintenance margin: notional brackets with a rate, a maintenance amount and a leverage cap."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from levguard._typing import Float64Array1D
+from levguard.core._validate import as_float, close, finite, positive, rate
+from levguard.errors import InputError
+from levguard.kernels.margin import tier_index
+
+__all__ = ["Tier", "TierTable", "continuity_amounts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One notional bracket.
+
+    Parameters
+    ----------
+    notional_floor, notional_cap : float
+        The bracket covers ``[floor, cap)`` in the settlement currency (``cap`` may be inf).
+    mmr : float
+        Maintenance margin rate as a fraction (0.004 = 0.4 %).
+    maint_amount : float
+        Maintenance amount (Binance ``cum``, Bybit "MM deduction").
+    max_leverage : float
+        Highest initial leverage allowed in the bracket.
+    """
+
+    notional_floor: float
+    notional_cap: float
+    mmr: float
+    maint_amount: float
+    max_leverage: float
+
+    def to_dict(self) -> dict[str, float | None]:
+        """Return the spec's list-of-dicts shape (an infinite cap becomes None)."""
+        return {
+            "notional_floor": self.notional_floor,
+            "notional_cap": self.notional_cap if math.isfinite(self.notional_cap) else None,
+            "mmr": self.mmr,
+            "maint_amount": self.maint_amount,
+            "max_leverage": self.max_leverage,
+        }
+
+
+def continuity_amounts(floors: Sequence[float], mmrs: Sequence[float]) -> list[float]:
+    """Return the maintenance amounts that make MM continuous in notional.
+
+    Notes
+    -----
+    ``cum_0 = 0``; ``cum_n = cum_{n-1} + floor_n * (mmr_n - mmr_{n-1})``.  Stated in the same form
+    by Binance (USDⓈ-M and COIN-M FAQ "Leverage and Margin"), Bybit ("margin parameters"
+    announcement, MM deduction) and Hyperliquid (docs "margin tiers").
+    """
+    out = [0.0]
+    for n in range(1, len(mmrs)):
+        out.append(out[-1] + floors[n] * (mmrs[n] - mmrs[n - 1]))
+    return out
+
+
+# Aliases accepted when reading tier dicts: ours, Binance's leverageBracket, ccxt's unified tiers.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "notional_floor": ("notional_floor", "notionalFloor", "minNotional", "qtyFloor", "qtylFloor"),
+    "notional_cap": ("notional_cap", "notionalCap", "maxNotional", "qtyCap"),
+    "mmr": ("mmr", "maintMarginRatio", "maintenanceMarginRate"),
+    "maint_amount": ("maint_amount", "cum", "mmDeduction", "maintenance_deduction"),
+    "max_leverage": ("max_leverage", "initialLeverage", "maxLeverage"),
+}
+
+
+def _pick(row: Mapping[str, object], name: str, where: str) -> object | None:
+    for key in _KEYS[name]:
+        if key in row and row[key] is not None:
+            return row[key]
+    info = row.get("info")
+    if isinstance(info, Mapping):
+        for key in _KEYS[name]:
+            if key in info and info[key] is not None:
+                found: object = info[key]
+                return found
+    return None
+
+
+@dataclass(frozen=True)
+class TierTable:
+    """A validated, contiguous table of maintenance-margin tiers.
+
+    Parameters
+    ----------
+    tiers : tuple of Tier
+        Sorted brackets; the first floor is 0, each floor equals the previous cap.
+    source : str
+        Where the numbers come from (URL or file) and when they were taken.
+    fixed : bool
+        A single user-given (mmr, maint_amount) pair that applies at every notional; the
+        continuity rule is not checked against a floor of 0.
+
+    Raises
+    ------
+    InputError
+        Empty, unsorted, overlapping or gapped tiers; rates outside [0, 1); decreasing rates;
+        non-positive leverage; maintenance amounts that break the continuity rule.
+    """
+
+    tiers: tuple[Tier, ...]
+    source: str = ""
+    fixed: bool = False
+    caps: Float64Array1D = field(init=False, repr=False, compare=False)
+    mmrs: Float64Array1D = field(init=False, repr=False, compare=False)
+    cums: Float64Array1D = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tiers = self.tiers
+        if len(tiers) == 0:
+            raise InputError("tiers must hold at least one tier, was empty")
+        prev: Tier | None = None
+        for i, t in enumerate(tiers):
+            where = f"tiers[{i}]"
+            finite(t.notional_floor, f"{where}.notional_floor")
+            if math.isnan(t.notional_cap):
+                raise InputError(f"{where}.notional_cap must be a number, was nan")
+            if not t.notional_cap > t.notional_floor:
+                raise InputError(
+                    f"{where}.notional_cap must be > notional_floor {t.notional_floor!r}, was {t.notional_cap!r}"
+                )
+            rate(t.mmr, f"{where}.mmr")
+            finite(t.maint_amount, f"{where}.maint_amount")
+            if not t.max_leverage > 0.0:
+                raise InputError(f"{where}.max_leverage must be > 0, was {t.max_leverage!r}")
+            if prev is None:
+                if not close(t.notional_floor, 0.0, abs_=1e-9):
+                    raise InputError(
+                        f"{where}.notional_floor must be 0 (tiers start at zero notional), was {t.notional_floor!r}"
+                    )
+                if not self.fixed and not close(t.maint_amount, 0.0, abs_=1e-6):
+                    raise InputError(
+                        f"{where}.maint_amount must be 0 in the first tier (continuity rule), was {t.maint_amount!r}"
+                    )
+            else:
+                if not math.isfinite(prev.notional_cap):
+                    raise InputError(f"tiers[{i - 1}].notional_cap is infinite but more tiers follow")
+                if not close(t.notional_floor, prev.notional_cap, rel=1e-12, abs_=1e-9):
+                    kind = "overlaps" if t.notional_floor < prev.notional_cap else "leaves a gap after"
+                    raise InputError(
+                        f"{where}.notional_floor {t.notional_floor!r} {kind} "
+                        f"tiers[{i - 1}].notional_cap {prev.notional_cap!r}"
+                    )
+                if t.mmr < prev.mmr:
+                    raise InputError(f"{where}.mmr must not decrease (was {t.mmr!r} after {prev.mmr!r})")
+                expected = prev.maint_amount + t.notional_floor * (t.mmr - prev.mmr)
+                if not close(t.maint_amount, expected, rel=1e-9, abs_=1e-6):
+                    raise InputError(
+                        f"{where}.maint_amount must be {expected!r} by the continuity rule "
+                        f"(previous amount + floor x rate step), was {t.maint_amount!r}"
+                    )
+            prev = t
+        caps = np.array([t.notional_cap for t in tiers], dtype=np.float64)
+        caps[-1] = np.inf  # the last tier extends: venues keep applying it beyond its cap
+        object.__setattr__(self, "caps", caps)
+        object.__setattr__(self, "mmrs", np.array([t.mmr for t in tiers], dtype=np.float64))
+        object.__setattr__(self, "cums", np.array([t.maint_amount for t in tiers], dtype=np.float64))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, object]], *, source: str = "", where: str = "tiers") -> TierTable:
+        """Build a table from dicts in our shape, Binance's ``leverageBracket`` shape, or ccxt's
+        ``fetch_leverage_tiers`` shape.  Missing maintenance amounts are derived by continuity.
+        """
+        if isinstance(rows, Mapping | str | bytes):
+            raise InputError(f"{where} must be a list of tier objects, was {type(rows).__name__}")
+        parsed: list[dict[str, float | None]] = []
+        for i, row in enumerate(rows):
+            w = f"{where}[{i}]"
+            if not isinstance(row, Mapping):
+                raise InputError(f"{w} must be an object, was {row!r}")
+            vals: dict[str, float | None] = {}
+            for name in _KEYS:
+                raw = _pick(row, name, w)
+                if raw is None:
+                    vals[name] = None
+                elif name == "notional_cap" and isinstance(raw, str) and raw.lower() in ("inf", "infinity"):
+                    vals[name] = math.inf
+                else:
+                    vals[name] = as_float(raw, f"{w}.{name}")
+            for required in ("mmr", "max_leverage"):
+                if vals[required] is None:
+                    raise InputError(f"{w}.{required} is required, was missing")
+            parsed.append(vals)
+        if not parsed:
+            raise InputError(f"{where} must hold at least one tier, was empty")
+        parsed.sort(key=lambda v: v["notional_floor"] if v["notional_floor"] is not None else -1.0)
+        for i, vals in enumerate(parsed):
+            if vals["notional_floor"] is None:
+                vals["notional_floor"] = parsed[i - 1]["notional_cap"] if i > 0 else 0.0
+            if vals["notional_cap"] is None:
+                nxt = parsed[i + 1]["notional_floor"] if i + 1 < len(parsed) else None
+                vals["notional_cap"] = nxt if nxt is not None else math.inf
+        floors = [float(v["notional_floor"] or 0.0) for v in parsed]
+        mmrs = [float(v["mmr"] or 0.0) for v in parsed]
+        derived = continuity_amounts(floors, mmrs)
+        tiers = tuple(
+            Tier(
+                notional_floor=floors[i],
+                notional_cap=float(v["notional_cap"] if v["notional_cap"] is not None else math.inf),
+                mmr=mmrs[i],
+                maint_amount=derived[i] if v["maint_amount"] is None else float(v["maint_amount"]),
+                max_leverage=float(v["max_leverage"] or 0.0),
+            )
+            for i, v in enumerate(parsed)
+        )
+        return cls(tiers, source=source)
+
+    @classmethod
+    def fixed_rate(
+        cls,
+        mmr: float,
+        maint_amount: float = 0.0,
+        max_leverage: float | None = None,
+        *,
+        source: str = "",
+    ) -> TierTable:
+        """One (mmr, maint_amount) pair for every notional, e.g. a user-given bracket.
+
+        Notes
+        -----
+        Without a leverage cap the cap defaults to ``1 / (2 * mmr)``: the initial margin rate is
+        twice the maintenance rate, as in every Binance bracket (e.g. 125x at 0.4 %) and by
+        definition on Hyperliquid.
+        """
+        rate(mmr, "mmr")
+        if max_leverage is None:
+            max_leverage = 1.0 / (2.0 * mmr) if mmr > 0 else math.inf
+        else:
+            positive(max_leverage, "max_leverage")
+        tier = Tier(0.0, math.inf, mmr, finite(maint_amount, "maint_amount"), max_leverage)
+        return cls((tier,), source=source or "user-given fixed tier", fixed=True)
+
+    @classmethod
+    def from_max_leverage(cls, brackets: Sequence[tuple[float, float]], *, source: str = "") -> TierTable:
+        """Hyperliquid-style tiers from ``(notional_floor, max_leverage)`` pairs.
+
+        Notes
+        -----
+        Hyperliquid docs, "Margin tiers" and "Liquidations": the maintenance margin rate is half
+        the initial margin rate at the tier's maximum leverage, ``mmr = 1 / (2 * max_leverage)``;
+        the maintenance deduction follows the continuity rule.
+        """
+        floors = [b[0] for b in brackets]
+        mmrs = [1.0 / (2.0 * b[1]) for b in brackets]
+        amounts = continuity_amounts(floors, mmrs)
+        caps = [*floors[1:], math.inf]
+        tiers = tuple(Tier(floors[i], caps[i], mmrs[i], amounts[i], brackets[i][1]) for i in range(len(floors)))
+        return cls(tiers, source=source)
+
+    # ------------------------------------------------------------------ queries
+    def index(self, notional: float) -> int:
+        """Return the 0-based index of the tier holding ``notional`` (floor inclusive)."""
+        return int(tier_index(float(notional), self.caps))
+
+    def tier(self, notional: float) -> Tier:
+        """Return the tier holding ``notional``."""
+        return self.tiers[self.index(notional)]
+
+    def maintenance_margin(self, notional: float) -> float:
+        """Return ``notional * mmr_k - maint_amount_k`` for the tier holding ``notional``."""
+        t = self.tier(notional)
+        return notional * t.mmr - t.maint_amount
+
+    def max_leverage(self, notional: float) -> float:
+        """Return the highest initial leverage allowed at ``notional``."""
+        return self.tier(notional).max_leverage
+
+    def to_rows(self) -> list[dict[str, float | None]]:
+        """Return the list-of-dicts shape used in account specs."""
+        return [t.to_dict() for t in self.tiers]
+
+    def __len__(self) -> int:
+        return len(self.tiers)

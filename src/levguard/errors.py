@@ -1,0 +1,46 @@
+"""levguard's one error hierarchy.
+
+Every public function raises a subclass of :class:`LevguardError` for bad input, so callers
+can catch one type. Messages name the field and the offending value, e.g.
+``"leverage must be > 0, was 0"``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "InputError",
+    "LevguardError",
+    "VenueError",
+    "VenuePermanentError",
+    "VenueRetryableError",
+]
+
+
+class LevguardError(Exception):
+    """Base class of every error levguard raises on purpose."""
+
+
+class InputError(LevguardError, ValueError):
+    """A value passed to a public function is invalid (names the field and the value)."""
+
+
+class ConfigError(LevguardError):
+    """A configuration file or setting is invalid or inconsistent."""
+
+
+class DataError(LevguardError):
+    """Market data or a data file is malformed (names the file, row and value where known)."""
+
+
+class VenueError(LevguardError):
+    """An exchange interaction failed."""
+
+
+class VenueRetryableError(VenueError):
+    """A transient venue failure (network, rate limit, 5xx): safe to retry with backoff."""
+
+
+class VenuePermanentError(VenueError):
+    """A permanent venue failure (authentication, invalid order): retrying will not help."""

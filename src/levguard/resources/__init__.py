@@ -1,0 +1,1 @@
+"""Packaged data: sample account specs and configs."""
