@@ -141,7 +141,7 @@ def _check(a: Float64Array1D, name: str, *, positive: bool, nonzero: bool = Fals
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         need = "> 0" if positive else ("non-zero and finite" if nonzero else "finite")
-        raise InputError(f"{name}[{i}] must be {need}, was {a[i]!r}")
+        raise InputError(f"{name}[{i}] must be {need}, was {float(a[i])!r}")
 
 
 def isolated_margin_arrays(

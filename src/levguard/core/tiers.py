@@ -214,7 +214,13 @@ class TierTable:
             )
             for i, v in enumerate(parsed)
         )
-        return cls(tiers, source=source)
+        try:
+            return cls(tiers, source=source)
+        except InputError as exc:
+            if where == "tiers":
+                raise
+            # Name the tiers by where they came from: positions[0].tiers[1].notional_floor ...
+            raise InputError(str(exc).replace("tiers[", f"{where}[")) from None
 
     @classmethod
     def fixed_rate(

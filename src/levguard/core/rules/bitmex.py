@@ -57,11 +57,17 @@ def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_pr
 
 
 def adl_queue(scores: Sequence[float], sizes: Sequence[float]) -> tuple[list[int], Float64Array1D]:
-    """Order one side's positions for deleveraging and give each its 20 %-step indicator.
+    """Order one side's positions for deleveraging and give each its queue percentile.
 
     Returns the indices in closing order (highest ranking first) and, per input position, the
-    indicator ``ceil(cumulative size share x 5) / 5`` (1.0 = first fifth of the queue by size
-    ... 0.2 = last), levguard's reading of BitMEX's published queue example.
+    percentile ``ceil(cumulative size share x 5) / 5`` counted from the front of the queue
+    (0.2 = closed first ... 1.0 = last fifth).
+
+    Notes
+    -----
+    testnet.bitmex.com/app/autoDeleveragingExamples: six longs of sizes 10/10/20/30/20/10 with
+    rankings 3/6/1/4/5/2 are queued 2, 5, 4, 1, 6, 3 with percentiles 20/40/60/80/80/100 %;
+    the ceiling rule reproduces every row (levguard's reading of the published table).
     """
     if len(scores) != len(sizes):
         raise InputError(f"scores and sizes must have equal length, were {len(scores)} and {len(sizes)}")
@@ -69,16 +75,36 @@ def adl_queue(scores: Sequence[float], sizes: Sequence[float]) -> tuple[list[int
     z = np.abs(np.asarray(sizes, dtype=np.float64))
     order = [int(i) for i in np.argsort(-s, kind="stable")]
     total = float(z.sum())
-    indicator = np.zeros(len(order))
+    percentile = np.zeros(len(order))
     if total <= 0:
-        return order, indicator
+        return order, percentile
     cum = 0.0
     for i in order:
-        cum += z[i]
-        # A position is in the top fifth when the queue before it is under 20 % of the size.
-        share_before = (cum - z[i]) / total
-        indicator[i] = 1.0 - math.floor(share_before * 5 + 1e-12) / 5
-    return order, indicator
+        cum += float(z[i])
+        percentile[i] = math.ceil(cum / total * 5 - 1e-12) / 5
+    return order, percentile
+
+
+def adl_allocate(order: Sequence[int], sizes: Sequence[float], qty: float) -> list[tuple[int, float]]:
+    """Split a deleveraged quantity over the queue: ``(index, qty closed)`` pairs, front first.
+
+    Notes
+    -----
+    BitMEX example: a liquidated short of 20 at bankruptcy price 650 closes account 2 fully
+    (10) and 10 of account 5's 20; each counterparty is closed at that bankruptcy price.
+    """
+    if not (math.isfinite(qty) and qty >= 0):
+        raise InputError(f"qty must be finite and >= 0, was {qty!r}")
+    left = qty
+    fills: list[tuple[int, float]] = []
+    for i in order:
+        if left <= 0:
+            break
+        take = min(abs(float(sizes[i])), left)
+        if take > 0:
+            fills.append((i, take))
+            left -= take
+    return fills
 
 
 BITMEX = VenueModel(

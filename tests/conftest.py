@@ -1,0 +1,30 @@
+"""Shared fixtures and helpers for levguard's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import levguard
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def evaluate(**spec: Any) -> levguard.AccountReport:
+    """Evaluate an account spec given as keyword arguments."""
+    return levguard.evaluate_account(spec)
+
+
+def one(venue: str, wallet: float = 0.0, mode: str = "cross", **position: Any) -> levguard.PositionReport:
+    """Evaluate a one-position account and return its position report."""
+    return evaluate(venue=venue, wallet_balance=wallet, margin_mode=mode, positions=[position]).positions[0]
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared beside the repository; skip when absent (e.g. a bare clone)."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED

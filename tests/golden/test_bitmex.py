@@ -1,0 +1,45 @@
+"""Golden tests: BitMEX cross liquidation/bankruptcy and the ADL queue.
+
+Sources: bitmex.com/app/isolatedMarginExamples (cross: LP 510, BP 500);
+testnet.bitmex.com/app/autoDeleveragingExamples (six-account queue and a size-20 deleverage at 650);
+bitmex.com/app/autoDeleveraging (ranking formula).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import one
+from levguard.core.rules.bitmex import adl_allocate, adl_queue, adl_ranking
+
+
+def test_cross_example() -> None:
+    """Wallet 10,000 USDT, buy 20 ETHUSDT @ 1,000 at 50x: IM 400, MM 200, LP 510, BP 500."""
+    p = one(
+        "bitmex", wallet=10_000, symbol="ETHUSDT", qty=20, entry_price=1_000, mark_price=1_000, leverage=50, mmr=0.01
+    )
+    assert p.initial_margin == pytest.approx(400)
+    assert p.maintenance_margin == pytest.approx(200)
+    assert p.liquidation_price == pytest.approx(510)
+    assert p.bankruptcy_price == pytest.approx(500)
+
+
+def test_adl_queue_example() -> None:
+    """Accounts 1-6 (sizes 10/10/20/30/20/10, rankings 3/6/1/4/5/2): queue 2,5,4,1,6,3 at 20/40/60/80/80/100 %."""
+    sizes = [10, 10, 20, 30, 20, 10]
+    ranking = [3, 6, 1, 4, 5, 2]
+    order, pct = adl_queue(ranking, sizes)
+    assert [i + 1 for i in order] == [2, 5, 4, 1, 6, 3]
+    assert list(pct) == pytest.approx([0.8, 0.2, 1.0, 0.6, 0.4, 0.8])
+    # A short of 20 liquidated at bankruptcy price 650: account 2 closed fully, account 5 for 10 of 20.
+    assert [(i + 1, q) for i, q in adl_allocate(order, sizes, 20)] == [(2, 10), (5, 10)]
+
+
+def test_adl_ranking_formula() -> None:
+    """PnL% x EffLev in profit, PnL% / EffLev in loss; shorts use negative values."""
+    # Long 1 @ 100, mark 110, bankrupt 90: EffLev = 110 / 20 = 5.5, PnL% = 10 %.
+    assert adl_ranking(1, 100, 110, 90) == pytest.approx(0.1 * 5.5)
+    # Short 1 @ 100, mark 90, bankrupt 110: EffLev = 90 / 20 = 4.5, PnL% = 10 %.
+    assert adl_ranking(-1, 100, 90, 110) == pytest.approx(0.1 * 4.5)
+    # A losing long ranks below any winner: PnL% / EffLev.
+    assert adl_ranking(1, 100, 95, 90) == pytest.approx(-0.05 / (95 / 5))

@@ -1,0 +1,108 @@
+"""CLI: reports, JSON output, quick form, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import levguard
+from levguard.cli.main import app
+
+FAQ = Path(levguard.__file__).parent / "resources" / "samples" / "binance_cross_faq.yaml"
+runner = CliRunner()
+
+
+def test_margin_table_and_json() -> None:
+    table = runner.invoke(app, ["margin", str(FAQ)])
+    assert table.exit_code == 0
+    assert "26,316.89" in table.stdout
+    assert "1,153.26" in table.stdout
+    out = runner.invoke(app, ["margin", str(FAQ), "--json"])
+    assert out.exit_code == 0
+    data = json.loads(out.stdout)
+    assert round(data["positions"][0]["liquidation_price"], 2) == 26316.89
+
+
+def test_margin_reads_stdin() -> None:
+    res = runner.invoke(app, ["margin", "-", "--json"], input=FAQ.read_text())
+    assert res.exit_code == 0
+    assert json.loads(res.stdout)["venue"] == "binance-usdm"
+
+
+def test_liq_quick_form() -> None:
+    """1 BTC long at 60,000, 20x, 3,000 collateral: LP 57,236.18 (bracket 2), BP 57,000."""
+    res = runner.invoke(
+        app,
+        [
+            "liq",
+            "--venue",
+            "binance-usdm",
+            "--symbol",
+            "BTCUSDT",
+            "--side",
+            "long",
+            "--entry",
+            "60000",
+            "--leverage",
+            "20",
+            "--wallet",
+            "3000",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    p = json.loads(res.stdout)["positions"][0]
+    assert p["qty"] == pytest.approx(1.0)
+    assert p["liquidation_price"] == pytest.approx((3000 + 50 - 60_000) / (0.005 - 1))
+    assert p["bankruptcy_price"] == pytest.approx(57_000)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["margin", "/nonexistent/x.yaml"], "does not exist"),
+        (["liq", "--entry", "-1", "--leverage", "20", "--wallet", "3000"], "--entry must be > 0"),
+        (["liq", "--venue", "kraken", "--entry", "1", "--leverage", "20", "--wallet", "3000"], "venue must be one of"),
+        (["liq", "--entry", "60000", "--leverage", "500", "--wallet", "3000"], "exceeds the maximum"),
+    ],
+)
+def test_bad_input_prints_one_line_and_exits_2(args: list[str], needle: str) -> None:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("levguard: error: ")
+    assert needle in lines[0]
+    assert "Traceback" not in res.output
+
+
+def test_malformed_file_through_the_real_entry_point(tmp_path: Path) -> None:
+    """The installed console script: one line on stderr, status 2, no traceback."""
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "levguard.cli.main", "margin", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "invalid JSON at line 1" in proc.stderr
+
+
+def test_demo_prints_the_sample_reports() -> None:
+    res = runner.invoke(app, ["demo"])
+    assert res.exit_code == 0
+    assert "26,316.89" in res.stdout
+    js = runner.invoke(app, ["demo", "--json"])
+    assert set(json.loads(js.stdout)) == {"binance_cross_faq.yaml", "cross_account.yaml"}
+
+
+def test_venues_lists_every_rule_set() -> None:
+    res = runner.invoke(app, ["venues"])
+    assert res.exit_code == 0
+    for name in levguard.venue_names():
+        assert name in res.stdout
