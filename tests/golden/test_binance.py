@@ -140,7 +140,10 @@ def test_bracket_reselection_uses_the_bracket_of_the_notional_at_the_liquidation
 
 
 def test_coinm_inverse_liquidation_price_matches_the_transcribed_formula() -> None:
-    """COIN-M one-way: LP = (Q*MMR + s*Q) / ((WB + cum)/CM... ) with Q in contracts x CM (100 USD for BTCUSD)."""
+    """COIN-M one-way: LP = (Q*MMR + s*Q) / ((WB + cum)/CM + s*Q/EP), Q in contracts, CM = 100 USD (BTCUSD).
+
+    Multiplying through by CM gives the form below with q = Q x CM in USD.
+    """
     contracts, ep, wb, mmr, cum = 10.0, 40_000.0, 0.05, 0.01, 0.0
     p = one(
         "binance-coinm",

@@ -83,7 +83,9 @@ def test_account_fields(account: dict[str, Any], needle: str) -> None:
 
 def test_unknown_symbol_without_tiers() -> None:
     """No built-in tiers for DOGEUSDT on Binance: ask for tiers or mmr."""
-    with pytest.raises(InputError, match=r"DOGEUSDT: no built-in tiers for this symbol on binance-usdm; pass tiers"):
+    with pytest.raises(
+        InputError, match=r"positions\[0\] DOGEUSDT: no built-in tiers for this symbol on binance-usdm; pass tiers"
+    ):
         levguard.evaluate_account(spec(symbol="DOGEUSDT"))
 
 
@@ -203,3 +205,54 @@ def test_vectorized_bad_input(kwargs: dict[str, Any], needle: str) -> None:
     with pytest.raises(InputError) as exc:
         levguard.isolated_liquidation_prices(**args)
     assert needle in str(exc.value)
+
+
+def test_mixed_settlement_currencies_are_refused() -> None:
+    """COIN-M BTC and ETH contracts settle in different coins: one account per coin."""
+    positions = [
+        {"symbol": "BTCUSD_PERP", "qty": 1, "entry_price": 50_000, "mark_price": 50_000, "mmr": 0.004},
+        {"symbol": "ETHUSD_PERP", "qty": 1, "entry_price": 3_000, "mark_price": 3_000, "mmr": 0.004},
+    ]
+    with pytest.raises(InputError, match="positions settle in BTC, ETH; an account holds one settlement currency"):
+        levguard.evaluate_account({"venue": "binance-coinm", "wallet_balance": 1, "positions": positions})
+
+
+def test_fields_that_would_be_ignored_are_refused() -> None:
+    """max_leverage without mmr, and maint_amount on rate-based venues, are errors rather than no-ops."""
+    with pytest.raises(InputError, match=r"positions\[0\]\.max_leverage applies only with a fixed mmr"):
+        levguard.evaluate_account(spec(max_leverage=10))
+    deribit = {"symbol": "BTC_USDC-PERPETUAL", "qty": 1, "entry_price": 1e5, "mark_price": 1e5, "maint_amount": 5}
+    with pytest.raises(InputError, match=r"positions\[0\]\.maint_amount is not used on deribit"):
+        levguard.evaluate_account({"venue": "deribit", "positions": [deribit]})
+
+
+def test_rate_based_initial_margin_is_scaled() -> None:
+    """Deribit with user base rates: IM uses the size-scaled rate (2 % + 1 x 0.01 % = 2.01 %)."""
+    p = levguard.evaluate_account(
+        {
+            "venue": "deribit",
+            "wallet_balance": 1e4,
+            "positions": [
+                {
+                    "symbol": "ETH_USDC-PERPETUAL",
+                    "qty": 1,
+                    "entry_price": 3_000,
+                    "mark_price": 3_000,
+                    "imr": 0.02,
+                    "mmr": 0.01,
+                    "size_coef": 0.0001,
+                }
+            ],
+        }
+    ).positions[0]
+    assert p.initial_margin == pytest.approx(3_000 * 0.0201)
+    assert p.maintenance_margin == pytest.approx(3_000 * 0.0101)
+    dydx = levguard.evaluate_account(
+        {
+            "venue": "dydx-v4",
+            "wallet_balance": 1e4,
+            "positions": [{"symbol": "BTC-USD", "qty": 1, "entry_price": 50_000, "mark_price": 50_000, "mmr": 0.05}],
+        }
+    ).positions[0]
+    assert dydx.mmr == pytest.approx(0.05)
+    assert dydx.initial_margin == pytest.approx(1_000)  # Large-Cap IMF 2 %

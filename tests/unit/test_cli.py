@@ -106,3 +106,22 @@ def test_venues_lists_every_rule_set() -> None:
     assert res.exit_code == 0
     for name in levguard.venue_names():
         assert name in res.stdout
+
+
+def test_margin_with_a_tiers_file(tmp_path: Path) -> None:
+    """--tiers merges a symbol -> tiers file (here a flat 1 % table) into the spec."""
+    spec = tmp_path / "a.yaml"
+    spec.write_text(
+        "venue: binance-usdm\nwallet_balance: 5000\npositions:\n"
+        "  - {symbol: SOLUSDT, qty: 100, entry_price: 150, mark_price: 150}\n"
+    )
+    tiers = tmp_path / "t.json"
+    tiers.write_text(
+        json.dumps({"SOLUSDT": [{"notional_floor": 0, "notional_cap": None, "mmr": 0.01, "max_leverage": 50}]})
+    )
+    res = runner.invoke(app, ["margin", str(spec), "--tiers", str(tiers), "--json"])
+    assert res.exit_code == 0, res.output
+    p = json.loads(res.stdout)["positions"][0]
+    assert p["liquidation_price"] == pytest.approx((5000 - 100 * 150) / (100 * 0.01 - 100))
+    bad = runner.invoke(app, ["margin", str(spec), "--tiers", str(spec)])
+    assert bad.exit_code == 2

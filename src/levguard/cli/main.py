@@ -54,17 +54,23 @@ class Mode(StrEnum):
 def margin(
     file: Annotated[str, typer.Argument(help="Account spec (JSON or YAML), or - for standard input.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    tiers: Annotated[
+        str | None,
+        typer.Option(help="JSON/YAML file mapping symbol -> tiers (ours, Binance's or ccxt's shape)."),
+    ] = None,
 ) -> None:
     """Print the margin report of an account spec."""
-    from levguard.margin import evaluate_account, parse_spec_text
+    from levguard.margin import evaluate_account, load_spec, parse_spec_text
 
     try:
-        if file == "-":
-            spec = parse_spec_text(sys.stdin.read(), "<stdin>")
-        else:
-            from levguard.margin import load_spec
-
-            spec = load_spec(file)
+        spec = parse_spec_text(sys.stdin.read(), "<stdin>") if file == "-" else load_spec(file)
+        if tiers is not None:
+            extra = load_spec(tiers)
+            if not isinstance(extra, dict):
+                raise LevguardError(f"--tiers file {tiers!r} must map symbol -> list of tiers")
+            if not isinstance(spec, dict):
+                raise LevguardError(f"account spec must be an object, was {type(spec).__name__}")
+            spec = {**spec, "tiers": {**(spec.get("tiers") or {}), **extra}}
         report = evaluate_account(spec)
     except LevguardError as exc:
         _fail(str(exc))

@@ -189,15 +189,16 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
                 f"notional {notional_entry:,.2f} of {p.symbol} on {model.name}"
             )
         leverage = p.leverage
-    elif p.imr is not None:
-        leverage = 1.0 / p.imr
     elif rates is not None:
         leverage = 1.0 / rates.imr
+    elif p.imr is not None:
+        leverage = 1.0 / p.imr
     elif p.isolated and p.isolated_margin is not None:
         leverage = notional_entry / p.isolated_margin
     else:
         leverage = cap
-    imr = p.imr if p.imr is not None else (rates.imr if rates is not None else 1.0 / leverage)
+    # Rate-based venues scale their own initial rate (Deribit by size, dYdX by open interest).
+    imr = rates.imr if rates is not None else (p.imr if p.imr is not None else 1.0 / leverage)
     return _Terms(p, table, inverse, q, fee_mm, close_fee, notional, notional_entry, upnl, base_mm, leverage, imr)
 
 
@@ -232,7 +233,13 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
     ``collateral'`` excluding maintenance margins.  See docs/margin.md for every venue.
     """
     model = model or get_venue(account.venue)
-    terms = [_terms(model, p, i) for i, p in enumerate(account.positions)]
+    terms = []
+    for i, p in enumerate(account.positions):
+        try:
+            terms.append(_terms(model, p, i))
+        except InputError as exc:
+            msg = str(exc)
+            raise InputError(msg if msg.startswith("positions[") else f"positions[{i}] {msg}") from None
     wb = account.wallet_balance
     cross = [t for t in terms if not t.pos.isolated]
     cross_upnl = sum(t.upnl for t in cross)
@@ -312,16 +319,16 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
                 liquidatable=bool(liquidatable),
             )
         )
-    total_mm = sum(mms)
+    total_mm = math.fsum(mms)
     healths = [r.health for r in reports if r.health is not None]
     settlement = account.positions[0].instrument.settlement if account.positions else model.settlement
     return AccountReport(
         venue=model.name,
         settlement=settlement,
-        wallet_balance=wb,
+        wallet_balance=float(wb),
         equity=equity,
         maintenance_margin=total_mm,
-        initial_margin=sum(r.initial_margin for r in reports),
+        initial_margin=math.fsum(r.initial_margin for r in reports),
         margin_ratio=total_mm / equity if equity > 0 else None,
         liquidatable=any(r.liquidatable for r in reports),
         health=min(healths) if healths else None,

@@ -135,6 +135,12 @@ class Account:
     def __post_init__(self) -> None:
         non_negative(self.wallet_balance, "wallet_balance")
         seen: set[str] = set()
+        settlements = {p.instrument.settlement for p in self.positions}
+        if len(settlements) > 1:
+            raise InputError(
+                f"positions settle in {', '.join(sorted(settlements))}; an account holds one settlement "
+                "currency (split coin-margined positions into one account per coin)"
+            )
         for i, p in enumerate(self.positions):
             if p.symbol in seen:
                 raise InputError(

@@ -152,12 +152,19 @@ def _position(
             tiers = TierTable.fixed_rate(mmr, maint or 0.0, max_lev, source="account spec (fixed mmr)")
         except InputError as exc:
             raise InputError(f"{where}.{exc}") from None
-    elif maint is not None:
+    elif maint is not None and not model.rate_based:
         raise InputError(f"{where}.maint_amount needs mmr, was given alone ({maint!r})")
     else:
         tiers = symbol_tiers.get(symbol_key(symbol))
-    if tiers is not None and max_lev is not None and d.get("tiers") is not None:
-        raise InputError(f"{where}: max_leverage is set per tier when tiers are given")
+    if model.rate_based and maint is not None:
+        raise InputError(
+            f"{where}.maint_amount is not used on {model.name} (its rates are computed from the position), "
+            f"was {maint!r}"
+        )
+    if max_lev is not None and (mmr is None or model.rate_based):
+        raise InputError(
+            f"{where}.max_leverage applies only with a fixed mmr (tiers carry their own caps), was {max_lev!r}"
+        )
     params: dict[str, float] = {}
     for key in ("open_interest", "size_coef"):
         v = _opt_float(d, key, where)
@@ -218,7 +225,7 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
         if not isinstance(raw, Mapping):
             raise InputError(f"{where} must be an object, was {raw!r}")
         if set(raw) >= _CCXT_KEYS:
-            if raw.get("contracts") in (0, 0.0, "0"):
+            if as_float(raw.get("contracts"), f"{where}.contracts") == 0.0:
                 continue
             raw = position_from_ccxt(raw, where)
         positions.append(_position(model, raw, where, default_mode, symbol_tiers))

@@ -9,7 +9,8 @@ Sources
 * Liquidation price, one-way mode ("calc example" in the FAQ), cross and isolated::
 
       LP = (WB - TMM1 + UPNL1 + cum - s*Q*EP) / (Q*MMR - s*Q)            (USDⓈ-M)
-      LP = (Q*MMR + s*Q) / ((WB - TMM1 + UPNL1 + cum)/CM + s*Q/EP)       (COIN-M, Q in contracts x CM)
+      LP = (Q*MMR + s*Q) / ((WB - TMM1 + UPNL1 + cum)/CM + s*Q/EP)       (COIN-M, Q in contracts, CM the
+                                                                           contract multiplier in USD)
 
   WB is the cross wallet (cross) or the isolated wallet (isolated); TMM1 and UPNL1 are the other
   positions' maintenance margin and uPnL at their own mark prices (zero in isolated mode).

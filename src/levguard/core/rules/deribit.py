@@ -57,7 +57,7 @@ def deribit_rates(position: Position) -> Rates:
     base_imr = position.imr if position.imr is not None else (preset[0] if preset else None)
     base_mmr = position.params.get("mmr", preset[1] if preset else None)
     if coef is None or base_imr is None or base_mmr is None:
-        raise InputError(f"{position.symbol}: no Deribit preset for this symbol; pass imr, mmr and params.size_coef")
+        raise InputError(f"{position.symbol}: no Deribit preset for this symbol; pass imr, mmr and size_coef")
     imr, mmr = size_scaled_rates(position.q, base_imr, base_mmr, coef)
     if not (0.0 < mmr < 1.0 and 0.0 < imr <= 1.0):
         raise InputError(f"{position.symbol}: size-scaled rates out of range (imr {imr!r}, mmr {mmr!r})")

@@ -201,12 +201,24 @@ def dydx_rates(position: Position) -> Rates:
     if position.imr is not None and "mmr" in position.params:
         return Rates(imr=position.imr, mmr=position.params["mmr"], source=SOURCE)
     tier = _tier_for(position)
+    if position.imr is not None or "mmr" in position.params:
+        # One rate given: take the other from the market's liquidity tier.
+        base_rates = dydx_rates_for_tier(tier, position.params.get("open_interest", 0.0))
+        return Rates(
+            imr=position.imr if position.imr is not None else base_rates.imr,
+            mmr=position.params.get("mmr", base_rates.mmr),
+            source=SOURCE,
+        )
+    return dydx_rates_for_tier(tier, position.params.get("open_interest", 0.0))
+
+
+def dydx_rates_for_tier(tier: LiquidityTier, open_interest: float) -> Rates:
+    """Initial (open-interest scaled) and maintenance fractions of a liquidity tier."""
     base = tier.initial_margin_ppm
     # Margin path: MMR = IMR(base IMF) x maintenance fraction (lib.go), i.e. the product of the
     # two fractions (the protocol's ceilings are sub-quantum and dropped in the float model).
     mmr = (base / ONE_MILLION) * (tier.maintenance_fraction_ppm / ONE_MILLION)
-    oi = position.params.get("open_interest", 0.0)
-    imf = scaled_initial_margin_ppm(base, oi, tier.open_interest_lower_cap, tier.open_interest_upper_cap)
+    imf = scaled_initial_margin_ppm(base, open_interest, tier.open_interest_lower_cap, tier.open_interest_upper_cap)
     return Rates(imr=imf / ONE_MILLION, mmr=mmr, source=SOURCE)
 
 

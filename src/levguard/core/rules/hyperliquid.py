@@ -11,7 +11,8 @@ hyperliquid.gitbook.io/hyperliquid-docs/trading/{liquidations, margin-tiers}:
   ``margin_available = account_value - MM`` (cross) or ``isolated_margin - MM`` (isolated).
   This is algebraically the root of ``collateral + uPnL(P) = MM(P)``, which is what the shared
   solver computes; in cross mode the result does not depend on the chosen leverage.
-* No clearance fee; positions above 100k USDC are liquidated 20 % at a time (cascade layer).
+* No clearance fee; positions above 100k USDC are liquidated 20 % at a time (a process, not a price: for the
+  cascade simulator, not this price model).
 """
 
 from __future__ import annotations
