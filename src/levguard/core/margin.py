@@ -202,6 +202,13 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     return _Terms(p, table, inverse, q, fee_mm, close_fee, notional, notional_entry, upnl, base_mm, leverage, imr)
 
 
+def _bankruptcy(t: _Terms, collateral: float) -> float:
+    # Margin balance (less the close fee, where the venue counts it) reaches zero.
+    return solve_liquidation_price(
+        t.q, t.pos.entry_price, collateral, 0.0, t.close_fee, t.inverse, _NO_TIER_CAPS, _NO_TIER, _NO_TIER
+    )
+
+
 def _isolated_margin(t: _Terms) -> float:
     if t.pos.isolated_margin is not None:
         return t.pos.isolated_margin
@@ -242,27 +249,31 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             raise InputError(msg if msg.startswith("positions[") else f"positions[{i}] {msg}") from None
     wb = account.wallet_balance
     cross = [t for t in terms if not t.pos.isolated]
-    cross_upnl = sum(t.upnl for t in cross)
+    cross_upnl = math.fsum(t.upnl for t in cross)
+    # Sums over the *other* cross positions, added up directly (not by subtraction) so that a
+    # one-position cross account gives exactly the collateral of the isolated equivalent.
+    others_upnl = [math.fsum(o.upnl for o in cross if o is not t) for t in terms]
 
     # Bankruptcy prices first: Bybit's inverse maintenance includes the close fee at BP.
     bps: list[float] = []
-    for t in terms:
-        c_bp = _isolated_margin(t) if t.pos.isolated else wb + cross_upnl - t.upnl
-        bps.append(
-            solve_liquidation_price(
-                t.q, t.pos.entry_price, c_bp, 0.0, t.close_fee, t.inverse, _NO_TIER_CAPS, _NO_TIER, _NO_TIER
-            )
-        )
+    fee_bps: list[float] = []
+    for t, other in zip(terms, others_upnl, strict=True):
+        c_bp = _isolated_margin(t) if t.pos.isolated else wb + other
+        bps.append(_bankruptcy(t, c_bp))
+        # The close-fee term uses the bankruptcy price on the position's own collateral (wallet,
+        # or isolated margin) so that it does not move with other positions' marks; with one
+        # position it is Bybit's published BP.
+        fee_bps.append(_bankruptcy(t, _isolated_margin(t) if t.pos.isolated else wb) if t.close_fee > 0 else math.nan)
     mms = []
-    for t, bp in zip(terms, bps, strict=True):
+    for t, bp in zip(terms, fee_bps, strict=True):
         fee_close = abs(t.q) * t.close_fee / bp if (t.close_fee > 0 and math.isfinite(bp)) else 0.0
         mms.append(t.base_mm + fee_close)
-    cross_mm = sum(mm for t, mm in zip(terms, mms, strict=True) if not t.pos.isolated)
+    cross_mm = math.fsum(mm for t, mm in zip(terms, mms, strict=True) if not t.pos.isolated)
     cross_equity = wb + cross_upnl
 
     reports: list[PositionReport] = []
     equity = cross_equity
-    for t, bp, mm in zip(terms, bps, mms, strict=True):
+    for t, bp, mm, other in zip(terms, bps, mms, others_upnl, strict=True):
         p = t.pos
         if p.isolated:
             collateral = _isolated_margin(t)
@@ -270,7 +281,8 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             equity += collateral + t.upnl
             liquidatable = collateral + t.upnl <= mm
         else:
-            collateral = wb + (cross_upnl - t.upnl) - (cross_mm - mm)
+            other_mm = math.fsum(m for o, m in zip(terms, mms, strict=True) if not o.pos.isolated and o is not t)
+            collateral = wb + other - other_mm
             balance = None
             liquidatable = cross_equity <= cross_mm
         fee_close = mm - t.base_mm
@@ -291,6 +303,7 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
                 t.table.mmrs,
                 t.table.cums,
             )
+        lp, bp = float(lp), float(bp)
         health = p.side * (p.mark_price - lp) / p.mark_price if math.isfinite(lp) else None
         k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
         tier = t.table.tiers[k]
