@@ -33,13 +33,16 @@ from levguard.kernels._jit import jit, jitable
 def tier_index(notional: float, caps: Float64Array1D) -> int:
     """Return the index of the tier containing ``notional`` (floor inclusive, cap exclusive).
 
-    Notionals beyond the last cap use the last tier.
+    Notionals beyond the last cap (and NaN) use the last tier.
     """
+    # Branch-free first hit: scan every cap from the top and keep the lowest that holds (no
+    # early exit, so compiled callers carry no unpredictable branch).
     n: int = caps.shape[0]
-    for k in range(n - 1):
-        if notional < caps[k]:
-            return k
-    return n - 1
+    k = n - 1
+    for j in range(n - 2, -1, -1):
+        if notional < caps[j]:
+            k = j
+    return k
 
 
 @jitable
@@ -52,9 +55,13 @@ def tiered_mm(notional: float, caps: Float64Array1D, mmrs: Float64Array1D, cums:
     amount; Bybit, Hyperliquid use the same form with their deduction.
     """
     k = tier_index(notional, caps)
-    rate: float = mmrs[k]
-    amount: float = cums[k]
-    return notional * rate - amount
+    return mm_in_tier(notional, mmrs[k], cums[k])
+
+
+@jitable
+def mm_in_tier(notional: float, mmr: float, cum: float) -> float:
+    """Return the maintenance margin ``notional * mmr - cum`` of one tier (see :func:`tiered_mm`)."""
+    return notional * mmr - cum
 
 
 @jitable
@@ -111,33 +118,70 @@ def solve_liquidation_price(
     """
     if q == 0.0:
         return math.nan
-    long = q > 0.0
-    if inverse:
-        a = collateral - k_const + q / entry_price
-        s = -1.0 if long else 1.0
-    else:
-        a = collateral - k_const - q * entry_price
-        s = 1.0 if long else -1.0
+    s = lp_side(q, inverse)
+    a = lp_offset(q, entry_price, collateral, k_const, inverse)
     # f at n = 0 (first tier): if it already has the sign f keeps for all n > 0, no root.
-    if s * (a + cums[0]) >= 0.0:
+    if lp_no_root(a, s, cums[0]):
         return math.nan
+    # The first tier whose cap passes the test, found branch-free as in tier_index.
     n_tiers = caps.shape[0]
     k = n_tiers - 1
-    for j in range(n_tiers - 1):
-        f_cap = a + cums[j] + (s - mmrs[j] - fee) * caps[j]
-        if s * f_cap >= 0.0:
+    for j in range(n_tiers - 2, -1, -1):
+        if lp_root_by_cap(a, s, fee, caps[j], mmrs[j], cums[j]):
             k = j
-            break
-    slope = s - mmrs[k] - fee
+    return lp_in_tier(abs(q), a, s, fee, mmrs[k], cums[k], inverse)
+
+
+# The pieces of :func:`solve_liquidation_price`, shared with the block kernel below so that both
+# evaluate the same expressions in the same order (bitwise-identical results).
+
+
+@jitable
+def lp_side(q: float, inverse: bool) -> float:
+    """Return ``s``: +1 for linear longs and inverse shorts, -1 otherwise (``q != 0``)."""
+    if inverse:
+        return -1.0 if q > 0.0 else 1.0
+    return 1.0 if q > 0.0 else -1.0
+
+
+@jitable
+def lp_offset(q: float, entry_price: float, collateral: float, k_const: float, inverse: bool) -> float:
+    """Return ``a = C - k - q*EP`` (linear) or ``a = C - k + q/EP`` (inverse)."""
+    if inverse:
+        return collateral - k_const + q / entry_price
+    return collateral - k_const - q * entry_price
+
+
+@jitable
+def lp_no_root(a: float, s: float, cum0: float) -> bool:
+    """Return whether ``s * f(0) >= 0`` in the first tier, i.e. no positive root exists."""
+    return s * (a + cum0) >= 0.0
+
+
+@jitable
+def lp_root_by_cap(a: float, s: float, fee: float, cap: float, mmr: float, cum: float) -> bool:
+    """Return whether ``s * f(cap) >= 0`` with this tier's rate: the root is at or below ``cap``."""
+    return s * (a + cum + (s - mmr - fee) * cap) >= 0.0
+
+
+@jitable
+def lp_in_tier(abs_q: float, a: float, s: float, fee: float, mmr: float, cum: float, inverse: bool) -> float:
+    """Return the liquidation price from the root ``n* = -(a + cum) / (s - mmr - fee)`` of the
+    selected tier, or NaN when the slope has the wrong sign or the price is not positive/finite."""
+    slope = s - mmr - fee
     if s * slope <= 0.0:
         return math.nan
-    n_star: float = -(a + cums[k]) / slope
+    n_star: float = -(a + cum) / slope
     if not n_star > 0.0:
         return math.nan
-    price = abs(q) / n_star if inverse else n_star / abs(q)
+    price: float = abs_q / n_star if inverse else n_star / abs_q
     if not (price > 0.0 and price < math.inf):
         return math.nan
     return price
+
+
+# Positions per block of the vectorized kernel: the block's scratch rows stay in L1.
+_BLOCK = 512
 
 
 def isolated_linear_py(
@@ -169,23 +213,97 @@ def isolated_linear_py(
     out_liq, out_mm, out_ratio : (N,) float64
         Outputs: liquidation price (NaN if none), maintenance margin at mark and
         ``MM / margin balance`` at mark (inf when the margin balance is not positive).
+
+    Notes
+    -----
+    Per position the result is bit for bit that of :func:`tiered_mm` and
+    :func:`solve_liquidation_price` (what :func:`levguard.margin.evaluate_account` calls): the
+    same helpers evaluate the same expressions in the same order.  Only the loop order differs,
+    for speed: positions are taken in blocks of ``_BLOCK`` whose scratch rows stay in L1, and
+    within a block the loop over tiers is outside the loop over positions, so that every inner
+    loop is branch-free and SIMD-vectorized.  Each tier search keeps, per position, the first
+    tier whose test holds, and stops once every position of the block has found its tier.
     """
-    zero_caps = np.full(1, np.inf)
-    zero = np.zeros(1)
-    for i in range(q.shape[0]):
-        qi = q[i]
-        ep = entry_price[i]
-        n_mark = abs(qi) * mark_price[i]
-        if mm_at_entry:
-            k_const = tiered_mm(abs(qi) * ep, caps, mmrs, cums)
-            out_liq[i] = solve_liquidation_price(qi, ep, margin[i], k_const, fee, False, zero_caps, zero, zero)
-            mm = k_const + fee * n_mark
-        else:
-            out_liq[i] = solve_liquidation_price(qi, ep, margin[i], 0.0, fee, False, caps, mmrs, cums)
-            mm = tiered_mm(n_mark, caps, mmrs, cums) + fee * n_mark
-        out_mm[i] = mm
-        balance = margin[i] + qi * (mark_price[i] - ep)
-        out_ratio[i] = mm / balance if balance > 0.0 else np.inf
+    n = q.shape[0]
+    t = caps.shape[0]
+    # MM fixed at entry: the liquidation price is solved with one zero tier and k_const = MM.
+    lp_caps = np.full(1, np.inf) if mm_at_entry else caps
+    lp_mmrs = np.zeros(1) if mm_at_entry else mmrs
+    lp_cums = np.zeros(1) if mm_at_entry else cums
+    t_lp = lp_caps.shape[0]
+    mm_notional = np.empty(_BLOCK)
+    mm_rate = np.empty(_BLOCK)
+    mm_cum = np.empty(_BLOCK)
+    mm_found = np.empty(_BLOCK)
+    lp_a = np.empty(_BLOCK)
+    lp_s = np.empty(_BLOCK)
+    lp_rate = np.empty(_BLOCK)
+    lp_cum = np.empty(_BLOCK)
+    lp_found = np.empty(_BLOCK)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        qb = q[start : start + m]
+        eb = entry_price[start : start + m]
+        gb = margin[start : start + m]
+        kb = mark_price[start : start + m]
+        liq_b = out_liq[start : start + m]
+        mm_b = out_mm[start : start + m]
+        ratio_b = out_ratio[start : start + m]
+
+        # Maintenance tier of the notional at mark (or at entry): tier_index.
+        for i in range(m):
+            mm_notional[i] = abs(qb[i]) * (eb[i] if mm_at_entry else kb[i])
+            mm_rate[i] = mmrs[t - 1]
+            mm_cum[i] = cums[t - 1]
+            mm_found[i] = 0.0
+        found = 0
+        for j in range(t - 1):
+            if found == m:
+                break
+            cap, rate, cum = caps[j], mmrs[j], cums[j]
+            for i in range(m):
+                hit = (mm_found[i] == 0.0) & (mm_notional[i] < cap)
+                mm_rate[i] = rate if hit else mm_rate[i]
+                mm_cum[i] = cum if hit else mm_cum[i]
+                mm_found[i] = 1.0 if hit else mm_found[i]
+                found += 1 if hit else 0
+
+        # Maintenance margin, margin ratio and the solver's (a, s).
+        for i in range(m):
+            qi = qb[i]
+            ep = eb[i]
+            tier_mm = mm_in_tier(mm_notional[i], mm_rate[i], mm_cum[i])
+            k_const = tier_mm if mm_at_entry else 0.0
+            mm = tier_mm + fee * (abs(qi) * kb[i])
+            mm_b[i] = mm
+            balance = gb[i] + qi * (kb[i] - ep)
+            ratio_b[i] = mm / balance if balance > 0.0 else np.inf
+            # q = 0 has no liquidation price: a NaN offset carries that through to the solve.
+            lp_a[i] = lp_offset(qi, ep, gb[i], k_const, False) if qi != 0.0 else math.nan
+            lp_s[i] = lp_side(qi, False)
+            lp_rate[i] = lp_mmrs[t_lp - 1]
+            lp_cum[i] = lp_cums[t_lp - 1]
+            lp_found[i] = 0.0
+
+        # Tier of the liquidation price: first cap with s * f(cap) >= 0.
+        found = 0
+        for j in range(t_lp - 1):
+            if found == m:
+                break
+            cap, rate, cum = lp_caps[j], lp_mmrs[j], lp_cums[j]
+            for i in range(m):
+                hit = (lp_found[i] == 0.0) & lp_root_by_cap(lp_a[i], lp_s[i], fee, cap, rate, cum)
+                lp_rate[i] = rate if hit else lp_rate[i]
+                lp_cum[i] = cum if hit else lp_cum[i]
+                lp_found[i] = 1.0 if hit else lp_found[i]
+                found += 1 if hit else 0
+
+        cum0 = lp_cums[0]
+        for i in range(m):
+            a = lp_a[i]
+            s = lp_s[i]
+            lp = lp_in_tier(abs(qb[i]), a, s, fee, lp_rate[i], lp_cum[i], False)
+            liq_b[i] = math.nan if lp_no_root(a, s, cum0) else lp
 
 
 def isolated_linear_multi_py(
