@@ -43,3 +43,25 @@ def test_adl_ranking_formula() -> None:
     assert adl_ranking(-1, 100, 90, 110) == pytest.approx(0.1 * 4.5)
     # A losing long ranks below any winner: PnL% / EffLev.
     assert adl_ranking(1, 100, 95, 90) == pytest.approx(-0.05 / (95 / 5))
+
+
+def test_legacy_isolated_example() -> None:
+    """Legacy isolated: 100 XBT of XBTUSD @ 100 USD (10,000 one-dollar contracts), 4 XBT margin -> LP 97.
+
+    The page does not state the MM %; with 1 % (the MM of the cross example) the inverse
+    equation gives 97.09, which the page prints as 97.
+    """
+    p = one(
+        "bitmex",
+        mode="isolated",
+        symbol="XBTUSD",
+        contract_kind="inverse",
+        settlement="XBT",
+        qty=10_000,
+        entry_price=100,
+        mark_price=100,
+        isolated_margin=4,
+        mmr=0.01,
+    )
+    assert round(p.liquidation_price) == 97
+    assert p.maintenance_margin == pytest.approx(1.0)  # 1 % of the 100 XBT entry value

@@ -118,3 +118,19 @@ def test_inverse_initial_margin() -> None:
         mmr=0.005,
     )
     assert p.initial_margin == pytest.approx(0.03)
+
+
+def test_usdt_isolated_after_funding_paid() -> None:
+    """Example 3 (third-party copy): 200 USDT of funding paid out of the 400 margin -> LP 19,900."""
+    p = one(
+        "bybit-linear",
+        mode="isolated",
+        symbol="BTCUSDT",
+        qty=1,
+        entry_price=20_000,
+        mark_price=20_000,
+        leverage=50,
+        mmr=0.005,
+        isolated_margin=400 - 200,
+    )
+    assert p.liquidation_price == pytest.approx(19_900, abs=1e-9)

@@ -93,3 +93,13 @@ def test_builtin_tiers_half_the_initial_margin_at_max_leverage() -> None:
     assert btc.tiers[1].maint_amount == pytest.approx(1_875_000)
     assert BUILTIN_TIERS["ETH"].tiers[0].mmr == pytest.approx(1 / 50)
     assert BUILTIN_TIERS["DOGE"].tiers[1].notional_floor == 20e6
+
+
+@pytest.mark.parametrize(("max_leverage", "mmr"), [(40, 0.0125), (20, 0.025), (3, 1 / 6)])
+def test_mmr_is_half_the_initial_margin_at_max_leverage(max_leverage: int, mmr: float) -> None:
+    """Docs: 40x -> 1.25 %, 20x -> 2.5 %, 3x -> 16.7 %."""
+    from levguard import TierTable
+
+    table = TierTable.from_max_leverage(((0.0, max_leverage),))
+    assert table.tiers[0].mmr == pytest.approx(mmr)
+    assert round(table.tiers[0].mmr * 100, 1) == round(mmr * 100, 1)

@@ -15,8 +15,12 @@ Sources
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import VenueModel
+from levguard.errors import InputError
 
 OKX = VenueModel(
     name="okx",
@@ -27,3 +31,54 @@ OKX = VenueModel(
     fee_in_mm=True,
     default_taker_fee=0.0005,
 )
+
+
+def scale_liquidation_cost(mr7_raw: float, tiers: Sequence[tuple[float, float]]) -> float:
+    """Scale OKX's raw liquidation-cost requirement (MR7) piecewise by raw-margin tiers.
+
+    Parameters
+    ----------
+    mr7_raw : float
+        Raw MR7 in the settlement currency (>= 0).
+    tiers : sequence of (upper_bound, multiplier)
+        Increasing upper bounds of raw-margin bands; the last may be ``inf``.  The part of
+        ``mr7_raw`` inside each band is multiplied by that band's multiplier.
+
+    Notes
+    -----
+    okx.com/support/hc/en-us/articles/4417291853837 (portfolio margin): MR = 40,000,
+    MR7_raw = 30,000, multipliers 1 on [0, 10k] and 2 on (10k, 70k] give
+    MR7_adj = 10,000 + 20,000 x 2 = 50,000.
+    """
+    if not (math.isfinite(mr7_raw) and mr7_raw >= 0):
+        raise InputError(f"mr7_raw must be finite and >= 0, was {mr7_raw!r}")
+    lower = 0.0
+    total = 0.0
+    for i, (upper, mult) in enumerate(tiers):
+        if not upper > lower or not (math.isfinite(mult) and mult >= 0):
+            raise InputError(
+                f"tiers[{i}] must have an increasing upper bound and a multiplier >= 0, was {(upper, mult)!r}"
+            )
+        part = min(mr7_raw, upper) - lower
+        if part <= 0:
+            return total
+        total += part * mult
+        lower = upper
+    if mr7_raw > lower:
+        raise InputError(f"mr7_raw {mr7_raw!r} exceeds the last tier bound {lower!r}")
+    return total
+
+
+def portfolio_maintenance_margin(
+    mr1: float, mr2: float, mr6: float, mr3: float, mr4: float, mr5: float, mr7_adj: float
+) -> float:
+    """Return OKX's portfolio-margin maintenance requirement ``max(MR, MR7_adj)``.
+
+    Notes
+    -----
+    okx.com/support/hc/en-us/articles/4417291853837:
+    ``MR = max(MR1, MR2, MR6) + MR3 + MR4 + MR5`` (spot-shock, theta/decay, extreme move,
+    spread, interest-rate and basis modules); ``MMR = max(MR, MR7_adj)`` with MR7 the
+    liquidation-cost module scaled by :func:`scale_liquidation_cost`.
+    """
+    return max(max(mr1, mr2, mr6) + mr3 + mr4 + mr5, mr7_adj)
