@@ -175,3 +175,22 @@ def test_liquidation_price_at_or_below_zero_is_reported_as_none() -> None:
     assert p.liquidation_price is None
     assert p.to_dict()["liquidation_price"] is None
     assert p.health is None
+
+
+def test_common_wrong_formulas_disagree_with_the_faq() -> None:
+    """Reference section 9: snippets that use EP(1 - 1/L + MMR/L), drop cum or TMM1/UPNL1, or flip
+    the sign of cum all miss the FAQ's 26,316.89; levguard's formula does not."""
+    q, ep, mmr, cum = 109.488, 32481.98, 0.025, 16300.0
+    tmm1, upnl1 = 356512.508, -448192.885
+    right = (WB - tmm1 + upnl1 + cum - q * ep) / (q * mmr - q)
+    assert round(right, 2) == 26316.89
+    wrong = {
+        "leverage form": ep * (1 - 1 / 20 + mmr / 20),
+        "no cum": (WB - tmm1 + upnl1 - q * ep) / (q * mmr - q),
+        "no TMM1/UPNL1": (WB + cum - q * ep) / (q * mmr - q),
+        "cum sign flipped": (WB - tmm1 + upnl1 - cum - q * ep) / (q * mmr - q),
+    }
+    for name, value in wrong.items():
+        assert abs(value - 26316.89) > 1.0, name
+    report = evaluate(venue="binance-usdm", margin_mode="cross", wallet_balance=WB, positions=[BTC, ETH])
+    assert report.positions[0].liquidation_price == pytest.approx(right, rel=1e-9)  # table inputs are rounded
