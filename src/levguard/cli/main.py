@@ -9,12 +9,15 @@ import json
 import sys
 from enum import StrEnum
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from levguard.errors import LevguardError
+
+if TYPE_CHECKING:
+    from levguard.core.margin import AccountReport
 
 app = typer.Typer(
     name="levguard",
@@ -34,6 +37,18 @@ def _fail(message: str) -> None:
 
 def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def _show(report: AccountReport, as_json: bool) -> Console | None:
+    """Print ``report`` as JSON (returns None) or as tables (returns the console for more lines)."""
+    if as_json:
+        _print_json(report.to_dict())
+        return None
+    from levguard.cli._output import console, render_report
+
+    out = console()
+    render_report(report, out)
+    return out
 
 
 class Side(StrEnum):
@@ -75,12 +90,7 @@ def margin(
     except LevguardError as exc:
         _fail(str(exc))
         return
-    if as_json:
-        _print_json(report.to_dict())
-        return
-    from levguard.cli._output import console, render_report
-
-    render_report(report, console())
+    _show(report, as_json)
 
 
 @app.command()
@@ -136,15 +146,14 @@ def liq(
     except LevguardError as exc:
         _fail(str(exc))
         return
-    if as_json:
-        _print_json(report.to_dict())
-        return
-    from levguard.cli._output import console, price, render_report
+    out = _show(report, as_json)
+    if out is not None:
+        from levguard.cli._output import price
 
-    out = console()
-    p = report.positions[0]
-    render_report(report, out)
-    out.print(f"liquidation price [bold]{price(p.liquidation_price)}[/] · bankruptcy price {price(p.bankruptcy_price)}")
+        p = report.positions[0]
+        out.print(
+            f"liquidation price [bold]{price(p.liquidation_price)}[/] · bankruptcy price {price(p.bankruptcy_price)}"
+        )
 
 
 @app.command()
