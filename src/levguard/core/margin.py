@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from levguard.core.instruments import Instrument
+from levguard.core.instruments import ContractKind, Instrument
 from levguard.core.positions import Account, Position
-from levguard.core.rules import MMBasis, VenueModel, get_venue
+from levguard.core.rules import MMBasis, VenueModel, get_venue, symbol_key
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price
@@ -357,16 +357,17 @@ def instrument_for(
     contract_size: float | None = None,
     settlement: str | None = None,
 ) -> Instrument:
-    """Return the instrument for ``symbol`` with the venue's defaults filled in."""
-    from levguard.core.instruments import ContractKind
+    """Return the instrument for ``symbol`` with the venue's defaults filled in.
 
+    An inverse contract settles in its base coin, read from the symbol (``BTCUSD_PERP`` -> BTC)
+    unless ``settlement`` is given.
+    """
     k = model.kind if kind is None else ContractKind(kind)
     cs = model.contract_size(symbol) if contract_size is None else contract_size
     if settlement is None:
         settlement = model.settlement
-        if k.value == "inverse" and model.kind.value == "inverse":
-            from levguard.core.rules.base import symbol_key
-
+        if k is ContractKind.INVERSE:
             key = symbol_key(symbol)
-            settlement = key[: key.find("USD")] if "USD" in key and key.find("USD") > 0 else model.settlement
+            cut = key.find("USD")
+            settlement = key[:cut] if cut > 0 else settlement
     return Instrument(symbol=symbol, kind=k, contract_size=cs, settlement=settlement)
