@@ -1,0 +1,152 @@
+"""Frame conventions shared by every data module.
+
+* OHLCV (klines, mark-price and index-price klines): columns ``open, high, low, close, volume``
+  (float64); the index is the bar **open** time (Binance kline convention), UTC, named
+  ``timestamp``; a bar of interval ``d`` covers ``[t, t + d)``.
+* Funding: column ``funding_rate`` (fraction per funding interval, positive = longs pay shorts);
+  the index is the settlement time.
+* Provenance lives in ``frame.attrs``: ``kind`` (``ohlcv`` | ``mark`` | ``index`` | ``funding``),
+  ``symbol``, ``interval`` (e.g. ``"1h"``; funding: the print interval or ``""``), ``source``
+  (file path, URL or ``"synthetic(seed=7)"``).
+* Time inside kernels is int64 nanoseconds since the epoch (``ts_ns``); :func:`ohlcv_arrays`
+  gives zero-copy float64 views of a frame's columns.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from levguard._typing import Float64Array1D, Int64Array1D
+from levguard.errors import DataError
+
+__all__ = [
+    "FUNDING_COLUMNS",
+    "INDEX_NAME",
+    "KINDS",
+    "OHLCV_COLUMNS",
+    "OHLCVArrays",
+    "interval_to_ns",
+    "make_funding_frame",
+    "make_ohlcv_frame",
+    "ns_to_interval",
+    "ohlcv_arrays",
+]
+
+OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+FUNDING_COLUMNS: tuple[str, ...] = ("funding_rate",)
+INDEX_NAME = "timestamp"
+KINDS: tuple[str, ...] = ("ohlcv", "mark", "index", "funding")
+
+_UNIT_NS = {
+    "s": 1_000_000_000,
+    "m": 60 * 1_000_000_000,
+    "h": 3_600 * 1_000_000_000,
+    "d": 86_400 * 1_000_000_000,
+    "w": 7 * 86_400 * 1_000_000_000,
+}
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+
+
+def interval_to_ns(interval: str) -> int:
+    """Return the length of a bar interval such as ``"1m"``, ``"4h"``, ``"1d"`` in nanoseconds.
+
+    Raises
+    ------
+    DataError
+        The interval is not ``<positive integer><s|m|h|d|w>`` (months are not fixed-length).
+    """
+    m = _INTERVAL.match(str(interval).lower()) if isinstance(interval, str) else None
+    if m is None or int(m.group(1)) <= 0:
+        raise DataError(f"interval must look like 1m, 15m, 1h, 4h, 1d, was {interval!r}")
+    return int(m.group(1)) * _UNIT_NS[m.group(2)]
+
+
+def ns_to_interval(ns: int) -> str:
+    """Return the canonical interval string for a bar length in nanoseconds (``3.6e12`` -> ``"1h"``)."""
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNIT_NS[unit]
+        if ns % size == 0 and ns >= size:
+            if unit == "w" and ns // size != 1:
+                continue
+            return f"{ns // size}{unit}"
+    raise DataError(f"bar length must be a whole number of seconds, was {ns!r} ns")
+
+
+def _index(ts_ns: object) -> pd.DatetimeIndex:
+    values = np.asarray(ts_ns, dtype=np.int64)
+    return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True), name=INDEX_NAME)
+
+
+def make_ohlcv_frame(
+    ts_ns: object,
+    open_: object,
+    high: object,
+    low: object,
+    close: object,
+    volume: object | None = None,
+    *,
+    symbol: str,
+    interval: str,
+    source: str,
+    kind: str = "ohlcv",
+) -> pd.DataFrame:
+    """Build an OHLCV frame in levguard's convention (no validation; see ``data.validate``)."""
+    if kind not in ("ohlcv", "mark", "index"):
+        raise DataError(f"kind must be ohlcv, mark or index for a bar frame, was {kind!r}")
+    n = len(np.asarray(ts_ns))
+    vol = np.zeros(n) if volume is None else volume
+    frame = pd.DataFrame(
+        {
+            "open": np.asarray(open_, dtype=np.float64),
+            "high": np.asarray(high, dtype=np.float64),
+            "low": np.asarray(low, dtype=np.float64),
+            "close": np.asarray(close, dtype=np.float64),
+            "volume": np.asarray(vol, dtype=np.float64),
+        },
+        index=_index(ts_ns),
+    )
+    frame.attrs.update({"kind": kind, "symbol": symbol, "interval": interval, "source": source})
+    return frame
+
+
+def make_funding_frame(ts_ns: object, rate: object, *, symbol: str, source: str, interval: str = "") -> pd.DataFrame:
+    """Build a funding frame (settlement times, rate as a fraction per interval)."""
+    frame = pd.DataFrame({"funding_rate": np.asarray(rate, dtype=np.float64)}, index=_index(ts_ns))
+    frame.attrs.update({"kind": "funding", "symbol": symbol, "interval": interval, "source": source})
+    return frame
+
+
+class OHLCVArrays(NamedTuple):
+    """Zero-copy numpy views of an OHLCV frame for kernels."""
+
+    ts_ns: Int64Array1D
+    open: Float64Array1D
+    high: Float64Array1D
+    low: Float64Array1D
+    close: Float64Array1D
+    volume: Float64Array1D
+
+
+def _view(frame: pd.DataFrame, col: str) -> Float64Array1D:
+    arr = frame[col].to_numpy(dtype=np.float64, copy=False)
+    return np.ascontiguousarray(arr)
+
+
+def ohlcv_arrays(frame: pd.DataFrame) -> OHLCVArrays:
+    """Return the frame's timestamps (int64 ns, UTC) and columns as float64 arrays.
+
+    The column arrays are views of the frame's memory when it is float64 and contiguous (the
+    case for frames built by levguard), so kernels read them without a copy.
+    """
+    missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"frame lacks OHLCV column(s) {missing}")
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise DataError("frame index must be a UTC DatetimeIndex")
+    ts = idx.as_unit("ns").asi8
+    return OHLCVArrays(ts, *(_view(frame, c) for c in OHLCV_COLUMNS))
