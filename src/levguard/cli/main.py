@@ -30,6 +30,15 @@ app = typer.Typer(
 EXIT_BAD_INPUT = 2
 
 
+def _register_subcommands() -> None:
+    from levguard.cli.data import data_app
+
+    app.add_typer(data_app, name="data")
+
+
+_register_subcommands()
+
+
 def _fail(message: str) -> None:
     Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)

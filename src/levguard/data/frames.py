@@ -59,7 +59,7 @@ def interval_to_ns(interval: str) -> int:
     DataError
         The interval is not ``<positive integer><s|m|h|d|w>`` (months are not fixed-length).
     """
-    m = _INTERVAL.match(str(interval).lower()) if isinstance(interval, str) else None
+    m = _INTERVAL.match(interval) if isinstance(interval, str) else None
     if m is None or int(m.group(1)) <= 0:
         raise DataError(f"interval must look like 1m, 15m, 1h, 4h, 1d, was {interval!r}")
     return int(m.group(1)) * _UNIT_NS[m.group(2)]

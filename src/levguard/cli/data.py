@@ -1,0 +1,108 @@
+"""``levguard data ...``: check, resample, and (registered from sibling modules) download and synth."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from levguard.errors import LevguardError
+
+data_app = typer.Typer(
+    name="data",
+    help="Market data: validate files, resample, download exchange history, generate synthetic markets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+EXIT_INVALID_DATA = 1
+
+
+def fail(message: str) -> None:
+    """Print one error line to stderr and exit 2 (bad input)."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@data_app.command()
+def check(
+    file: Annotated[str, typer.Argument(help="CSV or Parquet file of OHLCV, mark/index klines or funding.")],
+    kind: Annotated[str, typer.Option(help="auto, ohlcv, mark, index or funding.")] = "auto",
+    interval: Annotated[str | None, typer.Option(help="Declared bar interval (default: from the file name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate a data file and print the report; exit 1 when it has errors, 2 when it cannot be read."""
+    from levguard.data.loaders import check_file
+
+    if kind not in ("auto", "ohlcv", "mark", "index", "funding"):
+        fail(f"--kind must be auto, ohlcv, mark, index or funding, was {kind!r}")
+    try:
+        report = check_file(file, kind=kind, interval=interval)
+    except LevguardError as exc:
+        fail(str(exc))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from levguard.cli._output import console
+
+        out = console()
+        state = "[green]valid[/]" if report.ok else "[bold red]INVALID[/]"
+        out.print(
+            f"{escape(report.source)}: {report.kind}, {report.rows:,} rows, {report.first} → {report.last}, "
+            f"interval {report.interval or '—'} · {state}"
+        )
+        if report.gaps:
+            out.print(f"gaps: {len(report.gaps)} ({report.missing_bars:,} missing bars)")
+            for g in report.gaps[:10]:
+                out.print(f"  after {g.after}, before {g.before}: {g.missing_bars} bar(s) missing")
+            if len(report.gaps) > 10:
+                out.print(f"  … {len(report.gaps) - 10} more")
+        if report.issues:
+            table = Table("rule", "row", "line", "timestamp", "column", "problem", header_style="bold")
+            for i in report.issues[:20]:
+                table.add_row(
+                    i.rule,
+                    str(i.row),
+                    "—" if i.line is None else str(i.line),
+                    i.timestamp,
+                    i.column or "—",
+                    escape(i.message),
+                )
+            out.print(table)
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items()))
+            out.print(f"problems by rule: {counts}")
+    if not report.ok:
+        raise typer.Exit(EXIT_INVALID_DATA)
+
+
+@data_app.command()
+def resample(
+    file: Annotated[str, typer.Argument(help="OHLCV file (CSV or Parquet).")],
+    interval: Annotated[str, typer.Option(help="Target interval, e.g. 1h, 4h, 1d.")],
+    out: Annotated[str, typer.Option(help="Output file (.parquet or .csv).")],
+    keep_partial: Annotated[bool, typer.Option(help="Keep target bars missing some source bars.")] = False,
+) -> None:
+    """Resample OHLCV bars to a coarser interval (open first, high max, low min, close last, volume sum)."""
+    from levguard.data.loaders import load_ohlcv, save_frame
+    from levguard.data.resample import resample_ohlcv
+
+    try:
+        frame = load_ohlcv(file)
+        result = resample_ohlcv(frame, interval, partial="keep" if keep_partial else "drop")
+        path = save_frame(result, out)
+    except LevguardError as exc:
+        fail(str(exc))
+        return
+    from levguard.cli._output import console
+
+    console().print(f"{len(frame):,} {frame.attrs.get('interval')} bars → {len(result):,} {interval} bars in {path}")

@@ -1,0 +1,243 @@
+"""Read OHLCV, mark/index klines and funding series from CSV or Parquet into validated frames.
+
+Accepted layouts (detected from the header, case-insensitive):
+
+* levguard / shared data: ``timestamp`` (ISO 8601 UTC or epoch s/ms/µs/ns) + ``open, high, low,
+  close, volume``; funding: ``timestamp`` + ``funding_rate``.
+* Binance archive klines: ``open_time`` (epoch ms or µs) + ``open, high, low, close, volume`` ...
+  (header-less archive files are handled by the downloader).
+* Binance funding: ``calc_time``/``fundingTime`` + ``last_funding_rate``/``fundingRate``.
+
+Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUSDT-PERP``, ``1h``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from levguard.data.frames import INDEX_NAME, make_funding_frame, make_ohlcv_frame
+from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
+from levguard.errors import DataError
+
+__all__ = ["check_file", "detect_kind", "load_funding", "load_ohlcv", "load_series", "read_table", "save_frame"]
+
+Kind = Literal["ohlcv", "mark", "index", "funding"]
+_TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "open_time", "opentime", "calc_time", "fundingtime", "ts")
+_RATE_COLUMNS = ("funding_rate", "fundingrate", "last_funding_rate", "rate")
+_NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdw])$", re.IGNORECASE)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or Parquet file as a raw table; errors name the file."""
+    p = Path(path)
+    suffixes = "".join(p.suffixes).lower()
+    try:
+        if suffixes.endswith((".parquet", ".pq")):
+            return pd.read_parquet(p)
+        if suffixes.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(p)
+    except FileNotFoundError:
+        raise DataError(f"file {str(p)!r} does not exist") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{p}: cannot be read ({type(exc).__name__}: {exc})") from None
+    raise DataError(f"{p}: unknown format; use .csv, .csv.gz or .parquet")
+
+
+def _columns(table: pd.DataFrame) -> dict[str, str]:
+    return {str(c).strip().lower().replace(" ", "_"): str(c) for c in table.columns}
+
+
+def detect_kind(table: pd.DataFrame) -> Kind:
+    """``funding`` when a funding-rate column is present, else ``ohlcv`` when OHLC columns are."""
+    cols = _columns(table)
+    if any(c in cols for c in _RATE_COLUMNS):
+        return "funding"
+    if all(c in cols for c in ("open", "high", "low", "close")):
+        return "ohlcv"
+    raise DataError(f"cannot tell the kind of data from columns {list(table.columns)[:8]}")
+
+
+def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
+    cols = _columns(table)
+    name = next((cols[c] for c in _TIME_COLUMNS if c in cols), None)
+    if name is None:
+        if isinstance(table.index, pd.DatetimeIndex):
+            idx = table.index
+            if idx.tz is None:
+                raise DataError(f"{source}: timestamps must be timezone-aware UTC (naive datetimes are refused)")
+            return idx.tz_convert("UTC").as_unit("ns").asi8
+        raise DataError(f"{source}: no timestamp column (expected one of {', '.join(_TIME_COLUMNS)})")
+    raw = table[name]
+    if pd.api.types.is_numeric_dtype(raw):
+        values = raw.to_numpy()
+        if not np.isfinite(values.astype(np.float64)).all():
+            bad = int(np.flatnonzero(~np.isfinite(values.astype(np.float64)))[0])
+            raise DataError(f"{source}, row {bad}: {name} is not a finite number, was {values[bad]!r}")
+        ints = values.astype(np.int64)
+        top = int(np.abs(ints).max()) if ints.size else 0
+        # Epoch units by magnitude: s < 1e11 <= ms < 1e14 <= µs < 1e17 <= ns.
+        scale = 1_000_000_000 if top < 10**11 else 1_000_000 if top < 10**14 else 1_000 if top < 10**17 else 1
+        return ints * scale
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        ser = pd.Series(raw)
+        if ser.dt.tz is None:
+            raise DataError(f"{source}: column {name!r} holds naive datetimes; levguard needs UTC")
+        out: np.ndarray = ser.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy().astype(np.int64)
+        return out
+    text = raw.astype(str)
+    naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    if naive.any():
+        row = int(np.flatnonzero(naive.to_numpy())[0])
+        raise DataError(
+            f"{source}, row {row}: timestamp {text.iloc[row]!r} has no UTC offset; naive datetimes are refused"
+        )
+    try:
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{source}: column {name!r} is not ISO 8601 ({exc})") from None
+    return pd.DatetimeIndex(parsed).as_unit("ns").asi8
+
+
+def _name_parts(path: Path) -> tuple[str, str | None]:
+    stem = path.name.split(".")[0]
+    m = _NAME.match(stem)
+    if m:
+        return m.group("symbol"), m.group("interval").lower()
+    return stem, None
+
+
+def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
+    try:
+        return pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        values = pd.to_numeric(table[name], errors="coerce")
+        row = int(np.flatnonzero(values.isna().to_numpy() & table[name].notna().to_numpy())[0])
+        raise DataError(f"{source}, row {row}: {name} is not a number, was {table[name].iloc[row]!r}") from None
+
+
+def load_ohlcv(
+    path: str | Path,
+    *,
+    symbol: str | None = None,
+    interval: str | None = None,
+    kind: Literal["ohlcv", "mark", "index"] = "ohlcv",
+    gaps: GapPolicy = "leave",
+    validate: bool = True,
+    return_report: bool = False,
+) -> Any:
+    """Load and validate OHLCV bars (or mark/index klines) from CSV or Parquet.
+
+    Returns the frame, or ``(frame, report)`` with ``return_report=True``.
+
+    Raises
+    ------
+    DataError
+        Unreadable file, missing columns, or any validation error (naming file, row, line,
+        timestamp and value).
+    """
+    p = Path(path)
+    table = read_table(p)
+    src = str(p)
+    cols = _columns(table)
+    missing = [c for c in ("open", "high", "low", "close") if c not in cols]
+    if missing:
+        raise DataError(f"{src}: missing column(s) {missing}; found {list(table.columns)[:8]}")
+    ts = _timestamps(table, src)
+    name_symbol, name_interval = _name_parts(p)
+    # Parquet files written by levguard carry their provenance; it beats the file name.
+    name_symbol = str(table.attrs.get("symbol") or name_symbol)
+    name_interval = str(table.attrs.get("interval") or "") or name_interval
+    if table.attrs.get("kind") in ("mark", "index") and kind == "ohlcv":
+        kind = table.attrs["kind"]
+    vol = _numeric(table, cols["volume"], src) if "volume" in cols else None
+    o, h, lo, c = (_numeric(table, cols[name], src) for name in ("open", "high", "low", "close"))
+    frame = make_ohlcv_frame(
+        ts,
+        o,
+        h,
+        lo,
+        c,
+        vol,
+        symbol=symbol or name_symbol,
+        interval=interval or name_interval or "",
+        source=src,
+        kind=kind,
+    )
+    if not validate:
+        return (frame, None) if return_report else frame
+    is_csv = ".csv" in "".join(p.suffixes).lower()
+    frame, report = validate_ohlcv(
+        frame, source=src, interval=interval or name_interval, gaps=gaps, line_offset=2 if is_csv else None
+    )
+    report.raise_for_errors()
+    if not frame.attrs.get("interval") and report.interval:
+        frame.attrs["interval"] = report.interval
+    return (frame, report) if return_report else frame
+
+
+def load_funding(
+    path: str | Path, *, symbol: str | None = None, validate: bool = True, return_report: bool = False
+) -> Any:
+    """Load and validate a funding-rate series (settlement time, rate per interval as a fraction)."""
+    p = Path(path)
+    table = read_table(p)
+    src = str(p)
+    cols = _columns(table)
+    rate_col = next((cols[c] for c in _RATE_COLUMNS if c in cols), None)
+    if rate_col is None:
+        raise DataError(f"{src}: no funding-rate column (expected one of {', '.join(_RATE_COLUMNS)})")
+    ts = _timestamps(table, src)
+    name_symbol = str(table.attrs.get("symbol") or p.name.split(".")[0].removesuffix("_funding"))
+    frame = make_funding_frame(ts, _numeric(table, rate_col, src), symbol=symbol or name_symbol, source=src)
+    if not validate:
+        return (frame, None) if return_report else frame
+    is_csv = ".csv" in "".join(p.suffixes).lower()
+    frame, report = validate_funding(frame, source=src, line_offset=2 if is_csv else None)
+    report.raise_for_errors()
+    frame.attrs["interval"] = report.interval or ""
+    return (frame, report) if return_report else frame
+
+
+def load_series(path: str | Path, **kwargs: Any) -> Any:
+    """Load a file of any supported kind, detected from its columns."""
+    kind = detect_kind(read_table(path))
+    if kind == "funding":
+        return load_funding(path, **kwargs)
+    return load_ohlcv(path, **kwargs)
+
+
+def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = None) -> ValidationReport:
+    """Validate a file without raising on data errors; the report lists every problem."""
+    p = Path(path)
+    table = read_table(p)
+    k = detect_kind(table) if kind == "auto" else kind
+    if k == "funding":
+        frame = load_funding(p, validate=False)
+        return validate_funding(frame, source=str(p), line_offset=2 if ".csv" in p.name.lower() else None)[1]
+    bar_kind: Literal["ohlcv", "mark", "index"] = "mark" if k == "mark" else "index" if k == "index" else "ohlcv"
+    frame = load_ohlcv(p, validate=False, interval=interval, kind=bar_kind)
+    _, name_interval = _name_parts(p)
+    return validate_ohlcv(
+        frame, source=str(p), interval=interval or name_interval, line_offset=2 if ".csv" in p.name.lower() else None
+    )[1]
+
+
+def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame to Parquet (attrs kept in the file's metadata) or CSV (ISO timestamps)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(p)
+    elif p.suffix.lower() == ".csv":
+        out = frame.copy()
+        out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.index.name = INDEX_NAME
+        out.to_csv(p)
+    else:
+        raise DataError(f"{p}: unknown format; use .parquet or .csv")
+    return p

@@ -1,0 +1,86 @@
+"""Resampling bars to a coarser interval and aligning funding prints to bars."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from levguard.data.frames import INDEX_NAME, interval_to_ns, ns_to_interval
+from levguard.errors import DataError
+
+__all__ = ["align_funding", "resample_ohlcv"]
+
+
+def _ts_ns(frame: pd.DataFrame) -> np.ndarray:
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise DataError("frame index must be a UTC DatetimeIndex")
+    return idx.as_unit("ns").asi8
+
+
+def _bar_ns(frame: pd.DataFrame) -> int:
+    interval = frame.attrs.get("interval")
+    if interval:
+        return interval_to_ns(str(interval))
+    ts = _ts_ns(frame)
+    if len(ts) < 2:
+        raise DataError("cannot infer the bar interval of a frame with fewer than 2 rows; set attrs['interval']")
+    d = np.diff(ts)
+    values, counts = np.unique(d[d > 0], return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop", "keep"] = "drop") -> pd.DataFrame:
+    """Aggregate bars to ``interval`` (a whole multiple of the frame's interval).
+
+    open = first, high = max, low = min, close = last, volume = sum; bars are labelled by their
+    open time and cover ``[t, t + interval)`` anchored at the Unix epoch (so 1h bars become
+    UTC-midnight-aligned days).  Target bars with no source bar are omitted (gaps stay gaps);
+    ``partial="drop"`` also omits target bars missing any source bar (e.g. the current,
+    unfinished day).
+
+    Raises
+    ------
+    DataError
+        ``interval`` is not a multiple of the source interval.
+    """
+    src_ns = _bar_ns(frame)
+    dst_ns = interval_to_ns(interval)
+    if dst_ns % src_ns != 0 or dst_ns < src_ns:
+        raise DataError(
+            f"cannot resample {ns_to_interval(src_ns)} bars to {interval}: not a whole multiple of the source interval"
+        )
+    rule = pd.Timedelta(dst_ns, unit="ns")
+    grouped = frame.resample(rule, origin="epoch", label="left", closed="left")
+    out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+    counts = grouped["close"].count()
+    keep = counts > 0
+    if partial == "drop":
+        keep &= counts == dst_ns // src_ns
+    out = out[keep.to_numpy()]
+    out.index.name = INDEX_NAME
+    out.attrs.update(frame.attrs)
+    out.attrs["interval"] = interval
+    return out
+
+
+def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
+    """Map funding prints onto bars: the rate of every print settling inside ``[t, t + bar)``.
+
+    Returns a float64 Series indexed like ``bars`` (0.0 where no print falls in the bar; the
+    sum when several do, e.g. hourly funding on 4h bars).  Prints outside the bars' span are
+    dropped.  The backtester pays ``-qty * mark * rate`` for a linear position open at the
+    settlement time (docs/backtest.md).
+    """
+    if "funding_rate" not in funding.columns:
+        raise DataError("funding frame lacks the 'funding_rate' column")
+    bar_ns = _bar_ns(bars)
+    starts = _ts_ns(bars)
+    t = _ts_ns(funding)
+    pos = np.searchsorted(starts, t, side="right") - 1
+    inside = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar_ns)
+    out = np.zeros(len(starts))
+    np.add.at(out, pos[inside], funding["funding_rate"].to_numpy(dtype=np.float64)[inside])
+    return pd.Series(out, index=bars.index, name="funding_rate")

@@ -1,0 +1,335 @@
+"""Validation of market-data frames: every problem named by file, row, timestamp and value.
+
+Rules (``ValidationReport.issues``; all are errors except gaps):
+
+====================  ==============================================================
+rule                  meaning
+====================  ==============================================================
+``unsorted``          a timestamp is earlier than the one before it
+``duplicate``         a timestamp repeats
+``nan``               a price or volume (or funding rate) is NaN or infinite
+``non_positive``      a price is <= 0 (volume < 0 for volume)
+``high_low``          high < low
+``open_range``        open outside [low, high]
+``close_range``       close outside [low, high]
+``mixed_interval``    a step between bars is not a whole multiple of the bar interval
+``interval``          the inferred interval differs from the declared one
+====================  ==============================================================
+
+Gaps (steps of k > 1 bars) are reported and, on request, filled (flat bars at the previous
+close with zero volume) or left as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from levguard.data.frames import FUNDING_COLUMNS, INDEX_NAME, OHLCV_COLUMNS, interval_to_ns, ns_to_interval
+from levguard.errors import DataError
+
+__all__ = ["Gap", "Issue", "ValidationReport", "validate_funding", "validate_ohlcv"]
+
+GapPolicy = Literal["leave", "fill", "error"]
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem in a frame.
+
+    ``row`` is the 0-based data row; ``line`` the 1-based line in a CSV file (None for other
+    formats or in-memory frames).
+    """
+
+    rule: str
+    row: int
+    line: int | None
+    timestamp: str
+    column: str | None
+    value: float | None
+    message: str
+
+    def where(self, source: str) -> str:
+        """``file, row R (line L), 2024-01-01T00:00:00Z``."""
+        line = f" (line {self.line})" if self.line is not None else ""
+        return f"{source}, row {self.row}{line}, {self.timestamp}"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Missing bars between ``after`` and ``before`` (ISO timestamps of the surrounding bars)."""
+
+    after: str
+    before: str
+    missing_bars: int
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What validation found in one frame."""
+
+    source: str
+    kind: str
+    rows: int
+    first: str | None
+    last: str | None
+    interval: str | None
+    issues: tuple[Issue, ...] = ()
+    gaps: tuple[Gap, ...] = ()
+    filled_bars: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (gaps alone do not make a frame invalid)."""
+        return not self.issues
+
+    @property
+    def missing_bars(self) -> int:
+        """Total bars missing in gaps."""
+        return sum(g.missing_bars for g in self.gaps)
+
+    def first_error(self) -> str:
+        """The first error as one line naming file, row, timestamp and value."""
+        if not self.issues:
+            return ""
+        i = self.issues[0]
+        total = sum(self.counts.values())
+        more = f" ({total - 1} more problem(s))" if total > 1 else ""
+        return f"{i.where(self.source)}: {i.message}{more}"
+
+    def raise_for_errors(self) -> None:
+        """Raise :class:`~levguard.errors.DataError` with the first error when any exist."""
+        if self.issues:
+            raise DataError(self.first_error())
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary (at most 20 issues and gaps listed)."""
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "rows": self.rows,
+            "first": self.first,
+            "last": self.last,
+            "interval": self.interval,
+            "ok": self.ok,
+            "counts": dict(self.counts),
+            "missing_bars": self.missing_bars,
+            "filled_bars": self.filled_bars,
+            "issues": [
+                {
+                    "rule": i.rule,
+                    "row": i.row,
+                    "line": i.line,
+                    "timestamp": i.timestamp,
+                    "column": i.column,
+                    "value": i.value,
+                    "message": i.message,
+                }
+                for i in self.issues[:_MAX_LISTED]
+            ],
+            "gaps": [
+                {"after": g.after, "before": g.before, "missing_bars": g.missing_bars} for g in self.gaps[:_MAX_LISTED]
+            ],
+        }
+
+
+def _iso(ts: pd.Timestamp | int) -> str:
+    t = pd.Timestamp(ts, unit="ns", tz="UTC") if isinstance(ts, int | np.integer) else ts
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Collector:
+    def __init__(self, index: pd.DatetimeIndex, line_offset: int | None) -> None:
+        self.index = index
+        self.line_offset = line_offset
+        self.issues: list[Issue] = []
+        self.counts: dict[str, int] = {}
+
+    def add(self, rule: str, rows: np.ndarray, column: str | None, values: np.ndarray | None, text: str) -> None:
+        rows = np.asarray(rows)
+        if rows.size == 0:
+            return
+        self.counts[rule] = self.counts.get(rule, 0) + int(rows.size)
+        for r in rows[:_MAX_LISTED]:
+            r = int(r)
+            value = None if values is None else float(values[r])
+            shown = "" if value is None else f", was {value!r}"
+            line = None if self.line_offset is None else r + self.line_offset
+            self.issues.append(
+                Issue(rule, r, line, _iso(self.index[r]), column, value, text.format(column=column) + shown)
+            )
+
+
+def _check_index(frame: pd.DataFrame, what: str) -> pd.DatetimeIndex:
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex):
+        raise DataError(f"{what}: index must be a DatetimeIndex named {INDEX_NAME!r}, was {type(idx).__name__}")
+    if idx.tz is None:
+        raise DataError(f"{what}: timestamps must be timezone-aware UTC (naive datetimes are refused)")
+    return idx.tz_convert("UTC")
+
+
+def _time_rules(c: _Collector, ts: np.ndarray) -> np.ndarray:
+    """Unsorted and duplicate timestamps; returns the positive steps (ns) between rows."""
+    d = np.diff(ts)
+    c.add("unsorted", np.flatnonzero(d < 0) + 1, None, None, "timestamp is earlier than the previous row's")
+    c.add("duplicate", np.flatnonzero(d == 0) + 1, None, None, "timestamp repeats the previous row's")
+    return d
+
+
+def _infer_interval(d: np.ndarray) -> int | None:
+    pos = d[d > 0]
+    if pos.size == 0:
+        return None
+    values, counts = np.unique(pos, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def validate_ohlcv(
+    frame: pd.DataFrame,
+    *,
+    source: str | None = None,
+    interval: str | None = None,
+    gaps: GapPolicy = "leave",
+    line_offset: int | None = None,
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Validate an OHLCV (or mark/index kline) frame.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``open, high, low, close, volume``; UTC ``DatetimeIndex``.
+    source : str, optional
+        Name used in messages (default ``frame.attrs["source"]``).
+    interval : str, optional
+        Declared bar interval (default ``frame.attrs["interval"]`` or inferred as the most
+        common step).
+    gaps : {"leave", "fill", "error"}
+        Keep gaps, fill them with flat bars at the previous close and zero volume, or treat
+        them as errors.
+    line_offset : int, optional
+        CSV line number of data row 0 (2 for a file with one header line).
+
+    Returns
+    -------
+    (frame, report)
+        The frame (gap-filled when asked; otherwise unchanged) and the report.  Errors do not
+        raise here: call ``report.raise_for_errors()`` (the loaders do).
+    """
+    src = source or str(frame.attrs.get("source", "<frame>"))
+    missing = [col for col in OHLCV_COLUMNS if col not in frame.columns]
+    if missing:
+        raise DataError(f"{src}: missing column(s) {missing}; expected {list(OHLCV_COLUMNS)}")
+    idx = _check_index(frame, src)
+    c = _Collector(idx, line_offset)
+    ts = idx.as_unit("ns").asi8
+    d = _time_rules(c, ts)
+    o, h, lo, cl, v = (frame[col].to_numpy(dtype=np.float64) for col in OHLCV_COLUMNS)
+    for col, arr in zip(OHLCV_COLUMNS, (o, h, lo, cl, v), strict=True):
+        c.add("nan", np.flatnonzero(~np.isfinite(arr)), col, arr, "{column} is not a finite number")
+    with np.errstate(invalid="ignore"):
+        for col, arr in zip(OHLCV_COLUMNS[:4], (o, h, lo, cl), strict=True):
+            c.add("non_positive", np.flatnonzero(arr <= 0), col, arr, "{column} must be > 0")
+        c.add("non_positive", np.flatnonzero(v < 0), "volume", v, "volume must be >= 0")
+        c.add("high_low", np.flatnonzero(h < lo), "high", h, "high is below low")
+        c.add("open_range", np.flatnonzero((o < lo) | (o > h)), "open", o, "open is outside [low, high]")
+        c.add("close_range", np.flatnonzero((cl < lo) | (cl > h)), "close", cl, "close is outside [low, high]")
+    declared = interval or (str(frame.attrs.get("interval")) if frame.attrs.get("interval") else None)
+    # Infer from the sorted, distinct times so that disorder is reported once, as disorder.
+    inferred = _infer_interval(np.diff(np.unique(ts)))
+    step = interval_to_ns(declared) if declared else inferred
+    if declared and inferred is not None and inferred != step:
+        c.add(
+            "interval",
+            np.array([int(np.argmax(d == inferred)) + 1]),
+            None,
+            None,
+            f"bars are {ns_to_interval(inferred)} apart but the declared interval is {declared}",
+        )
+    gap_list: list[Gap] = []
+    if step:
+        pos = d > 0
+        mixed = np.flatnonzero(pos & (d % step != 0)) + 1
+        c.add(
+            "mixed_interval",
+            mixed,
+            None,
+            None,
+            f"step to this bar is not a multiple of the {ns_to_interval(step)} interval",
+        )
+        gap_rows = np.flatnonzero(pos & (d % step == 0) & (d > step)) + 1
+        for r in gap_rows:
+            gap_list.append(Gap(_iso(idx[int(r) - 1]), _iso(idx[int(r)]), int(d[int(r) - 1] // step) - 1))
+        if gaps == "error" and gap_rows.size:
+            c.add("gap", gap_rows, None, None, "bars are missing before this row")
+    out = frame
+    filled = 0
+    if gaps == "fill" and gap_list and not c.issues and step:
+        full = pd.date_range(idx[0], idx[-1], freq=pd.Timedelta(step, unit="ns"), name=INDEX_NAME)
+        out = frame.reindex(full)
+        new = out["close"].isna()
+        filled = int(new.sum())
+        prev_close = out["close"].ffill()
+        for col in ("open", "high", "low", "close"):
+            out[col] = out[col].fillna(prev_close)
+        out["volume"] = out["volume"].fillna(0.0)
+        out.attrs.update(frame.attrs)
+    report = ValidationReport(
+        source=src,
+        kind=str(frame.attrs.get("kind", "ohlcv")),
+        rows=len(frame),
+        first=_iso(idx[0]) if len(idx) else None,
+        last=_iso(idx[-1]) if len(idx) else None,
+        interval=ns_to_interval(step) if step else None,
+        issues=tuple(sorted(c.issues, key=lambda i: i.row)),
+        gaps=tuple(gap_list),
+        filled_bars=filled,
+        counts=c.counts,
+    )
+    return out, report
+
+
+def validate_funding(
+    frame: pd.DataFrame, *, source: str | None = None, line_offset: int | None = None, max_abs_rate: float = 0.1
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Validate a funding frame: sorted, unique times, finite rates with ``|rate| < max_abs_rate``.
+
+    Funding intervals may legitimately change over a symbol's life (Binance moved symbols
+    between 8h, 4h and 1h), so steps are reported (``interval`` = the most common) but not
+    required to be uniform.
+    """
+    src = source or str(frame.attrs.get("source", "<frame>"))
+    if FUNDING_COLUMNS[0] not in frame.columns:
+        raise DataError(f"{src}: missing column 'funding_rate'")
+    idx = _check_index(frame, src)
+    c = _Collector(idx, line_offset)
+    ts = idx.as_unit("ns").asi8
+    d = _time_rules(c, ts)
+    r = frame["funding_rate"].to_numpy(dtype=np.float64)
+    c.add("nan", np.flatnonzero(~np.isfinite(r)), "funding_rate", r, "{column} is not a finite number")
+    with np.errstate(invalid="ignore"):
+        c.add(
+            "range",
+            np.flatnonzero(np.abs(r) >= max_abs_rate),
+            "funding_rate",
+            r,
+            f"|funding_rate| must be below {max_abs_rate} (a fraction per interval)",
+        )
+    del d
+    step = _infer_interval(np.diff(np.unique(ts)))
+    report = ValidationReport(
+        source=src,
+        kind="funding",
+        rows=len(frame),
+        first=_iso(idx[0]) if len(idx) else None,
+        last=_iso(idx[-1]) if len(idx) else None,
+        interval=ns_to_interval(step) if step else None,
+        issues=tuple(sorted(c.issues, key=lambda i: i.row)),
+        counts=c.counts,
+    )
+    return frame, report

@@ -1,0 +1,86 @@
+"""Resampling and funding alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levguard.data.frames import make_funding_frame, make_ohlcv_frame
+from levguard.data.loaders import load_funding, load_ohlcv
+from levguard.data.resample import align_funding, resample_ohlcv
+from levguard.errors import DataError
+
+H = 3_600_000_000_000
+
+
+def _hourly(n: int, start_h: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    high = np.maximum(open_, close) * 1.002
+    low = np.minimum(open_, close) * 0.998
+    ts = (np.arange(n) + start_h) * H
+    return make_ohlcv_frame(ts, open_, high, low, close, np.ones(n), symbol="X", interval="1h", source="t")
+
+
+def test_resample_to_4h_aggregates_each_block() -> None:
+    h = _hourly(12)
+    four = resample_ohlcv(h, "4h")
+    assert len(four) == 3
+    block = h.iloc[4:8]
+    row = four.iloc[1]
+    assert row["open"] == block["open"].iloc[0]
+    assert row["high"] == block["high"].max()
+    assert row["low"] == block["low"].min()
+    assert row["close"] == block["close"].iloc[-1]
+    assert row["volume"] == 4
+    assert four.attrs["interval"] == "4h"
+
+
+def test_partial_bars_dropped_or_kept() -> None:
+    h = _hourly(9, start_h=2)  # 02:00..10:00: the 00:00 and 08:00 blocks are partial
+    assert len(resample_ohlcv(h, "4h")) == 1
+    assert len(resample_ohlcv(h, "4h", partial="keep")) == 3
+
+
+def test_resample_rejects_non_multiples() -> None:
+    with pytest.raises(DataError, match="not a whole multiple"):
+        resample_ohlcv(_hourly(10), "90m")
+
+
+def test_align_funding_sums_prints_inside_each_bar() -> None:
+    bars = resample_ohlcv(_hourly(24), "4h")
+    prints = make_funding_frame(
+        np.array([0, 1, 8, 9, 30]) * H, [0.001, 0.002, 0.003, 0.004, 0.5], symbol="X", source="t"
+    )
+    a = align_funding(prints, bars)
+    assert a.iloc[0] == pytest.approx(0.003)  # 00:00 and 01:00 fall in [00:00, 04:00)
+    assert a.iloc[2] == pytest.approx(0.007)  # 08:00 and 09:00
+    assert a.sum() == pytest.approx(0.010)  # 30:00 is beyond the last bar
+
+
+@pytest.mark.shared_data
+def test_hourly_binance_bars_resample_to_binance_daily_bars(shared_dir: Path) -> None:
+    """Golden: 1h BTCUSDT perp klines resampled to 1d equal Binance's own 1d klines (OHLC exactly)."""
+    hourly = load_ohlcv(shared_dir / "data/ohlcv/BTCUSDT-PERP_1h.csv")
+    daily = load_ohlcv(shared_dir / "data/ohlcv/BTCUSDT-PERP_1d.csv")
+    mine = resample_ohlcv(hourly, "1d")
+    common = mine.index.intersection(daily.index)
+    assert len(common) > 2000
+    for col in ("open", "high", "low", "close"):
+        np.testing.assert_array_equal(mine.loc[common, col].to_numpy(), daily.loc[common, col].to_numpy())
+    rel = np.abs(mine.loc[common, "volume"] / daily.loc[common, "volume"] - 1)
+    assert float(np.median(rel)) < 1e-9
+
+
+@pytest.mark.shared_data
+def test_real_funding_aligns_to_hourly_bars(shared_dir: Path) -> None:
+    hourly = load_ohlcv(shared_dir / "data/ohlcv/BTCUSDT-PERP_1h.csv")
+    funding = load_funding(shared_dir / "data/funding/BTCUSDT_funding.csv")
+    a = align_funding(funding, hourly)
+    inside = funding[(funding.index >= hourly.index[0]) & (funding.index <= hourly.index[-1])]
+    assert int((a != 0).sum()) == int((inside["funding_rate"] != 0).sum())
+    assert a.sum() == pytest.approx(inside["funding_rate"].sum())

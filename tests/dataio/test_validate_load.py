@@ -1,0 +1,189 @@
+"""Loading and validation: every rule names file, row, line, timestamp and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levguard.data.frames import interval_to_ns, make_ohlcv_frame, ns_to_interval, ohlcv_arrays
+from levguard.data.loaders import check_file, load_funding, load_ohlcv, load_series, save_frame
+from levguard.data.validate import validate_ohlcv
+from levguard.errors import DataError
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+H = 3_600_000_000_000
+
+
+def _csv(tmp_path: Path, rows: list[str], name: str = "TEST_1h.csv") -> Path:
+    p = tmp_path / name
+    p.write_text(HEADER + "\n".join(rows) + "\n")
+    return p
+
+
+def _bars(n: int = 5, start: str = "2024-01-01") -> list[str]:
+    t0 = pd.Timestamp(start, tz="UTC")
+    return [f"{(t0 + pd.Timedelta(hours=i)).strftime('%Y-%m-%dT%H:%M:%SZ')},10,11,9,10.5,1" for i in range(n)]
+
+
+def test_a_clean_file_loads_with_provenance_and_zero_copy_views(tmp_path: Path) -> None:
+    f = load_ohlcv(_csv(tmp_path, _bars()))
+    assert f.attrs == {"kind": "ohlcv", "symbol": "TEST", "interval": "1h", "source": str(tmp_path / "TEST_1h.csv")}
+    assert str(f.index.tz) == "UTC"
+    assert f.index.name == "timestamp"
+    arrays = ohlcv_arrays(f)
+    assert np.shares_memory(arrays.close, f["close"].to_numpy())
+    assert arrays.ts_ns[1] - arrays.ts_ns[0] == H
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda r: [r[0], r[2], r[1], *r[3:]], "row 2 (line 4), 2024-01-01T01:00:00Z: timestamp is earlier"),
+        (lambda r: [r[0], r[1], r[1], *r[2:]], "row 2 (line 4), 2024-01-01T01:00:00Z: timestamp repeats"),
+        (
+            lambda r: [*r[:3], r[3].replace(",10.5,", ",nan,"), *r[4:]],
+            "row 3 (line 5), 2024-01-01T03:00:00Z: close is not a finite number, was nan",
+        ),
+        (
+            lambda r: [*r[:1], r[1].replace(",10,11,9,", ",0,11,9,"), *r[2:]],
+            "row 1 (line 3), 2024-01-01T01:00:00Z: open must be > 0, was 0.0",
+        ),
+        (lambda r: [*r[:1], r[1].replace(",10,11,9,", ",10,8,9,"), *r[2:]], "high is below low, was 8.0"),
+        (lambda r: [*r[:1], r[1].replace(",10,11,9,", ",12,11,9,"), *r[2:]], "open is outside [low, high], was 12.0"),
+        (lambda r: [*r[:1], r[1].replace(",10.5,", ",8.5,"), *r[2:]], "close is outside [low, high], was 8.5"),
+        (lambda r: [*r[:1], r[1].replace("T01:00:00Z", "T01:30:00Z"), *r[2:]], "not a multiple of the 1h interval"),
+        (lambda r: [*r[:1], r[1][:-1] + "-1", *r[2:]], "volume must be >= 0, was -1.0"),
+    ],
+    ids=["unsorted", "duplicate", "nan", "non_positive", "high_low", "open_range", "close_range", "mixed", "volume"],
+)
+def test_each_rule_raises_a_data_error_naming_file_row_and_value(tmp_path: Path, mutate, needle: str) -> None:  # type: ignore[no-untyped-def]
+    p = _csv(tmp_path, mutate(_bars()))
+    with pytest.raises(DataError) as exc:
+        load_ohlcv(p)
+    assert str(p) in str(exc.value)
+    assert needle in str(exc.value)
+
+
+def test_gaps_are_reported_filled_or_errors(tmp_path: Path) -> None:
+    rows = _bars(6)
+    p = _csv(tmp_path, rows[:2] + rows[4:])
+    f, report = load_ohlcv(p, return_report=True)
+    assert report.ok
+    assert len(f) == 4
+    assert report.missing_bars == 2
+    assert report.gaps[0].after == "2024-01-01T01:00:00Z"
+    filled, rep2 = load_ohlcv(p, gaps="fill", return_report=True)
+    assert len(filled) == 6
+    assert rep2.filled_bars == 2
+    flat = filled.iloc[2]
+    assert flat["open"] == flat["high"] == flat["low"] == flat["close"] == 10.5
+    assert flat["volume"] == 0
+    with pytest.raises(DataError, match="bars are missing before this row"):
+        load_ohlcv(p, gaps="error")
+
+
+def test_declared_interval_mismatch(tmp_path: Path) -> None:
+    p = _csv(tmp_path, _bars(), name="TEST_4h.csv")
+    with pytest.raises(DataError, match="bars are 1h apart but the declared interval is 4h"):
+        load_ohlcv(p)
+
+
+def test_timestamps_in_epoch_units_and_naive_times_refused(tmp_path: Path) -> None:
+    ms = tmp_path / "EP_1h.csv"
+    ms.write_text("open_time,open,high,low,close,volume\n1704067200000,1,2,0.5,1.5,3\n1704070800000,1,2,0.5,1.5,3\n")
+    us = tmp_path / "EU_1h.csv"
+    us.write_text(
+        "open_time,open,high,low,close,volume\n1704067200000000,1,2,0.5,1.5,3\n1704070800000000,1,2,0.5,1.5,3\n"
+    )
+    assert load_ohlcv(ms).index[0] == load_ohlcv(us).index[0] == pd.Timestamp("2024-01-01", tz="UTC")
+    naive = tmp_path / "NV_1h.csv"
+    naive.write_text(HEADER + "2024-01-01 00:00:00,1,2,0.5,1.5,3\n")
+    with pytest.raises(DataError, match=r"row 0: timestamp '2024-01-01 00:00:00' has no UTC offset"):
+        load_ohlcv(naive)
+
+
+def test_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        load_ohlcv(tmp_path / "missing.csv")
+    odd = tmp_path / "x.json"
+    odd.write_text("{}")
+    with pytest.raises(DataError, match="unknown format"):
+        load_ohlcv(odd)
+    cols = _csv(tmp_path, ["2024-01-01T00:00:00Z,1,2,0.5,1.5,3"], name="C_1h.csv")
+    cols.write_text("timestamp,o,h,l,c\n2024-01-01T00:00:00Z,1,2,0.5,1.5\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['open', 'high', 'low', 'close'\]"):
+        load_ohlcv(cols)
+    text = _csv(tmp_path, ["2024-01-01T00:00:00Z,1,abc,0.5,1.5,3"], name="T_1h.csv")
+    with pytest.raises(DataError, match=r"row 0: high is not a number, was 'abc'"):
+        load_ohlcv(text)
+
+
+def test_parquet_round_trip_keeps_provenance(tmp_path: Path) -> None:
+    f = load_ohlcv(_csv(tmp_path, _bars()))
+    out = save_frame(f, tmp_path / "out.parquet")
+    back = load_ohlcv(out)
+    pd.testing.assert_frame_equal(back, f, check_freq=False)
+    assert back.attrs["symbol"] == "TEST"
+    csv = save_frame(f, tmp_path / "again_1h.csv")
+    assert load_ohlcv(csv)["close"].tolist() == f["close"].tolist()
+
+
+def test_funding_files(tmp_path: Path) -> None:
+    p = tmp_path / "BTCUSDT_funding.csv"
+    p.write_text("timestamp,funding_rate\n2024-01-01T00:00:00Z,0.0001\n2024-01-01T08:00:00Z,5.6e-05\n")
+    f = load_series(p)
+    assert f.attrs["kind"] == "funding"
+    assert f.attrs["interval"] == "8h"
+    assert f.attrs["symbol"] == "BTCUSDT"
+    binance = tmp_path / "b.csv"
+    binance.write_text(
+        "calc_time,funding_interval_hours,last_funding_rate\n1704067200000,8,0.0001\n1704096000000,8,-0.0002\n"
+    )
+    assert load_funding(binance)["funding_rate"].tolist() == [0.0001, -0.0002]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,funding_rate\n2024-01-01T00:00:00Z,0.5\n")
+    with pytest.raises(DataError, match=r"row 0 \(line 2\), 2024-01-01T00:00:00Z: \|funding_rate\| must be below 0.1"):
+        load_funding(bad)
+
+
+def test_check_file_lists_every_problem_without_raising(tmp_path: Path) -> None:
+    rows = _bars()
+    rows[1] = rows[1].replace(",10,11,9,", ",10,8,9,")
+    rows[3] = rows[3].replace(",10.5,", ",-1,")
+    report = check_file(_csv(tmp_path, rows))
+    assert not report.ok
+    assert report.counts["high_low"] == 1
+    assert report.counts["non_positive"] == 1
+    assert report.to_dict()["issues"][0]["line"] == 3
+
+
+def test_interval_helpers() -> None:
+    assert interval_to_ns("15m") == 15 * 60 * 10**9
+    assert ns_to_interval(4 * H) == "4h"
+    assert ns_to_interval(24 * H) == "1d"
+    with pytest.raises(DataError, match="interval must look like"):
+        interval_to_ns("1M")
+
+
+def test_in_memory_frames_need_utc() -> None:
+    f = make_ohlcv_frame([0, H], [1, 1], [2, 2], [0.5, 0.5], [1, 1], symbol="X", interval="1h", source="mem")
+    f.index = f.index.tz_localize(None)
+    with pytest.raises(DataError, match="timezone-aware UTC"):
+        validate_ohlcv(f)
+
+
+@pytest.mark.shared_data
+def test_shared_binance_files_validate(shared_dir: Path) -> None:
+    """Real Binance history: perp 1h has no gaps; spot 1h has the 27 gaps / 122 bars PROVENANCE.md lists."""
+    perp, rep = load_ohlcv(shared_dir / "data/ohlcv/BTCUSDT-PERP_1h.csv", return_report=True)
+    assert rep.ok
+    assert rep.missing_bars == 0
+    assert len(perp) == 58_623
+    _, spot = load_ohlcv(shared_dir / "data/ohlcv/BTCUSDT-SPOT_1h.csv", return_report=True)
+    assert (len(spot.gaps), spot.missing_bars) == (27, 122)
+    funding = load_funding(shared_dir / "data/funding/BTCUSDT_funding.csv")
+    assert funding.attrs["interval"] == "8h"
+    assert len(funding) == 7_323
