@@ -106,3 +106,13 @@ def resample(
     from levguard.cli._output import console
 
     console().print(f"{len(frame):,} {frame.attrs.get('interval')} bars → {len(result):,} {interval} bars in {path}")
+
+
+def _register() -> None:
+    # Commands whose bodies live in sibling modules (they import heavy libraries lazily).
+    from levguard.cli.data_download import download
+
+    data_app.command("download")(download)
+
+
+_register()

@@ -1,0 +1,572 @@
+"""Any exchange through ccxt: OHLCV (and mark/index candles), funding-rate history, leverage tiers.
+
+Downloads are paginated with ``since``/``limit`` (ccxt's sync API), retried with backoff on
+ccxt's transient errors and cached per calendar month in :class:`levguard.data.cache.ParquetCache`
+(``source="ccxt"``, ``market=<exchange id>``). A month that has ended is stored as complete and
+never requested again; the current month is stored with how far it is covered and extended on
+the next call. Leverage tiers are cached as a JSON snapshot per symbol and UTC day.
+
+Error mapping (:func:`classify_ccxt_error`)
+-------------------------------------------
+* ``ccxt.NetworkError`` and its subclasses (``RequestTimeout``, ``RateLimitExceeded``,
+  ``DDoSProtection``, ``ExchangeNotAvailable``, ``OnMaintenance``, ``InvalidNonce``) are
+  retryable: retried, then :class:`~levguard.errors.VenueRetryableError`.
+* Every other ccxt error (``AuthenticationError``, ``BadSymbol``, ``BadRequest``,
+  ``NotSupported``, ``ExchangeError``, ...) is permanent:
+  :class:`~levguard.errors.VenuePermanentError` at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from levguard.core.tiers import TierTable
+from levguard.data.cache import CacheEntry, CacheKey, ParquetCache, empty_frame
+from levguard.data.download._common import (
+    NS_PER_MS,
+    DownloadResult,
+    NullProgress,
+    Progress,
+    combine_frames,
+    day_label,
+    index_ns,
+    iter_months,
+    month_label,
+    normalize_kind,
+    now_ns,
+    sorted_unique,
+    to_ns,
+)
+from levguard.data.download.http import RetryPolicy
+from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, ns_to_interval
+from levguard.data.validate import validate_funding, validate_ohlcv
+from levguard.errors import DataError, InputError, LevguardError, VenueError, VenuePermanentError, VenueRetryableError
+
+__all__ = ["CcxtSource", "classify_ccxt_error", "make_exchange"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+def classify_ccxt_error(exc: BaseException) -> type[VenueError] | None:
+    """Return :class:`VenueRetryableError` or :class:`VenuePermanentError` for a ccxt exception, None otherwise.
+
+    ``ccxt.NetworkError`` (timeouts, rate limits, exchange not available, maintenance) is
+    retryable; every other ``ccxt.BaseError`` (authentication, bad symbol, bad request,
+    not supported, generic exchange errors) is permanent.
+    """
+    import ccxt
+
+    if isinstance(exc, ccxt.NetworkError):
+        return VenueRetryableError
+    if isinstance(exc, ccxt.BaseError):
+        return VenuePermanentError
+    return None
+
+
+def make_exchange(
+    exchange_id: str,
+    *,
+    api_key: str | None = None,
+    secret: str | None = None,
+    api_urls: Mapping[str, str] | None = None,
+    rate_limit_ms: float | None = None,
+    timeout_ms: int = 30_000,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """Create a ccxt (sync) exchange with rate limiting on.
+
+    Parameters
+    ----------
+    exchange_id : str
+        A ccxt id such as ``binanceusdm``, ``bybit``, ``okx``.
+    api_key, secret : str, optional
+        Credentials, needed only for private endpoints (Binance's leverage brackets). Never logged.
+    api_urls : mapping, optional
+        Replacements for entries of ``exchange.urls["api"]`` (e.g. ``{"fapiPublic": ...}``) to
+        point the exchange at a mirror or a local test server.
+    rate_limit_ms : float, optional
+        Milliseconds between requests (default: ccxt's value for the exchange).
+    timeout_ms : int
+        Request timeout in milliseconds.
+    options : mapping, optional
+        Exchange options merged into ccxt's defaults.
+
+    Raises
+    ------
+    InputError
+        ``exchange_id`` is not a ccxt exchange.
+    """
+    import ccxt
+
+    if not isinstance(exchange_id, str) or exchange_id not in ccxt.exchanges:
+        raise InputError(f"exchange must be a ccxt exchange id such as binanceusdm, bybit or okx, was {exchange_id!r}")
+    config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
+    if api_key:
+        config["apiKey"] = api_key
+    if secret:
+        config["secret"] = secret
+    if rate_limit_ms is not None:
+        config["rateLimit"] = float(rate_limit_ms)
+    if options:
+        config["options"] = dict(options)
+    exchange = getattr(ccxt, exchange_id)(config)
+    if api_urls:
+        current = exchange.urls.get("api")
+        if isinstance(current, dict):
+            current.update(api_urls)
+        else:
+            exchange.urls["api"] = dict(api_urls)
+    return exchange
+
+
+class CcxtSource:
+    """Download market history from any ccxt exchange into the Parquet cache.
+
+    Parameters
+    ----------
+    exchange : ccxt.Exchange
+        A sync ccxt exchange (see :func:`make_exchange`).
+    cache : ParquetCache, optional
+        Where frames are stored (default: ``ParquetCache()``).
+    retry : RetryPolicy, optional
+        Retries for transient ccxt errors (default :class:`RetryPolicy()`).
+    sleep : callable
+        Backoff sleep (tests pass a recorder).
+    page_limit : int, optional
+        Rows per request; default: the exchange's documented maximum where ccxt knows it, else
+        the exchange's default.
+    progress : Progress, optional
+        Progress display (one bar per download, counting months).
+    clock : callable
+        Returns "now" in ns: decides which months are complete and which bars are closed.
+    """
+
+    SOURCE = "ccxt"
+
+    def __init__(
+        self,
+        exchange: Any,
+        cache: ParquetCache | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        page_limit: int | None = None,
+        progress: Progress | None = None,
+        clock: Callable[[], int] = now_ns,
+    ) -> None:
+        if page_limit is not None and (not isinstance(page_limit, int) or page_limit < 1):
+            raise InputError(f"page_limit must be a positive integer, was {page_limit!r}")
+        self.exchange = exchange
+        self.cache = cache if cache is not None else ParquetCache()
+        self.retry = retry or RetryPolicy()
+        self.page_limit = page_limit
+        self.progress: Progress = progress if progress is not None else NullProgress()
+        self._sleep = sleep
+        self._clock = clock
+        self._markets_loaded = False
+
+    @property
+    def exchange_id(self) -> str:
+        """The ccxt id of the exchange (``"binanceusdm"``)."""
+        return str(self.exchange.id)
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def call(self, what: str, fn: Callable[..., _T], *args: Any) -> _T:
+        """Call a ccxt method, retrying transient errors with backoff and mapping errors to levguard's.
+
+        Raises
+        ------
+        VenueRetryableError
+            A transient error persisted through every attempt.
+        VenuePermanentError
+            A permanent error (first occurrence).
+        """
+        failures = 0
+        while True:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                kind = classify_ccxt_error(exc)
+                if kind is None:
+                    raise
+                detail = f"{type(exc).__name__}: {_short(exc)}"
+                if kind is VenuePermanentError:
+                    raise VenuePermanentError(f"{self.exchange_id} {what} failed: {detail}") from exc
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise VenueRetryableError(
+                        f"{self.exchange_id} {what} failed after {failures} attempt(s); last error: {detail}"
+                    ) from exc
+                wait = self.retry.delay(failures)
+                logger.info("%s %s failed (%s); retry in %.2fs", self.exchange_id, what, detail, wait)
+                self._sleep(wait)
+
+    def resolve_market(self, symbol: str) -> Mapping[str, Any]:
+        """Return the ccxt market for a unified symbol (``BTC/USDT:USDT``) or an exchange id (``BTCUSDT``).
+
+        An exchange id shared by several markets resolves to the linear perpetual, then any
+        contract, then the first match. Loads markets on first use (one network call).
+
+        Raises
+        ------
+        InputError
+            The exchange lists no such market.
+        """
+        if not self._markets_loaded:
+            self.call("load_markets", self.exchange.load_markets)
+            self._markets_loaded = True
+        markets: Mapping[str, Any] = self.exchange.markets or {}
+        if symbol in markets:
+            found: Mapping[str, Any] = markets[symbol]
+            return found
+        by_id = (self.exchange.markets_by_id or {}).get(symbol)
+        candidates = list(by_id) if isinstance(by_id, list) else ([by_id] if by_id else [])
+        if not candidates:
+            raise InputError(f"symbol {symbol!r} is not listed on {self.exchange_id} ({len(markets)} markets known)")
+        for test in (lambda m: m.get("swap") and m.get("linear"), lambda m: m.get("contract"), lambda m: True):
+            for m in candidates:
+                if test(m):
+                    return dict(m)
+        return dict(candidates[0])
+
+    # -- series -------------------------------------------------------------------------------
+
+    def download(
+        self, symbol: str, kind: str, interval: str, start: object, end: object | None = None
+    ) -> DownloadResult:
+        """Return ``[start, end)`` of one series, fetching the months not yet (fully) cached.
+
+        Parameters
+        ----------
+        symbol : str
+            Unified ccxt symbol (``BTC/USDT:USDT``) or the exchange's id (``BTCUSDT``). The cache is
+            keyed by the symbol as given; ``frame.attrs["symbol"]`` is the exchange's id.
+        kind : str
+            ``ohlcv`` (alias ``klines``), ``mark``, ``index`` or ``funding``.
+        interval : str
+            Candle timeframe (``1m``, ``1h``, ``1d``, ...); ignored for funding.
+        start, end : int (ns), str or tz-aware Timestamp/datetime
+            Half-open range; ``end`` defaults to now. Only closed candles are stored.
+
+        Raises
+        ------
+        InputError
+            Unknown kind, timeframe or symbol; empty range.
+        VenueRetryableError, VenuePermanentError
+            As raised by :meth:`call`.
+        DataError
+            The exchange returned rows that fail validation.
+        """
+        kind = normalize_kind(kind)
+        interval = "" if kind == "funding" else self._check_interval(interval)
+        now = self._clock()
+        start_ns = to_ns(start, "start")
+        end_ns = now if end is None else to_ns(end, "end")
+        if end_ns <= start_ns:
+            raise InputError(f"end must be after start, was start={start!r} end={end!r}")
+        # Candles are stored once closed: open times before the start of the current bar.
+        cut = now - now % interval_to_ns(interval) if interval else now
+        months = list(iter_months(start_ns, end_ns))
+        used: list[CacheEntry] = []
+        fetched: list[str] = []
+        notes: list[str] = []
+        label = f"{self.exchange_id} {symbol} {interval} {kind}".replace("  ", " ")
+        with self.progress.task(label, total=len(months), unit="months") as task:
+            for m0, m1 in months:
+                period = month_label(m0)
+                key = CacheKey(self.SOURCE, self.exchange_id, kind, symbol, interval, period)
+                entry = self.cache.entry(key)
+                if entry is None or not entry.covers(end_ns):
+                    if m0 >= cut:
+                        notes.append(f"{period}: in the future; nothing to fetch")
+                        task.advance(1)
+                        continue
+                    entry = self._fetch_month(key, entry, m0, min(m1, cut), complete=m1 <= cut)
+                    fetched.append(period)
+                if entry.rows:
+                    used.append(entry)
+                task.advance(1)
+        return self._result(kind, symbol, interval, start_ns, end_ns, used, fetched, notes)
+
+    def _check_interval(self, interval: str) -> str:
+        timeframes = getattr(self.exchange, "timeframes", None) or {}
+        if timeframes and interval not in timeframes:
+            raise InputError(
+                f"interval must be one of {self.exchange_id}'s timeframes ({', '.join(timeframes)}), was {interval!r}"
+            )
+        interval_to_ns(interval)
+        return interval
+
+    def _fetch_month(
+        self, key: CacheKey, entry: CacheEntry | None, m0: int, until: int, *, complete: bool
+    ) -> CacheEntry:
+        """Fetch ``[since, until)`` of one month (continuing a partial entry) and store it."""
+        market = self.resolve_market(key.symbol)
+        since = m0
+        previous: pd.DataFrame | None = None
+        if entry is not None and entry.covered_until_ns is not None and not entry.missing:
+            since = max(m0, entry.covered_until_ns)
+            previous = self.cache.read(key) if entry.rows else None
+        if key.kind == "funding":
+            frame = self._funding_frame(market, since, until)
+        else:
+            frame = self._ohlcv_frame(market, key.kind, key.interval, since, until)
+        if previous is not None:
+            frame = combine_frames([previous, frame], {str(k): str(v) for k, v in frame.attrs.items()}, m0, until)
+        if key.kind == "funding":
+            frame.attrs["interval"] = _funding_interval(frame)
+            _, report = validate_funding(frame)
+        else:
+            _, report = validate_ohlcv(frame)
+        report.raise_for_errors()
+        return self.cache.write(key, frame, complete=complete, covered_until_ns=until)
+
+    def _limit(self, market: Mapping[str, Any], method: str) -> int | None:
+        if self.page_limit is not None:
+            return self.page_limit
+        # ccxt's feature table: features[type][subType][method]["limit"] (spot has no subType level).
+        features = getattr(self.exchange, "features", None) or {}
+        node: Any = features.get(market.get("type"), {})
+        if market.get("subType") and isinstance(node, Mapping) and market.get("subType") in node:
+            node = node[market["subType"]]
+        node = node.get(method) if isinstance(node, Mapping) else None
+        limit = node.get("limit") if isinstance(node, Mapping) else None
+        return int(limit) if isinstance(limit, int | float) and limit > 0 else None
+
+    def _ohlcv_frame(
+        self, market: Mapping[str, Any], kind: str, interval: str, since_ns: int, until_ns: int
+    ) -> pd.DataFrame:
+        """Page through ``fetch_ohlcv`` from ``since`` to ``until`` (ns, open times)."""
+        unified = str(market["symbol"])
+        params: dict[str, Any] = {}
+        if kind in ("mark", "index"):
+            capability = "fetchMarkOHLCV" if kind == "mark" else "fetchIndexOHLCV"
+            if not self.exchange.has.get(capability):
+                raise VenuePermanentError(f"{self.exchange_id} has no {kind}-price candles in ccxt ({capability})")
+            params["price"] = kind
+        step_ms = interval_to_ns(interval) // NS_PER_MS
+        cursor = _ceil_ms(since_ns)
+        until_ms = _ceil_ms(until_ns)
+        limit = self._limit(market, "fetchOHLCV")
+        rows: list[Sequence[Any]] = []
+        while cursor < until_ms:
+            page = self.call(
+                f"fetch_ohlcv({unified}, {interval})",
+                self.exchange.fetch_ohlcv,
+                unified,
+                interval,
+                cursor,
+                limit,
+                params,
+            )
+            if not page:
+                break
+            rows.extend(r for r in page if cursor <= int(r[0]) < until_ms)
+            last = max(int(r[0]) for r in page)
+            if last < cursor:  # the exchange ignored `since`; stop rather than loop
+                break
+            cursor = last + step_ms
+        ts = np.array([int(r[0]) for r in rows], dtype=np.int64) * NS_PER_MS
+        cols = [np.array([_num(r[i]) for r in rows], dtype=np.float64) for i in range(1, 6)]
+        idx, _ = sorted_unique(ts)
+        what = "fetch_ohlcv" if not params else f"fetch_ohlcv(price={kind})"
+        return make_ohlcv_frame(
+            ts[idx],
+            *(c[idx] for c in cols),
+            symbol=str(market["id"]),
+            interval=interval,
+            source=f"ccxt:{self.exchange_id} {what} {unified} {interval}",
+            kind=kind,
+        )
+
+    def _funding_frame(self, market: Mapping[str, Any], since_ns: int, until_ns: int) -> pd.DataFrame:
+        """Page through ``fetch_funding_rate_history`` from ``since`` to ``until`` (ns, settlement times)."""
+        unified = str(market["symbol"])
+        if not self.exchange.has.get("fetchFundingRateHistory"):
+            raise VenuePermanentError(f"{self.exchange_id} has no funding-rate history in ccxt")
+        cursor = _ceil_ms(since_ns)
+        until_ms = _ceil_ms(until_ns)
+        limit = self._limit(market, "fetchFundingRateHistory")
+        got: dict[int, float] = {}
+        while cursor < until_ms:
+            page = self.call(
+                f"fetch_funding_rate_history({unified})",
+                self.exchange.fetch_funding_rate_history,
+                unified,
+                cursor,
+                limit,
+            )
+            stamps = [int(r["timestamp"]) for r in page or [] if r.get("timestamp") is not None]
+            if not stamps:
+                break
+            for r in page:
+                t, rate = r.get("timestamp"), r.get("fundingRate")
+                if t is not None and rate is not None and cursor <= int(t) < until_ms:
+                    got[int(t)] = float(rate)
+            last = max(stamps)
+            if last < cursor:
+                break
+            cursor = last + 1
+        ts = np.array(sorted(got), dtype=np.int64)
+        rates = np.array([got[int(t)] for t in ts], dtype=np.float64)
+        return make_funding_frame(
+            ts * NS_PER_MS,
+            rates,
+            symbol=str(market["id"]),
+            source=f"ccxt:{self.exchange_id} fetch_funding_rate_history {unified}",
+        )
+
+    def _result(
+        self,
+        kind: str,
+        symbol: str,
+        interval: str,
+        start_ns: int,
+        end_ns: int,
+        used: list[CacheEntry],
+        fetched: list[str],
+        notes: list[str],
+    ) -> DownloadResult:
+        folder = self.cache.dataset_dir(self.SOURCE, self.exchange_id, kind, symbol, interval)
+        frames = [self.cache.read(e.key) for e in used]
+        first = frames[0].attrs if frames else {}
+        print_interval = interval
+        if kind == "funding":
+            seen = {str(f.attrs.get("interval", "")) for f in frames}
+            print_interval = seen.pop() if len(seen) == 1 else ""
+        attrs = {
+            "kind": kind,
+            "symbol": str(first.get("symbol", symbol)),
+            "interval": print_interval,
+            "source": str(first.get("source", f"ccxt:{self.exchange_id} {symbol}")),
+        }
+        if frames:
+            frame = combine_frames(frames, attrs, start_ns, end_ns)
+        else:
+            frame = empty_frame(kind, attrs["symbol"], print_interval, attrs["source"])
+        for note in notes:
+            logger.info("%s %s %s: %s", self.exchange_id, symbol, kind, note)
+        return DownloadResult(
+            frame=frame,
+            cache_dir=folder,
+            periods=tuple(e.key.period for e in used),
+            fetched=tuple(fetched),
+            notes=tuple(notes),
+        )
+
+    # -- leverage tiers -----------------------------------------------------------------------
+
+    def leverage_tiers(self, symbols: Sequence[str], *, refresh: bool = False) -> dict[str, TierTable]:
+        """Return the exchange's maintenance-margin tiers per symbol as :class:`levguard.TierTable`.
+
+        A snapshot per symbol and UTC day is kept in the cache
+        (``<root>/ccxt/<exchange>/tiers/<symbol>/<YYYY-MM-DD>.json``, with source and time); a
+        repeated call on the same day sends no request unless ``refresh``.
+
+        Parameters
+        ----------
+        symbols : sequence of str
+            Unified symbols or exchange ids; the result is keyed by these strings.
+        refresh : bool
+            Ignore today's snapshot.
+
+        Raises
+        ------
+        VenuePermanentError
+            The exchange has no tier endpoint in ccxt, or returned none for a symbol (Binance's
+            endpoint needs an API key).
+        DataError
+            The exchange's tiers fail :class:`TierTable` validation.
+        """
+        if isinstance(symbols, str):
+            raise InputError(f"symbols must be a list of symbols, was the string {symbols!r}")
+        now = self._clock()
+        label = day_label(now)
+        result: dict[str, TierTable] = {}
+        todo: list[str] = []
+        for s in symbols:
+            path = self.cache.snapshot_path(self.SOURCE, self.exchange_id, "tiers", s, label)
+            if path.is_file() and not refresh:
+                snap = json.loads(path.read_text(encoding="utf-8"))
+                result[s] = TierTable.from_rows(snap["tiers"], source=str(snap["source"]))
+            else:
+                todo.append(s)
+        if not todo:
+            return result
+        markets = {s: self.resolve_market(s) for s in todo}
+        raw = self._fetch_tiers([str(m["symbol"]) for m in markets.values()])
+        taken = dt.datetime.fromtimestamp(now / 1e9, tz=dt.UTC).isoformat(timespec="seconds")
+        for s, market in markets.items():
+            rows = raw.get(str(market["symbol"]))
+            if not rows:
+                raise VenuePermanentError(f"{self.exchange_id} returned no leverage tiers for {s}")
+            source = f"ccxt:{self.exchange_id} leverage tiers {market['symbol']} at {taken}"
+            try:
+                table = TierTable.from_rows(rows, source=source, where=f"{self.exchange_id} tiers of {s}")
+            except LevguardError as exc:
+                raise DataError(f"{self.exchange_id} leverage tiers of {s} are inconsistent: {exc}") from None
+            snapshot = {
+                "exchange": self.exchange_id,
+                "symbol": s,
+                "market": market["symbol"],
+                "taken_at": taken,
+                "source": source,
+                "tiers": [t.to_dict() for t in table.tiers],
+            }
+            path = self.cache.snapshot_path(self.SOURCE, self.exchange_id, "tiers", s, label)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(snapshot, indent=1, allow_nan=False), encoding="utf-8")
+            tmp.replace(path)
+            result[s] = table
+        return result
+
+    def _fetch_tiers(self, unified: list[str]) -> Mapping[str, Any]:
+        has = self.exchange.has
+        if has.get("fetchLeverageTiers"):
+            out: Mapping[str, Any] = self.call("fetch_leverage_tiers", self.exchange.fetch_leverage_tiers, unified)
+            return out
+        if has.get("fetchMarketLeverageTiers"):
+            return {
+                u: self.call(f"fetch_market_leverage_tiers({u})", self.exchange.fetch_market_leverage_tiers, u)
+                for u in unified
+            }
+        raise VenuePermanentError(f"{self.exchange_id} has no leverage-tier endpoint in ccxt")
+
+
+def _ceil_ms(ns: int) -> int:
+    return -(-ns // NS_PER_MS)
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _funding_interval(frame: pd.DataFrame) -> str:
+    """The most common step between settlements as an interval string (``"8h"``), or ``""``."""
+    steps = np.diff(index_ns(frame))
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return ""
+    values, counts = np.unique(steps, return_counts=True)
+    try:
+        return ns_to_interval(int(values[np.argmax(counts)]))
+    except DataError:
+        return ""
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
