@@ -55,3 +55,30 @@ def test_resample_command(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["data", "resample", str(p), "--interval", "90m", "--out", str(out)])
     assert bad.exit_code == 2
     assert "not a whole multiple" in bad.stderr
+
+
+def _write_source(path: Path, closes: list[float]) -> None:
+    rows = [f"2024-01-01T{h:02d}:00:00Z,{c},{c * 1.01},{c * 0.99},{c},1" for h, c in enumerate(closes)]
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+
+
+def test_index_command_drops_the_deviating_source(tmp_path: Path) -> None:
+    """Three sources; one glitches by +20 % on two bars: those bars are dropped, the index stays honest."""
+    honest = [100.0, 101.0, 102.0, 103.0]
+    a, b, c = tmp_path / "a_1h.csv", tmp_path / "b_1h.csv", tmp_path / "c_1h.csv"
+    _write_source(a, honest)
+    _write_source(b, [x * 1.001 for x in honest])
+    _write_source(c, [honest[0], honest[1] * 1.2, honest[2] * 1.2, honest[3]])
+    out = tmp_path / "index.csv"
+    res = runner.invoke(app, ["data", "index", str(a), str(b), str(c), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "4 rows from 3 sources" in res.stdout
+    text = out.read_text()
+    assert "index_price" in text
+    import pandas as pd
+
+    frame = pd.read_csv(out)
+    assert frame["index_price"].max() < 104.0
+    bad = runner.invoke(app, ["data", "index", str(a)])
+    assert bad.exit_code == 2
+    assert "at least 2 source files" in bad.stderr

@@ -116,3 +116,53 @@ def _register() -> None:
 
 
 _register()
+
+
+@data_app.command("index")
+def index_cmd(
+    files: Annotated[list[str], typer.Argument(help="Two or more OHLCV files of the same instrument, one per source.")],
+    out: Annotated[str | None, typer.Option(help="Write the index series (.parquet or .csv).")] = None,
+    column: Annotated[str, typer.Option(help="Price column to aggregate.")] = "close",
+    weights: Annotated[str, typer.Option(help="equal or volume.")] = "equal",
+    max_deviation: Annotated[float, typer.Option(help="Drop sources this far from the median (fraction).")] = 0.05,
+    min_sources: Annotated[int, typer.Option(help="Halt (circuit breaker) below this many healthy sources.")] = 2,
+    method: Annotated[str, typer.Option(help="weighted_mean (Binance) or weighted_median.")] = "weighted_mean",
+) -> None:
+    """Aggregate several sources into an index price (Binance's outlier rule) and report drops per source."""
+    from pathlib import Path
+
+    from levguard.core.oracle import OracleConfig
+    from levguard.data.loaders import load_ohlcv, save_frame
+    from levguard.data.oracle import build_index_frame, drop_summary
+
+    if weights not in ("equal", "volume"):
+        fail(f"--weights must be equal or volume, was {weights!r}")
+    if method not in ("weighted_mean", "weighted_median"):
+        fail(f"--method must be weighted_mean or weighted_median, was {method!r}")
+    if len(files) < 2:
+        fail(f"index needs at least 2 source files, was {len(files)}")
+    try:
+        config = OracleConfig(max_deviation=max_deviation, min_sources=min_sources, method=method)  # type: ignore[arg-type]
+        sources = {Path(f).name.split(".")[0]: load_ohlcv(f) for f in files}
+        frame = build_index_frame(sources, column=column, weights=weights, config=config)  # type: ignore[arg-type]
+        path = save_frame(frame, out) if out else None
+    except LevguardError as exc:
+        fail(str(exc))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import console
+
+    con = console()
+    status = frame["status"].astype(str).value_counts()
+    con.print(
+        f"{len(frame):,} rows from {len(sources)} sources · " + ", ".join(f"{k}: {v:,}" for k, v in status.items())
+    )
+    summary = drop_summary(frame)
+    table = Table("source", *[escape(str(c)) for c in summary.columns], header_style="bold")
+    for name, row in summary.iterrows():
+        table.add_row(escape(str(name)), *[f"{int(v):,}" for v in row.to_numpy()])
+    con.print(table)
+    if path is not None:
+        con.print(f"written to {path}")
