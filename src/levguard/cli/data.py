@@ -111,8 +111,10 @@ def resample(
 def _register() -> None:
     # Commands whose bodies live in sibling modules (they import heavy libraries lazily).
     from levguard.cli.data_download import download
+    from levguard.cli.data_synth import synth
 
     data_app.command("download")(download)
+    data_app.command("synth")(synth)
 
 
 _register()

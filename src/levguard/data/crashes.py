@@ -1,0 +1,186 @@
+"""Named BTC crashes: measured depth, speed and aftermath, and the rule that measures them.
+
+The synthetic market generator (:mod:`levguard.data.synth`) injects crash events shaped like
+these.  Only the measured magnitudes are recorded here, never the data they come from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from levguard.errors import InputError
+
+__all__ = ["NAMED_CRASHES", "CrashProfile", "crash_by_name", "measure_crash"]
+
+_HOUR_NS = 3_600 * 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CrashProfile:
+    """Depth, speed and aftermath of one crash (fractions, hours).
+
+    Attributes
+    ----------
+    name : str
+        Short name, e.g. ``"2020-03-12 covid"``.
+    date : str
+        UTC day of the trough, ``YYYY-MM-DD``.
+    depth : float
+        Peak-to-trough fall ``1 - low_trough / high_peak`` within 24 hours, in (0, 1).
+    speed_hours : int
+        Hours from the peak bar to the trough bar, 1 to 24 (24: the slide began a day or more
+        before the trough).
+    trough_hour : int
+        UTC hour of day (0-23) of the trough bar.
+    wick : float
+        ``close / low - 1`` of the trough bar (how far the trough bar closed above its low).
+    rebound_24h : float
+        Close of the bar 24 hours after the trough over the trough low, minus 1.
+    volume_mult : float
+        Mean hourly volume from peak to trough over the median hourly volume of the 30 days
+        before the 24-hour window.
+    funding_min : float
+        Lowest funding print from 8 hours before to 48 hours after the trough (per 8 h).
+    day_drop : float
+        UTC-day open to the day's low, ``low / open - 1`` (negative).
+    """
+
+    name: str
+    date: str
+    depth: float
+    speed_hours: int
+    trough_hour: int
+    wick: float
+    rebound_24h: float
+    volume_mult: float
+    funding_min: float
+    day_drop: float
+
+    def __post_init__(self) -> None:
+        checks: tuple[tuple[str, bool, object], ...] = (
+            ("depth", 0.0 < self.depth < 1.0, self.depth),
+            ("speed_hours", isinstance(self.speed_hours, int) and 1 <= self.speed_hours <= 24, self.speed_hours),
+            ("trough_hour", isinstance(self.trough_hour, int) and 0 <= self.trough_hour <= 23, self.trough_hour),
+            ("wick", 0.0 <= self.wick < 1.0, self.wick),
+            ("rebound_24h", -1.0 < self.rebound_24h < 10.0, self.rebound_24h),
+            ("volume_mult", 0.0 < self.volume_mult < math.inf, self.volume_mult),
+            ("funding_min", -0.1 < self.funding_min < 0.1, self.funding_min),
+            ("day_drop", -1.0 < self.day_drop <= 0.0, self.day_drop),
+        )
+        for field, ok, value in checks:
+            if not ok:
+                raise InputError(f"CrashProfile.{field} is out of range, was {value!r}")
+
+
+# Measured with measure_crash() from Binance USDⓈ-M BTCUSDT perpetual 1h klines and 8-hourly
+# funding prints (data.binance.vision), via levguard's shared reference data
+# (../shared/data/ohlcv/BTCUSDT-PERP_1h.csv, ../shared/data/funding/BTCUSDT_funding.csv; see its
+# PROVENANCE.md).  tests/synth/test_synth_crashes.py recomputes every number from those files.
+NAMED_CRASHES: tuple[CrashProfile, ...] = (
+    # name, date, depth, speed_hours, trough_hour, wick, rebound_24h, volume_mult, funding_min, day_drop
+    CrashProfile("black-thursday", "2020-03-12", 0.4553, 24, 23, 0.0961, 0.2814, 6.16, -0.003000, -0.4524),
+    CrashProfile("china-ban", "2021-05-19", 0.3494, 24, 13, 0.2427, 0.4538, 4.27, -0.000897, -0.3310),
+    CrashProfile("celsius", "2022-06-13", 0.1939, 24, 23, 0.0261, 0.0102, 5.36, -0.000100, -0.1756),
+    CrashProfile("ftx", "2022-11-08", 0.1942, 24, 19, 0.0837, -0.0039, 5.38, -0.001192, -0.1822),
+    CrashProfile("yen-carry", "2024-08-05", 0.1994, 18, 6, 0.0547, 0.1405, 5.16, -0.000028, -0.1592),
+    CrashProfile("oct-2025-liquidations", "2025-10-10", 0.1713, 8, 21, 0.1156, 0.0918, 9.31, -0.000109, -0.1650),
+)
+"""The named crashes, oldest first.
+
+Notes
+-----
+Measured from Binance USDⓈ-M BTCUSDT perpetual 1h klines (data.binance.vision), via levguard's
+shared reference data, with :func:`measure_crash` (the rule is stated there).  Depths are
+last-price (perpetual trade) moves, wicks included; Binance's mark price, which triggers
+liquidations, fell less (e.g. 2020-03-13 perp low 3,621.81 vs mark low 3,801.83).
+"""
+
+
+def crash_by_name(name: str) -> CrashProfile:
+    """Return the named crash whose ``name`` or ``date`` is ``name``."""
+    for c in NAMED_CRASHES:
+        if name in (c.name, c.date):
+            return c
+    raise InputError(f"crash must be one of {[c.name for c in NAMED_CRASHES]}, was {name!r}")
+
+
+def measure_crash(
+    ohlcv: pd.DataFrame, day: str, funding: pd.DataFrame | None = None, name: str | None = None
+) -> CrashProfile:
+    """Measure a crash's depth, speed and aftermath from hourly bars (and funding prints).
+
+    Parameters
+    ----------
+    ohlcv : DataFrame
+        Hourly OHLCV bars (index: bar open time, UTC), covering 31 days before and one day
+        after ``day``.
+    day : str
+        The UTC day of the trough, ``YYYY-MM-DD``.
+    funding : DataFrame, optional
+        Funding prints (``funding_rate``, index: settlement time); without it ``funding_min``
+        is recorded as 0.
+    name : str, optional
+        Name of the profile (default: ``day``).
+
+    Returns
+    -------
+    CrashProfile
+
+    Notes
+    -----
+    The measurement rule:
+
+    1. *Trough*: the bar with the lowest low among the bars opening on ``day`` (00:00-23:00 UTC),
+       the first one on ties.
+    2. *Peak*: the bar with the highest high among the 25 bars opening from 24 hours before the
+       trough bar to the trough bar, the first one on ties.
+    3. ``depth = 1 - low(trough) / high(peak)``; ``speed_hours`` = trough open - peak open.
+    4. ``wick = close(trough) / low(trough) - 1``; ``rebound_24h = close(trough + 24 h) /
+       low(trough) - 1``.
+    5. ``volume_mult`` = mean volume of the bars from peak to trough / median volume of the 720
+       bars opening in ``[trough - 24 h - 30 d, trough - 24 h)``.
+    6. ``funding_min`` = lowest print settled in ``[trough - 8 h, trough + 48 h]``.
+    7. ``day_drop`` = lowest low of ``day`` / open of its first bar - 1.
+    """
+    ts = pd.DatetimeIndex(ohlcv.index).as_unit("ns").asi8
+    low = ohlcv["low"].to_numpy(dtype=np.float64)
+    high = ohlcv["high"].to_numpy(dtype=np.float64)
+    close = ohlcv["close"].to_numpy(dtype=np.float64)
+    volume = ohlcv["volume"].to_numpy(dtype=np.float64)
+    hour = _HOUR_NS
+    t0 = int(pd.Timestamp(day, tz="UTC").value)
+    in_day = np.flatnonzero((ts >= t0) & (ts < t0 + 24 * hour))
+    if in_day.size != 24:
+        raise InputError(f"ohlcv must hold the 24 hourly bars of {day}, has {in_day.size}")
+    i_t = int(in_day[np.argmin(low[in_day])])  # argmin/argmax return the first on ties
+    t_t = int(ts[i_t])
+    window = np.flatnonzero((ts >= t_t - 24 * hour) & (ts <= t_t))
+    i_p = int(window[np.argmax(high[window])])
+    after = np.flatnonzero(ts == t_t + 24 * hour)
+    if after.size != 1:
+        raise InputError(f"ohlcv must hold the bar 24 hours after the trough of {day}")
+    base = volume[(ts >= t_t - 24 * hour - 30 * 24 * hour) & (ts < t_t - 24 * hour)]
+    if base.size == 0:
+        raise InputError(f"ohlcv must hold the 30 days before {day}")
+    f_min = 0.0
+    if funding is not None:
+        f_ts = pd.DatetimeIndex(funding.index).as_unit("ns").asi8
+        rates = funding["funding_rate"].to_numpy(dtype=np.float64)
+        sel = rates[(f_ts >= t_t - 8 * hour) & (f_ts <= t_t + 48 * hour)]
+        f_min = float(sel.min()) if sel.size else 0.0
+    return CrashProfile(
+        name=name or day,
+        date=day,
+        depth=1.0 - low[i_t] / high[i_p],
+        speed_hours=(t_t - int(ts[i_p])) // hour,
+        trough_hour=int((t_t // hour) % 24),
+        wick=float(close[i_t] / low[i_t] - 1.0),
+        rebound_24h=float(close[int(after[0])] / low[i_t] - 1.0),
+        volume_mult=float(np.mean(volume[i_p : i_t + 1]) / np.median(base)),
+        funding_min=f_min,
+        day_drop=float(low[i_t] / ohlcv["open"].to_numpy(dtype=np.float64)[int(in_day[0])] - 1.0),
+    )

@@ -1,0 +1,60 @@
+"""Named-crash magnitudes: recomputed from the shared Binance data, reproduced by the generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from levguard.data.crashes import NAMED_CRASHES, crash_by_name, measure_crash
+from levguard.data.synth import SynthConfig, SynthParams, synth_market
+from levguard.errors import InputError
+
+
+def _read(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), utc=True), name="timestamp")
+    return frame
+
+
+@pytest.mark.shared_data
+def test_constants_match_the_shared_binance_data(shared_dir: Path) -> None:
+    """Every recorded magnitude equals the measurement rule applied to BTCUSDT perp 1h + funding."""
+    bars = shared_dir / "data/ohlcv/BTCUSDT-PERP_1h.csv"
+    prints = shared_dir / "data/funding/BTCUSDT_funding.csv"
+    if not (bars.is_file() and prints.is_file()):
+        pytest.skip("shared BTCUSDT files are not present")
+    ohlcv, funding = _read(bars), _read(prints)
+    for c in NAMED_CRASHES:
+        m = measure_crash(ohlcv, c.date, funding, c.name)
+        assert m.speed_hours == c.speed_hours, c.name
+        assert m.trough_hour == c.trough_hour, c.name
+        for field, tol in (("depth", 5e-5), ("wick", 5e-5), ("rebound_24h", 5e-5), ("day_drop", 5e-5)):
+            assert getattr(m, field) == pytest.approx(getattr(c, field), abs=tol), (c.name, field)
+        assert m.volume_mult == pytest.approx(c.volume_mult, abs=5e-3), c.name
+        assert m.funding_min == pytest.approx(c.funding_min, abs=5e-7), c.name
+
+
+def test_measurement_rule_recovers_the_injected_crashes() -> None:
+    """Re-measuring a generated market with the same rule gives back depth and funding (no noise
+    continuation: one crash per 60 days, the measured day is the trough's)."""
+    cfg = SynthConfig(years=1.0, seed=21, params=SynthParams(crashes_per_year=6.0))
+    m = synth_market(cfg)
+    assert len(m.crashes) == 6
+    assert sorted(m.crashes["name"]) == sorted(c.name for c in NAMED_CRASHES)
+    for _, row in m.crashes.iterrows():
+        profile = crash_by_name(row["name"])
+        got = measure_crash(m.ohlcv, f"{row['trough']:%Y-%m-%d}", m.funding, row["name"])
+        assert row["trough"].hour == profile.trough_hour
+        assert got.depth >= profile.depth - 1e-9
+        assert got.depth == pytest.approx(profile.depth, abs=0.06)
+        assert got.speed_hours >= 1
+        assert got.funding_min <= profile.funding_min + 1e-12
+
+
+def test_crash_by_name() -> None:
+    assert crash_by_name("ftx").date == "2022-11-08"
+    assert crash_by_name("2020-03-12").name == "black-thursday"
+    with pytest.raises(InputError, match="crash"):
+        crash_by_name("nope")
