@@ -168,7 +168,7 @@ def main() -> None:
     k = kargs[0]
     head, rand = kargs[:13], kargs[13:19]
     crash_start, crash_params = kargs[11], kargs[12]
-    no_crash = (np.zeros(0, dtype=np.int64), np.zeros((0, 5)))
+    no_crash = (np.zeros(0, dtype=np.int64), np.zeros((0, 6)))
     outs = (np.empty((4, n)), np.empty((4, n)), np.empty(n))
 
     def pipeline() -> object:

@@ -25,9 +25,11 @@ def test_constants_match_the_shared_binance_data(shared_dir: Path) -> None:
     prints = shared_dir / "data/funding/BTCUSDT_funding.csv"
     if not (bars.is_file() and prints.is_file()):
         pytest.skip("shared BTCUSDT files are not present")
-    ohlcv, funding = _read(bars), _read(prints)
+    marks = shared_dir / "data/ohlcv/BTCUSDT-MARK_1h.csv"
+    ohlcv, funding, mark = _read(bars), _read(prints), _read(marks)
     for c in NAMED_CRASHES:
-        m = measure_crash(ohlcv, c.date, funding, c.name)
+        m = measure_crash(ohlcv, c.date, funding, c.name, mark=mark)
+        assert m.mark_excess == pytest.approx(c.mark_excess, abs=5e-5), c.name
         assert m.speed_hours == c.speed_hours, c.name
         assert m.trough_hour == c.trough_hour, c.name
         for field, tol in (("depth", 5e-5), ("wick", 5e-5), ("rebound_24h", 5e-5), ("day_drop", 5e-5)):
@@ -58,3 +60,18 @@ def test_crash_by_name() -> None:
     assert crash_by_name("2020-03-12").name == "black-thursday"
     with pytest.raises(InputError, match="crash"):
         crash_by_name("nope")
+
+
+def test_mark_price_follows_the_crash_wick_to_its_measured_excess() -> None:
+    """At each injected trough the mark low is within the profile's mark_excess of the last-price low
+    (Binance: 0.2-3 %), not at the bar's close: mark prices trigger liquidations, so a mark that
+    skipped the wick would understate every liquidation in a crash."""
+    cfg = SynthConfig(years=1.0, seed=21, params=SynthParams(crashes_per_year=6.0))
+    m = synth_market(cfg)
+    for _, row in m.crashes.iterrows():
+        profile = crash_by_name(row["name"])
+        trough = row["trough"]
+        last_low = float(m.ohlcv.loc[trough, "low"])
+        mark_low = float(m.mark.loc[trough, "low"])
+        assert mark_low / last_low - 1 == pytest.approx(profile.mark_excess, abs=1e-9), row["name"]
+        assert mark_low < float(m.ohlcv.loc[trough, "close"]) * (1 - profile.wick / 2), row["name"]

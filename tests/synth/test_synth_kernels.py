@@ -110,7 +110,7 @@ def _path_inputs(n: int, k: int, seed: int) -> tuple[tuple[object, ...], tuple[n
     regime = rng.integers(0, 3, hours).astype(np.int64)
     z = rng.standard_t(5.0, n) * math.sqrt(3.0 / 5.0)
     crash_start = np.array([40, 120], dtype=np.int64)
-    crash_params = np.array([[24.0, 0.4553, 0.0961, 0.2814, 6.16], [8.0, 0.1713, 0.1156, 0.0918, 9.31]])
+    crash_params = np.array([[24.0, 0.4553, 0.0961, 0.2814, 6.16, 0.0233], [8.0, 0.1713, 0.1156, 0.0918, 9.31, 0.0036]])
     args = (
         k, 30_000.0, regime, np.array([0.4, 0.62, 1.1]) ** 2 / 8760, np.array([1.2, 0.3, -1.0]) / 8760,
         np.array([0.07, 0.9, 3.0]), np.array([4.0, 10.0, 40.0]) / (8760 * k) * 50, np.array([0.6, 0.025, 0.02]),

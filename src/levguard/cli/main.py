@@ -182,11 +182,68 @@ def venues() -> None:
     console().print(table)
 
 
+def _market_summary() -> dict[str, Any]:
+    """The embedded default market and, at its deepest crash, who the margin engine liquidates."""
+    import numpy as np
+
+    from levguard.data.default import default_market
+    from levguard.margin import evaluate_account
+
+    market = default_market()
+    bars, mark, funding = market.ohlcv, market.mark, market.funding
+    close = bars["close"].to_numpy()
+    hourly = np.diff(np.log(close))
+    daily = bars["close"].resample("1D").last().dropna()
+    day_low = (bars["low"].resample("1D").min() / bars["open"].resample("1D").first() - 1).dropna()
+    worst = market.crashes.sort_values("depth", ascending=False).iloc[0]
+    start = worst["start"]
+    entry = float(bars.loc[start, "open"])
+    window = mark.loc[start : worst["trough"]]
+    low = float(window["low"].min())
+    rows = []
+    for lev in (3, 5, 10, 20, 50):
+        spec = {
+            "venue": "binance-usdm",
+            "margin_mode": "isolated",
+            "wallet_balance": 0,
+            "positions": [
+                {
+                    "symbol": "BTCUSDT",
+                    "qty": 10_000 * lev / entry,
+                    "entry_price": entry,
+                    "mark_price": entry,
+                    "leverage": lev,
+                }
+            ],
+        }
+        lp = evaluate_account(spec).positions[0].liquidation_price
+        rows.append({"leverage": lev, "liquidation_price": lp, "liquidated": lp is not None and low <= lp})
+    return {
+        "symbol": bars.attrs.get("symbol"),
+        "source": bars.attrs.get("source"),
+        "bars": len(bars),
+        "first": str(bars.index[0]),
+        "last": str(bars.index[-1]),
+        "annualised_vol": float(np.std(hourly, ddof=1) * np.sqrt(24 * 365)),
+        "daily_excess_kurtosis": float(np.log(daily).diff().dropna().kurt()),
+        "worst_intraday_drop": float(day_low.min()),
+        "funding_mean_per_8h": float(funding["funding_rate"].mean()),
+        "crash": {
+            "name": str(worst["name"]),
+            "start": str(start),
+            "entry": entry,
+            "mark_low": low,
+            "depth": float(worst["depth"]),
+        },
+        "isolated_longs_10k_margin": rows,
+    }
+
+
 @app.command()
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
 ) -> None:
-    """Print the margin reports of the sample cross accounts shipped with levguard."""
+    """Margin reports of the shipped sample accounts, and the embedded default market at its worst crash."""
     from levguard.margin import evaluate_account, parse_spec_text
 
     samples = resources.files("levguard.resources").joinpath("samples")
@@ -195,10 +252,13 @@ def demo(
     for name in names:
         text = samples.joinpath(name).read_text(encoding="utf-8")
         reports.append((name, evaluate_account(parse_spec_text(text, name))))
+    market = _market_summary()
     if as_json:
-        _print_json({name: r.to_dict() for name, r in reports})
+        _print_json({**{name: r.to_dict() for name, r in reports}, "default_market": market})
         return
-    from levguard.cli._output import console, render_report
+    from rich.table import Table
+
+    from levguard.cli._output import console, fmt, price, render_report
 
     out = console()
     titles = {
@@ -208,6 +268,30 @@ def demo(
     for name, report in reports:
         render_report(report, out, title=titles[name])
         out.print()
+    crash = market["crash"]
+    out.print(
+        f"[bold]Embedded default market[/] {market['symbol']}: {market['bars']:,} 1h bars, "
+        f"{market['first'][:10]} → {market['last'][:10]} ({market['source']})\n"
+        f"annualised vol {market['annualised_vol']:.1%} · "
+        f"daily excess kurtosis {market['daily_excess_kurtosis']:.1f} · "
+        f"worst intraday drop {market['worst_intraday_drop']:.1%} · mean funding {market['funding_mean_per_8h']:.4%}/8h"
+    )
+    table = Table(
+        title=f"Isolated BTCUSDT longs with 10,000 USDT margin opened at {crash['start'][:16]} "
+        f"(crash '{crash['name']}', mark low {price(crash['mark_low'])})",
+        header_style="bold",
+        title_justify="left",
+    )
+    for col in ("leverage", "entry", "liquidation price", "liquidated by the mark low?"):
+        table.add_column(col, justify="right")
+    for row in market["isolated_longs_10k_margin"]:
+        table.add_row(
+            f"{row['leverage']}x",
+            fmt(crash["entry"]),
+            price(row["liquidation_price"]),
+            "[bold red]yes[/]" if row["liquidated"] else "[green]no[/]",
+        )
+    out.print(table)
 
 
 def run() -> None:

@@ -47,6 +47,10 @@ class CrashProfile:
         Lowest funding print from 8 hours before to 48 hours after the trough (per 8 h).
     day_drop : float
         UTC-day open to the day's low, ``low / open - 1`` (negative).
+    mark_excess : float
+        How far the **mark price** stayed above the last-price low in the trough bar,
+        ``mark_low / low - 1``.  Mark prices (index-based) skip most of a last-price wick, but
+        not all of it: 0.2-3 % on these days, against wicks of 2-24 %.
     """
 
     name: str
@@ -59,6 +63,7 @@ class CrashProfile:
     volume_mult: float
     funding_min: float
     day_drop: float
+    mark_excess: float = 0.0
 
     def __post_init__(self) -> None:
         checks: tuple[tuple[str, bool, object], ...] = (
@@ -70,6 +75,7 @@ class CrashProfile:
             ("volume_mult", 0.0 < self.volume_mult < math.inf, self.volume_mult),
             ("funding_min", -0.1 < self.funding_min < 0.1, self.funding_min),
             ("day_drop", -1.0 < self.day_drop <= 0.0, self.day_drop),
+            ("mark_excess", 0.0 <= self.mark_excess < 0.5, self.mark_excess),
         )
         for field, ok, value in checks:
             if not ok:
@@ -81,13 +87,16 @@ class CrashProfile:
 # (../shared/data/ohlcv/BTCUSDT-PERP_1h.csv, ../shared/data/funding/BTCUSDT_funding.csv; see its
 # PROVENANCE.md).  tests/synth/test_synth_crashes.py recomputes every number from those files.
 NAMED_CRASHES: tuple[CrashProfile, ...] = (
-    # name, date, depth, speed_hours, trough_hour, wick, rebound_24h, volume_mult, funding_min, day_drop
-    CrashProfile("black-thursday", "2020-03-12", 0.4553, 24, 23, 0.0961, 0.2814, 6.16, -0.003000, -0.4524),
-    CrashProfile("china-ban", "2021-05-19", 0.3494, 24, 13, 0.2427, 0.4538, 4.27, -0.000897, -0.3310),
-    CrashProfile("celsius", "2022-06-13", 0.1939, 24, 23, 0.0261, 0.0102, 5.36, -0.000100, -0.1756),
-    CrashProfile("ftx", "2022-11-08", 0.1942, 24, 19, 0.0837, -0.0039, 5.38, -0.001192, -0.1822),
-    CrashProfile("yen-carry", "2024-08-05", 0.1994, 18, 6, 0.0547, 0.1405, 5.16, -0.000028, -0.1592),
-    CrashProfile("oct-2025-liquidations", "2025-10-10", 0.1713, 8, 21, 0.1156, 0.0918, 9.31, -0.000109, -0.1650),
+    # name, date, depth, speed_hours, trough_hour, wick, rebound_24h, volume_mult, funding_min, day_drop,
+    # mark_excess (from the mark-price klines)
+    CrashProfile("black-thursday", "2020-03-12", 0.4553, 24, 23, 0.0961, 0.2814, 6.16, -0.003000, -0.4524, 0.0233),
+    CrashProfile("china-ban", "2021-05-19", 0.3494, 24, 13, 0.2427, 0.4538, 4.27, -0.000897, -0.3310, 0.0305),
+    CrashProfile("celsius", "2022-06-13", 0.1939, 24, 23, 0.0261, 0.0102, 5.36, -0.000100, -0.1756, 0.0023),
+    CrashProfile("ftx", "2022-11-08", 0.1942, 24, 19, 0.0837, -0.0039, 5.38, -0.001192, -0.1822, 0.0149),
+    CrashProfile("yen-carry", "2024-08-05", 0.1994, 18, 6, 0.0547, 0.1405, 5.16, -0.000028, -0.1592, 0.0036),
+    CrashProfile(
+        "oct-2025-liquidations", "2025-10-10", 0.1713, 8, 21, 0.1156, 0.0918, 9.31, -0.000109, -0.1650, 0.0036
+    ),
 )
 """The named crashes, oldest first.
 
@@ -96,7 +105,8 @@ Notes
 Measured from Binance USDⓈ-M BTCUSDT perpetual 1h klines (data.binance.vision), via levguard's
 shared reference data, with :func:`measure_crash` (the rule is stated there).  Depths are
 last-price (perpetual trade) moves, wicks included; Binance's mark price, which triggers
-liquidations, fell less (e.g. 2020-03-13 perp low 3,621.81 vs mark low 3,801.83).
+liquidations, fell less: ``mark_excess`` records by how much in each trough bar (measured from
+Binance's mark-price klines; e.g. 2021-05-19 13:00 last low 28,688 vs mark low 29,563.37).
 """
 
 
@@ -109,7 +119,11 @@ def crash_by_name(name: str) -> CrashProfile:
 
 
 def measure_crash(
-    ohlcv: pd.DataFrame, day: str, funding: pd.DataFrame | None = None, name: str | None = None
+    ohlcv: pd.DataFrame,
+    day: str,
+    funding: pd.DataFrame | None = None,
+    name: str | None = None,
+    mark: pd.DataFrame | None = None,
 ) -> CrashProfile:
     """Measure a crash's depth, speed and aftermath from hourly bars (and funding prints).
 
@@ -125,6 +139,8 @@ def measure_crash(
         is recorded as 0.
     name : str, optional
         Name of the profile (default: ``day``).
+    mark : DataFrame, optional
+        Hourly mark-price bars; without them ``mark_excess`` is recorded as 0.
 
     Returns
     -------
@@ -145,6 +161,7 @@ def measure_crash(
        bars opening in ``[trough - 24 h - 30 d, trough - 24 h)``.
     6. ``funding_min`` = lowest print settled in ``[trough - 8 h, trough + 48 h]``.
     7. ``day_drop`` = lowest low of ``day`` / open of its first bar - 1.
+    8. ``mark_excess`` = mark-price low of the trough bar / last-price low of that bar - 1.
     """
     ts = pd.DatetimeIndex(ohlcv.index).as_unit("ns").asi8
     low = ohlcv["low"].to_numpy(dtype=np.float64)
@@ -172,6 +189,13 @@ def measure_crash(
         rates = funding["funding_rate"].to_numpy(dtype=np.float64)
         sel = rates[(f_ts >= t_t - 8 * hour) & (f_ts <= t_t + 48 * hour)]
         f_min = float(sel.min()) if sel.size else 0.0
+    mark_excess = 0.0
+    if mark is not None:
+        m_ts = pd.DatetimeIndex(mark.index).as_unit("ns").asi8
+        at = np.flatnonzero(m_ts == t_t)
+        if at.size != 1:
+            raise InputError(f"mark must hold the trough bar of {day}")
+        mark_excess = float(mark["low"].to_numpy(dtype=np.float64)[int(at[0])] / low[i_t] - 1.0)
     return CrashProfile(
         name=name or day,
         date=day,
@@ -183,4 +207,5 @@ def measure_crash(
         volume_mult=float(np.mean(volume[i_p : i_t + 1]) / np.median(base)),
         funding_min=f_min,
         day_drop=float(low[i_t] / ohlcv["open"].to_numpy(dtype=np.float64)[int(in_day[0])] - 1.0),
+        mark_excess=mark_excess,
     )

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CONFIG = SynthConfig(symbol="BTC-SYNTH", years=3.0, interval="1h", seed=7, start="2021-01-01")
 """Three years (26,280 bars) of hourly BTC-SYNTH from 2021-01-01 00:00 UTC, seed 7."""
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the model or its defaults change the generated numbers (invalidates caches)."""
 
 _META_KEY = b"levguard.synth"

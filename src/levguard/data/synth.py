@@ -459,8 +459,9 @@ def _place_crashes(
         starts.append(trough - s + 1)
         chosen.append(prof)
     params = np.array(
-        [[c.speed_hours, c.depth, c.wick, c.rebound_24h, c.volume_mult] for c in chosen], dtype=np.float64
-    ).reshape(len(chosen), 5)
+        [[c.speed_hours, c.depth, c.wick, c.rebound_24h, c.volume_mult, c.mark_excess] for c in chosen],
+        dtype=np.float64,
+    ).reshape(len(chosen), 6)
     return np.array(starts, dtype=np.int64), params, chosen
 
 

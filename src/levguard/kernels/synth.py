@@ -218,8 +218,8 @@ def market_path_py(
     crash_start : (C,) int64
         First hour of each crash, increasing, each at least 25 hours after the start and with
         the crash and its 24-hour rebound inside the path.
-    crash_params : (C, 5) float64
-        Per crash: ``speed_h, depth, wick, rebound_24h, volume_mult`` (see
+    crash_params : (C, 6) float64
+        Per crash: ``speed_h, depth, wick, rebound_24h, volume_mult, mark_excess`` (see
         :class:`levguard.data.crashes.CrashProfile`).
     z : (N,) float64
         Standardised Student-t shocks (mean 0, variance 1).
@@ -261,7 +261,8 @@ def market_path_py(
     law of a bridge given its end point (Glasserman 2004).  No jumps during a crash.  After the
     trough a drift of ``ln(1 + rebound_24h) - ln(1 + wick)`` is spread over 24 hours, the GARCH
     factor is floored at ``h_crash`` (volatility stays high after a crash).  The trough's forced
-    wick is a last-price print only: the mark price keeps the bridge's low.
+    wick reaches the mark price too, to within the profile's measured ``mark_excess`` of the
+    last-price low (Binance's mark low stayed 0.2-3 % above the trade low in these crashes).
 
     *Volume.*  ``log V_j = log_v_step + L_j + sigma_v n_j - sigma_v**2 / 2`` (lognormal with
     mean ``exp(log_v_step + L_j)``) where ``L_j = vol_level[R] + c_abs (min(|r_j| / s, 8) - 0.8)``
@@ -348,6 +349,7 @@ def market_path_py(
             cj = 0
             y = 0.0
         forced_low = math.inf
+        mark_floor = 0.0
         if cj >= 0:
             left = cm - cj
             y_new = y - y / left + s * zj * math.sqrt((left - 1.0) / left)
@@ -360,6 +362,8 @@ def market_path_py(
                 # Trough: pin the close exactly (the bridge ends at 0), force the wick, rebound.
                 r = c_target - x
                 forced_low = c_low
+                # The mark price follows the wick down to within the measured excess of its low.
+                mark_floor = math.exp(c_low) * (1.0 + crash_params[ci, 5])
                 g = g if g > h_crash else h_crash
                 reb_left = 24 * k
                 reb_drift = (math.log(1.0 + crash_params[ci, 3]) - math.log(1.0 + crash_params[ci, 2])) / reb_left
@@ -395,7 +399,8 @@ def market_path_py(
         m_bot = m_close if m_close < mark_prev else mark_prev
         out_mark[0, j] = mark_prev
         out_mark[1, j] = m_top * (1.0 + theta * (h_price / top - 1.0))
-        out_mark[2, j] = m_bot * (1.0 - theta * (1.0 - l_price / bot))
+        m_low = m_bot * (1.0 - theta * (1.0 - l_price / bot))
+        out_mark[2, j] = mark_floor if (mark_floor > 0.0 and mark_floor < m_low) else m_low
         out_mark[3, j] = m_close
         mark_prev = m_close
         o_price = c_price
