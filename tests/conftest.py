@@ -22,6 +22,15 @@ def one(venue: str, wallet: float = 0.0, mode: str = "cross", **position: Any) -
     return evaluate(venue=venue, wallet_balance=wallet, margin_mode=mode, positions=[position]).positions[0]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test writes its cache (downloads, the default market) under a temporary directory,
+    never into the user's cache; tests that need their own directory override the variable."""
+    import os
+
+    os.environ["LEVGUARD_CACHE_DIR"] = str(tmp_path_factory.mktemp("levguard-cache"))
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """../shared beside the repository; skip when absent (e.g. a bare clone)."""

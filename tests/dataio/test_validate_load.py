@@ -187,3 +187,16 @@ def test_shared_binance_files_validate(shared_dir: Path) -> None:
     funding = load_funding(shared_dir / "data/funding/BTCUSDT_funding.csv")
     assert funding.attrs["interval"] == "8h"
     assert len(funding) == 7_323
+
+
+def test_public_namespace_resolves_lazily() -> None:
+    """Every name in levguard.data.__all__ resolves; importing the package does not load ccxt."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, levguard.data as d; assert 'ccxt' not in sys.modules; "
+        "[getattr(d, n) for n in d.__all__]; print(len(d.__all__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) >= 20

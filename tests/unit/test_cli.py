@@ -93,12 +93,23 @@ def test_malformed_file_through_the_real_entry_point(tmp_path: Path) -> None:
     assert "invalid JSON at line 1" in proc.stderr
 
 
-def test_demo_prints_the_sample_reports() -> None:
+def test_demo_prints_the_sample_reports_and_the_default_market() -> None:
     res = runner.invoke(app, ["demo"])
     assert res.exit_code == 0
     assert "26,316.89" in res.stdout
-    js = runner.invoke(app, ["demo", "--json"])
-    assert set(json.loads(js.stdout)) == {"binance_cross_faq.yaml", "cross_account.yaml"}
+    assert "Embedded default market BTC-SYNTH" in res.stdout
+    js = json.loads(runner.invoke(app, ["demo", "--json"]).stdout)
+    assert set(js) == {"binance_cross_faq.yaml", "cross_account.yaml", "default_market"}
+    market = js["default_market"]
+    assert market["bars"] == 3 * 365 * 24
+    assert 0.4 < market["annualised_vol"] < 1.0
+    rows = market["isolated_longs_10k_margin"]
+    # Higher leverage liquidates at a higher price, so liquidation is monotone in leverage.
+    lps = [r["liquidation_price"] for r in rows]
+    assert lps == sorted(lps)
+    flags = [r["liquidated"] for r in rows]
+    assert flags == sorted(flags)
+    assert flags[-1] is True
 
 
 def test_venues_lists_every_rule_set() -> None:
