@@ -17,13 +17,12 @@ import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
+from _util import cpu_model, timeit  # noqa: E402
 from levguard.core.rules.binance import BUILTIN_TIERS  # noqa: E402
 from levguard.kernels.margin import (  # noqa: E402
     isolated_linear_nb,
@@ -65,26 +64,6 @@ def _stream(a: Any, b: Any, c: Any, d: Any, x: Any, y: Any, z: Any) -> None:
         x[i] = a[i] + b[i]
         y[i] = c[i] * d[i]
         z[i] = a[i] - d[i]
-
-
-def timeit(fn: Callable[[], object], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -29,7 +29,6 @@ import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -39,29 +38,10 @@ import pandas as pd  # noqa: E402
 from scipy.signal import lfilter  # noqa: E402
 
 import levguard.data.synth as sm  # noqa: E402
+from _util import cpu_model, timeit  # noqa: E402
 from levguard.kernels import synth as ks  # noqa: E402
 
 SEED = 20240601
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def timeit(fn: Callable[[], object], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
 
 
 def capture_kernel_args(cfg: sm.SynthConfig) -> tuple[Any, ...]:

@@ -368,3 +368,34 @@ def _amount_column() -> ProgressColumn:
             return Text(f"{task.completed:,.0f}/{total} {unit}", style="progress.download")
 
     return _Amount()
+
+
+def assemble_result(
+    frames: list[pd.DataFrame],
+    *,
+    kind: str,
+    symbol: str,
+    interval: str,
+    source: str,
+    start_ns: int,
+    end_ns: int,
+    cache_dir: Path,
+    periods: tuple[str, ...],
+    fetched: list[str],
+    notes: list[str],
+) -> DownloadResult:
+    """Combine cached period frames into one :class:`DownloadResult` (shared by every source).
+
+    Funding frames report their print interval only when all periods agree on it.
+    """
+    from levguard.data.cache import empty_frame
+
+    print_interval = interval
+    if kind == "funding":
+        seen = {str(f.attrs.get("interval", "")) for f in frames}
+        print_interval = seen.pop() if len(seen) == 1 else ""
+    attrs = {"kind": kind, "symbol": symbol, "interval": print_interval, "source": source}
+    frame = (
+        combine_frames(frames, attrs, start_ns, end_ns) if frames else empty_frame(kind, symbol, print_interval, source)
+    )
+    return DownloadResult(frame=frame, cache_dir=cache_dir, periods=periods, fetched=tuple(fetched), notes=tuple(notes))

@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from levguard.data.cache import CacheEntry, CacheKey, ParquetCache, empty_frame
+from levguard.data.cache import CacheEntry, CacheKey, ParquetCache
 from levguard.data.download._common import (
     NS_PER_DAY,
     DownloadResult,
     NullProgress,
     Progress,
-    combine_frames,
+    assemble_result,
     day_label,
     day_start,
     iter_days,
@@ -536,21 +536,18 @@ class BinanceArchive:
             else f"{prefix}/{{monthly,daily}}/{_DIRS[kind]}/{symbol}/{interval}"
         )
         frames = [self.cache.read(e.key) for e in used if e.rows]
-        print_interval = interval
-        if kind == "funding":
-            seen = {str(f.attrs.get("interval", "")) for f in frames}
-            print_interval = seen.pop() if len(seen) == 1 else ""
-        attrs = {"kind": kind, "symbol": symbol, "interval": print_interval, "source": source}
-        if frames:
-            frame = combine_frames(frames, attrs, start_ns, end_ns)
-        else:
-            frame = empty_frame(kind, symbol, print_interval, source)
-        return DownloadResult(
-            frame=frame,
+        return assemble_result(
+            frames,
+            kind=kind,
+            symbol=symbol,
+            interval=interval,
+            source=source,
+            start_ns=start_ns,
+            end_ns=end_ns,
             cache_dir=folder,
             periods=tuple(e.key.period for e in used),
-            fetched=tuple(fetched),
-            notes=tuple(notes),
+            fetched=fetched,
+            notes=notes,
         )
 
 

@@ -30,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.tiers import TierTable
-from levguard.data.cache import CacheEntry, CacheKey, ParquetCache, empty_frame
+from levguard.data.cache import CacheEntry, CacheKey, ParquetCache
 from levguard.data.download._common import (
     NS_PER_MS,
     DownloadResult,
     NullProgress,
     Progress,
+    assemble_result,
     combine_frames,
     day_label,
     index_ns,
@@ -442,28 +443,20 @@ class CcxtSource:
         folder = self.cache.dataset_dir(self.SOURCE, self.exchange_id, kind, symbol, interval)
         frames = [self.cache.read(e.key) for e in used]
         first = frames[0].attrs if frames else {}
-        print_interval = interval
-        if kind == "funding":
-            seen = {str(f.attrs.get("interval", "")) for f in frames}
-            print_interval = seen.pop() if len(seen) == 1 else ""
-        attrs = {
-            "kind": kind,
-            "symbol": str(first.get("symbol", symbol)),
-            "interval": print_interval,
-            "source": str(first.get("source", f"ccxt:{self.exchange_id} {symbol}")),
-        }
-        if frames:
-            frame = combine_frames(frames, attrs, start_ns, end_ns)
-        else:
-            frame = empty_frame(kind, attrs["symbol"], print_interval, attrs["source"])
         for note in notes:
             logger.info("%s %s %s: %s", self.exchange_id, symbol, kind, note)
-        return DownloadResult(
-            frame=frame,
+        return assemble_result(
+            frames,
+            kind=kind,
+            symbol=str(first.get("symbol", symbol)),
+            interval=interval,
+            source=str(first.get("source", f"ccxt:{self.exchange_id} {symbol}")),
+            start_ns=start_ns,
+            end_ns=end_ns,
             cache_dir=folder,
             periods=tuple(e.key.period for e in used),
-            fetched=tuple(fetched),
-            notes=tuple(notes),
+            fetched=fetched,
+            notes=notes,
         )
 
     # -- leverage tiers -----------------------------------------------------------------------
