@@ -1,0 +1,396 @@
+"""Stress tests: named historical crashes, a price x vol grid and venue defaults, applied to
+accounts with the venue's own margin rules.
+
+A :class:`Scenario` is an instantaneous shock: a relative price move (per underlying, or one for
+all), an implied-vol shift for options, a funding rate paid over a number of funding intervals,
+and venues that default (their collateral and positions are lost, as on FTX in 2022-11).
+:func:`apply_scenario` re-marks an account, pays the funding, and re-evaluates it with
+:func:`levguard.core.margin.evaluate`, so liquidations follow the venue's tiers exactly.
+
+Historical magnitudes
+---------------------
+Measured from Binance USDⓈ-M BTCUSDT perpetual 1h klines, mark-price klines and 8-hourly funding
+(data.binance.vision, via levguard's shared reference data; rule in
+:func:`levguard.data.crashes.measure_crash`):
+
+* ``price_shock`` = -depth: the 24-hour peak-to-trough fall (last price, wicks included).
+* ``funding_rate`` = the lowest funding print from 8 hours before to 48 hours after the trough.
+* ``vol_shock`` (implied): where Deribit's BTC DVOL index is in the reference data (2022-11 on),
+  the rise from the previous day's close to the highest close of the crash day and the next;
+  before that, an **estimate**: the crash day's realized-vol jump (1h returns, annualised, crash
+  day vs the 30 days before) times 0.2415, the median ratio of DVOL rise to realized-vol jump
+  over the three crashes where both are recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from levguard.core.margin import AccountReport, evaluate
+from levguard.core.positions import Account, Position
+from levguard.errors import InputError
+
+__all__ = [
+    "NAMED_SCENARIOS",
+    "AccountStress",
+    "PositionStress",
+    "Scenario",
+    "apply_scenario",
+    "base_asset",
+    "grid_scenarios",
+    "scenario_by_name",
+    "stress_accounts",
+    "venue_default",
+]
+
+IMPLIED_TO_REALIZED = 0.2415
+"""Median ratio of DVOL rise to realized-vol jump over the crashes where both are recorded."""
+
+
+def _empty() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An instantaneous stress scenario.
+
+    Parameters
+    ----------
+    name : str
+        Identifier.
+    price_shock : float
+        Relative move of every underlying's mark price (-0.3 = -30 %), > -1.
+    price_shocks : Mapping[str, float]
+        Per-underlying overrides keyed by base asset (``"BTC"``, ``"ETH"``).
+    vol_shock : float
+        Absolute change of implied volatility for options (0.3 = +30 vol points).
+    funding_rate : float or None
+        Funding rate per interval during the scenario (positive: longs pay).
+    funding_intervals : int
+        Funding settlements the rate is paid for.
+    defaulted_venues : tuple of str
+        Venues that default: collateral and positions there are lost.
+    kind : str
+        ``historical``, ``grid``, ``counterparty`` or ``custom``.
+    date, source : str
+        When it happened and where the magnitudes come from.
+    """
+
+    name: str
+    price_shock: float = 0.0
+    price_shocks: Mapping[str, float] = field(default_factory=_empty)
+    vol_shock: float = 0.0
+    funding_rate: float | None = None
+    funding_intervals: int = 0
+    defaulted_venues: tuple[str, ...] = ()
+    kind: str = "custom"
+    date: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for key, value in (("price_shock", self.price_shock), *self.price_shocks.items()):
+            if not (math.isfinite(value) and value > -1.0):
+                raise InputError(f"scenario {self.name!r}: {key} must be a finite move > -1, was {value!r}")
+        if not math.isfinite(self.vol_shock):
+            raise InputError(f"scenario {self.name!r}: vol_shock must be finite, was {self.vol_shock!r}")
+        if self.funding_rate is not None and not (math.isfinite(self.funding_rate) and abs(self.funding_rate) < 0.1):
+            raise InputError(
+                f"scenario {self.name!r}: funding_rate must be a fraction below 0.1, was {self.funding_rate!r}"
+            )
+        if self.funding_intervals < 0:
+            raise InputError(f"scenario {self.name!r}: funding_intervals must be >= 0, was {self.funding_intervals!r}")
+
+    def shock_for(self, base: str) -> float:
+        """The relative price move applied to ``base``."""
+        return self.price_shocks.get(base.upper(), self.price_shock)
+
+
+def base_asset(symbol: str) -> str:
+    """Base asset of a symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``, ``BTCUSD_PERP`` -> ``BTC``."""
+    first = re.split(r"[/\-_:]", symbol.strip().upper())[0]
+    for quote in ("USDT", "USDC", "BUSD", "USD"):
+        if first.endswith(quote) and len(first) > len(quote):
+            return first[: -len(quote)]
+    return first
+
+
+_DVOL = "Deribit BTC DVOL daily closes (levguard shared reference data)"
+_BINANCE = "Binance USDⓈ-M BTCUSDT perpetual 1h klines and funding (data.binance.vision)"
+
+NAMED_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "black-thursday",
+        -0.4553,
+        vol_shock=round(4.817 * IMPLIED_TO_REALIZED, 4),
+        funding_rate=-0.003,
+        funding_intervals=3,
+        kind="historical",
+        date="2020-03-12",
+        source=f"{_BINANCE}; vol: estimate (realized-vol jump 4.817 x 0.2415)",
+    ),
+    Scenario(
+        "china-ban",
+        -0.3494,
+        vol_shock=round(2.325 * IMPLIED_TO_REALIZED, 4),
+        funding_rate=-0.000897,
+        funding_intervals=3,
+        kind="historical",
+        date="2021-05-19",
+        source=f"{_BINANCE}; vol: estimate (realized-vol jump 2.325 x 0.2415)",
+    ),
+    Scenario(
+        "celsius",
+        -0.1939,
+        vol_shock=round(0.611 * IMPLIED_TO_REALIZED, 4),
+        funding_rate=-0.0001,
+        funding_intervals=3,
+        kind="historical",
+        date="2022-06-13",
+        source=f"{_BINANCE}; vol: estimate (realized-vol jump 0.611 x 0.2415)",
+    ),
+    Scenario(
+        "ftx",
+        -0.1942,
+        vol_shock=0.5524,
+        funding_rate=-0.001192,
+        funding_intervals=3,
+        kind="historical",
+        date="2022-11-08",
+        source=f"{_BINANCE}; vol: {_DVOL}, 59.48 -> 114.72",
+    ),
+    Scenario(
+        "yen-carry",
+        -0.1994,
+        vol_shock=0.0695,
+        funding_rate=-0.000028,
+        funding_intervals=3,
+        kind="historical",
+        date="2024-08-05",
+        source=f"{_BINANCE}; vol: {_DVOL}, 56.13 -> 63.08",
+    ),
+    Scenario(
+        "oct-2025-liquidations",
+        -0.1713,
+        vol_shock=0.0642,
+        funding_rate=-0.000109,
+        funding_intervals=3,
+        kind="historical",
+        date="2025-10-10",
+        source=f"{_BINANCE}; vol: {_DVOL}, 39.73 -> 46.15",
+    ),
+)
+
+
+def scenario_by_name(name: str) -> Scenario:
+    """Return a named historical scenario by name or date."""
+    for s in NAMED_SCENARIOS:
+        if name in (s.name, s.date):
+            return s
+    raise InputError(f"scenario must be one of {[s.name for s in NAMED_SCENARIOS]}, was {name!r}")
+
+
+def grid_scenarios(
+    price_moves: Iterable[float] = (-0.5, -0.3, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.3, 0.5),
+    vol_shifts: Iterable[float] = (0.0,),
+) -> list[Scenario]:
+    """A price x vol grid of instantaneous scenarios (every underlying moves together)."""
+    out = []
+    for v in vol_shifts:
+        for p in price_moves:
+            name = f"price {p:+.0%}" + (f", vol {v:+.0%}" if v else "")
+            out.append(Scenario(name, p, vol_shock=v, kind="grid", source="grid"))
+    return out
+
+
+def venue_default(venue: str, name: str | None = None) -> Scenario:
+    """A counterparty scenario: ``venue`` defaults and everything held there is lost (FTX, 2022-11-11)."""
+    return Scenario(
+        name or f"{venue} default",
+        defaulted_venues=(venue,),
+        kind="counterparty",
+        date="2022-11-11",
+        source="FTX filed for bankruptcy on 2022-11-11; client assets were frozen",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionStress:
+    """One position under a scenario (amounts in the account's settlement currency)."""
+
+    symbol: str
+    qty: float
+    mark_before: float
+    mark_after: float
+    pnl: float
+    funding: float
+    liquidation_price: float | None
+    liquidated: bool
+    lost_to_default: bool
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {
+            "symbol": self.symbol,
+            "qty": self.qty,
+            "mark_before": self.mark_before,
+            "mark_after": self.mark_after,
+            "pnl": self.pnl,
+            "funding": self.funding,
+            "liquidation_price": self.liquidation_price,
+            "liquidated": self.liquidated,
+            "lost_to_default": self.lost_to_default,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStress:
+    """An account under a scenario.
+
+    ``pnl`` is the change in equity, floored so that an account cannot lose more than it holds
+    (beyond bankruptcy the venue's insurance fund takes the loss: ``bad_debt``).
+    """
+
+    name: str
+    venue: str
+    settlement: str
+    equity_before: float
+    equity_after: float
+    pnl: float
+    bad_debt: float
+    maintenance_margin_after: float
+    margin_ratio_after: float | None
+    liquidatable: bool
+    defaulted: bool
+    positions: tuple[PositionStress, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {
+            "name": self.name,
+            "venue": self.venue,
+            "settlement": self.settlement,
+            "equity_before": self.equity_before,
+            "equity_after": self.equity_after,
+            "pnl": self.pnl,
+            "bad_debt": self.bad_debt,
+            "maintenance_margin_after": self.maintenance_margin_after,
+            "margin_ratio_after": self.margin_ratio_after,
+            "liquidatable": self.liquidatable,
+            "defaulted": self.defaulted,
+            "positions": [p.to_dict() for p in self.positions],
+        }
+
+
+def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> float:
+    # Linear: -qty x contract size x mark x rate per settlement; inverse (coin): -qty x cs / mark x rate.
+    size = p.qty * p.instrument.contract_size
+    notional = size / mark if p.instrument.inverse else size * mark
+    return -notional * rate * intervals
+
+
+def apply_scenario(
+    account: Account, scenario: Scenario, *, name: str | None = None, before: AccountReport | None = None
+) -> AccountStress:
+    """Re-mark ``account`` under ``scenario``, pay its funding, and re-evaluate it.
+
+    Notes
+    -----
+    New marks are ``mark x (1 + shock(base))``.  Funding over the scenario,
+    ``-qty x mark_after x rate x intervals`` (linear; coin-settled: ``-qty x cs / mark_after x
+    rate x intervals``), is paid from the isolated margin of isolated positions and from the
+    cross wallet otherwise, as venues do.  Liquidation flags come from the venue's rules at the
+    new marks (:func:`levguard.core.margin.evaluate`).  An isolated position cannot lose more
+    than its margin; an account cannot lose more than its equity (the rest is ``bad_debt``).
+    In a venue default everything held on the venue is lost.
+    """
+    label = name or account.venue
+    before = before or evaluate(account)
+    equity_before = before.equity
+    if account.venue in scenario.defaulted_venues or label in scenario.defaulted_venues:
+        positions = tuple(
+            PositionStress(
+                p.symbol,
+                p.qty,
+                p.mark_price,
+                p.mark_price,
+                -r.margin_balance if r.margin_balance else 0.0,
+                0.0,
+                r.liquidation_price,
+                False,
+                True,
+            )
+            for p, r in zip(account.positions, before.positions, strict=True)
+        )
+        return AccountStress(
+            label,
+            account.venue,
+            before.settlement,
+            equity_before,
+            0.0,
+            -max(equity_before, 0.0),
+            0.0,
+            0.0,
+            None,
+            False,
+            True,
+            positions,
+        )
+    wallet = account.wallet_balance
+    shocked: list[Position] = []
+    fundings: list[float] = []
+    rate = scenario.funding_rate or 0.0
+    for p in account.positions:
+        mark = p.mark_price * (1.0 + scenario.shock_for(base_asset(p.symbol)))
+        pay = _funding_payment(p, mark, rate, scenario.funding_intervals) if rate else 0.0
+        fundings.append(pay)
+        if p.isolated:
+            margin = p.isolated_margin
+            if margin is None:  # the default isolated margin is the initial margin at entry
+                r = before.positions[len(shocked)]
+                margin = r.margin_balance - r.unrealized_pnl if r.margin_balance is not None else None
+            new_margin = None if margin is None else max(margin + pay, 1e-12)
+            shocked.append(replace(p, mark_price=mark, isolated_margin=new_margin))
+        else:
+            wallet += pay
+            shocked.append(replace(p, mark_price=mark))
+    after = evaluate(replace(account, wallet_balance=max(wallet, 0.0), positions=tuple(shocked)))
+    rows = []
+    for p, s, r0, r1, pay in zip(account.positions, shocked, before.positions, after.positions, fundings, strict=True):
+        pnl = r1.unrealized_pnl - r0.unrealized_pnl + pay
+        if p.isolated and r0.margin_balance is not None:
+            pnl = max(pnl, -r0.margin_balance)  # the posted margin is all an isolated position can lose
+        rows.append(
+            PositionStress(
+                p.symbol, p.qty, p.mark_price, s.mark_price, pnl, pay, r1.liquidation_price, r1.liquidatable, False
+            )
+        )
+    raw_after = after.equity + min(wallet, 0.0)
+    equity_after = max(raw_after, 0.0)
+    bad_debt = max(-raw_after, 0.0)
+    return AccountStress(
+        label,
+        account.venue,
+        after.settlement,
+        equity_before,
+        equity_after,
+        equity_after - equity_before,
+        bad_debt,
+        after.maintenance_margin,
+        after.margin_ratio,
+        after.liquidatable,
+        False,
+        tuple(rows),
+    )
+
+
+def stress_accounts(
+    accounts: Sequence[tuple[str, Account]], scenarios: Sequence[Scenario]
+) -> list[tuple[Scenario, list[AccountStress]]]:
+    """Apply every scenario to every named account (the base reports are computed once)."""
+    base = [(name, acc, evaluate(acc)) for name, acc in accounts]
+    return [(s, [apply_scenario(acc, s, name=name, before=rep) for name, acc, rep in base]) for s in scenarios]

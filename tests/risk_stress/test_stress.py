@@ -1,0 +1,176 @@
+"""Stress tests: named crashes, grid, venue default, funding, and liquidation by the venue's rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from levguard.core.margin import evaluate
+from levguard.core.risk.stress import (
+    NAMED_SCENARIOS,
+    Scenario,
+    apply_scenario,
+    base_asset,
+    grid_scenarios,
+    scenario_by_name,
+    stress_accounts,
+    venue_default,
+)
+from levguard.core.spec import account_from_spec
+from levguard.data.crashes import NAMED_CRASHES
+from levguard.errors import InputError
+
+
+def _account(**kw: Any) -> Any:
+    spec = {"venue": "binance-usdm", "wallet_balance": 10_000, "positions": []}
+    spec.update(kw)
+    return account_from_spec(spec)
+
+
+def test_named_scenarios_carry_the_measured_crash_magnitudes() -> None:
+    """The price shock and funding of every historical scenario equal the measured crash profile."""
+    crashes = {c.date: c for c in NAMED_CRASHES}
+    assert len(NAMED_SCENARIOS) == 6
+    for s in NAMED_SCENARIOS:
+        c = crashes[s.date]
+        assert s.price_shock == pytest.approx(-c.depth)
+        assert s.funding_rate == pytest.approx(c.funding_min)
+        assert s.source
+    assert scenario_by_name("2022-11-08").name == "ftx"
+    assert scenario_by_name("ftx").vol_shock == pytest.approx(1.1472 - 0.5948)
+
+
+def test_isolated_long_is_liquidated_and_loses_only_its_margin() -> None:
+    """A 20x isolated long in Black Thursday (-45.5 %): liquidated; loss capped at its 3,000 margin."""
+    acc = _account(
+        positions=[
+            {
+                "symbol": "BTCUSDT",
+                "qty": 1,
+                "entry_price": 60_000,
+                "mark_price": 60_000,
+                "leverage": 20,
+                "margin_mode": "isolated",
+            }
+        ]
+    )
+    res = apply_scenario(acc, scenario_by_name("black-thursday"))
+    p = res.positions[0]
+    assert p.liquidated
+    assert p.mark_after == pytest.approx(60_000 * (1 - 0.4553))
+    assert p.pnl == pytest.approx(-3_000)
+    assert res.equity_before == pytest.approx(13_000)
+    assert res.defaulted is False
+
+
+def test_cross_account_pnl_and_flags_follow_the_margin_engine() -> None:
+    """Cross: PnL equals the change in uPnL; the flag matches the engine at the shocked marks."""
+    acc = _account(
+        wallet_balance=20_000,
+        positions=[
+            {"symbol": "BTCUSDT", "qty": 2, "entry_price": 60_000, "mark_price": 60_000},
+            {"symbol": "ETHUSDT", "qty": -20, "entry_price": 3_000, "mark_price": 3_000},
+        ],
+    )
+    s = Scenario("btc down, eth up", price_shocks={"BTC": -0.1, "ETH": 0.05})
+    res = apply_scenario(acc, s)
+    assert res.positions[0].pnl == pytest.approx(2 * -6_000)
+    assert res.positions[1].pnl == pytest.approx(-20 * 150)
+    assert res.pnl == pytest.approx(-15_000)
+    assert res.liquidatable is False
+    worse = apply_scenario(acc, Scenario("worse", price_shocks={"BTC": -0.16, "ETH": 0.05}))
+    assert worse.liquidatable is True
+    assert all(p.liquidated for p in worse.positions)
+
+
+def test_funding_is_paid_by_longs_when_the_rate_is_positive() -> None:
+    acc = _account(positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 50_000}])
+    res = apply_scenario(acc, Scenario("spike", funding_rate=0.003, funding_intervals=3))
+    assert res.positions[0].funding == pytest.approx(-1 * 50_000 * 0.003 * 3)
+    assert res.pnl == pytest.approx(-450)
+    short = _account(positions=[{"symbol": "BTCUSDT", "qty": -1, "entry_price": 50_000, "mark_price": 50_000}])
+    assert apply_scenario(short, Scenario("spike", funding_rate=0.003, funding_intervals=3)).pnl == pytest.approx(450)
+
+
+def test_venue_default_loses_everything_held_there() -> None:
+    """FTX-style default: the defaulted venue's equity is lost, the other venue is untouched."""
+    a = _account(positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 52_000}])
+    b = account_from_spec({"venue": "hyperliquid", "wallet_balance": 5_000, "positions": []})
+    results = stress_accounts([("binance", a), ("hyperliquid", b)], [venue_default("binance")])
+    ((_, rows),) = results
+    lost, kept = rows
+    assert lost.defaulted
+    assert lost.pnl == pytest.approx(-12_000)
+    assert lost.equity_after == 0
+    assert not kept.defaulted
+    assert kept.pnl == 0
+    assert kept.equity_after == pytest.approx(5_000)
+
+
+def test_bad_debt_when_a_cross_account_gaps_through_bankruptcy() -> None:
+    acc = _account(
+        wallet_balance=1_000, positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 50_000}]
+    )
+    res = apply_scenario(acc, Scenario("gap", -0.1))
+    assert res.equity_after == 0
+    assert res.pnl == pytest.approx(-1_000)
+    assert res.bad_debt == pytest.approx(4_000)
+
+
+def test_grid_and_validation() -> None:
+    grid = grid_scenarios((-0.2, 0.2), (0.0, 0.3))
+    assert [s.name for s in grid] == ["price -20%", "price +20%", "price -20%, vol +30%", "price +20%, vol +30%"]
+    with pytest.raises(InputError, match=r"price_shock must be a finite move > -1, was -1\.5"):
+        Scenario("x", -1.5)
+    with pytest.raises(InputError, match="scenario must be one of"):
+        scenario_by_name("2019-01-01")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "base"),
+    [
+        ("BTCUSDT", "BTC"),
+        ("BTC/USDT:USDT", "BTC"),
+        ("ETH-USD", "ETH"),
+        ("BTCUSD_PERP", "BTC"),
+        ("SOL", "SOL"),
+        ("BTC_USDC-PERPETUAL", "BTC"),
+    ],
+)
+def test_base_asset(symbol: str, base: str) -> None:
+    assert base_asset(symbol) == base
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lev=st.floats(1.5, 100),
+    shock=st.floats(-0.6, 0.6),
+    short=st.booleans(),
+)
+def test_isolated_liquidation_flag_equals_crossing_the_liquidation_price(lev: float, shock: float, short: bool) -> None:
+    """Property: an isolated position is flagged liquidated iff the shocked mark is at or beyond its LP."""
+    qty = -1.0 if short else 1.0
+    acc = _account(
+        positions=[
+            {
+                "symbol": "BTCUSDT",
+                "qty": qty,
+                "entry_price": 40_000,
+                "mark_price": 40_000,
+                "leverage": lev,
+                "margin_mode": "isolated",
+            }
+        ]
+    )
+    lp = evaluate(acc).positions[0].liquidation_price
+    res = apply_scenario(acc, Scenario("s", shock))
+    mark = 40_000 * (1 + shock)
+    if lp is None:
+        assert not res.positions[0].liquidated
+    elif abs(mark - lp) > 1e-6 * lp:
+        crossed = mark <= lp if not short else mark >= lp
+        assert res.positions[0].liquidated == crossed
+    assert res.positions[0].pnl >= -40_000 / lev * (1 + 1e-9)
