@@ -174,3 +174,27 @@ def test_isolated_liquidation_flag_equals_crossing_the_liquidation_price(lev: fl
         crossed = mark <= lp if not short else mark >= lp
         assert res.positions[0].liquidated == crossed
     assert res.positions[0].pnl >= -40_000 / lev * (1 + 1e-9)
+
+
+def test_a_bankrupt_cross_wallet_does_not_eat_isolated_margin() -> None:
+    """Cross BTC long wiped out (bad debt) while an isolated ETH short profits: the isolated part keeps
+    its margin and gain; only the cross part floors at zero."""
+    acc = _account(
+        wallet_balance=20_000,
+        positions=[
+            {"symbol": "BTCUSDT", "qty": 2, "entry_price": 60_000, "mark_price": 60_000, "leverage": 10},
+            {
+                "symbol": "ETHUSDT",
+                "qty": -30,
+                "entry_price": 3_000,
+                "mark_price": 3_000,
+                "leverage": 10,
+                "margin_mode": "isolated",
+            },
+        ],
+    )
+    res = apply_scenario(acc, Scenario("crash", -0.4553))
+    eth_balance = 9_000 + 30 * 3_000 * 0.4553
+    assert res.equity_after == pytest.approx(eth_balance)
+    assert res.bad_debt == pytest.approx(2 * 60_000 * 0.4553 - 20_000)
+    assert res.pnl == pytest.approx(eth_balance - 29_000)

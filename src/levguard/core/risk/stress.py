@@ -369,9 +369,13 @@ def apply_scenario(
                 p.symbol, p.qty, p.mark_price, s.mark_price, pnl, pay, r1.liquidation_price, r1.liquidatable, False
             )
         )
-    raw_after = after.equity + min(wallet, 0.0)
-    equity_after = max(raw_after, 0.0)
-    bad_debt = max(-raw_after, 0.0)
+    # Cross and isolated parts go bankrupt separately: a bankrupt cross wallet does not eat an
+    # isolated position's margin, and each part's shortfall is the insurance fund's (bad debt).
+    iso = [r.margin_balance for r in after.positions if r.margin_balance is not None]
+    cross_equity = after.equity - math.fsum(iso) + min(wallet, 0.0)
+    parts = [cross_equity, *iso]
+    equity_after = math.fsum(max(x, 0.0) for x in parts)
+    bad_debt = math.fsum(max(-x, 0.0) for x in parts)
     return AccountStress(
         label,
         account.venue,
