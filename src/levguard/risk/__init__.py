@@ -11,7 +11,22 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    # volatility
+    "realized_vol": "levguard.risk.vol",
+    "fit_garch": "levguard.risk.garch",
+    "GarchFit": "levguard.risk.garch",
+    "periods_per_year": "levguard.core.risk.volatility",
+    "annualise": "levguard.core.risk.volatility",
+    "ewma_variance": "levguard.core.risk.volatility",
+    # stress
+    "Scenario": "levguard.core.risk.stress",
+    "NAMED_SCENARIOS": "levguard.core.risk.stress",
+    "grid_scenarios": "levguard.core.risk.stress",
+    "venue_default": "levguard.core.risk.stress",
+    "apply_scenario": "levguard.core.risk.stress",
+    "stress_accounts": "levguard.core.risk.stress",
+}
 
 __all__ = sorted(_EXPORTS)
 
