@@ -1,0 +1,441 @@
+"""Full revaluation of a portfolio of perpetuals and options over a horizon, for VaR scenarios.
+
+A scenario set moves each underlying by a **price relative** ``P/P0`` (gross return): a vector of
+terminal relatives, shape ``(n,)``, or monitored paths, shape ``(n, m)``, whose last column is the
+horizon.  Every instrument on that underlying moves by the same relative from its own current
+price (a perpetual from its mark, an option's forward from the underlying's price), so the
+perp-spot basis is held fixed.
+
+The P&L of each scenario, in the account's settlement currency (gains positive), is
+
+* linear perpetual: ``q (P1 - P0)``; inverse perpetual (coin): ``q (1/P0 - 1/P1)``
+  (``q`` = contracts x contract size, :func:`levguard.kernels.margin.position_upnl`);
+* option: ``qty x contract_size x (V(F1, T - h/365, vol + dvol) - V(F0, T, vol))`` with Black-76
+  (:func:`levguard.core.options.black76.black76`), in USD or coin as the option settles;
+* funding carry over ``n = 24 h / interval_hours`` intervals: ``-q P0 rate n`` (linear) and
+  ``-q / P0 rate n`` (inverse, coin), positive rate = longs pay (ARCHITECTURE convention 2);
+* liquidation truncation of isolated positions (see :func:`revalue`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from levguard._typing import BoolArray1D, Float64Array, Float64Array1D
+from levguard.core._validate import finite, non_negative, positive
+from levguard.core.margin import AccountReport, evaluate
+from levguard.core.options.black76 import DAYS_PER_YEAR, black76
+from levguard.core.positions import Account, Position
+from levguard.core.rules import get_venue, symbol_key
+from levguard.errors import InputError
+
+__all__ = [
+    "OptionPosition",
+    "PortfolioPnL",
+    "base_of",
+    "is_usd",
+    "revalue",
+]
+
+_V = TypeVar("_V")
+
+_USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE", "PYUSD", "USDD"})
+
+
+def is_usd(currency: str) -> bool:
+    """True for USD and the USD stablecoins (treated as 1 USD each; de-pegs are ignored)."""
+    return currency.strip().upper() in _USD_LIKE
+
+
+def base_of(symbol: str) -> str:
+    """Return the base asset of a symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTCUSD_PERP``,
+    ``BTC-27DEC24-70000-C`` -> ``BTC``."""
+    first = re.split(r"[/\-_:]", symbol.strip().upper())[0]
+    for quote in ("USDT", "USDC", "BUSD", "USD"):
+        if first.endswith(quote) and len(first) > len(quote):
+            return first[: -len(quote)]
+    return first
+
+
+@dataclass(frozen=True, slots=True)
+class OptionPosition:
+    """A European option position, revalued with Black-76.
+
+    Parameters
+    ----------
+    symbol : str
+        Name, e.g. ``"BTC-27DEC24-70000-C"``.
+    kind : {"call", "put"}
+        Option type.
+    strike : float
+        Strike, USD per coin, > 0.
+    t_years : float
+        Time to expiry now, in 365-day years, >= 0.
+    qty : float
+        Signed number of contracts (> 0 long, < 0 short), non-zero.
+    settlement : {"usd", "coin"}
+        USD-settled (price in USD) or coin-settled, Deribit style (price in coin).
+    vol : float
+        Black volatility (0.6 = 60%), >= 0.
+    contract_size : float
+        Coins of underlying per contract, > 0.
+    underlying : str, optional
+        Scenario key of the underlying; defaults to the base of ``symbol``.
+    rate : float
+        Discount rate for Black-76.
+    """
+
+    symbol: str
+    kind: Literal["call", "put"]
+    strike: float
+    t_years: float
+    qty: float
+    settlement: Literal["usd", "coin"]
+    vol: float
+    contract_size: float = 1.0
+    underlying: str | None = None
+    rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.symbol, str) or not self.symbol.strip():
+            raise InputError(f"option symbol must be a non-empty string, was {self.symbol!r}")
+        s = self.symbol
+        if self.kind not in ("call", "put"):
+            raise InputError(f"{s}.kind must be 'call' or 'put', was {self.kind!r}")
+        if self.settlement not in ("usd", "coin"):
+            raise InputError(f"{s}.settlement must be 'usd' or 'coin', was {self.settlement!r}")
+        positive(self.strike, f"{s}.strike")
+        non_negative(self.t_years, f"{s}.t_years")
+        finite(self.qty, f"{s}.qty")
+        if self.qty == 0.0:
+            raise InputError(f"{s}.qty must be non-zero (signed: > 0 long, < 0 short), was 0")
+        non_negative(self.vol, f"{s}.vol")
+        positive(self.contract_size, f"{s}.contract_size")
+        finite(self.rate, f"{s}.rate")
+
+    @property
+    def underlying_key(self) -> str:
+        """The scenario key of the underlying (``underlying`` or the base of ``symbol``)."""
+        return symbol_key(self.underlying) if self.underlying else base_of(self.symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioPnL:
+    """Scenario P&L of a portfolio over a horizon, in the settlement currency (gains positive).
+
+    Attributes
+    ----------
+    pnl : ndarray, shape (n,)
+        Total P&L per scenario (price, option and funding parts, after truncation).
+    by_position : Mapping[str, ndarray]
+        P&L per position symbol, shape (n,) each, in the settlement currency.
+    funding : ndarray, shape (n,)
+        Funding accrued per scenario (included in ``pnl``; for an isolated position whose loss
+        hits the margin floor, the floor is applied to price and funding together).
+    liquidated : Mapping[str, ndarray]
+        For each isolated perpetual, a boolean (n,) marking the scenarios where it was liquidated.
+    settlement : str
+        Currency of every amount.
+    horizon_days : float
+        Holding period.
+    """
+
+    pnl: Float64Array1D
+    by_position: Mapping[str, Float64Array1D]
+    funding: Float64Array1D
+    liquidated: Mapping[str, BoolArray1D]
+    settlement: str
+    horizon_days: float
+
+
+def _scenario_arrays(scenarios: Mapping[str, npt.ArrayLike]) -> tuple[dict[str, Float64Array], int]:
+    if not isinstance(scenarios, Mapping) or not scenarios:
+        raise InputError("scenarios must map underlying -> price relatives P/P0, was empty or not a mapping")
+    out: dict[str, Float64Array] = {}
+    n: int | None = None
+    for key, raw in scenarios.items():
+        name = f"scenarios[{key!r}]"
+        try:
+            a = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be an array of price relatives, was {type(raw).__name__}") from None
+        if a.ndim not in (1, 2) or a.size == 0:
+            raise InputError(f"{name} must be shape (n,) or (n, steps), was shape {a.shape}")
+        bad = ~(np.isfinite(a) & (a > 0.0))
+        if bad.any():
+            i = np.unravel_index(int(np.argmax(bad)), a.shape)
+            where = ", ".join(str(int(v)) for v in i)
+            raise InputError(f"{name}[{where}] must be a finite price relative > 0, was {a[i].item()!r}")
+        if a.ndim == 1:
+            a = a[:, None]
+        if n is None:
+            n = a.shape[0]
+        elif a.shape[0] != n:
+            raise InputError(f"{name} has {a.shape[0]} scenarios, others {n}; scenarios are joint (same rows)")
+        k = symbol_key(str(key))
+        if k in out:
+            raise InputError(f"scenarios has two keys for {k!r}")
+        out[k] = a
+    assert n is not None
+    return out, n
+
+
+def _key_for(symbol: str, keys: Mapping[str, object], where: str) -> str:
+    """Scenario key of a perpetual: its own normalised symbol, else its base asset."""
+    for k in (symbol_key(symbol), base_of(symbol)):
+        if k in keys:
+            return k
+    raise InputError(
+        f"{where}: no scenario for {symbol!r} (looked for {symbol_key(symbol)!r} and {base_of(symbol)!r}); "
+        f"scenarios has {sorted(keys)}"
+    )
+
+
+def _per_scenario(value: float | npt.ArrayLike, n: int, name: str) -> Float64Array1D:
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,):
+        raise InputError(f"{name} must be a number or shape ({n},), was shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise InputError(f"{name} must be finite, was {value!r}")
+    return a
+
+
+def _lookup(mapping: Mapping[str, _V] | None, *names: str) -> _V | None:
+    if not mapping:
+        return None
+    norm = {symbol_key(str(k)): v for k, v in mapping.items()}
+    for name in names:
+        if symbol_key(name) in norm:
+            return norm[symbol_key(name)]
+    return None
+
+
+def _perp_pnl(p: Position, rel: Float64Array) -> Float64Array:
+    # q (P1 - P0) or q (1/P0 - 1/P1) with P1 = P0 * rel; rel has any shape.
+    q, p0 = p.q, p.mark_price
+    if p.instrument.inverse:
+        out: Float64Array = q / p0 * (1.0 - 1.0 / rel)
+        return out
+    out = q * p0 * (rel - 1.0)
+    return out
+
+
+def revalue(
+    account: Account,
+    scenarios: Mapping[str, npt.ArrayLike],
+    *,
+    horizon_days: float,
+    options: Sequence[OptionPosition] = (),
+    prices: Mapping[str, float] | None = None,
+    vol_shifts: Mapping[str, float | npt.ArrayLike] | None = None,
+    funding_rates: Mapping[str, float | npt.ArrayLike] | None = None,
+    funding_interval_hours: float = 8.0,
+    liquidation_fee_rate: float | None = None,
+    report: AccountReport | None = None,
+) -> PortfolioPnL:
+    """Revalue an account's perpetuals and a set of options under joint price scenarios.
+
+    Parameters
+    ----------
+    account : Account
+        Wallet and perpetual positions (linear or inverse, cross or isolated).
+    scenarios : Mapping[str, array_like]
+        Underlying key (``"BTC"``, or a perp's own symbol) -> price relatives ``P/P0``, shape
+        ``(n,)`` (terminal) or ``(n, m)`` (paths monitored at ``m`` evenly spaced times, the last
+        at the horizon).  Rows are joint scenarios: every key has the same ``n``.  A perpetual
+        uses the key of its normalised symbol if present, else of its base asset.
+    horizon_days : float
+        Holding period in days, >= 0 (0: instantaneous shocks, no decay and no funding).
+    options : sequence of OptionPosition
+        Options held beside the perpetuals.
+    prices : Mapping[str, float], optional
+        Current USD price (option forward) per underlying; defaults to the mark price of a
+        perpetual on that underlying.  Needed for options and for converting between USD and a
+        coin settlement when no perpetual gives the price.
+    vol_shifts : Mapping[str, float or array_like], optional
+        Absolute change of every option's vol per underlying: a number or shape ``(n,)``
+        (volatility is floored at 0).
+    funding_rates : Mapping[str, float or array_like], optional
+        Funding rate per interval for each perpetual, keyed by its symbol or underlying: a
+        number (deterministic carry) or shape ``(n,)`` (a per-scenario average rate, for a
+        stochastic funding shock).  Positive: longs pay.
+    funding_interval_hours : float
+        Hours between funding settlements (8 on most venues, 1 on Hyperliquid and dYdX).
+    liquidation_fee_rate : float, optional
+        Fee rate on the notional at liquidation; defaults to each position's venue taker fee
+        (:meth:`levguard.core.rules.VenueModel.taker_fee`).
+    report : AccountReport, optional
+        The margin engine's report of ``account`` (computed when omitted); its liquidation
+        prices and isolated margin balances drive the truncation.
+
+    Returns
+    -------
+    PortfolioPnL
+
+    Notes
+    -----
+    *Liquidation truncation (isolated positions).*  With liquidation price ``LP`` from
+    :func:`levguard.core.margin.evaluate` (venue tiers and fees), a scenario whose path reaches
+    ``LP`` (at or below it for a long, at or above for a short, at any monitored time) closes
+    the position there: its price P&L is ``q (LP - P0) - f |q| LP`` (linear) or
+    ``q (1/P0 - 1/LP) - f |q| / LP`` (inverse, coin), ``f`` the liquidation fee rate, and funding
+    stops at the first monitored time past ``LP``.  Finally an isolated position's P&L is floored
+    at ``-(margin balance + f x notional at LP)``: it cannot lose more than its posted margin
+    (plus current uPnL) and the fee.  With terminal relatives only (``m = 1``) a position is
+    taken as liquidated when the horizon price is past ``LP``; paths that cross ``LP`` and come
+    back are missed, so the loss is understated for them (give paths for path dependence; the
+    crossing is still only checked at the monitored times).  Cross positions are not truncated:
+    they draw on the whole wallet.
+
+    *Funding* uses the current mark (``-q P0 rate`` per interval, ``-q / P0 rate`` in coin) over
+    ``horizon_days x 24 / funding_interval_hours`` intervals (a fractional count is the
+    expected accrual).
+
+    *Options*: Black-76 with the underlying's relative applied to the forward and time to expiry
+    ``T - h/365``; an option expiring inside the horizon pays its intrinsic value at the
+    monitored time nearest expiry (the horizon price with terminal relatives) and holds that cash
+    to the horizon.  Options are not truncated.
+
+    *Settlement currency.*  Perpetual P&L is in the account's settlement currency already (an
+    account holds one).  Option P&L is converted with the scenario's horizon price: a coin
+    amount times ``P1`` of its underlying into USD; a USD amount divided by ``P1`` of the
+    settlement coin into a coin-settled account (which then needs that coin among the
+    scenario keys).  USD stablecoins count as USD.  Only P&L is converted; the change in USD
+    value of coin collateral already held is not P&L of these positions.
+    """
+    rel, n = _scenario_arrays(scenarios)
+    h = non_negative(float(horizon_days), "horizon_days")
+    positive(float(funding_interval_hours), "funding_interval_hours")
+    if liquidation_fee_rate is not None:
+        non_negative(float(liquidation_fee_rate), "liquidation_fee_rate")
+    model = get_venue(account.venue)
+    rep = report if report is not None else evaluate(account, model)
+    if len(rep.positions) != len(account.positions):
+        raise InputError(f"report has {len(rep.positions)} positions, account {len(account.positions)}")
+    settlement = rep.settlement
+    n_intervals = h * 24.0 / float(funding_interval_hours)
+
+    # Current USD prices per underlying: given ones first, then perpetual marks.
+    p0: dict[str, float] = {}
+    for i, p in enumerate(account.positions):
+        p0.setdefault(_key_for(p.symbol, rel, f"positions[{i}]"), p.mark_price)
+        p0.setdefault(base_of(p.symbol), p.mark_price)
+    for k, v in (prices or {}).items():
+        p0[symbol_key(str(k))] = positive(float(v), f"prices[{k!r}]")
+
+    total = np.zeros(n)
+    funding_total = np.zeros(n)
+    by_position: dict[str, Float64Array1D] = {}
+    liquidated: dict[str, BoolArray1D] = {}
+
+    for i, (p, pr) in enumerate(zip(account.positions, rep.positions, strict=True)):
+        key = _key_for(p.symbol, rel, f"positions[{i}]")
+        path = rel[key]
+        m = path.shape[1]
+        price_pnl = _perp_pnl(p, path[:, -1])
+        raw_rate = _lookup(funding_rates, p.symbol, key, base_of(p.symbol))
+        rate = np.zeros(n) if raw_rate is None else _per_scenario(raw_rate, n, f"funding_rates[{p.symbol!r}]")
+        per_interval = -p.q * (1.0 / p.mark_price if p.instrument.inverse else p.mark_price) * rate
+        accrued = np.ones(n)
+        pnl = price_pnl
+        if p.isolated:
+            fee = model.taker_fee(p) if liquidation_fee_rate is None else float(liquidation_fee_rate)
+            lp = pr.liquidation_price
+            fee_amount = fee * (abs(p.q) / lp if p.instrument.inverse else abs(p.q) * lp) if lp is not None else 0.0
+            crossed = np.zeros(n, dtype=np.bool_)
+            if lp is not None:
+                lp_rel = lp / p.mark_price
+                past = path <= lp_rel if p.qty > 0 else path >= lp_rel
+                crossed = np.asarray(past.any(axis=1), dtype=np.bool_)
+                first = np.argmax(past, axis=1)
+                accrued = np.where(crossed, (first + 1) / m, 1.0)
+                liq_pnl = float(_perp_pnl(p, np.asarray(lp_rel))) - fee_amount
+                pnl = np.where(crossed, liq_pnl, price_pnl)
+            balance = max(pr.margin_balance or 0.0, 0.0)
+            liquidated[p.symbol] = crossed
+            funding = per_interval * n_intervals * accrued
+            pnl = np.maximum(pnl + funding, -(balance + fee_amount))
+        else:
+            funding = per_interval * n_intervals
+            pnl = pnl + funding
+        by_position[p.symbol] = pnl
+        funding_total += funding
+        total += pnl
+
+    for j, o in enumerate(options):
+        key = o.underlying_key
+        if key not in rel:
+            raise InputError(f"options[{j}] ({o.symbol}): no scenario for underlying {key!r}; has {sorted(rel)}")
+        if key not in p0:
+            raise InputError(f"options[{j}] ({o.symbol}): no current price for {key!r}; pass prices={{{key!r}: ...}}")
+        path = rel[key]
+        m = path.shape[1]
+        f0 = p0[key]
+        t1 = o.t_years - h / DAYS_PER_YEAR
+        if t1 > 0.0 or h == 0.0:
+            f1 = f0 * path[:, -1]
+            t1 = max(t1, 0.0)
+        else:
+            # Expires inside the horizon: intrinsic at the monitored time nearest expiry.
+            step = min(m - 1, max(0, math.ceil(o.t_years / (h / DAYS_PER_YEAR) * m) - 1))
+            f1 = f0 * path[:, step]
+            t1 = 0.0
+        raw_shift = _lookup(vol_shifts, key)
+        shift = np.zeros(n) if raw_shift is None else _per_scenario(raw_shift, n, f"vol_shifts[{key!r}]")
+        v0 = float(black76(o.kind, f0, o.strike, o.t_years, o.vol, o.rate, o.settlement).price)
+        v1 = np.asarray(
+            black76(o.kind, f1, o.strike, t1, np.maximum(o.vol + shift, 0.0), o.rate, o.settlement).price,
+            dtype=np.float64,
+        )
+        native = o.qty * o.contract_size * (v1 - v0)
+        pnl = _convert(native, o.settlement, key, settlement, rel, p0, f"options[{j}]")
+        by_position[o.symbol] = by_position.get(o.symbol, np.zeros(n)) + pnl
+        total += pnl
+
+    return PortfolioPnL(
+        pnl=total,
+        by_position=MappingProxyType(by_position),
+        funding=funding_total,
+        liquidated=MappingProxyType(liquidated),
+        settlement=settlement,
+        horizon_days=h,
+    )
+
+
+def _convert(
+    native: Float64Array1D,
+    native_unit: Literal["usd", "coin"],
+    underlying: str,
+    settlement: str,
+    rel: Mapping[str, Float64Array],
+    p0: Mapping[str, float],
+    where: str,
+) -> Float64Array1D:
+    """Convert an option's P&L (USD, or coin of its underlying) into the settlement currency."""
+    target_usd = is_usd(settlement)
+    target = symbol_key(settlement)
+    if native_unit == "usd":
+        usd = native
+    elif not target_usd and target == underlying:
+        return native
+    else:
+        usd = native * p0[underlying] * rel[underlying][:, -1]
+    if target_usd:
+        return usd
+    if target not in rel or target not in p0:
+        raise InputError(
+            f"{where}: converting to the {settlement} settlement needs {target!r} among the scenario keys "
+            f"and its price (scenarios has {sorted(rel)})"
+        )
+    out: Float64Array1D = usd / (p0[target] * rel[target][:, -1])
+    return out

@@ -1,0 +1,714 @@
+"""Value-at-Risk and Expected Shortfall from loss samples and parametric forms.
+
+Conventions (every function here):
+
+* **Losses are positive.**  A P&L sample is turned into losses by ``loss = -pnl``
+  (``kind="pnl"``); VaR and ES are reported as positive loss amounts in the sample's unit.
+* ``level`` is the **confidence**, ``0.5 < level < 1`` (0.99, never 99 or 0.01); the tail
+  probability is ``1 - level``.
+* ``horizon_days`` is the holding period.  Sample methods (historical, Monte Carlo) take a sample
+  of losses *over the horizon* and only record it; parametric methods take moments *per day* and
+  scale them to the horizon (see each function); filtered historical simulation simulates the
+  horizon step by step.
+
+Every function returns a frozen :class:`VarResult`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+from scipy.special import bdtrik, ndtri, stdtrit
+
+from levguard._typing import Float64Array, Float64Array1D
+from levguard.core._validate import finite, positive
+from levguard.errors import InputError
+
+__all__ = [
+    "GarchParams",
+    "SampleKind",
+    "VarResult",
+    "check_level",
+    "cornish_fisher_var",
+    "empirical_var_es",
+    "fhs_returns",
+    "fhs_var",
+    "garch_filter",
+    "historical_var",
+    "monte_carlo_var",
+    "normal_var",
+    "standard_t_var_es",
+    "student_t_var",
+    "var_from_sample",
+]
+
+SampleKind = Literal["loss", "pnl"]
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _empty() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class VarResult:
+    """VaR and ES of one loss distribution (positive numbers are losses).
+
+    Attributes
+    ----------
+    var : float
+        Value-at-Risk: the ``level`` quantile of the loss.
+    es : float
+        Expected Shortfall: the mean loss in the worst ``1 - level`` of outcomes (>= ``var``).
+    level : float
+        Confidence, e.g. 0.99.
+    method : str
+        ``historical``, ``normal``, ``t``, ``cornish_fisher``, ``fhs`` or ``monte_carlo``.
+    horizon_days : float
+        Holding period in days.
+    n : int
+        Sample size (0 for closed forms without a sample).
+    details : Mapping[str, float]
+        Method-specific numbers (fitted parameters, quantile indices, confidence bounds).
+    """
+
+    var: float
+    es: float
+    level: float
+    method: str
+    horizon_days: float
+    n: int
+    details: Mapping[str, float] = field(default_factory=_empty)
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready dict."""
+        return {
+            "var": self.var,
+            "es": self.es,
+            "level": self.level,
+            "method": self.method,
+            "horizon_days": self.horizon_days,
+            "n": self.n,
+            "details": dict(self.details),
+        }
+
+
+def _result(
+    var: float, es: float, level: float, method: str, horizon_days: float, n: int, details: Mapping[str, float]
+) -> VarResult:
+    return VarResult(float(var), float(es), level, method, horizon_days, n, MappingProxyType(dict(details)))
+
+
+def check_level(level: float, name: str = "level") -> float:
+    """Return ``level`` if it is a confidence in (0.5, 1), else raise :class:`InputError`."""
+    if isinstance(level, bool) or not isinstance(level, int | float | np.floating):
+        raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {level!r}")
+    lv = float(level)
+    if not (math.isfinite(lv) and 0.5 < lv < 1.0):
+        raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {level!r}")
+    return lv
+
+
+def _horizon(horizon_days: float) -> float:
+    return positive(float(horizon_days), "horizon_days")
+
+
+def _losses(sample: npt.ArrayLike, kind: SampleKind, name: str = "sample") -> Float64Array1D:
+    """Validate a 1-D finite sample and return it as losses (``-pnl`` for P&L)."""
+    if kind not in ("loss", "pnl"):
+        raise InputError(f"kind must be 'loss' or 'pnl', was {kind!r}")
+    try:
+        x = np.asarray(sample, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a 1-D array of numbers, was {type(sample).__name__}") from None
+    if x.ndim != 1:
+        raise InputError(f"{name} must be 1-D, was shape {x.shape}")
+    if x.size == 0:
+        raise InputError(f"{name} must not be empty, was size 0")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{name}[{i}] must be finite, was {x[i].item()!r}")
+    return -x if kind == "pnl" else x
+
+
+def empirical_var_es(losses: Float64Array1D, level: float) -> tuple[float, float, float]:
+    """Return ``(var, es, m)`` of an empirical loss distribution; ``m = n (1 - level)``.
+
+    Parameters
+    ----------
+    losses : ndarray, shape (n,)
+        Finite losses (not validated here; see :func:`historical_var`).
+    level : float
+        Confidence in (0.5, 1).
+
+    Notes
+    -----
+    VaR is the lower empirical quantile ``inf{x : F_n(x) >= level}``, the order statistic
+    ``L_(ceil(n level))`` of the ascending losses.  ES is Acerbi & Tasche (2002, "On the
+    coherence of Expected Shortfall", J. Banking & Finance 26, eq. 3.3) applied to the empirical
+    distribution: the mean of the empirical quantile function over ``(level, 1)``,
+
+    ``ES = (sum_{i=1}^{floor(m)} L_[i] + (m - floor(m)) L_[floor(m)+1]) / m``
+
+    with ``L_[i]`` the i-th largest loss.  It is coherent, continuous in ``level`` and never
+    below VaR (``L_[floor(m)+1]`` is VaR itself).  ``m`` within 1e-9 of an integer is rounded so
+    that ``n = 100, level = 0.99`` gives ``m = 1`` exactly despite floating point.
+    """
+    x = np.sort(losses)
+    n = x.size
+    m = n * (1.0 - level)
+    if abs(m - round(m)) <= 1e-9 * max(1.0, m):
+        m = float(round(m))
+    j = math.floor(m)
+    var = float(x[n - j - 1])
+    tail = math.fsum(x[n - j :].tolist()) if j > 0 else 0.0
+    es = (tail + (m - j) * var) / m
+    # The weighted mean of values >= var can land one ulp below it; ES >= VaR by construction.
+    return var, max(es, var), m
+
+
+def historical_var(
+    sample: npt.ArrayLike, level: float, *, kind: SampleKind = "loss", horizon_days: float = 1.0
+) -> VarResult:
+    """Return historical VaR and ES of a sample of horizon losses (or P&L).
+
+    Parameters
+    ----------
+    sample : array_like, shape (n,)
+        Losses (``kind="loss"``, positive = loss) or P&L (``kind="pnl"``) over the horizon.
+    level : float
+        Confidence in (0.5, 1).
+    kind : {"loss", "pnl"}
+        How to read ``sample``.
+    horizon_days : float
+        Holding period the sample describes (recorded, not used to scale).
+
+    Returns
+    -------
+    VarResult
+        ``details``: ``n_tail`` = ``n (1 - level)``, the (fractional) number of tail points.
+
+    Notes
+    -----
+    Quantile and ES definitions: :func:`empirical_var_es` (lower empirical quantile;
+    Acerbi-Tasche ES).  Example: losses ``1..100`` at 0.99 give VaR 99 and ES 100; at 0.975,
+    VaR 98 and ES ``(100 + 99 + 0.5 * 98) / 2.5 = 99.2``.
+    """
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    x = _losses(sample, kind)
+    var, es, m = empirical_var_es(x, lv)
+    return _result(var, es, lv, "historical", h, x.size, {"n_tail": m})
+
+
+def monte_carlo_var(
+    sample: npt.ArrayLike, level: float, *, kind: SampleKind = "loss", horizon_days: float = 1.0
+) -> VarResult:
+    """Return VaR and ES of simulated horizon losses (or P&L) with sampling-error bounds.
+
+    Parameters
+    ----------
+    sample : array_like, shape (n,)
+        Simulated losses or P&L (``kind``), e.g. from full revaluation
+        (:func:`levguard.core.risk.portfolio.revalue`).
+    level : float
+        Confidence in (0.5, 1).
+    kind : {"loss", "pnl"}
+        How to read ``sample``.
+    horizon_days : float
+        Holding period the simulation covers (recorded).
+
+    Returns
+    -------
+    VarResult
+        Estimates as in :func:`historical_var`; ``details``: ``var_ci_low``/``var_ci_high``, a
+        distribution-free 95% confidence interval of the VaR from order statistics, and ``es_se``,
+        the standard error of the ES estimate.
+
+    Notes
+    -----
+    The number of simulated losses above the true VaR is Binomial(n, 1 - level), so the order
+    statistics ``L_(k_lo)`` and ``L_(k_hi)`` with ``k`` the 2.5% and 97.5% binomial quantiles
+    bracket the true quantile with probability about 0.95 (David & Nagaraja, "Order
+    Statistics", 3rd ed., sec. 7.1).  ``es_se = sd(tail losses) / sqrt(n_tail)``.
+    """
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    x = _losses(sample, kind)
+    var, es, m = empirical_var_es(x, lv)
+    n = x.size
+    xs = np.sort(x)
+    # Binomial(n, level) quantiles of the count of losses at or below the true VaR.
+    k_lo = int(np.clip(math.floor(float(bdtrik(0.025, n, lv))), 1, n))
+    k_hi = int(np.clip(math.ceil(float(bdtrik(0.975, n, lv))) + 1, 1, n))
+    tail = xs[n - max(1, math.ceil(m)) :]
+    es_se = float(np.std(tail, ddof=1) / math.sqrt(tail.size)) if tail.size > 1 else math.nan
+    details = {"n_tail": m, "var_ci_low": float(xs[k_lo - 1]), "var_ci_high": float(xs[k_hi - 1]), "es_se": es_se}
+    return _result(var, es, lv, "monte_carlo", h, n, details)
+
+
+def normal_var(level: float, *, sd: float, mean: float = 0.0, horizon_days: float = 1.0) -> VarResult:
+    """Return VaR and ES of a normal loss distribution.
+
+    Parameters
+    ----------
+    level : float
+        Confidence in (0.5, 1).
+    sd : float
+        Standard deviation of the one-day loss, > 0.
+    mean : float
+        Mean of the one-day **loss** (the negative of the mean P&L).
+    horizon_days : float
+        Holding period; moments scale as ``mean h`` and ``sd sqrt(h)`` (i.i.d. days).
+
+    Notes
+    -----
+    With ``z = Phi^{-1}(level)`` and ``phi`` the standard normal density (Jorion, "Value at
+    Risk", 3rd ed., ch. 5; McNeil, Frey & Embrechts, "Quantitative Risk Management", 2015,
+    ex. 2.14):
+
+    ``VaR = mu + sigma z``,  ``ES = mu + sigma phi(z) / (1 - level)``
+
+    with ``mu = mean h`` and ``sigma = sd sqrt(h)``.  At 0.99, ``z = 2.3263`` and
+    ``phi(z)/(1 - level) = 2.6652``.
+    """
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    positive(float(sd), "sd")
+    finite(float(mean), "mean")
+    mu, sigma = mean * h, sd * math.sqrt(h)
+    z = float(ndtri(lv))
+    phi = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+    return _result(mu + sigma * z, mu + sigma * phi / (1.0 - lv), lv, "normal", h, 0, {"mean": mu, "sd": sigma, "z": z})
+
+
+def standard_t_var_es(level: float, nu: float) -> tuple[float, float]:
+    """Return the ``level`` quantile and the ES of the standard Student-t (location 0, scale 1, ``nu > 1``)."""
+    q = float(stdtrit(nu, level))
+    pdf = float(stats.t.pdf(q, nu))
+    return q, (nu + q * q) / (nu - 1.0) * pdf / (1.0 - level)
+
+
+def student_t_var(
+    level: float,
+    *,
+    nu: float,
+    sd: float | None = None,
+    scale: float | None = None,
+    mean: float = 0.0,
+    horizon_days: float = 1.0,
+) -> VarResult:
+    """Return VaR and ES of a Student-t loss distribution.
+
+    Parameters
+    ----------
+    level : float
+        Confidence in (0.5, 1).
+    nu : float
+        Degrees of freedom, > 1 (> 2 when ``sd`` is given).
+    sd, scale : float
+        Exactly one: the one-day loss's standard deviation (the t is *scaled to unit variance*
+        and multiplied by ``sd``: ``scale = sd sqrt((nu - 2)/nu)``), or the t's own scale
+        parameter (``scipy.stats.t`` convention).
+    mean : float
+        Location (mean) of the one-day loss.
+    horizon_days : float
+        Holding period; ``mean h`` and ``scale sqrt(h)`` with the shape ``nu`` kept (an
+        approximation: sums of t variables are not t).
+
+    Notes
+    -----
+    With ``q = t_nu^{-1}(level)`` and ``f_nu`` the standard t density (McNeil, Frey & Embrechts
+    2015, ex. 2.15):
+
+    ``VaR = mu + s q``,  ``ES = mu + s (nu + q^2)/(nu - 1) f_nu(q) / (1 - level)``.
+
+    For nu = 4 at 0.99 with unit variance: VaR = 2.649, ES = 3.692 (normal: 2.326, 2.665).
+    """
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    finite(float(nu), "nu")
+    finite(float(mean), "mean")
+    if (sd is None) == (scale is None):
+        raise InputError(f"give exactly one of sd or scale, was sd={sd!r}, scale={scale!r}")
+    if sd is not None:
+        positive(float(sd), "sd")
+        if nu <= 2.0:
+            raise InputError(f"nu must be > 2 for a finite standard deviation (sd given), was {nu!r}")
+        s = sd * math.sqrt((nu - 2.0) / nu)
+    else:
+        assert scale is not None
+        s = positive(float(scale), "scale")
+        if nu <= 1.0:
+            raise InputError(f"nu must be > 1 for a finite expected shortfall, was {nu!r}")
+    mu, s_h = mean * h, s * math.sqrt(h)
+    q, es_std = standard_t_var_es(lv, float(nu))
+    return _result(mu + s_h * q, mu + s_h * es_std, lv, "t", h, 0, {"nu": float(nu), "mean": mu, "scale": s_h, "q": q})
+
+
+def _cf_coefficients(skew: float, exkurt: float) -> tuple[float, float, float, float]:
+    # w(z) = c0 + c1 z + c2 z^2 + c3 z^3 expands the Cornish-Fisher quantile in powers of z.
+    c0 = -skew / 6.0
+    c1 = 1.0 - exkurt / 8.0 + 5.0 * skew * skew / 36.0
+    c2 = skew / 6.0
+    c3 = exkurt / 24.0 - skew * skew / 18.0
+    return c0, c1, c2, c3
+
+
+def cornish_fisher_var(
+    level: float,
+    *,
+    sd: float,
+    mean: float = 0.0,
+    skew: float = 0.0,
+    excess_kurtosis: float = 0.0,
+    horizon_days: float = 1.0,
+) -> VarResult:
+    """Return the Cornish-Fisher (modified) VaR and its ES.
+
+    Parameters
+    ----------
+    level : float
+        Confidence in (0.5, 1).
+    sd, mean : float
+        Standard deviation and mean of the one-day loss.
+    skew, excess_kurtosis : float
+        Skewness and excess kurtosis of the one-day **loss** (a left-skewed P&L has a positive
+        loss skew).
+    horizon_days : float
+        Holding period; cumulants of i.i.d. days add: ``mean h``, ``sd sqrt(h)``,
+        ``skew / sqrt(h)``, ``excess_kurtosis / h``.
+
+    Returns
+    -------
+    VarResult
+        ``details``: ``z_cf`` (the adjusted quantile), ``monotone`` (1.0 when the expansion is
+        increasing in ``z``, so quantiles are ordered; 0.0 outside its domain of validity).
+
+    Notes
+    -----
+    Cornish & Fisher (1938); Zangari (1996, RiskMetrics Monitor Q4) for VaR.  With
+    ``z = Phi^{-1}(level)``, S the skew and K the excess kurtosis:
+
+    ``w(z) = z + (z^2 - 1) S/6 + (z^3 - 3z) K/24 - (2z^3 - 5z) S^2/36``,  ``VaR = mu + sigma w(z)``.
+
+    ES is the mean of the Cornish-Fisher quantile function over the tail,
+    ``ES = mu + sigma/(1 - level) int_level^1 w(Phi^{-1}(u)) du``.  Because ``w`` is a cubic in
+    ``z``, the integral is exact in closed form with the normal partial moments
+    ``int_z^inf t^k phi(t) dt``: ``1 - level``, ``phi(z)``, ``z phi(z) + 1 - level``,
+    ``(z^2 + 2) phi(z)`` for ``k = 0..3`` (tests check it against numerical quadrature).  With
+    ``S = K = 0`` both reduce to the normal formulas.  The expansion is monotone only for
+    moderate S and K (Maillard 2012, "A user's guide to the Cornish Fisher expansion");
+    ``details["monotone"]`` flags it.
+    """
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    positive(float(sd), "sd")
+    finite(float(mean), "mean")
+    finite(float(skew), "skew")
+    finite(float(excess_kurtosis), "excess_kurtosis")
+    mu, sigma = mean * h, sd * math.sqrt(h)
+    s, k = skew / math.sqrt(h), excess_kurtosis / h
+    c0, c1, c2, c3 = _cf_coefficients(s, k)
+    z = float(ndtri(lv))
+    w = c0 + c1 * z + c2 * z * z + c3 * z**3
+    p = 1.0 - lv
+    phi = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+    integral = c0 * p + c1 * phi + c2 * (z * phi + p) + c3 * (z * z + 2.0) * phi
+    # w'(z) = c1 + 2 c2 z + 3 c3 z^2 > 0 for every z: a positive quadratic with no real root.
+    monotone = (c3 > 0.0 and 4.0 * c2 * c2 < 12.0 * c1 * c3) or (c3 == 0.0 and c2 == 0.0 and c1 > 0.0)
+    details = {"mean": mu, "sd": sigma, "skew": s, "excess_kurtosis": k, "z": z, "z_cf": w, "monotone": float(monotone)}
+    return _result(mu + sigma * w, mu + sigma * integral / p, lv, "cornish_fisher", h, 0, details)
+
+
+def var_from_sample(
+    sample: npt.ArrayLike,
+    level: float,
+    *,
+    method: Literal["historical", "normal", "t", "cornish_fisher"],
+    kind: SampleKind = "loss",
+    horizon_days: float = 1.0,
+    nu: float | None = None,
+) -> VarResult:
+    """Estimate VaR and ES from a time series of one-day losses (or P&L).
+
+    Parameters
+    ----------
+    sample : array_like, shape (n,)
+        One-day losses or P&L (``kind``) in time order.
+    level : float
+        Confidence in (0.5, 1).
+    method : {"historical", "normal", "t", "cornish_fisher"}
+        ``historical``: empirical quantile (:func:`empirical_var_es`) of the overlapping
+        ``h``-day sums of the sample (``h = horizon_days`` must then be a whole number).
+        ``normal``: sample mean and standard deviation (ddof=1).  ``t``: maximum-likelihood
+        Student-t (``scipy.stats.t.fit``), with ``nu`` fixed when given.  ``cornish_fisher``:
+        sample mean, sd, skewness and excess kurtosis (bias-corrected, ``scipy.stats``).
+    kind : {"loss", "pnl"}
+        How to read ``sample``.
+    horizon_days : float
+        Holding period; parametric methods scale as documented in each closed form.
+    nu : float, optional
+        Fixed degrees of freedom for ``method="t"``.
+
+    Returns
+    -------
+    VarResult
+        With ``n`` the sample size and the fitted moments in ``details``.
+    """
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    x = _losses(sample, kind)
+    n = x.size
+    if method == "historical":
+        if abs(h - round(h)) > 1e-9:
+            raise InputError(f"horizon_days must be a whole number of days for historical sums, was {horizon_days!r}")
+        steps = round(h)
+        if steps > n:
+            raise InputError(f"horizon_days {steps} exceeds the sample length {n}")
+        agg = np.convolve(x, np.ones(steps), mode="valid") if steps > 1 else x
+        var, es, m = empirical_var_es(agg, lv)
+        return _result(var, es, lv, "historical", h, n, {"n_tail": m, "n_windows": float(agg.size)})
+    if n < 4:
+        raise InputError(f"sample needs at least 4 points to fit {method}, had {n}")
+    if method == "normal":
+        r = normal_var(lv, sd=_sd(x), mean=float(np.mean(x)), horizon_days=h)
+    elif method == "t":
+        if nu is not None:
+            positive(float(nu), "nu")
+            df, loc, scale = stats.t.fit(x, f0=float(nu))
+        else:
+            df, loc, scale = stats.t.fit(x)
+        if df <= 1.0:
+            raise InputError(f"the fitted Student-t has nu = {df:.3g} <= 1 (infinite ES); pass nu")
+        r = student_t_var(lv, nu=float(df), scale=float(scale), mean=float(loc), horizon_days=h)
+    elif method == "cornish_fisher":
+        r = cornish_fisher_var(
+            lv,
+            sd=_sd(x),
+            mean=float(np.mean(x)),
+            skew=float(stats.skew(x, bias=False)),
+            excess_kurtosis=float(stats.kurtosis(x, fisher=True, bias=False)),
+            horizon_days=h,
+        )
+    else:
+        raise InputError(f"method must be historical, normal, t or cornish_fisher, was {method!r}")
+    return _result(r.var, r.es, lv, r.method, h, n, r.details)
+
+
+def _sd(x: Float64Array1D) -> float:
+    sd = float(np.std(x, ddof=1))
+    if not sd > 0.0:
+        raise InputError("sample has zero variance; a parametric VaR needs dispersion")
+    return sd
+
+
+@dataclass(frozen=True, slots=True)
+class GarchParams:
+    """GARCH(1,1) / GJR-GARCH(1,1) parameters in the units of the returns they model.
+
+    ``sigma2_{t+1} = omega + (alpha + gamma 1{eps_t < 0}) eps_t^2 + beta sigma2_t``,
+    ``r_t = mu + eps_t``, ``eps_t = sigma_t z_t`` (Bollerslev 1986; Glosten, Jagannathan &
+    Runkle 1993).  ``gamma = 0`` is plain GARCH.
+    """
+
+    omega: float
+    alpha: float
+    beta: float
+    gamma: float = 0.0
+    mu: float = 0.0
+
+    def __post_init__(self) -> None:
+        positive(self.omega, "garch.omega")
+        for name in ("alpha", "beta", "gamma"):
+            v = finite(getattr(self, name), f"garch.{name}")
+            if v < 0.0:
+                raise InputError(f"garch.{name} must be >= 0, was {v!r}")
+        finite(self.mu, "garch.mu")
+
+    @property
+    def persistence(self) -> float:
+        """``alpha + gamma/2 + beta`` (symmetric innovations); < 1 for a stationary variance."""
+        return self.alpha + 0.5 * self.gamma + self.beta
+
+
+def garch_filter(
+    returns: npt.ArrayLike, params: GarchParams, *, sigma2_0: float | None = None
+) -> tuple[Float64Array1D, Float64Array1D]:
+    """Run the GARCH variance recursion over returns with fixed parameters.
+
+    Parameters
+    ----------
+    returns : array_like, shape (T,)
+        Returns in the units of ``params``.
+    params : GarchParams
+        Model parameters.
+    sigma2_0 : float, optional
+        Variance of the first return; defaults to the sample mean of ``(r - mu)^2``.
+
+    Returns
+    -------
+    sigma : ndarray, shape (T + 1,)
+        Conditional volatility of every return and, last, the one-step forecast ``sigma_{T+1}``.
+    z : ndarray, shape (T,)
+        Standardised residuals ``(r_t - mu) / sigma_t``.
+
+    Notes
+    -----
+    ``sigma2_{t+1} = omega + (alpha + gamma 1{eps_t < 0}) eps_t^2 + beta sigma2_t`` with
+    ``eps_t = r_t - mu``; used to filter new data with parameters fitted earlier (rolling
+    backtests refit every few days and filter in between).
+    """
+    r = _losses(returns, "loss", "returns")
+    eps = r - params.mu
+    s2 = float(np.mean(eps * eps)) if sigma2_0 is None else positive(float(sigma2_0), "sigma2_0")
+    var = np.empty(r.size + 1)
+    var[0] = s2
+    for t in range(r.size):
+        e = float(eps[t])
+        var[t + 1] = params.omega + (params.alpha + (params.gamma if e < 0.0 else 0.0)) * e * e + params.beta * var[t]
+    sigma = np.sqrt(var)
+    return sigma, eps / sigma[:-1]
+
+
+def _residual_matrix(residuals: npt.ArrayLike) -> Float64Array:
+    try:
+        z = np.asarray(residuals, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("residuals must be an array of numbers") from None
+    if z.ndim not in (1, 2) or z.shape[0] < 2:
+        raise InputError(f"residuals must be shape (T,) or (T, k) with T >= 2, was shape {z.shape}")
+    bad = ~np.isfinite(z)
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(bad)), z.shape)
+        where = ", ".join(str(int(v)) for v in i)
+        raise InputError(f"residuals[{where}] must be finite (drop the GARCH burn-in NaNs), was {z[i].item()!r}")
+    return z.reshape(z.shape[0], -1)
+
+
+def fhs_returns(
+    residuals: npt.ArrayLike,
+    sigma_next: float | Sequence[float] | Float64Array,
+    *,
+    horizon_days: int = 1,
+    garch: GarchParams | Sequence[GarchParams] | None = None,
+    mean: float | Sequence[float] | Float64Array = 0.0,
+    n_sims: int | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> Float64Array:
+    """Simulate per-day returns by filtered historical simulation.
+
+    Parameters
+    ----------
+    residuals : array_like, shape (T,) or (T, k)
+        Standardised residuals ``z_t = eps_t / sigma_t`` of a fitted volatility model, one column
+        per asset; rows are dates and are resampled whole, keeping cross-asset dependence
+        (Barone-Adesi, Giannopoulos & Vosper 1999).
+    sigma_next : float or array_like, shape (k,)
+        One-day-ahead volatility forecast ``sigma_{T+1}`` per asset (return units).
+    horizon_days : int
+        Number of daily steps ``h`` >= 1.
+    garch : GarchParams or sequence of them, optional
+        Per-asset variance recursion for ``h > 1``; without it the volatility stays at
+        ``sigma_next`` over the horizon.
+    mean : float or array_like, shape (k,)
+        Daily mean return per asset (``garch.mu`` when ``garch`` is given and ``mean`` is 0).
+    n_sims : int, optional
+        Number of bootstrap paths.  ``None`` with ``h = 1`` uses every residual once (the exact
+        filtered empirical distribution); with ``h > 1`` it defaults to 10,000.
+    seed : int or numpy.random.Generator, optional
+        Random source.
+
+    Returns
+    -------
+    ndarray, shape (n, h, k)
+        Daily returns ``r_{T+j} = mu + sigma_{T+j} z*`` of every path.
+
+    Notes
+    -----
+    Barone-Adesi, Giannopoulos & Vosper (1999, "VaR without correlations for portfolios of
+    derivative securities", J. Futures Markets 19).  Each step draws a residual row ``z*`` with
+    replacement; with ``garch`` the variance follows the model,
+    ``sigma2_{j+1} = omega + (alpha + gamma 1{eps_j < 0}) eps_j^2 + beta sigma2_j`` with
+    ``eps_j = sigma_j z*_j``, so the horizon distribution carries volatility clustering and
+    mean reversion; without it every step uses ``sigma_next`` (a constant-volatility bootstrap
+    whose variance is ``h sigma_next^2``, the square-root-of-time rule, while the tail shape
+    comes from the sum of resampled residuals rather than a rescaled one-day quantile).
+    """
+    z = _residual_matrix(residuals)
+    T, k = z.shape
+    if isinstance(horizon_days, bool) or int(horizon_days) != horizon_days or horizon_days < 1:
+        raise InputError(f"horizon_days must be a whole number >= 1 for FHS, was {horizon_days!r}")
+    h = int(horizon_days)
+    sig = np.broadcast_to(np.asarray(sigma_next, dtype=np.float64), (k,)).copy()
+    if not (np.isfinite(sig).all() and (sig > 0).all()):
+        raise InputError(f"sigma_next must be finite and > 0, was {sigma_next!r}")
+    mu = np.broadcast_to(np.asarray(mean, dtype=np.float64), (k,)).copy()
+    if not np.isfinite(mu).all():
+        raise InputError(f"mean must be finite, was {mean!r}")
+    params: list[GarchParams] | None = None
+    if garch is not None:
+        params = [garch] * k if isinstance(garch, GarchParams) else list(garch)
+        if len(params) != k:
+            raise InputError(f"garch must give one GarchParams per residual column ({k}), was {len(params)}")
+        mu = np.where(mu == 0.0, np.array([g.mu for g in params]), mu)
+    if n_sims is None and h == 1:
+        return (mu + sig * z)[:, None, :]
+    n = 10_000 if n_sims is None else int(n_sims)
+    if n < 1:
+        raise InputError(f"n_sims must be >= 1, was {n_sims!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    draws = z[rng.integers(0, T, size=(n, h))]  # (n, h, k)
+    if params is None:
+        return mu + sig * draws
+    omega = np.array([g.omega for g in params])
+    alpha = np.array([g.alpha for g in params])
+    beta = np.array([g.beta for g in params])
+    gamma = np.array([g.gamma for g in params])
+    out = np.empty((n, h, k))
+    var = np.broadcast_to(sig * sig, (n, k)).copy()
+    for j in range(h):
+        eps = np.sqrt(var) * draws[:, j, :]
+        out[:, j, :] = mu + eps
+        var = omega + (alpha + gamma * (eps < 0.0)) * eps * eps + beta * var
+    return out
+
+
+def fhs_var(
+    residuals: npt.ArrayLike,
+    sigma_next: float,
+    level: float,
+    *,
+    horizon_days: int = 1,
+    garch: GarchParams | None = None,
+    mean: float = 0.0,
+    n_sims: int | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> VarResult:
+    """Return filtered-historical-simulation VaR and ES of a unit long position's return.
+
+    The loss is minus the ``h``-day sum of simulated returns, ``-sum_j r_{T+j}`` (log returns
+    add); for ``h = 1`` without ``n_sims`` that is exactly ``-(mean + sigma_next z_t)`` over
+    every residual.  Arguments as in :func:`fhs_returns` (one asset).  For a portfolio, feed the
+    paths of :func:`fhs_returns` to :func:`levguard.core.risk.portfolio.revalue` instead.
+    """
+    lv = check_level(level)
+    z = _residual_matrix(residuals)
+    if z.shape[1] != 1:
+        raise InputError(f"fhs_var takes one asset's residuals (shape (T,)), was shape {z.shape}")
+    if isinstance(sigma_next, bool) or not isinstance(sigma_next, int | float | np.floating):
+        raise InputError(f"sigma_next must be a number, was {sigma_next!r}")
+    r = fhs_returns(z, sigma_next, horizon_days=horizon_days, garch=garch, mean=mean, n_sims=n_sims, seed=seed)
+    losses = -r[:, :, 0].sum(axis=1)
+    var, es, m = empirical_var_es(losses, lv)
+    details = {"n_tail": m, "sigma_next": float(sigma_next), "n_residuals": float(z.shape[0])}
+    return _result(var, es, lv, "fhs", float(horizon_days), losses.size, details)

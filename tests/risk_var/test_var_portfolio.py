@@ -1,0 +1,242 @@
+"""Full revaluation: truncation at liquidation, inverse P&L in coin, funding carry, options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import levguard
+from levguard.core.options.black76 import black76
+from levguard.core.positions import Account
+from levguard.core.risk.portfolio import OptionPosition, base_of, revalue
+from levguard.core.spec import account_from_spec
+from levguard.errors import InputError
+
+FEE = 0.0005
+
+
+def _account(mode: str = "isolated", wallet: float = 0.0, **position: Any) -> Account:
+    pos = {"symbol": "BTCUSDT", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 50} | position
+    return account_from_spec(
+        {"venue": "binance-usdm", "margin_mode": mode, "wallet_balance": wallet, "positions": [pos]}
+    )
+
+
+def _inverse(qty: float = 10, mode: str = "isolated", wallet: float = 0.0) -> Account:
+    return account_from_spec(
+        {
+            "venue": "binance-coinm",
+            "margin_mode": mode,
+            "wallet_balance": wallet,
+            "positions": [
+                {
+                    "symbol": "BTCUSD_PERP",
+                    "qty": qty,
+                    "entry_price": 60000,
+                    "mark_price": 60000,
+                    "leverage": 20,
+                    "mmr": 0.004,
+                }
+            ],
+        }
+    )
+
+
+def test_isolated_50x_long_never_loses_more_than_margin_plus_fees() -> None:
+    acc = _account()
+    rep = levguard.evaluate(acc).positions[0]
+    assert rep.margin_balance == pytest.approx(1200.0)
+    lp = rep.liquidation_price
+    assert lp is not None
+    cap = 1200.0 + FEE * lp
+    terminal = np.linspace(0.01, 2.0, 2001)
+    rng = np.random.default_rng(0)
+    paths = np.exp(np.cumsum(rng.normal(0, 0.01, (5000, 24)), axis=1))
+    for scen in (terminal, paths):
+        out = revalue(acc, {"BTC": scen}, horizon_days=1, liquidation_fee_rate=FEE, funding_rates={"BTCUSDT": 0.003})
+        assert out.pnl.min() >= -cap - 1e-9
+        assert out.liquidated["BTCUSDT"].any()
+    # At a price past LP the loss is booked at LP less the fee (funding before liquidation aside).
+    out = revalue(acc, {"BTC": np.array([0.5])}, horizon_days=1, liquidation_fee_rate=FEE)
+    assert out.pnl[0] == pytest.approx((lp - 60000) - FEE * lp)
+    assert out.liquidated["BTCUSDT"][0]
+
+
+def test_cross_position_can_lose_more_than_its_margin() -> None:
+    acc = _account(mode="cross", wallet=100_000.0)
+    out = revalue(acc, {"BTC": np.array([0.5, 1.0, 1.2])}, horizon_days=1, liquidation_fee_rate=FEE)
+    np.testing.assert_allclose(out.pnl, [-30000.0, 0.0, 12000.0])
+    assert out.liquidated == {}
+    assert -out.pnl.min() > 1200.0 + FEE * 60000
+
+
+def test_path_dependent_liquidation() -> None:
+    """A path that dips through LP and recovers is liquidated; its terminal price alone is not."""
+    acc = _account(leverage=20)
+    lp = levguard.evaluate(acc).positions[0].liquidation_price
+    assert lp is not None
+    dip = np.array([[1.0, lp / 60000 * 0.99, 1.05]])
+    out_path = revalue(acc, {"BTC": dip}, horizon_days=3, liquidation_fee_rate=0.0)
+    out_term = revalue(acc, {"BTC": dip[:, -1]}, horizon_days=3, liquidation_fee_rate=0.0)
+    assert out_path.liquidated["BTCUSDT"][0]
+    assert out_path.pnl[0] == pytest.approx(lp - 60000)
+    assert not out_term.liquidated["BTCUSDT"][0]
+    assert out_term.pnl[0] == pytest.approx(3000.0)
+
+
+def test_funding_stops_at_liquidation_on_paths() -> None:
+    acc = _account(leverage=20)
+    lp = levguard.evaluate(acc).positions[0].liquidation_price
+    assert lp is not None
+    path = np.array([[1.0, 1.0, 0.5, 0.5]])  # crosses at the third of four monitored times
+    out = revalue(acc, {"BTC": path}, horizon_days=1, funding_rates={"BTC": 0.0001}, liquidation_fee_rate=0.0)
+    full = -1 * 60000 * 0.0001 * 3
+    assert out.funding[0] == pytest.approx(full * 3 / 4)
+    assert out.pnl[0] == pytest.approx(lp - 60000 + full * 3 / 4)
+
+
+def test_short_isolated_truncated_on_rallies() -> None:
+    acc = _account(qty=-1, leverage=25)
+    rep = levguard.evaluate(acc).positions[0]
+    assert rep.liquidation_price is not None
+    assert rep.liquidation_price > 60000
+    out = revalue(acc, {"BTC": np.array([3.0, 0.9])}, horizon_days=1, liquidation_fee_rate=FEE)
+    assert out.liquidated["BTCUSDT"].tolist() == [True, False]
+    assert out.pnl[0] >= -(rep.margin_balance + FEE * rep.liquidation_price) - 1e-9
+    assert out.pnl[1] == pytest.approx(6000.0)
+
+
+def test_inverse_pnl_in_coin() -> None:
+    acc = _inverse(mode="cross", wallet=1.0)
+    rel = np.array([0.8, 1.0, 1.25])
+    out = revalue(acc, {"BTC": rel}, horizon_days=1)
+    q = 10 * 100.0  # USD
+    expected = q * (1 / 60000 - 1 / (60000 * rel))
+    np.testing.assert_allclose(out.pnl, expected, rtol=1e-12)
+    assert out.settlement == "BTC"
+    # A 25% rally earns q/P0 * 0.2 coin, a 20% fall loses q/P0 * 0.25: the inverse asymmetry.
+    assert out.pnl[2] == pytest.approx(q / 60000 * 0.2)
+    assert out.pnl[0] == pytest.approx(-q / 60000 * 0.25)
+
+
+def test_inverse_isolated_truncation_in_coin() -> None:
+    acc = _inverse()
+    rep = levguard.evaluate(acc).positions[0]
+    assert rep.liquidation_price is not None
+    assert rep.margin_balance is not None
+    out = revalue(acc, {"BTC": np.linspace(0.3, 1.5, 500)}, horizon_days=1, liquidation_fee_rate=FEE)
+    cap = rep.margin_balance + FEE * 1000.0 / rep.liquidation_price
+    assert out.pnl.min() >= -cap - 1e-15
+    assert out.pnl.min() == pytest.approx(
+        1000.0 * (1 / 60000 - 1 / rep.liquidation_price) - FEE * 1000 / rep.liquidation_price
+    )
+
+
+@pytest.mark.parametrize(("qty", "sign"), [(1.0, -1.0), (-1.0, 1.0)])
+def test_funding_carry_sign_linear(qty: float, sign: float) -> None:
+    """Positive rate: longs pay, shorts receive; -qty * mark * rate per 8h interval."""
+    acc = _account(mode="cross", wallet=10_000.0, qty=qty, leverage=10)
+    out = revalue(acc, {"BTC": np.ones(3)}, horizon_days=2, funding_rates={"BTCUSDT": 0.0001})
+    assert out.funding == pytest.approx(np.full(3, sign * 60000 * 0.0001 * 6))
+    np.testing.assert_allclose(out.pnl, out.funding)
+    hourly = revalue(acc, {"BTC": np.ones(1)}, horizon_days=1, funding_rates={"BTC": 0.0001}, funding_interval_hours=1)
+    assert hourly.funding[0] == pytest.approx(sign * 60000 * 0.0001 * 24)
+
+
+def test_funding_carry_inverse_and_stochastic_shock() -> None:
+    acc = _inverse(mode="cross", wallet=1.0)
+    out = revalue(acc, {"BTC": np.ones(2)}, horizon_days=1, funding_rates={"BTC": np.array([0.0001, -0.0003])})
+    np.testing.assert_allclose(out.funding, -1000 / 60000 * np.array([0.0001, -0.0003]) * 3)
+
+
+def test_options_revalued_with_black76() -> None:
+    acc = _account(mode="cross", wallet=10_000.0)
+    call = OptionPosition("BTC-30D-65000-C", "call", 65000, 30 / 365, 2.0, "usd", 0.6)
+    put = OptionPosition("BTC-30D-55000-P", "put", 55000, 30 / 365, -1.0, "coin", 0.7, underlying="BTC")
+    rel = np.array([0.9, 1.0, 1.1])
+    shift = np.array([0.1, 0.0, -0.05])
+    out = revalue(acc, {"BTC": rel}, horizon_days=1, options=[call, put], vol_shifts={"BTC": shift})
+    f1 = 60000 * rel
+    c = 2.0 * (
+        black76("call", f1, 65000, 29 / 365, 0.6 + shift).price - black76("call", 60000, 65000, 30 / 365, 0.6).price
+    )
+    p_coin = -1.0 * (
+        black76("put", f1, 55000, 29 / 365, 0.7 + shift, settlement="coin").price
+        - black76("put", 60000, 55000, 30 / 365, 0.7, settlement="coin").price
+    )
+    np.testing.assert_allclose(out.by_position["BTC-30D-65000-C"], c, rtol=1e-12)
+    np.testing.assert_allclose(out.by_position["BTC-30D-55000-P"], p_coin * f1, rtol=1e-12)  # coin -> USD at P1
+    np.testing.assert_allclose(out.pnl, out.by_position["BTCUSDT"] + c + p_coin * f1, rtol=1e-12)
+    # Theta: at unchanged price and vol a long option loses value over the day.
+    theta = revalue(acc, {"BTC": np.ones(1)}, horizon_days=1, options=[call]).by_position[call.symbol][0]
+    assert theta < 0
+
+
+def test_option_expiring_inside_the_horizon_pays_intrinsic() -> None:
+    acc = Account(venue="deribit", wallet_balance=0.0)
+    call = OptionPosition("BTC-1D-60000-C", "call", 60000, 1 / 365, 1.0, "usd", 0.5)
+    # Two-day paths monitored daily: expiry is at the first step.
+    paths = np.array([[1.1, 0.5], [0.9, 1.5]])
+    out = revalue(acc, {"BTC": paths}, horizon_days=2, options=[call], prices={"BTC": 60000})
+    v0 = black76("call", 60000, 60000, 1 / 365, 0.5).price
+    np.testing.assert_allclose(out.pnl, [6000 - v0, 0 - v0], rtol=1e-12)
+
+
+def test_coin_settled_account_converts_usd_options() -> None:
+    acc = _inverse(mode="cross", wallet=1.0)
+    call = OptionPosition("BTC-7D-60000-C", "call", 60000, 7 / 365, 1.0, "usd", 0.5)
+    coin_call = OptionPosition("BTC-7D-60000-C-COIN", "call", 60000, 7 / 365, 1.0, "coin", 0.5)
+    rel = np.array([0.95, 1.05])
+    out = revalue(acc, {"BTC": rel}, horizon_days=1, options=[call, coin_call])
+    usd = black76("call", 60000 * rel, 60000, 6 / 365, 0.5).price - black76("call", 60000, 60000, 7 / 365, 0.5).price
+    np.testing.assert_allclose(out.by_position[call.symbol], usd / (60000 * rel), rtol=1e-12)
+    coin = (
+        black76("call", 60000 * rel, 60000, 6 / 365, 0.5, settlement="coin").price
+        - black76("call", 60000, 60000, 7 / 365, 0.5, settlement="coin").price
+    )
+    np.testing.assert_allclose(out.by_position[coin_call.symbol], coin, rtol=1e-12)
+
+
+def test_multi_underlying_scenarios_and_key_lookup() -> None:
+    acc = account_from_spec(
+        {
+            "venue": "binance-usdm",
+            "margin_mode": "cross",
+            "wallet_balance": 50_000,
+            "positions": [
+                {"symbol": "BTCUSDT", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 10},
+                {"symbol": "ETH/USDT:USDT", "qty": -10, "entry_price": 3000, "mark_price": 3000, "leverage": 10},
+            ],
+        }
+    )
+    out = revalue(acc, {"btc": [1.1, 0.9], "ETHUSDT": [1.0, 0.8]}, horizon_days=1)
+    np.testing.assert_allclose(out.by_position["BTCUSDT"], [6000, -6000])
+    np.testing.assert_allclose(out.by_position["ETH/USDT:USDT"], [0, 6000])
+    assert base_of("BTCUSD_PERP") == base_of("BTC-27DEC24-70000-C") == "BTC"
+
+
+def test_revalue_input_errors() -> None:
+    acc = _account()
+    with pytest.raises(InputError, match="no scenario for 'BTCUSDT'"):
+        revalue(acc, {"ETH": [1.0]}, horizon_days=1)
+    with pytest.raises(InputError, match=r"scenarios\['BTC'\]\[1\] must be a finite price relative > 0"):
+        revalue(acc, {"BTC": [1.0, -0.5]}, horizon_days=1)
+    with pytest.raises(InputError, match="joint"):
+        revalue(acc, {"BTC": [1.0, 1.0], "ETH": [1.0]}, horizon_days=1)
+    with pytest.raises(InputError, match="horizon_days"):
+        revalue(acc, {"BTC": [1.0]}, horizon_days=-1)
+    with pytest.raises(InputError, match=r"funding_rates\['BTCUSDT'\] must be a number or shape \(2,\)"):
+        revalue(acc, {"BTC": [1.0, 1.0]}, horizon_days=1, funding_rates={"BTCUSDT": [0.1, 0.2, 0.3]})
+    with pytest.raises(InputError, match="no current price"):
+        revalue(
+            Account("deribit", 0.0),
+            {"BTC": [1.0]},
+            horizon_days=1,
+            options=[OptionPosition("BTC-X", "call", 1.0, 0.1, 1.0, "usd", 0.5)],
+        )
+    with pytest.raises(InputError, match="kind must be 'call' or 'put'"):
+        OptionPosition("BTC-X", "straddle", 1.0, 0.1, 1.0, "usd", 0.5)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="qty must be non-zero"):
+        OptionPosition("BTC-X", "call", 1.0, 0.1, 0.0, "usd", 0.5)
