@@ -33,6 +33,7 @@ test: lint typecheck layers pytest
 bench: $(STAMP)
 	$(BIN)/python bench/bench_margin.py
 	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/bench_liquidation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -32,8 +32,10 @@ EXIT_BAD_INPUT = 2
 
 def _register_subcommands() -> None:
     from levguard.cli.data import data_app
+    from levguard.cli.risk import risk
 
     app.add_typer(data_app, name="data")
+    app.command("risk")(risk)
 
 
 _register_subcommands()

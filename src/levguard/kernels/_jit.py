@@ -12,7 +12,7 @@ never pays JIT time and a second process loads machine code from ``__pycache__``
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,3 +43,24 @@ def jitable(fn: F) -> F:
         return fn
     wrapped: F = _register_jitable(error_model="numpy")(fn)
     return wrapped
+
+
+def jit_parallel(fn: F) -> F:
+    """Return the compiled twin of ``fn`` with numba's parallel loops (``prange``) enabled.
+
+    Notes
+    -----
+    The same options as :func:`jit` plus ``parallel=True``: loops written with
+    :data:`prange` run on numba's thread pool (``NUMBA_NUM_THREADS`` threads).  Use it only for
+    kernels whose ``prange`` iterations are independent (each writes its own output rows), so
+    the result does not depend on the thread count.  With numba disabled ``fn`` is returned
+    unchanged and ``prange`` is the builtin ``range``.
+    """
+    if NUMBA_DISABLED:
+        return fn
+    return cast(F, numba.njit(cache=True, error_model="numpy", nogil=True, parallel=True)(fn))
+
+
+# ``prange`` for kernels compiled by ``jit_parallel``: numba.prange (which behaves as ``range``
+# when the Python twin runs), or the builtin ``range`` when numba is disabled.
+prange: Callable[..., Iterable[int]] = range if NUMBA_DISABLED else numba.prange

@@ -36,6 +36,14 @@ _EXPORTS: dict[str, str] = {
     "var_backtest": "levguard.risk.var",
     "OptionPosition": "levguard.core.risk.portfolio",
     "revalue": "levguard.core.risk.portfolio",
+    # probability of liquidation
+    "prob_liquidation": "levguard.risk.liquidation",
+    "prob_liquidation_curve": "levguard.risk.liquidation",
+    "prob_liquidation_table": "levguard.risk.liquidation",
+    "time_to_liquidation": "levguard.risk.liquidation",
+    "TimeToLiquidation": "levguard.risk.liquidation",
+    # the account report
+    "risk_report": "levguard.risk.report",
     # stress
     "Scenario": "levguard.core.risk.stress",
     "NAMED_SCENARIOS": "levguard.core.risk.stress",

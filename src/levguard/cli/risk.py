@@ -1,0 +1,168 @@
+"""``levguard risk ACCOUNT_FILE``: volatility, VaR/ES, Greeks, probability of liquidation, stress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from levguard.errors import LevguardError
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _num(x: Any, digits: int = 2) -> str:
+    from levguard.cli._output import fmt
+
+    return fmt(x if isinstance(x, int | float) else None, digits)
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    return "—" if not isinstance(x, int | float) else f"{x:.{digits}%}"
+
+
+def render(report: dict[str, Any]) -> None:
+    """Print the report as rich tables."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import console, price
+
+    out = console()
+    vol = report["volatility"]
+    if "annualised" in vol:
+        est = ", ".join(f"{k.replace('_', '-')} {v:.1%}" for k, v in vol["annualised"].items())
+        garch = vol.get("garch", {})
+        g = f" · GARCH(1,1)-t 1-day forecast {garch['forecast_1d']:.1%}" if "forecast_1d" in garch else ""
+        out.print(
+            f"[bold]Volatility[/] (annualised, last {vol['window_days']} days of {escape(vol['source'])}): {est}{g}"
+        )
+    out.print(f"volatility used for VaR and liquidation probabilities: [bold]{vol['used']:.1%}[/]")
+
+    exp = Table(title="Exposure per venue", header_style="bold", title_justify="left")
+    for col in ("account", "venue", "settlement", "equity", "equity (USD)", "share", "gross notional", "net notional"):
+        exp.add_column(col, justify="left" if col in ("account", "venue", "settlement") else "right")
+    for e in report["exposure"]:
+        exp.add_row(
+            escape(e["name"]),
+            e["venue"],
+            e["settlement"],
+            _num(e["equity"]),
+            _num(e["equity_usd"]),
+            _pct(e["share"]),
+            _num(e["gross_notional"]),
+            _num(e["net_notional"]),
+        )
+    out.print(exp)
+
+    for a in report["accounts"]:
+        cur = a["settlement"]
+        var = Table(title=f"{escape(a['name'])}: VaR / ES ({cur})", header_style="bold", title_justify="left")
+        for col in ("method", "level", "horizon", "VaR", "ES"):
+            var.add_column(col, justify="left" if col == "method" else "right")
+        for v in a["var"]:
+            if "error" in v:
+                var.add_row(v["method"], "", "", "—", escape(v["error"])[:60])
+            else:
+                var.add_row(v["method"], _pct(v["level"]), f"{v['horizon_days']}d", _num(v["var"]), _num(v["es"]))
+        out.print(var)
+        if a["prob_liquidation"]:
+            keys = [k for k in a["prob_liquidation"][0] if k.startswith("p_liq_")]
+            pl = Table(
+                title=f"{escape(a['name'])}: probability of liquidation", header_style="bold", title_justify="left"
+            )
+            for col in ("symbol", "side", "mark", "liq price", "health", *[k[6:] for k in keys]):
+                pl.add_column(col, justify="left" if col in ("symbol", "side") else "right")
+            for r in a["prob_liquidation"]:
+                pl.add_row(
+                    r["symbol"],
+                    r["side"],
+                    price(r["mark_price"]),
+                    price(r["liquidation_price"]),
+                    _pct(r["health"]),
+                    *[_pct(r[k], 2) for k in keys],
+                )
+            out.print(pl)
+        if a["greeks"]:
+            gt = Table(
+                title=f"{escape(a['name'])}: option Greeks (position totals)", header_style="bold", title_justify="left"
+            )
+            for col in ("symbol", "qty", "settle", "value", f"value ({cur})", "delta", "gamma", "vega", "theta/yr"):
+                gt.add_column(col, justify="left" if col in ("symbol", "settle") else "right")
+            for g in a["greeks"]:
+                gt.add_row(
+                    escape(g["symbol"]),
+                    _num(g["qty"], 4),
+                    g["settlement"],
+                    _num(g["value"], 4),
+                    _num(g["value_in_account"]),
+                    f"{g['delta']:.4g}",
+                    f"{g['gamma']:.3g}",
+                    _num(g["vega"], 4),
+                    _num(g["theta"], 4),
+                )
+            out.print(gt)
+
+    st = Table(
+        title="Stress scenarios (P&L per account in its settlement currency)", header_style="bold", title_justify="left"
+    )
+    st.add_column("scenario")
+    names = [a["name"] for a in report["accounts"]]
+    for n in names:
+        st.add_column(escape(n), justify="right")
+    st.add_column("liquidated")
+    st.add_column("total (USD)", justify="right")
+    for s in report["stress"]:
+        liq = sorted({f"{r['name']}:{sym}" for r in s["accounts"] for sym in r["liquidated"]})
+        defaulted = [r["name"] for r in s["accounts"] if r["defaulted"]]
+        note = ", ".join(liq) if liq else ("defaulted: " + ", ".join(defaulted) if defaulted else "—")
+        st.add_row(
+            escape(s["scenario"]),
+            *[_num(r["pnl"], 0) for r in s["accounts"]],
+            escape(note),
+            _num(s["total_pnl_usd"], 0),
+        )
+    out.print(st)
+
+
+def risk(
+    file: Annotated[str, typer.Argument(help="Account spec or {accounts: [...]} portfolio (JSON/YAML).")],
+    history: Annotated[str | None, typer.Option(help="OHLC file of the underlying (CSV/Parquet).")] = None,
+    vol: Annotated[float | None, typer.Option(help="Annualised volatility, e.g. 0.6 (overrides the history).")] = None,
+    level: Annotated[float, typer.Option(help="VaR/ES confidence.")] = 0.99,
+    horizon: Annotated[int, typer.Option(help="VaR/ES holding period in days.")] = 1,
+    sims: Annotated[int, typer.Option(help="Monte Carlo scenarios.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    correlation: Annotated[
+        float, typer.Option(help="Correlation between underlyings (default: measured median of BTC/ETH/XRP/SOL).")
+    ] = 0.60,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Volatility, VaR/ES, Greeks, probability of liquidation (1, 7, 30 days) and stress for an account."""
+    from levguard.risk.report import risk_report
+
+    try:
+        report = risk_report(
+            file,
+            history=history,
+            vol=vol,
+            level=level,
+            horizon_days=horizon,
+            n_sims=sims,
+            seed=seed,
+            correlation=correlation,
+        )
+    except LevguardError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        return
+    render(report)

@@ -1,0 +1,330 @@
+"""First-passage probabilities of a log price below a barrier: closed forms and Laplace inversion.
+
+Everything here is stated for a *lower* barrier ``b < 0`` of a log price ``Y`` started at 0 (a
+long position: ``Y = ln(S/S_0)``, ``b = ln(LP/S_0)``).  A short position is the same problem
+for the mirror image ``-Y`` (drift and jumps negated); :mod:`levguard.core.risk.liquidation`
+does that mapping.  Times are in years; rates are per year.
+
+Contents:
+
+* :func:`gbm_hit_prob` - reflection-principle closed form for Brownian motion with drift.
+* :func:`bgk_barrier` - the Broadie-Glasserman-Kou continuity correction for discrete
+  monitoring.
+* :func:`gbm_hit_laplace`, :func:`kou_hit_laplace` - Laplace transforms ``E[exp(-a tau)]`` of
+  the first-passage time (the latter for Kou's double-exponential jump diffusion).
+* :func:`gaver_stehfest`, :func:`kou_hit_prob` - numerical inversion of ``E[exp(-a tau)]/a``
+  into ``P(tau <= t)``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from fractions import Fraction
+from functools import lru_cache
+
+from scipy.optimize import brentq
+from scipy.special import log_ndtr, ndtr
+
+__all__ = [
+    "BGK_BETA",
+    "GS_TERMS",
+    "bgk_barrier",
+    "gaver_stehfest",
+    "gbm_hit_laplace",
+    "gbm_hit_prob",
+    "kou_hit_laplace",
+    "kou_hit_prob",
+    "stehfest_weights",
+]
+
+BGK_BETA: float = 0.5825971579390107
+"""``beta = -zeta(1/2) / sqrt(2 pi)`` with ``zeta(1/2) = -1.4603545088095868`` (Broadie,
+Glasserman and Kou 1997)."""
+
+GS_TERMS: int = 16
+"""Default number of Gaver-Stehfest terms in float64 (see :func:`gaver_stehfest`)."""
+
+
+def gbm_hit_prob(barrier: float, nu: float, sigma: float, t: float) -> float:
+    """Return ``P(min_{s <= t} Y_s <= barrier)`` for ``Y_s = nu s + sigma W_s``, ``Y_0 = 0``.
+
+    Parameters
+    ----------
+    barrier : float
+        Log barrier, ``< 0`` (``>= 0`` returns 1).
+    nu : float
+        Drift of the log price per year (``mu - sigma**2 / 2`` for GBM with expected return mu).
+    sigma : float
+        Volatility per square-root year, ``> 0``.
+    t : float
+        Horizon in years, ``>= 0``.
+
+    Returns
+    -------
+    float
+        The probability, in ``[0, 1]``.
+
+    Notes
+    -----
+    Reflection principle for Brownian motion with drift (Harrison, *Brownian Motion and
+    Stochastic Flow Systems*, 1985, section 1.8):
+
+        P(tau_b <= t) = Phi((b - nu t) / (sigma sqrt t))
+                        + exp(2 nu b / sigma**2) Phi((b + nu t) / (sigma sqrt t)).
+
+    The second term is evaluated as ``exp(2 nu b / sigma**2 + log Phi(.))`` so that it neither
+    overflows nor underflows prematurely when ``|nu b| / sigma**2`` is large.
+    """
+    if barrier >= 0.0:
+        return 1.0
+    if t <= 0.0:
+        return 0.0
+    st = sigma * math.sqrt(t)
+    first = float(ndtr((barrier - nu * t) / st))
+    log_second = 2.0 * nu * barrier / (sigma * sigma) + float(log_ndtr((barrier + nu * t) / st))
+    second = math.exp(log_second) if log_second < 700.0 else math.inf
+    return min(1.0, max(0.0, first + second))
+
+
+def bgk_barrier(barrier: float, sigma: float, dt: float) -> float:
+    """Return the lower log barrier shifted for discrete monitoring every ``dt`` years.
+
+    Notes
+    -----
+    Broadie, Glasserman and Kou, "A continuity correction for discrete barrier options",
+    *Mathematical Finance* 7(4), 1997: a barrier monitored at ``dt, 2 dt, ...`` is
+    approximated by a continuously monitored barrier moved away from the spot,
+    ``B -> B exp(-beta sigma sqrt(dt))`` for a down barrier, i.e. ``b -> b - beta sigma
+    sqrt(dt)`` in log space, with ``beta = -zeta(1/2) / sqrt(2 pi) ~ 0.5826``.  The error is
+    ``o(1/sqrt(m))`` in the number ``m`` of monitoring dates; it is poor when the barrier is
+    within about one ``sigma sqrt(dt)`` of the spot.
+    """
+    return barrier - BGK_BETA * sigma * math.sqrt(dt)
+
+
+def gbm_hit_laplace(a: float, barrier: float, nu: float, sigma: float) -> float:
+    """Return ``E[exp(-a tau)]`` of the first passage of ``nu t + sigma W_t`` to ``barrier < 0``.
+
+    Notes
+    -----
+    With ``c = -barrier > 0`` and the mirror drift ``m = -nu``, ``E[exp(-a tau)] =
+    exp(-c beta)`` where ``beta = (-m + sqrt(m**2 + 2 a sigma**2)) / sigma**2`` is the positive
+    root of ``m x + sigma**2 x**2 / 2 = a`` (Karlin and Taylor, *A First Course in Stochastic
+    Processes*, 1975, ch. 7), computed as ``2 a / (m + sqrt(m**2 + 2 a sigma**2))`` to avoid
+    cancellation.
+    """
+    m = -nu
+    beta = 2.0 * a / (m + math.sqrt(m * m + 2.0 * a * sigma * sigma))
+    return math.exp(barrier * beta)
+
+
+# Brent's method to full float64 precision (scipy's smallest allowed relative tolerance).
+_RTOL = 4.0 * sys.float_info.epsilon
+
+
+def _kou_exponent(
+    x: float, gap: float, m: float, sigma: float, lam: float, p: float, eta1: float, eta2: float
+) -> float:
+    # Laplace exponent G(x) = log E[exp(x Z_1)] of Z_t = m t + sigma W_t + double-exponential
+    # compound Poisson (up w.p. p with rate eta1, down with rate eta2), -eta2 < x, x != eta1.
+    # ``gap`` = eta1 - x, passed separately so that it keeps full precision next to the pole.
+    return m * x + 0.5 * sigma * sigma * x * x + lam * (p * eta1 / gap + (1.0 - p) * eta2 / (eta2 + x) - 1.0)
+
+
+def _upper_root(f: Callable[[float], float], lo: float) -> float:
+    # Root of an eventually increasing f on (lo, inf) with f(lo) < 0: bracket by doubling.
+    hi = max(1.0, 2.0 * lo)
+    while f(hi) <= 0.0:
+        hi *= 2.0
+    return float(brentq(f, lo, hi, xtol=1e-300, rtol=_RTOL, maxiter=500))
+
+
+def kou_hit_laplace(
+    a: float, barrier: float, nu: float, sigma: float, lam: float, p_up: float, eta_up: float, eta_down: float
+) -> float:
+    """Return ``E[exp(-a tau)]`` for Kou's jump diffusion and a lower barrier.
+
+    Parameters
+    ----------
+    a : float
+        Laplace variable, ``> 0`` (per year).
+    barrier : float
+        Log barrier, ``< 0``.
+    nu : float
+        Drift per year of ``Y_t = nu t + sigma W_t + sum of jumps``.
+    sigma : float
+        Diffusive volatility, ``> 0``.
+    lam : float
+        Jump intensity per year, ``>= 0``.
+    p_up : float
+        Probability that a jump is upward, in ``[0, 1]``.
+    eta_up, eta_down : float
+        Rates of the exponential up and down jump sizes (means ``1/eta_up``, ``1/eta_down``).
+
+    Returns
+    -------
+    float
+        ``E[exp(-a tau)]`` with ``tau = inf{t : Y_t <= barrier}``.
+
+    Notes
+    -----
+    Kou and Wang, "First passage times of a jump diffusion process", *Advances in Applied
+    Probability* 35(2), 2003, Theorem 3.1, applied to the mirror ``Z = -Y`` and the upper level
+    ``c = -barrier``: ``Z`` has drift ``-nu``, up jumps with probability ``p = 1 - p_up`` and
+    rate ``eta1 = eta_down``, down jumps with rate ``eta2 = eta_up``.  With
+    ``G(x) = -nu x + sigma**2 x**2 / 2 + lam (p eta1/(eta1 - x) + (1-p) eta2/(eta2 + x) - 1)``,
+    the equation ``G(x) = a`` has exactly two positive roots ``0 < beta1 < eta1 < beta2``, and
+
+        E[exp(-a tau)] = (eta1 - beta1)/eta1 * beta2/(beta2 - beta1) * exp(-c beta1)
+                         + (beta2 - eta1)/eta1 * beta1/(beta2 - beta1) * exp(-c beta2).
+
+    The memoryless overshoot of an exponential jump is what makes this closed form exact.  The
+    roots are found by Brent's method on the logarithms of the offsets ``eta1 - beta1`` and
+    ``beta2 - eta1`` (full relative precision near the pole, even for tiny ``lam``).  Without
+    upward jumps of ``Z`` (``lam = 0`` or ``p = 0``) the level is reached continuously and
+    ``E[exp(-a tau)] = exp(-c beta1)``.
+    """
+    c = -barrier
+    m = -nu
+    p = 1.0 - p_up
+    eta1 = eta_down
+    eta2 = eta_up
+    if lam == 0.0:
+        return gbm_hit_laplace(a, barrier, nu, sigma)
+
+    if p == 0.0:
+        beta = _upper_root(lambda x: _kou_exponent(x, 1.0, m, sigma, lam, p, eta1, eta2) - a, 0.0)
+        return math.exp(-c * beta)
+    # Offsets from the pole, u = eta1 - beta1 in (0, eta1) and v = beta2 - eta1 > 0, solved in
+    # log space: they can be as small as lam * 1e-300 and keep full relative precision there.
+    # G(eta1 - u) - a falls from +inf (u -> 0) to -a (u = eta1); G(eta1 + v) - a rises from
+    # -inf (v -> 0) to +inf.
+    log_tiny = math.log(eta1) - 690.0
+
+    def f_u(s: float) -> float:
+        w = math.exp(s)
+        return _kou_exponent(eta1 - w, w, m, sigma, lam, p, eta1, eta2) - a
+
+    def f_v(s: float) -> float:
+        w = math.exp(s)
+        return _kou_exponent(eta1 + w, -w, m, sigma, lam, p, eta1, eta2) - a
+
+    # An offset below eta1 * 1e-300 (only for absurdly small lam) is taken as 0: the formula
+    # then tends continuously to the diffusion-only transform.
+    u = 0.0
+    if f_u(log_tiny) > 0.0:
+        u = math.exp(brentq(f_u, log_tiny, math.log(eta1), xtol=1e-15, rtol=_RTOL, maxiter=500))
+    beta1 = eta1 - u
+    log_hi = 0.0
+    while f_v(log_hi) <= 0.0:
+        log_hi += 1.0
+    v = 0.0
+    if f_v(log_tiny) < 0.0:
+        v = math.exp(brentq(f_v, log_tiny, log_hi, xtol=1e-15, rtol=_RTOL, maxiter=500))
+    beta2 = eta1 + v
+    den = beta2 - beta1
+    if den <= 0.0:
+        return gbm_hit_laplace(a, barrier, nu, sigma)
+    return u / eta1 * beta2 / den * math.exp(-c * beta1) + v / eta1 * beta1 / den * math.exp(-c * beta2)
+
+
+@lru_cache(maxsize=8)
+def stehfest_weights(n: int) -> tuple[float, ...]:
+    """Return the Gaver-Stehfest weights ``V_1 .. V_n`` (``n`` even), computed exactly.
+
+    Notes
+    -----
+    ``V_k = (-1)**(k + n/2) sum_{j = floor((k+1)/2)}^{min(k, n/2)}
+    j**(n/2) (2j)! / ((n/2 - j)! j! (j-1)! (k-j)! (2j-k)!)`` (Stehfest, "Algorithm 368:
+    numerical inversion of Laplace transforms", *Comm. ACM* 13(1), 1970), evaluated in exact
+    rational arithmetic and rounded once to float64.
+    """
+    half = n // 2
+    out: list[float] = []
+    for k in range(1, n + 1):
+        acc = Fraction(0)
+        for j in range((k + 1) // 2, min(k, half) + 1):
+            num = j**half * math.factorial(2 * j)
+            den = (
+                math.factorial(half - j)
+                * math.factorial(j)
+                * math.factorial(j - 1)
+                * math.factorial(k - j)
+                * math.factorial(2 * j - k)
+            )
+            acc += Fraction(num, den)
+        out.append(float((-1) ** (k + half) * acc))
+    return tuple(out)
+
+
+def gaver_stehfest(fhat: Callable[[float], float], t: float, n: int = GS_TERMS) -> float:
+    """Invert a Laplace transform at ``t > 0`` by the Gaver-Stehfest formula.
+
+    Parameters
+    ----------
+    fhat : callable
+        The transform ``fhat(a) = integral_0^inf exp(-a t) f(t) dt`` for real ``a > 0``.
+    t : float
+        Point at which ``f`` is wanted, ``> 0``.
+    n : int
+        Number of terms, even (default :data:`GS_TERMS` = 16).
+
+    Returns
+    -------
+    float
+        ``f(t) ~ (ln 2 / t) sum_{k=1}^{n} V_k fhat(k ln 2 / t)``.
+
+    Notes
+    -----
+    Gaver, "Observing stochastic processes, and approximate transform inversion", *Operations
+    Research* 14(3), 1966; Stehfest 1970.  The weights alternate in sign and grow quickly
+    (``max |V_k|`` is 1.7e8 for n = 14, 3.6e9 for n = 16 and 1.6e12 for n = 20), so digits of
+    ``fhat`` are lost to cancellation while the truncation error falls with ``n``; in float64
+    the best ``n`` is about 14-18 (Abate and Valko, *Int. J. Numer. Meth. Eng.* 60, 2004,
+    recommend multi-precision beyond that; mpmath is not a levguard dependency).  The sum is
+    taken with ``math.fsum`` and the weights are exact rationals rounded once.  Measured on
+    the GBM first-passage CDF, whose transform and inverse are both known in closed form, over
+    144 cases (sigma 0.3-1.5, barrier 1-50 % away, horizon 1-365 days, mu -0.5..0.5): with
+    n = 16 the absolute error has median 6e-8, 90th percentile 2.5e-6 and maximum 4.3e-5
+    (n = 12: 3.4e-5 / 1.0e-3; n = 14: 8.5e-6 / 1.4e-4; n = 20: 1.7e-5 / 3.3e-5 at the
+    90th percentile / maximum; n = 24 breaks down, max 2e-2).  Inversion is least accurate for
+    CDFs that are still rising steeply at ``t`` (far barrier, long horizon).
+    """
+    w = stehfest_weights(n)
+    ln2_t = math.log(2.0) / t
+    terms = [w[k - 1] * fhat(k * ln2_t) for k in range(1, n + 1)]
+    return ln2_t * math.fsum(terms)
+
+
+def kou_hit_prob(
+    barrier: float,
+    nu: float,
+    sigma: float,
+    lam: float,
+    p_up: float,
+    eta_up: float,
+    eta_down: float,
+    t: float,
+    n: int = GS_TERMS,
+) -> float:
+    """Return ``P(tau <= t)`` for Kou's jump diffusion and a lower barrier (Gaver-Stehfest).
+
+    Parameters are those of :func:`kou_hit_laplace`; ``t`` is the horizon in years and ``n``
+    the number of Gaver-Stehfest terms.
+
+    Notes
+    -----
+    The Laplace transform of ``t -> P(tau <= t)`` is ``E[exp(-a tau)] / a`` (Kou and Wang 2003),
+    inverted by :func:`gaver_stehfest`.  The result is clipped to ``[0, 1]``.
+    """
+    if barrier >= 0.0:
+        return 1.0
+    if t <= 0.0:
+        return 0.0
+
+    def fhat(a: float) -> float:
+        return kou_hit_laplace(a, barrier, nu, sigma, lam, p_up, eta_up, eta_down) / a
+
+    return min(1.0, max(0.0, gaver_stehfest(fhat, t, n)))

@@ -1,0 +1,540 @@
+"""Probability of liquidation and the distribution of the time to liquidation.
+
+A position is liquidated the first time the mark price ``S`` reaches its liquidation price
+``LP``: from above for a long, from below for a short.  With ``X_t = ln(S_t / S_0)`` and the log
+barrier ``b = ln(LP / S_0)``, the probability of liquidation within a horizon ``T`` is the
+first-passage probability ``P(tau <= T)``, ``tau = inf{t : X_t <= b}`` for a long and
+``inf{t : X_t >= b}`` for a short.  A short is handled as a long on the mirror image ``-X``
+(drift, jumps and returns negated; barrier ``-b``), so every model is implemented once, for a
+lower barrier.
+
+Models (``model=``):
+
+``"gbm"``
+    Geometric Brownian motion: reflection-principle closed form; with ``monitoring_dt_days`` the
+    Broadie-Glasserman-Kou continuity correction.  ``method="mc"`` runs the Monte Carlo kernel
+    instead (used to validate the closed form).
+``"kou"``
+    Kou's double-exponential jump diffusion: Kou-Wang Laplace transform inverted by
+    Gaver-Stehfest.  ``method="mc"`` as for GBM.
+``"merton"``
+    Merton's normal-jump diffusion: Monte Carlo.
+``"garch_t"``
+    GARCH(1,1) with Student-t innovations: Monte Carlo.
+``"bootstrap"``
+    Resampled historical log returns (i.i.d. or circular blocks): Monte Carlo.
+
+Units: ``sigma`` and ``mu`` are annualised fractions (``sigma=0.8`` is 80 % a year); a year is
+365 days (a 24/7 market); horizons and times are given and returned in days.  ``mu`` is the
+expected *arithmetic* return of the price, ``E[S_t] = S_0 exp(mu t)``, and should include the
+funding drift of the position's side if wanted; each model's log drift is derived from it.
+
+Model parameters (``**model_params``) are listed in :func:`prob_liquidation`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.integrate import quad
+from scipy.optimize import brentq
+
+from levguard.core.risk._liquidation_models import (
+    DAYS_PER_YEAR,
+    _finite,
+    _integer,
+    _jumps,
+    _log_drift,
+    _number,
+    _positive,
+    _Problem,
+    _side,
+    _simulate,
+)
+from levguard.core.risk.first_passage import (
+    GS_TERMS,
+    bgk_barrier,
+    gaver_stehfest,
+    gbm_hit_prob,
+    kou_hit_laplace,
+    kou_hit_prob,
+)
+from levguard.errors import InputError
+
+__all__ = [
+    "DAYS_PER_YEAR",
+    "MODELS",
+    "TimeToLiquidation",
+    "prob_liquidation",
+    "prob_liquidation_curve",
+    "time_to_liquidation",
+]
+
+MODELS: tuple[str, ...] = ("gbm", "kou", "merton", "garch_t", "bootstrap")
+"""Model names accepted by :func:`prob_liquidation`."""
+
+DEFAULT_LEVELS: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+_MC_COMMON = ("n_paths", "seed", "step_days", "bridge", "method")
+_MODEL_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # model: (required parameters, optional parameters)
+    "gbm": ((), ("method", "n_paths", "seed", "step_days", "bridge")),
+    "kou": (("lam", "p_up", "eta_up", "eta_down"), ("method", "gs_terms", "n_paths", "seed", "step_days", "bridge")),
+    "merton": (("lam", "jump_mean", "jump_std"), _MC_COMMON),
+    "garch_t": ((), ("omega", "alpha", "beta", "nu", "garch", "scale", *_MC_COMMON)),
+    "bootstrap": (("returns",), ("block", "rescale", "demean", *_MC_COMMON)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TimeToLiquidation:
+    """Distribution of the time to liquidation ``tau`` within a horizon (all times in days).
+
+    Attributes
+    ----------
+    prob : float
+        ``P(tau <= T)``, the probability of liquidation within the horizon.
+    prob_std_error : float
+        Monte Carlo standard error of ``prob``, ``sqrt(p (1 - p) / n_paths)``; 0 for the
+        closed forms (whose numerical error is documented per model).
+    expected_days_if_liquidated : float
+        ``E[tau | tau <= T]``: the mean time to liquidation of the positions that are
+        liquidated within the horizon (NaN when ``prob == 0``).
+    expected_days_capped : float
+        ``E[min(tau, T)]``: the mean time the position survives within the horizon (``T`` when
+        it cannot be liquidated, 0 when it already is).
+    quantile_levels : tuple of float
+        Levels ``q`` of the quantiles below.
+    quantiles_days : tuple of float
+        Quantiles of the (defective) distribution of ``tau``: the first ``t`` with
+        ``P(tau <= t) >= q``; ``inf`` when ``q > prob`` (not reached within the horizon).
+    conditional_quantiles_days : tuple of float
+        Quantiles of ``tau`` given ``tau <= T`` (NaN when ``prob == 0``).
+    horizon_days : float
+        Horizon ``T`` actually used: the requested horizon, or the last monitoring date for
+        discrete monitoring, or a whole number of steps for GARCH and bootstrap paths.
+    model : str
+        Model name.
+    method : str
+        ``"closed_form"``, ``"laplace_gaver_stehfest"`` or ``"monte_carlo"``.
+    n_paths : int
+        Monte Carlo paths (0 for the closed forms).
+    """
+
+    prob: float
+    prob_std_error: float
+    expected_days_if_liquidated: float
+    expected_days_capped: float
+    quantile_levels: tuple[float, ...]
+    quantiles_days: tuple[float, ...]
+    conditional_quantiles_days: tuple[float, ...]
+    horizon_days: float
+    model: str
+    method: str
+    n_paths: int
+
+
+# --- validation -----------------------------------------------------------------------------
+def _problem(
+    side: object,
+    price: object,
+    liq_price: object,
+    sigma: object,
+    horizon_days: object,
+    mu: object,
+    monitoring_dt_days: object,
+    model: object,
+) -> _Problem:
+    sign = _side(side)
+    s0 = _positive(price, "price")
+    vol = _positive(sigma, "sigma")
+    horizon = _positive(horizon_days, "horizon_days") / DAYS_PER_YEAR
+    drift = _finite(mu, "mu")
+    mon = None if monitoring_dt_days is None else _positive(monitoring_dt_days, "monitoring_dt_days") / DAYS_PER_YEAR
+    if not isinstance(model, str) or model not in MODELS:
+        raise InputError(f"model must be one of {', '.join(MODELS)}; was {model!r}")
+    lp = math.nan if liq_price is None else _number(liq_price, "liq_price")
+    if not math.isfinite(lp) or lp <= 0.0:
+        return _Problem(sign, "none", -math.inf, vol, drift, horizon, mon, model)
+    if (sign > 0 and s0 <= lp) or (sign < 0 and s0 >= lp):
+        return _Problem(sign, "past", 0.0, vol, drift, horizon, mon, model)
+    return _Problem(sign, "live", sign * math.log(lp / s0), vol, drift, horizon, mon, model)
+
+
+def _check_params(model: str, params: Mapping[str, Any]) -> None:
+    required, optional = _MODEL_PARAMS[model]
+    unknown = sorted(set(params) - set(required) - set(optional))
+    if unknown:
+        allowed = ", ".join((*required, *optional)) or "none"
+        raise InputError(f"unknown parameter(s) for model {model!r}: {', '.join(unknown)} (allowed: {allowed})")
+    missing = [k for k in required if k not in params]
+    if missing:
+        raise InputError(f"model {model!r} needs parameter(s) {', '.join(missing)}; missing")
+    method = params.get("method", "analytic" if model in ("gbm", "kou") else "mc")
+    if model in ("gbm", "kou"):
+        if method not in ("analytic", "mc"):
+            raise InputError(f"method must be 'analytic' or 'mc', was {method!r}")
+    elif method != "mc":
+        raise InputError(f"method for model {model!r} must be 'mc', was {method!r}")
+
+
+def _method(model: str, params: Mapping[str, Any]) -> str:
+    return str(params.get("method", "analytic" if model in ("gbm", "kou") else "mc"))
+
+
+# --- closed forms ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Analytic:
+    cdf: Callable[[float], float]  # t (years) -> P(tau <= t), for 0 < t <= horizon
+    integral: Callable[[float], float]  # t -> integral_0^t P(tau <= s) ds (years)
+    horizon: float
+    method: str
+
+
+def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
+    jumps = _jumps(prob, params)
+    nu = _log_drift(prob, jumps)
+    b = prob.barrier
+    horizon = prob.horizon
+    if prob.monitoring_dt is not None:
+        # Broadie-Glasserman-Kou: shift the barrier away from the spot by beta sigma sqrt(dt)
+        # (diffusive sigma for Kou, after Kou 2003) and stop at the last monitoring date.
+        b = bgk_barrier(b, prob.sigma, prob.monitoring_dt)
+        horizon = math.floor(prob.horizon / prob.monitoring_dt + 1e-9) * prob.monitoring_dt
+    sig = prob.sigma
+    if prob.model == "gbm" or jumps.lam == 0.0:
+
+        def cdf_gbm(t: float) -> float:
+            return gbm_hit_prob(b, nu, sig, t)
+
+        def integral_gbm(t: float) -> float:
+            return float(quad(cdf_gbm, 0.0, t, limit=200, epsabs=1e-13, epsrel=1e-11)[0])
+
+        return _Analytic(cdf_gbm, integral_gbm, horizon, "closed_form")
+    n_terms = _integer(params.get("gs_terms", GS_TERMS), "gs_terms", 2, 41)
+    if n_terms % 2:
+        raise InputError(f"gs_terms must be even, was {n_terms!r}")
+    lam, p_up, eta_up, eta_down = jumps.lam, jumps.j1, jumps.j2, jumps.j3
+
+    def cdf_kou(t: float) -> float:
+        return kou_hit_prob(b, nu, sig, lam, p_up, eta_up, eta_down, t, n_terms)
+
+    def integral_kou(t: float) -> float:
+        # Laplace transform of integral_0^t F is E[exp(-a tau)] / a**2.
+        val = gaver_stehfest(
+            lambda a: kou_hit_laplace(a, b, nu, sig, lam, p_up, eta_up, eta_down) / (a * a), t, n_terms
+        )
+        return min(t, max(0.0, val))
+
+    return _Analytic(cdf_kou, integral_kou, horizon, "laplace_gaver_stehfest")
+
+
+# --- public API -----------------------------------------------------------------------------
+def prob_liquidation(
+    side: str | int,
+    price: float,
+    liq_price: float | None,
+    sigma: float,
+    horizon_days: float,
+    mu: float = 0.0,
+    monitoring_dt_days: float | None = None,
+    model: str = "gbm",
+    **model_params: Any,
+) -> float:
+    """Return the probability that a position is liquidated within ``horizon_days``.
+
+    Parameters
+    ----------
+    side : {"long", "short", 1, -1}
+        Position side.
+    price : float
+        Current mark price, > 0.
+    liq_price : float or None
+        Liquidation price.  None, NaN, infinite or <= 0 means the position cannot be
+        liquidated (probability 0).  A price already at or past it (long: ``price <=
+        liq_price``; short: ``price >= liq_price``) gives 1.
+    sigma : float
+        Annualised volatility as a fraction (> 0): of the log price for ``gbm``, of the
+        diffusive part for ``kou`` and ``merton``, the current conditional volatility for
+        ``garch_t`` (first-step variance ``sigma**2 dt``), and the target volatility of the
+        resampled returns for ``bootstrap`` (``rescale=True``).
+    horizon_days : float
+        Horizon in days (> 0; 365-day year).
+    mu : float
+        Annualised expected return of the price, ``E[S_t] = S_0 exp(mu t)`` (include funding
+        drift here).  Default 0.
+    monitoring_dt_days : float or None
+        None: the mark price is monitored continuously.  A number: it is checked only every
+        ``monitoring_dt_days`` days (at ``dt, 2 dt, ... <= T``); 0 when ``dt > T``.
+    model : {"gbm", "kou", "merton", "garch_t", "bootstrap"}
+        Price model (see below).
+    **model_params
+        Model parameters:
+
+        * ``kou``: ``lam`` (jumps per year), ``p_up`` (probability a jump is up), ``eta_up``
+          (> 1) and ``eta_down`` (> 0), the rates of the exponential jump sizes (mean log jump
+          ``1/eta_up`` up and ``1/eta_down`` down); ``gs_terms`` (even, default 16).
+        * ``merton``: ``lam`` (jumps per year), ``jump_mean`` and ``jump_std`` of the normal
+          log jump.
+        * ``garch_t``: ``omega``, ``alpha``, ``beta`` (GARCH(1,1) per step of ``step_days``,
+          default 1 day, for log returns as fractions) and ``nu`` (Student-t degrees of
+          freedom, > 2; ``inf`` for normal); or ``garch=`` an object or mapping with those
+          attributes/keys (``alpha[1]``/``beta[1]`` accepted); ``scale`` (default 1) is the
+          factor the returns were multiplied by for fitting (100 for percent returns;
+          ``omega`` is divided by ``scale**2``).
+        * ``bootstrap``: ``returns`` (1-D log returns per step of ``step_days``, default 1
+          day), ``block`` (circular block length, default 1 = i.i.d.), ``demean`` (default
+          True: replace the sample mean by ``mu dt - v/2``), ``rescale`` (default True: scale
+          to volatility ``sigma``).
+        * Monte Carlo (``merton``, ``garch_t``, ``bootstrap``; ``gbm``/``kou`` with
+          ``method="mc"``): ``n_paths`` (default 100,000), ``seed`` (int in ``[0, 2**63)`` or a
+          ``numpy.random.Generator``; default 0, so results are reproducible), ``step_days``
+          and ``bridge`` (continuous monitoring only; default True).
+        * ``gbm``/``kou``: ``method`` = ``"analytic"`` (default) or ``"mc"``.
+
+    Returns
+    -------
+    float
+        ``P(tau <= T)`` in ``[0, 1]``.
+
+    Raises
+    ------
+    InputError
+        Bad side, price, sigma, horizon, mu, monitoring interval, model or model parameters
+        (the message names the argument and its value).
+
+    Notes
+    -----
+    *GBM, continuous monitoring* (reflection principle; Harrison 1985): with
+    ``nu = mu - sigma**2/2`` and ``b = ln(LP/S) < 0`` (long),
+    ``P = Phi((b - nu T)/(sigma sqrt T)) + exp(2 nu b / sigma**2) Phi((b + nu T)/(sigma sqrt T))``;
+    a short applies it to ``-X`` and ``-b``.
+
+    *Discrete monitoring* (Broadie, Glasserman and Kou 1997): the continuous formula at the
+    shifted barrier ``LP exp(-/+ beta sigma sqrt(dt))`` (away from the price), ``beta =
+    -zeta(1/2)/sqrt(2 pi) ~ 0.5826``, over the last monitoring date.  For ``kou`` the same shift
+    with the diffusive ``sigma`` (Kou, "On pricing of discrete barrier options", *Statistica
+    Sinica* 13, 2003).
+
+    *Kou* (Kou 2002; Kou and Wang 2003): ``X_t = nu t + sigma W_t + sum Y_i`` with
+    double-exponential ``Y_i`` and ``nu = mu - sigma**2/2 - lam kappa``, ``kappa = p eta_up /
+    (eta_up - 1) + q eta_down / (eta_down + 1) - 1``; ``P(tau <= T)`` is the Gaver (1966) -
+    Stehfest (1970) inversion of the Kou-Wang transform ``E[exp(-a tau)] / a``.
+
+    *Merton* (Merton 1976): normal log jumps ``N(m, s**2)``, ``nu = mu - sigma**2/2 - lam
+    (exp(m + s**2/2) - 1)``.  *GARCH-t*: ``r_k = mu dt - h_k/2 + sqrt(h_k) z_k``,
+    ``h_{k+1} = omega + alpha (sqrt(h_k) z_k)**2 + beta h_k`` (Bollerslev 1986, 1987).
+
+    Monte Carlo uses :mod:`levguard.kernels.paths`: exact Gaussian steps and exact jump times
+    with a Brownian-bridge crossing correction ``exp(-2 (y0 - b)(y1 - b)/(sigma**2 dt))``
+    between monitoring points, which makes the jump-diffusion estimates unbiased at any step
+    (the step only dates ``tau``), and is an approximation for GARCH-t and bootstrap paths.
+    """
+    prob = _problem(side, price, liq_price, sigma, horizon_days, mu, monitoring_dt_days, model)
+    _check_params(prob.model, model_params)
+    if prob.status == "none":
+        return 0.0
+    if prob.status == "past":
+        return 1.0
+    if prob.monitoring_dt is not None and prob.monitoring_dt > prob.horizon * (1.0 + 1e-9):
+        return 0.0
+    if _method(prob.model, model_params) == "analytic":
+        an = _analytic(prob, model_params)
+        return an.cdf(an.horizon)
+    sample = _simulate(prob, model_params)
+    n_hit = int(np.count_nonzero(np.isfinite(sample.tau)))
+    return n_hit / int(sample.tau.shape[0])
+
+
+def prob_liquidation_curve(
+    side: str | int,
+    price: float,
+    liq_price: float | None,
+    sigma: float,
+    horizons_days: Sequence[float],
+    mu: float = 0.0,
+    monitoring_dt_days: float | None = None,
+    model: str = "gbm",
+    **model_params: Any,
+) -> tuple[float, ...]:
+    """Return the probabilities of liquidation within each of several horizons.
+
+    Parameters are those of :func:`prob_liquidation`, with ``horizons_days`` (a non-empty
+    sequence of horizons in days, each > 0) in place of ``horizon_days``.
+
+    Returns
+    -------
+    tuple of float
+        ``P(tau <= h)`` for each ``h`` in ``horizons_days``, in the same order.
+
+    Notes
+    -----
+    The closed forms are evaluated at each horizon.  Monte Carlo models simulate one set of
+    paths to the longest horizon and read every probability off the same simulated
+    first-passage times, so the curve is non-decreasing in the horizon.  For continuous
+    monitoring the default step is then ``1/k`` day (``k = ceil(100 / longest horizon)``, at
+    least 1), so whole-day horizons fall on the grid; other horizons are resolved to half a
+    step.
+    """
+    try:
+        hs = tuple(_positive(h, "horizons_days") for h in horizons_days)
+    except TypeError:
+        raise InputError(f"horizons_days must be a sequence of numbers, was {horizons_days!r}") from None
+    if not hs:
+        raise InputError("horizons_days must not be empty")
+    prob = _problem(side, price, liq_price, sigma, max(hs), mu, monitoring_dt_days, model)
+    _check_params(prob.model, model_params)
+    if prob.status != "live":
+        return tuple(0.0 if prob.status == "none" else 1.0 for _ in hs)
+    mon = prob.monitoring_dt
+    years = [h / DAYS_PER_YEAR for h in hs]
+    if _method(prob.model, model_params) == "analytic":
+        an = _analytic(prob, model_params)
+        out = []
+        for t in years:
+            t_end = t if mon is None else math.floor(t / mon + 1e-9) * mon
+            out.append(an.cdf(t_end) if t_end > 0.0 else 0.0)
+        return tuple(out)
+    sample = _simulate(prob, model_params, aligned=True)
+    tau = np.sort(sample.tau)
+    n = tau.shape[0]
+    return tuple(int(np.searchsorted(tau, t * (1.0 + 1e-12), side="right")) / n for t in years)
+
+
+def _levels(quantile_levels: Sequence[float]) -> tuple[float, ...]:
+    out = tuple(_number(q, "quantile_levels") for q in quantile_levels)
+    for q in out:
+        if not 0.0 < q < 1.0:
+            raise InputError(f"quantile_levels must lie in (0, 1), was {q!r}")
+    return out
+
+
+def _analytic_quantiles(an: _Analytic, p: float, fractions: Sequence[float]) -> list[float]:
+    # Conditional quantiles (years): solve F(t) = f p on (0, T] by Brent's method.
+    t_end = an.horizon
+    lo = t_end * 1e-12
+    out: list[float] = []
+    for f in fractions:
+        target = f * p
+        if an.cdf(lo) >= target:
+            out.append(lo)
+        elif target >= p:
+            out.append(t_end)
+        else:
+            out.append(float(brentq(lambda t, y=target: an.cdf(t) - y, lo, t_end, xtol=1e-12 * t_end, maxiter=200)))
+    return out
+
+
+def time_to_liquidation(
+    side: str | int,
+    price: float,
+    liq_price: float | None,
+    sigma: float,
+    horizon_days: float,
+    mu: float = 0.0,
+    monitoring_dt_days: float | None = None,
+    model: str = "gbm",
+    quantile_levels: Sequence[float] = DEFAULT_LEVELS,
+    **model_params: Any,
+) -> TimeToLiquidation:
+    """Return the distribution of the time to liquidation within ``horizon_days``.
+
+    Parameters are those of :func:`prob_liquidation`, plus ``quantile_levels`` (levels in
+    ``(0, 1)``, default 5 %, 25 %, 50 %, 75 %, 95 %).
+
+    Returns
+    -------
+    TimeToLiquidation
+        Probability, expected times (conditional on liquidation within the horizon, and capped
+        at the horizon) and quantiles, in days.
+
+    Raises
+    ------
+    InputError
+        As :func:`prob_liquidation`, or a level outside ``(0, 1)``.
+
+    Notes
+    -----
+    With ``F(t) = P(tau <= t)`` and ``p = F(T)``:
+
+    * ``E[min(tau, T)] = T - integral_0^T F(t) dt`` and
+      ``E[tau | tau <= T] = (T p - integral_0^T F(t) dt) / p`` (integration by parts).
+    * The unconditional ``q``-quantile solves ``F(t) = q`` (``inf`` when ``q > p``); the
+      conditional one solves ``F(t) = q p``.
+
+    Closed forms: ``F`` is the reflection formula (GBM) or the Gaver-Stehfest inversion of
+    the Kou-Wang transform (whose integral is inverted from ``E[exp(-a tau)] / a**2``); the
+    integral of the GBM ``F`` is taken by adaptive quadrature and quantiles by Brent's method.
+    With discrete monitoring the BGK-shifted continuous ``F`` stands in for the step function
+    of the true distribution.  Monte Carlo: sample moments and quantiles (NumPy's default
+    linear interpolation) of the simulated first-passage times, which are dated at the middle
+    of the step of a continuously monitored crossing (accuracy half a step) and at the
+    monitoring date otherwise.
+    """
+    prob = _problem(side, price, liq_price, sigma, horizon_days, mu, monitoring_dt_days, model)
+    _check_params(prob.model, model_params)
+    levels = _levels(quantile_levels)
+    method = _method(prob.model, model_params)
+    label = {"gbm": "closed_form", "kou": "laplace_gaver_stehfest"}.get(prob.model, "monte_carlo")
+    label = label if method == "analytic" else "monte_carlo"
+    t_days = prob.horizon * DAYS_PER_YEAR
+    nan_q = tuple(math.nan for _ in levels)
+    inf_q = tuple(math.inf for _ in levels)
+    too_coarse = prob.monitoring_dt is not None and prob.monitoring_dt > prob.horizon * (1.0 + 1e-9)
+    if prob.status == "none" or too_coarse:
+        return TimeToLiquidation(0.0, 0.0, math.nan, t_days, levels, inf_q, nan_q, t_days, prob.model, label, 0)
+    if prob.status == "past":
+        zeros = tuple(0.0 for _ in levels)
+        return TimeToLiquidation(1.0, 0.0, 0.0, 0.0, levels, zeros, zeros, t_days, prob.model, label, 0)
+    # Conditional quantiles at the requested levels and at q / p (the unconditional levels q <= p).
+    if method == "analytic":
+        an = _analytic(prob, model_params)
+        horizon = an.horizon
+        n_paths = 0
+        std_err = 0.0
+        p = an.cdf(horizon)
+        area = min(horizon, max(0.0, an.integral(horizon))) if p > 0.0 else 0.0
+        e_capped = horizon - area
+        e_cond = min(horizon, max(0.0, (horizon * p - area) / p)) if p > 0.0 else math.nan
+
+        def cond_q(fractions: Sequence[float]) -> list[float]:
+            return _analytic_quantiles(an, p, fractions)
+
+    else:
+        sample = _simulate(prob, model_params)
+        horizon = sample.horizon
+        n_paths = sample.tau.shape[0]
+        hits = sample.tau[np.isfinite(sample.tau)]
+        p = hits.shape[0] / n_paths
+        std_err = math.sqrt(p * (1.0 - p) / n_paths)
+        e_capped = float(np.minimum(sample.tau, horizon).mean())
+        e_cond = float(hits.mean()) if p > 0.0 else math.nan
+
+        def cond_q(fractions: Sequence[float]) -> list[float]:
+            return [float(x) for x in np.quantile(hits, fractions)] if len(fractions) else []
+
+    if p > 0.0:
+        cond = cond_q(levels)
+        reached = [q for q in levels if q <= p]
+        at = iter(cond_q([q / p for q in reached]))
+        uncond = [next(at) if q <= p else math.inf for q in levels]
+    else:
+        cond = [math.nan] * len(levels)
+        uncond = [math.inf] * len(levels)
+    return TimeToLiquidation(
+        prob=p,
+        prob_std_error=std_err,
+        expected_days_if_liquidated=e_cond * DAYS_PER_YEAR,
+        expected_days_capped=e_capped * DAYS_PER_YEAR,
+        quantile_levels=levels,
+        quantiles_days=tuple(x * DAYS_PER_YEAR for x in uncond),
+        conditional_quantiles_days=tuple(x * DAYS_PER_YEAR for x in cond),
+        horizon_days=horizon * DAYS_PER_YEAR,
+        model=prob.model,
+        method=label,
+        n_paths=n_paths,
+    )

@@ -1,0 +1,497 @@
+"""The account risk report behind ``levguard risk``: margin, volatility, VaR/ES, Greeks,
+probability of liquidation and stress, for one account or several on several venues.
+
+Input is an account spec (see docs/margin.md) or ``{"accounts": [spec, ...]}``; each spec may
+carry ``name`` and ``options`` (option positions valued here; the margin engine has no option
+margin model).  Volatility comes from an OHLC history of the underlying (``history``) or is given
+(``vol``); the history is used for every underlying in the book.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from levguard.core.margin import AccountReport, evaluate
+from levguard.core.options.black76 import black76
+from levguard.core.positions import Account
+from levguard.core.risk.portfolio import OptionPosition
+from levguard.core.risk.stress import (
+    NAMED_SCENARIOS,
+    Scenario,
+    base_asset,
+    grid_scenarios,
+    stress_accounts,
+    venue_default,
+)
+from levguard.core.spec import account_from_spec
+from levguard.errors import InputError
+from levguard.margin import load_spec
+
+if TYPE_CHECKING:
+    from levguard.risk.var import PortfolioMethod
+
+__all__ = ["load_portfolio", "parse_options", "risk_report"]
+
+_USD = ("USD", "USDT", "USDC", "BUSD", "FDUSD")
+DEFAULT_CORRELATION = 0.60
+"""Median pairwise correlation of daily log returns of Binance USDⓈ-M BTC, ETH, XRP and SOL
+perpetuals, 2020-09-14 to 2026-05-29 (2,083 days; BTC-ETH 0.815, lowest XRP-SOL 0.517), from
+levguard's shared reference data: the default between underlyings when only a vol is given."""
+_DERIBIT = re.compile(
+    r"^(?P<base>[A-Z]+)-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>[\d.]+)-(?P<cp>[CP])$"
+)
+_MONTHS = {
+    m: i + 1 for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))
+}
+_OPTION_KEYS = {
+    "symbol",
+    "underlying",
+    "kind",
+    "strike",
+    "expiry",
+    "t_years",
+    "qty",
+    "contract_size",
+    "settlement",
+    "vol",
+    "underlying_price",
+    "rate",
+}
+
+
+def load_portfolio(source: Mapping[str, Any] | str | Path) -> list[dict[str, Any]]:
+    """Return the account specs of a spec, a ``{"accounts": [...]}`` portfolio, or a file of either."""
+    raw = load_spec(source) if isinstance(source, str | Path) else source
+    if not isinstance(raw, Mapping):
+        raise InputError(f"account spec must be an object, was {type(raw).__name__}")
+    if "accounts" in raw:
+        accounts = raw["accounts"]
+        if not isinstance(accounts, list) or not accounts:
+            raise InputError("accounts must be a non-empty list of account specs")
+        specs = [dict(a) if isinstance(a, Mapping) else a for a in accounts]
+        for i, a in enumerate(specs):
+            if not isinstance(a, dict):
+                raise InputError(f"accounts[{i}] must be an account spec object, was {a!r}")
+        return specs
+    return [dict(raw)]
+
+
+def _as_of_ns(spec: Mapping[str, Any]) -> int:
+    raw = spec.get("as_of")
+    if raw is None:
+        return pd.Timestamp.now(tz="UTC").value
+    try:
+        ts = pd.Timestamp(str(raw))
+    except ValueError:
+        raise InputError(f"as_of must be an ISO 8601 time, was {raw!r}") from None
+    if ts.tzinfo is None:
+        raise InputError(f"as_of must carry a UTC offset, was {raw!r}")
+    return ts.tz_convert("UTC").value
+
+
+def _deribit_parts(symbol: str) -> dict[str, Any]:
+    m = _DERIBIT.match(symbol.strip().upper())
+    if not m:
+        return {}
+    expiry = pd.Timestamp(year=2000 + int(m["yy"]), month=_MONTHS[m["mon"]], day=int(m["day"]), hour=8, tz="UTC")
+    return {
+        "underlying": m["base"],
+        "expiry": expiry.isoformat(),
+        "strike": float(m["strike"]),
+        "kind": "call" if m["cp"] == "C" else "put",
+    }
+
+
+def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[OptionPosition]:
+    """Option positions of an account spec as :class:`OptionPosition` s.
+
+    Each option gives ``qty`` (signed contracts), ``vol`` (implied, annualised) and either a
+    Deribit symbol (``BTC-27DEC24-70000-C``: underlying, expiry at 08:00 UTC, strike, kind) or
+    ``underlying``, ``kind``, ``strike`` and ``expiry`` (ISO) or ``t_years``; ``settlement`` is
+    ``coin`` (Deribit) or ``usd``.  Time to expiry runs from the spec's ``as_of`` (default: now).
+    """
+    raw = spec.get("options") or []
+    if not isinstance(raw, list):
+        raise InputError(f"options must be a list, was {type(raw).__name__}")
+    now = _as_of_ns(spec)
+    out: list[OptionPosition] = []
+    for i, o in enumerate(raw):
+        where = f"options[{i}]"
+        if not isinstance(o, Mapping):
+            raise InputError(f"{where} must be an object, was {o!r}")
+        unknown = set(o) - _OPTION_KEYS
+        if unknown:
+            raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_OPTION_KEYS)}")
+        d = {**_deribit_parts(str(o.get("symbol", ""))), **{k: v for k, v in o.items() if v is not None}}
+        for key in ("kind", "strike", "qty", "vol"):
+            if key not in d:
+                raise InputError(f"{where}.{key} is required (or a Deribit symbol such as BTC-27DEC24-70000-C)")
+        if "t_years" in d:
+            t = float(d["t_years"])
+        elif "expiry" in d:
+            try:
+                expiry = pd.Timestamp(str(d["expiry"]))
+            except ValueError:
+                raise InputError(f"{where}.expiry must be an ISO 8601 time, was {d['expiry']!r}") from None
+            if expiry.tzinfo is None:
+                raise InputError(f"{where}.expiry must carry a UTC offset, was {d['expiry']!r}")
+            t = (expiry.tz_convert("UTC").value - now) / (365 * 86_400e9)
+        else:
+            raise InputError(f"{where} needs expiry or t_years")
+        if not t > 0:
+            raise InputError(f"{where} has expired (t_years {t!r}); remove it or set as_of before expiry")
+        underlying = str(d.get("underlying") or base_asset(str(d.get("symbol", ""))))
+        if underlying not in prices and d.get("underlying_price") is None:
+            raise InputError(f"{where}: no price for {underlying}; add underlying_price or a perpetual on it")
+        kind = str(d["kind"]).lower()
+        settlement = str(d.get("settlement", "coin")).lower()
+        if kind not in ("call", "put"):
+            raise InputError(f"{where}.kind must be call or put, was {d['kind']!r}")
+        if settlement not in ("usd", "coin"):
+            raise InputError(f"{where}.settlement must be usd or coin, was {d.get('settlement')!r}")
+        try:
+            out.append(
+                OptionPosition(
+                    symbol=str(d.get("symbol") or f"{underlying}-{d['strike']}-{d['kind']}"),
+                    kind=cast(Literal["call", "put"], kind),
+                    strike=float(d["strike"]),
+                    t_years=t,
+                    qty=float(d["qty"]),
+                    settlement=cast(Literal["usd", "coin"], settlement),
+                    vol=float(d["vol"]),
+                    contract_size=float(d.get("contract_size", 1.0)),
+                    underlying=underlying,
+                    rate=float(d.get("rate", 0.0)),
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {exc}") from None
+    return out
+
+
+def _prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
+    prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
+    for o in spec.get("options") or []:
+        if isinstance(o, Mapping) and o.get("underlying_price") is not None:
+            base = str(o.get("underlying") or _deribit_parts(str(o.get("symbol", ""))).get("underlying", ""))
+            prices.setdefault(base, float(o["underlying_price"]))
+    return prices
+
+
+def _usd_rate(settlement: str, prices: Mapping[str, float]) -> float | None:
+    if settlement.upper() in _USD:
+        return 1.0
+    return prices.get(settlement.upper())
+
+
+def _scalar(x: float | pd.Series) -> float:
+    # realized_vol returns a float for a point estimate, a Series for a rolling one.
+    if isinstance(x, pd.Series):
+        return float(x.iloc[-1])
+    return float(x)
+
+
+def _vol_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Series]:
+    from levguard.risk.garch import fit_garch
+    from levguard.risk.vol import realized_vol
+
+    interval = str(history.attrs.get("interval") or "1h")
+    bars_30d = max(round(30 * 86_400e9 / pd.Timedelta(interval).value), 2)
+    recent = history.iloc[-bars_30d:]
+    estimates = {
+        m: _scalar(realized_vol(recent, m))
+        for m in ("close_to_close", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
+    }
+    ewma = realized_vol(history, "ewma")
+    estimates["ewma"] = float(ewma.iloc[-1]) if isinstance(ewma, pd.Series) else float(ewma)
+    daily = history["close"].resample("1D").last().dropna()
+    returns = np.log(daily).diff().dropna()
+    garch: dict[str, Any] = {}
+    sigma = estimates["ewma"]
+    try:
+        fit = fit_garch(returns.iloc[-1095:], model="garch", dist="t", interval="1d")
+        forecast = float(fit.forecast(1).annualised_vol[0])
+        garch = {
+            "model": "GARCH(1,1)-t on daily returns",
+            "persistence": fit.persistence,
+            "nu": fit.nu,
+            "forecast_1d": forecast,
+            "warnings": list(fit.warnings),
+        }
+        if math.isfinite(forecast) and forecast > 0:
+            sigma = forecast
+    except InputError as exc:  # pragma: no cover - short or degenerate histories
+        garch = {"error": str(exc)}
+    section = {
+        "source": str(history.attrs.get("source", "")),
+        "interval": interval,
+        "window_days": 30,
+        "annualised": estimates,
+        "garch": garch,
+        "used": sigma,
+    }
+    return section, sigma, returns
+
+
+def _to_settlement(value: float, option: OptionPosition, settlement: str, forward: float) -> float:
+    # Option values are in USD or in coin (Deribit); an account reports in its own currency.
+    usd_account = settlement.upper() in _USD
+    if option.settlement == "coin" and usd_account:
+        return value * forward
+    if option.settlement == "usd" and not usd_account:
+        return value / forward
+    return value
+
+
+def _greeks(options: Sequence[OptionPosition], prices: Mapping[str, float], settlement: str) -> list[dict[str, Any]]:
+    rows = []
+    for o in options:
+        f = prices[o.underlying or ""]
+        g = black76(o.kind, f, o.strike, o.t_years, o.vol, o.rate, o.settlement)
+        n = o.qty * o.contract_size
+        rows.append(
+            {
+                "symbol": o.symbol,
+                "qty": o.qty,
+                "settlement": o.settlement,
+                "forward": f,
+                "price": float(g.price),
+                "value": n * float(g.price),
+                "value_in_account": _to_settlement(n * float(g.price), o, settlement, f),
+                "delta": n * float(g.delta),
+                "gamma": n * float(g.gamma),
+                "vega": n * float(g.vega),
+                "theta": n * float(g.theta),
+                "rho": n * float(g.rho),
+            }
+        )
+    return rows
+
+
+def _option_pnl(options: Sequence[OptionPosition], prices: Mapping[str, float], s: Scenario, settlement: str) -> float:
+    total = 0.0
+    for o in options:
+        f0 = prices[o.underlying or ""]
+        f1 = f0 * (1.0 + s.shock_for(o.underlying or ""))
+        v0 = float(black76(o.kind, f0, o.strike, o.t_years, o.vol, o.rate, o.settlement).price)
+        vol1 = max(o.vol + s.vol_shock, 1e-4)
+        v1 = float(black76(o.kind, f1, o.strike, o.t_years, vol1, o.rate, o.settlement).price)
+        n = o.qty * o.contract_size
+        total += _to_settlement(n * v1, o, settlement, f1) - _to_settlement(n * v0, o, settlement, f0)
+    return total
+
+
+def _positions_table(report: AccountReport, sigma: float, horizons: Sequence[float]) -> list[dict[str, Any]]:
+    from levguard.risk.liquidation import prob_liquidation_table
+
+    if not report.positions:
+        return []
+    table = prob_liquidation_table(report, sigma, horizons=horizons)
+    rows = []
+    for p, (_, t) in zip(report.positions, table.iterrows(), strict=True):
+        row: dict[str, Any] = {
+            "symbol": p.symbol,
+            "side": p.side,
+            "mark_price": p.mark_price,
+            "liquidation_price": p.liquidation_price,
+            "health": p.health,
+        }
+        for h in horizons:
+            col = next(c for c in table.columns if c.startswith("p_") and float(c[2:].rstrip("d")) == float(h))
+            row[f"p_liq_{h:g}d"] = float(t[col])
+        rows.append(row)
+    return rows
+
+
+def risk_report(
+    source: Mapping[str, Any] | str | Path,
+    *,
+    history: pd.DataFrame | str | Path | None = None,
+    vol: float | None = None,
+    level: float = 0.99,
+    horizon_days: int = 1,
+    horizons: Sequence[float] = (1, 7, 30),
+    n_sims: int = 20_000,
+    seed: int = 7,
+    correlation: float = DEFAULT_CORRELATION,
+    scenarios: Sequence[Scenario] | None = None,
+) -> dict[str, Any]:
+    """Build the risk report (a JSON-ready dict) of one account or a multi-venue portfolio.
+
+    Parameters
+    ----------
+    source : dict or path
+        Account spec or ``{"accounts": [...]}``.
+    history : DataFrame or path, optional
+        OHLC bars of the underlying: realized and GARCH volatility, historical/FHS VaR.
+    vol : float, optional
+        Annualised volatility; overrides the history's estimate for Monte Carlo VaR and the
+        probability of liquidation.  One of ``history`` or ``vol`` is required.
+    level, horizon_days : float, int
+        VaR/ES confidence and holding period (days).
+    horizons : sequence of float
+        Horizons (days) of the probability of liquidation.
+    n_sims, seed : int
+        Monte Carlo VaR scenarios and seed.
+    correlation : float
+        Correlation between underlyings' returns for Monte Carlo and normal VaR of books on
+        several underlyings (default :data:`DEFAULT_CORRELATION`).  A single ``history`` values
+        historical and FHS VaR only for books on one underlying.
+    scenarios : sequence of Scenario, optional
+        Stress scenarios (default: the named crashes, a +/-30 % price grid with vol shifts, and a
+        default of each venue when there are several).
+    """
+    from levguard.risk.var import portfolio_var
+
+    if history is None and vol is None:
+        raise InputError("give a price history (--history) or a volatility (--vol)")
+    if vol is not None and not (math.isfinite(vol) and 0 < vol < 20):
+        raise InputError(f"vol must be an annualised fraction in (0, 20), was {vol!r}")
+    if not (math.isfinite(correlation) and -1 < correlation < 1):
+        raise InputError(f"correlation must be in (-1, 1), was {correlation!r}")
+    specs = load_portfolio(source)
+    vol_section: dict[str, Any] = {}
+    returns: pd.Series | None = None
+    sigma = float(vol) if vol is not None else float("nan")
+    if history is not None:
+        if isinstance(history, str | Path):
+            from levguard.data.loaders import load_ohlcv
+
+            history = load_ohlcv(history)
+        frame: pd.DataFrame = history  # type: ignore[assignment]
+        vol_section, estimated, returns = _vol_section(frame)
+        if vol is None:
+            sigma = estimated
+        vol_section["used"] = sigma
+    else:
+        vol_section = {"given": sigma, "used": sigma}
+
+    accounts: list[tuple[str, Account, dict[str, Any], list[OptionPosition], dict[str, float]]] = []
+    for i, spec in enumerate(specs):
+        name = str(spec.pop("name", None) or spec.get("venue") or f"account {i}")
+        acc = account_from_spec({k: v for k, v in spec.items() if k not in ("options", "as_of")})
+        prices = _prices(acc, spec)
+        accounts.append((name, acc, spec, parse_options(spec, prices), prices))
+
+    out_accounts = []
+    exposure = []
+    for name, acc, _spec, options, prices in accounts:
+        report = evaluate(acc)
+        rate = _usd_rate(report.settlement, prices)
+        greeks = _greeks(options, prices, report.settlement)
+        option_value = sum(g["value_in_account"] for g in greeks)
+        bases = sorted({base_asset(p.symbol) for p in acc.positions} | {o.underlying or "" for o in options})
+        corr = np.full((len(bases), len(bases)), correlation)
+        np.fill_diagonal(corr, 1.0)
+        methods: list[PortfolioMethod] = ["monte_carlo", "normal"]
+        if returns is not None:
+            methods += ["historical", "fhs"]
+        var_rows: list[dict[str, Any]] = []
+        for m in methods:
+            rets = None
+            if m in ("historical", "fhs"):
+                if len(bases) > 1:
+                    text = f"one price history cannot value a book on {', '.join(bases)}; use Monte Carlo here"
+                    var_rows.append({"method": m, "error": text + ", or per-underlying returns in portfolio_var"})
+                    continue
+                rets = pd.DataFrame({bases[0]: returns})
+            try:
+                r = portfolio_var(
+                    acc,
+                    method=m,
+                    level=level,
+                    horizon_days=horizon_days,
+                    vol=sigma,
+                    returns=rets,
+                    correlation=corr if len(bases) > 1 and rets is None else None,
+                    n_sims=n_sims,
+                    seed=seed,
+                    options=options,
+                    prices=prices,
+                )
+                var_rows.append({"method": m, "var": r.var, "es": r.es, "level": level, "horizon_days": horizon_days})
+            except InputError as exc:
+                var_rows.append({"method": m, "error": str(exc)})
+        gross = sum(r.notional for r in report.positions)
+        net = sum(r.notional * (1 if r.side == "long" else -1) for r in report.positions)
+        equity = report.equity + option_value
+        exposure.append(
+            {
+                "name": name,
+                "venue": acc.venue,
+                "settlement": report.settlement,
+                "equity": equity,
+                "equity_usd": None if rate is None else equity * rate,
+                "gross_notional": gross,
+                "net_notional": net,
+            }
+        )
+        out_accounts.append(
+            {
+                "name": name,
+                "venue": acc.venue,
+                "settlement": report.settlement,
+                "margin": report.to_dict(),
+                "option_value": option_value,
+                "greeks": greeks,
+                "var": var_rows,
+                "prob_liquidation": _positions_table(report, sigma, horizons),
+            }
+        )
+    total_usd = sum(e["equity_usd"] for e in exposure if e["equity_usd"] is not None)
+    for e in exposure:
+        e["share"] = None if not total_usd or e["equity_usd"] is None else e["equity_usd"] / total_usd
+
+    if scenarios is None:
+        scenarios = [*NAMED_SCENARIOS, *grid_scenarios((-0.3, -0.2, -0.1, 0.1, 0.2, 0.3), (0.0, 0.3))]
+        if len(accounts) > 1:
+            scenarios += [venue_default(a[1].venue, name=f"{a[0]} default") for a in accounts]
+    named = [(a[0], a[1]) for a in accounts]
+    stress_rows = []
+    for s, rows in stress_accounts(named, scenarios):
+        acc_rows = []
+        total = 0.0
+        for (name, _acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
+            opt = 0.0 if st.defaulted else _option_pnl(options, prices, s, st.settlement)
+            pnl = st.pnl + opt
+            rate = _usd_rate(st.settlement, prices)
+            total += 0.0 if rate is None else pnl * rate
+            acc_rows.append(
+                {
+                    "name": name,
+                    "pnl": pnl,
+                    "option_pnl": opt,
+                    "equity_after": st.equity_after + opt,
+                    "bad_debt": st.bad_debt,
+                    "margin_ratio_after": st.margin_ratio_after,
+                    "liquidated": [p.symbol for p in st.positions if p.liquidated],
+                    "defaulted": st.defaulted,
+                }
+            )
+        stress_rows.append(
+            {
+                "scenario": s.name,
+                "kind": s.kind,
+                "date": s.date,
+                "price_shock": s.price_shock,
+                "vol_shock": s.vol_shock,
+                "source": s.source,
+                "accounts": acc_rows,
+                "total_pnl_usd": total,
+            }
+        )
+    return {
+        "volatility": vol_section,
+        "correlation": correlation,
+        "exposure": exposure,
+        "accounts": out_accounts,
+        "stress": stress_rows,
+        "total_equity_usd": total_usd,
+    }

@@ -1,0 +1,158 @@
+"""Hypothesis properties of the closed-form probability of liquidation (GBM and Kou)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from levguard.core.risk.liquidation import prob_liquidation
+
+SETTINGS = settings(max_examples=200, deadline=None)
+FEW = settings(max_examples=25, deadline=None)
+
+prices = st.floats(1e-2, 1e6)
+sigmas = st.floats(0.02, 3.0)
+horizons = st.floats(0.05, 3650.0)
+mus = st.floats(-2.0, 2.0)
+# Adverse distance to the liquidation price as a log move, 1e-4 .. 3.
+distances = st.floats(1e-4, 3.0)
+sides = st.sampled_from(["long", "short"])
+
+
+def _liq(side: str, price: float, dist: float) -> float:
+    return price * math.exp(-dist) if side == "long" else price * math.exp(dist)
+
+
+@SETTINGS
+@given(
+    side=sides, price=prices, dist=distances, sigma=sigmas, days=horizons, mu=mus, mon=st.none() | st.floats(0.01, 5.0)
+)
+def test_probability_is_in_unit_interval(
+    side: str, price: float, dist: float, sigma: float, days: float, mu: float, mon: float | None
+) -> None:
+    p = prob_liquidation(side, price, _liq(side, price, dist), sigma, days, mu, monitoring_dt_days=mon)
+    assert 0.0 <= p <= 1.0
+
+
+@SETTINGS
+@given(side=sides, dist=distances, s1=sigmas, s2=sigmas, days=horizons, mu=st.floats(0.0, 2.0))
+def test_increases_with_sigma(side: str, dist: float, s1: float, s2: float, days: float, mu: float) -> None:
+    """Monotone in sigma for zero drift and for a drift away from the liquidation price.
+
+    In the time change s = sigma^2 t the path is a Brownian motion with drift mu/sigma^2 - 1/2
+    over a horizon sigma^2 T; with mu of the position's favourable sign both effects of a
+    larger sigma raise the probability.  (With an adverse drift it need not be monotone.)
+    """
+    lo, hi = min(s1, s2), max(s1, s2)
+    drift = mu if side == "long" else -mu
+    p_lo = prob_liquidation(side, 100.0, _liq(side, 100.0, dist), lo, days, drift)
+    p_hi = prob_liquidation(side, 100.0, _liq(side, 100.0, dist), hi, days, drift)
+    assert p_lo <= p_hi + 1e-12
+
+
+@SETTINGS
+@given(side=sides, dist=distances, sigma=sigmas, d1=horizons, d2=horizons, mu=mus, mon=st.none() | st.floats(0.01, 2.0))
+def test_increases_with_horizon(
+    side: str, dist: float, sigma: float, d1: float, d2: float, mu: float, mon: float | None
+) -> None:
+    lo, hi = min(d1, d2), max(d1, d2)
+    liq = _liq(side, 100.0, dist)
+    p_lo = prob_liquidation(side, 100.0, liq, sigma, lo, mu, monitoring_dt_days=mon)
+    p_hi = prob_liquidation(side, 100.0, liq, sigma, hi, mu, monitoring_dt_days=mon)
+    assert p_lo <= p_hi + 1e-12
+
+
+@SETTINGS
+@given(side=sides, a=distances, b=distances, sigma=sigmas, days=horizons, mu=mus)
+def test_increases_as_liquidation_price_approaches(
+    side: str, a: float, b: float, sigma: float, days: float, mu: float
+) -> None:
+    near, far = min(a, b), max(a, b)
+    p_near = prob_liquidation(side, 100.0, _liq(side, 100.0, near), sigma, days, mu)
+    p_far = prob_liquidation(side, 100.0, _liq(side, 100.0, far), sigma, days, mu)
+    assert p_far <= p_near + 1e-12
+
+
+@SETTINGS
+@given(price=prices, dist=distances, sigma=sigmas, days=horizons, mu=mus, mon=st.none() | st.floats(0.01, 2.0))
+def test_long_short_symmetry_under_price_inversion(
+    price: float, dist: float, sigma: float, days: float, mu: float, mon: float | None
+) -> None:
+    """A short on S is a long on 1/S; 1/S is GBM with expected return sigma^2 - mu."""
+    liq = price * math.exp(dist)
+    p_short = prob_liquidation("short", price, liq, sigma, days, mu, monitoring_dt_days=mon)
+    p_long = prob_liquidation("long", 1.0 / price, 1.0 / liq, sigma, days, sigma * sigma - mu, monitoring_dt_days=mon)
+    assert p_short == pytest.approx(p_long, rel=1e-9, abs=1e-15)
+
+
+@SETTINGS
+@given(
+    side=sides,
+    dist=distances,
+    sigma=sigmas,
+    mu=mus,
+    coarse=st.floats(0.01, 3.0),
+    k=st.integers(1, 500),
+    j=st.integers(1, 24),
+)
+def test_coarser_monitoring_never_raises_the_probability(
+    side: str, dist: float, sigma: float, mu: float, coarse: float, k: int, j: int
+) -> None:
+    """Nested grids over the same horizon: fewer checks, lower probability (BGK shift grows)."""
+    days = k * coarse
+    liq = _liq(side, 100.0, dist)
+    p_cont = prob_liquidation(side, 100.0, liq, sigma, days, mu)
+    p_fine = prob_liquidation(side, 100.0, liq, sigma, days, mu, monitoring_dt_days=coarse / j)
+    p_coarse = prob_liquidation(side, 100.0, liq, sigma, days, mu, monitoring_dt_days=coarse)
+    assert p_coarse <= p_fine + 1e-12 <= p_cont + 2e-12
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+@pytest.mark.parametrize("mu", [-1.0, 0.0, 1.0])
+def test_liquidation_price_at_the_price_gives_one(side: str, mu: float) -> None:
+    assert prob_liquidation(side, 100.0, 100.0, 0.5, 1.0, mu) == 1.0
+    eps = 1e-12 if side == "long" else -1e-12
+    assert prob_liquidation(side, 100.0, 100.0 * (1.0 - eps), 0.5, 1.0, mu) > 1.0 - 1e-5
+    # Past the liquidation price: already liquidatable.
+    assert prob_liquidation(side, 100.0, 100.0 * (1.0 + 10 * eps), 0.5, 1.0, mu) == 1.0
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_vanishing_volatility_without_drift_gives_zero(side: str) -> None:
+    liq = 90.0 if side == "long" else 110.0
+    values = [prob_liquidation(side, 100.0, liq, s, 30.0) for s in (0.5, 0.1, 0.02, 1e-3, 1e-6)]
+    assert all(x >= y for x, y in itertools.pairwise(values))
+    assert values[-1] == 0.0
+    # An adverse drift reaches the liquidation price deterministically: -ln(0.9) / 2 = 19 days.
+    drift = -2.0 if side == "long" else 2.0
+    assert prob_liquidation(side, 100.0, liq, 1e-6, 30.0, drift) == pytest.approx(1.0)
+    assert prob_liquidation(side, 100.0, liq, 1e-6, 15.0, drift) == pytest.approx(0.0, abs=1e-12)
+
+
+@FEW
+@given(
+    side=sides,
+    dist=st.floats(0.01, 1.0),
+    sigma=st.floats(0.1, 1.5),
+    days=st.floats(0.5, 365.0),
+    lam=st.floats(0.0, 50.0),
+    p_up=st.floats(0.0, 1.0),
+    eta_up=st.floats(2.0, 50.0),
+    eta_down=st.floats(2.0, 50.0),
+)
+def test_kou_probability_is_bounded_and_grows_with_horizon(
+    side: str, dist: float, sigma: float, days: float, lam: float, p_up: float, eta_up: float, eta_down: float
+) -> None:
+    liq = _liq(side, 100.0, dist)
+    p = prob_liquidation(
+        side, 100.0, liq, sigma, days, model="kou", lam=lam, p_up=p_up, eta_up=eta_up, eta_down=eta_down
+    )
+    assert 0.0 <= p <= 1.0
+    longer = prob_liquidation(
+        side, 100.0, liq, sigma, 2.0 * days, model="kou", lam=lam, p_up=p_up, eta_up=eta_up, eta_down=eta_down
+    )
+    assert p <= longer + 1e-4  # Gaver-Stehfest error budget

@@ -1,0 +1,136 @@
+"""The account risk report and `levguard risk`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.core.options.black76 import black76
+from levguard.data.synth import SynthConfig, synth_market
+from levguard.errors import InputError
+from levguard.risk.report import parse_options, risk_report
+
+runner = CliRunner()
+
+BOOK: dict[str, Any] = {
+    "name": "binance",
+    "venue": "binance-usdm",
+    "wallet_balance": 20_000,
+    "as_of": "2024-06-01T00:00:00Z",
+    "positions": [
+        {"symbol": "BTCUSDT", "qty": 2, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10},
+        {
+            "symbol": "ETHUSDT",
+            "qty": -30,
+            "entry_price": 3_000,
+            "mark_price": 3_050,
+            "leverage": 10,
+            "margin_mode": "isolated",
+        },
+    ],
+    "options": [{"symbol": "BTC-28JUN24-55000-P", "qty": 3, "vol": 0.55, "settlement": "coin"}],
+}
+
+
+def test_report_sections_with_a_given_vol() -> None:
+    rep = risk_report(BOOK, vol=0.6, n_sims=4_000)
+    (acc,) = rep["accounts"]
+    assert {v["method"] for v in acc["var"]} == {"monte_carlo", "normal"}
+    for v in acc["var"]:
+        assert v["es"] >= v["var"] > 0
+    probs = acc["prob_liquidation"]
+    assert [p["symbol"] for p in probs] == ["BTCUSDT", "ETHUSDT"]
+    for p in probs:
+        assert 0 <= p["p_liq_1d"] <= p["p_liq_7d"] <= p["p_liq_30d"] <= 1
+    assert rep["exposure"][0]["share"] == pytest.approx(1.0)
+    names = [s["scenario"] for s in rep["stress"]]
+    assert "black-thursday" in names
+    assert "price -30%, vol +30%" in names
+    json.dumps(rep, default=str)
+
+
+def test_coin_settled_option_values_are_converted_to_the_account_currency() -> None:
+    """A Deribit BTC put (priced in BTC) held in a USDT account is valued at price x forward."""
+    rep = risk_report(BOOK, vol=0.6, n_sims=2_000)
+    (g,) = rep["accounts"][0]["greeks"]
+    t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
+    coin = float(black76("put", 61_000, 55_000, t, 0.55, 0.0, "coin").price)
+    assert g["value"] == pytest.approx(3 * coin)
+    assert g["value_in_account"] == pytest.approx(3 * coin * 61_000)
+    stress = {s["scenario"]: s["accounts"][0] for s in rep["stress"]}
+    # Puts gain when the price falls and vol rises; the vol shock adds value on top.
+    assert stress["price -30%, vol +30%"]["option_pnl"] > stress["price -30%"]["option_pnl"] > 0
+
+
+def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path) -> None:
+    market = synth_market(SynthConfig(years=2.0, seed=3))
+    single = {k: v for k, v in BOOK.items() if k != "options"}
+    single["positions"] = BOOK["positions"][:1]
+    rep = risk_report(single, history=market.ohlcv, n_sims=2_000)
+    vol = rep["volatility"]
+    assert set(vol["annualised"]) >= {"close_to_close", "parkinson", "garman_klass", "yang_zhang", "ewma"}
+    assert 0.1 < vol["used"] < 3.0
+    methods = {v["method"]: v for v in rep["accounts"][0]["var"]}
+    assert methods["historical"]["var"] > 0
+    assert methods["fhs"]["var"] > 0
+    two = risk_report(BOOK, history=market.ohlcv, n_sims=2_000)
+    errors = {v["method"]: v.get("error", "") for v in two["accounts"][0]["var"]}
+    assert "one price history cannot value a book on BTC, ETH" in errors["historical"]
+
+
+def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:
+    other = {
+        "name": "hl",
+        "venue": "hyperliquid",
+        "wallet_balance": 10_000,
+        "positions": [{"symbol": "BTC", "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 5}],
+    }
+    first = {k: v for k, v in BOOK.items() if k != "options"}
+    rep = risk_report({"accounts": [first, other]}, vol=0.6, n_sims=2_000)
+    shares = [e["share"] for e in rep["exposure"]]
+    assert sum(shares) == pytest.approx(1.0)
+    default = next(s for s in rep["stress"] if s["scenario"] == "hl default")
+    hl = next(a for a in default["accounts"] if a["name"] == "hl")
+    assert hl["defaulted"]
+    assert hl["pnl"] == pytest.approx(-10_000)
+
+
+def test_option_spec_errors() -> None:
+    with pytest.raises(InputError, match=r"options\[0\]\.vol is required"):
+        parse_options({"options": [{"symbol": "BTC-28JUN24-55000-P", "qty": 1}]}, {"BTC": 60_000})
+    with pytest.raises(InputError, match=r"options\[0\] has expired"):
+        parse_options(
+            {"as_of": "2024-07-01T00:00:00Z", "options": [{"symbol": "BTC-28JUN24-55000-P", "qty": 1, "vol": 0.5}]},
+            {"BTC": 60_000},
+        )
+    with pytest.raises(InputError, match=r"options\[0\]: no price for ETH"):
+        parse_options(
+            {"as_of": "2024-06-01T00:00:00Z", "options": [{"symbol": "ETH-28JUN24-3000-C", "qty": 1, "vol": 0.5}]},
+            {"BTC": 60_000},
+        )
+    with pytest.raises(InputError, match="give a price history"):
+        risk_report(BOOK)
+
+
+def test_cli_risk(tmp_path: Path) -> None:
+    f = tmp_path / "book.yaml"
+    f.write_text(yaml.safe_dump(BOOK))
+    res = runner.invoke(app, ["risk", str(f), "--vol", "0.6", "--sims", "2000"])
+    assert res.exit_code == 0, res.output
+    for needle in ("VaR / ES", "probability of liquidation", "option Greeks", "Stress scenarios", "black-thursday"):
+        assert needle in res.stdout
+    js = runner.invoke(app, ["risk", str(f), "--vol", "0.6", "--sims", "2000", "--json"])
+    assert json.loads(js.stdout)["accounts"][0]["name"] == "binance"
+    bad = runner.invoke(app, ["risk", str(f)])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "levguard: error: give a price history (--history) or a volatility (--vol)"
+    neg = runner.invoke(app, ["risk", str(f), "--vol", "-1"])
+    assert neg.exit_code == 2
+    assert "vol must be an annualised fraction" in neg.stderr
