@@ -53,6 +53,15 @@ def test_report_sections_with_a_given_vol() -> None:
     names = [s["scenario"] for s in rep["stress"]]
     assert "black-thursday" in names
     assert "price -30%, vol +30%" in names
+    crash = next(s for s in rep["stress"] if s["scenario"] == "black-thursday")["accounts"][0]
+    assert [p["symbol"] for p in crash["positions"]] == ["BTCUSDT", "ETHUSDT"]
+    assert crash["positions"][0]["liquidated"] is True
+    assert crash["positions"][1]["pnl"] > 0  # the isolated short gains
+    # Position P&L is before the bankruptcy floor: the wiped-out cross long shows its full loss, the
+    # account only loses what it holds (the rest is the venue's bad debt).
+    raw = sum(p["pnl"] for p in crash["positions"]) + crash["option_pnl"]
+    assert crash["bad_debt"] > 0
+    assert crash["pnl"] > raw
     json.dumps(rep, default=str)
 
 

@@ -472,6 +472,16 @@ def risk_report(
                     "bad_debt": st.bad_debt,
                     "margin_ratio_after": st.margin_ratio_after,
                     "liquidated": [p.symbol for p in st.positions if p.liquidated],
+                    "positions": [
+                        {
+                            "symbol": p.symbol,
+                            "pnl": p.pnl,
+                            "funding": p.funding,
+                            "mark_after": p.mark_after,
+                            "liquidated": p.liquidated,
+                        }
+                        for p in st.positions
+                    ],
                     "defaulted": st.defaulted,
                 }
             )
