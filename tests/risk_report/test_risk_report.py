@@ -143,3 +143,98 @@ def test_cli_risk(tmp_path: Path) -> None:
     neg = runner.invoke(app, ["risk", str(f), "--vol", "-1"])
     assert neg.exit_code == 2
     assert "vol must be an annualised fraction" in neg.stderr
+
+
+SURFACE = {
+    "BTC": {
+        "slices": [
+            {
+                "expiry": "2024-06-28T08:00:00Z",
+                "forward": 61_000,
+                "a": 0.010,
+                "b": 0.10,
+                "rho": -0.30,
+                "m": 0.0,
+                "sigma": 0.20,
+            },
+            {
+                "expiry": "2024-09-27T08:00:00Z",
+                "forward": 61_500,
+                "a": 0.040,
+                "b": 0.12,
+                "rho": -0.25,
+                "m": 0.0,
+                "sigma": 0.25,
+            },
+        ]
+    }
+}
+
+
+def _surface_book() -> dict[str, Any]:
+    book = {k: v for k, v in BOOK.items() if k != "options"}
+    book["positions"] = BOOK["positions"][:1]
+    book["vol_surfaces"] = SURFACE
+    book["options"] = [{"symbol": "BTC-28JUN24-55000-P", "qty": 3, "settlement": "coin"}]
+    return book
+
+
+def test_options_take_their_vol_from_the_surface_and_stress_uses_its_shape() -> None:
+    """An option without ``vol`` reads it off the SVI surface; stress vol shocks are term-shaped
+    (sqrt(30/DTE)) rather than flat, and VaR revaluation reprices on the smile."""
+    from levguard.core.options.surface import SVISlice, VolSurface
+    from levguard.core.options.svi import SVIParams
+
+    book = _surface_book()
+    rep = risk_report(book, vol=0.6, n_sims=2_000)
+    acc = rep["accounts"][0]
+    assert acc["vol_surfaces"]["BTC"] == {"expiries": 2, "arbitrage_free": True}
+    t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
+    surface = VolSurface([SVISlice(t, 61_000, SVIParams(0.010, 0.10, -0.30, 0.0, 0.20))])
+    vol = float(surface.vol(55_000, t, 61_000))
+    (g,) = acc["greeks"]
+    assert g["price"] == pytest.approx(float(black76("put", 61_000, 55_000, t, vol, 0.0, "coin").price))
+    stress = {s["scenario"]: s["accounts"][0] for s in rep["stress"]}
+    shocked = float(surface.shocked("term", 0.3).vol(55_000, t, 61_000 * 0.7))
+    flat = float(surface.vol(55_000, t, 61_000 * 0.7)) + 0.3
+    assert shocked > flat  # 27 days to expiry: the term shock is larger than the flat 30 points
+    expect = (
+        3 * 61_000 * 0.7 * float(black76("put", 61_000 * 0.7, 55_000, t, shocked, 0.0, "coin").price)
+        - g["value_in_account"]
+    )
+    assert stress["price -30%, vol +30%"]["option_pnl"] == pytest.approx(expect, rel=1e-9)
+
+
+def test_revalue_reprices_on_the_smile_at_the_scenario_forward() -> None:
+    from levguard.core.options.surface import SVISlice, VolSurface
+    from levguard.core.options.svi import SVIParams
+    from levguard.core.risk.portfolio import OptionPosition, revalue
+    from levguard.core.spec import account_from_spec
+
+    surface = VolSurface([SVISlice(0.25, 60_000, SVIParams(0.02, 0.15, -0.4, 0.0, 0.2))])
+    opt = OptionPosition("BTC-P", "put", 50_000, 0.25, 1.0, "usd", vol=0.5, underlying="BTC", surface=surface)
+    acc = account_from_spec({"venue": "generic", "wallet_balance": 1_000, "positions": []})
+    ratios = np.array([0.8, 1.0, 1.2])
+    pnl = revalue(acc, {"BTC": ratios}, horizon_days=1, options=[opt], prices={"BTC": 60_000}).pnl
+    t1 = 0.25 - 1 / 365
+    v0 = float(black76("put", 60_000, 50_000, 0.25, float(surface.vol(50_000, 0.25, 60_000))).price)
+    for r, got in zip(ratios, pnl, strict=True):
+        f1 = 60_000 * r
+        v1 = float(black76("put", f1, 50_000, t1, float(surface.vol(50_000, t1, f1))).price)
+        assert got == pytest.approx(v1 - v0, rel=1e-9, abs=1e-9)
+
+
+def test_quotes_are_fitted_into_a_surface_and_bad_surfaces_are_refused() -> None:
+    strikes = [45_000, 50_000, 55_000, 60_000, 65_000, 70_000, 80_000]
+    vols = [0.78, 0.70, 0.63, 0.58, 0.56, 0.56, 0.59]
+    book = _surface_book()
+    book["vol_surfaces"] = {
+        "BTC": {"quotes": [{"expiry": "2024-06-28T08:00:00Z", "forward": 61_000, "strikes": strikes, "vols": vols}]}
+    }
+    rep = risk_report(book, vol=0.6, n_sims=1_000)
+    (g,) = rep["accounts"][0]["greeks"]
+    assert 0.60 < g["vol"] < 0.66  # the fitted smile at 55k sits by the 0.63 quote
+    bad = _surface_book()
+    bad["vol_surfaces"] = {"BTC": {"slices": [{"forward": 61_000, "a": 0.01}]}}
+    with pytest.raises(InputError, match=r"vol_surfaces\['BTC'\]"):
+        risk_report(bad, vol=0.6)

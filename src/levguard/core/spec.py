@@ -19,9 +19,19 @@ from levguard.errors import InputError
 
 __all__ = ["account_from_spec", "position_from_ccxt", "tiers_from_spec"]
 
-_ACCOUNT_KEYS = {"venue", "margin_mode", "wallet_balance", "positions", "tiers", "name", "options", "as_of"}
-"""``name`` labels the account in multi-venue risk reports; ``options`` and ``as_of`` are read by
-the risk layer (``levguard.risk``), which values option positions; the margin engine has no
+_ACCOUNT_KEYS = {
+    "venue",
+    "margin_mode",
+    "wallet_balance",
+    "positions",
+    "tiers",
+    "name",
+    "options",
+    "as_of",
+    "vol_surfaces",
+}
+"""``name`` labels the account in multi-venue risk reports; ``options``, ``vol_surfaces`` and ``as_of``
+are read by the risk layer (``levguard.risk``), which values option positions; the margin engine has no
 option-margin model and leaves them out of margin figures."""
 _POSITION_KEYS = {
     "symbol",

@@ -50,6 +50,8 @@ _DERIBIT = re.compile(
 _MONTHS = {
     m: i + 1 for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))
 }
+_SLICE_KEYS = {"expiry", "t_years", "forward", "a", "b", "rho", "m", "sigma"}
+_QUOTE_KEYS = {"expiry", "t_years", "forward", "strikes", "vols"}
 _OPTION_KEYS = {
     "symbol",
     "underlying",
@@ -109,6 +111,74 @@ def _deribit_parts(symbol: str) -> dict[str, Any]:
     }
 
 
+def _years_to(raw: object, now: int, where: str) -> float:
+    try:
+        ts = pd.Timestamp(str(raw))
+    except ValueError:
+        raise InputError(f"{where} must be an ISO 8601 time, was {raw!r}") from None
+    if ts.tzinfo is None:
+        raise InputError(f"{where} must carry a UTC offset, was {raw!r}")
+    return (ts.tz_convert("UTC").value - now) / (365 * 86_400e9)
+
+
+def _tenor(d: Mapping[str, Any], now: int, where: str) -> float:
+    t = float(d["t_years"]) if "t_years" in d else _years_to(d.get("expiry"), now, f"{where}.expiry")
+    if not t > 0:
+        raise InputError(f"{where} has expired or lacks expiry/t_years (t_years {t!r})")
+    return t
+
+
+def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Vol surfaces of an account spec's ``vol_surfaces``: ``{underlying: {"slices": [...]}}`` with raw
+    SVI parameters per expiry (``expiry`` or ``t_years``, ``forward``, ``a, b, rho, m, sigma``), or
+    ``{"quotes": [...]}`` of implied vols per expiry (``forward``, ``strikes``, ``vols``) fitted with
+    SVI.  Returns ``{underlying: (VolSurface, arbitrage report)}``."""
+    from levguard.core.options.surface import SmileQuotes, SVISlice, VolSurface, fit_surface
+    from levguard.core.options.svi import SVIParams
+
+    raw = spec.get("vol_surfaces") or {}
+    if not isinstance(raw, Mapping):
+        raise InputError(f"vol_surfaces must map underlying -> surface, was {type(raw).__name__}")
+    now = _as_of_ns(spec)
+    out: dict[str, Any] = {}
+    for base, body in raw.items():
+        where = f"vol_surfaces[{base!r}]"
+        if not isinstance(body, Mapping) or not ({"slices", "quotes"} & set(body)):
+            raise InputError(f"{where} must hold slices (SVI parameters) or quotes (implied vols)")
+        try:
+            if "slices" in body:
+                slices = []
+                for i, sl in enumerate(body["slices"]):
+                    w = f"{where}.slices[{i}]"
+                    if not isinstance(sl, Mapping) or set(sl) - _SLICE_KEYS:
+                        raise InputError(f"{w} must be an object with keys from {sorted(_SLICE_KEYS)}, was {sl!r}")
+                    params = SVIParams(*(float(sl[k]) for k in ("a", "b", "rho", "m", "sigma")))
+                    slices.append(SVISlice(_tenor(sl, now, w), float(sl["forward"]), params))
+                surface = VolSurface(slices)
+                check = surface.check_arbitrage()
+            else:
+                quotes = []
+                for i, q in enumerate(body["quotes"]):
+                    w = f"{where}.quotes[{i}]"
+                    if not isinstance(q, Mapping) or set(q) - _QUOTE_KEYS:
+                        raise InputError(f"{w} must be an object with keys from {sorted(_QUOTE_KEYS)}, was {q!r}")
+                    quotes.append(
+                        SmileQuotes(
+                            _tenor(q, now, w),
+                            float(q["forward"]),
+                            np.asarray(q["strikes"], dtype=np.float64),
+                            np.asarray(q["vols"], dtype=np.float64),
+                        )
+                    )
+                surface, _fits, check = fit_surface(quotes)
+        except KeyError as exc:
+            raise InputError(f"{where} is missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {exc}") from None
+        out[str(base).upper()] = (surface, check)
+    return out
+
+
 def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[OptionPosition]:
     """Option positions of an account spec as :class:`OptionPosition` s.
 
@@ -121,6 +191,7 @@ def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[
     if not isinstance(raw, list):
         raise InputError(f"options must be a list, was {type(raw).__name__}")
     now = _as_of_ns(spec)
+    surfaces = parse_surfaces(spec)
     out: list[OptionPosition] = []
     for i, o in enumerate(raw):
         where = f"options[{i}]"
@@ -130,7 +201,9 @@ def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[
         if unknown:
             raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_OPTION_KEYS)}")
         d = {**_deribit_parts(str(o.get("symbol", ""))), **{k: v for k, v in o.items() if v is not None}}
-        for key in ("kind", "strike", "qty", "vol"):
+        base = str(d.get("underlying") or base_asset(str(d.get("symbol", "")))).upper()
+        surface = surfaces.get(base, (None, None))[0]
+        for key in ("kind", "strike", "qty", *(() if surface is not None else ("vol",))):
             if key not in d:
                 raise InputError(f"{where}.{key} is required (or a Deribit symbol such as BTC-27DEC24-70000-C)")
         if "t_years" in d:
@@ -147,7 +220,7 @@ def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[
             raise InputError(f"{where} needs expiry or t_years")
         if not t > 0:
             raise InputError(f"{where} has expired (t_years {t!r}); remove it or set as_of before expiry")
-        underlying = str(d.get("underlying") or base_asset(str(d.get("symbol", ""))))
+        underlying = base
         if underlying not in prices and d.get("underlying_price") is None:
             raise InputError(f"{where}: no price for {underlying}; add underlying_price or a perpetual on it")
         kind = str(d["kind"]).lower()
@@ -165,15 +238,24 @@ def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[
                     t_years=t,
                     qty=float(d["qty"]),
                     settlement=cast(Literal["usd", "coin"], settlement),
-                    vol=float(d["vol"]),
+                    vol=float(d["vol"])
+                    if "vol" in d
+                    else float(surface.vol(float(d["strike"]), t, _forward(d, prices, base))),
                     contract_size=float(d.get("contract_size", 1.0)),
                     underlying=underlying,
                     rate=float(d.get("rate", 0.0)),
+                    surface=surface,
                 )
             )
         except (TypeError, ValueError) as exc:
             raise InputError(f"{where}: {exc}") from None
     return out
+
+
+def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str) -> float:
+    if d.get("underlying_price") is not None:
+        return float(d["underlying_price"])
+    return float(prices[base])
 
 
 def _prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
@@ -254,7 +336,7 @@ def _greeks(options: Sequence[OptionPosition], prices: Mapping[str, float], sett
     rows = []
     for o in options:
         f = prices[o.underlying or ""]
-        g = black76(o.kind, f, o.strike, o.t_years, o.vol, o.rate, o.settlement)
+        g = black76(o.kind, f, o.strike, o.t_years, float(o.vol_at(f, o.t_years)), o.rate, o.settlement)
         n = o.qty * o.contract_size
         rows.append(
             {
@@ -265,6 +347,7 @@ def _greeks(options: Sequence[OptionPosition], prices: Mapping[str, float], sett
                 "price": float(g.price),
                 "value": n * float(g.price),
                 "value_in_account": _to_settlement(n * float(g.price), o, settlement, f),
+                "vol": float(o.vol_at(f, o.t_years)),
                 "delta": n * float(g.delta),
                 "gamma": n * float(g.gamma),
                 "vega": n * float(g.vega),
@@ -280,8 +363,12 @@ def _option_pnl(options: Sequence[OptionPosition], prices: Mapping[str, float], 
     for o in options:
         f0 = prices[o.underlying or ""]
         f1 = f0 * (1.0 + s.shock_for(o.underlying or ""))
-        v0 = float(black76(o.kind, f0, o.strike, o.t_years, o.vol, o.rate, o.settlement).price)
-        vol1 = max(o.vol + s.vol_shock, 1e-4)
+        v0 = float(black76(o.kind, f0, o.strike, o.t_years, float(o.vol_at(f0, o.t_years)), o.rate, o.settlement).price)
+        if o.surface is not None and s.vol_shock:
+            # Surface-shaped shock: the vol move scales with sqrt(30 / days to expiry) (Deribit PM).
+            vol1 = float(o.surface.shocked("term", s.vol_shock).vol(o.strike, o.t_years, f1))
+        else:
+            vol1 = max(float(o.vol_at(f1, o.t_years)) + s.vol_shock, 1e-4)
         v1 = float(black76(o.kind, f1, o.strike, o.t_years, vol1, o.rate, o.settlement).price)
         n = o.qty * o.contract_size
         total += _to_settlement(n * v1, o, settlement, f1) - _to_settlement(n * v0, o, settlement, f0)
@@ -376,7 +463,7 @@ def risk_report(
     accounts: list[tuple[str, Account, dict[str, Any], list[OptionPosition], dict[str, float]]] = []
     for i, spec in enumerate(specs):
         name = str(spec.pop("name", None) or spec.get("venue") or f"account {i}")
-        acc = account_from_spec({k: v for k, v in spec.items() if k not in ("options", "as_of")})
+        acc = account_from_spec({k: v for k, v in spec.items() if k not in ("options", "as_of", "vol_surfaces")})
         prices = _prices(acc, spec)
         accounts.append((name, acc, spec, parse_options(spec, prices), prices))
 
@@ -440,6 +527,10 @@ def risk_report(
                 "settlement": report.settlement,
                 "margin": report.to_dict(),
                 "option_value": option_value,
+                "vol_surfaces": {
+                    base: {"expiries": len(surface.slices), "arbitrage_free": bool(check.ok)}
+                    for base, (surface, check) in parse_surfaces(_spec).items()
+                },
                 "greeks": greeks,
                 "var": var_rows,
                 "prob_liquidation": _positions_table(report, sigma, horizons),

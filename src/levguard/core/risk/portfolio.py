@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
@@ -33,6 +33,7 @@ from levguard._typing import BoolArray1D, Float64Array, Float64Array1D
 from levguard.core._validate import finite, non_negative, positive
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.options.black76 import DAYS_PER_YEAR, black76
+from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
 from levguard.core.rules import get_venue, symbol_key
 from levguard.errors import InputError
@@ -91,6 +92,11 @@ class OptionPosition:
         Scenario key of the underlying; defaults to the base of ``symbol``.
     rate : float
         Discount rate for Black-76.
+    surface : VolSurface, optional
+        Implied-volatility surface of the underlying.  When given, every revaluation reads the
+        vol off the surface at the option's strike, remaining time and the scenario forward
+        (sticky moneyness: the smile moves with the forward), and ``vol`` is only the vol now,
+        for display.
     """
 
     symbol: str
@@ -103,6 +109,14 @@ class OptionPosition:
     contract_size: float = 1.0
     underlying: str | None = None
     rate: float = 0.0
+    surface: VolSurface | None = field(default=None, compare=False, repr=False)
+
+    def vol_at(self, forward: npt.ArrayLike, t_years: float) -> Float64Array:
+        """Black vol at ``forward`` with ``t_years`` left: the surface's if any, else ``vol``."""
+        f = np.asarray(forward, dtype=np.float64)
+        if self.surface is None:
+            return np.full(f.shape, self.vol)
+        return np.asarray(self.surface.vol(self.strike, max(t_years, 1e-9), f), dtype=np.float64)
 
     def __post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol.strip():
@@ -392,11 +406,9 @@ def revalue(
             t1 = 0.0
         raw_shift = _lookup(vol_shifts, key)
         shift = np.zeros(n) if raw_shift is None else _per_scenario(raw_shift, n, f"vol_shifts[{key!r}]")
-        v0 = float(black76(o.kind, f0, o.strike, o.t_years, o.vol, o.rate, o.settlement).price)
-        v1 = np.asarray(
-            black76(o.kind, f1, o.strike, t1, np.maximum(o.vol + shift, 0.0), o.rate, o.settlement).price,
-            dtype=np.float64,
-        )
+        v0 = float(black76(o.kind, f0, o.strike, o.t_years, float(o.vol_at(f0, o.t_years)), o.rate, o.settlement).price)
+        vol1 = np.maximum(o.vol_at(f1, t1) + shift, 0.0)
+        v1 = np.asarray(black76(o.kind, f1, o.strike, t1, vol1, o.rate, o.settlement).price, dtype=np.float64)
         native = o.qty * o.contract_size * (v1 - v0)
         pnl = _convert(native, o.settlement, key, settlement, rel, p0, f"options[{j}]")
         by_position[o.symbol] = by_position.get(o.symbol, np.zeros(n)) + pnl
