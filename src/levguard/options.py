@@ -24,8 +24,7 @@ delta (Black delta minus the premium in coin):
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from levguard._lazy import lazy_getattr
 
 _BLACK76 = "levguard.core.options.black76"
 _IV = "levguard.core.options.iv"
@@ -63,10 +62,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'levguard.options' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("levguard.options", _EXPORTS, globals())

@@ -10,8 +10,7 @@ pyarrow until a downloader or the cache is needed.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from levguard._lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     # frames
@@ -50,10 +49,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'levguard.data' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("levguard.data", _EXPORTS, globals())

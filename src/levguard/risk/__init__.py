@@ -8,8 +8,7 @@ measures.  Names are imported on first use.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from levguard._lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     # volatility
@@ -56,10 +55,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'levguard.risk' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("levguard.risk", _EXPORTS, globals())
