@@ -1,0 +1,290 @@
+"""The policy interface: state in, decision out; and a vectorized path for backtests.
+
+Every policy is a small frozen object whose constructor validates its parameters (raising
+:class:`~levguard.errors.InputError` naming the parameter) and that offers:
+
+* ``decide(state) -> SizingDecision``: the target leverage now, the binding constraint and
+  human-readable reasons.  Market conditions never raise here: a missing forecast gives leverage
+  0 with ``binding_constraint="no_forecast"`` (failure is a value);
+* ``leverage_path(inputs) -> ndarray``: the target leverage at every bar of aligned arrays, using
+  data up to and including bar ``t`` only (no look-ahead), computed by a numba kernel with a
+  plain-Python twin;
+* ``cap``: the largest leverage the policy can return.
+
+Leverage is a non-negative multiple of equity; the direction (long/short) is the strategy's,
+not the policy's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from levguard._typing import Float64Array1D
+from levguard.core._validate import finite, positive
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+
+__all__ = [
+    "Composite",
+    "FixedLeverage",
+    "MarketContext",
+    "Policy",
+    "SeriesInputs",
+    "SizingDecision",
+    "SizingState",
+    "clip_leverage",
+]
+
+
+def _empty() -> Mapping[str, float]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class MarketContext:
+    """The instrument and venue a leverage applies to (for venue-aware policies).
+
+    ``venue`` names a rule set (``binance-usdm``...); ``tiers`` override the venue's built-in
+    brackets; ``mmr`` gives a fixed maintenance rate instead.  ``funding_rate`` is per
+    ``funding_interval_hours`` (positive: longs pay), ``taker_fee_rate`` a fraction.
+    """
+
+    venue: str = "generic"
+    symbol: str = "BTCUSDT"
+    side: int = 1
+    tiers: TierTable | None = None
+    mmr: float | None = None
+    taker_fee_rate: float = 0.0
+    funding_rate: float = 0.0
+    funding_interval_hours: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.side not in (1, -1):
+            raise InputError(f"side must be 1 (long) or -1 (short), was {self.side!r}")
+
+
+@dataclass(frozen=True)
+class SizingState:
+    """What a policy may know at decision time ``t`` (nothing after it).
+
+    Parameters
+    ----------
+    equity : float
+        Account equity (margin balance) now, settlement currency, > 0.
+    price : float
+        Mark price now.
+    vol_forecast : float or None
+        Annualised volatility forecast for the next period (365-day year).
+    mu_forecast : float or None
+        Annualised expected (arithmetic) return forecast.
+    peak_equity : float or None
+        Highest equity so far (drawdown policies); default ``equity``.
+    floor : float or None
+        Protected floor of equity (CPPI).
+    returns : ndarray or None
+        Per-bar log returns up to ``t`` (regime and estimator policies).
+    periods_per_year : float
+        Bars per 365-day year of ``returns``.
+    current_leverage : float
+        Leverage held now (rebalancing rules).
+    context : MarketContext
+        Instrument and venue.
+    exposures : Mapping[str, float]
+        Signed notional per instrument now (portfolio policies); keys are symbols.
+    vols, venues : Mapping[str, float] and Mapping[str, str]
+        Per-instrument annualised vol forecasts and venue names (portfolio policies).
+    """
+
+    equity: float
+    price: float = 1.0
+    vol_forecast: float | None = None
+    mu_forecast: float | None = None
+    peak_equity: float | None = None
+    floor: float | None = None
+    returns: Float64Array1D | None = field(default=None, compare=False, repr=False)
+    periods_per_year: float = 8760.0
+    current_leverage: float = 0.0
+    context: MarketContext = field(default_factory=MarketContext)
+    exposures: Mapping[str, float] = field(default_factory=_empty)
+    vols: Mapping[str, float] = field(default_factory=_empty)
+    venues: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        positive(self.equity, "equity")
+        positive(self.price, "price")
+        finite(self.current_leverage, "current_leverage")
+        if self.peak_equity is not None and not self.peak_equity >= self.equity * (1 - 1e-12):
+            raise InputError(f"peak_equity must be >= equity {self.equity!r}, was {self.peak_equity!r}")
+
+    @property
+    def drawdown(self) -> float:
+        """``1 - equity / peak_equity`` (0 without a peak)."""
+        peak = self.peak_equity if self.peak_equity is not None else self.equity
+        return max(0.0, 1.0 - self.equity / peak)
+
+
+@dataclass(frozen=True)
+class SizingDecision:
+    """A policy's answer.
+
+    ``target_leverage`` is a non-negative multiple of equity; ``binding_constraint`` names what
+    set it (e.g. ``"vol_target"``, ``"max_leverage"``, ``"tier_cap"``); ``reasons`` explain it in
+    words; ``allocations`` give per-instrument signed leverage for portfolio policies.
+    """
+
+    target_leverage: float
+    binding_constraint: str
+    reasons: tuple[str, ...] = ()
+    allocations: Mapping[str, float] = field(default_factory=_empty)
+    details: Mapping[str, float] = field(default_factory=_empty)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        return {
+            "target_leverage": self.target_leverage,
+            "binding_constraint": self.binding_constraint,
+            "reasons": list(self.reasons),
+            "allocations": dict(self.allocations),
+            "details": {k: (v if math.isfinite(v) else None) for k, v in self.details.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SeriesInputs:
+    """Aligned per-bar arrays for the vectorized path (value at ``t`` known at bar ``t``'s close).
+
+    ``returns[t]`` is the log return of bar ``t``; ``vol_forecast[t]`` the annualised forecast
+    made with data up to ``t`` for bar ``t + 1``; ``equity[t]`` the equity at ``t``'s close.
+    Optional arrays may be None when a policy does not need them.
+    """
+
+    returns: Float64Array1D
+    periods_per_year: float = 8760.0
+    vol_forecast: Float64Array1D | None = None
+    mu_forecast: Float64Array1D | None = None
+    equity: Float64Array1D | None = None
+    price: Float64Array1D | None = None
+
+    def __post_init__(self) -> None:
+        n = self.returns.shape[0]
+        for name in ("vol_forecast", "mu_forecast", "equity", "price"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape[0] != n:
+                raise InputError(f"{name} must have the length of returns ({n}), was {arr.shape[0]}")
+        positive(self.periods_per_year, "periods_per_year")
+
+
+def clip_leverage(value: float, cap: float) -> float:
+    """``value`` clipped to ``[0, cap]``; NaN becomes 0 (no forecast, no exposure)."""
+    if not math.isfinite(value) or value <= 0.0:
+        return 0.0
+    return min(value, cap)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A leverage policy (see the module docstring)."""
+
+    name: str
+
+    @property
+    def cap(self) -> float:
+        """Largest leverage the policy can return."""
+        ...
+
+    def decide(self, state: SizingState) -> SizingDecision:
+        """Target leverage now, with the binding constraint and reasons."""
+        ...
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        """Target leverage at every bar, no look-ahead."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedLeverage:
+    """Always the same leverage ``L`` (a baseline, and a cap when composed)."""
+
+    leverage: float
+    name: str = "fixed"
+
+    def __post_init__(self) -> None:
+        finite(self.leverage, "leverage")
+        if self.leverage < 0:
+            raise InputError(f"leverage must be >= 0, was {self.leverage!r}")
+
+    @property
+    def cap(self) -> float:
+        """The fixed leverage."""
+        return self.leverage
+
+    def decide(self, state: SizingState) -> SizingDecision:
+        """Return ``L``."""
+        del state
+        return SizingDecision(self.leverage, self.name, (f"fixed leverage {self.leverage:g}x",))
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        """``L`` at every bar."""
+        return np.full(inputs.returns.shape[0], self.leverage)
+
+
+@dataclass(frozen=True)
+class Composite:
+    """The minimum of several policies, reporting which one binds.
+
+    Notes
+    -----
+    ``L = min_i L_i``; the binding constraint is the first member attaining the minimum (its own
+    binding constraint is kept, prefixed by the member's name), so a composite can be read as
+    "volatility target, capped by the tier, the gap cap and the liquidation budget".
+    """
+
+    policies: tuple[Policy, ...]
+    name: str = "composite"
+
+    def __init__(self, *policies: Policy, name: str = "composite") -> None:
+        if not policies:
+            raise InputError("Composite needs at least one policy, was given none")
+        for i, p in enumerate(policies):
+            if not isinstance(p, Policy):
+                raise InputError(f"policies[{i}] is not a policy (needs name, cap, decide, leverage_path), was {p!r}")
+        object.__setattr__(self, "policies", tuple(policies))
+        object.__setattr__(self, "name", name)
+
+    @property
+    def cap(self) -> float:
+        """The smallest member cap."""
+        return min(p.cap for p in self.policies)
+
+    def decide(self, state: SizingState) -> SizingDecision:
+        """Ask every member and keep the smallest leverage."""
+        decisions = [p.decide(state) for p in self.policies]
+        best = min(range(len(decisions)), key=lambda i: (decisions[i].target_leverage, i))
+        d = decisions[best]
+        member = self.policies[best].name
+        reasons = [f"{member}: {r}" for r in d.reasons]
+        for p, other in zip(self.policies, decisions, strict=True):
+            if other is not d:
+                reasons.append(f"{p.name} would allow {other.target_leverage:.3g}x ({other.binding_constraint})")
+        details = {f"{p.name}": dd.target_leverage for p, dd in zip(self.policies, decisions, strict=True)}
+        return SizingDecision(
+            d.target_leverage,
+            f"{member}.{d.binding_constraint}" if d.binding_constraint != member else member,
+            tuple(reasons),
+            d.allocations,
+            details,
+        )
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        """Element-wise minimum of the members' paths."""
+        paths: Sequence[Float64Array1D] = [p.leverage_path(inputs) for p in self.policies]
+        out = paths[0].copy()
+        for p in paths[1:]:
+            np.minimum(out, p, out=out)
+        return out
