@@ -33,9 +33,11 @@ EXIT_BAD_INPUT = 2
 def _register_subcommands() -> None:
     from levguard.cli.data import data_app
     from levguard.cli.risk import risk
+    from levguard.cli.size import size
 
     app.add_typer(data_app, name="data")
     app.command("risk")(risk)
+    app.command("size")(size)
 
 
 _register_subcommands()

@@ -191,7 +191,11 @@ def clip_leverage(value: float, cap: float) -> float:
 class Policy(Protocol):
     """A leverage policy (see the module docstring)."""
 
-    name: str
+    # Read-only in the protocol so that frozen dataclasses (FixedLeverage...) conform.
+    @property
+    def name(self) -> str:
+        """Policy name (prefixes the binding constraint in composites)."""
+        ...
 
     @property
     def cap(self) -> float:

@@ -1,0 +1,62 @@
+"""``levguard size ACCOUNT_FILE --policy POLICY_FILE``: target leverage and quantity now."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from levguard.errors import LevguardError
+
+
+def size(
+    file: Annotated[str, typer.Argument(help="Account spec (JSON/YAML).")],
+    policy: Annotated[str, typer.Option(help="Policy file (YAML/JSON), see docs/policies.md.")],
+    history: Annotated[str | None, typer.Option(help="OHLC file of the underlying (vol forecast, returns).")] = None,
+    vol: Annotated[float | None, typer.Option(help="Annualised volatility forecast, e.g. 0.6.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Target leverage and quantity per position under a policy, with the binding constraint and reasons."""
+    from levguard.sizing import size_account
+
+    try:
+        out = size_account(file, policy, history=history, vol=vol)
+    except LevguardError as exc:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(f"levguard: error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import console, fmt
+
+    con = console()
+    vol_txt = "—" if out["volatility"] is None else f"{out['volatility']:.1%}"
+    con.print(
+        f"[bold]{out['venue']}[/] equity {fmt(out['equity'])} {out['settlement']} · vol forecast {vol_txt} · "
+        f"leverage now {out['current_leverage']:.2f}x → target [bold]{out['target_leverage']:.2f}x[/] "
+        f"(after rebalancing rules {out['after_rebalance']:.2f}x) · "
+        f"binding: [bold]{escape(out['binding_constraint'])}[/]"
+    )
+    for r in out["reasons"]:
+        con.print(f"  · {escape(r)}")
+    table = Table(header_style="bold")
+    for col in ("symbol", "side", "qty", "leverage now", "target leverage", "target qty", "trade"):
+        table.add_column(col, justify="left" if col in ("symbol", "side") else "right")
+    for p in out["positions"]:
+        table.add_row(
+            p["symbol"],
+            p["side"],
+            fmt(abs(p["qty"]), 4),
+            f"{p['current_leverage']:.2f}x",
+            f"{p['target_leverage']:.2f}x",
+            fmt(abs(p["target_qty"]), 4),
+            f"{p['trade_qty']:+,.4f}",
+        )
+    con.print(table)

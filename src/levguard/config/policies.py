@@ -1,0 +1,268 @@
+"""Policy configuration: YAML/JSON files describing a leverage policy, validated by pydantic.
+
+Example::
+
+    policy:
+      type: composite
+      policies:
+        - {type: vol_target, target_vol: 0.5, lam: 0.94, max_leverage: 10}
+        - {type: tier_cap}
+        - {type: gap_cap, max_gap: 0.3}
+        - {type: liquidation_budget, max_prob: 0.01, horizon_days: 7}
+    rebalance: {band: 0.1, min_trade: 100, max_step: 2}
+
+Unknown keys (typos) and out-of-range values are refused with a :class:`~levguard.errors.ConfigError`
+naming the key path, e.g. ``policy.policies[0].target_vol: must be > 0 (was 0)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from levguard.errors import ConfigError, InputError
+
+__all__ = ["PolicyFile", "build_policy", "build_rebalancer", "load_policy_file", "parse_policy_config"]
+
+Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Frac = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+Lev = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FixedConfig(_Model):
+    type: Literal["fixed"]
+    leverage: NonNeg
+
+
+class VolTargetConfig(_Model):
+    type: Literal["vol_target"]
+    target_vol: Pos
+    estimator: Literal["ewma", "close_to_close"] | None = None
+    lookback: Annotated[int, Field(ge=2)] | None = None
+    lam: Frac | None = None
+    max_leverage: Lev | None = None
+
+
+class KellyConfig(_Model):
+    type: Literal["kelly"]
+    fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    mu_estimator: Literal["given", "ewma_mean", "rolling_mean"] | None = None
+    sigma_estimator: Literal["ewma", "close_to_close"] | None = None
+    shrinkage: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_leverage: Lev | None = None
+    lookback: Annotated[int, Field(ge=2)] | None = None
+    lam: Frac | None = None
+    rate: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+
+class DrawdownConfig(_Model):
+    type: Literal["drawdown"]
+    max_drawdown: Frac
+    base_leverage: Lev | None = None
+    schedule: Literal["linear", "convex"] | None = None
+    power: Pos | None = None
+
+
+class CPPIConfig(_Model):
+    type: Literal["cppi"]
+    floor: Frac
+    multiplier: Pos | None = None
+    ratchet: bool | None = None
+    max_leverage: Lev | None = None
+    initial_equity: Pos | None = None
+
+
+class GapCapConfig(_Model):
+    type: Literal["gap_cap"]
+    max_gap: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+    safety_margin: Annotated[float, Field(ge=0, lt=1)] | None = None
+
+
+class TierCapConfig(_Model):
+    type: Literal["tier_cap"]
+    max_leverage: Lev | None = None
+
+
+class LiquidationBudgetConfig(_Model):
+    type: Literal["liquidation_budget"]
+    max_prob: Frac
+    horizon_days: Pos
+    model: Literal["gbm", "kou", "merton", "garch_t", "bootstrap"] = "gbm"
+    max_leverage: Lev = 100.0
+    monitoring_dt_days: Pos | None = None
+
+
+class PortfolioCapConfig(_Model):
+    type: Literal["portfolio_cap"]
+    max_gross_leverage: Lev
+    max_net_leverage: Lev | None = None
+    per_asset: dict[str, Lev] | None = None
+    per_venue: Frac | dict[str, Frac] | None = None
+
+
+class RiskBudgetConfig(_Model):
+    type: Literal["risk_budget"]
+    target_vol: Pos
+    method: Literal["inverse_vol", "erc"] = "inverse_vol"
+    covariance: Literal["ewma", "shrunk"] = "ewma"
+    lam: Frac = 0.94
+    max_leverage: Lev = 10.0
+
+
+class RegimeConfig(_Model):
+    type: Literal["regime"]
+    classifier: Literal["quantile", "hmm"] = "quantile"
+    policies: dict[str, PolicyConfig]
+    thresholds: tuple[Frac, Frac] | None = None
+    lookback: Annotated[int, Field(ge=2)] | None = None
+
+
+class CompositeConfig(_Model):
+    type: Literal["composite"]
+    policies: Annotated[list[PolicyConfig], Field(min_length=1)]
+
+
+PolicyConfig = Annotated[
+    FixedConfig
+    | VolTargetConfig
+    | KellyConfig
+    | DrawdownConfig
+    | CPPIConfig
+    | GapCapConfig
+    | TierCapConfig
+    | LiquidationBudgetConfig
+    | PortfolioCapConfig
+    | RiskBudgetConfig
+    | RegimeConfig
+    | CompositeConfig,
+    Field(discriminator="type"),
+]
+RegimeConfig.model_rebuild()
+CompositeConfig.model_rebuild()
+
+
+class RebalanceConfig(_Model):
+    band: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    min_trade: NonNeg = 0.0
+    max_step: Pos = math.inf
+
+
+class PolicyFile(_Model):
+    """A policy file: the policy and optional rebalancing rules."""
+
+    policy: PolicyConfig
+    rebalance: RebalanceConfig = RebalanceConfig()
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part) in _TYPE_TAGS:
+            continue  # pydantic names the union member it tried (e.g. "vol_target"): noise to a user
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_TYPE_TAGS = {
+    "fixed",
+    "vol_target",
+    "kelly",
+    "drawdown",
+    "cppi",
+    "gap_cap",
+    "tier_cap",
+    "liquidation_budget",
+    "portfolio_cap",
+    "risk_budget",
+    "regime",
+    "composite",
+}
+
+
+def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> PolicyFile:
+    """Validate a policy mapping; errors name the key path and the value."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: must be an object with a 'policy' key, was {type(raw).__name__}")
+    try:
+        return PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _path(tuple(err.get("loc", ())))
+        value = err.get("input")
+        msg = str(err.get("msg", "invalid")).replace("Input should be", "must be")
+        if err.get("type") == "missing":
+            msg = "missing key"
+            value = None
+        elif err.get("type") == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif err.get("type") == "union_tag_invalid":
+            msg = f"unknown policy type; use one of {sorted(_TYPE_TAGS)}"
+        more = f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        was = "" if err.get("type") == "missing" else f" (was {value!r})"
+        raise ConfigError(f"{source}: {where}: {msg}{was}{more}") from None
+
+
+def load_policy_file(path: str | Path) -> PolicyFile:
+    """Read and validate a YAML/JSON policy file."""
+    from levguard._io import load_spec
+
+    try:
+        raw = load_spec(path)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_policy_config(raw, str(path))
+
+
+_CLASSES: dict[str, tuple[str, str]] = {
+    "fixed": ("levguard.core.sizing.base", "FixedLeverage"),
+    "vol_target": ("levguard.core.sizing.policies", "VolatilityTarget"),
+    "kelly": ("levguard.core.sizing.policies", "Kelly"),
+    "drawdown": ("levguard.core.sizing.policies", "DrawdownControl"),
+    "cppi": ("levguard.core.sizing.policies", "CPPI"),
+    "gap_cap": ("levguard.core.sizing.policies", "GapCap"),
+    "tier_cap": ("levguard.core.sizing.venue", "TierCap"),
+    "liquidation_budget": ("levguard.core.sizing.venue", "LiquidationBudget"),
+    "portfolio_cap": ("levguard.core.sizing.portfolio", "PortfolioCap"),
+    "risk_budget": ("levguard.core.sizing.portfolio", "RiskBudget"),
+    "regime": ("levguard.core.sizing.regime", "RegimeSwitch"),
+}
+
+
+def build_policy(cfg: Any) -> Any:
+    """Turn a validated policy config into the policy object it describes."""
+    from importlib import import_module
+
+    if isinstance(cfg, CompositeConfig):
+        from levguard.core.sizing.base import Composite
+
+        return Composite(*(build_policy(c) for c in cfg.policies))
+    module, name = _CLASSES[cfg.type]
+    cls = getattr(import_module(module), name)
+    kwargs = cfg.model_dump(exclude={"type"}, exclude_none=True)
+    if isinstance(cfg, RegimeConfig):
+        kwargs["policies"] = {k: build_policy(v) for k, v in cfg.policies.items()}
+        if cfg.thresholds is not None:
+            kwargs["thresholds"] = tuple(cfg.thresholds)
+    try:
+        return cls(**kwargs)
+    except InputError as exc:
+        raise ConfigError(f"policy {cfg.type}: {exc}") from None
+
+
+def build_rebalancer(cfg: RebalanceConfig) -> Any:
+    """The rebalancing rules of a policy file."""
+    from levguard.core.sizing.policies import Rebalancer
+
+    return Rebalancer(band=cfg.band, min_trade=cfg.min_trade, max_step=cfg.max_step)

@@ -1,0 +1,183 @@
+"""Public sizing API: leverage policies, policy files, and sizing an account now.
+
+>>> from levguard.sizing import VolatilityTarget, LiquidationBudget, Composite  # doctest: +SKIP
+
+:func:`size_account` is what ``levguard size`` runs: the policy decides the account's gross
+leverage (the context of its largest position tells venue-aware policies which tiers and
+liquidation rules apply); portfolio policies give per-instrument allocations, otherwise the
+target is split across positions in proportion to their current notional, keeping directions;
+the rebalancing rules then turn the target into a trade.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from levguard._lazy import lazy_getattr
+
+_EXPORTS: dict[str, str] = {
+    "SizingState": "levguard.core.sizing.base",
+    "SizingDecision": "levguard.core.sizing.base",
+    "SeriesInputs": "levguard.core.sizing.base",
+    "MarketContext": "levguard.core.sizing.base",
+    "Policy": "levguard.core.sizing.base",
+    "FixedLeverage": "levguard.core.sizing.base",
+    "Composite": "levguard.core.sizing.base",
+    "VolatilityTarget": "levguard.core.sizing.policies",
+    "Kelly": "levguard.core.sizing.policies",
+    "DrawdownControl": "levguard.core.sizing.policies",
+    "CPPI": "levguard.core.sizing.policies",
+    "GapCap": "levguard.core.sizing.policies",
+    "Rebalancer": "levguard.core.sizing.policies",
+    "TierCap": "levguard.core.sizing.venue",
+    "LiquidationBudget": "levguard.core.sizing.venue",
+    "PortfolioCap": "levguard.core.sizing.portfolio",
+    "RiskBudget": "levguard.core.sizing.portfolio",
+    "RegimeSwitch": "levguard.core.sizing.regime",
+    "load_policy_file": "levguard.config.policies",
+    "parse_policy_config": "levguard.config.policies",
+    "build_policy": "levguard.config.policies",
+    "walk_forward": "levguard.backtest.calibrate",
+    "grid_search": "levguard.backtest.calibrate",
+    "random_search": "levguard.backtest.calibrate",
+    "evaluate_path": "levguard.backtest.calibrate",
+}
+
+__all__ = sorted([*_EXPORTS, "size_account"])
+
+__getattr__ = lazy_getattr("levguard.sizing", _EXPORTS, globals())
+
+
+def size_account(
+    source: Mapping[str, Any] | str | Path,
+    policy: Mapping[str, Any] | str | Path,
+    *,
+    history: Any = None,
+    vol: float | None = None,
+) -> dict[str, Any]:
+    """Target leverage and quantity per position of an account under a policy file.
+
+    Parameters
+    ----------
+    source : dict or path
+        One account spec (docs/margin.md).
+    policy : dict or path
+        A policy file (docs/policies.md) or its content.
+    history : DataFrame or path, optional
+        OHLC bars of the underlying: the volatility forecast (GARCH(1,1)-t on daily returns,
+        as in the risk report) and the daily returns estimator policies use.
+    vol : float, optional
+        Annualised volatility forecast; overrides the history's.
+
+    Returns
+    -------
+    dict
+        ``target_leverage``, ``binding_constraint``, ``reasons``, ``current_leverage``,
+        ``after_rebalance`` and per position ``qty``, ``target_qty``, ``trade_qty``.
+    """
+    import numpy as np
+
+    from levguard.config.policies import build_policy, build_rebalancer, load_policy_file, parse_policy_config
+    from levguard.core.margin import evaluate, resolve_tiers
+    from levguard.core.rules import get_venue
+    from levguard.core.sizing.base import MarketContext, SizingState
+    from levguard.core.spec import account_from_spec
+    from levguard.errors import InputError
+    from levguard.risk.report import _vol_section, load_portfolio
+
+    specs = load_portfolio(source)
+    if len(specs) != 1:
+        raise InputError(f"size one account at a time, was given {len(specs)}")
+    spec = {k: v for k, v in specs[0].items() if k not in ("name", "options", "as_of", "vol_surfaces")}
+    account = account_from_spec(spec)
+    if not account.positions:
+        raise InputError("the account has no positions to size; add the instrument with its current qty")
+    pf = parse_policy_config(policy) if isinstance(policy, Mapping) else load_policy_file(policy)
+    pol = build_policy(pf.policy)
+    reb = build_rebalancer(pf.rebalance)
+    report = evaluate(account)
+    equity = report.equity
+    if not equity > 0:
+        raise InputError(f"the account's equity must be > 0 to size it, was {equity!r}")
+    sigma: float | None = vol
+    returns = None
+    if history is not None:
+        if isinstance(history, str | Path):
+            from levguard.data.loaders import load_ohlcv
+
+            history = load_ohlcv(history)
+        _section, estimated, daily = _vol_section(history)
+        sigma = vol if vol is not None else estimated
+        returns = np.asarray(daily, dtype=np.float64)
+    model = get_venue(account.venue)
+    notional = {r.symbol: r.notional for r in report.positions}
+    # Coin-settled notionals are converted to a common unit with the mark price.
+    usd = {
+        r.symbol: r.notional * (r.mark_price if p.instrument.inverse else 1.0)
+        for p, r in zip(account.positions, report.positions, strict=True)
+    }
+    total = sum(usd.values())
+    main_i = max(range(len(report.positions)), key=lambda i: usd[report.positions[i].symbol])
+    main = account.positions[main_i]
+    context = MarketContext(
+        venue=account.venue,
+        symbol=main.symbol,
+        side=main.side,
+        tiers=resolve_tiers(model, main),
+        taker_fee_rate=model.taker_fee(main),
+    )
+    eq_unit = equity * (main.mark_price if main.instrument.inverse else 1.0)
+    current = total / eq_unit
+    state = SizingState(
+        equity=equity,
+        price=main.mark_price,
+        vol_forecast=sigma,
+        returns=returns,
+        periods_per_year=365.0,
+        current_leverage=current,
+        context=context,
+        exposures={r.symbol: (1 if r.side == "long" else -1) * usd[r.symbol] for r in report.positions},
+        vols={r.symbol: sigma for r in report.positions} if sigma is not None else {},
+        venues={r.symbol: account.venue for r in report.positions},
+    )
+    decision = pol.decide(state)
+    target = decision.target_leverage
+    after = reb.apply(current, target, eq_unit)
+    rows = []
+    for p, r in zip(account.positions, report.positions, strict=True):
+        share = usd[r.symbol] / total if total > 0 else 0.0
+        if decision.allocations:
+            lev_i = abs(decision.allocations.get(r.symbol, 0.0)) * (after / target if target > 0 else 0.0)
+        else:
+            lev_i = after * share
+        target_usd = lev_i * eq_unit
+        # Back to contracts: linear notional = |qty| cs P; inverse (coin) = |qty| cs / P.
+        per_contract = p.instrument.contract_size * (1.0 if p.instrument.inverse else p.mark_price)
+        target_qty = p.side * target_usd / per_contract
+        rows.append(
+            {
+                "symbol": r.symbol,
+                "side": r.side,
+                "qty": p.qty,
+                "current_leverage": usd[r.symbol] / eq_unit,
+                "target_leverage": lev_i,
+                "target_qty": target_qty,
+                "trade_qty": target_qty - p.qty,
+                "notional": notional[r.symbol],
+            }
+        )
+    return {
+        "venue": account.venue,
+        "equity": equity,
+        "settlement": report.settlement,
+        "volatility": sigma if sigma is None or math.isfinite(sigma) else None,
+        "current_leverage": current,
+        "target_leverage": target,
+        "after_rebalance": after,
+        "binding_constraint": decision.binding_constraint,
+        "reasons": list(decision.reasons),
+        "positions": rows,
+    }

@@ -1,0 +1,109 @@
+"""Policy files (pydantic validation naming the key) and `levguard size`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.config.policies import build_policy, parse_policy_config
+from levguard.errors import ConfigError
+from levguard.sizing import size_account
+
+runner = CliRunner()
+
+ACCOUNT: dict[str, Any] = {
+    "venue": "binance-usdm",
+    "wallet_balance": 10_000,
+    "positions": [{"symbol": "BTCUSDT", "qty": 0.5, "entry_price": 60_000, "mark_price": 60_000}],
+}
+POLICY: dict[str, Any] = {
+    "policy": {
+        "type": "composite",
+        "policies": [
+            {"type": "vol_target", "target_vol": 0.5, "max_leverage": 10},
+            {"type": "gap_cap", "max_gap": 0.3},
+            {"type": "tier_cap"},
+        ],
+    },
+    "rebalance": {"band": 0.05},
+}
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"policy": {"type": "vol_target", "target_vol": 0}}, "policy.target_vol: must be greater than 0 (was 0)"),
+        ({"policy": {"type": "vol_target", "target_vol": 0.5, "lamda": 0.9}}, "policy.lamda: unknown key"),
+        ({"policy": {"type": "volt"}}, "unknown policy type; use one of"),
+        (
+            {"policy": {"type": "composite", "policies": [{"type": "gap_cap", "max_gap": 2}]}},
+            "policy.policies[0].max_gap: must be less than or equal to 1 (was 2)",
+        ),
+        ({"polcy": {}}, "policy: missing key"),
+        ({"policy": {"type": "fixed", "leverage": 2}, "rebalance": {"band": 1.5}}, "rebalance.band"),
+    ],
+)
+def test_bad_policy_files_name_the_key(raw: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_policy_config(raw)
+    assert needle in str(exc.value)
+
+
+def test_every_policy_type_builds() -> None:
+    kinds = [
+        {"type": "fixed", "leverage": 2},
+        {"type": "vol_target", "target_vol": 0.5},
+        {"type": "kelly", "fraction": 0.5},
+        {"type": "drawdown", "max_drawdown": 0.3, "base_leverage": 3},
+        {"type": "cppi", "floor": 0.8, "multiplier": 3},
+        {"type": "gap_cap", "max_gap": 0.3},
+        {"type": "tier_cap"},
+        {"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7},
+        {"type": "portfolio_cap", "max_gross_leverage": 5},
+        {"type": "risk_budget", "target_vol": 0.4},
+        {
+            "type": "regime",
+            "policies": {"calm": {"type": "fixed", "leverage": 3}, "stress": {"type": "fixed", "leverage": 1}},
+        },
+    ]
+    for k in kinds:
+        policy = build_policy(parse_policy_config({"policy": k}).policy)
+        assert policy.cap >= 0, k
+
+
+def test_size_account_vol_target_capped_by_gap() -> None:
+    """Vol target 50 % at 60 % vol wants 0.83x; the gap cap allows ~3.3x: vol target binds."""
+    out = size_account(ACCOUNT, POLICY, vol=0.6)
+    assert out["target_leverage"] == pytest.approx(0.5 / 0.6, rel=1e-6)
+    assert out["binding_constraint"].startswith("vol_target")
+    (p,) = out["positions"]
+    assert p["current_leverage"] == pytest.approx(3.0)
+    assert p["target_qty"] == pytest.approx(out["after_rebalance"] * 10_000 / 60_000)
+    assert p["trade_qty"] == pytest.approx(p["target_qty"] - 0.5)
+    low = size_account(ACCOUNT, POLICY, vol=0.05)
+    assert low["binding_constraint"].startswith("gap_cap")
+    assert low["target_leverage"] < 1 / 0.3
+
+
+def test_cli_size(tmp_path: Path) -> None:
+    acc = tmp_path / "a.yaml"
+    acc.write_text(yaml.safe_dump(ACCOUNT))
+    pol = tmp_path / "p.yaml"
+    pol.write_text(yaml.safe_dump(POLICY))
+    res = runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--vol", "0.6"])
+    assert res.exit_code == 0, res.output
+    assert "binding: vol_target" in res.stdout
+    js = json.loads(runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--vol", "0.6", "--json"]).stdout)
+    assert js["target_leverage"] == pytest.approx(0.5 / 0.6, rel=1e-6)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"policy": {"type": "vol_target", "target_vol": -1}}))
+    err = runner.invoke(app, ["size", str(acc), "--policy", str(bad), "--vol", "0.6"])
+    assert err.exit_code == 2
+    assert "policy.target_vol: must be greater than 0 (was -1)" in err.stderr
+    assert len(err.stderr.strip().splitlines()) == 1

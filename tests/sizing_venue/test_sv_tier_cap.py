@@ -1,0 +1,76 @@
+"""TierCap: the bracket fixed point."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingState
+from levguard.core.sizing.venue import TierCap
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+
+TABLE = TierTable.from_max_leverage([(0, 125), (5e4, 100), (2.5e5, 50), (1e6, 20), (1e7, 10), (5e7, 5)])
+
+
+def _state(equity: float, table: TierTable = TABLE) -> SizingState:
+    return SizingState(equity=equity, context=MarketContext(tiers=table))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(1.0, 1e9), st.one_of(st.none(), st.floats(0.5, 200.0)))
+def test_tier_cap_feasible_and_maximal(equity: float, max_lev: float | None) -> None:
+    policy = TierCap(max_leverage=max_lev)
+    d = policy.decide(_state(equity))
+    lev = d.target_leverage
+    assert math.isfinite(lev)
+    assert 0.0 <= lev <= policy.cap
+    assert lev <= TABLE.max_leverage(lev * equity) * (1 + 1e-12)
+    if d.binding_constraint == "tier_cap":
+        bigger = lev * (1 + 1e-9)
+        assert bigger > TABLE.max_leverage(bigger * equity)
+        assert max_lev is None or lev <= max_lev
+    else:
+        assert d.binding_constraint == "max_leverage"
+        assert lev == max_lev
+        assert max_lev <= TABLE.max_leverage(lev * equity)
+
+
+def test_tier_cap_known_values() -> None:
+    assert TierCap().decide(_state(100.0)).target_leverage == 125.0
+    # 1e5 equity: 20x puts 2e6 in the 20x bracket; 50x would be 5e6 (20x bracket) -> 20x.
+    assert TierCap().decide(_state(1e5)).target_leverage == 20.0
+    # 3e3 equity: 125x = 375k notional is in the 50x bracket; 100x up to 5e4/... -> 83.33 (cap of 100x bracket).
+    lev = TierCap().decide(_state(3e3)).target_leverage
+    assert lev == pytest.approx(2.5e5 / 3e3, rel=1e-9)
+
+
+def test_tier_cap_path_matches_decide() -> None:
+    eq = np.array([100.0, 3e3, 1e5, 1e8, np.nan])
+    policy = TierCap(context=MarketContext(tiers=TABLE))
+    path = policy.leverage_path(SeriesInputs(np.zeros(5), equity=eq))
+    for e, lev in zip(eq[:4], path[:4], strict=True):
+        assert lev == policy.decide(_state(float(e))).target_leverage
+    assert path[4] == 0.0
+    assert np.all(TierCap().leverage_path(SeriesInputs(np.zeros(3))) == 0.0)
+
+
+def test_tier_cap_builtin_and_missing_tiers() -> None:
+    d = TierCap().decide(SizingState(equity=1e4, context=MarketContext(venue="binance-usdm", symbol="BTCUSDT")))
+    assert d.target_leverage > 0
+    assert d.binding_constraint == "tier_cap"
+    d = TierCap().decide(SizingState(equity=1e4, context=MarketContext(venue="generic")))
+    assert d.target_leverage == 0.0
+    assert d.binding_constraint == "no_tiers"
+    d = TierCap().decide(SizingState(equity=1e4, context=MarketContext(mmr=0.01)))
+    assert d.target_leverage == 50.0
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan])
+def test_tier_cap_bad_params(bad: float) -> None:
+    with pytest.raises(InputError, match="max_leverage"):
+        TierCap(max_leverage=bad)
