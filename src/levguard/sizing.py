@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "load_policy_file": "levguard.config.policies",
     "parse_policy_config": "levguard.config.policies",
     "build_policy": "levguard.config.policies",
-    "walk_forward": "levguard.backtest.calibrate",
+    "walk_forward": "levguard.backtest.walkforward",
     "grid_search": "levguard.backtest.calibrate",
     "random_search": "levguard.backtest.calibrate",
     "evaluate_path": "levguard.backtest.calibrate",

@@ -1,0 +1,183 @@
+"""The policy-path evaluator: hand-computed equity, decision lag, liquidation, kernel parity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from levguard.backtest.calibrate import equity_curve, evaluate_path, evaluate_paths
+from levguard.errors import InputError
+from levguard.kernels import policy_eval as kp
+from levguard.kernels._jit import NUMBA_DISABLED
+
+
+def test_hand_computed_equity_with_fees() -> None:
+    logret = np.log([1.0, 1.1, 0.9, 1.2])
+    lev = np.array([2.0, 2.0, 1.0, 0.0])
+    fee = 0.01
+    # bar 1: enter 2x from flat (fee 0.02), earn 2 * 10%
+    g1 = 2 * 0.1 - fee * 2
+    e1 = 1 + g1
+    drift1 = 2 * 1.1 / e1
+    # bar 2: rebalance back to 2x from the drifted leverage, lose 2 * 10%
+    g2 = 2 * -0.1 - fee * abs(2 - drift1)
+    e2 = e1 * (1 + g2)
+    drift2 = 2 * 0.9 / (1 + g2)
+    # bar 3: cut to 1x, earn 20%
+    g3 = 1 * 0.2 - fee * abs(1 - drift2)
+    e3 = e2 * (1 + g3)
+    curve = equity_curve(lev, logret, fee_rate=fee)
+    np.testing.assert_allclose(curve, [1.0, e1, e2, e3], rtol=1e-13)
+    m = evaluate_path(lev, logret, 365.0, fee_rate=fee)
+    assert m.n_bars == 3
+    assert m.total_return == pytest.approx(e3 - 1, rel=1e-12)
+    assert m.max_drawdown == pytest.approx(1 - e2 / e1, rel=1e-12)
+    assert m.growth_rate == pytest.approx(math.log(e3) / (3 / 365), rel=1e-12)
+    assert m.cagr == pytest.approx(e3 ** (365 / 3) - 1, rel=1e-9)
+    g = np.array([g1, g2, g3])
+    assert m.sharpe == pytest.approx(g.mean() / g.std(ddof=1) * math.sqrt(365), rel=1e-10)
+    assert m.ann_vol == pytest.approx(g.std(ddof=1) * math.sqrt(365), rel=1e-10)
+    assert m.calmar == pytest.approx(m.cagr / m.max_drawdown, rel=1e-12)
+    assert not m.liquidated
+    assert m.liquidation_bar is None
+
+
+def test_funding_and_short_side() -> None:
+    logret = np.log([1.0, 0.95, 1.02])
+    lev = np.array([3.0, 3.0, 3.0])
+    funding = np.array([0.0, 0.001, -0.002])
+    curve = equity_curve(lev, logret, funding=funding, side=-1)
+    e1 = 1 + 3 * 0.05 + 0.001 * 3  # short earns the fall and receives funding (longs pay)
+    e2 = e1 * (1 + 3 * -0.02 - 0.002 * 3)
+    np.testing.assert_allclose(curve, [1.0, e1, e2], rtol=1e-13)
+
+
+def test_decision_lag_no_look_ahead() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 0.02, 500)
+    r = np.expm1(x)
+    foresight = (np.roll(r, -1) > 0).astype(float)  # peeks at the next bar
+    known = (r > 0).astype(float)  # known at the bar's close
+    # The evaluator applies leverage[t] to bar t+1: the foresight path earns every positive bar.
+    m_peek = evaluate_path(foresight, x, 365.0)
+    assert m_peek.total_return == pytest.approx(np.prod(1 + np.where(r[1:] > 0, r[1:], 0.0)) - 1, rel=1e-10)
+    m_known = evaluate_path(known, x, 365.0)
+    assert m_known.total_return == pytest.approx(np.prod(1 + known[:-1] * r[1:]) - 1, rel=1e-10)
+    # The last decision and the first return never matter; changing L_t moves equity only after t.
+    lev = rng.uniform(0, 3, 500)
+    base = equity_curve(lev, x)
+    lev2 = lev.copy()
+    lev2[-1] = 100.0
+    x2 = x.copy()
+    x2[0] = 0.5
+    np.testing.assert_array_equal(equity_curve(lev2, x2), base)
+    lev3 = lev.copy()
+    lev3[200] += 1.0
+    c3 = equity_curve(lev3, x)
+    np.testing.assert_array_equal(c3[:201], base[:201])
+    assert c3[201] != base[201]
+
+
+def test_liquidation_with_maintenance_margin() -> None:
+    x = np.log([1.0, 1.01, 0.9048, 1.5, 1.1])
+    lev = np.full(5, 10.0)
+    # bar 2: 1 + 10 * (-0.0952) = 0.048 <= 0.005 * 10 -> liquidated; without mmr it survives
+    m = evaluate_path(lev, x, 365.0, maint_margin_rate=0.005)
+    assert m.liquidated
+    assert m.liquidation_bar == 2
+    assert m.total_return == -1.0
+    assert m.max_drawdown == 1.0
+    assert m.growth_rate == -math.inf
+    np.testing.assert_array_equal(equity_curve(lev, x, maint_margin_rate=0.005)[2:], 0.0)
+    assert not evaluate_path(lev, x, 365.0).liquidated
+
+
+def test_evaluate_paths_matches_single_and_windows() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0002, 0.01, 300)
+    levs = rng.uniform(0, 4, (4, 300))
+    frame = evaluate_paths(levs, x, 365.0, windows=[(1, 300), (100, 200)], fee_rate=0.001)
+    assert len(frame) == 8
+    for p in range(4):
+        for w, (a, b) in enumerate([(1, 300), (100, 200)]):
+            single = evaluate_path(levs[p], x, 365.0, fee_rate=0.001, start=a, stop=b)
+            row = frame[(frame["path"] == p) & (frame["window"] == w)].iloc[0]
+            assert row["total_return"] == pytest.approx(single.total_return, rel=1e-12)
+            assert row["sharpe"] == pytest.approx(single.sharpe, rel=1e-12)
+
+
+def _kernel_inputs(seed: int, n: int = 2000) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    simple = np.expm1(rng.standard_t(3, n) * 0.02)
+    lev = rng.uniform(0, 8, n)
+    lev[rng.random(n) < 0.05] = np.nan
+    funding = rng.normal(0, 1e-4, n)
+    return simple, lev, funding
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: nothing to compare")
+@pytest.mark.parametrize(("fee", "mmr", "side"), [(0.0, 0.0, 1.0), (0.0005, 0.01, 1.0), (0.001, 0.005, -1.0)])
+def test_py_nb_parity(fee: float, mmr: float, side: float) -> None:
+    simple, lev, funding = _kernel_inputs(11)
+    n = simple.shape[0]
+    outs = []
+    for fn in (kp.equity_path_py, kp.equity_path_nb):
+        eq = np.full(n, -1.0)
+        st = np.empty(kp.N_STATS)
+        fn(lev, simple, funding, True, fee, mmr, side, 1, n, eq, st)
+        outs.append((eq, st))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-12)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-12)
+    levs = np.vstack([lev, lev * 0.5, lev * 2])
+    starts = np.array([1, 500], dtype=np.int64)
+    stops = np.array([n, 1500], dtype=np.int64)
+    b_py = np.empty((6, kp.N_STATS))
+    b_nb = np.empty((6, kp.N_STATS))
+    kp.eval_batch_py(levs, simple, funding, True, fee, mmr, side, starts, stops, b_py)
+    kp.eval_batch_nb(levs, simple, funding, True, fee, mmr, side, starts, stops, b_nb)
+    np.testing.assert_allclose(b_py, b_nb, rtol=1e-12)
+    np.testing.assert_allclose(b_py[0], outs[0][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("fee", [0.0, 0.0004])
+def test_vol_target_batch_equals_explicit_paths(fee: float) -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    simple = np.expm1(rng.normal(0, 0.01, n))
+    inv_vol = 1.0 / rng.uniform(0.3, 1.2, (2, n))
+    inv_vol[:, :10] = np.nan
+    vol_index = np.array([0, 1, 1, 0], dtype=np.int64)
+    targets = np.array([0.5, 1.0, 2.0, 0.8])
+    caps = np.array([3.0, 1.5, 10.0, 2.0])
+    explicit = np.minimum(targets[:, None] * inv_vol[vol_index], caps[:, None])
+    ref = np.empty((4, kp.N_STATS))
+    none = np.zeros(1)
+    kp.eval_batch_py(explicit, simple, none, False, fee, 0.01, 1.0, np.array([1]), np.array([n]), ref)
+    for fn in (kp.vol_target_batch_py, kp.vol_target_batch_nb):
+        out = np.empty((4, kp.N_STATS))
+        fn(simple, inv_vol, vol_index, targets, caps, fee, 0.01, 1, n, out)
+        np.testing.assert_allclose(out, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"returns": np.ones((2, 3))}, "returns"),
+        ({"returns": np.array([0.0, np.nan, 0.1])}, "returns"),
+        ({"leverage": np.array([1.0, -1.0, 1.0])}, "leverage"),
+        ({"leverage": np.ones(4)}, "leverage"),
+        ({"periods_per_year": 0.0}, "periods_per_year"),
+        ({"fee_rate": -0.1}, "fee_rate"),
+        ({"maint_margin_rate": 1.5}, "maint_margin_rate"),
+        ({"funding": np.zeros(2)}, "funding"),
+        ({"side": 0}, "side"),
+        ({"start": 3}, "window"),
+    ],
+)
+def test_bad_inputs_name_the_argument(kwargs: dict[str, object], name: str) -> None:
+    args: dict[str, object] = {"leverage": np.ones(3), "returns": np.zeros(3), "periods_per_year": 365.0}
+    args.update(kwargs)
+    with pytest.raises(InputError, match=name):
+        evaluate_path(**args)  # type: ignore[arg-type]
