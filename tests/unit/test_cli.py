@@ -99,7 +99,9 @@ def test_demo_prints_the_sample_reports_and_the_default_market() -> None:
     assert "26,316.89" in res.stdout
     assert "Embedded default market BTC-SYNTH" in res.stdout
     js = json.loads(runner.invoke(app, ["demo", "--json"]).stdout)
-    assert set(js) == {"binance_cross_faq.yaml", "cross_account.yaml", "default_market"}
+    assert set(js) == {"binance_cross_faq.yaml", "cross_account.yaml", "default_market", "sizing"}
+    assert js["sizing"]["target_leverage"] < js["sizing"]["current_leverage"]
+    assert js["sizing"]["binding_constraint"]
     market = js["default_market"]
     assert market["bars"] == 3 * 365 * 24
     assert 0.4 < market["annualised_vol"] < 1.0

@@ -186,6 +186,17 @@ def venues() -> None:
     console().print(table)
 
 
+def _sizing_demo(samples: Any, market: dict[str, Any]) -> dict[str, Any]:
+    """Size the sample account's BTC long with the sample policy at the default market's vol."""
+    from levguard.margin import parse_spec_text
+    from levguard.sizing import size_account
+
+    account = parse_spec_text(samples.joinpath("cross_account.yaml").read_text(encoding="utf-8"), "cross_account.yaml")
+    account = {**account, "positions": account["positions"][:1]}
+    policy = parse_spec_text(samples.joinpath("policy.yaml").read_text(encoding="utf-8"), "policy.yaml")
+    return size_account(account, policy, vol=market["annualised_vol"])
+
+
 def _market_summary() -> dict[str, Any]:
     """The embedded default market and, at its deepest crash, who the margin engine liquidates."""
     import numpy as np
@@ -257,8 +268,9 @@ def demo(
         text = samples.joinpath(name).read_text(encoding="utf-8")
         reports.append((name, evaluate_account(parse_spec_text(text, name))))
     market = _market_summary()
+    sizing = _sizing_demo(samples, market)
     if as_json:
-        _print_json({**{name: r.to_dict() for name, r in reports}, "default_market": market})
+        _print_json({**{name: r.to_dict() for name, r in reports}, "default_market": market, "sizing": sizing})
         return
     from rich.table import Table
 
@@ -296,6 +308,12 @@ def demo(
             "[bold red]yes[/]" if row["liquidated"] else "[green]no[/]",
         )
     out.print(table)
+    out.print(
+        f"\n[bold]Sizing[/] the sample BTCUSDT long with the sample policy (vol target 50 %, tier cap, "
+        f"gap cap 30 %, 7-day P(liq) ≤ 1 %) at the default market's {market['annualised_vol']:.1%} vol: "
+        f"{sizing['current_leverage']:.2f}x now → target {sizing['target_leverage']:.2f}x, "
+        f"bound by {sizing['binding_constraint']}; trade {sizing['positions'][0]['trade_qty']:+,.3f} BTC"
+    )
 
 
 def run() -> None:
