@@ -10,14 +10,17 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from levguard._typing import Float64Array1D
+from levguard._typing import Float64Array1D, Int64Array1D
 from levguard.core.sizing.base import Policy, SeriesInputs, SizingDecision, SizingState
 from levguard.errors import InputError
+from levguard.kernels.sizing_venue import hmm_forward_nb, quantile_regime_path_nb, regime_select_path_nb
 
 __all__ = ["HmmParams", "RegimeSwitch", "hmm_filter", "hmm_fit", "trailing_vol"]
 
 REGIMES: tuple[str, ...] = ("calm", "normal", "stress")
 _LOG_2PI = math.log(2.0 * math.pi)
+# Regime codes of the kernels (REGIME_CALM, REGIME_NORMAL, REGIME_STRESS) -> labels.
+_LABELS = np.array(REGIMES, dtype="<U6")
 
 
 def trailing_vol(returns: Float64Array1D, window: int) -> Float64Array1D:
@@ -52,22 +55,23 @@ def _emissions(
 def _forward(
     b: NDArray[np.float64], a: NDArray[np.float64], p0: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], Float64Array1D]:
-    # Scaled forward recursion: alpha_t sums to one, c_t is the one-step predictive likelihood.
+    # Scaled forward recursion on the numba kernel: alpha_t sums to one, c_t is the one-step
+    # predictive likelihood (filtered probabilities only, no look-ahead).
     t_n = b.shape[0]
     alpha = np.empty((t_n, 2))
     c = np.empty(t_n)
-    a00, a01, a10, a11 = float(a[0, 0]), float(a[0, 1]), float(a[1, 0]), float(a[1, 1])
-    q0, q1 = float(p0[0]), float(p0[1])
-    b0, b1 = b[:, 0].tolist(), b[:, 1].tolist()
-    for t in range(t_n):
-        f0, f1 = q0 * b0[t], q1 * b1[t]
-        s = f0 + f1
-        if s <= 0.0:  # both densities vanish: keep the prediction
-            f0, f1, s = q0, q1, 1e-300
-        else:
-            f0, f1 = f0 / s, f1 / s
-        alpha[t, 0], alpha[t, 1], c[t] = f0, f1, s
-        q0, q1 = f0 * a00 + f1 * a10, f0 * a01 + f1 * a11
+    hmm_forward_nb(
+        np.ascontiguousarray(b[:, 0], dtype=np.float64),
+        np.ascontiguousarray(b[:, 1], dtype=np.float64),
+        float(a[0, 0]),
+        float(a[0, 1]),
+        float(a[1, 0]),
+        float(a[1, 1]),
+        float(p0[0]),
+        float(p0[1]),
+        alpha,
+        c,
+    )
     return alpha, c
 
 
@@ -229,27 +233,15 @@ class RegimeSwitch:
         return self._quantile_regimes(r)
 
     def _quantile_regimes(self, r: Float64Array1D) -> NDArray[np.str_]:
-        n = r.shape[0]
-        out = np.full(n, "stress", dtype="<U6")
-        vol = trailing_vol(r, self.vol_window)
+        return np.asarray(_LABELS[self._quantile_codes(r)], dtype="<U6")
+
+    def _quantile_codes(self, r: Float64Array1D) -> Int64Array1D:
+        # Regime codes (0 calm, 1 normal, 2 stress) from the numba kernel.
+        vol = np.ascontiguousarray(trailing_vol(r, self.vol_window), dtype=np.float64)
+        codes = np.empty(vol.shape[0], dtype=np.int64)
         q_lo, q_hi = self.thresholds
-        has_normal = "normal" in self.policies
-        prev = "stress"
-        for t in range(n):
-            hist = vol[max(0, t - self.lookback + 1) : t + 1]
-            hist = hist[np.isfinite(hist)]
-            if hist.shape[0] < self.min_obs:
-                continue
-            lo, hi = np.quantile(hist, [q_lo, q_hi])
-            v = vol[t]
-            if v <= lo:
-                prev = "calm"
-            elif v >= hi:
-                prev = "stress"
-            elif has_normal:
-                prev = "normal"
-            out[t] = prev
-        return out
+        quantile_regime_path_nb(vol, self.lookback, self.min_obs, q_lo, q_hi, "normal" in self.policies, codes)
+        return codes
 
     def _hmm_regimes(self, r: Float64Array1D) -> NDArray[np.str_]:
         n = r.shape[0]
@@ -305,11 +297,26 @@ class RegimeSwitch:
         )
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
-        """The member path of each bar's regime (every member path is itself causal)."""
-        labels = self.regimes(inputs.returns)
-        out = np.zeros(inputs.returns.shape[0])
-        for regime, policy in self.policies.items():
-            mask = labels == regime
-            if np.any(mask):
-                out[mask] = policy.leverage_path(inputs)[mask]
+        """The member path of each bar's regime (every member path is itself causal).
+
+        The quantile classification and the per-bar selection run on the numba kernels
+        :func:`~levguard.kernels.sizing_venue.quantile_regime_path_nb` and
+        :func:`~levguard.kernels.sizing_venue.regime_select_path_nb`; the HMM's filter on
+        :func:`~levguard.kernels.sizing_venue.hmm_forward_nb`.
+        """
+        r = np.nan_to_num(np.asarray(inputs.returns, dtype=np.float64))
+        if self.classifier == "hmm":
+            labels = self._hmm_regimes(r)
+            codes = np.full(labels.shape[0], REGIMES.index("stress"), dtype=np.int64)
+            codes[labels == "calm"] = REGIMES.index("calm")
+        else:
+            codes = self._quantile_codes(r)
+        n = r.shape[0]
+        members = np.zeros((len(REGIMES), n))
+        for k, regime in enumerate(REGIMES):
+            policy = self.policies.get(regime)
+            if policy is not None and np.any(codes == k):
+                members[k] = policy.leverage_path(inputs)
+        out = np.zeros(n)
+        regime_select_path_nb(codes, members, out)
         return out

@@ -21,13 +21,23 @@ from levguard.core.margin import evaluate, instrument_for, resolve_tiers
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.risk.liquidation import MODELS, prob_liquidation
 from levguard.core.rules import get_venue
+from levguard.core.rules.base import MMBasis
 from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingDecision, SizingState
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
+from levguard.kernels.sizing_venue import (
+    budget_liquidation_price,
+    liquidation_budget_path_nb,
+    liquidation_budget_scalar_nb,
+    tier_cap_path_nb,
+)
 
 __all__ = ["LiquidationBudget", "TierCap", "context_tiers", "tier_fixed_point"]
 
 _HOURS_PER_YEAR = 365.0 * 24.0
+_DAYS_PER_YEAR = 365.0
+# Leverages at which the kernel's liquidation price is checked against the margin engine.
+_PROBE_LEVERAGES = (0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 # Strictly below a bracket's exclusive notional cap.
 _BELOW = 1.0 - 1e-12
 
@@ -73,23 +83,22 @@ def tier_fixed_point(
     -----
     Bracket ``k`` admits ``L in [floor_k / E, cap_k / E) ∩ [0, lambda_k]``; the answer is the
     largest point of the union over ``k`` (the exclusive cap is approached to 1e-12 relative).
+    Runs on the numba kernel :func:`levguard.kernels.sizing_venue.tier_cap_path_nb`.
     """
-    eq = np.asarray(equity, dtype=np.float64)
-    ok = np.isfinite(eq) & (eq > 0)
-    e = np.where(ok, eq, 1.0)
-    caps = table.caps
+    eq = np.ascontiguousarray(equity, dtype=np.float64)
+    caps, floors, max_levs = _brackets(table)
+    lev = np.zeros_like(eq)
+    bound = np.zeros_like(eq)
+    tier_cap_path_nb(eq, caps, floors, max_levs, _BELOW, float(max_leverage), lev, bound)
+    return lev, bound
+
+
+def _brackets(table: TierTable) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D]:
+    # Bracket arrays of the tier kernel: caps, floors (0 then the previous caps), max leverages.
+    caps = np.ascontiguousarray(table.caps, dtype=np.float64)
     floors = np.concatenate(([0.0], caps[:-1]))
-    best = np.zeros_like(e)
-    bound = np.zeros_like(e)
-    for k, tier in enumerate(table.tiers):
-        lo = floors[k] / e
-        hi = caps[k] / e * _BELOW if math.isfinite(caps[k]) else np.full_like(e, np.inf)
-        top = np.minimum(tier.max_leverage, hi)
-        feasible = top >= lo
-        bound = np.where(feasible, np.maximum(bound, top), bound)
-        capped = np.minimum(top, max_leverage)
-        best = np.where(capped >= lo, np.maximum(best, capped), best)
-    return np.where(ok, best, 0.0), np.where(ok, bound, 0.0)
+    max_levs = np.array([float(t.max_leverage) for t in table.tiers], dtype=np.float64)
+    return caps, floors, max_levs
 
 
 @dataclass(frozen=True)
@@ -331,9 +340,76 @@ class LiquidationBudget:
         lev, bound = tier_fixed_point(table, np.array([equity]), self.max_leverage)
         return float(lev[0]), ("max_leverage" if float(bound[0]) >= self.max_leverage else "tier_cap")
 
+    def _venue_args(self, ctx: MarketContext, equity: float, price: float) -> _VenueArgs | None:
+        # The liquidation-price inputs of the GBM kernel, or None when the kernel does not cover
+        # this case (another model, Monte Carlo, a close fee in the maintenance margin, a
+        # rate-based venue) or its liquidation price differs from the margin engine's at a probe.
+        if self.model != "gbm" or self.model_params.get("method", "analytic") != "analytic":
+            return None
+        if not (_pos_finite(equity) and _pos_finite(price)):
+            return None
+        try:
+            model = get_venue(ctx.venue)
+            inst = instrument_for(model, ctx.symbol)
+            probe = Position(
+                inst,
+                float(ctx.side),
+                price,
+                price,
+                MarginMode.ISOLATED,
+                isolated_margin=equity,
+                tiers=ctx.tiers
+                if ctx.tiers is not None
+                else (TierTable.fixed_rate(ctx.mmr) if ctx.mmr is not None else None),
+                taker_fee_rate=ctx.taker_fee_rate if ctx.taker_fee_rate > 0 else None,
+            )
+            if model.rate_based or (probe.tiers is None and model.rates(probe) is not None):
+                return None
+            taker = model.taker_fee(probe)
+            if model.bankruptcy_close_fee and taker > 0:
+                return None
+            table = resolve_tiers(model, probe)
+            args = _VenueArgs(
+                float(ctx.side),
+                float(inst.contract_size),
+                bool(inst.inverse),
+                taker if model.fee_in_mm else 0.0,
+                model.mm_basis is MMBasis.ENTRY,
+                np.ascontiguousarray(table.caps, dtype=np.float64),
+                np.ascontiguousarray(table.mmrs, dtype=np.float64),
+                np.ascontiguousarray(table.cums, dtype=np.float64),
+            )
+            for lev in _PROBE_LEVERAGES:
+                engine = self.liquidation_price(ctx, equity, price, lev)
+                mine = float(
+                    budget_liquidation_price(lev, equity, price, *args.lp_args(), np.full(1, np.inf), np.zeros(1))
+                )
+                engine_none = engine is None or not (math.isfinite(engine) and engine > 0.0)
+                mine_none = not (math.isfinite(mine) and mine > 0.0)
+                if engine_none != mine_none or (not engine_none and engine != mine):
+                    return None
+        except InputError:
+            return None
+        return args
+
+    def _horizon_args(self, ctx: MarketContext) -> tuple[float, float, float, float]:
+        mon = self.monitoring_dt_days / _DAYS_PER_YEAR if self.monitoring_dt_days is not None else 0.0
+        return self.horizon_days / _DAYS_PER_YEAR, mon, float(self.drift(ctx)), self.max_prob
+
     def solve(self, ctx: MarketContext, equity: float, price: float, sigma: float) -> tuple[float, str, float]:
-        """Return ``(leverage, binding, P at leverage)``; raises InputError on bad inputs."""
+        """Return ``(leverage, binding, P at leverage)``; raises InputError on bad inputs.
+
+        The closed-form GBM model (the default) runs on the numba kernel
+        :func:`levguard.kernels.sizing_venue.liquidation_budget_scalar_nb`, the same code as
+        :meth:`leverage_path`; other models bisect over :meth:`prob` in Python.
+        """
         hi, hi_binding = self._upper(ctx, equity, price)
+        args = self._venue_args(ctx, equity, price) if _pos_finite(sigma) else None
+        if args is not None:
+            lev, p, budget = liquidation_budget_scalar_nb(
+                hi, equity, price, sigma, *args.lp_args(), *self._horizon_args(ctx)
+            )
+            return float(lev), ("liquidation_budget" if budget else hi_binding), float(p)
         p_hi = self.prob(ctx, equity, price, sigma, hi)
         if p_hi <= self.max_prob:
             return hi, hi_binding, p_hi
@@ -372,9 +448,12 @@ class LiquidationBudget:
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """Budget leverage per bar from ``vol_forecast``, ``equity`` and ``price`` (0 where missing).
 
-        With a flat tier table (one bracket) and a linear or inverse contract the liquidation
-        price relative to the mark depends on ``L`` alone, so results are cached by volatility;
-        with brackets the notional matters and the cache key is ``(vol, equity)``.
+        The closed-form GBM model (the default) runs on the numba kernel
+        :func:`levguard.kernels.sizing_venue.liquidation_budget_path_nb` (one bisection per bar,
+        the same code as :meth:`solve`).  Other models solve in Python: with a flat tier table
+        (one bracket) and a linear or inverse contract the liquidation price relative to the mark
+        depends on ``L`` alone, so results are cached by volatility; with brackets the notional
+        matters and the cache key is ``(vol, equity)``.
         """
         n = inputs.returns.shape[0]
         out = np.zeros(n)
@@ -382,16 +461,33 @@ class LiquidationBudget:
             return out
         ctx = self.context or MarketContext()
         try:
-            flat = len(context_tiers(ctx)) == 1
+            table: TierTable | None = context_tiers(ctx)
         except InputError:
-            flat = False
+            table = None
+        flat = table is not None and len(table) == 1
         eq = inputs.equity if inputs.equity is not None else np.ones(n)
         px = inputs.price if inputs.price is not None else np.ones(n)
+        vol = np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
+        eq = np.ascontiguousarray(eq, dtype=np.float64)
+        px = np.ascontiguousarray(px, dtype=np.float64)
+        valid = np.flatnonzero((vol > 0) & np.isfinite(vol) & (eq > 0) & np.isfinite(eq) & (px > 0) & np.isfinite(px))
+        if valid.shape[0] == 0:
+            return out
+        first = int(valid[0])
+        args = self._venue_args(ctx, float(eq[first]), float(px[first]))
+        if args is not None:
+            if table is not None:
+                caps, floors, max_levs = _brackets(table)
+            else:
+                caps, floors, max_levs = np.zeros(0), np.zeros(0), np.zeros(0)
+            liquidation_budget_path_nb(
+                vol, eq, px, *args.lp_args(), caps, floors, max_levs, _BELOW, self.max_leverage,
+                *self._horizon_args(ctx), out,
+            )  # fmt: skip
+            return out
         cache: dict[tuple[float, float], float] = {}
-        for t in range(n):
-            s, e, p = float(inputs.vol_forecast[t]), float(eq[t]), float(px[t])
-            if not (math.isfinite(s) and s > 0 and math.isfinite(e) and e > 0 and math.isfinite(p) and p > 0):
-                continue
+        for t in valid.tolist():
+            s, e, p = float(vol[t]), float(eq[t]), float(px[t])
             key = (s, 1.0 if flat else e)
             if key not in cache:
                 try:
@@ -400,3 +496,35 @@ class LiquidationBudget:
                     cache[key] = 0.0
             out[t] = cache[key]
         return out
+
+
+def _pos_finite(x: float) -> bool:
+    return math.isfinite(x) and x > 0.0
+
+
+@dataclass(frozen=True)
+class _VenueArgs:
+    """Liquidation-price inputs of :func:`levguard.kernels.sizing_venue.budget_liquidation_price`."""
+
+    side: float
+    contract_size: float
+    inverse: bool
+    fee: float
+    entry_basis: bool
+    caps: Float64Array1D
+    mmrs: Float64Array1D
+    cums: Float64Array1D
+
+    def lp_args(
+        self,
+    ) -> tuple[float, float, bool, float, bool, Float64Array1D, Float64Array1D, Float64Array1D]:
+        return (
+            self.side,
+            self.contract_size,
+            self.inverse,
+            self.fee,
+            self.entry_basis,
+            self.caps,
+            self.mmrs,
+            self.cums,
+        )

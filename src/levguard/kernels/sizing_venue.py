@@ -1,0 +1,485 @@
+"""Venue-aware and regime sizing kernels: tier cap, liquidation budget, regime selection, HMM filter.
+
+Each kernel is written once in plain Python (``foo_py``) and compiled through the shim
+(``foo_nb = jit(foo_py)``); :mod:`levguard.core.sizing.venue` and :mod:`levguard.core.sizing.regime`
+validate parameters, unpack domain objects and call the compiled twins for their vectorized
+``leverage_path`` (and, where a scalar exists, for ``decide``) so the two cannot drift apart.
+
+Conventions shared by every kernel here:
+
+* ``out`` has the length of the input; ``out[t]`` uses inputs at indices ``<= t`` only (no
+  look-ahead).
+* Failure is a value: a missing leverage is 0, a missing liquidation price NaN; no exceptions.
+* A tier table is the aligned arrays ``caps``, ``mmrs``, ``cums`` (margin) and ``floors``,
+  ``max_levs`` (leverage brackets), as in :mod:`levguard.kernels.margin`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
+from levguard.kernels._jit import jit, jitable
+from levguard.kernels.margin import position_notional, solve_liquidation_price, tiered_mm
+
+# Broadie-Glasserman-Kou beta = -zeta(1/2) / sqrt(2 pi) (same constant as core.risk.first_passage).
+BGK_BETA = 0.5825971579390107
+_SQRT2 = 1.4142135623730951
+_HALF_LOG_2PI = 0.9189385332046727
+
+REGIME_CALM = 0
+REGIME_NORMAL = 1
+REGIME_STRESS = 2
+
+
+# --------------------------------------------------------------------------- tier cap
+@jitable
+def tier_fixed_point_scalar(
+    equity: float,
+    caps: Float64Array1D,
+    floors: Float64Array1D,
+    max_levs: Float64Array1D,
+    below: float,
+    max_leverage: float,
+) -> tuple[float, float]:
+    """Return ``(L*, bound)``: the largest ``L <= max_leverage`` in some bracket, and the tier bound.
+
+    Bracket ``k`` admits ``L in [floor_k / E, cap_k / E) ∩ [0, lambda_k]`` (the exclusive cap is
+    approached as ``cap_k / E * below``); ``bound`` is the same maximum before ``max_leverage``.
+    Non-positive or non-finite equity gives ``(0, 0)``.
+    """
+    if not (equity > 0.0 and equity < math.inf):
+        return 0.0, 0.0
+    best = 0.0
+    bound = 0.0
+    for k in range(caps.shape[0]):
+        lo = floors[k] / equity
+        hi = caps[k] / equity * below if caps[k] < math.inf else math.inf
+        top = min(max_levs[k], hi)
+        if top >= lo:
+            bound = max(bound, top)
+        capped = min(top, max_leverage)
+        if capped >= lo:
+            best = max(best, capped)
+    return best, bound
+
+
+def tier_cap_path_py(
+    equity: Float64Array1D,
+    caps: Float64Array1D,
+    floors: Float64Array1D,
+    max_levs: Float64Array1D,
+    below: float,
+    max_leverage: float,
+    out: Float64Array1D,
+    out_bound: Float64Array1D,
+) -> None:
+    """Fill ``out[t]`` with the tier fixed point at ``equity[t]`` and ``out_bound[t]`` with its tier bound.
+
+    Notes
+    -----
+    The notional ``N = L E`` depends on the leverage, so the cap is the largest ``L`` with
+    ``L <= lambda(L E)``: the largest point of the union over brackets ``k`` of
+    ``[floor_k / E, cap_k / E) ∩ [0, min(lambda_k, max_leverage)]``.
+    """
+    for t in range(equity.shape[0]):
+        lev, bound = tier_fixed_point_scalar(equity[t], caps, floors, max_levs, below, max_leverage)
+        out[t] = lev
+        out_bound[t] = bound
+
+
+tier_cap_path_nb = jit(tier_cap_path_py)
+
+
+# --------------------------------------------------------------------------- GBM first passage
+@jitable
+def norm_cdf(x: float) -> float:
+    """``Phi(x) = erfc(-x / sqrt 2) / 2``."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@jitable
+def log_norm_cdf(x: float) -> float:
+    """``log Phi(x)``, with the asymptotic series in the far left tail (where ``erfc`` underflows)."""
+    if x > -35.0:
+        return math.log(0.5 * math.erfc(-x / _SQRT2))
+    z2 = 1.0 / (x * x)
+    series = 1.0 - z2 * (1.0 - 3.0 * z2 * (1.0 - 5.0 * z2 * (1.0 - 7.0 * z2)))
+    return -0.5 * x * x - math.log(-x) - _HALF_LOG_2PI + math.log(series)
+
+
+@jitable
+def gbm_hit_prob_scalar(barrier: float, nu: float, sigma: float, t: float) -> float:
+    """``P(min_{s <= t} (nu s + sigma W_s) <= barrier)``, the twin of ``first_passage.gbm_hit_prob``.
+
+    Notes
+    -----
+    Reflection principle (Harrison 1985, section 1.8):
+    ``P = Phi((b - nu t)/(sigma sqrt t)) + exp(2 nu b / sigma**2) Phi((b + nu t)/(sigma sqrt t))``,
+    the second term as ``exp(2 nu b / sigma**2 + log Phi(.))``.  ``Phi`` from ``math.erfc``.
+    """
+    if barrier >= 0.0:
+        return 1.0
+    if t <= 0.0:
+        return 0.0
+    st = sigma * math.sqrt(t)
+    first = norm_cdf((barrier - nu * t) / st)
+    log_second = 2.0 * nu * barrier / (sigma * sigma) + log_norm_cdf((barrier + nu * t) / st)
+    second = math.exp(log_second) if log_second < 700.0 else math.inf
+    return min(1.0, max(0.0, first + second))
+
+
+# --------------------------------------------------------------------------- liquidation budget
+@jitable
+def budget_liquidation_price(
+    leverage: float,
+    equity: float,
+    price: float,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    no_caps: Float64Array1D,
+    no_tier: Float64Array1D,
+) -> float:
+    """Venue liquidation price of an isolated position of notional ``leverage * equity`` (NaN if none).
+
+    Entry and mark are ``price``, the isolated margin is ``equity``.  ``entry_basis``: the
+    maintenance margin is valued at entry (a constant ``k``, Bybit/BitMEX); otherwise it is tiered
+    and re-selected at the liquidation price, with ``fee`` added to the rate (OKX/Gate).
+    """
+    if not leverage > 0.0:
+        return math.nan
+    notional = leverage * equity
+    qb = notional * price if inverse else notional / price
+    q = (side * qb / contract_size) * contract_size
+    if entry_basis:
+        n_entry = position_notional(q, price, inverse)
+        k_const = (tiered_mm(n_entry, caps, mmrs, cums) + fee * n_entry) - fee * n_entry
+        return solve_liquidation_price(q, price, equity, k_const, fee, inverse, no_caps, no_tier, no_tier)
+    return solve_liquidation_price(q, price, equity, 0.0, fee, inverse, caps, mmrs, cums)
+
+
+@jitable
+def budget_prob(
+    leverage: float,
+    equity: float,
+    price: float,
+    sigma: float,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    no_caps: Float64Array1D,
+    no_tier: Float64Array1D,
+    horizon_years: float,
+    monitoring_years: float,
+    mu: float,
+) -> float:
+    """GBM ``P(liquidation within the horizon)`` at ``leverage``; ``monitoring_years <= 0``: continuous.
+
+    Discrete monitoring: the barrier moves away by ``BGK_BETA sigma sqrt(dt)`` and the horizon
+    stops at the last monitoring date (0 when ``dt`` exceeds the horizon).
+    """
+    lp = budget_liquidation_price(
+        leverage, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
+    )
+    if not (lp > 0.0 and lp < math.inf):
+        return 0.0
+    if (side > 0.0 and price <= lp) or (side < 0.0 and price >= lp):
+        return 1.0
+    if monitoring_years > 0.0 and monitoring_years > horizon_years * (1.0 + 1e-9):
+        return 0.0
+    b = side * math.log(lp / price)
+    nu = side * (mu - 0.5 * sigma * sigma)
+    horizon = horizon_years
+    if monitoring_years > 0.0:
+        b = b - BGK_BETA * sigma * math.sqrt(monitoring_years)
+        horizon = math.floor(horizon_years / monitoring_years + 1e-9) * monitoring_years
+    return gbm_hit_prob_scalar(b, nu, sigma, horizon)
+
+
+@jitable
+def liquidation_budget_solve(
+    hi: float,
+    equity: float,
+    price: float,
+    sigma: float,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    no_caps: Float64Array1D,
+    no_tier: Float64Array1D,
+    horizon_years: float,
+    monitoring_years: float,
+    mu: float,
+    max_prob: float,
+) -> tuple[float, float, bool]:
+    """Return ``(L, P(L), budget_binds)``: the largest ``L <= hi`` with ``P(L) <= max_prob``.
+
+    Bisection keeps ``P(lo) <= max_prob < P(hi)`` until ``hi - lo <= 1e-10 max(hi, 1e-12)`` (a
+    deterministic number of steps, so the twins agree bit for bit); robust to the jumps where a
+    bracket changes.  When ``P(hi) <= max_prob`` the upper end binds.
+    """
+    p_hi = budget_prob(
+        hi, equity, price, sigma, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps,
+        no_tier, horizon_years, monitoring_years, mu,
+    )  # fmt: skip
+    if p_hi <= max_prob:
+        return hi, p_hi, False
+    lo = 0.0
+    p_lo = 0.0
+    while hi - lo > 1e-10 * max(hi, 1e-12):
+        mid = 0.5 * (lo + hi)
+        p_mid = budget_prob(
+            mid, equity, price, sigma, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps,
+            no_tier, horizon_years, monitoring_years, mu,
+        )  # fmt: skip
+        if p_mid <= max_prob:
+            lo = mid
+            p_lo = p_mid
+        else:
+            hi = mid
+    return lo, p_lo, True
+
+
+def liquidation_budget_path_py(
+    vol: Float64Array1D,
+    equity: Float64Array1D,
+    price: Float64Array1D,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    tier_caps: Float64Array1D,
+    tier_floors: Float64Array1D,
+    tier_max_levs: Float64Array1D,
+    below: float,
+    max_leverage: float,
+    horizon_years: float,
+    monitoring_years: float,
+    mu: float,
+    max_prob: float,
+    out: Float64Array1D,
+) -> None:
+    """Fill ``out[t]`` with the liquidation-budget leverage from ``vol[t]``, ``equity[t]``, ``price[t]``.
+
+    Parameters
+    ----------
+    vol, equity, price : (N,) float64
+        Annualised volatility forecast, equity and mark price per bar; a bar with any of them
+        non-finite or non-positive gives 0.
+    side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums
+        The venue's liquidation-price inputs (see :func:`budget_liquidation_price`).
+    tier_caps, tier_floors, tier_max_levs, below, max_leverage
+        Leverage brackets for the upper end ``L_hi`` (tier fixed point capped at ``max_leverage``);
+        an empty table means ``L_hi = max_leverage``.
+    horizon_years, monitoring_years, mu, max_prob
+        GBM horizon, monitoring interval (``<= 0``: continuous), drift and the budget ``p*``.
+    out : (N,) float64
+        Output, written in place.
+    """
+    no_caps = np.full(1, np.inf)
+    no_tier = np.zeros(1)
+    for t in range(vol.shape[0]):
+        s = vol[t]
+        e = equity[t]
+        p = price[t]
+        out[t] = 0.0
+        if not (s > 0.0 and s < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf):
+            continue
+        if tier_caps.shape[0] > 0:
+            hi = tier_fixed_point_scalar(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)[0]
+        else:
+            hi = max_leverage
+        out[t] = liquidation_budget_solve(
+            hi, e, p, s, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier,
+            horizon_years, monitoring_years, mu, max_prob,
+        )[0]  # fmt: skip
+
+
+liquidation_budget_path_nb = jit(liquidation_budget_path_py)
+
+
+def liquidation_budget_scalar_py(
+    hi: float,
+    equity: float,
+    price: float,
+    sigma: float,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    horizon_years: float,
+    monitoring_years: float,
+    mu: float,
+    max_prob: float,
+) -> tuple[float, float, bool]:
+    """One bar of :func:`liquidation_budget_path_py` with a given upper end ``hi`` (for ``decide``)."""
+    return liquidation_budget_solve(
+        hi, equity, price, sigma, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums,
+        np.full(1, np.inf), np.zeros(1), horizon_years, monitoring_years, mu, max_prob,
+    )  # fmt: skip
+
+
+liquidation_budget_scalar_nb = jit(liquidation_budget_scalar_py)
+
+
+# --------------------------------------------------------------------------- regimes
+@jitable
+def quantile_sorted(s: Float64Array1D, m: int, q: float) -> float:
+    """The ``q`` quantile of the sorted ``s[:m]``, NumPy's default ``linear`` method bit for bit."""
+    vi = (m - 1) * q
+    last: float = s[m - 1]
+    if vi >= m - 1:
+        return last
+    head: float = s[0]
+    if vi < 0.0:
+        return head
+    i = math.floor(vi)
+    g = vi - i
+    a: float = s[i]
+    b: float = s[i + 1]
+    d = b - a
+    if g >= 0.5:
+        return b - d * (1.0 - g)
+    return a + d * g
+
+
+def quantile_regime_path_py(
+    vol: Float64Array1D,
+    lookback: int,
+    min_obs: int,
+    q_lo: float,
+    q_hi: float,
+    has_normal: bool,
+    out: Int64Array1D,
+) -> None:
+    """Fill ``out[t]`` with the volatility regime (0 calm, 1 normal, 2 stress) from ``vol[:t+1]``.
+
+    Notes
+    -----
+    With ``Q_lo``, ``Q_hi`` the ``q_lo``, ``q_hi`` quantiles of the finite ``vol`` over the last
+    ``lookback`` bars up to ``t``: calm when ``vol[t] <= Q_lo``, stress when ``vol[t] >= Q_hi``,
+    in between normal if ``has_normal`` else the previous regime.  Stress with fewer than
+    ``min_obs`` finite values.
+    """
+    # The finite values of the window, kept sorted: one removal and one insertion per bar.
+    srt = np.empty(max(lookback, 1))
+    m = 0
+    prev = REGIME_STRESS
+    for t in range(vol.shape[0]):
+        out[t] = REGIME_STRESS
+        if t >= lookback:
+            old = vol[t - lookback]
+            if old > -math.inf and old < math.inf:
+                j = np.searchsorted(srt[:m], old)
+                for i in range(j, m - 1):
+                    srt[i] = srt[i + 1]
+                m -= 1
+        x = vol[t]
+        if x > -math.inf and x < math.inf:
+            i = m
+            while i > 0 and srt[i - 1] > x:
+                srt[i] = srt[i - 1]
+                i -= 1
+            srt[i] = x
+            m += 1
+        if m < min_obs or m == 0:
+            continue
+        lo = quantile_sorted(srt, m, q_lo)
+        hi = quantile_sorted(srt, m, q_hi)
+        v = vol[t]
+        if v <= lo:
+            prev = REGIME_CALM
+        elif v >= hi:
+            prev = REGIME_STRESS
+        elif has_normal:
+            prev = REGIME_NORMAL
+        out[t] = prev
+
+
+quantile_regime_path_nb = jit(quantile_regime_path_py)
+
+
+def regime_select_path_py(regime: Int64Array1D, member_paths: Float64Array2D, out: Float64Array1D) -> None:
+    """``out[t] = member_paths[regime[t], t]`` (0 for a regime outside the rows)."""
+    n_rows = member_paths.shape[0]
+    for t in range(regime.shape[0]):
+        k = regime[t]
+        out[t] = member_paths[k, t] if 0 <= k < n_rows else 0.0
+
+
+regime_select_path_nb = jit(regime_select_path_py)
+
+
+def hmm_forward_py(
+    b0: Float64Array1D,
+    b1: Float64Array1D,
+    a00: float,
+    a01: float,
+    a10: float,
+    a11: float,
+    q0: float,
+    q1: float,
+    alpha: Float64Array2D,
+    c: Float64Array1D,
+) -> None:
+    """Scaled forward recursion of a 2-state HMM (filtered, never smoothed: no look-ahead).
+
+    Parameters
+    ----------
+    b0, b1 : (T,) float64
+        Emission densities of each state per bar (any common per-bar scale).
+    a00, a01, a10, a11 : float
+        Transition matrix ``A[i, j] = P(s_{t+1} = j | s_t = i)``.
+    q0, q1 : float
+        Predicted state distribution before the first bar.
+    alpha : (T, 2) float64
+        Output: filtered probabilities ``P(s_t = k | x_1..x_t)``; rows sum to 1.
+    c : (T,) float64
+        Output: the one-step predictive likelihoods (scales); ``1e-300`` where both densities
+        vanish (the prediction is kept).
+    """
+    for t in range(b0.shape[0]):
+        f0 = q0 * b0[t]
+        f1 = q1 * b1[t]
+        s = f0 + f1
+        if s <= 0.0:
+            f0 = q0
+            f1 = q1
+            s = 1e-300
+        else:
+            f0 = f0 / s
+            f1 = f1 / s
+        alpha[t, 0] = f0
+        alpha[t, 1] = f1
+        c[t] = s
+        q0 = f0 * a00 + f1 * a10
+        q1 = f0 * a01 + f1 * a11
+
+
+hmm_forward_nb = jit(hmm_forward_py)
