@@ -1,0 +1,153 @@
+"""A small, honest set of strategies: each turns bars into a direction per bar.
+
+``signal(frame) -> ndarray`` returns, for every bar ``t``, the direction decided at ``t``'s close
+from data up to ``t`` only (+1 long, -1 short, 0 flat); the backtester executes it at the open
+of ``t + 1``.  Users may pass their own array or Series of directions instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from levguard._typing import Float64Array1D
+from levguard.errors import InputError
+from levguard.kernels.strategies import zscore_positions_nb
+
+__all__ = ["BuyAndHold", "EmaCrossover", "Strategy", "TimeSeriesMomentum", "ZScoreMeanReversion"]
+
+
+def _close(frame: pd.DataFrame) -> pd.Series:
+    if "close" not in frame.columns:
+        raise InputError(f"data must have a close column, has {list(frame.columns)[:8]}")
+    close = frame["close"].astype(np.float64)
+    if not (np.isfinite(close.to_numpy()).all() and (close.to_numpy() > 0).all()):
+        raise InputError("data close prices must be finite and > 0")
+    return close
+
+
+def _positive_int(value: int, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{name} must be a positive integer, was {value!r}")
+    return value
+
+
+class Strategy:
+    """Base of levguard's strategies (any object with ``name`` and ``signal(frame)`` works)."""
+
+    name = "strategy"
+
+    def signal(self, frame: pd.DataFrame) -> Float64Array1D:  # pragma: no cover - interface
+        """Direction per bar decided at each bar's close (+1, -1 or 0)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class BuyAndHold(Strategy):
+    """Long from the first bar to the last (with a fixed leverage and no rebalancing this is the
+    constant-quantity hold users test against a crash)."""
+
+    name: str = "buy_and_hold"
+
+    def signal(self, frame: pd.DataFrame) -> Float64Array1D:
+        """+1 at every bar."""
+        return np.ones(len(_close(frame)))
+
+
+@dataclass(frozen=True)
+class EmaCrossover(Strategy):
+    """Trend following: long when the fast EMA of close is above the slow one, short (or flat with
+    ``long_only``) when below.
+
+    Notes
+    -----
+    ``EMA_t = a x_t + (1 - a) EMA_{t-1}``, ``a = 2 / (span + 1)``, seeded with the first close
+    (pandas ``ewm(span, adjust=False)``).  The first ``slow`` bars are flat (warm-up).
+    """
+
+    fast: int = 20
+    slow: int = 100
+    long_only: bool = False
+    name: str = "ema_crossover"
+
+    def __post_init__(self) -> None:
+        _positive_int(self.fast, "fast")
+        _positive_int(self.slow, "slow")
+        if self.fast >= self.slow:
+            raise InputError(f"fast must be < slow ({self.slow}), was {self.fast}")
+
+    def signal(self, frame: pd.DataFrame) -> Float64Array1D:
+        """Sign of ``EMA_fast - EMA_slow``."""
+        close = _close(frame)
+        diff = (
+            close.ewm(span=self.fast, adjust=False).mean() - close.ewm(span=self.slow, adjust=False).mean()
+        ).to_numpy()
+        out = np.sign(diff)
+        if self.long_only:
+            out = np.maximum(out, 0.0)
+        out[: self.slow] = 0.0
+        result: Float64Array1D = out.astype(np.float64)
+        return result
+
+
+@dataclass(frozen=True)
+class TimeSeriesMomentum(Strategy):
+    """Time-series momentum (Moskowitz, Ooi & Pedersen 2012): the sign of the return over the
+    last ``lookback`` bars, ``sign(ln(C_t / C_{t-lookback}))``; flat during warm-up."""
+
+    lookback: int = 24 * 30
+    long_only: bool = False
+    name: str = "ts_momentum"
+
+    def __post_init__(self) -> None:
+        _positive_int(self.lookback, "lookback")
+
+    def signal(self, frame: pd.DataFrame) -> Float64Array1D:
+        """Sign of the trailing log return."""
+        close = _close(frame).to_numpy()
+        out = np.zeros(close.shape[0])
+        lb = self.lookback
+        if close.shape[0] > lb:
+            out[lb:] = np.sign(np.log(close[lb:] / close[:-lb]))
+        if self.long_only:
+            out = np.maximum(out, 0.0)
+        return out
+
+
+@dataclass(frozen=True)
+class ZScoreMeanReversion(Strategy):
+    """Mean reversion: fade moves of the close away from its rolling mean.
+
+    Notes
+    -----
+    ``z_t = (C_t - mean_w(C)) / std_w(C)`` over the last ``window`` closes (up to ``t``); enter
+    short at ``z >= entry`` and long at ``z <= -entry``, exit when ``z`` comes back through
+    ``exit`` (hysteresis, :func:`levguard.kernels.strategies.zscore_positions_py`).
+    """
+
+    window: int = 24 * 7
+    entry: float = 2.0
+    exit: float = 0.5
+    name: str = "zscore_mean_reversion"
+
+    def __post_init__(self) -> None:
+        _positive_int(self.window, "window")
+        if self.window < 2:
+            raise InputError(f"window must be >= 2, was {self.window!r}")
+        if not (math.isfinite(self.entry) and self.entry > 0):
+            raise InputError(f"entry must be > 0, was {self.entry!r}")
+        if not (math.isfinite(self.exit) and 0 <= self.exit < self.entry):
+            raise InputError(f"exit must be in [0, entry {self.entry}), was {self.exit!r}")
+
+    def signal(self, frame: pd.DataFrame) -> Float64Array1D:
+        """Positions from the z-score with entry/exit hysteresis."""
+        close = _close(frame)
+        roll = close.rolling(self.window, min_periods=self.window)
+        std = roll.std(ddof=1).to_numpy()
+        z = np.where(std > 0, (close.to_numpy() - roll.mean().to_numpy()) / np.where(std > 0, std, 1.0), np.nan)
+        out = np.empty(z.shape[0])
+        zscore_positions_nb(np.ascontiguousarray(z, dtype=np.float64), float(self.entry), float(self.exit), out)
+        return out

@@ -1,0 +1,33 @@
+"""Strategy kernels: sequential signal rules that cannot be vectorized (hysteresis)."""
+
+from __future__ import annotations
+
+import math
+
+from levguard._typing import Float64Array1D
+from levguard.kernels._jit import jit
+
+
+def zscore_positions_py(z: Float64Array1D, entry: float, exit_: float, out: Float64Array1D) -> None:
+    """Fill ``out`` with mean-reversion positions from a z-score path, with hysteresis.
+
+    Flat until ``|z| >= entry``; then short when ``z >= entry`` (price rich) or long when
+    ``z <= -entry``; hold until ``z`` crosses back through ``exit_`` towards zero (``z <= exit_``
+    for a short, ``z >= -exit_`` for a long).  NaN z (warm-up) keeps the current position flat.
+    """
+    pos = 0.0
+    for t in range(z.shape[0]):
+        zt = z[t]
+        if not math.isfinite(zt):
+            pos = 0.0
+        elif pos == 0.0:
+            if zt >= entry:
+                pos = -1.0
+            elif zt <= -entry:
+                pos = 1.0
+        elif (pos < 0.0 and zt <= exit_) or (pos > 0.0 and zt >= -exit_):
+            pos = 0.0
+        out[t] = pos
+
+
+zscore_positions_nb = jit(zscore_positions_py)
