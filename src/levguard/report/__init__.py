@@ -1,0 +1,1 @@
+"""L3: presentation of results: HTML reports (plotly) and terminal tables."""

@@ -1,0 +1,73 @@
+"""The HTML report: one self-contained file with the metrics, equity, liquidations and heatmap."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levguard.errors import InputError
+from levguard.report.html import metrics_table, write_report
+
+
+@dataclass
+class _Result:
+    equity: pd.Series
+    positions: pd.DataFrame
+    liquidations: pd.DataFrame
+    funding: pd.Series
+    fees: pd.Series
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _result(seed: int, liquidated: bool) -> _Result:
+    idx = pd.date_range("2024-01-01", periods=200, freq="1h", tz="UTC")
+    rng = np.random.default_rng(seed)
+    eq = pd.Series(10_000 * np.exp(np.cumsum(rng.normal(0, 0.01, 200))), index=idx)
+    liq = (
+        pd.DataFrame({"timestamp": [idx[120]], "price": [51_234.5]})
+        if liquidated
+        else pd.DataFrame(columns=["timestamp", "price"])
+    )
+    pos = pd.DataFrame({"leverage": 3.0, "target_leverage": 3.0}, index=idx)
+    zeros = pd.Series(0.0, index=idx)
+    metrics = {
+        "total_return": float(eq.iloc[-1] / eq.iloc[0] - 1),
+        "sharpe": 1.234,
+        "max_drawdown": 0.25,
+        "n_liquidations": int(liquidated),
+    }
+    return _Result(eq, pos, liq, zeros + 0.1, zeros + 0.2, metrics)
+
+
+def test_report_is_one_self_contained_file(tmp_path: Path) -> None:
+    results = {"fixed 10x": _result(1, True), "vol target": _result(2, False)}
+    hm = pd.DataFrame(
+        [[0.1, 0.2], [0.3, 0.4]],
+        index=pd.Index([0.3, 0.5], name="target_vol"),
+        columns=pd.Index([2, 5], name="max_leverage"),
+    )
+    out = write_report(results, tmp_path / "r.html", title="crash test", heatmap=hm)
+    text = out.read_text()
+    assert "crash test" in text
+    assert "fixed 10x" in text
+    assert "vol target" in text
+    assert "1.23" in text  # the Sharpe ratio, formatted
+    assert "liquidated at 51,234.50" in text
+    assert "Sweep objective" in text
+    assert 'class="liq"' in text  # the liquidated policy's row is marked
+    # Offline: plotly.js is embedded and no script is loaded from the network.
+    assert not re.search(r"<script[^>]+src=", text)
+    assert len(text) > 1_000_000
+
+
+def test_metrics_table_and_empty_input(tmp_path: Path) -> None:
+    table = metrics_table({"a": _result(1, False)})
+    assert table.loc["a", "sharpe"] == pytest.approx(1.234)
+    with pytest.raises(InputError, match="at least one"):
+        write_report({}, tmp_path / "x.html")
