@@ -1,0 +1,68 @@
+"""Bad input to the backtest engine raises InputError (or DataError) naming the argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from bt_engine_helpers import random_frame
+
+from levguard.backtest.engine import run
+from levguard.errors import DataError, InputError
+
+DF = random_frame(n=50, seed=0)
+ONES = np.ones(50)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"data": DF.to_numpy()}, "data"),
+        ({"data": DF.drop(columns="volume")}, "data"),
+        ({"data": DF.tz_localize(None)}, "data"),
+        ({"data": DF.assign(mark_open=DF["open"])}, "data"),
+        ({"strategy": np.ones(49)}, "strategy"),
+        ({"strategy": np.full(50, 2.0)}, "strategy"),
+        ({"strategy": "long"}, "strategy"),
+        ({"strategy": pd.Series(ONES)}, "strategy"),
+        ({"policy": "3x"}, "policy"),
+        ({"policy": -1.0}, "policy"),
+        ({"venue": "nowhere"}, "venue"),
+        ({"venue": "binance-coinm"}, "venue"),
+        ({"margin_mode": "portfolio"}, "margin_mode"),
+        ({"fees": -0.001}, "fees"),
+        ({"fees": {"taker": 0.001, "rebate": 0.0}}, "fees"),
+        ({"slippage": -1.0}, "slippage"),
+        ({"initial_equity": 0.0}, "initial_equity"),
+        ({"rebalance": "sometimes"}, "rebalance"),
+        ({"rebalance": {"band": 1.5}}, "band"),
+        ({"stop_loss": 1.5}, "stop_loss"),
+        ({"take_profit": -0.1}, "take_profit"),
+        ({"cooldown_bars": -1}, "cooldown_bars"),
+        ({"liquidation_fee_rate": 0.5}, "liquidation_fee_rate"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs: dict[str, Any], name: str) -> None:
+    args: dict[str, Any] = {"data": DF, "strategy": ONES, "policy": 2.0}
+    args.update(kwargs)
+    with pytest.raises(InputError, match=name):
+        run(args.pop("data"), args.pop("strategy"), args.pop("policy"), **args)
+
+
+def test_invalid_prices_raise_data_error() -> None:
+    bad = DF.copy()
+    bad.iloc[5, bad.columns.get_loc("high")] = bad["low"].iloc[5] * 0.5
+    with pytest.raises(DataError):
+        run(bad, ONES, 2.0)
+
+
+def test_strategy_object_with_signal_and_series() -> None:
+    class Always:
+        def signal(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.ones(len(frame))
+
+    a = run(DF, Always(), 2.0)
+    b = run(DF, pd.Series(ONES, index=DF.index), 2.0)
+    np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
