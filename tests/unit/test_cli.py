@@ -93,13 +93,18 @@ def test_malformed_file_through_the_real_entry_point(tmp_path: Path) -> None:
     assert "invalid JSON at line 1" in proc.stderr
 
 
-def test_demo_prints_the_sample_reports_and_the_default_market() -> None:
-    res = runner.invoke(app, ["demo"])
+def test_demo_prints_the_sample_reports_and_the_default_market(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo.html")])
     assert res.exit_code == 0
     assert "26,316.89" in res.stdout
     assert "Embedded default market BTC-SYNTH" in res.stdout
-    js = json.loads(runner.invoke(app, ["demo", "--json"]).stdout)
-    assert set(js) == {"binance_cross_faq.yaml", "cross_account.yaml", "default_market", "sizing"}
+    assert "Backtest: buy-and-hold BTC long" in res.stdout
+    assert (tmp_path / "demo.html").stat().st_size > 1_000_000
+    js = json.loads(runner.invoke(app, ["demo", "--json", "--out", ""]).stdout)
+    assert set(js) == {"binance_cross_faq.yaml", "cross_account.yaml", "default_market", "sizing", "backtest"}
+    bt = js["backtest"]["metrics"]
+    assert bt["fixed 10x"]["n_liquidations"] > 0  # the crashes liquidate 10x
+    assert bt["composite"]["n_liquidations"] == 0  # the managed policy survives
     assert js["sizing"]["target_leverage"] < js["sizing"]["current_leverage"]
     assert js["sizing"]["binding_constraint"]
     market = js["default_market"]

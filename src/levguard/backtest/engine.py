@@ -13,6 +13,7 @@ instruments sharing a wallet can be added later.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,12 +28,13 @@ from levguard.core.margin import instrument_for, resolve_tiers
 from levguard.core.positions import Position
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import MMBasis
-from levguard.core.sizing.base import Policy, SeriesInputs
+from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
 from levguard.core.sizing.policies import Rebalancer
 from levguard.core.tiers import TierTable
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError, InputError
 from levguard.kernels import backtest as kb
+from levguard.kernels.sizing import ewma_vol_path_nb
 
 __all__ = ["DEFAULT_TAKER_FEE", "BacktestResult", "SignalStrategy", "run"]
 
@@ -152,13 +154,45 @@ def _periods_per_year(index: pd.DatetimeIndex) -> float:
     return _YEAR_NS / step
 
 
-def _leverage(policy: object, close: FloatArray, ppy: float) -> FloatArray:
+def _with_context(policy: Any, ctx: MarketContext) -> Any:
+    # Venue-aware policies (TierCap, LiquidationBudget) read their context from a ``context``
+    # attribute in the vectorized path; give those without one the run's venue, symbol, tiers and
+    # fees, also inside composites and regime switches.  The caller's policy is not modified.
+    if isinstance(policy, Composite):
+        return Composite(*(_with_context(p, ctx) for p in policy.policies), name=policy.name)
+    changes: dict[str, Any] = {}
+    if hasattr(policy, "context") and getattr(policy, "context", None) is None:
+        changes["context"] = ctx
+    members = getattr(policy, "policies", None)
+    if isinstance(members, Mapping):
+        changes["policies"] = {k: _with_context(v, ctx) for k, v in members.items()}
+    if not changes:
+        return policy
+    clone = copy.copy(policy)
+    for key, value in changes.items():
+        object.__setattr__(clone, key, value)
+    return clone
+
+
+def _leverage(
+    policy: object, close: FloatArray, ppy: float, ctx: MarketContext | None = None, equity0: float = 1.0
+) -> FloatArray:
     n = close.shape[0]
     if isinstance(policy, bool) or not isinstance(policy, int | float | np.number | Policy):
         raise InputError(f"policy must be a Policy or a number (fixed leverage), was {policy!r}")
     if isinstance(policy, Policy):
         returns = np.concatenate(([0.0], np.diff(np.log(close))))
-        path = np.asarray(policy.leverage_path(SeriesInputs(returns=returns, periods_per_year=ppy, price=close)))
+        # Every policy gets the same no-look-ahead volatility forecast: RiskMetrics EWMA
+        # (lambda 0.94) of returns up to t, annualised, after a 30-bar warm-up (NaN before).
+        vol = np.empty(n)
+        ewma_vol_path_nb(returns, 0.94, 30, ppy, vol)
+        # Tier-aware policies size against the initial equity in the vectorized path (the exact
+        # equity at each decision needs the event-driven loop; docs/backtest.md).
+        inputs = SeriesInputs(
+            returns=returns, periods_per_year=ppy, price=close, vol_forecast=vol, equity=np.full(n, equity0)
+        )
+        chosen: Any = _with_context(policy, ctx) if ctx is not None else policy
+        path = np.asarray(chosen.leverage_path(inputs))
         if path.shape != (n,):
             raise InputError(f"policy: leverage_path must return {n} values, had shape {path.shape}")
         return np.where(np.isfinite(path) & (path > 0.0), path, 0.0).astype(float)
@@ -343,7 +377,11 @@ def run(
     funding_rate = (
         frame["funding_rate"].to_numpy(dtype=float) if "funding_rate" in frame.columns else np.full(len(frame), np.nan)
     )
-    lev = _leverage(policy, cols["close"], ppy)
+    nonzero = directions[directions != 0]
+    ctx = MarketContext(
+        venue=model.name, symbol=sym, side=int(nonzero[0]) if nonzero.size else 1, tiers=table, taker_fee_rate=taker
+    )
+    lev = _leverage(policy, cols["close"], ppy, ctx, float(initial_equity))
 
     n = len(frame)
     out_bars = np.zeros((n, kb.N_BAR_COLS))
