@@ -71,3 +71,18 @@ def test_metrics_table_and_empty_input(tmp_path: Path) -> None:
     assert table.loc["a", "sharpe"] == pytest.approx(1.234)
     with pytest.raises(InputError, match="at least one"):
         write_report({}, tmp_path / "x.html")
+
+
+def test_long_series_are_bucketed_keeping_the_worst_drawdown_and_the_last_value() -> None:
+    from levguard.report.html import MAX_POINTS, _thin
+
+    idx = pd.date_range("2024-01-01", periods=10_000, freq="1h", tz="UTC")
+    s = pd.Series(np.sin(np.arange(10_000) / 50.0), index=idx)
+    s.iloc[4_321] = -5.0
+    low = _thin(s, "min")
+    assert len(low) <= MAX_POINTS
+    assert low.min() == -5.0
+    assert low.idxmin() == idx[4_321]
+    last = _thin(s)
+    assert last.iloc[-1] == s.iloc[-1]
+    assert _thin(s.iloc[:100]).equals(s.iloc[:100])

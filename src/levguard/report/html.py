@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
@@ -63,6 +64,27 @@ def _table_html(results: Mapping[str, Any]) -> str:
         cls = ' class="liq"' if (r.metrics.get("n_liquidations") or 0) > 0 else ""
         body.append(f"<tr{cls}><th>{html.escape(name)}</th>{cells}</tr>")
     return f"<table><tr><th>policy</th>{head}</tr>{''.join(body)}</table>"
+
+
+MAX_POINTS = 3_000
+"""Points per curve in the report; longer series are bucketed (the file stays a few MB)."""
+
+
+def _thin(series: pd.Series, how: str = "last") -> pd.Series:
+    # Bucket long series: the last value per bucket for levels, the minimum for drawdowns (so the
+    # deepest point survives).  Liquidation markers are drawn from the exact events.
+    n = len(series)
+    if n <= MAX_POINTS:
+        return series
+    step = -(-n // MAX_POINTS)
+    keys = np.arange(n) // step
+    grouped = series.groupby(keys)
+    values = grouped.min() if how == "min" else grouped.last()
+    index = series.index[np.minimum(np.arange(len(values)) * step + step - 1, n - 1)]
+    if how == "min":
+        pos = grouped.apply(lambda s: s.index[int(np.argmin(s.to_numpy()))] if len(s) else s.index[0])
+        index = pd.Index(pos.to_numpy())
+    return pd.Series(values.to_numpy(), index=index)
 
 
 def write_report(
@@ -129,7 +151,7 @@ def write_report(
                 row=1,
                 col=1,
             )
-        dd = eq / eq.cummax() - 1.0
+        dd = _thin(eq / eq.cummax() - 1.0, "min")
         fig.add_trace(
             go.Scatter(
                 x=dd.index,
@@ -143,6 +165,9 @@ def write_report(
             col=1,
         )
         pos = r.positions
+        if len(pos) > MAX_POINTS:
+            step = -(-len(pos) // MAX_POINTS)
+            pos = pos.iloc[step - 1 :: step]
         if "leverage" in pos:
             fig.add_trace(
                 go.Scatter(
@@ -169,7 +194,7 @@ def write_report(
                 row=3,
                 col=1,
             )
-        paid = (r.funding.cumsum() + r.fees.cumsum()) if len(r.funding) else r.fees.cumsum()
+        paid = _thin((r.funding.cumsum() + r.fees.cumsum()) if len(r.funding) else r.fees.cumsum())
         fig.add_trace(
             go.Scatter(
                 x=paid.index,
