@@ -103,6 +103,38 @@ def liquidation_price(
     return solve_liquidation_price(qty, entry_price, collateral, 0.0, fee_in_mm, False, caps, mmrs, cums)
 
 
+@jitable
+def book_liquidation(
+    t: int,
+    qty: float,
+    entry: float,
+    px: float,
+    cash: float,
+    liquidation_fee_rate: float,
+    out_liqs: Float64Array2D,
+    row: int,
+) -> tuple[float, float]:
+    """Close ``qty`` at ``px`` with the liquidation fee, record the event in ``out_liqs[row]``.
+
+    Returns the cash after the close and the fee.  Cash below zero is floored at zero and the
+    shortfall recorded as bad debt (the venue's insurance fund takes it).
+    """
+    realised = qty * (px - entry)
+    fee = liquidation_fee_rate * abs(qty) * px
+    cash += realised - fee
+    bad = 0.0
+    if cash < 0.0:
+        bad = -cash
+        cash = 0.0
+    out_liqs[row, LIQ_BAR] = t
+    out_liqs[row, LIQ_QTY] = qty
+    out_liqs[row, LIQ_PRICE] = px
+    out_liqs[row, LIQ_LOSS] = -realised
+    out_liqs[row, LIQ_FEE] = fee
+    out_liqs[row, LIQ_BAD_DEBT] = bad
+    return cash, fee
+
+
 def simulate_py(
     open_: Float64Array1D,
     high: Float64Array1D,
@@ -259,19 +291,7 @@ def simulate_py(
             gapped = (qty > 0.0 and mo <= lp) or (qty < 0.0 and mo >= lp) or not cash > 0.0
             if gapped:
                 px = mo
-                realised = qty * (px - entry)
-                fee = liquidation_fee_rate * abs(qty) * px
-                cash += realised - fee
-                bad = 0.0
-                if cash < 0.0:
-                    bad = -cash
-                    cash = 0.0
-                out_liqs[n_liqs, LIQ_BAR] = t
-                out_liqs[n_liqs, LIQ_QTY] = qty
-                out_liqs[n_liqs, LIQ_PRICE] = px
-                out_liqs[n_liqs, LIQ_LOSS] = -realised
-                out_liqs[n_liqs, LIQ_FEE] = fee
-                out_liqs[n_liqs, LIQ_BAD_DEBT] = bad
+                cash, fee = book_liquidation(t, qty, entry, px, cash, liquidation_fee_rate, out_liqs, n_liqs)
                 n_liqs += 1
                 fees_paid += fee
                 qty = 0.0
@@ -351,19 +371,7 @@ def simulate_py(
                 px = lp
                 if (qty > 0.0 and mark_open[t] < lp) or (qty < 0.0 and mark_open[t] > lp):
                     px = mark_open[t]
-                realised = qty * (px - entry)
-                fee = liquidation_fee_rate * abs(qty) * px
-                cash += realised - fee
-                bad = 0.0
-                if cash < 0.0:
-                    bad = -cash
-                    cash = 0.0
-                out_liqs[n_liqs, LIQ_BAR] = t
-                out_liqs[n_liqs, LIQ_QTY] = qty
-                out_liqs[n_liqs, LIQ_PRICE] = px
-                out_liqs[n_liqs, LIQ_LOSS] = -realised
-                out_liqs[n_liqs, LIQ_FEE] = fee
-                out_liqs[n_liqs, LIQ_BAD_DEBT] = bad
+                cash, fee = book_liquidation(t, qty, entry, px, cash, liquidation_fee_rate, out_liqs, n_liqs)
                 n_liqs += 1
                 fees_paid += fee
                 qty = 0.0
