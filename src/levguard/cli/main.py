@@ -31,6 +31,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _register_subcommands() -> None:
+    from levguard.cli.backtest import backtest
     from levguard.cli.data import data_app
     from levguard.cli.risk import risk
     from levguard.cli.size import size
@@ -38,6 +39,7 @@ def _register_subcommands() -> None:
     app.add_typer(data_app, name="data")
     app.command("risk")(risk)
     app.command("size")(size)
+    app.command("backtest")(backtest)
 
 
 _register_subcommands()

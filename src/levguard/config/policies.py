@@ -191,6 +191,27 @@ _TYPE_TAGS = {
 }
 
 
+def _format_error(exc: ValidationError, source: str) -> str:
+    """One line naming the key path, the problem and the value (the first of pydantic's errors)."""
+    err = exc.errors()[0]
+    where = _path(tuple(err.get("loc", ())))
+    value = err.get("input")
+    msg = str(err.get("msg", "invalid")).replace("Input should be", "must be")
+    if err.get("type") == "missing":
+        msg = "missing key"
+    elif err.get("type") == "extra_forbidden":
+        msg = "unknown key (check the spelling)"
+    elif err.get("type") == "union_tag_invalid":
+        expected = str(err.get("ctx", {}).get("expected_tags", ""))
+        if "vol_target" in expected:
+            msg = f"unknown policy type; use one of {sorted(_TYPE_TAGS)}"
+        else:
+            msg = f"unknown type; use one of {expected}"
+    more = f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    was = "" if err.get("type") == "missing" else f" (was {value!r})"
+    return f"{source}: {where}: {msg}{was}{more}"
+
+
 def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> PolicyFile:
     """Validate a policy mapping; errors name the key path and the value."""
     if not isinstance(raw, Mapping):
@@ -198,20 +219,7 @@ def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> Polic
     try:
         return PolicyFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _path(tuple(err.get("loc", ())))
-        value = err.get("input")
-        msg = str(err.get("msg", "invalid")).replace("Input should be", "must be")
-        if err.get("type") == "missing":
-            msg = "missing key"
-            value = None
-        elif err.get("type") == "extra_forbidden":
-            msg = "unknown key (check the spelling)"
-        elif err.get("type") == "union_tag_invalid":
-            msg = f"unknown policy type; use one of {sorted(_TYPE_TAGS)}"
-        more = f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-        was = "" if err.get("type") == "missing" else f" (was {value!r})"
-        raise ConfigError(f"{source}: {where}: {msg}{was}{more}") from None
+        raise ConfigError(_format_error(exc, source)) from None
 
 
 def load_policy_file(path: str | Path) -> PolicyFile:

@@ -1,0 +1,135 @@
+"""``levguard backtest CONFIG.yaml``: run a strategy under several leverage policies and report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from levguard.errors import LevguardError
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def load_data(cfg: Any) -> Any:
+    """The backtest frame (last price, optional mark OHLC and funding) a config's data section names."""
+    if cfg.source in ("default", "synth"):
+        from levguard.data.default import default_market
+        from levguard.data.synth import SynthConfig, synth_market
+
+        market = (
+            default_market()
+            if cfg.source == "default"
+            else synth_market(SynthConfig(years=cfg.years, interval=cfg.interval, seed=cfg.seed))
+        )
+        frame = market.ohlcv.copy()
+        mark: Any = market.mark
+        funding: Any = market.funding
+    else:
+        from levguard.data.loaders import load_funding, load_ohlcv
+
+        frame = load_ohlcv(cfg.path)
+        mark = load_ohlcv(cfg.mark, kind="mark") if cfg.mark else None
+        funding = load_funding(cfg.funding) if cfg.funding else None
+    if mark is not None:
+        for col in ("open", "high", "low", "close"):
+            frame[f"mark_{col}"] = mark[col].reindex(frame.index).ffill().to_numpy()
+    if funding is not None:
+        from levguard.data.resample import align_funding
+
+        rates = align_funding(funding, frame)
+        frame["funding_rate"] = rates.where(rates != 0.0).to_numpy()
+    return frame
+
+
+def backtest(
+    config: Annotated[str, typer.Argument(help="Backtest file (YAML/JSON), see docs/backtest.md.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Run a strategy under several leverage policies; print the metrics and write the HTML report."""
+    from levguard.backtest.engine import run
+    from levguard.config.backtest import build_strategy, load_backtest_file
+    from levguard.config.policies import build_policy
+
+    try:
+        cfg = load_backtest_file(config)
+        data = load_data(cfg.data)
+        strategy = build_strategy(cfg.strategy)
+        results = {}
+        for name, pcfg in cfg.policies.items():
+            results[name] = run(
+                data,
+                strategy,
+                build_policy(pcfg),
+                venue=cfg.venue,
+                symbol=cfg.symbol,
+                margin_mode=cfg.margin_mode,
+                fees=cfg.fees.taker,
+                slippage=(cfg.slippage.bps, cfg.slippage.impact),
+                initial_equity=cfg.initial_equity,
+                rebalance=cfg.rebalance,
+                cooldown_bars=cfg.cooldown_bars,
+                liquidation_fee_rate=cfg.fees.liquidation,
+            )
+        report = None
+        if cfg.output.report:
+            from levguard.report.html import write_report
+
+            report = write_report(
+                results,
+                cfg.output.report,
+                title=f"levguard backtest: {config}",
+                subtitle=f"{cfg.strategy.type} on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
+            )
+    except LevguardError as exc:
+        _fail(str(exc))
+        return
+    metrics = {name: r.metrics for name, r in results.items()}
+    if cfg.output.json_path:
+        with open(cfg.output.json_path, "w", encoding="utf-8") as fh:
+            json.dump(metrics, fh, indent=2, default=str)
+    if as_json:
+        typer.echo(json.dumps({"report": str(report) if report else None, "metrics": metrics}, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    from levguard.cli._output import console, fmt
+
+    table = Table(title=f"{cfg.strategy.type} on {cfg.symbol}", header_style="bold", title_justify="left")
+    for col in (
+        "policy",
+        "total return",
+        "CAGR",
+        "max drawdown",
+        "Sharpe",
+        "Sortino",
+        "liquidations",
+        "avg lev",
+        "fees",
+        "funding",
+    ):
+        table.add_column(col, justify="left" if col == "policy" else "right")
+    for name, m in metrics.items():
+        liq = int(m["n_liquidations"])
+        table.add_row(
+            name,
+            f"{m['total_return']:.1%}",
+            f"{m['cagr']:.1%}",
+            f"{m['max_drawdown']:.1%}",
+            f"{m['sharpe']:.2f}",
+            f"{m['sortino']:.2f}",
+            f"[bold red]{liq}[/]" if liq else "[green]0[/]",
+            f"{m['avg_leverage']:.2f}x",
+            fmt(m["fees_paid"]),
+            fmt(m["funding_paid"]),
+        )
+    con = console()
+    con.print(table)
+    if report:
+        con.print(f"HTML report: {report}")

@@ -1,0 +1,66 @@
+"""`levguard backtest CONFIG.yaml`: a config in, a metrics table and an HTML report out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+
+runner = CliRunner()
+
+
+def _write_file_data(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(2)
+    n = 600
+    close = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.006, n)))
+    op = np.concatenate(([close[0]], close[:-1]))
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+    rows = [
+        f"{t:%Y-%m-%dT%H:%M:%SZ},{o},{max(o, c) * 1.002},{min(o, c) * 0.998},{c},50"
+        for t, o, c in zip(idx, op, close, strict=True)
+    ]
+    p = tmp_path / "BTCUSDT_1h.csv"
+    p.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    f = tmp_path / "BTCUSDT_funding.csv"
+    f.write_text("timestamp,funding_rate\n" + "\n".join(f"{t:%Y-%m-%dT%H:%M:%SZ},0.0001" for t in idx[::8]) + "\n")
+    return tmp_path
+
+
+def test_backtest_from_files_writes_report_and_json(tmp_path: Path) -> None:
+    d = _write_file_data(tmp_path)
+    cfg = {
+        "data": {"source": "file", "path": str(d / "BTCUSDT_1h.csv"), "funding": str(d / "BTCUSDT_funding.csv")},
+        "strategy": {"type": "ts_momentum", "lookback": 48},
+        "policies": {"fixed 3x": {"type": "fixed", "leverage": 3}, "vol": {"type": "vol_target", "target_vol": 0.5}},
+        "output": {"report": str(tmp_path / "bt.html"), "json": str(tmp_path / "m.json")},
+    }
+    c = tmp_path / "bt.yaml"
+    c.write_text(yaml.safe_dump(cfg))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 0, res.output
+    assert "ts_momentum on BTCUSDT" in res.stdout
+    assert (tmp_path / "bt.html").exists()
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert set(metrics) == {"fixed 3x", "vol"}
+    assert metrics["fixed 3x"]["funding_paid"] != 0
+
+
+def test_backtest_config_errors_name_the_key(tmp_path: Path) -> None:
+    c = tmp_path / "bad.yaml"
+    c.write_text(yaml.safe_dump({"policies": {"x": {"type": "fixed", "leverage": 2}}, "strategy": {"type": "hodl"}}))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 2
+    assert "strategy: unknown type; use one of" in res.stderr
+    c.write_text(yaml.safe_dump({"policies": {}}))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 2
+    assert "policies" in res.stderr
+    c.write_text(yaml.safe_dump({"policies": {"x": {"type": "fixed", "leverage": 2}}, "initial_equty": 5}))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert "initial_equty: unknown key" in res.stderr
