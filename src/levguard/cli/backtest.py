@@ -17,6 +17,19 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def build_strategy(cfg: Any) -> Any:
+    """The strategy object a config describes."""
+    from levguard.backtest import strategies as st
+
+    if cfg.type == "buy_and_hold":
+        return st.BuyAndHold()
+    if cfg.type == "ema_crossover":
+        return st.EmaCrossover(cfg.fast, cfg.slow, cfg.long_only)
+    if cfg.type == "ts_momentum":
+        return st.TimeSeriesMomentum(cfg.lookback, cfg.long_only)
+    return st.ZScoreMeanReversion(cfg.window, cfg.entry, cfg.exit)
+
+
 def load_data(cfg: Any) -> Any:
     """The backtest frame (last price, optional mark OHLC and funding) a config's data section names."""
     if cfg.source in ("default", "synth"):
@@ -54,7 +67,7 @@ def backtest(
 ) -> None:
     """Run a strategy under several leverage policies; print the metrics and write the HTML report."""
     from levguard.backtest.engine import run
-    from levguard.config.backtest import build_strategy, load_backtest_file
+    from levguard.config.backtest import load_backtest_file
     from levguard.config.policies import build_policy
 
     try:

@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,16 +126,3 @@ def load_backtest_file(path: str | Path) -> BacktestFile:
         return BacktestFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, str(path))) from None
-
-
-def build_strategy(cfg: Any) -> Any:
-    """The strategy object a config describes."""
-    from levguard.backtest import strategies as st
-
-    if cfg.type == "buy_and_hold":
-        return st.BuyAndHold()
-    if cfg.type == "ema_crossover":
-        return st.EmaCrossover(cfg.fast, cfg.slow, cfg.long_only)
-    if cfg.type == "ts_momentum":
-        return st.TimeSeriesMomentum(cfg.lookback, cfg.long_only)
-    return st.ZScoreMeanReversion(cfg.window, cfg.entry, cfg.exit)
