@@ -179,19 +179,23 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_options(spec: Mapping[str, Any], prices: Mapping[str, float]) -> list[OptionPosition]:
+def parse_options(
+    spec: Mapping[str, Any], prices: Mapping[str, float], surfaces: Mapping[str, Any] | None = None
+) -> list[OptionPosition]:
     """Option positions of an account spec as :class:`OptionPosition` s.
 
     Each option gives ``qty`` (signed contracts), ``vol`` (implied, annualised) and either a
     Deribit symbol (``BTC-27DEC24-70000-C``: underlying, expiry at 08:00 UTC, strike, kind) or
     ``underlying``, ``kind``, ``strike`` and ``expiry`` (ISO) or ``t_years``; ``settlement`` is
     ``coin`` (Deribit) or ``usd``.  Time to expiry runs from the spec's ``as_of`` (default: now).
+    ``surfaces`` are the already parsed ``vol_surfaces`` (parsed here when not given).
     """
     raw = spec.get("options") or []
     if not isinstance(raw, list):
         raise InputError(f"options must be a list, was {type(raw).__name__}")
     now = _as_of_ns(spec)
-    surfaces = parse_surfaces(spec)
+    if surfaces is None:
+        surfaces = parse_surfaces(spec)
     out: list[OptionPosition] = []
     for i, o in enumerate(raw):
         where = f"options[{i}]"
@@ -461,11 +465,15 @@ def risk_report(
         vol_section = {"given": sigma, "used": sigma}
 
     accounts: list[tuple[str, Account, dict[str, Any], list[OptionPosition], dict[str, float]]] = []
+    surfaces_of: dict[str, Any] = {}
     for i, spec in enumerate(specs):
         name = str(spec.pop("name", None) or spec.get("venue") or f"account {i}")
         acc = account_from_spec({k: v for k, v in spec.items() if k not in ("options", "as_of", "vol_surfaces")})
         prices = _prices(acc, spec)
-        accounts.append((name, acc, spec, parse_options(spec, prices), prices))
+        # Parsed (and, for quotes, fitted) once: the options and the report section share them.
+        surfaces = parse_surfaces(spec)
+        surfaces_of[name] = surfaces
+        accounts.append((name, acc, spec, parse_options(spec, prices, surfaces), prices))
 
     out_accounts = []
     exposure = []
@@ -529,7 +537,7 @@ def risk_report(
                 "option_value": option_value,
                 "vol_surfaces": {
                     base: {"expiries": len(surface.slices), "arbitrage_free": bool(check.ok)}
-                    for base, (surface, check) in parse_surfaces(_spec).items()
+                    for base, (surface, check) in surfaces_of[name].items()
                 },
                 "greeks": greeks,
                 "var": var_rows,
