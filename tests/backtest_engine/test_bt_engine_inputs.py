@@ -30,7 +30,7 @@ ONES = np.ones(50)
         ({"policy": "3x"}, "policy"),
         ({"policy": -1.0}, "policy"),
         ({"venue": "nowhere"}, "venue"),
-        ({"venue": "binance-coinm"}, "venue"),
+        ({"venue": "binance-coinm"}, "tiers"),
         ({"margin_mode": "portfolio"}, "margin_mode"),
         ({"fees": -0.001}, "fees"),
         ({"fees": {"taker": 0.001, "rebate": 0.0}}, "fees"),
