@@ -31,7 +31,13 @@ def build_strategy(cfg: Any) -> Any:
 
 
 def load_data(cfg: Any) -> Any:
-    """The backtest frame (last price, optional mark OHLC and funding) a config's data section names."""
+    """The backtest frame (last price, optional mark OHLC and funding) a config's data section names.
+
+    Mark and funding are aligned by :func:`levguard.data.perp.perp_frame` (bars in both the
+    last-price and the mark series; funding summed per bar, NaN where none settles).
+    """
+    from levguard.data.perp import perp_frame
+
     if cfg.source in ("default", "synth"):
         from levguard.data.default import default_market
         from levguard.data.synth import SynthConfig, synth_market
@@ -41,24 +47,13 @@ def load_data(cfg: Any) -> Any:
             if cfg.source == "default"
             else synth_market(SynthConfig(years=cfg.years, interval=cfg.interval, seed=cfg.seed))
         )
-        frame = market.ohlcv.copy()
-        mark: Any = market.mark
-        funding: Any = market.funding
-    else:
-        from levguard.data.loaders import load_funding, load_ohlcv
+        return perp_frame(market.ohlcv, market.mark, market.funding)
+    from levguard.data.loaders import load_funding, load_ohlcv
 
-        frame = load_ohlcv(cfg.path)
-        mark = load_ohlcv(cfg.mark, kind="mark") if cfg.mark else None
-        funding = load_funding(cfg.funding) if cfg.funding else None
-    if mark is not None:
-        for col in ("open", "high", "low", "close"):
-            frame[f"mark_{col}"] = mark[col].reindex(frame.index).ffill().to_numpy()
-    if funding is not None:
-        from levguard.data.resample import align_funding
-
-        rates = align_funding(funding, frame)
-        frame["funding_rate"] = rates.where(rates != 0.0).to_numpy()
-    return frame
+    frame = load_ohlcv(cfg.path)
+    mark = load_ohlcv(cfg.mark, kind="mark") if cfg.mark else None
+    funding = load_funding(cfg.funding) if cfg.funding else None
+    return perp_frame(frame, mark, funding)
 
 
 def backtest(
@@ -73,6 +68,8 @@ def backtest(
     try:
         cfg = load_backtest_file(config)
         data = load_data(cfg.data)
+        for note in data.attrs.get("notes", ()):
+            typer.echo(f"note: {note}", err=True)
         strategy = build_strategy(cfg.strategy)
         results = {}
         for name, pcfg in cfg.policies.items():

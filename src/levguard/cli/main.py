@@ -188,23 +188,35 @@ def venues() -> None:
     console().print(table)
 
 
-def _backtest_demo(out_path: str | None) -> dict[str, Any]:
-    """Compare leverage policies on the embedded default market (crashes included)."""
+def _default_demo_frame() -> Any:
+    """The embedded default market as one backtest frame (last price, mark OHLC, funding)."""
+    from levguard.data.default import default_market
+    from levguard.data.perp import perp_frame
+
+    market = default_market()
+    data = perp_frame(market.ohlcv, market.mark, market.funding)
+    data.attrs["symbol"] = "BTCUSDT"
+    return data
+
+
+def _backtest_demo(
+    out_path: str | None, data: Any = None, *, title: str | None = None, subtitle: str | None = None
+) -> dict[str, Any]:
+    """Compare leverage policies on ``data`` (default: the embedded default market, crashes included)."""
     from levguard.backtest.engine import run
     from levguard.backtest.strategies import BuyAndHold
     from levguard.core.sizing.base import Composite, FixedLeverage
     from levguard.core.sizing.policies import GapCap, VolatilityTarget
     from levguard.core.sizing.venue import LiquidationBudget, TierCap
-    from levguard.data.default import default_market
     from levguard.report.html import write_report
 
-    market = default_market()
-    data = market.ohlcv.copy()
-    for col in ("open", "high", "low", "close"):
-        data[f"mark_{col}"] = market.mark[col].reindex(data.index).to_numpy()
-    data["funding_rate"] = market.funding["funding_rate"].reindex(data.index).to_numpy()
-    data.attrs.update(market.ohlcv.attrs)
-    data.attrs["symbol"] = "BTCUSDT"
+    if data is None:
+        data = _default_demo_frame()
+        title = "levguard demo: leverage policies through crashes"
+        subtitle = (
+            "Embedded synthetic BTC market (3 years of 1h bars, seed 7) with injected "
+            "crashes; buy-and-hold long; isolated margin on Binance BTCUSDT brackets."
+        )
     policies: dict[str, Any] = {
         "fixed 3x": FixedLeverage(3.0),
         "fixed 10x": FixedLeverage(10.0),
@@ -223,16 +235,36 @@ def _backtest_demo(out_path: str | None) -> dict[str, Any]:
     }
     path = None
     if out_path:
-        path = str(
-            write_report(
-                results,
-                out_path,
-                title="levguard demo: leverage policies through crashes",
-                subtitle="Embedded synthetic BTC market (3 years of 1h bars, seed 7) with injected "
-                "crashes; buy-and-hold long; isolated margin on Binance BTCUSDT brackets.",
-            )
-        )
+        path = str(write_report(results, out_path, title=title or "levguard demo", subtitle=subtitle or ""))
     return {"report": path, "metrics": {name: r.metrics for name, r in results.items()}}
+
+
+def _real_demo_data(
+    data_dir: str | None, real: bool, symbol: str, start: str | None, end: str | None, cache_dir: str | None
+) -> tuple[Any, str]:
+    """The backtest frame of ``--data DIR`` or ``--real``, and a one-line description of it."""
+    from levguard.data.perp import download_perp, load_perp_dir, recent_span
+
+    if data_dir is not None:
+        frame = load_perp_dir(data_dir, symbol, "1h", start=start, end=end)
+        return frame, f"{symbol} perpetual, 1h bars from {data_dir}"
+    from levguard.data.cache import ParquetCache
+    from levguard.data.download import BinanceArchive
+    from levguard.errors import VenueError
+
+    if start is None or end is None:
+        lo, hi = recent_span(3)
+        start = start if start is not None else lo.strftime("%Y-%m-%d")
+        end = end if end is not None else hi.strftime("%Y-%m-%d")
+    from levguard.cli.data_download import _progress
+
+    with _progress(False) as progress:  # progress bars on an interactive stderr only
+        archive = BinanceArchive(ParquetCache(cache_dir), progress=progress)
+        try:
+            frame = download_perp(symbol, "1h", start, end, archive=archive)
+        except VenueError as exc:
+            raise VenueError(f"cannot download Binance {symbol} history from {archive.base_url}: {exc}") from None
+    return frame, f"Binance USDⓈ-M {symbol} perpetual, 1h bars, {start} → {end} ({archive.base_url})"
 
 
 def _sizing_demo(samples: Any, market: dict[str, Any]) -> dict[str, Any]:
@@ -303,82 +335,12 @@ def _market_summary() -> dict[str, Any]:
     }
 
 
-@app.command()
-def demo(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
-    report_path: Annotated[
-        str, typer.Option("--out", help="Where to write the HTML report ('' for none).")
-    ] = "levguard-demo.html",
-) -> None:
-    """Margin reports of the shipped sample accounts, and the embedded default market at its worst crash."""
-    from levguard.margin import evaluate_account, parse_spec_text
-
-    samples = resources.files("levguard.resources").joinpath("samples")
-    names = ("binance_cross_faq.yaml", "cross_account.yaml")
-    reports = []
-    for name in names:
-        text = samples.joinpath(name).read_text(encoding="utf-8")
-        reports.append((name, evaluate_account(parse_spec_text(text, name))))
-    market = _market_summary()
-    sizing = _sizing_demo(samples, market)
-    backtest = _backtest_demo(report_path or None)
-    if as_json:
-        _print_json(
-            {
-                **{name: r.to_dict() for name, r in reports},
-                "default_market": market,
-                "sizing": sizing,
-                "backtest": backtest,
-            }
-        )
-        return
+def _print_backtest(backtest: dict[str, Any], title: str) -> None:
     from rich.table import Table
 
-    from levguard.cli._output import console, fmt, price, render_report
+    from levguard.cli._output import console, fmt
 
-    out = console()
-    titles = {
-        "binance_cross_faq.yaml": "Binance FAQ cross example (published LPs: BTCUSDT 26,316.89, ETHUSDT 1,153.26)",
-        "cross_account.yaml": "Sample cross account on the packaged Binance brackets (2024-10-24)",
-    }
-    for name, report in reports:
-        render_report(report, out, title=titles[name])
-        out.print()
-    crash = market["crash"]
-    out.print(
-        f"[bold]Embedded default market[/] {market['symbol']}: {market['bars']:,} 1h bars, "
-        f"{market['first'][:10]} → {market['last'][:10]} ({market['source']})\n"
-        f"annualised vol {market['annualised_vol']:.1%} · "
-        f"daily excess kurtosis {market['daily_excess_kurtosis']:.1f} · "
-        f"worst intraday drop {market['worst_intraday_drop']:.1%} · mean funding {market['funding_mean_per_8h']:.4%}/8h"
-    )
-    table = Table(
-        title=f"Isolated BTCUSDT longs with 10,000 USDT margin opened at {crash['start'][:16]} "
-        f"(crash '{crash['name']}', mark low {price(crash['mark_low'])})",
-        header_style="bold",
-        title_justify="left",
-    )
-    for col in ("leverage", "entry", "liquidation price", "liquidated by the mark low?"):
-        table.add_column(col, justify="right")
-    for row in market["isolated_longs_10k_margin"]:
-        table.add_row(
-            f"{row['leverage']}x",
-            fmt(crash["entry"]),
-            price(row["liquidation_price"]),
-            "[bold red]yes[/]" if row["liquidated"] else "[green]no[/]",
-        )
-    out.print(table)
-    out.print(
-        f"\n[bold]Sizing[/] the sample BTCUSDT long with the sample policy (vol target 50 %, tier cap, "
-        f"gap cap 30 %, 7-day P(liq) ≤ 1 %) at the default market's {market['annualised_vol']:.1%} vol: "
-        f"{sizing['current_leverage']:.2f}x now → target {sizing['target_leverage']:.2f}x, "
-        f"bound by {sizing['binding_constraint']}; trade {sizing['positions'][0]['trade_qty']:+,.3f} BTC"
-    )
-    bt = Table(
-        title="Backtest: buy-and-hold BTC long through the default market's crashes, by leverage policy",
-        header_style="bold",
-        title_justify="left",
-    )
+    bt = Table(title=title, header_style="bold", title_justify="left")
     for col in (
         "policy",
         "total return",
@@ -409,6 +371,175 @@ def demo(
     out_con.print(bt)
     if backtest["report"]:
         out_con.print(f"HTML report: {backtest['report']}")
+
+
+def _print_sizing(sizing: dict[str, Any], vol: float, where: str) -> None:
+    from levguard.cli._output import console
+
+    console().print(
+        f"\n[bold]Sizing[/] the sample BTCUSDT long with the sample policy (vol target 50 %, tier cap, "
+        f"gap cap 30 %, 7-day P(liq) ≤ 1 %) at {where} {vol:.1%} vol: "
+        f"{sizing['current_leverage']:.2f}x now → target {sizing['target_leverage']:.2f}x, "
+        f"bound by {sizing['binding_constraint']}; trade {sizing['positions'][0]['trade_qty']:+,.3f} BTC"
+    )
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}%}"
+
+
+def _print_real_market(market: dict[str, Any], label: str) -> None:
+    from levguard.cli._output import console
+
+    out = console()
+    for note in market["notes"]:
+        out.print(f"note: {note}", markup=False, highlight=False)
+    funding = market["funding_mean_per_8h"]
+    out.print(
+        f"[bold]Market data[/] {market['symbol']}: {market['bars']:,} {market['interval']} bars, "
+        f"{market['first'][:16]} → {market['last'][:16]} ({label})\n"
+        f"annualised vol {market['annualised_vol']:.1%} · "
+        f"worst intraday drop {_pct(market['worst_intraday_drop'])} "
+        f"(mark {_pct(market['worst_mark_intraday_drop'])}) · "
+        f"mean funding {'n/a' if funding is None else f'{funding:.4%}'}/8h · "
+        f"mark price: {'yes' if market['mark_source'] else 'no (last price used)'}"
+    )
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+    report_path: Annotated[
+        str, typer.Option("--out", help="Where to write the HTML report ('' for none).")
+    ] = "levguard-demo.html",
+    data_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Backtest on local files: DIR/ohlcv/{SYMBOL}-PERP_1h.csv, optional DIR/ohlcv/{SYMBOL}-MARK_1h.csv "
+            "and DIR/funding/{SYMBOL}_funding.csv.",
+        ),
+    ] = None,
+    real: Annotated[
+        bool,
+        typer.Option(
+            "--real",
+            help="Backtest on Binance USDⓈ-M history (klines, mark klines, funding) downloaded from "
+            "data.binance.vision into the cache; default span: the last 3 whole years.",
+        ),
+    ] = False,
+    symbol: Annotated[str | None, typer.Option(help="Symbol with --data/--real (default BTCUSDT).")] = None,
+    start: Annotated[str | None, typer.Option(help="First bar (UTC) with --data/--real, e.g. 2022-01-01.")] = None,
+    end: Annotated[str | None, typer.Option(help="End (UTC, exclusive) with --data/--real.")] = None,
+    cache_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--cache-dir", help="Download cache with --real (default: $LEVGUARD_CACHE_DIR or the user cache)."
+        ),
+    ] = None,
+) -> None:
+    """Margin reports of the shipped sample accounts, and the embedded default market at its worst crash.
+
+    With --data DIR or --real, the leverage-policy backtest runs on real perpetual history instead.
+    """
+    from levguard.margin import evaluate_account, parse_spec_text
+
+    if data_dir is not None and real:
+        _fail(f"--data and --real exclude each other, were --data {data_dir!r} and --real")
+    if data_dir is None and not real:
+        for flag, value in (("--symbol", symbol), ("--start", start), ("--end", end)):
+            if value is not None:
+                _fail(f"{flag} applies to --data or --real only, was {value!r}")
+    if cache_dir is not None and not real:
+        _fail(f"--cache-dir applies to --real only, was {cache_dir!r}")
+    samples = resources.files("levguard.resources").joinpath("samples")
+    names = ("binance_cross_faq.yaml", "cross_account.yaml")
+    reports = []
+    for name in names:
+        text = samples.joinpath(name).read_text(encoding="utf-8")
+        reports.append((name, evaluate_account(parse_spec_text(text, name))))
+    real_data = data_dir is not None or real
+    sym = symbol or "BTCUSDT"
+    if real_data:
+        from levguard.data.perp import perp_summary
+
+        try:
+            frame, label = _real_demo_data(data_dir, real, sym, start, end, cache_dir)
+            market = perp_summary(frame)
+            sizing = _sizing_demo(samples, market) if sym == "BTCUSDT" else None
+            backtest = _backtest_demo(
+                report_path or None,
+                frame,
+                title=f"levguard demo: leverage policies on real {sym} history",
+                subtitle=f"{label}: {market['bars']:,} bars, {market['first'][:16]} → {market['last'][:16]} UTC; "
+                f"mark price {'from the mark klines' if market['mark_source'] else 'not available (last price)'}, "
+                f"funding {'from the funding prints' if market['funding_source'] else 'not charged'}; "
+                f"buy-and-hold long; isolated margin on Binance {sym} brackets.",
+            )
+        except LevguardError as exc:
+            _fail(str(exc))
+            return
+    else:
+        market = _market_summary()
+        sizing = _sizing_demo(samples, market)
+        backtest = _backtest_demo(report_path or None)
+    if as_json:
+        _print_json(
+            {
+                **{name: r.to_dict() for name, r in reports},
+                "market" if real_data else "default_market": market,
+                "sizing": sizing,
+                "backtest": backtest,
+            }
+        )
+        return
+    from rich.table import Table
+
+    from levguard.cli._output import console, fmt, price, render_report
+
+    out = console()
+    titles = {
+        "binance_cross_faq.yaml": "Binance FAQ cross example (published LPs: BTCUSDT 26,316.89, ETHUSDT 1,153.26)",
+        "cross_account.yaml": "Sample cross account on the packaged Binance brackets (2024-10-24)",
+    }
+    for name, report in reports:
+        render_report(report, out, title=titles[name])
+        out.print()
+    if real_data:
+        _print_real_market(market, label)
+        if sizing is not None:
+            _print_sizing(sizing, market["annualised_vol"], f"the {sym} data's")
+        _print_backtest(backtest, f"Backtest: buy-and-hold {sym} long on real history, by leverage policy")
+        return
+    crash = market["crash"]
+    out.print(
+        f"[bold]Embedded default market[/] {market['symbol']}: {market['bars']:,} 1h bars, "
+        f"{market['first'][:10]} → {market['last'][:10]} ({market['source']})\n"
+        f"annualised vol {market['annualised_vol']:.1%} · "
+        f"daily excess kurtosis {market['daily_excess_kurtosis']:.1f} · "
+        f"worst intraday drop {market['worst_intraday_drop']:.1%} · mean funding {market['funding_mean_per_8h']:.4%}/8h"
+    )
+    table = Table(
+        title=f"Isolated BTCUSDT longs with 10,000 USDT margin opened at {crash['start'][:16]} "
+        f"(crash '{crash['name']}', mark low {price(crash['mark_low'])})",
+        header_style="bold",
+        title_justify="left",
+    )
+    for col in ("leverage", "entry", "liquidation price", "liquidated by the mark low?"):
+        table.add_column(col, justify="right")
+    for row in market["isolated_longs_10k_margin"]:
+        table.add_row(
+            f"{row['leverage']}x",
+            fmt(crash["entry"]),
+            price(row["liquidation_price"]),
+            "[bold red]yes[/]" if row["liquidated"] else "[green]no[/]",
+        )
+    out.print(table)
+    if sizing is not None:
+        _print_sizing(sizing, market["annualised_vol"], "the default market's")
+    _print_backtest(
+        backtest, "Backtest: buy-and-hold BTC long through the default market's crashes, by leverage policy"
+    )
 
 
 def run() -> None:

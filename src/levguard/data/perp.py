@@ -1,0 +1,444 @@
+"""One backtest frame for a linear perpetual: last-price bars, mark-price OHLC and funding.
+
+The frame is what :func:`levguard.backtest.engine.run` reads: columns ``open, high, low, close,
+volume`` (last price), optionally ``mark_open, mark_high, mark_low, mark_close`` and
+``funding_rate`` (the rate of the prints settling inside each bar, NaN where none settles).
+
+Alignment rules (nothing is forward-filled or interpolated):
+
+* **Mark price.** Only bars whose open time is in *both* the last-price and the mark-price
+  series are kept (the intersection of timestamps). Last-price bars without a mark bar (before
+  the mark series starts, after it ends, or missing inside it) are dropped, and so are mark bars
+  without a last-price bar. Every drop is recorded in ``frame.attrs["notes"]``.
+* **Funding.** Each print is assigned to the bar ``[t, t + bar)`` it settles in
+  (:func:`levguard.data.resample.align_funding`); several prints in one bar are summed. Bars
+  without a print get NaN (no settlement), so where the funding series does not cover the bars
+  no funding is charged; that is recorded in the notes, as are prints outside the bars' span.
+
+Provenance in ``frame.attrs``: ``symbol``, ``interval``, ``source`` (last price),
+``mark_source`` and ``funding_source`` (``""`` when absent), ``notes`` (list of str).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from levguard.data.frames import interval_to_ns
+from levguard.errors import DataError, InputError
+
+if TYPE_CHECKING:
+    from levguard.data.download import BinanceArchive
+
+__all__ = [
+    "FUNDING_FILE",
+    "LAST_FILE",
+    "MARK_COLUMNS",
+    "MARK_FILE",
+    "download_perp",
+    "load_perp_dir",
+    "perp_frame",
+    "perp_summary",
+    "recent_span",
+]
+
+MARK_COLUMNS: tuple[str, ...] = ("mark_open", "mark_high", "mark_low", "mark_close")
+LAST_FILE = "ohlcv/{symbol}-PERP_{interval}"
+"""Last-price bars inside a data directory (``+ .csv``, ``.csv.gz`` or ``.parquet``)."""
+MARK_FILE = "ohlcv/{symbol}-MARK_{interval}"
+"""Mark-price bars inside a data directory (optional)."""
+FUNDING_FILE = "funding/{symbol}_funding"
+"""Funding prints inside a data directory (optional)."""
+
+_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+_SYMBOL = re.compile(r"^[A-Za-z0-9_]{2,40}$")
+_NS_PER_8H = 8 * 3_600 * 1_000_000_000
+_NS_PER_YEAR = 365 * 86_400 * 1_000_000_000
+
+
+def _ts(frame: pd.DataFrame, what: str) -> np.ndarray:
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise DataError(f"{what}: index must be a UTC DatetimeIndex")
+    return idx.as_unit("ns").asi8
+
+
+def _when(ns: int) -> str:
+    return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+
+def _bar_ns(frame: pd.DataFrame, what: str) -> int:
+    interval = str(frame.attrs.get("interval") or "")
+    if interval:
+        return interval_to_ns(interval)
+    ts = _ts(frame, what)
+    d = np.diff(ts)
+    d = d[d > 0]
+    if d.size == 0:
+        raise DataError(f"{what}: cannot infer the bar interval from {len(ts)} bar(s); set attrs['interval']")
+    values, counts = np.unique(d, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: list[str]) -> pd.DataFrame:
+    """Keep the bars present in both series and add the mark OHLC columns; record the drops."""
+    missing = [c for c in ("open", "high", "low", "close") if c not in mark.columns]
+    if missing:
+        raise DataError(f"mark frame lacks column(s) {missing}")
+    if mark.attrs.get("interval"):
+        mark_ns = interval_to_ns(str(mark.attrs["interval"]))
+        if mark_ns != bar_ns:
+            raise DataError(
+                f"mark bars have interval {mark.attrs['interval']!r}, the last-price bars "
+                f"{frame.attrs.get('interval')!r}; they must match"
+            )
+    last_ts, mark_ts = _ts(frame, "last-price bars"), _ts(mark, "mark bars")
+    if len(mark_ts) == 0:
+        raise DataError("mark frame is empty; pass mark=None to use the last price as mark")
+    keep = np.isin(last_ts, mark_ts)
+    if not keep.any():
+        raise DataError(
+            f"last-price bars ({_when(last_ts[0])} → {_when(last_ts[-1])}) and mark bars "
+            f"({_when(mark_ts[0])} → {_when(mark_ts[-1])}) share no timestamp"
+        )
+    before = int(np.count_nonzero(~keep & (last_ts < mark_ts[0])))
+    after = int(np.count_nonzero(~keep & (last_ts > mark_ts[-1])))
+    inside = int(np.count_nonzero(~keep)) - before - after
+    if before:
+        notes.append(f"mark price starts {_when(mark_ts[0])}: {before:,} earlier last-price bar(s) dropped")
+    if after:
+        notes.append(f"mark price ends {_when(mark_ts[-1])}: {after:,} later last-price bar(s) dropped")
+    if inside:
+        notes.append(f"{inside:,} last-price bar(s) without a mark bar inside the common span dropped (not filled)")
+    unused = int(np.count_nonzero(~np.isin(mark_ts, last_ts)))
+    if unused:
+        notes.append(f"{unused:,} mark bar(s) without a last-price bar ignored")
+    out = frame.loc[keep].copy()
+    aligned = mark.loc[out.index]
+    for col in ("open", "high", "low", "close"):
+        out[f"mark_{col}"] = aligned[col].to_numpy(dtype=np.float64)
+    return out
+
+
+def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, notes: list[str]) -> None:
+    """Add ``funding_rate`` (sum of the prints settling in each bar, NaN where none); record coverage."""
+    from levguard.data.resample import align_funding
+
+    if "funding_rate" not in funding.columns:
+        raise DataError("funding frame lacks the 'funding_rate' column")
+    bars_ts = _ts(frame, "bars")
+    print_ts = _ts(funding, "funding prints")
+    rates = align_funding(funding, frame).to_numpy(dtype=np.float64)
+    hits = align_funding(funding.assign(funding_rate=1.0), frame).to_numpy(dtype=np.float64)
+    frame["funding_rate"] = np.where(hits > 0, rates, np.nan)
+    if len(print_ts) == 0:
+        notes.append("funding series is empty: no funding charged")
+        return
+    span_end = bars_ts[-1] + bar_ns
+    outside = int(np.count_nonzero((print_ts < bars_ts[0]) | (print_ts >= span_end)))
+    used = int(np.count_nonzero(hits > 0))
+    if used == 0:
+        notes.append(
+            f"no funding print ({_when(print_ts[0])} → {_when(print_ts[-1])}) falls on the bars: no funding charged"
+        )
+        return
+    gaps = np.diff(print_ts)
+    spacing = int(np.median(gaps)) if gaps.size else _NS_PER_8H
+    inside = print_ts[(print_ts >= bars_ts[0]) & (print_ts < span_end)]
+    if inside[0] - bars_ts[0] > spacing:
+        notes.append(f"funding starts {_when(int(inside[0]))}: no funding charged before it")
+    if span_end - inside[-1] > 2 * spacing:
+        notes.append(f"funding ends {_when(int(inside[-1]))}: no funding charged after it")
+    if outside:
+        notes.append(f"{outside:,} funding print(s) outside the bars' span ignored")
+
+
+def perp_frame(
+    last: pd.DataFrame, mark: pd.DataFrame | None = None, funding: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Combine last-price bars, mark-price bars and funding prints into one backtest frame.
+
+    Parameters
+    ----------
+    last : DataFrame
+        Last-price OHLCV bars (:mod:`levguard.data.frames` convention), e.g. from
+        :func:`levguard.data.loaders.load_ohlcv`.
+    mark : DataFrame, optional
+        Mark-price OHLC bars of the same interval. None: no ``mark_*`` columns (the backtester
+        then uses the last price as mark).
+    funding : DataFrame, optional
+        Funding prints (``funding_rate`` per settlement, positive = longs pay). None: no
+        ``funding_rate`` column (no funding is charged).
+
+    Returns
+    -------
+    DataFrame
+        The last-price columns on the bars present in both ``last`` and ``mark`` (all of
+        ``last`` without ``mark``), plus ``mark_open, mark_high, mark_low, mark_close`` and
+        ``funding_rate`` (NaN where no print settles in the bar). ``attrs`` hold ``symbol``,
+        ``interval``, ``source``, ``mark_source``, ``funding_source`` and ``notes`` (what was
+        dropped or not covered; see the module docstring).
+
+    Raises
+    ------
+    DataError
+        Missing columns, different bar intervals, no common timestamp, or empty input.
+    """
+    missing = [c for c in ("open", "high", "low", "close") if c not in last.columns]
+    if missing:
+        raise DataError(f"last-price frame lacks column(s) {missing}")
+    if len(last) == 0:
+        raise DataError("last-price frame is empty")
+    bar_ns = _bar_ns(last, "last-price bars")
+    notes: list[str] = []
+    frame = last.copy()
+    if mark is not None:
+        frame = _attach_mark(frame, mark, bar_ns, notes)
+    if funding is not None:
+        _attach_funding(frame, funding, bar_ns, notes)
+    frame.attrs = dict(last.attrs)
+    frame.attrs.update(
+        {
+            "mark_source": str(mark.attrs.get("source", "")) if mark is not None else "",
+            "funding_source": str(funding.attrs.get("source", "")) if funding is not None else "",
+            "notes": notes,
+        }
+    )
+    return frame
+
+
+def _check_symbol(symbol: str) -> str:
+    if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
+        raise InputError(f"symbol must be letters, digits or '_' such as BTCUSDT, was {symbol!r}")
+    return symbol
+
+
+def _bound(value: object, name: str) -> pd.Timestamp | None:
+    """A user-given time as a UTC Timestamp; strings without an offset are read as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        raise InputError(f"{name} must be timezone-aware (naive datetimes are refused), was {value!r}")
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}") from None
+    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
+        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}")
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+
+
+def _find(directory: Path, pattern: str, symbol: str, interval: str) -> tuple[Path | None, Path]:
+    """The first existing file for ``pattern`` among the suffixes, and the ``.csv`` path expected."""
+    stem = pattern.format(symbol=symbol, interval=interval)
+    for suffix in _SUFFIXES:
+        p = directory / f"{stem}{suffix}"
+        if p.is_file():
+            return p, directory / f"{stem}.csv"
+    return None, directory / f"{stem}.csv"
+
+
+def _slice(frame: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
+    ts = _ts(frame, str(frame.attrs.get("source", "frame")))
+    keep = np.ones(len(ts), dtype=bool)
+    if start is not None:
+        keep &= ts >= start.value
+    if end is not None:
+        keep &= ts < end.value
+    out = frame.loc[keep]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def load_perp_dir(
+    directory: str | Path,
+    symbol: str = "BTCUSDT",
+    interval: str = "1h",
+    *,
+    start: object = None,
+    end: object = None,
+) -> pd.DataFrame:
+    """Load a perpetual's last-price bars, mark-price bars and funding from a data directory.
+
+    Layout (``.csv``, ``.csv.gz`` or ``.parquet``; formats of :mod:`levguard.data.loaders`)::
+
+        DIR/ohlcv/{symbol}-PERP_{interval}.csv   last price (required)
+        DIR/ohlcv/{symbol}-MARK_{interval}.csv   mark price (optional)
+        DIR/funding/{symbol}_funding.csv         funding prints (optional)
+
+    Parameters
+    ----------
+    directory : str or Path
+    symbol : str
+        E.g. ``BTCUSDT``.
+    interval : str
+        Bar interval in the file names, e.g. ``1h``.
+    start, end : str or tz-aware Timestamp, optional
+        Keep bars with open time in ``[start, end)`` (strings without an offset are UTC).
+
+    Returns
+    -------
+    DataFrame
+        :func:`perp_frame` of the files; a missing mark or funding file is recorded in
+        ``attrs["notes"]``.
+
+    Raises
+    ------
+    DataError
+        The directory or the last-price file does not exist, a file is invalid, or no bar is
+        left in ``[start, end)``.
+    InputError
+        Bad symbol, interval or bounds.
+    """
+    symbol = _check_symbol(symbol)
+    interval_to_ns(interval)
+    lo, hi = _bound(start, "start"), _bound(end, "end")
+    if lo is not None and hi is not None and hi <= lo:
+        raise InputError(f"end must be after start, was start={start!r} end={end!r}")
+    d = Path(directory)
+    if not d.is_dir():
+        raise DataError(f"data directory {str(d)!r} does not exist")
+    from levguard.data.loaders import load_funding, load_ohlcv
+
+    last_path, expected = _find(d, LAST_FILE, symbol, interval)
+    if last_path is None:
+        raise DataError(f"no last-price file for {symbol} {interval}: {str(expected)!r} does not exist")
+    notes: list[str] = []
+    last = _slice(load_ohlcv(last_path, symbol=symbol, interval=interval), lo, hi)
+    if len(last) == 0:
+        raise DataError(f"{last_path}: no bar in [{start}, {end})")
+    mark_path, expected = _find(d, MARK_FILE, symbol, interval)
+    mark = None
+    if mark_path is None:
+        notes.append(f"no mark-price file ({expected}): the last price stands in for the mark price")
+    else:
+        mark = _slice(load_ohlcv(mark_path, symbol=symbol, interval=interval, kind="mark"), lo, hi)
+        if len(mark) == 0:
+            raise DataError(f"{mark_path}: no bar in [{start}, {end})")
+    funding_path, expected = _find(d, FUNDING_FILE, symbol, interval)
+    funding = None
+    if funding_path is None:
+        notes.append(f"no funding file ({expected}): no funding is charged")
+    else:
+        funding = _slice(load_funding(funding_path, symbol=symbol), lo, hi)
+    frame = perp_frame(last, mark, funding)
+    frame.attrs["notes"] = notes + list(frame.attrs["notes"])
+    return frame
+
+
+def recent_span(years: int = 3, now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``years`` whole calendar years of months ending at the start of the current UTC month.
+
+    The Binance archive publishes monthly files (funding: monthly only) after a month ends, so
+    this span needs no daily file and has complete funding.
+    """
+    if isinstance(years, bool) or not isinstance(years, int) or years < 1:
+        raise InputError(f"years must be an integer >= 1, was {years!r}")
+    t = now if now is not None else pd.Timestamp.now(tz="UTC")
+    if t.tz is None:
+        raise InputError(f"now must be timezone-aware, was {now!r}")
+    t = t.tz_convert("UTC")
+    end = pd.Timestamp(year=t.year, month=t.month, day=1, tz="UTC")
+    return end - pd.DateOffset(years=years), end
+
+
+def download_perp(
+    symbol: str,
+    interval: str,
+    start: object,
+    end: object,
+    *,
+    archive: BinanceArchive | None = None,
+) -> pd.DataFrame:
+    """Download (or read from the cache) a Binance USDⓈ-M perpetual's klines, mark klines and funding.
+
+    Uses :class:`levguard.data.download.BinanceArchive` (the ``levguard data download --source
+    binance`` machinery: cached periods are not requested again) for the three series over
+    ``[start, end)`` and combines them with :func:`perp_frame`. The downloaders' notes are kept
+    in ``attrs["notes"]``.
+
+    Raises
+    ------
+    DataError
+        No klines in the range, or a malformed or corrupt archive file.
+    VenueRetryableError, VenuePermanentError
+        The archive could not be reached or refused a request.
+    InputError
+        Bad symbol, interval or range.
+    """
+    from levguard.data.download import BinanceArchive
+
+    src = archive if archive is not None else BinanceArchive()
+    notes: list[str] = []
+
+    def fetch(kind: str) -> pd.DataFrame:
+        result = src.download(symbol, kind, interval, start, end)
+        notes.extend(f"{kind}: {note}" for note in result.notes)
+        return result.frame
+
+    last = fetch("ohlcv")
+    if len(last) == 0:
+        raise DataError(f"the Binance archive has no {symbol} {interval} klines in [{start}, {end})")
+    mark: pd.DataFrame | None = fetch("mark")
+    if mark is not None and len(mark) == 0:
+        notes.append("no mark-price klines in the range: the last price stands in for the mark price")
+        mark = None
+    funding: pd.DataFrame | None = fetch("funding")
+    if funding is not None and len(funding) == 0:
+        notes.append("no funding prints in the range: no funding is charged")
+        funding = None
+    frame = perp_frame(last, mark, funding)
+    frame.attrs["notes"] = notes + list(frame.attrs["notes"])
+    return frame
+
+
+def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """Describe a :func:`perp_frame`: span, volatility, worst intraday drop, mean funding.
+
+    Returns
+    -------
+    dict
+        ``symbol, interval, source, mark_source, funding_source, bars, first, last`` and
+        ``annualised_vol`` (stdev of log close-to-close returns x sqrt(bars per 365-day year)),
+        ``worst_intraday_drop`` (min over UTC days of day low / day open - 1, last price),
+        ``worst_mark_intraday_drop`` (the same on the mark price, None without mark),
+        ``funding_mean_per_8h`` (mean rate per print x 8h / median print spacing, None without
+        funding), ``notes``.
+    """
+    bar_ns = _bar_ns(frame, "bars")
+    close = frame["close"].to_numpy(dtype=np.float64)
+    rets = np.diff(np.log(close))
+    vol = float(np.std(rets, ddof=1) * np.sqrt(_NS_PER_YEAR / bar_ns)) if rets.size > 1 else float("nan")
+
+    def worst_day(prefix: str) -> float:
+        day_open = frame[f"{prefix}open"].resample("1D").first()
+        day_low = frame[f"{prefix}low"].resample("1D").min()
+        return float((day_low / day_open - 1.0).dropna().min())
+
+    funding_mean = None
+    if "funding_rate" in frame.columns:
+        paid = frame["funding_rate"].dropna()
+        if len(paid):
+            ts = _ts(paid.to_frame(), "funding")
+            spacing = float(np.median(np.diff(ts))) if len(ts) > 1 else float(_NS_PER_8H)
+            funding_mean = float(paid.mean() * _NS_PER_8H / spacing)
+    return {
+        "symbol": frame.attrs.get("symbol"),
+        "interval": frame.attrs.get("interval"),
+        "source": frame.attrs.get("source"),
+        "mark_source": frame.attrs.get("mark_source") or None,
+        "funding_source": frame.attrs.get("funding_source") or None,
+        "bars": len(frame),
+        "first": str(frame.index[0]),
+        "last": str(frame.index[-1]),
+        "annualised_vol": vol,
+        "worst_intraday_drop": worst_day(""),
+        "worst_mark_intraday_drop": worst_day("mark_") if "mark_low" in frame.columns else None,
+        "funding_mean_per_8h": funding_mean,
+        "notes": list(frame.attrs.get("notes", [])),
+    }

@@ -1,0 +1,136 @@
+"""``levguard.data.perp``: one backtest frame from last price, mark price and funding, nothing filled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.data.frames import make_funding_frame, make_ohlcv_frame
+from levguard.data.perp import load_perp_dir, perp_frame, perp_summary, recent_span
+from levguard.errors import DataError, InputError
+
+H = 3_600 * 1_000_000_000
+T0 = pd.Timestamp("2024-01-01", tz="UTC").value
+
+
+def _bars(start: int, n: int, *, kind: str = "ohlcv", interval: str = "1h", base: float = 100.0) -> pd.DataFrame:
+    step = {"1h": H, "4h": 4 * H}[interval]
+    ts = start + step * np.arange(n)
+    close = base + np.arange(n, dtype=float)
+    return make_ohlcv_frame(
+        ts, close, close + 1, close - 1, close, np.ones(n), symbol="BTCUSDT", interval=interval, source=kind, kind=kind
+    )
+
+
+def _funding(start: int, n: int, rate: float = 0.0001, every_h: int = 8) -> pd.DataFrame:
+    return make_funding_frame(start + every_h * H * np.arange(n), np.full(n, rate), symbol="BTCUSDT", source="f")
+
+
+def test_mark_is_intersected_not_filled() -> None:
+    last = _bars(T0, 48)
+    mark = _bars(T0 + 5 * H, 50, kind="mark", base=200.0).drop(pd.Timestamp(T0 + 20 * H, unit="ns", tz="UTC"))
+    frame = perp_frame(last, mark)
+    # Bars 0-4 (before the mark starts) and 20 (missing mark) are dropped; mark bars after 47 ignored.
+    assert len(frame) == 48 - 5 - 1
+    assert frame.index[0] == pd.Timestamp(T0 + 5 * H, unit="ns", tz="UTC")
+    assert pd.Timestamp(T0 + 20 * H, unit="ns", tz="UTC") not in frame.index
+    np.testing.assert_array_equal(frame["mark_close"].to_numpy(), mark["close"].reindex(frame.index).to_numpy())
+    assert not frame[["mark_open", "mark_high", "mark_low", "mark_close"]].isna().any().any()
+    notes = frame.attrs["notes"]
+    assert any("5 earlier last-price bar(s) dropped" in n for n in notes)
+    assert any("1 last-price bar(s) without a mark bar inside the common span dropped" in n for n in notes)
+    assert any("mark bar(s) without a last-price bar ignored" in n for n in notes)
+    assert frame.attrs["symbol"] == "BTCUSDT"
+    assert frame.attrs["mark_source"] == "mark"
+
+
+def test_funding_summed_per_bar_nan_where_no_print() -> None:
+    last = _bars(T0, 24 * 4)
+    # Prints from day 2 on only, plus one before the bars and a zero-rate print.
+    funding = _funding(T0 + 24 * H, 9)
+    funding.iloc[0, 0] = 0.0
+    early = make_funding_frame([T0 - 8 * H], [0.5], symbol="BTCUSDT", source="f")
+    frame = perp_frame(last, None, pd.concat([early, funding]))
+    rates = frame["funding_rate"]
+    assert rates.notna().sum() == 9
+    assert rates.iloc[:24].isna().all()  # no funding charged where the series does not cover
+    assert rates.iloc[24] == 0.0  # a real zero print stays a settlement
+    assert rates.iloc[32] == pytest.approx(0.0001)
+    notes = frame.attrs["notes"]
+    assert any(n.startswith("funding starts 2024-01-02 00:00") for n in notes)
+    assert any("1 funding print(s) outside the bars' span ignored" in n for n in notes)
+    assert "mark_open" not in frame.columns
+
+
+def test_summary_numbers() -> None:
+    last = _bars(T0, 24 * 10)
+    frame = perp_frame(last, _bars(T0, 24 * 10, kind="mark"), _funding(T0, 30, rate=0.0002))
+    s = perp_summary(frame)
+    assert s["bars"] == 240
+    assert s["funding_mean_per_8h"] == pytest.approx(0.0002)
+    rets = np.diff(np.log(last["close"].to_numpy()))
+    assert s["annualised_vol"] == pytest.approx(np.std(rets, ddof=1) * np.sqrt(24 * 365))
+    assert s["worst_intraday_drop"] == pytest.approx(min(99.0 / 100.0, 123.0 / 124.0) - 1)
+    # Hourly prints of 0.0001 are 0.0008 per 8h.
+    hourly = perp_frame(last, None, _funding(T0, 240, rate=0.0001, every_h=1))
+    assert perp_summary(hourly)["funding_mean_per_8h"] == pytest.approx(0.0008)
+
+
+def test_bad_combinations_raise_data_errors() -> None:
+    last = _bars(T0, 24)
+    with pytest.raises(DataError, match="mark bars have interval '4h', the last-price bars '1h'"):
+        perp_frame(last, _bars(T0, 6, kind="mark", interval="4h"))
+    with pytest.raises(DataError, match="share no timestamp"):
+        perp_frame(last, _bars(T0 + 100 * H, 5, kind="mark"))
+    with pytest.raises(DataError, match="last-price frame is empty"):
+        perp_frame(last.iloc[:0])
+
+
+def test_load_perp_dir_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"data directory .* does not exist"):
+        load_perp_dir(tmp_path / "nope")
+    with pytest.raises(InputError, match=r"symbol must be .* was '../x'"):
+        load_perp_dir(tmp_path, "../x")
+    with pytest.raises(InputError, match=r"start must be a date or timestamp .* was 'soon'"):
+        load_perp_dir(tmp_path, start="soon")
+    with pytest.raises(InputError, match="end must be after start"):
+        load_perp_dir(tmp_path, start="2024-02-01", end="2024-01-01")
+
+
+def test_recent_span_is_whole_months() -> None:
+    start, end = recent_span(3, pd.Timestamp("2026-05-17T13:00Z"))
+    assert (start, end) == (pd.Timestamp("2023-05-01", tz="UTC"), pd.Timestamp("2026-05-01", tz="UTC"))
+    with pytest.raises(InputError, match="years must be an integer >= 1, was 0"):
+        recent_span(0)
+
+
+def test_backtest_cli_uses_the_same_alignment(tmp_path: Path) -> None:
+    """``levguard backtest`` with file data: the mark file starts later, so earlier bars are dropped (noted)."""
+    n = 300
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+    close = 30_000 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.004, n)))
+    rows = [f"{t:%Y-%m-%dT%H:%M:%SZ},{c},{c * 1.001},{c * 0.999},{c},5" for t, c in zip(idx, close, strict=True)]
+    header = "timestamp,open,high,low,close,volume\n"
+    (tmp_path / "BTCUSDT-PERP_1h.csv").write_text(header + "\n".join(rows) + "\n")
+    (tmp_path / "BTCUSDT-MARK_1h.csv").write_text(header + "\n".join(rows[24:]) + "\n")
+    cfg = {
+        "data": {
+            "source": "file",
+            "path": str(tmp_path / "BTCUSDT-PERP_1h.csv"),
+            "mark": str(tmp_path / "BTCUSDT-MARK_1h.csv"),
+        },
+        "strategy": {"type": "buy_and_hold"},
+        "policies": {"fixed 2x": {"type": "fixed", "leverage": 2}},
+        "output": {"report": ""},
+    }
+    c = tmp_path / "bt.yaml"
+    c.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["backtest", str(c), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "note: mark price starts 2024-01-02 00:00: 24 earlier last-price bar(s) dropped" in res.stderr
