@@ -427,6 +427,32 @@ class Prepared:
     ppy: float
     settlement: str
     params: dict[str, Any]
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    contexts: list[MarketContext | None] = field(default_factory=list)
+
+    def directions_of(self, strategy: object) -> FloatArray:
+        """Directions (T, K) of another strategy on the same data."""
+        return np.ascontiguousarray(_multi_directions(strategy, self.frames, self.symbols))
+
+    def leverage_of(self, policy: object) -> tuple[FloatArray, DrawdownControl | None, CPPI | None]:
+        """Target leverage (T, K) of another policy and its path-dependent parts."""
+        policies = _per_symbol(policy, self.symbols, "policy")
+        equity0 = float(self.cfg[kb.CFG_INITIAL_EQUITY])
+        out = np.empty((self.index.shape[0], len(self.symbols)))
+        parts: tuple[DrawdownControl | None, CPPI | None] | None = None
+        for j, pol in enumerate(policies):
+            _check_policy(pol)
+            rest, dd, cppi = _split_policy(pol)
+            if parts is None:
+                parts = (dd, cppi)
+            elif parts != (dd, cppi):
+                raise InputError(
+                    "policy: drawdown control and CPPI act on the whole account; give every instrument the same"
+                )
+            w = float(self.inst[j, kb.INST_WEIGHT])
+            out[:, j] = _leverage(rest, self.mkt[kb.MKT_CLOSE, :, j], self.ppy, self.contexts[j], equity0 * w)
+        assert parts is not None
+        return np.ascontiguousarray(out), parts[0], parts[1]
 
 
 def prepare(
@@ -506,18 +532,16 @@ def prepare(
     ppy = _periods_per_year(index)
     n = len(index)
     directions = _multi_directions(strategy, frames, symbols)
-    policies = _per_symbol(policy, symbols, "policy")
-    tier_list = _per_symbol(tiers, symbols, "tiers")
-    for pol in policies:
+    for pol in _per_symbol(policy, symbols, "policy"):
         _check_policy(pol)
+    tier_list = _per_symbol(tiers, symbols, "tiers")
 
     mkt = np.empty((kb.N_MKT, n, n_inst))
     inst = np.zeros((n_inst, kb.N_INST))
     tier_rows: list[FloatArray] = []
-    leverage = np.empty((n, n_inst))
     cfg = np.zeros(kb.N_CFG)
     settlements: set[str] = set()
-    path_parts: tuple[DrawdownControl | None, CPPI | None] | None = None
+    contexts: list[MarketContext | None] = []
     tables: dict[str, str] = {}
     row = 0
     for j, sym in enumerate(symbols):
@@ -558,13 +582,6 @@ def prepare(
         row += table_arr.shape[0]
         inst[j, kb.INST_TIER_STOP] = row
         tier_rows.append(np.asarray(table_arr, dtype=float))
-        rest, dd, cppi = _split_policy(policies[j])
-        if path_parts is None:
-            path_parts = (dd, cppi)
-        elif path_parts != (dd, cppi):
-            raise InputError(
-                "policy: drawdown control and CPPI act on the whole account; give every instrument the same"
-            )
         ctx = None
         if not is_spot:
             ctx = MarketContext(
@@ -574,13 +591,12 @@ def prepare(
                 tiers=resolve_tiers(model, Position(instrument_for(model, sym), 1.0, 1.0, 1.0, tiers=tier_list[j])),
                 taker_fee_rate=taker,
             )
-        leverage[:, j] = _leverage(rest, mkt[kb.MKT_CLOSE, :, j], ppy, ctx, equity0 * w[j])
+        contexts.append(ctx)
     if len(settlements) > 1:
         raise InputError(
             f"data: instruments settle in different currencies {sorted(settlements)}; one account per currency"
         )
     settlement = settlements.pop() if settlements else "USDT"
-    assert path_parts is not None
     cfg[kb.CFG_INITIAL_EQUITY] = equity0
     cfg[kb.CFG_MARGIN_MODE] = kb.ISOLATED if margin_mode == "isolated" else kb.CROSS
     cfg[kb.CFG_SLIP_BPS] = slip_bps
@@ -596,8 +612,24 @@ def prepare(
     cfg[kb.CFG_EXECUTION] = kb.LIMIT if execution == "limit" else kb.MARKET
     cfg[kb.CFG_LIMIT_OFFSET] = offset
     cfg[kb.CFG_CHECK_IM] = 1.0 if check_initial_margin else 0.0
-    _path_cfg(cfg, path_parts[0], path_parts[1], equity0)
-    params: dict[str, Any] = {
+    prep = Prepared(
+        mkt=np.ascontiguousarray(mkt),
+        directions=np.ascontiguousarray(directions),
+        leverage=np.empty((0, 0)),
+        inst=inst,
+        tiers=np.ascontiguousarray(np.vstack(tier_rows)),
+        cfg=cfg,
+        index=index,
+        symbols=symbols,
+        ppy=ppy,
+        settlement=settlement,
+        params={},
+        frames=frames,
+        contexts=contexts,
+    )
+    prep.leverage, dd, cppi = prep.leverage_of(policy)
+    _path_cfg(cfg, dd, cppi, equity0)
+    prep.params = {
         "venue": model.name,
         "symbols": symbols,
         "symbol": symbols[0] if n_inst == 1 else None,
@@ -620,21 +652,9 @@ def prepare(
         "liquidation_first": bool(liquidation_first),
         "tiers_source": tables[symbols[0]] if n_inst == 1 else tables,
         "periods_per_year": ppy,
-        "path_policies": [type(p).__name__ for p in path_parts if p is not None],
+        "path_policies": [type(p).__name__ for p in (dd, cppi) if p is not None],
     }
-    return Prepared(
-        mkt=np.ascontiguousarray(mkt),
-        directions=np.ascontiguousarray(directions),
-        leverage=np.ascontiguousarray(leverage),
-        inst=inst,
-        tiers=np.ascontiguousarray(np.vstack(tier_rows)),
-        cfg=cfg,
-        index=index,
-        symbols=symbols,
-        ppy=ppy,
-        settlement=settlement,
-        params=params,
-    )
+    return prep
 
 
 def run(

@@ -1,0 +1,129 @@
+"""Sweeps: every row equals a single run; chunking, threads and Dask never change a result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levguard.backtest.engine import run
+from levguard.backtest.strategies import BuyAndHold, EmaCrossover
+from levguard.backtest.sweep import SWEEP_METRICS, best, sweep
+from levguard.core.sizing.policies import CPPI, DrawdownControl, VolatilityTarget
+from levguard.errors import InputError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backtest_engine"))
+from bt_engine_helpers import random_frame
+
+DF = random_frame(n=2500, seed=2, sigma=0.008)
+STRATEGIES = {"ema": (EmaCrossover, {"fast": [5, 10], "slow": [50]}), "hold": BuyAndHold()}
+POLICIES = {
+    "vt": (VolatilityTarget, {"target_vol": [0.5, 1.5], "max_leverage": [10.0]}),
+    "dd": (DrawdownControl, {"max_drawdown": [0.3], "base_leverage": [8.0]}),
+    "cppi": (CPPI, {"floor": [0.7], "multiplier": [6.0], "max_leverage": [12.0]}),
+    "fixed": 60.0,
+}
+GRID = {"stop_loss": [0.0, 0.03], "margin_mode": ["isolated", "cross"]}
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return sweep(DF, STRATEGIES, POLICIES, grid=GRID, chunk_size=5)
+
+
+def _policy(row: pd.Series) -> object:
+    if row.policy == "vt":
+        return VolatilityTarget(target_vol=row.target_vol, max_leverage=row.max_leverage)
+    if row.policy == "dd":
+        return DrawdownControl(max_drawdown=row.policy_max_drawdown, base_leverage=row.base_leverage)
+    if row.policy == "cppi":
+        return CPPI(floor=row.floor, multiplier=row.multiplier, max_leverage=row.max_leverage)
+    return 60.0
+
+
+def test_table_is_tidy(table: pd.DataFrame) -> None:
+    assert len(table) == 3 * 5 * 4  # (2 EMAs + hold) x (2 vol targets + dd + cppi + fixed) x grid
+    for col in ("strategy", "policy", "fast", "slow", "target_vol", "policy_max_drawdown", "stop_loss", "margin_mode"):
+        assert col in table.columns
+    assert list(table.columns[-len(SWEEP_METRICS) :]) == list(SWEEP_METRICS)
+    assert table["n_liquidations"].max() > 0  # fixed 60x is liquidated somewhere
+    assert (
+        table.loc[table.policy == "fixed", "n_liquidations"].sum()
+        > table.loc[table.policy == "vt", "n_liquidations"].sum()
+    )
+
+
+@pytest.mark.parametrize("i", [0, 7, 21, 30, 45, 47])
+def test_each_row_equals_a_single_run(table: pd.DataFrame, i: int) -> None:
+    row = table.iloc[i]
+    strategy = EmaCrossover(fast=int(row.fast), slow=int(row.slow)) if row.strategy == "ema" else BuyAndHold()
+    res = run(DF, strategy, _policy(row), stop_loss=row.stop_loss or None, margin_mode=row.margin_mode)
+    assert row.final_equity == res.equity.iloc[-1]
+    assert row.n_liquidations == res.metrics["n_liquidations"]
+    for name in ("total_return", "sharpe", "max_drawdown", "fees_paid", "funding_paid", "turnover", "avg_leverage"):
+        assert row[name] == pytest.approx(res.metrics[name], rel=1e-9, abs=1e-12, nan_ok=True)
+    assert row.max_leverage_used == pytest.approx(res.metrics["max_leverage"], rel=1e-12)
+
+
+def test_chunking_does_not_change_results(table: pd.DataFrame) -> None:
+    other = sweep(DF, STRATEGIES, POLICIES, grid=GRID, chunk_size=64)
+    pd.testing.assert_frame_equal(other, table)
+
+
+def test_dask_local_cluster_gives_identical_results(table: pd.DataFrame) -> None:
+    pytest.importorskip("distributed")
+    other = sweep(DF, STRATEGIES, POLICIES, grid=GRID, chunk_size=9, scheduler="local")
+    pd.testing.assert_frame_equal(other, table)
+
+
+def test_best_respects_constraints(table: pd.DataFrame) -> None:
+    top = best(table, "sharpe")
+    assert top.sharpe == table.sharpe.max()
+    safe = best(table, "total_return", {"n_liquidations": 0, "max_drawdown": 0.5})
+    assert safe.n_liquidations == 0
+    assert safe.max_drawdown <= 0.5
+    assert safe.total_return == table[(table.n_liquidations == 0) & (table.max_drawdown <= 0.5)].total_return.max()
+    with pytest.raises(InputError, match="no configuration"):
+        best(table, "sharpe", {"max_drawdown": -1.0})
+    with pytest.raises(InputError, match="nope"):
+        best(table, "nope")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"grid": {"leverage": [1]}}, "unknown run settings"),
+        ({"grid": {"stop_loss": []}}, "non-empty list"),
+        ({"grid": {"stop_loss": [2.0]}}, "stop_loss"),
+        ({"grid": {"margin_mode": ["portfolio"]}}, "margin_mode"),
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"scheduler": 3}, "scheduler"),
+        ({"policies": {"vt": (VolatilityTarget, {"target_vol": [-1.0]})}}, "vt"),
+        ({"policies": {"vt": (VolatilityTarget, {"bogus": [1.0]})}}, "bad parameters"),
+        ({"strategies": {"e": (EmaCrossover, {"fast": [50], "slow": [10]})}}, "fast"),
+    ],
+)
+def test_bad_input_names_the_problem(kwargs: dict[str, object], match: str) -> None:
+    args: dict[str, object] = {"strategies": BuyAndHold(), "policies": 2.0}
+    args.update(kwargs)
+    with pytest.raises(InputError, match=match):
+        sweep(DF, **args)  # type: ignore[arg-type]
+
+
+def test_thread_count_does_not_change_results(table: pd.DataFrame) -> None:
+    from levguard.kernels._jit import NUMBA_DISABLED
+
+    if NUMBA_DISABLED:
+        pytest.skip("numba disabled")
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        other = sweep(DF, STRATEGIES, POLICIES, grid=GRID, chunk_size=48)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(other[list(SWEEP_METRICS)].to_numpy(), table[list(SWEEP_METRICS)].to_numpy(), equal_nan=True)
