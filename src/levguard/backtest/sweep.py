@@ -20,12 +20,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.backtest.engine import Prepared, _path_cfg, prepare
+from levguard.backtest.engine import Prepared, _path_cfg, prepare, simulate
 from levguard.backtest.metrics import METRIC_NAMES
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 
-__all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "best", "sweep"]
+__all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -444,3 +444,222 @@ def best(table: pd.DataFrame, objective: str = "sharpe", constraints: Mapping[st
     feasible = table[mask]
     row: pd.Series = feasible.loc[feasible[objective].astype(float).idxmax()]
     return row
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """Walk-forward calibration on the backtester (see :func:`walk_forward`).
+
+    Attributes
+    ----------
+    windows : DataFrame
+        One row per window: ``train_start, train_stop, test_start, test_stop`` (timestamps;
+        stops exclusive), the chosen ``strategy``, ``policy`` and parameters, the in-sample
+        objective ``is_<objective>`` and out-of-sample ``oos_total_return``,
+        ``oos_max_drawdown``, ``oos_n_liquidations``.
+    equity : Series
+        The stitched out-of-sample equity: each test window runs its own choice from the
+        previous window's final equity (positions are closed between windows).
+    metrics : dict
+        :func:`~levguard.backtest.metrics.compute_metrics` of the stitched path.
+    stability : dict
+        ``modal_share``: share of windows choosing the most frequent configuration;
+        ``n_distinct``: number of distinct choices.
+    """
+
+    windows: pd.DataFrame
+    equity: pd.Series
+    metrics: dict[str, float]
+    stability: dict[str, float]
+
+
+def _slice(data: object, a: int, b: int) -> object:
+    if isinstance(data, pd.DataFrame):
+        out = data.iloc[a:b]
+        out.attrs.update(data.attrs)
+        return out
+    if isinstance(data, Mapping):
+        return {k: _slice(v, a, b) for k, v in data.items()}
+    raise InputError("walk_forward: data must be a DataFrame or a mapping symbol -> DataFrame")
+
+
+def _n_bars(data: object) -> int:
+    if isinstance(data, pd.DataFrame):
+        return len(data)
+    if isinstance(data, Mapping) and data:
+        return len(next(iter(data.values())))
+    raise InputError("walk_forward: data must be a DataFrame or a non-empty mapping symbol -> DataFrame")
+
+
+def walk_forward(
+    data: object,
+    strategies: object,
+    policies: object,
+    *,
+    train_bars: int,
+    test_bars: int,
+    objective: str = "sharpe",
+    constraints: Mapping[str, float] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    warmup_bars: int | None = None,
+    initial_equity: float = 10_000.0,
+    scheduler: object = None,
+    progress: bool = False,
+    **run_kwargs: Any,
+) -> WalkForward:
+    """Choose the best configuration on each training window, trade it on the next test window.
+
+    Parameters
+    ----------
+    data, strategies, policies, grid, scheduler, **run_kwargs
+        As for :func:`sweep` (the sweep runs on each training window).
+    train_bars, test_bars : int
+        Window lengths in bars; windows roll forward by ``test_bars``.
+    objective : str
+        Sweep column to maximise (e.g. ``sharpe``, ``cagr``, ``total_return``).
+    constraints : mapping column -> upper bound, optional
+        E.g. ``{"n_liquidations": 0, "max_drawdown": 0.3}``; a window with no feasible
+        configuration stays flat.
+    warmup_bars : int, optional
+        Bars before each test window given to the strategy and policy for their indicators and
+        volatility forecast without trading (default ``train_bars``).
+    initial_equity : float
+        Equity at the start of the first test window.
+
+    Returns
+    -------
+    WalkForward
+
+    Notes
+    -----
+    Out-of-sample bars are never seen by the choice made for them: the sweep uses bars
+    ``[s, s + train)`` and the test run trades ``[s + train, s + train + test)`` (its warm-up
+    bars before ``s + train`` are flat).  Pardo (2008), *The Evaluation and Optimization of
+    Trading Strategies*, ch. 11 (walk-forward analysis).
+    """
+    n = _n_bars(data)
+    for name, v in (("train_bars", train_bars), ("test_bars", test_bars)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+            raise InputError(f"{name} must be an integer >= 2, was {v!r}")
+    warm = train_bars if warmup_bars is None else warmup_bars
+    if isinstance(warm, bool) or not isinstance(warm, int) or warm < 0:
+        raise InputError(f"warmup_bars must be an integer >= 0, was {warmup_bars!r}")
+    if train_bars + test_bars > n:
+        raise InputError(f"train_bars + test_bars ({train_bars + test_bars}) exceeds the {n} bars of data")
+    if objective not in SWEEP_METRICS:
+        raise InputError(f"objective must be one of {', '.join(SWEEP_METRICS)}, was {objective!r}")
+    for key, bound in (constraints or {}).items():
+        if key not in SWEEP_METRICS:
+            raise InputError(f"constraints: {key!r} is not a metric ({', '.join(SWEEP_METRICS)})")
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
+            raise InputError(f"constraints: {key} bound must be a finite number, was {bound!r}")
+    strat_cands = _expand(strategies, "strategy")
+    pol_cands = _expand(policies, "policy")
+    run_combos = _run_grid(grid)
+    order = list(itertools.product(range(len(strat_cands)), range(len(pol_cands)), range(len(run_combos))))
+    rows: list[dict[str, Any]] = []
+    pieces: list[pd.Series] = []
+    levs: list[FloatArray] = []
+    fees: list[FloatArray] = []
+    funding: list[FloatArray] = []
+    traded = 0.0
+    n_liq = 0
+    equity = float(initial_equity)
+    choices: list[tuple[int, ...] | None] = []
+    full_index: pd.DatetimeIndex | None = None
+    with _Progress(progress, max(1, (n - train_bars) // test_bars), 0) as advance:
+        for s in range(0, n - train_bars - test_bars + 1, test_bars):
+            a, b, c = s, s + train_bars, s + train_bars + test_bars
+            train = _slice(data, a, b)
+            table = sweep(
+                train, strategies, policies, grid=grid, scheduler=scheduler, initial_equity=equity, **run_kwargs
+            )
+            try:
+                chosen = best(table, objective, constraints)
+                choice: tuple[int, ...] | None = order[int(table.index.get_loc(chosen.name))]  # type: ignore[arg-type]
+            except InputError:  # nothing feasible in this window: stay flat
+                chosen, choice = None, None
+            w0 = max(0, b - warm)
+            test = _slice(data, w0, c)
+            offset = b - w0
+            if choice is not None:
+                si, pi, ri = choice
+                prep = prepare(test, strat_cands[si].value, pol_cands[pi].value, initial_equity=equity, **run_kwargs)
+                # Flat through the warm-up; the decision at its last close fills at the test's first open.
+                prep.directions[: max(0, offset - 1)] = 0.0
+                _apply_run(prep.cfg, prep.inst, run_combos[ri])
+                res = simulate(prep)
+                eq = res.equity.iloc[offset:]
+                levs.append(res.positions["leverage"].to_numpy()[offset:])
+                fees.append(res.fees.to_numpy()[offset:])
+                funding.append(res.funding.to_numpy()[offset:])
+                traded += float(res.metrics["turnover"]) * float(res.equity.mean())
+                n_liq += int(res.metrics["n_liquidations"])
+            else:
+                idx = _index_of(test)[offset:]
+                eq = pd.Series(equity, index=idx, name="equity")
+                zeros = np.zeros(len(idx))
+                levs.append(zeros)
+                fees.append(zeros)
+                funding.append(zeros)
+            start_equity = equity
+            pieces.append(eq)
+            equity = float(eq.iloc[-1])
+            choices.append(choice)
+            idx = _index_of(test)
+            full_index = idx if full_index is None else full_index
+            row: dict[str, Any] = {
+                "train_start": _index_of(train)[0],
+                "train_stop": _index_of(train)[-1],
+                "test_start": idx[offset],
+                "test_stop": idx[-1],
+                "strategy": strat_cands[choice[0]].family if choice else None,
+                "policy": pol_cands[choice[1]].family if choice else None,
+            }
+            if choice is not None and chosen is not None:
+                for k in table.columns:
+                    if k not in SWEEP_METRICS and k not in ("strategy", "policy"):
+                        row[k] = chosen[k]
+                row[f"is_{objective}"] = chosen[objective]
+            row["oos_total_return"] = equity / start_equity - 1.0 if start_equity > 0 else math.nan
+            path = eq.to_numpy()
+            peak = np.maximum.accumulate(np.concatenate(([start_equity], path)))[1:]
+            row["oos_max_drawdown"] = float(np.max(1.0 - path / peak)) if peak.size and peak.min() > 0 else 1.0
+            rows.append(row)
+            advance()
+    from levguard.backtest.metrics import compute_metrics
+
+    stitched = pd.concat(pieces)
+    stitched.name = "equity"
+    ppy = float(_periods(stitched.index))
+    metrics = compute_metrics(
+        stitched.to_numpy(),
+        float(initial_equity),
+        ppy,
+        leverage=np.concatenate(levs),
+        fees=np.concatenate(fees),
+        funding=np.concatenate(funding),
+        traded_notional=traded,
+        n_liquidations=n_liq,
+    )
+    made = [c for c in choices if c is not None]
+    counts = pd.Series([str(c) for c in made]).value_counts() if made else pd.Series(dtype=int)
+    stability = {
+        "modal_share": float(counts.iloc[0] / len(choices)) if made else 0.0,
+        "n_distinct": float(len(counts)),
+        "n_windows": float(len(choices)),
+        "n_flat": float(len(choices) - len(made)),
+    }
+    return WalkForward(pd.DataFrame(rows), stitched, metrics, stability)
+
+
+def _index_of(data: object) -> pd.DatetimeIndex:
+    frame = data if isinstance(data, pd.DataFrame) else next(iter(data.values()))  # type: ignore[attr-defined]
+    index = frame.index
+    assert isinstance(index, pd.DatetimeIndex)
+    return index
+
+
+def _periods(index: pd.Index) -> float:
+    step = float(np.median(np.diff(pd.DatetimeIndex(index).as_unit("ns").asi8)))
+    return 365.0 * 86_400e9 / step
