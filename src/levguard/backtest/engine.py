@@ -703,9 +703,9 @@ def run(
         :class:`~levguard.core.sizing.base.Composite`) are evaluated bar by bar on the run's own
         account equity and its peak.
     venue : str
-        Venue rule set (:func:`levguard.core.rules.get_venue`): contract kind (linear or inverse
-        by symbol), tiers, maintenance basis (at entry for Bybit/BitMEX), taker fee in
-        maintenance (OKX/Gate).
+        Venue rule set (:func:`levguard.core.rules.get_venue`): contract kind (the venue's: linear
+        for USDⓈ-M style venues, inverse for coin-margined ones), tiers, maintenance basis (at
+        entry for Bybit/BitMEX), taker fee in maintenance (OKX/Gate).
     symbol : str, optional
         With one frame: its symbol; default ``data.attrs["symbol"]`` or ``"BTCUSDT"``.
     margin_mode : {"isolated", "cross"}

@@ -266,15 +266,16 @@ def sweep(
         chunk = order[a:b]
         s_ids = sorted({si for si, _, _ in chunk})
         p_ids = sorted({pi for _, pi, _ in chunk})
+        # Bound memory on sweeps of many strategies or policies: keep only this chunk's arrays.
+        for cache, ids in ((dir_cache, s_ids), (lev_cache, p_ids)):
+            if len(cache) > 2 * chunk_size:
+                for stale in [k for k in cache if k not in ids]:
+                    del cache[stale]
         for si in s_ids:
             if si not in dir_cache:
-                if len(dir_cache) > 4 * chunk_size:  # bound memory on sweeps of many strategies
-                    dir_cache.clear()
                 dir_cache[si] = _directions_for(base, strat_cands[si])
         for pi in p_ids:
             if pi not in lev_cache:
-                if len(lev_cache) > 4 * chunk_size:
-                    lev_cache.clear()
                 lev_cache[pi] = _leverage_for(base, pol_cands[pi])
         dirs = np.ascontiguousarray(np.stack([dir_cache[si] for si in s_ids]))
         levs = np.ascontiguousarray(np.stack([lev_cache[pi][0] for pi in p_ids]))

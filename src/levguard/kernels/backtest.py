@@ -428,6 +428,38 @@ def _lp_of(
 
 
 @jitable
+def _lp_memo(
+    k: int,
+    n_inst: int,
+    cross: bool,
+    cash: Float64Array1D,
+    qty: Float64Array1D,
+    entry: Float64Array1D,
+    ref_px: Float64Array1D,
+    inst: Float64Array2D,
+    tiers: Float64Array2D,
+    zero_caps: Float64Array1D,
+    zero: Float64Array1D,
+    memo: Float64Array2D,
+) -> tuple[float, float]:
+    # _lp_of with a memo: when instrument k's LP depends only on its own (qty, entry, wallet)
+    # -- isolated margin, or a single instrument -- the same inputs give the same result, so the
+    # solve is skipped while they are unchanged (most bars).  Exact: no tolerance involved.
+    w = 0 if cross else k
+    if cross and n_inst > 1:
+        return _lp_of(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero)
+    if memo[k, 0] == qty[k] and memo[k, 1] == entry[k] and memo[k, 2] == cash[w]:
+        return memo[k, 3], memo[k, 4]
+    lp, coll = _lp_of(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero)
+    memo[k, 0] = qty[k]
+    memo[k, 1] = entry[k]
+    memo[k, 2] = cash[w]
+    memo[k, 3] = lp
+    memo[k, 4] = coll
+    return lp, coll
+
+
+@jitable
 def _settle_bad_debt(
     t: int,
     w: int,
@@ -560,7 +592,8 @@ def simulate_py(
     backs every position and the target quantity is ``side * lev * weight_k * E / price`` (E
     the account equity at the decision).  In isolated margin each instrument is a sleeve
     started with ``weight_k`` of the initial equity whose wallet is its isolated margin: a
-    liquidation consumes that sleeve only.  With one instrument both modes give the same path.
+    liquidation consumes that sleeve only (capital left unallocated, when the weights sum below
+    1, stays idle in the account).  With one instrument both modes give the same path.
 
     Order of events inside bar ``t``:
 
@@ -627,6 +660,12 @@ def simulate_py(
     else:
         for k in range(n_inst):
             cash[k] = equity0 * inst[k, INST_WEIGHT]
+    # Isolated: capital not allocated to any sleeve (weights summing below 1) stays idle.
+    idle = 0.0
+    if not cross:
+        idle = equity0
+        for k in range(n_inst):
+            idle -= cash[k]
     qty = np.zeros(n_inst)
     entry = np.zeros(n_inst)
     ref_px = np.zeros(n_inst)
@@ -637,6 +676,7 @@ def simulate_py(
         sleeve_prev[k] = equity0 * inst[k, INST_WEIGHT]
     liq_this_bar = np.zeros(n_inst, dtype=np.bool_)
     last_liq_row = np.full(n_inst, -1, dtype=np.int64)
+    memo = np.full((n_inst, 5), np.nan)
     n_trades = 0
     n_liqs = 0
     n_clipped = 0
@@ -666,7 +706,7 @@ def simulate_py(
             for k in range(n_inst):
                 if qty[k] == 0.0 or int(inst[k, INST_KIND]) == SPOT:
                     continue
-                lp, coll = _lp_of(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero)
+                lp, coll = _lp_memo(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero, memo)
                 mo = mkt[MKT_MARK_OPEN, t, k]
                 if (qty[k] > 0.0 and mo <= lp) or (qty[k] < 0.0 and mo >= lp) or not coll > 0.0:
                     hit = k
@@ -811,7 +851,7 @@ def simulate_py(
                 lp = math.nan
                 broke = False
                 if kind != SPOT:
-                    lp, coll = _lp_of(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero)
+                    lp, coll = _lp_memo(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero, memo)
                     # No collateral left (fees or the others' losses): liquidated at the open mark.
                     broke = not coll > 0.0
                     if broke:
@@ -901,7 +941,7 @@ def simulate_py(
             fees_paid += extra_fees
         # 6. Mark to market at the close.
         equity = 0.0
-        wallet = 0.0
+        wallet = idle
         gross = 0.0
         for k in range(n_inst):
             wallet += cash[k]
@@ -933,7 +973,7 @@ def simulate_py(
             if qty[k] != 0.0:
                 lev_k = position_notional(qty[k], mc, inverse) / equity if equity > 0.0 else math.inf
             out_inst[t, k, POS_LEVERAGE] = lev_k
-            lp, _coll = _lp_of(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero)
+            lp, _coll = _lp_memo(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero, memo)
             out_inst[t, k, POS_LIQ_PRICE] = lp
             if cross:
                 sleeve = inst[k, INST_WEIGHT] * equity
@@ -1112,10 +1152,11 @@ def sweep_py(
     n_t = mkt.shape[1]
     n_inst = mkt.shape[2]
     for c in prange(n_c):
-        acct = np.zeros((n_t, N_ACCT))
-        pos = np.zeros((n_t, n_inst, N_POS))
-        trades = np.zeros((2 * n_t * n_inst, N_TRADE_COLS))
-        liqs = np.zeros((n_t * n_inst, N_LIQ_COLS))
+        # Every cell of acct and pos is written each bar; event rows are read only below counts.
+        acct = np.empty((n_t, N_ACCT))
+        pos = np.empty((n_t, n_inst, N_POS))
+        trades = np.empty((2 * n_t * n_inst, N_TRADE_COLS))
+        liqs = np.empty((n_t * n_inst, N_LIQ_COLS))
         counts = np.zeros(N_COUNTS, dtype=np.int64)
         inst = insts[index[c, 2]]
         simulate_py(
