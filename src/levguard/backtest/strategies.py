@@ -2,12 +2,15 @@
 
 ``signal(frame) -> ndarray`` returns, for every bar ``t``, the direction decided at ``t``'s close
 from data up to ``t`` only (+1 long, -1 short, 0 flat); the backtester executes it at the open
-of ``t + 1``.  Users may pass their own array or Series of directions instead.
+of ``t + 1``.  Users may pass their own array or Series of directions instead.  Strategies over
+several instruments (:class:`FundingCarry`) offer ``signals(frames) -> DataFrame`` instead: one
+column of directions per symbol.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +20,7 @@ from levguard._typing import Float64Array1D
 from levguard.errors import InputError
 from levguard.kernels.strategies import zscore_positions_nb
 
-__all__ = ["BuyAndHold", "EmaCrossover", "Strategy", "TimeSeriesMomentum", "ZScoreMeanReversion"]
+__all__ = ["BuyAndHold", "EmaCrossover", "FundingCarry", "Strategy", "TimeSeriesMomentum", "ZScoreMeanReversion"]
 
 
 def _close(frame: pd.DataFrame) -> pd.Series:
@@ -150,4 +153,101 @@ class ZScoreMeanReversion(Strategy):
         z = np.where(std > 0, (close.to_numpy() - roll.mean().to_numpy()) / np.where(std > 0, std, 1.0), np.nan)
         out = np.empty(z.shape[0])
         zscore_positions_nb(np.ascontiguousarray(z, dtype=np.float64), float(self.entry), float(self.exit), out)
+        return out
+
+
+@dataclass(frozen=True)
+class FundingCarry:
+    """Funding carry: short the perpetual and hold the spot (delta-neutral) while funding pays shorts.
+
+    Parameters
+    ----------
+    perp : str
+        Symbol of the perpetual (its frame needs a ``funding_rate`` column: the rate settled at
+        the bar's open time, NaN where none settles).
+    spot : str
+        Symbol of the spot leg (pass it in ``run(..., spot=(spot,))``).
+    window : int
+        Number of funding settlements averaged, >= 1 (21 = one week of 8-hourly settlements).
+    threshold : float
+        Enter when the trailing mean rate exceeds it (a fraction per settlement, e.g. 0.0001
+        = 0.01 %); flat otherwise.
+
+    Notes
+    -----
+    At each bar ``t``: ``m_t`` is the mean of the last ``window`` funding rates settled at bar
+    opens up to and including ``t`` (a settlement at ``t``'s open is known at ``t``'s close; no
+    look-ahead).  Directions: perp ``-1`` and spot ``+1`` when ``m_t > threshold``, both 0
+    otherwise and during the warm-up (fewer than ``window`` settlements known).  With the same
+    leverage and weight on both legs the position is delta-neutral and earns
+    ``-qty * mark * rate > 0`` per settlement while the rate stays positive.
+
+    This is the cash-and-carry (basis) trade on perpetual swaps: the funding rate is the
+    periodic payment that ties the perpetual to the index, paid by longs to shorts when
+    positive (Binance, "Introduction to Binance Futures Funding Rates",
+    https://www.binance.com/en/support/faq/360033525031: ``funding = position value x rate``
+    every 8 hours).  Schmeling, Schrimpf & Todorov (2023), "Crypto carry", BIS Working Paper
+    1087, document the size and the crash risk of this carry.  Trailing funding is a forecast
+    only: the carry loses when funding turns negative, and the short leg can be liquidated in a
+    rally unless its margin is crossed with the spot (``margin_mode="cross"``).
+    """
+
+    perp: str
+    spot: str
+    window: int = 21
+    threshold: float = 0.0
+    name: str = "funding_carry"
+
+    def __post_init__(self) -> None:
+        for field_name in ("perp", "spot"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or not value:
+                raise InputError(f"{field_name} must be a non-empty symbol string, was {value!r}")
+        if self.perp == self.spot:
+            raise InputError(f"spot must differ from perp {self.perp!r}, was {self.spot!r}")
+        _positive_int(self.window, "window")
+        if (
+            isinstance(self.threshold, bool)
+            or not isinstance(self.threshold, int | float)
+            or not math.isfinite(self.threshold)
+        ):
+            raise InputError(f"threshold must be a finite number (rate per settlement), was {self.threshold!r}")
+
+    def signals(self, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+        """Directions per bar and symbol: perp -1 and spot +1 while the trailing funding is above the threshold.
+
+        Parameters
+        ----------
+        frames : mapping symbol -> DataFrame
+            Bars of every instrument on one index; ``frames[perp]`` has ``funding_rate``.
+
+        Returns
+        -------
+        DataFrame
+            Index of the frames, one column per symbol of ``frames`` (other symbols flat), values
+            in {-1.0, 0.0, 1.0}.
+        """
+        if not isinstance(frames, Mapping):
+            raise InputError(f"frames must be a mapping symbol -> DataFrame, was {type(frames).__name__}")
+        for field_name, sym in (("perp", self.perp), ("spot", self.spot)):
+            if sym not in frames:
+                raise InputError(f"{field_name}: no frame for symbol {sym!r}; frames have {list(frames)}")
+            if not isinstance(frames[sym], pd.DataFrame):
+                raise InputError(f"frames[{sym!r}] must be a DataFrame, was {type(frames[sym]).__name__}")
+        perp, spot = frames[self.perp], frames[self.spot]
+        if not perp.index.equals(spot.index):
+            raise InputError(f"frames[{self.spot!r}] must have the index of frames[{self.perp!r}]")
+        if "funding_rate" not in perp.columns:
+            raise InputError(f"frames[{self.perp!r}] must have a funding_rate column, has {list(perp.columns)[:8]}")
+        rate = perp["funding_rate"].astype(np.float64)
+        if np.isinf(rate.to_numpy()).any():
+            raise InputError(f"frames[{self.perp!r}].funding_rate must be finite or NaN (no settlement)")
+        settled = rate.dropna()
+        # Mean of the last `window` settlements, carried forward to the bars between settlements.
+        trailing = settled.rolling(self.window, min_periods=self.window).mean()
+        mean_known = trailing.reindex(perp.index).ffill().to_numpy()
+        on = np.where(np.isnan(mean_known), False, mean_known > self.threshold)
+        out = pd.DataFrame(0.0, index=perp.index, columns=list(frames))
+        out[self.perp] = np.where(on, -1.0, 0.0)
+        out[self.spot] = np.where(on, 1.0, 0.0)
         return out

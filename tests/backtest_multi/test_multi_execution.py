@@ -1,0 +1,68 @@
+"""Limit execution (maker fee, fill at the limit or expire) and the initial-margin check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from multi_helpers import frame
+
+from levguard.backtest.engine import run
+from levguard.core.tiers import TierTable
+
+
+def _flat(low: np.ndarray) -> pd.DataFrame:
+    close = np.full(low.shape[0], 100.0)
+    return frame(close, low=low, high=close * 1.001, wick=0.0)
+
+
+def test_limit_fills_at_limit_with_maker_fee_when_low_reaches_it() -> None:
+    low = np.full(6, 99.0)  # every bar trades down to 99
+    df = _flat(low)
+    res = run(df, np.ones(6), 2.0, execution="limit", limit_offset_bps=50.0, fees=(0.0005, 0.0002), rebalance="never")
+    tr = res.trades
+    assert len(tr) == 1
+    limit = 100.0 * (1 - 0.005)
+    assert tr["kind"].iloc[0] == "limit"
+    assert tr["timestamp"].iloc[0] == df.index[1]
+    assert tr["price"].iloc[0] == pytest.approx(limit, rel=1e-15)
+    qty = 2.0 * 10_000.0 / 100.0
+    assert tr["qty"].iloc[0] == pytest.approx(qty)
+    assert tr["fee"].iloc[0] == pytest.approx(0.0002 * qty * limit, rel=1e-12)
+    assert res.metrics["limit_orders_unfilled"] == 0.0
+
+
+def test_limit_unfilled_when_low_stays_above_and_counted() -> None:
+    low = np.full(8, 99.9)
+    low[5] = 99.5  # first bar trading through the 99.6 limit
+    df = _flat(low)
+    res = run(df, np.ones(8), 2.0, execution="limit", limit_offset_bps=40.0, fees=(0.0005, 0.0002), rebalance="never")
+    # Orders decided at bars 0..3 expire at bars 1..4; the one decided at 4 fills at bar 5.
+    assert res.metrics["limit_orders_unfilled"] == 4.0
+    assert len(res.trades) == 1
+    assert res.trades["timestamp"].iloc[0] == df.index[5]
+    assert res.trades["price"].iloc[0] == pytest.approx(99.6)
+    assert (res.positions["qty"].iloc[:5] == 0.0).all()
+    # Market execution fills at the next open with the taker fee regardless.
+    mkt = run(df, np.ones(8), 2.0, fees=(0.0005, 0.0002), rebalance="never")
+    assert mkt.trades["timestamp"].iloc[0] == df.index[1]
+    assert mkt.trades["fee"].iloc[0] == pytest.approx(0.0005 * 200.0 * 100.0)
+
+
+MAX20 = TierTable.from_rows([{"notional_floor": 0, "notional_cap": None, "mmr": 0.005, "max_leverage": 20}])
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_initial_margin_check_clips_to_tier_max_leverage(check: bool) -> None:
+    close = np.full(10, 100.0)
+    df = frame(close, wick=0.0)
+    res = run(df, np.ones(10), 50.0, tiers=MAX20, fees=0.0, check_initial_margin=check, rebalance="never")
+    assert res.liquidations.empty
+    first = res.trades.iloc[0]
+    lev_at_fill = abs(first["qty"]) * first["price"] / res.equity.iloc[0]
+    if check:
+        assert lev_at_fill == pytest.approx(20.0, rel=1e-12)
+        assert res.metrics["orders_clipped"] > 0
+    else:
+        assert lev_at_fill == pytest.approx(50.0, rel=1e-12)
+        assert res.metrics["orders_clipped"] == 0.0
