@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from levguard.core.margin import AccountReport
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def fmt(x: float | None, digits: int = 2) -> str:
@@ -33,6 +38,137 @@ def price(x: float | None) -> str:
         return "—"
     digits = 2 if abs(x) >= 100 else (4 if abs(x) >= 1 else 6)
     return f"{x:,.{digits}f}"
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def pct(x: Any, digits: int = 1) -> str:
+    """Format a fraction as a percentage (``0.123`` -> ``12.3%``); missing or non-finite as a dash."""
+    v = _num(x)
+    return "—" if v is None else f"{v:.{digits}%}"
+
+
+def ratio(x: Any, digits: int = 2) -> str:
+    """Format a ratio (Sharpe, Sortino); missing or non-finite as a dash."""
+    v = _num(x)
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def leverage(x: Any) -> str:
+    """Format a leverage as ``2.50x``; missing as a dash."""
+    v = _num(x)
+    return "—" if v is None else f"{v:.2f}x"
+
+
+def liquidations(x: Any) -> str:
+    """A liquidation count, red when positive, green when zero."""
+    v = _num(x)
+    if v is None:
+        return "—"
+    return f"[bold red]{int(v)}[/]" if v > 0 else "[green]0[/]"
+
+
+def bad_debt(x: Any) -> str:
+    """Bad debt (losses beyond the margin), red when positive; missing as a dash."""
+    v = _num(x)
+    if v is None:
+        return "—"
+    return f"[bold red]{fmt(v)}[/]" if v > 0 else fmt(v)
+
+
+# Terminal columns of a backtest's metrics: (header, metric key, formatter).
+_METRIC_COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("return", "total_return", pct),
+    ("CAGR", "cagr", pct),
+    ("max DD", "max_drawdown", pct),
+    ("Sharpe", "sharpe", ratio),
+    ("Sortino", "sortino", ratio),
+    ("liq", "n_liquidations", liquidations),
+    ("bad debt", "bad_debt", bad_debt),
+    ("fees", "fees_paid", fmt),
+    ("funding", "funding_paid", fmt),
+    ("avg lev", "avg_leverage", leverage),
+)
+
+
+def metrics_table(metrics_by_name: Mapping[str, Mapping[str, float]], title: str) -> Table:
+    """One row per policy (or run) with the key backtest metrics, formatted for humans.
+
+    Columns: total return, CAGR, max drawdown (DD), Sharpe, Sortino, liquidations (red when
+    any), bad debt, fees, funding (paid; negative = received) and average leverage.  Missing
+    metrics show as a dash.
+    """
+    table = Table(title=title, header_style="bold", title_justify="left")
+    table.add_column("policy", justify="left", overflow="fold")
+    for header, _, _ in _METRIC_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for name, m in metrics_by_name.items():
+        table.add_row(name, *(f(m.get(key)) for _, key, f in _METRIC_COLUMNS))
+    return table
+
+
+_SWEEP_KEYS: tuple[tuple[str, str, Any], ...] = (
+    ("return", "total_return", pct),
+    ("max DD", "max_drawdown", pct),
+    ("Sharpe", "sharpe", ratio),
+    ("liq", "n_liquidations", liquidations),
+    ("bad debt", "bad_debt", bad_debt),
+    ("avg lev", "avg_leverage", leverage),
+)
+
+
+def _general(x: Any) -> str:
+    v = _num(x)
+    return "—" if v is None else f"{v:,.4g}"
+
+
+def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str | None = None) -> Table:
+    """The ``top`` sweep configurations by ``objective`` (highest first): names, swept parameters,
+    the objective (bold) and the key metrics.
+
+    Raises
+    ------
+    InputError
+        ``table`` is empty or has no column ``objective``.
+    """
+    from levguard.report.sweep import NAME_COLUMNS, param_columns, param_label, top_configurations
+
+    best = top_configurations(table, objective, top)
+    params = [c for c in param_columns(table) if c != objective]
+    names = [c for c in NAME_COLUMNS if c in best.columns]
+    known = {k: (h, f) for h, k, f in (*_METRIC_COLUMNS, *_SWEEP_KEYS)}
+    label, fmt_objective = known.get(objective, (objective, _general))
+    out = Table(
+        title=title or f"Top {len(best)} of {len(table):,} configurations by {label}",
+        header_style="bold",
+        title_justify="left",
+    )
+    out.add_column("#", justify="right")
+    for c in (*names, *params):
+        if c in names:
+            out.add_column(c, justify="left", overflow="fold")
+        else:
+            out.add_column(c, justify="right", no_wrap=True)
+    out.add_column(label, justify="right", style="bold", no_wrap=True)
+    keys = [(h, k, f) for h, k, f in _SWEEP_KEYS if k != objective and k in best.columns]
+    for header, _, _ in keys:
+        out.add_column(header, justify="right", no_wrap=True)
+    for rank, row in best.iterrows():
+        out.add_row(
+            str(rank),
+            *(param_label(row[c]) for c in (*names, *params)),
+            fmt_objective(row[objective]),
+            *(f(row[k]) for _, k, f in keys),
+        )
+    return out
 
 
 def render_report(report: AccountReport, console: Console, title: str | None = None) -> None:

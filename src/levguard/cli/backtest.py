@@ -107,38 +107,9 @@ def backtest(
     if as_json:
         typer.echo(json.dumps({"report": str(report) if report else None, "metrics": metrics}, indent=2, default=str))
         return
-    from rich.table import Table
+    from levguard.cli._output import console, metrics_table
 
-    from levguard.cli._output import console, fmt
-
-    table = Table(title=f"{cfg.strategy.type} on {cfg.symbol}", header_style="bold", title_justify="left")
-    for col in (
-        "policy",
-        "total return",
-        "CAGR",
-        "max drawdown",
-        "Sharpe",
-        "Sortino",
-        "liquidations",
-        "avg lev",
-        "fees",
-        "funding",
-    ):
-        table.add_column(col, justify="left" if col == "policy" else "right")
-    for name, m in metrics.items():
-        liq = int(m["n_liquidations"])
-        table.add_row(
-            name,
-            f"{m['total_return']:.1%}",
-            f"{m['cagr']:.1%}",
-            f"{m['max_drawdown']:.1%}",
-            f"{m['sharpe']:.2f}",
-            f"{m['sortino']:.2f}",
-            f"[bold red]{liq}[/]" if liq else "[green]0[/]",
-            f"{m['avg_leverage']:.2f}x",
-            fmt(m["fees_paid"]),
-            fmt(m["funding_paid"]),
-        )
+    table = metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}")
     con = console()
     con.print(table)
     if report:

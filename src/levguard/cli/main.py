@@ -336,36 +336,9 @@ def _market_summary() -> dict[str, Any]:
 
 
 def _print_backtest(backtest: dict[str, Any], title: str) -> None:
-    from rich.table import Table
+    from levguard.cli._output import console, metrics_table
 
-    from levguard.cli._output import console, fmt
-
-    bt = Table(title=title, header_style="bold", title_justify="left")
-    for col in (
-        "policy",
-        "total return",
-        "CAGR",
-        "max drawdown",
-        "Sharpe",
-        "liquidations",
-        "avg lev",
-        "fees",
-        "funding",
-    ):
-        bt.add_column(col, justify="left" if col == "policy" else "right")
-    for name, m in backtest["metrics"].items():
-        liq = int(m["n_liquidations"])
-        bt.add_row(
-            name,
-            f"{m['total_return']:.1%}",
-            f"{m['cagr']:.1%}",
-            f"{m['max_drawdown']:.1%}",
-            f"{m['sharpe']:.2f}",
-            f"[bold red]{liq}[/]" if liq else "[green]0[/]",
-            f"{m['avg_leverage']:.2f}x",
-            fmt(m["fees_paid"]),
-            fmt(m["funding_paid"]),
-        )
+    bt = metrics_table(backtest["metrics"], title)
     out_con = console()
     out_con.print()
     out_con.print(bt)
