@@ -1,0 +1,201 @@
+"""Backtester throughput, and a side-by-side SMA-crossover sweep against vectorbt (issue 6).
+
+Run: ``.venv/bin/python bench/bench_backtest.py [--years 5] [--repeats 5] [--windows 10:460:10]
+[--no-vectorbt] [--json out.json]``.
+
+Workloads (5 years of hourly bars = 43,800 bars, synthetic GBM at 80 % vol, seed 0):
+
+1. **Single configuration** through the public API :func:`levguard.backtest.engine.run`: an
+   EMA-crossover long/short strategy sized by a 60 % volatility target on Binance BTCUSDT's
+   tiered brackets, with mark prices, 8-hourly funding, taker fee, slippage and impact,
+   intrabar liquidation and the initial-margin check; and the kernel call alone.
+2. **1,000-configuration sweep** (``levguard.backtest.sweep.sweep``): every SMA pair
+   ``fast < slow`` from ``--windows`` (990 by default), long when ``SMA_fast > SMA_slow``, flat
+   otherwise, leverage 1, fee 5 bp, trades only when the side changes; run twice: without
+   funding and with mark prices, funding and tiers (the full model, which vectorbt lacks).
+3. **vectorbt** (``bench/_vbt_sma.py`` in its own venv ``bench/.venv-vbt``, subprocess, same
+   closes and opens saved to .npy): ``Portfolio.from_signals`` on the identical signals, filled
+   at the next open with the same fee.  Its first five configurations' returns re-booked with a
+   perpetual's accounting must equal levguard's (printed as a parity check).
+
+Medians of ``--repeats`` timed runs after a warm-up call that pays JIT compilation (its time is
+reported as "first call").  Throughput is bar-steps per second: bars x configurations / wall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _util import cpu_model, timeit
+from _vbt_sma import config_grid, gapless_open, gbm_close, parse_windows, sma_state
+from levguard.backtest.engine import prepare, run, simulate
+from levguard.backtest.strategies import EmaCrossover
+from levguard.backtest.sweep import sweep
+from levguard.core.sizing.policies import VolatilityTarget
+
+ROOT = Path(__file__).resolve().parent
+VBT_PYTHON = ROOT / ".venv-vbt" / "bin" / "python"
+FEE = 0.0005
+
+
+def _frame(close: np.ndarray, full: bool, seed: int = 1) -> pd.DataFrame:
+    """Bars with gapless opens; wicks from a second stream; optional mark and 8-hourly funding."""
+    rng = np.random.default_rng(seed)
+    open_ = gapless_open(close)
+    wick = np.abs(rng.normal(0.0, 0.003, (2, close.shape[0])))
+    high = np.maximum(open_, close) * (1.0 + wick[0])
+    low = np.minimum(open_, close) * (1.0 - wick[1])
+    idx = pd.date_range("2020-01-01", periods=close.shape[0], freq="1h", tz="UTC")
+    df = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1e4}, index=idx)
+    if full:
+        basis = 1.0 + rng.normal(0.0, 2e-4, close.shape[0])
+        for c in ("open", "high", "low", "close"):
+            df[f"mark_{c}"] = df[c] * basis
+        df["mark_high"] = df[["mark_open", "mark_high", "mark_close"]].max(axis=1)
+        df["mark_low"] = df[["mark_open", "mark_low", "mark_close"]].min(axis=1)
+        funding = np.full(close.shape[0], np.nan)
+        funding[::8] = rng.normal(1e-4, 1e-4, funding[::8].shape[0])
+        df["funding_rate"] = funding
+    df.attrs["symbol"] = "BTCUSDT"
+    return df
+
+
+def _single(df: pd.DataFrame, repeats: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"slippage": (1.0, 0.05), "margin_mode": "cross"}
+    strategy = EmaCrossover(fast=24, slow=168)
+    policy = VolatilityTarget(target_vol=0.6, max_leverage=5.0)
+    t0 = time.perf_counter()
+    res = run(df, strategy, policy, **kwargs)
+    first = time.perf_counter() - t0
+    api = timeit(lambda: run(df, strategy, policy, **kwargs), repeats)
+    prep = prepare(df, strategy, policy, **kwargs)
+    kernel = timeit(lambda: simulate(prep), repeats)
+    n = len(df)
+    return {
+        "bars": n,
+        "first_call_s": first,
+        "api_median_s": statistics.median(api),
+        "simulate_median_s": statistics.median(kernel),
+        "api_bar_steps_per_s": n / statistics.median(api),
+        "simulate_bar_steps_per_s": n / statistics.median(kernel),
+        "total_return": res.metrics["total_return"],
+        "n_trades": len(res.trades),
+        "n_liquidations": int(res.metrics["n_liquidations"]),
+    }
+
+
+def _sweep(df: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, repeats: int) -> dict[str, Any]:
+    close = df["close"].to_numpy()
+    strategies = {f"sma_{f}_{s}": sma_state(close, int(f), int(s)) for f, s in zip(fast, slow, strict=True)}
+
+    def go() -> pd.DataFrame:
+        return sweep(df, strategies, 1.0, rebalance="never", fees=FEE, chunk_size=128)
+
+    t0 = time.perf_counter()
+    table = go()
+    first = time.perf_counter() - t0
+    times = timeit(go, repeats)
+    steps = len(df) * len(strategies)
+    return {
+        "configs": len(strategies),
+        "first_call_s": first,
+        "median_s": statistics.median(times),
+        "runs_s": times,
+        "bar_steps_per_s": steps / statistics.median(times),
+        "total_return_sample": table["total_return"].to_numpy()[:5].tolist(),
+        "liquidations": int(table["n_liquidations"].sum()),
+    }
+
+
+def _vectorbt(close: np.ndarray, windows: str, repeats: int) -> dict[str, Any] | None:
+    if not VBT_PYTHON.exists():
+        print(f"vectorbt venv missing ({VBT_PYTHON}); see bench/_vbt_sma.py for the recipe", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "close.npy"
+        np.save(path, close)
+        out = Path(tmp) / "vbt.json"
+        cmd = [
+            str(VBT_PYTHON),
+            str(ROOT / "_vbt_sma.py"),
+            "--close-npy",
+            str(path),
+            "--windows",
+            windows,
+            "--fee",
+            str(FEE),
+            "--repeats",
+            str(repeats),
+            "--fill",
+            "next_open",
+            "--json",
+            str(out),
+        ]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--years", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--windows", default="10:460:10")
+    ap.add_argument("--no-vectorbt", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    n = int(args.years * 8760)
+    close = gbm_close(n, seed=0)
+    fast, slow = config_grid(parse_windows(args.windows), parse_windows(args.windows))
+    lean = _frame(close, full=False)
+    full = _frame(close, full=True)
+    out: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "bars": n,
+    }
+    out["single"] = _single(full, args.repeats)
+    print("single configuration:", json.dumps(out["single"], indent=1))
+    out["sweep_lean"] = _sweep(lean, fast, slow, args.repeats)
+    print("sweep, no funding:", json.dumps({k: v for k, v in out["sweep_lean"].items() if k != "runs_s"}, indent=1))
+    out["sweep_full"] = _sweep(full, fast, slow, args.repeats)
+    print("sweep, mark+funding+tiers:", json.dumps({k: v for k, v in out["sweep_full"].items() if k != "runs_s"}))
+    if not args.no_vectorbt:
+        vbt = _vectorbt(close, args.windows, args.repeats)
+        if vbt is not None:
+            out["vectorbt"] = vbt
+            ratio = vbt["median_s"] / out["sweep_lean"]["median_s"]
+            out["speedup_vs_vectorbt"] = ratio
+            parity = np.max(
+                np.abs(np.array(vbt["total_return_sample_perp"]) - np.array(out["sweep_lean"]["total_return_sample"]))
+            )
+            out["parity_max_abs_diff"] = float(parity)
+            print(
+                f"vectorbt {vbt['vectorbt_version']}: median {vbt['median_s']:.2f} s "
+                f"({vbt['bar_steps_per_s'] / 1e6:.1f} M bar-steps/s); levguard {out['sweep_lean']['median_s']:.2f} s "
+                f"-> levguard is {ratio:.2f}x vectorbt; parity of re-booked returns {parity:.1e}"
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
