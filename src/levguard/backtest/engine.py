@@ -33,6 +33,7 @@ from levguard.core.rules.base import MMBasis
 from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
 from levguard.core.sizing.policies import CPPI, DrawdownControl, Rebalancer
 from levguard.data.loaders import load_ohlcv
+from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError, InputError
 from levguard.kernels import backtest as kb
@@ -351,6 +352,8 @@ def _frames(data: object) -> dict[str, pd.DataFrame]:
     """One frame per symbol, all on the same index."""
     if isinstance(data, str | os.PathLike):
         data = load_ohlcv(os.fspath(data))
+    elif isinstance(data, Mapping) and "source" in data and not isinstance(data["source"], pd.DataFrame):
+        data = load_perp_spec(data)
     if isinstance(data, pd.DataFrame):
         return {"": _frame(data)}
     if not isinstance(data, Mapping) or not data:
@@ -690,7 +693,9 @@ def run(
         optionally ``mark_open, mark_high, mark_low, mark_close`` (else last prices are used as
         mark) and ``funding_rate`` (NaN where no settlement; settled at the bar's open time).
         Several instruments: a mapping of frames on the same index.  A path is read with
-        :func:`levguard.data.loaders.load_ohlcv` (CSV or Parquet bars).
+        :func:`levguard.data.loaders.load_ohlcv` (CSV or Parquet bars); a data spec
+        (``{"source": "default" | "synth" | "file" | "dir", ...}``) with
+        :func:`levguard.data.perp.load_perp_spec`.
     strategy : array, Series, object with ``signal(frame)``, mapping, or object with ``signals(frames)``
         Directions in {-1, 0, +1} decided at each bar's close (NaN is 0): one for every
         instrument, a mapping symbol -> strategy, or a multi-instrument strategy whose

@@ -36,24 +36,9 @@ def load_data(cfg: Any) -> Any:
     Mark and funding are aligned by :func:`levguard.data.perp.perp_frame` (bars in both the
     last-price and the mark series; funding summed per bar, NaN where none settles).
     """
-    from levguard.data.perp import perp_frame
+    from levguard.data.perp import load_perp_spec
 
-    if cfg.source in ("default", "synth"):
-        from levguard.data.default import default_market
-        from levguard.data.synth import SynthConfig, synth_market
-
-        market = (
-            default_market()
-            if cfg.source == "default"
-            else synth_market(SynthConfig(years=cfg.years, interval=cfg.interval, seed=cfg.seed))
-        )
-        return perp_frame(market.ohlcv, market.mark, market.funding)
-    from levguard.data.loaders import load_funding, load_ohlcv
-
-    frame = load_ohlcv(cfg.path)
-    mark = load_ohlcv(cfg.mark, kind="mark") if cfg.mark else None
-    funding = load_funding(cfg.funding) if cfg.funding else None
-    return perp_frame(frame, mark, funding)
+    return load_perp_spec(cfg.model_dump(exclude_none=True))
 
 
 def backtest(

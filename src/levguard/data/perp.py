@@ -42,6 +42,7 @@ __all__ = [
     "MARK_FILE",
     "download_perp",
     "load_perp_dir",
+    "load_perp_spec",
     "perp_frame",
     "perp_summary",
     "recent_span",
@@ -442,3 +443,65 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
         "funding_mean_per_8h": funding_mean,
         "notes": list(frame.attrs.get("notes", [])),
     }
+
+
+_SPEC_KEYS = {
+    "default": set(),
+    "synth": {"years", "interval", "seed"},
+    "file": {"path", "mark", "funding"},
+    "dir": {"path", "symbol", "interval", "start", "end"},
+}
+
+
+def load_perp_spec(spec: Any) -> pd.DataFrame:
+    """Return the backtest frame a data spec names.
+
+    ``{"source": "default"}`` (the embedded default market), ``{"source": "synth", "years": 3,
+    "interval": "1h", "seed": 7}``, ``{"source": "file", "path": ..., "mark": ..., "funding":
+    ...}`` (mark and funding optional) or ``{"source": "dir", "path": DIR, "symbol": "BTCUSDT",
+    "interval": "1h", "start": ..., "end": ...}`` (the ``../shared/data`` layout, see
+    :func:`load_perp_dir`).
+
+    Raises
+    ------
+    InputError
+        Not a mapping, an unknown source or an unknown key (the message names it).
+    """
+    if not hasattr(spec, "get") or not hasattr(spec, "keys"):
+        raise InputError(f"data spec must be a mapping with a 'source', was {type(spec).__name__}")
+    source = spec.get("source")
+    if source not in _SPEC_KEYS:
+        raise InputError(f"data spec: source must be one of {', '.join(_SPEC_KEYS)}, was {source!r}")
+    unknown = set(spec.keys()) - _SPEC_KEYS[source] - {"source"}
+    if unknown:
+        raise InputError(f"data spec ({source}): unknown keys {sorted(unknown)}; use {sorted(_SPEC_KEYS[source])}")
+    if source in ("default", "synth"):
+        from levguard.data.default import default_market
+        from levguard.data.synth import SynthConfig, synth_market
+
+        if source == "default":
+            market = default_market()
+        else:
+            cfg = SynthConfig(
+                years=float(spec.get("years", 3.0)),
+                interval=str(spec.get("interval", "1h")),
+                seed=int(spec.get("seed", 7)),
+            )
+            market = synth_market(cfg)
+        return perp_frame(market.ohlcv, market.mark, market.funding)
+    if "path" not in spec:
+        raise InputError(f"data spec ({source}): 'path' is required")
+    if source == "dir":
+        return load_perp_dir(
+            spec["path"],
+            str(spec.get("symbol", "BTCUSDT")),
+            str(spec.get("interval", "1h")),
+            start=spec.get("start"),
+            end=spec.get("end"),
+        )
+    from levguard.data.loaders import load_funding, load_ohlcv
+
+    frame = load_ohlcv(spec["path"])
+    mark = load_ohlcv(spec["mark"], kind="mark") if spec.get("mark") else None
+    funding = load_funding(spec["funding"]) if spec.get("funding") else None
+    return perp_frame(frame, mark, funding)
