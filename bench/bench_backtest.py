@@ -1,7 +1,7 @@
 """Backtester throughput, and a side-by-side SMA-crossover sweep against vectorbt (issue 6).
 
-Run: ``.venv/bin/python bench/bench_backtest.py [--years 5] [--repeats 5] [--windows 10:460:10]
-[--no-vectorbt] [--json out.json]``.
+Run: ``.venv/bin/python bench/bench_backtest.py [--years 5] [--repeats 5] [--fast 5:55:5]
+[--slow 60:560:5] [--no-vectorbt] [--json out.json]``.
 
 Workloads (5 years of hourly bars = 43,800 bars, synthetic GBM at 80 % vol, seed 0):
 
@@ -9,8 +9,8 @@ Workloads (5 years of hourly bars = 43,800 bars, synthetic GBM at 80 % vol, seed
    EMA-crossover long/short strategy sized by a 60 % volatility target on Binance BTCUSDT's
    tiered brackets, with mark prices, 8-hourly funding, taker fee, slippage and impact,
    intrabar liquidation and the initial-margin check; and the kernel call alone.
-2. **1,000-configuration sweep** (``levguard.backtest.sweep.sweep``): every SMA pair
-   ``fast < slow`` from ``--windows`` (990 by default), long when ``SMA_fast > SMA_slow``, flat
+2. **1,000-configuration sweep** (``levguard.backtest.sweeps.sweep``): every SMA pair
+   ``fast < slow`` from ``--fast`` x ``--slow`` (10 x 100 = 1,000 by default), long when ``SMA_fast > SMA_slow``, flat
    otherwise, leverage 1, fee 5 bp, trades only when the side changes; run twice: without
    funding and with mark prices, funding and tiers (the full model, which vectorbt lacks).
 3. **vectorbt** (``bench/_vbt_sma.py`` in its own venv ``bench/.venv-vbt``, subprocess, same
@@ -45,7 +45,7 @@ from _util import cpu_model, timeit
 from _vbt_sma import config_grid, gapless_open, gbm_close, parse_windows, sma_state
 from levguard.backtest.engine import prepare, run, simulate
 from levguard.backtest.strategies import EmaCrossover
-from levguard.backtest.sweep import sweep
+from levguard.backtest.sweeps import sweep
 from levguard.core.sizing.policies import VolatilityTarget
 
 ROOT = Path(__file__).resolve().parent
@@ -122,7 +122,7 @@ def _sweep(df: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, repeats: int) -
     }
 
 
-def _vectorbt(close: np.ndarray, windows: str, repeats: int) -> dict[str, Any] | None:
+def _vectorbt(close: np.ndarray, fast: str, slow: str, repeats: int) -> dict[str, Any] | None:
     if not VBT_PYTHON.exists():
         print(f"vectorbt venv missing ({VBT_PYTHON}); see bench/_vbt_sma.py for the recipe", file=sys.stderr)
         return None
@@ -135,8 +135,10 @@ def _vectorbt(close: np.ndarray, windows: str, repeats: int) -> dict[str, Any] |
             str(ROOT / "_vbt_sma.py"),
             "--close-npy",
             str(path),
-            "--windows",
-            windows,
+            "--fast",
+            fast,
+            "--slow",
+            slow,
             "--fee",
             str(FEE),
             "--repeats",
@@ -155,13 +157,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--years", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--windows", default="10:460:10")
+    ap.add_argument("--fast", default="5:55:5", help="fast SMA windows (list or start:stop:step)")
+    ap.add_argument("--slow", default="60:560:5", help="slow SMA windows; default 10 x 100 = 1,000 pairs")
     ap.add_argument("--no-vectorbt", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     n = int(args.years * 8760)
     close = gbm_close(n, seed=0)
-    fast, slow = config_grid(parse_windows(args.windows), parse_windows(args.windows))
+    fast, slow = config_grid(parse_windows(args.fast), parse_windows(args.slow))
     lean = _frame(close, full=False)
     full = _frame(close, full=True)
     out: dict[str, Any] = {
@@ -178,7 +181,7 @@ def main() -> int:
     out["sweep_full"] = _sweep(full, fast, slow, args.repeats)
     print("sweep, mark+funding+tiers:", json.dumps({k: v for k, v in out["sweep_full"].items() if k != "runs_s"}))
     if not args.no_vectorbt:
-        vbt = _vectorbt(close, args.windows, args.repeats)
+        vbt = _vectorbt(close, args.fast, args.slow, args.repeats)
         if vbt is not None:
             out["vectorbt"] = vbt
             ratio = vbt["median_s"] / out["sweep_lean"]["median_s"]

@@ -11,7 +11,7 @@ import pytest
 
 from levguard.backtest.engine import run
 from levguard.backtest.strategies import BuyAndHold, EmaCrossover
-from levguard.backtest.sweep import SWEEP_METRICS, best, sweep
+from levguard.backtest.sweeps import SWEEP_METRICS, best, sweep
 from levguard.core.sizing.policies import CPPI, DrawdownControl, VolatilityTarget
 from levguard.errors import InputError
 
@@ -127,3 +127,17 @@ def test_thread_count_does_not_change_results(table: pd.DataFrame) -> None:
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(other[list(SWEEP_METRICS)].to_numpy(), table[list(SWEEP_METRICS)].to_numpy(), equal_nan=True)
+
+
+def test_public_facade_exports() -> None:
+    import levguard.backtest as bt
+    from levguard.backtest import engine, strategies
+    from levguard.backtest import sweeps as sweep_module
+
+    assert bt.run is engine.run
+    assert bt.sweep is sweep_module.sweep
+    assert bt.walk_forward is sweep_module.walk_forward
+    assert bt.FundingCarry is strategies.FundingCarry
+    assert set(bt.__all__) <= set(dir(bt))
+    with pytest.raises(AttributeError, match="nope"):
+        _ = bt.nope

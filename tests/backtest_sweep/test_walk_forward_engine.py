@@ -11,7 +11,7 @@ import pytest
 
 from levguard.backtest.engine import run
 from levguard.backtest.strategies import BuyAndHold, EmaCrossover
-from levguard.backtest.sweep import walk_forward
+from levguard.backtest.sweeps import walk_forward
 from levguard.core.sizing.policies import VolatilityTarget
 from levguard.errors import InputError
 

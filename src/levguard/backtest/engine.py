@@ -9,7 +9,7 @@ next open or limit fills, funding at settlement bars, intrabar liquidation again
 the venue liquidation price, isolated sleeves or a cross wallet, stop-loss/take-profit, bad
 debt, cooldown, path-dependent policies on the run's own equity) are documented in
 :func:`levguard.kernels.backtest.simulate_py` and ``docs/backtest.md``.  :func:`prepare` packs
-the inputs once so that sweeps (:mod:`levguard.backtest.sweep`) can vary them cheaply.
+the inputs once so that sweeps (:mod:`levguard.backtest.sweeps`) can vary them cheaply.
 """
 
 from __future__ import annotations

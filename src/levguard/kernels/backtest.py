@@ -3,7 +3,7 @@ liquidation; and the sweep kernel that runs many configurations in parallel.
 
 Written once in plain Python (:func:`simulate_py`, :func:`sweep_py`) and compiled by numba
 (:data:`simulate_nb`, :data:`sweep_nb`).  The pandas-facing wrappers are
-:func:`levguard.backtest.engine.run` and :func:`levguard.backtest.sweep.sweep`.
+:func:`levguard.backtest.engine.run` and :func:`levguard.backtest.sweeps.sweep`.
 
 Inputs are packed into arrays whose columns are named by the constants below:
 

@@ -7,7 +7,7 @@ Columns that are neither names nor metrics are taken as parameters.
 
 A heatmap shows the objective over two parameters.  Configurations that fall in the same cell
 (they differ in other parameters) are aggregated by the maximum: higher is better, as in
-:func:`levguard.backtest.sweep.best` (pass ``best="min"`` for drawdown-like objectives).  The
+:func:`levguard.backtest.sweeps.best` (pass ``best="min"`` for drawdown-like objectives).  The
 heatmap's title says so, and each cell's hover names the configuration shown.
 """
 
@@ -78,7 +78,7 @@ Best = Literal["max", "min"]
 
 
 def best_direction(best: Best | None = None) -> Best:
-    """``best`` checked, default ``"max"`` (as :func:`levguard.backtest.sweep.best`, higher is better)."""
+    """``best`` checked, default ``"max"`` (as :func:`levguard.backtest.sweeps.best`, higher is better)."""
     if best is None:
         return "max"
     if best not in ("max", "min"):
