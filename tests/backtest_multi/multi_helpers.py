@@ -1,8 +1,10 @@
 """Synthetic bar frames and margin-evaluator helpers for the multi-instrument backtest tests
-(copied and extended from tests/backtest_engine/bt_engine_helpers.py, which is not on sys.path)."""
+(extending tests/backtest_engine/bt_engine_helpers.py: its ``frame`` is reused)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,31 +12,13 @@ import pandas as pd
 
 from levguard.backtest.engine import BacktestResult
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backtest_engine"))
+from bt_engine_helpers import frame
+
+__all__ = ["PERP", "SPOT", "conservation", "crash_frame", "cross_lps", "frame", "mark_close", "random_frame", "settlements"]
+
 PERP = "BTCUSDT"
 SPOT = "BTCUSDT-SPOT"
-
-
-def frame(
-    close: np.ndarray,
-    *,
-    open_: np.ndarray | None = None,
-    wick: float = 0.002,
-    low: np.ndarray | None = None,
-    high: np.ndarray | None = None,
-    volume: float = 1_000.0,
-    funding: np.ndarray | None = None,
-    freq: str = "1h",
-) -> pd.DataFrame:
-    """Bars with the given closes; open = previous close unless given; wicks of ``wick``."""
-    close = np.asarray(close, dtype=float)
-    o = np.r_[close[0], close[:-1]] if open_ is None else np.asarray(open_, dtype=float)
-    h = np.maximum(o, close) * (1 + wick) if high is None else high
-    lo = np.minimum(o, close) * (1 - wick) if low is None else low
-    idx = pd.date_range("2024-01-01", periods=close.shape[0], freq=freq, tz="UTC")
-    df = pd.DataFrame({"open": o, "high": h, "low": lo, "close": close, "volume": volume}, index=idx)
-    if funding is not None:
-        df["funding_rate"] = funding
-    return df
 
 
 def random_frame(
