@@ -15,7 +15,17 @@ from levguard.backtest.engine import BacktestResult
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backtest_engine"))
 from bt_engine_helpers import frame
 
-__all__ = ["PERP", "SPOT", "conservation", "crash_frame", "cross_lps", "frame", "mark_close", "random_frame", "settlements"]
+__all__ = [
+    "PERP",
+    "SPOT",
+    "conservation",
+    "crash_frame",
+    "cross_lps",
+    "frame",
+    "mark_close",
+    "random_frame",
+    "settlements",
+]
 
 PERP = "BTCUSDT"
 SPOT = "BTCUSDT-SPOT"

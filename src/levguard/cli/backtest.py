@@ -1,9 +1,12 @@
-"""``levguard backtest CONFIG.yaml``: run a strategy under several leverage policies and report."""
+"""``levguard backtest CONFIG.yaml``: run a strategy under several leverage policies and report,
+and/or run the parameter sweep of the file's ``sweep:`` section."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -41,61 +44,222 @@ def load_data(cfg: Any) -> Any:
     return load_perp_spec(cfg.model_dump(exclude_none=True))
 
 
+def _run_kwargs(cfg: Any) -> dict[str, Any]:
+    """The :func:`levguard.backtest.engine.run` arguments shared by every run of a config."""
+    return {
+        "venue": cfg.venue,
+        "symbol": cfg.symbol,
+        "margin_mode": cfg.margin_mode,
+        "fees": cfg.fees.taker,
+        "slippage": (cfg.slippage.bps, cfg.slippage.impact),
+        "initial_equity": cfg.initial_equity,
+        "rebalance": cfg.rebalance,
+        "cooldown_bars": cfg.cooldown_bars,
+        "liquidation_fee_rate": cfg.fees.liquidation,
+    }
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """The arguments of :func:`levguard.backtest.sweeps.sweep` a config's ``sweep:`` section names."""
+
+    strategies: dict[str, Any]
+    policies: dict[str, Any]
+    grid: dict[str, list[Any]]
+    params: list[str]
+
+
+def _factory(kind: Literal["strategies", "policies"], name: str, entry: Any, source: str) -> Any:
+    """Build entry ``name`` from its fixed fields and one grid combination, through the config models."""
+    from levguard.config.backtest import entry_config
+    from levguard.config.policies import build_policy
+    from levguard.errors import ConfigError
+
+    build = build_strategy if kind == "strategies" else build_policy
+
+    def make(**params: Any) -> Any:
+        cfg = entry_config(kind, name, entry, params, source)
+        try:
+            return build(cfg)
+        except LevguardError as exc:
+            raise ConfigError(f"{source}: sweep.{kind}.{name} with {params}: {exc}") from None
+
+    return make
+
+
+def sweep_plan(cfg: Any, source: str) -> SweepPlan:
+    """Check a config's ``sweep:`` section against the backtester and turn it into sweep arguments.
+
+    Entries with a grid become ``(factory, grid)`` pairs, the others objects; without
+    ``sweep.strategies`` the config's ``strategy`` is swept alone, named by its type.
+
+    Raises
+    ------
+    ConfigError
+        A run setting, objective, constraint or axis the sweep cannot use (one line naming it).
+    """
+    from levguard.backtest.sweeps import RUN_PARAMS, SWEEP_METRICS
+    from levguard.config.backtest import check_sweep_plan
+
+    sw = cfg.sweep
+    params = check_sweep_plan(cfg, source, run_params=RUN_PARAMS, metrics=SWEEP_METRICS)
+    strategies: dict[str, Any] = {}
+    if sw.strategies is None:
+        strategies[cfg.strategy.type] = build_strategy(cfg.strategy)
+    for name, entry in (sw.strategies or {}).items():
+        if entry.grid:
+            strategies[name] = (_factory("strategies", name, entry, source), dict(entry.grid))
+        else:
+            strategies[name] = _factory("strategies", name, entry, source)()
+    policies: dict[str, Any] = {}
+    for name, entry in sw.policies.items():
+        if entry.grid:
+            policies[name] = (_factory("policies", name, entry, source), dict(entry.grid))
+        else:
+            policies[name] = _factory("policies", name, entry, source)()
+    return SweepPlan(strategies, policies, dict(sw.grid), params)
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    table: Any
+    best: Any  # the best row under the constraints (a Series), or None when nothing is feasible
+    note: str | None
+    report: Any
+    csv: Any
+
+
+def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool) -> SweepOutcome:
+    from pathlib import Path
+
+    from levguard.backtest.sweeps import best, sweep
+    from levguard.errors import InputError
+
+    sw = cfg.sweep
+    table = sweep(
+        data,
+        plan.strategies,
+        plan.policies,
+        grid=plan.grid or None,
+        scheduler=sw.scheduler,
+        chunk_size=sw.chunk_size,
+        progress=progress,
+        **_run_kwargs(cfg),
+    )
+    try:
+        row, note = best(table, sw.objective, sw.constraints), None
+    except InputError as exc:
+        row, note = None, str(exc)
+    report = None
+    if sw.output.report:
+        from levguard.report.sweep import write_sweep_report
+
+        report = write_sweep_report(
+            table,
+            sw.output.report,
+            x=sw.x,
+            y=sw.y,
+            objective=sw.objective,
+            facet=sw.facet,
+            title=f"levguard sweep: {source}",
+            subtitle=f"{len(table):,} configurations on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
+        )
+    csv = None
+    if sw.output.csv:
+        csv = Path(sw.output.csv)
+        try:
+            table.to_csv(csv, index=False)
+        except OSError as exc:
+            raise InputError(f"sweep.output.csv: cannot write {csv} ({exc})") from None
+    return SweepOutcome(table, row, note, report, csv)
+
+
+def _sweep_json(cfg: Any, out: SweepOutcome) -> dict[str, Any]:
+    sw = cfg.sweep
+    return {
+        "configurations": len(out.table),
+        "objective": sw.objective,
+        "constraints": dict(sw.constraints),
+        "best": json.loads(out.best.to_json()) if out.best is not None else None,
+        "note": out.note,
+        "report": str(out.report) if out.report else None,
+        "csv": str(out.csv) if out.csv else None,
+        "table": json.loads(out.table.to_json(orient="records")),
+    }
+
+
 def backtest(
     config: Annotated[str, typer.Argument(help="Backtest file (YAML/JSON), see docs/backtest.md.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the metrics (and the sweep table, as records) as JSON.")
+    ] = False,
 ) -> None:
-    """Run a strategy under several leverage policies; print the metrics and write the HTML report."""
+    """Run a strategy under several leverage policies and/or the file's parameter sweep; print the
+    metrics and write the HTML reports."""
     from levguard.backtest.engine import run
     from levguard.config.backtest import load_backtest_file
     from levguard.config.policies import build_policy
 
+    results: dict[str, Any] = {}
+    report = None
+    swept: SweepOutcome | None = None
     try:
         cfg = load_backtest_file(config)
+        plan = sweep_plan(cfg, config) if cfg.sweep is not None else None  # config errors before the data
         data = load_data(cfg.data)
         for note in data.attrs.get("notes", ()):
             typer.echo(f"note: {note}", err=True)
-        strategy = build_strategy(cfg.strategy)
-        results = {}
-        for name, pcfg in cfg.policies.items():
-            results[name] = run(
-                data,
-                strategy,
-                build_policy(pcfg),
-                venue=cfg.venue,
-                symbol=cfg.symbol,
-                margin_mode=cfg.margin_mode,
-                fees=cfg.fees.taker,
-                slippage=(cfg.slippage.bps, cfg.slippage.impact),
-                initial_equity=cfg.initial_equity,
-                rebalance=cfg.rebalance,
-                cooldown_bars=cfg.cooldown_bars,
-                liquidation_fee_rate=cfg.fees.liquidation,
-            )
-        report = None
-        if cfg.output.report:
-            from levguard.report.html import write_report
+        if cfg.policies:
+            strategy = build_strategy(cfg.strategy)
+            for name, pcfg in cfg.policies.items():
+                results[name] = run(data, strategy, build_policy(pcfg), **_run_kwargs(cfg))
+            if cfg.output.report:
+                from levguard.report.html import write_report
 
-            report = write_report(
-                results,
-                cfg.output.report,
-                title=f"levguard backtest: {config}",
-                subtitle=f"{cfg.strategy.type} on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
-            )
+                report = write_report(
+                    results,
+                    cfg.output.report,
+                    title=f"levguard backtest: {config}",
+                    subtitle=f"{cfg.strategy.type} on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
+                )
+        if plan is not None:
+            swept = _run_sweep(cfg, plan, data, config, progress=sys.stdout.isatty() and not as_json)
     except LevguardError as exc:
         _fail(str(exc))
         return
     metrics = {name: r.metrics for name, r in results.items()}
-    if cfg.output.json_path:
+    if cfg.policies and cfg.output.json_path:
         with open(cfg.output.json_path, "w", encoding="utf-8") as fh:
             json.dump(metrics, fh, indent=2, default=str)
     if as_json:
-        typer.echo(json.dumps({"report": str(report) if report else None, "metrics": metrics}, indent=2, default=str))
+        doc: dict[str, Any] = {}
+        if cfg.policies:
+            doc.update(report=str(report) if report else None, metrics=metrics)
+        if swept is not None:
+            doc["sweep"] = _sweep_json(cfg, swept)
+        typer.echo(json.dumps(doc, indent=2, default=str))
         return
-    from levguard.cli._output import console, metrics_table
+    from levguard.cli._output import console, metrics_table, sweep_table
 
-    table = metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}")
     con = console()
-    con.print(table)
-    if report:
-        con.print(f"HTML report: {report}")
+    if cfg.policies:
+        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}"))
+        if report:
+            con.print(f"HTML report: {report}")
+    if swept is not None:
+        sw = cfg.sweep
+        assert sw is not None
+        con.print(sweep_table(swept.table, sw.objective))
+        if swept.best is None:
+            typer.echo(f"note: {swept.note}", err=True)
+        elif sw.constraints:
+            bounds = ", ".join(f"{k} <= {v:g}" for k, v in sw.constraints.items())
+            con.print(
+                sweep_table(
+                    swept.table.loc[[swept.best.name]], sw.objective, top=1, title=f"Best under constraints: {bounds}"
+                )
+            )
+        if swept.report:
+            con.print(f"Sweep report: {swept.report}")
+        if swept.csv:
+            con.print(f"Sweep table: {swept.csv}")

@@ -18,7 +18,7 @@ naming the key path, e.g. ``policy.policies[0].target_vol: must be > 0 (was 0)``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -191,12 +191,17 @@ _TYPE_TAGS = {
 }
 
 
-def _format_error(exc: ValidationError, source: str) -> str:
-    """One line naming the key path, the problem and the value (the first of pydantic's errors)."""
+def _format_error(exc: ValidationError, source: str, where_of: Callable[[str], str] | None = None) -> str:
+    """One line naming the key path, the problem and the value (the first of pydantic's errors).
+
+    ``where_of`` rewrites the key path (e.g. to place a model validated on its own inside a file).
+    """
     err = exc.errors()[0]
     where = _path(tuple(err.get("loc", ())))
+    if where_of is not None:
+        where = where_of(where)
     value = err.get("input")
-    msg = str(err.get("msg", "invalid")).replace("Input should be", "must be")
+    msg = str(err.get("msg", "invalid")).replace("Input should be", "must be").removeprefix("Value error, ")
     if err.get("type") == "missing":
         msg = "missing key"
     elif err.get("type") == "extra_forbidden":
