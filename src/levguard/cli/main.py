@@ -215,7 +215,8 @@ def _backtest_demo(
         title = "levguard demo: leverage policies through crashes"
         subtitle = (
             "Embedded synthetic BTC market (3 years of 1h bars, seed 7) with injected "
-            "crashes; buy-and-hold long; isolated margin on Binance BTCUSDT brackets."
+            "crashes; buy-and-hold long; isolated margin on Binance BTCUSDT brackets; "
+            "rebalanced when leverage drifts 20 % from target."
         )
     policies: dict[str, Any] = {
         "fixed 3x": FixedLeverage(3.0),
@@ -229,8 +230,18 @@ def _backtest_demo(
             LiquidationBudget(max_prob=0.01, horizon_days=7, max_leverage=10.0),
         ),
     }
+    # Rebalance when leverage drifts more than 20 % from target (a trader's band; rebalancing every
+    # hour would pay the taker fee on every small move).
     results = {
-        name: run(data, BuyAndHold(), pol, venue="binance-usdm", margin_mode="isolated", initial_equity=10_000.0)
+        name: run(
+            data,
+            BuyAndHold(),
+            pol,
+            venue="binance-usdm",
+            margin_mode="isolated",
+            initial_equity=10_000.0,
+            rebalance={"band": 0.2},
+        )
         for name, pol in policies.items()
     }
     path = None
@@ -447,7 +458,8 @@ def demo(
                 subtitle=f"{label}: {market['bars']:,} bars, {market['first'][:16]} → {market['last'][:16]} UTC; "
                 f"mark price {'from the mark klines' if market['mark_source'] else 'not available (last price)'}, "
                 f"funding {'from the funding prints' if market['funding_source'] else 'not charged'}; "
-                f"buy-and-hold long; isolated margin on Binance {sym} brackets.",
+                f"buy-and-hold long; isolated margin on Binance {sym} brackets; "
+                "rebalanced when leverage drifts 20 % from target.",
             )
         except LevguardError as exc:
             _fail(str(exc))
