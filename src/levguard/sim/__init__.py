@@ -1,2 +1,41 @@
-"""Cascading-liquidation simulation: account populations, exogenous price paths, the cascade
-engine and Monte Carlo over scenarios (issue 7)."""
+"""L3: cascading-liquidation simulation: many leveraged accounts on one venue with finite depth,
+liquidations feeding back into price, the insurance fund and auto-deleveraging; Monte Carlo and
+calibration of the venue's margin parameters (locally or on Dask).  See docs/cascade.md.
+
+* Inputs: :class:`Population` and :func:`population_from_distribution` (:mod:`levguard.sim.population`),
+  exogenous price paths (:mod:`levguard.sim.paths`).
+* The model: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`; :func:`simulate_path`,
+  :func:`monte_carlo`, :func:`calibrate`, :func:`max_safe` (:mod:`levguard.sim.engine`).
+
+The names below are imported on first use.
+"""
+
+from __future__ import annotations
+
+from levguard._lazy import lazy_getattr
+
+_EXPORTS: dict[str, str] = {
+    "Population": "levguard.sim.population",
+    "population_from_distribution": "levguard.sim.population",
+    "load_population": "levguard.sim.population",
+    "save_population": "levguard.sim.population",
+    "path_for": "levguard.sim.paths",
+    "paths_for": "levguard.sim.paths",
+    "depth_multiplier_path": "levguard.sim.paths",
+    "Market": "levguard.sim.engine",
+    "MarginRegime": "levguard.sim.engine",
+    "VenueSettings": "levguard.sim.engine",
+    "CascadeResult": "levguard.sim.engine",
+    "MonteCarloResult": "levguard.sim.engine",
+    "simulate_path": "levguard.sim.engine",
+    "monte_carlo": "levguard.sim.engine",
+    "calibrate": "levguard.sim.engine",
+    "max_safe": "levguard.sim.engine",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+
+
+def __dir__() -> list[str]:
+    return __all__
