@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_margin.py
 	$(BIN)/python bench/bench_synth.py
 	$(BIN)/python bench/bench_liquidation.py
+	$(BIN)/python bench/bench_policy_eval.py
+	$(BIN)/python bench/bench_backtest.py
+	$(BIN)/python bench/bench_cascade.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
