@@ -49,3 +49,19 @@ def test_python_twin_equals_compiled(case: dict[str, object]) -> None:
     nb = run(kc.cascade_nb, args)
     for a, b in zip(py, nb, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_tier_step_down_partial_liquidation() -> None:
+    args = inputs(n=2000, depth=5e3, partial=-1.0)
+    _, events, _, counts = run(kc.cascade_nb, args)
+    naive = run(kc.cascade_nb, args, naive=True)
+    np.testing.assert_array_equal(events, naive[1])
+    tiers = args[1]
+    liq = events[events[:, kc.EV_KIND] == kc.KIND_LIQUIDATION]
+    acc = args[0]
+    # A position above the first tier's cap is first cut to the next lower cap, not closed whole.
+    big = np.nonzero(acc[:, kc.ACC_QTY] * acc[:, kc.ACC_ENTRY] > 1.2 * tiers[0, kc.TIER_CAP])[0]
+    first = {int(a): row for row in liq[::-1] for a in [row[kc.EV_ACCOUNT]]}
+    cut = [i for i in big if i in first and abs(first[i][kc.EV_QTY]) < acc[i, kc.ACC_QTY] * (1 - 1e-12)]
+    assert cut, "no big position was stepped down"
+    assert counts[kc.COUNT_ACCOUNTS_LIQUIDATED] > 0

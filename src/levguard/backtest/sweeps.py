@@ -323,7 +323,7 @@ def sweep(
                     stats[a:b] = _run_chunk(base.mkt, dirs, levs, insts, base.tiers, cfgs, index, base.ppy)
                     advance()
             else:
-                mkt_f, tiers_f = client.scatter([base.mkt, base.tiers], broadcast=True)
+                mkt_f, tiers_f = client.scatter([base.mkt, base.tiers], broadcast=True, hash=False)
                 futures = {}
                 for a, b in bounds:
                     dirs, levs, insts, cfgs, index = build(a, b)

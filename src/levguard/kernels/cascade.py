@@ -399,13 +399,14 @@ def cascade_py(
     (resilience); mark ``M = median_s(P[t - lag] * oracle[t, s])``.  Rounds: accounts whose
     liquidation price is crossed by ``M`` (longs ``LP >= M``, shorts ``LP <= M``) are
     triggered and executed ``latency`` steps later; the round's orders (a fraction ``partial``
-    of the position, the whole position below ``partial_min`` notional or when the margin is
-    exhausted) net into one flow whose impact is linear in notional (``-X / depth`` bp) or the
-    square-root law ``Y sigma_d sqrt(|X| / V)`` (Almgren et al. 2005; Tóth et al. 2011), with
-    the depth scaled by ``depth_mult[t]``; every order fills at the average of the walk,
-    ``P exp(dI / 2)``, and the price moves by ``dI``.  With ``lag = 0`` the new mark crosses the
-    next layer within the same step (the cascade); rounds stop at a fixed point or
-    ``max_rounds``.
+    of the position, or with ``partial < 0`` what takes the notional down to the next lower
+    maintenance tier's cap (tier step-down); the whole position below ``partial_min`` notional,
+    in the first tier, or when the margin is exhausted) net into one flow whose impact is
+    linear in notional (``-X / depth`` bp) or the square-root law ``Y sigma_d sqrt(|X| / V)``
+    (Almgren et al. 2005; Tóth et al. 2011), with the depth scaled by ``depth_mult[t]``; every
+    order fills at the average of the walk, ``P exp(dI / 2)``, and the price moves by ``dI``.
+    With ``lag = 0`` the new mark crosses the next layer within the same step (the cascade);
+    rounds stop at a fixed point or ``max_rounds``.
 
     Settlement of a full close of ``q`` at ``p``: the account loses its margin, the insurance
     fund receives ``side q (p - BP)`` (the liquidation fee is part of it; negative when the fill
@@ -589,7 +590,19 @@ def cascade_py(
                 i = round_ids[j]
                 c = qty[i]
                 full = True
-                if partial < 1.0 and qty[i] * price > partial_min:
+                notional = qty[i] * price
+                if partial < 0.0 and notional > partial_min:
+                    # Tier step-down: close down to the cap of the next lower maintenance tier.
+                    kt = caps.shape[0] - 1
+                    for jt in range(caps.shape[0] - 1, -1, -1):
+                        if notional <= caps[jt]:
+                            kt = jt
+                    if kt > 0:
+                        c = qty[i] - caps[kt - 1] / price
+                        full = c >= qty[i]
+                        if full:
+                            c = qty[i]
+                elif 0.0 < partial < 1.0 and notional > partial_min:
                     c = qty[i] * partial
                     full = False
                 round_c[j] = c

@@ -156,10 +156,11 @@ class MarginRegime:
         Maintenance tiers (cap, rate, amount) of the tiered regime.
     liquidation_fee : float
         Liquidation fee rate on the closed notional, paid to the insurance fund.
-    partial : float
+    partial : float or "tier"
         Fraction of a position closed per liquidation round (1: whole position; Hyperliquid
-        closes 20 % slices of large positions); positions below ``partial_min_notional`` are
-        closed whole.
+        closes 20 % slices of large positions), or ``"tier"``: close down to the next lower
+        maintenance tier's cap (risk-limit step-down, as Bybit does); positions below
+        ``partial_min_notional`` are closed whole.
     max_leverage, oi_cap : float, optional
         Venue caps applied to the population: accounts above ``max_leverage`` post more margin
         (their leverage is set to the cap); open interest above ``oi_cap`` (notional, one
@@ -172,7 +173,7 @@ class MarginRegime:
     mmr: float = 0.005
     tiers: TierTable | None = None
     liquidation_fee: float = 0.005
-    partial: float = 1.0
+    partial: float | Literal["tier"] = 1.0
     partial_min_notional: float = 0.0
     max_leverage: float | None = None
     oi_cap: float | None = None
@@ -191,7 +192,8 @@ class MarginRegime:
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"regime.tiers must be a TierTable, was {type(self.tiers).__name__}")
         _pos(self.liquidation_fee, "regime.liquidation_fee", allow_zero=True, upper=0.1)
-        _pos(self.partial, "regime.partial", upper=1.0)
+        if self.partial != "tier":
+            _pos(self.partial, "regime.partial", upper=1.0)
         _pos(self.partial_min_notional, "regime.partial_min_notional", allow_zero=True)
         if self.max_leverage is not None:
             _pos(self.max_leverage, "regime.max_leverage")
@@ -301,7 +303,7 @@ def _cfg(market: Market, regime: MarginRegime, venue: VenueSettings, steps_per_y
     cfg = np.zeros(kc.N_CFG)
     cfg[kc.CFG_FUND] = venue.insurance_fund
     cfg[kc.CFG_LIQ_FEE] = regime.liquidation_fee
-    cfg[kc.CFG_PARTIAL] = regime.partial
+    cfg[kc.CFG_PARTIAL] = -1.0 if regime.partial == "tier" else float(regime.partial)
     cfg[kc.CFG_PARTIAL_MIN] = regime.partial_min_notional
     cfg[kc.CFG_IMPACT_KIND] = kc.IMPACT_LINEAR if market.impact == "linear" else kc.IMPACT_SQRT
     cfg[kc.CFG_DEPTH] = market.depth
@@ -621,7 +623,7 @@ def monte_carlo(
                     out[a:b] = _chunk_summaries(acc, tiers, spec, a, b - a, depth_mult, oracle, cfg)
                     advance()
             else:
-                acc_f, tiers_f = client.scatter([acc, tiers], broadcast=True)
+                acc_f, tiers_f = client.scatter([acc, tiers], broadcast=True, hash=False)
                 futures = {
                     client.submit(
                         _chunk_summaries, acc_f, tiers_f, spec, a, b - a, depth_mult, oracle, cfg, pure=False
@@ -756,6 +758,54 @@ def calibrate(
         raise InputError(f"efficiency must be one of the grid's parameters {keys}, was {efficiency!r}")
     rows = []
     combos = list(itertools.product(*(list(grid[k]) for k in keys)))
+    # One Dask client for the whole sweep (not one cluster per parameter set).
+    client, cluster = _client(scheduler)
+    try:
+        rows = _calibrate_rows(
+            population,
+            paths,
+            n_paths,
+            keys,
+            combos,
+            market,
+            regime,
+            venue,
+            budget,
+            steps_per_year,
+            client,
+            chunk_size,
+            progress,
+        )
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+    table = pd.DataFrame(rows)
+    table["safe"] = table["p_bad_debt_over_budget"] <= epsilon
+    table["best"] = False
+    if efficiency is not None and table["safe"].any():
+        safe = table[table["safe"]]
+        table.loc[safe[efficiency].astype(float).idxmax(), "best"] = True
+    table.attrs.update({"budget": budget, "epsilon": epsilon, "n_paths": n_paths, "efficiency": efficiency})
+    return table
+
+
+def _calibrate_rows(
+    population: Population,
+    paths: Mapping[str, Any],
+    n_paths: int,
+    keys: list[str],
+    combos: list[tuple[Any, ...]],
+    market: Market,
+    regime: MarginRegime,
+    venue: VenueSettings,
+    budget: float,
+    steps_per_year: float,
+    scheduler: object,
+    chunk_size: int,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     with _Progress(progress, len(combos), f"calibration of {len(combos)} parameter sets") as advance:
         for combo in combos:
             params = dict(zip(keys, combo, strict=True))
@@ -777,14 +827,7 @@ def calibrate(
             )
             rows.append({**params, **mc.aggregates})
             advance()
-    table = pd.DataFrame(rows)
-    table["safe"] = table["p_bad_debt_over_budget"] <= epsilon
-    table["best"] = False
-    if efficiency is not None and table["safe"].any():
-        safe = table[table["safe"]]
-        table.loc[safe[efficiency].astype(float).idxmax(), "best"] = True
-    table.attrs.update({"budget": budget, "epsilon": epsilon, "n_paths": n_paths, "efficiency": efficiency})
-    return table
+    return rows
 
 
 def max_safe(
@@ -820,6 +863,48 @@ def max_safe(
         raise InputError(f"hi must be > lo, was {hi!r} <= {lo!r}")
     _pos(tolerance, "tolerance", upper=1.0)
     regime = regime if regime is not None else MarginRegime()
+    client, cluster = _client(scheduler)
+    try:
+        return _bisect(
+            population,
+            paths,
+            n_paths,
+            parameter,
+            lo,
+            hi,
+            market,
+            regime,
+            venue,
+            budget,
+            epsilon,
+            tolerance,
+            steps_per_year,
+            client,
+            chunk_size,
+        )
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+
+
+def _bisect(
+    population: Population,
+    paths: Mapping[str, Any],
+    n_paths: int,
+    parameter: str,
+    lo: float,
+    hi: float,
+    market: Market,
+    regime: MarginRegime,
+    venue: VenueSettings | None,
+    budget: float,
+    epsilon: float,
+    tolerance: float,
+    steps_per_year: float,
+    scheduler: object,
+    chunk_size: int,
+) -> dict[str, Any]:
     steps: list[tuple[float, float]] = []
 
     def p_exceed(cap: float) -> float:
