@@ -32,6 +32,7 @@ EXIT_BAD_INPUT = 2
 
 def _register_subcommands() -> None:
     from levguard.cli.backtest import backtest
+    from levguard.cli.cascade import calibrate, cascade
     from levguard.cli.data import data_app
     from levguard.cli.risk import risk
     from levguard.cli.size import size
@@ -40,6 +41,8 @@ def _register_subcommands() -> None:
     app.command("risk")(risk)
     app.command("size")(size)
     app.command("backtest")(backtest)
+    app.command("cascade")(cascade)
+    app.command("calibrate")(calibrate)
 
 
 _register_subcommands()

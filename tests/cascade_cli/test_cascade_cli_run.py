@@ -1,0 +1,126 @@
+"""`levguard cascade` and `levguard calibrate` end to end on a tiny config."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.config.cascade import CALIBRATION_PARAMS, load_cascade_file
+
+runner = CliRunner()
+
+
+def tiny(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "population": {"distribution": {"n": 2000, "price": 60000, "seed": 1, "total_notional": 1.0e8}},
+        "paths": {
+            "model": "jump", "s0": 60000, "sigma": 0.8, "n_steps": 300, "dt_years": 1.9e-6, "seed": 7,
+            "lam": 5000, "jump_mean": -0.02, "jump_std": 0.03,
+        },
+        "market": {"depth": 2.0e4, "half_life_steps": 30,
+                   "depth_multiplier": {"shock_step": 0, "floor": 0.5, "recovery_half_life": 100}},
+        "regime": {"kind": "static", "mmr": 0.005, "liquidation_fee": 0.005},
+        "venue": {"insurance_fund": 5.0e4, "adl": True},
+        "monte_carlo": {"n_paths": 20, "budget": 1.0e4},
+        "calibrate": {
+            "grid": {"mmr": [0.004, 0.01], "max_leverage": [10, 100]},
+            "epsilon": 0.2, "efficiency": "max_leverage", "x": "max_leverage", "y": "mmr",
+            "output": {"report": str(tmp_path / "cal.html"), "csv": str(tmp_path / "cal.csv"),
+                       "json": str(tmp_path / "cal.json")},
+        },
+        "output": {"report": str(tmp_path / "c.html"), "csv": str(tmp_path / "c.csv"),
+                   "paths_csv": str(tmp_path / "p.csv"), "events_csv": str(tmp_path / "e.csv"),
+                   "json": str(tmp_path / "c.json")},
+    }  # fmt: skip
+    cfg.update(overrides)
+    return cfg
+
+
+def write(tmp_path: Path, cfg: dict[str, Any]) -> str:
+    p = tmp_path / "cascade.yaml"
+    p.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return str(p)
+
+
+def test_cascade_writes_report_csv_and_json(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["cascade", write(tmp_path, tiny(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert "liquidated notional" in res.stdout
+    assert "P(bad debt >" in res.stdout
+    steps = pd.read_csv(tmp_path / "c.csv")
+    assert len(steps) == 301
+    assert {"step", "price", "exogenous", "mark", "liquidated_notional", "insurance_fund", "bad_debt"} <= set(steps)
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 20
+    assert "kind" in pd.read_csv(tmp_path / "e.csv").columns
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["accounts"] > 0
+    assert doc["monte_carlo"]["n_paths"] == 20
+    html = (tmp_path / "c.html").read_text()
+    assert "Price with the cascade" in html
+    assert "Bad debt per path" in html
+    assert "P(bad debt &gt; K)" in html
+
+
+def test_cascade_json_on_stdout_matches_the_summary(tmp_path: Path) -> None:
+    cfg = tiny(tmp_path, output={"report": None, "csv": None})
+    cfg.pop("monte_carlo")
+    res = runner.invoke(app, ["cascade", write(tmp_path, cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["monte_carlo"] is None
+    assert doc["report"] is None
+    assert doc["csv"] is None
+    s = doc["summary"]
+    assert s["liquidated_notional"] >= 0
+    assert s["accounts_liquidated"] >= 0
+    assert s["fund_min"] <= 5.0e4 + 1e-6
+
+
+def test_calibrate_on_a_2x2_grid(tmp_path: Path) -> None:
+    cfg = tiny(tmp_path)
+    cfg["calibrate"]["max_safe"] = {"parameter": "max_leverage", "lo": 5, "hi": 100, "tolerance": 0.2}
+    res = runner.invoke(app, ["calibrate", write(tmp_path, cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    table = pd.read_csv(tmp_path / "cal.csv")
+    assert len(table) == 4
+    assert doc["parameter_sets"] == 4
+    assert {"mmr", "max_leverage", "p_bad_debt_over_budget", "safe", "best"} <= set(table.columns)
+    assert table["best"].sum() == (1 if table["safe"].any() else 0)
+    assert doc["max_safe"]["parameter"] == "max_leverage"
+    assert doc["max_safe"]["steps"]
+    html = (tmp_path / "cal.html").read_text()
+    assert "Frontier" in html
+    assert "Largest safe cap" in html
+    assert json.loads((tmp_path / "cal.json").read_text())["parameter_sets"] == 4
+
+
+def test_calibrate_prints_the_safe_sets(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["calibrate", write(tmp_path, tiny(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert "Safe parameter sets" in res.stdout
+    assert "Calibration report" in res.stdout
+
+
+def test_sample_config_is_valid() -> None:
+    sample = resources.files("levguard.resources").joinpath("samples", "cascade.yaml")
+    cfg = load_cascade_file(str(sample))
+    assert cfg.monte_carlo is not None
+    assert cfg.calibrate is not None
+
+
+def test_calibration_params_match_the_engine() -> None:
+    from levguard.sim import engine
+
+    engine_params = set(engine._REGIME_PARAMS) | set(engine._VENUE_PARAMS) | set(engine._MARKET_PARAMS)
+    assert set(CALIBRATION_PARAMS) == engine_params
+    for key, section in CALIBRATION_PARAMS.items():
+        group = {"regime": engine._REGIME_PARAMS, "venue": engine._VENUE_PARAMS, "market": engine._MARKET_PARAMS}
+        assert key in group[section]
