@@ -17,6 +17,7 @@ BASE: dict[str, Any] = {
     "population": {"distribution": {"n": 500, "price": 60000, "seed": 1}},
     "paths": {"model": "gbm", "s0": 60000, "sigma": 0.8, "n_steps": 50, "dt_years": 1.9e-6, "seed": 7},
     "market": {"depth": 1.0e5},
+    "scheduler": None,
     "output": {"report": None, "csv": None},
 }
 

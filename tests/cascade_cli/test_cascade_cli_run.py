@@ -29,6 +29,7 @@ def tiny(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "regime": {"kind": "static", "mmr": 0.005, "liquidation_fee": 0.005},
         "venue": {"insurance_fund": 5.0e4, "adl": True},
         "monte_carlo": {"n_paths": 20, "budget": 1.0e4},
+        "scheduler": None,  # in-process: the default LocalCluster costs seconds per run
         "calibrate": {
             "grid": {"mmr": [0.004, 0.01], "max_leverage": [10, 100]},
             "epsilon": 0.2, "efficiency": "max_leverage", "x": "max_leverage", "y": "mmr",
@@ -124,3 +125,16 @@ def test_calibration_params_match_the_engine() -> None:
     for key, section in CALIBRATION_PARAMS.items():
         group = {"regime": engine._REGIME_PARAMS, "venue": engine._VENUE_PARAMS, "market": engine._MARKET_PARAMS}
         assert key in group[section]
+
+
+def test_default_scheduler_is_a_local_cluster_with_identical_results(tmp_path: Path) -> None:
+
+    cfg = tiny(tmp_path)
+    del cfg["scheduler"]
+    cfg["output"] = {"report": None, "csv": None}
+    assert load_cascade_file(write(tmp_path, cfg)).scheduler == "local"
+    on_dask = runner.invoke(app, ["cascade", write(tmp_path, cfg), "--json"])
+    here = runner.invoke(app, ["cascade", write(tmp_path, cfg), "--json", "--scheduler", "none"])
+    assert on_dask.exit_code == 0, on_dask.output
+    assert here.exit_code == 0, here.output
+    assert json.loads(on_dask.stdout)["monte_carlo"] == json.loads(here.stdout)["monte_carlo"]

@@ -14,7 +14,8 @@ import typer
 from levguard.errors import LevguardError
 
 _SCHEDULER_HELP = (
-    "Dask scheduler: 'local' for a LocalCluster or an address such as tcp://host:8786 (overrides the file's)."
+    "Dask scheduler: 'local' for a LocalCluster (the default), 'none' to run in this process, or an "
+    "address such as tcp://host:8786 (overrides the file's)."
 )
 
 
@@ -100,10 +101,12 @@ def _scheduler(cfg: Any, option: str | None) -> str | None:
 
     if option is None:
         return cfg.scheduler  # type: ignore[no-any-return]
+    if option == "none":
+        return None
     if not re.match(r"^(local|(tcp|tls|ucx|inproc|ws|wss)://\S+)$", option):
         from levguard.errors import InputError
 
-        raise InputError(f"--scheduler must be 'local' or an address such as tcp://host:8786, was {option!r}")
+        raise InputError(f"--scheduler must be 'local', 'none' or an address such as tcp://host:8786, was {option!r}")
     return option
 
 

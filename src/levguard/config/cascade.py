@@ -368,15 +368,19 @@ class CascadeFile(_Model):
     path_index: Annotated[int, Field(ge=0, lt=2**61)] = 0
     steps_per_year: Pos | None = None
     max_events: Annotated[int, Field(ge=0)] | None = None
-    scheduler: str | None = None
+    # Dask: a LocalCluster by default (the "LocalCluster by default"); null or "none"
+    # runs in this process (numba threads), an address connects to a running scheduler.
+    scheduler: str | None = "local"
     chunk_size: Annotated[int, Field(ge=1)] = 16
     output: Output = Output()
 
     @field_validator("scheduler")
     @classmethod
     def _scheduler(cls, v: str | None) -> str | None:
-        if v is not None and not _SCHEDULER.match(v):
-            raise ValueError("must be null, 'local' or a Dask scheduler address such as 'tcp://host:8786'")
+        if v is None or v == "none":
+            return None
+        if not _SCHEDULER.match(v):
+            raise ValueError("must be null, 'none', 'local' or a Dask scheduler address such as 'tcp://host:8786'")
         return v
 
 
