@@ -12,8 +12,10 @@ __all__ = [
     "DataError",
     "InputError",
     "LevguardError",
+    "VenueAuthError",
     "VenueError",
     "VenuePermanentError",
+    "VenueRateLimitError",
     "VenueRetryableError",
 ]
 
@@ -44,3 +46,11 @@ class VenueRetryableError(VenueError):
 
 class VenuePermanentError(VenueError):
     """A permanent venue failure (authentication, invalid order): retrying will not help."""
+
+
+class VenueRateLimitError(VenueRetryableError):
+    """The venue rate-limited the request: back off before retrying."""
+
+
+class VenueAuthError(VenuePermanentError):
+    """The venue rejected the credentials: stop acting on that account and alert."""
