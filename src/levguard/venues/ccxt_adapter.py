@@ -1,0 +1,695 @@
+"""A real exchange account through async ccxt: positions, balance, marks, tiers, funding, reduce-only orders.
+
+:class:`CcxtVenue` implements :class:`levguard.venues.base.Venue` on top of
+``ccxt.async_support``.  It converts ccxt's unified structures to levguard's dataclasses at the
+boundary (signed quantities in base units for linear contracts and quote units for inverse
+ones), rounds order quantities to the market's precision with :class:`~decimal.Decimal`, and
+classifies every ccxt failure into levguard's error hierarchy.
+
+Error classification (:func:`classify_ccxt_error`)
+--------------------------------------------------
+* ``RateLimitExceeded`` and ``DDoSProtection`` (Binance raises it for HTTP 429 and 418)
+  -> :class:`~levguard.errors.VenueRateLimitError` (a retryable error).
+* ``NetworkError`` (``RequestTimeout``, ``ExchangeNotAvailable`` (ccxt's class for HTTP 5xx),
+  ``OnMaintenance``, ``InvalidNonce``) and ``OperationFailed`` (e.g. Binance -1001 "internal
+  error") -> :class:`~levguard.errors.VenueRetryableError`.
+* ``AuthenticationError`` and ``PermissionDenied`` -> :class:`~levguard.errors.VenueAuthError`.
+* Every other ccxt error (``InvalidOrder``, ``InsufficientFunds``, ``BadRequest``,
+  ``BadSymbol``, ``NotSupported``, ...) -> :class:`~levguard.errors.VenuePermanentError`.
+
+Messages name the operation and the symbol; credentials never appear in messages, logs or
+reprs (query strings, which carry request signatures, are cut from ccxt's messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, TypeVar
+
+from levguard.core.rules import get_venue
+from levguard.core.tiers import TierTable
+from levguard.errors import (
+    InputError,
+    VenueAuthError,
+    VenueError,
+    VenuePermanentError,
+    VenueRateLimitError,
+    VenueRetryableError,
+)
+from levguard.venues.base import Capabilities, OrderRequest, OrderState, OrderStatus, VenueBalance, VenuePosition
+
+__all__ = ["RULE_SETS", "SETTLE_CURRENCIES", "CcxtVenue", "classify_ccxt_error"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+RULE_SETS: Mapping[str, str] = {
+    "binanceusdm": "binance-usdm",
+    "binancecoinm": "binance-coinm",
+    "bybit": "bybit-linear",
+    "okx": "okx",
+    "hyperliquid": "hyperliquid",
+    "deribit": "deribit",
+    "gate": "gate",
+    "bitmex": "bitmex",
+}
+"""ccxt exchange id -> levguard margin rule set (:func:`levguard.core.rules.get_venue`)."""
+
+SETTLE_CURRENCIES: Mapping[str, str] = {
+    "binanceusdm": "USDT",
+    "binancecoinm": "BTC",
+    "bybit": "USDT",
+    "okx": "USDT",
+    "hyperliquid": "USDC",
+    "deribit": "BTC",
+    "gate": "USDT",
+    "bitmex": "BTC",
+}
+"""Default settlement (margin) currency per ccxt exchange id (override with ``settle=``)."""
+
+# How each exchange family looks an order up by its client id: the param fetch_order takes.
+_FETCH_BY_CLIENT_ID: Mapping[str, str] = {
+    "binanceusdm": "origClientOrderId",
+    "binancecoinm": "origClientOrderId",
+    "binance": "origClientOrderId",
+    "okx": "clOrdId",
+    "hyperliquid": "clientOrderId",
+}
+
+# Client order id formats the exchanges accept; ids that do not fit are hashed deterministically.
+_CLIENT_ID_FORMATS: Mapping[str, re.Pattern[str]] = {
+    "binanceusdm": re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"),  # Binance "New Order": newClientOrderId
+    "binancecoinm": re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"),
+    "okx": re.compile(r"[A-Za-z0-9]{1,32}"),  # OKX "Place order": clOrdId
+    "bybit": re.compile(r"[A-Za-z0-9_-]{1,36}"),  # Bybit v5 "Place Order": orderLinkId
+    "hyperliquid": re.compile(r"0x[0-9a-f]{32}"),  # Hyperliquid "Exchange endpoint": 128-bit cloid
+    "deribit": re.compile(r".{1,64}"),  # Deribit "private/buy": label
+}
+
+_STATUSES: frozenset[str] = frozenset({"open", "closed", "canceled", "rejected", "expired"})
+_QUERY = re.compile(r"\?\S*")
+_SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def _num(value: object) -> float | None:
+    # ccxt numbers arrive as float, int, str or None; 0 and non-finite mean "not reported".
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _positive(value: object) -> float | None:
+    out = _num(value)
+    return out if out is not None and out > 0.0 else None
+
+
+def classify_ccxt_error(exc: BaseException) -> type[VenueError] | None:
+    """Return the levguard error class for a ccxt (or transport) exception, None when not a venue error.
+
+    See the module docstring for the table.
+    """
+    import ccxt
+
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return VenueRateLimitError
+    if isinstance(exc, ccxt.AuthenticationError):  # PermissionDenied, AccountSuspended are subclasses
+        return VenueAuthError
+    if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
+        return VenueRetryableError
+    if isinstance(exc, ccxt.BaseError):
+        return VenuePermanentError
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return VenueRetryableError
+    return None
+
+
+class CcxtVenue:
+    """An exchange account reached through ``ccxt.async_support``.
+
+    Parameters
+    ----------
+    exchange_id : str
+        ccxt id: ``binanceusdm``, ``bybit``, ``okx``, ``hyperliquid``, ``deribit`` (others work
+        with an explicit ``rule_set``).
+    rule_set : str, optional
+        levguard margin rule set (default from :data:`RULE_SETS`).
+    api_key, secret, password : str, optional
+        Credentials (``password`` is OKX's passphrase).  For Hyperliquid ``api_key`` is the
+        wallet address and ``secret`` the API wallet's private key.  Never logged or shown.
+    options : dict, optional
+        ccxt exchange options merged into ccxt's defaults.
+    urls : dict, optional
+        Replacements for entries of ccxt's ``exchange.urls["api"]`` (e.g. ``{"fapiPublic":
+        "http://127.0.0.1:8080/fapi/v1"}``) to point the exchange at a local server.
+    timeout_ms : int
+        HTTP timeout of each request in milliseconds.
+    sandbox : bool
+        Use the exchange's testnet (ccxt ``set_sandbox_mode``).
+    settle : str, optional
+        Settlement currency of the margin wallet (default from :data:`SETTLE_CURRENCIES`).
+
+    Raises
+    ------
+    InputError
+        Unknown exchange id or rule set, or a non-positive timeout.
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        *,
+        rule_set: str | None = None,
+        api_key: str | None = None,
+        secret: str | None = None,
+        password: str | None = None,
+        options: dict[str, Any] | None = None,
+        urls: dict[str, str] | None = None,
+        timeout_ms: int = 10000,
+        sandbox: bool = False,
+        settle: str | None = None,
+    ) -> None:
+        import ccxt.async_support as ccxt_async
+
+        if not isinstance(exchange_id, str) or exchange_id not in ccxt_async.exchanges:
+            raise InputError(f"exchange_id must be a ccxt exchange id such as binanceusdm, was {exchange_id!r}")
+        if rule_set is None:
+            if exchange_id not in RULE_SETS:
+                raise InputError(
+                    f"rule_set is required for {exchange_id!r} (known: {', '.join(sorted(RULE_SETS))}), was None"
+                )
+            rule_set = RULE_SETS[exchange_id]
+        self.name: str = get_venue(rule_set).name
+        if not isinstance(timeout_ms, int) or timeout_ms <= 0:
+            raise InputError(f"timeout_ms must be a positive integer, was {timeout_ms!r}")
+        self.exchange_id = exchange_id
+        self.sandbox = bool(sandbox)
+        self.settle = (settle or SETTLE_CURRENCIES.get(exchange_id, "USDT")).upper()
+        self._secrets = tuple(s for s in (api_key, secret, password) if s)
+        config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
+        if exchange_id == "hyperliquid":
+            # ccxt's Hyperliquid credentials: the account's address and an API wallet's key.
+            if api_key:
+                config["walletAddress"] = api_key
+            if secret:
+                config["privateKey"] = secret
+        else:
+            if api_key:
+                config["apiKey"] = api_key
+            if secret:
+                config["secret"] = secret
+            if password:
+                config["password"] = password
+        merged: dict[str, Any] = {}
+        if exchange_id.startswith("binance"):
+            # Wallet currencies (sapi capital/config/getall) are not needed for futures margin and
+            # would make load_markets call the spot API with the keys.
+            merged["fetchCurrencies"] = False
+        merged.update(options or {})
+        if merged:
+            config["options"] = merged
+        self._exchange: Any = getattr(ccxt_async, exchange_id)(config)
+        # ccxt logs request headers (API keys included) at DEBUG through `exchange.logger`.
+        self._exchange.logger = _ScrubbingLogger(self._scrub)
+        if self.sandbox:
+            self._exchange.set_sandbox_mode(True)
+        if urls:
+            api = self._exchange.urls.get("api")
+            if isinstance(api, dict):
+                api.update(urls)
+            else:
+                self._exchange.urls["api"] = dict(urls)
+        self.capabilities: Capabilities = capabilities_of(self._exchange)
+        self._markets_lock = asyncio.Lock()
+        self._markets_loaded = False
+
+    # ------------------------------------------------------------------ presentation
+    def __repr__(self) -> str:
+        creds = "set" if self._secrets else "none"
+        return (
+            f"CcxtVenue(exchange_id={self.exchange_id!r}, rule_set={self.name!r}, settle={self.settle!r}, "
+            f"sandbox={self.sandbox!r}, credentials={creds})"
+        )
+
+    __str__ = __repr__
+
+    # ------------------------------------------------------------------ plumbing
+    def _scrub(self, text: str) -> str:
+        # Credentials (also inside request headers) and request signatures out of any text.
+        text = _SIGNATURE.sub(r"\1<redacted>", text)
+        for s in self._secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def _redact(self, text: str) -> str:
+        # Error messages: no query strings at all (they carry timestamps and signatures).
+        return self._scrub(_QUERY.sub("?<redacted>", text))[:500]
+
+    async def _call(self, what: str, fn: Callable[..., Awaitable[_T]], *args: Any, missing_ok: bool = False) -> _T:
+        """Await a ccxt coroutine and translate its failure into levguard's error hierarchy.
+
+        With ``missing_ok``, ccxt's ``OrderNotFound`` returns None instead of raising.
+        """
+        import ccxt
+
+        try:
+            return await fn(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if missing_ok and isinstance(exc, ccxt.OrderNotFound):
+                return None  # type: ignore[return-value]
+            kind = classify_ccxt_error(exc)
+            if kind is None:
+                raise
+            detail = self._redact(f"{type(exc).__name__}: {exc}")
+            message = f"{self.exchange_id} {what} failed: {detail}"
+            logger.warning("%s", message)
+            raise kind(message) from None
+
+    async def _markets(self) -> None:
+        if self._markets_loaded:
+            return
+        async with self._markets_lock:
+            if not self._markets_loaded:
+                await self._call("load_markets", self._exchange.load_markets)
+                self._markets_loaded = True
+
+    async def _market(self, symbol: str, what: str) -> Mapping[str, Any]:
+        await self._markets()
+        markets: Mapping[str, Any] = self._exchange.markets or {}
+        if symbol not in markets:
+            raise VenuePermanentError(f"{self.exchange_id} {what}: symbol {symbol!r} is not listed")
+        found: Mapping[str, Any] = markets[symbol]
+        return found
+
+    def _wire_client_id(self, client_order_id: str) -> str:
+        # The exchange's own format, or a deterministic hash of our id (so reconciliation after a
+        # restart recomputes the same wire id).
+        if not isinstance(client_order_id, str) or not client_order_id:
+            raise InputError(f"client_order_id must be a non-empty string, was {client_order_id!r}")
+        pattern = _CLIENT_ID_FORMATS.get(self.exchange_id)
+        if pattern is None or pattern.fullmatch(client_order_id):
+            return client_order_id
+        digest = hashlib.sha256(client_order_id.encode()).hexdigest()
+        if self.exchange_id == "hyperliquid":
+            return "0x" + digest[:32]
+        return "lg" + digest[:30]
+
+    # ------------------------------------------------------------------ reads
+    async def fetch_positions(self) -> list[VenuePosition]:
+        """Open positions (non-zero quantity), signed, in base units (linear) or quote units (inverse).
+
+        ``liquidation_price`` is None when the venue reports none (absent or 0);
+        ``isolated_margin`` is the margin posted to an isolated position (ccxt ``positionMargin``
+        (Binance ``isolatedWallet``), else ``collateral - unrealizedPnl``).
+        """
+        await self._markets()
+        raw = await self._call("fetch_positions", self._exchange.fetch_positions)
+        now = _now_ns()
+        out: list[VenuePosition] = []
+        for p in raw or []:
+            pos = self._position(p, now)
+            if pos is not None:
+                out.append(pos)
+        return out
+
+    def _position(self, p: Mapping[str, Any], now: int) -> VenuePosition | None:
+        symbol = str(p.get("symbol"))
+        contracts = _num(p.get("contracts"))
+        if not contracts:
+            return None
+        market: Mapping[str, Any] = (self._exchange.markets or {}).get(symbol) or {}
+        size = _positive(p.get("contractSize")) or _positive(market.get("contractSize")) or 1.0
+        side = str(p.get("side") or "").lower()
+        if side not in ("long", "short"):
+            logger.warning("%s position %s has no side (%r); skipped", self.exchange_id, symbol, side)
+            return None
+        qty = abs(contracts) * size * (1.0 if side == "long" else -1.0)
+        entry = _positive(p.get("entryPrice")) or math.nan
+        mark = _positive(p.get("markPrice")) or math.nan
+        mode: Literal["isolated", "cross"] = "isolated" if str(p.get("marginMode")).lower() == "isolated" else "cross"
+        isolated: float | None = None
+        if mode == "isolated":
+            isolated = _positive(p.get("positionMargin"))
+            if isolated is None:
+                collateral = _num(p.get("collateral"))
+                upnl = _num(p.get("unrealizedPnl")) or 0.0
+                isolated = collateral - upnl if collateral is not None and collateral - upnl > 0 else None
+        leverage = _positive(p.get("leverage"))
+        if leverage is None:
+            notional, initial = _positive(p.get("notional")), _positive(p.get("initialMargin"))
+            leverage = notional / initial if notional and initial else None
+        return VenuePosition(
+            symbol=symbol,
+            qty=qty,
+            entry_price=entry,
+            mark_price=mark,
+            margin_mode=mode,
+            isolated_margin=isolated,
+            liquidation_price=_positive(p.get("liquidationPrice")),
+            leverage=leverage,
+            inverse=bool(market.get("inverse") or p.get("inverse")),
+            timestamp_ns=now,
+        )
+
+    async def fetch_balance(self) -> VenueBalance:
+        """The settlement currency's wallet balance (deposits + realised PnL) and free margin.
+
+        The wallet balance is read from the venue's raw answer where it is reported apart
+        (Binance ``walletBalance``, Bybit ``walletBalance``, OKX ``cashBal``); otherwise ccxt's
+        ``total``, which on some venues includes unrealised PnL.
+        """
+        await self._markets()
+        raw = await self._call("fetch_balance", self._exchange.fetch_balance)
+        now = _now_ns()
+        entry = raw.get(self.settle) or {}
+        total = _num(entry.get("total"))
+        wallet = _wallet_from_info(raw.get("info"), self.settle)
+        if wallet is None:
+            wallet = total
+        if wallet is None:
+            raise VenuePermanentError(f"{self.exchange_id} fetch_balance: no {self.settle} balance reported")
+        free = _num(entry.get("free"))
+        return VenueBalance(
+            currency=self.settle,
+            wallet_balance=wallet,
+            available=free if free is not None else wallet,
+            timestamp_ns=now,
+        )
+
+    async def fetch_marks(self, symbols: list[str]) -> dict[str, float]:
+        """Mark prices of ``symbols`` (``fetch_mark_prices``, else tickers' ``markPrice``).
+
+        Symbols the venue gives no mark for are left out of the result (and logged).
+        """
+        if not symbols:
+            return {}
+        await self._markets()
+        has = self._exchange.has
+        what = f"fetch_marks({', '.join(symbols)})"
+        if has.get("fetchMarkPrices"):
+            raw = await self._call(what, self._exchange.fetch_mark_prices, list(symbols))
+        elif has.get("fetchTickers"):
+            raw = await self._call(what, self._exchange.fetch_tickers, list(symbols))
+        else:
+            raw = {s: await self._call(what, self._exchange.fetch_ticker, s) for s in symbols}
+        out: dict[str, float] = {}
+        for s in symbols:
+            ticker = (raw or {}).get(s) or {}
+            mark = _positive(ticker.get("markPrice"))
+            if mark is None:
+                logger.warning("%s reported no mark price for %s", self.exchange_id, s)
+                continue
+            out[s] = mark
+        return out
+
+    async def fetch_tiers(self, symbol: str) -> TierTable | None:
+        """The symbol's maintenance tiers (``fetch_market_leverage_tiers`` / ``fetch_leverage_tiers``).
+
+        Returns None when ccxt has no tier endpoint for the venue.
+
+        Raises
+        ------
+        VenuePermanentError
+            The venue's tiers fail levguard's checks (gaps, continuity rule).
+        """
+        await self._market(symbol, "fetch_tiers")
+        has = self._exchange.has
+        what = f"fetch_tiers({symbol})"
+        if has.get("fetchLeverageTiers") is True:
+            raw = await self._call(what, self._exchange.fetch_leverage_tiers, [symbol])
+            rows = (raw or {}).get(symbol)
+        elif has.get("fetchMarketLeverageTiers"):
+            rows = await self._call(what, self._exchange.fetch_market_leverage_tiers, symbol)
+        else:
+            return None
+        if not rows:
+            return None
+        try:
+            return TierTable.from_rows(rows, source=f"ccxt:{self.exchange_id} leverage tiers {symbol}")
+        except InputError as exc:
+            raise VenuePermanentError(f"{self.exchange_id} {what}: tiers rejected: {exc}") from None
+
+    async def fetch_funding_rate(self, symbol: str) -> float | None:
+        """The current (next) funding rate per interval as a fraction, None when unknown."""
+        await self._market(symbol, "fetch_funding_rate")
+        if not self._exchange.has.get("fetchFundingRate"):
+            return None
+        raw = await self._call(f"fetch_funding_rate({symbol})", self._exchange.fetch_funding_rate, symbol)
+        return _num((raw or {}).get("fundingRate"))
+
+    # ------------------------------------------------------------------ orders
+    async def round_qty(self, symbol: str, qty: float) -> Decimal:
+        """Return ``qty`` (position units, > 0) as contracts rounded down to the market's amount precision.
+
+        Raises
+        ------
+        VenuePermanentError
+            The rounded quantity is 0, below the market's minimum or above its maximum.
+        """
+        import ccxt
+
+        market = await self._market(symbol, "round_qty")
+        try:
+            dq = Decimal(str(qty))
+        except InvalidOperation:
+            raise InputError(f"qty must be a number, was {qty!r}") from None
+        if not dq.is_finite() or dq <= 0:
+            raise InputError(f"qty must be > 0, was {qty!r}")
+        size = Decimal(str(market.get("contractSize") or 1))
+        contracts = dq / size
+        try:
+            text = self._exchange.amount_to_precision(symbol, format(contracts, "f"))
+        except ccxt.BaseError:
+            text = "0"
+        amount = Decimal(text)
+        limits = market.get("limits") or {}
+        mins = ((limits.get("amount") or {}).get("min"), (limits.get("market") or {}).get("min"))
+        minimum = max((Decimal(str(v)) for v in mins if v is not None), default=Decimal(0))
+        maximum = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
+        if amount <= 0 or amount < minimum:
+            raise VenuePermanentError(
+                f"{self.exchange_id} order {symbol} qty {qty!r} rounds to {amount} contracts, "
+                f"below the minimum {minimum} (precision {market.get('precision', {}).get('amount')})"
+            )
+        if maximum is not None and amount > Decimal(str(maximum)):
+            raise VenuePermanentError(
+                f"{self.exchange_id} order {symbol} qty {qty!r} is {amount} contracts, above the maximum {maximum}"
+            )
+        return amount
+
+    async def round_price(self, symbol: str, price: float) -> Decimal:
+        """Return ``price`` rounded to the market's tick (ccxt ``price_to_precision``)."""
+        import ccxt
+
+        await self._market(symbol, "round_price")
+        try:
+            return Decimal(self._exchange.price_to_precision(symbol, price))
+        except ccxt.BaseError as exc:
+            raise VenuePermanentError(f"{self.exchange_id} round_price {symbol} {price!r}: {exc}") from None
+
+    async def create_order(self, request: OrderRequest) -> OrderState:
+        """Send a (reduce-only) market order with the request's client order id.
+
+        The quantity is converted to contracts and rounded down to the market's precision
+        (:meth:`round_qty`) before any request is sent.
+        """
+        if request.side not in ("buy", "sell"):
+            raise InputError(f"side must be buy or sell, was {request.side!r}")
+        market = await self._market(request.symbol, "create_order")
+        amount = await self.round_qty(request.symbol, request.qty)
+        wire_id = self._wire_client_id(request.client_order_id)
+        params: dict[str, Any] = {"clientOrderId": wire_id}
+        if request.reduce_only:
+            params["reduceOnly"] = True
+        what = f"create_order({request.symbol} {request.side} {amount} reduce_only={request.reduce_only})"
+        logger.info("%s %s client_order_id=%s", self.exchange_id, what, request.client_order_id)
+        raw = await self._call(
+            what, self._exchange.create_order, request.symbol, "market", request.side, float(amount), None, params
+        )
+        return self._order_state(raw, request.symbol, request.client_order_id, market)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        """The order with this client order id, or None when the venue has never seen it.
+
+        Binance, OKX and Hyperliquid are asked directly (``origClientOrderId``, ``clOrdId``,
+        ``cloid``); other venues' open and closed orders are searched.
+
+        Raises
+        ------
+        VenuePermanentError
+            The venue offers no way to find an order by client id through ccxt.
+        """
+        market = await self._market(symbol, "fetch_order")
+        wire_id = self._wire_client_id(client_order_id)
+        what = f"fetch_order({symbol} client_order_id={client_order_id})"
+        param = _FETCH_BY_CLIENT_ID.get(self.exchange_id)
+        if param is not None:
+            raw = await self._call(what, self._exchange.fetch_order, wire_id, symbol, {param: wire_id}, missing_ok=True)
+            if raw is None:  # the venue answered "order does not exist" (Binance -2013)
+                return None
+            return self._order_state(raw, symbol, client_order_id, market)
+        has = self._exchange.has
+        if not (has.get("fetchOpenOrders") or has.get("fetchClosedOrders")):
+            raise VenuePermanentError(f"{self.exchange_id} {what}: no way to look orders up by client id")
+        for method in ("fetchOpenOrders", "fetchClosedOrders"):
+            if not has.get(method):
+                continue
+            fn = getattr(self._exchange, "fetch_open_orders" if method == "fetchOpenOrders" else "fetch_closed_orders")
+            orders = await self._call(what, fn, symbol)
+            for o in orders or []:
+                if o.get("clientOrderId") == wire_id:
+                    return self._order_state(o, symbol, client_order_id, market)
+        return None
+
+    def _order_state(
+        self, raw: Mapping[str, Any], symbol: str, client_order_id: str, market: Mapping[str, Any]
+    ) -> OrderState:
+        size = _positive(market.get("contractSize")) or 1.0
+        status = str(raw.get("status") or "open").lower()
+        ts = raw.get("timestamp")
+        return OrderState(
+            symbol=symbol,
+            client_order_id=client_order_id,
+            status=_status(status),
+            filled=(_num(raw.get("filled")) or 0.0) * size,
+            average_price=_positive(raw.get("average")),
+            venue_order_id=str(raw["id"]) if raw.get("id") is not None else None,
+            timestamp_ns=int(ts) * 1_000_000 if isinstance(ts, int | float) and ts > 0 else _now_ns(),
+        )
+
+    async def close(self) -> None:
+        """Close ccxt's HTTP session."""
+        await self._exchange.close()
+
+
+class _ScrubbingLogger:
+    """Stands in for ccxt's ``exchange.logger``: formats, scrubs credentials, logs to ``ccxt.base.exchange``."""
+
+    def __init__(self, scrub: Callable[[str], str]) -> None:
+        self._logger = logging.getLogger("ccxt.base.exchange")
+        self._scrub = scrub
+
+    def _log(self, level: int, msg: object, args: tuple[object, ...]) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = " ".join(str(a) for a in (msg, *args))
+        self._logger.log(level, "%s", self._scrub(text)[:4000])
+
+    def debug(self, msg: object, *args: object, **_: object) -> None:
+        self._log(logging.DEBUG, msg, args)
+
+    def info(self, msg: object, *args: object, **_: object) -> None:
+        self._log(logging.INFO, msg, args)
+
+    def warning(self, msg: object, *args: object, **_: object) -> None:
+        self._log(logging.WARNING, msg, args)
+
+    def error(self, msg: object, *args: object, **_: object) -> None:
+        self._log(logging.ERROR, msg, args)
+
+    def exception(self, msg: object, *args: object, **_: object) -> None:
+        self._log(logging.ERROR, msg, args)
+
+
+def _status(text: str) -> OrderStatus:
+    if text == "open":
+        return "open"
+    if text == "closed":
+        return "closed"
+    if text in ("canceled", "cancelled"):
+        return "canceled"
+    if text == "rejected":
+        return "rejected"
+    if text == "expired":
+        return "expired"
+    return "open"
+
+
+_WALLET_KEYS = ("walletBalance", "cashBal")
+_CURRENCY_KEYS = ("asset", "coin", "ccy", "currency")
+
+
+def _wallet_from_info(info: object, currency: str, depth: int = 0) -> float | None:
+    # Search the raw answer for {asset|coin|ccy: currency, walletBalance|cashBal: x} (Binance
+    # assets[], Bybit result.list[].coin[], OKX data[].details[]).
+    if depth > 5:
+        return None
+    if isinstance(info, Mapping):
+        if any(str(info.get(k, "")).upper() == currency for k in _CURRENCY_KEYS):
+            for key in _WALLET_KEYS:
+                value = _num(info.get(key))
+                if value is not None:
+                    return value
+        children: list[object] = list(info.values())
+    elif isinstance(info, list):
+        children = list(info)
+    else:
+        return None
+    for child in children:
+        if isinstance(child, Mapping | list):
+            found = _wallet_from_info(child, currency, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def capabilities_of(exchange: Any) -> Capabilities:
+    """Derive uniform capability flags (with notes on what is missing) from ccxt's static ``has``."""
+    has: Mapping[str, Any] = exchange.has
+    ex_id = str(exchange.id)
+    notes: list[str] = []
+    if not has.get("fetchPositions"):
+        notes.append("fetchPositions unsupported: positions cannot be read")
+    marks_direct = bool(has.get("fetchMarkPrices"))
+    mark_price = marks_direct or bool(has.get("fetchTickers") or has.get("fetchTicker"))
+    if not marks_direct and mark_price:
+        notes.append("mark prices read from tickers' markPrice (no fetchMarkPrices)")
+    if not mark_price:
+        notes.append("no mark prices through ccxt")
+    tiers = has.get("fetchLeverageTiers") is True or bool(has.get("fetchMarketLeverageTiers"))
+    if not tiers:
+        notes.append("no leverage tiers through ccxt: levguard's bundled tier tables apply")
+    funding = bool(has.get("fetchFundingRate"))
+    if not funding:
+        notes.append("no current funding rate through ccxt")
+    reduce_only = bool(has.get("createOrder")) and bool(has.get("createReduceOnlyOrder", True))
+    if not reduce_only:
+        notes.append("no reduce-only orders through ccxt: the guardian cannot deleverage")
+    by_client = ex_id in _FETCH_BY_CLIENT_ID and bool(has.get("fetchOrder"))
+    if not by_client:
+        if has.get("fetchOpenOrders") or has.get("fetchClosedOrders"):
+            by_client = True
+            notes.append("orders found by client id by scanning open and closed orders (recent history only)")
+        else:
+            notes.append("orders cannot be found by client id: restart reconciliation unavailable")
+    notes.append("liquidation price as reported by the venue; may be absent (ccxt #14747)")
+    if ex_id in _CLIENT_ID_FORMATS and ex_id not in ("deribit",):
+        notes.append("client order ids outside the venue's format are sent as a deterministic hash")
+    return Capabilities(
+        mark_price=mark_price,
+        leverage_tiers=tiers,
+        funding=funding,
+        reduce_only=reduce_only,
+        fetch_order_by_client_id=by_client,
+        notes=tuple(notes),
+    )
