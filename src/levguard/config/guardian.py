@@ -1,0 +1,220 @@
+"""Guardian configuration (``levguard guard CONFIG.yaml``), validated by pydantic.
+
+Example::
+
+    database: sqlite:///levguard-guard.db      # or postgresql+psycopg://user@host/db
+    interval_s: 5
+    fast_interval_s: 1
+    alerts:
+      log: true
+      webhook: {url: https://hooks.example.com/levguard}
+      email: {host: smtp.example.com, port: 587, sender: guard@example.com, to: [risk@example.com],
+              username_env: SMTP_USER, password_env: SMTP_PASSWORD, starttls: true}
+    accounts:
+      - name: main
+        live: false                            # per-account opt-in (also needs --live)
+        venue: {type: ccxt, exchange: binanceusdm, api_key_env: BINANCE_KEY, secret_env: BINANCE_SECRET}
+        policy: {policy: {type: vol_target, target_vol: 0.5, max_leverage: 5}}   # a policy file's content
+        thresholds: {margin_ratio: [0.5, 0.7, 0.85], distance: [0.15, 0.08, 0.04], p_liq: [0.05, 0.2, 0.5]}
+        actions: {act_level: ACT, max_order_notional: 50000, step_fraction: 0.5, cooldown_s: 30}
+        max_age_s: 15
+
+Secrets: API keys come only from environment variables (``*_env``) or a secrets file (YAML or
+JSON with ``api_key``, ``secret``, ``password``) readable by its owner only (mode 0600); they
+are held as :class:`pydantic.SecretStr` (redacted in every repr and error), never logged and
+never stored in the database.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from levguard.config.policies import _format_error
+from levguard.errors import ConfigError, InputError
+
+__all__ = ["AccountConfig", "GuardianFile", "Secrets", "load_guardian_file", "load_secrets", "parse_guardian_config"]
+
+Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secrets(_Model):
+    """API credentials (redacted in reprs)."""
+
+    api_key: SecretStr | None = None
+    secret: SecretStr | None = None
+    password: SecretStr | None = None
+
+
+class CcxtVenueConfig(_Model):
+    type: Literal["ccxt"]
+    exchange: str
+    rule_set: str | None = None
+    api_key_env: str | None = None
+    secret_env: str | None = None
+    password_env: str | None = None
+    secrets_file: str | None = None
+    sandbox: bool = False
+    timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
+
+
+class PaperPosition(_Model):
+    symbol: str
+    qty: float
+    entry_price: Pos
+    margin_mode: Literal["isolated", "cross"] = "cross"
+    isolated_margin: Pos | None = None
+
+
+class PaperVenueConfig(_Model):
+    type: Literal["paper"]
+    rule_set: str = "binance-usdm"
+    wallet_balance: Pos = 10_000.0
+    positions: list[PaperPosition] = Field(default_factory=list)
+    crash: dict[str, Any] = Field(default_factory=lambda: {"start": 60_000.0, "drop": 0.3, "ticks": 120})
+
+
+class Thresholds(_Model):
+    margin_ratio: tuple[Pos, Pos, Pos] = (0.5, 0.7, 0.85)
+    distance: tuple[Pos, Pos, Pos] = (0.15, 0.08, 0.04)
+    p_liq: tuple[Pos, Pos, Pos] = (0.05, 0.2, 0.5)
+    hysteresis: Annotated[float, Field(ge=0, lt=1)] = 0.1
+
+
+class Actions(_Model):
+    act_level: Literal["WARN", "DANGER", "ACT"] = "ACT"
+    target_leverage: Pos = 3.0
+    max_order_notional: Pos = 100_000.0
+    step_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    cooldown_s: NonNeg = 30.0
+
+
+class AccountConfig(_Model):
+    name: Annotated[str, Field(min_length=1)]
+    live: bool = False
+    venue: Annotated[CcxtVenueConfig | PaperVenueConfig, Field(discriminator="type")]
+    policy: dict[str, Any] | str | None = None
+    thresholds: Thresholds = Thresholds()
+    actions: Actions = Actions()
+    max_age_s: Pos = 15.0
+    drift_threshold: Pos = 0.01
+    horizon_days: Pos = 1.0
+    vol: Pos | None = None
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff_s: NonNeg = 0.5
+
+
+class WebhookConfig(_Model):
+    url: str
+    timeout_s: Pos = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+
+class EmailConfig(_Model):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    sender: str
+    to: list[str]
+    username_env: str | None = None
+    password_env: str | None = None
+    starttls: bool = True
+    min_level: Literal["info", "warning", "critical"] = "warning"
+
+
+class AlertsConfig(_Model):
+    log: bool = True
+    webhook: WebhookConfig | None = None
+    email: EmailConfig | None = None
+
+
+class GuardianFile(_Model):
+    """The whole guardian file."""
+
+    database: str = "sqlite:///levguard-guard.db"
+    interval_s: Pos = 5.0
+    fast_interval_s: Pos = 1.0
+    owner: str | None = None
+    lease_ttl_s: Pos = 30.0
+    alerts: AlertsConfig = AlertsConfig()
+    accounts: Annotated[list[AccountConfig], Field(min_length=1)]
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique(cls, v: list[AccountConfig]) -> list[AccountConfig]:
+        names = [a.name for a in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"account names must be unique; repeated: {dup}")
+        return v
+
+
+def parse_guardian_config(raw: Any, source: str = "config") -> GuardianFile:
+    """Validate a guardian config mapping; errors name the key path and the value."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: must be an object, was {type(raw).__name__}")
+    try:
+        return GuardianFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+def load_guardian_file(path: str | Path) -> GuardianFile:
+    """Read and validate a YAML/JSON guardian file."""
+    from levguard._io import load_spec
+
+    try:
+        raw = load_spec(path)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    return parse_guardian_config(raw, str(path))
+
+
+def load_secrets(venue: CcxtVenueConfig, environ: Any = None) -> Secrets:
+    """The account's credentials from its environment variables or its secrets file.
+
+    Raises
+    ------
+    ConfigError
+        A named variable is unset, the secrets file is missing, unreadable, malformed or readable
+        by others than its owner (mode must be 0600 or stricter).  Messages never contain a key.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    if venue.secrets_file:
+        path = Path(venue.secrets_file)
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise ConfigError(f"secrets_file {path}: {exc.strerror}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"secrets_file {path}: permissions {oct(mode & 0o777)} are too open; chmod 600 it")
+        from levguard._io import load_spec
+
+        try:
+            raw = load_spec(path)
+        except InputError:
+            raise ConfigError(f"secrets_file {path}: not valid YAML/JSON") from None
+        if not isinstance(raw, dict) or not set(raw) <= {"api_key", "secret", "password"}:
+            raise ConfigError(f"secrets_file {path}: must be an object with api_key, secret and optionally password")
+        values.update({k: str(v) for k, v in raw.items() if v is not None})
+    for field, var in (("api_key", venue.api_key_env), ("secret", venue.secret_env), ("password", venue.password_env)):
+        if var:
+            if var not in env or not env[var]:
+                raise ConfigError(f"environment variable {var} (the {field} of {venue.exchange}) is not set")
+            values[field] = env[var]
+    return Secrets(**{k: SecretStr(v) for k, v in values.items()})
