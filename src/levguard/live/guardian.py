@@ -259,28 +259,36 @@ class Guardian:
         out = []
         for setup in self.accounts:
             try:
-                pending = self.store.unresolved_orders(setup.name)
+                out.extend(await self._reconcile_account(setup))
             except StoreUnavailable as exc:
                 await self._alert(setup.name, "critical", "database", f"cannot reconcile orders: {exc}")
+        return out
+
+    async def _reconcile_account(self, setup: AccountSetup) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        pending = self.store.unresolved_orders(setup.name)
+        for row in pending:
+            cid = row["client_order_id"]
+            try:
+                state = await self._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
+            except VenueError as exc:
+                await self._alert(setup.name, "warning", "reconcile", f"order {cid} not reconciled: {exc}")
                 continue
-            for row in pending:
-                cid = row["client_order_id"]
-                try:
-                    state = await self._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
-                except VenueError as exc:
-                    await self._alert(setup.name, "warning", "reconcile", f"order {cid} not reconciled: {exc}")
-                    continue
-                now = self.clock()
-                if state is None:
-                    self.store.mark_result(cid, "expired", 0.0, None, None, now)
-                    resolved = {"account": setup.name, "client_order_id": cid, "status": "not_sent"}
-                else:
-                    self.store.mark_result(
-                        cid, state.status, state.filled, state.average_price, state.venue_order_id, now
-                    )
-                    resolved = {"account": setup.name, "client_order_id": cid, "status": state.status}
-                self._audit(setup.name, "reconcile", {"order": row}, resolved, ["restart: unresolved order"])
-                out.append(resolved)
+            now = self.clock()
+            if state is None:
+                self.store.mark_result(cid, "expired", 0.0, None, None, now)
+                resolved = {"account": setup.name, "client_order_id": cid, "status": "not_sent"}
+            else:
+                self.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, now)
+                resolved = {"account": setup.name, "client_order_id": cid, "status": state.status}
+            self._audit(
+                setup.name,
+                "reconcile",
+                {"order": row},
+                resolved,
+                ["unresolved order: asked the venue by client order id"],
+            )
+            out.append(resolved)
         return out
 
     # ------------------------------------------------------------------ the cycle
@@ -535,6 +543,17 @@ class Guardian:
             decision["skipped"] = "cooldown"
             self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "cooldown"])
             return decision
+        if self.store.unresolved_orders(setup.name):
+            # An earlier order's outcome is unknown (timeout after sending): find it first, and
+            # never decide again on top of an order that may have filled.
+            await self._reconcile_account(setup)
+            if self.store.unresolved_orders(setup.name):
+                decision["skipped"] = "unresolved_order"
+                self._audit(
+                    setup.name, "deleverage_skipped", view, decision, [*reasons, "an earlier order is unresolved"]
+                )
+                return decision
+            return {**decision, "skipped": "reconciled; deciding again next cycle"}
         if self.store.kill_switch(setup.name):
             decision["skipped"] = "kill_switch"
             self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "kill switch on"])
@@ -562,6 +581,7 @@ class Guardian:
             decision["skipped"] = "duplicate"
             return decision
         self._audit(setup.name, "deleverage", view, decision, reasons)
+        self.store.mark_sent(cid, now)  # from here on the venue may have it: reconcile if unsure
         try:
             state: OrderState = await self._call(
                 setup,
@@ -580,8 +600,8 @@ class Guardian:
                 client_order_id=cid,
             )
             decision["error"] = str(exc)
+            ps.last_order_ns = now
             return decision
-        self.store.mark_sent(cid, now)
         self.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, self.clock())
         ps.last_order_ns = now
         sign = -1.0 if pos.qty > 0 else 1.0
