@@ -34,6 +34,7 @@ def _register_subcommands() -> None:
     from levguard.cli.backtest import backtest
     from levguard.cli.cascade import calibrate, cascade
     from levguard.cli.data import data_app
+    from levguard.cli.guard import guard
     from levguard.cli.risk import risk
     from levguard.cli.size import size
 
@@ -43,6 +44,7 @@ def _register_subcommands() -> None:
     app.command("backtest")(backtest)
     app.command("cascade")(cascade)
     app.command("calibrate")(calibrate)
+    app.command("guard")(guard)
 
 
 _register_subcommands()

@@ -1,0 +1,356 @@
+"""``levguard guard CONFIG.yaml [--live]`` and ``levguard guard --paper-demo``: the live guardian
+(docs/guardian.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from levguard.errors import LevguardError
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _sizer(policy: Any, vol: float | None) -> Any:
+    """``spec -> size_account(spec, policy)`` (None without a policy)."""
+    if policy is None:
+        return None
+    from levguard.sizing import size_account
+
+    def size(spec: dict[str, Any]) -> dict[str, Any]:
+        return size_account(spec, policy, vol=vol if vol is not None else 0.6)
+
+    return size
+
+
+def _paper_venue(cfg: Any) -> Any:
+    from levguard.venues.paper import PaperVenue, scripted_crash
+
+    crash = dict(cfg.crash)
+    feeds = {}
+    for p in cfg.positions:
+        feeds[p.symbol] = scripted_crash(
+            float(crash.get("start", p.entry_price)),
+            float(crash.get("drop", 0.3)),
+            int(crash.get("ticks", 120)),
+            flat=int(crash.get("flat", 10)),
+            tail=int(crash.get("tail", 30)),
+        )
+    positions = [
+        {
+            "symbol": p.symbol,
+            "qty": p.qty,
+            "entry_price": p.entry_price,
+            "margin_mode": p.margin_mode,
+            **({"isolated_margin": p.isolated_margin} if p.isolated_margin is not None else {}),
+        }
+        for p in cfg.positions
+    ]
+    return PaperVenue(cfg.rule_set, feeds=feeds, wallet_balance=cfg.wallet_balance, positions=positions)
+
+
+def _ccxt_venue(cfg: Any) -> Any:
+    from levguard.config.guardian import load_secrets
+    from levguard.venues.ccxt_adapter import CcxtVenue
+
+    secrets = load_secrets(cfg)
+
+    def reveal(v: Any) -> str | None:
+        return v.get_secret_value() if v is not None else None
+
+    return CcxtVenue(
+        cfg.exchange,
+        rule_set=cfg.rule_set,
+        api_key=reveal(secrets.api_key),
+        secret=reveal(secrets.secret),
+        password=reveal(secrets.password),
+        timeout_ms=cfg.timeout_ms,
+        sandbox=cfg.sandbox,
+    )
+
+
+def _alerter(cfg: Any) -> Any:
+    from levguard.live.alerts import Alerter, EmailSink, LogSink, WebhookSink
+
+    sinks: list[Any] = []
+    if cfg.log:
+        sinks.append(LogSink())
+    if cfg.webhook is not None:
+        sinks.append(WebhookSink(cfg.webhook.url, cfg.webhook.timeout_s))
+    if cfg.email is not None:
+        e = cfg.email
+        sinks.append(
+            EmailSink(
+                e.host,
+                e.port,
+                e.sender,
+                tuple(e.to),
+                username=os.environ.get(e.username_env) if e.username_env else None,
+                password=os.environ.get(e.password_env) if e.password_env else None,
+                starttls=e.starttls,
+                min_level=e.min_level,
+            )
+        )
+    return Alerter(sinks)
+
+
+def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
+    """The guardian and the paper venues it must tick, from a validated config."""
+    from levguard.config.policies import parse_policy_config
+    from levguard.live.guardian import AccountSetup, Guardian
+    from levguard.live.states import Level, Thresholds
+    from levguard.live.store import Store
+
+    store = Store(cfg.database)
+    setups = []
+    papers = []
+    for acc in cfg.accounts:
+        venue = _paper_venue(acc.venue) if acc.venue.type == "paper" else _ccxt_venue(acc.venue)
+        if acc.venue.type == "paper":
+            papers.append(venue)
+        policy = acc.policy
+        if isinstance(policy, dict):
+            parse_policy_config(policy)  # validated now: one clear error, not one per cycle
+        store.upsert_account(
+            acc.name, venue.name, live_enabled=acc.live, policy=policy if isinstance(policy, dict) else None
+        )
+        t = acc.thresholds
+        setups.append(
+            AccountSetup(
+                name=acc.name,
+                venue=venue,
+                thresholds=Thresholds(t.margin_ratio, t.distance, t.p_liq, t.hysteresis),
+                sizer=_sizer(policy, acc.vol),
+                target_leverage=acc.actions.target_leverage,
+                live=acc.live,
+                act_level=Level[acc.actions.act_level],
+                max_order_notional=acc.actions.max_order_notional,
+                step_fraction=acc.actions.step_fraction,
+                cooldown_s=acc.actions.cooldown_s,
+                max_age_s=acc.max_age_s,
+                drift_threshold=acc.drift_threshold,
+                horizon_days=acc.horizon_days,
+                vol=acc.vol,
+                retries=acc.retries,
+                backoff_s=acc.backoff_s,
+            )
+        )
+    if papers and len(papers) != len(setups):
+        from levguard.errors import ConfigError
+
+        raise ConfigError("paper accounts run on simulated time: do not mix them with exchange accounts in one file")
+    first = papers[0] if papers else None
+    guardian = Guardian(
+        setups,
+        store,
+        live=live,
+        alerter=_alerter(cfg.alerts),
+        clock=(lambda: first.now_ns) if first is not None else None,
+        owner=cfg.owner or f"{socket.gethostname()}:{os.getpid()}",
+        lease_ttl_s=cfg.lease_ttl_s,
+    )
+    return guardian, papers
+
+
+def _table(reports: list[dict[str, Any]], title: str) -> Any:
+    from rich.table import Table
+
+    colors = {"OK": "green", "WARN": "yellow", "DANGER": "red", "ACT": "bold red"}
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in ("account", "symbol", "qty", "mark", "liq. price", "distance", "P(liq)", "leverage", "state", "action"):
+        table.add_column(col, justify="left" if col in ("account", "symbol", "state", "action") else "right")
+    for r in reports:
+        if not r.get("positions"):
+            table.add_row(r["account"], "-", "", "", "", "", "", "", r.get("status", ""), r.get("reason", ""))
+            continue
+        for p in r["positions"]:
+            act = p.get("action") or {}
+            if act.get("skipped"):
+                action = f"skipped: {act['skipped']}"
+            elif act.get("dry_run"):
+                action = f"would {act['side']} {act['qty']:.4g}"
+            elif act:
+                action = f"{act['side']} {act.get('filled', 0):.4g} ({act.get('status', act.get('error', ''))})"
+            else:
+                action = ""
+            lp = p["liquidation_price"]
+            table.add_row(
+                r["account"],
+                p["symbol"],
+                f"{p['qty']:.4g}",
+                f"{p['mark']:,.2f}",
+                f"{lp:,.2f}" if lp else "none",
+                f"{p['distance']:.1%}" if p["distance"] != float("inf") else "∞",
+                f"{p['p_liq']:.1%}",
+                f"{p['leverage']:.2f}x → {p['target_leverage']:.2f}x",
+                f"[{colors[p['state']]}]{p['state']}[/]",
+                action,
+            )
+    return table
+
+
+async def _run(
+    guardian: Any, papers: list[Any], *, interval_s: float, fast_s: float, max_cycles: int | None, show: bool
+) -> list[dict[str, Any]]:
+    from rich.live import Live
+
+    await guardian.reconcile()
+    n = 0
+    last: list[dict[str, Any]] = []
+    live_view = Live(auto_refresh=False, transient=False) if show else None
+    if live_view is not None:
+        live_view.start()
+    try:
+        while max_cycles is None or n < max_cycles:
+            last = await guardian.cycle()
+            n += 1
+            if live_view is not None:
+                live_view.update(_table(last, f"levguard guardian, cycle {n}"), refresh=True)
+            if papers:
+                for p in papers:
+                    await p.step()
+                if all(p.exhausted for p in papers):
+                    break
+                continue
+            worst = max((r.get("level", 0) for r in last), default=0)
+            await asyncio.sleep(fast_s if worst >= 2 else interval_s)
+    finally:
+        if live_view is not None:
+            live_view.stop()
+    return last
+
+
+def guard(
+    config: Annotated[str | None, typer.Argument(help="Guardian file (YAML/JSON), see docs/guardian.md.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Send reduce-only orders (accounts must also opt in).")] = False,
+    paper_demo: Annotated[
+        bool, typer.Option("--paper-demo", help="A paper account through a scripted crash; no config needed.")
+    ] = False,
+    max_cycles: Annotated[int | None, typer.Option("--max-cycles", help="Stop after this many cycles.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the last cycle's reports as JSON.")] = False,
+) -> None:
+    """Watch exchange accounts, alert, and deleverage before liquidation (dry run unless --live)."""
+    import logging
+
+    from levguard.config.guardian import load_guardian_file, parse_guardian_config
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if paper_demo and config is not None:
+        _fail("give a CONFIG or --paper-demo, not both")
+    if not paper_demo and config is None:
+        _fail("give a guardian CONFIG file (docs/guardian.md) or --paper-demo")
+    try:
+        if paper_demo:
+            import tempfile
+
+            tmp = tempfile.mkdtemp(prefix="levguard-demo-")
+            cfg = parse_guardian_config(_DEMO, "--paper-demo")
+            cfg = cfg.model_copy(update={"database": f"sqlite:///{tmp}/guard.db"})
+            live = True  # a simulated venue: acting is safe and is the point of the demo
+        else:
+            assert config is not None
+            cfg = load_guardian_file(config)
+        guardian, papers = build(cfg, live=live)
+        if not as_json:
+            from rich.console import Console
+
+            mode = "LIVE: orders are sent" if live else "dry run: no order is sent (use --live)"
+            Console(stderr=True).print(
+                f"[bold]levguard guardian[/] · {len(cfg.accounts)} account(s) · {mode} · "
+                f"database {guardian.store.url_redacted}"
+            )
+        show = not as_json and sys.stdout.isatty()
+        last = asyncio.run(
+            _run(
+                guardian,
+                papers,
+                interval_s=cfg.interval_s,
+                fast_s=cfg.fast_interval_s,
+                max_cycles=max_cycles,
+                show=show,
+            )
+        )
+    except LevguardError as exc:
+        _fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if as_json:
+        sys.stdout.write(json.dumps(last, indent=1, default=str) + "\n")
+        return
+    from rich.console import Console
+
+    out = Console()
+    if not show:
+        out.print(_table(last, "levguard guardian: last cycle"))
+    if paper_demo:
+        _demo_summary(out, guardian, papers)
+
+
+def _demo_summary(out: Any, guardian: Any, papers: list[Any]) -> None:
+    """What happened in the paper demo, against the same crash without the guardian."""
+    import pandas as pd
+
+    from levguard.config.guardian import parse_guardian_config
+    from levguard.venues.paper import PaperVenue
+
+    venue = papers[0]
+    twin = _paper_venue(parse_guardian_config(_DEMO, "--paper-demo").accounts[0].venue)
+    assert isinstance(twin, PaperVenue)
+    while not twin.exhausted:
+        twin.step_sync()
+    store = guardian.store
+    alerts = store.alerts(limit=1000)
+    orders = store.orders(limit=1000)
+    out.print("\n[bold]Paper demo[/]: a 12x BTCUSDT long through a scripted 30 % crash.")
+    for a in reversed(alerts):
+        if a["kind"] in ("state", "action"):
+            out.print(f"  [{a['level']}] {a['message']}")
+    if twin.liquidations:
+        liq = twin.liquidations[0]
+        when = pd.Timestamp(liq.ts_ns, unit="ns", tz="UTC").strftime("%H:%M")
+        out.print(
+            f"Without the guardian the venue liquidates the position at {liq.price:,.2f} "
+            f"(simulated time {when}; mark {liq.mark_price:,.2f})."
+        )
+    if venue.liquidations:
+        out.print(f"[bold red]The guardian did not prevent liquidation[/] ({len(venue.liquidations)}).")
+    else:
+        filled = sum(o["filled"] or 0.0 for o in orders)
+        out.print(
+            f"[green]With the guardian: {len(orders)} reduce-only order(s), {filled:.4g} BTC sold before the venue's "
+            "liquidation price; no liquidation.[/]"
+        )
+
+
+_DEMO: dict[str, Any] = {
+    "database": "sqlite://",
+    "accounts": [
+        {
+            "name": "paper-btc",
+            "live": True,
+            "venue": {
+                "type": "paper",
+                "rule_set": "binance-usdm",
+                "wallet_balance": 10_000.0,
+                "positions": [{"symbol": "BTCUSDT", "qty": 2.0, "entry_price": 60_000.0}],
+                "crash": {"start": 60_000.0, "drop": 0.3, "ticks": 90, "flat": 10, "tail": 30},
+            },
+            "thresholds": {"margin_ratio": [0.3, 0.5, 0.6], "distance": [0.2, 0.12, 0.08], "p_liq": [0.2, 0.5, 0.8]},
+            "actions": {"target_leverage": 3.0, "step_fraction": 0.5, "cooldown_s": 0, "max_order_notional": 100_000},
+            "max_age_s": 120,
+            "vol": 0.8,
+        }
+    ],
+}

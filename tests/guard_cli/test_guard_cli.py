@@ -1,0 +1,143 @@
+"""``levguard guard``: the paper demo, a config run, dry run by default, one-line config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.config.guardian import CcxtVenueConfig, load_secrets
+from levguard.errors import ConfigError
+from levguard.live.store import Store
+
+runner = CliRunner()
+
+
+def paper_config(tmp_path: Path, **account: Any) -> dict[str, Any]:
+    acc: dict[str, Any] = {
+        "name": "paper-btc",
+        "venue": {
+            "type": "paper",
+            "wallet_balance": 10_000.0,
+            "positions": [{"symbol": "BTCUSDT", "qty": 2.0, "entry_price": 60_000.0}],
+            "crash": {"start": 60_000.0, "drop": 0.3, "ticks": 60, "flat": 5, "tail": 10},
+        },
+        "thresholds": {"margin_ratio": [0.3, 0.5, 0.6], "distance": [0.2, 0.12, 0.08], "p_liq": [0.2, 0.5, 0.8]},
+        "actions": {"target_leverage": 3.0, "cooldown_s": 0},
+        "max_age_s": 120,
+        "vol": 0.8,
+    }
+    acc.update(account)
+    return {"database": f"sqlite:///{tmp_path / 'g.db'}", "alerts": {"log": False}, "accounts": [acc]}
+
+
+def write(tmp_path: Path, cfg: dict[str, Any]) -> str:
+    p = tmp_path / "guard.yaml"
+    p.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return str(p)
+
+
+def test_paper_demo_deleverages_through_the_crash() -> None:
+    res = runner.invoke(app, ["guard", "--paper-demo"])
+    assert res.exit_code == 0, res.output
+    assert "reduce-only" in res.stdout
+    assert "Without the guardian the venue liquidates" in res.stdout
+    assert "no liquidation" in res.stdout
+
+
+def test_config_run_is_a_dry_run_without_live(tmp_path: Path) -> None:
+    cfg = paper_config(tmp_path, live=True)
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    reports = json.loads(res.stdout)
+    assert reports[0]["account"] == "paper-btc"
+    store = Store(cfg["database"])
+    assert store.orders(account="paper-btc") == []
+    assert any(r["event"] == "deleverage_dry_run" for r in store.audit_log(account="paper-btc", limit=10_000))
+
+
+def test_live_needs_both_the_flag_and_the_account_opt_in(tmp_path: Path) -> None:
+    cfg = paper_config(tmp_path, live=False)
+    assert runner.invoke(app, ["guard", write(tmp_path, cfg), "--live", "--json"]).exit_code == 0
+    assert Store(cfg["database"]).orders(account="paper-btc") == []
+    cfg2 = paper_config(tmp_path / "b", live=True)
+    (tmp_path / "b").mkdir()
+    res = runner.invoke(app, ["guard", write(tmp_path / "b", cfg2), "--live", "--json"])
+    assert res.exit_code == 0, res.output
+    orders = Store(cfg2["database"]).orders(account="paper-btc")
+    assert orders
+    assert {o["status"] for o in orders} == {"closed"}
+
+
+def test_max_cycles_stops(tmp_path: Path) -> None:
+    cfg = paper_config(tmp_path)
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(Store(cfg["database"]).snapshots("paper-btc")) == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda c: c.update(accounts=[]), "accounts"),
+        (lambda c: c["accounts"][0].update(actions={"step_fraction": 2}), "step_fraction"),
+        (lambda c: c["accounts"][0].update(thresholds={"hysteresis": 1.5}), "hysteresis"),
+        (lambda c: c["accounts"][0]["venue"].update(type="ftx"), "venue"),
+        (lambda c: c.update(alerts={"webhook": {"url": "ftp://x"}}), "url"),
+        (lambda c: c.update(bogus=1), "bogus"),
+        (lambda c: c["accounts"].append(dict(c["accounts"][0])), "unique"),
+    ],
+)
+def test_bad_config_is_one_line_exit_2(tmp_path: Path, mutate: Any, needle: str) -> None:
+    cfg = paper_config(tmp_path)
+    mutate(cfg)
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg)])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("levguard: error:")
+    assert needle in res.stderr
+    assert len(res.stderr.strip().splitlines()) <= 2
+
+
+def test_needs_a_config_or_the_demo() -> None:
+    res = runner.invoke(app, ["guard"])
+    assert res.exit_code == 2
+    assert "--paper-demo" in res.stderr
+
+
+def test_secrets_come_from_env_or_a_private_file_and_never_show(tmp_path: Path) -> None:
+    venue = CcxtVenueConfig(type="ccxt", exchange="binanceusdm", api_key_env="LG_KEY", secret_env="LG_SECRET")
+    with pytest.raises(ConfigError, match="LG_KEY") as exc:
+        load_secrets(venue, environ={})
+    assert "LG_KEY" in str(exc.value)
+    secrets = load_secrets(venue, environ={"LG_KEY": "AKIA-very-secret", "LG_SECRET": "sssh"})
+    assert secrets.api_key is not None
+    assert secrets.api_key.get_secret_value() == "AKIA-very-secret"
+    assert "AKIA-very-secret" not in repr(secrets)
+    assert "sssh" not in str(secrets)
+    f = tmp_path / "keys.yaml"
+    f.write_text("api_key: k-from-file\nsecret: s-from-file\n")
+    os.chmod(f, 0o644)
+    file_venue = CcxtVenueConfig(type="ccxt", exchange="binanceusdm", secrets_file=str(f))
+    with pytest.raises(ConfigError, match="too open"):
+        load_secrets(file_venue, environ={})
+    os.chmod(f, 0o600)
+    loaded = load_secrets(file_venue, environ={})
+    assert loaded.secret is not None
+    assert loaded.secret.get_secret_value() == "s-from-file"
+
+
+def test_a_missing_key_variable_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LG_NOPE", raising=False)
+    cfg = {
+        "database": f"sqlite:///{tmp_path / 'g.db'}",
+        "accounts": [{"name": "real", "venue": {"type": "ccxt", "exchange": "binanceusdm", "api_key_env": "LG_NOPE"}}],
+    }
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg)])
+    assert res.exit_code == 2
+    assert "LG_NOPE" in res.stderr
