@@ -68,6 +68,8 @@ def run_crash(v: PaperVenue, g: Guardian | None, steps: int | None = None) -> li
                 reports.extend(await g.cycle())
             await v.step()
             n += 1
+        if g is not None:
+            g.flush()
         return reports
 
     return asyncio.run(go())

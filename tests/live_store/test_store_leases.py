@@ -108,3 +108,30 @@ def test_lease_race_between_processes_has_one_winner(store_url: str) -> None:
             assert check.acquire_lease(account, loser, 30.0, 1_000 * S + 30 * S) is True
         finally:
             check.close()
+
+
+def test_acquire_leases_in_one_transaction(store: Store) -> None:
+    s = 1_000_000_000
+    assert store.acquire_lease("b", "other", 30, 0)
+    held = store.acquire_leases(["a", "b", "c"], "me", 30, 0)
+    assert held == {"a": True, "b": False, "c": True}
+    # Renewal of leases already held (the bulk UPDATE path) and no steal of b before it expires.
+    assert store.acquire_leases(["a", "b", "c"], "me", 30, 20 * s) == {"a": True, "b": False, "c": True}
+    assert store.lease_owner("a", 45 * s) == "me"  # renewed at 20 s: valid until 50 s
+    # b expired at 30 s: taken over.
+    assert store.acquire_leases(["b"], "me", 30, 31 * s) == {"b": True}
+    assert store.lease_owner("b", 40 * s) == "me"
+
+
+def test_record_cycle_writes_snapshots_and_audit_rows_at_once(store: Store) -> None:
+    store.record_cycle(
+        [("acct", 1, "OK", {"equity": 1.0}), ("acct", 2, "WARN", {"equity": float("nan")})],
+        [("acct", 2, "cycle", {"x": 1}, {"state": "WARN"}, ["BTCUSDT: WARN"])],
+    )
+    snaps = store.snapshots("acct")
+    assert [s["state"] for s in snaps] == ["OK", "WARN"]
+    assert snaps[1]["figures"]["equity"] is None
+    (row,) = store.audit_log(account="acct")
+    assert row["event"] == "cycle"
+    assert row["reasons"] == ["BTCUSDT: WARN"]
+    store.record_cycle([], [])  # nothing to write: no error

@@ -206,6 +206,7 @@ async def _run(
     from rich.live import Live
 
     await guardian.reconcile()
+    guardian.freeze_heap()
     n = 0
     last: list[dict[str, Any]] = []
     live_view = Live(auto_refresh=False, transient=False) if show else None
@@ -226,6 +227,7 @@ async def _run(
             worst = max((r.get("level", 0) for r in last), default=0)
             await asyncio.sleep(fast_s if worst >= 2 else interval_s)
     finally:
+        guardian.close()
         if live_view is not None:
             live_view.stop()
     return last

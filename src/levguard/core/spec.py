@@ -71,12 +71,16 @@ def tiers_from_spec(raw: object, where: str) -> TierTable:
 
 
 def _symbol_tiers(raw: object) -> dict[str, TierTable]:
-    """Top-level ``tiers``: ``{symbol: [tier, ...]}`` (ccxt ``fetch_leverage_tiers`` output fits)."""
+    """Top-level ``tiers``: ``{symbol: [tier, ...] | TierTable}`` (ccxt ``fetch_leverage_tiers``
+    output fits; a built table is used as is)."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise InputError(f"tiers must map symbol -> list of tiers, was {type(raw).__name__}")
-    return {symbol_key(str(sym)): tiers_from_spec(rows, f"tiers[{sym!r}]") for sym, rows in raw.items()}
+    return {
+        symbol_key(str(sym)): rows if isinstance(rows, TierTable) else tiers_from_spec(rows, f"tiers[{sym!r}]")
+        for sym, rows in raw.items()
+    }
 
 
 def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -59,6 +60,7 @@ __all__ = ["AccountSetup", "Guardian", "client_order_id"]
 log = logging.getLogger("levguard.guardian")
 T = TypeVar("T")
 _FINAL = ("closed", "canceled", "rejected", "expired")
+_TIERS_TTL_NS = 3_600 * 1_000_000_000
 
 
 def client_order_id(account: str, symbol: str, seq: int) -> str:
@@ -164,6 +166,8 @@ class _AccountState:
     marks: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
     stale: bool = False
     cycles: int = 0
+    tiers: dict[str, tuple[int, Any]] = field(default_factory=dict)  # symbol -> (fetched ns, TierTable | None)
+    lease_until_ns: int = 0
 
 
 class Guardian:
@@ -212,6 +216,10 @@ class Guardian:
         self.lease_ttl_s = float(lease_ttl_s)
         self.sleep = sleep
         self._state: dict[str, _AccountState] = {a.name: _AccountState() for a in accounts}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="levguard-store")
+        self._write: Future[None] | None = None
+        self._pending_snapshots: list[tuple[str, int, str, dict[str, Any]]] = []
+        self._pending_audits: list[tuple[str | None, int, str, dict[str, Any], dict[str, Any], list[str]]] = []
         self.last_reports: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -296,6 +304,14 @@ class Guardian:
     async def cycle(self) -> list[dict[str, Any]]:
         """One pass over every account; returns each account's report."""
         reports = []
+        now = self.clock()
+        due = [a for a in self.accounts if now >= self._state[a.name].lease_until_ns - int(self.lease_ttl_s * 0.5e9)]
+        if due:
+            try:
+                self._renew_leases(due, now)
+            except StoreUnavailable as exc:
+                await self._alert(None, "critical", "database", f"leases not renewed, no action: {exc}")
+                return [{"account": a.name, "status": "database_unavailable"} for a in self.accounts]
         for setup in self.accounts:
             try:
                 report = await self.cycle_account(setup)
@@ -304,7 +320,44 @@ class Guardian:
                 report = {"account": setup.name, "status": "database_unavailable"}
             self.last_reports[setup.name] = report
             reports.append(report)
+        # The routine rows of the cycle (snapshots, "cycle" audit rows) in one commit, written in
+        # the background while the next cycle runs (flushed before it writes its own); every
+        # decision that leads to an order is written synchronously before acting.
+        await self._flush_async()
+        snaps, audits = self._pending_snapshots, self._pending_audits
+        self._pending_snapshots, self._pending_audits = [], []
+        self._write = self._writer.submit(self.store.record_cycle, snaps, audits)
         return reports
+
+    @staticmethod
+    def freeze_heap() -> None:
+        """Move every object alive now (modules, tiers, the venues' state) out of the garbage
+        collector's reach (``gc.freeze``): full collections then scan only what cycles create,
+        which keeps them from stalling a cycle for tens of milliseconds.  Called once by
+        :meth:`run` after start-up."""
+        import gc
+
+        gc.collect()
+        gc.freeze()
+
+    def flush(self) -> None:
+        """Wait for the last cycle's snapshots and audit rows to be stored (raises StoreUnavailable)."""
+        write, self._write = self._write, None
+        if write is not None:
+            write.result()
+
+    async def _flush_async(self) -> None:
+        try:
+            self.flush()
+        except StoreUnavailable as exc:
+            await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}")
+
+    def close(self) -> None:
+        """Flush and stop the background writer."""
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
 
     async def run(
         self,
@@ -317,19 +370,27 @@ class Guardian:
         """Run cycles until ``stop`` is set or ``max_cycles`` ran; faster when any position is at
         DANGER or worse."""
         await self.reconcile()
+        self.freeze_heap()
         n = 0
-        while (stop is None or not stop.is_set()) and (max_cycles is None or n < max_cycles):
-            reports = await self.cycle()
-            n += 1
-            worst = max((r.get("level", 0) for r in reports), default=0)
-            await self.sleep(fast_interval_s if worst >= Level.DANGER else interval_s)
+        try:
+            while (stop is None or not stop.is_set()) and (max_cycles is None or n < max_cycles):
+                reports = await self.cycle()
+                n += 1
+                worst = max((r.get("level", 0) for r in reports), default=0)
+                await self.sleep(fast_interval_s if worst >= Level.DANGER else interval_s)
+        finally:
+            await self._flush_async()
 
     async def cycle_account(self, setup: AccountSetup) -> dict[str, Any]:
         """One cycle of one account (see the module docstring)."""
         st = self._state[setup.name]
         st.cycles += 1
         now = self.clock()
-        if not self.store.acquire_lease(setup.name, self.owner, self.lease_ttl_s, now):
+        # Leases are renewed by cycle() for every account at once (one commit) once half their
+        # lifetime has passed; an account whose lease another process holds is skipped.
+        if now >= st.lease_until_ns - int(self.lease_ttl_s * 0.5e9) and not self._renew_leases([setup], now):
+            return {"account": setup.name, "status": "lease_held_elsewhere"}
+        if st.lease_until_ns == 0:
             return {"account": setup.name, "status": "lease_held_elsewhere"}
         if st.disabled:
             return {"account": setup.name, "status": "disabled", "reason": st.disabled}
@@ -386,10 +447,27 @@ class Guardian:
             hist = st.marks.setdefault(sym, deque(maxlen=500))
             hist.append((now, mark))
         if not positions:
-            self.store.add_snapshot(setup.name, now, "OK", {"equity": balance.wallet_balance, "positions": 0})
+            self._pending_snapshots.append((setup.name, now, "OK", {"equity": balance.wallet_balance, "positions": []}))
             return {"account": setup.name, "status": "ok", "level": 0, "positions": []}
-        # 4. Margin engine, drift, probability of liquidation, target.
+        # 4. Margin engine (with the venue's tiers, refreshed hourly), drift, P(liq), target.
+        tier_tables: dict[str, Any] = {}
+        for p in positions:
+            cached = st.tiers.get(p.symbol)
+            if cached is None or now - cached[0] > _TIERS_TTL_NS:
+                try:
+                    table = await self._call(setup, "fetch_tiers", _tier_fetcher(venue, p.symbol))
+                except VenueAuthError:
+                    raise
+                except VenueError as exc:
+                    log.warning("%s: tiers of %s unavailable (%s); built-in tiers used", setup.name, p.symbol, exc)
+                    table = cached[1] if cached is not None else None
+                st.tiers[p.symbol] = (now, table)
+            table = st.tiers[p.symbol][1]
+            if table is not None:
+                tier_tables[p.symbol] = table
         spec = _account_spec(venue.name, balance, positions, marks)
+        if tier_tables:
+            spec["tiers"] = tier_tables
         try:
             report = evaluate(account_from_spec(spec))
         except LevguardError as exc:
@@ -477,15 +555,30 @@ class Guardian:
             "margin_ratio": report.margin_ratio,
             "positions": views,
         }
-        self.store.add_snapshot(setup.name, now, worst.name, figures)
-        self._audit(
-            setup.name,
-            "cycle",
-            {"balance": balance.wallet_balance, "positions": [p.__dict__ for p in positions], "marks": marks},
-            {"state": worst.name, "positions": views},
-            [f"{v['symbol']}: {v['state']}" for v in views],
+        self._pending_snapshots.append((setup.name, now, worst.name, figures))
+        self._pending_audits.append(
+            (
+                setup.name,
+                now,
+                "cycle",
+                {
+                    "wallet_balance": balance.wallet_balance,
+                    "positions": [
+                        [p.symbol, p.qty, p.entry_price, marks.get(p.symbol, p.mark_price)] for p in positions
+                    ],
+                },
+                {"state": worst.name},
+                [f"{v['symbol']}: {v['state']}" for v in views],
+            )
         )
         return {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
+
+    def _renew_leases(self, setups: list[AccountSetup], now: int) -> bool:
+        """Take or renew the leases of ``setups`` in one transaction; True if all are held."""
+        held = self.store.acquire_leases([s.name for s in setups], self.owner, self.lease_ttl_s, now)
+        for s in setups:
+            self._state[s.name].lease_until_ns = now + int(self.lease_ttl_s * 1e9) if held[s.name] else 0
+        return all(held.values())
 
     async def _stale(self, setup: AccountSetup, st: _AccountState, why: str) -> dict[str, Any]:
         if not st.stale:
@@ -616,6 +709,13 @@ class Guardian:
             **decision,
         )
         return decision
+
+
+def _tier_fetcher(venue: Venue, symbol: str) -> Callable[[], Awaitable[Any]]:
+    async def fetch() -> Any:
+        return await venue.fetch_tiers(symbol)
+
+    return fetch
 
 
 def _fetcher(venue: Venue, symbol: str, cid: str) -> Callable[[], Awaitable[OrderState | None]]:

@@ -583,6 +583,38 @@ class Store:
         with self._tx("audit", write=True) as conn:
             return int(conn.execute(AUDIT_LOG.insert().values(**values).returning(AUDIT_LOG.c.id)).scalar_one())
 
+    def record_cycle(
+        self,
+        snapshots: list[tuple[str, int, str, dict[str, Any]]],
+        audits: list[tuple[str | None, int, str, dict[str, Any], dict[str, Any], list[str]]],
+    ) -> None:
+        """Append many snapshots ``(account, ts_ns, state, figures)`` and audit rows ``(account,
+        ts_ns, event, inputs, decision, reasons)`` in one transaction (one commit per guardian
+        cycle instead of two per account).  Decisions that lead to orders are written at once by
+        :meth:`audit` and :meth:`record_intent`, never batched."""
+        snap_rows = [
+            {"account": str(a), "ts_ns": _int(t, "ts_ns"), "state": str(st), "figures": _jsonable(f, "figures")}
+            for a, t, st, f in snapshots
+        ]
+        audit_rows = [
+            {
+                "account": None if a is None else str(a),
+                "ts_ns": _int(t, "ts_ns"),
+                "event": str(e),
+                "inputs": _jsonable(i, "inputs"),
+                "decision": _jsonable(d, "decision"),
+                "reasons": [str(r) for r in rs],
+            }
+            for a, t, e, i, d, rs in audits
+        ]
+        if not snap_rows and not audit_rows:
+            return
+        with self._tx("record_cycle", write=True) as conn:
+            if snap_rows:
+                conn.execute(SNAPSHOTS.insert(), snap_rows)
+            if audit_rows:
+                conn.execute(AUDIT_LOG.insert(), audit_rows)
+
     def audit_log(
         self,
         *,
@@ -741,6 +773,35 @@ class Store:
         with self._tx("acquire_lease", write=True) as conn:
             won = conn.execute(stmt).first()
         return won is not None and won.owner == str(owner)
+
+    def acquire_leases(self, accounts: list[str], owner: str, ttl_s: float, now_ns: int) -> dict[str, bool]:
+        """:meth:`acquire_lease` for many accounts in one transaction (one commit per guardian
+        cycle); each account's upsert is the same atomic statement.  Returns account -> held."""
+        expires = self._expiry(ttl_s, now_ns)
+        now = _int(now_ns, "now_ns")
+        out: dict[str, bool] = {}
+        names = [str(a) for a in accounts]
+        with self._tx("acquire_leases", write=True) as conn:
+            # Steady state: every lease is already ours and unexpired, one UPDATE renews them all.
+            renewed = set(
+                conn.execute(
+                    LEASES.update()
+                    .where(LEASES.c.account.in_(names), LEASES.c.owner == str(owner), LEASES.c.expires_ns > now)
+                    .values(expires_ns=expires)
+                    .returning(LEASES.c.account)
+                ).scalars()
+            )
+            out.update(dict.fromkeys(renewed, True))
+            for account in (a for a in names if a not in renewed):
+                stmt = self._insert(LEASES).values(account=str(account), owner=str(owner), expires_ns=expires)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[LEASES.c.account],
+                    set_={"owner": stmt.excluded.owner, "expires_ns": stmt.excluded.expires_ns},
+                    where=sa.or_(LEASES.c.owner.is_(None), LEASES.c.expires_ns <= now, LEASES.c.owner == str(owner)),
+                ).returning(LEASES.c.owner)
+                won = conn.execute(stmt).first()
+                out[str(account)] = won is not None and won.owner == str(owner)
+        return out
 
     def renew_lease(self, account: str, owner: str, ttl_s: float, now_ns: int) -> bool:
         """Extend ``owner``'s unexpired lease to ``now_ns + ttl_s``; False if not held (or expired)."""
