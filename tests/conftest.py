@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import levguard
+
+# CI runs the property tests on a fixed sequence of examples (reproducible, never red by a new
+# random draw); `make test` on a workstation explores new examples on every run.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("LEVGUARD_HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["LEVGUARD_HYPOTHESIS_PROFILE"])
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -247,14 +247,13 @@ def test_monotonicity_counterexamples() -> None:
 @given(
     seed=st.integers(0, 2**31),
     partial=st.sampled_from([1.0, 0.25]),
-    latency=st.integers(0, 2),
     funds=st.lists(st.sampled_from([0.0, 200.0, 2e3, 1e4, 5e4]), min_size=2, max_size=2, unique=True),
 )
-def test_larger_fund_never_increases_adl_without_impact(
-    seed: int, partial: float, latency: int, funds: list[float]
-) -> None:
+def test_larger_fund_never_increases_adl_without_impact(seed: int, partial: float, funds: list[float]) -> None:
+    # Zero impact and no liquidator latency (1,500 random cases checked when this was written;
+    # with latency the property fails: see the pinned case below).
     small, large = sorted(funds)
-    args = small_case(seed, n=40, n_steps=80, partial=partial, latency=latency, zero_impact=True)
+    args = small_case(seed, n=40, n_steps=80, partial=partial, latency=0, zero_impact=True)
     outs = []
     for f in (small, large):
         a = tuple(x.copy() for x in args)
@@ -410,3 +409,16 @@ def test_corrupted_single_source_liquidates_what_a_median_of_three_does_not() ->
     assert one.steps["mark"].iloc[40] == pytest.approx(54_000.0, rel=1e-9)
     assert three.summary["accounts_liquidated"] == 0
     np.testing.assert_allclose(three.steps["mark"].to_numpy(), 60_000.0)
+
+
+def test_with_latency_a_larger_fund_can_increase_adl_even_without_impact() -> None:
+    # Found by hypothesis in CI: with a one-step liquidator delay, orders the small fund routes to
+    # ADL are absorbed by the larger fund, which leaves more opposite positions open for later,
+    # larger deleveragings.
+    args = small_case(647, n=40, n_steps=80, partial=1.0, latency=1, zero_impact=True)
+    outs = []
+    for f in (0.0, 200.0):
+        a = tuple(x.copy() for x in args)
+        a[5][kc.CFG_FUND] = f
+        outs.append(run(kc.cascade_nb, a))
+    assert outs[1][3][kc.COUNT_ADL_EVENTS] > outs[0][3][kc.COUNT_ADL_EVENTS]
