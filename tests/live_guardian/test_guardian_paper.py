@@ -221,3 +221,22 @@ def test_drift_between_our_and_the_venue_liquidation_price_alerts(tmp_path: Path
     s = store(tmp_path)
     asyncio.run(guardian(v, s).cycle())
     assert any(a["kind"] == "drift" for a in s.alerts(account="paper", limit=100))
+
+
+def test_rate_limits_back_off_longer_then_serve(tmp_path: Path) -> None:
+    v = venue()
+    s = store(tmp_path)
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    g = guardian(v, s, retries=2)
+    g.sleep = record
+    for setup in g.accounts:
+        setup.backoff_s = 0.5
+    v.faults.fail("fetch_marks", times=2, error="rate_limit")
+    assert asyncio.run(g.cycle())[0]["status"] == "ok"
+    assert waits == [2.0, 4.0]  # 4x the backoff, doubling
+    v.faults.fail("fetch_marks", times=None, error="rate_limit")
+    assert asyncio.run(g.cycle())[0]["status"] == "stale"
