@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard._parallel import Progress, dask_client
 from levguard.backtest.engine import Prepared, _path_cfg, prepare, simulate
 from levguard.backtest.metrics import METRIC_NAMES
 from levguard.errors import InputError
@@ -314,9 +315,9 @@ def sweep(
 
     stats = np.empty((n_cfg, kb.N_STATS))
     bounds = list(_chunks(n_cfg, chunk_size))
-    client, own_cluster = _client(scheduler)
+    client, own_cluster = dask_client(scheduler)
     try:
-        with _Progress(progress, len(bounds), n_cfg) as advance:
+        with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
             if client is None:
                 for a, b in bounds:
                     dirs, levs, insts, cfgs, index = build(a, b)
@@ -362,63 +363,6 @@ def _leverage_for(base: Prepared, cand: Candidate) -> tuple[FloatArray, Any, Any
         return base.leverage_of(cand.value)
     except InputError as exc:
         raise InputError(f"policy {cand.family!r} {cand.params or ''}: {exc}") from exc
-
-
-def _client(scheduler: object) -> tuple[Any, Any]:
-    """Return (client, cluster we own or None) for a scheduler argument."""
-    if scheduler is None:
-        return None, None
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - dask is a dependency
-        raise InputError(f"scheduler: dask.distributed is not installed ({exc})") from exc
-    if isinstance(scheduler, Client):
-        return scheduler, None
-    if scheduler == "local":
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        return Client(cluster), cluster  # type: ignore[no-untyped-call]
-    if isinstance(scheduler, str) and scheduler:
-        try:
-            return Client(scheduler, timeout="10s"), None  # type: ignore[no-untyped-call]
-        except OSError as exc:
-            raise InputError(f"scheduler: cannot connect to {scheduler!r} ({exc})") from exc
-    raise InputError(f"scheduler must be None, 'local', an address or a dask Client, was {scheduler!r}")
-
-
-class _Progress:
-    """A rich progress bar over chunks (a no-op when off)."""
-
-    def __init__(self, on: bool, n_chunks: int, n_cfg: int) -> None:
-        self.on = on
-        self.n_chunks = n_chunks
-        self.n_cfg = n_cfg
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Callable[[], None]:
-        if self.on:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn(f"sweep of {self.n_cfg:,} configurations"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("sweep", total=self.n_chunks)
-        return self._advance
-
-    def _advance(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
 
 
 def best(table: pd.DataFrame, objective: str = "sharpe", constraints: Mapping[str, float] | None = None) -> pd.Series:
@@ -568,7 +512,7 @@ def walk_forward(
     equity = float(initial_equity)
     choices: list[tuple[int, ...] | None] = []
     full_index: pd.DatetimeIndex | None = None
-    with _Progress(progress, max(1, (n - train_bars) // test_bars), 0) as advance:
+    with Progress(progress, max(1, (n - train_bars) // test_bars), "walk-forward windows") as advance:
         for s in range(0, n - train_bars - test_bars + 1, test_bars):
             a, b, c = s, s + train_bars, s + train_bars + test_bars
             train = _slice(data, a, b)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard._parallel import Progress, dask_client
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
@@ -537,26 +538,6 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield a, min(n, a + size)
 
 
-def _client(scheduler: object) -> tuple[Any, Any]:
-    if scheduler is None:
-        return None, None
-    from distributed import Client, LocalCluster
-
-    if isinstance(scheduler, Client):
-        return scheduler, None
-    if scheduler == "local":
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        return Client(cluster), cluster  # type: ignore[no-untyped-call]
-    if isinstance(scheduler, str) and scheduler:
-        try:
-            return Client(scheduler, timeout="10s"), None  # type: ignore[no-untyped-call]
-        except OSError as exc:
-            raise InputError(f"scheduler: cannot connect to {scheduler!r} ({exc})") from exc
-    raise InputError(f"scheduler must be None, 'local', an address or a dask Client, was {scheduler!r}")
-
-
 def _n_steps(spec: Mapping[str, Any]) -> int:
     probe = paths_for(spec, 1)
     return int(probe.shape[1] - 1)
@@ -615,9 +596,9 @@ def monte_carlo(
     out = np.zeros((n_paths, kc.N_SUM))
     bounds = list(_chunks(n_paths, chunk_size))
     spec = dict(paths)
-    client, cluster = _client(scheduler)
+    client, cluster = dask_client(scheduler)
     try:
-        with _Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
+        with Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
             if client is None:
                 for a, b in bounds:
                     out[a:b] = _chunk_summaries(acc, tiers, spec, a, b - a, depth_mult, oracle, cfg)
@@ -643,36 +624,6 @@ def monte_carlo(
     table = pd.DataFrame(out, columns=list(_SUMMARY_NAMES))
     table.insert(0, "path", np.arange(n_paths))
     return MonteCarloResult(table, _aggregate(table, float(budget)))
-
-
-class _Progress:
-    """A rich progress bar over chunks (a no-op when off)."""
-
-    def __init__(self, on: bool, total: int, label: str) -> None:
-        self.on = on
-        self.total = total
-        self.label = label
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Callable[[], None]:
-        if self.on:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("run", total=self.total)
-        return self._advance
-
-    def _advance(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------- calibration
@@ -759,7 +710,7 @@ def calibrate(
     rows = []
     combos = list(itertools.product(*(list(grid[k]) for k in keys)))
     # One Dask client for the whole sweep (not one cluster per parameter set).
-    client, cluster = _client(scheduler)
+    client, cluster = dask_client(scheduler)
     try:
         rows = _calibrate_rows(
             population,
@@ -806,7 +757,7 @@ def _calibrate_rows(
     progress: bool,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    with _Progress(progress, len(combos), f"calibration of {len(combos)} parameter sets") as advance:
+    with Progress(progress, len(combos), f"calibration of {len(combos)} parameter sets") as advance:
         for combo in combos:
             params = dict(zip(keys, combo, strict=True))
             try:
@@ -863,7 +814,7 @@ def max_safe(
         raise InputError(f"hi must be > lo, was {hi!r} <= {lo!r}")
     _pos(tolerance, "tolerance", upper=1.0)
     regime = regime if regime is not None else MarginRegime()
-    client, cluster = _client(scheduler)
+    client, cluster = dask_client(scheduler)
     try:
         return _bisect(
             population,
