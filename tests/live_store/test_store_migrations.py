@@ -14,7 +14,17 @@ from alembic.runtime.migration import MigrationContext
 from levguard.errors import InputError, LevguardError
 from levguard.live.store import METADATA, VERSION_TABLE, Store, StoreUnavailable
 
-TABLES = {"accounts", "kill_switch", "snapshots", "alerts", "audit_log", "orders", "leases", VERSION_TABLE}
+TABLES = {
+    "accounts",
+    "kill_switch",
+    "snapshots",
+    "alerts",
+    "audit_log",
+    "orders",
+    "leases",
+    "api_tokens",
+    VERSION_TABLE,
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -42,7 +52,7 @@ def test_migrations_run_from_scratch_and_are_idempotent(store_url: str) -> None:
     engine = sa.create_engine(store_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0001"]
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0002"]
             # The tables the code uses are exactly the ones the migration built.
             assert (
                 compare_metadata(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), METADATA)

@@ -268,3 +268,17 @@ def test_order_lifecycle_and_unresolved(store: Store) -> None:
         store.mark_result("missing", "closed", 0.0, None, None, 1)
     with pytest.raises(InputError, match="status"):
         store.mark_result("i", "filled", 0.0, None, None, 1)
+
+
+def test_api_tokens_are_stored_as_digests_only(store: Store) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(b"tok").hexdigest()
+    tid = store.add_token("first", "admin", digest, 1)
+    assert store.token_by_hash(digest) == {"id": tid, "name": "first", "scope": "admin"}
+    assert store.token_by_hash(hashlib.sha256(b"other").hexdigest()) is None
+    assert "token_hash" not in store.tokens()[0]
+    assert store.revoke_token(tid)
+    assert store.token_by_hash(digest) is None
+    with pytest.raises(InputError, match="scope"):
+        store.add_token("x", "root", digest, 1)

@@ -228,6 +228,18 @@ LEASES = sa.Table(
 # --------------------------------------------------------------------------------------------
 
 
+API_TOKENS = sa.Table(
+    "api_tokens",
+    METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("scope", sa.String(20), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_ns", sa.BigInteger(), nullable=False),
+    sa.Column("revoked", sa.Boolean(), nullable=False),
+)
+
+
 def _jsonable(value: Any, field: str) -> Any:
     # Convert a payload to plain JSON types: non-finite floats become None (JSON has no NaN and
     # PostgreSQL rejects it), numpy scalars and arrays become Python numbers and lists, Decimal
@@ -802,6 +814,47 @@ class Store:
                 won = conn.execute(stmt).first()
                 out[str(account)] = won is not None and won.owner == str(owner)
         return out
+
+    # ---------------------------------------------------------------- API tokens (hashes only)
+
+    def add_token(self, name: str, scope: str, token_hash: str, ts_ns: int) -> int:
+        """Store a token's SHA-256 hex digest with its scope (``read`` or ``admin``); never the token."""
+        if scope not in ("read", "admin"):
+            raise InputError(f"scope must be read or admin, was {scope!r}")
+        if not (isinstance(token_hash, str) and len(token_hash) == 64):
+            raise InputError("token_hash must be a 64-character SHA-256 hex digest")
+        values = {
+            "name": str(name),
+            "scope": scope,
+            "token_hash": token_hash,
+            "created_ns": _int(ts_ns, "ts_ns"),
+            "revoked": False,
+        }
+        with self._tx("add_token", write=True) as conn:
+            return int(conn.execute(API_TOKENS.insert().values(**values).returning(API_TOKENS.c.id)).scalar_one())
+
+    def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        """The unrevoked token with this digest: ``{"id", "name", "scope"}``, or None."""
+        stmt = sa.select(API_TOKENS.c.id, API_TOKENS.c.name, API_TOKENS.c.scope).where(
+            API_TOKENS.c.token_hash == token_hash, API_TOKENS.c.revoked.is_(False)
+        )
+        with self._tx("token_by_hash") as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else {"id": int(row.id), "name": row.name, "scope": row.scope}
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """Every token's ``id, name, scope, created_ns, revoked`` (no digests)."""
+        stmt = sa.select(
+            API_TOKENS.c.id, API_TOKENS.c.name, API_TOKENS.c.scope, API_TOKENS.c.created_ns, API_TOKENS.c.revoked
+        ).order_by(API_TOKENS.c.id)
+        with self._tx("tokens") as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def revoke_token(self, token_id: int) -> bool:
+        """Revoke a token; True when it existed and was active."""
+        stmt = API_TOKENS.update().where(API_TOKENS.c.id == int(token_id), API_TOKENS.c.revoked.is_(False))
+        with self._tx("revoke_token", write=True) as conn:
+            return bool(conn.execute(stmt.values(revoked=True)).rowcount == 1)
 
     def renew_lease(self, account: str, owner: str, ttl_s: float, now_ns: int) -> bool:
         """Extend ``owner``'s unexpired lease to ``now_ns + ttl_s``; False if not held (or expired)."""

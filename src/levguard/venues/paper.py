@@ -753,6 +753,31 @@ class PaperVenue:
         self.liquidations.extend(out)
         return out
 
+    def shock(self, symbol: str, drop: float, ticks: int = 10, *, hold: int = 600) -> None:
+        """Script a price move from the next tick on: a geometric fall of ``drop`` (a rise when
+        negative) over ``ticks`` ticks, then ``hold`` flat ticks (the dashboard demo's button).
+
+        The mark moves with the last price; past ticks are unchanged.
+        """
+        if symbol not in self._feeds:
+            raise InputError(f"symbol must be one of {', '.join(self._feeds)}, was {symbol!r}")
+        if not (math.isfinite(drop) and -1.0 < drop < 1.0) or drop == 0.0:
+            raise InputError(f"drop must be a fraction in (-1, 1), not 0, was {drop!r}")
+        if not isinstance(ticks, int) or ticks < 1:
+            raise InputError(f"ticks must be an integer >= 1, was {ticks!r}")
+        feed = self._feeds[symbol]
+        k = min(self.tick, len(feed) - 1)
+        last0, mark0 = feed.at(k)
+        path = (1.0 - drop) ** (np.arange(1, ticks + hold + 1) / ticks)
+        path[ticks:] = 1.0 - drop
+        self._feeds[symbol] = PriceFeed(
+            np.concatenate([feed.last[: k + 1], last0 * path]),
+            np.concatenate([feed.mark[: k + 1], mark0 * path]),
+            start_ns=feed.start_ns,
+            tick_ns=feed.tick_ns,
+            source=f"{feed.source} + shock {drop:+.0%}",
+        )
+
     def adl(self, symbol: str, qty: float, price: float | None = None) -> AdlEvent:
         """Reduce a position by ``qty`` (> 0, capped to the position) as the venue's ADL would.
 
