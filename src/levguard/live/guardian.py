@@ -326,7 +326,13 @@ class Guardian:
         await self._flush_async()
         snaps, audits = self._pending_snapshots, self._pending_audits
         self._pending_snapshots, self._pending_audits = [], []
-        self._write = self._writer.submit(self.store.record_cycle, snaps, audits)
+        if getattr(self.store, "concurrent_writes", True):
+            self._write = self._writer.submit(self.store.record_cycle, snaps, audits)
+        else:  # an in-memory database shares one connection: write here
+            try:
+                self.store.record_cycle(snaps, audits)
+            except StoreUnavailable as exc:
+                await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}")
         return reports
 
     @staticmethod

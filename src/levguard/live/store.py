@@ -327,6 +327,7 @@ class Store:
         if backend not in ("sqlite", "postgresql"):
             raise InputError(f"store url must be sqlite or postgresql, was {backend!r}")
         self._sqlite = backend == "sqlite"
+        self.concurrent_writes = True
         try:
             self._engine = self._make_engine(parsed)
         except (ImportError, sa.exc.SQLAlchemyError) as exc:  # e.g. psycopg not installed: levguard[postgres]
@@ -355,6 +356,9 @@ class Store:
                 connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
             )
         memory = url.database in (None, "", ":memory:")
+        # One shared connection in memory: writes from a second thread would interleave with the
+        # caller's transactions, so callers must not write concurrently (see concurrent_writes).
+        self.concurrent_writes = not memory
         kwargs: dict[str, Any] = {"connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
         if memory:
             kwargs["poolclass"] = StaticPool  # one connection, so every thread sees one database
