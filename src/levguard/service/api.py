@@ -1,29 +1,451 @@
-"""The REST API routes (read and write) and the live event stream."""
+"""The REST API: read routes (any token) here, write routes in :mod:`levguard.service.control`,
+the live event stream and the metrics in :mod:`levguard.service.stream`.
+
+``router`` (included by :func:`levguard.service.app.create_app`) carries every route.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from levguard.service.app import Principal, require_read
+from levguard.core.margin import evaluate
+from levguard.core.risk.liquidation import prob_liquidation_curve
+from levguard.core.risk.var import normal_var
+from levguard.core.spec import account_from_spec
+from levguard.errors import LevguardError
+from levguard.margin import evaluate_account
+from levguard.service.deps import Read, account_row, global_kill_switch, runtime_of, setup_of
+from levguard.service.models import (
+    BAD_INPUT,
+    ERROR_RESPONSES,
+    NOT_FOUND,
+    AccountMargin,
+    AccountOut,
+    AlertOut,
+    AuditOut,
+    OrderOut,
+    PolicyOut,
+    PositionsOut,
+    RiskOut,
+    SnapshotOut,
+    StatusOut,
+)
 from levguard.service.runtime import Runtime, clean
 
-router = APIRouter(prefix="/api")
+__all__ = ["router"]
 
-Read = Annotated[Principal, Depends(require_read)]
+router = APIRouter()
+api = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+
+_MAX_NS = 2**63 - 1
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip")]
+SinceNs = Annotated[int | None, Query(ge=0, le=_MAX_NS, description="Only rows at or after (UTC ns)")]
+AccountQ = Annotated[str | None, Query(max_length=200, description="Only this account")]
+
+#: Horizons (days) of the probabilities of liquidation of ``/risk``.
+RISK_HORIZONS = (1.0, 7.0, 30.0)
+_FALLBACK_VOL = 0.8
 
 
-def _rt(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+@api.get("/status", tags=["read"], summary="Guardian status: cycles, live flag, kill switch", response_model=StatusOut)
+async def status(request: Request, who: Read) -> dict[str, Any]:
+    rt = runtime_of(request)
+    return {
+        "cycles": rt.cycles,
+        "live": rt.guardian.live,
+        "kill_switch": global_kill_switch(rt),
+        "started_ns": rt.started_ns,
+        "interval_s": rt.interval_s,
+        "accounts": len(rt.guardian.accounts),
+        "last_event_id": rt.bus.seq,
+    }
 
 
-@router.get("/accounts", tags=["read"], summary="Accounts with their last cycle")
+@api.get("/accounts", tags=["read"], summary="Accounts with their last cycle", response_model=list[AccountOut])
 async def accounts(request: Request, who: Read) -> list[dict[str, Any]]:
-    rt = _rt(request)
+    rt = runtime_of(request)
     out = []
     for row in rt.store.accounts():
         report = rt.guardian.last_reports.get(row["name"], {})
-        out.append(clean({**row, "status": report.get("status"), "state": report.get("state")}))
+        out.append(
+            clean(
+                {
+                    **row,
+                    "status": report.get("status"),
+                    "state": report.get("state"),
+                    "paper": _is_paper(rt, row["name"]),
+                }
+            )
+        )
     return out
+
+
+def _is_paper(rt: Any, name: str) -> bool:
+    from levguard.venues.paper import PaperVenue
+
+    return isinstance(rt.venue(name), PaperVenue)
+
+
+@api.get(
+    "/accounts/{name}",
+    tags=["read"],
+    summary="One account with its last cycle",
+    response_model=AccountOut,
+    responses=NOT_FOUND,
+)
+async def account(request: Request, who: Read, name: str) -> Any:
+    rt = runtime_of(request)
+    row = account_row(rt, name)
+    report = rt.guardian.last_reports.get(name, {})
+    return clean({**row, "status": report.get("status"), "state": report.get("state"), "paper": _is_paper(rt, name)})
+
+
+# ---------------------------------------------------------------------- positions and margin
+
+
+class _MarginCache:
+    """The margin engine's report of each account's positions, computed at most once per cycle."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, tuple[int, dict[str, Any] | None, str | None]] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+
+def _cache(request: Request) -> _MarginCache:
+    state = request.app.state
+    cache: _MarginCache | None = getattr(state, "margin_cache", None)
+    if cache is None:
+        cache = _MarginCache()
+        state.margin_cache = cache
+    return cache
+
+
+async def _margin(request: Request, rt: Runtime, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The full margin report of the account's positions and an error message (one is None).
+
+    The guardian keeps only its per-position views; the full report (bankruptcy prices, margin
+    balances, tiers, health) is re-evaluated on the positions and balance read from the venue at
+    the marks of the guardian's last cycle, with the tiers the guardian fetched, at most once per
+    cycle (cached).
+    """
+    setup = setup_of(rt, name)
+    if setup is None:
+        return None, "the guardian does not watch this account"
+    cache = _cache(request)
+    hit = cache.reports.get(name)
+    if hit is not None and hit[0] == rt.cycles:
+        return hit[1], hit[2]
+    lock = cache.locks.setdefault(name, asyncio.Lock())
+    async with lock:
+        hit = cache.reports.get(name)
+        if hit is not None and hit[0] == rt.cycles:
+            return hit[1], hit[2]
+        cycle = rt.cycles
+        report: dict[str, Any] | None = None
+        error: str | None = None
+        try:
+            spec = _at_cycle_marks(await _venue_spec(rt, setup), rt.guardian.last_reports.get(name, {}))
+            report = clean(evaluate(account_from_spec(spec)).to_dict()) if spec["positions"] else None
+        except LevguardError as exc:
+            error = f"margin report unavailable: {exc}"
+        cache.reports[name] = (cycle, report, error)
+        return report, error
+
+
+async def _venue_spec(rt: Runtime, setup: Any) -> dict[str, Any]:
+    from levguard.live.guardian import _account_spec
+
+    venue = setup.venue
+    positions = await venue.fetch_positions()
+    balance = await venue.fetch_balance()
+    marks = await venue.fetch_marks([p.symbol for p in positions]) if positions else {}
+    spec = _account_spec(venue.name, balance, positions, marks)
+    # The venue's tiers as the guardian last fetched them (built-in tiers otherwise).
+    state = getattr(rt.guardian, "_state", {}).get(setup.name)
+    tiers = {}
+    for p in positions:
+        cached = state.tiers.get(p.symbol) if state is not None else None
+        if cached is not None and cached[1] is not None:
+            tiers[p.symbol] = cached[1]
+    if tiers:
+        spec["tiers"] = tiers
+    return spec
+
+
+def _at_cycle_marks(spec: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    """The spec with the marks (and quantities) of the guardian's last cycle, so the margin
+    report matches the cycle's views (the venue may have moved on since)."""
+    views = {v["symbol"]: v for v in last.get("positions", [])}
+    for row in spec["positions"]:
+        view = views.get(row["symbol"])
+        if view is not None and _num(view.get("mark")) and _num(view.get("qty")):
+            row["mark_price"] = float(view["mark"])
+            row["qty"] = float(view["qty"])
+    return spec
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x) if math.isfinite(x) else None
+
+
+async def _positions(request: Request, rt: Runtime, name: str) -> Any:
+    account_row(rt, name)
+    last = rt.guardian.last_reports.get(name, {})
+    margin, error = await _margin(request, rt, name)
+    by_symbol = {p["symbol"]: p for p in (margin or {}).get("positions", [])}
+    rows = []
+    for view in last.get("positions", []):
+        m = by_symbol.get(view["symbol"])
+        rows.append(
+            {
+                **view,
+                "bankruptcy_price": m.get("bankruptcy_price") if m else None,
+                "health": m.get("health") if m else None,
+                "margin": m,
+            }
+        )
+    equity = margin["equity"] if margin else None
+    return clean(
+        {
+            "account": name,
+            "status": last.get("status"),
+            "state": last.get("state"),
+            "equity": equity,
+            "margin_ratio": margin["margin_ratio"] if margin else None,
+            "margin": margin,
+            "margin_error": error if not margin else None,
+            "positions": rows,
+        }
+    )
+
+
+@api.get(
+    "/accounts/{name}/positions",
+    tags=["read"],
+    summary="Positions with the full margin report",
+    description=(
+        "Each position as the guardian saw it in its last cycle (mark, levguard's and the venue's "
+        "liquidation prices, margin ratio, distance, P(liq), state, leverage vs target, the last "
+        "action) with the margin engine's report of the position (bankruptcy price, margin "
+        "balance, tier, health)."
+    ),
+    response_model=PositionsOut,
+    responses=NOT_FOUND,
+)
+async def positions(request: Request, who: Read, name: str) -> Any:
+    return await _positions(request, runtime_of(request), name)
+
+
+@api.get(
+    "/accounts/{name}/risk",
+    tags=["read"],
+    summary="Risk per position: P(liq) over 1/7/30 days and one-day 99 % VaR",
+    description=(
+        "P(liq) is the probability that the mark reaches the liquidation price within the horizon "
+        "under geometric Brownian motion at the account's volatility (continuous monitoring, no "
+        "drift; `levguard.core.risk.liquidation.prob_liquidation`).  VaR is the one-day 99 % "
+        "delta-normal VaR of the position: `VaR = z_0.99 * sigma * sqrt(1/365) * |notional|`, "
+        "`z_0.99 = 2.3263`, and `ES = sigma_1d * phi(z) / 0.01 * |notional|` (Jorion, *Value at "
+        "Risk*, 3rd ed., ch. 5; RiskMetrics Technical Document, 1996)."
+    ),
+    response_model=RiskOut,
+    responses=NOT_FOUND,
+)
+async def risk(request: Request, who: Read, name: str) -> Any:
+    rt = runtime_of(request)
+    data = await _positions(request, rt, name)
+    setup = setup_of(rt, name)
+    out = []
+    for row in data["positions"]:
+        sigma = _vol(rt, setup, row["symbol"])
+        side = "long" if row["qty"] > 0 else "short"
+        mark = _num(row.get("mark"))
+        lp = _num(row.get("liquidation_price"))
+        m = row.get("margin")
+        notional = abs(m["notional"]) if m else (abs(row["qty"]) * mark if mark else None)
+        p_liq: dict[str, float] = {}
+        if mark:
+            curve = prob_liquidation_curve(side, mark, lp, sigma, RISK_HORIZONS)
+            p_liq = {f"{h:g}d": float(p) for h, p in zip(RISK_HORIZONS, curve, strict=True)}
+        var = es = None
+        if notional:
+            res = normal_var(0.99, sd=sigma / math.sqrt(365.0) * notional)
+            var, es = res.var, res.es
+        out.append(
+            {
+                "symbol": row["symbol"],
+                "side": side,
+                "mark": mark,
+                "liquidation_price": lp,
+                "notional": notional,
+                "vol": sigma,
+                "p_liq": p_liq,
+                "var_1d_99": var,
+                "es_1d_99": es,
+            }
+        )
+    return clean({"account": name, "method": "gbm first passage; delta-normal VaR", "positions": out})
+
+
+def _vol(rt: Runtime, setup: Any, symbol: str) -> float:
+    """The account's volatility: its setup's, else the guardian's EWMA of the marks it saw."""
+    if setup is not None and setup.vol is not None:
+        return float(setup.vol)
+    from levguard.live.guardian import _ewma_vol
+
+    state = getattr(rt.guardian, "_state", {}).get(setup.name) if setup is not None else None
+    return _ewma_vol(state.marks.get(symbol)) if state is not None else _FALLBACK_VOL
+
+
+@api.get(
+    "/accounts/{name}/policy",
+    tags=["read"],
+    summary="The policy, and each position's target leverage with its binding constraint",
+    response_model=PolicyOut,
+    responses=NOT_FOUND,
+)
+async def policy(request: Request, who: Read, name: str) -> Any:
+    rt = runtime_of(request)
+    row = account_row(rt, name)
+    last = rt.guardian.last_reports.get(name, {})
+    rows = [
+        {k: v.get(k) for k in ("symbol", "leverage", "target_leverage", "binding_constraint", "state")}
+        for v in last.get("positions", [])
+    ]
+    return clean({"account": name, "policy": row.get("policy"), "positions": rows})
+
+
+@api.get(
+    "/accounts/{name}/snapshots",
+    tags=["read"],
+    summary="Snapshot history of an account (charts), oldest first",
+    response_model=list[SnapshotOut],
+    responses=NOT_FOUND,
+)
+async def snapshots(request: Request, who: Read, name: str, since_ns: SinceNs = None, limit: Limit = 500) -> Any:
+    rt = runtime_of(request)
+    account_row(rt, name)
+    return clean(rt.store.snapshots(name, since_ns=since_ns, limit=limit))
+
+
+# ---------------------------------------------------------------------- alerts, orders, audit
+
+
+@api.get("/alerts", tags=["read"], summary="Alerts, newest first", response_model=list[AlertOut])
+async def alerts(
+    request: Request,
+    who: Read,
+    account: AccountQ = None,
+    unacked: Annotated[bool, Query(description="Only unacknowledged alerts")] = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Any:
+    rt = runtime_of(request)
+    return clean(rt.store.alerts(account=account, unacked_only=unacked, limit=limit, offset=offset))
+
+
+@api.get(
+    "/orders",
+    tags=["read"],
+    summary="Orders sent (or recorded) by the guardian, newest first",
+    response_model=list[OrderOut],
+)
+async def orders(request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, offset: Offset = 0) -> Any:
+    rt = runtime_of(request)
+    return clean(rt.store.orders(account=account, limit=limit, offset=offset))
+
+
+_ACTION_EVENTS = ("deleverage", "deleverage_dry_run", "deleverage_skipped")
+
+
+@api.get(
+    "/actions",
+    tags=["read"],
+    summary="Deleveraging decisions (orders, dry runs, skipped), newest first",
+    description="The audit rows of the events " + ", ".join(_ACTION_EVENTS) + ".",
+    response_model=list[AuditOut],
+)
+async def actions(request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, offset: Offset = 0) -> Any:
+    rt = runtime_of(request)
+    rows: list[dict[str, Any]] = []
+    for event in _ACTION_EVENTS:
+        rows.extend(rt.store.audit_log(account=account, event=event, limit=limit + offset))
+    rows.sort(key=lambda r: r["id"], reverse=True)
+    return clean(rows[offset : offset + limit])
+
+
+@api.get("/audit", tags=["read"], summary="The audit log, newest first", response_model=list[AuditOut])
+async def audit(
+    request: Request,
+    who: Read,
+    account: AccountQ = None,
+    event: Annotated[str | None, Query(max_length=100, description="Only this event (cycle, deleverage...)")] = None,
+    since_ns: SinceNs = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Any:
+    rt = runtime_of(request)
+    return clean(rt.store.audit_log(account=account, event=event, since_ns=since_ns, limit=limit, offset=offset))
+
+
+# ---------------------------------------------------------------------- calculator
+
+
+@api.post(
+    "/calculate",
+    tags=["calculator"],
+    summary="Margin report of an account spec (stateless)",
+    description=(
+        "The body is an account spec (docs/margin.md: venue, margin_mode, wallet_balance, "
+        "positions, optional tiers); the answer is `levguard.evaluate_account(spec).to_dict()`. "
+        "An invalid spec is a 400 with the engine's message."
+    ),
+    response_model=AccountMargin,
+    responses=BAD_INPUT,
+)
+def calculate(
+    who: Read,
+    spec: Annotated[
+        dict[str, Any],
+        Body(
+            examples=[
+                {
+                    "venue": "binance-usdm",
+                    "margin_mode": "cross",
+                    "wallet_balance": 10000,
+                    "positions": [{"symbol": "BTCUSDT", "qty": 0.5, "entry_price": 60000, "mark_price": 60000}],
+                }
+            ]
+        ),
+    ],
+) -> dict[str, Any]:
+    # A dict only: evaluate_account would read a *path* from the server's disk given a string.
+    try:
+        report = evaluate_account(spec)
+    except LevguardError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, ZeroDivisionError) as exc:
+        raise HTTPException(400, f"invalid account spec: {exc}") from None
+    out: dict[str, Any] = clean(report.to_dict())
+    return out
+
+
+router.include_router(api)
+
+
+def _include_others() -> None:
+    from levguard.service.control import router as control
+    from levguard.service.stream import router as stream
+
+    router.include_router(control)
+    router.include_router(stream)
+
+
+_include_others()

@@ -43,6 +43,8 @@ class Principal:
 
 
 def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    # Called on the event loop (the dependencies are async): an in-memory SQLite store has one
+    # connection, which a worker thread must not use while the guardian writes.
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     runtime: Runtime = request.app.state.runtime
@@ -55,14 +57,14 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
     return Principal(row["name"], row["scope"])
 
 
-def require_read(
+async def require_read(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """Any valid token."""
     return _principal(request, credentials)
 
 
-def require_admin(
+async def require_admin(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """An admin token; applies the write rate limit."""

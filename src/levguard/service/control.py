@@ -1,0 +1,216 @@
+"""The write routes (admin token; the ``require_admin`` dependency applies the write rate limit):
+kill switches, alert acknowledgement, dry-run/live mode, policy updates and the paper venues'
+scripted price shock.  Every change is recorded in the audit log with the token's name."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Path, Request
+
+from levguard.config.policies import build_policy, parse_policy_config
+from levguard.errors import ConfigError, LevguardError
+from levguard.service.app import Principal
+from levguard.service.deps import Admin, account_row, runtime_of, setup_of
+from levguard.service.models import (
+    BAD_INPUT,
+    NOT_FOUND,
+    WRITE_RESPONSES,
+    AckOut,
+    ErrorOut,
+    KillSwitchIn,
+    KillSwitchOut,
+    ModeIn,
+    ModeOut,
+    PolicyUpdateOut,
+    ShockIn,
+    ShockOut,
+)
+from levguard.service.runtime import Runtime, clean
+from levguard.venues.paper import PaperVenue
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["write"], responses=WRITE_RESPONSES)
+
+
+def _audit(
+    rt: Runtime,
+    who: Principal,
+    account: str | None,
+    event: str,
+    inputs: dict[str, Any],
+    decision: dict[str, Any],
+    reason: str,
+) -> int:
+    return rt.store.audit(
+        account, time.time_ns(), event, {**inputs, "by": who.name}, decision, [f"{reason} (API, token {who.name!r})"]
+    )
+
+
+@router.post(
+    "/kill-switch",
+    summary="Set the global kill switch, or an account's own",
+    description="While a kill switch is on the guardian sends no order (it still watches and alerts).",
+    response_model=KillSwitchOut,
+    responses=NOT_FOUND,
+)
+async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[str, Any]:
+    rt = runtime_of(request)
+    if body.account is not None:
+        account_row(rt, body.account)
+    rt.store.set_kill_switch(body.account, body.on)
+    _audit(
+        rt,
+        who,
+        body.account,
+        "kill_switch",
+        {"on": body.on},
+        {"on": body.on},
+        f"kill switch {'on' if body.on else 'off'} ({'account' if body.account else 'global'})",
+    )
+    rt.bus.publish("control", {"kind": "kill_switch", "account": body.account, "on": body.on})
+    return {"account": body.account, "on": body.on}
+
+
+@router.post(
+    "/alerts/{alert_id}/ack",
+    summary="Acknowledge an alert",
+    response_model=AckOut,
+    responses={404: {"model": ErrorOut, "description": "No unacknowledged alert with this id"}},
+)
+async def ack_alert(request: Request, who: Admin, alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> dict[str, Any]:
+    rt = runtime_of(request)
+    if not rt.store.ack_alert(alert_id, time.time_ns()):
+        raise HTTPException(404, f"no unacknowledged alert with id {alert_id} (unknown or already acknowledged)")
+    return {"id": alert_id, "acked": True}
+
+
+@router.post(
+    "/accounts/{name}/mode",
+    summary="Switch an account between dry run and live orders",
+    description=(
+        "`confirm` must repeat the account's name (409 otherwise).  Orders are sent only when the "
+        "guardian runs with --live, the account's configuration opts in, and this switch is on: "
+        "`effective_live` says whether all three hold."
+    ),
+    response_model=ModeOut,
+    responses={**NOT_FOUND, 409: {"model": ErrorOut, "description": "The confirmation does not match"}},
+)
+async def set_mode(request: Request, who: Admin, name: str, body: ModeIn) -> dict[str, Any]:
+    rt = runtime_of(request)
+    row = account_row(rt, name)
+    if body.confirm != name:
+        raise HTTPException(409, f"confirm must repeat the account name {name!r} to switch it")
+    rt.store.set_live(name, body.live)
+    setup = setup_of(rt, name)
+    effective = bool(body.live and rt.guardian.live and setup is not None and setup.live)
+    _audit(
+        rt,
+        who,
+        name,
+        "mode",
+        {"live": body.live, "was": row["live_enabled"]},
+        {"live_enabled": body.live, "effective_live": effective},
+        f"switched to {'live' if body.live else 'dry run'}",
+    )
+    rt.bus.publish("control", {"kind": "mode", "account": name, "live_enabled": body.live})
+    return {"account": name, "live_enabled": body.live, "effective_live": effective}
+
+
+@router.put(
+    "/accounts/{name}/policy",
+    summary="Replace an account's leverage policy",
+    description=(
+        "The body is a policy file's content (docs/policies.md), e.g. "
+        '`{"policy": {"type": "vol_target", "target_vol": 0.5, "max_leverage": 5}}`.  It is '
+        "validated (422 naming the key path otherwise), stored, recorded in the audit log, and "
+        "used by the running guardian from its next cycle for the target leverage."
+    ),
+    response_model=PolicyUpdateOut,
+    responses=NOT_FOUND,
+)
+async def put_policy(
+    request: Request,
+    who: Admin,
+    name: str,
+    body: Annotated[dict[str, Any], Body(examples=[{"policy": {"type": "fixed", "leverage": 3}}])],
+) -> Any:
+    rt = runtime_of(request)
+    row = account_row(rt, name)
+    try:
+        build_policy(parse_policy_config(body, "policy").policy)
+    except ConfigError as exc:
+        raise HTTPException(422, str(exc)) from None
+    policy = clean(body)
+    setup = setup_of(rt, name)
+    trial: dict[str, Any] = {}
+    if setup is not None:
+        from levguard.sizing import size_account
+
+        vol = setup.vol
+
+        def sizer(spec: dict[str, Any]) -> dict[str, Any]:
+            return size_account(spec, policy, vol=vol)
+
+        trial = await _trial(rt, setup, sizer)
+    previous = row.get("policy")
+    rt.store.upsert_account(name, row["venue"], live_enabled=bool(row["live_enabled"]), policy=policy)
+    if setup is not None:
+        setup.sizer = sizer
+    audit_id = _audit(
+        rt,
+        who,
+        name,
+        "policy",
+        {"policy": policy, "previous": previous},
+        {"target_leverage": trial.get("target_leverage"), "binding_constraint": trial.get("binding_constraint")},
+        "policy updated",
+    )
+    rt.bus.publish("control", {"kind": "policy", "account": name})
+    return clean(
+        {
+            "account": name,
+            "policy": policy,
+            "target_leverage": trial.get("target_leverage"),
+            "binding_constraint": trial.get("binding_constraint"),
+            "audit_id": audit_id,
+        }
+    )
+
+
+async def _trial(rt: Runtime, setup: Any, sizer: Any) -> dict[str, Any]:
+    """Size the account's current positions with the new policy (nothing when the venue cannot be
+    read or the account is flat); a policy that cannot size them is refused (422)."""
+    from levguard.service.api import _venue_spec
+
+    try:
+        spec = await _venue_spec(rt, setup)
+    except LevguardError:
+        return {}
+    if not spec["positions"]:
+        return {}
+    try:
+        out: dict[str, Any] = sizer(spec)
+    except LevguardError as exc:
+        raise HTTPException(422, f"the policy cannot size the account's positions: {exc}") from None
+    return out
+
+
+@router.post(
+    "/paper/{name}/shock",
+    summary="Script a price move on a paper account (demo)",
+    description="Calls `PaperVenue.shock`: a geometric fall of `drop` over `ticks` ticks, then flat.",
+    response_model=ShockOut,
+    responses={**NOT_FOUND, **BAD_INPUT},
+)
+async def shock(request: Request, who: Admin, name: str, body: ShockIn) -> dict[str, Any]:
+    rt = runtime_of(request)
+    account_row(rt, name)
+    venue = rt.venue(name)
+    if not isinstance(venue, PaperVenue):
+        raise HTTPException(404, f"account {name!r} is not on a paper venue")
+    venue.shock(body.symbol, body.drop, body.ticks)
+    _audit(rt, who, name, "paper_shock", body.model_dump(), {}, "scripted price move (paper venue)")
+    return {"account": name, "symbol": body.symbol, "drop": body.drop, "ticks": body.ticks}

@@ -1,0 +1,278 @@
+"""Pydantic models of the API's requests and responses (they document ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AccountMargin",
+    "AccountOut",
+    "AckOut",
+    "AlertOut",
+    "AuditOut",
+    "ErrorOut",
+    "KillSwitchIn",
+    "KillSwitchOut",
+    "ModeIn",
+    "ModeOut",
+    "OrderOut",
+    "PolicyOut",
+    "PositionMargin",
+    "PositionOut",
+    "PositionRisk",
+    "PositionsOut",
+    "RiskOut",
+    "ShockIn",
+    "ShockOut",
+    "SnapshotOut",
+    "StatusOut",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """Every error: a message and the HTTP status (422 adds pydantic's ``details``)."""
+
+    error: str
+    status: int
+    details: list[dict[str, Any]] | None = None
+
+
+#: The error responses documented on every route (the others are added per route).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing, invalid or revoked bearer token"},
+    422: {"model": ErrorOut, "description": "Invalid parameters or body"},
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: {"model": ErrorOut, "description": "The route needs an admin token"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
+    429: {"model": ErrorOut, "description": "Write rate limit exceeded"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Unknown account"}}
+BAD_INPUT: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut, "description": "Rejected input"}}
+
+
+class AccountOut(BaseModel):
+    name: str
+    venue: str
+    live_enabled: bool = Field(description="The account's opt-in to live orders (dry run otherwise)")
+    kill_switch: bool = Field(description="The account's own kill switch (the global one is in /api/status)")
+    policy: dict[str, Any] | None = Field(None, description="The policy file content, when one was set")
+    created_ns: int
+    status: str | None = Field(None, description="Status of the last cycle: ok, stale, disabled, error...")
+    state: str | None = Field(None, description="Worst position state of the last cycle: OK, WARN, DANGER, ACT")
+    paper: bool = Field(False, description="The account is on a paper (simulated) venue: the shock route applies")
+
+
+class PositionMargin(BaseModel):
+    """One position of the margin engine's report (:class:`levguard.PositionReport`)."""
+
+    symbol: str
+    qty: float
+    side: str
+    margin_mode: str
+    contract_kind: str
+    entry_price: float
+    mark_price: float
+    notional: float
+    leverage: float | None
+    initial_margin: float
+    maintenance_margin: float
+    unrealized_pnl: float
+    margin_balance: float | None
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    mmr: float
+    maint_amount: float
+    max_leverage: float | None
+    tier: int
+    health: float | None = Field(description="Adverse move to the liquidation price, fraction of the mark")
+    liquidatable: bool
+
+
+class AccountMargin(BaseModel):
+    """The margin engine's report of an account: the contract of ``levguard.evaluate_account``."""
+
+    venue: str
+    settlement: str
+    wallet_balance: float
+    equity: float
+    maintenance_margin: float
+    initial_margin: float
+    margin_ratio: float | None
+    liquidatable: bool
+    health: float | None
+    positions: list[PositionMargin]
+
+
+class PositionOut(BaseModel):
+    """A position as the guardian saw it in its last cycle, with the margin engine's figures."""
+
+    symbol: str
+    qty: float
+    mark: float | None
+    liquidation_price: float | None = Field(description="levguard's liquidation price")
+    venue_liquidation_price: float | None = Field(description="The venue's own figure, when it reports one")
+    bankruptcy_price: float | None
+    margin_ratio: float | None = Field(description="Maintenance margin / margin balance")
+    distance: float | None = Field(description="Distance of the mark to the liquidation price, fraction of the mark")
+    health: float | None
+    p_liq: float | None = Field(description="Probability of liquidation over the guardian's horizon")
+    state: str
+    leverage: float | None
+    target_leverage: float | None
+    binding_constraint: str | None
+    action: dict[str, Any] | None = Field(None, description="The deleveraging decision of the last cycle")
+    margin: PositionMargin | None = Field(None, description="The margin engine's full report of the position")
+
+
+class PositionsOut(BaseModel):
+    account: str
+    status: str | None = Field(description="Status of the last cycle (null before the first one)")
+    state: str | None
+    equity: float | None
+    margin_ratio: float | None
+    margin: AccountMargin | None = Field(
+        None, description="The margin engine's report of the positions (null when the venue cannot be read)"
+    )
+    margin_error: str | None = None
+    positions: list[PositionOut]
+
+
+class PositionRisk(BaseModel):
+    symbol: str
+    side: str
+    mark: float | None
+    liquidation_price: float | None
+    notional: float | None = Field(description="Absolute notional (settlement currency)")
+    vol: float = Field(description="Annualised volatility used")
+    p_liq: dict[str, float] = Field(description="Probability of liquidation within 1, 7 and 30 days (keys 1d, 7d, 30d)")
+    var_1d_99: float | None = Field(description="One-day 99 % parametric (normal) VaR, settlement currency")
+    es_1d_99: float | None = Field(description="The matching expected shortfall")
+
+
+class RiskOut(BaseModel):
+    account: str
+    method: str
+    positions: list[PositionRisk]
+
+
+class PolicyOut(BaseModel):
+    account: str
+    policy: dict[str, Any] | None
+    positions: list[dict[str, Any]] = Field(
+        description="Per position: symbol, leverage, target_leverage and binding_constraint of the last cycle"
+    )
+
+
+class AlertOut(BaseModel):
+    id: int
+    account: str | None
+    ts_ns: int
+    level: str
+    kind: str
+    message: str
+    data: dict[str, Any] | None
+    acked: bool
+    acked_ns: int | None
+
+
+class OrderOut(BaseModel):
+    client_order_id: str
+    account: str
+    symbol: str
+    side: str
+    qty: float
+    reason: str
+    status: str
+    intent_ns: int
+    sent_ns: int | None
+    result_ns: int | None
+    filled: float
+    average_price: float | None
+    venue_order_id: str | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    account: str | None
+    ts_ns: int
+    event: str
+    inputs: Any
+    decision: Any
+    reasons: list[str]
+
+
+class SnapshotOut(BaseModel):
+    id: int
+    account: str
+    ts_ns: int
+    state: str
+    figures: dict[str, Any]
+
+
+class StatusOut(BaseModel):
+    cycles: int
+    live: bool = Field(description="The guardian's --live flag (orders need it and the account's opt-in)")
+    kill_switch: bool = Field(description="The global kill switch")
+    started_ns: int
+    interval_s: float
+    accounts: int
+    last_event_id: int
+
+
+class KillSwitchIn(_In):
+    on: bool
+    account: str | None = Field(None, description="An account's own switch; omitted: the global one")
+
+
+class KillSwitchOut(BaseModel):
+    account: str | None
+    on: bool
+
+
+class ModeIn(_In):
+    live: bool
+    confirm: str = Field(description="Must repeat the account's name")
+
+
+class ModeOut(BaseModel):
+    account: str
+    live_enabled: bool
+    effective_live: bool = Field(
+        description="Orders are really sent: the guardian's --live, the account's setup and this opt-in"
+    )
+
+
+class AckOut(BaseModel):
+    id: int
+    acked: bool
+
+
+class ShockIn(_In):
+    symbol: str
+    drop: float = Field(description="Fraction in (-1, 1), not 0 (negative: a rise)")
+    ticks: int = Field(5, ge=1, le=10_000)
+
+
+class ShockOut(BaseModel):
+    account: str
+    symbol: str
+    drop: float
+    ticks: int
+
+
+class PolicyUpdateOut(BaseModel):
+    account: str
+    policy: dict[str, Any]
+    target_leverage: float | None = Field(
+        description="The policy's target leverage for the account's current positions (null if not computable now)"
+    )
+    binding_constraint: str | None
+    audit_id: int

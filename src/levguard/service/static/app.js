@@ -1,0 +1,788 @@
+/* levguard dashboard: plain JS, no framework, no external resources.
+ *
+ * Reads the REST API with a bearer token (kept in sessionStorage), listens to the
+ * Server-Sent Events stream (/api/events?token=...) for cycles and alerts, and draws the
+ * leverage-vs-target chart as inline SVG.  Every value from the server goes through
+ * textContent or an SVG attribute, never innerHTML.
+ */
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "levguard.token";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const STATES = ["OK", "WARN", "DANGER", "ACT"];
+  const SERIES_COLOURS = ["#3b82f6", "#a855f7", "#14b8a6", "#f59e0b", "#ec4899", "#84cc16"];
+  const MAX_ALERTS = 200;
+  const MAX_ORDERS = 100;
+  const SNAPSHOT_LIMIT = 400;
+
+  const ui = {};
+  const app = {
+    token: null,
+    accounts: [], // rows of /api/accounts
+    reports: {}, // account -> last cycle report (from positions or the stream)
+    selected: null, // account shown in the positions table and the chart
+    snapshots: {}, // account -> snapshots (oldest first)
+    alerts: [], // newest first
+    killSwitch: false,
+    paper: {}, // account -> true when the shock route is available for it
+    source: null,
+    retryMs: 1000,
+    retryTimer: null,
+    timers: {},
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === undefined || v === null) continue;
+        if (k === "class") node.className = v;
+        else node.setAttribute(k, String(v));
+      }
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function isNum(x) {
+    return typeof x === "number" && Number.isFinite(x);
+  }
+
+  function fmt(x, digits) {
+    if (!isNum(x)) return "–";
+    return x.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+
+  function fmtQty(x) {
+    if (!isNum(x)) return "–";
+    return x.toLocaleString(undefined, { maximumFractionDigits: 6 });
+  }
+
+  function pct(x, digits) {
+    if (!isNum(x)) return "–";
+    return (x * 100).toFixed(digits === undefined ? 1 : digits) + " %";
+  }
+
+  function timeOf(tsNs) {
+    if (!isNum(tsNs)) return "–";
+    const d = new Date(tsNs / 1e6);
+    return d.toLocaleTimeString(undefined, { hour12: false });
+  }
+
+  function dateTimeOf(tsNs) {
+    if (!isNum(tsNs)) return "";
+    return new Date(tsNs / 1e6).toISOString();
+  }
+
+  function stateOf(s) {
+    return STATES.includes(s) ? s : "NONE";
+  }
+
+  function badge(state) {
+    const s = stateOf(state);
+    return el("span", { class: "badge state-" + s.toLowerCase(), "data-state": s }, state || "–");
+  }
+
+  function debounce(name, ms, fn) {
+    if (app.timers[name]) return;
+    app.timers[name] = setTimeout(() => {
+      app.timers[name] = null;
+      fn();
+    }, ms);
+  }
+
+  function say(text, kind) {
+    const box = ui.message;
+    box.textContent = text;
+    box.dataset.kind = kind || "info";
+    box.hidden = !text;
+    clearTimeout(app.timers.message);
+    if (text && kind !== "error") app.timers.message = setTimeout(() => (box.hidden = true), 6000);
+  }
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, options) {
+    const opts = options || {};
+    const headers = { Accept: "application/json", Authorization: "Bearer " + app.token };
+    const init = { method: opts.method || "GET", headers, cache: "no-store" };
+    if (opts.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(opts.body);
+    }
+    const res = await fetch(path, init);
+    let body = null;
+    const text = await res.text();
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch (_) {
+        body = text;
+      }
+    }
+    if (!res.ok) {
+      const msg = body && typeof body === "object" && body.error ? body.error : res.status + " " + res.statusText;
+      throw new ApiError(res.status, msg);
+    }
+    return body;
+  }
+
+  function enc(name) {
+    return encodeURIComponent(name);
+  }
+
+  // ------------------------------------------------------------------ sign-in
+
+  function showLogin(error) {
+    stopStream();
+    ui.dashboard.hidden = true;
+    ui.logout.hidden = true;
+    ui.loginError.textContent = error || "";
+    ui.loginError.hidden = !error;
+    if (!ui.login.open) {
+      if (typeof ui.login.showModal === "function") ui.login.showModal();
+      else ui.login.setAttribute("open", "");
+    }
+    ui.tokenInput.focus();
+  }
+
+  async function signIn(token) {
+    app.token = token;
+    try {
+      await api("/api/accounts");
+    } catch (err) {
+      app.token = null;
+      sessionStorage.removeItem(TOKEN_KEY);
+      showLogin(err.status === 401 ? "This token is not valid." : "Cannot reach the service: " + err.message);
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, token);
+    if (ui.login.open) ui.login.close();
+    ui.login.removeAttribute("open");
+    ui.dashboard.hidden = false;
+    ui.logout.hidden = false;
+    await loadAll();
+    startStream();
+  }
+
+  function signOut() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    app.token = null;
+    ui.tokenInput.value = "";
+    showLogin("");
+  }
+
+  function authFailed(err) {
+    if (err && err.status === 401) {
+      signOut();
+      showLogin("The token was rejected (revoked?). Sign in again.");
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ loading
+
+  async function loadAll() {
+    await Promise.all([loadAccounts(), loadStatus(), loadAlerts(), loadOrders()]);
+    if (app.selected) await Promise.all([loadPositions(app.selected), loadSnapshots(app.selected)]);
+  }
+
+  async function loadAccounts() {
+    try {
+      app.accounts = (await api("/api/accounts")) || [];
+    } catch (err) {
+      if (!authFailed(err)) say("accounts: " + err.message, "error");
+      return;
+    }
+    for (const a of app.accounts) {
+      if (!app.reports[a.name]) app.reports[a.name] = { account: a.name, status: a.status, state: a.state };
+    }
+    if (!app.selected || !app.accounts.some((a) => a.name === app.selected)) {
+      app.selected = app.accounts.length ? app.accounts[0].name : null;
+    }
+    renderAccounts();
+    await detectPaper();
+  }
+
+  async function loadStatus() {
+    let status;
+    try {
+      status = await api("/api/status");
+    } catch (err) {
+      if (!authFailed(err) && err.status !== 404) say("status: " + err.message, "error");
+      return;
+    }
+    if (!status || typeof status !== "object") return;
+    const ks = status.kill_switch;
+    let on = false;
+    if (typeof ks === "boolean") on = ks;
+    else if (ks && typeof ks === "object") on = Boolean(ks.global !== undefined ? ks.global : ks.on);
+    else if (typeof status.global_kill_switch === "boolean") on = status.global_kill_switch;
+    setKillSwitch(on);
+    if (isNum(status.cycles)) {
+      app.cycleCount = status.cycles;
+      ui.cycles.textContent = app.cycleCount + " cycles";
+    }
+  }
+
+  async function loadPositions(name) {
+    try {
+      const rows = await api("/api/accounts/" + enc(name) + "/positions");
+      const positions = Array.isArray(rows) ? rows : (rows && rows.positions) || [];
+      app.reports[name] = Object.assign({}, app.reports[name] || { account: name }, { positions });
+      renderAccounts();
+      renderPositions();
+    } catch (err) {
+      if (!authFailed(err) && err.status !== 404) say("positions: " + err.message, "error");
+    }
+  }
+
+  async function loadSnapshots(name) {
+    try {
+      const rows = await api("/api/accounts/" + enc(name) + "/snapshots?limit=" + SNAPSHOT_LIMIT);
+      app.snapshots[name] = Array.isArray(rows) ? rows : (rows && rows.snapshots) || [];
+      if (name === app.selected) renderChart();
+    } catch (err) {
+      if (!authFailed(err) && err.status !== 404) say("snapshots: " + err.message, "error");
+    }
+  }
+
+  async function loadAlerts() {
+    try {
+      const rows = await api("/api/alerts?limit=" + MAX_ALERTS);
+      app.alerts = Array.isArray(rows) ? rows : (rows && rows.alerts) || [];
+      renderAlerts();
+    } catch (err) {
+      if (!authFailed(err) && err.status !== 404) say("alerts: " + err.message, "error");
+    }
+  }
+
+  async function loadOrders() {
+    try {
+      const rows = await api("/api/orders?limit=" + MAX_ORDERS);
+      renderOrders(Array.isArray(rows) ? rows : (rows && rows.orders) || []);
+    } catch (err) {
+      if (!authFailed(err) && err.status !== 404) say("orders: " + err.message, "error");
+    }
+  }
+
+  /* The shock button is for paper accounts only: the account rows carry a `paper` flag. */
+  async function detectPaper() {
+    for (const a of app.accounts) app.paper[a.name] = a.paper === true;
+    renderAccounts();
+    renderShock();
+  }
+
+  // ------------------------------------------------------------------ live stream
+
+  function setConn(state, text) {
+    ui.conn.dataset.state = state;
+    ui.conn.textContent = text || state;
+  }
+
+  function startStream() {
+    stopStream();
+    if (!app.token || typeof EventSource === "undefined") {
+      setConn("offline", "polling");
+      app.timers.poll = setInterval(() => loadAll(), 5000);
+      return;
+    }
+    setConn("connecting", "connecting…");
+    const source = new EventSource("/api/events?token=" + enc(app.token));
+    app.source = source;
+    let opened = false;
+    source.onopen = () => {
+      setConn("live", "live");
+      app.retryMs = 1000;
+      if (opened) loadAll(); // fill what was missed while disconnected
+      opened = true;
+    };
+    source.addEventListener("cycle", (ev) => onCycle(parse(ev)));
+    source.addEventListener("alert", (ev) => onAlert(parse(ev)));
+    source.addEventListener("control", (ev) => onControl(parse(ev)));
+    source.addEventListener("message", (ev) => {
+      const msg = parse(ev);
+      if (msg && msg.kind === "cycle") onCycle(msg.data);
+      else if (msg && msg.kind === "alert") onAlert(msg.data);
+      else if (msg && msg.kind === "control") onControl(msg.data);
+    });
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (an HTTP error such as 401): reconnect ourselves, with back-off.
+        setConn("offline", "reconnecting…");
+        source.close();
+        app.source = null;
+        scheduleReconnect();
+      } else {
+        setConn("connecting", "reconnecting…");
+      }
+    };
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(app.retryTimer);
+    const wait = app.retryMs;
+    app.retryMs = Math.min(app.retryMs * 2, 30000);
+    app.retryTimer = setTimeout(async () => {
+      if (!app.token) return;
+      try {
+        await api("/api/accounts");
+      } catch (err) {
+        if (authFailed(err)) return;
+        scheduleReconnect();
+        return;
+      }
+      await loadAll();
+      startStream();
+    }, wait);
+  }
+
+  function stopStream() {
+    clearTimeout(app.retryTimer);
+    clearInterval(app.timers.poll);
+    if (app.source) app.source.close();
+    app.source = null;
+    setConn("offline", "offline");
+  }
+
+  function parse(ev) {
+    try {
+      return JSON.parse(ev.data);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function onCycle(data) {
+    const reports = Array.isArray(data) ? data : data && Array.isArray(data.reports) ? data.reports : [];
+    let acted = false;
+    for (const r of reports) {
+      if (!r || !r.account) continue;
+      const prev = app.reports[r.account] || {};
+      // A stale or disabled cycle has no positions: keep the last known ones, mark the status.
+      app.reports[r.account] = r.positions ? r : Object.assign({}, prev, { status: r.status, reason: r.reason });
+      for (const p of r.positions || []) {
+        if (p.action && !p.action.skipped) acted = true;
+      }
+      if (!app.accounts.some((a) => a.name === r.account)) debounce("accounts", 500, loadAccounts);
+    }
+    app.cycleCount = (app.cycleCount || 0) + 1;
+    renderAccounts();
+    renderPositions();
+    debounce("snapshots", 1000, () => app.selected && loadSnapshots(app.selected));
+    debounce("status", 3000, loadStatus);
+    if (acted) debounce("orders", 300, loadOrders);
+  }
+
+  function onAlert(alert) {
+    if (!alert || typeof alert !== "object") return;
+    // A reconnect replays recent events that a reload of the list may already hold.
+    const key = (a) => [a.account, a.ts_ns, a.kind, a.message].join("|");
+    const k = key(alert);
+    if (app.alerts.slice(0, 100).some((a) => key(a) === k)) return;
+    app.alerts.unshift(alert);
+    if (app.alerts.length > MAX_ALERTS) app.alerts.length = MAX_ALERTS;
+    renderAlerts();
+    if (alert.kind === "action") debounce("orders", 300, loadOrders);
+  }
+
+  /* Changes made through the API (by this page or another client). */
+  function onControl(data) {
+    if (!data || typeof data !== "object") return;
+    if (data.kind === "kill_switch" && !data.account && typeof data.on === "boolean") setKillSwitch(data.on);
+    else debounce("accounts", 200, loadAccounts);
+    if (data.kind === "ack") debounce("alerts", 200, loadAlerts);
+  }
+
+  // ------------------------------------------------------------------ rendering
+
+  function renderAccounts() {
+    const box = ui.accounts;
+    box.replaceChildren();
+    if (!app.accounts.length) {
+      box.append(el("p", { class: "muted" }, "no accounts"));
+      return;
+    }
+    for (const a of app.accounts) {
+      const r = app.reports[a.name] || {};
+      const state = r.state || a.state;
+      const card = el("button", {
+        type: "button",
+        class: "account" + (a.name === app.selected ? " selected" : ""),
+        "data-account": a.name,
+        "data-state": stateOf(state),
+        "aria-pressed": a.name === app.selected ? "true" : "false",
+      });
+      const head = el("span", { class: "account-head" });
+      head.append(el("strong", null, a.name), badge(state));
+      const meta = el("span", { class: "account-meta" });
+      meta.append(el("span", null, a.venue || ""));
+      meta.append(el("span", { class: "tag" + (a.live_enabled ? " tag-live" : "") }, a.live_enabled ? "live" : "dry run"));
+      if (app.paper[a.name]) meta.append(el("span", { class: "tag" }, "paper"));
+      if (a.kill_switch) meta.append(el("span", { class: "tag tag-kill" }, "kill switch"));
+      const status = r.status || a.status;
+      if (status && status !== "ok") meta.append(el("span", { class: "tag tag-warn", title: r.reason || "" }, status));
+      const n = (r.positions || []).length;
+      meta.append(el("span", { class: "muted" }, n + (n === 1 ? " position" : " positions")));
+      card.append(head, meta);
+      card.addEventListener("click", () => select(a.name));
+      box.append(card);
+    }
+    if (isNum(app.cycleCount)) ui.cycles.textContent = app.cycleCount + " cycles";
+  }
+
+  function select(name) {
+    if (name === app.selected) return;
+    app.selected = name;
+    renderAccounts();
+    renderPositions();
+    renderChart();
+    renderShock();
+    loadPositions(name);
+    loadSnapshots(name);
+  }
+
+  function distanceBar(p) {
+    const state = stateOf(p.state).toLowerCase();
+    const wrap = el("div", { class: "dist", title: "distance to liquidation: " + pct(p.distance, 2) });
+    const track = el("div", { class: "dist-track" });
+    const fill = el("div", { class: "dist-fill state-" + state });
+    // Full bar at 50 % from the mark (no liquidation price: full).
+    const frac = isNum(p.distance) ? Math.max(0, Math.min(1, p.distance / 0.5)) : p.distance === null ? 1 : 0;
+    fill.style.width = (frac * 100).toFixed(1) + "%";
+    track.append(fill);
+    wrap.append(track, el("span", { class: "dist-label" }, isNum(p.distance) ? pct(p.distance, 1) : "none"));
+    return wrap;
+  }
+
+  function pliqCell(x) {
+    const td = el("td", { class: "num pliq", "data-label": "P(liq)" });
+    const s = isNum(x) ? pct(x, x < 0.001 && x > 0 ? 3 : 1) : "–";
+    const span = el("span", { class: "pliq-val" + (isNum(x) && x >= 0.5 ? " hot" : isNum(x) && x >= 0.2 ? " warm" : "") }, s);
+    td.append(span);
+    return td;
+  }
+
+  function renderPositions() {
+    const tbody = ui.positions.tBodies[0];
+    const r = app.selected ? app.reports[app.selected] || {} : {};
+    ui.positionsAccount.textContent = app.selected ? "· " + app.selected : "";
+    const rows = (r.positions || []).slice().sort((a, b) => String(a.symbol).localeCompare(String(b.symbol)));
+    tbody.replaceChildren();
+    if (!rows.length) {
+      tbody.append(emptyRow(11, app.selected ? "no positions" : "no account"));
+      return;
+    }
+    for (const p of rows) {
+      const state = stateOf(p.state);
+      const tr = el("tr", { "data-symbol": p.symbol, "data-state": state, class: "row-" + state.toLowerCase() });
+      const lev = el("td", { class: "num leverage", "data-label": "Leverage" }, isNum(p.leverage) ? fmt(p.leverage, 2) + "x" : "–");
+      if (isNum(p.leverage) && isNum(p.target_leverage) && p.leverage > p.target_leverage * 1.0001) lev.classList.add("over");
+      const bar = el("td", { class: "bar-col", "data-label": "Distance" });
+      bar.append(distanceBar(p));
+      const st = el("td", { class: "state-col", "data-label": "State" });
+      st.append(badge(p.state));
+      tr.append(
+        el("td", { class: "sym", "data-label": "Symbol" }, p.symbol),
+        el("td", { class: "num", "data-label": "Qty" }, fmtQty(p.qty)),
+        el("td", { class: "num", "data-label": "Mark" }, fmt(p.mark, 2)),
+        el("td", { class: "num opt", "data-label": "Liq. price" }, fmt(p.liquidation_price, 2)),
+        bar,
+        el("td", { class: "num opt", "data-label": "Margin ratio" }, isNum(p.margin_ratio) ? fmt(p.margin_ratio, 3) : "–"),
+        pliqCell(p.p_liq),
+        lev,
+        el("td", { class: "num target", "data-label": "Target" }, isNum(p.target_leverage) ? fmt(p.target_leverage, 2) + "x" : "–"),
+        el("td", { class: "opt muted binding", "data-label": "Binding" }, p.binding_constraint || ""),
+        st
+      );
+      tbody.append(tr);
+    }
+  }
+
+  function emptyRow(cols, text) {
+    const tr = el("tr", { class: "empty" });
+    tr.append(el("td", { colspan: cols }, text));
+    return tr;
+  }
+
+  function levelClass(level) {
+    const l = String(level || "info").toLowerCase();
+    if (l === "critical" || l === "error") return "critical";
+    if (l === "warning" || l === "warn") return "warning";
+    return "info";
+  }
+
+  function renderAlerts() {
+    const list = ui.alerts;
+    list.replaceChildren();
+    if (!app.alerts.length) {
+      list.append(el("li", { class: "empty muted" }, "no alerts"));
+      return;
+    }
+    for (const a of app.alerts) {
+      const level = levelClass(a.level);
+      const data = a.data || {};
+      const li = el("li", {
+        class: "alert level-" + level,
+        "data-level": a.level || "info",
+        "data-kind": a.kind || "",
+        "data-state": data.state || null,
+        "data-account": a.account || null,
+      });
+      const head = el("div", { class: "alert-head" });
+      head.append(
+        el("time", { datetime: dateTimeOf(a.ts_ns) }, timeOf(a.ts_ns)),
+        el("span", { class: "lvl" }, a.level || "info"),
+        el("span", { class: "kind" }, a.kind || "")
+      );
+      if (data.state) head.append(badge(data.state));
+      if (a.account) head.append(el("span", { class: "muted" }, a.account));
+      li.append(head, el("div", { class: "alert-msg" }, a.message || ""));
+      list.append(li);
+    }
+  }
+
+  function renderOrders(orders) {
+    const tbody = ui.orders.tBodies[0];
+    tbody.replaceChildren();
+    if (!orders.length) {
+      tbody.append(emptyRow(9, "no orders"));
+      return;
+    }
+    for (const o of orders) {
+      const tr = el("tr", {
+        "data-order": o.client_order_id,
+        "data-symbol": o.symbol,
+        "data-side": o.side,
+        "data-status": o.status,
+      });
+      const status = el("td", { "data-label": "Status" });
+      status.append(el("span", { class: "status status-" + String(o.status || "").toLowerCase() }, o.status));
+      const ts = o.result_ns || o.sent_ns || o.intent_ns;
+      tr.append(
+        el("td", { title: dateTimeOf(ts), "data-label": "Time" }, timeOf(ts)),
+        el("td", { "data-label": "Account" }, o.account),
+        el("td", { class: "sym", "data-label": "Symbol" }, o.symbol),
+        el("td", { class: "side-" + o.side, "data-label": "Side" }, o.side),
+        el("td", { class: "num", "data-label": "Qty" }, fmtQty(o.qty)),
+        el("td", { class: "num", "data-label": "Filled" }, fmtQty(o.filled)),
+        el("td", { class: "num opt", "data-label": "Avg. price" }, fmt(o.average_price, 2)),
+        status,
+        el("td", { class: "opt reason", "data-label": "Reason" }, o.reason || "")
+      );
+      tbody.append(tr);
+    }
+  }
+
+  /* Leverage (solid) and target (dashed) per symbol over the snapshot history. */
+  function renderChart() {
+    const box = ui.chart;
+    const legend = ui.chartLegend;
+    box.replaceChildren();
+    legend.replaceChildren();
+    ui.chartAccount.textContent = app.selected ? "· " + app.selected : "";
+    const snaps = (app.selected && app.snapshots[app.selected]) || [];
+    const series = new Map(); // symbol -> {lev: [[t, v]], tgt: [[t, v]]}
+    for (const s of snaps) {
+      const t = s.ts_ns;
+      const positions = (s.figures && s.figures.positions) || [];
+      for (const p of positions) {
+        if (!series.has(p.symbol)) series.set(p.symbol, { lev: [], tgt: [] });
+        const ser = series.get(p.symbol);
+        if (isNum(p.leverage)) ser.lev.push([t, p.leverage]);
+        if (isNum(p.target_leverage)) ser.tgt.push([t, p.target_leverage]);
+      }
+    }
+    // Drawn at the box's own width (redrawn on resize) so that the labels keep their size.
+    const W = Math.round(Math.max(300, Math.min(1000, box.clientWidth || 640)));
+    const H = W < 500 ? 200 : 240;
+    const m = { l: 44, r: 12, t: 12, b: 26 };
+    const root = svg("svg", {
+      viewBox: "0 0 " + W + " " + H,
+      preserveAspectRatio: "xMidYMid meet",
+      class: "chart-svg",
+      "data-points": snaps.length,
+    });
+    box.append(root);
+    const all = [];
+    for (const ser of series.values()) all.push(...ser.lev, ...ser.tgt);
+    if (all.length < 1) {
+      root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis-label" }, "no history yet"));
+      return;
+    }
+    let t0 = Math.min(...all.map((d) => d[0]));
+    let t1 = Math.max(...all.map((d) => d[0]));
+    if (t1 === t0) {
+      t0 -= 1e9;
+      t1 += 1e9;
+    }
+    const yMax = niceMax(Math.max(1, ...all.map((d) => d[1])) * 1.1);
+    const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
+    const y = (v) => H - m.b - (v / yMax) * (H - m.t - m.b);
+    const grid = svg("g", { class: "grid" });
+    const ticks = 4;
+    for (let i = 0; i <= ticks; i++) {
+      const v = (yMax * i) / ticks;
+      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+      grid.append(svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", class: "axis-label" }, fmt(v, v < 10 ? 1 : 0) + "x"));
+    }
+    grid.append(svg("text", { x: m.l, y: H - 6, class: "axis-label" }, timeOf(t0)));
+    grid.append(svg("text", { x: W - m.r, y: H - 6, "text-anchor": "end", class: "axis-label" }, timeOf(t1)));
+    root.append(grid);
+    let i = 0;
+    for (const [symbol, ser] of series) {
+      const colour = SERIES_COLOURS[i++ % SERIES_COLOURS.length];
+      const path = (pts) => pts.map((d) => x(d[0]).toFixed(1) + "," + y(d[1]).toFixed(1)).join(" ");
+      if (ser.tgt.length) {
+        root.append(
+          svg("polyline", { points: path(ser.tgt), class: "line-target", stroke: colour, "data-symbol": symbol, "data-series": "target" })
+        );
+      }
+      if (ser.lev.length) {
+        root.append(
+          svg("polyline", { points: path(ser.lev), class: "line-leverage", stroke: colour, "data-symbol": symbol, "data-series": "leverage" })
+        );
+        const last = ser.lev[ser.lev.length - 1];
+        root.append(svg("circle", { cx: x(last[0]), cy: y(last[1]), r: 3, fill: colour }));
+      }
+      const item = el("span", { class: "legend-item" });
+      const sw = el("span", { class: "swatch" });
+      sw.style.background = colour;
+      const lastLev = ser.lev.length ? ser.lev[ser.lev.length - 1][1] : NaN;
+      const lastTgt = ser.tgt.length ? ser.tgt[ser.tgt.length - 1][1] : NaN;
+      item.append(sw, el("span", null, symbol + " " + fmt(lastLev, 2) + "x (target " + fmt(lastTgt, 2) + "x, dashed)"));
+      legend.append(item);
+    }
+  }
+
+  function niceMax(v) {
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const k of [1, 2, 2.5, 5, 10]) if (k * p >= v) return k * p;
+    return 10 * p;
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  function setKillSwitch(on) {
+    app.killSwitch = Boolean(on);
+    const b = ui.killSwitch;
+    b.disabled = false;
+    b.dataset.on = app.killSwitch ? "true" : "false";
+    b.setAttribute("aria-pressed", app.killSwitch ? "true" : "false");
+    b.textContent = app.killSwitch ? "kill switch: ON" : "kill switch: off";
+    document.body.classList.toggle("killed", app.killSwitch);
+  }
+
+  async function toggleKillSwitch() {
+    const turnOn = !app.killSwitch;
+    const question = turnOn
+      ? "Turn the global kill switch ON? The guardian will send no more orders on any account."
+      : "Turn the global kill switch off? The guardian may send orders again.";
+    if (!window.confirm(question)) return;
+    ui.killSwitch.disabled = true;
+    try {
+      const res = await api("/api/kill-switch", { method: "POST", body: { on: turnOn } });
+      const on = res && typeof res.on === "boolean" ? res.on : turnOn;
+      setKillSwitch(on);
+      say(on ? "Kill switch is ON: no more orders." : "Kill switch is off.", on ? "warn" : "info");
+      loadStatus();
+    } catch (err) {
+      ui.killSwitch.disabled = false;
+      if (!authFailed(err)) say("kill switch: " + err.message, "error");
+    }
+  }
+
+  function renderShock() {
+    const show = Boolean(app.selected && app.paper[app.selected]);
+    ui.shock.hidden = !show;
+    if (show) {
+      ui.shock.dataset.account = app.selected;
+      ui.shock.title = "demo: drop the price of " + shockSymbol() + " by 20 % over 5 ticks (paper account " + app.selected + ")";
+    }
+  }
+
+  function shockSymbol() {
+    const r = app.reports[app.selected] || {};
+    const p = (r.positions || [])[0];
+    return p ? p.symbol : "BTCUSDT";
+  }
+
+  async function shock() {
+    const name = app.selected;
+    if (!name) return;
+    const symbol = shockSymbol();
+    ui.shock.disabled = true;
+    try {
+      await api("/api/paper/" + enc(name) + "/shock", { method: "POST", body: { symbol, drop: 0.2, ticks: 5 } });
+      say("Shock sent: " + symbol + " -20 % over 5 ticks on " + name + ".", "info");
+    } catch (err) {
+      if (!authFailed(err)) say("shock: " + err.message, "error");
+    } finally {
+      ui.shock.disabled = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+
+  function init() {
+    for (const [key, id] of Object.entries({
+      message: "message",
+      login: "login",
+      tokenForm: "token-form",
+      tokenInput: "token-input",
+      loginError: "login-error",
+      dashboard: "dashboard",
+      logout: "logout",
+      conn: "conn",
+      cycles: "cycles",
+      killSwitch: "kill-switch",
+      shock: "shock",
+      accounts: "accounts",
+      positions: "positions",
+      positionsAccount: "positions-account",
+      chart: "chart",
+      chartLegend: "chart-legend",
+      chartAccount: "chart-account",
+      alerts: "alerts",
+      orders: "orders",
+    })) {
+      ui[key] = $(id);
+    }
+    ui.tokenForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const token = ui.tokenInput.value.trim();
+      if (token) signIn(token);
+    });
+    ui.login.addEventListener("cancel", (ev) => ev.preventDefault()); // no dashboard without a token
+    ui.logout.addEventListener("click", signOut);
+    ui.killSwitch.addEventListener("click", toggleKillSwitch);
+    ui.shock.addEventListener("click", shock);
+    window.addEventListener("resize", () => debounce("resize", 200, renderChart));
+    const saved = sessionStorage.getItem(TOKEN_KEY);
+    if (saved) signIn(saved);
+    else showLogin("");
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
