@@ -36,6 +36,7 @@ def _register_subcommands() -> None:
     from levguard.cli.data import data_app
     from levguard.cli.guard import guard
     from levguard.cli.risk import risk
+    from levguard.cli.serve import serve, serve_token
     from levguard.cli.size import size
 
     app.add_typer(data_app, name="data")
@@ -45,6 +46,8 @@ def _register_subcommands() -> None:
     app.command("cascade")(cascade)
     app.command("calibrate")(calibrate)
     app.command("guard")(guard)
+    app.command("serve")(serve)
+    app.command("serve-token")(serve_token)
 
 
 _register_subcommands()

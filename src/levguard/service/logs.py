@@ -12,8 +12,14 @@ from typing import IO, Any
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
-# Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept (but
+# uvicorn's ``color_message``, the message again with terminal colour codes).
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,0 +1,327 @@
+"""``levguard serve`` and ``levguard serve-token``: the paper demo started as a real process
+answers on loopback with the token it prints (once), more tokens from the command line, the
+loopback default, one-line errors, JSON logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.cli.serve import is_loopback
+from levguard.service.logs import JsonFormatter, configure_logging
+
+runner = CliRunner()
+URL = re.compile(r"dashboard and API: (http://127\.0\.0\.1:\d+/)")
+TOKEN = re.compile(r"admin token .*: (lg_\S+)")
+READY_S = 60.0
+
+
+class Service:
+    """A ``levguard serve`` process; its stdout lines are read by a thread."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "NUMBA_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "levguard.cli.main", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._q: queue.Queue[str | None] = queue.Queue()
+        self.stderr: list[str] = []
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self._q), daemon=True).start()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: Any, q: queue.Queue[str | None]) -> None:
+        for line in stream:
+            q.put(line.rstrip("\n"))
+        q.put(None)
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip("\n"))
+
+    def wait_url(self) -> str:
+        """The URL, once the service printed it (it does when it accepts connections)."""
+        deadline = time.monotonic() + READY_S
+        while time.monotonic() < deadline:
+            try:
+                line = self._q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.lines.append(line)
+            m = URL.search(line)
+            if m:
+                return m.group(1)
+        self.stop()
+        raise AssertionError(f"no URL printed; stdout={self.lines} stderr={self.stderr[-20:]}")
+
+    def token(self) -> str | None:
+        found = [m.group(1) for line in self.lines if (m := TOKEN.search(line))]
+        assert len(found) <= 1
+        return found[0] if found else None
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'service.db'}"
+
+
+@pytest.fixture
+def service(database: str) -> Iterator[Service]:
+    svc = Service("--paper-demo", "--port", "0", "--database", database)
+    try:
+        yield svc
+    finally:
+        svc.stop()
+
+
+def get(url: str, token: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    deadline = time.monotonic() + 10.0
+    while True:  # the URL is printed once the socket accepts; retry a refused connection anyway
+        try:
+            return httpx.get(url, headers=headers, timeout=10.0)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_paper_demo_prints_url_and_token_and_answers(service: Service, database: str) -> None:
+    url = service.wait_url()
+    token = service.token()
+    assert token is not None
+    assert token.startswith("lg_")
+    health = get(url + "healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert get(url + "api/accounts").status_code == 401
+    res = get(url + "api/accounts", token)
+    assert res.status_code == 200, res.text
+    assert [a["name"] for a in res.json()] == ["paper-btc"]
+    # more tokens from the command line, against the running service's database
+    made = runner.invoke(app, ["serve-token", "--database", database, "--name", "ci", "--scope", "read"])
+    assert made.exit_code == 0, made.output
+    read_token = made.stdout.strip()
+    assert read_token.startswith("lg_")
+    assert read_token != token
+    assert get(url + "api/accounts", read_token).status_code == 200
+    assert service.stop() == 0
+
+
+def test_token_is_printed_on_first_start_only(database: str) -> None:
+    first = Service("--paper-demo", "--port", "0", "--database", database)
+    try:
+        first.wait_url()
+        token = first.token()
+        assert token is not None
+    finally:
+        first.stop()
+    second = Service("--paper-demo", "--port", "0", "--database", database, "--json-logs")
+    try:
+        url = second.wait_url()
+        assert second.token() is None
+        assert not any(token in line for line in second.lines)
+        assert any("levguard serve-token" in line for line in second.lines)
+        assert get(url + "api/accounts", token).status_code == 200  # the first token still works
+    finally:
+        second.stop()
+    time.sleep(0.2)  # let the reader thread take the last lines
+    logged = [json.loads(line) for line in second.stderr if line.strip()]  # every line is JSON
+    assert logged
+    assert all({"ts", "level", "logger", "message"} <= set(rec) for rec in logged)
+    assert any(rec["logger"].startswith("uvicorn") for rec in logged)
+    assert not any("color_message" in rec for rec in logged)  # uvicorn's coloured copy is dropped
+
+
+def test_config_run_serves_its_accounts_in_dry_run(tmp_path: Path) -> None:
+    cfg = {
+        "database": f"sqlite:///{tmp_path / 'g.db'}",
+        "interval_s": 0.5,
+        "alerts": {"log": False},
+        "accounts": [
+            {
+                "name": "paper-eth",
+                "live": True,
+                "venue": {
+                    "type": "paper",
+                    "wallet_balance": 5_000.0,
+                    "positions": [{"symbol": "ETHUSDT", "qty": 3.0, "entry_price": 3_000.0}],
+                },
+                "actions": {"target_leverage": 3.0},
+            }
+        ],
+    }
+    path = tmp_path / "guard.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    svc = Service(str(path), "--port", "0")
+    try:
+        url = svc.wait_url()
+        assert "dry run" in svc.lines[0]
+        assert any(f"levguard serve-token {path}" in line for line in svc.lines)
+        token = svc.token()
+        assert token is not None
+        res = get(url + "api/accounts", token)
+        assert res.status_code == 200, res.text
+        assert [a["name"] for a in res.json()] == ["paper-eth"]
+        status = get(url + "api/status", token)
+        assert status.status_code == 200
+        assert status.json()["live"] is False  # no --live: a dry run whatever the account says
+    finally:
+        assert svc.stop() == 0
+
+
+def test_non_loopback_host_is_refused() -> None:
+    res = runner.invoke(app, ["serve", "--paper-demo", "--host", "0.0.0.0"])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("levguard: error: --host 0.0.0.0 is not a loopback address")
+    assert "--allow-remote" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_busy_port_fails_before_a_token_is_made(database: str) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = runner.invoke(app, ["serve", "--paper-demo", "--database", database, "--port", str(port)])
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"levguard: error: cannot listen on 127.0.0.1:{port}")
+    from levguard.live.store import Store
+
+    assert Store(database).tokens() == []  # the next start still prints the first admin token
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("192.168.1.10", False),
+        ("::", False),
+        ("example.org", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give a guardian CONFIG file"),
+        (["--paper-demo", "x.yaml"], "not both"),
+        (["x.yaml", "--database", "sqlite://"], "--database applies to --paper-demo only"),
+        (["does-not-exist.yaml"], "does not exist"),
+    ],
+)
+def test_bad_invocations_fail_in_one_line(args: list[str], message: str) -> None:
+    res = runner.invoke(app, ["serve", *args])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("levguard: error: ")
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_fails_in_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("accounts: 3\n")
+    res = runner.invoke(app, ["serve", str(cfg)])
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"levguard: error: {cfg}: accounts")
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_serve_token_needs_one_store_and_a_name(database: str) -> None:
+    assert runner.invoke(app, ["serve-token", "--name", "x"]).exit_code == 2
+    res = runner.invoke(app, ["serve-token", "--database", database])
+    assert res.exit_code == 2
+    assert "--name is required" in res.stderr
+    res = runner.invoke(app, ["serve-token", "--database", database, "--name", "ops", "--scope", "admin"])
+    assert res.exit_code == 0
+    from levguard.live.store import Store
+
+    rows = Store(database).tokens()
+    assert [(r["name"], r["scope"]) for r in rows] == [("ops", "admin")]
+
+
+def test_json_formatter_lines_parse() -> None:
+    fmt = JsonFormatter()
+    rec = logging.LogRecord("levguard.service", logging.WARNING, __file__, 1, "cycle %d of %s", (3, "paper"), None)
+    rec.account = "paper-btc"  # as passed with extra=
+    out = json.loads(fmt.format(rec))
+    assert out["level"] == "WARNING"
+    assert out["logger"] == "levguard.service"
+    assert out["message"] == "cycle 3 of paper"
+    assert out["account"] == "paper-btc"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", out["ts"])
+    try:
+        raise ValueError("boom\nsecond line")
+    except ValueError:
+        rec = logging.LogRecord("levguard.guardian", logging.ERROR, __file__, 1, 'a "quoted" msg', (), sys.exc_info())
+    line = fmt.format(rec)
+    assert "\n" not in line  # one object per line, tracebacks included
+    out = json.loads(line)
+    assert out["message"] == 'a "quoted" msg'
+    assert "ValueError: boom" in out["exc"]
+
+
+def test_configure_logging_routes_levguard_loggers_as_json() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    named = {n: logging.getLogger(n).level for n in ("levguard", "uvicorn", "uvicorn.error", "uvicorn.access")}
+    try:
+        configure_logging(json_logs=True, stream=stream)
+        logging.getLogger("levguard.guardian").info("[paper-btc] state: OK -> WARN")
+        logging.getLogger("some.library").info("not shown below WARNING")
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+        for n, level in named.items():
+            logging.getLogger(n).setLevel(level)
+    lines = stream.getvalue().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["[paper-btc] state: OK -> WARN"]
