@@ -313,6 +313,33 @@ def _refile(
 
 
 @jitable
+def _record_event(
+    out: Float64Array2D,
+    row: int,
+    t: int,
+    account: int,
+    qty: float,
+    price: float,
+    bankruptcy: float,
+    fund_delta: float,
+    kind: int,
+    counterparty: int,
+) -> bool:
+    # Write one event row; False when the table is full (the caller counts the overflow).
+    if row >= out.shape[0]:
+        return False
+    out[row, EV_STEP] = t
+    out[row, EV_ACCOUNT] = account
+    out[row, EV_QTY] = qty
+    out[row, EV_PRICE] = price
+    out[row, EV_BANKRUPTCY] = bankruptcy
+    out[row, EV_FUND_DELTA] = fund_delta
+    out[row, EV_KIND] = kind
+    out[row, EV_COUNTERPARTY] = counterparty
+    return True
+
+
+@jitable
 def _impact(flow: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
     # Log price change caused by a net liquidation flow ``flow`` (signed base units: > 0 sells).
     notional = flow * price
@@ -426,7 +453,6 @@ def cascade_py(
     """
     n = acc.shape[0]
     n_t = exo.shape[0]
-    cap_events = out_events.shape[0]
     fund = cfg[CFG_FUND]
     liq_fee = cfg[CFG_LIQ_FEE]
     partial = cfg[CFG_PARTIAL]
@@ -664,15 +690,7 @@ def cascade_py(
                 status[i] = 1.0
                 liq_notional += c * fill
                 n_liq_step += 1
-                if n_events < cap_events:
-                    out_events[n_events, EV_STEP] = t
-                    out_events[n_events, EV_ACCOUNT] = i
-                    out_events[n_events, EV_QTY] = side[i] * c
-                    out_events[n_events, EV_PRICE] = fill
-                    out_events[n_events, EV_BANKRUPTCY] = bp
-                    out_events[n_events, EV_FUND_DELTA] = delta
-                    out_events[n_events, EV_KIND] = KIND_LIQUIDATION
-                    out_events[n_events, EV_COUNTERPARTY] = -1
+                if _record_event(out_events, n_events, t, i, side[i] * c, fill, bp, delta, KIND_LIQUIDATION, -1):
                     n_events += 1
                 else:
                     overflow += 1
@@ -725,15 +743,7 @@ def cascade_py(
                         status[u] = 2.0
                     adl_notional += take * bp
                     n_adl += 1
-                    if n_events < cap_events:
-                        out_events[n_events, EV_STEP] = t
-                        out_events[n_events, EV_ACCOUNT] = u
-                        out_events[n_events, EV_QTY] = side[u] * take
-                        out_events[n_events, EV_PRICE] = bp
-                        out_events[n_events, EV_BANKRUPTCY] = bp
-                        out_events[n_events, EV_FUND_DELTA] = 0.0
-                        out_events[n_events, EV_KIND] = KIND_ADL_VICTIM
-                        out_events[n_events, EV_COUNTERPARTY] = i
+                    if _record_event(out_events, n_events, t, u, side[u] * take, bp, bp, 0.0, KIND_ADL_VICTIM, i):
                         n_events += 1
                     else:
                         overflow += 1
@@ -756,15 +766,9 @@ def cascade_py(
                         n_accounts_liq += 1
                     status[i] = 1.0
                     n_liq_step += 1
-                    if n_events < cap_events:
-                        out_events[n_events, EV_STEP] = t
-                        out_events[n_events, EV_ACCOUNT] = i
-                        out_events[n_events, EV_QTY] = side[i] * closed
-                        out_events[n_events, EV_PRICE] = bp
-                        out_events[n_events, EV_BANKRUPTCY] = bp
-                        out_events[n_events, EV_FUND_DELTA] = 0.0
-                        out_events[n_events, EV_KIND] = KIND_ADL_LIQUIDATED
-                        out_events[n_events, EV_COUNTERPARTY] = -1
+                    if _record_event(
+                        out_events, n_events, t, i, side[i] * closed, bp, bp, 0.0, KIND_ADL_LIQUIDATED, -1
+                    ):
                         n_events += 1
                     else:
                         overflow += 1

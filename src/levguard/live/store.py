@@ -772,20 +772,22 @@ class Store:
             raise InputError(f"ttl_s must be > 0, was {ttl_s!r}")
         return _int(now_ns, "now_ns") + round(float(ttl_s) * 1e9)
 
+    def _lease_upsert(self, account: str, owner: str, expires: int, now: int) -> Any:
+        # The single atomic statement that takes a free, expired or own lease (module docstring).
+        stmt = self._insert(LEASES).values(account=str(account), owner=str(owner), expires_ns=expires)
+        return stmt.on_conflict_do_update(
+            index_elements=[LEASES.c.account],
+            set_={"owner": stmt.excluded.owner, "expires_ns": stmt.excluded.expires_ns},
+            where=sa.or_(LEASES.c.owner.is_(None), LEASES.c.expires_ns <= now, LEASES.c.owner == str(owner)),
+        ).returning(LEASES.c.owner)
+
     def acquire_lease(self, account: str, owner: str, ttl_s: float, now_ns: int) -> bool:
         """Take the account's lease if it is free, expired or already ``owner``'s; atomic across processes.
 
         Returns True when ``owner`` holds the lease until ``now_ns + ttl_s`` (see the module
         docstring for why two racing processes cannot both win).
         """
-        expires = self._expiry(ttl_s, now_ns)
-        now = _int(now_ns, "now_ns")
-        stmt = self._insert(LEASES).values(account=str(account), owner=str(owner), expires_ns=expires)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LEASES.c.account],
-            set_={"owner": stmt.excluded.owner, "expires_ns": stmt.excluded.expires_ns},
-            where=sa.or_(LEASES.c.owner.is_(None), LEASES.c.expires_ns <= now, LEASES.c.owner == str(owner)),
-        ).returning(LEASES.c.owner)
+        stmt = self._lease_upsert(account, owner, self._expiry(ttl_s, now_ns), _int(now_ns, "now_ns"))
         with self._tx("acquire_lease", write=True) as conn:
             won = conn.execute(stmt).first()
         return won is not None and won.owner == str(owner)
@@ -809,13 +811,7 @@ class Store:
             )
             out.update(dict.fromkeys(renewed, True))
             for account in (a for a in names if a not in renewed):
-                stmt = self._insert(LEASES).values(account=str(account), owner=str(owner), expires_ns=expires)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[LEASES.c.account],
-                    set_={"owner": stmt.excluded.owner, "expires_ns": stmt.excluded.expires_ns},
-                    where=sa.or_(LEASES.c.owner.is_(None), LEASES.c.expires_ns <= now, LEASES.c.owner == str(owner)),
-                ).returning(LEASES.c.owner)
-                won = conn.execute(stmt).first()
+                won = conn.execute(self._lease_upsert(account, owner, expires, now)).first()
                 out[str(account)] = won is not None and won.owner == str(owner)
         return out
 
