@@ -340,6 +340,39 @@ def _record_event(
 
 
 @jitable
+def _reprice(
+    i: int,
+    naive: bool,
+    side: Float64Array1D,
+    qty: Float64Array1D,
+    entry: Float64Array1D,
+    margin: Float64Array1D,
+    lp: Float64Array1D,
+    key_at: Float64Array1D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    hk: Float64Array2D,
+    hi: Int64Array2D,
+    hsize: Int64Array1D,
+    pending: BoolArray1D,
+    ordk: Float64Array2D,
+    ordi: Int64Array2D,
+    length: Int64Array1D,
+    ptr: Int64Array1D,
+) -> None:
+    # After account i's position or margin changed: solve its liquidation price again and file it
+    # under the new key (a flat account is never crossed).
+    if qty[i] > 0.0:
+        lp[i] = _lp(side[i], qty[i], entry[i], margin[i], caps, mmrs, cums)
+        key_at[i] = _key(side[i], lp[i])
+        if not naive:
+            _refile(i, side, key_at, hk, hi, hsize, qty, pending, ordk, ordi, length, ptr)
+    else:
+        key_at[i] = -math.inf
+
+
+@jitable
 def _impact(flow: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
     # Log price change caused by a net liquidation flow ``flow`` (signed base units: > 0 sells).
     notional = flow * price
@@ -694,13 +727,27 @@ def cascade_py(
                     n_events += 1
                 else:
                     overflow += 1
-                if qty[i] > 0.0:
-                    lp[i] = _lp(side[i], qty[i], entry[i], margin[i], caps, mmrs, cums)
-                    key_at[i] = _key(side[i], lp[i])
-                    if not naive:
-                        _refile(i, side, key_at, hk, hi, hsize, qty, pending, ordk, ordi, length, ptr)
-                else:
-                    key_at[i] = -math.inf
+                _reprice(
+                    i,
+                    naive,
+                    side,
+                    qty,
+                    entry,
+                    margin,
+                    lp,
+                    key_at,
+                    caps,
+                    mmrs,
+                    cums,
+                    hk,
+                    hi,
+                    hsize,
+                    pending,
+                    ordk,
+                    ordi,
+                    length,
+                    ptr,
+                )
             # ADL-routed orders: close against the opposite side's ranking at the bankruptcy price.
             for j in range(k):
                 if not round_adl[j]:
@@ -747,13 +794,27 @@ def cascade_py(
                         n_events += 1
                     else:
                         overflow += 1
-                    if qty[u] > 0.0:
-                        lp[u] = _lp(side[u], qty[u], entry[u], margin[u], caps, mmrs, cums)
-                        key_at[u] = _key(side[u], lp[u])
-                        if not naive:
-                            _refile(u, side, key_at, hk, hi, hsize, qty, pending, ordk, ordi, length, ptr)
-                    else:
-                        key_at[u] = -math.inf
+                    _reprice(
+                        u,
+                        naive,
+                        side,
+                        qty,
+                        entry,
+                        margin,
+                        lp,
+                        key_at,
+                        caps,
+                        mmrs,
+                        cums,
+                        hk,
+                        hi,
+                        hsize,
+                        pending,
+                        ordk,
+                        ordi,
+                        length,
+                        ptr,
+                    )
                 closed = qty[i] - left
                 if closed > 0.0:
                     # The bankrupt part leaves the account at its bankruptcy price: margin gone.
