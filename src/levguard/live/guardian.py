@@ -221,6 +221,8 @@ class Guardian:
         self._pending_snapshots: list[tuple[str, int, str, dict[str, Any]]] = []
         self._pending_audits: list[tuple[str | None, int, str, dict[str, Any], dict[str, Any], list[str]]] = []
         self.last_reports: dict[str, dict[str, Any]] = {}
+        self.last_specs: dict[str, dict[str, Any]] = {}
+        """Per account, the margin-engine spec its last evaluated cycle used (tiers included)."""
 
     # ------------------------------------------------------------------ helpers
 
@@ -334,6 +336,15 @@ class Guardian:
             except StoreUnavailable as exc:
                 await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}")
         return reports
+
+    def vol(self, account: str, symbol: str) -> float:
+        """The volatility the guardian uses for ``symbol`` on ``account``: the account's
+        configured ``vol``, else the EWMA of the marks it has seen (0.8 until enough)."""
+        setup = next((a for a in self.accounts if a.name == account), None)
+        if setup is not None and setup.vol is not None:
+            return float(setup.vol)
+        st = self._state.get(account)
+        return _ewma_vol(st.marks.get(symbol) if st is not None else None)
 
     @staticmethod
     def freeze_heap() -> None:
@@ -474,6 +485,7 @@ class Guardian:
         spec = _account_spec(venue.name, balance, positions, marks)
         if tier_tables:
             spec["tiers"] = tier_tables
+        self.last_specs[setup.name] = spec
         try:
             report = evaluate(account_from_spec(spec))
         except LevguardError as exc:

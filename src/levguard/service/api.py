@@ -149,44 +149,13 @@ async def _margin(request: Request, rt: Runtime, name: str) -> tuple[dict[str, A
         report: dict[str, Any] | None = None
         error: str | None = None
         try:
-            spec = _at_cycle_marks(await _venue_spec(rt, setup), rt.guardian.last_reports.get(name, {}))
-            report = clean(evaluate(account_from_spec(spec)).to_dict()) if spec["positions"] else None
+            # The spec the guardian evaluated in its last cycle (its marks, quantities and tiers).
+            spec = rt.guardian.last_specs.get(name)
+            report = clean(evaluate(account_from_spec(spec)).to_dict()) if spec and spec["positions"] else None
         except LevguardError as exc:
             error = f"margin report unavailable: {exc}"
         cache.reports[name] = (cycle, report, error)
         return report, error
-
-
-async def _venue_spec(rt: Runtime, setup: Any) -> dict[str, Any]:
-    from levguard.live.guardian import _account_spec
-
-    venue = setup.venue
-    positions = await venue.fetch_positions()
-    balance = await venue.fetch_balance()
-    marks = await venue.fetch_marks([p.symbol for p in positions]) if positions else {}
-    spec = _account_spec(venue.name, balance, positions, marks)
-    # The venue's tiers as the guardian last fetched them (built-in tiers otherwise).
-    state = getattr(rt.guardian, "_state", {}).get(setup.name)
-    tiers = {}
-    for p in positions:
-        cached = state.tiers.get(p.symbol) if state is not None else None
-        if cached is not None and cached[1] is not None:
-            tiers[p.symbol] = cached[1]
-    if tiers:
-        spec["tiers"] = tiers
-    return spec
-
-
-def _at_cycle_marks(spec: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
-    """The spec with the marks (and quantities) of the guardian's last cycle, so the margin
-    report matches the cycle's views (the venue may have moved on since)."""
-    views = {v["symbol"]: v for v in last.get("positions", [])}
-    for row in spec["positions"]:
-        view = views.get(row["symbol"])
-        if view is not None and _num(view.get("mark")) and _num(view.get("qty")):
-            row["mark_price"] = float(view["mark"])
-            row["qty"] = float(view["qty"])
-    return spec
 
 
 def _num(x: Any) -> float | None:
@@ -296,12 +265,9 @@ async def risk(request: Request, who: Read, name: str) -> Any:
 
 def _vol(rt: Runtime, setup: Any, symbol: str) -> float:
     """The account's volatility: its setup's, else the guardian's EWMA of the marks it saw."""
-    if setup is not None and setup.vol is not None:
-        return float(setup.vol)
-    from levguard.live.guardian import _ewma_vol
-
-    state = getattr(rt.guardian, "_state", {}).get(setup.name) if setup is not None else None
-    return _ewma_vol(state.marks.get(symbol)) if state is not None else _FALLBACK_VOL
+    if setup is None:
+        return _FALLBACK_VOL
+    return rt.guardian.vol(setup.name, symbol)
 
 
 @api.get(

@@ -181,15 +181,10 @@ async def put_policy(
 
 
 async def _trial(rt: Runtime, setup: Any, sizer: Any) -> dict[str, Any]:
-    """Size the account's current positions with the new policy (nothing when the venue cannot be
-    read or the account is flat); a policy that cannot size them is refused (422)."""
-    from levguard.service.api import _venue_spec
-
-    try:
-        spec = await _venue_spec(rt, setup)
-    except LevguardError:
-        return {}
-    if not spec["positions"]:
+    """Size the account's positions of the guardian's last cycle with the new policy (nothing
+    before the first cycle or when flat); a policy that cannot size them is refused (422)."""
+    spec = rt.guardian.last_specs.get(setup.name)
+    if not spec or not spec["positions"]:
         return {}
     try:
         out: dict[str, Any] = sizer(spec)
