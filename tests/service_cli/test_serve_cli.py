@@ -325,3 +325,22 @@ def test_configure_logging_routes_levguard_loggers_as_json() -> None:
             logging.getLogger(n).setLevel(level)
     lines = stream.getvalue().splitlines()
     assert [json.loads(line)["message"] for line in lines] == ["[paper-btc] state: OK -> WARN"]
+
+
+def test_serve_token_lists_and_revokes(tmp_path: Path) -> None:
+    from levguard.live.store import Store
+    from levguard.service.auth import digest
+
+    runner = CliRunner()
+    db = f"sqlite:///{tmp_path / 'tokens.db'}"
+    made = runner.invoke(app, ["serve-token", "--database", db, "--name", "ops", "--scope", "admin"])
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip()
+    listed = runner.invoke(app, ["serve-token", "--database", db, "--list"])
+    assert listed.stdout.split("\t")[:3] == ["1", "admin", "active"]
+    assert token not in listed.stdout
+    assert runner.invoke(app, ["serve-token", "--database", db, "--revoke", "1"]).exit_code == 0
+    assert Store(db).token_by_hash(digest(token)) is None
+    again = runner.invoke(app, ["serve-token", "--database", db, "--revoke", "1"])
+    assert again.exit_code == 2
+    assert "no active token with id 1" in again.stderr

@@ -220,11 +220,17 @@ def serve_token(
     database: Annotated[
         str | None, typer.Option("--database", help="The store's URL instead of a CONFIG (e.g. a --paper-demo's).")
     ] = None,
+    list_tokens: Annotated[
+        bool, typer.Option("--list", help="List the tokens (ids, names, scopes; never the tokens).")
+    ] = False,
+    revoke: Annotated[int | None, typer.Option("--revoke", help="Revoke the token with this id.")] = None,
 ) -> None:
-    """Create an API token for `levguard serve` and print it (once: only its hash is stored)."""
+    """Create an API token for `levguard serve` and print it (once: only its hash is stored);
+    or list the tokens, or revoke one."""
     if (config is None) == (database is None):
         _fail("give the service's CONFIG file or --database URL (one of them)")
-    if not name.strip():
+    creating = not list_tokens and revoke is None
+    if creating and not name.strip():
         _fail("--name is required (who or what uses the token)")
     try:
         from levguard.live.store import Store
@@ -237,6 +243,16 @@ def serve_token(
             database = load_guardian_file(config).database
         store = Store(database)
         try:
+            if list_tokens:
+                for t in store.tokens():
+                    state = "revoked" if t["revoked"] else "active"
+                    _say(f"{t['id']}\t{t['scope']}\t{state}\t{t['name']}")
+                return
+            if revoke is not None:
+                if not store.revoke_token(revoke):
+                    _fail(f"no active token with id {revoke}")
+                sys.stderr.write(f"token {revoke} revoked\n")
+                return
             token = new_token(store, name.strip(), scope.value)
         finally:
             store.close()
