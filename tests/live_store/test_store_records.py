@@ -282,3 +282,12 @@ def test_api_tokens_are_stored_as_digests_only(store: Store) -> None:
     assert store.token_by_hash(digest) is None
     with pytest.raises(InputError, match="scope"):
         store.add_token("x", "root", digest, 1)
+
+
+def test_order_count_per_account_and_symbol(store: Store) -> None:
+    assert store.order_count("a", "BTCUSDT") == 0
+    store.record_intent("a", "c1", "BTCUSDT", "sell", 1.0, 1, "r")
+    store.record_intent("a", "c2", "ETHUSDT", "sell", 1.0, 2, "r")
+    store.record_intent("b", "c3", "BTCUSDT", "sell", 1.0, 3, "r")
+    assert store.order_count("a", "BTCUSDT") == 1
+    assert store.order_count("b", "BTCUSDT") == 1

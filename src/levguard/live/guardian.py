@@ -685,7 +685,7 @@ class Guardian:
             return decision
         # Write-ahead: the sequence number comes from the orders already recorded, so the id
         # of this decision is the same if a crash interrupts us here and we decide again.
-        seq = len([o for o in self.store.orders(account=setup.name, limit=100_000) if o["symbol"] == pos.symbol])
+        seq = self.store.order_count(setup.name, pos.symbol)
         cid = client_order_id(setup.name, pos.symbol, seq)
         decision["client_order_id"] = cid
         if not self.store.record_intent(setup.name, cid, pos.symbol, side, qty, now, "; ".join(reasons)):

@@ -737,6 +737,12 @@ class Store:
             row = conn.execute(sa.select(ORDERS).where(ORDERS.c.client_order_id == client_order_id)).first()
         return None if row is None else _row(row)
 
+    def order_count(self, account: str, symbol: str) -> int:
+        """Number of orders ever recorded for ``account`` on ``symbol`` (any status)."""
+        stmt = sa.select(sa.func.count()).where(ORDERS.c.account == account, ORDERS.c.symbol == symbol)
+        with self._tx("order_count") as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def orders(self, *, account: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         """Return orders, newest intent first.
 
