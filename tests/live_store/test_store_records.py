@@ -30,6 +30,10 @@ def test_accounts_upsert_read_and_flags(store: Store) -> None:
         "policy": policy,
         "kill_switch": False,
         "created_ns": a["created_ns"],
+        "disabled_reason": None,
+        "disabled_ns": None,
+        "expected": None,
+        "expected_ns": None,
     }
     assert isinstance(a["created_ns"], int)
     assert a["created_ns"] > 1_600_000_000 * 10**9
@@ -218,6 +222,9 @@ def test_record_intent_is_idempotent(store: Store, store_url: str) -> None:
         "filled": 0.0,
         "average_price": None,
         "venue_order_id": None,
+        "owner": None,
+        "epoch": None,
+        "error": None,
     }
     assert store.order("missing") is None
     # The intent is committed: another store on the same database sees it at once.

@@ -73,9 +73,10 @@ import datetime as dt
 import enum
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from importlib import resources
 from typing import Any, NoReturn
@@ -87,8 +88,27 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from levguard.errors import InputError, LevguardError
+from levguard.live.schema import (
+    ACCOUNTS,
+    ALERTS,
+    API_TOKENS,
+    AUDIT_LOG,
+    KILL_SWITCH,
+    LEASES,
+    METADATA,
+    ORDERS,
+    SNAPSHOTS,
+)
 
-__all__ = ["FINAL_ORDER_STATUSES", "ORDER_STATUSES", "Store", "StoreUnavailable"]
+__all__ = [
+    "FINAL_ORDER_STATUSES",
+    "METADATA",
+    "ORDER_STATUSES",
+    "Lease",
+    "LeaseLost",
+    "Store",
+    "StoreUnavailable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -130,114 +150,26 @@ class StoreUnavailable(LevguardError):  # noqa: N818 - the name is the guardian'
     """The database cannot be reached or used; the message names the operation and the redacted URL."""
 
 
-# --------------------------------------------------------------------------------------------
-# Schema (the migrations in levguard/live/migrations create exactly these tables)
-# --------------------------------------------------------------------------------------------
-
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER PKs only
-_JSON = sa.JSON().with_variant(pg.JSONB(), "postgresql")
-
-METADATA = sa.MetaData()
-
-ACCOUNTS = sa.Table(
-    "accounts",
-    METADATA,
-    sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("venue", sa.String(100), nullable=False),
-    sa.Column("live_enabled", sa.Boolean(), nullable=False),
-    sa.Column("policy", _JSON, nullable=True),
-    sa.Column("kill_switch", sa.Boolean(), nullable=False),
-    sa.Column("created_ns", sa.BigInteger(), nullable=False),
-)
-
-KILL_SWITCH = sa.Table(
-    "kill_switch",
-    METADATA,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
-    sa.Column("on", sa.Boolean(), nullable=False),
-)
-
-SNAPSHOTS = sa.Table(
-    "snapshots",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(200), nullable=False),
-    sa.Column("ts_ns", sa.BigInteger(), nullable=False),
-    sa.Column("state", sa.String(50), nullable=False),
-    sa.Column("figures", _JSON, nullable=False),
-    sa.Index("ix_snapshots_account_ts", "account", "ts_ns"),
-)
-
-ALERTS = sa.Table(
-    "alerts",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(200), nullable=True),
-    sa.Column("ts_ns", sa.BigInteger(), nullable=False),
-    sa.Column("level", sa.String(50), nullable=False),
-    sa.Column("kind", sa.String(100), nullable=False),
-    sa.Column("message", sa.Text(), nullable=False),
-    sa.Column("data", _JSON, nullable=True),
-    sa.Column("acked_ns", sa.BigInteger(), nullable=True),
-    sa.Index("ix_alerts_account", "account"),
-)
-
-AUDIT_LOG = sa.Table(
-    "audit_log",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(200), nullable=True),
-    sa.Column("ts_ns", sa.BigInteger(), nullable=False),
-    sa.Column("event", sa.String(100), nullable=False),
-    sa.Column("inputs", _JSON, nullable=False),
-    sa.Column("decision", _JSON, nullable=False),
-    sa.Column("reasons", _JSON, nullable=False),
-    sa.Index("ix_audit_log_account_ts", "account", "ts_ns"),
-)
-
-ORDERS = sa.Table(
-    "orders",
-    METADATA,
-    sa.Column("client_order_id", sa.String(100), primary_key=True),
-    sa.Column("account", sa.String(200), nullable=False),
-    sa.Column("symbol", sa.String(100), nullable=False),
-    sa.Column("side", sa.String(10), nullable=False),
-    sa.Column("qty", sa.Float(), nullable=False),
-    sa.Column("reason", sa.Text(), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("intent_ns", sa.BigInteger(), nullable=False),
-    sa.Column("sent_ns", sa.BigInteger(), nullable=True),
-    sa.Column("result_ns", sa.BigInteger(), nullable=True),
-    sa.Column("filled", sa.Float(), nullable=False),
-    sa.Column("average_price", sa.Float(), nullable=True),
-    sa.Column("venue_order_id", sa.String(100), nullable=True),
-    sa.Index("ix_orders_account_status", "account", "status"),
-)
-
-LEASES = sa.Table(
-    "leases",
-    METADATA,
-    sa.Column("account", sa.String(200), primary_key=True),
-    sa.Column("owner", sa.String(200), nullable=True),
-    sa.Column("expires_ns", sa.BigInteger(), nullable=False),
-)
+class LeaseLost(LevguardError):  # noqa: N818 - a state, not a failure of the caller
+    """The caller no longer holds the account's lease under the epoch it acts on (fencing): another
+    process took the account over, or the lease expired; nothing was recorded."""
 
 
-# --------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Lease:
+    """The outcome of taking or renewing one account's lease.
 
+    ``held``: the caller holds it; ``epoch``: the fencing epoch (bumped whenever the holder, owner
+    or instance, changes); ``taken``: this call started the holding (a new epoch);
+    ``previous_owner`` and ``previous_renewed_ns``: who held it before and when it was last
+    renewed by anyone (None when never), to tell how long the account went unwatched.
+    """
 
-API_TOKENS = sa.Table(
-    "api_tokens",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("scope", sa.String(20), nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_ns", sa.BigInteger(), nullable=False),
-    sa.Column("revoked", sa.Boolean(), nullable=False),
-)
+    held: bool
+    epoch: int
+    taken: bool = False
+    previous_owner: str | None = None
+    previous_renewed_ns: int | None = None
 
 
 def _jsonable(value: Any, field: str) -> Any:
@@ -328,6 +260,10 @@ class Store:
             raise InputError(f"store url must be sqlite or postgresql, was {backend!r}")
         self._sqlite = backend == "sqlite"
         self.concurrent_writes = True
+        #: Held around every transaction of an in-memory database (one connection shared by every
+        #: thread); a file or server database needs no lock.
+        self.lock = threading.RLock()
+        self._serialise = False
         try:
             self._engine = self._make_engine(parsed)
         except (ImportError, sa.exc.SQLAlchemyError) as exc:  # e.g. psycopg not installed: levguard[postgres]
@@ -359,6 +295,7 @@ class Store:
         # One shared connection in memory: writes from a second thread would interleave with the
         # caller's transactions, so callers must not write concurrently (see concurrent_writes).
         self.concurrent_writes = not memory
+        self._serialise = memory
         kwargs: dict[str, Any] = {"connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
         if memory:
             kwargs["poolclass"] = StaticPool  # one connection, so every thread sees one database
@@ -402,7 +339,7 @@ class Store:
         # One transaction, committed on success; database errors become StoreUnavailable and
         # integrity violations InputError.
         try:
-            with self._engine.connect() as conn:
+            with self.lock if self._serialise else nullcontext(), self._engine.connect() as conn:
                 if write:
                     conn = conn.execution_options(levguard_write=True)
                 with conn.begin():
@@ -461,7 +398,8 @@ class Store:
             conn.execute(stmt)
 
     def account(self, name: str) -> dict[str, Any] | None:
-        """Return ``{"name", "venue", "live_enabled", "policy", "kill_switch", "created_ns"}`` or None.
+        """Return ``{"name", "venue", "live_enabled", "policy", "kill_switch", "created_ns",
+        "disabled_reason", "disabled_ns", "expected", "expected_ns"}`` or None.
 
         ``kill_switch`` is the account's own switch; :meth:`kill_switch` also honours the global one.
         """
@@ -481,6 +419,24 @@ class Store:
             result = conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(live_enabled=bool(enabled)))
             if result.rowcount == 0:
                 raise InputError(f"account must exist, was {name!r}")
+
+    def set_disabled(self, name: str, reason: str | None, ts_ns: int) -> None:
+        """Stop acting on the account (``reason``, e.g. an authentication failure) until an operator
+        clears it with ``reason=None``; persisted, so a restart keeps it.  InputError if unknown."""
+        values = {"disabled_reason": None if reason is None else str(reason), "disabled_ns": _int(ts_ns, "ts_ns")}
+        with self._tx("set_disabled", write=True) as conn:
+            if conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(**values)).rowcount == 0:
+                raise InputError(f"account must exist, was {name!r}")
+
+    def set_expected(self, name: str, expected: Mapping[str, float], ts_ns: int) -> None:
+        """Persist the positions the guardian expects on the account (``{symbol: signed qty}``):
+        what it last saw, adjusted by its own fills.  A no-op for an unknown account."""
+        values = {
+            "expected": {str(k): float(v) for k, v in expected.items()},
+            "expected_ns": _int(ts_ns, "ts_ns"),
+        }
+        with self._tx("set_expected", write=True) as conn:
+            conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(**values))
 
     def set_kill_switch(self, account: str | None, on: bool) -> None:
         """Set the kill switch of one account, or the global one when ``account`` is None."""
@@ -547,13 +503,22 @@ class Store:
             return int(conn.execute(ALERTS.insert().values(**values).returning(ALERTS.c.id)).scalar_one())
 
     def alerts(
-        self, *, account: str | None = None, unacked_only: bool = False, limit: int = 100, offset: int = 0
+        self,
+        *,
+        account: str | None = None,
+        unacked_only: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+        before_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Return alerts, newest first; ``account`` None means every account and the global ones.
 
         Each is ``{"id", "account", "ts_ns", "level", "kind", "message", "data", "acked", "acked_ns"}``.
+        ``before_id`` pages by key (rows with a smaller id: stable while alerts are appended).
         """
         stmt = sa.select(ALERTS)
+        if before_id is not None:
+            stmt = stmt.where(ALERTS.c.id < _int(before_id, "before_id"))
         if account is not None:
             stmt = stmt.where(ALERTS.c.account == account)
         if unacked_only:
@@ -639,9 +604,15 @@ class Store:
         since_ns: int | None = None,
         limit: int = 100,
         offset: int = 0,
+        before_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Return audit rows, newest first: ``{"id", "account", "ts_ns", "event", "inputs", "decision", "reasons"}``."""
+        """Return audit rows, newest first: ``{"id", "account", "ts_ns", "event", "inputs", "decision", "reasons"}``.
+
+        ``before_id`` pages by key (rows with a smaller id: stable while rows are appended).
+        """
         stmt = sa.select(AUDIT_LOG)
+        if before_id is not None:
+            stmt = stmt.where(AUDIT_LOG.c.id < _int(before_id, "before_id"))
         if account is not None:
             stmt = stmt.where(AUDIT_LOG.c.account == account)
         if event is not None:
@@ -656,12 +627,31 @@ class Store:
     # ---------------------------------------------------------------- orders (write-ahead)
 
     def record_intent(
-        self, account: str, client_order_id: str, symbol: str, side: str, qty: float, ts_ns: int, reason: str
+        self,
+        account: str,
+        client_order_id: str,
+        symbol: str,
+        side: str,
+        qty: float,
+        ts_ns: int,
+        reason: str,
+        *,
+        lease: tuple[str, str | None, int] | None = None,
+        fence_s: float = 0.0,
+        audit: tuple[dict[str, Any], dict[str, Any], list[str]] | None = None,
     ) -> bool:
         """Commit an order intent before the order is sent; False if the id exists (nothing changes).
 
         The row starts with status ``"intent"``; the commit is durable when this returns True.
+
+        ``lease`` = ``(owner, instance, epoch)`` fences the write: in the same transaction the
+        account's lease must still be held by that owner and instance under that epoch, and valid
+        for at least ``fence_s`` more seconds, else :class:`LeaseLost` is raised and nothing is
+        written (a process that lost its lease can never record, hence never send).  ``audit`` =
+        ``(inputs, decision, reasons)`` appends the decision's ``deleverage`` audit row in the same
+        transaction, so an intent never exists without its audit row.
         """
+        now = _int(ts_ns, "ts_ns")
         values = {
             "client_order_id": str(client_order_id),
             "account": str(account),
@@ -670,8 +660,10 @@ class Store:
             "qty": float(qty),
             "reason": str(reason),
             "status": "intent",
-            "intent_ns": _int(ts_ns, "ts_ns"),
+            "intent_ns": now,
             "filled": 0.0,
+            "owner": None if lease is None else str(lease[0]),
+            "epoch": None if lease is None else int(lease[2]),
         }
         stmt = (
             self._insert(ORDERS)
@@ -680,7 +672,40 @@ class Store:
             .returning(ORDERS.c.client_order_id)  # a row back means this call inserted it
         )
         with self._tx("record_intent", write=True) as conn:
-            return conn.execute(stmt).first() is not None
+            if lease is not None:
+                owner, instance, epoch = lease
+                row = conn.execute(
+                    sa.select(LEASES.c.owner, LEASES.c.instance, LEASES.c.epoch, LEASES.c.expires_ns).where(
+                        LEASES.c.account == str(account)
+                    )
+                ).first()
+                margin = round(max(float(fence_s), 0.0) * 1e9)
+                if (
+                    row is None
+                    or row.owner != str(owner)
+                    or (instance is not None and row.instance != str(instance))
+                    or int(row.epoch) != int(epoch)
+                    or int(row.expires_ns) <= now + margin
+                ):
+                    held = None if row is None else f"{row.owner} epoch {row.epoch}"
+                    raise LeaseLost(
+                        f"lease of {account!r} not held by {owner!r} at epoch {epoch} (held: {held}); "
+                        f"order {client_order_id} not recorded"
+                    )
+            inserted = conn.execute(stmt).first() is not None
+            if inserted and audit is not None:
+                inputs, decision, reasons = audit
+                conn.execute(
+                    AUDIT_LOG.insert().values(
+                        account=str(account),
+                        ts_ns=now,
+                        event="deleverage",
+                        inputs=_jsonable(inputs, "inputs"),
+                        decision=_jsonable(decision, "decision"),
+                        reasons=[str(r) for r in reasons],
+                    )
+                )
+            return inserted
 
     def mark_sent(self, client_order_id: str, ts_ns: int) -> None:
         """Mark an intent as sent; a no-op if it is already sent or has a result; InputError if unknown."""
@@ -701,29 +726,55 @@ class Store:
         average_price: float | None,
         venue_order_id: str | None,
         ts_ns: int,
-    ) -> None:
+        *,
+        error: str | None = None,
+    ) -> float:
         """Record the venue's answer (or a reconciliation): ``status`` is one of ccxt's statuses.
 
         ``"open"`` leaves the order unresolved; closed, canceled, rejected and expired are final.
-        A later call overwrites an earlier result (the venue's latest word wins).
+        A later call overwrites an earlier result (the venue's latest word wins).  In the same
+        transaction the fill not yet booked (``filled`` minus what was recorded before) moves the
+        account's expected position of the symbol (:meth:`set_expected`), so the guardian's own
+        fills are never mistaken for the venue's doing, even across a crash.  Returns that newly
+        booked fill (>= 0, in the position's units).
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")
         price = None if average_price is None or not math.isfinite(float(average_price)) else float(average_price)
-        stmt = (
-            ORDERS.update()
-            .where(ORDERS.c.client_order_id == client_order_id)
-            .values(
-                status=status,
-                filled=float(filled),
-                average_price=price,
-                venue_order_id=None if venue_order_id is None else str(venue_order_id),
-                result_ns=_int(ts_ns, "ts_ns"),
-            )
-        )
+        filled_f = float(filled)
+        if not (math.isfinite(filled_f) and filled_f >= 0.0):
+            raise InputError(f"filled must be a finite number >= 0, was {filled!r}")
+        values: dict[str, Any] = {
+            "status": status,
+            "filled": filled_f,
+            "average_price": price,
+            "venue_order_id": None if venue_order_id is None else str(venue_order_id),
+            "result_ns": _int(ts_ns, "ts_ns"),
+        }
+        if error is not None:
+            values["error"] = str(error)[:2000]
         with self._tx("mark_result", write=True) as conn:
-            if conn.execute(stmt).rowcount == 0:
-                self._require_order(conn, client_order_id)
+            row = conn.execute(
+                sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled).where(
+                    ORDERS.c.client_order_id == client_order_id
+                )
+            ).first()
+            if row is None:
+                raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
+            conn.execute(ORDERS.update().where(ORDERS.c.client_order_id == client_order_id).values(**values))
+            delta = max(filled_f - float(row.filled), 0.0)
+            if delta > 0.0:
+                acct = conn.execute(sa.select(ACCOUNTS.c.expected).where(ACCOUNTS.c.name == row.account)).first()
+                expected = dict(acct.expected or {}) if acct is not None else None
+                if expected is not None and row.symbol in expected:
+                    sign = -1.0 if row.side == "sell" else 1.0
+                    expected[row.symbol] = float(expected[row.symbol]) + sign * delta
+                    conn.execute(
+                        ACCOUNTS.update()
+                        .where(ACCOUNTS.c.name == row.account)
+                        .values(expected=expected, expected_ns=_int(ts_ns, "ts_ns"))
+                    )
+        return delta
 
     @staticmethod
     def _require_order(conn: Connection, client_order_id: str) -> None:
@@ -743,16 +794,30 @@ class Store:
         with self._tx("order_count") as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def orders(self, *, account: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def orders(
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        before: tuple[int, str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Return orders, newest intent first.
 
         Each is ``{"client_order_id", "account", "symbol", "side", "qty", "reason", "status",
-        "intent_ns", "sent_ns", "result_ns", "filled", "average_price", "venue_order_id"}``;
-        status is ``"intent"``, ``"sent"`` or one of :data:`ORDER_STATUSES`.
+        "intent_ns", "sent_ns", "result_ns", "filled", "average_price", "venue_order_id", "owner",
+        "epoch", "error"}``; status is ``"intent"``, ``"sent"`` or one of :data:`ORDER_STATUSES`.
+        ``before`` = ``(intent_ns, client_order_id)`` of the last row of the previous page pages by
+        key (stable while orders are recorded).
         """
         stmt = sa.select(ORDERS)
         if account is not None:
             stmt = stmt.where(ORDERS.c.account == account)
+        if before is not None:
+            b_ns, b_id = _int(before[0], "before[0]"), str(before[1])
+            stmt = stmt.where(
+                sa.or_(ORDERS.c.intent_ns < b_ns, sa.and_(ORDERS.c.intent_ns == b_ns, ORDERS.c.client_order_id < b_id))
+            )
         stmt = stmt.order_by(ORDERS.c.intent_ns.desc(), ORDERS.c.client_order_id.desc())
         stmt = stmt.limit(max(int(limit), 0)).offset(max(int(offset), 0))
         with self._tx("orders") as conn:
@@ -778,14 +843,28 @@ class Store:
             raise InputError(f"ttl_s must be > 0, was {ttl_s!r}")
         return _int(now_ns, "now_ns") + round(float(ttl_s) * 1e9)
 
-    def _lease_upsert(self, account: str, owner: str, expires: int, now: int) -> Any:
-        # The single atomic statement that takes a free, expired or own lease (module docstring).
-        stmt = self._insert(LEASES).values(account=str(account), owner=str(owner), expires_ns=expires)
+    def _lease_upsert(self, account: str, owner: str, expires: int, now: int, instance: str | None = None) -> Any:
+        # The single atomic statement that takes a free, expired or own lease (module docstring);
+        # the epoch moves on unless the same (owner, instance) renews an unexpired lease.
+        stmt = self._insert(LEASES).values(
+            account=str(account), owner=str(owner), expires_ns=expires, instance=instance, epoch=1, renewed_ns=now
+        )
+        same_holder = sa.and_(
+            LEASES.c.owner == str(owner),
+            LEASES.c.instance.is_(None) if instance is None else LEASES.c.instance == instance,
+            LEASES.c.expires_ns > now,
+        )
         return stmt.on_conflict_do_update(
             index_elements=[LEASES.c.account],
-            set_={"owner": stmt.excluded.owner, "expires_ns": stmt.excluded.expires_ns},
+            set_={
+                "owner": stmt.excluded.owner,
+                "expires_ns": stmt.excluded.expires_ns,
+                "instance": stmt.excluded.instance,
+                "renewed_ns": stmt.excluded.renewed_ns,
+                "epoch": sa.case((same_holder, LEASES.c.epoch), else_=LEASES.c.epoch + 1),
+            },
             where=sa.or_(LEASES.c.owner.is_(None), LEASES.c.expires_ns <= now, LEASES.c.owner == str(owner)),
-        ).returning(LEASES.c.owner)
+        ).returning(LEASES.c.owner, LEASES.c.instance, LEASES.c.epoch)
 
     def acquire_lease(self, account: str, owner: str, ttl_s: float, now_ns: int) -> bool:
         """Take the account's lease if it is free, expired or already ``owner``'s; atomic across processes.
@@ -799,27 +878,75 @@ class Store:
         return won is not None and won.owner == str(owner)
 
     def acquire_leases(self, accounts: list[str], owner: str, ttl_s: float, now_ns: int) -> dict[str, bool]:
-        """:meth:`acquire_lease` for many accounts in one transaction (one commit per guardian
-        cycle); each account's upsert is the same atomic statement.  Returns account -> held."""
+        """:meth:`take_leases` without an instance: account -> held."""
+        return {k: v.held for k, v in self.take_leases(accounts, owner, ttl_s, now_ns).items()}
+
+    def take_leases(
+        self, accounts: list[str], owner: str, ttl_s: float, now_ns: int, *, instance: str | None = None
+    ) -> dict[str, Lease]:
+        """Take or renew the leases of many accounts in one transaction (one commit per guardian
+        cycle); returns account -> :class:`Lease`.
+
+        ``owner`` is the guardian's stable identity (the same after a restart), ``instance`` the
+        running process's (new at every start).  A lease is taken when it is free, expired, or
+        held by ``owner`` (so a restarted guardian takes its accounts back at once); the fencing
+        epoch is bumped whenever the holding ``(owner, instance)`` changes, so a previous process
+        of the same identity that still runs can no longer record an order
+        (:meth:`record_intent` with ``lease``).  Each account's take is the atomic upsert of the
+        module docstring.
+        """
         expires = self._expiry(ttl_s, now_ns)
         now = _int(now_ns, "now_ns")
-        out: dict[str, bool] = {}
+        owner_s = str(owner)
+        inst = None if instance is None else str(instance)
+        out: dict[str, Lease] = {}
         names = [str(a) for a in accounts]
         with self._tx("acquire_leases", write=True) as conn:
             # Steady state: every lease is already ours and unexpired, one UPDATE renews them all.
-            renewed = set(
-                conn.execute(
-                    LEASES.update()
-                    .where(LEASES.c.account.in_(names), LEASES.c.owner == str(owner), LEASES.c.expires_ns > now)
-                    .values(expires_ns=expires)
-                    .returning(LEASES.c.account)
-                ).scalars()
+            mine = sa.and_(
+                LEASES.c.account.in_(names),
+                LEASES.c.owner == owner_s,
+                LEASES.c.expires_ns > now,
+                LEASES.c.instance.is_(None) if inst is None else LEASES.c.instance == inst,
             )
-            out.update(dict.fromkeys(renewed, True))
-            for account in (a for a in names if a not in renewed):
-                won = conn.execute(self._lease_upsert(account, owner, expires, now)).first()
-                out[str(account)] = won is not None and won.owner == str(owner)
+            renewed = {
+                r.account: int(r.epoch)
+                for r in conn.execute(
+                    LEASES.update()
+                    .where(mine)
+                    .values(expires_ns=expires, renewed_ns=now)
+                    .returning(LEASES.c.account, LEASES.c.epoch)
+                )
+            }
+            out.update({a: Lease(True, e) for a, e in renewed.items()})
+            rest = [a for a in names if a not in renewed]
+            if not rest:
+                return out
+            before = {
+                r.account: r
+                for r in conn.execute(
+                    sa.select(LEASES.c.account, LEASES.c.owner, LEASES.c.renewed_ns, LEASES.c.expires_ns).where(
+                        LEASES.c.account.in_(rest)
+                    )
+                )
+            }
+            for account in rest:
+                prev = before.get(account)
+                won = conn.execute(self._lease_upsert(account, owner_s, expires, now, inst)).first()
+                held = won is not None and won.owner == owner_s and won.instance == inst
+                out[account] = Lease(
+                    held,
+                    int(won.epoch) if held and won is not None else -1,
+                    taken=held,
+                    previous_owner=None if prev is None else prev.owner,
+                    previous_renewed_ns=None if prev is None or prev.renewed_ns is None else int(prev.renewed_ns),
+                )
         return out
+
+    def leases(self) -> list[dict[str, Any]]:
+        """Every lease row: ``{"account", "owner", "instance", "epoch", "expires_ns", "renewed_ns"}``."""
+        with self._tx("leases") as conn:
+            return [_row(r) for r in conn.execute(sa.select(LEASES).order_by(LEASES.c.account))]
 
     # ---------------------------------------------------------------- API tokens (hashes only)
 

@@ -1,0 +1,106 @@
+"""Issue 14 in the store: fenced leases under a stable identity, intents with their audit row in one
+transaction, fills that move the expected position, persisted disabled state, keyset paging."""
+
+from __future__ import annotations
+
+import pytest
+
+from levguard.errors import InputError
+from levguard.live.store import LeaseLost, Store
+
+S = 10**9
+T0 = 1_700_000_000 * S
+
+
+def test_same_identity_takes_back_at_once_and_bumps_the_epoch(store: Store) -> None:
+    first = store.take_leases(["a"], "g1", 30.0, T0, instance="i1")["a"]
+    assert first.held
+    assert first.taken
+    assert first.previous_owner is None
+    again = store.take_leases(["a"], "g1", 30.0, T0 + S, instance="i1")["a"]
+    assert again.held
+    assert again.epoch == first.epoch  # a renewal keeps the epoch
+    # A restart of g1 (new instance) takes the unexpired lease at once, under a new epoch.
+    restart = store.take_leases(["a"], "g1", 30.0, T0 + 2 * S, instance="i2")["a"]
+    assert restart.held
+    assert restart.epoch == first.epoch + 1
+    assert restart.previous_owner == "g1"
+    assert restart.previous_renewed_ns == T0 + S
+    # Another identity cannot, while it is alive; after expiry it can (epoch moves on).
+    assert not store.take_leases(["a"], "g2", 30.0, T0 + 3 * S, instance="j")["a"].held
+    late = store.take_leases(["a"], "g2", 30.0, T0 + 40 * S, instance="j")["a"]
+    assert late.held
+    assert late.epoch == restart.epoch + 1
+    assert (T0 + 40 * S - late.previous_renewed_ns) / S == 38  # unwatched for 38 s
+    rows = {r["account"]: r for r in store.leases()}
+    assert rows["a"]["owner"] == "g2"
+    assert rows["a"]["instance"] == "j"
+
+
+def test_an_intent_is_fenced_by_the_lease_epoch(store: Store) -> None:
+    store.upsert_account("a", "binance-usdm", live_enabled=True)
+    lease = store.take_leases(["a"], "g1", 30.0, T0, instance="i1")["a"]
+    audit = ({"qty": 2.0}, {"client_order_id": "c1"}, ["state ACT"])
+    assert store.record_intent("a", "c1", "BTCUSDT", "sell", 0.5, T0, "r", lease=("g1", "i1", lease.epoch), audit=audit)
+    (row,) = store.audit_log(account="a", event="deleverage")
+    assert row["decision"] == {"client_order_id": "c1"}
+    assert store.order("c1")["epoch"] == lease.epoch  # type: ignore[index]
+    # Taken over by a restart: the old instance is fenced out and writes nothing.
+    store.take_leases(["a"], "g1", 30.0, T0 + S, instance="i2")
+    with pytest.raises(LeaseLost, match="not held"):
+        store.record_intent(
+            "a", "c2", "BTCUSDT", "sell", 0.5, T0 + S, "r", lease=("g1", "i1", lease.epoch), audit=audit
+        )
+    assert store.order("c2") is None
+    assert len(store.audit_log(account="a", event="deleverage")) == 1
+    # A lease about to expire does not cover a new order either (fence margin).
+    new = store.leases()[0]["epoch"]
+    with pytest.raises(LeaseLost):
+        store.record_intent("a", "c3", "BTCUSDT", "sell", 0.5, T0 + 29 * S, "r", lease=("g1", "i2", new), fence_s=5.0)
+    assert store.record_intent("a", "c3", "BTCUSDT", "sell", 0.5, T0 + 2 * S, "r", lease=("g1", "i2", new), fence_s=5.0)
+
+
+def test_fills_move_the_expected_position_once(store: Store) -> None:
+    store.upsert_account("a", "binance-usdm")
+    store.set_expected("a", {"BTCUSDT": 2.0, "ETHUSDT": -3.0}, T0)
+    store.record_intent("a", "c1", "BTCUSDT", "sell", 0.5, T0, "r")
+    store.record_intent("a", "c2", "ETHUSDT", "buy", 1.0, T0, "r")
+    assert store.mark_result("c1", "open", 0.2, 60_000.0, "v1", T0 + S) == pytest.approx(0.2)
+    assert store.mark_result("c1", "closed", 0.5, 60_000.0, "v1", T0 + 2 * S) == pytest.approx(0.3)
+    assert store.mark_result("c1", "closed", 0.5, 60_000.0, "v1", T0 + 3 * S) == 0.0  # the same answer again
+    assert store.mark_result("c2", "closed", 1.0, 3_000.0, "v2", T0 + 3 * S) == 1.0
+    assert store.account("a")["expected"] == {"BTCUSDT": pytest.approx(1.5), "ETHUSDT": pytest.approx(-2.0)}  # type: ignore[index]
+    with pytest.raises(InputError, match="filled"):
+        store.mark_result("c1", "closed", float("nan"), None, None, T0)
+    store.record_intent("a", "c3", "BTCUSDT", "sell", 0.5, T0, "r")
+    store.mark_result("c3", "rejected", 0.0, None, None, T0, error="auth: HTTP 401")
+    assert store.order("c3")["error"] == "auth: HTTP 401"  # type: ignore[index]
+
+
+def test_disabled_is_persisted(store: Store) -> None:
+    store.upsert_account("a", "binance-usdm")
+    store.set_disabled("a", "authentication failed", T0)
+    assert store.account("a")["disabled_reason"] == "authentication failed"  # type: ignore[index]
+    store.set_disabled("a", None, T0 + S)
+    assert store.account("a")["disabled_reason"] is None  # type: ignore[index]
+    with pytest.raises(InputError, match="account"):
+        store.set_disabled("nope", "x", T0)
+
+
+def test_keyset_pages_do_not_shift_while_rows_are_appended(store: Store) -> None:
+    for i in range(10):
+        store.audit("a", T0 + i, "cycle", {}, {"i": i}, [])
+        store.add_alert("a", T0 + i, "info", "state", f"alert {i}")
+        store.record_intent("a", f"c{i:02d}", "BTCUSDT", "sell", 0.1, T0 + i // 2, "r")
+    page1 = store.audit_log(account="a", limit=4)
+    store.audit("a", T0 + 99, "cycle", {}, {"i": 99}, [])  # appended between two pages
+    page2 = store.audit_log(account="a", limit=4, before_id=page1[-1]["id"])
+    assert [r["decision"]["i"] for r in page1 + page2] == [9, 8, 7, 6, 5, 4, 3, 2]
+    alerts1 = store.alerts(account="a", limit=6)
+    store.add_alert("a", T0 + 99, "info", "state", "late")
+    alerts2 = store.alerts(account="a", limit=6, before_id=alerts1[-1]["id"])
+    assert [a["message"] for a in alerts1 + alerts2] == [f"alert {i}" for i in range(9, -1, -1)]
+    o1 = store.orders(account="a", limit=3)
+    store.record_intent("a", "zz", "BTCUSDT", "sell", 0.1, T0 + 50, "r")
+    o2 = store.orders(account="a", limit=20, before=(o1[-1]["intent_ns"], o1[-1]["client_order_id"]))
+    assert [o["client_order_id"] for o in o1 + o2] == [f"c{i:02d}" for i in range(9, -1, -1)]
