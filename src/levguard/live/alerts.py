@@ -1,16 +1,19 @@
 """Alert sinks of the guardian: the log, a webhook (POST of a JSON body) and e-mail over SMTP.
 
-Every alert is also stored (``Store.add_alert``) by the guardian; sinks deliver it.  A failing
-sink never stops the guardian: its error is logged and counted.
+Every alert is also stored (``Store.add_alert``) by the guardian; sinks deliver it from their own
+threads, off the guardian's decision path.  A failing or hanging sink never stops or delays the
+guardian: its error is logged and counted.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import smtplib
+import threading
+import time
 import urllib.request
+from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -111,20 +114,127 @@ class EmailSink:
             smtp.send_message(msg)
 
 
-class Alerter:
-    """Fan an alert out to every sink without blocking the event loop or failing the cycle."""
+class _SinkWorker:
+    """One sink's bounded queue and the daemon thread draining it (a slow or hanging sink delays
+    only its own deliveries; when its queue is full the oldest alert waiting is dropped)."""
 
-    def __init__(self, sinks: list[Any] | None = None) -> None:
+    def __init__(self, sink: Any, maxsize: int, owner: Alerter) -> None:
+        self.sink = sink
+        self.owner = owner
+        self.queue: deque[Alert] = deque()
+        self.maxsize = maxsize
+        self.cond = threading.Condition()
+        self.busy = False
+        self.closed = False
+        name = f"levguard-alerts-{type(sink).__name__}"
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def put(self, alert: Alert) -> None:
+        with self.cond:
+            if len(self.queue) >= self.maxsize:
+                self.queue.popleft()
+                self.owner.dropped += 1
+            self.queue.append(alert)
+            self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.queue and not self.closed:
+                    self.cond.wait()
+                if not self.queue:
+                    return
+                alert = self.queue.popleft()
+                self.busy = True
+            try:
+                self.sink.send(alert)
+            except Exception as exc:
+                self.owner.failures += 1
+                log.error("alert sink %s failed: %s", type(self.sink).__name__, exc)
+            finally:
+                with self.cond:
+                    self.busy = False
+                    self.cond.notify_all()
+
+    def idle(self) -> bool:
+        return not self.queue and not self.busy
+
+    def wait_idle(self, deadline: float) -> bool:
+        with self.cond:
+            while not self.idle():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+        return True
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+class Alerter:
+    """Fan alerts out to every sink off the caller's path: :meth:`submit` returns at once.
+
+    Each sink has its own bounded queue drained by its own daemon thread, so a webhook that never
+    answers delays no order and no other sink (it holds only its own queue, within the sink's
+    timeout).  ``sent`` keeps the last ``history`` alerts submitted; ``failures`` counts sink
+    errors and ``dropped`` alerts pushed out of a full queue.
+
+    Parameters
+    ----------
+    sinks : list, optional
+        Objects with ``send(alert)`` (default: :class:`LogSink`).
+    queue_size : int
+        Alerts waiting per sink before the oldest is dropped.
+    history : int
+        Alerts kept in ``sent``.
+    """
+
+    def __init__(self, sinks: list[Any] | None = None, *, queue_size: int = 1000, history: int = 1000) -> None:
+        if not (isinstance(queue_size, int) and queue_size > 0):
+            raise InputError(f"queue_size must be an int > 0, was {queue_size!r}")
+        if not (isinstance(history, int) and history > 0):
+            raise InputError(f"history must be an int > 0, was {history!r}")
         self.sinks = list(sinks) if sinks is not None else [LogSink()]
+        self.queue_size = queue_size
         self.failures = 0
-        self.sent: list[Alert] = []
+        self.dropped = 0
+        self.sent: deque[Alert] = deque(maxlen=history)
+        self._workers: dict[int, _SinkWorker] = {}
+        self._lock = threading.Lock()
+
+    def _worker(self, sink: Any) -> _SinkWorker:
+        with self._lock:
+            worker = self._workers.get(id(sink))
+            if worker is None or worker.sink is not sink:
+                worker = _SinkWorker(sink, self.queue_size, self)
+                self._workers[id(sink)] = worker
+            return worker
+
+    def submit(self, alert: Alert) -> None:
+        """Queue the alert for every sink and return at once (never blocks, never raises)."""
+        self.sent.append(alert)
+        for sink in list(self.sinks):
+            self._worker(sink).put(alert)
 
     async def send(self, alert: Alert) -> None:
-        """Deliver to every sink (blocking sinks run in a thread)."""
-        self.sent.append(alert)
-        for sink in self.sinks:
-            try:
-                await asyncio.to_thread(sink.send, alert)
-            except Exception as exc:
-                self.failures += 1
-                log.error("alert sink %s failed: %s", type(sink).__name__, exc)
+        """:meth:`submit` (a coroutine for callers on an event loop; it does not wait for delivery)."""
+        self.submit(alert)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued alert was handed to its sink; False if ``timeout_s`` ran out."""
+        deadline = time.monotonic() + max(float(timeout_s), 0.0)
+        with self._lock:
+            workers = list(self._workers.values())
+        return all(w.wait_idle(deadline) for w in workers)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Deliver what is queued (up to ``timeout_s``) and stop the workers."""
+        self.flush(timeout_s)
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for w in workers:
+            w.close()
