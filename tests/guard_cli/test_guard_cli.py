@@ -141,3 +141,23 @@ def test_a_missing_key_variable_is_a_one_line_error(tmp_path: Path, monkeypatch:
     res = runner.invoke(app, ["guard", write(tmp_path, cfg)])
     assert res.exit_code == 2
     assert "LG_NOPE" in res.stderr
+
+
+def test_guard_enable_re_enables_an_account_disabled_by_an_auth_failure(tmp_path: Path) -> None:
+    cfg = paper_config(tmp_path, live=True)
+    cfg["id"] = "desk-guardian"
+    path = write(tmp_path, cfg)
+    assert runner.invoke(app, ["guard", path, "--json", "--max-cycles", "1"]).exit_code == 0
+    store = Store(cfg["database"])
+    store.set_disabled("paper-btc", "authentication failed: HTTP 401", 1)
+    assert store.leases()[0]["owner"] == "desk-guardian"  # the configured identity
+    res = runner.invoke(app, ["guard-enable", path, "paper-btc", "--by", "alice"])
+    assert res.exit_code == 0, res.output
+    assert "was disabled: authentication failed" in res.stdout
+    assert store.account("paper-btc")["disabled_reason"] is None  # type: ignore[index]
+    (row,) = store.audit_log(account="paper-btc", event="enabled")
+    assert row["reasons"] == ["re-enabled by alice"]
+    bad = runner.invoke(app, ["guard-enable", path, "nope"])
+    assert bad.exit_code == 2
+    assert "nope" in bad.output
+    assert "Traceback" not in bad.output

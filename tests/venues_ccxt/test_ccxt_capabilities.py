@@ -51,6 +51,16 @@ def test_capabilities_of_supported_exchanges(
     assert "liquidation price" in notes
 
 
+@pytest.mark.parametrize(
+    ("exchange_id", "expiry_s"), [("binanceusdm", 10.0), ("bybit", 5.0), ("okx", None), ("deribit", None)]
+)
+def test_order_expiry_is_the_receive_window_ccxt_signs_with(exchange_id: str, expiry_s: float | None) -> None:
+    venue = _build(exchange_id)
+    assert venue.capabilities.order_expiry_s == expiry_s
+    notes = " | ".join(venue.capabilities.notes)
+    assert ("no documented order expiry" in notes) is (expiry_s is None)
+
+
 @pytest.mark.parametrize("exchange_id", ["bybit", "deribit"])
 def test_client_id_lookup_is_emulated_where_ccxt_has_no_direct_query(exchange_id: str) -> None:
     notes = " | ".join(_build(exchange_id).capabilities.notes)

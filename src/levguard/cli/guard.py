@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
@@ -144,6 +144,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
                 vol=acc.vol,
                 retries=acc.retries,
                 backoff_s=acc.backoff_s,
+                assume_order_expiry_s=acc.assume_order_expiry_s,
             )
         )
     if papers and len(papers) != len(setups):
@@ -157,8 +158,12 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         live=live,
         alerter=_alerter(cfg.alerts),
         clock=(lambda: first.now_ns) if first is not None else None,
-        owner=cfg.owner or f"{socket.gethostname()}:{os.getpid()}",
+        owner=cfg.id or cfg.owner,  # None: the host and store (stable across restarts)
         lease_ttl_s=cfg.lease_ttl_s,
+        unwatched_alert_s=cfg.unwatched_alert_s,
+        alert_repeat_s=cfg.alert_repeat_s,
+        escalate_after=cfg.escalate_after,
+        order_expiry_margin_s=cfg.order_expiry_margin_s,
     )
     return guardian, papers
 
@@ -298,6 +303,39 @@ def guard(
         out.print(_table(last, "levguard guardian: last cycle"))
     if paper_demo:
         _demo_summary(out, guardian, papers)
+
+
+def guard_enable(
+    config: Annotated[str, typer.Argument(help="The guardian file (YAML/JSON) whose database holds the account.")],
+    account: Annotated[str, typer.Argument(help="The account to re-enable.")],
+    by: Annotated[str, typer.Option("--by", help="Who re-enables it (written to the audit log).")] = "cli",
+) -> None:
+    """Re-enable acting on an account that an authentication failure disabled (a running guardian
+    picks it up at its next cycle)."""
+    from levguard.config.guardian import load_guardian_file
+    from levguard.live.store import Store
+
+    try:
+        cfg = load_guardian_file(config)
+        store = Store(cfg.database)
+        try:
+            row = store.account(account)
+            if row is None:
+                _fail(f"account must be in the guardian's database, was {account!r}")
+                return
+            before = row.get("disabled_reason")
+            now = time.time_ns()
+            store.set_disabled(account, None, now)
+            store.audit(
+                account, now, "enabled", {"disabled_reason": before}, {"disabled": False}, [f"re-enabled by {by}"]
+            )
+        finally:
+            store.close()
+    except LevguardError as exc:
+        _fail(str(exc))
+        return
+    state = f"was disabled: {before}" if before else "was not disabled"
+    sys.stdout.write(f"{account}: acting enabled ({state})\n")
 
 
 def _demo_summary(out: Any, guardian: Any, papers: list[Any]) -> None:

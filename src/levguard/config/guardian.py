@@ -111,6 +111,7 @@ class AccountConfig(_Model):
     vol: Pos | None = None
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     backoff_s: NonNeg = 0.5
+    assume_order_expiry_s: Pos = 120.0
 
 
 class WebhookConfig(_Model):
@@ -148,8 +149,13 @@ class GuardianFile(_Model):
     database: str = "sqlite:///levguard-guard.db"
     interval_s: Pos = 5.0
     fast_interval_s: Pos = 1.0
-    owner: str | None = None
+    id: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    owner: str | None = None  # the former name of ``id`` (still accepted)
     lease_ttl_s: Pos = 30.0
+    unwatched_alert_s: NonNeg = 60.0
+    alert_repeat_s: NonNeg = 300.0
+    escalate_after: Annotated[int, Field(ge=1, le=1000)] = 3
+    order_expiry_margin_s: NonNeg = 10.0
     alerts: AlertsConfig = AlertsConfig()
     accounts: Annotated[list[AccountConfig], Field(min_length=1)]
 

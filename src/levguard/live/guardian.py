@@ -21,6 +21,31 @@ Per account and cycle (:meth:`Guardian.cycle_account`):
    (the ``--live`` flag) **and** the account's own opt-in, never under a kill switch;
 7. store a snapshot and an audit row of every decision with its inputs and reasons.
 
+Failure model (docs/guardian.md has the table):
+
+* **Containment.** Each account's cycle runs inside a boundary: any exception is classified
+  (:func:`levguard.live._support.classify`: retryable, auth, permanent, unknown), written to the
+  audit log, alerted (auth and unknown are critical) and the account backs off exponentially;
+  the loop itself never dies.  An authentication failure (on a read or an order) disables acting
+  on the account, persisted in the store, until an operator re-enables it
+  (:meth:`Guardian.enable_account`, ``levguard guard-enable``, ``POST /api/accounts/{name}/enable``).
+* **Orders in flight.** An order whose outcome is unknown (timeout, crash after sending) stays
+  unknown until the venue answers for its client order id, or until it can no longer arrive: the
+  venue's documented order expiry (:attr:`Capabilities.order_expiry_s`, e.g. Binance's
+  ``recvWindow``, sent with the order) plus ``order_expiry_margin_s`` has passed since it was sent.
+  No new order is sent on a position while an order on it is unknown; positions are re-read after
+  a fill is resolved; the guardian's own fills (booked with the expected positions in one
+  transaction) never raise venue-change alerts.
+* **Leases.** The guardian's identity is stable (``owner``, default :func:`default_guardian_id`:
+  host and store, not the pid), so a restart takes its accounts back at once; every intent is
+  recorded under the lease's fencing epoch, so a process that lost its lease cannot send.  An
+  account left unwatched for longer than ``unwatched_alert_s`` is alerted, and the positions the
+  guardian expected are persisted, so a liquidation that happened while nobody watched is alerted
+  on restart.
+* **Alerts** leave through :class:`~levguard.live.alerts.Alerter` queues, never on the order path;
+  repeated alerts of one kind are de-duplicated for ``alert_repeat_s``; stale data and unresolved
+  orders escalate to critical after ``escalate_after`` cycles.
+
 Dependencies are injected (the venue, the store, the alerter, the clock, the sizer computing the
 policy's target), so the loop runs the same against a paper venue, a real exchange or tests.
 """
@@ -28,11 +53,13 @@ policy's target), so the loop runs the same against a paper venue, a real exchan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-import itertools
 import logging
 import math
+import socket
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,17 +77,25 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
+from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.states import Level, Thresholds, next_level
-from levguard.live.store import Store, StoreUnavailable
-from levguard.venues.base import OrderRequest, OrderState, Venue, VenueBalance, VenuePosition
+from levguard.live.store import LeaseLost, Store, StoreUnavailable
+from levguard.venues.base import OrderRequest, OrderState, Venue, VenuePosition
 
-__all__ = ["AccountSetup", "Guardian", "client_order_id"]
+__all__ = ["AccountSetup", "Guardian", "client_order_id", "default_guardian_id"]
 
 log = logging.getLogger("levguard.guardian")
 T = TypeVar("T")
 _FINAL = ("closed", "canceled", "rejected", "expired")
 _TIERS_TTL_NS = 3_600 * 1_000_000_000
+
+
+def default_guardian_id(store: Store) -> str:
+    """A guardian identity that survives restarts: the host name and a digest of the store's
+    (redacted) URL, so one host guarding one database is one guardian, whatever its pid."""
+    digest = hashlib.sha256(store.url_redacted.encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}:{digest}"
 
 
 def client_order_id(account: str, symbol: str, seq: int) -> str:
@@ -112,6 +147,10 @@ class AccountSetup:
         the guardian has seen (EWMA), 0.8 until enough are seen.
     retries, backoff_s : int, float
         Attempts for a transient venue failure and the first backoff (doubling).
+    assume_order_expiry_s : float
+        The order expiry assumed for a venue that documents none
+        (:attr:`Capabilities.order_expiry_s` None): an order it has not seen this long after it was
+        sent (plus the guardian's margin) is taken as never arrived.
     """
 
     name: str
@@ -130,6 +169,7 @@ class AccountSetup:
     vol: float | None = 0.8
     retries: int = 3
     backoff_s: float = 0.5
+    assume_order_expiry_s: float = 120.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -141,6 +181,7 @@ class AccountSetup:
             "drift_threshold",
             "horizon_days",
             "target_leverage",
+            "assume_order_expiry_s",
         ):
             v = getattr(self, key)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
@@ -161,13 +202,20 @@ class _PositionState:
 @dataclass
 class _AccountState:
     positions: dict[str, _PositionState] = field(default_factory=dict)
-    disabled: str | None = None  # why acting is stopped (auth failure)
-    expected: dict[str, float] = field(default_factory=dict)  # qty after our own fills
+    disabled: str | None = None  # why acting is stopped (auth failure), persisted in the store
+    expected: dict[str, float] | None = None  # qty seen, moved by our own fills; persisted
+    inflight: dict[str, dict[str, Any]] = field(default_factory=dict)  # unresolved orders by client id
+    inflight_cycles: int = 0  # consecutive cycles with an unresolved order
     marks: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
     stale: bool = False
+    stale_cycles: int = 0
     cycles: int = 0
     tiers: dict[str, tuple[int, Any]] = field(default_factory=dict)  # symbol -> (fetched ns, TierTable | None)
     lease_until_ns: int = 0
+    epoch: int = -1  # fencing epoch of the lease held (-1: not held)
+    loaded: bool = False  # persisted state read since the lease was taken
+    errors: int = 0  # consecutive contained failures
+    backoff_until_ns: int = 0
 
 
 class Guardian:
@@ -184,12 +232,26 @@ class Guardian:
         Alert sinks (default: the log).
     clock : callable, optional
         ``clock() -> int`` UTC nanoseconds (default wall clock; a paper venue's clock in demos).
-    owner : str
-        This process's name for leases.
+    owner : str, optional
+        The guardian's stable identity for leases (config ``id``); default
+        :func:`default_guardian_id` (host and store).  Each process also draws an ``instance`` id,
+        so a restart under the same identity takes the accounts back at once and fences out the
+        previous process.
     lease_ttl_s : float
         Lease lifetime; renewed every cycle.
     sleep : callable
         ``await sleep(seconds)`` (injected for tests).
+    unwatched_alert_s : float
+        Alert when an account of the store has had no guardian for longer than this.
+    alert_repeat_s : float
+        Repeated alerts of one kind on one account and symbol are suppressed for this long.
+    escalate_after : int
+        Stale data or an unresolved order for this many consecutive cycles becomes critical.
+    order_expiry_margin_s : float
+        Margin added to a venue's order expiry before an order it has not seen counts as never
+        arrived (clock skew, the time between recording and sending).
+    max_backoff_s : float
+        Longest pause of an account after consecutive contained failures.
     """
 
     def __init__(
@@ -200,9 +262,14 @@ class Guardian:
         live: bool = False,
         alerter: Alerter | None = None,
         clock: Callable[[], int] | None = None,
-        owner: str = "guardian",
+        owner: str | None = None,
         lease_ttl_s: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        unwatched_alert_s: float = 60.0,
+        alert_repeat_s: float = 300.0,
+        escalate_after: int = 3,
+        order_expiry_margin_s: float = 10.0,
+        max_backoff_s: float = 60.0,
     ) -> None:
         names = [a.name for a in accounts]
         if len(set(names)) != len(names):
@@ -212,9 +279,29 @@ class Guardian:
         self.live = bool(live)
         self.alerter = alerter if alerter is not None else Alerter()
         self.clock = clock if clock is not None else time.time_ns
-        self.owner = owner
+        for key, v in (
+            ("unwatched_alert_s", unwatched_alert_s),
+            ("alert_repeat_s", alert_repeat_s),
+            ("order_expiry_margin_s", order_expiry_margin_s),
+            ("max_backoff_s", max_backoff_s),
+            ("lease_ttl_s", lease_ttl_s),
+        ):
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise InputError(f"{key} must be a finite number >= 0, was {v!r}")
+        if not (isinstance(escalate_after, int) and escalate_after >= 1):
+            raise InputError(f"escalate_after must be an int >= 1, was {escalate_after!r}")
+        self.owner = owner if owner else default_guardian_id(store)
+        self.instance = uuid.uuid4().hex[:16]
         self.lease_ttl_s = float(lease_ttl_s)
         self.sleep = sleep
+        self.unwatched_alert_s = float(unwatched_alert_s)
+        self.alert_repeat_s = float(alert_repeat_s)
+        self.escalate_after = int(escalate_after)
+        self.order_expiry_margin_s = float(order_expiry_margin_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self._recent: dict[tuple[str | None, str, str], tuple[int, int, int]] = {}  # key -> (ts, level, suppressed)
+        self._unwatched: set[str] = set()
+        self._unwatched_check_ns = 0
         self._state: dict[str, _AccountState] = {a.name: _AccountState() for a in accounts}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="levguard-store")
         self._write: Future[None] | None = None
@@ -226,71 +313,208 @@ class Guardian:
 
     # ------------------------------------------------------------------ helpers
 
-    async def _alert(self, account: str | None, level: str, kind: str, message: str, **data: Any) -> None:
+    async def _alert(
+        self, account: str | None, level: str, kind: str, message: str, *, dedup: str | None = None, **data: Any
+    ) -> bool:
+        """Store and queue an alert (never waits for a sink).  With ``dedup`` (a key such as the
+        symbol), an alert of the same account, kind and key at the same or a lower level within
+        ``alert_repeat_s`` is suppressed and counted; the next one sent says how many were.
+        Returns whether the alert was raised."""
         now = self.clock()
+        order = {"info": 0, "warning": 1, "critical": 2}.get(level, 1)
+        if dedup is not None:
+            key = (account, kind, dedup)
+            last = self._recent.get(key)
+            if last is not None and order <= last[1] and (now - last[0]) < self.alert_repeat_s * 1e9:
+                self._recent[key] = (last[0], last[1], last[2] + 1)
+                return False
+            if last is not None and last[2]:
+                message = f"{message} ({last[2]} similar alerts suppressed)"
+                data = {**data, "suppressed": last[2]}
+            self._recent[key] = (now, order, 0)
+            if len(self._recent) > 10_000:  # bounded: forget the oldest keys
+                for k in sorted(self._recent, key=lambda k: self._recent[k][0])[:5_000]:
+                    del self._recent[k]
         alert = Alert(account, now, level, kind, message, dict(data))
         try:
             self.store.add_alert(account, now, level, kind, message, dict(data))
         except StoreUnavailable as exc:
             log.error("could not store alert (%s): %s", exc, message)
-        await self.alerter.send(alert)
+        self.alerter.submit(alert)
+        return True
+
+    def _clear_alert(self, account: str | None, kind: str, dedup: str) -> None:
+        # The condition behind a de-duplicated alert ended: the next occurrence alerts at once.
+        self._recent.pop((account, kind, dedup), None)
 
     def _audit(
         self, account: str, event: str, inputs: Mapping[str, Any], decision: Mapping[str, Any], reasons: list[str]
     ) -> None:
         self.store.audit(account, self.clock(), event, dict(inputs), dict(decision), list(reasons))
 
-    async def _call(self, setup: AccountSetup, what: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Call the venue, retrying transient failures with exponential backoff."""
+    async def _call(self, setup: AccountSetup, what: str, fn: Callable[[], Awaitable[T]], *, retry: bool = True) -> T:
+        """Call the venue, retrying transient failures with exponential backoff (``retry=False``:
+        once; an order is never re-sent blindly: a venue may accept a client id again once the
+        first order is filled, so its outcome is found by :meth:`_resolve` instead)."""
         delay = setup.backoff_s
-        for attempt in range(setup.retries + 1):
+        retries = setup.retries if retry else 0
+        for attempt in range(retries + 1):
             try:
                 return await fn()
             except VenueRateLimitError:
-                if attempt == setup.retries:
+                if attempt == retries:
                     raise
                 await self.sleep(delay * 4)
             except VenueRetryableError:
-                if attempt == setup.retries:
+                if attempt == retries:
                     raise
                 await self.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _setup(self, name: str) -> AccountSetup:
+        for a in self.accounts:
+            if a.name == name:
+                return a
+        raise InputError(f"account must be one the guardian watches, was {name!r}")
+
+    # ------------------------------------------------------------------ operator controls
+
+    def enable_account(self, name: str, *, by: str = "operator") -> None:
+        """Re-enable acting on an account disabled by an authentication failure (persisted; also
+        clears the account's failure backoff).  InputError for an account the guardian does not
+        watch."""
+        self._setup(name)
+        now = self.clock()
+        self.store.set_disabled(name, None, now)
+        st = self._state[name]
+        before, st.disabled = st.disabled, None
+        st.errors, st.backoff_until_ns = 0, 0
+        self._clear_alert(name, "auth", "account")
+        self.store.audit(
+            name, now, "enabled", {"disabled_reason": before}, {"disabled": False}, [f"re-enabled by {by}"]
+        )
+
+    def disabled(self, name: str) -> str | None:
+        """Why acting on the account is disabled (None: it is not)."""
+        return self._state[self._setup(name).name].disabled
+
+    async def _disable(self, setup: AccountSetup, st: _AccountState, why: str) -> None:
+        first = st.disabled is None
+        st.disabled = why
+        now = self.clock()
+        with contextlib.suppress(InputError):  # an account the store does not know: in memory only
+            self.store.set_disabled(setup.name, why, now)
+        if first:
+            await self._alert(
+                setup.name,
+                "critical",
+                "auth",
+                f"authentication failed; acting disabled until an operator re-enables the account: {why}",
+                dedup="account",
+            )
+
     # ------------------------------------------------------------------ start-up
+
+    def _load(self, setup: AccountSetup, st: _AccountState) -> None:
+        """Read the account's persisted state (after taking its lease): acting disabled, expected
+        positions, orders still unresolved."""
+        row = self.store.account(setup.name)
+        if row is not None:
+            st.disabled = row.get("disabled_reason") or None
+            expected = row.get("expected")
+            st.expected = {str(k): float(v) for k, v in expected.items()} if isinstance(expected, dict) else None
+        st.inflight = {r["client_order_id"]: r for r in self.store.unresolved_orders(setup.name)}
+        st.loaded = True
 
     async def reconcile(self) -> list[dict[str, Any]]:
         """Resolve every order recorded but not final: ask the venue by client order id.
 
-        An order the venue knows gets its state; one it has never seen was not sent (the crash
-        happened between the record and the send) and is marked expired, so the next decision
-        uses a new id.  Returns what was resolved.
+        An order the venue knows gets its state; one it has not seen stays unresolved until it can
+        no longer arrive (see :meth:`_resolve`).  Returns what was resolved.
         """
         out = []
         for setup in self.accounts:
+            st = self._state[setup.name]
             try:
-                out.extend(await self._reconcile_account(setup))
+                if not st.loaded:
+                    self._load(setup, st)
+                out.extend(await self._resolve(setup, st))
             except StoreUnavailable as exc:
                 await self._alert(setup.name, "critical", "database", f"cannot reconcile orders: {exc}")
+            except Exception as exc:  # contained: the first cycle retries
+                await self._alert(
+                    setup.name, "warning", "reconcile", f"orders not reconciled: {exc!r}", dedup="reconcile"
+                )
         return out
 
-    async def _reconcile_account(self, setup: AccountSetup) -> list[dict[str, Any]]:
+    def _expiry_s(self, setup: AccountSetup) -> float:
+        caps = getattr(setup.venue, "capabilities", None)
+        documented = getattr(caps, "order_expiry_s", None)
+        expiry = float(documented) if documented is not None else setup.assume_order_expiry_s
+        return expiry + self.order_expiry_margin_s
+
+    async def _resolve(self, setup: AccountSetup, st: _AccountState) -> list[dict[str, Any]]:
+        """Ask the venue for every unresolved order of the account, by client order id.
+
+        * The venue knows it: its state is recorded (a fill moves the expected position in the
+          same transaction).
+        * It does not, and the order was never marked sent (a crash between the record and the
+          send): it was never sent; expired.
+        * It does not, and it was sent: unknown until ``sent_ns`` + the venue's order expiry + the
+          margin has passed (it may still arrive: a late request), then expired.
+        """
         out: list[dict[str, Any]] = []
-        pending = self.store.unresolved_orders(setup.name)
-        for row in pending:
-            cid = row["client_order_id"]
+        for cid, row in list(st.inflight.items()):
             try:
                 state = await self._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
+            except VenueAuthError:
+                raise
             except VenueError as exc:
-                await self._alert(setup.name, "warning", "reconcile", f"order {cid} not reconciled: {exc}")
+                await self._alert(
+                    setup.name,
+                    "warning",
+                    "reconcile",
+                    f"order {cid} not reconciled: {exc}",
+                    dedup=cid,
+                    client_order_id=cid,
+                )
                 continue
             now = self.clock()
             if state is None:
-                self.store.mark_result(cid, "expired", 0.0, None, None, now)
-                resolved = {"account": setup.name, "client_order_id": cid, "status": "not_sent"}
+                sent = row.get("sent_ns")
+                if sent is not None and row.get("status") != "intent":
+                    waited_s = (now - int(sent)) / 1e9
+                    limit_s = self._expiry_s(setup)
+                    if waited_s <= limit_s:
+                        continue  # may still arrive
+                    status, why = (
+                        "never_arrived",
+                        f"not at the venue {waited_s:.1f} s after sending (limit {limit_s:g} s)",
+                    )
+                else:
+                    status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
+                self.store.mark_result(cid, "expired", 0.0, None, None, now, error=why)
+                st.inflight.pop(cid, None)
+                resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
             else:
-                self.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, now)
-                resolved = {"account": setup.name, "client_order_id": cid, "status": state.status}
+                delta = self.store.mark_result(
+                    cid, state.status, state.filled, state.average_price, state.venue_order_id, now
+                )
+                self._book_fill(st, row, delta)
+                resolved = {
+                    "account": setup.name,
+                    "client_order_id": cid,
+                    "status": state.status,
+                    "filled": state.filled,
+                    "booked": delta,
+                }
+                if state.status in _FINAL:
+                    st.inflight.pop(cid, None)
+                else:
+                    row = {**row, "status": state.status, "filled": state.filled}
+                    st.inflight[cid] = row
+                    continue
             self._audit(
                 setup.name,
                 "reconcile",
@@ -298,28 +522,48 @@ class Guardian:
                 resolved,
                 ["unresolved order: asked the venue by client order id"],
             )
+            self._clear_alert(setup.name, "reconcile", cid)
             out.append(resolved)
         return out
+
+    @staticmethod
+    def _book_fill(st: _AccountState, row: Mapping[str, Any], delta: float) -> None:
+        # Mirror of Store.mark_result's move of the expected position (already persisted there).
+        if delta > 0 and st.expected is not None and row["symbol"] in st.expected:
+            sign = -1.0 if row["side"] == "sell" else 1.0
+            st.expected[row["symbol"]] += sign * delta
 
     # ------------------------------------------------------------------ the cycle
 
     async def cycle(self) -> list[dict[str, Any]]:
-        """One pass over every account; returns each account's report."""
+        """One pass over every account; returns each account's report.  Never raises for a
+        failure of one account (see the failure model in the module docstring)."""
         reports = []
         now = self.clock()
         due = [a for a in self.accounts if now >= self._state[a.name].lease_until_ns - int(self.lease_ttl_s * 0.5e9)]
         if due:
             try:
-                self._renew_leases(due, now)
+                await self._renew_leases(due, now)
             except StoreUnavailable as exc:
-                await self._alert(None, "critical", "database", f"leases not renewed, no action: {exc}")
+                await self._alert(None, "critical", "database", f"leases not renewed, no action: {exc}", dedup="leases")
                 return [{"account": a.name, "status": "database_unavailable"} for a in self.accounts]
+        try:
+            await self._check_unwatched(now)
+        except StoreUnavailable as exc:
+            log.warning("unwatched accounts not checked: %s", exc)
         for setup in self.accounts:
             try:
                 report = await self.cycle_account(setup)
+                st = self._state[setup.name]
+                if report.get("status") in ("ok", "stale"):
+                    st.errors, st.backoff_until_ns = 0, 0
             except StoreUnavailable as exc:
-                await self._alert(setup.name, "critical", "database", f"database unavailable, no action: {exc}")
+                await self._alert(
+                    setup.name, "critical", "database", f"database unavailable, no action: {exc}", dedup="database"
+                )
                 report = {"account": setup.name, "status": "database_unavailable"}
+            except Exception as exc:
+                report = await self._contain(setup, exc)
             self.last_reports[setup.name] = report
             reports.append(report)
         # The routine rows of the cycle (snapshots, "cycle" audit rows) in one commit, written in
@@ -334,8 +578,38 @@ class Guardian:
             try:
                 self.store.record_cycle(snaps, audits)
             except StoreUnavailable as exc:
-                await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}")
+                await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}", dedup="cycle")
         return reports
+
+    async def _contain(self, setup: AccountSetup, exc: BaseException) -> dict[str, Any]:
+        """The boundary around one account's cycle: classify, audit, alert, back off."""
+        st = self._state[setup.name]
+        kind = classify(exc)
+        st.errors += 1
+        delay_s = min(setup.backoff_s * 2.0 ** (st.errors - 1), self.max_backoff_s) if kind != "auth" else 0.0
+        now = self.clock()
+        st.backoff_until_ns = now + int(delay_s * 1e9)
+        text = f"{type(exc).__name__}: {exc}"
+        if kind == "unknown":
+            log.error("%s: unexpected failure in the cycle", setup.name, exc_info=exc)
+        if kind == "auth":
+            await self._disable(setup, st, text)
+        else:
+            level = "critical" if kind == "unknown" else "warning"
+            await self._alert(
+                setup.name,
+                level,
+                "cycle_error",
+                f"cycle failed ({kind}), retrying in {delay_s:g} s: {text}",
+                dedup=kind,
+                error_class=kind,
+            )
+        try:
+            self._audit(setup.name, "cycle_error", {"error": text}, {"class": kind, "backoff_s": delay_s}, [text])
+        except StoreUnavailable as store_exc:
+            log.error("%s: cycle error not audited (%s): %s", setup.name, store_exc, text)
+        status = "disabled" if kind == "auth" else "error"
+        return {"account": setup.name, "status": status, "error_class": kind, "error": text, "backoff_s": delay_s}
 
     def vol(self, account: str, symbol: str) -> float:
         """The volatility the guardian uses for ``symbol`` on ``account``: the account's
@@ -344,7 +618,7 @@ class Guardian:
         if setup is not None and setup.vol is not None:
             return float(setup.vol)
         st = self._state.get(account)
-        return _ewma_vol(st.marks.get(symbol) if st is not None else None)
+        return ewma_vol(st.marks.get(symbol) if st is not None else None)
 
     @staticmethod
     def freeze_heap() -> None:
@@ -367,14 +641,15 @@ class Guardian:
         try:
             self.flush()
         except StoreUnavailable as exc:
-            await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}")
+            await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}", dedup="cycle")
 
     def close(self) -> None:
-        """Flush and stop the background writer."""
+        """Flush, stop the background writer and deliver the alerts still queued (up to 5 s)."""
         try:
             self.flush()
         finally:
             self._writer.shutdown(wait=True)
+            self.alerter.flush(5.0)
 
     async def run(
         self,
@@ -391,12 +666,161 @@ class Guardian:
         n = 0
         try:
             while (stop is None or not stop.is_set()) and (max_cycles is None or n < max_cycles):
-                reports = await self.cycle()
+                try:
+                    reports = await self.cycle()
+                except Exception:  # cycle() contains per-account failures; this is the last net
+                    log.exception("guardian cycle failed")
+                    reports = []
                 n += 1
                 worst = max((r.get("level", 0) for r in reports), default=0)
                 await self.sleep(fast_interval_s if worst >= Level.DANGER else interval_s)
         finally:
             await self._flush_async()
+
+    async def _renew_leases(self, setups: list[AccountSetup], now: int) -> bool:
+        """Take or renew the leases of ``setups`` in one transaction; True if all are held.
+
+        A lease newly taken (start, restart, takeover) loads the account's persisted state and
+        alerts if nobody watched the account for longer than ``unwatched_alert_s``; a lease lost
+        to another process is alerted."""
+        leases = self.store.take_leases(
+            [s.name for s in setups], self.owner, self.lease_ttl_s, now, instance=self.instance
+        )
+        for s in setups:
+            st = self._state[s.name]
+            lease = leases[s.name]
+            if not lease.held:
+                if st.epoch >= 0:
+                    await self._alert(
+                        s.name,
+                        "critical",
+                        "lease",
+                        "lease lost: another guardian holds the account "
+                        f"(check for two processes with id {self.owner!r})",
+                        dedup="lost",
+                    )
+                st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+                continue
+            st.lease_until_ns = now + int(self.lease_ttl_s * 1e9)
+            if lease.taken or st.epoch != lease.epoch:
+                st.epoch = lease.epoch
+                self._load(s, st)
+                self._unwatched.discard(s.name)
+                gap = None if lease.previous_renewed_ns is None else (now - lease.previous_renewed_ns) / 1e9
+                if gap is not None and gap > self.unwatched_alert_s:
+                    await self._alert(
+                        s.name,
+                        "warning",
+                        "unwatched",
+                        f"the account was unwatched for {gap:,.0f} s (last guardian {lease.previous_owner}); "
+                        "checking for changes made meanwhile",
+                        dedup="takeover",
+                        unwatched_s=gap,
+                    )
+        return all(v.held for v in leases.values())
+
+    async def _check_unwatched(self, now: int) -> None:
+        """Alert once per episode for any account of the store that no guardian has renewed for
+        longer than ``unwatched_alert_s`` (checked at most every half threshold)."""
+        if now - self._unwatched_check_ns < self.unwatched_alert_s * 0.5e9:
+            return
+        self._unwatched_check_ns = now
+        ours = {a.name for a in self.accounts if self._state[a.name].epoch >= 0}
+        leases = {r["account"]: r for r in self.store.leases()}
+        for acct in self.store.accounts():
+            name = acct["name"]
+            if name in ours:
+                self._unwatched.discard(name)
+                continue
+            lease = leases.get(name)
+            alive = lease is not None and lease.get("owner") is not None and int(lease["expires_ns"]) > now
+            last = (
+                int(lease["renewed_ns"])
+                if lease is not None and lease.get("renewed_ns") is not None
+                else int(acct["created_ns"])
+            )
+            if alive or (now - last) / 1e9 <= self.unwatched_alert_s:
+                self._unwatched.discard(name)
+                continue
+            if name not in self._unwatched:
+                self._unwatched.add(name)
+                await self._alert(
+                    name,
+                    "critical",
+                    "unwatched",
+                    f"no guardian has watched the account for {(now - last) / 1e9:,.0f} s",
+                    unwatched_s=(now - last) / 1e9,
+                )
+
+    async def _stale(self, setup: AccountSetup, st: _AccountState, why: str) -> dict[str, Any]:
+        st.stale_cycles += 1
+        if not st.stale:
+            await self._alert(setup.name, "warning", "stale", f"stale data, no orders: {why}")
+        elif st.stale_cycles == self.escalate_after:
+            await self._alert(
+                setup.name,
+                "critical",
+                "stale",
+                f"stale for {st.stale_cycles} cycles, the account is not protected: {why}",
+                cycles=st.stale_cycles,
+            )
+        st.stale = True
+        self._audit(setup.name, "stale", {}, {"orders": "none"}, [why])
+        return {"account": setup.name, "status": "stale", "reason": why}
+
+    async def _read(self, setup: AccountSetup) -> tuple[list[VenuePosition], Any, dict[str, float]]:
+        venue = setup.venue
+        positions = await self._call(setup, "fetch_positions", venue.fetch_positions)
+        balance = await self._call(setup, "fetch_balance", venue.fetch_balance)
+        symbols = [p.symbol for p in positions]
+        marks = await self._call(setup, "fetch_marks", lambda: venue.fetch_marks(symbols)) if symbols else {}
+        return positions, balance, marks
+
+    async def _venue_changes(self, setup: AccountSetup, st: _AccountState, positions: list[VenuePosition]) -> None:
+        """Compare the positions read with the expected ones (what was seen, moved by our own
+        fills); alert on what the venue (or a person) changed.  A change that an order still in
+        flight could explain is not judged until that order is resolved."""
+        current = {p.symbol: p.qty for p in positions}
+        if st.expected is None:  # first sight of this account: nothing to compare with
+            st.expected = dict(current)
+            self.store.set_expected(setup.name, st.expected, self.clock())
+            return
+        changed = False
+        pending: dict[str, float] = {}
+        for row in st.inflight.values():
+            pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
+        for sym in sorted(set(st.expected) | set(current)):
+            before = st.expected.get(sym, 0.0)
+            after = current.get(sym, 0.0)
+            if math.isclose(before, after, rel_tol=1e-9, abs_tol=1e-12):
+                continue
+            room = pending.get(sym, 0.0)
+            if room > 0 and abs(after) <= abs(before) + 1e-12 and abs(before) - abs(after) <= room * (1 + 1e-9) + 1e-12:
+                continue  # possibly our own order landing: judged once it is resolved
+            await self._alert(
+                setup.name,
+                "critical" if abs(after) < abs(before) else "warning",
+                "venue_change",
+                f"{sym}: position changed by the venue from {before:g} to {after:g} "
+                "(liquidation, ADL or a manual trade)",
+                symbol=sym,
+                before=before,
+                after=after,
+            )
+            self._audit(
+                setup.name,
+                "venue_change",
+                {"symbol": sym, "before": before, "after": after},
+                {},
+                ["position changed outside the guardian"],
+            )
+            if abs(after) > 0:
+                st.expected[sym] = after
+            else:
+                st.expected.pop(sym, None)
+            changed = True
+        if changed:
+            self.store.set_expected(setup.name, st.expected, self.clock())
 
     async def cycle_account(self, setup: AccountSetup) -> dict[str, Any]:
         """One cycle of one account (see the module docstring)."""
@@ -405,26 +829,25 @@ class Guardian:
         now = self.clock()
         # Leases are renewed by cycle() for every account at once (one commit) once half their
         # lifetime has passed; an account whose lease another process holds is skipped.
-        if now >= st.lease_until_ns - int(self.lease_ttl_s * 0.5e9) and not self._renew_leases([setup], now):
+        if now >= st.lease_until_ns - int(self.lease_ttl_s * 0.5e9) and not await self._renew_leases([setup], now):
             return {"account": setup.name, "status": "lease_held_elsewhere"}
         if st.lease_until_ns == 0:
             return {"account": setup.name, "status": "lease_held_elsewhere"}
-        if st.disabled:
-            return {"account": setup.name, "status": "disabled", "reason": st.disabled}
+        if not st.loaded:
+            self._load(setup, st)
+        if st.disabled and not (self.store.account(setup.name) or {}).get("disabled_reason", st.disabled):
+            # Re-enabled in the store by an operator (CLI or another process): act again.
+            self._audit(setup.name, "enabled", {"disabled_reason": st.disabled}, {"disabled": False}, ["store"])
+            st.disabled = None
+            self._clear_alert(setup.name, "auth", "account")
+        if now < st.backoff_until_ns:
+            return {"account": setup.name, "status": "backoff", "retry_in_s": (st.backoff_until_ns - now) / 1e9}
         venue = setup.venue
         # 2. Inputs.
         try:
-            positions = await self._call(setup, "fetch_positions", venue.fetch_positions)
-            balance = await self._call(setup, "fetch_balance", venue.fetch_balance)
-            symbols = [p.symbol for p in positions]
-            marks = await self._call(setup, "fetch_marks", lambda: venue.fetch_marks(symbols)) if symbols else {}
-        except VenueAuthError as exc:
-            st.disabled = f"authentication failed: {exc}"
-            await self._alert(
-                setup.name, "critical", "auth", f"authentication failed; no more actions on this account: {exc}"
-            )
-            self._audit(setup.name, "auth_failure", {}, {"disabled": True}, [str(exc)])
-            return {"account": setup.name, "status": "disabled", "reason": st.disabled}
+            positions, balance, marks = await self._read(setup)
+        except VenueAuthError:
+            raise  # contained by cycle(): acting disabled, one critical alert
         except VenueError as exc:
             return await self._stale(setup, st, f"venue unavailable after retries: {exc}")
         now = self.clock()
@@ -435,31 +858,27 @@ class Guardian:
         if st.stale:
             st.stale = False
             await self._alert(setup.name, "info", "fresh", "inputs are fresh again")
-        # 3. Positions changed by the venue.
-        current = {p.symbol: p.qty for p in positions}
-        if st.cycles > 1 or st.expected:
-            for sym in set(st.expected) | set(current):
-                before = st.expected.get(sym, 0.0)
-                after = current.get(sym, 0.0)
-                if not math.isclose(before, after, rel_tol=1e-9, abs_tol=1e-12):
+        st.stale_cycles = 0
+        # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
+        if st.inflight:
+            resolved = await self._resolve(setup, st)
+            if any(r.get("booked", 0.0) > 0 for r in resolved):
+                positions, balance, marks = await self._read(setup)  # decide on the position after the fill
+                now = self.clock()
+            if st.inflight:
+                st.inflight_cycles += 1
+                if st.inflight_cycles == self.escalate_after:
                     await self._alert(
                         setup.name,
-                        "critical" if abs(after) < abs(before) else "warning",
-                        "venue_change",
-                        f"{sym}: position changed by the venue from {before:g} to {after:g} "
-                        "(liquidation, ADL or a manual trade)",
-                        symbol=sym,
-                        before=before,
-                        after=after,
+                        "critical",
+                        "unresolved_order",
+                        f"{len(st.inflight)} order(s) unresolved for {st.inflight_cycles} cycles; no new order on "
+                        f"{sorted({r['symbol'] for r in st.inflight.values()})} until the venue answers",
+                        orders=sorted(st.inflight),
                     )
-                    self._audit(
-                        setup.name,
-                        "venue_change",
-                        {"symbol": sym, "before": before, "after": after},
-                        {},
-                        ["position changed outside the guardian"],
-                    )
-        st.expected = dict(current)
+            else:
+                st.inflight_cycles = 0
+        await self._venue_changes(setup, st, positions)
         for sym, mark in marks.items():
             hist = st.marks.setdefault(sym, deque(maxlen=500))
             hist.append((now, mark))
@@ -482,7 +901,7 @@ class Guardian:
             table = st.tiers[p.symbol][1]
             if table is not None:
                 tier_tables[p.symbol] = table
-        spec = _account_spec(venue.name, balance, positions, marks)
+        spec = account_spec(venue.name, balance, positions, marks)
         if tier_tables:
             spec["tiers"] = tier_tables
         self.last_specs[setup.name] = spec
@@ -505,7 +924,7 @@ class Guardian:
                 ratio = report.margin_ratio
             else:
                 ratio = math.nan
-            sigma = setup.vol if setup.vol is not None else _ewma_vol(st.marks.get(pos.symbol))
+            sigma = setup.vol if setup.vol is not None else ewma_vol(st.marks.get(pos.symbol))
             p_liq = (
                 prob_liquidation(rep.side, mark, lp, sigma, setup.horizon_days) if lp is not None and lp > 0 else 0.0
             )
@@ -518,6 +937,7 @@ class Guardian:
                         "drift",
                         f"{pos.symbol}: venue liquidation price {pos.liquidation_price:,.2f} vs levguard "
                         f"{lp:,.2f} ({drift:.2%} of the mark)",
+                        dedup=pos.symbol,
                         symbol=pos.symbol,
                         venue_lp=pos.liquidation_price,
                         levguard_lp=lp,
@@ -564,7 +984,7 @@ class Guardian:
             # 6. Act.
             action = None
             if new >= setup.act_level:
-                action = await self._deleverage(setup, st, ps, pos, view, equity, now)
+                action = await self._deleverage(setup, st, ps, pos, view, now)
             view["action"] = action
             views.append(view)
         figures = {
@@ -591,20 +1011,6 @@ class Guardian:
         )
         return {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
 
-    def _renew_leases(self, setups: list[AccountSetup], now: int) -> bool:
-        """Take or renew the leases of ``setups`` in one transaction; True if all are held."""
-        held = self.store.acquire_leases([s.name for s in setups], self.owner, self.lease_ttl_s, now)
-        for s in setups:
-            self._state[s.name].lease_until_ns = now + int(self.lease_ttl_s * 1e9) if held[s.name] else 0
-        return all(held.values())
-
-    async def _stale(self, setup: AccountSetup, st: _AccountState, why: str) -> dict[str, Any]:
-        if not st.stale:
-            await self._alert(setup.name, "warning", "stale", f"stale data, no orders: {why}")
-        st.stale = True
-        self._audit(setup.name, "stale", {}, {"orders": "none"}, [why])
-        return {"account": setup.name, "status": "stale", "reason": why}
-
     def _targets(self, setup: AccountSetup, spec: dict[str, Any]) -> dict[str, tuple[float, str]]:
         if setup.sizer is None:
             return {}
@@ -623,10 +1029,10 @@ class Guardian:
         ps: _PositionState,
         pos: VenuePosition,
         view: dict[str, Any],
-        equity: float,
         now: int,
     ) -> dict[str, Any] | None:
-        """Size, record (write-ahead) and, when live, send one reduce-only step."""
+        """Size, record (write-ahead, fenced by the lease epoch) and, when live, send one
+        reduce-only step."""
         target = float(view["target_leverage"])
         lev = float(view["leverage"])
         reasons = [
@@ -649,32 +1055,29 @@ class Guardian:
         if not qty > 0:
             return None
         side = "sell" if pos.qty > 0 else "buy"
-        decision = {"symbol": pos.symbol, "side": side, "qty": qty, "target_leverage": target}
+        decision: dict[str, Any] = {"symbol": pos.symbol, "side": side, "qty": qty, "target_leverage": target}
         if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
             decision["skipped"] = "cooldown"
             self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "cooldown"])
             return decision
-        if self.store.unresolved_orders(setup.name):
-            # An earlier order's outcome is unknown (timeout after sending): find it first, and
-            # never decide again on top of an order that may have filled.
-            await self._reconcile_account(setup)
-            if self.store.unresolved_orders(setup.name):
-                decision["skipped"] = "unresolved_order"
-                self._audit(
-                    setup.name, "deleverage_skipped", view, decision, [*reasons, "an earlier order is unresolved"]
-                )
-                return decision
-            return {**decision, "skipped": "reconciled; deciding again next cycle"}
+        unknown = sorted(cid for cid, row in st.inflight.items() if row["symbol"] == pos.symbol)
+        if unknown:
+            # An earlier order's outcome is unknown (timeout, crash after sending): never decide
+            # on top of an order that may still fill; wait for the venue's answer or its expiry.
+            decision["skipped"] = "unresolved_order"
+            decision["unresolved"] = unknown
+            self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "an earlier order is unresolved"])
+            return decision
         if self.store.kill_switch(setup.name):
             decision["skipped"] = "kill_switch"
             self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "kill switch on"])
             return decision
-        acting = (
-            self.live
-            and setup.live
-            and self.store.account(setup.name) is not None
-            and bool((self.store.account(setup.name) or {}).get("live_enabled"))
-        )
+        if st.disabled:
+            decision["skipped"] = "disabled"
+            self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, f"acting disabled: {st.disabled}"])
+            return decision
+        row = self.store.account(setup.name) if self.live and setup.live else None
+        acting = row is not None and bool(row.get("live_enabled"))
         if not acting:
             decision["dry_run"] = True
             ps.last_order_ns = now
@@ -684,39 +1087,78 @@ class Guardian:
             )
             return decision
         # Write-ahead: the sequence number comes from the orders already recorded, so the id
-        # of this decision is the same if a crash interrupts us here and we decide again.
+        # of this decision is the same if a crash interrupts us here and we decide again.  The
+        # intent and its audit row are one transaction, fenced by this process's lease epoch.
         seq = self.store.order_count(setup.name, pos.symbol)
         cid = client_order_id(setup.name, pos.symbol, seq)
         decision["client_order_id"] = cid
-        if not self.store.record_intent(setup.name, cid, pos.symbol, side, qty, now, "; ".join(reasons)):
+        decision["epoch"] = st.epoch
+        try:
+            recorded = self.store.record_intent(
+                setup.name,
+                cid,
+                pos.symbol,
+                side,
+                qty,
+                now,
+                "; ".join(reasons),
+                lease=(self.owner, self.instance, st.epoch),
+                fence_s=min(5.0, self.lease_ttl_s * 0.25),
+                audit=(view, decision, reasons),
+            )
+        except LeaseLost as exc:
+            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+            await self._alert(setup.name, "critical", "lease", f"order not sent: {exc}", dedup="fence")
+            decision["skipped"] = "lease_lost"
+            return decision
+        if not recorded:
             decision["skipped"] = "duplicate"
             return decision
-        self._audit(setup.name, "deleverage", view, decision, reasons)
-        self.store.mark_sent(cid, now)  # from here on the venue may have it: reconcile if unsure
+        sent_ns = self.clock()
+        self.store.mark_sent(cid, sent_ns)  # from here on the venue may have it: reconcile if unsure
+        intent = {"client_order_id": cid, "symbol": pos.symbol, "side": side, "qty": qty, "status": "sent"}
+        st.inflight[cid] = {**intent, "sent_ns": sent_ns, "filled": 0.0}
+        ps.last_order_ns = now
         try:
             state: OrderState = await self._call(
                 setup,
                 "create_order",
-                lambda: setup.venue.create_order(OrderRequest(pos.symbol, side, qty, cid)),  # type: ignore[arg-type]
+                lambda: setup.venue.create_order(OrderRequest(pos.symbol, side, qty, cid, sent_ns=sent_ns)),  # type: ignore[arg-type]
+                retry=False,
             )
-        except VenueAuthError:
-            raise
+        except VenueAuthError as exc:
+            # Refused before execution: the order is final (rejected) and acting stops.
+            self.store.mark_result(cid, "rejected", 0.0, None, None, self.clock(), error=f"auth: {exc}")
+            st.inflight.pop(cid, None)
+            await self._disable(setup, st, f"order {cid} refused: {exc}")
+            decision.update({"status": "rejected", "error": str(exc)})
+            return decision
         except VenueError as exc:
-            # Unknown outcome: leave the intent unresolved; the next start (or cycle) reconciles.
+            if classify(exc) == "permanent":
+                # The venue refused the order (it did not execute): final.
+                self.store.mark_result(cid, "rejected", 0.0, None, None, self.clock(), error=str(exc))
+                st.inflight.pop(cid, None)
+                level = "warning"
+            else:
+                # Unknown outcome: the intent stays in flight until the venue answers or it expires.
+                level = "critical"
             await self._alert(
                 setup.name,
-                "critical",
+                level,
                 "action",
-                f"{pos.symbol}: order {cid} failed or unknown: {exc}",
+                f"{pos.symbol}: order {cid} {'rejected' if level == 'warning' else 'outcome unknown'}: {exc}",
                 client_order_id=cid,
             )
             decision["error"] = str(exc)
-            ps.last_order_ns = now
             return decision
-        self.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, self.clock())
-        ps.last_order_ns = now
-        sign = -1.0 if pos.qty > 0 else 1.0
-        st.expected[pos.symbol] = pos.qty + sign * state.filled
+        delta = self.store.mark_result(
+            cid, state.status, state.filled, state.average_price, state.venue_order_id, self.clock()
+        )
+        self._book_fill(st, st.inflight[cid], delta)
+        if state.status in _FINAL:
+            st.inflight.pop(cid, None)
+        else:
+            st.inflight[cid] = {**st.inflight[cid], "status": state.status, "filled": state.filled}
         decision.update({"status": state.status, "filled": state.filled, "price": state.average_price})
         await self._alert(
             setup.name,
@@ -741,48 +1183,3 @@ def _fetcher(venue: Venue, symbol: str, cid: str) -> Callable[[], Awaitable[Orde
         return await venue.fetch_order(symbol, cid)
 
     return fetch
-
-
-def _account_spec(
-    venue: str, balance: VenueBalance, positions: list[VenuePosition], marks: Mapping[str, float]
-) -> dict[str, Any]:
-    """The margin engine's account spec of what the venue reports."""
-    isolated = all(p.margin_mode == "isolated" for p in positions) and bool(positions)
-    rows = []
-    for p in positions:
-        row: dict[str, Any] = {
-            "symbol": p.symbol,
-            "qty": p.qty,
-            "entry_price": p.entry_price,
-            "mark_price": marks.get(p.symbol, p.mark_price),
-        }
-        if isolated and p.isolated_margin is not None:
-            row["isolated_margin"] = p.isolated_margin
-        rows.append(row)
-    return {
-        "venue": venue,
-        "margin_mode": "isolated" if isolated else "cross",
-        "wallet_balance": balance.wallet_balance,
-        "positions": rows,
-    }
-
-
-def _ewma_vol(hist: deque[tuple[int, float]] | None, lam: float = 0.94) -> float:
-    """Annualised EWMA volatility of the marks seen (0.8 until 10 are seen)."""
-    if hist is None or len(hist) < 10:
-        return 0.8
-    var = 0.0
-    n = 0
-    dt_sum = 0.0
-    items = list(hist)
-    for (t0, p0), (t1, p1) in itertools.pairwise(items):
-        if p0 > 0 and p1 > 0 and t1 > t0:
-            r = math.log(p1 / p0)
-            var = lam * var + (1 - lam) * r * r if n else r * r
-            dt_sum += (t1 - t0) / 1e9
-            n += 1
-    if n == 0 or dt_sum <= 0:
-        return 0.8
-    step_years = dt_sum / n / (365.0 * 86_400.0)
-    vol = math.sqrt(var / step_years)
-    return vol if math.isfinite(vol) and vol > 0 else 0.8

@@ -74,6 +74,9 @@ class OrderRequest:
     qty: float
     client_order_id: str
     reduce_only: bool = True
+    sent_ns: int = 0
+    """When the guardian sent the order (UTC ns; 0 unknown).  A venue with an order expiry
+    (:attr:`Capabilities.order_expiry_s`) refuses an order arriving later than that after it."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ class Capabilities:
     funding: bool = False
     reduce_only: bool = True
     fetch_order_by_client_id: bool = True
+    order_expiry_s: float | None = None
+    """Seconds after which an order sent but not yet arrived can no longer be accepted (Binance's
+    ``recvWindow``, 5 s by default; None: the venue documents no such bound).  The guardian treats
+    an order the venue has not seen as never arrived only after this, plus a margin."""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -508,7 +508,9 @@ class CcxtVenue:
         """Send a (reduce-only) market order with the request's client order id.
 
         The quantity is converted to contracts and rounded down to the market's precision
-        (:meth:`round_qty`) before any request is sent.
+        (:meth:`round_qty`) before any request is sent.  On venues with a receive window
+        (:attr:`Capabilities.order_expiry_s`) the signed request expires that long after it was
+        signed, which bounds how late an order whose answer was lost can still arrive.
         """
         if request.side not in ("buy", "sell"):
             raise InputError(f"side must be buy or sell, was {request.side!r}")
@@ -685,11 +687,40 @@ def capabilities_of(exchange: Any) -> Capabilities:
     notes.append("liquidation price as reported by the venue; may be absent (ccxt #14747)")
     if ex_id in _CLIENT_ID_FORMATS and ex_id not in ("deribit",):
         notes.append("client order ids outside the venue's format are sent as a deterministic hash")
+    expiry = _order_expiry_s(exchange)
+    if expiry is None:
+        notes.append("no documented order expiry: an order the venue has not seen is presumed lost after a delay")
     return Capabilities(
         mark_price=mark_price,
         leverage_tiers=tiers,
         funding=funding,
         reduce_only=reduce_only,
         fetch_order_by_client_id=by_client,
+        order_expiry_s=expiry,
         notes=tuple(notes),
     )
+
+
+#: Venues whose signed requests carry a receive window that ccxt sets from ``options["recvWindow"]``
+#: (ms): Binance (USD-M and COIN-M futures: "timestamp + recvWindow < serverTime" is rejected,
+#: -1021) and Bybit v5 (``X-BAPI-RECV-WINDOW``, "Timestamp for this request is outside of the
+#: recvWindow", 10002).  A request, an order included, arriving later than that is refused.
+_RECV_WINDOW_VENUES = frozenset({"binanceusdm", "binancecoinm", "binance", "bybit"})
+
+
+def _order_expiry_s(exchange: Any) -> float | None:
+    """The receive window (seconds) ccxt signs every request of ``exchange`` with, or None.
+
+    Notes
+    -----
+    Binance Derivatives API, "Timing security" (``recvWindow``, default 5000 ms, at most 60000);
+    Bybit v5 API, "Authentication" (``X-BAPI-RECV-WINDOW``, default 5000 ms).  ccxt sends its own
+    option value (Binance 10,000 ms, Bybit 5,000 ms in ccxt 4.x), which is the bound in force.
+    """
+    if str(getattr(exchange, "id", "")) not in _RECV_WINDOW_VENUES:
+        return None
+    options = getattr(exchange, "options", None)
+    window = options.get("recvWindow") if isinstance(options, Mapping) else None
+    if isinstance(window, int | float) and not isinstance(window, bool) and 0 < window <= 60_000:
+        return float(window) / 1000.0
+    return None
