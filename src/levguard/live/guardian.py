@@ -54,16 +54,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
-import socket
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from levguard.core.margin import evaluate
@@ -79,7 +76,8 @@ from levguard.errors import (
 )
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
-from levguard.live.states import Level, Thresholds, next_level
+from levguard.live.setup import AccountSetup, _AccountState, _PositionState, client_order_id, default_guardian_id
+from levguard.live.states import Level, next_level
 from levguard.live.store import LeaseLost, Store, StoreUnavailable
 from levguard.venues.base import OrderRequest, OrderState, Venue, VenuePosition
 
@@ -89,133 +87,6 @@ log = logging.getLogger("levguard.guardian")
 T = TypeVar("T")
 _FINAL = ("closed", "canceled", "rejected", "expired")
 _TIERS_TTL_NS = 3_600 * 1_000_000_000
-
-
-def default_guardian_id(store: Store) -> str:
-    """A guardian identity that survives restarts: the host name and a digest of the store's
-    (redacted) URL, so one host guarding one database is one guardian, whatever its pid."""
-    digest = hashlib.sha256(store.url_redacted.encode()).hexdigest()[:8]
-    return f"{socket.gethostname()}:{digest}"
-
-
-def client_order_id(account: str, symbol: str, seq: int) -> str:
-    """Deterministic client order id of the ``seq``-th guardian order on ``account``/``symbol``.
-
-    ``lg`` + 20 hex characters of SHA-256 (within every venue's 32-36 character limit); the same
-    decision after a restart gives the same id, which the venue rejects as a duplicate.
-    """
-    digest = hashlib.sha256(f"{account}|{symbol}|{seq}".encode()).hexdigest()[:20]
-    return f"lg{digest}"
-
-
-@dataclass
-class AccountSetup:
-    """One watched account and its rules.
-
-    Parameters
-    ----------
-    name : str
-        The account's name in the store and alerts.
-    venue : Venue
-        Where its positions live.
-    thresholds : Thresholds
-        State-machine thresholds.
-    sizer : callable, optional
-        ``sizer(account_spec) -> dict`` with per-position ``target_leverage`` and the
-        ``binding_constraint`` (:func:`levguard.sizing.size_account` with the account's policy);
-        without it ``target_leverage`` is used for every position.
-    target_leverage : float
-        Fallback target leverage of a position (on the account's equity).
-    live : bool
-        The account's own opt-in to live orders (also needs the guardian's ``live``).
-    act_level : Level
-        The level from which the guardian deleverages (ACT by default).
-    max_order_notional : float
-        Largest order notional (quote) of one deleveraging step.
-    step_fraction : float
-        Fraction of the excess quantity reduced per step (0 < f <= 1).
-    cooldown_s : float
-        Minimum time between two orders on one position.
-    max_age_s : float
-        Oldest acceptable input; older is stale.
-    drift_threshold : float
-        Relative gap between our and the venue's liquidation price that raises a drift alert.
-    horizon_days : float
-        Horizon of the probability of liquidation.
-    vol : float, optional
-        Annualised volatility for the probability of liquidation; None: estimated from the marks
-        the guardian has seen (EWMA), 0.8 until enough are seen.
-    retries, backoff_s : int, float
-        Attempts for a transient venue failure and the first backoff (doubling).
-    assume_order_expiry_s : float
-        The order expiry assumed for a venue that documents none
-        (:attr:`Capabilities.order_expiry_s` None): an order it has not seen this long after it was
-        sent (plus the guardian's margin) is taken as never arrived.
-    """
-
-    name: str
-    venue: Venue
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    sizer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    target_leverage: float = 3.0
-    live: bool = False
-    act_level: Level = Level.ACT
-    max_order_notional: float = 100_000.0
-    step_fraction: float = 0.5
-    cooldown_s: float = 30.0
-    max_age_s: float = 15.0
-    drift_threshold: float = 0.01
-    horizon_days: float = 1.0
-    vol: float | None = 0.8
-    retries: int = 3
-    backoff_s: float = 0.5
-    assume_order_expiry_s: float = 120.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise InputError(f"account name must be a non-empty string, was {self.name!r}")
-        for key in (
-            "max_order_notional",
-            "cooldown_s",
-            "max_age_s",
-            "drift_threshold",
-            "horizon_days",
-            "target_leverage",
-            "assume_order_expiry_s",
-        ):
-            v = getattr(self, key)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-                raise InputError(f"{self.name}: {key} must be a finite number >= 0, was {v!r}")
-        if not (0.0 < self.step_fraction <= 1.0):
-            raise InputError(f"{self.name}: step_fraction must be in (0, 1], was {self.step_fraction!r}")
-        if self.vol is not None and not (math.isfinite(self.vol) and self.vol > 0):
-            raise InputError(f"{self.name}: vol must be > 0 or null, was {self.vol!r}")
-
-
-@dataclass
-class _PositionState:
-    level: Level = Level.OK
-    last_order_ns: int = -(2**62)
-    qty: float = 0.0
-
-
-@dataclass
-class _AccountState:
-    positions: dict[str, _PositionState] = field(default_factory=dict)
-    disabled: str | None = None  # why acting is stopped (auth failure), persisted in the store
-    expected: dict[str, float] | None = None  # qty seen, moved by our own fills; persisted
-    inflight: dict[str, dict[str, Any]] = field(default_factory=dict)  # unresolved orders by client id
-    inflight_cycles: int = 0  # consecutive cycles with an unresolved order
-    marks: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
-    stale: bool = False
-    stale_cycles: int = 0
-    cycles: int = 0
-    tiers: dict[str, tuple[int, Any]] = field(default_factory=dict)  # symbol -> (fetched ns, TierTable | None)
-    lease_until_ns: int = 0
-    epoch: int = -1  # fencing epoch of the lease held (-1: not held)
-    loaded: bool = False  # persisted state read since the lease was taken
-    errors: int = 0  # consecutive contained failures
-    backoff_until_ns: int = 0
 
 
 class Guardian:
