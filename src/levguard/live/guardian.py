@@ -74,9 +74,10 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
+from levguard.live import inflight, watch
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
-from levguard.live.setup import AccountSetup, _AccountState, _PositionState, client_order_id, default_guardian_id
+from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id, default_guardian_id
 from levguard.live.states import Level, next_level
 from levguard.live.store import LeaseLost, Store, StoreUnavailable
 from levguard.venues.base import OrderRequest, OrderState, Venue, VenuePosition
@@ -173,7 +174,7 @@ class Guardian:
         self._recent: dict[tuple[str | None, str, str], tuple[int, int, int]] = {}  # key -> (ts, level, suppressed)
         self._unwatched: set[str] = set()
         self._unwatched_check_ns = 0
-        self._state: dict[str, _AccountState] = {a.name: _AccountState() for a in accounts}
+        self._state: dict[str, AccountState] = {a.name: AccountState() for a in accounts}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="levguard-store")
         self._write: Future[None] | None = None
         self._pending_snapshots: list[tuple[str, int, str, dict[str, Any]]] = []
@@ -270,7 +271,7 @@ class Guardian:
         """Why acting on the account is disabled (None: it is not)."""
         return self._state[self._setup(name).name].disabled
 
-    async def _disable(self, setup: AccountSetup, st: _AccountState, why: str) -> None:
+    async def _disable(self, setup: AccountSetup, st: AccountState, why: str) -> None:
         first = st.disabled is None
         st.disabled = why
         now = self.clock()
@@ -287,7 +288,7 @@ class Guardian:
 
     # ------------------------------------------------------------------ start-up
 
-    def _load(self, setup: AccountSetup, st: _AccountState) -> None:
+    def load(self, setup: AccountSetup, st: AccountState) -> None:
         """Read the account's persisted state (after taking its lease): acting disabled, expected
         positions, orders still unresolved."""
         row = self.store.account(setup.name)
@@ -309,8 +310,8 @@ class Guardian:
             st = self._state[setup.name]
             try:
                 if not st.loaded:
-                    self._load(setup, st)
-                out.extend(await self._resolve(setup, st))
+                    self.load(setup, st)
+                out.extend(await inflight.resolve(self, setup, st))
             except StoreUnavailable as exc:
                 await self._alert(setup.name, "critical", "database", f"cannot reconcile orders: {exc}")
             except Exception as exc:  # contained: the first cycle retries
@@ -318,91 +319,6 @@ class Guardian:
                     setup.name, "warning", "reconcile", f"orders not reconciled: {exc!r}", dedup="reconcile"
                 )
         return out
-
-    def _expiry_s(self, setup: AccountSetup) -> float:
-        caps = getattr(setup.venue, "capabilities", None)
-        documented = getattr(caps, "order_expiry_s", None)
-        expiry = float(documented) if documented is not None else setup.assume_order_expiry_s
-        return expiry + self.order_expiry_margin_s
-
-    async def _resolve(self, setup: AccountSetup, st: _AccountState) -> list[dict[str, Any]]:
-        """Ask the venue for every unresolved order of the account, by client order id.
-
-        * The venue knows it: its state is recorded (a fill moves the expected position in the
-          same transaction).
-        * It does not, and the order was never marked sent (a crash between the record and the
-          send): it was never sent; expired.
-        * It does not, and it was sent: unknown until ``sent_ns`` + the venue's order expiry + the
-          margin has passed (it may still arrive: a late request), then expired.
-        """
-        out: list[dict[str, Any]] = []
-        for cid, row in list(st.inflight.items()):
-            try:
-                state = await self._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
-            except VenueAuthError:
-                raise
-            except VenueError as exc:
-                await self._alert(
-                    setup.name,
-                    "warning",
-                    "reconcile",
-                    f"order {cid} not reconciled: {exc}",
-                    dedup=cid,
-                    client_order_id=cid,
-                )
-                continue
-            now = self.clock()
-            if state is None:
-                sent = row.get("sent_ns")
-                if sent is not None and row.get("status") != "intent":
-                    waited_s = (now - int(sent)) / 1e9
-                    limit_s = self._expiry_s(setup)
-                    if waited_s <= limit_s:
-                        continue  # may still arrive
-                    status, why = (
-                        "never_arrived",
-                        f"not at the venue {waited_s:.1f} s after sending (limit {limit_s:g} s)",
-                    )
-                else:
-                    status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
-                self.store.mark_result(cid, "expired", 0.0, None, None, now, error=why)
-                st.inflight.pop(cid, None)
-                resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
-            else:
-                delta = self.store.mark_result(
-                    cid, state.status, state.filled, state.average_price, state.venue_order_id, now
-                )
-                self._book_fill(st, row, delta)
-                resolved = {
-                    "account": setup.name,
-                    "client_order_id": cid,
-                    "status": state.status,
-                    "filled": state.filled,
-                    "booked": delta,
-                }
-                if state.status in _FINAL:
-                    st.inflight.pop(cid, None)
-                else:
-                    row = {**row, "status": state.status, "filled": state.filled}
-                    st.inflight[cid] = row
-                    continue
-            self._audit(
-                setup.name,
-                "reconcile",
-                {"order": row},
-                resolved,
-                ["unresolved order: asked the venue by client order id"],
-            )
-            self._clear_alert(setup.name, "reconcile", cid)
-            out.append(resolved)
-        return out
-
-    @staticmethod
-    def _book_fill(st: _AccountState, row: Mapping[str, Any], delta: float) -> None:
-        # Mirror of Store.mark_result's move of the expected position (already persisted there).
-        if delta > 0 and st.expected is not None and row["symbol"] in st.expected:
-            sign = -1.0 if row["side"] == "sell" else 1.0
-            st.expected[row["symbol"]] += sign * delta
 
     # ------------------------------------------------------------------ the cycle
 
@@ -414,12 +330,12 @@ class Guardian:
         due = [a for a in self.accounts if now >= self._state[a.name].lease_until_ns - int(self.lease_ttl_s * 0.5e9)]
         if due:
             try:
-                await self._renew_leases(due, now)
+                await watch.renew_leases(self, due, now)
             except StoreUnavailable as exc:
                 await self._alert(None, "critical", "database", f"leases not renewed, no action: {exc}", dedup="leases")
                 return [{"account": a.name, "status": "database_unavailable"} for a in self.accounts]
         try:
-            await self._check_unwatched(now)
+            await watch.check_unwatched(self, now)
         except StoreUnavailable as exc:
             log.warning("unwatched accounts not checked: %s", exc)
         for setup in self.accounts:
@@ -548,82 +464,7 @@ class Guardian:
         finally:
             await self._flush_async()
 
-    async def _renew_leases(self, setups: list[AccountSetup], now: int) -> bool:
-        """Take or renew the leases of ``setups`` in one transaction; True if all are held.
-
-        A lease newly taken (start, restart, takeover) loads the account's persisted state and
-        alerts if nobody watched the account for longer than ``unwatched_alert_s``; a lease lost
-        to another process is alerted."""
-        leases = self.store.take_leases(
-            [s.name for s in setups], self.owner, self.lease_ttl_s, now, instance=self.instance
-        )
-        for s in setups:
-            st = self._state[s.name]
-            lease = leases[s.name]
-            if not lease.held:
-                if st.epoch >= 0:
-                    await self._alert(
-                        s.name,
-                        "critical",
-                        "lease",
-                        "lease lost: another guardian holds the account "
-                        f"(check for two processes with id {self.owner!r})",
-                        dedup="lost",
-                    )
-                st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-                continue
-            st.lease_until_ns = now + int(self.lease_ttl_s * 1e9)
-            if lease.taken or st.epoch != lease.epoch:
-                st.epoch = lease.epoch
-                self._load(s, st)
-                self._unwatched.discard(s.name)
-                gap = None if lease.previous_renewed_ns is None else (now - lease.previous_renewed_ns) / 1e9
-                if gap is not None and gap > self.unwatched_alert_s:
-                    await self._alert(
-                        s.name,
-                        "warning",
-                        "unwatched",
-                        f"the account was unwatched for {gap:,.0f} s (last guardian {lease.previous_owner}); "
-                        "checking for changes made meanwhile",
-                        dedup="takeover",
-                        unwatched_s=gap,
-                    )
-        return all(v.held for v in leases.values())
-
-    async def _check_unwatched(self, now: int) -> None:
-        """Alert once per episode for any account of the store that no guardian has renewed for
-        longer than ``unwatched_alert_s`` (checked at most every half threshold)."""
-        if now - self._unwatched_check_ns < self.unwatched_alert_s * 0.5e9:
-            return
-        self._unwatched_check_ns = now
-        ours = {a.name for a in self.accounts if self._state[a.name].epoch >= 0}
-        leases = {r["account"]: r for r in self.store.leases()}
-        for acct in self.store.accounts():
-            name = acct["name"]
-            if name in ours:
-                self._unwatched.discard(name)
-                continue
-            lease = leases.get(name)
-            alive = lease is not None and lease.get("owner") is not None and int(lease["expires_ns"]) > now
-            last = (
-                int(lease["renewed_ns"])
-                if lease is not None and lease.get("renewed_ns") is not None
-                else int(acct["created_ns"])
-            )
-            if alive or (now - last) / 1e9 <= self.unwatched_alert_s:
-                self._unwatched.discard(name)
-                continue
-            if name not in self._unwatched:
-                self._unwatched.add(name)
-                await self._alert(
-                    name,
-                    "critical",
-                    "unwatched",
-                    f"no guardian has watched the account for {(now - last) / 1e9:,.0f} s",
-                    unwatched_s=(now - last) / 1e9,
-                )
-
-    async def _stale(self, setup: AccountSetup, st: _AccountState, why: str) -> dict[str, Any]:
+    async def _stale(self, setup: AccountSetup, st: AccountState, why: str) -> dict[str, Any]:
         st.stale_cycles += 1
         if not st.stale:
             await self._alert(setup.name, "warning", "stale", f"stale data, no orders: {why}")
@@ -647,52 +488,6 @@ class Guardian:
         marks = await self._call(setup, "fetch_marks", lambda: venue.fetch_marks(symbols)) if symbols else {}
         return positions, balance, marks
 
-    async def _venue_changes(self, setup: AccountSetup, st: _AccountState, positions: list[VenuePosition]) -> None:
-        """Compare the positions read with the expected ones (what was seen, moved by our own
-        fills); alert on what the venue (or a person) changed.  A change that an order still in
-        flight could explain is not judged until that order is resolved."""
-        current = {p.symbol: p.qty for p in positions}
-        if st.expected is None:  # first sight of this account: nothing to compare with
-            st.expected = dict(current)
-            self.store.set_expected(setup.name, st.expected, self.clock())
-            return
-        changed = False
-        pending: dict[str, float] = {}
-        for row in st.inflight.values():
-            pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
-        for sym in sorted(set(st.expected) | set(current)):
-            before = st.expected.get(sym, 0.0)
-            after = current.get(sym, 0.0)
-            if math.isclose(before, after, rel_tol=1e-9, abs_tol=1e-12):
-                continue
-            room = pending.get(sym, 0.0)
-            if room > 0 and abs(after) <= abs(before) + 1e-12 and abs(before) - abs(after) <= room * (1 + 1e-9) + 1e-12:
-                continue  # possibly our own order landing: judged once it is resolved
-            await self._alert(
-                setup.name,
-                "critical" if abs(after) < abs(before) else "warning",
-                "venue_change",
-                f"{sym}: position changed by the venue from {before:g} to {after:g} "
-                "(liquidation, ADL or a manual trade)",
-                symbol=sym,
-                before=before,
-                after=after,
-            )
-            self._audit(
-                setup.name,
-                "venue_change",
-                {"symbol": sym, "before": before, "after": after},
-                {},
-                ["position changed outside the guardian"],
-            )
-            if abs(after) > 0:
-                st.expected[sym] = after
-            else:
-                st.expected.pop(sym, None)
-            changed = True
-        if changed:
-            self.store.set_expected(setup.name, st.expected, self.clock())
-
     async def cycle_account(self, setup: AccountSetup) -> dict[str, Any]:
         """One cycle of one account (see the module docstring)."""
         st = self._state[setup.name]
@@ -700,12 +495,14 @@ class Guardian:
         now = self.clock()
         # Leases are renewed by cycle() for every account at once (one commit) once half their
         # lifetime has passed; an account whose lease another process holds is skipped.
-        if now >= st.lease_until_ns - int(self.lease_ttl_s * 0.5e9) and not await self._renew_leases([setup], now):
+        if now >= st.lease_until_ns - int(self.lease_ttl_s * 0.5e9) and not await watch.renew_leases(
+            self, [setup], now
+        ):
             return {"account": setup.name, "status": "lease_held_elsewhere"}
         if st.lease_until_ns == 0:
             return {"account": setup.name, "status": "lease_held_elsewhere"}
         if not st.loaded:
-            self._load(setup, st)
+            self.load(setup, st)
         if st.disabled and not (self.store.account(setup.name) or {}).get("disabled_reason", st.disabled):
             # Re-enabled in the store by an operator (CLI or another process): act again.
             self._audit(setup.name, "enabled", {"disabled_reason": st.disabled}, {"disabled": False}, ["store"])
@@ -732,7 +529,7 @@ class Guardian:
         st.stale_cycles = 0
         # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
         if st.inflight:
-            resolved = await self._resolve(setup, st)
+            resolved = await inflight.resolve(self, setup, st)
             if any(r.get("booked", 0.0) > 0 for r in resolved):
                 positions, balance, marks = await self._read(setup)  # decide on the position after the fill
                 now = self.clock()
@@ -749,7 +546,7 @@ class Guardian:
                     )
             else:
                 st.inflight_cycles = 0
-        await self._venue_changes(setup, st, positions)
+        await inflight.venue_changes(self, setup, st, positions)
         for sym, mark in marks.items():
             hist = st.marks.setdefault(sym, deque(maxlen=500))
             hist.append((now, mark))
@@ -813,7 +610,7 @@ class Guardian:
                         venue_lp=pos.liquidation_price,
                         levguard_lp=lp,
                     )
-            ps = st.positions.setdefault(pos.symbol, _PositionState())
+            ps = st.positions.setdefault(pos.symbol, PositionState())
             new = next_level(ps.level, setup.thresholds, ratio, distance, p_liq)
             if new != ps.level:
                 level_name = {0: "info", 1: "warning", 2: "critical", 3: "critical"}[int(new)]
@@ -896,8 +693,8 @@ class Guardian:
     async def _deleverage(
         self,
         setup: AccountSetup,
-        st: _AccountState,
-        ps: _PositionState,
+        st: AccountState,
+        ps: PositionState,
         pos: VenuePosition,
         view: dict[str, Any],
         now: int,
@@ -1025,7 +822,7 @@ class Guardian:
         delta = self.store.mark_result(
             cid, state.status, state.filled, state.average_price, state.venue_order_id, self.clock()
         )
-        self._book_fill(st, st.inflight[cid], delta)
+        inflight.book_fill(st, st.inflight[cid], delta)
         if state.status in _FINAL:
             st.inflight.pop(cid, None)
         else:
@@ -1045,12 +842,5 @@ class Guardian:
 def _tier_fetcher(venue: Venue, symbol: str) -> Callable[[], Awaitable[Any]]:
     async def fetch() -> Any:
         return await venue.fetch_tiers(symbol)
-
-    return fetch
-
-
-def _fetcher(venue: Venue, symbol: str, cid: str) -> Callable[[], Awaitable[OrderState | None]]:
-    async def fetch() -> OrderState | None:
-        return await venue.fetch_order(symbol, cid)
 
     return fetch

@@ -121,15 +121,15 @@ class AccountSetup:
 
 
 @dataclass
-class _PositionState:
+class PositionState:
     level: Level = Level.OK
     last_order_ns: int = -(2**62)
     qty: float = 0.0
 
 
 @dataclass
-class _AccountState:
-    positions: dict[str, _PositionState] = field(default_factory=dict)
+class AccountState:
+    positions: dict[str, PositionState] = field(default_factory=dict)
     disabled: str | None = None  # why acting is stopped (auth failure), persisted in the store
     expected: dict[str, float] | None = None  # qty seen, moved by our own fills; persisted
     inflight: dict[str, dict[str, Any]] = field(default_factory=dict)  # unresolved orders by client id

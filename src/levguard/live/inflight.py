@@ -1,0 +1,165 @@
+"""Orders in flight and positions changed outside the guardian.
+
+An order whose outcome is unknown (a timeout after sending, a crash) stays *in flight* until the
+venue answers for its client order id or it can no longer arrive; its fill, once known, is the
+guardian's own and moves the expected position in the same transaction that records it.  A
+position that differs from the expected one and that no order in flight can explain was changed by
+the venue (liquidation, ADL) or by a person, and is alerted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from levguard.errors import VenueAuthError, VenueError
+from levguard.live.setup import AccountSetup, AccountState
+from levguard.venues.base import OrderState, Venue, VenuePosition
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+
+__all__ = ["book_fill", "expiry_s", "resolve", "venue_changes"]
+
+_FINAL = ("closed", "canceled", "rejected", "expired")
+
+
+def expiry_s(g: Guardian, setup: AccountSetup) -> float:
+    """Seconds after sending before an order the venue has not seen counts as never arrived: the
+    venue's documented order expiry (or the set-up's assumed one) plus the guardian's margin."""
+    caps = getattr(setup.venue, "capabilities", None)
+    documented = getattr(caps, "order_expiry_s", None)
+    expiry = float(documented) if documented is not None else setup.assume_order_expiry_s
+    return expiry + g.order_expiry_margin_s
+
+
+async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[dict[str, Any]]:
+    """Ask the venue for every unresolved order of the account, by client order id.
+
+    * The venue knows it: its state is recorded (a fill moves the expected position in the
+      same transaction).
+    * It does not, and the order was never marked sent (a crash between the record and the
+      send): it was never sent; expired.
+    * It does not, and it was sent: unknown until ``sent_ns`` + the venue's order expiry + the
+      margin has passed (it may still arrive: a late request), then expired.
+    """
+    out: list[dict[str, Any]] = []
+    for cid, row in list(st.inflight.items()):
+        try:
+            state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
+        except VenueAuthError:
+            raise
+        except VenueError as exc:
+            await g._alert(
+                setup.name,
+                "warning",
+                "reconcile",
+                f"order {cid} not reconciled: {exc}",
+                dedup=cid,
+                client_order_id=cid,
+            )
+            continue
+        now = g.clock()
+        if state is None:
+            sent = row.get("sent_ns")
+            if sent is not None and row.get("status") != "intent":
+                waited_s = (now - int(sent)) / 1e9
+                limit_s = expiry_s(g, setup)
+                if waited_s <= limit_s:
+                    continue  # may still arrive
+                status, why = (
+                    "never_arrived",
+                    f"not at the venue {waited_s:.1f} s after sending (limit {limit_s:g} s)",
+                )
+            else:
+                status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
+            g.store.mark_result(cid, "expired", 0.0, None, None, now, error=why)
+            st.inflight.pop(cid, None)
+            resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
+        else:
+            delta = g.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, now)
+            book_fill(st, row, delta)
+            resolved = {
+                "account": setup.name,
+                "client_order_id": cid,
+                "status": state.status,
+                "filled": state.filled,
+                "booked": delta,
+            }
+            if state.status in _FINAL:
+                st.inflight.pop(cid, None)
+            else:
+                row = {**row, "status": state.status, "filled": state.filled}
+                st.inflight[cid] = row
+                continue
+        g._audit(
+            setup.name,
+            "reconcile",
+            {"order": row},
+            resolved,
+            ["unresolved order: asked the venue by client order id"],
+        )
+        g._clear_alert(setup.name, "reconcile", cid)
+        out.append(resolved)
+    return out
+
+
+def book_fill(st: AccountState, row: Mapping[str, Any], delta: float) -> None:
+    # Mirror of Store.mark_result's move of the expected position (already persisted there).
+    if delta > 0 and st.expected is not None and row["symbol"] in st.expected:
+        sign = -1.0 if row["side"] == "sell" else 1.0
+        st.expected[row["symbol"]] += sign * delta
+
+
+async def venue_changes(g: Guardian, setup: AccountSetup, st: AccountState, positions: list[VenuePosition]) -> None:
+    """Compare the positions read with the expected ones (what was seen, moved by our own
+    fills); alert on what the venue (or a person) changed.  A change that an order still in
+    flight could explain is not judged until that order is resolved."""
+    current = {p.symbol: p.qty for p in positions}
+    if st.expected is None:  # first sight of this account: nothing to compare with
+        st.expected = dict(current)
+        g.store.set_expected(setup.name, st.expected, g.clock())
+        return
+    changed = False
+    pending: dict[str, float] = {}
+    for row in st.inflight.values():
+        pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
+    for sym in sorted(set(st.expected) | set(current)):
+        before = st.expected.get(sym, 0.0)
+        after = current.get(sym, 0.0)
+        if math.isclose(before, after, rel_tol=1e-9, abs_tol=1e-12):
+            continue
+        room = pending.get(sym, 0.0)
+        if room > 0 and abs(after) <= abs(before) + 1e-12 and abs(before) - abs(after) <= room * (1 + 1e-9) + 1e-12:
+            continue  # possibly our own order landing: judged once it is resolved
+        await g._alert(
+            setup.name,
+            "critical" if abs(after) < abs(before) else "warning",
+            "venue_change",
+            f"{sym}: position changed by the venue from {before:g} to {after:g} (liquidation, ADL or a manual trade)",
+            symbol=sym,
+            before=before,
+            after=after,
+        )
+        g._audit(
+            setup.name,
+            "venue_change",
+            {"symbol": sym, "before": before, "after": after},
+            {},
+            ["position changed outside the guardian"],
+        )
+        if abs(after) > 0:
+            st.expected[sym] = after
+        else:
+            st.expected.pop(sym, None)
+        changed = True
+    if changed:
+        g.store.set_expected(setup.name, st.expected, g.clock())
+
+
+def _fetcher(venue: Venue, symbol: str, cid: str) -> Callable[[], Awaitable[OrderState | None]]:
+    async def fetch() -> OrderState | None:
+        return await venue.fetch_order(symbol, cid)
+
+    return fetch

@@ -1,0 +1,88 @@
+"""Who watches which account: leases under a stable guardian identity with a fencing epoch, the
+takeover of an account (its persisted state loaded, the unwatched gap alerted), and accounts of the
+store that no guardian watches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from levguard.live.setup import AccountSetup
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+
+__all__ = ["check_unwatched", "renew_leases"]
+
+
+async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> bool:
+    """Take or renew the leases of ``setups`` in one transaction; True if all are held.
+
+    A lease newly taken (start, restart, takeover) loads the account's persisted state and
+    alerts if nobody watched the account for longer than ``unwatched_alert_s``; a lease lost
+    to another process is alerted."""
+    leases = g.store.take_leases([s.name for s in setups], g.owner, g.lease_ttl_s, now, instance=g.instance)
+    for s in setups:
+        st = g._state[s.name]
+        lease = leases[s.name]
+        if not lease.held:
+            if st.epoch >= 0:
+                await g._alert(
+                    s.name,
+                    "critical",
+                    "lease",
+                    f"lease lost: another guardian holds the account (check for two processes with id {g.owner!r})",
+                    dedup="lost",
+                )
+            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+            continue
+        st.lease_until_ns = now + int(g.lease_ttl_s * 1e9)
+        if lease.taken or st.epoch != lease.epoch:
+            st.epoch = lease.epoch
+            g.load(s, st)
+            g._unwatched.discard(s.name)
+            gap = None if lease.previous_renewed_ns is None else (now - lease.previous_renewed_ns) / 1e9
+            if gap is not None and gap > g.unwatched_alert_s:
+                await g._alert(
+                    s.name,
+                    "warning",
+                    "unwatched",
+                    f"the account was unwatched for {gap:,.0f} s (last guardian {lease.previous_owner}); "
+                    "checking for changes made meanwhile",
+                    dedup="takeover",
+                    unwatched_s=gap,
+                )
+    return all(v.held for v in leases.values())
+
+
+async def check_unwatched(g: Guardian, now: int) -> None:
+    """Alert once per episode for any account of the store that no guardian has renewed for
+    longer than ``unwatched_alert_s`` (checked at most every half threshold)."""
+    if now - g._unwatched_check_ns < g.unwatched_alert_s * 0.5e9:
+        return
+    g._unwatched_check_ns = now
+    ours = {a.name for a in g.accounts if g._state[a.name].epoch >= 0}
+    leases = {r["account"]: r for r in g.store.leases()}
+    for acct in g.store.accounts():
+        name = acct["name"]
+        if name in ours:
+            g._unwatched.discard(name)
+            continue
+        lease = leases.get(name)
+        alive = lease is not None and lease.get("owner") is not None and int(lease["expires_ns"]) > now
+        last = (
+            int(lease["renewed_ns"])
+            if lease is not None and lease.get("renewed_ns") is not None
+            else int(acct["created_ns"])
+        )
+        if alive or (now - last) / 1e9 <= g.unwatched_alert_s:
+            g._unwatched.discard(name)
+            continue
+        if name not in g._unwatched:
+            g._unwatched.add(name)
+            await g._alert(
+                name,
+                "critical",
+                "unwatched",
+                f"no guardian has watched the account for {(now - last) / 1e9:,.0f} s",
+                unwatched_s=(now - last) / 1e9,
+            )
