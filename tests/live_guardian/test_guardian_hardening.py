@@ -345,3 +345,46 @@ def test_stale_escalates_to_critical_and_drift_alerts_are_deduplicated(tmp_path:
     drift = [a for a in s2.alerts(account="paper", limit=1000) if a["kind"] == "drift"]
     assert 2 <= len(drift) <= 3  # one per repeat interval (10 min of one-minute cycles), not one per cycle
     assert drift[0]["data"]["suppressed"] >= 5
+
+
+def test_a_webhook_that_never_answers_delays_no_order(tmp_path: Path) -> None:
+    """Every alert of the crash goes to a webhook that accepts and never answers (5 s timeout):
+    each order still reaches the venue within 50 ms of the start of the cycle that decided it."""
+    import socket
+
+    from levguard.live.alerts import Alerter, WebhookSink
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        w = Wrapped(venue())
+        s = store(tmp_path)
+        g = _guard(w, s)
+        g.alerter = Alerter([WebhookSink(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", timeout_s=5.0)])
+        sent_at: list[float] = []
+        inner_create = w.create_order
+
+        async def timed_create(request: OrderRequest) -> OrderState:
+            sent_at.append(time.perf_counter())
+            return await inner_create(request)
+
+        w.create_order = timed_create  # type: ignore[method-assign]
+        delays: list[float] = []
+
+        async def go() -> None:
+            await g.reconcile()
+            while not w.exhausted:
+                t0 = time.perf_counter()
+                n = len(sent_at)
+                await g.cycle()
+                delays.extend(t - t0 for t in sent_at[n:])
+                await w.step()
+
+        asyncio.run(go())
+        assert len(delays) >= 3
+        assert max(delays) < 0.05
+        assert len(g.alerter.sent) > 10  # the alerts were raised (and queued) all along
+        assert w.inner.liquidations == []
+    finally:
+        listener.close()

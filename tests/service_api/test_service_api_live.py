@@ -53,8 +53,9 @@ def test_shock_streams_cycle_and_alert_events(service: Service) -> None:
         f"/api/paper/{ACCOUNT}/shock", json={"symbol": "BTCUSDT", "drop": 0.2, "ticks": 5}, headers=service.admin
     )
     assert r.status_code == 200
-    # The token in the query string: EventSource cannot send headers.
-    events = _read_events(service, f"/api/events?token={service.viewer_token}", {"cycle", "alert"})
+    # A single-use ticket in the query string: EventSource cannot send headers.
+    ticket = service.client.post("/api/stream-ticket", headers=service.viewer).json()["ticket"]
+    events = _read_events(service, f"/api/events?ticket={ticket}", {"cycle", "alert"})
     ids = [e["id"] for e in events]
     assert ids == sorted(ids)
     cycle = next(e for e in events if e["event"] == "cycle")
@@ -69,7 +70,9 @@ def test_shock_streams_cycle_and_alert_events(service: Service) -> None:
 def test_stream_auth_and_replay(service: Service) -> None:
     c = service.client
     assert c.get("/api/events").status_code == 401
-    assert c.get("/api/events?token=lg_wrong").status_code == 401
+    assert c.get("/api/events?ticket=st_wrong").status_code == 401
+    # A token in the URL is refused, valid or not (it would end up in logs and histories).
+    assert c.get(f"/api/events?token={service.viewer_token}").status_code == 401
     service.wait(lambda: service.runtime.bus.seq >= 5)
     # Reconnecting with Last-Event-ID replays the recent events after it first.
     last = service.runtime.bus.seq - 3

@@ -35,7 +35,7 @@ def test_every_read_route_needs_a_valid_token(service: Service) -> None:
         assert r.status_code == 401, path
         assert r.json()["error"] == "invalid or revoked token"
         assert c.get(path, headers=service.viewer).status_code == 200, path
-    # The query-string token is accepted by the event stream only.
+    # A token in the query string is accepted nowhere.
     assert c.get(f"/api/status?token={service.viewer_token}").status_code == 401
     assert c.get("/healthz").status_code == 200
 
@@ -111,21 +111,25 @@ def test_policy_snapshots_and_logs(service: Service) -> None:
     later = c.get(f"/api/accounts/{ACCOUNT}/snapshots?since_ns={snaps[1]['ts_ns']}", headers=h).json()
     assert later
     assert all(s["ts_ns"] >= snaps[1]["ts_ns"] for s in later)
-    # Audit log: filters and pagination.
-    service.wait(lambda: len(c.get("/api/audit?limit=5", headers=h).json()) >= 5)
+    # Audit log: filters and keyset pagination (the guardian appends rows meanwhile: the second
+    # page continues exactly where the first ended).
+    service.wait(lambda: len(c.get("/api/audit?limit=5", headers=h).json()["items"]) >= 5)
     first = c.get("/api/audit?limit=2", headers=h).json()
-    second = c.get("/api/audit?limit=2&offset=2", headers=h).json()
-    assert len(first) == 2
-    assert len(second) == 2
-    assert first[0]["id"] > first[1]["id"] > second[0]["id"] > second[1]["id"]
-    cycles = c.get(f"/api/audit?account={ACCOUNT}&event=cycle&limit=5", headers=h).json()
+    second = c.get(f"/api/audit?limit=2&before_id={first['next']}", headers=h).json()
+    assert len(first["items"]) == 2
+    assert len(second["items"]) == 2
+    assert first["next"] == first["items"][-1]["id"]
+    ids = [r["id"] for r in first["items"] + second["items"]]
+    assert ids == sorted(ids, reverse=True)
+    assert len(set(ids)) == 4
+    cycles = c.get(f"/api/audit?account={ACCOUNT}&event=cycle&limit=5", headers=h).json()["items"]
     assert cycles
     assert {r["event"] for r in cycles} == {"cycle"}
-    assert c.get("/api/audit?event=nothing-like-this", headers=h).json() == []
-    assert c.get(f"/api/audit?since_ns={2**62}", headers=h).json() == []
-    assert c.get("/api/alerts?unacked=true&limit=5", headers=h).json() == []
-    assert c.get(f"/api/orders?account={ACCOUNT}", headers=h).json() == []
-    assert c.get("/api/actions", headers=h).json() == []
+    assert c.get("/api/audit?event=nothing-like-this", headers=h).json() == {"items": [], "next": None}
+    assert c.get(f"/api/audit?since_ns={2**62}", headers=h).json() == {"items": [], "next": None}
+    assert c.get("/api/alerts?unacked=true&limit=5", headers=h).json() == {"items": [], "next": None}
+    assert c.get(f"/api/orders?account={ACCOUNT}", headers=h).json() == {"items": [], "next": None}
+    assert c.get("/api/actions", headers=h).json() == {"items": [], "next": None}
 
 
 def test_unknown_account_is_404(service: Service) -> None:
@@ -137,7 +141,7 @@ def test_unknown_account_is_404(service: Service) -> None:
 
 
 def test_bad_query_is_422_json(service: Service) -> None:
-    for q in ("limit=0", "limit=100000", "offset=-1", "since_ns=-5", "limit=abc"):
+    for q in ("limit=0", "limit=100000", "before_id=0", "before_id=-1", "since_ns=-5", "limit=abc", "offset=2"):
         r = service.client.get(f"/api/audit?{q}", headers=service.viewer)
         assert r.status_code == 422, q
         body = r.json()
@@ -153,7 +157,8 @@ def test_watched_elsewhere_account_has_no_margin(service: Service) -> None:
 
 
 def test_openapi_documents_the_models(service: Service) -> None:
-    doc = service.client.get("/openapi.json").json()
+    assert service.client.get("/openapi.json").status_code == 401  # docs="token": a read token
+    doc = service.client.get("/openapi.json", headers=service.viewer).json()
     paths = doc["paths"]
     for path in (
         "/api/status",

@@ -58,6 +58,9 @@ def test_body_limits_and_validation(service: Service) -> None:
         assert r.status_code == 422, body
         assert r.json()["status"] == 422
     r = c.post("/api/kill-switch", content=b"{not json", headers={**h, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("invalid JSON body")
+    r = c.post("/api/kill-switch", json={"on": 0}, headers=h)  # strict: 0 is not a boolean
     assert r.status_code == 422
     r = c.post(f"/api/paper/{ACCOUNT}/shock", json={**SHOCK, "ticks": 0}, headers=h)
     assert r.status_code == 422
@@ -78,7 +81,7 @@ def test_mode_needs_the_confirmation(service: Service) -> None:
     assert _stored(service)["live_enabled"] is False
     r = c.post(f"/api/accounts/{ACCOUNT}/mode", json={"live": True, "confirm": ACCOUNT}, headers=h)
     assert r.json()["effective_live"] is True
-    (row, _) = c.get(f"/api/audit?event=mode&account={ACCOUNT}", headers=h).json()
+    (row, _) = c.get(f"/api/audit?event=mode&account={ACCOUNT}", headers=h).json()["items"]
     assert row["decision"] == {"live_enabled": True, "effective_live": True}
     assert row["inputs"]["by"] == "first-start admin"
     r = c.post("/api/accounts/nope/mode", json={"live": True, "confirm": "nope"}, headers=h)
@@ -94,19 +97,19 @@ def test_kill_switch_stops_orders(service: Service) -> None:
     assert rt.store.kill_switch(ACCOUNT)
     assert c.get(f"/api/accounts/{ACCOUNT}", headers=h).json()["kill_switch"] is True
     assert c.post(f"/api/paper/{ACCOUNT}/shock", json=SHOCK, headers=h).status_code == 200
-    skipped = service.wait(lambda: c.get("/api/audit?event=deleverage_skipped", headers=h).json())
+    skipped = service.wait(lambda: c.get("/api/audit?event=deleverage_skipped", headers=h).json()["items"])
     assert skipped[0]["decision"]["skipped"] == "kill_switch"
-    assert c.get("/api/orders", headers=h).json() == []
-    actions = c.get("/api/actions", headers=h).json()
+    assert c.get("/api/orders", headers=h).json()["items"] == []
+    actions = c.get("/api/actions", headers=h).json()["items"]
     assert actions
     assert {a["event"] for a in actions} == {"deleverage_skipped"}
     # Switched off, the guardian deleverages (live paper account): an order is recorded.
     assert c.post("/api/kill-switch", json={"on": False, "account": ACCOUNT}, headers=h).status_code == 200
-    orders = service.wait(lambda: c.get(f"/api/orders?account={ACCOUNT}", headers=h).json())
+    orders = service.wait(lambda: c.get(f"/api/orders?account={ACCOUNT}", headers=h).json()["items"])
     assert orders[0]["side"] == "sell"
     assert orders[0]["symbol"] == "BTCUSDT"
-    assert any(a["event"] == "deleverage" for a in c.get("/api/actions?limit=50", headers=h).json())
-    audit = c.get("/api/audit?event=kill_switch", headers=h).json()
+    assert any(a["event"] == "deleverage" for a in c.get("/api/actions?limit=50", headers=h).json()["items"])
+    audit = c.get("/api/audit?event=kill_switch", headers=h).json()["items"]
     assert [r["decision"]["on"] for r in audit] == [False, True]
 
 
@@ -144,7 +147,7 @@ def test_policy_update_is_validated_stored_audited_and_used(service: Service) ->
     assert row["policy"] == policy
     assert row["venue"] == "binance-usdm"
     assert row["live_enabled"] is True
-    (audit,) = c.get("/api/audit?event=policy", headers=h).json()
+    (audit,) = c.get("/api/audit?event=policy", headers=h).json()["items"]
     assert audit["id"] == body["audit_id"]
     assert audit["inputs"]["policy"] == policy
     assert audit["inputs"]["previous"] is None
@@ -165,13 +168,13 @@ def test_policy_update_is_validated_stored_audited_and_used(service: Service) ->
 def test_ack_alert(service: Service) -> None:
     c, h = service.client, service.admin
     c.post(f"/api/paper/{ACCOUNT}/shock", json=SHOCK, headers=h)
-    alerts = service.wait(lambda: c.get("/api/alerts?unacked=true", headers=h).json())
+    alerts = service.wait(lambda: c.get("/api/alerts?unacked=true", headers=h).json()["items"])
     first = alerts[0]
     assert {"id", "level", "kind", "message", "ts_ns", "acked"} <= set(first)
     r = c.post(f"/api/alerts/{first['id']}/ack", headers=h)
     assert r.json() == {"id": first["id"], "acked": True}
-    assert first["id"] not in [a["id"] for a in c.get("/api/alerts?unacked=true", headers=h).json()]
-    acked = [a for a in c.get("/api/alerts", headers=h).json() if a["id"] == first["id"]]
+    assert first["id"] not in [a["id"] for a in c.get("/api/alerts?unacked=true", headers=h).json()["items"]]
+    acked = [a for a in c.get("/api/alerts", headers=h).json()["items"] if a["id"] == first["id"]]
     assert acked[0]["acked"] is True
     assert acked[0]["acked_ns"] > 0
     assert c.post(f"/api/alerts/{first['id']}/ack", headers=h).status_code == 404

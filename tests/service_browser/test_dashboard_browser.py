@@ -3,7 +3,8 @@
 The service runs the paper demo (a 4x BTCUSDT long on a flat market) under uvicorn in a thread;
 the browser signs in with the first-start admin token, sees the position, shocks the price by
 -20 %, and, without reloading, sees the state alert and the guardian's reduce-only order arrive
-over the live stream; then it turns the kill switch on (through the confirm dialog).
+over the live stream (opened with a single-use ticket, never the token in a URL); then it turns
+the kill switch on (through the confirm dialog).
 
 Set ``LEVGUARD_DOCS_SCREENSHOT=1`` to also refresh ``docs/img/dashboard.png``.
 """
@@ -72,11 +73,18 @@ def test_dashboard_live_shock_and_kill_switch(service: _Service, tmp_path: Path)
     from playwright.sync_api import expect, sync_playwright
 
     errors: list[str] = []
+    urls: list[str] = []
+    csp_violations: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda req: urls.append(req.url))
+            page.on(
+                "console",
+                lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+            )
             page.set_default_timeout(10_000)
             try:
                 _scenario(page, expect, service, tmp_path)
@@ -86,6 +94,12 @@ def test_dashboard_live_shock_and_kill_switch(service: _Service, tmp_path: Path)
         finally:
             browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    # The stream was opened with single-use tickets; the token never went into a URL.
+    assert any("/api/events?ticket=st_" in u for u in urls), urls
+    assert not [u for u in urls if service.token in u]
+    # The policy now comes as a header (frame-ancestors cannot be set by a meta tag): nothing
+    # the dashboard does violates it.
+    assert not csp_violations, csp_violations
 
 
 def _scenario(page: Any, expect: Any, service: _Service, tmp_path: Path) -> None:

@@ -133,6 +133,12 @@ def test_paper_demo_prints_url_and_token_and_answers(service: Service, database:
     res = get(url + "api/accounts", token)
     assert res.status_code == 200, res.text
     assert [a["name"] for a in res.json()] == ["paper-btc"]
+    assert res.headers["x-frame-options"] == "DENY"
+    # --docs token (the default): the schema for a token only, no HTML pages.
+    assert any(f"OpenAPI schema at {url}openapi.json with a read token" in line for line in service.lines)
+    assert get(url + "openapi.json").status_code == 401
+    assert "/api/accounts" in get(url + "openapi.json", token).json()["paths"]
+    assert get(url + "docs").status_code == 404
     # more tokens from the command line, against the running service's database
     made = runner.invoke(app, ["serve-token", "--database", database, "--name", "ci", "--scope", "read"])
     assert made.exit_code == 0, made.output
@@ -141,6 +147,24 @@ def test_paper_demo_prints_url_and_token_and_answers(service: Service, database:
     assert read_token != token
     assert get(url + "api/accounts", read_token).status_code == 200
     assert service.stop() == 0
+
+
+def test_docs_public_serves_the_pages_to_anyone(database: str) -> None:
+    svc = Service("--paper-demo", "--port", "0", "--database", database, "--docs", "public", "--compute-rate", "5")
+    try:
+        url = svc.wait_url()
+        assert any(f"API docs at {url}docs" in line for line in svc.lines)
+        assert get(url + "openapi.json").status_code == 200
+        page = get(url + "docs")
+        assert page.status_code == 200
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    finally:
+        assert svc.stop() == 0
+
+
+def test_docs_option_is_validated() -> None:
+    res = runner.invoke(app, ["serve", "--paper-demo", "--docs", "everyone"])
+    assert res.exit_code == 2
 
 
 def test_token_is_printed_on_first_start_only(database: str) -> None:

@@ -66,6 +66,9 @@ def test_a_shock_moves_the_demo_account_to_act_and_the_guardian_deleverages() ->
                 rt.venue("paper-btc").shock("BTCUSDT", 0.2, 5)
             reports = await rt.run_cycle()
             states.append(reports[0]["state"])
+        # Alert sinks deliver from their own threads: the bus sink hands its events to this loop.
+        await asyncio.to_thread(rt.guardian.alerter.flush)
+        await asyncio.sleep(0.01)
         kinds = []
         while not q.empty():
             kinds.append(q.get_nowait()["kind"])

@@ -24,6 +24,12 @@ class Scope(StrEnum):
     admin = "admin"
 
 
+class Docs(StrEnum):
+    token = "token"
+    off = "off"
+    public = "public"
+
+
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host.strip().lower() == "localhost":
@@ -98,6 +104,23 @@ def serve(
         bool, typer.Option("--json-logs", help="Logs on stderr as JSON lines (ts, level, logger, message).")
     ] = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every HTTP request.")] = False,
+    docs: Annotated[
+        Docs,
+        typer.Option(
+            "--docs",
+            help="API documentation: token (the OpenAPI schema for a read token), off, or public "
+            "(/openapi.json, /docs and /redoc to anyone).",
+        ),
+    ] = Docs.token,
+    compute_rate: Annotated[
+        int,
+        typer.Option(
+            "--compute-rate",
+            min=1,
+            help="Requests per token and minute to the routes that run the margin engine "
+            "(calculate, positions, risk); 429 beyond.",
+        ),
+    ] = 120,
 ) -> None:
     """Run the guardian with its web API and dashboard (dry run unless --live); prints the URL,
     and the admin token on first start."""
@@ -150,7 +173,9 @@ def serve(
         from levguard.service.app import create_app
         from levguard.service.auth import ensure_admin_token
 
-        app = create_app(runtime, cors_origins=tuple(cors_origin or ()))
+        app = create_app(
+            runtime, cors_origins=tuple(cors_origin or ()), docs=docs.value, compute_rate_per_minute=compute_rate
+        )
         store = runtime.store
         _say(f"levguard service · {n_accounts} account(s) · {mode} · database {store.url_redacted}")
         token = ensure_admin_token(store)
@@ -165,7 +190,7 @@ def serve(
         _say(f"admin token (printed this once; only its hash is stored): {token}")
     _say(f"more tokens: {_token_command(config, database)}")
     try:
-        code = _run(app, sock, url, log, access_log=access_log)
+        code = _run(app, sock, url, log, access_log=access_log, docs=docs)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -173,7 +198,15 @@ def serve(
         raise typer.Exit(code)
 
 
-def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool) -> int:
+def _docs_hint(url: str, docs: Docs) -> str:
+    if docs is Docs.public:
+        return f"API docs at {url}docs; "
+    if docs is Docs.token:
+        return f"OpenAPI schema at {url}openapi.json with a read token; "
+    return ""
+
+
+def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool, docs: Docs = Docs.token) -> int:
     """Serve until interrupted (SIGINT/SIGTERM stop gracefully: the guardian loop stops and the
     store is flushed); 0, or 1 when the app failed to start."""
     import uvicorn
@@ -182,7 +215,7 @@ def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool)
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if not self.should_exit:
-                _say(f"dashboard and API: {url}  (API docs at {url}docs; Ctrl-C to stop)")
+                _say(f"dashboard and API: {url}  ({_docs_hint(url, docs)}Ctrl-C to stop)")
 
     class _TerminatedError(Exception):
         pass

@@ -2,6 +2,12 @@
 the live event stream and the metrics in :mod:`levguard.service.stream`.
 
 ``router`` (included by :func:`levguard.service.app.create_app`) carries every route.
+
+The routes that run the margin engine or P(liq) (``/api/calculate``, ``/positions``, ``/risk``)
+compute on a few worker threads (:func:`levguard.service.deps.compute`) under a per-token rate
+limit.  Lists of alerts, orders, actions and audit rows are paged by keyset cursors (newest
+first): ``before_id`` (alerts, actions, audit) or an opaque ``before`` (orders), and each page
+says where the next one starts (``next``), so pages never shift while rows are appended.
 """
 
 from __future__ import annotations
@@ -18,16 +24,18 @@ from levguard.core.risk.var import normal_var
 from levguard.core.spec import account_from_spec
 from levguard.errors import LevguardError
 from levguard.margin import evaluate_account
-from levguard.service.deps import Read, account_row, global_kill_switch, runtime_of, setup_of
+from levguard.service.deps import Compute, Read, account_row, compute, global_kill_switch, runtime_of, setup_of
 from levguard.service.models import (
-    BAD_INPUT,
+    BODY_RESPONSES,
+    COMPUTE_RESPONSES,
     ERROR_RESPONSES,
     NOT_FOUND,
+    UNAVAILABLE,
     AccountMargin,
     AccountOut,
-    AlertOut,
-    AuditOut,
-    OrderOut,
+    AlertPage,
+    AuditPage,
+    OrderPage,
     PolicyOut,
     PositionsOut,
     RiskOut,
@@ -43,7 +51,19 @@ api = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 
 _MAX_NS = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to skip")]
+BeforeId = Annotated[
+    int | None, Query(ge=1, le=_MAX_NS, description="Only rows with a smaller id: the `next` of the previous page")
+]
+#: An order cursor: ``<intent_ns>.<client_order_id as UTF-8 hex>`` (clients treat it as opaque).
+ORDER_CURSOR = r"^[0-9]{1,19}\.(?:[0-9a-f]{2}){1,200}$"
+Before = Annotated[
+    str | None,
+    Query(
+        max_length=420,
+        pattern=ORDER_CURSOR,
+        description="Only older orders: the `next` of the previous page (an opaque cursor)",
+    ),
+]
 SinceNs = Annotated[int | None, Query(ge=0, le=_MAX_NS, description="Only rows at or after (UTC ns)")]
 AccountQ = Annotated[str | None, Query(max_length=200, description="Only this account")]
 
@@ -151,11 +171,16 @@ async def _margin(request: Request, rt: Runtime, name: str) -> tuple[dict[str, A
         try:
             # The spec the guardian evaluated in its last cycle (its marks, quantities and tiers).
             spec = rt.guardian.last_specs.get(name)
-            report = clean(evaluate(account_from_spec(spec)).to_dict()) if spec and spec["positions"] else None
+            report = await compute(request, _margin_report, spec) if spec and spec["positions"] else None
         except LevguardError as exc:
             error = f"margin report unavailable: {exc}"
         cache.reports[name] = (cycle, report, error)
         return report, error
+
+
+def _margin_report(spec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = clean(evaluate(account_from_spec(spec)).to_dict())
+    return out
 
 
 def _num(x: Any) -> float | None:
@@ -206,9 +231,9 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
         "balance, tier, health)."
     ),
     response_model=PositionsOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **COMPUTE_RESPONSES},
 )
-async def positions(request: Request, who: Read, name: str) -> Any:
+async def positions(request: Request, who: Compute, name: str) -> Any:
     return await _positions(request, runtime_of(request), name)
 
 
@@ -225,15 +250,30 @@ async def positions(request: Request, who: Read, name: str) -> Any:
         "Risk*, 3rd ed., ch. 5; RiskMetrics Technical Document, 1996)."
     ),
     response_model=RiskOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **COMPUTE_RESPONSES, **UNAVAILABLE},
 )
-async def risk(request: Request, who: Read, name: str) -> Any:
+async def risk(request: Request, who: Compute, name: str) -> Any:
     rt = runtime_of(request)
     data = await _positions(request, rt, name)
     setup = setup_of(rt, name)
+    symbols = [row["symbol"] for row in data["positions"]]
+    if setup is not None and setup.vol is None:
+        # The EWMA of the marks the guardian saw: read on its thread, which appends to them.
+        vols = await rt.call(_vols, rt, setup, symbols)
+    else:
+        vols = _vols(rt, setup, symbols)
+    out = await compute(request, _risk_rows, data["positions"], vols)
+    return clean({"account": name, "method": "gbm first passage; delta-normal VaR", "positions": out})
+
+
+def _vols(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, float]:
+    return {s: _vol(rt, setup, s) for s in symbols}
+
+
+def _risk_rows(positions: list[dict[str, Any]], vols: dict[str, float]) -> list[dict[str, Any]]:
     out = []
-    for row in data["positions"]:
-        sigma = _vol(rt, setup, row["symbol"])
+    for row in positions:
+        sigma = vols[row["symbol"]]
         side = "long" if row["qty"] > 0 else "short"
         mark = _num(row.get("mark"))
         lp = _num(row.get("liquidation_price"))
@@ -260,7 +300,7 @@ async def risk(request: Request, who: Read, name: str) -> Any:
                 "es_1d_99": es,
             }
         )
-    return clean({"account": name, "method": "gbm first passage; delta-normal VaR", "positions": out})
+    return out
 
 
 def _vol(rt: Runtime, setup: Any, symbol: str) -> float:
@@ -304,28 +344,59 @@ async def snapshots(request: Request, who: Read, name: str, since_ns: SinceNs = 
 # ---------------------------------------------------------------------- alerts, orders, audit
 
 
-@api.get("/alerts", tags=["read"], summary="Alerts, newest first", response_model=list[AlertOut])
+def _page_by_id(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """``limit + 1`` rows newest first -> the page and the ``before_id`` of the next one."""
+    items = rows[:limit]
+    return {"items": clean(items), "next": items[-1]["id"] if len(rows) > limit else None}
+
+
+@api.get(
+    "/alerts",
+    tags=["read"],
+    summary="Alerts, newest first, paged by before_id",
+    response_model=AlertPage,
+)
 async def alerts(
     request: Request,
     who: Read,
     account: AccountQ = None,
     unacked: Annotated[bool, Query(description="Only unacknowledged alerts")] = False,
     limit: Limit = 100,
-    offset: Offset = 0,
+    before_id: BeforeId = None,
 ) -> Any:
     rt = runtime_of(request)
-    return clean(rt.store.alerts(account=account, unacked_only=unacked, limit=limit, offset=offset))
+    rows = rt.store.alerts(account=account, unacked_only=unacked, limit=limit + 1, before_id=before_id)
+    return _page_by_id(rows, limit)
+
+
+def encode_order_cursor(intent_ns: int, client_order_id: str) -> str:
+    """The ``before`` cursor of an order: its (intent_ns, client_order_id)."""
+    return f"{int(intent_ns)}.{client_order_id.encode().hex()}"
+
+
+def decode_order_cursor(cursor: str) -> tuple[int, str]:
+    """The (intent_ns, client_order_id) of a ``before`` cursor (already checked against
+    :data:`ORDER_CURSOR`); a forged one decodes to some position in the order, never an error."""
+    ns, _, cid = cursor.partition(".")
+    return min(int(ns), _MAX_NS), bytes.fromhex(cid).decode("utf-8", errors="replace")
 
 
 @api.get(
     "/orders",
     tags=["read"],
-    summary="Orders sent (or recorded) by the guardian, newest first",
-    response_model=list[OrderOut],
+    summary="Orders sent (or recorded) by the guardian, newest first, paged by the before cursor",
+    response_model=OrderPage,
 )
-async def orders(request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, offset: Offset = 0) -> Any:
+async def orders(
+    request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, before: Before = None
+) -> Any:
     rt = runtime_of(request)
-    return clean(rt.store.orders(account=account, limit=limit, offset=offset))
+    keyset = None if before is None else decode_order_cursor(before)
+    rows = rt.store.orders(account=account, limit=limit + 1, before=keyset)
+    items = rows[:limit]
+    last = items[-1] if items else None
+    nxt = encode_order_cursor(last["intent_ns"], last["client_order_id"]) if last and len(rows) > limit else None
+    return {"items": clean(items), "next": nxt}
 
 
 _ACTION_EVENTS = ("deleverage", "deleverage_dry_run", "deleverage_skipped")
@@ -334,20 +405,27 @@ _ACTION_EVENTS = ("deleverage", "deleverage_dry_run", "deleverage_skipped")
 @api.get(
     "/actions",
     tags=["read"],
-    summary="Deleveraging decisions (orders, dry runs, skipped), newest first",
+    summary="Deleveraging decisions (orders, dry runs, skipped), newest first, paged by before_id",
     description="The audit rows of the events " + ", ".join(_ACTION_EVENTS) + ".",
-    response_model=list[AuditOut],
+    response_model=AuditPage,
 )
-async def actions(request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, offset: Offset = 0) -> Any:
+async def actions(
+    request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, before_id: BeforeId = None
+) -> Any:
     rt = runtime_of(request)
     rows: list[dict[str, Any]] = []
     for event in _ACTION_EVENTS:
-        rows.extend(rt.store.audit_log(account=account, event=event, limit=limit + offset))
+        rows.extend(rt.store.audit_log(account=account, event=event, limit=limit + 1, before_id=before_id))
     rows.sort(key=lambda r: r["id"], reverse=True)
-    return clean(rows[offset : offset + limit])
+    return _page_by_id(rows[: limit + 1], limit)
 
 
-@api.get("/audit", tags=["read"], summary="The audit log, newest first", response_model=list[AuditOut])
+@api.get(
+    "/audit",
+    tags=["read"],
+    summary="The audit log, newest first, paged by before_id",
+    response_model=AuditPage,
+)
 async def audit(
     request: Request,
     who: Read,
@@ -355,10 +433,11 @@ async def audit(
     event: Annotated[str | None, Query(max_length=100, description="Only this event (cycle, deleverage...)")] = None,
     since_ns: SinceNs = None,
     limit: Limit = 100,
-    offset: Offset = 0,
+    before_id: BeforeId = None,
 ) -> Any:
     rt = runtime_of(request)
-    return clean(rt.store.audit_log(account=account, event=event, since_ns=since_ns, limit=limit, offset=offset))
+    rows = rt.store.audit_log(account=account, event=event, since_ns=since_ns, limit=limit + 1, before_id=before_id)
+    return _page_by_id(rows, limit)
 
 
 # ---------------------------------------------------------------------- calculator
@@ -374,10 +453,11 @@ async def audit(
         "An invalid spec is a 400 with the engine's message."
     ),
     response_model=AccountMargin,
-    responses=BAD_INPUT,
+    responses={**BODY_RESPONSES, **COMPUTE_RESPONSES},
 )
-def calculate(
-    who: Read,
+async def calculate(
+    request: Request,
+    who: Compute,
     spec: Annotated[
         dict[str, Any],
         Body(
@@ -393,6 +473,10 @@ def calculate(
     ],
 ) -> dict[str, Any]:
     # A dict only: evaluate_account would read a *path* from the server's disk given a string.
+    return await compute(request, _calculate, spec)
+
+
+def _calculate(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         report = evaluate_account(spec)
     except LevguardError:

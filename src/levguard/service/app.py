@@ -1,60 +1,76 @@
-"""The FastAPI application: security (bearer tokens with scopes, request size limit, rate limit on
-writes, closed CORS), JSON errors, the API routers, metrics and the dashboard.
+"""The FastAPI application: security (bearer tokens with scopes, a request body limit enforced as
+the body streams in, security headers, rate limits on writes and on the expensive reads, closed
+CORS), JSON errors, the API routers, metrics and the dashboard.
 
 :func:`create_app` builds the app around a :class:`~levguard.service.runtime.Runtime` (whose
-guardian loop runs while the app is served).  Every route needs a bearer token but the health
-check; ``read`` tokens may read, ``admin`` tokens may also write.
+guardian loop runs, on its own thread, while the app is served).  Every route needs a bearer
+token but the health check; ``read`` tokens may read, ``admin`` tokens may also write.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import logging
+import re
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from levguard.errors import InputError, LevguardError
 from levguard.live.store import StoreUnavailable
 from levguard.service.auth import digest
-from levguard.service.runtime import Runtime
+from levguard.service.middleware import BodyLimit, SecurityHeaders
+from levguard.service.models import HealthOut
+from levguard.service.runtime import GuardianUnavailable, Runtime
 
-__all__ = ["Principal", "create_app", "require_admin", "require_read"]
+__all__ = ["DocsMode", "Principal", "create_app", "known_query", "require_admin", "require_compute", "require_read"]
 
 log = logging.getLogger("levguard.service")
 _bearer = HTTPBearer(auto_error=False)
 
+#: Where the API documentation is served: ``token`` (the schema at /openapi.json for a read
+#: token, no HTML pages), ``off`` (nothing), ``public`` (schema, /docs and /redoc to anyone).
+DocsMode = Literal["token", "off", "public"]
+
 
 class Principal:
-    """The caller: the token's name and scope."""
+    """The caller: the token's name and scope (and its digest, for stream tickets)."""
 
-    def __init__(self, name: str, scope: str) -> None:
+    def __init__(self, name: str, scope: str, token_hash: str = "") -> None:
         self.name = name
         self.scope = scope
+        self.token_hash = token_hash
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    # Called on the event loop (the dependencies are async): an in-memory SQLite store has one
-    # connection, which a worker thread must not use while the guardian writes.
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+def principal_of(request: Request, token_hash: str) -> Principal:
+    """The unrevoked token with this digest, else a 401 (503 when the store is down)."""
     runtime: Runtime = request.app.state.runtime
     try:
-        row = runtime.store.token_by_hash(digest(credentials.credentials))
+        row = runtime.store.token_by_hash(token_hash)
     except StoreUnavailable as exc:
         raise HTTPException(503, f"database unavailable: {exc}") from None
     if row is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(row["name"], row["scope"])
+    return Principal(row["name"], row["scope"], token_hash)
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return principal_of(request, digest(credentials.credentials))
 
 
 async def require_read(
@@ -62,6 +78,17 @@ async def require_read(
 ) -> Principal:
     """Any valid token."""
     return _principal(request, credentials)
+
+
+async def require_compute(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """Any valid token; applies the rate limit of the expensive reads (margin engine, P(liq))."""
+    who = _principal(request, credentials)
+    limiter: _RateLimiter = request.app.state.compute_rate
+    if not limiter.allow(who.name):
+        raise HTTPException(429, f"rate limit of the computed reads: {limiter.per_minute} per minute")
+    return who
 
 
 async def require_admin(
@@ -78,7 +105,7 @@ async def require_admin(
 
 
 class _RateLimiter:
-    """Sliding one-minute window per token name."""
+    """Sliding one-minute window per token name (used on the server's loop only)."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -95,8 +122,48 @@ class _RateLimiter:
         return True
 
 
+def _query_names(dependant: Any) -> set[str]:
+    names = {getattr(p, "alias", p.name) for p in getattr(dependant, "query_params", ())}
+    for sub in getattr(dependant, "dependencies", ()):
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not take (422): a typo such as ``?limt=5`` would
+    otherwise be ignored silently, as would the ``offset`` that keyset paging replaced."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if not unknown:
+        return
+    if "token" in unknown:
+        raise HTTPException(
+            401,
+            "a token in the URL is not accepted: send it in the Authorization header (the event stream "
+            "takes a single-use ticket from POST /api/stream-ticket)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if "offset" in unknown and allowed & {"before_id", "before"}:
+        raise HTTPException(422, "offset is not supported: page with before_id or before (the `next` of a page)")
+    takes = ", ".join(sorted(allowed)) or "none"
+    raise HTTPException(422, f"unknown query parameter(s) {', '.join(map(repr, unknown))} (this route takes: {takes})")
+
+
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, "status": status, **extra}, status_code=status)
+
+
+class _App(FastAPI):
+    """FastAPI with the body limit and the security headers outside everything else (FastAPI's
+    own error middleware included, so its 500s carry the headers too)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        limited = BodyLimit(inner, max_bytes=self.state.max_body_bytes, timeout_s=self.state.body_timeout_s)
+        return SecurityHeaders(limited)
 
 
 def create_app(
@@ -104,7 +171,11 @@ def create_app(
     *,
     cors_origins: tuple[str, ...] = (),
     max_body_bytes: int = 64 * 1024,
+    body_timeout_s: float | None = 30.0,
     write_rate_per_minute: int = 60,
+    compute_rate_per_minute: int = 120,
+    compute_threads: int = 2,
+    docs: DocsMode = "token",
     run_guardian: bool = True,
 ) -> FastAPI:
     """The service app around ``runtime``.
@@ -112,14 +183,28 @@ def create_app(
     Parameters
     ----------
     runtime : Runtime
-        The guardian loop (started with the app when ``run_guardian``).
+        The guardian loop (started on its own thread with the app when ``run_guardian``).
     cors_origins : tuple of str
         Origins allowed by CORS (none by default: the dashboard is same-origin).
     max_body_bytes : int
-        Largest request body accepted (413 beyond).
+        Largest request body accepted (413 beyond, as soon as the count passes it).
+    body_timeout_s : float or None
+        Time a client has to send its whole body (408 beyond); None: no limit.
     write_rate_per_minute : int
         Write requests allowed per token and minute (429 beyond).
+    compute_rate_per_minute : int
+        Requests per token and minute to the routes that run the margin engine or P(liq):
+        ``/api/calculate``, ``/api/accounts/{name}/positions`` and ``/risk`` (429 beyond).
+    compute_threads : int
+        Worker threads those computations run on at most (others wait for one).
+    docs : {"token", "off", "public"}
+        ``token``: the OpenAPI schema at ``/openapi.json`` for a read token, no HTML pages;
+        ``off``: no schema route; ``public``: the schema, ``/docs`` and ``/redoc`` to anyone.
     """
+    if docs not in ("token", "off", "public"):
+        raise InputError(f"docs must be token, off or public, was {docs!r}")
+    if max_body_bytes < 0 or compute_threads < 1 or write_rate_per_minute < 1 or compute_rate_per_minute < 1:
+        raise InputError("max_body_bytes must be >= 0, the rates and compute_threads >= 1")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,35 +220,57 @@ def create_app(
             if run_guardian:
                 await runtime.stop()
 
-    app = FastAPI(
+    app = _App(
         title="levguard",
         version="0.1",
         description="The levguard guardian: accounts, margin, risk, alerts, actions and controls.",
         lifespan=lifespan,
+        dependencies=[Depends(known_query)],
+        openapi_url="/openapi.json" if docs == "public" else None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.run_guardian = run_guardian
+    app.state.max_body_bytes = max_body_bytes
+    app.state.body_timeout_s = body_timeout_s
     app.state.write_limiter = _RateLimiter(write_rate_per_minute)
+    app.state.compute_rate = _RateLimiter(compute_rate_per_minute)
+    app.state.compute_threads = compute_threads
+    app.state.docs = docs
     if cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"], allow_headers=["*"]
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
+    _install_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > max_body_bytes
-            except ValueError:
-                return _error(400, "invalid Content-Length")
-            if too_big:
-                return _error(413, f"request body larger than {max_body_bytes} bytes")
-        elif request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()
-            if len(body) > max_body_bytes:
-                return _error(413, f"request body larger than {max_body_bytes} bytes")
-        return await call_next(request)
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Liveness (no authentication)",
+        description="503 when the guardian's thread has stopped (the process should be restarted).",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "The guardian's thread stopped"}},
+    )
+    async def healthz() -> Any:
+        if not run_guardian:
+            return {"status": "ok", "cycles": runtime.cycles, "guardian": "off"}
+        if runtime.running:
+            return {"status": "ok", "cycles": runtime.cycles, "guardian": "running"}
+        return JSONResponse({"status": "guardian stopped", "cycles": runtime.cycles, "guardian": "stopped"}, 503)
 
+    from levguard.service.api import router
+
+    app.include_router(router)
+    _docs_routes(app, docs)
+    app.mount("/", _Fallback(app, _dashboard()), name="dashboard")
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         response = _error(exc.status_code, str(exc.detail))
@@ -173,9 +280,14 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            why = (first.get("ctx") or {}).get("error", "JSON decode error")
+            pos = [p for p in first.get("loc", ()) if p != "body"]
+            return _error(400, f"invalid JSON body: {why}" + (f" at position {pos[0]}" if pos else ""))
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(422, f"{where}: {first.get('msg', 'invalid request')}".strip(": "), details=_plain(exc.errors()))
+        return _error(422, f"{where}: {first.get('msg', 'invalid request')}".strip(": "), details=_plain(errors))
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> JSONResponse:
@@ -184,6 +296,10 @@ def create_app(
     @app.exception_handler(StoreUnavailable)
     async def store_error(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return _error(503, f"database unavailable: {exc}")
+
+    @app.exception_handler(GuardianUnavailable)
+    async def guardian_error(request: Request, exc: GuardianUnavailable) -> JSONResponse:
+        return _error(503, f"guardian unavailable: {exc}")
 
     @app.exception_handler(LevguardError)
     async def levguard_error(request: Request, exc: LevguardError) -> JSONResponse:
@@ -194,16 +310,6 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal error (logged on the server)")
 
-    @app.get("/healthz", tags=["health"], summary="Liveness (no authentication)")
-    async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "cycles": runtime.cycles}
-
-    from levguard.service.api import router
-
-    app.include_router(router)
-    _mount_dashboard(app)
-    return app
-
 
 def _plain(errors: Any) -> Any:
     from levguard.service.runtime import clean
@@ -211,11 +317,97 @@ def _plain(errors: Any) -> Any:
     return clean([{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors])
 
 
-def _mount_dashboard(app: FastAPI) -> None:
-    """Serve the dashboard (static files shipped in the package) at ``/``, when present."""
+# ---------------------------------------------------------------------- API documentation
+
+
+def _script_hashes(html: str) -> str:
+    # CSP hashes of the page's inline scripts (FastAPI's Swagger UI page has one).
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+
+
+def _docs_page(page: HTMLResponse) -> HTMLResponse:
+    html = bytes(page.body).decode()
+    csp = (
+        f"default-src 'none'; script-src https://cdn.jsdelivr.net {_script_hashes(html)}; "
+        "style-src https://cdn.jsdelivr.net https://fonts.googleapis.com 'unsafe-inline'; "
+        "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+        "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
+
+
+def _docs_routes(app: FastAPI, docs: DocsMode) -> None:
+    """``public``: FastAPI serves /openapi.json; add /docs and /redoc (Swagger UI and ReDoc load
+    their scripts from cdn.jsdelivr.net, allowed by those pages' own CSP).  ``token``: the schema
+    for a read token only."""
+    if docs == "public":
+        from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+        swagger = _docs_page(get_swagger_ui_html(openapi_url="/openapi.json", title="levguard API"))
+        redoc = _docs_page(get_redoc_html(openapi_url="/openapi.json", title="levguard API"))
+
+        @app.get("/docs", include_in_schema=False)
+        async def swagger_ui() -> HTMLResponse:
+            return swagger
+
+        @app.get("/redoc", include_in_schema=False)
+        async def redoc_ui() -> HTMLResponse:
+            return redoc
+
+    elif docs == "token":
+
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi(who: Annotated[Principal, Depends(require_read)]) -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+
+# ---------------------------------------------------------------------- fallback and dashboard
+
+
+def _dashboard() -> ASGIApp | None:
+    """The dashboard's static files shipped in the package (None when absent)."""
     static = resources.files("levguard.service").joinpath("static")
     if not static.is_dir():
-        return
+        return None
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/", StaticFiles(directory=str(static), html=True), name="dashboard")
+    return StaticFiles(directory=str(static), html=True)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+class _Fallback:
+    """The last route, reached when no route matched both the path and the method.
+
+    A path some route serves with other methods gets 405 with ``Allow`` listing them (OPTIONS
+    included: CORS preflights are answered earlier by the CORS middleware when origins are
+    configured); an unknown path under ``/api`` gets a JSON 404; anything else goes to the
+    dashboard's static files (GET and HEAD only).
+    """
+
+    def __init__(self, app: FastAPI, static: ASGIApp | None) -> None:
+        self.app = app
+        self.static = static
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        # The methods some other route would take this path with (asked through each route's
+        # own matching, so included routers count as they route).
+        others = [r for r in self.app.router.routes if getattr(r, "app", None) is not self]
+        allowed = {
+            method
+            for method in _METHODS
+            if any(r.matches({**scope, "method": method})[0] == Match.FULL for r in others)
+        }
+        path: str = scope["path"]
+        if allowed:
+            allow = ", ".join(sorted(allowed))
+            raise StarletteHTTPException(
+                405, f"method {scope['method']} not allowed on {path} (allowed: {allow})", headers={"Allow": allow}
+            )
+        if self.static is None or path == "/api" or path.startswith("/api/"):
+            raise StarletteHTTPException(404, f"no route {path}")
+        await self.static(scope, receive, send)

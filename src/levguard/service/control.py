@@ -1,6 +1,12 @@
 """The write routes (admin token; the ``require_admin`` dependency applies the write rate limit):
-kill switches, alert acknowledgement, dry-run/live mode, policy updates and the paper venues'
-scripted price shock.  Every change is recorded in the audit log with the token's name."""
+kill switches, alert acknowledgement, dry-run/live mode, policy updates, re-enabling an account
+after an authentication failure and the paper venues' scripted price shock.  Every change is
+recorded in the audit log with the token's name and published as a ``control`` event.
+
+Changes to guardian or venue state (a policy's sizer, a paper venue's prices, an account's
+disabled flag) run on the guardian's own thread through :meth:`Runtime.call`; store writes are
+safe from any thread.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,15 @@ from fastapi import APIRouter, Body, HTTPException, Path, Request
 from levguard.config.policies import build_policy, parse_policy_config
 from levguard.errors import ConfigError, LevguardError
 from levguard.service.app import Principal
-from levguard.service.deps import Admin, account_row, runtime_of, setup_of
+from levguard.service.deps import Admin, account_row, compute, runtime_of, setup_of
 from levguard.service.models import (
-    BAD_INPUT,
+    BODY_RESPONSES,
     NOT_FOUND,
+    UNAVAILABLE,
     WRITE_RESPONSES,
     AckOut,
+    EnableIn,
+    EnableOut,
     ErrorOut,
     KillSwitchIn,
     KillSwitchOut,
@@ -33,6 +42,7 @@ from levguard.venues.paper import PaperVenue
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["write"], responses=WRITE_RESPONSES)
+_CONFIRM: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "The confirmation does not match"}}
 
 
 def _audit(
@@ -54,7 +64,7 @@ def _audit(
     summary="Set the global kill switch, or an account's own",
     description="While a kill switch is on the guardian sends no order (it still watches and alerts).",
     response_model=KillSwitchOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **BODY_RESPONSES},
 )
 async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[str, Any]:
     rt = runtime_of(request)
@@ -84,6 +94,8 @@ async def ack_alert(request: Request, who: Admin, alert_id: Annotated[int, Path(
     rt = runtime_of(request)
     if not rt.store.ack_alert(alert_id, time.time_ns()):
         raise HTTPException(404, f"no unacknowledged alert with id {alert_id} (unknown or already acknowledged)")
+    _audit(rt, who, None, "alert_ack", {"id": alert_id}, {"acked": True}, f"alert {alert_id} acknowledged")
+    rt.bus.publish("control", {"kind": "ack", "id": alert_id})
     return {"id": alert_id, "acked": True}
 
 
@@ -96,7 +108,7 @@ async def ack_alert(request: Request, who: Admin, alert_id: Annotated[int, Path(
         "`effective_live` says whether all three hold."
     ),
     response_model=ModeOut,
-    responses={**NOT_FOUND, 409: {"model": ErrorOut, "description": "The confirmation does not match"}},
+    responses={**NOT_FOUND, **BODY_RESPONSES, **_CONFIRM},
 )
 async def set_mode(request: Request, who: Admin, name: str, body: ModeIn) -> dict[str, Any]:
     rt = runtime_of(request)
@@ -129,7 +141,7 @@ async def set_mode(request: Request, who: Admin, name: str, body: ModeIn) -> dic
         "used by the running guardian from its next cycle for the target leverage."
     ),
     response_model=PolicyUpdateOut,
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **BODY_RESPONSES, **UNAVAILABLE},
 )
 async def put_policy(
     request: Request,
@@ -154,11 +166,11 @@ async def put_policy(
         def sizer(spec: dict[str, Any]) -> dict[str, Any]:
             return size_account(spec, policy, vol=vol)
 
-        trial = await _trial(rt, setup, sizer)
+        trial = await _trial(request, rt, setup, sizer)
     previous = row.get("policy")
     rt.store.upsert_account(name, row["venue"], live_enabled=bool(row["live_enabled"]), policy=policy)
     if setup is not None:
-        setup.sizer = sizer
+        await rt.call(setattr, setup, "sizer", sizer)  # the guardian sizes with it from its next cycle
     audit_id = _audit(
         rt,
         who,
@@ -180,14 +192,14 @@ async def put_policy(
     )
 
 
-async def _trial(rt: Runtime, setup: Any, sizer: Any) -> dict[str, Any]:
+async def _trial(request: Request, rt: Runtime, setup: Any, sizer: Any) -> dict[str, Any]:
     """Size the account's positions of the guardian's last cycle with the new policy (nothing
     before the first cycle or when flat); a policy that cannot size them is refused (422)."""
     spec = rt.guardian.last_specs.get(setup.name)
     if not spec or not spec["positions"]:
         return {}
     try:
-        out: dict[str, Any] = sizer(spec)
+        out: dict[str, Any] = await compute(request, sizer, spec)
     except LevguardError as exc:
         raise HTTPException(422, f"the policy cannot size the account's positions: {exc}") from None
     return out
@@ -198,7 +210,7 @@ async def _trial(rt: Runtime, setup: Any, sizer: Any) -> dict[str, Any]:
     summary="Script a price move on a paper account (demo)",
     description="Calls `PaperVenue.shock`: a geometric fall of `drop` over `ticks` ticks, then flat.",
     response_model=ShockOut,
-    responses={**NOT_FOUND, **BAD_INPUT},
+    responses={**NOT_FOUND, **BODY_RESPONSES, **UNAVAILABLE},
 )
 async def shock(request: Request, who: Admin, name: str, body: ShockIn) -> dict[str, Any]:
     rt = runtime_of(request)
@@ -206,6 +218,38 @@ async def shock(request: Request, who: Admin, name: str, body: ShockIn) -> dict[
     venue = rt.venue(name)
     if not isinstance(venue, PaperVenue):
         raise HTTPException(404, f"account {name!r} is not on a paper venue")
-    venue.shock(body.symbol, body.drop, body.ticks)
+    await rt.call(venue.shock, body.symbol, body.drop, body.ticks)  # the guardian's thread steps the venue
     _audit(rt, who, name, "paper_shock", body.model_dump(), {}, "scripted price move (paper venue)")
+    rt.bus.publish("control", {"kind": "paper_shock", "account": name, "symbol": body.symbol})
     return {"account": name, "symbol": body.symbol, "drop": body.drop, "ticks": body.ticks}
+
+
+@router.post(
+    "/accounts/{name}/enable",
+    summary="Re-enable acting on an account after an authentication failure",
+    description=(
+        "After the venue refused the account's credentials the guardian stops acting on it "
+        "(status `disabled`) until an operator re-enables it here, once the credentials are "
+        "fixed.  `confirm` must repeat the account's name (409 otherwise).  The guardian clears "
+        "the persisted disabled state and records the change in the audit log with the token's "
+        "name; it acts again from its next cycle (and disables the account again if the "
+        "credentials still fail)."
+    ),
+    response_model=EnableOut,
+    responses={
+        404: {"model": ErrorOut, "description": "Unknown account, or one the guardian does not watch"},
+        **BODY_RESPONSES,
+        **_CONFIRM,
+        **UNAVAILABLE,
+    },
+)
+async def enable(request: Request, who: Admin, name: str, body: EnableIn) -> dict[str, Any]:
+    rt = runtime_of(request)
+    account_row(rt, name)
+    if body.confirm != name:
+        raise HTTPException(409, f"confirm must repeat the account name {name!r} to re-enable it")
+    if setup_of(rt, name) is None:
+        raise HTTPException(404, f"the guardian does not watch account {name!r}")
+    await rt.call(rt.guardian.enable_account, name, by=who.name)  # audits the change itself
+    rt.bus.publish("control", {"kind": "enable", "account": name})
+    return {"account": name, "enabled": True}

@@ -11,13 +11,19 @@ __all__ = [
     "AccountOut",
     "AckOut",
     "AlertOut",
+    "AlertPage",
     "AuditOut",
+    "AuditPage",
+    "EnableIn",
+    "EnableOut",
     "ErrorOut",
+    "HealthOut",
     "KillSwitchIn",
     "KillSwitchOut",
     "ModeIn",
     "ModeOut",
     "OrderOut",
+    "OrderPage",
     "PolicyOut",
     "PositionMargin",
     "PositionOut",
@@ -28,11 +34,13 @@ __all__ = [
     "ShockOut",
     "SnapshotOut",
     "StatusOut",
+    "StreamTicketOut",
 ]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: JSON types as documented (``"on": 0`` is not a boolean), no unknown keys.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorOut(BaseModel):
@@ -48,14 +56,31 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or revoked bearer token"},
     422: {"model": ErrorOut, "description": "Invalid parameters or body"},
 }
+#: Routes with a JSON body: malformed JSON is a 400, a body over the limit a 413.
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed JSON body (or input the engine rejects)"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
+}
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     403: {"model": ErrorOut, "description": "The route needs an admin token"},
-    413: {"model": ErrorOut, "description": "Request body too large"},
     429: {"model": ErrorOut, "description": "Write rate limit exceeded"},
+}
+#: Routes that run the margin engine or P(liq): rate limited per token.
+COMPUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorOut, "description": "Rate limit of the computed reads exceeded"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "Unknown account"}}
 BAD_INPUT: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut, "description": "Rejected input"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "The guardian did not take the change in time (stopping or stuck)"}
+}
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="ok, or guardian stopped (then the status code is 503)")
+    cycles: int
+    guardian: str = Field(description="running, stopped, or off (the app runs without its guardian)")
 
 
 class AccountOut(BaseModel):
@@ -68,6 +93,14 @@ class AccountOut(BaseModel):
     status: str | None = Field(None, description="Status of the last cycle: ok, stale, disabled, error...")
     state: str | None = Field(None, description="Worst position state of the last cycle: OK, WARN, DANGER, ACT")
     paper: bool = Field(False, description="The account is on a paper (simulated) venue: the shock route applies")
+    disabled_reason: str | None = Field(
+        None,
+        description=(
+            "Why acting on the account is disabled (an authentication failure), until an operator "
+            "re-enables it: POST /api/accounts/{name}/enable; null: acting is enabled"
+        ),
+    )
+    disabled_ns: int | None = Field(None, description="When acting was last disabled or re-enabled")
 
 
 class PositionMargin(BaseModel):
@@ -209,6 +242,32 @@ class AuditOut(BaseModel):
     reasons: list[str]
 
 
+class AlertPage(BaseModel):
+    """A page of alerts, newest first."""
+
+    items: list[AlertOut]
+    next: int | None = Field(description="`before_id` of the next (older) page; null on the last page")
+
+
+class AuditPage(BaseModel):
+    """A page of audit rows, newest first."""
+
+    items: list[AuditOut]
+    next: int | None = Field(description="`before_id` of the next (older) page; null on the last page")
+
+
+class OrderPage(BaseModel):
+    """A page of orders, newest intent first."""
+
+    items: list[OrderOut]
+    next: str | None = Field(description="`before` cursor of the next (older) page; null on the last page")
+
+
+class StreamTicketOut(BaseModel):
+    ticket: str = Field(description="Single-use: open `GET /api/events?ticket=...` with it")
+    expires_in_s: float
+
+
 class SnapshotOut(BaseModel):
     id: int
     account: str
@@ -248,6 +307,15 @@ class ModeOut(BaseModel):
     effective_live: bool = Field(
         description="Orders are really sent: the guardian's --live, the account's setup and this opt-in"
     )
+
+
+class EnableIn(_In):
+    confirm: str = Field(description="Must repeat the account's name")
+
+
+class EnableOut(BaseModel):
+    account: str
+    enabled: bool
 
 
 class AckOut(BaseModel):

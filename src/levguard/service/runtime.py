@@ -1,20 +1,35 @@
-"""The guardian running inside the service: its loop, an event bus for live updates, metrics.
+"""The guardian running inside the service: its own thread and event loop, an event bus for live
+updates, metrics.
 
-:class:`Runtime` owns a :class:`~levguard.live.guardian.Guardian` and runs its cycles in a
-background task of the service's event loop; every cycle's reports and every alert are published
-on an :class:`EventBus` (the Server-Sent Events stream subscribes to it) and counted in
-Prometheus metrics.  Paper venues (demos, tests) are stepped once per cycle, on simulated time.
+:class:`Runtime` owns a :class:`~levguard.live.guardian.Guardian` and runs its cycles on a thread
+of its own with its own asyncio event loop, so HTTP traffic on the server's loop (and CPU-bound
+handlers in worker threads) cannot hold a cycle back beyond the interpreter's thread switching.
+Everything that crosses between the two loops goes through one door:
+
+* the guardian publishes every cycle's reports and every alert on an :class:`EventBus`, whose
+  :meth:`EventBus.publish_threadsafe` hands the event to the server's loop (the Server-Sent Events
+  stream subscribes there);
+* the API changes guardian or venue state (a paper venue's shock, a policy, re-enabling an
+  account) only through :meth:`Runtime.call`, which runs the change on the guardian's loop
+  between two steps of a cycle;
+* the store is shared: a file or PostgreSQL store gives each thread its own connection; an
+  in-memory SQLite store (one connection) holds its ``lock`` around every transaction.
+
+Paper venues (demos, tests) are stepped once per cycle, on simulated time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -24,13 +39,28 @@ from levguard.live.states import Level, Thresholds
 from levguard.live.store import Store
 from levguard.venues.paper import PaperVenue, PriceFeed
 
-__all__ = ["EventBus", "Runtime", "clean", "paper_demo_runtime"]
+__all__ = ["EventBus", "GuardianUnavailable", "Runtime", "clean", "paper_demo_runtime"]
 
 log = logging.getLogger("levguard.service")
 
+T = TypeVar("T")
+
+#: Seconds :meth:`Runtime.call` waits for the guardian's loop to run a change.
+CALL_TIMEOUT_S = 30.0
+#: Seconds :meth:`Runtime.stop` waits for the cycle in progress before cancelling it.
+STOP_TIMEOUT_S = 10.0
+
+
+class GuardianUnavailable(RuntimeError):  # noqa: N818 - the name says what the API answers (503)
+    """The guardian's loop did not run a change in time (it is stopping, or stuck in a cycle)."""
+
 
 class EventBus:
-    """Fan-out of events to subscribers (bounded queues: a slow client drops old events)."""
+    """Fan-out of events to subscribers (bounded queues: a slow client drops old events).
+
+    Subscribers live on one loop (the server's, :meth:`bind`); :meth:`publish` runs on that loop,
+    :meth:`publish_threadsafe` from anywhere (the guardian's thread, alert sinks' worker threads).
+    """
 
     def __init__(self, maxsize: int = 1000) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -65,15 +95,22 @@ class EventBus:
             q.put_nowait(event)
 
     def publish_threadsafe(self, kind: str, data: Any) -> None:
-        """Publish from any thread (alert sinks run in worker threads)."""
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self.publish, kind, data)
-        else:
-            self.publish(kind, data)
+        """Publish from any thread: handed to the bound loop unless called on it."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                current = asyncio.get_running_loop()
+            except RuntimeError:
+                current = None
+            if current is not loop:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody listens
+                    loop.call_soon_threadsafe(self.publish, kind, data)
+                return
+        self.publish(kind, data)
 
 
 class _BusSink:
-    """Alert sink publishing to the event bus."""
+    """Alert sink publishing to the event bus (runs in a worker thread of the guardian's loop)."""
 
     def __init__(self, bus: EventBus, metrics: Metrics) -> None:
         self.bus = bus
@@ -117,10 +154,13 @@ class Metrics:
             registry=self.registry,
         )
         self.cycles = Counter("levguard_cycles", "Guardian cycles run", registry=self.registry)
+        self.cycle_errors = Counter(
+            "levguard_cycle_errors", "Guardian cycles that failed with an unexpected error", registry=self.registry
+        )
 
 
 class Runtime:
-    """The guardian loop of the service.
+    """The guardian loop of the service, on a thread of its own.
 
     Parameters
     ----------
@@ -146,16 +186,33 @@ class Runtime:
         self.bus = EventBus()
         self.metrics = Metrics()
         self.guardian.alerter.sinks.append(_BusSink(self.bus, self.metrics))
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._stopping = False
         self._fresh_ns: dict[str, int] = {}
         self.cycles = 0
         self.started_ns = time.time_ns()
+        self.cycle_log: deque[tuple[float, float]] = deque(maxlen=100_000)
+        """Every cycle's start (``time.monotonic()``) and wall time in seconds, oldest first."""
+        self.error: BaseException | None = None
+        """What stopped the guardian's thread, if anything but :meth:`stop` did."""
 
     @property
     def store(self) -> Store:
         """The guardian's store."""
         return self.guardian.store
+
+    @property
+    def running(self) -> bool:
+        """The guardian's thread runs its loop."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def started(self) -> bool:
+        """:meth:`start` was called (and :meth:`stop` not yet)."""
+        return self._thread is not None
 
     def venue(self, account: str) -> Any:
         """The venue object of an account (None when unknown)."""
@@ -164,28 +221,108 @@ class Runtime:
                 return a.venue
         return None
 
+    # ------------------------------------------------------------------ the thread
+
     async def start(self) -> None:
-        """Start the loop on the running event loop."""
+        """Bind the bus to the running (server) loop, start the guardian's thread and wait for its
+        start-up (reconciliation of unresolved orders); its exception, if any, is raised here."""
         self.bus.bind(asyncio.get_running_loop())
-        self._stop.clear()
-        await self.guardian.reconcile()
-        self.guardian.freeze_heap()
-        self._task = asyncio.create_task(self._loop())
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.error = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._main, args=(started,), name="levguard-guardian", daemon=True)
+        self._thread.start()
+        try:
+            await asyncio.wrap_future(started)
+        except BaseException:
+            await asyncio.to_thread(self._thread.join, STOP_TIMEOUT_S)
+            self._thread = None
+            raise
+
+    def _main(self, started: concurrent.futures.Future[None]) -> None:
+        try:
+            asyncio.run(self._amain(started))
+        except BaseException as exc:  # the thread must not die silently
+            if not (self._stopping and isinstance(exc, asyncio.CancelledError)):
+                self.error = exc
+                log.critical("the guardian's thread stopped: %r", exc, exc_info=exc)
+            if not started.done():
+                started.set_exception(exc)
+        finally:
+            self._loop = None
+
+    async def _amain(self, started: concurrent.futures.Future[None]) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self.guardian.reconcile()
+            self.guardian.freeze_heap()
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        started.set_result(None)
+        await self._run()
 
     async def stop(self) -> None:
-        """Stop the loop and flush the store."""
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop the loop after the cycle in progress (cancelled after ``STOP_TIMEOUT_S``), wait
+        for the thread and flush the store."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        self._stopping = True
+        if thread is not None:
+            if loop is not None and stop is not None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(stop.set)
+            await asyncio.to_thread(thread.join, STOP_TIMEOUT_S)
+            task = self._task
+            if thread.is_alive() and loop is not None and task is not None:
+                log.warning("the guardian's cycle did not end within %.0f s: cancelled", STOP_TIMEOUT_S)
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(task.cancel)
+                await asyncio.to_thread(thread.join, STOP_TIMEOUT_S)
+            self._thread = None
         self.guardian.close()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        """Run ``fn(*args, **kwargs)`` on the guardian's loop (between two steps of a cycle); from
+        any other thread.  Without a running guardian thread it runs at once, on the caller's."""
+        loop = self._loop
+        if loop is None or self._thread is None or threading.current_thread() is self._thread:
+            done: concurrent.futures.Future[T] = concurrent.futures.Future()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                done.set_exception(exc)
+            return done
+
+        async def run() -> T:
+            return fn(*args, **kwargs)
+
+        try:
+            return asyncio.run_coroutine_threadsafe(run(), loop)
+        except RuntimeError as exc:  # the loop closed meanwhile
+            raise GuardianUnavailable("the guardian is stopping") from exc
+
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """:meth:`submit` awaited from another loop (the server's); raises what ``fn`` raises, or
+        :class:`GuardianUnavailable` when the guardian's loop does not run it in time."""
+        future = self.submit(fn, *args, **kwargs)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), CALL_TIMEOUT_S)
+        except (TimeoutError, concurrent.futures.CancelledError):
+            future.cancel()
+            raise GuardianUnavailable(f"the guardian did not answer within {CALL_TIMEOUT_S:g} s") from None
+
+    # ------------------------------------------------------------------ cycles
 
     async def run_cycle(self) -> list[dict[str, Any]]:
         """One guardian cycle, published and measured; paper venues advance one tick."""
+        start = time.monotonic()
         t0 = time.perf_counter()
         reports = await self.guardian.cycle()
-        self.metrics.cycle_seconds.observe(time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        self.cycle_log.append((start, wall))
+        self.metrics.cycle_seconds.observe(wall)
         self.metrics.cycles.inc()
         self.cycles += 1
         counts = dict.fromkeys(("OK", "WARN", "DANGER", "ACT"), 0)
@@ -200,16 +337,18 @@ class Runtime:
             self.metrics.data_age.labels(account=r["account"]).set((now - since) / 1e9)
         for state, n in counts.items():
             self.metrics.accounts_by_state.labels(state=state).set(n)
-        self.bus.publish("cycle", clean(reports))
+        self.bus.publish_threadsafe("cycle", clean(reports))
         for p in self.papers:
             await p.step()
         return reports
 
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
+        assert self._stop is not None
         while not self._stop.is_set():
             try:
                 reports = await self.run_cycle()
             except Exception:
+                self.metrics.cycle_errors.inc()
                 log.exception("guardian cycle failed")
                 reports = []
             worst = max((r.get("level", 0) for r in reports), default=0)

@@ -1,50 +1,121 @@
-"""Live updates (Server-Sent Events) and the Prometheus metrics.
+"""Live updates (Server-Sent Events), their single-use tickets, and the Prometheus metrics.
 
 ``GET /api/events`` streams the runtime's event bus: every guardian cycle (``event: cycle``, the
 per-account reports), every alert (``event: alert``) and the API's own changes (``event:
 control``), as ``id:``/``event:``/``data:`` frames, with a keep-alive comment every 15 s.  A
 client reconnecting with ``Last-Event-ID`` first gets the recent events it missed.
 
-Authentication: the browser's ``EventSource`` cannot send an ``Authorization`` header, so this
-route (and only this one) also accepts the token as ``?token=``.  A token in a URL can end up in
-server and proxy logs and the browser history, which is why no other route accepts it; the
-dashboard should prefer a read-scope token for the stream.
+Authentication: an ``Authorization: Bearer`` header, or a stream ticket.  The browser's
+``EventSource`` cannot send headers, so a page first asks ``POST /api/stream-ticket`` (with its
+token in the header) for a ticket, then opens ``/api/events?ticket=...``.  A ticket is random,
+single-use, valid for 30 s, kept in memory as its SHA-256 digest only and tied to the token that
+asked for it (revoking the token voids its tickets); every reconnection needs a new one.  The
+token itself never goes into a URL (``?token=`` is not accepted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from levguard.service.app import Principal, _bearer
+from levguard.service.app import Principal, _bearer, principal_of
+from levguard.service.auth import digest
 from levguard.service.deps import Read, read_scope, runtime_of
-from levguard.service.models import ERROR_RESPONSES
+from levguard.service.models import ERROR_RESPONSES, ErrorOut, StreamTicketOut
 
-__all__ = ["KEEPALIVE_S", "router"]
+__all__ = ["KEEPALIVE_S", "TICKET_TTL_S", "StreamTickets", "router"]
 
 router = APIRouter()
 
 #: Seconds between keep-alive comments on an idle stream (proxies close silent connections).
 KEEPALIVE_S = 15.0
+#: Seconds a stream ticket stays valid.
+TICKET_TTL_S = 30.0
+#: Tickets outstanding at most (issued, neither used nor expired); 429 beyond.
+MAX_TICKETS = 1024
 
 
-async def _read_header_or_query(
+class StreamTickets:
+    """Single-use, short-lived tickets for the event stream, kept in memory as digests.
+
+    Used on the server's event loop only.
+    """
+
+    def __init__(self, ttl_s: float = TICKET_TTL_S, max_outstanding: int = MAX_TICKETS) -> None:
+        self.ttl_s = float(ttl_s)
+        self.max_outstanding = int(max_outstanding)
+        self._tickets: dict[str, tuple[float, str]] = {}  # digest -> (expiry, digest of the token)
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def _purge(self, now: float) -> None:
+        for key in [k for k, (expires, _) in self._tickets.items() if expires <= now]:
+            del self._tickets[key]
+
+    def issue(self, token_hash: str) -> str:
+        """A new ticket for the token with this digest (429 when too many are outstanding)."""
+        now = time.monotonic()
+        self._purge(now)
+        if len(self._tickets) >= self.max_outstanding:
+            raise HTTPException(429, f"too many stream tickets outstanding ({self.max_outstanding}); retry shortly")
+        ticket = "st_" + secrets.token_urlsafe(24)
+        self._tickets[digest(ticket)] = (now + self.ttl_s, token_hash)
+        return ticket
+
+    def redeem(self, ticket: str) -> str | None:
+        """The digest of the token a valid ticket was issued to; the ticket is spent.  None when
+        it is unknown, spent or expired."""
+        entry = self._tickets.pop(digest(ticket), None)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+
+def tickets_of(request: Request) -> StreamTickets:
+    """The app's ticket book (created on first use)."""
+    state = request.app.state
+    book: StreamTickets | None = getattr(state, "stream_tickets", None)
+    if book is None:
+        book = StreamTickets()
+        state.stream_tickets = book
+    return book
+
+
+async def _header_or_ticket(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    token: Annotated[
-        str | None, Query(max_length=200, description="The bearer token, for EventSource (no headers)")
+    ticket: Annotated[
+        str | None, Query(max_length=200, description="A ticket from POST /api/stream-ticket (single use, 30 s)")
     ] = None,
 ) -> Principal:
-    if credentials is None and token:
-        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+    if credentials is None and ticket:
+        token_hash = tickets_of(request).redeem(ticket)
+        if token_hash is None:
+            raise HTTPException(401, "invalid, used or expired stream ticket", headers={"WWW-Authenticate": "Bearer"})
+        return principal_of(request, token_hash)
     return await read_scope(request, credentials)
+
+
+@router.post(
+    "/api/stream-ticket",
+    tags=["live"],
+    summary="A single-use ticket (30 s) to open the event stream without a token in the URL",
+    response_model=StreamTicketOut,
+    responses={**ERROR_RESPONSES, 429: {"model": ErrorOut, "description": "Too many tickets outstanding"}},
+)
+async def stream_ticket(request: Request, who: Read) -> dict[str, Any]:
+    book = tickets_of(request)
+    return {"ticket": book.issue(who.token_hash), "expires_in_s": book.ttl_s}
 
 
 def _frame(event: dict[str, Any]) -> bytes:
@@ -65,7 +136,7 @@ def _frame(event: dict[str, Any]) -> bytes:
 )
 async def events(
     request: Request,
-    who: Annotated[Principal, Depends(_read_header_or_query)],
+    who: Annotated[Principal, Depends(_header_or_ticket)],
     last_event_id: Annotated[str | None, Header(max_length=30)] = None,
 ) -> StreamingResponse:
     bus = runtime_of(request).bus
@@ -112,7 +183,7 @@ async def events(
     description=(
         "levguard_cycle_seconds (histogram), levguard_cycles_total, levguard_accounts_by_state, "
         "levguard_alerts_total, levguard_actions_total, levguard_venue_errors_total, "
-        "levguard_data_age_seconds.  Needs a read token (configure Prometheus's "
+        "levguard_data_age_seconds, levguard_cycle_errors_total.  Needs a read token (configure Prometheus's "
         "`authorization` with it)."
     ),
     response_class=Response,

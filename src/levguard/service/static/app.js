@@ -1,8 +1,10 @@
 /* levguard dashboard: plain JS, no framework, no external resources.
  *
- * Reads the REST API with a bearer token (kept in sessionStorage), listens to the
- * Server-Sent Events stream (/api/events?token=...) for cycles and alerts, and draws the
- * leverage-vs-target chart as inline SVG.  Every value from the server goes through
+ * Reads the REST API with a bearer token (kept in sessionStorage, sent in the Authorization
+ * header only), listens to the Server-Sent Events stream for cycles and alerts (EventSource
+ * cannot send headers: each connection first asks POST /api/stream-ticket for a single-use,
+ * short-lived ticket and opens /api/events?ticket=...; every reconnection gets a new one), and
+ * draws the leverage-vs-target chart as inline SVG.  Every value from the server goes through
  * textContent or an SVG attribute, never innerHTML.
  */
 "use strict";
@@ -27,6 +29,7 @@
     killSwitch: false,
     paper: {}, // account -> true when the shock route is available for it
     source: null,
+    streamGen: 0, // bumped by every start and stop: a ticket that arrives late opens nothing
     retryMs: 1000,
     retryTimer: null,
     timers: {},
@@ -270,7 +273,7 @@
   async function loadAlerts() {
     try {
       const rows = await api("/api/alerts?limit=" + MAX_ALERTS);
-      app.alerts = Array.isArray(rows) ? rows : (rows && rows.alerts) || [];
+      app.alerts = Array.isArray(rows) ? rows : (rows && rows.items) || []; // a page: {items, next}
       renderAlerts();
     } catch (err) {
       if (!authFailed(err) && err.status !== 404) say("alerts: " + err.message, "error");
@@ -280,7 +283,7 @@
   async function loadOrders() {
     try {
       const rows = await api("/api/orders?limit=" + MAX_ORDERS);
-      renderOrders(Array.isArray(rows) ? rows : (rows && rows.orders) || []);
+      renderOrders(Array.isArray(rows) ? rows : (rows && rows.items) || []); // a page: {items, next}
     } catch (err) {
       if (!authFailed(err) && err.status !== 404) say("orders: " + err.message, "error");
     }
@@ -300,7 +303,7 @@
     ui.conn.textContent = text || state;
   }
 
-  function startStream() {
+  async function startStream() {
     stopStream();
     if (!app.token || typeof EventSource === "undefined") {
       setConn("offline", "polling");
@@ -308,7 +311,18 @@
       return;
     }
     setConn("connecting", "connecting…");
-    const source = new EventSource("/api/events?token=" + enc(app.token));
+    const gen = ++app.streamGen;
+    let ticket;
+    try {
+      ticket = (await api("/api/stream-ticket", { method: "POST" })).ticket;
+    } catch (err) {
+      if (gen !== app.streamGen || authFailed(err)) return;
+      setConn("offline", "reconnecting…");
+      scheduleReconnect();
+      return;
+    }
+    if (gen !== app.streamGen || !app.token) return; // stopped or restarted meanwhile
+    const source = new EventSource("/api/events?ticket=" + enc(ticket));
     app.source = source;
     let opened = false;
     source.onopen = () => {
@@ -327,15 +341,12 @@
       else if (msg && msg.kind === "control") onControl(msg.data);
     });
     source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up (an HTTP error such as 401): reconnect ourselves, with back-off.
-        setConn("offline", "reconnecting…");
-        source.close();
-        app.source = null;
-        scheduleReconnect();
-      } else {
-        setConn("connecting", "reconnecting…");
-      }
+      // The ticket was spent on this connection: the browser's own retry would be refused, so
+      // reconnect ourselves, with back-off, with a new ticket (and reload what was missed).
+      setConn("offline", "reconnecting…");
+      source.close();
+      if (app.source === source) app.source = null;
+      scheduleReconnect();
     };
   }
 
@@ -358,6 +369,7 @@
   }
 
   function stopStream() {
+    app.streamGen += 1;
     clearTimeout(app.retryTimer);
     clearInterval(app.timers.poll);
     if (app.source) app.source.close();
