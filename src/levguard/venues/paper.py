@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,24 +42,22 @@ from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
-from levguard.errors import (
-    InputError,
-    VenueAuthError,
-    VenueError,
-    VenuePermanentError,
-    VenueRateLimitError,
-    VenueRetryableError,
-)
+from levguard.errors import InputError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
+from levguard.venues.paper_faults import VENUE_METHODS, Faults, OrderDelay
+from levguard.venues.paper_feeds import CrashShape, PriceFeed, crash_feed, scripted_crash
 
 __all__ = [
+    "VENUE_METHODS",
     "AdlEvent",
+    "Arrival",
     "CrashShape",
     "Faults",
     "Fill",
     "FundingPayment",
     "Liquidation",
+    "OrderDelay",
     "PaperVenue",
     "PriceFeed",
     "StepReport",
@@ -73,208 +71,6 @@ DEFAULT_START_NS = 1_704_067_200 * _SECOND_NS
 """2024-01-01T00:00:00Z: the first tick when no feed carries timestamps."""
 DEFAULT_TICK_NS = 60 * _SECOND_NS
 FUNDING_INTERVAL_NS = 8 * _HOUR_NS
-
-VENUE_METHODS = (
-    "fetch_positions",
-    "fetch_balance",
-    "fetch_marks",
-    "fetch_tiers",
-    "fetch_funding_rate",
-    "create_order",
-    "fetch_order",
-    "close",
-)
-"""The protocol methods :class:`Faults` can target (``"*"`` targets them all)."""
-
-
-def _prices(values: object, field: str) -> Float64Array1D:
-    arr = np.array(values, dtype=np.float64).reshape(-1)
-    if arr.size == 0:
-        raise InputError(f"{field} must hold at least one price, was empty")
-    if not (np.all(np.isfinite(arr)) and np.all(arr > 0.0)):
-        bad = int(np.flatnonzero(~(np.isfinite(arr) & (arr > 0.0)))[0])
-        raise InputError(f"{field}[{bad}] must be a finite price > 0, was {arr[bad]!r}")
-    arr.setflags(write=False)
-    return arr
-
-
-# --- price feeds ------------------------------------------------------------------------------
-class PriceFeed:
-    """Last and mark prices per tick of one symbol.
-
-    Parameters
-    ----------
-    last : array of float, shape (n,)
-        Last (trade) price at each tick, quote per base.
-    mark : array of float, shape (n,), optional
-        Mark price at each tick (liquidations, uPnL and fills use it); defaults to ``last``.
-    start_ns, tick_ns : int, optional
-        Timestamp of tick 0 and tick length of a replayed file; a :class:`PaperVenue` built
-        without its own ``start_ns``/``tick_ns`` takes them from its first feed that has them.
-    source : str
-        Where the prices come from.
-
-    Notes
-    -----
-    After its last tick a feed holds its last prices (the venue's clock keeps running).  The
-    arrays are read-only.
-    """
-
-    __slots__ = ("last", "mark", "source", "start_ns", "tick_ns")
-
-    def __init__(
-        self,
-        last: object,
-        mark: object | None = None,
-        *,
-        start_ns: int | None = None,
-        tick_ns: int | None = None,
-        source: str = "path",
-    ) -> None:
-        self.last: Float64Array1D = _prices(last, "last")
-        self.mark: Float64Array1D = self.last if mark is None else _prices(mark, "mark")
-        if self.mark.shape != self.last.shape:
-            raise InputError(f"mark must have the length of last ({self.last.size}), was {self.mark.size}")
-        if tick_ns is not None and tick_ns <= 0:
-            raise InputError(f"tick_ns must be > 0, was {tick_ns!r}")
-        self.start_ns = None if start_ns is None else int(start_ns)
-        self.tick_ns = None if tick_ns is None else int(tick_ns)
-        self.source = source
-
-    def __repr__(self) -> str:
-        return f"PriceFeed({self.source!r}, {self.last.size} ticks)"
-
-    def __len__(self) -> int:
-        return int(self.last.size)
-
-    def at(self, tick: int) -> tuple[float, float]:
-        """Return ``(last, mark)`` at ``tick`` (the final prices beyond the end)."""
-        i = min(max(tick, 0), self.last.size - 1)
-        return float(self.last[i]), float(self.mark[i])
-
-    @classmethod
-    def from_path(cls, last: object, mark: object | None = None, *, source: str = "path") -> PriceFeed:
-        """Build a feed from a synthetic path (e.g. a row of :func:`levguard.sim.paths.path_for`)."""
-        return cls(last, mark, source=source)
-
-    @classmethod
-    def from_frame(cls, bars: Any, mark_bars: Any | None = None) -> PriceFeed:
-        """Replay bars: ``close`` per tick, with the bars' timestamps and interval.
-
-        ``bars`` (and ``mark_bars``, mark-price klines on the same index) are levguard frames
-        with a UTC ``DatetimeIndex``: a replayed file loaded with
-        ``levguard.data.loaders.load_ohlcv(path)``, or ``synth_market(...).ohlcv`` and ``.mark``.
-        (The layer contract keeps ``venues`` from importing ``data``: the caller loads the file.)
-        """
-        ts = np.asarray(bars.index.as_unit("ns").asi8, dtype=np.int64)
-        if ts.size == 0:
-            raise InputError("bars must hold at least one bar, was empty")
-        tick_ns = int(ts[1] - ts[0]) if ts.size > 1 else None
-        mark = None
-        if mark_bars is not None:
-            m_ts = np.asarray(mark_bars.index.as_unit("ns").asi8, dtype=np.int64)
-            if m_ts.shape != ts.shape or not np.array_equal(m_ts, ts):
-                raise InputError("mark_bars must have the timestamps of bars")
-            mark = mark_bars["close"].to_numpy(dtype=np.float64)
-        source = str(bars.attrs.get("source") or "frame")
-        last = bars["close"].to_numpy(dtype=np.float64)
-        return cls(last, mark, start_ns=int(ts[0]), tick_ns=tick_ns, source=source)
-
-
-def scripted_crash(
-    start: float,
-    drop: float,
-    ticks: int,
-    *,
-    flat: int = 10,
-    rebound: float = 0.0,
-    rebound_ticks: int = 0,
-    tail: int = 10,
-    mark_excess: float = 0.0,
-) -> PriceFeed:
-    """Return a crash feed: flat, a fall of ``drop`` over ``ticks`` ticks, an optional rebound.
-
-    Parameters
-    ----------
-    start : float
-        Price of the flat part (ticks ``0 .. flat - 1``).
-    drop : float
-        Fall as a fraction of ``start``, in (0, 1): the trough is ``start * (1 - drop)``.
-    ticks : int
-        Ticks of the fall (>= 1); the trough is tick ``flat + ticks - 1``.
-    flat : int
-        Ticks at ``start`` before the fall (>= 1).
-    rebound : float
-        Rise after the trough as a fraction of the trough price (>= 0), over ``rebound_ticks``.
-    tail : int
-        Ticks holding the final price at the end.
-    mark_excess : float
-        How far the mark stays above the last price at the trough (fraction; the mark skips part
-        of a wick, see :class:`levguard.data.crashes.CrashProfile`).
-
-    Notes
-    -----
-    The fall and the rebound are geometric (a constant log return per tick):
-    ``last[flat - 1 + j] = start * (1 - drop) ** (j / ticks)`` for ``j = 0 .. ticks``.  The mark is
-    ``last * (1 + mark_excess * w)`` with ``w = (start - last) / (start - trough)`` clipped to
-    [0, 1], the share of the fall achieved.
-    """
-    if not (math.isfinite(start) and start > 0.0):
-        raise InputError(f"start must be a price > 0, was {start!r}")
-    if not 0.0 < drop < 1.0:
-        raise InputError(f"drop must be a fraction in (0, 1), was {drop!r}")
-    for name, value, low in (("ticks", ticks, 1), ("flat", flat, 1), ("rebound_ticks", rebound_ticks, 0)):
-        if not isinstance(value, int) or value < low:
-            raise InputError(f"{name} must be an integer >= {low}, was {value!r}")
-    if not isinstance(tail, int) or tail < 0:
-        raise InputError(f"tail must be an integer >= 0, was {tail!r}")
-    if not (math.isfinite(rebound) and rebound >= 0.0):
-        raise InputError(f"rebound must be a fraction >= 0, was {rebound!r}")
-    if rebound > 0.0 and rebound_ticks == 0:
-        raise InputError("rebound_ticks must be >= 1 when rebound > 0, was 0")
-    if not 0.0 <= mark_excess < 0.5:
-        raise InputError(f"mark_excess must be a fraction in [0, 0.5), was {mark_excess!r}")
-    trough = start * (1.0 - drop)
-    fall = start * (1.0 - drop) ** (np.arange(1, ticks + 1) / ticks)
-    up = trough * (1.0 + rebound) ** (np.arange(1, rebound_ticks + 1) / max(rebound_ticks, 1))
-    body = np.concatenate([np.full(flat, start), fall, up])
-    last = np.concatenate([body, np.full(tail, body[-1])])
-    w = np.clip((start - last) / (start - trough), 0.0, 1.0)
-    mark = last * (1.0 + mark_excess * w)
-    return PriceFeed(last, mark, source=f"scripted crash: -{drop:.2%} over {ticks} ticks")
-
-
-class CrashShape(Protocol):
-    """What :func:`crash_feed` reads of a crash (:class:`levguard.data.crashes.CrashProfile`)."""
-
-    @property
-    def depth(self) -> float: ...
-    @property
-    def speed_hours(self) -> int: ...
-    @property
-    def rebound_24h(self) -> float: ...
-    @property
-    def mark_excess(self) -> float: ...
-
-
-def crash_feed(crash: CrashShape, start: float, *, ticks_per_hour: int = 1, flat: int = 10) -> PriceFeed:
-    """Return a :func:`scripted_crash` shaped like a historical crash.
-
-    ``crash`` is e.g. ``levguard.data.crashes.crash_by_name("ftx")``: its ``depth`` over
-    ``speed_hours``, its ``rebound_24h`` over 24 hours and its ``mark_excess``, at
-    ``ticks_per_hour`` ticks per simulated hour (give the venue ``tick_ns = 3600e9 / ticks_per_hour``).
-    """
-    if not isinstance(ticks_per_hour, int) or ticks_per_hour < 1:
-        raise InputError(f"ticks_per_hour must be an integer >= 1, was {ticks_per_hour!r}")
-    return scripted_crash(
-        start,
-        crash.depth,
-        crash.speed_hours * ticks_per_hour,
-        flat=flat,
-        rebound=max(crash.rebound_24h, 0.0),
-        rebound_ticks=24 * ticks_per_hour if crash.rebound_24h > 0 else 0,
-        mark_excess=crash.mark_excess,
-    )
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -328,127 +124,49 @@ class FundingPayment:
     amount: float
 
 
+ArrivalStatus = Literal["filled", "duplicate", "rejected", "refused"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An order reaching the venue (at once, or late with :meth:`Faults.order_latency`).
+
+    ``status`` is ``"filled"``, ``"duplicate"`` (a known client order id: the first order
+    stands, nothing fills), ``"rejected"`` (no position to reduce, or the side would increase
+    it; a late order's rejection is recorded for ``fetch_order``) or ``"refused"`` (it arrived
+    more than the venue's ``order_expiry_s`` after ``sent_ns``: never recorded, as Binance
+    refuses a request outside its ``recvWindow``).  ``qty`` is the requested quantity,
+    ``filled`` what filled (> 0 only when filled); ``position_before`` and ``position_after``
+    the symbol's signed quantity around it; ``late`` tells whether the caller had already been
+    told the order timed out.  Times are the venue's clock (UTC ns).
+    """
+
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    sent_ns: int
+    arrival_ns: int
+    status: ArrivalStatus
+    filled: float
+    price: float | None
+    position_before: float
+    position_after: float
+    late: bool
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class StepReport:
-    """What one tick did: the new time and marks, and the venue's own actions."""
+    """What one tick did: the new time and marks, the venue's own actions and the late orders
+    that reached it."""
 
     tick: int
     ts_ns: int
     marks: dict[str, float]
     funding: tuple[FundingPayment, ...]
     liquidations: tuple[Liquidation, ...]
-
-
-# --- faults -----------------------------------------------------------------------------------
-_ERRORS: dict[str, Callable[[str], VenueError]] = {
-    "timeout": lambda m: VenueRetryableError(f"paper venue: {m} timed out (injected)"),
-    "5xx": lambda m: VenueRetryableError(f"paper venue: {m} got HTTP 503 (injected)"),
-    "retryable": lambda m: VenueRetryableError(f"paper venue: {m} failed transiently (injected)"),
-    "rate_limit": lambda m: VenueRateLimitError(f"paper venue: {m} rate-limited, HTTP 429 (injected)"),
-    "auth": lambda m: VenueAuthError(f"paper venue: {m} rejected the API key, HTTP 401 (injected)"),
-    "permanent": lambda m: VenuePermanentError(f"paper venue: {m} failed permanently (injected)"),
-}
-
-
-@dataclass
-class _Rule:
-    method: str
-    remaining: int | None  # None: until cleared
-    make: Callable[[str], VenueError]
-
-
-class Faults:
-    """Scriptable faults of a :class:`PaperVenue` (tests and demos).
-
-    Every ``method`` is one of :data:`VENUE_METHODS` or ``"*"`` (all of them); ``times=None``
-    keeps a failure on until :meth:`clear`.  Methods return ``self`` so calls chain.
-
-    * :meth:`fail` -- the next ``times`` calls raise: ``error`` is ``"timeout"``, ``"5xx"``,
-      ``"retryable"`` (:class:`VenueRetryableError`), ``"rate_limit"``
-      (:class:`VenueRateLimitError`), ``"auth"`` (:class:`VenueAuthError`), ``"permanent"``, or
-      an exception instance.  Rules are consumed in the order they were added.
-    * :meth:`add_latency` -- every call of ``method`` first awaits ``asyncio.sleep(seconds)``.
-    * :meth:`freeze_marks` -- stale data: reported marks and timestamps stop at the current tick
-      while the simulated market (fills, funding, liquidations) moves on.
-    * :meth:`crash_after_accept` -- the next ``times`` orders are recorded and filled, then
-      ``create_order`` raises :class:`VenueRetryableError` (a timeout after the venue accepted):
-      the caller must reconcile with ``fetch_order`` by client order id.
-    * ``liquidation_price_drift`` -- reported liquidation prices are multiplied by ``1 + drift``.
-    """
-
-    def __init__(self) -> None:
-        self._rules: list[_Rule] = []
-        self._latency: dict[str, float] = {}
-        self.frozen = False
-        self.crash_after_accept_left = 0
-        self.liquidation_price_drift = 0.0
-
-    @staticmethod
-    def _method(method: str) -> str:
-        if method != "*" and method not in VENUE_METHODS:
-            raise InputError(f"method must be '*' or one of {', '.join(VENUE_METHODS)}, was {method!r}")
-        return method
-
-    def fail(self, method: str = "*", *, times: int | None = 1, error: str | VenueError = "retryable") -> Faults:
-        """Make the next ``times`` calls of ``method`` raise ``error``."""
-        if times is not None and (not isinstance(times, int) or times < 1):
-            raise InputError(f"times must be an integer >= 1 or None, was {times!r}")
-        make: Callable[[str], VenueError]
-        if isinstance(error, VenueError):
-            exc = error
-
-            def make(_: str) -> VenueError:
-                return exc
-
-        elif error in _ERRORS:
-            make = _ERRORS[error]
-        else:
-            raise InputError(f"error must be a VenueError or one of {', '.join(_ERRORS)}, was {error!r}")
-        self._rules.append(_Rule(self._method(method), times, make))
-        return self
-
-    def add_latency(self, method: str = "*", seconds: float = 0.01) -> Faults:
-        """Delay every call of ``method`` by ``seconds`` (``asyncio.sleep``; 0 removes it)."""
-        if not (math.isfinite(seconds) and seconds >= 0.0):
-            raise InputError(f"seconds must be >= 0, was {seconds!r}")
-        self._latency[self._method(method)] = seconds
-        return self
-
-    def freeze_marks(self, frozen: bool = True) -> Faults:
-        """Freeze (or thaw) the reported marks and timestamps."""
-        self.frozen = frozen
-        return self
-
-    def crash_after_accept(self, times: int = 1) -> Faults:
-        """Make the next ``times`` orders raise after being recorded and filled."""
-        if not isinstance(times, int) or times < 0:
-            raise InputError(f"times must be an integer >= 0, was {times!r}")
-        self.crash_after_accept_left = times
-        return self
-
-    def clear(self) -> Faults:
-        """Remove every fault."""
-        self._rules.clear()
-        self._latency.clear()
-        self.frozen = False
-        self.crash_after_accept_left = 0
-        self.liquidation_price_drift = 0.0
-        return self
-
-    def latency(self, method: str) -> float:
-        """Return the delay of a call of ``method`` in seconds."""
-        return self._latency.get(method, self._latency.get("*", 0.0))
-
-    def take(self, method: str) -> VenueError | None:
-        """Consume the first rule matching ``method`` and return its error (None: no fault)."""
-        for rule in self._rules:
-            if rule.method in (method, "*"):
-                if rule.remaining is not None:
-                    rule.remaining -= 1
-                    if rule.remaining == 0:
-                        self._rules.remove(rule)
-                return rule.make(method)
-        return None
+    arrivals: tuple[Arrival, ...] = ()
 
 
 # --- the venue --------------------------------------------------------------------------------
@@ -497,6 +215,9 @@ class PaperVenue:
         Order quantities are rounded down to a multiple of it with ``Decimal`` (0: no rounding).
     faults : Faults, optional
         Fault injection (a fresh, inactive :class:`Faults` by default; also ``venue.faults``).
+    order_expiry_s : float, optional
+        Seconds after its ``sent_ns`` beyond which an arriving order is refused (Binance's
+        ``recvWindow``; reported as ``capabilities.order_expiry_s``).  None: no expiry.
 
     Notes
     -----
@@ -507,6 +228,14 @@ class PaperVenue:
     Reducing an isolated position moves the released share of its margin to the cross wallet.
     A client order id seen before returns the first order and fills nothing.  Rejections raise
     :class:`VenuePermanentError` and are not recorded.
+
+    *Late orders* (:meth:`Faults.order_latency`) reach the venue after a delay in ticks or
+    seconds and are handled then, at that moment's mark; a caller that stopped waiting got
+    :class:`VenueRetryableError`.  A late order that cannot reduce is recorded as
+    ``"rejected"``.  With ``order_expiry_s``, an order arriving more than that after its
+    ``OrderRequest.sent_ns`` (when > 0; the venue's clock) is refused silently and never
+    recorded: ``fetch_order`` returns None for it forever.  Every order reaching the venue is
+    appended to ``arrivals`` (:class:`Arrival`); ``in_flight`` counts those still on the way.
 
     *Funding* at each boundary: ``payment = -sign(q) x notional(mark) x rate`` (linear
     ``-q x mark x rate``), to the cross wallet (cross) or the isolated margin (isolated).
@@ -543,12 +272,21 @@ class PaperVenue:
         funding_interval_ns: int = FUNDING_INTERVAL_NS,
         lot_size: float = 0.0,
         faults: Faults | None = None,
+        order_expiry_s: float | None = None,
     ) -> None:
         self.model = get_venue(name)
         self.name = self.model.name
         self._inverse = self.model.kind is ContractKind.INVERSE
+        if order_expiry_s is not None and not (
+            isinstance(order_expiry_s, int | float) and math.isfinite(order_expiry_s) and order_expiry_s > 0.0
+        ):
+            raise InputError(f"order_expiry_s must be a finite number of seconds > 0 or None, was {order_expiry_s!r}")
+        self.order_expiry_s = None if order_expiry_s is None else float(order_expiry_s)
         self.capabilities = Capabilities(
-            leverage_tiers=True, funding=True, notes=("paper venue: simulated fills, time and liquidations",)
+            leverage_tiers=True,
+            funding=True,
+            order_expiry_s=self.order_expiry_s,
+            notes=("paper venue: simulated fills, time and liquidations",),
         )
         if not feeds:
             raise InputError("feeds must hold at least one symbol, was empty")
@@ -587,6 +325,12 @@ class PaperVenue:
         self.calls: Counter[str] = Counter()
         """Calls of each protocol method, failed ones included."""
         self.orders: dict[str, OrderState] = {}
+        self.arrivals: list[Arrival] = []
+        """Every order that reached the venue, in order of arrival (filled, duplicate, rejected, refused)."""
+        self.on_arrival: Callable[[Arrival], None] | None = None
+        """Called with each :class:`Arrival` as it happens (e.g. to log it with the wall clock)."""
+        self._due: list[tuple[int, OrderRequest]] = []  # (arrival tick, request) of tick-delayed orders
+        self._travelling: set[asyncio.Task[Arrival]] = set()  # orders delayed in seconds
         self.fills: list[Fill] = []
         self.liquidations: list[Liquidation] = []
         self.adl_events: list[AdlEvent] = []
@@ -634,6 +378,11 @@ class PaperVenue:
     def now_ns(self) -> int:
         """The simulated time of the current tick (UTC ns)."""
         return self.start_ns + self.tick * self.tick_ns
+
+    @property
+    def in_flight(self) -> int:
+        """Orders sent with a delay that have not reached the venue yet."""
+        return len(self._due) + len(self._travelling)
 
     @property
     def exhausted(self) -> bool:
@@ -693,14 +442,18 @@ class PaperVenue:
 
     # -- simulation
     def step_sync(self) -> StepReport:
-        """Advance one tick: move the feeds, settle funding, liquidate; return what happened."""
+        """Advance one tick: move the feeds, settle funding, let the orders due at this tick
+        arrive, liquidate; return what happened."""
         prev = self.now_ns
         self.tick += 1
         funding = self._settle_funding(prev, self.now_ns)
+        due = [req for tick, req in self._due if tick <= self.tick]
+        self._due = [(tick, req) for tick, req in self._due if tick > self.tick]
+        arrivals = tuple(self._arrive(req, late=True, record_rejection=True) for req in due)
         liquidations = self._liquidate()
         if not self.faults.frozen:
             self._reported_tick = self.tick
-        return StepReport(self.tick, self.now_ns, self.marks(), tuple(funding), tuple(liquidations))
+        return StepReport(self.tick, self.now_ns, self.marks(), tuple(funding), tuple(liquidations), arrivals)
 
     async def step(self) -> StepReport:
         """Advance one tick (see :meth:`step_sync`)."""
@@ -879,19 +632,139 @@ class PaperVenue:
         return self._funding.get(self._sym(symbol), 0.0)
 
     async def create_order(self, request: OrderRequest) -> OrderState:
-        """Fill a reduce-only market order at once (see the class notes)."""
+        """Fill a reduce-only market order at once, or late with :meth:`Faults.order_latency`
+        (see the class notes)."""
         await self._enter("create_order")
-        first = self.orders.get(request.client_order_id)
-        if first is not None:
-            return first  # duplicate client id: the venue keeps the first order
+        delay = self.faults.take_order_delay()
+        if delay is None or delay.immediate:
+            return self._answer(self._arrive(request, late=False, record_rejection=False))
+        self._validate(request)  # a malformed request fails at once, not on arrival
+        cid = request.client_order_id
+        if delay.arrive_after_ticks > 0:
+            self._due.append((self.tick + delay.arrive_after_ticks, request))
+            raise VenueRetryableError(
+                f"paper venue: create_order {cid!r} timed out; the order reaches the venue in "
+                f"{delay.arrive_after_ticks} tick(s) (injected)"
+            )
+        task = asyncio.get_running_loop().create_task(self._arrive_after(request, delay))
+        self._travelling.add(task)
+        task.add_done_callback(self._travelling.discard)
+        if delay.times_out:
+            await asyncio.sleep(delay.client_timeout_s or 0.0)
+            raise VenueRetryableError(
+                f"paper venue: create_order {cid!r} timed out after {delay.client_timeout_s:g} s; the order "
+                f"reaches the venue {delay.arrive_after_s:g} s after it was sent (injected)"
+            )
+        # The caller waits; cancelling it (its own timeout) does not stop the order.
+        return self._answer(await asyncio.shield(task))
+
+    async def _arrive_after(self, request: OrderRequest, delay: OrderDelay) -> Arrival:
+        await asyncio.sleep(delay.arrive_after_s)
+        return self._arrive(request, late=delay.times_out, record_rejection=True)
+
+    def _validate(self, request: OrderRequest) -> str:
+        # What a venue refuses whatever its state (unknown symbol, not reduce-only, bad side or
+        # size); returns the symbol as the venue names it.
         sym = self._sym(request.symbol)
         if not request.reduce_only:
             raise VenuePermanentError("paper venue accepts reduce-only orders only, was reduce_only=False")
         if request.side not in ("buy", "sell"):
             raise VenuePermanentError(f"side must be buy or sell, was {request.side!r}")
-        qty = float(request.qty)
-        if not (math.isfinite(qty) and qty > 0.0):
+        if not (math.isfinite(float(request.qty)) and float(request.qty) > 0.0):
             raise VenuePermanentError(f"qty must be > 0, was {request.qty!r}")
+        return sym
+
+    def _answer(self, arrival: Arrival) -> OrderState:
+        # The reply to a caller still waiting for its order.
+        if arrival.status == "refused":
+            raise VenueRetryableError(arrival.reason)  # Binance -1021 (ccxt InvalidNonce): retryable
+        if arrival.status == "rejected":
+            raise VenuePermanentError(arrival.reason)
+        state = self.orders[arrival.client_order_id]
+        if arrival.status == "filled" and self.faults.crash_after_accept_left > 0:
+            self.faults.crash_after_accept_left -= 1
+            raise VenueRetryableError(
+                f"paper venue: create_order {arrival.client_order_id!r} timed out after the venue "
+                "accepted it (injected)"
+            )
+        return state
+
+    def _arrive(self, request: OrderRequest, *, late: bool, record_rejection: bool) -> Arrival:
+        """Handle an order reaching the venue now; append and return its :class:`Arrival`.
+
+        Order of checks: the order expiry, a known client order id, the request itself, the
+        position (reduce-only), then the fill.  A rejection is recorded in ``orders`` only when
+        ``record_rejection`` (late orders, whose caller has gone).
+        """
+        cid = request.client_order_id
+        now = self.now_ns
+        pos = self._positions.get(self._symbols.get(symbol_key(request.symbol), request.symbol))
+        before = pos.qty if pos is not None else 0.0
+
+        def arrival(
+            status: ArrivalStatus, filled: float = 0.0, price: float | None = None, reason: str = ""
+        ) -> Arrival:
+            after_pos = self._positions.get(pos.symbol) if pos is not None else None
+            a = Arrival(
+                client_order_id=cid,
+                symbol=request.symbol,
+                side=request.side,
+                qty=float(request.qty),
+                sent_ns=int(request.sent_ns),
+                arrival_ns=now,
+                status=status,
+                filled=filled,
+                price=price,
+                position_before=before,
+                position_after=after_pos.qty if after_pos is not None else 0.0,
+                late=late,
+                reason=reason,
+            )
+            self.arrivals.append(a)
+            if self.on_arrival is not None:
+                self.on_arrival(a)
+            return a
+
+        expiry = self.order_expiry_s
+        if expiry is not None and request.sent_ns > 0 and now - request.sent_ns > expiry * 1e9:
+            age = (now - request.sent_ns) / 1e9
+            why = f"order {cid!r} arrived {age:.3f} s after it was sent, beyond the order expiry of {expiry:g} s"
+            return arrival("refused", reason=f"{why}: refused, not placed")
+        if cid in self.orders:
+            return arrival("duplicate", reason=f"client order id {cid!r} is known: the first order stands")
+        try:
+            sym = self._validate(request)
+            qty = self._reducible(request, sym)
+        except VenuePermanentError as exc:
+            if record_rejection:
+                self.orders[cid] = OrderState(
+                    symbol=self._symbols.get(symbol_key(request.symbol), request.symbol),
+                    client_order_id=cid,
+                    status="rejected",
+                    venue_order_id=f"paper-{len(self.orders) + 1}",
+                    timestamp_ns=now,
+                )
+            return arrival("rejected", reason=str(exc))
+        position = self._positions[sym]
+        mark = self.marks()[sym]
+        price = mark * (1.0 + self.slippage if request.side == "buy" else 1.0 - self.slippage)
+        fee = self.taker_fee * position_notional(qty, price, self._inverse)
+        closed, pnl = self._reduce(position, qty, price, fee=fee)
+        self.fills.append(Fill(now, sym, cid, -closed, price, fee, pnl))
+        self.orders[cid] = OrderState(
+            symbol=sym,
+            client_order_id=cid,
+            status="closed",
+            filled=qty,
+            average_price=price,
+            venue_order_id=f"paper-{len(self.orders) + 1}",
+            timestamp_ns=now,
+        )
+        return arrival("filled", qty, price)
+
+    def _reducible(self, request: OrderRequest, sym: str) -> float:
+        # The quantity a reduce-only order can fill now (capped to the position, rounded down
+        # to the lot); VenuePermanentError when it cannot reduce.
         pos = self._positions.get(sym)
         if pos is None:
             raise VenuePermanentError(f"reduce-only order on {sym} rejected: no open position")
@@ -899,34 +772,13 @@ class PaperVenue:
             raise VenuePermanentError(
                 f"reduce-only {request.side} on {sym} rejected: it would increase the position {pos.qty!r}"
             )
-        qty = min(qty, abs(pos.qty))
+        qty = min(float(request.qty), abs(pos.qty))
         if self.lot_size > 0.0:
             lot = Decimal(repr(self.lot_size))
             qty = float((Decimal(repr(qty)) / lot).to_integral_value(rounding=ROUND_DOWN) * lot)
             if qty <= 0.0:
                 raise VenuePermanentError(f"qty {request.qty!r} rounds to 0 at lot size {self.lot_size!r}")
-        mark = self.marks()[sym]
-        price = mark * (1.0 + self.slippage if request.side == "buy" else 1.0 - self.slippage)
-        fee = self.taker_fee * position_notional(qty, price, self._inverse)
-        closed, pnl = self._reduce(pos, qty, price, fee=fee)
-        self.fills.append(Fill(self.now_ns, sym, request.client_order_id, -closed, price, fee, pnl))
-        state = OrderState(
-            symbol=sym,
-            client_order_id=request.client_order_id,
-            status="closed",
-            filled=qty,
-            average_price=price,
-            venue_order_id=f"paper-{len(self.orders) + 1}",
-            timestamp_ns=self.now_ns,
-        )
-        self.orders[request.client_order_id] = state
-        if self.faults.crash_after_accept_left > 0:
-            self.faults.crash_after_accept_left -= 1
-            raise VenueRetryableError(
-                f"paper venue: create_order {request.client_order_id!r} timed out after the venue "
-                "accepted it (injected)"
-            )
-        return state
+        return qty
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The recorded order with this client id on ``symbol``, or None."""
