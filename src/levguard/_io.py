@@ -1,49 +1,301 @@
-"""Reading JSON/YAML input files (account specs, tier files, policy files) with clear errors.
+"""Reading JSON/YAML input documents (account specs, tier files, policy and config files) safely.
 
-Layer-neutral (like ``_typing``): the facades, ``config`` and the CLI all read files through it.
+Layer-neutral (like ``_typing``): the facades, ``config`` and the CLI all read documents through
+it, so every document meets the same limits and every failure is one
+:class:`~levguard.errors.InputError` naming the document (and the line or field where known):
+
+- at most :data:`MAX_INPUT_BYTES` bytes are read from a file or a stream (``-`` for stdin);
+  ``LEVGUARD_MAX_INPUT_BYTES`` overrides the limit;
+- the text must be UTF-8 (a byte-order mark is skipped);
+- objects and lists nest at most :data:`MAX_NESTING` levels deep (YAML is refused while it is
+  parsed, before Python's recursion limit is near);
+- a document holds at most :data:`MAX_VALUES` values, counting a YAML alias each time it is used
+  (a "billion laughs" document is refused), and no value may contain itself (a recursive alias);
+- numbers must be numbers Python can read (integers of at most 4,300 digits); values out of
+  float64 range are refused by the field that reads them, naming it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeGuard
 
 import yaml
 
+from levguard.core._validate import show
 from levguard.errors import InputError
 
-__all__ = ["load_spec", "parse_spec_text"]
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "MAX_NESTING",
+    "MAX_VALUES",
+    "check_structure",
+    "load_spec",
+    "load_spec_stream",
+    "max_input_bytes",
+    "parse_spec_text",
+]
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+"""Largest document read from a file or stream (16 MiB); ``LEVGUARD_MAX_INPUT_BYTES`` overrides it."""
+MAX_NESTING = 64
+"""Deepest nesting of objects and lists in a document (an account spec needs 4)."""
+MAX_VALUES = 1_000_000
+"""Most values (scalars, objects, lists, keys) in one document, aliases counted at every use."""
+
+_ENV_MAX_BYTES = "LEVGUARD_MAX_INPUT_BYTES"
+# What a parser may raise for malformed text besides its own error type: int() past 4,300 digits
+# (ValueError), a date like 2024-13-45 (ValueError), an unhashable or odd tagged value (TypeError),
+# nesting beyond the recursion limit in json's C scanner (RecursionError).
+_PARSE_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError)
 
 
-def load_spec(path: str | Path) -> Any:
+def max_input_bytes() -> int:
+    """Return the size limit: ``LEVGUARD_MAX_INPUT_BYTES`` if set, else :data:`MAX_INPUT_BYTES`."""
+    raw = os.environ.get(_ENV_MAX_BYTES)
+    if raw is None or not raw.strip():
+        return MAX_INPUT_BYTES
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InputError(f"{_ENV_MAX_BYTES} must be a positive number of bytes, was {show(raw)}")
+    return value
+
+
+def _limit(max_bytes: int | None) -> int:
+    return max_input_bytes() if max_bytes is None else max_bytes
+
+
+def _too_large(name: str, limit: int) -> InputError:
+    return InputError(f"{name}: input is larger than the {_bytes_text(limit)} limit (set {_ENV_MAX_BYTES} to raise it)")
+
+
+def _bytes_text(n: int) -> str:
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    return f"{n:,} bytes"
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start:,}); "
+            "give a JSON or YAML document"
+        ) from None
+
+
+def load_spec(path: str | Path, *, max_bytes: int | None = None) -> Any:
     """Read a JSON or YAML file (by extension; YAML also reads JSON) and return its content.
 
     Raises
     ------
     InputError
-        The file is missing, unreadable, or not valid JSON/YAML (the message names the file).
+        The file is missing, unreadable, larger than the limit, not UTF-8, not valid JSON/YAML, or
+        beyond the nesting or value limits (the message names the file).
     """
     p = Path(path)
+    limit = _limit(max_bytes)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(limit + 1)
     except FileNotFoundError:
-        raise InputError(f"file {str(p)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"file {str(p)!r} cannot be read: {exc}") from None
-    return parse_spec_text(text, str(p), json_only=p.suffix.lower() == ".json")
+        raise InputError(f"file {show(str(p))} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"file {show(str(p))} cannot be read: {exc.strerror or type(exc).__name__}") from None
+    except ValueError:  # a NUL byte in the path
+        raise InputError(f"file {show(str(p))} cannot be read: not a valid path") from None
+    if len(data) > limit:
+        raise _too_large(f"file {show(str(p))}", limit)
+    return parse_spec_text(_decode(data, str(p)), str(p), json_only=p.suffix.lower() == ".json", max_bytes=limit)
 
 
-def parse_spec_text(text: str, name: str = "<input>", *, json_only: bool = False) -> Any:
-    """Parse JSON or YAML text; errors name ``name`` and the line."""
+def load_spec_stream(stream: IO[Any], name: str = "<stdin>", *, max_bytes: int | None = None) -> Any:
+    """Read a JSON or YAML document from a binary or text stream (e.g. ``sys.stdin``).
+
+    Reads at most the size limit plus one byte, so an endless stream is refused, not exhausted.
+    """
+    limit = _limit(max_bytes)
+    raw = getattr(stream, "buffer", stream)
+    try:
+        data = raw.read(limit + 1)
+    except UnicodeDecodeError as exc:  # a text stream without a binary buffer
+        raise InputError(f"{name}: not UTF-8 text (offset {exc.start:,})") from None
+    except OSError as exc:
+        raise InputError(f"{name} cannot be read: {exc.strerror or type(exc).__name__}") from None
+    if isinstance(data, str):
+        if len(data) > limit:
+            raise _too_large(name, limit)
+        return parse_spec_text(data, name, max_bytes=limit)
+    if len(data) > limit:
+        raise _too_large(name, limit)
+    return parse_spec_text(_decode(data, name), name, max_bytes=limit)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses nesting beyond a limit while composing (PyYAML's composer
+    recurses once per level, so 3,000 nested brackets would otherwise hit the recursion limit)."""
+
+    def __init__(self, stream: str, name: str, max_depth: int) -> None:
+        super().__init__(stream)
+        self._name = name
+        self._max_depth = max_depth
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        nested = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
+        if nested:
+            self._depth += 1
+            if self._depth > self._max_depth:
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+                raise InputError(f"{self._name}: nested deeper than {self._max_depth} levels at line {line}")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nested:
+                self._depth -= 1
+
+
+def _load_yaml(text: str, name: str) -> Any:
+    loader = _Loader(text, name, MAX_NESTING)  # the reader checks the characters here already
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else show(exc.character)
+        return f"unacceptable character {char} at offset {exc.position:,}"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = "; ".join(part for part in (exc.context, exc.problem) if part) or "malformed"
+        return f"{what}{where}"
+    return str(exc)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse_message(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, ValueError) and "integer string conversion" in text:
+        # Python's own words point at sys.set_int_max_str_digits, which is no help to a user.
+        return "a number has more than 4,300 digits"
+    return _one_line(text)[:300]
+
+
+def parse_spec_text(text: str, name: str = "<input>", *, json_only: bool = False, max_bytes: int | None = None) -> Any:
+    """Parse JSON or YAML text within the input limits; errors name ``name`` and the line."""
+    limit = _limit(max_bytes)
+    if len(text) > limit:  # characters <= bytes, so this never refuses text within the limit
+        raise _too_large(name, limit)
     if json_only:
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{name}: invalid YAML/JSON{where}: {getattr(exc, 'problem', exc)}") from None
+        except RecursionError:
+            raise InputError(f"{name}: nested deeper than {MAX_NESTING} levels") from None
+        except _PARSE_ERRORS as exc:
+            raise InputError(f"{name}: invalid JSON: {_parse_message(exc)}") from None
+    else:
+        try:
+            value = _load_yaml(text, name)
+        except InputError:
+            raise
+        except yaml.YAMLError as exc:
+            raise InputError(f"{name}: invalid YAML/JSON: {_one_line(_yaml_message(exc))}") from None
+        except _PARSE_ERRORS as exc:
+            raise InputError(f"{name}: invalid YAML/JSON: {_parse_message(exc)}") from None
+    check_structure(value, name)
+    return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _container(value: object) -> TypeGuard[Mapping[object, object] | Collection[object]]:
+    return type(value) not in _SCALARS and isinstance(value, Mapping | list | tuple | set | frozenset)
+
+
+def _size(value: Mapping[object, object] | Collection[object]) -> int:
+    return 2 * len(value) if isinstance(value, Mapping) else len(value)
+
+
+_Container = Mapping[object, object] | Collection[object]
+
+
+def _nested(value: _Container) -> Iterator[tuple[str, _Container]]:
+    # The (label, child) pairs whose child is itself a container; keys count too (a YAML key can
+    # be a sequence).  Scalars are only counted (by _size), never visited one by one.
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if _container(k):
+                yield f"[{show(k, 30)}]", k
+            if _container(v):
+                yield (f".{k}" if isinstance(k, str) and k.isidentifier() else f"[{show(k, 30)}]"), v
+    else:
+        for i, v in enumerate(value):
+            if _container(v):
+                yield f"[{i}]", v
+
+
+def _where(name: str, labels: list[str]) -> str:
+    path = "".join(labels[:6]) + ("..." if len(labels) > 6 else "")
+    return f"{name}: {path.lstrip('.')}"
+
+
+def check_structure(
+    value: object, name: str = "input", *, max_depth: int | None = None, max_values: int | None = None
+) -> None:
+    """Refuse a parsed document (or a dict given by a caller) beyond the nesting or size limits.
+
+    Walks iteratively (no recursion), stops at the first violation, and counts a shared object
+    (a YAML alias) at each place it appears, so a "billion laughs" document is refused early.
+
+    Raises
+    ------
+    InputError
+        Nesting deeper than ``max_depth`` (:data:`MAX_NESTING`), more than ``max_values``
+        (:data:`MAX_VALUES`) values, or a value that contains itself.
+    """
+    depth_limit = MAX_NESTING if max_depth is None else max_depth
+    value_limit = MAX_VALUES if max_values is None else max_values
+    if not _container(value):
+        return
+    count = 1 + _size(value)
+    on_path = {id(value)}
+    stack: list[tuple[int, Iterator[tuple[str, _Container]]]] = [(id(value), _nested(value))]
+    labels: list[str] = []
+    while True:
+        if count > value_limit:
+            raise InputError(f"{name}: more than {value_limit:,} values (YAML aliases count at each use)")
+        oid, it = stack[-1]
+        step = next(it, None)
+        if step is None:
+            stack.pop()
+            if not stack:
+                return
+            on_path.discard(oid)
+            labels.pop()
+            continue
+        label, child = step
+        cid = id(child)
+        if cid in on_path:
+            raise InputError(f"{_where(name, [*labels, label])} contains itself (a recursive YAML alias)")
+        if len(stack) >= depth_limit:
+            raise InputError(f"{_where(name, [*labels, label])} is nested deeper than {depth_limit} levels")
+        count += _size(child)
+        on_path.add(cid)
+        labels.append(label)
+        stack.append((cid, _nested(child)))

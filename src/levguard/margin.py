@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from levguard._io import load_spec, parse_spec_text
+from levguard._io import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard._typing import Float64Array1D
+from levguard.core._validate import show
 from levguard.core.margin import AccountReport, PositionReport, evaluate
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.spec import account_from_spec
@@ -36,6 +37,7 @@ __all__ = [
     "isolated_liquidation_prices",
     "isolated_margin_arrays",
     "load_spec",
+    "load_spec_stream",
     "load_tiers",
     "parse_spec_text",
 ]
@@ -59,13 +61,42 @@ def evaluate_account(spec: Mapping[str, Any] | str | Path) -> AccountReport:
     Raises
     ------
     InputError
-        Any invalid field, naming the field and the value.
+        Any invalid field, naming the field and the value; a file beyond the input limits
+        (size, nesting, number of values: see docs/margin.md, "Input limits"); a dict nested
+        deeper than :data:`levguard._io.MAX_NESTING` levels or containing itself.
     """
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
+    elif isinstance(spec, Mapping):
+        check_structure(spec, "account spec")  # a dict from a caller meets the limits a file meets
     if not isinstance(spec, Mapping):
         raise InputError(f"account spec must be an object, was {type(spec).__name__}")
-    return evaluate(account_from_spec(spec))
+    report = evaluate(account_from_spec(spec))
+    _check_finite(report)
+    return report
+
+
+def _check_finite(report: AccountReport) -> None:
+    """Refuse a report whose amounts overflowed float64 (each input finite, a product not).
+
+    The JSON contract (``to_dict``) turns prices without a solution into None but keeps amounts
+    as numbers; qty 1e308 x price 10 is inf, which no JSON document can hold.  Raised here, at
+    the edge, naming the position and the inputs behind the amount.
+    """
+    for p in report.positions:
+        for name, value in p.to_dict().items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(
+                    f"position {show(p.symbol)}: {name} overflows float64 (was {value}) with qty {p.qty!r}, "
+                    f"entry_price {p.entry_price!r}, mark_price {p.mark_price!r}; "
+                    "amounts must stay within 1.8e308 (check qty, prices, contract_size and leverage)"
+                )
+    for name, value in report.to_dict().items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(
+                f"account {name} overflows float64 (was {value}) with wallet_balance {report.wallet_balance!r}; "
+                "amounts must stay within 1.8e308"
+            )
 
 
 def load_tiers(path: str | Path) -> dict[str, TierTable] | TierTable:
@@ -73,7 +104,9 @@ def load_tiers(path: str | Path) -> dict[str, TierTable] | TierTable:
     ``fetch_leverage_tiers`` output saved as JSON fits)."""
     raw = load_spec(path)
     if isinstance(raw, Mapping):
-        return {str(k): TierTable.from_rows(v, source=str(path), where=f"{path}[{k!r}]") for k, v in raw.items()}
+        return {
+            str(k): TierTable.from_rows(v, source=str(path), where=f"{path}[{show(k, 30)}]") for k, v in raw.items()
+        }
     if isinstance(raw, list):
         return TierTable.from_rows(raw, source=str(path), where=str(path))
     raise InputError(f"{path}: expected a list of tiers or a symbol -> tiers mapping, was {type(raw).__name__}")

@@ -10,14 +10,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from levguard.cli._errors import fail as _fail
 from levguard.errors import LevguardError
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def build_strategy(cfg: Any) -> Any:

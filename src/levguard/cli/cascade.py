@@ -11,19 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
+from levguard.cli._errors import fail as _fail
 from levguard.errors import LevguardError
 
 _SCHEDULER_HELP = (
     "Dask scheduler: 'local' for a LocalCluster (the default), 'none' to run in this process, or an "
     "address such as tcp://host:8786 (overrides the file's)."
 )
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 class _Setup:

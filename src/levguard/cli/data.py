@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from levguard.cli._errors import fail
 from levguard.errors import LevguardError
 
 data_app = typer.Typer(
@@ -20,14 +21,6 @@ data_app = typer.Typer(
 
 EXIT_BAD_INPUT = 2
 EXIT_INVALID_DATA = 1
-
-
-def fail(message: str) -> None:
-    """Print one error line to stderr and exit 2 (bad input)."""
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @data_app.command()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from levguard.cli._errors import fail as _fail
 from levguard.errors import InputError, LevguardError
 
 if TYPE_CHECKING:
@@ -44,13 +45,6 @@ class Kind(StrEnum):
     index_price = "index"
     funding = "funding"
     tiers = "tiers"
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _progress(quiet: bool) -> AbstractContextManager[Progress]:

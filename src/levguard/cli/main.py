@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from levguard.cli._errors import EXIT_BAD_INPUT, one_line
+from levguard.cli._errors import fail as _fail
 from levguard.errors import LevguardError
 
 if TYPE_CHECKING:
@@ -27,14 +29,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_BAD_INPUT = 2
-
 
 def _register_subcommands() -> None:
     from levguard.cli.backtest import backtest
     from levguard.cli.cascade import calibrate, cascade
     from levguard.cli.data import data_app
-    from levguard.cli.guard import guard
+    from levguard.cli.guard import guard, guard_enable
     from levguard.cli.risk import risk
     from levguard.cli.serve import serve, serve_token
     from levguard.cli.size import size
@@ -46,16 +46,12 @@ def _register_subcommands() -> None:
     app.command("cascade")(cascade)
     app.command("calibrate")(calibrate)
     app.command("guard")(guard)
+    app.command("guard-enable")(guard_enable)
     app.command("serve")(serve)
     app.command("serve-token")(serve_token)
 
 
 _register_subcommands()
-
-
-def _fail(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _print_json(obj: Any) -> None:
@@ -98,17 +94,21 @@ def margin(
     ] = None,
 ) -> None:
     """Print the margin report of an account spec."""
-    from levguard.margin import evaluate_account, load_spec, parse_spec_text
+    from levguard.errors import InputError
+    from levguard.margin import evaluate_account, load_spec, load_spec_stream
 
     try:
-        spec = parse_spec_text(sys.stdin.read(), "<stdin>") if file == "-" else load_spec(file)
+        spec = load_spec_stream(sys.stdin, "<stdin>") if file == "-" else load_spec(file)
         if tiers is not None:
             extra = load_spec(tiers)
             if not isinstance(extra, dict):
-                raise LevguardError(f"--tiers file {tiers!r} must map symbol -> list of tiers")
+                raise InputError(f"--tiers file {tiers!r} must map symbol -> list of tiers, was {type(extra).__name__}")
             if not isinstance(spec, dict):
-                raise LevguardError(f"account spec must be an object, was {type(spec).__name__}")
-            spec = {**spec, "tiers": {**(spec.get("tiers") or {}), **extra}}
+                raise InputError(f"account spec must be an object, was {type(spec).__name__}")
+            own = spec.get("tiers")
+            if own is not None and not isinstance(own, dict):
+                raise InputError(f"tiers must map symbol -> list of tiers, was {type(own).__name__}")
+            spec = {**spec, "tiers": {**(own or {}), **extra}}
         report = evaluate_account(spec)
     except LevguardError as exc:
         _fail(str(exc))
@@ -540,7 +540,9 @@ def run() -> None:
     try:
         app()
     except LevguardError as exc:  # pragma: no cover - commands catch their own
-        Console(stderr=True).print(f"levguard: error: {exc}", markup=False)
+        Console(stderr=True, highlight=False).print(
+            f"levguard: error: {one_line(str(exc))}", markup=False, soft_wrap=True
+        )
         sys.exit(EXIT_BAD_INPUT)
 
 

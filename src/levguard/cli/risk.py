@@ -8,14 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from levguard.cli._errors import fail as _fail
 from levguard.errors import LevguardError
-
-
-def _fail(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"levguard: error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 def _num(x: Any, digits: int = 2) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from levguard.cli._errors import fail
 from levguard.errors import LevguardError
 
 
@@ -24,10 +25,7 @@ def size(
     try:
         out = size_account(file, policy, history=history, vol=vol)
     except LevguardError as exc:
-        from rich.console import Console
-
-        Console(stderr=True, highlight=False).print(f"levguard: error: {exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return

@@ -3,8 +3,41 @@
 from __future__ import annotations
 
 import math
+import reprlib
 
 from levguard.errors import InputError
+
+SHOW_LIMIT = 80
+"""Longest value rendering (characters) :func:`show` puts in an error message."""
+
+
+class _ShortRepr(reprlib.Repr):
+    # reprlib bounds depth, list lengths and string lengths; integers past Python's 4,300-digit
+    # str() limit would raise, so very long ones are described by their size instead.
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 256:
+            digits = int(x.bit_length() * math.log10(2)) + 1
+            return f"{'-' if x < 0 else ''}<integer of about {digits:,} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlong = 60
+for _attr in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque", "maxarray"):
+    setattr(_SHORT, _attr, 6)
+
+
+def show(value: object, limit: int = SHOW_LIMIT) -> str:
+    """Return a bounded, one-line ``repr`` of ``value`` for an error message.
+
+    Long strings and lists are cut with ``...``, nesting below three levels shows as ``[...]``,
+    huge integers by their number of digits; the result is at most ``limit`` characters.
+    """
+    text = _SHORT.repr(value).replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def as_float(value: object, field: str) -> float:
@@ -12,13 +45,43 @@ def as_float(value: object, field: str) -> float:
     if isinstance(value, bool) or value is None:
         raise InputError(f"{field} must be a number, was {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float64's range (about 1.8e308)
+            raise InputError(
+                f"{field} must be a number within float64 range (|x| < 1.8e308), was {show(value)}"
+            ) from None
     if isinstance(value, str):
         try:
             return float(value.strip())
         except ValueError:
-            raise InputError(f"{field} must be a number, was {value!r}") from None
-    raise InputError(f"{field} must be a number, was {value!r}")
+            raise InputError(f"{field} must be a number, was {show(value)}") from None
+    raise InputError(f"{field} must be a number, was {show(value)}")
+
+
+NUMBER_MAX = 1e30
+"""Largest magnitude :func:`as_amount` accepts (a spec's prices, sizes, balances, leverages)."""
+NUMBER_MIN = 1e-30
+"""Smallest non-zero magnitude :func:`as_amount` accepts."""
+
+
+def as_amount(value: object, field: str) -> float:
+    """:func:`as_float` for an amount (price, size, balance, leverage, notional bound): refuse
+    finite values other than 0 outside ``[1e-30, 1e30]`` in magnitude.
+
+    Products and quotients of a few such numbers (notional, margins, leverage) stay far inside
+    float64's range, so an account spec cannot overflow to inf or underflow to 0 in the margin
+    engine.  NaN and inf pass through for the field's own ``finite`` check to name.  Rates
+    (fractions such as ``mmr``) use :func:`as_float` and their own range checks.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > NUMBER_MAX:  # 10**400 too: the range, not the float64 overflow, is the rule
+            raise InputError(f"{field} must be 0 or between 1e-30 and 1e30 in magnitude, was {show(value)}")
+        return float(value)
+    x = as_float(value, field)
+    if math.isfinite(x) and x != 0.0 and not NUMBER_MIN <= abs(x) <= NUMBER_MAX:
+        raise InputError(f"{field} must be 0 or between 1e-30 and 1e30 in magnitude, was {x!r}")
+    return x
 
 
 def finite(value: float, field: str) -> float:

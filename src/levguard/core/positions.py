@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from levguard.core._validate import finite, non_negative, positive
+from levguard.core._validate import finite, non_negative, positive, show
 from levguard.core.instruments import Instrument
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
@@ -72,7 +72,7 @@ class Position:
             try:
                 object.__setattr__(self, "margin_mode", MarginMode(str(self.margin_mode).lower()))
             except ValueError:
-                raise InputError(f"{sym}.margin_mode must be cross or isolated, was {self.margin_mode!r}") from None
+                raise InputError(f"{sym}.margin_mode must be cross or isolated, was {show(self.margin_mode)}") from None
         finite(self.qty, f"{sym}.qty")
         if self.qty == 0.0:
             raise InputError(f"{sym}.qty must be non-zero (signed: > 0 long, < 0 short), was 0")
@@ -144,6 +144,6 @@ class Account:
         for i, p in enumerate(self.positions):
             if p.symbol in seen:
                 raise InputError(
-                    f"positions[{i}].symbol {p.symbol!r} appears twice; one-way mode holds one position per symbol"
+                    f"positions[{i}].symbol {show(p.symbol)} appears twice; one-way mode holds one position per symbol"
                 )
             seen.add(p.symbol)

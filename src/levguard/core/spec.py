@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from levguard.core._validate import as_float
+from levguard.core._validate import as_amount, as_float, show
 from levguard.core.margin import instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import VenueModel, get_venue, symbol_key
@@ -55,18 +55,44 @@ _POSITION_KEYS = {
     "size_coef",
 }
 _CCXT_KEYS = {"contracts", "side"}
+_RATE_KEYS = {"mmr", "taker_fee_rate", "imr"}
+"""Fractions, checked by their own ranges; every other number is an amount (``as_amount``)."""
+_MAX_SYMBOL = 100
+"""Longest name accepted (symbol, settlement, liquidity tier; ccxt option symbols are under 40)."""
 
 
 def _opt_float(d: Mapping[str, Any], key: str, where: str) -> float | None:
     if key not in d or d[key] is None:
         return None
-    return as_float(d[key], f"{where}.{key}")
+    convert = as_float if key in _RATE_KEYS else as_amount
+    return convert(d[key], f"{where}.{key}")
+
+
+def _name(value: object, field: str) -> str:
+    """A name (symbol, settlement currency, tier): a printable string of at most ``_MAX_SYMBOL``
+    characters, so every message quoting it stays one short line."""
+    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_SYMBOL or not value.isprintable():
+        raise InputError(
+            f"{field} must be a non-empty string of at most {_MAX_SYMBOL} printable characters, was {show(value)}"
+        )
+    return value
+
+
+def _opt_name(d: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = d.get(key)
+    return None if value is None else _name(value, f"{where}.{key}")
+
+
+def _unknown(keys: set[Any]) -> str:
+    # Sorted by their rendering: keys of a YAML document need not be strings (or comparable).
+    names = sorted(k if isinstance(k, str) else show(k, 30) for k in keys)
+    return show(names, 200) if len(names) <= 10 else f"{show(names[:10], 200)[:-1]}, ... ({len(names)} in all)]"
 
 
 def tiers_from_spec(raw: object, where: str) -> TierTable:
     """Build a tier table from a list of tier dicts (ours, Binance's or ccxt's shape)."""
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
-        raise InputError(f"{where} must be a list of tier objects, was {raw!r}")
+        raise InputError(f"{where} must be a list of tier objects, was {show(raw)}")
     return TierTable.from_rows(raw, source="account spec", where=where)
 
 
@@ -77,10 +103,12 @@ def _symbol_tiers(raw: object) -> dict[str, TierTable]:
         return {}
     if not isinstance(raw, Mapping):
         raise InputError(f"tiers must map symbol -> list of tiers, was {type(raw).__name__}")
-    return {
-        symbol_key(str(sym)): rows if isinstance(rows, TierTable) else tiers_from_spec(rows, f"tiers[{sym!r}]")
-        for sym, rows in raw.items()
-    }
+    out: dict[str, TierTable] = {}
+    for sym, rows in raw.items():
+        if not isinstance(sym, str):
+            raise InputError(f"tiers keys must be symbols (strings), was {show(sym)}")
+        out[symbol_key(sym)] = rows if isinstance(rows, TierTable) else tiers_from_spec(rows, f"tiers[{show(sym)}]")
+    return out
 
 
 def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -89,10 +117,11 @@ def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
     ccxt reports ``contracts`` unsigned with ``side``; levguard signs the quantity.  ``collateral``
     becomes the isolated margin, ``maintenanceMarginPercentage`` the fixed maintenance rate.
     """
-    side = str(d.get("side") or "").lower()
+    side = d.get("side")
+    side = side.lower() if isinstance(side, str) else None
     if side not in ("long", "short"):
-        raise InputError(f"{where}.side must be long or short, was {d.get('side')!r}")
-    contracts = as_float(d.get("contracts"), f"{where}.contracts")
+        raise InputError(f"{where}.side must be long or short, was {show(d.get('side'))}")
+    contracts = as_amount(d.get("contracts"), f"{where}.contracts")
     if contracts < 0:
         raise InputError(f"{where}.contracts must be >= 0 (unsigned in ccxt), was {contracts!r}")
     out: dict[str, Any] = {
@@ -107,12 +136,18 @@ def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
         out["leverage"] = d["leverage"]
     mode = d.get("marginMode") or d.get("marginType")
     if mode is not None:
-        out["margin_mode"] = str(mode).lower()
+        out["margin_mode"] = mode.lower() if isinstance(mode, str) else mode
         if out["margin_mode"] == "isolated" and d.get("collateral") is not None:
             out["isolated_margin"] = d["collateral"]
     if d.get("maintenanceMarginPercentage") is not None:
         out["mmr"] = d["maintenanceMarginPercentage"]
     return out
+
+
+def _margin_mode(raw: object, field: str) -> MarginMode:
+    if isinstance(raw, str) and raw.lower() in {m.value for m in MarginMode}:
+        return MarginMode(raw.lower())
+    raise InputError(f"{field} must be cross or isolated, was {show(raw)}")
 
 
 def _position(
@@ -124,33 +159,25 @@ def _position(
 ) -> Position:
     unknown = set(d) - _POSITION_KEYS
     if unknown:
-        raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
-    symbol = d.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise InputError(f"{where}.symbol must be a non-empty string, was {symbol!r}")
+        raise InputError(f"{where} has unknown field(s) {_unknown(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
+    symbol = _name(d.get("symbol"), f"{where}.symbol")
     for required in ("qty", "entry_price", "mark_price"):
         if d.get(required) is None:
             raise InputError(f"{where}.{required} is required, was missing")
-    qty = as_float(d["qty"], f"{where}.qty")
-    entry = as_float(d["entry_price"], f"{where}.entry_price")
-    mark = as_float(d["mark_price"], f"{where}.mark_price")
+    qty = as_amount(d["qty"], f"{where}.qty")
+    entry = as_amount(d["entry_price"], f"{where}.entry_price")
+    mark = as_amount(d["mark_price"], f"{where}.mark_price")
     mode_raw = d.get("margin_mode")
-    if mode_raw is None:
-        mode = default_mode
-    else:
-        try:
-            mode = MarginMode(str(mode_raw).lower())
-        except ValueError:
-            raise InputError(f"{where}.margin_mode must be cross or isolated, was {mode_raw!r}") from None
+    mode = default_mode if mode_raw is None else _margin_mode(mode_raw, f"{where}.margin_mode")
     kind = d.get("contract_kind")
-    if kind is not None and str(kind).lower() not in ("linear", "inverse"):
-        raise InputError(f"{where}.contract_kind must be linear or inverse, was {kind!r}")
+    if kind is not None and (not isinstance(kind, str) or kind.lower() not in ("linear", "inverse")):
+        raise InputError(f"{where}.contract_kind must be linear or inverse, was {show(kind)}")
     inst = instrument_for(
         model,
         symbol,
-        kind=None if kind is None else str(kind).lower(),
+        kind=None if kind is None else kind.lower(),
         contract_size=_opt_float(d, "contract_size", where),
-        settlement=None if d.get("settlement") is None else str(d["settlement"]),
+        settlement=_opt_name(d, "settlement", where),
     )
     max_lev = _opt_float(d, "max_leverage", where)
     mmr = _opt_float(d, "mmr", where)
@@ -189,8 +216,16 @@ def _position(
             params[key] = v
     if mmr is not None and tiers is None:
         params["mmr"] = mmr  # rate-based venues (Deribit base rate, dYdX with imr)
-    if d.get("liquidity_tier") is not None:
-        params["liquidity_tier_index"] = float(dydx_tier_index(str(d["liquidity_tier"])))
+    liquidity_tier = _opt_name(d, "liquidity_tier", where)
+    if liquidity_tier is not None:
+        try:
+            params["liquidity_tier_index"] = float(dydx_tier_index(liquidity_tier))
+        except InputError as exc:
+            raise InputError(f"{where}.{exc}") from None
+    leverage = _opt_float(d, "leverage", where)
+    isolated_margin = _opt_float(d, "isolated_margin", where)
+    taker_fee_rate = _opt_float(d, "taker_fee_rate", where)
+    imr = _opt_float(d, "imr", where)
     try:
         return Position(
             instrument=inst,
@@ -198,11 +233,11 @@ def _position(
             entry_price=entry,
             mark_price=mark,
             margin_mode=mode,
-            leverage=_opt_float(d, "leverage", where),
-            isolated_margin=_opt_float(d, "isolated_margin", where),
+            leverage=leverage,
+            isolated_margin=isolated_margin,
             tiers=tiers,
-            taker_fee_rate=_opt_float(d, "taker_fee_rate", where),
-            imr=_opt_float(d, "imr", where),
+            taker_fee_rate=taker_fee_rate,
+            imr=imr,
             params=params,
         )
     except InputError as exc:
@@ -222,16 +257,12 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
         raise InputError(f"account spec must be an object, was {type(spec).__name__}")
     unknown = set(spec) - _ACCOUNT_KEYS
     if unknown:
-        raise InputError(f"account spec has unknown field(s) {sorted(unknown)}; allowed: {sorted(_ACCOUNT_KEYS)}")
+        raise InputError(f"account spec has unknown field(s) {_unknown(unknown)}; allowed: {sorted(_ACCOUNT_KEYS)}")
     if "venue" not in spec:
         raise InputError("venue is required, was missing")
     model = get_venue(spec["venue"])
-    mode_raw = spec.get("margin_mode", "cross")
-    try:
-        default_mode = MarginMode(str(mode_raw).lower())
-    except ValueError:
-        raise InputError(f"margin_mode must be cross or isolated, was {mode_raw!r}") from None
-    wallet = as_float(spec.get("wallet_balance", 0.0), "wallet_balance")
+    default_mode = _margin_mode(spec.get("margin_mode", "cross"), "margin_mode")
+    wallet = as_amount(spec.get("wallet_balance", 0.0), "wallet_balance")
     raw_positions = spec.get("positions", [])
     if not isinstance(raw_positions, Sequence) or isinstance(raw_positions, str | bytes):
         raise InputError(f"positions must be a list, was {type(raw_positions).__name__}")
@@ -240,9 +271,9 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
     for i, raw in enumerate(raw_positions):
         where = f"positions[{i}]"
         if not isinstance(raw, Mapping):
-            raise InputError(f"{where} must be an object, was {raw!r}")
+            raise InputError(f"{where} must be an object, was {show(raw)}")
         if set(raw) >= _CCXT_KEYS:
-            if as_float(raw.get("contracts"), f"{where}.contracts") == 0.0:
+            if as_amount(raw.get("contracts"), f"{where}.contracts") == 0.0:
                 continue
             raw = position_from_ccxt(raw, where)
         positions.append(_position(model, raw, where, default_mode, symbol_tiers))

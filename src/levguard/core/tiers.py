@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from levguard._typing import Float64Array1D
-from levguard.core._validate import as_float, close, finite, positive, rate
+from levguard.core._validate import as_amount, as_float, close, finite, positive, rate, show
 from levguard.errors import InputError
 from levguard.kernels.margin import tier_index
 
@@ -178,7 +178,7 @@ class TierTable:
         for i, row in enumerate(rows):
             w = f"{where}[{i}]"
             if not isinstance(row, Mapping):
-                raise InputError(f"{w} must be an object, was {row!r}")
+                raise InputError(f"{w} must be an object, was {show(row)}")
             vals: dict[str, float | None] = {}
             for name in _KEYS:
                 raw = _pick(row, name, w)
@@ -187,7 +187,8 @@ class TierTable:
                 elif name == "notional_cap" and isinstance(raw, str) and raw.lower() in ("inf", "infinity"):
                     vals[name] = math.inf
                 else:
-                    vals[name] = as_float(raw, f"{w}.{name}")
+                    convert = as_float if name == "mmr" else as_amount
+                    vals[name] = convert(raw, f"{w}.{name}")
             for required in ("mmr", "max_leverage"):
                 if vals[required] is None:
                     raise InputError(f"{w}.{required} is required, was missing")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from levguard.core._validate import show
 from levguard.core.rules.base import MMBasis, Rates, VenueModel, symbol_key
 from levguard.core.rules.binance import COINM, USDM
 from levguard.core.rules.bitmex import BITMEX
@@ -47,5 +48,5 @@ def venue_names() -> list[str]:
 def get_venue(name: str) -> VenueModel:
     """Return the venue model called ``name`` or raise InputError listing the valid names."""
     if not isinstance(name, str) or name.strip().lower() not in VENUES:
-        raise InputError(f"venue must be one of {', '.join(VENUES)}, was {name!r}")
+        raise InputError(f"venue must be one of {', '.join(VENUES)}, was {show(name)}")
     return VENUES[name.strip().lower()]

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from levguard.core._validate import show
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.rules.base import Rates, VenueModel
@@ -228,7 +229,7 @@ def tier_index(name: str) -> int:
     key = name.strip().lower()
     if key not in LIQUIDITY_TIERS:
         raise InputError(
-            f"liquidity_tier must be one of {', '.join(t.name for t in LIQUIDITY_TIERS.values())}, was {name!r}"
+            f"liquidity_tier must be one of {', '.join(t.name for t in LIQUIDITY_TIERS.values())}, was {show(name)}"
         )
     return keys.index(key)
 

@@ -1,0 +1,23 @@
+"""How every CLI command reports bad input: one line on stderr, exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+
+EXIT_BAD_INPUT = 2
+
+
+def one_line(message: str, limit: int = 1000) -> str:
+    """``message`` on one line (newlines and runs of spaces collapsed), cut at ``limit`` characters."""
+    text = " ".join(str(message).split()) or "invalid input"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``levguard: error: <message>`` as one line on stderr and exit with status 2."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"levguard: error: {one_line(message)}", markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
