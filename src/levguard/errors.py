@@ -14,6 +14,7 @@ __all__ = [
     "LevguardError",
     "VenueAuthError",
     "VenueError",
+    "VenueOrderRejectedError",
     "VenuePermanentError",
     "VenueRateLimitError",
     "VenueRetryableError",
@@ -54,3 +55,11 @@ class VenueRateLimitError(VenueRetryableError):
 
 class VenueAuthError(VenuePermanentError):
     """The venue rejected the credentials: stop acting on that account and alert."""
+
+
+class VenueOrderRejectedError(VenuePermanentError):
+    """The venue refused an order before executing it (invalid order, insufficient margin, unknown
+    symbol, a quantity that rounds to nothing): nothing was filled, the order is final.
+
+    Any other error from sending an order leaves its outcome unknown (it may have executed before
+    the error), so the guardian keeps such an order in flight until the venue answers for it."""

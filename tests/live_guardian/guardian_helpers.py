@@ -52,7 +52,9 @@ def guardian(
         backoff_s=0.0,
         **setup,
     )
-    return Guardian([acc], s, live=live, clock=lambda: v.now_ns, owner="test", sleep=_no_sleep)
+    # A lease far longer than the paper venue's one-minute ticks, as in production (30 s leases,
+    # 1-5 s cycles): renewals keep the epoch, so state kept in memory is exercised, not reloaded.
+    return Guardian([acc], s, live=live, clock=lambda: v.now_ns, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0)
 
 
 def run_crash(v: PaperVenue, g: Guardian | None, steps: int | None = None) -> list[dict[str, Any]]:

@@ -291,15 +291,16 @@ def test_the_default_identity_is_stable_across_processes(tmp_path: Path) -> None
 
 def test_a_liquidation_while_unwatched_is_alerted_on_restart(tmp_path: Path) -> None:
     v = venue(drop=0.4)
-    s = store(tmp_path)
-    g = guardian(v, s, live=False)
+    s = store(tmp_path, live=False)  # the guardian runs live, the account is not opted in: no order
+    g = guardian(v, s)
     run_crash(v, g, steps=3)
     assert s.account("paper")["expected"] == {"BTCUSDT": 2.0}  # type: ignore[index]
     # Nobody watches while the crash liquidates the account.
     while not v.exhausted:
         asyncio.run(v.step())
     assert v.liquidations
-    g2 = guardian(v, s, live=False)
+    g2 = guardian(v, s)
+    g2.owner = "another-host"  # a takeover after the first guardian's lease ran out
     asyncio.run(g2.cycle())
     alerts = s.alerts(account="paper", limit=1000)
     change = [a for a in alerts if a["kind"] == "venue_change"]
@@ -388,3 +389,116 @@ def test_a_webhook_that_never_answers_delays_no_order(tmp_path: Path) -> None:
         assert w.inner.liquidations == []
     finally:
         listener.close()
+
+
+def test_a_guardian_reconciles_only_the_accounts_it_holds(tmp_path: Path) -> None:
+    """A second guardian starting up must not book the lease holder's fill (the holder would then
+    see its own fill as a venue change)."""
+    v = venue()
+    v.faults.crash_after_accept(times=1)
+    s = store(tmp_path)
+    holder = guardian(v, s, retries=0)
+
+    async def until_first_order() -> None:
+        while not v.orders:
+            await holder.cycle()
+            await v.step()
+
+    asyncio.run(until_first_order())
+    (row,) = s.unresolved_orders("paper")
+    other = guardian(v, s)
+    other.owner = "another-guardian"
+    assert asyncio.run(other.reconcile()) == []
+    assert s.order(row["client_order_id"])["status"] == row["status"]  # type: ignore[index]
+    run_crash(v, holder)
+    assert s.order(row["client_order_id"])["status"] == "closed"  # type: ignore[index]
+    assert not [a for a in s.alerts(account="paper", limit=10_000) if a["kind"] == "venue_change"]
+    assert v.liquidations == []
+
+
+def test_a_dry_run_guardian_never_keeps_a_live_one_from_acting(tmp_path: Path) -> None:
+    v = venue()
+    s = store(tmp_path)
+    dry = guardian(v, s, live=False)
+    dry.owner = "operator-check"
+    live = guardian(v, s)
+
+    async def both() -> None:
+        while not v.exhausted:
+            await dry.cycle()
+            await live.cycle()
+            await v.step()
+
+    asyncio.run(both())
+    assert v.fills
+    assert v.liquidations == []
+    assert {r["owner"] for r in s.leases()} == {live.owner}
+
+
+def test_an_account_held_by_another_guardian_is_alerted(tmp_path: Path) -> None:
+    v = venue()
+    s = store(tmp_path)
+    a = guardian(v, s)
+    b = guardian(v, s)
+    b.owner = "standby"
+    asyncio.run(a.cycle())
+    for _ in range(3):
+        assert asyncio.run(b.cycle())[0]["status"] == "lease_held_elsewhere"
+    held = [x for x in s.alerts(account="paper", limit=100) if x["kind"] == "lease"]
+    assert len(held) == 1  # de-duplicated
+    assert "'test' holds the account" in held[0]["message"]
+
+
+def test_two_processes_with_one_identity_are_alerted(tmp_path: Path) -> None:
+    v = venue()
+    s = store(tmp_path)
+    a = guardian(v, s)
+    b = guardian(v, s)  # same owner, another instance
+    asyncio.run(a.cycle())
+    asyncio.run(b.cycle())  # takes it (a restart would look the same to b)
+    a._state["paper"].lease_until_ns = 0  # a renews now and finds b's instance
+    asyncio.run(a.cycle())
+    clash = [x for x in s.alerts(account="paper", limit=100) if x["kind"] == "lease" and x["level"] == "critical"]
+    assert clash
+    assert b.instance in clash[0]["message"]
+
+
+def test_an_ambiguous_error_when_sending_keeps_the_order_in_flight(tmp_path: Path) -> None:
+    """A permanent-looking error that may come after execution (a malformed answer) is not a
+    rejection: the order stays in flight and its fill is found, never stacked on."""
+
+    class AfterExecution(Wrapped):
+        async def create_order(self, request: OrderRequest) -> OrderState:
+            state = await super().create_order(request)
+            if len(self.inner.orders) == 1:
+                raise VenuePermanentError("unexpected answer from the venue (injected after execution)")
+            return state
+
+    w = AfterExecution(venue(), order_expiry_s=30.0)
+    s = store(tmp_path)
+    g = _guard(w, s)
+    _run(w, g)
+    first = sorted(s.orders(account="paper"), key=lambda o: o["intent_ns"])[0]
+    assert first["status"] == "closed"
+    assert first["filled"] > 0
+    assert not [a for a in s.alerts(account="paper", limit=10_000) if a["kind"] == "venue_change"]
+
+
+def test_an_auth_failure_while_the_database_is_down_is_contained(tmp_path: Path) -> None:
+    from levguard.live.store import StoreUnavailable
+
+    w = Wrapped(venue())
+    s = store(tmp_path)
+    g = _guard(w, s)
+    asyncio.run(g.cycle())
+    w.inject("fetch_positions", EXCEPTIONS["auth"])
+
+    def down(*_a: object, **_k: object) -> None:
+        raise StoreUnavailable("database down (injected)")
+
+    s.set_disabled = down  # type: ignore[method-assign]
+    (report,) = asyncio.run(g.cycle())  # must not raise
+    assert report["status"] == "disabled"
+    assert g.disabled("paper") is not None
+    with pytest.raises(InputError, match="lease_ttl_s"):
+        Guardian([], s, lease_ttl_s=0)

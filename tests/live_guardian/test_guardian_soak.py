@@ -46,6 +46,7 @@ def test_a_dead_guardians_accounts_are_taken_over(tmp_path: Path) -> None:
     s = store(tmp_path)
     a = guardian(v, s)
     b = guardian(v, s)
+    a.lease_ttl_s = b.lease_ttl_s = 30.0
     b.owner = "standby"
     assert asyncio.run(a.cycle())[0]["status"] == "ok"
     assert asyncio.run(b.cycle())[0]["status"] == "lease_held_elsewhere"

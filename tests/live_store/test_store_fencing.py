@@ -104,3 +104,74 @@ def test_keyset_pages_do_not_shift_while_rows_are_appended(store: Store) -> None
     store.record_intent("a", "zz", "BTCUSDT", "sell", 0.1, T0 + 50, "r")
     o2 = store.orders(account="a", limit=20, before=(o1[-1]["intent_ns"], o1[-1]["client_order_id"]))
     assert [o["client_order_id"] for o in o1 + o2] == [f"c{i:02d}" for i in range(9, -1, -1)]
+
+
+def test_mark_sent_is_fenced_and_refuses_an_intent_resolved_meanwhile(store: Store) -> None:
+    store.upsert_account("a", "binance-usdm", live_enabled=True)
+    old = store.take_leases(["a"], "g1", 30.0, T0, instance="i1")["a"]
+    assert store.record_intent("a", "c1", "BTCUSDT", "sell", 0.5, T0, "r", lease=("g1", "i1", old.epoch))
+    # A restart takes the account over and finds the intent the venue never saw: not sent.
+    store.take_leases(["a"], "g1", 30.0, T0 + S, instance="i2")
+    store.mark_result("c1", "expired", 0.0, None, None, T0 + S, error="recorded but never sent")
+    # The old process wakes up: it may not send (fenced), and even unfenced the intent is gone.
+    with pytest.raises(LeaseLost, match="not sent"):
+        store.mark_sent("c1", T0 + 2 * S, lease=("g1", "i1", old.epoch))
+    assert store.mark_sent("c1", T0 + 2 * S) is False
+    assert store.order("c1")["status"] == "expired"  # type: ignore[index]
+    new = store.leases()[0]["epoch"]
+    assert store.record_intent("a", "c2", "BTCUSDT", "sell", 0.5, T0 + 2 * S, "r", lease=("g1", "i2", new))
+    assert store.mark_sent("c2", T0 + 2 * S, lease=("g1", "i2", new), fence_s=5.0) is True
+    assert store.mark_sent("c2", T0 + 3 * S, lease=("g1", "i2", new)) is False  # already sent
+
+
+def test_a_takeover_waits_for_an_intent_being_recorded(store_url: str) -> None:
+    """The intent's transaction locks the lease row: a takeover racing it commits after it and so
+    finds the intent (PostgreSQL needs the row lock; SQLite serialises every writer)."""
+    import threading
+    import time
+
+    store = Store(store_url)
+    other = Store(store_url, migrate=False)
+    events: list[str] = []
+
+    class Slow:
+        # Converted to JSON inside record_intent's transaction, after the fence: holds it open.
+        def tolist(self) -> list[int]:
+            events.append("recording")
+            time.sleep(0.8)
+            return [1]
+
+    try:
+        store.upsert_account("a", "binance-usdm", live_enabled=True)
+        lease = store.take_leases(["a"], "g1", 30.0, T0, instance="i1")["a"]
+
+        def record() -> None:
+            store.record_intent(
+                "a",
+                "c1",
+                "BTCUSDT",
+                "sell",
+                0.5,
+                T0,
+                "r",
+                lease=("g1", "i1", lease.epoch),
+                audit=({"x": Slow()}, {}, []),
+            )
+            events.append("recorded")
+
+        def take_over() -> None:
+            while "recording" not in events:
+                time.sleep(0.01)
+            other.take_leases(["a"], "g1", 30.0, T0 + S, instance="i2")
+            events.append("taken")
+            events.append("sees:" + ",".join(o["client_order_id"] for o in other.unresolved_orders("a")))
+
+        threads = [threading.Thread(target=record), threading.Thread(target=take_over)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert events == ["recording", "recorded", "taken", "sees:c1"]
+    finally:
+        other.close()
+        store.close()

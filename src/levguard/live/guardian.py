@@ -53,7 +53,6 @@ policy's target), so the loop runs the same against a paper venue, a real exchan
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -71,6 +70,7 @@ from levguard.errors import (
     LevguardError,
     VenueAuthError,
     VenueError,
+    VenueOrderRejectedError,
     VenueRateLimitError,
     VenueRetryableError,
 )
@@ -156,10 +156,11 @@ class Guardian:
             ("alert_repeat_s", alert_repeat_s),
             ("order_expiry_margin_s", order_expiry_margin_s),
             ("max_backoff_s", max_backoff_s),
-            ("lease_ttl_s", lease_ttl_s),
         ):
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise InputError(f"{key} must be a finite number >= 0, was {v!r}")
+        if not (isinstance(lease_ttl_s, int | float) and math.isfinite(lease_ttl_s) and lease_ttl_s > 0):
+            raise InputError(f"lease_ttl_s must be a finite number > 0, was {lease_ttl_s!r}")
         if not (isinstance(escalate_after, int) and escalate_after >= 1):
             raise InputError(f"escalate_after must be an int >= 1, was {escalate_after!r}")
         self.owner = owner if owner else default_guardian_id(store)
@@ -275,8 +276,13 @@ class Guardian:
         first = st.disabled is None
         st.disabled = why
         now = self.clock()
-        with contextlib.suppress(InputError):  # an account the store does not know: in memory only
-            self.store.set_disabled(setup.name, why, now)
+        if self.live:  # a dry run writes no shared state
+            try:
+                self.store.set_disabled(setup.name, why, now)
+            except InputError:  # an account the store does not know: in memory only
+                pass
+            except StoreUnavailable as exc:  # kept in memory; the alert still goes out
+                log.error("%s: disabled state not stored: %s", setup.name, exc)
         if first:
             await self._alert(
                 setup.name,
@@ -297,17 +303,30 @@ class Guardian:
             expected = row.get("expected")
             st.expected = {str(k): float(v) for k, v in expected.items()} if isinstance(expected, dict) else None
         st.inflight = {r["client_order_id"]: r for r in self.store.unresolved_orders(setup.name)}
+        # The cooldown survives a restart: the last order recorded on each symbol.
+        for r in self.store.orders(account=setup.name, limit=50):
+            ps = st.positions.setdefault(r["symbol"], PositionState())
+            ps.last_order_ns = max(ps.last_order_ns, int(r["intent_ns"]))
         st.loaded = True
 
     async def reconcile(self) -> list[dict[str, Any]]:
-        """Resolve every order recorded but not final: ask the venue by client order id.
+        """Take the leases, then resolve every order of the accounts held that is recorded but not
+        final: ask the venue by client order id (an account another guardian holds is its to
+        resolve: two processes booking one fill would double-count it).
 
         An order the venue knows gets its state; one it has not seen stays unresolved until it can
-        no longer arrive (see :meth:`_resolve`).  Returns what was resolved.
+        no longer arrive (see :func:`levguard.live.inflight.resolve`).  Returns what was resolved.
         """
-        out = []
+        out: list[dict[str, Any]] = []
+        try:
+            await watch.renew_leases(self, self.accounts, self.clock())
+        except StoreUnavailable as exc:
+            await self._alert(None, "critical", "database", f"cannot take leases to reconcile: {exc}", dedup="leases")
+            return out
         for setup in self.accounts:
             st = self._state[setup.name]
+            if st.epoch < 0:
+                continue
             try:
                 if not st.loaded:
                     self.load(setup, st)
@@ -380,7 +399,7 @@ class Guardian:
         if kind == "unknown":
             log.error("%s: unexpected failure in the cycle", setup.name, exc_info=exc)
         if kind == "auth":
-            await self._disable(setup, st, text)
+            await self._disable(setup, st, text)  # never raises
         else:
             level = "critical" if kind == "unknown" else "warning"
             await self._alert(
@@ -427,7 +446,7 @@ class Guardian:
     async def _flush_async(self) -> None:
         try:
             self.flush()
-        except StoreUnavailable as exc:
+        except Exception as exc:  # a failed background write never stops the loop
             await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}", dedup="cycle")
 
     def close(self) -> None:
@@ -757,6 +776,7 @@ class Guardian:
         # Write-ahead: the sequence number comes from the orders already recorded, so the id
         # of this decision is the same if a crash interrupts us here and we decide again.  The
         # intent and its audit row are one transaction, fenced by this process's lease epoch.
+        fence_s = min(5.0, self.lease_ttl_s * 0.25)
         seq = self.store.order_count(setup.name, pos.symbol)
         cid = client_order_id(setup.name, pos.symbol, seq)
         decision["client_order_id"] = cid
@@ -768,22 +788,34 @@ class Guardian:
                 pos.symbol,
                 side,
                 qty,
-                now,
+                self.clock(),  # the fence is checked at the time of recording, not of the cycle
                 "; ".join(reasons),
                 lease=(self.owner, self.instance, st.epoch),
-                fence_s=min(5.0, self.lease_ttl_s * 0.25),
+                fence_s=fence_s,
                 audit=(view, decision, reasons),
             )
+            if not recorded:
+                decision["skipped"] = "duplicate"
+                return decision
+            sent_ns = self.clock()
+            # From here on the venue may have it.  Fenced again, and refused when the intent is
+            # no longer one (a process that took the account over resolved it meanwhile).
+            if not self.store.mark_sent(cid, sent_ns, lease=(self.owner, self.instance, st.epoch), fence_s=fence_s):
+                await self._alert(
+                    setup.name,
+                    "critical",
+                    "lease",
+                    f"order {cid} not sent: it was resolved by another process meanwhile",
+                    dedup="fence",
+                )
+                st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+                decision["skipped"] = "lease_lost"
+                return decision
         except LeaseLost as exc:
             st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
             await self._alert(setup.name, "critical", "lease", f"order not sent: {exc}", dedup="fence")
             decision["skipped"] = "lease_lost"
             return decision
-        if not recorded:
-            decision["skipped"] = "duplicate"
-            return decision
-        sent_ns = self.clock()
-        self.store.mark_sent(cid, sent_ns)  # from here on the venue may have it: reconcile if unsure
         intent = {"client_order_id": cid, "symbol": pos.symbol, "side": side, "qty": qty, "status": "sent"}
         st.inflight[cid] = {**intent, "sent_ns": sent_ns, "filled": 0.0}
         ps.last_order_ns = now
@@ -802,7 +834,7 @@ class Guardian:
             decision.update({"status": "rejected", "error": str(exc)})
             return decision
         except VenueError as exc:
-            if classify(exc) == "permanent":
+            if isinstance(exc, VenueOrderRejectedError):
                 # The venue refused the order (it did not execute): final.
                 self.store.mark_result(cid, "rejected", 0.0, None, None, self.clock(), error=str(exc))
                 st.inflight.pop(cid, None)

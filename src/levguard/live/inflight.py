@@ -119,7 +119,8 @@ async def venue_changes(g: Guardian, setup: AccountSetup, st: AccountState, posi
     current = {p.symbol: p.qty for p in positions}
     if st.expected is None:  # first sight of this account: nothing to compare with
         st.expected = dict(current)
-        g.store.set_expected(setup.name, st.expected, g.clock())
+        if g.live:  # a dry run writes no shared state
+            g.store.set_expected(setup.name, st.expected, g.clock())
         return
     changed = False
     pending: dict[str, float] = {}
@@ -154,7 +155,7 @@ async def venue_changes(g: Guardian, setup: AccountSetup, st: AccountState, posi
         else:
             st.expected.pop(sym, None)
         changed = True
-    if changed:
+    if changed and g.live:  # a dry run writes no shared state
         g.store.set_expected(setup.name, st.expected, g.clock())
 
 

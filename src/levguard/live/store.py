@@ -170,6 +170,8 @@ class Lease:
     taken: bool = False
     previous_owner: str | None = None
     previous_renewed_ns: int | None = None
+    previous_instance: str | None = None
+    previous_expires_ns: int | None = None
 
 
 def _jsonable(value: Any, field: str) -> Any:
@@ -673,25 +675,7 @@ class Store:
         )
         with self._tx("record_intent", write=True) as conn:
             if lease is not None:
-                owner, instance, epoch = lease
-                row = conn.execute(
-                    sa.select(LEASES.c.owner, LEASES.c.instance, LEASES.c.epoch, LEASES.c.expires_ns).where(
-                        LEASES.c.account == str(account)
-                    )
-                ).first()
-                margin = round(max(float(fence_s), 0.0) * 1e9)
-                if (
-                    row is None
-                    or row.owner != str(owner)
-                    or (instance is not None and row.instance != str(instance))
-                    or int(row.epoch) != int(epoch)
-                    or int(row.expires_ns) <= now + margin
-                ):
-                    held = None if row is None else f"{row.owner} epoch {row.epoch}"
-                    raise LeaseLost(
-                        f"lease of {account!r} not held by {owner!r} at epoch {epoch} (held: {held}); "
-                        f"order {client_order_id} not recorded"
-                    )
+                self._fence(conn, str(account), lease, now, fence_s, f"order {client_order_id} not recorded")
             inserted = conn.execute(stmt).first() is not None
             if inserted and audit is not None:
                 inputs, decision, reasons = audit
@@ -707,16 +691,65 @@ class Store:
                 )
             return inserted
 
-    def mark_sent(self, client_order_id: str, ts_ns: int) -> None:
-        """Mark an intent as sent; a no-op if it is already sent or has a result; InputError if unknown."""
+    def mark_sent(
+        self,
+        client_order_id: str,
+        ts_ns: int,
+        *,
+        lease: tuple[str, str | None, int] | None = None,
+        fence_s: float = 0.0,
+    ) -> bool:
+        """Mark an intent as sent; True when this call did, False when the order is no longer an
+        intent (already sent, or resolved meanwhile, e.g. expired by a process that took the
+        account over): then it must not be sent.  InputError if unknown.
+
+        ``lease`` fences the write as in :meth:`record_intent` (:class:`LeaseLost` when the
+        caller no longer holds the account), in the same transaction, so an order is only ever
+        sent by the current holder of a lease that has at least ``fence_s`` seconds left.
+        """
+        now = _int(ts_ns, "ts_ns")
         stmt = (
             ORDERS.update()
             .where(ORDERS.c.client_order_id == client_order_id, ORDERS.c.status == "intent")
-            .values(status="sent", sent_ns=_int(ts_ns, "ts_ns"))
+            .values(status="sent", sent_ns=now)
+            .returning(ORDERS.c.account)
         )
         with self._tx("mark_sent", write=True) as conn:
-            if conn.execute(stmt).rowcount == 0:
+            if lease is not None:
+                found = conn.execute(
+                    sa.select(ORDERS.c.account).where(ORDERS.c.client_order_id == client_order_id)
+                ).first()
+                if found is None:
+                    raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
+                self._fence(conn, str(found.account), lease, now, fence_s, f"order {client_order_id} not sent")
+            if conn.execute(stmt).first() is None:
                 self._require_order(conn, client_order_id)
+                return False
+            return True
+
+    @staticmethod
+    def _fence(
+        conn: Connection, account: str, lease: tuple[str, str | None, int], now: int, fence_s: float, what: str
+    ) -> None:
+        # The lease row, locked until the caller's commit (a concurrent takeover waits for it on
+        # PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), must still be held by
+        # this (owner, instance) under this epoch for at least fence_s more seconds.
+        owner, instance, epoch = lease
+        row = conn.execute(
+            sa.select(LEASES.c.owner, LEASES.c.instance, LEASES.c.epoch, LEASES.c.expires_ns)
+            .where(LEASES.c.account == account)
+            .with_for_update()
+        ).first()
+        margin = round(max(float(fence_s), 0.0) * 1e9)
+        if (
+            row is None
+            or row.owner != str(owner)
+            or (instance is not None and row.instance != str(instance))
+            or int(row.epoch) != int(epoch)
+            or int(row.expires_ns) <= now + margin
+        ):
+            held = None if row is None else f"{row.owner}/{row.instance} epoch {row.epoch}"
+            raise LeaseLost(f"lease of {account!r} not held by {owner!r} at epoch {epoch} (held: {held}); {what}")
 
     def mark_result(
         self,
@@ -755,16 +788,18 @@ class Store:
             values["error"] = str(error)[:2000]
         with self._tx("mark_result", write=True) as conn:
             row = conn.execute(
-                sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled).where(
-                    ORDERS.c.client_order_id == client_order_id
-                )
+                sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled)
+                .where(ORDERS.c.client_order_id == client_order_id)
+                .with_for_update()  # two answers for one fill book it once (PostgreSQL)
             ).first()
             if row is None:
                 raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
             conn.execute(ORDERS.update().where(ORDERS.c.client_order_id == client_order_id).values(**values))
             delta = max(filled_f - float(row.filled), 0.0)
             if delta > 0.0:
-                acct = conn.execute(sa.select(ACCOUNTS.c.expected).where(ACCOUNTS.c.name == row.account)).first()
+                acct = conn.execute(
+                    sa.select(ACCOUNTS.c.expected).where(ACCOUNTS.c.name == row.account).with_for_update()
+                ).first()
                 expected = dict(acct.expected or {}) if acct is not None else None
                 if expected is not None and row.symbol in expected:
                     sign = -1.0 if row.side == "sell" else 1.0
@@ -925,9 +960,9 @@ class Store:
             before = {
                 r.account: r
                 for r in conn.execute(
-                    sa.select(LEASES.c.account, LEASES.c.owner, LEASES.c.renewed_ns, LEASES.c.expires_ns).where(
-                        LEASES.c.account.in_(rest)
-                    )
+                    sa.select(
+                        LEASES.c.account, LEASES.c.owner, LEASES.c.instance, LEASES.c.renewed_ns, LEASES.c.expires_ns
+                    ).where(LEASES.c.account.in_(rest))
                 )
             }
             for account in rest:
@@ -940,6 +975,8 @@ class Store:
                     taken=held,
                     previous_owner=None if prev is None else prev.owner,
                     previous_renewed_ns=None if prev is None or prev.renewed_ns is None else int(prev.renewed_ns),
+                    previous_instance=None if prev is None else prev.instance,
+                    previous_expires_ns=None if prev is None else int(prev.expires_ns),
                 )
         return out
 

@@ -20,22 +20,45 @@ async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> boo
     A lease newly taken (start, restart, takeover) loads the account's persisted state and
     alerts if nobody watched the account for longer than ``unwatched_alert_s``; a lease lost
     to another process is alerted."""
+    if not g.live:
+        # A dry run sends nothing, so it needs no exclusivity: it takes no lease (and so never
+        # keeps a live guardian from protecting the account) and writes no shared state.
+        for s in setups:
+            st = g._state[s.name]
+            if not st.loaded:
+                g.load(s, st)
+            st.lease_until_ns, st.epoch = 2**62, 0
+        return True
     leases = g.store.take_leases([s.name for s in setups], g.owner, g.lease_ttl_s, now, instance=g.instance)
     for s in setups:
         st = g._state[s.name]
         lease = leases[s.name]
         if not lease.held:
-            if st.epoch >= 0:
-                await g._alert(
-                    s.name,
-                    "critical",
-                    "lease",
-                    f"lease lost: another guardian holds the account (check for two processes with id {g.owner!r})",
-                    dedup="lost",
-                )
+            holder = lease.previous_owner
+            await g._alert(
+                s.name,
+                "critical" if st.epoch >= 0 else "warning",
+                "lease",
+                f"lease {'lost' if st.epoch >= 0 else 'not taken'}: guardian {holder!r} holds the account; this "
+                f"guardian ({g.owner!r}) does not act on it",
+                dedup="held",
+                holder=holder,
+            )
             st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
             continue
         st.lease_until_ns = now + int(g.lease_ttl_s * 1e9)
+        if lease.taken and st.epoch >= 0 and lease.previous_instance not in (None, g.instance):
+            # We held it, and another process of our identity took it meanwhile: two guardians
+            # share one id (each will keep taking it from the other) or a stalled copy came back.
+            await g._alert(
+                s.name,
+                "critical",
+                "lease",
+                f"another process with guardian id {g.owner!r} (instance {lease.previous_instance}) took the "
+                f"account meanwhile; run one process per id",
+                dedup="identity",
+                other_instance=lease.previous_instance,
+            )
         if lease.taken or st.epoch != lease.epoch:
             st.epoch = lease.epoch
             g.load(s, st)

@@ -39,6 +39,7 @@ from levguard.errors import (
     InputError,
     VenueAuthError,
     VenueError,
+    VenueOrderRejectedError,
     VenuePermanentError,
     VenueRateLimitError,
     VenueRetryableError,
@@ -132,6 +133,10 @@ def classify_ccxt_error(exc: BaseException) -> type[VenueError] | None:
         return VenueAuthError
     if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
         return VenueRetryableError
+    if isinstance(exc, ccxt.DuplicateOrderId):  # the first order with this id exists: not a refusal
+        return VenuePermanentError
+    if isinstance(exc, ccxt.InvalidOrder | ccxt.InsufficientFunds | ccxt.BadSymbol):
+        return VenueOrderRejectedError  # refused before execution: nothing filled
     if isinstance(exc, ccxt.BaseError):
         return VenuePermanentError
     if isinstance(exc, TimeoutError | ConnectionError):
@@ -484,12 +489,12 @@ class CcxtVenue:
         minimum = max((Decimal(str(v)) for v in mins if v is not None), default=Decimal(0))
         maximum = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
         if amount <= 0 or amount < minimum:
-            raise VenuePermanentError(
+            raise VenueOrderRejectedError(
                 f"{self.exchange_id} order {symbol} qty {qty!r} rounds to {amount} contracts, "
                 f"below the minimum {minimum} (precision {market.get('precision', {}).get('amount')})"
             )
         if maximum is not None and amount > Decimal(str(maximum)):
-            raise VenuePermanentError(
+            raise VenueOrderRejectedError(
                 f"{self.exchange_id} order {symbol} qty {qty!r} is {amount} contracts, above the maximum {maximum}"
             )
         return amount

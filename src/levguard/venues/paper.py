@@ -42,7 +42,7 @@ from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
-from levguard.errors import InputError, VenuePermanentError, VenueRetryableError
+from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
 from levguard.venues.paper_faults import VENUE_METHODS, Faults, OrderDelay
@@ -667,11 +667,11 @@ class PaperVenue:
         # size); returns the symbol as the venue names it.
         sym = self._sym(request.symbol)
         if not request.reduce_only:
-            raise VenuePermanentError("paper venue accepts reduce-only orders only, was reduce_only=False")
+            raise VenueOrderRejectedError("paper venue accepts reduce-only orders only, was reduce_only=False")
         if request.side not in ("buy", "sell"):
-            raise VenuePermanentError(f"side must be buy or sell, was {request.side!r}")
+            raise VenueOrderRejectedError(f"side must be buy or sell, was {request.side!r}")
         if not (math.isfinite(float(request.qty)) and float(request.qty) > 0.0):
-            raise VenuePermanentError(f"qty must be > 0, was {request.qty!r}")
+            raise VenueOrderRejectedError(f"qty must be > 0, was {request.qty!r}")
         return sym
 
     def _answer(self, arrival: Arrival) -> OrderState:
@@ -679,7 +679,7 @@ class PaperVenue:
         if arrival.status == "refused":
             raise VenueRetryableError(arrival.reason)  # Binance -1021 (ccxt InvalidNonce): retryable
         if arrival.status == "rejected":
-            raise VenuePermanentError(arrival.reason)
+            raise VenueOrderRejectedError(arrival.reason)
         state = self.orders[arrival.client_order_id]
         if arrival.status == "filled" and self.faults.crash_after_accept_left > 0:
             self.faults.crash_after_accept_left -= 1
@@ -767,9 +767,9 @@ class PaperVenue:
         # to the lot); VenuePermanentError when it cannot reduce.
         pos = self._positions.get(sym)
         if pos is None:
-            raise VenuePermanentError(f"reduce-only order on {sym} rejected: no open position")
+            raise VenueOrderRejectedError(f"reduce-only order on {sym} rejected: no open position")
         if (request.side == "sell") != (pos.qty > 0):
-            raise VenuePermanentError(
+            raise VenueOrderRejectedError(
                 f"reduce-only {request.side} on {sym} rejected: it would increase the position {pos.qty!r}"
             )
         qty = min(float(request.qty), abs(pos.qty))
@@ -777,7 +777,7 @@ class PaperVenue:
             lot = Decimal(repr(self.lot_size))
             qty = float((Decimal(repr(qty)) / lot).to_integral_value(rounding=ROUND_DOWN) * lot)
             if qty <= 0.0:
-                raise VenuePermanentError(f"qty {request.qty!r} rounds to 0 at lot size {self.lot_size!r}")
+                raise VenueOrderRejectedError(f"qty {request.qty!r} rounds to 0 at lot size {self.lot_size!r}")
         return qty
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
