@@ -14,8 +14,13 @@ Error classification (:func:`classify_ccxt_error`)
   ``OnMaintenance``, ``InvalidNonce``) and ``OperationFailed`` (e.g. Binance -1001 "internal
   error") -> :class:`~levguard.errors.VenueRetryableError`.
 * ``AuthenticationError`` and ``PermissionDenied`` -> :class:`~levguard.errors.VenueAuthError`.
-* Every other ccxt error (``InvalidOrder``, ``InsufficientFunds``, ``BadRequest``,
-  ``BadSymbol``, ``NotSupported``, ...) -> :class:`~levguard.errors.VenuePermanentError`.
+* ``InvalidOrder`` (but ``DuplicateOrderId``: the first order with that id exists),
+  ``InsufficientFunds`` and ``BadSymbol``: refusals before execution ->
+  :class:`~levguard.errors.VenueOrderRejectedError` (a permanent error; an order refused so is
+  final, nothing filled).
+* Every other ccxt error (``BadRequest``, ``BadResponse``, ``NotSupported``, ...) ->
+  :class:`~levguard.errors.VenuePermanentError`; on an order its outcome stays unknown (the
+  answer may have failed after execution) until the order is found by its client id.
 
 Messages name the operation and the symbol; credentials never appear in messages, logs or
 reprs (query strings, which carry request signatures, are cut from ccxt's messages).
