@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import cpu_model
+from _util import cpu_model, cpu_seconds, pct
 
 ACCOUNT = "paper-btc"
 ROUTES: dict[str, str] = {
@@ -102,21 +102,6 @@ def read_token(database: str, env: dict[str, str]) -> str:
         check=True,
     )
     return out.stdout.strip()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ``values``."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, round(q * len(s) + 0.5) - 1))
-    return s[k]
 
 
 def summary(lat: list[float], errors: int) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import cpu_model
+from _util import cpu_model, cpu_seconds, pct
 
 ACCOUNT = "paper-btc"
 SPEC = {
@@ -148,20 +148,6 @@ def client(port: int, token: str, until: float, out: Any) -> None:
 
 
 # ---------------------------------------------------------------------- driver
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ``values``."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[max(0, min(len(s) - 1, round(q * len(s) + 0.5) - 1))]
 
 
 def window(log: list[list[float]], t0: float, t1: float) -> dict[str, Any]:
