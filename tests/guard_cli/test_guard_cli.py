@@ -147,7 +147,7 @@ def test_guard_enable_re_enables_an_account_disabled_by_an_auth_failure(tmp_path
     cfg = paper_config(tmp_path, live=True)
     cfg["id"] = "desk-guardian"
     path = write(tmp_path, cfg)
-    assert runner.invoke(app, ["guard", path, "--json", "--max-cycles", "1"]).exit_code == 0
+    assert runner.invoke(app, ["guard", path, "--live", "--json", "--max-cycles", "1"]).exit_code == 0
     store = Store(cfg["database"])
     store.set_disabled("paper-btc", "authentication failed: HTTP 401", 1)
     assert store.leases()[0]["owner"] == "desk-guardian"  # the configured identity

@@ -12,6 +12,7 @@ from levguard.errors import (
     InputError,
     VenueAuthError,
     VenueError,
+    VenueOrderRejectedError,
     VenuePermanentError,
     VenueRateLimitError,
     VenueRetryableError,
@@ -113,10 +114,12 @@ def test_credentials_never_in_repr() -> None:
         (ccxt.RateLimitExceeded("x"), VenueRateLimitError),
         (ccxt.AuthenticationError("x"), VenueAuthError),
         (ccxt.PermissionDenied("x"), VenueAuthError),
-        (ccxt.InvalidOrder("x"), VenuePermanentError),
-        (ccxt.InsufficientFunds("x"), VenuePermanentError),
+        (ccxt.InvalidOrder("x"), VenueOrderRejectedError),
+        (ccxt.InsufficientFunds("x"), VenueOrderRejectedError),
+        (ccxt.DuplicateOrderId("x"), VenuePermanentError),  # the first order exists: not a refusal
         (ccxt.BadRequest("x"), VenuePermanentError),
-        (ccxt.BadSymbol("x"), VenuePermanentError),
+        (ccxt.BadResponse("x"), VenueRetryableError),  # a NetworkError in ccxt: an order stays in flight
+        (ccxt.BadSymbol("x"), VenueOrderRejectedError),
         (ccxt.NotSupported("x"), VenuePermanentError),
         (TimeoutError(), VenueRetryableError),
         (ValueError("x"), None),
