@@ -18,7 +18,7 @@ Error classification (:func:`classify_ccxt_error`)
   ``InsufficientFunds`` and ``BadSymbol``: refusals before execution ->
   :class:`~levguard.errors.VenueOrderRejectedError` (a permanent error; an order refused so is
   final, nothing filled).
-* Every other ccxt error (``BadRequest``, ``BadResponse``, ``NotSupported``, ...) ->
+* Every other ccxt error (``BadRequest``, ``NotSupported``, ``ExchangeError``, ...) ->
   :class:`~levguard.errors.VenuePermanentError`; on an order its outcome stays unknown (the
   answer may have failed after execution) until the order is found by its client id.
 
