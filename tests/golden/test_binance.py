@@ -14,6 +14,8 @@ from conftest import evaluate, one
 from levguard import TierTable
 from levguard.core.rules.binance import BUILTIN_TIERS
 from levguard.core.tiers import continuity_amounts
+from levguard.errors import InputError
+from levguard.margin import evaluate_account
 
 WB = 1535443.01
 BTC = {
@@ -121,6 +123,23 @@ def test_builtin_brackets_satisfy_the_continuity_rule_and_match_the_snapshot(sym
     floors = [t.notional_floor for t in table.tiers]
     assert [t.maint_amount for t in table.tiers] == pytest.approx(continuity_amounts(floors, list(table.mmrs)))
     assert "2024-10-24" in table.source
+
+
+def test_bracket_caps_are_inclusive_for_the_leverage_limit() -> None:
+    """Binance "Leverage and Margin" (USDⓈ-M): BTCUSDT's first bracket is "0 - 50,000" at 125x, so a
+    125x position of exactly 50,000 USDT is allowed, one of 50,005 is not (bracket 2: 100x)."""
+    spec = {"venue": "binance-usdm", "margin_mode": "isolated", "wallet_balance": 1_000.0}
+    pos = {"symbol": "BTCUSDT", "entry_price": 50_000.0, "mark_price": 50_000.0, "leverage": 125}
+    report = evaluate_account({**spec, "positions": [{**pos, "qty": 1.0}]})
+    assert report.positions[0].liquidation_price is not None
+    with pytest.raises(InputError, match="exceeds the maximum 100"):
+        evaluate_account({**spec, "positions": [{**pos, "qty": 1.0001}]})
+    table = BUILTIN_TIERS["BTCUSDT"]
+    assert table.max_leverage(50_000.0) == 125
+    assert table.max_leverage(50_000.01) == 100
+    assert table.max_leverage(0.0) == 125
+    assert table.index(50_000.0) == 1  # maintenance: floor inclusive (continuous at the cap either way)
+    assert table.maintenance_margin(50_000.0) == pytest.approx(50_000.0 * 0.004)
 
 
 def test_bracket_reselection_uses_the_bracket_of_the_notional_at_the_liquidation_price() -> None:

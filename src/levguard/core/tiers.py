@@ -23,7 +23,8 @@ class Tier:
     Parameters
     ----------
     notional_floor, notional_cap : float
-        The bracket covers ``[floor, cap)`` in the settlement currency (``cap`` may be inf).
+        The bracket covers ``[floor, cap)`` in the settlement currency for maintenance margin
+        (``cap`` may be inf); its leverage limit includes the cap (:meth:`TierTable.max_leverage`).
     mmr : float
         Maintenance margin rate as a fraction (0.004 = 0.4 %).
     maint_amount : float
@@ -280,8 +281,20 @@ class TierTable:
         return notional * t.mmr - t.maint_amount
 
     def max_leverage(self, notional: float) -> float:
-        """Return the highest initial leverage allowed at ``notional``."""
-        return self.tier(notional).max_leverage
+        """Return the highest initial leverage allowed at ``notional`` (the bracket's cap included).
+
+        Notes
+        -----
+        A bracket's notional cap is a position *limit* and is inclusive: Binance USDⓈ-M "Leverage
+        and Margin" lists BTCUSDT's first bracket as "0 - 50,000" at 125x (``notionalCap``, the
+        maximum position at that leverage; ``GET /fapi/v1/leverageBracket``), and Bybit's risk
+        limit is "position value <= riskLimitValue".  Maintenance margin is continuous across a
+        cap, so only the leverage limit depends on which side the cap belongs to.
+        """
+        k = self.index(notional)
+        if k > 0 and float(notional) <= self.tiers[k - 1].notional_cap * (1.0 + 1e-12):
+            k -= 1
+        return self.tiers[k].max_leverage
 
     def to_rows(self) -> list[dict[str, float | None]]:
         """Return the list-of-dicts shape used in account specs."""
