@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +22,7 @@ from levguard.core.risk.stress import (
     venue_default,
 )
 from levguard.core.spec import account_from_spec
-from levguard.data.crashes import NAMED_CRASHES
+from levguard.data.crashes import measure_shock
 from levguard.errors import InputError
 
 
@@ -30,21 +32,75 @@ def _account(**kw: Any) -> Any:
     return account_from_spec(spec)
 
 
-def test_named_scenarios_carry_the_measured_crash_magnitudes() -> None:
-    """The price shock and funding of every historical scenario equal the measured crash profile."""
-    crashes = {c.date: c for c in NAMED_CRASHES}
-    assert len(NAMED_SCENARIOS) == 6
+def test_named_scenarios_carry_magnitudes_and_sources() -> None:
+    assert len(NAMED_SCENARIOS) == 8
     for s in NAMED_SCENARIOS:
-        c = crashes[s.date]
-        assert s.price_shock == pytest.approx(-c.depth)
-        assert s.funding_rate == pytest.approx(c.funding_min)
-        assert s.source
+        assert -1.0 < s.price_shock < 0.0
+        assert "mark-price" in s.source
     assert scenario_by_name("2022-11-08").name == "ftx"
     assert scenario_by_name("ftx").vol_shock == pytest.approx(1.1472 - 0.5948)
+    assert scenario_by_name("black-thursday").price_shock == -0.5098
+
+
+@pytest.mark.shared_data
+def test_scenario_shocks_are_measured_on_the_real_mark(shared_dir: Path) -> None:
+    """Each shock is the largest 24 h fall of the BTCUSDT mark from a running peak (across
+    midnight); Black Thursday reproduces 50.98 % (2020-03-12 02:00 to 2020-03-13 02:00 UTC).
+    Funding is the lowest print from 8 h before to 48 h after that trough."""
+    mark_path = shared_dir / "data/ohlcv/BTCUSDT-MARK_1h.csv"
+    funding_path = shared_dir / "data/funding/BTCUSDT_funding.csv"
+    if not (mark_path.is_file() and funding_path.is_file()):
+        pytest.skip("shared BTCUSDT mark and funding files are not present")
+    mark, funding = _read_csv(mark_path), _read_csv(funding_path)
+    for s in NAMED_SCENARIOS:
+        m = measure_shock(mark, s.date)
+        assert -m.depth == pytest.approx(s.price_shock, abs=5e-5), s.name
+        window = funding.loc[m.trough - pd.Timedelta(hours=8) : m.trough + pd.Timedelta(hours=48), "funding_rate"]
+        assert float(window.min()) == pytest.approx(s.funding_rate, abs=5e-7), s.name
+    bt = measure_shock(mark, "2020-03-12")
+    assert round(bt.depth, 4) == 0.5098
+    assert (bt.peak, bt.trough) == (
+        pd.Timestamp("2020-03-12 02:00", tz="UTC"),
+        pd.Timestamp("2020-03-13 02:00", tz="UTC"),
+    )
+
+
+def test_measure_shock_spans_midnight_and_respects_its_window() -> None:
+    idx = pd.date_range("2024-01-01 18:00", periods=16, freq="1h", tz="UTC")
+    high = [100.0, 101, 110, 104, 100, 96, 92, 88, 84, 80, 70, 75, 80, 85, 90, 95]
+    bars = pd.DataFrame({"high": high, "low": [h - 1 for h in high]}, index=idx)
+    m = measure_shock(bars, "2024-01-01")
+    assert m.depth == pytest.approx(1 - 69 / 110)  # peak 20:00 on day 1, trough 04:00 on day 2
+    assert (m.peak.hour, m.trough.hour) == (20, 4)
+    short = measure_shock(bars, "2024-01-01", window_hours=2)
+    assert short.depth == pytest.approx(1 - 69 / 84)  # the peak two hours back: 02:00
+    with pytest.raises(InputError, match="window_hours"):
+        measure_shock(bars, "2024-01-01", window_hours=0)
+    with pytest.raises(InputError, match="cover"):
+        measure_shock(bars, "2023-01-01")
+
+
+def test_black_thursday_liquidates_a_2x_long_opened_at_the_peak() -> None:
+    """Issue 13: a 2x isolated long opened at the 2020-03-12 mark peak (50,953) was liquidated in
+    reality; the scenario must liquidate it too."""
+    acc = _account(
+        positions=[
+            {
+                "symbol": "BTCUSDT",
+                "qty": 1,
+                "entry_price": 50_953,
+                "mark_price": 50_953,
+                "leverage": 2,
+                "margin_mode": "isolated",
+            }
+        ]
+    )
+    res = apply_scenario(acc, scenario_by_name("black-thursday"))
+    assert res.positions[0].liquidated
 
 
 def test_isolated_long_is_liquidated_and_loses_only_its_margin() -> None:
-    """A 20x isolated long in Black Thursday (-45.5 %): liquidated; loss capped at its 3,000 margin."""
+    """A 20x isolated long in Black Thursday (-51.0 %): liquidated; loss capped at its 3,000 margin."""
     acc = _account(
         positions=[
             {
@@ -60,7 +116,7 @@ def test_isolated_long_is_liquidated_and_loses_only_its_margin() -> None:
     res = apply_scenario(acc, scenario_by_name("black-thursday"))
     p = res.positions[0]
     assert p.liquidated
-    assert p.mark_after == pytest.approx(60_000 * (1 - 0.4553))
+    assert p.mark_after == pytest.approx(60_000 * (1 - 0.5098))
     assert p.pnl == pytest.approx(-3_000)
     assert res.equity_before == pytest.approx(13_000)
     assert res.defaulted is False
@@ -198,3 +254,9 @@ def test_a_bankrupt_cross_wallet_does_not_eat_isolated_margin() -> None:
     assert res.equity_after == pytest.approx(eth_balance)
     assert res.bad_debt == pytest.approx(2 * 60_000 * 0.4553 - 20_000)
     assert res.pnl == pytest.approx(eth_balance - 29_000)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), utc=True), name="timestamp")
+    return frame

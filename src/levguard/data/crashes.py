@@ -14,7 +14,7 @@ import pandas as pd
 
 from levguard.errors import InputError
 
-__all__ = ["NAMED_CRASHES", "CrashProfile", "crash_by_name", "measure_crash"]
+__all__ = ["NAMED_CRASHES", "CrashProfile", "ShockMeasure", "crash_by_name", "measure_crash", "measure_shock"]
 
 _HOUR_NS = 3_600 * 1_000_000_000
 
@@ -208,4 +208,93 @@ def measure_crash(
         funding_min=f_min,
         day_drop=float(low[i_t] / ohlcv["open"].to_numpy(dtype=np.float64)[int(in_day[0])] - 1.0),
         mark_excess=mark_excess,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ShockMeasure:
+    """The largest fall of a price from its running peak within a window (see :func:`measure_shock`).
+
+    ``depth`` is ``1 - low(trough) / high(peak)`` in (0, 1); ``peak`` and ``trough`` are bar open
+    times (UTC); ``window_hours`` the longest peak-to-trough span allowed.
+    """
+
+    date: str
+    depth: float
+    peak: pd.Timestamp
+    trough: pd.Timestamp
+    window_hours: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able fields."""
+        return {
+            "date": self.date,
+            "depth": self.depth,
+            "peak": self.peak.isoformat(),
+            "trough": self.trough.isoformat(),
+            "window_hours": self.window_hours,
+        }
+
+
+def measure_shock(bars: pd.DataFrame, day: str, *, window_hours: int = 24, search_hours: int = 48) -> ShockMeasure:
+    """Measure a crash's shock: the largest fall from a running peak within ``window_hours``.
+
+    Parameters
+    ----------
+    bars : DataFrame
+        Hourly bars with ``high`` and ``low`` (index: bar open time, UTC); for a stress scenario
+        the venue's **mark-price** bars, which are what trigger liquidations.
+    day : str
+        The crash's UTC day, ``YYYY-MM-DD``.
+    window_hours : int
+        Longest span from the peak bar to the trough bar (24 by default).
+    search_hours : int
+        Troughs are sought among the bars opening from ``day`` 00:00 UTC for this many hours
+        (48: a crash that starts late in a UTC day and bottoms the next is measured whole).
+
+    Returns
+    -------
+    ShockMeasure
+
+    Notes
+    -----
+    For every candidate trough bar ``t`` the peak is the highest high of the bars opening in
+    ``[t - window_hours, t]``, **across UTC day boundaries**; the shock is the largest
+    ``1 - low(t) / peak`` (first trough and first peak on ties).  Seeking the trough within one
+    calendar day, as :func:`measure_crash` does for crash *shapes*, understates crashes that span
+    midnight: on Binance's BTCUSDT mark the 2020-03-12 crash ran from 50,953 at 2020-03-12 02:00
+    to 24,979 at 2020-03-13 02:00 UTC, a fall of 50.98 %, against 45.5 % within 2020-03-12.
+    """
+    if not (isinstance(window_hours, int) and 1 <= window_hours <= 24 * 30):
+        raise InputError(f"window_hours must be an int in [1, 720], was {window_hours!r}")
+    if not (isinstance(search_hours, int) and 1 <= search_hours <= 24 * 30):
+        raise InputError(f"search_hours must be an int in [1, 720], was {search_hours!r}")
+    for col in ("high", "low"):
+        if col not in bars.columns:
+            raise InputError(f"bars must have a {col!r} column, has {list(bars.columns)}")
+    try:
+        t0 = int(pd.Timestamp(day, tz="UTC").value)
+    except (ValueError, TypeError):
+        raise InputError(f"day must be a date YYYY-MM-DD, was {day!r}") from None
+    ts = pd.DatetimeIndex(bars.index).as_unit("ns").asi8
+    high = bars["high"].to_numpy(dtype=np.float64)
+    low = bars["low"].to_numpy(dtype=np.float64)
+    candidates = np.flatnonzero((ts >= t0) & (ts < t0 + search_hours * _HOUR_NS))
+    if candidates.size == 0:
+        raise InputError(f"bars must cover {day} (no bar opens in the {search_hours} h from its start)")
+    best, best_peak, best_trough = -math.inf, -1, -1
+    for t in candidates:
+        window = np.flatnonzero((ts >= ts[t] - window_hours * _HOUR_NS) & (ts <= ts[t]))
+        k = int(window[np.argmax(high[window])])
+        fall = 1.0 - low[t] / high[k]
+        if fall > best:
+            best, best_peak, best_trough = float(fall), k, int(t)
+    if not (0.0 < best < 1.0):
+        raise InputError(f"bars show no fall from a peak around {day} (largest {best!r})")
+    return ShockMeasure(
+        day,
+        best,
+        pd.Timestamp(ts[best_peak], tz="UTC"),
+        pd.Timestamp(ts[best_trough], tz="UTC"),
+        window_hours,
     )

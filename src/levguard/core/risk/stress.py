@@ -10,11 +10,13 @@ and venues that default (their collateral and positions are lost, as on FTX in 2
 Historical magnitudes
 ---------------------
 Measured from Binance USDⓈ-M BTCUSDT perpetual 1h klines, mark-price klines and 8-hourly funding
-(data.binance.vision, via levguard's shared reference data; rule in
-:func:`levguard.data.crashes.measure_crash`):
+(data.binance.vision, via levguard's shared reference data):
 
-* ``price_shock`` = -depth: the 24-hour peak-to-trough fall (last price, wicks included).
-* ``funding_rate`` = the lowest funding print from 8 hours before to 48 hours after the trough.
+* ``price_shock`` = -depth: the largest fall of the **mark price** (what triggers liquidations)
+  from its running peak within 24 hours, across UTC day boundaries, for troughs in the 48 hours
+  from the scenario's date (rule: :func:`levguard.data.crashes.measure_shock`).  Black Thursday:
+  50,953 at 2020-03-12 02:00 to 24,979 at 2020-03-13 02:00 UTC, -50.98 %.
+* ``funding_rate`` = the lowest funding print from 8 hours before to 48 hours after that trough.
 * ``vol_shock`` (implied): where Deribit's BTC DVOL index is in the reference data (2022-11 on),
   the rise from the previous day's close to the highest close of the crash day and the next;
   before that, an **estimate**: the crash day's realized-vol jump (1h returns, annualised, crash
@@ -120,12 +122,15 @@ def base_asset(symbol: str) -> str:
 
 
 _DVOL = "Deribit BTC DVOL daily closes (levguard shared reference data)"
-_BINANCE = "Binance USDⓈ-M BTCUSDT perpetual 1h klines and funding (data.binance.vision)"
+_BINANCE = (
+    "Binance USDⓈ-M BTCUSDT mark-price 1h klines (largest 24 h fall from a running peak, "
+    "measure_shock) and funding (data.binance.vision)"
+)
 
 NAMED_SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "black-thursday",
-        -0.4553,
+        -0.5098,
         vol_shock=round(4.817 * IMPLIED_TO_REALIZED, 4),
         funding_rate=-0.003,
         funding_intervals=3,
@@ -135,7 +140,7 @@ NAMED_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "china-ban",
-        -0.3494,
+        -0.3296,
         vol_shock=round(2.325 * IMPLIED_TO_REALIZED, 4),
         funding_rate=-0.000897,
         funding_intervals=3,
@@ -144,8 +149,28 @@ NAMED_SCENARIOS: tuple[Scenario, ...] = (
         source=f"{_BINANCE}; vol: estimate (realized-vol jump 2.325 x 0.2415)",
     ),
     Scenario(
+        "dec-2021-weekend",
+        -0.2469,
+        vol_shock=round(0.907 * IMPLIED_TO_REALIZED, 4),
+        funding_rate=0.000029,
+        funding_intervals=3,
+        kind="historical",
+        date="2021-12-04",
+        source=f"{_BINANCE}; vol: estimate (realized-vol jump 0.907 x 0.2415)",
+    ),
+    Scenario(
+        "luna",
+        -0.1679,
+        vol_shock=round(1.191 * IMPLIED_TO_REALIZED, 4),
+        funding_rate=-0.00042,
+        funding_intervals=3,
+        kind="historical",
+        date="2022-05-12",
+        source=f"{_BINANCE}; vol: estimate (realized-vol jump 1.191 x 0.2415)",
+    ),
+    Scenario(
         "celsius",
-        -0.1939,
+        -0.2123,
         vol_shock=round(0.611 * IMPLIED_TO_REALIZED, 4),
         funding_rate=-0.0001,
         funding_intervals=3,
@@ -155,7 +180,7 @@ NAMED_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "ftx",
-        -0.1942,
+        -0.1842,
         vol_shock=0.5524,
         funding_rate=-0.001192,
         funding_intervals=3,
@@ -165,7 +190,7 @@ NAMED_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "yen-carry",
-        -0.1994,
+        -0.1965,
         vol_shock=0.0695,
         funding_rate=-0.000028,
         funding_intervals=3,
@@ -175,7 +200,7 @@ NAMED_SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "oct-2025-liquidations",
-        -0.1713,
+        -0.1681,
         vol_shock=0.0642,
         funding_rate=-0.000109,
         funding_intervals=3,
