@@ -175,3 +175,15 @@ def test_a_takeover_waits_for_an_intent_being_recorded(store_url: str) -> None:
     finally:
         other.close()
         store.close()
+
+
+def test_a_result_and_its_audit_row_are_one_transaction(store: Store) -> None:
+    store.upsert_account("a", "binance-usdm")
+    store.record_intent("a", "c1", "BTCUSDT", "sell", 0.5, T0, "r")
+    audit = ("reconcile", {"order": {"client_order_id": "c1"}}, {"status": "closed"}, ["asked the venue"])
+    store.mark_result("c1", "closed", 0.5, 60_000.0, "v1", T0 + S, audit=audit)
+    (row,) = store.audit_log(account="a", event="reconcile")
+    assert row["decision"] == {"status": "closed"}
+    with pytest.raises(InputError, match="JSON"):  # an audit row that cannot be written: no result either
+        store.mark_result("c1", "canceled", 0.5, None, None, T0 + 2 * S, audit=("reconcile", {"x": object()}, {}, []))
+    assert store.order("c1")["status"] == "closed"  # type: ignore[index]

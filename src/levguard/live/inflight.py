@@ -74,35 +74,41 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
                 )
             else:
                 status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
-            g.store.mark_result(cid, "expired", 0.0, None, None, now, error=why)
-            st.inflight.pop(cid, None)
             resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
+            g.store.mark_result(cid, "expired", 0.0, None, None, now, error=why, audit=_audit(row, resolved))
+            st.inflight.pop(cid, None)
         else:
-            delta = g.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, now)
-            book_fill(st, row, delta)
             resolved = {
                 "account": setup.name,
                 "client_order_id": cid,
                 "status": state.status,
                 "filled": state.filled,
-                "booked": delta,
             }
-            if state.status in _FINAL:
+            final = state.status in _FINAL
+            delta = g.store.mark_result(
+                cid,
+                state.status,
+                state.filled,
+                state.average_price,
+                state.venue_order_id,
+                now,
+                audit=_audit(row, resolved) if final else None,
+            )
+            book_fill(st, row, delta)
+            resolved["booked"] = delta
+            if final:
                 st.inflight.pop(cid, None)
             else:
-                row = {**row, "status": state.status, "filled": state.filled}
-                st.inflight[cid] = row
+                st.inflight[cid] = {**row, "status": state.status, "filled": state.filled}
                 continue
-        g._audit(
-            setup.name,
-            "reconcile",
-            {"order": row},
-            resolved,
-            ["unresolved order: asked the venue by client order id"],
-        )
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)
     return out
+
+
+def _audit(row: Mapping[str, Any], resolved: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], list[str]]:
+    # The reconcile audit row, written in the transaction that records the venue's answer.
+    return ("reconcile", {"order": dict(row)}, dict(resolved), ["unresolved order: asked the venue by client order id"])
 
 
 def book_fill(st: AccountState, row: Mapping[str, Any], delta: float) -> None:

@@ -761,6 +761,7 @@ class Store:
         ts_ns: int,
         *,
         error: str | None = None,
+        audit: tuple[str, dict[str, Any], dict[str, Any], list[str]] | None = None,
     ) -> float:
         """Record the venue's answer (or a reconciliation): ``status`` is one of ccxt's statuses.
 
@@ -769,7 +770,8 @@ class Store:
         transaction the fill not yet booked (``filled`` minus what was recorded before) moves the
         account's expected position of the symbol (:meth:`set_expected`), so the guardian's own
         fills are never mistaken for the venue's doing, even across a crash.  Returns that newly
-        booked fill (>= 0, in the position's units).
+        booked fill (>= 0, in the position's units).  ``audit`` = ``(event, inputs, decision,
+        reasons)`` appends an audit row of the order's account in the same transaction.
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")
@@ -795,6 +797,18 @@ class Store:
             if row is None:
                 raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
             conn.execute(ORDERS.update().where(ORDERS.c.client_order_id == client_order_id).values(**values))
+            if audit is not None:
+                event, inputs, decision, reasons = audit
+                conn.execute(
+                    AUDIT_LOG.insert().values(
+                        account=row.account,
+                        ts_ns=_int(ts_ns, "ts_ns"),
+                        event=str(event),
+                        inputs=_jsonable(inputs, "inputs"),
+                        decision=_jsonable(decision, "decision"),
+                        reasons=[str(r) for r in reasons],
+                    )
+                )
             delta = max(filled_f - float(row.filled), 0.0)
             if delta > 0.0:
                 acct = conn.execute(
