@@ -23,6 +23,7 @@ from levguard.core.risk.stress import (
 )
 from levguard.core.spec import account_from_spec
 from levguard.data.crashes import measure_shock
+from levguard.data.loaders import load_funding, load_ohlcv
 from levguard.errors import InputError
 
 
@@ -51,7 +52,7 @@ def test_scenario_shocks_are_measured_on_the_real_mark(shared_dir: Path) -> None
     funding_path = shared_dir / "data/funding/BTCUSDT_funding.csv"
     if not (mark_path.is_file() and funding_path.is_file()):
         pytest.skip("shared BTCUSDT mark and funding files are not present")
-    mark, funding = _read_csv(mark_path), _read_csv(funding_path)
+    mark, funding = load_ohlcv(mark_path, kind="mark"), load_funding(funding_path)
     for s in NAMED_SCENARIOS:
         m = measure_shock(mark, s.date)
         assert -m.depth == pytest.approx(s.price_shock, abs=5e-5), s.name
@@ -254,9 +255,3 @@ def test_a_bankrupt_cross_wallet_does_not_eat_isolated_margin() -> None:
     assert res.equity_after == pytest.approx(eth_balance)
     assert res.bad_debt == pytest.approx(2 * 60_000 * 0.4553 - 20_000)
     assert res.pnl == pytest.approx(eth_balance - 29_000)
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path)
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), utc=True), name="timestamp")
-    return frame

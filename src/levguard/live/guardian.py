@@ -268,6 +268,11 @@ class Guardian:
             name, now, "enabled", {"disabled_reason": before}, {"disabled": False}, [f"re-enabled by {by}"]
         )
 
+    def _re_enabled(self, name: str) -> bool:
+        # An operator cleared the persisted disabled state.
+        row = self.store.account(name)
+        return row is not None and not row.get("disabled_reason")
+
     def disabled(self, name: str) -> str | None:
         """Why acting on the account is disabled (None: it is not)."""
         return self._state[self._setup(name).name].disabled
@@ -522,7 +527,7 @@ class Guardian:
             return {"account": setup.name, "status": "lease_held_elsewhere"}
         if not st.loaded:
             self.load(setup, st)
-        if st.disabled and not (self.store.account(setup.name) or {}).get("disabled_reason", st.disabled):
+        if st.disabled and self._re_enabled(setup.name):
             # Re-enabled in the store by an operator (CLI or another process): act again.
             self._audit(setup.name, "enabled", {"disabled_reason": st.disabled}, {"disabled": False}, ["store"])
             st.disabled = None

@@ -263,7 +263,9 @@ def create_app(
         return JSONResponse({"status": "guardian stopped", "cycles": runtime.cycles, "guardian": "stopped"}, 503)
 
     from levguard.service.api import router
+    from levguard.service.stream import StreamTickets
 
+    app.state.stream_tickets = StreamTickets()
     app.include_router(router)
     _docs_routes(app, docs)
     app.mount("/", _Fallback(app, _dashboard()), name="dashboard")

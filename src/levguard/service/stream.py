@@ -82,12 +82,8 @@ class StreamTickets:
 
 
 def tickets_of(request: Request) -> StreamTickets:
-    """The app's ticket book (created on first use)."""
-    state = request.app.state
-    book: StreamTickets | None = getattr(state, "stream_tickets", None)
-    if book is None:
-        book = StreamTickets()
-        state.stream_tickets = book
+    """The app's ticket book (``app.state.stream_tickets``, made by ``create_app``)."""
+    book: StreamTickets = request.app.state.stream_tickets
     return book
 
 
