@@ -502,3 +502,17 @@ def test_an_auth_failure_while_the_database_is_down_is_contained(tmp_path: Path)
     assert g.disabled("paper") is not None
     with pytest.raises(InputError, match="lease_ttl_s"):
         Guardian([], s, lease_ttl_s=0)
+
+
+def test_a_dry_run_keeps_an_auth_failure_and_alerts_it_once(tmp_path: Path) -> None:
+    """A dry run writes no disabled state to the store, so it must not read the store's empty one as
+    an operator's re-enable (and alert the same auth failure again every cycle)."""
+    w = Wrapped(venue())
+    s = store(tmp_path)
+    g = _guard(w, s, live=False)
+    w.inject("fetch_positions", EXCEPTIONS["auth"], times=5)
+    _run(w, g, steps=10)
+    assert g.disabled("paper") is not None
+    auth = [a for a in s.alerts(account="paper", limit=100) if a["kind"] == "auth"]
+    assert len(auth) == 1
+    assert not s.audit_log(account="paper", event="enabled")

@@ -269,8 +269,9 @@ class Guardian:
         )
 
     def _re_enabled(self, name: str) -> bool:
-        # An operator cleared the persisted disabled state.
-        row = self.store.account(name)
+        # An operator cleared the persisted disabled state (a dry run persists none: it keeps its
+        # own until enable_account).
+        row = self.store.account(name) if self.live else None
         return row is not None and not row.get("disabled_reason")
 
     def disabled(self, name: str) -> str | None:
