@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from levguard._typing import Float64Array1D, Int64Array1D
-from levguard.errors import DataError
+from levguard.core.risk.forecast import HourlyBars
+from levguard.errors import DataError, InputError
 
 __all__ = [
     "FUNDING_COLUMNS",
@@ -29,6 +30,7 @@ __all__ = [
     "KINDS",
     "OHLCV_COLUMNS",
     "OHLCVArrays",
+    "hourly_bars",
     "interval_to_ns",
     "make_funding_frame",
     "make_ohlcv_frame",
@@ -150,3 +152,40 @@ def ohlcv_arrays(frame: pd.DataFrame) -> OHLCVArrays:
         raise DataError("frame index must be a UTC DatetimeIndex")
     ts = idx.as_unit("ns").asi8
     return OHLCVArrays(ts, *(_view(frame, c) for c in OHLCV_COLUMNS))
+
+
+def hourly_bars(frame: pd.DataFrame) -> HourlyBars:
+    """Return the :class:`~levguard.core.risk.forecast.HourlyBars` a liquidation forecast reads.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Hourly bars with a UTC ``DatetimeIndex`` of bar open times and ``high, low, close``;
+        when ``mark_high, mark_low, mark_close`` are present they are used (liquidations are
+        triggered by the mark).  Missing hours are allowed.
+
+    Raises
+    ------
+    InputError
+        Not a frame, a naive or non-datetime index, missing columns, or bad prices
+        (:meth:`HourlyBars.from_arrays`).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"bars must be a pandas DataFrame, was {type(frame).__name__}")
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex):
+        raise InputError("bars must have a DatetimeIndex of bar open times")
+    if idx.tz is None:
+        raise InputError("bars index must be timezone-aware (UTC), was naive")
+    prefix = "mark_" if {"mark_high", "mark_low", "mark_close"} <= set(frame.columns) else ""
+    cols = [f"{prefix}{c}" for c in ("high", "low", "close")]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise InputError(f"bars has no column(s) {', '.join(missing)}")
+    values = []
+    for c in cols:
+        try:
+            values.append(pd.to_numeric(frame[c], errors="raise").to_numpy(dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"bars {c} must be numeric") from exc
+    return HourlyBars.from_arrays(idx.tz_convert("UTC").as_unit("ns").asi8, *values)

@@ -35,7 +35,11 @@ _EXPORTS: dict[str, str] = {
     "var_backtest": "levguard.risk.var",
     "OptionPosition": "levguard.core.risk.portfolio",
     "revalue": "levguard.core.risk.portfolio",
-    # probability of liquidation
+    # probability of liquidation: calibrated forecasts from bars (the one path) and closed forms
+    "liquidation_forecasts": "levguard.risk.forecast",
+    "liquidation_forecaster": "levguard.risk.forecast",
+    "FORECAST_MODELS": "levguard.risk.forecast",
+    "ExcursionParams": "levguard.core.risk.excursion",
     "prob_liquidation": "levguard.risk.liquidation",
     "prob_liquidation_curve": "levguard.risk.liquidation",
     "prob_liquidation_table": "levguard.risk.liquidation",

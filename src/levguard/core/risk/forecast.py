@@ -1,0 +1,398 @@
+"""Liquidation forecasts from hourly bars: the one path every P(liquidation) goes through.
+
+:func:`forecast_liquidations` is vectorised and leakage-free: each forecast reads only bars that
+closed at or before its ``as_of``, and the ``excursion`` model is refitted on a fixed calendar
+grid (:attr:`~levguard.core.risk.excursion.ExcursionParams.refit_days` days, anchored at the Unix
+epoch), so a forecast never changes when later bars change.  :func:`fit_forecaster` returns the
+model fitted at one time, whose ``prob`` gives the same numbers for many positions (the live
+paths).  :func:`levguard.risk.liquidation_forecasts` is the pandas face; the data layer's
+:func:`levguard.data.frames.hourly_bars` builds :class:`HourlyBars` from a frame.
+
+Models: ``excursion`` (the default; :mod:`levguard.core.risk.excursion`) and ``naive`` (GBM first
+passage with the last 30 days of realised volatility: the validation baseline).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from levguard._typing import Float64Array1D
+from levguard.core.risk.excursion import (
+    HORIZON_GRID_HOURS,
+    ExcursionDistribution,
+    ExcursionForecaster,
+    ExcursionParams,
+    GbmForecaster,
+    adverse_excursions,
+    blended_sigma,
+    excursion_probabilities,
+    fit_excursion_distribution,
+    grid_upper,
+    log_barrier,
+)
+from levguard.errors import InputError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FORECAST_MODELS",
+    "HOUR_NS",
+    "MAX_HORIZON_DAYS",
+    "HourlyBars",
+    "LiquidationForecaster",
+    "fit_forecaster",
+    "forecast_liquidations",
+    "horizon_hours",
+    "parse_sides",
+]
+
+FORECAST_MODELS: tuple[str, ...] = ("default", "excursion", "naive")
+"""Model names: ``default`` (an alias of ``excursion``, the calibrated model), ``excursion``
+and ``naive`` (GBM first passage with 30-day realised volatility, the baseline)."""
+
+DEFAULT_MODEL = "excursion"
+"""The model ``"default"`` stands for."""
+
+MAX_HORIZON_DAYS = 30.0
+"""Longest horizon accepted, days."""
+
+HOUR_NS = 3_600_000_000_000
+DAY_NS = 24 * HOUR_NS
+HOURS_PER_YEAR = 365 * 24
+
+WARMUP_BARS = 168
+"""Excursions starting in the first week of the bars are not pooled (the volatility estimate is
+still settling)."""
+
+NAIVE_WINDOW = 30 * 24
+"""Hourly returns in the naive model's realised volatility (30 days)."""
+
+LiquidationForecaster = ExcursionForecaster | GbmForecaster
+"""A model fitted at one time; ``prob(side, distance, hours)`` gives its forecasts."""
+
+
+@dataclass(frozen=True)
+class HourlyBars:
+    """Hourly bars on a gap-free grid: log closes, highs and lows (missing bars marked).
+
+    Build it with :meth:`from_arrays` (or :func:`levguard.data.frames.hourly_bars` from a
+    frame).  A missing bar has a NaN close, a ``+inf`` low and a ``-inf`` high, so it makes no
+    extreme and no return.
+
+    Attributes
+    ----------
+    start_ns : int
+        Open time of the first bar, UTC ns, on the hour.
+    log_close, log_high, log_low : (N,) float64
+        Per grid hour.
+    present : (N,) bool
+        Whether the bar exists.
+    """
+
+    start_ns: int
+    log_close: Float64Array1D = field(repr=False)
+    log_high: Float64Array1D = field(repr=False)
+    log_low: Float64Array1D = field(repr=False)
+    present: np.ndarray = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Grid hours from the first bar to the last."""
+        return int(self.log_close.shape[0])
+
+    @property
+    def end_ns(self) -> int:
+        """Close time of the last bar, UTC ns."""
+        return self.start_ns + self.n * HOUR_NS
+
+    @classmethod
+    def from_arrays(
+        cls, open_ns: np.ndarray, high: Float64Array1D, low: Float64Array1D, close: Float64Array1D
+    ) -> HourlyBars:
+        """Validate hourly bars and place them on the grid.
+
+        Parameters
+        ----------
+        open_ns : (N,) int64
+            Bar open times, UTC ns, strictly increasing, on the hour.
+        high, low, close : (N,) float64
+            Prices, finite and > 0.
+
+        Raises
+        ------
+        InputError
+            Fewer than 2 bars, times not increasing or not on the hour, or a price that is not
+            finite and positive (named with its position).
+        """
+        t = np.asarray(open_ns, dtype=np.int64)
+        cols = {"high": high, "low": low, "close": close}
+        values = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+        if t.ndim != 1 or any(v.shape != t.shape for v in values.values()):
+            raise InputError("bars times, high, low and close must be one-dimensional and of one length")
+        if t.shape[0] < 2:
+            raise InputError(f"bars needs at least 2 hourly bars, had {t.shape[0]}")
+        steps = np.diff(t)
+        if np.any(steps <= 0):
+            raise InputError("bars times must be strictly increasing")
+        if np.any(steps % HOUR_NS != 0) or t[0] % HOUR_NS != 0:
+            raise InputError("bars must be hourly, opening on the hour; resample with levguard.data.resample")
+        for name, v in values.items():
+            bad = ~(np.isfinite(v) & (v > 0.0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputError(f"bars {name} must be finite and > 0, was {v[i]!r} at row {i}")
+        if np.any(values["low"] > values["high"]):
+            i = int(np.flatnonzero(values["low"] > values["high"])[0])
+            raise InputError(f"bars low must be <= high, was {values['low'][i]!r} > {values['high'][i]!r} at row {i}")
+        n = int((t[-1] - t[0]) // HOUR_NS) + 1
+        pos = (t - t[0]) // HOUR_NS
+        present = np.zeros(n, dtype=bool)
+        present[pos] = True
+        log_close = np.full(n, np.nan)
+        log_close[pos] = np.log(values["close"])
+        log_low = np.full(n, np.inf)
+        log_low[pos] = np.log(values["low"])
+        log_high = np.full(n, -np.inf)
+        log_high[pos] = np.log(values["high"])
+        return cls(int(t[0]), log_close, log_high, log_low, present)
+
+    def last_closed(self, as_of_ns: np.ndarray) -> np.ndarray:
+        """Return the grid index of the last present bar closed (open + 1 h) at or before each time.
+
+        Raises
+        ------
+        InputError
+            An ``as_of`` before the first bar closed.
+        """
+        t = np.asarray(as_of_ns, dtype=np.int64)
+        k = np.minimum((t - self.start_ns) // HOUR_NS - 1, self.n - 1)
+        if np.any(k < 0):
+            i = int(np.flatnonzero(k < 0)[0])
+            raise InputError(f"as_of {int(t[i])} ns is before the first bar closed ({self.start_ns + HOUR_NS} ns)")
+        present_idx = np.flatnonzero(self.present)
+        out: np.ndarray = present_idx[np.searchsorted(present_idx, k, side="right") - 1]
+        return out
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def parse_sides(side: object) -> Float64Array1D:
+    """Return +1/-1 per side given as ``"long"``/``"short"``/``+1``/``-1`` (a scalar or a sequence).
+
+    Raises
+    ------
+    InputError
+        Any other value, named.
+    """
+    arr = np.atleast_1d(np.asarray(side, dtype=object))
+    if arr.ndim != 1:
+        raise InputError(f"side must be a scalar or one-dimensional, had shape {arr.shape}")
+    out = np.empty(arr.shape[0], dtype=np.float64)
+    for i, s in enumerate(arr):
+        word = s.strip().lower() if isinstance(s, str) else None
+        if word in ("long", "short"):
+            out[i] = 1.0 if word == "long" else -1.0
+        elif (
+            not isinstance(s, (str, bool, np.bool_))
+            and isinstance(s, (int, float, np.integer, np.floating))
+            and s in (1, -1)
+        ):
+            out[i] = float(s)
+        else:
+            raise InputError(f"side must be 'long', 'short', +1 or -1, was {s!r}")
+    return out
+
+
+def _floats(value: object, field_name: str) -> Float64Array1D:
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{field_name} must be numbers, was {value!r}") from exc
+    if arr.ndim != 1:
+        raise InputError(f"{field_name} must be a scalar or one-dimensional, had shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise InputError(f"{field_name} must be finite, was {arr[bad][0]!r}")
+    return arr
+
+
+def horizon_hours(horizon_days: object) -> np.ndarray:
+    """Return horizons in whole hours (rounded, at least 1) from days in ``(0, 30]``.
+
+    Raises
+    ------
+    InputError
+        A horizon outside ``(0, 30]`` days or not a number.
+    """
+    h = _floats(horizon_days, "horizon_days")
+    bad = (h <= 0.0) | (h > MAX_HORIZON_DAYS)
+    if bad.any():
+        raise InputError(f"horizon_days must be in (0, {MAX_HORIZON_DAYS:g}], was {h[bad][0]!r}")
+    out: np.ndarray = np.maximum(1, np.rint(h * 24.0)).astype(np.int64)
+    return out
+
+
+def _check_model(model: str, params: ExcursionParams | None) -> ExcursionParams:
+    if model not in FORECAST_MODELS:
+        raise InputError(f"model must be one of {', '.join(FORECAST_MODELS)}, was {model!r}")
+    if params is not None and not isinstance(params, ExcursionParams):
+        raise InputError(f"params must be an ExcursionParams, was {type(params).__name__}")
+    return params or ExcursionParams()
+
+
+class _ExcursionFit:
+    # Standardised excursions per grid horizon (computed once) and fits per (refit bar, horizon).
+    def __init__(self, bars: HourlyBars, params: ExcursionParams) -> None:
+        self.bars = bars
+        self.params = params
+        self.sigma = blended_sigma(bars.log_close, bars.log_high, bars.log_low, params)
+        self.min_samples = round(params.min_history_days * 24) * 2
+        self._standardised: dict[int, np.ndarray] = {}
+
+    def refit_bar(self, as_of_ns: np.ndarray) -> np.ndarray:
+        # The last grid bar closed by the refit time on the calendar grid at or before each as_of.
+        step = round(self.params.refit_days * DAY_NS)
+        refit_ns = (np.asarray(as_of_ns, dtype=np.int64) // step) * step
+        out: np.ndarray = np.clip((refit_ns - self.bars.start_ns) // HOUR_NS - 1, -1, self.bars.n - 1)
+        return out
+
+    def distribution(self, refit_bar: int, k: int) -> ExcursionDistribution:
+        g = HORIZON_GRID_HOURS[k]
+        if g not in self._standardised:
+            b = self.bars
+            long_x, short_x = adverse_excursions(b.log_close, b.log_low, b.log_high, g)
+            scale = self.sigma * math.sqrt(g)
+            self._standardised[g] = np.stack([long_x / scale, short_x / scale])
+        u = self._standardised[g]
+        # Starts after bar s whose window (bars s+1 .. s+g) closed by the refit: s + g <= refit_bar.
+        last_start = refit_bar - g
+        pool = u[:, WARMUP_BARS : last_start + 1].ravel() if last_start >= WARMUP_BARS else np.empty(0)
+        return fit_excursion_distribution(pool, self.params.tail_quantile, self.min_samples)
+
+
+def _naive_sigma(bars: HourlyBars, j: int) -> float:
+    # Sample standard deviation of the last 30 days of hourly close log returns up to bar j,
+    # annualised over 365 days.
+    lo = max(0, j - NAIVE_WINDOW)
+    r = np.diff(bars.log_close[lo : j + 1])
+    r = r[np.isfinite(r)]
+    if r.shape[0] < 2:
+        raise InputError(f"the naive model needs two closed hourly returns before as_of, had {r.shape[0]}")
+    return float(np.std(r, ddof=1)) * math.sqrt(HOURS_PER_YEAR)
+
+
+def _naive_forecaster(bars: HourlyBars, j: int) -> GbmForecaster:
+    s = _naive_sigma(bars, j)
+    if not s > 0.0:
+        raise InputError("the naive model needs a positive realised volatility before as_of, had 0")
+    return GbmForecaster(s)
+
+
+def forecast_liquidations(
+    bars: HourlyBars,
+    as_of_ns: np.ndarray,
+    side: object,
+    distance: object,
+    horizon_days: object,
+    model: str = "default",
+    params: ExcursionParams | None = None,
+) -> Float64Array1D:
+    """Return probabilities that the mark touches a liquidation price within a horizon.
+
+    Parameters
+    ----------
+    bars : HourlyBars
+        The hourly bars (the mark's, when forecasting liquidations).
+    as_of_ns : (N,) int64
+        Forecast times, UTC ns.  The mark at ``as_of`` is the close of the last bar closed at
+        or before it; nothing later is read.
+    side : "long", "short", +1, -1, or a sequence of them
+        Position side.
+    distance : float or (N,) float
+        Fractional adverse move from that mark to the liquidation price, ``>= 0``.
+    horizon_days : float or (N,) float
+        Horizon in days, in ``(0, 30]``; rounded to whole hours (at least one).
+    model : str
+        See :data:`FORECAST_MODELS`.
+    params : ExcursionParams, optional
+        Parameters of the ``excursion`` model (its validated defaults when omitted).
+
+    Returns
+    -------
+    (N,) float64
+        Probabilities in ``[0, 1]``; ``N`` the broadcast length of the inputs.
+
+    Raises
+    ------
+    InputError
+        Bad inputs, each named: a negative distance, a horizon outside ``(0, 30]``, an unknown
+        model or side, an ``as_of`` before the first bar closed, inputs that do not broadcast.
+
+    Notes
+    -----
+    ``excursion``: :class:`~levguard.core.risk.excursion.ExcursionForecaster` arithmetic with
+    the distributions fitted at the refit on or before each ``as_of`` and the volatility at
+    ``as_of`` (scaled empirical first passage with a generalised Pareto tail; Barone-Adesi et
+    al. 1999; Hosking and Wallis 1987).  ``naive``: reflection-principle GBM first passage with
+    zero expected return and the sample standard deviation of the last 30 days of hourly close
+    log returns, annualised over 365 days.  A distance of 0 is a probability of 1.
+    """
+    p_params = _check_model(model, params)
+    if not isinstance(bars, HourlyBars):
+        raise InputError(f"bars must be HourlyBars, was {type(bars).__name__}")
+    arrays = [
+        np.atleast_1d(np.asarray(as_of_ns, dtype=np.int64)),
+        parse_sides(side),
+        _floats(distance, "distance"),
+        horizon_hours(horizon_days),
+    ]
+    try:
+        t, s, d, hours = np.broadcast_arrays(*arrays)
+    except ValueError as exc:
+        lengths = ", ".join(str(a.shape[0]) for a in arrays)
+        raise InputError(f"as_of, side, distance and horizon_days must broadcast, had lengths {lengths}") from exc
+    if np.any(d < 0.0):
+        raise InputError(f"distance must be >= 0, was {d[d < 0.0][0]!r}")
+    j = bars.last_closed(t)
+    out = np.empty(t.shape[0])
+    if model == "naive":
+        for jj in np.unique(j):
+            rows = np.flatnonzero(j == jj)
+            out[rows] = _naive_forecaster(bars, int(jj)).prob(s[rows], d[rows], hours[rows])
+    else:
+        fit = _ExcursionFit(bars, p_params)
+        refit = fit.refit_bar(t)
+        upper = grid_upper(hours)
+        b = log_barrier(s, d)
+        for r in np.unique(refit):
+            rows = np.flatnonzero(refit == r)
+            dists = [fit.distribution(int(r), k) for k in range(int(upper[rows].max()) + 1)]
+            out[rows] = excursion_probabilities(dists, fit.sigma[j[rows]], b[rows], hours[rows])
+    result: Float64Array1D = np.ascontiguousarray(np.where(d <= 0.0, 1.0, np.clip(out, 0.0, 1.0)))
+    return result
+
+
+def fit_forecaster(
+    bars: HourlyBars, as_of_ns: int | None = None, model: str = "default", params: ExcursionParams | None = None
+) -> LiquidationForecaster:
+    """Return the model fitted at ``as_of_ns`` (default: the last bar's close).
+
+    ``forecaster.prob(side, distance, hours)`` (sides +1/-1, fractional distances, horizons in
+    whole hours, see :func:`horizon_hours`) equals :func:`forecast_liquidations` at that time:
+    the live paths fit once and evaluate many positions.
+    """
+    p_params = _check_model(model, params)
+    if not isinstance(bars, HourlyBars):
+        raise InputError(f"bars must be HourlyBars, was {type(bars).__name__}")
+    t = np.array([bars.end_ns if as_of_ns is None else as_of_ns], dtype=np.int64)
+    j = int(bars.last_closed(t)[0])
+    if model == "naive":
+        return _naive_forecaster(bars, j)
+    fit = _ExcursionFit(bars, p_params)
+    r = int(fit.refit_bar(t)[0])
+    dists = tuple(fit.distribution(r, k) for k in range(len(HORIZON_GRID_HOURS)))
+    return ExcursionForecaster(float(fit.sigma[j]), dists)

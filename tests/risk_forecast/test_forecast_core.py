@@ -1,0 +1,213 @@
+"""The liquidation forecaster: no look-ahead, special cases, distributions, inputs (issue 13, part 1)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from forecast_markets import gbm_bars, jumpy_bars
+from scipy.stats import genpareto
+
+from levguard.core.risk.excursion import (
+    HORIZON_GRID_HOURS,
+    ExcursionParams,
+    blended_sigma,
+    brownian_sf,
+    fit_excursion_distribution,
+    gpd_pwm,
+    log_barrier,
+)
+from levguard.core.risk.first_passage import gbm_hit_prob
+from levguard.core.risk.forecast import HourlyBars, forecast_liquidations
+from levguard.data.frames import hourly_bars
+from levguard.errors import InputError
+from levguard.risk import liquidation_forecaster, liquidation_forecasts
+
+H = pd.Timedelta("1h")
+
+
+def _grid(market: pd.DataFrame, n: int = 40) -> pd.DatetimeIndex:
+    # as_of times spread over the second half of the market, on and off the hour.
+    idx = market.index
+    picks = np.linspace(len(idx) // 2, len(idx) - 200, n).astype(int)
+    return pd.DatetimeIndex(idx[picks]) + pd.to_timedelta(np.arange(n) % 3 * 20, unit="min")
+
+
+def test_no_look_ahead_corrupting_every_later_bar_changes_nothing(market: pd.DataFrame) -> None:
+    as_of = _grid(market)
+    sides = np.where(np.arange(as_of.size) % 2 == 0, 1, -1)
+    for model in ("default", "naive"):
+        full = liquidation_forecasts(market, as_of, sides, 0.05, 7, model=model)
+        for i, t in enumerate(as_of[::8]):
+            k = 8 * i
+            corrupt = market.copy()
+            later = corrupt.index + H > t  # bars not yet closed at t
+            rng = np.random.default_rng(k)
+            scale = np.exp(rng.normal(0.0, 0.3, size=int(later.sum())))
+            for c in ("open", "high", "low", "close"):
+                corrupt.loc[later, c] = corrupt.loc[later, c].to_numpy() * scale
+            corrupt.loc[later, "high"] = corrupt.loc[later, ["open", "high", "low", "close"]].max(axis=1) * 1.5
+            corrupt.loc[later, "low"] = corrupt.loc[later, ["open", "high", "low", "close"]].min(axis=1) / 1.5
+            again = liquidation_forecasts(corrupt, t, sides[k], 0.05, 7, model=model)
+            assert again[0] == full[k], (model, t)
+            # ... and dropping the later bars altogether changes nothing either.
+            cut = liquidation_forecasts(market[~later], t, sides[k], 0.05, 7, model=model)
+            assert cut[0] == full[k], (model, t)
+
+
+def test_refits_follow_the_calendar_not_the_data(market: pd.DataFrame) -> None:
+    # Two as_of inside one 30-day refit period share the distribution: with the same volatility
+    # they would agree; the fitted forecaster at each time reproduces the vectorised path.
+    as_of = _grid(market, 12)
+    p = liquidation_forecasts(market, as_of, "long", [0.03, 0.1, 0.2] * 4, [1, 7, 30] * 4)
+    for t, pi, d, h in zip(as_of, p, [0.03, 0.1, 0.2] * 4, [1, 7, 30] * 4, strict=True):
+        f = liquidation_forecaster(market, t)
+        assert f.prob(1, d, h * 24)[0] == pytest.approx(pi, rel=0, abs=1e-15)
+
+
+def test_short_history_is_the_brownian_closed_form() -> None:
+    bars = jumpy_bars(24 * 40, seed=3)
+    params = ExcursionParams(min_history_days=365)
+    hb = hourly_bars(bars)
+    sigma = blended_sigma(hb.log_close, hb.log_high, hb.log_low, params)[-1]
+    for side, d, h in [(1, 0.02, 1), (-1, 0.05, 7), (1, 0.1, 30), (-1, 0.01, 0.5)]:
+        p = liquidation_forecasts(bars, bars.index[-1] + H, side, d, h, params=params)[0]
+        b = float(log_barrier(np.array([side]), np.array([d]))[0])
+        hours = max(1, round(h * 24))
+        # Driftless Brownian motion with the hourly sigma over `hours` hours (Harrison 1985).
+        assert p == pytest.approx(gbm_hit_prob(-b, 0.0, sigma, hours), rel=1e-12)
+
+
+@pytest.mark.parametrize(("d", "days"), [(0.02, 1), (0.04, 1), (0.06, 7), (0.1, 7), (0.15, 7)])
+def test_on_a_gbm_market_it_recovers_the_gbm_first_passage(d: float, days: int) -> None:
+    sigma = 0.6
+    bars = gbm_bars(24 * 365 * 3, sigma, seed=5)
+    p = liquidation_forecasts(bars, bars.index[-1] + H, ["long", "short"], d, days)
+    t = days / 365.0
+    for side, pi in zip((1, -1), p, strict=True):
+        b = math.log(1 - d) if side == 1 else -math.log(1 + d)
+        exact = gbm_hit_prob(b, -0.5 * sigma**2 * side, sigma, t)
+        assert pi == pytest.approx(exact, abs=0.02 + 0.15 * exact), (side, d, days, exact)
+
+
+def test_gpd_pwm_recovers_known_tails() -> None:
+    rng = np.random.default_rng(2)
+    for xi, beta in [(0.25, 1.0), (0.1, 0.3)]:
+        y = genpareto.rvs(xi, scale=beta, size=40_000, random_state=rng)
+        x_hat, b_hat = gpd_pwm(y)
+        assert x_hat == pytest.approx(xi, abs=0.03)
+        assert b_hat == pytest.approx(beta, rel=0.05)
+    x_hat, b_hat = gpd_pwm(rng.exponential(2.0, size=40_000))
+    assert x_hat < 0.03
+    assert b_hat == pytest.approx(2.0, rel=0.05)
+    # A bounded (xi < 0) sample is held at the exponential: tails no thinner than that.
+    assert gpd_pwm(rng.uniform(0, 1, size=5_000)) == (0.0, pytest.approx(0.5, rel=0.05))
+    with pytest.raises(InputError, match="at least 2"):
+        gpd_pwm(np.array([1.0]))
+
+
+def test_distribution_joins_body_and_tail_without_a_rise() -> None:
+    rng = np.random.default_rng(4)
+    dist = fit_excursion_distribution(rng.standard_t(3, size=20_000) ** 2, 0.95, 100)
+    z = np.linspace(0.0, 50.0, 20_001)
+    sf = dist.sf(z)
+    assert np.all(np.diff(sf) <= 0.0)
+    assert sf[0] == 1.0
+    assert np.all(sf > 0.0)
+    assert dist.sf(np.array([dist.threshold]))[0] == pytest.approx(dist.tail_mass, abs=2 / 20_000)
+    # Too few samples: the Brownian fallback.
+    small = fit_excursion_distribution(np.ones(10), 0.95, 100)
+    assert not small.empirical
+    assert small.sf(np.array([1.0]))[0] == brownian_sf(np.array([1.0]))[0]
+
+
+def test_mark_columns_are_what_is_forecast(market: pd.DataFrame) -> None:
+    both = market.copy()
+    for c in ("open", "high", "low", "close"):
+        both[f"mark_{c}"] = market[c]
+    both[["open", "high", "low", "close"]] = market[["open", "high", "low", "close"]].to_numpy() * 1.3
+    t = market.index[-1] + H
+    assert liquidation_forecasts(both, t, "long", 0.05, 7)[0] == liquidation_forecasts(market, t, "long", 0.05, 7)[0]
+
+
+def test_missing_bars_are_allowed(market: pd.DataFrame) -> None:
+    holes = market.drop(market.index[5000:5030]).drop(market.index[9000:9001])
+    p = liquidation_forecasts(holes, _grid(market), "short", 0.04, [1, 7] * 20)
+    assert np.all(np.isfinite(p))
+    assert np.all((p >= 0) & (p <= 1))
+    # An as_of inside the hole uses the last bar that exists (bar 4999, closed at bar 5000's open).
+    inside = liquidation_forecasts(holes, market.index[5010], "long", 0.05, 1)[0]
+    assert inside == liquidation_forecasts(holes, market.index[5000], "long", 0.05, 1)[0]
+
+
+def test_forecast_from_arrays_matches_the_frame_path(market: pd.DataFrame) -> None:
+    t = market.index[-1] + H
+    hb = HourlyBars.from_arrays(market.index.as_unit("ns").asi8, market["high"], market["low"], market["close"])
+    a = forecast_liquidations(hb, np.array([t.as_unit("ns").value]), [1, -1], [0.05, 0.05], [7, 7])
+    assert np.array_equal(a, liquidation_forecasts(market, t, [1, -1], 0.05, 7))
+
+
+def test_grid_horizons_are_exact_and_between_them_interpolated(market: pd.DataFrame) -> None:
+    t = market.index[-1] + H
+    hours = np.arange(1, 721)
+    p = liquidation_forecasts(market, t, "long", 0.08, hours / 24)
+    assert np.all(np.diff(p) >= 0.0)
+    f = liquidation_forecaster(market, t)
+    on_grid = np.array(HORIZON_GRID_HOURS)
+    assert np.array_equal(p[on_grid - 1], f.prob(1, 0.08, on_grid))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"distance": -0.1}, "distance must be >= 0"),
+        ({"distance": float("nan")}, "distance must be finite"),
+        ({"horizon_days": 0}, r"horizon_days must be in \(0, 30\]"),
+        ({"horizon_days": 31}, r"horizon_days must be in \(0, 30\]"),
+        ({"side": "up"}, "side must be"),
+        ({"side": True}, "side must be"),
+        ({"model": "garch"}, "model must be one of"),
+        ({"as_of": pd.Timestamp("2020-01-01", tz="UTC")}, "before the first bar closed"),
+        ({"as_of": pd.Timestamp("2022-01-01")}, "naive"),
+        ({"as_of": "not a time"}, "as_of must be timestamps"),
+        ({"distance": [0.1, 0.2], "horizon_days": [1, 2, 3]}, "must broadcast"),
+        ({"params": {"short_weight": 2}}, "params must be an ExcursionParams"),
+    ],
+)
+def test_bad_input_is_named(market: pd.DataFrame, kwargs: dict[str, object], match: str) -> None:
+    args: dict[str, object] = {
+        "as_of": market.index[-1],
+        "side": "long",
+        "distance": 0.05,
+        "horizon_days": 1,
+    }
+    args.update(kwargs)
+    with pytest.raises(InputError, match=match):
+        liquidation_forecasts(market, **args)  # type: ignore[arg-type]
+
+
+def test_bad_bars_are_named(market: pd.DataFrame) -> None:
+    t = market.index[-1]
+    with pytest.raises(InputError, match="naive"):
+        liquidation_forecasts(market.tz_localize(None), t, 1, 0.05, 1)
+    with pytest.raises(InputError, match="hourly"):
+        liquidation_forecasts(market.iloc[::2].set_axis(market.index[::2] + pd.Timedelta("1min")), t, 1, 0.05, 1)
+    bad = market.copy()
+    bad.iloc[100, bad.columns.get_loc("low")] = -1.0
+    with pytest.raises(InputError, match="bars low must be finite and > 0"):
+        liquidation_forecasts(bad, t, 1, 0.05, 1)
+    with pytest.raises(InputError, match="no column"):
+        liquidation_forecasts(market.drop(columns="low"), t, 1, 0.05, 1)
+    with pytest.raises(InputError, match="DataFrame"):
+        liquidation_forecasts(market["close"], t, 1, 0.05, 1)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="strictly increasing"):
+        liquidation_forecasts(market.iloc[::-1], t, 1, 0.05, 1)
+
+
+@pytest.mark.parametrize("field", ["short_weight", "tail_quantile", "refit_days", "variance"])
+def test_params_are_validated(field: str) -> None:
+    bad = {"short_weight": 1.5, "tail_quantile": 0.3, "refit_days": 0.0, "variance": "gk"}[field]
+    with pytest.raises(InputError, match=field):
+        ExcursionParams(**{field: bad})  # type: ignore[arg-type]
