@@ -211,3 +211,14 @@ def test_params_are_validated(field: str) -> None:
     bad = {"short_weight": 1.5, "tail_quantile": 0.3, "refit_days": 0.0, "variance": "gk"}[field]
     with pytest.raises(InputError, match=field):
         ExcursionParams(**{field: bad})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model", ["default", "naive"])
+def test_a_price_that_does_not_move_is_never_liquidated(model: str) -> None:
+    idx = pd.date_range("2024-01-01", periods=24 * 120, freq="1h", tz="UTC")
+    close = np.full(idx.size, 100.0)
+    close[1000:1100] = 101.0
+    bars = pd.DataFrame({"high": close, "low": close, "close": close}, index=idx)
+    with np.errstate(all="raise"):
+        p = liquidation_forecasts(bars, idx[-1], ["long", "short"], [0.05, 0.0], [1, 7], model=model)
+    assert p.tolist() == [0.0, 1.0]

@@ -448,7 +448,9 @@ def excursion_probabilities(
     surv = np.empty((k_max + 1, barrier.shape[0]))
     for k in range(k_max + 1):
         g = HORIZON_GRID_HOURS[k]
-        surv[k] = distributions[k].sf(barrier / (sigma * math.sqrt(g)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # zero volatility: z = inf, P = 0
+            z = barrier / (sigma * math.sqrt(g))
+        surv[k] = distributions[k].sf(np.where(np.isnan(z), np.inf, z))
     out: Float64Array1D = np.where(barrier <= 0.0, 1.0, np.clip(combine_grid(surv, hours), 0.0, 1.0))
     return out
 
@@ -460,7 +462,8 @@ class GbmForecaster:
     Attributes
     ----------
     sigma_annual : float
-        Annualised volatility (fraction), ``> 0``.
+        Annualised volatility (fraction), ``>= 0`` (0: a price that does not move is never
+        liquidated at a positive distance).
 
     Notes
     -----
@@ -483,6 +486,9 @@ class GbmForecaster:
                 out[i] = 1.0
                 continue
             lp = 1.0 - d[i] if s[i] > 0 else 1.0 + d[i]
+            if self.sigma_annual <= 0.0:
+                out[i] = 0.0
+                continue
             side_name = "long" if s[i] > 0 else "short"
             out[i] = prob_liquidation(side_name, 1.0, lp, self.sigma_annual, h[i] / 24.0) if lp > 0.0 else 0.0
         return out

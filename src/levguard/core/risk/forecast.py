@@ -42,10 +42,13 @@ __all__ = [
     "MAX_HORIZON_DAYS",
     "HourlyBars",
     "LiquidationForecaster",
+    "annual_volatility",
     "fit_forecaster",
     "forecast_liquidations",
     "horizon_hours",
+    "liquidation_distance",
     "parse_sides",
+    "position_probabilities",
 ]
 
 FORECAST_MODELS: tuple[str, ...] = ("default", "excursion", "naive")
@@ -265,7 +268,8 @@ class _ExcursionFit:
         if g not in self._standardised:
             b = self.bars
             long_x, short_x = adverse_excursions(b.log_close, b.log_low, b.log_high, g)
-            scale = self.sigma * math.sqrt(g)
+            # A flat stretch (zero volatility) standardises to NaN and is left out of the pool.
+            scale = np.where(self.sigma > 0.0, self.sigma * math.sqrt(g), np.nan)
             self._standardised[g] = np.stack([long_x / scale, short_x / scale])
         u = self._standardised[g]
         # Starts after bar s whose window (bars s+1 .. s+g) closed by the refit: s + g <= refit_bar.
@@ -286,10 +290,7 @@ def _naive_sigma(bars: HourlyBars, j: int) -> float:
 
 
 def _naive_forecaster(bars: HourlyBars, j: int) -> GbmForecaster:
-    s = _naive_sigma(bars, j)
-    if not s > 0.0:
-        raise InputError("the naive model needs a positive realised volatility before as_of, had 0")
-    return GbmForecaster(s)
+    return GbmForecaster(_naive_sigma(bars, j))
 
 
 def forecast_liquidations(
@@ -396,3 +397,93 @@ def fit_forecaster(
     r = int(fit.refit_bar(t)[0])
     dists = tuple(fit.distribution(r, k) for k in range(len(HORIZON_GRID_HOURS)))
     return ExcursionForecaster(float(fit.sigma[j]), dists)
+
+
+def liquidation_distance(side: object, mark: float, liq_price: float | None) -> float:
+    """Return the fractional adverse move from ``mark`` to ``liq_price`` (the forecasts' ``distance``).
+
+    Parameters
+    ----------
+    side : "long", "short", +1 or -1
+        Position side.
+    mark : float
+        Mark price now, > 0.
+    liq_price : float or None
+        Liquidation price; None, NaN, +/-inf or <= 0 means there is none.
+
+    Returns
+    -------
+    float
+        ``(mark - LP) / mark`` for a long, ``(LP - mark) / mark`` for a short, at least 0 (a
+        mark at or past the liquidation price is a distance of 0: a probability of 1); ``inf``
+        without a liquidation price.
+
+    Raises
+    ------
+    InputError
+        A bad side, or a mark that is not finite and > 0.
+    """
+    s = float(parse_sides(side)[0])
+    if not (math.isfinite(mark) and mark > 0.0):
+        raise InputError(f"mark must be finite and > 0, was {mark!r}")
+    if liq_price is None or not (math.isfinite(liq_price) and liq_price > 0.0):
+        return math.inf
+    return max(0.0, s * (mark - liq_price) / mark)
+
+
+def position_probabilities(
+    forecaster: LiquidationForecaster,
+    side: object,
+    mark: float,
+    liq_price: float | None,
+    horizon_days: object,
+) -> Float64Array1D:
+    """Return one position's probabilities of liquidation at several horizons from a fitted model.
+
+    The one formula every consumer (risk report, ``levguard size``, the guardian, the service and
+    its dashboard) uses to turn a position into forecasts: ``forecaster.prob(side,
+    liquidation_distance(side, mark, LP), horizon_hours(horizon_days))``; 0 without a
+    liquidation price, 1 at or past it.
+
+    Parameters
+    ----------
+    forecaster : LiquidationForecaster
+        A model fitted at the forecast time (:func:`fit_forecaster`, or a
+        :class:`~levguard.core.risk.excursion.GbmForecaster` for the closed-form special case).
+    side, mark, liq_price
+        As :func:`liquidation_distance`.
+    horizon_days : float or sequence of float
+        Horizons in days, in ``(0, 30]`` (rounded to whole hours, :func:`horizon_hours`).
+
+    Returns
+    -------
+    (H,) float64
+        One probability per horizon.
+    """
+    hours = horizon_hours(horizon_days)
+    s = float(parse_sides(side)[0])
+    d = liquidation_distance(s, mark, liq_price)
+    if math.isinf(d):
+        return np.zeros(hours.shape[0])
+    if d <= 0.0:
+        return np.ones(hours.shape[0])
+    out: Float64Array1D = np.clip(
+        np.asarray(forecaster.prob(np.full(hours.shape[0], s), np.full(hours.shape[0], d), hours), dtype=np.float64),
+        0.0,
+        1.0,
+    )
+    return out
+
+
+def annual_volatility(forecaster: LiquidationForecaster) -> float:
+    """Return the annualised volatility a fitted model scales its forecasts with (365-day year).
+
+    ``sigma * sqrt(8760)`` of the ``excursion`` model's hourly volatility, or the ``naive``/GBM
+    model's own annual volatility: what the service reports next to P(liq) and values its
+    delta-normal VaR with.
+    """
+    if isinstance(forecaster, ExcursionForecaster):
+        return float(forecaster.sigma) * math.sqrt(HOURS_PER_YEAR)
+    if isinstance(forecaster, GbmForecaster):
+        return float(forecaster.sigma_annual)
+    raise InputError(f"forecaster must be an ExcursionForecaster or a GbmForecaster, was {type(forecaster).__name__}")
