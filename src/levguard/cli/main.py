@@ -38,6 +38,7 @@ def _register_subcommands() -> None:
     from levguard.cli.risk import risk
     from levguard.cli.serve import serve, serve_token
     from levguard.cli.size import size
+    from levguard.cli.validate import validate_app
 
     app.add_typer(data_app, name="data")
     app.command("risk")(risk)
@@ -49,6 +50,7 @@ def _register_subcommands() -> None:
     app.command("guard-enable")(guard_enable)
     app.command("serve")(serve)
     app.command("serve-token")(serve_token)
+    app.add_typer(validate_app, name="validate")
 
 
 _register_subcommands()

@@ -1,0 +1,210 @@
+"""The outcome builder on small hand-made bar frames, and the liquidation distance from the margin engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from validation_helpers import hourly_bars
+
+from levguard.errors import DataError, InputError
+from levguard.risk.validation import build_cases, liquidation_distance
+
+START = "2024-01-01"
+N_BARS = 40 * 24  # closes run to 2024-02-10 00:00
+
+
+def flat(**kw: object) -> pd.DataFrame:
+    return hourly_bars(START, np.full(N_BARS, 100.0), asset="TEST", **kw)  # type: ignore[arg-type]
+
+
+def with_low(frame: pd.DataFrame, when: str, low: float, *, mark_only: bool = True) -> pd.DataFrame:
+    out = frame.copy()
+    out.attrs = dict(frame.attrs)
+    t = pd.Timestamp(when, tz="UTC")
+    out.loc[t, "mark_low"] = low
+    if not mark_only:
+        out.loc[t, "low"] = low
+    return out
+
+
+def outcome(cases: pd.DataFrame, as_of: str, side: str, lev: float, horizon: float) -> int:
+    row = cases[
+        (cases["as_of"] == pd.Timestamp(as_of, tz="UTC"))
+        & (cases["side"] == side)
+        & (cases["leverage"] == lev)
+        & (cases["horizon_days"] == horizon)
+    ]
+    assert len(row) == 1
+    return int(row["outcome"].iloc[0])
+
+
+def d(side: str, lev: float) -> float:
+    return liquidation_distance("TEST", side, lev, price=100.0)[0]
+
+
+def test_grid_warmup_and_horizon_end() -> None:
+    """Daily as_of from the first midnight 30 days in; a horizon past the last close is dropped."""
+    cases = build_cases(flat())
+    days_1d = cases.loc[cases["horizon_days"] == 1, "as_of"].unique()
+    days_7d = cases.loc[cases["horizon_days"] == 7, "as_of"].unique()
+    assert pd.Timestamp(days_1d[0]) == pd.Timestamp("2024-01-31", tz="UTC")
+    assert pd.Timestamp(days_1d[-1]) == pd.Timestamp("2024-02-09", tz="UTC")  # ends at the last close
+    assert len(days_1d) == 10
+    assert pd.Timestamp(days_7d[-1]) == pd.Timestamp("2024-02-03", tz="UTC")
+    assert len(cases) == (10 + 4) * 2 * 3
+    assert cases["outcome"].sum() == 0
+    assert set(cases.columns) >= {"asset", "as_of", "side", "sign", "leverage", "horizon_days", "distance", "outcome"}
+    assert (cases["asset"] == "TEST").all()
+    assert cases["entry_mark"].eq(100.0).all()
+
+
+def test_a_touch_at_exactly_the_liquidation_price_counts() -> None:
+    """Mark low equal to the long 10x liquidation price at 05:00 the day after as_of: liquidated."""
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    cases = build_cases(with_low(flat(), "2024-01-31 05:00", lp))
+    assert outcome(cases, "2024-01-31", "long", 10.0, 1) == 1
+    assert outcome(cases, "2024-01-31", "long", 20.0, 1) == 1  # closer liquidation price
+    assert outcome(cases, "2024-01-31", "long", 5.0, 1) == 0  # further away
+    assert outcome(cases, "2024-01-31", "short", 10.0, 1) == 0
+    assert outcome(cases, "2024-02-01", "long", 10.0, 1) == 0  # the touch is before this as_of
+
+
+def test_a_near_miss_does_not_count() -> None:
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    cases = build_cases(with_low(flat(), "2024-01-31 05:00", np.nextafter(lp, np.inf)))
+    assert outcome(cases, "2024-01-31", "long", 10.0, 1) == 0
+    assert outcome(cases, "2024-01-31", "long", 20.0, 1) == 1
+
+
+def test_a_touch_after_the_horizon_does_not_count() -> None:
+    """The bar opening at as_of + 1 day closes after the 1-day horizon; the 7-day horizon sees it."""
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    cases = build_cases(with_low(flat(), "2024-02-01 00:00", lp))
+    assert outcome(cases, "2024-01-31", "long", 10.0, 1) == 0
+    assert outcome(cases, "2024-01-31", "long", 10.0, 7) == 1
+    assert outcome(cases, "2024-02-01", "long", 10.0, 1) == 1
+
+
+def test_the_last_bar_inside_the_horizon_counts() -> None:
+    """The bar opening 23:00 closes exactly at as_of + 1 day: inside."""
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    cases = build_cases(with_low(flat(), "2024-01-31 23:00", lp))
+    assert outcome(cases, "2024-01-31", "long", 10.0, 1) == 1
+
+
+def test_the_bar_closing_at_as_of_is_not_in_the_window() -> None:
+    """The bar opening 23:00 the day before closes at as_of: it sets the entry, it is no outcome."""
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    cases = build_cases(with_low(flat(), "2024-01-31 23:00", lp))
+    assert outcome(cases, "2024-02-01", "long", 10.0, 1) == 0
+
+
+def test_short_touches_on_the_mark_high() -> None:
+    frame = flat()
+    lp = 100.0 * (1.0 + d("short", 10.0))
+    frame.loc[pd.Timestamp("2024-02-02 12:00", tz="UTC"), "mark_high"] = lp
+    cases = build_cases(frame)
+    assert outcome(cases, "2024-02-02", "short", 10.0, 1) == 1
+    assert outcome(cases, "2024-02-02", "long", 10.0, 1) == 0
+    assert outcome(cases, "2024-02-01", "short", 10.0, 1) == 0
+    assert outcome(cases, "2024-02-01", "short", 10.0, 7) == 1
+
+
+def test_the_mark_decides_not_the_last_price() -> None:
+    """A last-price wick through the liquidation price without the mark is no liquidation; without
+    mark columns the last price stands in."""
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    frame = flat()
+    frame.loc[pd.Timestamp("2024-01-31 05:00", tz="UTC"), "low"] = lp * 0.9
+    assert outcome(build_cases(frame), "2024-01-31", "long", 10.0, 1) == 0
+    last_only = frame.drop(columns=["mark_open", "mark_high", "mark_low", "mark_close"])
+    assert outcome(build_cases(last_only), "2024-01-31", "long", 10.0, 1) == 1
+
+
+def test_entry_is_the_close_at_as_of_and_the_price_is_fixed() -> None:
+    """The entry is the mark close of the bar closing at as_of; a later rally does not move the price."""
+    closes = np.full(N_BARS, 100.0)
+    i = 31 * 24 - 1  # the bar opening 2024-01-31 23:00 (closes at 2024-02-01 00:00)
+    closes[i:] = 200.0
+    frame = hourly_bars(START, closes, asset="TEST")
+    cases = build_cases(frame)
+    first = cases[cases["as_of"] == pd.Timestamp("2024-02-01", tz="UTC")]
+    assert first["entry_mark"].eq(200.0).all()
+    before = cases[cases["as_of"] == pd.Timestamp("2024-01-31", tz="UTC")]
+    assert before["entry_mark"].eq(100.0).all()
+    assert before.loc[before["side"] == "short", "outcome"].eq(1).all()  # 100 -> 200 liquidates every short
+
+
+def test_stale_as_of_is_skipped() -> None:
+    """No bar closed in the 24 hours before 2024-02-05: that as_of is left out."""
+    frame = flat()
+    gap = (frame.index >= pd.Timestamp("2024-02-03 23:00", tz="UTC")) & (
+        frame.index < pd.Timestamp("2024-02-05 00:00", tz="UTC")
+    )
+    cases = build_cases(frame.loc[~gap])
+    days = set(cases.loc[cases["horizon_days"] == 1, "as_of"])
+    assert pd.Timestamp("2024-02-05", tz="UTC") not in days
+    assert pd.Timestamp("2024-02-06", tz="UTC") in days
+
+
+def test_leverage_horizon_and_side_grid() -> None:
+    cases = build_cases(flat(), leverages=[3], horizons=[2.5], sides=["short"])
+    assert set(cases["leverage"]) == {3.0}
+    assert set(cases["horizon_days"]) == {2.5}
+    assert set(cases["side"]) == {"short"}
+    assert cases.attrs["distances"] == {"short 3x": pytest.approx(d("short", 3.0))}
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "needle"),
+    [
+        (lambda f: f.drop(columns=["low"]), DataError, r"lack column\(s\) \['low'\]"),
+        (lambda f: f.tz_localize(None), DataError, "UTC DatetimeIndex"),
+        (lambda f: f.iloc[::4], DataError, "must be 1h, were 4h"),
+        (lambda f: f.iloc[::-1], DataError, "strictly increasing"),
+    ],
+)
+def test_bad_bars(make: object, error: type[Exception], needle: str) -> None:
+    with pytest.raises(error, match=needle):
+        build_cases(make(flat()))  # type: ignore[operator]
+
+
+def test_bad_grid() -> None:
+    with pytest.raises(InputError, match="horizon must be > 0 days, was 0"):
+        build_cases(flat(), horizons=[0])
+    with pytest.raises(InputError, match="leverage must be > 0 and finite, was -2"):
+        build_cases(flat(), leverages=[-2])
+    with pytest.raises(InputError, match="side must be 'long' or 'short', was 'up'"):
+        build_cases(flat(), sides=["up"])
+
+
+# ----------------------------------------------------------------------------- liquidation distance
+@pytest.mark.parametrize("lev", [5.0, 10.0, 20.0])
+def test_distance_on_binance_btcusdt_matches_the_faq_formula(lev: float) -> None:
+    """First bracket (10,000 USDT < 50,000): MMR 0.4 %, cum 0.  LP/EP = (1/L - s) / (MMR - s)."""
+    long_d, source = liquidation_distance("BTCUSDT", "long", lev, price=60_000.0)
+    short_d, _ = liquidation_distance("BTCUSDT", "short", lev, price=60_000.0)
+    assert long_d == pytest.approx(1.0 - (1.0 - 1.0 / lev) / (1.0 - 0.004), rel=1e-12)
+    assert short_d == pytest.approx((1.0 + 1.0 / lev) / (1.0 + 0.004) - 1.0, rel=1e-12)
+    assert "Binance" in source
+
+
+def test_distance_does_not_depend_on_the_entry_price() -> None:
+    for price in (0.5, 100.0, 60_000.0):
+        assert liquidation_distance("ETHUSDT", "long", 10.0, price=price)[0] == pytest.approx(
+            liquidation_distance("ETHUSDT", "long", 10.0, price=1_000.0)[0], rel=1e-12
+        )
+
+
+def test_unknown_symbol_gets_the_generic_tier() -> None:
+    """A flat 0.5 % maintenance rate, named in the source."""
+    dist, source = liquidation_distance("DOGEUSDT", "long", 10.0)
+    assert dist == pytest.approx(1.0 - 0.9 / 0.995, rel=1e-12)
+    assert "generic tier" in source
+    assert "DOGEUSDT" in source
+
+
+def test_leverage_above_the_tier_cap_is_refused() -> None:
+    with pytest.raises(InputError, match="exceeds the maximum"):
+        liquidation_distance("BTCUSDT", "long", 200.0)
