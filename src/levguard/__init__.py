@@ -4,12 +4,15 @@ The curated public API (re-exports only)::
 
     levguard.evaluate_account(spec) -> AccountReport
     levguard.margin.isolated_liquidation_prices(qty, entry_price, isolated_margin, tiers, venue)
+    levguard.liquidation_outcome(venue, qty, entry_price, fill_price, margin) -> LiquidationOutcome
 """
 
 from levguard.core.instruments import ContractKind, Instrument
+from levguard.core.liquidation_outcome import LiquidationOutcome, liquidation_outcome
 from levguard.core.margin import AccountReport, PositionReport, evaluate
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue, venue_names
+from levguard.core.rules.base import LiquidationRule
 from levguard.core.tiers import Tier, TierTable
 from levguard.errors import (
     ConfigError,
@@ -33,6 +36,8 @@ __all__ = [
     "InputError",
     "Instrument",
     "LevguardError",
+    "LiquidationOutcome",
+    "LiquidationRule",
     "MarginMode",
     "Position",
     "PositionReport",
@@ -46,6 +51,7 @@ __all__ = [
     "evaluate_account",
     "get_venue",
     "isolated_liquidation_prices",
+    "liquidation_outcome",
     "load_tiers",
     "venue_names",
 ]

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from bt_engine_helpers import random_frame
 
+from levguard.core.rules import get_venue
 from levguard.kernels import backtest as kb
+from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import NUMBA_DISABLED
 
 N = 400
@@ -81,8 +83,8 @@ def _inputs(
 def _run(fn: object, args: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     acct = np.zeros((N, kb.N_ACCT))
     pos = np.zeros((N, 3, kb.N_POS))
-    trades = np.zeros((2 * N * 3, kb.N_TRADE_COLS))
-    liqs = np.zeros((N * 3, kb.N_LIQ_COLS))
+    trades = np.zeros((kb.trade_capacity(N, 3), kb.N_TRADE_COLS))
+    liqs = np.zeros((kb.liq_capacity(N, 3), kb.N_LIQ_COLS))
     counts = np.zeros(kb.N_COUNTS, dtype=np.int64)
     fn(*args, acct, pos, trades, liqs, counts)  # type: ignore[operator]
     return acct, pos, trades[: counts[0]], liqs[: counts[1]], counts
@@ -134,3 +136,31 @@ def test_sweep_py_and_nb_agree_and_equal_single_runs() -> None:
         assert out_nb[c, kb.STAT_FINAL_EQUITY] == acct[-1, kb.ACCT_EQUITY]
         assert out_nb[c, kb.STAT_N_LIQUIDATIONS] == counts[kb.COUNT_LIQS]
         assert out_nb[c, kb.STAT_BAD_DEBT] == pytest.approx(liqs[:, kb.LIQ_BAD_DEBT].sum())
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: simulate_nb is simulate_py")
+@pytest.mark.parametrize("venue", ["binance-usdm", "hyperliquid", "deribit", "bybit-linear", "dydx-v4"])
+@pytest.mark.parametrize("mode", [kb.ISOLATED, kb.CROSS])
+def test_every_liquidation_rule_agrees_compiled_and_python(venue: str, mode: int) -> None:
+    # Each venue's outcome rule (takeover, book, slices with a backstop, incremental restore,
+    # risk-limit step-down) through the same inputs; the minimum order makes ruin reachable.
+    mkt, direction, lev, inst, tiers, cfg = _inputs(mode, venue == "bybit-linear", True, kb.MARKET, False, stops=False)
+    # A fee below the test tiers' first maintenance rate, so incremental closes can restore it.
+    fee = 0.003
+    rule = get_venue(venue).liquidation.vector(fee)
+    if venue == "hyperliquid":
+        rule[kl.RULE_MIN_NOTIONAL] = 1_000.0  # slice the test's small positions
+    inst[:, kb.INST_RULE : kb.INST_RULE + kl.N_RULE] = rule
+    inst[:, kb.INST_LIQ_FEE] = fee
+    inst[:, kb.INST_MIN_NOTIONAL] = 5.0
+    args = (mkt, direction, lev, inst, tiers, cfg)
+    py = _run(kb.simulate_py, args)
+    nb = _run(kb.simulate_nb, args)
+    liqs = py[3]
+    assert liqs.shape[0] > 0
+    if venue in ("hyperliquid", "deribit") or (venue == "bybit-linear" and mode == kb.CROSS):
+        assert (liqs[:, kb.LIQ_PARTIAL] > 0.0).any()
+    if venue == "binance-usdm":
+        assert (liqs[:, kb.LIQ_TAKEN] > 0.0).all()
+    for a, b in zip(py, nb, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -20,7 +20,10 @@ from bt_engine_helpers import random_frame
 
 DF = random_frame(n=3000, seed=5, sigma=0.008)
 STRATEGIES = {"ema": (EmaCrossover, {"fast": [5, 20], "slow": [60]}), "hold": BuyAndHold()}
-POLICIES = {"vt": (VolatilityTarget, {"target_vol": [0.3, 0.9]}), "fixed": 40.0}
+# A moderate fixed leverage: on Binance a liquidated isolated position is taken over at its
+# bankruptcy price and the sleeve keeps nothing (binance.com/en/support/faq/360033525271), so a
+# liquidation would ruin the walk-forward and leave the later windows flat (tested below with 40x).
+POLICIES = {"vt": (VolatilityTarget, {"target_vol": [0.3, 0.9]}), "fixed": 3.0}
 
 
 def _wf(data: pd.DataFrame, **kw: object) -> object:
@@ -47,7 +50,7 @@ def test_a_window_replays_as_a_single_run_of_its_choice() -> None:
     wf = _wf(DF, warmup_bars=0)
     row = wf.windows.iloc[1]
     strategy = EmaCrossover(fast=int(row.fast), slow=int(row.slow)) if row.strategy == "ema" else BuyAndHold()
-    policy = VolatilityTarget(target_vol=row.target_vol) if row.policy == "vt" else 40.0
+    policy = VolatilityTarget(target_vol=row.target_vol) if row.policy == "vt" else 3.0
     start = DF.index.get_loc(row.test_start)
     first = float(wf.equity.iloc[399])
     res = run(DF.iloc[start : start + 400], strategy, policy, initial_equity=first)
@@ -65,6 +68,21 @@ def test_no_look_ahead() -> None:
         assert other.windows.iloc[i]["oos_total_return"] == base.windows.iloc[i]["oos_total_return"]
     n = 3 * 400
     np.testing.assert_array_equal(other.equity.to_numpy()[:n], base.equity.to_numpy()[:n])
+
+
+def test_a_ruined_window_leaves_the_rest_flat() -> None:
+    # 40x on every window: a Binance liquidation takes the sleeve's whole margin, the run is
+    # ruined inside its test window and no later window trades (equity stays at what was left).
+    wf = walk_forward(DF, STRATEGIES, {"fixed": 40.0}, train_bars=800, test_bars=400, objective="total_return")
+    assert wf.ruined_at is not None
+    assert wf.metrics["ruined"] == 1.0
+    assert wf.metrics["total_return"] == pytest.approx(-1.0)
+    after = wf.windows["test_start"] > wf.ruined_at
+    assert after.any()
+    assert wf.windows.loc[after, "strategy"].isna().all()
+    assert (wf.windows.loc[after, "oos_total_return"] == 0.0).all()
+    tail = wf.equity[wf.equity.index >= wf.ruined_at]
+    assert (tail == tail.iloc[0]).all()
 
 
 def test_infeasible_windows_stay_flat() -> None:

@@ -138,3 +138,24 @@ def test_default_scheduler_is_a_local_cluster_with_identical_results(tmp_path: P
     assert on_dask.exit_code == 0, on_dask.output
     assert here.exit_code == 0, here.output
     assert json.loads(on_dask.stdout)["monte_carlo"] == json.loads(here.stdout)["monte_carlo"]
+
+
+def test_regime_takes_a_venue_liquidation_rule(tmp_path: Path) -> None:
+    # `liquidation: hyperliquid` sets the book outcome, no fee, 20 % slices above 100k and the 2/3
+    # backstop (levguard.core.liquidation_outcome); fields written in the file win.
+    from levguard.config.cascade import regime_kwargs
+    from levguard.sim.engine import MarginRegime
+
+    cfg = tiny(tmp_path, regime={"kind": "static", "mmr": 0.0125, "liquidation": "hyperliquid", "backstop": 0.5})
+    kwargs = regime_kwargs(load_cascade_file(write(tmp_path, cfg)))
+    regime = MarginRegime(**kwargs)
+    assert (regime.outcome, regime.partial, regime.partial_min_notional) == ("book", 0.2, 100_000.0)
+    assert regime.liquidation_fee == 0.0
+    assert regime.backstop == 0.5
+    cfg["output"] = {"report": None, "csv": None}
+    res = runner.invoke(app, ["cascade", write(tmp_path, cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    bad = tiny(tmp_path, regime={"liquidation": "nowhere"})
+    res = runner.invoke(app, ["cascade", write(tmp_path, bad)])
+    assert res.exit_code == 2
+    assert "liquidation" in res.stderr

@@ -32,6 +32,7 @@ def test_metrics_table_formats_the_key_columns() -> None:
             "fees_paid": 1234.5,
             "funding_paid": -345.6,
             "avg_leverage": 9.87,
+            "ruined": 1.0,
         },
         "no data": {"sharpe": math.nan},
     }
@@ -50,13 +51,17 @@ def test_metrics_table_formats_the_key_columns() -> None:
         "fees",
         "funding",
         "avg lev",
+        "ruin",
     ]
     text = _text(table)
     row = next(line for line in text.splitlines() if "fixed 10x" in line)
-    for cell in ("-95.0%", "-60.0%", "99.0%", "-0.30", "3", "12.50", "1,234.50", "-345.60", "9.87x"):
+    for cell in ("-95.0%", "-60.0%", "99.0%", "-0.30", "3", "12.50", "1,234.50", "-345.60", "9.87x", "ruined"):
         assert cell in row
     empty = next(line for line in text.splitlines() if "no data" in line)
     assert empty.count("—") == len(headers) - 1
+    # With the ruin times the column shows when (UTC, to the minute).
+    timed = _text(metrics_table(metrics, "t", {"fixed 10x": "2020-03-12T10:00:00+00:00", "no data": None}))
+    assert "2020-03-12 10:00" in next(line for line in timed.splitlines() if "fixed 10x" in line)
 
 
 def test_sweep_table_lists_the_best_rows() -> None:

@@ -29,7 +29,7 @@ from levguard.backtest.metrics import compute_metrics
 from levguard.core.margin import instrument_for, resolve_tiers
 from levguard.core.positions import Position
 from levguard.core.rules import get_venue
-from levguard.core.rules.base import MMBasis
+from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
 from levguard.core.sizing.policies import CPPI, DrawdownControl, Rebalancer
 from levguard.data.loaders import load_ohlcv
@@ -37,6 +37,7 @@ from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError, InputError
 from levguard.kernels import backtest as kb
+from levguard.kernels import liquidation as kl
 from levguard.kernels.sizing import ewma_vol_path_nb
 
 __all__ = ["DEFAULT_TAKER_FEE", "BacktestResult", "Prepared", "SignalStrategy", "prepare", "run", "simulate"]
@@ -50,6 +51,7 @@ _KINDS = {
     kb.KIND_STOP_LOSS: "stop_loss",
     kb.KIND_TAKE_PROFIT: "take_profit",
     kb.KIND_LIMIT: "limit",
+    kb.KIND_RUIN: "ruin",
 }
 
 FloatArray = npt.NDArray[np.float64]
@@ -78,22 +80,32 @@ class BacktestResult:
         quote units for inverse contracts) and ``liquidation_price`` (NaN when flat).
     trades : DataFrame
         Fills: ``timestamp, symbol, qty`` (signed), ``price, fee, kind``
-        (rebalance, stop_loss, take_profit, limit).
+        (rebalance, stop_loss, take_profit, limit, ruin: the positions left at the ruin,
+        closed at that bar's last close).
     liquidations : DataFrame
-        ``timestamp, symbol, side, qty`` (absolute), ``price, loss, fee, bad_debt``.
+        ``timestamp, symbol, side, qty`` (absolute), ``price`` (the fill), ``loss`` (trading
+        loss at the fill), ``fee`` (what the venue took from the remaining equity: the
+        liquidation fee, or a takeover's clearance), ``bad_debt`` (paid by the insurance fund),
+        ``margin`` (behind the position before), ``kept`` (margin left to the trader after;
+        NaN for collateral sold to cover a debt), ``partial`` and ``taken_over`` (bool).
     funding : Series
         Funding paid per bar (positive = paid, negative = received).
     fees : Series
         Fees paid per bar (taker fees and liquidation fees).
     metrics : dict
-        See :func:`levguard.backtest.metrics.compute_metrics`; plus ``bad_debt``,
-        ``orders_clipped`` (initial-margin check) and ``limit_orders_unfilled``.
+        See :func:`levguard.backtest.metrics.compute_metrics` (computed on the bars up to the
+        ruin when the run is ruined); plus ``bad_debt``, ``orders_clipped`` (initial-margin
+        check), ``limit_orders_unfilled`` and ``ruined`` (1.0 or 0.0).
     params : dict
         The resolved settings (venue, symbols, fees, slippage, tiers source...).
     instruments : dict of DataFrame
         Per symbol and bar: ``qty, entry_price, leverage`` (on the account equity),
         ``target_leverage, liquidation_price, capital`` (the instrument's share of the equity
         or its isolated sleeve).
+    ruined_at : Timestamp or None
+        Open time (UTC, the index label) of the bar at whose close the account could no longer
+        open the venue's smallest order; None when never ruined.  From then on nothing trades
+        and ``equity`` stays at what was left.
     """
 
     equity: pd.Series
@@ -105,6 +117,18 @@ class BacktestResult:
     metrics: dict[str, float]
     params: dict[str, Any] = field(default_factory=dict)
     instruments: dict[str, pd.DataFrame] = field(default_factory=dict)
+    ruined_at: pd.Timestamp | None = None
+
+
+def _liquidation_rule(value: object, default: LiquidationRule) -> LiquidationRule:
+    # The venue's own rule, another venue's (by rule-set name) or an explicit rule.
+    if value is None:
+        return default
+    if isinstance(value, LiquidationRule):
+        return value
+    if isinstance(value, str):
+        return get_venue(value).liquidation
+    raise InputError(f"liquidation must be None, a venue name or a LiquidationRule, was {value!r}")
 
 
 def _frame(data: object) -> pd.DataFrame:
@@ -481,6 +505,8 @@ def prepare(
     execution: str = "market",
     limit_offset_bps: float = 0.0,
     check_initial_margin: bool = True,
+    liquidation: LiquidationRule | str | None = None,
+    min_notional: float | None = None,
 ) -> Prepared:
     """Validate the arguments of :func:`run` and pack them into kernel arrays."""
     frames = _frames(data)
@@ -524,8 +550,15 @@ def prepare(
     mode, reb = _rebalance(rebalance)
     sl = _fraction(stop_loss, "stop_loss", 1.0)
     tp = _fraction(take_profit, "take_profit", math.inf)
+    rule = _liquidation_rule(liquidation, model.liquidation)
+    if min_notional is not None and (
+        isinstance(min_notional, bool)
+        or not isinstance(min_notional, int | float)
+        or not (math.isfinite(min_notional) and min_notional >= 0.0)
+    ):
+        raise InputError(f"min_notional must be a finite number >= 0, was {min_notional!r}")
     if liquidation_fee_rate is None:
-        liq_fee = taker
+        liq_fee = rule.resolved_fee(taker)
     else:
         liq_fee = float(liquidation_fee_rate)
         if not (math.isfinite(liq_fee) and 0.0 <= liq_fee < 0.1):
@@ -546,6 +579,7 @@ def prepare(
     settlements: set[str] = set()
     contexts: list[MarketContext | None] = []
     tables: dict[str, str] = {}
+    min_notionals: dict[str, float] = {}
     row = 0
     for j, sym in enumerate(symbols):
         frame = frames[sym]
@@ -579,6 +613,9 @@ def prepare(
         inst[j, kb.INST_TAKER] = taker
         inst[j, kb.INST_MAKER] = maker
         inst[j, kb.INST_LIQ_FEE] = liq_fee
+        inst[j, kb.INST_MIN_NOTIONAL] = float(min_notional) if min_notional is not None else model.min_notional(sym)
+        inst[j, kb.INST_RULE : kb.INST_RULE + kl.N_RULE] = rule.vector(liq_fee)
+        min_notionals[sym] = float(inst[j, kb.INST_MIN_NOTIONAL])
         inst[j, kb.INST_FEE_IN_MM] = taker if (model.fee_in_mm and not is_spot) else 0.0
         inst[j, kb.INST_MM_AT_ENTRY] = 1.0 if (model.mm_basis is MMBasis.ENTRY and not is_spot) else 0.0
         inst[j, kb.INST_TIER_START] = row
@@ -648,6 +685,8 @@ def prepare(
         "slip_bps": slip_bps,
         "impact_coef": impact,
         "liquidation_fee_rate": liq_fee,
+        "liquidation": rule.to_dict(),
+        "min_notional": min_notionals[symbols[0]] if n_inst == 1 else min_notionals,
         "rebalance": "never" if mode == kb.REBALANCE_NEVER else reb,
         "stop_loss": sl,
         "take_profit": tp,
@@ -683,6 +722,8 @@ def run(
     execution: Literal["market", "limit"] = "market",
     limit_offset_bps: float = 0.0,
     check_initial_margin: bool = True,
+    liquidation: LiquidationRule | str | None = None,
+    min_notional: float | None = None,
 ) -> BacktestResult:
     """Backtest leveraged perpetuals (one or several in one account) over ``data``.
 
@@ -729,7 +770,9 @@ def run(
     cooldown_bars : int
         Bar opens skipped after a liquidation before re-entry.
     liquidation_fee_rate : float, optional
-        Liquidation fee on the notional at the liquidation price; default the taker fee.
+        Fee rate on the liquidated notional of book closes and partial liquidations; default
+        the venue rule's (Hyperliquid 0, dYdX 0.5 %, Deribit 0.75 %), else the taker fee.  A
+        takeover (Binance, Bybit, OKX, Gate, BitMEX) keeps nothing of the margin whatever the fee.
     liquidation_first : bool
         Liquidation before a stop/take-profit crossed in the same bar (conservative default).
     tiers : TierTable or mapping symbol -> TierTable, optional
@@ -749,6 +792,15 @@ def run(
         Clip orders that would exceed the venue's maximum leverage for their tier (initial
         margin ``notional / max_leverage`` over the capital, the other positions' included in
         cross).  The number of clipped orders is ``metrics["orders_clipped"]``.
+    liquidation : LiquidationRule or str, optional
+        What a liquidation leaves the trader: default the venue's rule
+        (:mod:`levguard.core.liquidation_outcome`, docs/margin.md); a venue name uses that
+        venue's rule, a :class:`~levguard.core.rules.base.LiquidationRule` any other.
+    min_notional : float, optional
+        Smallest order notional (quote currency) for the ruin test; default the venue's
+        (Binance USDⓈ-M 5 USDT, COIN-M one contract, Hyperliquid 10 USDC; 0 where unknown, when
+        only an equity of 0 ruins).  The run stops when its equity at a close cannot open that
+        order at the first tier's maximum leverage (``result.ruined_at``).
 
     Returns
     -------
@@ -783,6 +835,8 @@ def run(
         execution=execution,
         limit_offset_bps=limit_offset_bps,
         check_initial_margin=check_initial_margin,
+        liquidation=liquidation,
+        min_notional=min_notional,
     )
     return simulate(prep)
 
@@ -792,8 +846,8 @@ def simulate(prep: Prepared) -> BacktestResult:
     n, n_inst = prep.mkt.shape[1], prep.mkt.shape[2]
     out_acct = np.zeros((n, kb.N_ACCT))
     out_inst = np.zeros((n, n_inst, kb.N_POS))
-    out_trades = np.zeros((2 * n * n_inst, kb.N_TRADE_COLS))
-    out_liqs = np.zeros((n * n_inst, kb.N_LIQ_COLS))
+    out_trades = np.zeros((kb.trade_capacity(n, n_inst), kb.N_TRADE_COLS))
+    out_liqs = np.zeros((kb.liq_capacity(n, n_inst), kb.N_LIQ_COLS))
     counts = np.zeros(kb.N_COUNTS, dtype=np.int64)
     kb.simulate_nb(
         prep.mkt,
@@ -877,11 +931,16 @@ def _result(
             "loss": liqs[:, kb.LIQ_LOSS],
             "fee": liqs[:, kb.LIQ_FEE],
             "bad_debt": liqs[:, kb.LIQ_BAD_DEBT],
+            "margin": liqs[:, kb.LIQ_MARGIN],
+            "kept": liqs[:, kb.LIQ_KEPT],
+            "partial": liqs[:, kb.LIQ_PARTIAL] > 0.0,
+            "taken_over": liqs[:, kb.LIQ_TAKEN] > 0.0,
         }
     )
     funding = pd.Series(acct[:, kb.ACCT_FUNDING], index=index, name="funding")
     fees = pd.Series(acct[:, kb.ACCT_FEES], index=index, name="fees")
     traded = float(kb.traded_notional(trades, int(trades.shape[0]), liqs, int(liqs.shape[0]), prep.inst))
+    ruin = int(counts[kb.COUNT_RUIN])
     metrics = compute_metrics(
         acct[:, kb.ACCT_EQUITY],
         equity0,
@@ -891,8 +950,13 @@ def _result(
         funding=acct[:, kb.ACCT_FUNDING],
         traded_notional=traded,
         n_liquidations=int(liqs.shape[0]),
+        ruin_index=ruin if ruin >= 0 else None,
     )
     metrics["bad_debt"] = float(np.sum(liqs[:, kb.LIQ_BAD_DEBT]))
     metrics["orders_clipped"] = float(counts[kb.COUNT_CLIPPED])
     metrics["limit_orders_unfilled"] = float(counts[kb.COUNT_UNFILLED])
-    return BacktestResult(equity, positions, trades_df, liq_df, funding, fees, metrics, prep.params, instruments)
+    metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
+    ruined_at = index[ruin] if ruin >= 0 else None
+    return BacktestResult(
+        equity, positions, trades_df, liq_df, funding, fees, metrics, prep.params, instruments, ruined_at
+    )

@@ -2,7 +2,11 @@
 
 Plain functions over arrays (no pandas needed).  Per-bar equity returns are
 ``g_t = E_t / E_{t-1} - 1`` with ``E_{-1}`` the initial equity; annualisation uses
-``periods_per_year`` (a 24/7 market's year is 365 days).
+``periods_per_year`` (a 24/7 market's year is 365 days).  A ruined run's metrics are computed on
+its bars up to and including the ruin bar (``ruin_index``): nothing after the ruin counts (no
+flat tail), and its Sharpe, Sortino and Calmar ratios are NaN: an arithmetic mean of per-bar
+returns can stay positive through a final -100 % bar, while the run's growth rate is minus
+infinity, so no ratio of it describes a run that lost everything.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def compute_metrics(
     funding: FloatArray,
     traded_notional: float,
     n_liquidations: int,
+    ruin_index: int | None = None,
 ) -> dict[str, float]:
     """Return the metrics named in :data:`METRIC_NAMES`.
 
@@ -80,6 +85,10 @@ def compute_metrics(
         Sum of ``|qty| * price`` over all fills and liquidations.
     n_liquidations : int
         Number of liquidations.
+    ruin_index : int, optional
+        Bar at whose close the run was ruined; the metrics use bars ``0 .. ruin_index`` only
+        (CAGR over the time to ruin, volatility and worst bar of the returns up to it) and
+        ``sharpe``, ``sortino`` and ``calmar`` are NaN.
 
     Notes
     -----
@@ -90,6 +99,9 @@ def compute_metrics(
     traded notional divided by the mean equity; ``worst_bar`` is ``min(g)``.  Ratios with a zero
     denominator are NaN.
     """
+    if ruin_index is not None:
+        stop = int(ruin_index) + 1
+        equity, leverage, fees, funding = equity[:stop], leverage[:stop], fees[:stop], funding[:stop]
     n = int(equity.shape[0])
     nan = math.nan
     if n == 0:
@@ -108,14 +120,15 @@ def compute_metrics(
     mdd = float(np.max(dd))
     lev = leverage[np.isfinite(leverage)]
     mean_equity = float(np.mean(equity))
+    ruined = ruin_index is not None
     return {
         "total_return": total,
         "cagr": cagr,
         "volatility": sd * ann,
-        "sharpe": mean / sd * ann if sd > 0.0 else nan,
-        "sortino": mean / downside * ann if downside > 0.0 else nan,
+        "sharpe": mean / sd * ann if sd > 0.0 and not ruined else nan,
+        "sortino": mean / downside * ann if downside > 0.0 and not ruined else nan,
         "max_drawdown": mdd,
-        "calmar": cagr / mdd if mdd > 0.0 else nan,
+        "calmar": cagr / mdd if mdd > 0.0 and not ruined else nan,
         "time_under_water": float(np.mean(dd > 0.0)),
         "n_liquidations": float(n_liquidations),
         "fees_paid": float(np.sum(fees)),

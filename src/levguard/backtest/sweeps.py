@@ -48,12 +48,13 @@ RUN_PARAMS: dict[str, tuple[str, int]] = {
 }
 
 # Metric columns of the sweep table (the per-run metrics, ``max_leverage`` renamed so that it
-# cannot clash with a policy parameter of that name).
+# cannot clash with a policy parameter of that name; ``ruined`` is 1.0 for a ruined run).
 SWEEP_METRICS: tuple[str, ...] = (
     *("max_leverage_used" if m == "max_leverage" else m for m in METRIC_NAMES),
     "final_equity",
     "bad_debt",
     "orders_clipped",
+    "ruined",
 )
 _STAT_COLUMNS = (
     kb.STAT_TOTAL_RETURN,
@@ -343,8 +344,9 @@ def sweep(
             client.close()
             own_cluster.close()
     table = pd.DataFrame(rows)
-    for name, c in zip(SWEEP_METRICS, _STAT_COLUMNS, strict=True):
+    for name, c in zip(SWEEP_METRICS[:-1], _STAT_COLUMNS, strict=True):
         table[name] = stats[:, c]
+    table["ruined"] = np.where(stats[:, kb.STAT_RUIN_BAR] >= 0.0, 1.0, 0.0)
     table.attrs["symbols"] = base.symbols
     table.attrs["venue"] = base.params["venue"]
     table.attrs["bars"] = int(base.index.shape[0])
@@ -406,16 +408,21 @@ class WalkForward:
         The stitched out-of-sample equity: each test window runs its own choice from the
         previous window's final equity (positions are closed between windows).
     metrics : dict
-        :func:`~levguard.backtest.metrics.compute_metrics` of the stitched path.
+        :func:`~levguard.backtest.metrics.compute_metrics` of the stitched path (up to the
+        ruin when a test window is ruined), plus ``ruined`` (1.0 or 0.0).
     stability : dict
         ``modal_share``: share of windows choosing the most frequent configuration;
         ``n_distinct``: number of distinct choices.
+    ruined_at : Timestamp or None
+        The bar at whose close a test window's run was ruined (the later windows stay flat at
+        what was left); None when never.
     """
 
     windows: pd.DataFrame
     equity: pd.Series
     metrics: dict[str, float]
     stability: dict[str, float]
+    ruined_at: pd.Timestamp | None = None
 
 
 def _slice(data: object, a: int, b: int) -> object:
@@ -512,18 +519,25 @@ def walk_forward(
     equity = float(initial_equity)
     choices: list[tuple[int, ...] | None] = []
     full_index: pd.DatetimeIndex | None = None
+    ruined_at: pd.Timestamp | None = None
+    ruin_pos: int | None = None
+    stitched_len = 0
     with Progress(progress, max(1, (n - train_bars) // test_bars), "walk-forward windows") as advance:
         for s in range(0, n - train_bars - test_bars + 1, test_bars):
             a, b, c = s, s + train_bars, s + train_bars + test_bars
             train = _slice(data, a, b)
-            table = sweep(
-                train, strategies, policies, grid=grid, scheduler=scheduler, initial_equity=equity, **run_kwargs
-            )
-            try:
-                chosen = best(table, objective, constraints)
-                choice: tuple[int, ...] | None = order[int(table.index.get_loc(chosen.name))]  # type: ignore[arg-type]
-            except InputError:  # nothing feasible in this window: stay flat
-                chosen, choice = None, None
+            chosen: pd.Series | None = None
+            choice: tuple[int, ...] | None = None
+            table = pd.DataFrame()
+            if ruined_at is None:  # a ruined account trades no more windows: they stay flat
+                table = sweep(
+                    train, strategies, policies, grid=grid, scheduler=scheduler, initial_equity=equity, **run_kwargs
+                )
+                try:
+                    chosen = best(table, objective, constraints)
+                    choice = order[int(table.index.get_loc(chosen.name))]  # type: ignore[arg-type]
+                except InputError:  # nothing feasible in this window: stay flat
+                    chosen, choice = None, None
             w0 = max(0, b - warm)
             test = _slice(data, w0, c)
             offset = b - w0
@@ -540,6 +554,9 @@ def walk_forward(
                 funding.append(res.funding.to_numpy()[offset:])
                 traded += float(res.metrics["turnover"]) * float(res.equity.mean())
                 n_liq += int(res.metrics["n_liquidations"])
+                if res.ruined_at is not None:
+                    ruined_at = res.ruined_at
+                    ruin_pos = stitched_len + int(res.equity.index.searchsorted(res.ruined_at)) - offset
             else:
                 idx = _index_of(test)[offset:]
                 eq = pd.Series(equity, index=idx, name="equity")
@@ -549,6 +566,7 @@ def walk_forward(
                 funding.append(zeros)
             start_equity = equity
             pieces.append(eq)
+            stitched_len += len(eq)
             equity = float(eq.iloc[-1])
             choices.append(choice)
             idx = _index_of(test)
@@ -566,7 +584,8 @@ def walk_forward(
                     if k not in SWEEP_METRICS and k not in ("strategy", "policy"):
                         row[k] = chosen[k]
                 row[f"is_{objective}"] = chosen[objective]
-            row["oos_total_return"] = equity / start_equity - 1.0 if start_equity > 0 else math.nan
+            # A window after a ruin starts (and stays) at what was left: nothing traded, 0 return.
+            row["oos_total_return"] = equity / start_equity - 1.0 if start_equity > 0 else 0.0
             path = eq.to_numpy()
             peak = np.maximum.accumulate(np.concatenate(([start_equity], path)))[1:]
             row["oos_max_drawdown"] = float(np.max(1.0 - path / peak)) if peak.size and peak.min() > 0 else 1.0
@@ -586,7 +605,9 @@ def walk_forward(
         funding=np.concatenate(funding),
         traded_notional=traded,
         n_liquidations=n_liq,
+        ruin_index=ruin_pos,
     )
+    metrics["ruined"] = 1.0 if ruined_at is not None else 0.0
     made = [c for c in choices if c is not None]
     counts = pd.Series([str(c) for c in made]).value_counts() if made else pd.Series(dtype=int)
     stability = {
@@ -595,7 +616,7 @@ def walk_forward(
         "n_windows": float(len(choices)),
         "n_flat": float(len(choices) - len(made)),
     }
-    return WalkForward(pd.DataFrame(rows), stitched, metrics, stability)
+    return WalkForward(pd.DataFrame(rows), stitched, metrics, stability, ruined_at)
 
 
 def _index_of(data: object) -> pd.DatetimeIndex:

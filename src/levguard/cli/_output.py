@@ -84,6 +84,14 @@ def bad_debt(x: Any) -> str:
     return f"[bold red]{fmt(v)}[/]" if v > 0 else fmt(v)
 
 
+def ruined(x: Any) -> str:
+    """Whether a run was ruined (equity below the venue's smallest order): red ``ruined``, else ``no``."""
+    v = _num(x)
+    if v is None:
+        return "—"
+    return "[bold red]ruined[/]" if v > 0 else "no"
+
+
 # Terminal columns of a backtest's metrics: (header, metric key, formatter).
 _METRIC_COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("return", "total_return", pct),
@@ -96,22 +104,32 @@ _METRIC_COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("fees", "fees_paid", fmt),
     ("funding", "funding_paid", fmt),
     ("avg lev", "avg_leverage", leverage),
+    ("ruin", "ruined", ruined),
 )
 
 
-def metrics_table(metrics_by_name: Mapping[str, Mapping[str, float]], title: str) -> Table:
+def metrics_table(
+    metrics_by_name: Mapping[str, Mapping[str, float]],
+    title: str,
+    ruined_at: Mapping[str, str | None] | None = None,
+) -> Table:
     """One row per policy (or run) with the key backtest metrics, formatted for humans.
 
     Columns: total return, CAGR, max drawdown (DD), Sharpe, Sortino, liquidations (red when
-    any), bad debt, fees, funding (paid; negative = received) and average leverage.  Missing
-    metrics show as a dash.
+    any), bad debt, fees, funding (paid; negative = received), average leverage and ruin (the
+    ruin time from ``ruined_at`` when given).  A ruined run's ratios are computed up to its
+    ruin (docs/backtest.md).  Missing metrics show as a dash.
     """
     table = Table(title=title, header_style="bold", title_justify="left")
     table.add_column("policy", justify="left", overflow="fold")
     for header, _, _ in _METRIC_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
     for name, m in metrics_by_name.items():
-        table.add_row(name, *(f(m.get(key)) for _, key, f in _METRIC_COLUMNS))
+        cells = [f(m.get(key)) for _, key, f in _METRIC_COLUMNS]
+        when = (ruined_at or {}).get(name)
+        if when:
+            cells[-1] = f"[bold red]{when[:16].replace('T', ' ')}[/]"
+        table.add_row(name, *cells)
     return table
 
 

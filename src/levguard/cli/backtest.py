@@ -222,13 +222,14 @@ def backtest(
         _fail(str(exc))
         return
     metrics = {name: r.metrics for name, r in results.items()}
+    ruined_at = {name: r.ruined_at.isoformat() if r.ruined_at is not None else None for name, r in results.items()}
     if cfg.policies and cfg.output.json_path:
         with open(cfg.output.json_path, "w", encoding="utf-8") as fh:
             json.dump(metrics, fh, indent=2, default=str)
     if as_json:
         doc: dict[str, Any] = {}
         if cfg.policies:
-            doc.update(report=str(report) if report else None, metrics=metrics)
+            doc.update(report=str(report) if report else None, metrics=metrics, ruined_at=ruined_at)
         if swept is not None:
             doc["sweep"] = _sweep_json(cfg, swept)
         typer.echo(json.dumps(doc, indent=2, default=str))
@@ -237,7 +238,7 @@ def backtest(
 
     con = console()
     if cfg.policies:
-        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}"))
+        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}", ruined_at))
         if report:
             con.print(f"HTML report: {report}")
     if swept is not None:

@@ -6,6 +6,7 @@ Bad input prints one line (``levguard: error: ...``) to stderr and exits with st
 from __future__ import annotations
 
 import json
+import math
 import sys
 from enum import StrEnum
 from importlib import resources
@@ -257,7 +258,16 @@ def _backtest_demo(
     path = None
     if out_path:
         path = str(write_report(results, out_path, title=title or "levguard demo", subtitle=subtitle or ""))
-    return {"report": path, "metrics": {name: r.metrics for name, r in results.items()}}
+    # JSON has no NaN: an undefined metric (a ruined run's Sharpe, docs/backtest.md "Ruin") is None.
+    return {
+        "report": path,
+        "metrics": {
+            name: {k: v if math.isfinite(v) else None for k, v in r.metrics.items()} for name, r in results.items()
+        },
+        "ruined_at": {
+            name: r.ruined_at.isoformat() if r.ruined_at is not None else None for name, r in results.items()
+        },
+    }
 
 
 def _real_demo_data(
@@ -359,7 +369,7 @@ def _market_summary() -> dict[str, Any]:
 def _print_backtest(backtest: dict[str, Any], title: str) -> None:
     from levguard.cli._output import console, metrics_table
 
-    bt = metrics_table(backtest["metrics"], title)
+    bt = metrics_table(backtest["metrics"], title, backtest.get("ruined_at"))
     out_con = console()
     out_con.print()
     out_con.print(bt)

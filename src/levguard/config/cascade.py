@@ -7,7 +7,7 @@ Example::
             lam: 200, jump_mean: -0.02, jump_std: 0.03}
     market: {depth: 2.0e6, impact: linear, half_life_steps: 30,
              depth_multiplier: {shock_step: 0, floor: 0.5, recovery_half_life: 600}}
-    regime: {kind: static, mmr: 0.005, liquidation_fee: 0.005, partial: 1.0}
+    regime: {kind: static, mmr: 0.005, liquidation_fee: 0.005, partial: 1.0}  # or liquidation: hyperliquid
     venue: {insurance_fund: 5.0e6, adl: true, latency_steps: 0, mark_lag_steps: 0}
     monte_carlo: {n_paths: 200, budget: 1.0e6}      # optional; without it one path (path_index)
     calibrate:                                       # for `levguard calibrate`
@@ -208,8 +208,11 @@ class RegimeConfig(_Model):
     mmr: Annotated[float, Field(gt=0, le=0.5, allow_inf_nan=False)] = 0.005
     tiers: VenueTiers | Annotated[list[dict[str, Any]], Field(min_length=1)] | None = None
     liquidation_fee: Annotated[float, Field(ge=0, le=0.1, allow_inf_nan=False)] = 0.005
-    partial: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
+    partial: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Literal["tier", "restore"] = 1.0
     partial_min_notional: NonNeg = 0.0
+    outcome: Literal["takeover", "book"] = "takeover"
+    backstop: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    liquidation: str | None = None
     max_leverage: Pos | None = None
     oi_cap: Pos | None = None
     base_vol: Pos = 0.6
@@ -224,6 +227,11 @@ class RegimeConfig(_Model):
             raise ValueError("the tiered regime needs `tiers` ({venue, symbol} or a list of rows)")
         if self.max_scale < self.min_scale:
             raise ValueError(f"max_scale must be >= min_scale, was {self.max_scale!r} < {self.min_scale!r}")
+        if self.liquidation is not None:
+            from levguard.core.rules import venue_names
+
+            if self.liquidation not in venue_names():
+                raise ValueError(f"liquidation must be one of {', '.join(venue_names())}, was {self.liquidation!r}")
         return self
 
 
@@ -300,6 +308,8 @@ CALIBRATION_PARAMS: dict[str, str] = {
     "liquidation_fee": "regime",
     "partial": "regime",
     "partial_min_notional": "regime",
+    "outcome": "regime",
+    "backstop": "regime",
     "max_leverage": "regime",
     "oi_cap": "regime",
     "base_vol": "regime",
@@ -559,9 +569,19 @@ def resolve_tiers(tiers: VenueTiers | list[dict[str, Any]] | None, source: str =
 
 
 def regime_kwargs(cfg: CascadeFile, source: str = "config") -> dict[str, Any]:
-    """Keyword arguments of :class:`levguard.sim.engine.MarginRegime` (tiers resolved)."""
-    out = cfg.regime.model_dump(exclude={"tiers"})
+    """Keyword arguments of :class:`levguard.sim.engine.MarginRegime` (tiers resolved).
+
+    With ``liquidation: <venue>`` the venue's liquidation rule sets ``outcome``, ``backstop``,
+    ``partial`` (and ``partial_min_notional``) and, when the rule has one, ``liquidation_fee``
+    (:meth:`levguard.sim.engine.MarginRegime.for_venue`); fields written in the file win.
+    """
+    out = cfg.regime.model_dump(exclude={"tiers", "liquidation"})
     out["tiers"] = resolve_tiers(cfg.regime.tiers, source)
+    if cfg.regime.liquidation is not None:
+        from levguard.core.liquidation_outcome import cascade_regime_fields
+
+        given = cfg.regime.model_fields_set
+        out.update({k: v for k, v in cascade_regime_fields(cfg.regime.liquidation).items() if k not in given})
     return out
 
 

@@ -10,7 +10,9 @@ Inputs are packed into arrays whose columns are named by the constants below:
 * ``mkt`` (N_MKT, T, K): last-price OHLCV, mark-price OHLC and the funding rate per bar and
   instrument (``MKT_*``);
 * ``inst`` (K, N_INST): per-instrument settings (``INST_*``): contract kind, capital weight, fee
-  rates, maintenance conventions and the rows of the instrument's tiers in ``tiers``;
+  rates, maintenance conventions, the rows of the instrument's tiers in ``tiers``, the venue's
+  minimum order notional and its liquidation rule (:mod:`levguard.kernels.liquidation`,
+  ``N_RULE`` columns from ``INST_RULE``);
 * ``tiers`` (R, N_TIER): tier rows of every instrument (``TIER_*``: cap, maintenance rate,
   maintenance amount, maximum leverage);
 * ``cfg`` (N_CFG,): account-wide settings (``CFG_*``): initial equity, margin mode, slippage,
@@ -26,8 +28,9 @@ import math
 import numpy as np
 
 from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
+from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
-from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price, tiered_mm
+from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price, tier_index, tiered_mm
 from levguard.kernels.sizing import drawdown_scale, rebalance_step
 
 # ``mkt`` fields (first axis).
@@ -58,7 +61,9 @@ INST_FEE_IN_MM = 5
 INST_MM_AT_ENTRY = 6
 INST_TIER_START = 7
 INST_TIER_STOP = 8
-N_INST = 9
+INST_MIN_NOTIONAL = 9  # the venue's minimum order notional, quote currency (0: none known)
+INST_RULE = 10  # first of the N_RULE columns of the liquidation rule (kernels.liquidation.RULE_*)
+N_INST = INST_RULE + kl.N_RULE
 
 # ``tiers`` columns.
 TIER_CAP = 0
@@ -110,8 +115,8 @@ POS_TARGET = 4
 POS_EQUITY = 5
 N_POS = 6
 
-# Trade columns (``out_trades`` has shape (2 T K, N_TRADE_COLS)): at most one order at the open
-# and one intrabar exit (stop-loss or take-profit) per bar and instrument.
+# Trade columns (``out_trades`` has :func:`trade_capacity` rows): at most one order at the open
+# and one intrabar exit (stop-loss or take-profit) per bar and instrument, and the closes at ruin.
 TRADE_BAR = 0
 TRADE_INST = 1
 TRADE_QTY = 2
@@ -125,9 +130,13 @@ KIND_REBALANCE = 0
 KIND_STOP_LOSS = 1
 KIND_TAKE_PROFIT = 2
 KIND_LIMIT = 3
+KIND_RUIN = 4  # the positions left when the account is ruined, closed at the bar's last close
 
-# Liquidation columns (``out_liqs`` has shape (T K, N_LIQ_COLS)); ``LIQ_QTY`` is the signed
-# size liquidated (its sign is the side).
+# Liquidation columns (``out_liqs`` has :func:`liq_capacity` rows); ``LIQ_QTY`` is the signed
+# size liquidated (its sign is the side).  ``LIQ_FEE`` is what the venue took from the trader's
+# remaining equity (the liquidation fee, or a takeover's clearance), ``LIQ_BAD_DEBT`` what the
+# insurance fund paid, ``LIQ_MARGIN`` the margin behind the position before the event and
+# ``LIQ_KEPT`` the margin left to the trader after it (NaN for collateral sold to cover debt).
 LIQ_BAR = 0
 LIQ_INST = 1
 LIQ_QTY = 2
@@ -135,14 +144,22 @@ LIQ_PRICE = 3
 LIQ_LOSS = 4
 LIQ_FEE = 5
 LIQ_BAD_DEBT = 6
-N_LIQ_COLS = 7
+LIQ_MARGIN = 7
+LIQ_KEPT = 8
+LIQ_PARTIAL = 9  # 1: part of the position stays open
+LIQ_TAKEN = 10  # 1: taken over at the bankruptcy price (takeover rule or backstop)
+N_LIQ_COLS = 11
 
 # ``out_counts`` entries.
 COUNT_TRADES = 0
 COUNT_LIQS = 1
 COUNT_CLIPPED = 2
 COUNT_UNFILLED = 3
-N_COUNTS = 4
+COUNT_RUIN = 4  # bar at whose close the account was ruined, -1 if never
+N_COUNTS = 5
+
+# Points of an incremental (restore) liquidation's walk along a bar's adverse path.
+N_RESTORE_GRID = 33
 
 # Rebalancing modes.
 REBALANCE_BAND = 0
@@ -175,7 +192,20 @@ STAT_WORST_BAR = 14
 STAT_FINAL_EQUITY = 15
 STAT_BAD_DEBT = 16
 STAT_CLIPPED = 17
-N_STATS = 18
+STAT_RUIN_BAR = 18  # -1 if never ruined
+N_STATS = 19
+
+
+@jitable
+def trade_capacity(n_bars: int, n_inst: int) -> int:
+    """Rows ``out_trades`` needs: two per bar and instrument plus the closes at ruin."""
+    return 2 * n_bars * n_inst + n_inst
+
+
+@jitable
+def liq_capacity(n_bars: int, n_inst: int) -> int:
+    """Rows ``out_liqs`` needs: a partial and a full liquidation per bar and instrument."""
+    return 2 * n_bars * n_inst + n_inst
 
 
 @jitable
@@ -323,6 +353,39 @@ def _record_trade(
 
 
 @jitable
+def _record_liq(
+    out_liqs: Float64Array2D,
+    row: int,
+    t: int,
+    k: int,
+    dq: float,
+    px: float,
+    loss: float,
+    fee: float,
+    bad_debt: float,
+    margin: float,
+    kept: float,
+    partial: float,
+    taken: float,
+) -> None:
+    # Sized by liq_capacity (at most a partial and a full liquidation per bar and instrument); a
+    # row beyond it is dropped rather than written out of bounds.
+    if row >= out_liqs.shape[0]:
+        return
+    out_liqs[row, LIQ_BAR] = t
+    out_liqs[row, LIQ_INST] = k
+    out_liqs[row, LIQ_QTY] = dq
+    out_liqs[row, LIQ_PRICE] = px
+    out_liqs[row, LIQ_LOSS] = loss
+    out_liqs[row, LIQ_FEE] = fee
+    out_liqs[row, LIQ_BAD_DEBT] = bad_debt
+    out_liqs[row, LIQ_MARGIN] = margin
+    out_liqs[row, LIQ_KEPT] = kept
+    out_liqs[row, LIQ_PARTIAL] = partial
+    out_liqs[row, LIQ_TAKEN] = taken
+
+
+@jitable
 def _book_liquidation(
     t: int,
     k: int,
@@ -334,20 +397,14 @@ def _book_liquidation(
     out_liqs: Float64Array2D,
     row: int,
 ) -> tuple[float, float]:
-    """Close ``qty`` at ``px`` with the liquidation fee and record it in ``out_liqs[row]``.
+    """Sell collateral ``qty`` at ``px`` with the liquidation fee (a cross account's spot leg
+    covering a negative balance) and record it in ``out_liqs[row]``.
 
-    Returns the wallet change (realised PnL minus fee) and the fee; bad debt is settled by the
-    caller once the wallet holds no perpetual position.
+    Returns the wallet change (realised PnL minus fee) and the fee.
     """
     realised = position_upnl(qty, entry, px, inverse)
     fee = liquidation_fee_rate * position_notional(qty, px, inverse)
-    out_liqs[row, LIQ_BAR] = t
-    out_liqs[row, LIQ_INST] = k
-    out_liqs[row, LIQ_QTY] = qty
-    out_liqs[row, LIQ_PRICE] = px
-    out_liqs[row, LIQ_LOSS] = -realised
-    out_liqs[row, LIQ_FEE] = fee
-    out_liqs[row, LIQ_BAD_DEBT] = 0.0
+    _record_liq(out_liqs, row, t, k, qty, px, -realised, fee, 0.0, math.nan, math.nan, 0.0, 0.0)
     return realised - fee, fee
 
 
@@ -509,6 +566,231 @@ def _settle_bad_debt(
 
 
 @jitable
+def _mm_terms(
+    k: int, q: float, ent: float, px: float, inst: Float64Array2D, tiers: Float64Array2D
+) -> tuple[float, float, float]:
+    # (maintenance margin at px, marginal maintenance rate, price the tier is read at) of a
+    # position of instrument k: tiers at the entry notional for venues valuing MM at entry.
+    inverse = int(inst[k, INST_KIND]) == INVERSE
+    a = int(inst[k, INST_TIER_START])
+    b = int(inst[k, INST_TIER_STOP])
+    at_entry = inst[k, INST_MM_AT_ENTRY] > 0.0
+    fee_mm = inst[k, INST_FEE_IN_MM]
+    mm = maintenance(
+        q, ent, px, inverse, at_entry, fee_mm, tiers[a:b, TIER_CAP], tiers[a:b, TIER_MMR], tiers[a:b, TIER_CUM]
+    )
+    basis = ent if at_entry else px
+    kt = tier_index(position_notional(q, basis, inverse), tiers[a:b, TIER_CAP])
+    return mm, tiers[a + kt, TIER_MMR] + fee_mm, basis
+
+
+@jitable
+def _close_whole(
+    t: int,
+    k: int,
+    px: float,
+    outcome: int,
+    coll: float,
+    w: int,
+    cash: Float64Array1D,
+    qty: Float64Array1D,
+    entry: Float64Array1D,
+    inst: Float64Array2D,
+    out_liqs: Float64Array2D,
+    row: int,
+) -> tuple[float, float]:
+    """Close all of instrument k at ``px`` under ``outcome`` (takeover or book) with the margin
+    ``coll`` behind it; record the row; return (fee, taken-over flag)."""
+    inverse = int(inst[k, INST_KIND]) == INVERSE
+    q = qty[k]
+    realised = position_upnl(q, entry[k], px, inverse)
+    kept, fee, _fund, taken = kl.settle_close(
+        outcome, coll, realised, position_notional(q, px, inverse), inst[k, INST_LIQ_FEE], 0.0, 0.0
+    )
+    equity = coll + realised
+    cash[w] += kept - coll
+    _record_liq(out_liqs, row, t, k, q, px, -realised, fee, -equity if equity < 0.0 else 0.0, coll, kept, 0.0, taken)
+    qty[k] = 0.0
+    entry[k] = 0.0
+    return fee, taken
+
+
+@jitable
+def _restore_walk(
+    t: int,
+    k: int,
+    p0: float,
+    p1: float,
+    n_inst: int,
+    cross: bool,
+    cash: Float64Array1D,
+    qty: Float64Array1D,
+    entry: Float64Array1D,
+    ref_px: Float64Array1D,
+    inst: Float64Array2D,
+    tiers: Float64Array2D,
+    out_liqs: Float64Array2D,
+    row: int,
+) -> tuple[int, float]:
+    """Incremental liquidation of instrument k along prices from ``p0`` to ``p1`` (geometric
+    grid of ``N_RESTORE_GRID`` points; one point when equal): wherever the equity is below the
+    maintenance margin, close the fraction that restores it
+    (:func:`~levguard.kernels.liquidation.restore_fraction`) in the book with the liquidation
+    fee, or the whole position when none does or when the rest would be smaller than the
+    venue's minimum order notional.  One aggregated row (volume-weighted price,
+    harmonic for inverse contracts); returns (rows written, fees)."""
+    inverse = int(inst[k, INST_KIND]) == INVERSE
+    w = 0 if cross else k
+    rule = inst[k, INST_RULE : INST_RULE + kl.N_RULE]
+    fee_rate = inst[k, INST_LIQ_FEE]
+    a = int(inst[k, INST_TIER_START])
+    b = int(inst[k, INST_TIER_STOP])
+    caps = tiers[a:b, TIER_CAP]
+    sign = 1.0 if qty[k] > 0.0 else -1.0
+    c0 = _collateral(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers)
+    n_grid = 1 if p1 == p0 else N_RESTORE_GRID
+    closed_sum = 0.0
+    value_sum = 0.0
+    loss = 0.0
+    fees = 0.0
+    bad = 0.0
+    kept_final = 0.0
+    taken = 0.0
+    flat = False
+    for i in range(n_grid):
+        p = p0 if n_grid == 1 else p0 * (p1 / p0) ** (i / (n_grid - 1.0))
+        q = qty[k]
+        coll = _collateral(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers)
+        equity = coll + position_upnl(q, entry[k], p, inverse)
+        mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
+        closed, decision = kl.plan_close(
+            rule, abs(q), position_notional(q, p, inverse), basis, inverse, equity, mm, mmr, fee_rate, caps, True
+        )
+        if decision == kl.CLOSE_NONE:
+            continue
+        rest_quote = (abs(q) - closed) * (1.0 if inverse else p)
+        if decision == kl.CLOSE_PARTIAL and rest_quote >= inst[k, INST_MIN_NOTIONAL]:
+            dq = sign * closed
+            realised = position_upnl(dq, entry[k], p, inverse)
+            left, fee = kl.settle_partial(coll, realised, position_notional(dq, p, inverse), fee_rate)
+            if left > 0.0:
+                cash[w] += realised - fee
+                qty[k] -= dq
+                closed_sum += closed
+                value_sum += closed / p if inverse else closed * p
+                loss -= realised
+                fees += fee
+                continue
+        outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
+        realised = position_upnl(q, entry[k], p, inverse)
+        kept, fee, _fund, taken = kl.settle_close(
+            outcome, coll, realised, position_notional(q, p, inverse), fee_rate, 0.0, 0.0
+        )
+        cash[w] += kept - coll
+        closed_sum += abs(q)
+        value_sum += abs(q) / p if inverse else abs(q) * p
+        loss -= realised
+        fees += fee
+        if coll + realised < 0.0:
+            bad = -(coll + realised)
+        kept_final = kept
+        qty[k] = 0.0
+        entry[k] = 0.0
+        flat = True
+        break
+    if not closed_sum > 0.0:
+        return 0, 0.0
+    price = closed_sum / value_sum if inverse else value_sum / closed_sum
+    kept_after = kept_final
+    if not flat:
+        kept_after = _collateral(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers)
+    _record_liq(
+        out_liqs, row, t, k, sign * closed_sum, price, loss, fees, bad, c0, kept_after, 0.0 if flat else 1.0, taken
+    )
+    return 1, fees
+
+
+@jitable
+def _liquidate(
+    t: int,
+    k: int,
+    px: float,
+    extreme: float,
+    n_inst: int,
+    cross: bool,
+    cash: Float64Array1D,
+    qty: Float64Array1D,
+    entry: Float64Array1D,
+    ref_px: Float64Array1D,
+    inst: Float64Array2D,
+    tiers: Float64Array2D,
+    liq_state: Int64Array1D,
+    out_liqs: Float64Array2D,
+    row: int,
+) -> tuple[int, float]:
+    """One liquidation event of instrument k under its venue's rule; return (rows, fees).
+
+    ``px`` is the fill (the liquidation price, or the worse mark open), ``extreme`` the bar's
+    adverse mark extreme (incremental liquidation walks from ``px`` to it).  The decision is
+    :func:`~levguard.kernels.liquidation.plan_close` (backstop, partial rule, full outcome): a
+    partial slice or step-down closes part at ``px`` with the liquidation fee and marks the
+    instrument (``liq_state`` 1: the next liquidation in the bar is whole); a full close keeps
+    what :func:`~levguard.kernels.liquidation.settle_close` leaves.  In cross margin a takeover
+    makes the account bankrupt: every other cross position (spot legs included) is taken over
+    too, at its reference price, and the cross wallet ends at 0.
+    """
+    w = 0 if cross else k
+    rule = inst[k, INST_RULE : INST_RULE + kl.N_RULE]
+    if int(rule[kl.RULE_PARTIAL]) == kl.PARTIAL_RESTORE:
+        return _restore_walk(t, k, px, extreme, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, out_liqs, row)
+    inverse = int(inst[k, INST_KIND]) == INVERSE
+    fee_rate = inst[k, INST_LIQ_FEE]
+    a = int(inst[k, INST_TIER_START])
+    b = int(inst[k, INST_TIER_STOP])
+    q = qty[k]
+    coll = _collateral(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers)
+    equity = coll + position_upnl(q, entry[k], px, inverse)
+    mm, mmr, basis = _mm_terms(k, q, entry[k], px, inst, tiers)
+    room = row + 2 * n_inst < out_liqs.shape[0]
+    closed, decision = kl.plan_close(
+        rule,
+        abs(q),
+        position_notional(q, px, inverse),
+        basis,
+        inverse,
+        equity,
+        mm,
+        mmr,
+        fee_rate,
+        tiers[a:b, TIER_CAP],
+        liq_state[k] == 0 and room,
+    )
+    if decision == kl.CLOSE_PARTIAL:
+        dq = closed if q > 0.0 else -closed
+        realised = position_upnl(dq, entry[k], px, inverse)
+        left, fee = kl.settle_partial(coll, realised, position_notional(dq, px, inverse), fee_rate)
+        if left > 0.0:
+            cash[w] += realised - fee
+            qty[k] -= dq
+            liq_state[k] = 1
+            _record_liq(out_liqs, row, t, k, dq, px, -realised, fee, 0.0, coll, left, 1.0, 0.0)
+            return 1, fee
+    outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
+    fees, taken = _close_whole(t, k, px, outcome, coll, w, cash, qty, entry, inst, out_liqs, row)
+    written = 1
+    if cross and taken > 0.0:
+        for j in range(n_inst):
+            if qty[j] != 0.0:
+                cj = _collateral(j, n_inst, cross, cash, qty, entry, ref_px, inst, tiers)
+                f_j, _tk = _close_whole(
+                    t, j, ref_px[j], kl.TAKEOVER, cj, w, cash, qty, entry, inst, out_liqs, row + written
+                )
+                fees += f_j
+                written += 1
+    return written, fees
+
+
+@jitable
 def path_cap(cfg: Float64Array1D, equity: float, peak: float) -> float:
     """Return the leverage cap of the path-dependent policies at account equity ``equity``.
 
@@ -531,6 +813,43 @@ def path_cap(cfg: Float64Array1D, equity: float, peak: float) -> float:
         cushion = cfg[CFG_CPPI_MULT] * (1.0 - f_abs / equity) if equity > f_abs else 0.0
         cap = min(cap, cushion, cfg[CFG_CPPI_MAX])
     return cap
+
+
+@jitable
+def min_order_margin(inst: Float64Array2D, tiers: Float64Array2D, k: int, price: float) -> float:
+    """Return the capital instrument ``k`` needs to open the venue's smallest order (0: none known).
+
+    For a minimum order notional ``m`` (quote currency): its initial margin at the first
+    tier's maximum leverage, ``m / max_leverage`` (spot: ``m``, fully paid; inverse contracts:
+    ``m / price`` in the coin).
+    """
+    mn = float(inst[k, INST_MIN_NOTIONAL])
+    if not mn > 0.0:
+        return 0.0
+    kind = int(inst[k, INST_KIND])
+    need = mn
+    if kind != SPOT:
+        ml = tiers[int(inst[k, INST_TIER_START]), TIER_MAX_LEV]
+        if ml > 0.0 and math.isfinite(ml):
+            need = mn / ml
+    if kind == INVERSE:
+        need = need / price
+    return need
+
+
+@jitable
+def ruin_threshold(inst: Float64Array2D, tiers: Float64Array2D, price: Float64Array1D) -> float:
+    """Return the account equity below which no instrument's smallest order can be opened.
+
+    The smallest :func:`min_order_margin` over the instruments that have a minimum order; 0
+    when none has (then only ``equity <= 0`` ruins).
+    """
+    best = math.inf
+    for k in range(inst.shape[0]):
+        need = min_order_margin(inst, tiers, k, price[k])
+        if need > 0.0:
+            best = min(best, need)
+    return best if math.isfinite(best) else 0.0
 
 
 @jitable
@@ -564,7 +883,9 @@ def simulate_py(
         Contract kind (``LINEAR``, ``INVERSE``: quantity in quote units, PnL in the base coin;
         ``SPOT``: fully paid, no funding, never liquidated), capital weight, taker and maker fee
         rates, liquidation fee rate, rate added to maintenance (OKX, Gate), maintenance valued at
-        entry (Bybit, BitMEX), and the row range of the instrument's tiers.
+        entry (Bybit, BitMEX), the row range of the instrument's tiers, the venue's minimum
+        order notional and its liquidation rule (``INST_RULE``: the ``N_RULE`` entries of
+        :mod:`levguard.kernels.liquidation`).
     tiers : (R, N_TIER) float64
         Tier rows: cap (settlement-currency notional), maintenance rate, amount, max leverage.
     cfg : (N_CFG,) float64
@@ -577,14 +898,15 @@ def simulate_py(
         equity), liquidation price (NaN when flat), the target leverage used at the bar's
         open, and the capital allocated to the instrument (its weight of the account equity,
         or its isolated sleeve's equity).
-    out_trades : (2 T K, N_TRADE_COLS) float64
+    out_trades : (trade_capacity(T, K), N_TRADE_COLS) float64
         Fills: bar, instrument, signed qty, price, fee, kind (rebalance, stop, take profit,
-        limit).
-    out_liqs : (T K, N_LIQ_COLS) float64
-        Liquidations: bar, instrument, signed qty, price, loss, fee, bad debt.
+        limit, ruin).
+    out_liqs : (liq_capacity(T, K), N_LIQ_COLS) float64
+        Liquidations: bar, instrument, signed qty, price, loss, fee, bad debt, margin before,
+        margin kept, partial flag, takeover flag.
     out_counts : (N_COUNTS,) int64
         Rows written to ``out_trades`` and ``out_liqs``, orders clipped by the initial-margin
-        check and limit orders left unfilled.
+        check, limit orders left unfilled and the ruin bar (-1: never ruined).
 
     Notes
     -----
@@ -602,13 +924,16 @@ def simulate_py(
        ``-qty / mark * rate`` (inverse); a positive rate makes longs pay.
     2. Gap liquidation: a carried position whose ``mark_open`` is already beyond its
        liquidation price (or whose collateral is gone) is liquidated at ``mark_open`` (the worse
-       price) and its order for the bar is cancelled.  In cross margin the other positions
-       enter the collateral at their own ``mark_open`` (``WB + sum of others' uPnL - MM``, the
-       margin engine's cross rule), re-evaluated after each liquidation.
+       price, see 4 for what the venue's rule leaves) and its order for the bar is cancelled.
+       In cross margin the other positions enter the collateral at their own ``mark_open``
+       (``WB + sum of others' uPnL - MM``, the margin engine's cross rule), re-evaluated after
+       each liquidation.
     3. The orders decided at ``t - 1``'s close (skipped during a cooldown): target quantity from
        the side, the target leverage (capped by the path-dependent policies at the account's
        equity and peak at ``t - 1``), the capital at ``t - 1`` and ``close[t-1]``; rebalanced
-       through :func:`~levguard.kernels.sizing.rebalance_step`.  With the initial-margin check
+       through :func:`~levguard.kernels.sizing.rebalance_step`.  An instrument whose capital
+       cannot open the venue's smallest order (:func:`min_order_margin`) closes its position
+       and opens none (no dust trading).  With the initial-margin check
        an increase is clipped to the largest size whose initial margin (notional over the tier's
        maximum leverage; the others' initial margin counted in cross) fits the capital.
        ``MARKET``: fills at ``open[t] * (1 +- slippage)`` with the taker fee, slippage
@@ -622,17 +947,31 @@ def simulate_py(
        same bar it comes first if ``liquidation_first``, else a take-profit, or a stop-loss
        whose level lies before the liquidation price on the adverse move, fills first;
        otherwise the position whose adverse mark extreme crosses its ``LP`` nearest to the open
-       (relative distance) is liquidated at ``LP`` (or the worse ``mark_open``) with fee
-       ``liquidation_fee_rate * notional(LP)``.  After a stop or take
-       profit no position is reopened on that side until the signal leaves it.
-    5. Bad debt: once a wallet holds no perpetual position, a negative balance is set to 0 and
-       the shortfall is recorded as bad debt (the insurance fund pays it); in cross margin spot
-       legs (collateral) are sold first when they cannot cover it.  The run continues;
-       an instrument may reopen ``cooldown`` bar opens after its liquidation.
+       (relative distance) is liquidated at ``LP`` (or the worse ``mark_open``) under its venue's
+       rule (:func:`_liquidate`): a takeover (Binance, Bybit, OKX, Gate, BitMEX) keeps nothing
+       of the margin behind the position, the rest going to the insurance fund; a book close
+       (Hyperliquid, dYdX, Deribit, generic) pays ``liquidation_fee_rate * notional`` (capped at
+       what is left) and keeps the rest; Hyperliquid's backstop below 2/3 of the maintenance
+       margin is a takeover.  Partial rules close part first: Hyperliquid 20 % slices above
+       100k, risk-limit step-downs (one per bar; the next liquidation in the bar is whole),
+       Deribit's incremental closes along the bar's adverse path from the fill to the mark
+       extreme (one aggregated row).  In cross margin a takeover takes the whole account.
+       After a stop or take profit no position is reopened on that side until the signal
+       leaves it.
+    5. Bad debt: what the insurance fund pays when the equity at a liquidation's fill is
+       negative is recorded on its row; once a wallet holds no perpetual position, a negative
+       balance is set to 0 and recorded as bad debt too; in cross margin spot legs (collateral)
+       are sold first when they cannot cover it.  An instrument may reopen ``cooldown`` bar
+       opens after a liquidation.
     6. Equity is marked at each ``mark_close``: ``wallets + sum of uPnL``.
+    7. Ruin: when the equity at the close is <= 0 or below :func:`ruin_threshold` (the initial
+       margin of the venue's smallest order), the positions left are closed at the bar's last
+       close with the taker fee (trade kind ``KIND_RUIN``), the bar is recorded in
+       ``out_counts[COUNT_RUIN]`` and the account stops: later bars repeat the equity left,
+       with no funding, fees or trades.
 
     Money is conserved: ``equity_T - equity_0 = realised + unrealised PnL - fees - funding
-    - liquidation fees + bad debt``.
+    - liquidation fees + bad debt`` (a takeover's clearance is in the liquidation fees).
     """
     n_t = mkt.shape[1]
     n_inst = mkt.shape[2]
@@ -675,19 +1014,42 @@ def simulate_py(
     for k in range(n_inst):
         sleeve_prev[k] = equity0 * inst[k, INST_WEIGHT]
     liq_this_bar = np.zeros(n_inst, dtype=np.bool_)
+    # Liquidation state within the bar: 0 none, 1 partially liquidated (the next liquidation is
+    # whole), 2 incremental liquidation walked (no more this bar), 3 restored at the open gap.
+    liq_state = np.zeros(n_inst, dtype=np.int64)
     last_liq_row = np.full(n_inst, -1, dtype=np.int64)
     memo = np.full((n_inst, 5), np.nan)
     n_trades = 0
     n_liqs = 0
     n_clipped = 0
     n_unfilled = 0
+    ruin_bar = -1
     peak = equity0
     eq_prev = equity0
     for t in range(n_t):
         funding_paid = 0.0
         fees_paid = 0.0
+        if ruin_bar >= 0:
+            # Ruined: nothing trades any more; the equity stays what was left.
+            wallet = idle
+            for k in range(n_inst):
+                wallet += cash[k]
+            out_acct[t, ACCT_EQUITY] = wallet
+            out_acct[t, ACCT_CASH] = wallet
+            out_acct[t, ACCT_LEVERAGE] = 0.0
+            out_acct[t, ACCT_FUNDING] = 0.0
+            out_acct[t, ACCT_FEES] = 0.0
+            for k in range(n_inst):
+                out_inst[t, k, POS_QTY] = 0.0
+                out_inst[t, k, POS_ENTRY] = 0.0
+                out_inst[t, k, POS_LEVERAGE] = 0.0
+                out_inst[t, k, POS_LIQ_PRICE] = math.nan
+                out_inst[t, k, POS_TARGET] = 0.0
+                out_inst[t, k, POS_EQUITY] = inst[k, INST_WEIGHT] * wallet if cross else cash[k]
+            continue
         for k in range(n_inst):
             liq_this_bar[k] = False
+            liq_state[k] = 0
             ref_px[k] = mkt[MKT_MARK_OPEN, t, k]
         # 1. Funding at the open.
         for k in range(n_inst):
@@ -700,11 +1062,12 @@ def simulate_py(
                 w = 0 if cross else k
                 cash[w] += pay
                 funding_paid -= pay
-        # 2. Gap liquidations of the carried positions (repeated: in cross each changes the rest).
-        for _ in range(n_inst):
+        # 2. Gap liquidations of the carried positions (repeated: in cross each changes the rest;
+        # a partial liquidation may leave a position still beyond, liquidated whole next).
+        for _ in range(2 * n_inst + 1):
             hit = -1
             for k in range(n_inst):
-                if qty[k] == 0.0 or int(inst[k, INST_KIND]) == SPOT:
+                if qty[k] == 0.0 or int(inst[k, INST_KIND]) == SPOT or liq_state[k] == 3:
                     continue
                 lp, coll = _lp_memo(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero, memo)
                 mo = mkt[MKT_MARK_OPEN, t, k]
@@ -715,25 +1078,23 @@ def simulate_py(
                 break
             k = hit
             w = 0 if cross else k
-            dw, fee = _book_liquidation(
-                t,
-                k,
-                qty[k],
-                entry[k],
-                mkt[MKT_MARK_OPEN, t, k],
-                int(inst[k, INST_KIND]) == INVERSE,
-                inst[k, INST_LIQ_FEE],
-                out_liqs,
-                n_liqs,
+            mo = mkt[MKT_MARK_OPEN, t, k]
+            written, fee = _liquidate(
+                t, k, mo, mo, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, liq_state, out_liqs, n_liqs
             )
-            cash[w] += dw
-            last_liq_row[w] = n_liqs
-            n_liqs += 1
+            if int(inst[k, INST_RULE + kl.RULE_PARTIAL]) == kl.PARTIAL_RESTORE and qty[k] != 0.0:
+                liq_state[k] = 3
+            if written > 0:
+                last_liq_row[w] = n_liqs + written - 1
+            n_liqs += written
             fees_paid += fee
-            qty[k] = 0.0
-            entry[k] = 0.0
             liq_this_bar[k] = True
             reopen_at[k] = t + 1 + cooldown
+            if written > 1:
+                # A cross takeover closed the whole account: nothing reopens this bar.
+                for j in range(n_inst):
+                    liq_this_bar[j] = True
+                    reopen_at[j] = max(reopen_at[j], t + 1 + cooldown)
             extra, extra_fees = _settle_bad_debt(
                 t, w, n_inst, cross, cash, qty, entry, ref_px, inst, out_liqs, n_liqs, last_liq_row[w]
             )
@@ -776,7 +1137,8 @@ def simulate_py(
             px_dec = mkt[MKT_CLOSE, t - 1, k]
             eq_dec = sleeve_prev[k]
             new_qty = qty[k]
-            if not (eq_dec > 0.0 and px_dec > 0.0):
+            if not (eq_dec > 0.0 and px_dec > 0.0) or eq_dec < min_order_margin(inst, tiers, k, px_dec):
+                # No capital, or too little to open the venue's smallest order: close, no dust.
                 new_qty = 0.0
             else:
                 cur_side = 0.0
@@ -838,7 +1200,7 @@ def simulate_py(
             _record_trade(out_trades, n_trades, t, k, dq, px, fee, trade_kind)
             n_trades += 1
         # 4. Intrabar liquidations, stop-losses and take-profits, until nothing happens.
-        for _ in range(2 * n_inst + 1):
+        for _ in range(4 * n_inst + 2):
             acted = False
             best = -1
             best_dist = math.inf
@@ -850,7 +1212,7 @@ def simulate_py(
                 inverse = kind == INVERSE
                 lp = math.nan
                 broke = False
-                if kind != SPOT:
+                if kind != SPOT and liq_state[k] != 2:
                     lp, coll = _lp_memo(k, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, zero_caps, zero, memo)
                     # No collateral left (fees or the others' losses): liquidated at the open mark.
                     broke = not coll > 0.0
@@ -914,24 +1276,21 @@ def simulate_py(
             mo = mkt[MKT_MARK_OPEN, t, k]
             if (qty[k] > 0.0 and mo < px) or (qty[k] < 0.0 and mo > px):
                 px = mo
-            dw, fee = _book_liquidation(
-                t,
-                k,
-                qty[k],
-                entry[k],
-                px,
-                int(inst[k, INST_KIND]) == INVERSE,
-                inst[k, INST_LIQ_FEE],
-                out_liqs,
-                n_liqs,
+            extreme = mkt[MKT_MARK_LOW, t, k] if qty[k] > 0.0 else mkt[MKT_MARK_HIGH, t, k]
+            restore = int(inst[k, INST_RULE + kl.RULE_PARTIAL]) == kl.PARTIAL_RESTORE
+            written, fee = _liquidate(
+                t, k, px, extreme, n_inst, cross, cash, qty, entry, ref_px, inst, tiers, liq_state, out_liqs, n_liqs
             )
-            cash[w] += dw
-            last_liq_row[w] = n_liqs
-            n_liqs += 1
+            if restore:
+                liq_state[k] = 2
+            if written > 0:
+                last_liq_row[w] = n_liqs + written - 1
+            n_liqs += written
             fees_paid += fee
-            qty[k] = 0.0
-            entry[k] = 0.0
             reopen_at[k] = t + 1 + cooldown
+            if written > 1:
+                for j in range(n_inst):
+                    reopen_at[j] = max(reopen_at[j], t + 1 + cooldown)
             extra, extra_fees = _settle_bad_debt(
                 t, w, n_inst, cross, cash, qty, entry, ref_px, inst, out_liqs, n_liqs, last_liq_row[w]
             )
@@ -985,10 +1344,45 @@ def simulate_py(
             sleeve_prev[k] = sleeve
         eq_prev = equity
         peak = max(peak, equity)
+        # 7. Ruin: the account can no longer open the smallest order of its venue.
+        if equity <= 0.0 or equity < ruin_threshold(inst, tiers, mkt[MKT_CLOSE, t]):
+            ruin_bar = t
+            ruin_fees = 0.0
+            for k in range(n_inst):
+                if qty[k] != 0.0:
+                    inverse = int(inst[k, INST_KIND]) == INVERSE
+                    px = mkt[MKT_CLOSE, t, k]
+                    dq = -qty[k]
+                    fee = inst[k, INST_TAKER] * position_notional(dq, px, inverse)
+                    w = 0 if cross else k
+                    cash[w] += position_upnl(qty[k], entry[k], px, inverse) - fee
+                    ruin_fees += fee
+                    _record_trade(out_trades, n_trades, t, k, dq, px, fee, KIND_RUIN)
+                    n_trades += 1
+                    qty[k] = 0.0
+                    entry[k] = 0.0
+            for w in range(n_inst):
+                if cash[w] < 0.0 and last_liq_row[w] >= 0:
+                    out_liqs[last_liq_row[w], LIQ_BAD_DEBT] += -cash[w]
+                    cash[w] = 0.0
+            wallet = idle
+            for k in range(n_inst):
+                wallet += cash[k]
+            out_acct[t, ACCT_EQUITY] = wallet
+            out_acct[t, ACCT_CASH] = wallet
+            out_acct[t, ACCT_LEVERAGE] = 0.0
+            out_acct[t, ACCT_FEES] = fees_paid + ruin_fees
+            for k in range(n_inst):
+                out_inst[t, k, POS_QTY] = 0.0
+                out_inst[t, k, POS_ENTRY] = 0.0
+                out_inst[t, k, POS_LEVERAGE] = 0.0
+                out_inst[t, k, POS_LIQ_PRICE] = math.nan
+                out_inst[t, k, POS_EQUITY] = inst[k, INST_WEIGHT] * wallet if cross else cash[k]
     out_counts[COUNT_TRADES] = n_trades
     out_counts[COUNT_LIQS] = n_liqs
     out_counts[COUNT_CLIPPED] = n_clipped
     out_counts[COUNT_UNFILLED] = n_unfilled
+    out_counts[COUNT_RUIN] = ruin_bar
 
 
 simulate_nb = jit(simulate_py)
@@ -1017,14 +1411,17 @@ def metrics_into(
     n_liquidations: int,
     traded: float,
     out: Float64Array1D,
+    ruined: bool = False,
 ) -> None:
     """Write the metrics of one run into ``out[:STAT_FINAL_EQUITY + 1]``.
 
     The same definitions as :func:`levguard.backtest.metrics.compute_metrics` (tests compare
-    them): per-bar returns ``g = E_t / E_{t-1} - 1`` (``E_{-1}`` the initial equity; NaN after
-    ruin), ``volatility = std(g, ddof 1) sqrt(ppy)``, Sharpe, Sortino, drawdown from the running
+    them): per-bar returns ``g = E_t / E_{t-1} - 1`` (``E_{-1}`` the initial equity; NaN where
+    ``E_{t-1} <= 0``), ``volatility = std(g, ddof 1) sqrt(ppy)``, Sharpe, Sortino, drawdown from the running
     peak (initial equity included), CAGR, Calmar, time under water, turnover on the mean
-    equity, average and maximum leverage over finite values and the worst bar.
+    equity, average and maximum leverage over finite values and the worst bar.  A ruined run is
+    passed its bars up to and including the ruin bar (:func:`sweep_py`) and ``ruined``: its
+    Sharpe, Sortino and Calmar ratios are NaN.
     """
     n = acct.shape[0]
     nan = math.nan
@@ -1092,10 +1489,10 @@ def metrics_into(
     ann = math.sqrt(periods_per_year)
     downside = math.sqrt(down2 / m) if m > 0 else nan
     out[STAT_VOLATILITY] = sd * ann
-    out[STAT_SHARPE] = mean / sd * ann if sd > 0.0 else nan
-    out[STAT_SORTINO] = mean / downside * ann if downside > 0.0 else nan
+    out[STAT_SHARPE] = mean / sd * ann if sd > 0.0 and not ruined else nan
+    out[STAT_SORTINO] = mean / downside * ann if downside > 0.0 and not ruined else nan
     out[STAT_MAX_DRAWDOWN] = mdd
-    out[STAT_CALMAR] = cagr / mdd if mdd > 0.0 else nan
+    out[STAT_CALMAR] = cagr / mdd if mdd > 0.0 and not ruined else nan
     out[STAT_TIME_UNDER_WATER] = under / n
     out[STAT_N_LIQUIDATIONS] = n_liquidations
     out[STAT_FEES] = fees
@@ -1139,8 +1536,9 @@ def sweep_py(
     periods_per_year : float
         Bars per year (annualisation of the metrics).
     out_stats : (C, N_STATS) float64
-        Per configuration: :func:`metrics_into`'s metrics, final equity, bad debt and the number
-        of orders clipped by the initial-margin check.
+        Per configuration: :func:`metrics_into`'s metrics (on the bars up to the ruin when the
+        run is ruined), final equity, bad debt, the number of orders clipped by the
+        initial-margin check and the ruin bar (-1: never).
 
     Notes
     -----
@@ -1155,8 +1553,8 @@ def sweep_py(
         # Every cell of acct and pos is written each bar; event rows are read only below counts.
         acct = np.empty((n_t, N_ACCT))
         pos = np.empty((n_t, n_inst, N_POS))
-        trades = np.empty((2 * n_t * n_inst, N_TRADE_COLS))
-        liqs = np.empty((n_t * n_inst, N_LIQ_COLS))
+        trades = np.empty((trade_capacity(n_t, n_inst), N_TRADE_COLS))
+        liqs = np.empty((liq_capacity(n_t, n_inst), N_LIQ_COLS))
         counts = np.zeros(N_COUNTS, dtype=np.int64)
         inst = insts[index[c, 2]]
         simulate_py(
@@ -1164,12 +1562,17 @@ def sweep_py(
         )
         traded = traded_notional(trades, counts[COUNT_TRADES], liqs, counts[COUNT_LIQS], inst)
         row = out_stats[c]
-        metrics_into(acct, cfgs[c, CFG_INITIAL_EQUITY], periods_per_year, counts[COUNT_LIQS], traded, row)
+        ruined = counts[COUNT_RUIN] >= 0
+        n_eff = counts[COUNT_RUIN] + 1 if ruined else n_t
+        metrics_into(
+            acct[:n_eff], cfgs[c, CFG_INITIAL_EQUITY], periods_per_year, counts[COUNT_LIQS], traded, row, ruined
+        )
         bad = 0.0
         for i in range(counts[COUNT_LIQS]):
             bad += liqs[i, LIQ_BAD_DEBT]
         row[STAT_BAD_DEBT] = bad
         row[STAT_CLIPPED] = counts[COUNT_CLIPPED]
+        row[STAT_RUIN_BAR] = counts[COUNT_RUIN]
 
 
 sweep_nb = jit_parallel(sweep_py)

@@ -23,8 +23,9 @@ import math
 import numpy as np
 
 from levguard._typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
+from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
-from levguard.kernels.margin import solve_liquidation_price
+from levguard.kernels.margin import solve_liquidation_price, tier_index, tiered_mm
 
 Int64Array2D = Int64Array1D
 
@@ -63,7 +64,13 @@ CFG_DYN_EVERY = 17
 CFG_DYN_MIN = 18
 CFG_DYN_MAX = 19
 CFG_STEPS_PER_YEAR = 20
-N_CFG = 21
+CFG_OUTCOME = 21  # full-close outcome: kernels.liquidation.TAKEOVER (0, the margin goes) or BOOK
+CFG_BACKSTOP = 22  # BOOK: taken over when equity at the fill < ratio x maintenance (0: never)
+N_CFG = 23
+
+# ``CFG_PARTIAL`` codes below 0: -1 tier step-down, -2 incremental restore (Deribit).
+PARTIAL_TIER_CODE = -1.0
+PARTIAL_RESTORE_CODE = -2.0
 
 # Impact models.
 IMPACT_LINEAR = 0
@@ -434,12 +441,13 @@ def cascade_py(
         honest source; NaN: missing); the mark is the median over sources of the lagged price.
     cfg : (N_CFG,) float64
         Settings (``CFG_*``): initial insurance fund, liquidation fee rate, partial-liquidation
-        fraction and the notional below which a position is closed whole, impact model, depth
+        fraction (or ``-1`` tier step-down, ``-2`` incremental restore) and the notional below
+        which a position is closed whole, impact model, depth
         (linear: quote notional per bp; square-root: daily volume in quote), impact coefficient,
         daily volatility (square-root law), impact half-life (steps; resilience), liquidator
         latency (steps), ADL on/off, maximum rounds per step, mark lag (steps), naive detection,
         dynamic margin (on, base volatility, window and recalibration interval in steps, scale
-        bounds), steps per year.
+        bounds), steps per year, the full-close outcome (takeover or book) and the backstop ratio.
     out_steps : (T + 1, N_STEP) float64
         Per step after the rounds: price, mark, exogenous price, liquidated notional (book),
         notional deleveraged by ADL, accounts liquidated, insurance fund, cumulative bad debt,
@@ -468,18 +476,25 @@ def cascade_py(
     With ``lag = 0`` the new mark crosses the next layer within the same step (the cascade);
     rounds stop at a fixed point or ``max_rounds``.
 
-    Settlement of a full close of ``q`` at ``p``: the account loses its margin, the insurance
-    fund receives ``side q (p - BP)`` (the liquidation fee is part of it; negative when the fill
-    is worse than the bankruptcy price ``BP = entry - side margin / q``).  A partial close
-    realises ``side c (p - entry)`` and pays ``fee c p`` to the fund from the margin; the
-    remaining position's liquidation price is solved again (it moves away: margin balance is
-    unchanged while maintenance falls).  When a close would take the fund below 0 and ADL is
-    on, the position is instead closed against the opposite side's most profitable, most
-    leveraged positions (BitMEX ranking :func:`adl_score`) at its bankruptcy price, off the
-    book; without ADL (or without counterparties) the fund's shortfall is bad debt and the
-    fund is floored at 0.  Dynamic margin: every ``every`` steps the maintenance tiers are
-    scaled by ``clip(realised vol over window / base vol, min, max)`` and every liquidation
-    price is solved again.
+    Settlement of a full close of ``q`` at ``p`` follows the venue's outcome
+    (:func:`levguard.kernels.liquidation.settle_close`): a takeover (the default; Binance,
+    Bybit, OKX, Gate, BitMEX) leaves the account nothing and the insurance fund receives
+    ``side q (p - BP)`` (negative when the fill is worse than the bankruptcy price
+    ``BP = entry - side margin / q``); a book close (Hyperliquid, dYdX, Deribit) pays the fee
+    ``min(fee q p, equity)`` to the fund and the account keeps the rest, unless the equity at
+    the fill is below ``backstop`` times the maintenance margin (Hyperliquid's backstop: a
+    takeover of the whole position).  A partial close
+    (:func:`~levguard.kernels.liquidation.settle_partial`) realises ``side c (p - entry)`` and
+    pays ``fee c p`` to the fund from the margin; the remaining position's liquidation price is
+    solved again (it moves away: margin balance is unchanged while maintenance falls).
+    Incremental liquidation (``partial = -2``) sizes each order to restore the maintenance
+    margin at the current price (:func:`~levguard.kernels.liquidation.restore_fraction`).
+    When a close would take the fund below 0 and ADL is on, the position is instead closed
+    against the opposite side's most profitable, most leveraged positions (BitMEX ranking
+    :func:`adl_score`) at its bankruptcy price, off the book; without ADL (or without
+    counterparties) the fund's shortfall is bad debt and the fund is floored at 0.  Dynamic
+    margin: every ``every`` steps the maintenance tiers are scaled by ``clip(realised vol over
+    window / base vol, min, max)`` and every liquidation price is solved again.
 
     Money is conserved: for every event, the account's and the fund's changes sum to the value
     traded against the book or the ADL counterparty (tested from the outputs).
@@ -508,6 +523,8 @@ def cascade_py(
     dyn_min = cfg[CFG_DYN_MIN]
     dyn_max = cfg[CFG_DYN_MAX]
     steps_per_year = cfg[CFG_STEPS_PER_YEAR]
+    outcome = int(cfg[CFG_OUTCOME])
+    backstop = cfg[CFG_BACKSTOP]
 
     caps = tiers[:, TIER_CAP].copy()
     base_mmrs = tiers[:, TIER_MMR].copy()
@@ -650,20 +667,22 @@ def cascade_py(
                 c = qty[i]
                 full = True
                 notional = qty[i] * price
-                if partial < 0.0 and notional > partial_min:
+                if partial == PARTIAL_RESTORE_CODE:
+                    # Incremental: just enough to restore equity >= MM at the current price.
+                    eq_i = margin[i] + side[i] * qty[i] * (price - entry[i])
+                    mm_i = tiered_mm(notional, caps, mmrs, cums)
+                    mmr_i = mmrs[tier_index(notional, caps)]
+                    x = kl.restore_fraction(eq_i, mm_i, notional, mmr_i, liq_fee)
+                    if x < 1.0:
+                        c = qty[i] * x
+                        full = False
+                elif partial < 0.0 and notional > partial_min:
                     # Tier step-down: close down to the cap of the next lower maintenance tier.
-                    kt = caps.shape[0] - 1
-                    for jt in range(caps.shape[0] - 1, -1, -1):
-                        if notional <= caps[jt]:
-                            kt = jt
-                    if kt > 0:
-                        c = qty[i] - caps[kt - 1] / price
-                        full = c >= qty[i]
-                        if full:
-                            c = qty[i]
-                elif 0.0 < partial < 1.0 and notional > partial_min:
-                    c = qty[i] * partial
-                    full = False
+                    c = kl.step_down_qty(qty[i], price, False, caps, 1, -1)
+                    full = c >= qty[i]
+                elif notional > partial_min:
+                    c = kl.slice_qty(qty[i], notional, partial, partial_min)
+                    full = c >= qty[i]
                 round_c[j] = c
                 round_full[j] = full
                 round_adl[j] = False
@@ -679,7 +698,7 @@ def cascade_py(
                     i = round_ids[j]
                     if round_full[j] and not adl_dry[i]:
                         bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
-                        delta = side[i] * qty[i] * (fill - bp)
+                        delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
                         if f_est + delta < 0.0:
                             round_adl[j] = True
                         else:
@@ -697,25 +716,53 @@ def cascade_py(
                 pending[i] = False
                 if round_adl[j]:
                     continue
+                if c <= 0.0:
+                    _reprice(
+                        i,
+                        naive,
+                        side,
+                        qty,
+                        entry,
+                        margin,
+                        lp,
+                        key_at,
+                        caps,
+                        mmrs,
+                        cums,
+                        hk,
+                        hi,
+                        hsize,
+                        pending,
+                        ordk,
+                        ordi,
+                        length,
+                        ptr,
+                    )
+                    continue
                 realised = side[i] * c * (fill - entry[i])
-                fee = liq_fee * c * fill
-                if not round_full[j] and margin[i] + realised - fee <= 0.0:
-                    round_full[j] = True
-                    c = qty[i]
-                    round_c[j] = c
-                    realised = side[i] * c * (fill - entry[i])
+                left, fee = kl.settle_partial(margin[i], realised, c * fill, liq_fee)
+                if not round_full[j]:
+                    whole_equity = margin[i] + side[i] * qty[i] * (fill - entry[i])
+                    if not left > 0.0 or (
+                        backstop > 0.0 and whole_equity < backstop * tiered_mm(qty[i] * fill, caps, mmrs, cums)
+                    ):
+                        round_full[j] = True
+                        c = qty[i]
+                        round_c[j] = c
+                        realised = side[i] * c * (fill - entry[i])
+                bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
                 if round_full[j]:
-                    bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
-                    delta = side[i] * c * (fill - bp)
-                    pnl[i] -= margin[i]
+                    kept, _fee, delta, _taken = kl.settle_close(
+                        outcome, margin[i], realised, c * fill, liq_fee, tiered_mm(c * fill, caps, mmrs, cums), backstop
+                    )
+                    pnl[i] += kept - margin[i]
                     fund += delta
                     qty[i] = 0.0
                     margin[i] = 0.0
                 else:
-                    bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
                     delta = fee
                     pnl[i] += realised - fee
-                    margin[i] += realised - fee
+                    margin[i] = left
                     qty[i] -= c
                     fund += fee
                 if status[i] == 0.0:

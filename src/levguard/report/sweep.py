@@ -66,6 +66,7 @@ SWEEP_METRICS: tuple[str, ...] = (
     "bad_debt",
     "orders_clipped",
     "limit_orders_unfilled",
+    "ruined",
 )
 """Metric columns of a sweep table (``max_leverage`` there is the swept parameter, not a metric)."""
 

@@ -22,9 +22,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard._parallel import Progress, dask_client
+from levguard.core.liquidation_outcome import cascade_regime_fields
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
+from levguard.kernels import liquidation as kl
 from levguard.sim.paths import depth_multiplier_path, paths_for
 from levguard.sim.population import Population
 
@@ -156,12 +158,22 @@ class MarginRegime:
     tiers : TierTable, optional
         Maintenance tiers (cap, rate, amount) of the tiered regime.
     liquidation_fee : float
-        Liquidation fee rate on the closed notional, paid to the insurance fund.
-    partial : float or "tier"
+        Liquidation fee rate on the closed notional of book closes and partial closes, paid to
+        the insurance fund.
+    partial : float, "tier" or "restore"
         Fraction of a position closed per liquidation round (1: whole position; Hyperliquid
-        closes 20 % slices of large positions), or ``"tier"``: close down to the next lower
-        maintenance tier's cap (risk-limit step-down, as Bybit does); positions below
-        ``partial_min_notional`` are closed whole.
+        closes 20 % slices of large positions), ``"tier"``: close down to the next lower
+        maintenance tier's cap (risk-limit step-down, as Bybit does), or ``"restore"``: close
+        just enough to bring the maintenance margin back below the equity at the current price
+        (Deribit's incremental liquidation); positions below ``partial_min_notional`` are
+        closed whole (fraction and tier rules).
+    outcome : {"takeover", "book"}
+        What a full close leaves the account: ``"takeover"`` (closed at the bankruptcy price,
+        the margin goes to the insurance fund: Binance, Bybit, OKX, Gate, BitMEX) or
+        ``"book"`` (the fee is paid and the rest kept: Hyperliquid, dYdX, Deribit).
+    backstop : float
+        ``"book"``: a position whose equity at the fill is below ``backstop`` times its
+        maintenance margin is taken over whole (Hyperliquid 2/3; 0: never).
     max_leverage, oi_cap : float, optional
         Venue caps applied to the population: accounts above ``max_leverage`` post more margin
         (their leverage is set to the cap); open interest above ``oi_cap`` (notional, one
@@ -174,8 +186,10 @@ class MarginRegime:
     mmr: float = 0.005
     tiers: TierTable | None = None
     liquidation_fee: float = 0.005
-    partial: float | Literal["tier"] = 1.0
+    partial: float | Literal["tier", "restore"] = 1.0
     partial_min_notional: float = 0.0
+    outcome: Literal["takeover", "book"] = "takeover"
+    backstop: float = 0.0
     max_leverage: float | None = None
     oi_cap: float | None = None
     base_vol: float = 0.6
@@ -193,8 +207,11 @@ class MarginRegime:
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"regime.tiers must be a TierTable, was {type(self.tiers).__name__}")
         _pos(self.liquidation_fee, "regime.liquidation_fee", allow_zero=True, upper=0.1)
-        if self.partial != "tier":
+        if self.partial not in ("tier", "restore"):
             _pos(self.partial, "regime.partial", upper=1.0)
+        if self.outcome not in ("takeover", "book"):
+            raise InputError(f"regime.outcome must be 'takeover' or 'book', was {self.outcome!r}")
+        _pos(self.backstop, "regime.backstop", allow_zero=True, upper=1.0)
         _pos(self.partial_min_notional, "regime.partial_min_notional", allow_zero=True)
         if self.max_leverage is not None:
             _pos(self.max_leverage, "regime.max_leverage")
@@ -207,6 +224,19 @@ class MarginRegime:
         _pos(self.max_scale, "regime.max_scale")
         if self.max_scale < self.min_scale:
             raise InputError(f"regime.max_scale must be >= min_scale, was {self.max_scale!r} < {self.min_scale!r}")
+
+    @classmethod
+    def for_venue(cls, venue: str, **overrides: Any) -> MarginRegime:
+        """The regime with a venue's liquidation rule: outcome, fee, partial rule and backstop.
+
+        From :class:`~levguard.core.rules.base.LiquidationRule` (docs/margin.md): e.g.
+        ``"hyperliquid"`` gives a book outcome without fee, 20 % slices above 100k and a 2/3
+        backstop; ``"binance-usdm"`` a takeover.  A rule without a fee keeps the default
+        ``liquidation_fee``; ``overrides`` set any other field (``kind``, ``mmr``, ``tiers``...).
+        """
+        fields: dict[str, Any] = cascade_regime_fields(venue)
+        fields.update(overrides)
+        return cls(**fields)
 
     def tier_rows(self) -> FloatArray:
         """The kernel's tier rows (cap, rate, amount)."""
@@ -304,7 +334,12 @@ def _cfg(market: Market, regime: MarginRegime, venue: VenueSettings, steps_per_y
     cfg = np.zeros(kc.N_CFG)
     cfg[kc.CFG_FUND] = venue.insurance_fund
     cfg[kc.CFG_LIQ_FEE] = regime.liquidation_fee
-    cfg[kc.CFG_PARTIAL] = -1.0 if regime.partial == "tier" else float(regime.partial)
+    if regime.partial == "tier":
+        cfg[kc.CFG_PARTIAL] = kc.PARTIAL_TIER_CODE
+    elif regime.partial == "restore":
+        cfg[kc.CFG_PARTIAL] = kc.PARTIAL_RESTORE_CODE
+    else:
+        cfg[kc.CFG_PARTIAL] = float(regime.partial)
     cfg[kc.CFG_PARTIAL_MIN] = regime.partial_min_notional
     cfg[kc.CFG_IMPACT_KIND] = kc.IMPACT_LINEAR if market.impact == "linear" else kc.IMPACT_SQRT
     cfg[kc.CFG_DEPTH] = market.depth
@@ -323,6 +358,8 @@ def _cfg(market: Market, regime: MarginRegime, venue: VenueSettings, steps_per_y
     cfg[kc.CFG_DYN_MIN] = regime.min_scale
     cfg[kc.CFG_DYN_MAX] = regime.max_scale
     cfg[kc.CFG_STEPS_PER_YEAR] = steps_per_year
+    cfg[kc.CFG_OUTCOME] = kl.TAKEOVER if regime.outcome == "takeover" else kl.BOOK
+    cfg[kc.CFG_BACKSTOP] = regime.backstop
     return cfg
 
 
@@ -634,6 +671,8 @@ _REGIME_PARAMS = (
     "liquidation_fee",
     "partial",
     "partial_min_notional",
+    "outcome",
+    "backstop",
     "max_leverage",
     "oi_cap",
     "base_vol",
@@ -676,7 +715,7 @@ def calibrate(
     ----------
     grid : mapping parameter -> values
         Regime parameters (``kind, mmr, liquidation_fee, partial, partial_min_notional,
-        max_leverage, oi_cap, base_vol, every_steps, max_scale``), venue parameters
+        outcome, backstop, max_leverage, oi_cap, base_vol, every_steps, max_scale``), venue parameters
         (``insurance_fund, adl, latency_steps, mark_lag_steps``) and market parameters
         (``depth, half_life_steps``).
     budget, epsilon : float

@@ -38,9 +38,10 @@ import numpy as np
 
 from levguard._typing import Float64Array1D
 from levguard.core.instruments import ContractKind
-from levguard.core.margin import AccountReport, evaluate, instrument_for
+from levguard.core.liquidation_outcome import LiquidationOutcome, liquidation_outcome
+from levguard.core.margin import AccountReport, PositionReport, evaluate, instrument_for, resolve_tiers
 from levguard.core.positions import Account, MarginMode, Position
-from levguard.core.rules import get_venue, symbol_key
+from levguard.core.rules import MMBasis, get_venue, symbol_key
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
@@ -89,7 +90,14 @@ class Fill:
 
 @dataclass(frozen=True)
 class Liquidation:
-    """A position closed by the venue's liquidation engine (``qty`` the signed size closed)."""
+    """A position (or part of it) closed by the venue's liquidation engine.
+
+    ``qty`` is the signed size closed; ``price`` the bankruptcy price of a takeover, else the
+    fill (the mark); ``realised_pnl`` what the trader's balance changed by (the margin lost on
+    a takeover); ``fee`` what the venue took from the remaining equity (liquidation fee or a
+    takeover's clearance), ``kept`` the margin left to the trader afterwards (isolated: released
+    to the wallet, or left behind the rest of a partially liquidated position).
+    """
 
     ts_ns: int
     symbol: str
@@ -99,6 +107,10 @@ class Liquidation:
     liquidation_price: float | None
     margin_mode: str
     realised_pnl: float
+    fee: float = 0.0
+    kept: float = 0.0
+    partial: bool = False
+    taken_over: bool = True
 
 
 @dataclass(frozen=True)
@@ -243,14 +255,22 @@ class PaperVenue:
     *Liquidation.*  After funding, every tick evaluates the account with the margin engine
     (:func:`levguard.core.margin.evaluate`, this rule set, cross and isolated).  An isolated
     position is liquidated when its margin balance is at or below its maintenance margin (the
-    mark at or past its liquidation price); every cross position is liquidated when the cross
-    equity is at or below the cross maintenance margin (one position: its mark at or past its
-    liquidation price).  Closing follows the insurance-fund convention of Binance, Bybit and
-    OKX: the position is taken over at its *bankruptcy price* (the engine's, or the mark when it
-    reports none), so the trader loses the margin behind it: an isolated position's whole
-    isolated margin (the cross wallet is untouched); for cross, the whole cross wallet (set to
-    0; with one position exactly ``wallet + uPnL(bankruptcy price)``).  A gap past the
-    bankruptcy price costs no more (the fund absorbs it).
+    mark at or past its liquidation price); the cross account when the cross equity is at or
+    below the cross maintenance margin.  What the trader keeps is the venue's rule
+    (:func:`levguard.core.liquidation_outcome.liquidation_outcome`, docs/margin.md) at the
+    current mark.  Takeover venues (Binance, Bybit, OKX, Gate, BitMEX) close the position at
+    its *bankruptcy price* (the engine's, or the mark when it reports none), so the trader loses
+    the margin behind it: an isolated position's whole isolated margin (the cross wallet is
+    untouched); in cross the account is bankrupt, every cross position goes and the cross wallet
+    is set to 0 (with one position exactly ``wallet + uPnL(bankruptcy price)``); a gap past the
+    bankruptcy price costs no more (the fund absorbs it).  Book venues (Hyperliquid, dYdX,
+    Deribit, generic) close at the mark with their liquidation fee and the trader keeps the
+    rest (isolated: released to the wallet); Hyperliquid's backstop below 2/3 of the
+    maintenance margin is a takeover.  Partial rules apply first: Hyperliquid 20 % slices above
+    100k with a 30 s cool-down (on the venue's clock) during which the whole position goes;
+    risk-limit step-downs (Bybit, BitMEX, Gate; OKX tier 3+ to tier 1) when the position has
+    tiers above the first; Deribit closes just enough to restore the maintenance margin.  Cross
+    accounts are worked largest notional first until the maintenance margin is met.
 
     *Stale data* (:meth:`Faults.freeze_marks`) freezes what the venue *reports*; the engine,
     fills and funding use the true current marks.
@@ -335,6 +355,7 @@ class PaperVenue:
         self.liquidations: list[Liquidation] = []
         self.adl_events: list[AdlEvent] = []
         self.funding_payments: list[FundingPayment] = []
+        self._partial_until: dict[str, int] = {}  # symbol -> end of its partial-liquidation cool-down (ns)
         self.closed = False
         self.tick = 0
         self._reported_tick = 0
@@ -402,20 +423,20 @@ class PaperVenue:
         return {s: f.at(self.tick)[0] for s, f in self._feeds.items()}
 
     # -- the margin engine
-    def _account(self, marks: Mapping[str, float]) -> Account:
-        positions = tuple(
-            Position(
-                instrument=instrument_for(self.model, p.symbol, contract_size=1.0),
-                qty=p.qty,
-                entry_price=p.entry,
-                mark_price=marks[p.symbol],
-                margin_mode=p.mode,
-                leverage=p.leverage,
-                isolated_margin=p.isolated_margin,
-                tiers=self._tiers.get(symbol_key(p.symbol)),
-            )
-            for p in self._positions.values()
+    def _position(self, p: _Pos, mark: float) -> Position:
+        return Position(
+            instrument=instrument_for(self.model, p.symbol, contract_size=1.0),
+            qty=p.qty,
+            entry_price=p.entry,
+            mark_price=mark,
+            margin_mode=p.mode,
+            leverage=p.leverage,
+            isolated_margin=p.isolated_margin,
+            tiers=self._tiers.get(symbol_key(p.symbol)),
         )
+
+    def _account(self, marks: Mapping[str, float]) -> Account:
+        positions = tuple(self._position(p, marks[p.symbol]) for p in self._positions.values())
         return Account(venue=self.model.name, wallet_balance=self.wallet_balance, positions=positions)
 
     def evaluate(self, *, reported: bool = False) -> AccountReport:
@@ -483,27 +504,105 @@ class PaperVenue:
             return []
         report = self.evaluate()
         out: list[Liquidation] = []
-        inverse = self._inverse
-        cross_hit = False
         for rep in report.positions:
-            if not rep.liquidatable:
-                continue
-            pos = self._positions.pop(rep.symbol)
-            price = rep.bankruptcy_price if rep.bankruptcy_price is not None else rep.mark_price
-            if pos.mode is MarginMode.ISOLATED:
-                # The whole isolated margin is lost, however far the mark gapped.
-                pnl = -float(pos.isolated_margin or 0.0)
-            else:
-                cross_hit = True
-                pnl = position_upnl(pos.qty, pos.entry, price, inverse)
-            out.append(
-                Liquidation(
-                    self.now_ns, pos.symbol, pos.qty, price, rep.mark_price, rep.liquidation_price, pos.mode.value, pnl
-                )
-            )
-        if cross_hit:
-            self.wallet_balance = 0.0  # the cross margin balance goes to the insurance fund
+            if rep.liquidatable and rep.margin_mode == "isolated":
+                out.append(self._liquidate_isolated(rep))
+        if any(r.liquidatable and r.margin_mode == "cross" for r in report.positions):
+            out.extend(self._liquidate_cross())
         self.liquidations.extend(out)
+        return out
+
+    def _outcome(self, pos: _Pos, rep: PositionReport, margin: float) -> LiquidationOutcome:
+        # The venue's liquidation rule applied to one position at the current mark.
+        rule = self.model.liquidation
+        cooling = self._partial_until.get(pos.symbol, -1) > self.now_ns
+        return liquidation_outcome(
+            rule,
+            pos.qty,
+            pos.entry,
+            rep.mark_price,
+            margin,
+            tiers=resolve_tiers(self.model, self._position(pos, rep.mark_price)),
+            maintenance_margin=rep.maintenance_margin,
+            inverse=self._inverse,
+            taker_fee=self.taker_fee,
+            mm_at_entry=self.model.mm_basis is MMBasis.ENTRY,
+            allow_partial=not cooling,
+        )
+
+    def _record(self, pos: _Pos, rep: PositionReport, o: LiquidationOutcome, margin: float) -> Liquidation:
+        # The event of one liquidation step; a takeover is closed at the bankruptcy price.
+        bankruptcy = rep.bankruptcy_price if rep.bankruptcy_price is not None else o.bankruptcy_price
+        price = (bankruptcy or rep.mark_price) if o.taken_over else o.fill_price
+        if o.partial:
+            self._partial_until[pos.symbol] = self.now_ns + int(self.model.liquidation.partial_cooldown_s * 1e9)
+        return Liquidation(
+            self.now_ns,
+            pos.symbol,
+            o.closed_qty,
+            price,
+            rep.mark_price,
+            rep.liquidation_price,
+            pos.mode.value,
+            o.kept - margin if not o.partial else o.trading_pnl - o.fee,
+            o.fee,
+            o.kept,
+            o.partial,
+            o.taken_over,
+        )
+
+    def _liquidate_isolated(self, rep: PositionReport) -> Liquidation:
+        pos = self._positions[rep.symbol]
+        margin = float(pos.isolated_margin or 0.0)
+        o = self._outcome(pos, rep, margin)
+        if o.partial:
+            # The loss and the fee come out of the isolated margin; the rest stays open.
+            pos.qty = o.remaining_qty
+            pos.isolated_margin = o.kept
+        else:
+            # What is kept (nothing after a takeover) is released to the cross wallet.
+            del self._positions[rep.symbol]
+            self.wallet_balance += o.kept
+        return self._record(pos, rep, o, margin)
+
+    def _liquidate_cross(self) -> list[Liquidation]:
+        # Largest notional first until the cross account meets its maintenance margin (no venue
+        # in our sources states another order); a takeover or backstop bankrupts the account:
+        # every cross position goes at its bankruptcy price and the cross wallet is 0.
+        out: list[Liquidation] = []
+        for _ in range(2 * len(self._positions) + 1):
+            report = self.evaluate()
+            cross = [r for r in report.positions if r.margin_mode == "cross"]
+            if not cross or not cross[0].liquidatable:
+                break
+            rep = max(cross, key=lambda r: r.notional)
+            pos = self._positions[rep.symbol]
+            others = [r for r in cross if r is not rep]
+            collateral = self.wallet_balance + math.fsum(r.unrealized_pnl - r.maintenance_margin for r in others)
+            o = self._outcome(pos, rep, collateral)
+            if o.taken_over:
+                inverse = self._inverse
+                for r in cross:
+                    p = self._positions.pop(r.symbol)
+                    price = r.bankruptcy_price if r.bankruptcy_price is not None else r.mark_price
+                    pnl = position_upnl(p.qty, p.entry, price, inverse)
+                    out.append(
+                        Liquidation(
+                            self.now_ns, p.symbol, p.qty, price, r.mark_price, r.liquidation_price, "cross", pnl
+                        )
+                    )
+                self.wallet_balance = 0.0  # the cross margin balance goes to the insurance fund
+                break
+            if o.partial:
+                self.wallet_balance += o.trading_pnl - o.fee
+                pos.qty = o.remaining_qty
+            else:
+                # The collateral behind the position less what is kept; a shortfall is the fund's.
+                self.wallet_balance = max(self.wallet_balance + o.kept - collateral, 0.0)
+                del self._positions[rep.symbol]
+            out.append(self._record(pos, rep, o, collateral))
+            if o.partial:
+                break  # re-evaluated at the next tick
         return out
 
     def shock(self, symbol: str, drop: float, ticks: int = 10, *, hold: int = 600) -> None:

@@ -8,19 +8,30 @@ evaluator (:mod:`levguard.core.margin`) serves them all:
 * whether the taker fee to close is part of the maintenance requirement (OKX, Gate) or of the
   bankruptcy price (Bybit inverse);
 * where tiers come from: built-in snapshots, or rates computed from the position (Deribit's
-  size-scaled rates, dYdX's liquidity tiers).
+  size-scaled rates, dYdX's liquidity tiers);
+* what a liquidation leaves the trader (:class:`LiquidationRule`): taken over at the bankruptcy
+  price (the margin goes to the insurance fund) or closed in the book with a fee (the trader
+  keeps the rest), with or without partial liquidation and a backstop.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
+import numpy as np
+
+from levguard._typing import Float64Array1D
+from levguard.core._validate import show
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+from levguard.kernels import liquidation as kl
 
 
 class MMBasis(StrEnum):
@@ -47,6 +58,169 @@ def symbol_key(symbol: str) -> str:
     return s.replace("/", "").replace("-", "").replace("_", "")
 
 
+class OutcomeKinds(NamedTuple):
+    """Codes of the liquidation outcome kinds (the kernels' ``RULE_KIND`` values)."""
+
+    TAKEOVER: int
+    BOOK: int
+
+
+class PartialKinds(NamedTuple):
+    """Codes of the partial-liquidation kinds (the kernels' ``RULE_PARTIAL`` values)."""
+
+    NONE: int
+    SLICE: int
+    TIER: int
+    RESTORE: int
+
+
+OUTCOME = OutcomeKinds(TAKEOVER=kl.TAKEOVER, BOOK=kl.BOOK)
+"""Outcome kinds: ``TAKEOVER`` (closed at the bankruptcy price, the margin goes to the insurance
+fund) and ``BOOK`` (closed in the book at the fill with a fee, the trader keeps the rest)."""
+PARTIAL = PartialKinds(NONE=kl.PARTIAL_NONE, SLICE=kl.PARTIAL_SLICE, TIER=kl.PARTIAL_TIER, RESTORE=kl.PARTIAL_RESTORE)
+"""Partial-liquidation kinds: none, fixed slices, risk-limit (tier) step-down, incremental restore."""
+
+
+@dataclass(frozen=True)
+class LiquidationRule:
+    """What a venue's liquidation leaves the trader, in a form the kernels consume.
+
+    Parameters
+    ----------
+    kind : {"takeover", "book"}
+        ``"takeover"``: the position is closed at its bankruptcy price and the insurance fund
+        takes it over, so the trader keeps nothing of the margin behind it.  ``"book"``: it is
+        closed in the order book at the fill price with a liquidation fee on the liquidated
+        notional (capped at what is left) and the trader keeps the rest.
+    fee_rate : float or None
+        Liquidation fee rate of book closes and partial slices; None: the account's taker fee
+        (a partial reduction is a market order).
+    partial : {"none", "slice", "tier", "restore"}
+        Partial liquidation before the full outcome: none; ``fraction`` of positions above
+        ``min_notional``; a step-down to a lower tier's cap (from tier index ``step_from``, to
+        tier ``step_to`` or one tier down when -1); or incremental closes that restore the
+        maintenance margin below the equity.
+    fraction, min_notional : float
+        The slice rule's fraction (0, 1] and notional threshold (settlement currency).
+    backstop : float
+        ``"book"`` venues: the position is taken over instead when the equity at the fill is
+        below ``backstop`` times the maintenance margin (Hyperliquid 2/3; 0: never).
+    step_from, step_to : int
+        The tier rule's lowest stepped-down tier index (0-based) and target tier (-1: one down).
+    partial_cooldown_s : float
+        Seconds after a partial liquidation during which liquidations take the whole position
+        (Hyperliquid 30 s; the backtester uses the rest of the bar).
+    source : str
+        The venue documentation the rule follows.
+    keeps : str
+        One line: what the trader keeps (docs/margin.md's table).
+    modelled : str
+        What is modelled and what is not (partial liquidation, cross order, fees).
+
+    Notes
+    -----
+    :meth:`vector` is the kernels' encoding (:mod:`levguard.kernels.liquidation`, ``RULE_*``);
+    :func:`levguard.core.liquidation_outcome.liquidation_outcome` evaluates one liquidation.
+    """
+
+    kind: str
+    fee_rate: float | None = None
+    partial: str = "none"
+    fraction: float = 1.0
+    min_notional: float = 0.0
+    backstop: float = 0.0
+    step_from: int = 1
+    step_to: int = -1
+    partial_cooldown_s: float = 0.0
+    source: str = ""
+    keeps: str = ""
+    modelled: str = ""
+
+    def __post_init__(self) -> None:
+        kinds = [f.lower() for f in OUTCOME._fields]
+        if self.kind not in kinds:
+            raise InputError(f"liquidation kind must be one of {', '.join(kinds)}, was {show(self.kind)}")
+        partials = [f.lower() for f in PARTIAL._fields]
+        if self.partial not in partials:
+            raise InputError(f"liquidation partial must be one of {', '.join(partials)}, was {show(self.partial)}")
+        if self.fee_rate is not None and not (
+            isinstance(self.fee_rate, int | float) and math.isfinite(self.fee_rate) and 0.0 <= self.fee_rate < 0.1
+        ):
+            raise InputError(f"liquidation fee_rate must be a fraction in [0, 0.1) or None, was {show(self.fee_rate)}")
+        if not (math.isfinite(self.fraction) and 0.0 < self.fraction <= 1.0):
+            raise InputError(f"liquidation fraction must be in (0, 1], was {show(self.fraction)}")
+        if not (math.isfinite(self.min_notional) and self.min_notional >= 0.0):
+            raise InputError(f"liquidation min_notional must be finite and >= 0, was {show(self.min_notional)}")
+        if not (math.isfinite(self.backstop) and 0.0 <= self.backstop <= 1.0):
+            raise InputError(f"liquidation backstop must be in [0, 1], was {show(self.backstop)}")
+        if not (math.isfinite(self.partial_cooldown_s) and self.partial_cooldown_s >= 0.0):
+            raise InputError(
+                f"liquidation partial_cooldown_s must be finite and >= 0, was {show(self.partial_cooldown_s)}"
+            )
+        if self.step_from < 0 or self.step_to < -1:
+            raise InputError(
+                f"liquidation step_from must be >= 0 and step_to >= -1, were {self.step_from!r} and {self.step_to!r}"
+            )
+
+    @property
+    def kind_code(self) -> int:
+        """The kernels' code of :attr:`kind` (:data:`OUTCOME`)."""
+        return int(OUTCOME[[f.lower() for f in OUTCOME._fields].index(self.kind)])
+
+    @property
+    def partial_code(self) -> int:
+        """The kernels' code of :attr:`partial` (:data:`PARTIAL`)."""
+        return int(PARTIAL[[f.lower() for f in PARTIAL._fields].index(self.partial)])
+
+    def resolved_fee(self, taker_fee: float) -> float:
+        """Return the fee rate of book closes and partial slices (:attr:`fee_rate` or ``taker_fee``)."""
+        return float(taker_fee if self.fee_rate is None else self.fee_rate)
+
+    def vector(self, fee_rate: float | None = None) -> Float64Array1D:
+        """Return the rule as the kernels' float vector (``kernels.liquidation.RULE_*``, length ``N_RULE``).
+
+        ``fee_rate`` overrides the rule's fee (e.g. the taker fee when the rule has none); NaN
+        is stored when neither is given.
+        """
+        out = np.zeros(kl.N_RULE)
+        out[kl.RULE_KIND] = self.kind_code
+        fee = self.fee_rate if fee_rate is None else fee_rate
+        out[kl.RULE_FEE] = math.nan if fee is None else float(fee)
+        out[kl.RULE_PARTIAL] = self.partial_code
+        out[kl.RULE_FRACTION] = self.fraction
+        out[kl.RULE_MIN_NOTIONAL] = self.min_notional
+        out[kl.RULE_BACKSTOP] = self.backstop
+        out[kl.RULE_STEP_FROM] = self.step_from
+        out[kl.RULE_STEP_TO] = self.step_to
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON-ready description of the rule."""
+        return {
+            "kind": self.kind,
+            "fee_rate": self.fee_rate,
+            "partial": self.partial,
+            "fraction": self.fraction,
+            "min_notional": self.min_notional,
+            "backstop": self.backstop,
+            "step_from": self.step_from,
+            "step_to": self.step_to,
+            "partial_cooldown_s": self.partial_cooldown_s,
+            "source": self.source,
+            "keeps": self.keeps,
+            "modelled": self.modelled,
+        }
+
+
+GENERIC_LIQUIDATION = LiquidationRule(
+    kind="book",
+    source="levguard generic model",
+    keeps="the equity left at the fill, less the liquidation fee (the account's taker fee unless given)",
+    modelled="whole position closed at the fill; no partial liquidation, no backstop",
+)
+"""The generic venue's rule: closed at the fill with the liquidation fee, the remainder kept."""
+
+
 def _no_rates(position: Position) -> Rates | None:
     del position
     return None
@@ -55,6 +229,11 @@ def _no_rates(position: Position) -> Rates | None:
 def _unit_size(symbol: str) -> float:
     del symbol
     return 1.0
+
+
+def _no_min_notional(symbol: str) -> float:
+    del symbol
+    return 0.0
 
 
 def _empty_tiers() -> Mapping[str, TierTable]:
@@ -96,6 +275,13 @@ class VenueModel:
         Key of a symbol in ``builtin_tiers``.
     rate_based : bool
         Rates come from ``rates`` (a spec's ``mmr`` is a base rate, not a fixed tier).
+    liquidation : LiquidationRule
+        What a liquidation leaves the trader (docs/margin.md, "Liquidation outcomes").
+    min_notional : callable
+        Smallest order notional the venue accepts for a symbol, in the quote currency (USD-like;
+        0 when our sources give none): the backtester's ruin threshold.
+    min_notional_source : str
+        Where :attr:`min_notional` comes from.
     """
 
     name: str
@@ -112,6 +298,9 @@ class VenueModel:
     contract_size: Callable[[str], float] = _unit_size
     tier_key: Callable[[str], str] = symbol_key
     rate_based: bool = False
+    liquidation: LiquidationRule = GENERIC_LIQUIDATION
+    min_notional: Callable[[str], float] = _no_min_notional
+    min_notional_source: str = ""
 
     def taker_fee(self, position: Position) -> float:
         """Return the position's taker fee rate, or the venue default."""

@@ -16,6 +16,15 @@ Sources
   positions' maintenance margin and uPnL at their own mark prices (zero in isolated mode).
 * Brackets: ``GET /fapi/v1/leverageBracket``, as committed by freqtrade in
   ``freqtrade/exchange/binance_leverage_tiers.json`` (commit of 2024-10-24).
+* Liquidation process (binance.com/en/support/faq/360033525271, "Liquidation protocols", and
+  the insurance-fund article binance.com/en/support/articles/360033525371): open orders are
+  cancelled, "Smart Liquidation" first tries to reduce the position with one IOC order and stops
+  when the account is margin compliant; otherwise the position is closed at the bankruptcy price
+  and the insurance fund takes it over, "a portion of the remaining collateral (if any)" going to
+  the fund (the insurance clearance fee); a negative balance is brought back to 0 by the fund.
+  The liquidation fee is charged on the amount liquidated only.
+* Minimum order notional (binance.com/en/support/faq/360033161972): 5 USDT for USDⓈ-M orders
+  (announced for 2021-02-24; reduce-only orders exempt).  COIN-M quantities are whole contracts.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import VenueModel, symbol_key
+from levguard.core.rules.base import LiquidationRule, VenueModel, symbol_key
 from levguard.core.tiers import TierTable
 
 SNAPSHOT_DATE = "2024-10-24"
@@ -86,6 +95,28 @@ def coinm_contract_size(symbol: str) -> float:
     return 100.0 if symbol_key(symbol).startswith("BTCUSD") else 10.0
 
 
+LIQUIDATION = LiquidationRule(
+    kind="takeover",
+    source="binance.com/en/support/faq/360033525271; binance.com/en/support/articles/360033525371",
+    keeps=(
+        "nothing of the margin behind the position (isolated margin; cross: the cross margin balance): "
+        "closed at the bankruptcy price, the remaining collateral goes to the insurance fund"
+    ),
+    modelled=(
+        "full takeover at the trigger; Smart Liquidation's partial IOC reduction is not modelled (its size is "
+        "not published); cross: the account is bankrupt, every cross position is taken over"
+    ),
+)
+"""Binance USDⓈ-M and COIN-M: the position is taken over at its bankruptcy price."""
+
+MIN_NOTIONAL_SOURCE = "binance.com/en/support/faq/360033161972 (USDⓈ-M: 5 USDT; COIN-M: one contract)"
+
+
+def _usdm_min_notional(symbol: str) -> float:
+    del symbol
+    return 5.0
+
+
 USDM = VenueModel(
     name="binance-usdm",
     title="Binance USDⓈ-M futures",
@@ -93,6 +124,9 @@ USDM = VenueModel(
     settlement="USDT",
     source="binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93",
     builtin_tiers=BUILTIN_TIERS,
+    liquidation=LIQUIDATION,
+    min_notional=_usdm_min_notional,
+    min_notional_source=MIN_NOTIONAL_SOURCE,
 )
 
 COINM = VenueModel(
@@ -102,4 +136,7 @@ COINM = VenueModel(
     settlement="BTC",
     source="binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46",
     contract_size=coinm_contract_size,
+    liquidation=LIQUIDATION,
+    min_notional=coinm_contract_size,
+    min_notional_source=MIN_NOTIONAL_SOURCE,
 )

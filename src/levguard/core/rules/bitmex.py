@@ -6,7 +6,12 @@ Sources
   @ 1,000 at 50x: IM 2 % = 400, MM 1 % = 200, LP 510, BP 500, available 9,600.  Reproduced by
   ``equity(P) = WB + q (P - EP)`` against the maintenance margin on the entry value.
 * bitmex.com/app/liquidation: margin marked at Fair Price; on the lowest risk limit the
-  position is taken over at the bankruptcy price and the maintenance margin is lost.
+  position is taken over at the bankruptcy price and the maintenance margin is lost; on higher
+  risk limits the engine first brings the position down to a lower risk limit (a FillOrKill
+  reduce order), and takes it over whole if it is still in liquidation.  A fill better than the
+  bankruptcy price goes to the insurance fund (testnet.bitmex.com/app/liquidationExamples: long
+  1 contract at 100.00, liquidation price 99.50, bankruptcy price 99.00, filled at 99.25: 0.25 to
+  the fund; filled at 98.75: the fund pays 0.25).
 * bitmex.com/app/autoDeleveraging: ``Ranking = PnL% x EffLev`` if ``PnL% > 0`` else
   ``PnL% / EffLev``, ``EffLev = |MarkValue| / (MarkValue - BankruptValue)``,
   ``PnL% = (MarkValue - AvgEntryValue) / |AvgEntryValue|``; longs and shorts ranked apart;
@@ -22,7 +27,7 @@ import numpy as np
 
 from levguard._typing import Float64Array1D
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import MMBasis, VenueModel
+from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
 from levguard.errors import InputError
 
 
@@ -107,6 +112,22 @@ def adl_allocate(order: Sequence[int], sizes: Sequence[float], qty: float) -> li
     return fills
 
 
+LIQUIDATION = LiquidationRule(
+    kind="takeover",
+    partial="tier",
+    step_from=1,
+    step_to=-1,
+    source="bitmex.com/app/liquidation; testnet.bitmex.com/app/liquidationExamples",
+    keeps=(
+        "nothing: the liquidation engine takes the position over with the remaining maintenance margin at the "
+        "bankruptcy price; higher risk limits are first reduced to a lower one"
+    ),
+    modelled=(
+        "one risk-limit step-down per trigger at the fill (liquidation fee rate, default the taker fee), then takeover"
+    ),
+)
+"""BitMEX: risk-limit step-down, then takeover at the bankruptcy price (the maintenance margin is lost)."""
+
 BITMEX = VenueModel(
     name="bitmex",
     title="BitMEX linear contracts",
@@ -114,4 +135,5 @@ BITMEX = VenueModel(
     settlement="USDT",
     source="bitmex.com/app/isolatedMarginExamples; bitmex.com/app/liquidation",
     mm_basis=MMBasis.ENTRY,
+    liquidation=LIQUIDATION,
 )

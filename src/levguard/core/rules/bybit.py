@@ -22,12 +22,47 @@ Sources
 * Tiers and deduction: bybitglobal.com/en/announcement-info/margin-parameters
   (Deduction_n = RiskLimit_{n-1} (MMR_n - MMR_{n-1}) + Deduction_{n-1}).  No current tier
   table was obtainable: positions on Bybit need ``mmr`` or ``tiers``.
+* Liquidation process (help.bybit.com/hc/en-us/articles/900000167723, USDT contract;
+  bybitglobal.com help article 000001098, inverse): on the lowest risk limit open orders are
+  cancelled and the position is taken over by the liquidation engine at the bankruptcy price; on
+  a higher risk limit the engine first lowers the risk limit, then submits a FillOrKill reduce
+  order of the difference to a lower risk limit, and takes the whole position over at the
+  bankruptcy price if it is still in liquidation.  A fill better than the bankruptcy price adds
+  the remaining margin to the insurance fund; a worse one is covered by it
+  (bybit.com/en/help-center/article/Insurance-Fund).  Minimum order (inverse contract
+  specification): 1 USD per contract.
 """
 
 from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import MMBasis, VenueModel
+from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
+
+LIQUIDATION = LiquidationRule(
+    kind="takeover",
+    partial="tier",
+    step_from=1,
+    step_to=-1,
+    source=(
+        "help.bybit.com/hc/en-us/articles/900000167723; bybitglobal.com help 000001098; "
+        "bybit.com/en/help-center/article/Insurance-Fund"
+    ),
+    keeps=(
+        "nothing of the margin when the position is taken over at the bankruptcy price; above the lowest "
+        "risk limit it is first reduced to a lower risk limit and the rest is kept"
+    ),
+    modelled=(
+        "one risk-limit step-down per liquidation trigger (a reduce order at the fill with the liquidation "
+        "fee rate, default the taker fee), then a full takeover; unified-account (UTA) liquidation not modelled"
+    ),
+)
+"""Bybit: risk-limit step-down, then takeover at the bankruptcy price."""
+
+
+def _one_usd(symbol: str) -> float:
+    del symbol
+    return 1.0
+
 
 LINEAR = VenueModel(
     name="bybit-linear",
@@ -36,6 +71,7 @@ LINEAR = VenueModel(
     settlement="USDT",
     source="testnet.bybit.com help: Liquidation Price USDT Contract",
     mm_basis=MMBasis.ENTRY,
+    liquidation=LIQUIDATION,
 )
 
 INVERSE = VenueModel(
@@ -47,4 +83,7 @@ INVERSE = VenueModel(
     mm_basis=MMBasis.ENTRY,
     bankruptcy_close_fee=True,
     default_taker_fee=0.00075,
+    liquidation=LIQUIDATION,
+    min_notional=_one_usd,
+    min_notional_source="Bybit inverse perpetual contract specification: minimum order 1 USD per contract",
 )

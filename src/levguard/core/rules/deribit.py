@@ -15,13 +15,20 @@ Published: 25 BTC -> IM 2.125 %, MM 1.125 %; 350 BTC -> IM 3.75 %; 25 SOL -> IM 
 MM 2.0125 %; 6,000 SOL -> IM 7 %.  Margin is computed at the index price (levguard takes the
 position's mark price as that price).  Other instruments: pass ``imr``, ``mmr`` and the
 ``size_coef`` param.
+
+Liquidation (support.deribit.com/hc/en-us/articles/25944769313309-Liquidations): incremental; a
+part of the position is closed and liquidation stops as soon as the maintenance margin is below
+the margin balance again, the rest of the position staying open.  Liquidation trades pay a
+liquidation fee that goes to the insurance fund (…/25944777576477-Insurance-Fund); the notice of
+11 January 2022 (…/25944826427293) set it to 0.75 % for BTC (0.9 % for ETH) with a 1 %
+maintenance rate, "the chance of positive equity or partial remaining open positions is higher".
 """
 
 from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
-from levguard.core.rules.base import Rates, VenueModel
+from levguard.core.rules.base import LiquidationRule, Rates, VenueModel
 from levguard.errors import InputError
 
 SOURCE = "support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual"
@@ -64,6 +71,29 @@ def deribit_rates(position: Position) -> Rates:
     return Rates(imr=imr, mmr=mmr, source=SOURCE)
 
 
+LIQUIDATION = LiquidationRule(
+    kind="book",
+    fee_rate=0.0075,
+    partial="restore",
+    source=(
+        "support.deribit.com/hc/en-us/articles/25944769313309-Liquidations; "
+        "support.deribit.com/hc/en-us/articles/25944826427293-11-January-2022"
+    ),
+    keeps="the rest of the position and its equity: only enough is closed (fee 0.75 % BTC) to restore equity > MM",
+    modelled=(
+        "incremental closes at the fill that restore equity >= MM (backtester: along the bar's adverse path on a "
+        "grid of prices); BTC fee 0.75 % (ETH 0.9 %: pass liquidation_fee_rate); futures-before-options order not "
+        "modelled"
+    ),
+)
+"""Deribit: incremental liquidation with a liquidation fee; the trader keeps the rest."""
+
+
+def _ten_usd(symbol: str) -> float:
+    del symbol
+    return 10.0
+
+
 DERIBIT = VenueModel(
     name="deribit",
     title="Deribit linear (USDC) perpetual, standard margin",
@@ -72,4 +102,10 @@ DERIBIT = VenueModel(
     source=SOURCE,
     rate_based=True,
     rates=deribit_rates,
+    liquidation=LIQUIDATION,
+    min_notional=_ten_usd,
+    min_notional_source=(
+        "deribit.com/docs/contract-specifications: contract size US $10 (the inverse contracts; the linear "
+        "USDC perpetual's minimum amount is not in our sources)"
+    ),
 )

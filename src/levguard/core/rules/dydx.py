@@ -16,6 +16,13 @@ Sources (protocol source, dydxprotocol/v4-chain @ 84d4664b, 2026-03-04)
 
 The integer functions work in the protocol's units (quote quantums, ppm) and reproduce its
 rounding exactly; the venue model feeds the float evaluator with the same fractions.
+
+Liquidation outcome: the position is closed by a liquidation order at (or better than) the
+fillable price; the insurance fund takes ``min(maxLiquidationFeePpm x |quote received|, d)``
+of the remainder ``d`` (or pays ``-d``), so the trader keeps ``d`` minus that fee
+(:data:`LIQUIDATION`; the v4 documentation's example, "Contract Loss Mechanisms"
+(dydx-documentation-six.vercel.app/concepts/trading/contract-loss-mechanism): a 100 USD deposit
+long 500 ABC at 1, liquidated at 0.77, bankruptcy price 0.80).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from fractions import Fraction
 from levguard.core._validate import show
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
-from levguard.core.rules.base import Rates, VenueModel
+from levguard.core.rules.base import LiquidationRule, Rates, VenueModel
 from levguard.errors import InputError
 
 SOURCE = "github.com/dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30"
@@ -234,6 +241,21 @@ def tier_index(name: str) -> int:
     return keys.index(key)
 
 
+LIQUIDATION = LiquidationRule(
+    kind="book",
+    fee_rate=MAX_LIQUIDATION_FEE_PPM / ONE_MILLION,
+    source=(
+        "github.com/dydxprotocol/v4-chain x/clob/keeper/liquidations.go (insurance fund delta, "
+        "LiquidationsConfig_Default); dydx-documentation-six.vercel.app/concepts/trading/contract-loss-mechanism"
+    ),
+    keeps="the remainder at the fill less the insurance-fund fee min(0.5 % x |quote|, remainder); 0 below bankruptcy",
+    modelled=(
+        "the whole position at the fill (maxPositionPortionLiquidated defaults to 100 %); the fillable-price "
+        "bound and the per-block limits are not modelled in the backtester"
+    ),
+)
+"""dYdX v4: closed at the fill, the insurance fund takes at most 0.5 % of the quote (capped at the remainder)."""
+
 DYDX = VenueModel(
     name="dydx-v4",
     title="dYdX v4 perpetuals",
@@ -242,4 +264,5 @@ DYDX = VenueModel(
     source=SOURCE,
     rate_based=True,
     rates=dydx_rates,
+    liquidation=LIQUIDATION,
 )

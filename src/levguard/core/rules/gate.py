@@ -9,12 +9,33 @@ Gate support reply (gate.com; quoted in freqtrade's ``gate.py`` from gate.io hel
 
 upper signs for long; the quoted taker rate was 0.075 %.  Both are the root of
 ``margin + uPnL(P) = notional(P) * (MMR + taker)``.
+
+Liquidation (gate.com help, futures logic 22159 "Liquidation Process"): open orders are
+cancelled, the risk limit is lowered one tier at a time and the part of the position above it
+is liquidated, until the maintenance ratio is back above 100 %; otherwise the liquidation
+system takes the position over and sends it at the bankruptcy price.  Insurance fund (22081):
+a fill better than the bankruptcy price adds the difference to the fund and the user loses the
+margin (example: bankruptcy price 10,000 USDT, fill 10,100 USDT, 100 USDT to the fund).
 """
 
 from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import VenueModel
+from levguard.core.rules.base import LiquidationRule, VenueModel
+
+LIQUIDATION = LiquidationRule(
+    kind="takeover",
+    partial="tier",
+    step_from=1,
+    step_to=-1,
+    source="gate.com/help/futures/futures-logic/22159; gate.com/help/futures/futures-logic/22081",
+    keeps=(
+        "nothing of the margin at a full liquidation (sent at the bankruptcy price, a better fill to the "
+        "insurance fund); above tier 1 the risk limit is lowered one tier and the excess liquidated first"
+    ),
+    modelled="one tier step-down per trigger at the fill (liquidation fee rate, default the taker fee), then takeover",
+)
+"""Gate: tiered liquidation one tier at a time, then takeover at the bankruptcy price."""
 
 GATE = VenueModel(
     name="gate",
@@ -24,4 +45,5 @@ GATE = VenueModel(
     source="gate.com support reply; freqtrade gate.py (gate.io help 27724)",
     fee_in_mm=True,
     default_taker_fee=0.00075,
+    liquidation=LIQUIDATION,
 )

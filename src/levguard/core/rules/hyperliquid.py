@@ -11,8 +11,15 @@ hyperliquid.gitbook.io/hyperliquid-docs/trading/{liquidations, margin-tiers}:
   ``margin_available = account_value - MM`` (cross) or ``isolated_margin - MM`` (isolated).
   This is algebraically the root of ``collateral + uPnL(P) = MM(P)``, which is what the shared
   solver computes; in cross mode the result does not depend on the chosen leverage.
-* No clearance fee; positions above 100k USDC are liquidated 20 % at a time (a process, not a price: for the
-  cascade simulator, not this price model).
+* Liquidation process: market orders for the full position go to the book, with no clearance
+  fee, and any remaining collateral stays with the trader; liquidatable positions above 100k
+  USDC (10k on testnet) send 20 % of the position, and during the 30 s after a partial
+  liquidation orders are for the whole position.  When the equity falls below 2/3 of the
+  maintenance margin without a successful book liquidation, the liquidator vault takes over
+  (cross: every cross position and the cross margin; isolated: that position and its margin) and
+  the maintenance margin is not returned.  The liquidation price does not depend on this; the
+  outcome is :data:`LIQUIDATION`.
+* Minimum order value 10 USDC (third-party API guides; not on the liquidation page).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import VenueModel
+from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.tiers import TierTable
 
 TIER_SOURCE = (
@@ -62,6 +69,32 @@ def coin_key(symbol: str) -> str:
     return s
 
 
+LIQUIDATION = LiquidationRule(
+    kind="book",
+    fee_rate=0.0,
+    partial="slice",
+    fraction=0.2,
+    min_notional=100_000.0,
+    backstop=2.0 / 3.0,
+    partial_cooldown_s=30.0,
+    source="hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations",
+    keeps=(
+        "the equity left at the fill (no clearance fee); nothing when the equity is below 2/3 of the "
+        "maintenance margin (backstop liquidation by the liquidator vault)"
+    ),
+    modelled=(
+        "20 % slices above 100k USDC, the whole position within the same bar after a slice (the 30 s "
+        "cool-down); backstop tested at the fill; cross backstop takes every cross position"
+    ),
+)
+"""Hyperliquid: book liquidation (remainder kept), 20 % slices above 100k USDC, backstop below 2/3 MM."""
+
+
+def _ten_usdc(symbol: str) -> float:
+    del symbol
+    return 10.0
+
+
 HYPERLIQUID = VenueModel(
     name="hyperliquid",
     title="Hyperliquid perpetuals",
@@ -70,4 +103,7 @@ HYPERLIQUID = VenueModel(
     source="hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations",
     builtin_tiers=BUILTIN_TIERS,
     tier_key=coin_key,
+    liquidation=LIQUIDATION,
+    min_notional=_ten_usdc,
+    min_notional_source="minimum order value 10 USDC (third-party Hyperliquid API guides)",
 )

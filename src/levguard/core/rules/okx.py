@@ -11,6 +11,12 @@ Sources
   "Introduction to the isolated mode of Single/Multi-currency/Portfolio margin".
 * OKX counts position tiers in contracts; levguard takes tiers in notional (convert with
   contract size x price), see docs/margin.md.
+* Liquidation (okx.com/support/hc/en-us/articles/360020411711 "Forced Partial or Full
+  Liquidation"): a position in tier 3 or above is partially liquidated down to tier 1; in tier 2
+  or below it is fully liquidated, handed to the liquidation engine at the bankruptcy price
+  (margin ratio zero).  The liquidation penalty ("clearance fee") and the rest of the margin go
+  to the insurance fund (okx.com/learn/when-would-my-order-be-liquidated); the fund covers fills
+  worse than the bankruptcy price.
 """
 
 from __future__ import annotations
@@ -19,8 +25,25 @@ import math
 from collections.abc import Sequence
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import VenueModel
+from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.errors import InputError
+
+LIQUIDATION = LiquidationRule(
+    kind="takeover",
+    partial="tier",
+    step_from=2,
+    step_to=0,
+    source="okx.com/support/hc/en-us/articles/360020411711; okx.com/learn/when-would-my-order-be-liquidated",
+    keeps=(
+        "nothing of the margin at a full liquidation (bankruptcy price; penalty and remainder to the insurance "
+        "fund); tier 3+ positions are first reduced to tier 1 and the rest is kept"
+    ),
+    modelled=(
+        "tier 3+ stepped down to tier 1 at the fill (liquidation fee rate, default the taker fee), tiers 1-2 "
+        "taken over whole; tiers are in notional, not OKX's contract counts; cross long/short pairing not modelled"
+    ),
+)
+"""OKX: tier 3+ reduced to tier 1, otherwise taken over at the bankruptcy price."""
 
 OKX = VenueModel(
     name="okx",
@@ -30,6 +53,7 @@ OKX = VenueModel(
     source="OKX isolated margin mode article; freqtrade okx.py",
     fee_in_mm=True,
     default_taker_fee=0.0005,
+    liquidation=LIQUIDATION,
 )
 
 

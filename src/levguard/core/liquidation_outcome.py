@@ -1,0 +1,297 @@
+"""What a liquidation leaves the trader, per venue: one model for every consumer.
+
+Each venue's :class:`~levguard.core.rules.base.LiquidationRule` (its ``liquidation`` field)
+says how it books a liquidation; :func:`liquidation_outcome` evaluates one liquidation step of
+one position under it and returns a :class:`LiquidationOutcome` (size closed, fill, fee, the
+insurance fund's change, what the trader keeps, and why).  The arithmetic is the kernels'
+(:mod:`levguard.kernels.liquidation`), which the backtester, the cascade simulator and the
+paper venue call in their loops, so the scalar answer and the simulations cannot drift apart.
+
+* ``binance-usdm``, ``binance-coinm``: takeover; Smart Liquidation's partial IOC is not modelled
+  (its size is not published).
+* ``bybit-linear``, ``bybit-inverse``, ``gate``, ``bitmex``: takeover after a step-down of one
+  risk limit per trigger.
+* ``okx``: takeover; tier 3+ positions are first reduced to tier 1.
+* ``hyperliquid``: book close without fee; 20 % slices above 100k USDC, the whole position in the
+  30 s cool-down; backstop takeover below 2/3 of the maintenance margin.
+* ``dydx-v4``: book close, the fund takes at most 0.5 % of the quote (capped at the remainder).
+* ``deribit``: book close with a 0.75 % fee, incremental: just enough to restore equity > MM.
+* ``generic``: book close with the taker fee.
+
+Sources are in each rule's ``source`` and in docs/margin.md ("Liquidation outcomes").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from levguard.core._validate import show
+from levguard.core.rules import get_venue
+from levguard.core.rules.base import LiquidationRule, VenueModel
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+from levguard.kernels import liquidation as kl
+from levguard.kernels.margin import position_notional, position_upnl, tier_index
+
+__all__ = ["LiquidationOutcome", "cascade_regime_fields", "liquidation_outcome", "liquidation_rule"]
+
+_NO_CAPS = np.array([np.inf])
+
+
+def liquidation_rule(venue: str | VenueModel | LiquidationRule) -> LiquidationRule:
+    """Return the liquidation rule of a venue (a rule set name, a venue model, or a rule itself).
+
+    Raises
+    ------
+    InputError
+        Unknown venue name (the message lists the valid names).
+    """
+    if isinstance(venue, LiquidationRule):
+        return venue
+    if isinstance(venue, VenueModel):
+        return venue.liquidation
+    return get_venue(venue).liquidation
+
+
+def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str, object]:
+    """Return the cascade simulator's regime fields that a venue's liquidation rule sets.
+
+    ``outcome`` and ``backstop``; ``liquidation_fee`` when the rule has a fee; ``partial``
+    (the slice fraction, ``"tier"`` or ``"restore"``) and, for slices, ``partial_min_notional``
+    (see :class:`levguard.sim.engine.MarginRegime`).
+    """
+    rule = liquidation_rule(venue)
+    out: dict[str, object] = {"outcome": rule.kind, "backstop": rule.backstop}
+    if rule.fee_rate is not None:
+        out["liquidation_fee"] = rule.fee_rate
+    if rule.partial == "slice":
+        out["partial"] = rule.fraction
+        out["partial_min_notional"] = rule.min_notional
+    elif rule.partial in ("tier", "restore"):
+        out["partial"] = rule.partial
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationOutcome:
+    """One liquidation step of one position (amounts in the settlement currency).
+
+    Attributes
+    ----------
+    kind : str
+        The rule's outcome kind (``"takeover"`` or ``"book"``).
+    closed_qty : float
+        Signed size closed (the position's sign); 0 when nothing had to be closed.
+    remaining_qty : float
+        Signed size left open (0 after a full liquidation).
+    fill_price : float
+        Price the liquidation executed at.
+    bankruptcy_price : float or None
+        Price at which the position's margin is exhausted (``margin + uPnL = 0``); None when
+        none is positive.
+    margin : float
+        Margin behind the position before the liquidation.
+    trading_pnl : float
+        Realised PnL of the closed part at the fill.
+    fee : float
+        What the venue took from the trader's remaining equity: the liquidation fee of a book
+        close, or the clearance (everything left) of a takeover.
+    insurance_fund : float
+        The insurance fund's (or liquidator's) change: the fee, less what it pays when the
+        fill is beyond the bankruptcy price.
+    kept : float
+        Margin left to the trader: all of it after a full liquidation, or what stays behind the
+        remaining position after a partial one.
+    taken_over : bool
+        The position went to the insurance fund / liquidator at its bankruptcy price.
+    partial : bool
+        Part of the position stays open.
+    reason : str
+        Which rule decided, in words.
+    """
+
+    kind: str
+    closed_qty: float
+    remaining_qty: float
+    fill_price: float
+    bankruptcy_price: float | None
+    margin: float
+    trading_pnl: float
+    fee: float
+    insurance_fund: float
+    kept: float
+    taken_over: bool
+    partial: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON-ready dict."""
+        return {
+            "kind": self.kind,
+            "closed_qty": self.closed_qty,
+            "remaining_qty": self.remaining_qty,
+            "fill_price": self.fill_price,
+            "bankruptcy_price": self.bankruptcy_price,
+            "margin": self.margin,
+            "trading_pnl": self.trading_pnl,
+            "fee": self.fee,
+            "insurance_fund": self.insurance_fund,
+            "kept": self.kept,
+            "taken_over": self.taken_over,
+            "partial": self.partial,
+            "reason": self.reason,
+        }
+
+
+def _positive(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+        raise InputError(f"{name} must be a finite number > 0, was {show(value)}")
+    return float(value)
+
+
+def _bankruptcy_price(q: float, entry: float, margin: float, inverse: bool) -> float | None:
+    # margin + uPnL(P) = 0: linear P = EP - margin / q; inverse 1/P = 1/EP + margin / q.
+    if inverse:
+        inv = 1.0 / entry + margin / q
+        return 1.0 / inv if inv > 0.0 else None
+    bp = entry - margin / q
+    return bp if bp > 0.0 else None
+
+
+def liquidation_outcome(
+    rule: str | VenueModel | LiquidationRule,
+    qty: float,
+    entry_price: float,
+    fill_price: float,
+    margin: float,
+    *,
+    tiers: TierTable | None = None,
+    maintenance_margin: float | None = None,
+    inverse: bool = False,
+    fee_rate: float | None = None,
+    taker_fee: float = 0.0,
+    mm_at_entry: bool = False,
+    allow_partial: bool = True,
+) -> LiquidationOutcome:
+    """Evaluate one liquidation step of one position under a venue's rule.
+
+    Parameters
+    ----------
+    rule : str, VenueModel or LiquidationRule
+        A rule set name (``"binance-usdm"``), a venue model or a rule.
+    qty : float
+        Signed position size (base units; quote units for inverse contracts), non-zero.
+    entry_price : float
+        Average entry price (> 0).
+    fill_price : float
+        Price the liquidation executes at (> 0): the liquidation price, or a worse price after
+        a gap.
+    margin : float
+        Margin behind the position (isolated margin, or its cross collateral); may be <= 0
+        when the account is already bankrupt.
+    tiers : TierTable, optional
+        The position's maintenance tiers: the maintenance margin at the fill (backstop,
+        incremental liquidation), its marginal rate and the tier caps (step-down).
+    maintenance_margin : float, optional
+        Maintenance margin at the fill; overrides ``tiers`` for the amount (without tiers its
+        ratio to the notional is the marginal rate).
+    inverse : bool
+        Inverse (coin-settled) contract.
+    fee_rate : float, optional
+        Liquidation fee rate of book closes and partial slices; default the rule's, else
+        ``taker_fee``.
+    taker_fee : float
+        The account's taker fee rate (the fee of partial reductions on venues without a
+        liquidation fee).
+    mm_at_entry : bool
+        Tiers are read at the entry notional (Bybit, BitMEX) for the step-down.
+    allow_partial : bool
+        False within the cool-down after a partial liquidation: the whole position goes.
+
+    Returns
+    -------
+    LiquidationOutcome
+
+    Raises
+    ------
+    InputError
+        A bad argument (the message names it).
+
+    Notes
+    -----
+    With ``C`` the margin, ``R`` the realised PnL of the closed part and ``E = C + R``: a
+    takeover keeps 0 and gives the fund ``E``; a book close pays ``min(fee_rate x notional,
+    max(E, 0))`` and keeps the rest; a partial close keeps ``C + R - fee`` behind the rest of the
+    position.  Money is conserved: ``margin = kept + insurance_fund - trading_pnl``.  The
+    order (backstop, partial rule, full outcome) and every formula are
+    :func:`levguard.kernels.liquidation.plan_close`, ``settle_close`` and ``settle_partial``,
+    whose docstrings cite the venues.
+    """
+    r = liquidation_rule(rule)
+    if isinstance(qty, bool) or not isinstance(qty, int | float) or not math.isfinite(qty) or qty == 0:
+        raise InputError(f"qty must be a finite non-zero number, was {show(qty)}")
+    q = float(qty)
+    entry = _positive(entry_price, "entry_price")
+    fill = _positive(fill_price, "fill_price")
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not math.isfinite(margin):
+        raise InputError(f"margin must be a finite number, was {show(margin)}")
+    c = float(margin)
+    fee = r.resolved_fee(taker_fee) if fee_rate is None else float(fee_rate)
+    if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
+        raise InputError(f"fee_rate must be a fraction in [0, 0.1), was {show(fee)}")
+    if maintenance_margin is not None and not (
+        isinstance(maintenance_margin, int | float) and math.isfinite(maintenance_margin) and maintenance_margin >= 0
+    ):
+        raise InputError(f"maintenance_margin must be finite and >= 0, was {show(maintenance_margin)}")
+    basis = entry if mm_at_entry else fill
+    notional = position_notional(q, fill, inverse)
+    caps = tiers.caps if tiers is not None else _NO_CAPS
+    mmr = 0.0
+    if tiers is not None:
+        k = tier_index(position_notional(q, basis, inverse), tiers.caps)
+        mmr = float(tiers.mmrs[k])
+    if maintenance_margin is not None:
+        mm = float(maintenance_margin)
+        if tiers is None:
+            # A flat rate: the maintenance margin over the notional it is valued on.
+            basis_notional = position_notional(q, basis, inverse)
+            mmr = mm / basis_notional if basis_notional > 0 else 0.0
+    elif tiers is not None:
+        mm = tiers.maintenance_margin(position_notional(q, basis, inverse))
+    else:
+        mm = 0.0
+    vec = r.vector(fee)
+    aq = abs(q)
+    sign = 1.0 if q > 0 else -1.0
+    equity = c + position_upnl(q, entry, fill, inverse)
+    bp = _bankruptcy_price(q, entry, c, inverse) if c > 0 else None
+    closed_raw, decision = kl.plan_close(vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, allow_partial)
+    closed = float(closed_raw)
+    if decision == kl.CLOSE_NONE:
+        return LiquidationOutcome(
+            r.kind, 0.0, q, fill, bp, c, 0.0, 0.0, 0.0, c, False, False, "equity covers the maintenance margin"
+        )
+    if decision == kl.CLOSE_PARTIAL:
+        part = sign * closed
+        realised = position_upnl(part, entry, fill, inverse)
+        left_raw, paid_raw = kl.settle_partial(c, realised, position_notional(part, fill, inverse), fee)
+        left, paid = float(left_raw), float(paid_raw)
+        if left > 0.0:
+            why = {"slice": "slice", "tier": "tier step-down", "restore": "incremental (restore)"}[r.partial]
+            return LiquidationOutcome(
+                r.kind, part, q - part, fill, bp, c, realised, paid, paid, left, False, True, f"partial: {why}"
+            )
+        decision = kl.CLOSE_FULL  # nothing would be left behind the rest: the whole position goes
+    realised = position_upnl(q, entry, fill, inverse)
+    kind = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else r.kind_code
+    kept, paid, fund, taken = (float(x) for x in kl.settle_close(kind, c, realised, notional, fee, mm, 0.0))
+    if decision == kl.CLOSE_BACKSTOP:
+        why = f"backstop: equity {equity:.6g} below {r.backstop:.4g} x maintenance {mm:.6g}"
+    elif taken > 0.0:
+        why = "taken over at the bankruptcy price"
+    else:
+        why = "closed in the book with the liquidation fee"
+    return LiquidationOutcome(r.kind, q, 0.0, fill, bp, c, realised, paid, fund, kept, taken > 0.0, False, why)

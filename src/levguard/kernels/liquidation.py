@@ -1,0 +1,311 @@
+"""Liquidation outcome kernels: how much of a liquidated position's margin the trader keeps.
+
+Written once in plain Python and marked ``jitable``: the backtest, cascade and paper-venue code
+paths and the core scalar API (:func:`levguard.core.liquidation_outcome.liquidation_outcome`)
+all call these functions, so every consumer books a liquidation the same way.
+
+A venue's rule is a small float vector (``RULE_*`` entries, :data:`N_RULE` long) whose first
+entry is the outcome kind:
+
+* ``TAKEOVER``: the position is closed at its bankruptcy price and taken over by the insurance
+  fund (Binance, Bybit, OKX, Gate, BitMEX): the trader keeps nothing of the margin behind it;
+  what the fill earns beyond the bankruptcy price goes to the fund (Binance's clearance fee),
+  what it falls short is paid by the fund.
+* ``BOOK``: the position is closed in the order book at the fill price with a liquidation fee
+  on the liquidated notional (Hyperliquid: none; dYdX: at most the remainder; Deribit); the
+  trader keeps the rest.  A ``BOOK`` venue with a backstop ratio (Hyperliquid, 2/3) takes the
+  position over like ``TAKEOVER`` when the equity at the fill is below that fraction of the
+  maintenance margin.
+
+Partial liquidation kinds (``RULE_PARTIAL``): ``PARTIAL_SLICE`` closes a fixed fraction of
+positions above a notional (Hyperliquid 20 % above 100k USDC); ``PARTIAL_TIER`` steps the
+position down to a lower tier's cap (Bybit, BitMEX, Gate risk limits; OKX tier 3+ to tier 1);
+``PARTIAL_RESTORE`` closes just enough to bring the maintenance margin back below the equity
+(Deribit's incremental liquidation).
+
+Money is conserved by every function here: with ``C`` the margin (collateral) behind the
+closed part, ``R`` its realised PnL at the fill, ``kept`` what the trader keeps and ``fund``
+the insurance fund's change (fees included), ``C = kept + fund - R``.
+
+Failure is a value: no exceptions; degenerate inputs close the whole position.
+"""
+
+from __future__ import annotations
+
+from levguard._typing import Float64Array1D
+from levguard.kernels._jit import jitable
+from levguard.kernels.margin import tier_index
+
+# Outcome kinds (``rule[RULE_KIND]``).
+TAKEOVER = 0
+BOOK = 1
+
+# Partial-liquidation kinds (``rule[RULE_PARTIAL]``).
+PARTIAL_NONE = 0
+PARTIAL_SLICE = 1
+PARTIAL_TIER = 2
+PARTIAL_RESTORE = 3
+
+# Rule vector entries.
+RULE_KIND = 0
+RULE_FEE = 1  # liquidation fee rate on the liquidated notional (NaN: the caller's default)
+RULE_PARTIAL = 2
+RULE_FRACTION = 3  # PARTIAL_SLICE: fraction of the position closed per slice
+RULE_MIN_NOTIONAL = 4  # PARTIAL_SLICE: positions at or below this notional are closed whole
+RULE_BACKSTOP = 5  # BOOK: taken over when equity < ratio * maintenance margin (0: never)
+RULE_STEP_FROM = 6  # PARTIAL_TIER: lowest tier index (0-based) that is stepped down
+RULE_STEP_TO = 7  # PARTIAL_TIER: target tier index, -1 for one tier down
+N_RULE = 8
+
+# Relative tolerance on a notional sitting exactly on a tier cap (it belongs to the lower tier
+# for the step-down: closing down to a cap must not leave the position a tier too high).
+_CAP_TOL = 1e-9
+
+
+@jitable
+def settle_close(
+    kind: int,
+    collateral: float,
+    realised: float,
+    notional: float,
+    fee_rate: float,
+    maintenance: float,
+    backstop: float,
+) -> tuple[float, float, float, float]:
+    """Book the close of a position (or of a whole slice) and return who gets the money.
+
+    Parameters
+    ----------
+    kind : int
+        ``TAKEOVER`` or ``BOOK``.
+    collateral : float
+        Margin behind the closed part ``C`` (isolated margin, or the cross collateral
+        ``wallet + others' uPnL - others' MM``), settlement currency.
+    realised : float
+        Realised PnL ``R`` of the close at the fill price.
+    notional : float
+        Liquidated notional at the fill price (the fee base).
+    fee_rate : float
+        Liquidation fee rate of a ``BOOK`` close.
+    maintenance : float
+        Maintenance margin of the closed part at the fill price (for the backstop test).
+    backstop : float
+        Backstop ratio (0: none).
+
+    Returns
+    -------
+    kept, fee, fund, taken_over : float
+        What the trader keeps (>= 0), what the venue takes from the trader's remaining equity
+        (liquidation fee, or the clearance of a takeover), the insurance fund's change (the
+        fee, less what it pays when the equity at the fill is negative) and 1.0 when the
+        position was taken over (0.0 otherwise).
+
+    Notes
+    -----
+    With ``E = C + R`` the equity at the fill:
+
+    * takeover (``TAKEOVER``, or ``BOOK`` with ``E < backstop * MM``): ``kept = 0``,
+      ``fee = max(E, 0)``, ``fund = E``.  Binance: the position is closed at the bankruptcy
+      price and "a portion of the remaining collateral (if any)" goes to the insurance fund
+      (binance.com/en/support/faq/360033525271); Bybit, Gate, BitMEX and OKX take it over at
+      the bankruptcy price; Hyperliquid's backstop keeps the maintenance margin.
+    * book: ``fee = min(fee_rate * notional, max(E, 0))``, ``kept = max(E, 0) - fee``,
+      ``fund = fee + min(E, 0)``; dYdX's ``insurance_fund_delta`` caps its fee at the
+      remainder in the same way.
+
+    ``C = kept + fund - R`` in both cases.
+    """
+    equity = collateral + realised
+    if kind == TAKEOVER or (backstop > 0.0 and equity < backstop * maintenance):
+        fee = equity if equity > 0.0 else 0.0
+        return 0.0, fee, equity, 1.0
+    positive = equity if equity > 0.0 else 0.0
+    fee = fee_rate * notional
+    if fee > positive:
+        fee = positive
+    if fee < 0.0:
+        fee = 0.0
+    fund = fee + (equity if equity < 0.0 else 0.0)
+    return positive - fee, fee, fund, 0.0
+
+
+@jitable
+def slice_qty(abs_qty: float, notional: float, fraction: float, min_notional: float) -> float:
+    """Return the size a sliced liquidation closes: ``fraction * |q|`` above ``min_notional``.
+
+    Notes
+    -----
+    Hyperliquid (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations): liquidatable
+    positions above 100k USDC send 20 % of the position as a market liquidation order; smaller
+    ones (and any order during the 30 s cooldown after a partial liquidation) the whole size.
+    """
+    if 0.0 < fraction < 1.0 and notional > min_notional:
+        return abs_qty * fraction
+    return abs_qty
+
+
+@jitable
+def step_down_qty(
+    abs_qty: float,
+    basis_price: float,
+    inverse: bool,
+    caps: Float64Array1D,
+    step_from: int,
+    step_to: int,
+) -> float:
+    """Return the size a risk-limit step-down closes (``abs_qty``: the whole position).
+
+    The position's tier is that of its notional at ``basis_price`` (the price maintenance is
+    valued at: entry for Bybit and BitMEX); a position in tier ``k >= max(step_from, 1)`` is
+    reduced to the cap of tier ``step_to`` (``-1``: tier ``k - 1``).  Positions in the lowest
+    tiers are liquidated whole (``abs_qty``).
+
+    Notes
+    -----
+    Bybit (help.bybit.com "Liquidation Process (USDT Contract)"), BitMEX
+    (bitmex.com/app/liquidation) and Gate (gate.com help 22159): a position above the lowest
+    risk limit is brought down to a lower risk limit by a reduce order of the difference; OKX
+    (okx.com help 360020411711): positions in tier 3 or above are reduced to tier 1.
+    """
+    notional = abs_qty / basis_price if inverse else abs_qty * basis_price
+    k = tier_index(notional * (1.0 - _CAP_TOL), caps)
+    lowest = step_from if step_from > 1 else 1
+    if k < lowest:
+        return abs_qty
+    target = k - 1 if step_to < 0 else step_to
+    if target >= k:
+        target = k - 1
+    cap = float(caps[target])
+    q_cap = cap * basis_price if inverse else cap / basis_price
+    closed = abs_qty - q_cap
+    if not (closed > 0.0) or closed >= abs_qty:
+        return abs_qty
+    return closed
+
+
+@jitable
+def restore_fraction(equity: float, maintenance: float, notional: float, mmr: float, fee_rate: float) -> float:
+    """Return the fraction of a position an incremental liquidation closes (1: the whole).
+
+    Closing ``x`` of the position at the current price costs ``fee_rate * x * notional`` and
+    lowers the maintenance margin by ``mmr * x * notional`` (the marginal rate of the current
+    tier; across a lower tier boundary the requirement falls further, so ``x`` is enough).  The
+    smallest ``x`` with ``equity - fee >= maintenance after`` is
+    ``(MM - E) / (notional (mmr - fee_rate))``; no ``x < 1`` works when ``E <= 0`` or
+    ``mmr <= fee_rate``.  0 when the equity already covers the maintenance margin.
+
+    Notes
+    -----
+    Deribit (support.deribit.com/hc/en-us/articles/25944769313309-Liquidations): the
+    incremental liquidation closes part of the position and stops as soon as the maintenance
+    margin is below the margin balance again.
+    """
+    if equity >= maintenance:
+        return 0.0
+    if not (equity > 0.0) or not (mmr > fee_rate) or not (notional > 0.0):
+        return 1.0
+    x = (maintenance - equity) / (notional * (mmr - fee_rate))
+    if x >= 1.0:
+        return 1.0
+    if x < 0.0:
+        return 0.0
+    return x
+
+
+# What :func:`plan_close` decides.
+CLOSE_PARTIAL = 0  # close the returned size in the book; the rest of the position stays open
+CLOSE_FULL = 1  # close the whole position under the rule's outcome kind
+CLOSE_BACKSTOP = 2  # the whole position is taken over by the backstop (kept 0)
+CLOSE_NONE = 3  # nothing to close (an incremental liquidation whose equity covers the maintenance)
+
+
+@jitable
+def plan_close(
+    rule: Float64Array1D,
+    abs_qty: float,
+    notional: float,
+    basis_price: float,
+    inverse: bool,
+    equity: float,
+    maintenance: float,
+    mmr: float,
+    fee_rate: float,
+    caps: Float64Array1D,
+    allow_partial: bool,
+) -> tuple[float, int]:
+    """Decide what one liquidation step of a position closes under ``rule``.
+
+    Parameters
+    ----------
+    rule : (N_RULE,) float64
+        The venue's rule vector.
+    abs_qty : float
+        Position size (absolute; base units, or quote units for inverse contracts).
+    notional : float
+        Notional at the fill price.
+    basis_price : float
+        Price the tier is read at (entry for venues valuing maintenance at entry, else the fill).
+    inverse : bool
+        Inverse contract.
+    equity, maintenance : float
+        Equity (collateral + uPnL) and maintenance margin at the fill.
+    mmr : float
+        Marginal maintenance rate at the fill (tier rate plus any fee term).
+    fee_rate : float
+        Liquidation fee rate of book closes.
+    caps : (T,) float64
+        Tier caps of the position (tier step-down).
+    allow_partial : bool
+        False after a partial liquidation in the same cool-down (Hyperliquid's 30 s; one bar in
+        the backtester): the whole position goes.
+
+    Returns
+    -------
+    closed, decision : float, int
+        Size to close (absolute) and ``CLOSE_PARTIAL``, ``CLOSE_FULL``, ``CLOSE_BACKSTOP`` or
+        ``CLOSE_NONE``.
+
+    Notes
+    -----
+    Order: the backstop test (equity below ``backstop * MM``) first, then the partial rule
+    (only while the equity at the fill exceeds the partial close's fee: a position bankrupt at
+    the fill goes whole), then the full outcome (see the module docstring for the sources).
+    """
+    backstop = rule[RULE_BACKSTOP]
+    if backstop > 0.0 and equity < backstop * maintenance:
+        return abs_qty, CLOSE_BACKSTOP
+    partial = int(rule[RULE_PARTIAL])
+    if allow_partial and partial != PARTIAL_NONE:
+        closed = abs_qty
+        if partial == PARTIAL_SLICE:
+            closed = slice_qty(abs_qty, notional, rule[RULE_FRACTION], rule[RULE_MIN_NOTIONAL])
+        elif partial == PARTIAL_TIER:
+            closed = step_down_qty(
+                abs_qty, basis_price, inverse, caps, int(rule[RULE_STEP_FROM]), int(rule[RULE_STEP_TO])
+            )
+        else:
+            x = restore_fraction(equity, maintenance, notional, mmr, fee_rate)
+            if x <= 0.0:
+                return 0.0, CLOSE_NONE
+            if x < 1.0:
+                closed = abs_qty * x
+        # A partial close needs equity left behind the rest once its fee is paid: a position
+        # bankrupt at the fill is liquidated whole.
+        if closed < abs_qty and equity - fee_rate * notional * closed / abs_qty > 0.0:
+            return closed, CLOSE_PARTIAL
+    return abs_qty, CLOSE_FULL
+
+
+@jitable
+def settle_partial(collateral: float, realised: float, notional: float, fee_rate: float) -> tuple[float, float]:
+    """Book a partial liquidation in the book; return (margin left, fee).
+
+    The closed part realises ``realised`` at the fill and pays ``fee_rate * notional``; the
+    trader keeps the position's rest with ``collateral + realised - fee`` behind it (the fee
+    goes to the insurance fund).  A caller whose margin left is not positive liquidates the
+    whole position instead (:func:`settle_close`).
+    """
+    fee = fee_rate * notional
+    if fee < 0.0:
+        fee = 0.0
+    return collateral + realised - fee, fee

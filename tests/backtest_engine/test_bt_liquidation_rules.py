@@ -1,0 +1,223 @@
+"""The backtester books liquidations as each venue does, and stops a ruined account.
+
+Venue rules (levguard.core.liquidation_outcome; sources in docs/margin.md): Binance, Bybit, OKX,
+Gate and BitMEX take the position over at the bankruptcy price (the margin behind it goes to the
+insurance fund); Hyperliquid closes in the book without a fee (20 % slices above 100k USDC, a
+backstop below 2/3 of the maintenance margin); Deribit closes just enough to restore the
+maintenance margin; Bybit steps a position down its risk limits first.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from bt_engine_helpers import crash_frame, frame
+
+from levguard.backtest.engine import run
+from levguard.backtest.metrics import compute_metrics
+from levguard.core.tiers import TierTable
+from levguard.data.perp import load_perp_dir
+
+
+def _drop_frame(start: float, after: float, low: float, n_flat: int = 5, n_after: int = 3) -> pd.DataFrame:
+    """Flat at ``start``, then one bar down to ``after`` whose low (and mark low) is ``low``."""
+    close = np.r_[np.full(n_flat, start), np.full(n_after, after)]
+    prev = np.r_[close[0], close[:-1]]
+    lo = np.minimum(close, prev)
+    lo[n_flat] = low
+    return frame(close, low=lo, high=np.maximum(close, prev), wick=0.0)
+
+
+@pytest.mark.shared_data
+def test_all_in_10x_binance_long_through_2020_03_12_is_wiped_out_and_ruined(shared_dir: Path) -> None:
+    # Acceptance: Binance BTCUSDT perpetual (last price and mark klines from shared/data), a 10x
+    # isolated long with the whole account from 2020-03-11.  Black Thursday liquidates it: the
+    # position is taken over at its bankruptcy price and the insurance fund keeps what was left
+    # (binance.com/en/support/faq/360033525271), so the run is ruined and stops.
+    data = load_perp_dir(shared_dir / "data", "BTCUSDT", "1h", start="2020-03-11", end="2020-03-14")
+    assert "mark_low" in data.columns
+    res = run(data, np.ones(len(data)), 10.0, venue="binance-usdm", margin_mode="isolated", rebalance="never")
+    (liq,) = res.liquidations.itertuples()
+    assert liq.timestamp.strftime("%Y-%m-%d") == "2020-03-12"
+    assert liq.taken_over
+    assert liq.margin > 9_000.0
+    assert liq.kept / liq.margin < 0.005  # less than 0.5 % of the margin is left: here nothing
+    assert res.ruined_at == liq.timestamp
+    assert res.metrics["ruined"] == 1.0
+    after = res.equity[res.equity.index >= res.ruined_at]
+    assert (after == after.iloc[0]).all()  # no dust trading on
+    assert after.iloc[0] == 0.0
+    assert (res.trades["timestamp"] <= res.ruined_at).all()
+    assert (res.positions["qty"][res.positions.index >= res.ruined_at] == 0.0).all()
+    assert res.metrics["total_return"] == -1.0
+    assert math.isnan(res.metrics["sharpe"])  # no ratio of a ruined run (docs/backtest.md, "Ruin")
+
+
+def test_binance_isolated_liquidation_keeps_nothing_and_ruins_the_account() -> None:
+    df = crash_frame()
+    res = run(df, np.ones(len(df)), 20.0, rebalance="never")
+    liq = res.liquidations.iloc[0]
+    assert bool(liq["taken_over"])
+    assert liq["kept"] == 0.0
+    assert liq["fee"] == pytest.approx(liq["margin"] - liq["loss"])  # the clearance: all that was left
+    assert res.ruined_at == liq["timestamp"]
+    assert len(res.liquidations) == 1
+
+
+def test_hyperliquid_slices_then_liquidates_the_rest_and_the_trader_keeps_the_remainder() -> None:
+    # 2 BTC at 100,000 (20x): the LP is crossed, 20 % goes first (200k > 100k USDC), the rest's
+    # new LP is crossed in the same bar (the 30 s cool-down: the whole position) and the trader
+    # keeps the maintenance margin at that price (no clearance fee).
+    df = _drop_frame(100_000.0, 96_000.0, 94_000.0)
+    res = run(df, np.ones(len(df)), 20.0, venue="hyperliquid", symbol="BTC", rebalance="never", cooldown_bars=99)
+    first, second = res.liquidations.itertuples()
+    assert first.partial
+    assert first.qty == pytest.approx(0.2 * 2.0)
+    assert first.fee == 0.0
+    assert not second.partial
+    assert not second.taken_over
+    assert second.qty == pytest.approx(1.6)
+    assert second.kept == pytest.approx(1.6 * second.price * 0.0125, rel=1e-9)  # MM at 40x max
+    assert res.ruined_at is None
+    assert res.equity.iloc[-1] == pytest.approx(second.kept)
+
+
+def test_hyperliquid_backstop_after_a_gap_keeps_nothing() -> None:
+    # The bar opens 9 % lower: equity at the open mark is far below 2/3 of the maintenance margin.
+    close = np.r_[np.full(5, 100_000.0), np.full(3, 91_000.0)]
+    df = frame(close, open_=close.copy(), wick=0.0)
+    res = run(df, np.ones(len(df)), 15.0, venue="hyperliquid", symbol="BTC", rebalance="never")
+    liq = res.liquidations.iloc[0]
+    assert bool(liq["taken_over"])
+    assert liq["kept"] == 0.0
+    assert res.ruined_at == liq["timestamp"]
+
+
+def test_deribit_incremental_liquidation_keeps_part_of_the_position() -> None:
+    # A shallow dip beyond the LP: only enough is closed to restore the maintenance margin.
+    df = _drop_frame(100_000.0, 97_600.0, 97_300.0)
+    res = run(df, np.ones(len(df)), 30.0, venue="deribit", symbol="BTC_USDC-PERPETUAL", rebalance="never")
+    (liq,) = res.liquidations.itertuples()
+    assert liq.partial
+    assert 0.0 < liq.qty < 3.0
+    assert liq.fee == pytest.approx(0.0075 * liq.qty * liq.price)
+    assert res.positions["qty"].iloc[5] == pytest.approx(3.0 - liq.qty)
+    assert liq.kept > 0.0
+    assert res.ruined_at is None
+
+
+def test_deribit_deep_move_closes_the_dust_and_ruins() -> None:
+    # A deep move keeps cutting the position to restore the margin until what would be left is
+    # below Deribit's smallest order (US $10): that rest is closed too, and the equity left
+    # cannot open a new order at 50x, so the run is ruined rather than trading dust.
+    df = _drop_frame(100_000.0, 96_500.0, 95_000.0)
+    res = run(df, np.ones(len(df)), 30.0, venue="deribit", symbol="BTC_USDC-PERPETUAL", rebalance="never")
+    (liq,) = res.liquidations.itertuples()
+    assert not liq.partial
+    assert liq.qty == pytest.approx(3.0)
+    assert 0.0 < liq.kept < 10.0 / 50.0
+    assert res.ruined_at == df.index[5]
+    assert (res.equity.iloc[5:] == res.equity.iloc[5]).all()
+    assert res.equity.iloc[5] == pytest.approx(liq.kept, rel=1e-6)
+    assert (res.positions["qty"].iloc[5:] == 0.0).all()
+
+
+def test_bybit_steps_down_a_risk_limit_then_takes_the_position_over() -> None:
+    tiers = TierTable.from_rows(
+        [
+            {"notional_floor": 0, "notional_cap": 200_000, "mmr": 0.005, "max_leverage": 100},
+            {"notional_floor": 200_000, "notional_cap": 400_000, "mmr": 0.01, "max_leverage": 50},
+            {"notional_floor": 400_000, "notional_cap": None, "mmr": 0.015, "max_leverage": 25},
+        ]
+    )
+    df = _drop_frame(100_000.0, 96_500.0, 95_000.0)
+    res = run(
+        df, np.ones(len(df)), 30.0, venue="bybit-linear", tiers=tiers, rebalance="never", check_initial_margin=False
+    )
+    step, full = res.liquidations.itertuples()
+    assert step.partial
+    assert step.qty == pytest.approx(1.0)  # 3 BTC (300k at entry, tier 2) down to the 200k cap
+    assert full.taken_over
+    assert full.kept == 0.0
+    assert res.ruined_at == full.timestamp
+
+
+def test_a_cross_takeover_takes_the_whole_account() -> None:
+    a = _drop_frame(100.0, 90.0, 90.0)
+    b = frame(np.full(8, 50.0), wick=0.0)
+    data = {"BTCUSDT": a, "ETHUSDT": b}
+    directions = {"BTCUSDT": np.ones(8), "ETHUSDT": -np.ones(8)}
+    policy = {"BTCUSDT": 20.0, "ETHUSDT": 2.0}
+    cross = run(data, directions, policy, margin_mode="cross", rebalance="never")
+    assert set(cross.liquidations["symbol"]) == {"BTCUSDT", "ETHUSDT"}
+    assert cross.liquidations["taken_over"].all()
+    assert cross.equity.iloc[-1] == 0.0
+    assert cross.ruined_at == df_index(a)[5]
+    # Isolated: only the BTC sleeve is lost; the ETH sleeve (half the capital) trades on.
+    iso = run(data, directions, policy, margin_mode="isolated", rebalance="never")
+    assert list(iso.liquidations["symbol"]) == ["BTCUSDT"]
+    assert iso.ruined_at is None
+    assert iso.equity.iloc[-1] > 4_900.0
+
+
+def df_index(df: pd.DataFrame) -> pd.DatetimeIndex:
+    index = df.index
+    assert isinstance(index, pd.DatetimeIndex)
+    return index
+
+
+def test_the_generic_rule_books_the_fee_and_keeps_the_rest() -> None:
+    df = crash_frame()
+    res = run(df, np.ones(len(df)), 20.0, rebalance="never", liquidation="generic", fees=0.0005, cooldown_bars=99)
+    liq = res.liquidations.iloc[0]
+    assert not bool(liq["taken_over"])
+    assert liq["fee"] == pytest.approx(0.0005 * liq["qty"] * liq["price"])
+    assert liq["kept"] == pytest.approx(liq["margin"] - liq["loss"] - liq["fee"])
+    assert res.ruined_at is None
+
+
+def test_ruin_closes_what_is_left_and_freezes_the_equity() -> None:
+    # A minimum order so large that a 4 % loss leaves the account unable to open it at 125x.
+    df = crash_frame(n_down=30, step=0.005)
+    res = run(df, np.ones(len(df)), 2.0, rebalance="never", min_notional=0.96 * 10_000.0 * 125)
+    assert res.ruined_at is not None
+    k = int(df.index.get_loc(res.ruined_at))
+    ruin = res.trades[res.trades["kind"] == "ruin"]
+    assert len(ruin) == 1
+    assert ruin["timestamp"].iloc[0] == res.ruined_at
+    assert ruin["price"].iloc[0] == df["close"].iloc[k]
+    assert res.liquidations.empty
+    tail = res.equity.iloc[k:]
+    assert (tail == tail.iloc[0]).all()
+    assert tail.iloc[0] == res.positions["cash"].iloc[k]
+    assert (res.positions["qty"].iloc[k:] == 0.0).all()
+    assert (res.funding.iloc[k + 1 :] == 0.0).all()
+    assert res.params["min_notional"] == pytest.approx(0.96 * 10_000.0 * 125)
+    # The metrics are those of the bars up to the ruin.
+    m = compute_metrics(
+        res.equity.to_numpy()[: k + 1],
+        10_000.0,
+        res.params["periods_per_year"],
+        leverage=res.positions["leverage"].to_numpy()[: k + 1],
+        fees=res.fees.to_numpy()[: k + 1],
+        funding=res.funding.to_numpy()[: k + 1],
+        traded_notional=float((res.trades["qty"].abs() * res.trades["price"]).sum()),
+        n_liquidations=0,
+    )
+    for name in ("total_return", "cagr", "volatility", "max_drawdown", "worst_bar", "time_under_water"):
+        assert res.metrics[name] == pytest.approx(m[name]), name
+    # No ratio describes a ruined run: Sharpe, Sortino and Calmar are NaN.
+    for name in ("sharpe", "sortino", "calmar"):
+        assert math.isnan(res.metrics[name]), name
+        assert not math.isnan(m[name]), name
+
+
+def test_the_venue_minimum_order_is_the_default_ruin_threshold() -> None:
+    res = run(crash_frame(), np.ones(40), 1.0, rebalance="never")
+    assert res.params["min_notional"] == 5.0  # Binance USDⓈ-M
+    assert res.ruined_at is None
+    assert res.metrics["ruined"] == 0.0

@@ -1,0 +1,267 @@
+"""Golden tests: what a liquidation leaves the trader on each venue, from the venues' own examples.
+
+Sources (each test cites its page):
+* BitMEX, testnet.bitmex.com/app/liquidationExamples: long 1 contract at 100.00, liquidation price
+  99.50, bankruptcy price 99.00; the engine's limit order at the bankruptcy price fills at 99.25
+  (0.25 to the insurance fund), or another trader's at 98.75 (the fund pays 0.25).
+  bitmex.com/app/isolatedMarginExamples: wallet 10,000 USDT, 20 ETHUSDT @ 1,000 at 50x:
+  maintenance margin 200, liquidation price 510, bankruptcy price 500; bitmex.com/app/liquidation:
+  "your maintenance margin will be lost".
+* Gate, gate.com/help/futures/futures-logic/22081 (insurance fund): bankruptcy price 10,000 USDT,
+  liquidation fill 10,100 USDT: 100 USDT to the fund; the user loses the margin.
+* Bybit, bybit.com/en/help-center/article/Insurance-Fund: long BTCUSD, liquidation price 7,000 USD,
+  bankruptcy price 6,950 USD; filled at 6,980 the remaining margin goes to the fund, at 6,930 the
+  fund covers the loss.
+* OKX, okx.com/support/hc/en-us/articles/360020411711: a tier-3 position of 15,000 swaps is reduced
+  to tier 1 (2,000 swaps): 13,000 swaps closed.
+* dYdX, v4 documentation "Contract Loss Mechanisms" (concepts/trading/contract-loss-mechanism, read
+  at dydx-documentation-six.vercel.app), insurance fund example: 100 USD deposit, long 500 ABC at 1,
+  maintenance 3 % (15 USD), liquidated at 0.77; v4-chain ``insurance_fund_delta`` for the fee case.
+* Hyperliquid, hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations: no clearance fee, the
+  remaining collateral stays with the trader; 20 % of positions above 100k USDC; backstop below 2/3
+  of the maintenance margin (the maintenance margin is not returned).  MM = half the initial
+  margin at the maximum leverage (40x for BTC: 1.25 %).
+* Deribit, support.deribit.com 25944769313309 (incremental liquidation) and 25944826427293
+  (11 January 2022: maintenance 1 % + size x 0.005 %, BTC liquidation fee 0.75 %); the linear
+  perpetual page's 25 BTC example: maintenance 1.125 % = 28,125 USDC at 100,000.
+* Binance, binance.com/en/support/faq/360033525271 (liquidation protocols): closed at the
+  bankruptcy price, the remaining collateral to the insurance fund; docs/margin.md's worked LP
+  (1 BTC @ 60,000, 3,000 USDT isolated: LP 57,236.18, BP 57,000).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from levguard.core.liquidation_outcome import LiquidationOutcome, cascade_regime_fields, liquidation_outcome
+from levguard.core.rules import get_venue, venue_names
+from levguard.core.rules.binance import BUILTIN_TIERS
+from levguard.core.rules.dydx import insurance_fund_delta
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+
+
+def _conserved(o: LiquidationOutcome) -> None:
+    assert o.margin == pytest.approx(o.kept + o.insurance_fund - o.trading_pnl, abs=1e-9 * max(1.0, abs(o.margin)))
+
+
+@pytest.mark.parametrize(("fill", "fund"), [(99.25, 0.25), (98.75, -0.25)])
+def test_bitmex_liquidation_examples(fill: float, fund: float) -> None:
+    # Long 1 @ 100.00 with 1.00 of margin: bankruptcy price 99.00.
+    o = liquidation_outcome("bitmex", 1.0, 100.0, fill, 1.0)
+    assert o.bankruptcy_price == pytest.approx(99.0)
+    assert o.taken_over
+    assert o.kept == 0.0
+    assert o.insurance_fund == pytest.approx(fund)
+    _conserved(o)
+
+
+def test_bitmex_cross_example_loses_the_maintenance_margin() -> None:
+    # Wallet 10,000, 20 ETHUSDT @ 1,000: BP 500; liquidated at the LP 510 the fund receives the
+    # maintenance margin, 200, and the trader keeps nothing of the wallet.
+    o = liquidation_outcome("bitmex", 20.0, 1_000.0, 510.0, 10_000.0, maintenance_margin=200.0)
+    assert o.bankruptcy_price == pytest.approx(500.0)
+    assert o.kept == 0.0
+    assert o.insurance_fund == pytest.approx(200.0)
+    assert o.fee == pytest.approx(200.0)
+    _conserved(o)
+
+
+@pytest.mark.parametrize(("entry", "margin"), [(11_000.0, 1_000.0), (10_500.0, 500.0), (10_100.0, 100.0)])
+def test_gate_insurance_fund_example(entry: float, margin: float) -> None:
+    # Any long of 1 BTC whose bankruptcy price is 10,000 USDT, filled at 10,100 USDT.
+    o = liquidation_outcome("gate", 1.0, entry, 10_100.0, margin)
+    assert o.bankruptcy_price == pytest.approx(10_000.0)
+    assert o.insurance_fund == pytest.approx(100.0)
+    assert o.kept == 0.0
+    _conserved(o)
+
+
+@pytest.mark.parametrize(("fill", "sign"), [(6_980.0, 1.0), (6_930.0, -1.0)])
+def test_bybit_insurance_fund_example_inverse(fill: float, sign: float) -> None:
+    # Inverse BTCUSD long of 7,500 USD entered at 7,500 with the margin that puts its bankruptcy
+    # price at 6,950 (1/BP = 1/EP + margin/q).
+    q, ep = 7_500.0, 7_500.0
+    margin = q * (1.0 / 6_950.0 - 1.0 / ep)
+    o = liquidation_outcome("bybit-inverse", q, ep, fill, margin, inverse=True)
+    assert o.bankruptcy_price == pytest.approx(6_950.0)
+    assert o.kept == 0.0
+    assert sign * o.insurance_fund > 0.0
+    assert o.insurance_fund == pytest.approx(q * (1.0 / 6_950.0 - 1.0 / fill))  # in BTC
+    _conserved(o)
+
+
+def test_binance_takeover_of_the_docs_position() -> None:
+    # Liquidated at its LP, the isolated margin's remainder (the maintenance margin at the LP,
+    # 57,236.18 x 0.5 % - 50) is the clearance; the trader keeps nothing.
+    lp = (60_000.0 - 3_000.0 - 50.0) / (1.0 - 0.005)  # bracket 2: MMR 0.5 %, cum 50
+    assert lp == pytest.approx(57_236.18, abs=0.005)
+    o = liquidation_outcome("binance-usdm", 1.0, 60_000.0, lp, 3_000.0, tiers=BUILTIN_TIERS["BTCUSDT"])
+    assert o.bankruptcy_price == pytest.approx(57_000.0)
+    assert o.kept == 0.0
+    assert o.fee == pytest.approx(lp * 0.005 - 50.0)
+    assert o.insurance_fund == pytest.approx(lp - 57_000.0)
+    _conserved(o)
+
+
+def test_okx_tier_three_is_reduced_to_tier_one() -> None:
+    # Tiers in swaps (contract size 1 at a price of 100): tier 1 up to 2,000, tier 2 up to
+    # 12,000, tier 3 beyond; 15,000 swaps held.
+    price = 100.0
+    tiers = TierTable.from_rows(
+        [
+            {"notional_floor": 0, "notional_cap": 2_000 * price, "mmr": 0.01, "max_leverage": 50},
+            {"notional_floor": 2_000 * price, "notional_cap": 12_000 * price, "mmr": 0.015, "max_leverage": 25},
+            {"notional_floor": 12_000 * price, "notional_cap": None, "mmr": 0.02, "max_leverage": 20},
+        ]
+    )
+    o = liquidation_outcome("okx", 15_000.0, 105.0, price, 100_000.0, tiers=tiers)
+    assert o.partial
+    assert o.closed_qty == pytest.approx(13_000.0)
+    assert o.remaining_qty == pytest.approx(2_000.0)
+    assert not o.taken_over
+    _conserved(o)
+    # In tier 2 (10,000 swaps) OKX liquidates the whole position at the bankruptcy price.
+    full = liquidation_outcome("okx", 10_000.0, 105.0, price, 50_000.0, tiers=tiers)
+    assert not full.partial
+    assert full.taken_over
+    assert full.kept == 0.0
+
+
+def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
+    tiers = TierTable.from_rows(
+        [
+            {"notional_floor": 0, "notional_cap": 2_000_000, "mmr": 0.005, "max_leverage": 100},
+            {"notional_floor": 2_000_000, "notional_cap": 4_000_000, "mmr": 0.01, "max_leverage": 50},
+            {"notional_floor": 4_000_000, "notional_cap": None, "mmr": 0.015, "max_leverage": 33},
+        ]
+    )
+    # 50 BTC at 60,000 (3M, tier 2, maintenance at entry on Bybit): reduced to the 2M cap.
+    o = liquidation_outcome(
+        "bybit-linear", 50.0, 60_000.0, 59_000.0, 200_000.0, tiers=tiers, mm_at_entry=True, taker_fee=0.00055
+    )
+    assert o.partial
+    assert o.remaining_qty == pytest.approx(2_000_000 / 60_000.0)
+    # The reduce order pays the taker fee (Bybit has no published liquidation fee for it).
+    assert o.fee == pytest.approx(0.00055 * o.closed_qty * 59_000.0)
+    _conserved(o)
+    # On the lowest risk limit (or still in liquidation after the reduction) it is taken over.
+    low = liquidation_outcome("bybit-linear", 20.0, 60_000.0, 57_500.0, 60_000.0, tiers=tiers, mm_at_entry=True)
+    assert low.taken_over
+    assert low.kept == 0.0
+    assert not low.partial
+
+
+@pytest.mark.parametrize(("fill", "kept", "fund"), [(0.77, 0.0, -15.0), (0.81, 2.975, 2.025)])
+def test_dydx_contract_loss_example(fill: float, kept: float, fund: float) -> None:
+    # 100 USD deposit, 500 ABC long at 1: bankruptcy price 0.80.  At 0.77 the fund covers 15 USD;
+    # at 0.81 the remainder is 5 USD and the fund takes min(0.5 % x 405, 5) = 2.025.
+    o = liquidation_outcome("dydx-v4", 500.0, 1.0, fill, 100.0, maintenance_margin=15.0)
+    assert o.bankruptcy_price == pytest.approx(0.8)
+    assert o.kept == pytest.approx(kept, abs=1e-9)
+    assert o.insurance_fund == pytest.approx(fund, abs=1e-9)
+    assert not o.taken_over
+    _conserved(o)
+    # The same fund change as the protocol's own function, in quote quantums.
+    received, bankruptcy = round(500 * fill * 1e6), round(500 * 0.8 * 1e6)
+    assert insurance_fund_delta(received, bankruptcy) == pytest.approx(fund * 1e6, abs=1)
+
+
+def _hl_lp(qty: float, entry: float, margin: float, mmr: float = 0.0125) -> float:
+    # Hyperliquid's docs: liq = price - side * margin_available / position_size / (1 - l * side)
+    # with margin_available = isolated_margin - MM at the entry price (long, side +1).
+    available = margin - qty * entry * mmr
+    return entry - available / qty / (1.0 - mmr)
+
+
+def test_hyperliquid_book_liquidation_keeps_the_remainder() -> None:
+    # 0.8 BTC at 100,000 (80k < 100k USDC: closed whole), 4,000 USDC isolated: at the LP the
+    # equity is the maintenance margin, kept in full (no clearance fee).
+    lp = _hl_lp(0.8, 100_000.0, 4_000.0)
+    mm = 0.8 * lp * 0.0125
+    o = liquidation_outcome("hyperliquid", 0.8, 100_000.0, lp, 4_000.0, maintenance_margin=mm)
+    assert not o.partial
+    assert not o.taken_over
+    assert o.fee == 0.0
+    assert o.kept == pytest.approx(mm, rel=1e-9)
+    _conserved(o)
+
+
+def test_hyperliquid_slices_large_positions_then_the_whole_in_the_cooldown() -> None:
+    lp = _hl_lp(2.0, 100_000.0, 10_000.0)  # 2 BTC: 192k USDC at the LP, above 100k
+    mm = 2.0 * lp * 0.0125
+    o = liquidation_outcome("hyperliquid", 2.0, 100_000.0, lp, 10_000.0, maintenance_margin=mm)
+    assert o.partial
+    assert o.closed_qty == pytest.approx(0.4)  # 20 %
+    assert o.kept == pytest.approx(10_000.0 + 0.4 * (lp - 100_000.0))
+    _conserved(o)
+    whole = liquidation_outcome(
+        "hyperliquid", 1.6, 100_000.0, lp, o.kept, maintenance_margin=1.6 * lp * 0.0125, allow_partial=False
+    )
+    assert not whole.partial
+    assert whole.remaining_qty == 0.0
+    assert whole.kept == pytest.approx(o.kept + 1.6 * (lp - 100_000.0))
+
+
+def test_hyperliquid_backstop_below_two_thirds_of_maintenance_keeps_nothing() -> None:
+    # A gap: the equity at the fill is half the maintenance margin (< 2/3): backstop liquidation.
+    qty, entry, margin = 0.5, 100_000.0, 2_500.0
+    fill = 95_200.0
+    equity = margin + qty * (fill - entry)  # 100
+    mm = 200.0
+    assert equity < 2.0 / 3.0 * mm
+    o = liquidation_outcome("hyperliquid", qty, entry, fill, margin, maintenance_margin=mm)
+    assert o.taken_over
+    assert o.kept == 0.0
+    assert o.insurance_fund == pytest.approx(equity)
+    assert "backstop" in o.reason
+    # Just above 2/3 the book liquidation keeps the remainder.
+    above = liquidation_outcome("hyperliquid", qty, entry, fill, margin, maintenance_margin=149.0)
+    assert not above.taken_over
+    assert above.kept == pytest.approx(equity)
+
+
+def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
+    # 25 BTC at 100,000: maintenance 1.125 % = 28,125 USDC; equity 28,000 just below it.
+    n, mm, equity = 2_500_000.0, 28_125.0, 28_000.0
+    margin = equity  # entry at the fill: no uPnL
+    o = liquidation_outcome("deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm)
+    x = (mm - equity) / (n * (0.01125 - 0.0075))  # the fraction that restores equity >= MM
+    assert o.partial
+    assert o.closed_qty == pytest.approx(25.0 * x)
+    assert o.fee == pytest.approx(0.0075 * n * x)
+    assert o.kept == pytest.approx(equity - 0.0075 * n * x)
+    assert o.kept == pytest.approx(mm * (1.0 - x), rel=1e-9)  # exactly the remaining maintenance
+    _conserved(o)
+    # Liquidated whole (nothing can restore it), the trader keeps the equity less the 0.75 % fee.
+    whole = liquidation_outcome(
+        "deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm, allow_partial=False
+    )
+    assert whole.fee == pytest.approx(18_750.0)
+    assert whole.kept == pytest.approx(9_250.0)
+
+
+def test_every_venue_has_a_cited_rule() -> None:
+    for name in venue_names():
+        rule = get_venue(name).liquidation
+        assert rule.source, name
+        assert rule.keeps, name
+        assert rule.modelled, name
+    takeover = {n for n in venue_names() if get_venue(n).liquidation.kind == "takeover"}
+    assert takeover == {"binance-usdm", "binance-coinm", "bybit-linear", "bybit-inverse", "okx", "gate", "bitmex"}
+    assert cascade_regime_fields("hyperliquid") == {
+        "outcome": "book",
+        "backstop": pytest.approx(2.0 / 3.0),
+        "liquidation_fee": 0.0,
+        "partial": 0.2,
+        "partial_min_notional": 100_000.0,
+    }
+
+
+def test_bad_inputs_name_the_value() -> None:
+    with pytest.raises(InputError, match="qty"):
+        liquidation_outcome("binance-usdm", 0.0, 1.0, 1.0, 1.0)
+    with pytest.raises(InputError, match="fill_price"):
+        liquidation_outcome("binance-usdm", 1.0, 1.0, -1.0, 1.0)
+    with pytest.raises(InputError, match="venue must be one of"):
+        liquidation_outcome("nope", 1.0, 1.0, 1.0, 1.0)

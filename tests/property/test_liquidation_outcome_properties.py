@@ -1,0 +1,150 @@
+"""Hypothesis properties of the liquidation outcome model (``levguard.core.liquidation_outcome``).
+
+For every venue rule and any adverse fill (at or beyond entry against the position):
+
+* money is conserved: the margin is what the trader keeps, plus the insurance fund's change,
+  plus the trading loss at the fill (``margin = kept + fund - trading_pnl``);
+* the trader keeps between 0 and the margin;
+* what the trader is left with (the margin kept plus the remaining position valued at the fill)
+  never falls when the fill improves: non-decreasing in the fill price for longs, non-increasing
+  for shorts;
+* a takeover keeps nothing and its loss at the bankruptcy price is exactly the margin.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.rules import get_venue, venue_names
+from levguard.core.rules.binance import BUILTIN_TIERS
+from levguard.kernels import liquidation as kl
+from levguard.kernels.margin import position_upnl
+
+SETTINGS = settings(max_examples=150, deadline=None)
+VENUES = venue_names()
+TIERS = BUILTIN_TIERS["BTCUSDT"]
+
+
+@st.composite
+def liquidations(draw: st.DrawFn) -> dict[str, object]:
+    """A position, its margin, a maintenance margin and two adverse fills (``fill_lo`` worse)."""
+    side = draw(st.sampled_from([1.0, -1.0]))
+    entry = draw(st.floats(100.0, 100_000.0))
+    notional = draw(st.floats(10.0, 5e6))
+    leverage = draw(st.floats(1.0, 125.0))
+    qty = side * notional / entry
+    margin = notional / leverage
+    a = draw(st.floats(0.0, 0.9))
+    b = draw(st.floats(0.0, 0.9))
+    moves = sorted((a, b))
+    # Adverse moves: the worse fill is further from the entry against the position.
+    fills = [entry * (1.0 - m) if side > 0 else entry * (1.0 + m) for m in moves]
+    mm_share = draw(st.floats(0.0, 1.0))
+    return {
+        "qty": qty,
+        "entry": entry,
+        "margin": margin,
+        "fill_better": fills[0],
+        "fill_worse": fills[1],
+        "mm": mm_share * margin,
+        "tiers": draw(st.sampled_from([None, TIERS])),
+        "allow_partial": draw(st.booleans()),
+    }
+
+
+def _outcome(venue: str, c: dict[str, object], fill: float) -> object:
+    tiers = c["tiers"]
+    return liquidation_outcome(
+        venue,
+        c["qty"],  # type: ignore[arg-type]
+        c["entry"],  # type: ignore[arg-type]
+        fill,
+        c["margin"],  # type: ignore[arg-type]
+        tiers=tiers,  # type: ignore[arg-type]
+        maintenance_margin=None if tiers is not None else c["mm"],  # type: ignore[arg-type]
+        taker_fee=0.0005,
+        mm_at_entry=get_venue(venue).mm_basis.value == "entry",
+        allow_partial=c["allow_partial"],  # type: ignore[arg-type]
+    )
+
+
+def _left(o: object, entry: float) -> float:
+    # What the trader is left with at the fill: the margin kept plus the rest of the position.
+    return o.kept + position_upnl(o.remaining_qty, entry, o.fill_price, False)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(c=liquidations())
+def test_money_is_conserved_and_the_trader_keeps_at_most_the_margin(venue: str, c: dict[str, object]) -> None:
+    margin = float(c["margin"])  # type: ignore[arg-type]
+    for fill in (c["fill_better"], c["fill_worse"]):
+        o = _outcome(venue, c, float(fill))  # type: ignore[arg-type]
+        assert o.margin == margin
+        residual = o.kept + o.insurance_fund - o.trading_pnl - margin
+        assert abs(residual) <= 1e-9 * (margin + abs(o.trading_pnl))
+        assert 0.0 <= o.kept <= margin * (1.0 + 1e-12)
+        assert o.fee >= 0.0
+        if o.taken_over:
+            assert o.kept == 0.0
+            assert not o.partial
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(c=liquidations())
+def test_a_better_fill_never_leaves_the_trader_less(venue: str, c: dict[str, object]) -> None:
+    entry = float(c["entry"])  # type: ignore[arg-type]
+    better = _outcome(venue, c, float(c["fill_better"]))  # type: ignore[arg-type]
+    worse = _outcome(venue, c, float(c["fill_worse"]))  # type: ignore[arg-type]
+    scale = 1e-9 * float(c["margin"])  # type: ignore[arg-type]
+    assert _left(better, entry) >= _left(worse, entry) - scale
+    if not (better.partial or worse.partial):
+        assert better.kept >= worse.kept - scale
+
+
+@SETTINGS
+@given(
+    qty=st.floats(1e-3, 1e3),
+    entry=st.floats(10.0, 1e5),
+    margin=st.floats(1.0, 1e6),
+    move=st.floats(0.0, 0.99),
+)
+def test_a_takeover_loses_exactly_the_margin_at_the_bankruptcy_price(
+    qty: float, entry: float, margin: float, move: float
+) -> None:
+    o = liquidation_outcome("binance-usdm", qty, entry, entry * (1.0 - move), margin)
+    assert o.kept == 0.0
+    tol = 1e-12 * (qty * entry + margin)  # rounding of prices near the entry, times the size
+    if o.bankruptcy_price is not None:
+        loss_at_bankruptcy = -position_upnl(qty, entry, o.bankruptcy_price, False)
+        assert loss_at_bankruptcy == pytest.approx(margin, rel=1e-9, abs=tol)
+        # The fund gets the fill's distance from the bankruptcy price on the whole position.
+        assert o.insurance_fund == pytest.approx(qty * (o.fill_price - o.bankruptcy_price), rel=1e-9, abs=tol)
+
+
+@SETTINGS
+@given(
+    kind=st.sampled_from([kl.TAKEOVER, kl.BOOK]),
+    collateral=st.floats(-1e6, 1e6),
+    realised=st.floats(-1e6, 1e6),
+    notional=st.floats(0.0, 1e7),
+    fee_rate=st.floats(0.0, 0.05),
+    maintenance=st.floats(0.0, 1e5),
+    backstop=st.sampled_from([0.0, 2.0 / 3.0]),
+)
+def test_the_kernel_settlement_conserves_money(
+    kind: int, collateral: float, realised: float, notional: float, fee_rate: float, maintenance: float, backstop: float
+) -> None:
+    kept, fee, fund, taken = kl.settle_close(kind, collateral, realised, notional, fee_rate, maintenance, backstop)
+    assert kept >= 0.0
+    assert fee >= 0.0
+    assert math.isclose(kept + fund, collateral + realised, rel_tol=1e-12, abs_tol=1e-6)
+    assert fee <= max(collateral + realised, 0.0) + 1e-6
+    if taken:
+        assert kept == 0.0
