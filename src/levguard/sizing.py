@@ -57,6 +57,7 @@ def size_account(
     *,
     history: Any = None,
     vol: float | None = None,
+    forecaster: Any = None,
 ) -> dict[str, Any]:
     """Target leverage and quantity per position of an account under a policy file.
 
@@ -67,30 +68,43 @@ def size_account(
     policy : dict or path
         A policy file (docs/policies.md) or its content.
     history : DataFrame or path, optional
-        OHLC bars of the underlying: the volatility forecast (GARCH(1,1)-t on daily returns,
-        as in the risk report) and the daily returns estimator policies use.
+        OHLC bars of the underlying, hourly or finer (``mark_*`` columns when present): the
+        liquidation forecaster (:func:`levguard.risk.liquidation_forecaster`, fitted at the spec's
+        ``as_of``, default the last bar's close) that the liquidation budget and the P(liq)
+        columns read, the volatility forecast (GARCH(1,1)-t on daily returns, as in the risk
+        report) and the daily returns estimator policies use.
     vol : float, optional
-        Annualised volatility forecast; overrides the history's.
+        Annualised volatility forecast; overrides the history's for the volatility policies.
+        Without a history or a forecaster, P(liq) is the GBM closed form at this volatility.
+    forecaster : LiquidationForecaster or mapping of symbol to one, optional
+        Already fitted liquidation forecaster(s) (the guardian passes its own); override the
+        history's.
 
     Returns
     -------
     dict
         ``target_leverage``, ``binding_constraint``, ``reasons``, ``current_leverage``,
-        ``after_rebalance`` and per position ``qty``, ``target_qty``, ``trade_qty``.
+        ``after_rebalance``, ``liquidation_forecast`` (the model behind P(liq), None without one)
+        and per position ``qty``, ``target_qty``, ``trade_qty`` and ``p_liq_1d``, ``p_liq_7d``,
+        ``p_liq_30d`` (:func:`levguard.risk.forecast.position_forecasts`, the numbers
+        ``levguard risk``, the guardian and the service show).
     """
     import numpy as np
 
     from levguard.config.policies import build_policy, build_rebalancer, load_policy_file, parse_policy_config
     from levguard.core.margin import evaluate, resolve_tiers
+    from levguard.core.risk.excursion import GbmForecaster
     from levguard.core.rules import get_venue
     from levguard.core.sizing.base import MarketContext, SizingState
     from levguard.core.spec import account_from_spec
     from levguard.errors import InputError
-    from levguard.risk.report import _vol_section, load_portfolio
+    from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts, to_hourly
+    from levguard.risk.report import _as_of_ns, _vol_section, load_portfolio
 
     specs = load_portfolio(source)
     if len(specs) != 1:
         raise InputError(f"size one account at a time, was given {len(specs)}")
+    as_of = specs[0].get("as_of")
     spec = {k: v for k, v in specs[0].items() if k not in ("name", "options", "as_of", "vol_surfaces")}
     account = account_from_spec(spec)
     if not account.positions:
@@ -104,6 +118,8 @@ def size_account(
         raise InputError(f"the account's equity must be > 0 to size it, was {equity!r}")
     sigma: float | None = vol
     returns = None
+    fitted: Any = forecaster
+    info: dict[str, Any] | None = None
     if history is not None:
         if isinstance(history, str | Path):
             from levguard.data.loaders import load_ohlcv
@@ -112,6 +128,19 @@ def size_account(
         _section, estimated, daily = _vol_section(history)
         sigma = vol if vol is not None else estimated
         returns = np.asarray(daily, dtype=np.float64)
+        if fitted is None:
+            import pandas as pd
+
+            hourly = to_hourly(history)
+            when = pd.Timestamp(_as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
+            fitted = liquidation_forecaster(hourly, when)
+            marks = "mark" if "mark_close" in hourly.columns else "last-price"
+            source_name = str(history.attrs.get("source", "")) or "history"
+            info = forecaster_info(
+                fitted,
+                as_of=when if when is not None else hourly.index[-1] + pd.Timedelta("1h"),
+                source=f"{source_name} ({marks} bars, hourly)",
+            )
     model = get_venue(account.venue)
     notional = {r.symbol: r.notional for r in report.positions}
     # Coin-settled notionals are converted to a common unit with the mark price.
@@ -122,6 +151,22 @@ def size_account(
     total = sum(usd.values())
     main_i = max(range(len(report.positions)), key=lambda i: usd[report.positions[i].symbol])
     main = account.positions[main_i]
+
+    def forecaster_of(symbol: str) -> Any:
+        return fitted.get(symbol) if isinstance(fitted, Mapping) else fitted
+
+    main_forecaster = forecaster_of(main.symbol)
+    if info is None and main_forecaster is not None:
+        info = forecaster_info(main_forecaster, source="given forecaster")
+    shown: dict[str, dict[str, Any]] = {}
+    for r in report.positions:
+        f = forecaster_of(r.symbol)
+        if f is None and sigma is not None and math.isfinite(sigma) and sigma > 0:
+            f = GbmForecaster(float(sigma))  # the closed-form special case: no bars
+            if info is None:
+                info = forecaster_info(f, source="given volatility (closed-form GBM special case)")
+        if f is not None:
+            shown[r.symbol] = position_forecasts([r], f)[0]
     context = MarketContext(
         venue=account.venue,
         symbol=main.symbol,
@@ -142,6 +187,7 @@ def size_account(
         exposures={r.symbol: (1 if r.side == "long" else -1) * usd[r.symbol] for r in report.positions},
         vols={r.symbol: sigma for r in report.positions} if sigma is not None else {},
         venues={r.symbol: account.venue for r in report.positions},
+        liquidation_forecaster=main_forecaster,
     )
     decision = pol.decide(state)
     target = decision.target_leverage
@@ -157,6 +203,7 @@ def size_account(
         # Back to contracts: linear notional = |qty| cs P; inverse (coin) = |qty| cs / P.
         per_contract = p.instrument.contract_size * (1.0 if p.instrument.inverse else p.mark_price)
         target_qty = p.side * target_usd / per_contract
+        liq = shown.get(r.symbol, {})
         rows.append(
             {
                 "symbol": r.symbol,
@@ -167,6 +214,8 @@ def size_account(
                 "target_qty": target_qty,
                 "trade_qty": target_qty - p.qty,
                 "notional": notional[r.symbol],
+                "liquidation_price": r.liquidation_price,
+                **{k: liq.get(k) for k in ("p_liq_1d", "p_liq_7d", "p_liq_30d")},
             }
         )
     return {
@@ -174,6 +223,7 @@ def size_account(
         "equity": equity,
         "settlement": report.settlement,
         "volatility": sigma if sigma is None or math.isfinite(sigma) else None,
+        "liquidation_forecast": info,
         "current_leverage": current,
         "target_leverage": target,
         "after_rebalance": after,

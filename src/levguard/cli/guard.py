@@ -22,16 +22,39 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _sizer(policy: Any, vol: float | None) -> Any:
-    """``spec -> size_account(spec, policy)`` (None without a policy)."""
+def _sizer(policy: Any, vol: float | None, forecasts: Any = None) -> Any:
+    """``spec -> size_account(spec, policy)`` with the guardian's latest liquidation forecasters
+    (None without a policy)."""
     if policy is None:
         return None
     from levguard.sizing import size_account
 
     def size(spec: dict[str, Any]) -> dict[str, Any]:
-        return size_account(spec, policy, vol=vol if vol is not None else 0.6)
+        fitted = forecasts.latest() if forecasts is not None else None
+        return size_account(spec, policy, vol=vol if vol is not None else 0.6, forecaster=fitted or None)
 
     return size
+
+
+def _bars_source(history: str | dict[str, str] | None) -> Any:
+    """``symbol -> hourly bars`` from the account's history file(s), loaded once (None without)."""
+    if history is None:
+        return None
+    from levguard.data.loaders import load_ohlcv
+    from levguard.risk.forecast import to_hourly
+
+    paths = history if isinstance(history, dict) else None
+    frames: dict[str, Any] = {}
+    if paths is None:
+        assert isinstance(history, str)
+        one = to_hourly(load_ohlcv(history))
+    else:
+        frames = {sym: to_hourly(load_ohlcv(path)) for sym, path in paths.items()}
+
+    def bars(symbol: str) -> Any:
+        return frames.get(symbol) if paths is not None else one
+
+    return bars
 
 
 def _paper_venue(cfg: Any) -> Any:
@@ -126,27 +149,28 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
             acc.name, venue.name, live_enabled=acc.live, policy=policy if isinstance(policy, dict) else None
         )
         t = acc.thresholds
-        setups.append(
-            AccountSetup(
-                name=acc.name,
-                venue=venue,
-                thresholds=Thresholds(t.margin_ratio, t.distance, t.p_liq, t.hysteresis),
-                sizer=_sizer(policy, acc.vol),
-                target_leverage=acc.actions.target_leverage,
-                live=acc.live,
-                act_level=Level[acc.actions.act_level],
-                max_order_notional=acc.actions.max_order_notional,
-                step_fraction=acc.actions.step_fraction,
-                cooldown_s=acc.actions.cooldown_s,
-                max_age_s=acc.max_age_s,
-                drift_threshold=acc.drift_threshold,
-                horizon_days=acc.horizon_days,
-                vol=acc.vol,
-                retries=acc.retries,
-                backoff_s=acc.backoff_s,
-                assume_order_expiry_s=acc.assume_order_expiry_s,
-            )
+        setup = AccountSetup(
+            name=acc.name,
+            venue=venue,
+            thresholds=Thresholds(t.margin_ratio, t.distance, t.p_liq, t.hysteresis),
+            target_leverage=acc.actions.target_leverage,
+            live=acc.live,
+            act_level=Level[acc.actions.act_level],
+            max_order_notional=acc.actions.max_order_notional,
+            step_fraction=acc.actions.step_fraction,
+            cooldown_s=acc.actions.cooldown_s,
+            max_age_s=acc.max_age_s,
+            drift_threshold=acc.drift_threshold,
+            horizon_days=acc.horizon_days,
+            vol=acc.vol,
+            retries=acc.retries,
+            backoff_s=acc.backoff_s,
+            assume_order_expiry_s=acc.assume_order_expiry_s,
+            bars=_bars_source(acc.history),
+            forecast_model=acc.forecast_model,
         )
+        setup.sizer = _sizer(policy, acc.vol, setup.forecasts)
+        setups.append(setup)
     if papers and len(papers) != len(setups):
         from levguard.errors import ConfigError
 

@@ -38,7 +38,16 @@ def render(report: dict[str, Any]) -> None:
         out.print(
             f"[bold]Volatility[/] (annualised, last {vol['window_days']} days of {escape(vol['source'])}): {est}{g}"
         )
-    out.print(f"volatility used for VaR and liquidation probabilities: [bold]{vol['used']:.1%}[/]")
+    out.print(f"volatility used for VaR: [bold]{vol['used']:.1%}[/]")
+    liq = report.get("liquidation_forecast") or {}
+    if liq:
+        if liq["model"] == "excursion":
+            when = f" as of {liq['as_of']}" if liq.get("as_of") else ""
+            fit = "" if liq.get("empirical") else " (history too short: Brownian fallback)"
+            how = f"calibrated excursion forecaster on {escape(liq['source'])}{when}{fit}"
+        else:
+            how = "GBM closed form at the given volatility (no history)"
+        out.print(f"probability of liquidation: {how} · volatility scale [bold]{liq['annual_vol']:.1%}[/]")
 
     exp = Table(title="Exposure per venue", header_style="bold", title_justify="left")
     for col in ("account", "venue", "settlement", "equity", "equity (USD)", "share", "gross notional", "net notional"):
@@ -128,8 +137,13 @@ def render(report: dict[str, Any]) -> None:
 
 def risk(
     file: Annotated[str, typer.Argument(help="Account spec or {accounts: [...]} portfolio (JSON/YAML).")],
-    history: Annotated[str | None, typer.Option(help="OHLC file of the underlying (CSV/Parquet).")] = None,
-    vol: Annotated[float | None, typer.Option(help="Annualised volatility, e.g. 0.6 (overrides the history).")] = None,
+    history: Annotated[
+        str | None,
+        typer.Option(help="Hourly (or finer) OHLC file of the underlying, mark_* columns when present (CSV/Parquet)."),
+    ] = None,
+    vol: Annotated[
+        float | None, typer.Option(help="Annualised volatility, e.g. 0.6 (overrides the history's for VaR).")
+    ] = None,
     level: Annotated[float, typer.Option(help="VaR/ES confidence.")] = 0.99,
     horizon: Annotated[int, typer.Option(help="VaR/ES holding period in days.")] = 1,
     sims: Annotated[int, typer.Option(help="Monte Carlo scenarios.")] = 20_000,

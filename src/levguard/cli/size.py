@@ -15,7 +15,10 @@ from levguard.errors import LevguardError
 def size(
     file: Annotated[str, typer.Argument(help="Account spec (JSON/YAML).")],
     policy: Annotated[str, typer.Option(help="Policy file (YAML/JSON), see docs/policies.md.")],
-    history: Annotated[str | None, typer.Option(help="OHLC file of the underlying (vol forecast, returns).")] = None,
+    history: Annotated[
+        str | None,
+        typer.Option(help="Hourly (or finer) OHLC file of the underlying: liquidation forecaster, vol, returns."),
+    ] = None,
     vol: Annotated[float | None, typer.Option(help="Annualised volatility forecast, e.g. 0.6.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -44,8 +47,21 @@ def size(
     )
     for r in out["reasons"]:
         con.print(f"  · {escape(r)}")
+    liq = out.get("liquidation_forecast")
+    if liq:
+        how = (
+            f"calibrated excursion forecaster on {escape(liq['source'])}"
+            if liq["model"] == "excursion"
+            else f"GBM closed form ({escape(liq['source'])})"
+        )
+        con.print(f"P(liq) at the current positions: {how}, volatility scale {liq['annual_vol']:.1%}")
+
+    def pct(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2%}"
+
     table = Table(header_style="bold")
-    for col in ("symbol", "side", "qty", "leverage now", "target leverage", "target qty", "trade"):
+    cols = ("symbol", "side", "qty", "leverage now", "target leverage", "target qty", "trade", "P(liq) 1d", "7d", "30d")
+    for col in cols:
         table.add_column(col, justify="left" if col in ("symbol", "side") else "right")
     for p in out["positions"]:
         table.add_row(
@@ -56,5 +72,8 @@ def size(
             f"{p['target_leverage']:.2f}x",
             fmt(abs(p["target_qty"]), 4),
             f"{p['trade_qty']:+,.4f}",
+            pct(p["p_liq_1d"]),
+            pct(p["p_liq_7d"]),
+            pct(p["p_liq_30d"]),
         )
     con.print(table)

@@ -16,6 +16,8 @@ Example::
         venue: {type: ccxt, exchange: binanceusdm, api_key_env: BINANCE_KEY, secret_env: BINANCE_SECRET}
         policy: {policy: {type: vol_target, target_vol: 0.5, max_leverage: 5}}   # a policy file's content
         thresholds: {margin_ratio: [0.5, 0.7, 0.85], distance: [0.15, 0.08, 0.04], p_liq: [0.05, 0.2, 0.5]}
+        horizon_days: 1                        # of P(liq), at most 30
+        history: {BTCUSDT: btcusdt-mark-1h.csv}  # hourly (mark) bars for the liquidation forecaster
         actions: {act_level: ACT, max_order_notional: 50000, step_fraction: 0.5, cooldown_s: 30}
         max_age_s: 15
 
@@ -107,7 +109,9 @@ class AccountConfig(_Model):
     actions: Actions = Actions()
     max_age_s: Pos = 15.0
     drift_threshold: Pos = 0.01
-    horizon_days: Pos = 1.0
+    horizon_days: Annotated[float, Field(gt=0, le=30, allow_inf_nan=False)] = 1.0
+    history: str | dict[str, str] | None = None
+    forecast_model: Literal["default", "excursion", "naive"] = "default"
     vol: Pos | None = None
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     backoff_s: NonNeg = 0.5

@@ -96,7 +96,7 @@ class LiquidationBudgetConfig(_Model):
     type: Literal["liquidation_budget"]
     max_prob: Frac
     horizon_days: Pos
-    model: Literal["gbm", "kou", "merton", "garch_t", "bootstrap"] = "gbm"
+    model: Literal["default", "forecast", "gbm", "kou", "merton", "garch_t", "bootstrap"] = "default"
     max_leverage: Lev = 100.0
     monitoring_dt_days: Pos | None = None
 

@@ -30,6 +30,7 @@ __all__ = [
     "KINDS",
     "OHLCV_COLUMNS",
     "OHLCVArrays",
+    "hourly_arrays",
     "hourly_bars",
     "interval_to_ns",
     "make_funding_frame",
@@ -170,6 +171,17 @@ def hourly_bars(frame: pd.DataFrame) -> HourlyBars:
         Not a frame, a naive or non-datetime index, missing columns, or bad prices
         (:meth:`HourlyBars.from_arrays`).
     """
+    return HourlyBars.from_arrays(*hourly_arrays(frame))
+
+
+def hourly_arrays(frame: pd.DataFrame) -> tuple[Int64Array1D, Float64Array1D, Float64Array1D, Float64Array1D]:
+    """Return ``(open_ns, high, low, close)`` of the bars :func:`hourly_bars` reads (mark columns when present).
+
+    Raises
+    ------
+    InputError
+        As :func:`hourly_bars` (prices are validated by :meth:`HourlyBars.from_arrays`).
+    """
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"bars must be a pandas DataFrame, was {type(frame).__name__}")
     idx = frame.index
@@ -188,4 +200,5 @@ def hourly_bars(frame: pd.DataFrame) -> HourlyBars:
             values.append(pd.to_numeric(frame[c], errors="raise").to_numpy(dtype=np.float64))
         except (TypeError, ValueError) as exc:
             raise InputError(f"bars {c} must be numeric") from exc
-    return HourlyBars.from_arrays(idx.tz_convert("UTC").as_unit("ns").asi8, *values)
+    ts: Int64Array1D = np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+    return ts, values[0], values[1], values[2]

@@ -348,6 +348,112 @@ def liquidation_budget_scalar_py(
 liquidation_budget_scalar_nb = jit(liquidation_budget_scalar_py)
 
 
+# --------------------------------------------------------------------------- budget from a required distance
+@jitable
+def distance_budget_solve(
+    hi: float,
+    min_distance: float,
+    equity: float,
+    price: float,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    no_caps: Float64Array1D,
+    no_tier: Float64Array1D,
+) -> tuple[float, bool]:
+    """Return ``(L, budget_binds)``: the largest ``L <= hi`` whose liquidation price is at least ``min_distance`` away.
+
+    The distance is ``side (price - LP(L)) / price`` (infinite without a liquidation price); it
+    never grows with ``L``, so bisection keeps ``d(lo) >= min_distance > d(hi)`` until
+    ``hi - lo <= 1e-10 max(hi, 1e-12)``, as :func:`liquidation_budget_solve`.
+    """
+    lp = budget_liquidation_price(
+        hi, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
+    )
+    if not (lp > 0.0 and lp < math.inf) or side * (price - lp) / price >= min_distance:
+        return hi, False
+    lo = 0.0
+    while hi - lo > 1e-10 * max(hi, 1e-12):
+        mid = 0.5 * (lo + hi)
+        lp = budget_liquidation_price(
+            mid, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
+        )
+        if not (lp > 0.0 and lp < math.inf) or side * (price - lp) / price >= min_distance:
+            lo = mid
+        else:
+            hi = mid
+    return lo, True
+
+
+def distance_budget_path_py(
+    min_distance: Float64Array1D,
+    equity: Float64Array1D,
+    price: Float64Array1D,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    tier_caps: Float64Array1D,
+    tier_floors: Float64Array1D,
+    tier_max_levs: Float64Array1D,
+    below: float,
+    max_leverage: float,
+    out: Float64Array1D,
+) -> None:
+    """Fill ``out[t]`` with the largest leverage whose liquidation price is ``min_distance[t]`` away.
+
+    Parameters
+    ----------
+    min_distance : (N,) float64
+        Smallest distance from the price to the liquidation price (fraction of the price) that a
+        liquidation forecaster allows within the budget at each bar
+        (:meth:`levguard.core.risk.forecast.ForecastPath.required_distances`); NaN or
+        non-positive gives 0.
+    equity, price : (N,) float64
+        Equity and mark price per bar; non-finite or non-positive gives 0.
+    side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums
+        The venue's liquidation-price inputs (see :func:`budget_liquidation_price`).
+    tier_caps, tier_floors, tier_max_levs, below, max_leverage
+        Leverage brackets for the upper end (as :func:`liquidation_budget_path_py`).
+    out : (N,) float64
+        Output, written in place.
+
+    Notes
+    -----
+    A forecast never rises with the distance, so "``P(L) <= p*``" is "``d(L) >= d*``" with
+    ``d*`` the forecast's inverse at ``p*``: one bisection on ``L`` per bar with no forecast
+    inside the loop.
+    """
+    no_caps = np.full(1, np.inf)
+    no_tier = np.zeros(1)
+    for t in range(min_distance.shape[0]):
+        d = min_distance[t]
+        e = equity[t]
+        p = price[t]
+        out[t] = 0.0
+        if not (d > 0.0 and d < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf):
+            continue
+        if tier_caps.shape[0] > 0:
+            hi = tier_fixed_point_scalar(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)[0]
+        else:
+            hi = max_leverage
+        out[t] = distance_budget_solve(
+            hi, d, e, p, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
+        )[0]
+
+
+distance_budget_path_nb = jit(distance_budget_path_py)
+
+
 # --------------------------------------------------------------------------- regimes
 @jitable
 def quantile_sorted(s: Float64Array1D, m: int, q: float) -> float:

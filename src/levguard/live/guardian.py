@@ -9,7 +9,9 @@ Per account and cycle (:meth:`Guardian.cycle_account`):
    own fills: alert and re-read;
 4. evaluate the account with levguard's margin engine (the venue's rule set and tiers), compare
    our liquidation price with the venue's (drift alert beyond ``drift_threshold``), compute each
-   position's probability of liquidation over the horizon and the policy's target leverage;
+   position's probability of liquidation over the horizon (the liquidation forecaster fitted on
+   the account's hourly mark bars, once an hour: :mod:`levguard.live.forecasts`, the path
+   ``levguard risk``, ``levguard size`` and the service share) and the policy's target leverage;
 5. step each position's state machine (OK, WARN, DANGER, ACT, with hysteresis) and alert on
    transitions;
 6. at ACT (or a configured level): deleverage with a reduce-only order sized to bring the
@@ -63,7 +65,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from levguard.core.margin import evaluate
-from levguard.core.risk.liquidation import prob_liquidation
+from levguard.core.risk.excursion import GbmForecaster
+from levguard.core.risk.forecast import LiquidationForecaster, position_probabilities
 from levguard.core.spec import account_from_spec
 from levguard.errors import (
     InputError,
@@ -424,13 +427,21 @@ class Guardian:
         return {"account": setup.name, "status": status, "error_class": kind, "error": text, "backoff_s": delay_s}
 
     def vol(self, account: str, symbol: str) -> float:
-        """The volatility the guardian uses for ``symbol`` on ``account``: the account's
-        configured ``vol``, else the EWMA of the marks it has seen (0.8 until enough)."""
+        """The volatility of the closed-form fallback for ``symbol`` on ``account`` (used while too
+        few hourly bars are known): the account's configured ``vol``, else the EWMA of the marks it
+        has seen (0.8 until enough)."""
         setup = next((a for a in self.accounts if a.name == account), None)
         if setup is not None and setup.vol is not None:
             return float(setup.vol)
         st = self._state.get(account)
         return ewma_vol(st.marks.get(symbol) if st is not None else None)
+
+    def forecaster(self, account: str, symbol: str) -> LiquidationForecaster:
+        """The liquidation forecaster of ``symbol`` on ``account`` that the last cycle used (the
+        closed-form fallback at :meth:`vol` before the first cycle)."""
+        setup = self._setup(account)
+        f = setup.forecasts.latest().get(symbol) if setup.forecasts is not None else None
+        return f if f is not None else GbmForecaster(self.vol(account, symbol))
 
     @staticmethod
     def freeze_heap() -> None:
@@ -572,9 +583,12 @@ class Guardian:
             else:
                 st.inflight_cycles = 0
         await inflight.venue_changes(self, setup, st, positions)
+        forecasts = setup.forecasts
         for sym, mark in marks.items():
             hist = st.marks.setdefault(sym, deque(maxlen=500))
             hist.append((now, mark))
+            if forecasts is not None:
+                forecasts.observe(sym, now, mark)
         if not positions:
             self._pending_snapshots.append((setup.name, now, "OK", {"equity": balance.wallet_balance, "positions": []}))
             return {"account": setup.name, "status": "ok", "level": 0, "positions": []}
@@ -603,6 +617,8 @@ class Guardian:
         except LevguardError as exc:
             await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
             return {"account": setup.name, "status": "error", "error": str(exc)}
+        # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it.
+        forecasters = {p.symbol: self._forecaster(setup, st, p.symbol, now) for p in positions}
         targets = self._targets(setup, spec)
         equity = report.equity
         views = []
@@ -617,10 +633,7 @@ class Guardian:
                 ratio = report.margin_ratio
             else:
                 ratio = math.nan
-            sigma = setup.vol if setup.vol is not None else ewma_vol(st.marks.get(pos.symbol))
-            p_liq = (
-                prob_liquidation(rep.side, mark, lp, sigma, setup.horizon_days) if lp is not None and lp > 0 else 0.0
-            )
+            p_liq = float(position_probabilities(forecasters[pos.symbol], rep.side, mark, lp, setup.horizon_days)[0])
             if pos.liquidation_price and lp:
                 drift = abs(pos.liquidation_price - lp) / mark
                 if drift > setup.drift_threshold:
@@ -703,6 +716,12 @@ class Guardian:
             )
         )
         return {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
+
+    def _forecaster(self, setup: AccountSetup, st: AccountState, symbol: str, now: int) -> LiquidationForecaster:
+        fallback = setup.vol if setup.vol is not None else ewma_vol(st.marks.get(symbol))
+        if setup.forecasts is None:
+            return GbmForecaster(float(fallback))
+        return setup.forecasts.forecaster(symbol, now, float(fallback))
 
     def _targets(self, setup: AccountSetup, spec: dict[str, Any]) -> dict[str, tuple[float, str]]:
         if setup.sizer is None:

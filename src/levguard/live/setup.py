@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from levguard.core.risk.forecast import FORECAST_MODELS, MAX_HORIZON_DAYS
 from levguard.errors import InputError
+from levguard.live.forecasts import BarsSource, LiquidationForecasts
 from levguard.live.states import Level, Thresholds
 from levguard.live.store import Store
 from levguard.venues.base import Venue
@@ -69,10 +71,21 @@ class AccountSetup:
     drift_threshold : float
         Relative gap between our and the venue's liquidation price that raises a drift alert.
     horizon_days : float
-        Horizon of the probability of liquidation.
+        Horizon of the probability of liquidation, in ``(0, 30]`` days.
+    bars : callable, optional
+        ``bars(symbol) -> DataFrame | None``: hourly (mark) bars of a symbol up to now (a file,
+        a venue's mark-price klines); with the marks the guardian sees (aggregated per hour) they
+        are what the liquidation forecaster is fitted on, once an hour
+        (:class:`~levguard.live.forecasts.LiquidationForecasts`).
+    forecast_model : str
+        The forecaster's model (``"default"``: the calibrated ``excursion`` model; ``"naive"``).
     vol : float, optional
-        Annualised volatility for the probability of liquidation; None: estimated from the marks
-        the guardian has seen (EWMA), 0.8 until enough are seen.
+        Annualised volatility of the closed-form fallback used while fewer than a day of hourly
+        bars are known (no ``bars`` and the guardian only just started); None: the EWMA of the
+        marks the guardian has seen, 0.8 until enough are seen.
+    forecasts : LiquidationForecasts, optional
+        The account's forecasters (built from ``bars`` and ``forecast_model`` when omitted);
+        sizers read the latest ones from it.
     retries, backoff_s : int, float
         Attempts for a transient venue failure and the first backoff (doubling).
     assume_order_expiry_s : float
@@ -98,6 +111,9 @@ class AccountSetup:
     retries: int = 3
     backoff_s: float = 0.5
     assume_order_expiry_s: float = 120.0
+    bars: BarsSource | None = None
+    forecast_model: str = "default"
+    forecasts: LiquidationForecasts | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -118,6 +134,16 @@ class AccountSetup:
             raise InputError(f"{self.name}: step_fraction must be in (0, 1], was {self.step_fraction!r}")
         if self.vol is not None and not (math.isfinite(self.vol) and self.vol > 0):
             raise InputError(f"{self.name}: vol must be > 0 or null, was {self.vol!r}")
+        if not 0 < self.horizon_days <= MAX_HORIZON_DAYS:
+            raise InputError(
+                f"{self.name}: horizon_days must be in (0, {MAX_HORIZON_DAYS:g}], was {self.horizon_days!r}"
+            )
+        if self.forecast_model not in FORECAST_MODELS:
+            raise InputError(
+                f"{self.name}: forecast_model must be one of {', '.join(FORECAST_MODELS)}, was {self.forecast_model!r}"
+            )
+        if self.forecasts is None:
+            self.forecasts = LiquidationForecasts(self.bars, model=self.forecast_model)
 
 
 @dataclass

@@ -22,7 +22,8 @@ Example (a synthetic hourly market; a 10x long, about 9.6 % from its liquidation
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,13 +32,19 @@ from levguard.core.risk.excursion import ExcursionParams
 from levguard.core.risk.forecast import (
     DEFAULT_MODEL,
     FORECAST_MODELS,
+    HOUR_NS,
     MAX_HORIZON_DAYS,
     LiquidationForecaster,
+    annual_volatility,
     fit_forecaster,
     forecast_liquidations,
+    position_probabilities,
 )
 from levguard.data.frames import hourly_bars
 from levguard.errors import InputError
+
+if TYPE_CHECKING:
+    from levguard.core.margin import AccountReport, PositionReport
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -45,9 +52,15 @@ __all__ = [
     "MAX_HORIZON_DAYS",
     "LiquidationForecaster",
     "as_of_ns",
+    "forecaster_info",
     "liquidation_forecaster",
     "liquidation_forecasts",
+    "position_forecasts",
+    "to_hourly",
 ]
+
+_PRICE_COLUMNS = ("open", "high", "low", "close")
+_MARK_COLUMNS = tuple(f"mark_{c}" for c in _PRICE_COLUMNS)
 
 
 def as_of_ns(as_of: Any) -> np.ndarray:
@@ -143,3 +156,114 @@ def liquidation_forecaster(
             raise InputError(f"as_of must be one timestamp, had {ts.shape[0]}")
         t = int(ts[0])
     return fit_forecaster(hourly_bars(bars), t, model, params)
+
+
+def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the hourly bars a liquidation forecast reads from bars of one hour or less.
+
+    Hourly bars are returned as they are; finer bars (``1m`` ... ``30m``, from
+    ``attrs["interval"]`` or the most common step) are aggregated per UTC hour: ``open`` first,
+    ``high`` max, ``low`` min, ``close`` last, and the same for ``mark_*`` columns when present
+    (hours without a bar stay missing).
+
+    Raises
+    ------
+    InputError
+        Bars coarser than an hour (the forecaster reads hourly highs and lows), or a frame
+        without a UTC ``DatetimeIndex``.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"bars must be a pandas DataFrame, was {type(frame).__name__}")
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise InputError("bars must have a UTC DatetimeIndex of bar open times")
+    interval = frame.attrs.get("interval")
+    if interval:
+        step = int(pd.Timedelta(str(interval)).value)
+    else:
+        ts = idx.as_unit("ns").asi8
+        if ts.shape[0] < 2:
+            raise InputError(f"bars needs at least 2 hourly bars, had {ts.shape[0]}")
+        values, counts = np.unique(np.diff(ts), return_counts=True)
+        step = int(values[np.argmax(counts)])
+    if step == HOUR_NS:
+        return frame
+    if step <= 0 or step > HOUR_NS or HOUR_NS % step != 0:
+        label = interval or pd.Timedelta(step, unit="ns")
+        raise InputError(
+            f"bars must be hourly or finer for the probability of liquidation (the forecaster reads hourly "
+            f"highs and lows), were {label}"
+        )
+    how = {"open": "first", "high": "max", "low": "min", "close": "last"}
+    agg = {c: how[c.removeprefix("mark_")] for c in (*_PRICE_COLUMNS, *_MARK_COLUMNS) if c in frame.columns}
+    out = frame[list(agg)].resample("1h", origin="epoch", label="left", closed="left").agg(agg)
+    out = out[frame["close"].resample("1h", origin="epoch", label="left", closed="left").count() > 0]
+    out.attrs = {**frame.attrs, "interval": "1h"}
+    return out
+
+
+def forecaster_info(forecaster: LiquidationForecaster, *, as_of: Any = None, source: str = "") -> dict[str, Any]:
+    """Return what a report says about the forecaster its P(liq) came from (JSON-ready).
+
+    ``model`` (``excursion``: the calibrated default; ``gbm``: the closed-form special case),
+    ``annual_vol`` (its volatility scale, :func:`levguard.core.risk.forecast.annual_volatility`),
+    ``empirical`` (whether the excursion distributions were fitted at every horizon, False: the
+    Brownian fallback of a short history at some), ``as_of`` and ``source``.
+    """
+    from levguard.core.risk.excursion import ExcursionForecaster
+
+    excursion = isinstance(forecaster, ExcursionForecaster)
+    empirical = isinstance(forecaster, ExcursionForecaster) and all(d.empirical for d in forecaster.distributions)
+    return {
+        "model": "excursion" if excursion else "gbm",
+        "annual_vol": annual_volatility(forecaster),
+        "empirical": bool(empirical),
+        "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
+        "source": source,
+    }
+
+
+def position_forecasts(
+    report: AccountReport | Sequence[PositionReport],
+    forecaster: LiquidationForecaster,
+    horizons: Sequence[float] = (1, 7, 30),
+) -> list[dict[str, Any]]:
+    """Return each position's probability of liquidation at several horizons (JSON-ready rows).
+
+    Parameters
+    ----------
+    report : AccountReport or sequence of PositionReport
+        The margin engine's report, or some of its positions (marks and liquidation prices).
+    forecaster : LiquidationForecaster
+        The model fitted at the report's time (:func:`liquidation_forecaster`).
+    horizons : sequence of float
+        Horizons in days, in ``(0, 30]``.
+
+    Returns
+    -------
+    list of dict
+        Per position: ``symbol``, ``side``, ``mark_price``, ``liquidation_price``, ``health``,
+        ``distance`` (fraction of the mark; None without a liquidation price) and
+        ``p_liq_<h>d`` per horizon, from
+        :func:`levguard.core.risk.forecast.position_probabilities` (the one formula the guardian
+        and the service use too).
+    """
+    from levguard.core.risk.forecast import liquidation_distance
+
+    rows = []
+    positions = report if isinstance(report, Sequence) else report.positions
+    for p in positions:
+        probs = position_probabilities(forecaster, p.side, p.mark_price, p.liquidation_price, list(horizons))
+        d = liquidation_distance(p.side, p.mark_price, p.liquidation_price)
+        row: dict[str, Any] = {
+            "symbol": p.symbol,
+            "side": p.side,
+            "mark_price": p.mark_price,
+            "liquidation_price": p.liquidation_price,
+            "health": p.health,
+            "distance": None if np.isinf(d) else d,
+        }
+        for h, v in zip(horizons, probs, strict=True):
+            row[f"p_liq_{float(h):g}d"] = float(v)
+        rows.append(row)
+    return rows

@@ -4,7 +4,10 @@ probability of liquidation and stress, for one account or several on several ven
 Input is an account spec (see docs/margin.md) or ``{"accounts": [spec, ...]}``; each spec may
 carry ``name`` and ``options`` (option positions valued here; the margin engine has no option
 margin model).  Volatility comes from an OHLC history of the underlying (``history``) or is given
-(``vol``); the history is used for every underlying in the book.
+(``vol``); the history is used for every underlying in the book.  The probability of liquidation
+comes from the liquidation forecaster fitted on the history's hourly (mark) bars
+(:mod:`levguard.risk.forecast`, the path the guardian, ``levguard size`` and the service share);
+without a history it is the GBM closed form at ``vol``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from levguard.core.margin import AccountReport, evaluate
+from levguard.core.margin import evaluate
 from levguard.core.options.black76 import black76
 from levguard.core.positions import Account
 from levguard.core.risk.portfolio import OptionPosition
@@ -379,26 +382,31 @@ def _option_pnl(options: Sequence[OptionPosition], prices: Mapping[str, float], 
     return total
 
 
-def _positions_table(report: AccountReport, sigma: float, horizons: Sequence[float]) -> list[dict[str, Any]]:
-    from levguard.risk.liquidation import prob_liquidation_table
+def _liquidation_forecaster(
+    frame: pd.DataFrame | None, vol: float | None, as_of: Any, cache: dict[Any, Any]
+) -> tuple[Any, dict[str, Any]]:
+    # The liquidation forecaster of the report: fitted on the history's hourly (mark) bars at the
+    # account's as_of (default: the last bar's close), or the GBM closed form at ``vol`` when
+    # there is no history (the special case).  One fit per as_of.
+    from levguard.core.risk.excursion import GbmForecaster
+    from levguard.risk.forecast import forecaster_info, liquidation_forecaster, to_hourly
 
-    if not report.positions:
-        return []
-    table = prob_liquidation_table(report, sigma, horizons=horizons)
-    rows = []
-    for p, (_, t) in zip(report.positions, table.iterrows(), strict=True):
-        row: dict[str, Any] = {
-            "symbol": p.symbol,
-            "side": p.side,
-            "mark_price": p.mark_price,
-            "liquidation_price": p.liquidation_price,
-            "health": p.health,
-        }
-        for h in horizons:
-            col = next(c for c in table.columns if c.startswith("p_") and float(c[2:].rstrip("d")) == float(h))
-            row[f"p_liq_{h:g}d"] = float(t[col])
-        rows.append(row)
-    return rows
+    key = None if as_of is None else str(as_of)
+    if key in cache:
+        return cast(tuple[Any, dict[str, Any]], cache[key])
+    if frame is None:
+        assert vol is not None
+        forecaster: Any = GbmForecaster(float(vol))
+        info = forecaster_info(forecaster, source="given volatility (closed-form GBM special case)")
+    else:
+        hourly = to_hourly(frame)
+        forecaster = liquidation_forecaster(hourly, as_of)
+        marks = "mark" if "mark_close" in hourly.columns else "last-price"
+        when = as_of if as_of is not None else hourly.index[-1] + pd.Timedelta("1h")
+        source = f"{str(frame.attrs.get('source', '')) or 'history'} ({marks} bars, hourly)"
+        info = forecaster_info(forecaster, as_of=when, source=source)
+    cache[key] = (forecaster, info)
+    return forecaster, info
 
 
 def risk_report(
@@ -421,14 +429,18 @@ def risk_report(
     source : dict or path
         Account spec or ``{"accounts": [...]}``.
     history : DataFrame or path, optional
-        OHLC bars of the underlying: realized and GARCH volatility, historical/FHS VaR.
+        OHLC bars of the underlying (hourly or finer; ``mark_*`` columns when present): realized
+        and GARCH volatility, historical/FHS VaR, and the probability of liquidation from the
+        liquidation forecaster (:func:`levguard.risk.liquidation_forecaster`) fitted on them at
+        the account's ``as_of`` (default: the last bar's close).
     vol : float, optional
-        Annualised volatility; overrides the history's estimate for Monte Carlo VaR and the
-        probability of liquidation.  One of ``history`` or ``vol`` is required.
+        Annualised volatility; overrides the history's estimate for VaR.  Without a history,
+        the probability of liquidation is the GBM closed form at this volatility (the
+        forecaster's special case).  One of ``history`` or ``vol`` is required.
     level, horizon_days : float, int
         VaR/ES confidence and holding period (days).
     horizons : sequence of float
-        Horizons (days) of the probability of liquidation.
+        Horizons (days) of the probability of liquidation, in ``(0, 30]``.
     n_sims, seed : int
         Monte Carlo VaR scenarios and seed.
     correlation : float
@@ -439,6 +451,7 @@ def risk_report(
         Stress scenarios (default: the named crashes, a +/-30 % price grid with vol shifts, and a
         default of each venue when there are several).
     """
+    from levguard.risk.forecast import position_forecasts
     from levguard.risk.var import portfolio_var
 
     if history is None and vol is None:
@@ -451,12 +464,13 @@ def risk_report(
     vol_section: dict[str, Any] = {}
     returns: pd.Series | None = None
     sigma = float(vol) if vol is not None else float("nan")
+    frame: pd.DataFrame | None = None
     if history is not None:
         if isinstance(history, str | Path):
             from levguard.data.loaders import load_ohlcv
 
             history = load_ohlcv(history)
-        frame: pd.DataFrame = history  # type: ignore[assignment]
+        frame = cast(pd.DataFrame, history)
         vol_section, estimated, returns = _vol_section(frame)
         if vol is None:
             sigma = estimated
@@ -464,6 +478,8 @@ def risk_report(
     else:
         vol_section = {"given": sigma, "used": sigma}
 
+    forecasters: dict[Any, Any] = {}
+    liquidation_forecast: dict[str, Any] = {}
     accounts: list[tuple[str, Account, dict[str, Any], list[OptionPosition], dict[str, float]]] = []
     surfaces_of: dict[str, Any] = {}
     for i, spec in enumerate(specs):
@@ -477,8 +493,10 @@ def risk_report(
 
     out_accounts = []
     exposure = []
-    for name, acc, _spec, options, prices in accounts:
+    for name, acc, spec, options, prices in accounts:
         report = evaluate(acc)
+        as_of = pd.Timestamp(_as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
+        forecaster, liquidation_forecast = _liquidation_forecaster(frame, vol, as_of, forecasters)
         rate = _usd_rate(report.settlement, prices)
         greeks = _greeks(options, prices, report.settlement)
         option_value = sum(g["value_in_account"] for g in greeks)
@@ -541,7 +559,8 @@ def risk_report(
                 },
                 "greeks": greeks,
                 "var": var_rows,
-                "prob_liquidation": _positions_table(report, sigma, horizons),
+                "prob_liquidation": position_forecasts(report, forecaster, horizons),
+                "liquidation_forecast": liquidation_forecast,
             }
         )
     total_usd = sum(e["equity_usd"] for e in exposure if e["equity_usd"] is not None)
@@ -598,6 +617,7 @@ def risk_report(
         )
     return {
         "volatility": vol_section,
+        "liquidation_forecast": liquidation_forecast,
         "correlation": correlation,
         "exposure": exposure,
         "accounts": out_accounts,

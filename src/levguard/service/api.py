@@ -19,7 +19,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
 from levguard.core.margin import evaluate
-from levguard.core.risk.liquidation import prob_liquidation_curve
+from levguard.core.risk.excursion import GbmForecaster
+from levguard.core.risk.forecast import LiquidationForecaster, annual_volatility, position_probabilities
 from levguard.core.risk.var import normal_var
 from levguard.core.spec import account_from_spec
 from levguard.errors import LevguardError
@@ -242,12 +243,15 @@ async def positions(request: Request, who: Compute, name: str) -> Any:
     tags=["read"],
     summary="Risk per position: P(liq) over 1/7/30 days and one-day 99 % VaR",
     description=(
-        "P(liq) is the probability that the mark reaches the liquidation price within the horizon "
-        "under geometric Brownian motion at the account's volatility (continuous monitoring, no "
-        "drift; `levguard.core.risk.liquidation.prob_liquidation`).  VaR is the one-day 99 % "
-        "delta-normal VaR of the position: `VaR = z_0.99 * sigma * sqrt(1/365) * |notional|`, "
-        "`z_0.99 = 2.3263`, and `ES = sigma_1d * phi(z) / 0.01 * |notional|` (Jorion, *Value at "
-        "Risk*, 3rd ed., ch. 5; RiskMetrics Technical Document, 1996)."
+        "P(liq) is the probability that the mark reaches the liquidation price within the horizon, "
+        "from the liquidation forecaster the guardian fitted on the account's hourly mark bars in its "
+        "last cycle (`levguard.core.risk.forecast.position_probabilities`: the number the guardian, "
+        "the dashboard, `levguard risk` and `levguard size` show; the GBM closed form at the "
+        "account's volatility while too few bars are known, `model`).  `vol` is the forecaster's "
+        "annualised volatility scale.  VaR is the one-day 99 % delta-normal VaR of the position: "
+        "`VaR = z_0.99 * vol * sqrt(1/365) * |notional|`, `z_0.99 = 2.3263`, and "
+        "`ES = sigma_1d * phi(z) / 0.01 * |notional|` (Jorion, *Value at Risk*, 3rd ed., ch. 5; "
+        "RiskMetrics Technical Document, 1996)."
     ),
     response_model=RiskOut,
     responses={**NOT_FOUND, **COMPUTE_RESPONSES, **UNAVAILABLE},
@@ -257,23 +261,29 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     data = await _positions(request, rt, name)
     setup = setup_of(rt, name)
     symbols = [row["symbol"] for row in data["positions"]]
-    if setup is not None and setup.vol is None:
-        # The EWMA of the marks the guardian saw: read on its thread, which appends to them.
-        vols = await rt.call(_vols, rt, setup, symbols)
-    else:
-        vols = _vols(rt, setup, symbols)
-    out = await compute(request, _risk_rows, data["positions"], vols)
-    return clean({"account": name, "method": "gbm first passage; delta-normal VaR", "positions": out})
+    # The guardian's forecasters: read on its thread, which refits them.
+    forecasters = await rt.call(_forecasters, rt, setup, symbols)
+    out = await compute(request, _risk_rows, data["positions"], forecasters)
+    models = sorted({_model_name(f) for f in forecasters.values()}) or ["excursion"]
+    return clean({"account": name, "method": f"{' / '.join(models)} forecaster; delta-normal VaR", "positions": out})
 
 
-def _vols(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, float]:
-    return {s: _vol(rt, setup, s) for s in symbols}
+def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, LiquidationForecaster]:
+    """The forecaster of each symbol: the guardian's last one (the fallback before its first cycle)."""
+    if setup is None:
+        return {s: GbmForecaster(_FALLBACK_VOL) for s in symbols}
+    return {s: rt.guardian.forecaster(setup.name, s) for s in symbols}
 
 
-def _risk_rows(positions: list[dict[str, Any]], vols: dict[str, float]) -> list[dict[str, Any]]:
+def _model_name(f: LiquidationForecaster) -> str:
+    return "gbm" if isinstance(f, GbmForecaster) else "excursion"
+
+
+def _risk_rows(positions: list[dict[str, Any]], forecasters: dict[str, LiquidationForecaster]) -> list[dict[str, Any]]:
     out = []
     for row in positions:
-        sigma = vols[row["symbol"]]
+        f = forecasters[row["symbol"]]
+        sigma = annual_volatility(f)
         side = "long" if row["qty"] > 0 else "short"
         mark = _num(row.get("mark"))
         lp = _num(row.get("liquidation_price"))
@@ -281,8 +291,8 @@ def _risk_rows(positions: list[dict[str, Any]], vols: dict[str, float]) -> list[
         notional = abs(m["notional"]) if m else (abs(row["qty"]) * mark if mark else None)
         p_liq: dict[str, float] = {}
         if mark:
-            curve = prob_liquidation_curve(side, mark, lp, sigma, RISK_HORIZONS)
-            p_liq = {f"{h:g}d": float(p) for h, p in zip(RISK_HORIZONS, curve, strict=True)}
+            probs = position_probabilities(f, side, mark, lp, RISK_HORIZONS)
+            p_liq = {f"{h:g}d": float(p) for h, p in zip(RISK_HORIZONS, probs, strict=True)}
         var = es = None
         if notional:
             res = normal_var(0.99, sd=sigma / math.sqrt(365.0) * notional)
@@ -295,19 +305,13 @@ def _risk_rows(positions: list[dict[str, Any]], vols: dict[str, float]) -> list[
                 "liquidation_price": lp,
                 "notional": notional,
                 "vol": sigma,
+                "model": _model_name(f),
                 "p_liq": p_liq,
                 "var_1d_99": var,
                 "es_1d_99": es,
             }
         )
     return out
-
-
-def _vol(rt: Runtime, setup: Any, symbol: str) -> float:
-    """The account's volatility: its setup's, else the guardian's EWMA of the marks it saw."""
-    if setup is None:
-        return _FALLBACK_VOL
-    return rt.guardian.vol(setup.name, symbol)
 
 
 @api.get(

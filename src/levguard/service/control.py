@@ -162,9 +162,12 @@ async def put_policy(
         from levguard.sizing import size_account
 
         vol = setup.vol
+        forecasts = setup.forecasts
 
         def sizer(spec: dict[str, Any]) -> dict[str, Any]:
-            return size_account(spec, policy, vol=vol)
+            # The guardian's latest liquidation forecasters (the liquidation budget reads them).
+            fitted = forecasts.latest() if forecasts is not None else None
+            return size_account(spec, policy, vol=vol, forecaster=fitted or None)
 
         trial = await _trial(request, rt, setup, sizer)
     previous = row.get("policy")

@@ -196,7 +196,11 @@ class PositionRisk(BaseModel):
     mark: float | None
     liquidation_price: float | None
     notional: float | None = Field(description="Absolute notional (settlement currency)")
-    vol: float = Field(description="Annualised volatility used")
+    vol: float = Field(description="Annualised volatility scale of the liquidation forecaster (also the VaR's)")
+    model: str = Field(
+        description="The forecaster behind P(liq): excursion (calibrated, fitted on hourly mark bars) or gbm "
+        "(closed-form fallback while too few bars are known)"
+    )
     p_liq: dict[str, float] = Field(description="Probability of liquidation within 1, 7 and 30 days (keys 1d, 7d, 30d)")
     var_1d_99: float | None = Field(description="One-day 99 % parametric (normal) VaR, settlement currency")
     es_1d_99: float | None = Field(description="The matching expected shortfall")

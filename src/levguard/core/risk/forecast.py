@@ -15,6 +15,7 @@ passage with the last 30 days of realised volatility: the validation baseline).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,15 +41,18 @@ __all__ = [
     "FORECAST_MODELS",
     "HOUR_NS",
     "MAX_HORIZON_DAYS",
+    "ForecastPath",
     "HourlyBars",
     "LiquidationForecaster",
     "annual_volatility",
     "fit_forecaster",
     "forecast_liquidations",
+    "forecast_path",
     "horizon_hours",
     "liquidation_distance",
     "parse_sides",
     "position_probabilities",
+    "required_distance",
 ]
 
 FORECAST_MODELS: tuple[str, ...] = ("default", "excursion", "naive")
@@ -487,3 +491,182 @@ def annual_volatility(forecaster: LiquidationForecaster) -> float:
     if isinstance(forecaster, GbmForecaster):
         return float(forecaster.sigma_annual)
     raise InputError(f"forecaster must be an ExcursionForecaster or a GbmForecaster, was {type(forecaster).__name__}")
+
+
+def _distance_of_barrier(side: float, b: Float64Array1D) -> Float64Array1D:
+    # Inverse of log_barrier: d = 1 - exp(-b) (long), exp(b) - 1 (short).
+    out: Float64Array1D = -np.expm1(-b) if side > 0 else np.expm1(b)
+    return out
+
+
+def _first_below(f: Callable[[float], float], max_prob: float, lo: float, hi: float) -> float:
+    # Smallest x (to a relative 1e-12) with f(x) <= max_prob for a non-increasing f with
+    # f(lo) > max_prob; hi is grown until f(hi) <= max_prob.  Returns the feasible end.
+    for _ in range(200):
+        if f(hi) <= max_prob:
+            break
+        lo, hi = hi, hi * 2.0
+    else:
+        return math.inf
+    while hi - lo > 1e-12 * hi:
+        mid = 0.5 * (lo + hi)
+        if f(mid) <= max_prob:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def required_distance(forecaster: LiquidationForecaster, side: object, max_prob: float, hours: int) -> float:
+    """Return the smallest distance to a liquidation price whose forecast is at most ``max_prob``.
+
+    The inverse of ``forecaster.prob`` in the distance, which never rises with the distance: a
+    position whose liquidation price is at least this far from the mark (fraction of the mark)
+    has ``P <= max_prob`` over ``hours`` (to a relative 1e-12 in the log distance, on the feasible
+    side).  :class:`~levguard.core.sizing.venue.LiquidationBudget` uses it through
+    :class:`ForecastPath` in backtests.
+
+    Raises
+    ------
+    InputError
+        ``max_prob`` outside ``(0, 1)``, a bad side or horizon.
+    """
+    if not 0.0 < max_prob < 1.0:
+        raise InputError(f"max_prob must be in (0, 1), was {max_prob!r}")
+    s = float(parse_sides(side)[0])
+    h = np.array([int(hours)], dtype=np.int64)
+    if not 1 <= h[0] <= round(MAX_HORIZON_DAYS * 24):
+        raise InputError(f"hours must be in [1, {round(MAX_HORIZON_DAYS * 24)}], was {hours!r}")
+    sv = np.array([s])
+
+    def p_of_barrier(b: float) -> float:
+        d = _distance_of_barrier(s, np.array([b]))
+        return float(forecaster.prob(sv, d, h)[0])
+
+    b_star = _first_below(p_of_barrier, max_prob, 0.0, 1e-3)
+    return float(_distance_of_barrier(s, np.array([b_star]))[0]) if math.isfinite(b_star) else math.inf
+
+
+@dataclass(frozen=True)
+class ForecastPath:
+    """The model fitted at many times (one per bar of a backtest), without look-ahead.
+
+    Build it with :func:`forecast_path`.  ``at(i)`` is the forecaster at time ``i`` (equal to
+    :func:`fit_forecaster` at that time); :meth:`required_distances` inverts every time's
+    forecast at once.
+
+    Attributes
+    ----------
+    model : str
+        ``"excursion"`` or ``"naive"``.
+    sigma : (N,) float64
+        Hourly volatility (excursion) or annual volatility (naive) at each time; NaN where the
+        model has none.
+    refit : (N,) int64
+        Index into ``distributions`` of each time's fit (excursion; -1 for naive).
+    distributions : tuple of tuples of ExcursionDistribution
+        The fits used, one tuple (per grid horizon) per refit.
+    """
+
+    model: str
+    sigma: Float64Array1D = field(repr=False)
+    refit: np.ndarray = field(repr=False)
+    distributions: tuple[tuple[ExcursionDistribution, ...], ...] = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.sigma.shape[0])
+
+    def at(self, i: int) -> LiquidationForecaster:
+        """The forecaster at time ``i``.
+
+        Raises
+        ------
+        InputError
+            No forecast at that time (no positive volatility yet).
+        """
+        s = float(self.sigma[i])
+        if not (math.isfinite(s) and s > 0.0):
+            raise InputError(f"no forecast at time index {i}: no positive volatility yet")
+        if self.model == "naive":
+            return GbmForecaster(s)
+        return ExcursionForecaster(s, self.distributions[int(self.refit[i])])
+
+    def required_distances(self, side: object, max_prob: float, hours: int) -> Float64Array1D:
+        """Return :func:`required_distance` at every time (NaN where there is no forecast).
+
+        Notes
+        -----
+        The ``excursion`` forecast depends on the log distance ``b`` only through ``b /
+        sigma_t`` with the distributions of the time's refit (:func:`excursion_probabilities`),
+        so one standardised threshold ``z*`` per refit gives every time's ``b* = sigma_t z*``.
+        The ``naive`` forecast is inverted per distinct volatility.
+        """
+        if not 0.0 < max_prob < 1.0:
+            raise InputError(f"max_prob must be in (0, 1), was {max_prob!r}")
+        s = float(parse_sides(side)[0])
+        out = np.full(len(self), np.nan)
+        ok = np.isfinite(self.sigma) & (self.sigma > 0.0)
+        if self.model == "naive":
+            for v in np.unique(self.sigma[ok]):
+                out[ok & (self.sigma == v)] = required_distance(GbmForecaster(float(v)), s, max_prob, hours)
+            return out
+        h = np.array([int(hours)], dtype=np.int64)
+        one = np.ones(1)
+        for r in np.unique(self.refit[ok]):
+            dists = self.distributions[int(r)]
+
+            def p_of_z(z: float, dists: tuple[ExcursionDistribution, ...] = dists) -> float:
+                return float(excursion_probabilities(dists, one, np.array([z]), h)[0])
+
+            z_star = _first_below(p_of_z, max_prob, 0.0, 1e-3)
+            rows = ok & (self.refit == r)
+            out[rows] = _distance_of_barrier(s, self.sigma[rows] * z_star)
+        return out
+
+
+def forecast_path(
+    bars: HourlyBars, as_of_ns: np.ndarray, model: str = "default", params: ExcursionParams | None = None
+) -> ForecastPath:
+    """Return the model fitted at each of many times (no look-ahead; one fit per refit).
+
+    Parameters
+    ----------
+    bars : HourlyBars
+        The (mark) bars.
+    as_of_ns : (N,) int64
+        Forecast times, UTC ns (e.g. each backtest bar's close).  A time before the first bar
+        closed has no forecast (NaN volatility) instead of an error.
+    model, params
+        As :func:`forecast_liquidations`.
+
+    Notes
+    -----
+    ``ForecastPath.at(i).prob(...)`` equals :func:`forecast_liquidations` at ``as_of_ns[i]``.
+    """
+    p_params = _check_model(model, params)
+    if not isinstance(bars, HourlyBars):
+        raise InputError(f"bars must be HourlyBars, was {type(bars).__name__}")
+    t = np.atleast_1d(np.asarray(as_of_ns, dtype=np.int64))
+    early = t < bars.start_ns + HOUR_NS
+    sigma = np.full(t.shape[0], np.nan)
+    refit_idx = np.full(t.shape[0], -1, dtype=np.int64)
+    if early.all():
+        return ForecastPath("naive" if model == "naive" else DEFAULT_MODEL, sigma, refit_idx, ())
+    j = np.full(t.shape[0], -1, dtype=np.int64)
+    j[~early] = bars.last_closed(t[~early])
+    if model == "naive":
+        for jj in np.unique(j[~early]):
+            try:
+                sigma[j == jj] = _naive_forecaster(bars, int(jj)).sigma_annual
+            except InputError:
+                continue
+        return ForecastPath("naive", sigma, refit_idx, ())
+    fit = _ExcursionFit(bars, p_params)
+    refit = fit.refit_bar(t)
+    fits: list[tuple[ExcursionDistribution, ...]] = []
+    for r in np.unique(refit[~early]):
+        rows = ~early & (refit == r)
+        refit_idx[rows] = len(fits)
+        fits.append(tuple(fit.distribution(int(r), k) for k in range(len(HORIZON_GRID_HOURS))))
+    sigma[~early] = fit.sigma[j[~early]]
+    return ForecastPath(DEFAULT_MODEL, sigma, refit_idx, tuple(fits))

@@ -33,8 +33,10 @@ from levguard.errors import InputError
 __all__ = [
     "Composite",
     "FixedLeverage",
+    "ForecastPathLike",
     "MarketContext",
     "Policy",
+    "ProbabilityForecaster",
     "SeriesInputs",
     "SizingDecision",
     "SizingState",
@@ -69,6 +71,32 @@ class MarketContext:
             raise InputError(f"side must be 1 (long) or -1 (short), was {self.side!r}")
 
 
+@runtime_checkable
+class ProbabilityForecaster(Protocol):
+    """A liquidation forecaster fitted at decision time (:func:`levguard.core.risk.forecast.fit_forecaster`).
+
+    ``prob(side, distance, hours)`` returns, per case, the probability that the mark moves the
+    fractional ``distance`` against a position of ``side`` (+1/-1) within ``hours`` whole hours.
+    """
+
+    def prob(self, side: Float64Array1D, distance: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
+        """Probabilities of liquidation, one per broadcast case."""
+        ...
+
+
+@runtime_checkable
+class ForecastPathLike(Protocol):
+    """Liquidation forecasters fitted at every bar (:class:`levguard.core.risk.forecast.ForecastPath`)."""
+
+    def __len__(self) -> int:
+        """Number of bars."""
+        ...
+
+    def required_distances(self, side: object, max_prob: float, hours: int) -> Float64Array1D:
+        """Per bar, the smallest distance to a liquidation price forecast at ``<= max_prob`` (NaN: none)."""
+        ...
+
+
 @dataclass(frozen=True)
 class SizingState:
     """What a policy may know at decision time ``t`` (nothing after it).
@@ -99,6 +127,11 @@ class SizingState:
         Signed notional per instrument now (portfolio policies); keys are symbols.
     vols, venues : Mapping[str, float] and Mapping[str, str]
         Per-instrument annualised vol forecasts and venue names (portfolio policies).
+    liquidation_forecaster : ProbabilityForecaster or None
+        The liquidation forecaster fitted on the instrument's (mark) bars up to ``t``
+        (:func:`levguard.core.risk.forecast.fit_forecaster`);
+        :class:`~levguard.core.sizing.venue.LiquidationBudget` reads its probabilities from it
+        (docs/risk.md, "Probability of liquidation").
     """
 
     equity: float
@@ -114,6 +147,7 @@ class SizingState:
     exposures: Mapping[str, float] = field(default_factory=_empty)
     vols: Mapping[str, float] = field(default_factory=_empty)
     venues: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    liquidation_forecaster: ProbabilityForecaster | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         positive(self.equity, "equity")
@@ -161,7 +195,10 @@ class SeriesInputs:
 
     ``returns[t]`` is the log return of bar ``t``; ``vol_forecast[t]`` the annualised forecast
     made with data up to ``t`` for bar ``t + 1``; ``equity[t]`` the equity at ``t``'s close.
-    Optional arrays may be None when a policy does not need them.
+    Optional arrays may be None when a policy does not need them.  ``liquidation_forecasts`` are
+    the liquidation forecaster fitted at each bar's close
+    (:func:`levguard.core.risk.forecast.forecast_path` on the instrument's hourly mark bars), which
+    :class:`~levguard.core.sizing.venue.LiquidationBudget` budgets against.
     """
 
     returns: Float64Array1D
@@ -170,6 +207,7 @@ class SeriesInputs:
     mu_forecast: Float64Array1D | None = None
     equity: Float64Array1D | None = None
     price: Float64Array1D | None = None
+    liquidation_forecasts: ForecastPathLike | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         n = self.returns.shape[0]
@@ -177,6 +215,10 @@ class SeriesInputs:
             arr = getattr(self, name)
             if arr is not None and arr.shape[0] != n:
                 raise InputError(f"{name} must have the length of returns ({n}), was {arr.shape[0]}")
+        if self.liquidation_forecasts is not None and len(self.liquidation_forecasts) != n:
+            raise InputError(
+                f"liquidation_forecasts must have the length of returns ({n}), was {len(self.liquidation_forecasts)}"
+            )
         positive(self.periods_per_year, "periods_per_year")
 
 

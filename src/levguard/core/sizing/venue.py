@@ -19,20 +19,30 @@ from levguard._typing import Float64Array1D
 from levguard.core._validate import finite, positive
 from levguard.core.margin import evaluate, instrument_for, resolve_tiers
 from levguard.core.positions import Account, MarginMode, Position
+from levguard.core.risk.excursion import ExcursionForecaster, GbmForecaster
+from levguard.core.risk.forecast import MAX_HORIZON_DAYS, annual_volatility, horizon_hours, liquidation_distance
 from levguard.core.risk.liquidation import MODELS, prob_liquidation
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import MMBasis
-from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingDecision, SizingState
+from levguard.core.sizing.base import (
+    ForecastPathLike,
+    MarketContext,
+    ProbabilityForecaster,
+    SeriesInputs,
+    SizingDecision,
+    SizingState,
+)
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import (
     budget_liquidation_price,
+    distance_budget_path_nb,
     liquidation_budget_path_nb,
     liquidation_budget_scalar_nb,
     tier_cap_path_nb,
 )
 
-__all__ = ["LiquidationBudget", "TierCap", "context_tiers", "tier_fixed_point"]
+__all__ = ["BUDGET_MODELS", "LiquidationBudget", "TierCap", "context_tiers", "tier_fixed_point"]
 
 _HOURS_PER_YEAR = 365.0 * 24.0
 _DAYS_PER_YEAR = 365.0
@@ -40,6 +50,12 @@ _DAYS_PER_YEAR = 365.0
 _PROBE_LEVERAGES = (0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 # Strictly below a bracket's exclusive notional cap.
 _BELOW = 1.0 - 1e-12
+# Models of LiquidationBudget that read the state's liquidation forecaster.
+_FORECAST_MODELS = ("default", "forecast")
+BUDGET_MODELS: tuple[str, ...] = (*_FORECAST_MODELS, *MODELS)
+"""Models of :class:`LiquidationBudget`: ``default`` (the state's liquidation forecaster; the GBM
+closed form on ``vol_forecast`` when the state has none), ``forecast`` (the forecaster only) and
+the closed forms of :func:`~levguard.core.risk.liquidation.prob_liquidation`."""
 
 
 def context_tiers(ctx: MarketContext, price: float = 1.0) -> TierTable:
@@ -198,41 +214,55 @@ class LiquidationBudget:
     max_prob : float
         Budget ``p*`` in ``(0, 1)``, e.g. 0.01 = 1 % over the horizon.
     horizon_days : float
-        Horizon ``T`` in days (> 0).
+        Horizon ``T`` in days (> 0; at most 30 with the forecaster, models ``default`` and
+        ``forecast``).
     model : str
-        Price model of :func:`~levguard.core.risk.liquidation.prob_liquidation`.
+        ``"default"``: the liquidation forecaster of the state
+        (``state.liquidation_forecaster``, fitted on the instrument's hourly mark bars: the
+        calibrated model of docs/risk.md), or the GBM closed form on ``state.vol_forecast`` when
+        the state has none; ``"forecast"``: the forecaster only (no forecaster, no leverage);
+        or a closed form of :func:`~levguard.core.risk.liquidation.prob_liquidation` (``"gbm"``,
+        ``"kou"``, ...) on ``state.vol_forecast``.  See :data:`BUDGET_MODELS`.
     max_leverage : float
         Upper end of the search (and a cap), > 0; default 100.
     monitoring_dt_days : float or None
-        Discrete monitoring interval of the mark price (None: continuous).
+        Discrete monitoring interval of the mark price for the closed forms (None: continuous).
+        The forecaster reads the mark's hourly highs and lows and takes none.
     name : str
         Policy name.
     **model_params
-        Passed to ``prob_liquidation`` (e.g. Kou jump parameters).
+        Passed to ``prob_liquidation`` (e.g. Kou jump parameters); closed forms only.
 
     Notes
     -----
     For a leverage ``L`` the policy builds a one-position isolated account on the context's venue
     (its tiers or ``mmr``, its taker fee; a fee of 0 means the venue default) with notional
     ``N = L E`` at the current price and isolated margin ``E``, and evaluates it with
-    :func:`~levguard.core.margin.evaluate` to get the venue's liquidation price ``LP(L)``.  Then
-    ``P(L) = prob_liquidation(side, S, LP(L), sigma, T, mu)`` with ``sigma`` the state's volatility
-    forecast.  ``P`` is non-decreasing in ``L`` (the liquidation price moves towards the mark), so
-    the answer is found by bisection on ``[0, L_hi]`` to a relative 1e-9: the largest ``L`` with
-    ``P(L) <= p*``.  ``L_hi`` is the tier fixed point (:class:`TierCap`) capped at
-    ``max_leverage``; when ``P(L_hi) <= p*`` that cap binds.
+    :func:`~levguard.core.margin.evaluate` to get the venue's liquidation price ``LP(L)``.  With
+    the forecaster, ``P(L) = forecaster.prob(side, d(L), H)`` with ``d(L)`` the fractional
+    adverse move from the price to ``LP(L)`` (:func:`levguard.core.risk.forecast.
+    liquidation_distance`) and ``H`` the horizon in whole hours: the same number
+    ``levguard risk``, ``levguard size``, the guardian and the service show for a position at
+    that liquidation price.  With a closed form, ``P(L) = prob_liquidation(side, S, LP(L),
+    sigma, T, mu)`` with ``sigma`` the state's volatility forecast.  ``P`` is non-decreasing in
+    ``L`` (the liquidation price moves towards the mark), so the answer is found by bisection on
+    ``[0, L_hi]`` to a relative 1e-10: the largest ``L`` with ``P(L) <= p*``.  ``L_hi`` is the
+    tier fixed point (:class:`TierCap`) capped at ``max_leverage``; when ``P(L_hi) <= p*`` that
+    cap binds.
 
-    Funding drift: a position that *pays* funding loses ``|r| N`` per interval, the same effect
-    on its margin as an adverse price move of ``|r|``; the price drift is adjusted to
+    Funding: a position that *pays* funding loses ``|r| N`` per interval, the same effect on its
+    margin as an adverse price move of ``|r|``.  The closed forms adjust the price drift to
     ``mu = -r * 365 * 24 / funding_interval_hours`` when ``side * r > 0`` (``r`` positive: longs
-    pay), so for a long payer ``mu = -r n`` and a short payer (``r < 0``) ``mu = -r n > 0``.
-    Funding *received* is not credited (conservative).  No price drift forecast is used
-    otherwise: an optimistic ``mu`` would buy leverage.
+    pay), so for a long payer ``mu = -r n`` and a short payer (``r < 0``) ``mu = -r n > 0``; the
+    forecaster takes the funding paid over the whole horizon, ``|r| H / funding_interval_hours``,
+    off the distance up front (conservative: as if it were all paid now).  Funding *received* is
+    not credited (conservative).  No price drift forecast is used otherwise: an optimistic
+    ``mu`` would buy leverage.
 
     Use it as a hard risk limit next to a return-seeking policy: "at most 1 % chance of
-    liquidation within a week at today's volatility".  Source of the hitting probability:
-    Harrison (1985) reflection principle; Broadie, Glasserman and Kou (1997) for discrete
-    monitoring.
+    liquidation within a week".  Sources: docs/risk.md, "Probability of liquidation" (the
+    forecaster and its validation, docs/validation.md); Harrison (1985) reflection principle
+    and Broadie, Glasserman and Kou (1997) for the closed forms.
     """
 
     name: str
@@ -247,7 +277,7 @@ class LiquidationBudget:
         self,
         max_prob: float,
         horizon_days: float,
-        model: str = "gbm",
+        model: str = "default",
         max_leverage: float = 100.0,
         monitoring_dt_days: float | None = None,
         *,
@@ -260,17 +290,35 @@ class LiquidationBudget:
             raise InputError(f"max_prob must be in (0, 1), was {max_prob!r}")
         positive(horizon_days, "horizon_days")
         positive(max_leverage, "max_leverage")
-        if model not in MODELS:
-            raise InputError(f"model must be one of {', '.join(MODELS)}, was {model!r}")
+        if model not in BUDGET_MODELS:
+            raise InputError(f"model must be one of {', '.join(BUDGET_MODELS)}, was {model!r}")
         if monitoring_dt_days is not None:
             positive(monitoring_dt_days, "monitoring_dt_days")
+        if model in _FORECAST_MODELS:
+            if model_params:
+                raise InputError(
+                    f"model parameters ({', '.join(sorted(model_params))}) apply to the closed forms "
+                    f"(model='gbm', 'kou', ...), not to model {model!r}"
+                )
+            if horizon_days > MAX_HORIZON_DAYS:
+                raise InputError(
+                    f"horizon_days must be <= {MAX_HORIZON_DAYS:g} with the liquidation forecaster (model "
+                    f"{model!r}; use a closed form such as model='gbm' for longer horizons), was {horizon_days!r}"
+                )
+            if model == "forecast" and monitoring_dt_days is not None:
+                raise InputError(
+                    "monitoring_dt_days applies to the closed forms; the forecaster reads the mark's hourly "
+                    f"highs and lows, was {monitoring_dt_days!r}"
+                )
+        closed = "gbm" if model in _FORECAST_MODELS else model
         # Let prob_liquidation name any bad model parameter now, not mid-backtest.
         prob_liquidation(
-            1, 100.0, 50.0, 0.5, horizon_days, 0.0, monitoring_dt_days, model, **_vparams(model, model_params)
+            1, 100.0, 50.0, 0.5, horizon_days, 0.0, monitoring_dt_days, closed, **_vparams(closed, model_params)
         )
         self.max_prob = float(max_prob)
         self.horizon_days = float(horizon_days)
         self.model = model
+        self.closed_model = closed
         self.max_leverage = float(max_leverage)
         self.monitoring_dt_days = monitoring_dt_days
         self.model_params = MappingProxyType(dict(model_params))
@@ -287,6 +335,11 @@ class LiquidationBudget:
     def cap(self) -> float:
         """``max_leverage``."""
         return self.max_leverage
+
+    @property
+    def horizon_hours(self) -> int:
+        """The horizon in whole hours, as the forecaster reads it (``core.risk.forecast.horizon_hours``)."""
+        return int(horizon_hours(min(self.horizon_days, MAX_HORIZON_DAYS))[0])
 
     # ------------------------------------------------------------------ pieces
     def liquidation_price(self, ctx: MarketContext, equity: float, price: float, leverage: float) -> float | None:
@@ -317,9 +370,45 @@ class LiquidationBudget:
             return 0.0
         return -ctx.funding_rate * _HOURS_PER_YEAR / ctx.funding_interval_hours
 
-    def prob(self, ctx: MarketContext, equity: float, price: float, sigma: float, leverage: float) -> float:
-        """``P(liquidation within the horizon)`` at ``leverage``."""
+    def funding_distance(self, ctx: MarketContext) -> float:
+        """Funding the position pays over the horizon, as a fraction of the price (0 if it receives)."""
+        if ctx.side * ctx.funding_rate <= 0.0:
+            return 0.0
+        return abs(ctx.funding_rate) * self.horizon_hours / ctx.funding_interval_hours
+
+    def uses_forecaster(self, state: SizingState) -> bool:
+        """Whether :meth:`decide` reads ``state.liquidation_forecaster`` (else ``state.vol_forecast``)."""
+        return self.model == "forecast" or (self.model == "default" and state.liquidation_forecaster is not None)
+
+    def forecast_prob(
+        self, ctx: MarketContext, price: float, liq_price: float | None, forecaster: ProbabilityForecaster
+    ) -> float:
+        """``P(liquidation within the horizon)`` of a position with this liquidation price, from a forecaster.
+
+        ``forecaster.prob(side, d - f, H)`` with ``d`` the distance from ``price`` to
+        ``liq_price`` and ``f`` :meth:`funding_distance`; 0 without a liquidation price, 1 at or
+        past it.
+        """
+        d = liquidation_distance(ctx.side, price, liq_price)
+        if math.isinf(d):
+            return 0.0
+        d -= self.funding_distance(ctx)
+        if d <= 0.0:
+            return 1.0
+        p = forecaster.prob(np.array([float(ctx.side)]), np.array([d]), np.array([self.horizon_hours]))
+        return min(1.0, max(0.0, float(np.asarray(p, dtype=np.float64)[0])))
+
+    def prob(
+        self, ctx: MarketContext, equity: float, price: float, sigma: float | ProbabilityForecaster, leverage: float
+    ) -> float:
+        """``P(liquidation within the horizon)`` at ``leverage``.
+
+        ``sigma`` is a liquidation forecaster (:meth:`forecast_prob`) or an annualised volatility
+        (the closed form ``closed_model``).
+        """
         lp = self.liquidation_price(ctx, equity, price, leverage)
+        if isinstance(sigma, ProbabilityForecaster):
+            return self.forecast_prob(ctx, price, lp, sigma)
         return prob_liquidation(
             ctx.side,
             price,
@@ -328,7 +417,7 @@ class LiquidationBudget:
             self.horizon_days,
             self.drift(ctx),
             self.monitoring_dt_days,
-            self.model,
+            self.closed_model,
             **self.model_params,
         )
 
@@ -341,11 +430,16 @@ class LiquidationBudget:
         return float(lev[0]), ("max_leverage" if float(bound[0]) >= self.max_leverage else "tier_cap")
 
     def _venue_args(self, ctx: MarketContext, equity: float, price: float) -> _VenueArgs | None:
-        # The liquidation-price inputs of the GBM kernel, or None when the kernel does not cover
-        # this case (another model, Monte Carlo, a close fee in the maintenance margin, a
-        # rate-based venue) or its liquidation price differs from the margin engine's at a probe.
-        if self.model != "gbm" or self.model_params.get("method", "analytic") != "analytic":
+        # The inputs of the GBM kernel, or None when the kernel does not cover this case (another
+        # model, Monte Carlo) or its liquidation price does not (see _lp_args).
+        if self.closed_model != "gbm" or self.model_params.get("method", "analytic") != "analytic":
             return None
+        return self._lp_args(ctx, equity, price)
+
+    def _lp_args(self, ctx: MarketContext, equity: float, price: float) -> _VenueArgs | None:
+        # The liquidation-price inputs of the kernel, or None when it does not cover this case (a
+        # close fee in the maintenance margin, a rate-based venue) or its liquidation price
+        # differs from the margin engine's at a probe.
         if not (_pos_finite(equity) and _pos_finite(price)):
             return None
         try:
@@ -381,11 +475,9 @@ class LiquidationBudget:
             )
             for lev in _PROBE_LEVERAGES:
                 engine = self.liquidation_price(ctx, equity, price, lev)
-                mine = float(
-                    budget_liquidation_price(lev, equity, price, *args.lp_args(), np.full(1, np.inf), np.zeros(1))
-                )
+                mine = args.liquidation_price(lev, equity, price)
                 engine_none = engine is None or not (math.isfinite(engine) and engine > 0.0)
-                mine_none = not (math.isfinite(mine) and mine > 0.0)
+                mine_none = mine is None
                 if engine_none != mine_none or (not engine_none and engine != mine):
                     return None
         except InputError:
@@ -396,28 +488,50 @@ class LiquidationBudget:
         mon = self.monitoring_dt_days / _DAYS_PER_YEAR if self.monitoring_dt_days is not None else 0.0
         return self.horizon_days / _DAYS_PER_YEAR, mon, float(self.drift(ctx)), self.max_prob
 
-    def solve(self, ctx: MarketContext, equity: float, price: float, sigma: float) -> tuple[float, str, float]:
+    def solve(
+        self, ctx: MarketContext, equity: float, price: float, sigma: float | ProbabilityForecaster
+    ) -> tuple[float, str, float]:
         """Return ``(leverage, binding, P at leverage)``; raises InputError on bad inputs.
 
-        The closed-form GBM model (the default) runs on the numba kernel
+        ``sigma`` is a liquidation forecaster or an annualised volatility.  The forecaster
+        bisects over :meth:`forecast_prob` (liquidation prices from the kernel
+        :func:`levguard.kernels.sizing_venue.budget_liquidation_price` where it matches the margin
+        engine); the closed-form GBM model runs on the numba kernel
         :func:`levguard.kernels.sizing_venue.liquidation_budget_scalar_nb`, the same code as
-        :meth:`leverage_path`; other models bisect over :meth:`prob` in Python.
+        :meth:`leverage_path`; other closed forms bisect over :meth:`prob` in Python.
         """
         hi, hi_binding = self._upper(ctx, equity, price)
-        args = self._venue_args(ctx, equity, price) if _pos_finite(sigma) else None
-        if args is not None:
-            lev, p, budget = liquidation_budget_scalar_nb(
-                hi, equity, price, sigma, *args.lp_args(), *self._horizon_args(ctx)
-            )
-            return float(lev), ("liquidation_budget" if budget else hi_binding), float(p)
-        p_hi = self.prob(ctx, equity, price, sigma, hi)
+        if isinstance(sigma, ProbabilityForecaster):
+            forecaster = sigma
+            lp_args = self._lp_args(ctx, equity, price)
+
+            def p_of(lev: float) -> float:
+                if lp_args is None:
+                    lp = self.liquidation_price(ctx, equity, price, lev)
+                else:
+                    lp = lp_args.liquidation_price(lev, equity, price) if lev > 0.0 else None
+                return self.forecast_prob(ctx, price, lp, forecaster)
+
+        else:
+            vol = float(sigma)
+            args = self._venue_args(ctx, equity, price) if _pos_finite(vol) else None
+            if args is not None:
+                lev, p, budget = liquidation_budget_scalar_nb(
+                    hi, equity, price, vol, *args.lp_args(), *self._horizon_args(ctx)
+                )
+                return float(lev), ("liquidation_budget" if budget else hi_binding), float(p)
+
+            def p_of(lev: float) -> float:
+                return self.prob(ctx, equity, price, vol, lev)
+
+        p_hi = p_of(hi)
         if p_hi <= self.max_prob:
             return hi, hi_binding, p_hi
         lo, p_lo = 0.0, 0.0
         # Bisection keeps P(lo) <= budget < P(hi); robust to the jumps where a bracket changes.
         while hi - lo > 1e-10 * max(hi, 1e-12):
             mid = 0.5 * (lo + hi)
-            p_mid = self.prob(ctx, equity, price, sigma, mid)
+            p_mid = p_of(mid)
             if p_mid <= self.max_prob:
                 lo, p_lo = mid, p_mid
             else:
@@ -427,34 +541,56 @@ class LiquidationBudget:
     # ------------------------------------------------------------------ policy
     def decide(self, state: SizingState) -> SizingDecision:
         """Largest leverage with ``P(liquidation within horizon_days) <= max_prob``."""
-        sigma = state.vol_forecast
-        if sigma is None or not math.isfinite(sigma) or sigma <= 0.0:
-            return SizingDecision(0.0, "no_forecast", ("no volatility forecast",))
         ctx = state.context
+        forecast: float | ProbabilityForecaster
+        if self.uses_forecaster(state):
+            if state.liquidation_forecaster is None:
+                return SizingDecision(
+                    0.0, "no_forecast", ("no liquidation forecaster (fit one on the instrument's hourly mark bars)",)
+                )
+            forecast = state.liquidation_forecaster
+            how = f"{_describe(forecast)}, funding paid {self.funding_distance(ctx):.3g} of the price"
+        else:
+            sigma = state.vol_forecast
+            if sigma is None or not math.isfinite(sigma) or sigma <= 0.0:
+                return SizingDecision(0.0, "no_forecast", ("no volatility forecast",))
+            forecast = float(sigma)
+            how = f"{self.closed_model} closed form, vol {sigma:.3g}, funding drift {self.drift(ctx):.3g}/yr"
         try:
             context_tiers(ctx, state.price)
         except InputError as exc:
             return SizingDecision(0.0, "no_tiers", (str(exc),))
         try:
-            lev, binding, p = self.solve(ctx, state.equity, state.price, sigma)
+            lev, binding, p = self.solve(ctx, state.equity, state.price, forecast)
         except InputError as exc:
             return SizingDecision(0.0, "invalid_input", (str(exc),))
-        why = (
-            f"P(liquidation within {self.horizon_days:g}d) = {p:.3g} <= {self.max_prob:g} at {lev:.4g}x "
-            f"(vol {sigma:.3g}, funding drift {self.drift(ctx):.3g}/yr)"
-        )
+        why = f"P(liquidation within {self.horizon_days:g}d) = {p:.3g} <= {self.max_prob:g} at {lev:.4g}x ({how})"
         return SizingDecision(lev, binding, (why,), details=MappingProxyType({"prob_liquidation": p}))
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
-        """Budget leverage per bar from ``vol_forecast``, ``equity`` and ``price`` (0 where missing).
+        """Budget leverage per bar (0 where there is no forecast, equity or price).
 
-        The closed-form GBM model (the default) runs on the numba kernel
+        With ``inputs.liquidation_forecasts`` (models ``default`` and ``forecast``): the
+        forecaster fitted at each bar (:class:`levguard.core.risk.forecast.ForecastPath`) is
+        inverted once per bar into the smallest distance ``d*_t`` whose forecast is within the
+        budget (plus the funding paid over the horizon), and the numba kernel
+        :func:`levguard.kernels.sizing_venue.distance_budget_path_nb` finds the largest leverage
+        whose liquidation price is at least ``d*_t`` away: the leverage :meth:`decide` returns
+        with that bar's forecaster (to the bisection tolerances).  Venues whose liquidation price
+        the kernel does not reproduce solve in Python.  Model ``forecast`` without them: 0.
+
+        Otherwise (closed forms, or ``default`` without forecasts) from ``vol_forecast``: the
+        closed-form GBM model runs on the numba kernel
         :func:`levguard.kernels.sizing_venue.liquidation_budget_path_nb` (one bisection per bar,
         the same code as :meth:`solve`).  Other models solve in Python: with a flat tier table
         (one bracket) and a linear or inverse contract the liquidation price relative to the mark
         depends on ``L`` alone, so results are cached by volatility; with brackets the notional
         matters and the cache key is ``(vol, equity)``.
         """
+        if self.model in _FORECAST_MODELS and inputs.liquidation_forecasts is not None:
+            return self._forecast_path(inputs, inputs.liquidation_forecasts)
+        if self.model == "forecast":
+            return np.zeros(inputs.returns.shape[0])
         n = inputs.returns.shape[0]
         out = np.zeros(n)
         if inputs.vol_forecast is None:
@@ -497,9 +633,60 @@ class LiquidationBudget:
             out[t] = cache[key]
         return out
 
+    def _forecast_path(self, inputs: SeriesInputs, forecasts: ForecastPathLike) -> Float64Array1D:
+        n = inputs.returns.shape[0]
+        out = np.zeros(n)
+        ctx = self.context or MarketContext()
+        try:
+            table: TierTable | None = context_tiers(ctx)
+        except InputError:
+            return out
+        eq = np.ascontiguousarray(inputs.equity if inputs.equity is not None else np.ones(n), dtype=np.float64)
+        px = np.ascontiguousarray(inputs.price if inputs.price is not None else np.ones(n), dtype=np.float64)
+        need = forecasts.required_distances(ctx.side, self.max_prob, self.horizon_hours)
+        need = np.ascontiguousarray(need + self.funding_distance(ctx), dtype=np.float64)
+        valid = np.flatnonzero((need > 0) & np.isfinite(need) & (eq > 0) & np.isfinite(eq) & (px > 0) & np.isfinite(px))
+        if valid.shape[0] == 0:
+            return out
+        first = int(valid[0])
+        args = self._lp_args(ctx, float(eq[first]), float(px[first]))
+        if args is not None:
+            caps, floors, max_levs = _brackets(table) if table is not None else (np.zeros(0),) * 3
+            distance_budget_path_nb(
+                need, eq, px, *args.lp_args(), caps, floors, max_levs, _BELOW, self.max_leverage, out
+            )
+            return out
+        for t in valid.tolist():
+            e, p, d = float(eq[t]), float(px[t]), float(need[t])
+            hi = self._upper(ctx, e, p)[0]
+            lo = 0.0
+
+            def far_enough(lev: float, e: float = e, p: float = p, d: float = d) -> bool:
+                return liquidation_distance(ctx.side, p, self.liquidation_price(ctx, e, p, lev)) >= d
+
+            if not far_enough(hi):
+                while hi - lo > 1e-10 * max(hi, 1e-12):
+                    mid = 0.5 * (lo + hi)
+                    if far_enough(mid):
+                        lo = mid
+                    else:
+                        hi = mid
+                hi = lo
+            out[t] = hi
+        return out
+
 
 def _pos_finite(x: float) -> bool:
     return math.isfinite(x) and x > 0.0
+
+
+def _describe(forecaster: ProbabilityForecaster) -> str:
+    # How a forecaster is named in a decision's reasons.
+    if isinstance(forecaster, ExcursionForecaster):
+        return f"excursion forecaster, vol {annual_volatility(forecaster):.3g}"
+    if isinstance(forecaster, GbmForecaster):
+        return f"GBM forecaster, vol {annual_volatility(forecaster):.3g}"
+    return f"forecaster {type(forecaster).__name__}"
 
 
 @dataclass(frozen=True)
@@ -514,6 +701,11 @@ class _VenueArgs:
     caps: Float64Array1D
     mmrs: Float64Array1D
     cums: Float64Array1D
+
+    def liquidation_price(self, leverage: float, equity: float, price: float) -> float | None:
+        """The kernel's liquidation price at ``leverage`` (None where there is none)."""
+        lp = float(budget_liquidation_price(leverage, equity, price, *self.lp_args(), np.full(1, np.inf), np.zeros(1)))
+        return lp if math.isfinite(lp) and lp > 0.0 else None
 
     def lp_args(
         self,

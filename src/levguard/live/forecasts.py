@@ -1,0 +1,172 @@
+"""The guardian's liquidation forecasters: one per symbol, fitted on hourly mark bars once an hour.
+
+The guardian's probability of liquidation goes through the same path as ``levguard risk``,
+``levguard size`` and the service (:func:`levguard.core.risk.forecast.fit_forecaster` and
+:func:`levguard.core.risk.forecast.position_probabilities`).  Its bars are the account's own:
+
+* a history (``bars(symbol)``, e.g. a file of mark-price klines, or a venue's klines fetched by
+  the caller), read when a new hour starts;
+* the marks the guardian sees, aggregated per UTC hour (high, low, last) and appended after the
+  history's last bar (the first hour seen is skipped: the guardian saw only part of it).
+
+The model is refitted when an hour closes (the fit at a time depends only on bars closed by
+then, so one fit serves a whole hour) and cached.  With fewer than ``min_bars`` closed hourly
+bars, or bars without any range (a flat feed: no volatility), the GBM closed form at a fallback
+volatility is used (the forecaster's special case:
+:class:`~levguard.core.risk.excursion.GbmForecaster`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from levguard.core.risk.excursion import ExcursionParams, GbmForecaster
+from levguard.core.risk.forecast import (
+    HOUR_NS,
+    HourlyBars,
+    LiquidationForecaster,
+    annual_volatility,
+    fit_forecaster,
+)
+from levguard.data.frames import hourly_arrays
+from levguard.errors import InputError, LevguardError
+
+__all__ = ["LiquidationForecasts"]
+
+log = logging.getLogger("levguard.guardian")
+
+BarsSource = Callable[[str], Any]
+"""``bars(symbol) -> DataFrame | None``: hourly bars of ``symbol`` (UTC index of bar open times,
+``high, low, close``, ``mark_*`` columns used when present) up to now, or None."""
+
+
+class LiquidationForecasts:
+    """Per symbol, the liquidation forecaster fitted on the account's hourly mark bars.
+
+    Parameters
+    ----------
+    bars : callable, optional
+        ``bars(symbol)`` returning hourly bars up to now (see :data:`BarsSource`), or None;
+        called once per symbol and hour.
+    model : str
+        Forecast model (``"default"``: the calibrated ``excursion`` model; ``"naive"``).
+    params : ExcursionParams, optional
+        Parameters of the ``excursion`` model.
+    min_bars : int
+        Closed hourly bars needed before the fitted model replaces the closed-form fallback.
+    max_seen_hours : int
+        Hours of seen marks kept per symbol.
+    """
+
+    def __init__(
+        self,
+        bars: BarsSource | None = None,
+        *,
+        model: str = "default",
+        params: ExcursionParams | None = None,
+        min_bars: int = 24,
+        max_seen_hours: int = 24 * 400,
+    ) -> None:
+        if not (isinstance(min_bars, int) and min_bars >= 2):
+            raise InputError(f"min_bars must be an int >= 2, was {min_bars!r}")
+        if not (isinstance(max_seen_hours, int) and max_seen_hours >= 1):
+            raise InputError(f"max_seen_hours must be an int >= 1, was {max_seen_hours!r}")
+        self.bars = bars
+        self.model = model
+        self.params = params
+        self.min_bars = min_bars
+        self.max_seen_hours = max_seen_hours
+        # symbol -> {hour open ns: [high, low, close]}; the first (partial) hour seen per symbol.
+        self._seen: dict[str, dict[int, list[float]]] = {}
+        self._first_hour: dict[str, int] = {}
+        # symbol -> (hour index of the fit, fitted model or None: too few bars)
+        self._fits: dict[str, tuple[int, LiquidationForecaster | None]] = {}
+        self._latest: dict[str, LiquidationForecaster] = {}
+
+    def observe(self, symbol: str, ts_ns: int, mark: float) -> None:
+        """Record a mark seen at ``ts_ns`` (UTC ns) in its hour's bar."""
+        if not (mark > 0.0 and np.isfinite(mark)):
+            return
+        hour = (int(ts_ns) // HOUR_NS) * HOUR_NS
+        seen = self._seen.setdefault(symbol, {})
+        if symbol not in self._first_hour:
+            # A first mark exactly on the hour starts a whole hour; otherwise that hour is partial.
+            self._first_hour[symbol] = hour if int(ts_ns) % HOUR_NS else hour - HOUR_NS
+        bar = seen.get(hour)
+        if bar is None:
+            seen[hour] = [mark, mark, mark]
+            if len(seen) > self.max_seen_hours:
+                for h in sorted(seen)[: len(seen) - self.max_seen_hours]:
+                    del seen[h]
+        else:
+            bar[0] = max(bar[0], mark)
+            bar[1] = min(bar[1], mark)
+            bar[2] = mark
+
+    def hourly_bars(self, symbol: str, now_ns: int) -> HourlyBars | None:
+        """The hourly bars of ``symbol`` closed by ``now_ns``: the history, then the seen hours after it.
+
+        None when there are fewer than ``min_bars`` or the history cannot be read (logged).
+        """
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        last_open = -(2**62)
+        if self.bars is not None:
+            try:
+                frame = self.bars(symbol)
+                if frame is not None and len(frame):
+                    ts, high, low, close = hourly_arrays(frame)
+                    keep = ts + HOUR_NS <= now_ns
+                    parts.append((ts[keep], high[keep], low[keep], close[keep]))
+                    if keep.any():
+                        last_open = int(ts[keep][-1])
+            except LevguardError as exc:
+                log.warning("bars of %s unavailable (%s); the marks seen are used", symbol, exc)
+        first = self._first_hour.get(symbol, 2**62)
+        seen = self._seen.get(symbol, {})
+        hours = [h for h in sorted(seen) if h > last_open and h > first and h + HOUR_NS <= now_ns]
+        if hours:
+            rows = np.array([seen[h] for h in hours], dtype=np.float64)
+            parts.append((np.array(hours, dtype=np.int64), rows[:, 0], rows[:, 1], rows[:, 2]))
+        if not parts:
+            return None
+        ts = np.concatenate([p[0] for p in parts])
+        if ts.shape[0] < self.min_bars:
+            return None
+        high, low, close = (np.concatenate([p[k] for p in parts]) for k in (1, 2, 3))
+        try:
+            return HourlyBars.from_arrays(ts, high, low, close)
+        except InputError as exc:
+            log.warning("bars of %s rejected (%s); the closed-form fallback is used", symbol, exc)
+            return None
+
+    def forecaster(self, symbol: str, now_ns: int, fallback_vol: float) -> LiquidationForecaster:
+        """The model fitted at ``now_ns`` for ``symbol`` (refitted when an hour has closed).
+
+        Without enough bars: the GBM closed form at ``fallback_vol`` (annualised).
+        """
+        hour = int(now_ns) // HOUR_NS
+        cached = self._fits.get(symbol)
+        if cached is None or cached[0] != hour:
+            fitted: LiquidationForecaster | None = None
+            bars = self.hourly_bars(symbol, int(now_ns))
+            if bars is not None:
+                try:
+                    fitted = fit_forecaster(bars, int(now_ns), self.model, self.params)
+                except InputError as exc:
+                    log.warning("no liquidation forecaster for %s (%s); the closed-form fallback is used", symbol, exc)
+                if fitted is not None and not annual_volatility(fitted) > 0.0:
+                    fitted = None  # bars without any range (a flat feed) say nothing about the risk
+            self._fits[symbol] = (hour, fitted)
+            cached = self._fits[symbol]
+        f = cached[1] if cached[1] is not None else GbmForecaster(float(fallback_vol))
+        # Copy on write: sizers and the service read ``latest`` from other threads.
+        self._latest = {**self._latest, symbol: f}
+        return f
+
+    def latest(self) -> dict[str, LiquidationForecaster]:
+        """The forecaster last used per symbol (a copy; safe to call from another thread)."""
+        return dict(self._latest)

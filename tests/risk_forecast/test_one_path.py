@@ -1,0 +1,186 @@
+"""One P(liq) everywhere (issue 13): for the same account and bars, the risk report, ``levguard size``
+(library and CLI --json), the guardian, the service's /risk and the dashboard's data endpoint
+(/positions) give the number :func:`levguard.risk.liquidation_forecasts` gives directly."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from forecast_markets import jumpy_bars
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.core.risk.excursion import ExcursionForecaster
+from levguard.core.sizing.base import MarketContext, SizingState
+from levguard.core.sizing.venue import LiquidationBudget
+from levguard.live.guardian import AccountSetup, Guardian
+from levguard.live.states import Thresholds
+from levguard.live.store import Store
+from levguard.risk import liquidation_forecaster, liquidation_forecasts
+from levguard.risk.report import risk_report
+from levguard.service.app import create_app
+from levguard.service.auth import ensure_admin_token
+from levguard.service.runtime import Runtime
+from levguard.sizing import size_account
+from levguard.venues.paper import PaperVenue, PriceFeed
+
+ACCOUNT = "one-path"
+HORIZONS = (1.0, 7.0, 30.0)
+POLICY: dict[str, Any] = {
+    "policy": {
+        "type": "composite",
+        "policies": [{"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7}, {"type": "tier_cap"}],
+    }
+}
+
+
+def _bars() -> pd.DataFrame:
+    """200 days of hourly BTC-like bars with a mark that differs from the last price."""
+    raw = jumpy_bars(24 * 200, seed=23, start="2024-01-01")
+    px = raw * 600.0
+    basis = 1.0 + 0.0004 * np.sin(np.arange(len(px)) / 7.0)
+    for c in ("open", "high", "low", "close"):
+        px[f"mark_{c}"] = px[c].to_numpy() * basis
+    return px
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A guardian (in the service) watching an isolated 10x BTC long at the bars' last mark."""
+    bars = _bars()
+    as_of = bars.index[-1] + pd.Timedelta("1h")
+    mark = float(bars["mark_close"].iloc[-1])
+    venue = PaperVenue(
+        "binance-usdm",
+        feeds={"BTCUSDT": PriceFeed.from_path([mark] * 10)},
+        wallet_balance=50_000.0,
+        positions=[
+            {
+                "symbol": "BTCUSDT",
+                "qty": 1.0,
+                "entry_price": mark,
+                "margin_mode": "isolated",
+                "isolated_margin": mark / 10.0,
+            }
+        ],
+        funding_rate=0.0,
+        start_ns=as_of.value,
+    )
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('one') / 'guard.db'}")
+    store.upsert_account(ACCOUNT, venue.name, live_enabled=False)
+    setup = AccountSetup(
+        name=ACCOUNT,
+        venue=venue,
+        thresholds=Thresholds(margin_ratio=(0.95, 0.97, 0.99), distance=(0.02, 0.01, 0.005), p_liq=(0.97, 0.98, 0.99)),
+        horizon_days=1.0,
+        max_age_s=3_600.0,
+        bars=lambda symbol: bars,
+    )
+    guardian = Guardian([setup], store, live=False, clock=lambda: venue.now_ns, owner="one-path", lease_ttl_s=3_600.0)
+    # No paper venue to step: the clock stays at as_of, so every cycle forecasts at the same time.
+    runtime = Runtime(guardian, [], interval_s=0.05, fast_interval_s=0.05)
+    token = ensure_admin_token(store)
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        deadline = time.monotonic() + 30.0
+        while guardian.last_reports.get(ACCOUNT, {}).get("status") != "ok":
+            assert time.monotonic() < deadline, guardian.last_reports
+            time.sleep(0.02)
+        auth = {"Authorization": f"Bearer {token}"}
+        risk = client.get(f"/api/accounts/{ACCOUNT}/risk", headers=auth)
+        positions = client.get(f"/api/accounts/{ACCOUNT}/positions", headers=auth)
+        view = dict(guardian.last_reports[ACCOUNT]["positions"][0])
+        spec = dict(guardian.last_specs[ACCOUNT])
+        fitted = guardian.forecaster(ACCOUNT, "BTCUSDT")
+    assert risk.status_code == 200, risk.text
+    assert positions.status_code == 200, positions.text
+    lp = view["liquidation_price"]
+    distance = (mark - lp) / mark
+    expected = liquidation_forecasts(bars, as_of, "long", distance, list(HORIZONS))
+    return {
+        "bars": bars,
+        "as_of": as_of,
+        "mark": mark,
+        "view": view,
+        "spec": {**spec, "as_of": as_of.isoformat()},
+        "risk": risk.json(),
+        "positions": positions.json(),
+        "fitted": fitted,
+        "expected": expected,
+    }
+
+
+def test_the_account_is_what_we_meant(world: dict[str, Any]) -> None:
+    view = world["view"]
+    assert view["mark"] == world["mark"]
+    assert 0.05 < (world["mark"] - view["liquidation_price"]) / world["mark"] < 0.12  # a 10x isolated long
+    assert isinstance(world["fitted"], ExcursionForecaster)  # the calibrated model, not the fallback
+    p = world["expected"]
+    assert 0.0 < p[0] < p[1] < p[2] < 1.0
+
+
+def test_guardian_and_dashboard_endpoint(world: dict[str, Any]) -> None:
+    p1 = world["expected"][0]
+    assert world["view"]["p_liq"] == p1  # the guardian (horizon 1 day)
+    (row,) = world["positions"]["positions"]  # what the dashboard renders
+    assert row["p_liq"] == p1
+
+
+def test_service_risk(world: dict[str, Any]) -> None:
+    (row,) = world["risk"]["positions"]
+    assert row["model"] == "excursion"
+    assert [row["p_liq"][k] for k in ("1d", "7d", "30d")] == list(world["expected"])
+
+
+def test_risk_report(world: dict[str, Any]) -> None:
+    rep = risk_report(world["spec"], history=world["bars"], n_sims=500)
+    (row,) = rep["accounts"][0]["prob_liquidation"]
+    assert row["liquidation_price"] == world["view"]["liquidation_price"]
+    assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
+    assert rep["liquidation_forecast"]["model"] == "excursion"
+    assert rep["liquidation_forecast"]["empirical"] is True
+
+
+def test_size_library(world: dict[str, Any]) -> None:
+    out = size_account(world["spec"], POLICY, history=world["bars"])
+    (row,) = out["positions"]
+    assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
+    assert out["liquidation_forecast"]["model"] == "excursion"
+    # The budget policy reads the same forecaster: its leverage is the largest whose P(liq) at the
+    # venue's liquidation price, computed directly, is within 1 % over 7 days.
+    assert "excursion forecaster" in out["reasons"][0]
+    budget = LiquidationBudget(0.01, 7.0)
+    ctx = MarketContext(venue="binance-usdm", symbol="BTCUSDT")
+    equity, price = out["equity"], world["mark"]
+    fitted = liquidation_forecaster(world["bars"], world["as_of"])
+    lev = budget.decide(SizingState(equity=equity, price=price, context=ctx, liquidation_forecaster=fitted))
+    lp = budget.liquidation_price(ctx, equity, price, lev.target_leverage)
+    assert lp is not None
+    direct = liquidation_forecasts(world["bars"], world["as_of"], "long", (price - lp) / price, 7)[0]
+    assert direct == lev.details["prob_liquidation"]
+    assert direct <= 0.01
+
+
+def test_size_cli_json(world: dict[str, Any], tmp_path: Path) -> None:
+    # The CLI reads OHLC files: the mark bars as the history (what the forecaster reads of the frame).
+    bars = world["bars"]
+    mark = pd.DataFrame({c: bars[f"mark_{c}"] for c in ("open", "high", "low", "close")}, index=bars.index)
+    mark["volume"] = 1.0
+    mark.index.name = "timestamp"
+    history = tmp_path / "BTCUSDT-mark_1h.parquet"
+    mark.to_parquet(history)
+    spec = {k: v for k, v in world["spec"].items() if k != "tiers"}  # the venue's built-in tiers
+    acc = tmp_path / "account.json"
+    acc.write_text(json.dumps(spec))
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    res = CliRunner().invoke(app, ["size", str(acc), "--policy", str(pol), "--history", str(history), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["positions"]
+    assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
