@@ -174,12 +174,13 @@ def test_forecast_path_is_the_fit_at_each_time(bars: HourlyBars) -> None:
     for model in ("default", "naive"):
         path = forecast_path(bars, ts, model)
         assert len(path) == ts.shape[0]
-        assert np.isnan(path.sigma[:2]).all()  # before the first bar closed: no forecast
-        with pytest.raises(InputError, match="no forecast at time index 0"):
-            path.at(0)
+        # Before a week of bars has closed (WARMUP_BARS): no forecast, the budget holds nothing.
+        assert np.isnan(path.sigma[:4]).all()
+        with pytest.raises(InputError, match="no forecast at time index 3"):
+            path.at(3)
         need = path.required_distances(1, 0.01, 168)
-        assert np.isnan(need[:2]).all()
-        for i in range(3, ts.shape[0]):
+        assert np.isnan(need[:4]).all()
+        for i in range(4, ts.shape[0]):
             direct = forecast_liquidations(bars, ts[i], [1, -1], 0.05, 7, model)
             assert np.array_equal(path.at(i).prob([1, -1], 0.05, 168), direct)
             assert need[i] == pytest.approx(required_distance(path.at(i), 1, 0.01, 168), rel=1e-9)

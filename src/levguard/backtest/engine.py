@@ -28,10 +28,12 @@ import pandas as pd
 from levguard.backtest.metrics import compute_metrics
 from levguard.core.margin import instrument_for, resolve_tiers
 from levguard.core.positions import Position
+from levguard.core.risk.forecast import ForecastPath, HourlyBars, forecast_path
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
 from levguard.core.sizing.policies import CPPI, DrawdownControl, Rebalancer
+from levguard.core.sizing.venue import LiquidationBudget
 from levguard.data.loaders import load_ohlcv
 from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
@@ -327,7 +329,40 @@ def _no_path_dependent(policy: Any) -> None:
             _no_path_dependent(m)
 
 
-def _leverage(policy: Any, close: FloatArray, ppy: float, ctx: MarketContext | None, equity0: float) -> FloatArray:
+def _uses_forecasts(policy: Any) -> bool:
+    # Whether a liquidation budget in the policy (also inside composites and regime switches)
+    # budgets against the liquidation forecaster.
+    if isinstance(policy, LiquidationBudget):
+        return policy.model in ("default", "forecast")
+    members = getattr(policy, "policies", None)
+    if isinstance(members, Mapping):
+        members = tuple(members.values())
+    return isinstance(members, tuple | list) and any(_uses_forecasts(m) for m in members)
+
+
+def _forecast_path(mkt: FloatArray, index: pd.DatetimeIndex, j: int) -> ForecastPath | None:
+    # The liquidation forecaster at every bar's close from instrument j's mark bars, when they
+    # are hourly or finer (None for coarser bars: the budget then uses its closed form).
+    t = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+    if t.shape[0] < 2:
+        return None
+    bars = HourlyBars.from_finer(
+        t, mkt[kb.MKT_MARK_HIGH, :, j], mkt[kb.MKT_MARK_LOW, :, j], mkt[kb.MKT_MARK_CLOSE, :, j]
+    )
+    if bars is None:
+        return None
+    step = int(np.min(np.diff(t)))
+    return forecast_path(bars, t + step)
+
+
+def _leverage(
+    policy: Any,
+    close: FloatArray,
+    ppy: float,
+    ctx: MarketContext | None,
+    equity0: float,
+    forecasts: ForecastPath | None = None,
+) -> FloatArray:
     """Target leverage per bar of the path-independent part of ``policy`` (inf: no limit)."""
     n = close.shape[0]
     if policy is None:
@@ -339,7 +374,12 @@ def _leverage(policy: Any, close: FloatArray, ppy: float, ctx: MarketContext | N
         vol = np.empty(n)
         ewma_vol_path_nb(returns, 0.94, 30, ppy, vol)
         inputs = SeriesInputs(
-            returns=returns, periods_per_year=ppy, price=close, vol_forecast=vol, equity=np.full(n, equity0)
+            returns=returns,
+            periods_per_year=ppy,
+            price=close,
+            vol_forecast=vol,
+            equity=np.full(n, equity0),
+            liquidation_forecasts=forecasts,
         )
         chosen: Any = _with_context(policy, ctx) if ctx is not None else policy
         path = np.asarray(chosen.leverage_path(inputs))
@@ -456,6 +496,14 @@ class Prepared:
     params: dict[str, Any]
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     contexts: list[MarketContext | None] = field(default_factory=list)
+    _forecasts: dict[int, ForecastPath | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def forecasts(self, j: int) -> ForecastPath | None:
+        """The liquidation forecaster at each bar's close for instrument ``j`` (cached; None when
+        the bars are coarser than an hour)."""
+        if j not in self._forecasts:
+            self._forecasts[j] = _forecast_path(self.mkt, self.index, j)
+        return self._forecasts[j]
 
     def directions_of(self, strategy: object) -> FloatArray:
         """Directions (T, K) of another strategy on the same data."""
@@ -477,7 +525,10 @@ class Prepared:
                     "policy: drawdown control and CPPI act on the whole account; give every instrument the same"
                 )
             w = float(self.inst[j, kb.INST_WEIGHT])
-            out[:, j] = _leverage(rest, self.mkt[kb.MKT_CLOSE, :, j], self.ppy, self.contexts[j], equity0 * w)
+            forecasts = self.forecasts(j) if _uses_forecasts(rest) else None
+            out[:, j] = _leverage(
+                rest, self.mkt[kb.MKT_CLOSE, :, j], self.ppy, self.contexts[j], equity0 * w, forecasts
+            )
         assert parts is not None
         return np.ascontiguousarray(out), parts[0], parts[1]
 

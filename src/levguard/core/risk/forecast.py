@@ -165,6 +165,39 @@ class HourlyBars:
         log_high[pos] = np.log(values["high"])
         return cls(int(t[0]), log_close, log_high, log_low, present)
 
+    @classmethod
+    def from_finer(
+        cls, open_ns: np.ndarray, high: Float64Array1D, low: Float64Array1D, close: Float64Array1D
+    ) -> HourlyBars | None:
+        """Return hourly bars from bars of one hour or a divisor of it (None for coarser bars).
+
+        Each UTC hour's bar is the highest high, the lowest low and the last close of the bars
+        opening in it; an hour whose bars are not all there is still used (missing bars only
+        drop extremes).  Hourly bars are taken as they are (:meth:`from_arrays`).
+
+        Raises
+        ------
+        InputError
+            As :meth:`from_arrays`, or a bar length that does not divide an hour.
+        """
+        t = np.asarray(open_ns, dtype=np.int64)
+        if t.ndim != 1 or t.shape[0] < 2:
+            return cls.from_arrays(t, high, low, close)
+        step = int(np.min(np.diff(t)))
+        if step >= HOUR_NS:
+            return cls.from_arrays(t, high, low, close) if step == HOUR_NS else None
+        if step <= 0 or HOUR_NS % step != 0:
+            raise InputError(f"bars of {step} ns do not divide an hour; resample with levguard.data.resample")
+        h = np.asarray(high, dtype=np.float64)
+        lo = np.asarray(low, dtype=np.float64)
+        c = np.asarray(close, dtype=np.float64)
+        hour = t // HOUR_NS
+        starts = np.flatnonzero(np.concatenate(([True], hour[1:] != hour[:-1])))
+        ends = np.concatenate((starts[1:], [t.shape[0]])) - 1
+        return cls.from_arrays(
+            hour[starts] * HOUR_NS, np.maximum.reduceat(h, starts), np.minimum.reduceat(lo, starts), c[ends]
+        )
+
     def last_closed(self, as_of_ns: np.ndarray) -> np.ndarray:
         """Return the grid index of the last present bar closed (open + 1 h) at or before each time.
 
@@ -634,20 +667,23 @@ def forecast_path(
     bars : HourlyBars
         The (mark) bars.
     as_of_ns : (N,) int64
-        Forecast times, UTC ns (e.g. each backtest bar's close).  A time before the first bar
-        closed has no forecast (NaN volatility) instead of an error.
+        Forecast times, UTC ns (e.g. each backtest bar's close).  A time with fewer than
+        :data:`WARMUP_BARS` hours of bars closed before it has no forecast (NaN volatility), so a
+        backtest's budget holds no position while the volatility estimate settles (as its
+        EWMA volatility has a warm-up), instead of an error.
     model, params
         As :func:`forecast_liquidations`.
 
     Notes
     -----
-    ``ForecastPath.at(i).prob(...)`` equals :func:`forecast_liquidations` at ``as_of_ns[i]``.
+    ``ForecastPath.at(i).prob(...)`` equals :func:`forecast_liquidations` at ``as_of_ns[i]``
+    where there is a forecast.
     """
     p_params = _check_model(model, params)
     if not isinstance(bars, HourlyBars):
         raise InputError(f"bars must be HourlyBars, was {type(bars).__name__}")
     t = np.atleast_1d(np.asarray(as_of_ns, dtype=np.int64))
-    early = t < bars.start_ns + HOUR_NS
+    early = t < bars.start_ns + (WARMUP_BARS + 1) * HOUR_NS
     sigma = np.full(t.shape[0], np.nan)
     refit_idx = np.full(t.shape[0], -1, dtype=np.int64)
     if early.all():
