@@ -221,3 +221,58 @@ def test_the_venue_minimum_order_is_the_default_ruin_threshold() -> None:
     assert res.params["min_notional"] == 5.0  # Binance USDⓈ-M
     assert res.ruined_at is None
     assert res.metrics["ruined"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("gap_to", "account_equity"),
+    [
+        (94.0, 9_875.0 - 2_000.0 * 6.0),  # the account is under water: the fund pays its shortfall
+        (95.1125, 100.0),  # BTC's own share is negative, the account is not: the fund is owed 100
+    ],
+)
+def test_a_cross_takeover_books_the_account_once(gap_to: float, account_equity: float) -> None:
+    # Binance cross: a gap takes the account below its maintenance margin; it is bankrupt as a
+    # whole, so what the insurance fund receives (the clearance) or pays (bad debt) is the
+    # account's equity at the fill, once: ETH's maintenance margin must not be counted as a
+    # clearance on its row and again as BTC's bad debt (binance.com/en/support/faq/360033525271:
+    # "a portion of the remaining collateral (if any)" to the fund; a negative balance brought
+    # back to 0 by the fund).
+    close = np.r_[np.full(5, 100.0), np.full(3, gap_to)]
+    a = frame(close, open_=close.copy(), wick=0.0)
+    b = frame(np.full(8, 50.0), wick=0.0)
+    data = {"BTCUSDT": a, "ETHUSDT": b}
+    directions = {"BTCUSDT": np.ones(8), "ETHUSDT": np.ones(8)}
+    policy = {"BTCUSDT": 40.0, "ETHUSDT": 10.0}
+    res = run(data, directions, policy, margin_mode="cross", rebalance="never", check_initial_margin=False)
+    assert res.positions["cash"].iloc[4] == pytest.approx(9_875.0)  # 250k opened at 0.05 %
+    liqs = res.liquidations
+    assert set(liqs["symbol"]) == {"BTCUSDT", "ETHUSDT"}
+    assert liqs["taken_over"].all()
+    assert liqs["fee"].sum() == pytest.approx(max(account_equity, 0.0), abs=1e-6)
+    assert res.metrics["bad_debt"] == pytest.approx(max(-account_equity, 0.0), abs=1e-6)
+    assert (liqs["fee"] - liqs["bad_debt"]).sum() == pytest.approx(account_equity, abs=1e-6)
+    assert (liqs["kept"] == 0.0).all()
+    assert res.equity.iloc[-1] == 0.0
+    assert res.ruined_at == df_index(a)[5]
+
+
+def test_isolated_sleeves_that_lose_everything_ruin_without_a_minimum_order() -> None:
+    # Three equal sleeves (weights 1/3 each: their float sum leaves 1.5e-11 of "idle" capital)
+    # all taken over; with no minimum order only an equity of 0 ruins, and that is what is left.
+    df = crash_frame()
+    data = {s: df for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT")}
+    tiers = TierTable.from_rows([{"notional_floor": 0, "notional_cap": None, "mmr": 0.005, "max_leverage": 100}])
+    res = run(
+        data,
+        {s: np.ones(len(df)) for s in data},
+        {s: 20.0 for s in data},
+        margin_mode="isolated",
+        rebalance="never",
+        tiers=dict.fromkeys(data, tiers),
+        min_notional=0.0,
+    )
+    assert len(res.liquidations) == 3
+    assert res.liquidations["taken_over"].all()
+    assert res.equity.iloc[-1] == 0.0
+    assert res.ruined_at == res.liquidations["timestamp"].iloc[-1]
+    assert res.metrics["ruined"] == 1.0

@@ -92,3 +92,83 @@ def test_deribit_incremental_liquidation_keeps_part_of_the_position() -> None:
     assert pos.qty == pytest.approx(3.0 - liq.qty)
     assert pos.isolated_margin == pytest.approx(liq.kept)
     assert venue.wallet_balance == 1_000.0  # the loss came out of the isolated margin
+
+
+def test_deribit_mark_exactly_at_the_liquidation_price_closes_nothing_and_keeps_the_position() -> None:
+    # 1 BTC long at 100,000 with 1,994.95 of isolated margin: at a mark of 99,000 the margin
+    # balance is exactly Deribit's maintenance margin (1 % + 1 BTC x 0.005 % of 99,000 = 994.95).
+    # The engine flags it (balance <= MM), the incremental rule closes nothing (equity >= MM):
+    # the position stays open with its margin and loss; it must not vanish with the margin paid
+    # back to the wallet as if the 1,000 USDC loss had never happened.
+    sym = "BTC_USDC-PERPETUAL"
+    venue = PaperVenue(
+        "deribit",
+        feeds={sym: [100_000.0] * 3 + [99_000.0] * 5},
+        wallet_balance=1_000.0,
+        funding_rate=0.0,
+        positions=[
+            {"symbol": sym, "qty": 1.0, "entry": 100_000.0, "margin_mode": "isolated", "isolated_margin": 1_994.95}
+        ],
+    )
+    for _ in range(5):
+        venue.step_sync()
+    (rep,) = venue.evaluate().positions
+    assert rep.mark_price == 99_000.0
+    assert rep.liquidatable  # at, not below, the maintenance margin
+    assert all(liq.qty != 0.0 for liq in venue.liquidations)
+    (pos,) = asyncio.run(venue.fetch_positions())
+    assert pos.qty == 1.0
+    assert pos.isolated_margin == pytest.approx(1_994.95)
+    assert venue.wallet_balance == 1_000.0
+
+
+_FLAT_1PCT = [{"notional_floor": 0, "notional_cap": None, "mmr": 0.01, "max_leverage": 50}]
+
+
+def _hl_pair(btc: float, eth: float, wallet: float, btc_qty: float, eth_qty: float) -> PaperVenue:
+    # A Hyperliquid cross account: BTC long losing, ETH short winning, 1 % maintenance on both.
+    return PaperVenue(
+        "hyperliquid",
+        feeds={"BTC": [100_000.0] + [btc] * 3, "ETH": [4_000.0] + [eth] * 3},
+        wallet_balance=wallet,
+        funding_rate=0.0,
+        tiers={"BTC": _FLAT_1PCT, "ETH": _FLAT_1PCT},
+        positions=[
+            {"symbol": "BTC", "qty": btc_qty, "entry": 100_000.0, "margin_mode": "cross", "leverage": 20},
+            {"symbol": "ETH", "qty": eth_qty, "entry": 4_000.0, "margin_mode": "cross", "leverage": 10},
+        ],
+        tick_ns=TEN_S,
+    )
+
+
+def _cross_equity(venue: PaperVenue) -> float:
+    return venue.wallet_balance + sum(r.unrealized_pnl for r in venue.evaluate().positions)
+
+
+def test_hyperliquid_cross_book_close_larger_than_the_wallet_keeps_the_account_equity() -> None:
+    # Wallet 980, BTC -3,000 (MM 70), ETH +2,100 (MM 19): equity 80 <= 89.  BTC (the larger) is
+    # closed in the book without a fee (equity behind it 61 >= 2/3 x 70: no backstop).  The
+    # account keeps its equity, 80, in ETH's profit: closing BTC must not hand it 2,020 USDC by
+    # flooring the wallet at 0 while ETH's profit stays open.
+    venue = _hl_pair(70_000.0, 1_900.0, 980.0, 0.1, -1.0)
+    liq = _until_liquidated(venue)
+    assert liq.symbol == "BTC"
+    assert not liq.taken_over
+    assert liq.fee == 0.0
+    assert [p.symbol for p in asyncio.run(venue.fetch_positions())] == ["ETH"]
+    assert _cross_equity(venue) == pytest.approx(80.0)
+    assert venue.wallet_balance >= 0.0
+
+
+def test_hyperliquid_cross_slice_larger_than_the_wallet_does_not_crash() -> None:
+    # Wallet 3,000, BTC 2 long -20,000 (200k > 100k: sliced), ETH 10 short +18,500: equity 1,500,
+    # below the maintenance margin (1,800 + 215) and above the backstop.  The 20 % slice realises
+    # -4,000, more than the wallet: the account stays solvent and must go on (no InputError for
+    # a negative wallet), its equity unchanged by the fee-less slice.
+    venue = _hl_pair(90_000.0, 2_150.0, 3_000.0, 2.0, -10.0)
+    liq = _until_liquidated(venue)
+    assert liq.partial
+    assert liq.qty == pytest.approx(0.4)
+    assert _cross_equity(venue) == pytest.approx(1_500.0)
+    venue.step_sync()  # the next tick evaluates the account again
+    assert venue.wallet_balance >= 0.0

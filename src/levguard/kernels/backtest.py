@@ -776,17 +776,45 @@ def _liquidate(
             _record_liq(out_liqs, row, t, k, dq, px, -realised, fee, 0.0, coll, left, 1.0, 0.0)
             return 1, fee
     outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
-    fees, taken = _close_whole(t, k, px, outcome, coll, w, cash, qty, entry, inst, out_liqs, row)
+    if cross and outcome == kl.TAKEOVER:
+        return _take_over_account(t, k, px, n_inst, cash, qty, entry, ref_px, inst, out_liqs, row)
+    fees, _taken = _close_whole(t, k, px, outcome, coll, w, cash, qty, entry, inst, out_liqs, row)
+    return 1, fees
+
+
+@jitable
+def _take_over_account(
+    t: int,
+    k: int,
+    px: float,
+    n_inst: int,
+    cash: Float64Array1D,
+    qty: Float64Array1D,
+    entry: Float64Array1D,
+    ref_px: Float64Array1D,
+    inst: Float64Array2D,
+    out_liqs: Float64Array2D,
+    row: int,
+) -> tuple[int, float]:
+    """A cross takeover (or backstop) of instrument k: the account is bankrupt as a whole.
+
+    Every other cross position (spot legs included) goes with it at its reference price: its
+    PnL is realised into the wallet (its row: margin NaN, no fee, no bad debt, kept 0).  Then k
+    is taken over at ``px`` with the whole wallet behind it: its row's ``fee`` is the account's
+    equity left (the clearance) and its ``bad_debt`` the account's shortfall, each counted once
+    (per-position shares would count the others' maintenance margin as a clearance on their
+    rows and again as k's bad debt).  The wallet ends at 0.  Returns (rows written, fees).
+    """
     written = 1
-    if cross and taken > 0.0:
-        for j in range(n_inst):
-            if qty[j] != 0.0:
-                cj = _collateral(j, n_inst, cross, cash, qty, entry, ref_px, inst, tiers)
-                f_j, _tk = _close_whole(
-                    t, j, ref_px[j], kl.TAKEOVER, cj, w, cash, qty, entry, inst, out_liqs, row + written
-                )
-                fees += f_j
-                written += 1
+    for j in range(n_inst):
+        if j != k and qty[j] != 0.0:
+            realised = position_upnl(qty[j], entry[j], ref_px[j], int(inst[j, INST_KIND]) == INVERSE)
+            cash[0] += realised
+            _record_liq(out_liqs, row + written, t, j, qty[j], ref_px[j], -realised, 0.0, 0.0, math.nan, 0.0, 0.0, 1.0)
+            qty[j] = 0.0
+            entry[j] = 0.0
+            written += 1
+    fees, _taken = _close_whole(t, k, px, kl.TAKEOVER, cash[0], 0, cash, qty, entry, inst, out_liqs, row)
     return written, fees
 
 
@@ -1005,6 +1033,10 @@ def simulate_py(
         idle = equity0
         for k in range(n_inst):
             idle -= cash[k]
+        # Weights summing to 1 up to rounding (1/3 each) leave no idle capital: a residue of
+        # 1e-11 would be equity that never trades, and a wiped-out account would never be 0.
+        if abs(idle) <= 1e-9 * abs(equity0):
+            idle = 0.0
     qty = np.zeros(n_inst)
     entry = np.zeros(n_inst)
     ref_px = np.zeros(n_inst)

@@ -506,7 +506,9 @@ class PaperVenue:
         out: list[Liquidation] = []
         for rep in report.positions:
             if rep.liquidatable and rep.margin_mode == "isolated":
-                out.append(self._liquidate_isolated(rep))
+                liq = self._liquidate_isolated(rep)
+                if liq is not None:
+                    out.append(liq)
         if any(r.liquidatable and r.margin_mode == "cross" for r in report.positions):
             out.extend(self._liquidate_cross())
         self.liquidations.extend(out)
@@ -551,10 +553,14 @@ class PaperVenue:
             o.taken_over,
         )
 
-    def _liquidate_isolated(self, rep: PositionReport) -> Liquidation:
+    def _liquidate_isolated(self, rep: PositionReport) -> Liquidation | None:
         pos = self._positions[rep.symbol]
         margin = float(pos.isolated_margin or 0.0)
         o = self._outcome(pos, rep, margin)
+        if o.closed_qty == 0.0:
+            # An incremental rule at exactly the maintenance margin closes nothing: the
+            # position stays open with its margin (and its loss).
+            return None
         if o.partial:
             # The loss and the fee come out of the isolated margin; the rest stays open.
             pos.qty = o.remaining_qty
@@ -580,6 +586,8 @@ class PaperVenue:
             others = [r for r in cross if r is not rep]
             collateral = self.wallet_balance + math.fsum(r.unrealized_pnl - r.maintenance_margin for r in others)
             o = self._outcome(pos, rep, collateral)
+            if o.closed_qty == 0.0:
+                break  # equity exactly at the maintenance margin: an incremental rule closes nothing
             if o.taken_over:
                 inverse = self._inverse
                 for r in cross:
@@ -597,13 +605,31 @@ class PaperVenue:
                 self.wallet_balance += o.trading_pnl - o.fee
                 pos.qty = o.remaining_qty
             else:
-                # The collateral behind the position less what is kept; a shortfall is the fund's.
-                self.wallet_balance = max(self.wallet_balance + o.kept - collateral, 0.0)
+                # The collateral behind the position less what is kept (realised PnL less the
+                # fee; what the fund paid when the equity behind it was negative).
+                self.wallet_balance += o.kept - collateral
                 del self._positions[rep.symbol]
+            self._settle_cross_deficit()
             out.append(self._record(pos, rep, o, collateral))
             if o.partial:
                 break  # re-evaluated at the next tick
         return out
+
+    def _settle_cross_deficit(self) -> None:
+        # A realised loss larger than the cross wallet while other cross positions carry a profit
+        # leaves the account solvent with a negative balance, which the paper account's wallet
+        # cannot hold (core Account): the open cross positions' uPnL is realised into the wallet
+        # at the current marks (entries reset to the marks), the equity unchanged.  A deficit
+        # left with no cross position open is bad debt: the insurance fund brings it to 0.
+        if self.wallet_balance >= 0.0:
+            return
+        marks = self.marks()
+        for p in self._positions.values():
+            if p.mode is MarginMode.CROSS:
+                self.wallet_balance += position_upnl(p.qty, p.entry, marks[p.symbol], self._inverse)
+                p.entry = marks[p.symbol]
+        if self.wallet_balance < 0.0:
+            self.wallet_balance = 0.0
 
     def shock(self, symbol: str, drop: float, ticks: int = 10, *, hold: int = 600) -> None:
         """Script a price move from the next tick on: a geometric fall of ``drop`` (a rise when
