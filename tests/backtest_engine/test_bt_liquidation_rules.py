@@ -276,3 +276,16 @@ def test_isolated_sleeves_that_lose_everything_ruin_without_a_minimum_order() ->
     assert res.equity.iloc[-1] == 0.0
     assert res.ruined_at == res.liquidations["timestamp"].iloc[-1]
     assert res.metrics["ruined"] == 1.0
+
+
+def test_a_book_venue_without_a_minimum_order_is_ruined_at_dust() -> None:
+    # dYdX v4 keeps the remainder after each liquidation; re-entering at 50x down a long slide
+    # shrinks the equity geometrically.  With no minimum order known (min_notional 0) the run is
+    # ruined once its equity is below one millionth of the initial equity, not left trading dust.
+    df = crash_frame(n_flat=10, n_down=600, step=0.01)
+    res = run(df, np.ones(len(df)), 50.0, venue="dydx-v4", symbol="BTC-USD", margin_mode="isolated", min_notional=0.0)
+    assert res.ruined_at is not None
+    assert 0.0 <= res.equity.iloc[-1] < 1e-6 * 10_000.0
+    assert (res.equity.loc[res.ruined_at :] == res.equity.iloc[-1]).all()
+    after = res.trades[res.trades["timestamp"] > res.ruined_at]
+    assert after.empty

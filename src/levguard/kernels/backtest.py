@@ -156,6 +156,7 @@ COUNT_LIQS = 1
 COUNT_CLIPPED = 2
 COUNT_UNFILLED = 3
 COUNT_RUIN = 4  # bar at whose close the account was ruined, -1 if never
+DUST_FRACTION = 1e-6  # an equity below this share of the initial equity is ruin, whatever the venue
 N_COUNTS = 5
 
 # Points of an incremental (restore) liquidation's walk along a bar's adverse path.
@@ -993,10 +994,11 @@ def simulate_py(
        opens after a liquidation.
     6. Equity is marked at each ``mark_close``: ``wallets + sum of uPnL``.
     7. Ruin: when the equity at the close is <= 0 or below :func:`ruin_threshold` (the initial
-       margin of the venue's smallest order), the positions left are closed at the bar's last
-       close with the taker fee (trade kind ``KIND_RUIN``), the bar is recorded in
-       ``out_counts[COUNT_RUIN]`` and the account stops: later bars repeat the equity left,
-       with no funding, fees or trades.
+       margin of the venue's smallest order) or below ``DUST_FRACTION`` (1e-6) of the initial
+       equity (where no minimum order is known, a wiped-out run must not trade dust), the
+       positions left are closed at the bar's last close with the taker fee (trade kind
+       ``KIND_RUIN``), the bar is recorded in ``out_counts[COUNT_RUIN]`` and the account
+       stops: later bars repeat the equity left, with no funding, fees or trades.
 
     Money is conserved: ``equity_T - equity_0 = realised + unrealised PnL - fees - funding
     - liquidation fees + bad debt`` (a takeover's clearance is in the liquidation fees).
@@ -1377,7 +1379,7 @@ def simulate_py(
         eq_prev = equity
         peak = max(peak, equity)
         # 7. Ruin: the account can no longer open the smallest order of its venue.
-        if equity <= 0.0 or equity < ruin_threshold(inst, tiers, mkt[MKT_CLOSE, t]):
+        if equity <= 0.0 or equity < max(ruin_threshold(inst, tiers, mkt[MKT_CLOSE, t]), DUST_FRACTION * equity0):
             ruin_bar = t
             ruin_fees = 0.0
             for k in range(n_inst):
