@@ -716,64 +716,48 @@ def cascade_py(
                 pending[i] = False
                 if round_adl[j]:
                     continue
-                if c <= 0.0:
-                    _reprice(
-                        i,
-                        naive,
-                        side,
-                        qty,
-                        entry,
-                        margin,
-                        lp,
-                        key_at,
-                        caps,
-                        mmrs,
-                        cums,
-                        hk,
-                        hi,
-                        hsize,
-                        pending,
-                        ordk,
-                        ordi,
-                        length,
-                        ptr,
-                    )
-                    continue
-                realised = side[i] * c * (fill - entry[i])
-                left, fee = kl.settle_partial(margin[i], realised, c * fill, liq_fee)
-                if not round_full[j]:
-                    whole_equity = margin[i] + side[i] * qty[i] * (fill - entry[i])
-                    if not left > 0.0 or (
-                        backstop > 0.0 and whole_equity < backstop * tiered_mm(qty[i] * fill, caps, mmrs, cums)
-                    ):
-                        round_full[j] = True
-                        c = qty[i]
-                        round_c[j] = c
-                        realised = side[i] * c * (fill - entry[i])
-                bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
-                if round_full[j]:
-                    kept, _fee, delta, _taken = kl.settle_close(
-                        outcome, margin[i], realised, c * fill, liq_fee, tiered_mm(c * fill, caps, mmrs, cums), backstop
-                    )
-                    pnl[i] += kept - margin[i]
-                    fund += delta
-                    qty[i] = 0.0
-                    margin[i] = 0.0
-                else:
-                    delta = fee
-                    pnl[i] += realised - fee
-                    margin[i] = left
-                    qty[i] -= c
-                    fund += fee
-                if status[i] == 0.0:
-                    n_accounts_liq += 1
-                status[i] = 1.0
-                liq_notional += c * fill
-                n_liq_step += 1
-                if _record_event(out_events, n_events, t, i, side[i] * c, fill, bp, delta, KIND_LIQUIDATION, -1):
-                    n_events += 1
-                else:
-                    overflow += 1
+                if not c <= 0.0:  # something to close (otherwise only reprice the account)
+                    realised = side[i] * c * (fill - entry[i])
+                    left, fee = kl.settle_partial(margin[i], realised, c * fill, liq_fee)
+                    if not round_full[j]:
+                        whole_equity = margin[i] + side[i] * qty[i] * (fill - entry[i])
+                        if not left > 0.0 or (
+                            backstop > 0.0 and whole_equity < backstop * tiered_mm(qty[i] * fill, caps, mmrs, cums)
+                        ):
+                            round_full[j] = True
+                            c = qty[i]
+                            round_c[j] = c
+                            realised = side[i] * c * (fill - entry[i])
+                    bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
+                    if round_full[j]:
+                        kept, _fee, delta, _taken = kl.settle_close(
+                            outcome,
+                            margin[i],
+                            realised,
+                            c * fill,
+                            liq_fee,
+                            tiered_mm(c * fill, caps, mmrs, cums),
+                            backstop,
+                        )
+                        pnl[i] += kept - margin[i]
+                        fund += delta
+                        qty[i] = 0.0
+                        margin[i] = 0.0
+                    else:
+                        delta = fee
+                        pnl[i] += realised - fee
+                        margin[i] = left
+                        qty[i] -= c
+                        fund += fee
+                    if status[i] == 0.0:
+                        n_accounts_liq += 1
+                    status[i] = 1.0
+                    liq_notional += c * fill
+                    n_liq_step += 1
+                    if _record_event(out_events, n_events, t, i, side[i] * c, fill, bp, delta, KIND_LIQUIDATION, -1):
+                        n_events += 1
+                    else:
+                        overflow += 1
                 _reprice(
                     i,
                     naive,

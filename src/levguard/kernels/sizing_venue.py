@@ -133,6 +133,21 @@ def gbm_hit_prob_scalar(barrier: float, nu: float, sigma: float, t: float) -> fl
 
 # --------------------------------------------------------------------------- liquidation budget
 @jitable
+def _upper_end(
+    equity: float,
+    tier_caps: Float64Array1D,
+    tier_floors: Float64Array1D,
+    tier_max_levs: Float64Array1D,
+    below: float,
+    max_leverage: float,
+) -> float:
+    # The budget's upper end: the tier fixed point capped at max_leverage (an empty table: the cap).
+    if tier_caps.shape[0] > 0:
+        return float(tier_fixed_point_scalar(equity, tier_caps, tier_floors, tier_max_levs, below, max_leverage)[0])
+    return max_leverage
+
+
+@jitable
 def budget_liquidation_price(
     leverage: float,
     equity: float,
@@ -307,10 +322,7 @@ def liquidation_budget_path_py(
         out[t] = 0.0
         if not (s > 0.0 and s < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf):
             continue
-        if tier_caps.shape[0] > 0:
-            hi = tier_fixed_point_scalar(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)[0]
-        else:
-            hi = max_leverage
+        hi = _upper_end(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)
         out[t] = liquidation_budget_solve(
             hi, e, p, s, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier,
             horizon_years, monitoring_years, mu, max_prob,
@@ -350,6 +362,31 @@ liquidation_budget_scalar_nb = jit(liquidation_budget_scalar_py)
 
 # --------------------------------------------------------------------------- budget from a required distance
 @jitable
+def _far_enough(
+    leverage: float,
+    min_distance: float,
+    equity: float,
+    price: float,
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    no_caps: Float64Array1D,
+    no_tier: Float64Array1D,
+) -> bool:
+    # Whether the liquidation price at `leverage` is at least `min_distance` from the price
+    # (always, without a liquidation price).
+    lp = budget_liquidation_price(
+        leverage, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
+    )
+    return not (lp > 0.0 and lp < math.inf) or side * (price - lp) / price >= min_distance
+
+
+@jitable
 def distance_budget_solve(
     hi: float,
     min_distance: float,
@@ -372,18 +409,18 @@ def distance_budget_solve(
     never grows with ``L``, so bisection keeps ``d(lo) >= min_distance > d(hi)`` until
     ``hi - lo <= 1e-10 max(hi, 1e-12)``, as :func:`liquidation_budget_solve`.
     """
-    lp = budget_liquidation_price(
-        hi, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
-    )
-    if not (lp > 0.0 and lp < math.inf) or side * (price - lp) / price >= min_distance:
+    if _far_enough(
+        hi, min_distance, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps,
+        no_tier,
+    ):  # fmt: skip
         return hi, False
     lo = 0.0
     while hi - lo > 1e-10 * max(hi, 1e-12):
         mid = 0.5 * (lo + hi)
-        lp = budget_liquidation_price(
-            mid, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
-        )
-        if not (lp > 0.0 and lp < math.inf) or side * (price - lp) / price >= min_distance:
+        if _far_enough(
+            mid, min_distance, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums,
+            no_caps, no_tier,
+        ):  # fmt: skip
             lo = mid
         else:
             hi = mid
@@ -442,10 +479,7 @@ def distance_budget_path_py(
         out[t] = 0.0
         if not (d > 0.0 and d < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf):
             continue
-        if tier_caps.shape[0] > 0:
-            hi = tier_fixed_point_scalar(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)[0]
-        else:
-            hi = max_leverage
+        hi = _upper_end(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)
         out[t] = distance_budget_solve(
             hi, d, e, p, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
         )[0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from levguard._typing import Float64Array1D
+from levguard.core.risk._liquidation_models import _side
 from levguard.core.risk.excursion import (
     HORIZON_GRID_HOURS,
     ExcursionDistribution,
@@ -216,10 +217,6 @@ class HourlyBars:
         return out
 
 
-def _is_number(x: object) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
 def parse_sides(side: object) -> Float64Array1D:
     """Return +1/-1 per side given as ``"long"``/``"short"``/``+1``/``-1`` (a scalar or a sequence).
 
@@ -233,17 +230,7 @@ def parse_sides(side: object) -> Float64Array1D:
         raise InputError(f"side must be a scalar or one-dimensional, had shape {arr.shape}")
     out = np.empty(arr.shape[0], dtype=np.float64)
     for i, s in enumerate(arr):
-        word = s.strip().lower() if isinstance(s, str) else None
-        if word in ("long", "short"):
-            out[i] = 1.0 if word == "long" else -1.0
-        elif (
-            not isinstance(s, (str, bool, np.bool_))
-            and isinstance(s, (int, float, np.integer, np.floating))
-            and s in (1, -1)
-        ):
-            out[i] = float(s)
-        else:
-            raise InputError(f"side must be 'long', 'short', +1 or -1, was {s!r}")
+        out[i] = float(_side(s))
     return out
 
 
