@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest bench clean
+.PHONY: demo test lint typecheck layers pytest warmup bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Compile every numba kernel once (cached on disk) so no later command pays JIT time.
+warmup: $(STAMP)
+	$(BIN)/levguard warmup
+
+demo: warmup
 	$(BIN)/levguard demo
 
 lint: $(STAMP)
@@ -25,7 +29,7 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: warmup
 	$(BIN)/pytest -q
 
 test: lint typecheck layers pytest

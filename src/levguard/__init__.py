@@ -5,7 +5,13 @@ The curated public API (re-exports only)::
     levguard.evaluate_account(spec) -> AccountReport
     levguard.margin.isolated_liquidation_prices(qty, entry_price, isolated_margin, tiers, venue)
     levguard.liquidation_outcome(venue, qty, entry_price, fill_price, margin) -> LiquidationOutcome
+
+The facades are attributes imported on first use: ``levguard.risk``, ``levguard.backtest``,
+``levguard.sim``, ``levguard.sizing``, ``levguard.options``, ``levguard.data``, ``levguard.report``.
 """
+
+from importlib import import_module
+from typing import Any
 
 from levguard.core.instruments import ContractKind, Instrument
 from levguard.core.liquidation_outcome import LiquidationOutcome, liquidation_outcome
@@ -26,6 +32,25 @@ from levguard.errors import (
 from levguard.margin import evaluate_account, isolated_liquidation_prices, load_tiers
 
 __version__ = "0.1.0"
+
+# The facades are attributes of the package (``import levguard; levguard.risk.realized_vol``),
+# imported on first access so that ``import levguard`` stays light (no pandas, no numba).
+_SUBPACKAGES = frozenset(
+    {"backtest", "config", "data", "live", "margin", "options", "report", "risk", "sim", "sizing", "venues"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        module = import_module(f"levguard.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'levguard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBPACKAGES)
+
 
 __all__ = [
     "Account",

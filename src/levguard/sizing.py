@@ -116,6 +116,8 @@ def size_account(
     equity = report.equity
     if not equity > 0:
         raise InputError(f"the account's equity must be > 0 to size it, was {equity!r}")
+    if vol is not None and not (isinstance(vol, int | float) and math.isfinite(vol) and vol > 0):
+        raise InputError(f"vol must be a finite annualised volatility > 0 (e.g. 0.6), was {vol!r}")
     sigma: float | None = vol
     returns = None
     fitted: Any = forecaster
@@ -190,6 +192,12 @@ def size_account(
         liquidation_forecaster=main_forecaster,
     )
     decision = pol.decide(state)
+    if decision.binding_constraint.endswith("no_forecast") and history is None and vol is None and forecaster is None:
+        # Sizing to zero because no input was given reads as "close everything": say what is missing.
+        raise InputError(
+            "the policy needs a volatility: give a price history (history=, --history FILE) "
+            "or a volatility (vol=, --vol 0.6)"
+        )
     target = decision.target_leverage
     after = reb.apply(current, target, eq_unit)
     rows = []

@@ -107,3 +107,30 @@ def test_cli_size(tmp_path: Path) -> None:
     assert err.exit_code == 2
     assert "policy.target_vol: must be greater than 0 (was -1)" in err.stderr
     assert len(err.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("vol", [0.0, -0.6, float("nan"), float("inf")])
+def test_size_account_refuses_an_unusable_vol(vol: float) -> None:
+    from levguard.errors import InputError
+
+    with pytest.raises(InputError, match=r"vol must be a finite annualised volatility > 0"):
+        size_account(ACCOUNT, POLICY, vol=vol)
+
+
+def test_size_without_any_vol_source_names_the_missing_input(tmp_path: Path) -> None:
+    from levguard.errors import InputError
+
+    with pytest.raises(InputError, match="needs a volatility"):
+        size_account(ACCOUNT, POLICY)
+    # A policy that needs no volatility still sizes without one.
+    fixed = size_account(ACCOUNT, {"policy": {"type": "fixed", "leverage": 2}})
+    assert fixed["target_leverage"] == pytest.approx(2.0)
+    acc = tmp_path / "account.yaml"
+    acc.write_text(yaml.safe_dump(ACCOUNT))
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(yaml.safe_dump(POLICY))
+    for extra in ([], ["--vol", "0"], ["--vol", "nan"], ["--vol", "-0.6"]):
+        res = runner.invoke(app, ["size", str(acc), "--policy", str(pol), *extra])
+        assert res.exit_code == 2, (extra, res.output)
+        assert res.output.startswith("levguard: error: "), res.output
+        assert res.output.count("\n") == 1, res.output

@@ -153,3 +153,44 @@ def test_margin_with_a_tiers_file(tmp_path: Path) -> None:
     assert p["liquidation_price"] == pytest.approx((5000 - 100 * 150) / (100 * 0.01 - 100))
     bad = runner.invoke(app, ["margin", str(spec), "--tiers", str(spec)])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("qty", ["-1", "0", "nan"])
+def test_liq_refuses_a_qty_that_contradicts_the_side(qty: str) -> None:
+    args = ["liq", "--side", "long", "--entry", "60000", "--leverage", "10", "--wallet", "1000", "--qty", qty]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("levguard: error: --qty must be > 0")
+    assert res.output.count("\n") == 1
+
+
+def _levguard(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "from levguard.cli.main import run; run()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["liq", "--side", "sideways", "--entry", "1", "--leverage", "1", "--wallet", "1"], "'sideways' is not one of"),
+        (["liq", "--entry", "1"], "Missing option"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(args: list[str], needle: str) -> None:
+    res = _levguard(*args)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert res.stderr.startswith("levguard: error: ")
+    assert needle in res.stderr
+    assert res.stderr.count("\n") == 1, res.stderr
+
+
+def test_version_and_help_order() -> None:
+    res = _levguard("--version")
+    assert (res.returncode, res.stdout.strip()) == (0, f"levguard {levguard.__version__}")
+    helptext = _levguard("--help").stdout
+    order = [helptext.index(f"\n  {name} ") for name in ("margin", "liq", "size", "risk", "backtest", "demo")]
+    assert order == sorted(order)
+    assert "<bool>" not in helptext
+    assert "<bool>" not in _levguard("liq", "--help").stdout

@@ -17,6 +17,7 @@ data_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 EXIT_BAD_INPUT = 2
@@ -115,7 +116,10 @@ _register()
 
 @data_app.command("index")
 def index_cmd(
-    files: Annotated[list[str], typer.Argument(help="Two or more OHLCV files of the same instrument, one per source.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="FILES", help="Two or more OHLCV files of the same instrument, one per source."),
+    ],
     out: Annotated[str | None, typer.Option(help="Write the index series (.parquet or .csv).")] = None,
     column: Annotated[str, typer.Option(help="Price column to aggregate.")] = "close",
     weights: Annotated[str, typer.Option(help="equal or volume.")] = "equal",

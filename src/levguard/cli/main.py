@@ -28,33 +28,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: readable without a TTY, no "<bool>" metavars on flags
 )
 
 
-def _register_subcommands() -> None:
-    from levguard.cli.backtest import backtest
-    from levguard.cli.cascade import calibrate, cascade
-    from levguard.cli.data import data_app
-    from levguard.cli.guard import guard, guard_enable
-    from levguard.cli.risk import risk
-    from levguard.cli.serve import serve, serve_token
-    from levguard.cli.size import size
-    from levguard.cli.validate import validate_app
+def _version(value: bool) -> None:
+    if value:
+        from levguard import __version__
 
-    app.add_typer(data_app, name="data")
-    app.command("risk")(risk)
-    app.command("size")(size)
-    app.command("backtest")(backtest)
-    app.command("cascade")(cascade)
-    app.command("calibrate")(calibrate)
-    app.command("guard")(guard)
-    app.command("guard-enable")(guard_enable)
-    app.command("serve")(serve)
-    app.command("serve-token")(serve_token)
-    app.add_typer(validate_app, name="validate")
+        typer.echo(f"levguard {__version__}")
+        raise typer.Exit()
 
 
-_register_subcommands()
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Systematic leverage management for crypto derivatives."""
 
 
 def _print_json(obj: Any) -> None:
@@ -87,7 +79,6 @@ class Mode(StrEnum):
     isolated = "isolated"
 
 
-@app.command()
 def margin(
     file: Annotated[str, typer.Argument(help="Account spec (JSON or YAML), or - for standard input.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -102,12 +93,15 @@ def margin(
 
     try:
         spec = load_spec_stream(sys.stdin, "<stdin>") if file == "-" else load_spec(file)
+        if not isinstance(spec, dict):
+            # A file holding a plain string must not be taken for the name of another file.
+            raise InputError(
+                f"{file}: an account spec must be a mapping (venue, positions, ...), was {type(spec).__name__}"
+            )
         if tiers is not None:
             extra = load_spec(tiers)
             if not isinstance(extra, dict):
                 raise InputError(f"--tiers file {tiers!r} must map symbol -> list of tiers, was {type(extra).__name__}")
-            if not isinstance(spec, dict):
-                raise InputError(f"account spec must be an object, was {type(spec).__name__}")
             own = spec.get("tiers")
             if own is not None and not isinstance(own, dict):
                 raise InputError(f"tiers must map symbol -> list of tiers, was {type(own).__name__}")
@@ -119,7 +113,6 @@ def margin(
     _show(report, as_json)
 
 
-@app.command()
 def liq(
     venue: Annotated[str, typer.Option(help="Rule set, e.g. binance-usdm (see `levguard venues`).")] = "binance-usdm",
     symbol: Annotated[str, typer.Option(help="Symbol, e.g. BTCUSDT.")] = "BTCUSDT",
@@ -149,6 +142,9 @@ def liq(
                 if model.kind.value == "linear"
                 else (wallet * leverage * entry / size)
             )
+        elif not (math.isfinite(qty) and qty > 0):
+            # The side says the direction; a signed or zero qty would silently contradict it.
+            raise LevguardError(f"--qty must be > 0 and finite (the direction is --side), was {qty!r}")
         else:
             contracts = qty
         position: dict[str, Any] = {
@@ -182,7 +178,6 @@ def liq(
         )
 
 
-@app.command()
 def venues() -> None:
     """List the venue rule sets and their sources."""
     from rich.table import Table
@@ -410,7 +405,6 @@ def _print_real_market(market: dict[str, Any], label: str) -> None:
     )
 
 
-@app.command()
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
     report_path: Annotated[
@@ -547,15 +541,68 @@ def demo(
     )
 
 
+def _register_commands() -> None:
+    """Register the commands in the order a user meets them (``levguard --help`` lists them so)."""
+    from levguard.cli.backtest import backtest
+    from levguard.cli.cascade import calibrate, cascade
+    from levguard.cli.data import data_app
+    from levguard.cli.guard import guard, guard_enable
+    from levguard.cli.risk import risk
+    from levguard.cli.serve import serve, serve_token
+    from levguard.cli.size import size
+    from levguard.cli.validate import validate_app
+    from levguard.cli.warmup import warmup
+
+    for name, command in (
+        ("margin", margin),
+        ("liq", liq),
+        ("size", size),
+        ("risk", risk),
+        ("backtest", backtest),
+        ("demo", demo),
+        ("cascade", cascade),
+        ("calibrate", calibrate),
+        ("guard", guard),
+        ("guard-enable", guard_enable),
+        ("serve", serve),
+        ("serve-token", serve_token),
+    ):
+        app.command(name)(command)
+    app.add_typer(validate_app, name="validate")
+    app.add_typer(data_app, name="data")
+    app.command("venues")(venues)
+    app.command("warmup")(warmup)
+
+
+_register_commands()
+
+
 def run() -> None:
-    """Console-script entry point: Typer's usage errors also exit 2; our errors print one line."""
+    """Console-script entry point: every error, ours or a usage error, is one line and exit 2."""
+    # click's UsageError (Typer vendors click in recent releases, so it is reached through
+    # Typer's own public BadParameter rather than imported from click).
+    usage_error: type[Exception] = typer.BadParameter.__mro__[1]
     try:
-        app()
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "levguard"
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())  # `levguard` alone (or a group alone) shows its help
+            sys.exit(0)
+        message = exc.format_message()  # type: ignore[attr-defined]
+        Console(stderr=True, highlight=False).print(
+            f"levguard: error: {one_line(message)} (see '{where} --help')", markup=False, soft_wrap=True
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    except typer.Abort:
+        sys.exit(130)
     except LevguardError as exc:  # pragma: no cover - commands catch their own
         Console(stderr=True, highlight=False).print(
             f"levguard: error: {one_line(str(exc))}", markup=False, soft_wrap=True
         )
         sys.exit(EXIT_BAD_INPUT)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

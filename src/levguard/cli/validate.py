@@ -27,6 +27,7 @@ validate_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 EXIT_FAILED_CHECKS = 1
@@ -238,14 +239,16 @@ def liquidation(
     bars: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="BARS",
             help="OHLCV 1h files, one per asset (asset = file name without -PERP_1h). "
-            "None: the embedded synthetic market."
+            "None: the embedded synthetic market.",
         ),
     ] = None,
     mark: Annotated[
         list[str] | None,
         typer.Option(
             "--mark",
+            metavar="FILE",
             help="Mark-price klines, one per BARS file in the same order. Default: a sibling file with MARK "
             "in place of PERP (BTCUSDT-MARK_1h.csv beside BTCUSDT-PERP_1h.csv), else the last price.",
         ),
@@ -259,12 +262,14 @@ def liquidation(
     model: Annotated[str, typer.Option(help="Forecast model under test (see FORECAST_MODELS).")] = "default",
     baseline: Annotated[str, typer.Option(help="Baseline model.")] = "naive",
     leverage: Annotated[
-        list[float] | None, typer.Option("--leverage", help="Leverage (repeat; default 5, 10, 20).")
+        list[float] | None, typer.Option("--leverage", metavar="X", help="Leverage (repeat; default 5, 10, 20).")
     ] = None,
     horizon: Annotated[
-        list[float] | None, typer.Option("--horizon", help="Horizon in days (repeat; default 1, 7).")
+        list[float] | None, typer.Option("--horizon", metavar="DAYS", help="Horizon in days (repeat; default 1, 7).")
     ] = None,
-    side: Annotated[list[str] | None, typer.Option("--side", help="long and/or short (default both).")] = None,
+    side: Annotated[
+        list[str] | None, typer.Option("--side", metavar="long|short", help="long and/or short (default both).")
+    ] = None,
     by_side: Annotated[bool, typer.Option("--by-side", help="Also score each side.")] = False,
     by_leverage: Annotated[bool, typer.Option("--by-leverage", help="Also score each leverage.")] = False,
     venue: Annotated[str, typer.Option(help="Margin rules of the test positions.")] = "binance-usdm",

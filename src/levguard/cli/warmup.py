@@ -1,0 +1,239 @@
+"""``levguard warmup``: compile every numba kernel once, so no later command pays JIT time.
+
+levguard's hot loops are numba kernels compiled on first call and cached on disk next to their
+source (``cache=True``). A fresh install therefore pays compile time on the first backtest, sweep,
+cascade or forecast. ``levguard warmup`` runs one small workload per family of kernels through
+the same public functions the commands call (so the cached machine code has the argument types
+real runs use), spread over ``--jobs`` processes. ``make demo`` and ``make test`` run it first.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Annotated, Any
+
+import typer
+
+from levguard.cli._errors import fail
+
+_YEAR_OF_HOURS = 24 * 365
+
+
+def _frame(hours: int = _YEAR_OF_HOURS) -> Any:
+    """The last ``hours`` of the embedded default market as one backtest frame."""
+    from levguard.data.default import default_market
+    from levguard.data.perp import perp_frame
+
+    market = default_market()
+    data = perp_frame(market.ohlcv, market.mark, market.funding)
+    data.attrs["symbol"] = "BTCUSDT"
+    return data.iloc[-hours:]
+
+
+def _backtest() -> None:
+    """The backtest kernel under every policy family, both margin modes and both order types."""
+    from levguard.backtest import (
+        BuyAndHold,
+        EmaCrossover,
+        FundingCarry,
+        TimeSeriesMomentum,
+        ZScoreMeanReversion,
+        run,
+    )
+    from levguard.core.sizing.base import Composite, FixedLeverage
+    from levguard.core.sizing.policies import CPPI, DrawdownControl, GapCap, Kelly, VolatilityTarget
+    from levguard.core.sizing.venue import LiquidationBudget, TierCap
+
+    data = _frame()
+    policies = [
+        FixedLeverage(3.0),
+        VolatilityTarget(target_vol=0.6, max_leverage=5.0),
+        Kelly(fraction=0.5, max_leverage=5.0),
+        DrawdownControl(max_drawdown=0.3, base_leverage=3.0),
+        CPPI(floor=0.7, multiplier=3.0, max_leverage=5.0),
+        Composite(VolatilityTarget(target_vol=0.6, max_leverage=5.0), TierCap(), GapCap(max_gap=0.3)),
+        LiquidationBudget(max_prob=0.01, horizon_days=7, max_leverage=10.0),
+    ]
+    strategies = [BuyAndHold(), EmaCrossover(24, 120), TimeSeriesMomentum(), ZScoreMeanReversion()]
+    for mode in ("isolated", "cross"):
+        for policy in policies:
+            run(data, BuyAndHold(), policy, margin_mode=mode, rebalance={"band": 0.2})
+    for strategy in strategies:
+        run(data, strategy, FixedLeverage(2.0), stop_loss=0.05, take_profit=0.1)
+    run(data, BuyAndHold(), FixedLeverage(2.0), execution="limit", limit_offset_bps=5.0)
+    run({"BTCUSDT": data, "ETHUSDT": data}, BuyAndHold(), FixedLeverage(2.0), margin_mode="cross")
+    spot = data.drop(columns=[c for c in data.columns if c.startswith("mark_") or c == "funding_rate"])
+    run(
+        {"BTCUSDT": data, "BTC/USDT": spot},
+        FundingCarry("BTCUSDT", "BTC/USDT"),
+        FixedLeverage(1.0),
+        margin_mode="cross",
+        spot=("BTC/USDT",),
+    )
+
+
+def _sweep() -> None:
+    """The parallel sweep kernel and the walk-forward on the real backtester."""
+    from levguard.backtest import EmaCrossover, sweep, walk_forward
+    from levguard.core.sizing.base import FixedLeverage
+
+    data = _frame()
+    strategies = {"ema": (EmaCrossover, {"fast": [12, 24], "slow": [120]})}
+    policies = {"fixed": (FixedLeverage, {"leverage": [1.0, 3.0]})}
+    sweep(data, strategies, policies, grid={"stop_loss": [0.0, 0.05]})
+    walk_forward(data, strategies, policies, train_bars=24 * 120, test_bars=24 * 60)
+
+
+def _calibrate() -> None:
+    """The policy-search evaluator (grid and random search, walk-forward on returns)."""
+    import numpy as np
+
+    from levguard.backtest.calibrate import grid_search, random_search
+    from levguard.backtest.walkforward import walk_forward
+    from levguard.core.sizing.base import FixedLeverage
+
+    r = np.random.default_rng(0).normal(0.0, 0.01, 2_000)
+
+    def factory(leverage: float) -> FixedLeverage:
+        return FixedLeverage(leverage)
+
+    grid_search(factory, {"leverage": [1.0, 2.0]}, r, 8_760.0, constraints={"max_liq_prob": 0.5})
+    random_search(factory, {"leverage": (0.5, 3.0)}, 4, 0, r, 8_760.0)
+    walk_forward(factory, {"leverage": [1.0, 2.0]}, r, 8_760.0, train=500, test=250)
+
+
+def _cascade() -> None:
+    """The cascade kernel on one path and a small Monte Carlo of jump paths."""
+    from levguard.sim import Market, monte_carlo, population_from_distribution, simulate_path
+    from levguard.sim.paths import path_for
+
+    population = population_from_distribution(n=2_000, price=60_000.0, seed=1, total_notional=2e7)
+    spec = {"model": "jump", "s0": 60_000.0, "sigma": 0.8, "n_steps": 240, "dt_years": 1.9e-6, "seed": 7}
+    market = Market(depth=3e4, impact="linear", half_life_steps=30)
+    simulate_path(population, path_for(spec, 0), market=market)
+    monte_carlo(population, spec, 4, market=market)
+    monte_carlo(population, {**spec, "model": "garch_t"}, 2, market=market)
+
+
+def _risk() -> None:
+    """Volatility, VaR/ES and the probability-of-liquidation models (closed forms and Monte Carlo)."""
+    import numpy as np
+
+    from levguard import risk
+
+    r = np.random.default_rng(0).standard_t(4, 2_000) * 0.01
+    risk.ewma_variance(r)
+    risk.fhs_var(r, 0.02, 0.99, horizon_days=5, n_sims=2_000, seed=0)
+    for model, params in (
+        ("gbm", {}),
+        ("merton", {"lam": 20.0, "jump_mean": -0.02, "jump_std": 0.03, "n_paths": 2_000, "seed": 0}),
+        ("garch_t", {"omega": 1e-5, "alpha": 0.1, "beta": 0.85, "nu": 5.0, "n_paths": 2_000, "seed": 0}),
+        ("bootstrap", {"returns": r, "n_paths": 2_000, "seed": 0}),
+    ):
+        risk.prob_liquidation("long", 60_000.0, 50_000.0, 0.8, 7.0, model=model, **params)
+
+
+def _forecast() -> None:
+    """The liquidation forecaster (fit and forecasts) and the account risk report."""
+    import numpy as np
+
+    from levguard import risk
+
+    data = _frame()
+    as_of = data.index[-24 * 30 :: 24]
+    risk.liquidation_forecasts(data, as_of, "long", np.full(len(as_of), 0.05), 7.0)
+
+
+def _sizing() -> None:
+    """Sizing kernels: policy paths, regimes, the venue-aware budgets, account sizing."""
+    from importlib import resources
+
+    from levguard.margin import parse_spec_text
+    from levguard.sizing import size_account
+
+    samples = resources.files("levguard.resources").joinpath("samples")
+    account = parse_spec_text(samples.joinpath("cross_account.yaml").read_text(encoding="utf-8"), "cross_account.yaml")
+    policy = parse_spec_text(samples.joinpath("policy.yaml").read_text(encoding="utf-8"), "policy.yaml")
+    size_account(account, policy, vol=0.6)
+    size_account(account, policy, history=_frame(24 * 200))
+
+
+def _margin_and_data() -> None:
+    """Margin arrays, the synthetic market generator and the oracle's mark-price rule."""
+    import numpy as np
+
+    from levguard.core.rules import get_venue
+    from levguard.data import synth_market
+    from levguard.data.oracle import build_mark_frame
+    from levguard.margin import isolated_liquidation_prices
+
+    tiers = get_venue("binance-usdm").builtin_tiers["BTCUSDT"]
+    n = 1_000
+    isolated_liquidation_prices(np.full(n, 0.1), np.full(n, 60_000.0), np.full(n, 600.0), tiers, "binance-usdm")
+    market = synth_market(years=0.05, seed=1)
+    close = market.ohlcv["close"]
+    build_mark_frame(close, close * 1.0001, market.funding)
+
+
+WORKLOADS: dict[str, Callable[[], None]] = {
+    "backtest": _backtest,
+    "sweep": _sweep,
+    "cascade": _cascade,
+    "forecast": _forecast,
+    "risk": _risk,
+    "sizing": _sizing,
+    "calibrate": _calibrate,
+    "margin+data": _margin_and_data,
+}
+
+
+def _run_one(name: str) -> tuple[str, float]:
+    started = time.perf_counter()
+    WORKLOADS[name]()
+    return name, time.perf_counter() - started
+
+
+def warm(jobs: int, names: list[str] | None = None) -> dict[str, float]:
+    """Run the workloads ``names`` (default all) in ``jobs`` processes; return seconds per workload."""
+    names = names if names else list(WORKLOADS)
+    if jobs <= 1:
+        return dict(_run_one(n) for n in names)
+    seconds: dict[str, float] = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for future in as_completed([pool.submit(_run_one, n) for n in names]):
+            name, took = future.result()
+            seconds[name] = took
+    return seconds
+
+
+def warmup(
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Processes to compile in (0: the CPU count).")] = 0,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", metavar="NAME", help="Only this workload (repeatable).")
+    ] = None,
+) -> None:
+    """Compile every numba kernel once (cached on disk), so later commands start at once."""
+    from levguard.kernels._jit import NUMBA_DISABLED
+
+    if NUMBA_DISABLED:
+        typer.echo("numba is disabled (LEVGUARD_DISABLE_NUMBA): nothing to compile")
+        return
+    unknown = sorted(set(only or ()) - set(WORKLOADS))
+    if unknown:
+        fail(f"--only must be one of {', '.join(WORKLOADS)}, was {unknown[0]!r}")
+        return
+    jobs = jobs or os.cpu_count() or 1
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="levguard-warmup-") as cwd:
+        here = os.getcwd()
+        os.chdir(cwd)  # any file a workload writes lands in a folder that is removed
+        try:
+            seconds = warm(jobs, only)
+        finally:
+            os.chdir(here)
+    parts = ", ".join(f"{name} {took:.1f}s" for name, took in sorted(seconds.items(), key=lambda kv: -kv[1]))
+    typer.echo(f"warmup: compiled in {time.perf_counter() - started:.1f}s on {jobs} processes ({parts})")
