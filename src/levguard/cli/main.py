@@ -547,6 +547,7 @@ def _register_commands() -> None:
     from levguard.cli.cascade import calibrate, cascade
     from levguard.cli.data import data_app
     from levguard.cli.guard import guard, guard_enable
+    from levguard.cli.init import init
     from levguard.cli.risk import risk
     from levguard.cli.serve import serve, serve_token
     from levguard.cli.size import size
@@ -554,6 +555,7 @@ def _register_commands() -> None:
     from levguard.cli.warmup import warmup
 
     for name, command in (
+        ("init", init),
         ("margin", margin),
         ("liq", liq),
         ("size", size),
