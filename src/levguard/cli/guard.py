@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -221,7 +222,7 @@ def _table(reports: list[dict[str, Any]], title: str) -> Any:
                 f"{p['mark']:,.2f}",
                 f"{lp:,.2f}" if lp else "none",
                 f"{p['distance']:.1%}" if p["distance"] != float("inf") else "∞",
-                f"{p['p_liq']:.1%}",
+                f"{p['p_liq']:.1%}" if p.get("p_liq") is not None and math.isfinite(p["p_liq"]) else "—",
                 f"{p['leverage']:.2f}x → {p['target_leverage']:.2f}x",
                 f"[{colors[p['state']]}]{p['state']}[/]",
                 action,
@@ -281,6 +282,7 @@ def guard(
         _fail("give a CONFIG or --paper-demo, not both")
     if not paper_demo and config is None:
         _fail("give a guardian CONFIG file (docs/guardian.md) or --paper-demo")
+    tmp: str | None = None
     try:
         if paper_demo:
             import tempfile
@@ -313,20 +315,35 @@ def guard(
             )
         )
     except LevguardError as exc:
+        _remove(tmp)
         _fail(str(exc))
         return
     except KeyboardInterrupt:
+        _remove(tmp)
         raise typer.Exit(130) from None
-    if as_json:
-        sys.stdout.write(json.dumps(last, indent=1, default=str) + "\n")
-        return
-    from rich.console import Console
+    try:
+        if as_json:
+            sys.stdout.write(json.dumps(last, indent=1, default=str) + "\n")
+            return
+        from rich.console import Console
 
-    out = Console()
-    if not show:
-        out.print(_table(last, "levguard guardian: last cycle"))
-    if paper_demo:
-        _demo_summary(out, guardian, papers)
+        # Without a terminal (a pipe, a log file) the table is drawn wide instead of at 80 columns,
+        # so nothing is cut to "acco…".
+        out = Console(width=None if sys.stdout.isatty() else 200)
+        if not show:
+            out.print(_table(last, "levguard guardian: last cycle"))
+        if paper_demo:
+            _demo_summary(out, guardian, papers, cfg)
+    finally:
+        _remove(tmp)
+
+
+def _remove(tmp: str | None) -> None:
+    """Remove the paper demo's temporary database folder."""
+    if tmp is not None:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def guard_enable(
@@ -362,7 +379,7 @@ def guard_enable(
     sys.stdout.write(f"{account}: acting enabled ({state})\n")
 
 
-def _demo_summary(out: Any, guardian: Any, papers: list[Any]) -> None:
+def _demo_summary(out: Any, guardian: Any, papers: list[Any], cfg: Any) -> None:
     """What happened in the paper demo, against the same crash without the guardian."""
     import pandas as pd
 
@@ -377,25 +394,47 @@ def _demo_summary(out: Any, guardian: Any, papers: list[Any]) -> None:
     store = guardian.store
     alerts = store.alerts(limit=1000)
     orders = store.orders(limit=1000)
-    out.print("\n[bold]Paper demo[/]: a 12x BTCUSDT long through a scripted 30 % crash.")
+    account = cfg.accounts[0]
+    th = account.thresholds
+    start = float(_DEMO["accounts"][0]["venue"]["wallet_balance"])
+    out.print("\nPaper demo: a 12x BTCUSDT long (10,000 USDT) through a scripted 30 % crash.", markup=False)
+    out.print(
+        "Thresholds (warn / danger / act): "
+        f"margin ratio {' / '.join(f'{x:.0%}' for x in th.margin_ratio)}; "
+        f"distance to liquidation {' / '.join(f'{x:.0%}' for x in th.distance)}; "
+        f"P(liq) {' / '.join(f'{x:.0%}' for x in th.p_liq)}; "
+        f"the guardian sells down to {account.actions.target_leverage:g}x in steps of "
+        f"{account.actions.step_fraction:.0%} at ACT.",
+        markup=False,
+    )
     for a in reversed(alerts):
         if a["kind"] in ("state", "action"):
-            out.print(f"  [{a['level']}] {a['message']}")
+            out.print(f"  [{a['level']}] {a['message']}", markup=False)
+    with_guard = float(venue.evaluate().equity)
+    without = float(twin.evaluate().equity)
     if twin.liquidations:
         liq = twin.liquidations[0]
         when = pd.Timestamp(liq.ts_ns, unit="ns", tz="UTC").strftime("%H:%M")
         out.print(
             f"Without the guardian the venue liquidates the position at {liq.price:,.2f} "
-            f"(simulated time {when}; mark {liq.mark_price:,.2f})."
+            f"(simulated time {when}; mark {liq.mark_price:,.2f}).",
+            markup=False,
         )
     if venue.liquidations:
-        out.print(f"[bold red]The guardian did not prevent liquidation[/] ({len(venue.liquidations)}).")
+        out.print(f"The guardian did not prevent liquidation ({len(venue.liquidations)}).", markup=False)
     else:
         filled = sum(o["filled"] or 0.0 for o in orders)
         out.print(
-            f"[green]With the guardian: {len(orders)} reduce-only order(s), {filled:.4g} BTC sold before the venue's "
-            "liquidation price; no liquidation.[/]"
+            f"With the guardian: {len(orders)} reduce-only order(s), {filled:.4g} BTC sold before the venue's "
+            "liquidation price; no liquidation.",
+            markup=False,
         )
+    out.print(
+        f"Final equity: {with_guard:,.2f} USDT with the guardian, {without:,.2f} USDT without "
+        f"(of {start:,.0f}); the guardian kept {with_guard - without:+,.2f} USDT "
+        f"({(with_guard - without) / start:+.1%} of the starting equity).",
+        markup=False,
+    )
 
 
 _DEMO: dict[str, Any] = {
