@@ -10,7 +10,7 @@ liquidated; linear depth of 5 M USD per basis point, 30-step resilience, Binance
 maintenance 0.5 %, insurance fund 50 M USD, ADL on.  The kernel runs on one core
 (``cascade_nb`` is not parallel).
 
-Baseline: the same kernel in its naive mode (``CFG_NAIVE``: every account scanned in every
+Baseline: the same kernel in its naive mode (``CascadeConfig.naive``: every account scanned in every
 round) on ``--naive-accounts`` x ``--naive-steps`` (its cost is linear in accounts x rounds, and
 the rounds per step do not depend on the number of accounts much), extrapolated to the full case
 by accounts x steps; the sorted sweep is timed on that smaller case too, and both modes are

@@ -2,9 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from levguard.kernels import cascade as kc
+
+Case = tuple[Any, ...]  # (Accounts, Tiers, exo, depth_mult, oracle, CascadeConfig)
+Out = tuple[Any, ...]  # (CascadeSteps, events (EVENT_DTYPE), FinalAccounts, CascadeCounts)
+
+TIERS = ((50_000.0, 0.004, 0.0), (250_000.0, 0.005, 50.0), (np.inf, 0.01, 1_300.0))
+
+
+def accounts_from_rows(rows: np.ndarray) -> kc.Accounts:
+    """Accounts from rows (side, qty, entry, margin)."""
+    rows = np.asarray(rows, dtype=float)
+    return kc.Accounts(*(np.ascontiguousarray(rows[:, j]) for j in range(4)))
+
+
+def tiers_from_rows(rows: object) -> kc.Tiers:
+    """Tiers from rows (cap, rate, amount)."""
+    arr = np.asarray(rows, dtype=float)
+    return kc.Tiers(*(np.ascontiguousarray(arr[:, j]) for j in range(3)))
+
+
+def partial_fields(partial: float | str) -> dict[str, Any]:
+    """Config fields of a partial rule: a fraction, "tier" (step-down) or "restore"."""
+    if partial == "tier":
+        return {"partial_mode": kc.PartialMode.TIER, "partial": 1.0}
+    if partial == "restore":
+        return {"partial_mode": kc.PartialMode.RESTORE, "partial": 1.0}
+    return {"partial_mode": kc.PartialMode.FRACTION, "partial": float(partial)}
+
+
+def copy_case(args: Case) -> list[Any]:
+    """A copy of a case whose arrays can be changed without touching ``args``."""
+    acc, tiers, exo, dm, oracle, cfg = args
+    return [
+        kc.Accounts(*(a.copy() for a in acc)),
+        kc.Tiers(*(a.copy() for a in tiers)),
+        exo.copy(),
+        dm.copy(),
+        oracle.copy(),
+        cfg,
+    ]
+
+
+def with_cfg(args: Case, **fields: Any) -> Case:
+    """The case with these config fields replaced."""
+    acc, tiers, exo, dm, oracle, cfg = args
+    return acc, tiers, exo, dm, oracle, cfg._replace(**fields)
 
 
 def inputs(
@@ -12,7 +59,7 @@ def inputs(
     n_steps: int = 300,
     seed: int = 0,
     *,
-    partial: float = 1.0,
+    partial: float | str = 1.0,
     adl: bool = True,
     latency: int = 0,
     lag: int = 0,
@@ -20,7 +67,7 @@ def inputs(
     depth: float = 2e4,
     dyn: bool = False,
     sources: int = 1,
-) -> tuple[np.ndarray, ...]:
+) -> Case:
     """A two-sided population around 60,000, a noisy path with a sell-off, thin depth."""
     rng = np.random.default_rng(seed)
     p0 = 60_000.0
@@ -29,8 +76,8 @@ def inputs(
     entry = p0 * np.exp(rng.normal(0.0, 0.01, n))
     notional = np.exp(rng.normal(np.log(20_000.0), 1.0, n))
     qty = notional / entry
-    acc = np.ascontiguousarray(np.column_stack([side, qty, entry, notional / lev]))
-    tiers = np.array([[50_000.0, 0.004, 0.0], [250_000.0, 0.005, 50.0], [np.inf, 0.01, 1_300.0]])
+    acc = kc.Accounts(side, qty, entry, notional / lev)
+    tiers = tiers_from_rows(TIERS)
     r = rng.normal(0.0, 0.002, n_steps)
     r[n_steps // 3 : n_steps // 3 + 20] -= 0.004
     r[2 * n_steps // 3 : 2 * n_steps // 3 + 15] += 0.005
@@ -38,58 +85,54 @@ def inputs(
     dm = np.ones(n_steps + 1)
     dm[n_steps // 3 : n_steps // 2] = 0.3
     oracle = np.ones((n_steps + 1, sources))
-    cfg = np.zeros(kc.N_CFG)
-    cfg[kc.CFG_FUND] = fund
-    cfg[kc.CFG_LIQ_FEE] = 0.005
-    cfg[kc.CFG_PARTIAL] = partial
-    cfg[kc.CFG_PARTIAL_MIN] = 30_000.0
-    cfg[kc.CFG_IMPACT_KIND] = kc.IMPACT_LINEAR
-    cfg[kc.CFG_DEPTH] = depth
-    cfg[kc.CFG_HALF_LIFE] = 30.0
-    cfg[kc.CFG_LATENCY] = latency
-    cfg[kc.CFG_ADL] = 1.0 if adl else 0.0
-    cfg[kc.CFG_MAX_ROUNDS] = 100
-    cfg[kc.CFG_MARK_LAG] = lag
-    cfg[kc.CFG_DYN_ON] = 1.0 if dyn else 0.0
-    cfg[kc.CFG_DYN_BASE_VOL] = 0.5
-    cfg[kc.CFG_DYN_WINDOW] = 60
-    cfg[kc.CFG_DYN_EVERY] = 30
-    cfg[kc.CFG_DYN_MIN] = 1.0
-    cfg[kc.CFG_DYN_MAX] = 3.0
-    cfg[kc.CFG_STEPS_PER_YEAR] = 525_600.0
+    cfg = kc.CascadeConfig(
+        fund=fund,
+        liq_fee=0.005,
+        **partial_fields(partial),
+        partial_min=30_000.0,
+        impact_model=kc.ImpactModel.LINEAR,
+        depth=depth,
+        half_life=30.0,
+        latency=latency,
+        adl=adl,
+        max_rounds=100,
+        mark_lag=lag,
+        dynamic=dyn,
+        dyn_base_vol=0.5,
+        dyn_window=60,
+        dyn_every=30,
+        dyn_min=1.0,
+        dyn_max=3.0,
+        steps_per_year=525_600.0,
+    )
     return acc, tiers, exo, dm, oracle, cfg
 
 
-def run(fn: object, args: tuple[np.ndarray, ...], *, naive: bool = False, cap: int = 100_000) -> tuple[np.ndarray, ...]:
+def run(fn: object, args: Case, *, naive: bool = False, cap: int = 100_000) -> Out:
     """Call a cascade kernel; return (steps, events, accounts, counts)."""
     acc, tiers, exo, dm, oracle, cfg = args
-    cfg = cfg.copy()
-    cfg[kc.CFG_NAIVE] = 1.0 if naive else 0.0
-    steps = np.zeros((exo.shape[0], kc.N_STEP))
-    events = np.zeros((cap, kc.N_EV))
-    out_acc = np.zeros((acc.shape[0], kc.N_OUT_ACC))
-    counts = np.zeros(kc.N_COUNTS, dtype=np.int64)
-    fn(acc, tiers, exo, dm, oracle, cfg, steps, events, out_acc, counts)  # type: ignore[operator]
-    return steps, events[: counts[kc.COUNT_EVENTS]], out_acc, counts
+    out = kc.new_outputs(acc.side.shape[0], exo.shape[0], cap)
+    counts = fn(acc, tiers, exo, dm, oracle, cfg._replace(naive=naive), out)  # type: ignore[operator]
+    return out.steps, out.events[: counts.events], out.accounts, counts
 
 
-def event_values(acc: np.ndarray, events: np.ndarray) -> np.ndarray:
+def event_values(acc: kc.Accounts, events: np.ndarray) -> np.ndarray:
     """Value traded by each event against the book or the ADL counterparty, from the outputs:
     ``qty_signed * (price - entry)`` (book fills at the fill price, both ADL legs at the
     bankruptcy price)."""
-    i = events[:, kc.EV_ACCOUNT].astype(np.int64)
-    return events[:, kc.EV_QTY] * (events[:, kc.EV_PRICE] - acc[i, kc.ACC_ENTRY])
+    i = events["account"]
+    return events["qty"] * (events["price"] - acc.entry[i])
 
 
-def money_residual(args: tuple[np.ndarray, ...], out: tuple[np.ndarray, ...]) -> tuple[float, float]:
+def money_residual(args: Case, out: Out) -> tuple[float, float]:
     """(lhs - rhs, scale) of ``sum PnL + (fund_end - fund0) - bad_debt == sum event values``."""
     acc, cfg = args[0], args[5]
     steps, events, out_acc, counts = out
-    assert counts[kc.COUNT_OVERFLOW] == 0
+    assert counts.overflow == 0
     values = event_values(acc, events)
-    pnl = out_acc[:, kc.OUT_PNL]
-    fund_change = steps[-1, kc.STEP_FUND] - cfg[kc.CFG_FUND]
-    bad = steps[-1, kc.STEP_BAD_DEBT]
+    pnl = out_acc.pnl
+    fund_change = steps.fund[-1] - cfg.fund
+    bad = steps.bad_debt[-1]
     lhs = float(np.sum(pnl) + fund_change - bad)
     rhs = float(np.sum(values))
     scale = float(np.sum(np.abs(values)) + np.sum(np.abs(pnl)) + abs(fund_change) + bad + 1.0)
@@ -103,7 +146,7 @@ def small_case(
     n_steps: int = 60,
     longs_only: bool = False,
     falling: bool = False,
-    partial: float = 1.0,
+    partial: float | str = 1.0,
     latency: int = 0,
     lag: int = 0,
     fund: float = 0.0,
@@ -112,7 +155,7 @@ def small_case(
     half_life: float = 20.0,
     zero_impact: bool = False,
     sources: int = 1,
-) -> tuple[np.ndarray, ...]:
+) -> Case:
     """A small random case: leverage 2-50, entries around 60,000, a random walk with a sell-off
     (or, ``falling``, a non-increasing path), constant depth."""
     rng = np.random.default_rng(seed)
@@ -121,8 +164,8 @@ def small_case(
     lev = rng.uniform(2.0, 50.0, n)
     entry = p0 * np.exp(rng.normal(0.0, 0.01, n))
     notional = np.exp(rng.normal(np.log(20_000.0), 0.8, n))
-    acc = np.ascontiguousarray(np.column_stack([side, notional / entry, entry, notional / lev]))
-    tiers = np.array([[50_000.0, 0.004, 0.0], [250_000.0, 0.005, 50.0], [np.inf, 0.01, 1_300.0]])
+    acc = kc.Accounts(side, notional / entry, entry, notional / lev)
+    tiers = tiers_from_rows(TIERS)
     if falling:
         r = -np.abs(rng.normal(0.0, 0.004, n_steps))
     else:
@@ -131,27 +174,24 @@ def small_case(
     exo = p0 * np.exp(np.concatenate([[0.0], np.cumsum(r)]))
     dm = np.ones(n_steps + 1)
     oracle = np.ones((n_steps + 1, sources))
-    cfg = np.zeros(kc.N_CFG)
-    cfg[kc.CFG_FUND] = fund
-    cfg[kc.CFG_LIQ_FEE] = 0.005
-    cfg[kc.CFG_PARTIAL] = partial
-    cfg[kc.CFG_PARTIAL_MIN] = 10_000.0
-    if zero_impact:
-        cfg[kc.CFG_IMPACT_KIND] = kc.IMPACT_SQRT
-        cfg[kc.CFG_DEPTH] = 1e9
-        cfg[kc.CFG_IMPACT_COEF] = 0.0
-    else:
-        cfg[kc.CFG_IMPACT_KIND] = kc.IMPACT_LINEAR
-        cfg[kc.CFG_DEPTH] = depth
-    cfg[kc.CFG_HALF_LIFE] = half_life
-    cfg[kc.CFG_LATENCY] = latency
-    cfg[kc.CFG_ADL] = 1.0 if adl else 0.0
-    cfg[kc.CFG_MAX_ROUNDS] = 100
-    cfg[kc.CFG_MARK_LAG] = lag
-    cfg[kc.CFG_DYN_BASE_VOL] = 0.5
-    cfg[kc.CFG_DYN_WINDOW] = 20
-    cfg[kc.CFG_DYN_EVERY] = 10
-    cfg[kc.CFG_DYN_MIN] = 1.0
-    cfg[kc.CFG_DYN_MAX] = 3.0
-    cfg[kc.CFG_STEPS_PER_YEAR] = 525_600.0
+    cfg = kc.CascadeConfig(
+        fund=fund,
+        liq_fee=0.005,
+        **partial_fields(partial),
+        partial_min=10_000.0,
+        impact_model=kc.ImpactModel.SQRT if zero_impact else kc.ImpactModel.LINEAR,
+        depth=1e9 if zero_impact else depth,
+        impact_coef=0.0,
+        half_life=half_life,
+        latency=latency,
+        adl=adl,
+        max_rounds=100,
+        mark_lag=lag,
+        dyn_base_vol=0.5,
+        dyn_window=20,
+        dyn_every=10,
+        dyn_min=1.0,
+        dyn_max=3.0,
+        steps_per_year=525_600.0,
+    )
     return acc, tiers, exo, dm, oracle, cfg

@@ -35,17 +35,17 @@ def case(request: pytest.FixtureRequest) -> tuple[str, tuple[np.ndarray, ...], t
 
 def test_cases_exercise_what_they_name(case: tuple[str, tuple, tuple]) -> None:
     name, _args, (steps, events, _acc, counts) = case
-    kinds = set(events[:, kc.EV_KIND].astype(int).tolist())
-    assert counts[kc.COUNT_ACCOUNTS_LIQUIDATED] > 20
+    kinds = set(events["kind"].astype(int).tolist())
+    assert counts.accounts_liquidated > 20
     if name == "partial":
         # some liquidation events are partial (the account keeps a position afterwards)
-        liq = events[events[:, kc.EV_KIND] == kc.KIND_LIQUIDATION]
-        assert np.any(np.abs(liq[:, kc.EV_FUND_DELTA] - 0.005 * np.abs(liq[:, kc.EV_QTY]) * liq[:, kc.EV_PRICE]) < 1e-9)
+        liq = events[events["kind"] == kc.EventKind.LIQUIDATION]
+        assert np.any(np.abs(liq["fund_delta"] - 0.005 * np.abs(liq["qty"]) * liq["price"]) < 1e-9)
     if name == "adl_partial_thin":
-        assert {kc.KIND_LIQUIDATION, kc.KIND_ADL_VICTIM, kc.KIND_ADL_LIQUIDATED} <= kinds
+        assert {kc.EventKind.LIQUIDATION, kc.EventKind.ADL_VICTIM, kc.EventKind.ADL_LIQUIDATED} <= kinds
     if name == "no_adl_bad_debt":
-        assert steps[-1, kc.STEP_BAD_DEBT] > 0.0
-        assert counts[kc.COUNT_ADL_EVENTS] == 0
+        assert steps.bad_debt[-1] > 0.0
+        assert counts.adl_events == 0
 
 
 def test_money_is_conserved(case: tuple[str, tuple, tuple]) -> None:
@@ -58,48 +58,48 @@ def test_per_account_pnl_is_the_sum_of_its_events(case: tuple[str, tuple, tuple]
     # account change of an event = traded value - fund change
     _name, args, (_steps, events, out_acc, _counts) = case
     acc = args[0]
-    per_event = event_values(acc, events) - events[:, kc.EV_FUND_DELTA]
-    expect = np.bincount(events[:, kc.EV_ACCOUNT].astype(np.int64), weights=per_event, minlength=acc.shape[0])
-    scale = np.abs(acc[:, kc.ACC_MARGIN]).sum()
-    np.testing.assert_allclose(out_acc[:, kc.OUT_PNL], expect, rtol=0, atol=1e-9 * scale)
+    per_event = event_values(acc, events) - events["fund_delta"]
+    expect = np.bincount(events["account"].astype(np.int64), weights=per_event, minlength=acc.side.shape[0])
+    scale = np.abs(acc.margin).sum()
+    np.testing.assert_allclose(out_acc.pnl, expect, rtol=0, atol=1e-9 * scale)
 
 
 def test_fund_path_is_the_sum_of_fund_deltas(case: tuple[str, tuple, tuple]) -> None:
     _name, args, (steps, events, _acc, _counts) = case
-    fund0 = args[5][kc.CFG_FUND]
-    total = events[:, kc.EV_FUND_DELTA].sum()
-    end = steps[-1, kc.STEP_FUND] - steps[-1, kc.STEP_BAD_DEBT]
-    assert abs(fund0 + total - end) <= 1e-9 * (fund0 + np.abs(events[:, kc.EV_FUND_DELTA]).sum() + 1.0)
-    assert np.all(steps[:, kc.STEP_FUND] >= 0.0)
-    assert np.all(np.diff(steps[:, kc.STEP_BAD_DEBT]) >= 0.0)
+    fund0 = args[5].fund
+    total = events["fund_delta"].sum()
+    end = steps.fund[-1] - steps.bad_debt[-1]
+    assert abs(fund0 + total - end) <= 1e-9 * (fund0 + np.abs(events["fund_delta"]).sum() + 1.0)
+    assert np.all(steps.fund >= 0.0)
+    assert np.all(np.diff(steps.bad_debt) >= 0.0)
 
 
 def test_margins_reconcile(case: tuple[str, tuple, tuple]) -> None:
     _name, args, (_steps, events, out_acc, _counts) = case
     acc = args[0]
-    m0 = acc[:, kc.ACC_MARGIN]
+    m0 = acc.margin
     scale = m0.max()
-    np.testing.assert_allclose(out_acc[:, kc.OUT_MARGIN], m0 + out_acc[:, kc.OUT_PNL], rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(out_acc.margin, m0 + out_acc.pnl, rtol=0, atol=1e-9 * scale)
     # Wiped out: flat after its last event, which closed it as a bankrupt (book or ADL'd).
-    ids = events[:, kc.EV_ACCOUNT].astype(np.int64)
-    last_kind = np.full(acc.shape[0], -1)
-    last_kind[ids] = events[:, kc.EV_KIND].astype(np.int64)  # later rows overwrite earlier ones
-    wiped = (out_acc[:, kc.OUT_QTY] == 0.0) & np.isin(last_kind, [kc.KIND_LIQUIDATION, kc.KIND_ADL_LIQUIDATED])
+    ids = events["account"].astype(np.int64)
+    last_kind = np.full(acc.side.shape[0], -1)
+    last_kind[ids] = events["kind"].astype(np.int64)  # later rows overwrite earlier ones
+    wiped = (out_acc.qty == 0.0) & np.isin(last_kind, [kc.EventKind.LIQUIDATION, kc.EventKind.ADL_LIQUIDATED])
     assert wiped.sum() > 10
-    np.testing.assert_allclose(out_acc[wiped, kc.OUT_MARGIN], 0.0, atol=1e-9 * scale)
-    np.testing.assert_allclose(out_acc[wiped, kc.OUT_PNL], -m0[wiped], rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(out_acc.margin[wiped], 0.0, atol=1e-9 * scale)
+    np.testing.assert_allclose(out_acc.pnl[wiped], -m0[wiped], rtol=0, atol=1e-9 * scale)
     # Untouched accounts keep their margin and size.
-    untouched = out_acc[:, kc.OUT_LIQUIDATED] == 0.0
-    np.testing.assert_array_equal(out_acc[untouched, kc.OUT_MARGIN], m0[untouched])
-    np.testing.assert_array_equal(out_acc[untouched, kc.OUT_QTY], acc[untouched, kc.ACC_QTY])
-    np.testing.assert_array_equal(out_acc[untouched, kc.OUT_PNL], 0.0)
+    untouched = out_acc.status == 0.0
+    np.testing.assert_array_equal(out_acc.margin[untouched], m0[untouched])
+    np.testing.assert_array_equal(out_acc.qty[untouched], acc.qty[untouched])
+    np.testing.assert_array_equal(out_acc.pnl[untouched], 0.0)
 
 
 def test_conservation_catches_a_leak() -> None:
     # The check itself can fail: a fund that silently loses 1 quote breaks it.
     args = inputs(partial=0.2)
     steps, events, out_acc, counts = run(kc.cascade_nb, args)
-    steps = steps.copy()
-    steps[-1, kc.STEP_FUND] -= 1.0
+    steps = steps._replace(fund=steps.fund.copy())
+    steps.fund[-1] -= 1.0
     diff, scale = money_residual(args, (steps, events, out_acc, counts))
     assert abs(diff) > 1e-9 * scale

@@ -26,19 +26,19 @@ def test_sorted_sweep_equals_naive_scan(case: dict[str, object]) -> None:
     args = inputs(**case)  # type: ignore[arg-type]
     sweep = run(kc.cascade_nb, args)
     naive = run(kc.cascade_nb, args, naive=True)
-    assert sweep[3][kc.COUNT_ACCOUNTS_LIQUIDATED] > 20  # the case liquidates
+    assert sweep[3].accounts_liquidated > 20  # the case liquidates
     for a, b in zip(sweep, naive, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_cases_exercise_adl_partial_and_bad_debt() -> None:
     no_fund = run(kc.cascade_nb, inputs(fund=0.0, partial=0.25, depth=5e3))
-    assert no_fund[3][kc.COUNT_ADL_EVENTS] > 0
-    kinds = set(no_fund[1][:, kc.EV_KIND].astype(int).tolist())
-    assert {kc.KIND_LIQUIDATION, kc.KIND_ADL_VICTIM, kc.KIND_ADL_LIQUIDATED} <= kinds
+    assert no_fund[3].adl_events > 0
+    kinds = set(no_fund[1]["kind"].astype(int).tolist())
+    assert {kc.EventKind.LIQUIDATION, kc.EventKind.ADL_VICTIM, kc.EventKind.ADL_LIQUIDATED} <= kinds
     no_adl = run(kc.cascade_nb, inputs(fund=0.0, adl=False, depth=5e3))
-    assert no_adl[0][-1, kc.STEP_BAD_DEBT] > 0.0
-    assert no_adl[3][kc.COUNT_ADL_EVENTS] == 0
+    assert no_adl[0].bad_debt[-1] > 0.0
+    assert no_adl[3].adl_events == 0
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: cascade_nb is cascade_py")
@@ -52,16 +52,16 @@ def test_python_twin_equals_compiled(case: dict[str, object]) -> None:
 
 
 def test_tier_step_down_partial_liquidation() -> None:
-    args = inputs(n=2000, depth=5e3, partial=-1.0)
+    args = inputs(n=2000, depth=5e3, partial="tier")
     _, events, _, counts = run(kc.cascade_nb, args)
     naive = run(kc.cascade_nb, args, naive=True)
     np.testing.assert_array_equal(events, naive[1])
     tiers = args[1]
-    liq = events[events[:, kc.EV_KIND] == kc.KIND_LIQUIDATION]
+    liq = events[events["kind"] == kc.EventKind.LIQUIDATION]
     acc = args[0]
     # A position above the first tier's cap is first cut to the next lower cap, not closed whole.
-    big = np.nonzero(acc[:, kc.ACC_QTY] * acc[:, kc.ACC_ENTRY] > 1.2 * tiers[0, kc.TIER_CAP])[0]
-    first = {int(a): row for row in liq[::-1] for a in [row[kc.EV_ACCOUNT]]}
-    cut = [i for i in big if i in first and abs(first[i][kc.EV_QTY]) < acc[i, kc.ACC_QTY] * (1 - 1e-12)]
+    big = np.nonzero(acc.qty * acc.entry > 1.2 * tiers.caps[0])[0]
+    first = {int(a): row for row in liq[::-1] for a in [row["account"]]}
+    cut = [i for i in big if i in first and abs(first[i]["qty"]) < acc.qty[i] * (1 - 1e-12)]
     assert cut, "no big position was stepped down"
-    assert counts[kc.COUNT_ACCOUNTS_LIQUIDATED] > 0
+    assert counts.accounts_liquidated > 0

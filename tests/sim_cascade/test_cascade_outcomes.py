@@ -8,28 +8,23 @@ margin; Deribit's incremental liquidation closes just enough to restore the main
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
-from cascade_helpers import event_values, inputs, money_residual, run
+from cascade_helpers import event_values, inputs, money_residual, partial_fields, run, with_cfg
 
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import NUMBA_DISABLED
 from levguard.sim.engine import MarginRegime
 
+_with = with_cfg
 
-def _with(args: tuple[np.ndarray, ...], **cfg: float) -> tuple[np.ndarray, ...]:
-    acc, tiers, exo, dm, oracle, base = args
-    c = base.copy()
-    for key, value in cfg.items():
-        c[getattr(kc, key)] = value
-    return acc, tiers, exo, dm, oracle, c
-
-
-CASES = {
-    "book": {"CFG_OUTCOME": kl.BOOK},
-    "book_backstop_slices": {"CFG_OUTCOME": kl.BOOK, "CFG_BACKSTOP": 2.0 / 3.0, "CFG_PARTIAL": 0.2},
-    "restore": {"CFG_OUTCOME": kl.BOOK, "CFG_PARTIAL": kc.PARTIAL_RESTORE_CODE, "CFG_LIQ_FEE": 0.003},
+CASES: dict[str, dict[str, Any]] = {
+    "book": {"outcome": kl.BOOK},
+    "book_backstop_slices": {"outcome": kl.BOOK, "backstop": 2.0 / 3.0, "partial": 0.2},
+    "restore": {"outcome": kl.BOOK, **partial_fields("restore"), "liq_fee": 0.003},
 }
 
 
@@ -37,57 +32,57 @@ CASES = {
 def test_money_is_conserved_under_every_outcome(name: str) -> None:
     args = _with(inputs(fund=0.0, depth=5e3), **CASES[name])
     out = run(kc.cascade_nb, args)
-    assert out[3][kc.COUNT_ACCOUNTS_LIQUIDATED] > 20
+    assert out[3].accounts_liquidated > 20
     diff, scale = money_residual(args, out)
     assert abs(diff) <= 1e-9 * scale
     # Per account: the change of each event is the value traded less the fund's change.
     acc = args[0]
-    per_event = event_values(acc, out[1]) - out[1][:, kc.EV_FUND_DELTA]
-    expect = np.bincount(out[1][:, kc.EV_ACCOUNT].astype(np.int64), weights=per_event, minlength=acc.shape[0])
-    np.testing.assert_allclose(out[2][:, kc.OUT_PNL], expect, rtol=0, atol=1e-9 * acc[:, kc.ACC_MARGIN].sum())
+    per_event = event_values(acc, out[1]) - out[1]["fund_delta"]
+    expect = np.bincount(out[1]["account"].astype(np.int64), weights=per_event, minlength=acc.side.shape[0])
+    np.testing.assert_allclose(out[2].pnl, expect, rtol=0, atol=1e-9 * acc.margin.sum())
 
 
 def test_a_book_close_leaves_the_remainder_a_takeover_nothing() -> None:
     # No liquidation fee (Hyperliquid): with the helpers' 0.5 % fee above the 0.4 % maintenance
     # rate a book close at the liquidation price would leave nothing either.
-    base = _with(inputs(fund=1e7), CFG_LIQ_FEE=0.0)
+    base = _with(inputs(fund=1e7), liq_fee=0.0)
     takeover = run(kc.cascade_nb, base)
-    book = run(kc.cascade_nb, _with(base, CFG_OUTCOME=kl.BOOK))
+    book = run(kc.cascade_nb, _with(base, outcome=kl.BOOK))
     acc = base[0]
-    m0 = acc[:, kc.ACC_MARGIN]
+    m0 = acc.margin
 
     def wiped(out: tuple[np.ndarray, ...]) -> np.ndarray:
-        return (out[2][:, kc.OUT_QTY] == 0.0) & (out[2][:, kc.OUT_LIQUIDATED] == 1.0)
+        return (out[2].qty == 0.0) & (out[2].status == 1.0)
 
     # A takeover: every fully liquidated account lost its margin.
     w = wiped(takeover)
     assert w.sum() > 10
-    np.testing.assert_allclose(takeover[2][w, kc.OUT_PNL], -m0[w], rtol=0, atol=1e-9 * m0.max())
+    np.testing.assert_allclose(takeover[2].pnl[w], -m0[w], rtol=0, atol=1e-9 * m0.max())
     # A book close: liquidated near their liquidation price, they keep something.
     wb = wiped(book)
     assert wb.sum() > 10
-    kept = m0[wb] + book[2][wb, kc.OUT_PNL]
+    kept = m0[wb] + book[2].pnl[wb]
     assert (kept >= 0.0).all()
     assert (kept > 0.0).mean() > 0.5
     # The fund gains less when the traders keep the remainder.
-    assert book[0][-1, kc.STEP_FUND] < takeover[0][-1, kc.STEP_FUND]
+    assert book[0].fund[-1] < takeover[0].fund[-1]
 
 
 def test_the_backstop_takes_over_what_gapped_below_two_thirds_of_maintenance() -> None:
-    args = _with(inputs(fund=1e7, depth=2e3), CFG_OUTCOME=kl.BOOK, CFG_BACKSTOP=2.0 / 3.0, CFG_LIQ_FEE=0.0)
-    no_backstop = run(kc.cascade_nb, _with(args, CFG_BACKSTOP=0.0))
+    args = _with(inputs(fund=1e7, depth=2e3), outcome=kl.BOOK, backstop=2.0 / 3.0, liq_fee=0.0)
+    no_backstop = run(kc.cascade_nb, _with(args, backstop=0.0))
     out = run(kc.cascade_nb, args)
-    m0 = args[0][:, kc.ACC_MARGIN]
-    kept_with = (m0 + out[2][:, kc.OUT_PNL])[out[2][:, kc.OUT_QTY] == 0.0].sum()
-    kept_without = (m0 + no_backstop[2][:, kc.OUT_PNL])[no_backstop[2][:, kc.OUT_QTY] == 0.0].sum()
+    m0 = args[0].margin
+    kept_with = (m0 + out[2].pnl)[out[2].qty == 0.0].sum()
+    kept_without = (m0 + no_backstop[2].pnl)[no_backstop[2].qty == 0.0].sum()
     assert kept_with < kept_without
 
 
 def test_incremental_liquidation_keeps_positions_open() -> None:
     args = _with(inputs(fund=1e7), **CASES["restore"])
     out = run(kc.cascade_nb, args)
-    liquidated = out[2][:, kc.OUT_LIQUIDATED] == 1.0
-    still_open = liquidated & (out[2][:, kc.OUT_QTY] > 0.0)
+    liquidated = out[2].status == 1.0
+    still_open = liquidated & (out[2].qty > 0.0)
     assert still_open.sum() > 0  # partly liquidated, the rest kept
 
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from cascade_helpers import run, small_case
+from cascade_helpers import accounts_from_rows, copy_case, run, small_case, tiers_from_rows, with_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,25 +27,23 @@ TIER_ROWS = [
 ]
 
 
-def _kernel_lps(acc: np.ndarray, tiers: np.ndarray) -> np.ndarray:
-    caps, mmrs, cums = (np.ascontiguousarray(tiers[:, j]) for j in range(3))
+def _kernel_lps(acc: kc.Accounts, tiers: kc.Tiers) -> np.ndarray:
+    caps, mmrs, cums = tiers
     return np.array(
         [
-            solve_liquidation_price(
-                a[kc.ACC_SIDE] * a[kc.ACC_QTY], a[kc.ACC_ENTRY], a[kc.ACC_MARGIN], 0.0, 0.0, False, caps, mmrs, cums
-            )
-            for a in acc
+            solve_liquidation_price(s * q, e, m, 0.0, 0.0, False, caps, mmrs, cums)
+            for s, q, e, m in zip(acc.side, acc.qty, acc.entry, acc.margin, strict=True)
         ]
     )
 
 
 def _liquidated_qty(events: np.ndarray) -> float:
-    liq = events[events[:, kc.EV_KIND] == kc.KIND_LIQUIDATION]
-    return float(np.abs(liq[:, kc.EV_QTY]).sum())
+    liq = events[events["kind"] == kc.EventKind.LIQUIDATION]
+    return float(np.abs(liq["qty"]).sum())
 
 
 def _liquidated_set(out_acc: np.ndarray) -> set[int]:
-    return set(np.flatnonzero(out_acc[:, kc.OUT_LIQUIDATED] == 1.0).tolist())
+    return set(np.flatnonzero(out_acc.status == 1.0).tolist())
 
 
 # --------------------------------------------------------------------------- 2. zero impact
@@ -102,7 +100,10 @@ def test_zero_impact_liquidated_set_is_the_lp_range(venue: str, kind: str) -> No
     # the evaluator and the kernel's own solver agree on every account
     np.testing.assert_allclose(
         lps,
-        _kernel_lps(np.column_stack([pop.side, pop.qty, pop.entry_price, pop.margin]), regime.tier_rows()),
+        _kernel_lps(
+            accounts_from_rows(np.column_stack([pop.side, pop.qty, pop.entry_price, pop.margin])),
+            tiers_from_rows(regime.tier_rows()),
+        ),
         rtol=1e-12,
     )
     lo, hi = path.min(), path.max()
@@ -161,7 +162,7 @@ def test_sorted_sweep_equals_naive_scan_random(
         sources=sources,
     )
     if dyn:
-        args[5][kc.CFG_DYN_ON] = 1.0
+        args = with_cfg(args, dynamic=True)
     if sources == 3:
         args[4][n_steps // 4 : n_steps // 2, 1] = 0.97
     sweep = run(kc.cascade_nb, args)
@@ -186,13 +187,13 @@ def test_more_leverage_never_reduces_liquidations(seed: int, partial: float, sca
     args = small_case(
         seed, n=40, n_steps=80, longs_only=True, falling=True, partial=partial, adl=False, fund=0.0, half_life=half_life
     )
-    more = tuple(x.copy() for x in args)
-    more[0][:, kc.ACC_MARGIN] *= scale
+    more = copy_case(args)
+    more[0].margin[:] *= scale
     a = run(kc.cascade_nb, args)
     b = run(kc.cascade_nb, more)
     assert _liquidated_set(a[2]) <= _liquidated_set(b[2])
     assert _liquidated_qty(b[1]) >= _liquidated_qty(a[1]) * (1 - 1e-12)
-    assert b[0][:, kc.STEP_LIQ_NOTIONAL].sum() >= a[0][:, kc.STEP_LIQ_NOTIONAL].sum() * (1 - 1e-12)
+    assert b[0].liq_notional.sum() >= a[0].liq_notional.sum() * (1 - 1e-12)
 
 
 @settings(FAST, max_examples=30)
@@ -208,8 +209,7 @@ def test_thinner_depth_never_reduces_liquidated_quantity(
     args = small_case(
         seed, n=40, n_steps=80, longs_only=True, falling=True, partial=partial, adl=False, fund=0.0, half_life=half_life
     )
-    thin = tuple(x.copy() for x in args)
-    thin[5][kc.CFG_DEPTH] *= factor
+    thin = with_cfg(args, depth=args[5].depth * factor)
     a = run(kc.cascade_nb, args)
     b = run(kc.cascade_nb, thin)
     assert _liquidated_set(a[2]) <= _liquidated_set(b[2])
@@ -220,13 +220,12 @@ def test_monotonicity_counterexamples() -> None:
     # (a) Thinner depth lowers the *quote* liquidated notional of a single account: the same
     # quantity fills deeper in the book.  So the depth property is stated in base quantity.
     args = small_case(0, n=1, n_steps=40, longs_only=True, falling=True, adl=False)
-    args[0][0] = [1.0, 1.0, 60_000.0, 3_000.0]  # 20x long
+    args[0].side[0], args[0].qty[0], args[0].entry[0], args[0].margin[0] = 1.0, 1.0, 60_000.0, 3_000.0  # 20x long
     args[2][:] = np.linspace(60_000.0, 50_000.0, 41)
-    thin = tuple(x.copy() for x in args)
-    thin[5][kc.CFG_DEPTH] *= 0.1
+    thin = with_cfg(args, depth=args[5].depth * 0.1)
     a, b = run(kc.cascade_nb, args), run(kc.cascade_nb, thin)
     assert _liquidated_qty(a[1]) == _liquidated_qty(b[1]) == 1.0
-    assert b[0][:, kc.STEP_LIQ_NOTIONAL].sum() < a[0][:, kc.STEP_LIQ_NOTIONAL].sum()
+    assert b[0].liq_notional.sum() < a[0].liq_notional.sum()
     # (b) With a stress window of thinner depth (depth_mult < 1) a thinner base depth can
     # liquidate *fewer* accounts: the thinner book cascades at step 0 in normal depth, the
     # thicker one later inside the stress window, where the same flow moves the price more
@@ -235,9 +234,8 @@ def test_monotonicity_counterexamples() -> None:
     from cascade_helpers import inputs
 
     base = inputs(n=120, n_steps=150, seed=2, adl=False, fund=0.0, depth=3e3)
-    base[0][:, kc.ACC_SIDE] = 1.0
-    half = tuple(x.copy() for x in base)
-    half[5][kc.CFG_DEPTH] *= 0.5
+    base[0].side[:] = 1.0
+    half = with_cfg(base, depth=base[5].depth * 0.5)
     n_thick = len(_liquidated_set(run(kc.cascade_nb, base)[2]))
     n_thin = len(_liquidated_set(run(kc.cascade_nb, half)[2]))
     assert n_thin < n_thick
@@ -256,17 +254,16 @@ def test_larger_fund_never_increases_adl_without_impact(seed: int, partial: floa
     args = small_case(seed, n=40, n_steps=80, partial=partial, latency=0, zero_impact=True)
     outs = []
     for f in (small, large):
-        a = tuple(x.copy() for x in args)
-        a[5][kc.CFG_FUND] = f
+        a = with_cfg(args, fund=f)
         outs.append(run(kc.cascade_nb, a))
     s, big = outs
-    assert big[3][kc.COUNT_ADL_EVENTS] <= s[3][kc.COUNT_ADL_EVENTS]
-    assert big[0][:, kc.STEP_ADL_NOTIONAL].sum() <= s[0][:, kc.STEP_ADL_NOTIONAL].sum() * (1 + 1e-12)
+    assert big[3].adl_events <= s[3].adl_events
+    assert big[0].adl_notional.sum() <= s[0].adl_notional.sum() * (1 + 1e-12)
 
 
 def _first_adl_step(events: np.ndarray) -> float:
-    adl = events[events[:, kc.EV_KIND] == kc.KIND_ADL_VICTIM]
-    return float(adl[0, kc.EV_STEP]) if len(adl) else math.inf
+    adl = events[events["kind"] == kc.EventKind.ADL_VICTIM]
+    return float(adl["step"][0]) if len(adl) else math.inf
 
 
 @settings(FAST, max_examples=30)
@@ -276,8 +273,7 @@ def test_larger_fund_never_brings_adl_earlier(seed: int, partial: float, extra: 
     # the book, hit the book instead and deepen the cascade), but the runs are identical until
     # the small fund's first ADL, so ADL never starts earlier and never appears from nothing.
     args = small_case(seed, n=40, n_steps=80, partial=partial, depth=1e3)
-    big = tuple(x.copy() for x in args)
-    big[5][kc.CFG_FUND] += extra
+    big = with_cfg(args, fund=args[5].fund + extra)
     a, b = run(kc.cascade_nb, args), run(kc.cascade_nb, big)
     assert _first_adl_step(b[1]) >= _first_adl_step(a[1])
 
@@ -287,10 +283,9 @@ def test_larger_fund_can_increase_adl_with_impact() -> None:
     from cascade_helpers import inputs
 
     args = inputs(n=120, n_steps=150, seed=1, fund=0.0, depth=3e3)
-    big = tuple(x.copy() for x in args)
-    big[5][kc.CFG_FUND] = 2e3
+    big = with_cfg(args, fund=2e3)
     a, b = run(kc.cascade_nb, args), run(kc.cascade_nb, big)
-    assert b[3][kc.COUNT_ADL_EVENTS] > a[3][kc.COUNT_ADL_EVENTS]
+    assert b[3].adl_events > a[3].adl_events
 
 
 # --------------------------------------------------------------------------- 5. ADL ranking
@@ -326,18 +321,18 @@ def test_first_adl_victims_follow_the_ranking(seed: int) -> None:
     long_id = 10
     exo = np.r_[np.full(4, 60_000.0), np.full(6, 50_000.0)]  # gap through the long's BP
     args = list(small_case(0, n=1, n_steps=exo.shape[0] - 1, zero_impact=True))
-    args[0], args[2] = acc, exo
-    args[5][kc.CFG_FUND] = 0.0
+    args[0], args[2] = accounts_from_rows(acc), exo
+    args[5] = args[5]._replace(fund=0.0)
     tiers = args[1]
     steps, events, out_acc, _counts = run(kc.cascade_nb, tuple(args))
-    victims = events[events[:, kc.EV_KIND] == kc.KIND_ADL_VICTIM]
+    victims = events[events["kind"] == kc.EventKind.ADL_VICTIM]
     assert len(victims) >= 3
-    t = victims[0, kc.EV_STEP]
+    t = victims["step"][0]
     assert t == 4
-    first = victims[(victims[:, kc.EV_STEP] == t) & (victims[:, kc.EV_COUNTERPARTY] == long_id)]
+    first = victims[(victims["step"] == t) & (victims["counterparty"] == long_id)]
     # ranking of the open shorts at that step's mark (zero impact: mark = exo[t])
     mark = exo[int(t)]
-    ids = np.flatnonzero(acc[:, kc.ACC_SIDE] < 0)
+    ids = np.flatnonzero(acc[:, 0] < 0)  # rows: side, qty, entry, margin
     scores = np.array(
         [
             adl_ranking(-acc[u, 1], acc[u, 2], mark, kc.bankruptcy_price(-1.0, acc[u, 1], acc[u, 2], acc[u, 3]))
@@ -345,15 +340,15 @@ def test_first_adl_victims_follow_the_ranking(seed: int) -> None:
         ]
     )
     order = ids[np.argsort(-scores, kind="mergesort")]
-    got = first[:, kc.EV_ACCOUNT].astype(np.int64)
+    got = first["account"].astype(np.int64)
     np.testing.assert_array_equal(got, order[: got.shape[0]])
     # all but the last victim closed whole; the bankrupt long fully deleveraged at its BP
-    np.testing.assert_allclose(np.abs(first[:-1, kc.EV_QTY]), acc[got[:-1], kc.ACC_QTY])
-    assert np.abs(first[:, kc.EV_QTY]).sum() == pytest.approx(8.0, rel=1e-12)
-    np.testing.assert_allclose(first[:, kc.EV_PRICE], 57_000.0, rtol=1e-12)
-    assert out_acc[long_id, kc.OUT_QTY] == 0.0
-    assert steps[-1, kc.STEP_BAD_DEBT] == 0.0
-    assert _kernel_lps(acc[[long_id]], tiers)[0] > 50_000.0
+    np.testing.assert_allclose(np.abs(first["qty"][:-1]), acc[got[:-1], 1])
+    assert np.abs(first["qty"]).sum() == pytest.approx(8.0, rel=1e-12)
+    np.testing.assert_allclose(first["price"], 57_000.0, rtol=1e-12)
+    assert out_acc.qty[long_id] == 0.0
+    assert steps.bad_debt[-1] == 0.0
+    assert _kernel_lps(accounts_from_rows(acc[[long_id]]), tiers)[0] > 50_000.0
 
 
 # --------------------------------------------------------------------------- 7. latency, oracle
@@ -365,7 +360,7 @@ def test_latency_delays_the_first_liquidation_exactly(seed: int, latency: int, p
     args = small_case(seed, n=30, n_steps=60, latency=latency, partial=partial, depth=1e3)
     acc, tiers, exo = args[0], args[1], args[2]
     lps = _kernel_lps(acc, tiers)
-    side = acc[:, kc.ACC_SIDE]
+    side = acc.side
     crossed = ((side > 0)[None, :] & (lps[None, :] >= exo[:, None])) | (
         (side < 0)[None, :] & (lps[None, :] <= exo[:, None])
     )
@@ -379,13 +374,13 @@ def test_latency_delays_the_first_liquidation_exactly(seed: int, latency: int, p
         assert len(events) == 0
         return
     assert len(events) > 0
-    assert events[0, kc.EV_STEP] == t0 + latency
+    assert events["step"][0] == t0 + latency
     # the orders executed then are accounts crossed at t0 (ADL victims excepted)
-    first = events[events[:, kc.EV_STEP] == t0 + latency]
-    own = first[first[:, kc.EV_KIND] != kc.KIND_ADL_VICTIM, kc.EV_ACCOUNT].astype(np.int64)
+    first = events[events["step"] == t0 + latency]
+    own = first[first["kind"] != kc.EventKind.ADL_VICTIM]["account"].astype(np.int64)
     assert own.shape[0] > 0
     assert crossed[t0, own].all()
-    assert np.all(steps[: t0 + latency, kc.STEP_LIQ_NOTIONAL] == 0.0)
+    assert np.all(steps.liq_notional[: t0 + latency] == 0.0)
 
 
 def test_corrupted_single_source_liquidates_what_a_median_of_three_does_not() -> None:
@@ -418,7 +413,6 @@ def test_with_latency_a_larger_fund_can_increase_adl_even_without_impact() -> No
     args = small_case(647, n=40, n_steps=80, partial=1.0, latency=1, zero_impact=True)
     outs = []
     for f in (0.0, 200.0):
-        a = tuple(x.copy() for x in args)
-        a[5][kc.CFG_FUND] = f
+        a = with_cfg(args, fund=f)
         outs.append(run(kc.cascade_nb, a))
-    assert outs[1][3][kc.COUNT_ADL_EVENTS] > outs[0][3][kc.COUNT_ADL_EVENTS]
+    assert outs[1][3].adl_events > outs[0][3].adl_events

@@ -74,8 +74,9 @@ def test_tier_cap_parity() -> None:
     levs = np.array([t.max_leverage for t in TIERS.tiers])
     for cap in (math.inf, 20.0, 3.0):
         a, ab, b, bb = (np.zeros(eq.shape[0]) for _ in range(4))
-        sv.tier_cap_path_py(eq, caps, floors, levs, 1.0 - 1e-12, cap, a, ab)
-        sv.tier_cap_path_nb(eq, caps, floors, levs, 1.0 - 1e-12, cap, b, bb)
+        brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, cap)
+        sv.tier_cap_path_py(eq, brackets, a, ab)
+        sv.tier_cap_path_nb(eq, brackets, b, bb)
         assert np.array_equal(a, b)
         assert np.array_equal(ab, bb)
 
@@ -93,17 +94,16 @@ def test_liquidation_budget_parity(entry_basis: bool, inverse: bool, monitoring:
     floors = np.concatenate(([0.0], caps[:-1]))
     levs = np.array([t.max_leverage for t in TIERS.tiers])
     for side, fee, mu in ((1.0, 0.0, 0.0), (-1.0, 0.0005, 0.3), (1.0, 0.0002, -0.5)):
-        args = (side, 1.0, inverse, fee, entry_basis, caps, TIERS.mmrs, TIERS.cums)
-        tail = (caps, floors, levs, 1.0 - 1e-12, 100.0, 7.0 / 365, monitoring, mu, 0.01)
+        venue = sv.liq_spec(side, 1.0, inverse, fee, entry_basis, caps, TIERS.mmrs, TIERS.cums)
+        brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, 100.0)
+        budget = sv.Budget(7.0 / 365, monitoring, mu, 0.01)
         a, b = np.zeros(60), np.zeros(60)
-        sv.liquidation_budget_path_py(si.vol_forecast, si.equity, si.price, *args, *tail, a)
-        sv.liquidation_budget_path_nb(si.vol_forecast, si.equity, si.price, *args, *tail, b)
+        sv.liquidation_budget_path_py(si.vol_forecast, si.equity, si.price, venue, brackets, budget, a)
+        sv.liquidation_budget_path_nb(si.vol_forecast, si.equity, si.price, venue, brackets, budget, b)
         assert np.array_equal(a, b)
         assert np.all(a[np.isfinite(si.vol_forecast) & (si.equity > 0)] > 0)
-        s_py = sv.liquidation_budget_scalar_py(
-            50.0, 1e4, 100.0, 0.8, *args, 7.0 / 365, monitoring, mu, 0.01
-        )  # fmt: skip
-        s_nb = sv.liquidation_budget_scalar_nb(50.0, 1e4, 100.0, 0.8, *args, 7.0 / 365, monitoring, mu, 0.01)
+        s_py = sv.liquidation_budget_scalar_py(50.0, 1e4, 100.0, 0.8, venue, budget)
+        s_nb = sv.liquidation_budget_scalar_nb(50.0, 1e4, 100.0, 0.8, venue, budget)
         assert tuple(s_py) == tuple(s_nb)
 
 

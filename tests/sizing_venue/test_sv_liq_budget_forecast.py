@@ -240,10 +240,11 @@ def test_distance_budget_kernel_parity(entry_basis: bool, inverse: bool) -> None
     floors = np.concatenate(([0.0], caps[:-1]))
     levs = np.array([t.max_leverage for t in TIERS.tiers])
     for side, fee in ((1.0, 0.0), (-1.0, 0.0005)):
-        args = (side, 1.0, inverse, fee, entry_basis, caps, TIERS.mmrs, TIERS.cums)
+        venue = sv.liq_spec(side, 1.0, inverse, fee, entry_basis, caps, TIERS.mmrs, TIERS.cums)
+        brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, 100.0)
         a, b = np.zeros(n), np.zeros(n)
-        sv.distance_budget_path_py(need, eq, px, *args, caps, floors, levs, 1.0 - 1e-12, 100.0, a)
-        sv.distance_budget_path_nb(need, eq, px, *args, caps, floors, levs, 1.0 - 1e-12, 100.0, b)
+        sv.distance_budget_path_py(need, eq, px, venue, brackets, a)
+        sv.distance_budget_path_nb(need, eq, px, venue, brackets, b)
         assert np.array_equal(a, b)
         assert a[3] == a[5] == a[7] == 0.0
         assert np.all(a[np.isfinite(need) & (need > 0) & (eq > 0)] > 0)

@@ -10,13 +10,16 @@ Conventions shared by every kernel here:
 * ``out`` has the length of the input; ``out[t]`` uses inputs at indices ``<= t`` only (no
   look-ahead).
 * Failure is a value: a missing leverage is 0, a missing liquidation price NaN; no exceptions.
-* A tier table is the aligned arrays ``caps``, ``mmrs``, ``cums`` (margin) and ``floors``,
-  ``max_levs`` (leverage brackets), as in :mod:`levguard.kernels.margin`.
+* Inputs travel as records (NamedTuples, which numba passes as typed tuples): :class:`Brackets`
+  (leverage brackets of a tier table), :class:`LiqSpec` (a venue's liquidation-price inputs, with
+  the maintenance tiers ``caps``, ``mmrs``, ``cums`` as in :mod:`levguard.kernels.margin`) and
+  :class:`Budget` (horizon, monitoring, drift and the probability budget).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,21 +32,128 @@ BGK_BETA = 0.5825971579390107
 _SQRT2 = 1.4142135623730951
 _HALF_LOG_2PI = 0.9189385332046727
 
-REGIME_CALM = 0
-REGIME_NORMAL = 1
-REGIME_STRESS = 2
+
+class RegimeCodes(NamedTuple):
+    """Codes of the volatility regimes (an enum as a NamedTuple of ints, usable in kernels)."""
+
+    CALM: int = 0
+    NORMAL: int = 1
+    STRESS: int = 2
+
+
+Regime = RegimeCodes()
+"""The regime codes: ``Regime.CALM`` 0, ``Regime.NORMAL`` 1, ``Regime.STRESS`` 2."""
+
+# Deprecated aliases of the codes (use ``Regime``).
+REGIME_CALM = Regime.CALM
+REGIME_NORMAL = Regime.NORMAL
+REGIME_STRESS = Regime.STRESS
+
+
+class Brackets(NamedTuple):
+    """Leverage brackets of a tier table and the global cap.
+
+    Attributes
+    ----------
+    caps, floors, max_levs : (R,) float64
+        Exclusive notional cap, notional floor and leverage cap ``lambda_k`` of bracket ``k``
+        (an empty table: no brackets, the upper end of a budget is ``max_leverage``).
+    below : float
+        The factor that approaches an exclusive cap from below (``1 - 1e-12``).
+    max_leverage : float
+        The global leverage cap.
+    """
+
+    caps: Float64Array1D
+    floors: Float64Array1D
+    max_levs: Float64Array1D
+    below: float
+    max_leverage: float
+
+
+class LiqSpec(NamedTuple):
+    """A venue's liquidation-price inputs (see :func:`budget_liquidation_price`).
+
+    Attributes
+    ----------
+    side : float
+        +1 long, -1 short.
+    contract_size : float
+        Base units (linear) or quote (inverse) per contract.
+    inverse : bool
+        Inverse contract.
+    fee : float
+        Fee rate added to the maintenance rate (OKX/Gate; 0 elsewhere).
+    entry_basis : bool
+        Maintenance margin valued at entry (a constant, Bybit/BitMEX) rather than tiered at the
+        liquidation price.
+    caps, mmrs, cums : (R,) float64
+        Maintenance tiers: notional cap, rate and maintenance amount.
+    no_caps, no_tier : (1,) float64
+        A one-bracket table without maintenance (``[inf]`` and ``[0]``), for the entry basis.
+    """
+
+    side: float
+    contract_size: float
+    inverse: bool
+    fee: float
+    entry_basis: bool
+    caps: Float64Array1D
+    mmrs: Float64Array1D
+    cums: Float64Array1D
+    no_caps: Float64Array1D
+    no_tier: Float64Array1D
+
+
+def liq_spec(
+    side: float,
+    contract_size: float,
+    inverse: bool,
+    fee: float,
+    entry_basis: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+) -> LiqSpec:
+    """Return the :class:`LiqSpec` of these inputs (with the maintenance-free table filled in)."""
+    return LiqSpec(
+        float(side),
+        float(contract_size),
+        bool(inverse),
+        float(fee),
+        bool(entry_basis),
+        np.ascontiguousarray(caps, dtype=np.float64),
+        np.ascontiguousarray(mmrs, dtype=np.float64),
+        np.ascontiguousarray(cums, dtype=np.float64),
+        np.full(1, np.inf),
+        np.zeros(1),
+    )
+
+
+class Budget(NamedTuple):
+    """The liquidation-probability budget.
+
+    Attributes
+    ----------
+    horizon_years : float
+        GBM horizon in years.
+    monitoring_years : float
+        Monitoring interval in years (``<= 0``: continuous).
+    mu : float
+        Annualised drift.
+    max_prob : float
+        The budget ``p*``.
+    """
+
+    horizon_years: float
+    monitoring_years: float
+    mu: float
+    max_prob: float
 
 
 # --------------------------------------------------------------------------- tier cap
 @jitable
-def tier_fixed_point_scalar(
-    equity: float,
-    caps: Float64Array1D,
-    floors: Float64Array1D,
-    max_levs: Float64Array1D,
-    below: float,
-    max_leverage: float,
-) -> tuple[float, float]:
+def tier_fixed_point_scalar(equity: float, brackets: Brackets) -> tuple[float, float]:
     """Return ``(L*, bound)``: the largest ``L <= max_leverage`` in some bracket, and the tier bound.
 
     Bracket ``k`` admits ``L in [floor_k / E, cap_k / E) ∩ [0, lambda_k]`` (the exclusive cap is
@@ -52,29 +162,23 @@ def tier_fixed_point_scalar(
     """
     if not (equity > 0.0 and equity < math.inf):
         return 0.0, 0.0
+    caps = brackets.caps
     best = 0.0
     bound = 0.0
     for k in range(caps.shape[0]):
-        lo = floors[k] / equity
-        hi = caps[k] / equity * below if caps[k] < math.inf else math.inf
-        top = min(max_levs[k], hi)
+        lo = brackets.floors[k] / equity
+        hi = caps[k] / equity * brackets.below if caps[k] < math.inf else math.inf
+        top = min(brackets.max_levs[k], hi)
         if top >= lo:
             bound = max(bound, top)
-        capped = min(top, max_leverage)
+        capped = min(top, brackets.max_leverage)
         if capped >= lo:
             best = max(best, capped)
     return best, bound
 
 
 def tier_cap_path_py(
-    equity: Float64Array1D,
-    caps: Float64Array1D,
-    floors: Float64Array1D,
-    max_levs: Float64Array1D,
-    below: float,
-    max_leverage: float,
-    out: Float64Array1D,
-    out_bound: Float64Array1D,
+    equity: Float64Array1D, brackets: Brackets, out: Float64Array1D, out_bound: Float64Array1D
 ) -> None:
     """Fill ``out[t]`` with the tier fixed point at ``equity[t]`` and ``out_bound[t]`` with its tier bound.
 
@@ -85,7 +189,7 @@ def tier_cap_path_py(
     ``[floor_k / E, cap_k / E) ∩ [0, min(lambda_k, max_leverage)]``.
     """
     for t in range(equity.shape[0]):
-        lev, bound = tier_fixed_point_scalar(equity[t], caps, floors, max_levs, below, max_leverage)
+        lev, bound = tier_fixed_point_scalar(equity[t], brackets)
         out[t] = lev
         out_bound[t] = bound
 
@@ -133,90 +237,62 @@ def gbm_hit_prob_scalar(barrier: float, nu: float, sigma: float, t: float) -> fl
 
 # --------------------------------------------------------------------------- liquidation budget
 @jitable
-def _upper_end(
-    equity: float,
-    tier_caps: Float64Array1D,
-    tier_floors: Float64Array1D,
-    tier_max_levs: Float64Array1D,
-    below: float,
-    max_leverage: float,
-) -> float:
+def _upper_end(equity: float, brackets: Brackets) -> float:
     # The budget's upper end: the tier fixed point capped at max_leverage (an empty table: the cap).
-    if tier_caps.shape[0] > 0:
-        return float(tier_fixed_point_scalar(equity, tier_caps, tier_floors, tier_max_levs, below, max_leverage)[0])
-    return max_leverage
+    if brackets.caps.shape[0] > 0:
+        return float(tier_fixed_point_scalar(equity, brackets)[0])
+    return brackets.max_leverage
 
 
 @jitable
-def budget_liquidation_price(
-    leverage: float,
-    equity: float,
-    price: float,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    no_caps: Float64Array1D,
-    no_tier: Float64Array1D,
-) -> float:
+def _valid(x: float, e: float, p: float) -> bool:
+    # All three inputs of a bar finite and > 0.
+    return x > 0.0 and x < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf
+
+
+@jitable
+def budget_liquidation_price(leverage: float, equity: float, price: float, venue: LiqSpec) -> float:
     """Venue liquidation price of an isolated position of notional ``leverage * equity`` (NaN if none).
 
-    Entry and mark are ``price``, the isolated margin is ``equity``.  ``entry_basis``: the
+    Entry and mark are ``price``, the isolated margin is ``equity``.  ``venue.entry_basis``: the
     maintenance margin is valued at entry (a constant ``k``, Bybit/BitMEX); otherwise it is tiered
-    and re-selected at the liquidation price, with ``fee`` added to the rate (OKX/Gate).
+    and re-selected at the liquidation price, with ``venue.fee`` added to the rate (OKX/Gate).
     """
     if not leverage > 0.0:
         return math.nan
+    inverse = venue.inverse
+    fee = venue.fee
     notional = leverage * equity
     qb = notional * price if inverse else notional / price
-    q = (side * qb / contract_size) * contract_size
-    if entry_basis:
+    q = (venue.side * qb / venue.contract_size) * venue.contract_size
+    if venue.entry_basis:
         n_entry = position_notional(q, price, inverse)
-        k_const = (tiered_mm(n_entry, caps, mmrs, cums) + fee * n_entry) - fee * n_entry
-        return solve_liquidation_price(q, price, equity, k_const, fee, inverse, no_caps, no_tier, no_tier)
-    return solve_liquidation_price(q, price, equity, 0.0, fee, inverse, caps, mmrs, cums)
+        k_const = (tiered_mm(n_entry, venue.caps, venue.mmrs, venue.cums) + fee * n_entry) - fee * n_entry
+        return solve_liquidation_price(
+            q, price, equity, k_const, fee, inverse, venue.no_caps, venue.no_tier, venue.no_tier
+        )
+    return solve_liquidation_price(q, price, equity, 0.0, fee, inverse, venue.caps, venue.mmrs, venue.cums)
 
 
 @jitable
-def budget_prob(
-    leverage: float,
-    equity: float,
-    price: float,
-    sigma: float,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    no_caps: Float64Array1D,
-    no_tier: Float64Array1D,
-    horizon_years: float,
-    monitoring_years: float,
-    mu: float,
-) -> float:
+def budget_prob(leverage: float, equity: float, price: float, sigma: float, venue: LiqSpec, budget: Budget) -> float:
     """GBM ``P(liquidation within the horizon)`` at ``leverage``; ``monitoring_years <= 0``: continuous.
 
     Discrete monitoring: the barrier moves away by ``BGK_BETA sigma sqrt(dt)`` and the horizon
     stops at the last monitoring date (0 when ``dt`` exceeds the horizon).
     """
-    lp = budget_liquidation_price(
-        leverage, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
-    )
+    lp = budget_liquidation_price(leverage, equity, price, venue)
     if not (lp > 0.0 and lp < math.inf):
         return 0.0
+    side = venue.side
     if (side > 0.0 and price <= lp) or (side < 0.0 and price >= lp):
         return 1.0
+    horizon_years = budget.horizon_years
+    monitoring_years = budget.monitoring_years
     if monitoring_years > 0.0 and monitoring_years > horizon_years * (1.0 + 1e-9):
         return 0.0
     b = side * math.log(lp / price)
-    nu = side * (mu - 0.5 * sigma * sigma)
+    nu = side * (budget.mu - 0.5 * sigma * sigma)
     horizon = horizon_years
     if monitoring_years > 0.0:
         b = b - BGK_BETA * sigma * math.sqrt(monitoring_years)
@@ -226,24 +302,7 @@ def budget_prob(
 
 @jitable
 def liquidation_budget_solve(
-    hi: float,
-    equity: float,
-    price: float,
-    sigma: float,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    no_caps: Float64Array1D,
-    no_tier: Float64Array1D,
-    horizon_years: float,
-    monitoring_years: float,
-    mu: float,
-    max_prob: float,
+    hi: float, equity: float, price: float, sigma: float, venue: LiqSpec, budget: Budget
 ) -> tuple[float, float, bool]:
     """Return ``(L, P(L), budget_binds)``: the largest ``L <= hi`` with ``P(L) <= max_prob``.
 
@@ -251,20 +310,15 @@ def liquidation_budget_solve(
     deterministic number of steps, so the twins agree bit for bit); robust to the jumps where a
     bracket changes.  When ``P(hi) <= max_prob`` the upper end binds.
     """
-    p_hi = budget_prob(
-        hi, equity, price, sigma, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps,
-        no_tier, horizon_years, monitoring_years, mu,
-    )  # fmt: skip
+    max_prob = budget.max_prob
+    p_hi = budget_prob(hi, equity, price, sigma, venue, budget)
     if p_hi <= max_prob:
         return hi, p_hi, False
     lo = 0.0
     p_lo = 0.0
     while hi - lo > 1e-10 * max(hi, 1e-12):
         mid = 0.5 * (lo + hi)
-        p_mid = budget_prob(
-            mid, equity, price, sigma, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps,
-            no_tier, horizon_years, monitoring_years, mu,
-        )  # fmt: skip
+        p_mid = budget_prob(mid, equity, price, sigma, venue, budget)
         if p_mid <= max_prob:
             lo = mid
             p_lo = p_mid
@@ -277,23 +331,9 @@ def liquidation_budget_path_py(
     vol: Float64Array1D,
     equity: Float64Array1D,
     price: Float64Array1D,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    tier_caps: Float64Array1D,
-    tier_floors: Float64Array1D,
-    tier_max_levs: Float64Array1D,
-    below: float,
-    max_leverage: float,
-    horizon_years: float,
-    monitoring_years: float,
-    mu: float,
-    max_prob: float,
+    venue: LiqSpec,
+    brackets: Brackets,
+    budget: Budget,
     out: Float64Array1D,
 ) -> None:
     """Fill ``out[t]`` with the liquidation-budget leverage from ``vol[t]``, ``equity[t]``, ``price[t]``.
@@ -303,58 +343,34 @@ def liquidation_budget_path_py(
     vol, equity, price : (N,) float64
         Annualised volatility forecast, equity and mark price per bar; a bar with any of them
         non-finite or non-positive gives 0.
-    side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums
+    venue : LiqSpec
         The venue's liquidation-price inputs (see :func:`budget_liquidation_price`).
-    tier_caps, tier_floors, tier_max_levs, below, max_leverage
+    brackets : Brackets
         Leverage brackets for the upper end ``L_hi`` (tier fixed point capped at ``max_leverage``);
         an empty table means ``L_hi = max_leverage``.
-    horizon_years, monitoring_years, mu, max_prob
+    budget : Budget
         GBM horizon, monitoring interval (``<= 0``: continuous), drift and the budget ``p*``.
     out : (N,) float64
         Output, written in place.
     """
-    no_caps = np.full(1, np.inf)
-    no_tier = np.zeros(1)
     for t in range(vol.shape[0]):
         s = vol[t]
         e = equity[t]
         p = price[t]
         out[t] = 0.0
-        if not (s > 0.0 and s < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf):
+        if not _valid(s, e, p):
             continue
-        hi = _upper_end(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)
-        out[t] = liquidation_budget_solve(
-            hi, e, p, s, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier,
-            horizon_years, monitoring_years, mu, max_prob,
-        )[0]  # fmt: skip
+        out[t] = liquidation_budget_solve(_upper_end(e, brackets), e, p, s, venue, budget)[0]
 
 
 liquidation_budget_path_nb = jit(liquidation_budget_path_py)
 
 
 def liquidation_budget_scalar_py(
-    hi: float,
-    equity: float,
-    price: float,
-    sigma: float,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    horizon_years: float,
-    monitoring_years: float,
-    mu: float,
-    max_prob: float,
+    hi: float, equity: float, price: float, sigma: float, venue: LiqSpec, budget: Budget
 ) -> tuple[float, float, bool]:
     """One bar of :func:`liquidation_budget_path_py` with a given upper end ``hi`` (for ``decide``)."""
-    return liquidation_budget_solve(
-        hi, equity, price, sigma, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums,
-        np.full(1, np.inf), np.zeros(1), horizon_years, monitoring_years, mu, max_prob,
-    )  # fmt: skip
+    return liquidation_budget_solve(hi, equity, price, sigma, venue, budget)
 
 
 liquidation_budget_scalar_nb = jit(liquidation_budget_scalar_py)
@@ -362,46 +378,16 @@ liquidation_budget_scalar_nb = jit(liquidation_budget_scalar_py)
 
 # --------------------------------------------------------------------------- budget from a required distance
 @jitable
-def _far_enough(
-    leverage: float,
-    min_distance: float,
-    equity: float,
-    price: float,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    no_caps: Float64Array1D,
-    no_tier: Float64Array1D,
-) -> bool:
+def _far_enough(leverage: float, min_distance: float, equity: float, price: float, venue: LiqSpec) -> bool:
     # Whether the liquidation price at `leverage` is at least `min_distance` from the price
     # (always, without a liquidation price).
-    lp = budget_liquidation_price(
-        leverage, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
-    )
-    return not (lp > 0.0 and lp < math.inf) or side * (price - lp) / price >= min_distance
+    lp = budget_liquidation_price(leverage, equity, price, venue)
+    return not (lp > 0.0 and lp < math.inf) or venue.side * (price - lp) / price >= min_distance
 
 
 @jitable
 def distance_budget_solve(
-    hi: float,
-    min_distance: float,
-    equity: float,
-    price: float,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    no_caps: Float64Array1D,
-    no_tier: Float64Array1D,
+    hi: float, min_distance: float, equity: float, price: float, venue: LiqSpec
 ) -> tuple[float, bool]:
     """Return ``(L, budget_binds)``: the largest ``L <= hi`` whose liquidation price is at least ``min_distance`` away.
 
@@ -409,18 +395,12 @@ def distance_budget_solve(
     never grows with ``L``, so bisection keeps ``d(lo) >= min_distance > d(hi)`` until
     ``hi - lo <= 1e-10 max(hi, 1e-12)``, as :func:`liquidation_budget_solve`.
     """
-    if _far_enough(
-        hi, min_distance, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps,
-        no_tier,
-    ):  # fmt: skip
+    if _far_enough(hi, min_distance, equity, price, venue):
         return hi, False
     lo = 0.0
     while hi - lo > 1e-10 * max(hi, 1e-12):
         mid = 0.5 * (lo + hi)
-        if _far_enough(
-            mid, min_distance, equity, price, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums,
-            no_caps, no_tier,
-        ):  # fmt: skip
+        if _far_enough(mid, min_distance, equity, price, venue):
             lo = mid
         else:
             hi = mid
@@ -431,19 +411,8 @@ def distance_budget_path_py(
     min_distance: Float64Array1D,
     equity: Float64Array1D,
     price: Float64Array1D,
-    side: float,
-    contract_size: float,
-    inverse: bool,
-    fee: float,
-    entry_basis: bool,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    tier_caps: Float64Array1D,
-    tier_floors: Float64Array1D,
-    tier_max_levs: Float64Array1D,
-    below: float,
-    max_leverage: float,
+    venue: LiqSpec,
+    brackets: Brackets,
     out: Float64Array1D,
 ) -> None:
     """Fill ``out[t]`` with the largest leverage whose liquidation price is ``min_distance[t]`` away.
@@ -457,9 +426,9 @@ def distance_budget_path_py(
         non-positive gives 0.
     equity, price : (N,) float64
         Equity and mark price per bar; non-finite or non-positive gives 0.
-    side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums
+    venue : LiqSpec
         The venue's liquidation-price inputs (see :func:`budget_liquidation_price`).
-    tier_caps, tier_floors, tier_max_levs, below, max_leverage
+    brackets : Brackets
         Leverage brackets for the upper end (as :func:`liquidation_budget_path_py`).
     out : (N,) float64
         Output, written in place.
@@ -470,19 +439,14 @@ def distance_budget_path_py(
     ``d*`` the forecast's inverse at ``p*``: one bisection on ``L`` per bar with no forecast
     inside the loop.
     """
-    no_caps = np.full(1, np.inf)
-    no_tier = np.zeros(1)
     for t in range(min_distance.shape[0]):
         d = min_distance[t]
         e = equity[t]
         p = price[t]
         out[t] = 0.0
-        if not (d > 0.0 and d < math.inf and e > 0.0 and e < math.inf and p > 0.0 and p < math.inf):
+        if not _valid(d, e, p):
             continue
-        hi = _upper_end(e, tier_caps, tier_floors, tier_max_levs, below, max_leverage)
-        out[t] = distance_budget_solve(
-            hi, d, e, p, side, contract_size, inverse, fee, entry_basis, caps, mmrs, cums, no_caps, no_tier
-        )[0]
+        out[t] = distance_budget_solve(_upper_end(e, brackets), d, e, p, venue)[0]
 
 
 distance_budget_path_nb = jit(distance_budget_path_py)
@@ -530,9 +494,9 @@ def quantile_regime_path_py(
     # The finite values of the window, kept sorted: one removal and one insertion per bar.
     srt = np.empty(max(lookback, 1))
     m = 0
-    prev = REGIME_STRESS
+    prev = Regime.STRESS
     for t in range(vol.shape[0]):
-        out[t] = REGIME_STRESS
+        out[t] = Regime.STRESS
         if t >= lookback:
             old = vol[t - lookback]
             if old > -math.inf and old < math.inf:
@@ -554,11 +518,11 @@ def quantile_regime_path_py(
         hi = quantile_sorted(srt, m, q_hi)
         v = vol[t]
         if v <= lo:
-            prev = REGIME_CALM
+            prev = Regime.CALM
         elif v >= hi:
-            prev = REGIME_STRESS
+            prev = Regime.STRESS
         elif has_normal:
-            prev = REGIME_NORMAL
+            prev = Regime.NORMAL
         out[t] = prev
 
 

@@ -4,8 +4,10 @@ calibration of the venue's margin parameters (locally or on Dask).  See docs/cas
 
 * Inputs: :class:`Population` and :func:`population_from_distribution` (:mod:`levguard.sim.population`),
   exogenous price paths (:mod:`levguard.sim.paths`).
-* The model: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`; :func:`simulate_path`,
-  :func:`monte_carlo`, :func:`calibrate`, :func:`max_safe` (:mod:`levguard.sim.engine`).
+* The model's settings: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`
+  (:mod:`levguard.sim.settings`).
+* One path: :func:`simulate_path` (:mod:`levguard.sim.engine`); many: :func:`monte_carlo`,
+  :func:`calibrate`, :func:`max_safe` (:mod:`levguard.sim.montecarlo`).
 
 The names below are imported on first use.
 """
@@ -22,15 +24,15 @@ _EXPORTS: dict[str, str] = {
     "path_for": "levguard.sim.paths",
     "paths_for": "levguard.sim.paths",
     "depth_multiplier_path": "levguard.sim.paths",
-    "Market": "levguard.sim.engine",
-    "MarginRegime": "levguard.sim.engine",
-    "VenueSettings": "levguard.sim.engine",
+    "Market": "levguard.sim.settings",
+    "MarginRegime": "levguard.sim.settings",
+    "VenueSettings": "levguard.sim.settings",
     "CascadeResult": "levguard.sim.engine",
-    "MonteCarloResult": "levguard.sim.engine",
+    "MonteCarloResult": "levguard.sim.montecarlo",
     "simulate_path": "levguard.sim.engine",
-    "monte_carlo": "levguard.sim.engine",
-    "calibrate": "levguard.sim.engine",
-    "max_safe": "levguard.sim.engine",
+    "monte_carlo": "levguard.sim.montecarlo",
+    "calibrate": "levguard.sim.montecarlo",
+    "max_safe": "levguard.sim.montecarlo",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -35,8 +35,12 @@ from levguard.core.sizing.base import (
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import (
+    Brackets,
+    Budget,
+    LiqSpec,
     budget_liquidation_price,
     distance_budget_path_nb,
+    liq_spec,
     liquidation_budget_path_nb,
     liquidation_budget_scalar_nb,
     tier_cap_path_nb,
@@ -102,19 +106,22 @@ def tier_fixed_point(
     Runs on the numba kernel :func:`levguard.kernels.sizing_venue.tier_cap_path_nb`.
     """
     eq = np.ascontiguousarray(equity, dtype=np.float64)
-    caps, floors, max_levs = _brackets(table)
     lev = np.zeros_like(eq)
     bound = np.zeros_like(eq)
-    tier_cap_path_nb(eq, caps, floors, max_levs, _BELOW, float(max_leverage), lev, bound)
+    tier_cap_path_nb(eq, _brackets(table, max_leverage), lev, bound)
     return lev, bound
 
 
-def _brackets(table: TierTable) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D]:
-    # Bracket arrays of the tier kernel: caps, floors (0 then the previous caps), max leverages.
+def _brackets(table: TierTable | None, max_leverage: float) -> Brackets:
+    # The tier kernel's brackets: caps, floors (0 then the previous caps), max leverages (an
+    # empty table without tiers).
+    if table is None:
+        empty = np.zeros(0)
+        return Brackets(empty, empty, empty, _BELOW, float(max_leverage))
     caps = np.ascontiguousarray(table.caps, dtype=np.float64)
     floors = np.concatenate(([0.0], caps[:-1]))
     max_levs = np.array([float(t.max_leverage) for t in table.tiers], dtype=np.float64)
-    return caps, floors, max_levs
+    return Brackets(caps, floors, max_levs, _BELOW, float(max_leverage))
 
 
 @dataclass(frozen=True)
@@ -429,14 +436,14 @@ class LiquidationBudget:
         lev, bound = tier_fixed_point(table, np.array([equity]), self.max_leverage)
         return float(lev[0]), ("max_leverage" if float(bound[0]) >= self.max_leverage else "tier_cap")
 
-    def _venue_args(self, ctx: MarketContext, equity: float, price: float) -> _VenueArgs | None:
+    def _venue_args(self, ctx: MarketContext, equity: float, price: float) -> LiqSpec | None:
         # The inputs of the GBM kernel, or None when the kernel does not cover this case (another
         # model, Monte Carlo) or its liquidation price does not (see _lp_args).
         if self.closed_model != "gbm" or self.model_params.get("method", "analytic") != "analytic":
             return None
         return self._lp_args(ctx, equity, price)
 
-    def _lp_args(self, ctx: MarketContext, equity: float, price: float) -> _VenueArgs | None:
+    def _lp_args(self, ctx: MarketContext, equity: float, price: float) -> LiqSpec | None:
         # The liquidation-price inputs of the kernel, or None when it does not cover this case (a
         # close fee in the maintenance margin, a rate-based venue) or its liquidation price
         # differs from the margin engine's at a probe.
@@ -463,7 +470,7 @@ class LiquidationBudget:
             if model.bankruptcy_close_fee and taker > 0:
                 return None
             table = resolve_tiers(model, probe)
-            args = _VenueArgs(
+            args = liq_spec(
                 float(ctx.side),
                 float(inst.contract_size),
                 bool(inst.inverse),
@@ -475,7 +482,7 @@ class LiquidationBudget:
             )
             for lev in _PROBE_LEVERAGES:
                 engine = self.liquidation_price(ctx, equity, price, lev)
-                mine = args.liquidation_price(lev, equity, price)
+                mine = _kernel_liquidation_price(args, lev, equity, price)
                 engine_none = engine is None or not (math.isfinite(engine) and engine > 0.0)
                 mine_none = mine is None
                 if engine_none != mine_none or (not engine_none and engine != mine):
@@ -484,9 +491,10 @@ class LiquidationBudget:
             return None
         return args
 
-    def _horizon_args(self, ctx: MarketContext) -> tuple[float, float, float, float]:
+    def _budget(self, ctx: MarketContext) -> Budget:
+        # The kernel's budget record: horizon and monitoring in years, drift, max_prob.
         mon = self.monitoring_dt_days / _DAYS_PER_YEAR if self.monitoring_dt_days is not None else 0.0
-        return self.horizon_days / _DAYS_PER_YEAR, mon, float(self.drift(ctx)), self.max_prob
+        return Budget(self.horizon_days / _DAYS_PER_YEAR, mon, float(self.drift(ctx)), self.max_prob)
 
     def solve(
         self, ctx: MarketContext, equity: float, price: float, sigma: float | ProbabilityForecaster
@@ -509,16 +517,14 @@ class LiquidationBudget:
                 if lp_args is None:
                     lp = self.liquidation_price(ctx, equity, price, lev)
                 else:
-                    lp = lp_args.liquidation_price(lev, equity, price) if lev > 0.0 else None
+                    lp = _kernel_liquidation_price(lp_args, lev, equity, price) if lev > 0.0 else None
                 return self.forecast_prob(ctx, price, lp, forecaster)
 
         else:
             vol = float(sigma)
             args = self._venue_args(ctx, equity, price) if _pos_finite(vol) else None
             if args is not None:
-                lev, p, budget = liquidation_budget_scalar_nb(
-                    hi, equity, price, vol, *args.lp_args(), *self._horizon_args(ctx)
-                )
+                lev, p, budget = liquidation_budget_scalar_nb(hi, equity, price, vol, args, self._budget(ctx))
                 return float(lev), ("liquidation_budget" if budget else hi_binding), float(p)
 
             def p_of(lev: float) -> float:
@@ -612,14 +618,7 @@ class LiquidationBudget:
         first = int(valid[0])
         args = self._venue_args(ctx, float(eq[first]), float(px[first]))
         if args is not None:
-            if table is not None:
-                caps, floors, max_levs = _brackets(table)
-            else:
-                caps, floors, max_levs = np.zeros(0), np.zeros(0), np.zeros(0)
-            liquidation_budget_path_nb(
-                vol, eq, px, *args.lp_args(), caps, floors, max_levs, _BELOW, self.max_leverage,
-                *self._horizon_args(ctx), out,
-            )  # fmt: skip
+            liquidation_budget_path_nb(vol, eq, px, args, _brackets(table, self.max_leverage), self._budget(ctx), out)
             return out
         cache: dict[tuple[float, float], float] = {}
         for t in valid.tolist():
@@ -651,10 +650,7 @@ class LiquidationBudget:
         first = int(valid[0])
         args = self._lp_args(ctx, float(eq[first]), float(px[first]))
         if args is not None:
-            caps, floors, max_levs = _brackets(table) if table is not None else (np.zeros(0),) * 3
-            distance_budget_path_nb(
-                need, eq, px, *args.lp_args(), caps, floors, max_levs, _BELOW, self.max_leverage, out
-            )
+            distance_budget_path_nb(need, eq, px, args, _brackets(table, self.max_leverage), out)
             return out
         for t in valid.tolist():
             e, p, d = float(eq[t]), float(px[t]), float(need[t])
@@ -689,34 +685,7 @@ def _describe(forecaster: ProbabilityForecaster) -> str:
     return f"forecaster {type(forecaster).__name__}"
 
 
-@dataclass(frozen=True)
-class _VenueArgs:
-    """Liquidation-price inputs of :func:`levguard.kernels.sizing_venue.budget_liquidation_price`."""
-
-    side: float
-    contract_size: float
-    inverse: bool
-    fee: float
-    entry_basis: bool
-    caps: Float64Array1D
-    mmrs: Float64Array1D
-    cums: Float64Array1D
-
-    def liquidation_price(self, leverage: float, equity: float, price: float) -> float | None:
-        """The kernel's liquidation price at ``leverage`` (None where there is none)."""
-        lp = float(budget_liquidation_price(leverage, equity, price, *self.lp_args(), np.full(1, np.inf), np.zeros(1)))
-        return lp if math.isfinite(lp) and lp > 0.0 else None
-
-    def lp_args(
-        self,
-    ) -> tuple[float, float, bool, float, bool, Float64Array1D, Float64Array1D, Float64Array1D]:
-        return (
-            self.side,
-            self.contract_size,
-            self.inverse,
-            self.fee,
-            self.entry_basis,
-            self.caps,
-            self.mmrs,
-            self.cums,
-        )
+def _kernel_liquidation_price(spec: LiqSpec, leverage: float, equity: float, price: float) -> float | None:
+    # The kernel's liquidation price at `leverage` (None where there is none).
+    lp = float(budget_liquidation_price(leverage, equity, price, spec))
+    return lp if math.isfinite(lp) and lp > 0.0 else None

@@ -1,0 +1,258 @@
+"""One liquidation round of the cascade kernel: order sizing, routing to ADL, book settlement.
+
+Scalar helpers of :func:`levguard.kernels.cascade.cascade_py` (compiled into it), with the
+formulas of a close: the bankruptcy price, BitMEX's ADL ranking, the price impact of the round's
+net flow, the settlement of a (partial) close through
+:mod:`levguard.kernels.liquidation`, and the event record it leaves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from levguard._typing import BoolArray1D, Float64Array1D, Int64Array1D
+from levguard.kernels import liquidation as kl
+from levguard.kernels._jit import jitable
+from levguard.kernels.cascade_records import (
+    Book,
+    CascadeConfig,
+    ImpactModel,
+    Int64Array2D,
+    PartialMode,
+    RecordArray,
+    Tiers,
+)
+from levguard.kernels.margin import tier_index, tiered_mm
+
+
+@jitable
+def bankruptcy_price(side: float, qty: float, entry: float, margin: float) -> float:
+    """Return the price at which the account's equity is 0: ``entry - side * margin / qty``."""
+    return entry - side * margin / qty
+
+
+@jitable
+def adl_score(side: float, qty: float, entry: float, mark: float, bankruptcy: float) -> float:
+    """BitMEX's ranking ``PnL% x effective leverage`` in profit, ``PnL% / effective leverage``
+    otherwise (the formula of :func:`levguard.core.rules.bitmex.adl_ranking`)."""
+    q = side * qty
+    mark_value = q * mark
+    entry_value = q * entry
+    denom = mark_value - q * bankruptcy
+    if denom == 0.0:
+        return math.inf
+    eff_lev = abs(mark_value) / denom
+    pnl_pct = (mark_value - entry_value) / abs(entry_value)
+    if pnl_pct > 0.0:
+        return pnl_pct * eff_lev
+    return pnl_pct / eff_lev
+
+
+@jitable
+def record_event(
+    out: RecordArray,
+    row: int,
+    t: int,
+    account: int,
+    qty: float,
+    price: float,
+    bankruptcy: float,
+    fund_delta: float,
+    kind: int,
+    counterparty: int,
+) -> bool:
+    # Write one event record; False when the table is full (the caller counts the overflow).
+    if row >= out.shape[0]:
+        return False
+    rec = out[row]
+    rec["step"] = t
+    rec["account"] = account
+    rec["qty"] = qty
+    rec["price"] = price
+    rec["bankruptcy_price"] = bankruptcy
+    rec["fund_delta"] = fund_delta
+    rec["kind"] = kind
+    rec["counterparty"] = counterparty
+    return True
+
+
+@jitable
+def flow_impact(flow: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
+    # Log price change caused by a net liquidation flow ``flow`` (signed base units: > 0 sells).
+    notional = flow * price
+    if notional == 0.0 or not depth > 0.0:
+        return 0.0
+    if kind == ImpactModel.LINEAR:
+        # depth = quote notional per basis point of price move.
+        return -notional / depth * 1e-4
+    # Square-root law: |dP/P| = coef * sigma_daily * sqrt(|X| / V_daily).
+    move = coef * sigma_daily * math.sqrt(abs(notional) / depth)
+    return -move if notional > 0.0 else move
+
+
+@jitable
+def book_flow(
+    k: int, side: Float64Array1D, round_ids: Int64Array1D, round_c: Float64Array1D, round_adl: BoolArray1D
+) -> float:
+    # Net flow into the book of the round's orders not routed to ADL (signed base units).
+    flow = 0.0
+    for j in range(k):
+        if not round_adl[j]:
+            flow += side[round_ids[j]] * round_c[j]
+    return flow
+
+
+@jitable
+def route_to_adl(
+    k: int,
+    fund: float,
+    fill: float,
+    book: Book,
+    adl_dry: BoolArray1D,
+    round_ids: Int64Array1D,
+    round_full: BoolArray1D,
+    round_adl: BoolArray1D,
+) -> None:
+    # Flag the full closes that would take the fund below 0 (in order, at the fill) for ADL;
+    # accounts ADL found no counterparty for stay in the book.
+    side = book.side
+    qty = book.qty
+    f_est = fund
+    for j in range(k):
+        i = round_ids[j]
+        if round_full[j] and not adl_dry[i]:
+            bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
+            delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
+            if f_est + delta < 0.0:
+                round_adl[j] = True
+            else:
+                f_est += delta
+
+
+@jitable
+def close_in_book(
+    i: int, c: float, full: bool, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers, pnl: Float64Array1D
+) -> tuple[float, bool, float, float]:
+    # Close ``c`` of account i at ``fill`` (the whole position when ``full``); a partial close
+    # that exhausts the margin, or leaves equity below the backstop, becomes a full close.
+    # Updates the position, margin and PnL; returns (closed qty, full, the fund's change,
+    # the bankruptcy price before the close).
+    side = book.side
+    qty = book.qty
+    entry = book.entry
+    margin = book.margin
+    backstop = cfg.backstop
+    realised = side[i] * c * (fill - entry[i])
+    left, fee = kl.settle_partial(margin[i], realised, c * fill, cfg.liq_fee)
+    if not full:
+        whole_equity = margin[i] + side[i] * qty[i] * (fill - entry[i])
+        if not left > 0.0 or (
+            backstop > 0.0 and whole_equity < backstop * tiered_mm(qty[i] * fill, tiers.caps, tiers.mmrs, tiers.cums)
+        ):
+            full = True
+            c = qty[i]
+            realised = side[i] * c * (fill - entry[i])
+    bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
+    if full:
+        kept, _fee, delta, _taken = kl.settle_close(
+            cfg.outcome,
+            margin[i],
+            realised,
+            c * fill,
+            cfg.liq_fee,
+            tiered_mm(c * fill, tiers.caps, tiers.mmrs, tiers.cums),
+            backstop,
+        )
+        pnl[i] += kept - margin[i]
+        qty[i] = 0.0
+        margin[i] = 0.0
+    else:
+        delta = fee
+        pnl[i] += realised - fee
+        margin[i] = left
+        qty[i] -= c
+    return c, full, delta, bp
+
+
+@jitable
+def rank_side(
+    o: int,
+    t: int,
+    mark: float,
+    book: Book,
+    order: Int64Array1D,
+    scores: Float64Array1D,
+    rank_ids: Int64Array2D,
+    rank_len: Int64Array1D,
+    rank_pos: Int64Array1D,
+    rank_step: Int64Array1D,
+) -> None:
+    # ADL counterparties on side o (0 longs, 1 shorts) at step t: the open positions ranked by
+    # BitMEX's score at the mark, best first (stable), consumed front first from rank_pos.
+    side = book.side
+    qty = book.qty
+    entry = book.entry
+    margin = book.margin
+    want = 1.0 if o == 0 else -1.0
+    m_c = 0
+    for u in range(side.shape[0]):
+        if side[u] == want and qty[u] > 0.0:
+            order[m_c] = u
+            scores[m_c] = -adl_score(
+                side[u], qty[u], entry[u], mark, bankruptcy_price(side[u], qty[u], entry[u], margin[u])
+            )
+            m_c += 1
+    idx = np.argsort(scores[:m_c], kind="mergesort")
+    rank_ids[o, :m_c] = order[:m_c][idx]
+    rank_len[o] = m_c
+    rank_pos[o] = 0
+    rank_step[o] = t
+
+
+@jitable
+def size_orders(
+    k: int,
+    price: float,
+    cfg: CascadeConfig,
+    book: Book,
+    tiers: Tiers,
+    round_ids: Int64Array1D,
+    round_c: Float64Array1D,
+    round_full: BoolArray1D,
+    round_adl: BoolArray1D,
+) -> None:
+    # Sizes of the round's orders: partial slices above the minimum notional, else the whole
+    # position (``round_full``); none routed to ADL yet.
+    side = book.side
+    qty = book.qty
+    caps = tiers.caps
+    mmrs = tiers.mmrs
+    mode = cfg.partial_mode
+    partial_min = cfg.partial_min
+    for j in range(k):
+        i = round_ids[j]
+        c = qty[i]
+        full = True
+        notional = qty[i] * price
+        if mode == PartialMode.RESTORE:
+            # Incremental: just enough to restore equity >= MM at the current price.
+            eq_i = book.margin[i] + side[i] * qty[i] * (price - book.entry[i])
+            mm_i = tiered_mm(notional, caps, mmrs, tiers.cums)
+            mmr_i = mmrs[tier_index(notional, caps)]
+            x = kl.restore_fraction(eq_i, mm_i, notional, mmr_i, cfg.liq_fee)
+            if x < 1.0:
+                c = qty[i] * x
+                full = False
+        elif mode == PartialMode.TIER:
+            if notional > partial_min:
+                # Tier step-down: close down to the cap of the next lower maintenance tier.
+                c = kl.step_down_qty(qty[i], price, False, caps, 1, -1)
+                full = c >= qty[i]
+        elif notional > partial_min:
+            c = kl.slice_qty(qty[i], notional, cfg.partial, partial_min)
+            full = c >= qty[i]
+        round_c[j] = c
+        round_full[j] = full
+        round_adl[j] = False

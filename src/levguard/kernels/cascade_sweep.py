@@ -1,0 +1,173 @@
+"""Crossing detection of the cascade kernel: the sorted sweep over liquidation prices.
+
+Each side's open accounts are sorted once by their liquidation price (as a key, see
+:func:`key`); a pointer advances as the mark moves, and accounts whose liquidation price changed
+(a partial close, ADL, a margin rescale) are re-filed in a max-heap per side.  Stale entries (the
+account's key changed since it was filed, or it is flat or pending) are dropped when met.  The
+cost is ``O(N log N + T + events log N)`` per path instead of a scan of every account in every
+round.  State lives in the records :class:`~levguard.kernels.cascade_records.Book` and
+:class:`~levguard.kernels.cascade_records.Sweep`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from levguard._typing import Float64Array1D, Int64Array1D
+from levguard.kernels._jit import jitable
+from levguard.kernels.cascade_records import Book, Sweep, Tiers
+from levguard.kernels.margin import solve_liquidation_price
+
+
+@jitable
+def liq_price(side: float, qty: float, entry: float, margin: float, tiers: Tiers) -> float:
+    """Return the liquidation price of one isolated linear position (NaN when none: never crossed)."""
+    if qty <= 0.0:
+        return math.nan
+    return solve_liquidation_price(side * qty, entry, margin, 0.0, 0.0, False, tiers.caps, tiers.mmrs, tiers.cums)
+
+
+@jitable
+def key(side: float, lp: float) -> float:
+    """Return the sort key of an account on its side's list.
+
+    Longs are crossed when ``lp >= mark`` (key ``lp``, threshold ``mark``), shorts when
+    ``lp <= mark`` (key ``-lp``, threshold ``-mark``); both lists are kept in descending key
+    order.  No liquidation price: ``-inf`` (never crossed).
+    """
+    if math.isnan(lp):
+        return -math.inf
+    return lp if side > 0.0 else -lp
+
+
+@jitable
+def rebuild(s: int, book: Book, sw: Sweep) -> None:
+    """Sort side ``s``'s open, non-pending accounts by key (descending); empty its heap."""
+    side = book.side
+    qty = book.qty
+    pending = book.pending
+    key_at = book.key_at
+    ordk = sw.ordk
+    ordi = sw.ordi
+    want = 1.0 if s == 0 else -1.0
+    m = 0
+    for i in range(side.shape[0]):
+        if side[i] == want and qty[i] > 0.0 and not pending[i] and key_at[i] > -math.inf:
+            ordi[s, m] = i
+            ordk[s, m] = key_at[i]
+            m += 1
+    idx = np.argsort(-ordk[s, :m], kind="mergesort")
+    ids = ordi[s, :m][idx]
+    keys = ordk[s, :m][idx]
+    ordi[s, :m] = ids
+    ordk[s, :m] = keys
+    sw.length[s] = m
+    sw.ptr[s] = 0
+    sw.hsize[s] = 0
+
+
+@jitable
+def heap_push(keys: Float64Array1D, ids: Int64Array1D, size: int, k: float, idx: int) -> int:
+    """Push ``(k, idx)`` on the max-heap ``keys``/``ids`` of ``size`` entries; return the new size."""
+    i = size
+    keys[i] = k
+    ids[i] = idx
+    size += 1
+    while i > 0:
+        parent = (i - 1) // 2
+        if keys[parent] >= keys[i]:
+            break
+        keys[parent], keys[i] = keys[i], keys[parent]
+        ids[parent], ids[i] = ids[i], ids[parent]
+        i = parent
+    return size
+
+
+@jitable
+def heap_pop(keys: Float64Array1D, ids: Int64Array1D, size: int) -> int:
+    """Remove the top (``keys[0]``, ``ids[0]`` before the call); return the new size."""
+    size -= 1
+    keys[0] = keys[size]
+    ids[0] = ids[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        right = left + 1
+        best = i
+        if left < size and keys[left] > keys[best]:
+            best = left
+        if right < size and keys[right] > keys[best]:
+            best = right
+        if best == i:
+            break
+        keys[best], keys[i] = keys[i], keys[best]
+        ids[best], ids[i] = ids[i], ids[best]
+        i = best
+    return size
+
+
+@jitable
+def detect(s: int, thr: float, book: Book, sw: Sweep, found: Int64Array1D, n_found: int) -> int:
+    """Append side ``s``'s accounts crossed at threshold ``thr`` (key >= thr) to ``found``.
+
+    The sorted list's prefix past the pointer, then the heap's top entries; stale entries are
+    dropped; found accounts are marked pending.  Returns the new count.
+    """
+    qty = book.qty
+    pending = book.pending
+    key_at = book.key_at
+    ordk = sw.ordk
+    ordi = sw.ordi
+    length = sw.length
+    hk = sw.hk
+    hi = sw.hi
+    hsize = sw.hsize
+    p = sw.ptr[s]
+    while p < length[s] and ordk[s, p] >= thr:
+        i = ordi[s, p]
+        if qty[i] > 0.0 and not pending[i] and key_at[i] == ordk[s, p]:
+            found[n_found] = i
+            n_found += 1
+            pending[i] = True
+        p += 1
+    sw.ptr[s] = p
+    while hsize[s] > 0 and hk[s, 0] >= thr:
+        k = hk[s, 0]
+        i = hi[s, 0]
+        hsize[s] = heap_pop(hk[s], hi[s], hsize[s])
+        if qty[i] > 0.0 and not pending[i] and key_at[i] == k:
+            found[n_found] = i
+            n_found += 1
+            pending[i] = True
+    return n_found
+
+
+@jitable
+def refile(i: int, book: Book, sw: Sweep) -> None:
+    """File account ``i`` under its new key in its side's heap; a full heap is compacted by
+    sorting the side again (stale entries dropped)."""
+    s = 0 if book.side[i] > 0.0 else 1
+    hsize = sw.hsize
+    if hsize[s] >= sw.hk.shape[1]:
+        rebuild(s, book, sw)
+        return
+    hsize[s] = heap_push(sw.hk[s], sw.hi[s], hsize[s], book.key_at[i], i)
+
+
+@jitable
+def reprice(i: int, naive: bool, book: Book, tiers: Tiers, sw: Sweep) -> None:
+    """After account ``i``'s position or margin changed: solve its liquidation price again and
+    file it under the new key (a flat account is never crossed)."""
+    qty = book.qty
+    key_at = book.key_at
+    if qty[i] > 0.0:
+        side = book.side
+        lp = book.lp
+        lp[i] = liq_price(side[i], qty[i], book.entry[i], book.margin[i], tiers)
+        key_at[i] = key(side[i], lp[i])
+        if not naive:
+            refile(i, book, sw)
+    else:
+        key_at[i] = -math.inf

@@ -1,0 +1,350 @@
+"""The cascade model's settings: the book (:class:`Market`), the venue's margin rules
+(:class:`MarginRegime`) and its fund, ADL, liquidator and oracle (:class:`VenueSettings`), and
+their translation into the kernel's records (:mod:`levguard.kernels.cascade_records`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from levguard.core.liquidation_outcome import cascade_regime_fields
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+from levguard.kernels import cascade as kc
+from levguard.kernels import liquidation as kl
+from levguard.sim.paths import depth_multiplier_path
+from levguard.sim.population import Population
+
+__all__ = ["MarginRegime", "Market", "VenueSettings"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _pos(value: object, name: str, *, allow_zero: bool = False, upper: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise InputError(f"{name} must be a number, was {value!r}")
+    v = float(value)
+    ok = (v >= 0.0 if allow_zero else v > 0.0) and v <= upper and math.isfinite(v)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InputError(
+            f"{name} must be finite and {bound}"
+            + (f" and <= {upper:g}" if upper < math.inf else "")
+            + f", was {value!r}"
+        )
+    return v
+
+
+def _int(value: object, name: str, lo: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
+        raise InputError(f"{name} must be an integer >= {lo}, was {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Market:
+    """The order book the liquidation flow hits.
+
+    Parameters
+    ----------
+    depth : float
+        ``impact="linear"``: quote notional that moves the price by one basis point.
+        ``impact="sqrt"``: the daily traded volume in quote.
+    impact : {"linear", "sqrt"}
+        Linear depth (``dP/P = -X / depth`` bp) or the square-root law
+        ``|dP/P| = impact_coef * sigma_daily * sqrt(|X| / depth)`` (Almgren et al. 2005).
+    impact_coef, sigma_daily : float
+        ``Y`` (about 1 empirically) and the daily volatility of the square-root law.
+    half_life_steps : float
+        Resilience: the accumulated impact decays by half every ``half_life_steps`` steps
+        (``inf``: permanent impact; 0: gone by the next step).
+    depth_multiplier : array (T + 1,) or mapping, optional
+        The depth's multiplier per step (thinner books under stress), or
+        ``{"shock_step", "floor", "recovery_half_life"}`` for
+        :func:`levguard.sim.paths.depth_multiplier_path`.  Default 1 throughout.
+    """
+
+    depth: float
+    impact: Literal["linear", "sqrt"] = "linear"
+    impact_coef: float = 1.0
+    sigma_daily: float = 0.03
+    half_life_steps: float = 60.0
+    depth_multiplier: Any = None
+
+    def __post_init__(self) -> None:
+        _pos(self.depth, "market.depth")
+        if self.impact not in ("linear", "sqrt"):
+            raise InputError(f"market.impact must be 'linear' or 'sqrt', was {self.impact!r}")
+        _pos(self.impact_coef, "market.impact_coef", allow_zero=True)
+        _pos(self.sigma_daily, "market.sigma_daily", allow_zero=True)
+        if self.half_life_steps != math.inf:
+            _pos(self.half_life_steps, "market.half_life_steps", allow_zero=True)
+
+    def multiplier(self, n_steps: int) -> FloatArray:
+        """The depth multiplier path of length ``n_steps + 1``."""
+        dm = self.depth_multiplier
+        if dm is None:
+            return np.ones(n_steps + 1)
+        if isinstance(dm, Mapping):
+            unknown = set(dm) - {"shock_step", "floor", "recovery_half_life"}
+            if unknown:
+                raise InputError(f"market.depth_multiplier: unknown keys {sorted(unknown)}")
+            return depth_multiplier_path(
+                n_steps,
+                shock_step=int(dm.get("shock_step", 0)),
+                floor=float(dm.get("floor", 1.0)),
+                recovery_half_life=float(dm.get("recovery_half_life", math.inf)),
+            )
+        arr = np.asarray(dm, dtype=float)
+        if arr.shape != (n_steps + 1,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0.0):
+            raise InputError(
+                f"market.depth_multiplier must be {n_steps + 1} finite values > 0 (one per step), had shape {arr.shape}"
+            )
+        return arr
+
+
+@dataclass(frozen=True)
+class MarginRegime:
+    """The venue's margin rules under test.
+
+    Parameters
+    ----------
+    kind : {"static", "tiered", "dynamic"}
+        Static over-collateralisation (one maintenance rate ``mmr``), a tiered schedule
+        (``tiers``), or dynamic margin: the maintenance tiers (``tiers`` or ``mmr``) scaled by
+        ``clip(realised vol / base_vol, min_scale, max_scale)``, recalibrated every
+        ``every_steps`` steps on the last ``window_steps`` steps of the traded price.
+    mmr : float
+        Maintenance rate of the static regime (and of dynamic without tiers).
+    tiers : TierTable, optional
+        Maintenance tiers (cap, rate, amount) of the tiered regime.
+    liquidation_fee : float
+        Liquidation fee rate on the closed notional of book closes and partial closes, paid to
+        the insurance fund.
+    partial : float, "tier" or "restore"
+        Fraction of a position closed per liquidation round (1: whole position; Hyperliquid
+        closes 20 % slices of large positions), ``"tier"``: close down to the next lower
+        maintenance tier's cap (risk-limit step-down, as Bybit does), or ``"restore"``: close
+        just enough to bring the maintenance margin back below the equity at the current price
+        (Deribit's incremental liquidation); positions below ``partial_min_notional`` are
+        closed whole (fraction and tier rules).
+    outcome : {"takeover", "book"}
+        What a full close leaves the account: ``"takeover"`` (closed at the bankruptcy price,
+        the margin goes to the insurance fund: Binance, Bybit, OKX, Gate, BitMEX) or
+        ``"book"`` (the fee is paid and the rest kept: Hyperliquid, dYdX, Deribit).
+    backstop : float
+        ``"book"``: a position whose equity at the fill is below ``backstop`` times its
+        maintenance margin is taken over whole (Hyperliquid 2/3; 0: never).
+    max_leverage, oi_cap : float, optional
+        Venue caps applied to the population: accounts above ``max_leverage`` post more margin
+        (their leverage is set to the cap); open interest above ``oi_cap`` (notional, one
+        side) scales every position down pro rata.
+    base_vol, window_steps, every_steps, min_scale, max_scale
+        The dynamic regime's parameters.
+    """
+
+    kind: Literal["static", "tiered", "dynamic"] = "static"
+    mmr: float = 0.005
+    tiers: TierTable | None = None
+    liquidation_fee: float = 0.005
+    partial: float | Literal["tier", "restore"] = 1.0
+    partial_min_notional: float = 0.0
+    outcome: Literal["takeover", "book"] = "takeover"
+    backstop: float = 0.0
+    max_leverage: float | None = None
+    oi_cap: float | None = None
+    base_vol: float = 0.6
+    window_steps: int = 1440
+    every_steps: int = 60
+    min_scale: float = 1.0
+    max_scale: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("static", "tiered", "dynamic"):
+            raise InputError(f"regime.kind must be static, tiered or dynamic, was {self.kind!r}")
+        _pos(self.mmr, "regime.mmr", upper=0.5)
+        if self.kind == "tiered" and self.tiers is None:
+            raise InputError("regime.tiers must be given for the tiered regime")
+        if self.tiers is not None and not isinstance(self.tiers, TierTable):
+            raise InputError(f"regime.tiers must be a TierTable, was {type(self.tiers).__name__}")
+        _pos(self.liquidation_fee, "regime.liquidation_fee", allow_zero=True, upper=0.1)
+        if self.partial not in ("tier", "restore"):
+            _pos(self.partial, "regime.partial", upper=1.0)
+        if self.outcome not in ("takeover", "book"):
+            raise InputError(f"regime.outcome must be 'takeover' or 'book', was {self.outcome!r}")
+        _pos(self.backstop, "regime.backstop", allow_zero=True, upper=1.0)
+        _pos(self.partial_min_notional, "regime.partial_min_notional", allow_zero=True)
+        if self.max_leverage is not None:
+            _pos(self.max_leverage, "regime.max_leverage")
+        if self.oi_cap is not None:
+            _pos(self.oi_cap, "regime.oi_cap")
+        _pos(self.base_vol, "regime.base_vol")
+        _int(self.window_steps, "regime.window_steps", 2)
+        _int(self.every_steps, "regime.every_steps", 1)
+        _pos(self.min_scale, "regime.min_scale")
+        _pos(self.max_scale, "regime.max_scale")
+        if self.max_scale < self.min_scale:
+            raise InputError(f"regime.max_scale must be >= min_scale, was {self.max_scale!r} < {self.min_scale!r}")
+
+    @classmethod
+    def for_venue(cls, venue: str, **overrides: Any) -> MarginRegime:
+        """The regime with a venue's liquidation rule: outcome, fee, partial rule and backstop.
+
+        From :class:`~levguard.core.rules.base.LiquidationRule` (docs/margin.md): e.g.
+        ``"hyperliquid"`` gives a book outcome without fee, 20 % slices above 100k and a 2/3
+        backstop; ``"binance-usdm"`` a takeover.  A rule without a fee keeps the default
+        ``liquidation_fee``; ``overrides`` set any other field (``kind``, ``mmr``, ``tiers``...).
+        """
+        fields: dict[str, Any] = cascade_regime_fields(venue)
+        fields.update(overrides)
+        return cls(**fields)
+
+    def tier_rows(self) -> FloatArray:
+        """The kernel's tier rows (cap, rate, amount)."""
+        if self.tiers is not None and self.kind != "static":
+            return np.column_stack([self.tiers.caps, self.tiers.mmrs, self.tiers.cums]).astype(float)
+        return np.array([[math.inf, self.mmr, 0.0]])
+
+    def apply_caps(self, pop: Population) -> Population:
+        """The population after the venue's leverage and open-interest caps."""
+        qty = np.array(pop.qty, dtype=float)
+        margin = np.array(pop.margin, dtype=float)
+        if self.max_leverage is not None:
+            lev = qty * pop.entry_price / margin
+            over = lev > self.max_leverage
+            margin[over] = qty[over] * pop.entry_price[over] / self.max_leverage
+        if self.oi_cap is not None:
+            for mask in (pop.side > 0, pop.side < 0):
+                oi = float(np.sum(qty[mask] * pop.entry_price[mask]))
+                if oi > self.oi_cap:
+                    f = self.oi_cap / oi
+                    qty[mask] *= f
+                    margin[mask] *= f
+        return Population(pop.side, qty, pop.entry_price, margin, pop.cross)
+
+
+@dataclass(frozen=True)
+class VenueSettings:
+    """Insurance fund, auto-deleveraging, liquidator and oracle behaviour.
+
+    Parameters
+    ----------
+    insurance_fund : float
+        Initial insurance fund (quote).
+    adl : bool
+        Auto-deleverage opposite positions when the fund cannot absorb a loss.
+    latency_steps : int
+        Steps between a liquidation trigger and its execution.
+    mark_lag_steps : int
+        The mark is the traded price ``mark_lag_steps`` steps ago (0: current).
+    oracle : array (T + 1, S) or mapping, optional
+        Per step and source the multiplier a source reports on the traded price (NaN: the
+        source is missing); the mark is the median over sources.  A mapping
+        ``{"sources": S, "corrupt": [{"source": i, "from": t0, "to": t1, "factor": f}],
+        "stale": [{"source": i, "from": t0, "to": t1}]}`` builds it (a stale source is
+        missing over the interval; a corrupted one reports ``f`` x the price).
+    max_rounds : int
+        Liquidation rounds per step before the step ends (a cap on the fixed point).
+    """
+
+    insurance_fund: float = 0.0
+    adl: bool = True
+    latency_steps: int = 0
+    mark_lag_steps: int = 0
+    oracle: Any = None
+    max_rounds: int = 100
+
+    def __post_init__(self) -> None:
+        _pos(self.insurance_fund, "venue.insurance_fund", allow_zero=True)
+        if not isinstance(self.adl, bool):
+            raise InputError(f"venue.adl must be true or false, was {self.adl!r}")
+        _int(self.latency_steps, "venue.latency_steps")
+        _int(self.mark_lag_steps, "venue.mark_lag_steps")
+        _int(self.max_rounds, "venue.max_rounds", 1)
+
+    def oracle_matrix(self, n_steps: int) -> FloatArray:
+        """The oracle multipliers (T + 1, S)."""
+        o = self.oracle
+        if o is None:
+            return np.ones((n_steps + 1, 1))
+        if isinstance(o, Mapping):
+            unknown = set(o) - {"sources", "corrupt", "stale"}
+            if unknown:
+                raise InputError(f"venue.oracle: unknown keys {sorted(unknown)}; use sources, corrupt, stale")
+            s = _int(o.get("sources", 1), "venue.oracle.sources", 1)
+            m = np.ones((n_steps + 1, s))
+            for what in ("corrupt", "stale"):
+                for ev in o.get(what, ()) or ():
+                    src = _int(ev.get("source", 0), f"venue.oracle.{what}.source")
+                    if src >= s:
+                        raise InputError(f"venue.oracle.{what}.source must be < sources ({s}), was {src}")
+                    t0 = _int(ev.get("from", 0), f"venue.oracle.{what}.from")
+                    t1 = _int(ev.get("to", n_steps), f"venue.oracle.{what}.to")
+                    if what == "corrupt":
+                        m[t0 : t1 + 1, src] = _pos(ev.get("factor", 1.0), "venue.oracle.corrupt.factor")
+                    else:
+                        m[t0 : t1 + 1, src] = np.nan
+            return m
+        arr = np.asarray(o, dtype=float)
+        if arr.ndim != 2 or arr.shape[0] != n_steps + 1:
+            raise InputError(f"venue.oracle must have shape ({n_steps + 1}, sources), had {arr.shape}")
+        return arr
+
+
+def kernel_config(
+    market: Market, regime: MarginRegime, venue: VenueSettings, steps_per_year: float, naive: bool
+) -> kc.CascadeConfig:
+    """The kernel's :class:`~levguard.kernels.cascade_records.CascadeConfig` of these settings."""
+    if regime.partial == "tier":
+        mode, fraction = kc.PartialMode.TIER, 1.0
+    elif regime.partial == "restore":
+        mode, fraction = kc.PartialMode.RESTORE, 1.0
+    else:
+        mode, fraction = kc.PartialMode.FRACTION, float(regime.partial)
+    return kc.CascadeConfig(
+        fund=float(venue.insurance_fund),
+        liq_fee=float(regime.liquidation_fee),
+        partial_mode=int(mode),
+        partial=fraction,
+        partial_min=float(regime.partial_min_notional),
+        impact_model=int(kc.ImpactModel.LINEAR if market.impact == "linear" else kc.ImpactModel.SQRT),
+        depth=float(market.depth),
+        impact_coef=float(market.impact_coef),
+        sigma_daily=float(market.sigma_daily),
+        half_life=float(market.half_life_steps),
+        latency=int(venue.latency_steps),
+        adl=bool(venue.adl),
+        max_rounds=int(venue.max_rounds),
+        mark_lag=int(venue.mark_lag_steps),
+        naive=bool(naive),
+        dynamic=regime.kind == "dynamic",
+        dyn_base_vol=float(regime.base_vol),
+        dyn_window=int(regime.window_steps),
+        dyn_every=int(regime.every_steps),
+        dyn_min=float(regime.min_scale),
+        dyn_max=float(regime.max_scale),
+        steps_per_year=float(steps_per_year),
+        outcome=int(kl.TAKEOVER if regime.outcome == "takeover" else kl.BOOK),
+        backstop=float(regime.backstop),
+    )
+
+
+def kernel_accounts(pop: Population) -> kc.Accounts:
+    """The kernel's :class:`~levguard.kernels.cascade_records.Accounts` of a population."""
+    if not isinstance(pop, Population):
+        raise InputError(f"population must be a levguard.sim.Population, was {type(pop).__name__}")
+    return kc.Accounts(
+        *(np.ascontiguousarray(a, dtype=np.float64) for a in (pop.side, pop.qty, pop.entry_price, pop.margin))
+    )
+
+
+def kernel_tiers(regime: MarginRegime) -> kc.Tiers:
+    """The kernel's :class:`~levguard.kernels.cascade_records.Tiers` of a regime."""
+    rows = regime.tier_rows()
+    return kc.Tiers(*(np.ascontiguousarray(rows[:, j], dtype=np.float64) for j in range(3)))
