@@ -147,3 +147,15 @@ def test_bad_prices_in_a_frame_are_reported() -> None:
 def test_annualise_false_on_arrays_needs_no_interval() -> None:
     got = realized_vol(BARS.close, "close_to_close", annualise=False)
     assert got == pytest.approx(math.sqrt(v.close_to_close(BARS.close)), rel=1e-14)
+
+
+def test_method_lists_are_derived_from_the_literal() -> None:
+    """The Literal is the one list: METHODS and the column table follow it (issue 15)."""
+    import typing
+
+    from levguard.risk import vol as rv
+
+    assert typing.get_args(rv.VolMethod) == rv.METHODS
+    assert tuple(rv._NEEDS) == rv.METHODS
+    with pytest.raises(InputError, match="method must be one of close_to_close, ewma"):
+        realized_vol(BARS, "garch")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import math
 
 from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit, jitable
+from levguard.kernels.vol import ewma_step
 
 __all__ = [
     "ewma_mean_nb",
@@ -40,19 +41,19 @@ def ewma_mean_py(x: Float64Array1D, lam: float, out: Float64Array1D) -> None:
     (weights by age in steps, missing steps included):
     the RiskMetrics recursion (J.P. Morgan/Reuters, *RiskMetrics Technical Document*, 4th ed.,
     1996) divided by the sum of its weights, so that it needs no seed and uses no value after
-    ``t`` (the start-up correction of Kingma and Ba, *Adam*, 2015, section 3).
+    ``t`` (the start-up correction of Kingma and Ba, *Adam*, 2015, section 3).  Numerator and
+    denominator are each the one recursion :func:`levguard.kernels.vol.ewma_step`.
     """
     num = 0.0
     den = 0.0
-    one_minus = 1.0 - lam
     for t in range(x.shape[0]):
         v = x[t]
         if math.isnan(v):
             num = lam * num
             den = lam * den
         else:
-            num = lam * num + one_minus * v
-            den = lam * den + one_minus
+            num = ewma_step(num, v, lam)
+            den = ewma_step(den, 1.0, lam)
         out[t] = num / den if den > 0.0 else math.nan
 
 

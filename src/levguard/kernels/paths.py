@@ -43,6 +43,7 @@ import numpy as np
 
 from levguard._typing import BoolArray1D, Float64Array1D
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
+from levguard.kernels.vol import garch_step
 
 __all__ = [
     "JUMP_DOUBLE_EXPONENTIAL",
@@ -462,7 +463,7 @@ def garch_t_fpt_py(
     Per step ``k``: ``eps_k = sqrt(h_k) z_k`` with ``z_k`` unit-variance Student-t,
     ``Y_{k+1} = Y_k + drift_dt + var_coef h_k + eps_k`` and
     ``h_{k+1} = omega + alpha eps_k**2 + beta h_k`` (Bollerslev 1986; t innovations, Bollerslev
-    1987).
+    1987), the one recursion :func:`levguard.kernels.vol.garch_step`.
 
     Parameters
     ----------
@@ -525,7 +526,7 @@ def garch_t_fpt_py(
                 found = True
                 t_hit = (i + 1) * dt
                 break
-            h = omega + alpha * eps * eps + beta * h
+            h = garch_step(h, 1.0, eps, omega, alpha, beta)
             y = yn
         hit[p] = found
         tau[p] = t_hit

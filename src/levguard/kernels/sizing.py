@@ -20,6 +20,7 @@ import math
 
 from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit, jitable
+from levguard.kernels.vol import ewma_step, garch_step
 
 
 def ewma_vol_path_py(returns: Float64Array1D, lam: float, min_periods: int, ppy: float, out: Float64Array1D) -> None:
@@ -41,14 +42,16 @@ def ewma_vol_path_py(returns: Float64Array1D, lam: float, min_periods: int, ppy:
     Notes
     -----
     ``v_t = lam v_{t-1} + (1 - lam) r_t^2`` seeded with the first finite ``r^2`` (as
-    :func:`levguard.core.risk.volatility.ewma_variance`); ``out[t] = sqrt(v_t ppy)``.
+    :func:`levguard.core.risk.volatility.ewma_variance`); ``out[t] = sqrt(v_t ppy)``.  The update
+    is the one recursion :func:`levguard.kernels.vol.garch_step` (``omega = 0``, ``r_t`` the raw
+    innovation).
     """
     v = math.nan
     count = 0
     for t in range(returns.shape[0]):
         r = returns[t]
         if math.isfinite(r):
-            v = r * r if count == 0 else lam * v + (1.0 - lam) * r * r
+            v = r * r if count == 0 else garch_step(v, 1.0, r, 0.0, 1.0 - lam, lam)
             count += 1
         out[t] = math.sqrt(v * ppy) if count >= min_periods and count > 0 else math.nan
 
@@ -58,7 +61,8 @@ def ewma_mean_path_py(returns: Float64Array1D, lam: float, min_periods: int, ppy
 
     Notes
     -----
-    ``m_t = lam m_{t-1} + (1 - lam) r_t`` seeded with the first finite return;
+    ``m_t = lam m_{t-1} + (1 - lam) r_t`` (:func:`levguard.kernels.vol.ewma_step`) seeded with the
+    first finite return;
     ``out[t] = m_t ppy`` (NaN before ``min_periods`` finite returns).
     """
     m = math.nan
@@ -66,7 +70,7 @@ def ewma_mean_path_py(returns: Float64Array1D, lam: float, min_periods: int, ppy
     for t in range(returns.shape[0]):
         r = returns[t]
         if math.isfinite(r):
-            m = r if count == 0 else lam * m + (1.0 - lam) * r
+            m = r if count == 0 else ewma_step(m, r, lam)
             count += 1
         out[t] = m * ppy if count >= min_periods and count > 0 else math.nan
 

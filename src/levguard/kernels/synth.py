@@ -23,6 +23,7 @@ import math
 
 from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jit, jitable
+from levguard.kernels.vol import garch_step
 
 __all__ = [
     "N_REGIMES",
@@ -240,7 +241,8 @@ def market_path_py(
     ``r_j = drift_h[R] / k + sqrt(var_h[R] * g_h / k) * z_j + J_j`` where ``J_j`` is a Kou jump.
     ``g_h`` is a GARCH(1,1) factor with unit mean (Bollerslev 1986; Student-t innovations as in
     Bollerslev 1987), updated once per hour from the standardised hourly shock
-    ``Z_h = sum_j z_j / sqrt(k)``: ``g_{h+1} = (1 - alpha - beta) + alpha g_h Z_h**2 + beta g_h``.
+    ``Z_h = sum_j z_j / sqrt(k)``: ``g_{h+1} = (1 - alpha - beta) + alpha g_h Z_h**2 + beta g_h``
+    (the one recursion :func:`levguard.kernels.vol.garch_step`, standardised-shock form).
     The regime scales the level and the GARCH factor the clustering within a regime: a
     regime-scaled GARCH in the spirit of Markov-switching GARCH (Haas, Mittnik and Paolella
     2004, *Journal of Financial Econometrics* 2(4)).
@@ -323,7 +325,7 @@ def market_path_py(
             # New hour: GARCH update from last hour's standardised shock, then the regime's scales.
             if j > 0:
                 zh = z_sum * inv_sqrt_k
-                g = omega + alpha * g * zh * zh + beta * g
+                g = garch_step(g, g, zh, omega, alpha, beta)
                 z_sum = 0.0
             reg = regime[hr]
             s2 = var_h[reg] * g / k

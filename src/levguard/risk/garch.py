@@ -25,13 +25,14 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from levguard._typing import Float64Array1D
 from levguard.core.risk import volatility as cv
+from levguard.core.risk.var import garch_persistence
 from levguard.errors import DataError, InputError
 from levguard.risk.vol import _interval_ns, _resolve_periods
 
@@ -271,9 +272,9 @@ def fit_garch(
     o=0|1, q=1, dist=...)``.  Scaling by ``s`` multiplies ``omega`` by ``s^2`` and ``mu`` by
     ``s``; the log-likelihood of the original returns is ``loglik_scaled + n ln s``.
     """
-    model_s = _check_choice(model, "model", ("garch", "gjr"))
-    dist_s = _check_choice(dist, "dist", ("t", "normal"))
-    mean_s = _check_choice(mean, "mean", ("zero", "constant"))
+    model_s = _check_choice(model, "model", get_args(GarchModel))
+    dist_s = _check_choice(dist, "dist", get_args(GarchDist))
+    mean_s = _check_choice(mean, "mean", get_args(GarchMean))
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise InputError(f"max_iter must be an integer >= 1, was {max_iter!r}")
     r, index, attrs_interval = _returns(returns)
@@ -331,7 +332,7 @@ def fit_garch(
     loglik = float(res.loglikelihood) + log_scale
     aic = float(res.aic) - 2.0 * log_scale
     bic = float(res.bic) - 2.0 * log_scale
-    persistence = params["alpha"] + params["beta"] + 0.5 * params.get("gamma", 0.0)
+    persistence = garch_persistence(params["alpha"], params["beta"], params.get("gamma", 0.0))
     if persistence < 1.0 - INTEGRATED_TOL:
         uncond = params["omega"] / (1.0 - persistence)
     else:

@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import pandas as pd
 
-from levguard.core.margin import evaluate
+from levguard.core.margin import AccountReport, evaluate
 from levguard.core.options.black76 import black76
 from levguard.core.positions import Account
-from levguard.core.risk.portfolio import OptionPosition
+from levguard.core.risk.portfolio import OptionPosition, revalue
 from levguard.core.risk.stress import (
     NAMED_SCENARIOS,
     Scenario,
-    base_asset,
     grid_scenarios,
     stress_accounts,
     venue_default,
 )
 from levguard.core.spec import account_from_spec
+from levguard.core.symbols import base_asset, is_usd
 from levguard.errors import InputError
 from levguard.margin import load_spec
 
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["load_portfolio", "parse_options", "risk_report"]
 
-_USD = ("USD", "USDT", "USDC", "BUSD", "FDUSD")
 DEFAULT_CORRELATION = 0.60
 """Median pairwise correlation of daily log returns of Binance USDⓈ-M BTC, ETH, XRP and SOL
 perpetuals, 2020-09-14 to 2026-05-29 (2,083 days; BTC-ETH 0.815, lowest XRP-SOL 0.517), from
@@ -275,7 +274,7 @@ def _prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _usd_rate(settlement: str, prices: Mapping[str, float]) -> float | None:
-    if settlement.upper() in _USD:
+    if is_usd(settlement):
         return 1.0
     return prices.get(settlement.upper())
 
@@ -289,14 +288,15 @@ def _scalar(x: float | pd.Series) -> float:
 
 def _vol_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Series]:
     from levguard.risk.garch import fit_garch
-    from levguard.risk.vol import realized_vol
+    from levguard.risk.vol import METHODS, realized_vol
 
     interval = str(history.attrs.get("interval") or "1h")
     bars_30d = max(round(30 * 86_400e9 / pd.Timedelta(interval).value), 2)
     recent = history.iloc[-bars_30d:]
-    estimates = {
+    estimates: dict[str, float] = {
         m: _scalar(realized_vol(recent, m))
-        for m in ("close_to_close", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
+        for m in METHODS
+        if m != "ewma"  # the EWMA runs over the whole history, below
     }
     ewma = realized_vol(history, "ewma")
     estimates["ewma"] = float(ewma.iloc[-1]) if isinstance(ewma, pd.Series) else float(ewma)
@@ -331,7 +331,7 @@ def _vol_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Serie
 
 def _to_settlement(value: float, option: OptionPosition, settlement: str, forward: float) -> float:
     # Option values are in USD or in coin (Deribit); an account reports in its own currency.
-    usd_account = settlement.upper() in _USD
+    usd_account = is_usd(settlement)
     if option.settlement == "coin" and usd_account:
         return value * forward
     if option.settlement == "usd" and not usd_account:
@@ -365,21 +365,32 @@ def _greeks(options: Sequence[OptionPosition], prices: Mapping[str, float], sett
     return rows
 
 
-def _option_pnl(options: Sequence[OptionPosition], prices: Mapping[str, float], s: Scenario, settlement: str) -> float:
-    total = 0.0
-    for o in options:
-        f0 = prices[o.underlying or ""]
-        f1 = f0 * (1.0 + s.shock_for(o.underlying or ""))
-        v0 = float(black76(o.kind, f0, o.strike, o.t_years, float(o.vol_at(f0, o.t_years)), o.rate, o.settlement).price)
-        if o.surface is not None and s.vol_shock:
-            # Surface-shaped shock: the vol move scales with sqrt(30 / days to expiry) (Deribit PM).
-            vol1 = float(o.surface.shocked("term", s.vol_shock).vol(o.strike, o.t_years, f1))
-        else:
-            vol1 = max(float(o.vol_at(f1, o.t_years)) + s.vol_shock, 1e-4)
-        v1 = float(black76(o.kind, f1, o.strike, o.t_years, vol1, o.rate, o.settlement).price)
-        n = o.qty * o.contract_size
-        total += _to_settlement(n * v1, o, settlement, f1) - _to_settlement(n * v0, o, settlement, f0)
-    return total
+def _option_pnl(
+    account: Account,
+    report: AccountReport | None,
+    options: Sequence[OptionPosition],
+    prices: Mapping[str, float],
+    s: Scenario,
+) -> float:
+    # The scenario's instantaneous move of every underlying through the one revaluation
+    # (core revalue): term-shaped vol shocks on a surface (Deribit PM), values marked in the
+    # account's currency before and after.
+    if not options:
+        return 0.0
+    moves = {base: np.array([1.0 + s.shock_for(base)]) for base in prices}
+    shifts = {base: s.vol_shock for base in prices}
+    res = revalue(
+        account,
+        moves,
+        horizon_days=0.0,
+        options=options,
+        prices=prices,
+        vol_shifts=shifts,
+        report=report,
+        vol_shift_shape="term",
+        option_pnl="value",
+    )
+    return float(sum(float(res.by_position[sym][0]) for sym in dict.fromkeys(o.symbol for o in options)))
 
 
 def _liquidation_forecaster(
@@ -493,8 +504,10 @@ def risk_report(
 
     out_accounts = []
     exposure = []
+    margin_reports: dict[str, AccountReport] = {}
     for name, acc, spec, options, prices in accounts:
         report = evaluate(acc)
+        margin_reports[name] = report
         as_of = pd.Timestamp(_as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
         forecaster, liquidation_forecast = _liquidation_forecaster(frame, vol, as_of, forecasters)
         rate = _usd_rate(report.settlement, prices)
@@ -576,8 +589,8 @@ def risk_report(
     for s, rows in stress_accounts(named, scenarios):
         acc_rows = []
         total = 0.0
-        for (name, _acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
-            opt = 0.0 if st.defaulted else _option_pnl(options, prices, s, st.settlement)
+        for (name, acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
+            opt = 0.0 if st.defaulted else _option_pnl(acc, margin_reports.get(name), options, prices, s)
             pnl = st.pnl + opt
             rate = _usd_rate(st.settlement, prices)
             total += 0.0 if rate is None else pnl * rate

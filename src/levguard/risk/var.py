@@ -29,11 +29,12 @@ from levguard.core.margin import evaluate
 from levguard.core.positions import Account
 from levguard.core.risk import backtest as bt
 from levguard.core.risk import var as cvar
-from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, base_of, revalue
-from levguard.core.rules import symbol_key
+from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, revalue
 from levguard.core.spec import account_from_spec
+from levguard.core.symbols import base_asset, symbol_key
 from levguard.errors import InputError
 from levguard.margin import load_spec
+from levguard.risk.garch import GarchModel
 
 __all__ = [
     "PortfolioMethod",
@@ -65,7 +66,7 @@ def _account(account: Mapping[str, Any] | Account | str | Path) -> Account:
 def _underlyings(account: Account, options: Sequence[OptionPosition]) -> list[str]:
     keys: list[str] = []
     for p in account.positions:
-        k = base_of(p.symbol)
+        k = base_asset(p.symbol)
         if k not in keys:
             keys.append(k)
     for o in options:
@@ -85,7 +86,7 @@ def _returns_matrix(returns: object, keys: Sequence[str]) -> tuple[Float64Array,
     elif isinstance(returns, pd.DataFrame):
         cols: dict[str, Any] = {}
         for c in returns.columns:
-            for k in (symbol_key(str(c)), base_of(str(c))):
+            for k in (symbol_key(str(c)), base_asset(str(c))):
                 if k in keys and k not in cols:
                     cols[k] = c
                     break
@@ -164,7 +165,7 @@ def _paths(rel_steps: Float64Array, keys: Sequence[str]) -> dict[str, Float64Arr
 
 
 def _fhs_scenarios(
-    R: Float64Array, keys: Sequence[str], h: int, n_sims: int, seed: int | None, garch_model: Literal["garch", "gjr"]
+    R: Float64Array, keys: Sequence[str], h: int, n_sims: int, seed: int | None, garch_model: GarchModel
 ) -> tuple[dict[str, Float64Array], dict[str, float]]:
     from levguard.risk.garch import fit_garch
 
@@ -270,7 +271,7 @@ def portfolio_var(
     liquidation_fee_rate: float | None = None,
     nu: float | None = None,
     steps_per_day: int = 24,
-    garch_model: Literal["garch", "gjr"] = "garch",
+    garch_model: GarchModel = "garch",
 ) -> cvar.VarResult:
     """Return the VaR and ES of an account's perpetuals and options in its settlement currency.
 
@@ -546,7 +547,7 @@ def var_backtest(
     n_sims: int = 2_000,
     seed: int | None = None,
     significance: float = 0.05,
-    garch_model: Literal["garch", "gjr"] = "garch",
+    garch_model: GarchModel = "garch",
 ) -> VarBacktest:
     """Roll one-day VaR/ES forecasts over daily returns and backtest them.
 
@@ -669,7 +670,7 @@ def var_backtest(
 
 
 def _fhs_rolling(
-    pnl: Float64Array1D, window: int, level: float, refit_every: int, garch_model: Literal["garch", "gjr"]
+    pnl: Float64Array1D, window: int, level: float, refit_every: int, garch_model: GarchModel
 ) -> tuple[Float64Array1D, Float64Array1D, Any]:
     from levguard.risk.garch import fit_garch
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,10 @@ __all__ = ["METHODS", "VolMethod", "realized_vol"]
 
 VolMethod = Literal["close_to_close", "ewma", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang"]
 
-METHODS: tuple[str, ...] = ("close_to_close", "ewma", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang")
-"""Estimator names accepted by :func:`realized_vol`."""
+METHODS: tuple[VolMethod, ...] = get_args(VolMethod)
+"""Estimator names accepted by :func:`realized_vol` (derived from :data:`VolMethod`)."""
 
-_NEEDS: dict[str, tuple[str, ...]] = {
+_NEEDS: dict[VolMethod, tuple[str, ...]] = {
     "close_to_close": ("close",),
     "ewma": ("close",),
     "parkinson": ("high", "low"),
@@ -35,6 +35,8 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "rogers_satchell": ("open", "high", "low", "close"),
     "yang_zhang": ("open", "high", "low", "close"),
 }
+if tuple(_NEEDS) != METHODS:  # pragma: no cover - a method added to VolMethod needs its columns here
+    raise ImportError(f"levguard.risk.vol: _NEEDS covers {tuple(_NEEDS)}, VolMethod is {METHODS}")
 
 
 class _Prices:
@@ -120,10 +122,11 @@ def _resolve_periods(interval: object, attrs_interval: object, index: pd.Index |
     return None
 
 
-def _check_method(method: object) -> str:
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, was {method!r}")
-    return str(method)
+def _check_method(method: object) -> VolMethod:
+    for m in METHODS:
+        if method == m:
+            return m
+    raise InputError(f"method must be one of {', '.join(METHODS)}, was {method!r}")
 
 
 def _variance(method: str, cols: dict[str, Float64Array1D], window: int | None, lam: float, demean: bool) -> Any:

@@ -20,11 +20,10 @@ The P&L of each scenario, in the account's settlement currency (gains positive),
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -35,12 +34,15 @@ from levguard.core.margin import AccountReport, evaluate
 from levguard.core.options.black76 import DAYS_PER_YEAR, black76
 from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
-from levguard.core.rules import get_venue, symbol_key
+from levguard.core.rules import get_venue
+from levguard.core.symbols import base_asset, is_usd, symbol_key
 from levguard.errors import InputError
 
 __all__ = [
+    "OptionPnLKind",
     "OptionPosition",
     "PortfolioPnL",
+    "VolShiftShape",
     "base_of",
     "is_usd",
     "revalue",
@@ -48,22 +50,13 @@ __all__ = [
 
 _V = TypeVar("_V")
 
-_USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE", "PYUSD", "USDD"})
+VolShiftShape = Literal["flat", "term"]
+"""How :func:`revalue` applies a vol shift to an option with a vol surface."""
+OptionPnLKind = Literal["pnl", "value"]
+"""How :func:`revalue` brings an option's result into the settlement currency."""
 
-
-def is_usd(currency: str) -> bool:
-    """True for USD and the USD stablecoins (treated as 1 USD each; de-pegs are ignored)."""
-    return currency.strip().upper() in _USD_LIKE
-
-
-def base_of(symbol: str) -> str:
-    """Return the base asset of a symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTCUSD_PERP``,
-    ``BTC-27DEC24-70000-C`` -> ``BTC``."""
-    first = re.split(r"[/\-_:]", symbol.strip().upper())[0]
-    for quote in ("USDT", "USDC", "BUSD", "USD"):
-        if first.endswith(quote) and len(first) > len(quote):
-            return first[: -len(quote)]
-    return first
+#: Deprecated alias of :func:`levguard.core.symbols.base_asset` (kept for one release).
+base_of = base_asset
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +131,7 @@ class OptionPosition:
     @property
     def underlying_key(self) -> str:
         """The scenario key of the underlying (``underlying`` or the base of ``symbol``)."""
-        return symbol_key(self.underlying) if self.underlying else base_of(self.symbol)
+        return symbol_key(self.underlying) if self.underlying else base_asset(self.symbol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +197,11 @@ def _scenario_arrays(scenarios: Mapping[str, npt.ArrayLike]) -> tuple[dict[str, 
 
 def _key_for(symbol: str, keys: Mapping[str, object], where: str) -> str:
     """Scenario key of a perpetual: its own normalised symbol, else its base asset."""
-    for k in (symbol_key(symbol), base_of(symbol)):
+    for k in (symbol_key(symbol), base_asset(symbol)):
         if k in keys:
             return k
     raise InputError(
-        f"{where}: no scenario for {symbol!r} (looked for {symbol_key(symbol)!r} and {base_of(symbol)!r}); "
+        f"{where}: no scenario for {symbol!r} (looked for {symbol_key(symbol)!r} and {base_asset(symbol)!r}); "
         f"scenarios has {sorted(keys)}"
     )
 
@@ -256,6 +249,8 @@ def revalue(
     funding_interval_hours: float = 8.0,
     liquidation_fee_rate: float | None = None,
     report: AccountReport | None = None,
+    vol_shift_shape: VolShiftShape = "flat",
+    option_pnl: OptionPnLKind = "pnl",
 ) -> PortfolioPnL:
     """Revalue an account's perpetuals and a set of options under joint price scenarios.
 
@@ -291,6 +286,18 @@ def revalue(
     report : AccountReport, optional
         The margin engine's report of ``account`` (computed when omitted); its liquidation
         prices and isolated margin balances drive the truncation.
+    vol_shift_shape : {"flat", "term"}
+        How ``vol_shifts`` move an option that has a vol surface: ``"flat"`` adds the shift to
+        its vol; ``"term"`` shocks the surface with the term shape of Deribit's portfolio
+        margin (:meth:`~levguard.core.options.surface.VolSurface.shocked` ``("term", shift)``:
+        the shift times ``sqrt(30 / days to expiry)``).  Options without a surface always move
+        flat.
+    option_pnl : {"pnl", "value"}
+        How an option's result reaches the settlement currency: ``"pnl"`` converts its native
+        P&L ``n (V1 - V0)`` at the horizon price; ``"value"`` is the change of its value in the
+        settlement currency, each value converted at its own time's price (``n V1 P1 - n V0 P0``
+        for a coin-settled option in a USD account: what a stress test of the marked-to-market
+        book shows).
 
     Returns
     -------
@@ -329,6 +336,8 @@ def revalue(
     """
     rel, n = _scenario_arrays(scenarios)
     h = non_negative(float(horizon_days), "horizon_days")
+    if option_pnl not in get_args(OptionPnLKind):
+        raise InputError(f"option_pnl must be one of {get_args(OptionPnLKind)}, was {option_pnl!r}")
     positive(float(funding_interval_hours), "funding_interval_hours")
     if liquidation_fee_rate is not None:
         non_negative(float(liquidation_fee_rate), "liquidation_fee_rate")
@@ -343,7 +352,7 @@ def revalue(
     p0: dict[str, float] = {}
     for i, p in enumerate(account.positions):
         p0.setdefault(_key_for(p.symbol, rel, f"positions[{i}]"), p.mark_price)
-        p0.setdefault(base_of(p.symbol), p.mark_price)
+        p0.setdefault(base_asset(p.symbol), p.mark_price)
     for k, v in (prices or {}).items():
         p0[symbol_key(str(k))] = positive(float(v), f"prices[{k!r}]")
 
@@ -357,7 +366,7 @@ def revalue(
         path = rel[key]
         m = path.shape[1]
         price_pnl = _perp_pnl(p, path[:, -1])
-        raw_rate = _lookup(funding_rates, p.symbol, key, base_of(p.symbol))
+        raw_rate = _lookup(funding_rates, p.symbol, key, base_asset(p.symbol))
         rate = np.zeros(n) if raw_rate is None else _per_scenario(raw_rate, n, f"funding_rates[{p.symbol!r}]")
         per_interval = -p.q * (1.0 / p.mark_price if p.instrument.inverse else p.mark_price) * rate
         accrued = np.ones(n)
@@ -407,10 +416,16 @@ def revalue(
         raw_shift = _lookup(vol_shifts, key)
         shift = np.zeros(n) if raw_shift is None else _per_scenario(raw_shift, n, f"vol_shifts[{key!r}]")
         v0 = float(black76(o.kind, f0, o.strike, o.t_years, float(o.vol_at(f0, o.t_years)), o.rate, o.settlement).price)
-        vol1 = np.maximum(o.vol_at(f1, t1) + shift, 0.0)
+        vol1 = _shifted_vol(o, f1, t1, shift, vol_shift_shape)
         v1 = np.asarray(black76(o.kind, f1, o.strike, t1, vol1, o.rate, o.settlement).price, dtype=np.float64)
-        native = o.qty * o.contract_size * (v1 - v0)
-        pnl = _convert(native, o.settlement, key, settlement, rel, p0, f"options[{j}]")
+        size = o.qty * o.contract_size
+        where = f"options[{j}]"
+        if option_pnl == "value":
+            pnl = _convert(size * v1, o.settlement, key, settlement, rel, p0, where) - _convert(
+                np.full(n, size * v0), o.settlement, key, settlement, None, p0, where
+            )
+        else:
+            pnl = _convert(size * (v1 - v0), o.settlement, key, settlement, rel, p0, where)
         by_position[o.symbol] = by_position.get(o.symbol, np.zeros(n)) + pnl
         total += pnl
 
@@ -424,30 +439,53 @@ def revalue(
     )
 
 
+def _shifted_vol(
+    o: OptionPosition, f1: Float64Array1D, t1: float, shift: Float64Array1D, shape: VolShiftShape
+) -> Float64Array1D:
+    """The option's vol at the scenario forwards ``f1`` and time left ``t1`` after ``shift``."""
+    if shape not in get_args(VolShiftShape):
+        raise InputError(f"vol_shift_shape must be one of {get_args(VolShiftShape)}, was {shape!r}")
+    if shape == "flat" or o.surface is None:
+        out: Float64Array1D = np.maximum(o.vol_at(f1, t1) + shift, 0.0)
+        return out
+    out = np.empty(f1.shape[0])
+    for u in np.unique(shift):
+        m = shift == u
+        shocked = o.surface.shocked("term", float(u)) if u != 0.0 else o.surface
+        out[m] = np.asarray(shocked.vol(o.strike, max(t1, 1e-9), f1[m]), dtype=np.float64)
+    return out
+
+
 def _convert(
     native: Float64Array1D,
     native_unit: Literal["usd", "coin"],
     underlying: str,
     settlement: str,
-    rel: Mapping[str, Float64Array],
+    rel: Mapping[str, Float64Array] | None,
     p0: Mapping[str, float],
     where: str,
 ) -> Float64Array1D:
-    """Convert an option's P&L (USD, or coin of its underlying) into the settlement currency."""
+    """Convert an option's amount (USD, or coin of its underlying) into the settlement currency,
+    at the horizon prices ``p0 * rel`` (or at the current prices ``p0`` when ``rel`` is None)."""
     target_usd = is_usd(settlement)
     target = symbol_key(settlement)
+
+    def price(key: str) -> float | Float64Array:
+        return p0[key] if rel is None else p0[key] * rel[key][:, -1]
+
     if native_unit == "usd":
         usd = native
     elif not target_usd and target == underlying:
         return native
     else:
-        usd = native * p0[underlying] * rel[underlying][:, -1]
+        usd = native * price(underlying)
     if target_usd:
         return usd
-    if target not in rel or target not in p0:
+    if target not in p0 or (rel is not None and target not in rel):
+        keys = sorted(rel) if rel is not None else sorted(p0)
         raise InputError(
             f"{where}: converting to the {settlement} settlement needs {target!r} among the scenario keys "
-            f"and its price (scenarios has {sorted(rel)})"
+            f"and its price (scenarios has {keys})"
         )
-    out: Float64Array1D = usd / (p0[target] * rel[target][:, -1])
+    out: Float64Array1D = usd / price(target)
     return out

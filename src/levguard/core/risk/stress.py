@@ -27,13 +27,13 @@ Measured from Binance USDⓈ-M BTCUSDT perpetual 1h klines, mark-price klines an
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
+from levguard.core.symbols import base_asset
 from levguard.errors import InputError
 
 __all__ = [
@@ -110,15 +110,6 @@ class Scenario:
     def shock_for(self, base: str) -> float:
         """The relative price move applied to ``base``."""
         return self.price_shocks.get(base.upper(), self.price_shock)
-
-
-def base_asset(symbol: str) -> str:
-    """Base asset of a symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``, ``BTCUSD_PERP`` -> ``BTC``."""
-    first = re.split(r"[/\-_:]", symbol.strip().upper())[0]
-    for quote in ("USDT", "USDC", "BUSD", "USD"):
-        if first.endswith(quote) and len(first) > len(quote):
-            return first[: -len(quote)]
-    return first
 
 
 _DVOL = "Deribit BTC DVOL daily closes (levguard shared reference data)"

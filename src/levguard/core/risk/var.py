@@ -30,6 +30,7 @@ from scipy.special import bdtrik, ndtri, stdtrit
 from levguard._typing import Float64Array, Float64Array1D
 from levguard.core._validate import finite, positive
 from levguard.errors import InputError
+from levguard.kernels.vol import garch_filter_nb, garch_step
 
 __all__ = [
     "GarchParams",
@@ -41,6 +42,7 @@ __all__ = [
     "fhs_returns",
     "fhs_var",
     "garch_filter",
+    "garch_persistence",
     "historical_var",
     "monte_carlo_var",
     "normal_var",
@@ -537,8 +539,20 @@ class GarchParams:
 
     @property
     def persistence(self) -> float:
-        """``alpha + gamma/2 + beta`` (symmetric innovations); < 1 for a stationary variance."""
-        return self.alpha + 0.5 * self.gamma + self.beta
+        """``alpha + beta + gamma/2`` (:func:`garch_persistence`); < 1 for a stationary variance."""
+        return garch_persistence(self.alpha, self.beta, self.gamma)
+
+
+def garch_persistence(alpha: float, beta: float, gamma: float = 0.0) -> float:
+    """Return the persistence of a (GJR-)GARCH(1,1) variance, ``alpha + beta + gamma / 2``.
+
+    Notes
+    -----
+    ``E[sigma2_{t+1}] - sigma_bar^2 = p (sigma2_t - sigma_bar^2)`` with ``p = alpha + beta +
+    gamma P(z < 0)`` and ``P(z < 0) = 1/2`` for symmetric innovations (Glosten, Jagannathan and
+    Runkle 1993); the variance is stationary for ``p < 1``, with mean ``omega / (1 - p)``.
+    """
+    return alpha + beta + 0.5 * gamma
 
 
 def garch_filter(
@@ -566,16 +580,15 @@ def garch_filter(
     -----
     ``sigma2_{t+1} = omega + (alpha + gamma 1{eps_t < 0}) eps_t^2 + beta sigma2_t`` with
     ``eps_t = r_t - mu``; used to filter new data with parameters fitted earlier (rolling
-    backtests refit every few days and filter in between).
+    backtests refit every few days and filter in between).  The recursion is the one kernel
+    :func:`levguard.kernels.vol.garch_filter_nb` (:func:`levguard.kernels.vol.gjr_garch_step`).
     """
     r = _losses(returns, "loss", "returns")
     eps = r - params.mu
     s2 = float(np.mean(eps * eps)) if sigma2_0 is None else positive(float(sigma2_0), "sigma2_0")
     var = np.empty(r.size + 1)
     var[0] = s2
-    for t in range(r.size):
-        e = float(eps[t])
-        var[t + 1] = params.omega + (params.alpha + (params.gamma if e < 0.0 else 0.0)) * e * e + params.beta * var[t]
+    garch_filter_nb(np.ascontiguousarray(eps), params.omega, params.alpha, params.gamma, params.beta, var)
     sigma = np.sqrt(var)
     return sigma, eps / sigma[:-1]
 
@@ -676,10 +689,11 @@ def fhs_returns(
     gamma = np.array([g.gamma for g in params])
     out = np.empty((n, h, k))
     var = np.broadcast_to(sig * sig, (n, k)).copy()
+    one = np.ones((n, k))  # eps_j**2 = 1 * eps_j**2: the raw-innovation form of garch_step
     for j in range(h):
         eps = np.sqrt(var) * draws[:, j, :]
         out[:, j, :] = mu + eps
-        var = omega + (alpha + gamma * (eps < 0.0)) * eps * eps + beta * var
+        var = garch_step(var, one, eps, omega, alpha + gamma * (eps < 0.0), beta)
     return out
 
 

@@ -29,6 +29,7 @@ from levguard._typing import Float64Array1D
 from levguard.core._validate import show
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
+from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
@@ -48,14 +49,6 @@ class Rates:
     imr: float
     mmr: float
     source: str
-
-
-def symbol_key(symbol: str) -> str:
-    """Normalise a venue or ccxt symbol: ``"BTC/USDT:USDT"`` -> ``"BTCUSDT"``, upper case."""
-    s = symbol.strip().upper()
-    if ":" in s:
-        s = s.split(":", 1)[0]
-    return s.replace("/", "").replace("-", "").replace("_", "")
 
 
 class OutcomeKinds(NamedTuple):

@@ -29,6 +29,7 @@ from __future__ import annotations
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.rules.base import LiquidationRule, Rates, VenueModel
+from levguard.core.symbols import base_asset
 from levguard.errors import InputError
 
 SOURCE = "support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual"
@@ -42,7 +43,7 @@ PRESETS: dict[str, tuple[float, float, float]] = {
 
 def base_of(symbol: str) -> str:
     """``"BTC_USDC-PERPETUAL"`` / ``"BTC/USDC:USDC"`` -> ``"BTC"``."""
-    return symbol.strip().upper().split("_")[0].split("/")[0].split("-")[0]
+    return base_asset(symbol, quotes=())
 
 
 def size_scaled_rates(size_base: float, base_imr: float, base_mmr: float, size_coef: float) -> tuple[float, float]:

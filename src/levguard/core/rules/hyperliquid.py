@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import LiquidationRule, VenueModel
+from levguard.core.symbols import base_asset
 from levguard.core.tiers import TierTable
 
 TIER_SOURCE = (
@@ -62,11 +63,7 @@ BUILTIN_TIERS = MappingProxyType(_builtin())
 
 def coin_key(symbol: str) -> str:
     """Return the coin of a Hyperliquid or ccxt symbol: ``"BTC/USDC:USDC"`` -> ``"BTC"``."""
-    s = symbol.strip().upper().split(":")[0].split("/")[0].split("-")[0]
-    for suffix in ("USDC", "USD"):
-        if s.endswith(suffix) and len(s) > len(suffix):
-            return s[: -len(suffix)]
-    return s
+    return base_asset(symbol, quotes=("USDC", "USD"))
 
 
 LIQUIDATION = LiquidationRule(

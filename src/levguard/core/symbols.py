@@ -1,0 +1,68 @@
+"""Symbol and currency knowledge, in one place: base assets, normalised keys, USD stablecoins.
+
+Every layer that reads a venue or ccxt symbol (``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``,
+``BTCUSD_PERP``, ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C``) or asks whether a settlement
+currency is worth one US dollar goes through this module, so the stress tests, the portfolio
+revaluation, the risk report and the venue rules cannot disagree about which asset a position
+is on or which coins count as USD.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = [
+    "QUOTE_ASSETS",
+    "USD_LIKE",
+    "base_asset",
+    "is_usd",
+    "symbol_key",
+]
+
+#: USD and the USD stablecoins, each taken as worth 1 USD (de-pegs are ignored).
+USD_LIKE: frozenset[str] = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "USDE", "PYUSD", "USDD"})
+
+#: Quote assets stripped from the end of a symbol written without a separator
+#: (``BTCUSDT`` -> ``BTC``); the first that matches is stripped.
+QUOTE_ASSETS: tuple[str, ...] = ("USDT", "USDC", "BUSD", "USD")
+
+_SEPARATORS = re.compile(r"[/\-_:]")
+
+
+def is_usd(currency: str) -> bool:
+    """Return True for USD and the USD stablecoins of :data:`USD_LIKE` (case-insensitive)."""
+    return currency.strip().upper() in USD_LIKE
+
+
+def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
+    """Return the base asset of a symbol, upper case.
+
+    Parameters
+    ----------
+    symbol : str
+        A venue or ccxt symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``, ``BTCUSD_PERP``,
+        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``.
+    quotes : sequence of str
+        Quote assets stripped from the end of the first part when it is longer than the quote
+        (default :data:`QUOTE_ASSETS`; a venue whose coins are written bare passes its own, or
+        ``()``).
+
+    Returns
+    -------
+    str
+        The part before the first ``/``, ``-``, ``_`` or ``:``, without a trailing quote asset.
+    """
+    first = _SEPARATORS.split(symbol.strip().upper())[0]
+    for quote in quotes:
+        if first.endswith(quote) and len(first) > len(quote):
+            return first[: -len(quote)]
+    return first
+
+
+def symbol_key(symbol: str) -> str:
+    """Normalise a venue or ccxt symbol: ``"BTC/USDT:USDT"`` -> ``"BTCUSDT"``, upper case."""
+    s = symbol.strip().upper()
+    if ":" in s:
+        s = s.split(":", 1)[0]
+    return s.replace("/", "").replace("-", "").replace("_", "")
