@@ -160,6 +160,9 @@ def size_account(
     main_forecaster = forecaster_of(main.symbol)
     if info is None and main_forecaster is not None:
         info = forecaster_info(main_forecaster, source="given forecaster")
+    if sigma is None and info is not None and math.isfinite(info["annual_vol"]) and info["annual_vol"] > 0:
+        # A forecaster without a vol (the guardian's): its volatility scale is the vol forecast.
+        sigma = float(info["annual_vol"])
     shown: dict[str, dict[str, Any]] = {}
     for r in report.positions:
         f = forecaster_of(r.symbol)

@@ -32,7 +32,9 @@ def _sizer(policy: Any, vol: float | None, forecasts: Any = None) -> Any:
 
     def size(spec: dict[str, Any]) -> dict[str, Any]:
         fitted = forecasts.latest() if forecasts is not None else None
-        return size_account(spec, policy, vol=vol if vol is not None else 0.6, forecaster=fitted or None)
+        # No invented volatility: without the configured vol or a fitted forecaster, sizing fails
+        # with an InputError and the guardian keeps its fixed target (live/guardian.py _targets).
+        return size_account(spec, policy, vol=vol, forecaster=fitted or None)
 
     return size
 
