@@ -238,3 +238,24 @@ def test_quotes_are_fitted_into_a_surface_and_bad_surfaces_are_refused() -> None
     bad["vol_surfaces"] = {"BTC": {"slices": [{"forward": 61_000, "a": 0.01}]}}
     with pytest.raises(InputError, match=r"vol_surfaces\['BTC'\]"):
         risk_report(bad, vol=0.6)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "needle"),
+    [
+        ("--level", "1.5", "level must be a confidence"),
+        ("--sims", "0", "n_sims must be an integer >= 100"),
+        ("--horizon", "0", "horizon_days must be an integer"),
+    ],
+)
+def test_risk_cli_refuses_bad_var_settings_with_one_line(tmp_path: Path, option: str, value: str, needle: str) -> None:
+    spec = tmp_path / "a.yaml"
+    spec.write_text(
+        "venue: binance-usdm\nwallet_balance: 10000\n"
+        "positions: [{symbol: BTCUSDT, qty: 0.5, entry_price: 60000, mark_price: 60000}]\n"
+    )
+    res = runner.invoke(app, ["risk", str(spec), "--vol", "0.6", option, value])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("levguard: error: ")
+    assert needle in res.output
+    assert res.output.count("\n") == 1

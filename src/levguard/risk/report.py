@@ -471,6 +471,13 @@ def risk_report(
         raise InputError(f"vol must be an annualised fraction in (0, 20), was {vol!r}")
     if not (math.isfinite(correlation) and -1 < correlation < 1):
         raise InputError(f"correlation must be in (-1, 1), was {correlation!r}")
+    # Checked here, not inside the VaR section, so a bad value is an error and not a table cell.
+    if not (isinstance(level, int | float) and math.isfinite(level) and 0.5 <= level < 1):
+        raise InputError(f"level must be a confidence in [0.5, 1), e.g. 0.99, was {level!r}")
+    if isinstance(n_sims, bool) or not isinstance(n_sims, int) or n_sims < 100:
+        raise InputError(f"n_sims must be an integer >= 100, was {n_sims!r}")
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= 365:
+        raise InputError(f"horizon_days must be an integer in [1, 365], was {horizon_days!r}")
     specs = load_portfolio(source)
     vol_section: dict[str, Any] = {}
     returns: pd.Series | None = None
