@@ -194,3 +194,10 @@ def test_version_and_help_order() -> None:
     assert order == sorted(order)
     assert "<bool>" not in helptext
     assert "<bool>" not in _levguard("liq", "--help").stdout
+
+
+def test_venues_never_cuts_a_source() -> None:
+    res = runner.invoke(app, ["venues"])
+    assert res.exit_code == 0
+    assert "…" not in res.stdout
+    assert "binance-usdm" in res.stdout
