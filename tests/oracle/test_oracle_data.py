@@ -149,7 +149,9 @@ def test_union_of_timestamps_staleness_and_late_start() -> None:
     out = build_index_frame(srcs, config=OracleConfig(min_sources=2))
     assert len(out) == 6
     assert out["b_reason"].astype(str).tolist() == ["used", "used", "used", "stale", "stale", "used"]
-    assert out["c_reason"].astype(str).tolist()[:2] == ["non_finite_price", "non_finite_price"]
+    # c had no bar yet: missing, not a non-finite price (issue 16)
+    assert out["c_reason"].astype(str).tolist()[:2] == ["missing", "missing"]
+    assert drop_summary(out).loc["c", "missing"] == 2
     # A staleness limit of two bars keeps the carried-forward quote.
     out = build_index_frame(srcs, config=OracleConfig(min_sources=2, max_age_ns=2 * MIN))
     assert out["b_reason"].astype(str).tolist()[3:5] == ["used", "used"]

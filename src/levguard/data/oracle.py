@@ -47,6 +47,10 @@ def _rows(index: pd.Index, what: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(index.as_unit("ns"), name=INDEX_NAME)
 
 
+#: The per-source tag of a timestamp before the source's first bar (no quote at all).
+MISSING = "missing"
+
+
 def _categorical(codes: npt.NDArray[np.integer], categories: Sequence[str]) -> pd.Categorical[str]:
     return pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(list(categories)))
 
@@ -101,8 +105,9 @@ def build_index_frame(
         source ``<name>_used`` (bool) and ``<name>_reason`` (categorical tag from
         :data:`~levguard.core.oracle.SOURCE_CODE_NAMES`: ``used``, ``used_in_median``,
         ``non_finite_price``, ``non_positive_price``, ``invalid_weight``, ``zero_weight``,
-        ``stale``, ``deviation``, ``circuit_breaker``).  ``attrs``: ``kind="oracle_index"``,
-        ``symbol``, ``interval``, ``source``, ``sources`` and ``oracle`` (the config).
+        ``stale``, ``deviation``, ``circuit_breaker``; ``missing`` before a source's first
+        bar).  ``attrs``: ``kind="oracle_index"``, ``symbol``, ``interval``, ``source``,
+        ``sources`` and ``oracle`` (the config).
 
     Raises
     ------
@@ -134,10 +139,12 @@ def build_index_frame(
     prices = np.full((t_count, s_count), np.nan)
     wts = np.ones((t_count, s_count))
     ages = np.zeros((t_count, s_count), dtype=np.int64)
+    unseen = np.zeros((t_count, s_count), dtype=bool)
     for j, n in enumerate(names):
         vals = series[n].reindex(union).to_numpy(dtype=np.float64, na_value=np.nan)
         last = np.maximum.accumulate(np.where(~np.isnan(vals), rows, -1))
         seen = last >= 0
+        unseen[:, j] = ~seen
         at = np.where(seen, last, 0)
         prices[:, j] = np.where(seen, vals[at], np.nan)
         ages[:, j] = np.where(seen, ts - ts[at], 0)
@@ -161,9 +168,13 @@ def build_index_frame(
         index=union,
     )
     used = res.used_mask
+    # A source with no bar yet at a timestamp (it starts later than the others) is "missing", not a
+    # non-finite price: nothing was quoted. Later gaps are carried forward and age into "stale".
+    missing = len(SOURCE_CODE_NAMES)
     for j, n in enumerate(names):
         out[f"{n}_used"] = used[:, j]
-        out[f"{n}_reason"] = _categorical(res.codes[:, j], SOURCE_CODE_NAMES)
+        codes = np.where(unseen[:, j], missing, res.codes[:, j])
+        out[f"{n}_reason"] = _categorical(codes, (*SOURCE_CODE_NAMES, MISSING))
     out.attrs.update(
         {
             "kind": "oracle_index",
@@ -196,7 +207,7 @@ def drop_summary(index_frame: pd.DataFrame) -> pd.DataFrame:
         raise DataError("frame lacks attrs['sources']; build it with build_index_frame")
     counts = {n: index_frame[f"{n}_reason"].value_counts() for n in names}
     table = pd.DataFrame(counts).T.fillna(0).astype(np.int64)
-    keep = [c for c in SOURCE_CODE_NAMES if c in table.columns and table[c].sum() > 0]
+    keep = [c for c in (*SOURCE_CODE_NAMES, MISSING) if c in table.columns and table[c].sum() > 0]
     table = table[keep]
     table.index.name = "source"
     return table
