@@ -1,5 +1,6 @@
 """Helpers of the guardian loop: the margin engine's spec of a venue account, the EWMA volatility of
-the marks seen, and the classification of failures inside a cycle."""
+the marks seen (through the public vol functions of :mod:`levguard.core.risk.volatility`; None
+while unknown, never an invented number), and the classification of failures inside a cycle."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from levguard.core.risk.volatility import RISKMETRICS_LAMBDA, annualise, ewma_variance, periods_per_year
 from levguard.errors import (
     LevguardError,
     VenueAuthError,
@@ -18,7 +22,7 @@ from levguard.errors import (
 )
 from levguard.venues.base import VenueBalance, VenuePosition
 
-__all__ = ["account_spec", "classify", "ewma_vol"]
+__all__ = ["MIN_MARKS", "account_spec", "classify", "ewma_vol"]
 
 
 def classify(exc: BaseException) -> str:
@@ -59,22 +63,44 @@ def account_spec(
     }
 
 
-def ewma_vol(hist: deque[tuple[int, float]] | None, lam: float = 0.94) -> float:
-    """Annualised EWMA volatility of the marks seen (0.8 until 10 are seen)."""
-    if hist is None or len(hist) < 10:
-        return 0.8
-    var = 0.0
-    n = 0
-    dt_sum = 0.0
-    items = list(hist)
-    for (t0, p0), (t1, p1) in itertools.pairwise(items):
+MIN_MARKS = 10
+"""Marks the guardian must have seen before it estimates a volatility from them."""
+
+
+def ewma_vol(
+    hist: deque[tuple[int, float]] | None, lam: float = RISKMETRICS_LAMBDA, min_marks: int = MIN_MARKS
+) -> float | None:
+    """Return the annualised EWMA volatility of the marks seen, or None while it is unknown.
+
+    Parameters
+    ----------
+    hist : deque of (ts_ns, mark), optional
+        The marks the guardian has seen of one symbol, oldest first.
+    lam : float
+        RiskMetrics decay per mark.
+    min_marks : int
+        Marks needed before an estimate is given.
+
+    Returns
+    -------
+    float or None
+        ``sqrt(v * P)``: the EWMA variance ``v`` of the log returns between consecutive marks
+        (:func:`levguard.core.risk.volatility.ewma_variance`) annualised with ``P`` marks per
+        365-day year at their mean spacing (:func:`~levguard.core.risk.volatility.periods_per_year`,
+        :func:`~levguard.core.risk.volatility.annualise`).
+        None (unknown: no number is invented) with fewer than ``min_marks`` marks, no usable
+        pair of marks, or marks that never move.
+    """
+    if hist is None or len(hist) < min_marks:
+        return None
+    returns: list[float] = []
+    span_ns = 0
+    for (t0, p0), (t1, p1) in itertools.pairwise(hist):
         if p0 > 0 and p1 > 0 and t1 > t0:
-            r = math.log(p1 / p0)
-            var = lam * var + (1 - lam) * r * r if n else r * r
-            dt_sum += (t1 - t0) / 1e9
-            n += 1
-    if n == 0 or dt_sum <= 0:
-        return 0.8
-    step_years = dt_sum / n / (365.0 * 86_400.0)
-    vol = math.sqrt(var / step_years)
-    return vol if math.isfinite(vol) and vol > 0 else 0.8
+            returns.append(math.log(p1 / p0))
+            span_ns += t1 - t0
+    if not returns:
+        return None
+    var = float(ewma_variance(np.asarray(returns, dtype=np.float64), lam)[-1])
+    vol = annualise(var, periods_per_year(max(1, round(span_ns / len(returns)))))
+    return vol if math.isfinite(vol) and vol > 0.0 else None

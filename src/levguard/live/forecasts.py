@@ -143,10 +143,11 @@ class LiquidationForecasts:
             log.warning("bars of %s rejected (%s); the closed-form fallback is used", symbol, exc)
             return None
 
-    def forecaster(self, symbol: str, now_ns: int, fallback_vol: float) -> LiquidationForecaster:
+    def forecaster(self, symbol: str, now_ns: int, fallback_vol: float | None) -> LiquidationForecaster | None:
         """The model fitted at ``now_ns`` for ``symbol`` (refitted when an hour has closed).
 
-        Without enough bars: the GBM closed form at ``fallback_vol`` (annualised).
+        Without enough bars: the GBM closed form at ``fallback_vol`` (annualised), or None when
+        that volatility is unknown too (P(liq) unknown: no number is invented).
         """
         hour = int(now_ns) // HOUR_NS
         cached = self._fits.get(symbol)
@@ -162,9 +163,9 @@ class LiquidationForecasts:
                     fitted = None  # bars without any range (a flat feed) say nothing about the risk
             self._fits[symbol] = (hour, fitted)
             cached = self._fits[symbol]
-        f = cached[1] if cached[1] is not None else GbmForecaster(float(fallback_vol))
+        f = cached[1] if cached[1] is not None or fallback_vol is None else GbmForecaster(float(fallback_vol))
         # Copy on write: sizers and the service read ``latest`` from other threads.
-        self._latest = {**self._latest, symbol: f}
+        self._latest = {**{k: v for k, v in self._latest.items() if k != symbol}, **({symbol: f} if f else {})}
         return f
 
     def latest(self) -> dict[str, LiquidationForecaster]:

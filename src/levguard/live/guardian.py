@@ -73,23 +73,21 @@ from levguard.errors import (
     LevguardError,
     VenueAuthError,
     VenueError,
-    VenueOrderRejectedError,
     VenueRateLimitError,
     VenueRetryableError,
 )
-from levguard.live import inflight, watch
+from levguard.live import actions, inflight, watch
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id, default_guardian_id
 from levguard.live.states import Level, next_level
-from levguard.live.store import LeaseLost, Store, StoreUnavailable
-from levguard.venues.base import OrderRequest, OrderState, Venue, VenuePosition
+from levguard.live.store import Store, StoreUnavailable
+from levguard.venues.base import Venue, VenuePosition
 
 __all__ = ["AccountSetup", "Guardian", "client_order_id", "default_guardian_id"]
 
 log = logging.getLogger("levguard.guardian")
 T = TypeVar("T")
-_FINAL = ("closed", "canceled", "rejected", "expired")
 _TIERS_TTL_NS = 3_600 * 1_000_000_000
 
 
@@ -426,22 +424,22 @@ class Guardian:
         status = "disabled" if kind == "auth" else "error"
         return {"account": setup.name, "status": status, "error_class": kind, "error": text, "backoff_s": delay_s}
 
-    def vol(self, account: str, symbol: str) -> float:
+    def vol(self, account: str, symbol: str) -> float | None:
         """The volatility of the closed-form fallback for ``symbol`` on ``account`` (used while too
         few hourly bars are known): the account's configured ``vol``, else the EWMA of the marks it
-        has seen (0.8 until enough)."""
+        has seen (None, unknown, until enough are seen)."""
         setup = next((a for a in self.accounts if a.name == account), None)
         if setup is not None and setup.vol is not None:
             return float(setup.vol)
         st = self._state.get(account)
         return ewma_vol(st.marks.get(symbol) if st is not None else None)
 
-    def forecaster(self, account: str, symbol: str) -> LiquidationForecaster:
+    def forecaster(self, account: str, symbol: str) -> LiquidationForecaster | None:
         """The liquidation forecaster of ``symbol`` on ``account`` that the last cycle used (the
         closed-form fallback at :meth:`vol` before the first cycle)."""
         setup = self._setup(account)
         f = setup.forecasts.latest().get(symbol) if setup.forecasts is not None else None
-        return f if f is not None else GbmForecaster(self.vol(account, symbol))
+        return f if f is not None else (None if (v := self.vol(account, symbol)) is None else GbmForecaster(v))
 
     @staticmethod
     def freeze_heap() -> None:
@@ -633,7 +631,9 @@ class Guardian:
                 ratio = report.margin_ratio
             else:
                 ratio = math.nan
-            p_liq = float(position_probabilities(forecasters[pos.symbol], rep.side, mark, lp, setup.horizon_days)[0])
+            f = forecasters[pos.symbol]  # None: volatility unknown, so is P(liq) (NaN: safe for that figure)
+            h = setup.horizon_days
+            p_liq = math.nan if f is None else float(position_probabilities(f, rep.side, mark, lp, h)[0])
             if pos.liquidation_price and lp:
                 drift = abs(pos.liquidation_price - lp) / mark
                 if drift > setup.drift_threshold:
@@ -657,7 +657,7 @@ class Guardian:
                     level_name if new > ps.level else "info",
                     "state",
                     f"{pos.symbol}: {ps.level.name} -> {new.name} (margin ratio {ratio:.2f}, distance "
-                    f"{distance:.2%}, P(liq {setup.horizon_days:g}d) {p_liq:.1%})",
+                    f"{distance:.2%}, P(liq {h:g}d) {'unknown' if math.isnan(p_liq) else f'{p_liq:.1%}'})",
                     symbol=pos.symbol,
                     previous=ps.level.name,
                     state=new.name,
@@ -690,7 +690,7 @@ class Guardian:
             # 6. Act.
             action = None
             if new >= setup.act_level:
-                action = await self._deleverage(setup, st, ps, pos, view, now)
+                action = await actions.deleverage(self, setup, st, ps, pos, view, now)
             view["action"] = action
             views.append(view)
         figures = {
@@ -717,11 +717,11 @@ class Guardian:
         )
         return {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
 
-    def _forecaster(self, setup: AccountSetup, st: AccountState, symbol: str, now: int) -> LiquidationForecaster:
+    def _forecaster(self, setup: AccountSetup, st: AccountState, symbol: str, now: int) -> LiquidationForecaster | None:
         fallback = setup.vol if setup.vol is not None else ewma_vol(st.marks.get(symbol))
         if setup.forecasts is None:
-            return GbmForecaster(float(fallback))
-        return setup.forecasts.forecaster(symbol, now, float(fallback))
+            return None if fallback is None else GbmForecaster(float(fallback))
+        return setup.forecasts.forecaster(symbol, now, fallback)
 
     def _targets(self, setup: AccountSetup, spec: dict[str, Any]) -> dict[str, tuple[float, str]]:
         if setup.sizer is None:
@@ -733,167 +733,6 @@ class Guardian:
             return {}
         binding = str(sized.get("binding_constraint", "policy"))
         return {row["symbol"]: (float(row["target_leverage"]), binding) for row in sized.get("positions", [])}
-
-    async def _deleverage(
-        self,
-        setup: AccountSetup,
-        st: AccountState,
-        ps: PositionState,
-        pos: VenuePosition,
-        view: dict[str, Any],
-        now: int,
-    ) -> dict[str, Any] | None:
-        """Size, record (write-ahead, fenced by the lease epoch) and, when live, send one
-        reduce-only step."""
-        target = float(view["target_leverage"])
-        lev = float(view["leverage"])
-        reasons = [
-            f"state {view['state']}",
-            f"leverage {lev:.2f}x above target {target:.2f}x ({view['binding_constraint']})",
-        ]
-        if not lev > target:
-            # At ACT with leverage already at target: reduce by the step fraction anyway.
-            excess = abs(pos.qty) * setup.step_fraction
-            reasons[1] = (
-                f"leverage {lev:.2f}x at or below target {target:.2f}x: "
-                f"reduce {setup.step_fraction:.0%} to restore the buffer"
-            )
-        else:
-            excess = abs(pos.qty) * (1.0 - target / lev) * setup.step_fraction
-        mark = float(view["mark"])
-        unit = 1.0 / mark if pos.inverse else mark  # notional per unit of qty (quote)
-        cap_qty = setup.max_order_notional / (unit if not pos.inverse else 1.0)
-        qty = min(excess, cap_qty, abs(pos.qty))
-        if not qty > 0:
-            return None
-        side = "sell" if pos.qty > 0 else "buy"
-        decision: dict[str, Any] = {"symbol": pos.symbol, "side": side, "qty": qty, "target_leverage": target}
-        if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
-            decision["skipped"] = "cooldown"
-            self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "cooldown"])
-            return decision
-        unknown = sorted(cid for cid, row in st.inflight.items() if row["symbol"] == pos.symbol)
-        if unknown:
-            # An earlier order's outcome is unknown (timeout, crash after sending): never decide
-            # on top of an order that may still fill; wait for the venue's answer or its expiry.
-            decision["skipped"] = "unresolved_order"
-            decision["unresolved"] = unknown
-            self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "an earlier order is unresolved"])
-            return decision
-        if self.store.kill_switch(setup.name):
-            decision["skipped"] = "kill_switch"
-            self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "kill switch on"])
-            return decision
-        if st.disabled:
-            decision["skipped"] = "disabled"
-            self._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, f"acting disabled: {st.disabled}"])
-            return decision
-        row = self.store.account(setup.name) if self.live and setup.live else None
-        acting = row is not None and bool(row.get("live_enabled"))
-        if not acting:
-            decision["dry_run"] = True
-            ps.last_order_ns = now
-            self._audit(setup.name, "deleverage_dry_run", view, decision, [*reasons, "dry run"])
-            await self._alert(
-                setup.name, "warning", "action", f"{pos.symbol}: would {side} {qty:g} reduce-only (dry run)", **decision
-            )
-            return decision
-        # Write-ahead: the sequence number comes from the orders already recorded, so the id
-        # of this decision is the same if a crash interrupts us here and we decide again.  The
-        # intent and its audit row are one transaction, fenced by this process's lease epoch.
-        fence_s = min(5.0, self.lease_ttl_s * 0.25)
-        seq = self.store.order_count(setup.name, pos.symbol)
-        cid = client_order_id(setup.name, pos.symbol, seq)
-        decision["client_order_id"] = cid
-        decision["epoch"] = st.epoch
-        try:
-            recorded = self.store.record_intent(
-                setup.name,
-                cid,
-                pos.symbol,
-                side,
-                qty,
-                self.clock(),  # the fence is checked at the time of recording, not of the cycle
-                "; ".join(reasons),
-                lease=(self.owner, self.instance, st.epoch),
-                fence_s=fence_s,
-                audit=(view, decision, reasons),
-            )
-            if not recorded:
-                decision["skipped"] = "duplicate"
-                return decision
-            sent_ns = self.clock()
-            # From here on the venue may have it.  Fenced again, and refused when the intent is
-            # no longer one (a process that took the account over resolved it meanwhile).
-            if not self.store.mark_sent(cid, sent_ns, lease=(self.owner, self.instance, st.epoch), fence_s=fence_s):
-                await self._alert(
-                    setup.name,
-                    "critical",
-                    "lease",
-                    f"order {cid} not sent: it was resolved by another process meanwhile",
-                    dedup="fence",
-                )
-                st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-                decision["skipped"] = "lease_lost"
-                return decision
-        except LeaseLost as exc:
-            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-            await self._alert(setup.name, "critical", "lease", f"order not sent: {exc}", dedup="fence")
-            decision["skipped"] = "lease_lost"
-            return decision
-        intent = {"client_order_id": cid, "symbol": pos.symbol, "side": side, "qty": qty, "status": "sent"}
-        st.inflight[cid] = {**intent, "sent_ns": sent_ns, "filled": 0.0}
-        ps.last_order_ns = now
-        try:
-            state: OrderState = await self._call(
-                setup,
-                "create_order",
-                lambda: setup.venue.create_order(OrderRequest(pos.symbol, side, qty, cid, sent_ns=sent_ns)),  # type: ignore[arg-type]
-                retry=False,
-            )
-        except VenueAuthError as exc:
-            # Refused before execution: the order is final (rejected) and acting stops.
-            self.store.mark_result(cid, "rejected", 0.0, None, None, self.clock(), error=f"auth: {exc}")
-            st.inflight.pop(cid, None)
-            await self._disable(setup, st, f"order {cid} refused: {exc}")
-            decision.update({"status": "rejected", "error": str(exc)})
-            return decision
-        except VenueError as exc:
-            if isinstance(exc, VenueOrderRejectedError):
-                # The venue refused the order (it did not execute): final.
-                self.store.mark_result(cid, "rejected", 0.0, None, None, self.clock(), error=str(exc))
-                st.inflight.pop(cid, None)
-                level = "warning"
-            else:
-                # Unknown outcome: the intent stays in flight until the venue answers or it expires.
-                level = "critical"
-            await self._alert(
-                setup.name,
-                level,
-                "action",
-                f"{pos.symbol}: order {cid} {'rejected' if level == 'warning' else 'outcome unknown'}: {exc}",
-                client_order_id=cid,
-            )
-            decision["error"] = str(exc)
-            return decision
-        delta = self.store.mark_result(
-            cid, state.status, state.filled, state.average_price, state.venue_order_id, self.clock()
-        )
-        inflight.book_fill(st, st.inflight[cid], delta)
-        if state.status in _FINAL:
-            st.inflight.pop(cid, None)
-        else:
-            st.inflight[cid] = {**st.inflight[cid], "status": state.status, "filled": state.filled}
-        decision.update({"status": state.status, "filled": state.filled, "price": state.average_price})
-        await self._alert(
-            setup.name,
-            "warning",
-            "action",
-            f"{pos.symbol}: {side} {state.filled:g} reduce-only at "
-            f"{state.average_price or float('nan'):,.2f} ({state.status})",
-            **decision,
-        )
-        return decision
 
 
 def _tier_fetcher(venue: Venue, symbol: str) -> Callable[[], Awaitable[Any]]:

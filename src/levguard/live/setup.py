@@ -82,7 +82,7 @@ class AccountSetup:
     vol : float, optional
         Annualised volatility of the closed-form fallback used while fewer than a day of hourly
         bars are known (no ``bars`` and the guardian only just started); None: the EWMA of the
-        marks the guardian has seen, 0.8 until enough are seen.
+        marks the guardian has seen, unknown (no P(liq)) until enough are seen.
     forecasts : LiquidationForecasts, optional
         The account's forecasters (built from ``bars`` and ``forecast_model`` when omitted);
         sizers read the latest ones from it.

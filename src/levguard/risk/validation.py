@@ -27,22 +27,25 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from levguard.core.risk.scoring import (
-    LOG_CLIP,
     DieboldMarianoResult,
-    ForecastScores,
     diebold_mariano,
-    json_dict,
-    json_ready,
     score_forecasts,
 )
 from levguard.errors import DataError, InputError
+from levguard.risk.validation_results import (
+    Acceptance,
+    AssetSummary,
+    Check,
+    GroupScores,
+    ValidationResult,
+    YearScores,
+)
 
 __all__ = [
     "BASELINE",
@@ -320,153 +323,6 @@ def build_cases(
     return cases
 
 
-# ----------------------------------------------------------------------------- results
-@dataclass(frozen=True, slots=True)
-class YearScores:
-    """Scores of one calendar year of ``as_of`` within a group."""
-
-    year: int
-    n: int
-    events: int
-    mean_forecast: float
-    observed: float
-    brier: float
-    brier_baseline: float
-    log_score: float
-    log_score_baseline: float
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return json_dict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupScores:
-    """The scores of one group of cases (``asset`` ``"pooled"`` = all assets; ``side``/``leverage`` None = all).
-
-    ``model`` and ``baseline`` are the scores of the model under test and of the naive
-    baseline on the same cases; ``diebold_mariano`` is the Diebold-Mariano test of their Brier losses
-    (None when the model is the baseline or fewer than two days).
-    """
-
-    split: str
-    asset: str
-    horizon_days: float
-    side: str | None
-    leverage: float | None
-    first: str
-    last: str
-    days: int
-    model: ForecastScores
-    baseline: ForecastScores
-    diebold_mariano: DieboldMarianoResult | None
-    years: tuple[YearScores, ...]
-
-    @property
-    def label(self) -> str:
-        """``"BTCUSDT 7d"``, ``"pooled 1d long"``, ``"ETHUSDT 1d 10x"``."""
-        parts = [self.asset, f"{self.horizon_days:g}d"]
-        if self.side is not None:
-            parts.append(self.side)
-        if self.leverage is not None:
-            parts.append(f"{self.leverage:g}x")
-        return " ".join(parts)
-
-    @property
-    def brier_ratio(self) -> float:
-        """Model Brier over baseline Brier (below 1: the model is better); NaN when the baseline's is 0."""
-        b = self.baseline.brier
-        return self.model.brier / b if b > 0 else math.nan
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return {"label": self.label, "brier_ratio": json_ready(self.brier_ratio), **json_dict(self)}
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One acceptance check: ``value`` against ``threshold`` on ``group``; ``passed`` or not."""
-
-    name: str
-    group: str
-    value: float | None
-    threshold: str
-    passed: bool
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return json_dict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class Acceptance:
-    """The acceptance checks on the scored set; ``passed`` when every check passed."""
-
-    checks: tuple[Check, ...]
-
-    @property
-    def passed(self) -> bool:
-        """True when every check passed (and there is at least one)."""
-        return bool(self.checks) and all(c.passed for c in self.checks)
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return {"passed": self.passed, "failed": sum(not c.passed for c in self.checks), **json_dict(self)}
-
-
-@dataclass(frozen=True, slots=True)
-class AssetSummary:
-    """What one asset contributed: its bars, the mark source, the tiers and the case counts."""
-
-    asset: str
-    bars: int
-    first: str
-    last: str
-    source: str
-    mark_source: str
-    tier_source: str
-    distances: Mapping[str, float]
-    cases: int
-    dropped: int
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return json_dict(self)
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    """Everything :func:`validate_liquidation` measured.
-
-    ``scored`` and ``train`` hold the groups of the scored (after ``train_until``) and train
-    sets; ``acceptance`` the checks on the scored set; ``cases`` every case with its outcome
-    and both forecasts (``p_model``, ``p_baseline``), not part of :meth:`to_dict`.
-    """
-
-    model: str
-    baseline: str
-    train_until: str
-    venue: str
-    notional: float
-    leverages: tuple[float, ...]
-    horizons: tuple[float, ...]
-    sides: tuple[str, ...]
-    assets: tuple[AssetSummary, ...]
-    scored: tuple[GroupScores, ...]
-    train: tuple[GroupScores, ...]
-    acceptance: Acceptance
-    timings: Mapping[str, float]
-    cases: pd.DataFrame = field(repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the JSON-ready result (cases excluded)."""
-        out = json_dict(self)
-        out["timings_s"] = {k: round(v, 3) for k, v in self.timings.items()}
-        del out["timings"]
-        return {**out, "log_score_clip": LOG_CLIP}
-
-
 # ----------------------------------------------------------------------------- scoring
 def _years(ca: pd.DataFrame) -> tuple[YearScores, ...]:
     out = []
@@ -665,6 +521,23 @@ def _forecast(forecaster: Forecaster, bars: pd.DataFrame, cases: pd.DataFrame, m
     return np.clip(arr, 0.0, 1.0)
 
 
+def _asset_summary(name: str, bars: pd.DataFrame, cases: pd.DataFrame, dropped: int) -> AssetSummary:
+    # What one asset contributed (its bars, their sources, the tiers and the case counts).
+    idx = pd.DatetimeIndex(bars.index)
+    return AssetSummary(
+        asset=name,
+        bars=len(bars),
+        first=idx[0].isoformat() if len(idx) else "",
+        last=idx[-1].isoformat() if len(idx) else "",
+        source=str(bars.attrs.get("source", "")),
+        mark_source=str(bars.attrs.get("mark_source", "")),
+        tier_source=str(cases.attrs.get("tier_source", "")),
+        distances=dict(cases.attrs.get("distances", {})),
+        cases=len(cases),
+        dropped=dropped,
+    )
+
+
 def validate_liquidation(
     data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame],
     *,
@@ -778,21 +651,7 @@ def validate_liquidation(
             parts.append(cases)
         else:
             step += 2
-        idx = pd.DatetimeIndex(bars.index)
-        summaries.append(
-            AssetSummary(
-                asset=name,
-                bars=len(bars),
-                first=idx[0].isoformat() if len(idx) else "",
-                last=idx[-1].isoformat() if len(idx) else "",
-                source=str(bars.attrs.get("source", "")),
-                mark_source=str(bars.attrs.get("mark_source", "")),
-                tier_source=str(cases.attrs.get("tier_source", "")),
-                distances=dict(cases.attrs.get("distances", {})),
-                cases=len(cases),
-                dropped=dropped,
-            )
-        )
+        summaries.append(_asset_summary(name, bars, cases, dropped))
     tick("scoring")
     t0 = time.perf_counter()
     all_cases = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["asset", "as_of", "split"])

@@ -32,20 +32,29 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from levguard._typing import Float64Array1D
 from levguard.core.instruments import ContractKind
-from levguard.core.liquidation_outcome import LiquidationOutcome, liquidation_outcome
-from levguard.core.margin import AccountReport, PositionReport, evaluate, instrument_for, resolve_tiers
+from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
-from levguard.core.rules import MMBasis, get_venue, symbol_key
+from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
+from levguard.venues import paper_liquidation
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
+from levguard.venues.paper_events import (
+    AdlEvent,
+    Arrival,
+    ArrivalStatus,
+    Fill,
+    FundingPayment,
+    Liquidation,
+    StepReport,
+)
 from levguard.venues.paper_faults import VENUE_METHODS, Faults, OrderDelay
 from levguard.venues.paper_feeds import CrashShape, PriceFeed, crash_feed, scripted_crash
 
@@ -72,113 +81,6 @@ DEFAULT_START_NS = 1_704_067_200 * _SECOND_NS
 """2024-01-01T00:00:00Z: the first tick when no feed carries timestamps."""
 DEFAULT_TICK_NS = 60 * _SECOND_NS
 FUNDING_INTERVAL_NS = 8 * _HOUR_NS
-
-
-# --- events -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Fill:
-    """An order fill: ``qty`` is the signed change of the position; ``fee`` a positive cost."""
-
-    ts_ns: int
-    symbol: str
-    client_order_id: str
-    qty: float
-    price: float
-    fee: float
-    realised_pnl: float
-
-
-@dataclass(frozen=True)
-class Liquidation:
-    """A position (or part of it) closed by the venue's liquidation engine.
-
-    ``qty`` is the signed size closed; ``price`` the bankruptcy price of a takeover, else the
-    fill (the mark); ``realised_pnl`` what the trader's balance changed by (the margin lost on
-    a takeover); ``fee`` what the venue took from the remaining equity (liquidation fee or a
-    takeover's clearance), ``kept`` the margin left to the trader afterwards (isolated: released
-    to the wallet, or left behind the rest of a partially liquidated position).
-    """
-
-    ts_ns: int
-    symbol: str
-    qty: float
-    price: float
-    mark_price: float
-    liquidation_price: float | None
-    margin_mode: str
-    realised_pnl: float
-    fee: float = 0.0
-    kept: float = 0.0
-    partial: bool = False
-    taken_over: bool = True
-
-
-@dataclass(frozen=True)
-class AdlEvent:
-    """A venue-side auto-deleveraging reduction (``qty`` the signed size removed)."""
-
-    ts_ns: int
-    symbol: str
-    qty: float
-    price: float
-    realised_pnl: float
-
-
-@dataclass(frozen=True)
-class FundingPayment:
-    """A funding settlement: ``amount`` received (> 0) or paid (< 0) by the account."""
-
-    ts_ns: int
-    symbol: str
-    qty: float
-    mark_price: float
-    rate: float
-    amount: float
-
-
-ArrivalStatus = Literal["filled", "duplicate", "rejected", "refused"]
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """An order reaching the venue (at once, or late with :meth:`Faults.order_latency`).
-
-    ``status`` is ``"filled"``, ``"duplicate"`` (a known client order id: the first order
-    stands, nothing fills), ``"rejected"`` (no position to reduce, or the side would increase
-    it; a late order's rejection is recorded for ``fetch_order``) or ``"refused"`` (it arrived
-    more than the venue's ``order_expiry_s`` after ``sent_ns``: never recorded, as Binance
-    refuses a request outside its ``recvWindow``).  ``qty`` is the requested quantity,
-    ``filled`` what filled (> 0 only when filled); ``position_before`` and ``position_after``
-    the symbol's signed quantity around it; ``late`` tells whether the caller had already been
-    told the order timed out.  Times are the venue's clock (UTC ns).
-    """
-
-    client_order_id: str
-    symbol: str
-    side: str
-    qty: float
-    sent_ns: int
-    arrival_ns: int
-    status: ArrivalStatus
-    filled: float
-    price: float | None
-    position_before: float
-    position_after: float
-    late: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """What one tick did: the new time and marks, the venue's own actions and the late orders
-    that reached it."""
-
-    tick: int
-    ts_ns: int
-    marks: dict[str, float]
-    funding: tuple[FundingPayment, ...]
-    liquidations: tuple[Liquidation, ...]
-    arrivals: tuple[Arrival, ...] = ()
 
 
 # --- the venue --------------------------------------------------------------------------------
@@ -471,7 +373,7 @@ class PaperVenue:
         due = [req for tick, req in self._due if tick <= self.tick]
         self._due = [(tick, req) for tick, req in self._due if tick > self.tick]
         arrivals = tuple(self._arrive(req, late=True, record_rejection=True) for req in due)
-        liquidations = self._liquidate()
+        liquidations = paper_liquidation.liquidate(self)
         if not self.faults.frozen:
             self._reported_tick = self.tick
         return StepReport(self.tick, self.now_ns, self.marks(), tuple(funding), tuple(liquidations), arrivals)
@@ -498,138 +400,6 @@ class PaperVenue:
                 out.append(FundingPayment(b * self.funding_interval_ns, p.symbol, p.qty, mark, rate, amount))
         self.funding_payments.extend(out)
         return out
-
-    def _liquidate(self) -> list[Liquidation]:
-        if not self._positions:
-            return []
-        report = self.evaluate()
-        out: list[Liquidation] = []
-        for rep in report.positions:
-            if rep.liquidatable and rep.margin_mode == "isolated":
-                liq = self._liquidate_isolated(rep)
-                if liq is not None:
-                    out.append(liq)
-        if any(r.liquidatable and r.margin_mode == "cross" for r in report.positions):
-            out.extend(self._liquidate_cross())
-        self.liquidations.extend(out)
-        return out
-
-    def _outcome(self, pos: _Pos, rep: PositionReport, margin: float) -> LiquidationOutcome:
-        # The venue's liquidation rule applied to one position at the current mark.
-        rule = self.model.liquidation
-        cooling = self._partial_until.get(pos.symbol, -1) > self.now_ns
-        return liquidation_outcome(
-            rule,
-            pos.qty,
-            pos.entry,
-            rep.mark_price,
-            margin,
-            tiers=resolve_tiers(self.model, self._position(pos, rep.mark_price)),
-            maintenance_margin=rep.maintenance_margin,
-            inverse=self._inverse,
-            taker_fee=self.taker_fee,
-            mm_at_entry=self.model.mm_basis is MMBasis.ENTRY,
-            allow_partial=not cooling,
-        )
-
-    def _record(self, pos: _Pos, rep: PositionReport, o: LiquidationOutcome, margin: float) -> Liquidation:
-        # The event of one liquidation step; a takeover is closed at the bankruptcy price.
-        bankruptcy = rep.bankruptcy_price if rep.bankruptcy_price is not None else o.bankruptcy_price
-        price = (bankruptcy or rep.mark_price) if o.taken_over else o.fill_price
-        if o.partial:
-            self._partial_until[pos.symbol] = self.now_ns + int(self.model.liquidation.partial_cooldown_s * 1e9)
-        return Liquidation(
-            self.now_ns,
-            pos.symbol,
-            o.closed_qty,
-            price,
-            rep.mark_price,
-            rep.liquidation_price,
-            pos.mode.value,
-            o.kept - margin if not o.partial else o.trading_pnl - o.fee,
-            o.fee,
-            o.kept,
-            o.partial,
-            o.taken_over,
-        )
-
-    def _liquidate_isolated(self, rep: PositionReport) -> Liquidation | None:
-        pos = self._positions[rep.symbol]
-        margin = float(pos.isolated_margin or 0.0)
-        o = self._outcome(pos, rep, margin)
-        if o.closed_qty == 0.0:
-            # An incremental rule at exactly the maintenance margin closes nothing: the
-            # position stays open with its margin (and its loss).
-            return None
-        if o.partial:
-            # The loss and the fee come out of the isolated margin; the rest stays open.
-            pos.qty = o.remaining_qty
-            pos.isolated_margin = o.kept
-        else:
-            # What is kept (nothing after a takeover) is released to the cross wallet.
-            del self._positions[rep.symbol]
-            self.wallet_balance += o.kept
-        return self._record(pos, rep, o, margin)
-
-    def _liquidate_cross(self) -> list[Liquidation]:
-        # Largest notional first until the cross account meets its maintenance margin (no venue
-        # in our sources states another order); a takeover or backstop bankrupts the account:
-        # every cross position goes at its bankruptcy price and the cross wallet is 0.
-        out: list[Liquidation] = []
-        for _ in range(2 * len(self._positions) + 1):
-            report = self.evaluate()
-            cross = [r for r in report.positions if r.margin_mode == "cross"]
-            if not cross or not cross[0].liquidatable:
-                break
-            rep = max(cross, key=lambda r: r.notional)
-            pos = self._positions[rep.symbol]
-            others = [r for r in cross if r is not rep]
-            collateral = self.wallet_balance + math.fsum(r.unrealized_pnl - r.maintenance_margin for r in others)
-            o = self._outcome(pos, rep, collateral)
-            if o.closed_qty == 0.0:
-                break  # equity exactly at the maintenance margin: an incremental rule closes nothing
-            if o.taken_over:
-                inverse = self._inverse
-                for r in cross:
-                    p = self._positions.pop(r.symbol)
-                    price = r.bankruptcy_price if r.bankruptcy_price is not None else r.mark_price
-                    pnl = position_upnl(p.qty, p.entry, price, inverse)
-                    out.append(
-                        Liquidation(
-                            self.now_ns, p.symbol, p.qty, price, r.mark_price, r.liquidation_price, "cross", pnl
-                        )
-                    )
-                self.wallet_balance = 0.0  # the cross margin balance goes to the insurance fund
-                break
-            if o.partial:
-                self.wallet_balance += o.trading_pnl - o.fee
-                pos.qty = o.remaining_qty
-            else:
-                # The collateral behind the position less what is kept (realised PnL less the
-                # fee; what the fund paid when the equity behind it was negative).
-                self.wallet_balance += o.kept - collateral
-                del self._positions[rep.symbol]
-            self._settle_cross_deficit()
-            out.append(self._record(pos, rep, o, collateral))
-            if o.partial:
-                break  # re-evaluated at the next tick
-        return out
-
-    def _settle_cross_deficit(self) -> None:
-        # A realised loss larger than the cross wallet while other cross positions carry a profit
-        # leaves the account solvent with a negative balance, which the paper account's wallet
-        # cannot hold (core Account): the open cross positions' uPnL is realised into the wallet
-        # at the current marks (entries reset to the marks), the equity unchanged.  A deficit
-        # left with no cross position open is bad debt: the insurance fund brings it to 0.
-        if self.wallet_balance >= 0.0:
-            return
-        marks = self.marks()
-        for p in self._positions.values():
-            if p.mode is MarginMode.CROSS:
-                self.wallet_balance += position_upnl(p.qty, p.entry, marks[p.symbol], self._inverse)
-                p.entry = marks[p.symbol]
-        if self.wallet_balance < 0.0:
-            self.wallet_balance = 0.0
 
     def shock(self, symbol: str, drop: float, ticks: int = 10, *, hold: int = 600) -> None:
         """Script a price move from the next tick on: a geometric fall of ``drop`` (a rise when

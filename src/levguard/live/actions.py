@@ -1,0 +1,261 @@
+"""The guardian's actions: one reduce-only deleverage step, written ahead and fenced.
+
+:func:`deleverage` is called by :meth:`levguard.live.guardian.Guardian.cycle_account` for a
+position at the account's acting level.  It sizes the step, skips it for the cooldown, an
+unresolved order on the symbol, a kill switch, a disabled account or a dry run (each audited),
+then records the intent and its audit row in one transaction fenced by the lease epoch
+(write-ahead), marks it sent (fenced again) and sends it; the venue's answer is recorded with the
+fill booked to the expected positions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
+from levguard.live import inflight
+from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id
+from levguard.live.store import FINAL_ORDER_STATUSES, LeaseLost
+from levguard.venues.base import OrderRequest, OrderState, VenuePosition
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+
+__all__ = ["deleverage"]
+
+
+async def deleverage(
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    pos: VenuePosition,
+    view: dict[str, Any],
+    now: int,
+) -> dict[str, Any] | None:
+    """Size, record (write-ahead, fenced by the lease epoch) and, when live, send one
+    reduce-only step of ``pos`` for the guardian ``g``; return the decision (None: nothing to
+    reduce).
+
+    The decision and its deterministic client order id are committed to the store with its
+    audit row before the order is sent, so a crash never sends a duplicate; ``view`` is the
+    position's row of the cycle's report.
+    """
+    sized = _size(setup, pos, view)
+    if sized is None:
+        return None
+    qty, reasons = sized
+    side = "sell" if pos.qty > 0 else "buy"
+    decision: dict[str, Any] = {
+        "symbol": pos.symbol,
+        "side": side,
+        "qty": qty,
+        "target_leverage": float(view["target_leverage"]),
+    }
+    if await _skipped(g, setup, st, ps, pos, view, decision, reasons, now):
+        return decision
+    cid_sent = await _write_ahead(g, setup, st, pos, view, decision, reasons)
+    if cid_sent is None:
+        return decision
+    await _send(g, setup, st, ps, pos, decision, *cid_sent, now)
+    return decision
+
+
+def _size(setup: AccountSetup, pos: VenuePosition, view: dict[str, Any]) -> tuple[float, list[str]] | None:
+    # The step: the excess over the target leverage times the step fraction (the step fraction
+    # of the position when already at target), capped to max_order_notional and the position;
+    # returns (qty > 0, reasons) or None.
+    target = float(view["target_leverage"])
+    lev = float(view["leverage"])
+    reasons = [
+        f"state {view['state']}",
+        f"leverage {lev:.2f}x above target {target:.2f}x ({view['binding_constraint']})",
+    ]
+    if not lev > target:
+        # At ACT with leverage already at target: reduce by the step fraction anyway.
+        excess = abs(pos.qty) * setup.step_fraction
+        reasons[1] = (
+            f"leverage {lev:.2f}x at or below target {target:.2f}x: "
+            f"reduce {setup.step_fraction:.0%} to restore the buffer"
+        )
+    else:
+        excess = abs(pos.qty) * (1.0 - target / lev) * setup.step_fraction
+    mark = float(view["mark"])
+    unit = 1.0 / mark if pos.inverse else mark  # notional per unit of qty (quote)
+    cap_qty = setup.max_order_notional / (unit if not pos.inverse else 1.0)
+    qty = min(excess, cap_qty, abs(pos.qty))
+    if not qty > 0:
+        return None
+    return qty, reasons
+
+
+async def _skipped(
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    pos: VenuePosition,
+    view: dict[str, Any],
+    decision: dict[str, Any],
+    reasons: list[str],
+    now: int,
+) -> bool:
+    # The checks before any order, in this order: cooldown, an unresolved order on the symbol,
+    # the kill switch, acting disabled, dry run.  Each skip is audited and noted in the decision;
+    # True when the step ends here.
+    if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
+        decision["skipped"] = "cooldown"
+        g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "cooldown"])
+        return True
+    unknown = sorted(cid for cid, row in st.inflight.items() if row["symbol"] == pos.symbol)
+    if unknown:
+        # An earlier order's outcome is unknown (timeout, crash after sending): never decide
+        # on top of an order that may still fill; wait for the venue's answer or its expiry.
+        decision["skipped"] = "unresolved_order"
+        decision["unresolved"] = unknown
+        g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "an earlier order is unresolved"])
+        return True
+    if g.store.kill_switch(setup.name):
+        decision["skipped"] = "kill_switch"
+        g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "kill switch on"])
+        return True
+    if st.disabled:
+        decision["skipped"] = "disabled"
+        g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, f"acting disabled: {st.disabled}"])
+        return True
+    row = g.store.account(setup.name) if g.live and setup.live else None
+    acting = row is not None and bool(row.get("live_enabled"))
+    if not acting:
+        decision["dry_run"] = True
+        ps.last_order_ns = now
+        g._audit(setup.name, "deleverage_dry_run", view, decision, [*reasons, "dry run"])
+        side, qty = decision["side"], decision["qty"]
+        await g._alert(
+            setup.name, "warning", "action", f"{pos.symbol}: would {side} {qty:g} reduce-only (dry run)", **decision
+        )
+        return True
+    return False
+
+
+async def _write_ahead(
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    pos: VenuePosition,
+    view: dict[str, Any],
+    decision: dict[str, Any],
+    reasons: list[str],
+) -> tuple[str, int] | None:
+    # Record the intent with its audit row, then mark it sent, both fenced by the lease epoch;
+    # returns (client order id, sent_ns), or None when it must not be sent (decision["skipped"]).
+    # Write-ahead: the sequence number comes from the orders already recorded, so the id
+    # of this decision is the same if a crash interrupts us here and we decide again.  The
+    # intent and its audit row are one transaction, fenced by this process's lease epoch.
+    fence_s = min(5.0, g.lease_ttl_s * 0.25)
+    seq = g.store.order_count(setup.name, pos.symbol)
+    cid = client_order_id(setup.name, pos.symbol, seq)
+    decision["client_order_id"] = cid
+    decision["epoch"] = st.epoch
+    try:
+        recorded = g.store.record_intent(
+            setup.name,
+            cid,
+            pos.symbol,
+            decision["side"],
+            decision["qty"],
+            g.clock(),  # the fence is checked at the time of recording, not of the cycle
+            "; ".join(reasons),
+            lease=(g.owner, g.instance, st.epoch),
+            fence_s=fence_s,
+            audit=(view, decision, reasons),
+        )
+        if not recorded:
+            decision["skipped"] = "duplicate"
+            return None
+        sent_ns = g.clock()
+        # From here on the venue may have it.  Fenced again, and refused when the intent is
+        # no longer one (a process that took the account over resolved it meanwhile).
+        if not g.store.mark_sent(cid, sent_ns, lease=(g.owner, g.instance, st.epoch), fence_s=fence_s):
+            await g._alert(
+                setup.name,
+                "critical",
+                "lease",
+                f"order {cid} not sent: it was resolved by another process meanwhile",
+                dedup="fence",
+            )
+            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+            decision["skipped"] = "lease_lost"
+            return None
+    except LeaseLost as exc:
+        st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+        await g._alert(setup.name, "critical", "lease", f"order not sent: {exc}", dedup="fence")
+        decision["skipped"] = "lease_lost"
+        return None
+    return cid, sent_ns
+
+
+async def _send(
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    pos: VenuePosition,
+    decision: dict[str, Any],
+    cid: str,
+    sent_ns: int,
+    now: int,
+) -> None:
+    # Send the recorded order (once: never retried blindly) and record the venue's answer; an
+    # unknown outcome stays in flight.  The decision gets the outcome.
+    side: str = decision["side"]
+    qty: float = decision["qty"]
+    intent = {"client_order_id": cid, "symbol": pos.symbol, "side": side, "qty": qty, "status": "sent"}
+    st.inflight[cid] = {**intent, "sent_ns": sent_ns, "filled": 0.0}
+    ps.last_order_ns = now
+    try:
+        state: OrderState = await g._call(
+            setup,
+            "create_order",
+            lambda: setup.venue.create_order(OrderRequest(pos.symbol, side, qty, cid, sent_ns=sent_ns)),  # type: ignore[arg-type]
+            retry=False,
+        )
+    except VenueAuthError as exc:
+        # Refused before execution: the order is final (rejected) and acting stops.
+        g.store.mark_result(cid, "rejected", 0.0, None, None, g.clock(), error=f"auth: {exc}")
+        st.inflight.pop(cid, None)
+        await g._disable(setup, st, f"order {cid} refused: {exc}")
+        decision.update({"status": "rejected", "error": str(exc)})
+        return
+    except VenueError as exc:
+        if isinstance(exc, VenueOrderRejectedError):
+            # The venue refused the order (it did not execute): final.
+            g.store.mark_result(cid, "rejected", 0.0, None, None, g.clock(), error=str(exc))
+            st.inflight.pop(cid, None)
+            level = "warning"
+        else:
+            # Unknown outcome: the intent stays in flight until the venue answers or it expires.
+            level = "critical"
+        await g._alert(
+            setup.name,
+            level,
+            "action",
+            f"{pos.symbol}: order {cid} {'rejected' if level == 'warning' else 'outcome unknown'}: {exc}",
+            client_order_id=cid,
+        )
+        decision["error"] = str(exc)
+        return
+    delta = g.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, g.clock())
+    inflight.book_fill(st, st.inflight[cid], delta)
+    if state.status in FINAL_ORDER_STATUSES:
+        st.inflight.pop(cid, None)
+    else:
+        st.inflight[cid] = {**st.inflight[cid], "status": state.status, "filled": state.filled}
+    decision.update({"status": state.status, "filled": state.filled, "price": state.average_price})
+    await g._alert(
+        setup.name,
+        "warning",
+        "action",
+        f"{pos.symbol}: {side} {state.filled:g} reduce-only at "
+        f"{state.average_price or float('nan'):,.2f} ({state.status})",
+        **decision,
+    )

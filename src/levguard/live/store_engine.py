@@ -1,0 +1,271 @@
+"""The store's database: one SQLAlchemy engine over SQLite or PostgreSQL, its transactions and
+its Alembic migrations, with the helpers every table family of :mod:`levguard.live.store` shares.
+
+See :mod:`levguard.live.store` for the tables, the error contract and the lease protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from decimal import Decimal
+from importlib import resources
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from levguard.errors import InputError, LevguardError
+
+__all__ = ["VERSION_TABLE", "StoreEngine", "StoreUnavailable", "as_int", "audit_values", "jsonable", "row_dict"]
+
+# The store's log records keep the name of the module that defined them before the split.
+logger = logging.getLogger("levguard.live.store")
+
+#: Alembic's version table, named so it cannot clash with another application's.
+VERSION_TABLE = "levguard_alembic_version"
+
+_SQLITE_BUSY_TIMEOUT_S = 15.0
+_PG_CONNECT_TIMEOUT_S = 5
+# Key of the PostgreSQL advisory lock that serialises concurrent migrations.
+_MIGRATE_LOCK_KEY = 0x6C657667  # "levg"
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch a SQLite database to WAL, waiting out a concurrent writer.
+
+    Changing the journal mode needs the database to itself, and SQLite answers "database is
+    locked" at once (no busy wait) when another connection of a first start holds it; so retry
+    for up to the busy timeout.  Once the file is in WAL mode the PRAGMA is a no-op.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+class StoreUnavailable(LevguardError):  # noqa: N818 - the name is the guardian's contract
+    """The database cannot be reached or used; the message names the operation and the redacted URL."""
+
+
+def jsonable(value: Any, field: str) -> Any:
+    """Convert a payload to plain JSON types; InputError naming ``field`` when it cannot be.
+
+    Non-finite floats become None (JSON has no NaN and PostgreSQL rejects it), numpy scalars and
+    arrays become Python numbers and lists, Decimal becomes its exact string, datetimes ISO
+    strings, enums their value, dataclasses dicts.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v, f"{field}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value, field)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value), field)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy
+        return jsonable(value.tolist(), field)
+    raise InputError(f"{field} must be JSON-serialisable, was {type(value).__name__}")
+
+
+def as_int(value: Any, field: str) -> int:
+    """Return ``value`` as an int of nanoseconds; InputError naming ``field`` otherwise."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{field} must be an int of nanoseconds, was {value!r}") from None
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """Return a result row as column name -> value (the column types already give bool, int,
+    float and decoded JSON)."""
+    return dict(row._mapping)
+
+
+def audit_values(
+    account: str | None, ts_ns: int, event: str, inputs: Any, decision: Any, reasons: Any
+) -> dict[str, Any]:
+    """Return the column values of one ``audit_log`` row (payloads as JSON, reasons as strings)."""
+    return {
+        "account": None if account is None else str(account),
+        "ts_ns": as_int(ts_ns, "ts_ns"),
+        "event": str(event),
+        "inputs": jsonable(inputs, "inputs"),
+        "decision": jsonable(decision, "decision"),
+        "reasons": [str(r) for r in reasons],
+    }
+
+
+def _redact(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _migrations_dir() -> str:
+    return str(resources.files("levguard.live") / "migrations")
+
+
+class StoreEngine:
+    """One database of the guardian's store: the engine, its transactions and the migrations.
+
+    The table families (:class:`~levguard.live.store_accounts.AccountStore`, ...) run their
+    statements through :meth:`tx`; :class:`~levguard.live.store.Store` composes them over one
+    engine.
+
+    Parameters, defaults and errors are those of :class:`~levguard.live.store.Store` (``url``,
+    ``migrate``; :class:`StoreUnavailable`, :class:`~levguard.errors.InputError`).
+    """
+
+    def __init__(self, url: str = "sqlite:///levguard.db", *, migrate: bool = True) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception:
+            # The message of a parse error may echo the password, so say nothing of it.
+            raise InputError("store url is not a valid SQLAlchemy URL") from None
+        self._url = parsed
+        self.url_redacted: str = _redact(parsed)
+        self._password = parsed.password if isinstance(parsed.password, str) and parsed.password else None
+        backend = parsed.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise InputError(f"store url must be sqlite or postgresql, was {backend!r}")
+        self._sqlite = backend == "sqlite"
+        self.concurrent_writes = True
+        #: Held around every transaction of an in-memory database (one connection shared by every
+        #: thread); a file or server database needs no lock.
+        self.lock = threading.RLock()
+        self._serialise = False
+        try:
+            self._engine = self._make_engine(parsed)
+        except (ImportError, sa.exc.SQLAlchemyError) as exc:  # e.g. psycopg not installed: levguard[postgres]
+            self._fail("connect", exc)
+        if migrate:
+            try:
+                self._migrate()
+            except BaseException:
+                self._engine.dispose()
+                raise
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url_redacted!r})"
+
+    def close(self) -> None:
+        """Close every pooled connection; the store must not be used afterwards."""
+        self._engine.dispose()
+
+    # ---------------------------------------------------------------- engine and transactions
+
+    def _make_engine(self, url: URL) -> Engine:
+        if not self._sqlite:
+            return sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
+            )
+        memory = url.database in (None, "", ":memory:")
+        # One shared connection in memory: writes from a second thread would interleave with the
+        # caller's transactions, so callers must not write concurrently (see concurrent_writes).
+        self.concurrent_writes = not memory
+        self._serialise = memory
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
+        if memory:
+            kwargs["poolclass"] = StaticPool  # one connection, so every thread sees one database
+        engine = sa.create_engine(url, **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite so BEGIN is ours (see _on_begin).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                if not memory:
+                    _set_wal(cursor)  # readers do not block the writer
+                cursor.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
+            finally:
+                cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Write transactions take the write lock before reading (no lost updates between
+            # processes); read transactions stay deferred so readers run concurrently.
+            write = conn.get_execution_options().get("levguard_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def _fail(self, op: str, exc: BaseException) -> NoReturn:
+        orig = getattr(exc, "orig", None) or exc
+        detail = " ".join(str(orig).split()) or type(orig).__name__
+        leaked = self._password is not None and self._password in detail
+        if self._password is not None:
+            detail = detail.replace(self._password, "***")
+        message = f"store unavailable during {op} on {self.url_redacted}: {type(orig).__name__}: {detail}"
+        logger.warning("%s", message)
+        if leaked or (self._password is not None and self._password in str(exc)):
+            raise StoreUnavailable(message) from None
+        raise StoreUnavailable(message) from exc
+
+    @contextmanager
+    def tx(self, op: str, *, write: bool = False) -> Iterator[Connection]:
+        """Open one transaction named ``op``, committed on success; ``write`` takes the write lock
+        first (SQLite).  Database errors become :class:`StoreUnavailable` and integrity
+        violations :class:`~levguard.errors.InputError`."""
+        try:
+            with self.lock if self._serialise else nullcontext(), self._engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(levguard_write=True)
+                with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError as exc:
+            detail = " ".join(str(getattr(exc, "orig", exc)).split())
+            if self._password is not None:
+                detail = detail.replace(self._password, "***")
+            raise InputError(f"{op} violates the store's constraints: {detail}") from None
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            self._fail(op, exc)
+
+    def insert(self, table: sa.Table) -> Any:
+        """Return the dialect's INSERT of ``table``, which knows ON CONFLICT."""
+        return (sqlite_dialect.insert if self._sqlite else pg.insert)(table)
+
+    def _migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", _migrations_dir().replace("%", "%%"))
+        try:
+            with self.tx("migrate", write=True) as conn:
+                if not self._sqlite:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK_KEY})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except (StoreUnavailable, InputError):
+            raise
+        except Exception as exc:  # alembic's own errors (e.g. a revision this code does not know)
+            self._fail("migrate", exc)

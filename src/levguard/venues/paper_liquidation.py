@@ -1,0 +1,162 @@
+"""The paper venue's liquidation engine, run at the end of every tick.
+
+An isolated position is liquidated when its margin balance is at or below its maintenance
+margin; the cross account when its equity is at or below the cross maintenance margin.  What
+the trader keeps is the venue's rule (:func:`levguard.core.liquidation_outcome.liquidation_outcome`)
+at the current mark; see :class:`levguard.venues.paper.PaperVenue` (Notes, *Liquidation*).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from levguard.core.liquidation_outcome import LiquidationOutcome, liquidation_outcome
+from levguard.core.margin import PositionReport, resolve_tiers
+from levguard.core.positions import MarginMode
+from levguard.core.rules import MMBasis
+from levguard.kernels.margin import position_upnl
+from levguard.venues.paper_events import Liquidation
+
+if TYPE_CHECKING:
+    from levguard.venues.paper import PaperVenue, _Pos
+
+__all__ = ["liquidate"]
+
+
+def liquidate(v: PaperVenue) -> list[Liquidation]:
+    """Liquidate what the margin engine says is liquidatable on ``v`` now (isolated positions, then
+    the cross account); append the events to ``v.liquidations`` and return them."""
+    if not v._positions:
+        return []
+    report = v.evaluate()
+    out: list[Liquidation] = []
+    for rep in report.positions:
+        if rep.liquidatable and rep.margin_mode == "isolated":
+            liq = _liquidate_isolated(v, rep)
+            if liq is not None:
+                out.append(liq)
+    if any(r.liquidatable and r.margin_mode == "cross" for r in report.positions):
+        out.extend(_liquidate_cross(v))
+    v.liquidations.extend(out)
+    return out
+
+
+def _outcome(v: PaperVenue, pos: _Pos, rep: PositionReport, margin: float) -> LiquidationOutcome:
+    # The venue's liquidation rule applied to one position at the current mark.
+    rule = v.model.liquidation
+    cooling = v._partial_until.get(pos.symbol, -1) > v.now_ns
+    return liquidation_outcome(
+        rule,
+        pos.qty,
+        pos.entry,
+        rep.mark_price,
+        margin,
+        tiers=resolve_tiers(v.model, v._position(pos, rep.mark_price)),
+        maintenance_margin=rep.maintenance_margin,
+        inverse=v._inverse,
+        taker_fee=v.taker_fee,
+        mm_at_entry=v.model.mm_basis is MMBasis.ENTRY,
+        allow_partial=not cooling,
+    )
+
+
+def _record(v: PaperVenue, pos: _Pos, rep: PositionReport, o: LiquidationOutcome, margin: float) -> Liquidation:
+    # The event of one liquidation step; a takeover is closed at the bankruptcy price.
+    bankruptcy = rep.bankruptcy_price if rep.bankruptcy_price is not None else o.bankruptcy_price
+    price = (bankruptcy or rep.mark_price) if o.taken_over else o.fill_price
+    if o.partial:
+        v._partial_until[pos.symbol] = v.now_ns + int(v.model.liquidation.partial_cooldown_s * 1e9)
+    return Liquidation(
+        v.now_ns,
+        pos.symbol,
+        o.closed_qty,
+        price,
+        rep.mark_price,
+        rep.liquidation_price,
+        pos.mode.value,
+        o.kept - margin if not o.partial else o.trading_pnl - o.fee,
+        o.fee,
+        o.kept,
+        o.partial,
+        o.taken_over,
+    )
+
+
+def _liquidate_isolated(v: PaperVenue, rep: PositionReport) -> Liquidation | None:
+    pos = v._positions[rep.symbol]
+    margin = float(pos.isolated_margin or 0.0)
+    o = _outcome(v, pos, rep, margin)
+    if o.closed_qty == 0.0:
+        # An incremental rule at exactly the maintenance margin closes nothing: the
+        # position stays open with its margin (and its loss).
+        return None
+    if o.partial:
+        # The loss and the fee come out of the isolated margin; the rest stays open.
+        pos.qty = o.remaining_qty
+        pos.isolated_margin = o.kept
+    else:
+        # What is kept (nothing after a takeover) is released to the cross wallet.
+        del v._positions[rep.symbol]
+        v.wallet_balance += o.kept
+    return _record(v, pos, rep, o, margin)
+
+
+def _liquidate_cross(v: PaperVenue) -> list[Liquidation]:
+    # Largest notional first until the cross account meets its maintenance margin (no venue
+    # in our sources states another order); a takeover or backstop bankrupts the account:
+    # every cross position goes at its bankruptcy price and the cross wallet is 0.
+    out: list[Liquidation] = []
+    for _ in range(2 * len(v._positions) + 1):
+        report = v.evaluate()
+        cross = [r for r in report.positions if r.margin_mode == "cross"]
+        if not cross or not cross[0].liquidatable:
+            break
+        rep = max(cross, key=lambda r: r.notional)
+        pos = v._positions[rep.symbol]
+        others = [r for r in cross if r is not rep]
+        collateral = v.wallet_balance + math.fsum(r.unrealized_pnl - r.maintenance_margin for r in others)
+        o = _outcome(v, pos, rep, collateral)
+        if o.closed_qty == 0.0:
+            break  # equity exactly at the maintenance margin: an incremental rule closes nothing
+        if o.taken_over:
+            inverse = v._inverse
+            for r in cross:
+                p = v._positions.pop(r.symbol)
+                price = r.bankruptcy_price if r.bankruptcy_price is not None else r.mark_price
+                pnl = position_upnl(p.qty, p.entry, price, inverse)
+                out.append(
+                    Liquidation(v.now_ns, p.symbol, p.qty, price, r.mark_price, r.liquidation_price, "cross", pnl)
+                )
+            v.wallet_balance = 0.0  # the cross margin balance goes to the insurance fund
+            break
+        if o.partial:
+            v.wallet_balance += o.trading_pnl - o.fee
+            pos.qty = o.remaining_qty
+        else:
+            # The collateral behind the position less what is kept (realised PnL less the
+            # fee; what the fund paid when the equity behind it was negative).
+            v.wallet_balance += o.kept - collateral
+            del v._positions[rep.symbol]
+        _settle_cross_deficit(v)
+        out.append(_record(v, pos, rep, o, collateral))
+        if o.partial:
+            break  # re-evaluated at the next tick
+    return out
+
+
+def _settle_cross_deficit(v: PaperVenue) -> None:
+    # A realised loss larger than the cross wallet while other cross positions carry a profit
+    # leaves the account solvent with a negative balance, which the paper account's wallet
+    # cannot hold (core Account): the open cross positions' uPnL is realised into the wallet
+    # at the current marks (entries reset to the marks), the equity unchanged.  A deficit
+    # left with no cross position open is bad debt: the insurance fund brings it to 0.
+    if v.wallet_balance >= 0.0:
+        return
+    marks = v.marks()
+    for p in v._positions.values():
+        if p.mode is MarginMode.CROSS:
+            v.wallet_balance += position_upnl(p.qty, p.entry, marks[p.symbol], v._inverse)
+            p.entry = marks[p.symbol]
+    if v.wallet_balance < 0.0:
+        v.wallet_balance = 0.0
