@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
@@ -235,6 +234,8 @@ def _table(reports: list[dict[str, Any]], title: str) -> Any:
 async def _run(
     guardian: Any, papers: list[Any], *, interval_s: float, fast_s: float, max_cycles: int | None, show: bool
 ) -> list[dict[str, Any]]:
+    import asyncio
+
     from rich.live import Live
 
     await guardian.reconcile()
@@ -275,6 +276,7 @@ def guard(
     as_json: Annotated[bool, typer.Option("--json", help="Print the last cycle's reports as JSON.")] = False,
 ) -> None:
     """Watch exchange accounts, alert, and deleverage before liquidation (dry run unless --live)."""
+    import asyncio
     import logging
 
     from levguard.config.guardian import load_guardian_file, parse_guardian_config

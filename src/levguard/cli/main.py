@@ -13,13 +13,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from levguard.cli._errors import EXIT_BAD_INPUT, one_line
 from levguard.cli._errors import fail as _fail
 from levguard.errors import LevguardError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from levguard.core.margin import AccountReport
 
 app = typer.Typer(
@@ -253,7 +254,7 @@ def _backtest_demo(
     }
     path = None
     if out_path:
-        path = str(write_report(results, out_path, title=title or "levguard demo", subtitle=subtitle or ""))
+        path = str(write_report(results, out_path, title=title or "levguard demo", subtitle=subtitle or "", data=data))
     # JSON has no NaN: an undefined metric (a ruined run's Sharpe, docs/backtest.md "Ruin") is None.
     return {
         "report": path,
@@ -594,6 +595,8 @@ def run() -> None:
             typer.echo(ctx.get_help())  # `levguard` alone (or a group alone) shows its help
             sys.exit(0)
         message = exc.format_message()  # type: ignore[attr-defined]
+        from rich.console import Console
+
         Console(stderr=True, highlight=False).print(
             f"levguard: error: {one_line(message)} (see '{where} --help')", markup=False, soft_wrap=True
         )
@@ -601,6 +604,8 @@ def run() -> None:
     except typer.Abort:
         sys.exit(130)
     except LevguardError as exc:  # pragma: no cover - commands catch their own
+        from rich.console import Console
+
         Console(stderr=True, highlight=False).print(
             f"levguard: error: {one_line(str(exc))}", markup=False, soft_wrap=True
         )

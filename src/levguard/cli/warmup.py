@@ -13,7 +13,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Annotated, Any
 
 import typer
@@ -202,6 +201,8 @@ def warm(jobs: int, names: list[str] | None = None) -> dict[str, float]:
     names = names if names else list(WORKLOADS)
     if jobs <= 1:
         return dict(_run_one(n) for n in names)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for future in as_completed([pool.submit(_run_one, n) for n in names]):

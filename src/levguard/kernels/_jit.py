@@ -5,8 +5,11 @@ twin (``foo_nb``); ``jitable`` marks scalar helpers that compiled kernels call (
 Python when called from Python).  Setting ``LEVGUARD_DISABLE_NUMBA=1`` turns compilation off:
 ``jit`` then returns the Python function unchanged, which is handy for debugging and coverage.
 
-Compilation is lazy (first call) and cached on disk (``cache=True``), so importing levguard
-never pays JIT time and a second process loads machine code from ``__pycache__``.
+Numba itself is imported on the first call of a compiled twin, not when a kernel module is
+imported: the scalar paths (one account's margin, the CLI's quick forms) call the plain-Python
+helpers and never pay numba's import. Compilation is lazy (first call) and cached on disk
+(``cache=True``), so a second process loads machine code from ``__pycache__``
+(``levguard warmup`` fills that cache once).
 """
 
 from __future__ import annotations
@@ -19,9 +22,62 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 NUMBA_DISABLED: bool = os.environ.get("LEVGUARD_DISABLE_NUMBA", "").strip() not in ("", "0")
 
-if not NUMBA_DISABLED:
-    import numba
-    from numba.extending import register_jitable as _register_jitable
+# Scalar helpers marked ``jitable`` before numba was imported; registered on the first compile.
+_pending: list[Callable[..., Any]] = []
+_numba: Any = None
+
+
+def _load_numba() -> Any:
+    """Import numba once and register the pending ``jitable`` helpers with it."""
+    global _numba
+    if _numba is None:
+        import numba
+        from numba.extending import register_jitable
+
+        for fn in _pending:
+            register_jitable(error_model="numpy")(fn)
+        _pending.clear()
+        _numba = numba
+    return _numba
+
+
+class _Compiled:
+    """A compiled twin that imports numba and compiles on first use (then is numba's dispatcher)."""
+
+    __slots__ = ("__dict__", "_dispatcher", "_parallel")
+
+    def __init__(self, fn: Callable[..., Any], parallel: bool) -> None:
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "kernel")
+        self.__qualname__ = getattr(fn, "__qualname__", self.__name__)
+        self.__doc__ = fn.__doc__
+        self._parallel = parallel
+        self._dispatcher: Any = None
+
+    def dispatcher(self) -> Any:
+        """numba's dispatcher of the kernel (``.signatures``, ``.py_func``, ...)."""
+        if self._dispatcher is None:
+            numba = _load_numba()
+            fn = self.__wrapped__
+            if self._parallel and "prange" in fn.__globals__:
+                # The kernel's module imported ``prange`` before numba was loaded.
+                fn.__globals__["prange"] = numba.prange
+            self._dispatcher = numba.njit(cache=True, error_model="numpy", nogil=True, parallel=self._parallel)(fn)
+        return self._dispatcher
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        dispatcher = self._dispatcher if self._dispatcher is not None else self.dispatcher()
+        return dispatcher(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dispatcher(), name)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled (e.g. shipped to a Dask worker) as the Python function; compiled again there.
+        return (_Compiled, (self.__wrapped__, self._parallel))
+
+    def __repr__(self) -> str:
+        return f"<compiled twin of {self.__qualname__}>"
 
 
 def jit(fn: F) -> F:
@@ -30,19 +86,24 @@ def jit(fn: F) -> F:
     Notes
     -----
     ``nopython`` mode, ``cache=True`` and ``error_model="numpy"`` (a division by zero yields
-    inf/NaN instead of raising, so hot loops carry no exception checks).
+    inf/NaN instead of raising, so hot loops carry no exception checks); compiled on first call.
     """
     if NUMBA_DISABLED:
         return fn
-    return cast(F, numba.njit(cache=True, error_model="numpy", nogil=True)(fn))
+    return cast(F, _Compiled(fn, parallel=False))
 
 
 def jitable(fn: F) -> F:
     """Mark a scalar helper as callable from compiled kernels; it stays plain Python."""
     if NUMBA_DISABLED:
         return fn
-    wrapped: F = _register_jitable(error_model="numpy")(fn)
-    return wrapped
+    if _numba is not None:
+        from numba.extending import register_jitable
+
+        register_jitable(error_model="numpy")(fn)  # registers fn and returns it unchanged
+        return fn
+    _pending.append(fn)
+    return fn
 
 
 def jit_parallel(fn: F) -> F:
@@ -58,9 +119,8 @@ def jit_parallel(fn: F) -> F:
     """
     if NUMBA_DISABLED:
         return fn
-    return cast(F, numba.njit(cache=True, error_model="numpy", nogil=True, parallel=True)(fn))
+    return cast(F, _Compiled(fn, parallel=True))
 
 
-# ``prange`` for kernels compiled by ``jit_parallel``: numba.prange (which behaves as ``range``
-# when the Python twin runs), or the builtin ``range`` when numba is disabled.
-prange: Callable[..., Iterable[int]] = range if NUMBA_DISABLED else numba.prange
+# ``prange`` for kernels compiled by ``jit_parallel``: the builtin ``range`` until numba loads.
+prange: Callable[..., Iterable[int]] = range
