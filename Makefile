@@ -2,18 +2,24 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+BASE   := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck layers pytest warmup bench clean
 
-$(STAMP): pyproject.toml
+# `make demo` installs the package alone; `make test` adds the dev extras (test, lint, browser).
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 # Compile every numba kernel once (cached on disk) so no later command pays JIT time.
-warmup: $(STAMP)
+warmup: $(BASE)
 	$(BIN)/levguard warmup
 
 demo: warmup
@@ -29,7 +35,7 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: warmup
+pytest: $(STAMP) warmup
 	$(BIN)/pytest -q
 
 test: lint typecheck layers pytest
