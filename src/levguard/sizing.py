@@ -99,7 +99,7 @@ def size_account(
     from levguard.core.spec import account_from_spec
     from levguard.errors import InputError
     from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts, to_hourly
-    from levguard.risk.report import _as_of_ns, _vol_section, load_portfolio
+    from levguard.risk.report import as_of_ns, load_portfolio, volatility_section
 
     specs = load_portfolio(source)
     if len(specs) != 1:
@@ -127,14 +127,14 @@ def size_account(
             from levguard.data.loaders import load_ohlcv
 
             history = load_ohlcv(history)
-        _section, estimated, daily = _vol_section(history)
+        _section, estimated, daily = volatility_section(history)
         sigma = vol if vol is not None else estimated
         returns = np.asarray(daily, dtype=np.float64)
         if fitted is None:
             import pandas as pd
 
             hourly = to_hourly(history)
-            when = pd.Timestamp(_as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
+            when = pd.Timestamp(as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
             fitted = liquidation_forecaster(hourly, when)
             marks = "mark" if "mark_close" in hourly.columns else "last-price"
             source_name = str(history.attrs.get("source", "")) or "history"

@@ -87,7 +87,8 @@ def load_portfolio(source: Mapping[str, Any] | str | Path) -> list[dict[str, Any
     return [dict(raw)]
 
 
-def _as_of_ns(spec: Mapping[str, Any]) -> int:
+def as_of_ns(spec: Mapping[str, Any]) -> int:
+    """Return the spec's ``as_of`` (ISO 8601 with a UTC offset) in ns since the epoch, or now."""
     raw = spec.get("as_of")
     if raw is None:
         return pd.Timestamp.now(tz="UTC").value
@@ -141,7 +142,7 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
     raw = spec.get("vol_surfaces") or {}
     if not isinstance(raw, Mapping):
         raise InputError(f"vol_surfaces must map underlying -> surface, was {type(raw).__name__}")
-    now = _as_of_ns(spec)
+    now = as_of_ns(spec)
     out: dict[str, Any] = {}
     for base, body in raw.items():
         where = f"vol_surfaces[{base!r}]"
@@ -195,7 +196,7 @@ def parse_options(
     raw = spec.get("options") or []
     if not isinstance(raw, list):
         raise InputError(f"options must be a list, was {type(raw).__name__}")
-    now = _as_of_ns(spec)
+    now = as_of_ns(spec)
     if surfaces is None:
         surfaces = parse_surfaces(spec)
     out: list[OptionPosition] = []
@@ -286,7 +287,15 @@ def _scalar(x: float | pd.Series) -> float:
     return float(x)
 
 
-def _vol_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Series]:
+def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Series]:
+    """Return the report's volatility section of ``history``, the volatility it forecasts and the
+    daily log returns behind it.
+
+    The section holds the realised estimators over the last 30 days, the EWMA over the whole
+    history and a GARCH(1,1)-t fitted on up to 3 years of daily returns; the forecast is the
+    GARCH's 1-day volatility (the EWMA's when the fit fails), annualised. ``levguard risk`` and
+    ``levguard size`` read the same numbers.
+    """
     from levguard.risk.garch import fit_garch
     from levguard.risk.vol import METHODS, realized_vol
 
@@ -489,7 +498,7 @@ def risk_report(
 
             history = load_ohlcv(history)
         frame = cast(pd.DataFrame, history)
-        vol_section, estimated, returns = _vol_section(frame)
+        vol_section, estimated, returns = volatility_section(frame)
         if vol is None:
             sigma = estimated
         vol_section["used"] = sigma
@@ -515,7 +524,7 @@ def risk_report(
     for name, acc, spec, options, prices in accounts:
         report = evaluate(acc)
         margin_reports[name] = report
-        as_of = pd.Timestamp(_as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
+        as_of = pd.Timestamp(as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
         forecaster, liquidation_forecast = _liquidation_forecaster(frame, vol, as_of, forecasters)
         rate = _usd_rate(report.settlement, prices)
         greeks = _greeks(options, prices, report.settlement)
