@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels import NUMBA_DISABLED
 
 
 def _run(code: str) -> str:

@@ -218,7 +218,7 @@ def warmup(
     ] = None,
 ) -> None:
     """Compile every numba kernel once (cached on disk), so later commands start at once."""
-    from levguard.kernels._jit import NUMBA_DISABLED
+    from levguard.kernels import NUMBA_DISABLED
 
     if NUMBA_DISABLED:
         typer.echo("numba is disabled (LEVGUARD_DISABLE_NUMBA): nothing to compile")
