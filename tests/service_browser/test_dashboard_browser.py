@@ -2,9 +2,9 @@
 
 The service runs the paper demo (a 4x BTCUSDT long on a flat market) under uvicorn in a thread;
 the browser signs in with the first-start admin token, sees the position, shocks the price by
--20 %, and, without reloading, sees the state alert and the guardian's reduce-only order arrive
-over the live stream (opened with a single-use ticket, never the token in a URL); then it turns
-the kill switch on (through the confirm dialog).
+-20 % (confirmed in its dialog), and, without reloading, sees the state alert and the guardian's
+reduce-only order arrive over the live stream (opened with a single-use ticket, never the token
+in a URL); then it turns the kill switch on (through the confirm dialog).
 
 Set ``LEVGUARD_DOCS_SCREENSHOT=1`` to also refresh ``docs/img/dashboard.png``.
 """
@@ -43,13 +43,18 @@ class _Service:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[_Service]:
+    yield from serve_demo(tmp_path)
+
+
+def serve_demo(tmp_path: Path, **demo: Any) -> Iterator[_Service]:
+    """The paper demo (``paper_demo_runtime(**demo)``, a cycle every 0.2 s) under uvicorn."""
     import uvicorn
 
     from levguard.service.app import create_app
     from levguard.service.auth import ensure_admin_token
     from levguard.service.runtime import paper_demo_runtime
 
-    runtime = paper_demo_runtime(f"sqlite:///{tmp_path / 'g.db'}", interval_s=0.2)
+    runtime = paper_demo_runtime(f"sqlite:///{tmp_path / 'g.db'}", interval_s=0.2, **demo)
     token = ensure_admin_token(runtime.store)
     assert token is not None
     app = create_app(runtime)
@@ -129,6 +134,11 @@ def _scenario(page: Any, expect: Any, service: _Service, tmp_path: Path) -> None
     shock = page.locator("#shock")
     expect(shock).to_be_visible()
     shock.click()
+    # It asks first (a dialog naming the account and the size); confirmed here.
+    expect(page.locator("#shock-dialog")).to_be_visible()
+    expect(page.locator("#shock-account")).to_have_text("paper-btc")
+    page.click("#shock-confirm")
+    expect(page.locator("#shock-dialog")).to_be_hidden()
 
     # Live, without reloading: a state alert past OK, then the reduce-only order.
     alert = page.locator(

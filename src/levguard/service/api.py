@@ -70,7 +70,6 @@ AccountQ = Annotated[str | None, Query(max_length=200, description="Only this ac
 
 #: Horizons (days) of the probabilities of liquidation of ``/risk``.
 RISK_HORIZONS = (1.0, 7.0, 30.0)
-_FALLBACK_VOL = 0.8
 
 
 @api.get("/status", tags=["read"], summary="Guardian status: cycles, live flag, kill switch", response_model=StatusOut)
@@ -100,6 +99,7 @@ async def accounts(request: Request, who: Read) -> list[dict[str, Any]]:
                     "status": report.get("status"),
                     "state": report.get("state"),
                     "paper": _is_paper(rt, row["name"]),
+                    **await _balances(request, rt, row["name"]),
                 }
             )
         )
@@ -123,7 +123,10 @@ async def account(request: Request, who: Read, name: str) -> Any:
     rt = runtime_of(request)
     row = account_row(rt, name)
     report = rt.guardian.last_reports.get(name, {})
-    return clean({**row, "status": report.get("status"), "state": report.get("state"), "paper": _is_paper(rt, name)})
+    balances = await _balances(request, rt, name)
+    return clean(
+        {**row, "status": report.get("status"), "state": report.get("state"), "paper": _is_paper(rt, name), **balances}
+    )
 
 
 # ---------------------------------------------------------------------- positions and margin
@@ -190,10 +193,56 @@ def _num(x: Any) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+#: The balance fields of an account (``/api/accounts``, ``/positions``).
+_BALANCE_KEYS = ("settlement", "equity", "wallet_balance", "unrealized_pnl", "margin_balance", "margin_ratio")
+
+
+def _balances_of(margin: dict[str, Any]) -> dict[str, Any]:
+    """The balances of a margin report: its equity and wallet balance, the sum of the positions'
+    unrealised PnL and the margin balance ``wallet balance + unrealised PnL``."""
+    wallet = _num(margin.get("wallet_balance"))
+    pnls = [_num(p.get("unrealized_pnl")) for p in margin.get("positions", [])]
+    upnl = math.fsum(x for x in pnls if x is not None) if None not in pnls else None
+    return {
+        "settlement": margin.get("settlement"),
+        "equity": _num(margin.get("equity")),
+        "wallet_balance": wallet,
+        "unrealized_pnl": upnl,
+        "margin_balance": None if wallet is None or upnl is None else wallet + upnl,
+        "margin_ratio": _num(margin.get("margin_ratio")),
+    }
+
+
+async def _balances(request: Request, rt: Runtime, name: str) -> dict[str, Any]:
+    """The account's balances as the guardian last saw them (every value None while unknown).
+
+    With positions: from the margin report of the last cycle (cached per cycle); without any, or
+    when that report is unavailable: from the last stored snapshot (no positions: no unrealised
+    PnL, the margin balance is the wallet balance)."""
+    out: dict[str, Any] = dict.fromkeys(_BALANCE_KEYS)
+    if rt.guardian.last_reports.get(name, {}).get("positions") != []:
+        margin, _ = await _margin(request, rt, name)
+        if margin:
+            return _balances_of(margin)
+    snaps = rt.store.snapshots(name, limit=1)
+    figures = snaps[-1]["figures"] if snaps and isinstance(snaps[-1].get("figures"), dict) else {}
+    if not figures:
+        return out
+    out["equity"] = _num(figures.get("equity"))
+    out["wallet_balance"] = _num(figures.get("wallet_balance", figures.get("equity")))
+    out["margin_ratio"] = _num(figures.get("margin_ratio"))
+    if not figures.get("positions") and out["wallet_balance"] is not None:
+        out["unrealized_pnl"] = 0.0
+        out["margin_balance"] = out["wallet_balance"]
+    return out
+
+
 async def _positions(request: Request, rt: Runtime, name: str) -> Any:
     account_row(rt, name)
     last = rt.guardian.last_reports.get(name, {})
     margin, error = await _margin(request, rt, name)
+    setup = setup_of(rt, name)
+    horizon = setup.horizon_days if setup is not None else None
     by_symbol = {p["symbol"]: p for p in (margin or {}).get("positions", [])}
     rows = []
     for view in last.get("positions", []):
@@ -204,9 +253,19 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
                 "bankruptcy_price": m.get("bankruptcy_price") if m else None,
                 "health": m.get("health") if m else None,
                 "margin": m,
+                "side": m["side"] if m else ("long" if view["qty"] > 0 else "short"),
+                "entry_price": m.get("entry_price") if m else None,
+                "unrealized_pnl": m.get("unrealized_pnl") if m else None,
+                "notional": m.get("notional") if m else None,
+                "horizon_days": horizon,
             }
         )
     equity = margin["equity"] if margin else None
+    balances = _balances_of(margin) if margin else await _balances(request, rt, name)
+    thresholds = None
+    if setup is not None:
+        th = setup.thresholds
+        thresholds = {"margin_ratio": list(th.margin_ratio), "distance": list(th.distance), "p_liq": list(th.p_liq)}
     return clean(
         {
             "account": name,
@@ -217,6 +276,12 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
             "margin": margin,
             "margin_error": error if not margin else None,
             "positions": rows,
+            "settlement": balances["settlement"],
+            "wallet_balance": balances["wallet_balance"],
+            "unrealized_pnl": balances["unrealized_pnl"],
+            "margin_balance": balances["margin_balance"],
+            "horizon_days": horizon,
+            "thresholds": thresholds,
         }
     )
 
@@ -247,7 +312,8 @@ async def positions(request: Request, who: Compute, name: str) -> Any:
         "from the liquidation forecaster the guardian fitted on the account's hourly mark bars in its "
         "last cycle (`levguard.core.risk.forecast.position_probabilities`: the number the guardian, "
         "the dashboard, `levguard risk` and `levguard size` show; the GBM closed form at the "
-        "account's volatility while too few bars are known, `model`).  `vol` is the forecaster's "
+        "account's volatility while too few bars are known, `model`; `unknown`, with no P(liq), vol or "
+        "VaR, while that volatility is not known either).  `vol` is the forecaster's "
         "annualised volatility scale.  VaR is the one-day 99 % delta-normal VaR of the position: "
         "`VaR = z_0.99 * vol * sqrt(1/365) * |notional|`, `z_0.99 = 2.3263`, and "
         "`ES = sigma_1d * phi(z) / 0.01 * |notional|` (Jorion, *Value at Risk*, 3rd ed., ch. 5; "
@@ -268,33 +334,39 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     return clean({"account": name, "method": f"{' / '.join(models)} forecaster; delta-normal VaR", "positions": out})
 
 
-def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, LiquidationForecaster]:
-    """The forecaster of each symbol: the guardian's last one (the fallback before its first cycle)."""
+def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, LiquidationForecaster | None]:
+    """The forecaster of each symbol: the guardian's (its closed-form fallback at the configured or
+    observed vol before it has bars); None where the volatility is unknown (an account the guardian
+    does not watch, or too few marks seen and no configured ``vol``): no number is invented."""
     if setup is None:
-        return {s: GbmForecaster(_FALLBACK_VOL) for s in symbols}
+        return dict.fromkeys(symbols)
     return {s: rt.guardian.forecaster(setup.name, s) for s in symbols}
 
 
-def _model_name(f: LiquidationForecaster) -> str:
+def _model_name(f: LiquidationForecaster | None) -> str:
+    if f is None:
+        return "unknown"
     return "gbm" if isinstance(f, GbmForecaster) else "excursion"
 
 
-def _risk_rows(positions: list[dict[str, Any]], forecasters: dict[str, LiquidationForecaster]) -> list[dict[str, Any]]:
+def _risk_rows(
+    positions: list[dict[str, Any]], forecasters: dict[str, LiquidationForecaster | None]
+) -> list[dict[str, Any]]:
     out = []
     for row in positions:
         f = forecasters[row["symbol"]]
-        sigma = annual_volatility(f)
+        sigma = None if f is None else annual_volatility(f)
         side = "long" if row["qty"] > 0 else "short"
         mark = _num(row.get("mark"))
         lp = _num(row.get("liquidation_price"))
         m = row.get("margin")
         notional = abs(m["notional"]) if m else (abs(row["qty"]) * mark if mark else None)
         p_liq: dict[str, float] = {}
-        if mark:
+        if mark and f is not None:
             probs = position_probabilities(f, side, mark, lp, RISK_HORIZONS)
             p_liq = {f"{h:g}d": float(p) for h, p in zip(RISK_HORIZONS, probs, strict=True)}
         var = es = None
-        if notional:
+        if notional and sigma is not None:
             res = normal_var(0.99, sd=sigma / math.sqrt(365.0) * notional)
             var, es = res.var, res.es
         out.append(

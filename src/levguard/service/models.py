@@ -113,6 +113,14 @@ class AccountOut(BaseModel):
         ),
     )
     disabled_ns: int | None = Field(None, description="When acting was last disabled or re-enabled")
+    settlement: str | None = Field(None, description="Settlement currency of the balances (null while unknown)")
+    equity: float | None = Field(
+        None, description="The margin engine's equity: cross wallet + isolated margins + unrealised PnL"
+    )
+    wallet_balance: float | None = Field(None, description="Wallet balance (realised: deposits, fees, realised PnL)")
+    unrealized_pnl: float | None = Field(None, description="Unrealised PnL of every position at the last marks")
+    margin_balance: float | None = Field(None, description="Wallet balance + unrealised PnL (a venue's margin balance)")
+    margin_ratio: float | None = Field(None, description="Maintenance margin / equity of the last cycle")
 
 
 class PositionMargin(BaseModel):
@@ -175,6 +183,11 @@ class PositionOut(BaseModel):
     binding_constraint: str | None
     action: dict[str, Any] | None = Field(None, description="The deleveraging decision of the last cycle")
     margin: PositionMargin | None = Field(None, description="The margin engine's full report of the position")
+    side: str | None = Field(None, description="long or short")
+    entry_price: float | None = Field(None, description="Average entry price (null without the margin report)")
+    unrealized_pnl: float | None = Field(None, description="Unrealised PnL at the mark, settlement currency")
+    notional: float | None = Field(None, description="Notional at the mark, settlement currency (the margin report's)")
+    horizon_days: float | None = Field(None, description="Horizon of `p_liq`, days (null: not watched)")
 
 
 class PositionsOut(BaseModel):
@@ -188,6 +201,16 @@ class PositionsOut(BaseModel):
     )
     margin_error: str | None = None
     positions: list[PositionOut]
+    settlement: str | None = Field(None, description="Settlement currency of the balances")
+    wallet_balance: float | None = None
+    unrealized_pnl: float | None = None
+    margin_balance: float | None = Field(None, description="Wallet balance + unrealised PnL")
+    horizon_days: float | None = Field(None, description="Horizon of the positions' `p_liq`, days")
+    thresholds: dict[str, list[float]] | None = Field(
+        None,
+        description="The guardian's state thresholds of the account: margin_ratio, distance and p_liq, each "
+        "(warn, danger, act)",
+    )
 
 
 class PositionRisk(BaseModel):
@@ -196,10 +219,12 @@ class PositionRisk(BaseModel):
     mark: float | None
     liquidation_price: float | None
     notional: float | None = Field(description="Absolute notional (settlement currency)")
-    vol: float = Field(description="Annualised volatility scale of the liquidation forecaster (also the VaR's)")
+    vol: float | None = Field(
+        description="Annualised volatility scale of the liquidation forecaster (also the VaR's); null while unknown"
+    )
     model: str = Field(
-        description="The forecaster behind P(liq): excursion (calibrated, fitted on hourly mark bars) or gbm "
-        "(closed-form fallback while too few bars are known)"
+        description="The forecaster behind P(liq): excursion (calibrated, fitted on hourly mark bars), gbm "
+        "(closed-form fallback while too few bars are known) or unknown (no volatility yet: no P(liq), no VaR)"
     )
     p_liq: dict[str, float] = Field(description="Probability of liquidation within 1, 7 and 30 days (keys 1d, 7d, 30d)")
     var_1d_99: float | None = Field(description="One-day 99 % parametric (normal) VaR, settlement currency")

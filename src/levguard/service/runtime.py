@@ -372,10 +372,21 @@ def clean(value: Any) -> Any:
     return str(value)
 
 
-def paper_demo_runtime(database: str = "sqlite://", *, interval_s: float = 1.0, live: bool = True) -> Runtime:
+DEMO_VOL = 0.8
+"""The demo account's configured annualised volatility (BTC's order of magnitude): a setting of
+the demo, as a user writes ``vol`` in an account's configuration, not a fallback."""
+
+
+def paper_demo_runtime(
+    database: str = "sqlite://", *, interval_s: float = 1.0, live: bool = True, vol: float | None = DEMO_VOL
+) -> Runtime:
     """A runtime watching one paper account: a 4x BTCUSDT long at 60,000 on a flat market that
     the dashboard (or a test) can shock (``PaperVenue.shock``): a 20 % drop takes it from OK to
-    ACT, and the guardian deleverages (a simulated venue: acting is the point of the demo)."""
+    ACT, and the guardian deleverages (a simulated venue: acting is the point of the demo).
+
+    ``vol`` is the demo account's configured annualised volatility (:attr:`AccountSetup.vol`):
+    a flat paper feed has none of its own, so the demo states one; None leaves it to the EWMA of
+    the marks seen (P(liq) unknown until enough are seen)."""
     feed = PriceFeed.from_path([60_000.0] * 5_000)
     venue = PaperVenue(
         "binance-usdm",
@@ -394,7 +405,7 @@ def paper_demo_runtime(database: str = "sqlite://", *, interval_s: float = 1.0, 
         live=live,
         cooldown_s=0.0,
         max_age_s=600.0,
-        vol=0.8,
+        vol=vol,
     )
     guardian = Guardian(
         [setup], store, live=live, alerter=Alerter([LogSink()]), clock=lambda: venue.now_ns, owner="paper-demo"

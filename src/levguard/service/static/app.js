@@ -4,19 +4,21 @@
  * header only), listens to the Server-Sent Events stream for cycles and alerts (EventSource
  * cannot send headers: each connection first asks POST /api/stream-ticket for a single-use,
  * short-lived ticket and opens /api/events?ticket=...; every reconnection gets a new one), and
- * draws the leverage-vs-target chart as inline SVG.  Every value from the server goes through
- * textContent or an SVG attribute, never innerHTML.
+ * renders accounts, positions, alerts and orders; the charts are drawn by charts.js, the number
+ * formats come from util.js.  Colour means danger: the WARN/DANGER/ACT states colour what they
+ * concern; an OK position stays neutral.  Every value from the server goes through textContent
+ * or an SVG attribute, never innerHTML.
  */
 "use strict";
 
 (function () {
   const TOKEN_KEY = "levguard.token";
-  const SVG_NS = "http://www.w3.org/2000/svg";
-  const STATES = ["OK", "WARN", "DANGER", "ACT"];
-  const SERIES_COLOURS = ["#3b82f6", "#a855f7", "#14b8a6", "#f59e0b", "#ec4899", "#84cc16"];
+  const { DASH, el, isNum, fmt, fmtQty, pct, fmtSigned, fmtPrice, pliqHeader, pliqText, timeOf, dateTimeOf, stateOf } =
+    window.levguard;
   const MAX_ALERTS = 200;
   const MAX_ORDERS = 100;
   const SNAPSHOT_LIMIT = 400;
+  const SHOCK = { drop: 0.2, ticks: 5 };
 
   const ui = {};
   const app = {
@@ -28,6 +30,7 @@
     alerts: [], // newest first
     killSwitch: false,
     paper: {}, // account -> true when the shock route is available for it
+    extras: {}, // account -> the last /positions answer's account fields (horizon, thresholds, balances)
     source: null,
     streamGen: 0, // bumped by every start and stop: a ticket that arrives late opens nothing
     retryMs: 1000,
@@ -41,63 +44,9 @@
     return document.getElementById(id);
   }
 
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    if (attrs) {
-      for (const [k, v] of Object.entries(attrs)) {
-        if (v === undefined || v === null) continue;
-        if (k === "class") node.className = v;
-        else node.setAttribute(k, String(v));
-      }
-    }
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-    if (text !== undefined) node.textContent = String(text);
-    return node;
-  }
-
-  function isNum(x) {
-    return typeof x === "number" && Number.isFinite(x);
-  }
-
-  function fmt(x, digits) {
-    if (!isNum(x)) return "–";
-    return x.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  }
-
-  function fmtQty(x) {
-    if (!isNum(x)) return "–";
-    return x.toLocaleString(undefined, { maximumFractionDigits: 6 });
-  }
-
-  function pct(x, digits) {
-    if (!isNum(x)) return "–";
-    return (x * 100).toFixed(digits === undefined ? 1 : digits) + " %";
-  }
-
-  function timeOf(tsNs) {
-    if (!isNum(tsNs)) return "–";
-    const d = new Date(tsNs / 1e6);
-    return d.toLocaleTimeString(undefined, { hour12: false });
-  }
-
-  function dateTimeOf(tsNs) {
-    if (!isNum(tsNs)) return "";
-    return new Date(tsNs / 1e6).toISOString();
-  }
-
-  function stateOf(s) {
-    return STATES.includes(s) ? s : "NONE";
-  }
-
   function badge(state) {
     const s = stateOf(state);
-    return el("span", { class: "badge state-" + s.toLowerCase(), "data-state": s }, state || "–");
+    return el("span", { class: "badge state-" + s.toLowerCase(), "data-state": s }, state || DASH);
   }
 
   function debounce(name, ms, fn) {
@@ -253,8 +202,19 @@
       const rows = await api("/api/accounts/" + enc(name) + "/positions");
       const positions = Array.isArray(rows) ? rows : (rows && rows.positions) || [];
       app.reports[name] = Object.assign({}, app.reports[name] || { account: name }, { positions });
+      if (rows && !Array.isArray(rows)) {
+        app.extras[name] = rows;
+        // The account's balances of this (fresher) answer, for its card.
+        const acc = app.accounts.find((a) => a.name === name);
+        if (acc && rows.margin) {
+          for (const k of ["settlement", "equity", "wallet_balance", "unrealized_pnl", "margin_balance", "margin_ratio"]) {
+            if (k in rows) acc[k] = rows[k];
+          }
+        }
+      }
       renderAccounts();
       renderPositions();
+      if (name === app.selected) renderDistChart();
     } catch (err) {
       if (!authFailed(err) && err.status !== 404) say("positions: " + err.message, "error");
     }
@@ -264,7 +224,10 @@
     try {
       const rows = await api("/api/accounts/" + enc(name) + "/snapshots?limit=" + SNAPSHOT_LIMIT);
       app.snapshots[name] = Array.isArray(rows) ? rows : (rows && rows.snapshots) || [];
-      if (name === app.selected) renderChart();
+      if (name === app.selected) {
+        renderChart();
+        renderDistChart();
+      }
     } catch (err) {
       if (!authFailed(err) && err.status !== 404) say("snapshots: " + err.message, "error");
     }
@@ -392,7 +355,7 @@
       if (!r || !r.account) continue;
       const prev = app.reports[r.account] || {};
       // A stale or disabled cycle has no positions: keep the last known ones, mark the status.
-      app.reports[r.account] = r.positions ? r : Object.assign({}, prev, { status: r.status, reason: r.reason });
+      app.reports[r.account] = r.positions ? withExtras(r, prev) : Object.assign({}, prev, { status: r.status, reason: r.reason });
       for (const p of r.positions || []) {
         if (p.action && !p.action.skipped) acted = true;
       }
@@ -402,8 +365,33 @@
     renderAccounts();
     renderPositions();
     debounce("snapshots", 1000, () => app.selected && loadSnapshots(app.selected));
+    // Entry, uPnL and the balances come from the margin report: refreshed at most every 2 s (the
+    // positions route is rate limited per token).
+    debounce("positions", app.qtyChanged ? 300 : 2000, () => app.selected && loadPositions(app.selected));
+    app.qtyChanged = false;
+    debounce("balances", 5000, loadAccounts);
     debounce("status", 3000, loadStatus);
     if (acted) debounce("orders", 300, loadOrders);
+  }
+
+  /* A cycle report's positions with the fields of the last /positions answer it lacks (side,
+   * entry, uPnL, horizon: refreshed by the next load). */
+  function withExtras(report, prev) {
+    const known = new Map((prev.positions || []).map((p) => [p.symbol, p]));
+    const positions = report.positions.map((p) => {
+      const old = known.get(p.symbol);
+      const out = Object.assign({}, p);
+      const same = old && old.qty === p.qty;
+      if (old && !same) app.qtyChanged = true;
+      for (const k of ["side", "entry_price", "horizon_days"].concat(same ? ["unrealized_pnl", "notional", "margin"] : [])) {
+        if (out[k] === undefined && old && old[k] !== undefined) out[k] = old[k];
+      }
+      // The uPnL of the previous mark until the next load: shown as such.
+      if (same && isNum(old.mark) && old.mark !== p.mark && out.unrealized_pnl !== undefined) out.pnlStale = true;
+      if (!out.side && isNum(p.qty)) out.side = p.qty < 0 ? "short" : "long";
+      return out;
+    });
+    return Object.assign({}, report, { positions });
   }
 
   function onAlert(alert) {
@@ -456,11 +444,27 @@
       if (status && status !== "ok") meta.append(el("span", { class: "tag tag-warn", title: r.reason || "" }, status));
       const n = (r.positions || []).length;
       meta.append(el("span", { class: "muted" }, n + (n === 1 ? " position" : " positions")));
-      card.append(head, meta);
+      card.append(head, meta, accountFigures(a));
       card.addEventListener("click", () => select(a.name));
       box.append(card);
     }
     if (isNum(app.cycleCount)) ui.cycles.textContent = app.cycleCount + " cycles";
+  }
+
+  /* Equity, wallet balance, margin balance and uPnL of an account (neutral: money is not danger). */
+  function accountFigures(a) {
+    const cur = a.settlement ? " " + a.settlement : "";
+    const figs = el("dl", { class: "figs" });
+    const add = (field, label, text, title) => {
+      const box = el("div", { class: "fig", "data-field": field, title: title || null });
+      box.append(el("dt", null, label), el("dd", null, text));
+      figs.append(box);
+    };
+    add("equity", "Equity", fmt(a.equity, 2) + (isNum(a.equity) ? cur : ""), "cross wallet + isolated margins + unrealised PnL");
+    add("wallet_balance", "Wallet", fmt(a.wallet_balance, 2), "wallet balance: deposits, fees and realised PnL");
+    add("margin_balance", "Margin bal.", fmt(a.margin_balance, 2), "wallet balance + unrealised PnL");
+    add("unrealized_pnl", "uPnL", fmtSigned(a.unrealized_pnl, 2), "unrealised PnL at the last marks");
+    return figs;
   }
 
   function select(name) {
@@ -469,6 +473,7 @@
     renderAccounts();
     renderPositions();
     renderChart();
+    renderDistChart();
     renderShock();
     loadPositions(name);
     loadSnapshots(name);
@@ -478,20 +483,19 @@
     const state = stateOf(p.state).toLowerCase();
     const wrap = el("div", { class: "dist", title: "distance to liquidation: " + pct(p.distance, 2) });
     const track = el("div", { class: "dist-track" });
-    const fill = el("div", { class: "dist-fill state-" + state });
+    const fill = el("div", { class: "dist-fill fill-" + state });
     // Full bar at 50 % from the mark (no liquidation price: full).
     const frac = isNum(p.distance) ? Math.max(0, Math.min(1, p.distance / 0.5)) : p.distance === null ? 1 : 0;
     fill.style.width = (frac * 100).toFixed(1) + "%";
     track.append(fill);
-    wrap.append(track, el("span", { class: "dist-label" }, isNum(p.distance) ? pct(p.distance, 1) : "none"));
+    wrap.append(track, el("span", { class: "dist-label danger-fig" }, isNum(p.distance) ? pct(p.distance, 1) : "none"));
     return wrap;
   }
 
-  function pliqCell(x) {
-    const td = el("td", { class: "num pliq", "data-label": "P(liq)" });
-    const s = isNum(x) ? pct(x, x < 0.001 && x > 0 ? 3 : 1) : "–";
-    const span = el("span", { class: "pliq-val" + (isNum(x) && x >= 0.5 ? " hot" : isNum(x) && x >= 0.2 ? " warm" : "") }, s);
-    td.append(span);
+  function pliqCell(x, horizon) {
+    const label = pliqHeader(horizon);
+    const td = el("td", { class: "num pliq", "data-label": label, title: isNum(x) ? label + " " + pct(x, 3) : label + ": unknown (no volatility yet)" });
+    td.append(el("span", { class: "pliq-val danger-fig" }, pliqText(x)));
     return td;
   }
 
@@ -500,31 +504,52 @@
     const r = app.selected ? app.reports[app.selected] || {} : {};
     ui.positionsAccount.textContent = app.selected ? "· " + app.selected : "";
     const rows = (r.positions || []).slice().sort((a, b) => String(a.symbol).localeCompare(String(b.symbol)));
+    const extras = (app.selected && app.extras[app.selected]) || {};
+    const horizon = isNum(extras.horizon_days) ? extras.horizon_days : rows.length ? rows[0].horizon_days : undefined;
+    ui.thPliq.textContent = pliqHeader(horizon);
     tbody.replaceChildren();
     if (!rows.length) {
-      tbody.append(emptyRow(11, app.selected ? "no positions" : "no account"));
+      tbody.append(emptyRow(14, app.selected ? "no positions" : "no account"));
       return;
     }
     for (const p of rows) {
       const state = stateOf(p.state);
       const tr = el("tr", { "data-symbol": p.symbol, "data-state": state, class: "row-" + state.toLowerCase() });
-      const lev = el("td", { class: "num leverage", "data-label": "Leverage" }, isNum(p.leverage) ? fmt(p.leverage, 2) + "x" : "–");
-      if (isNum(p.leverage) && isNum(p.target_leverage) && p.leverage > p.target_leverage * 1.0001) lev.classList.add("over");
+      const over = isNum(p.leverage) && isNum(p.target_leverage) && p.leverage > p.target_leverage * 1.0001;
+      const lev = el("td", { class: "num leverage" + (over ? " over" : ""), "data-label": "Leverage", title: over ? "above the target" : null });
+      const levVal = el("span", { class: "lev-val danger-fig" }, isNum(p.leverage) ? fmt(p.leverage, 2) + "x" : DASH);
+      if (over) levVal.append(el("span", { class: "over-mark", "aria-hidden": "true" }, " \u25B4"));
+      lev.append(levVal);
       const bar = el("td", { class: "bar-col", "data-label": "Distance" });
       bar.append(distanceBar(p));
       const st = el("td", { class: "state-col", "data-label": "State" });
       st.append(badge(p.state));
+      const side = p.side || (isNum(p.qty) ? (p.qty < 0 ? "short" : "long") : "");
+      const sideCell = el("td", { class: "side", "data-label": "Side" });
+      sideCell.append(el("span", { class: "side-tag", "data-side": side }, side || DASH));
+      const pnl = el(
+        "td",
+        {
+          class: "num upnl" + (p.pnlStale ? " stale" : ""),
+          "data-label": "uPnL",
+          title: p.pnlStale ? "at the previous mark (refreshing)" : null,
+        },
+        fmtSigned(p.unrealized_pnl, 2)
+      );
       tr.append(
         el("td", { class: "sym", "data-label": "Symbol" }, p.symbol),
-        el("td", { class: "num", "data-label": "Qty" }, fmtQty(p.qty)),
-        el("td", { class: "num", "data-label": "Mark" }, fmt(p.mark, 2)),
-        el("td", { class: "num opt", "data-label": "Liq. price" }, fmt(p.liquidation_price, 2)),
+        sideCell,
+        el("td", { class: "num qty", "data-label": "Qty" }, fmtQty(Math.abs(p.qty))),
+        el("td", { class: "num entry", "data-label": "Entry" }, fmtPrice(p.entry_price)),
+        el("td", { class: "num mark", "data-label": "Mark" }, fmtPrice(p.mark)),
+        pnl,
+        el("td", { class: "num liq", "data-label": "Liq. price" }, fmtPrice(p.liquidation_price)),
         bar,
-        el("td", { class: "num opt", "data-label": "Margin ratio" }, isNum(p.margin_ratio) ? fmt(p.margin_ratio, 3) : "–"),
-        pliqCell(p.p_liq),
+        pliqCell(p.p_liq, isNum(p.horizon_days) ? p.horizon_days : horizon),
         lev,
-        el("td", { class: "num target", "data-label": "Target" }, isNum(p.target_leverage) ? fmt(p.target_leverage, 2) + "x" : "–"),
-        el("td", { class: "opt muted binding", "data-label": "Binding" }, p.binding_constraint || ""),
+        el("td", { class: "num target", "data-label": "Target" }, isNum(p.target_leverage) ? fmt(p.target_leverage, 2) + "x" : DASH),
+        el("td", { class: "num xwide", "data-label": "Margin ratio" }, isNum(p.margin_ratio) ? fmt(p.margin_ratio, 3) : DASH),
+        el("td", { class: "xwide muted binding", "data-label": "Binding" }, p.binding_constraint || ""),
         st
       );
       tbody.append(tr);
@@ -606,92 +631,20 @@
     }
   }
 
-  /* Leverage (solid) and target (dashed) per symbol over the snapshot history. */
   function renderChart() {
-    const box = ui.chart;
-    const legend = ui.chartLegend;
-    box.replaceChildren();
-    legend.replaceChildren();
     ui.chartAccount.textContent = app.selected ? "· " + app.selected : "";
     const snaps = (app.selected && app.snapshots[app.selected]) || [];
-    const series = new Map(); // symbol -> {lev: [[t, v]], tgt: [[t, v]]}
-    for (const s of snaps) {
-      const t = s.ts_ns;
-      const positions = (s.figures && s.figures.positions) || [];
-      for (const p of positions) {
-        if (!series.has(p.symbol)) series.set(p.symbol, { lev: [], tgt: [] });
-        const ser = series.get(p.symbol);
-        if (isNum(p.leverage)) ser.lev.push([t, p.leverage]);
-        if (isNum(p.target_leverage)) ser.tgt.push([t, p.target_leverage]);
-      }
-    }
-    // Drawn at the box's own width (redrawn on resize) so that the labels keep their size.
-    const W = Math.round(Math.max(300, Math.min(1000, box.clientWidth || 640)));
-    const H = W < 500 ? 200 : 240;
-    const m = { l: 44, r: 12, t: 12, b: 26 };
-    const root = svg("svg", {
-      viewBox: "0 0 " + W + " " + H,
-      preserveAspectRatio: "xMidYMid meet",
-      class: "chart-svg",
-      "data-points": snaps.length,
-    });
-    box.append(root);
-    const all = [];
-    for (const ser of series.values()) all.push(...ser.lev, ...ser.tgt);
-    if (all.length < 1) {
-      root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis-label" }, "no history yet"));
-      return;
-    }
-    let t0 = Math.min(...all.map((d) => d[0]));
-    let t1 = Math.max(...all.map((d) => d[0]));
-    if (t1 === t0) {
-      t0 -= 1e9;
-      t1 += 1e9;
-    }
-    const yMax = niceMax(Math.max(1, ...all.map((d) => d[1])) * 1.1);
-    const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
-    const y = (v) => H - m.b - (v / yMax) * (H - m.t - m.b);
-    const grid = svg("g", { class: "grid" });
-    const ticks = 4;
-    for (let i = 0; i <= ticks; i++) {
-      const v = (yMax * i) / ticks;
-      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
-      grid.append(svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", class: "axis-label" }, fmt(v, v < 10 ? 1 : 0) + "x"));
-    }
-    grid.append(svg("text", { x: m.l, y: H - 6, class: "axis-label" }, timeOf(t0)));
-    grid.append(svg("text", { x: W - m.r, y: H - 6, "text-anchor": "end", class: "axis-label" }, timeOf(t1)));
-    root.append(grid);
-    let i = 0;
-    for (const [symbol, ser] of series) {
-      const colour = SERIES_COLOURS[i++ % SERIES_COLOURS.length];
-      const path = (pts) => pts.map((d) => x(d[0]).toFixed(1) + "," + y(d[1]).toFixed(1)).join(" ");
-      if (ser.tgt.length) {
-        root.append(
-          svg("polyline", { points: path(ser.tgt), class: "line-target", stroke: colour, "data-symbol": symbol, "data-series": "target" })
-        );
-      }
-      if (ser.lev.length) {
-        root.append(
-          svg("polyline", { points: path(ser.lev), class: "line-leverage", stroke: colour, "data-symbol": symbol, "data-series": "leverage" })
-        );
-        const last = ser.lev[ser.lev.length - 1];
-        root.append(svg("circle", { cx: x(last[0]), cy: y(last[1]), r: 3, fill: colour }));
-      }
-      const item = el("span", { class: "legend-item" });
-      const sw = el("span", { class: "swatch" });
-      sw.style.background = colour;
-      const lastLev = ser.lev.length ? ser.lev[ser.lev.length - 1][1] : NaN;
-      const lastTgt = ser.tgt.length ? ser.tgt[ser.tgt.length - 1][1] : NaN;
-      item.append(sw, el("span", null, symbol + " " + fmt(lastLev, 2) + "x (target " + fmt(lastTgt, 2) + "x, dashed)"));
-      legend.append(item);
-    }
+    window.levguardCharts.leverageChart(ui.chart, ui.chartLegend, snaps);
   }
 
-  function niceMax(v) {
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const k of [1, 2, 2.5, 5, 10]) if (k * p >= v) return k * p;
-    return 10 * p;
+  function renderDistChart() {
+    ui.distAccount.textContent = app.selected ? "· " + app.selected : "";
+    const snaps = (app.selected && app.snapshots[app.selected]) || [];
+    const extras = (app.selected && app.extras[app.selected]) || {};
+    const limits = (extras.thresholds && extras.thresholds.distance) || [];
+    window.levguardCharts.distanceChart(ui.distChart, ui.distLegend, snaps, limits);
   }
+
 
   // ------------------------------------------------------------------ controls
 
@@ -729,7 +682,7 @@
     ui.shock.hidden = !show;
     if (show) {
       ui.shock.dataset.account = app.selected;
-      ui.shock.title = "demo: drop the price of " + shockSymbol() + " by 20 % over 5 ticks (paper account " + app.selected + ")";
+      ui.shock.title = "demo: drop the price of " + shockSymbol() + " by " + SHOCK.drop * 100 + " % over " + SHOCK.ticks + " ticks (paper account " + app.selected + "); asks first";
     }
   }
 
@@ -739,14 +692,44 @@
     return p ? p.symbol : "BTCUSDT";
   }
 
-  async function shock() {
+  /* The shock asks first: a dialog naming the account, the symbol and the size (Cancel / Confirm). */
+  function askShock() {
     const name = app.selected;
     if (!name) return;
     const symbol = shockSymbol();
+    const size = "\u2212" + SHOCK.drop * 100 + " % over " + SHOCK.ticks + " ticks";
+    ui.shockAccount.textContent = name;
+    ui.shockSymbol.textContent = symbol;
+    ui.shockSize.textContent = size;
+    ui.shockText.textContent =
+      "The paper venue's " + symbol + " price drops by " + SHOCK.drop * 100 + " % on " + name + "; the guardian reacts as it would to a real crash.";
+    const dlg = ui.shockDialog;
+    dlg.dataset.account = name;
+    dlg.dataset.symbol = symbol;
+    if (typeof dlg.showModal === "function") dlg.showModal();
+    else dlg.setAttribute("open", "");
+    ui.shockCancel.focus();
+  }
+
+  function closeShock() {
+    const dlg = ui.shockDialog;
+    if (dlg.open && typeof dlg.close === "function") dlg.close();
+    dlg.removeAttribute("open");
+  }
+
+  async function confirmShock() {
+    const dlg = ui.shockDialog;
+    const name = dlg.dataset.account;
+    const symbol = dlg.dataset.symbol;
+    closeShock();
+    if (name) await shock(name, symbol);
+  }
+
+  async function shock(name, symbol) {
     ui.shock.disabled = true;
     try {
-      await api("/api/paper/" + enc(name) + "/shock", { method: "POST", body: { symbol, drop: 0.2, ticks: 5 } });
-      say("Shock sent: " + symbol + " -20 % over 5 ticks on " + name + ".", "info");
+      await api("/api/paper/" + enc(name) + "/shock", { method: "POST", body: { symbol, drop: SHOCK.drop, ticks: SHOCK.ticks } });
+      say("Shock sent: " + symbol + " \u2212" + SHOCK.drop * 100 + " % over " + SHOCK.ticks + " ticks on " + name + ".", "info");
     } catch (err) {
       if (!authFailed(err)) say("shock: " + err.message, "error");
     } finally {
@@ -773,6 +756,17 @@
       positions: "positions",
       positionsAccount: "positions-account",
       chart: "chart",
+      distChart: "dist-chart",
+      distLegend: "dist-legend",
+      distAccount: "dist-account",
+      thPliq: "th-pliq",
+      shockDialog: "shock-dialog",
+      shockText: "shock-text",
+      shockAccount: "shock-account",
+      shockSymbol: "shock-symbol",
+      shockSize: "shock-size",
+      shockCancel: "shock-cancel",
+      shockConfirm: "shock-confirm",
       chartLegend: "chart-legend",
       chartAccount: "chart-account",
       alerts: "alerts",
@@ -788,8 +782,15 @@
     ui.login.addEventListener("cancel", (ev) => ev.preventDefault()); // no dashboard without a token
     ui.logout.addEventListener("click", signOut);
     ui.killSwitch.addEventListener("click", toggleKillSwitch);
-    ui.shock.addEventListener("click", shock);
-    window.addEventListener("resize", () => debounce("resize", 200, renderChart));
+    ui.shock.addEventListener("click", askShock);
+    ui.shockCancel.addEventListener("click", closeShock);
+    ui.shockConfirm.addEventListener("click", confirmShock);
+    window.addEventListener("resize", () =>
+      debounce("resize", 200, () => {
+        renderChart();
+        renderDistChart();
+      })
+    );
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved) signIn(saved);
     else showLogin("");

@@ -1,0 +1,32 @@
+"""``/risk`` says "unknown" rather than inventing a volatility (issue 15)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from levguard.core.risk.excursion import GbmForecaster
+from levguard.core.risk.liquidation import prob_liquidation
+from levguard.service import api
+
+ROW = {"symbol": "BTCUSDT", "qty": 2.0, "mark": 60_000.0, "liquidation_price": 50_000.0, "margin": None}
+
+
+def test_unknown_vol_gives_no_p_liq_and_no_var() -> None:
+    assert api._forecasters(None, None, ["BTCUSDT"]) == {"BTCUSDT": None}  # type: ignore[arg-type]
+    (row,) = api._risk_rows([ROW], {"BTCUSDT": None})
+    assert row["vol"] is None
+    assert row["model"] == "unknown"
+    assert row["p_liq"] == {}
+    assert row["var_1d_99"] is None
+    assert row["es_1d_99"] is None
+    assert row["notional"] == pytest.approx(120_000.0)
+
+
+def test_known_vol_is_the_forecasters() -> None:
+    (row,) = api._risk_rows([ROW], {"BTCUSDT": GbmForecaster(0.6)})
+    assert row["vol"] == 0.6
+    assert row["model"] == "gbm"
+    assert row["p_liq"]["7d"] == pytest.approx(prob_liquidation("long", 60_000.0, 50_000.0, 0.6, 7.0), rel=1e-12)
+    assert row["var_1d_99"] == pytest.approx(2.326347874 * 0.6 / math.sqrt(365) * 120_000.0, rel=1e-6)
