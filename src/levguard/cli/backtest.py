@@ -215,6 +215,7 @@ def backtest(
                     cfg.output.report,
                     title=f"levguard backtest: {config}",
                     subtitle=f"{cfg.strategy.type} on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
+                    data=data,
                 )
         if plan is not None:
             swept = _run_sweep(cfg, plan, data, config, progress=sys.stdout.isatty() and not as_json)

@@ -12,11 +12,15 @@ Results are duck-typed (this layer does not import :mod:`levguard.backtest`): an
 
 from __future__ import annotations
 
+import base64
+import functools
+import gzip
 import html
 import math
+import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +33,8 @@ __all__ = [
     "comparison_figure",
     "instruments_figure",
     "metrics_table",
+    "naive_utc",
+    "until_ruin",
     "write_report",
 ]
 
@@ -57,13 +63,22 @@ _COUNTS = {"n_liquidations", "orders_clipped", "limit_orders_unfilled"}
 _ALIASES = {"max_leverage": "max_leverage_used", "max_leverage_used": "max_leverage"}
 _MARKERS = ("x", "diamond", "triangle-down", "star", "cross", "square", "triangle-up", "hexagon")
 
+# Legends go below the plot (anchored to the whole figure), never on a subplot's title.
+_LEGEND_BELOW = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 0.0, "yref": "container", "yanchor": "bottom"}
+
 MAX_POINTS = 3_000
 """Points per curve in the report; longer series are bucketed (the file stays a few MB)."""
 
 STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;"
-    "font-size:13px;margin:16px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}"
-    "tr.liq th{color:#b00}h1{font-size:22px}h2{font-size:17px;margin-top:28px}p.note{color:#555}"
+    "*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fff}"
+    "main{max-width:1240px;margin:0 auto;padding:16px 20px}table{border-collapse:collapse;"
+    "font-size:13px;margin:8px 0;display:block;overflow-x:auto;max-width:100%}pre{overflow-x:auto}"
+    "td,th{border:1px solid #ddd;padding:4px 8px;text-align:right;"
+    "white-space:nowrap}tr th:first-child{text-align:left}tr.liq th{color:#b00}td.na,td.ruin{color:#b00}"
+    "h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 6px}p{overflow-wrap:anywhere}"
+    "p.note{color:#555;font-size:13px;margin:4px 0}div.scroll{overflow-x:auto;max-width:100%}"
+    "div.fig{width:100%;max-width:100%;overflow:hidden}details{margin:8px 0}summary{cursor:pointer;color:#245}"
+    "@media (max-width:600px){main{padding:10px 8px}h1{font-size:19px}td,th{padding:3px 5px}}"
 )
 
 
@@ -108,13 +123,13 @@ def _table_html(results: Mapping[str, Any]) -> str:
     return f"<table><tr><th>policy</th>{head}</tr>{''.join(body)}</table>"
 
 
-def _thin(series: pd.Series, how: str = "last") -> pd.Series:
+def _thin(series: pd.Series, how: str = "last", limit: int = MAX_POINTS) -> pd.Series:
     # Bucket long series: the last value per bucket for levels, the minimum for drawdowns (so the
     # deepest point survives).  Liquidation markers are drawn from the exact events.
     n = len(series)
-    if n <= MAX_POINTS:
+    if n <= limit:
         return series
-    step = -(-n // MAX_POINTS)
+    step = -(-n // limit)
     keys = np.arange(n) // step
     grouped = series.groupby(keys)
     values = grouped.min() if how == "min" else grouped.last()
@@ -125,13 +140,13 @@ def _thin(series: pd.Series, how: str = "last") -> pd.Series:
     return pd.Series(values.to_numpy(), index=index)
 
 
-def _thin_range(series: pd.Series) -> pd.Series:
+def _thin_range(series: pd.Series, limit: int = MAX_POINTS) -> pd.Series:
     # Bucket a level series keeping each bucket's lowest and highest points (and the last one), so
-    # crashes and peaks survive: at most about MAX_POINTS points.
+    # crashes and peaks survive: at most about ``limit`` points.
     n = len(series)
-    if n <= MAX_POINTS:
+    if n <= limit:
         return series
-    step = -(-n // (MAX_POINTS // 2))
+    step = -(-n // (limit // 2))
     v = series.to_numpy(dtype=float)
     padded = np.full(-(-n // step) * step, np.nan)
     padded[:n] = v
@@ -144,14 +159,38 @@ def _thin_range(series: pd.Series) -> pd.Series:
     return series.iloc[rows]
 
 
-def _thin_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def _thin_frame(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
     # The last row of each bucket (and the final row), so columns stay aligned on one index.
     n = len(frame)
-    if n <= MAX_POINTS:
+    if n <= limit:
         return frame
-    step = -(-n // MAX_POINTS)
+    step = -(-n // limit)
     rows = np.unique(np.r_[np.arange(step - 1, n, step), n - 1])
     return frame.iloc[rows]
+
+
+def naive_utc(index: Any) -> np.ndarray:
+    """``index`` as plain ``datetime64[ns]`` in UTC (timezone dropped) for a plotly axis.
+
+    plotly deep-copies timezone-aware timestamps one by one; plain ``datetime64`` is about 20x
+    faster on the same figure.  Axis titles say the times are UTC.
+    """
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    return np.asarray(idx.to_numpy(dtype="datetime64[ns]"))
+
+
+_S = TypeVar("_S", pd.Series, pd.DataFrame)
+
+
+def until_ruin(r: Any, series: _S) -> _S:
+    """``series`` up to and including the result's ruin bar (``r.ruined_at``; all of it when
+    never ruined): what a ruined account holds afterwards is dust, not a curve to plot."""
+    at = getattr(r, "ruined_at", None)
+    if at is None or not len(series):
+        return series
+    return series.loc[: pd.Timestamp(at)]
 
 
 def _color(i: int, lightness: int = 45) -> str:
@@ -196,12 +235,29 @@ def _liq_text(row: Mapping[Hashable, Any], with_symbol: bool) -> str:
     return text
 
 
+def _log_range(results: Mapping[str, Any], floor: float = 0.01) -> list[float] | None:
+    # The log equity axis from the lowest equity up to the ruin (at least ``floor`` of the largest
+    # starting equity: a ruined account's last cents would squash every other curve) to the top.
+    lows, highs, starts = [], [], []
+    for r in results.values():
+        eq = until_ruin(r, r.equity).to_numpy(dtype=float)
+        eq = eq[np.isfinite(eq) & (eq > 0)]
+        if len(eq):
+            lows.append(eq.min())
+            highs.append(eq.max())
+            starts.append(eq[0])
+    if not lows:
+        return None
+    low = max(min(lows), floor * max(starts))
+    return [math.log10(low) - 0.05, math.log10(max(max(highs), low * 10)) + 0.05]
+
+
 def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
     """The comparison figure of ``results`` (name -> result): a ``plotly.graph_objects.Figure``.
 
     Rows: equity (log scale) with liquidation markers; drawdown; gross leverage (solid) against
     the policy's target (``positions["target_leverage"]``, dotted) when present; cumulative
-    funding (solid) and fees (dashed).
+    funding (solid) and fees (dashed).  A ruined run's curves end at its ruin (``ruined_at``).
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -223,10 +279,14 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
     for i, (name, r) in enumerate(results.items()):
         color = _color(i)
         eq = r.equity
-        line = _thin_range(eq)
+        line = _thin_range(until_ruin(r, eq))
         fig.add_trace(
             go.Scatter(
-                x=line.index, y=line.to_numpy(), name=name, legendgroup=name, line={"color": color, "width": 1.5}
+                x=naive_utc(line.index),
+                y=line.to_numpy(),
+                name=name,
+                legendgroup=name,
+                line={"color": color, "width": 1.5},
             ),
             row=1,
             col=1,
@@ -239,7 +299,7 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
                 ts = pd.to_datetime(part["timestamp"])
                 fig.add_trace(
                     go.Scatter(
-                        x=ts,
+                        x=naive_utc(ts),
                         y=eq.reindex(ts, method="ffill").to_numpy(),
                         mode="markers",
                         name=f"{name} liquidations{f' {sym}' if sym else ''}",
@@ -251,10 +311,11 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
                     row=1,
                     col=1,
                 )
-        dd = _thin(eq / eq.cummax() - 1.0, "min")
+        kept = until_ruin(r, eq)
+        dd = _thin(kept / kept.cummax() - 1.0, "min")
         fig.add_trace(
             go.Scatter(
-                x=dd.index,
+                x=naive_utc(dd.index),
                 y=dd.to_numpy(),
                 name=f"{name} drawdown",
                 legendgroup=name,
@@ -266,12 +327,12 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
         )
         pos = _frame(r, "positions")
         if pos is not None and len(pos):
-            pos = _thin_frame(pos)
+            pos = _thin_frame(until_ruin(r, pos))
             for col, label, dash in (("leverage", "leverage", "solid"), ("target_leverage", "target", "dot")):
                 if col in pos:
                     fig.add_trace(
                         go.Scatter(
-                            x=pos.index,
+                            x=naive_utc(pos.index),
                             y=pos[col].to_numpy(),
                             name=f"{name} {label}",
                             legendgroup=name,
@@ -285,10 +346,10 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
             s = _series(r, attr)
             if s is None:
                 continue
-            paid = _thin(s.fillna(0.0).cumsum())
+            paid = _thin(until_ruin(r, s.fillna(0.0).cumsum()))
             fig.add_trace(
                 go.Scatter(
-                    x=paid.index,
+                    x=naive_utc(paid.index),
                     y=paid.to_numpy(),
                     name=f"{name} {attr}",
                     legendgroup=name,
@@ -298,14 +359,15 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
                 row=4,
                 col=1,
             )
-    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_yaxes(type="log", range=_log_range(results), row=1, col=1)
     fig.update_yaxes(tickformat=".0%", row=2, col=1)
     fig.update_yaxes(ticksuffix="x", row=3, col=1)
+    fig.update_xaxes(title_text="time (UTC)", row=4, col=1)
     fig.update_layout(
         height=height,
         template="plotly_white",
-        legend={"orientation": "h", "y": 1.03},
-        margin={"l": 60, "r": 20, "t": 80, "b": 40},
+        legend=_LEGEND_BELOW,
+        margin={"l": 60, "r": 20, "t": 40, "b": 60},
     )
     return fig
 
@@ -345,7 +407,7 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
                 shown.add(sym)
                 fig.add_trace(
                     go.Scatter(
-                        x=thin.index,
+                        x=naive_utc(thin.index),
                         y=thin[col].to_numpy(),
                         name=sym if col == "leverage" else f"{sym} target",
                         legendgroup=sym,
@@ -363,7 +425,7 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
                     before = df["leverage"].shift(1).reindex(ts, method="ffill").to_numpy()
                     fig.add_trace(
                         go.Scatter(
-                            x=ts,
+                            x=naive_utc(ts),
                             y=before,
                             mode="markers",
                             name=f"{sym} liquidations",
@@ -376,18 +438,63 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
                         col=1,
                     )
         fig.update_yaxes(ticksuffix="x", row=row, col=1)
+    fig.update_xaxes(title_text="time (UTC)", row=rows, col=1)
     fig.update_layout(
         height=max(320, 260 * rows),
         template="plotly_white",
-        legend={"orientation": "h", "y": 1.05},
-        margin={"l": 60, "r": 20, "t": 80, "b": 40},
+        legend=_LEGEND_BELOW,
+        margin={"l": 60, "r": 20, "t": 40, "b": 60},
     )
     return fig
 
 
+@functools.lru_cache(maxsize=1)
+def _plotly_gzip_b64() -> str:
+    # plotly.min.js (4.8 MB) gzipped and base64-encoded: 2.0 MB in the file; the page inflates it
+    # with the browser's DecompressionStream before drawing.
+    from plotly.offline import get_plotlyjs
+
+    raw = get_plotlyjs().encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+
+
+_LOADER = (
+    "<script>(function(){{var q=window.levguardQ=window.levguardQ||[];"
+    "window.levguardPlot=function(f){{if(window.Plotly){{f()}}else{{q.push(f)}}}};"
+    "function fail(e){{var n=document.getElementById('lg-noplot');if(n){{n.hidden=false}};"
+    "if(window.console){{console.error(e)}}}}"
+    "try{{var s=atob('{js}'),b=new Uint8Array(s.length);for(var i=0;i<s.length;i++){{b[i]=s.charCodeAt(i)}}"
+    "new Response(new Blob([b]).stream().pipeThrough(new DecompressionStream('gzip'))).text()"
+    ".then(function(code){{(0,eval)(code);while(q.length){{q.shift()()}}}}).catch(fail)}}catch(e){{fail(e)}}"
+    "}})();</script><p id='lg-noplot' class='note' hidden>This browser cannot unpack the embedded "
+    "plotly.js (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or later).</p>"
+)
+
+
+def _figure_html(fig: Any) -> str:
+    # One figure as a div and the script that draws it once plotly.js is unpacked.  The figure's
+    # JSON is plain text in the page ("</" escaped so that no string ends the script).
+    spec = fig.to_json().replace("</", "<\\/")
+    height = fig.layout.height or 450
+    div = f"lg-{uuid.uuid4().hex[:12]}"
+    return (
+        f'<div id="{div}" class="fig" style="min-height:{int(height)}px"></div><script>'
+        "(window.levguardPlot||function(f){(window.levguardQ=window.levguardQ||[]).push(f)})(function(){"
+        f'var s={spec};s.config={{responsive:true,displaylogo:false}};Plotly.newPlot("{div}",s)}});</script>'
+    )
+
+
 def figures_html(figures: Sequence[Any]) -> list[str]:
-    """HTML fragments of plotly figures; plotly.js is embedded once, in the first."""
-    return [fig.to_html(full_html=False, include_plotlyjs=(k == 0)) for k, fig in enumerate(figures)]
+    """HTML fragments of plotly figures; plotly.js is embedded once, in the first.
+
+    plotly.js is embedded gzipped (base64, about 2.0 MB instead of 4.8 MB) and unpacked by the
+    browser (``DecompressionStream``); the figures are drawn once it is loaded.  The page fetches
+    nothing from the network.
+    """
+    parts = [_figure_html(fig) for fig in figures]
+    if parts:
+        parts[0] = _LOADER.format(js=_plotly_gzip_b64()) + parts[0]
+    return parts
 
 
 def write_page(path: str | Path, title: str, subtitle: str, body: Sequence[str]) -> Path:
@@ -396,12 +503,27 @@ def write_page(path: str | Path, title: str, subtitle: str, body: Sequence[str])
     doc = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{sub}{''.join(body)}</body></html>"
+        f"<main><h1>{html.escape(title)}</h1>{sub}{''.join(body)}</main></body></html>"
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(doc, encoding="utf-8")
     return out
+
+
+def _known_crashes(data: pd.DataFrame | pd.Series) -> pd.DataFrame | None:
+    # The embedded default market's injected crashes when ``data`` is that market (same source
+    # label, same first and last bar, same length), else None.
+    from levguard.data.default import DEFAULT_CONFIG, default_market
+
+    source = data.attrs.get("source", "")
+    if not isinstance(source, str) or not source.startswith(f"synthetic(seed={DEFAULT_CONFIG.seed})"):
+        return None
+    market = default_market()
+    idx, ref = pd.DatetimeIndex(data.index), pd.DatetimeIndex(market.ohlcv.index)
+    if len(idx) != len(ref) or idx[0] != ref[0] or idx[-1] != ref[-1]:
+        return None
+    return market.crashes
 
 
 def write_report(
@@ -411,31 +533,97 @@ def write_report(
     title: str = "levguard backtest",
     subtitle: str = "",
     heatmap: pd.DataFrame | None = None,
+    data: pd.DataFrame | pd.Series | None = None,
+    crashes: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the comparison report of ``results`` (name -> BacktestResult) to ``path``.
+    """Write the tearsheet of ``results`` (name -> BacktestResult) to ``path``.
+
+    Sections, in order: key metrics (total return, CAGR, max drawdown, Sharpe, liquidations,
+    final equity, ruin time; every other metric in a ``<details>``); the price (log scale) with
+    crash windows shaded and each policy's liquidations (with ``data``); equity in percent of
+    the start (linear, or log floored at 1 %) and drawdown; leverage against its target, one
+    small panel per policy; with several instruments, leverage per instrument; monthly returns
+    (a selector per policy); rolling 30-day volatility; the liquidations table; the sweep
+    heatmap when given.  One self-contained file: plotly.js is embedded once (gzipped).
 
     Parameters
     ----------
     results : Mapping[str, BacktestResult]
         Each with ``equity`` (Series), ``positions`` (DataFrame with a ``leverage`` column and
         optionally ``target_leverage``), ``liquidations`` (DataFrame with ``timestamp`` and
-        ``price``, optionally ``symbol``, ``side`` and ``bad_debt``), ``funding`` and ``fees``
-        (Series per bar), ``metrics`` and optionally ``instruments`` (symbol -> DataFrame with
-        ``leverage`` and ``target_leverage``).
+        ``price``, optionally ``symbol``, ``side``, ``loss``, ``fee`` and ``bad_debt``),
+        ``metrics``, optionally ``ruined_at`` (the curves of a ruined run end there) and
+        ``instruments`` (symbol -> DataFrame with ``leverage`` and ``target_leverage``).
     path : path
         Output ``.html`` file.
     heatmap : DataFrame, optional
         A sweep's objective over two parameters (index x columns), drawn as a heatmap.  For a
         tidy sweep table use :func:`levguard.report.sweep.write_sweep_report`.
+    data : DataFrame or Series, optional
+        The bars the results ran on (``close``, optionally ``mark_low``/``mark_high``): the price
+        panel, the rolling volatility of the price and the liquidation bars' mark extremes.
+    crashes : DataFrame, optional
+        Windows to shade (``start``, ``trough``, optionally ``name``).  By default the injected
+        crashes when ``data`` is the embedded default market, otherwise the stretches where the
+        close is more than 20 % below its running peak (the legend says which).
+
+    Raises
+    ------
+    InputError
+        ``results`` is empty, or ``data`` is a DataFrame without a ``close`` column.
     """
     import plotly.graph_objects as go
 
+    from levguard.report import tables, tearsheet
+
     if not results:
         raise InputError("results must hold at least one backtest result")
-    figures = [comparison_figure(results)]
+    sections: list[tuple[str, str, Any]] = []
+    if isinstance(data, pd.DataFrame) and "close" not in data:
+        raise InputError(f"data must have a 'close' column for the price panel (has {list(data.columns)})")
+    if data is not None and len(data):
+        known = crashes if crashes is not None else _known_crashes(data)
+        windows, label = tearsheet.crash_windows(data, known)
+        names = [str(n) for n in known["name"]] if known is not None and "name" in known else []
+        listed = f" ({', '.join(names)})" if names else ""
+        note = f"Shaded: {label}{listed}." if windows else "No crash to shade."
+        sections.append(
+            ("Price (log scale) and liquidations", note, tearsheet.price_figure(data, results, windows, label, names))
+        )
+    sections.append(
+        (
+            "Equity and drawdown",
+            "Equity in percent of the start (buttons: linear or log view, floored at 1 %); "
+            "a ruined run's curve ends at its ruin.",
+            tearsheet.equity_figure(results),
+        )
+    )
+    leverage = tearsheet.leverage_figure(results)
+    if leverage is not None:
+        sections.append(
+            (
+                "Leverage against its target",
+                "Leverage (colour) and the policy's target (black, dashed), one panel per policy.",
+                leverage,
+            )
+        )
     per_instrument = instruments_figure(results)
     if per_instrument is not None:
-        figures.append(per_instrument)
+        sections.append(("Leverage per instrument", "", per_instrument))
+    sections.append(
+        (
+            "Monthly returns",
+            "Choose the policy with the selector; months after a ruin are blank.",
+            tearsheet.monthly_returns_figure(results),
+        )
+    )
+    sections.append(
+        (
+            "Rolling 30-day volatility",
+            "Annualised (365-day year); the price's dotted.",
+            tearsheet.rolling_vol_figure(results, data),
+        )
+    )
     if heatmap is not None and not heatmap.empty:
         hm = go.Figure(
             go.Heatmap(
@@ -454,5 +642,24 @@ def write_report(
         )
         hm.update_xaxes(type="category")
         hm.update_yaxes(type="category")
-        figures.append(hm)
-    return write_page(path, title, subtitle, [_table_html(results), *figures_html(figures)])
+        sections.append(("Sweep objective", "", hm))
+    parts = figures_html([fig for _, _, fig in sections])
+    body = [
+        "<h2>Key metrics</h2>",
+        tables.key_metrics_html(results),
+        f"<details><summary>All metrics</summary>{tables.all_metrics_html(results)}</details>",
+    ]
+    liq_table = (
+        "<h2>Liquidations</h2>",
+        tables.liquidations_html(results, data if isinstance(data, pd.DataFrame) else None),
+    )
+    for k, ((head, note, _), part) in enumerate(zip(sections, parts, strict=True)):
+        if head == "Sweep objective":
+            body.extend(liq_table)
+        body.append(f"<h2>{html.escape(head)}</h2>")
+        if note:
+            body.append(f"<p class='note'>{html.escape(note)}</p>")
+        body.append(part)
+        if k == len(sections) - 1 and head != "Sweep objective":
+            body.extend(liq_table)
+    return write_page(path, title, subtitle, body)

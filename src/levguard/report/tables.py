@@ -1,0 +1,155 @@
+"""HTML tables of a backtest tearsheet: key metrics, every metric, liquidations.
+
+Tables sit in a horizontally scrolling wrapper (``div.scroll``) so that the page itself never
+overflows a phone's width.  A ruined run's metrics that are undefined after the ruin (its Sharpe
+or Sortino, computed on returns that stop at the ruin, ``docs/backtest.md`` "Ruin") read
+"n/a (ruined)" instead of a dash or a number.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from levguard.report.html import METRIC_LABELS, _frame, _metric, fmt_metric
+
+__all__ = ["KEY_METRICS", "RUINED", "all_metrics_html", "key_metrics_html", "liquidations_html"]
+
+KEY_METRICS: tuple[str, ...] = ("total_return", "cagr", "max_drawdown", "sharpe", "n_liquidations")
+"""Metrics of the first table (followed by final equity and the ruin time)."""
+
+RUINED = "n/a (ruined)"
+"""What an undefined metric of a ruined run reads."""
+
+MAX_LIQUIDATION_ROWS = 200
+
+
+def _ruin(r: Any) -> tuple[bool, pd.Timestamp | None]:
+    # (ruined, when): ``ruined_at``, or the ``ruined`` metric for results without the attribute.
+    at = getattr(r, "ruined_at", None)
+    if at is not None:
+        return True, pd.Timestamp(at)
+    return float(getattr(r, "metrics", {}).get("ruined") or 0.0) > 0, None
+
+
+def _utc(ts: Any) -> str:
+    t = pd.Timestamp(ts)
+    if t.tzinfo is not None:
+        t = t.tz_convert("UTC")
+    return f"{t:%Y-%m-%d %H:%M}"
+
+
+def _cell(key: str, value: Any, ruined: bool) -> str:
+    if ruined and (value is None or (isinstance(value, float | int) and not math.isfinite(float(value)))):
+        return f"<td class='na'>{RUINED}</td>"
+    return f"<td>{fmt_metric(key, value)}</td>"
+
+
+def _bad(r: Any) -> bool:
+    metrics = getattr(r, "metrics", {})
+    return (metrics.get("n_liquidations") or 0) > 0 or (metrics.get("bad_debt") or 0) > 0
+
+
+def _row_head(name: str, r: Any) -> str:
+    cls = ' class="liq"' if _bad(r) else ""
+    return f"<tr{cls}><th>{html.escape(str(name))}</th>"
+
+
+def _wrap(table: str) -> str:
+    return f"<div class='scroll'>{table}</div>"
+
+
+def key_metrics_html(results: Mapping[str, Any]) -> str:
+    """The key metrics, one row per policy: total return, CAGR, max drawdown, Sharpe,
+    liquidations, final equity and the ruin time (UTC)."""
+    head = "".join(f"<th>{html.escape(METRIC_LABELS[k])}</th>" for k in KEY_METRICS)
+    body = []
+    for name, r in results.items():
+        ruined, at = _ruin(r)
+        cells = "".join(_cell(k, _metric(r.metrics, k), ruined) for k in KEY_METRICS)
+        eq = getattr(r, "equity", None)
+        final = float(eq.iloc[-1]) if isinstance(eq, pd.Series) and len(eq) else None
+        cells += f"<td>{fmt_metric('final_equity', final)}</td>"
+        when = _utc(at) if at is not None else "yes"
+        cells += f"<td class='ruin'>{when}</td>" if ruined else "<td>no</td>"
+        body.append(f"{_row_head(name, r)}{cells}</tr>")
+    return _wrap(
+        f"<table class='key'><tr><th>policy</th>{head}<th>final equity</th><th>ruined at (UTC)</th></tr>"
+        f"{''.join(body)}</table>"
+    )
+
+
+def all_metrics_html(results: Mapping[str, Any]) -> str:
+    """Every metric of :data:`levguard.report.html.METRIC_LABELS`, one row per policy."""
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in METRIC_LABELS.values())
+    body = []
+    for name, r in results.items():
+        ruined, _ = _ruin(r)
+        cells = "".join(_cell(k, _metric(r.metrics, k), ruined) for k in METRIC_LABELS)
+        body.append(f"{_row_head(name, r)}{cells}</tr>")
+    return _wrap(f"<table><tr><th>policy</th>{head}</tr>{''.join(body)}</table>")
+
+
+def _mark_extreme(data: pd.DataFrame | None, ts: pd.Timestamp, side: Any) -> float:
+    # The mark price's worst point in the liquidation bar: its low for a long, high for a short.
+    if data is None or not isinstance(data, pd.DataFrame):
+        return math.nan
+    short = isinstance(side, str) and side.lower() == "short"
+    for col in ("mark_high", "high") if short else ("mark_low", "low"):
+        if col in data:
+            try:
+                value: Any = data[col].asof(ts)
+                return float(value)
+            except (KeyError, TypeError, ValueError):
+                return math.nan
+    return math.nan
+
+
+def _amount(x: Any) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{v:,.2f}" if math.isfinite(v) else "—"
+
+
+def liquidations_html(results: Mapping[str, Any], data: pd.DataFrame | None = None) -> str:
+    """Every liquidation: time (UTC), policy, symbol and side, fill price, the bar's mark
+    extreme (mark low for a long, high for a short; from ``data``), loss, fee and bad debt."""
+    rows: list[tuple[pd.Timestamp, str]] = []
+    for name, r in results.items():
+        liq = _frame(r, "liquidations")
+        if liq is None or not len(liq):
+            continue
+        for rec in liq.to_dict("records"):
+            ts = pd.Timestamp(rec["timestamp"])
+            if ts.tzinfo is None:
+                ts = ts.tz_localize("UTC")
+            side = rec.get("side", "")
+            what = " ".join(str(v) for v in (rec.get("symbol", ""), side) if isinstance(v, str) and v)
+            cells = [
+                _utc(ts),
+                html.escape(str(name)),
+                html.escape(what) or "—",
+                _amount(rec.get("price")),
+                _amount(_mark_extreme(data, ts, side)),
+                _amount(rec.get("loss")),
+                _amount(rec.get("fee")),
+                _amount(rec.get("bad_debt")),
+            ]
+            rows.append((ts, "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"))
+    if not rows:
+        return "<p class='note'>No liquidations.</p>"
+    rows.sort(key=lambda t: t[0])
+    more = len(rows) - MAX_LIQUIDATION_ROWS
+    note = f"<p class='note'>{more:,} later liquidations not listed.</p>" if more > 0 else ""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("time (UTC)", "policy", "position", "price", "mark extreme", "loss", "fee", "bad debt")
+    )
+    body = "".join(row for _, row in rows[:MAX_LIQUIDATION_ROWS])
+    return _wrap(f"<table class='liqs'><tr>{head}</tr>{body}</table>") + note
