@@ -8,16 +8,12 @@ from typing import Annotated
 
 import typer
 
+from levguard.cli._app import command_group
 from levguard.cli._errors import fail
 from levguard.errors import LevguardError
 
-data_app = typer.Typer(
-    name="data",
-    help="Market data: validate files, resample, download exchange history, generate synthetic markets.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+data_app = command_group(
+    "data", "Market data: validate files, resample, download exchange history, generate synthetic markets."
 )
 
 EXIT_BAD_INPUT = 2

@@ -15,20 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from levguard.cli._app import command_group
 from levguard.cli._errors import fail
 from levguard.errors import InputError, LevguardError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-validate_app = typer.Typer(
-    name="validate",
-    help="Validate models out of sample against history (docs/validation.md).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+validate_app = command_group("validate", "Validate models out of sample against history (docs/validation.md).")
 
 EXIT_FAILED_CHECKS = 1
 

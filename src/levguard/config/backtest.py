@@ -44,8 +44,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from levguard.config.policies import PolicyConfig, _format_error
-from levguard.errors import ConfigError, InputError
+from levguard.config.policies import PolicyConfig, _format_error, _read_file, _validated
+from levguard.errors import ConfigError
 
 __all__ = [
     "BacktestFile",
@@ -367,20 +367,12 @@ def load_backtest_file(path: str | Path) -> BacktestFile:
 
     The entries of a ``sweep:`` section are checked too (:func:`check_sweep_entries`).
     """
-    from levguard._io import load_spec
-
-    try:
-        raw = load_spec(path)
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
+    raw = _read_file(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be an object, was {type(raw).__name__}")
     if raw.get("policies") is None and raw.get("sweep") is None:
         raise ConfigError(f"{path}: policies: {_NOTHING_TO_RUN}")
-    try:
-        cfg = BacktestFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_error(exc, str(path))) from None
+    cfg = _validated(BacktestFile, raw, str(path))
     if cfg.sweep is not None:
         check_sweep_entries(cfg.sweep, str(path))
     return cfg

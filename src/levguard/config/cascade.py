@@ -36,6 +36,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from levguard.config.policies import _read_file
 from levguard.errors import ConfigError, InputError
 
 __all__ = [
@@ -501,13 +502,7 @@ def parse_cascade_config(raw: object, source: str = "config") -> CascadeFile:
 
 def load_cascade_file(path: str | Path) -> CascadeFile:
     """Read and validate a YAML/JSON cascade file (:func:`parse_cascade_config`)."""
-    from levguard._io import load_spec
-
-    try:
-        raw = load_spec(path)
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
-    return parse_cascade_config(raw, str(path))
+    return parse_cascade_config(_read_file(path), str(path))
 
 
 # --------------------------------------------------------------------------- plain arguments

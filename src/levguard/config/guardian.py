@@ -34,9 +34,9 @@ import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from levguard.config.policies import _format_error
+from levguard.config.policies import _read_file, _validated
 from levguard.errors import ConfigError, InputError
 
 __all__ = ["AccountConfig", "GuardianFile", "Secrets", "load_guardian_file", "load_secrets", "parse_guardian_config"]
@@ -177,21 +177,12 @@ def parse_guardian_config(raw: Any, source: str = "config") -> GuardianFile:
     """Validate a guardian config mapping; errors name the key path and the value."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must be an object, was {type(raw).__name__}")
-    try:
-        return GuardianFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_error(exc, source)) from None
+    return _validated(GuardianFile, raw, source)
 
 
 def load_guardian_file(path: str | Path) -> GuardianFile:
     """Read and validate a YAML/JSON guardian file."""
-    from levguard._io import load_spec
-
-    try:
-        raw = load_spec(path)
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
-    return parse_guardian_config(raw, str(path))
+    return parse_guardian_config(_read_file(path), str(path))
 
 
 def load_secrets(venue: CcxtVenueConfig, environ: Any = None) -> Secrets:

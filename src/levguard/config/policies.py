@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -163,6 +163,9 @@ class PolicyFile(_Model):
     rebalance: RebalanceConfig = RebalanceConfig()
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -217,25 +220,34 @@ def _format_error(exc: ValidationError, source: str, where_of: Callable[[str], s
     return f"{source}: {where}: {msg}{was}{more}"
 
 
-def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> PolicyFile:
-    """Validate a policy mapping; errors name the key path and the value."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: must be an object with a 'policy' key, was {type(raw).__name__}")
+def _validated(model: type[_M], raw: object, source: str) -> _M:
+    # pydantic validation of a config file's mapping; the first error as one ConfigError line.
     try:
-        return PolicyFile.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, source)) from None
 
 
-def load_policy_file(path: str | Path) -> PolicyFile:
-    """Read and validate a YAML/JSON policy file."""
+def _read_file(path: str | Path) -> Any:
+    # A YAML/JSON config file as loaded data; read and parse errors become ConfigError.
     from levguard._io import load_spec
 
     try:
-        raw = load_spec(path)
+        return load_spec(path)
     except InputError as exc:
         raise ConfigError(str(exc)) from None
-    return parse_policy_config(raw, str(path))
+
+
+def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> PolicyFile:
+    """Validate a policy mapping; errors name the key path and the value."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: must be an object with a 'policy' key, was {type(raw).__name__}")
+    return _validated(PolicyFile, raw, source)
+
+
+def load_policy_file(path: str | Path) -> PolicyFile:
+    """Read and validate a YAML/JSON policy file."""
+    return parse_policy_config(_read_file(path), str(path))
 
 
 _CLASSES: dict[str, tuple[str, str]] = {

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import reprlib
 
+import numpy as np
+import numpy.typing as npt
+
 from levguard.errors import InputError
 
 SHOW_LIMIT = 80
@@ -118,3 +121,74 @@ def rate(value: float, field: str, *, upper: float = 1.0) -> float:
 def close(a: float, b: float, *, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
     """Tolerance comparison used instead of ``==`` on floats."""
     return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
+
+
+# --- strict scalars and arrays: numbers only (no strings), NumPy scalars accepted -----------------
+def number(value: object, field: str) -> float:
+    """Return ``value`` as float if it is a real number (not bool, not str), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"{field} must be a number, was {value!r}")
+    return float(value)
+
+
+def finite_number(value: object, field: str) -> float:
+    """:func:`number`, also finite."""
+    x = number(value, field)
+    if not math.isfinite(x):
+        raise InputError(f"{field} must be finite, was {value!r}")
+    return x
+
+
+def positive_number(value: object, field: str) -> float:
+    """:func:`number`, also finite and > 0."""
+    x = number(value, field)
+    if not (math.isfinite(x) and x > 0.0):
+        raise InputError(f"{field} must be > 0, was {value!r}")
+    return x
+
+
+def non_negative_number(value: object, field: str) -> float:
+    """:func:`number`, also finite and >= 0."""
+    x = number(value, field)
+    if not (math.isfinite(x) and x >= 0.0):
+        raise InputError(f"{field} must be >= 0, was {value!r}")
+    return x
+
+
+def integer_in(value: object, field: str, lo: int, hi: int) -> int:
+    """Return ``value`` as int if it is an integer (not bool) in ``[lo, hi)``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) < hi:
+        raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {value!r}")
+    return int(value)
+
+
+def flag(value: object, field: str) -> bool:
+    """Return ``value`` if it is a bool (Python or NumPy), else raise."""
+    if not isinstance(value, bool | np.bool_):
+        raise InputError(f"{field} must be True or False, was {value!r}")
+    return bool(value)
+
+
+def side_sign(side: object) -> int:
+    """Return +1 for ``"long"``/``1`` and -1 for ``"short"``/``-1`` (case and spaces ignored), else raise."""
+    if isinstance(side, str):
+        key = side.strip().lower()
+        if key in ("long", "short"):
+            return 1 if key == "long" else -1
+    elif not isinstance(side, bool) and isinstance(side, int | float | np.integer | np.floating):
+        if side == 1:
+            return 1
+        if side == -1:
+            return -1
+    raise InputError(f"side must be 'long', 'short', +1 or -1, was {side!r}")
+
+
+def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
+    """Return ``values`` as a contiguous 1-D float64 array (a view when it already is one), else raise."""
+    try:
+        arr: npt.NDArray[np.float64] = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{field} must be a 1-D array of numbers, was {type(values).__name__}") from None
+    if arr.ndim != 1:
+        raise InputError(f"{field} must be 1-D, was an array of shape {arr.shape}")
+    return arr

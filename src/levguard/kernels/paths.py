@@ -263,6 +263,26 @@ def _bridge_hit(y0: float, y1: float, barrier: float, var: float, u: float) -> b
     return u < math.exp(-2.0 * (y0 - barrier) * (y1 - barrier) / var)
 
 
+@jitable
+def _step_hit(
+    s0: int, s1: int, s2: int, s3: int, y: float, yn: float, barrier: float, var: float, i: int, dt: float,
+    bridge: bool, check_every: int,
+) -> tuple[int, int, int, int, float]:  # fmt: skip
+    # Barrier test of step i (from y to yn, variance var): the hit time or inf, and the generator
+    # state (a bridge test draws one uniform).  Continuous monitoring dates a hit mid-step;
+    # discrete monitoring looks every check_every steps, at the step's end.
+    if bridge:
+        if yn <= barrier:
+            return s0, s1, s2, s3, (i + 0.5) * dt
+        if var > 0.0 and 2.0 * (y - barrier) * (yn - barrier) < _EXP_CUTOFF * var:
+            s0, s1, s2, s3, u = rng_uniform(s0, s1, s2, s3)
+            if _bridge_hit(y, yn, barrier, var, u):
+                return s0, s1, s2, s3, (i + 0.5) * dt
+    elif (i + 1) % check_every == 0 and yn <= barrier:
+        return s0, s1, s2, s3, (i + 1) * dt
+    return s0, s1, s2, s3, math.inf
+
+
 # --- generators exposed for tests ------------------------------------------------------------
 def fill_uniforms_py(seed: int, stream: int, out: Float64Array1D) -> None:
     """Fill ``out`` with uniforms in ``(0, 1)`` from stream ``stream`` of ``seed``."""
@@ -511,20 +531,9 @@ def garch_t_fpt_py(
             s0, s1, s2, s3, z = _rng_std_t(s0, s1, s2, s3, td, tc, tk)
             eps = math.sqrt(h) * z
             yn = y + drift_dt + var_coef * h + eps
-            if bridge:
-                if yn <= barrier:
-                    found = True
-                    t_hit = (i + 0.5) * dt
-                    break
-                if 2.0 * (y - barrier) * (yn - barrier) < _EXP_CUTOFF * h:
-                    s0, s1, s2, s3, u = rng_uniform(s0, s1, s2, s3)
-                    if _bridge_hit(y, yn, barrier, h, u):
-                        found = True
-                        t_hit = (i + 0.5) * dt
-                        break
-            elif (i + 1) % check_every == 0 and yn <= barrier:
+            s0, s1, s2, s3, t_hit = _step_hit(s0, s1, s2, s3, y, yn, barrier, h, i, dt, bridge, check_every)
+            if t_hit < math.inf:
                 found = True
-                t_hit = (i + 1) * dt
                 break
             h = garch_step(h, 1.0, eps, omega, alpha, beta)
             y = yn
@@ -598,20 +607,9 @@ def bootstrap_fpt_py(
                 if idx == n_ret:
                     idx = 0
             yn = y + returns[idx]
-            if bridge:
-                if yn <= barrier:
-                    found = True
-                    t_hit = (i + 0.5) * dt
-                    break
-                if var_step > 0.0 and 2.0 * (y - barrier) * (yn - barrier) < _EXP_CUTOFF * var_step:
-                    s0, s1, s2, s3, u = rng_uniform(s0, s1, s2, s3)
-                    if _bridge_hit(y, yn, barrier, var_step, u):
-                        found = True
-                        t_hit = (i + 0.5) * dt
-                        break
-            elif (i + 1) % check_every == 0 and yn <= barrier:
+            s0, s1, s2, s3, t_hit = _step_hit(s0, s1, s2, s3, y, yn, barrier, var_step, i, dt, bridge, check_every)
+            if t_hit < math.inf:
                 found = True
-                t_hit = (i + 1) * dt
                 break
             y = yn
         hit[p] = found

@@ -18,6 +18,7 @@ import pandas as pd
 
 from levguard._typing import Float64Array1D
 from levguard.core.risk import volatility as cv
+from levguard.core.validate import array_1d
 from levguard.errors import InputError
 
 __all__ = ["METHODS", "VolMethod", "realized_vol"]
@@ -53,16 +54,6 @@ def _datetime_index(ts_ns: object) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True), name="timestamp")
 
 
-def _column(values: object, name: str) -> Float64Array1D:
-    try:
-        arr = np.ascontiguousarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be an array of numbers, was {type(values).__name__}") from None
-    if arr.ndim != 1:
-        raise InputError(f"{name} must be 1-D, was an array of shape {arr.shape}")
-    return arr
-
-
 def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
     # Normalise every accepted input shape to the columns an estimator needs.
     if isinstance(data, pd.DataFrame):
@@ -84,7 +75,7 @@ def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
         missing = [c for c in needs if c not in mapping]
         if missing:
             raise InputError(f"data must have key(s) {missing}, had {sorted(mapping)}")
-        cols = {c: _column(mapping[c], c) for c in needs}
+        cols = {c: array_1d(mapping[c], c) for c in needs}
         n = cols[needs[0]].shape[0]
         ts = mapping.get("ts_ns")
         index: pd.Index = _datetime_index(ts) if ts is not None and len(ts) == n else pd.RangeIndex(n)
@@ -92,7 +83,7 @@ def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
     if isinstance(data, np.ndarray | list | tuple):
         if needs != ("close",):
             raise InputError(f"data must be an OHLC frame or mapping with {list(needs)}, was an array of closes")
-        close = _column(data, "close")
+        close = array_1d(data, "close")
         return _Prices({"close": close}, pd.RangeIndex(close.shape[0]), None)
     raise InputError(f"data must be a DataFrame, OHLCVArrays, a mapping of arrays or closes, was {type(data).__name__}")
 

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from levguard._typing import Float64Array1D, Float64Array2D
+from levguard.core.risk.first_passage import compensated_drift, merton_compensator
+from levguard.core.validate import finite_number, flag, integer_in, non_negative_number, number, positive_number
 from levguard.data.crashes import CrashProfile, crash_by_name
 from levguard.errors import InputError
 from levguard.kernels.paths import fill_normals_nb, fill_student_t_nb, fill_uniforms_nb
@@ -67,49 +69,9 @@ _MAX_JUMPS_PER_STEP = 50.0
 _REBOUND_HOURS = 25
 
 
-# --- validation -----------------------------------------------------------------------------
-def _number(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(f"{field} must be a number, was {value!r}")
-    return float(value)
-
-
-def _positive(value: object, field: str) -> float:
-    x = _number(value, field)
-    if not (math.isfinite(x) and x > 0.0):
-        raise InputError(f"{field} must be > 0, was {value!r}")
-    return x
-
-
-def _non_negative(value: object, field: str) -> float:
-    x = _number(value, field)
-    if not (math.isfinite(x) and x >= 0.0):
-        raise InputError(f"{field} must be >= 0, was {value!r}")
-    return x
-
-
-def _finite(value: object, field: str) -> float:
-    x = _number(value, field)
-    if not math.isfinite(x):
-        raise InputError(f"{field} must be finite, was {value!r}")
-    return x
-
-
-def _integer(value: object, field: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) < hi:
-        raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {value!r}")
-    return int(value)
-
-
-def _flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise InputError(f"{field} must be True or False, was {value!r}")
-    return bool(value)
-
-
 def _rows(n_paths: object, first: object) -> range:
-    n = _integer(n_paths, "n_paths", 0, _MAX_PATH)
-    f = _integer(first, "first", 0, _MAX_PATH)
+    n = integer_in(n_paths, "n_paths", 0, _MAX_PATH)
+    f = integer_in(first, "first", 0, _MAX_PATH)
     if f + n > _MAX_PATH:
         raise InputError(f"first + n_paths must be <= 2**61, was {f + n}")
     return range(f, f + n)
@@ -149,20 +111,20 @@ def _diffusion(
     s0: object, sigma: object, n_steps: object, dt_years: object, seed: object, mu: object, lam: object,
     jump_mean: object, jump_std: object,
 ) -> _Diffusion:  # fmt: skip
-    s0_ = _positive(s0, "s0")
-    sig = _non_negative(sigma, "sigma")
-    n = _integer(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    dt = _positive(dt_years, "dt_years")
-    sd = _integer(seed, "seed", 0, _MAX_SEED)
-    mu_ = _finite(mu, "mu")
-    lam_ = _non_negative(lam, "lam")
-    m = _finite(jump_mean, "jump_mean")
-    s = _non_negative(jump_std, "jump_std")
+    s0_ = positive_number(s0, "s0")
+    sig = non_negative_number(sigma, "sigma")
+    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
+    dt = positive_number(dt_years, "dt_years")
+    sd = integer_in(seed, "seed", 0, _MAX_SEED)
+    mu_ = finite_number(mu, "mu")
+    lam_ = non_negative_number(lam, "lam")
+    m = finite_number(jump_mean, "jump_mean")
+    s = non_negative_number(jump_std, "jump_std")
     p = lam_ * dt
     if p > _MAX_JUMPS_PER_STEP:
         raise InputError(f"lam * dt_years (expected jumps per step) must be <= {_MAX_JUMPS_PER_STEP:g}, was {p!r}")
-    kappa = math.expm1(m + 0.5 * s * s) if lam_ > 0.0 else 0.0
-    nu = mu_ - 0.5 * sig * sig - lam_ * kappa
+    kappa = merton_compensator(m, s) if lam_ > 0.0 else 0.0
+    nu = compensated_drift(mu_, sig, lam_, kappa)
     cdf = _poisson_cdf(p) if p > 0.0 else None
     return _Diffusion(s0_, n, sd, nu * dt, sig * math.sqrt(dt), m, s, cdf)
 
@@ -382,20 +344,20 @@ def garch_t_paths(
     squared hourly BTC returns 0.17 at lag 1; t with 5 degrees of freedom): they describe a
     one-hour GARCH clock, so use ``steps_per_update = 60`` with one-minute steps.
     """
-    s0_ = _positive(s0, "s0")
-    sig = _positive(sigma, "sigma")
-    n = _integer(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    dt = _positive(dt_years, "dt_years")
-    sd = _integer(seed, "seed", 0, _MAX_SEED)
-    mu_ = _finite(mu, "mu")
-    a = _non_negative(alpha, "alpha")
-    b = _non_negative(beta, "beta")
+    s0_ = positive_number(s0, "s0")
+    sig = positive_number(sigma, "sigma")
+    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
+    dt = positive_number(dt_years, "dt_years")
+    sd = integer_in(seed, "seed", 0, _MAX_SEED)
+    mu_ = finite_number(mu, "mu")
+    a = non_negative_number(alpha, "alpha")
+    b = non_negative_number(beta, "beta")
     if not a + b < 1.0:
         raise InputError(f"alpha + beta must be < 1 (stationary variance), was {a + b!r}")
-    nu = _number(dof, "dof")
+    nu = number(dof, "dof")
     if not (nu > 2.0):
         raise InputError(f"dof must be > 2 (finite variance) or inf, was {dof!r}")
-    k = _integer(steps_per_update, "steps_per_update", 1, _MAX_STEPS + 1)
+    k = integer_in(steps_per_update, "steps_per_update", 1, _MAX_STEPS + 1)
     g = _Garch(
         s0_, n, sd, nu, k,
         np.array([sig * sig * dt * k]), np.array([(mu_ - 0.5 * sig * sig) * dt * k]), np.array([a, b, 0.0]),
@@ -425,8 +387,8 @@ def crash_step_hours(name: str, n_steps: int, *, include_rebound: bool = True) -
     The span is ``speed_hours + 25`` hours with the rebound, ``speed_hours`` without.
     """
     p = crash_by_name(name)
-    n = _integer(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    span = p.speed_hours + (_REBOUND_HOURS if _flag(include_rebound, "include_rebound") else 0)
+    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
+    span = p.speed_hours + (_REBOUND_HOURS if flag(include_rebound, "include_rebound") else 0)
     return span / n
 
 
@@ -482,11 +444,11 @@ def crash_paths(
     Without noise (``sigma = 0``) every row is the same deterministic shape.
     """
     p = crash_by_name(name)
-    s0_ = _positive(s0, "s0")
-    n = _integer(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    reb = _flag(include_rebound, "include_rebound")
-    sig = _non_negative(sigma, "sigma")
-    sd = _integer(seed, "seed", 0, _MAX_SEED)
+    s0_ = positive_number(s0, "s0")
+    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
+    reb = flag(include_rebound, "include_rebound")
+    sig = non_negative_number(sigma, "sigma")
+    sd = integer_in(seed, "seed", 0, _MAX_SEED)
     _crash_knots(p, n, reb)  # validates n_steps against the shape
     return _stack([_crash_row(p, s0_, n, reb, sig, sd, k) for k in _rows(n_paths, first)], n + 1)
 
@@ -549,12 +511,12 @@ def crash_path(
     that triggers liquidations fell 0.2-3 % less (``mark_excess``).
     """
     p = crash_by_name(name)
-    s0_ = _positive(s0, "s0")
-    n = _integer(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    reb = _flag(include_rebound, "include_rebound")
-    sig = _non_negative(sigma, "sigma")
-    sd = _integer(seed, "seed", 0, _MAX_SEED)
-    kk = _integer(k, "k", 0, _MAX_PATH)
+    s0_ = positive_number(s0, "s0")
+    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
+    reb = flag(include_rebound, "include_rebound")
+    sig = non_negative_number(sigma, "sigma")
+    sd = integer_in(seed, "seed", 0, _MAX_SEED)
+    kk = integer_in(k, "k", 0, _MAX_PATH)
     return _crash_row(p, s0_, n, reb, sig, sd, kk)
 
 
@@ -614,12 +576,12 @@ def depth_multiplier_path(n_steps: int, *, shock_step: int, floor: float, recove
     Financial Markets* 16: the gap to normal depth shrinks by half every half-life.  The engine
     multiplies the market's normal depth (or divides its impact) by ``m_t``.
     """
-    n = _integer(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    s = _integer(shock_step, "shock_step", 0, 2**62)
-    f = _number(floor, "floor")
+    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
+    s = integer_in(shock_step, "shock_step", 0, 2**62)
+    f = number(floor, "floor")
     if not 0.0 < f <= 1.0:
         raise InputError(f"floor must be in (0, 1], was {floor!r}")
-    h = _number(recovery_half_life, "recovery_half_life")
+    h = number(recovery_half_life, "recovery_half_life")
     if not h > 0.0 or math.isnan(h):
         raise InputError(f"recovery_half_life must be > 0 (inf for no recovery), was {recovery_half_life!r}")
     out = np.ones(n + 1, dtype=np.float64)
@@ -705,6 +667,6 @@ def path_for(spec: Mapping[str, Any], k: int) -> Float64Array1D:
     This is what a Monte Carlo worker calls: the path depends on the spec and ``k`` only and
     equals row ``k`` of the model's batch function for the same seed, bit for bit.
     """
-    kk = _integer(k, "k", 0, _MAX_PATH)
+    kk = integer_in(k, "k", 0, _MAX_PATH)
     out: Float64Array1D = paths_for(spec, 1, first=kk)[0]
     return out

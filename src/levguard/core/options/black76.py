@@ -122,6 +122,14 @@ def _check_finite(value: npt.ArrayLike, field: str) -> Float64Array:
     return arr
 
 
+def _broadcast(names: str, *arrays: npt.ArrayLike) -> tuple[Float64Array, ...]:
+    # np.broadcast_arrays, with an InputError naming the arguments (``names``) and their shapes.
+    try:
+        return np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise InputError(f"{names} must broadcast, shapes were {[np.shape(a) for a in arrays]}") from None
+
+
 def kind_sign(kind: Kind) -> Float64Array:
     """Return the option sign ``omega``: +1.0 for calls, -1.0 for puts.
 
@@ -319,13 +327,7 @@ def black76(
     T = _check_non_negative(t_years, "t_years")
     sigma = _check_non_negative(vol, "vol")
     r = _check_finite(rate, "rate")
-    try:
-        w, F, K, T, sigma, r = np.broadcast_arrays(w, F, K, T, sigma, r)
-    except ValueError:
-        raise InputError(
-            "kind, forward, strike, t_years, vol and rate must broadcast, shapes were "
-            f"{[np.shape(a) for a in (w, F, K, T, sigma, r)]}"
-        ) from None
+    w, F, K, T, sigma, r = _broadcast("kind, forward, strike, t_years, vol and rate", w, F, K, T, sigma, r)
     price, delta, gamma, vega, theta, rho = _core(w, F, K, T, sigma, r)
     if coin:
         inv_f = 1.0 / F
@@ -337,23 +339,8 @@ def black76(
     return Black76Result(_out(price), _out(delta), _out(gamma), _out(vega), _out(theta), _out(rho))
 
 
-def price_greeks(
-    kind: Kind,
-    forward: npt.ArrayLike,
-    strike: npt.ArrayLike,
-    t_years: npt.ArrayLike,
-    vol: npt.ArrayLike,
-    rate: npt.ArrayLike = 0.0,
-    settlement: Settlement = "usd",
-) -> Black76Result:
-    """Return the Black-76 price and Greeks (the public name of :func:`black76`; same conventions).
-
-    Returns
-    -------
-    Black76Result
-        Attributes ``price, delta, gamma, vega, theta, rho`` and a ``to_dict()`` method.
-    """
-    return black76(kind, forward, strike, t_years, vol, rate, settlement)
+price_greeks = black76
+"""The public name of :func:`black76` (same function, same conventions)."""
 
 
 def black76_price(

@@ -22,6 +22,7 @@ from levguard.core.options.black76 import (
     FloatOrArray,
     Kind,
     Settlement,
+    _broadcast,
     _check_finite,
     _check_positive,
     _check_settlement,
@@ -236,13 +237,7 @@ def implied_vol_array(
         p = np.asarray(price, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"price must be a number or an array of numbers, was {price!r}") from None
-    try:
-        p, w, F, K, T, r = np.broadcast_arrays(p, w, F, K, T, r)
-    except ValueError:
-        raise InputError(
-            "price, kind, forward, strike, t_years and rate must broadcast, shapes were "
-            f"{[np.shape(a) for a in (p, w, F, K, T, r)]}"
-        ) from None
+    p, w, F, K, T, r = _broadcast("price, kind, forward, strike, t_years and rate", p, w, F, K, T, r)
     shape = p.shape
     p, w, F, K, T, r = (np.ravel(a).astype(np.float64) for a in (p, w, F, K, T, r))
     df = np.exp(-r * T)

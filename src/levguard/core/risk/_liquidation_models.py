@@ -16,6 +16,15 @@ from typing import Any
 import numpy as np
 
 from levguard._typing import Float64Array1D
+from levguard.core._validate import (
+    finite_number,
+    flag,
+    integer_in,
+    non_negative_number,
+    number,
+    positive_number,
+)
+from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator
 from levguard.errors import InputError
 from levguard.kernels.paths import (
     JUMP_DOUBLE_EXPONENTIAL,
@@ -31,59 +40,6 @@ DAYS_PER_YEAR: float = 365.0
 
 _DEFAULT_PATHS = 100_000
 _MAX_SEED = 2**63
-
-
-# --- validation -----------------------------------------------------------------------------
-def _number(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(f"{field} must be a number, was {value!r}")
-    return float(value)
-
-
-def _positive(value: object, field: str) -> float:
-    x = _number(value, field)
-    if not math.isfinite(x) or x <= 0.0:
-        raise InputError(f"{field} must be > 0, was {value!r}")
-    return x
-
-
-def _non_negative(value: object, field: str) -> float:
-    x = _number(value, field)
-    if not math.isfinite(x) or x < 0.0:
-        raise InputError(f"{field} must be >= 0, was {value!r}")
-    return x
-
-
-def _finite(value: object, field: str) -> float:
-    x = _number(value, field)
-    if not math.isfinite(x):
-        raise InputError(f"{field} must be finite, was {value!r}")
-    return x
-
-
-def _integer(value: object, field: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) < hi:
-        raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {value!r}")
-    return int(value)
-
-
-def _flag(value: object, field: str) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise InputError(f"{field} must be True or False, was {value!r}")
-    return bool(value)
-
-
-def _side(side: object) -> int:
-    if isinstance(side, str):
-        key = side.strip().lower()
-        if key in ("long", "short"):
-            return 1 if key == "long" else -1
-    elif not isinstance(side, bool) and isinstance(side, int | float | np.integer | np.floating):
-        if side == 1:
-            return 1
-        if side == -1:
-            return -1
-    raise InputError(f"side must be 'long', 'short', +1 or -1, was {side!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,20 +70,20 @@ class _Jumps:
 def _jumps(prob: _Problem, params: Mapping[str, Any]) -> _Jumps:
     if prob.model == "gbm":
         return _Jumps(JUMP_NONE, 0.0, 0.0, 0.0, 0.0, 0.0)
-    lam = _non_negative(params["lam"], "lam")
+    lam = non_negative_number(params["lam"], "lam")
     if prob.model == "merton":
-        m = _finite(params["jump_mean"], "jump_mean")
-        s = _non_negative(params["jump_std"], "jump_std")
+        m = finite_number(params["jump_mean"], "jump_mean")
+        s = non_negative_number(params["jump_std"], "jump_std")
         # E[e^J - 1] for J ~ N(m, s^2); the mirrored path jumps by -J.
-        return _Jumps(JUMP_NORMAL, lam, prob.sign * m, s, 0.0, math.expm1(m + 0.5 * s * s))
-    p_up = _finite(params["p_up"], "p_up")
+        return _Jumps(JUMP_NORMAL, lam, prob.sign * m, s, 0.0, merton_compensator(m, s))
+    p_up = finite_number(params["p_up"], "p_up")
     if not 0.0 <= p_up <= 1.0:
         raise InputError(f"p_up must be in [0, 1], was {params['p_up']!r}")
-    eta_up = _positive(params["eta_up"], "eta_up")
-    eta_down = _positive(params["eta_down"], "eta_down")
+    eta_up = positive_number(params["eta_up"], "eta_up")
+    eta_down = positive_number(params["eta_down"], "eta_down")
     if eta_up <= 1.0:
         raise InputError(f"eta_up must be > 1 (finite E[exp(jump)]), was {params['eta_up']!r}")
-    kappa = p_up * eta_up / (eta_up - 1.0) + (1.0 - p_up) * eta_down / (eta_down + 1.0) - 1.0
+    kappa = kou_compensator(p_up, eta_up, eta_down)
     if prob.sign > 0:
         return _Jumps(JUMP_DOUBLE_EXPONENTIAL, lam, p_up, eta_up, eta_down, kappa)
     # Mirror: up jumps of -X are the down jumps of X.
@@ -136,7 +92,7 @@ def _jumps(prob: _Problem, params: Mapping[str, Any]) -> _Jumps:
 
 def _log_drift(prob: _Problem, jumps: _Jumps) -> float:
     # Drift of Y = sign * X: nu = mu - sigma^2/2 - lam * kappa keeps E[S_t] = S_0 exp(mu t).
-    return prob.sign * (prob.mu - 0.5 * prob.sigma * prob.sigma - jumps.lam * jumps.kappa)
+    return prob.sign * compensated_drift(prob.mu, prob.sigma, jumps.lam, jumps.kappa)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +119,13 @@ def _garch(params: Mapping[str, Any]) -> _Garch:
     missing = [k for k in keys if src.get(k) is None]
     if missing:
         raise InputError(f"model 'garch_t' needs parameter(s) {', '.join(missing)} (or garch=...); missing")
-    scale = _positive(params.get("scale", 1.0), "scale")
-    omega = _positive(src["omega"], "omega") / (scale * scale)
-    alpha = _non_negative(src["alpha"], "alpha")
-    beta = _non_negative(src["beta"], "beta")
+    scale = positive_number(params.get("scale", 1.0), "scale")
+    omega = positive_number(src["omega"], "omega") / (scale * scale)
+    alpha = non_negative_number(src["alpha"], "alpha")
+    beta = non_negative_number(src["beta"], "beta")
     if alpha + beta > 1.0:
         raise InputError(f"alpha + beta must be <= 1, was {alpha + beta!r}")
-    nu = _number(src["nu"], "nu")
+    nu = number(src["nu"], "nu")
     if not nu > 2.0:
         raise InputError(f"nu must be > 2 (finite variance; inf for normal innovations), was {src['nu']!r}")
     return _Garch(omega, alpha, beta, nu)
@@ -200,7 +156,7 @@ def _seed(params: Mapping[str, Any]) -> int:
     seed = params.get("seed", 0)
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(0, _MAX_SEED))
-    return _integer(seed, "seed", 0, _MAX_SEED)
+    return integer_in(seed, "seed", 0, _MAX_SEED)
 
 
 def _grid(prob: _Problem, params: Mapping[str, Any], native: bool, aligned: bool) -> tuple[int, float, bool, int]:
@@ -210,9 +166,9 @@ def _grid(prob: _Problem, params: Mapping[str, Any], native: bool, aligned: bool
     # ``aligned``: 1/k day with k = ceil(100/T) when T < 100 days, so whole-day horizons fall on
     # the grid).
     bridge_arg = params.get("bridge")
-    bridge = None if bridge_arg is None else _flag(bridge_arg, "bridge")
+    bridge = None if bridge_arg is None else flag(bridge_arg, "bridge")
     step_arg = params.get("step_days")
-    step = None if step_arg is None else _positive(step_arg, "step_days") / DAYS_PER_YEAR
+    step = None if step_arg is None else positive_number(step_arg, "step_days") / DAYS_PER_YEAR
     mon = prob.monitoring_dt
     if mon is not None and bridge:
         raise InputError("bridge must be False with discrete monitoring (monitoring_dt_days is set)")
@@ -248,7 +204,7 @@ def _grid(prob: _Problem, params: Mapping[str, Any], native: bool, aligned: bool
 
 
 def _simulate(prob: _Problem, params: Mapping[str, Any], aligned: bool = False) -> _Sample:
-    n_paths = _integer(params.get("n_paths", _DEFAULT_PATHS), "n_paths", 1, 2**40)
+    n_paths = integer_in(params.get("n_paths", _DEFAULT_PATHS), "n_paths", 1, 2**40)
     seed = _seed(params)
     hit = np.zeros(n_paths, dtype=np.bool_)
     tau = np.full(n_paths, math.inf)
@@ -285,9 +241,9 @@ def _simulate(prob: _Problem, params: Mapping[str, Any], aligned: bool = False) 
         )  # fmt: skip
         return _Sample(tau, n * dt)
     r = _returns(params).copy()
-    block = _integer(params.get("block", 1), "block", 1, 2**31)
-    demean = _flag(params.get("demean", True), "demean")
-    rescale = _flag(params.get("rescale", True), "rescale")
+    block = integer_in(params.get("block", 1), "block", 1, 2**31)
+    demean = flag(params.get("demean", True), "demean")
+    rescale = flag(params.get("rescale", True), "rescale")
     if demean:
         r -= r.mean()
     if rescale:

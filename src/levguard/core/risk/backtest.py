@@ -21,6 +21,7 @@ import numpy.typing as npt
 from scipy.special import bdtr, chdtrc, ndtri, xlog1py, xlogy
 
 from levguard._typing import BoolArray1D, Float64Array, Float64Array1D
+from levguard.core._validate import array_1d
 from levguard.core.risk.var import check_level, standard_t_var_es
 from levguard.errors import InputError
 
@@ -224,11 +225,8 @@ def var_exceptions(losses: npt.ArrayLike, var_forecasts: npt.ArrayLike) -> BoolA
 
 
 def _float_series(values: npt.ArrayLike, name: str) -> Float64Array1D:
-    try:
-        x = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a 1-D array of numbers, was {type(values).__name__}") from None
-    if x.ndim != 1 or x.size == 0:
+    x = array_1d(values, name)
+    if x.size == 0:
         raise InputError(f"{name} must be a non-empty 1-D array, was shape {x.shape}")
     bad = ~np.isfinite(x)
     if bad.any():

@@ -393,6 +393,17 @@ def combine_grid(survival: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
     return out
 
 
+def _prob_args(side: object, distance: object, hours: object) -> tuple[Float64Array1D, Float64Array1D, np.ndarray]:
+    # The arguments of a forecaster's prob(): sides and distances as float64, hours as int64,
+    # broadcast to one length (at least 1).
+    s, d, h = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(side, dtype=np.float64)),
+        np.atleast_1d(np.asarray(distance, dtype=np.float64)),
+        np.atleast_1d(np.asarray(hours, dtype=np.int64)),
+    )
+    return s, d, h
+
+
 @dataclass(frozen=True, slots=True)
 class ExcursionForecaster:
     """The ``excursion`` model fitted at one time: forecasts for any side, distance, horizon.
@@ -416,11 +427,7 @@ class ExcursionForecaster:
 
     def prob(self, side: Float64Array1D, distance: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
         """Return probabilities for sides (+1/-1), distances (fractions) and horizons (hours)."""
-        s, d, h = np.broadcast_arrays(
-            np.atleast_1d(np.asarray(side, dtype=np.float64)),
-            np.atleast_1d(np.asarray(distance, dtype=np.float64)),
-            np.atleast_1d(np.asarray(hours, dtype=np.int64)),
-        )
+        s, d, h = _prob_args(side, distance, hours)
         return excursion_probabilities(self.distributions, np.full(s.shape[0], self.sigma), log_barrier(s, d), h)
 
 
@@ -475,11 +482,7 @@ class GbmForecaster:
 
     def prob(self, side: Float64Array1D, distance: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
         """Return probabilities for sides (+1/-1), distances (fractions) and horizons (hours)."""
-        s, d, h = np.broadcast_arrays(
-            np.atleast_1d(np.asarray(side, dtype=np.float64)),
-            np.atleast_1d(np.asarray(distance, dtype=np.float64)),
-            np.atleast_1d(np.asarray(hours, dtype=np.int64)),
-        )
+        s, d, h = _prob_args(side, distance, hours)
         out = np.empty(s.shape[0])
         for i in range(s.shape[0]):
             if d[i] <= 0.0:

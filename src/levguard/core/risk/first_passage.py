@@ -7,6 +7,9 @@ does that mapping.  Times are in years; rates are per year.
 
 Contents:
 
+* :func:`merton_compensator`, :func:`kou_compensator`, :func:`compensated_drift` - the jump
+  compensator ``kappa = E[e^J - 1]`` and the log drift that keeps ``E[S_t] = S_0 exp(mu t)``
+  (shared with the cascade simulator's price paths, :mod:`levguard.sim.paths`).
 * :func:`gbm_hit_prob` - reflection-principle closed form for Brownian motion with drift.
 * :func:`bgk_barrier` - the Broadie-Glasserman-Kou continuity correction for discrete
   monitoring.
@@ -31,11 +34,14 @@ __all__ = [
     "BGK_BETA",
     "GS_TERMS",
     "bgk_barrier",
+    "compensated_drift",
     "gaver_stehfest",
     "gbm_hit_laplace",
     "gbm_hit_prob",
+    "kou_compensator",
     "kou_hit_laplace",
     "kou_hit_prob",
+    "merton_compensator",
     "stehfest_weights",
 ]
 
@@ -45,6 +51,37 @@ Glasserman and Kou 1997)."""
 
 GS_TERMS: int = 16
 """Default number of Gaver-Stehfest terms in float64 (see :func:`gaver_stehfest`)."""
+
+
+def merton_compensator(jump_mean: float, jump_std: float) -> float:
+    """Return ``kappa = E[e^J - 1] = exp(jump_mean + jump_std**2 / 2) - 1`` for ``J ~ N(jump_mean, jump_std**2)``.
+
+    Notes
+    -----
+    Merton (1976), J. Financial Economics 3: the compensator of the jump part of
+    ``dS/S = (mu - lam kappa) dt + sigma dW + (e^J - 1) dN``.
+    """
+    return math.expm1(jump_mean + 0.5 * jump_std * jump_std)
+
+
+def kou_compensator(p_up: float, eta_up: float, eta_down: float) -> float:
+    """Return ``kappa = E[e^Y - 1]`` of Kou's double-exponential log jump ``Y`` (``eta_up > 1``).
+
+    Notes
+    -----
+    Kou (2002), Management Science 48(8): ``kappa = p eta_up / (eta_up - 1) +
+    (1 - p) eta_down / (eta_down + 1) - 1``.
+    """
+    return p_up * eta_up / (eta_up - 1.0) + (1.0 - p_up) * eta_down / (eta_down + 1.0) - 1.0
+
+
+def compensated_drift(mu: float, sigma: float, lam: float, kappa: float) -> float:
+    """Return the log-price drift ``nu = mu - sigma**2 / 2 - lam kappa`` per year.
+
+    With it ``E[S_t] = S_0 exp(mu t)`` for a jump diffusion of volatility ``sigma``, jump
+    intensity ``lam`` and compensator ``kappa`` (``lam = 0``: GBM's ``mu - sigma**2 / 2``).
+    """
+    return mu - 0.5 * sigma * sigma - lam * kappa
 
 
 def gbm_hit_prob(barrier: float, nu: float, sigma: float, t: float) -> float:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from levguard._typing import Float64Array1D
-from levguard.core.risk._liquidation_models import _side
+from levguard.core._validate import side_sign
 from levguard.core.risk.excursion import (
     HORIZON_GRID_HOURS,
     ExcursionDistribution,
@@ -230,7 +230,7 @@ def parse_sides(side: object) -> Float64Array1D:
         raise InputError(f"side must be a scalar or one-dimensional, had shape {arr.shape}")
     out = np.empty(arr.shape[0], dtype=np.float64)
     for i, s in enumerate(arr):
-        out[i] = float(_side(s))
+        out[i] = float(side_sign(s))
     return out
 
 

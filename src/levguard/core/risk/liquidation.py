@@ -43,16 +43,12 @@ import numpy as np
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
+from levguard.core._validate import finite_number, integer_in, number, positive_number, side_sign
 from levguard.core.risk._liquidation_models import (
     DAYS_PER_YEAR,
-    _finite,
-    _integer,
     _jumps,
     _log_drift,
-    _number,
-    _positive,
     _Problem,
-    _side,
     _simulate,
 )
 from levguard.core.risk.first_passage import (
@@ -149,15 +145,17 @@ def _problem(
     monitoring_dt_days: object,
     model: object,
 ) -> _Problem:
-    sign = _side(side)
-    s0 = _positive(price, "price")
-    vol = _positive(sigma, "sigma")
-    horizon = _positive(horizon_days, "horizon_days") / DAYS_PER_YEAR
-    drift = _finite(mu, "mu")
-    mon = None if monitoring_dt_days is None else _positive(monitoring_dt_days, "monitoring_dt_days") / DAYS_PER_YEAR
+    sign = side_sign(side)
+    s0 = positive_number(price, "price")
+    vol = positive_number(sigma, "sigma")
+    horizon = positive_number(horizon_days, "horizon_days") / DAYS_PER_YEAR
+    drift = finite_number(mu, "mu")
+    mon = None
+    if monitoring_dt_days is not None:
+        mon = positive_number(monitoring_dt_days, "monitoring_dt_days") / DAYS_PER_YEAR
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"model must be one of {', '.join(MODELS)}; was {model!r}")
-    lp = math.nan if liq_price is None else _number(liq_price, "liq_price")
+    lp = math.nan if liq_price is None else number(liq_price, "liq_price")
     if not math.isfinite(lp) or lp <= 0.0:
         return _Problem(sign, "none", -math.inf, vol, drift, horizon, mon, model)
     if (sign > 0 and s0 <= lp) or (sign < 0 and s0 >= lp):
@@ -215,7 +213,7 @@ def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
             return float(quad(cdf_gbm, 0.0, t, limit=200, epsabs=1e-13, epsrel=1e-11)[0])
 
         return _Analytic(cdf_gbm, integral_gbm, horizon, "closed_form")
-    n_terms = _integer(params.get("gs_terms", GS_TERMS), "gs_terms", 2, 41)
+    n_terms = integer_in(params.get("gs_terms", GS_TERMS), "gs_terms", 2, 41)
     if n_terms % 2:
         raise InputError(f"gs_terms must be even, was {n_terms!r}")
     lam, p_up, eta_up, eta_down = jumps.lam, jumps.j1, jumps.j2, jumps.j3
@@ -381,7 +379,7 @@ def prob_liquidation_curve(
     step.
     """
     try:
-        hs = tuple(_positive(h, "horizons_days") for h in horizons_days)
+        hs = tuple(positive_number(h, "horizons_days") for h in horizons_days)
     except TypeError:
         raise InputError(f"horizons_days must be a sequence of numbers, was {horizons_days!r}") from None
     if not hs:
@@ -406,7 +404,7 @@ def prob_liquidation_curve(
 
 
 def _levels(quantile_levels: Sequence[float]) -> tuple[float, ...]:
-    out = tuple(_number(q, "quantile_levels") for q in quantile_levels)
+    out = tuple(number(q, "quantile_levels") for q in quantile_levels)
     for q in out:
         if not 0.0 < q < 1.0:
             raise InputError(f"quantile_levels must lie in (0, 1), was {q!r}")

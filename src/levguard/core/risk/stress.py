@@ -118,87 +118,44 @@ _BINANCE = (
     "measure_shock) and funding (data.binance.vision)"
 )
 
+
+def _historical(name: str, date: str, move: float, funding_rate: float, vol_shock: float, vol_source: str) -> Scenario:
+    # One crash of the table below: three funding settlements at the crash day's rate.
+    return Scenario(
+        name,
+        move,
+        vol_shock=vol_shock,
+        funding_rate=funding_rate,
+        funding_intervals=3,
+        kind="historical",
+        date=date,
+        source=f"{_BINANCE}; vol: {vol_source}",
+    )
+
+
+def _estimated(name: str, date: str, move: float, funding_rate: float, rv_jump: float) -> Scenario:
+    # Before DVOL: the vol shock is the realized-vol jump scaled by IMPLIED_TO_REALIZED.
+    vol_shock = round(rv_jump * IMPLIED_TO_REALIZED, 4)
+    return _historical(
+        name, date, move, funding_rate, vol_shock, f"estimate (realized-vol jump {rv_jump} x {IMPLIED_TO_REALIZED})"
+    )
+
+
+def _measured(name: str, date: str, move: float, funding_rate: float, vol_shock: float, dvol: str) -> Scenario:
+    # With DVOL: the vol shock is the measured rise of the index (``dvol`` "before -> after").
+    return _historical(name, date, move, funding_rate, vol_shock, f"{_DVOL}, {dvol}")
+
+
 NAMED_SCENARIOS: tuple[Scenario, ...] = (
-    Scenario(
-        "black-thursday",
-        -0.5098,
-        vol_shock=round(4.817 * IMPLIED_TO_REALIZED, 4),
-        funding_rate=-0.003,
-        funding_intervals=3,
-        kind="historical",
-        date="2020-03-12",
-        source=f"{_BINANCE}; vol: estimate (realized-vol jump 4.817 x 0.2415)",
-    ),
-    Scenario(
-        "china-ban",
-        -0.3296,
-        vol_shock=round(2.325 * IMPLIED_TO_REALIZED, 4),
-        funding_rate=-0.000897,
-        funding_intervals=3,
-        kind="historical",
-        date="2021-05-19",
-        source=f"{_BINANCE}; vol: estimate (realized-vol jump 2.325 x 0.2415)",
-    ),
-    Scenario(
-        "dec-2021-weekend",
-        -0.2469,
-        vol_shock=round(0.907 * IMPLIED_TO_REALIZED, 4),
-        funding_rate=0.000029,
-        funding_intervals=3,
-        kind="historical",
-        date="2021-12-04",
-        source=f"{_BINANCE}; vol: estimate (realized-vol jump 0.907 x 0.2415)",
-    ),
-    Scenario(
-        "luna",
-        -0.1679,
-        vol_shock=round(1.191 * IMPLIED_TO_REALIZED, 4),
-        funding_rate=-0.00042,
-        funding_intervals=3,
-        kind="historical",
-        date="2022-05-12",
-        source=f"{_BINANCE}; vol: estimate (realized-vol jump 1.191 x 0.2415)",
-    ),
-    Scenario(
-        "celsius",
-        -0.2123,
-        vol_shock=round(0.611 * IMPLIED_TO_REALIZED, 4),
-        funding_rate=-0.0001,
-        funding_intervals=3,
-        kind="historical",
-        date="2022-06-13",
-        source=f"{_BINANCE}; vol: estimate (realized-vol jump 0.611 x 0.2415)",
-    ),
-    Scenario(
-        "ftx",
-        -0.1842,
-        vol_shock=0.5524,
-        funding_rate=-0.001192,
-        funding_intervals=3,
-        kind="historical",
-        date="2022-11-08",
-        source=f"{_BINANCE}; vol: {_DVOL}, 59.48 -> 114.72",
-    ),
-    Scenario(
-        "yen-carry",
-        -0.1965,
-        vol_shock=0.0695,
-        funding_rate=-0.000028,
-        funding_intervals=3,
-        kind="historical",
-        date="2024-08-05",
-        source=f"{_BINANCE}; vol: {_DVOL}, 56.13 -> 63.08",
-    ),
-    Scenario(
-        "oct-2025-liquidations",
-        -0.1681,
-        vol_shock=0.0642,
-        funding_rate=-0.000109,
-        funding_intervals=3,
-        kind="historical",
-        date="2025-10-10",
-        source=f"{_BINANCE}; vol: {_DVOL}, 39.73 -> 46.15",
-    ),
+    # name, date, 24 h move, funding rate per interval, realized-vol jump or DVOL rise
+    _estimated("black-thursday", "2020-03-12", -0.5098, -0.003, 4.817),
+    _estimated("china-ban", "2021-05-19", -0.3296, -0.000897, 2.325),
+    _estimated("dec-2021-weekend", "2021-12-04", -0.2469, 0.000029, 0.907),
+    _estimated("luna", "2022-05-12", -0.1679, -0.00042, 1.191),
+    _estimated("celsius", "2022-06-13", -0.2123, -0.0001, 0.611),
+    _measured("ftx", "2022-11-08", -0.1842, -0.001192, 0.5524, "59.48 -> 114.72"),
+    _measured("yen-carry", "2024-08-05", -0.1965, -0.000028, 0.0695, "56.13 -> 63.08"),
+    _measured("oct-2025-liquidations", "2025-10-10", -0.1681, -0.000109, 0.0642, "39.73 -> 46.15"),
 )
 
 

@@ -28,7 +28,7 @@ from scipy import stats
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard._typing import Float64Array, Float64Array1D
-from levguard.core._validate import finite, positive
+from levguard.core._validate import array_1d, finite, positive
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
 
@@ -127,12 +127,7 @@ def _losses(sample: npt.ArrayLike, kind: SampleKind, name: str = "sample") -> Fl
     """Validate a 1-D finite sample and return it as losses (``-pnl`` for P&L)."""
     if kind not in ("loss", "pnl"):
         raise InputError(f"kind must be 'loss' or 'pnl', was {kind!r}")
-    try:
-        x = np.asarray(sample, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a 1-D array of numbers, was {type(sample).__name__}") from None
-    if x.ndim != 1:
-        raise InputError(f"{name} must be 1-D, was shape {x.shape}")
+    x = array_1d(sample, name)
     if x.size == 0:
         raise InputError(f"{name} must not be empty, was size 0")
     bad = ~np.isfinite(x)

@@ -29,6 +29,7 @@ from typing import overload
 import numpy as np
 
 from levguard._typing import Float64Array1D
+from levguard.core._validate import array_1d
 from levguard.errors import InputError
 from levguard.kernels.vol import ewma_nb, rolling_mean_nb, rolling_var_nb
 
@@ -72,17 +73,6 @@ _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 # --------------------------------------------------------------------------- validation helpers
 
 
-def _array(values: object, name: str) -> Float64Array1D:
-    # A contiguous 1-D float64 copy-or-view of the argument.
-    try:
-        arr = np.ascontiguousarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a 1-D array of numbers, was {values!r}") from None
-    if arr.ndim != 1:
-        raise InputError(f"{name} must be 1-D, was an array of shape {arr.shape}")
-    return arr
-
-
 def _finite(arr: Float64Array1D, name: str) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -92,7 +82,7 @@ def _finite(arr: Float64Array1D, name: str) -> None:
 
 def _prices(values: object, name: str) -> Float64Array1D:
     # Finite, strictly positive prices.
-    arr = _array(values, name)
+    arr = array_1d(values, name)
     _finite(arr, name)
     bad = arr <= 0.0
     if bad.any():
@@ -471,7 +461,7 @@ def ewma_variance(returns: object, lam: float = RISKMETRICS_LAMBDA, seed_var: fl
     J.P. Morgan/Reuters (1996), RiskMetrics Technical Document, 4th ed.:
     ``sigma^2_{t+1|t} = lam sigma^2_{t|t-1} + (1 - lam) r_t^2`` (zero mean).
     """
-    r = _array(returns, "returns")
+    r = array_1d(returns, "returns")
     _finite(r, "returns")
     _min_length(r, "returns", 1, "one return")
     lam_f = _check_lam(lam)
@@ -638,7 +628,7 @@ def annualise(var_per_bar: float | Float64Array1D, periods_per_year: float) -> f
         if v < 0.0:
             raise InputError(f"var_per_bar must be >= 0, was {var_per_bar!r}")
         return math.sqrt(v * float(ppy))
-    arr = _array(var_per_bar, "var_per_bar")
+    arr = array_1d(var_per_bar, "var_per_bar")
     bad = arr < 0.0
     if bad.any():
         i = int(np.argmax(bad))

@@ -219,14 +219,20 @@ def _no_rates(position: Position) -> Rates | None:
     return None
 
 
-def _unit_size(symbol: str) -> float:
-    del symbol
-    return 1.0
+@dataclass(frozen=True)
+class SymbolConstant:
+    """A per-symbol venue property that is the same for every symbol (``f(symbol) = value``).
 
+    For :class:`VenueModel`'s ``contract_size`` and ``min_notional`` where a venue publishes one
+    number: ``min_notional=SymbolConstant(5.0)``.
+    """
 
-def _no_min_notional(symbol: str) -> float:
-    del symbol
-    return 0.0
+    value: float
+
+    def __call__(self, symbol: str) -> float:
+        """Return :attr:`value` whatever ``symbol`` is."""
+        del symbol
+        return self.value
 
 
 def _empty_tiers() -> Mapping[str, TierTable]:
@@ -288,11 +294,11 @@ class VenueModel:
     default_taker_fee: float = 0.0
     builtin_tiers: Mapping[str, TierTable] = field(default_factory=_empty_tiers)
     rates: Callable[[Position], Rates | None] = _no_rates
-    contract_size: Callable[[str], float] = _unit_size
+    contract_size: Callable[[str], float] = SymbolConstant(1.0)
     tier_key: Callable[[str], str] = symbol_key
     rate_based: bool = False
     liquidation: LiquidationRule = GENERIC_LIQUIDATION
-    min_notional: Callable[[str], float] = _no_min_notional
+    min_notional: Callable[[str], float] = SymbolConstant(0.0)
     min_notional_source: str = ""
 
     def taker_fee(self, position: Position) -> float:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, VenueModel, symbol_key
+from levguard.core.rules.base import LiquidationRule, SymbolConstant, VenueModel, symbol_key
 from levguard.core.tiers import TierTable
 
 SNAPSHOT_DATE = "2024-10-24"
@@ -112,11 +112,6 @@ LIQUIDATION = LiquidationRule(
 MIN_NOTIONAL_SOURCE = "binance.com/en/support/faq/360033161972 (USDⓈ-M: 5 USDT; COIN-M: one contract)"
 
 
-def _usdm_min_notional(symbol: str) -> float:
-    del symbol
-    return 5.0
-
-
 USDM = VenueModel(
     name="binance-usdm",
     title="Binance USDⓈ-M futures",
@@ -125,7 +120,7 @@ USDM = VenueModel(
     source="binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93",
     builtin_tiers=BUILTIN_TIERS,
     liquidation=LIQUIDATION,
-    min_notional=_usdm_min_notional,
+    min_notional=SymbolConstant(5.0),
     min_notional_source=MIN_NOTIONAL_SOURCE,
 )
 

@@ -36,7 +36,7 @@ Sources
 from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
+from levguard.core.rules.base import LiquidationRule, MMBasis, SymbolConstant, VenueModel
 
 LIQUIDATION = LiquidationRule(
     kind="takeover",
@@ -59,11 +59,6 @@ LIQUIDATION = LiquidationRule(
 """Bybit: risk-limit step-down, then takeover at the bankruptcy price."""
 
 
-def _one_usd(symbol: str) -> float:
-    del symbol
-    return 1.0
-
-
 LINEAR = VenueModel(
     name="bybit-linear",
     title="Bybit USDT perpetual (linear)",
@@ -84,6 +79,6 @@ INVERSE = VenueModel(
     bankruptcy_close_fee=True,
     default_taker_fee=0.00075,
     liquidation=LIQUIDATION,
-    min_notional=_one_usd,
+    min_notional=SymbolConstant(1.0),
     min_notional_source="Bybit inverse perpetual contract specification: minimum order 1 USD per contract",
 )

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
-from levguard.core.rules.base import LiquidationRule, Rates, VenueModel
+from levguard.core.rules.base import LiquidationRule, Rates, SymbolConstant, VenueModel
 from levguard.core.symbols import base_asset
 from levguard.errors import InputError
 
@@ -90,11 +90,6 @@ LIQUIDATION = LiquidationRule(
 """Deribit: incremental liquidation with a liquidation fee; the trader keeps the rest."""
 
 
-def _ten_usd(symbol: str) -> float:
-    del symbol
-    return 10.0
-
-
 DERIBIT = VenueModel(
     name="deribit",
     title="Deribit linear (USDC) perpetual, standard margin",
@@ -104,7 +99,7 @@ DERIBIT = VenueModel(
     rate_based=True,
     rates=deribit_rates,
     liquidation=LIQUIDATION,
-    min_notional=_ten_usd,
+    min_notional=SymbolConstant(10.0),
     min_notional_source=(
         "deribit.com/docs/contract-specifications: contract size US $10 (the inverse contracts; the linear "
         "USDC perpetual's minimum amount is not in our sources)"

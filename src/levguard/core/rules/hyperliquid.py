@@ -27,7 +27,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, VenueModel
+from levguard.core.rules.base import LiquidationRule, SymbolConstant, VenueModel
 from levguard.core.symbols import base_asset
 from levguard.core.tiers import TierTable
 
@@ -87,11 +87,6 @@ LIQUIDATION = LiquidationRule(
 """Hyperliquid: book liquidation (remainder kept), 20 % slices above 100k USDC, backstop below 2/3 MM."""
 
 
-def _ten_usdc(symbol: str) -> float:
-    del symbol
-    return 10.0
-
-
 HYPERLIQUID = VenueModel(
     name="hyperliquid",
     title="Hyperliquid perpetuals",
@@ -101,6 +96,6 @@ HYPERLIQUID = VenueModel(
     builtin_tiers=BUILTIN_TIERS,
     tier_key=coin_key,
     liquidation=LIQUIDATION,
-    min_notional=_ten_usdc,
+    min_notional=SymbolConstant(10.0),
     min_notional_source="minimum order value 10 USDC (third-party Hyperliquid API guides)",
 )

@@ -17,6 +17,7 @@ import numpy as np
 
 from levguard._typing import Float64Array1D
 from levguard.core._validate import finite, positive
+from levguard.core.instruments import Instrument
 from levguard.core.margin import evaluate, instrument_for, resolve_tiers
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.risk.excursion import ExcursionForecaster, GbmForecaster
@@ -357,18 +358,7 @@ class LiquidationBudget:
         inst = instrument_for(model, ctx.symbol)
         notional = leverage * equity
         q = notional * price if inst.inverse else notional / price
-        pos = Position(
-            inst,
-            ctx.side * q / inst.contract_size,
-            price,
-            price,
-            MarginMode.ISOLATED,
-            isolated_margin=equity,
-            tiers=ctx.tiers
-            if ctx.tiers is not None
-            else (TierTable.fixed_rate(ctx.mmr) if ctx.mmr is not None else None),
-            taker_fee_rate=ctx.taker_fee_rate if ctx.taker_fee_rate > 0 else None,
-        )
+        pos = _isolated_position(ctx, inst, ctx.side * q / inst.contract_size, price, equity)
         return evaluate(Account(ctx.venue, 0.0, (pos,)), model).positions[0].liquidation_price
 
     def drift(self, ctx: MarketContext) -> float:
@@ -452,18 +442,7 @@ class LiquidationBudget:
         try:
             model = get_venue(ctx.venue)
             inst = instrument_for(model, ctx.symbol)
-            probe = Position(
-                inst,
-                float(ctx.side),
-                price,
-                price,
-                MarginMode.ISOLATED,
-                isolated_margin=equity,
-                tiers=ctx.tiers
-                if ctx.tiers is not None
-                else (TierTable.fixed_rate(ctx.mmr) if ctx.mmr is not None else None),
-                taker_fee_rate=ctx.taker_fee_rate if ctx.taker_fee_rate > 0 else None,
-            )
+            probe = _isolated_position(ctx, inst, float(ctx.side), price, equity)
             if model.rate_based or (probe.tiers is None and model.rates(probe) is not None):
                 return None
             taker = model.taker_fee(probe)
@@ -670,6 +649,22 @@ class LiquidationBudget:
                 hi = lo
             out[t] = hi
         return out
+
+
+def _isolated_position(ctx: MarketContext, inst: Instrument, qty: float, price: float, equity: float) -> Position:
+    # An isolated position of the context's market opened at ``price`` with margin ``equity``:
+    # the context's tiers, else a fixed mmr, else the venue's own; its taker fee when > 0.
+    tiers = ctx.tiers if ctx.tiers is not None else (TierTable.fixed_rate(ctx.mmr) if ctx.mmr is not None else None)
+    return Position(
+        inst,
+        qty,
+        price,
+        price,
+        MarginMode.ISOLATED,
+        isolated_margin=equity,
+        tiers=tiers,
+        taker_fee_rate=ctx.taker_fee_rate if ctx.taker_fee_rate > 0 else None,
+    )
 
 
 def _pos_finite(x: float) -> bool:

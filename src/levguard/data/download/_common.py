@@ -90,6 +90,21 @@ def to_ns(value: object, name: str = "time") -> int:
     return ns
 
 
+def time_range(start: object, end: object, now: int) -> tuple[int, int]:
+    """Return the half-open download range ``[start, end)`` in ns (``end`` None: ``now``).
+
+    Raises
+    ------
+    InputError
+        A bound :func:`to_ns` refuses, or ``end`` not after ``start``.
+    """
+    start_ns = to_ns(start, "start")
+    end_ns = now if end is None else to_ns(end, "end")
+    if end_ns <= start_ns:
+        raise InputError(f"end must be after start, was start={start!r} end={end!r}")
+    return start_ns, end_ns
+
+
 def _utc(ns: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.UTC)
 

@@ -50,7 +50,7 @@ from levguard.data.download._common import (
     normalize_kind,
     now_ns,
     sorted_unique,
-    to_ns,
+    time_range,
 )
 from levguard.data.download.http import HttpClient, RateLimiter, part_path
 from levguard.data.frames import make_funding_frame, make_ohlcv_frame
@@ -385,10 +385,7 @@ class BinanceArchive:
         symbol = _check_symbol(symbol)
         interval = "" if kind == "funding" else _check_interval(interval)
         now = self._clock()
-        start_ns = to_ns(start, "start")
-        end_ns = now if end is None else to_ns(end, "end")
-        if end_ns <= start_ns:
-            raise InputError(f"end must be after start, was start={start!r} end={end!r}")
+        start_ns, end_ns = time_range(start, end, now)
         items, notes = self._plan(kind, symbol, interval, start_ns, end_ns, now)
         used: list[CacheEntry] = []
         fetched: list[str] = []

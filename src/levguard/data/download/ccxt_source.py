@@ -45,7 +45,7 @@ from levguard.data.download._common import (
     normalize_kind,
     now_ns,
     sorted_unique,
-    to_ns,
+    time_range,
 )
 from levguard.data.download.http import RetryPolicy
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, ns_to_interval
@@ -273,10 +273,7 @@ class CcxtSource:
         kind = normalize_kind(kind)
         interval = "" if kind == "funding" else self._check_interval(interval)
         now = self._clock()
-        start_ns = to_ns(start, "start")
-        end_ns = now if end is None else to_ns(end, "end")
-        if end_ns <= start_ns:
-            raise InputError(f"end must be after start, was start={start!r} end={end!r}")
+        start_ns, end_ns = time_range(start, end, now)
         # Candles are stored once closed: open times before the start of the current bar.
         cut = now - now % interval_to_ns(interval) if interval else now
         months = list(iter_months(start_ns, end_ns))

@@ -1,0 +1,76 @@
+"""The helpers issue 15 made shared: one validator, one compensator, one constant per symbol."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from levguard.core import validate
+from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator
+from levguard.core.rules import get_venue
+from levguard.core.rules.base import SymbolConstant
+from levguard.data.download._common import time_range
+from levguard.errors import InputError
+
+
+def test_public_validate_is_the_private_module() -> None:
+    from levguard.core import _validate
+
+    for name in validate.__all__:
+        assert getattr(validate, name) is getattr(_validate, name)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: validate.number("1", "x"), "x must be a number"),
+        (lambda: validate.number(True, "x"), "x must be a number"),
+        (lambda: validate.positive_number(0.0, "x"), "x must be > 0"),
+        (lambda: validate.non_negative_number(-1.0, "x"), "x must be >= 0"),
+        (lambda: validate.finite_number(math.inf, "x"), "x must be finite"),
+        (lambda: validate.integer_in(5, "n", 0, 5), r"n must be an integer in \[0, 5\)"),
+        (lambda: validate.flag(1, "f"), "f must be True or False"),
+        (lambda: validate.side_sign("up"), "side must be 'long', 'short', \\+1 or -1"),
+        (lambda: validate.array_1d([[1.0]], "a"), "a must be 1-D, was an array of shape"),
+        (lambda: validate.array_1d(["x"], "a"), "a must be a 1-D array of numbers"),
+    ],
+)
+def test_strict_validators_name_field_and_value(call: object, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        call()  # type: ignore[operator]
+
+
+def test_strict_validators_accept_numpy_scalars() -> None:
+    assert validate.positive_number(np.float32(2.0), "x") == 2.0
+    assert validate.integer_in(np.int64(3), "n", 0, 5) == 3
+    assert validate.flag(np.bool_(True), "f") is True
+    assert (validate.side_sign(" Short "), validate.side_sign(1.0)) == (-1, 1)
+    a = np.arange(3.0)
+    assert validate.array_1d(a, "a") is a
+
+
+def test_compensators_are_the_textbook_formulas() -> None:
+    m, s = -0.02, 0.05
+    assert merton_compensator(m, s) == math.expm1(m + 0.5 * s * s)
+    p, up, down = 0.4, 20.0, 15.0
+    assert kou_compensator(p, up, down) == pytest.approx(p * up / (up - 1) + (1 - p) * down / (down + 1) - 1, abs=0)
+    assert compensated_drift(0.1, 0.8, 0.0, 123.0) == 0.1 - 0.5 * 0.8 * 0.8
+
+
+def test_symbol_constant_is_a_picklable_value() -> None:
+    five = SymbolConstant(5.0)
+    assert five("BTCUSDT") == five("ETHUSDT") == 5.0
+    assert pickle.loads(pickle.dumps(five)) == five
+    assert get_venue("binance-usdm").min_notional("BTCUSDT") == 5.0
+    assert get_venue("hyperliquid").min_notional("BTC") == 10.0
+    assert get_venue("gate").min_notional("BTC_USDT") == 0.0
+    assert get_venue("gate").contract_size("BTC_USDT") == 1.0
+
+
+def test_time_range_defaults_to_now_and_refuses_an_empty_range() -> None:
+    assert time_range("2024-01-01", None, 2**62) == (1_704_067_200_000_000_000, 2**62)
+    with pytest.raises(InputError, match="end must be after start"):
+        time_range("2024-01-02", "2024-01-01", 0)
