@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import settings
-
-import levguard
 
 # CI runs the property tests on a fixed sequence of examples (reproducible, never red by a new
 # random draw); `make test` on a workstation explores new examples on every run.
@@ -18,16 +15,6 @@ if os.environ.get("LEVGUARD_HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["LEVGUARD_HYPOTHESIS_PROFILE"])
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def evaluate(**spec: Any) -> levguard.AccountReport:
-    """Evaluate an account spec given as keyword arguments."""
-    return levguard.evaluate_account(spec)
-
-
-def one(venue: str, wallet: float = 0.0, mode: str = "cross", **position: Any) -> levguard.PositionReport:
-    """Evaluate a one-position account and return its position report."""
-    return evaluate(venue=venue, wallet_balance=wallet, margin_mode=mode, positions=[position]).positions[0]
 
 
 @pytest.fixture(scope="session", autouse=True)

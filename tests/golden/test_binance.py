@@ -9,8 +9,8 @@ ceccfcfb4e3a45e3b48b0b1bb1a8ae46), its cross "calc example" as asserted by freqt
 from __future__ import annotations
 
 import pytest
+from golden_helpers import evaluate, one
 
-from conftest import evaluate, one
 from levguard import TierTable
 from levguard.core.rules.binance import BUILTIN_TIERS
 from levguard.core.tiers import continuity_amounts

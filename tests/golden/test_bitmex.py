@@ -8,8 +8,8 @@ bitmex.com/app/autoDeleveraging (ranking formula).
 from __future__ import annotations
 
 import pytest
+from golden_helpers import one
 
-from conftest import one
 from levguard.core.rules.bitmex import adl_allocate, adl_queue, adl_ranking
 
 

@@ -9,8 +9,7 @@ Bybit help "bankruptcy price" (1 BTC long @ 10,000, 50x -> 9,800); help.bybit.co
 from __future__ import annotations
 
 import pytest
-
-from conftest import one
+from golden_helpers import one
 
 
 def test_usdt_isolated_example_1() -> None:

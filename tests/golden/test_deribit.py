@@ -7,8 +7,7 @@ at BTC 100,000 and SOL 200 USDC: the article's USDC amounts imply those prices).
 from __future__ import annotations
 
 import pytest
-
-from conftest import one
+from golden_helpers import one
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from golden_helpers import one
 
-from conftest import one
 from levguard.core.rules.dydx import (
     bankruptcy_quote_quantums,
     fillable_price,

@@ -10,8 +10,8 @@ Docs: hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations and /margin-t
 from __future__ import annotations
 
 import pytest
+from golden_helpers import one
 
-from conftest import one
 from levguard.core.rules.hyperliquid import BUILTIN_TIERS
 
 MAX_LEV = {"BTC": 50, "ETH": 50, "SOL": 20, "DOGE": 20, "XYZ-AAPL": 10, "XYZ-GOOGL": 10, "XYZ-TSLA": 10}

@@ -8,8 +8,7 @@ Gate support formula LP = (EP -/+ Margin/Size) / [1 -/+ (MMR + Taker)].
 from __future__ import annotations
 
 import pytest
-
-from conftest import one
+from golden_helpers import one
 
 ROWS = [
     # (is_short, exchange, leverage, open_rate, amount, expected)

@@ -4,8 +4,7 @@ horizon of P(liq) per position, the state thresholds (issue 16)."""
 from __future__ import annotations
 
 import pytest
-
-from conftest import ACCOUNT, OTHER, Service
+from service_helpers import ACCOUNT, OTHER, Service
 
 
 def test_accounts_carry_their_balances(service: Service) -> None:

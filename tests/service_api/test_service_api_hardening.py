@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from service_helpers import ACCOUNT, OTHER, Service, _service
 
-from conftest import ACCOUNT, OTHER, Service, _service
 from levguard.errors import InputError
 from levguard.service.app import create_app
 from levguard.service.middleware import DASHBOARD_CSP, DEFAULT_CSP

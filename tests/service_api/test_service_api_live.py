@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 import pytest
+from service_helpers import ACCOUNT, Service
 
 import levguard
-from conftest import ACCOUNT, Service
 
 SPEC: dict[str, Any] = {
     "venue": "binance-usdm",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from conftest import ACCOUNT, OTHER, Service
+from service_helpers import ACCOUNT, OTHER, Service
 
 READ_ROUTES = [
     "/api/status",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ACCOUNT, OTHER, Service
+from service_helpers import ACCOUNT, OTHER, Service
 
 SHOCK = {"symbol": "BTCUSDT", "drop": 0.2, "ticks": 5}
 WRITES: list[tuple[str, str, dict[str, Any]]] = [
