@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from bt_engine_helpers import random_frame
@@ -10,6 +12,17 @@ from levguard.core.rules import get_venue
 from levguard.kernels import backtest as kb
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels.backtest_records import (
+    CONFIG_DTYPE,
+    INST_DTYPE,
+    ContractKind,
+    Execution,
+    MarginMode,
+    account_out,
+    market_of,
+    positions_out,
+    tiers_of,
+)
 
 N = 400
 
@@ -33,7 +46,7 @@ def _inputs(
     rng = np.random.default_rng(3)
     direction = np.sign(np.sin(np.arange(N)[:, None] / np.array([15.0, 9.0, 20.0]))).astype(float)
     lev = rng.uniform(0.0, 40.0, (N, 3))
-    tiers = np.array(
+    tier_rows = np.array(
         [
             [50_000.0, 0.004, 0.0, 125.0],
             [600_000.0, 0.005, 50.0, 50.0],
@@ -43,62 +56,72 @@ def _inputs(
             [np.inf, 0.0, 0.0, 1.0],
         ]
     )
-    inst = np.zeros((3, kb.N_INST))
-    inst[:, kb.INST_KIND] = [kb.LINEAR, kb.INVERSE, kb.SPOT]
-    inst[:, kb.INST_WEIGHT] = [0.4, 0.3, 0.3]
-    inst[:, kb.INST_TAKER] = 0.0005
-    inst[:, kb.INST_MAKER] = 0.0002
-    inst[:, kb.INST_LIQ_FEE] = 0.005
-    inst[:2, kb.INST_FEE_IN_MM] = 0.0005 if mm_at_entry else 0.0
-    inst[:2, kb.INST_MM_AT_ENTRY] = float(mm_at_entry)
-    inst[:, kb.INST_TIER_START] = [0, 3, 5]
-    inst[:, kb.INST_TIER_STOP] = [3, 5, 6]
-    cfg = np.zeros(kb.N_CFG)
-    cfg[kb.CFG_INITIAL_EQUITY] = 10_000.0
-    cfg[kb.CFG_MARGIN_MODE] = mode
-    cfg[kb.CFG_SLIP_BPS] = 2.0
-    cfg[kb.CFG_IMPACT] = 0.1
-    cfg[kb.CFG_BAND] = 0.1
-    cfg[kb.CFG_MIN_TRADE] = 10.0
-    cfg[kb.CFG_MAX_STEP] = 5.0
-    cfg[kb.CFG_STOP_LOSS] = 0.04 if stops else 0.0
-    cfg[kb.CFG_TAKE_PROFIT] = 0.06 if stops else 0.0
-    cfg[kb.CFG_LIQUIDATION_FIRST] = float(liq_first)
-    cfg[kb.CFG_COOLDOWN] = 3
-    cfg[kb.CFG_EXECUTION] = execution
-    cfg[kb.CFG_LIMIT_OFFSET] = 1e-4
-    cfg[kb.CFG_CHECK_IM] = 1.0
+    tiers = tiers_of(tier_rows)
+    inst = np.zeros(3, dtype=INST_DTYPE)
+    inst["kind"] = [ContractKind.LINEAR, ContractKind.INVERSE, ContractKind.SPOT]
+    inst["weight"] = [0.4, 0.3, 0.3]
+    inst["taker"] = 0.0005
+    inst["maker"] = 0.0002
+    inst["liq_fee"] = 0.005
+    inst["fee_in_mm"][:2] = 0.0005 if mm_at_entry else 0.0
+    inst["mm_at_entry"][:2] = mm_at_entry
+    inst["tier_start"] = [0, 3, 5]
+    inst["tier_stop"] = [3, 5, 6]
+    cfg = np.zeros(1, dtype=CONFIG_DTYPE)[0]
+    cfg["initial_equity"] = 10_000.0
+    cfg["margin_mode"] = mode
+    cfg["slip_bps"] = 2.0
+    cfg["impact"] = 0.1
+    cfg["band"] = 0.1
+    cfg["min_trade"] = 10.0
+    cfg["max_step"] = 5.0
+    cfg["stop_loss"] = 0.04 if stops else 0.0
+    cfg["take_profit"] = 0.06 if stops else 0.0
+    cfg["liquidation_first"] = liq_first
+    cfg["cooldown"] = 3
+    cfg["execution"] = execution
+    cfg["limit_offset"] = 1e-4
+    cfg["check_im"] = True
     if overlay:
-        cfg[kb.CFG_DD_MAX] = 0.5
-        cfg[kb.CFG_DD_BASE] = 20.0
-        cfg[kb.CFG_DD_POWER] = 2.0
-        cfg[kb.CFG_CPPI_FLOOR] = 0.3
-        cfg[kb.CFG_CPPI_MULT] = 8.0
-        cfg[kb.CFG_CPPI_RATCHET] = 1.0
-        cfg[kb.CFG_CPPI_MAX] = 30.0
-        cfg[kb.CFG_CPPI_REF] = 10_000.0
-    return mkt, direction, lev, inst, tiers, cfg
+        cfg["dd_max"] = 0.5
+        cfg["dd_base"] = 20.0
+        cfg["dd_power"] = 2.0
+        cfg["cppi_floor"] = 0.3
+        cfg["cppi_mult"] = 8.0
+        cfg["cppi_ratchet"] = True
+        cfg["cppi_max"] = 30.0
+        cfg["cppi_ref"] = 10_000.0
+    return market_of(mkt), direction, lev, inst, tiers, cfg
 
 
-def _run(fn: object, args: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    acct = np.zeros((N, kb.N_ACCT))
-    pos = np.zeros((N, 3, kb.N_POS))
-    trades = np.zeros((kb.trade_capacity(N, 3), kb.N_TRADE_COLS))
-    liqs = np.zeros((kb.liq_capacity(N, 3), kb.N_LIQ_COLS))
-    counts = np.zeros(kb.N_COUNTS, dtype=np.int64)
-    fn(*args, acct, pos, trades, liqs, counts)  # type: ignore[operator]
-    return acct, pos, trades[: counts[0]], liqs[: counts[1]], counts
+def _run(fn: object, args: tuple[object, ...]) -> tuple[Any, ...]:
+    # (account (5, T), positions (6, T, K), trade records, liquidation records, Counts).
+    acct = account_out(N)
+    pos = positions_out(N, 3)
+    trades = np.zeros(kb.trade_capacity(N, 3), dtype=kb.TRADE_DTYPE)
+    liqs = np.zeros(kb.liq_capacity(N, 3), dtype=kb.LIQ_DTYPE)
+    counts = fn(*args, acct, pos, trades, liqs)  # type: ignore[operator]
+    return np.stack(acct), np.stack(pos), trades[: counts.trades], liqs[: counts.liqs], counts
+
+
+def _columns(result: tuple[Any, ...]) -> list[np.ndarray]:
+    # Every output as plain arrays, record arrays field by field (so NaNs compare equal).
+    out: list[np.ndarray] = []
+    for part in result:
+        names = getattr(getattr(part, "dtype", None), "names", None)
+        out.extend([part[n] for n in names] if names else [np.asarray(part)])
+    return out
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: simulate_nb is simulate_py")
 @pytest.mark.parametrize(
     ("mode", "mm_at_entry", "liq_first", "execution", "overlay", "stops", "liquidates"),
     [
-        (kb.ISOLATED, False, True, kb.MARKET, False, True, True),
-        (kb.CROSS, False, True, kb.MARKET, False, False, True),
-        (kb.CROSS, False, True, kb.MARKET, True, True, False),
-        (kb.CROSS, True, False, kb.LIMIT, False, True, False),
-        (kb.ISOLATED, True, False, kb.LIMIT, True, True, False),
+        (MarginMode.ISOLATED, False, True, Execution.MARKET, False, True, True),
+        (MarginMode.CROSS, False, True, Execution.MARKET, False, False, True),
+        (MarginMode.CROSS, False, True, Execution.MARKET, True, True, False),
+        (MarginMode.CROSS, True, False, Execution.LIMIT, False, True, False),
+        (MarginMode.ISOLATED, True, False, Execution.LIMIT, True, True, False),
     ],
 )
 def test_simulate_py_and_nb_agree(
@@ -110,57 +133,61 @@ def test_simulate_py_and_nb_agree(
     assert py[4][0] > 20  # the set-up trades
     if liquidates:
         assert py[4][1] > 0  # and liquidates at up to 40x
-    for a, b in zip(py, nb, strict=True):
+    for a, b in zip(_columns(py), _columns(nb), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: sweep_nb is sweep_py")
 def test_sweep_py_and_nb_agree_and_equal_single_runs() -> None:
-    mkt, direction, lev, inst, tiers, cfg = _inputs(kb.CROSS, False, True, kb.MARKET, False)
+    mkt, direction, lev, inst, tiers, cfg = _inputs(MarginMode.CROSS, False, True, Execution.MARKET, False)
     directions = np.stack([direction, -direction])
     leverages = np.stack([lev, lev / 4.0, np.full_like(lev, 3.0)])
     insts = inst[None].copy()
-    cfgs = np.stack([cfg, cfg.copy(), cfg.copy()])
-    cfgs[1, kb.CFG_MARGIN_MODE] = kb.ISOLATED
-    cfgs[2, kb.CFG_STOP_LOSS] = 0.0
-    index = np.array([[0, 0, 0], [1, 1, 0], [0, 2, 0]], dtype=np.int64)
-    out_py = np.zeros((3, kb.N_STATS))
-    out_nb = np.zeros((3, kb.N_STATS))
+    cfgs = np.array([cfg, cfg, cfg], dtype=CONFIG_DTYPE)
+    cfgs[1]["margin_mode"] = MarginMode.ISOLATED
+    cfgs[2]["stop_loss"] = 0.0
+    index = np.array([(0, 0, 0), (1, 1, 0), (0, 2, 0)], dtype=kb.SELECT_DTYPE)
+    out_py = np.zeros(3, dtype=kb.STATS_DTYPE)
+    out_nb = np.zeros(3, dtype=kb.STATS_DTYPE)
     kb.sweep_py(mkt, directions, leverages, insts, tiers, cfgs, index, 8760.0, out_py)
     kb.sweep_nb(mkt, directions, leverages, insts, tiers, cfgs, index, 8760.0, out_nb)
-    np.testing.assert_array_equal(out_py, out_nb)
+    for a, b in zip(_columns((out_py,)), _columns((out_nb,)), strict=True):
+        np.testing.assert_array_equal(a, b)
     for c in range(3):
         acct, _pos, _tr, liqs, counts = _run(
-            kb.simulate_nb, (mkt, directions[index[c, 0]], leverages[index[c, 1]], inst, tiers, cfgs[c])
+            kb.simulate_nb,
+            (mkt, directions[index[c]["strategy"]], leverages[index[c]["policy"]], inst, tiers, cfgs[c]),
         )
-        assert out_nb[c, kb.STAT_FINAL_EQUITY] == acct[-1, kb.ACCT_EQUITY]
-        assert out_nb[c, kb.STAT_N_LIQUIDATIONS] == counts[kb.COUNT_LIQS]
-        assert out_nb[c, kb.STAT_BAD_DEBT] == pytest.approx(liqs[:, kb.LIQ_BAD_DEBT].sum())
+        assert out_nb[c]["final_equity"] == acct[0, -1]  # AccountOut.equity
+        assert out_nb[c]["n_liquidations"] == counts.liqs
+        assert out_nb[c]["bad_debt"] == pytest.approx(liqs["bad_debt"].sum())
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: simulate_nb is simulate_py")
 @pytest.mark.parametrize("venue", ["binance-usdm", "hyperliquid", "deribit", "bybit-linear", "dydx-v4"])
-@pytest.mark.parametrize("mode", [kb.ISOLATED, kb.CROSS])
+@pytest.mark.parametrize("mode", [MarginMode.ISOLATED, MarginMode.CROSS])
 def test_every_liquidation_rule_agrees_compiled_and_python(venue: str, mode: int) -> None:
     # Each venue's outcome rule (takeover, book, slices with a backstop, incremental restore,
     # risk-limit step-down) through the same inputs; the minimum order makes ruin reachable.
-    mkt, direction, lev, inst, tiers, cfg = _inputs(mode, venue == "bybit-linear", True, kb.MARKET, False, stops=False)
+    mkt, direction, lev, inst, tiers, cfg = _inputs(
+        mode, venue == "bybit-linear", True, Execution.MARKET, False, stops=False
+    )
     # A fee below the test tiers' first maintenance rate, so incremental closes can restore it.
     fee = 0.003
     rule = get_venue(venue).liquidation.vector(fee)
     if venue == "hyperliquid":
         rule[kl.RULE_MIN_NOTIONAL] = 1_000.0  # slice the test's small positions
-    inst[:, kb.INST_RULE : kb.INST_RULE + kl.N_RULE] = rule
-    inst[:, kb.INST_LIQ_FEE] = fee
-    inst[:, kb.INST_MIN_NOTIONAL] = 5.0
+    inst["rule"] = rule
+    inst["liq_fee"] = fee
+    inst["min_notional"] = 5.0
     args = (mkt, direction, lev, inst, tiers, cfg)
     py = _run(kb.simulate_py, args)
     nb = _run(kb.simulate_nb, args)
     liqs = py[3]
     assert liqs.shape[0] > 0
-    if venue in ("hyperliquid", "deribit") or (venue == "bybit-linear" and mode == kb.CROSS):
-        assert (liqs[:, kb.LIQ_PARTIAL] > 0.0).any()
+    if venue in ("hyperliquid", "deribit") or (venue == "bybit-linear" and mode == MarginMode.CROSS):
+        assert liqs["partial"].any()
     if venue == "binance-usdm":
-        assert (liqs[:, kb.LIQ_TAKEN] > 0.0).all()
-    for a, b in zip(py, nb, strict=True):
+        assert liqs["taken"].all()
+    for a, b in zip(_columns(py), _columns(nb), strict=True):
         np.testing.assert_array_equal(a, b)

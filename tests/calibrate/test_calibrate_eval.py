@@ -38,7 +38,9 @@ def test_hand_computed_equity_with_fees() -> None:
     assert m.cagr == pytest.approx(e3 ** (365 / 3) - 1, rel=1e-9)
     g = np.array([g1, g2, g3])
     assert m.sharpe == pytest.approx(g.mean() / g.std(ddof=1) * math.sqrt(365), rel=1e-10)
-    assert m.ann_vol == pytest.approx(g.std(ddof=1) * math.sqrt(365), rel=1e-10)
+    assert m.volatility == pytest.approx(g.std(ddof=1) * math.sqrt(365), rel=1e-10)
+    with pytest.warns(DeprecationWarning, match="volatility"):
+        assert m.ann_vol == m.volatility  # the deprecated name
     assert m.calmar == pytest.approx(m.cagr / m.max_drawdown, rel=1e-12)
     assert not m.liquidated
     assert m.liquidation_bar is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from scipy.special import stdtr
 from levguard._typing import Float64Array1D, Float64Array2D
 from levguard.core.sizing.base import Policy, SeriesInputs
 from levguard.errors import InputError
+from levguard.kernels import backtest_metrics as km
 from levguard.kernels import policy_eval as kp
 
 __all__ = [
@@ -62,8 +64,9 @@ class Metrics:
         ``E_T / E_0 - 1``.
     cagr : float
         ``(E_T / E_0)^(1 / years) - 1`` with ``years = n_bars / periods_per_year``.
-    ann_vol : float
-        ``std(g) sqrt(periods_per_year)`` of the per-bar equity returns ``g_t`` (ddof 1).
+    volatility : float
+        ``std(g) sqrt(periods_per_year)`` of the per-bar equity returns ``g_t`` (ddof 1); also
+        readable as the deprecated ``ann_vol``.
     sharpe : float
         ``mean(g) / std(g) sqrt(periods_per_year)`` (zero risk-free rate); NaN if ``std(g) = 0``.
     max_drawdown : float
@@ -87,7 +90,7 @@ class Metrics:
 
     total_return: float
     cagr: float
-    ann_vol: float
+    volatility: float
     sharpe: float
     max_drawdown: float
     calmar: float
@@ -101,6 +104,12 @@ class Metrics:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @property
+    def ann_vol(self) -> float:
+        """Deprecated alias of :attr:`volatility`."""
+        warnings.warn("Metrics.ann_vol is deprecated; use Metrics.volatility", DeprecationWarning, stacklevel=2)
+        return self.volatility
 
 
 @dataclass(frozen=True)
@@ -185,24 +194,24 @@ def _check_window(start: int, stop: int | None, n: int, what: str = "window") ->
 
 
 def _metrics_arrays(stats: Float64Array2D, periods_per_year: float) -> dict[str, npt.NDArray[Any]]:
-    # Vectorised Metrics fields from kernel statistics (rows of stats).
-    final = stats[:, kp.S_FINAL]
+    # Vectorised Metrics fields from kernel statistics (rows of stats); CAGR, volatility, Sharpe
+    # and Calmar through the one metrics kernel (levguard.kernels.backtest_metrics).
+    final = np.ascontiguousarray(stats[:, kp.S_FINAL])
     n = stats[:, kp.S_N]
     years = n / periods_per_year
     mean = stats[:, kp.S_SUM] / n
+    maxdd = np.ascontiguousarray(stats[:, kp.S_MAXDD])
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.maximum(stats[:, kp.S_SUMSQ] - n * mean * mean, 0.0) / np.maximum(n - 1.0, 1.0)
         sd = np.sqrt(var)
-        sharpe = np.where(sd > 0, mean / sd * math.sqrt(periods_per_year), np.nan)
-        cagr = np.where(final > 0, np.power(np.maximum(final, 1e-300), 1.0 / years) - 1.0, -1.0)
         growth = np.where(final > 0, np.log(np.maximum(final, 1e-300)) / years, -np.inf)
-        maxdd = stats[:, kp.S_MAXDD]
-        calmar = np.where(maxdd > 0, cagr / maxdd, np.nan)
+    cagr, vol, sharpe, calmar = (np.empty(final.shape[0]) for _ in range(4))
+    km.ratios_batch_nb(final, years, mean, sd, maxdd, float(periods_per_year), cagr, vol, sharpe, calmar)
     liq = stats[:, kp.S_LIQ]
     return {
         "total_return": final - 1.0,
         "cagr": cagr,
-        "ann_vol": sd * math.sqrt(periods_per_year),
+        "volatility": vol,
         "sharpe": sharpe,
         "max_drawdown": maxdd,
         "calmar": calmar,
@@ -219,7 +228,7 @@ def _metrics_at(arrays: Mapping[str, npt.NDArray[Any]], i: int, liq_prob: float 
     return Metrics(
         total_return=float(arrays["total_return"][i]),
         cagr=float(arrays["cagr"][i]),
-        ann_vol=float(arrays["ann_vol"][i]),
+        volatility=float(arrays["volatility"][i]),
         sharpe=float(arrays["sharpe"][i]),
         max_drawdown=float(arrays["max_drawdown"][i]),
         calmar=float(arrays["calmar"][i]),

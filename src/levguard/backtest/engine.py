@@ -14,9 +14,7 @@ the inputs once so that sweeps (:mod:`levguard.backtest.sweeps`) can vary them c
 
 from __future__ import annotations
 
-import copy
 import math
-import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -25,36 +23,57 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard.backtest._inputs import (
+    DEFAULT_TAKER_FEE,
+    _fees,
+    _fraction,
+    _frames,
+    _liquidation_rule,
+    _multi_directions,
+    _per_symbol,
+    _periods_per_year,
+    _rebalance,
+    _slippage,
+)
+from levguard.backtest._policy_paths import (
+    _check_policy,
+    _forecast_path,
+    _leverage,
+    _path_cfg,
+    _split_policy,
+    _uses_forecasts,
+)
 from levguard.backtest.metrics import compute_metrics
 from levguard.core.margin import instrument_for, resolve_tiers
 from levguard.core.positions import Position
-from levguard.core.risk.forecast import ForecastPath, HourlyBars, forecast_path
+from levguard.core.risk.forecast import ForecastPath
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
-from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
-from levguard.core.sizing.policies import CPPI, DrawdownControl, Rebalancer
-from levguard.core.sizing.venue import LiquidationBudget
-from levguard.data.loaders import load_ohlcv
-from levguard.data.perp import load_perp_spec
-from levguard.data.validate import validate_ohlcv
-from levguard.errors import DataError, InputError
+from levguard.core.sizing.base import MarketContext
+from levguard.core.sizing.policies import CPPI, DrawdownControl
+from levguard.errors import InputError
 from levguard.kernels import backtest as kb
-from levguard.kernels import liquidation as kl
-from levguard.kernels.sizing import ewma_vol_path_nb
+from levguard.kernels.backtest_orders import traded_notional_nb
+from levguard.kernels.backtest_records import (
+    CONFIG_DTYPE,
+    INST_DTYPE,
+    TRADE_KIND_NAMES,
+    AccountOut,
+    ContractKind,
+    Counts,
+    Execution,
+    MarginMode,
+    Market,
+    PositionsOut,
+    RebalanceMode,
+    Tiers,
+    account_out,
+    market_of,
+    positions_out,
+    tiers_of,
+)
 
 __all__ = ["DEFAULT_TAKER_FEE", "BacktestResult", "Prepared", "SignalStrategy", "prepare", "run", "simulate"]
-
-DEFAULT_TAKER_FEE = 0.0005
-_OHLCV = ("open", "high", "low", "close", "volume")
-_MARK = ("mark_open", "mark_high", "mark_low", "mark_close")
-_YEAR_NS = 365.0 * 86_400e9
-_KINDS = {
-    kb.KIND_REBALANCE: "rebalance",
-    kb.KIND_STOP_LOSS: "stop_loss",
-    kb.KIND_TAKE_PROFIT: "take_profit",
-    kb.KIND_LIMIT: "limit",
-    kb.KIND_RUIN: "ruin",
-}
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -122,373 +141,21 @@ class BacktestResult:
     ruined_at: pd.Timestamp | None = None
 
 
-def _liquidation_rule(value: object, default: LiquidationRule) -> LiquidationRule:
-    # The venue's own rule, another venue's (by rule-set name) or an explicit rule.
-    if value is None:
-        return default
-    if isinstance(value, LiquidationRule):
-        return value
-    if isinstance(value, str):
-        return get_venue(value).liquidation
-    raise InputError(f"liquidation must be None, a venue name or a LiquidationRule, was {value!r}")
-
-
-def _frame(data: object) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise InputError(f"data must be a pandas DataFrame, was {type(data).__name__}")
-    missing = [c for c in _OHLCV if c not in data.columns]
-    if missing:
-        raise InputError(f"data must have columns {', '.join(_OHLCV)}; missing {', '.join(missing)}")
-    if not isinstance(data.index, pd.DatetimeIndex) or data.index.tz is None:
-        raise InputError("data must be indexed by a UTC DatetimeIndex of bar open times")
-    if len(data) < 2:
-        raise InputError(f"data must hold at least 2 bars, was {len(data)}")
-    _, report = validate_ohlcv(data.loc[:, list(_OHLCV)], source="data")
-    report.raise_for_errors()
-    marks = [c for c in _MARK if c in data.columns]
-    if marks and len(marks) != len(_MARK):
-        raise InputError(f"data must have all of {', '.join(_MARK)} or none; has {', '.join(marks)}")
-    if marks:
-        m = data.loc[:, list(_MARK)].to_numpy(dtype=float)
-        if not np.all(np.isfinite(m)) or np.any(m <= 0.0):
-            raise DataError("data: mark prices must be finite and > 0")
-        if np.any(m[:, 1] < m[:, 2]):
-            raise DataError("data: mark_high < mark_low")
-    if "funding_rate" in data.columns:
-        f = data["funding_rate"].to_numpy(dtype=float)
-        if np.any(np.isinf(f)):
-            raise DataError("data: funding_rate must be finite or NaN (no settlement)")
-    return data
-
-
-def _directions(strategy: object, data: pd.DataFrame) -> FloatArray:
-    raw: object
-    if isinstance(strategy, pd.Series):
-        if not strategy.index.equals(data.index):
-            raise InputError("strategy: a Series of directions must have the index of data")
-        raw = strategy.to_numpy()
-    elif isinstance(strategy, np.ndarray | list | tuple):
-        raw = strategy
-    elif callable(getattr(strategy, "signal", None)):
-        raw = strategy.signal(data)  # type: ignore[attr-defined]
-        if isinstance(raw, pd.Series):
-            raw = raw.to_numpy()
-    else:
-        raise InputError(f"strategy must be directions (array or Series) or have signal(data), was {strategy!r}")
-    try:
-        d = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"strategy: directions must be numbers in {{-1, 0, 1}} ({exc})") from exc
-    if d.ndim != 1 or d.shape[0] != len(data):
-        raise InputError(f"strategy: directions must have one value per bar ({len(data)}), had shape {d.shape}")
-    d = np.where(np.isnan(d), 0.0, d)
-    bad = ~np.isin(d, (-1.0, 0.0, 1.0))
-    if np.any(bad):
-        raise InputError(f"strategy: directions must be in {{-1, 0, 1}}, was {d[bad][0]!r}")
-    return d
-
-
-def _periods_per_year(index: pd.DatetimeIndex) -> float:
-    step = float(np.median(np.diff(index.as_unit("ns").asi8)))
-    if not step > 0.0:
-        raise InputError("data: the index must be strictly increasing")
-    return _YEAR_NS / step
-
-
-def _with_context(policy: Any, ctx: MarketContext) -> Any:
-    # Venue-aware policies (TierCap, LiquidationBudget) read their context from a ``context``
-    # attribute in the vectorized path; give those without one the run's venue, symbol, tiers and
-    # fees, also inside composites and regime switches.  The caller's policy is not modified.
-    if isinstance(policy, Composite):
-        return Composite(*(_with_context(p, ctx) for p in policy.policies), name=policy.name)
-    changes: dict[str, Any] = {}
-    if hasattr(policy, "context") and getattr(policy, "context", None) is None:
-        changes["context"] = ctx
-    members = getattr(policy, "policies", None)
-    if isinstance(members, Mapping):
-        changes["policies"] = {k: _with_context(v, ctx) for k, v in members.items()}
-    if not changes:
-        return policy
-    clone = copy.copy(policy)
-    for key, value in changes.items():
-        object.__setattr__(clone, key, value)
-    return clone
-
-
-def _fees(fees: object, venue_default: float) -> tuple[float, float]:
-    default = venue_default if venue_default > 0.0 else DEFAULT_TAKER_FEE
-    if fees is None:
-        taker, maker = default, default
-    elif isinstance(fees, int | float) and not isinstance(fees, bool):
-        taker, maker = float(fees), float(fees)
-    elif isinstance(fees, Mapping):
-        unknown = set(fees) - {"taker", "maker"}
-        if unknown:
-            raise InputError(f"fees: unknown keys {sorted(unknown)}; use taker, maker")
-        taker = float(fees.get("taker", default))
-        maker = float(fees.get("maker", taker))
-    elif isinstance(fees, tuple) and len(fees) == 2:
-        taker, maker = float(fees[0]), float(fees[1])
-    else:
-        raise InputError(f"fees must be None, a taker rate, (taker, maker) or a mapping, was {fees!r}")
-    for name, v in (("taker", taker), ("maker", maker)):
-        if not (math.isfinite(v) and 0.0 <= v < 0.1):
-            raise InputError(f"fees: {name} must be a fraction in [0, 0.1), was {v!r}")
-    return taker, maker
-
-
-def _slippage(slippage: object) -> tuple[float, float]:
-    if slippage is None:
-        bps, impact = 0.0, 0.0
-    elif isinstance(slippage, int | float) and not isinstance(slippage, bool):
-        bps, impact = float(slippage), 0.0
-    elif isinstance(slippage, Mapping):
-        unknown = set(slippage) - {"bps", "impact"}
-        if unknown:
-            raise InputError(f"slippage: unknown keys {sorted(unknown)}; use bps, impact")
-        bps, impact = float(slippage.get("bps", 0.0)), float(slippage.get("impact", 0.0))
-    elif isinstance(slippage, tuple) and len(slippage) == 2:
-        bps, impact = float(slippage[0]), float(slippage[1])
-    else:
-        raise InputError(f"slippage must be None, bps, (bps, impact_coef) or a mapping, was {slippage!r}")
-    if not (math.isfinite(bps) and bps >= 0.0):
-        raise InputError(f"slippage: bps must be >= 0, was {bps!r}")
-    if not (math.isfinite(impact) and impact >= 0.0):
-        raise InputError(f"slippage: impact coefficient must be >= 0, was {impact!r}")
-    return bps, impact
-
-
-def _rebalance(rebalance: object) -> tuple[int, Rebalancer]:
-    if rebalance == "never":
-        return kb.REBALANCE_NEVER, Rebalancer()
-    if rebalance == "band":
-        return kb.REBALANCE_BAND, Rebalancer()
-    if isinstance(rebalance, Rebalancer):
-        return kb.REBALANCE_BAND, rebalance
-    if isinstance(rebalance, Mapping):
-        unknown = set(rebalance) - {"band", "min_trade", "max_step"}
-        if unknown:
-            raise InputError(f"rebalance: unknown keys {sorted(unknown)}; use band, min_trade, max_step")
-        return kb.REBALANCE_BAND, Rebalancer(**{k: float(v) for k, v in rebalance.items()})
-    raise InputError(f"rebalance must be 'band', 'never', a Rebalancer or its parameters, was {rebalance!r}")
-
-
-def _fraction(value: float | None, name: str, upper: float) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"{name} must be a fraction in [0, {upper:g}), was {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and 0.0 <= v < upper):
-        raise InputError(f"{name} must be a fraction in [0, {upper:g}), was {value!r}")
-    return v
-
-
-def _split_policy(policy: Any) -> tuple[Any, DrawdownControl | None, CPPI | None]:
-    """Separate the path-dependent policies (drawdown control, CPPI) the kernel evaluates on the
-    run's own equity from the rest (evaluated as a vectorized path before the run)."""
-    if isinstance(policy, DrawdownControl):
-        return None, policy, None
-    if isinstance(policy, CPPI):
-        return None, None, policy
-    if isinstance(policy, Composite):
-        rest: list[Any] = []
-        dd: DrawdownControl | None = None
-        cppi: CPPI | None = None
-        for member in policy.policies:
-            if isinstance(member, DrawdownControl):
-                if dd is not None:
-                    raise InputError("policy: a Composite may hold at most one DrawdownControl")
-                dd = member
-            elif isinstance(member, CPPI):
-                if cppi is not None:
-                    raise InputError("policy: a Composite may hold at most one CPPI")
-                cppi = member
-            else:
-                _no_path_dependent(member)
-                rest.append(member)
-        if not rest:
-            return None, dd, cppi
-        return (rest[0] if len(rest) == 1 else Composite(*rest, name=policy.name)), dd, cppi
-    _no_path_dependent(policy)
-    return policy, None, None
-
-
-def _no_path_dependent(policy: Any) -> None:
-    if isinstance(policy, DrawdownControl | CPPI):
-        raise InputError(
-            f"policy: {type(policy).__name__} depends on the run's equity; use it alone or as a direct member "
-            "of a Composite, not inside another policy"
-        )
-    members = getattr(policy, "policies", None)
-    if isinstance(members, Mapping):
-        for m in members.values():
-            _no_path_dependent(m)
-    elif isinstance(members, tuple):
-        for m in members:
-            _no_path_dependent(m)
-
-
-def _uses_forecasts(policy: Any) -> bool:
-    # Whether a liquidation budget in the policy (also inside composites and regime switches)
-    # budgets against the liquidation forecaster.
-    if isinstance(policy, LiquidationBudget):
-        return policy.model in ("default", "forecast")
-    members = getattr(policy, "policies", None)
-    if isinstance(members, Mapping):
-        members = tuple(members.values())
-    return isinstance(members, tuple | list) and any(_uses_forecasts(m) for m in members)
-
-
-def _forecast_path(mkt: FloatArray, index: pd.DatetimeIndex, j: int) -> ForecastPath | None:
-    # The liquidation forecaster at every bar's close from instrument j's mark bars, when they
-    # are hourly or finer (None for coarser bars: the budget then uses its closed form).
-    t = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
-    if t.shape[0] < 2:
-        return None
-    bars = HourlyBars.from_finer(
-        t, mkt[kb.MKT_MARK_HIGH, :, j], mkt[kb.MKT_MARK_LOW, :, j], mkt[kb.MKT_MARK_CLOSE, :, j]
-    )
-    if bars is None:
-        return None
-    step = int(np.min(np.diff(t)))
-    return forecast_path(bars, t + step)
-
-
-def _leverage(
-    policy: Any,
-    close: FloatArray,
-    ppy: float,
-    ctx: MarketContext | None,
-    equity0: float,
-    forecasts: ForecastPath | None = None,
-) -> FloatArray:
-    """Target leverage per bar of the path-independent part of ``policy`` (inf: no limit)."""
-    n = close.shape[0]
-    if policy is None:
-        return np.full(n, np.inf)
-    if isinstance(policy, Policy):
-        returns = np.concatenate(([0.0], np.diff(np.log(close))))
-        # Every policy gets the same no-look-ahead volatility forecast: RiskMetrics EWMA
-        # (lambda 0.94) of returns up to t, annualised, after a 30-bar warm-up (NaN before).
-        vol = np.empty(n)
-        ewma_vol_path_nb(returns, 0.94, 30, ppy, vol)
-        inputs = SeriesInputs(
-            returns=returns,
-            periods_per_year=ppy,
-            price=close,
-            vol_forecast=vol,
-            equity=np.full(n, equity0),
-            liquidation_forecasts=forecasts,
-        )
-        chosen: Any = _with_context(policy, ctx) if ctx is not None else policy
-        path = np.asarray(chosen.leverage_path(inputs))
-        if path.shape != (n,):
-            raise InputError(f"policy: leverage_path must return {n} values, had shape {path.shape}")
-        return np.where(np.isfinite(path) & (path > 0.0), path, 0.0).astype(float)
-    if isinstance(policy, bool) or not isinstance(policy, int | float | np.number):
-        raise InputError(f"policy must be a Policy or a number (fixed leverage), was {policy!r}")
-    lev = float(policy)
-    if not math.isfinite(lev) or lev < 0.0:
-        raise InputError(f"policy: fixed leverage must be finite and >= 0, was {policy!r}")
-    return np.full(n, lev)
-
-
-def _check_policy(policy: object) -> None:
-    if isinstance(policy, bool) or not isinstance(policy, int | float | np.number | Policy):
-        raise InputError(f"policy must be a Policy or a number (fixed leverage), was {policy!r}")
-
-
-def _path_cfg(cfg: FloatArray, dd: DrawdownControl | None, cppi: CPPI | None, equity0: float) -> None:
-    if dd is not None:
-        cfg[kb.CFG_DD_MAX] = dd.max_drawdown
-        cfg[kb.CFG_DD_BASE] = dd.base_leverage
-        cfg[kb.CFG_DD_POWER] = dd.power if dd.schedule == "convex" else 1.0
-    if cppi is not None:
-        cfg[kb.CFG_CPPI_FLOOR] = cppi.floor
-        cfg[kb.CFG_CPPI_MULT] = cppi.multiplier
-        cfg[kb.CFG_CPPI_RATCHET] = 1.0 if cppi.ratchet else 0.0
-        cfg[kb.CFG_CPPI_MAX] = cppi.max_leverage
-        cfg[kb.CFG_CPPI_REF] = cppi.initial_equity if cppi.initial_equity is not None else equity0
-
-
-def _frames(data: object) -> dict[str, pd.DataFrame]:
-    """One frame per symbol, all on the same index."""
-    if isinstance(data, str | os.PathLike):
-        data = load_ohlcv(os.fspath(data))
-    elif isinstance(data, Mapping) and "source" in data and not isinstance(data["source"], pd.DataFrame):
-        data = load_perp_spec(data)
-    if isinstance(data, pd.DataFrame):
-        return {"": _frame(data)}
-    if not isinstance(data, Mapping) or not data:
-        raise InputError(
-            "data must be a DataFrame, a path to a bar file or a non-empty mapping symbol -> DataFrame, "
-            f"was {type(data).__name__}"
-        )
-    frames: dict[str, pd.DataFrame] = {}
-    first: pd.DatetimeIndex | None = None
-    for sym, frame in data.items():
-        if not isinstance(sym, str) or not sym:
-            raise InputError(f"data: symbols must be non-empty strings, was {sym!r}")
-        try:
-            f = _frame(frame)
-        except (InputError, DataError) as exc:
-            raise type(exc)(f"data[{sym!r}]: {exc}") from exc
-        if first is None:
-            first = f.index  # type: ignore[assignment]
-        elif not f.index.equals(first):
-            raise InputError(
-                f"data[{sym!r}]: every instrument must have the same bar index (align them first, e.g. "
-                "with frame.reindex(common_index))"
-            )
-        frames[sym] = f
-    return frames
-
-
-def _per_symbol(value: object, symbols: list[str], name: str) -> list[Any]:
-    # A mapping symbol -> value, or one value for every symbol.
-    if isinstance(value, Mapping) and not (name == "fees" and set(value) <= {"taker", "maker"}):
-        unknown = set(value) - set(symbols)
-        if unknown:
-            raise InputError(f"{name}: unknown symbols {sorted(unknown)}; data has {symbols}")
-        missing = [s for s in symbols if s not in value]
-        if missing:
-            raise InputError(f"{name}: no entry for {missing}")
-        return [value[s] for s in symbols]
-    return [value] * len(symbols)
-
-
-def _multi_directions(strategy: object, frames: dict[str, pd.DataFrame], symbols: list[str]) -> FloatArray:
-    n = len(next(iter(frames.values())))
-    out = np.zeros((n, len(symbols)))
-    signals = getattr(strategy, "signals", None)
-    if callable(signals):
-        # A strategy over several instruments (e.g. funding carry): one column per symbol.
-        raw = signals(frames)
-        table = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(raw)
-        missing = [s for s in symbols if s not in table.columns]
-        if missing:
-            raise InputError(f"strategy: signals() returned no directions for {missing}")
-        for j, sym in enumerate(symbols):
-            col = table[sym]
-            out[:, j] = _directions(col.to_numpy() if isinstance(col, pd.Series) else col, frames[sym])
-        return out
-    per = _per_symbol(strategy, symbols, "strategy")
-    for j, sym in enumerate(symbols):
-        out[:, j] = _directions(per[j], frames[sym])
-    return out
-
-
 @dataclass
 class Prepared:
-    """The packed kernel inputs of one backtest set-up (shared by :func:`run` and the sweeps)."""
+    """The packed kernel inputs of one backtest set-up (shared by :func:`run` and the sweeps).
+
+    ``mkt`` holds the bars as one (10, T, K) array whose planes are the fields of
+    :attr:`market`; ``inst`` is a (K,) ``INST_DTYPE`` array, ``tiers`` the tier rows and ``cfg``
+    a (1,) ``CONFIG_DTYPE`` array (:mod:`levguard.kernels.backtest_records`).
+    """
 
     mkt: FloatArray
     directions: FloatArray
     leverage: FloatArray
-    inst: FloatArray
-    tiers: FloatArray
-    cfg: FloatArray
+    inst: npt.NDArray[np.void]
+    tiers: Tiers
+    cfg: npt.NDArray[np.void]
     index: pd.DatetimeIndex
     symbols: list[str]
     ppy: float
@@ -498,11 +165,21 @@ class Prepared:
     contexts: list[MarketContext | None] = field(default_factory=list)
     _forecasts: dict[int, ForecastPath | None] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def market(self) -> Market:
+        """The bars as a :class:`~levguard.kernels.backtest_records.Market` (views of ``mkt``)."""
+        return market_of(self.mkt)
+
+    @property
+    def initial_equity(self) -> float:
+        """The account's initial equity."""
+        return float(self.cfg[0]["initial_equity"])
+
     def forecasts(self, j: int) -> ForecastPath | None:
         """The liquidation forecaster at each bar's close for instrument ``j`` (cached; None when
         the bars are coarser than an hour)."""
         if j not in self._forecasts:
-            self._forecasts[j] = _forecast_path(self.mkt, self.index, j)
+            self._forecasts[j] = _forecast_path(self.market, self.index, j)
         return self._forecasts[j]
 
     def directions_of(self, strategy: object) -> FloatArray:
@@ -512,7 +189,7 @@ class Prepared:
     def leverage_of(self, policy: object) -> tuple[FloatArray, DrawdownControl | None, CPPI | None]:
         """Target leverage (T, K) of another policy and its path-dependent parts."""
         policies = _per_symbol(policy, self.symbols, "policy")
-        equity0 = float(self.cfg[kb.CFG_INITIAL_EQUITY])
+        equity0 = self.initial_equity
         out = np.empty((self.index.shape[0], len(self.symbols)))
         parts: tuple[DrawdownControl | None, CPPI | None] | None = None
         for j, pol in enumerate(policies):
@@ -524,11 +201,9 @@ class Prepared:
                 raise InputError(
                     "policy: drawdown control and CPPI act on the whole account; give every instrument the same"
                 )
-            w = float(self.inst[j, kb.INST_WEIGHT])
+            w = float(self.inst[j]["weight"])
             forecasts = self.forecasts(j) if _uses_forecasts(rest) else None
-            out[:, j] = _leverage(
-                rest, self.mkt[kb.MKT_CLOSE, :, j], self.ppy, self.contexts[j], equity0 * w, forecasts
-            )
+            out[:, j] = _leverage(rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts)
         assert parts is not None
         return np.ascontiguousarray(out), parts[0], parts[1]
 
@@ -623,10 +298,11 @@ def prepare(
         _check_policy(pol)
     tier_list = _per_symbol(tiers, symbols, "tiers")
 
-    mkt = np.empty((kb.N_MKT, n, n_inst))
-    inst = np.zeros((n_inst, kb.N_INST))
+    mkt = np.empty((len(Market._fields), n, n_inst))
+    market = market_of(mkt)
+    inst = np.zeros(n_inst, dtype=INST_DTYPE)
     tier_rows: list[FloatArray] = []
-    cfg = np.zeros(kb.N_CFG)
+    cfg = np.zeros(1, dtype=CONFIG_DTYPE)
     settlements: set[str] = set()
     contexts: list[MarketContext | None] = []
     tables: dict[str, str] = {}
@@ -634,44 +310,44 @@ def prepare(
     row = 0
     for j, sym in enumerate(symbols):
         frame = frames[sym]
-        for f, col in ((kb.MKT_OPEN, "open"), (kb.MKT_HIGH, "high"), (kb.MKT_LOW, "low"), (kb.MKT_CLOSE, "close")):
-            mkt[f, :, j] = frame[col].to_numpy(dtype=float)
+        spec = inst[j]
+        for col in ("open", "high", "low", "close"):
+            last = getattr(market, col)
+            last[:, j] = frame[col].to_numpy(dtype=float)
             mark = f"mark_{col}"
-            mkt[f + kb.MKT_MARK_OPEN, :, j] = (
-                frame[mark].to_numpy(dtype=float) if mark in frame.columns else mkt[f, :, j]
-            )
-        mkt[kb.MKT_VOLUME, :, j] = frame["volume"].to_numpy(dtype=float)
+            getattr(market, mark)[:, j] = frame[mark].to_numpy(dtype=float) if mark in frame.columns else last[:, j]
+        market.volume[:, j] = frame["volume"].to_numpy(dtype=float)
         is_spot = sym in spot_set
         if is_spot:
-            mkt[kb.MKT_FUNDING, :, j] = np.nan
-            inst[j, kb.INST_KIND] = kb.SPOT
+            market.funding[:, j] = np.nan
+            spec["kind"] = ContractKind.SPOT
             table_arr = np.array([[np.inf, 0.0, 0.0, 1.0]])
             tables[sym] = "spot"
             side = 1
         else:
-            mkt[kb.MKT_FUNDING, :, j] = (
+            market.funding[:, j] = (
                 frame["funding_rate"].to_numpy(dtype=float) if "funding_rate" in frame.columns else np.nan
             )
             instrument = instrument_for(model, sym)
             settlements.add(instrument.settlement)
-            inst[j, kb.INST_KIND] = kb.INVERSE if instrument.inverse else kb.LINEAR
+            spec["kind"] = ContractKind.INVERSE if instrument.inverse else ContractKind.LINEAR
             table = resolve_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
             table_arr = np.column_stack([table.caps, table.mmrs, table.cums, [t.max_leverage for t in table.tiers]])
             tables[sym] = table.source
             nonzero = directions[:, j][directions[:, j] != 0]
             side = int(nonzero[0]) if nonzero.size else 1
-        inst[j, kb.INST_WEIGHT] = w[j]
-        inst[j, kb.INST_TAKER] = taker
-        inst[j, kb.INST_MAKER] = maker
-        inst[j, kb.INST_LIQ_FEE] = liq_fee
-        inst[j, kb.INST_MIN_NOTIONAL] = float(min_notional) if min_notional is not None else model.min_notional(sym)
-        inst[j, kb.INST_RULE : kb.INST_RULE + kl.N_RULE] = rule.vector(liq_fee)
-        min_notionals[sym] = float(inst[j, kb.INST_MIN_NOTIONAL])
-        inst[j, kb.INST_FEE_IN_MM] = taker if (model.fee_in_mm and not is_spot) else 0.0
-        inst[j, kb.INST_MM_AT_ENTRY] = 1.0 if (model.mm_basis is MMBasis.ENTRY and not is_spot) else 0.0
-        inst[j, kb.INST_TIER_START] = row
+        spec["weight"] = w[j]
+        spec["taker"] = taker
+        spec["maker"] = maker
+        spec["liq_fee"] = liq_fee
+        spec["min_notional"] = float(min_notional) if min_notional is not None else model.min_notional(sym)
+        spec["rule"] = rule.vector(liq_fee)
+        min_notionals[sym] = float(spec["min_notional"])
+        spec["fee_in_mm"] = taker if (model.fee_in_mm and not is_spot) else 0.0
+        spec["mm_at_entry"] = model.mm_basis is MMBasis.ENTRY and not is_spot
+        spec["tier_start"] = row
         row += table_arr.shape[0]
-        inst[j, kb.INST_TIER_STOP] = row
+        spec["tier_stop"] = row
         tier_rows.append(np.asarray(table_arr, dtype=float))
         ctx = None
         if not is_spot:
@@ -688,27 +364,28 @@ def prepare(
             f"data: instruments settle in different currencies {sorted(settlements)}; one account per currency"
         )
     settlement = settlements.pop() if settlements else "USDT"
-    cfg[kb.CFG_INITIAL_EQUITY] = equity0
-    cfg[kb.CFG_MARGIN_MODE] = kb.ISOLATED if margin_mode == "isolated" else kb.CROSS
-    cfg[kb.CFG_SLIP_BPS] = slip_bps
-    cfg[kb.CFG_IMPACT] = impact
-    cfg[kb.CFG_REBALANCE] = mode
-    cfg[kb.CFG_BAND] = reb.band
-    cfg[kb.CFG_MIN_TRADE] = reb.min_trade
-    cfg[kb.CFG_MAX_STEP] = reb.max_step
-    cfg[kb.CFG_STOP_LOSS] = sl
-    cfg[kb.CFG_TAKE_PROFIT] = tp
-    cfg[kb.CFG_LIQUIDATION_FIRST] = 1.0 if liquidation_first else 0.0
-    cfg[kb.CFG_COOLDOWN] = int(cooldown_bars)
-    cfg[kb.CFG_EXECUTION] = kb.LIMIT if execution == "limit" else kb.MARKET
-    cfg[kb.CFG_LIMIT_OFFSET] = offset
-    cfg[kb.CFG_CHECK_IM] = 1.0 if check_initial_margin else 0.0
+    c = cfg[0]
+    c["initial_equity"] = equity0
+    c["margin_mode"] = MarginMode.ISOLATED if margin_mode == "isolated" else MarginMode.CROSS
+    c["slip_bps"] = slip_bps
+    c["impact"] = impact
+    c["rebalance"] = mode
+    c["band"] = reb.band
+    c["min_trade"] = reb.min_trade
+    c["max_step"] = reb.max_step
+    c["stop_loss"] = sl
+    c["take_profit"] = tp
+    c["liquidation_first"] = bool(liquidation_first)
+    c["cooldown"] = int(cooldown_bars)
+    c["execution"] = Execution.LIMIT if execution == "limit" else Execution.MARKET
+    c["limit_offset"] = offset
+    c["check_im"] = bool(check_initial_margin)
     prep = Prepared(
         mkt=np.ascontiguousarray(mkt),
         directions=np.ascontiguousarray(directions),
         leverage=np.empty((0, 0)),
         inst=inst,
-        tiers=np.ascontiguousarray(np.vstack(tier_rows)),
+        tiers=tiers_of(np.vstack(tier_rows)),
         cfg=cfg,
         index=index,
         symbols=symbols,
@@ -719,7 +396,7 @@ def prepare(
         contexts=contexts,
     )
     prep.leverage, dd, cppi = prep.leverage_of(policy)
-    _path_cfg(cfg, dd, cppi, equity0)
+    _path_cfg(cfg[0], dd, cppi, equity0)
     prep.params = {
         "venue": model.name,
         "symbols": symbols,
@@ -738,7 +415,7 @@ def prepare(
         "liquidation_fee_rate": liq_fee,
         "liquidation": rule.to_dict(),
         "min_notional": min_notionals[symbols[0]] if n_inst == 1 else min_notionals,
-        "rebalance": "never" if mode == kb.REBALANCE_NEVER else reb,
+        "rebalance": "never" if mode == RebalanceMode.NEVER else reb,
         "stop_loss": sl,
         "take_profit": tp,
         "cooldown_bars": int(cooldown_bars),
@@ -895,59 +572,42 @@ def run(
 def simulate(prep: Prepared) -> BacktestResult:
     """Run the kernel on prepared inputs and build the result."""
     n, n_inst = prep.mkt.shape[1], prep.mkt.shape[2]
-    out_acct = np.zeros((n, kb.N_ACCT))
-    out_inst = np.zeros((n, n_inst, kb.N_POS))
-    out_trades = np.zeros((kb.trade_capacity(n, n_inst), kb.N_TRADE_COLS))
-    out_liqs = np.zeros((kb.liq_capacity(n, n_inst), kb.N_LIQ_COLS))
-    counts = np.zeros(kb.N_COUNTS, dtype=np.int64)
-    kb.simulate_nb(
-        prep.mkt,
-        prep.directions,
-        prep.leverage,
-        prep.inst,
-        prep.tiers,
-        prep.cfg,
-        out_acct,
-        out_inst,
-        out_trades,
-        out_liqs,
-        counts,
+    acct = account_out(n)
+    pos = positions_out(n, n_inst)
+    trades = np.zeros(kb.trade_capacity(n, n_inst), dtype=kb.TRADE_DTYPE)
+    liqs = np.zeros(kb.liq_capacity(n, n_inst), dtype=kb.LIQ_DTYPE)
+    counts = kb.simulate_nb(
+        prep.market, prep.directions, prep.leverage, prep.inst, prep.tiers, prep.cfg[0], acct, pos, trades, liqs
     )
-    return _result(
-        prep, out_acct, out_inst, out_trades[: counts[kb.COUNT_TRADES]], out_liqs[: counts[kb.COUNT_LIQS]], counts
-    )
+    return _result(prep, acct, pos, trades[: counts.trades], liqs[: counts.liqs], counts)
 
 
 def _result(
     prep: Prepared,
-    acct: FloatArray,
-    pos: FloatArray,
-    trades: FloatArray,
-    liqs: FloatArray,
-    counts: npt.NDArray[np.int64],
+    acct: AccountOut,
+    pos: PositionsOut,
+    trades: npt.NDArray[np.void],
+    liqs: npt.NDArray[np.void],
+    counts: Counts,
 ) -> BacktestResult:
     index = prep.index
     symbols = prep.symbols
-    equity0 = float(prep.cfg[kb.CFG_INITIAL_EQUITY])
-    equity = pd.Series(acct[:, kb.ACCT_EQUITY], index=index, name="equity")
+    equity = pd.Series(acct.equity, index=index, name="equity")
     instruments = {
         sym: pd.DataFrame(
             {
-                "qty": pos[:, j, kb.POS_QTY],
-                "entry_price": pos[:, j, kb.POS_ENTRY],
-                "leverage": pos[:, j, kb.POS_LEVERAGE],
-                "target_leverage": pos[:, j, kb.POS_TARGET],
-                "liquidation_price": pos[:, j, kb.POS_LIQ_PRICE],
-                "capital": pos[:, j, kb.POS_EQUITY],
+                "qty": pos.qty[:, j],
+                "entry_price": pos.entry[:, j],
+                "leverage": pos.leverage[:, j],
+                "target_leverage": pos.target[:, j],
+                "liquidation_price": pos.liq_price[:, j],
+                "capital": pos.capital[:, j],
             },
             index=index,
         )
         for j, sym in enumerate(symbols)
     }
-    positions = pd.DataFrame(
-        {"leverage": acct[:, kb.ACCT_LEVERAGE], "cash": acct[:, kb.ACCT_CASH]},
-        index=index,
-    )
+    positions = pd.DataFrame({"leverage": acct.leverage, "cash": acct.cash}, index=index)
     if len(symbols) == 1:
         one = instruments[symbols[0]]
         positions.insert(0, "qty", one["qty"])
@@ -955,57 +615,54 @@ def _result(
         positions["target_leverage"] = one["target_leverage"]
     else:
         positions["target_leverage"] = sum(
-            (prep.inst[j, kb.INST_WEIGHT] * instruments[s]["target_leverage"] for j, s in enumerate(symbols)),
+            (prep.inst[j]["weight"] * instruments[s]["target_leverage"] for j, s in enumerate(symbols)),
             start=pd.Series(0.0, index=index),
         )
-    t_bar = trades[:, kb.TRADE_BAR].astype(np.int64)
-    t_sym = np.array(symbols, dtype=object)[trades[:, kb.TRADE_INST].astype(np.int64)]
+    names = np.array(symbols, dtype=object)
     trades_df = pd.DataFrame(
         {
-            "timestamp": index[t_bar],
-            "symbol": t_sym,
-            "qty": trades[:, kb.TRADE_QTY],
-            "price": trades[:, kb.TRADE_PRICE],
-            "fee": trades[:, kb.TRADE_FEE],
-            "kind": [_KINDS[int(k)] for k in trades[:, kb.TRADE_KIND]],
+            "timestamp": index[trades["bar"]],
+            "symbol": names[trades["inst"]],
+            "qty": trades["qty"],
+            "price": trades["price"],
+            "fee": trades["fee"],
+            "kind": [TRADE_KIND_NAMES[k] for k in trades["kind"]],
         }
     )
-    l_bar = liqs[:, kb.LIQ_BAR].astype(np.int64)
-    l_sym = np.array(symbols, dtype=object)[liqs[:, kb.LIQ_INST].astype(np.int64)]
     liq_df = pd.DataFrame(
         {
-            "timestamp": index[l_bar],
-            "symbol": l_sym,
-            "side": np.where(liqs[:, kb.LIQ_QTY] > 0.0, "long", "short"),
-            "qty": np.abs(liqs[:, kb.LIQ_QTY]),
-            "price": liqs[:, kb.LIQ_PRICE],
-            "loss": liqs[:, kb.LIQ_LOSS],
-            "fee": liqs[:, kb.LIQ_FEE],
-            "bad_debt": liqs[:, kb.LIQ_BAD_DEBT],
-            "margin": liqs[:, kb.LIQ_MARGIN],
-            "kept": liqs[:, kb.LIQ_KEPT],
-            "partial": liqs[:, kb.LIQ_PARTIAL] > 0.0,
-            "taken_over": liqs[:, kb.LIQ_TAKEN] > 0.0,
+            "timestamp": index[liqs["bar"]],
+            "symbol": names[liqs["inst"]],
+            "side": np.where(liqs["qty"] > 0.0, "long", "short"),
+            "qty": np.abs(liqs["qty"]),
+            "price": liqs["price"],
+            "loss": liqs["loss"],
+            "fee": liqs["fee"],
+            "bad_debt": liqs["bad_debt"],
+            "margin": liqs["margin"],
+            "kept": liqs["kept"],
+            "partial": liqs["partial"],
+            "taken_over": liqs["taken"],
         }
     )
-    funding = pd.Series(acct[:, kb.ACCT_FUNDING], index=index, name="funding")
-    fees = pd.Series(acct[:, kb.ACCT_FEES], index=index, name="fees")
-    traded = float(kb.traded_notional(trades, int(trades.shape[0]), liqs, int(liqs.shape[0]), prep.inst))
-    ruin = int(counts[kb.COUNT_RUIN])
+    funding = pd.Series(acct.funding, index=index, name="funding")
+    fees = pd.Series(acct.fees, index=index, name="fees")
+    traded = float(traded_notional_nb(trades, int(trades.shape[0]), liqs, int(liqs.shape[0]), prep.inst))
+    ruin = int(counts.ruin_bar)
     metrics = compute_metrics(
-        acct[:, kb.ACCT_EQUITY],
-        equity0,
+        acct.equity,
+        prep.initial_equity,
         prep.ppy,
-        leverage=acct[:, kb.ACCT_LEVERAGE],
-        fees=acct[:, kb.ACCT_FEES],
-        funding=acct[:, kb.ACCT_FUNDING],
+        leverage=acct.leverage,
+        fees=acct.fees,
+        funding=acct.funding,
         traded_notional=traded,
         n_liquidations=int(liqs.shape[0]),
         ruin_index=ruin if ruin >= 0 else None,
     )
-    metrics["bad_debt"] = float(np.sum(liqs[:, kb.LIQ_BAD_DEBT]))
-    metrics["orders_clipped"] = float(counts[kb.COUNT_CLIPPED])
-    metrics["limit_orders_unfilled"] = float(counts[kb.COUNT_UNFILLED])
+    metrics["bad_debt"] = float(np.sum(liqs["bad_debt"]))
+    metrics["orders_clipped"] = float(counts.clipped)
+    metrics["limit_orders_unfilled"] = float(counts.unfilled)
     metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
     ruined_at = index[ruin] if ruin >= 0 else None
     return BacktestResult(

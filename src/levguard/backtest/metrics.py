@@ -1,40 +1,28 @@
 """Performance and risk metrics of a backtest's equity curve and event tables.
 
-Plain functions over arrays (no pandas needed).  Per-bar equity returns are
-``g_t = E_t / E_{t-1} - 1`` with ``E_{-1}`` the initial equity; annualisation uses
-``periods_per_year`` (a 24/7 market's year is 365 days).  A ruined run's metrics are computed on
-its bars up to and including the ruin bar (``ruin_index``): nothing after the ruin counts (no
-flat tail), and its Sharpe, Sortino and Calmar ratios are NaN: an arithmetic mean of per-bar
-returns can stay positive through a final -100 % bar, while the run's growth rate is minus
-infinity, so no ratio of it describes a run that lost everything.
+The pandas-free wrapper of the one metrics implementation,
+:func:`levguard.kernels.backtest_metrics.metrics_into` (the sweep kernel and the policy
+evaluator's tables use the same kernel).  Per-bar equity returns are ``g_t = E_t / E_{t-1} - 1``
+with ``E_{-1}`` the initial equity; annualisation uses ``periods_per_year`` (a 24/7 market's year
+is 365 days).  A ruined run's metrics are computed on its bars up to and including the ruin bar
+(``ruin_index``): nothing after the ruin counts (no flat tail), and its Sharpe, Sortino and
+Calmar ratios are NaN: an arithmetic mean of per-bar returns can stay positive through a final
+-100 % bar, while the run's growth rate is minus infinity, so no ratio of it describes a run that
+lost everything.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
+from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, STATS_DTYPE, metrics_nb
+from levguard.kernels.backtest_records import AccountOut
+
 __all__ = ["METRIC_NAMES", "compute_metrics", "drawdown", "equity_returns"]
 
-METRIC_NAMES: tuple[str, ...] = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "time_under_water",
-    "n_liquidations",
-    "fees_paid",
-    "funding_paid",
-    "turnover",
-    "avg_leverage",
-    "max_leverage",
-    "worst_bar",
-)
+METRIC_NAMES: tuple[str, ...] = PERFORMANCE_METRICS
+"""The metrics of one run (:data:`levguard.kernels.backtest_metrics.PERFORMANCE_METRICS`)."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -92,6 +80,7 @@ def compute_metrics(
 
     Notes
     -----
+    Computed by :func:`levguard.kernels.backtest_metrics.metrics_into`:
     ``cagr = (E_T / E_0)^(1 / years) - 1`` with ``years = N / periods_per_year`` (-1 when ruined);
     ``volatility = std(g) sqrt(ppy)`` (ddof 1); ``sharpe = mean(g) / std(g) sqrt(ppy)``;
     ``sortino = mean(g) / sqrt(mean(min(g, 0)^2)) sqrt(ppy)``; ``calmar = cagr / max_drawdown``;
@@ -102,39 +91,22 @@ def compute_metrics(
     if ruin_index is not None:
         stop = int(ruin_index) + 1
         equity, leverage, fees, funding = equity[:stop], leverage[:stop], fees[:stop], funding[:stop]
-    n = int(equity.shape[0])
-    nan = math.nan
-    if n == 0:
-        return dict.fromkeys(METRIC_NAMES, nan)
-    e_t = float(equity[-1])
-    total = e_t / initial_equity - 1.0
-    years = n / periods_per_year
-    cagr = (e_t / initial_equity) ** (1.0 / years) - 1.0 if e_t > 0.0 else -1.0
-    g = equity_returns(equity, initial_equity)
-    g = g[np.isfinite(g)]
-    sd = float(np.std(g, ddof=1)) if g.shape[0] > 1 else nan
-    mean = float(np.mean(g)) if g.shape[0] > 0 else nan
-    ann = math.sqrt(periods_per_year)
-    downside = float(np.sqrt(np.mean(np.minimum(g, 0.0) ** 2))) if g.shape[0] > 0 else nan
-    dd = drawdown(equity, initial_equity)
-    mdd = float(np.max(dd))
-    lev = leverage[np.isfinite(leverage)]
-    mean_equity = float(np.mean(equity))
-    ruined = ruin_index is not None
-    return {
-        "total_return": total,
-        "cagr": cagr,
-        "volatility": sd * ann,
-        "sharpe": mean / sd * ann if sd > 0.0 and not ruined else nan,
-        "sortino": mean / downside * ann if downside > 0.0 and not ruined else nan,
-        "max_drawdown": mdd,
-        "calmar": cagr / mdd if mdd > 0.0 and not ruined else nan,
-        "time_under_water": float(np.mean(dd > 0.0)),
-        "n_liquidations": float(n_liquidations),
-        "fees_paid": float(np.sum(fees)),
-        "funding_paid": float(np.sum(funding)),
-        "turnover": traded_notional / mean_equity if mean_equity > 0.0 else nan,
-        "avg_leverage": float(np.mean(lev)) if lev.shape[0] else nan,
-        "max_leverage": float(np.max(lev)) if lev.shape[0] else nan,
-        "worst_bar": float(np.min(g)) if g.shape[0] else nan,
-    }
+    f64 = np.float64
+    acct = AccountOut(
+        np.ascontiguousarray(equity, dtype=f64),
+        np.ascontiguousarray(equity, dtype=f64),  # the wallet is not read
+        np.ascontiguousarray(leverage, dtype=f64),
+        np.ascontiguousarray(funding, dtype=f64),
+        np.ascontiguousarray(fees, dtype=f64),
+    )
+    out = np.zeros(1, dtype=STATS_DTYPE)
+    metrics_nb(
+        acct,
+        float(initial_equity),
+        float(periods_per_year),
+        int(n_liquidations),
+        float(traded_notional),
+        ruin_index is not None,
+        out[0],
+    )
+    return {name: float(out[0][name]) for name in METRIC_NAMES}

@@ -21,61 +21,43 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard._parallel import Progress, dask_client
-from levguard.backtest.engine import Prepared, _path_cfg, prepare, simulate
-from levguard.backtest.metrics import METRIC_NAMES
+from levguard.backtest._policy_paths import _path_cfg
+from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
+from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, RUN_STATS, STATS_DTYPE
+from levguard.kernels.backtest_records import MarginMode, Market, Tiers
 
 __all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
 
 FloatArray = npt.NDArray[np.float64]
 
-# Run settings a sweep may vary, and where each lives in the kernel inputs.
-RUN_PARAMS: dict[str, tuple[str, int]] = {
-    "stop_loss": ("cfg", kb.CFG_STOP_LOSS),
-    "take_profit": ("cfg", kb.CFG_TAKE_PROFIT),
-    "cooldown_bars": ("cfg", kb.CFG_COOLDOWN),
-    "band": ("cfg", kb.CFG_BAND),
-    "min_trade": ("cfg", kb.CFG_MIN_TRADE),
-    "max_step": ("cfg", kb.CFG_MAX_STEP),
-    "slip_bps": ("cfg", kb.CFG_SLIP_BPS),
-    "impact": ("cfg", kb.CFG_IMPACT),
-    "limit_offset_bps": ("cfg", kb.CFG_LIMIT_OFFSET),
-    "margin_mode": ("cfg", kb.CFG_MARGIN_MODE),
-    "taker_fee": ("inst", kb.INST_TAKER),
-    "maker_fee": ("inst", kb.INST_MAKER),
-    "liquidation_fee_rate": ("inst", kb.INST_LIQ_FEE),
+# Run settings a sweep may vary, and the kernel record field each sets (``cfg``: a
+# CONFIG_DTYPE field; ``inst``: an INST_DTYPE field of every instrument).
+RUN_PARAMS: dict[str, tuple[str, str]] = {
+    "stop_loss": ("cfg", "stop_loss"),
+    "take_profit": ("cfg", "take_profit"),
+    "cooldown_bars": ("cfg", "cooldown"),
+    "band": ("cfg", "band"),
+    "min_trade": ("cfg", "min_trade"),
+    "max_step": ("cfg", "max_step"),
+    "slip_bps": ("cfg", "slip_bps"),
+    "impact": ("cfg", "impact"),
+    "limit_offset_bps": ("cfg", "limit_offset"),
+    "margin_mode": ("cfg", "margin_mode"),
+    "taker_fee": ("inst", "taker"),
+    "maker_fee": ("inst", "maker"),
+    "liquidation_fee_rate": ("inst", "liq_fee"),
 }
 
-# Metric columns of the sweep table (the per-run metrics, ``max_leverage`` renamed so that it
-# cannot clash with a policy parameter of that name; ``ruined`` is 1.0 for a ruined run).
-SWEEP_METRICS: tuple[str, ...] = (
-    *("max_leverage_used" if m == "max_leverage" else m for m in METRIC_NAMES),
-    "final_equity",
-    "bad_debt",
-    "orders_clipped",
-    "ruined",
-)
-_STAT_COLUMNS = (
-    kb.STAT_TOTAL_RETURN,
-    kb.STAT_CAGR,
-    kb.STAT_VOLATILITY,
-    kb.STAT_SHARPE,
-    kb.STAT_SORTINO,
-    kb.STAT_MAX_DRAWDOWN,
-    kb.STAT_CALMAR,
-    kb.STAT_TIME_UNDER_WATER,
-    kb.STAT_N_LIQUIDATIONS,
-    kb.STAT_FEES,
-    kb.STAT_FUNDING,
-    kb.STAT_TURNOVER,
-    kb.STAT_AVG_LEVERAGE,
-    kb.STAT_MAX_LEVERAGE,
-    kb.STAT_WORST_BAR,
-    kb.STAT_FINAL_EQUITY,
-    kb.STAT_BAD_DEBT,
-    kb.STAT_CLIPPED,
-)
+# Sweep-table names of the kernel statistics (STATS_DTYPE fields): ``max_leverage`` is renamed so
+# that it cannot clash with a policy parameter of that name, and the ruin bar is reported as
+# ``ruined`` (1.0 for a ruined run).
+_TABLE_NAME = {"max_leverage": "max_leverage_used", "ruin_bar": "ruined"}
+
+# Metric columns of the sweep table: the per-run metrics (levguard.backtest.metrics.METRIC_NAMES)
+# and final_equity, bad_debt, orders_clipped, ruined.
+SWEEP_METRICS: tuple[str, ...] = tuple(_TABLE_NAME.get(m, m) for m in (*PERFORMANCE_METRICS, *RUN_STATS))
 
 
 @dataclass(frozen=True)
@@ -145,19 +127,21 @@ def _run_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
     return combos
 
 
-def _apply_run(cfg: FloatArray, inst: FloatArray, combo: Mapping[str, Any]) -> None:
+def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any]) -> None:
     for key, value in combo.items():
-        where, col = RUN_PARAMS[key]
+        where, name = RUN_PARAMS[key]
         if key == "margin_mode":
-            cfg[col] = kb.ISOLATED if value == "isolated" else kb.CROSS
+            cfg[name] = MarginMode.ISOLATED if value == "isolated" else MarginMode.CROSS
         elif key == "limit_offset_bps":
-            cfg[col] = float(value) * 1e-4
+            cfg[name] = float(value) * 1e-4
+        elif key == "cooldown_bars":
+            cfg[name] = int(value)
         elif where == "cfg":
-            cfg[col] = float(value)
+            cfg[name] = float(value)
         else:
-            inst[:, col] = float(value)
+            inst[name] = float(value)
             if key == "taker_fee":
-                inst[:, kb.INST_FEE_IN_MM] = np.where(inst[:, kb.INST_FEE_IN_MM] > 0.0, float(value), 0.0)
+                inst["fee_in_mm"] = np.where(inst["fee_in_mm"] > 0.0, float(value), 0.0)
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
@@ -166,17 +150,17 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 def _run_chunk(
-    mkt: FloatArray,
+    market: Market,
     directions: FloatArray,
     leverages: FloatArray,
-    insts: FloatArray,
-    tiers: FloatArray,
-    cfgs: FloatArray,
-    index: npt.NDArray[np.int64],
+    insts: npt.NDArray[np.void],
+    tiers: Tiers,
+    cfgs: npt.NDArray[np.void],
+    select: npt.NDArray[np.void],
     ppy: float,
-) -> FloatArray:
-    out = np.zeros((cfgs.shape[0], kb.N_STATS))
-    kb.sweep_nb(mkt, directions, leverages, insts, tiers, cfgs, index, ppy, out)
+) -> npt.NDArray[np.void]:
+    out = np.zeros(cfgs.shape[0], dtype=STATS_DTYPE)
+    kb.sweep_nb(market, directions, leverages, insts, tiers, cfgs, select, ppy, out)
     return out
 
 
@@ -261,10 +245,12 @@ def sweep(
     # Path-independent leverage per policy (computed once each, on demand) and its overlay.
     lev_cache: dict[int, tuple[FloatArray, Any, Any]] = {}
     dir_cache: dict[int, FloatArray] = {}
-    inst_rows: list[FloatArray] = []
+    inst_rows: list[npt.NDArray[np.void]] = []
     inst_key: dict[tuple[tuple[str, Any], ...], int] = {}
 
-    def build(a: int, b: int) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    Chunk = tuple[FloatArray, FloatArray, npt.NDArray[np.void], npt.NDArray[np.void], npt.NDArray[np.void]]
+
+    def build(a: int, b: int) -> Chunk:
         chunk = order[a:b]
         s_ids = sorted({si for si, _, _ in chunk})
         p_ids = sorted({pi for _, pi, _ in chunk})
@@ -281,25 +267,14 @@ def sweep(
                 lev_cache[pi] = _leverage_for(base, pol_cands[pi])
         dirs = np.ascontiguousarray(np.stack([dir_cache[si] for si in s_ids]))
         levs = np.ascontiguousarray(np.stack([lev_cache[pi][0] for pi in p_ids]))
-        cfgs = np.empty((len(chunk), kb.N_CFG))
-        index = np.empty((len(chunk), 3), dtype=np.int64)
-        local_insts: list[FloatArray] = []
+        cfgs = np.repeat(base.cfg, len(chunk))
+        select = np.empty(len(chunk), dtype=kb.SELECT_DTYPE)
+        local_insts: list[npt.NDArray[np.void]] = []
         local_key: dict[int, int] = {}
         for i, (si, pi, ri) in enumerate(chunk):
-            cfg = base.cfg.copy()
-            for c in (
-                kb.CFG_DD_MAX,
-                kb.CFG_DD_BASE,
-                kb.CFG_DD_POWER,
-                kb.CFG_CPPI_FLOOR,
-                kb.CFG_CPPI_MULT,
-                kb.CFG_CPPI_RATCHET,
-                kb.CFG_CPPI_MAX,
-                kb.CFG_CPPI_REF,
-            ):
-                cfg[c] = 0.0
+            cfg = cfgs[i]
             _, dd, cppi = lev_cache[pi]
-            _path_cfg(cfg, dd, cppi, float(base.cfg[kb.CFG_INITIAL_EQUITY]))
+            _path_cfg(cfg, dd, cppi, base.initial_equity)
             inst = base.inst.copy()
             _apply_run(cfg, inst, run_combos[ri])
             key = tuple(sorted((k, v) for k, v in run_combos[ri].items() if RUN_PARAMS[k][0] == "inst"))
@@ -310,27 +285,27 @@ def sweep(
             if g not in local_key:
                 local_key[g] = len(local_insts)
                 local_insts.append(inst_rows[g])
-            cfgs[i] = cfg
-            index[i] = (s_ids.index(si), p_ids.index(pi), local_key[g])
-        return dirs, levs, np.ascontiguousarray(np.stack(local_insts)), cfgs, index
+            select[i] = (s_ids.index(si), p_ids.index(pi), local_key[g])
+        return dirs, levs, np.ascontiguousarray(np.stack(local_insts)), cfgs, select
 
-    stats = np.empty((n_cfg, kb.N_STATS))
+    stats = np.empty(n_cfg, dtype=STATS_DTYPE)
+    market = base.market
     bounds = list(_chunks(n_cfg, chunk_size))
     client, own_cluster = dask_client(scheduler)
     try:
         with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
             if client is None:
                 for a, b in bounds:
-                    dirs, levs, insts, cfgs, index = build(a, b)
-                    stats[a:b] = _run_chunk(base.mkt, dirs, levs, insts, base.tiers, cfgs, index, base.ppy)
+                    dirs, levs, insts, cfgs, select = build(a, b)
+                    stats[a:b] = _run_chunk(market, dirs, levs, insts, base.tiers, cfgs, select, base.ppy)
                     advance()
             else:
-                mkt_f, tiers_f = client.scatter([base.mkt, base.tiers], broadcast=True, hash=False)
+                market_f, tiers_f = client.scatter([market, base.tiers], broadcast=True, hash=False)
                 futures = {}
                 for a, b in bounds:
-                    dirs, levs, insts, cfgs, index = build(a, b)
+                    dirs, levs, insts, cfgs, select = build(a, b)
                     fut = client.submit(
-                        _run_chunk, mkt_f, dirs, levs, insts, tiers_f, cfgs, index, base.ppy, pure=False
+                        _run_chunk, market_f, dirs, levs, insts, tiers_f, cfgs, select, base.ppy, pure=False
                     )
                     futures[fut] = (a, b)
                 from distributed import as_completed
@@ -344,9 +319,11 @@ def sweep(
             client.close()
             own_cluster.close()
     table = pd.DataFrame(rows)
-    for name, c in zip(SWEEP_METRICS[:-1], _STAT_COLUMNS, strict=True):
-        table[name] = stats[:, c]
-    table["ruined"] = np.where(stats[:, kb.STAT_RUIN_BAR] >= 0.0, 1.0, 0.0)
+    for field in STATS_DTYPE.names or ():
+        if field == "ruin_bar":
+            table["ruined"] = np.where(stats[field] >= 0.0, 1.0, 0.0)
+        else:
+            table[_TABLE_NAME.get(field, field)] = stats[field]
     table.attrs["symbols"] = base.symbols
     table.attrs["venue"] = base.params["venue"]
     table.attrs["bars"] = int(base.index.shape[0])
@@ -546,7 +523,7 @@ def walk_forward(
                 prep = prepare(test, strat_cands[si].value, pol_cands[pi].value, initial_equity=equity, **run_kwargs)
                 # Flat through the warm-up; the decision at its last close fills at the test's first open.
                 prep.directions[: max(0, offset - 1)] = 0.0
-                _apply_run(prep.cfg, prep.inst, run_combos[ri])
+                _apply_run(prep.cfg[0], prep.inst, run_combos[ri])
                 res = simulate(prep)
                 eq = res.equity.iloc[offset:]
                 levs.append(res.positions["leverage"].to_numpy()[offset:])

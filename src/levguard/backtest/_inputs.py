@@ -1,0 +1,238 @@
+"""Validation of :func:`levguard.backtest.engine.run`'s arguments: bar frames, directions,
+fees, slippage, rebalancing and per-symbol mappings (private to the backtest package)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from levguard.core.rules import get_venue
+from levguard.core.rules.base import LiquidationRule
+from levguard.core.sizing.policies import Rebalancer
+from levguard.data.loaders import load_ohlcv
+from levguard.data.perp import load_perp_spec
+from levguard.data.validate import validate_ohlcv
+from levguard.errors import DataError, InputError
+from levguard.kernels.backtest_records import RebalanceMode
+
+DEFAULT_TAKER_FEE = 0.0005
+_OHLCV = ("open", "high", "low", "close", "volume")
+_MARK = ("mark_open", "mark_high", "mark_low", "mark_close")
+_YEAR_NS = 365.0 * 86_400e9
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _liquidation_rule(value: object, default: LiquidationRule) -> LiquidationRule:
+    # The venue's own rule, another venue's (by rule-set name) or an explicit rule.
+    if value is None:
+        return default
+    if isinstance(value, LiquidationRule):
+        return value
+    if isinstance(value, str):
+        return get_venue(value).liquidation
+    raise InputError(f"liquidation must be None, a venue name or a LiquidationRule, was {value!r}")
+
+
+def _frame(data: object) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"data must be a pandas DataFrame, was {type(data).__name__}")
+    missing = [c for c in _OHLCV if c not in data.columns]
+    if missing:
+        raise InputError(f"data must have columns {', '.join(_OHLCV)}; missing {', '.join(missing)}")
+    if not isinstance(data.index, pd.DatetimeIndex) or data.index.tz is None:
+        raise InputError("data must be indexed by a UTC DatetimeIndex of bar open times")
+    if len(data) < 2:
+        raise InputError(f"data must hold at least 2 bars, was {len(data)}")
+    _, report = validate_ohlcv(data.loc[:, list(_OHLCV)], source="data")
+    report.raise_for_errors()
+    marks = [c for c in _MARK if c in data.columns]
+    if marks and len(marks) != len(_MARK):
+        raise InputError(f"data must have all of {', '.join(_MARK)} or none; has {', '.join(marks)}")
+    if marks:
+        m = data.loc[:, list(_MARK)].to_numpy(dtype=float)
+        if not np.all(np.isfinite(m)) or np.any(m <= 0.0):
+            raise DataError("data: mark prices must be finite and > 0")
+        if np.any(m[:, 1] < m[:, 2]):
+            raise DataError("data: mark_high < mark_low")
+    if "funding_rate" in data.columns:
+        f = data["funding_rate"].to_numpy(dtype=float)
+        if np.any(np.isinf(f)):
+            raise DataError("data: funding_rate must be finite or NaN (no settlement)")
+    return data
+
+
+def _directions(strategy: object, data: pd.DataFrame) -> FloatArray:
+    raw: object
+    if isinstance(strategy, pd.Series):
+        if not strategy.index.equals(data.index):
+            raise InputError("strategy: a Series of directions must have the index of data")
+        raw = strategy.to_numpy()
+    elif isinstance(strategy, np.ndarray | list | tuple):
+        raw = strategy
+    elif callable(getattr(strategy, "signal", None)):
+        raw = strategy.signal(data)  # type: ignore[attr-defined]
+        if isinstance(raw, pd.Series):
+            raw = raw.to_numpy()
+    else:
+        raise InputError(f"strategy must be directions (array or Series) or have signal(data), was {strategy!r}")
+    try:
+        d = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"strategy: directions must be numbers in {{-1, 0, 1}} ({exc})") from exc
+    if d.ndim != 1 or d.shape[0] != len(data):
+        raise InputError(f"strategy: directions must have one value per bar ({len(data)}), had shape {d.shape}")
+    d = np.where(np.isnan(d), 0.0, d)
+    bad = ~np.isin(d, (-1.0, 0.0, 1.0))
+    if np.any(bad):
+        raise InputError(f"strategy: directions must be in {{-1, 0, 1}}, was {d[bad][0]!r}")
+    return d
+
+
+def _periods_per_year(index: pd.DatetimeIndex) -> float:
+    step = float(np.median(np.diff(index.as_unit("ns").asi8)))
+    if not step > 0.0:
+        raise InputError("data: the index must be strictly increasing")
+    return _YEAR_NS / step
+
+
+def _fees(fees: object, venue_default: float) -> tuple[float, float]:
+    default = venue_default if venue_default > 0.0 else DEFAULT_TAKER_FEE
+    if fees is None:
+        taker, maker = default, default
+    elif isinstance(fees, int | float) and not isinstance(fees, bool):
+        taker, maker = float(fees), float(fees)
+    elif isinstance(fees, Mapping):
+        unknown = set(fees) - {"taker", "maker"}
+        if unknown:
+            raise InputError(f"fees: unknown keys {sorted(unknown)}; use taker, maker")
+        taker = float(fees.get("taker", default))
+        maker = float(fees.get("maker", taker))
+    elif isinstance(fees, tuple) and len(fees) == 2:
+        taker, maker = float(fees[0]), float(fees[1])
+    else:
+        raise InputError(f"fees must be None, a taker rate, (taker, maker) or a mapping, was {fees!r}")
+    for name, v in (("taker", taker), ("maker", maker)):
+        if not (math.isfinite(v) and 0.0 <= v < 0.1):
+            raise InputError(f"fees: {name} must be a fraction in [0, 0.1), was {v!r}")
+    return taker, maker
+
+
+def _slippage(slippage: object) -> tuple[float, float]:
+    if slippage is None:
+        bps, impact = 0.0, 0.0
+    elif isinstance(slippage, int | float) and not isinstance(slippage, bool):
+        bps, impact = float(slippage), 0.0
+    elif isinstance(slippage, Mapping):
+        unknown = set(slippage) - {"bps", "impact"}
+        if unknown:
+            raise InputError(f"slippage: unknown keys {sorted(unknown)}; use bps, impact")
+        bps, impact = float(slippage.get("bps", 0.0)), float(slippage.get("impact", 0.0))
+    elif isinstance(slippage, tuple) and len(slippage) == 2:
+        bps, impact = float(slippage[0]), float(slippage[1])
+    else:
+        raise InputError(f"slippage must be None, bps, (bps, impact_coef) or a mapping, was {slippage!r}")
+    if not (math.isfinite(bps) and bps >= 0.0):
+        raise InputError(f"slippage: bps must be >= 0, was {bps!r}")
+    if not (math.isfinite(impact) and impact >= 0.0):
+        raise InputError(f"slippage: impact coefficient must be >= 0, was {impact!r}")
+    return bps, impact
+
+
+def _rebalance(rebalance: object) -> tuple[int, Rebalancer]:
+    if rebalance == "never":
+        return RebalanceMode.NEVER, Rebalancer()
+    if rebalance == "band":
+        return RebalanceMode.BAND, Rebalancer()
+    if isinstance(rebalance, Rebalancer):
+        return RebalanceMode.BAND, rebalance
+    if isinstance(rebalance, Mapping):
+        unknown = set(rebalance) - {"band", "min_trade", "max_step"}
+        if unknown:
+            raise InputError(f"rebalance: unknown keys {sorted(unknown)}; use band, min_trade, max_step")
+        return RebalanceMode.BAND, Rebalancer(**{k: float(v) for k, v in rebalance.items()})
+    raise InputError(f"rebalance must be 'band', 'never', a Rebalancer or its parameters, was {rebalance!r}")
+
+
+def _fraction(value: float | None, name: str, upper: float) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{name} must be a fraction in [0, {upper:g}), was {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and 0.0 <= v < upper):
+        raise InputError(f"{name} must be a fraction in [0, {upper:g}), was {value!r}")
+    return v
+
+
+def _frames(data: object) -> dict[str, pd.DataFrame]:
+    """One frame per symbol, all on the same index."""
+    if isinstance(data, str | os.PathLike):
+        data = load_ohlcv(os.fspath(data))
+    elif isinstance(data, Mapping) and "source" in data and not isinstance(data["source"], pd.DataFrame):
+        data = load_perp_spec(data)
+    if isinstance(data, pd.DataFrame):
+        return {"": _frame(data)}
+    if not isinstance(data, Mapping) or not data:
+        raise InputError(
+            "data must be a DataFrame, a path to a bar file or a non-empty mapping symbol -> DataFrame, "
+            f"was {type(data).__name__}"
+        )
+    frames: dict[str, pd.DataFrame] = {}
+    first: pd.DatetimeIndex | None = None
+    for sym, frame in data.items():
+        if not isinstance(sym, str) or not sym:
+            raise InputError(f"data: symbols must be non-empty strings, was {sym!r}")
+        try:
+            f = _frame(frame)
+        except (InputError, DataError) as exc:
+            raise type(exc)(f"data[{sym!r}]: {exc}") from exc
+        if first is None:
+            first = f.index  # type: ignore[assignment]
+        elif not f.index.equals(first):
+            raise InputError(
+                f"data[{sym!r}]: every instrument must have the same bar index (align them first, e.g. "
+                "with frame.reindex(common_index))"
+            )
+        frames[sym] = f
+    return frames
+
+
+def _per_symbol(value: object, symbols: list[str], name: str) -> list[Any]:
+    # A mapping symbol -> value, or one value for every symbol.
+    if isinstance(value, Mapping) and not (name == "fees" and set(value) <= {"taker", "maker"}):
+        unknown = set(value) - set(symbols)
+        if unknown:
+            raise InputError(f"{name}: unknown symbols {sorted(unknown)}; data has {symbols}")
+        missing = [s for s in symbols if s not in value]
+        if missing:
+            raise InputError(f"{name}: no entry for {missing}")
+        return [value[s] for s in symbols]
+    return [value] * len(symbols)
+
+
+def _multi_directions(strategy: object, frames: dict[str, pd.DataFrame], symbols: list[str]) -> FloatArray:
+    n = len(next(iter(frames.values())))
+    out = np.zeros((n, len(symbols)))
+    signals = getattr(strategy, "signals", None)
+    if callable(signals):
+        # A strategy over several instruments (e.g. funding carry): one column per symbol.
+        raw = signals(frames)
+        table = raw if isinstance(raw, pd.DataFrame) else pd.DataFrame(raw)
+        missing = [s for s in symbols if s not in table.columns]
+        if missing:
+            raise InputError(f"strategy: signals() returned no directions for {missing}")
+        for j, sym in enumerate(symbols):
+            col = table[sym]
+            out[:, j] = _directions(col.to_numpy() if isinstance(col, pd.Series) else col, frames[sym])
+        return out
+    per = _per_symbol(strategy, symbols, "strategy")
+    for j, sym in enumerate(symbols):
+        out[:, j] = _directions(per[j], frames[sym])
+    return out

@@ -1,0 +1,512 @@
+"""Liquidation events of the backtest kernel: collateral, liquidation prices, and what each
+venue's rule closes and leaves (takeover, book close, slices, step-downs, incremental restore,
+cross-account takeover, bad debt).
+
+Plain Python marked ``jitable``; called from :func:`levguard.kernels.backtest.simulate_py`.  The
+account's state travels as a :class:`~levguard.kernels.backtest_records.Book`, the instruments as
+an ``INST_DTYPE`` array and their tiers as :class:`~levguard.kernels.backtest_records.Tiers`;
+events are written to ``LIQ_DTYPE`` records.  The outcome arithmetic is
+:mod:`levguard.kernels.liquidation` (shared with the cascade simulator and the paper venue).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from levguard._typing import Float64Array1D, Int64Array1D
+from levguard.kernels import liquidation as kl
+from levguard.kernels._jit import jitable
+from levguard.kernels.backtest_records import N_RESTORE_GRID, Book, ContractKind, LiqState, Tiers
+from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price, tier_index, tiered_mm
+
+
+class Scratch(NamedTuple):
+    """Work arrays of one run: a single zero tier (the constant-MM solve of venues valuing
+    maintenance at entry) and the liquidation-price memo (``MEMO_DTYPE``, (K,))."""
+
+    zero_caps: Float64Array1D
+    zero: Float64Array1D
+    memo: np.ndarray
+
+
+@jitable
+def maintenance(
+    qty: float,
+    entry: float,
+    px: float,
+    inverse: bool,
+    mm_at_entry: bool,
+    fee_in_mm: float,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+) -> float:
+    """Return the maintenance requirement of one position at price ``px`` (0 when flat).
+
+    Tiered maintenance margin of the notional at ``px`` (or at ``entry`` with ``mm_at_entry``)
+    plus ``fee_in_mm`` times the notional at ``px``, in the settlement currency.
+    """
+    if qty == 0.0:
+        return 0.0
+    basis = entry if mm_at_entry else px
+    return tiered_mm(position_notional(qty, basis, inverse), caps, mmrs, cums) + fee_in_mm * position_notional(
+        qty, px, inverse
+    )
+
+
+@jitable
+def liquidation_price(
+    qty: float,
+    entry_price: float,
+    collateral: float,
+    inverse: bool,
+    fee_in_mm: float,
+    mm_at_entry: bool,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    zero_caps: Float64Array1D,
+    zero: Float64Array1D,
+) -> float:
+    """Return the venue liquidation price of one position (NaN when flat or none).
+
+    With ``mm_at_entry`` the maintenance margin is fixed at the entry notional (Bybit, BitMEX)
+    and passed as the constant term of :func:`~levguard.kernels.margin.solve_liquidation_price`
+    with one zero tier; otherwise the tiers are re-selected at the liquidation price.
+    ``collateral`` is the isolated margin, or the cross wallet plus the other positions'
+    unrealised PnL minus their maintenance margin.
+    """
+    if qty == 0.0 or not collateral > 0.0:
+        return math.nan
+    if mm_at_entry:
+        k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
+        return solve_liquidation_price(qty, entry_price, collateral, k_const, fee_in_mm, inverse, zero_caps, zero, zero)
+    return solve_liquidation_price(qty, entry_price, collateral, 0.0, fee_in_mm, inverse, caps, mmrs, cums)
+
+
+@jitable
+def _maintenance_of(j: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> float:
+    # maintenance() of a position of instrument j, its settings read from its record.
+    spec = inst[j]
+    a = spec["tier_start"]
+    b = spec["tier_stop"]
+    return maintenance(
+        q,
+        ent,
+        px,
+        spec["kind"] == ContractKind.INVERSE,
+        spec["mm_at_entry"],
+        spec["fee_in_mm"],
+        tiers.cap[a:b],
+        tiers.mmr[a:b],
+        tiers.cum[a:b],
+    )
+
+
+@jitable
+def record_liq(
+    out_liqs: np.ndarray,
+    row: int,
+    t: int,
+    k: int,
+    dq: float,
+    px: float,
+    loss: float,
+    fee: float,
+    bad_debt: float,
+    margin: float,
+    kept: float,
+    partial: bool,
+    taken: bool,
+) -> None:
+    """Write one ``LIQ_DTYPE`` record (its fields, in order) at ``row``.
+
+    Sized by :func:`~levguard.kernels.backtest_records.liq_capacity` (at most a partial and a
+    full liquidation per bar and instrument); a row beyond it is dropped rather than written out
+    of bounds.
+    """
+    if row >= out_liqs.shape[0]:
+        return
+    rec = out_liqs[row]
+    rec["bar"] = t
+    rec["inst"] = k
+    rec["qty"] = dq
+    rec["price"] = px
+    rec["loss"] = loss
+    rec["fee"] = fee
+    rec["bad_debt"] = bad_debt
+    rec["margin"] = margin
+    rec["kept"] = kept
+    rec["partial"] = partial
+    rec["taken"] = taken
+
+
+@jitable
+def _book_liquidation(
+    t: int, k: int, qty: float, entry: float, px: float, liquidation_fee_rate: float, out_liqs: np.ndarray, row: int
+) -> tuple[float, float]:
+    """Sell spot collateral ``qty`` at ``px`` with the liquidation fee (a cross account's spot leg
+    covering a negative balance) and record it in ``out_liqs[row]``.
+
+    Returns the wallet change (realised PnL minus fee) and the fee.
+    """
+    realised = position_upnl(qty, entry, px, False)
+    fee = liquidation_fee_rate * position_notional(qty, px, False)
+    record_liq(out_liqs, row, t, k, qty, px, -realised, fee, 0.0, math.nan, math.nan, False, False)
+    return realised - fee, fee
+
+
+@jitable
+def collateral(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers) -> float:
+    """Return the collateral backing instrument ``k``: its isolated wallet, or the cross wallet
+    plus the other positions' unrealised PnL minus their maintenance requirement at their
+    reference prices."""
+    if not cross:
+        return float(book.cash[k])
+    qty = book.qty
+    entry = book.entry
+    ref_px = book.ref_px
+    c = float(book.cash[0])
+    for j in range(qty.shape[0]):
+        if j == k or qty[j] == 0.0:
+            continue
+        kind = inst[j]["kind"]
+        c += position_upnl(qty[j], entry[j], ref_px[j], kind == ContractKind.INVERSE)
+        if kind != ContractKind.SPOT:
+            c -= _maintenance_of(j, qty[j], entry[j], ref_px[j], inst, tiers)
+    return c
+
+
+@jitable
+def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scratch: Scratch) -> tuple[float, float]:
+    """Return (liquidation price, collateral) of instrument ``k``; NaN for spot or flat."""
+    spec = inst[k]
+    if book.qty[k] == 0.0 or spec["kind"] == ContractKind.SPOT:
+        return math.nan, math.nan
+    coll = collateral(k, cross, book, inst, tiers)
+    a = spec["tier_start"]
+    b = spec["tier_stop"]
+    lp = liquidation_price(
+        book.qty[k],
+        book.entry[k],
+        coll,
+        spec["kind"] == ContractKind.INVERSE,
+        spec["fee_in_mm"],
+        spec["mm_at_entry"],
+        tiers.cap[a:b],
+        tiers.mmr[a:b],
+        tiers.cum[a:b],
+        scratch.zero_caps,
+        scratch.zero,
+    )
+    return lp, coll
+
+
+@jitable
+def lp_memo(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scratch: Scratch) -> tuple[float, float]:
+    """:func:`lp_of` with a memo: when instrument ``k``'s LP depends only on its own (qty, entry,
+    wallet) -- isolated margin, or a single instrument -- the same inputs give the same result,
+    so the solve is skipped while they are unchanged (most bars).  Exact: no tolerance."""
+    w = 0 if cross else k
+    if cross and book.qty.shape[0] > 1:
+        return lp_of(k, cross, book, inst, tiers, scratch)
+    m = scratch.memo[k]
+    if m["qty"] == book.qty[k] and m["entry"] == book.entry[k] and m["wallet"] == book.cash[w]:
+        return m["lp"], m["coll"]
+    lp, coll = lp_of(k, cross, book, inst, tiers, scratch)
+    m["qty"] = book.qty[k]
+    m["entry"] = book.entry[k]
+    m["wallet"] = book.cash[w]
+    m["lp"] = lp
+    m["coll"] = coll
+    return lp, coll
+
+
+@jitable
+def settle_bad_debt(
+    t: int, w: int, cross: bool, book: Book, inst: np.ndarray, out_liqs: np.ndarray, n_liqs: int, last_row: int
+) -> tuple[int, float]:
+    """Settle wallet ``w`` once it holds no perpetual position; return (rows written, fees).
+
+    A negative balance is bad debt: the venue's insurance fund pays it and the wallet is set to
+    0, the amount recorded on the wallet's last liquidation row.  In cross margin spot legs are
+    collateral: when the balance plus their value is negative they are sold at ``ref_px`` (the
+    venue liquidates the collateral, with the liquidation fee) before the shortfall is settled.
+    """
+    cash = book.cash
+    qty = book.qty
+    entry = book.entry
+    n_inst = qty.shape[0]
+    eq = cash[w]
+    for j in range(n_inst):
+        if (cross or j == w) and qty[j] != 0.0:
+            if inst[j]["kind"] != ContractKind.SPOT:
+                return 0, 0.0
+            eq += position_upnl(qty[j], entry[j], book.ref_px[j], False)
+    if not eq < 0.0:
+        return 0, 0.0
+    written = 0
+    fees = 0.0
+    for j in range(n_inst):
+        if (cross or j == w) and qty[j] != 0.0:
+            dw, fee = _book_liquidation(
+                t, j, qty[j], entry[j], book.ref_px[j], inst[j]["liq_fee"], out_liqs, n_liqs + written
+            )
+            cash[w] += dw
+            fees += fee
+            last_row = n_liqs + written
+            written += 1
+            qty[j] = 0.0
+            entry[j] = 0.0
+    if cash[w] < 0.0 and last_row >= 0:
+        out_liqs[last_row]["bad_debt"] += -cash[w]
+        cash[w] = 0.0
+    return written, fees
+
+
+@jitable
+def _mm_terms(k: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> tuple[float, float, float]:
+    # (maintenance margin at px, marginal maintenance rate, price the tier is read at) of a
+    # position of instrument k: tiers at the entry notional for venues valuing MM at entry.
+    spec = inst[k]
+    inverse = spec["kind"] == ContractKind.INVERSE
+    a = spec["tier_start"]
+    b = spec["tier_stop"]
+    at_entry = spec["mm_at_entry"]
+    fee_mm = spec["fee_in_mm"]
+    mm = maintenance(q, ent, px, inverse, at_entry, fee_mm, tiers.cap[a:b], tiers.mmr[a:b], tiers.cum[a:b])
+    basis = ent if at_entry else px
+    kt = tier_index(position_notional(q, basis, inverse), tiers.cap[a:b])
+    return mm, tiers.mmr[a + kt] + fee_mm, basis
+
+
+@jitable
+def _close_whole(
+    t: int,
+    k: int,
+    px: float,
+    outcome: int,
+    coll: float,
+    w: int,
+    book: Book,
+    inst: np.ndarray,
+    out_liqs: np.ndarray,
+    row: int,
+) -> tuple[float, float]:
+    """Close all of instrument k at ``px`` under ``outcome`` (takeover or book) with the margin
+    ``coll`` behind it; record the row; return (fee, taken-over flag)."""
+    inverse = inst[k]["kind"] == ContractKind.INVERSE
+    q = book.qty[k]
+    realised = position_upnl(q, book.entry[k], px, inverse)
+    kept, fee, _fund, taken = kl.settle_close(
+        outcome, coll, realised, position_notional(q, px, inverse), inst[k]["liq_fee"], 0.0, 0.0
+    )
+    equity = coll + realised
+    book.cash[w] += kept - coll
+    bad = -equity if equity < 0.0 else 0.0
+    record_liq(out_liqs, row, t, k, q, px, -realised, fee, bad, coll, kept, False, taken > 0.0)
+    book.qty[k] = 0.0
+    book.entry[k] = 0.0
+    return fee, taken
+
+
+@jitable
+def _restore_walk(
+    t: int,
+    k: int,
+    p0: float,
+    p1: float,
+    cross: bool,
+    book: Book,
+    inst: np.ndarray,
+    tiers: Tiers,
+    out_liqs: np.ndarray,
+    row: int,
+) -> tuple[int, float]:
+    """Incremental liquidation of instrument k along prices from ``p0`` to ``p1`` (geometric
+    grid of ``N_RESTORE_GRID`` points; one point when equal): wherever the equity is below the
+    maintenance margin, close the fraction that restores it
+    (:func:`~levguard.kernels.liquidation.restore_fraction`) in the book with the liquidation
+    fee, or the whole position when none does or when the rest would be smaller than the
+    venue's minimum order notional.  One aggregated row (volume-weighted price,
+    harmonic for inverse contracts); returns (rows written, fees)."""
+    spec = inst[k]
+    inverse = spec["kind"] == ContractKind.INVERSE
+    w = 0 if cross else k
+    rule = spec["rule"]
+    fee_rate = spec["liq_fee"]
+    caps = tiers.cap[spec["tier_start"] : spec["tier_stop"]]
+    cash = book.cash
+    qty = book.qty
+    entry = book.entry
+    sign = 1.0 if qty[k] > 0.0 else -1.0
+    c0 = collateral(k, cross, book, inst, tiers)
+    n_grid = 1 if p1 == p0 else N_RESTORE_GRID
+    closed_sum = 0.0
+    value_sum = 0.0
+    loss = 0.0
+    fees = 0.0
+    bad = 0.0
+    kept_final = 0.0
+    taken = 0.0
+    flat = False
+    for i in range(n_grid):
+        p = p0 if n_grid == 1 else p0 * (p1 / p0) ** (i / (n_grid - 1.0))
+        q = qty[k]
+        coll = collateral(k, cross, book, inst, tiers)
+        equity = coll + position_upnl(q, entry[k], p, inverse)
+        mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
+        closed, decision = kl.plan_close(
+            rule, abs(q), position_notional(q, p, inverse), basis, inverse, equity, mm, mmr, fee_rate, caps, True
+        )
+        if decision == kl.CLOSE_NONE:
+            continue
+        rest_quote = (abs(q) - closed) * (1.0 if inverse else p)
+        if decision == kl.CLOSE_PARTIAL and rest_quote >= spec["min_notional"]:
+            dq = sign * closed
+            realised = position_upnl(dq, entry[k], p, inverse)
+            left, fee = kl.settle_partial(coll, realised, position_notional(dq, p, inverse), fee_rate)
+            if left > 0.0:
+                cash[w] += realised - fee
+                qty[k] -= dq
+                closed_sum += closed
+                value_sum += closed / p if inverse else closed * p
+                loss -= realised
+                fees += fee
+                continue
+        outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
+        realised = position_upnl(q, entry[k], p, inverse)
+        kept, fee, _fund, taken = kl.settle_close(
+            outcome, coll, realised, position_notional(q, p, inverse), fee_rate, 0.0, 0.0
+        )
+        cash[w] += kept - coll
+        closed_sum += abs(q)
+        value_sum += abs(q) / p if inverse else abs(q) * p
+        loss -= realised
+        fees += fee
+        if coll + realised < 0.0:
+            bad = -(coll + realised)
+        kept_final = kept
+        qty[k] = 0.0
+        entry[k] = 0.0
+        flat = True
+        break
+    if not closed_sum > 0.0:
+        return 0, 0.0
+    price = closed_sum / value_sum if inverse else value_sum / closed_sum
+    kept_after = kept_final
+    if not flat:
+        kept_after = collateral(k, cross, book, inst, tiers)
+    record_liq(out_liqs, row, t, k, sign * closed_sum, price, loss, fees, bad, c0, kept_after, not flat, taken > 0.0)
+    return 1, fees
+
+
+@jitable
+def liquidate(
+    t: int,
+    k: int,
+    px: float,
+    extreme: float,
+    cross: bool,
+    book: Book,
+    inst: np.ndarray,
+    tiers: Tiers,
+    liq_state: Int64Array1D,
+    out_liqs: np.ndarray,
+    row: int,
+) -> tuple[int, float]:
+    """One liquidation event of instrument k under its venue's rule; return (rows, fees).
+
+    ``px`` is the fill (the liquidation price, or the worse mark open), ``extreme`` the bar's
+    adverse mark extreme (incremental liquidation walks from ``px`` to it).  The decision is
+    :func:`~levguard.kernels.liquidation.plan_close` (backstop, partial rule, full outcome): a
+    partial slice or step-down closes part at ``px`` with the liquidation fee and marks the
+    instrument (``liq_state`` PARTIAL: the next liquidation in the bar is whole); a full close
+    keeps what :func:`~levguard.kernels.liquidation.settle_close` leaves.  In cross margin a
+    takeover makes the account bankrupt: every other cross position (spot legs included) is
+    taken over too, at its reference price, and the cross wallet ends at 0.
+    """
+    spec = inst[k]
+    w = 0 if cross else k
+    rule = spec["rule"]
+    if int(rule[kl.RULE_PARTIAL]) == kl.PARTIAL_RESTORE:
+        return _restore_walk(t, k, px, extreme, cross, book, inst, tiers, out_liqs, row)
+    inverse = spec["kind"] == ContractKind.INVERSE
+    fee_rate = spec["liq_fee"]
+    q = book.qty[k]
+    coll = collateral(k, cross, book, inst, tiers)
+    equity = coll + position_upnl(q, book.entry[k], px, inverse)
+    mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, inst, tiers)
+    room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
+    closed, decision = kl.plan_close(
+        rule,
+        abs(q),
+        position_notional(q, px, inverse),
+        basis,
+        inverse,
+        equity,
+        mm,
+        mmr,
+        fee_rate,
+        tiers.cap[spec["tier_start"] : spec["tier_stop"]],
+        liq_state[k] == LiqState.NONE and room,
+    )
+    if decision == kl.CLOSE_PARTIAL:
+        dq = closed if q > 0.0 else -closed
+        realised = position_upnl(dq, book.entry[k], px, inverse)
+        left, fee = kl.settle_partial(coll, realised, position_notional(dq, px, inverse), fee_rate)
+        if left > 0.0:
+            book.cash[w] += realised - fee
+            book.qty[k] -= dq
+            liq_state[k] = LiqState.PARTIAL
+            record_liq(out_liqs, row, t, k, dq, px, -realised, fee, 0.0, coll, left, True, False)
+            return 1, fee
+    outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
+    if cross and outcome == kl.TAKEOVER:
+        return _take_over_account(t, k, px, book, inst, out_liqs, row)
+    fees, _taken = _close_whole(t, k, px, outcome, coll, w, book, inst, out_liqs, row)
+    return 1, fees
+
+
+@jitable
+def _take_over_account(
+    t: int, k: int, px: float, book: Book, inst: np.ndarray, out_liqs: np.ndarray, row: int
+) -> tuple[int, float]:
+    """A cross takeover (or backstop) of instrument k: the account is bankrupt as a whole.
+
+    Every other cross position (spot legs included) goes with it at its reference price: its
+    PnL is realised into the wallet (its row: margin NaN, no fee, no bad debt, kept 0).  Then k
+    is taken over at ``px`` with the whole wallet behind it: its row's ``fee`` is the account's
+    equity left (the clearance) and its ``bad_debt`` the account's shortfall, each counted once
+    (per-position shares would count the others' maintenance margin as a clearance on their
+    rows and again as k's bad debt).  The wallet ends at 0.  Returns (rows written, fees).
+    """
+    qty = book.qty
+    entry = book.entry
+    ref_px = book.ref_px
+    written = 1
+    for j in range(qty.shape[0]):
+        if j != k and qty[j] != 0.0:
+            realised = position_upnl(qty[j], entry[j], ref_px[j], inst[j]["kind"] == ContractKind.INVERSE)
+            book.cash[0] += realised
+            record_liq(
+                out_liqs, row + written, t, j, qty[j], ref_px[j], -realised, 0.0, 0.0, math.nan, 0.0, False, True
+            )
+            qty[j] = 0.0
+            entry[j] = 0.0
+            written += 1
+    fees, _taken = _close_whole(t, k, px, kl.TAKEOVER, book.cash[0], 0, book, inst, out_liqs, row)
+    return written, fees
+
+
+@jitable
+def clear_memo(m: np.void) -> None:
+    # An empty liquidation-price memo entry (NaN never equals an input).
+    m["qty"] = math.nan
+    m["entry"] = math.nan
+    m["wallet"] = math.nan
+    m["lp"] = math.nan
+    m["coll"] = math.nan

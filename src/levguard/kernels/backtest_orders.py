@@ -1,0 +1,186 @@
+"""Orders of the backtest kernel: fills, slippage, initial-margin clipping, the path-dependent
+leverage caps and the ruin threshold.
+
+Plain Python marked ``jitable``; called from :func:`levguard.kernels.backtest.simulate_py`
+(instruments as an ``INST_DTYPE`` array, tiers as :class:`~levguard.kernels.backtest_records.Tiers`,
+fills written to ``TRADE_DTYPE`` records).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from levguard._typing import Float64Array1D
+from levguard.kernels._jit import jit, jitable
+from levguard.kernels.backtest_records import ContractKind, Tiers
+from levguard.kernels.margin import position_notional, position_upnl
+from levguard.kernels.sizing import drawdown_scale
+
+
+@jitable
+def slippage_fraction(trade_qty: float, volume: float, slip_bps: float, impact_coef: float) -> float:
+    """Return the slippage fraction ``slip_bps / 1e4 + impact_coef * sqrt(|trade_qty| / volume)``.
+
+    The impact term is dropped when ``volume`` is not positive or not finite (no information).
+    """
+    frac = slip_bps * 1e-4
+    if impact_coef > 0.0 and volume > 0.0 and math.isfinite(volume):
+        frac += impact_coef * math.sqrt(abs(trade_qty) / volume)
+    return frac
+
+
+@jitable
+def max_notional_for_margin(available: float, caps: Float64Array1D, max_levs: Float64Array1D) -> float:
+    """Return the largest notional whose initial margin ``notional / max_leverage(tier)`` fits.
+
+    The tier of a notional ``n`` is the first with ``n <= cap``; its initial margin is
+    ``n / max_lev``.  Scanning the tiers gives the largest feasible ``n`` exactly (0 when
+    ``available`` is not positive).
+    """
+    if not available > 0.0:
+        return 0.0
+    best = 0.0
+    lo = 0.0
+    for i in range(caps.shape[0]):
+        ml = max_levs[i]
+        n_i = caps[i]
+        if ml > 0.0 and math.isfinite(ml):
+            n_i = min(caps[i], available * ml)
+        if n_i >= lo and n_i > best:
+            best = n_i
+        lo = caps[i]
+    return best
+
+
+@jitable
+def initial_margin(notional: float, caps: Float64Array1D, max_levs: Float64Array1D) -> float:
+    """Return ``notional / max_leverage`` of the notional's tier (0 for a non-positive notional)."""
+    if not notional > 0.0:
+        return 0.0
+    n_tiers = caps.shape[0]
+    k = n_tiers - 1
+    for j in range(n_tiers - 1, -1, -1):
+        if notional <= caps[j]:
+            k = j
+    ml = float(max_levs[k])
+    if ml > 0.0 and math.isfinite(ml):
+        return notional / ml
+    return 0.0
+
+
+@jitable
+def fill_pnl(qty: float, entry: float, dq: float, px: float, inverse: bool) -> float:
+    # Realised PnL of a fill of dq at px against a position qty held at average entry.
+    if qty == 0.0 or qty * dq > 0.0:
+        return 0.0
+    closed = min(abs(dq), abs(qty))
+    sign = 1.0 if qty > 0.0 else -1.0
+    return position_upnl(sign * closed, entry, px, inverse)
+
+
+@jitable
+def new_entry(qty: float, entry: float, dq: float, px: float, inverse: bool) -> float:
+    # Average entry after the fill: weighted on increases (harmonically for inverse contracts,
+    # whose PnL is linear in 1/price), kept on reductions, px on reversals.
+    new_qty = qty + dq
+    if new_qty == 0.0:
+        return 0.0
+    if qty == 0.0 or qty * new_qty < 0.0:
+        return px
+    if qty * dq > 0.0:
+        if inverse:
+            return new_qty / (qty / entry + dq / px)
+        return (qty * entry + dq * px) / new_qty
+    return entry
+
+
+@jitable
+def record_trade(out_trades: np.ndarray, row: int, t: int, k: int, dq: float, px: float, fee: float, kind: int) -> None:
+    """Write one ``TRADE_DTYPE`` record (its fields, in order) at ``row``."""
+    rec = out_trades[row]
+    rec["bar"] = t
+    rec["inst"] = k
+    rec["qty"] = dq
+    rec["price"] = px
+    rec["fee"] = fee
+    rec["kind"] = kind
+
+
+@jitable
+def path_cap(cfg: np.void, equity: float, peak: float) -> float:
+    """Return the leverage cap of the path-dependent policies at account equity ``equity``.
+
+    Notes
+    -----
+    Drawdown control (Grossman & Zhou 1993): ``base * max(0, 1 - dd / max_dd)^power`` with
+    ``dd = 1 - V / peak``.  CPPI (Black & Perold 1992): ``min(m (1 - F / V), b)`` with the floor
+    ``F = floor * max(peak, reference)`` (ratchet) or ``floor * reference``; 0 at or below the floor.  Both
+    ``inf`` when off; the minimum of both when both are on.
+    """
+    cap = math.inf
+    dd_max = cfg["dd_max"]
+    if dd_max > 0.0:
+        dd = 1.0 - equity / peak if peak > 0.0 else 1.0
+        cap = min(cap, cfg["dd_base"] * drawdown_scale(dd, dd_max, True, cfg["dd_power"]))
+    floor = cfg["cppi_floor"]
+    if floor > 0.0:
+        ref = max(peak, cfg["cppi_ref"]) if cfg["cppi_ratchet"] else cfg["cppi_ref"]
+        f_abs = floor * ref
+        cushion = cfg["cppi_mult"] * (1.0 - f_abs / equity) if equity > f_abs else 0.0
+        cap = min(cap, cushion, cfg["cppi_max"])
+    return cap
+
+
+@jitable
+def min_order_margin(inst: np.ndarray, tiers: Tiers, k: int, price: float) -> float:
+    """Return the capital instrument ``k`` needs to open the venue's smallest order (0: none known).
+
+    For a minimum order notional ``m`` (quote currency): its initial margin at the first
+    tier's maximum leverage, ``m / max_leverage`` (spot: ``m``, fully paid; inverse contracts:
+    ``m / price`` in the coin).
+    """
+    mn = float(inst[k]["min_notional"])
+    if not mn > 0.0:
+        return 0.0
+    kind = inst[k]["kind"]
+    need = mn
+    if kind != ContractKind.SPOT:
+        ml = tiers.max_lev[inst[k]["tier_start"]]
+        if ml > 0.0 and math.isfinite(ml):
+            need = mn / ml
+    if kind == ContractKind.INVERSE:
+        need = need / price
+    return need
+
+
+@jitable
+def ruin_threshold(inst: np.ndarray, tiers: Tiers, price: Float64Array1D) -> float:
+    """Return the account equity below which no instrument's smallest order can be opened.
+
+    The smallest :func:`min_order_margin` over the instruments that have a minimum order; 0
+    when none has (then only ``equity <= 0`` ruins).
+    """
+    best = math.inf
+    for k in range(inst.shape[0]):
+        need = min_order_margin(inst, tiers, k, price[k])
+        if need > 0.0:
+            best = min(best, need)
+    return best if math.isfinite(best) else 0.0
+
+
+@jitable
+def traded_notional(trades: np.ndarray, n_trades: int, liqs: np.ndarray, n_liqs: int, inst: np.ndarray) -> float:
+    """Return the notional traded (settlement currency) over fills and liquidations."""
+    total = 0.0
+    for i in range(n_trades):
+        tr = trades[i]
+        total += position_notional(tr["qty"], tr["price"], inst[tr["inst"]]["kind"] == ContractKind.INVERSE)
+    for i in range(n_liqs):
+        lq = liqs[i]
+        total += position_notional(lq["qty"], lq["price"], inst[lq["inst"]]["kind"] == ContractKind.INVERSE)
+    return total
+
+
+traded_notional_nb = jit(traded_notional)
