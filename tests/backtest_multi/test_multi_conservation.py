@@ -32,7 +32,9 @@ def test_linear_money_is_conserved(margin_mode: str, k: int) -> None:
     spot = tuple(s for s in frames if s.endswith("-SPOT"))
     # An aggressive BTC leg (liquidated; in cross that takes the account down, with bad debt)
     # next to a moderate ETH leg and, with three instruments, a spot leg.
-    policy = {s: {"BTCUSDT": 80.0, "ETHUSDT": 3.0}.get(s, 1.0) for s in frames}
+    # (120x: at 80x the three-instrument cross run was liquidated only by the former rule that a
+    # non-positive wallet is bankrupt whatever the unrealised PnL; see test_funding_drained_wallet.)
+    policy = {s: {"BTCUSDT": 120.0, "ETHUSDT": 3.0}.get(s, 1.0) for s in frames}
     res = run(
         frames,
         _directions(frames),
@@ -76,7 +78,7 @@ def test_inverse_money_is_conserved_in_coin(margin_mode: str) -> None:
     res = run(
         frames,
         _directions(frames),
-        25.0,
+        60.0,  # (at 25x the cross run was liquidated only by the former "wallet <= 0" rule)
         venue="binance-coinm",
         tiers={s: TIERS for s in frames},
         margin_mode=margin_mode,  # type: ignore[arg-type]

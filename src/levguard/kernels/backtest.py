@@ -27,6 +27,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
 from levguard.kernels.backtest_liquidation import (
     Scratch,
+    bankrupt_at,
     clear_memo,
     liquidate,
     liquidation_price,
@@ -364,7 +365,11 @@ def simulate_py(
                     continue
                 lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
                 mo = mark_open[t, k]
-                if (qty[k] > 0.0 and mo <= lp) or (qty[k] < 0.0 and mo >= lp) or not coll > 0.0:
+                if (
+                    (qty[k] > 0.0 and mo <= lp)
+                    or (qty[k] < 0.0 and mo >= lp)
+                    or bankrupt_at(k, lp, coll, mo, book, inst, tiers)
+                ):
                     hit = k
                     break
             if hit < 0:
@@ -505,8 +510,9 @@ def simulate_py(
                 broke = False
                 if kind != ContractKind.SPOT and liq_state[k] != LiqState.WALKED:
                     lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
-                    # No collateral left (fees or the others' losses): liquidated at the open mark.
-                    broke = not coll > 0.0
+                    # Liquidatable at every price (no liquidation price and the margin balance at
+                    # the open mark within maintenance): liquidated at the open mark.
+                    broke = bankrupt_at(k, lp, coll, mark_open[t, k], book, inst, tiers)
                     if broke:
                         lp = mark_open[t, k]
                 o = open_[t, k]

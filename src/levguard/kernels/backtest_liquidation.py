@@ -77,14 +77,43 @@ def liquidation_price(
     and passed as the constant term of :func:`~levguard.kernels.margin.solve_liquidation_price`
     with one zero tier; otherwise the tiers are re-selected at the liquidation price.
     ``collateral`` is the isolated margin, or the cross wallet plus the other positions'
-    unrealised PnL minus their maintenance margin.
+    unrealised PnL minus their maintenance margin.  It may be negative (funding or fees paid
+    from it): the position's own unrealised PnL still counts, so a long then has a liquidation
+    price above its entry, not none.
+
+    Notes
+    -----
+    Binance, "How to Check Futures Wallet Balance" (support FAQ 5d62f8be18d24544b5b6156094c16bf7):
+    margin balance = wallet balance + unrealised PnL, and positions are liquidated once the margin
+    balance is at or below the maintenance margin; the isolated margin's "max removable amount"
+    (FAQ 360038447311) likewise counts ``isolatedWalletBalance + size * (mark - entry)``.
     """
-    if qty == 0.0 or not collateral > 0.0:
+    if qty == 0.0 or not math.isfinite(collateral):
         return math.nan
     if mm_at_entry:
         k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
         return solve_liquidation_price(qty, entry_price, collateral, k_const, fee_in_mm, inverse, zero_caps, zero, zero)
     return solve_liquidation_price(qty, entry_price, collateral, 0.0, fee_in_mm, inverse, caps, mmrs, cums)
+
+
+@jitable
+def bankrupt_at(k: int, lp: float, coll: float, price: float, book: Book, inst: np.ndarray, tiers: Tiers) -> bool:
+    """Return whether position ``k`` is liquidatable at every price: it has no liquidation price
+    and its margin balance at ``price`` (collateral plus unrealised PnL) is at or below its
+    maintenance margin there.
+
+    A non-positive collateral alone is not bankruptcy: a position whose unrealised profit covers
+    what funding took from its margin is alive on the venue (margin balance = wallet balance +
+    unrealised PnL, see :func:`liquidation_price`).
+    """
+    if not math.isnan(lp):
+        return False
+    if not math.isfinite(coll):
+        return True
+    q = book.qty[k]
+    ent = book.entry[k]
+    inverse = inst[k]["kind"] == ContractKind.INVERSE
+    return coll + position_upnl(q, ent, price, inverse) <= _maintenance_of(k, q, ent, price, inst, tiers)
 
 
 @jitable
