@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from levguard._io import check_structure, load_spec, load_spec_stream, parse_spec_text
-from levguard._typing import Float64Array1D
-from levguard.core._validate import show
 from levguard.core.margin import AccountReport, PositionReport, evaluate
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
+from levguard.core.validate import show
+from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
 from levguard.kernels.margin import isolated_linear_multi_nb, isolated_linear_nb
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "AccountReport",
@@ -63,7 +63,7 @@ def evaluate_account(spec: Mapping[str, Any] | str | Path) -> AccountReport:
     InputError
         Any invalid field, naming the field and the value; a file beyond the input limits
         (size, nesting, number of values: see docs/margin.md, "Input limits"); a dict nested
-        deeper than :data:`levguard._io.MAX_NESTING` levels or containing itself.
+        deeper than :data:`levguard.documents.MAX_NESTING` levels or containing itself.
     """
     if isinstance(spec, str | Path):
         spec = load_spec(spec)

@@ -24,7 +24,7 @@ delta (Black delta minus the premium in coin):
 
 from __future__ import annotations
 
-from levguard._lazy import lazy_getattr
+from levguard.lazy import lazy_getattr
 
 _BLACK76 = "levguard.core.options.black76"
 _IV = "levguard.core.options.iv"

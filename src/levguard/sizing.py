@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from levguard._lazy import lazy_getattr
+from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "SizingState": "levguard.core.sizing.base",

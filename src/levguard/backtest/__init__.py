@@ -15,7 +15,7 @@ The names below are imported on first use.  See docs/backtest.md.
 
 from __future__ import annotations
 
-from levguard._lazy import lazy_getattr
+from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "run": "levguard.backtest.engine",

@@ -27,11 +27,11 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.special import stdtr
 
-from levguard._typing import Float64Array1D, Float64Array2D
 from levguard.core.sizing.base import Policy, SeriesInputs
 from levguard.errors import InputError
 from levguard.kernels import backtest_metrics as km
 from levguard.kernels import policy_eval as kp
+from levguard.typing import Float64Array1D, Float64Array2D
 
 __all__ = [
     "OBJECTIVES",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from levguard._typing import Float64Array1D
 from levguard.errors import InputError
 from levguard.kernels.strategies import zscore_positions_nb
+from levguard.typing import Float64Array1D
 
 __all__ = ["BuyAndHold", "EmaCrossover", "FundingCarry", "Strategy", "TimeSeriesMomentum", "ZScoreMeanReversion"]
 

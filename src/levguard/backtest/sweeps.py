@@ -20,13 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard._parallel import Progress, dask_client
 from levguard.backtest._policy_paths import _path_cfg
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, RUN_STATS, STATS_DTYPE
 from levguard.kernels.backtest_records import MarginMode, Market, Tiers
+from levguard.parallel import Progress, dask_client
 
 __all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
 

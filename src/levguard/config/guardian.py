@@ -204,7 +204,7 @@ def load_secrets(venue: CcxtVenueConfig, environ: Any = None) -> Secrets:
             raise ConfigError(f"secrets_file {path}: {exc.strerror}") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"secrets_file {path}: permissions {oct(mode & 0o777)} are too open; chmod 600 it")
-        from levguard._io import load_spec
+        from levguard.documents import load_spec
 
         try:
             raw = load_spec(path)

@@ -230,7 +230,7 @@ def _validated(model: type[_M], raw: object, source: str) -> _M:
 
 def _read_file(path: str | Path) -> Any:
     # A YAML/JSON config file as loaded data; read and parse errors become ConfigError.
-    from levguard._io import load_spec
+    from levguard.documents import load_spec
 
     try:
         return load_spec(path)

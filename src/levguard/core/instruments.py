@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from levguard.core._validate import positive
+from levguard.core.validate import positive
 from levguard.errors import InputError
 
 

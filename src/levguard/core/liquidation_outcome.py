@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from levguard.core._validate import show
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.tiers import TierTable
+from levguard.core.validate import show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index

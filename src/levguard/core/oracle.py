@@ -30,9 +30,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.errors import InputError
 from levguard.kernels import oracle as ko
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
     "CHOSEN_NAMES",

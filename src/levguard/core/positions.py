@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from levguard.core._validate import finite, non_negative, positive, show
 from levguard.core.instruments import Instrument
 from levguard.core.tiers import TierTable
+from levguard.core.validate import finite, non_negative, positive, show
 from levguard.errors import InputError
 
 __all__ = ["Account", "MarginMode", "Position"]

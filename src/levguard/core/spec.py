@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from levguard.core._validate import as_amount, as_float, show
 from levguard.core.margin import instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import VenueModel, get_venue, symbol_key
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
 from levguard.core.tiers import TierTable
+from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 
 __all__ = ["account_from_spec", "position_from_ccxt", "tiers_from_spec"]

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import as_amount, as_float, close, finite, positive, rate, show
+from levguard.core.validate import as_amount, as_float, close, finite, positive, rate, show
 from levguard.errors import InputError
 from levguard.kernels.margin import tier_index
+from levguard.typing import Float64Array1D
 
 __all__ = ["Tier", "TierTable", "continuity_amounts"]
 

@@ -1,51 +1,194 @@
-"""Validators that raise :class:`~levguard.errors.InputError` naming the field and the value.
-
-The public home of :mod:`levguard.core._validate` for the packages above ``core`` (data, sim,
-risk, ...): one set of validators for the whole library.
-"""
+"""Small validators that raise :class:`~levguard.errors.InputError` naming field and value."""
 
 from __future__ import annotations
 
-from levguard.core._validate import (
-    NUMBER_MAX,
-    NUMBER_MIN,
-    SHOW_LIMIT,
-    array_1d,
-    as_amount,
-    as_float,
-    close,
-    finite,
-    finite_number,
-    flag,
-    integer_in,
-    non_negative,
-    non_negative_number,
-    number,
-    positive,
-    positive_number,
-    rate,
-    show,
-    side_sign,
-)
+import math
+import reprlib
 
-__all__ = [
-    "NUMBER_MAX",
-    "NUMBER_MIN",
-    "SHOW_LIMIT",
-    "array_1d",
-    "as_amount",
-    "as_float",
-    "close",
-    "finite",
-    "finite_number",
-    "flag",
-    "integer_in",
-    "non_negative",
-    "non_negative_number",
-    "number",
-    "positive",
-    "positive_number",
-    "rate",
-    "show",
-    "side_sign",
-]
+import numpy as np
+import numpy.typing as npt
+
+from levguard.errors import InputError
+
+SHOW_LIMIT = 80
+"""Longest value rendering (characters) :func:`show` puts in an error message."""
+
+
+class _ShortRepr(reprlib.Repr):
+    # reprlib bounds depth, list lengths and string lengths; integers past Python's 4,300-digit
+    # str() limit would raise, so very long ones are described by their size instead.
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 256:
+            digits = int(x.bit_length() * math.log10(2)) + 1
+            return f"{'-' if x < 0 else ''}<integer of about {digits:,} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlong = 60
+for _attr in ("maxlist", "maxtuple", "maxdict", "maxset", "maxfrozenset", "maxdeque", "maxarray"):
+    setattr(_SHORT, _attr, 6)
+
+
+def show(value: object, limit: int = SHOW_LIMIT) -> str:
+    """Return a bounded, one-line ``repr`` of ``value`` for an error message.
+
+    Long strings and lists are cut with ``...``, nesting below three levels shows as ``[...]``,
+    huge integers by their number of digits; the result is at most ``limit`` characters.
+    """
+    text = _SHORT.repr(value).replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_float(value: object, field: str) -> float:
+    """Convert a JSON-ish scalar (int, float, numeric string) to float or raise InputError."""
+    if isinstance(value, bool) or value is None:
+        raise InputError(f"{field} must be a number, was {value!r}")
+    if isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float64's range (about 1.8e308)
+            raise InputError(
+                f"{field} must be a number within float64 range (|x| < 1.8e308), was {show(value)}"
+            ) from None
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise InputError(f"{field} must be a number, was {show(value)}") from None
+    raise InputError(f"{field} must be a number, was {show(value)}")
+
+
+NUMBER_MAX = 1e30
+"""Largest magnitude :func:`as_amount` accepts (a spec's prices, sizes, balances, leverages)."""
+NUMBER_MIN = 1e-30
+"""Smallest non-zero magnitude :func:`as_amount` accepts."""
+
+
+def as_amount(value: object, field: str) -> float:
+    """:func:`as_float` for an amount (price, size, balance, leverage, notional bound): refuse
+    finite values other than 0 outside ``[1e-30, 1e30]`` in magnitude.
+
+    Products and quotients of a few such numbers (notional, margins, leverage) stay far inside
+    float64's range, so an account spec cannot overflow to inf or underflow to 0 in the margin
+    engine.  NaN and inf pass through for the field's own ``finite`` check to name.  Rates
+    (fractions such as ``mmr``) use :func:`as_float` and their own range checks.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > NUMBER_MAX:  # 10**400 too: the range, not the float64 overflow, is the rule
+            raise InputError(f"{field} must be 0 or between 1e-30 and 1e30 in magnitude, was {show(value)}")
+        return float(value)
+    x = as_float(value, field)
+    if math.isfinite(x) and x != 0.0 and not NUMBER_MIN <= abs(x) <= NUMBER_MAX:
+        raise InputError(f"{field} must be 0 or between 1e-30 and 1e30 in magnitude, was {x!r}")
+    return x
+
+
+def finite(value: float, field: str) -> float:
+    """Return ``value`` if finite, else raise."""
+    if not math.isfinite(value):
+        raise InputError(f"{field} must be finite, was {value!r}")
+    return value
+
+
+def positive(value: float, field: str) -> float:
+    """Return ``value`` if finite and > 0, else raise."""
+    finite(value, field)
+    if value <= 0.0:
+        raise InputError(f"{field} must be > 0, was {value!r}")
+    return value
+
+
+def non_negative(value: float, field: str) -> float:
+    """Return ``value`` if finite and >= 0, else raise."""
+    finite(value, field)
+    if value < 0.0:
+        raise InputError(f"{field} must be >= 0, was {value!r}")
+    return value
+
+
+def rate(value: float, field: str, *, upper: float = 1.0) -> float:
+    """Return a fraction in ``[0, upper)``, else raise (rates are fractions, never percent)."""
+    finite(value, field)
+    if not 0.0 <= value < upper:
+        raise InputError(f"{field} must be a fraction in [0, {upper:g}), was {value!r}")
+    return value
+
+
+def close(a: float, b: float, *, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
+    """Tolerance comparison used instead of ``==`` on floats."""
+    return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
+
+
+# --- strict scalars and arrays: numbers only (no strings), NumPy scalars accepted -----------------
+def number(value: object, field: str) -> float:
+    """Return ``value`` as float if it is a real number (not bool, not str), else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"{field} must be a number, was {value!r}")
+    return float(value)
+
+
+def finite_number(value: object, field: str) -> float:
+    """:func:`number`, also finite."""
+    x = number(value, field)
+    if not math.isfinite(x):
+        raise InputError(f"{field} must be finite, was {value!r}")
+    return x
+
+
+def positive_number(value: object, field: str) -> float:
+    """:func:`number`, also finite and > 0."""
+    x = number(value, field)
+    if not (math.isfinite(x) and x > 0.0):
+        raise InputError(f"{field} must be > 0, was {value!r}")
+    return x
+
+
+def non_negative_number(value: object, field: str) -> float:
+    """:func:`number`, also finite and >= 0."""
+    x = number(value, field)
+    if not (math.isfinite(x) and x >= 0.0):
+        raise InputError(f"{field} must be >= 0, was {value!r}")
+    return x
+
+
+def integer_in(value: object, field: str, lo: int, hi: int) -> int:
+    """Return ``value`` as int if it is an integer (not bool) in ``[lo, hi)``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) < hi:
+        raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {value!r}")
+    return int(value)
+
+
+def flag(value: object, field: str) -> bool:
+    """Return ``value`` if it is a bool (Python or NumPy), else raise."""
+    if not isinstance(value, bool | np.bool_):
+        raise InputError(f"{field} must be True or False, was {value!r}")
+    return bool(value)
+
+
+def side_sign(side: object) -> int:
+    """Return +1 for ``"long"``/``1`` and -1 for ``"short"``/``-1`` (case and spaces ignored), else raise."""
+    if isinstance(side, str):
+        key = side.strip().lower()
+        if key in ("long", "short"):
+            return 1 if key == "long" else -1
+    elif not isinstance(side, bool) and isinstance(side, int | float | np.integer | np.floating):
+        if side == 1:
+            return 1
+        if side == -1:
+            return -1
+    raise InputError(f"side must be 'long', 'short', +1 or -1, was {side!r}")
+
+
+def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
+    """Return ``values`` as a contiguous 1-D float64 array (a view when it already is one), else raise."""
+    try:
+        arr: npt.NDArray[np.float64] = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{field} must be a 1-D array of numbers, was {type(values).__name__}") from None
+    if arr.ndim != 1:
+        raise InputError(f"{field} must be 1-D, was an array of shape {arr.shape}")
+    return arr

@@ -10,7 +10,7 @@ pyarrow until a downloader or the cache is needed.
 
 from __future__ import annotations
 
-from levguard._lazy import lazy_getattr
+from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     # frames

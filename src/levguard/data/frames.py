@@ -20,9 +20,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from levguard._typing import Float64Array1D, Int64Array1D
 from levguard.core.risk.forecast import HourlyBars
 from levguard.errors import DataError, InputError
+from levguard.typing import Float64Array1D, Int64Array1D
 
 __all__ = [
     "FUNDING_COLUMNS",

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from levguard._typing import Float64Array1D, Int64Array1D
 from levguard.data.crashes import NAMED_CRASHES, CrashProfile
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame
 from levguard.errors import DataError, InputError
 from levguard.kernels.synth import N_REGIMES, funding_path_nb, market_path_nb, regime_chain_nb
+from levguard.typing import Float64Array1D, Int64Array1D
 
 __all__ = [
     "BTC_PARAMS",

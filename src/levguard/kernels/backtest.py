@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 
-from levguard._typing import Float64Array2D
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
 from levguard.kernels.backtest_liquidation import (
@@ -73,6 +72,7 @@ from levguard.kernels.backtest_records import (
 )
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.sizing import rebalance_step
+from levguard.typing import Float64Array2D
 
 __all__ = [
     "CONFIG_DTYPE",

@@ -16,11 +16,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Int64Array1D
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.backtest_records import N_RESTORE_GRID, Book, ContractKind, LiqState, Tiers
 from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price, tier_index, tiered_mm
+from levguard.typing import Float64Array1D, Int64Array1D
 
 
 class Scratch(NamedTuple):

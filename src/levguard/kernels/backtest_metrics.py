@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_records import AccountOut
+from levguard.typing import Float64Array1D
 
 PERFORMANCE_METRICS: tuple[str, ...] = (
     "total_return",

@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_records import ContractKind, Tiers
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.sizing import drawdown_scale
+from levguard.typing import Float64Array1D
 
 
 @jitable

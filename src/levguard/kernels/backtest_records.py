@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Float64Array2D
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
+from levguard.typing import Float64Array1D, Float64Array2D
 
 
 class _ContractKind(NamedTuple):

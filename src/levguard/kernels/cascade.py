@@ -26,7 +26,6 @@ import math
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
 from levguard.kernels.cascade_records import (
     EVENT_DTYPE,
@@ -66,6 +65,7 @@ from levguard.kernels.cascade_rounds import (
     size_orders,
 )
 from levguard.kernels.cascade_sweep import detect, key, liq_price, rebuild, reprice
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
     "EVENT_DTYPE",

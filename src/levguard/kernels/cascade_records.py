@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from levguard._typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jitable
+from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 Int64Array2D = npt.NDArray[np.int64]
 RecordArray = npt.NDArray[np.void]

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-from levguard._typing import BoolArray1D, Float64Array1D, Int64Array1D
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import (
@@ -25,6 +24,7 @@ from levguard.kernels.cascade_records import (
     Tiers,
 )
 from levguard.kernels.margin import tier_index, tiered_mm
+from levguard.typing import BoolArray1D, Float64Array1D, Int64Array1D
 
 
 @jitable

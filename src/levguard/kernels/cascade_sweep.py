@@ -15,10 +15,10 @@ import math
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Int64Array1D
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import Book, Sweep, Tiers
 from levguard.kernels.margin import solve_liquidation_price
+from levguard.typing import Float64Array1D, Int64Array1D
 
 
 @jitable

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.vol import ewma_step
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "ewma_mean_nb",

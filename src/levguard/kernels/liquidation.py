@@ -32,9 +32,9 @@ Failure is a value: no exceptions; degenerate inputs close the whole position.
 
 from __future__ import annotations
 
-from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jitable
 from levguard.kernels.margin import tier_index
+from levguard.typing import Float64Array1D
 
 # Outcome kinds (``rule[RULE_KIND]``).
 TAKEOVER = 0

@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jit, jitable
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 
 @jitable

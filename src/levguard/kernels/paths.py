@@ -41,9 +41,9 @@ import math
 
 import numpy as np
 
-from levguard._typing import BoolArray1D, Float64Array1D
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
 from levguard.kernels.vol import garch_step
+from levguard.typing import BoolArray1D, Float64Array1D
 
 __all__ = [
     "JUMP_DOUBLE_EXPONENTIAL",

@@ -35,8 +35,8 @@ bar (``-1`` if none) and the number of bars.
 
 from __future__ import annotations
 
-from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
     "N_STATS",

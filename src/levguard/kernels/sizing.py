@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 
-from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.vol import ewma_step, garch_step
+from levguard.typing import Float64Array1D
 
 
 def ewma_vol_path_py(returns: Float64Array1D, lam: float, min_periods: int, ppy: float, out: Float64Array1D) -> None:

@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.margin import position_notional, solve_liquidation_price, tiered_mm
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 # Broadie-Glasserman-Kou beta = -zeta(1/2) / sqrt(2 pi) (same constant as core.risk.first_passage).
 BGK_BETA = 0.5825971579390107

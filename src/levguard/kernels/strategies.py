@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from levguard._typing import Float64Array1D
 from levguard.kernels._jit import jit
+from levguard.typing import Float64Array1D
 
 
 def zscore_positions_py(z: Float64Array1D, entry: float, exit_: float, out: Float64Array1D) -> None:

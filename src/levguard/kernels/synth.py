@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 
-from levguard._typing import Float64Array1D, Float64Array2D, Int64Array1D
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.vol import garch_step
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
     "N_REGIMES",

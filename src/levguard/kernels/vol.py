@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 from typing import TypeVar
 
-from levguard._typing import Float64Array, Float64Array1D
 from levguard.kernels._jit import jit, jitable
+from levguard.typing import Float64Array, Float64Array1D
 
 __all__ = [
     "ewma_nb",

@@ -8,7 +8,7 @@ measures.  Names are imported on first use.
 
 from __future__ import annotations
 
-from levguard._lazy import lazy_getattr
+from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     # volatility

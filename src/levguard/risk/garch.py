@@ -30,11 +30,11 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from levguard._typing import Float64Array1D
 from levguard.core.risk import volatility as cv
 from levguard.core.risk.var import garch_persistence
 from levguard.errors import DataError, InputError
 from levguard.risk.vol import _interval_ns, _resolve_periods
+from levguard.typing import Float64Array1D
 
 __all__ = ["GarchFit", "GarchForecast", "fit_garch"]
 

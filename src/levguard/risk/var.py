@@ -24,7 +24,6 @@ import pandas as pd
 from scipy import stats
 from scipy.special import ndtri
 
-from levguard._typing import Float64Array, Float64Array1D
 from levguard.core.margin import evaluate
 from levguard.core.positions import Account
 from levguard.core.risk import backtest as bt
@@ -35,6 +34,7 @@ from levguard.core.symbols import base_asset, symbol_key
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.garch import GarchModel
+from levguard.typing import Float64Array, Float64Array1D
 
 __all__ = [
     "PortfolioMethod",

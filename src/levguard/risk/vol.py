@@ -16,10 +16,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from levguard._typing import Float64Array1D
 from levguard.core.risk import volatility as cv
 from levguard.core.validate import array_1d
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = ["METHODS", "VolMethod", "realized_vol"]
 

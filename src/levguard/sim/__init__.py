@@ -14,7 +14,7 @@ The names below are imported on first use.
 
 from __future__ import annotations
 
-from levguard._lazy import lazy_getattr
+from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "Population": "levguard.sim.population",

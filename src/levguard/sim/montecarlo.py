@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard._parallel import Progress, dask_client
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
+from levguard.parallel import Progress, dask_client
 from levguard.sim.paths import paths_for
 from levguard.sim.population import Population
 from levguard.sim.settings import (

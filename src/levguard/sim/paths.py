@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from levguard._typing import Float64Array1D, Float64Array2D
 from levguard.core.risk.first_passage import compensated_drift, merton_compensator
 from levguard.core.validate import finite_number, flag, integer_in, non_negative_number, number, positive_number
 from levguard.data.crashes import CrashProfile, crash_by_name
 from levguard.errors import InputError
 from levguard.kernels.paths import fill_normals_nb, fill_student_t_nb, fill_uniforms_nb
 from levguard.kernels.synth import market_path_nb
+from levguard.typing import Float64Array1D, Float64Array2D
 
 __all__ = [
     "MODELS",

@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard._typing import BoolArray1D, Float64Array1D
 from levguard.data.loaders import read_table
 from levguard.errors import DataError, InputError
 from levguard.kernels.margin import isolated_linear_nb
+from levguard.typing import BoolArray1D, Float64Array1D
 
 __all__ = [
     "DEFAULT_ENTRY_SPREAD",

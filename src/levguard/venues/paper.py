@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
 from levguard.core.instruments import ContractKind
 from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
@@ -44,6 +43,7 @@ from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
+from levguard.typing import Float64Array1D
 from levguard.venues import paper_liquidation
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
 from levguard.venues.paper_events import (

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = ["CrashShape", "PriceFeed", "crash_feed", "scripted_crash"]
 

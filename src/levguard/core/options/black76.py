@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import erfcx, ndtr
 
-from levguard._typing import Float64Array
 from levguard.errors import InputError
+from levguard.typing import Float64Array
 
 __all__ = [
     "DAYS_PER_YEAR",

@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtri
 
-from levguard._typing import Float64Array
 from levguard.core.options.black76 import (
     FloatOrArray,
     Kind,
@@ -30,6 +29,7 @@ from levguard.core.options.black76 import (
     kind_sign,
 )
 from levguard.errors import InputError
+from levguard.typing import Float64Array
 
 __all__ = [
     "IV_S_MAX",

@@ -16,7 +16,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from levguard._typing import Float64Array
 from levguard.core.options.black76 import (
     DAYS_PER_YEAR,
     Black76Result,
@@ -42,6 +41,7 @@ from levguard.core.options.svi import (
     fit_svi,
 )
 from levguard.errors import InputError
+from levguard.typing import Float64Array
 
 __all__ = [
     "VOL_FLOOR",

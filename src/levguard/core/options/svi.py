@@ -24,10 +24,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import least_squares
 
-from levguard._typing import Float64Array
 from levguard.core.options.black76 import Kind, Settlement, _check_positive
 from levguard.core.options.iv import implied_vol_array
 from levguard.errors import InputError
+from levguard.typing import Float64Array
 
 __all__ = [
     "DEFAULT_K_GRID",

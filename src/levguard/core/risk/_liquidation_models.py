@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import (
+from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator
+from levguard.core.validate import (
     finite_number,
     flag,
     integer_in,
@@ -24,7 +24,6 @@ from levguard.core._validate import (
     number,
     positive_number,
 )
-from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator
 from levguard.errors import InputError
 from levguard.kernels.paths import (
     JUMP_DOUBLE_EXPONENTIAL,
@@ -34,6 +33,7 @@ from levguard.kernels.paths import (
     garch_t_fpt_nb,
     jump_diffusion_fpt_nb,
 )
+from levguard.typing import Float64Array1D
 
 DAYS_PER_YEAR: float = 365.0
 """Days in a year of a 24/7 market (annualisation convention)."""

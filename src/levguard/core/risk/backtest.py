@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import bdtr, chdtrc, ndtri, xlog1py, xlogy
 
-from levguard._typing import BoolArray1D, Float64Array, Float64Array1D
-from levguard.core._validate import array_1d
 from levguard.core.risk.var import check_level, standard_t_var_es
+from levguard.core.validate import array_1d
 from levguard.errors import InputError
+from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
 __all__ = [
     "BacktestResult",

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import finite, non_negative, positive
 from levguard.core.risk.liquidation import prob_liquidation
+from levguard.core.validate import finite, non_negative, positive
 from levguard.errors import InputError
 from levguard.kernels.forecast import ewma_mean_nb, forward_max_nb, forward_min_nb
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "HORIZON_GRID_HOURS",

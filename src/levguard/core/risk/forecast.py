@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import side_sign
 from levguard.core.risk.excursion import (
     HORIZON_GRID_HOURS,
     ExcursionDistribution,
@@ -35,7 +33,9 @@ from levguard.core.risk.excursion import (
     grid_upper,
     log_barrier,
 )
+from levguard.core.validate import side_sign
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -43,7 +43,6 @@ import numpy as np
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from levguard.core._validate import finite_number, integer_in, number, positive_number, side_sign
 from levguard.core.risk._liquidation_models import (
     DAYS_PER_YEAR,
     _jumps,
@@ -59,6 +58,7 @@ from levguard.core.risk.first_passage import (
     kou_hit_laplace,
     kou_hit_prob,
 )
+from levguard.core.validate import finite_number, integer_in, number, positive_number, side_sign
 from levguard.errors import InputError
 
 __all__ = [

@@ -28,15 +28,15 @@ from typing import Literal, TypeVar, get_args
 import numpy as np
 import numpy.typing as npt
 
-from levguard._typing import BoolArray1D, Float64Array, Float64Array1D
-from levguard.core._validate import finite, non_negative, positive
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.options.black76 import DAYS_PER_YEAR, black76
 from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
 from levguard.core.rules import get_venue
 from levguard.core.symbols import base_asset, is_usd, symbol_key
+from levguard.core.validate import finite, non_negative, positive
 from levguard.errors import InputError
+from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
 __all__ = [
     "OptionPnLKind",

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
-from levguard._typing import Float64Array1D
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "LOG_CLIP",

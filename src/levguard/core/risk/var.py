@@ -27,10 +27,10 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.special import bdtrik, ndtri, stdtrit
 
-from levguard._typing import Float64Array, Float64Array1D
-from levguard.core._validate import array_1d, finite, positive
+from levguard.core.validate import array_1d, finite, positive
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
+from levguard.typing import Float64Array, Float64Array1D
 
 __all__ = [
     "GarchParams",

@@ -28,10 +28,10 @@ from typing import overload
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import array_1d
+from levguard.core.validate import array_1d
 from levguard.errors import InputError
 from levguard.kernels.vol import ewma_nb, rolling_mean_nb, rolling_var_nb
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "DAYS_PER_YEAR",

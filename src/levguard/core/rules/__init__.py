@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from levguard.core._validate import show
 from levguard.core.rules.base import MMBasis, Rates, VenueModel, symbol_key
 from levguard.core.rules.binance import COINM, USDM
 from levguard.core.rules.bitmex import BITMEX
@@ -16,6 +15,7 @@ from levguard.core.rules.gate import GATE
 from levguard.core.rules.generic import GENERIC
 from levguard.core.rules.hyperliquid import HYPERLIQUID
 from levguard.core.rules.okx import OKX
+from levguard.core.validate import show
 from levguard.errors import InputError
 
 __all__ = ["MMBasis", "Rates", "VenueModel", "get_venue", "symbol_key", "venue_names"]

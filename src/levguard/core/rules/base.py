@@ -25,14 +25,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import show
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
+from levguard.core.validate import show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
+from levguard.typing import Float64Array1D
 
 
 class MMBasis(StrEnum):

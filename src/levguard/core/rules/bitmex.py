@@ -25,10 +25,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 
 def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_price: float) -> float:

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import positive
+from levguard.core.validate import positive
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 EXTENDED_MOVES: tuple[float, ...] = (-0.66, -0.33, 0.50, 1.00, 2.00, 3.00, 4.00, 5.00)
 """Extended-table price moves, evaluated with volatility up only."""

@@ -31,10 +31,10 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from levguard.core._validate import show
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.rules.base import LiquidationRule, Rates, VenueModel
+from levguard.core.validate import show
 from levguard.errors import InputError
 
 SOURCE = "github.com/dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30"

@@ -25,10 +25,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import finite, positive
 from levguard.core.tiers import TierTable
+from levguard.core.validate import finite, positive
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "Composite",

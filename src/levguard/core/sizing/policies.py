@@ -18,9 +18,8 @@ from typing import Literal
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import finite, non_negative, positive
 from levguard.core.sizing.base import SeriesInputs, SizingDecision, SizingState
+from levguard.core.validate import finite, non_negative, positive
 from levguard.errors import InputError
 from levguard.kernels.sizing import (
     cppi_leverage,
@@ -38,6 +37,7 @@ from levguard.kernels.sizing import (
     vol_target_leverage,
     vol_target_path_nb,
 )
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "CPPI",

@@ -10,10 +10,10 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import finite, positive
 from levguard.core.sizing.base import SeriesInputs, SizingDecision, SizingState
+from levguard.core.validate import finite, positive
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "PortfolioCap",

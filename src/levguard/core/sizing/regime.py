@@ -10,10 +10,10 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from levguard._typing import Float64Array1D, Int64Array1D
 from levguard.core.sizing.base import Policy, SeriesInputs, SizingDecision, SizingState
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import hmm_forward_nb, quantile_regime_path_nb, regime_select_path_nb
+from levguard.typing import Float64Array1D, Int64Array1D
 
 __all__ = ["HmmParams", "RegimeSwitch", "hmm_filter", "hmm_fit", "trailing_vol"]
 

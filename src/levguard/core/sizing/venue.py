@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from levguard._typing import Float64Array1D
-from levguard.core._validate import finite, positive
 from levguard.core.instruments import Instrument
 from levguard.core.margin import evaluate, instrument_for, resolve_tiers
 from levguard.core.positions import Account, MarginMode, Position
@@ -34,6 +32,7 @@ from levguard.core.sizing.base import (
     SizingState,
 )
 from levguard.core.tiers import TierTable
+from levguard.core.validate import finite, positive
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import (
     Brackets,
@@ -46,6 +45,7 @@ from levguard.kernels.sizing_venue import (
     liquidation_budget_scalar_nb,
     tier_cap_path_nb,
 )
+from levguard.typing import Float64Array1D
 
 __all__ = ["BUDGET_MODELS", "LiquidationBudget", "TierCap", "context_tiers", "tier_fixed_point"]
 

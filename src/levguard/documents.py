@@ -1,6 +1,6 @@
 """Reading JSON/YAML input documents (account specs, tier files, policy and config files) safely.
 
-Layer-neutral (like ``_typing``): the facades, ``config`` and the CLI all read documents through
+Layer-neutral (like ``levguard.typing``): the facades, ``config`` and the CLI all read documents through
 it, so every document meets the same limits and every failure is one
 :class:`~levguard.errors.InputError` naming the document (and the line or field where known):
 
@@ -25,7 +25,7 @@ from typing import IO, Any, TypeGuard
 
 import yaml
 
-from levguard.core._validate import show
+from levguard.core.validate import show
 from levguard.errors import InputError
 
 __all__ = [
