@@ -21,7 +21,7 @@ import pytest
 from fuzz_inputs import BAD_DOCUMENTS, BASES, check_error, nested_dict, nested_list, run_margin
 
 import levguard
-from levguard import _io
+from levguard import documents as _io
 from levguard.errors import InputError, LevguardError
 from levguard.margin import _check_finite
 

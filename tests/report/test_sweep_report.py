@@ -16,7 +16,7 @@ from levguard.errors import InputError
 from levguard.report.html import comparison_figure, instruments_figure, write_report
 from levguard.report.sweep import sweep_heatmap, top_configurations, write_sweep_report
 
-# --- frames (copied from tests/backtest_engine/bt_engine_helpers.py: test dirs are not packages) ---
+# --- frames (copied from tests/backtest/engine/bt_engine_helpers.py: test dirs are not packages) ---
 
 
 def _frame(close: np.ndarray, wick: float = 0.002) -> pd.DataFrame:

@@ -291,7 +291,7 @@ def aggregate_index(quotes: Iterable[SourceQuote], now_ns: int, config: OracleCo
     one such venue the median is used.  The weighted-median option follows
     :func:`weighted_median`.
 
-    Guarantees (tested in ``tests/oracle``): with status ``ok`` the price lies within the range of
+    Guarantees (tested in ``tests/data/oracle``): with status ``ok`` the price lies within the range of
     the used prices and within ``max_deviation * m`` of ``m``.  With ``n >= max(2, min_sources)``
     honest quotes inside ``[L, U]``, ``U <= L * (1 + max_deviation)``, and one more quote that is
     arbitrary (any price including 0, NaN, inf; any weight; any age), the status is ``ok`` and

@@ -85,7 +85,7 @@ class CrashProfile:
 # Measured with measure_crash() from Binance USDⓈ-M BTCUSDT perpetual 1h klines and 8-hourly
 # funding prints (data.binance.vision), via levguard's shared reference data
 # (../shared/data/ohlcv/BTCUSDT-PERP_1h.csv, ../shared/data/funding/BTCUSDT_funding.csv; see its
-# PROVENANCE.md).  tests/synth/test_synth_crashes.py recomputes every number from those files.
+# PROVENANCE.md).  tests/data/synth/test_synth_crashes.py recomputes every number from those files.
 NAMED_CRASHES: tuple[CrashProfile, ...] = (
     # name, date, depth, speed_hours, trough_hour, wick, rebound_24h, volume_mult, funding_min, day_drop,
     # mark_excess (from the mark-price klines)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from levguard.cli.main import app
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 
 pytestmark = pytest.mark.shared_data
 

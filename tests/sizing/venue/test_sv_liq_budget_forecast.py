@@ -42,7 +42,7 @@ HOUR = 3_600_000_000_000
 
 
 def _hourly(n: int, seed: int) -> HourlyBars:
-    # A clustered, fat-tailed hourly market (as tests/risk_forecast/forecast_markets.jumpy_bars).
+    # A clustered, fat-tailed hourly market (as tests/risk/forecast/forecast_markets.jumpy_bars).
     rng = np.random.default_rng(seed)
     r = np.empty(n)
     v = 0.006**2

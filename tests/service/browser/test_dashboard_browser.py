@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "img" / "dashboard.png"
 MAX_DOCS_BYTES = 300_000
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")

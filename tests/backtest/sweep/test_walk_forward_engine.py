@@ -15,7 +15,7 @@ from levguard.backtest.sweeps import walk_forward
 from levguard.core.sizing.policies import VolatilityTarget
 from levguard.errors import InputError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backtest_engine"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from bt_engine_helpers import random_frame
 
 DF = random_frame(n=3000, seed=5, sigma=0.008)

@@ -1,5 +1,5 @@
 """Synthetic bar frames and margin-evaluator helpers for the multi-instrument backtest tests
-(extending tests/backtest_engine/bt_engine_helpers.py: its ``frame`` is reused)."""
+(extending tests/backtest/engine/bt_engine_helpers.py: its ``frame`` is reused)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 
 from levguard.backtest.engine import BacktestResult
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backtest_engine"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from bt_engine_helpers import frame
 
 __all__ = [

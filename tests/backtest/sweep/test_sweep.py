@@ -15,7 +15,7 @@ from levguard.backtest.sweeps import SWEEP_METRICS, best, sweep
 from levguard.core.sizing.policies import CPPI, DrawdownControl, VolatilityTarget
 from levguard.errors import InputError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backtest_engine"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from bt_engine_helpers import random_frame
 
 DF = random_frame(n=2500, seed=2, sigma=0.008)
