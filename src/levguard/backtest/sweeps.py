@@ -24,7 +24,7 @@ from levguard.backtest._policy_paths import _path_cfg
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
-from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, RUN_STATS, STATS_DTYPE
+from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
 from levguard.kernels.backtest_records import MarginMode, Market, Tiers
 from levguard.parallel import Progress, dask_client
 
@@ -50,14 +50,11 @@ RUN_PARAMS: dict[str, tuple[str, str]] = {
     "liquidation_fee_rate": ("inst", "liq_fee"),
 }
 
-# Sweep-table names of the kernel statistics (STATS_DTYPE fields): ``max_leverage`` is renamed so
-# that it cannot clash with a policy parameter of that name, and the ruin bar is reported as
-# ``ruined`` (1.0 for a ruined run).
-_TABLE_NAME = {"max_leverage": "max_leverage_used", "ruin_bar": "ruined"}
+_TABLE_NAME = TABLE_NAME
 
 # Metric columns of the sweep table: the per-run metrics (levguard.backtest.metrics.METRIC_NAMES)
 # and final_equity, bad_debt, orders_clipped, ruined.
-SWEEP_METRICS: tuple[str, ...] = tuple(_TABLE_NAME.get(m, m) for m in (*PERFORMANCE_METRICS, *RUN_STATS))
+SWEEP_METRICS: tuple[str, ...] = TABLE_METRICS
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,13 @@ RUN_STATS: tuple[str, ...] = ("final_equity", "bad_debt", "orders_clipped", "rui
 """What a sweep adds per configuration: final equity, bad debt, orders clipped by the
 initial-margin check and the ruin bar (-1: never)."""
 
+# Sweep-table names of the statistics: ``max_leverage`` is renamed so that it cannot clash with a
+# policy parameter of that name, and the ruin bar is reported as ``ruined`` (1.0 for a ruined run).
+TABLE_NAME: dict[str, str] = {"max_leverage": "max_leverage_used", "ruin_bar": "ruined"}
+
+TABLE_METRICS: tuple[str, ...] = tuple(TABLE_NAME.get(m, m) for m in (*PERFORMANCE_METRICS, *RUN_STATS))
+"""Metric columns of a sweep table, in order (the statistics under their table names)."""
+
 STATS_DTYPE = np.dtype(
     [(name, np.int64 if name == "ruin_bar" else np.float64) for name in (*PERFORMANCE_METRICS, *RUN_STATS)]
 )

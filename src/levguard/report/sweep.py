@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
+from levguard.kernels.backtest_metrics import TABLE_METRICS as _RUN_METRICS
 from levguard.report.html import (
     METRIC_LABELS,
     comparison_figure,
@@ -46,28 +47,9 @@ __all__ = [
 NAME_COLUMNS: tuple[str, ...] = ("strategy", "policy")
 """Columns naming a configuration's strategy and leverage policy."""
 
-SWEEP_METRICS: tuple[str, ...] = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "time_under_water",
-    "n_liquidations",
-    "fees_paid",
-    "funding_paid",
-    "turnover",
-    "avg_leverage",
-    "max_leverage_used",
-    "worst_bar",
-    "final_equity",
-    "bad_debt",
-    "orders_clipped",
-    "limit_orders_unfilled",
-    "ruined",
-)
+# The sweep table's metric columns, from the backtester's own list (plus the unfilled limit
+# orders the report also shows), so the two cannot drift apart.
+SWEEP_METRICS: tuple[str, ...] = (*_RUN_METRICS[:-1], "limit_orders_unfilled", _RUN_METRICS[-1])
 """Metric columns of a sweep table (``max_leverage`` there is the swept parameter, not a metric)."""
 
 _KEY_METRICS = ("total_return", "cagr", "max_drawdown", "sharpe", "n_liquidations", "bad_debt", "avg_leverage")
