@@ -22,7 +22,10 @@ $(STAMP): $(BASE)
 warmup: $(BASE)
 	$(BIN)/levguard warmup
 
-demo: warmup
+# The demo warms what the first hour uses (backtests, forecasts, sizing, risk, margin arrays);
+# `levguard warmup` with no option (make test runs it) also compiles the sweep, cascade and search.
+demo: $(BASE)
+	$(BIN)/levguard warmup --only backtest --only forecast --only sizing --only risk --only margin+data
 	$(BIN)/levguard demo
 
 lint: $(STAMP)
