@@ -83,22 +83,19 @@ def _market_files(root: Path) -> dict[Path, Callable[[Path], object]]:
             )
         return cache["m"]
 
-    def venue_copies() -> dict[str, Any]:
-        # Three venues' hourly bars of the last two weeks: the same market seen with small
-        # basis differences, and one venue with a bad print (for `levguard data index`).
+    def venue_copy(name: str, basis: float) -> Any:
+        # One venue's hourly bars of the last two weeks: the same market seen with a small basis
+        # difference; bybit has one bad print (for `levguard data index`).
         bars = market().ohlcv.iloc[-24 * 14 :]
-        out = {}
-        for name, basis in (("binance", 1.0), ("okx", 0.9998), ("bybit", 1.0003)):
-            frame = bars.copy()
-            for col in ("open", "high", "low", "close"):
-                frame[col] = frame[col] * basis
-            if name == "bybit":  # a 10 % bad print, kept a valid bar (high >= close)
-                spike = float(frame["close"].iloc[100]) * 1.1
-                frame.iloc[100, frame.columns.get_loc("close")] = spike
-                frame.iloc[100, frame.columns.get_loc("high")] = max(spike, float(frame["high"].iloc[100]))
-            frame.attrs = {**bars.attrs, "source": f"synthetic({name})"}
-            out[name] = frame
-        return out
+        frame = bars.copy()
+        for col in ("open", "high", "low", "close"):
+            frame[col] = frame[col] * basis
+        if name == "bybit":  # a 10 % bad print, kept a valid bar (high >= close)
+            spike = float(frame["close"].iloc[100]) * 1.1
+            frame.iloc[100, frame.columns.get_loc("close")] = spike
+            frame.iloc[100, frame.columns.get_loc("high")] = max(spike, float(frame["high"].iloc[100]))
+        frame.attrs = {**bars.attrs, "source": f"synthetic({name})"}
+        return frame
 
     def writer(pick: Callable[[], Any]) -> Callable[[Path], object]:
         return lambda path: save_frame(pick(), path)
@@ -108,8 +105,8 @@ def _market_files(root: Path) -> dict[Path, Callable[[Path], object]]:
         root / "ohlcv" / "BTCUSDT-MARK_1h.csv": writer(lambda: market().mark),
         root / "funding" / "BTCUSDT_funding.csv": writer(lambda: market().funding),
     }
-    for name in ("binance", "okx", "bybit"):
-        files[root / "venues" / f"{name}_1h.csv"] = writer(functools.partial(lambda n: venue_copies()[n], name))
+    for name, basis in (("binance", 1.0), ("okx", 0.9998), ("bybit", 1.0003)):
+        files[root / "venues" / f"{name}_1h.csv"] = writer(functools.partial(venue_copy, name, basis))
     return files
 
 

@@ -106,7 +106,10 @@ def bankrupt_at(k: int, lp: float, coll: float, price: float, book: Book, inst: 
     what funding took from its margin is alive on the venue (margin balance = wallet balance +
     unrealised PnL, see :func:`liquidation_price`).
     """
-    if not math.isnan(lp):
+    # A liquidation price, or positive collateral (the margin balance then exceeds the maintenance
+    # margin at some price, so not at every price), settles it without evaluating the margin: this
+    # runs every bar for every open position, and a low-leverage position has no liquidation price.
+    if not math.isnan(lp) or coll > 0.0:
         return False
     if not math.isfinite(coll):
         return True

@@ -9,6 +9,61 @@
   const { el, svg, isNum, fmt, pct, timeOf, niceAxis } = window.levguard;
   const SERIES_COLOURS = ["#3b82f6", "#a855f7", "#14b8a6", "#f59e0b", "#ec4899", "#84cc16"];
 
+  /* An empty SVG at the box's own width (redrawn on resize, so that the labels keep their size). */
+  function chartFrame(box, snaps, left) {
+    const W = Math.round(Math.max(300, Math.min(1000, box.clientWidth || 640)));
+    const H = W < 500 ? 200 : 240;
+    const m = { l: left, r: 12, t: 12, b: 26 };
+    const root = svg("svg", {
+      viewBox: "0 0 " + W + " " + H,
+      preserveAspectRatio: "xMidYMid meet",
+      class: "chart-svg",
+      "data-points": snaps.length,
+    });
+    box.append(root);
+    return { W, H, m, root };
+  }
+
+  function emptyChart(f, text) {
+    f.root.append(svg("text", { x: f.W / 2, y: f.H / 2, "text-anchor": "middle", class: "axis-label" }, text));
+  }
+
+  /* The time span of [[t, v]] points (widened by a second either side when it is one instant). */
+  function timeSpan(all) {
+    let t0 = Math.min(...all.map((d) => d[0]));
+    let t1 = Math.max(...all.map((d) => d[0]));
+    if (t1 === t0) {
+      t0 -= 1e9;
+      t1 += 1e9;
+    }
+    return [t0, t1];
+  }
+
+  /* Horizontal grid lines at the axis ticks, labelled by ``label(v)``, and the first and last times. */
+  function drawGrid(f, axis, y, label, t0, t1) {
+    const { W, H, m } = f;
+    const grid = svg("g", { class: "grid" });
+    for (const v of axis.ticks) {
+      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
+      grid.append(svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", class: "axis-label" }, label(v)));
+    }
+    grid.append(svg("text", { x: m.l, y: H - 6, class: "axis-label" }, timeOf(t0)));
+    grid.append(svg("text", { x: W - m.r, y: H - 6, "text-anchor": "end", class: "axis-label" }, timeOf(t1)));
+    f.root.append(grid);
+  }
+
+  function polylinePoints(pts, x, y) {
+    return pts.map((d) => x(d[0]).toFixed(1) + "," + y(d[1]).toFixed(1)).join(" ");
+  }
+
+  function legendItem(legend, colour, text) {
+    const item = el("span", { class: "legend-item" });
+    const sw = el("span", { class: "swatch" });
+    sw.style.background = colour;
+    item.append(sw, el("span", null, text));
+    legend.append(item);
+  }
+
   /* Leverage (solid) and target (dashed) per symbol over the snapshot history. */
   function leverageChart(box, legend, snaps) {
     box.replaceChildren();
@@ -24,45 +79,24 @@
         if (isNum(p.target_leverage)) ser.tgt.push([t, p.target_leverage]);
       }
     }
-    // Drawn at the box's own width (redrawn on resize) so that the labels keep their size.
-    const W = Math.round(Math.max(300, Math.min(1000, box.clientWidth || 640)));
-    const H = W < 500 ? 200 : 240;
-    const m = { l: 44, r: 12, t: 12, b: 26 };
-    const root = svg("svg", {
-      viewBox: "0 0 " + W + " " + H,
-      preserveAspectRatio: "xMidYMid meet",
-      class: "chart-svg",
-      "data-points": snaps.length,
-    });
-    box.append(root);
+    const f = chartFrame(box, snaps, 44);
+    const { W, H, m, root } = f;
     const all = [];
     for (const ser of series.values()) all.push(...ser.lev, ...ser.tgt);
     if (all.length < 1) {
-      root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis-label" }, "no history yet"));
+      emptyChart(f, "no history yet");
       return;
     }
-    let t0 = Math.min(...all.map((d) => d[0]));
-    let t1 = Math.max(...all.map((d) => d[0]));
-    if (t1 === t0) {
-      t0 -= 1e9;
-      t1 += 1e9;
-    }
+    const [t0, t1] = timeSpan(all);
     const axis = niceAxis(Math.max(1, ...all.map((d) => d[1])) * 1.1);
     const yMax = axis.max;
     const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
     const y = (v) => H - m.b - (v / yMax) * (H - m.t - m.b);
-    const grid = svg("g", { class: "grid" });
-    for (const v of axis.ticks) {
-      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
-      grid.append(svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", class: "axis-label" }, fmt(v, axis.digits) + "x"));
-    }
-    grid.append(svg("text", { x: m.l, y: H - 6, class: "axis-label" }, timeOf(t0)));
-    grid.append(svg("text", { x: W - m.r, y: H - 6, "text-anchor": "end", class: "axis-label" }, timeOf(t1)));
-    root.append(grid);
+    drawGrid(f, axis, y, (v) => fmt(v, axis.digits) + "x", t0, t1);
     let i = 0;
     for (const [symbol, ser] of series) {
       const colour = SERIES_COLOURS[i++ % SERIES_COLOURS.length];
-      const path = (pts) => pts.map((d) => x(d[0]).toFixed(1) + "," + y(d[1]).toFixed(1)).join(" ");
+      const path = (pts) => polylinePoints(pts, x, y);
       if (ser.tgt.length) {
         root.append(
           svg("polyline", { points: path(ser.tgt), class: "line-target", stroke: colour, "data-symbol": symbol, "data-series": "target" })
@@ -75,13 +109,9 @@
         const last = ser.lev[ser.lev.length - 1];
         root.append(svg("circle", { cx: x(last[0]), cy: y(last[1]), r: 3, fill: colour }));
       }
-      const item = el("span", { class: "legend-item" });
-      const sw = el("span", { class: "swatch" });
-      sw.style.background = colour;
       const lastLev = ser.lev.length ? ser.lev[ser.lev.length - 1][1] : NaN;
       const lastTgt = ser.tgt.length ? ser.tgt[ser.tgt.length - 1][1] : NaN;
-      item.append(sw, el("span", null, symbol + " " + fmt(lastLev, 2) + "x (target " + fmt(lastTgt, 2) + "x, dashed)"));
-      legend.append(item);
+      legendItem(legend, colour, symbol + " " + fmt(lastLev, 2) + "x (target " + fmt(lastTgt, 2) + "x, dashed)");
     }
   }
 
@@ -97,43 +127,22 @@
         if (isNum(p.distance)) series.get(p.symbol).push([s.ts_ns, p.distance]);
       }
     }
-    const W = Math.round(Math.max(300, Math.min(1000, box.clientWidth || 640)));
-    const H = W < 500 ? 200 : 240;
-    const m = { l: 48, r: 12, t: 12, b: 26 };
-    const root = svg("svg", {
-      viewBox: "0 0 " + W + " " + H,
-      preserveAspectRatio: "xMidYMid meet",
-      class: "chart-svg",
-      "data-points": snaps.length,
-    });
-    box.append(root);
+    const f = chartFrame(box, snaps, 48);
+    const { W, H, m, root } = f;
     const all = [];
     for (const pts of series.values()) all.push(...pts);
     if (!all.length) {
-      const text = series.size ? "no liquidation price" : "no history yet";
-      root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis-label" }, text));
+      emptyChart(f, series.size ? "no liquidation price" : "no history yet");
       return;
     }
-    let t0 = Math.min(...all.map((d) => d[0]));
-    let t1 = Math.max(...all.map((d) => d[0]));
-    if (t1 === t0) {
-      t0 -= 1e9;
-      t1 += 1e9;
-    }
+    const [t0, t1] = timeSpan(all);
     const top = Math.max(...all.map((d) => d[1]), ...limits.map((v) => v * 1.25), 0.01);
     const axis = niceAxis(Math.min(top * 1.1, 1));
     const yMax = axis.max;
     const x = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
     const y = (v) => H - m.b - (Math.min(Math.max(v, 0), yMax) / yMax) * (H - m.t - m.b);
-    const grid = svg("g", { class: "grid" });
     const digits = Math.max(0, axis.digits - 2);
-    for (const v of axis.ticks) {
-      grid.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
-      grid.append(svg("text", { x: m.l - 6, y: y(v) + 4, "text-anchor": "end", class: "axis-label" }, pct(v, digits)));
-    }
-    grid.append(svg("text", { x: m.l, y: H - 6, class: "axis-label" }, timeOf(t0)));
-    grid.append(svg("text", { x: W - m.r, y: H - 6, "text-anchor": "end", class: "axis-label" }, timeOf(t1)));
-    root.append(grid);
+    drawGrid(f, axis, y, (v) => pct(v, digits), t0, t1);
     ["warn", "danger", "act"].forEach((level, k) => {
       const v = limits[k];
       if (!isNum(v) || v > yMax) return;
@@ -147,7 +156,7 @@
       const colour = SERIES_COLOURS[i++ % SERIES_COLOURS.length];
       if (!pts.length) continue;
       const line = svg("polyline", {
-        points: pts.map((d) => x(d[0]).toFixed(1) + "," + y(d[1]).toFixed(1)).join(" "),
+        points: polylinePoints(pts, x, y),
         class: "line-distance",
         stroke: colour,
         "data-symbol": symbol,
@@ -159,11 +168,7 @@
       const dot = svg("circle", { cx: x(last[0]), cy: y(last[1]), r: 3, fill: colour });
       dot.append(svg("title", {}, symbol + " " + pct(last[1], 1) + " at " + timeOf(last[0])));
       root.append(dot);
-      const item = el("span", { class: "legend-item" });
-      const sw = el("span", { class: "swatch" });
-      sw.style.background = colour;
-      item.append(sw, el("span", null, symbol + " " + pct(last[1], 1)));
-      legend.append(item);
+      legendItem(legend, colour, symbol + " " + pct(last[1], 1));
     }
     if (limits.length) {
       const item = el("span", { class: "legend-item muted" });
