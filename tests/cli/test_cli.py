@@ -202,3 +202,36 @@ def test_venues_never_cuts_a_source() -> None:
     assert res.exit_code == 0
     assert "…" not in res.stdout
     assert "binance-usdm" in res.stdout
+
+
+def test_a_command_builds_and_imports_only_itself(tmp_path: Path) -> None:
+    # `levguard margin` must not import the other commands' modules nor build their parsers
+    # (issue 16: start-up at most 3x `import numpy`); bench/bench_cli_startup.py times it.
+    spec = tmp_path / "account.json"
+    spec.write_text(
+        '{"venue": "binance-usdm", "wallet_balance": 1000, "positions": '
+        '[{"symbol": "BTCUSDT", "qty": 0.1, "entry_price": 60000, "mark_price": 59000}]}'
+    )
+    code = (
+        "import sys\n"
+        "from levguard.cli.main import run\n"
+        f"sys.argv = ['levguard', 'margin', {str(spec)!r}, '--json']\n"
+        "try:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = [m for m in ('levguard.cli.cascade', 'levguard.cli.serve', 'levguard.cli.backtest',"
+        " 'pandas', 'numba', 'pydantic') if m in sys.modules]\n"
+        "print('EXIT', code, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip().splitlines()[-1] == "EXIT 0 []", out.stdout + out.stderr
+    assert '"liquidation_price"' in out.stdout
+
+
+def test_every_command_is_registered_in_the_help_order() -> None:
+    from levguard.cli.main import COMMAND_NAMES, app, build_app
+
+    listed = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    assert sorted(listed) == sorted(COMMAND_NAMES)
+    for name in COMMAND_NAMES:  # each command alone builds and shows its help
+        result = CliRunner().invoke(build_app(name), [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert f"levguard {name}" in result.output or "Usage:" in result.output

@@ -9,7 +9,6 @@ import json
 import math
 import sys
 from enum import StrEnum
-from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,14 +22,19 @@ if TYPE_CHECKING:
 
     from levguard.core.margin import AccountReport
 
-app = typer.Typer(
-    name="levguard",
-    help="Systematic leverage management for crypto derivatives.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: readable without a TTY, no "<bool>" metavars on flags
-)
+
+def _new_app() -> typer.Typer:
+    """Return the top-level Typer app with its settings and ``--version``, no command yet."""
+    new = typer.Typer(
+        name="levguard",
+        help="Systematic leverage management for crypto derivatives.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: readable without a TTY, no "<bool>" metavars on flags
+    )
+    new.callback()(_main)
+    return new
 
 
 def _version(value: bool) -> None:
@@ -41,7 +45,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -452,6 +455,8 @@ def demo(
                 _fail(f"{flag} applies to --data or --real only, was {value!r}")
     if cache_dir is not None and not real:
         _fail(f"--cache-dir applies to --real only, was {cache_dir!r}")
+    from importlib import resources
+
     samples = resources.files("levguard.resources").joinpath("samples")
     names = ("binance_cross_faq.yaml", "cross_account.yaml")
     reports = []
@@ -543,42 +548,74 @@ def demo(
     )
 
 
-def _register_commands() -> None:
-    """Register the commands in the order a user meets them (``levguard --help`` lists them so)."""
-    from levguard.cli.backtest import backtest
-    from levguard.cli.cascade import calibrate, cascade
-    from levguard.cli.data import data_app
-    from levguard.cli.guard import guard, guard_enable
-    from levguard.cli.init import init
-    from levguard.cli.risk import risk
-    from levguard.cli.serve import serve, serve_token
-    from levguard.cli.size import size
-    from levguard.cli.validate import validate_app
-    from levguard.cli.warmup import warmup
-
-    for name, command in (
-        ("init", init),
-        ("margin", margin),
-        ("liq", liq),
-        ("size", size),
-        ("risk", risk),
-        ("backtest", backtest),
-        ("demo", demo),
-        ("cascade", cascade),
-        ("calibrate", calibrate),
-        ("guard", guard),
-        ("guard-enable", guard_enable),
-        ("serve", serve),
-        ("serve-token", serve_token),
-    ):
-        app.command(name)(command)
-    app.add_typer(validate_app, name="validate")
-    app.add_typer(data_app, name="data")
-    app.command("venues")(venues)
-    app.command("warmup")(warmup)
+# The commands in the order a user meets them (``levguard --help`` lists them so): name, module
+# and attribute, and whether the attribute is a Typer group (``validate liquidation``) rather than
+# one command.  A group is only assembled with the commands it runs: building the parsers of all
+# of them (signatures and annotations of every option) and importing their modules costs about
+# 100 ms, three times the work of ``levguard margin``.
+_COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
+    ("init", "levguard.cli.init", "init", False),
+    ("margin", __name__, "margin", False),
+    ("liq", __name__, "liq", False),
+    ("size", "levguard.cli.size", "size", False),
+    ("risk", "levguard.cli.risk", "risk", False),
+    ("backtest", "levguard.cli.backtest", "backtest", False),
+    ("demo", __name__, "demo", False),
+    ("cascade", "levguard.cli.cascade", "cascade", False),
+    ("calibrate", "levguard.cli.cascade", "calibrate", False),
+    ("guard", "levguard.cli.guard", "guard", False),
+    ("guard-enable", "levguard.cli.guard", "guard_enable", False),
+    ("serve", "levguard.cli.serve", "serve", False),
+    ("serve-token", "levguard.cli.serve", "serve_token", False),
+    ("validate", "levguard.cli.validate", "validate_app", True),
+    ("data", "levguard.cli.data", "data_app", True),
+    ("venues", __name__, "venues", False),
+    ("warmup", "levguard.cli.warmup", "warmup", False),
+)
+COMMAND_NAMES: tuple[str, ...] = tuple(entry[0] for entry in _COMMANDS)
+"""Every top-level command, in the order ``levguard --help`` lists them."""
 
 
-_register_commands()
+def build_app(only: str | None = None) -> typer.Typer:
+    """Return the command-line app with every command, or with the one named ``only``.
+
+    The console script builds the app with the one command on its command line (when that names
+    a command), so ``levguard margin`` neither imports nor builds ``cascade`` or ``serve``; help,
+    ``--version`` and unknown commands get every command.
+    """
+    from importlib import import_module
+
+    new = _new_app()
+    for name, module, attribute, group in _COMMANDS:
+        if only is not None and name != only:
+            continue
+        target = getattr(import_module(module), attribute)
+        if group:
+            new.add_typer(target, name=name)
+        else:
+            new.command(name)(target)
+    return new
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """Return the command named on a command line (its first word), if it names one."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first is None or first not in COMMAND_NAMES or argv[0] != first:
+        return None  # options before the command (--version, --help): the whole app
+    return first
+
+
+_FULL_APP: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # ``levguard.cli.main.app``: the app with every command, built on first use (tests, CliRunner).
+    global _FULL_APP
+    if name == "app":
+        if _FULL_APP is None:
+            _FULL_APP = build_app()
+        return _FULL_APP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
@@ -587,7 +624,7 @@ def run() -> None:
     # Typer's own public BadParameter rather than imported from click).
     usage_error: type[Exception] = typer.BadParameter.__mro__[1]
     try:
-        code = app(standalone_mode=False)
+        code = build_app(_command_name(sys.argv[1:]))(standalone_mode=False)
     except usage_error as exc:
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "levguard"
