@@ -250,9 +250,11 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
     wb = account.wallet_balance
     cross = [t for t in terms if not t.pos.isolated]
     cross_upnl = math.fsum(t.upnl for t in cross)
-    # Sums over the *other* cross positions, added up directly (not by subtraction) so that a
-    # one-position cross account gives exactly the collateral of the isolated equivalent.
-    others_upnl = [math.fsum(o.upnl for o in cross if o is not t) for t in terms]
+    # Sums over the *other* cross positions: the account's sum less the position's own term, so
+    # that evaluation is O(n) (n positions; summing the others for each was O(n^2): 294 us a
+    # position at 1,000 positions).  A one-position cross account still gets exactly the
+    # collateral of the isolated equivalent (x - x is exactly 0).
+    others_upnl = [cross_upnl - t.upnl if not t.pos.isolated else cross_upnl for t in terms]
 
     # Bankruptcy prices first: Bybit's inverse maintenance includes the close fee at BP.
     bps: list[float] = []
@@ -281,8 +283,7 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             equity += collateral + t.upnl
             liquidatable = collateral + t.upnl <= mm
         else:
-            other_mm = math.fsum(m for o, m in zip(terms, mms, strict=True) if not o.pos.isolated and o is not t)
-            collateral = wb + other - other_mm
+            collateral = wb + other - (cross_mm - mm)
             balance = None
             liquidatable = cross_equity <= cross_mm
         fee_close = mm - t.base_mm
