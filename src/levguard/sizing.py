@@ -189,7 +189,7 @@ def size_account(
         periods_per_year=365.0,
         current_leverage=current,
         context=context,
-        exposures={r.symbol: (1 if r.side == "long" else -1) * usd[r.symbol] for r in report.positions},
+        exposures={r.symbol: r.side * usd[r.symbol] for r in report.positions},
         vols={r.symbol: sigma for r in report.positions} if sigma is not None else {},
         venues={r.symbol: account.venue for r in report.positions},
         liquidation_forecaster=main_forecaster,
@@ -218,7 +218,7 @@ def size_account(
         rows.append(
             {
                 "symbol": r.symbol,
-                "side": r.side,
+                "side": r.side_name,
                 "qty": p.qty,
                 "current_leverage": usd[r.symbol] / eq_unit,
                 "target_leverage": lev_i,

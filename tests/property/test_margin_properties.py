@@ -524,15 +524,15 @@ def _effective_lp(r: levguard.PositionReport) -> float:
     liquidatable means never (0 for a long, inf for a short); liquidatable means at every price."""
     if r.liquidation_price is not None:
         return float(r.liquidation_price)
-    never = 0.0 if r.side == "long" else math.inf
-    always = math.inf if r.side == "long" else 0.0
+    never = 0.0 if r.side > 0 else math.inf
+    always = math.inf if r.side > 0 else 0.0
     return always if r.liquidatable else never
 
 
 def _away(before: levguard.PositionReport, after: levguard.PositionReport) -> bool:
     """True when ``after``'s LP is further from the mark than ``before``'s: strictly when
     ``before`` had a price, and never back from "never liquidated" (None = no LP)."""
-    sign = 1.0 if before.side == "long" else -1.0
+    sign = 1.0 if before.side > 0 else -1.0
     a, b = sign * _effective_lp(before), sign * _effective_lp(after)
     if before.liquidation_price is not None:
         return b < a
@@ -612,7 +612,7 @@ def test_bankruptcy_price_lies_beyond_the_liquidation_price(venue: str, data: st
         lp, bp = r.liquidation_price, r.bankruptcy_price
         if lp is None or bp is None or not r.maintenance_margin > 0:
             continue
-        if r.side == "long":
+        if r.side > 0:
             assert bp < lp, f"{r.symbol} long: BP {bp} !< LP {lp}"
         else:
             assert bp > lp, f"{r.symbol} short: BP {bp} !> LP {lp}"

@@ -206,7 +206,7 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
         style = "bold red" if p.liquidatable else ("yellow" if p.health is not None and p.health < 0.05 else "")
         pos.add_row(
             p.symbol,
-            p.side,
+            p.side_name,
             p.margin_mode,
             fmt(abs(p.qty), 4),
             price(p.entry_price),

@@ -42,12 +42,14 @@ class PositionReport:
 
     ``liquidation_price``/``bankruptcy_price`` are None when no positive price exists;
     ``health`` is the adverse move to the liquidation price as a fraction of the mark price
-    (negative when already past it; None without a liquidation price).
+    (negative when already past it; None without a liquidation price).  ``side`` is ``+1``
+    (long) or ``-1`` (short) as in :class:`~levguard.core.positions.Position`; ``side_name``
+    and the JSON of :meth:`to_dict` say ``"long"``/``"short"``.
     """
 
     symbol: str
     qty: float
-    side: str
+    side: int
     margin_mode: str
     contract_kind: str
     entry_price: float
@@ -67,12 +69,17 @@ class PositionReport:
     health: float | None
     liquidatable: bool
 
+    @property
+    def side_name(self) -> str:
+        """``"long"`` or ``"short"``."""
+        return "long" if self.side > 0 else "short"
+
     def to_dict(self) -> dict[str, object]:
-        """Return the JSON-ready dict (non-finite numbers become None)."""
+        """Return the JSON-ready dict (non-finite numbers become None; side as long/short)."""
         return {
             "symbol": self.symbol,
             "qty": self.qty,
-            "side": self.side,
+            "side": self.side_name,
             "margin_mode": self.margin_mode,
             "contract_kind": self.contract_kind,
             "entry_price": self.entry_price,
@@ -312,7 +319,7 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             PositionReport(
                 symbol=p.symbol,
                 qty=p.qty,
-                side="long" if p.side > 0 else "short",
+                side=1 if p.side > 0 else -1,
                 margin_mode=p.margin_mode.value,
                 contract_kind=p.instrument.kind.value,
                 entry_price=p.entry_price,

@@ -257,7 +257,7 @@ def position_forecasts(
         d = liquidation_distance(p.side, p.mark_price, p.liquidation_price)
         row: dict[str, Any] = {
             "symbol": p.symbol,
-            "side": p.side,
+            "side": p.side_name,
             "mark_price": p.mark_price,
             "liquidation_price": p.liquidation_price,
             "health": p.health,

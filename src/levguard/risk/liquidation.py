@@ -130,7 +130,7 @@ def prob_liquidation_table(
         probs = prob_liquidation_curve(p.side, p.mark_price, lp, s, hs, m, monitoring_dt_days, model, **model_params)
         row: dict[str, object] = {
             "symbol": p.symbol,
-            "side": p.side,
+            "side": p.side_name,
             "mark_price": p.mark_price,
             "liquidation_price": math.nan if lp is None else lp,
             "distance": math.nan if p.health is None else p.health,

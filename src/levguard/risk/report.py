@@ -562,7 +562,7 @@ def risk_report(
             except InputError as exc:
                 var_rows.append({"method": m, "error": str(exc)})
         gross = sum(r.notional for r in report.positions)
-        net = sum(r.notional * (1 if r.side == "long" else -1) for r in report.positions)
+        net = sum(r.notional * r.side for r in report.positions)
         equity = report.equity + option_value
         exposure.append(
             {
