@@ -292,7 +292,13 @@ def test_sweep_report_with_selected_results(liquidated: BacktestResult, calm: Ba
     )
     text = out.read_text()
     assert "Selected results: best, liquidated" in text
-    assert "Equity (log scale)" in text
+    # The selected results get the backtest tearsheet's sections, after the heatmap and top table.
+    order = ["Top 20 configurations", "Key metrics", "Equity and drawdown", "Leverage against its target"]
+    order += ["Monthly returns", "Rolling 30-day volatility", "<h2>Liquidations</h2>"]
+    at = [text.index(s) for s in order]
+    assert at == sorted(at), order
+    assert "Every column</summary>" in text  # the top table's other columns
+    assert text.count("atob(") == 1  # plotly.js embedded once for every figure
     assert not re.search(r"<script[^>]+src=", text)
     assert len(text) < 8_000_000
 

@@ -157,6 +157,7 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
             facet=sw.facet,
             title=f"levguard sweep: {source}",
             subtitle=f"{len(table):,} configurations on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
+            data=data,
         )
     csv = None
     if sw.output.csv:

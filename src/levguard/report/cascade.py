@@ -31,13 +31,15 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
-from levguard.report.html import MAX_POINTS, _color, _thin, _thin_range, figures_html, write_page
+from levguard.report.html import _LEGEND_BELOW, MAX_POINTS, _color, _thin, _thin_range, figures_html, write_page
 
 __all__ = [
     "AGGREGATE_LABELS",
+    "KEY_LABELS",
     "PATH_COLUMNS",
     "SUMMARY_LABELS",
     "calibration_figures",
+    "key_numbers",
     "monte_carlo_figure",
     "path_figure",
     "write_cascade_report",
@@ -78,8 +80,26 @@ AGGREGATE_LABELS: dict[str, str] = {
     "mean_overshoot": "mean overshoot",
     "p_adl": "P(ADL)",
 }
-_PERCENT = {"overshoot", "mean_overshoot", "p_bad_debt_over_budget", "p_adl"}
-_COUNTS = {"accounts_liquidated", "adl_events", "n_paths"}
+KEY_LABELS: dict[str, str] = {
+    "liquidations": "liquidations",
+    "accounts_liquidated": "accounts liquidated",
+    "liquidated_notional": "notional liquidated",
+    "bad_debt": "bad debt",
+    "fund_start": "insurance fund start",
+    "fund_min": "insurance fund min",
+    "fund_end": "insurance fund end",
+    "adl_events": "ADL events",
+    "adl_notional": "ADL notional",
+    "price_drawdown": "max drawdown of the price",
+    "exogenous_drawdown": "max drawdown without the cascade",
+    "overshoot": "overshoot",
+    "min_price": "min price",
+    "max_step_notional": "largest liquidated notional in a step",
+    "steps": "steps",
+}
+"""Rows of a cascade report's key-numbers table (a path's summary and its step table)."""
+_PERCENT = {"overshoot", "mean_overshoot", "p_bad_debt_over_budget", "p_adl", "price_drawdown", "exogenous_drawdown"}
+_COUNTS = {"accounts_liquidated", "adl_events", "n_paths", "liquidations", "steps"}
 _P = "p_bad_debt_over_budget"
 
 
@@ -97,14 +117,62 @@ def _fmt(key: str, value: Any) -> str:
     return f"{x:,.0f}" if abs(x) >= 1_000 else f"{x:,.2f}"
 
 
-def _table(rows: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str], head: str) -> str:
-    cols = [k for k in labels if any(k in r for r in rows.values())]
-    header = "".join(f"<th>{html.escape(labels[k])}</th>" for k in cols)
+def _key_table(rows: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str], head: str) -> str:
+    # One row per number, one column per path (or run): narrow enough for a phone.
+    keys = [k for k in labels if any(k in r for r in rows.values())]
+    header = "".join(f"<th>{html.escape(name)}</th>" for name in rows)
     body = "".join(
-        f"<tr><th>{html.escape(name)}</th>{''.join(f'<td>{_fmt(k, r.get(k))}</td>' for k in cols)}</tr>"
-        for name, r in rows.items()
+        f"<tr><th>{html.escape(labels[k])}</th>{''.join(f'<td>{_fmt(k, r.get(k))}</td>' for r in rows.values())}</tr>"
+        for k in keys
     )
-    return f"<table><tr><th>{html.escape(head)}</th>{header}</tr>{body}</table>"
+    return f"<div class='scroll'><table class='key'><tr><th>{html.escape(head)}</th>{header}</tr>{body}</table></div>"
+
+
+def _max_drawdown(values: pd.Series) -> float:
+    v = values.astype(float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float((v / v.cummax() - 1.0).min()) if len(v) else math.nan
+
+
+def key_numbers(result: Any, name: str = "") -> dict[str, float]:
+    """A path's key numbers: its ``summary`` and what its step table adds.
+
+    From the steps: the number of liquidations (sum of ``liquidations``), the insurance fund at
+    the start, the largest notional liquidated in one step, the number of steps, and the maximum
+    drawdown of the price with the cascade and of the exogenous price without it,
+    ``min_t(P_t / max_{s<=t} P_s) - 1`` (a fraction, negative).  Summary values win over the
+    step-table ones of the same name (``liquidated_notional``, ``bad_debt``, ``fund_end``...,
+    which the steps only approximate when an event was dropped).
+
+    Raises
+    ------
+    InputError
+        The result's step table lacks a column of :data:`PATH_COLUMNS`.
+    """
+    s = _steps(result, name)
+    fund = s["insurance_fund"].astype(float)
+    bad = s["bad_debt"].astype(float)
+    out: dict[str, float] = {
+        "liquidations": float(np.nansum(s["liquidations"].to_numpy(dtype=float))),
+        "liquidated_notional": float(np.nansum(s["liquidated_notional"].to_numpy(dtype=float))),
+        "adl_notional": float(np.nansum(s["adl_notional"].to_numpy(dtype=float))),
+        "bad_debt": float(bad.iloc[-1]),
+        "fund_start": float(fund.iloc[0]),
+        "fund_min": float(fund.min()),
+        "fund_end": float(fund.iloc[-1]),
+        "price_drawdown": _max_drawdown(s["price"]),
+        "exogenous_drawdown": _max_drawdown(s["exogenous"]),
+        "min_price": float(s["price"].astype(float).min()),
+        "max_step_notional": float(np.nanmax(s["liquidated_notional"].to_numpy(dtype=float))),
+        "steps": float(len(s)),
+    }
+    summary = getattr(result, "summary", None) or {}
+    for k, v in summary.items():
+        try:
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
 
 
 # --------------------------------------------------------------------------- checks
@@ -177,14 +245,15 @@ def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
         vertical_spacing=0.035,
         row_heights=[0.3, 0.14, 0.14, 0.14, 0.14, 0.14],
         subplot_titles=(
-            "Price with the cascade (solid) and without it (dashed, exogenous); overshoot shaded; mark dotted",
-            f"Liquidated notional {per} (filled in the book)",
-            f"Notional closed by auto-deleveraging {per}",
+            "Price (log), exogenous dashed, mark dotted, ✕ liquidations",
+            f"Liquidated notional {per}",
+            f"ADL notional {per}",
             f"Liquidations {per}",
-            "Insurance fund (solid) and cumulative bad debt (dashed)",
+            "Insurance fund (solid), cumulative bad debt (dashed)",
             "Mark minus traded price (bp)",
         ),
     )
+    fig.update_annotations(font_size=13)  # the subplot titles: they fit a phone
     for i, (name, s) in enumerate(frames.items()):
         color = _color(i)
         label = name or "path"
@@ -216,6 +285,29 @@ def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
             row=1,
             col=1,
         )
+        # Liquidation markers on the price line, at the first step of each bucket with any.
+        at, count, _ = _sum_buckets(s["liquidations"].to_numpy(dtype=float))
+        _, notional, _ = _sum_buckets(s["liquidated_notional"].to_numpy(dtype=float))
+        hit = count > 0
+        if hit.any():
+            steps_at = s.index[at[hit]]
+            fig.add_trace(
+                go.Scatter(
+                    x=steps_at,
+                    y=s["price"].astype(float).to_numpy()[at[hit]],
+                    mode="markers",
+                    name=f"{label} liquidations",
+                    legendgroup=group,
+                    marker={"symbol": "x", "size": 7, "color": "#b00", "line": {"width": 1}},
+                    text=[
+                        f"{int(c):,} liquidation{'s' if c != 1 else ''}, {v:,.0f} notional"
+                        for c, v in zip(count[hit], notional[hit], strict=True)
+                    ],
+                    hovertemplate="step %{x}: %{text}<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
         mark = _thin_range(s["mark"].astype(float))
         fig.add_trace(
             go.Scatter(
@@ -281,9 +373,10 @@ def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
         height=height,
         template="plotly_white",
         barmode="overlay",
-        legend={"orientation": "h", "y": 1.04},
-        margin={"l": 70, "r": 20, "t": 90, "b": 40},
+        legend=_LEGEND_BELOW,
+        margin={"l": 70, "r": 20, "t": 40, "b": 90},
     )
+    fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title_text="step", row=6, col=1)
     fig.update_yaxes(ticksuffix=" bp", row=6, col=1)
     return fig
@@ -311,11 +404,12 @@ def monte_carlo_figure(runs: Mapping[str, Any]) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    # Stacked, not side by side: each histogram keeps its width on a phone.
     fig = make_subplots(
-        rows=1,
-        cols=2,
-        horizontal_spacing=0.08,
-        subplot_titles=("Bad debt per path (p95, p99 and the budget K)", "Liquidated notional per path"),
+        rows=2,
+        cols=1,
+        vertical_spacing=0.2,
+        subplot_titles=("Bad debt per path (p95, p99, budget K)", "Liquidated notional per path"),
     )
     for i, (name, mc) in enumerate(runs.items()):
         t = _paths_table(mc, name)
@@ -343,8 +437,8 @@ def monte_carlo_figure(runs: Mapping[str, Any]) -> Any:
                 marker={"color": color},
                 opacity=0.7,
             ),
-            row=1,
-            col=2,
+            row=2,
+            col=1,
         )
         for key, dash, text in (
             ("bad_debt_p95", "dash", "p95"),
@@ -363,15 +457,16 @@ def monte_carlo_figure(runs: Mapping[str, Any]) -> Any:
                 col=1,
             )
     fig.update_layout(
-        height=460,
+        height=720,
         template="plotly_white",
         barmode="overlay",
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        legend=_LEGEND_BELOW,
+        margin={"l": 60, "r": 20, "t": 60, "b": 90},
     )
     fig.update_xaxes(title_text="bad debt (quote)", row=1, col=1)
-    fig.update_xaxes(title_text="liquidated notional (quote)", row=1, col=2)
+    fig.update_xaxes(title_text="liquidated notional (quote)", row=2, col=1)
     fig.update_yaxes(title_text="paths", row=1, col=1)
+    fig.update_yaxes(title_text="paths", row=2, col=1)
     return fig
 
 
@@ -565,7 +660,8 @@ def _search_html(search: Mapping[str, Any]) -> str:
     rows = "".join(
         f"<tr><td>{i + 1}</td><td>{float(c):,.4g}</td><td>{float(pp):.2%}</td></tr>" for i, (c, pp) in enumerate(steps)
     )
-    return f"{head}<table><tr><th>step</th><th>{par}</th><th>P(bad debt &gt; K)</th></tr>{rows}</table>"
+    table = f"<table><tr><th>step</th><th>{par}</th><th>P(bad debt &gt; K)</th></tr>{rows}</table>"
+    return f"{head}<div class='scroll'>{table}</div>"
 
 
 def _calibration_html(t: pd.DataFrame, top: int = 10) -> str:
@@ -594,7 +690,7 @@ def _calibration_html(t: pd.DataFrame, top: int = 10) -> str:
         if len(t) > top
         else ""
     )
-    return f"<h2>Calibration</h2>{note}<table><tr>{head}</tr>{''.join(body)}</table>"
+    return f"<h2>Calibration table</h2>{note}<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 # --------------------------------------------------------------------------- the page
@@ -637,24 +733,42 @@ def write_cascade_report(
     runs = _as_mapping(monte_carlo, "monte_carlo", ("paths", "aggregates"))
     if not results and not runs and calibration is None:
         raise InputError("nothing to report: give a path result, a Monte Carlo result or a calibration table")
-    body: list[str] = []
-    figures: list[Any] = []
+    keys: list[str] = []
+    sections: list[tuple[str, str, Any]] = []
     tables: list[str] = []
     if results:
         fig = path_figure(results)  # validates the step tables first
-        rows = {name or "path": dict(r.summary) for name, r in results.items()}
-        tables.append("<h2>Path summary</h2>" + _table(rows, SUMMARY_LABELS, "path"))
-        figures.append(fig)
+        rows = {name or "path": key_numbers(r, name) for name, r in results.items()}
+        keys.append("<h2>Key numbers</h2>" + _key_table(rows, KEY_LABELS, "path"))
+        extra = {name or "path": dict(r.summary) for name, r in results.items()}
+        shown = {k: v for k, v in SUMMARY_LABELS.items() if k not in KEY_LABELS}
+        if any(k in r for r in extra.values() for k in shown):
+            keys.append(f"<details><summary>Rest of the summary</summary>{_key_table(extra, shown, 'path')}</details>")
+        sections.append(
+            (
+                "Price with the cascade, liquidations, ADL, insurance fund",
+                "Price on a log scale, the overshoot shaded between the price with the cascade and the "
+                "exogenous price without it; ✕ marks steps with liquidations.",
+                fig,
+            )
+        )
     if runs:
         fig = monte_carlo_figure(runs)
         rows = {name or "Monte Carlo": dict(mc.aggregates) for name, mc in runs.items()}
-        tables.append("<h2>Monte Carlo</h2>" + _table(rows, AGGREGATE_LABELS, "run"))
-        figures.append(fig)
+        keys.append("<h2>Monte Carlo</h2>" + _key_table(rows, AGGREGATE_LABELS, "run"))
+        sections.append(("Monte Carlo distributions", "", fig))
     if calibration is not None:
-        figures.extend(calibration_figures(calibration, x=x, y=y))
+        for k, cal in enumerate(calibration_figures(calibration, x=x, y=y)):
+            sections.append(("Calibration" if k == 0 else "Frontier", "", cal))
         tables.append(_calibration_html(calibration))
     if search is not None:
         tables.append("<h2>Largest safe cap</h2>" + _search_html(search))
+    parts = figures_html([fig for _, _, fig in sections])
+    body = list(keys)
+    for (head, note, _), part in zip(sections, parts, strict=True):
+        body.append(f"<h2>{html.escape(head)}</h2>")
+        if note:
+            body.append(f"<p class='note'>{html.escape(note)}</p>")
+        body.append(part)
     body.extend(tables)
-    body.extend(figures_html(figures))
     return write_page(path, title, subtitle, body)

@@ -34,7 +34,12 @@ __all__ = [
     "instruments_figure",
     "metrics_table",
     "naive_utc",
+    "price_section",
+    "section_html",
+    "tearsheet_body",
+    "tearsheet_sections",
     "until_ruin",
+    "write_page",
     "write_report",
 ]
 
@@ -75,9 +80,11 @@ STYLE = (
     "font-size:13px;margin:8px 0;display:block;overflow-x:auto;max-width:100%}pre{overflow-x:auto}"
     "td,th{border:1px solid #ddd;padding:4px 8px;text-align:right;"
     "white-space:nowrap}tr th:first-child{text-align:left}tr.liq th{color:#b00}td.na,td.ruin{color:#b00}"
-    "h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 6px}p{overflow-wrap:anywhere}"
+    "h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 6px}h1,h2,p{overflow-wrap:anywhere}"
     "p.note{color:#555;font-size:13px;margin:4px 0}div.scroll{overflow-x:auto;max-width:100%}"
     "div.fig{width:100%;max-width:100%;overflow:hidden}details{margin:8px 0}summary{cursor:pointer;color:#245}"
+    "td.wrap{white-space:normal;text-align:left;min-width:6em;max-width:24em}th.wrap{white-space:normal;overflow-wrap:anywhere}span.sub{color:#555;font-size:12px}"
+    "h3{font-size:15px;margin:16px 0 4px}"
     "@media (max-width:600px){main{padding:10px 8px}h1{font-size:19px}td,th{padding:3px 5px}}"
 )
 
@@ -526,6 +533,162 @@ def _known_crashes(data: pd.DataFrame | pd.Series) -> pd.DataFrame | None:
     return market.crashes
 
 
+Section = tuple[str, str, Any]
+"""One tearsheet section: heading, note (may be empty) and a plotly figure."""
+
+
+def price_section(
+    data: pd.DataFrame | pd.Series, results: Mapping[str, Any], crashes: pd.DataFrame | None = None
+) -> Section:
+    """The price panel (log scale) with crash windows shaded and each result's liquidations.
+
+    Windows: ``crashes`` (``start``, ``trough``, optionally ``name``), by default the injected
+    crashes when ``data`` is the embedded default market, otherwise the stretches where the close
+    is more than 20 % below its running peak (the note says which).
+
+    Raises
+    ------
+    InputError
+        ``data`` is a DataFrame without a ``close`` column.
+    """
+    from levguard.report import tearsheet
+
+    if isinstance(data, pd.DataFrame) and "close" not in data:
+        raise InputError(f"data must have a 'close' column for the price panel (has {list(data.columns)})")
+    known = crashes if crashes is not None else _known_crashes(data)
+    windows, label = tearsheet.crash_windows(data, known)
+    names = [str(n) for n in known["name"]] if known is not None and "name" in known else []
+    listed = f" ({', '.join(names)})" if names else ""
+    note = f"Shaded: {label}{listed}." if windows else "No crash to shade."
+    return ("Price (log scale) and liquidations", note, tearsheet.price_figure(data, results, windows, label, names))
+
+
+def tearsheet_sections(
+    results: Mapping[str, Any],
+    *,
+    data: pd.DataFrame | pd.Series | None = None,
+    crashes: pd.DataFrame | None = None,
+) -> list[Section]:
+    """The figure sections of a tearsheet, in order: the price (with ``data``), equity and
+    drawdown, leverage against its target, leverage per instrument (several instruments), monthly
+    returns and rolling volatility.  With no ``results``, only the price panel (when ``data``).
+
+    Raises
+    ------
+    InputError
+        ``data`` is a DataFrame without a ``close`` column.
+    """
+    from levguard.report import tearsheet
+
+    sections: list[Section] = []
+    if isinstance(data, pd.DataFrame) and "close" not in data:
+        raise InputError(f"data must have a 'close' column for the price panel (has {list(data.columns)})")
+    if data is not None and len(data):
+        sections.append(price_section(data, results, crashes))
+    if not results:
+        return sections
+    sections.append(
+        (
+            "Equity and drawdown",
+            "Equity in percent of the start (buttons: linear or log view, floored at 1 %); "
+            "a ruined run's curve ends at its ruin.",
+            tearsheet.equity_figure(results),
+        )
+    )
+    leverage = tearsheet.leverage_figure(results)
+    if leverage is not None:
+        sections.append(
+            (
+                "Leverage against its target",
+                "Leverage (colour) and the policy's target (black, dashed), one panel per policy.",
+                leverage,
+            )
+        )
+    per_instrument = instruments_figure(results)
+    if per_instrument is not None:
+        sections.append(("Leverage per instrument", "", per_instrument))
+    sections.append(
+        (
+            "Monthly returns",
+            "Choose the policy with the selector; months after a ruin are blank.",
+            tearsheet.monthly_returns_figure(results),
+        )
+    )
+    sections.append(
+        (
+            "Rolling 30-day volatility",
+            "Annualised (365-day year); the price's dotted.",
+            tearsheet.rolling_vol_figure(results, data),
+        )
+    )
+    return sections
+
+
+def section_html(head: str, note: str, part: str) -> list[str]:
+    """A section's fragments: heading, note (when any) and the drawn figure ``part``."""
+    out = [f"<h2>{html.escape(head)}</h2>"]
+    if note:
+        out.append(f"<p class='note'>{html.escape(note)}</p>")
+    out.append(part)
+    return out
+
+
+Fragment = str | Section
+
+
+def tearsheet_body(
+    results: Mapping[str, Any],
+    *,
+    data: pd.DataFrame | pd.Series | None = None,
+    crashes: pd.DataFrame | None = None,
+    before: Sequence[Fragment] = (),
+    after: Sequence[Fragment] = (),
+) -> list[str]:
+    """The body fragments of a tearsheet page, for :func:`write_page`.
+
+    In order: ``before``; the key metrics (every metric in a ``<details>``); the sections of
+    :func:`tearsheet_sections`; the liquidations table; ``after``.  Items of ``before`` and
+    ``after`` are HTML fragments (str) or sections (heading, note, figure).  Every figure of the
+    page is drawn from one embedded copy of plotly.js.  With no ``results`` the metrics and
+    liquidations are left out (the price panel remains when ``data`` is given).
+
+    Raises
+    ------
+    InputError
+        ``data`` is a DataFrame without a ``close`` column.
+    """
+    from levguard.report import tables
+
+    core = tearsheet_sections(results, data=data, crashes=crashes)
+    figures = [item[2] for item in (*before, *core, *after) if not isinstance(item, str)]
+    parts = iter(figures_html(figures))
+
+    def render(items: Sequence[Fragment]) -> list[str]:
+        out: list[str] = []
+        for item in items:
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                out.extend(section_html(item[0], item[1], next(parts)))
+        return out
+
+    body = render(before)
+    if results:
+        body += [
+            "<h2>Key metrics</h2>",
+            tables.key_metrics_html(results),
+            f"<details><summary>All metrics</summary>{tables.all_metrics_html(results)}</details>",
+        ]
+    body += render(core)
+    if results:
+        body += [
+            "<h2>Liquidations</h2>",
+            tables.liquidations_html(results, data if isinstance(data, pd.DataFrame) else None),
+        ]
+    body += render(after)
+    return body
+
+
 def write_report(
     results: Mapping[str, Any],
     path: str | Path,
@@ -574,56 +737,9 @@ def write_report(
     """
     import plotly.graph_objects as go
 
-    from levguard.report import tables, tearsheet
-
     if not results:
         raise InputError("results must hold at least one backtest result")
-    sections: list[tuple[str, str, Any]] = []
-    if isinstance(data, pd.DataFrame) and "close" not in data:
-        raise InputError(f"data must have a 'close' column for the price panel (has {list(data.columns)})")
-    if data is not None and len(data):
-        known = crashes if crashes is not None else _known_crashes(data)
-        windows, label = tearsheet.crash_windows(data, known)
-        names = [str(n) for n in known["name"]] if known is not None and "name" in known else []
-        listed = f" ({', '.join(names)})" if names else ""
-        note = f"Shaded: {label}{listed}." if windows else "No crash to shade."
-        sections.append(
-            ("Price (log scale) and liquidations", note, tearsheet.price_figure(data, results, windows, label, names))
-        )
-    sections.append(
-        (
-            "Equity and drawdown",
-            "Equity in percent of the start (buttons: linear or log view, floored at 1 %); "
-            "a ruined run's curve ends at its ruin.",
-            tearsheet.equity_figure(results),
-        )
-    )
-    leverage = tearsheet.leverage_figure(results)
-    if leverage is not None:
-        sections.append(
-            (
-                "Leverage against its target",
-                "Leverage (colour) and the policy's target (black, dashed), one panel per policy.",
-                leverage,
-            )
-        )
-    per_instrument = instruments_figure(results)
-    if per_instrument is not None:
-        sections.append(("Leverage per instrument", "", per_instrument))
-    sections.append(
-        (
-            "Monthly returns",
-            "Choose the policy with the selector; months after a ruin are blank.",
-            tearsheet.monthly_returns_figure(results),
-        )
-    )
-    sections.append(
-        (
-            "Rolling 30-day volatility",
-            "Annualised (365-day year); the price's dotted.",
-            tearsheet.rolling_vol_figure(results, data),
-        )
-    )
+    after: list[Fragment] = []
     if heatmap is not None and not heatmap.empty:
         hm = go.Figure(
             go.Heatmap(
@@ -642,24 +758,6 @@ def write_report(
         )
         hm.update_xaxes(type="category")
         hm.update_yaxes(type="category")
-        sections.append(("Sweep objective", "", hm))
-    parts = figures_html([fig for _, _, fig in sections])
-    body = [
-        "<h2>Key metrics</h2>",
-        tables.key_metrics_html(results),
-        f"<details><summary>All metrics</summary>{tables.all_metrics_html(results)}</details>",
-    ]
-    liq_table = (
-        "<h2>Liquidations</h2>",
-        tables.liquidations_html(results, data if isinstance(data, pd.DataFrame) else None),
-    )
-    for k, ((head, note, _), part) in enumerate(zip(sections, parts, strict=True)):
-        if head == "Sweep objective":
-            body.extend(liq_table)
-        body.append(f"<h2>{html.escape(head)}</h2>")
-        if note:
-            body.append(f"<p class='note'>{html.escape(note)}</p>")
-        body.append(part)
-        if k == len(sections) - 1 and head != "Sweep objective":
-            body.extend(liq_table)
+        after.append(("Sweep objective", "", hm))
+    body = tearsheet_body(results, data=data, crashes=crashes, after=after)
     return write_page(path, title, subtitle, body)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -24,14 +25,7 @@ import pandas as pd
 
 from levguard.errors import InputError
 from levguard.kernels.backtest_metrics import TABLE_METRICS as _RUN_METRICS
-from levguard.report.html import (
-    METRIC_LABELS,
-    comparison_figure,
-    figures_html,
-    fmt_metric,
-    instruments_figure,
-    write_page,
-)
+from levguard.report.html import METRIC_LABELS, Fragment, fmt_metric, tearsheet_body, write_page
 
 __all__ = [
     "NAME_COLUMNS",
@@ -316,7 +310,11 @@ def sweep_heatmap(
     if len(finite):
         coloraxis.update(cmin=float(finite.min()), cmax=float(finite.max()))
     fig.update_layout(
-        title={"text": f"{label} by {x} and {y}: {agg_note}" + ("; ✕ = liquidated" if liq is not None else "")},
+        title={
+            "text": f"{label} by {x} and {y}<br><sup>{agg_note}"
+            + ("; ✕ = liquidated" if liq is not None else "")
+            + "</sup>"
+        },
         coloraxis=coloraxis,
         height=height,
         template="plotly_white",
@@ -338,18 +336,20 @@ def _plain(value: Any) -> str:
     return "—" if not math.isfinite(x) else f"{x:,.4g}"
 
 
-def _top_html(top: pd.DataFrame, objective: str) -> str:
+def _top_html(top: pd.DataFrame, objective: str, columns: Sequence[str] | None = None) -> str:
     params = set(param_columns(top)) - {objective}
+    cols = [c for c in top.columns if columns is None or c in columns]
 
     def header(c: str) -> str:
         text = html.escape(c if c in params or c in NAME_COLUMNS else _LABEL_OF.get(c, c))
-        return f"<th><b>{text}</b></th>" if c == objective else f"<th>{text}</th>"
+        cls = " class='wrap'" if columns is not None else ""  # the key table's headers wrap on a phone
+        return f"<th{cls}><b>{text}</b></th>" if c == objective else f"<th{cls}>{text}</th>"
 
-    head = "".join(header(str(c)) for c in top.columns)
+    head = "".join(header(str(c)) for c in cols)
     body = []
     for rank, row in top.iterrows():
         cells = []
-        for c in top.columns:
+        for c in cols:
             v = row[c]
             if c in NAME_COLUMNS or c in params:
                 cells.append(f"<td>{html.escape(param_label(v))}</td>")
@@ -360,7 +360,27 @@ def _top_html(top: pd.DataFrame, objective: str) -> str:
         flagged = any(v is not None and not _is_missing(v) and float(v) > 0 for v in (liq, bad))
         cls = ' class="liq"' if flagged else ""
         body.append(f"<tr{cls}><th>{rank}</th>{''.join(cells)}</tr>")
-    return f"<table class='top'><tr><th>#</th>{head}</tr>{''.join(body)}</table>"
+    cls = "top" if columns is None else "top key"
+    return f"<div class='scroll'><table class='{cls}'><tr><th>#</th>{head}</tr>{''.join(body)}</table></div>"
+
+
+_TOP_KEY_METRICS = ("max_drawdown", "n_liquidations")
+
+
+def _plain_title(fig: Any) -> str:
+    # The figure's title as one line of text (for the page, where it wraps on a phone).
+    text = str(fig.layout.title.text or "")
+    return re.sub(r"<[^>]+>", "", text.replace("<br>", ": "))
+
+
+def _top_key_columns(top: pd.DataFrame, objective: str, axes: Sequence[str | None]) -> list[str]:
+    """The top table's key columns: names, the heatmap's axes (and facet), the objective, max
+    drawdown and liquidations; the other parameters and metrics go to the full table."""
+    keep = [c for c in NAME_COLUMNS if c in top.columns]
+    keep += [c for c in axes if c is not None and c in top.columns and c not in keep and c != objective]
+    keep.append(objective)
+    keep += [m for m in _TOP_KEY_METRICS if m in top.columns and m not in keep]
+    return keep
 
 
 def write_sweep_report(
@@ -376,18 +396,24 @@ def write_sweep_report(
     results: Mapping[str, Any] | None = None,
     top: int = 20,
     best: Best | None = None,
+    data: pd.DataFrame | pd.Series | None = None,
+    crashes: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the HTML report of a sweep to ``path`` (one self-contained file, plotly embedded).
+    """Write the HTML report of a sweep to ``path`` (one self-contained file, plotly embedded once).
 
     Sections: the heatmap of ``objective`` over ``x`` and ``y`` (:func:`sweep_heatmap`; one
-    panel per ``facet`` value), the ``top`` best configurations (:func:`top_configurations`),
-    and, if ``results`` (name -> BacktestResult) is given, their equity curves, drawdowns,
-    leverage and costs as in :func:`levguard.report.html.write_report`.
+    panel per ``facet`` value); the ``top`` best configurations (:func:`top_configurations`:
+    names, the heatmap's axes, the objective, max drawdown and liquidations, every column in a
+    ``<details>``); then the tearsheet of ``results`` (name -> BacktestResult) when given, with
+    the same sections as :func:`levguard.report.html.write_report` (key metrics, price, equity
+    and drawdown, leverage against its target, monthly returns, rolling volatility,
+    liquidations).  With ``data`` (the bars the sweep ran on) the price panel is drawn, crash
+    windows shaded (``crashes``, as in ``write_report``), even without ``results``.
 
     Raises
     ------
     InputError
-        ``table`` is empty or a named column does not exist.
+        ``table`` is empty, a named column does not exist, or ``data`` has no ``close`` column.
     """
     heat = sweep_heatmap(table, x, y, objective, facet, best=best)
     direction = best_direction(best)
@@ -399,18 +425,16 @@ def write_sweep_report(
         + (f"; {n_liq:,} liquidated at least once" if "n_liquidations" in table else "")
         + "."
     )
-    figures = [heat]
-    extra: list[str] = []
+    key_cols = _top_key_columns(best_first, objective, (x, y, facet))
+    before: list[Fragment] = [
+        f"<p class='note'>{html.escape(summary)}</p>",
+        ("Objective heatmap", _plain_title(heat), heat),
+        f"<h2>Top {len(best_first)} configurations by {html.escape(label)}</h2>",
+        _top_html(best_first, objective, key_cols),
+    ]
+    if len(key_cols) < len(best_first.columns):
+        before.append(f"<details><summary>Every column</summary>{_top_html(best_first, objective)}</details>")
     if results:
-        figures.append(comparison_figure(results))
-        per_instrument = instruments_figure(results)
-        if per_instrument is not None:
-            figures.append(per_instrument)
-    parts = figures_html(figures)
-    body = [f"<p class='note'>{html.escape(summary)}</p>", parts[0]]
-    body.append(f"<h2>Top {len(best_first)} configurations by {html.escape(label)}</h2>")
-    body.append(_top_html(best_first, objective))
-    if results:
-        extra.append(f"<h2>Selected results: {html.escape(', '.join(map(str, results)))}</h2>")
-        extra.extend(parts[1:])
-    return write_page(path, title, subtitle, [*body, *extra])
+        before.append(f"<h2>Selected results: {html.escape(', '.join(map(str, results)))}</h2>")
+    body = tearsheet_body(results or {}, data=data, crashes=crashes, before=before)
+    return write_page(path, title, subtitle, body)

@@ -66,7 +66,7 @@ def _wrap(table: str) -> str:
 def key_metrics_html(results: Mapping[str, Any]) -> str:
     """The key metrics, one row per policy: total return, CAGR, max drawdown, Sharpe,
     liquidations, final equity and the ruin time (UTC)."""
-    head = "".join(f"<th>{html.escape(METRIC_LABELS[k])}</th>" for k in KEY_METRICS)
+    head = "".join(f"<th class='wrap'>{html.escape(METRIC_LABELS[k])}</th>" for k in KEY_METRICS)
     body = []
     for name, r in results.items():
         ruined, at = _ruin(r)
@@ -78,7 +78,8 @@ def key_metrics_html(results: Mapping[str, Any]) -> str:
         cells += f"<td class='ruin'>{when}</td>" if ruined else "<td>no</td>"
         body.append(f"{_row_head(name, r)}{cells}</tr>")
     return _wrap(
-        f"<table class='key'><tr><th>policy</th>{head}<th>final equity</th><th>ruined at (UTC)</th></tr>"
+        f"<table class='key'><tr><th>policy</th>{head}<th class='wrap'>final equity</th>"
+        f"<th class='wrap'>ruined at (UTC)</th></tr>"
         f"{''.join(body)}</table>"
     )
 

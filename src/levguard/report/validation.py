@@ -1,9 +1,12 @@
 """The HTML report of a probability-of-liquidation validation (docs/validation.md).
 
-Panels: the acceptance checks; the scores of the scored and train sets per group; a reliability
-diagram per asset x horizon (mean forecast against observed frequency per bucket, with 95 %
-Wilson intervals, the model and the naive baseline); the reliability tables; the per-year
-breakdown.  One self-contained file (plotly.js embedded), like :mod:`levguard.report.html`.
+Sections, most important first: the acceptance checks; the key scores of the scored set (Brier
+ratio, AUC, calibration in the large, Diebold-Mariano p-value; every score of the scored and
+train sets in a ``<details>``); a reliability diagram per asset x horizon (mean forecast against
+observed frequency per bucket, with 95 % Wilson intervals, the model and the naive baseline); the
+per-year breakdown; the reliability tables (in a ``<details>``).  Tables are narrow or scroll
+inside the page: the page itself fits a 390 px phone.  One self-contained file (plotly.js
+embedded), like :mod:`levguard.report.html`.
 
 The result is duck-typed (this layer does not import :mod:`levguard.risk`): a
 :class:`levguard.risk.validation.ValidationResult` or its ``to_dict()``.
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from levguard.errors import InputError
-from levguard.report.html import figures_html, write_page
+from levguard.report.html import _LEGEND_BELOW, figures_html, write_page
 
 __all__ = ["reliability_figure", "write_validation_report"]
 
@@ -47,11 +50,12 @@ def _f(x: Any, digits: int = 4, pct: bool = False) -> str:
     return f"{x:.{digits}f}"
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    # Cells are already escaped or formatted by the caller.
-    h = "".join(f"<th>{html.escape(c)}</th>" for c in head)
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, narrow: bool = False) -> str:
+    # Cells are already escaped or formatted by the caller; ``narrow``: headers wrap (for a phone).
+    cls = " class='wrap'" if narrow else ""
+    h = "".join(f"<th{cls}>{html.escape(c)}</th>" for c in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{h}</tr>{body}</table>"
+    return f"<div class='scroll'><table><tr>{h}</tr>{body}</table></div>"
 
 
 def _main_groups(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -109,18 +113,39 @@ def _scores_table(groups: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _checks_table(acceptance: Mapping[str, Any]) -> str:
+    # Four columns, the long texts wrapping under the check and the group: fits a phone.
     rows = [
         [
-            html.escape(c["name"]),
-            html.escape(c["group"]),
-            _f(c["value"], 4),
-            html.escape(c["threshold"]),
             _PASS if c["passed"] else _FAIL,
-            html.escape(c["detail"]),
+            f"{html.escape(c['name'])}<br><span class='sub'>{html.escape(c['threshold'])}</span>",
+            f"{html.escape(c['group'])}<br><span class='sub'>{html.escape(c['detail'])}</span>",
+            _f(c["value"], 4),
         ]
         for c in acceptance["checks"]
     ]
-    return _table(["check", "group", "value", "threshold", "result", "detail"], rows)
+    h = "".join(f"<th class='wrap'>{c}</th>" for c in ("result", "check (threshold)", "group (detail)", "value"))
+    body = "".join(
+        f"<tr><td>{r[0]}</td><td class='wrap'>{r[1]}</td><td class='wrap'>{r[2]}</td><td>{r[3]}</td></tr>" for r in rows
+    )
+    return f"<div class='scroll'><table class='checks'><tr>{h}</tr>{body}</table></div>"
+
+
+def _key_scores_table(groups: Sequence[Mapping[str, Any]]) -> str:
+    # The scores the acceptance rests on, one row per group: Brier ratio (model / naive), AUC,
+    # calibration in the large (events / sum of forecasts) and the Diebold-Mariano p-value.
+    rows = []
+    for g in groups:
+        m, b, dm = g["model"], g["baseline"], g.get("diebold_mariano") or {}
+        rows.append(
+            [
+                html.escape(g["label"]),
+                _f(g["brier_ratio"], 3),
+                f"{_f(m['auc'], 3)} / {_f(b['auc'], 3)}",
+                _f(m["calibration_in_the_large"], 3),
+                _f(dm.get("pvalue"), 3),
+            ]
+        )
+    return _table(["group", "Brier ratio", "AUC / naive", "obs / exp", "DM p"], rows, narrow=True)
 
 
 def _bucket(b: Mapping[str, Any]) -> str:
@@ -249,11 +274,11 @@ def reliability_figure(result: Any, split: str = "scored") -> Any:
             fig.update_xaxes(title_text="mean forecast", range=[0, min(1.0, top)], row=row, col=col)
             fig.update_yaxes(title_text="observed frequency", range=[0, min(1.0, top)], row=row, col=col)
     fig.update_layout(
-        title=f"Reliability ({split} set): observed frequency vs mean forecast, 95% Wilson intervals",
+        title=f"Reliability ({split} set)<br><sup>observed frequency vs mean forecast, 95% Wilson intervals</sup>",
         height=max(420, 380 * len(assets)),
         template="plotly_white",
-        legend={"orientation": "h", "y": 1.06},
-        margin={"l": 60, "r": 20, "t": 100, "b": 40},
+        legend=_LEGEND_BELOW,
+        margin={"l": 60, "r": 20, "t": 100, "b": 90},
     )
     return fig
 
@@ -290,24 +315,35 @@ def write_validation_report(result: Any, path: str | Path, *, title: str = "", s
         f"sides {', '.join(doc['sides'])}, horizons {hor}; scored set: as_of after {doc['train_until'][:10]}."
     )
     verdict = "PASSED" if acc["passed"] else f"FAILED ({acc['failed']} of {len(acc['checks'])} checks)"
-    body = [
-        f"<h2>Acceptance on the scored set: {verdict}</h2>",
-        _checks_table(acc),
-        "<h2>Scored set</h2>",
-        _scores_table(doc["scored"]),
+    scores_note = (
         "<p class='note'>obs / exp: events over the sum of forecasts (calibration in the large). Log score: "
         f"mean negative log likelihood, probabilities clipped to [{doc.get('log_score_clip', 1e-6):g}, "
         "1 - that]. DM: Diebold-Mariano statistic of the Brier loss minus the naive baseline's on day-averaged "
-        "differentials, Newey-West (Bartlett) variance with lag = horizon in days; negative favours the model.</p>",
-        "<h2>Train set</h2>",
+        "differentials, Newey-West (Bartlett) variance with lag = horizon in days; negative favours the model.</p>"
+    )
+    body = [
+        f"<h2>Acceptance on the scored set: {verdict}</h2>",
+        _checks_table(acc),
+        "<h2>Key scores (scored set)</h2>",
+        _key_scores_table(doc["scored"]),
+        "<p class='note'>Brier ratio: the model's Brier score over the naive baseline's (below 1 favours the "
+        "model); AUC of the model / of the baseline; DM p: Diebold-Mariano p-value.</p>",
+        "<details><summary>Every score (scored and train sets)</summary>",
+        "<h3>Scored set</h3>",
+        _scores_table(doc["scored"]),
+        scores_note,
+        "<h3>Train set</h3>",
         _scores_table(doc["train"]),
+        "</details>",
     ]
-    figures = [reliability_figure(doc, "scored")] if _main_groups(doc["scored"]) else []
-    body.extend(figures_html(figures))
+    if _main_groups(doc["scored"]):
+        body.append("<h2>Reliability diagrams (scored set)</h2>")
+        body.extend(figures_html([reliability_figure(doc, "scored")]))
     body += [
-        "<h2>Reliability tables (scored set)</h2>",
-        _reliability_tables(_main_groups(doc["scored"])),
         "<h2>Per year (scored and train)</h2>",
         _years_table(_main_groups(doc["train"]) + _main_groups(doc["scored"])),
+        "<details><summary>Reliability tables (scored set)</summary>",
+        _reliability_tables(_main_groups(doc["scored"])),
+        "</details>",
     ]
     return write_page(path, title, subtitle, body)

@@ -1,0 +1,151 @@
+"""The sweep, cascade and validation reports in a real headless browser (Debian's chromium, Playwright).
+
+Each report is built from a small run (a five-configuration sweep on the embedded default market
+with two selected results, a 300-step cascade with a 20-path Monte Carlo, a validation on the
+embedded synthetic market) and opened at 1,280 x 900 (a laptop) and 390 x 844 (a phone): the page
+must not overflow horizontally, plotly must draw every figure from its one embedded copy, nothing
+is fetched from the network.  Screenshots go to ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="needs playwright"),
+]
+
+
+def _open_everywhere(report: Path, shots: Path, first_table: str | None) -> None:
+    """Open ``report`` at laptop and phone width; check the fit, the figures and the network, and
+    that ``first_table`` (a CSS selector) comes before any figure."""
+    from playwright.sync_api import sync_playwright
+
+    text = report.read_text(encoding="utf-8")
+    assert text.count("atob(") == 1  # plotly.js embedded once (gzipped, base64)
+    assert text.count("DecompressionStream('gzip')") == 1
+    errors: list[str] = []
+    remote: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            for width, height in ((1280, 900), (390, 844)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+                page.on(
+                    "request",
+                    lambda req: None if req.url.startswith(("file:", "data:", "blob:")) else remote.append(req.url),
+                )
+                page.goto(report.as_uri())
+                page.wait_for_function(
+                    "document.querySelectorAll('div.fig').length > 0 && "
+                    "document.querySelectorAll('div.fig').length === document.querySelectorAll('.js-plotly-plot').length",
+                    timeout=30_000,
+                )
+                page.wait_for_timeout(200)
+                scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+                assert scroll <= inner, f"{report.name}: horizontal overflow at {width} px: {scroll} > {inner}"
+                assert page.locator(".main-svg").count() > 0  # plotly drew
+                # Open every <details>: what they hold must not widen the page either.
+                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                page.wait_for_timeout(100)
+                scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+                assert scroll <= inner, f"{report.name}: overflow at {width} px with details open: {scroll} > {inner}"
+                # The key table comes before any figure.
+                before = first_table is None or page.evaluate(
+                    "(sel => { const t = document.querySelector(sel), f = document.querySelector('div.fig');"
+                    " return !!t && !!(t.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING); })",
+                    first_table,
+                )
+                assert before, f"{report.name}: {first_table} is not above the first figure"
+                page.screenshot(path=str(shots / f"{report.stem}-{width}.png"), full_page=True)
+                page.close()
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert not remote, remote
+    for width in (1280, 390):
+        assert (shots / f"{report.stem}-{width}.png").stat().st_size > 10_000
+
+
+def test_sweep_report_fits_laptop_and_phone(tmp_path: Path) -> None:
+    from levguard.backtest.engine import run
+    from levguard.backtest.strategies import BuyAndHold
+    from levguard.backtest.sweeps import sweep
+    from levguard.core.sizing.base import FixedLeverage
+    from levguard.core.sizing.policies import VolatilityTarget
+    from levguard.data.default import default_market
+    from levguard.data.perp import perp_frame
+    from levguard.report.sweep import write_sweep_report
+
+    market = default_market()
+    data = perp_frame(market.ohlcv, market.mark, market.funding)  # as `levguard demo` runs it
+    data.attrs["symbol"] = "BTCUSDT"
+    kw: dict[str, Any] = {"venue": "binance-usdm", "margin_mode": "isolated", "initial_equity": 10_000.0}
+    vt = (VolatilityTarget, {"target_vol": [0.3, 0.6], "max_leverage": [2.0, 5.0]})
+    table = sweep(data, {"bh": BuyAndHold()}, {"vt": vt, "fixed 10x": FixedLeverage(10.0)}, **kw)
+    picks = {"vt 60% 5x": VolatilityTarget(target_vol=0.6, max_leverage=5.0), "fixed 10x": FixedLeverage(10.0)}
+    results = {name: run(data, BuyAndHold(), pol, **kw) for name, pol in picks.items()}
+    out = write_sweep_report(
+        table, tmp_path / "sweep.html", x="max_leverage", y="target_vol", results=results, data=data
+    )
+    text = out.read_text(encoding="utf-8")
+    for section in ("Top 5 configurations", "Key metrics", "Price (log scale)", "Equity and drawdown"):
+        assert section in text
+    assert "injected crashes" in text  # the default market's crash windows are shaded
+    assert text.index("table class='top key'") < text.index("Key metrics")
+    _open_everywhere(out, tmp_path, None)  # the heatmap leads, then the top table
+
+
+def test_cascade_report_fits_laptop_and_phone(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+
+    cfg: dict[str, Any] = {
+        "population": {"distribution": {"n": 2000, "price": 60000, "seed": 1, "total_notional": 1.0e8}},
+        "paths": {
+            "model": "jump", "s0": 60000, "sigma": 0.8, "n_steps": 300, "dt_years": 1.9e-6, "seed": 7,
+            "lam": 5000, "jump_mean": -0.02, "jump_std": 0.03,
+        },
+        "market": {"depth": 2.0e4, "half_life_steps": 30,
+                   "depth_multiplier": {"shock_step": 0, "floor": 0.5, "recovery_half_life": 100}},
+        "regime": {"kind": "static", "mmr": 0.005, "liquidation_fee": 0.005},
+        "venue": {"insurance_fund": 5.0e4, "adl": True},
+        "monte_carlo": {"n_paths": 20, "budget": 1.0e4},
+        "scheduler": None,
+        "output": {"report": str(tmp_path / "cascade.html"), "csv": None},
+    }  # fmt: skip
+    config = tmp_path / "cascade.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = CliRunner().invoke(app, ["cascade", str(config)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "cascade.html"
+    text = out.read_text(encoding="utf-8")
+    assert text.index("Key numbers") < text.index('class="fig"')
+    for row in ("notional liquidated", "bad debt", "insurance fund end", "ADL notional", "max drawdown of the price"):
+        assert row in text
+    _open_everywhere(out, tmp_path, "table.key")
+
+
+def test_validation_report_fits_laptop_and_phone(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+
+    out = tmp_path / "validation.html"
+    res = CliRunner().invoke(app, ["validate", "liquidation", "--out", str(out)])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    text = out.read_text(encoding="utf-8")
+    at = [text.index(s) for s in ("Acceptance on the scored set", "Key scores", "Reliability diagrams", "Per year")]
+    assert at == sorted(at)
+    _open_everywhere(out, tmp_path, "table.checks")
