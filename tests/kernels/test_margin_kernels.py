@@ -76,3 +76,75 @@ def test_solver_returns_nan_rather_than_raising() -> None:
     assert np.isnan(km.solve_liquidation_price(1.0, 100.0, 150.0, 0.0, 0.0, False, caps, mmrs, cums))
     # Inverse short fully backed by coin: never liquidated.
     assert np.isnan(km.solve_liquidation_price(-100.0, 100.0, 2.0, 0.0, 0.0, True, caps, mmrs, cums))
+
+
+def _valid_positions(n: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    q = rng.choice([-1.0, 1.0], n) * rng.uniform(0.01, 50.0, n)
+    ep = rng.uniform(20_000.0, 90_000.0, n)
+    mg = np.abs(q) * ep / rng.uniform(1.0, 100.0, n)
+    mk = ep * rng.uniform(0.95, 1.05, n)
+    return q, ep, mg, mk
+
+
+def test_public_arrays_write_into_out_and_match_the_fresh_arrays() -> None:
+    # out= (issue 17): the same bits as freshly allocated outputs, written in place; the prices
+    # alone (block-sized scratch for MM and ratio) equal the first of the three outputs.
+    from levguard.margin import isolated_liquidation_prices, isolated_margin_arrays
+
+    n = 3 * km.BLOCK + 17  # several blocks and a partial one
+    q, ep, mg, mk = _valid_positions(n)
+    fresh = isolated_margin_arrays(q, ep, mg, TABLE, mark_price=mk)
+    out = (np.empty(n), np.empty(n), np.empty(n))
+    again = isolated_margin_arrays(q, ep, mg, TABLE, mark_price=mk, out=out)
+    assert all(a is b for a, b in zip(again, out, strict=True))
+    for a, b in zip(fresh, again, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    lp = np.empty(n)
+    assert isolated_liquidation_prices(q, ep, mg, TABLE, mark_price=mk, out=lp) is lp
+    assert np.array_equal(lp, fresh[0], equal_nan=True)
+    small = isolated_liquidation_prices(q[:5], ep[:5], mg[:5], TABLE, mark_price=mk[:5])
+    assert np.array_equal(small, fresh[0][:5], equal_nan=True)
+
+
+@pytest.mark.parametrize("where", [0, 1, 700, 1_999])
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("qty", 0.0, "qty[{i}] must be non-zero and finite, was 0.0"),
+        ("qty", np.inf, "qty[{i}] must be non-zero and finite, was inf"),
+        ("entry_price", np.nan, "entry_price[{i}] must be > 0, was nan"),
+        ("isolated_margin", -1.0, "isolated_margin[{i}] must be > 0, was -1.0"),
+        ("mark_price", 0.0, "mark_price[{i}] must be > 0, was 0.0"),
+    ],
+)
+def test_the_kernel_pass_reports_the_first_bad_row_by_index(where: int, field: str, value: float, needle: str) -> None:
+    from levguard.errors import InputError
+    from levguard.margin import isolated_liquidation_prices, isolated_margin_arrays
+
+    q, ep, mg, mk = _valid_positions(2_000)
+    arrays = {"qty": q, "entry_price": ep, "isolated_margin": mg, "mark_price": mk}
+    arrays[field][where] = value
+    arrays[field][where + 1 if where + 1 < 2_000 else 0] = value  # a later (or earlier) bad row too
+    first = min(where, where + 1 if where + 1 < 2_000 else 0)
+    for fn in (isolated_liquidation_prices, isolated_margin_arrays):
+        with pytest.raises(InputError) as exc:
+            fn(q, ep, mg, TABLE, mark_price=mk)
+        assert needle.format(i=first) in str(exc.value)
+    ids = np.zeros(2_000, dtype=np.int64)  # the per-table path checks the same way
+    with pytest.raises(InputError) as exc:
+        isolated_margin_arrays(q, ep, mg, [TABLE], mark_price=mk, table_ids=ids)
+    assert needle.format(i=first) in str(exc.value)
+
+
+def test_out_arrays_of_the_wrong_kind_are_refused() -> None:
+    from levguard.errors import InputError
+    from levguard.margin import isolated_liquidation_prices, isolated_margin_arrays
+
+    q, ep, mg, _ = _valid_positions(10)
+    with pytest.raises(InputError, match="out must be a writable C-contiguous float64 array of length 10"):
+        isolated_liquidation_prices(q, ep, mg, TABLE, out=np.empty(9))
+    with pytest.raises(InputError, match=r"out\[1\] must be a writable C-contiguous float64 array"):
+        isolated_margin_arrays(q, ep, mg, TABLE, out=(np.empty(10), np.empty(10, dtype=np.float32), np.empty(10)))
+    with pytest.raises(InputError, match="out must be a tuple of three"):
+        isolated_margin_arrays(q, ep, mg, TABLE, out=np.empty(10))  # type: ignore[arg-type]

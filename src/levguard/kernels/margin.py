@@ -182,6 +182,43 @@ def lp_in_tier(abs_q: float, a: float, s: float, fee: float, mmr: float, cum: fl
 
 # Positions per block of the vectorized kernel: the block's scratch rows stay in L1.
 _BLOCK = 512
+BLOCK: int = _BLOCK
+"""Positions per block of :func:`isolated_linear_py` (the length of scratch ``out_mm``/``out_ratio``)."""
+
+
+@jitable
+def first_invalid_row(
+    q: Float64Array1D, entry_price: Float64Array1D, margin: Float64Array1D, mark_price: Float64Array1D
+) -> int:
+    """Return the first row with a zero or non-finite ``q`` or a price or margin not in
+    ``(0, inf)``, or ``-1``.  One branch-free pass over the four arrays (NaN fails every
+    comparison); the row is only searched for when one is bad."""
+    n = q.shape[0]
+    n_bad = 0
+    for i in range(n):
+        ok = (
+            (q[i] != 0.0)
+            & (abs(q[i]) < math.inf)
+            & (entry_price[i] > 0.0)
+            & (entry_price[i] < math.inf)
+            & (margin[i] > 0.0)
+            & (margin[i] < math.inf)
+            & (mark_price[i] > 0.0)
+            & (mark_price[i] < math.inf)
+        )
+        n_bad += 0 if ok else 1
+    if n_bad == 0:
+        return -1
+    for i in range(n):
+        if not (
+            q[i] != 0.0
+            and abs(q[i]) < math.inf
+            and 0.0 < entry_price[i] < math.inf
+            and 0.0 < margin[i] < math.inf
+            and 0.0 < mark_price[i] < math.inf
+        ):
+            return i
+    return -1
 
 
 def isolated_linear_py(
@@ -197,7 +234,7 @@ def isolated_linear_py(
     out_liq: Float64Array1D,
     out_mm: Float64Array1D,
     out_ratio: Float64Array1D,
-) -> None:
+) -> int:
     """Fill liquidation price, maintenance margin and margin ratio of N isolated linear positions.
 
     Parameters
@@ -213,6 +250,16 @@ def isolated_linear_py(
     out_liq, out_mm, out_ratio : (N,) float64
         Outputs: liquidation price (NaN if none), maintenance margin at mark and
         ``MM / margin balance`` at mark (inf when the margin balance is not positive).
+        ``out_mm`` and ``out_ratio`` may instead have length :data:`BLOCK`: they
+        are then scratch, overwritten block by block, and only ``out_liq`` holds results.
+
+    Returns
+    -------
+    int
+        ``-1`` when every input row is valid, else the index of the first row with a
+        non-finite value, a zero quantity or a non-positive price or margin (validation fused
+        into the pass: the rows of a block are checked before the block is computed; the
+        outputs of that block and later ones are then not written).
 
     Notes
     -----
@@ -240,15 +287,19 @@ def isolated_linear_py(
     lp_rate = np.empty(_BLOCK)
     lp_cum = np.empty(_BLOCK)
     lp_found = np.empty(_BLOCK)
+    keep_all = out_mm.shape[0] == n
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
         qb = q[start : start + m]
         eb = entry_price[start : start + m]
         gb = margin[start : start + m]
         kb = mark_price[start : start + m]
+        bad = first_invalid_row(qb, eb, gb, kb)
+        if bad >= 0:
+            return start + bad
         liq_b = out_liq[start : start + m]
-        mm_b = out_mm[start : start + m]
-        ratio_b = out_ratio[start : start + m]
+        mm_b = out_mm[start : start + m] if keep_all else out_mm[:m]
+        ratio_b = out_ratio[start : start + m] if keep_all else out_ratio[:m]
 
         # Maintenance tier of the notional at mark (or at entry): tier_index.
         for i in range(m):
@@ -304,6 +355,7 @@ def isolated_linear_py(
             s = lp_s[i]
             lp = lp_in_tier(abs(qb[i]), a, s, fee, lp_rate[i], lp_cum[i], False)
             liq_b[i] = math.nan if lp_no_root(a, s, cum0) else lp
+    return -1
 
 
 def isolated_linear_multi_py(
@@ -320,9 +372,13 @@ def isolated_linear_multi_py(
     out_liq: Float64Array1D,
     out_mm: Float64Array1D,
     out_ratio: Float64Array1D,
-) -> None:
+) -> int:
     """Per-position tier tables: as :func:`isolated_linear_py` with ``table_ids[i]`` selecting
-    a row of the (M, T) tables (rows padded with ``inf`` caps past their last tier)."""
+    a row of the (M, T) tables (rows padded with ``inf`` caps past their last tier).  Returns
+    ``-1``, or the first invalid row (checked before anything is written)."""
+    bad = first_invalid_row(q, entry_price, margin, mark_price)
+    if bad >= 0:
+        return bad
     zero_caps = np.full(1, np.inf)
     zero = np.zeros(1)
     for i in range(q.shape[0]):
@@ -343,6 +399,7 @@ def isolated_linear_multi_py(
         out_mm[i] = mm
         balance = margin[i] + qi * (mark_price[i] - ep)
         out_ratio[i] = mm / balance if balance > 0.0 else np.inf
+    return -1
 
 
 def numpy_isolated_linear_liq(

@@ -291,10 +291,16 @@ def liquidatable_mask(
     liq = np.empty(n)
     mm = np.empty(n)
     ratio = np.empty(n)
-    isolated_linear_nb(
+    bad = isolated_linear_nb(
         q, np.ascontiguousarray(entry_price, dtype=np.float64), np.ascontiguousarray(margin, dtype=np.float64),
         mark, 0.0, False, np.array([np.inf]), np.array([float(mmr)]), np.zeros(1), liq, mm, ratio,
     )  # fmt: skip
+    if bad >= 0:
+        raise InputError(
+            f"position {bad}: side x qty must be non-zero and finite, entry_price, margin and price > 0 "
+            f"(was qty {float(q[bad])!r}, entry_price {float(entry_price[bad])!r}, margin {float(margin[bad])!r}, "
+            f"price {price!r})"
+        )
     out: BoolArray1D = ratio >= 1.0
     return out
 
