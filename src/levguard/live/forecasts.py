@@ -4,8 +4,9 @@ The guardian's probability of liquidation goes through the same path as ``levgua
 ``levguard size`` and the service (:func:`levguard.core.risk.forecast.fit_forecaster` and
 :func:`levguard.core.risk.forecast.position_probabilities`).  Its bars are the account's own:
 
-* a history (``bars(symbol)``, e.g. a file of mark-price klines, or a venue's klines fetched by
-  the caller), read when a new hour starts;
+* a history (``bars(symbol)``, e.g. a file of mark-price klines, or the venue's last-price
+  klines with its mark-price klines merged, :class:`~levguard.live.venue_bars.VenueBars`), read
+  when a new hour starts;
 * the marks the guardian sees, aggregated per UTC hour (high, low, last) and appended after the
   history's last bar (the first hour seen is skipped: the guardian saw only part of it).
 
@@ -13,7 +14,9 @@ The model is refitted when an hour closes (the fit at a time depends only on bar
 then, so one fit serves a whole hour) and cached.  With fewer than ``min_bars`` closed hourly
 bars, or bars without any range (a flat feed: no volatility), the GBM closed form at a fallback
 volatility is used (the forecaster's special case:
-:class:`~levguard.core.risk.excursion.GbmForecaster`).
+:class:`~levguard.core.risk.excursion.GbmForecaster`).  :meth:`LiquidationForecasts.source` says
+which bars the forecaster in use was fitted on (the history's ``attrs["source"]``: mark-price
+klines, or last-price klines standing in for the mark when those are unavailable).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class LiquidationForecasts:
         # symbol -> (hour index of the fit, fitted model or None: too few bars)
         self._fits: dict[str, tuple[int, LiquidationForecaster | None]] = {}
         self._latest: dict[str, LiquidationForecaster] = {}
+        self._bars_source: dict[str, str] = {}  # symbol -> the bars of the last hourly_bars
+        self._sources: dict[str, str] = {}  # symbol -> the source of the forecaster last used
 
     def observe(self, symbol: str, ts_ns: int, mark: float) -> None:
         """Record a mark seen at ``ts_ns`` (UTC ns) in its hour's bar."""
@@ -114,6 +119,7 @@ class LiquidationForecasts:
         """
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         last_open = -(2**62)
+        described: list[str] = []
         if self.bars is not None:
             try:
                 frame = self.bars(symbol)
@@ -123,6 +129,9 @@ class LiquidationForecasts:
                     parts.append((ts[keep], high[keep], low[keep], close[keep]))
                     if keep.any():
                         last_open = int(ts[keep][-1])
+                        kind = "mark" if "mark_close" in frame.columns else "price"
+                        origin = str(getattr(frame, "attrs", {}).get("source") or f"history ({kind} bars)")
+                        described.append(f"{int(keep.sum())} hourly bars of {origin}")
             except LevguardError as exc:
                 log.warning("bars of %s unavailable (%s); the marks seen are used", symbol, exc)
         first = self._first_hour.get(symbol, 2**62)
@@ -131,6 +140,8 @@ class LiquidationForecasts:
         if hours:
             rows = np.array([seen[h] for h in hours], dtype=np.float64)
             parts.append((np.array(hours, dtype=np.int64), rows[:, 0], rows[:, 1], rows[:, 2]))
+            described.append(f"{len(hours)} hour(s) of marks seen")
+        self._bars_source[symbol] = " + ".join(described)
         if not parts:
             return None
         ts = np.concatenate([p[0] for p in parts])
@@ -163,10 +174,28 @@ class LiquidationForecasts:
                     fitted = None  # bars without any range (a flat feed) say nothing about the risk
             self._fits[symbol] = (hour, fitted)
             cached = self._fits[symbol]
+            if fitted is not None:
+                self._sources[symbol] = f"{self.model} model fitted on {self._bars_source.get(symbol, '')}"
         f = cached[1] if cached[1] is not None or fallback_vol is None else GbmForecaster(float(fallback_vol))
+        if cached[1] is None:
+            self._sources[symbol] = (
+                f"closed-form GBM at the fallback volatility {float(fallback_vol):.4g} (no fit: too few or flat "
+                "hourly bars)"
+                if fallback_vol is not None
+                else "none: no fit (too few or flat hourly bars) and no volatility"
+            )
         # Copy on write: sizers and the service read ``latest`` from other threads.
         self._latest = {**{k: v for k, v in self._latest.items() if k != symbol}, **({symbol: f} if f else {})}
         return f
+
+    def source(self, symbol: str) -> str:
+        """What the forecaster last used for ``symbol`` was fitted on ("" before the first use).
+
+        E.g. ``"default model fitted on 1000 hourly bars of mark-price klines (ccxt:binanceusdm
+        fetch_mark_ohlcv BTC/USDT:USDT 1h) + 2 hour(s) of marks seen"``; when the mark klines were
+        unavailable the history's source says that last-price klines stood in for the mark.
+        """
+        return self._sources.get(symbol, "")
 
     def latest(self) -> dict[str, LiquidationForecaster]:
         """The forecaster last used per symbol (a copy; safe to call from another thread)."""

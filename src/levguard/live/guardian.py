@@ -615,7 +615,9 @@ class Guardian:
         except LevguardError as exc:
             await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
             return {"account": setup.name, "status": "error", "error": str(exc)}
-        # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it.
+        # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it;
+        # the venue's klines first (once an hour, bounded by their timeout, never failing the cycle).
+        await self._refresh_bars(setup, [p.symbol for p in positions], now)
         forecasters = {p.symbol: self._forecaster(setup, st, p.symbol, now) for p in positions}
         targets = self._targets(setup, spec)
         equity = report.equity
@@ -686,6 +688,7 @@ class Guardian:
                 "leverage": lev,
                 "target_leverage": target[0],
                 "binding_constraint": target[1],
+                "forecast_source": setup.forecasts.source(pos.symbol) if setup.forecasts is not None else "",
             }
             # 6. Act.
             action = None
@@ -716,6 +719,17 @@ class Guardian:
             )
         )
         return {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
+
+    async def _refresh_bars(self, setup: AccountSetup, symbols: list[str], now: int) -> None:
+        # The forecasts' bars source, when it fetches from the venue (VenueBars.refresh: one
+        # attempt per symbol and hour, each request bounded by the venue's timeout).
+        refresh = getattr(setup.forecasts.bars if setup.forecasts is not None else None, "refresh", None)
+        if refresh is None:
+            return
+        try:
+            await refresh(symbols, now)
+        except LevguardError as exc:  # a bars source of our own contains its failures; others may not
+            log.warning("%s: klines not refreshed (%s)", setup.name, exc)
 
     def _forecaster(self, setup: AccountSetup, st: AccountState, symbol: str, now: int) -> LiquidationForecaster | None:
         fallback = setup.vol if setup.vol is not None else ewma_vol(st.marks.get(symbol))

@@ -16,6 +16,7 @@ from levguard.errors import InputError
 from levguard.live.forecasts import BarsSource, LiquidationForecasts
 from levguard.live.states import Level, Thresholds
 from levguard.live.store import Store
+from levguard.live.venue_bars import venue_bars
 from levguard.venues.base import Venue
 
 __all__ = ["AccountSetup", "client_order_id", "default_guardian_id"]
@@ -76,7 +77,12 @@ class AccountSetup:
         ``bars(symbol) -> DataFrame | None``: hourly (mark) bars of a symbol up to now (a file,
         a venue's mark-price klines); with the marks the guardian sees (aggregated per hour) they
         are what the liquidation forecaster is fitted on, once an hour
-        (:class:`~levguard.live.forecasts.LiquidationForecasts`).
+        (:class:`~levguard.live.forecasts.LiquidationForecasts`).  None with ``venue_bars``: the
+        venue's hourly klines when it serves them (:class:`~levguard.live.venue_bars.VenueBars`:
+        last-price klines with the mark-price klines merged; the last price alone, said so in
+        the forecast's source, when no mark klines can be had).
+    venue_bars : bool
+        Fetch the venue's klines when no ``bars`` are given (False: only the marks seen).
     forecast_model : str
         The forecaster's model (``"default"``: the calibrated ``excursion`` model; ``"naive"``).
     vol : float, optional
@@ -112,6 +118,7 @@ class AccountSetup:
     backoff_s: float = 0.5
     assume_order_expiry_s: float = 120.0
     bars: BarsSource | None = None
+    venue_bars: bool = True
     forecast_model: str = "default"
     forecasts: LiquidationForecasts | None = None
 
@@ -143,6 +150,8 @@ class AccountSetup:
                 f"{self.name}: forecast_model must be one of {', '.join(FORECAST_MODELS)}, was {self.forecast_model!r}"
             )
         if self.forecasts is None:
+            if self.bars is None and self.venue_bars:
+                self.bars = venue_bars(self.venue)
             self.forecasts = LiquidationForecasts(self.bars, model=self.forecast_model)
 
 

@@ -20,6 +20,7 @@ from levguard.core.tiers import TierTable
 
 __all__ = [
     "Capabilities",
+    "Klines",
     "OrderRequest",
     "OrderState",
     "Venue",
@@ -93,6 +94,20 @@ class OrderState:
 
 
 @dataclass(frozen=True)
+class Klines:
+    """Candles of one symbol as a venue gives them: ``rows`` of ``(open_ns, open, high, low, close)``
+    in ascending open time (UTC ns), of the ``price`` series asked for (``"last"`` or ``"mark"``)
+    and ``timeframe``; ``source`` says where they came from (``"ccxt:binanceusdm fetch_mark_ohlcv
+    BTC/USDT:USDT 1h"``)."""
+
+    symbol: str
+    price: Literal["last", "mark"]
+    timeframe: str
+    rows: tuple[tuple[int, float, float, float, float], ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a venue supports uniformly (the guardian degrades gracefully without the rest)."""
 
@@ -105,6 +120,11 @@ class Capabilities:
     """Seconds after which an order sent but not yet arrived can no longer be accepted (Binance's
     ``recvWindow``, 5 s by default; None: the venue documents no such bound).  The guardian treats
     an order the venue has not seen as never arrived only after this, plus a margin."""
+    klines: bool = False
+    """Last-price candles (``fetch_klines(symbol, price="last")``), e.g. ccxt ``fetchOHLCV``."""
+    mark_klines: bool = False
+    """Mark-price candles (``fetch_klines(symbol, price="mark")``), e.g. ccxt ``fetchMarkOHLCV``:
+    what the guardian's liquidation forecaster is fitted on (the mark triggers liquidations)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

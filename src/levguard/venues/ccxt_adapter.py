@@ -49,7 +49,15 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
-from levguard.venues.base import Capabilities, OrderRequest, OrderState, OrderStatus, VenueBalance, VenuePosition
+from levguard.venues.base import (
+    Capabilities,
+    Klines,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    VenueBalance,
+    VenuePosition,
+)
 
 __all__ = ["RULE_SETS", "SETTLE_CURRENCIES", "CcxtVenue", "classify_ccxt_error"]
 
@@ -208,6 +216,8 @@ class CcxtVenue:
         if not isinstance(timeout_ms, int) or timeout_ms <= 0:
             raise InputError(f"timeout_ms must be a positive integer, was {timeout_ms!r}")
         self.exchange_id = exchange_id
+        self.timeout_s: float = timeout_ms / 1000.0
+        """The HTTP timeout of one request, seconds (the bound the guardian puts on a kline fetch)."""
         self.sandbox = bool(sandbox)
         self.settle = (settle or SETTLE_CURRENCIES.get(exchange_id, "USDT")).upper()
         self._secrets = tuple(s for s in (api_key, secret, password) if s)
@@ -464,6 +474,20 @@ class CcxtVenue:
         raw = await self._call(f"fetch_funding_rate({symbol})", self._exchange.fetch_funding_rate, symbol)
         return _num((raw or {}).get("fundingRate"))
 
+    async def fetch_klines(
+        self,
+        symbol: str,
+        *,
+        price: Literal["last", "mark"] = "last",
+        timeframe: str = "1h",
+        since_ns: int | None = None,
+        limit: int | None = None,
+    ) -> Klines:
+        """Candles of ``symbol``: last-price or mark-price klines (:func:`levguard.venues.ccxt_klines.fetch_klines`)."""
+        from levguard.venues.ccxt_klines import fetch_klines
+
+        return await fetch_klines(self, symbol, price=price, timeframe=timeframe, since_ns=since_ns, limit=limit)
+
     # ------------------------------------------------------------------ orders
     async def round_qty(self, symbol: str, qty: float) -> Decimal:
         """Return ``qty`` (position units, > 0) as contracts rounded down to the market's amount precision.
@@ -694,6 +718,10 @@ def capabilities_of(exchange: Any) -> Capabilities:
             notes.append("orders found by client id by scanning open and closed orders (recent history only)")
         else:
             notes.append("orders cannot be found by client id: restart reconciliation unavailable")
+    klines = has.get("fetchOHLCV") is not False
+    mark_klines = klines and has.get("fetchMarkOHLCV") is not False
+    if not mark_klines:
+        notes.append("no mark-price candles through ccxt: forecasts are fitted on last-price candles")
     notes.append("liquidation price as reported by the venue; may be absent (ccxt #14747)")
     if ex_id in _CLIENT_ID_FORMATS and ex_id not in ("deribit",):
         notes.append("client order ids outside the venue's format are sent as a deterministic hash")
@@ -707,6 +735,8 @@ def capabilities_of(exchange: Any) -> Capabilities:
         reduce_only=reduce_only,
         fetch_order_by_client_id=by_client,
         order_expiry_s=expiry,
+        klines=klines,
+        mark_klines=mark_klines,
         notes=tuple(notes),
     )
 

@@ -120,15 +120,7 @@ def _liquidate_cross(v: PaperVenue) -> list[Liquidation]:
         if o.closed_qty == 0.0:
             break  # equity exactly at the maintenance margin: an incremental rule closes nothing
         if o.taken_over:
-            inverse = v._inverse
-            for r in cross:
-                p = v._positions.pop(r.symbol)
-                price = r.bankruptcy_price if r.bankruptcy_price is not None else r.mark_price
-                pnl = position_upnl(p.qty, p.entry, price, inverse)
-                out.append(
-                    Liquidation(v.now_ns, p.symbol, p.qty, price, r.mark_price, r.liquidation_price, "cross", pnl)
-                )
-            v.wallet_balance = 0.0  # the cross margin balance goes to the insurance fund
+            out.extend(_take_over_cross(v, cross))
             break
         if o.partial:
             v.wallet_balance += o.trading_pnl - o.fee
@@ -142,6 +134,53 @@ def _liquidate_cross(v: PaperVenue) -> list[Liquidation]:
         out.append(_record(v, pos, rep, o, collateral))
         if o.partial:
             break  # re-evaluated at the next tick
+    return out
+
+
+def _take_over_cross(v: PaperVenue, cross: list[PositionReport]) -> list[Liquidation]:
+    """Take every cross position over at its bankruptcy price; the cross wallet goes to 0.
+
+    The account's equity at the marks, ``E = W + sum_i uPnL_i(mark)``, is the clearance the venue
+    keeps (the fund pays ``-E`` when it is negative); nothing is kept.  Each row gets its share
+    ``w_i`` of it (the position's share of the cross maintenance margin, else of the notional):
+    ``fee_i = w_i max(E, 0)`` and ``realised_pnl_i = uPnL_i(mark) - fee_i + w_i max(-E, 0)``, so
+    the rows sum to the account-level booking: ``sum fee_i = max(E, 0)`` and
+    ``sum realised_pnl_i = -W`` (money is conserved).  With one position ``fee`` is the
+    takeover's clearance of :func:`levguard.core.liquidation_outcome.liquidation_outcome` and
+    ``realised_pnl`` the PnL at the bankruptcy price.
+    """
+    inverse = v._inverse
+    wallet = v.wallet_balance
+    positions = [v._positions.pop(r.symbol) for r in cross]
+    upnl = [position_upnl(p.qty, p.entry, r.mark_price, inverse) for p, r in zip(positions, cross, strict=True)]
+    equity = wallet + math.fsum(upnl)
+    clearance, covered = max(equity, 0.0), max(-equity, 0.0)
+    basis = [max(r.maintenance_margin, 0.0) for r in cross]
+    if not math.fsum(basis) > 0.0:
+        basis = [abs(r.notional) for r in cross]
+    total = math.fsum(basis)
+    weights = [b / total for b in basis] if total > 0.0 else [1.0 / len(cross)] * len(cross)
+    out: list[Liquidation] = []
+    for p, r, pnl, w in zip(positions, cross, upnl, weights, strict=True):
+        price = r.bankruptcy_price if r.bankruptcy_price is not None else r.mark_price
+        fee = clearance * w
+        out.append(
+            Liquidation(
+                v.now_ns,
+                p.symbol,
+                p.qty,
+                price,
+                r.mark_price,
+                r.liquidation_price,
+                "cross",
+                pnl - fee + covered * w,
+                fee,
+                0.0,
+                False,
+                True,
+            )
+        )
+    v.wallet_balance = 0.0  # the cross margin balance goes to the insurance fund
     return out
 
 

@@ -172,3 +172,58 @@ def test_hyperliquid_cross_slice_larger_than_the_wallet_does_not_crash() -> None
     assert _cross_equity(venue) == pytest.approx(1_500.0)
     venue.step_sync()  # the next tick evaluates the account again
     assert venue.wallet_balance >= 0.0
+
+
+def _binance_cross(positions: list[dict[str, object]], feeds: dict[str, object], wallet: float) -> PaperVenue:
+    return PaperVenue("binance-usdm", feeds=feeds, wallet_balance=wallet, positions=positions)  # type: ignore[arg-type]
+
+
+def test_binance_cross_takeover_records_the_clearance_fee_it_debits() -> None:
+    # Binance takes a cross account over at the bankruptcy price and the remaining margin goes to
+    # the insurance fund (binance.com/en/support/faq/360033525271): the row carries that clearance.
+    wallet = 12_000.0
+    venue = _binance_cross(
+        [{"symbol": "BTCUSDT", "qty": 2.0, "entry": 60_000.0, "margin_mode": "cross", "leverage": 10}],
+        {"BTCUSDT": scripted_crash(60_000.0, 0.15, 30, flat=5)},
+        wallet,
+    )
+    liq = _until_liquidated(venue)
+    assert liq.taken_over
+    assert not liq.partial
+    trading = 2.0 * (liq.mark_price - 60_000.0)  # realised at the mark
+    assert liq.fee > 0.0
+    assert liq.fee == pytest.approx(wallet + trading)  # the equity left at the mark: the clearance
+    assert liq.kept == 0.0
+    assert venue.wallet_balance == 0.0
+    # The wallet's debit is the trading loss plus the clearance fee, and the row says so.
+    assert wallet - venue.wallet_balance == pytest.approx(-trading + liq.fee)
+    assert liq.realised_pnl == pytest.approx(venue.wallet_balance - wallet)
+    assert liq.realised_pnl == pytest.approx(2.0 * (liq.price - 60_000.0))  # the PnL at the bankruptcy price
+
+
+def test_binance_cross_takeover_of_several_positions_conserves_money() -> None:
+    wallet = 10_000.0
+    venue = _binance_cross(
+        [
+            {"symbol": "BTCUSDT", "qty": 1.0, "entry": 60_000.0, "margin_mode": "cross", "leverage": 10},
+            {"symbol": "ETHUSDT", "qty": 10.0, "entry": 3_000.0, "margin_mode": "cross", "leverage": 10},
+        ],
+        {
+            "BTCUSDT": scripted_crash(60_000.0, 0.15, 30, flat=5),
+            "ETHUSDT": scripted_crash(3_000.0, 0.15, 30, flat=5),
+        },
+        wallet,
+    )
+    for _ in range(60):
+        rows = venue.step_sync().liquidations
+        if rows:
+            break
+    else:
+        raise AssertionError("never liquidated")
+    assert {r.symbol for r in rows} == {"BTCUSDT", "ETHUSDT"}
+    assert all(r.taken_over and r.kept == 0.0 and r.fee > 0.0 for r in rows)
+    entries = {"BTCUSDT": (1.0, 60_000.0), "ETHUSDT": (10.0, 3_000.0)}
+    trading = sum(q * (r.mark_price - e) for r in rows for q, e in [entries[r.symbol]])
+    assert sum(r.fee for r in rows) == pytest.approx(wallet + trading)  # the account's equity at the marks
+    assert sum(r.realised_pnl for r in rows) == pytest.approx(-wallet)  # what the wallet lost
+    assert venue.wallet_balance == 0.0

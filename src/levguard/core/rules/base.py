@@ -27,6 +27,7 @@ import numpy as np
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
+from levguard.core.symbols import base_asset
 from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
 from levguard.core.validate import show
@@ -235,6 +236,22 @@ class SymbolConstant:
         return self.value
 
 
+@dataclass(frozen=True)
+class BaseAssetTable:
+    """A per-symbol venue property looked up by the symbol's base asset (0 where none is known).
+
+    For :class:`VenueModel`'s ``min_qty`` where a venue publishes a number per contract:
+    ``min_qty=BaseAssetTable((("BTC", 0.001), ("ETH", 0.01)))`` gives 0.001 for ``BTCUSDT``,
+    ``BTC-USDT-SWAP`` or ``BTC/USDT:USDT`` (:func:`levguard.core.symbols.base_asset`).
+    """
+
+    values: tuple[tuple[str, float], ...]
+
+    def __call__(self, symbol: str) -> float:
+        """Return the value of ``symbol``'s base asset, 0 when the table has none."""
+        return float(dict(self.values).get(base_asset(symbol), 0.0))
+
+
 def _empty_tiers() -> Mapping[str, TierTable]:
     return MappingProxyType({})
 
@@ -281,6 +298,12 @@ class VenueModel:
         0 when our sources give none): the backtester's ruin threshold.
     min_notional_source : str
         Where :attr:`min_notional` comes from.
+    min_qty : callable
+        Smallest order quantity the venue accepts for a symbol, in base units (linear
+        contracts: contract size x minimum number of contracts; 0 when our sources give none);
+        its notional moves with the price (:meth:`min_order_notional`).
+    min_qty_source : str
+        Where :attr:`min_qty` comes from (URL and date).
     """
 
     name: str
@@ -300,6 +323,23 @@ class VenueModel:
     liquidation: LiquidationRule = GENERIC_LIQUIDATION
     min_notional: Callable[[str], float] = SymbolConstant(0.0)
     min_notional_source: str = ""
+    min_qty: Callable[[str], float] = SymbolConstant(0.0)
+    min_qty_source: str = ""
+
+    def min_order_notional(self, symbol: str, price: float) -> float:
+        """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).
+
+        ``max(min_notional(symbol), min_qty(symbol) x price)``: a venue may bound both the
+        quantity and the notional; 0 when neither is known.
+
+        Raises
+        ------
+        InputError
+            ``price`` is not a finite number > 0.
+        """
+        if isinstance(price, bool) or not isinstance(price, int | float) or not (math.isfinite(price) and price > 0):
+            raise InputError(f"price must be a finite number > 0, was {show(price)}")
+        return max(float(self.min_notional(symbol)), float(self.min_qty(symbol)) * float(price))
 
     def taker_fee(self, position: Position) -> float:
         """Return the position's taker fee rate, or the venue default."""

@@ -31,12 +31,17 @@ Sources
   the remaining margin to the insurance fund; a worse one is covered by it
   (bybit.com/en/help-center/article/Insurance-Fund).  Minimum order (inverse contract
   specification): 1 USD per contract.
+* Minimum order, USDT perpetual (read 2026-12-03): BTCUSDT ``lotSizeFilter.minOrderQty`` 0.001
+  BTC in Bybit's v5 ``GET /v5/market/instruments-info?category=linear`` answer (timestamped
+  2023-01-03) as quoted in ccxt 4.5.90 ``bybit.fetch_future_markets``; Bybit help "Trading
+  rules (derivatives)" (copy at mlmrehab.com/16743.html) gives the same 0.001 BTC minimum order
+  size for BTCUSDT.  No ETHUSDT figure was found: ETH positions have no minimum here.
 """
 
 from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, MMBasis, SymbolConstant, VenueModel
+from levguard.core.rules.base import BaseAssetTable, LiquidationRule, MMBasis, SymbolConstant, VenueModel
 
 LIQUIDATION = LiquidationRule(
     kind="takeover",
@@ -67,6 +72,11 @@ LINEAR = VenueModel(
     source="testnet.bybit.com help: Liquidation Price USDT Contract",
     mm_basis=MMBasis.ENTRY,
     liquidation=LIQUIDATION,
+    min_qty=BaseAssetTable((("BTC", 0.001),)),
+    min_qty_source=(
+        "Bybit v5 instruments-info (linear) BTCUSDT minOrderQty 0.001 BTC, 2023-01-03 answer quoted in ccxt "
+        "4.5.90; Bybit help 'Trading rules' (mlmrehab.com/16743.html), read 2026-12-03"
+    ),
 )
 
 INVERSE = VenueModel(

@@ -23,6 +23,11 @@ of the remainder ``d`` (or pays ``-d``), so the trader keeps ``d`` minus that fe
 (:data:`LIQUIDATION`; the v4 documentation's example, "Contract Loss Mechanisms"
 (dydx-documentation-six.vercel.app/concepts/trading/contract-loss-mechanism): a 100 USD deposit
 long 500 ABC at 1, liquidated at 0.77, bankruptcy price 0.80).
+* Minimum order (read 2026-12-03): the indexer's ``GET /v4/perpetualMarkets`` gives BTC-USD
+  ``stepSize`` 0.0001 BTC (``stepBaseQuantums`` 1,000,000 at ``atomicResolution`` -10; the
+  answer quoted in ccxt 4.5.90 ``dydx.parse_market``); order sizes are whole multiples of the
+  step in base quantums (dydxprotocol/v4-documentation, "How to interpret block data for
+  trades"), so the smallest order is one step, 0.0001 BTC.  No ETH-USD figure was found.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from fractions import Fraction
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
-from levguard.core.rules.base import LiquidationRule, Rates, VenueModel
+from levguard.core.rules.base import BaseAssetTable, LiquidationRule, Rates, VenueModel
 from levguard.core.validate import show
 from levguard.errors import InputError
 
@@ -265,4 +270,9 @@ DYDX = VenueModel(
     rate_based=True,
     rates=dydx_rates,
     liquidation=LIQUIDATION,
+    min_qty=BaseAssetTable((("BTC", 0.0001),)),
+    min_qty_source=(
+        "dYdX indexer GET /v4/perpetualMarkets: BTC-USD stepSize 0.0001 (answer quoted in ccxt 4.5.90 dydx.py); "
+        "sizes are whole steps (dydxprotocol/v4-documentation); read 2026-12-03"
+    ),
 )

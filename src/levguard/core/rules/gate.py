@@ -16,12 +16,17 @@ is liquidated, until the maintenance ratio is back above 100 %; otherwise the li
 system takes the position over and sends it at the bankruptcy price.  Insurance fund (22081):
 a fill better than the bankruptcy price adds the difference to the fund and the user loses the
 margin (example: bankruptcy price 10,000 USDT, fill 10,100 USDT, 100 USDT to the fund).
+
+Minimum order (read 2026-12-03): Gate API v4 ``GET /futures/usdt/contracts``, BTC_USDT
+``quanto_multiplier`` 0.0001 BTC per contract and ``order_size_min`` 1 contract, so 0.0001 BTC
+(the answer of 2021-01 quoted in ccxt 4.5.90 ``gate.parse_contract_market``).  No ETH_USDT figure
+was found: ETH positions have no minimum here.
 """
 
 from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, VenueModel
+from levguard.core.rules.base import BaseAssetTable, LiquidationRule, VenueModel
 
 LIQUIDATION = LiquidationRule(
     kind="takeover",
@@ -46,4 +51,9 @@ GATE = VenueModel(
     fee_in_mm=True,
     default_taker_fee=0.00075,
     liquidation=LIQUIDATION,
+    min_qty=BaseAssetTable((("BTC", 0.0001),)),
+    min_qty_source=(
+        "Gate API v4 GET /futures/usdt/contracts: BTC_USDT quanto_multiplier 0.0001 x order_size_min 1 "
+        "(2021-01 answer quoted in ccxt 4.5.90 gate.py); read 2026-12-03"
+    ),
 )

@@ -17,6 +17,12 @@ Sources
   (margin ratio zero).  The liquidation penalty ("clearance fee") and the rest of the margin go
   to the insurance fund (okx.com/learn/when-would-my-order-be-liquidated); the fund covers fills
   worse than the bankruptcy price.
+* Minimum order, USDT-margined perpetuals (read 2026-12-03): contract size 0.01 BTC for
+  BTC-USDT-SWAP (okx.com/help/7053456733325, "BTCUSDT Perpetual Contract Specifications");
+  minimum order 0.1 contract = 0.001 BTC since 2024-04-25 (okx.com/help/
+  okx-to-adjust-the-minimum-order-quantities-for-several-futures-24-04-19, published
+  2024-04-19); ETH-USDT-SWAP: contract size 0.1 ETH, minimum 1 contract = 0.1 ETH (the same
+  announcement's ETHUSDT example).  Sizes are in contracts (``minSz``) times ``ctVal``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import math
 from collections.abc import Sequence
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, VenueModel
+from levguard.core.rules.base import BaseAssetTable, LiquidationRule, VenueModel
 from levguard.errors import InputError
 
 LIQUIDATION = LiquidationRule(
@@ -54,6 +60,12 @@ OKX = VenueModel(
     fee_in_mm=True,
     default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
+    min_qty=BaseAssetTable((("BTC", 0.001), ("ETH", 0.1))),
+    min_qty_source=(
+        "okx.com/help/7053456733325 (BTC-USDT-SWAP 0.01 BTC per contract); okx.com/help/"
+        "okx-to-adjust-the-minimum-order-quantities-for-several-futures-24-04-19 (BTC 0.1 contract = 0.001 BTC "
+        "from 2024-04-25; ETHUSDT 1 contract = 0.1 ETH); read 2026-12-03"
+    ),
 )
 
 
