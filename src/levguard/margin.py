@@ -24,6 +24,7 @@ from levguard.core.margin import AccountReport, PositionReport, evaluate
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
+from levguard.core.unified import evaluate_unified, is_unified_spec, unified_account_from_spec
 from levguard.core.validate import show
 from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
@@ -51,7 +52,9 @@ def evaluate_account(spec: Mapping[str, Any] | str | Path) -> AccountReport:
     Parameters
     ----------
     spec : dict or path
-        The account spec (see docs/margin.md) or a path to a JSON/YAML file holding it.
+        The account spec (see docs/margin.md; unified accounts, venue ``bybit-uta`` or
+        ``binance-pm`` with ``balances`` in several assets: docs/unified.md) or a path to a
+        JSON/YAML file holding it.
 
     Returns
     -------
@@ -71,7 +74,10 @@ def evaluate_account(spec: Mapping[str, Any] | str | Path) -> AccountReport:
         check_structure(spec, "account spec")  # a dict from a caller meets the limits a file meets
     if not isinstance(spec, Mapping):
         raise InputError(f"account spec must be an object, was {type(spec).__name__}")
-    report = evaluate(account_from_spec(spec))
+    if is_unified_spec(spec):  # bybit-uta, binance-pm: several collateral assets (docs/unified.md)
+        report = evaluate_unified(unified_account_from_spec(spec))
+    else:
+        report = evaluate(account_from_spec(spec))
     _check_finite(report)
     return report
 

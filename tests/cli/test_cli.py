@@ -235,3 +235,13 @@ def test_every_command_is_registered_in_the_help_order() -> None:
         result = CliRunner().invoke(build_app(name), [name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert f"levguard {name}" in result.output or "Usage:" in result.output
+
+
+def test_margin_shows_a_unified_accounts_ratio_and_collateral() -> None:
+    from importlib import resources
+
+    sample = resources.files("levguard.resources").joinpath("samples", "unified_account.yaml")
+    res = runner.invoke(app, ["margin", str(sample)])
+    assert res.exit_code == 0, res.output
+    assert "collateral" in res.stdout and "95.00%" in res.stdout  # BTC at its collateral rate
+    assert "uniMMR 70.45 · status normal" in res.stdout

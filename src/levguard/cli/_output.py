@@ -227,6 +227,23 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
         )
     console.print(pos)
     console.print(mar)
+    if report.collateral:
+        col = Table(header_style="bold")
+        for name in ("collateral", "amount", "price", "haircut", "value"):
+            col.add_column(name, justify="left" if name == "collateral" else "right")
+        for c in report.collateral:
+            col.add_row(c.asset, fmt(c.amount, 4), price(c.price), f"{c.haircut:.2%}", fmt(c.value))
+        console.print(col)
+    if report.account_ratio_name is not None:
+        r = report.account_ratio
+        # uniMMR is quoted as a number against 1.5 / 1.2 / 1.05; Bybit's MM rate as a percentage.
+        value = "—" if r is None else (f"{r:,.2f}" if report.account_ratio_name == "uniMMR" else f"{r:.2%}")
+        status = report.account_status or ""
+        danger = report.liquidatable or status not in ("", "normal")
+        console.print(
+            f"{report.account_ratio_name} {value} · status "
+            + (f"[bold red]{status}[/]" if danger else f"[green]{status}[/]")
+        )
     ratio = "—" if report.margin_ratio is None else f"{report.margin_ratio:.2%}"
     health = "—" if report.health is None else f"{report.health:.2%}"
     state = "[bold red]LIQUIDATABLE[/]" if report.liquidatable else "[green]ok[/]"

@@ -27,6 +27,7 @@ from levguard.errors import LevguardError
 SAMPLES: dict[str, str] = {
     "account.yaml": "a cross-margined Binance account (levguard margin / size / risk)",
     "binance_cross_faq.yaml": "Binance's own cross-margin worked example (levguard margin)",
+    "unified_account.yaml": "a Binance Portfolio Margin account with BTC collateral (levguard margin)",
     "book.yaml": "two accounts with options and a volatility smile (levguard risk)",
     "policy.yaml": "a composite leverage policy (levguard size, backtests, the guardian)",
     "backtest.yaml": "a strategy under three leverage policies (levguard backtest)",

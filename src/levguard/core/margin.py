@@ -21,6 +21,7 @@ from levguard.kernels.margin import position_notional, position_upnl, solve_liqu
 
 __all__ = [
     "AccountReport",
+    "CollateralRow",
     "PositionReport",
     "evaluate",
     "resolve_tiers",
@@ -102,6 +103,33 @@ class PositionReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CollateralRow:
+    """One collateral asset of a unified account (see :mod:`levguard.core.unified`).
+
+    ``amount`` is what the haircut applies to, in the asset (balance - borrowed; on Binance
+    Portfolio Margin plus the unrealised PnL settled in the asset); ``price`` is its USD price;
+    ``haircut`` the collateral value ratio in effect (value / face value, a blend across tiers;
+    1.0 for a debt); ``value`` the USD value after the haircut.
+    """
+
+    asset: str
+    amount: float
+    price: float
+    haircut: float
+    value: float
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the JSON-ready dict."""
+        return {
+            "asset": self.asset,
+            "amount": self.amount,
+            "price": self.price,
+            "haircut": self.haircut,
+            "value": self.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AccountReport:
     """Margin report of an account.
 
@@ -109,6 +137,12 @@ class AccountReport:
     ``margin_ratio`` is total maintenance margin / equity (None when equity <= 0);
     ``liquidatable`` is True when the cross part or any isolated position is at or below its
     maintenance margin; ``health`` is the smallest position health.
+
+    Unified accounts (``bybit-uta``, ``binance-pm``; :mod:`levguard.core.unified`) also carry
+    ``account_ratio`` (the venue's own ratio: Bybit's account maintenance margin rate, Binance's
+    uniMMR), ``account_ratio_name``, ``account_status`` and the ``collateral`` rows, with every
+    account amount in USD (``settlement`` is ``"USD"``); :meth:`to_dict` adds these keys only for
+    them, so the JSON of a single-wallet account is unchanged.
     """
 
     venue: str
@@ -121,10 +155,19 @@ class AccountReport:
     liquidatable: bool
     health: float | None
     positions: tuple[PositionReport, ...]
+    account_ratio: float | None = None
+    account_ratio_name: str | None = None
+    account_status: str | None = None
+    collateral: tuple[CollateralRow, ...] | None = None
+
+    @property
+    def unified(self) -> bool:
+        """True for a unified (multi-asset collateral) account."""
+        return self.account_ratio_name is not None
 
     def to_dict(self) -> dict[str, object]:
         """Return the stable JSON contract of :func:`levguard.evaluate_account`."""
-        return {
+        out: dict[str, object] = {
             "venue": self.venue,
             "settlement": self.settlement,
             "wallet_balance": self.wallet_balance,
@@ -136,6 +179,12 @@ class AccountReport:
             "health": _json_num(self.health),
             "positions": [p.to_dict() for p in self.positions],
         }
+        if self.unified:
+            out["account_ratio"] = _json_num(self.account_ratio)
+            out["account_ratio_name"] = self.account_ratio_name
+            out["account_status"] = self.account_status
+            out["collateral"] = [c.to_dict() for c in self.collateral or ()]
+        return out
 
 
 def resolve_tiers(model: VenueModel, position: Position) -> TierTable:

@@ -14,6 +14,7 @@ from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import VenueModel, get_venue, symbol_key
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
 from levguard.core.tiers import TierTable
+from levguard.core.unified import UNIFIED_VENUES
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 
@@ -255,6 +256,12 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
     """
     if not isinstance(spec, Mapping):
         raise InputError(f"account spec must be an object, was {type(spec).__name__}")
+    venue = spec.get("venue")
+    if isinstance(venue, str) and venue.strip().lower() in UNIFIED_VENUES:
+        raise InputError(
+            f"venue {venue!r} is a unified account (balances in several assets): levguard.evaluate_account "
+            "reads it (docs/unified.md); this path takes one wallet_balance"
+        )
     unknown = set(spec) - _ACCOUNT_KEYS
     if unknown:
         raise InputError(f"account spec has unknown field(s) {_unknown(unknown)}; allowed: {sorted(_ACCOUNT_KEYS)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer
 
 __all__ = [
     "AccountMargin",
@@ -149,8 +149,22 @@ class PositionMargin(BaseModel):
     liquidatable: bool
 
 
+class CollateralMargin(BaseModel):
+    """One collateral asset of a unified account (:class:`levguard.core.margin.CollateralRow`)."""
+
+    asset: str
+    amount: float = Field(description="Coins the haircut applies to (balance - borrowed; Binance PM: + PnL)")
+    price: float = Field(description="USD price of the asset")
+    haircut: float = Field(description="Collateral value ratio in effect (value / face value)")
+    value: float = Field(description="USD value after the haircut")
+
+
 class AccountMargin(BaseModel):
-    """The margin engine's report of an account: the contract of ``levguard.evaluate_account``."""
+    """The margin engine's report of an account: the contract of ``levguard.evaluate_account``.
+
+    The last four fields are set for unified accounts (``bybit-uta``, ``binance-pm``; see
+    docs/unified.md) and null for single-wallet accounts.
+    """
 
     venue: str
     settlement: str
@@ -162,6 +176,20 @@ class AccountMargin(BaseModel):
     liquidatable: bool
     health: float | None
     positions: list[PositionMargin]
+    account_ratio: float | None = Field(None, description="The venue's ratio: uniMMR or account MM rate")
+    account_ratio_name: str | None = Field(None, description="uniMMR (binance-pm) or account_mm_rate (bybit-uta)")
+    account_status: str | None = Field(None, description="The venue's account status at that ratio")
+    collateral: list[CollateralMargin] | None = Field(None, description="Collateral after haircuts, per asset")
+
+    @model_serializer(mode="wrap")
+    def _single_wallet_as_before(self, handler):  # type: ignore[no-untyped-def]
+        # A single-wallet account serialises without the unified keys, exactly as
+        # ``AccountReport.to_dict`` does (no return annotation: the schema stays the model's).
+        out = handler(self)
+        if self.account_ratio_name is None and isinstance(out, dict):
+            for key in ("account_ratio", "account_ratio_name", "account_status", "collateral"):
+                out.pop(key, None)
+        return out
 
 
 class PositionOut(BaseModel):
