@@ -1,7 +1,9 @@
 """Backtester throughput, and a side-by-side SMA-crossover sweep against vectorbt (issue 6).
 
 Run: ``.venv/bin/python bench/bench_backtest.py [--years 5] [--repeats 5] [--fast 5:55:5]
-[--slow 60:560:5] [--no-vectorbt] [--json out.json]``.
+[--slow 60:560:5] [--sweep-only] [--no-vectorbt] [--json out.json]``.  ``--sweep-only`` skips
+workload 1; with ``--no-vectorbt`` too, only levguard's sweeps run.  The sweeps run on numba's
+thread pool: ``NUMBA_NUM_THREADS`` threads, every core by default (docs/benchmarks.md: 2 cores).
 
 Workloads (5 years of hourly bars = 43,800 bars, synthetic GBM at 80 % vol, seed 0):
 
@@ -159,6 +161,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fast", default="5:55:5", help="fast SMA windows (list or start:stop:step)")
     ap.add_argument("--slow", default="60:560:5", help="slow SMA windows; default 10 x 100 = 1,000 pairs")
+    ap.add_argument("--sweep-only", action="store_true", help="skip the single-configuration workload")
     ap.add_argument("--no-vectorbt", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -174,8 +177,9 @@ def main() -> int:
         "python": platform.python_version(),
         "bars": n,
     }
-    out["single"] = _single(full, args.repeats)
-    print("single configuration:", json.dumps(out["single"], indent=1))
+    if not args.sweep_only:
+        out["single"] = _single(full, args.repeats)
+        print("single configuration:", json.dumps(out["single"], indent=1))
     out["sweep_lean"] = _sweep(lean, fast, slow, args.repeats)
     print("sweep, no funding:", json.dumps({k: v for k, v in out["sweep_lean"].items() if k != "runs_s"}, indent=1))
     out["sweep_full"] = _sweep(full, fast, slow, args.repeats)

@@ -32,6 +32,8 @@ from levguard.kernels.backtest_liquidation import (
     liquidation_price,
     lp_memo,
     maintenance,
+    may_be_bankrupt,
+    memo_holds,
     settle_bad_debt,
 )
 from levguard.kernels.backtest_metrics import STATS_DTYPE, metrics_into
@@ -40,9 +42,13 @@ from levguard.kernels.backtest_orders import (
     initial_margin,
     max_notional_for_margin,
     min_order_margin,
+    min_order_margin_at,
+    min_order_margin_quote,
     new_entry,
     path_cap,
     record_trade,
+    ruin_end,
+    ruin_step,
     ruin_threshold,
     slippage_fraction,
     traded_notional,
@@ -313,6 +319,18 @@ def simulate_py(
         clear_memo(memo[k])
     book = Book(cash, qty, entry, ref_px)
     scratch = Scratch(np.full(1, np.inf), np.zeros(1), memo)
+    # The every-bar path calls no helper that takes the book, the instruments or the tiers: such a
+    # call counts references on each of their arrays (and the instruments and tiers are shared by
+    # the sweep's threads, so each count moves a cache line between cores).  The liquidation-price
+    # memo is read here (lp_memo only on a miss), bankruptcy is asked of bankrupt_at only when it
+    # can be, and the venue's minimum order margin is computed once (divided by the price per bar
+    # for inverse contracts, as min_order_margin does).
+    memo_on = not (cross and n_inst > 1)
+    min_quote = np.zeros(n_inst)
+    inverse_k = np.zeros(n_inst, dtype=np.bool_)
+    for k in range(n_inst):
+        min_quote[k] = min_order_margin_quote(inst, tiers, k)
+        inverse_k[k] = inst[k]["kind"] == ContractKind.INVERSE
     n_trades = 0
     n_liqs = 0
     n_clipped = 0
@@ -363,12 +381,16 @@ def simulate_py(
             for k in range(n_inst):
                 if qty[k] == 0.0 or inst[k]["kind"] == ContractKind.SPOT or liq_state[k] == LiqState.RESTORED_AT_GAP:
                     continue
-                lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
+                m = memo[k]
+                if memo_on and memo_holds(m, qty[k], entry[k], cash[0 if cross else k]):
+                    lp, coll = m["lp"], m["coll"]
+                else:
+                    lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
                 mo = mark_open[t, k]
                 if (
                     (qty[k] > 0.0 and mo <= lp)
                     or (qty[k] < 0.0 and mo >= lp)
-                    or bankrupt_at(k, lp, coll, mo, book, inst, tiers)
+                    or (may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mo, book, inst, tiers))
                 ):
                     hit = k
                     break
@@ -431,7 +453,7 @@ def simulate_py(
             px_dec = close[t - 1, k]
             eq_dec = sleeve_prev[k]
             new_qty = qty[k]
-            if not (eq_dec > 0.0 and px_dec > 0.0) or eq_dec < min_order_margin(inst, tiers, k, px_dec):
+            if not (eq_dec > 0.0 and px_dec > 0.0) or eq_dec < min_order_margin_at(min_quote[k], inverse, px_dec):
                 # No capital, or too little to open the venue's smallest order: close, no dust.
                 new_qty = 0.0
             else:
@@ -509,10 +531,14 @@ def simulate_py(
                 lp = math.nan
                 broke = False
                 if kind != ContractKind.SPOT and liq_state[k] != LiqState.WALKED:
-                    lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
+                    m = memo[k]
+                    if memo_on and memo_holds(m, qty[k], entry[k], cash[0 if cross else k]):
+                        lp, coll = m["lp"], m["coll"]
+                    else:
+                        lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
                     # Liquidatable at every price (no liquidation price and the margin balance at
                     # the open mark within maintenance): liquidated at the open mark.
-                    broke = bankrupt_at(k, lp, coll, mark_open[t, k], book, inst, tiers)
+                    broke = may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mark_open[t, k], book, inst, tiers)
                     if broke:
                         lp = mark_open[t, k]
                 o = open_[t, k]
@@ -625,7 +651,11 @@ def simulate_py(
             if qty[k] != 0.0:
                 lev_k = position_notional(qty[k], mc, inverse) / equity if equity > 0.0 else math.inf
             out_lev[t, k] = lev_k
-            lp, _coll = lp_memo(k, cross, book, inst, tiers, scratch)
+            m = memo[k]
+            if memo_on and memo_holds(m, qty[k], entry[k], cash[0 if cross else k]):
+                lp = m["lp"]
+            else:
+                lp, _coll = lp_memo(k, cross, book, inst, tiers, scratch)
             out_lp[t, k] = lp
             if cross:
                 sleeve = inst[k]["weight"] * equity
@@ -638,7 +668,11 @@ def simulate_py(
         eq_prev = equity
         peak = max(peak, equity)
         # 7. Ruin: the account can no longer open the smallest order of its venue.
-        if equity <= 0.0 or equity < max(ruin_threshold(inst, tiers, close[t]), DUST_FRACTION * equity0):
+        # ruin_threshold(inst, tiers, close[t]) from the margins computed once.
+        floor = math.inf
+        for k in range(n_inst):
+            floor = ruin_step(floor, min_order_margin_at(min_quote[k], inverse_k[k], close[t, k]))
+        if equity <= 0.0 or equity < max(ruin_end(floor), DUST_FRACTION * equity0):
             ruin_bar = t
             ruin_fees = 0.0
             for k in range(n_inst):
@@ -673,8 +707,6 @@ def simulate_py(
                 out_capital[t, k] = inst[k]["weight"] * wallet if cross else cash[k]
     return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar)
 
-
-simulate_nb = jit(simulate_py)
 
 simulate_nb = jit(simulate_py)
 

@@ -106,10 +106,7 @@ def bankrupt_at(k: int, lp: float, coll: float, price: float, book: Book, inst: 
     what funding took from its margin is alive on the venue (margin balance = wallet balance +
     unrealised PnL, see :func:`liquidation_price`).
     """
-    # A liquidation price, or positive collateral (the margin balance then exceeds the maintenance
-    # margin at some price, so not at every price), settles it without evaluating the margin: this
-    # runs every bar for every open position, and a low-leverage position has no liquidation price.
-    if not math.isnan(lp) or coll > 0.0:
+    if not may_be_bankrupt(lp, coll):
         return False
     if not math.isfinite(coll):
         return True
@@ -117,6 +114,21 @@ def bankrupt_at(k: int, lp: float, coll: float, price: float, book: Book, inst: 
     ent = book.entry[k]
     inverse = inst[k]["kind"] == ContractKind.INVERSE
     return coll + position_upnl(q, ent, price, inverse) <= _maintenance_of(k, q, ent, price, inst, tiers)
+
+
+@jitable
+def may_be_bankrupt(lp: float, coll: float) -> bool:
+    """Return whether :func:`bankrupt_at` has to evaluate the margin: only without a liquidation
+    price and with non-positive collateral.
+
+    A liquidation price, or positive collateral (the margin balance then exceeds the maintenance
+    margin at some price, so not at every price), settles it without evaluating the margin.  The
+    kernel asks this first, every bar for every open position (a low-leverage position has no
+    liquidation price), and calls :func:`bankrupt_at` only when it is true: a call passes the
+    book, the instruments and the tiers, whose reference counts (shared by the sweep's threads)
+    cost more than the check.
+    """
+    return math.isnan(lp) and not coll > 0.0
 
 
 @jitable
@@ -246,7 +258,7 @@ def lp_memo(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scr
     if cross and book.qty.shape[0] > 1:
         return lp_of(k, cross, book, inst, tiers, scratch)
     m = scratch.memo[k]
-    if m["qty"] == book.qty[k] and m["entry"] == book.entry[k] and m["wallet"] == book.cash[w]:
+    if memo_holds(m, book.qty[k], book.entry[k], book.cash[w]):
         return m["lp"], m["coll"]
     lp, coll = lp_of(k, cross, book, inst, tiers, scratch)
     m["qty"] = book.qty[k]
@@ -255,6 +267,19 @@ def lp_memo(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scr
     m["lp"] = lp
     m["coll"] = coll
     return lp, coll
+
+
+@jitable
+def memo_holds(m: np.void, qty: float, entry: float, wallet: float) -> bool:
+    """Return whether the memo entry ``m`` (``MEMO_DTYPE``) was solved for these inputs, so that
+    its ``lp`` and ``coll`` are :func:`lp_of`'s result (see :func:`lp_memo`).
+
+    The kernel reads a hit itself, every bar, and calls :func:`lp_memo` only on a miss or when
+    the memo is off (cross margin over several instruments): a call passes the book, the
+    instruments, the tiers and the scratch arrays, whose reference counts cost more than the
+    lookup.
+    """
+    return bool(m["qty"] == qty and m["entry"] == entry and m["wallet"] == wallet)
 
 
 @jitable

@@ -141,17 +141,29 @@ def min_order_margin(inst: np.ndarray, tiers: Tiers, k: int, price: float) -> fl
     tier's maximum leverage, ``m / max_leverage`` (spot: ``m``, fully paid; inverse contracts:
     ``m / price`` in the coin).
     """
+    return min_order_margin_at(min_order_margin_quote(inst, tiers, k), inst[k]["kind"] == ContractKind.INVERSE, price)
+
+
+@jitable
+def min_order_margin_quote(inst: np.ndarray, tiers: Tiers, k: int) -> float:
+    """Return :func:`min_order_margin` before an inverse contract's division by the price
+    (price-free: the kernel computes it once per run)."""
     mn = float(inst[k]["min_notional"])
     if not mn > 0.0:
         return 0.0
-    kind = inst[k]["kind"]
     need = mn
-    if kind != ContractKind.SPOT:
+    if inst[k]["kind"] != ContractKind.SPOT:
         ml = tiers.max_lev[inst[k]["tier_start"]]
         if ml > 0.0 and math.isfinite(ml):
             need = mn / ml
-    if kind == ContractKind.INVERSE:
-        need = need / price
+    return need
+
+
+@jitable
+def min_order_margin_at(need: float, inverse: bool, price: float) -> float:
+    """Return :func:`min_order_margin` from :func:`min_order_margin_quote`'s ``need`` at ``price``."""
+    if inverse and need > 0.0:
+        return need / price
     return need
 
 
@@ -164,9 +176,19 @@ def ruin_threshold(inst: np.ndarray, tiers: Tiers, price: Float64Array1D) -> flo
     """
     best = math.inf
     for k in range(inst.shape[0]):
-        need = min_order_margin(inst, tiers, k, price[k])
-        if need > 0.0:
-            best = min(best, need)
+        best = ruin_step(best, min_order_margin(inst, tiers, k, price[k]))
+    return ruin_end(best)
+
+
+@jitable
+def ruin_step(best: float, need: float) -> float:
+    # One instrument of ruin_threshold's minimum (from inf; instruments without a minimum skipped).
+    return min(best, need) if need > 0.0 else best
+
+
+@jitable
+def ruin_end(best: float) -> float:
+    # ruin_threshold's minimum, 0 when no instrument has a minimum order.
     return best if math.isfinite(best) else 0.0
 
 
