@@ -307,6 +307,7 @@ def prepare(
     contexts: list[MarketContext | None] = []
     tables: dict[str, str] = {}
     min_notionals: dict[str, float] = {}
+    min_qtys: dict[str, float] = {}
     row = 0
     for j, sym in enumerate(symbols):
         frame = frames[sym]
@@ -341,8 +342,12 @@ def prepare(
         spec["maker"] = maker
         spec["liq_fee"] = liq_fee
         spec["min_notional"] = float(min_notional) if min_notional is not None else model.min_notional(sym)
+        # The venue's minimum quantity (base units) bounds the smallest order too, unless the
+        # caller set the minimum notional (then that alone).
+        spec["min_qty"] = float(model.min_qty(sym)) if min_notional is None and not is_spot else 0.0
         spec["rule"] = rule.vector(liq_fee)
         min_notionals[sym] = float(spec["min_notional"])
+        min_qtys[sym] = float(spec["min_qty"])
         spec["fee_in_mm"] = taker if (model.fee_in_mm and not is_spot) else 0.0
         spec["mm_at_entry"] = model.mm_basis is MMBasis.ENTRY and not is_spot
         spec["tier_start"] = row
@@ -415,6 +420,7 @@ def prepare(
         "liquidation_fee_rate": liq_fee,
         "liquidation": rule.to_dict(),
         "min_notional": min_notionals[symbols[0]] if n_inst == 1 else min_notionals,
+        "min_qty": min_qtys[symbols[0]] if n_inst == 1 else min_qtys,
         "rebalance": "never" if mode == RebalanceMode.NEVER else reb,
         "stop_loss": sl,
         "take_profit": tp,

@@ -228,12 +228,12 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
     console.print(pos)
     console.print(mar)
     if report.collateral:
-        col = Table(header_style="bold")
+        held = Table(header_style="bold")
         for name in ("collateral", "amount", "price", "haircut", "value"):
-            col.add_column(name, justify="left" if name == "collateral" else "right")
+            held.add_column(name, justify="left" if name == "collateral" else "right")
         for c in report.collateral:
-            col.add_row(c.asset, fmt(c.amount, 4), price(c.price), f"{c.haircut:.2%}", fmt(c.value))
-        console.print(col)
+            held.add_row(c.asset, fmt(c.amount, 4), price(c.price), f"{c.haircut:.2%}", fmt(c.value))
+        console.print(held)
     if report.account_ratio_name is not None:
         r = report.account_ratio
         # uniMMR is quoted as a number against 1.5 / 1.2 / 1.05; Bybit's MM rate as a percentage.

@@ -44,6 +44,7 @@ from levguard.kernels.backtest_orders import (
     min_order_margin,
     min_order_margin_at,
     min_order_margin_quote,
+    min_order_qty_margin,
     new_entry,
     path_cap,
     record_trade,
@@ -327,9 +328,11 @@ def simulate_py(
     # for inverse contracts, as min_order_margin does).
     memo_on = not (cross and n_inst > 1)
     min_quote = np.zeros(n_inst)
+    min_qty_need = np.zeros(n_inst)
     inverse_k = np.zeros(n_inst, dtype=np.bool_)
     for k in range(n_inst):
         min_quote[k] = min_order_margin_quote(inst, tiers, k)
+        min_qty_need[k] = min_order_qty_margin(inst, tiers, k)
         inverse_k[k] = inst[k]["kind"] == ContractKind.INVERSE
     n_trades = 0
     n_liqs = 0
@@ -453,7 +456,9 @@ def simulate_py(
             px_dec = close[t - 1, k]
             eq_dec = sleeve_prev[k]
             new_qty = qty[k]
-            if not (eq_dec > 0.0 and px_dec > 0.0) or eq_dec < min_order_margin_at(min_quote[k], inverse, px_dec):
+            if not (eq_dec > 0.0 and px_dec > 0.0) or eq_dec < min_order_margin_at(
+                min_quote[k], min_qty_need[k], inverse, px_dec
+            ):
                 # No capital, or too little to open the venue's smallest order: close, no dust.
                 new_qty = 0.0
             else:
@@ -671,7 +676,7 @@ def simulate_py(
         # ruin_threshold(inst, tiers, close[t]) from the margins computed once.
         floor = math.inf
         for k in range(n_inst):
-            floor = ruin_step(floor, min_order_margin_at(min_quote[k], inverse_k[k], close[t, k]))
+            floor = ruin_step(floor, min_order_margin_at(min_quote[k], min_qty_need[k], inverse_k[k], close[t, k]))
         if equity <= 0.0 or equity < max(ruin_end(floor), DUST_FRACTION * equity0):
             ruin_bar = t
             ruin_fees = 0.0

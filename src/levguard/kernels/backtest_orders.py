@@ -139,9 +139,16 @@ def min_order_margin(inst: np.ndarray, tiers: Tiers, k: int, price: float) -> fl
 
     For a minimum order notional ``m`` (quote currency): its initial margin at the first
     tier's maximum leverage, ``m / max_leverage`` (spot: ``m``, fully paid; inverse contracts:
-    ``m / price`` in the coin).
+    ``m / price`` in the coin).  A linear or spot instrument with a minimum quantity ``q_min``
+    (base units) needs at least ``q_min * price / max_leverage`` too (the larger of the two:
+    :meth:`levguard.core.rules.base.VenueModel.min_order_notional`).
     """
-    return min_order_margin_at(min_order_margin_quote(inst, tiers, k), inst[k]["kind"] == ContractKind.INVERSE, price)
+    return min_order_margin_at(
+        min_order_margin_quote(inst, tiers, k),
+        min_order_qty_margin(inst, tiers, k),
+        inst[k]["kind"] == ContractKind.INVERSE,
+        price,
+    )
 
 
 @jitable
@@ -160,11 +167,26 @@ def min_order_margin_quote(inst: np.ndarray, tiers: Tiers, k: int) -> float:
 
 
 @jitable
-def min_order_margin_at(need: float, inverse: bool, price: float) -> float:
-    """Return :func:`min_order_margin` from :func:`min_order_margin_quote`'s ``need`` at ``price``."""
-    if inverse and need > 0.0:
-        return need / price
-    return need
+def min_order_qty_margin(inst: np.ndarray, tiers: Tiers, k: int) -> float:
+    """Return the margin per unit of price of the venue's minimum quantity (``q_min / max_leverage``;
+    spot ``q_min``; 0 for inverse contracts, whose minimum is a notional, and where none is known)."""
+    mq = float(inst[k]["min_qty"])
+    if not mq > 0.0 or inst[k]["kind"] == ContractKind.INVERSE:
+        return 0.0
+    if inst[k]["kind"] != ContractKind.SPOT:
+        ml = tiers.max_lev[inst[k]["tier_start"]]
+        if ml > 0.0 and math.isfinite(ml):
+            return mq / float(ml)
+    return mq
+
+
+@jitable
+def min_order_margin_at(need: float, qty_need: float, inverse: bool, price: float) -> float:
+    """Return :func:`min_order_margin` from :func:`min_order_margin_quote`'s ``need`` and
+    :func:`min_order_qty_margin`'s ``qty_need`` at ``price``."""
+    if inverse:
+        return need / price if need > 0.0 else need
+    return max(need, qty_need * price)
 
 
 @jitable

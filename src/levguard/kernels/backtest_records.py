@@ -122,6 +122,7 @@ INST_DTYPE = np.dtype(
         ("tier_start", np.int64),  # rows of the instrument's tiers
         ("tier_stop", np.int64),
         ("min_notional", np.float64),  # the venue's minimum order notional, quote (0: none known)
+        ("min_qty", np.float64),  # the venue's minimum order quantity, base units (0: none known)
         ("rule", np.float64, (kl.N_RULE,)),  # the liquidation rule (kernels.liquidation.RULE_*)
         ("mm_at_entry", np.bool_),  # maintenance valued at entry (Bybit, BitMEX)
     ],

@@ -289,3 +289,21 @@ def test_a_book_venue_without_a_minimum_order_is_ruined_at_dust() -> None:
     assert (res.equity.loc[res.ruined_at :] == res.equity.iloc[-1]).all()
     after = res.trades[res.trades["timestamp"] > res.ruined_at]
     assert after.empty
+
+
+def test_a_venue_minimum_quantity_is_a_ruin_threshold_too() -> None:
+    # OKX publishes a minimum size (0.1 contract x 0.01 BTC = 0.001 BTC on BTC-USDT-SWAP), not
+    # a minimum notional: at 100 USDT and 100x its initial margin is 0.001 USDT, so an account of
+    # 0.0009 USDT cannot open it and is ruined at once; told that no minimum exists (min_notional=0)
+    # the same account trades on.
+    table = TierTable.fixed_rate(0.005, 0.0, 100.0)
+    args = (crash_frame(), np.ones(40), 1.0)
+    res = run(*args, venue="okx", tiers=table, initial_equity=0.0009, rebalance="never")
+    assert res.params["min_qty"] == pytest.approx(0.001)
+    assert res.params["min_notional"] == 0.0
+    assert res.ruined_at == res.equity.index[0]
+    free = run(*args, venue="okx", tiers=table, initial_equity=0.0009, rebalance="never", min_notional=0.0)
+    assert free.params["min_qty"] == 0.0
+    assert free.ruined_at is None
+    enough = run(*args, venue="okx", tiers=table, initial_equity=0.0011, rebalance="never")
+    assert enough.trades.shape[0] > 0  # 0.0011 opens 0.001 BTC's margin at 100
