@@ -343,32 +343,64 @@ def _root(g: Callable[[float], float], mark: float, side: int) -> float:
     """Price where ``g`` turns from > 0 (safe) to <= 0 (liquidated), searching from ``mark``.
 
     Safe at the mark: move the adverse way (down for a long, up for a short) until ``g <= 0``;
-    already liquidated: move the favourable way until ``g > 0``.  Then bisect the bracket to
+    already liquidated: move the favourable way until ``g > 0``.  Then shrink the bracket to
     adjacent floats and return its liquidated end.  NaN when no positive price crosses.
+
+    Notes
+    -----
+    ``g`` is piecewise linear in the price (linear PnL, tiered maintenance and collateral
+    ratios), so a secant (regula falsi) step lands on a linear piece's root to a few ulps; that
+    point and its neighbour towards the other end are tested, which closes the bracket when the
+    root lies between them.  A bisection step follows whenever the bracket did not halve (a kink
+    between the ends), so the search never takes more than about three times bisection's steps;
+    the result is the float bisection gives, as both stop at the adjacent pair around the root.
     """
-    safe_now = g(mark) > 0.0
+    g_mark = g(mark)
+    safe_now = g_mark > 0.0
     down = (side > 0) == safe_now  # direction in which the other state lies
     if down:
         far = 0.0
-        if (g(far) > 0.0) == safe_now:
+        g_far = g(far)
+        if (g_far > 0.0) == safe_now:
             return math.nan
     else:
         far = mark
         for _ in range(80):
             far *= 2.0
-            if (g(far) > 0.0) != safe_now:
+            g_far = g(far)
+            if (g_far > 0.0) != safe_now:
                 break
         else:
             return math.nan
     good, bad = (mark, far) if safe_now else (far, mark)
-    for _ in range(1100):  # adjacent floats are reached long before
-        mid = 0.5 * (good + bad)
-        if mid in (good, bad):
-            break
-        if g(mid) > 0.0:
-            good = mid
+    g_good, g_bad = (g_mark, g_far) if safe_now else (g_far, g_mark)
+
+    def step(x: float) -> None:
+        nonlocal good, bad, g_good, g_bad
+        gx = g(x)
+        if gx > 0.0:
+            good, g_good = x, gx
         else:
-            bad = mid
+            bad, g_bad = x, gx
+
+    for _ in range(2200):  # adjacent floats are reached long before
+        if math.nextafter(good, bad) == bad:
+            break
+        width = abs(bad - good)
+        den = g_good - g_bad
+        x = bad - g_bad * (good - bad) / den if den > 0.0 and math.isfinite(den) else math.nan
+        if min(good, bad) < x < max(good, bad):
+            # On a linear piece x is the root to a few ulps: test it and its neighbour towards
+            # the far end of the bracket, which closes the bracket when the root lies between.
+            step(x)
+            y = math.nextafter(x, bad if x == good else good)
+            if min(good, bad) < y < max(good, bad):
+                step(y)
+        if abs(bad - good) > 0.5 * width:  # a kink in between: bisect once
+            mid = 0.5 * (good + bad)
+            if mid in (good, bad):
+                break
+            step(mid)
     return bad
 
 

@@ -254,3 +254,29 @@ def test_no_positions_no_liquidation() -> None:
     assert r.maintenance_margin == 0.0
     assert r.equity == pytest.approx(100 + 5e4 * 0.98)
     assert math.isclose(r.account_ratio or 0.0, 0.0)
+
+
+@pytest.mark.parametrize("side", [1, -1])
+@pytest.mark.parametrize("kink", [30_000.0, 41_000.0, 41_234.0, 55_000.0])
+def test_the_root_search_returns_the_first_liquidated_float_in_few_steps(side: int, kink: float) -> None:
+    # A piecewise-linear safety margin (a tier kink at ``kink``): the search returns the price
+    # at which g first turns <= 0, one float past the last safe one, as bisection would.
+    import math
+
+    from levguard.core.unified import _root
+
+    root = 41_234.567
+    calls: list[float] = []
+
+    def g(p: float) -> float:
+        calls.append(p)
+        slope = 2.0 if p < kink else 0.5
+        at_kink = (kink - root) * 2.0 if kink >= root else (kink - root) * 0.5
+        value = (p - root) * slope if (p < kink) == (root < kink) else at_kink + (p - kink) * slope
+        return side * value
+
+    mark = 60_000.0 if side > 0 else 20_000.0
+    lp = _root(g, mark, side)
+    used = len(calls)
+    assert g(lp) <= 0.0 < g(math.nextafter(lp, mark))
+    assert used <= 45  # bisection from the mark to adjacent floats takes about 60
