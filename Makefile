@@ -39,7 +39,7 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP) warmup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck layers pytest
 
