@@ -7,7 +7,8 @@ For every venue rule and any adverse fill (at or beyond entry against the positi
 * the trader keeps between 0 and the margin;
 * what the trader is left with (the margin kept plus the remaining position valued at the fill)
   never falls when the fill improves: non-decreasing in the fill price for longs, non-increasing
-  for shorts;
+  for shorts (except where a tier step-down read at the fill reduces the worse fill's position
+  and liquidates the better one whole: OKX's rule);
 * a takeover keeps nothing and its loss at the bankruptcy price is exactly the margin.
 """
 
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.liquidation_outcome import liquidation_outcome, liquidation_rule
 from levguard.core.rules import get_venue, venue_names
 from levguard.core.rules.binance import BUILTIN_TIERS
 from levguard.kernels import liquidation as kl
@@ -103,6 +104,12 @@ def test_a_better_fill_never_leaves_the_trader_less(venue: str, c: dict[str, obj
     better = _outcome(venue, c, float(c["fill_better"]))  # type: ignore[arg-type]
     worse = _outcome(venue, c, float(c["fill_worse"]))  # type: ignore[arg-type]
     scale = 1e-9 * float(c["margin"])  # type: ignore[arg-type]
+    if worse.partial and not better.partial and liquidation_rule(venue).partial == "tier":  # type: ignore[attr-defined]
+        # A tier step-down reads the tier at the fill (OKX values maintenance at the mark): a
+        # short's worse fill can carry its notional into a tier that is reduced rather than
+        # liquidated whole (OKX: tier 3 and above step down to tier 1; okx.com help 360020411711),
+        # so the worse fill may leave more.  The venue's rule, not a model error.
+        return
     assert _left(better, entry) >= _left(worse, entry) - scale
     if not (better.partial or worse.partial):
         assert better.kept >= worse.kept - scale
