@@ -271,6 +271,45 @@ def _isolated_margin(t: _Terms) -> float:
     return t.notional_entry / t.leverage
 
 
+def position_report(
+    model: VenueModel, t: _Terms, mm: float, balance: float | None, lp: float, bp: float, liquidatable: bool
+) -> PositionReport:
+    """Return the report of one evaluated position (``lp``/``bp`` NaN when there is none).
+
+    ``health`` is the adverse move from the mark to ``lp`` as a fraction of the mark; the tier
+    is the one of the notional on the venue's basis (entry or mark).  Shared by
+    :func:`evaluate` and :func:`levguard.core.unified.evaluate_unified`.
+    """
+    p = t.pos
+    side = 1 if p.side > 0 else -1
+    health = side * (p.mark_price - lp) / p.mark_price if math.isfinite(lp) else None
+    k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
+    tier = t.table.tiers[k]
+    return PositionReport(
+        symbol=p.symbol,
+        qty=p.qty,
+        side=side,
+        margin_mode=p.margin_mode.value,
+        contract_kind=p.instrument.kind.value,
+        entry_price=p.entry_price,
+        mark_price=p.mark_price,
+        notional=t.notional,
+        leverage=t.leverage,
+        initial_margin=t.notional * t.imr,
+        maintenance_margin=mm,
+        unrealized_pnl=t.upnl,
+        margin_balance=balance,
+        liquidation_price=lp if math.isfinite(lp) else None,
+        bankruptcy_price=bp if math.isfinite(bp) else None,
+        mmr=tier.mmr,
+        maint_amount=tier.maint_amount,
+        max_leverage=t.table.max_leverage(t.notional),
+        tier=k + 1,
+        health=health,
+        liquidatable=liquidatable,
+    )
+
+
 def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport:
     """Evaluate every position of ``account`` and the account as a whole.
 
@@ -360,35 +399,7 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
                 t.table.mmrs,
                 t.table.cums,
             )
-        lp, bp = float(lp), float(bp)
-        health = p.side * (p.mark_price - lp) / p.mark_price if math.isfinite(lp) else None
-        k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
-        tier = t.table.tiers[k]
-        reports.append(
-            PositionReport(
-                symbol=p.symbol,
-                qty=p.qty,
-                side=1 if p.side > 0 else -1,
-                margin_mode=p.margin_mode.value,
-                contract_kind=p.instrument.kind.value,
-                entry_price=p.entry_price,
-                mark_price=p.mark_price,
-                notional=t.notional,
-                leverage=t.leverage,
-                initial_margin=t.notional * t.imr,
-                maintenance_margin=mm,
-                unrealized_pnl=t.upnl,
-                margin_balance=balance,
-                liquidation_price=lp if math.isfinite(lp) else None,
-                bankruptcy_price=bp if math.isfinite(bp) else None,
-                mmr=tier.mmr,
-                maint_amount=tier.maint_amount,
-                max_leverage=t.table.max_leverage(t.notional),
-                tier=k + 1,
-                health=health,
-                liquidatable=bool(liquidatable),
-            )
-        )
+        reports.append(position_report(model, t, mm, balance, float(lp), float(bp), bool(liquidatable)))
     total_mm = math.fsum(mms)
     healths = [r.health for r in reports if r.health is not None]
     settlement = account.positions[0].instrument.settlement if account.positions else model.settlement

@@ -31,6 +31,7 @@ from levguard.core.margin import (
     PositionReport,
     _Terms,
     _terms,
+    position_report,
 )
 from levguard.core.positions import Account
 from levguard.core.rules import MMBasis, VenueModel, get_venue
@@ -468,34 +469,7 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
         side = 1 if p.side > 0 else -1
         lp = _root(partial(g, k=c), p.mark_price, side)
         bp = _root(partial(g, k=0.0), p.mark_price, side)
-        health = side * (p.mark_price - lp) / p.mark_price if math.isfinite(lp) else None
-        k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
-        tier = t.table.tiers[k]
-        reports.append(
-            PositionReport(
-                symbol=p.symbol,
-                qty=p.qty,
-                side=side,
-                margin_mode=p.margin_mode.value,
-                contract_kind=p.instrument.kind.value,
-                entry_price=p.entry_price,
-                mark_price=p.mark_price,
-                notional=t.notional,
-                leverage=t.leverage,
-                initial_margin=t.notional * t.imr,
-                maintenance_margin=mm_i,
-                unrealized_pnl=t.upnl,
-                margin_balance=None,
-                liquidation_price=lp if math.isfinite(lp) else None,
-                bankruptcy_price=bp if math.isfinite(bp) else None,
-                mmr=tier.mmr,
-                maint_amount=tier.maint_amount,
-                max_leverage=t.table.max_leverage(t.notional),
-                tier=k + 1,
-                health=health,
-                liquidatable=liquidatable,
-            )
-        )
+        reports.append(position_report(model, t, mm_i, None, lp, bp, liquidatable))
 
     rows = []
     for a in ua.assets:
