@@ -225,6 +225,8 @@ def parse_sides(side: object) -> Float64Array1D:
     InputError
         Any other value, named.
     """
+    if isinstance(side, str | int | float | np.integer | np.floating):  # one side: no object array
+        return np.array([float(side_sign(side))])
     arr = np.atleast_1d(np.asarray(side, dtype=object))
     if arr.ndim != 1:
         raise InputError(f"side must be a scalar or one-dimensional, had shape {arr.shape}")
@@ -255,6 +257,14 @@ def horizon_hours(horizon_days: object) -> np.ndarray:
     InputError
         A horizon outside ``(0, 30]`` days or not a number.
     """
+    if isinstance(horizon_days, int | float) and not isinstance(horizon_days, bool):
+        # One horizon (the guardian's, every position every cycle): the same checks and rounding.
+        x = float(horizon_days)
+        if not math.isfinite(x):
+            raise InputError(f"horizon_days must be finite, was {x!r}")
+        if not (0.0 < x <= MAX_HORIZON_DAYS):
+            raise InputError(f"horizon_days must be in (0, {MAX_HORIZON_DAYS:g}], was {x!r}")
+        return np.array([max(1, round(x * 24.0))], dtype=np.int64)
     h = _floats(horizon_days, "horizon_days")
     bad = (h <= 0.0) | (h > MAX_HORIZON_DAYS)
     if bad.any():
