@@ -89,10 +89,10 @@ def _sweep() -> None:
 
 
 def _calibrate() -> None:
-    """The policy-search evaluator (grid and random search, walk-forward on returns)."""
+    """The policy-search evaluator (grid and random search, walk-forward on returns, equity curve)."""
     import numpy as np
 
-    from levguard.backtest.calibrate import grid_search, random_search
+    from levguard.backtest.calibrate import equity_curve, grid_search, random_search
     from levguard.backtest.walkforward import walk_forward
     from levguard.core.sizing.base import FixedLeverage
 
@@ -102,6 +102,7 @@ def _calibrate() -> None:
         return FixedLeverage(leverage)
 
     grid_search(factory, {"leverage": [1.0, 2.0]}, r, 8_760.0, constraints={"max_liq_prob": 0.5})
+    equity_curve(np.full(r.shape[0], 2.0), r, fee_rate=5e-4, maint_margin_rate=0.005)
     random_search(factory, {"leverage": (0.5, 3.0)}, 4, 0, r, 8_760.0)
     walk_forward(factory, {"leverage": [1.0, 2.0]}, r, 8_760.0, train=500, test=250)
 
@@ -120,10 +121,12 @@ def _cascade() -> None:
 
 
 def _risk() -> None:
-    """Volatility, VaR/ES and the probability-of-liquidation models (closed forms and Monte Carlo)."""
+    """Volatility (EWMA, GARCH filter, rolling), VaR/ES and the probability-of-liquidation models."""
     import numpy as np
 
     from levguard import risk
+    from levguard.core.risk.var import GarchParams, garch_filter
+    from levguard.core.risk.volatility import rolling_close_to_close, rolling_parkinson
 
     r = np.random.default_rng(0).standard_t(4, 2_000) * 0.01
     risk.ewma_variance(r)
@@ -135,6 +138,10 @@ def _risk() -> None:
         ("bootstrap", {"returns": r, "n_paths": 2_000, "seed": 0}),
     ):
         risk.prob_liquidation("long", 60_000.0, 50_000.0, 0.8, 7.0, model=model, **params)
+    garch_filter(r, GarchParams(omega=1e-5, alpha=0.1, beta=0.85))
+    close = 60_000.0 * np.exp(np.cumsum(r))
+    rolling_close_to_close(close, 24)  # the rolling variance kernel
+    rolling_parkinson(close * 1.01, close * 0.99, 24)  # the rolling mean kernel
 
 
 def _forecast() -> None:
@@ -160,16 +167,52 @@ def _sizing() -> None:
     policy = parse_spec_text(samples.joinpath("policy.yaml").read_text(encoding="utf-8"), "policy.yaml")
     size_account(account, policy, vol=0.6)
     size_account(account, policy, history=_frame(24 * 200))
+    _policy_paths()
 
 
-def _margin_and_data() -> None:
-    """Margin arrays, the synthetic market generator and the oracle's mark-price rule."""
+def _policy_paths() -> None:
+    """The vectorized ``leverage_path`` / ``apply_path`` of the sizing policies (calibration, tests)."""
     import numpy as np
 
     from levguard.core.rules import get_venue
+    from levguard.core.sizing.base import FixedLeverage, MarketContext, SeriesInputs
+    from levguard.core.sizing.policies import CPPI, DrawdownControl, Kelly, Rebalancer, VolatilityTarget
+    from levguard.core.sizing.regime import RegimeSwitch
+    from levguard.core.sizing.venue import LiquidationBudget
+
+    rng = np.random.default_rng(0)
+    n = 600
+    r = rng.normal(0.0, 1.0, n) * np.where((np.arange(n) // 100) % 2, 0.03, 0.01)
+    equity = np.exp(np.cumsum(r))
+    # No vol forecast: the policies estimate it (EWMA / rolling); the budget needs one.
+    inputs = SeriesInputs(r, equity=equity, price=60_000.0 * equity)
+    forecast = SeriesInputs(r, vol_forecast=np.full(n, 0.6), equity=equity, price=60_000.0 * equity)
+    calm, stress = FixedLeverage(3.0), FixedLeverage(1.0)
+    tiers = MarketContext(tiers=get_venue("binance-usdm").builtin_tiers["BTCUSDT"])
+    policies = (
+        VolatilityTarget(target_vol=0.6, estimator="close_to_close"),
+        Kelly(mu_estimator="ewma_mean"),
+        Kelly(mu_estimator="rolling_mean", sigma_estimator="close_to_close"),
+        DrawdownControl(max_drawdown=0.3, base_leverage=3.0),
+        CPPI(floor=0.7, multiplier=3.0, max_leverage=5.0),
+        RegimeSwitch({"calm": calm, "normal": FixedLeverage(2.0), "stress": stress}, lookback=200, min_obs=30),
+        RegimeSwitch({"calm": calm, "stress": stress}, classifier="hmm", lookback=200, min_obs=50, refit_every=100),
+    )
+    for policy in policies:
+        policy.leverage_path(inputs)
+    LiquidationBudget(max_prob=0.01, horizon_days=7, max_leverage=10.0, context=tiers).leverage_path(forecast)
+    Rebalancer(band=0.2, min_trade=0.1, max_step=1.0).apply_path(np.full(n, 2.0), r)
+
+
+def _margin_and_data() -> None:
+    """Margin arrays, the synthetic market generator and the oracle (index, basis, mark-price rule)."""
+    import numpy as np
+
+    from levguard.core.oracle import aggregate_series, mark_series, moving_average_basis
+    from levguard.core.rules import get_venue
     from levguard.data import synth_market
     from levguard.data.oracle import build_mark_frame
-    from levguard.margin import isolated_liquidation_prices
+    from levguard.margin import isolated_liquidation_prices, isolated_margin_arrays
 
     tiers = get_venue("binance-usdm").builtin_tiers["BTCUSDT"]
     n = 1_000
@@ -177,6 +220,23 @@ def _margin_and_data() -> None:
     market = synth_market(years=0.05, seed=1)
     close = market.ohlcv["close"]
     build_mark_frame(close, close * 1.0001, market.funding)
+    # Several tier tables, one chosen per position (``table_ids``).
+    isolated_margin_arrays(
+        np.array([0.1, -0.2] * 50),
+        np.full(n // 10, 60_000.0),
+        np.full(n // 10, 600.0),
+        [tiers, tiers],
+        "binance-usdm",
+        table_ids=np.array([0, 1] * 50),
+    )
+    # The oracle on plain NumPy arrays (the frames above hand it read-only views).
+    px = close.to_numpy(dtype=np.float64, copy=True)
+    rng = np.random.default_rng(0)
+    quotes = px[:, None] * (1.0 + rng.normal(0.0, 1e-4, (px.shape[0], 3)))
+    index = aggregate_series(quotes, np.ones_like(quotes), np.zeros(quotes.shape, dtype=np.int64)).index
+    basis = moving_average_basis(px * 1.0002, index, window=30, min_periods=1)
+    until = (np.arange(px.shape[0]) % 8) * 3_600e9
+    mark_series(index, basis, np.full(px.shape[0], 1e-4), until, px * 1.0001)
 
 
 WORKLOADS: dict[str, Callable[[], None]] = {
