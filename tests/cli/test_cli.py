@@ -243,5 +243,6 @@ def test_margin_shows_a_unified_accounts_ratio_and_collateral() -> None:
     sample = resources.files("levguard.resources").joinpath("samples", "unified_account.yaml")
     res = runner.invoke(app, ["margin", str(sample)])
     assert res.exit_code == 0, res.output
-    assert "collateral" in res.stdout and "95.00%" in res.stdout  # BTC at its collateral rate
+    assert "collateral" in res.stdout
+    assert "95.00%" in res.stdout  # BTC at its collateral rate
     assert "uniMMR 70.45 · status normal" in res.stdout
