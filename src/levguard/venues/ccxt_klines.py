@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from levguard.errors import InputError, VenuePermanentError
 from levguard.venues.base import Klines
+from levguard.venues.ccxt_adapter import _num
 
 if TYPE_CHECKING:
     from levguard.venues.ccxt_adapter import CcxtVenue
@@ -19,14 +20,9 @@ __all__ = ["fetch_klines"]
 
 
 def _price(value: object) -> float | None:
-    # A candle's price: a finite number > 0 (ccxt gives float, int or str; None when not reported).
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return out if out > 0.0 and out != float("inf") else None
+    # A candle's price: a number > 0 and finite (ccxt gives float, int or str; None when not reported).
+    out = _num(value)
+    return out if out is not None and out > 0.0 else None
 
 
 async def fetch_klines(
