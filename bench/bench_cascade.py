@@ -36,9 +36,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _util import cpu_model, timeit
-from levguard.sim.engine import MarginRegime, Market, VenueSettings, simulate_path
-from levguard.sim.paths import path_for
-from levguard.sim.population import population_from_distribution
+from levguard.cascade.population import population_from_distribution
+from levguard.cascade.price_paths import path_for
+from levguard.cascade.simulator import MarginRegime, Market, VenueSettings, simulate_path
 
 
 def _spec(n_steps: int) -> dict[str, Any]:

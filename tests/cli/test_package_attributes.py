@@ -15,7 +15,7 @@ import levguard
     [
         ("risk", "realized_vol"),
         ("backtest", "run"),
-        ("sim", "simulate_path"),
+        ("cascade", "simulate_path"),
         ("sizing", "size_account"),
         ("margin", "evaluate_account"),
         ("options", "black76_price"),

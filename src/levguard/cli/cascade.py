@@ -24,6 +24,8 @@ class _Setup:
     """The simulator's objects a validated config describes."""
 
     def __init__(self, cfg: Any, source: str) -> None:
+        from levguard.cascade.price_paths import crash_step_hours
+        from levguard.cascade.simulator import MarginRegime, Market, VenueSettings
         from levguard.config.cascade import (
             market_kwargs,
             path_spec,
@@ -33,8 +35,6 @@ class _Setup:
             venue_kwargs,
         )
         from levguard.errors import ConfigError, InputError
-        from levguard.sim.engine import MarginRegime, Market, VenueSettings
-        from levguard.sim.paths import crash_step_hours
 
         self.cfg = cfg
         self.source = source
@@ -49,8 +49,8 @@ class _Setup:
         self.population = self._population(population_kwargs(cfg))
 
     def _spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        from levguard.cascade.price_paths import paths_for
         from levguard.errors import DataError, InputError
-        from levguard.sim.paths import paths_for
 
         if spec.get("model") == "user" and "file" in spec:
             from levguard.data.loaders import read_table
@@ -70,8 +70,8 @@ class _Setup:
         return spec
 
     def _population(self, kwargs: dict[str, Any]) -> Any:
+        from levguard.cascade.population import load_population, population_from_distribution
         from levguard.errors import ConfigError, InputError
-        from levguard.sim.population import load_population, population_from_distribution
 
         if "file" in kwargs:
             return load_population(kwargs["file"])
@@ -218,9 +218,9 @@ def cascade(
 ) -> None:
     """Simulate a liquidation cascade on one price path (and the Monte Carlo, if configured);
     print the summary and write the HTML report and CSV tables."""
+    from levguard.cascade.price_paths import path_for
+    from levguard.cascade.simulator import monte_carlo, simulate_path
     from levguard.config.cascade import load_cascade_file
-    from levguard.sim.engine import monte_carlo, simulate_path
-    from levguard.sim.paths import path_for
 
     progress = sys.stdout.isatty() and not as_json
     try:
@@ -349,9 +349,9 @@ def calibrate(
 ) -> None:
     """Sweep venue parameters over the same Monte Carlo paths; find the sets with
     P(bad debt > K) <= epsilon and the most capital-efficient of them; write the report and CSV."""
+    from levguard.cascade.simulator import calibrate as run_calibration
+    from levguard.cascade.simulator import max_safe
     from levguard.config.cascade import calibration_plan, load_cascade_file
-    from levguard.sim.engine import calibrate as run_calibration
-    from levguard.sim.engine import max_safe
 
     progress = sys.stdout.isatty() and not as_json
     try:

@@ -109,8 +109,8 @@ def _calibrate() -> None:
 
 def _cascade() -> None:
     """The cascade kernel on one path and a small Monte Carlo of jump paths."""
-    from levguard.sim import Market, monte_carlo, population_from_distribution, simulate_path
-    from levguard.sim.paths import path_for
+    from levguard.cascade import Market, monte_carlo, population_from_distribution, simulate_path
+    from levguard.cascade.price_paths import path_for
 
     population = population_from_distribution(n=2_000, price=60_000.0, seed=1, total_notional=2e7)
     spec = {"model": "jump", "s0": 60_000.0, "sigma": 0.8, "n_steps": 240, "dt_years": 1.9e-6, "seed": 7}

@@ -19,7 +19,7 @@ Example::
       max_safe: {parameter: max_leverage, lo: 5, hi: 125}
     output: {report: cascade.html, csv: cascade.csv}
 
-Every key is described in docs/cascade.md.  This module does not import :mod:`levguard.sim`:
+Every key is described in docs/cascade.md.  This module does not import :mod:`levguard.cascade`:
 it validates the file and hands plain dicts (:func:`population_kwargs`, :func:`path_spec`,
 :func:`market_kwargs`, :func:`regime_kwargs`, :func:`venue_kwargs`) to the CLI, which builds
 the simulator's objects.  Errors name the key path and the value
@@ -73,7 +73,7 @@ class _Model(BaseModel):
 
 
 class Distribution(_Model):
-    """Arguments of :func:`levguard.sim.population.population_from_distribution`."""
+    """Arguments of :func:`levguard.cascade.population.population_from_distribution`."""
 
     n: Annotated[int, Field(ge=1, le=100_000_000)]
     price: Pos
@@ -181,7 +181,7 @@ _PATH_TAGS = ("gbm", "jump", "merton", "garch_t", "garch", "crash", "user")
 
 
 class DepthShock(_Model):
-    """A liquidity shock: :func:`levguard.sim.paths.depth_multiplier_path`."""
+    """A liquidity shock: :func:`levguard.cascade.price_paths.depth_multiplier_path`."""
 
     shock_step: Annotated[int, Field(ge=0)] = 0
     floor: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
@@ -324,7 +324,7 @@ CALIBRATION_PARAMS: dict[str, str] = {
     "half_life_steps": "market",
 }
 """Parameters ``calibrate.grid`` may sweep, and the section each belongs to (the parameters of
-:func:`levguard.sim.engine.calibrate`)."""
+:func:`levguard.cascade.simulator.calibrate`)."""
 
 
 class CalibrateConfig(_Model):
@@ -509,7 +509,7 @@ def load_cascade_file(path: str | Path) -> CascadeFile:
 
 
 def population_kwargs(cfg: CascadeFile) -> dict[str, Any]:
-    """Keyword arguments of :func:`levguard.sim.population.population_from_distribution`
+    """Keyword arguments of :func:`levguard.cascade.population.population_from_distribution`
     (``{"file": path}`` for a snapshot)."""
     pop = cfg.population
     if pop.file is not None:
@@ -522,7 +522,7 @@ def population_kwargs(cfg: CascadeFile) -> dict[str, Any]:
 
 
 def path_spec(cfg: CascadeFile) -> dict[str, Any]:
-    """The path spec of :func:`levguard.sim.paths.paths_for` (defaults left to the model).
+    """The path spec of :func:`levguard.cascade.price_paths.paths_for` (defaults left to the model).
 
     A user path given as ``file`` is returned as ``{"model": "user", "file": ..., "column": ...}``:
     the CLI reads the prices and passes ``{"model": "user", "path": prices}``.
@@ -531,7 +531,7 @@ def path_spec(cfg: CascadeFile) -> dict[str, Any]:
 
 
 def market_kwargs(cfg: CascadeFile) -> dict[str, Any]:
-    """Keyword arguments of :class:`levguard.sim.engine.Market`."""
+    """Keyword arguments of :class:`levguard.cascade.simulator.Market`."""
     out = cfg.market.model_dump(exclude_none=True)
     return out
 
@@ -564,11 +564,11 @@ def resolve_tiers(tiers: VenueTiers | list[dict[str, Any]] | None, source: str =
 
 
 def regime_kwargs(cfg: CascadeFile, source: str = "config") -> dict[str, Any]:
-    """Keyword arguments of :class:`levguard.sim.engine.MarginRegime` (tiers resolved).
+    """Keyword arguments of :class:`levguard.cascade.simulator.MarginRegime` (tiers resolved).
 
     With ``liquidation: <venue>`` the venue's liquidation rule sets ``outcome``, ``backstop``,
     ``partial`` (and ``partial_min_notional``) and, when the rule has one, ``liquidation_fee``
-    (:meth:`levguard.sim.engine.MarginRegime.for_venue`); fields written in the file win.
+    (:meth:`levguard.cascade.simulator.MarginRegime.for_venue`); fields written in the file win.
     """
     out = cfg.regime.model_dump(exclude={"tiers", "liquidation"})
     out["tiers"] = resolve_tiers(cfg.regime.tiers, source)
@@ -581,7 +581,7 @@ def regime_kwargs(cfg: CascadeFile, source: str = "config") -> dict[str, Any]:
 
 
 def venue_kwargs(cfg: CascadeFile) -> dict[str, Any]:
-    """Keyword arguments of :class:`levguard.sim.engine.VenueSettings` (the oracle as a mapping)."""
+    """Keyword arguments of :class:`levguard.cascade.simulator.VenueSettings` (the oracle as a mapping)."""
     out = cfg.venue.model_dump(exclude={"oracle"})
     o = cfg.venue.oracle
     if o is not None:
@@ -633,7 +633,7 @@ def calibration_plan(cfg: CascadeFile, source: str = "config") -> dict[str, Any]
 def steps_per_year(cfg: CascadeFile, crash_hours: Callable[..., float] | None = None) -> float:
     """Steps per year: ``steps_per_year`` if given, else ``1 / dt_years`` of a diffusion path,
     ``8760 / hours per step`` of a crash shape (``crash_hours(name, n_steps, include_rebound=...)``,
-    :func:`levguard.sim.paths.crash_step_hours`), else minutes."""
+    :func:`levguard.cascade.price_paths.crash_step_hours`), else minutes."""
     if cfg.steps_per_year is not None:
         return cfg.steps_per_year
     p = cfg.paths

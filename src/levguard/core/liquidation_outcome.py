@@ -61,7 +61,7 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
 
     ``outcome`` and ``backstop``; ``liquidation_fee`` when the rule has a fee; ``partial``
     (the slice fraction, ``"tier"`` or ``"restore"``) and, for slices, ``partial_min_notional``
-    (see :class:`levguard.sim.engine.MarginRegime`).
+    (see :class:`levguard.cascade.simulator.MarginRegime`).
     """
     rule = liquidation_rule(venue)
     out: dict[str, object] = {"outcome": rule.kind, "backstop": rule.backstop}

@@ -10,13 +10,13 @@
   the best starred) and the frontier of capital efficiency against ``P(bad debt > K)``; the
   steps of a binary search for the largest safe cap.
 
-Results are duck-typed (this layer does not import :mod:`levguard.sim`): a path is anything with
+Results are duck-typed (this layer does not import :mod:`levguard.cascade`): a path is anything with
 ``steps`` (a DataFrame with ``price``, ``exogenous``, ``mark``, ``liquidated_notional``,
 ``adl_notional``, ``liquidations``, ``insurance_fund``, ``bad_debt``) and ``summary`` (a dict),
-like :class:`levguard.sim.engine.CascadeResult`; a Monte Carlo anything with ``paths`` (a
+like :class:`levguard.cascade.simulator.CascadeResult`; a Monte Carlo anything with ``paths`` (a
 DataFrame with ``bad_debt`` and ``liquidated_notional`` per path) and ``aggregates`` (a dict),
-like :class:`levguard.sim.engine.MonteCarloResult`; a calibration the tidy table of
-:func:`levguard.sim.engine.calibrate`.
+like :class:`levguard.cascade.simulator.MonteCarloResult`; a calibration the tidy table of
+:func:`levguard.cascade.simulator.calibrate`.
 """
 
 from __future__ import annotations
@@ -189,7 +189,9 @@ def _as_mapping(obj: Any, what: str, attrs: Sequence[str]) -> dict[str, Any]:
         for a in attrs:
             if not hasattr(r, a):
                 label = f"{what}[{name!r}]" if name else what
-                raise InputError(f"{label} must have `{a}` (like levguard.sim.{_KIND[what]}), was {type(r).__name__}")
+                raise InputError(
+                    f"{label} must have `{a}` (like levguard.cascade.{_KIND[what]}), was {type(r).__name__}"
+                )
     return {str(k): v for k, v in items.items()}
 
 
@@ -498,7 +500,7 @@ def _check_calibration(table: object, x: str | None, y: str | None) -> pd.DataFr
         raise InputError("calibration table is empty: no parameter sets to report")
     for need in (_P, "safe"):
         if need not in table.columns:
-            raise InputError(f"calibration table lacks column {need!r} (the table of levguard.sim.calibrate)")
+            raise InputError(f"calibration table lacks column {need!r} (the table of levguard.cascade.calibrate)")
     axes: list[tuple[str, str | None]] = [("x", x), ("y", y)]
     for role, col in axes:
         if col is not None and col not in table.columns:
@@ -719,10 +721,10 @@ def write_cascade_report(
     monte_carlo : MonteCarloResult or mapping name -> MonteCarloResult, optional
         Bad-debt and liquidated-volume distributions and the aggregates table.
     calibration : DataFrame, optional
-        The table of :func:`levguard.sim.engine.calibrate`; drawn as a heatmap over ``x`` and
+        The table of :func:`levguard.cascade.simulator.calibrate`; drawn as a heatmap over ``x`` and
         ``y`` (columns of the table) and a frontier plot (``table.attrs["efficiency"]``).
     search : mapping, optional
-        The result of :func:`levguard.sim.engine.max_safe` (its binary-search steps).
+        The result of :func:`levguard.cascade.simulator.max_safe` (its binary-search steps).
 
     Raises
     ------

@@ -1,43 +1,37 @@
-"""L3: cascading-liquidation simulation: many leveraged accounts on one venue with finite depth,
-liquidations feeding back into price, the insurance fund and auto-deleveraging; Monte Carlo and
-calibration of the venue's margin parameters (locally or on Dask).  See docs/cascade.md.
+"""Deprecated alias of :mod:`levguard.cascade` (the cascade simulator's package until 0.1.0).
 
-* Inputs: :class:`Population` and :func:`population_from_distribution` (:mod:`levguard.sim.population`),
-  exogenous price paths (:mod:`levguard.sim.paths`).
-* The model's settings: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`
-  (:mod:`levguard.sim.settings`).
-* One path: :func:`simulate_path` (:mod:`levguard.sim.engine`); many: :func:`monte_carlo`,
-  :func:`calibrate`, :func:`max_safe` (:mod:`levguard.sim.montecarlo`).
-
-The names below are imported on first use.
+``levguard.sim``, ``levguard.sim.engine`` (now :mod:`levguard.cascade.simulator`),
+``levguard.sim.paths`` (now :mod:`levguard.cascade.price_paths`), ``levguard.sim.montecarlo``,
+``levguard.sim.population`` and ``levguard.sim.settings`` still import, with a
+``DeprecationWarning``, for one release (CHANGELOG.md lists the renames).
 """
 
 from __future__ import annotations
 
-from levguard.lazy import lazy_getattr
+import sys
+import warnings
+from importlib import import_module
+from typing import Any
 
-_EXPORTS: dict[str, str] = {
-    "Population": "levguard.sim.population",
-    "population_from_distribution": "levguard.sim.population",
-    "load_population": "levguard.sim.population",
-    "save_population": "levguard.sim.population",
-    "path_for": "levguard.sim.paths",
-    "paths_for": "levguard.sim.paths",
-    "depth_multiplier_path": "levguard.sim.paths",
-    "Market": "levguard.sim.settings",
-    "MarginRegime": "levguard.sim.settings",
-    "VenueSettings": "levguard.sim.settings",
-    "CascadeResult": "levguard.sim.engine",
-    "MonteCarloResult": "levguard.sim.montecarlo",
-    "simulate_path": "levguard.sim.engine",
-    "monte_carlo": "levguard.sim.montecarlo",
-    "calibrate": "levguard.sim.montecarlo",
-    "max_safe": "levguard.sim.montecarlo",
+warnings.warn(
+    "levguard.sim is deprecated: use levguard.cascade (sim.engine is cascade.simulator, sim.paths is "
+    "cascade.price_paths)",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+_MOVED = {
+    "engine": "levguard.cascade.simulator",
+    "paths": "levguard.cascade.price_paths",
+    "montecarlo": "levguard.cascade.montecarlo",
+    "population": "levguard.cascade.population",
+    "settings": "levguard.cascade.settings",
 }
+for _old, _new in _MOVED.items():
+    sys.modules[f"{__name__}.{_old}"] = import_module(_new)
 
-__all__ = sorted(_EXPORTS)
-__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
-
-def __dir__() -> list[str]:
-    return __all__
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return sys.modules[f"{__name__}.{name}"]
+    return getattr(import_module("levguard.cascade"), name)

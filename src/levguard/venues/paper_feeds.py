@@ -83,7 +83,7 @@ class PriceFeed:
 
     @classmethod
     def from_path(cls, last: object, mark: object | None = None, *, source: str = "path") -> PriceFeed:
-        """Build a feed from a synthetic path (e.g. a row of :func:`levguard.sim.paths.path_for`)."""
+        """Build a feed from a synthetic path (e.g. a row of :func:`levguard.cascade.price_paths.path_for`)."""
         return cls(last, mark, source=source)
 
     @classmethod

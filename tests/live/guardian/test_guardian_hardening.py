@@ -384,7 +384,9 @@ def test_a_webhook_that_never_answers_delays_no_order(tmp_path: Path) -> None:
 
         asyncio.run(go())
         assert len(delays) >= 3
-        assert max(delays) < 0.05
+        # A webhook in the order's path would show as its 5 s timeout; the cycle's own work stays
+        # far below 0.5 s even on a loaded machine (it was 0.06 s once against a 0.05 s bound).
+        assert max(delays) < 0.5
         assert len(g.alerter.sent) > 10  # the alerts were raised (and queued) all along
         assert w.inner.liquidations == []
     finally:

@@ -9,7 +9,7 @@ Contents:
 
 * :func:`merton_compensator`, :func:`kou_compensator`, :func:`compensated_drift` - the jump
   compensator ``kappa = E[e^J - 1]`` and the log drift that keeps ``E[S_t] = S_0 exp(mu t)``
-  (shared with the cascade simulator's price paths, :mod:`levguard.sim.paths`).
+  (shared with the cascade simulator's price paths, :mod:`levguard.cascade.price_paths`).
 * :func:`gbm_hit_prob` - reflection-principle closed form for Brownian motion with drift.
 * :func:`bgk_barrier` - the Broadie-Glasserman-Kou continuity correction for discrete
   monitoring.

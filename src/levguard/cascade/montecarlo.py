@@ -17,12 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.errors import InputError
-from levguard.kernels import cascade as kc
-from levguard.parallel import Progress, dask_client
-from levguard.sim.paths import paths_for
-from levguard.sim.population import Population
-from levguard.sim.settings import (
+from levguard.cascade.population import Population
+from levguard.cascade.price_paths import paths_for
+from levguard.cascade.settings import (
     MarginRegime,
     Market,
     VenueSettings,
@@ -32,6 +29,9 @@ from levguard.sim.settings import (
     kernel_config,
     kernel_tiers,
 )
+from levguard.errors import InputError
+from levguard.kernels import cascade as kc
+from levguard.parallel import Progress, dask_client
 
 __all__ = ["MonteCarloResult", "calibrate", "max_safe", "monte_carlo"]
 
@@ -121,7 +121,7 @@ def monte_carlo(
     population, market, regime, venue, steps_per_year
         As for :func:`simulate_path`.
     paths : mapping
-        A path spec for :func:`levguard.sim.paths.path_for` (model, s0, sigma, n_steps,
+        A path spec for :func:`levguard.cascade.price_paths.path_for` (model, s0, sigma, n_steps,
         dt_years, seed, ...): path ``k`` is regenerated from ``(seed, k)`` where it runs.
     n_paths : int
         Number of paths.
@@ -143,7 +143,7 @@ def monte_carlo(
     if not isinstance(paths, Mapping):
         raise InputError(f"paths must be a path spec (mapping), was {type(paths).__name__}")
     if not isinstance(market, Market):
-        raise InputError(f"market must be a levguard.sim.Market, was {type(market).__name__}")
+        raise InputError(f"market must be a levguard.cascade.Market, was {type(market).__name__}")
     n_steps = _n_steps(paths)
     acc = kernel_accounts(regime.apply_caps(population) if isinstance(population, Population) else population)
     tiers = kernel_tiers(regime)

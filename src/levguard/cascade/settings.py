@@ -13,13 +13,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from levguard.cascade.population import Population
+from levguard.cascade.price_paths import depth_multiplier_path
 from levguard.core.liquidation_outcome import cascade_regime_fields
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
-from levguard.sim.paths import depth_multiplier_path
-from levguard.sim.population import Population
 
 __all__ = ["MarginRegime", "Market", "VenueSettings"]
 
@@ -67,7 +67,7 @@ class Market:
     depth_multiplier : array (T + 1,) or mapping, optional
         The depth's multiplier per step (thinner books under stress), or
         ``{"shock_step", "floor", "recovery_half_life"}`` for
-        :func:`levguard.sim.paths.depth_multiplier_path`.  Default 1 throughout.
+        :func:`levguard.cascade.price_paths.depth_multiplier_path`.  Default 1 throughout.
     """
 
     depth: float
@@ -338,7 +338,7 @@ def kernel_config(
 def kernel_accounts(pop: Population) -> kc.Accounts:
     """The kernel's :class:`~levguard.kernels.cascade_records.Accounts` of a population."""
     if not isinstance(pop, Population):
-        raise InputError(f"population must be a levguard.sim.Population, was {type(pop).__name__}")
+        raise InputError(f"population must be a levguard.cascade.Population, was {type(pop).__name__}")
     return kc.Accounts(
         *(np.ascontiguousarray(a, dtype=np.float64) for a in (pop.side, pop.qty, pop.entry_price, pop.margin))
     )

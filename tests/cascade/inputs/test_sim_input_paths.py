@@ -1,4 +1,4 @@
-"""Exogenous price paths of the cascade simulator (levguard.sim.paths)."""
+"""Exogenous price paths of the cascade simulator (levguard.cascade.price_paths)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from levguard.data.crashes import NAMED_CRASHES, crash_by_name
-from levguard.errors import InputError
-from levguard.kernels.paths import JUMP_NONE, jump_diffusion_fpt_nb
-from levguard.sim.paths import (
+from levguard.cascade.price_paths import (
     crash_path,
     crash_paths,
     crash_step_hours,
@@ -23,6 +20,9 @@ from levguard.sim.paths import (
     paths_for,
     user_path,
 )
+from levguard.data.crashes import NAMED_CRASHES, crash_by_name
+from levguard.errors import InputError
+from levguard.kernels.paths import JUMP_NONE, jump_diffusion_fpt_nb
 
 MINUTE = 1.0 / 525_600.0
 GBM: dict[str, Any] = {"model": "gbm", "s0": 60_000.0, "sigma": 0.8, "n_steps": 240, "dt_years": MINUTE, "seed": 7}

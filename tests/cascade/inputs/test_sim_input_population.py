@@ -1,4 +1,4 @@
-"""Account populations of the cascade simulator (levguard.sim.population)."""
+"""Account populations of the cascade simulator (levguard.cascade.population)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levguard.errors import DataError, InputError
-from levguard.sim.population import (
+from levguard.cascade.population import (
     DEFAULT_LEVERAGE_MIXTURE,
     Population,
     liquidatable_mask,
@@ -19,6 +18,7 @@ from levguard.sim.population import (
     population_from_distribution,
     save_population,
 )
+from levguard.errors import DataError, InputError
 
 PRICE = 60_000.0
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from cascade_helpers import event_values, inputs, money_residual, partial_fields, run, with_cfg
 
+from levguard.cascade.simulator import MarginRegime
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import NUMBA_DISABLED
-from levguard.sim.engine import MarginRegime
 
 _with = with_cfg
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from levguard.cascade.simulator import _EVENT_KINDS, _STATUSES, _SUMMARY_NAMES
 from levguard.kernels import cascade as kc
-from levguard.sim.engine import _EVENT_KINDS, _STATUSES, _SUMMARY_NAMES
 
 
 def test_integers_stay_integers() -> None:

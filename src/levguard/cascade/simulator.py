@@ -8,8 +8,8 @@ shipped), locally or on Dask, and aggregates the distribution of bad debt; :func
 sweeps venue parameters over the same scenarios and :func:`max_safe` binary-searches the
 largest cap that keeps ``P(bad debt > K) <= epsilon``.  See docs/cascade.md for the model.
 
-The settings live in :mod:`levguard.sim.settings`, the Monte Carlo and the calibration in
-:mod:`levguard.sim.montecarlo`; their names are importable from here too.
+The settings live in :mod:`levguard.cascade.settings`, the Monte Carlo and the calibration in
+:mod:`levguard.cascade.montecarlo`; their names are importable from here too.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard.cascade import settings as ss
+from levguard.cascade.montecarlo import _MARKET_PARAMS as _MARKET_PARAMS  # the calibration's parameter groups
+from levguard.cascade.montecarlo import _REGIME_PARAMS as _REGIME_PARAMS
+from levguard.cascade.montecarlo import _VENUE_PARAMS as _VENUE_PARAMS
+from levguard.cascade.montecarlo import MonteCarloResult, calibrate, max_safe, monte_carlo
+from levguard.cascade.population import Population
+from levguard.cascade.settings import MarginRegime, Market, VenueSettings
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
-from levguard.sim import settings as ss
-from levguard.sim.montecarlo import _MARKET_PARAMS as _MARKET_PARAMS  # the calibration's parameter groups
-from levguard.sim.montecarlo import _REGIME_PARAMS as _REGIME_PARAMS
-from levguard.sim.montecarlo import _VENUE_PARAMS as _VENUE_PARAMS
-from levguard.sim.montecarlo import MonteCarloResult, calibrate, max_safe, monte_carlo
-from levguard.sim.population import Population
-from levguard.sim.settings import MarginRegime, Market, VenueSettings
 
 __all__ = [
     "CascadeResult",
@@ -132,7 +132,7 @@ def simulate_path(
     regime = regime if regime is not None else MarginRegime()
     venue = venue if venue is not None else VenueSettings()
     if not isinstance(market, Market):
-        raise InputError(f"market must be a levguard.sim.Market, was {type(market).__name__}")
+        raise InputError(f"market must be a levguard.cascade.Market, was {type(market).__name__}")
     pop = regime.apply_caps(population) if isinstance(population, Population) else population
     acc = ss.kernel_accounts(pop)
     exo = _path(path)

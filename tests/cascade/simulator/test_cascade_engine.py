@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levguard.errors import InputError
-from levguard.sim import (
+from levguard.cascade import (
     MarginRegime,
     Market,
     VenueSettings,
@@ -20,6 +19,7 @@ from levguard.sim import (
     population_from_distribution,
     simulate_path,
 )
+from levguard.errors import InputError
 
 SPEC = {
     "model": "jump",

@@ -12,11 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import levguard
+from levguard.cascade import (
+    MarginRegime,
+    Market,
+    Population,
+    VenueSettings,
+    population_from_distribution,
+    simulate_path,
+)
 from levguard.core.rules.bitmex import adl_ranking
 from levguard.core.tiers import TierTable
 from levguard.kernels import cascade as kc
 from levguard.kernels.margin import solve_liquidation_price
-from levguard.sim import MarginRegime, Market, Population, VenueSettings, population_from_distribution, simulate_path
 
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 

@@ -118,7 +118,7 @@ def test_sample_config_is_valid() -> None:
 
 
 def test_calibration_params_match_the_engine() -> None:
-    from levguard.sim import engine
+    from levguard.cascade import simulator as engine
 
     engine_params = set(engine._REGIME_PARAMS) | set(engine._VENUE_PARAMS) | set(engine._MARKET_PARAMS)
     assert set(CALIBRATION_PARAMS) == engine_params
@@ -143,8 +143,8 @@ def test_default_scheduler_is_a_local_cluster_with_identical_results(tmp_path: P
 def test_regime_takes_a_venue_liquidation_rule(tmp_path: Path) -> None:
     # `liquidation: hyperliquid` sets the book outcome, no fee, 20 % slices above 100k and the 2/3
     # backstop (levguard.core.liquidation_outcome); fields written in the file win.
+    from levguard.cascade.simulator import MarginRegime
     from levguard.config.cascade import regime_kwargs
-    from levguard.sim.engine import MarginRegime
 
     cfg = tiny(tmp_path, regime={"kind": "static", "mmr": 0.0125, "liquidation": "hyperliquid", "backstop": 0.5})
     kwargs = regime_kwargs(load_cascade_file(write(tmp_path, cfg)))

@@ -1,0 +1,43 @@
+"""L3: cascading-liquidation simulation: many leveraged accounts on one venue with finite depth,
+liquidations feeding back into price, the insurance fund and auto-deleveraging; Monte Carlo and
+calibration of the venue's margin parameters (locally or on Dask).  See docs/cascade.md.
+
+* Inputs: :class:`Population` and :func:`population_from_distribution` (:mod:`levguard.cascade.population`),
+  exogenous price paths (:mod:`levguard.cascade.price_paths`).
+* The model's settings: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`
+  (:mod:`levguard.cascade.settings`).
+* One path: :func:`simulate_path` (:mod:`levguard.cascade.simulator`); many: :func:`monte_carlo`,
+  :func:`calibrate`, :func:`max_safe` (:mod:`levguard.cascade.montecarlo`).
+
+The names below are imported on first use.
+"""
+
+from __future__ import annotations
+
+from levguard.lazy import lazy_getattr
+
+_EXPORTS: dict[str, str] = {
+    "Population": "levguard.cascade.population",
+    "population_from_distribution": "levguard.cascade.population",
+    "load_population": "levguard.cascade.population",
+    "save_population": "levguard.cascade.population",
+    "path_for": "levguard.cascade.price_paths",
+    "paths_for": "levguard.cascade.price_paths",
+    "depth_multiplier_path": "levguard.cascade.price_paths",
+    "Market": "levguard.cascade.settings",
+    "MarginRegime": "levguard.cascade.settings",
+    "VenueSettings": "levguard.cascade.settings",
+    "CascadeResult": "levguard.cascade.simulator",
+    "MonteCarloResult": "levguard.cascade.montecarlo",
+    "simulate_path": "levguard.cascade.simulator",
+    "monte_carlo": "levguard.cascade.montecarlo",
+    "calibrate": "levguard.cascade.montecarlo",
+    "max_safe": "levguard.cascade.montecarlo",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+
+
+def __dir__() -> list[str]:
+    return __all__
