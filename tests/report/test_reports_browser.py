@@ -15,66 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
-
-CHROMIUM = Path("/usr/bin/chromium")
+from browser_helpers import CHROMIUM, open_everywhere
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="needs playwright"),
 ]
-
-
-def _open_everywhere(report: Path, shots: Path, first_table: str | None) -> None:
-    """Open ``report`` at laptop and phone width; check the fit, the figures and the network, and
-    that ``first_table`` (a CSS selector) comes before any figure."""
-    from playwright.sync_api import sync_playwright
-
-    text = report.read_text(encoding="utf-8")
-    assert text.count("atob(") == 1  # plotly.js embedded once (gzipped, base64)
-    assert text.count("DecompressionStream('gzip')") == 1
-    errors: list[str] = []
-    remote: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            for width, height in ((1280, 900), (390, 844)):
-                page = browser.new_page(viewport={"width": width, "height": height})
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-                page.on(
-                    "request",
-                    lambda req: None if req.url.startswith(("file:", "data:", "blob:")) else remote.append(req.url),
-                )
-                page.goto(report.as_uri())
-                page.wait_for_function(
-                    "document.querySelectorAll('div.fig').length > 0 && "
-                    "document.querySelectorAll('div.fig').length === document.querySelectorAll('.js-plotly-plot').length",
-                    timeout=30_000,
-                )
-                page.wait_for_timeout(200)
-                scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-                assert scroll <= inner, f"{report.name}: horizontal overflow at {width} px: {scroll} > {inner}"
-                assert page.locator(".main-svg").count() > 0  # plotly drew
-                # Open every <details>: what they hold must not widen the page either.
-                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-                page.wait_for_timeout(100)
-                scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-                assert scroll <= inner, f"{report.name}: overflow at {width} px with details open: {scroll} > {inner}"
-                # The key table comes before any figure.
-                before = first_table is None or page.evaluate(
-                    "(sel => { const t = document.querySelector(sel), f = document.querySelector('div.fig');"
-                    " return !!t && !!(t.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING); })",
-                    first_table,
-                )
-                assert before, f"{report.name}: {first_table} is not above the first figure"
-                page.screenshot(path=str(shots / f"{report.stem}-{width}.png"), full_page=True)
-                page.close()
-        finally:
-            browser.close()
-    assert not errors, errors
-    assert not remote, remote
-    for width in (1280, 390):
-        assert (shots / f"{report.stem}-{width}.png").stat().st_size > 10_000
 
 
 def test_sweep_report_fits_laptop_and_phone(tmp_path: Path) -> None:
@@ -103,7 +49,7 @@ def test_sweep_report_fits_laptop_and_phone(tmp_path: Path) -> None:
         assert section in text
     assert "injected crashes" in text  # the default market's crash windows are shaded
     assert text.index("table class='top key'") < text.index("Key metrics")
-    _open_everywhere(out, tmp_path, None)  # the heatmap leads, then the top table
+    open_everywhere(out, tmp_path, None)  # the heatmap leads, then the top table
 
 
 def test_cascade_report_fits_laptop_and_phone(tmp_path: Path) -> None:
@@ -134,7 +80,7 @@ def test_cascade_report_fits_laptop_and_phone(tmp_path: Path) -> None:
     assert text.index("Key numbers") < text.index('class="fig"')
     for row in ("notional liquidated", "bad debt", "insurance fund end", "ADL notional", "max drawdown of the price"):
         assert row in text
-    _open_everywhere(out, tmp_path, "table.key")
+    open_everywhere(out, tmp_path, "table.key")
 
 
 def test_validation_report_fits_laptop_and_phone(tmp_path: Path) -> None:
@@ -148,4 +94,4 @@ def test_validation_report_fits_laptop_and_phone(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     at = [text.index(s) for s in ("Acceptance on the scored set", "Key scores", "Reliability diagrams", "Per year")]
     assert at == sorted(at)
-    _open_everywhere(out, tmp_path, "table.checks")
+    open_everywhere(out, tmp_path, "table.checks")
