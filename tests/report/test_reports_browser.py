@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from browser_helpers import CHROMIUM, open_everywhere
+
+from cascade_configs import tiny, write
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
@@ -57,23 +58,10 @@ def test_cascade_report_fits_laptop_and_phone(tmp_path: Path) -> None:
 
     from levguard.cli.main import app
 
-    cfg: dict[str, Any] = {
-        "population": {"distribution": {"n": 2000, "price": 60000, "seed": 1, "total_notional": 1.0e8}},
-        "paths": {
-            "model": "jump", "s0": 60000, "sigma": 0.8, "n_steps": 300, "dt_years": 1.9e-6, "seed": 7,
-            "lam": 5000, "jump_mean": -0.02, "jump_std": 0.03,
-        },
-        "market": {"depth": 2.0e4, "half_life_steps": 30,
-                   "depth_multiplier": {"shock_step": 0, "floor": 0.5, "recovery_half_life": 100}},
-        "regime": {"kind": "static", "mmr": 0.005, "liquidation_fee": 0.005},
-        "venue": {"insurance_fund": 5.0e4, "adl": True},
-        "monte_carlo": {"n_paths": 20, "budget": 1.0e4},
-        "scheduler": None,
-        "output": {"report": str(tmp_path / "cascade.html"), "csv": None},
-    }  # fmt: skip
-    config = tmp_path / "cascade.yaml"
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    res = CliRunner().invoke(app, ["cascade", str(config)])
+    cfg = tiny(tmp_path, output={"report": str(tmp_path / "cascade.html"), "csv": None})
+    del cfg["calibrate"]  # the cascade and its Monte Carlo only
+    config = write(tmp_path, cfg)
+    res = CliRunner().invoke(app, ["cascade", config])
     assert res.exit_code == 0, res.output
     out = tmp_path / "cascade.html"
     text = out.read_text(encoding="utf-8")

@@ -599,10 +599,8 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 def _command_name(argv: list[str]) -> str | None:
     """Return the command named on a command line (its first word), if it names one."""
-    first = next((arg for arg in argv if not arg.startswith("-")), None)
-    if first is None or first not in COMMAND_NAMES or argv[0] != first:
-        return None  # options before the command (--version, --help): the whole app
-    return first
+    # Options before the command (--version, --help) or an unknown word: the whole app.
+    return argv[0] if argv and argv[0] in COMMAND_NAMES else None
 
 
 _FULL_APP: typer.Typer | None = None

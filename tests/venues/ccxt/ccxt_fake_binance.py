@@ -142,59 +142,53 @@ EXCHANGE_INFO: dict[str, Any] = {
     ],
 }
 
+
 # Binance USDⓈ-M docs, "Notional and Leverage Brackets (USER_DATA)": GET /fapi/v1/leverageBracket.
+def _brackets(symbol: str, rows: list[tuple[int, int, int, float, float]]) -> dict[str, Any]:
+    # One symbol's brackets from (initialLeverage, notionalFloor, notionalCap, maintMarginRatio, cum).
+    return {
+        "symbol": symbol,
+        "notionalCoef": 1.0,
+        "brackets": [
+            {
+                "bracket": i + 1,
+                "initialLeverage": lev,
+                "notionalCap": cap,
+                "notionalFloor": floor,
+                "maintMarginRatio": mmr,
+                "cum": cum,
+            }
+            for i, (lev, floor, cap, mmr, cum) in enumerate(rows)
+        ],
+    }
+
+
 BRACKETS: list[dict[str, Any]] = [
-    {
-        "symbol": "BTCUSDT",
-        "notionalCoef": 1.0,
-        "brackets": [
-            {
-                "bracket": i + 1,
-                "initialLeverage": lev,
-                "notionalCap": cap,
-                "notionalFloor": floor,
-                "maintMarginRatio": mmr,
-                "cum": cum,
-            }
-            for i, (lev, floor, cap, mmr, cum) in enumerate(
-                [
-                    (125, 0, 50000, 0.004, 0.0),
-                    (100, 50000, 500000, 0.005, 50.0),
-                    (50, 500000, 8000000, 0.01, 2550.0),
-                    (20, 8000000, 50000000, 0.025, 122550.0),
-                    (10, 50000000, 80000000, 0.05, 1372550.0),
-                    (5, 80000000, 100000000, 0.1, 5372550.0),
-                    (4, 100000000, 200000000, 0.125, 7872550.0),
-                    (3, 200000000, 400000000, 0.15, 12872550.0),
-                    (2, 400000000, 600000000, 0.25, 52872550.0),
-                    (1, 600000000, 1000000000, 0.5, 202872550.0),
-                ]
-            )
+    _brackets(
+        "BTCUSDT",
+        [
+            (125, 0, 50000, 0.004, 0.0),
+            (100, 50000, 500000, 0.005, 50.0),
+            (50, 500000, 8000000, 0.01, 2550.0),
+            (20, 8000000, 50000000, 0.025, 122550.0),
+            (10, 50000000, 80000000, 0.05, 1372550.0),
+            (5, 80000000, 100000000, 0.1, 5372550.0),
+            (4, 100000000, 200000000, 0.125, 7872550.0),
+            (3, 200000000, 400000000, 0.15, 12872550.0),
+            (2, 400000000, 600000000, 0.25, 52872550.0),
+            (1, 600000000, 1000000000, 0.5, 202872550.0),
         ],
-    },
-    {
-        "symbol": "ETHUSDT",
-        "notionalCoef": 1.0,
-        "brackets": [
-            {
-                "bracket": i + 1,
-                "initialLeverage": lev,
-                "notionalCap": cap,
-                "notionalFloor": floor,
-                "maintMarginRatio": mmr,
-                "cum": cum,
-            }
-            for i, (lev, floor, cap, mmr, cum) in enumerate(
-                [
-                    (100, 0, 10000, 0.005, 0.0),
-                    (75, 10000, 100000, 0.0065, 15.0),
-                    (50, 100000, 500000, 0.01, 365.0),
-                    (25, 500000, 1000000, 0.02, 5365.0),
-                    (10, 1000000, 2000000, 0.05, 35365.0),
-                ]
-            )
+    ),
+    _brackets(
+        "ETHUSDT",
+        [
+            (100, 0, 10000, 0.005, 0.0),
+            (75, 10000, 100000, 0.0065, 15.0),
+            (50, 100000, 500000, 0.01, 365.0),
+            (25, 500000, 1000000, 0.02, 5365.0),
+            (10, 1000000, 2000000, 0.05, 35365.0),
         ],
-    },
+    ),
 ]
 
 # Binance USDⓈ-M docs, "Position Information V3 (USER_DATA)": GET /fapi/v3/positionRisk (one-way mode).
