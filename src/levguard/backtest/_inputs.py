@@ -88,11 +88,12 @@ def _directions(strategy: object, data: pd.DataFrame) -> FloatArray:
         raise InputError(f"strategy: directions must be numbers in {{-1, 0, 1}} ({exc})") from exc
     if d.ndim != 1 or d.shape[0] != len(data):
         raise InputError(f"strategy: directions must have one value per bar ({len(data)}), had shape {d.shape}")
-    d = np.where(np.isnan(d), 0.0, d)
-    bad = ~np.isin(d, (-1.0, 0.0, 1.0))
+    nan = np.isnan(d)
+    # Three comparisons instead of np.isin (a sort): a sweep checks a thousand of these arrays.
+    bad = ~((d == 1.0) | (d == 0.0) | (d == -1.0) | nan)
     if np.any(bad):
         raise InputError(f"strategy: directions must be in {{-1, 0, 1}}, was {d[bad][0]!r}")
-    return d
+    return np.where(nan, 0.0, d)
 
 
 def _periods_per_year(index: pd.DatetimeIndex) -> float:

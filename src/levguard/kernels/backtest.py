@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from levguard.kernels import liquidation as kl
-from levguard.kernels._jit import jit, jit_parallel, jitable, prange
+from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_liquidation import (
     Scratch,
     bankrupt_at,
@@ -36,7 +36,7 @@ from levguard.kernels.backtest_liquidation import (
     memo_holds,
     settle_bad_debt,
 )
-from levguard.kernels.backtest_metrics import STATS_DTYPE, metrics_into
+from levguard.kernels.backtest_metrics import STATS_DTYPE
 from levguard.kernels.backtest_orders import (
     fill_pnl,
     initial_margin,
@@ -54,6 +54,7 @@ from levguard.kernels.backtest_orders import (
     slippage_fraction,
     traded_notional,
 )
+from levguard.kernels.backtest_quiet import quiet_stretch
 from levguard.kernels.backtest_records import (
     CONFIG_DTYPE,
     DUST_FRACTION,
@@ -87,7 +88,6 @@ __all__ = [
     "INST_DTYPE",
     "LIQ_DTYPE",
     "N_RESTORE_GRID",
-    "SELECT_DTYPE",
     "STATS_DTYPE",
     "TRADE_DTYPE",
     "AccountOut",
@@ -111,8 +111,6 @@ __all__ = [
     "simulate_nb",
     "simulate_py",
     "slippage_fraction",
-    "sweep_nb",
-    "sweep_py",
     "trade_capacity",
     "traded_notional",
 ]
@@ -132,9 +130,6 @@ KIND_STOP_LOSS = TradeKind.STOP_LOSS
 KIND_TAKE_PROFIT = TradeKind.TAKE_PROFIT
 KIND_LIMIT = TradeKind.LIMIT
 KIND_RUIN = TradeKind.RUIN
-
-SELECT_DTYPE = np.dtype([("strategy", np.int64), ("policy", np.int64), ("inst", np.int64)])
-"""Per sweep configuration: the rows of ``directions``, ``leverages`` and ``insts`` it uses."""
 
 
 @jitable
@@ -341,26 +336,64 @@ def simulate_py(
     ruin_bar = -1
     peak = equity0
     eq_prev = equity0
+    # One instrument: quiet stretches run in quiet_stretch (exact; see its module).  After a try
+    # that ran nothing the next one waits twice as long (at most 32 bars), so an account that
+    # trades every bar pays its calls rarely.
+    stretch = n_inst == 1
+    state = np.zeros(7)
+    skip_to = 0
+    try_at = 0
+    wait = 1
+    # A sweep keeps only the statistics: its per-bar position and cash outputs may have one row,
+    # rewritten every bar, instead of one row per bar.
+    row_step = 1 if out_qty.shape[0] == n_t else 0
+    cash_step = 1 if out_cash.shape[0] == n_t else 0
     for t in range(n_t):
+        if t < skip_to:
+            continue
+        r = t * row_step
+        rc = t * cash_step
         funding_paid = 0.0
         fees_paid = 0.0
+        if stretch and ruin_bar < 0 and t >= try_at:
+            state[0] = idle
+            state[1] = min_quote[0]
+            state[2] = min_qty_need[0]
+            state[3] = blocked[0]
+            state[4] = eq_prev
+            state[5] = peak
+            state[6] = sleeve_prev[0]
+            end = quiet_stretch(
+                t, market, direction, target_leverage, inst, cfg, book, memo, state, reopen_at, out_acct, out_pos
+            )
+            if end > t:
+                blocked[0] = state[3]
+                eq_prev = state[4]
+                peak = state[5]
+                sleeve_prev[0] = state[6]
+                skip_to = end
+                try_at = end + 1
+                wait = 1
+                continue
+            try_at = t + wait
+            wait = min(2 * wait, 32)
         if ruin_bar >= 0:
             # Ruined: nothing trades any more; the equity stays what was left.
             wallet = idle
             for k in range(n_inst):
                 wallet += cash[k]
             out_equity[t] = wallet
-            out_cash[t] = wallet
+            out_cash[rc] = wallet
             out_leverage[t] = 0.0
             out_funding[t] = 0.0
             out_fees[t] = 0.0
             for k in range(n_inst):
-                out_qty[t, k] = 0.0
-                out_entry[t, k] = 0.0
-                out_lev[t, k] = 0.0
-                out_lp[t, k] = math.nan
-                out_target[t, k] = 0.0
-                out_capital[t, k] = inst[k]["weight"] * wallet if cross else cash[k]
+                out_qty[r, k] = 0.0
+                out_entry[r, k] = 0.0
+                out_lev[r, k] = 0.0
+                out_lp[r, k] = math.nan
+                out_target[r, k] = 0.0
+                out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
             continue
         for k in range(n_inst):
             liq_this_bar[k] = False
@@ -440,7 +473,7 @@ def simulate_py(
                     lev = 0.0
                 if kind == ContractKind.SPOT:
                     lev = min(lev, 1.0)
-            out_target[t, k] = lev
+            out_target[r, k] = lev
             if t < 1 or liq_this_bar[k] or t < reopen_at[k]:
                 continue
             d = direction[t - 1, k]
@@ -639,7 +672,7 @@ def simulate_py(
             if qty[k] != 0.0:
                 equity += position_upnl(qty[k], entry[k], mark_close[t, k], inst[k]["kind"] == ContractKind.INVERSE)
         out_equity[t] = equity
-        out_cash[t] = wallet
+        out_cash[rc] = wallet
         lev_acct = 0.0
         if gross > 0.0:
             lev_acct = gross / equity if equity > 0.0 else math.inf
@@ -650,25 +683,25 @@ def simulate_py(
             kind = inst[k]["kind"]
             inverse = kind == ContractKind.INVERSE
             mc = mark_close[t, k]
-            out_qty[t, k] = qty[k]
-            out_entry[t, k] = entry[k]
+            out_qty[r, k] = qty[k]
+            out_entry[r, k] = entry[k]
             lev_k = 0.0
             if qty[k] != 0.0:
                 lev_k = position_notional(qty[k], mc, inverse) / equity if equity > 0.0 else math.inf
-            out_lev[t, k] = lev_k
+            out_lev[r, k] = lev_k
             m = memo[k]
             if memo_on and memo_holds(m, qty[k], entry[k], cash[0 if cross else k]):
                 lp = m["lp"]
             else:
                 lp, _coll = lp_memo(k, cross, book, inst, tiers, scratch)
-            out_lp[t, k] = lp
+            out_lp[r, k] = lp
             if cross:
                 sleeve = inst[k]["weight"] * equity
             else:
                 sleeve = cash[k]
                 if qty[k] != 0.0:
                     sleeve += position_upnl(qty[k], entry[k], mc, inverse)
-            out_capital[t, k] = sleeve
+            out_capital[r, k] = sleeve
             sleeve_prev[k] = sleeve
         eq_prev = equity
         peak = max(peak, equity)
@@ -701,95 +734,25 @@ def simulate_py(
             for k in range(n_inst):
                 wallet += cash[k]
             out_equity[t] = wallet
-            out_cash[t] = wallet
+            out_cash[rc] = wallet
             out_leverage[t] = 0.0
             out_fees[t] = fees_paid + ruin_fees
             for k in range(n_inst):
-                out_qty[t, k] = 0.0
-                out_entry[t, k] = 0.0
-                out_lev[t, k] = 0.0
-                out_lp[t, k] = math.nan
-                out_capital[t, k] = inst[k]["weight"] * wallet if cross else cash[k]
+                out_qty[r, k] = 0.0
+                out_entry[r, k] = 0.0
+                out_lev[r, k] = 0.0
+                out_lp[r, k] = math.nan
+                out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
     return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar)
 
 
 simulate_nb = jit(simulate_py)
 
 
-def sweep_py(
-    market: Market,
-    directions: Float64Array2D,
-    leverages: Float64Array2D,
-    insts: np.ndarray,
-    tiers: Tiers,
-    cfgs: np.ndarray,
-    select: np.ndarray,
-    periods_per_year: float,
-    out_stats: np.ndarray,
-) -> None:
-    """Run ``C`` configurations of :func:`simulate_py` on one market, in parallel over configurations.
+def __getattr__(name: str) -> object:
+    # The sweep kernel lives in backtest_sweep (it calls simulate_py); its names stay reachable here.
+    if name in ("SELECT_DTYPE", "sweep_nb", "sweep_py"):
+        from levguard.kernels import backtest_sweep
 
-    Parameters
-    ----------
-    market : Market
-        The bars, shared by every configuration.
-    directions : (S, T, K) float64
-        Candidate direction arrays (strategies).
-    leverages : (P, T, K) float64
-        Candidate target-leverage arrays (policies and their parameters).
-    insts : (I, K) INST_DTYPE
-        Candidate instrument settings (fees, weights...).
-    tiers : Tiers
-        Tier rows referenced by every ``insts`` entry.
-    cfgs : (C,) CONFIG_DTYPE
-        One account configuration per run.
-    select : (C,) SELECT_DTYPE
-        Per configuration: the rows of ``directions``, ``leverages`` and ``insts`` it uses.
-    periods_per_year : float
-        Bars per year (annualisation of the metrics).
-    out_stats : (C,) STATS_DTYPE
-        Per configuration: :func:`~levguard.kernels.backtest_metrics.metrics_into`'s metrics
-        (on the bars up to the ruin when the run is ruined), final equity, bad debt, the number
-        of orders clipped by the initial-margin check and the ruin bar (-1: never).
-
-    Notes
-    -----
-    Iterations are independent (each allocates its own event tables and writes its own row),
-    so results do not depend on the number of threads and equal one :func:`simulate_py` call
-    per configuration.
-    """
-    n_c = cfgs.shape[0]
-    n_t = market.close.shape[0]
-    n_inst = market.close.shape[1]
-    for c in prange(n_c):
-        # Every cell of acct and pos is written each bar; event rows are read only below counts.
-        # One block each (the fields are its rows): fewer, larger allocations per configuration.
-        a = np.empty((5, n_t))
-        acct = AccountOut(a[0], a[1], a[2], a[3], a[4])
-        p = np.empty((6, n_t, n_inst))
-        pos = PositionsOut(p[0], p[1], p[2], p[3], p[4], p[5])
-        trades = np.empty(trade_capacity(n_t, n_inst), dtype=TRADE_DTYPE)
-        liqs = np.empty(liq_capacity(n_t, n_inst), dtype=LIQ_DTYPE)
-        sel = select[c]
-        inst = insts[sel["inst"]]
-        cfg = cfgs[c]
-        counts = simulate_py(
-            market, directions[sel["strategy"]], leverages[sel["policy"]], inst, tiers, cfg, acct, pos, trades, liqs
-        )
-        traded = traded_notional(trades, counts.trades, liqs, counts.liqs, inst)
-        row = out_stats[c]
-        ruined = counts.ruin_bar >= 0
-        n_eff = counts.ruin_bar + 1 if ruined else n_t
-        run = AccountOut(
-            acct.equity[:n_eff], acct.cash[:n_eff], acct.leverage[:n_eff], acct.funding[:n_eff], acct.fees[:n_eff]
-        )
-        metrics_into(run, cfg["initial_equity"], periods_per_year, counts.liqs, traded, ruined, row)
-        bad = 0.0
-        for i in range(counts.liqs):
-            bad += liqs[i]["bad_debt"]
-        row["bad_debt"] = bad
-        row["orders_clipped"] = counts.clipped
-        row["ruin_bar"] = counts.ruin_bar
-
-
-sweep_nb = jit_parallel(sweep_py)
+        return getattr(backtest_sweep, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -196,14 +196,15 @@ def metrics_into(
                 m += 1
                 s1 += g
                 worst = min(worst, g)
-                if g < 0.0:
-                    down2 += g * g
+                # Branch-free (the sign of a return is a coin flip for the predictor): adding
+                # the square of min(g, 0) adds exactly 0.0 for a gain.
+                gn = min(g, 0.0)
+                down2 += gn * gn
         prev = e
         peak = max(peak, e)
         dd = 1.0 - e / peak if peak > 0.0 else 0.0
         mdd = max(mdd, dd)
-        if dd > 0.0:
-            under += 1
+        under += dd > 0.0
     mean = s1 / m if m > 0 else nan
     sd = nan
     if m > 1:
