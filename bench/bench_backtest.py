@@ -1,11 +1,15 @@
 """Backtester throughput, and a side-by-side SMA-crossover sweep against vectorbt (issue 6).
 
-Run: ``.venv/bin/python bench/bench_backtest.py [--years 5] [--repeats 5] [--fast 5:55:5]
-[--slow 60:560:5] [--sweep-only] [--no-vectorbt] [--json out.json]``.  ``--sweep-only`` skips
-workload 1; with ``--no-vectorbt`` too, only levguard's sweeps run.  The sweeps run on numba's
-thread pool: ``NUMBA_NUM_THREADS`` threads, every core by default (docs/benchmarks.md: 2 cores).
+Run: ``.venv/bin/python bench/bench_backtest.py [--data auto|synthetic] [--years 5] [--repeats 5]
+[--fast 5:55:5] [--slow 60:560:5] [--threads 1,2] [--sweep-only] [--no-vectorbt] [--json out.json]``.
+``--sweep-only`` skips workload 1; with ``--no-vectorbt`` too, only levguard's sweeps run.  The
+sweeps run on numba's thread pool at each ``--threads`` count; vectorbt on one thread.
 
-Workloads (5 years of hourly bars = 43,800 bars, synthetic GBM at 80 % vol, seed 0):
+Data: with ``--data auto`` (the default) the real Binance BTCUSDT perpetual's hourly bars from
+``../shared/data/ohlcv/BTCUSDT-PERP_1h.csv`` when that folder is present (its mark-price bars and
+8-hourly funding for the full-model sweep), else ``--years`` of synthetic GBM at 80 % vol, seed 0.
+
+Workloads:
 
 1. **Single configuration** through the public API :func:`levguard.backtest.engine.run`: an
    EMA-crossover long/short strategy sized by a 60 % volatility target on Binance BTCUSDT's
@@ -14,7 +18,9 @@ Workloads (5 years of hourly bars = 43,800 bars, synthetic GBM at 80 % vol, seed
 2. **1,000-configuration sweep** (``levguard.backtest.sweeps.sweep``): every SMA pair
    ``fast < slow`` from ``--fast`` x ``--slow`` (10 x 100 = 1,000 by default), long when ``SMA_fast > SMA_slow``, flat
    otherwise, leverage 1, fee 5 bp, trades only when the side changes; run twice: without
-   funding and with mark prices, funding and tiers (the full model, which vectorbt lacks).
+   funding and with mark prices, funding and tiers (the full model, which vectorbt lacks).  The
+   timing includes building the signals (one moving average per distinct window, as vectorbt's
+   ``MA.run`` does) and runs on each ``--threads`` count (``numba.set_num_threads``).
 3. **vectorbt** (``bench/_vbt_sma.py`` in its own venv ``bench/.venv-vbt``, subprocess, same
    closes and opens saved to .npy): ``Portfolio.from_signals`` on the identical signals, filled
    at the next open with the same fee.  Its first five configurations' returns re-booked with a
@@ -39,12 +45,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _util import cpu_model, timeit
-from _vbt_sma import config_grid, gapless_open, gbm_close, parse_windows, sma_state
+from _vbt_sma import config_grid, gapless_open, gbm_close, parse_windows
 from levguard.backtest.engine import prepare, run, simulate
 from levguard.backtest.strategies import EmaCrossover
 from levguard.backtest.sweeps import sweep
@@ -77,6 +84,45 @@ def _frame(close: np.ndarray, full: bool, seed: int = 1) -> pd.DataFrame:
     return df
 
 
+SHARED = ROOT.parent.parent / "shared" / "data"
+
+
+def _real_frames() -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The real BTCUSDT perpetual's hourly bars (lean) and with mark bars and funding (full)."""
+    from levguard.data.loaders import load_funding, load_ohlcv
+
+    perp = SHARED / "ohlcv" / "BTCUSDT-PERP_1h.csv"
+    if not perp.exists():
+        return None
+    lean = load_ohlcv(perp)
+    lean = lean[lean["volume"] > 0.0]
+    mark = load_ohlcv(SHARED / "ohlcv" / "BTCUSDT-MARK_1h.csv")
+    funding = load_funding(SHARED / "funding" / "BTCUSDT_funding.csv")
+    rate = funding.iloc[:, 0] if isinstance(funding, pd.DataFrame) else funding
+    full = lean.copy()
+    for c in ("open", "high", "low", "close"):
+        full[f"mark_{c}"] = mark[c].reindex(full.index).to_numpy()
+    full["funding_rate"] = rate.reindex(full.index).to_numpy()
+    full = full.dropna(subset=["mark_open", "mark_high", "mark_low", "mark_close"])
+    lean = lean.loc[full.index]
+    for df in (lean, full):
+        df.attrs["symbol"] = "BTCUSDT"
+    return lean, full
+
+
+def sma_states(close: np.ndarray, fast: np.ndarray, slow: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`_vbt_sma.sma_state` of every pair, each distinct window's average computed once."""
+    c = np.concatenate(([0.0], np.cumsum(close)))
+    sma = {}
+    for w in np.union1d(fast, slow):
+        w = int(w)
+        out = np.full(close.shape[0], np.nan)
+        out[w - 1 :] = (c[w:] - c[:-w]) / w
+        sma[w] = out
+    with np.errstate(invalid="ignore"):
+        return {f"sma_{f}_{s}": (sma[int(f)] > sma[int(s)]).astype(np.float64) for f, s in zip(fast, slow, strict=True)}
+
+
 def _single(df: pd.DataFrame, repeats: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"slippage": (1.0, 0.05), "margin_mode": "cross"}
     strategy = EmaCrossover(fast=24, slow=168)
@@ -101,22 +147,29 @@ def _single(df: pd.DataFrame, repeats: int) -> dict[str, Any]:
     }
 
 
-def _sweep(df: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, repeats: int) -> dict[str, Any]:
+def _sweep(df: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, repeats: int, threads: int) -> dict[str, Any]:
     close = df["close"].to_numpy()
-    strategies = {f"sma_{f}_{s}": sma_state(close, int(f), int(s)) for f, s in zip(fast, slow, strict=True)}
+    numba.set_num_threads(threads)
 
     def go() -> pd.DataFrame:
+        strategies = sma_states(close, fast, slow)
         return sweep(df, strategies, 1.0, rebalance="never", fees=FEE, chunk_size=128)
 
     t0 = time.perf_counter()
     table = go()
     first = time.perf_counter() - t0
     times = timeit(go, repeats)
-    steps = len(df) * len(strategies)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        sma_states(close, fast, slow)
+    signals = (time.perf_counter() - t0) / repeats
+    steps = len(df) * len(fast)
     return {
-        "configs": len(strategies),
+        "configs": len(fast),
+        "threads": threads,
         "first_call_s": first,
         "median_s": statistics.median(times),
+        "signals_s": signals,
         "runs_s": times,
         "bar_steps_per_s": steps / statistics.median(times),
         "total_return_sample": table["total_return"].to_numpy()[:5].tolist(),
@@ -124,19 +177,23 @@ def _sweep(df: pd.DataFrame, fast: np.ndarray, slow: np.ndarray, repeats: int) -
     }
 
 
-def _vectorbt(close: np.ndarray, fast: str, slow: str, repeats: int) -> dict[str, Any] | None:
+def _vectorbt(close: np.ndarray, open_: np.ndarray, fast: str, slow: str, repeats: int) -> dict[str, Any] | None:
     if not VBT_PYTHON.exists():
         print(f"vectorbt venv missing ({VBT_PYTHON}); see bench/_vbt_sma.py for the recipe", file=sys.stderr)
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "close.npy"
         np.save(path, close)
+        opens = Path(tmp) / "open.npy"
+        np.save(opens, open_)
         out = Path(tmp) / "vbt.json"
         cmd = [
             str(VBT_PYTHON),
             str(ROOT / "_vbt_sma.py"),
             "--close-npy",
             str(path),
+            "--open-npy",
+            str(opens),
             "--fast",
             fast,
             "--slow",
@@ -150,55 +207,80 @@ def _vectorbt(close: np.ndarray, fast: str, slow: str, repeats: int) -> dict[str
             "--json",
             str(out),
         ]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
         result: dict[str, Any] = json.loads(out.read_text())
         return result
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--years", type=float, default=5.0)
+    ap.add_argument("--data", choices=["auto", "synthetic"], default="auto", help="real BTCUSDT when present")
+    ap.add_argument("--years", type=float, default=5.0, help="synthetic data: years of hourly bars")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fast", default="5:55:5", help="fast SMA windows (list or start:stop:step)")
     ap.add_argument("--slow", default="60:560:5", help="slow SMA windows; default 10 x 100 = 1,000 pairs")
+    ap.add_argument("--threads", default="1,2", help="numba threads of the levguard sweeps (comma list)")
     ap.add_argument("--sweep-only", action="store_true", help="skip the single-configuration workload")
     ap.add_argument("--no-vectorbt", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    n = int(args.years * 8760)
-    close = gbm_close(n, seed=0)
+    real = _real_frames() if args.data == "auto" else None
+    if real is not None:
+        lean, full = real
+        source = f"Binance BTCUSDT perpetual 1h, {lean.index[0]:%Y-%m-%d} to {lean.index[-1]:%Y-%m-%d} (../shared/data)"
+    else:
+        n = int(args.years * 8760)
+        close = gbm_close(n, seed=0)
+        lean = _frame(close, full=False)
+        full = _frame(close, full=True)
+        source = "synthetic GBM, 80 % vol, seed 0"
     fast, slow = config_grid(parse_windows(args.fast), parse_windows(args.slow))
-    lean = _frame(close, full=False)
-    full = _frame(close, full=True)
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
     out: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "bars": n,
+        "numba": numba.__version__,
+        "data": source,
+        "bars": len(lean),
+        "load_average_start": os.getloadavg()[0],
     }
+    print(f"data: {source}, {len(lean):,} bars; {len(fast):,} configurations")
     if not args.sweep_only:
         out["single"] = _single(full, args.repeats)
         print("single configuration:", json.dumps(out["single"], indent=1))
-    out["sweep_lean"] = _sweep(lean, fast, slow, args.repeats)
-    print("sweep, no funding:", json.dumps({k: v for k, v in out["sweep_lean"].items() if k != "runs_s"}, indent=1))
-    out["sweep_full"] = _sweep(full, fast, slow, args.repeats)
-    print("sweep, mark+funding+tiers:", json.dumps({k: v for k, v in out["sweep_full"].items() if k != "runs_s"}))
+    out["sweeps"] = []
+    for th in threads:
+        for label, df in (("lean", lean), ("full", full)):
+            row = _sweep(df, fast, slow, args.repeats, th)
+            row["model"] = label
+            out["sweeps"].append(row)
+            print(
+                f"levguard sweep ({label}, {th} thread{'s' if th > 1 else ''}): median {row['median_s']:.2f} s "
+                f"(signals {row['signals_s']:.2f} s), {row['bar_steps_per_s'] / 1e6:.1f} M bar-steps/s"
+            )
     if not args.no_vectorbt:
-        vbt = _vectorbt(close, args.fast, args.slow, args.repeats)
+        vbt = _vectorbt(lean["close"].to_numpy(), lean["open"].to_numpy(), args.fast, args.slow, args.repeats)
         if vbt is not None:
             out["vectorbt"] = vbt
-            ratio = vbt["median_s"] / out["sweep_lean"]["median_s"]
-            out["speedup_vs_vectorbt"] = ratio
-            parity = np.max(
-                np.abs(np.array(vbt["total_return_sample_perp"]) - np.array(out["sweep_lean"]["total_return_sample"]))
-            )
-            out["parity_max_abs_diff"] = float(parity)
             print(
-                f"vectorbt {vbt['vectorbt_version']}: median {vbt['median_s']:.2f} s "
-                f"({vbt['bar_steps_per_s'] / 1e6:.1f} M bar-steps/s); levguard {out['sweep_lean']['median_s']:.2f} s "
-                f"-> levguard is {ratio:.2f}x vectorbt; parity of re-booked returns {parity:.1e}"
+                f"vectorbt {vbt['vectorbt_version']} (1 thread): median {vbt['median_s']:.2f} s "
+                f"({vbt['bar_steps_per_s'] / 1e6:.1f} M bar-steps/s)"
             )
+            for row in out["sweeps"]:
+                if row["model"] == "lean":
+                    row["vs_vectorbt"] = vbt["median_s"] / row["median_s"]
+                    parity = np.max(
+                        np.abs(np.array(vbt["total_return_sample_perp"]) - np.array(row["total_return_sample"]))
+                    )
+                    row["parity_max_abs_diff"] = float(parity)
+                    print(
+                        f"  levguard on {row['threads']} thread(s) is {row['vs_vectorbt']:.2f}x vectorbt; "
+                        f"parity of re-booked returns {parity:.1e}"
+                    )
+    out["load_average_end"] = os.getloadavg()[0]
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

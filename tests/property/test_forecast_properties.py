@@ -61,7 +61,9 @@ def test_a_longer_horizon_never_lowers_the_probability(
     t = m.index[0] + pd.Timedelta(hours=hour)
     short, long_ = sorted((h1, h2))
     p = liquidation_forecasts(m, t, side, d, [short, long_], model=model)
-    assert 0.0 <= p[0] <= p[1] <= 1.0
+    # Up to rounding: two horizons interpolated between the same grid points may land one ulp
+    # apart the wrong way (seen: 9.52180849698587e-07 at 1 day vs ...869e-07 at 2.5 days).
+    assert 0.0 <= p[0] <= p[1] * (1.0 + 1e-12) and p[1] <= 1.0
 
 
 @SETTINGS
