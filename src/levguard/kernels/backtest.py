@@ -19,6 +19,7 @@ Failure is a value: the kernel never raises; NaN inputs are skipped as documente
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -749,7 +750,7 @@ def simulate_py(
 simulate_nb = jit(simulate_py)
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     # The sweep kernel lives in backtest_sweep (it calls simulate_py); its names stay reachable here.
     if name in ("SELECT_DTYPE", "sweep_nb", "sweep_py"):
         from levguard.kernels import backtest_sweep
