@@ -19,3 +19,13 @@ def lazy_getattr(package: str, exports: Mapping[str, str], namespace: dict[str, 
         return value
 
     return getattr_
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[list[str], Callable[[str], Any]]:
+    """Return a lazy facade's ``__all__`` (the exported names, sorted) and its ``__getattr__``.
+
+    Use as ``__all__, __getattr__ = lazy_exports(__name__, _EXPORTS, globals())``.
+    """
+    return sorted(exports), lazy_getattr(package, exports, namespace)

@@ -273,3 +273,29 @@ def test_real_binance_usdm_klines(tmp_path: Path) -> None:
     src = CcxtSource(make_exchange("binanceusdm"), ParquetCache(tmp_path))
     f = src.download("BTCUSDT", "ohlcv", "1h", "2024-01-01", "2024-01-02").frame
     assert len(f) == 24
+
+
+def _scripted(pages: list[list[tuple[int]]], calls: list[int]) -> Any:
+    # A page fetcher returning the given pages of (ms,) rows in turn, recording each cursor.
+    def fetch(cursor: int) -> list[tuple[int]]:
+        calls.append(cursor)
+        return pages[len(calls) - 1]
+
+    return fetch
+
+
+def test_pages_keep_the_span_and_step_past_the_last_row(source: CcxtSource) -> None:
+    calls: list[int] = []
+    fetch = _scripted([[(5,), (10,), (20,)], [(20,), (25,)]], calls)
+    rows = list(source._pages("test", fetch, (10 * NS_MS, 25 * NS_MS), 1, lambda r: r[0]))
+    assert rows == [(10,), (20,)]  # [10, 25) ms only; 25 moves the cursor past the end
+    assert calls == [10, 21]
+
+
+def test_pages_stop_when_the_exchange_ignores_since_or_has_nothing(source: CcxtSource) -> None:
+    calls: list[int] = []
+    fetch = _scripted([[(10,), (20,)], [(3,), (4,)], [(30,)]], calls)
+    rows = list(source._pages("test", fetch, (10 * NS_MS, 100 * NS_MS), 1, lambda r: r[0]))
+    assert rows == [(10,), (20,)]
+    assert calls == [10, 21]
+    assert list(source._pages("test", lambda cursor: None, (0, 50 * NS_MS), 1, lambda r: r[0])) == []

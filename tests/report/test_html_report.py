@@ -86,3 +86,28 @@ def test_long_series_are_bucketed_keeping_the_worst_drawdown_and_the_last_value(
     last = _thin(s)
     assert last.iloc[-1] == s.iloc[-1]
     assert _thin(s.iloc[:100]).equals(s.iloc[:100])
+
+
+def test_cell_number_gives_a_finite_float_or_the_cell_text() -> None:
+    from levguard.report.html import cell_number
+
+    assert cell_number("3.5") == 3.5
+    assert cell_number(None) == "—"
+    assert cell_number(float("nan")) == "—"
+    assert cell_number("a<b") == "a&lt;b"
+
+
+def test_add_line_puts_one_styled_line_on_the_row() -> None:
+    from plotly.subplots import make_subplots
+
+    from levguard.report.html import add_line
+
+    fig = make_subplots(rows=2, cols=1)
+    add_line(fig, [0, 1], [1.0, 2.0], 2, name="n", group="g", color="red", showlegend=False)
+    add_line(fig, [0, 1], [1.0, 2.0], 1, name="m", group="g", color="red", width=1.5, dash="dot")
+    first, second = fig.data
+    assert first.yaxis == "y2"
+    assert first.line.to_plotly_json() == {"color": "red", "width": 1}
+    assert first.showlegend is False
+    assert second.line.dash == "dot"
+    assert second.legendgroup == "g"

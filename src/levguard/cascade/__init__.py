@@ -14,7 +14,7 @@ The names below are imported on first use.
 
 from __future__ import annotations
 
-from levguard.lazy import lazy_getattr
+from levguard.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Population": "levguard.cascade.population",
@@ -35,8 +35,7 @@ _EXPORTS: dict[str, str] = {
     "max_safe": "levguard.cascade.montecarlo",
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from levguard.core.records import Record
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.tiers import TierTable
@@ -76,7 +77,7 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
 
 
 @dataclass(frozen=True, slots=True)
-class LiquidationOutcome:
+class LiquidationOutcome(Record):
     """One liquidation step of one position (amounts in the settlement currency).
 
     Attributes
@@ -126,24 +127,6 @@ class LiquidationOutcome:
     taken_over: bool
     partial: bool
     reason: str
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the JSON-ready dict."""
-        return {
-            "kind": self.kind,
-            "closed_qty": self.closed_qty,
-            "remaining_qty": self.remaining_qty,
-            "fill_price": self.fill_price,
-            "bankruptcy_price": self.bankruptcy_price,
-            "margin": self.margin,
-            "trading_pnl": self.trading_pnl,
-            "fee": self.fee,
-            "insurance_fund": self.insurance_fund,
-            "kept": self.kept,
-            "taken_over": self.taken_over,
-            "partial": self.partial,
-            "reason": self.reason,
-        }
 
 
 def _positive(value: float, name: str) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 
 from levguard.core.instruments import ContractKind, Instrument
 from levguard.core.positions import Account, Position
+from levguard.core.records import Record, field_dict
 from levguard.core.rules import MMBasis, VenueModel, get_venue, symbol_key
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
@@ -35,6 +36,10 @@ def _json_num(x: float | None) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return float(x)
+
+
+# PositionReport fields whose non-finite values become None in its JSON.
+_NULLABLE_NUMBERS = ("leverage", "margin_balance", "liquidation_price", "bankruptcy_price", "max_leverage", "health")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +82,14 @@ class PositionReport:
 
     def to_dict(self) -> dict[str, object]:
         """Return the JSON-ready dict (non-finite numbers become None; side as long/short)."""
-        return {
-            "symbol": self.symbol,
-            "qty": self.qty,
-            "side": self.side_name,
-            "margin_mode": self.margin_mode,
-            "contract_kind": self.contract_kind,
-            "entry_price": self.entry_price,
-            "mark_price": self.mark_price,
-            "notional": self.notional,
-            "leverage": _json_num(self.leverage),
-            "initial_margin": self.initial_margin,
-            "maintenance_margin": self.maintenance_margin,
-            "unrealized_pnl": self.unrealized_pnl,
-            "margin_balance": _json_num(self.margin_balance),
-            "liquidation_price": _json_num(self.liquidation_price),
-            "bankruptcy_price": _json_num(self.bankruptcy_price),
-            "mmr": self.mmr,
-            "maint_amount": self.maint_amount,
-            "max_leverage": _json_num(self.max_leverage),
-            "tier": self.tier,
-            "health": _json_num(self.health),
-            "liquidatable": self.liquidatable,
-        }
+        out = field_dict(self, side=self.side_name)
+        for name in _NULLABLE_NUMBERS:
+            out[name] = _json_num(getattr(self, name))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
-class CollateralRow:
+class CollateralRow(Record):
     """One collateral asset of a unified account (see :mod:`levguard.core.unified`).
 
     ``amount`` is what the haircut applies to, in the asset (balance - borrowed; on Binance
@@ -117,16 +103,6 @@ class CollateralRow:
     price: float
     haircut: float
     value: float
-
-    def to_dict(self) -> dict[str, object]:
-        """Return the JSON-ready dict."""
-        return {
-            "asset": self.asset,
-            "amount": self.amount,
-            "price": self.price,
-            "haircut": self.haircut,
-            "value": self.value,
-        }
 
 
 @dataclass(frozen=True, slots=True)

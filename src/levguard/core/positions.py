@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 
 from levguard.core.instruments import Instrument
+from levguard.core.records import empty_mapping
 from levguard.core.tiers import TierTable
 from levguard.core.validate import finite, non_negative, positive, show
 from levguard.errors import InputError
@@ -20,10 +20,6 @@ class MarginMode(StrEnum):
 
     CROSS = "cross"
     ISOLATED = "isolated"
-
-
-def _empty() -> Mapping[str, float]:
-    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ class Position:
     tiers: TierTable | None = None
     taker_fee_rate: float | None = None
     imr: float | None = None
-    params: Mapping[str, float] = field(default_factory=_empty)
+    params: Mapping[str, float] = field(default_factory=empty_mapping)
 
     def __post_init__(self) -> None:
         sym = self.instrument.symbol

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import reprlib
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -192,3 +194,30 @@ def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
     if arr.ndim != 1:
         raise InputError(f"{field} must be 1-D, was an array of shape {arr.shape}")
     return arr
+
+
+def require_finite(arr: npt.NDArray[np.float64], field: str) -> None:
+    """Raise InputError naming the first non-finite entry of 1-D ``arr`` (``field[i] must be finite``)."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{field}[{i}] must be finite, was {arr[i].item()!r}")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def date(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def pick_named(items: Sequence[_N], name: str, field: str) -> _N:
+    """Return the item of ``items`` whose ``name`` or ``date`` is ``name``, else raise naming the choices."""
+    for item in items:
+        if name in (item.name, item.date):
+            return item
+    raise InputError(f"{field} must be one of {[item.name for item in items]}, was {name!r}")

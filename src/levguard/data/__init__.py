@@ -10,7 +10,7 @@ pyarrow until a downloader or the cache is needed.
 
 from __future__ import annotations
 
-from levguard.lazy import lazy_getattr
+from levguard.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # frames
@@ -46,7 +46,4 @@ _EXPORTS: dict[str, str] = {
     "NAMED_CRASHES": "levguard.data.crashes",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__ = lazy_getattr("levguard.data", _EXPORTS, globals())
+__all__, __getattr__ = lazy_exports("levguard.data", _EXPORTS, globals())

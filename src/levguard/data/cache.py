@@ -405,18 +405,8 @@ class ParquetCache:
         cols = {c: table.column(c).to_numpy() for c in _columns(key.kind)}
         if key.kind == "funding":
             return make_funding_frame(ts, cols["funding_rate"], symbol=symbol, source=source, interval=interval)
-        return make_ohlcv_frame(
-            ts,
-            cols["open"],
-            cols["high"],
-            cols["low"],
-            cols["close"],
-            cols["volume"],
-            symbol=symbol,
-            interval=interval,
-            source=source,
-            kind=key.kind,
-        )
+        bars = (cols[c] for c in OHLCV_COLUMNS)
+        return make_ohlcv_frame(ts, *bars, symbol=symbol, interval=interval, source=source, kind=key.kind)
 
     def read_range(
         self,

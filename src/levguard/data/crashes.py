@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from levguard.core.validate import pick_named
 from levguard.errors import InputError
 
 __all__ = ["NAMED_CRASHES", "CrashProfile", "ShockMeasure", "crash_by_name", "measure_crash", "measure_shock"]
@@ -112,10 +113,7 @@ Binance's mark-price klines; e.g. 2021-05-19 13:00 last low 28,688 vs mark low 2
 
 def crash_by_name(name: str) -> CrashProfile:
     """Return the named crash whose ``name`` or ``date`` is ``name``."""
-    for c in NAMED_CRASHES:
-        if name in (c.name, c.date):
-            return c
-    raise InputError(f"crash must be one of {[c.name for c in NAMED_CRASHES]}, was {name!r}")
+    return pick_named(NAMED_CRASHES, name, "crash")
 
 
 def measure_crash(

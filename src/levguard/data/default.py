@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from levguard.data.cache import cache_root
-from levguard.data.frames import make_funding_frame, make_ohlcv_frame
+from levguard.data.frames import OHLCV_COLUMNS, make_funding_frame, make_ohlcv_frame
 from levguard.data.synth import SynthConfig, SynthMarket, crash_frame, synth_market
 
 __all__ = ["DEFAULT_CONFIG", "GENERATOR_VERSION", "close_digest", "default_market", "default_market_path"]
@@ -153,17 +153,7 @@ def _read(path: Path) -> SynthMarket | None:
         col = {name: table.column(name).to_numpy() for name in table.column_names if name != "timestamp"}
         source = f"synthetic(seed={cfg.seed})"
         sym, iv = cfg.symbol, cfg.interval
-        ohlcv = make_ohlcv_frame(
-            ts,
-            col["open"],
-            col["high"],
-            col["low"],
-            col["close"],
-            col["volume"],
-            symbol=sym,
-            interval=iv,
-            source=source,
-        )
+        ohlcv = make_ohlcv_frame(ts, *(col[c] for c in OHLCV_COLUMNS), symbol=sym, interval=iv, source=source)
         m_o, m_h, m_l, m_c = (col[c] for c in _MARK)
         mark = make_ohlcv_frame(ts, m_o, m_h, m_l, m_c, None, symbol=sym, interval=iv, source=source, kind="mark")
         funding = make_funding_frame(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -313,20 +314,29 @@ def load_perp_dir(
     last = _slice(load_ohlcv(last_path, symbol=symbol, interval=interval), lo, hi)
     if len(last) == 0:
         raise DataError(f"{last_path}: no bar in [{start}, {end})")
-    mark_path, expected = _find(d, MARK_FILE, symbol, interval)
-    mark = None
-    if mark_path is None:
-        notes.append(f"no mark-price file ({expected}): the last price stands in for the mark price")
-    else:
-        mark = _slice(load_ohlcv(mark_path, symbol=symbol, interval=interval, kind="mark"), lo, hi)
-        if len(mark) == 0:
-            raise DataError(f"{mark_path}: no bar in [{start}, {end})")
-    funding_path, expected = _find(d, FUNDING_FILE, symbol, interval)
-    funding = None
-    if funding_path is None:
-        notes.append(f"no funding file ({expected}): no funding is charged")
-    else:
-        funding = _slice(load_funding(funding_path, symbol=symbol), lo, hi)
+
+    def optional(
+        pattern: str, load: Callable[[Path], pd.DataFrame], absent: str, need_bars: bool
+    ) -> pd.DataFrame | None:
+        # A file the frame can do without: a note names it when absent.
+        path, expected = _find(d, pattern, symbol, interval)
+        if path is None:
+            notes.append(absent.format(expected))
+            return None
+        frame = _slice(load(path), lo, hi)
+        if need_bars and len(frame) == 0:
+            raise DataError(f"{path}: no bar in [{start}, {end})")
+        return frame
+
+    mark = optional(
+        MARK_FILE,
+        lambda p: load_ohlcv(p, symbol=symbol, interval=interval, kind="mark"),
+        "no mark-price file ({}): the last price stands in for the mark price",
+        True,
+    )
+    funding = optional(
+        FUNDING_FILE, lambda p: load_funding(p, symbol=symbol), "no funding file ({}): no funding is charged", False
+    )
     frame = perp_frame(last, mark, funding)
     frame.attrs["notes"] = notes + list(frame.attrs["notes"])
     return frame

@@ -21,6 +21,7 @@ like :class:`levguard.cascade.simulator.MonteCarloResult`; a calibration the tid
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,17 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
-from levguard.report.html import _LEGEND_BELOW, MAX_POINTS, _color, _thin, _thin_range, figures_html, write_page
+from levguard.report.html import (
+    _LEGEND_BELOW,
+    MAX_POINTS,
+    _color,
+    _thin,
+    _thin_range,
+    add_line,
+    cell_number,
+    figures_html,
+    write_page,
+)
 
 __all__ = [
     "AGGREGATE_LABELS",
@@ -104,12 +115,9 @@ _P = "p_bad_debt_over_budget"
 
 
 def _fmt(key: str, value: Any) -> str:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "—" if value is None else html.escape(str(value))
-    if not math.isfinite(x):
-        return "—"
+    x = cell_number(value)
+    if isinstance(x, str):
+        return x
     if key in _PERCENT:
         return f"{x:.2%}"
     if key in _COUNTS:
@@ -224,6 +232,12 @@ def _sum_buckets(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return np.arange(0, n, step), padded.reshape(-1, step).sum(axis=1), step
 
 
+def _overlay_layout(fig: Any, height: int, *, left: int, top: int) -> None:
+    # The cascade figures' layout: overlaid bars, the legend below, a 20 px right and 90 px bottom margin.
+    margin = {"l": left, "r": 20, "t": top, "b": 90}
+    fig.update_layout(height=height, template="plotly_white", barmode="overlay", legend=_LEGEND_BELOW, margin=margin)
+
+
 def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
     """The per-step figure of one or more paths (name -> result): a ``plotly.graph_objects.Figure``.
 
@@ -260,32 +274,19 @@ def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
         color = _color(i)
         label = name or "path"
         group = label
+        draw = functools.partial(add_line, fig, group=group, color=color)
         exo = _thin_range(s["exogenous"].astype(float))
         # Price with the cascade on the exogenous price's points, so the shaded band lines up.
         price = s["price"].astype(float).reindex(exo.index)
-        fig.add_trace(
-            go.Scatter(
-                x=exo.index,
-                y=exo.to_numpy(),
-                name=f"{label} without cascade",
-                legendgroup=group,
-                line={"color": color, "width": 1, "dash": "dash"},
-            ),
-            row=1,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=price.index,
-                y=price.to_numpy(),
-                name=f"{label} with cascade",
-                legendgroup=group,
-                fill="tonexty",
-                fillcolor=_color(i, 80).replace("hsl", "hsla").replace("%)", "%, 0.45)"),
-                line={"color": color, "width": 1.5},
-            ),
-            row=1,
-            col=1,
+        draw(exo.index, exo.to_numpy(), 1, name=f"{label} without cascade", dash="dash")
+        draw(
+            price.index,
+            price.to_numpy(),
+            1,
+            name=f"{label} with cascade",
+            width=1.5,
+            fill="tonexty",
+            fillcolor=_color(i, 80).replace("hsl", "hsla").replace("%)", "%, 0.45)"),
         )
         # Liquidation markers on the price line, at the first step of each bucket with any.
         at, count, _ = _sum_buckets(s["liquidations"].to_numpy(dtype=float))
@@ -311,18 +312,7 @@ def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
                 col=1,
             )
         mark = _thin_range(s["mark"].astype(float))
-        fig.add_trace(
-            go.Scatter(
-                x=mark.index,
-                y=mark.to_numpy(),
-                name=f"{label} mark",
-                legendgroup=group,
-                showlegend=False,
-                line={"color": color, "width": 1, "dash": "dot"},
-            ),
-            row=1,
-            col=1,
-        )
+        draw(mark.index, mark.to_numpy(), 1, name=f"{label} mark", dash="dot", showlegend=False)
         for row, col, what in (
             (2, "liquidated_notional", "liquidated"),
             (3, "adl_notional", "ADL"),
@@ -346,38 +336,18 @@ def path_figure(results: Mapping[str, Any], *, height: int = 1500) -> Any:
             )
         for col, dash in (("insurance_fund", "solid"), ("bad_debt", "dash")):
             line = _thin(s[col].astype(float))
-            fig.add_trace(
-                go.Scatter(
-                    x=line.index,
-                    y=line.to_numpy(),
-                    name=f"{label} {col.replace('_', ' ')}",
-                    legendgroup=group,
-                    showlegend=False,
-                    line={"color": color, "width": 1.2, "dash": dash},
-                ),
-                row=5,
-                col=1,
+            draw(
+                line.index,
+                line.to_numpy(),
+                5,
+                name=f"{label} {col.replace('_', ' ')}",
+                width=1.2,
+                dash=dash,
+                showlegend=False,
             )
         gap = _thin_range((s["mark"].astype(float) / s["price"].astype(float) - 1.0) * 1e4)
-        fig.add_trace(
-            go.Scatter(
-                x=gap.index,
-                y=gap.to_numpy(),
-                name=f"{label} mark - price",
-                legendgroup=group,
-                showlegend=False,
-                line={"color": color, "width": 1},
-            ),
-            row=6,
-            col=1,
-        )
-    fig.update_layout(
-        height=height,
-        template="plotly_white",
-        barmode="overlay",
-        legend=_LEGEND_BELOW,
-        margin={"l": 70, "r": 20, "t": 40, "b": 90},
-    )
+        draw(gap.index, gap.to_numpy(), 6, name=f"{label} mark - price", showlegend=False)
+    _overlay_layout(fig, height, left=70, top=40)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_xaxes(title_text="step", row=6, col=1)
     fig.update_yaxes(ticksuffix=" bp", row=6, col=1)
@@ -458,13 +428,7 @@ def monte_carlo_figure(runs: Mapping[str, Any]) -> Any:
                 row=1,
                 col=1,
             )
-    fig.update_layout(
-        height=720,
-        template="plotly_white",
-        barmode="overlay",
-        legend=_LEGEND_BELOW,
-        margin={"l": 60, "r": 20, "t": 60, "b": 90},
-    )
+    _overlay_layout(fig, 720, left=60, top=60)
     fig.update_xaxes(title_text="bad debt (quote)", row=1, col=1)
     fig.update_xaxes(title_text="liquidated notional (quote)", row=2, col=1)
     fig.update_yaxes(title_text="paths", row=1, col=1)

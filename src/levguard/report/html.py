@@ -30,6 +30,8 @@ from levguard.errors import InputError
 __all__ = [
     "MAX_POINTS",
     "METRIC_LABELS",
+    "add_line",
+    "cell_number",
     "comparison_figure",
     "instruments_figure",
     "metrics_table",
@@ -102,16 +104,26 @@ def metrics_table(results: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def fmt_metric(key: str, value: Any) -> str:
-    """A metric formatted for a table cell: percentages, counts, amounts; missing as a dash."""
+def cell_number(value: Any) -> float | str:
+    """Return a table cell's value as a finite float, or the cell's text when it is none.
+
+    The text is a dash for a missing (None) or non-finite number and the HTML-escaped value
+    for anything that is not a number.
+    """
     if value is None:
         return "—"
     try:
         x = float(value)
     except (TypeError, ValueError):
         return html.escape(str(value))
-    if not math.isfinite(x):
-        return "—"
+    return x if math.isfinite(x) else "—"
+
+
+def fmt_metric(key: str, value: Any) -> str:
+    """A metric formatted for a table cell: percentages, counts, amounts; missing as a dash."""
+    x = cell_number(value)
+    if isinstance(x, str):
+        return x
     if key in _PERCENT:
         return f"{x:.1%}"
     if key in _COUNTS:
@@ -204,6 +216,28 @@ def _color(i: int, lightness: int = 45) -> str:
     return f"hsl({(i * 67) % 360}, 65%, {lightness}%)"
 
 
+def add_line(
+    fig: Any,
+    x: Any,
+    y: Any,
+    row: int,
+    *,
+    name: str,
+    group: str,
+    color: str,
+    width: float = 1,
+    dash: str | None = None,
+    **extra: Any,
+) -> None:
+    """Add one run's line trace to subplot ``row`` of ``fig`` (``extra`` goes to ``go.Scatter``)."""
+    import plotly.graph_objects as go
+
+    line: dict[str, Any] = {"color": color, "width": width}
+    if dash is not None:
+        line["dash"] = dash
+    fig.add_trace(go.Scatter(x=x, y=y, name=name, legendgroup=group, line=line, **extra), row=row, col=1)
+
+
 def _series(obj: Any, name: str) -> pd.Series | None:
     s = getattr(obj, name, None)
     return s if isinstance(s, pd.Series) and len(s) else None
@@ -286,18 +320,9 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
     for i, (name, r) in enumerate(results.items()):
         color = _color(i)
         eq = r.equity
+        draw = functools.partial(add_line, fig, group=name, color=color)
         line = _thin_range(until_ruin(r, eq))
-        fig.add_trace(
-            go.Scatter(
-                x=naive_utc(line.index),
-                y=line.to_numpy(),
-                name=name,
-                legendgroup=name,
-                line={"color": color, "width": 1.5},
-            ),
-            row=1,
-            col=1,
-        )
+        draw(naive_utc(line.index), line.to_numpy(), 1, name=name, width=1.5)
         liq = _frame(r, "liquidations")
         if liq is not None and len(liq):
             per_symbol = "symbol" in liq and any(s in marker_of for s in map(str, liq["symbol"].unique()))
@@ -320,52 +345,26 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
                 )
         kept = until_ruin(r, eq)
         dd = _thin(kept / kept.cummax() - 1.0, "min")
-        fig.add_trace(
-            go.Scatter(
-                x=naive_utc(dd.index),
-                y=dd.to_numpy(),
-                name=f"{name} drawdown",
-                legendgroup=name,
-                showlegend=False,
-                line={"color": color, "width": 1},
-            ),
-            row=2,
-            col=1,
-        )
+        draw(naive_utc(dd.index), dd.to_numpy(), 2, name=f"{name} drawdown", showlegend=False)
         pos = _frame(r, "positions")
         if pos is not None and len(pos):
             pos = _thin_frame(until_ruin(r, pos))
             for col, label, dash in (("leverage", "leverage", "solid"), ("target_leverage", "target", "dot")):
                 if col in pos:
-                    fig.add_trace(
-                        go.Scatter(
-                            x=naive_utc(pos.index),
-                            y=pos[col].to_numpy(),
-                            name=f"{name} {label}",
-                            legendgroup=name,
-                            showlegend=False,
-                            line={"color": color, "width": 1, "dash": dash},
-                        ),
-                        row=3,
-                        col=1,
+                    draw(
+                        naive_utc(pos.index),
+                        pos[col].to_numpy(),
+                        3,
+                        name=f"{name} {label}",
+                        dash=dash,
+                        showlegend=False,
                     )
         for attr, dash in (("funding", "solid"), ("fees", "dash")):
             s = _series(r, attr)
             if s is None:
                 continue
             paid = _thin(until_ruin(r, s.fillna(0.0).cumsum()))
-            fig.add_trace(
-                go.Scatter(
-                    x=naive_utc(paid.index),
-                    y=paid.to_numpy(),
-                    name=f"{name} {attr}",
-                    legendgroup=name,
-                    showlegend=False,
-                    line={"color": color, "width": 1, "dash": dash},
-                ),
-                row=4,
-                col=1,
-            )
+            draw(naive_utc(paid.index), paid.to_numpy(), 4, name=f"{name} {attr}", dash=dash, showlegend=False)
     fig.update_yaxes(type="log", range=_log_range(results), row=1, col=1)
     fig.update_yaxes(tickformat=".0%", row=2, col=1)
     fig.update_yaxes(ticksuffix="x", row=3, col=1)
@@ -412,18 +411,17 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
                     continue
                 first = col == "leverage" and sym not in shown
                 shown.add(sym)
-                fig.add_trace(
-                    go.Scatter(
-                        x=naive_utc(thin.index),
-                        y=thin[col].to_numpy(),
-                        name=sym if col == "leverage" else f"{sym} target",
-                        legendgroup=sym,
-                        showlegend=first,
-                        line={"color": color, "width": 1, "dash": dash},
-                        hovertemplate=f"{name} · {sym} {col.replace('_', ' ')}: %{{y:.2f}}x<extra></extra>",
-                    ),
-                    row=row,
-                    col=1,
+                add_line(
+                    fig,
+                    naive_utc(thin.index),
+                    thin[col].to_numpy(),
+                    row,
+                    name=sym if col == "leverage" else f"{sym} target",
+                    group=sym,
+                    color=color,
+                    dash=dash,
+                    showlegend=first,
+                    hovertemplate=f"{name} · {sym} {col.replace('_', ' ')}: %{{y:.2f}}x<extra></extra>",
                 )
             if liq is not None and len(liq) and "symbol" in liq and "leverage" in df:
                 part = liq[liq["symbol"].astype(str) == sym]

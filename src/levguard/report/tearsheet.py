@@ -12,6 +12,7 @@ Results are duck-typed like in :mod:`levguard.report.html`: ``equity`` (Series),
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from levguard.report.html import (
     _thin,
     _thin_frame,
     _thin_range,
+    add_line,
     naive_utc,
     until_ruin,
 )
@@ -220,17 +222,14 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
         ruined = _ruined_at(r)
         label = f"{name} (ruined {ruined:%Y-%m-%d})" if ruined is not None else name
         color = _color(i)
-        fig.add_trace(
-            go.Scatter(
-                x=naive_utc(line.index),
-                y=_f32(line),
-                name=label,
-                legendgroup=name,
-                line={"color": color, "width": 1.5},
-                hovertemplate=f"{name}: %{{y:.1f}} %<extra></extra>",
-            ),
-            row=1,
-            col=1,
+        draw = functools.partial(add_line, fig, group=name, color=color)
+        draw(
+            naive_utc(line.index),
+            _f32(line),
+            1,
+            name=label,
+            width=1.5,
+            hovertemplate=f"{name}: %{{y:.1f}} %<extra></extra>",
         )
         if ruined is not None:
             fig.add_trace(
@@ -268,18 +267,13 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
                 col=1,
             )
         dd = _thin(pct / pct.cummax() - 1.0, "min", POINTS)
-        fig.add_trace(
-            go.Scatter(
-                x=naive_utc(dd.index),
-                y=_f32(dd),
-                name=f"{name} drawdown",
-                legendgroup=name,
-                showlegend=False,
-                line={"color": color, "width": 1},
-                hovertemplate=f"{name}: %{{y:.1%}}<extra></extra>",
-            ),
-            row=2,
-            col=1,
+        draw(
+            naive_utc(dd.index),
+            _f32(dd),
+            2,
+            name=f"{name} drawdown",
+            showlegend=False,
+            hovertemplate=f"{name}: %{{y:.1%}}<extra></extra>",
         )
     low = max(min(lows, default=LOG_FLOOR), LOG_FLOOR)
     high = max(max(highs, default=100.0), low * 10)
@@ -315,7 +309,6 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
 
 def leverage_figure(results: Mapping[str, Any]) -> Any | None:
     """Leverage (policy colour) against its target (black, dashed): one small panel per policy."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     frames = {name: _frame(r, "positions") for name, r in results.items()}
@@ -331,32 +324,30 @@ def leverage_figure(results: Mapping[str, Any]) -> Any | None:
         pos = _thin_frame(until_ruin(results[name], pos), POINTS)
         x = naive_utc(pos.index)
         color = _color(names.index(name))
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=_f32(pos["leverage"]),
-                name="leverage",
-                legendgroup="leverage",
-                showlegend=row == 1,
-                line={"color": color, "width": 1},
-                hovertemplate=f"{name} leverage %{{y:.2f}}x<extra></extra>",
-            ),
-            row=row,
-            col=1,
+        add_line(
+            fig,
+            x,
+            _f32(pos["leverage"]),
+            row,
+            name="leverage",
+            group="leverage",
+            color=color,
+            showlegend=row == 1,
+            hovertemplate=f"{name} leverage %{{y:.2f}}x<extra></extra>",
         )
         if "target_leverage" in pos:
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=_f32(pos["target_leverage"]),
-                    name="target",
-                    legendgroup="target",
-                    showlegend=row == 1,
-                    line={"color": "#111", "width": 1.5, "dash": "dash"},
-                    hovertemplate=f"{name} target %{{y:.2f}}x<extra></extra>",
-                ),
-                row=row,
-                col=1,
+            add_line(
+                fig,
+                x,
+                _f32(pos["target_leverage"]),
+                row,
+                name="target",
+                group="target",
+                color="#111",
+                width=1.5,
+                dash="dash",
+                showlegend=row == 1,
+                hovertemplate=f"{name} target %{{y:.2f}}x<extra></extra>",
             )
         fig.update_yaxes(ticksuffix="x", rangemode="tozero", row=row, col=1)
     _axis_title(fig, rows)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,18 @@ def _main_groups(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
     return [g for g in main if not (single and g["asset"] == "pooled")]
 
 
+_Scores = Mapping[str, Any]
+
+
+def _group_rows(
+    groups: Sequence[_Scores], cells: Callable[[_Scores, _Scores, _Scores, _Scores], list[str]]
+) -> list[list[str]]:
+    # One row per group: its label, then cells(group, model scores, naive scores, Diebold-Mariano test).
+    return [
+        [html.escape(g["label"]), *cells(g, g["model"], g["baseline"], g.get("diebold_mariano") or {})] for g in groups
+    ]
+
+
 def _scores_table(groups: Sequence[Mapping[str, Any]]) -> str:
     head = [
         "group",
@@ -85,31 +97,25 @@ def _scores_table(groups: Sequence[Mapping[str, Any]]) -> str:
         "share ≤ 1%",
         "observed at ≤ 1%",
     ]
-    rows = []
-    for g in groups:
-        m, b, dm = g["model"], g["baseline"], g.get("diebold_mariano") or {}
-        rows.append(
-            [
-                html.escape(g["label"]),
-                _f(m["n"]),
-                _f(m["events"]),
-                _f(m["observed"], pct=True),
-                _f(m["mean_forecast"], pct=True),
-                _f(m["calibration_in_the_large"], 3),
-                _f(m["brier"], 5),
-                _f(b["brier"], 5),
-                _f(g["brier_ratio"], 3),
-                _f(m["log_score"], 4),
-                _f(b["log_score"], 4),
-                _f(m["auc"], 3),
-                _f(b["auc"], 3),
-                _f(dm.get("statistic"), 2),
-                _f(dm.get("pvalue"), 3),
-                _f(m["low_share"], pct=True),
-                _f(m["low_observed"], 4, pct=True),
-            ]
-        )
-    return _table(head, rows)
+
+    def cells(g: _Scores, m: _Scores, b: _Scores, dm: _Scores) -> list[str]:
+        return [
+            *_event_cells(m),
+            _f(m["calibration_in_the_large"], 3),
+            _f(m["brier"], 5),
+            _f(b["brier"], 5),
+            _f(g["brier_ratio"], 3),
+            _f(m["log_score"], 4),
+            _f(b["log_score"], 4),
+            _f(m["auc"], 3),
+            _f(b["auc"], 3),
+            _f(dm.get("statistic"), 2),
+            _f(dm.get("pvalue"), 3),
+            _f(m["low_share"], pct=True),
+            _f(m["low_observed"], 4, pct=True),
+        ]
+
+    return _table(head, _group_rows(groups, cells))
 
 
 def _checks_table(acceptance: Mapping[str, Any]) -> str:
@@ -133,18 +139,12 @@ def _checks_table(acceptance: Mapping[str, Any]) -> str:
 def _key_scores_table(groups: Sequence[Mapping[str, Any]]) -> str:
     # The scores the acceptance rests on, one row per group: Brier ratio (model / naive), AUC,
     # calibration in the large (events / sum of forecasts) and the Diebold-Mariano p-value.
-    rows = []
-    for g in groups:
-        m, b, dm = g["model"], g["baseline"], g.get("diebold_mariano") or {}
-        rows.append(
-            [
-                html.escape(g["label"]),
-                _f(g["brier_ratio"], 3),
-                f"{_f(m['auc'], 3)} / {_f(b['auc'], 3)}",
-                _f(m["calibration_in_the_large"], 3),
-                _f(dm.get("pvalue"), 3),
-            ]
-        )
+
+    def cells(g: _Scores, m: _Scores, b: _Scores, dm: _Scores) -> list[str]:
+        auc = f"{_f(m['auc'], 3)} / {_f(b['auc'], 3)}"
+        return [_f(g["brier_ratio"], 3), auc, _f(m["calibration_in_the_large"], 3), _f(dm.get("pvalue"), 3)]
+
+    rows = _group_rows(groups, cells)
     return _table(["group", "Brier ratio", "AUC / naive", "obs / exp", "DM p"], rows, narrow=True)
 
 
@@ -175,6 +175,16 @@ def _reliability_tables(groups: Sequence[Mapping[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _event_cells(scores: Mapping[str, Any]) -> list[str]:
+    # Cases, events, the observed event rate and the mean forecast of one scored group.
+    return [
+        _f(scores["n"]),
+        _f(scores["events"]),
+        _f(scores["observed"], pct=True),
+        _f(scores["mean_forecast"], pct=True),
+    ]
+
+
 def _years_table(groups: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for g in groups:
@@ -184,10 +194,7 @@ def _years_table(groups: Sequence[Mapping[str, Any]]) -> str:
                     html.escape(g["split"]),
                     html.escape(g["label"]),
                     str(y["year"]),
-                    _f(y["n"]),
-                    _f(y["events"]),
-                    _f(y["observed"], pct=True),
-                    _f(y["mean_forecast"], pct=True),
+                    *_event_cells(y),
                     _f(y["brier"], 5),
                     _f(y["brier_baseline"], 5),
                     _f(y["log_score"], 4),

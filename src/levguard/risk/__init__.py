@@ -8,7 +8,7 @@ measures.  Names are imported on first use.
 
 from __future__ import annotations
 
-from levguard.lazy import lazy_getattr
+from levguard.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # volatility
@@ -56,7 +56,4 @@ _EXPORTS: dict[str, str] = {
     "stress_accounts": "levguard.core.risk.stress",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__ = lazy_getattr("levguard.risk", _EXPORTS, globals())
+__all__, __getattr__ = lazy_exports("levguard.risk", _EXPORTS, globals())

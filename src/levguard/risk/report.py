@@ -92,13 +92,18 @@ def as_of_ns(spec: Mapping[str, Any]) -> int:
     raw = spec.get("as_of")
     if raw is None:
         return pd.Timestamp.now(tz="UTC").value
+    return _utc_ns(raw, "as_of")
+
+
+def _utc_ns(raw: object, where: str) -> int:
+    # An ISO 8601 time with a UTC offset, in ns since the epoch.
     try:
         ts = pd.Timestamp(str(raw))
     except ValueError:
-        raise InputError(f"as_of must be an ISO 8601 time, was {raw!r}") from None
+        raise InputError(f"{where} must be an ISO 8601 time, was {raw!r}") from None
     if ts.tzinfo is None:
-        raise InputError(f"as_of must carry a UTC offset, was {raw!r}")
-    return ts.tz_convert("UTC").value
+        raise InputError(f"{where} must carry a UTC offset, was {raw!r}")
+    return int(ts.tz_convert("UTC").value)
 
 
 def _deribit_parts(symbol: str) -> dict[str, Any]:
@@ -115,13 +120,7 @@ def _deribit_parts(symbol: str) -> dict[str, Any]:
 
 
 def _years_to(raw: object, now: int, where: str) -> float:
-    try:
-        ts = pd.Timestamp(str(raw))
-    except ValueError:
-        raise InputError(f"{where} must be an ISO 8601 time, was {raw!r}") from None
-    if ts.tzinfo is None:
-        raise InputError(f"{where} must carry a UTC offset, was {raw!r}")
-    return (ts.tz_convert("UTC").value - now) / (365 * 86_400e9)
+    return (_utc_ns(raw, where) - now) / (365 * 86_400e9)
 
 
 def _tenor(d: Mapping[str, Any], now: int, where: str) -> float:

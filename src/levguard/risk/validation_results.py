@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from levguard.core.risk.scoring import LOG_CLIP, DieboldMarianoResult, ForecastScores, json_dict, json_ready
+from levguard.core.records import JsonRecord, json_dict, json_ready
+from levguard.core.risk.scoring import LOG_CLIP, DieboldMarianoResult, ForecastScores
 
 __all__ = ["Acceptance", "AssetSummary", "Check", "GroupScores", "ValidationResult", "YearScores"]
 
 
 @dataclass(frozen=True, slots=True)
-class YearScores:
+class YearScores(JsonRecord):
     """Scores of one calendar year of ``as_of`` within a group."""
 
     year: int
@@ -28,10 +29,6 @@ class YearScores:
     brier_baseline: float
     log_score: float
     log_score_baseline: float
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return json_dict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,7 @@ class GroupScores:
 
 
 @dataclass(frozen=True, slots=True)
-class Check:
+class Check(JsonRecord):
     """One acceptance check: ``value`` against ``threshold`` on ``group``; ``passed`` or not."""
 
     name: str
@@ -87,10 +84,6 @@ class Check:
     threshold: str
     passed: bool
     detail: str = ""
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return json_dict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +103,7 @@ class Acceptance:
 
 
 @dataclass(frozen=True, slots=True)
-class AssetSummary:
+class AssetSummary(JsonRecord):
     """What one asset contributed: its bars, the mark source, the tiers and the case counts."""
 
     asset: str
@@ -123,10 +116,6 @@ class AssetSummary:
     distances: Mapping[str, float]
     cases: int
     dropped: int
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return json_dict(self)
 
 
 @dataclass(frozen=True)

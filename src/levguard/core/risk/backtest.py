@@ -14,14 +14,15 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import bdtr, chdtrc, ndtri, xlog1py, xlogy
 
+from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.risk.var import check_level, standard_t_var_es
-from levguard.core.validate import array_1d
+from levguard.core.validate import array_1d, require_finite
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
@@ -46,12 +47,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _BASEL_PLUS = {5: 0.40, 6: 0.50, 7: 0.65, 8: 0.75, 9: 0.85}
 
 
-def _empty() -> Mapping[str, float]:
-    return MappingProxyType({})
-
-
 @dataclass(frozen=True, slots=True)
-class BacktestResult:
+class BacktestResult(Record):
     """Outcome of one statistical backtest.
 
     Attributes
@@ -77,20 +74,7 @@ class BacktestResult:
     significance: float
     n: int
     exceptions: int
-    details: Mapping[str, float] = field(default_factory=_empty)
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return {
-            "test": self.test,
-            "statistic": self.statistic,
-            "pvalue": self.pvalue,
-            "verdict": self.verdict,
-            "significance": self.significance,
-            "n": self.n,
-            "exceptions": self.exceptions,
-            "details": dict(self.details),
-        }
+    details: Mapping[str, float] = field(default_factory=empty_mapping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +103,18 @@ class ChristoffersenResult:
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
-        return {
-            "statistic": self.statistic,
-            "pvalue": self.pvalue,
-            "verdict": self.verdict,
-            "significance": self.significance,
-            "n": self.n,
-            "exceptions": self.exceptions,
-            "pof": self.pof.to_dict(),
-            "independence": self.independence.to_dict(),
-            "conditional_coverage": self.conditional_coverage.to_dict(),
-            "transitions": {"n00": self.n00, "n01": self.n01, "n10": self.n10, "n11": self.n11},
-        }
+        return field_dict(
+            self,
+            omit=("n00", "n01", "n10", "n11"),
+            pof=self.pof.to_dict(),
+            independence=self.independence.to_dict(),
+            conditional_coverage=self.conditional_coverage.to_dict(),
+            transitions={"n00": self.n00, "n01": self.n01, "n10": self.n10, "n11": self.n11},
+        )
 
 
 @dataclass(frozen=True, slots=True)
-class TrafficLightResult:
+class TrafficLightResult(Record):
     """Basel traffic-light zone of a VaR model.
 
     Attributes
@@ -167,20 +147,7 @@ class TrafficLightResult:
     yellow_max: int
     plus_factor: float | None
 
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return {
-            "zone": self.zone,
-            "statistic": self.statistic,
-            "pvalue": self.pvalue,
-            "n": self.n,
-            "exceptions": self.exceptions,
-            "level": self.level,
-            "cumulative_probability": self.cumulative_probability,
-            "green_max": self.green_max,
-            "yellow_max": self.yellow_max,
-            "plus_factor": self.plus_factor,
-        }
+    _dict_omit: ClassVar[tuple[str, ...]] = ("verdict",)  # it repeats zone
 
 
 def _significance(significance: float) -> float:
@@ -228,10 +195,7 @@ def _float_series(values: npt.ArrayLike, name: str) -> Float64Array1D:
     x = array_1d(values, name)
     if x.size == 0:
         raise InputError(f"{name} must be a non-empty 1-D array, was shape {x.shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(f"{name}[{i}] must be finite, was {x[i].item()!r}")
+    require_finite(x, name)
     return x
 
 

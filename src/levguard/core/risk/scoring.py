@@ -9,16 +9,15 @@ liquidation events and calls these functions.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
+from levguard.core.records import JsonRecord, json_dict, json_ready
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -255,36 +254,9 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
 
 
-def json_ready(value: object) -> Any:
-    """Return ``value`` as JSON-ready data: objects with ``to_dict()`` through it, other dataclasses as
-    dicts of their fields, tuples as lists, mappings as dicts, non-finite floats as None, NumPy
-    scalars as Python numbers."""
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict) and not isinstance(value, type):
-        return to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return json_dict(value)
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def json_dict(value: object) -> dict[str, object]:
-    """Return the fields of dataclass ``value`` (those shown in its repr) as a JSON-ready dict."""
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
-        raise InputError(f"value must be a dataclass instance, was {type(value).__name__}")
-    return {f.name: json_ready(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}
-
-
 # ----------------------------------------------------------------------------- reliability
 @dataclass(frozen=True, slots=True)
-class ReliabilityBin:
+class ReliabilityBin(JsonRecord):
     """One bucket of a reliability table: forecasts in ``(lower, upper]`` (``[0, upper]`` first).
 
     ``mean_forecast`` and ``observed`` (the event frequency) are NaN in an empty bucket;
@@ -299,10 +271,6 @@ class ReliabilityBin:
     observed: float
     wilson_low: float
     wilson_high: float
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict (NaN as None)."""
-        return json_dict(self)
 
 
 def _edges(edges: Sequence[float]) -> Float64Array1D:
@@ -372,7 +340,7 @@ def reliability_table(
 
 # ----------------------------------------------------------------------------- summary
 @dataclass(frozen=True, slots=True)
-class ForecastScores:
+class ForecastScores(JsonRecord):
     """Every score of one set of forecasts against its outcomes.
 
     Attributes
@@ -408,10 +376,6 @@ class ForecastScores:
     low_share: float
     low_observed: float
     reliability: tuple[ReliabilityBin, ...]
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict (NaN as None)."""
-        return json_dict(self)
 
 
 def score_forecasts(
@@ -497,7 +461,7 @@ def newey_west_variance(x: npt.ArrayLike, lag: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class DieboldMarianoResult:
+class DieboldMarianoResult(JsonRecord):
     """Diebold-Mariano test of equal expected loss of two forecasts.
 
     Attributes
@@ -525,10 +489,6 @@ class DieboldMarianoResult:
     statistic: float
     pvalue: float
     pvalue_better: float
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict (NaN as None)."""
-        return json_dict(self)
 
 
 def diebold_mariano(loss_a: npt.ArrayLike, loss_b: npt.ArrayLike, lag: int) -> DieboldMarianoResult:

@@ -29,11 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
+from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.symbols import base_asset
+from levguard.core.validate import pick_named
 from levguard.errors import InputError
 
 __all__ = [
@@ -51,10 +52,6 @@ __all__ = [
 
 IMPLIED_TO_REALIZED = 0.2415
 """Median ratio of DVOL rise to realized-vol jump over the crashes where both are recorded."""
-
-
-def _empty() -> Mapping[str, float]:
-    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ class Scenario:
 
     name: str
     price_shock: float = 0.0
-    price_shocks: Mapping[str, float] = field(default_factory=_empty)
+    price_shocks: Mapping[str, float] = field(default_factory=empty_mapping)
     vol_shock: float = 0.0
     funding_rate: float | None = None
     funding_intervals: int = 0
@@ -161,10 +158,7 @@ NAMED_SCENARIOS: tuple[Scenario, ...] = (
 
 def scenario_by_name(name: str) -> Scenario:
     """Return a named historical scenario by name or date."""
-    for s in NAMED_SCENARIOS:
-        if name in (s.name, s.date):
-            return s
-    raise InputError(f"scenario must be one of {[s.name for s in NAMED_SCENARIOS]}, was {name!r}")
+    return pick_named(NAMED_SCENARIOS, name, "scenario")
 
 
 def grid_scenarios(
@@ -192,7 +186,7 @@ def venue_default(venue: str, name: str | None = None) -> Scenario:
 
 
 @dataclass(frozen=True, slots=True)
-class PositionStress:
+class PositionStress(Record):
     """One position under a scenario (amounts in the account's settlement currency)."""
 
     symbol: str
@@ -204,20 +198,6 @@ class PositionStress:
     liquidation_price: float | None
     liquidated: bool
     lost_to_default: bool
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict."""
-        return {
-            "symbol": self.symbol,
-            "qty": self.qty,
-            "mark_before": self.mark_before,
-            "mark_after": self.mark_after,
-            "pnl": self.pnl,
-            "funding": self.funding,
-            "liquidation_price": self.liquidation_price,
-            "liquidated": self.liquidated,
-            "lost_to_default": self.lost_to_default,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,20 +223,7 @@ class AccountStress:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""
-        return {
-            "name": self.name,
-            "venue": self.venue,
-            "settlement": self.settlement,
-            "equity_before": self.equity_before,
-            "equity_after": self.equity_after,
-            "pnl": self.pnl,
-            "bad_debt": self.bad_debt,
-            "maintenance_margin_after": self.maintenance_margin_after,
-            "margin_ratio_after": self.margin_ratio_after,
-            "liquidatable": self.liquidatable,
-            "defaulted": self.defaulted,
-            "positions": [p.to_dict() for p in self.positions],
-        }
+        return field_dict(self, positions=[p.to_dict() for p in self.positions])
 
 
 def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> float:

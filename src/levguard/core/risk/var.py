@@ -27,7 +27,8 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.special import bdtrik, ndtri, stdtrit
 
-from levguard.core.validate import array_1d, finite, positive
+from levguard.core.records import Record, empty_mapping
+from levguard.core.validate import array_1d, finite, positive, require_finite
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
 from levguard.typing import Float64Array, Float64Array1D
@@ -56,12 +57,8 @@ SampleKind = Literal["loss", "pnl"]
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _empty() -> Mapping[str, float]:
-    return MappingProxyType({})
-
-
 @dataclass(frozen=True, slots=True)
-class VarResult:
+class VarResult(Record):
     """VaR and ES of one loss distribution (positive numbers are losses).
 
     Attributes
@@ -88,19 +85,7 @@ class VarResult:
     method: str
     horizon_days: float
     n: int
-    details: Mapping[str, float] = field(default_factory=_empty)
-
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return {
-            "var": self.var,
-            "es": self.es,
-            "level": self.level,
-            "method": self.method,
-            "horizon_days": self.horizon_days,
-            "n": self.n,
-            "details": dict(self.details),
-        }
+    details: Mapping[str, float] = field(default_factory=empty_mapping)
 
 
 def _result(
@@ -130,10 +115,7 @@ def _losses(sample: npt.ArrayLike, kind: SampleKind, name: str = "sample") -> Fl
     x = array_1d(sample, name)
     if x.size == 0:
         raise InputError(f"{name} must not be empty, was size 0")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(f"{name}[{i}] must be finite, was {x[i].item()!r}")
+    require_finite(x, name)
     return -x if kind == "pnl" else x
 
 

@@ -20,13 +20,13 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
+from levguard.core.records import Record, empty_mapping
 from levguard.core.symbols import base_asset
 from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
@@ -76,7 +76,7 @@ PARTIAL = PartialKinds(NONE=kl.PARTIAL_NONE, SLICE=kl.PARTIAL_SLICE, TIER=kl.PAR
 
 
 @dataclass(frozen=True)
-class LiquidationRule:
+class LiquidationRule(Record):
     """What a venue's liquidation leaves the trader, in a form the kernels consume.
 
     Parameters
@@ -188,23 +188,6 @@ class LiquidationRule:
         out[kl.RULE_STEP_TO] = self.step_to
         return out
 
-    def to_dict(self) -> dict[str, object]:
-        """Return the JSON-ready description of the rule."""
-        return {
-            "kind": self.kind,
-            "fee_rate": self.fee_rate,
-            "partial": self.partial,
-            "fraction": self.fraction,
-            "min_notional": self.min_notional,
-            "backstop": self.backstop,
-            "step_from": self.step_from,
-            "step_to": self.step_to,
-            "partial_cooldown_s": self.partial_cooldown_s,
-            "source": self.source,
-            "keeps": self.keeps,
-            "modelled": self.modelled,
-        }
-
 
 GENERIC_LIQUIDATION = LiquidationRule(
     kind="book",
@@ -250,10 +233,6 @@ class BaseAssetTable:
     def __call__(self, symbol: str) -> float:
         """Return the value of ``symbol``'s base asset, 0 when the table has none."""
         return float(dict(self.values).get(base_asset(symbol), 0.0))
-
-
-def _empty_tiers() -> Mapping[str, TierTable]:
-    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -315,7 +294,7 @@ class VenueModel:
     fee_in_mm: bool = False
     bankruptcy_close_fee: bool = False
     default_taker_fee: float = 0.0
-    builtin_tiers: Mapping[str, TierTable] = field(default_factory=_empty_tiers)
+    builtin_tiers: Mapping[str, TierTable] = field(default_factory=empty_mapping)
     rates: Callable[[Position], Rates | None] = _no_rates
     contract_size: Callable[[str], float] = SymbolConstant(1.0)
     tier_key: Callable[[str], str] = symbol_key

@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from levguard.core.records import empty_mapping
 from levguard.core.tiers import TierTable
 from levguard.core.validate import finite, positive
 from levguard.errors import InputError
@@ -42,10 +42,6 @@ __all__ = [
     "SizingState",
     "clip_leverage",
 ]
-
-
-def _empty() -> Mapping[str, float]:
-    return MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -144,9 +140,9 @@ class SizingState:
     periods_per_year: float = 8760.0
     current_leverage: float = 0.0
     context: MarketContext = field(default_factory=MarketContext)
-    exposures: Mapping[str, float] = field(default_factory=_empty)
-    vols: Mapping[str, float] = field(default_factory=_empty)
-    venues: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    exposures: Mapping[str, float] = field(default_factory=empty_mapping)
+    vols: Mapping[str, float] = field(default_factory=empty_mapping)
+    venues: Mapping[str, str] = field(default_factory=empty_mapping)
     liquidation_forecaster: ProbabilityForecaster | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -175,8 +171,8 @@ class SizingDecision:
     target_leverage: float
     binding_constraint: str
     reasons: tuple[str, ...] = ()
-    allocations: Mapping[str, float] = field(default_factory=_empty)
-    details: Mapping[str, float] = field(default_factory=_empty)
+    allocations: Mapping[str, float] = field(default_factory=empty_mapping)
+    details: Mapping[str, float] = field(default_factory=empty_mapping)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from levguard.core.instruments import Instrument
 from levguard.core.margin import evaluate, instrument_for, resolve_tiers
@@ -111,6 +112,30 @@ def tier_fixed_point(
     bound = np.zeros_like(eq)
     tier_cap_path_nb(eq, _brackets(table, max_leverage), lev, bound)
     return lev, bound
+
+
+def _equity_price(inputs: SeriesInputs) -> tuple[Float64Array1D, Float64Array1D]:
+    # The equity and price paths as contiguous float64, ones where the inputs give none.
+    n = inputs.returns.shape[0]
+    eq = np.ascontiguousarray(inputs.equity if inputs.equity is not None else np.ones(n), dtype=np.float64)
+    px = np.ascontiguousarray(inputs.price if inputs.price is not None else np.ones(n), dtype=np.float64)
+    return eq, px
+
+
+def _usable_bars(*paths: Float64Array1D) -> npt.NDArray[np.intp]:
+    # Indices of the bars where every path is finite and > 0.
+    ok = np.ones(paths[0].shape[0], dtype=np.bool_)
+    for x in paths:
+        ok &= (x > 0) & np.isfinite(x)
+    return np.flatnonzero(ok)
+
+
+def _first_usable(valid: npt.NDArray[np.intp], eq: Float64Array1D, px: Float64Array1D) -> tuple[float, float] | None:
+    # Equity and price at the first usable bar; None when no bar is usable.
+    if valid.shape[0] == 0:
+        return None
+    first = int(valid[0])
+    return float(eq[first]), float(px[first])
 
 
 def _brackets(table: TierTable | None, max_leverage: float) -> Brackets:
@@ -586,16 +611,11 @@ class LiquidationBudget:
         except InputError:
             table = None
         flat = table is not None and len(table) == 1
-        eq = inputs.equity if inputs.equity is not None else np.ones(n)
-        px = inputs.price if inputs.price is not None else np.ones(n)
+        eq, px = _equity_price(inputs)
         vol = np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
-        eq = np.ascontiguousarray(eq, dtype=np.float64)
-        px = np.ascontiguousarray(px, dtype=np.float64)
-        valid = np.flatnonzero((vol > 0) & np.isfinite(vol) & (eq > 0) & np.isfinite(eq) & (px > 0) & np.isfinite(px))
-        if valid.shape[0] == 0:
-            return out
-        first = int(valid[0])
-        args = self._venue_args(ctx, float(eq[first]), float(px[first]))
+        valid = _usable_bars(vol, eq, px)
+        start = _first_usable(valid, eq, px)
+        args = None if start is None else self._venue_args(ctx, *start)
         if args is not None:
             liquidation_budget_path_nb(vol, eq, px, args, _brackets(table, self.max_leverage), self._budget(ctx), out)
             return out
@@ -619,15 +639,12 @@ class LiquidationBudget:
             table: TierTable | None = context_tiers(ctx)
         except InputError:
             return out
-        eq = np.ascontiguousarray(inputs.equity if inputs.equity is not None else np.ones(n), dtype=np.float64)
-        px = np.ascontiguousarray(inputs.price if inputs.price is not None else np.ones(n), dtype=np.float64)
+        eq, px = _equity_price(inputs)
         need = forecasts.required_distances(ctx.side, self.max_prob, self.horizon_hours)
         need = np.ascontiguousarray(need + self.funding_distance(ctx), dtype=np.float64)
-        valid = np.flatnonzero((need > 0) & np.isfinite(need) & (eq > 0) & np.isfinite(eq) & (px > 0) & np.isfinite(px))
-        if valid.shape[0] == 0:
-            return out
-        first = int(valid[0])
-        args = self._lp_args(ctx, float(eq[first]), float(px[first]))
+        valid = _usable_bars(need, eq, px)
+        start = _first_usable(valid, eq, px)
+        args = None if start is None else self._lp_args(ctx, *start)
         if args is not None:
             distance_budget_path_nb(need, eq, px, args, _brackets(table, self.max_leverage), out)
             return out

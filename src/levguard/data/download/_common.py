@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress as _RichProgress
     from rich.progress import ProgressColumn, Task, TaskID
 
+    from levguard.data.cache import CacheEntry
+
 __all__ = [
     "DownloadResult",
     "NullProgress",
@@ -387,6 +389,9 @@ def _amount_column() -> ProgressColumn:
 
 def assemble_result(
     frames: list[pd.DataFrame],
+    used: list[CacheEntry],
+    fetched: list[str],
+    notes: list[str],
     *,
     kind: str,
     symbol: str,
@@ -395,13 +400,12 @@ def assemble_result(
     start_ns: int,
     end_ns: int,
     cache_dir: Path,
-    periods: tuple[str, ...],
-    fetched: list[str],
-    notes: list[str],
 ) -> DownloadResult:
     """Combine cached period frames into one :class:`DownloadResult` (shared by every source).
 
-    Funding frames report their print interval only when all periods agree on it.
+    ``used`` are the cache entries read (their periods are the result's), ``fetched`` the
+    periods downloaded now, ``notes`` what was skipped.  Funding frames report their print
+    interval only when all periods agree on it.
     """
     from levguard.data.cache import empty_frame
 
@@ -413,4 +417,5 @@ def assemble_result(
     frame = (
         combine_frames(frames, attrs, start_ns, end_ns) if frames else empty_frame(kind, symbol, print_interval, source)
     )
+    periods = tuple(e.key.period for e in used)
     return DownloadResult(frame=frame, cache_dir=cache_dir, periods=periods, fetched=tuple(fetched), notes=tuple(notes))

@@ -414,7 +414,25 @@ class BinanceArchive:
                 overall.advance(1)
         for note in notes:
             logger.info("%s %s: %s", symbol, kind, note)
-        return self._result(kind, symbol, interval, start_ns, end_ns, used, fetched, notes)
+        prefix = f"{self.base_url}/data/futures/um"
+        source = (
+            f"{prefix}/monthly/fundingRate/{symbol}"
+            if kind == "funding"
+            else f"{prefix}/{{monthly,daily}}/{_DIRS[kind]}/{symbol}/{interval}"
+        )
+        return assemble_result(
+            [self.cache.read(e.key) for e in used if e.rows],
+            used,
+            fetched,
+            notes,
+            kind=kind,
+            symbol=symbol,
+            interval=interval,
+            source=source,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            cache_dir=self.cache.dataset_dir(self.SOURCE, self.MARKET, kind, symbol, interval),
+        )
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -513,39 +531,6 @@ class BinanceArchive:
         if not self.keep_zips:
             zip_path.unlink(missing_ok=True)
         return entry
-
-    def _result(
-        self,
-        kind: str,
-        symbol: str,
-        interval: str,
-        start_ns: int,
-        end_ns: int,
-        used: list[CacheEntry],
-        fetched: list[str],
-        notes: list[str],
-    ) -> DownloadResult:
-        folder = self.cache.dataset_dir(self.SOURCE, self.MARKET, kind, symbol, interval)
-        prefix = f"{self.base_url}/data/futures/um"
-        source = (
-            f"{prefix}/monthly/fundingRate/{symbol}"
-            if kind == "funding"
-            else f"{prefix}/{{monthly,daily}}/{_DIRS[kind]}/{symbol}/{interval}"
-        )
-        frames = [self.cache.read(e.key) for e in used if e.rows]
-        return assemble_result(
-            frames,
-            kind=kind,
-            symbol=symbol,
-            interval=interval,
-            source=source,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            cache_dir=folder,
-            periods=tuple(e.key.period for e in used),
-            fetched=fetched,
-            notes=notes,
-        )
 
 
 def _check_symbol(symbol: str) -> str:

@@ -23,7 +23,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -296,7 +296,23 @@ class CcxtSource:
                 if entry.rows:
                     used.append(entry)
                 task.advance(1)
-        return self._result(kind, symbol, interval, start_ns, end_ns, used, fetched, notes)
+        frames = [self.cache.read(e.key) for e in used]
+        first = frames[0].attrs if frames else {}
+        for note in notes:
+            logger.info("%s %s %s: %s", self.exchange_id, symbol, kind, note)
+        return assemble_result(
+            frames,
+            used,
+            fetched,
+            notes,
+            kind=kind,
+            symbol=str(first.get("symbol", symbol)),
+            interval=interval,
+            source=str(first.get("source", f"ccxt:{self.exchange_id} {symbol}")),
+            start_ns=start_ns,
+            end_ns=end_ns,
+            cache_dir=self.cache.dataset_dir(self.SOURCE, self.exchange_id, kind, symbol, interval),
+        )
 
     def _check_interval(self, interval: str) -> str:
         timeframes = getattr(self.exchange, "timeframes", None) or {}
@@ -343,6 +359,33 @@ class CcxtSource:
         limit = node.get("limit") if isinstance(node, Mapping) else None
         return int(limit) if isinstance(limit, int | float) and limit > 0 else None
 
+    def _pages(
+        self,
+        what: str,
+        fetch_page: Callable[[int], Any],
+        span_ns: tuple[int, int],
+        step_ms: int,
+        stamp: Callable[[Any], int | None],
+    ) -> Iterator[Any]:
+        """Yield the rows in ``[since, until)`` (ns) of the pages ``fetch_page(cursor_ms)`` returns.
+
+        The cursor starts at ``since`` and moves to the last row's time (ms) plus ``step_ms``; paging
+        stops at ``until``, at an empty page, or when the exchange ignores the cursor.
+        """
+        cursor = _ceil_ms(span_ns[0])
+        until_ms = _ceil_ms(span_ns[1])
+        while cursor < until_ms:
+            page = self.call(what, fetch_page, cursor) or []
+            stamps = [stamp(r) for r in page]
+            known = [t for t in stamps if t is not None]
+            if not known:
+                break
+            yield from (r for r, t in zip(page, stamps, strict=True) if t is not None and cursor <= t < until_ms)
+            last = max(known)
+            if last < cursor:  # the exchange ignored `since`; stop rather than loop
+                break
+            cursor = last + step_ms
+
     def _ohlcv_frame(
         self, market: Mapping[str, Any], kind: str, interval: str, since_ns: int, until_ns: int
     ) -> pd.DataFrame:
@@ -354,28 +397,16 @@ class CcxtSource:
             if not self.exchange.has.get(capability):
                 raise VenuePermanentError(f"{self.exchange_id} has no {kind}-price candles in ccxt ({capability})")
             params["price"] = kind
-        step_ms = interval_to_ns(interval) // NS_PER_MS
-        cursor = _ceil_ms(since_ns)
-        until_ms = _ceil_ms(until_ns)
         limit = self._limit(market, "fetchOHLCV")
-        rows: list[Sequence[Any]] = []
-        while cursor < until_ms:
-            page = self.call(
+        rows: list[Sequence[Any]] = list(
+            self._pages(
                 f"fetch_ohlcv({unified}, {interval})",
-                self.exchange.fetch_ohlcv,
-                unified,
-                interval,
-                cursor,
-                limit,
-                params,
+                lambda cursor: self.exchange.fetch_ohlcv(unified, interval, cursor, limit, params),
+                (since_ns, until_ns),
+                interval_to_ns(interval) // NS_PER_MS,
+                lambda r: int(r[0]),
             )
-            if not page:
-                break
-            rows.extend(r for r in page if cursor <= int(r[0]) < until_ms)
-            last = max(int(r[0]) for r in page)
-            if last < cursor:  # the exchange ignored `since`; stop rather than loop
-                break
-            cursor = last + step_ms
+        )
         ts = np.array([int(r[0]) for r in rows], dtype=np.int64) * NS_PER_MS
         cols = [np.array([_num(r[i]) for r in rows], dtype=np.float64) for i in range(1, 6)]
         idx, _ = sorted_unique(ts)
@@ -394,29 +425,17 @@ class CcxtSource:
         unified = str(market["symbol"])
         if not self.exchange.has.get("fetchFundingRateHistory"):
             raise VenuePermanentError(f"{self.exchange_id} has no funding-rate history in ccxt")
-        cursor = _ceil_ms(since_ns)
-        until_ms = _ceil_ms(until_ns)
         limit = self._limit(market, "fetchFundingRateHistory")
         got: dict[int, float] = {}
-        while cursor < until_ms:
-            page = self.call(
-                f"fetch_funding_rate_history({unified})",
-                self.exchange.fetch_funding_rate_history,
-                unified,
-                cursor,
-                limit,
-            )
-            stamps = [int(r["timestamp"]) for r in page or [] if r.get("timestamp") is not None]
-            if not stamps:
-                break
-            for r in page:
-                t, rate = r.get("timestamp"), r.get("fundingRate")
-                if t is not None and rate is not None and cursor <= int(t) < until_ms:
-                    got[int(t)] = float(rate)
-            last = max(stamps)
-            if last < cursor:
-                break
-            cursor = last + 1
+        for r in self._pages(
+            f"fetch_funding_rate_history({unified})",
+            lambda cursor: self.exchange.fetch_funding_rate_history(unified, cursor, limit),
+            (since_ns, until_ns),
+            1,
+            lambda r: None if r.get("timestamp") is None else int(r["timestamp"]),
+        ):
+            if r.get("fundingRate") is not None:
+                got[int(r["timestamp"])] = float(r["fundingRate"])
         ts = np.array(sorted(got), dtype=np.int64)
         rates = np.array([got[int(t)] for t in ts], dtype=np.float64)
         return make_funding_frame(
@@ -424,36 +443,6 @@ class CcxtSource:
             rates,
             symbol=str(market["id"]),
             source=f"ccxt:{self.exchange_id} fetch_funding_rate_history {unified}",
-        )
-
-    def _result(
-        self,
-        kind: str,
-        symbol: str,
-        interval: str,
-        start_ns: int,
-        end_ns: int,
-        used: list[CacheEntry],
-        fetched: list[str],
-        notes: list[str],
-    ) -> DownloadResult:
-        folder = self.cache.dataset_dir(self.SOURCE, self.exchange_id, kind, symbol, interval)
-        frames = [self.cache.read(e.key) for e in used]
-        first = frames[0].attrs if frames else {}
-        for note in notes:
-            logger.info("%s %s %s: %s", self.exchange_id, symbol, kind, note)
-        return assemble_result(
-            frames,
-            kind=kind,
-            symbol=str(first.get("symbol", symbol)),
-            interval=interval,
-            source=str(first.get("source", f"ccxt:{self.exchange_id} {symbol}")),
-            start_ns=start_ns,
-            end_ns=end_ns,
-            cache_dir=folder,
-            periods=tuple(e.key.period for e in used),
-            fetched=fetched,
-            notes=notes,
         )
 
     # -- leverage tiers -----------------------------------------------------------------------
