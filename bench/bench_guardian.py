@@ -1,7 +1,7 @@
 """Guardian cycle time: one process watching 100 accounts x 10 positions at a 1 s interval (issue 8).
 
 Run: ``.venv/bin/python bench/bench_guardian.py [--accounts 100] [--positions 10] [--cycles 60]
-[--database sqlite:///...] [--json out.json]``.
+[--database sqlite:///...] [--json out.json] [--baseline]``.
 
 Workload: 100 accounts, each holding 10 perpetual positions (Binance USD-M rules, cross margin,
 BTCUSDT and ETHUSDT on their built-in brackets, eight others on two-tier tables the venue
@@ -19,6 +19,14 @@ and the CPU share at a 1 s interval: process CPU time per cycle / 1 s.  The cycl
 (snapshots and "cycle" audit rows, one transaction) are written by a background thread in the
 idle rest of the 1 s interval, as in the service: the timed cycle excludes that write, the CPU
 share includes it (process CPU time over all threads).
+
+``--baseline``: side by side in the same process, cycle for cycle on identical venues, the same
+guardian doing what it did before issue 17: the account spec parsed into domain objects every
+cycle (``account_from_spec``) and each position's probability of liquidation in its own call
+(``position_probabilities``), instead of the account kept across cycles and one call per
+forecaster (reports identical; tests/live/guardian/test_guardian_reuse.py).  Each timed cycle
+starts with both guardians' writes flushed, so neither one's background write runs during the
+other's cycle; the CPU share is then the cycle's own CPU time (thread), writes excluded.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import platform
 import statistics
@@ -42,7 +51,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _util import cpu_model
+from levguard.core.positions import Account
+from levguard.core.risk.forecast import LiquidationForecaster, position_probabilities
+from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
+from levguard.live import guardian as guardian_module
+from levguard.live.forecasts import probabilities
 from levguard.live.guardian import AccountSetup, Guardian
 from levguard.live.store import Store
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
@@ -122,10 +136,30 @@ def _venues(n_accounts: int, n_positions: int, n_ticks: int, seed: int) -> list[
     return out
 
 
-async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+class _Rebuild:
+    """The baseline's account: the spec parsed into domain objects every cycle."""
+
+    def account(self, spec: dict[str, Any]) -> Account:
+        return account_from_spec(spec)
+
+
+def _per_position(
+    forecasters: list[LiquidationForecaster | None],
+    sides: list[object],
+    marks: list[float],
+    liq_prices: list[float | None],
+    horizon_days: float,
+) -> list[float]:
+    # The baseline's P(liq): one position_probabilities call per position.
+    return [
+        math.nan if f is None else float(position_probabilities(f, s, m, lp, horizon_days)[0])
+        for f, s, m, lp in zip(forecasters, sides, marks, liq_prices, strict=True)
+    ]
+
+
+async def _guardian(args: argparse.Namespace, db: str | None) -> tuple[Guardian, list[StubVenue], Store]:
     venues = _venues(args.accounts, args.positions, args.cycles + 5, seed=1)
-    db = args.database or f"sqlite:///{tempfile.mkdtemp(prefix='lg-bench-')}/guard.db"
-    store = Store(db)
+    store = Store(db or f"sqlite:///{tempfile.mkdtemp(prefix='lg-bench-')}/guard.db")
     setups = []
     for i, v in enumerate(venues):
         store.upsert_account(f"acct{i:03d}", v.name)
@@ -136,36 +170,71 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
 
     g = Guardian(setups, store, live=False, clock=lambda: venues[0].now_ns, sleep=no_sleep)
     await g.reconcile()
-    g.freeze_heap()  # as Guardian.run does after start-up
-    for _ in range(2):  # warm-up
-        await g.cycle()
-        for v in venues:
-            v.step()
-    wall = []
-    cpu = []
-    for _ in range(args.cycles):
-        c0 = time.process_time()
-        g.flush()  # the previous cycle's rows are written in the idle part of the 1 s interval
-        t0 = time.perf_counter()
-        reports = await g.cycle()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-        for v in venues:
-            v.step()
-    g.close()
-    assert all(r["status"] == "ok" for r in reports), reports[:2]
+    return g, venues, store
+
+
+def _figures(wall: list[float], cpu: list[float], accounts: int) -> dict[str, float]:
     wall_ms = np.array(wall) * 1e3
     return {
-        "accounts": args.accounts,
-        "positions_per_account": args.positions,
-        "cycles": args.cycles,
-        "database": store.url_redacted.split("/")[0],
         "median_ms": float(np.median(wall_ms)),
         "p99_ms": float(np.quantile(wall_ms, 0.99)),
         "max_ms": float(wall_ms.max()),
         "cpu_share_at_1s": float(statistics.median(cpu)),
-        "per_account_ms": float(np.median(wall_ms) / args.accounts),
+        "per_account_ms": float(np.median(wall_ms) / accounts),
     }
+
+
+async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    g, venues, store = await _guardian(args, args.database)
+    base = await _guardian(args, None) if args.baseline else None
+    if base is not None:
+        for a in base[0].accounts:
+            base[0]._state[a.name].margin = _Rebuild()  # type: ignore[assignment]
+    g.freeze_heap()  # as Guardian.run does after start-up
+    runs: list[tuple[Guardian, list[StubVenue], bool]] = [(g, venues, False)]
+    if base is not None:
+        runs.append((base[0], base[1], True))
+    timed: dict[bool, tuple[list[float], list[float]]] = {False: ([], []), True: ([], [])}
+    reports: dict[bool, list[dict[str, Any]]] = {}
+    for k in range(args.cycles + 2):  # two warm-up cycles
+        for guard, vs, baseline in runs:
+            # Alone: process CPU time (all threads) from before the previous cycle's write is
+            # flushed to the end of the cycle.  Side by side: the cycle's own thread time.
+            cpu_clock = time.thread_time if base is not None else time.process_time
+            c0 = cpu_clock()
+            guard.flush()  # the previous cycle's rows are written in the idle part of the 1 s interval
+            if baseline:
+                setattr(guardian_module, "probabilities", _per_position)  # noqa: B010 (module attribute patched)
+            t0 = time.perf_counter()
+            try:
+                reports[baseline] = await guard.cycle()
+            finally:
+                setattr(guardian_module, "probabilities", probabilities)  # noqa: B010
+            t1, c1 = time.perf_counter(), cpu_clock()
+            if base is not None:
+                guard.flush()  # its write done before the other guardian's cycle starts
+            if k >= 2:
+                timed[baseline][0].append(t1 - t0)
+                timed[baseline][1].append(c1 - c0)
+            for v in vs:
+                v.step()
+    for guard, _, _ in runs:
+        guard.close()
+    for rep in reports.values():
+        assert all(r["status"] == "ok" for r in rep), rep[:2]
+    if base is not None:
+        assert json.dumps(reports[False], sort_keys=True) == json.dumps(reports[True], sort_keys=True)
+    out: dict[str, Any] = {
+        "accounts": args.accounts,
+        "positions_per_account": args.positions,
+        "cycles": args.cycles,
+        "database": store.url_redacted.split("/")[0],
+        **_figures(*timed[False], args.accounts),
+    }
+    if base is not None:
+        out["baseline"] = _figures(*timed[True], args.accounts)
+        out["median_ratio"] = out["baseline"]["median_ms"] / out["median_ms"]
+    return out
 
 
 def main() -> int:
@@ -175,6 +244,11 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=60)
     ap.add_argument("--database", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run, cycle for cycle, the guardian parsing every spec and pricing every position apart",
+    )
     args = ap.parse_args()
     out = {"date": dt.date.today().isoformat(), "cpu": cpu_model(), "python": platform.python_version()}
     out.update(asyncio.run(_bench(args)))

@@ -22,7 +22,8 @@ klines, or last-price klines standing in for the mark when those are unavailable
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,14 @@ from levguard.core.risk.forecast import (
     LiquidationForecaster,
     annual_volatility,
     fit_forecaster,
+    horizon_hours,
+    liquidation_distance,
 )
+from levguard.core.validate import side_sign
 from levguard.data.frames import hourly_arrays
 from levguard.errors import InputError, LevguardError
 
-__all__ = ["LiquidationForecasts"]
+__all__ = ["LiquidationForecasts", "probabilities"]
 
 log = logging.getLogger("levguard.guardian")
 
@@ -91,13 +95,21 @@ class LiquidationForecasts:
         self._latest: dict[str, LiquidationForecaster] = {}
         self._bars_source: dict[str, str] = {}  # symbol -> the bars of the last hourly_bars
         self._sources: dict[str, str] = {}  # symbol -> the source of the forecaster last used
+        # symbol -> (hour, fallback volatility, forecaster) of the last call: a call that would
+        # return the same answer changes nothing (no new fallback object, no copy of ``latest``).
+        self._used: dict[str, tuple[int, float | None, LiquidationForecaster | None]] = {}
+        # One closed-form fallback per volatility, shared by the symbols that use it, so that a
+        # cycle's probabilities take one forecaster call for all of them (:func:`probabilities`).
+        self._fallbacks: dict[float, GbmForecaster] = {}
 
     def observe(self, symbol: str, ts_ns: int, mark: float) -> None:
         """Record a mark seen at ``ts_ns`` (UTC ns) in its hour's bar."""
-        if not (mark > 0.0 and np.isfinite(mark)):
+        if not (mark > 0.0 and math.isfinite(mark)):
             return
         hour = (int(ts_ns) // HOUR_NS) * HOUR_NS
-        seen = self._seen.setdefault(symbol, {})
+        seen = self._seen.get(symbol)
+        if seen is None:
+            seen = self._seen[symbol] = {}
         if symbol not in self._first_hour:
             # A first mark exactly on the hour starts a whole hour; otherwise that hour is partial.
             self._first_hour[symbol] = hour if int(ts_ns) % HOUR_NS else hour - HOUR_NS
@@ -162,6 +174,9 @@ class LiquidationForecasts:
         """
         hour = int(now_ns) // HOUR_NS
         cached = self._fits.get(symbol)
+        used = self._used.get(symbol)
+        if used is not None and used[0] == hour and used[1] == fallback_vol and cached is not None:
+            return used[2]  # the fit of this hour and the same fallback: the same answer as last time
         if cached is None or cached[0] != hour:
             fitted: LiquidationForecaster | None = None
             bars = self.hourly_bars(symbol, int(now_ns))
@@ -176,7 +191,7 @@ class LiquidationForecasts:
             cached = self._fits[symbol]
             if fitted is not None:
                 self._sources[symbol] = f"{self.model} model fitted on {self._bars_source.get(symbol, '')}"
-        f = cached[1] if cached[1] is not None or fallback_vol is None else GbmForecaster(float(fallback_vol))
+        f = cached[1] if cached[1] is not None or fallback_vol is None else self._fallback(float(fallback_vol))
         if cached[1] is None:
             self._sources[symbol] = (
                 f"closed-form GBM at the fallback volatility {float(fallback_vol):.4g} (no fit: too few or flat "
@@ -186,6 +201,15 @@ class LiquidationForecasts:
             )
         # Copy on write: sizers and the service read ``latest`` from other threads.
         self._latest = {**{k: v for k, v in self._latest.items() if k != symbol}, **({symbol: f} if f else {})}
+        self._used[symbol] = (hour, fallback_vol, f)
+        return f
+
+    def _fallback(self, vol: float) -> GbmForecaster:
+        f = self._fallbacks.get(vol)
+        if f is None:
+            if len(self._fallbacks) >= 1_000:  # an EWMA fallback moves every cycle: stay bounded
+                self._fallbacks.clear()
+            f = self._fallbacks[vol] = GbmForecaster(vol)
         return f
 
     def source(self, symbol: str) -> str:
@@ -200,3 +224,75 @@ class LiquidationForecasts:
     def latest(self) -> dict[str, LiquidationForecaster]:
         """The forecaster last used per symbol (a copy; safe to call from another thread)."""
         return dict(self._latest)
+
+
+def probabilities(
+    forecasters: Sequence[LiquidationForecaster | None],
+    sides: Sequence[object],
+    marks: Sequence[float],
+    liq_prices: Sequence[float | None],
+    horizon_days: float,
+) -> list[float]:
+    """Return the probability of liquidation of many positions at one horizon, in one forecaster
+    call per distinct forecaster (the guardian's positions of one account, every cycle).
+
+    Parameters
+    ----------
+    forecasters : sequence of LiquidationForecaster or None
+        Each position's fitted model; None: unknown volatility, so is the probability (NaN).
+    sides, marks, liq_prices
+        Each position's side (+1/-1, "long"/"short"), mark price (> 0) and liquidation price
+        (None: there is none), as :func:`levguard.core.risk.forecast.liquidation_distance` reads.
+    horizon_days : float
+        The one horizon, in ``(0, 30]`` days (rounded to whole hours).
+
+    Returns
+    -------
+    list of float
+        Per position, ``position_probabilities(f, side, mark, LP, horizon_days)[0]``
+        (:func:`levguard.core.risk.forecast.position_probabilities`): 0 without a liquidation
+        price, 1 at or past it, else ``clip(f.prob(side, distance, hours), 0, 1)``; NaN without a
+        forecaster.  The positions left to a forecaster are passed to it together (its ``prob``
+        works element by element, so the numbers are those of one call per position).
+
+    Raises
+    ------
+    InputError
+        A bad side, mark or horizon, as ``position_probabilities``; sequences of unequal length.
+    """
+    n = len(forecasters)
+    if not (len(sides) == len(marks) == len(liq_prices) == n):
+        raise InputError(
+            f"forecasters, sides, marks and liq_prices must have one length, were "
+            f"{n}, {len(sides)}, {len(marks)}, {len(liq_prices)}"
+        )
+    if not isinstance(horizon_days, int | float) or isinstance(horizon_days, bool):
+        raise InputError(f"horizon_days must be one number of days, was {horizon_days!r}")
+    hour = horizon_hours(horizon_days)[0]
+    out = [math.nan] * n
+    # id(forecaster) -> (forecaster, positions, sides, distances) of the positions it prices.
+    groups: dict[int, tuple[LiquidationForecaster, list[int], list[float], list[float]]] = {}
+    for i, f in enumerate(forecasters):
+        if f is None:
+            continue
+        s = float(side_sign(sides[i]))
+        d = liquidation_distance(s, marks[i], liq_prices[i])
+        if math.isinf(d):
+            out[i] = 0.0
+        elif d <= 0.0:
+            out[i] = 1.0
+        else:
+            group = groups.get(id(f))
+            if group is None:
+                group = groups[id(f)] = (f, [], [], [])
+            group[1].append(i)
+            group[2].append(s)
+            group[3].append(d)
+    for f, index, s_list, d_list in groups.values():
+        k = len(index)
+        p = np.clip(
+            np.asarray(f.prob(np.array(s_list), np.array(d_list), np.full(k, hour)), dtype=np.float64), 0.0, 1.0
+        )
+        for j, i in enumerate(index):
+            out[i] = float(p[j])
+    return out

@@ -66,8 +66,7 @@ from typing import Any, TypeVar
 
 from levguard.core.margin import evaluate
 from levguard.core.risk.excursion import GbmForecaster
-from levguard.core.risk.forecast import LiquidationForecaster, position_probabilities
-from levguard.core.spec import account_from_spec
+from levguard.core.risk.forecast import LiquidationForecaster
 from levguard.errors import (
     InputError,
     LevguardError,
@@ -79,6 +78,7 @@ from levguard.errors import (
 from levguard.live import actions, inflight, watch
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
+from levguard.live.forecasts import probabilities
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id, default_guardian_id
 from levguard.live.states import Level, next_level
 from levguard.live.store import Store, StoreUnavailable
@@ -583,7 +583,9 @@ class Guardian:
         await inflight.venue_changes(self, setup, st, positions)
         forecasts = setup.forecasts
         for sym, mark in marks.items():
-            hist = st.marks.setdefault(sym, deque(maxlen=500))
+            hist = st.marks.get(sym)
+            if hist is None:
+                hist = st.marks[sym] = deque(maxlen=500)
             hist.append((now, mark))
             if forecasts is not None:
                 forecasts.observe(sym, now, mark)
@@ -611,19 +613,28 @@ class Guardian:
             spec["tiers"] = tier_tables
         self.last_specs[setup.name] = spec
         try:
-            report = evaluate(account_from_spec(spec))
+            report = evaluate(st.margin.account(spec))  # the account parsed once, its numbers updated
         except LevguardError as exc:
             await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
             return {"account": setup.name, "status": "error", "error": str(exc)}
         # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it;
         # the venue's klines first (once an hour, bounded by their timeout, never failing the cycle).
         await self._refresh_bars(setup, [p.symbol for p in positions], now)
-        forecasters = {p.symbol: self._forecaster(setup, st, p.symbol, now) for p in positions}
+        # P(liq) of every position: one call per distinct forecaster (the positions of a symbol
+        # share theirs; the closed-form fallback is shared by every symbol at its volatility).
+        h = setup.horizon_days
+        p_liqs = probabilities(
+            [self._forecaster(setup, st, p.symbol, now) for p in positions],
+            [rep.side for rep in report.positions],
+            [rep.mark_price for rep in report.positions],
+            [rep.liquidation_price for rep in report.positions],
+            h,
+        )
         targets = self._targets(setup, spec)
         equity = report.equity
         views = []
         worst = Level.OK
-        for pos, rep in zip(positions, report.positions, strict=True):
+        for pos, rep, p_liq in zip(positions, report.positions, p_liqs, strict=True):
             lp = rep.liquidation_price
             mark = rep.mark_price
             distance = abs(mark - lp) / mark if lp is not None and lp > 0 else math.inf
@@ -633,9 +644,6 @@ class Guardian:
                 ratio = report.margin_ratio
             else:
                 ratio = math.nan
-            f = forecasters[pos.symbol]  # None: volatility unknown, so is P(liq) (NaN: safe for that figure)
-            h = setup.horizon_days
-            p_liq = math.nan if f is None else float(position_probabilities(f, rep.side, mark, lp, h)[0])
             if pos.liquidation_price and lp:
                 drift = abs(pos.liquidation_price - lp) / mark
                 if drift > setup.drift_threshold:
@@ -650,7 +658,9 @@ class Guardian:
                         venue_lp=pos.liquidation_price,
                         levguard_lp=lp,
                     )
-            ps = st.positions.setdefault(pos.symbol, PositionState())
+            ps = st.positions.get(pos.symbol)
+            if ps is None:
+                ps = st.positions[pos.symbol] = PositionState()
             new = next_level(ps.level, setup.thresholds, ratio, distance, p_liq)
             if new != ps.level:
                 level_name = {0: "info", 1: "warning", 2: "critical", 3: "critical"}[int(new)]

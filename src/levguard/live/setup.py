@@ -13,6 +13,7 @@ from typing import Any
 
 from levguard.core.risk.forecast import FORECAST_MODELS, MAX_HORIZON_DAYS
 from levguard.errors import InputError
+from levguard.live.account_cache import AccountCache
 from levguard.live.forecasts import BarsSource, LiquidationForecasts
 from levguard.live.states import Level, Thresholds
 from levguard.live.store import Store
@@ -179,3 +180,4 @@ class AccountState:
     loaded: bool = False  # persisted state read since the lease was taken
     errors: int = 0  # consecutive contained failures
     backoff_until_ns: int = 0
+    margin: AccountCache = field(default_factory=AccountCache)  # the margin engine's account, kept

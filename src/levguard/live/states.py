@@ -28,6 +28,9 @@ class Level(IntEnum):
     ACT = 3
 
 
+_LEVELS = (Level.WARN, Level.DANGER, Level.ACT)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Entry thresholds per level (WARN, DANGER, ACT) and the hysteresis margin.
@@ -71,12 +74,14 @@ class Thresholds:
 
     def level_of(self, margin_ratio: float, distance: float, p_liq: float, relax: float = 0.0) -> Level:
         """The most severe level crossed (thresholds relaxed by ``relax`` towards safety)."""
+        # A non-finite figure crosses nothing (checked once, not per level).
+        ratio_ok, distance_ok, p_liq_ok = math.isfinite(margin_ratio), math.isfinite(distance), math.isfinite(p_liq)
         level = Level.OK
-        for i, lvl in enumerate((Level.WARN, Level.DANGER, Level.ACT)):
+        for i, lvl in enumerate(_LEVELS):
             crossed = (
-                (math.isfinite(margin_ratio) and margin_ratio >= self.margin_ratio[i] * (1.0 - relax))
-                or (math.isfinite(distance) and distance <= self.distance[i] * (1.0 + relax))
-                or (math.isfinite(p_liq) and p_liq >= self.p_liq[i] * (1.0 - relax))
+                (ratio_ok and margin_ratio >= self.margin_ratio[i] * (1.0 - relax))
+                or (distance_ok and distance <= self.distance[i] * (1.0 + relax))
+                or (p_liq_ok and p_liq >= self.p_liq[i] * (1.0 - relax))
             )
             if crossed:
                 level = lvl
