@@ -365,7 +365,19 @@ def simulate_py(
             state[5] = peak
             state[6] = sleeve_prev[0]
             end = quiet_stretch(
-                t, market, direction, target_leverage, inst, cfg, book, memo, state, reopen_at, out_acct, out_pos
+                t,
+                market,
+                direction,
+                target_leverage,
+                inst,
+                cfg,
+                tiers,
+                book,
+                scratch,
+                state,
+                reopen_at,
+                out_acct,
+                out_pos,
             )
             if end > t:
                 blocked[0] = state[3]

@@ -1,7 +1,7 @@
 """Quiet stretches of a one-instrument backtest: bars on which nothing can happen but marking.
 
-A bar is *quiet* when no funding settles on an open position, neither the liquidation price nor a
-stop-loss or take-profit is crossed, no order changes the quantity and the account is not ruined
+A bar is *quiet* when, after any funding settled on the open position, neither the liquidation
+price nor a stop-loss or take-profit is crossed, no order changes the quantity and the account is not ruined
 at the close.  Most bars of a sweep are quiet (a moving-average crossover changes side a few
 hundred times in 50,000 bars).  :func:`quiet_stretch` runs them with the account held in scalars
 and returns at the first bar that is not quiet, which :func:`levguard.kernels.backtest.simulate_py`
@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from levguard.kernels._jit import jitable
-from levguard.kernels.backtest_liquidation import may_be_bankrupt, memo_holds
+from levguard.kernels.backtest_liquidation import Scratch, lp_memo, may_be_bankrupt, memo_holds
 from levguard.kernels.backtest_orders import min_order_margin_at, path_cap, ruin_end, ruin_step
 from levguard.kernels.backtest_records import (
     DUST_FRACTION,
@@ -28,6 +28,7 @@ from levguard.kernels.backtest_records import (
     Market,
     PositionsOut,
     RebalanceMode,
+    Tiers,
 )
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.typing import Float64Array1D, Float64Array2D
@@ -43,8 +44,9 @@ def quiet_stretch(
     target_leverage: Float64Array2D,
     inst: np.ndarray,
     cfg: np.void,
+    tiers: Tiers,
     book: Book,
-    memo: np.ndarray,
+    scratch: Scratch,
     state: Float64Array1D,
     reopen_at: np.ndarray,
     out_acct: AccountOut,
@@ -59,11 +61,14 @@ def quiet_stretch(
     market, direction, target_leverage, inst, cfg, out_acct, out_pos
         As for :func:`levguard.kernels.backtest.simulate_py` (``K = 1``).
     book : Book
-        The account (wallet, quantity, entry, reference price); only ``ref_px`` is written (the
-        mark close of the last bar run).
-    memo : (1,) MEMO_DTYPE
-        The liquidation-price memo; the stretch runs only while it holds (the quantity, entry and
-        wallet do not change on a quiet bar, so it holds throughout or not at all).
+        The account (wallet, quantity, entry, reference price); the wallet (funding settled) and
+        ``ref_px`` (the mark close of the last bar run) are written.
+    tiers : Tiers
+        The tier rows (a funding payment moves the wallet, so the liquidation price is solved
+        again through :func:`~levguard.kernels.backtest_liquidation.lp_memo`).
+    scratch : Scratch
+        The run's work arrays and liquidation-price memo; the stretch starts only where the memo
+        holds (the quantity and entry do not change on a quiet bar, the wallet only by funding).
     state : (7,) float64
         ``idle`` capital, the minimum order margin's ``need`` and ``qty_need``, the stop block
         (+1/-1/0; cleared as the full step clears it), the equity and the peak equity at the
@@ -75,13 +80,14 @@ def quiet_stretch(
 
     Notes
     -----
-    The predicates are those of ``simulate_py``'s steps 1-4 and 7: funding settles when the
-    bar's rate is not NaN; a long is liquidated when ``mark_open <= LP`` (gap) or
-    ``mark_low <= LP`` (intrabar), a short mirrored; stops on the last-price extremes; an order
+    The predicates are those of ``simulate_py``'s steps 1-4 and 7: funding settles as step 1
+    settles it when the bar's rate is not NaN (the liquidation price is then solved again for
+    the new wallet); a long is liquidated when ``mark_open <= LP`` (gap) or ``mark_low <= LP``
+    (intrabar), a short mirrored; stops on the last-price extremes; an order
     is placed when the side decided at ``t - 1`` differs from the position's (or a position is
     rebalanced, or closed because the capital cannot carry the venue's smallest order); ruin
     when the equity at the close is ``<= 0`` or below the minimum order margin or dust.  Any of
-    them ends the stretch before anything of the bar is written.
+    them ends the stretch before anything of the bar is kept.
     """
     close, low, high = market.close, market.low, market.high
     mark_open, mark_low, mark_high, mark_close = market.mark_open, market.mark_low, market.mark_high, market.mark_close
@@ -97,7 +103,7 @@ def quiet_stretch(
     q = book.qty[0]
     en = book.entry[0]
     c = book.cash[0]
-    m = memo[0]
+    m = scratch.memo[0]
     if not memo_holds(m, q, en, c):
         return t
     lp = m["lp"]
@@ -115,7 +121,6 @@ def quiet_stretch(
     weight = inst[0]["weight"]
     idle, need, qty_need, blocked = state[0], state[1], state[2], state[3]
     eq_prev, peak, sleeve_prev = state[4], state[5], state[6]
-    wallet = idle + c
     cur_side = 0.0
     if q > 0.0:
         cur_side = 1.0
@@ -127,13 +132,28 @@ def quiet_stretch(
     start = t
     while t < n_t:
         # Steps 1, 2 and 4: funding, gap and intrabar liquidation, stops.
+        c_bar = c
+        lp_bar = lp
+        paid = 0.0
         if perp_open:
-            if not math.isnan(funding[t, 0]):
-                break
-            if q > 0.0:
-                if mark_open[t, 0] <= lp or mark_low[t, 0] <= lp:
+            rate = funding[t, 0]
+            if not math.isnan(rate):
+                # Settled as step 1 does; the wallet is restored if the bar turns out not quiet
+                # (the full step settles it again, and finds the solved price in the memo).
+                mo = mark_open[t, 0]
+                base = q / mo if inverse else q * mo
+                pay = -base * rate
+                c_bar = c + pay
+                paid = 0.0 - pay
+                book.cash[0] = c_bar
+                lp_bar, coll = lp_memo(0, cross, book, inst, tiers, scratch)
+                book.cash[0] = c
+                if may_be_bankrupt(lp_bar, coll):
                     break
-            elif mark_open[t, 0] >= lp or mark_high[t, 0] >= lp:
+            if q > 0.0:
+                if mark_open[t, 0] <= lp_bar or mark_low[t, 0] <= lp_bar:
+                    break
+            elif mark_open[t, 0] >= lp_bar or mark_high[t, 0] >= lp_bar:
                 break
         if q > 0.0:
             if (stop_loss > 0.0 and low[t, 0] <= sl_px) or (take_profit > 0.0 and high[t, 0] >= tp_px):
@@ -174,6 +194,7 @@ def quiet_stretch(
         # Step 6: marked at the close.
         mc = mark_close[t, 0]
         gross = 0.0
+        wallet = idle + c_bar
         equity = wallet
         if q != 0.0:
             gross += position_notional(q, mc, inverse)
@@ -183,6 +204,8 @@ def quiet_stretch(
         if equity <= 0.0 or equity < max(ruin_end(floor), dust):
             break
         blocked = new_blocked
+        c = c_bar
+        lp = lp_bar
         r = t * row_step
         out_target[r, 0] = lev
         out_equity[t] = equity
@@ -191,7 +214,7 @@ def quiet_stretch(
         if gross > 0.0:
             lev_acct = gross / equity if equity > 0.0 else math.inf
         out_leverage[t] = lev_acct
-        out_funding[t] = 0.0
+        out_funding[t] = paid
         out_fees[t] = 0.0
         out_qty[r, 0] = q
         out_entry[r, 0] = en
@@ -212,6 +235,7 @@ def quiet_stretch(
         peak = max(peak, equity)
         t += 1
     if t > start:
+        book.cash[0] = c
         book.ref_px[0] = mark_close[t - 1, 0]
         state[3] = blocked
         state[4] = eq_prev
