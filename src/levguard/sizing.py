@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "load_policy_file": "levguard.config.policies",
     "parse_policy_config": "levguard.config.policies",
     "build_policy": "levguard.config.policies",
+    "screen_walk_forward": "levguard.backtest.walkforward",
+    # Deprecated alias of screen_walk_forward (the walk-forward is levguard.backtest.walk_forward).
     "walk_forward": "levguard.backtest.walkforward",
     "grid_search": "levguard.backtest.calibrate",
     "random_search": "levguard.backtest.calibrate",

@@ -1,6 +1,13 @@
-"""Walk-forward calibration of leverage policies: choose parameters on a training window, apply
-them to the next, and measure the stability of the choice (see :mod:`levguard.backtest.calibrate`
-for the evaluator and the searches)."""
+"""Screening walk-forward of leverage policies: choose parameters on a training window, apply them
+to the next, and measure the stability of the choice, on the fast vectorized evaluator of
+:mod:`levguard.backtest.calibrate` (close-to-close returns, one maintenance rate).
+
+The walk-forward on the event-driven backtester is :func:`levguard.backtest.walk_forward`; this
+one screens many policy parameters quickly before it.  Its error against the backtester is
+measured by ``bench/screening_error.py`` and stated in docs/policies.md ("Screening against the
+backtester"): it misses intrabar liquidations at high leverage.  :func:`screen_walk_forward` is
+its name; ``walk_forward`` here (and ``levguard.sizing.walk_forward``) is the deprecated alias.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ from levguard.core.sizing.base import SeriesInputs
 from levguard.errors import InputError
 from levguard.kernels import policy_eval as kp
 
-__all__ = ["WalkForwardResult", "walk_forward"]
+__all__ = ["WalkForwardResult", "screen_walk_forward", "walk_forward"]
 
 
 @dataclass(frozen=True)
@@ -240,3 +247,8 @@ def walk_forward(
         scheme=scheme,
         objective=obj,
     )
+
+
+screen_walk_forward = walk_forward
+"""The screening walk-forward (the name to use; ``walk_forward`` in this module is its deprecated
+alias, as the backtester's :func:`levguard.backtest.walk_forward` is the walk-forward)."""
