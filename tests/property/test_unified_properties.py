@@ -1,9 +1,12 @@
-"""Hypothesis properties of unified accounts (``bybit-uta``, ``binance-pm``).
+"""Hypothesis properties of unified accounts (``bybit-uta``, ``binance-pm``, ``okx-mcm``).
 
 - A USDT-only Bybit UTA account equals today's ``bybit-linear`` cross evaluation of the same
   positions (same equity, MM, liquidatable flag and liquidation prices): the rules coincide.
 - A USDT-only Binance PM account has the ``binance-usdm`` cross equity and MM; its uniMMR is the
   inverse of the cross margin ratio.  Liquidation differs by design (uniMMR <= 105 %, not 100 %).
+- A USDT-only OKX multi-currency account equals today's ``okx`` cross evaluation (equity, MM with
+  the liquidation fee, liquidatable flag, liquidation prices); its margin ratio is the inverse of
+  the cross margin ratio.
 - More collateral never lowers equity, never raises Bybit's MM rate, never lowers uniMMR.
 - A collateral ratio of 1.0 values an asset at face value.
 - Each liquidation price lands where the account ratio crosses the venue's trigger.
@@ -83,8 +86,25 @@ def test_binance_usdt_only_matches_cross_totals(usdt: float, pos: list[Spec]) ->
 
 
 @SETTINGS
+@given(usdt=st.floats(5000, 200000), pos=positions(mmr=True))
+def test_okx_usdt_only_equals_cross(usdt: float, pos: list[Spec]) -> None:
+    u = levguard.evaluate_account({"venue": "okx-mcm", "balances": {"USDT": usdt}, "positions": pos})
+    c = _cross("okx", usdt, pos)
+    assert u.equity == pytest.approx(c.equity, rel=1e-12, abs=1e-9)
+    assert u.maintenance_margin == pytest.approx(c.maintenance_margin, rel=1e-12)
+    assert u.liquidatable is c.liquidatable
+    if c.equity > 0 and c.margin_ratio is not None and u.account_ratio is not None:
+        assert u.account_ratio == pytest.approx(1.0 / c.margin_ratio, rel=1e-12)
+    for pu, pc in zip(u.positions, c.positions, strict=True):
+        if pc.liquidation_price is None:
+            assert pu.liquidation_price is None
+        else:
+            assert pu.liquidation_price == pytest.approx(pc.liquidation_price, rel=1e-9)
+
+
+@SETTINGS
 @given(
-    venue=st.sampled_from(["bybit-uta", "binance-pm"]),
+    venue=st.sampled_from(["bybit-uta", "binance-pm", "okx-mcm"]),
     usdt=st.floats(1000, 100000),
     btc=amount(80),
     extra_btc=amount(30),
@@ -104,14 +124,14 @@ def test_more_collateral_never_hurts(
     assert b.maintenance_margin == pytest.approx(a.maintenance_margin)
     if venue == "bybit-uta" and a.account_ratio is not None and b.account_ratio is not None:
         assert b.account_ratio <= a.account_ratio + 1e-12 * abs(a.account_ratio)
-    if venue == "binance-pm" and a.account_ratio is not None and b.account_ratio is not None:
+    if venue in ("binance-pm", "okx-mcm") and a.account_ratio is not None and b.account_ratio is not None:
         assert b.account_ratio >= a.account_ratio - 1e-12 * abs(a.account_ratio)
     assert not (b.liquidatable and not a.liquidatable)
 
 
 @SETTINGS
 @given(
-    venue=st.sampled_from(["bybit-uta", "binance-pm"]),
+    venue=st.sampled_from(["bybit-uta", "binance-pm", "okx-mcm"]),
     amount=st.one_of(st.just(0.0), st.floats(1e-6, 1e6), st.floats(-50, -1e-6)),
     price=st.floats(1e-3, 1e5),
 )
@@ -127,7 +147,7 @@ def test_ratio_one_is_face_value(venue: str, amount: float, price: float) -> Non
 
 @SETTINGS
 @given(
-    venue=st.sampled_from(["bybit-uta", "binance-pm"]),
+    venue=st.sampled_from(["bybit-uta", "binance-pm", "okx-mcm"]),
     usdt=st.floats(2000, 50000),
     btc=amount(2),
     pos=positions(mmr=True),
@@ -148,5 +168,7 @@ def test_liquidation_price_is_the_ratio_crossing(venue: str, usdt: float, btc: f
             if m.account_ratio is not None:
                 if venue == "bybit-uta":
                     assert (m.account_ratio >= 1.0) is expect
+                elif venue == "okx-mcm":
+                    assert (m.account_ratio <= 1.0) is expect
                 else:
                     assert (m.account_ratio <= 1.05) is expect

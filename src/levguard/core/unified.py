@@ -1,9 +1,9 @@
 """Unified accounts: several collateral assets with haircuts backing linear USDT perpetuals.
 
-Two venues: Bybit's Unified Trading Account in cross margin (``bybit-uta``) and Binance
-Portfolio Margin (``binance-pm``).  The spec::
+Three venues: Bybit's Unified Trading Account in cross margin (``bybit-uta``), Binance
+Portfolio Margin (``binance-pm``) and OKX multi-currency margin (``okx-mcm``).  The spec::
 
-    {"venue": "bybit-uta" | "binance-pm",
+    {"venue": "bybit-uta" | "binance-pm" | "okx-mcm",
      "balances": {"USDT": 20000, "BTC": 0.5},      # coins held (may be negative: a debt)
      "borrowed": {"USDT": 1000},                    # optional: margin loans
      "loan_mmr": 0.1,                               # MM rate of the loans (required with loans)
@@ -12,7 +12,8 @@ Portfolio Margin (``binance-pm``).  The spec::
      "positions": [...], "tiers": {...}}            # as in a single-wallet spec
 
 Positions are linear USDT perpetuals in cross margin (the venue's linear rules: Bybit linear,
-Binance USDⓈ-M); other kinds are refused naming the value.  Every account amount is in USD.
+Binance USDⓈ-M, OKX swap with its taker fee in MM); other kinds are refused naming the value.
+Every account amount is in USD.
 See docs/unified.md for the formulas, their sources and a worked example.
 """
 
@@ -38,6 +39,7 @@ from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.rules.collateral import (
     BINANCE_PM,
     BYBIT_UTA,
+    OKX_MCM,
     CollateralTable,
     CollateralTiers,
     collateral_tiers_from_spec,
@@ -59,6 +61,7 @@ __all__ = [
 STABLECOINS = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD", "USD"})
 """Assets priced at 1 USD unless the spec's ``prices`` says otherwise."""
 _SETTLE = "USDT"
+_EQUITY_OVER_MM = frozenset({"uniMMR", "margin_ratio"})  # ratios that read equity / MM (higher is safer)
 _MAX_ASSET = 20
 _SPEC_KEYS = {
     "venue",
@@ -83,9 +86,10 @@ class UnifiedVenue:
 
     ``liquidation_multiple`` ``c``: the account is liquidated when ``equity <= c * MM`` (Bybit:
     account MM rate ``MM / margin balance >= 100 %``, so ``c = 1``; Binance: ``uniMMR =
-    adjusted equity / MM <= 105 %``, so ``c = 1.05``).  ``upnl_in_haircut``: Binance values each
-    asset's equity including the futures PnL settled in it at its collateral rate; Bybit adds the
-    perpetuals' unrealised PnL to the haircut wallet balance at face value.
+    adjusted equity / MM <= 105 %``, so ``c = 1.05``; OKX: margin ratio ``adjusted equity / (MM +
+    liquidation fees) <= 100 %``, so ``c = 1``).  ``upnl_in_haircut``: Binance and OKX value each
+    asset's equity including the futures PnL settled in it at its collateral (discount) rate;
+    Bybit adds the perpetuals' unrealised PnL to the haircut wallet balance at face value.
     """
 
     name: str
@@ -98,7 +102,7 @@ class UnifiedVenue:
 
     def ratio(self, equity: float, mm: float) -> float | None:
         """The venue's account ratio (None where it is infinite or undefined)."""
-        if self.ratio_name == "uniMMR":
+        if self.ratio_name in _EQUITY_OVER_MM:
             return equity / mm if mm > 0.0 else None
         if equity > 0.0:
             return mm / equity
@@ -120,7 +124,12 @@ class UnifiedVenue:
         Pro Maintenance Margin Ratio Calculation" (binance.com/en/support/faq/
         5e33af8e6ac04d57a1d0a3398e0a0752).  Bybit (account MM rate ``r``): ``r < 100 %`` normal,
         else liquidation (Bybit help "Trading Rules: Liquidation Process (Unified Trading
-        Account)", 2024-08-17: "Liquidation is triggered when MMR reaches 100%").
+        Account)", 2024-08-17: "Liquidation is triggered when MMR reaches 100%").  OKX
+        multi-currency margin (margin ratio ``m``): ``m > 300 %`` normal; ``100 % < m <= 300 %``
+        risk_alert (OKX warns to reduce positions); ``m <= 100 %`` liquidation (open orders are
+        cancelled, then positions are liquidated).  Source: OKX Help Center "IV. Multi-currency
+        margin mode: cross margin trading" (risk alert at <= 300 %, pre-liquidation at <= 100 %, read
+        through a transcription of that page).
         """
         if self.ratio_name == "uniMMR":
             if mm <= 0.0:
@@ -130,6 +139,10 @@ class UnifiedVenue:
                 if u > bound:
                     return name
             return "liquidation_loss"
+        if self.ratio_name == "margin_ratio":
+            if mm <= 0.0 or equity > 3.0 * mm:
+                return "normal"
+            return "liquidation" if self.liquidatable(equity, mm) else "risk_alert"
         return "liquidation" if self.liquidatable(equity, mm) else "normal"
 
 
@@ -161,7 +174,24 @@ BINANCE = UnifiedVenue(
         "futuresMM_UM = |MMR * Position * MarkPrice| - cum, MarginMM = Loan * MMR"
     ),
 )
-UNIFIED_VENUES: Mapping[str, UnifiedVenue] = {v.name: v for v in (BYBIT, BINANCE)}
+OKX_MCM_VENUE = UnifiedVenue(
+    name="okx-mcm",
+    position_venue="okx",
+    ratio_name="margin_ratio",
+    liquidation_multiple=1.0,
+    upnl_in_haircut=True,
+    table=OKX_MCM,
+    source=(
+        "OKX Help Center 'IV. Multi-currency margin mode: cross margin trading' (okx.com/help/"
+        "iv-multi-currency-margin-mode-cross-margin-trading, updated 2024-10-25): Equity (cross) = Balance + "
+        "Floating PnL (cross) + Options value - Accrued interest; adjusted equity = sum(currency equity x "
+        "discount rate x USD price); 'If your overall adjusted equity (USD) is sufficient to cover the "
+        "maintenance margin for all positions, they won't be liquidated'; margin ratio = adjusted equity / "
+        "(maintenance margin + liquidation fees), liquidation at <= 100 % (the last two through a "
+        "transcription of the page)"
+    ),
+)
+UNIFIED_VENUES: Mapping[str, UnifiedVenue] = {v.name: v for v in (BYBIT, BINANCE, OKX_MCM_VENUE)}
 """The unified-account venues :func:`levguard.evaluate_account` reads."""
 
 
@@ -364,6 +394,10 @@ def _root(g: Callable[[float], float], mark: float, side: int) -> float:
         g_far = g(far)
         if (g_far > 0.0) == safe_now:
             return math.nan
+        # Equity and MM both vanish at a price of 0 (a long backed by exactly its own loss): the
+        # account ends only at 0 unless it is already liquidated just above it (rounding aside).
+        if safe_now and g_far == 0.0 and g(mark * 1e-9) > 0.0:
+            return math.nan
     else:
         far = mark
         for _ in range(80):
@@ -428,6 +462,10 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     - Binance PM: ``E = sum_{a != USDT} h_a(n_a) + h_USDT(n_USDT + U)`` (``min(x P cr, x P)``
       per asset; no open orders, so no open loss); ``uniMMR = E / MM``; liquidation at
       ``uniMMR <= 105 %``.
+    - OKX multi-currency margin: the same adjusted equity (each currency's equity includes the
+      floating PnL settled in it, then its discount tiers apply); margin ratio ``= E / MM`` with
+      ``MM`` the positions' maintenance margin plus their liquidation (taker) fee, as in
+      :data:`levguard.core.rules.okx.OKX`; liquidation at ``<= 100 %``.
 
     ``MM = P_USDT * sum_i MM_i + sum_a borrowed_a * loan_mmr * P_a`` with ``MM_i`` the venue's
     linear tiered maintenance margin (Binance at the mark, Bybit at entry, as in
@@ -437,7 +475,8 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     reaches the venue's trigger (``E = c * MM``), **holding every other mark and every collateral
     price fixed**; found by bracketing from the mark and bisecting to adjacent floats, it is the
     first price on the liquidated side.  The bankruptcy price solves ``E = 0`` the same way.
-    Sources: see :data:`BYBIT` and :data:`BINANCE` (``source``) and docs/unified.md.
+    Sources: see :data:`BYBIT`, :data:`BINANCE` and :data:`OKX_MCM_VENUE` (``source``), docs/unified.md
+    and docs/margin.md ("Unified margin").
     """
     venue, model = ua.venue, ua.model
     terms = []

@@ -176,8 +176,10 @@ class AccountMargin(BaseModel):
     liquidatable: bool
     health: float | None
     positions: list[PositionMargin]
-    account_ratio: float | None = Field(None, description="The venue's ratio: uniMMR or account MM rate")
-    account_ratio_name: str | None = Field(None, description="uniMMR (binance-pm) or account_mm_rate (bybit-uta)")
+    account_ratio: float | None = Field(None, description="The venue's ratio: uniMMR, account MM rate or margin ratio")
+    account_ratio_name: str | None = Field(
+        None, description="uniMMR (binance-pm), account_mm_rate (bybit-uta) or margin_ratio (okx-mcm)"
+    )
     account_status: str | None = Field(None, description="The venue's account status at that ratio")
     collateral: list[CollateralMargin] | None = Field(None, description="Collateral after haircuts, per asset")
 

@@ -7,15 +7,18 @@ be given in the account spec (``collateral_ratios``, in the venue's API shape), 
 says so naming the asset.
 
 Tiers are progressive: the ratio of a tier applies to the part of the amount inside that tier
-(Binance's cross-margin collateral example: 100,000,000 x 100 % + 20,000,000 x 97.5 %).  Bybit
-tiers are by quantity of the coin; Binance tiers are by USD value.
+(Binance's cross-margin collateral example: 100,000,000 x 100 % + 20,000,000 x 97.5 %; OKX's
+multi-currency example: 100 BTC over seven tiers -> 96.425 BTC).  Bybit and OKX tiers are by
+quantity of the coin; Binance tiers are by USD value.  Every built-in table is written in its
+venue's API shape and read by the same parser a live payload goes through
+(:func:`collateral_table_from_api`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -26,9 +29,14 @@ from levguard.errors import InputError
 __all__ = [
     "BINANCE_PM",
     "BYBIT_UTA",
+    "OKX_MCM",
     "CollateralTable",
     "CollateralTiers",
+    "binance_pm_collateral_tiers",
+    "bybit_collateral_tiers",
+    "collateral_table_from_api",
     "collateral_tiers_from_spec",
+    "okx_discount_tiers",
 ]
 
 Basis = Literal["qty", "usd_value"]
@@ -118,60 +126,11 @@ def _table(
     return CollateralTable(venue, basis, source, as_of, note, MappingProxyType({r.asset: r for r in rows}))
 
 
-BYBIT_UTA = _table(
-    "bybit-uta",
-    "qty",
-    "https://www.bybit.com/en/help-center/article/Assets-Collateral-Value-Ratio-List-UTA "
-    "('Understanding Collateral Value Ratios in Unified Trading Account', read from its copy at "
-    "testnet.bytick.com, last updated 2025-09-18 17:04:44)",
-    "2025-09-18",
-    "Bybit's own example table ('Assume the tiered value rates of BTC and USDT are shown as follows'); "
-    "the live ratios are at GET /v5/spot-margin-trade/collateral (minQty, maxQty, collateralRatio). "
-    "ETH and USDC ratios were not found in a stored Bybit page: give them in collateral_ratios.",
-    (
-        CollateralTiers("BTC", (0.0, 10.0, 20.0, 30.0, 40.0, 50.0), (0.98, 0.95, 0.9, 0.85, 0.8, 0.0), "qty"),
-        CollateralTiers("USDT", (0.0,), (1.0,), "qty"),
-    ),
-)
-"""Bybit Unified Trading Account collateral value ratios (tiers by coin quantity)."""
-
-BINANCE_PM = _table(
-    "binance-pm",
-    "usd_value",
-    "https://www.binance.com/en/support/faq/146ac090710a49f99c4732b00f8c09df "
-    "('Binance Portfolio Margin Program Supported Collateral and Rates', 2022-04-18: "
-    "'3 BTC*0.95 = 2.85 BTC')",
-    "2022-04-18",
-    "Since 2024-09-11 Binance applies tiered collateral rates (GET /sapi/v2/portfolio/collateralRate: "
-    "tierFloor, tierCap, collateralRate); pass current tiers in collateral_ratios. ETH was not found in "
-    "a stored Binance page: give it in collateral_ratios.",
-    (
-        CollateralTiers("BTC", (0.0,), (0.95,), "usd_value"),
-        CollateralTiers(
-            "USDC",
-            (0.0,),
-            (1.0,),
-            "usd_value",
-            "https://developers.binance.com/docs/derivatives/portfolio-margin-pro/market-data/"
-            "Classic-Portfolio-Margin-Collateral-Rate (response example: USDC collateralRate 1.0000)",
-        ),
-        CollateralTiers(
-            "USDT",
-            (0.0,),
-            (1.0,),
-            "usd_value",
-            "https://developers.binance.com/docs/margin_trading/market-data (crossMarginCollateralRatio "
-            "response example: USDT discountRate 1 from 0 USD; Binance's cross-margin table, the rate "
-            "Portfolio Margin's USDⓈ-M settlement asset is valued at in the uniMMR examples)",
-        ),
-    ),
-)
-"""Binance Portfolio Margin collateral rates (tiers by USD value)."""
-
-# Row keys accepted in ``collateral_ratios``: ours, Bybit v5's and Binance's API shapes.
-_FLOOR_KEYS = ("floor", "minQty", "tierFloor", "minUsdValue")
+# Row keys accepted in ``collateral_ratios`` and in the API payloads: ours, Bybit v5's, Binance's
+# and OKX v5's shapes.
+_FLOOR_KEYS = ("floor", "minQty", "tierFloor", "minUsdValue", "minAmt")
 _RATIO_KEYS = ("ratio", "collateralRatio", "collateralRate", "discountRate")
-_CAP_KEYS = ("cap", "maxQty", "tierCap", "maxUsdValue")
+_CAP_KEYS = ("cap", "maxQty", "tierCap", "maxUsdValue", "maxAmt")
 
 
 def _pick(row: Mapping[str, Any], keys: Sequence[str], where: str, *, required: bool) -> object:
@@ -185,17 +144,28 @@ def _pick(row: Mapping[str, Any], keys: Sequence[str], where: str, *, required: 
     return row[found[0]]
 
 
-def collateral_tiers_from_spec(asset: str, raw: object, basis: Basis, where: str) -> CollateralTiers:
+def collateral_tiers_from_spec(
+    asset: str, raw: object, basis: Basis, where: str, *, beyond: float = 0.0, source: str = "account spec"
+) -> CollateralTiers:
     """Build an asset's tiers from the spec: a number (one ratio) or a list of tier rows.
 
     A row is ``{"floor", "ratio"}`` (``"cap"`` optional, checked against the next floor), or Bybit's
     ``{"minQty", "maxQty", "collateralRatio"}``, or Binance's ``{"tierFloor", "tierCap",
-    "collateralRate"}`` / ``{"minUsdValue", "maxUsdValue", "discountRate"}``; numbers may be
-    strings as the venues send them.  ``basis`` is the venue's (Bybit: coins; Binance: USD).
+    "collateralRate"}`` / ``{"minUsdValue", "maxUsdValue", "discountRate"}``, or OKX's ``{"minAmt",
+    "maxAmt", "discountRate"}``; numbers may be strings as the venues send them (``""`` for an open
+    cap).  ``basis`` is the venue's (Bybit, OKX: coins; Binance: USD).
+
+    Notes
+    -----
+    When the last row has a finite cap, the part of the amount above it counts at ``beyond``
+    (OKX's ``minDiscountRate``, "Minimum discount rate when it exceeds the maximum amount of the
+    last tier"; 0 where the venue states none: nothing a published table does not cover is
+    counted).  Binance's ``cum`` ("account equity quick addition number") is not read: the
+    progressive sum is computed from the tiers themselves.
     """
     if isinstance(raw, int | float | str) and not isinstance(raw, bool):
         ratio = as_float(raw, where)
-        return CollateralTiers(asset, (0.0,), (ratio,), basis, "account spec")
+        return CollateralTiers(asset, (0.0,), (ratio,), basis, source)
     if not isinstance(raw, Sequence) or isinstance(raw, bytes) or not raw:
         raise InputError(f"{where} must be a ratio or a non-empty list of tier rows, was {show(raw)}")
     rows: list[tuple[float, float, float | None]] = []
@@ -212,7 +182,282 @@ def collateral_tiers_from_spec(asset: str, raw: object, basis: Basis, where: str
     for (_f0, _, cap), (f1, _, _) in itertools.pairwise(rows):
         if cap is not None and cap != f1:
             raise InputError(f"{where}: tier cap {cap!r} must equal the next tier's floor {f1!r}")
+    floors = [r[0] for r in rows]
+    ratios = [r[1] for r in rows]
+    last_cap = rows[-1][2]
+    if last_cap is not None:
+        if not last_cap > floors[-1]:
+            raise InputError(f"{where}: the last tier's cap {last_cap!r} must exceed its floor {floors[-1]!r}")
+        floors.append(last_cap)
+        ratios.append(beyond)
     try:
-        return CollateralTiers(asset, tuple(r[0] for r in rows), tuple(r[1] for r in rows), basis, "account spec")
+        return CollateralTiers(asset, tuple(floors), tuple(ratios), basis, source)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+# --- the venues' API shapes -> tables -----------------------------------------------------------
+
+
+def _rows_of(payload: object, keys: Sequence[str], where: str) -> Sequence[Any]:
+    # Unwrap a venue envelope ({"result": {"list": [...]}}, {"data": [...]}) down to its list.
+    node = payload
+    for key in keys:
+        if isinstance(node, Mapping) and key in node:
+            node = node[key]
+    if not isinstance(node, Sequence) or isinstance(node, str | bytes):
+        raise InputError(f"{where} must be the endpoint's JSON (a list of assets), was {show(payload)}")
+    return node
+
+
+def _asset_of(item: object, key: str, where: str) -> str:
+    if not isinstance(item, Mapping):
+        raise InputError(f"{where} must be an object, was {show(item)}")
+    name = item.get(key)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{where}.{key} must be an asset name, was {show(name)}")
+    return name.strip().upper()
+
+
+def bybit_collateral_tiers(payload: object, *, source: str = "") -> dict[str, CollateralTiers]:
+    """Parse Bybit v5 ``GET /v5/spot-margin-trade/collateral`` (tiered collateral ratio).
+
+    Parameters
+    ----------
+    payload : object
+        The decoded JSON: the whole response (``{"retCode": 0, "result": {"list": [...]}}``), its
+        ``result`` or its ``list``; each item ``{"currency", "collateralRatioList": [{"minQty",
+        "maxQty", "collateralRatio"}]}`` with ``maxQty`` ``""`` for positive infinity.
+    source : str
+        Provenance stored on each asset's tiers.
+
+    Returns
+    -------
+    dict
+        Asset -> :class:`CollateralTiers` on the coin-quantity basis.
+
+    Notes
+    -----
+    Shape: bybit-exchange.github.io/docs/v5/spot-margin-uta/tier-collateral-ratio ("Upper limit (in
+    coin) of the tiered range, "" means positive infinity").
+    """
+    out: dict[str, CollateralTiers] = {}
+    for i, item in enumerate(_rows_of(payload, ("result", "list"), "bybit collateral payload")):
+        where = f"list[{i}]"
+        name = _asset_of(item, "currency", where)
+        out[name] = collateral_tiers_from_spec(
+            name, item.get("collateralRatioList"), "qty", f"{where}.collateralRatioList", source=source
+        )
+    return out
+
+
+def binance_pm_collateral_tiers(payload: object, *, source: str = "") -> dict[str, CollateralTiers]:
+    """Parse Binance Portfolio Margin collateral rates, tiered (v2) or single (v1).
+
+    Parameters
+    ----------
+    payload : object
+        ``GET /sapi/v2/portfolio/collateralRate``: ``[{"asset", "collateralInfo": [{"tierFloor",
+        "tierCap", "collateralRate", "cum"}]}]`` (tiers by USD value); or the classic ``GET
+        /sapi/v1/portfolio/collateralRate``: ``[{"asset", "collateralRate"}]`` (one rate).
+    source : str
+        Provenance stored on each asset's tiers.
+
+    Returns
+    -------
+    dict
+        Asset -> :class:`CollateralTiers` on the USD-value basis.
+
+    Notes
+    -----
+    Shapes: developers.binance.com/docs/derivatives/portfolio-margin-pro/market-data/
+    Portfolio-Margin-Pro-Tiered-Collateral-Rate and .../Classic-Portfolio-Margin-Collateral-Rate.
+    The value above the last ``tierCap`` counts at 0 (see :func:`collateral_tiers_from_spec`).
+    """
+    out: dict[str, CollateralTiers] = {}
+    for i, item in enumerate(_rows_of(payload, ("data",), "binance collateral payload")):
+        where = f"[{i}]"
+        name = _asset_of(item, "asset", where)
+        if "collateralInfo" in item:
+            raw = item["collateralInfo"]
+            out[name] = collateral_tiers_from_spec(name, raw, "usd_value", f"{where}.collateralInfo", source=source)
+        else:
+            rate = _pick(item, ("collateralRate",), where, required=True)
+            out[name] = collateral_tiers_from_spec(name, rate, "usd_value", f"{where}.collateralRate", source=source)
+    return out
+
+
+def okx_discount_tiers(payload: object, *, source: str = "") -> dict[str, CollateralTiers]:
+    """Parse OKX v5 ``GET /api/v5/public/discount-rate-interest-free-quota``.
+
+    Parameters
+    ----------
+    payload : object
+        The decoded JSON (``{"code": "0", "data": [...]}`` or its ``data``); each item ``{"ccy",
+        "details": [{"minAmt", "maxAmt", "discountRate", "tier", ...}], "minDiscountRate"}`` with
+        amounts in coins ("The unit is the currency like BTC"; ``maxAmt`` ``""`` for infinity).
+    source : str
+        Provenance stored on each asset's tiers.
+
+    Returns
+    -------
+    dict
+        Asset -> :class:`CollateralTiers` on the coin-quantity basis; above the last tier's
+        ``maxAmt`` the amount counts at ``minDiscountRate`` (0 when absent).
+
+    Notes
+    -----
+    Shape: okx.com/docs-v5/en/#public-data-rest-api-get-discount-rate-and-interest-free-quota.
+    The deprecated ``discountInfo`` list (older SDKs) is read when ``details`` is absent.
+    """
+    out: dict[str, CollateralTiers] = {}
+    for i, item in enumerate(_rows_of(payload, ("data",), "okx discount payload")):
+        where = f"data[{i}]"
+        name = _asset_of(item, "ccy", where)
+        key = "details" if "details" in item else "discountInfo"
+        beyond_raw = item.get("minDiscountRate")
+        beyond = 0.0 if beyond_raw in (None, "") else as_float(beyond_raw, f"{where}.minDiscountRate")
+        out[name] = collateral_tiers_from_spec(
+            name, item.get(key), "qty", f"{where}.{key}", beyond=beyond, source=source
+        )
+    return out
+
+
+_PARSERS: Mapping[str, tuple[Basis, Callable[..., dict[str, CollateralTiers]]]] = {
+    "bybit-uta": ("qty", bybit_collateral_tiers),
+    "binance-pm": ("usd_value", binance_pm_collateral_tiers),
+    "okx-mcm": ("qty", okx_discount_tiers),
+}
+
+
+def collateral_table_from_api(
+    venue: str, payload: object, *, source: str, as_of: str, note: str = ""
+) -> CollateralTable:
+    """Build a venue's :class:`CollateralTable` from its endpoint's JSON.
+
+    ``venue`` is ``"bybit-uta"`` (``GET /v5/spot-margin-trade/collateral``), ``"binance-pm"`` (``GET
+    /sapi/v2/portfolio/collateralRate`` or v1) or ``"okx-mcm"`` (``GET
+    /api/v5/public/discount-rate-interest-free-quota``); ``source`` and ``as_of`` (``YYYY-MM-DD``)
+    record where and when the payload was read.  The built-in tables are made this way.
+    """
+    if venue not in _PARSERS:
+        raise InputError(f"venue must be one of {sorted(_PARSERS)}, was {show(venue)}")
+    if not (isinstance(as_of, str) and len(as_of) == 10 and as_of[4] == "-" and as_of[7] == "-"):
+        raise InputError(f"as_of must be a date YYYY-MM-DD, was {show(as_of)}")
+    basis, parse = _PARSERS[venue]
+    return _table(venue, basis, source, as_of, note, tuple(parse(payload, source="").values()))
+
+
+# --- built-in snapshots (each in its venue's API shape, parsed as above) ------------------------
+
+BYBIT_UTA = collateral_table_from_api(
+    "bybit-uta",
+    {
+        "list": [
+            {
+                "currency": "BTC",
+                "collateralRatioList": [
+                    {"minQty": "0", "maxQty": "10", "collateralRatio": "0.98"},
+                    {"minQty": "10", "maxQty": "20", "collateralRatio": "0.95"},
+                    {"minQty": "20", "maxQty": "30", "collateralRatio": "0.9"},
+                    {"minQty": "30", "maxQty": "40", "collateralRatio": "0.85"},
+                    {"minQty": "40", "maxQty": "50", "collateralRatio": "0.8"},
+                    {"minQty": "50", "maxQty": "", "collateralRatio": "0"},
+                ],
+            },
+            {"currency": "USDT", "collateralRatioList": [{"minQty": "0", "maxQty": "", "collateralRatio": "1"}]},
+        ]
+    },
+    source=(
+        "https://www.bybit.com/en/help-center/article/Assets-Collateral-Value-Ratio-List-UTA "
+        "('Understanding Collateral Value Ratios in Unified Trading Account', read from its copy at "
+        "testnet.bytick.com, last updated 2025-09-18 17:04:44)"
+    ),
+    as_of="2025-09-18",
+    note=(
+        "Bybit's own example table ('Assume the tiered value rates of BTC and USDT are shown as follows'); "
+        "the live ratios are at GET /v5/spot-margin-trade/collateral (minQty, maxQty, collateralRatio): read "
+        "them with collateral_table_from_api('bybit-uta', payload, ...). ETH, SOL, XRP, USDC and BNB ratios "
+        "were not found in a stored Bybit page (the list page is rendered by script): give them in "
+        "collateral_ratios."
+    ),
+)
+"""Bybit Unified Trading Account collateral value ratios (tiers by coin quantity)."""
+
+BINANCE_PM = _table(
+    "binance-pm",
+    "usd_value",
+    "https://www.binance.com/en/support/faq/146ac090710a49f99c4732b00f8c09df "
+    "('Binance Portfolio Margin Program Supported Collateral and Rates', 2022-04-18: "
+    "'3 BTC*0.95 = 2.85 BTC')",
+    "2022-04-18",
+    "Since 2024-09-11 Binance applies tiered collateral rates (GET /sapi/v2/portfolio/collateralRate: "
+    "tierFloor, tierCap, collateralRate): read them with collateral_table_from_api('binance-pm', payload, "
+    "...) or pass them in collateral_ratios. The per-asset list (ETH, SOL, XRP, BNB) lives on Binance's "
+    "script-rendered trading-rules page and was not found in a stored copy.",
+    (
+        *binance_pm_collateral_tiers([{"asset": "BTC", "collateralRate": "0.95"}]).values(),
+        *binance_pm_collateral_tiers(
+            [{"asset": "USDC", "collateralRate": "1.0000"}],
+            source=(
+                "https://developers.binance.com/docs/derivatives/portfolio-margin-pro/market-data/"
+                "Classic-Portfolio-Margin-Collateral-Rate (response example: USDC collateralRate 1.0000)"
+            ),
+        ).values(),
+        *binance_pm_collateral_tiers(
+            [{"asset": "USDT", "collateralRate": "1"}],
+            source=(
+                "https://developers.binance.com/docs/margin_trading/market-data (crossMarginCollateralRatio "
+                "response example: USDT discountRate 1 from 0 USD; Binance's cross-margin table, the rate "
+                "Portfolio Margin's USDⓈ-M settlement asset is valued at in the uniMMR examples)"
+            ),
+        ).values(),
+    ),
+)
+"""Binance Portfolio Margin collateral rates (tiers by USD value)."""
+
+OKX_MCM = collateral_table_from_api(
+    "okx-mcm",
+    {
+        "code": "0",
+        "data": [
+            {
+                "ccy": "BTC",
+                "details": [
+                    {"tier": "1", "minAmt": "0", "maxAmt": "20", "discountRate": "0.98"},
+                    {"tier": "2", "minAmt": "20", "maxAmt": "25", "discountRate": "0.975"},
+                    {"tier": "3", "minAmt": "25", "maxAmt": "30", "discountRate": "0.97"},
+                    {"tier": "4", "minAmt": "30", "maxAmt": "50", "discountRate": "0.965"},
+                    {"tier": "5", "minAmt": "50", "maxAmt": "70", "discountRate": "0.96"},
+                    {"tier": "6", "minAmt": "70", "maxAmt": "90", "discountRate": "0.955"},
+                    {"tier": "7", "minAmt": "90", "maxAmt": "110", "discountRate": "0.95"},
+                ],
+                "minDiscountRate": "0",
+            },
+            {
+                "ccy": "USDT",
+                "details": [
+                    {"tier": "1", "minAmt": "0", "maxAmt": "5000000", "discountRate": "1"},
+                    {"tier": "2", "minAmt": "5000000", "maxAmt": "10000000", "discountRate": "0.9"},
+                    {"tier": "3", "minAmt": "10000000", "maxAmt": "", "discountRate": "0.8"},
+                ],
+            },
+        ],
+    },
+    source=(
+        "OKX Help Center 'IV. Multi-currency margin mode: cross margin trading' (okx.com/help/"
+        "iv-multi-currency-margin-mode-cross-margin-trading, stored copy updated 2024-10-25): BTC discount "
+        "example (100 BTC at 60,000 USD -> 5,785,500 USD), its tier table read through a transcription "
+        "(third-party skill notes on the OKX unified account API); USDT: OKX's example in its 2022 "
+        "announcement 'OKX to adjust discount rates for LUNA in multi-currency margin mode' (11,000,000 "
+        "USDT -> 10,300,000 USD), read through a transcription (ukcamo.com/6126.html)"
+    ),
+    as_of="2024-10-25",
+    note=(
+        "OKX's illustrative tiers, not a current schedule (OKX revises them by announcement, e.g. the "
+        "2025-06-23 step-size change). Above 110 BTC the example states no rate: counted at 0. Live tiers: "
+        "GET /api/v5/public/discount-rate-interest-free-quota (details: minAmt, maxAmt, discountRate; "
+        "minDiscountRate above the last tier), read with collateral_table_from_api('okx-mcm', payload, ...)."
+    ),
+)
+"""OKX multi-currency margin discount rates (tiers by coin amount)."""
