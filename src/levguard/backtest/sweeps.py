@@ -3,7 +3,8 @@
 :func:`sweep` expands the grids into configurations, packs each configuration as a row of
 kernel settings plus indices into stacks of direction and leverage arrays, and runs them with
 :data:`levguard.kernels.backtest.sweep_nb` (numba ``prange`` over configurations) in chunks,
-locally or on a Dask cluster.  Each configuration equals one :func:`levguard.backtest.engine.run`
+locally or on a Dask cluster (where each worker receives the bars and the candidates once and
+builds its chunks' signals itself).  Each configuration equals one :func:`levguard.backtest.engine.run`
 with the same arguments (the tests compare them), and the chunking, the thread count and the
 scheduler never change a result.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +27,8 @@ from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
-from levguard.kernels.backtest_records import MarginMode, Market, Tiers
-from levguard.parallel import Progress, dask_client
+from levguard.kernels.backtest_records import MarginMode
+from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
 
 __all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
 
@@ -146,19 +148,107 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield a, min(n, a + size)
 
 
-def _run_chunk(
-    market: Market,
-    directions: FloatArray,
-    leverages: FloatArray,
-    insts: npt.NDArray[np.void],
-    tiers: Tiers,
-    cfgs: npt.NDArray[np.void],
-    select: npt.NDArray[np.void],
-    ppy: float,
-) -> npt.NDArray[np.void]:
-    out = np.zeros(cfgs.shape[0], dtype=STATS_DTYPE)
-    kb.sweep_nb(market, directions, leverages, insts, tiers, cfgs, select, ppy, out)
-    return out
+Chunk = tuple[FloatArray, FloatArray, npt.NDArray[np.void], npt.NDArray[np.void], npt.NDArray[np.void]]
+
+
+class _SweepPlan:
+    """Everything a range of a sweep's configurations needs: the prepared bars, the expanded
+    candidates and run settings, and caches of the strategies' directions and the policies'
+    leverage paths.
+
+    The same object runs the chunks in this process and, scattered once to each Dask worker, on
+    the workers: a task ships only ``(a, b)``, and the worker builds the directions, leverage
+    paths and kernel records of configurations ``a .. b - 1`` and returns their stats records.
+    Configuration ``i`` is ``(strategy, policy, run setting) = (i // (P R), (i // R) % P, i % R)``
+    (strategies varying slowest, so a chunk shares few direction arrays).  The caches are not
+    pickled; each worker fills its own.
+    """
+
+    def __init__(
+        self,
+        base: Prepared,
+        strategies: list[Candidate],
+        policies: list[Candidate],
+        runs: list[dict[str, Any]],
+        chunk_size: int,
+    ) -> None:
+        self.base = base
+        self.strategies = strategies
+        self.policies = policies
+        self.runs = runs
+        self.chunk_size = chunk_size
+        self._init_caches()
+
+    def _init_caches(self) -> None:
+        self._dirs: dict[int, FloatArray] = {}
+        self._levs: dict[int, tuple[FloatArray, Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_dirs", "_levs", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_caches()
+
+    def triple(self, i: int) -> tuple[int, int, int]:
+        """Configuration ``i`` as (strategy, policy, run setting) indices."""
+        n_p, n_r = len(self.policies), len(self.runs)
+        return i // (n_p * n_r), (i // n_r) % n_p, i % n_r
+
+    def arrays(self, a: int, b: int) -> Chunk:
+        """Directions, leverage paths, instruments, configs and selectors of configurations
+        ``a .. b - 1`` (the inputs of :data:`levguard.kernels.backtest.sweep_nb`)."""
+        with self._lock:  # the caches are shared by a worker's threads
+            return self._arrays(a, b)
+
+    def _arrays(self, a: int, b: int) -> Chunk:
+        base = self.base
+        chunk = [self.triple(i) for i in range(a, b)]
+        s_ids = sorted({si for si, _, _ in chunk})
+        p_ids = sorted({pi for _, pi, _ in chunk})
+        # Bound memory on sweeps of many strategies or policies: keep only this chunk's arrays.
+        for cache, ids in ((self._dirs, s_ids), (self._levs, p_ids)):
+            if len(cache) > 2 * self.chunk_size:
+                for stale in [k for k in cache if k not in ids]:
+                    del cache[stale]
+        for si in s_ids:
+            if si not in self._dirs:
+                self._dirs[si] = _directions_for(base, self.strategies[si])
+        for pi in p_ids:
+            if pi not in self._levs:
+                self._levs[pi] = _leverage_for(base, self.policies[pi])
+        dirs = np.ascontiguousarray(np.stack([self._dirs[si] for si in s_ids]))
+        levs = np.ascontiguousarray(np.stack([self._levs[pi][0] for pi in p_ids]))
+        cfgs = np.repeat(base.cfg, len(chunk))
+        select = np.empty(len(chunk), dtype=kb.SELECT_DTYPE)
+        insts: list[npt.NDArray[np.void]] = []
+        inst_key: dict[tuple[tuple[str, Any], ...], int] = {}
+        for i, (si, pi, ri) in enumerate(chunk):
+            cfg = cfgs[i]
+            _, dd, cppi = self._levs[pi]
+            _path_cfg(cfg, dd, cppi, base.initial_equity)
+            inst = base.inst.copy()
+            _apply_run(cfg, inst, self.runs[ri])
+            key = tuple(sorted((k, v) for k, v in self.runs[ri].items() if RUN_PARAMS[k][0] == "inst"))
+            if key not in inst_key:
+                inst_key[key] = len(insts)
+                insts.append(inst)
+            select[i] = (s_ids.index(si), p_ids.index(pi), inst_key[key])
+        return dirs, levs, np.ascontiguousarray(np.stack(insts)), cfgs, select
+
+    def run(self, a: int, b: int) -> npt.NDArray[np.void]:
+        """The ``STATS_DTYPE`` records of configurations ``a .. b - 1``."""
+        dirs, levs, insts, cfgs, select = self.arrays(a, b)
+        out = np.zeros(b - a, dtype=STATS_DTYPE)
+        kb.sweep_nb(self.base.market, dirs, levs, insts, self.base.tiers, cfgs, select, self.base.ppy, out)
+        return out
+
+
+def _run_on_worker(plan: _SweepPlan, a: int, b: int) -> npt.NDArray[np.void]:
+    # A Dask task: one numba thread per worker thread (levguard.parallel.worker_numba_threads).
+    with worker_numba_threads():
+        return plan.run(a, b)
 
 
 def sweep(
@@ -192,9 +282,13 @@ def sweep(
     scheduler : None, "local", str or dask.distributed.Client
         None runs the chunks in this process (numba threads over configurations); ``"local"``
         starts a Dask ``LocalCluster``; a string is a scheduler address; a Client is used as is.
-        Results are identical in every case.
+        On Dask the prepared bars and the strategy and policy objects go to each worker once,
+        each task builds its configurations' directions and leverage paths on the worker and
+        returns only their metrics, and its kernel runs on one numba thread
+        (:func:`levguard.parallel.worker_numba_threads`).  Results are identical in every case.
     chunk_size : int
-        Configurations per kernel call (and per Dask task).
+        Configurations per kernel call; on Dask, at most this many per task and fewer when
+        needed to give every worker thread four tasks (:func:`levguard.parallel.task_size`).
     progress : bool
         Show a rich progress bar over chunks.
     **run_kwargs
@@ -231,90 +325,35 @@ def sweep(
         return f"{kind}_{key}" if key in clash else key
 
     # Configurations, strategies varying slowest so that a chunk shares few direction arrays.
-    order = list(itertools.product(range(len(strat_cands)), range(len(pol_cands)), range(len(run_combos))))
+    plan = _SweepPlan(base, strat_cands, pol_cands, run_combos, chunk_size)
     rows: list[dict[str, Any]] = []
-    for si, pi, ri in order:
+    for i in range(n_cfg):
+        si, pi, ri = plan.triple(i)
         row: dict[str, Any] = {"strategy": strat_cands[si].family, "policy": pol_cands[pi].family}
         row.update({col("strategy", k): v for k, v in strat_cands[si].params.items()})
         row.update({col("policy", k): v for k, v in pol_cands[pi].params.items()})
         row.update({col("run", k): v for k, v in run_combos[ri].items()})
         rows.append(row)
-    # Path-independent leverage per policy (computed once each, on demand) and its overlay.
-    lev_cache: dict[int, tuple[FloatArray, Any, Any]] = {}
-    dir_cache: dict[int, FloatArray] = {}
-    inst_rows: list[npt.NDArray[np.void]] = []
-    inst_key: dict[tuple[tuple[str, Any], ...], int] = {}
-
-    Chunk = tuple[FloatArray, FloatArray, npt.NDArray[np.void], npt.NDArray[np.void], npt.NDArray[np.void]]
-
-    def build(a: int, b: int) -> Chunk:
-        chunk = order[a:b]
-        s_ids = sorted({si for si, _, _ in chunk})
-        p_ids = sorted({pi for _, pi, _ in chunk})
-        # Bound memory on sweeps of many strategies or policies: keep only this chunk's arrays.
-        for cache, ids in ((dir_cache, s_ids), (lev_cache, p_ids)):
-            if len(cache) > 2 * chunk_size:
-                for stale in [k for k in cache if k not in ids]:
-                    del cache[stale]
-        for si in s_ids:
-            if si not in dir_cache:
-                dir_cache[si] = _directions_for(base, strat_cands[si])
-        for pi in p_ids:
-            if pi not in lev_cache:
-                lev_cache[pi] = _leverage_for(base, pol_cands[pi])
-        dirs = np.ascontiguousarray(np.stack([dir_cache[si] for si in s_ids]))
-        levs = np.ascontiguousarray(np.stack([lev_cache[pi][0] for pi in p_ids]))
-        cfgs = np.repeat(base.cfg, len(chunk))
-        select = np.empty(len(chunk), dtype=kb.SELECT_DTYPE)
-        local_insts: list[npt.NDArray[np.void]] = []
-        local_key: dict[int, int] = {}
-        for i, (si, pi, ri) in enumerate(chunk):
-            cfg = cfgs[i]
-            _, dd, cppi = lev_cache[pi]
-            _path_cfg(cfg, dd, cppi, base.initial_equity)
-            inst = base.inst.copy()
-            _apply_run(cfg, inst, run_combos[ri])
-            key = tuple(sorted((k, v) for k, v in run_combos[ri].items() if RUN_PARAMS[k][0] == "inst"))
-            if key not in inst_key:
-                inst_key[key] = len(inst_rows)
-                inst_rows.append(inst)
-            g = inst_key[key]
-            if g not in local_key:
-                local_key[g] = len(local_insts)
-                local_insts.append(inst_rows[g])
-            select[i] = (s_ids.index(si), p_ids.index(pi), local_key[g])
-        return dirs, levs, np.ascontiguousarray(np.stack(local_insts)), cfgs, select
-
     stats = np.empty(n_cfg, dtype=STATS_DTYPE)
-    market = base.market
-    bounds = list(_chunks(n_cfg, chunk_size))
-    client, own_cluster = dask_client(scheduler)
-    try:
-        with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
-            if client is None:
+    with dask_client(scheduler) as client:
+        if client is None:
+            bounds = list(_chunks(n_cfg, chunk_size))
+            with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
                 for a, b in bounds:
-                    dirs, levs, insts, cfgs, select = build(a, b)
-                    stats[a:b] = _run_chunk(market, dirs, levs, insts, base.tiers, cfgs, select, base.ppy)
+                    stats[a:b] = plan.run(a, b)
                     advance()
-            else:
-                market_f, tiers_f = client.scatter([market, base.tiers], broadcast=True, hash=False)
-                futures = {}
-                for a, b in bounds:
-                    dirs, levs, insts, cfgs, select = build(a, b)
-                    fut = client.submit(
-                        _run_chunk, market_f, dirs, levs, insts, tiers_f, cfgs, select, base.ppy, pure=False
-                    )
-                    futures[fut] = (a, b)
+        else:
+            bounds = list(_chunks(n_cfg, task_size(n_cfg, chunk_size, client)))
+            with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
+                # The plan (bars, candidates) goes to every worker once; a task ships two integers.
+                plan_f = client.scatter(plan, broadcast=True, hash=False)
+                futures = {client.submit(_run_on_worker, plan_f, a, b, pure=False): (a, b) for a, b in bounds}
                 from distributed import as_completed
 
                 for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
                     a, b = futures[fut]
                     stats[a:b] = fut.result()
                     advance()
-    finally:
-        if own_cluster is not None:
-            client.close()
-            own_cluster.close()
     table = pd.DataFrame(rows)
     for field in STATS_DTYPE.names or ():
         if field == "ruin_bar":
@@ -496,7 +535,9 @@ def walk_forward(
     ruined_at: pd.Timestamp | None = None
     ruin_pos: int | None = None
     stitched_len = 0
-    with Progress(progress, max(1, (n - train_bars) // test_bars), "walk-forward windows") as advance:
+    # One Dask client (and for "local" one cluster) for every window's sweep.
+    n_windows = max(1, (n - train_bars) // test_bars)
+    with dask_client(scheduler) as client, Progress(progress, n_windows, "walk-forward windows") as advance:
         for s in range(0, n - train_bars - test_bars + 1, test_bars):
             a, b, c = s, s + train_bars, s + train_bars + test_bars
             train = _slice(data, a, b)
@@ -505,7 +546,7 @@ def walk_forward(
             table = pd.DataFrame()
             if ruined_at is None:  # a ruined account trades no more windows: they stay flat
                 table = sweep(
-                    train, strategies, policies, grid=grid, scheduler=scheduler, initial_equity=equity, **run_kwargs
+                    train, strategies, policies, grid=grid, scheduler=client, initial_equity=equity, **run_kwargs
                 )
                 try:
                     chosen = best(table, objective, constraints)

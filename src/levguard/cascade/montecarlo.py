@@ -2,8 +2,9 @@
 same scenarios, and the binary search for the largest safe cap.
 
 Paths are generated from ``(seed, k)`` inside the workers (never shipped), locally (numba
-threads over the paths of a chunk) or on Dask; every parameter set of a calibration sees the
-same paths (common random numbers).
+threads over the paths of a chunk) or on Dask (the accounts, spec and multipliers go to each
+worker once; a task ships its range of paths and returns their summary records); every
+parameter set of a calibration sees the same paths (common random numbers).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from levguard.cascade.settings import (
 )
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
-from levguard.parallel import Progress, dask_client
+from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
 
 __all__ = ["MonteCarloResult", "calibrate", "max_safe", "monte_carlo"]
 
@@ -72,22 +73,32 @@ def _aggregate(table: pd.DataFrame, budget: float) -> dict[str, float]:
     }
 
 
-def _chunk_summaries(
-    acc: kc.Accounts,
-    tiers: kc.Tiers,
-    spec: Mapping[str, Any],
-    first: int,
-    count: int,
-    depth_mult: FloatArray,
-    oracle: FloatArray,
-    cfg: kc.CascadeConfig,
-) -> RecordArray:
-    """Generate paths ``first .. first + count - 1`` of ``spec`` and summarise their cascades
-    (``SUMMARY_DTYPE`` records)."""
-    exo = np.ascontiguousarray(paths_for(spec, count, first=first))
-    out = np.zeros(count, dtype=kc.SUMMARY_DTYPE)
-    kc.cascade_many_nb(acc, tiers, exo, depth_mult, oracle, cfg, out)
-    return out
+@dataclass(frozen=True, eq=False)
+class _PathPlan:
+    """What every chunk of a Monte Carlo needs: the kernel accounts, tiers and config, the path
+    spec and the depth and oracle multipliers.  Scattered once to each Dask worker; a task ships
+    only its range of paths, regenerates them from ``(seed, k)`` and returns their summaries."""
+
+    acc: kc.Accounts
+    tiers: kc.Tiers
+    spec: Mapping[str, Any]
+    depth_mult: FloatArray
+    oracle: FloatArray
+    cfg: kc.CascadeConfig
+
+    def run(self, first: int, count: int) -> RecordArray:
+        """Generate paths ``first .. first + count - 1`` of the spec and summarise their cascades
+        (``SUMMARY_DTYPE`` records)."""
+        exo = np.ascontiguousarray(paths_for(self.spec, count, first=first))
+        out = np.zeros(count, dtype=kc.SUMMARY_DTYPE)
+        kc.cascade_many_nb(self.acc, self.tiers, exo, self.depth_mult, self.oracle, self.cfg, out)
+        return out
+
+
+def _run_on_worker(plan: _PathPlan, first: int, count: int) -> RecordArray:
+    # A Dask task: one numba thread per worker thread (levguard.parallel.worker_numba_threads).
+    with worker_numba_threads():
+        return plan.run(first, count)
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
@@ -129,9 +140,14 @@ def monte_carlo(
         Bad-debt budget ``K`` of ``P(bad debt > K)``.
     scheduler : None, "local", address or dask Client
         None: this process (numba threads over the paths of a chunk); ``"local"``: a Dask
-        ``LocalCluster``; an address: that scheduler.  Results are identical.
+        ``LocalCluster``; an address: that scheduler.  On Dask the accounts and the spec go to
+        each worker once, each task regenerates its paths and returns only their summaries, and
+        its kernel runs on one numba thread (:func:`levguard.parallel.worker_numba_threads`).
+        Results are identical.
     chunk_size : int
-        Paths per task (memory per task: ``chunk_size x (T + 1)`` prices plus one path's state).
+        Paths per kernel call (memory per call: ``chunk_size x (T + 1)`` prices plus one path's
+        state); on Dask, at most this many per task and fewer when needed to give every worker
+        thread four tasks (:func:`levguard.parallel.task_size`).
     progress : bool
         A rich progress bar over chunks.
     """
@@ -150,34 +166,27 @@ def monte_carlo(
     depth_mult = np.ascontiguousarray(market.multiplier(n_steps))
     oracle = np.ascontiguousarray(venue.oracle_matrix(n_steps))
     cfg = kernel_config(market, regime, venue, _pos(steps_per_year, "steps_per_year"), False)
+    plan = _PathPlan(acc, tiers, dict(paths), depth_mult, oracle, cfg)
     out = np.zeros(n_paths, dtype=kc.SUMMARY_DTYPE)
-    bounds = list(_chunks(n_paths, chunk_size))
-    spec = dict(paths)
-    client, cluster = dask_client(scheduler)
-    try:
-        with Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
-            if client is None:
+    with dask_client(scheduler) as client:
+        if client is None:
+            bounds = list(_chunks(n_paths, chunk_size))
+            with Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
                 for a, b in bounds:
-                    out[a:b] = _chunk_summaries(acc, tiers, spec, a, b - a, depth_mult, oracle, cfg)
+                    out[a:b] = plan.run(a, b - a)
                     advance()
-            else:
-                acc_f, tiers_f = client.scatter([acc, tiers], broadcast=True, hash=False)
-                futures = {
-                    client.submit(
-                        _chunk_summaries, acc_f, tiers_f, spec, a, b - a, depth_mult, oracle, cfg, pure=False
-                    ): (a, b)
-                    for a, b in bounds
-                }
+        else:
+            bounds = list(_chunks(n_paths, task_size(n_paths, chunk_size, client)))
+            with Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
+                # The plan goes to every worker once; a task ships two integers.
+                plan_f = client.scatter(plan, broadcast=True, hash=False)
+                futures = {client.submit(_run_on_worker, plan_f, a, b - a, pure=False): (a, b) for a, b in bounds}
                 from distributed import as_completed
 
                 for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
                     a, b = futures[fut]
                     out[a:b] = fut.result()
                     advance()
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
     # One float column per summary field (counts too, as before the records).
     table = pd.DataFrame({name: out[name].astype(np.float64) for name in kc.SUMMARY_DTYPE.names or ()})
     table.insert(0, "path", np.arange(n_paths))
@@ -270,8 +279,7 @@ def calibrate(
     rows = []
     combos = list(itertools.product(*(list(grid[k]) for k in keys)))
     # One Dask client for the whole sweep (not one cluster per parameter set).
-    client, cluster = dask_client(scheduler)
-    try:
+    with dask_client(scheduler) as client:
         rows = _calibrate_rows(
             population,
             paths,
@@ -287,10 +295,6 @@ def calibrate(
             chunk_size,
             progress,
         )
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
     table = pd.DataFrame(rows)
     table["safe"] = table["p_bad_debt_over_budget"] <= epsilon
     table["best"] = False
@@ -374,8 +378,7 @@ def max_safe(
         raise InputError(f"hi must be > lo, was {hi!r} <= {lo!r}")
     _pos(tolerance, "tolerance", upper=1.0)
     regime = regime if regime is not None else MarginRegime()
-    client, cluster = dask_client(scheduler)
-    try:
+    with dask_client(scheduler) as client:
         return _bisect(
             population,
             paths,
@@ -393,10 +396,6 @@ def max_safe(
             client,
             chunk_size,
         )
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
 
 
 def _bisect(
