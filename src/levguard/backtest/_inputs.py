@@ -20,6 +20,7 @@ from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError, InputError
 from levguard.kernels.backtest_records import RebalanceMode
+from levguard.kernels.strategies import clean_directions_nb
 
 DEFAULT_TAKER_FEE = 0.0005
 _OHLCV = ("open", "high", "low", "close", "volume")
@@ -88,12 +89,11 @@ def _directions(strategy: object, data: pd.DataFrame) -> FloatArray:
         raise InputError(f"strategy: directions must be numbers in {{-1, 0, 1}} ({exc})") from exc
     if d.ndim != 1 or d.shape[0] != len(data):
         raise InputError(f"strategy: directions must have one value per bar ({len(data)}), had shape {d.shape}")
-    nan = np.isnan(d)
-    # Three comparisons instead of np.isin (a sort): a sweep checks a thousand of these arrays.
-    bad = ~((d == 1.0) | (d == 0.0) | (d == -1.0) | nan)
-    if np.any(bad):
-        raise InputError(f"strategy: directions must be in {{-1, 0, 1}}, was {d[bad][0]!r}")
-    return np.where(nan, 0.0, d)
+    out = np.empty(d.shape[0])
+    bad = clean_directions_nb(np.ascontiguousarray(d), out)
+    if bad >= 0:
+        raise InputError(f"strategy: directions must be in {{-1, 0, 1}}, was {d[bad]!r}")
+    return out
 
 
 def _periods_per_year(index: pd.DatetimeIndex) -> float:

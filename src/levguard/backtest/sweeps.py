@@ -15,6 +15,7 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,8 +240,12 @@ class _SweepPlan:
 
     def run(self, a: int, b: int) -> npt.NDArray[np.void]:
         """The ``STATS_DTYPE`` records of configurations ``a .. b - 1``."""
-        dirs, levs, insts, cfgs, select = self.arrays(a, b)
-        out = np.zeros(b - a, dtype=STATS_DTYPE)
+        return self.simulate(self.arrays(a, b))
+
+    def simulate(self, arrays: Chunk) -> npt.NDArray[np.void]:
+        """The ``STATS_DTYPE`` records of a chunk built by :meth:`arrays`."""
+        dirs, levs, insts, cfgs, select = arrays
+        out = np.zeros(cfgs.shape[0], dtype=STATS_DTYPE)
         kb.sweep_nb(self.base.market, dirs, levs, insts, self.base.tiers, cfgs, select, self.base.ppy, out)
         return out
 
@@ -338,9 +343,18 @@ def sweep(
     with dask_client(scheduler) as client:
         if client is None:
             bounds = list(_chunks(n_cfg, chunk_size))
-            with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
-                for a, b in bounds:
-                    stats[a:b] = plan.run(a, b)
+            # The next chunk's arrays are built on a second thread while the kernel (which releases
+            # the GIL) runs this one: signal checks and stacking no longer stall numba's threads.
+            with (
+                Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="levguard-sweep") as pool,
+            ):
+                pending = pool.submit(plan.arrays, *bounds[0])
+                for j, (a, b) in enumerate(bounds):
+                    arrays = pending.result()
+                    if j + 1 < len(bounds):
+                        pending = pool.submit(plan.arrays, *bounds[j + 1])
+                    stats[a:b] = plan.simulate(arrays)
                     advance()
         else:
             bounds = list(_chunks(n_cfg, task_size(n_cfg, chunk_size, client)))

@@ -31,3 +31,24 @@ def zscore_positions_py(z: Float64Array1D, entry: float, exit_: float, out: Floa
 
 
 zscore_positions_nb = jit(zscore_positions_py)
+
+
+def clean_directions_py(d: Float64Array1D, out: Float64Array1D) -> int:
+    """Copy directions ``d`` into ``out`` with NaN as 0; return the first index whose value is not
+    in {-1, 0, 1} (or NaN), or -1 when all are valid (then ``out`` is complete).
+
+    One pass instead of NumPy's several (``isnan``, three comparisons, ``where``): a sweep checks
+    a thousand of these arrays.
+    """
+    for t in range(d.shape[0]):
+        v = d[t]
+        if v == 1.0 or v == -1.0 or v == 0.0:
+            out[t] = v
+        elif math.isnan(v):
+            out[t] = 0.0
+        else:
+            return t
+    return -1
+
+
+clean_directions_nb = jit(clean_directions_py)
