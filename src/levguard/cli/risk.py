@@ -152,25 +152,137 @@ def risk(
         float, typer.Option(help="Correlation between underlyings (default: measured median of BTC/ETH/XRP/SOL).")
     ] = 0.60,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    surface: Annotated[
+        str | None,
+        typer.Option(
+            help="Two assets for the liquidation surface and reverse stress, e.g. BTC,ETH (default on a "
+            "unified account: its two largest non-stablecoin exposures)."
+        ),
+    ] = None,
+    surface_range: Annotated[float, typer.Option(help="Surface grid: relative moves from -R to +R.")] = 0.6,
+    surface_points: Annotated[int, typer.Option(help="Surface grid: moves per asset.")] = 61,
+    asset_history: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ASSET=FILE, once per surface asset: OHLC history whose daily log returns give the "
+            "covariance of the reverse stress (EWMA); without it --vol and --correlation do."
+        ),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Write the liquidation surface and reverse stress as HTML here.")
+    ] = None,
 ) -> None:
-    """Volatility, VaR/ES, Greeks, probability of liquidation (1, 7, 30 days) and stress for an account."""
-    from levguard.risk.report import risk_report
+    """Volatility, VaR/ES, Greeks, probability of liquidation (1, 7, 30 days) and stress for an account;
+    the liquidation surface and the smallest liquidating joint shock (reverse stress) of two assets.
+
+    A unified account (docs/unified.md) gets its margin, liquidation surface and reverse stress.
+    """
+    from levguard.core.unified import is_unified_spec
+    from levguard.risk.report import load_portfolio, risk_report
 
     try:
-        report = risk_report(
-            file,
-            history=history,
-            vol=vol,
-            level=level,
-            horizon_days=horizon,
-            n_sims=sims,
-            seed=seed,
-            correlation=correlation,
-        )
+        specs = load_portfolio(file)
+        unified = len(specs) == 1 and is_unified_spec(specs[0])
+        report: dict[str, Any] = {}
+        if not unified:
+            report = risk_report(
+                file,
+                history=history,
+                vol=vol,
+                level=level,
+                horizon_days=horizon,
+                n_sims=sims,
+                seed=seed,
+                correlation=correlation,
+            )
+        joint = None
+        if unified or surface is not None or out is not None:
+            joint = _joint(specs, surface, surface_range, surface_points, asset_history, vol, correlation, horizon)
+            report["joint_stress"] = joint.to_dict()
+        if out is not None and joint is not None:
+            from levguard.report.joint_stress import write_joint_stress_report
+
+            note = (
+                f"Shock horizon {horizon} day(s); covariance: {joint.covariance_source}. Each grid point reprices "
+                "every position and balance in the moved assets and holds every other price."
+            )
+            write_joint_stress_report(out, joint.surface, joint.reverse, note=note)
     except LevguardError as exc:
         _fail(str(exc))
         return
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
         return
-    render(report)
+    if not unified:
+        render(report)
+    if joint is not None:
+        render_joint(joint)
+    if out is not None:
+        from levguard.cli._output import console
+
+        console().print(f"wrote {out}")
+
+
+def _joint(
+    specs: list[dict[str, Any]],
+    surface: str | None,
+    surface_range: float,
+    surface_points: int,
+    asset_history: list[str] | None,
+    vol: float | None,
+    correlation: float,
+    horizon: int,
+) -> Any:
+    from levguard.errors import InputError
+    from levguard.risk.joint import joint_stress_report, parse_asset_files
+
+    if len(specs) != 1:
+        raise InputError(f"the liquidation surface takes one account, the file holds {len(specs)}")
+    assets = None
+    if surface is not None:
+        assets = [a.strip() for a in surface.split(",") if a.strip()]
+        if len(assets) != 2:
+            raise InputError(f"--surface takes two assets separated by a comma (e.g. BTC,ETH), was {surface!r}")
+    return joint_stress_report(
+        specs[0],
+        assets=assets,
+        move_range=surface_range,
+        points=surface_points,
+        histories=parse_asset_files(asset_history),
+        vol=vol,
+        correlation=correlation,
+        horizon_days=horizon,
+    )
+
+
+def render_joint(joint: Any) -> None:
+    """Print the unified margin line, the surface's liquidated share and the minimal shock."""
+    from rich.markup import escape
+
+    from levguard.cli._output import console
+
+    out = console()
+    m = joint.account
+    if m.account_ratio_name:
+        ratio = "—" if m.account_ratio is None else f"{m.account_ratio:.4f}"
+        out.print(
+            f"[bold]{escape(m.venue)}[/]: equity {_num(m.equity)} · MM {_num(m.maintenance_margin)} · "
+            f"{m.account_ratio_name} {ratio} · {m.account_status}"
+        )
+    s = joint.surface
+    share = float(s.liquidatable.mean())
+    out.print(
+        f"[bold]Liquidation surface[/] {s.asset_x} x {s.asset_y}: {s.liquidatable.size} joint moves from "
+        f"{s.moves_x[0]:+.0%} to {s.moves_x[-1]:+.0%}, {share:.1%} of them liquidate"
+    )
+    r = joint.reverse
+    head = f"[bold]Reverse stress[/] ({joint.horizon_days}-day shock; {escape(joint.covariance_source)}):"
+    if not r.found:
+        out.print(f"{head} nothing within {r.max_norm:g} standard deviations liquidates")
+        return
+    moves = ", ".join(
+        f"{a} {r.prices_before[a]:,.2f} -> {r.prices_after[a]:,.2f} ({mv:+.2%})"
+        for a, mv in zip(r.assets, r.moves, strict=True)
+    )
+    ratio = "—" if r.ratio is None else f"{r.ratio:.4f}"
+    out.print(f"{head} minimal liquidating shock [bold]{r.norm:.3f}[/] sd: {moves}; {r.ratio_name} there {ratio}")

@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+import numpy as np
+
 from levguard.core.validate import as_float, show
 from levguard.errors import InputError
+from levguard.kernels.joint import haircut_value
 
 __all__ = [
     "BINANCE_PM",
@@ -90,18 +93,10 @@ class CollateralTiers:
         assets with a negative balance default to a 100% collateral value ratio"; Binance:
         ``min(x * collateralRate, x)`` is ``x`` for ``x < 0``).
         """
-        if amount <= 0.0:
-            return amount * price
-        x = amount if self.basis == "qty" else amount * price
-        covered = 0.0
-        n = len(self.floors)
-        for k in range(n):
-            lo = self.floors[k]
-            if x <= lo:
-                break
-            hi = self.floors[k + 1] if k + 1 < n else math.inf
-            covered += self.ratios[k] * (min(x, hi) - lo)
-        return covered * price if self.basis == "qty" else covered
+        # The one implementation is the scenario kernel's (levguard.kernels.joint.haircut_value).
+        floors = np.asarray(self.floors, dtype=float)
+        ratios = np.asarray(self.ratios, dtype=float)
+        return float(haircut_value(amount, price, floors, ratios, self.basis == "qty"))
 
 
 @dataclass(frozen=True, slots=True)
