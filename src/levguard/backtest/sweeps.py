@@ -246,8 +246,15 @@ class _SweepPlan:
         """The ``STATS_DTYPE`` records of a chunk built by :meth:`arrays`."""
         dirs, levs, insts, cfgs, select = arrays
         out = np.zeros(cfgs.shape[0], dtype=STATS_DTYPE)
-        kb.sweep_nb(self.base.market, dirs, levs, insts, self.base.tiers, cfgs, select, self.base.ppy, out)
+        lanes = 2 * _numba_threads()  # two lanes a thread: balanced, and few buffers to allocate
+        kb.sweep_nb(self.base.market, dirs, levs, insts, self.base.tiers, cfgs, select, self.base.ppy, out, lanes)
         return out
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
 
 
 def _run_on_worker(plan: _SweepPlan, a: int, b: int) -> npt.NDArray[np.void]:

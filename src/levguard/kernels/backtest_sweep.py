@@ -67,12 +67,15 @@ def sweep_py(
         Per configuration: :func:`~levguard.kernels.backtest_metrics.metrics_into`'s metrics
         (on the bars up to the ruin when the run is ruined), final equity, bad debt, the number
         of orders clipped by the initial-margin check and the ruin bar (-1: never).
+    lanes : int
+        Parallel lanes (0: eight); each allocates its work buffers once and runs every
+        ``lanes``-th configuration.  Give at least the number of numba threads.
 
     Notes
     -----
-    Iterations are independent (each allocates its own event tables and writes its own row),
-    so results do not depend on the number of threads and equal one :func:`simulate_py` call
-    per configuration.
+    Configurations are independent (a lane's buffers are rewritten by each run before they are
+    read), so results depend neither on the number of threads nor on ``lanes`` and equal one
+    :func:`simulate_py` call per configuration.
     """
     n_c = cfgs.shape[0]
     n_t = market.close.shape[0]

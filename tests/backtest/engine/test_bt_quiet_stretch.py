@@ -139,6 +139,12 @@ def test_sweep_keeps_the_statistics_of_single_runs() -> None:
         8760.0,
         out,
     )
+    # Lanes reuse their buffers: the statistics do not depend on how many there are.
+    for lanes in (1, 2, 5):
+        again = np.zeros(3, dtype=STATS_DTYPE)
+        args = (market_of(np.ascontiguousarray(mkt)), directions, lev[None], inst[None], tiers_of(TIERS), cfgs, select)
+        kb.sweep_nb(*args, 8760.0, again, lanes)
+        assert again.tobytes() == out.tobytes()
     for c in range(3):
         acct, _pos, trades, liqs, counts = _run(mkt, directions[c], lev, inst, cfg)
         one = np.zeros(1, dtype=STATS_DTYPE)
