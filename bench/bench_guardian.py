@@ -22,11 +22,17 @@ share includes it (process CPU time over all threads).
 
 ``--baseline``: side by side in the same process, cycle for cycle on identical venues, the same
 guardian doing what it did before issue 17: the account spec parsed into domain objects every
-cycle (``account_from_spec``) and each position's probability of liquidation in its own call
-(``position_probabilities``), instead of the account kept across cycles and one call per
-forecaster (reports identical; tests/live/guardian/test_guardian_reuse.py).  Each timed cycle
+cycle (``account_from_spec``) and evaluated position by position (``levguard.core.margin.evaluate``),
+and each position's probability of liquidation in its own call (``position_probabilities``, the
+GBM closed form through ``prob_liquidation`` once per position), instead of the account kept
+across cycles and evaluated in one kernel call (``AccountCache.report``) and one batched call
+per forecaster (reports identical, checked at the end; tests/live/guardian/test_guardian_reuse.py,
+tests/core/test_margin_cross.py, tests/core/test_prob_liquidation_gbm.py).  Each timed cycle
 starts with both guardians' writes flushed, so neither one's background write runs during the
 other's cycle; the CPU share is then the cycle's own CPU time (thread), writes excluded.
+
+The heap is frozen (``gc.freeze``) after start-up and again after the first cycle, as
+``Guardian.run`` does.
 """
 
 from __future__ import annotations
@@ -51,8 +57,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _util import cpu_model
+from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account
+from levguard.core.risk.excursion import GbmForecaster
 from levguard.core.risk.forecast import LiquidationForecaster, position_probabilities
+from levguard.core.risk.liquidation import prob_liquidation
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
 from levguard.live import guardian as guardian_module
@@ -142,6 +151,33 @@ class _Rebuild:
     def account(self, spec: dict[str, Any]) -> Account:
         return account_from_spec(spec)
 
+    def report(self, spec: dict[str, Any]) -> AccountReport:
+        # ... and evaluated position by position in Python (levguard.core.margin.evaluate).
+        return evaluate(account_from_spec(spec))
+
+
+class _GbmOneByOne:
+    """``GbmForecaster.prob`` as it was before issue 17: ``prob_liquidation``, with its checks,
+    once per position (the same numbers as the batch: tests/core/test_prob_liquidation_gbm.py)."""
+
+    def __init__(self, f: GbmForecaster) -> None:
+        self.sigma_annual = f.sigma_annual
+
+    def prob(self, side: np.ndarray, distance: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        s, d, h = np.broadcast_arrays(np.atleast_1d(side), np.atleast_1d(distance), np.atleast_1d(hours))
+        out = np.empty(s.shape[0])
+        for i in range(s.shape[0]):
+            if d[i] <= 0.0:
+                out[i] = 1.0
+                continue
+            lp = 1.0 - d[i] if s[i] > 0 else 1.0 + d[i]
+            if self.sigma_annual <= 0.0:
+                out[i] = 0.0
+                continue
+            side_name = "long" if s[i] > 0 else "short"
+            out[i] = prob_liquidation(side_name, 1.0, lp, self.sigma_annual, h[i] / 24.0) if lp > 0.0 else 0.0
+        return out
+
 
 def _per_position(
     forecasters: list[LiquidationForecaster | None],
@@ -150,9 +186,20 @@ def _per_position(
     liq_prices: list[float | None],
     horizon_days: float,
 ) -> list[float]:
-    # The baseline's P(liq): one position_probabilities call per position.
+    # The baseline's P(liq): one position_probabilities call per position, the closed form
+    # position by position.
     return [
-        math.nan if f is None else float(position_probabilities(f, s, m, lp, horizon_days)[0])
+        math.nan
+        if f is None
+        else float(
+            position_probabilities(
+                _GbmOneByOne(f) if isinstance(f, GbmForecaster) else f,  # type: ignore[arg-type]
+                s,
+                m,
+                lp,
+                horizon_days,
+            )[0]
+        )
         for f, s, m, lp in zip(forecasters, sides, marks, liq_prices, strict=True)
     ]
 
@@ -218,6 +265,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 timed[baseline][1].append(c1 - c0)
             for v in vs:
                 v.step()
+        if k == 0:
+            g.freeze_heap()  # as Guardian.run does after its first cycle (process-wide)
     for guard, _, _ in runs:
         guard.close()
     for rep in reports.values():

@@ -229,6 +229,13 @@ def _margin_and_data() -> None:
         "binance-usdm",
         table_ids=np.array([0, 1] * 50),
     )
+    # A cross account in one kernel call (the guardian's margin engine, levguard.core.margin_cross).
+    from levguard.core.margin_cross import evaluate_cross
+    from levguard.core.spec import account_from_spec
+
+    cross = {"venue": "binance-usdm", "wallet_balance": 5_000.0}
+    cross["positions"] = [{"symbol": "BTCUSDT", "qty": 0.1, "entry_price": 60_000.0, "mark_price": 59_000.0}]
+    evaluate_cross(account_from_spec(cross))
     # The oracle on plain NumPy arrays (the frames above hand it read-only views).
     px = close.to_numpy(dtype=np.float64, copy=True)
     rng = np.random.default_rng(0)

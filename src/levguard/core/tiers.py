@@ -10,7 +10,7 @@ import numpy as np
 
 from levguard.core.validate import as_amount, as_float, close, finite, positive, rate, show
 from levguard.errors import InputError
-from levguard.kernels.margin import tier_index
+from levguard.kernels.margin import leverage_tier_index, tier_index
 from levguard.typing import Float64Array1D
 
 __all__ = ["Tier", "TierTable", "continuity_amounts"]
@@ -291,10 +291,7 @@ class TierTable:
         limit is "position value <= riskLimitValue".  Maintenance margin is continuous across a
         cap, so only the leverage limit depends on which side the cap belongs to.
         """
-        k = self.index(notional)
-        if k > 0 and float(notional) <= self.tiers[k - 1].notional_cap * (1.0 + 1e-12):
-            k -= 1
-        return self.tiers[k].max_leverage
+        return self.tiers[int(leverage_tier_index(float(notional), self.caps))].max_leverage
 
     def to_rows(self) -> list[dict[str, float | None]]:
         """Return the list-of-dicts shape used in account specs."""

@@ -46,6 +46,23 @@ def tier_index(notional: float, caps: Float64Array1D) -> int:
 
 
 @jitable
+def leverage_tier_index(notional: float, caps: Float64Array1D) -> int:
+    """Return the index of the tier whose leverage limit applies to ``notional`` (cap inclusive).
+
+    Notes
+    -----
+    :func:`tier_index`, one tier lower when ``notional`` is at most the previous tier's cap
+    (within a relative 1e-12): a bracket's notional cap is a position limit and includes the
+    cap (Binance USDⓈ-M "Leverage and Margin", ``notionalCap``; Bybit's risk limit "position
+    value <= riskLimitValue"), so a notional exactly at a cap keeps that bracket's leverage.
+    """
+    k = tier_index(notional, caps)
+    if k > 0 and notional <= caps[k - 1] * (1.0 + 1e-12):
+        k -= 1
+    return k
+
+
+@jitable
 def tiered_mm(notional: float, caps: Float64Array1D, mmrs: Float64Array1D, cums: Float64Array1D) -> float:
     """Return the tiered maintenance margin ``notional * mmr_k - cum_k``.
 

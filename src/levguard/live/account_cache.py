@@ -14,7 +14,14 @@ symbols in their order, which rows carry an isolated margin, and the tier tables
 A change of any of it (a position opened or closed, a tier table refreshed) parses the spec again.
 So does any number that is not a plain float inside the range :func:`~levguard.core.validate.as_amount`
 accepts, and any position the checks refuse: the full parse then raises the error it always
-raised, so reuse changes no result and no message (tests/live/guardian/test_account_cache.py).
+raised, so reuse changes no result and no message (tests/live/guardian/test_guardian_reuse.py).
+
+:meth:`AccountCache.report` is what the guardian calls: the margin report of the spec.  For a
+cross account of the cached shape it makes no :class:`~levguard.core.positions.Position` at all:
+the spec's numbers, checked as the constructors would check them, go straight to the account's
+:class:`~levguard.core.margin_cross.CrossLayout` (one kernel call for every position's figures),
+which gives ``evaluate``'s report bit for bit; anything else goes through :meth:`account` and
+:func:`~levguard.core.margin.evaluate`.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from levguard.core.margin import AccountReport, evaluate
+from levguard.core.margin_cross import CrossLayout
 from levguard.core.positions import Account, Position
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
@@ -73,7 +82,48 @@ class AccountCache:
         self._shape: tuple[Any, ...] | None = None
         self._tables: tuple[TierTable, ...] = ()
         self._account: Account | None = None
+        # The cross layout of the cached shape (None: not built yet, or evaluate does the work).
+        self._layout: CrossLayout | None = None
+        self._layout_built = False
         self.parses = 0
+
+    def report(self, spec: Mapping[str, Any]) -> AccountReport:
+        """Return ``evaluate(account_from_spec(spec))``: the same report, the same errors.
+
+        A cross account of the cached shape is evaluated in one kernel call from the spec's
+        numbers (:class:`~levguard.core.margin_cross.CrossLayout`), without new positions.
+
+        Raises
+        ------
+        InputError
+            As :func:`levguard.core.spec.account_from_spec` and :func:`levguard.core.margin.evaluate`.
+        """
+        layout = self._layout
+        if layout is not None and self._same_shape(_shape(spec)):
+            numbers = _cross_numbers(spec)
+            if numbers is not None:
+                return layout.evaluate(*numbers)
+        account = self.account(spec)
+        if self._account is not account:  # a shape the cache does not keep
+            return evaluate(account)
+        if not self._layout_built:
+            self._layout, self._layout_built = CrossLayout.of(account), True
+        if self._layout is None:
+            return evaluate(account)
+        ps = account.positions
+        return self._layout.evaluate(
+            account.wallet_balance, [p.qty for p in ps], [p.entry_price for p in ps], [p.mark_price for p in ps]
+        )
+
+    def _same_shape(self, shaped: tuple[tuple[Any, ...], tuple[TierTable, ...]] | None) -> bool:
+        # The spec has the cached shape, its tier tables the same objects.
+        return (
+            shaped is not None
+            and self._account is not None
+            and shaped[0] == self._shape
+            and len(shaped[1]) == len(self._tables)
+            and all(a is b for a, b in zip(shaped[1], self._tables, strict=True))
+        )
 
     def account(self, spec: Mapping[str, Any]) -> Account:
         """Return the account of ``spec`` (an account spec, as :func:`account_from_spec` reads).
@@ -85,18 +135,13 @@ class AccountCache:
         """
         shaped = _shape(spec)
         cached = self._account
-        if (
-            shaped is not None
-            and cached is not None
-            and shaped[0] == self._shape
-            and len(shaped[1]) == len(self._tables)
-            and all(a is b for a, b in zip(shaped[1], self._tables, strict=True))
-        ):
+        if cached is not None and self._same_shape(shaped):
             updated = _updated(cached, spec)
             if updated is not None:
                 self._account = updated
                 return updated
         self._account, self._shape = None, None
+        self._layout, self._layout_built = None, False
         account = account_from_spec(spec)  # the full parse: its result, or its error
         self.parses += 1
         if shaped is not None:
@@ -142,3 +187,23 @@ def _updated(cached: Account, spec: Mapping[str, Any]) -> Account | None:
         return Account(venue=cached.venue, wallet_balance=wallet, positions=tuple(positions))
     except InputError:  # a number the checks refuse: the full parse raises it with its field path
         return None
+
+
+def _cross_numbers(spec: Mapping[str, Any]) -> tuple[float, list[float], list[float], list[float]] | None:
+    # (wallet, quantities, entry prices, marks) of a spec of the cached cross shape when every
+    # number passes the checks the full parse makes (Account: wallet >= 0; Position: qty != 0,
+    # prices > 0; all plain floats ``as_amount`` keeps), else None: the full path decides.
+    wallet = spec.get("wallet_balance", 0.0)
+    if not (_amount(wallet) and wallet >= 0.0):
+        return None
+    qty: list[float] = []
+    entry: list[float] = []
+    mark: list[float] = []
+    for row in spec["positions"]:
+        q, e, m = row["qty"], row["entry_price"], row["mark_price"]
+        if not (_amount(q) and q != 0.0 and _amount(e) and e > 0.0 and _amount(m) and m > 0.0):
+            return None
+        qty.append(q)
+        entry.append(e)
+        mark.append(m)
+    return wallet, qty, entry, mark

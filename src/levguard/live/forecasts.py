@@ -290,9 +290,8 @@ def probabilities(
             group[3].append(d)
     for f, index, s_list, d_list in groups.values():
         k = len(index)
-        p = np.clip(
-            np.asarray(f.prob(np.array(s_list), np.array(d_list), np.full(k, hour)), dtype=np.float64), 0.0, 1.0
-        )
-        for j, i in enumerate(index):
-            out[i] = float(p[j])
+        p = np.asarray(f.prob(np.array(s_list), np.array(d_list), np.full(k, hour)), dtype=np.float64).tolist()
+        for i, x in zip(index, p, strict=True):
+            # np.clip(x, 0, 1) on one float (NaN stays NaN).
+            out[i] = 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
     return out

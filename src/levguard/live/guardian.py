@@ -64,7 +64,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from levguard.core.margin import evaluate
 from levguard.core.risk.excursion import GbmForecaster
 from levguard.core.risk.forecast import LiquidationForecaster
 from levguard.errors import (
@@ -445,8 +444,8 @@ class Guardian:
     def freeze_heap() -> None:
         """Move every object alive now (modules, tiers, the venues' state) out of the garbage
         collector's reach (``gc.freeze``): full collections then scan only what cycles create,
-        which keeps them from stalling a cycle for tens of milliseconds.  Called once by
-        :meth:`run` after start-up."""
+        which keeps them from stalling a cycle for tens of milliseconds.  Called by :meth:`run`
+        after start-up and after the first cycle (which imports and loads the compiled kernels)."""
         import gc
 
         gc.collect()
@@ -493,6 +492,11 @@ class Guardian:
                     log.exception("guardian cycle failed")
                     reports = []
                 n += 1
+                if n == 1:
+                    # Again after the first cycle: what it loaded once (numba and the compiled
+                    # kernels, scipy's special functions, the accounts' layouts) is out of the
+                    # collector's reach too; a full collection then scans only what cycles keep.
+                    self.freeze_heap()
                 worst = max((r.get("level", 0) for r in reports), default=0)
                 await self.sleep(fast_interval_s if worst >= Level.DANGER else interval_s)
         finally:
@@ -613,7 +617,7 @@ class Guardian:
             spec["tiers"] = tier_tables
         self.last_specs[setup.name] = spec
         try:
-            report = evaluate(st.margin.account(spec))  # the account parsed once, its numbers updated
+            report = st.margin.report(spec)  # the account parsed once; cross accounts in one kernel call
         except LevguardError as exc:
             await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
             return {"account": setup.name, "status": "error", "error": str(exc)}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from levguard.core.margin import evaluate
+from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account
 from levguard.core.risk.excursion import GbmForecaster
 from levguard.core.risk.forecast import HourlyBars, LiquidationForecaster, fit_forecaster, position_probabilities
@@ -83,11 +83,14 @@ def _evaluated(account: Account) -> object:
 
 
 def _same(cache: AccountCache, spec: dict[str, Any]) -> Account:
-    # The cache's account equals the full parse's, and so do their margin reports.
+    # The cache's account equals the full parse's, and so do their margin reports; so does the
+    # cache's own report (a cross account in one kernel call, levguard.core.margin_cross).
     got = cache.account(spec)
     want = account_from_spec(spec)
     assert got == want
     assert _evaluated(got) == _evaluated(want)
+    assert cache.report(spec) == evaluate(want)
+    assert json.dumps(cache.report(spec).to_dict()) == json.dumps(evaluate(want).to_dict())
     return got
 
 
@@ -205,9 +208,12 @@ def test_a_bad_number_raises_the_full_parse_error(i: int, row: dict[str, Any]) -
     bad = _with(_spec((61_100.0, 3_010.0, 10.6)), i, **row)
     with pytest.raises(InputError) as want:
         account_from_spec(bad)
+    with pytest.raises(InputError) as got_report:
+        cache.report(bad)  # the cached cross layout refuses the number: the full parse raises
+    _same(cache, _spec((61_150.0, 3_015.0, 10.65)))
     with pytest.raises(InputError) as got:
         cache.account(bad)
-    assert str(got.value) == str(want.value)
+    assert str(got.value) == str(want.value) == str(got_report.value)
     _same(cache, _spec((61_200.0, 3_020.0, 10.7)))  # and the next good spec is right
 
 
@@ -227,9 +233,12 @@ def test_bad_account_numbers_raise_the_full_parse_error(spec: dict[str, Any]) ->
     _same(cache, _spec() if spec["margin_mode"] == "cross" else _isolated())
     with pytest.raises(InputError) as want:
         account_from_spec(spec)
+    with pytest.raises(InputError) as got_report:
+        cache.report(spec)
+    _same(cache, _spec() if spec["margin_mode"] == "cross" else _isolated())
     with pytest.raises(InputError) as got:
         cache.account(spec)
-    assert str(got.value) == str(want.value)
+    assert str(got.value) == str(want.value) == str(got_report.value)
 
 
 @pytest.mark.parametrize(
@@ -379,6 +388,10 @@ class _Rebuild:
     def account(self, spec: dict[str, Any]) -> Account:
         self.parses += 1
         return account_from_spec(spec)
+
+    def report(self, spec: dict[str, Any]) -> AccountReport:
+        # ... and evaluate it position by position (levguard.core.margin.evaluate).
+        return evaluate(self.account(spec))
 
 
 def _step(v: _Venue, k: int, rng: np.random.Generator) -> None:

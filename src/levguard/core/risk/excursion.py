@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from levguard.core.risk.liquidation import prob_liquidation
+from levguard.core.risk.liquidation import prob_liquidation_gbm_list
 from levguard.core.validate import finite, non_negative, positive
 from levguard.errors import InputError
 from levguard.kernels.forecast import ewma_mean_nb, forward_max_nb, forward_min_nb
@@ -396,11 +396,12 @@ def combine_grid(survival: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
 def _prob_args(side: object, distance: object, hours: object) -> tuple[Float64Array1D, Float64Array1D, np.ndarray]:
     # The arguments of a forecaster's prob(): sides and distances as float64, hours as int64,
     # broadcast to one length (at least 1).
-    s, d, h = np.broadcast_arrays(
-        np.atleast_1d(np.asarray(side, dtype=np.float64)),
-        np.atleast_1d(np.asarray(distance, dtype=np.float64)),
-        np.atleast_1d(np.asarray(hours, dtype=np.int64)),
-    )
+    s = np.atleast_1d(np.asarray(side, dtype=np.float64))
+    d = np.atleast_1d(np.asarray(distance, dtype=np.float64))
+    h = np.atleast_1d(np.asarray(hours, dtype=np.int64))
+    if s.ndim == d.ndim == h.ndim == 1 and s.shape == d.shape == h.shape:
+        return s, d, h  # already one length (the guardian's call)
+    s, d, h = np.broadcast_arrays(s, d, h)
     return s, d, h
 
 
@@ -483,15 +484,28 @@ class GbmForecaster:
     def prob(self, side: Float64Array1D, distance: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
         """Return probabilities for sides (+1/-1), distances (fractions) and horizons (hours)."""
         s, d, h = _prob_args(side, distance, hours)
-        out = np.empty(s.shape[0])
-        for i in range(s.shape[0]):
-            if d[i] <= 0.0:
-                out[i] = 1.0
+        # At or past the barrier: 1; a price that does not move, or no positive barrier: 0.
+        out = [1.0 if x <= 0.0 else 0.0 for x in d.tolist()]
+        if self.sigma_annual <= 0.0:
+            return np.array(out)
+        # Per horizon, the positions left to the closed form as prob_liquidation(side, 1, LP, ...)
+        # with LP = 1 -/+ distance (one call per horizon, validated once).
+        groups: dict[int, tuple[list[int], list[float], list[float]]] = {}
+        for i, (si, di, hi) in enumerate(zip(s.tolist(), d.tolist(), h.tolist(), strict=True)):
+            if di <= 0.0:
                 continue
-            lp = 1.0 - d[i] if s[i] > 0 else 1.0 + d[i]
-            if self.sigma_annual <= 0.0:
-                out[i] = 0.0
+            lp = 1.0 - di if si > 0 else 1.0 + di
+            if not lp > 0.0:
                 continue
-            side_name = "long" if s[i] > 0 else "short"
-            out[i] = prob_liquidation(side_name, 1.0, lp, self.sigma_annual, h[i] / 24.0) if lp > 0.0 else 0.0
-        return out
+            group = groups.get(hi)
+            if group is None:
+                group = groups[hi] = ([], [], [])
+            group[0].append(i)
+            group[1].append(1.0 if si > 0 else -1.0)
+            group[2].append(lp)
+        for hi, (index, sides, lps) in groups.items():
+            # The horizon as the scalar path computed it (NumPy's int64 / 24).
+            p = prob_liquidation_gbm_list(sides, [1.0] * len(index), lps, self.sigma_annual, np.int64(hi) / 24.0)
+            for i, x in zip(index, p, strict=True):
+                out[i] = x
+        return np.array(out)

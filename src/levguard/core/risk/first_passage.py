@@ -27,8 +27,11 @@ from collections.abc import Callable
 from fractions import Fraction
 from functools import lru_cache
 
+import numpy as np
 from scipy.optimize import brentq
 from scipy.special import log_ndtr, ndtr
+
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "BGK_BETA",
@@ -38,6 +41,8 @@ __all__ = [
     "gaver_stehfest",
     "gbm_hit_laplace",
     "gbm_hit_prob",
+    "gbm_hit_prob_list",
+    "gbm_hit_probs",
     "kou_compensator",
     "kou_hit_laplace",
     "kou_hit_prob",
@@ -118,11 +123,65 @@ def gbm_hit_prob(barrier: float, nu: float, sigma: float, t: float) -> float:
         return 1.0
     if t <= 0.0:
         return 0.0
+    z_first, z_second, c = _reflection_args(barrier, nu, sigma, t)
+    return _reflection_sum(float(ndtr(z_first)), c + float(log_ndtr(z_second)))
+
+
+# The reflection-principle formula of gbm_hit_prob in two halves that gbm_hit_probs shares: the
+# arguments of the normal CDFs and the exponent's constant (plain float arithmetic), then, after
+# the CDFs (on floats, or once on arrays: scipy's ufuncs give per element what a call per element
+# gives), the sum with math.exp (numpy's SIMD exp may differ from the C library's in the last bit).
+
+
+def _reflection_args(barrier: float, nu: float, sigma: float, t: float) -> tuple[float, float, float]:
     st = sigma * math.sqrt(t)
-    first = float(ndtr((barrier - nu * t) / st))
-    log_second = 2.0 * nu * barrier / (sigma * sigma) + float(log_ndtr((barrier + nu * t) / st))
+    return (barrier - nu * t) / st, (barrier + nu * t) / st, 2.0 * nu * barrier / (sigma * sigma)
+
+
+def _reflection_sum(first: float, log_second: float) -> float:
     second = math.exp(log_second) if log_second < 700.0 else math.inf
     return min(1.0, max(0.0, first + second))
+
+
+def gbm_hit_probs(barrier: Float64Array1D, nu: Float64Array1D, sigma: float, t: float) -> Float64Array1D:
+    """Return :func:`gbm_hit_prob` of each ``(barrier[i], nu[i])`` at one ``sigma`` and ``t``.
+
+    Parameters
+    ----------
+    barrier, nu : (N,) float64
+        Log barriers and drifts per year, as :func:`gbm_hit_prob` takes them.
+    sigma : float
+        Volatility per square-root year, ``> 0``.
+    t : float
+        Horizon in years.
+
+    Returns
+    -------
+    (N,) float64
+        Per element exactly ``gbm_hit_prob(barrier[i], nu[i], sigma, t)`` (the same expressions;
+        the normal CDFs evaluated once on the arrays).
+
+    Notes
+    -----
+    The reflection principle of :func:`gbm_hit_prob` (Harrison 1985, section 1.8).
+    """
+    b = np.atleast_1d(np.asarray(barrier, dtype=np.float64)).tolist()
+    v = np.atleast_1d(np.asarray(nu, dtype=np.float64)).tolist()
+    return np.array(gbm_hit_prob_list(b, v, sigma, t))
+
+
+def gbm_hit_prob_list(barrier: list[float], nu: list[float], sigma: float, t: float) -> list[float]:
+    """Return :func:`gbm_hit_probs` of lists of floats as a list (no array round trip: the
+    guardian prices a handful of positions per call)."""
+    out = [1.0 if x >= 0.0 else 0.0 for x in barrier]  # NaN: 0, as gbm_hit_prob
+    live = [i for i, x in enumerate(barrier) if x < 0.0] if t > 0.0 else []
+    if live:
+        args = [_reflection_args(barrier[i], nu[i], sigma, t) for i in live]
+        first = ndtr(np.array([a[0] for a in args])).tolist()
+        log_tail = log_ndtr(np.array([a[1] for a in args])).tolist()
+        for i, a, f, g in zip(live, args, first, log_tail, strict=True):
+            out[i] = _reflection_sum(f, a[2] + g)
+    return out
 
 
 def bgk_barrier(barrier: float, sigma: float, dt: float) -> float:

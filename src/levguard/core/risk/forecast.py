@@ -457,7 +457,8 @@ def liquidation_distance(side: object, mark: float, liq_price: float | None) -> 
     InputError
         A bad side, or a mark that is not finite and > 0.
     """
-    s = float(parse_sides(side)[0])
+    # One side (the usual call): side_sign itself, as parse_sides would call it, without an array.
+    s = float(side_sign(side)) if isinstance(side, str | int | float) else float(parse_sides(side)[0])
     if not (math.isfinite(mark) and mark > 0.0):
         raise InputError(f"mark must be finite and > 0, was {mark!r}")
     if liq_price is None or not (math.isfinite(liq_price) and liq_price > 0.0):

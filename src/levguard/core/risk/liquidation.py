@@ -53,13 +53,16 @@ from levguard.core.risk._liquidation_models import (
 from levguard.core.risk.first_passage import (
     GS_TERMS,
     bgk_barrier,
+    compensated_drift,
     gaver_stehfest,
     gbm_hit_prob,
+    gbm_hit_prob_list,
     kou_hit_laplace,
     kou_hit_prob,
 )
 from levguard.core.validate import finite_number, integer_in, number, positive_number, side_sign
 from levguard.errors import InputError
+from levguard.typing import Float64Array1D
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -67,6 +70,8 @@ __all__ = [
     "TimeToLiquidation",
     "prob_liquidation",
     "prob_liquidation_curve",
+    "prob_liquidation_gbm",
+    "prob_liquidation_gbm_list",
     "time_to_liquidation",
 ]
 
@@ -346,6 +351,95 @@ def prob_liquidation(
     sample = _simulate(prob, model_params)
     n_hit = int(np.count_nonzero(np.isfinite(sample.tau)))
     return n_hit / int(sample.tau.shape[0])
+
+
+def prob_liquidation_gbm(
+    side: object,
+    price: object,
+    liq_price: object,
+    sigma: float,
+    horizon_days: float,
+    mu: float = 0.0,
+) -> Float64Array1D:
+    """Return :func:`prob_liquidation` (``model="gbm"``, closed form, continuous monitoring) of many
+    positions at one volatility, drift and horizon, validated once per batch.
+
+    Parameters
+    ----------
+    side : (N,) array of +1/-1
+        Position sides (numbers; :func:`prob_liquidation` also reads ``"long"``/``"short"``).
+    price : (N,) float64
+        Mark prices, > 0.
+    liq_price : (N,) float64
+        Liquidation prices; NaN, infinite or <= 0: none (probability 0).
+    sigma, horizon_days, mu : float
+        As :func:`prob_liquidation`, shared by every position.
+
+    Returns
+    -------
+    (N,) float64
+        Per position exactly ``prob_liquidation(side[i], price[i], liq_price[i], sigma,
+        horizon_days, mu)``.
+
+    Raises
+    ------
+    InputError
+        A bad ``sigma``, ``horizon_days`` or ``mu`` (checked first), then the first position with
+        a bad side or price, with :func:`prob_liquidation`'s message (a side or price that is not
+        a number at all fails NumPy's conversion first).
+
+    Notes
+    -----
+    The reflection-principle formula of :func:`prob_liquidation`
+    (:func:`levguard.core.risk.first_passage.gbm_hit_probs`, Harrison 1985) on arrays: the
+    barrier ``b = s ln(LP/S)`` and drift ``nu = s (mu - sigma**2/2)`` of the mirrored path per
+    position, the normal CDFs once per batch.
+    """
+    arrays: list[np.ndarray] = [np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (side, price, liq_price)]
+    if not arrays[0].shape == arrays[1].shape == arrays[2].shape:
+        arrays = list(np.broadcast_arrays(*arrays))
+    sides, prices, liqs = (a.ravel().tolist() for a in arrays)
+    probs = prob_liquidation_gbm_list(sides, prices, liqs, sigma, horizon_days, mu)
+    return np.array(probs).reshape(arrays[0].shape)
+
+
+def prob_liquidation_gbm_list(
+    side: list[float],
+    price: list[float],
+    liq_price: list[float],
+    sigma: float,
+    horizon_days: float,
+    mu: float = 0.0,
+) -> list[float]:
+    """Return :func:`prob_liquidation_gbm` of lists of floats (equal lengths) as a list.
+
+    The same validation and numbers; no array round trip (a forecaster's handful of positions).
+    """
+    vol = positive_number(sigma, "sigma")
+    horizon = positive_number(horizon_days, "horizon_days") / DAYS_PER_YEAR
+    drift = finite_number(mu, "mu")
+    nu0 = compensated_drift(drift, vol, 0.0, 0.0)
+    out = [0.0] * len(side)
+    live: list[int] = []
+    barriers: list[float] = []
+    nus: list[float] = []
+    # Per position, _problem's classification (a few float tests: a Python loop beats NumPy on
+    # the guardian's handful of positions); the normal CDFs once on the live ones.
+    for i, (g, s0, lp) in enumerate(zip(side, price, liq_price, strict=True)):
+        if not ((g == 1.0 or g == -1.0) and 0.0 < s0 < math.inf):
+            _problem(g, s0, lp, vol, horizon_days, drift, None, "gbm")  # raises its message
+        if not 0.0 < lp < math.inf:
+            continue  # no liquidation price: 0
+        if (g > 0.0 and s0 <= lp) or (g < 0.0 and s0 >= lp):
+            out[i] = 1.0  # at or past it
+            continue
+        live.append(i)
+        barriers.append(g * math.log(lp / s0))
+        nus.append(g * nu0)
+    if live:
+        for i, p in zip(live, gbm_hit_prob_list(barriers, nus, vol, horizon), strict=True):
+            out[i] = p
+    return out
 
 
 def prob_liquidation_curve(

@@ -1,0 +1,344 @@
+"""Cross-margin accounts evaluated in one kernel call (the guardian's hot path).
+
+:func:`levguard.core.margin.evaluate` is the reference: position by position in Python, about
+14 us a position.  For an account whose positions are all in cross margin on a venue with tier
+tables (not the rate-based Deribit and dYdX), :class:`CrossLayout` keeps what does not move
+between evaluations (each position's instrument, tier table, fee terms, chosen leverage) and
+:meth:`CrossLayout.evaluate` computes every figure from the numbers that do move (wallet,
+quantities, entry and mark prices) in one call of
+:func:`levguard.kernels.margin_cross.cross_account_nb`, then builds the same
+:class:`~levguard.core.margin.AccountReport`: the same helpers in the same order and the same
+correctly rounded sums, so the report equals ``evaluate``'s bit for bit
+(tests/core/test_margin_cross.py).  :func:`evaluate_cross` is ``evaluate`` with that path taken
+when it applies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+
+from levguard.core.margin import AccountReport, PositionReport, evaluate, resolve_tiers
+from levguard.core.positions import Account, Position
+from levguard.core.rules import MMBasis, VenueModel, get_venue
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+from levguard.kernels.margin_cross import (
+    CROSS_OUT,
+    CROSS_TIER,
+    CROSS_TOTAL,
+    STATUS_OK,
+    cross_account_nb,
+)
+
+__all__ = ["CrossLayout", "evaluate_cross"]
+
+# The fields of PositionReport in the order _report takes them; set through their slots (half the
+# time of the frozen dataclass's __init__, which sets each through object.__setattr__).
+_REPORT_FIELDS = (
+    "symbol",
+    "qty",
+    "side",
+    "margin_mode",
+    "contract_kind",
+    "entry_price",
+    "mark_price",
+    "notional",
+    "leverage",
+    "initial_margin",
+    "maintenance_margin",
+    "unrealized_pnl",
+    "margin_balance",
+    "liquidation_price",
+    "bankruptcy_price",
+    "mmr",
+    "maint_amount",
+    "max_leverage",
+    "tier",
+    "health",
+    "liquidatable",
+)
+if sorted(_REPORT_FIELDS) != sorted(f.name for f in fields(PositionReport)):  # pragma: no cover - a guard
+    raise RuntimeError("PositionReport's fields changed: update levguard.core.margin_cross._REPORT_FIELDS")
+_REPORT_SETTERS = tuple(getattr(PositionReport, name).__set__ for name in _REPORT_FIELDS)
+
+
+def _report(values: tuple[Any, ...]) -> PositionReport:
+    # A PositionReport of ``values`` (in _REPORT_FIELDS order), as PositionReport(**...) builds it.
+    report: PositionReport = object.__new__(PositionReport)
+    for setter, value in zip(_REPORT_SETTERS, values, strict=True):
+        setter(report, value)
+    return report
+
+
+_N_OUT = len(CROSS_OUT)
+_N_TIER = len(CROSS_TIER)
+_N_TOTAL = len(CROSS_TOTAL)
+
+
+class CrossLayout:
+    """What stays fixed between evaluations of one cross-margin account.
+
+    Build it with :meth:`of` (None when the fast path does not apply: an empty account, an
+    isolated position, a rate-based venue, a symbol without tiers); then :meth:`evaluate` gives
+    ``evaluate(account)`` for any wallet, quantities and prices of the same positions.
+    """
+
+    __slots__ = (
+        "_caps",
+        "_close_fee",
+        "_contract_size",
+        "_cums",
+        "_fee_mm",
+        "_inverse",
+        "_mm_at_entry",
+        "_mmrs",
+        "_n_tiers",
+        "_static",
+        "_table_id",
+        "model",
+        "positions",
+        "settlement",
+    )
+
+    def __init__(self, model: VenueModel, positions: tuple[Position, ...], tables: Sequence[TierTable]) -> None:
+        self.model = model
+        self.positions = positions
+        self.settlement = positions[0].instrument.settlement
+        # Per position: symbol, margin mode, contract kind, tiers, chosen leverage and imr.
+        self._static = tuple(
+            (p.symbol, p.margin_mode.value, p.instrument.kind.value, t.tiers, p.leverage, p.imr)
+            for p, t in zip(positions, tables, strict=True)
+        )
+        self._mm_at_entry = model.mm_basis is MMBasis.ENTRY
+        taker = [model.taker_fee(p) for p in positions]
+        self._fee_mm = np.array([f if model.fee_in_mm else 0.0 for f in taker], dtype=np.float64)
+        self._close_fee = np.array([f if model.bankruptcy_close_fee else 0.0 for f in taker], dtype=np.float64)
+        self._contract_size = np.array([p.instrument.contract_size for p in positions], dtype=np.float64)
+        self._inverse = np.array([1.0 if p.instrument.inverse else 0.0 for p in positions])
+        # Each distinct table once (by identity), padded to the longest.
+        index: dict[int, int] = {}
+        unique: list[TierTable] = []
+        ids = []
+        for table in tables:
+            k = index.get(id(table))
+            if k is None:
+                k = index[id(table)] = len(unique)
+                unique.append(table)
+            ids.append(k)
+        width = max(len(t.tiers) for t in unique)
+        self._n_tiers = np.array([len(t.tiers) for t in unique], dtype=np.int64)
+        self._caps = np.full((len(unique), width), np.inf)
+        self._mmrs = np.zeros((len(unique), width))
+        self._cums = np.zeros((len(unique), width))
+        for k, t in enumerate(unique):
+            self._caps[k, : len(t.tiers)] = t.caps
+            self._mmrs[k, : len(t.tiers)] = t.mmrs
+            self._cums[k, : len(t.tiers)] = t.cums
+        self._table_id = np.array(ids, dtype=np.int64)
+
+    @classmethod
+    def of(cls, account: Account, model: VenueModel | None = None) -> CrossLayout | None:
+        """Return the layout of ``account`` (rules: ``model`` or its venue's), or None when
+        :func:`~levguard.core.margin.evaluate` must do the work (see the class docstring)."""
+        model = model or get_venue(account.venue)
+        positions = account.positions
+        if not positions or model.rate_based:
+            return None
+        tables = []
+        for p in positions:
+            if p.isolated or p.isolated_margin is not None or model.rates(p) is not None:
+                return None
+            try:
+                tables.append(resolve_tiers(model, p))
+            except InputError:
+                return None  # evaluate raises it, with its message
+        return cls(model, positions, tables)
+
+    def evaluate(
+        self,
+        wallet_balance: float,
+        qty: Sequence[float],
+        entry_price: Sequence[float],
+        mark_price: Sequence[float],
+    ) -> AccountReport:
+        """Return ``evaluate`` of the layout's account with these numbers.
+
+        Parameters
+        ----------
+        wallet_balance : float
+            Cross wallet balance, finite and >= 0 (as :class:`~levguard.core.positions.Account`
+            checks).
+        qty, entry_price, mark_price : sequence of float
+            Per position, in the layout's order: signed quantity (finite, non-zero), entry and
+            mark prices (finite, > 0), as :class:`~levguard.core.positions.Position` checks.
+
+        Raises
+        ------
+        InputError
+            A chosen leverage above the tier's maximum, as ``evaluate`` raises it.
+        """
+        n = len(self.positions)
+        if not (len(qty) == len(entry_price) == len(mark_price) == n):
+            raise InputError(
+                f"qty, entry_price and mark_price must have one value per position ({n}), were "
+                f"{len(qty)}, {len(entry_price)}, {len(mark_price)}"
+            )
+        numbers = np.array((qty, entry_price, mark_price), dtype=np.float64)
+        out = np.empty((_N_OUT, n))
+        out_tier = np.empty((_N_TIER, n), dtype=np.int64)
+        totals = np.empty(_N_TOTAL)
+        wb = float(wallet_balance)
+        status = cross_account_nb(
+            wb,
+            numbers[0],
+            numbers[1],
+            numbers[2],
+            self._contract_size,
+            self._inverse,
+            self._fee_mm,
+            self._close_fee,
+            self._table_id,
+            self._n_tiers,
+            self._caps,
+            self._mmrs,
+            self._cums,
+            self._mm_at_entry,
+            out,
+            out_tier,
+            totals,
+        )
+        if status != STATUS_OK:
+            return self._reference(wallet_balance, qty, entry_price, mark_price)
+        notional, notional_entry, upnl, _, mm, bp, lp, health = out.tolist()
+        k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
+        _, cross_mm, equity = totals.tolist()
+        liquidatable = equity <= cross_mm
+        isfinite = math.isfinite
+        reports = []
+        margins = []
+        healths = []
+        rows = zip(
+            self._static,
+            qty,
+            entry_price,
+            mark_price,
+            notional,
+            upnl,
+            mm,
+            bp,
+            lp,
+            health,
+            k_mm,
+            k_lev_mark,
+            k_lev_entry,
+            strict=True,
+        )
+        for i, (static, q, e, m, n_i, u, mm_i, bp_i, lp_i, h, k, k_mark, k_entry) in enumerate(rows):
+            symbol, mode, kind, tiers, leverage, imr = static
+            # The leverage and initial margin of evaluate's _terms (cross, tiered venue).
+            if leverage is not None:
+                cap = tiers[k_entry].max_leverage
+                if leverage > cap * (1 + 1e-12):
+                    raise InputError(
+                        f"positions[{i}].leverage {leverage!r} exceeds the maximum {cap:g} for "
+                        f"notional {notional_entry[i]:,.2f} of {symbol} on {self.model.name}"
+                    )
+            elif imr is not None:
+                leverage = 1.0 / imr
+            else:
+                leverage = tiers[k_entry].max_leverage
+            initial = n_i * (imr if imr is not None else 1.0 / leverage)
+            margins.append(initial)
+            tier = tiers[k]
+            live = isfinite(lp_i)
+            if live:
+                healths.append(h)
+            reports.append(
+                _report(
+                    (
+                        symbol,
+                        q,
+                        1 if q > 0 else -1,
+                        mode,
+                        kind,
+                        e,
+                        m,
+                        n_i,
+                        leverage,
+                        initial,
+                        mm_i,
+                        u,
+                        None,
+                        lp_i if live else None,
+                        bp_i if isfinite(bp_i) else None,
+                        tier.mmr,
+                        tier.maint_amount,
+                        tiers[k_mark].max_leverage,
+                        k + 1,
+                        h if live else None,
+                        liquidatable,
+                    )
+                )
+            )
+        return AccountReport(
+            venue=self.model.name,
+            settlement=self.settlement,
+            wallet_balance=wb,
+            equity=equity,
+            maintenance_margin=cross_mm,
+            initial_margin=math.fsum(margins),
+            margin_ratio=cross_mm / equity if equity > 0 else None,
+            liquidatable=liquidatable,
+            health=min(healths) if healths else None,
+            positions=tuple(reports),
+        )
+
+    def _reference(
+        self,
+        wallet_balance: float,
+        qty: Sequence[float],
+        entry_price: Sequence[float],
+        mark_price: Sequence[float],
+    ) -> AccountReport:
+        # A sum the kernel could not finish (not finite): the scalar path decides.
+        positions = tuple(
+            Position(
+                instrument=p.instrument,
+                qty=q,
+                entry_price=e,
+                mark_price=m,
+                margin_mode=p.margin_mode,
+                leverage=p.leverage,
+                isolated_margin=p.isolated_margin,
+                tiers=p.tiers,
+                taker_fee_rate=p.taker_fee_rate,
+                imr=p.imr,
+                params=p.params,
+            )
+            for p, q, e, m in zip(self.positions, qty, entry_price, mark_price, strict=True)
+        )
+        return evaluate(Account(self.model.name, wallet_balance, positions), self.model)
+
+
+def evaluate_cross(account: Account, model: VenueModel | None = None) -> AccountReport:
+    """Return :func:`~levguard.core.margin.evaluate` of ``account``, in one kernel call when all its
+    positions are in cross margin (:class:`CrossLayout`).
+
+    Notes
+    -----
+    The same report, bit for bit, and the same errors as ``evaluate``: the kernel runs
+    ``evaluate``'s arithmetic (docs/margin.md) in the same order with the same helpers and the
+    same correctly rounded sums.
+    """
+    layout = CrossLayout.of(account, model)
+    if layout is None:
+        return evaluate(account, model)
+    ps = account.positions
+    return layout.evaluate(
+        account.wallet_balance, [p.qty for p in ps], [p.entry_price for p in ps], [p.mark_price for p in ps]
+    )
