@@ -136,6 +136,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     from levguard.live.guardian import AccountSetup, Guardian
     from levguard.live.states import Level, Thresholds
     from levguard.live.store import Store
+    from levguard.risk.report import volatility_forecast
 
     store = Store(cfg.database)
     setups = []
@@ -170,6 +171,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
             assume_order_expiry_s=acc.assume_order_expiry_s,
             bars=_bars_source(acc.history),
             forecast_model=acc.forecast_model,
+            volatility=volatility_forecast,  # the vol `levguard risk` and `levguard size` show
         )
         setup.sizer = _sizer(policy, acc.vol, setup.forecasts)
         setups.append(setup)

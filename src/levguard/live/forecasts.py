@@ -17,6 +17,14 @@ volatility is used (the forecaster's special case:
 :class:`~levguard.core.risk.excursion.GbmForecaster`).  :meth:`LiquidationForecasts.source` says
 which bars the forecaster in use was fitted on (the history's ``attrs["source"]``: mark-price
 klines, or last-price klines standing in for the mark when those are unavailable).
+
+When it refits, it also forecasts each symbol's volatility on the history's closed bars with the
+injected ``volatility(frame)`` (:func:`levguard.risk.report.volatility_forecast`, the number
+``levguard risk``, ``levguard size`` and the service show; the live layer sits below
+:mod:`levguard.risk`, so the composition roots pass it in, as they pass the sizer), cached until
+the next refit: :meth:`LiquidationForecasts.volatility`.  Without a history (or without the
+function) the volatility is unknown here and the guardian falls back to the configured ``vol`` or
+the EWMA of the marks seen (:meth:`levguard.live.guardian.Guardian.volatility`).
 """
 
 from __future__ import annotations
@@ -42,13 +50,17 @@ from levguard.core.validate import side_sign
 from levguard.data.frames import hourly_arrays
 from levguard.errors import InputError, LevguardError
 
-__all__ = ["LiquidationForecasts", "probabilities"]
+__all__ = ["LiquidationForecasts", "VolatilitySource", "probabilities"]
 
 log = logging.getLogger("levguard.guardian")
 
 BarsSource = Callable[[str], Any]
 """``bars(symbol) -> DataFrame | None``: hourly bars of ``symbol`` (UTC index of bar open times,
 ``high, low, close``, ``mark_*`` columns used when present) up to now, or None."""
+
+VolatilitySource = Callable[[Any], float]
+"""``volatility(frame) -> float``: the annualised volatility forecast of a symbol's bars (a
+DataFrame as :data:`BarsSource` returns, closed bars only): :func:`levguard.risk.report.volatility_forecast`."""
 
 
 class LiquidationForecasts:
@@ -67,6 +79,10 @@ class LiquidationForecasts:
         Closed hourly bars needed before the fitted model replaces the closed-form fallback.
     max_seen_hours : int
         Hours of seen marks kept per symbol.
+    volatility : callable, optional
+        ``volatility(frame)`` (see :data:`VolatilitySource`), called on the history's closed bars
+        of a symbol when its forecaster is refitted (once an hour); None: no volatility forecast
+        (:meth:`volatility` is None).
     """
 
     def __init__(
@@ -77,6 +93,7 @@ class LiquidationForecasts:
         params: ExcursionParams | None = None,
         min_bars: int = 24,
         max_seen_hours: int = 24 * 400,
+        volatility: VolatilitySource | None = None,
     ) -> None:
         if not (isinstance(min_bars, int) and min_bars >= 2):
             raise InputError(f"min_bars must be an int >= 2, was {min_bars!r}")
@@ -87,6 +104,11 @@ class LiquidationForecasts:
         self.params = params
         self.min_bars = min_bars
         self.max_seen_hours = max_seen_hours
+        self.volatility_of = volatility
+        # symbol -> the history's closed bars read by the last hourly_bars (consumed by the refit)
+        # and the volatility forecast of the last refit (None: no history or no forecast).
+        self._frames: dict[str, Any] = {}
+        self._vols: dict[str, float | None] = {}
         # symbol -> {hour open ns: [high, low, close]}; the first (partial) hour seen per symbol.
         self._seen: dict[str, dict[int, list[float]]] = {}
         self._first_hour: dict[str, int] = {}
@@ -140,6 +162,8 @@ class LiquidationForecasts:
                     keep = ts + HOUR_NS <= now_ns
                     parts.append((ts[keep], high[keep], low[keep], close[keep]))
                     if keep.any():
+                        if self.volatility_of is not None:
+                            self._frames[symbol] = frame if keep.all() else _rows(frame, keep)
                         last_open = int(ts[keep][-1])
                         kind = "mark" if "mark_close" in frame.columns else "price"
                         origin = str(getattr(frame, "attrs", {}).get("source") or f"history ({kind} bars)")
@@ -179,7 +203,9 @@ class LiquidationForecasts:
             return used[2]  # the fit of this hour and the same fallback: the same answer as last time
         if cached is None or cached[0] != hour:
             fitted: LiquidationForecaster | None = None
+            self._frames.pop(symbol, None)
             bars = self.hourly_bars(symbol, int(now_ns))
+            self._vols[symbol] = self._forecast_volatility(symbol)
             if bars is not None:
                 try:
                     fitted = fit_forecaster(bars, int(now_ns), self.model, self.params)
@@ -204,6 +230,25 @@ class LiquidationForecasts:
         self._used[symbol] = (hour, fallback_vol, f)
         return f
 
+    def _forecast_volatility(self, symbol: str) -> float | None:
+        # The volatility forecast of the history's closed bars just read (not kept: the next
+        # refit reads them again); None without them, or when the forecast fails or is not > 0.
+        frame = self._frames.pop(symbol, None)
+        if frame is None or self.volatility_of is None:
+            return None
+        try:
+            v = float(self.volatility_of(frame))
+        except (LevguardError, ValueError, ArithmeticError) as exc:  # numerical failures of the fit too
+            log.warning("no volatility forecast for %s (%s); the fallback volatility is used", symbol, exc)
+            return None
+        return v if math.isfinite(v) and v > 0.0 else None
+
+    def volatility(self, symbol: str) -> float | None:
+        """The annualised volatility forecast of ``symbol`` made at the last refit (cached until the
+        next one): ``volatility(frame)`` on the history's bars closed by then; None without a
+        history, without the function, or before the first refit."""
+        return self._vols.get(symbol)
+
     def _fallback(self, vol: float) -> GbmForecaster:
         f = self._fallbacks.get(vol)
         if f is None:
@@ -224,6 +269,13 @@ class LiquidationForecasts:
     def latest(self) -> dict[str, LiquidationForecaster]:
         """The forecaster last used per symbol (a copy; safe to call from another thread)."""
         return dict(self._latest)
+
+
+def _rows(frame: Any, keep: np.ndarray) -> Any:
+    # The rows of ``frame`` where ``keep`` holds, its attrs (interval, source) kept.
+    out = frame[keep]
+    out.attrs = dict(getattr(frame, "attrs", {}))
+    return out
 
 
 def probabilities(

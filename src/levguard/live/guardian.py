@@ -433,6 +433,16 @@ class Guardian:
         st = self._state.get(account)
         return ewma_vol(st.marks.get(symbol) if st is not None else None)
 
+    def volatility(self, account: str, symbol: str) -> float | None:
+        """The annualised volatility forecast of ``symbol`` on ``account``: the account's
+        ``volatility(frame)`` (:func:`levguard.risk.report.volatility_forecast`, as ``levguard risk``
+        and ``levguard size``) on the hourly bars its forecaster was last fitted on, cached until the
+        next refit; :meth:`vol` (the fallback) while no bars are known.  InputError for an account
+        the guardian does not watch."""
+        setup = self._setup(account)
+        v = setup.forecasts.volatility(symbol) if setup.forecasts is not None else None
+        return v if v is not None else self.vol(account, symbol)
+
     def forecaster(self, account: str, symbol: str) -> LiquidationForecaster | None:
         """The liquidation forecaster of ``symbol`` on ``account`` that the last cycle used (the
         closed-form fallback at :meth:`vol` before the first cycle)."""

@@ -14,7 +14,7 @@ from typing import Any
 from levguard.core.risk.forecast import FORECAST_MODELS, MAX_HORIZON_DAYS
 from levguard.errors import InputError
 from levguard.live.account_cache import AccountCache
-from levguard.live.forecasts import BarsSource, LiquidationForecasts
+from levguard.live.forecasts import BarsSource, LiquidationForecasts, VolatilitySource
 from levguard.live.states import Level, Thresholds
 from levguard.live.store import Store
 from levguard.live.venue_bars import venue_bars
@@ -90,9 +90,15 @@ class AccountSetup:
         Annualised volatility of the closed-form fallback used while fewer than a day of hourly
         bars are known (no ``bars`` and the guardian only just started); None: the EWMA of the
         marks the guardian has seen, unknown (no P(liq)) until enough are seen.
+    volatility : callable, optional
+        ``volatility(frame) -> float``, the annualised volatility forecast of a symbol's history
+        (:func:`levguard.risk.report.volatility_forecast`: the number ``levguard risk``,
+        ``levguard size`` and the service show), computed when the forecaster is refitted
+        (:meth:`levguard.live.guardian.Guardian.volatility`); the composition roots pass it in
+        (``levguard guard``, ``levguard serve --config``).  None: ``vol`` or the EWMA of the marks.
     forecasts : LiquidationForecasts, optional
-        The account's forecasters (built from ``bars`` and ``forecast_model`` when omitted);
-        sizers read the latest ones from it.
+        The account's forecasters (built from ``bars``, ``forecast_model`` and ``volatility``
+        when omitted); sizers read the latest ones from it.
     retries, backoff_s : int, float
         Attempts for a transient venue failure and the first backoff (doubling).
     assume_order_expiry_s : float
@@ -121,6 +127,7 @@ class AccountSetup:
     bars: BarsSource | None = None
     venue_bars: bool = True
     forecast_model: str = "default"
+    volatility: VolatilitySource | None = None
     forecasts: LiquidationForecasts | None = None
 
     def __post_init__(self) -> None:
@@ -153,7 +160,7 @@ class AccountSetup:
         if self.forecasts is None:
             if self.bars is None and self.venue_bars:
                 self.bars = venue_bars(self.venue)
-            self.forecasts = LiquidationForecasts(self.bars, model=self.forecast_model)
+            self.forecasts = LiquidationForecasts(self.bars, model=self.forecast_model, volatility=self.volatility)
 
 
 @dataclass

@@ -4,7 +4,10 @@ probability of liquidation and stress, for one account or several on several ven
 Input is an account spec (see docs/margin.md) or ``{"accounts": [spec, ...]}``; each spec may
 carry ``name`` and ``options`` (option positions valued here; the margin engine has no option
 margin model).  Volatility comes from an OHLC history of the underlying (``history``) or is given
-(``vol``); the history is used for every underlying in the book.  The probability of liquidation
+(``vol``); the history is used for every underlying in the book (its mark-price columns when it has
+them: :func:`volatility_forecast`, the one volatility forecast the guardian, ``levguard size`` and
+the service also show).  Each perpetual's delta-normal VaR is :func:`position_var` (the service's
+``/risk`` calls it too).  The probability of liquidation
 comes from the liquidation forecaster fitted on the history's hourly (mark) bars
 (:mod:`levguard.risk.forecast`, the path the guardian, ``levguard size`` and the service share);
 without a history it is the GBM closed form at ``vol``.
@@ -38,9 +41,17 @@ from levguard.errors import InputError
 from levguard.margin import load_spec
 
 if TYPE_CHECKING:
+    from levguard.core.risk.var import VarResult
     from levguard.risk.var import PortfolioMethod
 
-__all__ = ["load_portfolio", "parse_options", "risk_report"]
+__all__ = [
+    "load_portfolio",
+    "parse_options",
+    "position_var",
+    "risk_report",
+    "volatility_forecast",
+    "volatility_section",
+]
 
 DEFAULT_CORRELATION = 0.60
 """Median pairwise correlation of daily log returns of Binance USDⓈ-M BTC, ETH, XRP and SOL
@@ -286,18 +297,38 @@ def _scalar(x: float | pd.Series) -> float:
     return float(x)
 
 
+_MARK_OHLC = ("mark_open", "mark_high", "mark_low", "mark_close")
+
+
+def _price_series(history: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    # The series whose volatility is forecast: the mark when the frame has mark-price bars (high,
+    # low and close, as the liquidation forecaster reads them: levguard.data.frames.hourly_arrays),
+    # else the last price.  Perpetuals are marked, and liquidated, at the mark.
+    if not {"mark_high", "mark_low", "mark_close"} <= set(history.columns):
+        return history, "last price"
+    cols = {c: c.removeprefix("mark_") for c in _MARK_OHLC if c in history.columns}
+    rest = [c for c in history.columns if c not in cols and c not in cols.values()]
+    out = history[[*cols, *rest]].rename(columns=cols)
+    out.attrs = dict(history.attrs)
+    return out, "mark"
+
+
 def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Series]:
     """Return the report's volatility section of ``history``, the volatility it forecasts and the
     daily log returns behind it.
 
     The section holds the realised estimators over the last 30 days, the EWMA over the whole
-    history and a GARCH(1,1)-t fitted on up to 3 years of daily returns; the forecast is the
-    GARCH's 1-day volatility (the EWMA's when the fit fails), annualised. ``levguard risk`` and
-    ``levguard size`` read the same numbers.
+    history and a GARCH(1,1)-t fitted on up to 3 years of daily returns; the forecast
+    (``"used"``) is the GARCH's 1-day volatility (the EWMA's when the fit fails), annualised with
+    a 365-day year.  A frame with mark-price bars (``mark_high``, ``mark_low``, ``mark_close``,
+    ``mark_open`` when present) is read on the mark (``"series"``), as the liquidation
+    forecaster reads it.  ``levguard risk``, ``levguard size``, the guardian and the service's
+    ``/risk`` read the same numbers (:func:`volatility_forecast`).
     """
     from levguard.risk.garch import fit_garch
     from levguard.risk.vol import METHODS, realized_vol
 
+    history, series = _price_series(history)
     interval = str(history.attrs.get("interval") or "1h")
     bars_30d = max(round(30 * 86_400e9 / pd.Timedelta(interval).value), 2)
     recent = history.iloc[-bars_30d:]
@@ -328,6 +359,7 @@ def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd
         garch = {"error": str(exc)}
     section = {
         "source": str(history.attrs.get("source", "")),
+        "series": series,
         "interval": interval,
         "window_days": 30,
         "annualised": estimates,
@@ -335,6 +367,85 @@ def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd
         "used": sigma,
     }
     return section, sigma, returns
+
+
+def volatility_forecast(history: pd.DataFrame) -> float:
+    """Return the annualised volatility forecast of ``history``: :func:`volatility_section`'s ``"used"``.
+
+    The one definition of an account's per-symbol volatility: ``levguard risk``, ``levguard
+    size``, the guardian (fitted on its hourly bars when it refits its liquidation forecaster,
+    injected as :attr:`levguard.live.setup.AccountSetup.volatility`) and the service's ``/risk``.
+
+    Parameters
+    ----------
+    history : DataFrame
+        OHLC bars (UTC index; ``mark_*`` columns read when present), ``attrs["interval"]``
+        (default ``"1h"``).
+
+    Returns
+    -------
+    float
+        GARCH(1,1)-t 1-day volatility forecast on daily log returns, annualised with a 365-day
+        year; the EWMA's when the fit fails (see :func:`volatility_section`).
+    """
+    return volatility_section(history)[1]
+
+
+def position_var(notional: float, vol: float, *, level: float = 0.99, horizon_days: float = 1.0) -> VarResult:
+    """Return the delta-normal VaR and ES of one perpetual position, in its settlement currency.
+
+    Parameters
+    ----------
+    notional : float
+        The position's notional at the mark (settlement currency; its sign is ignored), != 0.
+    vol : float
+        Annualised volatility of the underlying (365-day year), > 0: :func:`volatility_forecast`.
+    level : float
+        Confidence in (0.5, 1).
+    horizon_days : float
+        Holding period, days, > 0.
+
+    Returns
+    -------
+    VarResult
+        ``var`` and ``es`` as positive losses (:func:`levguard.core.risk.var.normal_var`).
+
+    Raises
+    ------
+    InputError
+        A non-finite or zero notional, a vol that is not finite and > 0, a bad level or horizon.
+
+    Notes
+    -----
+    The P&L of a linear position over ``h`` days is ``notional * r`` to first order in the log
+    return ``r ~ N(0, vol^2 h / 365)`` (zero mean, no funding carry), so with ``sigma_1d =
+    vol / sqrt(365) * |notional|``, ``z = Phi^{-1}(level)`` and ``phi`` the standard normal
+    density: ``VaR = z sigma_1d sqrt(h)`` and ``ES = sigma_1d sqrt(h) phi(z) / (1 - level)``
+    (Jorion, *Value at Risk*, 3rd ed., ch. 5; RiskMetrics Technical Document, 1996).  At 0.99,
+    ``z = 2.3263``.  The report's account ``normal`` row (:func:`levguard.risk.var.portfolio_var`)
+    revalues the whole book instead (finite-difference deltas, funding carry, correlations).
+    """
+    from levguard.core.risk.var import normal_var
+
+    if not (isinstance(notional, int | float) and math.isfinite(notional) and notional != 0):
+        raise InputError(f"notional must be a finite number != 0, was {notional!r}")
+    if not (isinstance(vol, int | float) and math.isfinite(vol) and vol > 0):
+        raise InputError(f"vol must be an annualised volatility > 0, was {vol!r}")
+    return normal_var(level, sd=float(vol) / math.sqrt(365.0) * abs(float(notional)), horizon_days=horizon_days)
+
+
+def _position_var_rows(report: AccountReport, sigma: float, level: float, horizon_days: int) -> list[dict[str, Any]]:
+    # Each perpetual's delta-normal VaR at the report's volatility (position_var, as the service's /risk).
+    rows: list[dict[str, Any]] = []
+    for r in report.positions:
+        row: dict[str, Any] = {"symbol": r.symbol, "notional": abs(r.notional), "vol": sigma, "method": "normal"}
+        try:
+            res = position_var(r.notional, sigma, level=level, horizon_days=horizon_days)
+            row |= {"var": res.var, "es": res.es, "level": level, "horizon_days": horizon_days}
+        except InputError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows
 
 
 def _to_settlement(value: float, option: OptionPosition, settlement: str, forward: float) -> float:
@@ -587,6 +698,7 @@ def risk_report(
                 },
                 "greeks": greeks,
                 "var": var_rows,
+                "position_var": _position_var_rows(report, sigma, level, horizon_days),
                 "prob_liquidation": position_forecasts(report, forecaster, horizons),
                 "liquidation_forecast": liquidation_forecast,
             }

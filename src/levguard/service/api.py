@@ -20,11 +20,11 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 
 from levguard.core.margin import evaluate
 from levguard.core.risk.excursion import GbmForecaster
-from levguard.core.risk.forecast import LiquidationForecaster, annual_volatility, position_probabilities
-from levguard.core.risk.var import normal_var
+from levguard.core.risk.forecast import LiquidationForecaster, position_probabilities
 from levguard.core.spec import account_from_spec
 from levguard.errors import LevguardError
 from levguard.margin import evaluate_account
+from levguard.risk.report import position_var
 from levguard.service.deps import Compute, Read, account_row, compute, global_kill_switch, runtime_of, setup_of
 from levguard.service.models import (
     BODY_RESPONSES,
@@ -313,11 +313,15 @@ async def positions(request: Request, who: Compute, name: str) -> Any:
         "last cycle (`levguard.core.risk.forecast.position_probabilities`: the number the guardian, "
         "the dashboard, `levguard risk` and `levguard size` show; the GBM closed form at the "
         "account's volatility while too few bars are known, `model`; `unknown`, with no P(liq), vol or "
-        "VaR, while that volatility is not known either).  `vol` is the forecaster's "
-        "annualised volatility scale.  VaR is the one-day 99 % delta-normal VaR of the position: "
-        "`VaR = z_0.99 * vol * sqrt(1/365) * |notional|`, `z_0.99 = 2.3263`, and "
-        "`ES = sigma_1d * phi(z) / 0.01 * |notional|` (Jorion, *Value at Risk*, 3rd ed., ch. 5; "
-        "RiskMetrics Technical Document, 1996)."
+        "VaR, while that volatility is not known either).  `vol` is the guardian's annualised "
+        "volatility forecast of the symbol (`Guardian.volatility`: "
+        "`levguard.risk.report.volatility_forecast`, GARCH(1,1)-t on the daily returns of the "
+        "hourly bars it fitted the forecaster on, the number `levguard risk` and `levguard size` "
+        "show; the configured `vol` or the EWMA of the marks while no bars are known).  VaR is the "
+        "one-day 99 % delta-normal VaR of the position (`levguard.risk.report.position_var`, the "
+        "risk report's `position_var` rows): `VaR = z_0.99 * sigma_1d`, `z_0.99 = 2.3263`, and "
+        "`ES = sigma_1d * phi(z) / 0.01` with `sigma_1d = vol * sqrt(1/365) * |notional|` "
+        "(Jorion, *Value at Risk*, 3rd ed., ch. 5; RiskMetrics Technical Document, 1996)."
     ),
     response_model=RiskOut,
     responses={**NOT_FOUND, **COMPUTE_RESPONSES, **UNAVAILABLE},
@@ -327,9 +331,9 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     data = await _positions(request, rt, name)
     setup = setup_of(rt, name)
     symbols = [row["symbol"] for row in data["positions"]]
-    # The guardian's forecasters: read on its thread, which refits them.
-    forecasters = await rt.call(_forecasters, rt, setup, symbols)
-    out = await compute(request, _risk_rows, data["positions"], forecasters)
+    # The guardian's forecasters and volatility forecasts: read on its thread, which refits them.
+    forecasters, vols = await rt.call(_forecasts, rt, setup, symbols)
+    out = await compute(request, _risk_rows, data["positions"], forecasters, vols)
     models = sorted({_model_name(f) for f in forecasters.values()}) or ["excursion"]
     return clean({"account": name, "method": f"{' / '.join(models)} forecaster; delta-normal VaR", "positions": out})
 
@@ -343,6 +347,22 @@ def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, Liqui
     return {s: rt.guardian.forecaster(setup.name, s) for s in symbols}
 
 
+def _volatilities(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, float | None]:
+    """The guardian's volatility forecast of each symbol (:meth:`Guardian.volatility`); None where it
+    is unknown (an account the guardian does not watch, or no bars, no configured ``vol`` and too
+    few marks seen)."""
+    if setup is None:
+        return dict.fromkeys(symbols)
+    return {s: rt.guardian.volatility(setup.name, s) for s in symbols}
+
+
+def _forecasts(
+    rt: Runtime, setup: Any, symbols: list[str]
+) -> tuple[dict[str, LiquidationForecaster | None], dict[str, float | None]]:
+    # Both in one call on the guardian's thread: the forecasters and the volatilities of one refit.
+    return _forecasters(rt, setup, symbols), _volatilities(rt, setup, symbols)
+
+
 def _model_name(f: LiquidationForecaster | None) -> str:
     if f is None:
         return "unknown"
@@ -350,12 +370,14 @@ def _model_name(f: LiquidationForecaster | None) -> str:
 
 
 def _risk_rows(
-    positions: list[dict[str, Any]], forecasters: dict[str, LiquidationForecaster | None]
+    positions: list[dict[str, Any]],
+    forecasters: dict[str, LiquidationForecaster | None],
+    vols: dict[str, float | None],
 ) -> list[dict[str, Any]]:
     out = []
     for row in positions:
         f = forecasters[row["symbol"]]
-        sigma = None if f is None else annual_volatility(f)
+        sigma = vols.get(row["symbol"])
         side = "long" if row["qty"] > 0 else "short"
         mark = _num(row.get("mark"))
         lp = _num(row.get("liquidation_price"))
@@ -367,7 +389,7 @@ def _risk_rows(
             p_liq = {f"{h:g}d": float(p) for h, p in zip(RISK_HORIZONS, probs, strict=True)}
         var = es = None
         if notional and sigma is not None:
-            res = normal_var(0.99, sd=sigma / math.sqrt(365.0) * notional)
+            res = position_var(notional, sigma, level=0.99, horizon_days=1.0)
             var, es = res.var, res.es
         out.append(
             {

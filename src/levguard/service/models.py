@@ -250,14 +250,20 @@ class PositionRisk(BaseModel):
     liquidation_price: float | None
     notional: float | None = Field(description="Absolute notional (settlement currency)")
     vol: float | None = Field(
-        description="Annualised volatility scale of the liquidation forecaster (also the VaR's); null while unknown"
+        description="Annualised volatility forecast of the symbol (the guardian's: GARCH(1,1)-t on its hourly "
+        "bars' daily returns, as `levguard risk` and `levguard size`; the configured vol or the EWMA of the marks "
+        "while no bars are known), also the VaR's; null while unknown"
     )
     model: str = Field(
         description="The forecaster behind P(liq): excursion (calibrated, fitted on hourly mark bars), gbm "
-        "(closed-form fallback while too few bars are known) or unknown (no volatility yet: no P(liq), no VaR)"
+        "(closed-form fallback while too few bars are known) or unknown (no forecaster: no P(liq); no VaR either "
+        "while `vol` is unknown too)"
     )
     p_liq: dict[str, float] = Field(description="Probability of liquidation within 1, 7 and 30 days (keys 1d, 7d, 30d)")
-    var_1d_99: float | None = Field(description="One-day 99 % parametric (normal) VaR, settlement currency")
+    var_1d_99: float | None = Field(
+        description="One-day 99 % delta-normal VaR at `vol` (`levguard.risk.report.position_var`, the risk "
+        "report's `position_var`), settlement currency"
+    )
     es_1d_99: float | None = Field(description="The matching expected shortfall")
 
 

@@ -1,13 +1,18 @@
 """One P(liq) everywhere (issue 13): for the same account and bars, the risk report, ``levguard size``
 (library and CLI --json), the guardian, the service's /risk and the dashboard's data endpoint
-(/positions) give the number :func:`levguard.risk.liquidation_forecasts` gives directly."""
+(/positions) give the number :func:`levguard.risk.liquidation_forecasts` gives directly.
+
+One vol and one VaR everywhere (issue 15): the volatility forecast of the bars
+(:func:`levguard.risk.report.volatility_forecast`) is the risk report's, ``levguard size``'s
+(library and CLI --json), the guardian's and the service's /risk; the one-day 99 % VaR of the
+position (:func:`levguard.risk.report.position_var` at that vol) is the risk report's and /risk's."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -24,7 +29,7 @@ from levguard.live.guardian import AccountSetup, Guardian
 from levguard.live.states import Thresholds
 from levguard.live.store import Store
 from levguard.risk import liquidation_forecaster, liquidation_forecasts
-from levguard.risk.report import risk_report
+from levguard.risk.report import position_var, risk_report, volatility_forecast, volatility_section
 from levguard.service.app import create_app
 from levguard.service.auth import ensure_admin_token
 from levguard.service.runtime import Runtime
@@ -82,6 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         horizon_days=1.0,
         max_age_s=3_600.0,
         bars=lambda symbol: bars,
+        volatility=volatility_forecast,  # as `levguard guard` / `levguard serve --config` wire it
     )
     guardian = Guardian([setup], store, live=False, clock=lambda: venue.now_ns, owner="one-path", lease_ttl_s=3_600.0)
     # No paper venue to step: the clock stays at as_of, so every cycle forecasts at the same time.
@@ -98,6 +104,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         view = dict(guardian.last_reports[ACCOUNT]["positions"][0])
         spec = dict(guardian.last_specs[ACCOUNT])
         fitted = guardian.forecaster(ACCOUNT, "BTCUSDT")
+        vol = guardian.volatility(ACCOUNT, "BTCUSDT")
     assert risk.status_code == 200, risk.text
     assert positions.status_code == 200, positions.text
     lp = view["liquidation_price"]
@@ -112,6 +119,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "risk": risk.json(),
         "positions": positions.json(),
         "fitted": fitted,
+        "vol": vol,
         "expected": expected,
     }
 
@@ -167,7 +175,7 @@ def test_size_library(world: dict[str, Any]) -> None:
     assert direct <= 0.01
 
 
-def test_size_cli_json(world: dict[str, Any], tmp_path: Path) -> None:
+def _size_cli(world: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     # The CLI reads OHLC files: the mark bars as the history (what the forecaster reads of the frame).
     bars = world["bars"]
     mark = pd.DataFrame({c: bars[f"mark_{c}"] for c in ("open", "high", "low", "close")}, index=bars.index)
@@ -182,5 +190,39 @@ def test_size_cli_json(world: dict[str, Any], tmp_path: Path) -> None:
     pol.write_text(json.dumps(POLICY))
     res = CliRunner().invoke(app, ["size", str(acc), "--policy", str(pol), "--history", str(history), "--json"])
     assert res.exit_code == 0, res.output
-    (row,) = json.loads(res.stdout)["positions"]
+    return cast(dict[str, Any], json.loads(res.stdout))
+
+
+def test_size_cli_json(world: dict[str, Any], tmp_path: Path) -> None:
+    (row,) = _size_cli(world, tmp_path)["positions"]
     assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
+
+
+def test_vol_and_var_agree_everywhere(world: dict[str, Any], tmp_path: Path) -> None:
+    bars = world["bars"]
+    section, sigma, _ = volatility_section(bars)
+    vol = volatility_forecast(bars)
+    assert vol == sigma == section["used"]
+    assert section["series"] == "mark"  # read on the mark, as the forecaster reads the frame
+    assert section["garch"]["forecast_1d"] == vol  # the GARCH(1,1)-t forecast, not the EWMA fallback
+    assert 0.2 < vol < 2.0
+    # The guardian: the forecast of the bars its forecaster was fitted on, not the fallback vol (0.8).
+    assert world["vol"] == vol
+    # The service's /risk: that vol, and position_var at it on the position's notional.
+    (row,) = world["risk"]["positions"]
+    assert row["vol"] == vol
+    notional = abs(world["view"]["qty"]) * world["mark"]
+    assert row["notional"] == pytest.approx(notional, rel=1e-12)
+    var = position_var(row["notional"], vol, level=0.99, horizon_days=1)
+    assert (row["var_1d_99"], row["es_1d_99"]) == (var.var, var.es)
+    assert var.var == pytest.approx(2.326347874 * vol / np.sqrt(365.0) * notional, rel=1e-8)
+    # The risk report: the same vol, and the same VaR and ES per position at the same level/horizon.
+    rep = risk_report(world["spec"], history=bars, n_sims=500)
+    assert rep["volatility"]["used"] == vol
+    (pv,) = rep["accounts"][0]["position_var"]
+    assert (pv["symbol"], pv["method"], pv["level"], pv["horizon_days"]) == ("BTCUSDT", "normal", 0.99, 1)
+    assert (pv["vol"], pv["notional"]) == (vol, row["notional"])
+    assert (pv["var"], pv["es"]) == (row["var_1d_99"], row["es_1d_99"])
+    # levguard size: the library and the CLI (--json) report the same vol.
+    assert size_account(world["spec"], POLICY, history=bars)["volatility"] == vol
+    assert _size_cli(world, tmp_path)["volatility"] == vol

@@ -15,7 +15,8 @@ ROW = {"symbol": "BTCUSDT", "qty": 2.0, "mark": 60_000.0, "liquidation_price": 5
 
 def test_unknown_vol_gives_no_p_liq_and_no_var() -> None:
     assert api._forecasters(None, None, ["BTCUSDT"]) == {"BTCUSDT": None}  # type: ignore[arg-type]
-    (row,) = api._risk_rows([ROW], {"BTCUSDT": None})
+    assert api._volatilities(None, None, ["BTCUSDT"]) == {"BTCUSDT": None}  # type: ignore[arg-type]
+    (row,) = api._risk_rows([ROW], {"BTCUSDT": None}, {"BTCUSDT": None})
     assert row["vol"] is None
     assert row["model"] == "unknown"
     assert row["p_liq"] == {}
@@ -24,9 +25,22 @@ def test_unknown_vol_gives_no_p_liq_and_no_var() -> None:
     assert row["notional"] == pytest.approx(120_000.0)
 
 
-def test_known_vol_is_the_forecasters() -> None:
-    (row,) = api._risk_rows([ROW], {"BTCUSDT": GbmForecaster(0.6)})
+def test_known_vol_is_the_guardians() -> None:
+    (row,) = api._risk_rows([ROW], {"BTCUSDT": GbmForecaster(0.6)}, {"BTCUSDT": 0.6})
     assert row["vol"] == 0.6
     assert row["model"] == "gbm"
     assert row["p_liq"]["7d"] == pytest.approx(prob_liquidation("long", 60_000.0, 50_000.0, 0.6, 7.0), rel=1e-12)
     assert row["var_1d_99"] == pytest.approx(2.326347874 * 0.6 / math.sqrt(365) * 120_000.0, rel=1e-6)
+
+
+def test_vol_and_var_follow_the_volatility_forecast_not_the_forecasters_scale() -> None:
+    # With bars the vol is the guardian's volatility forecast (GARCH), not the forecaster's scale.
+    (row,) = api._risk_rows([ROW], {"BTCUSDT": GbmForecaster(0.6)}, {"BTCUSDT": 0.45})
+    assert row["vol"] == 0.45
+    assert row["var_1d_99"] == pytest.approx(2.326347874 * 0.45 / math.sqrt(365) * 120_000.0, rel=1e-6)
+    assert row["p_liq"]["7d"] == pytest.approx(prob_liquidation("long", 60_000.0, 50_000.0, 0.6, 7.0), rel=1e-12)
+    # A volatility without a forecaster (bars, no fit): VaR, but no P(liq).
+    (row,) = api._risk_rows([ROW], {"BTCUSDT": None}, {"BTCUSDT": 0.45})
+    assert row["model"] == "unknown"
+    assert row["p_liq"] == {}
+    assert row["var_1d_99"] is not None
