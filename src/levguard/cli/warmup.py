@@ -236,6 +236,15 @@ def _margin_and_data() -> None:
     cross = {"venue": "binance-usdm", "wallet_balance": 5_000.0}
     cross["positions"] = [{"symbol": "BTCUSDT", "qty": 0.1, "entry_price": 60_000.0, "mark_price": 59_000.0}]
     evaluate_cross(account_from_spec(cross))
+    # A unified account in one kernel call (levguard.core.unified_fast; numba is loaded by now).
+    from importlib import resources
+
+    from levguard.core.unified import evaluate_unified, unified_account_from_spec
+    from levguard.margin import parse_spec_text
+
+    sample = resources.files("levguard.resources").joinpath("samples", "unified_account.yaml")
+    unified = parse_spec_text(sample.read_text(encoding="utf-8"), "unified_account.yaml")
+    evaluate_unified(unified_account_from_spec(unified))
     # The oracle on plain NumPy arrays (the frames above hand it read-only views).
     px = close.to_numpy(dtype=np.float64, copy=True)
     rng = np.random.default_rng(0)

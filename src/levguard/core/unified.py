@@ -44,6 +44,7 @@ from levguard.core.rules.collateral import (
     CollateralTiers,
     collateral_tiers_from_spec,
 )
+from levguard.core.unified_fast import evaluate_unified_fast, fast_path_ready
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_upnl
@@ -477,7 +478,21 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     first price on the liquidated side.  The bankruptcy price solves ``E = 0`` the same way.
     Sources: see :data:`BYBIT`, :data:`BINANCE` and :data:`OKX_MCM_VENUE` (``source``), docs/unified.md
     and docs/margin.md ("Unified margin").
+
+    The account is evaluated in one kernel call (:mod:`levguard.core.unified_fast`, once numba
+    is loaded in the process or from the second evaluation on) or position by position in
+    Python; both give the same report bit for bit and the same errors.
     """
+    if fast_path_ready():
+        report = evaluate_unified_fast(ua)
+        if report is not None:
+            return report
+    return _evaluate_python(ua)
+
+
+def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
+    # evaluate_unified position by position (the reference of levguard.core.unified_fast, and the
+    # path for the cases the kernel leaves: errors, sums that are not finite, no positions).
     venue, model = ua.venue, ua.model
     terms = []
     for i, p in enumerate(ua.positions.positions):

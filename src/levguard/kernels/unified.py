@@ -1,0 +1,483 @@
+"""One unified account in one kernel call: equity, maintenance margin and liquidation prices.
+
+:func:`levguard.core.unified.evaluate_unified` values the account in Python and searches each
+position's liquidation and bankruptcy prices with a root search over a Python closure (about
+45 us a position).  :func:`unified_account_py` computes the same numbers from arrays: the same
+helpers (:func:`levguard.kernels.margin.position_upnl`, :func:`~levguard.kernels.margin.tiered_mm`,
+:func:`levguard.kernels.joint.haircut_value`) in the same order, the same search
+(:func:`unified_root`, a line-for-line port of :func:`levguard.core.unified._root`) and the same
+correctly rounded sums (:func:`levguard.kernels.margin_cross.exact_sum` for ``math.fsum``), so
+every figure is bit for bit the one the Python path gives (tests/core/unified/test_unified_fast.py).
+
+Failure is a value: a sum that is not finite returns :data:`STATUS_NOT_FINITE` (the caller then
+runs the Python path, whose behaviour on such input is the reference).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from levguard.kernels._jit import jit, jitable
+from levguard.kernels.joint import haircut_value
+from levguard.kernels.margin import (
+    leverage_tier_index,
+    mm_in_tier,
+    position_notional,
+    position_upnl,
+    tier_index,
+    tiered_mm,
+)
+from levguard.kernels.margin_cross import STATUS_NOT_FINITE, STATUS_OK, exact_sum
+from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
+
+__all__ = [
+    "STATUS_NOT_FINITE",
+    "STATUS_OK",
+    "UNIFIED_ASSET",
+    "UNIFIED_G",
+    "UNIFIED_OUT",
+    "UNIFIED_TIER",
+    "UNIFIED_TOTAL",
+    "unified_account_nb",
+    "unified_account_py",
+    "unified_g",
+    "unified_root",
+]
+
+
+class UnifiedOut(NamedTuple):
+    """Rows of the float output of :func:`unified_account_py` (one column per position)."""
+
+    NOTIONAL: int
+    NOTIONAL_ENTRY: int
+    UPNL: int
+    MM: int
+    LIQUIDATION: int
+    BANKRUPTCY: int
+    HEALTH: int
+
+
+class UnifiedTier(NamedTuple):
+    """Rows of the integer output: tier indices (0-based) into the position's table."""
+
+    MM: int  # the tier of the notional on the venue's basis (entry or mark): the report's tier
+    LEVERAGE_MARK: int  # the leverage tier of the notional at mark (the report's max_leverage)
+    LEVERAGE_ENTRY: int  # the leverage tier of the entry notional (the default leverage, the cap)
+
+
+class UnifiedAsset(NamedTuple):
+    """Rows of the per-asset output (one column per collateral asset)."""
+
+    AMOUNT: int  # coins counted: net of loans, plus the PnL where it joins the haircut
+    VALUE: int  # USD value after the collateral ratios
+
+
+class UnifiedTotal(NamedTuple):
+    """Entries of the account totals output."""
+
+    UPNL: int  # positions' unrealised PnL (USDT)
+    POSITIONS_MM: int  # positions' maintenance margin (USDT)
+    EQUITY: int  # equity after collateral ratios (USD)
+    MM: int  # total maintenance margin: positions' plus loans' (USD)
+    WALLET: int  # face value of the balances net of loans (USD)
+
+
+class UnifiedG(NamedTuple):
+    """Entries of the parameter record of :func:`unified_g` (one position's terms)."""
+
+    Q: int  # signed base quantity
+    ENTRY: int  # entry price
+    NOTIONAL_ENTRY: int  # |q| * entry
+    FEE_MM: int  # rate on the notional at the price added to the maintenance margin (OKX)
+    MM_AT_ENTRY: int  # 1.0: tiered MM on the entry notional (Bybit); 0.0: at the price
+    OTHER_UPNL: int  # every other position's PnL (USDT)
+    OTHER_MM: int  # every other position's maintenance margin (USDT)
+    OTHERS_VALUE: int  # haircut value of every asset the PnL does not touch (USD)
+    HAS_SETTLE: int  # 1.0 when the account holds a USDT row
+    SETTLE_NET: int  # USDT net of loans (coins)
+    SETTLE_PRICE: int  # USD price of USDT
+    SETTLE_VALUE: int  # haircut value of SETTLE_NET (USD; the PnL-free term of Bybit)
+    SETTLE_QTY_BASIS: int  # 1.0: USDT's tiers count coins; 0.0: USD
+    UPNL_IN_HAIRCUT: int  # 1.0: the PnL joins USDT before its ratio (Binance, OKX); 0.0: Bybit
+    LOAN_MM: int  # loans' maintenance margin (USD)
+
+
+UNIFIED_OUT = UnifiedOut(*range(len(UnifiedOut._fields)))
+UNIFIED_TIER = UnifiedTier(*range(len(UnifiedTier._fields)))
+UNIFIED_ASSET = UnifiedAsset(*range(len(UnifiedAsset._fields)))
+UNIFIED_TOTAL = UnifiedTotal(*range(len(UnifiedTotal._fields)))
+UNIFIED_G = UnifiedG(*range(len(UnifiedG._fields)))
+
+# Local copies of the row numbers (numba reads module-level ints as compile-time constants).
+_NOTIONAL = UNIFIED_OUT.NOTIONAL
+_NOTIONAL_ENTRY = UNIFIED_OUT.NOTIONAL_ENTRY
+_UPNL = UNIFIED_OUT.UPNL
+_MM = UNIFIED_OUT.MM
+_LIQUIDATION = UNIFIED_OUT.LIQUIDATION
+_BANKRUPTCY = UNIFIED_OUT.BANKRUPTCY
+_HEALTH = UNIFIED_OUT.HEALTH
+_T_MM = UNIFIED_TIER.MM
+_T_LEV_MARK = UNIFIED_TIER.LEVERAGE_MARK
+_T_LEV_ENTRY = UNIFIED_TIER.LEVERAGE_ENTRY
+_A_AMOUNT = UNIFIED_ASSET.AMOUNT
+_A_VALUE = UNIFIED_ASSET.VALUE
+_TOT_UPNL = UNIFIED_TOTAL.UPNL
+_TOT_POS_MM = UNIFIED_TOTAL.POSITIONS_MM
+_TOT_EQUITY = UNIFIED_TOTAL.EQUITY
+_TOT_MM = UNIFIED_TOTAL.MM
+_TOT_WALLET = UNIFIED_TOTAL.WALLET
+_G_Q = UNIFIED_G.Q
+_G_ENTRY = UNIFIED_G.ENTRY
+_G_NOTIONAL_ENTRY = UNIFIED_G.NOTIONAL_ENTRY
+_G_FEE_MM = UNIFIED_G.FEE_MM
+_G_MM_AT_ENTRY = UNIFIED_G.MM_AT_ENTRY
+_G_OTHER_UPNL = UNIFIED_G.OTHER_UPNL
+_G_OTHER_MM = UNIFIED_G.OTHER_MM
+_G_OTHERS_VALUE = UNIFIED_G.OTHERS_VALUE
+_G_HAS_SETTLE = UNIFIED_G.HAS_SETTLE
+_G_SETTLE_NET = UNIFIED_G.SETTLE_NET
+_G_SETTLE_PRICE = UNIFIED_G.SETTLE_PRICE
+_G_SETTLE_VALUE = UNIFIED_G.SETTLE_VALUE
+_G_SETTLE_QTY_BASIS = UNIFIED_G.SETTLE_QTY_BASIS
+_G_UPNL_IN_HAIRCUT = UNIFIED_G.UPNL_IN_HAIRCUT
+_G_LOAN_MM = UNIFIED_G.LOAN_MM
+_N_G = len(UNIFIED_G)
+
+
+@jitable
+def unified_equity(upnl: float, gp: Float64Array1D, floors: Float64Array1D, ratios: Float64Array1D) -> float:
+    """Return the equity after collateral ratios (USD) given the positions' total PnL ``upnl``.
+
+    Notes
+    -----
+    :meth:`levguard.core.unified._State.equity`, term for term: ``others + h_s(n_s + U)`` where
+    the PnL joins USDT before its ratio (Binance PM, OKX), else ``others + h_s(n_s) + P_s U``
+    (Bybit UTA); ``others + U`` without a USDT row.  ``floors``/``ratios``: USDT's tiers.
+    """
+    others: float = gp[_G_OTHERS_VALUE]
+    if gp[_G_HAS_SETTLE] == 0.0:
+        return others + upnl
+    price: float = gp[_G_SETTLE_PRICE]
+    if gp[_G_UPNL_IN_HAIRCUT] != 0.0:
+        return others + haircut_value(gp[_G_SETTLE_NET] + upnl, price, floors, ratios, gp[_G_SETTLE_QTY_BASIS] != 0.0)
+    settle_value: float = gp[_G_SETTLE_VALUE]
+    return others + settle_value + price * upnl
+
+
+@jitable
+def unified_g(
+    price: float,
+    k: float,
+    gp: Float64Array1D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    floors: Float64Array1D,
+    ratios: Float64Array1D,
+) -> float:
+    """Return ``E(P) - k * MM(P)`` (USD) with one position's mark at ``price``, the rest fixed.
+
+    Parameters
+    ----------
+    price : float
+        The position's mark (USDT per base).
+    k : float
+        The venue's liquidation multiple (the liquidation price), or 0 (the bankruptcy price).
+    gp : (len(UNIFIED_G),) float64
+        The position's record :data:`UNIFIED_G`.
+    caps, mmrs, cums : (T,) float64
+        The position's tier table.
+    floors, ratios : float64
+        USDT's collateral tiers.
+
+    Notes
+    -----
+    The function ``g`` of :func:`levguard.core.unified.evaluate_unified`: ``E(U_others + q (P -
+    EP)) - k (P_s (MM_others + MM_i(P)) + loan MM)`` with ``MM_i(P)`` the tiered maintenance
+    margin on the venue's basis plus the fee term (``_mm_at``).
+    """
+    q = gp[_G_Q]
+    upnl = position_upnl(q, gp[_G_ENTRY], price, False)
+    equity = unified_equity(gp[_G_OTHER_UPNL] + upnl, gp, floors, ratios)
+    notional = position_notional(q, price, False)
+    basis = gp[_G_NOTIONAL_ENTRY] if gp[_G_MM_AT_ENTRY] != 0.0 else notional
+    mm_i = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
+    mm_price = gp[_G_SETTLE_PRICE] if gp[_G_HAS_SETTLE] != 0.0 else 1.0
+    mm: float = mm_price * (gp[_G_OTHER_MM] + mm_i) + gp[_G_LOAN_MM]
+    return equity - k * mm
+
+
+@jitable
+def _toward(x: float, y: float) -> float:
+    # The float next to x in the direction of y (math.nextafter, which numba does not compile).
+    return float(np.nextafter(x, y))
+
+
+@jitable
+def unified_root(
+    k: float,
+    mark: float,
+    side: int,
+    gp: Float64Array1D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    floors: Float64Array1D,
+    ratios: Float64Array1D,
+) -> float:
+    """Return the price where :func:`unified_g` turns from > 0 (safe) to <= 0, searching from ``mark``.
+
+    NaN when no positive price crosses.  ``side`` is +1 for a long, -1 for a short.
+
+    Notes
+    -----
+    :func:`levguard.core.unified._root` line for line (the same brackets, secant and bisection
+    steps, tests and stopping rule, on the same ``g``), so the result is the same float: safe at
+    the mark, move the adverse way until ``g <= 0`` (down to 0 for a long; doubling the price up
+    to 80 times for a short); already liquidated, move the favourable way; then shrink the
+    bracket to adjacent floats with a regula falsi step (testing the step and its neighbour
+    towards the other end) and a bisection step whenever the bracket did not halve, and return
+    its liquidated end.
+    """
+    g_mark = unified_g(mark, k, gp, caps, mmrs, cums, floors, ratios)
+    safe_now = g_mark > 0.0
+    down = (side > 0) == safe_now  # direction in which the other state lies
+    if down:
+        far = 0.0
+        g_far = unified_g(far, k, gp, caps, mmrs, cums, floors, ratios)
+        if (g_far > 0.0) == safe_now:
+            return math.nan
+        # Equity and MM both vanish at a price of 0 (a long backed by exactly its own loss).
+        if safe_now and g_far == 0.0 and unified_g(mark * 1e-9, k, gp, caps, mmrs, cums, floors, ratios) > 0.0:
+            return math.nan
+    else:
+        far = mark
+        g_far = g_mark
+        crossed = False
+        for _ in range(80):
+            far *= 2.0
+            g_far = unified_g(far, k, gp, caps, mmrs, cums, floors, ratios)
+            if (g_far > 0.0) != safe_now:
+                crossed = True
+                break
+        if not crossed:
+            return math.nan
+    if safe_now:
+        good, bad, g_good, g_bad = mark, far, g_mark, g_far
+    else:
+        good, bad, g_good, g_bad = far, mark, g_far, g_mark
+    for _ in range(2200):  # adjacent floats are reached long before
+        if _toward(good, bad) == bad:
+            break
+        width = abs(bad - good)
+        den = g_good - g_bad
+        x = bad - g_bad * (good - bad) / den if den > 0.0 and math.isfinite(den) else math.nan
+        if min(good, bad) < x < max(good, bad):
+            # On a linear piece x is the root to a few ulps: test it and its neighbour towards
+            # the far end of the bracket, which closes the bracket when the root lies between.
+            gx = unified_g(x, k, gp, caps, mmrs, cums, floors, ratios)
+            if gx > 0.0:
+                good, g_good = x, gx
+            else:
+                bad, g_bad = x, gx
+            y = _toward(x, bad if x == good else good)
+            if min(good, bad) < y < max(good, bad):
+                gy = unified_g(y, k, gp, caps, mmrs, cums, floors, ratios)
+                if gy > 0.0:
+                    good, g_good = y, gy
+                else:
+                    bad, g_bad = y, gy
+        if abs(bad - good) > 0.5 * width:  # a kink in between: bisect once
+            mid = 0.5 * (good + bad)
+            if mid in (good, bad):
+                break
+            gm = unified_g(mid, k, gp, caps, mmrs, cums, floors, ratios)
+            if gm > 0.0:
+                good, g_good = mid, gm
+            else:
+                bad, g_bad = mid, gm
+    return bad
+
+
+def unified_account_py(
+    q: Float64Array1D,
+    entry_price: Float64Array1D,
+    mark_price: Float64Array1D,
+    fee_mm: Float64Array1D,
+    table_id: Int64Array1D,
+    tier_start: Int64Array1D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    mm_at_entry: bool,
+    asset_net: Float64Array1D,
+    asset_price: Float64Array1D,
+    asset_borrowed: Float64Array1D,
+    asset_qty_basis: BoolArray1D,
+    coll_start: Int64Array1D,
+    floors: Float64Array1D,
+    ratios: Float64Array1D,
+    loan_mmr: float,
+    settle: int,
+    upnl_in_haircut: bool,
+    liquidation_multiple: float,
+    out: Float64Array2D,
+    out_tier: np.ndarray,
+    out_asset: Float64Array2D,
+    totals: Float64Array1D,
+) -> int:
+    """Fill the figures of one unified account of N linear USDT positions and M collateral assets.
+
+    Parameters
+    ----------
+    q, entry_price, mark_price : (N,) float64
+        Signed base quantity (contracts x contract size), entry and mark prices (USDT).
+    fee_mm : (N,) float64
+        Rate on the notional added to the maintenance margin (OKX's taker fee; else 0).
+    table_id : (N,) int64
+        The tier table each position uses.
+    tier_start : (K + 1,) int64
+        Table ``t`` is ``caps/mmrs/cums[tier_start[t]:tier_start[t + 1]]``.
+    caps, mmrs, cums : float64
+        The K tables end to end (:mod:`levguard.kernels.margin`).
+    mm_at_entry : bool
+        Maintenance margin valued at the entry notional (Bybit) instead of at the mark.
+    asset_net, asset_price, asset_borrowed : (M,) float64
+        Per asset: coins net of loans, USD price, coins borrowed.
+    asset_qty_basis : (M,) bool
+        The asset's collateral tiers count coins (else USD value).
+    coll_start : (M + 1,) int64
+        Asset ``j``'s collateral tiers are ``floors/ratios[coll_start[j]:coll_start[j + 1]]``.
+    floors, ratios : float64
+        The collateral tiers (:func:`levguard.kernels.joint.haircut_value`).
+    loan_mmr : float
+        Maintenance rate of margin loans.
+    settle : int
+        The USDT asset (receives the PnL, values the positions' MM); -1 when absent (then N = 0).
+    upnl_in_haircut : bool
+        The PnL joins USDT before its collateral ratio (Binance PM, OKX) instead of at face value.
+    liquidation_multiple : float
+        ``c``: liquidated when ``equity <= c * MM``.
+    out : (len(UNIFIED_OUT), N) float64
+        Output rows :data:`UNIFIED_OUT`: notional at mark and at entry, uPnL, maintenance margin,
+        liquidation and bankruptcy prices (NaN: none), health ``side * (mark - LP) / mark``.
+    out_tier : (len(UNIFIED_TIER), N) int64
+        Output rows :data:`UNIFIED_TIER`.
+    out_asset : (len(UNIFIED_ASSET), M) float64
+        Output rows :data:`UNIFIED_ASSET`: the amount counted and its value after haircut.
+    totals : (len(UNIFIED_TOTAL),) float64
+        Output :data:`UNIFIED_TOTAL`.
+
+    Returns
+    -------
+    int
+        :data:`STATUS_OK`, or :data:`STATUS_NOT_FINITE` when a sum is not finite (the outputs are
+        then incomplete).
+
+    Notes
+    -----
+    :func:`levguard.core.unified.evaluate_unified` step for step (formulas and sources there and
+    in docs/unified.md): ``others = fsum_{a != USDT} h_a(n_a)``, ``loan MM = fsum_a borrowed_a *
+    loan_mmr * P_a``, ``U = fsum_i uPnL_i``, ``MM_pos = fsum_i MM_i``, equity ``E(U)``, ``MM =
+    P_USDT MM_pos + loan MM``; position ``i``'s liquidation (bankruptcy) price is the root of
+    :func:`unified_g` with ``k = c`` (``k = 0``) and the other positions' PnL and MM taken as the
+    sums less its own terms; collateral rows ``h_a(n_a (+ U))``; wallet ``fsum_a n_a P_a``.
+    """
+    n = q.shape[0]
+    m = asset_net.shape[0]
+    scratch = np.empty(max(n, m, 1))
+    values = np.empty(max(m, 1))
+    gp = np.zeros(_N_G)
+    # Assets: the haircut value of each one the PnL does not touch, the loans' MM, the wallet.
+    s_floors = floors[0:0]
+    s_ratios = ratios[0:0]
+    k_val = 0
+    for j in range(m):
+        if j != settle:
+            a, b = coll_start[j], coll_start[j + 1]
+            values[k_val] = haircut_value(asset_net[j], asset_price[j], floors[a:b], ratios[a:b], asset_qty_basis[j])
+            k_val += 1
+    others = exact_sum(values[:k_val], scratch)
+    for j in range(m):
+        values[j] = asset_borrowed[j] * loan_mmr * asset_price[j]
+    loan_mm = exact_sum(values[:m], scratch)
+    for j in range(m):
+        values[j] = asset_net[j] * asset_price[j]
+    wallet = exact_sum(values[:m], scratch)
+    if not (math.isfinite(others) and math.isfinite(loan_mm) and math.isfinite(wallet)):
+        return STATUS_NOT_FINITE
+    # Positions: notional, PnL, maintenance margin and tiers at the mark.
+    for i in range(n):
+        t = table_id[i]
+        lo, hi = tier_start[t], tier_start[t + 1]
+        c = caps[lo:hi]
+        qi = q[i]
+        notional = position_notional(qi, mark_price[i], False)
+        notional_entry = position_notional(qi, entry_price[i], False)
+        basis = notional_entry if mm_at_entry else notional
+        kt = tier_index(basis, c)
+        out[_NOTIONAL, i] = notional
+        out[_NOTIONAL_ENTRY, i] = notional_entry
+        out[_UPNL, i] = position_upnl(qi, entry_price[i], mark_price[i], False)
+        out[_MM, i] = mm_in_tier(basis, mmrs[lo + kt], cums[lo + kt]) + fee_mm[i] * notional
+        out_tier[_T_MM, i] = kt
+        out_tier[_T_LEV_MARK, i] = leverage_tier_index(notional, c)
+        out_tier[_T_LEV_ENTRY, i] = leverage_tier_index(notional_entry, c)
+    upnl_total = exact_sum(out[_UPNL], scratch)
+    mm_total = exact_sum(out[_MM], scratch)
+    if not (math.isfinite(upnl_total) and math.isfinite(mm_total)):
+        return STATUS_NOT_FINITE
+    # The account: equity after collateral ratios and maintenance margin (USD).
+    gp[_G_OTHERS_VALUE] = others
+    gp[_G_LOAN_MM] = loan_mm
+    gp[_G_UPNL_IN_HAIRCUT] = 1.0 if upnl_in_haircut else 0.0
+    gp[_G_MM_AT_ENTRY] = 1.0 if mm_at_entry else 0.0
+    if settle >= 0:
+        a, b = coll_start[settle], coll_start[settle + 1]
+        s_floors = floors[a:b]
+        s_ratios = ratios[a:b]
+        gp[_G_HAS_SETTLE] = 1.0
+        gp[_G_SETTLE_NET] = asset_net[settle]
+        gp[_G_SETTLE_PRICE] = asset_price[settle]
+        gp[_G_SETTLE_QTY_BASIS] = 1.0 if asset_qty_basis[settle] else 0.0
+        gp[_G_SETTLE_VALUE] = haircut_value(
+            asset_net[settle], asset_price[settle], s_floors, s_ratios, asset_qty_basis[settle]
+        )
+    equity = unified_equity(upnl_total, gp, s_floors, s_ratios)
+    mm_price = asset_price[settle] if settle >= 0 else 1.0
+    totals[_TOT_UPNL] = upnl_total
+    totals[_TOT_POS_MM] = mm_total
+    totals[_TOT_EQUITY] = equity
+    totals[_TOT_MM] = mm_price * mm_total + loan_mm
+    totals[_TOT_WALLET] = wallet
+    # Each position's liquidation and bankruptcy prices, every other mark held fixed.
+    for i in range(n):
+        t = table_id[i]
+        lo, hi = tier_start[t], tier_start[t + 1]
+        qi = q[i]
+        gp[_G_Q] = qi
+        gp[_G_ENTRY] = entry_price[i]
+        gp[_G_NOTIONAL_ENTRY] = out[_NOTIONAL_ENTRY, i]
+        gp[_G_FEE_MM] = fee_mm[i]
+        gp[_G_OTHER_UPNL] = upnl_total - out[_UPNL, i]
+        gp[_G_OTHER_MM] = mm_total - out[_MM, i]
+        mark = mark_price[i]
+        side = 1 if qi > 0.0 else -1
+        c, r, d = caps[lo:hi], mmrs[lo:hi], cums[lo:hi]
+        lp = unified_root(liquidation_multiple, mark, side, gp, c, r, d, s_floors, s_ratios)
+        out[_LIQUIDATION, i] = lp
+        out[_BANKRUPTCY, i] = unified_root(0.0, mark, side, gp, c, r, d, s_floors, s_ratios)
+        out[_HEALTH, i] = side * (mark - lp) / mark if math.isfinite(lp) else math.nan
+    # Collateral rows: the amount counted (the PnL joins USDT where it takes the haircut).
+    for j in range(m):
+        amount = asset_net[j] + (upnl_total if upnl_in_haircut and j == settle else 0.0)
+        a, b = coll_start[j], coll_start[j + 1]
+        out_asset[_A_AMOUNT, j] = amount
+        out_asset[_A_VALUE, j] = haircut_value(amount, asset_price[j], floors[a:b], ratios[a:b], asset_qty_basis[j])
+    return STATUS_OK
+
+
+unified_account_nb = jit(unified_account_py)
