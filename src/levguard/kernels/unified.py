@@ -30,7 +30,7 @@ from levguard.kernels.margin import (
     tier_index,
     tiered_mm,
 )
-from levguard.kernels.margin_cross import STATUS_NOT_FINITE, STATUS_OK, exact_sum
+from levguard.kernels.margin_cross import CROSS_TIER, STATUS_NOT_FINITE, STATUS_OK, CrossTier, exact_sum
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
@@ -60,12 +60,8 @@ class UnifiedOut(NamedTuple):
     HEALTH: int
 
 
-class UnifiedTier(NamedTuple):
-    """Rows of the integer output: tier indices (0-based) into the position's table."""
-
-    MM: int  # the tier of the notional on the venue's basis (entry or mark): the report's tier
-    LEVERAGE_MARK: int  # the leverage tier of the notional at mark (the report's max_leverage)
-    LEVERAGE_ENTRY: int  # the leverage tier of the entry notional (the default leverage, the cap)
+# The integer output's rows are the cross kernel's: tier indices (0-based) into the position's table.
+UnifiedTier = CrossTier
 
 
 class UnifiedAsset(NamedTuple):
@@ -106,7 +102,7 @@ class UnifiedG(NamedTuple):
 
 
 UNIFIED_OUT = UnifiedOut(*range(len(UnifiedOut._fields)))
-UNIFIED_TIER = UnifiedTier(*range(len(UnifiedTier._fields)))
+UNIFIED_TIER = CROSS_TIER
 UNIFIED_ASSET = UnifiedAsset(*range(len(UnifiedAsset._fields)))
 UNIFIED_TOTAL = UnifiedTotal(*range(len(UnifiedTotal._fields)))
 UNIFIED_G = UnifiedG(*range(len(UnifiedG._fields)))
