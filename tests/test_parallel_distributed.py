@@ -154,13 +154,13 @@ def test_monte_carlo_through_a_scheduler_address_equals_in_process(address: str)
     assert there.aggregates == here.aggregates
 
 
-def test_a_sweep_gives_each_worker_thread_four_tasks(address: str) -> None:
-    # 160 configurations, chunk_size 64, two one-thread workers: tasks of ceil(160 / 8) = 20, run
+def test_a_sweep_gives_each_worker_thread_eight_tasks(address: str) -> None:
+    # 160 configurations, chunk_size 64, two one-thread workers: tasks of ceil(160 / 16) = 10, run
     # by both worker processes.
     with distributed.Client(address, timeout="30s") as client, distributed.get_task_stream(client) as stream:
         sweep(DF, STRATEGIES, POLICIES, grid=GRID, chunk_size=64, scheduler=client)
     tasks = [t for t in stream.data if "_run_on_worker" in str(t["key"])]
-    assert len(tasks) == 8
+    assert len(tasks) == 16
     assert len({t["worker"] for t in tasks}) == 2
 
 
