@@ -44,7 +44,7 @@ from levguard.core.rules.collateral import (
     CollateralTiers,
     collateral_tiers_from_spec,
 )
-from levguard.core.unified_fast import evaluate_unified_fast, fast_path_ready
+from levguard.core.unified_fast import account_report, evaluate_unified_fast, fast_path_ready
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_upnl
@@ -533,19 +533,6 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
         rows.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
     healths = [r.health for r in reports if r.health is not None]
     usdt_price = ua.assets[st.settle_index].price if st.settle_index >= 0 else 1.0
-    return AccountReport(
-        venue=venue.name,
-        settlement="USD",
-        wallet_balance=math.fsum(a.net * a.price for a in ua.assets),
-        equity=equity,
-        maintenance_margin=total_mm,
-        initial_margin=usdt_price * math.fsum(r.initial_margin for r in reports),
-        margin_ratio=total_mm / equity if equity > 0 else None,
-        liquidatable=liquidatable,
-        health=min(healths) if healths else None,
-        positions=tuple(reports),
-        account_ratio=venue.ratio(equity, total_mm),
-        account_ratio_name=venue.ratio_name,
-        account_status=venue.status(equity, total_mm),
-        collateral=tuple(rows),
-    )
+    wallet = math.fsum(a.net * a.price for a in ua.assets)
+    initial = usdt_price * math.fsum(r.initial_margin for r in reports)
+    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, healths, reports, rows)

@@ -39,9 +39,9 @@ from levguard.kernels.unified import (
 )
 
 if TYPE_CHECKING:
-    from levguard.core.unified import UnifiedAccount
+    from levguard.core.unified import UnifiedAccount, UnifiedVenue
 
-__all__ = ["evaluate_unified_fast", "fast_path_ready"]
+__all__ = ["account_report", "evaluate_unified_fast", "fast_path_ready"]
 
 _SETTLE = "USDT"
 _N_OUT = len(UNIFIED_OUT)
@@ -232,13 +232,30 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
         face = amount * a.price
         collateral.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
     usdt_price = assets[settle].price if settle >= 0 else 1.0
+    initial = usdt_price * math.fsum(margins)
+    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, healths, reports, collateral)
+
+
+def account_report(
+    venue: UnifiedVenue,
+    wallet: float,
+    equity: float,
+    total_mm: float,
+    initial_margin: float,
+    liquidatable: bool,
+    healths: list[float],
+    reports: list[PositionReport],
+    collateral: list[CollateralRow],
+) -> AccountReport:
+    """The unified account's report from its totals, position reports and collateral rows (for
+    the kernel path here and the Python path of :func:`levguard.core.unified.evaluate_unified`)."""
     return AccountReport(
         venue=venue.name,
         settlement="USD",
         wallet_balance=wallet,
         equity=equity,
         maintenance_margin=total_mm,
-        initial_margin=usdt_price * math.fsum(margins),
+        initial_margin=initial_margin,
         margin_ratio=total_mm / equity if equity > 0 else None,
         liquidatable=liquidatable,
         health=min(healths) if healths else None,
