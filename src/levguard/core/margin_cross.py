@@ -35,7 +35,7 @@ from levguard.kernels.margin_cross import (
     cross_account_nb,
 )
 
-__all__ = ["CrossLayout", "evaluate_cross"]
+__all__ = ["CrossLayout", "evaluate_cross", "kernel_position_report"]
 
 # The fields of PositionReport in the order _report takes them; set through their slots (half the
 # time of the frozen dataclass's __init__, which sets each through object.__setattr__).
@@ -73,6 +73,64 @@ def _report(values: tuple[Any, ...]) -> PositionReport:
     for setter, value in zip(_REPORT_SETTERS, values, strict=True):
         setter(report, value)
     return report
+
+
+def kernel_position_report(
+    fixed: tuple[str, float, str, str, float, float],
+    tiers: tuple[Any, ...],
+    leverage: float | None,
+    imr: float | None,
+    out: tuple[float, float, float, float, float, float],
+    tier_rows: tuple[int, int, int],
+    liquidatable: bool,
+) -> PositionReport | None:
+    """The :class:`PositionReport` of one cross position from a margin kernel's outputs.
+
+    ``fixed`` is (symbol, qty, margin mode, contract kind, entry, mark); ``out`` the kernel's
+    (notional, unrealised PnL, maintenance margin, liquidation price, bankruptcy price, health);
+    ``tier_rows`` its (maintenance, leverage-at-mark, leverage-at-entry) tier indices into
+    ``tiers``.  The leverage and initial margin follow ``evaluate``'s terms on a tiered cross
+    venue.  None when the given leverage exceeds its tier's cap (the caller raises, or falls back
+    to the Python path, which raises).  Shared by this module and :mod:`levguard.core.unified_fast`.
+    """
+    symbol, qty, mode, kind, entry, mark = fixed
+    notional, upnl, mm, lp, bp, health = out
+    k, k_mark, k_entry = tier_rows
+    if leverage is not None:
+        if leverage > tiers[k_entry].max_leverage * (1 + 1e-12):
+            return None
+    elif imr is not None:
+        leverage = 1.0 / imr
+    else:
+        leverage = tiers[k_entry].max_leverage
+    initial = notional * (imr if imr is not None else 1.0 / leverage)
+    tier = tiers[k]
+    live = math.isfinite(lp)
+    return _report(
+        (
+            symbol,
+            qty,
+            1 if qty > 0 else -1,
+            mode,
+            kind,
+            entry,
+            mark,
+            notional,
+            leverage,
+            initial,
+            mm,
+            upnl,
+            None,
+            lp if live else None,
+            bp if math.isfinite(bp) else None,
+            tier.mmr,
+            tier.maint_amount,
+            tiers[k_mark].max_leverage,
+            k + 1,
+            health if live else None,
+            liquidatable,
+        )
+    )
 
 
 _N_OUT = len(CROSS_OUT)
@@ -218,7 +276,6 @@ class CrossLayout:
         k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
         _, cross_mm, equity = totals.tolist()
         liquidatable = equity <= cross_mm
-        isfinite = math.isfinite
         reports = []
         margins = []
         healths = []
@@ -240,51 +297,24 @@ class CrossLayout:
         )
         for i, (static, q, e, m, n_i, u, mm_i, bp_i, lp_i, h, k, k_mark, k_entry) in enumerate(rows):
             symbol, mode, kind, tiers, leverage, imr = static
-            # The leverage and initial margin of evaluate's _terms (cross, tiered venue).
-            if leverage is not None:
-                cap = tiers[k_entry].max_leverage
-                if leverage > cap * (1 + 1e-12):
-                    raise InputError(
-                        f"positions[{i}].leverage {leverage!r} exceeds the maximum {cap:g} for "
-                        f"notional {notional_entry[i]:,.2f} of {symbol} on {self.model.name}"
-                    )
-            elif imr is not None:
-                leverage = 1.0 / imr
-            else:
-                leverage = tiers[k_entry].max_leverage
-            initial = n_i * (imr if imr is not None else 1.0 / leverage)
-            margins.append(initial)
-            tier = tiers[k]
-            live = isfinite(lp_i)
-            if live:
-                healths.append(h)
-            reports.append(
-                _report(
-                    (
-                        symbol,
-                        q,
-                        1 if q > 0 else -1,
-                        mode,
-                        kind,
-                        e,
-                        m,
-                        n_i,
-                        leverage,
-                        initial,
-                        mm_i,
-                        u,
-                        None,
-                        lp_i if live else None,
-                        bp_i if isfinite(bp_i) else None,
-                        tier.mmr,
-                        tier.maint_amount,
-                        tiers[k_mark].max_leverage,
-                        k + 1,
-                        h if live else None,
-                        liquidatable,
-                    )
-                )
+            report = kernel_position_report(
+                (symbol, q, mode, kind, e, m),
+                tiers,
+                leverage,
+                imr,
+                (n_i, u, mm_i, lp_i, bp_i, h),
+                (k, k_mark, k_entry),
+                liquidatable,
             )
+            if report is None:
+                raise InputError(
+                    f"positions[{i}].leverage {leverage!r} exceeds the maximum {tiers[k_entry].max_leverage:g} for "
+                    f"notional {notional_entry[i]:,.2f} of {symbol} on {self.model.name}"
+                )
+            margins.append(report.initial_margin)
+            if report.health is not None:
+                healths.append(report.health)
+            reports.append(report)
         return AccountReport(
             venue=self.model.name,
             settlement=self.settlement,

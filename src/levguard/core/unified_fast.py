@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from levguard.core.margin import AccountReport, CollateralRow, PositionReport, resolve_tiers
+from levguard.core.margin_cross import kernel_position_report
 from levguard.core.rules import MMBasis
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
@@ -49,18 +49,6 @@ _N_TIER = len(UNIFIED_TIER)
 _N_ASSET = len(UNIFIED_ASSET)
 _N_TOTAL = len(UNIFIED_TOTAL)
 _evaluations = 0  # unified evaluations asked for in this process (see fast_path_ready)
-
-
-_REPORT_SETTERS = tuple(getattr(PositionReport, f.name).__set__ for f in fields(PositionReport))
-
-
-def _position_report(*values: Any) -> PositionReport:
-    # A PositionReport of its fields in declaration order, set through their slots: half the
-    # frozen dataclass's __init__ time (which goes through object.__setattr__ per field).
-    report: PositionReport = object.__new__(PositionReport)
-    for setter, value in zip(_REPORT_SETTERS, values, strict=True):
-        setter(report, value)
-    return report
 
 
 def fast_path_ready() -> bool:
@@ -176,56 +164,27 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
     k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
     _, _, equity, total_mm, wallet = totals.tolist()
     liquidatable = venue.liquidatable(equity, total_mm)
-    isfinite = math.isfinite
-    build = _position_report
     reports: list[PositionReport] = []
     margins = []
     healths = []
     rows = zip(positions, table_id, notional, upnl, mm, lp, bp, health, k_mm, k_lev_mark, k_lev_entry, strict=True)
     for p, t_id, n_i, u, mm_i, lp_i, bp_i, h, k, k_mark, k_entry in rows:
-        tiers = unique[t_id].tiers
-        # The leverage and initial margin of the Python path's _terms (cross, tiered venue).
-        leverage = p.leverage
-        imr = p.imr
-        if leverage is not None:
-            if leverage > tiers[k_entry].max_leverage * (1 + 1e-12):
-                return None  # the Python path raises it, with its message
-        elif imr is not None:
-            leverage = 1.0 / imr
-        else:
-            leverage = tiers[k_entry].max_leverage
-        initial = n_i * (imr if imr is not None else 1.0 / leverage)
-        margins.append(initial)
-        tier = tiers[k]
-        live = isfinite(lp_i)
-        if live:
-            healths.append(h)
-        qty = p.qty
-        reports.append(
-            build(
-                p.symbol,
-                qty,
-                1 if qty > 0 else -1,
-                p.margin_mode._value_,
-                p.instrument.kind._value_,
-                p.entry_price,
-                p.mark_price,
-                n_i,
-                leverage,
-                initial,
-                mm_i,
-                u,
-                None,
-                lp_i if live else None,
-                bp_i if isfinite(bp_i) else None,
-                tier.mmr,
-                tier.maint_amount,
-                tiers[k_mark].max_leverage,
-                k + 1,
-                h if live else None,
-                liquidatable,
-            )
+        fixed = (p.symbol, p.qty, p.margin_mode._value_, p.instrument.kind._value_, p.entry_price, p.mark_price)
+        report = kernel_position_report(
+            fixed,
+            unique[t_id].tiers,
+            p.leverage,
+            p.imr,
+            (n_i, u, mm_i, lp_i, bp_i, h),
+            (k, k_mark, k_entry),
+            liquidatable,
         )
+        if report is None:
+            return None  # the Python path raises it, with its message
+        margins.append(report.initial_margin)
+        if report.health is not None:
+            healths.append(report.health)
+        reports.append(report)
     amounts, values = out_asset.tolist()
     collateral = []
     for a, amount, value in zip(assets, amounts, values, strict=True):
