@@ -198,8 +198,25 @@ def _post_head(path: str, extra: str = "") -> bytes:
     ).encode()
 
 
+def _wait_for_cycles(port: int, n: int, timeout: float = 60.0) -> None:
+    # The guardian's first cycles load numba and its margin kernels (about 100 MiB): the memory
+    # baseline is taken after them, so that it measures the request alone.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/healthz")
+            if json.loads(conn.getresponse().read())["cycles"] >= n:
+                return
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise AssertionError(f"the guardian did not run {n} cycles in {timeout:.0f} s")
+
+
 def test_a_256_mib_chunked_body_is_refused_without_buffering(serve: Callable[..., Served]) -> None:
     svc = serve(interval_s=0.2)
+    _wait_for_cycles(svc.port, 2)
     # Warm up the code paths (first request, JSON error) before the memory baseline.
     warm = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=10)
     warm.request("POST", "/api/calculate", body=b"{}", headers={"Content-Type": "application/json"})
