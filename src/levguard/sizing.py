@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from levguard.core.records import LegacyMapping, Record
 from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
@@ -48,9 +50,50 @@ _EXPORTS: dict[str, str] = {
     "evaluate_path": "levguard.backtest.calibrate",
 }
 
-__all__ = sorted([*_EXPORTS, "size_account"])
+__all__ = sorted([*_EXPORTS, "SizingReport", "size_account"])
 
 __getattr__ = lazy_getattr("levguard.sizing", _EXPORTS, globals())
+
+
+@dataclass(frozen=True, slots=True)
+class SizingReport(LegacyMapping, Record):
+    """An account sized under a policy (:func:`size_account`, ``levguard size``).
+
+    :meth:`to_dict` is the JSON document ``levguard size --json`` prints.  Reading the report as
+    a dict (``report["target_leverage"]``) is deprecated (it was a plain dict before this release).
+
+    Attributes
+    ----------
+    venue, settlement : str
+        The account's venue and settlement asset.
+    equity : float
+        Account equity (settlement units).
+    volatility : float or None
+        The annualised volatility the policy read (None when there was none).
+    liquidation_forecast : dict or None
+        The model behind P(liq) (None without one).
+    current_leverage, target_leverage, after_rebalance : float
+        Gross leverage now, the policy's target and what the rebalancing rules trade to.
+    binding_constraint : str
+        The constraint that set the target (e.g. ``vol_target``, ``liq_budget``).
+    reasons : list of str
+        Each constraint's reading, in the policy's order.
+    positions : list of dict
+        Per position: ``symbol, side, qty, current_leverage, target_leverage, target_qty,
+        trade_qty, notional, liquidation_price, p_liq_1d, p_liq_7d, p_liq_30d``.
+    """
+
+    venue: str
+    equity: float
+    settlement: str
+    volatility: float | None
+    liquidation_forecast: dict[str, Any] | None
+    current_leverage: float
+    target_leverage: float
+    after_rebalance: float
+    binding_constraint: str
+    reasons: list[str]
+    positions: list[dict[str, Any]]
 
 
 def size_account(
@@ -60,7 +103,7 @@ def size_account(
     history: Any = None,
     vol: float | None = None,
     forecaster: Any = None,
-) -> dict[str, Any]:
+) -> SizingReport:
     """Target leverage and quantity per position of an account under a policy file.
 
     Parameters
@@ -84,7 +127,7 @@ def size_account(
 
     Returns
     -------
-    dict
+    SizingReport
         ``target_leverage``, ``binding_constraint``, ``reasons``, ``current_leverage``,
         ``after_rebalance``, ``liquidation_forecast`` (the model behind P(liq), None without one)
         and per position ``qty``, ``target_qty``, ``trade_qty`` and ``p_liq_1d``, ``p_liq_7d``,
@@ -101,7 +144,8 @@ def size_account(
     from levguard.core.spec import account_from_spec
     from levguard.errors import InputError
     from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts, to_hourly
-    from levguard.risk.report import as_of_ns, load_portfolio, volatility_section
+    from levguard.risk.option_specs import as_of_ns
+    from levguard.risk.report import load_portfolio, volatility_section
 
     specs = load_portfolio(source)
     if len(specs) != 1:
@@ -231,16 +275,16 @@ def size_account(
                 **{k: liq.get(k) for k in ("p_liq_1d", "p_liq_7d", "p_liq_30d")},
             }
         )
-    return {
-        "venue": account.venue,
-        "equity": equity,
-        "settlement": report.settlement,
-        "volatility": sigma if sigma is None or math.isfinite(sigma) else None,
-        "liquidation_forecast": info,
-        "current_leverage": current,
-        "target_leverage": target,
-        "after_rebalance": after,
-        "binding_constraint": decision.binding_constraint,
-        "reasons": list(decision.reasons),
-        "positions": rows,
-    }
+    return SizingReport(
+        venue=account.venue,
+        equity=equity,
+        settlement=report.settlement,
+        volatility=sigma if sigma is None or math.isfinite(sigma) else None,
+        liquidation_forecast=info,
+        current_leverage=current,
+        target_leverage=target,
+        after_rebalance=after,
+        binding_constraint=decision.binding_constraint,
+        reasons=list(decision.reasons),
+        positions=rows,
+    )

@@ -95,3 +95,27 @@ def test_require_finite_names_the_first_bad_entry() -> None:
     require_finite(np.array([1.0, -2.0]), "x")
     with pytest.raises(InputError, match=r"x\[1\] must be finite, was nan"):
         require_finite(np.array([1.0, np.nan, np.inf]), "x")
+
+
+def test_legacy_mapping_reads_fields_with_a_deprecation_warning() -> None:
+    import dataclasses
+
+    from levguard.core.records import LegacyMapping, Record
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Result(LegacyMapping, Record):
+        a: float
+        b: list[int]
+
+    r = Result(1.5, [2])
+    assert r.to_dict() == {"a": 1.5, "b": [2]}
+    with pytest.warns(DeprecationWarning, match=r"read \.a or \.to_dict\(\)\['a'\]"):
+        assert r["a"] == 1.5
+    with pytest.warns(DeprecationWarning, match="dataclass now"):
+        assert "b" in r
+    with pytest.warns(DeprecationWarning, match="dataclass now"):
+        assert r.get("c", 7) == 7
+    with pytest.warns(DeprecationWarning, match="dataclass now"):
+        assert r.keys() == ("a", "b")
+    with pytest.warns(DeprecationWarning, match="dataclass now"), pytest.raises(KeyError):
+        r["c"]

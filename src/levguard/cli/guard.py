@@ -33,7 +33,7 @@ def _sizer(policy: Any, vol: float | None, forecasts: Any = None) -> Any:
         fitted = forecasts.latest() if forecasts is not None else None
         # No invented volatility: without the configured vol or a fitted forecaster, sizing fails
         # with an InputError and the guardian keeps its fixed target (live/guardian.py _targets).
-        return size_account(spec, policy, vol=vol, forecaster=fitted or None)
+        return size_account(spec, policy, vol=vol, forecaster=fitted or None).to_dict()
 
     return size
 

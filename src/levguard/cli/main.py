@@ -306,7 +306,7 @@ def _sizing_demo(samples: Any, market: dict[str, Any]) -> dict[str, Any]:
     account = parse_spec_text(samples.joinpath("cross_account.yaml").read_text(encoding="utf-8"), "cross_account.yaml")
     account = {**account, "positions": account["positions"][:1]}
     policy = parse_spec_text(samples.joinpath("policy.yaml").read_text(encoding="utf-8"), "policy.yaml")
-    return size_account(account, policy, vol=market["annualised_vol"])
+    return size_account(account, policy, vol=market["annualised_vol"]).to_dict()
 
 
 def _market_summary() -> dict[str, Any]:

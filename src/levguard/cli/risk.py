@@ -194,7 +194,7 @@ def risk(
                 n_sims=sims,
                 seed=seed,
                 correlation=correlation,
-            )
+            ).to_dict()
         joint = None
         if unified or surface is not None or out is not None:
             joint = _joint(specs, surface, surface_range, surface_points, asset_history, vol, correlation, horizon)

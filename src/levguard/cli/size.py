@@ -26,7 +26,7 @@ def size(
     from levguard.sizing import size_account
 
     try:
-        out = size_account(file, policy, history=history, vol=vol)
+        out = size_account(file, policy, history=history, vol=vol).to_dict()
     except LevguardError as exc:
         fail(str(exc))
     if as_json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -19,7 +20,7 @@ import numpy as np
 
 from levguard.errors import InputError
 
-__all__ = ["JsonRecord", "Record", "empty_mapping", "field_dict", "json_dict", "json_ready"]
+__all__ = ["JsonRecord", "LegacyMapping", "Record", "empty_mapping", "field_dict", "json_dict", "json_ready"]
 
 
 def empty_mapping() -> Mapping[Any, Any]:
@@ -99,3 +100,45 @@ class JsonRecord:
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict (NaN as None)."""
         return json_dict(self)
+
+
+class LegacyMapping:
+    """Mixin of a result dataclass that a public function used to return as a plain dict.
+
+    Reading it as a mapping (``result["key"]``, ``"key" in result``, ``result.get``, ``keys``) still
+    works for one release and raises a :class:`DeprecationWarning` naming the attribute or
+    ``to_dict()`` to use instead.
+    """
+
+    __slots__ = ()
+
+    def _legacy(self, key: object) -> None:
+        warnings.warn(
+            f"{type(self).__name__} is a dataclass now: read .{key} or .to_dict()[{key!r}] instead of "
+            f"[{key!r}] (dict access is deprecated and goes in the next release)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+    def _field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> Any:
+        self._legacy(key)
+        if not isinstance(key, str) or key not in self._field_names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        self._legacy(key)
+        return key in self._field_names()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Deprecated: ``getattr(result, key, default)``."""
+        self._legacy(key)
+        return getattr(self, key) if key in self._field_names() else default
+
+    def keys(self) -> tuple[str, ...]:
+        """Deprecated: the field names (``dataclasses.fields``)."""
+        self._legacy("keys")
+        return self._field_names()

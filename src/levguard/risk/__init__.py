@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "TimeToLiquidation": "levguard.risk.liquidation",
     # the account report
     "risk_report": "levguard.risk.report",
+    "RiskReport": "levguard.risk.report",
     # stress
     "Scenario": "levguard.core.risk.stress",
     "NAMED_SCENARIOS": "levguard.core.risk.stress",

@@ -167,7 +167,7 @@ async def put_policy(
         def sizer(spec: dict[str, Any]) -> dict[str, Any]:
             # The guardian's latest liquidation forecasters (the liquidation budget reads them).
             fitted = forecasts.latest() if forecasts is not None else None
-            return size_account(spec, policy, vol=vol, forecaster=fitted or None)
+            return size_account(spec, policy, vol=vol, forecaster=fitted or None).to_dict()
 
         trial = await _trial(request, rt, setup, sizer)
     previous = row.get("policy")

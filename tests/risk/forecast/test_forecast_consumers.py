@@ -76,7 +76,7 @@ def test_to_hourly_aggregates_finer_bars_and_refuses_coarser() -> None:
 
 
 def test_risk_report_without_history_is_the_closed_form() -> None:
-    rep = risk_report(SPEC, vol=0.6, n_sims=500)
+    rep = risk_report(SPEC, vol=0.6, n_sims=500).to_dict()
     info = rep["liquidation_forecast"]
     assert info["model"] == "gbm"
     assert info["annual_vol"] == 0.6
@@ -87,7 +87,7 @@ def test_risk_report_without_history_is_the_closed_form() -> None:
 
 def test_risk_report_and_size_read_the_history_bars() -> None:
     bars = jumpy_bars(24 * 120, seed=8) * 600.0
-    rep = risk_report(SPEC, history=bars, vol=0.6, n_sims=500)
+    rep = risk_report(SPEC, history=bars, vol=0.6, n_sims=500).to_dict()
     assert rep["liquidation_forecast"]["model"] == "excursion"
     assert rep["volatility"]["used"] == 0.6  # --vol sets the VaR's volatility, not P(liq)
     as_of = bars.index[-1] + pd.Timedelta("1h")
@@ -99,7 +99,7 @@ def test_risk_report_and_size_read_the_history_bars() -> None:
         assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(want)
         assert row["distance"] == d
         assert list(f.prob(1 if side == "long" else -1, d, np.array([24, 168, 720]))) == list(want)
-    out = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}, history=bars)
+    out = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}, history=bars).to_dict()
     for row, sized in zip(rep["accounts"][0]["prob_liquidation"], out["positions"], strict=True):
         assert [sized["p_liq_1d"], sized["p_liq_7d"], sized["p_liq_30d"]] == [
             row["p_liq_1d"],
@@ -108,7 +108,7 @@ def test_risk_report_and_size_read_the_history_bars() -> None:
         ]
     # The spec's as_of is the forecast time (no bar after it is read).
     early = {**SPEC, "as_of": str(bars.index[24 * 100])}
-    rep_early = risk_report(early, history=bars, vol=0.6, n_sims=500)
+    rep_early = risk_report(early, history=bars, vol=0.6, n_sims=500).to_dict()
     row = rep_early["accounts"][0]["prob_liquidation"][0]
     d = liquidation_distance("long", row["mark_price"], row["liquidation_price"])
     want = liquidation_forecasts(bars, bars.index[24 * 100], "long", d, [1, 7, 30])
@@ -119,9 +119,9 @@ def test_risk_report_and_size_read_the_history_bars() -> None:
 
 
 def test_size_without_history_shows_the_closed_form_or_nothing() -> None:
-    out = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}, vol=0.6)
+    out = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}, vol=0.6).to_dict()
     assert out["liquidation_forecast"]["model"] == "gbm"
     assert out["positions"][0]["p_liq_7d"] > 0
-    bare = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}})
+    bare = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}).to_dict()
     assert bare["liquidation_forecast"] is None
     assert bare["positions"][0]["p_liq_1d"] is None

@@ -147,7 +147,7 @@ def test_service_risk(world: dict[str, Any]) -> None:
 
 
 def test_risk_report(world: dict[str, Any]) -> None:
-    rep = risk_report(world["spec"], history=world["bars"], n_sims=500)
+    rep = risk_report(world["spec"], history=world["bars"], n_sims=500).to_dict()
     (row,) = rep["accounts"][0]["prob_liquidation"]
     assert row["liquidation_price"] == world["view"]["liquidation_price"]
     assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
@@ -156,7 +156,7 @@ def test_risk_report(world: dict[str, Any]) -> None:
 
 
 def test_size_library(world: dict[str, Any]) -> None:
-    out = size_account(world["spec"], POLICY, history=world["bars"])
+    out = size_account(world["spec"], POLICY, history=world["bars"]).to_dict()
     (row,) = out["positions"]
     assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
     assert out["liquidation_forecast"]["model"] == "excursion"
@@ -217,12 +217,12 @@ def test_vol_and_var_agree_everywhere(world: dict[str, Any], tmp_path: Path) -> 
     assert (row["var_1d_99"], row["es_1d_99"]) == (var.var, var.es)
     assert var.var == pytest.approx(2.326347874 * vol / np.sqrt(365.0) * notional, rel=1e-8)
     # The risk report: the same vol, and the same VaR and ES per position at the same level/horizon.
-    rep = risk_report(world["spec"], history=bars, n_sims=500)
+    rep = risk_report(world["spec"], history=bars, n_sims=500).to_dict()
     assert rep["volatility"]["used"] == vol
     (pv,) = rep["accounts"][0]["position_var"]
     assert (pv["symbol"], pv["method"], pv["level"], pv["horizon_days"]) == ("BTCUSDT", "normal", 0.99, 1)
     assert (pv["vol"], pv["notional"]) == (vol, row["notional"])
     assert (pv["var"], pv["es"]) == (row["var_1d_99"], row["es_1d_99"])
     # levguard size: the library and the CLI (--json) report the same vol.
-    assert size_account(world["spec"], POLICY, history=bars)["volatility"] == vol
+    assert size_account(world["spec"], POLICY, history=bars).volatility == vol
     assert _size_cli(world, tmp_path)["volatility"] == vol

@@ -77,7 +77,7 @@ def test_report_stress_option_pnl_is_revalue() -> None:
             {"symbol": "BTC-28JUN24-70000-C", "qty": -1, "vol": 0.5, "settlement": "usd"},
         ],
     }
-    rep = risk_report(book, vol=0.6, n_sims=500)
+    rep = risk_report(book, vol=0.6, n_sims=500).to_dict()
     acc = account_from_spec({k: v for k, v in book.items() if k not in ("name", "options", "as_of")})
     t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
     opts = [

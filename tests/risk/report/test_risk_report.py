@@ -40,7 +40,7 @@ BOOK: dict[str, Any] = {
 
 
 def test_report_sections_with_a_given_vol() -> None:
-    rep = risk_report(BOOK, vol=0.6, n_sims=4_000)
+    rep = risk_report(BOOK, vol=0.6, n_sims=4_000).to_dict()
     (acc,) = rep["accounts"]
     assert {v["method"] for v in acc["var"]} == {"monte_carlo", "normal"}
     for v in acc["var"]:
@@ -67,7 +67,7 @@ def test_report_sections_with_a_given_vol() -> None:
 
 def test_coin_settled_option_values_are_converted_to_the_account_currency() -> None:
     """A Deribit BTC put (priced in BTC) held in a USDT account is valued at price x forward."""
-    rep = risk_report(BOOK, vol=0.6, n_sims=2_000)
+    rep = risk_report(BOOK, vol=0.6, n_sims=2_000).to_dict()
     (g,) = rep["accounts"][0]["greeks"]
     t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
     coin = float(black76("put", 61_000, 55_000, t, 0.55, 0.0, "coin").price)
@@ -82,14 +82,14 @@ def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path)
     market = synth_market(SynthConfig(years=2.0, seed=3))
     single = {k: v for k, v in BOOK.items() if k != "options"}
     single["positions"] = BOOK["positions"][:1]
-    rep = risk_report(single, history=market.ohlcv, n_sims=2_000)
+    rep = risk_report(single, history=market.ohlcv, n_sims=2_000).to_dict()
     vol = rep["volatility"]
     assert set(vol["annualised"]) >= {"close_to_close", "parkinson", "garman_klass", "yang_zhang", "ewma"}
     assert 0.1 < vol["used"] < 3.0
     methods = {v["method"]: v for v in rep["accounts"][0]["var"]}
     assert methods["historical"]["var"] > 0
     assert methods["fhs"]["var"] > 0
-    two = risk_report(BOOK, history=market.ohlcv, n_sims=2_000)
+    two = risk_report(BOOK, history=market.ohlcv, n_sims=2_000).to_dict()
     errors = {v["method"]: v.get("error", "") for v in two["accounts"][0]["var"]}
     assert "one price history cannot value a book on BTC, ETH" in errors["historical"]
 
@@ -102,7 +102,7 @@ def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:
         "positions": [{"symbol": "BTC", "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 5}],
     }
     first = {k: v for k, v in BOOK.items() if k != "options"}
-    rep = risk_report({"accounts": [first, other]}, vol=0.6, n_sims=2_000)
+    rep = risk_report({"accounts": [first, other]}, vol=0.6, n_sims=2_000).to_dict()
     shares = [e["share"] for e in rep["exposure"]]
     assert sum(shares) == pytest.approx(1.0)
     default = next(s for s in rep["stress"] if s["scenario"] == "hl default")
@@ -186,7 +186,7 @@ def test_options_take_their_vol_from_the_surface_and_stress_uses_its_shape() -> 
     from levguard.core.options.svi import SVIParams
 
     book = _surface_book()
-    rep = risk_report(book, vol=0.6, n_sims=2_000)
+    rep = risk_report(book, vol=0.6, n_sims=2_000).to_dict()
     acc = rep["accounts"][0]
     assert acc["vol_surfaces"]["BTC"] == {"expiries": 2, "arbitrage_free": True}
     t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
@@ -231,7 +231,7 @@ def test_quotes_are_fitted_into_a_surface_and_bad_surfaces_are_refused() -> None
     book["vol_surfaces"] = {
         "BTC": {"quotes": [{"expiry": "2024-06-28T08:00:00Z", "forward": 61_000, "strikes": strikes, "vols": vols}]}
     }
-    rep = risk_report(book, vol=0.6, n_sims=1_000)
+    rep = risk_report(book, vol=0.6, n_sims=1_000).to_dict()
     (g,) = rep["accounts"][0]["greeks"]
     assert 0.60 < g["vol"] < 0.66  # the fitted smile at 55k sits by the 0.63 quote
     bad = _surface_book()

@@ -79,14 +79,14 @@ def test_every_policy_type_builds() -> None:
 
 def test_size_account_vol_target_capped_by_gap() -> None:
     """Vol target 50 % at 60 % vol wants 0.83x; the gap cap allows ~3.3x: vol target binds."""
-    out = size_account(ACCOUNT, POLICY, vol=0.6)
+    out = size_account(ACCOUNT, POLICY, vol=0.6).to_dict()
     assert out["target_leverage"] == pytest.approx(0.5 / 0.6, rel=1e-6)
     assert out["binding_constraint"].startswith("vol_target")
     (p,) = out["positions"]
     assert p["current_leverage"] == pytest.approx(3.0)
     assert p["target_qty"] == pytest.approx(out["after_rebalance"] * 10_000 / 60_000)
     assert p["trade_qty"] == pytest.approx(p["target_qty"] - 0.5)
-    low = size_account(ACCOUNT, POLICY, vol=0.05)
+    low = size_account(ACCOUNT, POLICY, vol=0.05).to_dict()
     assert low["binding_constraint"].startswith("gap_cap")
     assert low["target_leverage"] < 1 / 0.3
 
@@ -123,7 +123,7 @@ def test_size_without_any_vol_source_names_the_missing_input(tmp_path: Path) -> 
     with pytest.raises(InputError, match="needs a volatility"):
         size_account(ACCOUNT, POLICY)
     # A policy that needs no volatility still sizes without one.
-    fixed = size_account(ACCOUNT, {"policy": {"type": "fixed", "leverage": 2}})
+    fixed = size_account(ACCOUNT, {"policy": {"type": "fixed", "leverage": 2}}).to_dict()
     assert fixed["target_leverage"] == pytest.approx(2.0)
     acc = tmp_path / "account.yaml"
     acc.write_text(yaml.safe_dump(ACCOUNT))

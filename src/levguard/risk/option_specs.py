@@ -1,0 +1,218 @@
+"""Option positions and vol surfaces in an account spec (``options``, ``vol_surfaces``): parsed
+into :class:`~levguard.core.risk.portfolio.OptionPosition` rows and fitted SVI surfaces for the
+risk report (:mod:`levguard.risk.report`, docs/risk.md "Options in an account spec")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from levguard.core.risk.portfolio import OptionPosition
+from levguard.core.symbols import base_asset
+from levguard.errors import InputError
+
+__all__ = ["as_of_ns", "parse_options", "parse_surfaces"]
+
+_DERIBIT = re.compile(
+    r"^(?P<base>[A-Z]+)-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>[\d.]+)-(?P<cp>[CP])$"
+)
+_MONTHS = {
+    m: i + 1 for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))
+}
+_SLICE_KEYS = {"expiry", "t_years", "forward", "a", "b", "rho", "m", "sigma"}
+_QUOTE_KEYS = {"expiry", "t_years", "forward", "strikes", "vols"}
+_OPTION_KEYS = {
+    "symbol",
+    "underlying",
+    "kind",
+    "strike",
+    "expiry",
+    "t_years",
+    "qty",
+    "contract_size",
+    "settlement",
+    "vol",
+    "underlying_price",
+    "rate",
+}
+
+
+def as_of_ns(spec: Mapping[str, Any]) -> int:
+    """Return the spec's ``as_of`` (ISO 8601 with a UTC offset) in ns since the epoch, or now."""
+    raw = spec.get("as_of")
+    if raw is None:
+        return pd.Timestamp.now(tz="UTC").value
+    return _utc_ns(raw, "as_of")
+
+
+def _utc_ns(raw: object, where: str) -> int:
+    # An ISO 8601 time with a UTC offset, in ns since the epoch.
+    try:
+        ts = pd.Timestamp(str(raw))
+    except ValueError:
+        raise InputError(f"{where} must be an ISO 8601 time, was {raw!r}") from None
+    if ts.tzinfo is None:
+        raise InputError(f"{where} must carry a UTC offset, was {raw!r}")
+    return int(ts.tz_convert("UTC").value)
+
+
+def _deribit_parts(symbol: str) -> dict[str, Any]:
+    m = _DERIBIT.match(symbol.strip().upper())
+    if not m:
+        return {}
+    expiry = pd.Timestamp(year=2000 + int(m["yy"]), month=_MONTHS[m["mon"]], day=int(m["day"]), hour=8, tz="UTC")
+    return {
+        "underlying": m["base"],
+        "expiry": expiry.isoformat(),
+        "strike": float(m["strike"]),
+        "kind": "call" if m["cp"] == "C" else "put",
+    }
+
+
+def _years_to(raw: object, now: int, where: str) -> float:
+    return (_utc_ns(raw, where) - now) / (365 * 86_400e9)
+
+
+def _tenor(d: Mapping[str, Any], now: int, where: str) -> float:
+    t = float(d["t_years"]) if "t_years" in d else _years_to(d.get("expiry"), now, f"{where}.expiry")
+    if not t > 0:
+        raise InputError(f"{where} has expired or lacks expiry/t_years (t_years {t!r})")
+    return t
+
+
+def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Vol surfaces of an account spec's ``vol_surfaces``: ``{underlying: {"slices": [...]}}`` with raw
+    SVI parameters per expiry (``expiry`` or ``t_years``, ``forward``, ``a, b, rho, m, sigma``), or
+    ``{"quotes": [...]}`` of implied vols per expiry (``forward``, ``strikes``, ``vols``) fitted with
+    SVI.  Returns ``{underlying: (VolSurface, arbitrage report)}``."""
+    from levguard.core.options.surface import SmileQuotes, SVISlice, VolSurface, fit_surface
+    from levguard.core.options.svi import SVIParams
+
+    raw = spec.get("vol_surfaces") or {}
+    if not isinstance(raw, Mapping):
+        raise InputError(f"vol_surfaces must map underlying -> surface, was {type(raw).__name__}")
+    now = as_of_ns(spec)
+    out: dict[str, Any] = {}
+    for base, body in raw.items():
+        where = f"vol_surfaces[{base!r}]"
+        if not isinstance(body, Mapping) or not ({"slices", "quotes"} & set(body)):
+            raise InputError(f"{where} must hold slices (SVI parameters) or quotes (implied vols)")
+        try:
+            if "slices" in body:
+                slices = []
+                for i, sl in enumerate(body["slices"]):
+                    w = f"{where}.slices[{i}]"
+                    if not isinstance(sl, Mapping) or set(sl) - _SLICE_KEYS:
+                        raise InputError(f"{w} must be an object with keys from {sorted(_SLICE_KEYS)}, was {sl!r}")
+                    params = SVIParams(*(float(sl[k]) for k in ("a", "b", "rho", "m", "sigma")))
+                    slices.append(SVISlice(_tenor(sl, now, w), float(sl["forward"]), params))
+                surface = VolSurface(slices)
+                check = surface.check_arbitrage()
+            else:
+                quotes = []
+                for i, q in enumerate(body["quotes"]):
+                    w = f"{where}.quotes[{i}]"
+                    if not isinstance(q, Mapping) or set(q) - _QUOTE_KEYS:
+                        raise InputError(f"{w} must be an object with keys from {sorted(_QUOTE_KEYS)}, was {q!r}")
+                    quotes.append(
+                        SmileQuotes(
+                            _tenor(q, now, w),
+                            float(q["forward"]),
+                            np.asarray(q["strikes"], dtype=np.float64),
+                            np.asarray(q["vols"], dtype=np.float64),
+                        )
+                    )
+                surface, _fits, check = fit_surface(quotes)
+        except KeyError as exc:
+            raise InputError(f"{where} is missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {exc}") from None
+        out[str(base).upper()] = (surface, check)
+    return out
+
+
+def parse_options(
+    spec: Mapping[str, Any], prices: Mapping[str, float], surfaces: Mapping[str, Any] | None = None
+) -> list[OptionPosition]:
+    """Option positions of an account spec as :class:`OptionPosition` s.
+
+    Each option gives ``qty`` (signed contracts), ``vol`` (implied, annualised) and either a
+    Deribit symbol (``BTC-27DEC24-70000-C``: underlying, expiry at 08:00 UTC, strike, kind) or
+    ``underlying``, ``kind``, ``strike`` and ``expiry`` (ISO) or ``t_years``; ``settlement`` is
+    ``coin`` (Deribit) or ``usd``.  Time to expiry runs from the spec's ``as_of`` (default: now).
+    ``surfaces`` are the already parsed ``vol_surfaces`` (parsed here when not given).
+    """
+    raw = spec.get("options") or []
+    if not isinstance(raw, list):
+        raise InputError(f"options must be a list, was {type(raw).__name__}")
+    now = as_of_ns(spec)
+    if surfaces is None:
+        surfaces = parse_surfaces(spec)
+    out: list[OptionPosition] = []
+    for i, o in enumerate(raw):
+        where = f"options[{i}]"
+        if not isinstance(o, Mapping):
+            raise InputError(f"{where} must be an object, was {o!r}")
+        unknown = set(o) - _OPTION_KEYS
+        if unknown:
+            raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_OPTION_KEYS)}")
+        d = {**_deribit_parts(str(o.get("symbol", ""))), **{k: v for k, v in o.items() if v is not None}}
+        base = str(d.get("underlying") or base_asset(str(d.get("symbol", "")))).upper()
+        surface = surfaces.get(base, (None, None))[0]
+        for key in ("kind", "strike", "qty", *(() if surface is not None else ("vol",))):
+            if key not in d:
+                raise InputError(f"{where}.{key} is required (or a Deribit symbol such as BTC-27DEC24-70000-C)")
+        if "t_years" in d:
+            t = float(d["t_years"])
+        elif "expiry" in d:
+            try:
+                expiry = pd.Timestamp(str(d["expiry"]))
+            except ValueError:
+                raise InputError(f"{where}.expiry must be an ISO 8601 time, was {d['expiry']!r}") from None
+            if expiry.tzinfo is None:
+                raise InputError(f"{where}.expiry must carry a UTC offset, was {d['expiry']!r}")
+            t = (expiry.tz_convert("UTC").value - now) / (365 * 86_400e9)
+        else:
+            raise InputError(f"{where} needs expiry or t_years")
+        if not t > 0:
+            raise InputError(f"{where} has expired (t_years {t!r}); remove it or set as_of before expiry")
+        underlying = base
+        if underlying not in prices and d.get("underlying_price") is None:
+            raise InputError(f"{where}: no price for {underlying}; add underlying_price or a perpetual on it")
+        kind = str(d["kind"]).lower()
+        settlement = str(d.get("settlement", "coin")).lower()
+        if kind not in ("call", "put"):
+            raise InputError(f"{where}.kind must be call or put, was {d['kind']!r}")
+        if settlement not in ("usd", "coin"):
+            raise InputError(f"{where}.settlement must be usd or coin, was {d.get('settlement')!r}")
+        try:
+            out.append(
+                OptionPosition(
+                    symbol=str(d.get("symbol") or f"{underlying}-{d['strike']}-{d['kind']}"),
+                    kind=cast(Literal["call", "put"], kind),
+                    strike=float(d["strike"]),
+                    t_years=t,
+                    qty=float(d["qty"]),
+                    settlement=cast(Literal["usd", "coin"], settlement),
+                    vol=float(d["vol"])
+                    if "vol" in d
+                    else float(surface.vol(float(d["strike"]), t, _forward(d, prices, base))),
+                    contract_size=float(d.get("contract_size", 1.0)),
+                    underlying=underlying,
+                    rate=float(d.get("rate", 0.0)),
+                    surface=surface,
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {exc}") from None
+    return out
+
+
+def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str) -> float:
+    if d.get("underlying_price") is not None:
+        return float(d["underlying_price"])
+    return float(prices[base])
