@@ -38,9 +38,7 @@ import datetime as dt
 import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +54,7 @@ from _util import cpu_model
 from _vbt_sma import config_grid, gapless_open, gbm_close, parse_windows
 from levguard.backtest.sweeps import sweep
 from levguard.cascade import MarginRegime, Market, VenueSettings, monte_carlo, population_from_distribution
+from levguard.parallel import ProcessCluster
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT.parents[1] / "shared" / "data" / "ohlcv" / "BTCUSDT-PERP_1h.csv"
@@ -144,61 +143,6 @@ def _loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-# Started without it, dask's nanny gives its workers MALLOC_TRIM_THRESHOLD_=65536, which turns off
-# glibc's adaptive mmap threshold (every array over 128 KiB a fresh mmap): --dask-malloc keeps it.
-ADAPTIVE_MALLOC = {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": "{'MALLOC_TRIM_THRESHOLD_': None}"}
-
-
-def _start(args: list[str], log: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **(env_extra or {})}
-    env.pop("NUMBA_NUM_THREADS", None)
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(DASK), *args], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-class _Cluster:
-    """A ``dask scheduler`` on 127.0.0.1 (port chosen by the OS) and ``n`` ``dask worker``
-    processes of one thread each, started as separate programs; :meth:`close` kills them."""
-
-    def __init__(self, n_workers: int, tmp: Path, env: dict[str, str]) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        file = tmp / "scheduler.json"
-        self.procs.append(
-            _start(
-                ["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(file), "--no-dashboard"],
-                tmp / "scheduler.log",
-            )
-        )
-        while not file.exists() or not file.read_text().strip():
-            if self.procs[0].poll() is not None:
-                raise RuntimeError((tmp / "scheduler.log").read_text())
-            time.sleep(0.1)
-        self.address = str(json.loads(file.read_text())["address"])
-        for i in range(n_workers):
-            args = ["worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1"]
-            args += ["--no-dashboard", "--local-directory", str(tmp / f"w{i}")]
-            self.procs.append(_start(args, tmp / f"worker{i}.log", env))
-
-    def close(self) -> None:
-        for proc in reversed(self.procs):
-            _stop(proc)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -264,12 +208,15 @@ def main() -> int:
     extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        clusters: dict[str, _Cluster] = {}
+        clusters: dict[str, ProcessCluster] = {}
         clients: dict[str, Any] = {}
         try:
             for n in (1, 2):
                 (tmp / str(n)).mkdir()
-                clusters[f"{n}_worker"] = _Cluster(n, tmp / str(n), {} if args.dask_malloc else ADAPTIVE_MALLOC)
+                # Without adaptive_malloc, dask's nanny gives its workers MALLOC_TRIM_THRESHOLD_=65536.
+                clusters[f"{n}_worker"] = ProcessCluster(
+                    tmp / str(n), n, threads=1, adaptive_malloc=not args.dask_malloc
+                ).start()
             for n in (1, 2):
                 mode = f"{n}_worker"
                 client = Client(clusters[mode].address, timeout="30s")  # type: ignore[no-untyped-call]

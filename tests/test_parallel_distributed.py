@@ -8,12 +8,7 @@ test fails); the scheduler listens on a port the OS picks and writes its address
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,14 +20,15 @@ from levguard.backtest.strategies import BuyAndHold, EmaCrossover
 from levguard.backtest.sweeps import sweep, walk_forward
 from levguard.cascade import Market, VenueSettings, monte_carlo, population_from_distribution
 from levguard.core.sizing.policies import CPPI, DrawdownControl, VolatilityTarget
+from levguard.errors import InputError
+from levguard.parallel import ProcessCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "backtest" / "engine"))
 from bt_engine_helpers import random_frame
 
 distributed = pytest.importorskip("distributed")
-DASK = Path(sys.executable).with_name("dask")
-if not DASK.exists():  # pragma: no cover - the dask CLI ships with distributed
-    pytest.skip(f"the dask command-line program is missing ({DASK})", allow_module_level=True)
+if not Path(sys.executable).with_name("dask").exists():  # pragma: no cover - the dask CLI ships with distributed
+    pytest.skip("the dask command-line program is missing", allow_module_level=True)
 
 DF = random_frame(n=1500, seed=5, sigma=0.01)
 STRATEGIES = {"ema": (EmaCrossover, {"fast": [5, 10, 20], "slow": [60]}), "hold": BuyAndHold()}
@@ -62,79 +58,28 @@ MARKET = Market(depth=2e3, half_life_steps=30.0)
 VENUE = VenueSettings(insurance_fund=5e3, adl=True)
 
 
-def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("NUMBA_NUM_THREADS", None)  # the workers pick their numba threads themselves
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(DASK), *args], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    # Each process leads its own session: the group holds the nanny's worker process too.
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("dask")
-    file = tmp / "scheduler.json"
-    procs: list[subprocess.Popen[bytes]] = []
-    common = ["--no-dashboard"]
-    try:
-        procs.append(
-            _start(
-                ["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(file), *common],
-                tmp / "scheduler.log",
-            )
-        )
-        deadline = time.monotonic() + 60.0
-        while not file.exists() or not file.read_text().strip():
-            if procs[0].poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"dask scheduler did not start: {(tmp / 'scheduler.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        addr = str(json.loads(file.read_text())["address"])
-        assert addr.startswith("tcp://127.0.0.1:")
-        for i in range(2):
-            procs.append(
-                _start(
-                    [
-                        "worker",
-                        addr,
-                        "--host",
-                        "127.0.0.1",
-                        "--nthreads",
-                        "1",
-                        "--nworkers",
-                        "1",
-                        "--local-directory",
-                        str(tmp / f"w{i}"),
-                        *common,
-                    ],
-                    tmp / f"worker{i}.log",
-                )
-            )
-        with distributed.Client(addr, timeout="30s") as client:
-            try:
-                client.wait_for_workers(2, timeout=120)
-            except TimeoutError:
-                logs = "\n".join((tmp / f"worker{i}.log").read_text()[-1500:] for i in range(2))
-                pytest.fail(f"two dask workers did not join: {logs}")
+    with ProcessCluster(tmp_path_factory.mktemp("dask"), n_workers=2, threads=1) as cluster:
+        assert cluster.address.startswith("tcp://127.0.0.1:")
+        with distributed.Client(cluster.address, timeout="30s") as client:
             assert sorted(client.nthreads().values()) == [1, 1]
-        yield addr
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
+        yield cluster.address
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_workers": 0}, "n_workers must be an integer >= 1, was 0"),
+        ({"threads": True}, "threads must be an integer >= 1, was True"),
+        ({"timeout": -1.0}, "timeout must be a number of seconds > 0, was -1.0"),
+    ],
+)
+def test_process_cluster_names_a_bad_argument(tmp_path: Path, kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        ProcessCluster(tmp_path, **kwargs)
+    with pytest.raises(InputError, match="directory must be an existing folder"):
+        ProcessCluster(tmp_path / "missing")
 
 
 def test_sweep_through_a_scheduler_address_equals_in_process(address: str) -> None:

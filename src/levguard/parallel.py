@@ -10,14 +10,21 @@ the summary records of the range.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable, Iterator
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from levguard.errors import InputError
+from levguard.errors import ConfigError, InputError
 
-__all__ = ["Progress", "dask_client", "task_size", "worker_numba_threads"]
+__all__ = ["ProcessCluster", "Progress", "dask_client", "task_size", "worker_numba_threads"]
 
 
 @contextmanager
@@ -144,3 +151,138 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+
+
+class ProcessCluster:
+    """A ``dask scheduler`` and ``n_workers`` ``dask worker`` programs on 127.0.0.1, started as
+    separate processes (the scheduler's port chosen by the OS), for a sweep or a Monte Carlo's
+    ``scheduler=cluster.address``; a context manager that kills them on exit.
+
+    Each program leads its own session, so :meth:`close` ends a worker's nanny and its child
+    together (SIGTERM, then SIGKILL after 10 s).  Workers run ``threads`` threads each, without
+    numba's thread count inherited from this process (:func:`worker_numba_threads` sets one per
+    task) and, unless ``adaptive_malloc`` is False, without the nanny's
+    ``MALLOC_TRIM_THRESHOLD_`` (see :func:`dask_client`).  Logs go to ``directory``.
+
+    Parameters
+    ----------
+    directory : path
+        An existing folder for the scheduler file, the logs and the workers' local directories.
+    n_workers : int, default 2
+    threads : int, default 1
+        Threads per worker.
+    timeout : float, default 120
+        Seconds to wait for the scheduler to listen and for every worker to join.
+    env : mapping, optional
+        Extra environment of every program.
+
+    Raises
+    ------
+    InputError
+        A bad ``n_workers``, ``threads``, ``timeout`` or ``directory``.
+    ConfigError
+        The ``dask`` program is missing, or the scheduler or a worker did not start in time
+        (with the end of its log).
+
+    Examples
+    --------
+    >>> with ProcessCluster(tmp_dir, n_workers=2) as cluster:  # doctest: +SKIP
+    ...     table = sweep(frame, strategies, policies, scheduler=cluster.address)
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        n_workers: int = 2,
+        *,
+        threads: int = 1,
+        timeout: float = 120.0,
+        env: Mapping[str, str] | None = None,
+        adaptive_malloc: bool = True,
+    ) -> None:
+        for name, value in (("n_workers", n_workers), ("threads", threads)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be an integer >= 1, was {value!r}")
+        if not (isinstance(timeout, int | float) and timeout > 0):
+            raise InputError(f"timeout must be a number of seconds > 0, was {timeout!r}")
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise InputError(f"directory must be an existing folder, was {str(directory)!r}")
+        self.n_workers = n_workers
+        self.threads = threads
+        self.timeout = float(timeout)
+        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._env.pop("NUMBA_NUM_THREADS", None)  # the workers pick their numba threads per task
+        if adaptive_malloc:
+            self._env["DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON"] = "{'MALLOC_TRIM_THRESHOLD_': None}"
+        self._program = Path(sys.executable).with_name("dask")
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.address = ""
+
+    def _start(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(self._program), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+                start_new_session=True,
+            )
+        self._procs.append(proc)
+        return proc
+
+    def _fail(self, what: str, log: Path) -> ConfigError:
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        self.close()
+        return ConfigError(f"{what} (log {log}): {tail}")
+
+    def start(self) -> ProcessCluster:
+        """Start the scheduler and the workers; return when every worker has joined."""
+        if not self._program.exists():
+            raise ConfigError(f"the dask command-line program is missing ({self._program})")
+        d = self.directory
+        file, log = d / "scheduler.json", d / "scheduler.log"
+        file.unlink(missing_ok=True)
+        args = ["scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(file)]
+        scheduler = self._start([*args, "--no-dashboard"], log)
+        deadline = time.monotonic() + self.timeout
+        while not file.exists() or not file.read_text().strip():
+            if scheduler.poll() is not None or time.monotonic() > deadline:
+                raise self._fail("the dask scheduler did not start", log)
+            time.sleep(0.1)
+        self.address = str(json.loads(file.read_text())["address"])
+        for i in range(self.n_workers):
+            args = ["worker", self.address, "--host", "127.0.0.1", "--nthreads", str(self.threads)]
+            args += ["--nworkers", "1", "--no-dashboard", "--local-directory", str(d / f"worker{i}")]
+            self._start(args, d / f"worker{i}.log")
+        from distributed import Client
+
+        with Client(self.address, timeout="30s") as client:  # type: ignore[no-untyped-call]
+            try:
+                client.wait_for_workers(self.n_workers, timeout=max(1.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise self._fail(f"{self.n_workers} dask worker(s) did not join", d / "worker0.log") from None
+        return self
+
+    def close(self) -> None:
+        """Stop the workers and the scheduler (each process group: SIGTERM, then SIGKILL)."""
+        for proc in reversed(self._procs):
+            for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self._procs.clear()
+
+    def __enter__(self) -> ProcessCluster:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
