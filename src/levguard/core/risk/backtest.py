@@ -18,10 +18,10 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import bdtr, chdtrc, ndtri, xlog1py, xlogy
+from scipy.special import bdtr, chdtrc, xlog1py, xlogy
 
 from levguard.core.records import Record, empty_mapping, field_dict
-from levguard.core.risk.var import check_level, standard_t_var_es
+from levguard.core.risk.var import check_level, standard_normal_var_es, standard_t_var_es
 from levguard.core.validate import array_1d, require_finite
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
@@ -38,8 +38,6 @@ __all__ = [
     "var_exceptions",
     "z2_statistic",
 ]
-
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # Basel Committee (1996), "Supervisory framework for the use of 'backtesting' in conjunction
 # with the internal models approach to market risk capital requirements", Table 2: the
@@ -409,8 +407,7 @@ def _location_scale(
 ) -> tuple[Float64Array1D, Float64Array1D, float]:
     """Return the loss location ``m``, scale ``s`` and the standard quantile matching (VaR, ES)."""
     if dist == "normal":
-        q = float(ndtri(level))
-        es_std = _INV_SQRT_2PI * math.exp(-0.5 * q * q) / (1.0 - level)
+        q, es_std = standard_normal_var_es(level)
     else:
         assert nu is not None
         q, es_std = standard_t_var_es(level, nu)

@@ -47,6 +47,7 @@ __all__ = [
     "historical_var",
     "monte_carlo_var",
     "normal_var",
+    "standard_normal_var_es",
     "standard_t_var_es",
     "student_t_var",
     "var_from_sample",
@@ -106,6 +107,29 @@ def check_level(level: float, name: str = "level") -> float:
 
 def _horizon(horizon_days: float) -> float:
     return positive(float(horizon_days), "horizon_days")
+
+
+def _normal_moments(level: float, sd: float, mean: float, horizon_days: float) -> tuple[float, float, float, float]:
+    # Validated (level, h) and the one-day loss's mean and sd scaled to the horizon as i.i.d.
+    # days: (lv, h, mean h, sd sqrt(h)).
+    lv = check_level(level)
+    h = _horizon(horizon_days)
+    positive(float(sd), "sd")
+    finite(float(mean), "mean")
+    return lv, h, mean * h, sd * math.sqrt(h)
+
+
+def _z_phi(level: float) -> tuple[float, float]:
+    # The standard normal quantile z = Phi^{-1}(level) and its density phi(z).
+    z = float(ndtri(level))
+    return z, _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+
+
+def _sample_inputs(
+    sample: npt.ArrayLike, level: float, kind: SampleKind, horizon_days: float
+) -> tuple[float, float, Float64Array1D]:
+    # Validated (level, horizon, losses) of the sample-based estimators.
+    return check_level(level), _horizon(horizon_days), _losses(sample, kind)
 
 
 def _losses(sample: npt.ArrayLike, kind: SampleKind, name: str = "sample") -> Float64Array1D:
@@ -182,9 +206,7 @@ def historical_var(
     Acerbi-Tasche ES).  Example: losses ``1..100`` at 0.99 give VaR 99 and ES 100; at 0.975,
     VaR 98 and ES ``(100 + 99 + 0.5 * 98) / 2.5 = 99.2``.
     """
-    lv = check_level(level)
-    h = _horizon(horizon_days)
-    x = _losses(sample, kind)
+    lv, h, x = _sample_inputs(sample, level, kind, horizon_days)
     var, es, m = empirical_var_es(x, lv)
     return _result(var, es, lv, "historical", h, x.size, {"n_tail": m})
 
@@ -194,17 +216,9 @@ def monte_carlo_var(
 ) -> VarResult:
     """Return VaR and ES of simulated horizon losses (or P&L) with sampling-error bounds.
 
-    Parameters
-    ----------
-    sample : array_like, shape (n,)
-        Simulated losses or P&L (``kind``), e.g. from full revaluation
-        (:func:`levguard.core.risk.portfolio.revalue`).
-    level : float
-        Confidence in (0.5, 1).
-    kind : {"loss", "pnl"}
-        How to read ``sample``.
-    horizon_days : float
-        Holding period the simulation covers (recorded).
+    Parameters are those of :func:`historical_var`, for a simulated ``sample`` (e.g. from full
+    revaluation, :func:`levguard.core.risk.portfolio.revalue`) and the ``horizon_days`` the
+    simulation covers.
 
     Returns
     -------
@@ -220,9 +234,7 @@ def monte_carlo_var(
     bracket the true quantile with probability about 0.95 (David & Nagaraja, "Order
     Statistics", 3rd ed., sec. 7.1).  ``es_se = sd(tail losses) / sqrt(n_tail)``.
     """
-    lv = check_level(level)
-    h = _horizon(horizon_days)
-    x = _losses(sample, kind)
+    lv, h, x = _sample_inputs(sample, level, kind, horizon_days)
     var, es, m = empirical_var_es(x, lv)
     n = x.size
     xs = np.sort(x)
@@ -260,14 +272,15 @@ def normal_var(level: float, *, sd: float, mean: float = 0.0, horizon_days: floa
     with ``mu = mean h`` and ``sigma = sd sqrt(h)``.  At 0.99, ``z = 2.3263`` and
     ``phi(z)/(1 - level) = 2.6652``.
     """
-    lv = check_level(level)
-    h = _horizon(horizon_days)
-    positive(float(sd), "sd")
-    finite(float(mean), "mean")
-    mu, sigma = mean * h, sd * math.sqrt(h)
-    z = float(ndtri(lv))
-    phi = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+    lv, h, mu, sigma = _normal_moments(level, sd, mean, horizon_days)
+    z, phi = _z_phi(lv)
     return _result(mu + sigma * z, mu + sigma * phi / (1.0 - lv), lv, "normal", h, 0, {"mean": mu, "sd": sigma, "z": z})
+
+
+def standard_normal_var_es(level: float) -> tuple[float, float]:
+    """Return the ``level`` quantile ``z`` and the ES ``phi(z) / (1 - level)`` of the standard normal."""
+    z, phi = _z_phi(level)
+    return z, phi / (1.0 - level)
 
 
 def standard_t_var_es(level: float, nu: float) -> tuple[float, float]:
@@ -356,10 +369,8 @@ def cornish_fisher_var(
 
     Parameters
     ----------
-    level : float
-        Confidence in (0.5, 1).
-    sd, mean : float
-        Standard deviation and mean of the one-day loss.
+    level, sd, mean : float
+        As in :func:`normal_var`, the case ``skew = excess_kurtosis = 0``.
     skew, excess_kurtosis : float
         Skewness and excess kurtosis of the one-day **loss** (a left-skewed P&L has a positive
         loss skew).
@@ -389,19 +400,14 @@ def cornish_fisher_var(
     moderate S and K (Maillard 2012, "A user's guide to the Cornish Fisher expansion");
     ``details["monotone"]`` flags it.
     """
-    lv = check_level(level)
-    h = _horizon(horizon_days)
-    positive(float(sd), "sd")
-    finite(float(mean), "mean")
+    lv, h, mu, sigma = _normal_moments(level, sd, mean, horizon_days)
     finite(float(skew), "skew")
     finite(float(excess_kurtosis), "excess_kurtosis")
-    mu, sigma = mean * h, sd * math.sqrt(h)
     s, k = skew / math.sqrt(h), excess_kurtosis / h
     c0, c1, c2, c3 = _cf_coefficients(s, k)
-    z = float(ndtri(lv))
+    z, phi = _z_phi(lv)
     w = c0 + c1 * z + c2 * z * z + c3 * z**3
     p = 1.0 - lv
-    phi = _INV_SQRT_2PI * math.exp(-0.5 * z * z)
     integral = c0 * p + c1 * phi + c2 * (z * phi + p) + c3 * (z * z + 2.0) * phi
     # w'(z) = c1 + 2 c2 z + 3 c3 z^2 > 0 for every z: a positive quadratic with no real root.
     monotone = (c3 > 0.0 and 4.0 * c2 * c2 < 12.0 * c1 * c3) or (c3 == 0.0 and c2 == 0.0 and c1 > 0.0)
@@ -444,9 +450,7 @@ def var_from_sample(
     VarResult
         With ``n`` the sample size and the fitted moments in ``details``.
     """
-    lv = check_level(level)
-    h = _horizon(horizon_days)
-    x = _losses(sample, kind)
+    lv, h, x = _sample_inputs(sample, level, kind, horizon_days)
     n = x.size
     if method == "historical":
         if abs(h - round(h)) > 1e-9:

@@ -212,6 +212,12 @@ def _udc(
     return np.log(h) - lno, np.log(lo) - lno, np.log(c) - lno
 
 
+def _rs(u: Float64Array1D, d: Float64Array1D, c: Float64Array1D) -> Float64Array1D:
+    # Rogers-Satchell term of each bar from its normalised u, d, c.
+    out: Float64Array1D = u * (u - c) + d * (d - c)
+    return out
+
+
 def garman_klass_terms(open: object, high: object, low: object, close: object) -> Float64Array1D:
     """Return Garman-Klass per-bar variances ``0.5 (u - d)^2 - (2 ln 2 - 1) c^2``.
 
@@ -232,8 +238,7 @@ def garman_klass_terms(open: object, high: object, low: object, close: object) -
     close-to-close return for driftless GBM).  It omits the opening jump; add it with
     :func:`yang_zhang` when the market has gaps.
     """
-    o, h, lo, c = _ohlc(open, high, low, close)
-    u, d, cc = _udc(o, h, lo, c)
+    u, d, cc = _udc(*_ohlc(open, high, low, close))
     ud = u - d
     out: Float64Array1D = 0.5 * ud * ud - _GK_CLOSE_COEF * cc * cc
     return out
@@ -242,28 +247,24 @@ def garman_klass_terms(open: object, high: object, low: object, close: object) -
 def rogers_satchell_terms(open: object, high: object, low: object, close: object) -> Float64Array1D:
     """Return Rogers-Satchell per-bar variances ``u (u - c) + d (d - c)``.
 
-    Parameters
-    ----------
-    open, high, low, close : (N,) array_like
-        Bar prices, finite, > 0, with ``low <= open, close <= high``.
-
-    Returns
-    -------
-    (N,) float64
-        Non-negative per-bar variances, unbiased for GBM with any drift.
+    Parameters and returns are those of :func:`garman_klass_terms`; these terms are unbiased for
+    GBM with any drift.
 
     Notes
     -----
     Rogers & Satchell (1991), "Estimating Variance from High, Low and Closing Prices", Ann. Appl.
     Probab. 1(4): ``E[u (u - c) + d (d - c)] = sigma^2`` whatever the drift.
     """
-    o, h, lo, c = _ohlc(open, high, low, close)
-    u, d, cc = _udc(o, h, lo, c)
-    out: Float64Array1D = u * (u - cc) + d * (d - cc)
-    return out
+    return _rs(*_udc(*_ohlc(open, high, low, close)))
 
 
 # --------------------------------------------------------------------------- point estimates
+
+
+def _mean_per_bar(terms: Float64Array1D, name: str) -> float:
+    # A range estimator's point estimate: the mean of its per-bar terms over N >= 1 bars.
+    _min_length(terms, name, 1, "one bar")
+    return float(np.mean(terms))
 
 
 def close_to_close(close: object, *, demean: bool = True) -> float:
@@ -298,15 +299,7 @@ def close_to_close(close: object, *, demean: bool = True) -> float:
 def parkinson(high: object, low: object) -> float:
     """Return Parkinson's variance per bar ``sum (ln H_i / L_i)^2 / (4 n ln 2)``.
 
-    Parameters
-    ----------
-    high, low : (N,) array_like
-        Bar highs and lows (``N >= 1``).
-
-    Returns
-    -------
-    float
-        Variance per bar.
+    Parameters are those of :func:`parkinson_terms`, with ``N >= 1`` bars.
 
     Notes
     -----
@@ -314,23 +307,13 @@ def parkinson(high: object, low: object) -> float:
     for a squared return: 4.9 times as efficient (driftless, continuous monitoring).  Biased up
     by drift and down by discrete monitoring of the high and low (see :func:`garman_klass`).
     """
-    terms = parkinson_terms(high, low)
-    _min_length(terms, "high", 1, "one bar")
-    return float(np.mean(terms))
+    return _mean_per_bar(parkinson_terms(high, low), "high")
 
 
 def garman_klass(open: object, high: object, low: object, close: object) -> float:
     """Return the Garman-Klass variance per bar ``(1/n) sum 0.5 (u - d)^2 - (2 ln 2 - 1) c^2``.
 
-    Parameters
-    ----------
-    open, high, low, close : (N,) array_like
-        Bar prices (``N >= 1``).
-
-    Returns
-    -------
-    float
-        Variance per bar.
+    Parameters are those of :func:`garman_klass_terms`, with ``N >= 1`` bars.
 
     Notes
     -----
@@ -340,32 +323,21 @@ def garman_klass(open: object, high: object, low: object, close: object) -> floa
     Math. Finance 7(4)), which biases Parkinson by ``-1.34/sqrt(m)`` and Garman-Klass and
     Rogers-Satchell by ``-1.86/sqrt(m)`` (relative, first order; measured in docs/risk.md).
     """
-    terms = garman_klass_terms(open, high, low, close)
-    _min_length(terms, "open", 1, "one bar")
-    return float(np.mean(terms))
+    return _mean_per_bar(garman_klass_terms(open, high, low, close), "open")
 
 
 def rogers_satchell(open: object, high: object, low: object, close: object) -> float:
     """Return the Rogers-Satchell variance per bar ``(1/n) sum u (u - c) + d (d - c)``.
 
-    Parameters
-    ----------
-    open, high, low, close : (N,) array_like
-        Bar prices (``N >= 1``).
-
-    Returns
-    -------
-    float
-        Variance per bar, unbiased under any drift.
+    Parameters are those of :func:`rogers_satchell_terms`, with ``N >= 1`` bars.  The estimate
+    is unbiased under any drift.
 
     Notes
     -----
     Rogers & Satchell (1991), Ann. Appl. Probab. 1(4); efficiency about 6 against the squared
     return for driftless GBM.
     """
-    terms = rogers_satchell_terms(open, high, low, close)
-    _min_length(terms, "open", 1, "one bar")
-    return float(np.mean(terms))
+    return _mean_per_bar(rogers_satchell_terms(open, high, low, close), "open")
 
 
 def yang_zhang_k(n: int) -> float:
@@ -389,7 +361,7 @@ def _yz_parts(
     o, h, lo, c = _ohlc(open_, high, low, close)
     prev = _check_prev_close(prev_close)
     u, d, cc = _udc(o, h, lo, c)
-    rs = u * (u - cc) + d * (d - cc)
+    rs = _rs(u, d, cc)
     lnc = np.log(c)
     if prev is None:
         jump = np.log(o[1:]) - lnc[:-1]
