@@ -51,6 +51,15 @@ def haircut_value(
     return covered * price if qty_basis else covered
 
 
+@jitable
+def _moved(value: float, move: int, factors: Float64Array2D, s: int) -> float:
+    # A mark or price in scenario s: times the multiplier of the asset that moves it (move < 0: none).
+    if move >= 0:
+        moved: float = value * factors[s, move]
+        return moved
+    return value
+
+
 def account_scenarios_py(
     factors: Float64Array2D,
     pos_q: Float64Array1D,
@@ -121,9 +130,7 @@ def account_scenarios_py(
         upnl = 0.0
         pos_mm = 0.0
         for i in range(n_pos):
-            mark = pos_mark[i]
-            if pos_move[i] >= 0:
-                mark = mark * factors[s, pos_move[i]]
+            mark = _moved(pos_mark[i], pos_move[i], factors, s)
             upnl += position_upnl(pos_q[i], pos_entry[i], mark, pos_inverse[i])
             notional = position_notional(pos_q[i], mark, pos_inverse[i])
             mm = pos_mm_const[i] + pos_fee_mm[i] * notional
@@ -135,9 +142,7 @@ def account_scenarios_py(
         loan_mm = 0.0
         settle_price = 1.0
         for j in range(n_asset):
-            price = asset_price[j]
-            if asset_move[j] >= 0:
-                price = price * factors[s, asset_move[j]]
+            price = _moved(asset_price[j], asset_move[j], factors, s)
             a, b = coll_start[j], coll_start[j + 1]
             amount = asset_net[j]
             if j == settle:

@@ -35,6 +35,8 @@ bar (``-1`` if none) and the number of bars.
 
 from __future__ import annotations
 
+import math
+
 from levguard.kernels._jit import jit, jit_parallel, jitable, prange
 from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
@@ -84,6 +86,8 @@ def _capped(x: float, cap: float) -> float:
 @jitable
 def _window(
     lev: Float64Array1D,
+    scale: float,
+    cap: float,
     simple: Float64Array1D,
     funding: Float64Array1D,
     has_funding: bool,
@@ -96,7 +100,9 @@ def _window(
     write_equity: bool,
     stats: Float64Array1D,
 ) -> None:
-    # The shared loop of every kernel (see the module docstring).
+    # The shared loop of every kernel (see the module docstring).  The leverage decided at bar t
+    # is min(scale * lev[t], cap), NaN or negative meaning flat: scale 1 and cap inf hold lev[t]
+    # itself (exactly), a volatility target passes its target, 1 / sigma_hat and its cap.
     e = 1.0
     peak = 1.0
     maxdd = 0.0
@@ -104,7 +110,7 @@ def _window(
     s2 = 0.0
     liq = -1.0
     notional = 0.0
-    prev = _clean(lev[start - 1])
+    prev = _clean(_capped(scale * lev[start - 1], cap))
     t = start
     while t < stop:
         sr = side * simple[t]
@@ -140,7 +146,7 @@ def _window(
             maxdd = 1.0 - e / peak
         if write_equity:
             equity_out[t] = e
-        prev = _clean(lev[t])
+        prev = _clean(_capped(scale * lev[t], cap))
         t += 1
     stats[0] = e
     stats[1] = s1
@@ -192,7 +198,7 @@ def equity_path_py(
     -----
     ``E_t = E_{t-1}(1 + g_t)``, ``g_t = L_{t-1} s r_t - fee |L_{t-1} - l_{t-1}| - s f_t L_{t-1}``.
     """
-    _window(lev, simple, funding, has_funding, fee_rate, mmr, side, start, stop, equity_out, True, stats)
+    _window(lev, 1.0, math.inf, simple, funding, has_funding, fee_rate, mmr, side, start, stop, equity_out, True, stats)
 
 
 def eval_window_py(
@@ -211,7 +217,7 @@ def eval_window_py(
 
     Parameters are those of :func:`equity_path_py` without ``equity_out``.
     """
-    _window(lev, simple, funding, has_funding, fee_rate, mmr, side, start, stop, simple, False, stats)
+    _window(lev, 1.0, math.inf, simple, funding, has_funding, fee_rate, mmr, side, start, stop, simple, False, stats)
 
 
 def eval_batch_py(
@@ -251,6 +257,8 @@ def eval_batch_py(
         w = j - p * n_w
         _window(
             levs[p],
+            1.0,
+            math.inf,
             simple,
             funding,
             has_funding,
@@ -304,49 +312,22 @@ def vol_target_batch_py(
     """
     n_p = targets.shape[0]
     for p in prange(n_p):
-        iv = inv_vol[vol_index[p]]
-        tgt = targets[p]
-        cap = caps[p]
-        e = 1.0
-        peak = 1.0
-        maxdd = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        liq = -1.0
-        notional = 0.0
-        prev = _clean(_capped(tgt * iv[start - 1], cap))
-        for t in range(start, stop):
-            sr = simple[t]
-            if fee_rate > 0.0:
-                e_new = e * (1.0 + prev * sr) - fee_rate * abs(prev * e - notional)
-                g = e_new / e - 1.0
-                notional = prev * e * (1.0 + sr)
-            else:
-                g = prev * sr
-                e_new = e * (1.0 + g)
-            if 1.0 + g <= mmr * prev:
-                g = -1.0
-                e = 0.0
-                s1 += g
-                s2 += g * g
-                maxdd = 1.0
-                liq = float(t)
-                break
-            e = e_new
-            s1 += g
-            s2 += g * g
-            if e > peak:
-                peak = e
-            elif peak - e > maxdd * peak:
-                maxdd = 1.0 - e / peak
-            prev = _clean(_capped(tgt * iv[t], cap))
-        row = stats[p]
-        row[0] = e
-        row[1] = s1
-        row[2] = s2
-        row[3] = maxdd
-        row[4] = liq
-        row[5] = float(stop - start)
+        _window(
+            inv_vol[vol_index[p]],
+            targets[p],
+            caps[p],
+            simple,
+            simple,
+            False,
+            fee_rate,
+            mmr,
+            1.0,
+            start,
+            stop,
+            simple,
+            False,
+            stats[p],
+        )
 
 
 equity_path_nb = jit(equity_path_py)

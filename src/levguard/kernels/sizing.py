@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from levguard.kernels._jit import jit, jitable
-from levguard.kernels.vol import ewma_step, garch_step
+from levguard.kernels.vol import ewma_step, garch_step, window_moments, window_sum
 from levguard.typing import Float64Array1D
 
 
@@ -91,14 +91,7 @@ def rolling_std_path_py(returns: Float64Array1D, window: int, ppy: float, out: F
         if t < window - 1:
             out[t] = math.nan
             continue
-        s = 0.0
-        for j in range(t - window + 1, t + 1):
-            s += returns[j]
-        mean = s / window
-        m2 = 0.0
-        for j in range(t - window + 1, t + 1):
-            d = returns[j] - mean
-            m2 += d * d
+        m2 = window_moments(returns[t - window + 1 : t + 1])[1]
         out[t] = math.sqrt(m2 / (window - 1) * ppy)
 
 
@@ -109,10 +102,7 @@ def rolling_mean_path_py(returns: Float64Array1D, window: int, ppy: float, out: 
         if t < window - 1:
             out[t] = math.nan
             continue
-        s = 0.0
-        for j in range(t - window + 1, t + 1):
-            s += returns[j]
-        out[t] = s / window * ppy
+        out[t] = window_sum(returns[t - window + 1 : t + 1]) / window * ppy
 
 
 @jitable

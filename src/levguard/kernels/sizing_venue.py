@@ -354,13 +354,10 @@ def liquidation_budget_path_py(
         Output, written in place.
     """
     for t in range(vol.shape[0]):
-        s = vol[t]
-        e = equity[t]
-        p = price[t]
-        out[t] = 0.0
-        if not _valid(s, e, p):
-            continue
-        out[t] = liquidation_budget_solve(_upper_end(e, brackets), e, p, s, venue, budget)[0]
+        s, e, p = vol[t], equity[t], price[t]
+        out[t] = (
+            liquidation_budget_solve(_upper_end(e, brackets), e, p, s, venue, budget)[0] if _valid(s, e, p) else 0.0
+        )
 
 
 liquidation_budget_path_nb = jit(liquidation_budget_path_py)
@@ -440,13 +437,8 @@ def distance_budget_path_py(
     inside the loop.
     """
     for t in range(min_distance.shape[0]):
-        d = min_distance[t]
-        e = equity[t]
-        p = price[t]
-        out[t] = 0.0
-        if not _valid(d, e, p):
-            continue
-        out[t] = distance_budget_solve(_upper_end(e, brackets), d, e, p, venue)[0]
+        d, e, p = min_distance[t], equity[t], price[t]
+        out[t] = distance_budget_solve(_upper_end(e, brackets), d, e, p, venue)[0] if _valid(d, e, p) else 0.0
 
 
 distance_budget_path_nb = jit(distance_budget_path_py)

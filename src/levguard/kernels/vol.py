@@ -42,6 +42,8 @@ __all__ = [
     "rolling_mean_py",
     "rolling_var_nb",
     "rolling_var_py",
+    "window_moments",
+    "window_sum",
 ]
 
 
@@ -111,6 +113,33 @@ def gjr_garch_step(h: float, eps: float, omega: float, alpha: float, gamma: floa
     return garch_step(h, 1.0, eps, omega, a, beta)
 
 
+@jitable
+def window_sum(w: Float64Array1D) -> float:
+    """Return ``w[0] + w[1] + ... + w[-1]``, added left to right (``w`` a window of a series)."""
+    s = 0.0
+    for j in range(w.shape[0]):
+        s += w[j]
+    return s
+
+
+@jitable
+def window_moments(w: Float64Array1D) -> tuple[float, float]:
+    """Return the mean and the sum of squared deviations ``M2`` of the window ``w`` (non-empty).
+
+    Notes
+    -----
+    Two passes: ``mean = sum(w) / n`` (:func:`window_sum`), then ``M2 = sum((w_i - mean)^2)``;
+    accurate whatever the window's level (no cancellation as in ``sum(w^2) - n mean^2``).
+    """
+    n = w.shape[0]
+    mean = window_sum(w) / n
+    m2 = 0.0
+    for j in range(n):
+        dev = w[j] - mean
+        m2 += dev * dev
+    return mean, m2
+
+
 def rolling_mean_py(x: Float64Array1D, window: int, out: Float64Array1D) -> None:
     """Fill ``out[t]`` with the mean of ``x[t-window+1 .. t]`` (NaN while ``t < window - 1``).
 
@@ -133,9 +162,7 @@ def rolling_mean_py(x: Float64Array1D, window: int, out: Float64Array1D) -> None
     s = 0.0
     for t in range(window - 1, n):
         if (t - window + 1) % window == 0:
-            s = 0.0
-            for j in range(t - window + 1, t + 1):
-                s += x[j]
+            s = window_sum(x[t - window + 1 : t + 1])
         else:
             s += x[t] - x[t - window]
         out[t] = s / window
@@ -170,14 +197,7 @@ def rolling_var_py(x: Float64Array1D, window: int, ddof: int, out: Float64Array1
     m2 = 0.0
     for t in range(window - 1, n):
         if (t - window + 1) % window == 0:
-            s = 0.0
-            for j in range(t - window + 1, t + 1):
-                s += x[j]
-            mean = s / window
-            m2 = 0.0
-            for j in range(t - window + 1, t + 1):
-                dev = x[j] - mean
-                m2 += dev * dev
+            mean, m2 = window_moments(x[t - window + 1 : t + 1])
         else:
             x_old = x[t - window]
             x_new = x[t]
