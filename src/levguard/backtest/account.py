@@ -1,0 +1,329 @@
+"""Replay a held cross or unified account through history: collateral at its haircut, every
+position marked, funding paid, liquidation found bar by bar at the bar's joint extremes.
+
+The strategy backtester (:mod:`levguard.backtest.engine`) trades one instrument from one wallet;
+an account whose collateral is a coin (BTC backing an ETH short on Binance Portfolio Margin or a
+Bybit Unified Trading Account) is liquidated by a joint move of several prices, so it is
+replayed here: the account spec (docs/unified.md, docs/margin.md) is held as it is, every price
+it depends on follows its asset's bars, and at each bar the venue's ratio is evaluated exactly
+(:func:`levguard.core.risk.joint_stress.scenario_values`, the kernel of the liquidation surface)
+at the bar's close and, with ``intrabar="corners"``, at every corner of the bar's ranges (each
+asset at its high or its low: 2^K joint extremes), so a liquidation between closes is found.
+
+>>> from levguard.backtest.account import replay_account  # doctest: +SKIP
+>>> run = replay_account("unified_account.yaml", {"BTC": btc_bars, "ETH": eth_bars})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from levguard.core.positions import Account
+from levguard.core.records import json_ready
+from levguard.core.risk.joint_stress import joint_account, scenario_values
+from levguard.core.spec import account_from_spec
+from levguard.core.symbols import base_asset, is_usd
+from levguard.core.unified import is_unified_spec, unified_account_from_spec
+from levguard.documents import load_spec
+from levguard.errors import InputError
+
+__all__ = ["AccountReplay", "replay_account"]
+
+Intrabar = Literal["corners", "close"]
+_OHLC = ("open", "high", "low", "close")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AccountReplay:
+    """A held account replayed through history (see :func:`replay_account`).
+
+    Attributes
+    ----------
+    venue, ratio_name : str
+        The venue and the name of its account ratio (``uniMMR``, ``account_mm_rate``, ...).
+    trigger : float
+        The ratio's value at the liquidation trigger (``equity = c * MM``).
+    intrabar : str
+        ``"corners"`` or ``"close"`` (see :func:`replay_account`).
+    frame : DataFrame
+        One row per bar up to and including the liquidating one, indexed by bar open time (UTC):
+        ``equity`` and ``mm`` (USD for a unified account, the settlement currency of a single
+        wallet) and ``ratio`` at the close, ``funding_paid`` (cumulative, > 0 when paid),
+        ``worst_equity``, ``worst_mm`` and ``worst_ratio`` (the bar's scenario with the least
+        equity above ``c * MM``), ``liquidated``.
+    liquidated_at : Timestamp or None
+        Open time of the first bar in which a scenario liquidates the account.
+    liquidation_prices : dict
+        Asset -> price of the liquidating scenario (empty when not liquidated).
+    equity_at_liquidation : float
+        Equity in that scenario, before the venue's liquidation fees (NaN when not liquidated).
+    """
+
+    venue: str
+    ratio_name: str
+    trigger: float
+    intrabar: str
+    frame: pd.DataFrame = field(repr=False)
+    liquidated_at: pd.Timestamp | None
+    liquidation_prices: dict[str, float]
+    equity_at_liquidation: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready summary; the frame as a list of rows with ISO times (NaN as None)."""
+        out = {f: json_ready(getattr(self, f)) for f in ("venue", "ratio_name", "trigger", "intrabar")}
+        out["liquidated_at"] = None if self.liquidated_at is None else self.liquidated_at.isoformat()
+        out["liquidation_prices"] = dict(self.liquidation_prices)
+        out["equity_at_liquidation"] = json_ready(self.equity_at_liquidation)
+        rows = self.frame.reset_index(names="time")
+        rows["time"] = rows["time"].map(lambda t: t.isoformat())
+        out["frame"] = [json_ready(r) for r in rows.to_dict(orient="records")]
+        return out
+
+
+def _bars(frame: object, asset: str) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"prices[{asset!r}] must be a DataFrame of OHLC bars, was {type(frame).__name__}")
+    mark = all(f"mark_{c}" in frame.columns for c in _OHLC)
+    cols = [f"mark_{c}" for c in _OHLC] if mark else list(_OHLC)
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise InputError(f"prices[{asset!r}] lacks column(s) {missing} (open, high, low, close or mark_*)")
+    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+        raise InputError(f"prices[{asset!r}] needs a UTC DatetimeIndex of bar open times")
+    out = frame[cols].astype(np.float64)
+    out.columns = list(_OHLC)
+    values = out.to_numpy()
+    bad = ~(np.isfinite(values) & (values > 0.0))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(
+            f"prices[{asset!r}] {_OHLC[j]} at {out.index[i]} must be a finite price > 0, was {float(values[i, j])!r}"
+        )
+    return out.sort_index()
+
+
+def _funding_rates(raw: object, asset: str) -> pd.Series:
+    series = raw["funding_rate"] if isinstance(raw, pd.DataFrame) and "funding_rate" in raw.columns else raw
+    if not isinstance(series, pd.Series) or not isinstance(series.index, pd.DatetimeIndex):
+        raise InputError(
+            f"funding[{asset!r}] must be a Series (or a frame with funding_rate) indexed by UTC settlement times"
+        )
+    rates = series.astype(np.float64)
+    if not np.isfinite(rates.to_numpy()).all():
+        raise InputError(f"funding[{asset!r}] must hold finite rates (fractions per interval)")
+    return rates.sort_index()
+
+
+def _held(spec: Mapping[str, Any], opens: Mapping[str, float]) -> dict[str, Any]:
+    """The spec with every non-USD price and mark at the first bar's open of its asset."""
+    out = copy.deepcopy(dict(spec))
+    out.pop("name", None)
+    out.pop("as_of", None)
+    prices = dict(out.get("prices") or {})
+    for asset in list(prices) + [a for a in (out.get("balances") or {}) if not is_usd(str(a))]:
+        name = str(asset).upper()
+        if is_usd(name):
+            continue
+        if name not in opens:
+            raise InputError(f"prices has no bars for balance asset {name!r}; give prices[{name!r}]")
+        prices[name] = opens[name]
+    if prices:
+        out["prices"] = prices
+    positions = []
+    for i, p in enumerate(out.get("positions") or []):
+        if not isinstance(p, Mapping):
+            raise InputError(f"positions[{i}] must be a mapping, was {p!r}")
+        base = base_asset(str(p.get("symbol", "")))
+        if base not in opens:
+            raise InputError(f"prices has no bars for positions[{i}] ({p.get('symbol')!r}); give prices[{base!r}]")
+        positions.append({**p, "mark_price": opens[base]})
+    out["positions"] = positions
+    return out
+
+
+def replay_account(
+    spec: Mapping[str, Any] | str | Path,
+    prices: Mapping[str, pd.DataFrame],
+    *,
+    funding: Mapping[str, pd.Series | pd.DataFrame] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    intrabar: Intrabar = "corners",
+) -> AccountReplay:
+    """Hold an account through history and find where its venue liquidates it.
+
+    Parameters
+    ----------
+    spec : mapping or path
+        A unified-account spec (``binance-pm``, ``bybit-uta``, ``okx-mcm``; docs/unified.md) or a
+        single-wallet spec whose positions are all cross (docs/margin.md).  Balances, positions
+        (qty, entry price) and loans are held as given; each non-USD price and mark is replaced by
+        the first bar's open of its asset.
+    prices : mapping of asset -> DataFrame
+        OHLC bars per asset (``BTC``, ``ETH``, ...: a balance's name or a position's base asset)
+        with a UTC DatetimeIndex of bar open times; the ``mark_*`` columns when present.  One
+        series per asset moves both its positions' marks and its balance's collateral price.
+        The replay runs over the bars every asset has.
+    funding : mapping of asset -> Series, optional
+        Funding rates (fraction per interval, indexed by settlement time) of the perpetuals on
+        that base asset: at a settlement inside the replay, each position pays ``q * open * rate``
+        (a long pays a positive rate) at the open of the bar starting then, from the account's
+        USD balance.
+    start, end : str or Timestamp, optional
+        First and last bar open times replayed.
+    intrabar : {"corners", "close"}
+        ``"corners"`` (default) evaluates each bar at its close and at each joint extreme (every
+        asset at its high or its low: the bar's worst joint move is one of these corners when the
+        ratio is monotone in each price, as it is for held linear positions and collateral);
+        ``"close"`` only at the close.
+
+    Returns
+    -------
+    AccountReplay
+
+    Raises
+    ------
+    InputError
+        A spec error (naming field and value), bars missing for an asset the account depends on,
+        non-positive prices, no bar in the window, or an isolated position.
+
+    Notes
+    -----
+    Each scenario is the exact evaluation of :func:`levguard.core.unified.evaluate_unified` (or
+    the cross part of :func:`levguard.core.margin.evaluate`) at the moved prices, through the
+    scenario kernel of :func:`levguard.core.risk.joint_stress.scenario_values`: tiered collateral
+    ratios on the moved collateral values, tiered maintenance margin on the moved notionals.  The
+    venue's trigger: ``equity <= c * MM`` (Binance PM ``uniMMR <= 1.05``, Bybit UTA account MM
+    rate ``>= 100 %``; docs/unified.md).  Funding paid lowers the equity one for one (a USD
+    balance counts at face value on these venues, negative or not).  Corners are conservative
+    where assets reach their extremes at different times within the bar.
+    """
+    if intrabar not in ("corners", "close"):
+        raise InputError(f"intrabar must be 'corners' or 'close', was {intrabar!r}")
+    raw = load_spec(spec) if isinstance(spec, str | Path) else spec
+    if not isinstance(raw, Mapping):
+        raise InputError(f"spec must be a mapping or a path, was {type(raw).__name__}")
+    if not isinstance(prices, Mapping) or not prices:
+        raise InputError("prices must map each asset (e.g. 'BTC') to its OHLC bars")
+    bars = {str(a).upper(): _bars(f, str(a)) for a, f in prices.items()}
+    index = None
+    for b in bars.values():
+        index = b.index if index is None else index.intersection(b.index)
+    assert index is not None
+    lo = pd.Timestamp(start, tz="UTC") if start is not None and pd.Timestamp(start).tzinfo is None else start
+    hi = pd.Timestamp(end, tz="UTC") if end is not None and pd.Timestamp(end).tzinfo is None else end
+    if lo is not None:
+        index = index[index >= pd.Timestamp(lo)]
+    if hi is not None:
+        index = index[index <= pd.Timestamp(hi)]
+    if len(index) == 0:
+        raise InputError(f"no bar common to every asset's prices between {start} and {end}")
+    index = pd.DatetimeIndex(index)
+    opens = {a: float(b["open"].to_numpy()[b.index.get_loc(index[0])]) for a, b in bars.items()}
+    held = _held(raw, opens)
+    account = unified_account_from_spec(held) if is_unified_spec(held) else account_from_spec(held)
+    ja = joint_account(account)
+    assets = [a for a in ja.assets if a in bars]
+    k, n = len(assets), len(index)
+    base = np.asarray([opens[a] for a in assets])
+    ohlc = {a: bars[a].loc[index] for a in assets}
+    close = np.stack([ohlc[a]["close"].to_numpy() for a in assets], axis=1) / base
+    if intrabar == "corners":
+        corners = list(itertools.product((0, 1), repeat=k))
+        lows = np.stack([ohlc[a]["low"].to_numpy() for a in assets], axis=1) / base
+        highs = np.stack([ohlc[a]["high"].to_numpy() for a in assets], axis=1) / base
+        scen = [close] + [np.where(np.asarray(c, dtype=bool), highs, lows) for c in corners]
+    else:
+        scen = [close]
+    m = len(scen)
+    factors = np.stack(scen, axis=1).reshape(n * m, k)
+    equity, mm, _ = scenario_values(ja, assets, factors)
+    paid = _funding_paid(account, funding, index, ohlc)
+    equity = equity.reshape(n, m) - paid[:, None]
+    mm = mm.reshape(n, m)
+    liq = equity <= ja.multiple * mm
+    if ja.mm_must_be_positive:
+        liq &= mm > 0.0
+    cushion = equity - ja.multiple * mm
+    worst = np.argmin(cushion, axis=1)
+    rows = np.arange(n)
+    hit = liq.any(axis=1)
+    last = int(np.argmax(hit)) if hit.any() else n - 1
+
+    def ratio(e: float, mm_: float) -> float:
+        r = ja.ratio(e, mm_)
+        return math.nan if r is None else float(r)
+
+    frame = pd.DataFrame(
+        {
+            "equity": equity[:, 0],
+            "mm": mm[:, 0],
+            "ratio": [ratio(e, x) for e, x in zip(equity[:, 0], mm[:, 0], strict=True)],
+            "funding_paid": paid,
+            "worst_equity": equity[rows, worst],
+            "worst_mm": mm[rows, worst],
+            "worst_ratio": [ratio(e, x) for e, x in zip(equity[rows, worst], mm[rows, worst], strict=True)],
+            "liquidated": hit,
+        },
+        index=index,
+    ).iloc[: last + 1]
+    liquidation_prices: dict[str, float] = {}
+    at: pd.Timestamp | None = None
+    eq_liq = math.nan
+    if hit.any():
+        j = int(np.argmax(np.where(liq[last], -cushion[last], -np.inf)))  # the deepest liquidating scenario
+        at = pd.Timestamp(index[last])
+        liquidation_prices = {a: float(factors[last * m + j, i] * base[i]) for i, a in enumerate(assets)}
+        eq_liq = float(equity[last, j])
+    return AccountReplay(
+        venue=ja.venue,
+        ratio_name=ja.ratio_name,
+        trigger=float(ja.trigger),
+        intrabar=intrabar,
+        frame=frame,
+        liquidated_at=at,
+        liquidation_prices=liquidation_prices,
+        equity_at_liquidation=eq_liq,
+    )
+
+
+def _funding_paid(
+    account: Any,
+    funding: Mapping[str, pd.Series | pd.DataFrame] | None,
+    index: pd.DatetimeIndex,
+    ohlc: Mapping[str, pd.DataFrame],
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Cumulative funding paid (USD) at each bar, booked at the open of the bar starting at each
+    settlement time."""
+    paid = np.zeros(len(index))
+    if not funding:
+        return paid
+    positions = account.positions if isinstance(account, Account) else account.positions.positions
+    for asset, raw in funding.items():
+        name = str(asset).upper()
+        rates = _funding_rates(raw, name)
+        mine = [p for p in positions if base_asset(p.symbol) == name]
+        if any(p.instrument.inverse for p in mine):
+            raise InputError(f"funding[{name!r}]: funding of inverse positions is not replayed; give linear ones")
+        if mine and name not in ohlc:
+            raise InputError(f"funding[{name!r}] needs prices[{name!r}] (the payment is q * open * rate)")
+        q = sum(p.qty * p.instrument.contract_size for p in mine)
+        if q == 0.0:
+            continue
+        rates = rates[(rates.index >= index[0]) & (rates.index <= index[-1])]
+        pos = index.get_indexer(rates.index)
+        keep = pos >= 0
+        opens = ohlc[name]["open"].to_numpy()
+        step = np.zeros(len(index))
+        np.add.at(step, pos[keep], q * opens[pos[keep]] * rates.to_numpy()[keep])
+        paid += np.cumsum(step)
+    return paid

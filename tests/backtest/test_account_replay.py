@@ -1,0 +1,154 @@
+"""Replaying a held unified account through history (levguard.backtest.account, issue 18).
+
+The shared-data test holds a Binance Portfolio Margin account of 1 BTC collateral and a 40 ETH
+USDⓈ-M short through 2021-05-19 and checks the bar of liquidation against an independent pandas
+computation of the haircut equity: BTC at its collateral rate 0.95 (Binance's PM collateral
+example, "3 BTC*0.95 = 2.85 BTC"), the short's P&L at the ETHUSDT mark, funding received, the
+maintenance margin of Binance's ETHUSDT bracket 2 (notional 50,000-600,000 USDT: rate 0.5 %,
+maintenance amount 50 USDT) and uniMMR <= 1.05 (Binance FAQ on uniMMR).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from levguard.backtest.account import replay_account
+from levguard.errors import InputError
+
+SPEC: dict[str, Any] = {
+    "venue": "binance-pm",
+    "balances": {"BTC": 1.0},
+    "prices": {"BTC": 1.0},
+    "positions": [{"symbol": "ETHUSDT", "qty": -40, "entry_price": 2300, "mark_price": 2300}],
+}
+
+
+def _bars(closes: np.ndarray, start: str = "2024-01-01", spread: float = 0.01) -> pd.DataFrame:
+    idx = pd.date_range(start, periods=len(closes), freq="1h", tz="UTC")
+    opens = np.concatenate([[closes[0]], closes[:-1]])
+    return pd.DataFrame(
+        {
+            "open": opens,
+            "high": np.maximum(opens, closes) * (1 + spread),
+            "low": np.minimum(opens, closes) * (1 - spread),
+            "close": closes,
+        },
+        index=idx,
+    )
+
+
+def _independent(btc: pd.DataFrame, eth: pd.DataFrame, fund: pd.Series, corners: bool) -> pd.Timestamp | None:
+    q, entry, rate = -40.0, 2300.0, 0.95
+    received = (-q * eth["open"] * fund.reindex(eth.index).fillna(0.0)).cumsum()  # a short receives
+
+    def liquidated(btc_px: pd.Series, eth_px: pd.Series) -> pd.Series:
+        equity = 1.0 * btc_px * rate + q * (eth_px - entry) + received
+        notional = -q * eth_px
+        assert (notional.between(50_000, 600_000)).all()  # bracket 2 of ETHUSDT throughout
+        mm = notional * 0.005 - 50.0
+        return equity / mm <= 1.05
+
+    hit = liquidated(btc["close"], eth["close"])
+    if corners:
+        for b in ("low", "high"):
+            for e in ("low", "high"):
+                hit |= liquidated(btc[b], eth[e])
+    return hit.idxmax() if hit.any() else None
+
+
+@pytest.mark.parametrize("intrabar", ["corners", "close"])
+def test_btc_collateral_eth_short_liquidates_where_the_haircut_equity_says(shared_dir: Path, intrabar: str) -> None:
+    from levguard.data.loaders import load_funding, load_ohlcv
+
+    data = shared_dir / "data"
+    btc = load_ohlcv(data / "ohlcv" / "BTCUSDT-SPOT_1h.csv")
+    eth = load_ohlcv(data / "ohlcv" / "ETHUSDT-MARK_1h.csv", kind="mark")
+    fund = load_funding(data / "funding" / "ETHUSDT_funding.csv")["funding_rate"]
+    window = slice(pd.Timestamp("2021-04-20", tz="UTC"), pd.Timestamp("2021-05-19 23:00", tz="UTC"))
+    run = replay_account(
+        SPEC, {"BTC": btc, "ETH": eth}, funding={"ETH": fund}, start=window.start, end=window.stop, intrabar=intrabar
+    )
+    btc_w, eth_w = btc.loc[window], eth.loc[window]
+    expected = _independent(btc_w, eth_w, fund.loc[window], corners=intrabar == "corners")
+    assert expected is not None
+    assert run.liquidated_at == expected
+    assert run.frame.index[-1] == expected
+    assert run.ratio_name == "uniMMR"
+    assert run.trigger == pytest.approx(1.05)
+    # Before the liquidating bar every evaluated scenario keeps uniMMR above 1.05.
+    assert (run.frame["worst_ratio"].iloc[:-1] > 1.05).all()
+    # The close's equity equals the independent one at the first bar.
+    first = eth_w.index[0]
+    eq0 = btc_w.at[first, "close"] * 0.95 + 40 * (2300 - eth_w.at[first, "close"])
+    f0 = 40 * eth_w.at[first, "open"] * float(fund.get(first, 0.0))
+    assert run.frame["equity"].iloc[0] == pytest.approx(eq0 + f0, rel=1e-12)
+
+
+def test_corners_find_a_liquidation_inside_a_bar_that_the_close_misses() -> None:
+    n = 48
+    btc = _bars(np.full(n, 60_000.0), spread=0.0)
+    eth_close = np.full(n, 2300.0)
+    eth = _bars(eth_close, spread=0.0)
+    eth.iloc[20, eth.columns.get_loc("high")] = 3800.0  # a wick up: the short's loss inside one bar
+    spec = {**SPEC, "balances": {"BTC": 1.0}}
+    close_run = replay_account(spec, {"BTC": btc, "ETH": eth}, intrabar="close")
+    corner_run = replay_account(spec, {"BTC": btc, "ETH": eth})
+    assert close_run.liquidated_at is None
+    assert len(close_run.frame) == n
+    assert corner_run.liquidated_at == eth.index[20]
+    assert corner_run.liquidation_prices["ETH"] == 3800.0
+    assert corner_run.equity_at_liquidation <= 1.05 * corner_run.frame["worst_mm"].iloc[-1]
+    assert corner_run.to_dict()["liquidated_at"] == eth.index[20].isoformat()
+
+
+@settings(max_examples=25, deadline=None)
+@given(extra=st.floats(0.0, 3.0), seed=st.integers(0, 10_000))
+def test_more_collateral_never_liquidates_earlier(extra: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 200
+    btc = _bars(60_000.0 * np.exp(np.cumsum(rng.normal(0, 0.02, n))))
+    eth = _bars(2300.0 * np.exp(np.cumsum(rng.normal(0.002, 0.02, n))))
+    spec = {**SPEC, "balances": {"BTC": 1.0}}
+    more = {**SPEC, "balances": {"BTC": 1.0 + extra}}
+    base = replay_account(spec, {"BTC": btc, "ETH": eth})
+    richer = replay_account(more, {"BTC": btc, "ETH": eth})
+    end = btc.index[-1] + pd.Timedelta("1h")
+    assert (richer.liquidated_at or end) >= (base.liquidated_at or end)
+    k = min(len(base.frame), len(richer.frame))
+    assert (richer.frame["equity"].iloc[:k] >= base.frame["equity"].iloc[:k] - 1e-9).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"intrabar": "open"}, "intrabar must be 'corners' or 'close', was 'open'"),
+        ({"prices": {"BTC": "x"}}, r"prices\['BTC'\] must be a DataFrame"),
+        ({"prices": {}}, "prices must map each asset"),
+        ({"start": "2030-01-01"}, "no bar common to every asset"),
+        ({"funding": {"ETH": [0.0001]}}, r"funding\['ETH'\] must be a Series"),
+    ],
+)
+def test_bad_input_names_the_value(kwargs: dict[str, Any], match: str) -> None:
+    closes = np.full(10, 100.0)
+    args: dict[str, Any] = {"prices": {"BTC": _bars(closes * 600), "ETH": _bars(closes * 23)}}
+    args.update(kwargs)
+    prices = args.pop("prices")
+    with pytest.raises(InputError, match=match):
+        replay_account(SPEC, prices, **args)
+
+
+def test_missing_bars_for_a_position_name_the_asset() -> None:
+    closes = np.full(10, 60_000.0)
+    with pytest.raises(InputError, match=r"no bars for positions\[0\] \('ETHUSDT'\); give prices\['ETH'\]"):
+        replay_account(SPEC, {"BTC": _bars(closes)})
+    bad = _bars(closes)
+    bad.iloc[3, 1] = -1.0
+    with pytest.raises(InputError, match=r"prices\['BTC'\] high at .* must be a finite price > 0, was -1.0"):
+        replay_account(SPEC, {"BTC": bad, "ETH": _bars(closes / 26)})
