@@ -434,6 +434,45 @@ def _inputs_for(returns: npt.ArrayLike | SeriesInputs, periods_per_year: float |
     return SeriesInputs(returns=r, periods_per_year=ppy)
 
 
+@dataclass(frozen=True)
+class _Problem:
+    # A validated search problem: policy inputs, simple returns, cost model, objective, constraints.
+    inputs: SeriesInputs
+    simple: Float64Array1D
+    costs: _Costs
+    objective: str
+    constraints: dict[str, float]
+
+    @property
+    def n(self) -> int:
+        return int(self.inputs.returns.shape[0])
+
+    def search(
+        self, levs: Float64Array2D, windows: Sequence[tuple[int, int]]
+    ) -> list[tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.bool_], Float64Array1D, Float64Array1D]]:
+        # Per window: metrics arrays, feasibility, score and liquidation probability of every path.
+        ppy = self.inputs.periods_per_year
+        return _search_window(levs, self.simple, self.costs, ppy, windows, self.objective, self.constraints)
+
+
+def _problem(
+    returns: npt.ArrayLike | SeriesInputs,
+    periods_per_year: float | None,
+    objective: str,
+    constraints: Mapping[str, float] | None,
+    fee_rate: float,
+    funding: npt.ArrayLike | None,
+    maint_margin_rate: float | None,
+    side: int,
+) -> _Problem:
+    # Validate the arguments every search shares (in this order: objective, constraints, inputs, costs).
+    obj = _check_objective(objective)
+    cons = _check_constraints(constraints)
+    inputs = _inputs_for(returns, periods_per_year)
+    c = _costs(inputs.returns.shape[0], fee_rate, funding, maint_margin_rate, side)
+    return _Problem(inputs, np.expm1(_as_returns(inputs.returns)), c, obj, cons)
+
+
 def _paths(factory: PolicyFactory, candidates: Sequence[Mapping[str, Any]], inputs: SeriesInputs) -> Float64Array2D:
     # One leverage path per candidate over the full series (valid: paths have no look-ahead).
     n = inputs.returns.shape[0]
@@ -543,27 +582,11 @@ def _draw(param_space: Mapping[str, Any], n: int, seed: int) -> list[dict[str, A
 
 
 def _search(
-    factory: PolicyFactory,
-    candidates: list[dict[str, Any]],
-    returns: npt.ArrayLike | SeriesInputs,
-    periods_per_year: float | None,
-    objective: str,
-    constraints: Mapping[str, float] | None,
-    window: tuple[int, int | None],
-    fee_rate: float,
-    funding: npt.ArrayLike | None,
-    maint_margin_rate: float | None,
-    side: int,
+    factory: PolicyFactory, candidates: list[dict[str, Any]], problem: _Problem, window: tuple[int, int | None]
 ) -> SearchResult:
-    obj = _check_objective(objective)
-    cons = _check_constraints(constraints)
-    inputs = _inputs_for(returns, periods_per_year)
-    n = inputs.returns.shape[0]
-    c = _costs(n, fee_rate, funding, maint_margin_rate, side)
-    win = _check_window(window[0], window[1], n)
-    levs = _paths(factory, candidates, inputs)
-    simple = np.expm1(_as_returns(inputs.returns))
-    arrays, feasible, score, lp = _search_window(levs, simple, c, inputs.periods_per_year, [win], obj, cons)[0]
+    win = _check_window(window[0], window[1], problem.n)
+    levs = _paths(factory, candidates, problem.inputs)
+    arrays, feasible, score, lp = problem.search(levs, [win])[0]
     table = pd.DataFrame(candidates)
     for k, v in arrays.items():
         table[k] = v
@@ -575,7 +598,7 @@ def _search(
         best_params=None if best is None else dict(candidates[best]),
         best_index=best,
         best_metrics=None if best is None else _metrics_at(arrays, best, float(lp[best])),
-        objective=obj,
+        objective=problem.objective,
         table=table,
     )
 
@@ -631,19 +654,8 @@ def grid_search(
     intra-bar moves are ignored), not a forecast.  Ties go to the first candidate.
     """
     candidates = _grid(param_grid)
-    return _search(
-        policy_factory,
-        candidates,
-        returns,
-        periods_per_year,
-        objective,
-        constraints,
-        window,
-        fee_rate,
-        funding,
-        maint_margin_rate,
-        side,
-    )
+    problem = _problem(returns, periods_per_year, objective, constraints, fee_rate, funding, maint_margin_rate, side)
+    return _search(policy_factory, candidates, problem, window)
 
 
 def random_search(
@@ -669,19 +681,8 @@ def random_search(
     Other parameters and the selection rule are those of :func:`grid_search`.
     """
     candidates = _draw(param_space, n, seed)
-    return _search(
-        policy_factory,
-        candidates,
-        returns,
-        periods_per_year,
-        objective,
-        constraints,
-        window,
-        fee_rate,
-        funding,
-        maint_margin_rate,
-        side,
-    )
+    problem = _problem(returns, periods_per_year, objective, constraints, fee_rate, funding, maint_margin_rate, side)
+    return _search(policy_factory, candidates, problem, window)
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,19 +26,14 @@ from levguard.backtest.calibrate import (
     Metrics,
     Objective,
     PolicyFactory,
-    _as_returns,
     _batch_stats,
     _best,
-    _check_constraints,
-    _check_objective,
-    _costs,
     _draw,
     _grid,
-    _inputs_for,
     _metrics_arrays,
     _metrics_at,
     _paths,
-    _search_window,
+    _problem,
 )
 from levguard.core.sizing.base import SeriesInputs
 from levguard.errors import InputError
@@ -177,8 +172,7 @@ def walk_forward(
     window's evaluation starts flat with equity 1; the out-of-sample window uses only the
     parameters chosen on its training window (flat when none was feasible).
     """
-    obj = _check_objective(objective)
-    cons = _check_constraints(constraints)
+    problem = _problem(returns, periods_per_year, objective, constraints, fee_rate, funding, maint_margin_rate, side)
     if scheme not in ("rolling", "anchored"):
         raise InputError(f"scheme must be 'rolling' or 'anchored', was {scheme!r}")
     if search not in ("grid", "random"):
@@ -189,18 +183,17 @@ def walk_forward(
     stp = test if step is None else step
     if isinstance(stp, bool) or not isinstance(stp, int | np.integer) or stp < 1:
         raise InputError(f"step must be a positive integer, was {step!r}")
-    inputs = _inputs_for(returns, periods_per_year)
-    n = inputs.returns.shape[0]
-    ppy = inputs.periods_per_year
-    c = _costs(n, fee_rate, funding, maint_margin_rate, side)
+    n = problem.n
+    ppy = problem.inputs.periods_per_year
+    c = problem.costs
     wins = _wf_windows(n, int(train), int(test), int(stp), scheme)
     if not wins:
         raise InputError(f"train + test must be <= {n - 1} bars (returns has {n}), was {train} + {test}")
     candidates = _grid(params) if search == "grid" else _draw(params, n_random, seed)
-    levs = _paths(policy_factory, candidates, inputs)
-    simple = np.expm1(_as_returns(inputs.returns))
+    levs = _paths(policy_factory, candidates, problem.inputs)
+    simple = problem.simple
 
-    train_res = _search_window(levs, simple, c, ppy, [(w[0], w[1]) for w in wins], obj, cons)
+    train_res = problem.search(levs, [(w[0], w[1]) for w in wins])
     test_stats = _batch_stats(levs, simple, c, [(w[2], w[3]) for w in wins])
     choices: list[dict[str, Any] | None] = []
     is_m: list[Metrics | None] = []
@@ -245,7 +238,7 @@ def walk_forward(
         combined_oos=_metrics_at(_metrics_arrays(comb_stats, ppy), 0),
         stability=_stability(choices),
         scheme=scheme,
-        objective=obj,
+        objective=problem.objective,
     )
 
 

@@ -133,13 +133,11 @@ def metrics_table(
     return table
 
 
-_SWEEP_KEYS: tuple[tuple[str, str, Any], ...] = (
-    ("return", "total_return", pct),
-    ("max DD", "max_drawdown", pct),
-    ("Sharpe", "sharpe", ratio),
-    ("liq", "n_liquidations", liquidations),
-    ("bad debt", "bad_debt", bad_debt),
-    ("avg lev", "avg_leverage", leverage),
+# The metric columns of a sweep's table (a subset of the backtest's, in the same order).
+_SWEEP_KEYS: tuple[tuple[str, str, Any], ...] = tuple(
+    c
+    for c in _METRIC_COLUMNS
+    if c[1] in ("total_return", "max_drawdown", "sharpe", "n_liquidations", "bad_debt", "avg_leverage")
 )
 
 
@@ -162,7 +160,7 @@ def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str |
     best = top_configurations(table, objective, top)
     params = [c for c in param_columns(table) if c != objective]
     names = [c for c in NAME_COLUMNS if c in best.columns]
-    known = {k: (h, f) for h, k, f in (*_METRIC_COLUMNS, *_SWEEP_KEYS)}
+    known = {k: (h, f) for h, k, f in _METRIC_COLUMNS}
     label, fmt_objective = known.get(objective, (objective, _general))
     out = Table(
         title=title or f"Top {len(best)} of {len(table):,} configurations by {label}",

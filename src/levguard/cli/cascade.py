@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,10 @@ _SCHEDULER_HELP = (
     "Dask scheduler: 'local' for a LocalCluster (the default), 'none' to run in this process, or an "
     "address such as tcp://host:8786 (overrides the file's)."
 )
+
+
+_COMMON = ("market", "regime", "venue", "steps_per_year")
+"""The :class:`_Setup` attributes passed to ``simulate_path``, ``monte_carlo``, ``calibrate`` and ``max_safe``."""
 
 
 class _Setup:
@@ -82,12 +87,8 @@ class _Setup:
             raise ConfigError(f"{self.source}: population.distribution: {exc}") from None
 
     def common(self) -> dict[str, Any]:
-        return {
-            "market": self.market,
-            "regime": self.regime,
-            "venue": self.venue,
-            "steps_per_year": self.steps_per_year,
-        }
+        # The keyword arguments every simulator entry point takes from the setup.
+        return {name: getattr(self, name) for name in _COMMON}
 
 
 def _scheduler(cfg: Any, option: str | None) -> str | None:
@@ -104,7 +105,8 @@ def _scheduler(cfg: Any, option: str | None) -> str | None:
     return option
 
 
-def _write_csv(frame: Any, where: str | None, key: str) -> str | None:
+def _write_file(where: str | None, key: str, write: Callable[[Path], object]) -> str | None:
+    # Write an output file the config names (``key``); None when it names none.
     from levguard.errors import InputError
 
     if not where:
@@ -112,24 +114,51 @@ def _write_csv(frame: Any, where: str | None, key: str) -> str | None:
     p = Path(where)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(p, index=False)
+        write(p)
     except OSError as exc:
         raise InputError(f"{key}: cannot write {p} ({exc})") from None
     return str(p)
+
+
+def _write_csv(frame: Any, where: str | None, key: str) -> str | None:
+    return _write_file(where, key, lambda p: frame.to_csv(p, index=False))
 
 
 def _write_json(doc: dict[str, Any], where: str | None, key: str) -> str | None:
-    from levguard.errors import InputError
+    return _write_file(
+        where, key, lambda p: p.write_text(json.dumps(doc, indent=2, default=_jsonable), encoding="utf-8")
+    )
 
+
+def _write_report(where: str | None, results: Any, **kwargs: Any) -> str | None:
+    # The HTML report (levguard.report.cascade.write_cascade_report) when the config asks for one.
     if not where:
         return None
-    p = Path(where)
+    from levguard.report.cascade import write_cascade_report
+
+    return str(write_cascade_report(results, where, **kwargs))
+
+
+def _publish(doc: dict[str, Any], where: str | None, key: str, as_json: bool, **dumps: Any) -> Any:
+    # Write the document's JSON file (config key ``key``; its path under "json"), then with
+    # --json print the document and return None, else return the rich console to print tables on.
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(doc, indent=2, default=_jsonable), encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{key}: cannot write {p} ({exc})") from None
-    return str(p)
+        doc["json"] = _write_json(doc, where, key)
+    except LevguardError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2, **dumps))
+        return None
+    from levguard.cli._output import console
+
+    return console()
+
+
+def _print_files(con: Any, files: tuple[tuple[str, str | None], ...]) -> None:
+    # One line per file written (label: path); files not asked for are skipped.
+    for label, value in files:
+        if value:
+            con.print(f"{label}: {value}")
 
 
 def _jsonable(v: Any) -> Any:
@@ -242,21 +271,13 @@ def cascade(
                 **setup.common(),
             )
         out = cfg.output
-        report = None
-        if out.report:
-            from levguard.report.cascade import write_cascade_report
-
-            report = str(
-                write_cascade_report(
-                    {f"path {cfg.path_index}": result},
-                    out.report,
-                    title=f"levguard cascade: {config}",
-                    subtitle=_describe(cfg, len(result.accounts)),
-                    monte_carlo={f"{cfg.monte_carlo.n_paths:,} paths": mc}
-                    if mc is not None and cfg.monte_carlo
-                    else None,
-                )
-            )
+        report = _write_report(
+            out.report,
+            {f"path {cfg.path_index}": result},
+            title=f"levguard cascade: {config}",
+            subtitle=_describe(cfg, len(result.accounts)),
+            monte_carlo={f"{cfg.monte_carlo.n_paths:,} paths": mc} if mc is not None and cfg.monte_carlo else None,
+        )
         steps = result.steps.copy()
         steps.insert(0, "step", range(len(steps)))
         csv = _write_csv(steps, out.csv, "output.csv")
@@ -273,16 +294,11 @@ def cascade(
             "paths_csv": paths_csv,
             "events_csv": events_csv,
         }
-        doc["json"] = _write_json(doc, out.json_path, "output.json")
     except LevguardError as exc:
         _fail(str(exc))
+    con = _publish(doc, out.json_path, "output.json", as_json, allow_nan=False)
+    if con is None:
         return
-    if as_json:
-        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
-        return
-    from levguard.cli._output import console
-
-    con = console()
     con.print(
         _summary_table(
             result.summary, mc.aggregates if mc is not None else None, f"Cascade on path {cfg.path_index}: {config}"
@@ -292,15 +308,16 @@ def cascade(
         typer.echo(
             f"note: {int(result.summary['events_dropped']):,} events beyond max_events were counted, not kept", err=True
         )
-    for label, value in (
-        ("HTML report", report),
-        ("Per-step table", csv),
-        ("Per-path table", paths_csv),
-        ("Events", events_csv),
-        ("JSON", doc["json"]),
-    ):
-        if value:
-            con.print(f"{label}: {value}")
+    _print_files(
+        con,
+        (
+            ("HTML report", report),
+            ("Per-step table", csv),
+            ("Per-path table", paths_csv),
+            ("Events", events_csv),
+            ("JSON", doc["json"]),
+        ),
+    )
 
 
 def _best_table(table: Any, plan: dict[str, Any], top: int = 10) -> Any:
@@ -359,56 +376,34 @@ def calibrate(
         plan = calibration_plan(cfg, config)
         sched = _scheduler(cfg, scheduler)
         setup = _Setup(cfg, config)
-        table = run_calibration(
-            setup.population,
-            setup.spec,
-            plan["n_paths"],
-            plan["grid"],
-            budget=plan["budget"],
-            epsilon=plan["epsilon"],
-            efficiency=plan["efficiency"],
-            scheduler=sched,
-            chunk_size=cfg.chunk_size,
-            progress=progress,
+        # The grid and the cap search run the same Monte Carlo: scenarios, budget, risk level.
+        scenarios = (setup.population, setup.spec, plan["n_paths"])
+        mc: dict[str, Any] = {
+            "budget": plan["budget"],
+            "epsilon": plan["epsilon"],
+            "scheduler": sched,
+            "chunk_size": cfg.chunk_size,
             **setup.common(),
-        )
+        }
+        table = run_calibration(*scenarios, plan["grid"], efficiency=plan["efficiency"], progress=progress, **mc)
         search = None
         if plan["max_safe"] is not None:
             ms = plan["max_safe"]
-            search = max_safe(
-                setup.population,
-                setup.spec,
-                plan["n_paths"],
-                ms["parameter"],
-                ms["lo"],
-                ms["hi"],
-                budget=plan["budget"],
-                epsilon=plan["epsilon"],
-                tolerance=ms["tolerance"],
-                scheduler=sched,
-                chunk_size=cfg.chunk_size,
-                **setup.common(),
-            )
+            search = max_safe(*scenarios, ms["parameter"], ms["lo"], ms["hi"], tolerance=ms["tolerance"], **mc)
         assert cfg.calibrate is not None
         out = cfg.calibrate.output
-        report = None
-        if out.report:
-            from levguard.report.cascade import write_cascade_report
-
-            report = str(
-                write_cascade_report(
-                    None,
-                    out.report,
-                    title=f"levguard calibrate: {config}",
-                    subtitle=f"{len(table)} parameter sets x {plan['n_paths']:,} paths (common random numbers); "
-                    f"safe when P(bad debt > {plan['budget']:,.0f}) <= {plan['epsilon']:.2%}. "
-                    + _describe(cfg, len(setup.population.side)),
-                    calibration=table,
-                    x=plan["x"],
-                    y=plan["y"],
-                    search=search,
-                )
-            )
+        report = _write_report(
+            out.report,
+            None,
+            title=f"levguard calibrate: {config}",
+            subtitle=f"{len(table)} parameter sets x {plan['n_paths']:,} paths (common random numbers); "
+            f"safe when P(bad debt > {plan['budget']:,.0f}) <= {plan['epsilon']:.2%}. "
+            + _describe(cfg, len(setup.population.side)),
+            calibration=table,
+            x=plan["x"],
+            y=plan["y"],
+            search=search,
+        )
         csv = _write_csv(table, out.csv, "calibrate.output.csv")
         best = table[table["best"]]
         doc: dict[str, Any] = {
@@ -430,16 +425,11 @@ def calibrate(
             "csv": csv,
             "table": json.loads(table.to_json(orient="records")),
         }
-        doc["json"] = _write_json(doc, out.json_path, "calibrate.output.json")
     except LevguardError as exc:
         _fail(str(exc))
+    con = _publish(doc, out.json_path, "calibrate.output.json", as_json, default=_jsonable)
+    if con is None:
         return
-    if as_json:
-        typer.echo(json.dumps(doc, indent=2, default=_jsonable))
-        return
-    from levguard.cli._output import console
-
-    con = console()
     con.print(_best_table(table, plan))
     if not table["safe"].any():
         typer.echo(
@@ -454,6 +444,4 @@ def calibrate(
             + ("none (even the lower bound is unsafe)" if cap is None else f"[bold]{cap:,.4g}[/]")
             + f" ({len(search['steps'])} Monte Carlo runs)"
         )
-    for label, value in (("Calibration report", report), ("Calibration table", csv), ("JSON", doc["json"])):
-        if value:
-            con.print(f"{label}: {value}")
+    _print_files(con, (("Calibration report", report), ("Calibration table", csv), ("JSON", doc["json"])))

@@ -23,7 +23,7 @@ from levguard.cli._errors import fail as _fail
 from levguard.errors import InputError, LevguardError
 
 if TYPE_CHECKING:
-    from levguard.data.download import DownloadResult, Progress
+    from levguard.data.download import CcxtSource, Downloader, DownloadResult, Progress
 
 __all__ = ["Kind", "Source", "download"]
 
@@ -92,36 +92,24 @@ def download(
 
     try:
         cache = ParquetCache(cache_dir)
+        src: Downloader
         if source is Source.binance:
             if kind is Kind.tiers:
                 raise InputError("--kind tiers needs --source ccxt (the archive has no leverage tiers)")
             if exchange is not None:
                 raise InputError(f"--exchange applies to --source ccxt only, was {exchange!r}")
-            if start is None:
-                raise InputError(f"--start is required for --kind {kind.value}, was missing")
             from levguard.data.download import BinanceArchive
 
-            with _progress(quiet) as progress:
-                result = BinanceArchive(cache, progress=progress).download(symbol, kind.value, interval, start, end)
-            _summary(result, quiet)
-            return
-        if exchange is None:
-            raise InputError("--exchange is required with --source ccxt (e.g. --exchange bybit), was missing")
-        from levguard.data.download import CcxtSource, make_exchange
+            src = BinanceArchive(cache)
+        else:
+            if exchange is None:
+                raise InputError("--exchange is required with --source ccxt (e.g. --exchange bybit), was missing")
+            from levguard.data.download import CcxtSource, make_exchange
 
-        src = CcxtSource(make_exchange(exchange), cache)
-        if kind is Kind.tiers:
-            tables = src.leverage_tiers([symbol])
-            table = tables[symbol]
-            typer.echo(f"tiers: {len(table.tiers)}")
-            for tier in table.tiers:
-                cap = f"{tier.notional_cap:,.0f}" if tier.notional_cap != float("inf") else "inf"
-                typer.echo(
-                    f"  [{tier.notional_floor:,.0f}, {cap}) mmr={tier.mmr:g} "
-                    f"maint_amount={tier.maint_amount:,.2f} max_leverage={tier.max_leverage:g}"
-                )
-            typer.echo(f"source: {table.source}")
-            return
+            src = CcxtSource(make_exchange(exchange), cache)
+            if kind is Kind.tiers:
+                _print_tiers(src, symbol)
+                return
         if start is None:
             raise InputError(f"--start is required for --kind {kind.value}, was missing")
         with _progress(quiet) as progress:
@@ -130,3 +118,15 @@ def download(
         _summary(result, quiet)
     except LevguardError as exc:
         _fail(str(exc))
+
+
+def _print_tiers(src: CcxtSource, symbol: str) -> None:
+    table = src.leverage_tiers([symbol])[symbol]
+    typer.echo(f"tiers: {len(table.tiers)}")
+    for tier in table.tiers:
+        cap = f"{tier.notional_cap:,.0f}" if tier.notional_cap != float("inf") else "inf"
+        typer.echo(
+            f"  [{tier.notional_floor:,.0f}, {cap}) mmr={tier.mmr:g} "
+            f"maint_amount={tier.maint_amount:,.2f} max_leverage={tier.max_leverage:g}"
+        )
+    typer.echo(f"source: {table.source}")

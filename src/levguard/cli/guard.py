@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -139,6 +140,8 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     from levguard.risk.report import volatility_forecast
 
     store = Store(cfg.database)
+    setup_fields = {f.name for f in dataclasses.fields(AccountSetup)}
+    converted = {"venue", "thresholds", "act_level"}
     setups = []
     papers = []
     for acc in cfg.accounts:
@@ -151,27 +154,15 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         store.upsert_account(
             acc.name, venue.name, live_enabled=acc.live, policy=policy if isinstance(policy, dict) else None
         )
-        t = acc.thresholds
+        # The account's settings and its actions' go over by name, but for those converted here.
+        settings = {k: v for k, v in (*acc, *acc.actions) if k in setup_fields and k not in converted}
         setup = AccountSetup(
-            name=acc.name,
             venue=venue,
-            thresholds=Thresholds(t.margin_ratio, t.distance, t.p_liq, t.hysteresis),
-            target_leverage=acc.actions.target_leverage,
-            live=acc.live,
+            thresholds=Thresholds(**dict(acc.thresholds)),
             act_level=Level[acc.actions.act_level],
-            max_order_notional=acc.actions.max_order_notional,
-            step_fraction=acc.actions.step_fraction,
-            cooldown_s=acc.actions.cooldown_s,
-            max_age_s=acc.max_age_s,
-            drift_threshold=acc.drift_threshold,
-            horizon_days=acc.horizon_days,
-            vol=acc.vol,
-            retries=acc.retries,
-            backoff_s=acc.backoff_s,
-            assume_order_expiry_s=acc.assume_order_expiry_s,
             bars=_bars_source(acc.history),
-            forecast_model=acc.forecast_model,
             volatility=volatility_forecast,  # the vol `levguard risk` and `levguard size` show
+            **settings,
         )
         setup.sizer = _sizer(policy, acc.vol, setup.forecasts)
         setups.append(setup)

@@ -15,6 +15,7 @@ import typer
 
 from levguard.cli._errors import EXIT_BAD_INPUT, one_line
 from levguard.cli._errors import fail as _fail
+from levguard.core.positions import MarginMode
 from levguard.errors import LevguardError
 
 if TYPE_CHECKING:
@@ -76,13 +77,6 @@ class Side(StrEnum):
     short = "short"
 
 
-class Mode(StrEnum):
-    """Margin mode for the quick form."""
-
-    cross = "cross"
-    isolated = "isolated"
-
-
 def margin(
     file: Annotated[str, typer.Argument(help="Account spec (JSON or YAML), or - for standard input.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -126,7 +120,7 @@ def liq(
     wallet: Annotated[float, typer.Option(help="Collateral in the settlement currency.")] = ...,  # type: ignore[assignment]
     qty: Annotated[float | None, typer.Option(help="Size in contracts (default: wallet x leverage / entry).")] = None,
     mark: Annotated[float | None, typer.Option(help="Mark price (default: entry).")] = None,
-    margin_mode: Annotated[Mode, typer.Option("--margin-mode", help="cross or isolated.")] = Mode.cross,
+    margin_mode: Annotated[MarginMode, typer.Option("--margin-mode", help="cross or isolated.")] = MarginMode.CROSS,
     mmr: Annotated[float | None, typer.Option(help="Fixed maintenance rate instead of the venue's tiers.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -160,12 +154,12 @@ def liq(
         }
         if mmr is not None:
             position["mmr"] = mmr
-        if margin_mode is Mode.isolated:
+        if margin_mode is MarginMode.ISOLATED:
             position["isolated_margin"] = wallet
         spec = {
             "venue": venue,
             "margin_mode": margin_mode.value,
-            "wallet_balance": 0.0 if margin_mode is Mode.isolated else wallet,
+            "wallet_balance": 0.0 if margin_mode is MarginMode.ISOLATED else wallet,
             "positions": [position],
         }
         report = evaluate_account(spec)
@@ -569,6 +563,7 @@ _COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("serve-token", "levguard.cli.serve", "serve_token", False),
     ("validate", "levguard.cli.validate", "validate_app", True),
     ("data", "levguard.cli.data", "data_app", True),
+    ("replay-account", "levguard.cli.replay_account", "replay_account_command", False),
     ("venues", __name__, "venues", False),
     ("warmup", "levguard.cli.warmup", "warmup", False),
 )

@@ -8,8 +8,7 @@ import ipaddress
 import signal
 import socket
 import sys
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -19,15 +18,10 @@ from levguard.errors import LevguardError
 EXIT_START_FAILED = 1
 
 
-class Scope(StrEnum):
-    read = "read"
-    admin = "admin"
-
-
-class Docs(StrEnum):
-    token = "token"
-    off = "off"
-    public = "public"
+#: ``serve-token --scope``: the scopes of an API token.
+Scope = Literal["read", "admin"]
+#: ``serve --docs``: who may read the API documentation (the service's ``DocsMode``).
+Docs = Literal["token", "off", "public"]
 
 
 def is_loopback(host: str) -> bool:
@@ -111,7 +105,7 @@ def serve(
             help="API documentation: token (the OpenAPI schema for a read token), off, or public "
             "(/openapi.json, /docs and /redoc to anyone).",
         ),
-    ] = Docs.token,
+    ] = "token",
     compute_rate: Annotated[
         int,
         typer.Option(
@@ -174,7 +168,7 @@ def serve(
         from levguard.service.auth import ensure_admin_token
 
         app = create_app(
-            runtime, cors_origins=tuple(cors_origin or ()), docs=docs.value, compute_rate_per_minute=compute_rate
+            runtime, cors_origins=tuple(cors_origin or ()), docs=docs, compute_rate_per_minute=compute_rate
         )
         store = runtime.store
         _say(f"levguard service · {n_accounts} account(s) · {mode} · database {store.url_redacted}")
@@ -199,14 +193,14 @@ def serve(
 
 
 def _docs_hint(url: str, docs: Docs) -> str:
-    if docs is Docs.public:
+    if docs == "public":
         return f"API docs at {url}docs; "
-    if docs is Docs.token:
+    if docs == "token":
         return f"OpenAPI schema at {url}openapi.json with a read token; "
     return ""
 
 
-def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool, docs: Docs = Docs.token) -> int:
+def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool, docs: Docs = "token") -> int:
     """Serve until interrupted (SIGINT/SIGTERM stop gracefully: the guardian loop stops and the
     store is flushed); 0, or 1 when the app failed to start."""
     import uvicorn
@@ -247,9 +241,7 @@ def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool,
 def serve_token(
     config: Annotated[str | None, typer.Argument(help="The guardian file the service runs with.")] = None,
     name: Annotated[str, typer.Option("--name", help="Who or what uses the token (shown in the audit log).")] = "",
-    scope: Annotated[Scope, typer.Option("--scope", help="read: every GET route; admin: also the writes.")] = (
-        Scope.read
-    ),
+    scope: Annotated[Scope, typer.Option("--scope", help="read: every GET route; admin: also the writes.")] = "read",
     database: Annotated[
         str | None, typer.Option("--database", help="The store's URL instead of a CONFIG (e.g. a --paper-demo's).")
     ] = None,
@@ -286,11 +278,11 @@ def serve_token(
                     _fail(f"no active token with id {revoke}")
                 sys.stderr.write(f"token {revoke} revoked\n")
                 return
-            token = new_token(store, name.strip(), scope.value)
+            token = new_token(store, name.strip(), scope)
         finally:
             store.close()
     except LevguardError as exc:
         _fail(str(exc))
         return
-    sys.stderr.write(f"{scope.value} token {name.strip()!r} created; printed this once, only its hash is stored\n")
+    sys.stderr.write(f"{scope} token {name.strip()!r} created; printed this once, only its hash is stored\n")
     _say(token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +26,7 @@ def size(
     from levguard.sizing import size_account
 
     try:
-        out = size_account(file, policy, history=history, vol=vol).to_dict()
+        out: dict[str, Any] = size_account(file, policy, history=history, vol=vol).to_dict()
     except LevguardError as exc:
         fail(str(exc))
     if as_json:

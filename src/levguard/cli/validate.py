@@ -88,6 +88,14 @@ def _num(x: Any, digits: int = 4) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
+# The outcome columns of a scored set (cases, events, observed rate, mean forecast) and their cells.
+_OUTCOME_COLUMNS = ("cases", "events", "observed", "mean forecast")
+
+
+def _outcome_cells(s: dict[str, Any]) -> tuple[str, str, str, str]:
+    return f"{s['n']:,}", f"{s['events']:,}", _pct(s["observed"]), _pct(s["mean_forecast"])
+
+
 def _shown(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # With one asset the pooled rows repeat it; leave them out of the tables.
     assets = {g["asset"] for g in groups} - {"pooled"}
@@ -98,16 +106,13 @@ def _scores_table(title: str, groups: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title=title, header_style="bold", title_justify="left")
-    for col in ("group", "cases", "events", "observed", "mean forecast", "obs / exp", "share ≤ 1%", "observed ≤ 1%"):
+    for col in ("group", *_OUTCOME_COLUMNS, "obs / exp", "share ≤ 1%", "observed ≤ 1%"):
         table.add_column(col, justify="left" if col == "group" else "right", no_wrap=col == "group")
     for g in _shown(groups):
         m = g["model"]
         table.add_row(
             g["label"],
-            f"{m['n']:,}",
-            f"{m['events']:,}",
-            _pct(m["observed"]),
-            _pct(m["mean_forecast"]),
+            *_outcome_cells(m),
             _num(m["calibration_in_the_large"], 3),
             _pct(m["low_share"], 1),
             _pct(m["low_observed"]),
@@ -189,17 +194,14 @@ def render(doc: dict[str, Any]) -> None:
     for g in [g for g in _shown(main) if g["asset"] == "pooled"] or _shown(main):
         out.print(_reliability_table(g))
     years = Table(title="Per year (scored set)", header_style="bold", title_justify="left")
-    for col in ("group", "year", "cases", "events", "observed", "mean forecast", "Brier", "naive Brier"):
+    for col in ("group", "year", *_OUTCOME_COLUMNS, "Brier", "naive Brier"):
         years.add_column(col, justify="left" if col == "group" else "right")
     for g in _shown(main):
         for y in g["years"]:
             years.add_row(
                 g["label"],
                 str(y["year"]),
-                f"{y['n']:,}",
-                f"{y['events']:,}",
-                _pct(y["observed"]),
-                _pct(y["mean_forecast"]),
+                *_outcome_cells(y),
                 _num(y["brier"], 5),
                 _num(y["brier_baseline"], 5),
             )

@@ -44,7 +44,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from levguard.config.policies import PolicyConfig, _format_error, _read_file, _validated
+from levguard.config._base import _Model, _read_file
+from levguard.config.policies import PolicyConfig, _format_error, _validated
 from levguard.errors import ConfigError
 
 __all__ = [
@@ -57,10 +58,6 @@ __all__ = [
     "load_backtest_file",
     "sweep_columns",
 ]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DefaultData(_Model):

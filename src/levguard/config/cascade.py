@@ -34,9 +34,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from levguard.config.policies import _read_file
+from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
 from levguard.errors import ConfigError, InputError
 
 __all__ = [
@@ -54,19 +54,12 @@ __all__ = [
     "venue_kwargs",
 ]
 
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, lt=2**63)]
 Steps = Annotated[int, Field(ge=1, le=100_000_000)]
 
 # ``scheduler``: null, "local", or the address of a Dask scheduler (as in config.backtest).
 _SCHEDULER = re.compile(r"^(local|(tcp|tls|ucx|inproc|ws|wss)://\S+)$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------------- population

@@ -22,20 +22,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
+from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
 from levguard.errors import ConfigError, InputError
 
 __all__ = ["PolicyFile", "build_policy", "build_rebalancer", "load_policy_file", "parse_policy_config"]
 
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Frac = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 Lev = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FixedConfig(_Model):
@@ -61,7 +56,7 @@ class KellyConfig(_Model):
     max_leverage: Lev | None = None
     lookback: Annotated[int, Field(ge=2)] | None = None
     lam: Frac | None = None
-    rate: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    rate: Finite | None = None
 
 
 class DrawdownConfig(_Model):
@@ -178,22 +173,6 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-_TYPE_TAGS = {
-    "fixed",
-    "vol_target",
-    "kelly",
-    "drawdown",
-    "cppi",
-    "gap_cap",
-    "tier_cap",
-    "liquidation_budget",
-    "portfolio_cap",
-    "risk_budget",
-    "regime",
-    "composite",
-}
-
-
 def _format_error(exc: ValidationError, source: str, where_of: Callable[[str], str] | None = None) -> str:
     """One line naming the key path, the problem and the value (the first of pydantic's errors).
 
@@ -228,16 +207,6 @@ def _validated(model: type[_M], raw: object, source: str) -> _M:
         raise ConfigError(_format_error(exc, source)) from None
 
 
-def _read_file(path: str | Path) -> Any:
-    # A YAML/JSON config file as loaded data; read and parse errors become ConfigError.
-    from levguard.documents import load_spec
-
-    try:
-        return load_spec(path)
-    except InputError as exc:
-        raise ConfigError(str(exc)) from None
-
-
 def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> PolicyFile:
     """Validate a policy mapping; errors name the key path and the value."""
     if not isinstance(raw, Mapping):
@@ -263,6 +232,8 @@ _CLASSES: dict[str, tuple[str, str]] = {
     "risk_budget": ("levguard.core.sizing.portfolio", "RiskBudget"),
     "regime": ("levguard.core.sizing.regime", "RegimeSwitch"),
 }
+# Discriminator tags of PolicyConfig: every built class and the composite.
+_TYPE_TAGS = {*_CLASSES, "composite"}
 
 
 def build_policy(cfg: Any) -> Any:

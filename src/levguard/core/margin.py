@@ -8,7 +8,9 @@ arithmetic goes through :mod:`levguard.kernels.margin`, the same code the vector
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +137,40 @@ class AccountReport:
     account_ratio_name: str | None = None
     account_status: str | None = None
     collateral: tuple[CollateralRow, ...] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        venue: str,
+        settlement: str,
+        wallet_balance: float,
+        equity: float,
+        maintenance_margin: float,
+        initial_margin: float,
+        liquidatable: bool,
+        positions: Sequence[PositionReport],
+        **unified: Any,
+    ) -> AccountReport:
+        """Return the report with its derived figures filled in.
+
+        ``margin_ratio`` is ``maintenance_margin / equity`` (None when ``equity <= 0``) and
+        ``health`` the smallest position health (None when no position has one); ``unified``
+        takes the unified accounts' fields (``account_ratio``, ..., ``collateral``).
+        """
+        healths = [p.health for p in positions if p.health is not None]
+        return cls(
+            venue,
+            settlement,
+            wallet_balance,
+            equity,
+            maintenance_margin,
+            initial_margin,
+            maintenance_margin / equity if equity > 0 else None,
+            liquidatable,
+            min(healths) if healths else None,
+            tuple(positions),
+            **unified,
+        )
 
     @property
     def unified(self) -> bool:
@@ -377,20 +413,10 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             )
         reports.append(position_report(model, t, mm, balance, float(lp), float(bp), bool(liquidatable)))
     total_mm = math.fsum(mms)
-    healths = [r.health for r in reports if r.health is not None]
     settlement = account.positions[0].instrument.settlement if account.positions else model.settlement
-    return AccountReport(
-        venue=model.name,
-        settlement=settlement,
-        wallet_balance=float(wb),
-        equity=equity,
-        maintenance_margin=total_mm,
-        initial_margin=math.fsum(r.initial_margin for r in reports),
-        margin_ratio=total_mm / equity if equity > 0 else None,
-        liquidatable=any(r.liquidatable for r in reports),
-        health=min(healths) if healths else None,
-        positions=tuple(reports),
-    )
+    initial = math.fsum(r.initial_margin for r in reports)
+    liquidatable = any(r.liquidatable for r in reports)
+    return AccountReport.of(model.name, settlement, float(wb), equity, total_mm, initial, liquidatable, reports)
 
 
 def instrument_for(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
@@ -37,38 +37,13 @@ from levguard.kernels.margin_cross import (
 
 __all__ = ["CrossLayout", "evaluate_cross", "kernel_position_report"]
 
-# The fields of PositionReport in the order _report takes them; set through their slots (half the
-# time of the frozen dataclass's __init__, which sets each through object.__setattr__).
-_REPORT_FIELDS = (
-    "symbol",
-    "qty",
-    "side",
-    "margin_mode",
-    "contract_kind",
-    "entry_price",
-    "mark_price",
-    "notional",
-    "leverage",
-    "initial_margin",
-    "maintenance_margin",
-    "unrealized_pnl",
-    "margin_balance",
-    "liquidation_price",
-    "bankruptcy_price",
-    "mmr",
-    "maint_amount",
-    "max_leverage",
-    "tier",
-    "health",
-    "liquidatable",
-)
-if sorted(_REPORT_FIELDS) != sorted(f.name for f in fields(PositionReport)):  # pragma: no cover - a guard
-    raise RuntimeError("PositionReport's fields changed: update levguard.core.margin_cross._REPORT_FIELDS")
-_REPORT_SETTERS = tuple(getattr(PositionReport, name).__set__ for name in _REPORT_FIELDS)
+# The fields of PositionReport, set through their slots in declaration order (half the time of
+# the frozen dataclass's __init__, which sets each through object.__setattr__).
+_REPORT_SETTERS = tuple(getattr(PositionReport, f.name).__set__ for f in fields(PositionReport))
 
 
 def _report(values: tuple[Any, ...]) -> PositionReport:
-    # A PositionReport of ``values`` (in _REPORT_FIELDS order), as PositionReport(**...) builds it.
+    # A PositionReport of ``values`` (in its fields' order), as PositionReport(**...) builds it.
     report: PositionReport = object.__new__(PositionReport)
     for setter, value in zip(_REPORT_SETTERS, values, strict=True):
         setter(report, value)
@@ -271,14 +246,16 @@ class CrossLayout:
             totals,
         )
         if status != STATUS_OK:
-            return self._reference(wallet_balance, qty, entry_price, mark_price)
+            # A sum the kernel could not finish (not finite): the scalar path decides.
+            rows_in = zip(self.positions, qty, entry_price, mark_price, strict=True)
+            positions = tuple(replace(p, qty=q, entry_price=e, mark_price=m) for p, q, e, m in rows_in)
+            return evaluate(Account(self.model.name, wallet_balance, positions), self.model)
         notional, notional_entry, upnl, _, mm, bp, lp, health = out.tolist()
         k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
         _, cross_mm, equity = totals.tolist()
         liquidatable = equity <= cross_mm
         reports = []
         margins = []
-        healths = []
         rows = zip(
             self._static,
             qty,
@@ -312,47 +289,9 @@ class CrossLayout:
                     f"notional {notional_entry[i]:,.2f} of {symbol} on {self.model.name}"
                 )
             margins.append(report.initial_margin)
-            if report.health is not None:
-                healths.append(report.health)
             reports.append(report)
-        return AccountReport(
-            venue=self.model.name,
-            settlement=self.settlement,
-            wallet_balance=wb,
-            equity=equity,
-            maintenance_margin=cross_mm,
-            initial_margin=math.fsum(margins),
-            margin_ratio=cross_mm / equity if equity > 0 else None,
-            liquidatable=liquidatable,
-            health=min(healths) if healths else None,
-            positions=tuple(reports),
-        )
-
-    def _reference(
-        self,
-        wallet_balance: float,
-        qty: Sequence[float],
-        entry_price: Sequence[float],
-        mark_price: Sequence[float],
-    ) -> AccountReport:
-        # A sum the kernel could not finish (not finite): the scalar path decides.
-        positions = tuple(
-            Position(
-                instrument=p.instrument,
-                qty=q,
-                entry_price=e,
-                mark_price=m,
-                margin_mode=p.margin_mode,
-                leverage=p.leverage,
-                isolated_margin=p.isolated_margin,
-                tiers=p.tiers,
-                taker_fee_rate=p.taker_fee_rate,
-                imr=p.imr,
-                params=p.params,
-            )
-            for p, q, e, m in zip(self.positions, qty, entry_price, mark_price, strict=True)
-        )
-        return evaluate(Account(self.model.name, wallet_balance, positions), self.model)
+        initial = math.fsum(margins)
+        return AccountReport.of(self.model.name, self.settlement, wb, equity, cross_mm, initial, liquidatable, reports)
 
 
 def evaluate_cross(account: Account, model: VenueModel | None = None) -> AccountReport:

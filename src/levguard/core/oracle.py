@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -62,8 +62,8 @@ Method = Literal["weighted_mean", "weighted_median"]
 Status = Literal["ok", "fallback_median", "halted"]
 Chosen = Literal["price1", "price2", "contract_price", "none"]
 
-STATUS_NAMES: tuple[Status, ...] = ("ok", "fallback_median", "halted")
-"""Row status names indexed by the kernel's ``STATUS_*`` codes."""
+STATUS_NAMES: tuple[Status, ...] = get_args(Status)
+"""Row status names indexed by the kernel's ``STATUS_*`` codes (``Status`` lists them in that order)."""
 
 SOURCE_CODE_NAMES: tuple[str, ...] = (
     "used",

@@ -20,7 +20,7 @@ See docs/unified.md for the formulas, their sources and a worked example.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -48,6 +48,7 @@ from levguard.core.unified_fast import account_report, evaluate_unified_fast, fa
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_upnl
+from levguard.kernels.unified import bracket_probes
 
 __all__ = [
     "STABLECOINS",
@@ -228,15 +229,19 @@ def _asset_name(raw: object, where: str) -> str:
     return raw.strip().upper()
 
 
-def _asset_map(spec: Mapping[str, Any], key: str, *, low: float | None, strict: bool) -> dict[str, float]:
-    raw = spec.get(key)
+def _asset_entries(raw: object, key: str, values: str) -> Iterator[tuple[str, Any]]:
+    # (asset name, value) of each entry of ``raw``, the mapping ``key`` of the spec (None: none).
     if raw is None:
-        return {}
+        return
     if not isinstance(raw, Mapping):
-        raise InputError(f"{key} must map asset -> amount, was {show(raw)}")
-    out: dict[str, float] = {}
+        raise InputError(f"{key} must map asset -> {values}, was {show(raw)}")
     for k, v in raw.items():
-        name = _asset_name(k, key)
+        yield _asset_name(k, key), v
+
+
+def _asset_map(spec: Mapping[str, Any], key: str, *, low: float | None, strict: bool) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, v in _asset_entries(spec.get(key), key, "amount"):
         if name in out:
             raise InputError(f"{key} names {name!r} twice")
         x = as_amount(v, f"{key}.{name}")
@@ -275,12 +280,8 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
         loan_mmr = as_float(spec["loan_mmr"], "loan_mmr")
         if not (math.isfinite(loan_mmr) and 0.0 <= loan_mmr <= 1.0):
             raise InputError(f"loan_mmr must be a fraction in [0, 1], was {loan_mmr!r}")
-    overrides_raw = spec.get("collateral_ratios") or {}
-    if not isinstance(overrides_raw, Mapping):
-        raise InputError(f"collateral_ratios must map asset -> ratio or tiers, was {show(overrides_raw)}")
     overrides: dict[str, CollateralTiers] = {}
-    for k, v in overrides_raw.items():
-        name = _asset_name(k, "collateral_ratios")
+    for name, v in _asset_entries(spec.get("collateral_ratios") or {}, "collateral_ratios", "ratio or tiers"):
         overrides[name] = collateral_tiers_from_spec(name, v, venue.table.basis, f"collateral_ratios.{name}")
 
     raw_positions = spec.get("positions", [])
@@ -372,72 +373,12 @@ def _state(ua: UnifiedAccount) -> _State:
 
 
 def _root(g: Callable[[float], float], mark: float, side: int) -> float:
-    """Price where ``g`` turns from > 0 (safe) to <= 0 (liquidated), searching from ``mark``.
-
-    Safe at the mark: move the adverse way (down for a long, up for a short) until ``g <= 0``;
-    already liquidated: move the favourable way until ``g > 0``.  Then shrink the bracket to
-    adjacent floats and return its liquidated end.  NaN when no positive price crosses.
-
-    Notes
-    -----
-    ``g`` is piecewise linear in the price (linear PnL, tiered maintenance and collateral
-    ratios), so a secant (regula falsi) step lands on a linear piece's root to a few ulps; that
-    point and its neighbour towards the other end are tested, which closes the bracket when the
-    root lies between them.  A bisection step follows whenever the bracket did not halve (a kink
-    between the ends), so the search never takes more than about three times bisection's steps;
-    the result is the float bisection gives, as both stop at the adjacent pair around the root.
-    """
-    g_mark = g(mark)
-    safe_now = g_mark > 0.0
-    down = (side > 0) == safe_now  # direction in which the other state lies
-    if down:
-        far = 0.0
-        g_far = g(far)
-        if (g_far > 0.0) == safe_now:
-            return math.nan
-        # Equity and MM both vanish at a price of 0 (a long backed by exactly its own loss): the
-        # account ends only at 0 unless it is already liquidated just above it (rounding aside).
-        if safe_now and g_far == 0.0 and g(mark * 1e-9) > 0.0:
-            return math.nan
-    else:
-        far = mark
-        for _ in range(80):
-            far *= 2.0
-            g_far = g(far)
-            if (g_far > 0.0) != safe_now:
-                break
-        else:
-            return math.nan
-    good, bad = (mark, far) if safe_now else (far, mark)
-    g_good, g_bad = (g_mark, g_far) if safe_now else (g_far, g_mark)
-
-    def step(x: float) -> None:
-        nonlocal good, bad, g_good, g_bad
-        gx = g(x)
-        if gx > 0.0:
-            good, g_good = x, gx
-        else:
-            bad, g_bad = x, gx
-
-    for _ in range(2200):  # adjacent floats are reached long before
-        if math.nextafter(good, bad) == bad:
-            break
-        width = abs(bad - good)
-        den = g_good - g_bad
-        x = bad - g_bad * (good - bad) / den if den > 0.0 and math.isfinite(den) else math.nan
-        if min(good, bad) < x < max(good, bad):
-            # On a linear piece x is the root to a few ulps: test it and its neighbour towards
-            # the far end of the bracket, which closes the bracket when the root lies between.
-            step(x)
-            y = math.nextafter(x, bad if x == good else good)
-            if min(good, bad) < y < max(good, bad):
-                step(y)
-        if abs(bad - good) > 0.5 * width:  # a kink in between: bisect once
-            mid = 0.5 * (good + bad)
-            if mid in (good, bad):
-                break
-            step(mid)
-    return bad
+    # The price where ``g`` turns from > 0 (safe) to <= 0 (liquidated), searching from ``mark``
+    # (NaN when no positive price crosses): the kernel's search, driven with g in Python.
+    box = [0.0, math.nan]
+    for x in bracket_probes(mark, side, box, math.nextafter):
+        box[0] = g(x)
+    return box[1]
 
 
 def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
@@ -474,8 +415,9 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
 
     The liquidation price of position ``i`` is the mark of that position at which the account
     reaches the venue's trigger (``E = c * MM``), **holding every other mark and every collateral
-    price fixed**; found by bracketing from the mark and bisecting to adjacent floats, it is the
-    first price on the liquidated side.  The bankruptcy price solves ``E = 0`` the same way.
+    price fixed**; found by bracketing from the mark and bisecting to adjacent floats
+    (:func:`levguard.kernels.unified.bracket_probes`), it is the first price on the liquidated
+    side.  The bankruptcy price solves ``E = 0`` the same way.
     Sources: see :data:`BYBIT`, :data:`BINANCE` and :data:`OKX_MCM_VENUE` (``source``), docs/unified.md
     and docs/margin.md ("Unified margin").
 
@@ -531,8 +473,7 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
         value = a.tiers.value(amount, a.price)
         face = amount * a.price
         rows.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
-    healths = [r.health for r in reports if r.health is not None]
     usdt_price = ua.assets[st.settle_index].price if st.settle_index >= 0 else 1.0
     wallet = math.fsum(a.net * a.price for a in ua.assets)
     initial = usdt_price * math.fsum(r.initial_margin for r in reports)
-    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, healths, reports, rows)
+    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, rows)

@@ -166,7 +166,6 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
     liquidatable = venue.liquidatable(equity, total_mm)
     reports: list[PositionReport] = []
     margins = []
-    healths = []
     rows = zip(positions, table_id, notional, upnl, mm, lp, bp, health, k_mm, k_lev_mark, k_lev_entry, strict=True)
     for p, t_id, n_i, u, mm_i, lp_i, bp_i, h, k, k_mark, k_entry in rows:
         fixed = (p.symbol, p.qty, p.margin_mode._value_, p.instrument.kind._value_, p.entry_price, p.mark_price)
@@ -182,8 +181,6 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
         if report is None:
             return None  # the Python path raises it, with its message
         margins.append(report.initial_margin)
-        if report.health is not None:
-            healths.append(report.health)
         reports.append(report)
     amounts, values = out_asset.tolist()
     collateral = []
@@ -192,7 +189,7 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
         collateral.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
     usdt_price = assets[settle].price if settle >= 0 else 1.0
     initial = usdt_price * math.fsum(margins)
-    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, healths, reports, collateral)
+    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, collateral)
 
 
 def account_report(
@@ -202,23 +199,20 @@ def account_report(
     total_mm: float,
     initial_margin: float,
     liquidatable: bool,
-    healths: list[float],
     reports: list[PositionReport],
     collateral: list[CollateralRow],
 ) -> AccountReport:
     """The unified account's report from its totals, position reports and collateral rows (for
     the kernel path here and the Python path of :func:`levguard.core.unified.evaluate_unified`)."""
-    return AccountReport(
-        venue=venue.name,
-        settlement="USD",
-        wallet_balance=wallet,
-        equity=equity,
-        maintenance_margin=total_mm,
-        initial_margin=initial_margin,
-        margin_ratio=total_mm / equity if equity > 0 else None,
-        liquidatable=liquidatable,
-        health=min(healths) if healths else None,
-        positions=tuple(reports),
+    return AccountReport.of(
+        venue.name,
+        "USD",
+        wallet,
+        equity,
+        total_mm,
+        initial_margin,
+        liquidatable,
+        reports,
         account_ratio=venue.ratio(equity, total_mm),
         account_ratio_name=venue.ratio_name,
         account_status=venue.status(equity, total_mm),

@@ -22,7 +22,7 @@ close with zero volume) or left as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -120,21 +120,8 @@ class ValidationReport:
             "counts": dict(self.counts),
             "missing_bars": self.missing_bars,
             "filled_bars": self.filled_bars,
-            "issues": [
-                {
-                    "rule": i.rule,
-                    "row": i.row,
-                    "line": i.line,
-                    "timestamp": i.timestamp,
-                    "column": i.column,
-                    "value": i.value,
-                    "message": i.message,
-                }
-                for i in self.issues[:_MAX_LISTED]
-            ],
-            "gaps": [
-                {"after": g.after, "before": g.before, "missing_bars": g.missing_bars} for g in self.gaps[:_MAX_LISTED]
-            ],
+            "issues": [asdict(i) for i in self.issues[:_MAX_LISTED]],
+            "gaps": [asdict(g) for g in self.gaps[:_MAX_LISTED]],
         }
 
 

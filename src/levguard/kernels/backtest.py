@@ -53,6 +53,7 @@ from levguard.kernels.backtest_orders import (
     ruin_step,
     ruin_threshold,
     slippage_fraction,
+    slipped_price,
     traded_notional,
 )
 from levguard.kernels.backtest_quiet import quiet_stretch
@@ -81,7 +82,7 @@ from levguard.kernels.backtest_records import (
 )
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.sizing import rebalance_step
-from levguard.typing import Float64Array2D
+from levguard.typing import Float64Array1D, Float64Array2D
 
 __all__ = [
     "CONFIG_DTYPE",
@@ -116,21 +117,19 @@ __all__ = [
     "traded_notional",
 ]
 
-# Enum values under their former module-level names (deprecated: use the enum records).
-LINEAR = ContractKind.LINEAR
-INVERSE = ContractKind.INVERSE
-SPOT = ContractKind.SPOT
-ISOLATED = MarginMode.ISOLATED
-CROSS = MarginMode.CROSS
-REBALANCE_BAND = RebalanceMode.BAND
-REBALANCE_NEVER = RebalanceMode.NEVER
-MARKET = Execution.MARKET
-LIMIT = Execution.LIMIT
-KIND_REBALANCE = TradeKind.REBALANCE
-KIND_STOP_LOSS = TradeKind.STOP_LOSS
-KIND_TAKE_PROFIT = TradeKind.TAKE_PROFIT
-KIND_LIMIT = TradeKind.LIMIT
-KIND_RUIN = TradeKind.RUIN
+# Enum values under their former module-level names (deprecated: use the enum records), served
+# by __getattr__: each enum's field names, RebalanceMode's prefixed REBALANCE_, TradeKind's KIND_.
+_FORMER_NAMES: dict[str, int] = {
+    prefix + name: getattr(enum, name)
+    for enum, prefix in (
+        (ContractKind, ""),
+        (MarginMode, ""),
+        (RebalanceMode, "REBALANCE_"),
+        (Execution, ""),
+        (TradeKind, "KIND_"),
+    )
+    for name in enum._fields
+}
 
 
 @jitable
@@ -256,21 +255,15 @@ def simulate_py(
     Money is conserved: ``equity_T - equity_0 = realised + unrealised PnL - fees - funding
     - liquidation fees + bad debt`` (a takeover's clearance is in the liquidation fees).
     """
-    # The records' arrays bound once: numba pays a reference count each time an array is taken
-    # out of a NamedTuple, so the loop reads locals.
-    open_, high, low, close, volume = market.open, market.high, market.low, market.close, market.volume
-    mark_open, mark_high, mark_low, mark_close = market.mark_open, market.mark_high, market.mark_low, market.mark_close
-    funding = market.funding
-    out_equity, out_cash, out_leverage = out_acct.equity, out_acct.cash, out_acct.leverage
-    out_funding, out_fees = out_acct.funding, out_acct.fees
-    out_qty, out_entry, out_lev, out_lp = out_pos.qty, out_pos.entry, out_pos.leverage, out_pos.liq_price
-    out_target, out_capital = out_pos.target, out_pos.capital
+    # The records' arrays bound once (unpacked in field order): numba pays a reference count each
+    # time an array is taken out of a NamedTuple, so the loop reads locals.
+    open_, high, low, close, volume, mark_open, mark_high, mark_low, mark_close, funding = market
+    out_equity, out_cash, out_leverage, out_funding, out_fees = out_acct
+    out_qty, out_entry, out_lev, out_lp, out_target, out_capital = out_pos
     n_t = close.shape[0]
     n_inst = close.shape[1]
     cross = cfg["margin_mode"] == MarginMode.CROSS
     equity0 = cfg["initial_equity"]
-    slip_bps = cfg["slip_bps"]
-    impact = cfg["impact"]
     never = cfg["rebalance"] == RebalanceMode.NEVER
     band = cfg["band"]
     min_trade = cfg["min_trade"]
@@ -356,7 +349,7 @@ def simulate_py(
         rc = t * cash_step
         funding_paid = 0.0
         fees_paid = 0.0
-        if stretch and ruin_bar < 0 and t >= try_at:
+        if stretch and t >= try_at:
             state[0] = idle
             state[1] = min_quote[0]
             state[2] = min_qty_need[0]
@@ -390,24 +383,6 @@ def simulate_py(
                 continue
             try_at = t + wait
             wait = min(2 * wait, 32)
-        if ruin_bar >= 0:
-            # Ruined: nothing trades any more; the equity stays what was left.
-            wallet = idle
-            for k in range(n_inst):
-                wallet += cash[k]
-            out_equity[t] = wallet
-            out_cash[rc] = wallet
-            out_leverage[t] = 0.0
-            out_funding[t] = 0.0
-            out_fees[t] = 0.0
-            for k in range(n_inst):
-                out_qty[r, k] = 0.0
-                out_entry[r, k] = 0.0
-                out_lev[r, k] = 0.0
-                out_lp[r, k] = math.nan
-                out_target[r, k] = 0.0
-                out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
-            continue
         for k in range(n_inst):
             liq_this_bar[k] = False
             liq_state[k] = LiqState.NONE
@@ -451,9 +426,6 @@ def simulate_py(
             written, fee = liquidate(t, k, mo, mo, cross, book, inst, tiers, liq_state, out_liqs, n_liqs)
             if int(inst[k]["rule"][kl.RULE_PARTIAL]) == kl.PARTIAL_RESTORE and qty[k] != 0.0:
                 liq_state[k] = LiqState.RESTORED_AT_GAP
-            if written > 0:
-                last_liq_row[w] = n_liqs + written - 1
-            n_liqs += written
             fees_paid += fee
             liq_this_bar[k] = True
             reopen_at[k] = t + 1 + cooldown
@@ -462,10 +434,7 @@ def simulate_py(
                 for j in range(n_inst):
                     liq_this_bar[j] = True
                     reopen_at[j] = max(reopen_at[j], t + 1 + cooldown)
-            extra, extra_fees = settle_bad_debt(t, w, cross, book, inst, out_liqs, n_liqs, last_liq_row[w])
-            if extra > 0:
-                last_liq_row[w] = n_liqs + extra - 1
-            n_liqs += extra
+            n_liqs, extra_fees = _after_liquidation(t, w, written, cross, book, inst, out_liqs, n_liqs, last_liq_row)
             fees_paid += extra_fees
         # 3. The orders decided at t - 1's close.
         cap = math.inf
@@ -558,8 +527,7 @@ def simulate_py(
                 fee = inst[k]["maker"] * position_notional(dq, px, inverse)
                 trade_kind = TradeKind.LIMIT
             else:
-                slip = slippage_fraction(dq, volume[t - 1, k], slip_bps, impact)
-                px = open_[t, k] * (1.0 + slip) if dq > 0.0 else open_[t, k] * (1.0 - slip)
+                px = slipped_price(open_[t, k], dq, volume[t - 1, k], cfg)
                 fee = inst[k]["taker"] * position_notional(dq, px, inverse)
                 trade_kind = TradeKind.REBALANCE
             cash[w] += fill_pnl(qty[k], entry[k], dq, px, inverse) - fee
@@ -620,9 +588,7 @@ def simulate_py(
                     level = sl_fill if sl_hit else tp_fill
                     trade_kind = TradeKind.STOP_LOSS if sl_hit else TradeKind.TAKE_PROFIT
                     dq = -qty[k]
-                    ref_vol = volume[t - 1, k] if t >= 1 else math.nan
-                    slip = slippage_fraction(dq, ref_vol, slip_bps, impact)
-                    px = level * (1.0 + slip) if dq > 0.0 else level * (1.0 - slip)
+                    px = slipped_price(level, dq, volume[t - 1, k] if t >= 1 else math.nan, cfg)
                     fee = inst[k]["taker"] * position_notional(dq, px, inverse)
                     w = 0 if cross else k
                     cash[w] += position_upnl(qty[k], entry[k], px, inverse) - fee
@@ -655,18 +621,12 @@ def simulate_py(
             written, fee = liquidate(t, k, px, extreme, cross, book, inst, tiers, liq_state, out_liqs, n_liqs)
             if restore:
                 liq_state[k] = LiqState.WALKED
-            if written > 0:
-                last_liq_row[w] = n_liqs + written - 1
-            n_liqs += written
             fees_paid += fee
             reopen_at[k] = t + 1 + cooldown
             if written > 1:
                 for j in range(n_inst):
                     reopen_at[j] = max(reopen_at[j], t + 1 + cooldown)
-            extra, extra_fees = settle_bad_debt(t, w, cross, book, inst, out_liqs, n_liqs, last_liq_row[w])
-            if extra > 0:
-                last_liq_row[w] = n_liqs + extra - 1
-            n_liqs += extra
+            n_liqs, extra_fees = _after_liquidation(t, w, written, cross, book, inst, out_liqs, n_liqs, last_liq_row)
             fees_paid += extra_fees
         # 6. Mark to market at the close.
         equity = 0.0
@@ -743,26 +703,87 @@ def simulate_py(
                 if cash[w] < 0.0 and last_liq_row[w] >= 0:
                     out_liqs[last_liq_row[w]]["bad_debt"] += -cash[w]
                     cash[w] = 0.0
-            wallet = idle
-            for k in range(n_inst):
-                wallet += cash[k]
-            out_equity[t] = wallet
-            out_cash[rc] = wallet
-            out_leverage[t] = 0.0
-            out_fees[t] = fees_paid + ruin_fees
-            for k in range(n_inst):
-                out_qty[r, k] = 0.0
-                out_entry[r, k] = 0.0
-                out_lev[r, k] = 0.0
-                out_lp[r, k] = math.nan
-                out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
+            _write_ruined(t, fees_paid + ruin_fees, cross, idle, cash, inst, out_acct, out_pos)
+            break
     return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar)
+
+
+@jitable
+def _after_liquidation(
+    t: int,
+    w: int,
+    written: int,
+    cross: bool,
+    book: Book,
+    inst: np.ndarray,
+    out_liqs: np.ndarray,
+    n_liqs: int,
+    last_liq_row: np.ndarray,
+) -> tuple[int, float]:
+    """Count the ``written`` rows a liquidation of wallet ``w`` wrote from row ``n_liqs``, then
+    settle the wallet's bad debt (:func:`~levguard.kernels.backtest_liquidation.settle_bad_debt`);
+    ``last_liq_row[w]`` follows the wallet's last row.  Returns (rows written so far, the
+    settlement's fees)."""
+    if written > 0:
+        last_liq_row[w] = n_liqs + written - 1
+    n_liqs += written
+    extra, extra_fees = settle_bad_debt(t, w, cross, book, inst, out_liqs, n_liqs, last_liq_row[w])
+    if extra > 0:
+        last_liq_row[w] = n_liqs + extra - 1
+    return n_liqs + extra, extra_fees
+
+
+@jitable
+def _write_ruined(
+    t: int,
+    fees: float,
+    cross: bool,
+    idle: float,
+    cash: Float64Array1D,
+    inst: np.ndarray,
+    out_acct: AccountOut,
+    out_pos: PositionsOut,
+) -> None:
+    """Write the outputs of ruin bar ``t`` and of every later bar: nothing trades any more, the
+    positions are flat and the equity stays the wallet left (``idle`` plus the wallets ``cash``).
+
+    Bar ``t`` pays ``fees`` (its own and the ruin closes') and keeps the funding and target
+    leverage its steps wrote; later bars pay no funding or fees and target nothing.
+    """
+    out_equity, out_cash, out_leverage, out_funding, out_fees = out_acct
+    out_qty, out_entry, out_lev, out_lp, out_target, out_capital = out_pos
+    n_t = out_equity.shape[0]
+    n_inst = cash.shape[0]
+    # One row per bar, or one row rewritten every bar (a sweep's), as simulate_py writes them.
+    row_step = 1 if out_qty.shape[0] == n_t else 0
+    cash_step = 1 if out_cash.shape[0] == n_t else 0
+    wallet = idle
+    for k in range(n_inst):
+        wallet += cash[k]
+    for s in range(t, n_t):
+        r = s * row_step
+        out_equity[s] = wallet
+        out_cash[s * cash_step] = wallet
+        out_leverage[s] = 0.0
+        out_fees[s] = fees if s == t else 0.0
+        if s > t:
+            out_funding[s] = 0.0
+        for k in range(n_inst):
+            out_qty[r, k] = 0.0
+            out_entry[r, k] = 0.0
+            out_lev[r, k] = 0.0
+            out_lp[r, k] = math.nan
+            if s > t:
+                out_target[r, k] = 0.0
+            out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
 
 
 simulate_nb = jit(simulate_py)
 
 
 def __getattr__(name: str) -> Any:
+    if name in _FORMER_NAMES:
+        return _FORMER_NAMES[name]
     # The sweep kernel lives in backtest_sweep (it calls simulate_py); its names stay reachable here.
     if name in ("SELECT_DTYPE", "sweep_nb", "sweep_py"):
         from levguard.kernels import backtest_sweep

@@ -132,22 +132,20 @@ def may_be_bankrupt(lp: float, coll: float) -> bool:
 
 
 @jitable
+def tier_rows(spec: np.void, tiers: Tiers) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D]:
+    """Return the (cap, mmr, cum) tier rows of one instrument (``spec``, its ``INST_DTYPE`` record)."""
+    a = spec["tier_start"]
+    b = spec["tier_stop"]
+    return tiers.cap[a:b], tiers.mmr[a:b], tiers.cum[a:b]
+
+
+@jitable
 def _maintenance_of(j: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> float:
     # maintenance() of a position of instrument j, its settings read from its record.
     spec = inst[j]
-    a = spec["tier_start"]
-    b = spec["tier_stop"]
-    return maintenance(
-        q,
-        ent,
-        px,
-        spec["kind"] == ContractKind.INVERSE,
-        spec["mm_at_entry"],
-        spec["fee_in_mm"],
-        tiers.cap[a:b],
-        tiers.mmr[a:b],
-        tiers.cum[a:b],
-    )
+    caps, mmrs, cums = tier_rows(spec, tiers)
+    inverse = spec["kind"] == ContractKind.INVERSE
+    return maintenance(q, ent, px, inverse, spec["mm_at_entry"], spec["fee_in_mm"], caps, mmrs, cums)
 
 
 @jitable
@@ -231,8 +229,7 @@ def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scrat
     if book.qty[k] == 0.0 or spec["kind"] == ContractKind.SPOT:
         return math.nan, math.nan
     coll = collateral(k, cross, book, inst, tiers)
-    a = spec["tier_start"]
-    b = spec["tier_stop"]
+    caps, mmrs, cums = tier_rows(spec, tiers)
     lp = liquidation_price(
         book.qty[k],
         book.entry[k],
@@ -240,9 +237,9 @@ def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scrat
         spec["kind"] == ContractKind.INVERSE,
         spec["fee_in_mm"],
         spec["mm_at_entry"],
-        tiers.cap[a:b],
-        tiers.mmr[a:b],
-        tiers.cum[a:b],
+        caps,
+        mmrs,
+        cums,
         scratch.zero_caps,
         scratch.zero,
     )
@@ -330,14 +327,11 @@ def _mm_terms(k: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: 
     # position of instrument k: tiers at the entry notional for venues valuing MM at entry.
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
-    a = spec["tier_start"]
-    b = spec["tier_stop"]
-    at_entry = spec["mm_at_entry"]
-    fee_mm = spec["fee_in_mm"]
-    mm = maintenance(q, ent, px, inverse, at_entry, fee_mm, tiers.cap[a:b], tiers.mmr[a:b], tiers.cum[a:b])
-    basis = ent if at_entry else px
-    kt = tier_index(position_notional(q, basis, inverse), tiers.cap[a:b])
-    return mm, tiers.mmr[a + kt] + fee_mm, basis
+    caps, mmrs, _cums = tier_rows(spec, tiers)
+    mm = _maintenance_of(k, q, ent, px, inst, tiers)
+    basis = ent if spec["mm_at_entry"] else px
+    kt = tier_index(position_notional(q, basis, inverse), caps)
+    return mm, mmrs[kt] + spec["fee_in_mm"], basis
 
 
 @jitable
@@ -395,7 +389,7 @@ def _restore_walk(
     w = 0 if cross else k
     rule = spec["rule"]
     fee_rate = spec["liq_fee"]
-    caps = tiers.cap[spec["tier_start"] : spec["tier_stop"]]
+    caps, _mmrs, _cums = tier_rows(spec, tiers)
     cash = book.cash
     qty = book.qty
     entry = book.entry

@@ -32,6 +32,15 @@ def slippage_fraction(trade_qty: float, volume: float, slip_bps: float, impact_c
 
 
 @jitable
+def slipped_price(level: float, dq: float, volume: float, cfg: np.void) -> float:
+    """Return the fill of a taker order of ``dq`` at ``level``: ``level * (1 + slip)`` for a buy,
+    ``level * (1 - slip)`` for a sell, ``slip`` the :func:`slippage_fraction` of the account's
+    ``slip_bps`` and ``impact`` (``cfg``, a ``CONFIG_DTYPE`` record) at reference ``volume``."""
+    slip = slippage_fraction(dq, volume, cfg["slip_bps"], cfg["impact"])
+    return level * (1.0 + slip) if dq > 0.0 else level * (1.0 - slip)
+
+
+@jitable
 def max_notional_for_margin(available: float, caps: Float64Array1D, max_levs: Float64Array1D) -> float:
     """Return the largest notional whose initial margin ``notional / max_leverage(tier)`` fits.
 

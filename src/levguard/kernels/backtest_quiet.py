@@ -89,13 +89,10 @@ def quiet_stretch(
     when the equity at the close is ``<= 0`` or below the minimum order margin or dust.  Any of
     them ends the stretch before anything of the bar is kept.
     """
-    close, low, high = market.close, market.low, market.high
-    mark_open, mark_low, mark_high, mark_close = market.mark_open, market.mark_low, market.mark_high, market.mark_close
-    funding = market.funding
-    out_equity, out_cash, out_leverage = out_acct.equity, out_acct.cash, out_acct.leverage
-    out_funding, out_fees = out_acct.funding, out_acct.fees
-    out_qty, out_entry, out_lev, out_lp = out_pos.qty, out_pos.entry, out_pos.leverage, out_pos.liq_price
-    out_target, out_capital = out_pos.target, out_pos.capital
+    # The records' arrays bound once, in field order (as simulate_py binds them).
+    _open, high, low, close, _volume, mark_open, mark_high, mark_low, mark_close, funding = market
+    out_equity, out_cash, out_leverage, out_funding, out_fees = out_acct
+    out_qty, out_entry, out_lev, out_lp, out_target, out_capital = out_pos
     n_t = close.shape[0]
     # One row per bar, or one row rewritten every bar (a sweep's, which keeps only statistics).
     row_step = 1 if out_qty.shape[0] == n_t else 0

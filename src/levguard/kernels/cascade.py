@@ -33,6 +33,7 @@ from levguard.kernels.cascade_records import (
     Accounts,
     AccountStatus,
     AccountStatuses,
+    AdlRanking,
     Book,
     CascadeConfig,
     CascadeCounts,
@@ -46,6 +47,7 @@ from levguard.kernels.cascade_records import (
     PartialMode,
     PartialModes,
     RecordArray,
+    RoundOrders,
     Sweep,
     Tiers,
     new_final_accounts,
@@ -337,6 +339,8 @@ def cascade_py(
     rank_len = np.zeros(2, dtype=np.int64)
     rank_pos = np.zeros(2, dtype=np.int64)
     rank_step = np.full(2, -1, dtype=np.int64)
+    orders = RoundOrders(round_ids, round_c, round_full, round_adl)
+    ranking = AdlRanking(rank_ids, rank_len, rank_pos, rank_step, adl_order, adl_scores)
     events = out.events
     n_events = 0
     overflow = 0
@@ -393,14 +397,14 @@ def cascade_py(
             if k == 0:
                 break
             rounds += 1
-            size_orders(k, price, cfg, book, now, round_ids, round_c, round_full, round_adl)
+            size_orders(k, price, cfg, book, now, orders)
             # Route: orders that would take the fund below 0 go to ADL (when on).
-            flow = book_flow(k, side, round_ids, round_c, round_adl)
+            flow = book_flow(k, side, orders)
             d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
             fill = price * math.exp(0.5 * d_log)
             if adl_on:
-                route_to_adl(k, fund, fill, book, adl_dry, round_ids, round_full, round_adl)
-                flow = book_flow(k, side, round_ids, round_c, round_adl)
+                route_to_adl(k, fund, fill, book, adl_dry, orders)
+                flow = book_flow(k, side, orders)
                 d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
                 fill = price * math.exp(0.5 * d_log)
             # Settle.
@@ -436,7 +440,7 @@ def cascade_py(
                 # the mark, built once per step and side and consumed front first.
                 o = 1 if side[i] > 0.0 else 0
                 if rank_step[o] != t:
-                    rank_side(o, t, mark, book, adl_order, adl_scores, rank_ids, rank_len, rank_pos, rank_step)
+                    rank_side(o, t, mark, book, ranking)
                 while left > 0.0 and rank_pos[o] < rank_len[o]:
                     u = rank_ids[o, rank_pos[o]]
                     if qty[u] <= 0.0 or pending[u]:

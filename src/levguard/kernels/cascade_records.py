@@ -288,6 +288,33 @@ class Book(NamedTuple):
     pending: BoolArray1D
 
 
+class RoundOrders(NamedTuple):
+    """The orders of one liquidation round inside the kernel (each array (N,); a round of ``k``
+    orders uses the first ``k`` entries): the account ``ids``, the quantity ``c`` each closes,
+    ``full`` (the whole position) and ``adl`` (routed to auto-deleveraging, not the book)."""
+
+    ids: Int64Array1D
+    c: Float64Array1D
+    full: BoolArray1D
+    adl: BoolArray1D
+
+
+class AdlRanking(NamedTuple):
+    """ADL counterparties per side (row 0 longs, row 1 shorts) inside the kernel.
+
+    ``ids`` (2, N): the side's open accounts ranked best first; ``length``, ``pos``, ``step``
+    (2,): their count, the first not yet consumed and the step the ranking was built at;
+    ``order`` and ``scores`` (N,): work arrays of the ranking.
+    """
+
+    ids: Int64Array2D
+    length: Int64Array1D
+    pos: Int64Array1D
+    step: Int64Array1D
+    order: Int64Array1D
+    scores: Float64Array1D
+
+
 class Sweep(NamedTuple):
     """State of the sorted sweep, per side (row 0 longs, row 1 shorts).
 

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import (
+    AdlRanking,
     Book,
     CascadeConfig,
     ImpactModel,
-    Int64Array2D,
     PartialMode,
     RecordArray,
+    RoundOrders,
     Tiers,
 )
+from levguard.kernels.cascade_sweep import open_accounts, sort_descending
 from levguard.kernels.margin import tier_index, tiered_mm
-from levguard.typing import BoolArray1D, Float64Array1D, Int64Array1D
+from levguard.typing import BoolArray1D, Float64Array1D
 
 
 @jitable
@@ -93,40 +93,32 @@ def flow_impact(flow: float, price: float, depth: float, kind: int, coef: float,
 
 
 @jitable
-def book_flow(
-    k: int, side: Float64Array1D, round_ids: Int64Array1D, round_c: Float64Array1D, round_adl: BoolArray1D
-) -> float:
+def book_flow(k: int, side: Float64Array1D, orders: RoundOrders) -> float:
     # Net flow into the book of the round's orders not routed to ADL (signed base units).
+    ids = orders.ids
+    c = orders.c
+    adl = orders.adl
     flow = 0.0
     for j in range(k):
-        if not round_adl[j]:
-            flow += side[round_ids[j]] * round_c[j]
+        if not adl[j]:
+            flow += side[ids[j]] * c[j]
     return flow
 
 
 @jitable
-def route_to_adl(
-    k: int,
-    fund: float,
-    fill: float,
-    book: Book,
-    adl_dry: BoolArray1D,
-    round_ids: Int64Array1D,
-    round_full: BoolArray1D,
-    round_adl: BoolArray1D,
-) -> None:
+def route_to_adl(k: int, fund: float, fill: float, book: Book, adl_dry: BoolArray1D, orders: RoundOrders) -> None:
     # Flag the full closes that would take the fund below 0 (in order, at the fill) for ADL;
     # accounts ADL found no counterparty for stay in the book.
     side = book.side
     qty = book.qty
     f_est = fund
     for j in range(k):
-        i = round_ids[j]
-        if round_full[j] and not adl_dry[i]:
+        i = orders.ids[j]
+        if orders.full[j] and not adl_dry[i]:
             bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
             delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
             if f_est + delta < 0.0:
-                round_adl[j] = True
+                orders.adl[j] = True
             else:
                 f_est += delta
 
@@ -177,52 +169,25 @@ def close_in_book(
 
 
 @jitable
-def rank_side(
-    o: int,
-    t: int,
-    mark: float,
-    book: Book,
-    order: Int64Array1D,
-    scores: Float64Array1D,
-    rank_ids: Int64Array2D,
-    rank_len: Int64Array1D,
-    rank_pos: Int64Array1D,
-    rank_step: Int64Array1D,
-) -> None:
+def rank_side(o: int, t: int, mark: float, book: Book, ranking: AdlRanking) -> None:
     # ADL counterparties on side o (0 longs, 1 shorts) at step t: the open positions ranked by
-    # BitMEX's score at the mark, best first (stable), consumed front first from rank_pos.
-    side = book.side
-    qty = book.qty
-    entry = book.entry
-    margin = book.margin
-    want = 1.0 if o == 0 else -1.0
-    m_c = 0
-    for u in range(side.shape[0]):
-        if side[u] == want and qty[u] > 0.0:
-            order[m_c] = u
-            scores[m_c] = -adl_score(
-                side[u], qty[u], entry[u], mark, bankruptcy_price(side[u], qty[u], entry[u], margin[u])
-            )
-            m_c += 1
-    idx = np.argsort(scores[:m_c], kind="mergesort")
-    rank_ids[o, :m_c] = order[:m_c][idx]
-    rank_len[o] = m_c
-    rank_pos[o] = 0
-    rank_step[o] = t
+    # BitMEX's score at the mark, best first (stable), consumed front first from ranking.pos.
+    order = ranking.order
+    scores = ranking.scores
+    m_c = open_accounts(o, book, False, order)
+    for j in range(m_c):
+        u = order[j]
+        bp = bankruptcy_price(book.side[u], book.qty[u], book.entry[u], book.margin[u])
+        scores[j] = adl_score(book.side[u], book.qty[u], book.entry[u], mark, bp)
+    sort_descending(order, scores, m_c)
+    ranking.ids[o, :m_c] = order[:m_c]
+    ranking.length[o] = m_c
+    ranking.pos[o] = 0
+    ranking.step[o] = t
 
 
 @jitable
-def size_orders(
-    k: int,
-    price: float,
-    cfg: CascadeConfig,
-    book: Book,
-    tiers: Tiers,
-    round_ids: Int64Array1D,
-    round_c: Float64Array1D,
-    round_full: BoolArray1D,
-    round_adl: BoolArray1D,
-) -> None:
+def size_orders(k: int, price: float, cfg: CascadeConfig, book: Book, tiers: Tiers, orders: RoundOrders) -> None:
     # Sizes of the round's orders: partial slices above the minimum notional, else the whole
     # position (``round_full``); none routed to ADL yet.
     side = book.side
@@ -232,7 +197,7 @@ def size_orders(
     mode = cfg.partial_mode
     partial_min = cfg.partial_min
     for j in range(k):
-        i = round_ids[j]
+        i = orders.ids[j]
         c = qty[i]
         full = True
         notional = qty[i] * price
@@ -253,6 +218,6 @@ def size_orders(
         elif notional > partial_min:
             c = kl.slice_qty(qty[i], notional, cfg.partial, partial_min)
             full = c >= qty[i]
-        round_c[j] = c
-        round_full[j] = full
-        round_adl[j] = False
+        orders.c[j] = c
+        orders.full[j] = full
+        orders.adl[j] = False

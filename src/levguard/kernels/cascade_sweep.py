@@ -43,29 +43,51 @@ def key(side: float, lp: float) -> float:
 
 
 @jitable
-def rebuild(s: int, book: Book, sw: Sweep) -> None:
-    """Sort side ``s``'s open, non-pending accounts by key (descending); empty its heap."""
+def open_accounts(s: int, book: Book, filed: bool, out: Int64Array1D) -> int:
+    """Write side ``s``'s open accounts (0 longs, 1 shorts) to ``out`` in account order; return
+    their count.  With ``filed`` only those the sweep files: not pending, with a liquidation price."""
     side = book.side
     qty = book.qty
     pending = book.pending
     key_at = book.key_at
-    ordk = sw.ordk
-    ordi = sw.ordi
     want = 1.0 if s == 0 else -1.0
     m = 0
     for i in range(side.shape[0]):
-        if side[i] == want and qty[i] > 0.0 and not pending[i] and key_at[i] > -math.inf:
-            ordi[s, m] = i
-            ordk[s, m] = key_at[i]
+        if side[i] == want and qty[i] > 0.0 and not (filed and (pending[i] or not key_at[i] > -math.inf)):
+            out[m] = i
             m += 1
-    idx = np.argsort(-ordk[s, :m], kind="mergesort")
-    ids = ordi[s, :m][idx]
-    keys = ordk[s, :m][idx]
-    ordi[s, :m] = ids
-    ordk[s, :m] = keys
+    return m
+
+
+@jitable
+def sort_descending(ids: Int64Array1D, keys: Float64Array1D, m: int) -> None:
+    """Sort the first ``m`` entries of ``ids`` and ``keys`` by descending key, in place; equal
+    keys keep their order (a stable merge sort)."""
+    idx = np.argsort(-keys[:m], kind="mergesort")
+    ids[:m] = ids[:m][idx]
+    keys[:m] = keys[:m][idx]
+
+
+@jitable
+def rebuild(s: int, book: Book, sw: Sweep) -> None:
+    """Sort side ``s``'s open, non-pending accounts by key (descending); empty its heap."""
+    ids = sw.ordi[s]
+    keys = sw.ordk[s]
+    key_at = book.key_at
+    m = open_accounts(s, book, True, ids)
+    for j in range(m):
+        keys[j] = key_at[ids[j]]
+    sort_descending(ids, keys, m)
     sw.length[s] = m
     sw.ptr[s] = 0
     sw.hsize[s] = 0
+
+
+@jitable
+def _swap(keys: Float64Array1D, ids: Int64Array1D, a: int, b: int) -> None:
+    # Exchange heap entries a and b (key and account).
+    keys[a], keys[b] = keys[b], keys[a]
+    ids[a], ids[b] = ids[b], ids[a]
 
 
 @jitable
@@ -79,8 +101,7 @@ def heap_push(keys: Float64Array1D, ids: Int64Array1D, size: int, k: float, idx:
         parent = (i - 1) // 2
         if keys[parent] >= keys[i]:
             break
-        keys[parent], keys[i] = keys[i], keys[parent]
-        ids[parent], ids[i] = ids[i], ids[parent]
+        _swap(keys, ids, parent, i)
         i = parent
     return size
 
@@ -102,8 +123,7 @@ def heap_pop(keys: Float64Array1D, ids: Int64Array1D, size: int) -> int:
             best = right
         if best == i:
             break
-        keys[best], keys[i] = keys[i], keys[best]
-        ids[best], ids[i] = ids[i], ids[best]
+        _swap(keys, ids, best, i)
         i = best
     return size
 

@@ -1,13 +1,13 @@
 """One unified account in one kernel call: equity, maintenance margin and liquidation prices.
 
 :func:`levguard.core.unified.evaluate_unified` values the account in Python and searches each
-position's liquidation and bankruptcy prices with a root search over a Python closure (about
-45 us a position).  :func:`unified_account_py` computes the same numbers from arrays: the same
-helpers (:func:`levguard.kernels.margin.position_upnl`, :func:`~levguard.kernels.margin.tiered_mm`,
-:func:`levguard.kernels.joint.haircut_value`) in the same order, the same search
-(:func:`unified_root`, a line-for-line port of :func:`levguard.core.unified._root`) and the same
-correctly rounded sums (:func:`levguard.kernels.margin_cross.exact_sum` for ``math.fsum``), so
-every figure is bit for bit the one the Python path gives (tests/core/unified/test_unified_fast.py).
+position's liquidation and bankruptcy prices with :func:`bracket_probes` on a Python closure
+(about 45 us a position).  :func:`unified_account_py` computes the same numbers from arrays: the
+same helpers (:func:`levguard.kernels.margin.position_upnl`, :func:`~levguard.kernels.margin.tiered_mm`,
+:func:`levguard.kernels.joint.haircut_value`) in the same order, the same search (over
+:func:`unified_g`) and the same correctly rounded sums (:func:`levguard.kernels.margin_cross.exact_sum`
+for ``math.fsum``), so every figure is bit for bit the one the Python path gives
+(tests/core/unified/test_unified_fast.py).
 
 Failure is a value: a sum that is not finite returns :data:`STATUS_NOT_FINITE` (the caller then
 runs the Python path, whose behaviour on such input is the reference).
@@ -16,6 +16,7 @@ runs the Python path, whose behaviour on such input is the reference).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -41,10 +42,10 @@ __all__ = [
     "UNIFIED_OUT",
     "UNIFIED_TIER",
     "UNIFIED_TOTAL",
+    "bracket_probes",
     "unified_account_nb",
     "unified_account_py",
     "unified_g",
-    "unified_root",
 ]
 
 
@@ -208,65 +209,83 @@ def unified_g(
 
 @jitable
 def _toward(x: float, y: float) -> float:
-    # The float next to x in the direction of y (math.nextafter, which numba does not compile).
+    # The float next to x in the direction of y (math.nextafter, which numba < 0.60 does not compile).
     return float(np.nextafter(x, y))
 
 
 @jitable
-def unified_root(
-    k: float,
-    mark: float,
-    side: int,
-    gp: Float64Array1D,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    floors: Float64Array1D,
-    ratios: Float64Array1D,
-) -> float:
-    """Return the price where :func:`unified_g` turns from > 0 (safe) to <= 0, searching from ``mark``.
+def _narrow(
+    x: float, gx: float, good: float, g_good: float, bad: float, g_bad: float
+) -> tuple[float, float, float, float]:
+    # The bracket (good, g_good, bad, g_bad) with the end on x's side moved to x, where g is gx.
+    if gx > 0.0:
+        return x, gx, bad, g_bad
+    return good, g_good, x, gx
 
-    NaN when no positive price crosses.  ``side`` is +1 for a long, -1 for a short.
+
+@jitable
+def bracket_probes(
+    mark: float, side: int, box: Float64Array1D | list[float], toward: Callable[[float, float], float]
+) -> Iterator[float]:
+    """Yield the prices at which the liquidation-price search tests ``g``, starting at ``mark``.
+
+    The caller stores ``g`` of each yielded price in ``box[0]`` before taking the next one; when
+    the generator is exhausted ``box[1]`` holds the price where ``g`` turns from > 0 (safe) to
+    <= 0, NaN when no positive price crosses.  ``side`` is +1 for a long, -1 for a short.
+    ``toward(x, y)`` is the float next to ``x`` in the direction of ``y``: ``math.nextafter`` from
+    Python, :func:`_toward` from compiled kernels (the same floats).  The one root search of unified
+    accounts: :func:`unified_account_py` drives it with :func:`unified_g`, the Python path of
+    :func:`levguard.core.unified.evaluate_unified` with a closure over its domain objects, so both
+    find the same float (the caller evaluates ``g``: no function or arrays pass through here).
 
     Notes
     -----
-    :func:`levguard.core.unified._root` line for line (the same brackets, secant and bisection
-    steps, tests and stopping rule, on the same ``g``), so the result is the same float: safe at
-    the mark, move the adverse way until ``g <= 0`` (down to 0 for a long; doubling the price up
-    to 80 times for a short); already liquidated, move the favourable way; then shrink the
-    bracket to adjacent floats with a regula falsi step (testing the step and its neighbour
-    towards the other end) and a bisection step whenever the bracket did not halve, and return
-    its liquidated end.
+    Safe at the mark: move the adverse way until ``g <= 0`` (down to 0 for a long; doubling the
+    price up to 80 times for a short); already liquidated: move the favourable way until ``g > 0``.
+    Then shrink the bracket to adjacent floats and return its liquidated end.  ``g`` is piecewise
+    linear in the price (linear PnL, tiered maintenance and collateral ratios), so a secant
+    (regula falsi) step lands on a linear piece's root to a few ulps; that point and its
+    neighbour towards the other end are tested, which closes the bracket when the root lies
+    between them.  A bisection step follows whenever the bracket did not halve (a kink between
+    the ends), so the search never takes more than about three times bisection's steps; the
+    result is the float bisection gives, as both stop at the adjacent pair around the root.
     """
-    g_mark = unified_g(mark, k, gp, caps, mmrs, cums, floors, ratios)
+    box[1] = math.nan
+    yield mark
+    g_mark = box[0]
     safe_now = g_mark > 0.0
     down = (side > 0) == safe_now  # direction in which the other state lies
     if down:
         far = 0.0
-        g_far = unified_g(far, k, gp, caps, mmrs, cums, floors, ratios)
+        yield far
+        g_far = box[0]
         if (g_far > 0.0) == safe_now:
-            return math.nan
-        # Equity and MM both vanish at a price of 0 (a long backed by exactly its own loss).
-        if safe_now and g_far == 0.0 and unified_g(mark * 1e-9, k, gp, caps, mmrs, cums, floors, ratios) > 0.0:
-            return math.nan
+            return
+        # Equity and MM both vanish at a price of 0 (a long backed by exactly its own loss): the
+        # account ends only at 0 unless it is already liquidated just above it (rounding aside).
+        if safe_now and g_far == 0.0:
+            yield mark * 1e-9
+            if box[0] > 0.0:
+                return
     else:
         far = mark
         g_far = g_mark
         crossed = False
         for _ in range(80):
             far *= 2.0
-            g_far = unified_g(far, k, gp, caps, mmrs, cums, floors, ratios)
+            yield far
+            g_far = box[0]
             if (g_far > 0.0) != safe_now:
                 crossed = True
                 break
         if not crossed:
-            return math.nan
+            return
     if safe_now:
         good, bad, g_good, g_bad = mark, far, g_mark, g_far
     else:
         good, bad, g_good, g_bad = far, mark, g_far, g_mark
     for _ in range(2200):  # adjacent floats are reached long before
-        if _toward(good, bad) == bad:
+        if toward(good, bad) == bad:
             break
         width = abs(bad - good)
         den = g_good - g_bad
@@ -274,28 +293,19 @@ def unified_root(
         if min(good, bad) < x < max(good, bad):
             # On a linear piece x is the root to a few ulps: test it and its neighbour towards
             # the far end of the bracket, which closes the bracket when the root lies between.
-            gx = unified_g(x, k, gp, caps, mmrs, cums, floors, ratios)
-            if gx > 0.0:
-                good, g_good = x, gx
-            else:
-                bad, g_bad = x, gx
-            y = _toward(x, bad if x == good else good)
+            yield x
+            good, g_good, bad, g_bad = _narrow(x, box[0], good, g_good, bad, g_bad)
+            y = toward(x, bad if x == good else good)
             if min(good, bad) < y < max(good, bad):
-                gy = unified_g(y, k, gp, caps, mmrs, cums, floors, ratios)
-                if gy > 0.0:
-                    good, g_good = y, gy
-                else:
-                    bad, g_bad = y, gy
+                yield y
+                good, g_good, bad, g_bad = _narrow(y, box[0], good, g_good, bad, g_bad)
         if abs(bad - good) > 0.5 * width:  # a kink in between: bisect once
             mid = 0.5 * (good + bad)
             if mid in (good, bad):
                 break
-            gm = unified_g(mid, k, gp, caps, mmrs, cums, floors, ratios)
-            if gm > 0.0:
-                good, g_good = mid, gm
-            else:
-                bad, g_bad = mid, gm
-    return bad
+            yield mid
+            good, g_good, bad, g_bad = _narrow(mid, box[0], good, g_good, bad, g_bad)
+    box[1] = bad
 
 
 def unified_account_py(
@@ -387,6 +397,7 @@ def unified_account_py(
     scratch = np.empty(max(n, m, 1))
     values = np.empty(max(m, 1))
     gp = np.zeros(_N_G)
+    box = np.zeros(2)  # the root search's exchange: g at the price it yields, then the root
     # Assets: the haircut value of each one the PnL does not touch, the loans' MM, the wallet.
     s_floors = floors[0:0]
     s_ratios = ratios[0:0]
@@ -463,9 +474,12 @@ def unified_account_py(
         mark = mark_price[i]
         side = 1 if qi > 0.0 else -1
         c, r, d = caps[lo:hi], mmrs[lo:hi], cums[lo:hi]
-        lp = unified_root(liquidation_multiple, mark, side, gp, c, r, d, s_floors, s_ratios)
-        out[_LIQUIDATION, i] = lp
-        out[_BANKRUPTCY, i] = unified_root(0.0, mark, side, gp, c, r, d, s_floors, s_ratios)
+        for x in bracket_probes(mark, side, box, _toward):
+            box[0] = unified_g(x, liquidation_multiple, gp, c, r, d, s_floors, s_ratios)
+        lp = out[_LIQUIDATION, i] = box[1]
+        for x in bracket_probes(mark, side, box, _toward):
+            box[0] = unified_g(x, 0.0, gp, c, r, d, s_floors, s_ratios)
+        out[_BANKRUPTCY, i] = box[1]
         out[_HEALTH, i] = side * (mark - lp) / mark if math.isfinite(lp) else math.nan
     # Collateral rows: the amount counted (the PnL joins USDT where it takes the haircut).
     for j in range(m):

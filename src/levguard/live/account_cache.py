@@ -27,6 +27,7 @@ which gives ``evaluate``'s report bit for bit; anything else goes through :meth:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from levguard.core.margin import AccountReport, evaluate
@@ -167,21 +168,8 @@ def _updated(cached: Account, spec: Mapping[str, Any]) -> Account | None:
                 positions.append(p)  # nothing moved: the same object
                 continue
             changed = True
-            positions.append(
-                Position(
-                    instrument=p.instrument,
-                    qty=qty,
-                    entry_price=entry,
-                    mark_price=mark,
-                    margin_mode=p.margin_mode,
-                    leverage=p.leverage,
-                    isolated_margin=margin,
-                    tiers=p.tiers,
-                    taker_fee_rate=p.taker_fee_rate,
-                    imr=p.imr,
-                    params=p.params,
-                )
-            )
+            # The same position with the new numbers (its checks run again).
+            positions.append(replace(p, qty=qty, entry_price=entry, mark_price=mark, isolated_margin=margin))
         if not changed:
             return cached
         return Account(venue=cached.venue, wallet_balance=wallet, positions=tuple(positions))

@@ -10,6 +10,7 @@ fill booked to the expected positions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
@@ -22,6 +23,22 @@ if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
 __all__ = ["deleverage"]
+
+
+@dataclass(frozen=True)
+class _Step:
+    # One deleverage step of a position: the guardian, the account and position it acts on, the
+    # position's row of the cycle's report (``view``), the decision being built (filled in as the
+    # step goes), its reasons and the cycle's time.
+    g: Guardian
+    setup: AccountSetup
+    st: AccountState
+    ps: PositionState
+    pos: VenuePosition
+    view: dict[str, Any]
+    decision: dict[str, Any]
+    reasons: list[str]
+    now: int
 
 
 async def deleverage(
@@ -52,12 +69,13 @@ async def deleverage(
         "qty": qty,
         "target_leverage": float(view["target_leverage"]),
     }
-    if await _skipped(g, setup, st, ps, pos, view, decision, reasons, now):
+    step = _Step(g, setup, st, ps, pos, view, decision, reasons, now)
+    if await _skipped(step):
         return decision
-    cid_sent = await _write_ahead(g, setup, st, pos, view, decision, reasons)
+    cid_sent = await _write_ahead(step)
     if cid_sent is None:
         return decision
-    await _send(g, setup, st, ps, pos, decision, *cid_sent, now)
+    await _send(step, *cid_sent)
     return decision
 
 
@@ -89,20 +107,12 @@ def _size(setup: AccountSetup, pos: VenuePosition, view: dict[str, Any]) -> tupl
     return qty, reasons
 
 
-async def _skipped(
-    g: Guardian,
-    setup: AccountSetup,
-    st: AccountState,
-    ps: PositionState,
-    pos: VenuePosition,
-    view: dict[str, Any],
-    decision: dict[str, Any],
-    reasons: list[str],
-    now: int,
-) -> bool:
+async def _skipped(step: _Step) -> bool:
     # The checks before any order, in this order: cooldown, an unresolved order on the symbol,
     # the kill switch, acting disabled, dry run.  Each skip is audited and noted in the decision;
     # True when the step ends here.
+    g, setup, st, ps, pos, now = step.g, step.setup, step.st, step.ps, step.pos, step.now
+    view, decision, reasons = step.view, step.decision, step.reasons
     if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
         decision["skipped"] = "cooldown"
         g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, "cooldown"])
@@ -137,17 +147,11 @@ async def _skipped(
     return False
 
 
-async def _write_ahead(
-    g: Guardian,
-    setup: AccountSetup,
-    st: AccountState,
-    pos: VenuePosition,
-    view: dict[str, Any],
-    decision: dict[str, Any],
-    reasons: list[str],
-) -> tuple[str, int] | None:
+async def _write_ahead(step: _Step) -> tuple[str, int] | None:
     # Record the intent with its audit row, then mark it sent, both fenced by the lease epoch;
     # returns (client order id, sent_ns), or None when it must not be sent (decision["skipped"]).
+    g, setup, st, pos = step.g, step.setup, step.st, step.pos
+    view, decision, reasons = step.view, step.decision, step.reasons
     # Write-ahead: the sequence number comes from the orders already recorded, so the id
     # of this decision is the same if a crash interrupts us here and we decide again.  The
     # intent and its audit row are one transaction, fenced by this process's lease epoch.
@@ -194,19 +198,11 @@ async def _write_ahead(
     return cid, sent_ns
 
 
-async def _send(
-    g: Guardian,
-    setup: AccountSetup,
-    st: AccountState,
-    ps: PositionState,
-    pos: VenuePosition,
-    decision: dict[str, Any],
-    cid: str,
-    sent_ns: int,
-    now: int,
-) -> None:
+async def _send(step: _Step, cid: str, sent_ns: int) -> None:
     # Send the recorded order (once: never retried blindly) and record the venue's answer; an
     # unknown outcome stays in flight.  The decision gets the outcome.
+    g, setup, st, ps, pos = step.g, step.setup, step.st, step.ps, step.pos
+    decision, now = step.decision, step.now
     side: str = decision["side"]
     qty: float = decision["qty"]
     intent = {"client_order_id": cid, "symbol": pos.symbol, "side": side, "qty": qty, "status": "sent"}

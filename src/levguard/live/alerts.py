@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from email.message import EmailMessage
 from typing import Any
 
@@ -39,14 +39,7 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body sent to webhooks."""
-        return {
-            "account": self.account,
-            "ts_ns": self.ts_ns,
-            "level": self.level,
-            "kind": self.kind,
-            "message": self.message,
-            "data": self.data,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class LogSink:

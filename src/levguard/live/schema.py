@@ -13,6 +13,33 @@ _JSON = sa.JSON().with_variant(pg.JSONB(), "postgresql")
 
 METADATA = sa.MetaData()
 
+
+def _serial_id() -> sa.Column[int]:
+    # An autoincrementing primary key (the keyset cursor of paged reads: newest first).
+    return sa.Column("id", _ID, primary_key=True, autoincrement=True)
+
+
+def _account(*, nullable: bool = False, primary_key: bool = False) -> sa.Column[str]:
+    # The account a row is about: its name (``accounts.name``).
+    return sa.Column("account", sa.String(200), nullable=nullable, primary_key=primary_key)
+
+
+def _account_log(name: str, *columns: sa.Column[object], account_nullable: bool, by_time: bool) -> sa.Table:
+    # An append-ordered table of rows about an account (None: not about one): its serial id, the
+    # account and the time (UTC ns), then its own columns; indexed by account (and time when
+    # ``by_time``), as ``ix_<table>_account[_ts]``.
+    keys = ("account", "ts_ns") if by_time else ("account",)
+    return sa.Table(
+        name,
+        METADATA,
+        _serial_id(),
+        _account(nullable=account_nullable),
+        sa.Column("ts_ns", sa.BigInteger(), nullable=False),
+        *columns,
+        sa.Index(f"ix_{name}_account{'_ts' if by_time else ''}", *keys),
+    )
+
+
 ACCOUNTS = sa.Table(
     "accounts",
     METADATA,
@@ -35,49 +62,40 @@ KILL_SWITCH = sa.Table(
     sa.Column("on", sa.Boolean(), nullable=False),
 )
 
-SNAPSHOTS = sa.Table(
+SNAPSHOTS = _account_log(
     "snapshots",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(200), nullable=False),
-    sa.Column("ts_ns", sa.BigInteger(), nullable=False),
     sa.Column("state", sa.String(50), nullable=False),
     sa.Column("figures", _JSON, nullable=False),
-    sa.Index("ix_snapshots_account_ts", "account", "ts_ns"),
+    account_nullable=False,
+    by_time=True,
 )
 
-ALERTS = sa.Table(
+ALERTS = _account_log(
     "alerts",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(200), nullable=True),
-    sa.Column("ts_ns", sa.BigInteger(), nullable=False),
     sa.Column("level", sa.String(50), nullable=False),
     sa.Column("kind", sa.String(100), nullable=False),
     sa.Column("message", sa.Text(), nullable=False),
     sa.Column("data", _JSON, nullable=True),
     sa.Column("acked_ns", sa.BigInteger(), nullable=True),
-    sa.Index("ix_alerts_account", "account"),
+    account_nullable=True,
+    by_time=False,
 )
 
-AUDIT_LOG = sa.Table(
+AUDIT_LOG = _account_log(
     "audit_log",
-    METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(200), nullable=True),
-    sa.Column("ts_ns", sa.BigInteger(), nullable=False),
     sa.Column("event", sa.String(100), nullable=False),
     sa.Column("inputs", _JSON, nullable=False),
     sa.Column("decision", _JSON, nullable=False),
     sa.Column("reasons", _JSON, nullable=False),
-    sa.Index("ix_audit_log_account_ts", "account", "ts_ns"),
+    account_nullable=True,
+    by_time=True,
 )
 
 ORDERS = sa.Table(
     "orders",
     METADATA,
     sa.Column("client_order_id", sa.String(100), primary_key=True),
-    sa.Column("account", sa.String(200), nullable=False),
+    _account(),
     sa.Column("symbol", sa.String(100), nullable=False),
     sa.Column("side", sa.String(10), nullable=False),
     sa.Column("qty", sa.Float(), nullable=False),
@@ -98,7 +116,7 @@ ORDERS = sa.Table(
 LEASES = sa.Table(
     "leases",
     METADATA,
-    sa.Column("account", sa.String(200), primary_key=True),
+    _account(primary_key=True),
     sa.Column("owner", sa.String(200), nullable=True),
     sa.Column("expires_ns", sa.BigInteger(), nullable=False),
     sa.Column("instance", sa.String(100), nullable=True),
@@ -110,7 +128,7 @@ LEASES = sa.Table(
 API_TOKENS = sa.Table(
     "api_tokens",
     METADATA,
-    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    _serial_id(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("scope", sa.String(20), nullable=False),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),

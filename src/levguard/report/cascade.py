@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,8 @@ from levguard.report.html import (
     _thin,
     _thin_range,
     add_line,
-    cell_number,
     figures_html,
+    format_cell,
     write_page,
 )
 
@@ -114,15 +114,20 @@ _COUNTS = {"accounts_liquidated", "adl_events", "n_paths", "liquidations", "step
 _P = "p_bad_debt_over_budget"
 
 
-def _fmt(key: str, value: Any) -> str:
-    x = cell_number(value)
-    if isinstance(x, str):
-        return x
-    if key in _PERCENT:
-        return f"{x:.2%}"
-    if key in _COUNTS:
-        return f"{round(x):,}"
+# Counts with thousands separators, percentages to two decimals (a key in both is a percentage).
+_FORMATS: dict[str, Callable[[float], str]] = {
+    **dict.fromkeys(_COUNTS, lambda x: f"{round(x):,}"),
+    **dict.fromkeys(_PERCENT, lambda x: f"{x:.2%}"),
+}
+
+
+def _amount(x: float) -> str:
+    # Money: whole units from 1,000 up, cents below.
     return f"{x:,.0f}" if abs(x) >= 1_000 else f"{x:,.2f}"
+
+
+def _fmt(key: str, value: Any) -> str:
+    return format_cell(key, value, _FORMATS, _amount)
 
 
 def _key_table(rows: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str], head: str) -> str:

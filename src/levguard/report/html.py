@@ -18,7 +18,7 @@ import gzip
 import html
 import math
 import uuid
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ __all__ = [
     "add_line",
     "cell_number",
     "comparison_figure",
+    "format_cell",
     "instruments_figure",
     "metrics_table",
     "naive_utc",
@@ -119,16 +120,27 @@ def cell_number(value: Any) -> float | str:
     return x if math.isfinite(x) else "—"
 
 
-def fmt_metric(key: str, value: Any) -> str:
-    """A metric formatted for a table cell: percentages, counts, amounts; missing as a dash."""
+def format_cell(
+    key: str, value: Any, formats: Mapping[str, Callable[[float], str]], default: Callable[[float], str]
+) -> str:
+    """Return the text of table cell ``key``: :func:`cell_number`'s dash or text, else the number
+    formatted by ``formats[key]`` (``default`` for a key without its own format)."""
     x = cell_number(value)
     if isinstance(x, str):
         return x
-    if key in _PERCENT:
-        return f"{x:.1%}"
-    if key in _COUNTS:
-        return f"{int(x)}"
-    return f"{x:,.2f}"
+    return formats.get(key, default)(x)
+
+
+# Counts as integers, percentages to one decimal (a key in both is a percentage), the rest amounts.
+_METRIC_FORMATS: dict[str, Callable[[float], str]] = {
+    **dict.fromkeys(_COUNTS, lambda x: f"{int(x)}"),
+    **dict.fromkeys(_PERCENT, lambda x: f"{x:.1%}"),
+}
+
+
+def fmt_metric(key: str, value: Any) -> str:
+    """A metric formatted for a table cell: percentages, counts, amounts; missing as a dash."""
+    return format_cell(key, value, _METRIC_FORMATS, lambda x: f"{x:,.2f}")
 
 
 def _table_html(results: Mapping[str, Any]) -> str:

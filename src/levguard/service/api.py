@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.types import DecoratedCallable
 
 from levguard.core.margin import evaluate
 from levguard.core.risk.excursion import GbmForecaster
@@ -27,6 +29,7 @@ from levguard.margin import evaluate_account
 from levguard.risk.report import position_var
 from levguard.service.deps import Compute, Read, account_row, compute, global_kill_switch, runtime_of, setup_of
 from levguard.service.models import (
+    BALANCE_KEYS,
     BODY_RESPONSES,
     COMPUTE_RESPONSES,
     ERROR_RESPONSES,
@@ -72,7 +75,26 @@ AccountQ = Annotated[str | None, Query(max_length=200, description="Only this ac
 RISK_HORIZONS = (1.0, 7.0, 30.0)
 
 
-@api.get("/status", tags=["read"], summary="Guardian status: cycles, live flag, kill switch", response_model=StatusOut)
+def _read(
+    path: str,
+    summary: str,
+    response_model: Any,
+    *,
+    description: str | None = None,
+    responses: dict[int | str, dict[str, Any]] | None = None,
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    # A read route (any token), ``/api<path>``.
+    return api.get(
+        path,
+        tags=["read"],
+        summary=summary,
+        description=description,
+        response_model=response_model,
+        responses=responses,
+    )
+
+
+@_read("/status", "Guardian status: cycles, live flag, kill switch", StatusOut)
 async def status(request: Request, who: Read) -> dict[str, Any]:
     rt = runtime_of(request)
     return {
@@ -86,23 +108,31 @@ async def status(request: Request, who: Read) -> dict[str, Any]:
     }
 
 
-@api.get("/accounts", tags=["read"], summary="Accounts with their last cycle", response_model=list[AccountOut])
+@_read("/accounts", "Accounts with their last cycle", list[AccountOut])
 async def accounts(request: Request, who: Read) -> list[dict[str, Any]]:
     rt = runtime_of(request)
-    out = []
-    for row in rt.store.accounts():
-        report = rt.guardian.last_reports.get(row["name"], {})
-        out.append(
-            clean(
-                {
-                    **row,
-                    "status": report.get("status"),
-                    "state": report.get("state"),
-                    "paper": _is_paper(rt, row["name"]),
-                    **await _balances(request, rt, row["name"]),
-                }
-            )
-        )
+    return [await _account_out(request, rt, row) for row in rt.store.accounts()]
+
+
+@_read("/accounts/{name}", "One account with its last cycle", AccountOut, responses=NOT_FOUND)
+async def account(request: Request, who: Read, name: str) -> Any:
+    rt = runtime_of(request)
+    return await _account_out(request, rt, account_row(rt, name))
+
+
+async def _account_out(request: Request, rt: Runtime, row: dict[str, Any]) -> dict[str, Any]:
+    # The stored account row with the status and state of its last cycle and its balances.
+    name = row["name"]
+    report = rt.guardian.last_reports.get(name, {})
+    out: dict[str, Any] = clean(
+        {
+            **row,
+            "status": report.get("status"),
+            "state": report.get("state"),
+            "paper": _is_paper(rt, name),
+            **await _balances(request, rt, name),
+        }
+    )
     return out
 
 
@@ -110,23 +140,6 @@ def _is_paper(rt: Any, name: str) -> bool:
     from levguard.venues.paper import PaperVenue
 
     return isinstance(rt.venue(name), PaperVenue)
-
-
-@api.get(
-    "/accounts/{name}",
-    tags=["read"],
-    summary="One account with its last cycle",
-    response_model=AccountOut,
-    responses=NOT_FOUND,
-)
-async def account(request: Request, who: Read, name: str) -> Any:
-    rt = runtime_of(request)
-    row = account_row(rt, name)
-    report = rt.guardian.last_reports.get(name, {})
-    balances = await _balances(request, rt, name)
-    return clean(
-        {**row, "status": report.get("status"), "state": report.get("state"), "paper": _is_paper(rt, name), **balances}
-    )
 
 
 # ---------------------------------------------------------------------- positions and margin
@@ -193,10 +206,6 @@ def _num(x: Any) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-#: The balance fields of an account (``/api/accounts``, ``/positions``).
-_BALANCE_KEYS = ("settlement", "equity", "wallet_balance", "unrealized_pnl", "margin_balance", "margin_ratio")
-
-
 def _balances_of(margin: dict[str, Any]) -> dict[str, Any]:
     """The balances of a margin report: its equity and wallet balance, the sum of the positions'
     unrealised PnL and the margin balance ``wallet balance + unrealised PnL``."""
@@ -219,7 +228,7 @@ async def _balances(request: Request, rt: Runtime, name: str) -> dict[str, Any]:
     With positions: from the margin report of the last cycle (cached per cycle); without any, or
     when that report is unavailable: from the last stored snapshot (no positions: no unrealised
     PnL, the margin balance is the wallet balance)."""
-    out: dict[str, Any] = dict.fromkeys(_BALANCE_KEYS)
+    out: dict[str, Any] = dict.fromkeys(BALANCE_KEYS)
     if rt.guardian.last_reports.get(name, {}).get("positions") != []:
         margin, _ = await _margin(request, rt, name)
         if margin:
@@ -286,27 +295,26 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
     )
 
 
-@api.get(
+@_read(
     "/accounts/{name}/positions",
-    tags=["read"],
-    summary="Positions with the full margin report",
+    "Positions with the full margin report",
+    PositionsOut,
     description=(
         "Each position as the guardian saw it in its last cycle (mark, levguard's and the venue's "
         "liquidation prices, margin ratio, distance, P(liq), state, leverage vs target, the last "
         "action) with the margin engine's report of the position (bankruptcy price, margin "
         "balance, tier, health)."
     ),
-    response_model=PositionsOut,
     responses={**NOT_FOUND, **COMPUTE_RESPONSES},
 )
 async def positions(request: Request, who: Compute, name: str) -> Any:
     return await _positions(request, runtime_of(request), name)
 
 
-@api.get(
+@_read(
     "/accounts/{name}/risk",
-    tags=["read"],
-    summary="Risk per position: P(liq) over 1/7/30 days and one-day 99 % VaR",
+    "Risk per position: P(liq) over 1/7/30 days and one-day 99 % VaR",
+    RiskOut,
     description=(
         "P(liq) is the probability that the mark reaches the liquidation price within the horizon, "
         "from the liquidation forecaster the guardian fitted on the account's hourly mark bars in its "
@@ -323,7 +331,6 @@ async def positions(request: Request, who: Compute, name: str) -> Any:
         "`ES = sigma_1d * phi(z) / 0.01` with `sigma_1d = vol * sqrt(1/365) * |notional|` "
         "(Jorion, *Value at Risk*, 3rd ed., ch. 5; RiskMetrics Technical Document, 1996)."
     ),
-    response_model=RiskOut,
     responses={**NOT_FOUND, **COMPUTE_RESPONSES, **UNAVAILABLE},
 )
 async def risk(request: Request, who: Compute, name: str) -> Any:
@@ -408,11 +415,10 @@ def _risk_rows(
     return out
 
 
-@api.get(
+@_read(
     "/accounts/{name}/policy",
-    tags=["read"],
-    summary="The policy, and each position's target leverage with its binding constraint",
-    response_model=PolicyOut,
+    "The policy, and each position's target leverage with its binding constraint",
+    PolicyOut,
     responses=NOT_FOUND,
 )
 async def policy(request: Request, who: Read, name: str) -> Any:
@@ -426,11 +432,10 @@ async def policy(request: Request, who: Read, name: str) -> Any:
     return clean({"account": name, "policy": row.get("policy"), "positions": rows})
 
 
-@api.get(
+@_read(
     "/accounts/{name}/snapshots",
-    tags=["read"],
-    summary="Snapshot history of an account (charts), oldest first",
-    response_model=list[SnapshotOut],
+    "Snapshot history of an account (charts), oldest first",
+    list[SnapshotOut],
     responses=NOT_FOUND,
 )
 async def snapshots(request: Request, who: Read, name: str, since_ns: SinceNs = None, limit: Limit = 500) -> Any:
@@ -448,12 +453,7 @@ def _page_by_id(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     return {"items": clean(items), "next": items[-1]["id"] if len(rows) > limit else None}
 
 
-@api.get(
-    "/alerts",
-    tags=["read"],
-    summary="Alerts, newest first, paged by before_id",
-    response_model=AlertPage,
-)
+@_read("/alerts", "Alerts, newest first, paged by before_id", AlertPage)
 async def alerts(
     request: Request,
     who: Read,
@@ -479,12 +479,7 @@ def decode_order_cursor(cursor: str) -> tuple[int, str]:
     return min(int(ns), _MAX_NS), bytes.fromhex(cid).decode("utf-8", errors="replace")
 
 
-@api.get(
-    "/orders",
-    tags=["read"],
-    summary="Orders sent (or recorded) by the guardian, newest first, paged by the before cursor",
-    response_model=OrderPage,
-)
+@_read("/orders", "Orders sent (or recorded) by the guardian, newest first, paged by the before cursor", OrderPage)
 async def orders(
     request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, before: Before = None
 ) -> Any:
@@ -500,12 +495,11 @@ async def orders(
 _ACTION_EVENTS = ("deleverage", "deleverage_dry_run", "deleverage_skipped")
 
 
-@api.get(
+@_read(
     "/actions",
-    tags=["read"],
-    summary="Deleveraging decisions (orders, dry runs, skipped), newest first, paged by before_id",
+    "Deleveraging decisions (orders, dry runs, skipped), newest first, paged by before_id",
+    AuditPage,
     description="The audit rows of the events " + ", ".join(_ACTION_EVENTS) + ".",
-    response_model=AuditPage,
 )
 async def actions(
     request: Request, who: Read, account: AccountQ = None, limit: Limit = 100, before_id: BeforeId = None
@@ -518,12 +512,7 @@ async def actions(
     return _page_by_id(rows[: limit + 1], limit)
 
 
-@api.get(
-    "/audit",
-    tags=["read"],
-    summary="The audit log, newest first, paged by before_id",
-    response_model=AuditPage,
-)
+@_read("/audit", "The audit log, newest first, paged by before_id", AuditPage)
 async def audit(
     request: Request,
     who: Read,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer
 
 __all__ = [
+    "BALANCE_KEYS",
     "AccountMargin",
     "AccountOut",
     "AckOut",
@@ -95,7 +96,8 @@ class HealthOut(BaseModel):
     guardian: str = Field(description="running, stopped, or off (the app runs without its guardian)")
 
 
-class AccountOut(BaseModel):
+class _AccountRow(BaseModel):
+    # The stored account with the status and state of its last cycle.
     name: str
     venue: str
     live_enabled: bool = Field(description="The account's opt-in to live orders (dry run otherwise)")
@@ -113,6 +115,10 @@ class AccountOut(BaseModel):
         ),
     )
     disabled_ns: int | None = Field(None, description="When acting was last disabled or re-enabled")
+
+
+class _Balances(BaseModel):
+    # An account's balances as the guardian last saw them (each null while unknown).
     settlement: str | None = Field(None, description="Settlement currency of the balances (null while unknown)")
     equity: float | None = Field(
         None, description="The margin engine's equity: cross wallet + isolated margins + unrealised PnL"
@@ -121,6 +127,14 @@ class AccountOut(BaseModel):
     unrealized_pnl: float | None = Field(None, description="Unrealised PnL of every position at the last marks")
     margin_balance: float | None = Field(None, description="Wallet balance + unrealised PnL (a venue's margin balance)")
     margin_ratio: float | None = Field(None, description="Maintenance margin / equity of the last cycle")
+
+
+class AccountOut(_Balances, _AccountRow):  # fields: the row's, then the balances
+    pass
+
+
+#: The balance fields of an account (``/api/accounts``, ``/positions``).
+BALANCE_KEYS: tuple[str, ...] = tuple(_Balances.model_fields)
 
 
 class PositionMargin(BaseModel):

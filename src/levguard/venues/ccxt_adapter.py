@@ -49,9 +49,10 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
+from levguard.venues import ccxt_klines
+from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import (
     Capabilities,
-    Klines,
     OrderRequest,
     OrderState,
     OrderStatus,
@@ -115,17 +116,6 @@ _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 
 def _now_ns() -> int:
     return time.time_ns()
-
-
-def _num(value: object) -> float | None:
-    # ccxt numbers arrive as float, int, str or None; 0 and non-finite mean "not reported".
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 def _positive(value: object) -> float | None:
@@ -474,19 +464,8 @@ class CcxtVenue:
         raw = await self._call(f"fetch_funding_rate({symbol})", self._exchange.fetch_funding_rate, symbol)
         return _num((raw or {}).get("fundingRate"))
 
-    async def fetch_klines(
-        self,
-        symbol: str,
-        *,
-        price: Literal["last", "mark"] = "last",
-        timeframe: str = "1h",
-        since_ns: int | None = None,
-        limit: int | None = None,
-    ) -> Klines:
-        """Candles of ``symbol``: last-price or mark-price klines (:func:`levguard.venues.ccxt_klines.fetch_klines`)."""
-        from levguard.venues.ccxt_klines import fetch_klines
-
-        return await fetch_klines(self, symbol, price=price, timeframe=timeframe, since_ns=since_ns, limit=limit)
+    #: Candles of ``symbol``: last-price or mark-price klines (:func:`levguard.venues.ccxt_klines.fetch_klines`).
+    fetch_klines = ccxt_klines.fetch_klines
 
     # ------------------------------------------------------------------ orders
     async def round_qty(self, symbol: str, qty: float) -> Decimal:

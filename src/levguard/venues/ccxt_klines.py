@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from levguard.errors import InputError, VenuePermanentError
+from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import Klines
-from levguard.venues.ccxt_adapter import _num
 
 if TYPE_CHECKING:
     from levguard.venues.ccxt_adapter import CcxtVenue

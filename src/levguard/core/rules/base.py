@@ -197,6 +197,13 @@ GENERIC_LIQUIDATION = LiquidationRule(
 )
 """The generic venue's rule: closed at the fill with the liquidation fee, the remainder kept."""
 
+TIER_STEP_DOWN = LiquidationRule(kind="takeover", partial="tier")
+"""The shape of the rules of venues that step a position down its risk-limit tiers, then take it
+over (Bybit, BitMEX, Gate, OKX): one partial liquidation per trigger from tier index 1 to one tier
+down, closed at the fill with the liquidation fee (default the taker fee), the rest taken over at
+the bankruptcy price.  A venue's rule is ``dataclasses.replace(TIER_STEP_DOWN, source=..., keeps=...,
+modelled=...)`` (and its own ``step_from``/``step_to``)."""
+
 
 def _no_rates(position: Position) -> Rates | None:
     del position

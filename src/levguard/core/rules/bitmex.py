@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
+from levguard.core.rules.base import TIER_STEP_DOWN, MMBasis, VenueModel
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -112,11 +113,8 @@ def adl_allocate(order: Sequence[int], sizes: Sequence[float], qty: float) -> li
     return fills
 
 
-LIQUIDATION = LiquidationRule(
-    kind="takeover",
-    partial="tier",
-    step_from=1,
-    step_to=-1,
+LIQUIDATION = replace(
+    TIER_STEP_DOWN,
     source="bitmex.com/app/liquidation; testnet.bitmex.com/app/liquidationExamples",
     keeps=(
         "nothing: the liquidation engine takes the position over with the remaining maintenance margin at the "

@@ -40,14 +40,13 @@ Sources
 
 from __future__ import annotations
 
-from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import BaseAssetTable, LiquidationRule, MMBasis, SymbolConstant, VenueModel
+from dataclasses import replace
 
-LIQUIDATION = LiquidationRule(
-    kind="takeover",
-    partial="tier",
-    step_from=1,
-    step_to=-1,
+from levguard.core.instruments import ContractKind
+from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, MMBasis, SymbolConstant, VenueModel
+
+LIQUIDATION = replace(
+    TIER_STEP_DOWN,
     source=(
         "help.bybit.com/hc/en-us/articles/900000167723; bybitglobal.com help 000001098; "
         "bybit.com/en/help-center/article/Insurance-Fund"

@@ -25,14 +25,13 @@ was found: ETH positions have no minimum here.
 
 from __future__ import annotations
 
-from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import BaseAssetTable, LiquidationRule, VenueModel
+from dataclasses import replace
 
-LIQUIDATION = LiquidationRule(
-    kind="takeover",
-    partial="tier",
-    step_from=1,
-    step_to=-1,
+from levguard.core.instruments import ContractKind
+from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, VenueModel
+
+LIQUIDATION = replace(
+    TIER_STEP_DOWN,
     source="gate.com/help/futures/futures-logic/22159; gate.com/help/futures/futures-logic/22081",
     keeps=(
         "nothing of the margin at a full liquidation (sent at the bankruptcy price, a better fill to the "

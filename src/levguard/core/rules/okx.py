@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import BaseAssetTable, LiquidationRule, VenueModel
+from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, VenueModel
 from levguard.errors import InputError
 
-LIQUIDATION = LiquidationRule(
-    kind="takeover",
-    partial="tier",
+LIQUIDATION = replace(
+    TIER_STEP_DOWN,
     step_from=2,
     step_to=0,
     source="okx.com/support/hc/en-us/articles/360020411711; okx.com/learn/when-would-my-order-be-liquidated",

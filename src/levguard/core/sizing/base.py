@@ -249,8 +249,21 @@ class Policy(Protocol):
         ...
 
 
+class ConstantPath:
+    """Mixin of the policies whose target is their ``cap`` at every bar (fixed leverage, gap cap)."""
+
+    @property
+    def cap(self) -> float:
+        """Largest leverage the policy can return (the constant)."""
+        raise NotImplementedError
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        """The cap at every bar."""
+        return np.full(inputs.returns.shape[0], self.cap)
+
+
 @dataclass(frozen=True)
-class FixedLeverage:
+class FixedLeverage(ConstantPath):
     """Always the same leverage ``L`` (a baseline, and a cap when composed)."""
 
     leverage: float
@@ -270,10 +283,6 @@ class FixedLeverage:
         """Return ``L``."""
         del state
         return SizingDecision(self.leverage, self.name, (f"fixed leverage {self.leverage:g}x",))
-
-    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
-        """``L`` at every bar."""
-        return np.full(inputs.returns.shape[0], self.leverage)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ minimum trade, maximum step) and simulates how held leverage drifts between deci
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-from levguard.core.sizing.base import SeriesInputs, SizingDecision, SizingState
+from levguard.core.sizing.base import ConstantPath, SeriesInputs, SizingDecision, SizingState
 from levguard.core.validate import finite, non_negative, positive
 from levguard.errors import InputError
 from levguard.kernels.sizing import (
@@ -73,6 +74,15 @@ def _open_unit(value: float, field: str) -> None:
         raise InputError(f"{field} must be in (0, 1), was {value!r}")
 
 
+def _fraction(value: float, field: str, *, lo_open: bool = False, hi_open: bool = False) -> None:
+    # A fraction in [0, 1], either end optionally open; the sign check (positive or non_negative)
+    # runs first, so 0 in (0, ...] and negatives keep their "> 0" / ">= 0" messages.
+    (positive if lo_open else non_negative)(value, field)
+    if value > 1.0 or (hi_open and value == 1.0):
+        rng = f"{'(' if lo_open else '['}0, 1{')' if hi_open else ']'}"
+        raise InputError(f"{field} must be in {rng}, was {value!r}")
+
+
 def _cap(value: float, field: str = "max_leverage") -> None:
     positive(value, field)
 
@@ -90,35 +100,53 @@ def _as_returns(returns: Float64Array1D | None) -> Float64Array1D:
     return np.ascontiguousarray(returns, dtype=np.float64)
 
 
-def _vol_path(returns: Float64Array1D, estimator: str, lookback: int, lam: float, ppy: float) -> Float64Array1D:
-    # Annualised vol forecast at every bar from returns up to that bar (EWMA or rolling std).
-    out = np.empty(returns.shape[0])
-    if estimator == "ewma":
-        ewma_vol_path_nb(returns, lam, lookback, ppy, out)
-    else:
-        rolling_std_path_nb(returns, lookback, ppy, out)
+def _fill(kernel: Callable[..., object], n: int, *args: object) -> Float64Array1D:
+    # Allocate the (n,) output of a path kernel (signature kernel(*args, out)) and fill it.
+    out = np.empty(n)
+    kernel(*args, out)
     return out
 
 
-def _mu_path(returns: Float64Array1D, estimator: str, lookback: int, lam: float, ppy: float) -> Float64Array1D:
-    # Annualised mean log return at every bar (EWMA or rolling); callers add sigma^2 / 2.
-    out = np.empty(returns.shape[0])
-    if estimator == "ewma_mean":
-        ewma_mean_path_nb(returns, lam, lookback, ppy, out)
-    else:
-        rolling_mean_path_nb(returns, lookback, ppy, out)
-    return out
+# Path kernels of the estimators: EWMA ones take (returns, lam, lookback, ppy, out), rolling
+# ones (returns, lookback, ppy, out).
+_EWMA_KERNELS = {"ewma": ewma_vol_path_nb, "ewma_mean": ewma_mean_path_nb}
+_ROLLING_KERNELS = {"close_to_close": rolling_std_path_nb, "rolling_mean": rolling_mean_path_nb}
+
+
+def _estimate_path(returns: Float64Array1D, estimator: str, lookback: int, lam: float, ppy: float) -> Float64Array1D:
+    # Annualised estimate at every bar from returns up to that bar: the vol forecast ("ewma",
+    # "close_to_close") or the mean log return ("ewma_mean", "rolling_mean"; callers add sigma^2 / 2).
+    if estimator in _EWMA_KERNELS:
+        return _fill(_EWMA_KERNELS[estimator], returns.shape[0], returns, lam, lookback, ppy)
+    return _fill(_ROLLING_KERNELS[estimator], returns.shape[0], returns, lookback, ppy)
 
 
 def _last(path: Float64Array1D) -> float:
     return float(path[-1]) if path.shape[0] else math.nan
 
 
+def _equity_path(inputs: SeriesInputs, owner: str) -> Float64Array1D:
+    # inputs.equity as contiguous float64; path-dependent policies cannot run without it.
+    if inputs.equity is None:
+        raise InputError(f"inputs.equity must be given for {owner}.leverage_path, was None")
+    return np.ascontiguousarray(inputs.equity, dtype=np.float64)
+
+
+class _MaxLeverageCap:
+    # ``cap`` of the policies whose ceiling is their ``max_leverage`` field.
+    max_leverage: float
+
+    @property
+    def cap(self) -> float:
+        """``max_leverage``."""
+        return self.max_leverage
+
+
 # --------------------------------------------------------------------------- volatility target
 
 
 @dataclass(frozen=True)
-class VolatilityTarget:
+class VolatilityTarget(_MaxLeverageCap):
     """Scale leverage so the position's forecast volatility equals a target.
 
     Parameters
@@ -159,22 +187,17 @@ class VolatilityTarget:
 
     def __post_init__(self) -> None:
         positive(self.target_vol, "target_vol")
-        _choice(self.estimator, "estimator", ("ewma", "close_to_close"))
+        _choice(self.estimator, "estimator", get_args(VolEstimator))
         _lookback(self.lookback)
         _open_unit(self.lam, "lam")
         _cap(self.max_leverage)
-
-    @property
-    def cap(self) -> float:
-        """``max_leverage``."""
-        return self.max_leverage
 
     def forecast(self, state: SizingState) -> float:
         """Return the annualised volatility forecast used by :meth:`decide` (NaN if none)."""
         if state.vol_forecast is not None:
             return float(state.vol_forecast)
         r = _as_returns(state.returns)
-        return _last(_vol_path(r, self.estimator, self.lookback, self.lam, state.periods_per_year))
+        return _last(_estimate_path(r, self.estimator, self.lookback, self.lam, state.periods_per_year))
 
     def decide(self, state: SizingState) -> SizingDecision:
         """Return ``min(L_max, target / forecast)`` with the binding constraint."""
@@ -192,15 +215,13 @@ class VolatilityTarget:
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """Target leverage at every bar from forecasts made with data up to that bar."""
         sigma = self._sigma_path(inputs)
-        out = np.empty(sigma.shape[0])
-        vol_target_path_nb(sigma, self.target_vol, self.max_leverage, out)
-        return out
+        return _fill(vol_target_path_nb, sigma.shape[0], sigma, self.target_vol, self.max_leverage)
 
     def _sigma_path(self, inputs: SeriesInputs) -> Float64Array1D:
         if inputs.vol_forecast is not None:
             return np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
         r = _as_returns(inputs.returns)
-        return _vol_path(r, self.estimator, self.lookback, self.lam, inputs.periods_per_year)
+        return _estimate_path(r, self.estimator, self.lookback, self.lam, inputs.periods_per_year)
 
 
 # --------------------------------------------------------------------------- Kelly
@@ -222,7 +243,7 @@ def kelly_ruin_probability(fraction: float, x: float) -> float:
 
 
 @dataclass(frozen=True)
-class Kelly:
+class Kelly(_MaxLeverageCap):
     """Fractional continuous-time Kelly leverage from expected return and volatility.
 
     Parameters
@@ -273,23 +294,14 @@ class Kelly:
     name: str = "kelly"
 
     def __post_init__(self) -> None:
-        positive(self.fraction, "fraction")
-        if self.fraction > 1.0:
-            raise InputError(f"fraction must be in (0, 1], was {self.fraction!r}")
-        _choice(self.mu_estimator, "mu_estimator", ("given", "ewma_mean", "rolling_mean"))
-        _choice(self.sigma_estimator, "sigma_estimator", ("ewma", "close_to_close"))
-        non_negative(self.shrinkage, "shrinkage")
-        if self.shrinkage > 1.0:
-            raise InputError(f"shrinkage must be in [0, 1], was {self.shrinkage!r}")
+        _fraction(self.fraction, "fraction", lo_open=True)
+        _choice(self.mu_estimator, "mu_estimator", get_args(MuEstimator))
+        _choice(self.sigma_estimator, "sigma_estimator", get_args(VolEstimator))
+        _fraction(self.shrinkage, "shrinkage")
         _cap(self.max_leverage)
         _lookback(self.lookback)
         _open_unit(self.lam, "lam")
         finite(self.rate, "rate")
-
-    @property
-    def cap(self) -> float:
-        """``max_leverage``."""
-        return self.max_leverage
 
     def estimates(self, state: SizingState) -> tuple[float, float]:
         """Return the annualised ``(mu_hat, sigma_hat)`` used by :meth:`decide` (NaN if missing)."""
@@ -298,11 +310,11 @@ class Kelly:
         if state.vol_forecast is not None:
             sigma = float(state.vol_forecast)
         else:
-            sigma = _last(_vol_path(r, self.sigma_estimator, self.lookback, self.lam, ppy))
+            sigma = _last(_estimate_path(r, self.sigma_estimator, self.lookback, self.lam, ppy))
         if self.mu_estimator == "given":
             mu = float(state.mu_forecast) if state.mu_forecast is not None else math.nan
         else:
-            mu = _last(_mu_path(r, self.mu_estimator, self.lookback, self.lam, ppy)) + 0.5 * sigma * sigma
+            mu = _last(_estimate_path(r, self.mu_estimator, self.lookback, self.lam, ppy)) + 0.5 * sigma * sigma
         return mu, sigma
 
     def decide(self, state: SizingState) -> SizingDecision:
@@ -330,7 +342,7 @@ class Kelly:
         if inputs.vol_forecast is not None:
             sigma = np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
         else:
-            sigma = _vol_path(r, self.sigma_estimator, self.lookback, self.lam, ppy)
+            sigma = _estimate_path(r, self.sigma_estimator, self.lookback, self.lam, ppy)
         if self.mu_estimator == "given":
             mu = (
                 np.ascontiguousarray(inputs.mu_forecast, dtype=np.float64)
@@ -338,10 +350,8 @@ class Kelly:
                 else np.full(r.shape[0], np.nan)
             )
         else:
-            mu = _mu_path(r, self.mu_estimator, self.lookback, self.lam, ppy) + 0.5 * sigma * sigma
-        out = np.empty(r.shape[0])
-        kelly_path_nb(mu, sigma, self.fraction, self.shrinkage, self.rate, self.max_leverage, out)
-        return out
+            mu = _estimate_path(r, self.mu_estimator, self.lookback, self.lam, ppy) + 0.5 * sigma * sigma
+        return _fill(kelly_path_nb, r.shape[0], mu, sigma, self.fraction, self.shrinkage, self.rate, self.max_leverage)
 
 
 # --------------------------------------------------------------------------- drawdown control
@@ -409,12 +419,9 @@ class DrawdownControl:
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """Leverage at every bar from the drawdown against the running peak of ``inputs.equity``."""
-        if inputs.equity is None:
-            raise InputError("inputs.equity must be given for DrawdownControl.leverage_path, was None")
-        eq = np.ascontiguousarray(inputs.equity, dtype=np.float64)
-        out = np.empty(eq.shape[0])
-        drawdown_path_nb(eq, self.max_drawdown, self.base_leverage, self.schedule == "convex", self.power, out)
-        return out
+        eq = _equity_path(inputs, "DrawdownControl")
+        convex = self.schedule == "convex"
+        return _fill(drawdown_path_nb, eq.shape[0], eq, self.max_drawdown, self.base_leverage, convex, self.power)
 
 
 # --------------------------------------------------------------------------- CPPI
@@ -450,7 +457,7 @@ def cppi_gap_probability(multiplier: float, mu: float, sigma: float, dt: float) 
 
 
 @dataclass(frozen=True)
-class CPPI:
+class CPPI(_MaxLeverageCap):
     """Constant proportion portfolio insurance: exposure a multiple of the cushion above a floor.
 
     Parameters
@@ -495,11 +502,6 @@ class CPPI:
         if self.initial_equity is not None:
             positive(self.initial_equity, "initial_equity")
 
-    @property
-    def cap(self) -> float:
-        """``max_leverage``."""
-        return self.max_leverage
-
     def floor_amount(self, state: SizingState) -> float:
         """Return the absolute floor used by :meth:`decide`."""
         if state.floor is not None:
@@ -528,20 +530,16 @@ class CPPI:
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """CPPI leverage at every bar of ``inputs.equity`` (floor from the initial or running peak)."""
-        if inputs.equity is None:
-            raise InputError("inputs.equity must be given for CPPI.leverage_path, was None")
-        eq = np.ascontiguousarray(inputs.equity, dtype=np.float64)
-        out = np.empty(eq.shape[0])
+        eq = _equity_path(inputs, "CPPI")
         ref = self.initial_equity if self.initial_equity is not None else math.nan
-        cppi_path_nb(eq, self.floor, self.multiplier, self.max_leverage, self.ratchet, ref, out)
-        return out
+        return _fill(cppi_path_nb, eq.shape[0], eq, self.floor, self.multiplier, self.max_leverage, self.ratchet, ref)
 
 
 # --------------------------------------------------------------------------- gap cap
 
 
 @dataclass(frozen=True)
-class GapCap:
+class GapCap(ConstantPath):
     """Cap leverage so that one adverse gap of ``max_gap`` cannot wipe out equity.
 
     Parameters
@@ -569,12 +567,8 @@ class GapCap:
     name: str = "gap_cap"
 
     def __post_init__(self) -> None:
-        positive(self.max_gap, "max_gap")
-        if self.max_gap > 1.0:
-            raise InputError(f"max_gap must be in (0, 1], was {self.max_gap!r}")
-        non_negative(self.safety_margin, "safety_margin")
-        if self.safety_margin >= 1.0:
-            raise InputError(f"safety_margin must be in [0, 1), was {self.safety_margin!r}")
+        _fraction(self.max_gap, "max_gap", lo_open=True)
+        _fraction(self.safety_margin, "safety_margin", hi_open=True)
 
     @property
     def cap(self) -> float:
@@ -586,10 +580,6 @@ class GapCap:
         del state
         why = f"a {self.max_gap:.3g} gap must not ruin: <= (1 - {self.safety_margin:g}) / {self.max_gap:.3g}"
         return SizingDecision(self.cap, self.name, (f"{why} = {self.cap:.3g}x",))
-
-    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
-        """The cap at every bar."""
-        return np.full(inputs.returns.shape[0], self.cap)
 
 
 # --------------------------------------------------------------------------- rebalancing
@@ -625,9 +615,7 @@ class Rebalancer:
     max_step: float = math.inf
 
     def __post_init__(self) -> None:
-        non_negative(self.band, "band")
-        if self.band >= 1.0:
-            raise InputError(f"band must be in [0, 1), was {self.band!r}")
+        _fraction(self.band, "band", hi_open=True)
         non_negative(self.min_trade, "min_trade")
         if math.isnan(self.max_step) or self.max_step <= 0.0:
             raise InputError(f"max_step must be > 0, was {self.max_step!r}")
@@ -669,6 +657,14 @@ class Rebalancer:
             raise InputError(f"targets and returns must be 1-D of one length, were {t_arr.shape} and {r_arr.shape}")
         finite(initial_leverage, "initial_leverage")
         positive(equity0, "equity0")
-        out = np.empty(t_arr.shape[0])
-        rebalance_path_nb(t_arr, r_arr, initial_leverage, equity0, self.band, self.min_trade, self.max_step, out)
-        return out
+        return _fill(
+            rebalance_path_nb,
+            t_arr.shape[0],
+            t_arr,
+            r_arr,
+            initial_leverage,
+            equity0,
+            self.band,
+            self.min_trade,
+            self.max_step,
+        )

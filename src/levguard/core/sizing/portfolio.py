@@ -277,8 +277,7 @@ def erc_weights(cov: Float64Array2D, tol: float = 1e-12, max_sweeps: int = 10_00
 def risk_contributions(weights: Float64Array1D, cov: Float64Array2D) -> Float64Array1D:
     """``RC_i = w_i (Sigma w)_i / sqrt(w^T Sigma w)`` (Euler decomposition of portfolio vol)."""
     sw = cov @ weights
-    rc: Float64Array1D = weights * sw / math.sqrt(float(weights @ sw))
-    return rc
+    return weights * sw / math.sqrt(float(weights @ sw))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
   mark-price and index-price klines, funding rates; resumable downloads, SHA-256 verified.
 * :class:`CcxtSource`: any exchange through ccxt: OHLCV (and mark/index candles where the
   exchange has them), funding-rate history, leverage tiers as :class:`levguard.TierTable`.
+* :class:`Downloader`: what both downloaders are (``download(symbol, kind, interval, start, end)``).
 * :class:`HttpClient`: the small urllib client behind the archive (timeouts, retries with
   backoff and jitter, rate limiting, HTTP Range resume).
 
@@ -12,6 +13,7 @@ and read cached periods back without any network request.
 """
 
 from levguard.data.download._common import (
+    Downloader,
     DownloadResult,
     NullProgress,
     Progress,
@@ -29,6 +31,7 @@ __all__ = [
     "BinanceArchive",
     "CcxtSource",
     "DownloadResult",
+    "Downloader",
     "HttpClient",
     "NullProgress",
     "Progress",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DownloadResult",
+    "Downloader",
     "NullProgress",
     "Progress",
     "ProgressTask",
@@ -248,6 +249,34 @@ class DownloadResult:
     periods: tuple[str, ...]
     fetched: tuple[str, ...]
     notes: tuple[str, ...]
+
+
+class Downloader(Protocol):
+    """A source of market history that caches what it fetches, one period per file
+    (:class:`~levguard.data.download.BinanceArchive`, :class:`~levguard.data.download.CcxtSource`)."""
+
+    progress: Progress
+
+    def download(
+        self, symbol: str, kind: str, interval: str, start: object, end: object | None = None
+    ) -> DownloadResult:
+        """Return ``[start, end)`` of one series, fetching the periods not yet cached.
+
+        Parameters
+        ----------
+        symbol : str
+            The market's symbol, as the source names it.
+        kind : str
+            ``ohlcv`` (alias ``klines``), ``mark``, ``index`` or ``funding`` (see :func:`normalize_kind`).
+        interval : str
+            Candle interval; ignored for funding.
+        start, end : int (ns), str or tz-aware Timestamp/datetime
+            Half-open range; ``end`` defaults to now.
+
+        Returns
+        -------
+        DownloadResult
+        """
 
 
 # -- progress ----------------------------------------------------------------------------------

@@ -356,17 +356,11 @@ class BinanceArchive:
     ) -> DownloadResult:
         """Return ``[start, end)`` of one series, downloading the archive files not yet cached.
 
-        Parameters
-        ----------
-        symbol : str
-            USDⓈ-M symbol, e.g. ``BTCUSDT`` (upper-cased).
-        kind : str
-            ``ohlcv`` (alias ``klines``), ``mark`` (``markPriceKlines``), ``index``
-            (``indexPriceKlines``) or ``funding`` (``fundingRate``).
-        interval : str
-            Kline interval (one of :data:`ARCHIVE_INTERVALS`); ignored for funding.
-        start, end : int (ns), str or tz-aware Timestamp/datetime
-            Half-open range; ``end`` defaults to now. Strings without an offset are UTC.
+        The parameters are :meth:`Downloader.download`'s: ``symbol`` a USDⓈ-M symbol, e.g.
+        ``BTCUSDT`` (upper-cased); ``kind`` ``ohlcv`` (``klines``), ``mark``
+        (``markPriceKlines``), ``index`` (``indexPriceKlines``) or ``funding`` (``fundingRate``);
+        ``interval`` one of :data:`ARCHIVE_INTERVALS`; ``start`` and ``end`` strings without an
+        offset are UTC.
 
         Returns
         -------

@@ -249,17 +249,10 @@ class CcxtSource:
     ) -> DownloadResult:
         """Return ``[start, end)`` of one series, fetching the months not yet (fully) cached.
 
-        Parameters
-        ----------
-        symbol : str
-            Unified ccxt symbol (``BTC/USDT:USDT``) or the exchange's id (``BTCUSDT``). The cache is
-            keyed by the symbol as given; ``frame.attrs["symbol"]`` is the exchange's id.
-        kind : str
-            ``ohlcv`` (alias ``klines``), ``mark``, ``index`` or ``funding``.
-        interval : str
-            Candle timeframe (``1m``, ``1h``, ``1d``, ...); ignored for funding.
-        start, end : int (ns), str or tz-aware Timestamp/datetime
-            Half-open range; ``end`` defaults to now. Only closed candles are stored.
+        The parameters are :meth:`Downloader.download`'s: ``symbol`` a unified ccxt symbol
+        (``BTC/USDT:USDT``) or the exchange's id (``BTCUSDT``), the cache is keyed by the symbol as
+        given and ``frame.attrs["symbol"]`` is the exchange's id; ``interval`` a candle timeframe
+        (``1m``, ``1h``, ``1d``, ...).  Only closed candles are stored.
 
         Raises
         ------

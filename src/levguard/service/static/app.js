@@ -176,31 +176,40 @@
     await detectPaper();
   }
 
-  async function loadStatus() {
-    let status;
+  /* GET `path` and hand the answer to `use`; a failure (but a rejected token, which signs out, and
+     a 404) is said as "<what>: <message>". */
+  async function load(what, path, use) {
     try {
-      status = await api("/api/status");
+      await use(await api(path));
     } catch (err) {
-      if (!authFailed(err) && err.status !== 404) say("status: " + err.message, "error");
-      return;
-    }
-    if (!status || typeof status !== "object") return;
-    const ks = status.kill_switch;
-    let on = false;
-    if (typeof ks === "boolean") on = ks;
-    else if (ks && typeof ks === "object") on = Boolean(ks.global !== undefined ? ks.global : ks.on);
-    else if (typeof status.global_kill_switch === "boolean") on = status.global_kill_switch;
-    setKillSwitch(on);
-    if (isNum(status.cycles)) {
-      app.cycleCount = status.cycles;
-      ui.cycles.textContent = app.cycleCount + " cycles";
+      if (!authFailed(err) && err.status !== 404) say(what + ": " + err.message, "error");
     }
   }
 
+  /* The rows of an answer: the answer itself when a list, else its `key` list (a page: {items, next}). */
+  function rowsOf(answer, key) {
+    return Array.isArray(answer) ? answer : (answer && answer[key]) || [];
+  }
+
+  async function loadStatus() {
+    await load("status", "/api/status", (status) => {
+      if (!status || typeof status !== "object") return;
+      const ks = status.kill_switch;
+      let on = false;
+      if (typeof ks === "boolean") on = ks;
+      else if (ks && typeof ks === "object") on = Boolean(ks.global !== undefined ? ks.global : ks.on);
+      else if (typeof status.global_kill_switch === "boolean") on = status.global_kill_switch;
+      setKillSwitch(on);
+      if (isNum(status.cycles)) {
+        app.cycleCount = status.cycles;
+        ui.cycles.textContent = app.cycleCount + " cycles";
+      }
+    });
+  }
+
   async function loadPositions(name) {
-    try {
-      const rows = await api("/api/accounts/" + enc(name) + "/positions");
-      const positions = Array.isArray(rows) ? rows : (rows && rows.positions) || [];
+    await load("positions", "/api/accounts/" + enc(name) + "/positions", (rows) => {
+      const positions = rowsOf(rows, "positions");
       app.reports[name] = Object.assign({}, app.reports[name] || { account: name }, { positions });
       if (rows && !Array.isArray(rows)) {
         app.extras[name] = rows;
@@ -215,41 +224,28 @@
       renderAccounts();
       renderPositions();
       if (name === app.selected) renderDistChart();
-    } catch (err) {
-      if (!authFailed(err) && err.status !== 404) say("positions: " + err.message, "error");
-    }
+    });
   }
 
   async function loadSnapshots(name) {
-    try {
-      const rows = await api("/api/accounts/" + enc(name) + "/snapshots?limit=" + SNAPSHOT_LIMIT);
-      app.snapshots[name] = Array.isArray(rows) ? rows : (rows && rows.snapshots) || [];
+    await load("snapshots", "/api/accounts/" + enc(name) + "/snapshots?limit=" + SNAPSHOT_LIMIT, (rows) => {
+      app.snapshots[name] = rowsOf(rows, "snapshots");
       if (name === app.selected) {
         renderChart();
         renderDistChart();
       }
-    } catch (err) {
-      if (!authFailed(err) && err.status !== 404) say("snapshots: " + err.message, "error");
-    }
+    });
   }
 
   async function loadAlerts() {
-    try {
-      const rows = await api("/api/alerts?limit=" + MAX_ALERTS);
-      app.alerts = Array.isArray(rows) ? rows : (rows && rows.items) || []; // a page: {items, next}
+    await load("alerts", "/api/alerts?limit=" + MAX_ALERTS, (page) => {
+      app.alerts = rowsOf(page, "items");
       renderAlerts();
-    } catch (err) {
-      if (!authFailed(err) && err.status !== 404) say("alerts: " + err.message, "error");
-    }
+    });
   }
 
   async function loadOrders() {
-    try {
-      const rows = await api("/api/orders?limit=" + MAX_ORDERS);
-      renderOrders(Array.isArray(rows) ? rows : (rows && rows.items) || []); // a page: {items, next}
-    } catch (err) {
-      if (!authFailed(err) && err.status !== 404) say("orders: " + err.message, "error");
-    }
+    await load("orders", "/api/orders?limit=" + MAX_ORDERS, (page) => renderOrders(rowsOf(page, "items")));
   }
 
   /* The shock button is for paper accounts only: the account rows carry a `paper` flag. */
@@ -418,11 +414,7 @@
 
   function renderAccounts() {
     const box = ui.accounts;
-    box.replaceChildren();
-    if (!app.accounts.length) {
-      box.append(el("p", { class: "muted" }, "no accounts"));
-      return;
-    }
+    if (!startList(box, app.accounts, el("p", { class: "muted" }, "no accounts"))) return;
     for (const a of app.accounts) {
       const r = app.reports[a.name] || {};
       const state = r.state || a.state;
@@ -507,11 +499,7 @@
     const extras = (app.selected && app.extras[app.selected]) || {};
     const horizon = isNum(extras.horizon_days) ? extras.horizon_days : rows.length ? rows[0].horizon_days : undefined;
     ui.thPliq.textContent = pliqHeader(horizon);
-    tbody.replaceChildren();
-    if (!rows.length) {
-      tbody.append(emptyRow(14, app.selected ? "no positions" : "no account"));
-      return;
-    }
+    if (!startList(tbody, rows, emptyRow(14, app.selected ? "no positions" : "no account"))) return;
     for (const p of rows) {
       const state = stateOf(p.state);
       const tr = el("tr", { "data-symbol": p.symbol, "data-state": state, class: "row-" + state.toLowerCase() });
@@ -556,6 +544,15 @@
     }
   }
 
+  /* Empty `box` for a fresh list of `items`: true when there are any, else false with `placeholder`
+     shown instead. */
+  function startList(box, items, placeholder) {
+    box.replaceChildren();
+    if (items.length) return true;
+    box.append(placeholder);
+    return false;
+  }
+
   function emptyRow(cols, text) {
     const tr = el("tr", { class: "empty" });
     tr.append(el("td", { colspan: cols }, text));
@@ -571,11 +568,7 @@
 
   function renderAlerts() {
     const list = ui.alerts;
-    list.replaceChildren();
-    if (!app.alerts.length) {
-      list.append(el("li", { class: "empty muted" }, "no alerts"));
-      return;
-    }
+    if (!startList(list, app.alerts, el("li", { class: "empty muted" }, "no alerts"))) return;
     for (const a of app.alerts) {
       const level = levelClass(a.level);
       const data = a.data || {};
@@ -601,11 +594,7 @@
 
   function renderOrders(orders) {
     const tbody = ui.orders.tBodies[0];
-    tbody.replaceChildren();
-    if (!orders.length) {
-      tbody.append(emptyRow(9, "no orders"));
-      return;
-    }
+    if (!startList(tbody, orders, emptyRow(9, "no orders"))) return;
     for (const o of orders) {
       const tr = el("tr", {
         "data-order": o.client_order_id,

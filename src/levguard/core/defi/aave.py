@@ -1,0 +1,769 @@
+"""Aave v3 lending arithmetic, exact to the wei: account data, liquidation, borrow validation.
+
+Each public function mirrors one entry point of the Aave v3 Pool in the contracts' own units and
+rounding, so its integers equal what the chain computes, and an input the contract would revert
+on raises :class:`AaveError` with the protocol's error code and name (arithmetic reverts raise
+:class:`~levguard.core.defi.wadray.MathRevertError`; both are :class:`~levguard.errors.InputError`).
+
+:func:`get_user_account_data` is ``Pool.getUserAccountData`` (GenericLogic),
+:func:`liquidation_call` is ``Pool.liquidationCall`` (LiquidationLogic), and
+:func:`validate_borrow`, :func:`validate_hf_and_ltv`, :func:`validate_use_as_collateral` are the
+ValidationLogic checks of the same names (isolation mode, siloed borrowing, LTV-0 collateral).
+
+Units are the contracts': balances in the token's smallest unit, prices in the oracle's base
+currency (USD with 8 decimals on the USD markets), LTV / liquidation threshold / bonus / protocol
+fee in basis points (``8250`` is 82.50 %, a bonus of ``10500`` pays 5 %), the health factor in
+wad (``10**18`` is 1.0; ``2**256 - 1`` without debt).
+
+Balances are current (``balanceOf``), not scaled: the contracts read ``scaledBalance.rayMul(index)``
+with the reserve's normalized income (aTokens) or normalized debt (variable debt tokens) at the
+block; pass those products as ``collateral`` and ``debt``.  The engine then treats both indexes as
+``RAY``, which leaves the contracts' scaled conversions (``rayDiv`` on burn) exact.
+
+Versions ``"3.0"`` (aave/aave-v3-core v1.19.4 = v3.0.2, commit 782f5191), ``"3.1"``, ``"3.2"`` and
+``"3.3"`` (aave-dao/aave-v3-origin tags v3.1.0 e627c742, v3.2.0 7c6023e6, v3.3.0 5431379f):
+
+* 3.0 / 3.1: an e-mode category may carry a price source that prices every reserve of the
+  category (collateral and debt) and, in a liquidation, the debt asset of an e-mode user;
+  e-mode membership is one category per reserve; borrowing outside the category reverts ``58``;
+* 3.2+: no e-mode price source; membership is the category's collateral bitmap (``in_emode``)
+  and borrowable bitmap (``emode_borrowable``, ``100`` otherwise);
+* 3.0 - 3.2: close factor 50 % of the reserve's debt when HF > 0.95, else 100 %;
+* 3.3: close factor 100 % of the reserve's debt unless collateral and debt of the two reserves
+  are both worth at least ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD`` (2,000 USD) and HF > 0.95,
+  then capped at 50 % of the account's *total* debt; no dust below ``MIN_LEFTOVER_BASE`` (1,000
+  USD) may be left on either side unless one is cleared (``103``); when the liquidation takes
+  the account's last collateral (in base currency) the remaining debt of every reserve is burnt
+  and booked as the reserve's ``deficit``.
+
+Not modelled: interest accrual and indexes, reserve flags (active, paused, frozen, borrowing
+enabled), caps, price oracle sentinel, liquidation grace period, stable-rate debt (3.0 / 3.1),
+GHO's discount and accrued-interest handling, the liquidator's side (its aToken collateral flag)
+and the self-liquidation edge cases.  See docs/defi.md ("Aave v3") for the formulas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any, Final
+
+from levguard.core.defi.aave_errors import ERRORS, AaveError
+from levguard.core.defi.wadray import (
+    PERCENTAGE_FACTOR,
+    UINT256_MAX,
+    MathRevertError,
+    as_uint256,
+    checked_add,
+    checked_div,
+    checked_mul,
+    checked_sub,
+    percent_div,
+    percent_mul,
+    wad_div,
+)
+from levguard.core.records import JsonRecord
+from levguard.errors import InputError
+
+__all__ = [
+    "AAVE_VERSIONS",
+    "CLOSE_FACTOR_HF_THRESHOLD",
+    "DEBT_CEILING_DECIMALS",
+    "DEFAULT_LIQUIDATION_CLOSE_FACTOR",
+    "ERRORS",
+    "HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
+    "MAX_LIQUIDATION_CLOSE_FACTOR",
+    "MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD",
+    "MIN_LEFTOVER_BASE",
+    "AaveError",
+    "AaveReserve",
+    "EModeCategory",
+    "LiquidationResult",
+    "UserAccountData",
+    "get_user_account_data",
+    "liquidation_call",
+    "validate_borrow",
+    "validate_hf_and_ltv",
+    "validate_use_as_collateral",
+]
+
+AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3")
+"""Protocol versions the engine mirrors (the ``version`` argument)."""
+HEALTH_FACTOR_LIQUIDATION_THRESHOLD: Final = 10**18
+"""Health factor (wad) below which a position can be liquidated (ValidationLogic)."""
+CLOSE_FACTOR_HF_THRESHOLD: Final = 95 * 10**16
+"""0.95 in wad: at or below it the whole debt of a reserve can be liquidated (LiquidationLogic)."""
+DEFAULT_LIQUIDATION_CLOSE_FACTOR: Final = 5_000
+MAX_LIQUIDATION_CLOSE_FACTOR: Final = 10_000
+MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD: Final = 2_000 * 10**8
+"""v3.3: below this collateral or debt value (base currency, 8 decimals) the close factor is 100 %."""
+MIN_LEFTOVER_BASE: Final = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD // 2
+"""v3.3: least value (base currency) a partial liquidation must leave on both sides."""
+DEBT_CEILING_DECIMALS: Final = 2
+"""Isolation-mode debt ceilings and totals count in units of 0.01 of the base currency."""
+_UINT128_MAX: Final = 2**128 - 1
+_MAX_DEBT_CEILING: Final = 2**40 - 1
+_MAX_DECIMALS: Final = 77  # 10**78 overflows uint256
+
+_PRICE_SOURCE_VERSIONS: Final = frozenset({"3.0", "3.1"})
+
+
+def _bps(value: object, field_name: str) -> int:
+    v = as_uint256(value, field_name)
+    if v > 65_535:  # the reserve configuration stores these in 16 bits
+        raise InputError(f"{field_name} must be in [0, 65535] bps, was {v}")
+    return v
+
+
+def _flag(value: object, field_name: str, optional: bool = False) -> None:
+    if not (isinstance(value, bool) or (optional and value is None)):
+        raise InputError(f"{field_name} must be a bool{' or None' if optional else ''}, was {value!r:.60}")
+
+
+@dataclass(frozen=True, slots=True)
+class AaveReserve(JsonRecord):
+    """One reserve of the pool and the user's position in it (one row of ``positions``).
+
+    Parameters
+    ----------
+    symbol : str
+        Name of the reserve (unique within ``positions``).
+    price : int
+        Oracle price of one whole token in the base currency (USD with 8 decimals).
+    decimals : int
+        Token decimals (``10**decimals`` smallest units per token), 0 to 77.
+    ltv, lt : int
+        Loan to value and liquidation threshold, bps (``ltv <= lt``, as the configurator requires).
+    collateral, debt : int
+        The user's current aToken and variable debt balances, smallest units.
+    in_emode : bool, default False
+        The reserve is in the user's e-mode category (3.0 / 3.1: the reserve's category; 3.2+: the
+        category's collateral bitmap).  Ignored when the user has no e-mode category.
+    liquidation_bonus, liquidation_protocol_fee : int, default 0
+        Bps: the bonus ``> 10000`` when set (10500 pays 5 %; 0 = not given, needed to liquidate
+        this collateral outside e-mode); the treasury's share of the bonus (<= 10000).
+    use_as_collateral : bool or None, default None
+        The user's collateral flag for this reserve; None means ``collateral > 0``.
+    debt_ceiling, isolation_mode_total_debt : int, default 0
+        Isolation mode: the reserve's debt ceiling (0 = not isolated) and the reserve-wide debt
+        counted against it, both in 0.01 base units.
+    borrowable_in_isolation, siloed_borrowing, emode_borrowable : bool, default False, False, None
+        Flags for :func:`validate_borrow` (``emode_borrowable``: 3.2+ borrowable bitmap; None
+        means ``in_emode``).
+    """
+
+    symbol: str
+    price: int
+    decimals: int
+    ltv: int
+    lt: int
+    collateral: int = 0
+    debt: int = 0
+    in_emode: bool = False
+    liquidation_bonus: int = 0
+    liquidation_protocol_fee: int = 0
+    use_as_collateral: bool | None = None
+    debt_ceiling: int = 0
+    isolation_mode_total_debt: int = 0
+    borrowable_in_isolation: bool = False
+    siloed_borrowing: bool = False
+    emode_borrowable: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.symbol, str) or not self.symbol:
+            raise InputError(f"symbol must be a non-empty str, was {self.symbol!r:.60}")
+        s = self.symbol
+        for name in ("price", "collateral", "debt"):
+            as_uint256(getattr(self, name), f"{s}.{name}")
+        decimals = as_uint256(self.decimals, f"{s}.decimals")
+        if decimals > _MAX_DECIMALS:
+            raise InputError(f"{s}.decimals must be <= {_MAX_DECIMALS} (10**decimals fits uint256), was {decimals}")
+        ltv, lt = _bps(self.ltv, f"{s}.ltv"), _bps(self.lt, f"{s}.lt")
+        bonus = _bps(self.liquidation_bonus, f"{s}.liquidation_bonus")
+        fee = _bps(self.liquidation_protocol_fee, f"{s}.liquidation_protocol_fee")
+        # PoolConfigurator.configureReserveAsCollateral and setLiquidationProtocolFee.
+        if ltv > lt:
+            raise InputError(f"{s}.ltv must be <= lt (INVALID_RESERVE_PARAMS), was ltv={ltv} lt={lt}")
+        if lt == 0 and bonus != 0:
+            raise InputError(f"{s}.liquidation_bonus must be 0 when lt is 0 (INVALID_RESERVE_PARAMS), was {bonus}")
+        if bonus != 0 and (bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR):
+            raise InputError(
+                f"{s}.liquidation_bonus must be > 10000 with lt * bonus <= 100 % (INVALID_RESERVE_PARAMS), "
+                f"was bonus={bonus} lt={lt}"
+            )
+        if fee > PERCENTAGE_FACTOR:
+            raise InputError(f"{s}.liquidation_protocol_fee must be <= 10000 bps, was {fee}")
+        if as_uint256(self.debt_ceiling, f"{s}.debt_ceiling") > _MAX_DEBT_CEILING:
+            raise InputError(f"{s}.debt_ceiling must be < 2**40, was {self.debt_ceiling}")
+        if as_uint256(self.isolation_mode_total_debt, f"{s}.isolation_mode_total_debt") > _UINT128_MAX:
+            raise InputError(f"{s}.isolation_mode_total_debt must fit uint128, was {self.isolation_mode_total_debt}")
+        for name in ("in_emode", "borrowable_in_isolation", "siloed_borrowing"):
+            _flag(getattr(self, name), f"{s}.{name}")
+        _flag(self.use_as_collateral, f"{s}.use_as_collateral", optional=True)
+        _flag(self.emode_borrowable, f"{s}.emode_borrowable", optional=True)
+
+    @property
+    def collateral_enabled(self) -> bool:
+        """The user's collateral flag (``use_as_collateral``, else ``collateral > 0``)."""
+        return self.collateral > 0 if self.use_as_collateral is None else self.use_as_collateral
+
+
+@dataclass(frozen=True, slots=True)
+class EModeCategory(JsonRecord):
+    """The user's efficiency-mode category.
+
+    Parameters
+    ----------
+    ltv, lt, liquidation_bonus : int
+        Bps; the configurator requires ``0 < ltv <= lt``, ``bonus > 10000`` and
+        ``lt * bonus <= 100 %``.
+    price : int, default 0
+        3.0 / 3.1 only: the price of the category's price source (base currency); 0 means none.
+        Ignored from 3.2 on.
+    """
+
+    ltv: int
+    lt: int
+    liquidation_bonus: int
+    price: int = 0
+
+    def __post_init__(self) -> None:
+        ltv, lt = _bps(self.ltv, "emode.ltv"), _bps(self.lt, "emode.lt")
+        bonus = _bps(self.liquidation_bonus, "emode.liquidation_bonus")
+        as_uint256(self.price, "emode.price")
+        if ltv == 0 or ltv > lt or bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
+            raise InputError(
+                "emode category must have 0 < ltv <= lt, liquidation_bonus > 10000 and lt * bonus <= 100 % "
+                f"(INVALID_EMODE_CATEGORY_PARAMS), was ltv={ltv} lt={lt} liquidation_bonus={bonus}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class UserAccountData(JsonRecord):
+    """``Pool.getUserAccountData`` (all ints as the contract returns them).
+
+    Attributes
+    ----------
+    total_collateral_base, total_debt_base, available_borrows_base : int
+        Base currency (8 decimals on USD markets).
+    current_liquidation_threshold, ltv, health_factor : int
+        Collateral-weighted averages in bps (floored); HF in wad, ``2**256 - 1`` without debt.
+    has_zero_ltv_collateral : bool
+        An enabled collateral has a reserve LTV of 0 (GenericLogic's sixth return value).
+    """
+
+    total_collateral_base: int
+    total_debt_base: int
+    available_borrows_base: int
+    current_liquidation_threshold: int
+    ltv: int
+    health_factor: int
+    has_zero_ltv_collateral: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationResult(JsonRecord):
+    """Outcome of :func:`liquidation_call`.
+
+    Attributes
+    ----------
+    actual_debt_to_liquidate, collateral_to_liquidator : int
+        Debt repaid and collateral received net of the protocol fee (the ``LiquidationCall``
+        event's ``debtToCover`` and ``liquidatedCollateralAmount``).
+    liquidation_protocol_fee : int
+        Collateral sent to the treasury; the user loses ``collateral_to_liquidator`` plus this.
+    close_factor : int
+        Bps: 5000 when the default close factor bounds the liquidation (3.0 - 3.2: of the
+        reserve's debt; 3.3: of the account's total debt), else 10000.
+    max_liquidatable_debt, liquidation_bonus : int
+        The debt the close factor allows (debt units); the bonus applied (bps, e-mode's if any).
+    collateral_price, debt_price, health_factor_before : int
+        Prices used (3.0 / 3.1: the e-mode price source where it applies); HF in wad.
+    deficit : Mapping[str, int]
+        3.3: debt burnt as bad debt and added to each reserve's deficit (only non-zero entries).
+    collateral_after, debt_after : Mapping[str, int]
+        The user's balances after the liquidation, per symbol.
+    positions_after : tuple of AaveReserve
+        Rows after the liquidation (balances, collateral flag, isolated debt) for the next call;
+        left out of ``to_dict``.
+    """
+
+    actual_debt_to_liquidate: int
+    collateral_to_liquidator: int
+    liquidation_protocol_fee: int
+    close_factor: int
+    max_liquidatable_debt: int
+    liquidation_bonus: int
+    collateral_price: int
+    debt_price: int
+    health_factor_before: int
+    deficit: Mapping[str, int]
+    collateral_after: Mapping[str, int]
+    debt_after: Mapping[str, int]
+    positions_after: tuple[AaveReserve, ...] = field(repr=False)
+
+
+_ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
+_EMODE_FIELDS: Final = frozenset(f.name for f in fields(EModeCategory))
+
+
+def _reserves(positions: Iterable[Mapping[str, object] | AaveReserve]) -> tuple[AaveReserve, ...]:
+    if isinstance(positions, Mapping | str | bytes):
+        raise InputError(f"positions must be a sequence of rows, was {type(positions).__name__}")
+    rows: list[AaveReserve] = []
+    for i, row in enumerate(positions):
+        if isinstance(row, AaveReserve):
+            rows.append(row)
+        elif isinstance(row, Mapping):
+            unknown = sorted(str(k) for k in row if k not in _ROW_FIELDS)
+            if unknown:
+                raise InputError(f"positions[{i}] has unknown fields {unknown}; known: {sorted(_ROW_FIELDS)}")
+            try:
+                kwargs: dict[str, Any] = {str(k): v for k, v in row.items()}
+                rows.append(AaveReserve(**kwargs))
+            except TypeError as exc:  # a required field is missing
+                raise InputError(f"positions[{i}]: {exc}") from None
+        else:
+            raise InputError(f"positions[{i}] must be a mapping or AaveReserve, was {type(row).__name__}")
+    symbols = [r.symbol for r in rows]
+    if len(set(symbols)) != len(symbols):
+        raise InputError(f"positions symbols must be unique, were {symbols}")
+    return tuple(rows)
+
+
+def _emode(category: Mapping[str, object] | EModeCategory | None) -> EModeCategory | None:
+    if category is None or isinstance(category, EModeCategory):
+        return category
+    if not isinstance(category, Mapping):
+        raise InputError(f"emode_category must be a mapping, EModeCategory or None, was {type(category).__name__}")
+    unknown = sorted(str(k) for k in category if k not in _EMODE_FIELDS)
+    if unknown:
+        raise InputError(f"emode_category has unknown fields {unknown}; known: {sorted(_EMODE_FIELDS)}")
+    try:
+        kwargs: dict[str, Any] = {str(k): v for k, v in category.items()}
+        return EModeCategory(**kwargs)
+    except TypeError as exc:
+        raise InputError(f"emode_category: {exc}") from None
+
+
+def _version(version: str) -> str:
+    if version not in AAVE_VERSIONS:
+        raise InputError(f"version must be one of {list(AAVE_VERSIONS)}, was {version!r:.40}")
+    return version
+
+
+def _find(reserves: Sequence[AaveReserve], symbol: str, role: str) -> AaveReserve:
+    for r in reserves:
+        if r.symbol == symbol:
+            return r
+    raise InputError(f"{role} {symbol!r:.40} is not among the positions {[r.symbol for r in reserves]}")
+
+
+def _price(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    # GenericLogic 3.0 / 3.1: the e-mode price source prices every reserve of the user's category.
+    if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price != 0 and r.in_emode:
+        return emode.price
+    return r.price
+
+
+def _account(reserves: Sequence[AaveReserve], emode: EModeCategory | None, version: str) -> UserAccountData:
+    # GenericLogic.calculateUserAccountData and PoolLogic.executeGetUserAccountData.
+    if not any(r.collateral_enabled or r.debt > 0 for r in reserves):  # userConfig.isEmpty()
+        return UserAccountData(0, 0, 0, 0, 0, UINT256_MAX, False)
+    coll = debt = ltv_sum = lt_sum = 0
+    zero_ltv = False
+    for r in reserves:
+        if not (r.collateral_enabled or r.debt > 0):
+            continue
+        price, unit = _price(r, emode, version), 10**r.decimals
+        if r.lt != 0 and r.collateral_enabled:
+            value = checked_mul(r.collateral, price) // unit
+            coll = checked_add(coll, value)
+            ltv, lt = (emode.ltv, emode.lt) if emode is not None and r.in_emode else (r.ltv, r.lt)
+            if r.ltv != 0:  # the reserve's own LTV decides, even in e-mode
+                ltv_sum = checked_add(ltv_sum, checked_mul(value, ltv))
+            else:
+                zero_ltv = True
+            lt_sum = checked_add(lt_sum, checked_mul(value, lt))
+        if r.debt > 0:
+            debt = checked_add(debt, checked_mul(r.debt, price) // unit)
+    avg_ltv = ltv_sum // coll if coll else 0
+    avg_lt = lt_sum // coll if coll else 0
+    hf = UINT256_MAX if debt == 0 else wad_div(percent_mul(coll, avg_lt), debt)
+    borrowable = percent_mul(coll, avg_ltv)  # GenericLogic.calculateAvailableBorrows
+    available = borrowable - debt if borrowable > debt else 0
+    return UserAccountData(coll, debt, available, avg_lt, avg_ltv, hf, zero_ltv)
+
+
+def get_user_account_data(
+    positions: Iterable[Mapping[str, object] | AaveReserve],
+    emode_category: Mapping[str, object] | EModeCategory | None = None,
+    version: str = "3.3",
+) -> UserAccountData:
+    """Return what ``Pool.getUserAccountData`` returns for these positions.
+
+    Parameters
+    ----------
+    positions : iterable of mapping or AaveReserve
+        One row per reserve the user touches (fields of :class:`AaveReserve`: ``symbol, price,
+        decimals, ltv, lt, collateral, debt, in_emode`` and optional ones), current balances.
+    emode_category : mapping, EModeCategory or None
+        The user's e-mode category (``ltv, lt, liquidation_bonus`` and, 3.0 / 3.1, ``price``);
+        None for no e-mode.
+    version : {"3.0", "3.1", "3.2", "3.3"}
+
+    Returns
+    -------
+    UserAccountData
+
+    Notes
+    -----
+    GenericLogic.calculateUserAccountData, for each reserve with ``lt != 0`` enabled as
+    collateral and each reserve with debt (``P`` price, ``U = 10**decimals``)::
+
+        value_i = collateral_i * P_i / U_i              (floor)
+        total_collateral = sum(value_i);   total_debt = sum(debt_j * P_j / U_j)
+        ltv = sum(value_i * ltv_i) / total_collateral   (floor; LTV-0 reserves add nothing)
+        lt  = sum(value_i * lt_i) / total_collateral    (floor)
+        health_factor = wadDiv(percentMul(total_collateral, lt), total_debt)
+        available_borrows = max(percentMul(total_collateral, ltv) - total_debt, 0)
+
+    with e-mode ``ltv_i``/``lt_i`` for the category's reserves.  The floor of the average
+    threshold can lower the health factor by up to one bps of collateral value when a
+    collateral with a different threshold is added.
+    """
+    return _account(_reserves(positions), _emode(emode_category), _version(version))
+
+
+@dataclass(frozen=True, slots=True)
+class _Seize:
+    collateral: int  # to the liquidator, after the fee
+    debt: int
+    fee: int
+    collateral_base: int  # v3.3: the seized collateral (fee included) in base currency
+
+
+def _available_collateral(
+    coll_price: int,
+    coll_unit: int,
+    debt_price: int,
+    debt_unit: int,
+    debt_to_cover: int,
+    balance: int,
+    bonus: int,
+    fee_pct: int,
+    version: str,
+) -> _Seize:
+    # LiquidationLogic._calculateAvailableCollateralToLiquidate.
+    base = checked_div(
+        checked_mul(checked_mul(debt_price, debt_to_cover), coll_unit), checked_mul(coll_price, debt_unit)
+    )
+    max_coll = percent_mul(base, bonus)
+    if max_coll > balance:
+        amount = balance
+        debt = percent_div(
+            checked_div(checked_mul(checked_mul(coll_price, amount), debt_unit), checked_mul(debt_price, coll_unit)),
+            bonus,
+        )
+    else:
+        amount, debt = max_coll, debt_to_cover
+    amount_base = checked_mul(amount, coll_price) // coll_unit if version == "3.3" else 0
+    fee = 0
+    if fee_pct != 0:
+        fee = percent_mul(checked_sub(amount, percent_div(amount, bonus)), fee_pct)
+        amount = checked_sub(amount, fee)
+    return _Seize(amount, debt, fee, amount_base)
+
+
+def _isolated_debt_after(total: int, repaid: int, debt_decimals: int) -> int:
+    # IsolationModeLogic: the repaid amount in 0.01 base units, the total floored at zero.
+    counted = repaid // 10 ** checked_sub(debt_decimals, DEBT_CEILING_DECIMALS)
+    if counted > _UINT128_MAX:
+        raise MathRevertError("SafeCast: value doesn't fit in 128 bits", "", "toUint128")
+    return 0 if total <= counted else total - counted
+
+
+def _isolation_collateral(reserves: Sequence[AaveReserve]) -> AaveReserve | None:
+    # UserConfiguration.getIsolationModeState: exactly one collateral, and it has a debt ceiling.
+    enabled = [r for r in reserves if r.collateral_enabled]
+    return enabled[0] if len(enabled) == 1 and enabled[0].debt_ceiling != 0 else None
+
+
+def liquidation_call(
+    positions: Iterable[Mapping[str, object] | AaveReserve],
+    collateral_asset: str,
+    debt_asset: str,
+    debt_to_cover: int,
+    receive_atoken: bool = False,
+    emode_category: Mapping[str, object] | EModeCategory | None = None,
+    version: str = "3.3",
+) -> LiquidationResult:
+    """Liquidate ``debt_to_cover`` of ``debt_asset`` against ``collateral_asset`` as ``Pool.liquidationCall``.
+
+    Parameters
+    ----------
+    positions, emode_category, version
+        As in :func:`get_user_account_data`.
+    collateral_asset, debt_asset : str
+        Symbols of the collateral to seize and the debt to repay (may be the same reserve).
+    debt_to_cover : int
+        Debt asset units; ``2**256 - 1`` asks for the most the close factor allows.
+    receive_atoken : bool, default False
+        The liquidator takes aTokens (then a zero collateral amount does not revert).
+
+    Returns
+    -------
+    LiquidationResult
+
+    Raises
+    ------
+    AaveError
+        ``45`` HF not below 1, ``46`` collateral not enabled (or ``lt == 0``), ``47`` no debt in
+        ``debt_asset``, ``103`` dust left (3.3), ``25`` nothing to burn (zero amount).
+    MathRevertError
+        Arithmetic revert (e.g. a zero price, or a debt token with fewer than 2 decimals repaid
+        against an isolated collateral).
+    InputError
+        Malformed rows, unknown symbols, or a collateral without a liquidation bonus.
+
+    Notes
+    -----
+    With ``D`` the debt repaid, ``B`` the bonus (bps), ``f`` the protocol fee (bps)::
+
+        seized = percentMul(Pd * D * Uc / (Pc * Ud), B)
+        if seized > balance:  seized = balance;  D = percentDiv(Pc * balance * Ud / (Pd * Uc), B)
+        fee = percentMul(seized - percentDiv(seized, B), f);   to_liquidator = seized - fee
+    """
+    version = _version(version)
+    reserves = _reserves(positions)
+    emode = _emode(emode_category)
+    coll = _find(reserves, collateral_asset, "collateral_asset")
+    debt = _find(reserves, debt_asset, "debt_asset")
+    to_cover = as_uint256(debt_to_cover, "debt_to_cover")
+    _flag(receive_atoken, "receive_atoken")
+    account = _account(reserves, emode, version)
+    hf = account.health_factor
+    user_debt = debt.debt
+
+    if version != "3.3":  # LiquidationLogic._calculateDebt runs before the validation
+        close_factor = (
+            DEFAULT_LIQUIDATION_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else MAX_LIQUIDATION_CLOSE_FACTOR
+        )
+        max_debt = percent_mul(user_debt, close_factor)
+
+    # ValidationLogic.validateLiquidationCall (flags, sentinel and grace period not modelled).
+    if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise AaveError("HEALTH_FACTOR_NOT_BELOW_THRESHOLD", f"health factor {hf} >= 1e18")
+    if coll.lt == 0 or not coll.collateral_enabled:
+        raise AaveError("COLLATERAL_CANNOT_BE_LIQUIDATED", f"{coll.symbol} is not an enabled collateral")
+    if user_debt == 0:
+        raise AaveError("SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER", f"no {debt.symbol} debt")
+
+    in_emode_coll = emode is not None and coll.in_emode
+    bonus = emode.liquidation_bonus if emode is not None and in_emode_coll else coll.liquidation_bonus
+    if bonus == 0:
+        raise InputError(f"{coll.symbol}.liquidation_bonus is required to liquidate it (bps > 10000)")
+    coll_price, debt_price = coll.price, debt.price
+    if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price != 0:
+        # LiquidationLogic._getConfigurationData: the debt always takes the e-mode price.
+        debt_price = emode.price
+        if in_emode_coll:
+            coll_price = emode.price
+    coll_unit, debt_unit = 10**coll.decimals, 10**debt.decimals
+    balance = coll.collateral
+
+    if version == "3.3":
+        debt_base = checked_mul(user_debt, debt_price) // debt_unit
+        coll_base = checked_mul(balance, coll_price) // coll_unit
+        max_debt, close_factor = user_debt, MAX_LIQUIDATION_CLOSE_FACTOR
+        if (
+            coll_base >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD
+            and debt_base >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD
+            and hf > CLOSE_FACTOR_HF_THRESHOLD
+        ):
+            close_factor = DEFAULT_LIQUIDATION_CLOSE_FACTOR
+            default_base = percent_mul(account.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
+            if debt_base > default_base:
+                max_debt = checked_div(checked_mul(default_base, debt_unit), debt_price)
+
+    actual = min(to_cover, max_debt)
+    seize = _available_collateral(
+        coll_price, coll_unit, debt_price, debt_unit, actual, balance, bonus, coll.liquidation_protocol_fee, version
+    )
+    actual = seize.debt
+    taken = checked_add(seize.collateral, seize.fee)
+
+    if version == "3.3" and actual < user_debt and taken < balance:
+        debt_left = checked_mul(user_debt - actual, debt_price) // debt_unit
+        coll_left = checked_mul(balance - taken, coll_price) // coll_unit
+        if debt_left < MIN_LEFTOVER_BASE or coll_left < MIN_LEFTOVER_BASE:
+            raise AaveError(
+                "MUST_NOT_LEAVE_DUST",
+                f"would leave {debt_left} debt and {coll_left} collateral (base), minimum {MIN_LEFTOVER_BASE}",
+            )
+
+    rows = {r.symbol: r for r in reserves}
+    if taken == balance:
+        rows[coll.symbol] = replace(rows[coll.symbol], use_as_collateral=False)
+    no_collateral_left = version == "3.3" and account.total_collateral_base == seize.collateral_base
+    burn = user_debt if no_collateral_left else actual
+    if burn == 0:  # ScaledBalanceTokenBase._burnScaled
+        raise AaveError("INVALID_BURN_AMOUNT", f"{debt.symbol} debt to burn is 0")
+    deficit: dict[str, int] = {}
+    if no_collateral_left:
+        if user_debt > actual:
+            deficit[debt.symbol] = user_debt - actual
+        rows[debt.symbol] = replace(rows[debt.symbol], debt=0)
+    else:
+        rows[debt.symbol] = replace(rows[debt.symbol], debt=user_debt - actual)
+
+    # Isolated debt: 3.3 discounts the repaid debt from a ceiled collateral; 3.0 - 3.2 from the
+    # user's isolation collateral, read after its flag may have been cleared.
+    iso = rows[coll.symbol] if version == "3.3" else _isolation_collateral(tuple(rows.values()))
+    if iso is not None and iso.debt_ceiling != 0:
+        left = _isolated_debt_after(iso.isolation_mode_total_debt, actual, debt.decimals)
+        rows[iso.symbol] = replace(rows[iso.symbol], isolation_mode_total_debt=left)
+
+    if not receive_atoken and seize.collateral == 0:  # AToken.burn of nothing
+        raise AaveError("INVALID_BURN_AMOUNT", f"{coll.symbol} collateral to burn is 0")
+    rows[coll.symbol] = replace(rows[coll.symbol], collateral=balance - taken)
+
+    if no_collateral_left:  # LiquidationLogic._burnBadDebt on every other borrowed reserve
+        for symbol, r in rows.items():
+            if r.debt > 0:
+                deficit[symbol] = deficit.get(symbol, 0) + r.debt
+                rows[symbol] = replace(r, debt=0)
+
+    after = tuple(rows[r.symbol] for r in reserves)
+    return LiquidationResult(
+        actual_debt_to_liquidate=actual,
+        collateral_to_liquidator=seize.collateral,
+        liquidation_protocol_fee=seize.fee,
+        close_factor=close_factor,
+        max_liquidatable_debt=max_debt,
+        liquidation_bonus=bonus,
+        collateral_price=coll_price,
+        debt_price=debt_price,
+        health_factor_before=hf,
+        deficit=MappingProxyType(deficit),
+        collateral_after=MappingProxyType({r.symbol: r.collateral for r in after}),
+        debt_after=MappingProxyType({r.symbol: r.debt for r in after}),
+        positions_after=after,
+    )
+
+
+def validate_borrow(
+    positions: Iterable[Mapping[str, object] | AaveReserve],
+    asset: str,
+    amount: int,
+    emode_category: Mapping[str, object] | EModeCategory | None = None,
+    version: str = "3.3",
+) -> UserAccountData:
+    """Run the risk checks of ``ValidationLogic.validateBorrow`` for a variable-rate borrow of
+    ``amount`` (asset units) of ``asset``, a row of ``positions`` (the rows before the borrow).
+
+    Reserve flags (active, paused, frozen, borrowing enabled), caps, available liquidity and the
+    oracle sentinel are not modelled.  Returns the account data the check used when it passes.
+
+    Raises
+    ------
+    AaveError
+        In the contract's order: ``26`` zero amount; isolation mode (one enabled collateral with
+        a debt ceiling): ``60`` asset not borrowable in isolation, ``53`` ceiling exceeded
+        (``total + amount / 10**(decimals - 2) > ceiling``); e-mode: ``58`` (3.0 / 3.1, asset not
+        in the category) or ``100`` (3.2+, not in the borrowable bitmap); ``34`` no collateral;
+        ``57`` LTV 0; ``35`` HF not above 1; ``36`` collateral cannot cover
+        ``percentDiv(debt + amount value, ltv)``; ``89`` siloed borrowing violated.
+    """
+    version = _version(version)
+    reserves = _reserves(positions)
+    emode = _emode(emode_category)
+    target = _find(reserves, asset, "asset")
+    if as_uint256(amount, "amount") == 0:
+        raise AaveError("INVALID_AMOUNT", "amount is 0")
+    iso = _isolation_collateral(reserves)
+    if iso is not None:
+        if not target.borrowable_in_isolation:
+            raise AaveError("ASSET_NOT_BORROWABLE_IN_ISOLATION", f"{target.symbol} with {iso.symbol} isolated")
+        counted = amount // 10 ** checked_sub(target.decimals, DEBT_CEILING_DECIMALS)
+        if counted > _UINT128_MAX:
+            raise MathRevertError("SafeCast: value doesn't fit in 128 bits", "", "toUint128")
+        if iso.isolation_mode_total_debt + counted > _UINT128_MAX:  # uint128 addition
+            raise MathRevertError("isolated debt total overflows uint128 (Panic 0x11)", "0x11", "ARITHMETIC_OVERFLOW")
+        if iso.isolation_mode_total_debt + counted > iso.debt_ceiling:
+            raise AaveError(
+                "DEBT_CEILING_EXCEEDED",
+                f"{iso.isolation_mode_total_debt} + {counted} > {iso.debt_ceiling} (0.01 base units)",
+            )
+    if emode is not None:
+        if version in _PRICE_SOURCE_VERSIONS:
+            if not target.in_emode:
+                raise AaveError("INCONSISTENT_EMODE_CATEGORY", f"{target.symbol} is not in the user's category")
+        elif not (target.in_emode if target.emode_borrowable is None else target.emode_borrowable):
+            raise AaveError("NOT_BORROWABLE_IN_EMODE", f"{target.symbol} is not borrowable in the category")
+    account = _account(reserves, emode, version)
+    if account.total_collateral_base == 0:
+        raise AaveError("COLLATERAL_BALANCE_IS_ZERO")
+    if account.ltv == 0:
+        raise AaveError("LTV_VALIDATION_FAILED", "average LTV is 0")
+    if account.health_factor <= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {account.health_factor}")
+    price = emode.price if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price else target.price
+    amount_base = checked_mul(price, amount) // 10**target.decimals
+    needed = percent_div(checked_add(account.total_debt_base, amount_base), account.ltv)
+    if needed > account.total_collateral_base:
+        have = account.total_collateral_base
+        raise AaveError("COLLATERAL_CANNOT_COVER_NEW_BORROW", f"needs {needed} collateral (base), has {have}")
+    borrowed = [r for r in reserves if r.debt > 0]
+    if borrowed:
+        if len(borrowed) == 1 and borrowed[0].siloed_borrowing:
+            if borrowed[0].symbol != target.symbol:
+                raise AaveError("SILOED_BORROWING_VIOLATION", f"{borrowed[0].symbol} is siloed")
+        elif target.siloed_borrowing:
+            raise AaveError("SILOED_BORROWING_VIOLATION", f"{target.symbol} is siloed and other debt exists")
+    return account
+
+
+def validate_hf_and_ltv(
+    positions: Iterable[Mapping[str, object] | AaveReserve],
+    asset: str,
+    emode_category: Mapping[str, object] | EModeCategory | None = None,
+    version: str = "3.3",
+) -> UserAccountData:
+    """Check ``ValidationLogic.validateHFAndLtv`` after a withdrawal, transfer or collateral switch-off.
+
+    The Pool runs it when the user borrows and ``asset`` (the collateral withdrawn, transferred
+    or disabled) is enabled as collateral.  Pass the positions *after* the action.
+
+    Raises
+    ------
+    AaveError
+        ``35`` when the health factor is below 1; ``57`` when an enabled collateral has LTV 0 and
+        ``asset`` itself does not (with LTV-0 collateral only LTV-0 assets may leave first).
+    """
+    version = _version(version)
+    reserves = _reserves(positions)
+    target = _find(reserves, asset, "asset")
+    account = _account(reserves, _emode(emode_category), version)
+    if account.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {account.health_factor}")
+    if account.has_zero_ltv_collateral and target.ltv != 0:
+        raise AaveError("LTV_VALIDATION_FAILED", f"LTV-0 collateral held; {target.symbol} has LTV {target.ltv}")
+    return account
+
+
+def validate_use_as_collateral(positions: Iterable[Mapping[str, object] | AaveReserve], asset: str) -> bool:
+    """Return whether ``asset`` may be enabled as collateral (``ValidationLogic.validateUseAsCollateral``).
+
+    False when its LTV is 0; True when no collateral is enabled yet; otherwise True only when the
+    user is not in isolation mode and ``asset`` has no debt ceiling.  (The Pool's supply path
+    additionally requires a role to enable an isolated asset automatically; not modelled.)
+    """
+    reserves = _reserves(positions)
+    target = _find(reserves, asset, "asset")
+    if target.ltv == 0:
+        return False
+    if not any(r.collateral_enabled for r in reserves):
+        return True
+    return _isolation_collateral(reserves) is None and target.debt_ceiling == 0

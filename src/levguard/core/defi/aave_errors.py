@@ -1,0 +1,49 @@
+"""Aave v3's error codes (``Errors.sol``) and the error levguard raises with them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from levguard.errors import InputError
+
+__all__ = ["ERRORS", "AaveError"]
+
+ERRORS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "INVALID_BURN_AMOUNT": "25",
+        "INVALID_AMOUNT": "26",
+        "COLLATERAL_BALANCE_IS_ZERO": "34",
+        "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD": "35",
+        "COLLATERAL_CANNOT_COVER_NEW_BORROW": "36",
+        "HEALTH_FACTOR_NOT_BELOW_THRESHOLD": "45",
+        "COLLATERAL_CANNOT_BE_LIQUIDATED": "46",
+        "SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER": "47",
+        "DEBT_CEILING_EXCEEDED": "53",
+        "LTV_VALIDATION_FAILED": "57",
+        "INCONSISTENT_EMODE_CATEGORY": "58",
+        "ASSET_NOT_BORROWABLE_IN_ISOLATION": "60",
+        "SILOED_BORROWING_VIOLATION": "89",
+        "NOT_BORROWABLE_IN_EMODE": "100",
+        "MUST_NOT_LEAVE_DUST": "103",
+    }
+)
+"""The protocol's error names and string codes raised here (``Errors.sol``, same codes 3.0-3.3)."""
+
+
+class AaveError(InputError):
+    """A ``require`` of the Aave v3 contracts failed.
+
+    Attributes
+    ----------
+    code : str
+        The protocol's error code, e.g. ``"103"`` (``Errors.sol``).
+    name : str
+        The error's constant name, e.g. ``"MUST_NOT_LEAVE_DUST"``.
+    """
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        self.code = ERRORS[name]
+        self.name = name
+        super().__init__(f"{name} ({self.code})" + (f": {detail}" if detail else ""))

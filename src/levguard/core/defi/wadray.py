@@ -1,0 +1,215 @@
+"""Aave's fixed-point libraries, exact: WadRayMath, PercentageMath and uint256 checked arithmetic.
+
+Every function takes and returns Python ``int`` values that stand for Solidity ``uint256`` words
+and reverts (raises :class:`MathRevertError`) exactly where the contract reverts, so the engine
+in :mod:`levguard.core.defi.aave` reproduces the protocol to the wei.
+
+Units
+-----
+* wad: 18 decimals (``WAD = 10**18``), used for the health factor;
+* ray: 27 decimals (``RAY = 10**27``), used for the liquidity and borrow indexes;
+* percentage: basis points with two decimals of a percent (``PERCENTAGE_FACTOR = 10**4`` is
+  100.00 %), used for LTV, liquidation threshold, liquidation bonus and protocol fee.
+
+Rounding (Aave v3.0 to v3.3, identical sources)
+-----------------------------------------------
+All four products and quotients round half up (a remainder of exactly one half rounds up)::
+
+    wadMul(a, b)      = (a * b + WAD / 2) / WAD
+    wadDiv(a, b)      = (a * WAD + b / 2) / b
+    rayMul(a, b)      = (a * b + RAY / 2) / RAY
+    rayDiv(a, b)      = (a * RAY + b / 2) / b
+    percentMul(v, p)  = (v * p + 5000) / 10000
+    percentDiv(v, p)  = (v * 10000 + p / 2) / p
+    rayToWad(a)       = a / 1e9, plus 1 when a % 1e9 >= 5e8
+    wadToRay(a)       = a * 1e9
+
+where ``/`` is integer division (floor).
+
+Overflow rules
+--------------
+The libraries are written in assembly and check overflow themselves; they revert with empty
+revert data:
+
+* ``wadMul``/``rayMul``/``percentMul`` revert when ``b != 0`` and
+  ``a > (2**256 - 1 - HALF) // b`` (HALF the half unit: ``HALF_WAD``, ``HALF_RAY``, 5000);
+* ``wadDiv``/``rayDiv``/``percentDiv`` revert when ``b == 0`` or
+  ``a > (2**256 - 1 - b // 2) // UNIT`` (UNIT: ``WAD``, ``RAY``, 10000);
+* ``wadToRay`` reverts when ``a * 1e9`` overflows; ``rayToWad`` never reverts.
+
+Plain Solidity >= 0.8 arithmetic is checked: an addition or multiplication past ``2**256 - 1``
+or a subtraction below zero reverts with ``Panic(0x11)`` and a division by zero with
+``Panic(0x12)`` (:func:`checked_add`, :func:`checked_sub`, :func:`checked_mul`,
+:func:`checked_div`).  ``unchecked`` blocks in the contracts only hold operations that cannot
+overflow on valid inputs (a division, ``10**decimals``), so no wrapping arithmetic is needed here.
+
+Sources: ``contracts/protocol/libraries/math/WadRayMath.sol`` and ``PercentageMath.sol`` in
+aave/aave-v3-core (v3.0.2, commit 782f51917056a53a2c228701058a6c3fb233684a) and
+``src/contracts/protocol/libraries/math/`` in aave-dao/aave-v3-origin at tag v3.3.0 (commit
+5431379f8beb4d7128c84a81ced3917d856efa84): the two versions are byte-identical.
+"""
+
+from __future__ import annotations
+
+from levguard.errors import InputError
+
+__all__ = [
+    "HALF_PERCENTAGE_FACTOR",
+    "HALF_RAY",
+    "HALF_WAD",
+    "PERCENTAGE_FACTOR",
+    "RAY",
+    "UINT256_MAX",
+    "WAD",
+    "WAD_RAY_RATIO",
+    "MathRevertError",
+    "as_uint256",
+    "checked_add",
+    "checked_div",
+    "checked_mul",
+    "checked_sub",
+    "percent_div",
+    "percent_mul",
+    "ray_div",
+    "ray_mul",
+    "ray_to_wad",
+    "wad_div",
+    "wad_mul",
+    "wad_to_ray",
+]
+
+UINT256_MAX = 2**256 - 1
+"""``type(uint256).max``: the largest word, also the health factor of an account without debt."""
+WAD = 10**18
+HALF_WAD = WAD // 2
+RAY = 10**27
+HALF_RAY = RAY // 2
+WAD_RAY_RATIO = 10**9
+PERCENTAGE_FACTOR = 10**4
+"""100.00 % in basis points."""
+HALF_PERCENTAGE_FACTOR = PERCENTAGE_FACTOR // 2
+
+
+class MathRevertError(InputError):
+    """An arithmetic revert of the contracts.
+
+    Attributes
+    ----------
+    code : str
+        ``"0x11"`` (``Panic(0x11)``: checked overflow or underflow), ``"0x12"`` (``Panic(0x12)``:
+        division by zero) or ``""`` (the bare ``revert(0, 0)`` of WadRayMath / PercentageMath).
+    name : str
+        ``"ARITHMETIC_OVERFLOW"``, ``"DIVISION_BY_ZERO"`` or the library function's name.
+    """
+
+    def __init__(self, message: str, code: str, name: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.name = name
+
+
+def as_uint256(value: object, field: str) -> int:
+    """Return ``value`` as a uint256 word or raise :class:`InputError` naming ``field``.
+
+    Accepts Python ``int`` (not ``bool``) in ``[0, 2**256 - 1]``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{field} must be an int (uint256), was {type(value).__name__} {value!r:.60}")
+    if value < 0 or value > UINT256_MAX:
+        raise InputError(f"{field} must be in [0, 2**256 - 1], was {value}")
+    return value
+
+
+def _overflow(op: str) -> MathRevertError:
+    return MathRevertError(f"uint256 {op} overflows (Panic 0x11)", "0x11", "ARITHMETIC_OVERFLOW")
+
+
+def checked_add(a: int, b: int) -> int:
+    """Return ``a + b``; raise :class:`MathRevertError` ``0x11`` past ``2**256 - 1``."""
+    c = a + b
+    if c > UINT256_MAX:
+        raise _overflow("addition")
+    return c
+
+
+def checked_sub(a: int, b: int) -> int:
+    """Return ``a - b``; raise :class:`MathRevertError` ``0x11`` below zero."""
+    if b > a:
+        raise MathRevertError(f"uint256 subtraction {a} - {b} underflows (Panic 0x11)", "0x11", "ARITHMETIC_OVERFLOW")
+    return a - b
+
+
+def checked_mul(a: int, b: int) -> int:
+    """Return ``a * b``; raise :class:`MathRevertError` ``0x11`` past ``2**256 - 1``."""
+    c = a * b
+    if c > UINT256_MAX:
+        raise _overflow("multiplication")
+    return c
+
+
+def checked_div(a: int, b: int) -> int:
+    """Return ``a // b``; raise :class:`MathRevertError` ``0x12`` when ``b == 0``."""
+    if b == 0:
+        raise MathRevertError("uint256 division by zero (Panic 0x12)", "0x12", "DIVISION_BY_ZERO")
+    return a // b
+
+
+def _mul_half_up(a: int, b: int, unit: int, half: int, name: str) -> int:
+    # Revert rule of the assembly: b != 0 and a > (max - half) / b.
+    if b != 0 and a > (UINT256_MAX - half) // b:
+        raise MathRevertError(f"{name}({a}, {b}) overflows uint256", "", name)
+    return (a * b + half) // unit
+
+
+def _div_half_up(a: int, b: int, unit: int, name: str) -> int:
+    # Revert rule of the assembly: b == 0 or a > (max - b / 2) / unit.
+    if b == 0:
+        raise MathRevertError(f"{name}({a}, 0) divides by zero", "", name)
+    if a > (UINT256_MAX - b // 2) // unit:
+        raise MathRevertError(f"{name}({a}, {b}) overflows uint256", "", name)
+    return (a * unit + b // 2) // b
+
+
+def wad_mul(a: int, b: int) -> int:
+    """WadRayMath.wadMul: ``(a * b + WAD/2) // WAD`` (half up); reverts on overflow."""
+    return _mul_half_up(a, b, WAD, HALF_WAD, "wadMul")
+
+
+def wad_div(a: int, b: int) -> int:
+    """WadRayMath.wadDiv: ``(a * WAD + b//2) // b`` (half up); reverts on ``b == 0`` or overflow."""
+    return _div_half_up(a, b, WAD, "wadDiv")
+
+
+def ray_mul(a: int, b: int) -> int:
+    """WadRayMath.rayMul: ``(a * b + RAY/2) // RAY`` (half up); reverts on overflow."""
+    return _mul_half_up(a, b, RAY, HALF_RAY, "rayMul")
+
+
+def ray_div(a: int, b: int) -> int:
+    """WadRayMath.rayDiv: ``(a * RAY + b//2) // b`` (half up); reverts on ``b == 0`` or overflow."""
+    return _div_half_up(a, b, RAY, "rayDiv")
+
+
+def ray_to_wad(a: int) -> int:
+    """WadRayMath.rayToWad: ``a // 1e9``, plus one when the remainder is at least ``5e8``."""
+    q, r = divmod(a, WAD_RAY_RATIO)
+    return q + 1 if r >= WAD_RAY_RATIO // 2 else q
+
+
+def wad_to_ray(a: int) -> int:
+    """WadRayMath.wadToRay: ``a * 1e9``; reverts when the product overflows uint256."""
+    b = a * WAD_RAY_RATIO
+    if b > UINT256_MAX:
+        raise MathRevertError(f"wadToRay({a}) overflows uint256", "", "wadToRay")
+    return b
+
+
+def percent_mul(value: int, percentage: int) -> int:
+    """PercentageMath.percentMul: ``(value * percentage + 5000) // 10000`` (half up)."""
+    return _mul_half_up(value, percentage, PERCENTAGE_FACTOR, HALF_PERCENTAGE_FACTOR, "percentMul")
+
+
+def percent_div(value: int, percentage: int) -> int:
+    """PercentageMath.percentDiv: ``(value * 10000 + percentage//2) // percentage`` (half up);
+    reverts on ``percentage == 0`` or overflow."""
+    return _div_half_up(value, percentage, PERCENTAGE_FACTOR, "percentDiv")

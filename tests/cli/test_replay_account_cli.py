@@ -1,0 +1,78 @@
+"""``levguard replay-account``: a held unified account through history (issue 18)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+
+SPEC = """venue: binance-pm
+balances: {BTC: 1.0}
+prices: {BTC: 60000}
+positions:
+  - {symbol: ETHUSDT, qty: -45, entry_price: 3000, mark_price: 3000}
+"""
+
+
+def _csv(path: Path, closes: np.ndarray) -> str:
+    idx = pd.date_range("2024-05-01", periods=len(closes), freq="1h", tz="UTC")
+    opens = np.concatenate([[closes[0]], closes[:-1]])
+    frame = pd.DataFrame(
+        {
+            "timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "open": opens,
+            "high": np.maximum(opens, closes) * 1.004,
+            "low": np.minimum(opens, closes) * 0.996,
+            "close": closes,
+            "volume": 1.0,
+        }
+    )
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    spec = tmp_path / "account.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    return {
+        "spec": str(spec),
+        "btc": _csv(tmp_path / "btc.csv", 60_000 * np.linspace(1.0, 0.80, 72)),
+        "eth": _csv(tmp_path / "eth.csv", 3_000 * np.linspace(1.0, 1.40, 72)),
+    }
+
+
+def test_json_names_the_liquidating_bar(files: dict[str, str]) -> None:
+    args = ["replay-account", files["spec"], "--prices", f"BTC={files['btc']}", "--prices", f"eth={files['eth']}"]
+    r = CliRunner().invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ratio_name"] == "uniMMR"
+    assert doc["liquidated_at"] == "2024-05-03T12:00:00+00:00"
+    assert doc["frame"][-1]["liquidated"] is True
+    assert set(doc["liquidation_prices"]) == {"BTC", "ETH"}
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0
+    assert "liquidated" in text.stdout
+    assert "2024-05-03 12:00" in text.stdout
+
+
+def test_bad_prices_item_is_one_line_exit_2(files: dict[str, str]) -> None:
+    r = CliRunner().invoke(app, ["replay-account", files["spec"], "--prices", "BTC"])
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("levguard: error:")
+    assert "ASSET=FILE" in lines[0]
+
+
+def test_missing_asset_is_one_line_exit_2(files: dict[str, str]) -> None:
+    r = CliRunner().invoke(app, ["replay-account", files["spec"], "--prices", f"BTC={files['btc']}"])
+    assert r.exit_code == 2
+    assert "give prices['ETH']" in r.stderr
