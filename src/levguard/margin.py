@@ -25,6 +25,11 @@ from levguard.core.rules import MMBasis, get_venue
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
 from levguard.core.unified import evaluate_unified, is_unified_spec, unified_account_from_spec
+from levguard.core.unified_pm import (
+    evaluate_portfolio_margin,
+    is_portfolio_margin_spec,
+    portfolio_margin_account_from_spec,
+)
 from levguard.core.validate import show
 from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
@@ -52,9 +57,10 @@ def evaluate_account(spec: Mapping[str, Any] | str | Path) -> AccountReport:
     Parameters
     ----------
     spec : dict or path
-        The account spec (see docs/margin.md; unified accounts, venue ``bybit-uta`` or
-        ``binance-pm`` with ``balances`` in several assets: docs/unified.md) or a path to a
-        JSON/YAML file holding it.
+        The account spec (see docs/margin.md; unified accounts, venue ``bybit-uta``,
+        ``binance-pm`` or ``okx-mcm`` with ``balances`` in several assets, and the portfolio-margin
+        accounts ``deribit-pm`` and ``okx-pm``: docs/unified.md) or a path to a JSON/YAML file
+        holding it.
 
     Returns
     -------
@@ -76,6 +82,8 @@ def evaluate_account(spec: Mapping[str, Any] | str | Path) -> AccountReport:
         raise InputError(f"account spec must be an object, was {type(spec).__name__}")
     if is_unified_spec(spec):  # bybit-uta, binance-pm: several collateral assets (docs/unified.md)
         report = evaluate_unified(unified_account_from_spec(spec))
+    elif is_portfolio_margin_spec(spec):  # deribit-pm, okx-pm: scenario-based requirements
+        report = evaluate_portfolio_margin(portfolio_margin_account_from_spec(spec))
     else:
         report = evaluate(account_from_spec(spec))
     _check_finite(report)

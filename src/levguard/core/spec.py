@@ -15,6 +15,7 @@ from levguard.core.rules import VenueModel, get_venue, symbol_key
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
 from levguard.core.tiers import TierTable
 from levguard.core.unified import UNIFIED_VENUES
+from levguard.core.unified_pm import PORTFOLIO_MARGIN_VENUES
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 
@@ -261,6 +262,11 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
         raise InputError(
             f"venue {venue!r} is a unified account (balances in several assets): levguard.evaluate_account "
             "reads it (docs/unified.md); this path takes one wallet_balance"
+        )
+    if isinstance(venue, str) and venue.strip().lower() in PORTFOLIO_MARGIN_VENUES:
+        raise InputError(
+            f"venue {venue!r} is a portfolio-margin account: levguard.evaluate_account (levguard margin) reads it "
+            "(docs/unified.md); this path takes one wallet_balance and per-position margin"
         )
     unknown = set(spec) - _ACCOUNT_KEYS
     if unknown:
