@@ -255,6 +255,26 @@ def _margin_and_data() -> None:
     mark_series(index, basis, np.full(px.shape[0], 1e-4), until, px * 1.0001)
 
 
+def _defi() -> None:
+    """The DeFi float kernels (levguard.core.defi.fast): Aave-style accounts and liquidation prices,
+    Morpho-style positions, on enough positions to take the compiled path."""
+    import numpy as np
+
+    from levguard.core.defi.fast import (
+        NUMBA_MIN_POSITIONS,
+        aave_account_arrays,
+        aave_liquidation_prices,
+        morpho_position_arrays,
+    )
+
+    n = NUMBA_MIN_POSITIONS
+    indptr = np.arange(0, 2 * n + 1, 2, dtype=np.int64)
+    value, lt = np.ones(2 * n), np.full(2 * n, 0.8)
+    aave_account_arrays(indptr, value, value, lt, lt, emode_lt=lt, emode_ltv=lt)
+    aave_liquidation_prices(indptr, value, value, lt, np.zeros(n, dtype=np.int64), np.ones(n))
+    morpho_position_arrays(np.ones(n), np.ones(n), 2_000.0, 0.86)
+
+
 WORKLOADS: dict[str, Callable[[], None]] = {
     "backtest": _backtest,
     "sweep": _sweep,
@@ -264,6 +284,7 @@ WORKLOADS: dict[str, Callable[[], None]] = {
     "sizing": _sizing,
     "calibrate": _calibrate,
     "margin+data": _margin_and_data,
+    "defi": _defi,
 }
 
 
