@@ -40,9 +40,14 @@ def classify(exc: BaseException) -> str:
 
 
 def account_spec(
-    venue: str, balance: VenueBalance, positions: list[VenuePosition], marks: Mapping[str, float]
+    venue: str,
+    balance: VenueBalance,
+    positions: list[VenuePosition],
+    marks: Mapping[str, float],
+    unified: Any = None,
 ) -> dict[str, Any]:
-    """The margin engine's account spec of what the venue reports."""
+    """The margin engine's account spec of what the venue reports (with ``unified``, a read of a
+    unified account (:class:`levguard.venues.ccxt_unified.UnifiedAccountRead`): its spec)."""
     isolated = all(p.margin_mode == "isolated" for p in positions) and bool(positions)
     rows = []
     for p in positions:
@@ -55,6 +60,9 @@ def account_spec(
         if isolated and p.isolated_margin is not None:
             row["isolated_margin"] = p.isolated_margin
         rows.append(row)
+    if unified is not None:
+        spec: dict[str, Any] = unified.spec(rows)
+        return spec
     return {
         "venue": venue,
         "margin_mode": "isolated" if isolated else "cross",

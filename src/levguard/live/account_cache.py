@@ -35,6 +35,7 @@ from levguard.core.margin_cross import CrossLayout
 from levguard.core.positions import Account, Position
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
+from levguard.core.unified import evaluate_unified, is_unified_spec, unified_account_from_spec
 from levguard.core.validate import NUMBER_MAX, NUMBER_MIN
 from levguard.errors import InputError
 
@@ -94,11 +95,16 @@ class AccountCache:
         A cross account of the cached shape is evaluated in one kernel call from the spec's
         numbers (:class:`~levguard.core.margin_cross.CrossLayout`), without new positions.
 
+        A unified account's spec (:func:`levguard.core.unified.is_unified_spec`) is parsed and
+        evaluated by the unified engine every time (its collateral and prices move too).
+
         Raises
         ------
         InputError
             As :func:`levguard.core.spec.account_from_spec` and :func:`levguard.core.margin.evaluate`.
         """
+        if is_unified_spec(spec):
+            return evaluate_unified(unified_account_from_spec(spec))
         layout = self._layout
         if layout is not None and self._same_shape(_shape(spec)):
             numbers = _cross_numbers(spec)

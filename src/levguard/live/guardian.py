@@ -12,6 +12,9 @@ Per account and cycle (:meth:`Guardian.cycle_account`):
    position's probability of liquidation over the horizon (the liquidation forecaster fitted on
    the account's hourly mark bars, once an hour: :mod:`levguard.live.forecasts`, the path
    ``levguard risk``, ``levguard size`` and the service share) and the policy's target leverage;
+   a unified account (several collateral coins: :mod:`levguard.live.unified`) is evaluated by the
+   unified engine, its states use the account's ratio against the venue's trigger, and its ratio
+   is checked against the one the venue reports;
 5. step each position's state machine (OK, WARN, DANGER, ACT, with hysteresis) and alert on
    transitions;
 6. at ACT (or a configured level): deleverage with a reduce-only order sized to bring the
@@ -74,7 +77,7 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
-from levguard.live import actions, inflight, watch
+from levguard.live import actions, inflight, unified, watch
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.forecasts import probabilities
@@ -531,7 +534,10 @@ class Guardian:
     async def _read(self, setup: AccountSetup) -> tuple[list[VenuePosition], Any, dict[str, float]]:
         venue = setup.venue
         positions = await self._call(setup, "fetch_positions", venue.fetch_positions)
-        balance = await self._call(setup, "fetch_balance", venue.fetch_balance)
+        if unified.reader_of(venue) is not None:  # several coins, collateral ratios, the venue's ratio
+            balance = await unified.read(self, setup, self._state[setup.name])
+        else:
+            balance = await self._call(setup, "fetch_balance", venue.fetch_balance)
         symbols = [p.symbol for p in positions]
         marks = await self._call(setup, "fetch_marks", lambda: venue.fetch_marks(symbols)) if symbols else {}
         return positions, balance, marks
@@ -622,7 +628,7 @@ class Guardian:
             table = st.tiers[p.symbol][1]
             if table is not None:
                 tier_tables[p.symbol] = table
-        spec = account_spec(venue.name, balance, positions, marks)
+        spec = account_spec(venue.name, balance, positions, marks, st.unified)
         if tier_tables:
             spec["tiers"] = tier_tables
         self.last_specs[setup.name] = spec
@@ -631,6 +637,7 @@ class Guardian:
         except LevguardError as exc:
             await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
             return {"account": setup.name, "status": "error", "error": str(exc)}
+        extra = await unified.compare(self, setup, st, report) if report.unified else {}
         # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it;
         # the venue's klines first (once an hour, bounded by their timeout, never failing the cycle).
         await self._refresh_bars(setup, [p.symbol for p in positions], now)
@@ -652,7 +659,9 @@ class Guardian:
             lp = rep.liquidation_price
             mark = rep.mark_price
             distance = abs(mark - lp) / mark if lp is not None and lp > 0 else math.inf
-            if rep.margin_balance is not None and rep.margin_balance > 0:
+            if report.unified:  # liquidated as a whole: the account's ratio against the venue's trigger
+                ratio = extra["state_ratio"]
+            elif rep.margin_balance is not None and rep.margin_balance > 0:
                 ratio = rep.maintenance_margin / rep.margin_balance
             elif report.margin_ratio is not None:
                 ratio = report.margin_ratio
@@ -725,6 +734,7 @@ class Guardian:
             "wallet_balance": balance.wallet_balance,
             "margin_ratio": report.margin_ratio,
             "positions": views,
+            **extra,
         }
         self._pending_snapshots.append((setup.name, now, worst.name, figures))
         self._pending_audits.append(
@@ -742,7 +752,14 @@ class Guardian:
                 [f"{v['symbol']}: {v['state']}" for v in views],
             )
         )
-        return {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
+        return {
+            "account": setup.name,
+            "status": "ok",
+            "level": int(worst),
+            "state": worst.name,
+            "positions": views,
+            **extra,
+        }
 
     async def _refresh_bars(self, setup: AccountSetup, symbols: list[str], now: int) -> None:
         # The forecasts' bars source, when it fetches from the venue (VenueBars.refresh: one

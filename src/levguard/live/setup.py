@@ -101,6 +101,10 @@ class AccountSetup:
         when omitted); sizers read the latest ones from it.
     retries, backoff_s : int, float
         Attempts for a transient venue failure and the first backoff (doubling).
+    ratio_tolerance : float
+        Unified accounts: relative gap between levguard's account ratio and the one the venue
+        reports (both against the venue's trigger) beyond which a ``ratio_mismatch`` alert is
+        raised (:func:`levguard.live.unified.compare`).
     assume_order_expiry_s : float
         The order expiry assumed for a venue that documents none
         (:attr:`Capabilities.order_expiry_s` None): an order it has not seen this long after it was
@@ -124,6 +128,7 @@ class AccountSetup:
     retries: int = 3
     backoff_s: float = 0.5
     assume_order_expiry_s: float = 120.0
+    ratio_tolerance: float = 0.05
     bars: BarsSource | None = None
     venue_bars: bool = True
     forecast_model: str = "default"
@@ -141,6 +146,7 @@ class AccountSetup:
             "horizon_days",
             "target_leverage",
             "assume_order_expiry_s",
+            "ratio_tolerance",
         ):
             v = getattr(self, key)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
@@ -188,3 +194,5 @@ class AccountState:
     errors: int = 0  # consecutive contained failures
     backoff_until_ns: int = 0
     margin: AccountCache = field(default_factory=AccountCache)  # the margin engine's account, kept
+    unified: Any = None  # the last read of a unified account (levguard.venues.ccxt_unified.UnifiedAccountRead)
+    ratio_mismatch: bool = False  # levguard's and the venue's account ratios disagree (alerted once)

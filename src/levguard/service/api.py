@@ -24,6 +24,7 @@ from levguard.core.margin import evaluate
 from levguard.core.risk.excursion import GbmForecaster
 from levguard.core.risk.forecast import LiquidationForecaster, position_probabilities
 from levguard.core.spec import account_from_spec
+from levguard.core.unified import is_unified_spec
 from levguard.errors import LevguardError
 from levguard.margin import evaluate_account
 from levguard.risk.report import position_var
@@ -196,7 +197,9 @@ async def _margin(request: Request, rt: Runtime, name: str) -> tuple[dict[str, A
 
 
 def _margin_report(spec: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = clean(evaluate(account_from_spec(spec)).to_dict())
+    # A unified account's spec (balances in several coins) goes through evaluate_account.
+    report = evaluate_account(spec) if is_unified_spec(spec) else evaluate(account_from_spec(spec))
+    out: dict[str, Any] = clean(report.to_dict())
     return out
 
 
@@ -206,19 +209,34 @@ def _num(x: Any) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _balances_of(margin: dict[str, Any]) -> dict[str, Any]:
+def _balances_of(margin: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, Any]:
     """The balances of a margin report: its equity and wallet balance, the sum of the positions'
-    unrealised PnL and the margin balance ``wallet balance + unrealised PnL``."""
+    unrealised PnL and the margin balance ``wallet balance + unrealised PnL``; for a unified
+    account its ratio and status, and the venue's own ratio from the last cycle (``last``)."""
     wallet = _num(margin.get("wallet_balance"))
     pnls = [_num(p.get("unrealized_pnl")) for p in margin.get("positions", [])]
     upnl = math.fsum(x for x in pnls if x is not None) if None not in pnls else None
     return {
+        **_unified_of(margin, last or {}),
         "settlement": margin.get("settlement"),
         "equity": _num(margin.get("equity")),
         "wallet_balance": wallet,
         "unrealized_pnl": upnl,
         "margin_balance": None if wallet is None or upnl is None else wallet + upnl,
         "margin_ratio": _num(margin.get("margin_ratio")),
+    }
+
+
+def _unified_of(figures: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    # A unified account's ratio (levguard's and the venue's) and status; None for the others.
+    name = figures.get("account_ratio_name")
+    return {
+        "account_ratio": _num(figures.get("account_ratio")) if name else None,
+        "account_ratio_name": name if isinstance(name, str) else None,
+        "account_status": figures.get("account_status") if name else None,
+        "venue_account_ratio": _num(last.get("venue_account_ratio", figures.get("venue_account_ratio")))
+        if name
+        else None,
     }
 
 
@@ -229,10 +247,11 @@ async def _balances(request: Request, rt: Runtime, name: str) -> dict[str, Any]:
     when that report is unavailable: from the last stored snapshot (no positions: no unrealised
     PnL, the margin balance is the wallet balance)."""
     out: dict[str, Any] = dict.fromkeys(BALANCE_KEYS)
-    if rt.guardian.last_reports.get(name, {}).get("positions") != []:
+    last = rt.guardian.last_reports.get(name, {})
+    if last.get("positions") != []:
         margin, _ = await _margin(request, rt, name)
         if margin:
-            return _balances_of(margin)
+            return _balances_of(margin, last)
     snaps = rt.store.snapshots(name, limit=1)
     figures = snaps[-1]["figures"] if snaps and isinstance(snaps[-1].get("figures"), dict) else {}
     if not figures:
@@ -240,6 +259,7 @@ async def _balances(request: Request, rt: Runtime, name: str) -> dict[str, Any]:
     out["equity"] = _num(figures.get("equity"))
     out["wallet_balance"] = _num(figures.get("wallet_balance", figures.get("equity")))
     out["margin_ratio"] = _num(figures.get("margin_ratio"))
+    out.update(_unified_of(figures, {}))
     if not figures.get("positions") and out["wallet_balance"] is not None:
         out["unrealized_pnl"] = 0.0
         out["margin_balance"] = out["wallet_balance"]
@@ -270,7 +290,7 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
             }
         )
     equity = margin["equity"] if margin else None
-    balances = _balances_of(margin) if margin else await _balances(request, rt, name)
+    balances = _balances_of(margin, last) if margin else await _balances(request, rt, name)
     thresholds = None
     if setup is not None:
         th = setup.thresholds
@@ -289,6 +309,9 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
             "wallet_balance": balances["wallet_balance"],
             "unrealized_pnl": balances["unrealized_pnl"],
             "margin_balance": balances["margin_balance"],
+            **{
+                k: balances[k] for k in ("account_ratio", "account_ratio_name", "account_status", "venue_account_ratio")
+            },
             "horizon_days": horizon,
             "thresholds": thresholds,
         }

@@ -127,6 +127,16 @@ class _Balances(BaseModel):
     unrealized_pnl: float | None = Field(None, description="Unrealised PnL of every position at the last marks")
     margin_balance: float | None = Field(None, description="Wallet balance + unrealised PnL (a venue's margin balance)")
     margin_ratio: float | None = Field(None, description="Maintenance margin / equity of the last cycle")
+    account_ratio: float | None = Field(
+        None, description="Unified accounts: levguard's account ratio (uniMMR, account MM rate...); null otherwise"
+    )
+    account_ratio_name: str | None = Field(
+        None, description="uniMMR (binance-pm), account_mm_rate (bybit-uta) or margin_ratio (okx-mcm); null otherwise"
+    )
+    account_status: str | None = Field(None, description="Unified accounts: the venue's account status at that ratio")
+    venue_account_ratio: float | None = Field(
+        None, description="Unified accounts: the same ratio as the venue reported it in the last cycle"
+    )
 
 
 class AccountOut(_Balances, _AccountRow):  # fields: the row's, then the balances
@@ -249,6 +259,10 @@ class PositionsOut(BaseModel):
     wallet_balance: float | None = None
     unrealized_pnl: float | None = None
     margin_balance: float | None = Field(None, description="Wallet balance + unrealised PnL")
+    account_ratio: float | None = Field(None, description="Unified accounts: levguard's account ratio")
+    account_ratio_name: str | None = Field(None, description="Unified accounts: the ratio's name (uniMMR...)")
+    account_status: str | None = Field(None, description="Unified accounts: the venue's status at that ratio")
+    venue_account_ratio: float | None = Field(None, description="Unified accounts: the ratio the venue reported")
     horizon_days: float | None = Field(None, description="Horizon of the positions' `p_liq`, days")
     thresholds: dict[str, list[float]] | None = Field(
         None,

@@ -49,7 +49,7 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
-from levguard.venues import ccxt_klines
+from levguard.venues import ccxt_klines, ccxt_unified
 from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import (
     Capabilities,
@@ -156,7 +156,9 @@ class CcxtVenue:
         ccxt id: ``binanceusdm``, ``bybit``, ``okx``, ``hyperliquid``, ``deribit`` (others work
         with an explicit ``rule_set``).
     rule_set : str, optional
-        levguard margin rule set (default from :data:`RULE_SETS`).
+        levguard margin rule set (default from :data:`RULE_SETS`).  A unified account:
+        ``binance-pm`` (exchange ``binance``) or ``bybit-uta`` (exchange ``bybit``); the venue then
+        carries a :class:`~levguard.venues.ccxt_unified.UnifiedReader` as :attr:`unified`.
     api_key, secret, password : str, optional
         Credentials (``password`` is OKX's passphrase).  For Hyperliquid ``api_key`` is the
         wallet address and ``secret`` the API wallet's private key.  Never logged or shown.
@@ -171,6 +173,9 @@ class CcxtVenue:
         Use the exchange's testnet (ccxt ``set_sandbox_mode``).
     settle : str, optional
         Settlement currency of the margin wallet (default from :data:`SETTLE_CURRENCIES`).
+    loan_mmr : float, optional
+        Unified accounts: maintenance margin rate of the account's loans (see
+        :class:`~levguard.venues.ccxt_unified.UnifiedReader`).
 
     Raises
     ------
@@ -191,6 +196,7 @@ class CcxtVenue:
         timeout_ms: int = 10000,
         sandbox: bool = False,
         settle: str | None = None,
+        loan_mmr: float | None = None,
     ) -> None:
         import ccxt.async_support as ccxt_async
 
@@ -202,7 +208,12 @@ class CcxtVenue:
                     f"rule_set is required for {exchange_id!r} (known: {', '.join(sorted(RULE_SETS))}), was None"
                 )
             rule_set = RULE_SETS[exchange_id]
-        self.name: str = get_venue(rule_set).name
+        unified = rule_set in ccxt_unified.UNIFIED_EXCHANGES
+        if loan_mmr is not None and not unified:
+            raise InputError(
+                f"loan_mmr applies to unified accounts (binance-pm, bybit-uta), was given for {rule_set!r}"
+            )
+        self.name: str = rule_set if unified else get_venue(rule_set).name
         if not isinstance(timeout_ms, int) or timeout_ms <= 0:
             raise InputError(f"timeout_ms must be a positive integer, was {timeout_ms!r}")
         self.exchange_id = exchange_id
@@ -225,7 +236,7 @@ class CcxtVenue:
                 config["secret"] = secret
             if password:
                 config["password"] = password
-        merged: dict[str, Any] = {}
+        merged: dict[str, Any] = ccxt_unified.default_options(rule_set) if unified else {}
         if exchange_id.startswith("binance"):
             # Wallet currencies (sapi capital/config/getall) are not needed for futures margin and
             # would make load_markets call the spot API with the keys.
@@ -247,6 +258,8 @@ class CcxtVenue:
         self.capabilities: Capabilities = capabilities_of(self._exchange)
         self._markets_lock = asyncio.Lock()
         self._markets_loaded = False
+        self.unified = ccxt_unified.UnifiedReader(self, rule_set, loan_mmr=loan_mmr) if unified else None
+        """The unified account's reader (None: a single-wallet account)."""
 
     # ------------------------------------------------------------------ presentation
     def __repr__(self) -> str:
@@ -383,8 +396,11 @@ class CcxtVenue:
 
         The wallet balance is read from the venue's raw answer where it is reported apart
         (Binance ``walletBalance``, Bybit ``walletBalance``, OKX ``cashBal``); otherwise ccxt's
-        ``total``, which on some venues includes unrealised PnL.
+        ``total``, which on some venues includes unrealised PnL.  A unified account's balance is the
+        USD face value of its net holdings (:meth:`UnifiedReader.read`).
         """
+        if self.unified is not None:
+            return (await self.unified.read()).balance
         await self._markets()
         raw = await self._call("fetch_balance", self._exchange.fetch_balance)
         now = _now_ns()
@@ -451,6 +467,8 @@ class CcxtVenue:
             return None
         if not rows:
             return None
+        # "" is a venue's "not reported" (Bybit's first risk limit: mmDeduction ""): left out.
+        rows = [_reported(r) for r in rows]
         try:
             return TierTable.from_rows(rows, source=f"ccxt:{self.exchange_id} leverage tiers {symbol}")
         except InputError as exc:
@@ -638,6 +656,12 @@ def _status(text: str) -> OrderStatus:
     if text == "expired":
         return "expired"
     return "open"
+
+
+def _reported(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    # A ccxt tier row whose raw ``info`` leaves out the fields the venue sent as "" (not reported).
+    info = row.get("info")
+    return {**row, "info": {k: v for k, v in info.items() if v != ""}} if isinstance(info, dict) else row
 
 
 _WALLET_KEYS = ("walletBalance", "cashBal")

@@ -17,6 +17,8 @@ def test_accounts_carry_their_balances(service: Service) -> None:
     assert acc["margin_balance"] == pytest.approx(acc["wallet_balance"] + acc["unrealized_pnl"])
     assert acc["equity"] == pytest.approx(30_000.0)
     assert 0 < acc["margin_ratio"] < 1
+    for key in ("account_ratio", "account_ratio_name", "account_status", "venue_account_ratio"):
+        assert acc[key] is None, key  # a single-wallet account has no unified ratio
     other = next(a for a in accounts if a["name"] == OTHER)
     for key in ("settlement", "equity", "wallet_balance", "unrealized_pnl", "margin_balance", "margin_ratio"):
         assert other[key] is None, key  # not watched: unknown, not zero
@@ -56,9 +58,26 @@ def test_unwatched_account_positions_have_no_balances(service: Service) -> None:
 def test_openapi_documents_the_new_fields(service: Service) -> None:
     schemas = service.client.get("/openapi.json", headers=service.viewer).json()["components"]["schemas"]
     for model, fields in {
-        "AccountOut": ("equity", "wallet_balance", "margin_balance", "unrealized_pnl", "settlement"),
+        "AccountOut": (
+            "equity",
+            "wallet_balance",
+            "margin_balance",
+            "unrealized_pnl",
+            "settlement",
+            "account_ratio",
+            "account_ratio_name",
+            "venue_account_ratio",
+        ),
         "PositionOut": ("side", "entry_price", "unrealized_pnl", "notional", "horizon_days"),
-        "PositionsOut": ("wallet_balance", "margin_balance", "unrealized_pnl", "horizon_days", "thresholds"),
+        "PositionsOut": (
+            "wallet_balance",
+            "margin_balance",
+            "unrealized_pnl",
+            "horizon_days",
+            "thresholds",
+            "account_ratio",
+            "account_ratio_name",
+        ),
     }.items():
         props = schemas[model]["properties"]
         for f in fields:

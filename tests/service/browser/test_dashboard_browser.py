@@ -48,13 +48,18 @@ def service(tmp_path: Path) -> Iterator[_Service]:
 
 def serve_demo(tmp_path: Path, **demo: Any) -> Iterator[_Service]:
     """The paper demo (``paper_demo_runtime(**demo)``, a cycle every 0.2 s) under uvicorn."""
+    from levguard.service.runtime import paper_demo_runtime
+
+    yield from serve_runtime(paper_demo_runtime(f"sqlite:///{tmp_path / 'g.db'}", interval_s=0.2, **demo))
+
+
+def serve_runtime(runtime: Any) -> Iterator[_Service]:
+    """The service of ``runtime`` (a :class:`levguard.service.runtime.Runtime`) under uvicorn."""
     import uvicorn
 
     from levguard.service.app import create_app
     from levguard.service.auth import ensure_admin_token
-    from levguard.service.runtime import paper_demo_runtime
 
-    runtime = paper_demo_runtime(f"sqlite:///{tmp_path / 'g.db'}", interval_s=0.2, **demo)
     token = ensure_admin_token(runtime.store)
     assert token is not None
     app = create_app(runtime)

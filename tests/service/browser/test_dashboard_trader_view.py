@@ -89,6 +89,7 @@ def _scenario(page: Any, expect: Any, service: _Service, shots: Path) -> None:
     expect(card.locator('[data-field="wallet_balance"] dd')).to_have_text("30,000.00")
     expect(card.locator('[data-field="margin_balance"] dd')).to_have_text("30,000.00")
     expect(card.locator('[data-field="unrealized_pnl"] dd')).to_have_text("0.00")
+    expect(card.locator('[data-field="account_ratio"]')).to_have_count(0)  # a single-wallet account
 
     # The position's columns, P(liq) with its horizon, nothing shown as NaN.
     headers = page.locator("#positions thead th").all_inner_texts()

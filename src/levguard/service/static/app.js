@@ -19,6 +19,9 @@
   const MAX_ORDERS = 100;
   const SNAPSHOT_LIMIT = 400;
   const SHOCK = { drop: 0.2, ticks: 5 };
+  // A unified account's ratio: its fields and the venues' names for it.
+  const RATIO_KEYS = ["account_ratio", "account_ratio_name", "account_status", "venue_account_ratio"];
+  const RATIO_NAMES = { uniMMR: "uniMMR", account_mm_rate: "Account MM rate", margin_ratio: "Margin ratio" };
 
   const ui = {};
   const app = {
@@ -216,7 +219,7 @@
         // The account's balances of this (fresher) answer, for its card.
         const acc = app.accounts.find((a) => a.name === name);
         if (acc && rows.margin) {
-          for (const k of ["settlement", "equity", "wallet_balance", "unrealized_pnl", "margin_balance", "margin_ratio"]) {
+          for (const k of ["settlement", "equity", "wallet_balance", "unrealized_pnl", "margin_balance", "margin_ratio", ...RATIO_KEYS]) {
             if (k in rows) acc[k] = rows[k];
           }
         }
@@ -436,15 +439,17 @@
       if (status && status !== "ok") meta.append(el("span", { class: "tag tag-warn", title: r.reason || "" }, status));
       const n = (r.positions || []).length;
       meta.append(el("span", { class: "muted" }, n + (n === 1 ? " position" : " positions")));
-      card.append(head, meta, accountFigures(a));
+      card.append(head, meta, accountFigures(a, r));
       card.addEventListener("click", () => select(a.name));
       box.append(card);
     }
     if (isNum(app.cycleCount)) ui.cycles.textContent = app.cycleCount + " cycles";
   }
 
-  /* Equity, wallet balance, margin balance and uPnL of an account (neutral: money is not danger). */
-  function accountFigures(a) {
+  /* Equity, wallet balance, margin balance and uPnL of an account (neutral: money is not danger);
+   * a unified account's ratio under its venue's name (the last cycle's, else the account row's),
+   * with the venue's own figure in its title. */
+  function accountFigures(a, r) {
     const cur = a.settlement ? " " + a.settlement : "";
     const figs = el("dl", { class: "figs" });
     const add = (field, label, text, title) => {
@@ -456,7 +461,19 @@
     add("wallet_balance", "Wallet", fmt(a.wallet_balance, 2), "wallet balance: deposits, fees and realised PnL");
     add("margin_balance", "Margin bal.", fmt(a.margin_balance, 2), "wallet balance + unrealised PnL");
     add("unrealized_pnl", "uPnL", fmtSigned(a.unrealized_pnl, 2), "unrealised PnL at the last marks");
+    const src = r && r.account_ratio_name ? r : a;
+    const name = src.account_ratio_name;
+    if (name) {
+      const venue = isNum(src.venue_account_ratio) ? "; the venue reports " + ratioText(src.venue_account_ratio) : "";
+      const status = src.account_status ? " (" + src.account_status + ")" : "";
+      add("account_ratio", RATIO_NAMES[name] || name, ratioText(src.account_ratio), "levguard's " + name + status + venue);
+    }
     return figs;
+  }
+
+  /* A ratio as a percentage with thousands separators ("30,831.10 %"). */
+  function ratioText(x) {
+    return isNum(x) ? fmt(x * 100, 2) + " %" : DASH;
   }
 
   function select(name) {

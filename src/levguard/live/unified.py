@@ -1,0 +1,149 @@
+"""The guardian's unified accounts (Binance Portfolio Margin, Bybit UTA): the read, the state ratio,
+and the check of levguard's account ratio against the one the venue reports.
+
+A venue carrying a unified reader (``venue.unified``, e.g. a
+:class:`~levguard.venues.ccxt_adapter.CcxtVenue` built with ``rule_set="binance-pm"`` or
+``"bybit-uta"``) is read through :func:`read` instead of ``fetch_balance``: balances and
+liabilities in several coins, their USD prices, the venue's collateral ratios and its own account
+ratio (:class:`~levguard.venues.ccxt_unified.UnifiedAccountRead`).  The guardian evaluates the
+account with the unified engine (:func:`levguard.core.unified.evaluate_unified`), whose
+``account_ratio`` it stores and reports, and then:
+
+* every position's state uses the account's ratio against the venue's liquidation trigger
+  (:func:`state_ratio`: ``c * MM / E``, 1 exactly at the trigger), since a unified account is
+  liquidated as a whole;
+* :func:`compare` puts levguard's ratio and the venue's (``uniMMR``, ``accountMMRate``) on that
+  scale; a gap beyond the account's ``ratio_tolerance`` means levguard's model or tables are off:
+  it is logged and alerted once per episode (``ratio_mismatch``, a warning), and never fails the
+  cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from levguard.core.margin import AccountReport
+from levguard.core.unified import UNIFIED_VENUES
+from levguard.venues.base import VenueBalance
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+    from levguard.live.setup import AccountSetup, AccountState
+
+__all__ = ["RATIO_ABS_TOLERANCE", "compare", "read", "reader_of", "state_ratio", "to_trigger_scale"]
+
+log = logging.getLogger("levguard.guardian")
+
+RATIO_ABS_TOLERANCE = 0.0005
+"""Smallest gap (on the trigger scale, 1 = liquidation) counted as a disagreement: Bybit reports
+``accountMMRate`` to four decimals (a step of 0.0001); this is five times that step."""
+
+
+def reader_of(venue: object) -> Any:
+    """The venue's unified-account reader, or None for a single-wallet venue."""
+    return getattr(venue, "unified", None)
+
+
+async def read(g: Guardian, setup: AccountSetup, st: AccountState) -> VenueBalance:
+    """Read the unified account (retried as every venue call), keep the read on ``st.unified`` and
+    return its balance (USD face value of the net holdings) for the cycle's freshness check."""
+    reader = reader_of(setup.venue)
+    st.unified = await g._call(setup, "read_unified_account", reader.read)
+    balance: VenueBalance = st.unified.balance
+    return balance
+
+
+def to_trigger_scale(venue: str, ratio: float | None) -> float:
+    """The venue's account ratio on the guardian's scale ``c * MM / E``: 0 without maintenance
+    margin, 1 exactly at the venue's liquidation trigger, higher is worse (inf: no equity left).
+
+    Notes
+    -----
+    With the venue's trigger ``E = c * MM`` (:attr:`levguard.core.unified.UnifiedVenue.liquidation_multiple`):
+    an equity-over-MM ratio ``u`` (Binance ``uniMMR``, OKX margin ratio) maps to ``c / u``; an
+    MM-over-equity ratio ``r`` (Bybit account MM rate) to ``c * r``.  The orientation is read from
+    the venue's own ratio function (:meth:`~levguard.core.unified.UnifiedVenue.ratio`).
+    """
+    v = UNIFIED_VENUES[venue]
+    if ratio is None or not math.isfinite(ratio) or ratio < 0.0:
+        return math.inf
+    c = v.liquidation_multiple
+    equity_over_mm = (v.ratio(2.0, 1.0) or 0.0) > 1.0
+    if equity_over_mm:
+        return c / ratio if ratio > 0.0 else math.inf
+    return c * ratio
+
+
+def state_ratio(report: AccountReport) -> float:
+    """The account's ratio against the venue's trigger, the figure every position's state uses
+    (against the thresholds' ``margin_ratio``): ``c * MM / E`` (inf when ``E <= 0``)."""
+    c = UNIFIED_VENUES[report.venue].liquidation_multiple
+    if report.equity <= 0.0:
+        return math.inf if report.maintenance_margin > 0.0 else 0.0
+    return c * report.maintenance_margin / report.equity
+
+
+async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: AccountReport) -> dict[str, Any]:
+    """Compare levguard's account ratio with the venue's; return the figures to store and report.
+
+    A gap ``|a - b| > max(tolerance * b, RATIO_ABS_TOLERANCE)`` between levguard's ``a`` and the
+    venue's ``b`` (both on the trigger scale, :func:`to_trigger_scale`) is a disagreement: logged
+    and alerted once (until the two agree again).  Never raises.
+    """
+    read_ = st.unified
+    out: dict[str, Any] = {
+        "account_ratio": report.account_ratio,
+        "account_ratio_name": report.account_ratio_name,
+        "account_status": report.account_status,
+        "state_ratio": state_ratio(report),
+        "venue_account_ratio": None,
+        "venue_account_status": None,
+        "collateral_source": None,
+    }
+    if read_ is None:
+        return out
+    try:
+        out["venue_account_ratio"] = read_.venue_ratio
+        out["venue_account_status"] = read_.venue_status
+        out["collateral_source"] = read_.collateral_source
+        if read_.venue_ratio is None or report.account_ratio is None:
+            return out
+        ours = out["state_ratio"]
+        theirs = to_trigger_scale(report.venue, read_.venue_ratio)
+        gap = abs(ours - theirs) if math.isfinite(ours) and math.isfinite(theirs) else math.inf
+        if ours == theirs:
+            gap = 0.0
+        out["ratio_gap"] = gap
+        if gap <= max(setup.ratio_tolerance * theirs, RATIO_ABS_TOLERANCE):
+            if st.ratio_mismatch:
+                log.info("%s: %s agrees with the venue again", setup.name, report.account_ratio_name)
+                g._clear_alert(setup.name, "ratio_mismatch", "account")
+            st.ratio_mismatch = False
+            return out
+        name = report.account_ratio_name
+        text = (
+            f"{name}: levguard {report.account_ratio:.6g} vs the venue's {read_.venue_ratio_name} "
+            f"{read_.venue_ratio:.6g} ({ours:.4f} vs {theirs:.4f} of the way to liquidation); levguard's "
+            f"model or tables are off (collateral: {read_.collateral_source})"
+        )
+        if not st.ratio_mismatch:
+            log.warning("%s: %s", setup.name, text)
+            await g._alert(
+                setup.name,
+                "warning",
+                "ratio_mismatch",
+                text,
+                dedup="account",
+                account_ratio=report.account_ratio,
+                venue_account_ratio=read_.venue_ratio,
+                ratio_name=name,
+                gap=gap,
+            )
+        else:
+            log.debug("%s: %s", setup.name, text)
+        st.ratio_mismatch = True
+    except Exception as exc:  # a check must never fail the cycle
+        log.error("%s: account ratios not compared: %r", setup.name, exc)
+    return out
