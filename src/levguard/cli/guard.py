@@ -103,6 +103,7 @@ def _ccxt_venue(cfg: Any) -> Any:
         password=reveal(secrets.password),
         timeout_ms=cfg.timeout_ms,
         sandbox=cfg.sandbox,
+        loan_mmr=cfg.loan_mmr,
     )
 
 

@@ -61,6 +61,8 @@ class CcxtVenueConfig(_Model):
     secrets_file: str | None = None
     sandbox: bool = False
     timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
+    # Unified accounts (binance-pm, bybit-uta): maintenance rate of margin loans (docs/guardian.md).
+    loan_mmr: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
 
 class PaperPosition(_Model):
@@ -108,6 +110,8 @@ class AccountConfig(_Model):
     forecast_model: Literal["default", "excursion", "naive"] = "default"
     vol: Pos | None = None
     retries: Annotated[int, Field(ge=0, le=10)] = 3
+    # Unified accounts: relative gap to the venue's own ratio beyond which ratio_mismatch is alerted.
+    ratio_tolerance: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     backoff_s: NonNeg = 0.5
     assume_order_expiry_s: Pos = 120.0
 

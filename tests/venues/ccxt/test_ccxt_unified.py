@@ -304,3 +304,27 @@ def test_a_guardian_config_sets_up_a_unified_account(monkeypatch: pytest.MonkeyP
         assert venue._exchange.options["portfolioMargin"] is True
     finally:
         asyncio.run(venue.close())
+
+
+def test_a_guardian_config_sets_loan_mmr_and_ratio_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/guardian.md "Unified accounts": loan_mmr (venue) and ratio_tolerance (account) are config keys.
+    from levguard.cli.guard import _ccxt_venue
+    from levguard.config.guardian import parse_guardian_config
+    from levguard.errors import ConfigError, InputError
+
+    monkeypatch.setenv("PM_KEY", "key")
+    monkeypatch.setenv("PM_SECRET", "secret")
+    venue_cfg = {"type": "ccxt", "exchange": "bybit", "rule_set": "bybit-uta", "loan_mmr": 0.1}
+    account = {"name": "uta", "venue": {**venue_cfg, "api_key_env": "PM_KEY", "secret_env": "PM_SECRET"}}
+    cfg = parse_guardian_config({"accounts": [{**account, "ratio_tolerance": 0.02}]})
+    assert cfg.accounts[0].ratio_tolerance == 0.02
+    venue = _ccxt_venue(cfg.accounts[0].venue)
+    try:
+        assert venue.unified is not None
+        assert venue.unified.loan_mmr == 0.1
+    finally:
+        asyncio.run(venue.close())
+    with pytest.raises((ConfigError, InputError), match="loan_mmr"):
+        parse_guardian_config({"accounts": [{**account, "venue": {**account["venue"], "loan_mmr": 2.0}}]})
+    with pytest.raises((ConfigError, InputError), match="ratio_tolerance"):
+        parse_guardian_config({"accounts": [{**account, "ratio_tolerance": -1}]})
