@@ -7,7 +7,8 @@ The curated public API (re-exports only)::
     levguard.liquidation_outcome(venue, qty, entry_price, fill_price, margin) -> LiquidationOutcome
 
 The facades are attributes imported on first use: ``levguard.risk``, ``levguard.backtest``,
-``levguard.cascade``, ``levguard.sizing``, ``levguard.options``, ``levguard.data``, ``levguard.report``.
+``levguard.cascade``, ``levguard.sizing``, ``levguard.options``, ``levguard.defi``, ``levguard.data``,
+``levguard.report``.
 """
 
 from importlib import import_module
@@ -36,7 +37,21 @@ __version__ = "0.1.0"
 # The facades are attributes of the package (``import levguard; levguard.risk.realized_vol``),
 # imported on first access so that ``import levguard`` stays light (no pandas, no numba).
 _SUBPACKAGES = frozenset(
-    {"backtest", "config", "data", "live", "margin", "options", "report", "risk", "cascade", "sim", "sizing", "venues"}
+    {
+        "backtest",
+        "config",
+        "data",
+        "defi",
+        "live",
+        "margin",
+        "options",
+        "report",
+        "risk",
+        "cascade",
+        "sim",
+        "sizing",
+        "venues",
+    }
 )
 
 

@@ -34,6 +34,8 @@ SAMPLES: dict[str, str] = {
     "sweep.yaml": "a parameter sweep (levguard backtest)",
     "cascade.yaml": "a liquidation cascade and a venue calibration (levguard cascade / calibrate)",
     "guard.yaml": "the guardian on a paper account (levguard guard / serve)",
+    "defi_aave.yaml": "an Aave v3 account: WETH and WBTC against USDC (levguard defi / defi loop)",
+    "defi_morpho.yaml": "a Morpho Blue wstETH/WETH position (levguard defi / defi loop)",
 }
 #: Where a sample's packaged name differs from the name it is written under.
 _PACKAGED_AS = {"account.yaml": "cross_account.yaml", "sweep.yaml": "backtest_sweep.yaml"}

@@ -553,6 +553,7 @@ _COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("liq", __name__, "liq", False),
     ("size", "levguard.cli.size", "size", False),
     ("risk", "levguard.cli.risk", "risk", False),
+    ("defi", "levguard.cli.defi", "defi_app", True),
     ("backtest", "levguard.cli.backtest", "backtest", False),
     ("demo", __name__, "demo", False),
     ("cascade", "levguard.cli.cascade", "cascade", False),

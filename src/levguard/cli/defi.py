@@ -1,0 +1,286 @@
+"""``levguard defi POSITION``: health, liquidation prices and targets of an Aave v3 or Morpho Blue
+position; ``levguard defi loop POSITION``: a leverage loop's preview.
+
+``levguard defi FILE`` is short for ``levguard defi position FILE``.  Bad input prints one line
+(``levguard: error: ...``) and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from levguard.cli._app import command_group
+from levguard.cli._errors import fail
+from levguard.errors import LevguardError
+
+if TYPE_CHECKING:
+    from levguard.defi.loops import LoopReport
+    from levguard.defi.results import JointBoundary, PositionReport, TargetAmount
+
+_DEFAULT = "position"
+
+
+class _DefaultCommand(TyperGroup):
+    """A group whose first word, when it names no sub-command, is the argument of ``position``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [_DEFAULT, *args]
+        return super().parse_args(ctx, args)
+
+
+defi_app = command_group(
+    "defi",
+    "DeFi lending positions (Aave v3, Morpho Blue): `levguard defi FILE` for health, liquidation prices "
+    "and targets; `levguard defi loop FILE` for a leverage loop.",
+)
+defi_app.info.cls = _DefaultCommand
+
+
+def _load(file: str) -> Any:
+    from levguard.documents import load_spec, load_spec_stream
+    from levguard.errors import InputError
+
+    spec = load_spec_stream(sys.stdin, "<stdin>") if file == "-" else load_spec(file)
+    if not isinstance(spec, dict):
+        raise InputError(f"{file}: a position spec must be a mapping (protocol, ...), was {type(spec).__name__}")
+    return spec
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def _hf(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return "∞" if x == float("inf") else f"{x:,.4f}"
+
+
+def _change(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.2%}"
+
+
+def _targets(title: str, rows: tuple[TargetAmount, ...], unit: str) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import fmt
+
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for col in ("action", "asset", "amount", f"value ({unit})", "HF after", "note"):
+        table.add_column(col, justify="right" if col in ("amount", f"value ({unit})", "HF after") else "left")
+    for t in rows:
+        table.add_row(
+            t.action,
+            escape(t.symbol),
+            "—" if t.amount_tokens is None else fmt(t.amount_tokens, 6),
+            fmt(t.amount_usd),
+            _hf(t.health_factor_after),
+            escape(t.reason),
+        )
+    return table
+
+
+def render_position(report: PositionReport) -> None:
+    """Print a position report as rich tables."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import console, fmt, price
+
+    out = console()
+    unit = report.value_unit
+    label = "Aave v3" if report.protocol == "aave-v3" else "Morpho Blue"
+    title = f"{label}{' ' + report.version if report.version else ''} position" + (
+        f": {escape(report.name)}" if report.name else ""
+    )
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for col in ("asset", "price", "collateral", "debt", f"value ({unit})", "LTV", "LT", "liq price", "move"):
+        table.add_column(col, justify="left" if col == "asset" else "right")
+    for a in report.assets:
+        liq = a.liquidation
+        value = a.collateral_value - a.debt_value
+        table.add_row(
+            escape(a.symbol),
+            price(a.price),
+            fmt(a.collateral, 4) if a.collateral else "",
+            fmt(a.debt, 4) if a.debt else "",
+            fmt(value),
+            "" if a.ltv is None else f"{a.ltv:.2%}",
+            "" if a.lt is None else f"{a.lt:.2%}",
+            "" if liq is None else ("—" if liq.value is None else price(liq.value)),
+            "" if liq is None else _change(liq.change),
+        )
+    out.print(table)
+    for a in report.assets:
+        if a.liquidation is not None and a.liquidation.reason:
+            out.print(f"  {escape(a.symbol)}: no liquidation price ({escape(a.liquidation.reason)})")
+    state = "[bold red]LIQUIDATABLE[/]" if report.liquidatable else "[green]ok[/]"
+    hf_style = "bold red" if report.liquidatable else ("yellow" if report.health_factor < 1.1 else "bold")
+    out.print(
+        f"health factor [{hf_style}]{_hf(report.health_factor)}[/] · collateral {fmt(report.collateral_value)} · "
+        f"debt {fmt(report.debt_value)} · available to borrow {fmt(report.available_borrows)} {unit} · "
+        f"LTV {report.current_ltv:.2%} (max {report.max_ltv:.2%}, liquidation {report.liquidation_threshold:.2%}) · "
+        f"leverage {fmt(report.leverage)}x · {state}"
+    )
+    if report.target_hf is not None:
+        rows = (*report.repay, *report.supply)
+        if rows:
+            out.print(_targets(f"To reach health factor {report.target_hf:g}", rows, unit))
+    if report.borrow:
+        keep = f" keeping HF >= {report.target_hf:g}" if report.target_hf is not None else ""
+        out.print(_targets(f"Most that can be borrowed{keep}", report.borrow, unit))
+
+
+def render_joint(joint: JointBoundary) -> None:
+    """Print a joint liquidation boundary as a table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import console, price
+
+    table = Table(
+        title=f"Joint liquidation boundary: {escape(joint.y_symbol)} liquidation price for each "
+        f"{escape(joint.x_symbol)} price (USD)",
+        header_style="bold",
+        title_justify="left",
+    )
+    table.add_column(f"{joint.x_symbol} price", justify="right")
+    table.add_column(f"{joint.y_symbol} liq price", justify="right")
+    table.add_column("note")
+    for x, y, why in zip(joint.x_prices_usd, joint.y_prices_usd, joint.reasons, strict=True):
+        note = "safe at any price of the other" if "even at a price of 0" in why else why
+        table.add_row(price(x), "—" if y is None else price(y), escape(note))
+    console().print(table)
+
+
+@defi_app.command(_DEFAULT)
+def position(
+    file: Annotated[str, typer.Argument(help="Position spec (JSON or YAML, docs/defi.md), or - for standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    target_hf: Annotated[
+        float | None, typer.Option("--target-hf", help="Health factor to reach: repay/supply amounts, max borrow.")
+    ] = None,
+    joint: Annotated[
+        str | None,
+        typer.Option(help="Two Aave collaterals X,Y: Y's liquidation price for a grid of X prices (50% to 150%)."),
+    ] = None,
+    points: Annotated[int, typer.Option(help="Grid points of --joint.")] = 11,
+) -> None:
+    """Health factor, borrowing power and the liquidation price of each collateral of a position."""
+    from levguard.defi.analytics import joint_liquidation_boundary, position_report
+    from levguard.defi.positions import load_position
+    from levguard.errors import InputError
+
+    try:
+        pos = load_position(_load(file))
+        report = position_report(pos, target_hf=target_hf)
+        boundary = None
+        if joint is not None:
+            pair = [s.strip() for s in joint.split(",") if s.strip()]
+            if len(pair) != 2:
+                raise InputError(f"--joint takes two collaterals separated by a comma (e.g. WETH,WBTC), was {joint!r}")
+            boundary = joint_liquidation_boundary(pos, pair[0], pair[1], points=points)
+    except LevguardError as exc:
+        fail(str(exc))
+    if as_json:
+        data = report.to_dict()
+        if boundary is not None:
+            data["joint_boundary"] = boundary.to_dict()
+        _print_json(data)
+        return
+    render_position(report)
+    if boundary is not None:
+        render_joint(boundary)
+
+
+def render_loop(report: LoopReport) -> None:
+    """Print a loop preview: one row per step and the end state."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import console, fmt, price
+
+    out = console()
+    c, d = escape(report.collateral_symbol), escape(report.debt_symbol)
+    table = Table(title=f"Leverage loop: {c} collateral, {d} debt", header_style="bold", title_justify="left")
+    for col in ("step", f"borrow {d}", f"buy {c}", f"{c} total", f"{d} total", "HF", "leverage", "liq price"):
+        table.add_column(col, justify="right")
+    for s in report.steps:
+        table.add_row(
+            str(s.step),
+            fmt(s.borrowed, 4),
+            fmt(s.bought, 4),
+            fmt(s.collateral, 4),
+            fmt(s.debt, 4),
+            _hf(s.health_factor),
+            f"{s.leverage:.2f}x",
+            "—" if s.liquidation_price is None else price(s.liquidation_price),
+        )
+    out.print(table)
+    unit = report.value_unit
+    liq = report.liquidation
+    move = "" if liq.change is None else f" ({_change(liq.change)})"
+    out.print(
+        f"leverage [bold]{report.leverage:.2f}x[/] · health factor [bold]{_hf(report.health_factor)}[/] · "
+        f"{c} liquidation price [bold]{'—' if liq.value is None else price(liq.value)}[/]{move} · "
+        f"stopped: {escape(report.stop_reason)}"
+    )
+    rate = "" if report.net_rate is None else f" · net rate on equity {report.net_rate:.2%}/yr"
+    out.print(
+        f"equity {fmt(report.equity)} {unit} · swap cost in {fmt(report.entry_swap_cost)} · "
+        f"unwind cost {fmt(report.unwind_cost)} · equity after unwinding {fmt(report.equity_after_unwind)}{rate}"
+    )
+
+
+@defi_app.command("loop")
+def loop(
+    file: Annotated[
+        str, typer.Argument(help="Starting position spec (JSON or YAML); its loop: section sets defaults.")
+    ],
+    collateral: Annotated[str | None, typer.Option(help="Aave: the reserve to loop as collateral.")] = None,
+    debt: Annotated[str | None, typer.Option(help="Aave: the reserve to borrow.")] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Loop steps (default 5, or up to 100 with --target-leverage).")
+    ] = None,
+    target_leverage: Annotated[float | None, typer.Option(help="Stop at this leverage (collateral/equity).")] = None,
+    borrow_fraction: Annotated[float | None, typer.Option(help="Share of each step's borrowing power used.")] = None,
+    min_hf: Annotated[float | None, typer.Option("--min-hf", help="Never borrow below this health factor.")] = None,
+    swap_fee: Annotated[float | None, typer.Option(help="Swap fee plus slippage per swap, e.g. 0.0005.")] = None,
+    flash_loan_fee: Annotated[float | None, typer.Option(help="Flash-loan fee when unwinding.")] = None,
+    supply_rate: Annotated[float | None, typer.Option(help="Annual supply rate of the collateral.")] = None,
+    borrow_rate: Annotated[float | None, typer.Option(help="Annual borrow rate of the debt.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Preview a leverage loop: borrow, swap into collateral, re-supply; leverage, HF, liquidation price,
+    unwinding cost."""
+    from levguard.defi.loops import loop_options, loop_position
+
+    given = {
+        "collateral": collateral,
+        "debt": debt,
+        "steps": steps,
+        "target_leverage": target_leverage,
+        "borrow_fraction": borrow_fraction,
+        "min_hf": min_hf,
+        "swap_fee": swap_fee,
+        "flash_loan_fee": flash_loan_fee,
+        "supply_rate": supply_rate,
+        "borrow_rate": borrow_rate,
+    }
+    try:
+        spec = _load(file)
+        options = {**loop_options(spec), **{k: v for k, v in given.items() if v is not None}}
+        report = loop_position(spec, **options)
+    except LevguardError as exc:
+        fail(str(exc))
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    render_loop(report)

@@ -1,0 +1,481 @@
+"""Leverage loops: supply, borrow, swap the borrowed asset into collateral, re-supply; repeat.
+
+:func:`loop_position` runs the loop on the exact engines (each borrow is the most
+``validateBorrow`` / ``Morpho.borrow`` allows at the step, scaled by ``borrow_fraction`` and kept
+above ``min_hf``), and reports per step and at the end the leverage, the health factor, the
+liquidation price of the collateral, what the swaps cost on the way in, and what unwinding the
+whole loop would cost.
+
+Examples
+--------
+>>> from levguard.defi.loops import loop_position
+>>> spec = {"protocol": "morpho-blue", "lltv": 0.945, "collateral": 10, "borrow": 0,
+...         "collateral_price": 1.18, "loan_price": 1, "collateral_decimals": 18,
+...         "loan_decimals": 18, "collateral_symbol": "wstETH", "loan_symbol": "WETH"}
+>>> r = loop_position(spec, target_leverage=5, swap_fee=0.0005)
+>>> round(r.leverage, 4), r.reached_target, round(r.health_factor, 4)
+(5.0, True, 1.1812)
+
+Notes
+-----
+One step with collateral value ``C``, debt ``D``, equity ``E = C - D`` (oracle prices) and a swap
+fee (plus slippage) ``f``: borrowing ``b`` buys ``b (1 - f)`` of collateral, so ``C' = C + b (1 -
+f)``, ``D' = D + b`` and the leverage ``C' / (C' - D')`` reaches ``L`` at ``b = (L E - C) / (1 -
+f + L f)``.  Unwinding sells collateral worth ``D / (1 - f)`` to repay ``D`` (with a flash loan
+of ``D`` at ``flash_loan_fee``): it costs ``D f / (1 - f) + D flash_loan_fee``.  The net rate on
+equity is ``(C supply_rate - D borrow_rate) / E`` (rates as given, e.g. from the protocol's
+interest-rate model at the current utilisation).  Leverage as in Aave's and Morpho's own
+looping interfaces (collateral over equity).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+
+from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, UINT128_MAX
+from levguard.core.records import JsonRecord
+from levguard.core.validate import show
+from levguard.defi import _aave_analytics as _aave
+from levguard.defi import _morpho_analytics as _morpho
+from levguard.defi.analytics import target_wad
+from levguard.defi.morpho import borrow
+from levguard.defi.positions import (
+    AAVE_PRICE_DECIMALS,
+    AavePosition,
+    DefiPosition,
+    MorphoPosition,
+    load_position,
+    parse_number,
+)
+from levguard.defi.results import LiquidationPrice
+from levguard.errors import InputError
+
+__all__ = ["LoopReport", "LoopStep", "loop_options", "loop_position"]
+
+DEFAULT_STEPS: Final = 5
+MAX_STEPS: Final = 100
+_LOOP_KEYS: Final = (
+    "collateral",
+    "debt",
+    "steps",
+    "target_leverage",
+    "borrow_fraction",
+    "min_hf",
+    "swap_fee",
+    "flash_loan_fee",
+    "supply_rate",
+    "borrow_rate",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStep(JsonRecord):
+    """The position after one loop step.
+
+    Attributes
+    ----------
+    step : int
+        1 for the first borrow-swap-supply.
+    borrowed, bought : float
+        Debt tokens borrowed and collateral tokens bought with them (after the swap fee).
+    borrowed_units, bought_units : int
+        The same in smallest units.
+    collateral, debt : float
+        Totals after the step, whole tokens of the looped collateral and debt.
+    health_factor, leverage : float
+    liquidation_price : float or None
+        Of the collateral (USD for Aave, loan tokens per collateral token for Morpho).
+    """
+
+    step: int
+    borrowed: float
+    bought: float
+    borrowed_units: int
+    bought_units: int
+    collateral: float
+    debt: float
+    health_factor: float
+    leverage: float
+    liquidation_price: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopReport(JsonRecord):
+    """The loop's steps and the looped position.
+
+    Attributes
+    ----------
+    protocol, collateral_symbol, debt_symbol : str
+    steps : tuple of LoopStep
+    leverage, health_factor : float
+        At the end (collateral / equity; HF ``inf`` without debt).
+    health_factor_wad : int
+    liquidation : LiquidationPrice
+        Of the collateral at the end (exact, see :func:`levguard.defi.analytics.liquidation_price`).
+    collateral_value, debt_value, equity : float
+        In ``value_unit`` at oracle prices.
+    value_unit : str
+    entry_swap_cost : float
+        Value lost to the swap fee while looping in.
+    unwind_cost : float
+        Swap fee (and flash-loan fee) to sell collateral and repay the whole debt.
+    equity_after_unwind : float
+        ``equity - unwind_cost``.
+    net_rate : float or None
+        Annual rate on equity from ``supply_rate`` and ``borrow_rate`` (None unless both given).
+    target_leverage : float or None
+    reached_target : bool or None
+    stop_reason : str
+        Why the loop stopped.
+    position : AavePosition or MorphoPosition
+        The looped position in contract units (left out of ``to_dict``).
+    """
+
+    protocol: str
+    collateral_symbol: str
+    debt_symbol: str
+    steps: tuple[LoopStep, ...]
+    leverage: float
+    health_factor: float
+    health_factor_wad: int
+    liquidation: LiquidationPrice
+    collateral_value: float
+    debt_value: float
+    equity: float
+    value_unit: str
+    entry_swap_cost: float
+    unwind_cost: float
+    equity_after_unwind: float
+    net_rate: float | None
+    target_leverage: float | None
+    reached_target: bool | None
+    stop_reason: str
+    position: DefiPosition = field(repr=False)
+
+
+def _fraction(value: object, field_name: str, lo: Fraction, hi: Fraction, *, open_hi: bool = False) -> Fraction:
+    f = Fraction(parse_number(value, field_name))
+    if not lo <= f <= hi or (open_hi and f == hi):
+        raise InputError(f"{field_name} must be in [{lo}, {hi}{')' if open_hi else ']'}, was {show(value)}")
+    return f
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    steps: int
+    target: Fraction | None
+    fraction: Fraction
+    min_hf: int | None
+    fee: Fraction
+    flash_fee: Fraction
+    supply_rate: float | None
+    borrow_rate: float | None
+
+
+def _settings(options: Mapping[str, Any]) -> _Settings:
+    steps, target = options.get("steps"), options.get("target_leverage")
+    if steps is None:
+        steps = MAX_STEPS if target is not None else DEFAULT_STEPS
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"steps must be an integer in [1, {MAX_STEPS}], was {show(steps)}")
+    lev = None
+    if target is not None:
+        lev = Fraction(parse_number(target, "target_leverage"))
+        if lev < 1:
+            raise InputError(f"target_leverage must be >= 1, was {show(target)}")
+    rates = []
+    for name in ("supply_rate", "borrow_rate"):
+        v = options.get(name)
+        rates.append(None if v is None else float(_fraction(v, name, Fraction(-1), Fraction(100))))
+    min_hf = options.get("min_hf")
+    return _Settings(
+        steps=steps,
+        target=lev,
+        fraction=_fraction(options.get("borrow_fraction", 1), "borrow_fraction", Fraction(0), Fraction(1)),
+        min_hf=None if min_hf is None else target_wad(min_hf, "min_hf"),
+        fee=_fraction(options.get("swap_fee", 0), "swap_fee", Fraction(0), Fraction(1), open_hi=True),
+        flash_fee=_fraction(options.get("flash_loan_fee", 0), "flash_loan_fee", Fraction(0), Fraction(1)),
+        supply_rate=rates[0],
+        borrow_rate=rates[1],
+    )
+
+
+def _needed(coll: Fraction, debt: Fraction, s: _Settings) -> Fraction | None:
+    # The borrow (in value) that takes the leverage to the target: b = (L E - C) / (1 - f + L f).
+    if s.target is None:
+        return None
+    return (s.target * (coll - debt) - coll) / (1 - s.fee + s.target * s.fee)
+
+
+# --- Aave v3 ---------------------------------------------------------------------------------------
+
+
+def _aave_values(pos: AavePosition) -> tuple[Fraction, Fraction]:
+    a = _aave.account(pos)
+    unit = 10**AAVE_PRICE_DECIMALS
+    return Fraction(a.total_collateral_base, unit), Fraction(a.total_debt_base, unit)
+
+
+def _aave_loop(
+    pos: AavePosition, coll: str, debt: str, s: _Settings
+) -> tuple[DefiPosition, list[LoopStep], Fraction, str]:
+    c, d = pos.reserve(coll), pos.reserve(debt)
+    if coll == debt:
+        raise InputError(f"collateral and debt must be different reserves, were both {coll!r}")
+    if not c.collateral_enabled or c.lt == 0 or c.collateral == 0:
+        raise InputError(f"{coll} must be an enabled collateral with a balance and a threshold to loop")
+    steps: list[LoopStep] = []
+    cost = Fraction(0)
+    stop = f"{s.steps} steps done"
+    for n in range(1, s.steps + 1):
+        cap = _aave.max_safe_borrow(pos, debt, s.min_hf).amount or 0
+        b = math.floor(cap * s.fraction)
+        cv, dv = _aave_values(pos)
+        need = _needed(cv, dv, s)
+        if need is not None:
+            if need <= 0:
+                stop = "target leverage reached"
+                break
+            b = min(b, math.ceil(need * 10**d.decimals * 10**AAVE_PRICE_DECIMALS / d.price))
+        if b <= 0:
+            stop = "no borrowing power left" if cap == 0 else "the borrow rounds to 0"
+            break
+        value = Fraction(b * d.price, 10 ** (d.decimals + AAVE_PRICE_DECIMALS))
+        bought = math.floor(value * (1 - s.fee) * 10 ** (c.decimals + AAVE_PRICE_DECIMALS) / c.price)
+        if bought == 0:
+            stop = "the swap buys 0 collateral"
+            break
+        rows = _aave.rows_with(pos, debt, debt=pos.reserve(debt).debt + b)
+        pos = replace(pos, reserves=rows)
+        pos = replace(pos, reserves=_aave.rows_with(pos, coll, collateral=pos.reserve(coll).collateral + bought))
+        cost += value * s.fee
+        steps.append(_step(pos, n, b, bought, coll, debt))
+    else:
+        if s.target is not None:
+            stop = f"stopped after {s.steps} steps"
+    return pos, steps, cost, stop
+
+
+# --- Morpho Blue -----------------------------------------------------------------------------------
+
+
+def _morpho_values(pos: MorphoPosition) -> tuple[Fraction, Fraction]:
+    unit = 10**pos.loan_decimals
+    coll = Fraction(pos.position.collateral * pos.oracle_price, ORACLE_PRICE_SCALE * unit)
+    return coll, Fraction(_morpho.borrowed(pos), unit)
+
+
+def _morpho_loop(pos: MorphoPosition, s: _Settings) -> tuple[DefiPosition, list[LoopStep], Fraction, str]:
+    if pos.position.collateral == 0 or pos.oracle_price == 0:
+        raise InputError("the Morpho position needs collateral with a non-zero price to loop")
+    steps: list[LoopStep] = []
+    cost = Fraction(0)
+    stop = f"{s.steps} steps done"
+    unit = 10**pos.loan_decimals
+    for n in range(1, s.steps + 1):
+        cap = _morpho.max_safe_borrow(pos, s.min_hf).amount or 0
+        b = math.floor(cap * s.fraction)
+        need = _needed(*_morpho_values(pos), s)
+        if need is not None:
+            if need <= 0:
+                stop = "target leverage reached"
+                break
+            b = min(b, math.ceil(need * unit))
+        if b <= 0:
+            stop = "no borrowing power left" if cap == 0 else "the borrow rounds to 0"
+            break
+        bought = math.floor(Fraction(b * ORACLE_PRICE_SCALE, pos.oracle_price) * (1 - s.fee))
+        if bought == 0 or pos.position.collateral + bought > UINT128_MAX:
+            stop = "the swap buys 0 collateral" if bought == 0 else "collateral would exceed uint128"
+            break
+        m = pos.market
+        if not pos.market_given:  # the position alone in its market: the supply follows the borrow
+            m = replace(m, total_supply_assets=min(m.total_supply_assets + b, UINT128_MAX))
+        after = borrow(m, pos.position, pos.lltv, pos.oracle_price, assets=b)
+        position = replace(after.position, collateral=after.position.collateral + bought)
+        pos = replace(pos, market=after.market, position=position)
+        cost += Fraction(b, unit) * s.fee
+        steps.append(_step(pos, n, b, bought, pos.collateral_symbol, pos.loan_symbol))
+    else:
+        if s.target is not None:
+            stop = f"stopped after {s.steps} steps"
+    return pos, steps, cost, stop
+
+
+# --- shared ----------------------------------------------------------------------------------------
+
+
+def _values(pos: DefiPosition) -> tuple[Fraction, Fraction]:
+    return _aave_values(pos) if isinstance(pos, AavePosition) else _morpho_values(pos)
+
+
+def _leverage(coll: Fraction, debt: Fraction) -> float:
+    return float(coll / (coll - debt)) if coll > debt else math.inf
+
+
+def _hf(pos: DefiPosition) -> int:
+    return _aave.account(pos).health_factor if isinstance(pos, AavePosition) else _morpho.hf(pos)
+
+
+def _liquidation(pos: DefiPosition, coll: str) -> LiquidationPrice:
+    return _aave.liquidation_price(pos, coll) if isinstance(pos, AavePosition) else _morpho.liquidation_price(pos)
+
+
+def _step(pos: DefiPosition, n: int, b: int, bought: int, coll: str, debt: str) -> LoopStep:
+    if isinstance(pos, AavePosition):
+        c, d = pos.reserve(coll), pos.reserve(debt)
+        cd, dd, c_units, d_units = c.decimals, d.decimals, c.collateral, d.debt
+    else:
+        cd, dd = pos.collateral_decimals, pos.loan_decimals
+        c_units, d_units = pos.position.collateral, _morpho.borrowed(pos)
+    return LoopStep(
+        step=n,
+        borrowed=b / 10**dd,
+        bought=bought / 10**cd,
+        borrowed_units=b,
+        bought_units=bought,
+        collateral=c_units / 10**cd,
+        debt=d_units / 10**dd,
+        health_factor=_aave.hf_float(_hf(pos)),
+        leverage=_leverage(*_values(pos)),
+        liquidation_price=_liquidation(pos, coll).value,
+    )
+
+
+def loop_position(
+    spec: Mapping[str, Any] | str | Path | AavePosition | MorphoPosition,
+    collateral: str | None = None,
+    debt: str | None = None,
+    steps: int | None = None,
+    target_leverage: object | None = None,
+    borrow_fraction: object = 1,
+    min_hf: object | None = None,
+    swap_fee: object = 0,
+    flash_loan_fee: object = 0,
+    supply_rate: object | None = None,
+    borrow_rate: object | None = None,
+) -> LoopReport:
+    """Loop a position: borrow, swap into collateral, supply, ``steps`` times or to a leverage.
+
+    Parameters
+    ----------
+    spec : mapping, path or position
+        The starting position (its collateral is the first supply).
+    collateral, debt : str, optional
+        Aave: the looped reserves (default: the only collateral, and the only debt or else the
+        only other reserve).  Morpho: the market's tokens.
+    steps : int, optional
+        Loop steps (default 5; with ``target_leverage``, up to 100 until it is reached).
+    target_leverage : number, optional
+        Stop at this leverage (collateral / equity); the last step borrows only what it needs.
+    borrow_fraction : number, default 1
+        Share of each step's borrowing capacity used (0 to 1).
+    min_hf : number, optional
+        Never borrow below this health factor (the protocol's limit alone by default: Aave's LTV,
+        Morpho's LLTV).
+    swap_fee : number, default 0
+        Swap fee plus slippage as a fraction of each swap (0 to < 1), also charged on unwinding.
+    flash_loan_fee : number, default 0
+        Fee of the flash loan that unwinds the loop, as a fraction of the debt.
+    supply_rate, borrow_rate : number, optional
+        Annual rates of the collateral and the debt, for the net rate on equity.
+
+    Returns
+    -------
+    LoopReport
+
+    Raises
+    ------
+    InputError
+        Invalid spec or settings; an Aave collateral that is not an enabled collateral.
+    """
+    pos = load_position(spec)
+    s = _settings(
+        {
+            "steps": steps,
+            "target_leverage": target_leverage,
+            "borrow_fraction": borrow_fraction,
+            "min_hf": min_hf,
+            "swap_fee": swap_fee,
+            "flash_loan_fee": flash_loan_fee,
+            "supply_rate": supply_rate,
+            "borrow_rate": borrow_rate,
+        }
+    )
+    if isinstance(pos, AavePosition):
+        colls = [r.symbol for r in pos.reserves if r.collateral > 0 and r.collateral_enabled and r.lt != 0]
+        coll = collateral or (colls[0] if len(colls) == 1 else None)
+        if coll is None:
+            raise InputError(f"collateral is needed: the position has {len(colls)} collaterals {colls}")
+        pos.reserve(coll)
+        debts = [r.symbol for r in pos.reserves if r.debt > 0] or [r.symbol for r in pos.reserves if r.symbol != coll]
+        debt_ = debt or (debts[0] if len(debts) == 1 else None)
+        if debt_ is None:
+            raise InputError(f"debt is needed: candidates {debts}")
+        final, rows, cost, stop = _aave_loop(pos, coll, debt_, s)
+        unit = "USD"
+    else:
+        for given, expected, role in (
+            (collateral, pos.collateral_symbol, "collateral"),
+            (debt, pos.loan_symbol, "loan"),
+        ):
+            if given is not None and given != expected:
+                raise InputError(f"{role} {show(given)} is not the market's {role} token {expected!r}")
+        coll, debt_ = pos.collateral_symbol, pos.loan_symbol
+        final, rows, cost, stop = _morpho_loop(pos, s)
+        unit = _morpho.value_unit(pos)
+    cv, dv = _values(final)
+    scale = 1.0 if isinstance(final, AavePosition) or final.loan_price_usd is None else final.loan_price_usd
+    unwind = dv * s.fee / (1 - s.fee) + dv * s.flash_fee
+    equity = cv - dv
+    net = None
+    if s.supply_rate is not None and s.borrow_rate is not None and equity > 0:
+        net = float((cv * Fraction(s.supply_rate) - dv * Fraction(s.borrow_rate)) / equity)
+    lev = _leverage(cv, dv)
+    hf = _hf(final)
+    return LoopReport(
+        protocol=final.protocol,
+        collateral_symbol=coll,
+        debt_symbol=debt_,
+        steps=tuple(rows),
+        leverage=lev,
+        health_factor=_aave.hf_float(hf),
+        health_factor_wad=hf,
+        liquidation=_liquidation(final, coll),
+        collateral_value=float(cv) * scale,
+        debt_value=float(dv) * scale,
+        equity=float(equity) * scale,
+        value_unit=unit,
+        entry_swap_cost=float(cost) * scale,
+        unwind_cost=float(unwind) * scale,
+        equity_after_unwind=float(equity - unwind) * scale,
+        net_rate=net,
+        target_leverage=None if s.target is None else float(s.target),
+        reached_target=None if s.target is None else lev >= float(s.target) * (1 - 1e-9),
+        stop_reason=stop,
+        position=final,
+    )
+
+
+def loop_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``loop:`` section of a position spec as keyword arguments of :func:`loop_position`.
+
+    Raises
+    ------
+    InputError
+        ``loop`` is not a mapping or has unknown keys.
+    """
+    section = spec.get("loop")
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping):
+        raise InputError(f"loop must be a mapping of loop settings, was {type(section).__name__}")
+    unknown = sorted(str(k) for k in section if k not in _LOOP_KEYS)
+    if unknown:
+        raise InputError(f"loop has unknown fields {unknown}; known: {sorted(_LOOP_KEYS)}")
+    return {str(k): v for k, v in section.items()}

@@ -1,0 +1,522 @@
+"""DeFi position specs in human units, converted exactly to the protocols' contract units.
+
+A spec is a JSON/YAML document (or a dict) describing one lending position the way a user reads
+it: token amounts in whole tokens, prices in USD, rates as fractions.  :func:`load_position`
+turns it into an :class:`AavePosition` or a :class:`MorphoPosition` holding the contract's own
+integers, which the exact engines (:mod:`levguard.defi.aave`, :mod:`levguard.defi.morpho`) and
+the analytics (:mod:`levguard.defi.analytics`, :mod:`levguard.defi.loops`) take.
+
+Aave v3 (``protocol: aave-v3``)::
+
+    protocol: aave-v3
+    version: "3.3"                  # 3.0, 3.1, 3.2 or 3.3 (default 3.3)
+    emode_category: null            # or {ltv: 0.93, lt: 0.95, bonus: 0.01, label: ETH correlated}
+    reserves:
+      - {symbol: WETH, price_usd: 3000, decimals: 18, ltv: 0.80, lt: 0.825, bonus: 0.05,
+         protocol_fee: 0.10, collateral: 10.0, debt: 0}
+      - {symbol: USDC, price_usd: 1, decimals: 6, ltv: 0.75, lt: 0.78, bonus: 0.045,
+         collateral: 0, debt: 15000}
+
+Morpho Blue (``protocol: morpho-blue``)::
+
+    protocol: morpho-blue
+    collateral_symbol: WETH         # labels
+    loan_symbol: USDC
+    collateral_decimals: 18
+    loan_decimals: 6
+    lltv: 0.86
+    collateral: 10.0                # collateral tokens
+    borrow: 20000                   # loan tokens owed (or borrow_shares: contract units)
+    collateral_price: 3000          # any unit, same as loan_price (USD by default) ...
+    loan_price: 1                   # ... or oracle_price: the oracle's 1e36-scaled integer
+    market: null                    # or the market's totals in contract units (uint128)
+
+Conversion rules (exact, never rounded silently):
+
+* token amounts: ``amount * 10**decimals`` must be an integer (``0.1`` USDC is ``100000``; a
+  seventh decimal of USDC is refused);
+* Aave prices: ``price_usd * 10**8`` (the oracle's base currency unit) must be an integer;
+* LTV, threshold, bonus, protocol fee: whole basis points (``0.825`` is ``8250``; the bonus is
+  the premium paid, ``0.05`` is ``10500`` in the contract); Morpho's LLTV: ``lltv * 10**18``
+  must be an integer;
+* Morpho's oracle price from two prices: ``floor(1e36 * collateral_price / loan_price *
+  10**(loan_decimals - collateral_decimals))``, the floor of MorphoChainlinkOracleV2.price();
+* numbers may be given as strings (``"1234.567890123456789"``) to keep digits a float cannot.
+
+Without ``market`` a Morpho position is alone in a fresh market: its borrow mints
+``borrow * 10**6`` shares (``toSharesUp`` on empty totals) and the totals are the position's
+own; with ``market``, ``borrow`` converts to shares as ``Morpho.borrow`` would
+(``toSharesUp``) and must fit within the totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+
+from levguard.core.defi.aave import AaveReserve, EModeCategory, get_user_account_data
+from levguard.core.defi.morpho import (
+    ORACLE_PRICE_SCALE,
+    VIRTUAL_SHARES,
+    Market,
+    Position,
+    to_shares_up,
+)
+from levguard.core.records import JsonRecord
+from levguard.core.validate import show
+from levguard.documents import check_structure, load_spec
+from levguard.errors import InputError
+
+__all__ = [
+    "AAVE_PRICE_DECIMALS",
+    "PROTOCOLS",
+    "AavePosition",
+    "DefiPosition",
+    "MorphoPosition",
+    "bps",
+    "load_position",
+    "oracle_price_from",
+    "parse_number",
+    "to_units",
+]
+
+AAVE_PRICE_DECIMALS: Final = 8
+"""Decimals of the Aave v3 oracle's base currency (USD): ``BASE_CURRENCY_UNIT = 1e8``."""
+PROTOCOLS: Final = ("aave-v3", "morpho-blue")
+"""The ``protocol`` values a spec may name."""
+_MAX_SCALE: Final = 120  # a power of ten beyond any token's decimals plus 1e36
+
+
+@dataclass(frozen=True, slots=True)
+class AavePosition(JsonRecord):
+    """An Aave v3 account in contract units.
+
+    Attributes
+    ----------
+    reserves : tuple of AaveReserve
+        One row per reserve (prices in USD with 8 decimals, balances in smallest units, bps).
+    emode_category : EModeCategory or None
+        The user's e-mode category.
+    version : str
+        ``"3.0"`` to ``"3.3"``.
+    name, emode_label : str
+        Labels for reports.
+    """
+
+    reserves: tuple[AaveReserve, ...]
+    emode_category: EModeCategory | None = None
+    version: str = "3.3"
+    name: str = ""
+    emode_label: str = ""
+
+    @property
+    def protocol(self) -> str:
+        """``"aave-v3"``."""
+        return "aave-v3"
+
+    def reserve(self, symbol: str) -> AaveReserve:
+        """Return the row of ``symbol``; raise InputError naming the known symbols."""
+        for r in self.reserves:
+            if r.symbol == symbol:
+                return r
+        raise InputError(f"symbol {show(symbol)} is not among the reserves {[r.symbol for r in self.reserves]}")
+
+
+@dataclass(frozen=True, slots=True)
+class MorphoPosition(JsonRecord):
+    """A Morpho Blue borrow position and its market in contract units.
+
+    Attributes
+    ----------
+    market : Market
+        The market's totals (including this position).
+    position : Position
+        Borrow shares and collateral units.
+    lltv : int
+        WAD.
+    oracle_price : int
+        Price of one smallest collateral unit in smallest loan units, scaled by ``1e36``.
+    collateral_decimals, loan_decimals : int
+    collateral_symbol, loan_symbol, name : str
+        Labels.
+    loan_price_usd : float or None
+        USD per loan token, for display only (None when the spec gave an oracle price alone).
+    market_given : bool
+        The totals came from the spec (the market's liquidity then bounds borrowing).
+    """
+
+    market: Market
+    position: Position
+    lltv: int
+    oracle_price: int
+    collateral_decimals: int
+    loan_decimals: int
+    collateral_symbol: str = "collateral"
+    loan_symbol: str = "loan"
+    name: str = ""
+    loan_price_usd: float | None = None
+    market_given: bool = False
+
+    @property
+    def protocol(self) -> str:
+        """``"morpho-blue"``."""
+        return "morpho-blue"
+
+    @property
+    def price_scale(self) -> int:
+        """Oracle units per (loan token per collateral token): ``10**(36 + loan_dec - coll_dec)``."""
+        return ORACLE_PRICE_SCALE * int(10**self.loan_decimals) // int(10**self.collateral_decimals)
+
+
+DefiPosition = AavePosition | MorphoPosition
+"""Either position kind."""
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+def parse_number(value: object, field: str) -> Decimal:
+    """Return ``value`` (int, float, Decimal or numeric string) as a finite Decimal, exactly.
+
+    A float converts through its shortest ``repr`` (the digits written in a YAML or JSON file).
+
+    Raises
+    ------
+    InputError
+        Not a number (bool, None, other types, unparsable strings), or not finite.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise InputError(f"{field} must be a number, was {show(value)}")
+    try:
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, ValueError):
+        raise InputError(f"{field} must be a number, was {show(value)}") from None
+    if not d.is_finite():
+        raise InputError(f"{field} must be finite, was {show(value)}")
+    return d
+
+
+def _scaled(d: Decimal, decimals: int, field: str) -> int | None:
+    # d * 10**decimals as an exact integer, or None when it has more decimals than that.
+    sign, digits, exponent = d.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    n = int("".join(map(str, digits)) or "0")
+    shift = exponent + decimals
+    if n and shift > _MAX_SCALE:
+        raise InputError(f"{field} is too large, was {d}")
+    if shift >= 0:
+        n *= int(10 ** min(shift, _MAX_SCALE))
+    else:
+        q, r = divmod(n, int(10**-shift))
+        if r:
+            return None
+        n = q
+    return -n if sign else n
+
+
+def to_units(value: object, decimals: int, field: str, unit: str = "token") -> int:
+    """Return ``value`` (whole units) times ``10**decimals`` as a non-negative integer, exactly.
+
+    Raises
+    ------
+    InputError
+        Negative, more decimal places than ``decimals``, or beyond uint256.
+    """
+    d = parse_number(value, field)
+    n = _scaled(d, decimals, field)
+    if n is None:
+        raise InputError(f"{field} must have at most {decimals} decimals (the {unit}'s smallest unit), was {d}")
+    if n < 0 or d < 0:
+        raise InputError(f"{field} must be >= 0, was {d}")
+    if n.bit_length() > 256:
+        raise InputError(f"{field} is too large for uint256, was {show(value)}")
+    return n
+
+
+def bps(value: object, field: str, upper: Decimal = Decimal(1)) -> int:
+    """Return a fraction in ``[0, upper]`` as whole basis points (``0.825`` -> ``8250``).
+
+    Raises
+    ------
+    InputError
+        Out of range, or finer than 0.01 %.
+    """
+    d = parse_number(value, field)
+    if not 0 <= d <= upper:
+        raise InputError(f"{field} must be a fraction in [0, {upper}], was {d}")
+    n = _scaled(d, 4, field)
+    if n is None:
+        raise InputError(f"{field} must be whole basis points (a multiple of 0.0001), was {d}")
+    return n
+
+
+def _int(value: object, field: str) -> int:
+    # A contract-unit integer: int, or a string of digits (JSON cannot hold big ints portably).
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(f"{field} must be an integer (contract units), was {show(value)}")
+    try:
+        n = int(value)
+    except ValueError:
+        raise InputError(f"{field} must be an integer (contract units), was {show(value)}") from None
+    if n < 0 or n.bit_length() > 256:
+        raise InputError(f"{field} must be in [0, 2**256), was {show(value)}")
+    return n
+
+
+def _decimals(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 36:
+        raise InputError(f"{field} must be an integer in [0, 36], was {show(value)}")
+    return value
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{field} must be a non-empty string, was {show(value)}")
+    return value.strip()
+
+
+def _flag(value: object, field: str, optional: bool = False) -> bool | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, bool):
+        raise InputError(f"{field} must be true or false{' or null' if optional else ''}, was {show(value)}")
+    return value
+
+
+def _keys(spec: Mapping[str, Any], where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    keys = {str(k) for k in spec}
+    missing = [k for k in required if k not in keys]
+    if missing:
+        raise InputError(f"{where} is missing {missing}")
+    unknown = sorted(keys - set(required) - set(optional))
+    if unknown:
+        raise InputError(f"{where} has unknown fields {unknown}; known: {sorted({*required, *optional})}")
+
+
+def _mapping(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(f"{field} must be a mapping, was {type(value).__name__}")
+    return value
+
+
+# --- Aave v3 --------------------------------------------------------------------------------------
+
+_RESERVE_REQUIRED: Final = ("symbol", "price_usd", "decimals", "ltv", "lt")
+_RESERVE_OPTIONAL: Final = (
+    "bonus",
+    "protocol_fee",
+    "collateral",
+    "debt",
+    "in_emode",
+    "use_as_collateral",
+    "debt_ceiling_usd",
+    "isolation_mode_total_debt_usd",
+    "borrowable_in_isolation",
+    "siloed_borrowing",
+    "emode_borrowable",
+)
+_TOP_COMMON: Final = ("protocol", "name", "loop")
+
+
+def _bonus(value: object, field: str) -> int:
+    # The premium as a fraction (0.05) -> the contract's bps including the principal (10500).
+    premium = bps(value, field)
+    return 0 if premium == 0 else 10_000 + premium
+
+
+def _reserve(row: Mapping[str, Any], where: str) -> AaveReserve:
+    _keys(row, where, _RESERVE_REQUIRED, _RESERVE_OPTIONAL)
+    decimals = _decimals(row["decimals"], f"{where}.decimals")
+    return AaveReserve(
+        symbol=_text(row["symbol"], f"{where}.symbol"),
+        price=to_units(row["price_usd"], AAVE_PRICE_DECIMALS, f"{where}.price_usd", "oracle's base currency"),
+        decimals=decimals,
+        ltv=bps(row["ltv"], f"{where}.ltv"),
+        lt=bps(row["lt"], f"{where}.lt"),
+        collateral=to_units(row.get("collateral", 0), decimals, f"{where}.collateral"),
+        debt=to_units(row.get("debt", 0), decimals, f"{where}.debt"),
+        in_emode=bool(_flag(row.get("in_emode", False), f"{where}.in_emode")),
+        liquidation_bonus=_bonus(row.get("bonus", 0), f"{where}.bonus"),
+        liquidation_protocol_fee=bps(row.get("protocol_fee", 0), f"{where}.protocol_fee"),
+        use_as_collateral=_flag(row.get("use_as_collateral"), f"{where}.use_as_collateral", optional=True),
+        # Debt ceilings count in 0.01 USD (DEBT_CEILING_DECIMALS = 2).
+        debt_ceiling=to_units(row.get("debt_ceiling_usd", 0), 2, f"{where}.debt_ceiling_usd", "ceiling's 0.01 USD"),
+        isolation_mode_total_debt=to_units(
+            row.get("isolation_mode_total_debt_usd", 0), 2, f"{where}.isolation_mode_total_debt_usd", "0.01 USD"
+        ),
+        borrowable_in_isolation=bool(
+            _flag(row.get("borrowable_in_isolation", False), f"{where}.borrowable_in_isolation")
+        ),
+        siloed_borrowing=bool(_flag(row.get("siloed_borrowing", False), f"{where}.siloed_borrowing")),
+        emode_borrowable=_flag(row.get("emode_borrowable"), f"{where}.emode_borrowable", optional=True),
+    )
+
+
+def _emode(value: object) -> tuple[EModeCategory | None, str]:
+    if value is None:
+        return None, ""
+    spec = _mapping(value, "emode_category")
+    _keys(spec, "emode_category", ("ltv", "lt", "bonus"), ("price_usd", "label"))
+    label = _text(spec["label"], "emode_category.label") if "label" in spec else ""
+    category = EModeCategory(
+        ltv=bps(spec["ltv"], "emode_category.ltv"),
+        lt=bps(spec["lt"], "emode_category.lt"),
+        liquidation_bonus=_bonus(spec["bonus"], "emode_category.bonus"),
+        price=to_units(spec.get("price_usd", 0), AAVE_PRICE_DECIMALS, "emode_category.price_usd", "base currency"),
+    )
+    return category, label
+
+
+def _aave(spec: Mapping[str, Any]) -> AavePosition:
+    _keys(spec, "aave-v3 spec", ("protocol", "reserves"), (*_TOP_COMMON, "version", "emode_category"))
+    version = spec.get("version", "3.3")
+    if isinstance(version, float | int) and not isinstance(version, bool):
+        version = f"{version:.1f}"  # YAML reads 3.3 as a float
+    rows = spec["reserves"]
+    if not isinstance(rows, list) or not rows:
+        raise InputError(f"reserves must be a non-empty list of reserves, was {show(rows)}")
+    reserves = tuple(_reserve(_mapping(r, f"reserves[{i}]"), f"reserves[{i}]") for i, r in enumerate(rows))
+    emode, label = _emode(spec.get("emode_category"))
+    name = _text(spec["name"], "name") if "name" in spec else ""
+    if not isinstance(version, str):
+        raise InputError(f"version must be one of 3.0, 3.1, 3.2, 3.3, was {show(version)}")
+    get_user_account_data(reserves, emode, version)  # validates the version, symbols and rows together
+    return AavePosition(reserves=reserves, emode_category=emode, version=version, name=name, emode_label=label)
+
+
+# --- Morpho Blue ----------------------------------------------------------------------------------
+
+_MORPHO_REQUIRED: Final = ("protocol", "lltv", "collateral", "collateral_decimals", "loan_decimals")
+_MORPHO_OPTIONAL: Final = (
+    *_TOP_COMMON,
+    "collateral_symbol",
+    "loan_symbol",
+    "borrow",
+    "borrow_shares",
+    "collateral_price",
+    "loan_price",
+    "oracle_price",
+    "market",
+)
+
+
+def oracle_price_from(
+    collateral_price: Decimal, loan_price: Decimal, collateral_decimals: int, loan_decimals: int
+) -> int:
+    """Return the Morpho oracle price of two prices in a common unit (USD), as the oracle floors it.
+
+    Notes
+    -----
+    ``floor(1e36 * collateral_price / loan_price * 10**loan_decimals / 10**collateral_decimals)``:
+    ``MorphoChainlinkOracleV2.price()`` (morpho-org/morpho-blue-oracles) returns
+    ``SCALE_FACTOR * base / quote`` with ``SCALE_FACTOR = 10**(36 + quote decimals - base
+    decimals ...)`` and a floor division.
+    """
+    q = Fraction(collateral_price) / Fraction(loan_price) * ORACLE_PRICE_SCALE * 10**loan_decimals
+    return int(q / 10**collateral_decimals)  # floor: both are positive
+
+
+def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:
+    _keys(spec, "morpho-blue spec", _MORPHO_REQUIRED, _MORPHO_OPTIONAL)
+    cd = _decimals(spec["collateral_decimals"], "collateral_decimals")
+    ld = _decimals(spec["loan_decimals"], "loan_decimals")
+    lltv_ = parse_number(spec["lltv"], "lltv")
+    if not 0 <= lltv_ < 1:
+        raise InputError(f"lltv must be a fraction in [0, 1), was {lltv_}")
+    lltv = _scaled(lltv_, 18, "lltv")
+    if lltv is None:
+        raise InputError(f"lltv must have at most 18 decimals (WAD), was {lltv_}")
+    collateral = to_units(spec["collateral"], cd, "collateral")
+
+    loan_price_usd: float | None = None
+    if "oracle_price" in spec:
+        if "collateral_price" in spec or "loan_price" in spec:
+            raise InputError("give either oracle_price or collateral_price (with loan_price), not both")
+        price = _int(spec["oracle_price"], "oracle_price")
+    elif "collateral_price" in spec:
+        cp = parse_number(spec["collateral_price"], "collateral_price")
+        lp = parse_number(spec.get("loan_price", 1), "loan_price")
+        if cp < 0:
+            raise InputError(f"collateral_price must be >= 0, was {cp}")
+        if lp <= 0:
+            raise InputError(f"loan_price must be > 0, was {lp}")
+        price = oracle_price_from(cp, lp, cd, ld)
+        loan_price_usd = float(lp)
+    else:
+        raise InputError("morpho-blue spec needs collateral_price (and loan_price) or oracle_price")
+
+    if "borrow" in spec and "borrow_shares" in spec:
+        raise InputError("give either borrow (loan tokens) or borrow_shares (contract units), not both")
+    borrow = to_units(spec.get("borrow", 0), ld, "borrow")
+    given = spec.get("market")
+    if given is None:
+        if "borrow_shares" in spec:
+            raise InputError("borrow_shares needs the market's totals (market: ...); give borrow in loan tokens")
+        shares = borrow * VIRTUAL_SHARES  # toSharesUp(borrow, 0, 0) on an empty market
+        market = Market(borrow, borrow * VIRTUAL_SHARES, borrow, shares)
+    else:
+        m = _mapping(given, "market")
+        names = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares")
+        _keys(m, "market", names, ())
+        market = Market(*(_int(m[n], f"market.{n}") for n in names))
+        if "borrow_shares" in spec:
+            shares = _int(spec["borrow_shares"], "borrow_shares")
+        else:
+            shares = to_shares_up(borrow, market.total_borrow_assets, market.total_borrow_shares)
+        if shares > market.total_borrow_shares:
+            raise InputError(
+                f"the position's {shares} borrow shares exceed market.total_borrow_shares "
+                f"{market.total_borrow_shares} (the totals include the position)"
+            )
+    return MorphoPosition(
+        market=market,
+        position=Position(shares, collateral),
+        lltv=lltv,
+        oracle_price=price,
+        collateral_decimals=cd,
+        loan_decimals=ld,
+        collateral_symbol=_text(spec.get("collateral_symbol", "collateral"), "collateral_symbol"),
+        loan_symbol=_text(spec.get("loan_symbol", "loan"), "loan_symbol"),
+        name=_text(spec["name"], "name") if "name" in spec else "",
+        loan_price_usd=loan_price_usd,
+        market_given=given is not None,
+    )
+
+
+def load_position(spec: Mapping[str, Any] | str | Path | AavePosition | MorphoPosition) -> DefiPosition:
+    """Return the position a spec describes, in contract units.
+
+    Parameters
+    ----------
+    spec : mapping, path, AavePosition or MorphoPosition
+        A spec (module docstring) or the JSON/YAML file holding it; a position is returned as is.
+
+    Returns
+    -------
+    AavePosition or MorphoPosition
+
+    Raises
+    ------
+    InputError
+        Any invalid field, named with its path (``reserves[1].collateral``) and value; a value
+        that cannot be converted exactly to contract units; the engine's own checks
+        (``ltv <= lt``, bonus limits, unique symbols, version).
+    """
+    if isinstance(spec, AavePosition | MorphoPosition):
+        return spec
+    if isinstance(spec, str | Path):
+        spec = load_spec(spec)
+    elif isinstance(spec, Mapping):
+        check_structure(spec, "position spec")
+    if not isinstance(spec, Mapping):
+        raise InputError(f"a DeFi position spec must be a mapping, was {type(spec).__name__}")
+    protocol = spec.get("protocol")
+    if protocol == "aave-v3":
+        return _aave(spec)
+    if protocol == "morpho-blue":
+        return _morpho(spec)
+    raise InputError(f"protocol must be one of {list(PROTOCOLS)}, was {show(protocol)}")

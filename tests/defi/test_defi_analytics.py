@@ -1,0 +1,231 @@
+"""Analytics of DeFi positions: worked examples derived by hand from the contracts' arithmetic, the
+report's contents, and input errors.  The exactness properties over random positions are in
+``test_defi_analytics_properties.py``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from levguard.defi import analytics
+from levguard.defi.aave import get_user_account_data
+from levguard.defi.morpho import health_factor, is_healthy, mul_div_up, to_assets_up, w_mul_down
+from levguard.defi.positions import AavePosition, MorphoPosition, load_position
+from levguard.errors import InputError
+
+E18 = 10**18
+
+
+def single() -> dict[str, Any]:
+    """10 WETH (LT 82.5 %) against 12,000 USDC."""
+    return {
+        "protocol": "aave-v3",
+        "reserves": [
+            {"symbol": "WETH", "price_usd": 2000, "decimals": 18, "ltv": 0.8, "lt": 0.825, "bonus": 0.05,
+             "collateral": 10},
+            {"symbol": "USDC", "price_usd": 1, "decimals": 6, "ltv": 0.75, "lt": 0.78, "bonus": 0.045,
+             "debt": 12_000},
+        ],
+    }  # fmt: skip
+
+
+def two_collaterals() -> dict[str, Any]:
+    spec = single()
+    spec["reserves"].insert(
+        1, {"symbol": "WBTC", "price_usd": 60_000, "decimals": 8, "ltv": 0.73, "lt": 0.78, "bonus": 0.05,
+            "collateral": 0.1}
+    )  # fmt: skip
+    spec["reserves"][2]["debt"] = 15_000
+    return spec
+
+
+MORPHO = {
+    "protocol": "morpho-blue", "lltv": 0.86, "collateral": 10, "borrow": 20_000, "collateral_price": 3_000,
+    "collateral_decimals": 18, "loan_decimals": 6, "collateral_symbol": "WETH", "loan_symbol": "USDC",
+}  # fmt: skip
+
+
+def hf_at(spec: Any, symbol: str, price: int) -> int:
+    pos = analytics.with_price(spec, price, symbol)
+    assert isinstance(pos, AavePosition)
+    return get_user_account_data(pos.reserves, pos.emode_category, pos.version).health_factor
+
+
+def test_aave_single_collateral_liquidation_price_by_hand() -> None:
+    """HF = wadDiv(percentMul(10 p, 8250), 12000e8) >= 1e18 <=> percentMul(10 p, 8250) >= 1.2e12
+    (wadDiv's half-up adds less than one unit) <=> 82500 p + 5000 >= 1.2e16 <=> p >= 145454545454.48,
+    so the liquidation price is 145454545455 (1,454.54545455 USD)."""
+    lp = analytics.liquidation_price(single())
+    assert lp.price == 145_454_545_455
+    assert lp.value == pytest.approx(1454.54545455, abs=1e-9)
+    assert lp.change == pytest.approx(1454.54545455 / 2000 - 1)
+    assert hf_at(single(), "WETH", 145_454_545_455) >= E18 > hf_at(single(), "WETH", 145_454_545_454)
+    # One bp (0.01 %) below it is liquidatable, as any price below.
+    assert hf_at(single(), "WETH", 145_454_545_455 * 9999 // 10_000) < E18
+
+
+def test_aave_repay_and_supply_to_target_by_hand() -> None:
+    """Target 1.5: debt must fall to 16,500 / 1.5 = 11,000 USDC -> repay exactly 1,000 USDC; or the
+    collateral value rise to 12,000 x 1.5 / 0.825 = 21,818.18 USD -> 0.90909... WETH more."""
+    r = analytics.repay_to_target(single(), 1.5)
+    assert (r.symbol, r.amount, r.health_factor_after_wad) == ("USDC", 1_000 * 10**6, 15 * 10**17)
+    s = analytics.supply_to_target(single(), 1.5)
+    assert s.symbol == "WETH"
+    assert s.amount is not None
+    pos = load_position(single())
+    assert isinstance(pos, AavePosition)
+
+    def hf_with(extra: int) -> int:
+        rows = list(pos.reserves)
+        rows[0] = rows[0].__class__(**{**rows[0].to_dict(), "collateral": rows[0].collateral + extra})
+        return get_user_account_data(rows).health_factor
+
+    assert hf_with(s.amount) >= 15 * 10**17 > hf_with(s.amount - 1)
+    assert s.amount == pytest.approx(0.909090909090909 * E18, rel=1e-12)
+
+
+def test_aave_max_safe_borrow() -> None:
+    """Borrowing power 16,000 - 12,000 = 4,000 USDC (LTV 80 %); keeping HF >= 1.25 allows
+    8,250 x 2000 x 10 / 1e4 / 1.25 - 12,000 = 1,200 USDC."""
+    b = analytics.max_safe_borrow(single())
+    assert b.amount == 4_000 * 10**6
+    assert "COLLATERAL_CANNOT_COVER_NEW_BORROW" in b.reason
+    t = analytics.max_safe_borrow(single(), "USDC", target_hf=1.25)
+    assert t.amount == 1_200 * 10**6
+    assert t.health_factor_after_wad == 125 * 10**16
+    assert "target" in t.reason
+
+
+def test_morpho_liquidation_price_exact_and_against_the_sdk() -> None:
+    """Healthy iff wMulDown(mulDivDown(c, p, 1e36), 0.86e18) >= 20000e6: the least collateral value is
+    ceil(2e10 / 0.86) = 23255813954 and the least price 23255813954e36 / 1e19.  The Morpho SDK's
+    closed form (MarketUtils.getLiquidationPrice: mulDivUp(borrowed, 1e36, wMulDown(c, lltv)))
+    agrees to its rounding."""
+    lp = analytics.liquidation_price(MORPHO)
+    assert lp.price == 23_255_813_954 * 10**17
+    pos = load_position(MORPHO)
+    assert isinstance(pos, MorphoPosition)
+    assert is_healthy(pos.market, pos.position, pos.lltv, lp.price)
+    assert not is_healthy(pos.market, pos.position, pos.lltv, lp.price - 1)
+    m = pos.market
+    borrowed = to_assets_up(pos.position.borrow_shares, m.total_borrow_assets, m.total_borrow_shares)
+    sdk = mul_div_up(borrowed, 10**36, w_mul_down(pos.position.collateral, pos.lltv))
+    assert abs(sdk - lp.price) / lp.price < 1e-9
+    assert lp.unit == "USDC per WETH"
+
+
+def test_morpho_targets() -> None:
+    """Target 1.5 on 25,800 USDC of borrowing capacity (10 WETH x 3,000 x 0.86): owe 17,200 -> repay
+    2,800 USDC; or lift the capacity to 30,000 -> 30,000 / 0.86 / 3,000 - 10 = 1.6279... WETH more."""
+    r = analytics.repay_to_target(MORPHO, 1.5)
+    assert r.amount == 2_800 * 10**6
+    assert r.health_factor_after_wad == 15 * 10**17
+    s = analytics.supply_to_target(MORPHO, "1.5")
+    pos = load_position(MORPHO)
+    assert isinstance(pos, MorphoPosition)
+    assert s.amount is not None
+    more = pos.position.__class__(pos.position.borrow_shares, pos.position.collateral + s.amount)
+    less = pos.position.__class__(pos.position.borrow_shares, pos.position.collateral + s.amount - 1)
+    assert health_factor(pos.market, more, pos.lltv, pos.oracle_price) >= 15 * 10**17
+    assert health_factor(pos.market, less, pos.lltv, pos.oracle_price) < 15 * 10**17
+    assert s.amount_tokens == pytest.approx(30_000 / 0.86 / 3_000 - 10, rel=1e-9)  # 1.6279... WETH
+    b = analytics.max_safe_borrow(MORPHO, target_hf=1.2)
+    assert b.amount == 1_500 * 10**6  # 25,800 / 1.2 - 20,000
+    assert b.health_factor_after_wad == 12 * 10**17
+
+
+def test_report_contents_and_json() -> None:
+    report = analytics.position_report(two_collaterals(), target_hf=1.4)
+    d = report.to_dict()
+    json.dumps(d, allow_nan=False)  # JSON-ready (no inf, no NaN)
+    assert d["protocol"] == "aave-v3"
+    assert d["value_unit"] == "USD"
+    assert report.collateral_value == pytest.approx(26_000.0)
+    assert report.debt_value == pytest.approx(15_000.0)
+    assert report.health_factor == pytest.approx(report.health_factor_wad / E18)
+    assert report.leverage == pytest.approx(26_000 / 11_000)
+    liq = {a.symbol: a.liquidation for a in report.assets}
+    assert liq["USDC"] is None
+    assert liq["WETH"] is not None
+    assert liq["WBTC"] is not None
+    assert [t.symbol for t in report.repay] == ["USDC"]
+    assert {t.symbol for t in report.supply} == {"WETH", "WBTC"}
+    assert report.exact["total_debt_base"] == 15_000 * 10**8
+
+
+def test_report_without_debt() -> None:
+    spec = single()
+    spec["reserves"][1]["debt"] = 0
+    report = analytics.position_report(spec, target_hf=2)
+    assert math.isinf(report.health_factor)
+    assert report.to_dict()["health_factor"] is None
+    assert report.assets[0].liquidation is not None
+    assert report.assets[0].liquidation.reason == "no debt"
+    assert report.repay == ()
+    assert report.supply == ()
+
+
+def test_liquidation_price_reasons() -> None:
+    spec = two_collaterals()
+    spec["reserves"][1]["collateral"] = 10  # 600,000 USD of WBTC covers the debt alone
+    lp = analytics.liquidation_price(spec, "WETH")
+    assert lp.price is None
+    assert "even at a price of 0" in lp.reason
+    assert hf_at(spec, "WETH", 0) >= E18
+
+
+def test_joint_boundary_is_exact_at_every_point() -> None:
+    spec = two_collaterals()
+    joint = analytics.joint_liquidation_boundary(spec, "WETH", "WBTC", points=5, low=0.5, high=1.5)
+    assert joint.x_prices[2] == 2_000 * 10**8
+    for px, py in zip(joint.x_prices, joint.y_prices, strict=True):
+        if py is None:
+            continue
+        moved = analytics.with_price(spec, px, "WETH")  # a position is accepted wherever a spec is
+        assert hf_at(moved, "WBTC", py) >= E18 > hf_at(moved, "WBTC", py - 1)
+    # The boundary falls as the other collateral gains.
+    ys = [y for y in joint.y_prices if y is not None]
+    assert ys == sorted(ys, reverse=True)
+    given = analytics.joint_liquidation_boundary(spec, "WETH", "WBTC", x_prices_usd=[1500, "2500.5"])
+    assert given.x_prices == (1_500 * 10**8, 250_050_000_000)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: analytics.liquidation_price(two_collaterals()), r"symbol is needed: .* 2 collateral"),
+        (lambda: analytics.liquidation_price(single(), "DAI"), r"symbol 'DAI' is not among"),
+        (lambda: analytics.repay_to_target(single(), 0), r"target_hf must be > 0"),
+        (lambda: analytics.repay_to_target(single(), "x"), r"target_hf must be a number"),
+        (lambda: analytics.position_report(single(), target_hf=-1), r"target_hf must be >= 0"),
+        (lambda: analytics.liquidation_price(MORPHO, "USDC"), r"not the market's collateral token"),
+        (lambda: analytics.joint_liquidation_boundary(MORPHO, "a", "b"), r"aave-v3 position"),
+        (lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "WETH"), r"must differ"),
+        (lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "WBTC", points=1), r"points"),
+        (lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "WBTC", low=2, high=1), r"low"),
+        (lambda: analytics.with_price(single(), 10**8), r"symbol is needed"),
+        (lambda: analytics.with_price(single(), -1, "WETH"), r"price must be a non-negative integer"),
+    ],
+)
+def test_bad_input_names_the_value(call: Any, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        call()
+
+
+def test_repay_out_of_reach_and_borrow_refused() -> None:
+    spec = two_collaterals()
+    spec["reserves"][0]["debt"] = 0
+    spec["reserves"].append(
+        {"symbol": "DAI", "price_usd": 1, "decimals": 18, "ltv": 0.63, "lt": 0.77, "bonus": 0.05, "debt": 10_000}
+    )
+    r = analytics.repay_to_target(spec, 3, "USDC")  # 10,000 DAI stays: 20,580 / 10,000 < 3
+    assert r.amount is None
+    assert "below the target" in r.reason
+    emode = single() | {"emode_category": {"ltv": 0.9, "lt": 0.93, "bonus": 0.02}}
+    emode["reserves"][0]["in_emode"] = True
+    b = analytics.max_safe_borrow(emode, "USDC")
+    assert b.amount == 0
+    assert "NOT_BORROWABLE_IN_EMODE" in b.reason
