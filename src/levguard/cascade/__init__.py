@@ -3,7 +3,8 @@ liquidations feeding back into price, the insurance fund and auto-deleveraging; 
 calibration of the venue's margin parameters (locally or on Dask).  See docs/cascade.md.
 
 * Inputs: :class:`Population` and :func:`population_from_distribution` (:mod:`levguard.cascade.population`),
-  exogenous price paths (:mod:`levguard.cascade.price_paths`).
+  exogenous price paths (:mod:`levguard.cascade.price_paths`), markets of several assets
+  (:mod:`levguard.cascade.market_paths`: joint bootstrap, fitted factor model with jumps).
 * The model's settings: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`
   (:mod:`levguard.cascade.settings`).
 * One path: :func:`simulate_path` (:mod:`levguard.cascade.simulator`); many: :func:`monte_carlo`,
@@ -24,6 +25,13 @@ _EXPORTS: dict[str, str] = {
     "path_for": "levguard.cascade.price_paths",
     "paths_for": "levguard.cascade.price_paths",
     "depth_multiplier_path": "levguard.cascade.price_paths",
+    "market_paths_for": "levguard.cascade.market_paths",
+    "market_path_for": "levguard.cascade.market_paths",
+    "joint_bootstrap_paths": "levguard.cascade.market_paths",
+    "factor_jump_paths": "levguard.cascade.market_paths",
+    "user_market_paths": "levguard.cascade.market_paths",
+    "fit_factor_jump": "levguard.cascade.market_paths",
+    "FactorJumpModel": "levguard.cascade.market_paths",
     "Market": "levguard.cascade.settings",
     "MarginRegime": "levguard.cascade.settings",
     "VenueSettings": "levguard.cascade.settings",

@@ -118,6 +118,22 @@ def _cascade() -> None:
     simulate_path(population, path_for(spec, 0), market=market)
     monte_carlo(population, spec, 4, market=market)
     monte_carlo(population, {**spec, "model": "garch_t"}, 2, market=market)
+    _market_paths()
+
+
+def _market_paths() -> None:
+    """The K-asset market kernels: the joint bootstrap and the fitted factor model with jumps."""
+    import numpy as np
+
+    from levguard.cascade.market_paths import factor_jump_paths, fit_factor_jump, joint_bootstrap_paths
+
+    rng = np.random.default_rng(3)
+    f = rng.standard_t(4, 3_000) * 0.006
+    returns = np.column_stack([f, 1.3 * f + rng.normal(0.0, 0.004, 3_000)])
+    joint_bootstrap_paths(returns, 4, 200, 1)
+    joint_bootstrap_paths(returns, 4, 200, 1, method="fixed")
+    for vol in ("garch_t", "constant"):
+        factor_jump_paths(fit_factor_jump(returns, vol=vol), 4, 200, 1)
 
 
 def _risk() -> None:
