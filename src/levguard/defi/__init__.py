@@ -9,9 +9,11 @@ Submodules (see docs/defi.md)::
     levguard.defi.analytics  health factor, liquidation prices, repay/supply to a target HF, max safe borrow
     levguard.defi.loops      leverage loops: leverage, HF, liquidation price, swap and unwinding cost
     levguard.defi.fast       float64 health factors and liquidation prices of millions of positions
+    levguard.defi.rates      interest-rate models: Aave rate strategies and indexes, Morpho AdaptiveCurveIrm, APYs
+    levguard.defi.risk       P(HF < 1) over horizons; levguard.defi.stress: depeg and crash scenarios
     levguard.defi.oracles    oracle rules: feed checks, Aave/Morpho read policies, sequencer, CAPO, valuation
 """
 
-from levguard.defi import aave, analytics, compound, fast, loops, morpho, oracles, positions
+from levguard.defi import aave, analytics, compound, fast, loops, morpho, oracles, positions, rates
 
-__all__ = ["aave", "analytics", "compound", "fast", "loops", "morpho", "oracles", "positions"]
+__all__ = ["aave", "analytics", "compound", "fast", "loops", "morpho", "oracles", "positions", "rates"]
