@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "Rebalancer": "levguard.core.sizing.policies",
     "TierCap": "levguard.core.sizing.venue",
     "LiquidationBudget": "levguard.core.sizing.venue",
+    "HealthFactorTarget": "levguard.core.sizing.health",
+    "LendingTerms": "levguard.core.sizing.health",
     "PortfolioCap": "levguard.core.sizing.portfolio",
     "RiskBudget": "levguard.core.sizing.portfolio",
     "RegimeSwitch": "levguard.core.sizing.regime",

@@ -155,3 +155,95 @@ def test_docs_shell_lines_run_after_init(tmp_path: Path, monkeypatch: pytest.Mon
     for command in commands:
         res = runner.invoke(app, shlex.split(command)[1:])
         assert res.exit_code == 0, (command, res.output)
+
+
+# --- P(HF < 1), stress and the HTML report (levguard.defi.risk, levguard.defi.stress) -----------------
+
+
+def bars_csv(tmp_path: Path, name: str = "eth_1h.csv", seed: int = 1, hours: int = 24 * 90) -> str:
+    import numpy as np
+    import pandas as pd
+
+    idx = pd.date_range("2024-01-01", periods=hours, freq="1h", tz="UTC")
+    rng = np.random.default_rng(seed)
+    close = 3_000 * np.exp(np.cumsum(rng.normal(0, 0.006, hours)))
+    opens = np.concatenate(([close[0]], close[:-1]))
+    frame = pd.DataFrame(
+        {"open": opens, "high": np.maximum(opens, close) * 1.002, "low": np.minimum(opens, close) * 0.998,
+         "close": close, "volume": 1.0},
+        index=pd.Index(idx.strftime("%Y-%m-%dT%H:%M:%SZ"), name="timestamp"),
+    )  # fmt: skip
+    path = tmp_path / name
+    frame.to_csv(path)
+    return str(path)
+
+
+def test_bars_add_p_hf_below_1_to_table_and_json(tmp_path: Path) -> None:
+    from levguard.defi.risk import position_risk
+
+    eth, btc = bars_csv(tmp_path), bars_csv(tmp_path, "btc_1h.csv", seed=2)
+    args = ["defi", AAVE, "--bars", f"WETH={eth}", "--bars", f"WBTC={btc}", "--horizon", "1", "--horizon", "7"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "P(HF < 1)" in res.stdout
+    assert "(WETH + WBTC) / USDC" in res.stdout
+    js = runner.invoke(app, [*args, "--json"])
+    assert js.exit_code == 0, js.output
+    data = json.loads(js.stdout)
+    expected = position_risk(AAVE, {"WETH": eth, "WBTC": btc}, (1, 7))
+    assert data["risk"] == json.loads(json.dumps(expected.to_dict()))
+    assert [h["horizon_days"] for h in data["risk"]["probabilities"]] == [1.0, 7.0]
+    assert data["health_factor"] == 1.38  # the position report is still all there
+
+
+def test_stress_table_and_json() -> None:
+    res = runner.invoke(app, ["defi", AAVE, "--stress"])
+    assert res.exit_code == 0, res.output
+    assert "Stress scenarios" in res.stdout
+    assert "eth-crash-40" in res.stdout
+    assert "1.0954" in res.stdout  # HF after ETH -40 % (WBTC holds it up)
+    js = runner.invoke(app, ["defi", MORPHO, "--stress", "--json"])
+    assert js.exit_code == 0, js.output
+    stress = json.loads(js.stdout)["stress"]
+    assert [s["scenario"] for s in stress] == ["steth-depeg-2022-06", "usdc-depeg-2023-03", "wsteth-capo-2026-03",
+                                               "eth-crash-40"]  # fmt: skip
+    assert stress[0]["health_factor_after"] == pytest.approx(1.239 * 0.935, rel=1e-9)
+
+
+def test_out_writes_a_self_contained_report(tmp_path: Path) -> None:
+    out = tmp_path / "r" / "report.html"
+    eth = bars_csv(tmp_path)
+    res = runner.invoke(app, ["defi", MORPHO, "--bars", f"wstETH={eth}", "--bars", f"WETH={eth}", "--stress",
+                              "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out}" in res.stdout.replace("\n", "")
+    text = out.read_text(encoding="utf-8")
+    assert text.count("atob(") == 1  # plotly.js embedded once
+    for part in ("P(HF &lt; 1)", "Stress scenarios", "wstETH / WETH", "steth-depeg-2022-06", "Health factor against"):
+        assert part in text
+    assert text.index("table class='key'") < text.index('class="fig"')
+    js = runner.invoke(app, ["defi", MORPHO, "--json", "--out", str(tmp_path / "quiet.html")])
+    assert js.exit_code == 0
+    assert (tmp_path / "quiet.html").exists()
+    json.loads(js.stdout)  # --json prints only the JSON
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--bars", "WETH"], "--bars takes ASSET=FILE"),
+        (["--horizon", "1"], "--horizon needs --bars"),
+        (["--bars", "WETH=missing.csv"], "missing.csv"),
+        (["--bars", "WETH={eth}"], "bars for WBTC are needed"),
+        (["--bars", "WETH={eth}", "--bars", "WBTC={eth}", "--horizon", "40"], "horizon"),
+        (["--bars", "WETH={eth}", "--bars", "WBTC={eth}", "--model", "garch"], "model must be one of"),
+        (["--bars", "WETH={eth}", "--bars", "WBTC={eth}", "--high-low", "wide"], "high_low must be one of"),
+    ],
+)
+def test_bad_risk_input_is_one_line_and_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
+    eth = bars_csv(tmp_path)
+    res = runner.invoke(app, ["defi", AAVE, *(e.replace("{eth}", eth) for e in extra)])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("levguard: error: ")
+    assert res.stderr.count("\n") == 1
+    assert message in res.stderr

@@ -21,6 +21,8 @@ from levguard.errors import LevguardError
 if TYPE_CHECKING:
     from levguard.defi.loops import LoopReport
     from levguard.defi.results import JointBoundary, PositionReport, TargetAmount
+    from levguard.defi.risk import PositionRisk
+    from levguard.defi.stress import StressResult
 
 _DEFAULT = "position"
 
@@ -160,6 +162,78 @@ def render_joint(joint: JointBoundary) -> None:
     console().print(table)
 
 
+def render_risk(risk: PositionRisk) -> None:
+    """Print P(HF < 1) by horizon, with the ratio it was forecast on."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="P(HF < 1)", header_style="bold", title_justify="left")
+    for col in ("horizon", "hours", "P(HF < 1)"):
+        table.add_column(col, justify="right")
+    for h in risk.probabilities:
+        p = h.probability
+        table.add_row(f"{h.horizon_days:g} d", str(h.hours), f"{p:.2%}" if p >= 1e-4 or p == 0 else f"{p:.2e}")
+    out = _console()
+    out.print(table)
+    if risk.ratio:
+        held = f" · held at their price: {escape(', '.join(risk.constant_assets))}" if risk.constant_assets else ""
+        out.print(
+            f"  ratio {escape(risk.ratio)} must fall {_change(-(risk.distance or 0.0)).lstrip('-')} for HF 1 "
+            f"({escape(risk.distance_from)}) · model {risk.model} · {risk.bars} hourly bars to {risk.as_of} · "
+            f"high/low {risk.high_low}{held}"
+        )
+    elif risk.reason:
+        out.print(f"  {escape(risk.reason)}")
+
+
+def render_stress(results: tuple[StressResult, ...]) -> None:
+    """Print the stress scenarios: HF after, liquidatable, and what the largest liquidation takes."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import fmt
+
+    unit = results[0].value_unit if results else ""
+    table = Table(title="Stress scenarios", header_style="bold", title_justify="left")
+    for col in ("scenario", "shock", "HF after", "liquidatable", "debt repaid", "collateral seized",
+                f"liquidator profit ({unit})", f"bad debt ({unit})"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("scenario", "shock") else "right", no_wrap=col == "scenario")
+    for r in results:
+        liq = r.liquidation
+        shock = ", ".join(f"{escape(k)} {_change(v)}" for k, v in r.shocks.items()) or "none"
+        table.add_row(
+            escape(r.scenario),
+            shock,
+            _hf(r.health_factor_after),
+            "[bold red]yes[/]" if r.liquidatable else "no",
+            "" if liq is None else f"{fmt(liq.debt_repaid, 4)} {escape(liq.debt_symbol)}",
+            "" if liq is None else f"{fmt(liq.collateral_seized, 4)} {escape(liq.collateral_symbol)}",
+            "" if liq is None else fmt(liq.liquidator_profit),
+            "" if liq is None else fmt(liq.bad_debt_value),
+        )
+    _console().print(table)
+
+
+def _console() -> Any:
+    from levguard.cli._output import console
+
+    return console()
+
+
+def _bars(items: list[str] | None) -> dict[str, str] | None:
+    from levguard.errors import InputError
+
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        asset, sep, path = item.partition("=")
+        if not sep or not asset.strip() or not path.strip():
+            raise InputError(f"--bars takes ASSET=FILE (e.g. WETH=eth_1h.csv), was {item!r}")
+        out[asset.strip()] = path.strip()
+    return out
+
+
 @defi_app.command(_DEFAULT)
 def position(
     file: Annotated[str, typer.Argument(help="Position spec (JSON or YAML, docs/defi.md), or - for standard input.")],
@@ -172,8 +246,26 @@ def position(
         typer.Option(help="Two Aave collaterals X,Y: Y's liquidation price for a grid of X prices (50% to 150%)."),
     ] = None,
     points: Annotated[int, typer.Option(help="Grid points of --joint.")] = 11,
+    bars: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bars",
+            help="ASSET=FILE, once per volatile asset: hourly (or finer) OHLC bars for P(HF < 1); stablecoins "
+            "(USDC, USDT, DAI) are held at their price without bars.",
+        ),
+    ] = None,
+    horizon: Annotated[
+        list[float] | None, typer.Option("--horizon", help="Days for P(HF < 1), once per horizon (default 1 and 7).")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Forecaster model for P(HF < 1): default or naive.")] = "default",
+    high_low: Annotated[
+        str, typer.Option("--high-low", help="Intrabar range of a price ratio: synchronous or bound.")
+    ] = "synchronous",
+    stress: Annotated[bool, typer.Option("--stress", help="Add the depeg and crash scenarios (docs/defi.md).")] = False,
+    out: Annotated[str | None, typer.Option("--out", help="Write a self-contained HTML report here.")] = None,
 ) -> None:
-    """Health factor, borrowing power and the liquidation price of each collateral of a position."""
+    """Health factor, borrowing power and the liquidation price of each collateral of a position;
+    P(HF < 1) over horizons with --bars, stress scenarios with --stress, an HTML report with --out."""
     from levguard.defi.analytics import joint_liquidation_boundary, position_report
     from levguard.defi.positions import load_position
     from levguard.errors import InputError
@@ -187,17 +279,51 @@ def position(
             if len(pair) != 2:
                 raise InputError(f"--joint takes two collaterals separated by a comma (e.g. WETH,WBTC), was {joint!r}")
             boundary = joint_liquidation_boundary(pos, pair[0], pair[1], points=points)
-    except LevguardError as exc:
+        bars_map = _bars(bars)
+        risk = None
+        if horizon and bars_map is None:
+            raise InputError("--horizon needs --bars ASSET=FILE (the bars P(HF < 1) is forecast on)")
+        if bars_map is not None:
+            from levguard.defi.risk import DEFAULT_HORIZONS, position_risk
+
+            risk = position_risk(pos, bars_map, horizon or DEFAULT_HORIZONS, model=model, high_low=high_low)
+        scenarios = None
+        if stress:
+            from levguard.defi.stress import stress_position
+
+            scenarios = stress_position(pos)
+        if out is not None:
+            from levguard.defi.risk import health_curves
+            from levguard.report.defi import write_defi_report
+
+            write_defi_report(
+                out,
+                report.to_dict(),
+                [c.to_dict() for c in health_curves(pos)],
+                None if risk is None else risk.to_dict(),
+                None if scenarios is None else [s.to_dict() for s in scenarios],
+            )
+    except (LevguardError, OSError) as exc:
         fail(str(exc))
     if as_json:
         data = report.to_dict()
         if boundary is not None:
             data["joint_boundary"] = boundary.to_dict()
+        if risk is not None:
+            data["risk"] = risk.to_dict()
+        if scenarios is not None:
+            data["stress"] = [s.to_dict() for s in scenarios]
         _print_json(data)
         return
     render_position(report)
     if boundary is not None:
         render_joint(boundary)
+    if risk is not None:
+        render_risk(risk)
+    if scenarios is not None:
+        render_stress(scenarios)
+    if out is not None:
+        _console().print(f"wrote {out}")
 
 
 def render_loop(report: LoopReport) -> None:
