@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 BASE   := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest warmup bench clean
+.PHONY: demo test lint typecheck layers pytest warmup evm bench clean
 
 # `make demo` installs the package alone; `make test` adds the dev extras (test, lint, browser).
 $(BASE): pyproject.toml
@@ -38,7 +38,18 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) warmup
+# The DeFi differential tests run Aave v3 and Morpho Blue's own contracts (npm packages, Morpho
+# compiled by the npm solc) in an in-process EVM; without node/npm they skip (tests/evm/README.md).
+EVM_NODE := tests/evm/node_modules/.installed
+$(EVM_NODE): tests/evm/package.json tests/evm/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/evm --no-audit --no-fund --loglevel=error && touch $(EVM_NODE); \
+	else echo "npm not found: the EVM differential tests will skip"; fi
+
+evm: $(STAMP) $(EVM_NODE)
+	@if [ -f $(EVM_NODE) ]; then $(BIN)/python tests/evm/build.py; fi
+
+pytest: $(STAMP) warmup evm
 	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck layers pytest
@@ -50,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_policy_eval.py
 	$(BIN)/python bench/bench_backtest.py
 	$(BIN)/python bench/bench_cascade.py
+	$(BIN)/python bench/bench_defi.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
