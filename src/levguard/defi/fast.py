@@ -8,20 +8,7 @@ accounts are confirmed with the exact engines (:mod:`levguard.defi.aave`,
 
 from __future__ import annotations
 
-from levguard.core.defi.fast import (
-    NUMBA_MIN_POSITIONS,
-    AaveAccountArrays,
-    MorphoPositionArrays,
-    aave_account_arrays,
-    aave_liquidation_prices,
-    morpho_position_arrays,
-)
+from levguard.core.defi import fast as _core
+from levguard.core.defi.fast import *  # noqa: F403  (the public names are the core module's __all__)
 
-__all__ = [
-    "NUMBA_MIN_POSITIONS",
-    "AaveAccountArrays",
-    "MorphoPositionArrays",
-    "aave_account_arrays",
-    "aave_liquidation_prices",
-    "morpho_position_arrays",
-]
+__all__ = list(_core.__all__)
