@@ -17,8 +17,10 @@ wad (``10**18`` is 1.0; ``2**256 - 1`` without debt).
 
 Balances are current (``balanceOf``), not scaled: the contracts read ``scaledBalance.rayMul(index)``
 with the reserve's normalized income (aTokens) or normalized debt (variable debt tokens) at the
-block; pass those products as ``collateral`` and ``debt``.  The engine then treats both indexes as
-``RAY``, which leaves the contracts' scaled conversions (``rayDiv`` on burn) exact.
+block; pass those products as ``collateral`` and ``debt``.  A liquidation burns and transfers
+scaled amounts (``amount.rayDiv(index)``), so the balances after it and the protocol fee can
+differ by a wei from plain subtraction once an index has grown past ``RAY``: give the row's
+``liquidity_index`` and ``variable_borrow_index`` (default ``RAY``) to get them to the wei.
 
 Versions ``"3.0"`` (aave/aave-v3-core v1.19.4 = v3.0.2, commit 782f5191), ``"3.1"``, ``"3.2"`` and
 ``"3.3"`` (aave-dao/aave-v3-origin tags v3.1.0 e627c742, v3.2.0 7c6023e6, v3.3.0 5431379f):
@@ -36,7 +38,7 @@ Versions ``"3.0"`` (aave/aave-v3-core v1.19.4 = v3.0.2, commit 782f5191), ``"3.1
   the account's last collateral (in base currency) the remaining debt of every reserve is burnt
   and booked as the reserve's ``deficit``.
 
-Not modelled: interest accrual and indexes, reserve flags (active, paused, frozen, borrowing
+Not modelled: interest accrual (indexes are inputs), reserve flags (active, paused, frozen, borrowing
 enabled), caps, price oracle sentinel, liquidation grace period, stable-rate debt (3.0 / 3.1),
 GHO's discount and accrued-interest handling, the liquidator's side (its aToken collateral flag)
 and the self-liquidation edge cases.  See docs/defi.md ("Aave v3") for the formulas.
@@ -45,13 +47,25 @@ and the self-liquidation edge cases.  See docs/defi.md ("Aave v3") for the formu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from levguard.core.defi.aave_errors import ERRORS, AaveError
+from levguard.core.defi.aave_records import (
+    AAVE_VERSIONS,
+    UINT128_MAX,
+    AaveReserve,
+    EModeCategory,
+    LiquidationResult,
+    UserAccountData,
+    check_flag,
+    check_version,
+    find_reserve,
+    parse_emode,
+    parse_positions,
+)
 from levguard.core.defi.wadray import (
-    PERCENTAGE_FACTOR,
     UINT256_MAX,
     MathRevertError,
     as_uint256,
@@ -61,9 +75,10 @@ from levguard.core.defi.wadray import (
     checked_sub,
     percent_div,
     percent_mul,
+    ray_div,
+    ray_mul,
     wad_div,
 )
-from levguard.core.records import JsonRecord
 from levguard.errors import InputError
 
 __all__ = [
@@ -88,8 +103,6 @@ __all__ = [
     "validate_use_as_collateral",
 ]
 
-AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3")
-"""Protocol versions the engine mirrors (the ``version`` argument)."""
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD: Final = 10**18
 """Health factor (wad) below which a position can be liquidated (ValidationLogic)."""
 CLOSE_FACTOR_HF_THRESHOLD: Final = 95 * 10**16
@@ -102,262 +115,7 @@ MIN_LEFTOVER_BASE: Final = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD // 2
 """v3.3: least value (base currency) a partial liquidation must leave on both sides."""
 DEBT_CEILING_DECIMALS: Final = 2
 """Isolation-mode debt ceilings and totals count in units of 0.01 of the base currency."""
-_UINT128_MAX: Final = 2**128 - 1
-_MAX_DEBT_CEILING: Final = 2**40 - 1
-_MAX_DECIMALS: Final = 77  # 10**78 overflows uint256
-
 _PRICE_SOURCE_VERSIONS: Final = frozenset({"3.0", "3.1"})
-
-
-def _bps(value: object, field_name: str) -> int:
-    v = as_uint256(value, field_name)
-    if v > 65_535:  # the reserve configuration stores these in 16 bits
-        raise InputError(f"{field_name} must be in [0, 65535] bps, was {v}")
-    return v
-
-
-def _flag(value: object, field_name: str, optional: bool = False) -> None:
-    if not (isinstance(value, bool) or (optional and value is None)):
-        raise InputError(f"{field_name} must be a bool{' or None' if optional else ''}, was {value!r:.60}")
-
-
-@dataclass(frozen=True, slots=True)
-class AaveReserve(JsonRecord):
-    """One reserve of the pool and the user's position in it (one row of ``positions``).
-
-    Parameters
-    ----------
-    symbol : str
-        Name of the reserve (unique within ``positions``).
-    price : int
-        Oracle price of one whole token in the base currency (USD with 8 decimals).
-    decimals : int
-        Token decimals (``10**decimals`` smallest units per token), 0 to 77.
-    ltv, lt : int
-        Loan to value and liquidation threshold, bps (``ltv <= lt``, as the configurator requires).
-    collateral, debt : int
-        The user's current aToken and variable debt balances, smallest units.
-    in_emode : bool, default False
-        The reserve is in the user's e-mode category (3.0 / 3.1: the reserve's category; 3.2+: the
-        category's collateral bitmap).  Ignored when the user has no e-mode category.
-    liquidation_bonus, liquidation_protocol_fee : int, default 0
-        Bps: the bonus ``> 10000`` when set (10500 pays 5 %; 0 = not given, needed to liquidate
-        this collateral outside e-mode); the treasury's share of the bonus (<= 10000).
-    use_as_collateral : bool or None, default None
-        The user's collateral flag for this reserve; None means ``collateral > 0``.
-    debt_ceiling, isolation_mode_total_debt : int, default 0
-        Isolation mode: the reserve's debt ceiling (0 = not isolated) and the reserve-wide debt
-        counted against it, both in 0.01 base units.
-    borrowable_in_isolation, siloed_borrowing, emode_borrowable : bool, default False, False, None
-        Flags for :func:`validate_borrow` (``emode_borrowable``: 3.2+ borrowable bitmap; None
-        means ``in_emode``).
-    """
-
-    symbol: str
-    price: int
-    decimals: int
-    ltv: int
-    lt: int
-    collateral: int = 0
-    debt: int = 0
-    in_emode: bool = False
-    liquidation_bonus: int = 0
-    liquidation_protocol_fee: int = 0
-    use_as_collateral: bool | None = None
-    debt_ceiling: int = 0
-    isolation_mode_total_debt: int = 0
-    borrowable_in_isolation: bool = False
-    siloed_borrowing: bool = False
-    emode_borrowable: bool | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.symbol, str) or not self.symbol:
-            raise InputError(f"symbol must be a non-empty str, was {self.symbol!r:.60}")
-        s = self.symbol
-        for name in ("price", "collateral", "debt"):
-            as_uint256(getattr(self, name), f"{s}.{name}")
-        decimals = as_uint256(self.decimals, f"{s}.decimals")
-        if decimals > _MAX_DECIMALS:
-            raise InputError(f"{s}.decimals must be <= {_MAX_DECIMALS} (10**decimals fits uint256), was {decimals}")
-        ltv, lt = _bps(self.ltv, f"{s}.ltv"), _bps(self.lt, f"{s}.lt")
-        bonus = _bps(self.liquidation_bonus, f"{s}.liquidation_bonus")
-        fee = _bps(self.liquidation_protocol_fee, f"{s}.liquidation_protocol_fee")
-        # PoolConfigurator.configureReserveAsCollateral and setLiquidationProtocolFee.
-        if ltv > lt:
-            raise InputError(f"{s}.ltv must be <= lt (INVALID_RESERVE_PARAMS), was ltv={ltv} lt={lt}")
-        if lt == 0 and bonus != 0:
-            raise InputError(f"{s}.liquidation_bonus must be 0 when lt is 0 (INVALID_RESERVE_PARAMS), was {bonus}")
-        if bonus != 0 and (bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR):
-            raise InputError(
-                f"{s}.liquidation_bonus must be > 10000 with lt * bonus <= 100 % (INVALID_RESERVE_PARAMS), "
-                f"was bonus={bonus} lt={lt}"
-            )
-        if fee > PERCENTAGE_FACTOR:
-            raise InputError(f"{s}.liquidation_protocol_fee must be <= 10000 bps, was {fee}")
-        if as_uint256(self.debt_ceiling, f"{s}.debt_ceiling") > _MAX_DEBT_CEILING:
-            raise InputError(f"{s}.debt_ceiling must be < 2**40, was {self.debt_ceiling}")
-        if as_uint256(self.isolation_mode_total_debt, f"{s}.isolation_mode_total_debt") > _UINT128_MAX:
-            raise InputError(f"{s}.isolation_mode_total_debt must fit uint128, was {self.isolation_mode_total_debt}")
-        for name in ("in_emode", "borrowable_in_isolation", "siloed_borrowing"):
-            _flag(getattr(self, name), f"{s}.{name}")
-        _flag(self.use_as_collateral, f"{s}.use_as_collateral", optional=True)
-        _flag(self.emode_borrowable, f"{s}.emode_borrowable", optional=True)
-
-    @property
-    def collateral_enabled(self) -> bool:
-        """The user's collateral flag (``use_as_collateral``, else ``collateral > 0``)."""
-        return self.collateral > 0 if self.use_as_collateral is None else self.use_as_collateral
-
-
-@dataclass(frozen=True, slots=True)
-class EModeCategory(JsonRecord):
-    """The user's efficiency-mode category.
-
-    Parameters
-    ----------
-    ltv, lt, liquidation_bonus : int
-        Bps; the configurator requires ``0 < ltv <= lt``, ``bonus > 10000`` and
-        ``lt * bonus <= 100 %``.
-    price : int, default 0
-        3.0 / 3.1 only: the price of the category's price source (base currency); 0 means none.
-        Ignored from 3.2 on.
-    """
-
-    ltv: int
-    lt: int
-    liquidation_bonus: int
-    price: int = 0
-
-    def __post_init__(self) -> None:
-        ltv, lt = _bps(self.ltv, "emode.ltv"), _bps(self.lt, "emode.lt")
-        bonus = _bps(self.liquidation_bonus, "emode.liquidation_bonus")
-        as_uint256(self.price, "emode.price")
-        if ltv == 0 or ltv > lt or bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
-            raise InputError(
-                "emode category must have 0 < ltv <= lt, liquidation_bonus > 10000 and lt * bonus <= 100 % "
-                f"(INVALID_EMODE_CATEGORY_PARAMS), was ltv={ltv} lt={lt} liquidation_bonus={bonus}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class UserAccountData(JsonRecord):
-    """``Pool.getUserAccountData`` (all ints as the contract returns them).
-
-    Attributes
-    ----------
-    total_collateral_base, total_debt_base, available_borrows_base : int
-        Base currency (8 decimals on USD markets).
-    current_liquidation_threshold, ltv, health_factor : int
-        Collateral-weighted averages in bps (floored); HF in wad, ``2**256 - 1`` without debt.
-    has_zero_ltv_collateral : bool
-        An enabled collateral has a reserve LTV of 0 (GenericLogic's sixth return value).
-    """
-
-    total_collateral_base: int
-    total_debt_base: int
-    available_borrows_base: int
-    current_liquidation_threshold: int
-    ltv: int
-    health_factor: int
-    has_zero_ltv_collateral: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LiquidationResult(JsonRecord):
-    """Outcome of :func:`liquidation_call`.
-
-    Attributes
-    ----------
-    actual_debt_to_liquidate, collateral_to_liquidator : int
-        Debt repaid and collateral received net of the protocol fee (the ``LiquidationCall``
-        event's ``debtToCover`` and ``liquidatedCollateralAmount``).
-    liquidation_protocol_fee : int
-        Collateral sent to the treasury; the user loses ``collateral_to_liquidator`` plus this.
-    close_factor : int
-        Bps: 5000 when the default close factor bounds the liquidation (3.0 - 3.2: of the
-        reserve's debt; 3.3: of the account's total debt), else 10000.
-    max_liquidatable_debt, liquidation_bonus : int
-        The debt the close factor allows (debt units); the bonus applied (bps, e-mode's if any).
-    collateral_price, debt_price, health_factor_before : int
-        Prices used (3.0 / 3.1: the e-mode price source where it applies); HF in wad.
-    deficit : Mapping[str, int]
-        3.3: debt burnt as bad debt and added to each reserve's deficit (only non-zero entries).
-    collateral_after, debt_after : Mapping[str, int]
-        The user's balances after the liquidation, per symbol.
-    positions_after : tuple of AaveReserve
-        Rows after the liquidation (balances, collateral flag, isolated debt) for the next call;
-        left out of ``to_dict``.
-    """
-
-    actual_debt_to_liquidate: int
-    collateral_to_liquidator: int
-    liquidation_protocol_fee: int
-    close_factor: int
-    max_liquidatable_debt: int
-    liquidation_bonus: int
-    collateral_price: int
-    debt_price: int
-    health_factor_before: int
-    deficit: Mapping[str, int]
-    collateral_after: Mapping[str, int]
-    debt_after: Mapping[str, int]
-    positions_after: tuple[AaveReserve, ...] = field(repr=False)
-
-
-_ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
-_EMODE_FIELDS: Final = frozenset(f.name for f in fields(EModeCategory))
-
-
-def _reserves(positions: Iterable[Mapping[str, object] | AaveReserve]) -> tuple[AaveReserve, ...]:
-    if isinstance(positions, Mapping | str | bytes):
-        raise InputError(f"positions must be a sequence of rows, was {type(positions).__name__}")
-    rows: list[AaveReserve] = []
-    for i, row in enumerate(positions):
-        if isinstance(row, AaveReserve):
-            rows.append(row)
-        elif isinstance(row, Mapping):
-            unknown = sorted(str(k) for k in row if k not in _ROW_FIELDS)
-            if unknown:
-                raise InputError(f"positions[{i}] has unknown fields {unknown}; known: {sorted(_ROW_FIELDS)}")
-            try:
-                kwargs: dict[str, Any] = {str(k): v for k, v in row.items()}
-                rows.append(AaveReserve(**kwargs))
-            except TypeError as exc:  # a required field is missing
-                raise InputError(f"positions[{i}]: {exc}") from None
-        else:
-            raise InputError(f"positions[{i}] must be a mapping or AaveReserve, was {type(row).__name__}")
-    symbols = [r.symbol for r in rows]
-    if len(set(symbols)) != len(symbols):
-        raise InputError(f"positions symbols must be unique, were {symbols}")
-    return tuple(rows)
-
-
-def _emode(category: Mapping[str, object] | EModeCategory | None) -> EModeCategory | None:
-    if category is None or isinstance(category, EModeCategory):
-        return category
-    if not isinstance(category, Mapping):
-        raise InputError(f"emode_category must be a mapping, EModeCategory or None, was {type(category).__name__}")
-    unknown = sorted(str(k) for k in category if k not in _EMODE_FIELDS)
-    if unknown:
-        raise InputError(f"emode_category has unknown fields {unknown}; known: {sorted(_EMODE_FIELDS)}")
-    try:
-        kwargs: dict[str, Any] = {str(k): v for k, v in category.items()}
-        return EModeCategory(**kwargs)
-    except TypeError as exc:
-        raise InputError(f"emode_category: {exc}") from None
-
-
-def _version(version: str) -> str:
-    if version not in AAVE_VERSIONS:
-        raise InputError(f"version must be one of {list(AAVE_VERSIONS)}, was {version!r:.40}")
-    return version
-
-
-def _find(reserves: Sequence[AaveReserve], symbol: str, role: str) -> AaveReserve:
-    for r in reserves:
-        if r.symbol == symbol:
-            return r
-    raise InputError(f"{role} {symbol!r:.40} is not among the positions {[r.symbol for r in reserves]}")
 
 
 def _price(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
@@ -433,7 +191,7 @@ def get_user_account_data(
     threshold can lower the health factor by up to one bps of collateral value when a
     collateral with a different threshold is added.
     """
-    return _account(_reserves(positions), _emode(emode_category), _version(version))
+    return _account(parse_positions(positions), parse_emode(emode_category), check_version(version))
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,7 +237,7 @@ def _available_collateral(
 def _isolated_debt_after(total: int, repaid: int, debt_decimals: int) -> int:
     # IsolationModeLogic: the repaid amount in 0.01 base units, the total floored at zero.
     counted = repaid // 10 ** checked_sub(debt_decimals, DEBT_CEILING_DECIMALS)
-    if counted > _UINT128_MAX:
+    if counted > UINT128_MAX:
         raise MathRevertError("SafeCast: value doesn't fit in 128 bits", "", "toUint128")
     return 0 if total <= counted else total - counted
 
@@ -520,7 +278,7 @@ def liquidation_call(
     ------
     AaveError
         ``45`` HF not below 1, ``46`` collateral not enabled (or ``lt == 0``), ``47`` no debt in
-        ``debt_asset``, ``103`` dust left (3.3), ``25`` nothing to burn (zero amount).
+        ``debt_asset``, ``103`` dust left (3.3), ``25`` nothing to burn (zero scaled amount).
     MathRevertError
         Arithmetic revert (e.g. a zero price, or a debt token with fewer than 2 decimals repaid
         against an isolated collateral).
@@ -534,14 +292,32 @@ def liquidation_call(
         seized = percentMul(Pd * D * Uc / (Pc * Ud), B)
         if seized > balance:  seized = balance;  D = percentDiv(Pc * balance * Ud / (Pd * Uc), B)
         fee = percentMul(seized - percentDiv(seized, B), f);   to_liquidator = seized - fee
+
+    The tokens keep scaled balances, ``balance = rayMul(scaled, I)`` with the row's
+    ``liquidity_index`` (aToken) or ``variable_borrow_index`` (debt token) ``I``; the contracts
+    move scaled amounts (VariableDebtToken.burn, AToken.burn / transferOnLiquidation through
+    ScaledBalanceTokenBase, each ``rayDiv(amount, I)``, a zero scaled burn reverting ``25``)::
+
+        debt_after = rayMul(rayDiv(debt, Id) - rayDiv(D, Id), Id)
+        s = rayDiv(balance, Ic) - rayDiv(to_liquidator, Ic)
+        if rayDiv(fee, Ic) > s:  fee = rayMul(s, Ic)          # LiquidationLogic's 1-wei clamp
+        collateral_after = rayMul(s - rayDiv(fee, Ic), Ic)
+
+    The user's collateral flag is cleared when ``to_liquidator + fee`` (before the clamp) equals
+    the balance.  Sources: ``LiquidationLogic.executeLiquidationCall``, ``_burnCollateralATokens``
+    and ``_burnDebtTokens`` (aave-v3-core v1.19.4; aave-v3-origin v3.3.0 the same), checked to
+    the wei against the v3.0.2 contracts in tests/evm/test_aave_differential.py.  Not modelled:
+    the contracts clear the debt's borrowing flag only when ``D`` equals the debt, so a ``D`` a
+    wei short that burns the last scaled unit leaves the flag on (rows derive it from
+    ``debt > 0``); of the checks here only siloed borrowing would read it.
     """
-    version = _version(version)
-    reserves = _reserves(positions)
-    emode = _emode(emode_category)
-    coll = _find(reserves, collateral_asset, "collateral_asset")
-    debt = _find(reserves, debt_asset, "debt_asset")
+    version = check_version(version)
+    reserves = parse_positions(positions)
+    emode = parse_emode(emode_category)
+    coll = find_reserve(reserves, collateral_asset, "collateral_asset")
+    debt = find_reserve(reserves, debt_asset, "debt_asset")
     to_cover = as_uint256(debt_to_cover, "debt_to_cover")
-    _flag(receive_atoken, "receive_atoken")
+    check_flag(receive_atoken, "receive_atoken")
     account = _account(reserves, emode, version)
     hf = account.health_factor
     user_debt = debt.debt
@@ -604,19 +380,21 @@ def liquidation_call(
             )
 
     rows = {r.symbol: r for r in reserves}
-    if taken == balance:
-        rows[coll.symbol] = replace(rows[coll.symbol], use_as_collateral=False)
+    rows[coll.symbol] = replace(rows[coll.symbol], use_as_collateral=taken != balance)
     no_collateral_left = version == "3.3" and account.total_collateral_base == seize.collateral_base
-    burn = user_debt if no_collateral_left else actual
-    if burn == 0:  # ScaledBalanceTokenBase._burnScaled
-        raise AaveError("INVALID_BURN_AMOUNT", f"{debt.symbol} debt to burn is 0")
+    # VariableDebtToken.burn takes amount.rayDiv(index), reverting on zero (ScaledBalanceTokenBase).
+    d_index = debt.variable_borrow_index
+    burn = ray_div(user_debt if no_collateral_left else actual, d_index)
+    if burn == 0:
+        raise AaveError("INVALID_BURN_AMOUNT", f"{debt.symbol} debt to burn is 0 (scaled)")
     deficit: dict[str, int] = {}
     if no_collateral_left:
         if user_debt > actual:
             deficit[debt.symbol] = user_debt - actual
         rows[debt.symbol] = replace(rows[debt.symbol], debt=0)
     else:
-        rows[debt.symbol] = replace(rows[debt.symbol], debt=user_debt - actual)
+        scaled_debt = checked_sub(ray_div(user_debt, d_index), burn)
+        rows[debt.symbol] = replace(rows[debt.symbol], debt=ray_mul(scaled_debt, d_index))
 
     # Isolated debt: 3.3 discounts the repaid debt from a ceiled collateral; 3.0 - 3.2 from the
     # user's isolation collateral, read after its flag may have been cleared.
@@ -625,9 +403,18 @@ def liquidation_call(
         left = _isolated_debt_after(iso.isolation_mode_total_debt, actual, debt.decimals)
         rows[iso.symbol] = replace(rows[iso.symbol], isolation_mode_total_debt=left)
 
-    if not receive_atoken and seize.collateral == 0:  # AToken.burn of nothing
-        raise AaveError("INVALID_BURN_AMOUNT", f"{coll.symbol} collateral to burn is 0")
-    rows[coll.symbol] = replace(rows[coll.symbol], collateral=balance - taken)
+    # AToken.burn (transferOnLiquidation with receive_atoken) moves seized.rayDiv(index), then the fee
+    # goes, cut to the scaled balance left when the roundings ask more (LiquidationLogic, "1 wei").
+    c_index, fee = coll.liquidity_index, seize.fee
+    moved = ray_div(seize.collateral, c_index)
+    if not receive_atoken and moved == 0:
+        raise AaveError("INVALID_BURN_AMOUNT", f"{coll.symbol} collateral to burn is 0 (scaled)")
+    scaled_left = checked_sub(ray_div(balance, c_index), moved)
+    if fee != 0:
+        if ray_div(fee, c_index) > scaled_left:
+            fee = ray_mul(scaled_left, c_index)
+        scaled_left -= ray_div(fee, c_index)
+    rows[coll.symbol] = replace(rows[coll.symbol], collateral=ray_mul(scaled_left, c_index))
 
     if no_collateral_left:  # LiquidationLogic._burnBadDebt on every other borrowed reserve
         for symbol, r in rows.items():
@@ -639,7 +426,7 @@ def liquidation_call(
     return LiquidationResult(
         actual_debt_to_liquidate=actual,
         collateral_to_liquidator=seize.collateral,
-        liquidation_protocol_fee=seize.fee,
+        liquidation_protocol_fee=fee,
         close_factor=close_factor,
         max_liquidatable_debt=max_debt,
         liquidation_bonus=bonus,
@@ -676,10 +463,10 @@ def validate_borrow(
         ``57`` LTV 0; ``35`` HF not above 1; ``36`` collateral cannot cover
         ``percentDiv(debt + amount value, ltv)``; ``89`` siloed borrowing violated.
     """
-    version = _version(version)
-    reserves = _reserves(positions)
-    emode = _emode(emode_category)
-    target = _find(reserves, asset, "asset")
+    version = check_version(version)
+    reserves = parse_positions(positions)
+    emode = parse_emode(emode_category)
+    target = find_reserve(reserves, asset, "asset")
     if as_uint256(amount, "amount") == 0:
         raise AaveError("INVALID_AMOUNT", "amount is 0")
     iso = _isolation_collateral(reserves)
@@ -687,9 +474,9 @@ def validate_borrow(
         if not target.borrowable_in_isolation:
             raise AaveError("ASSET_NOT_BORROWABLE_IN_ISOLATION", f"{target.symbol} with {iso.symbol} isolated")
         counted = amount // 10 ** checked_sub(target.decimals, DEBT_CEILING_DECIMALS)
-        if counted > _UINT128_MAX:
+        if counted > UINT128_MAX:
             raise MathRevertError("SafeCast: value doesn't fit in 128 bits", "", "toUint128")
-        if iso.isolation_mode_total_debt + counted > _UINT128_MAX:  # uint128 addition
+        if iso.isolation_mode_total_debt + counted > UINT128_MAX:  # uint128 addition
             raise MathRevertError("isolated debt total overflows uint128 (Panic 0x11)", "0x11", "ARITHMETIC_OVERFLOW")
         if iso.isolation_mode_total_debt + counted > iso.debt_ceiling:
             raise AaveError(
@@ -742,10 +529,10 @@ def validate_hf_and_ltv(
         ``35`` when the health factor is below 1; ``57`` when an enabled collateral has LTV 0 and
         ``asset`` itself does not (with LTV-0 collateral only LTV-0 assets may leave first).
     """
-    version = _version(version)
-    reserves = _reserves(positions)
-    target = _find(reserves, asset, "asset")
-    account = _account(reserves, _emode(emode_category), version)
+    version = check_version(version)
+    reserves = parse_positions(positions)
+    target = find_reserve(reserves, asset, "asset")
+    account = _account(reserves, parse_emode(emode_category), version)
     if account.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
         raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {account.health_factor}")
     if account.has_zero_ltv_collateral and target.ltv != 0:
@@ -760,8 +547,8 @@ def validate_use_as_collateral(positions: Iterable[Mapping[str, object] | AaveRe
     user is not in isolation mode and ``asset`` has no debt ceiling.  (The Pool's supply path
     additionally requires a role to enable an isolated asset automatically; not modelled.)
     """
-    reserves = _reserves(positions)
-    target = _find(reserves, asset, "asset")
+    reserves = parse_positions(positions)
+    target = find_reserve(reserves, asset, "asset")
     if target.ltv == 0:
         return False
     if not any(r.collateral_enabled for r in reserves):

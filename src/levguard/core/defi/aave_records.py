@@ -1,0 +1,308 @@
+"""Records of the exact Aave v3 engine: position rows, the e-mode category, results, and their parsing.
+
+:mod:`levguard.core.defi.aave` computes with these and re-exports the public ones; they live here
+so each module stays a readable size.  Units as there: token base units, base-currency prices
+(8 decimals on USD markets), bps, wad, ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
+
+from levguard.core.defi.wadray import PERCENTAGE_FACTOR, RAY, as_uint256, percent_mul, ray_div, ray_mul
+from levguard.core.records import JsonRecord
+from levguard.errors import InputError
+
+__all__ = [
+    "AAVE_VERSIONS",
+    "UINT128_MAX",
+    "AaveReserve",
+    "EModeCategory",
+    "LiquidationResult",
+    "UserAccountData",
+    "check_flag",
+    "check_version",
+    "find_reserve",
+    "parse_emode",
+    "parse_positions",
+]
+
+AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3")
+"""Protocol versions the engine mirrors (the ``version`` argument)."""
+UINT128_MAX: Final = 2**128 - 1
+"""Largest uint128 (isolated-debt totals and scaled balances are stored in 128 bits)."""
+_MAX_DEBT_CEILING: Final = 2**40 - 1
+_MAX_DECIMALS: Final = 77  # 10**78 overflows uint256
+
+
+def _bps(value: object, field_name: str) -> int:
+    v = as_uint256(value, field_name)
+    if v > 65_535:  # the reserve configuration stores these in 16 bits
+        raise InputError(f"{field_name} must be in [0, 65535] bps, was {v}")
+    return v
+
+
+def check_flag(value: object, field_name: str, optional: bool = False) -> None:
+    """Raise InputError naming ``field_name`` unless ``value`` is a bool (or None when optional)."""
+    if not (isinstance(value, bool) or (optional and value is None)):
+        raise InputError(f"{field_name} must be a bool{' or None' if optional else ''}, was {value!r:.60}")
+
+
+@dataclass(frozen=True, slots=True)
+class AaveReserve(JsonRecord):
+    """One reserve of the pool and the user's position in it (one row of ``positions``).
+
+    Parameters
+    ----------
+    symbol : str
+        Name of the reserve (unique within ``positions``).
+    price : int
+        Oracle price of one whole token in the base currency (USD with 8 decimals).
+    decimals : int
+        Token decimals (``10**decimals`` smallest units per token), 0 to 77.
+    ltv, lt : int
+        Loan to value and liquidation threshold, bps (``ltv <= lt``, as the configurator requires).
+    collateral, debt : int
+        The user's current aToken and variable debt balances, smallest units.
+    in_emode : bool, default False
+        The reserve is in the user's e-mode category (3.0 / 3.1: the reserve's category; 3.2+: the
+        category's collateral bitmap).  Ignored when the user has no e-mode category.
+    liquidation_bonus, liquidation_protocol_fee : int, default 0
+        Bps: the bonus ``> 10000`` when set (10500 pays 5 %; 0 = not given, needed to liquidate
+        this collateral outside e-mode); the treasury's share of the bonus (<= 10000).
+    use_as_collateral : bool or None, default None
+        The user's collateral flag for this reserve; None means ``collateral > 0``.
+    debt_ceiling, isolation_mode_total_debt : int, default 0
+        Isolation mode: the reserve's debt ceiling (0 = not isolated) and the reserve-wide debt
+        counted against it, both in 0.01 base units.
+    borrowable_in_isolation, siloed_borrowing, emode_borrowable : bool, default False, False, None
+        Flags for :func:`validate_borrow` (``emode_borrowable``: 3.2+ borrowable bitmap; None
+        means ``in_emode``).
+    liquidity_index, variable_borrow_index : int, default RAY
+        The reserve's normalized income and variable debt at the block (ray, ``>= 10**27``;
+        ``Pool.getReserveNormalizedIncome`` / ``getReserveNormalizedVariableDebt``), for the
+        scaled burns and transfers of :func:`liquidation_call`.  ``collateral`` and ``debt`` must
+        then be balances the index can produce: ``rayMul(rayDiv(balance, index), index)``.
+    """
+
+    symbol: str
+    price: int
+    decimals: int
+    ltv: int
+    lt: int
+    collateral: int = 0
+    debt: int = 0
+    in_emode: bool = False
+    liquidation_bonus: int = 0
+    liquidation_protocol_fee: int = 0
+    use_as_collateral: bool | None = None
+    debt_ceiling: int = 0
+    isolation_mode_total_debt: int = 0
+    borrowable_in_isolation: bool = False
+    siloed_borrowing: bool = False
+    emode_borrowable: bool | None = None
+    liquidity_index: int = RAY
+    variable_borrow_index: int = RAY
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.symbol, str) or not self.symbol:
+            raise InputError(f"symbol must be a non-empty str, was {self.symbol!r:.60}")
+        s = self.symbol
+        for name in ("price", "collateral", "debt"):
+            as_uint256(getattr(self, name), f"{s}.{name}")
+        decimals = as_uint256(self.decimals, f"{s}.decimals")
+        if decimals > _MAX_DECIMALS:
+            raise InputError(f"{s}.decimals must be <= {_MAX_DECIMALS} (10**decimals fits uint256), was {decimals}")
+        ltv, lt = _bps(self.ltv, f"{s}.ltv"), _bps(self.lt, f"{s}.lt")
+        bonus = _bps(self.liquidation_bonus, f"{s}.liquidation_bonus")
+        fee = _bps(self.liquidation_protocol_fee, f"{s}.liquidation_protocol_fee")
+        # PoolConfigurator.configureReserveAsCollateral and setLiquidationProtocolFee.
+        if ltv > lt:
+            raise InputError(f"{s}.ltv must be <= lt (INVALID_RESERVE_PARAMS), was ltv={ltv} lt={lt}")
+        if lt == 0 and bonus != 0:
+            raise InputError(f"{s}.liquidation_bonus must be 0 when lt is 0 (INVALID_RESERVE_PARAMS), was {bonus}")
+        if bonus != 0 and (bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR):
+            raise InputError(
+                f"{s}.liquidation_bonus must be > 10000 with lt * bonus <= 100 % (INVALID_RESERVE_PARAMS), "
+                f"was bonus={bonus} lt={lt}"
+            )
+        if fee > PERCENTAGE_FACTOR:
+            raise InputError(f"{s}.liquidation_protocol_fee must be <= 10000 bps, was {fee}")
+        if as_uint256(self.debt_ceiling, f"{s}.debt_ceiling") > _MAX_DEBT_CEILING:
+            raise InputError(f"{s}.debt_ceiling must be < 2**40, was {self.debt_ceiling}")
+        if as_uint256(self.isolation_mode_total_debt, f"{s}.isolation_mode_total_debt") > UINT128_MAX:
+            raise InputError(f"{s}.isolation_mode_total_debt must fit uint128, was {self.isolation_mode_total_debt}")
+        for name in ("in_emode", "borrowable_in_isolation", "siloed_borrowing"):
+            check_flag(getattr(self, name), f"{s}.{name}")
+        check_flag(self.use_as_collateral, f"{s}.use_as_collateral", optional=True)
+        check_flag(self.emode_borrowable, f"{s}.emode_borrowable", optional=True)
+        for index_name, balance_name in (("liquidity_index", "collateral"), ("variable_borrow_index", "debt")):
+            index, balance = as_uint256(getattr(self, index_name), f"{s}.{index_name}"), getattr(self, balance_name)
+            if index < RAY or (index != RAY and ray_mul(ray_div(balance, index), index) != balance):
+                raise InputError(
+                    f"{s}.{index_name} must be >= 1e27 and give {balance_name} {balance} as scaled.rayMul(index), "
+                    f"was {index}"
+                )
+
+    @property
+    def collateral_enabled(self) -> bool:
+        """The user's collateral flag (``use_as_collateral``, else ``collateral > 0``)."""
+        return self.collateral > 0 if self.use_as_collateral is None else self.use_as_collateral
+
+
+@dataclass(frozen=True, slots=True)
+class EModeCategory(JsonRecord):
+    """The user's efficiency-mode category.
+
+    Parameters
+    ----------
+    ltv, lt, liquidation_bonus : int
+        Bps; the configurator requires ``0 < ltv <= lt``, ``bonus > 10000`` and
+        ``lt * bonus <= 100 %``.
+    price : int, default 0
+        3.0 / 3.1 only: the price of the category's price source (base currency); 0 means none.
+        Ignored from 3.2 on.
+    """
+
+    ltv: int
+    lt: int
+    liquidation_bonus: int
+    price: int = 0
+
+    def __post_init__(self) -> None:
+        ltv, lt = _bps(self.ltv, "emode.ltv"), _bps(self.lt, "emode.lt")
+        bonus = _bps(self.liquidation_bonus, "emode.liquidation_bonus")
+        as_uint256(self.price, "emode.price")
+        if ltv == 0 or ltv > lt or bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
+            raise InputError(
+                "emode category must have 0 < ltv <= lt, liquidation_bonus > 10000 and lt * bonus <= 100 % "
+                f"(INVALID_EMODE_CATEGORY_PARAMS), was ltv={ltv} lt={lt} liquidation_bonus={bonus}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class UserAccountData(JsonRecord):
+    """``Pool.getUserAccountData`` (all ints as the contract returns them).
+
+    Attributes
+    ----------
+    total_collateral_base, total_debt_base, available_borrows_base : int
+        Base currency (8 decimals on USD markets).
+    current_liquidation_threshold, ltv, health_factor : int
+        Collateral-weighted averages in bps (floored); HF in wad, ``2**256 - 1`` without debt.
+    has_zero_ltv_collateral : bool
+        An enabled collateral has a reserve LTV of 0 (GenericLogic's sixth return value).
+    """
+
+    total_collateral_base: int
+    total_debt_base: int
+    available_borrows_base: int
+    current_liquidation_threshold: int
+    ltv: int
+    health_factor: int
+    has_zero_ltv_collateral: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationResult(JsonRecord):
+    """Outcome of :func:`liquidation_call`.
+
+    Attributes
+    ----------
+    actual_debt_to_liquidate, collateral_to_liquidator : int
+        Debt repaid and collateral received net of the protocol fee (the ``LiquidationCall``
+        event's ``debtToCover`` and ``liquidatedCollateralAmount``).
+    liquidation_protocol_fee : int
+        Collateral sent to the treasury (cut by the contract's 1-wei clamp when the two scaled
+        roundings ask more than the user holds); the user loses ``collateral_to_liquidator`` plus it.
+    close_factor : int
+        Bps: 5000 when the default close factor bounds the liquidation (3.0 - 3.2: of the
+        reserve's debt; 3.3: of the account's total debt), else 10000.
+    max_liquidatable_debt, liquidation_bonus : int
+        The debt the close factor allows (debt units); the bonus applied (bps, e-mode's if any).
+    collateral_price, debt_price, health_factor_before : int
+        Prices used (3.0 / 3.1: the e-mode price source where it applies); HF in wad.
+    deficit : Mapping[str, int]
+        3.3: debt burnt as bad debt and added to each reserve's deficit (only non-zero entries).
+    collateral_after, debt_after : Mapping[str, int]
+        The user's balances after the liquidation, per symbol.
+    positions_after : tuple of AaveReserve
+        Rows after the liquidation (balances, collateral flag, isolated debt) for the next call;
+        left out of ``to_dict``.
+    """
+
+    actual_debt_to_liquidate: int
+    collateral_to_liquidator: int
+    liquidation_protocol_fee: int
+    close_factor: int
+    max_liquidatable_debt: int
+    liquidation_bonus: int
+    collateral_price: int
+    debt_price: int
+    health_factor_before: int
+    deficit: Mapping[str, int]
+    collateral_after: Mapping[str, int]
+    debt_after: Mapping[str, int]
+    positions_after: tuple[AaveReserve, ...] = field(repr=False)
+
+
+_ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
+_EMODE_FIELDS: Final = frozenset(f.name for f in fields(EModeCategory))
+
+
+def parse_positions(positions: Iterable[Mapping[str, object] | AaveReserve]) -> tuple[AaveReserve, ...]:
+    """Return ``positions`` as validated rows; raise InputError naming a bad row or a repeated symbol."""
+    if isinstance(positions, Mapping | str | bytes):
+        raise InputError(f"positions must be a sequence of rows, was {type(positions).__name__}")
+    rows: list[AaveReserve] = []
+    for i, row in enumerate(positions):
+        if isinstance(row, AaveReserve):
+            rows.append(row)
+        elif isinstance(row, Mapping):
+            unknown = sorted(str(k) for k in row if k not in _ROW_FIELDS)
+            if unknown:
+                raise InputError(f"positions[{i}] has unknown fields {unknown}; known: {sorted(_ROW_FIELDS)}")
+            try:
+                kwargs: dict[str, Any] = {str(k): v for k, v in row.items()}
+                rows.append(AaveReserve(**kwargs))
+            except TypeError as exc:  # a required field is missing
+                raise InputError(f"positions[{i}]: {exc}") from None
+        else:
+            raise InputError(f"positions[{i}] must be a mapping or AaveReserve, was {type(row).__name__}")
+    symbols = [r.symbol for r in rows]
+    if len(set(symbols)) != len(symbols):
+        raise InputError(f"positions symbols must be unique, were {symbols}")
+    return tuple(rows)
+
+
+def parse_emode(category: Mapping[str, object] | EModeCategory | None) -> EModeCategory | None:
+    """Return the e-mode category (None for none) validated; raise InputError on a bad one."""
+    if category is None or isinstance(category, EModeCategory):
+        return category
+    if not isinstance(category, Mapping):
+        raise InputError(f"emode_category must be a mapping, EModeCategory or None, was {type(category).__name__}")
+    unknown = sorted(str(k) for k in category if k not in _EMODE_FIELDS)
+    if unknown:
+        raise InputError(f"emode_category has unknown fields {unknown}; known: {sorted(_EMODE_FIELDS)}")
+    try:
+        kwargs: dict[str, Any] = {str(k): v for k, v in category.items()}
+        return EModeCategory(**kwargs)
+    except TypeError as exc:
+        raise InputError(f"emode_category: {exc}") from None
+
+
+def check_version(version: str) -> str:
+    """Return ``version`` when it is one of :data:`AAVE_VERSIONS`; raise InputError otherwise."""
+    if version not in AAVE_VERSIONS:
+        raise InputError(f"version must be one of {list(AAVE_VERSIONS)}, was {version!r:.40}")
+    return version
+
+
+def find_reserve(reserves: Sequence[AaveReserve], symbol: str, role: str) -> AaveReserve:
+    """Return the row of ``symbol``; raise InputError naming ``role`` when it is not there."""
+    for r in reserves:
+        if r.symbol == symbol:
+            return r
+    raise InputError(f"{role} {symbol!r:.40} is not among the positions {[r.symbol for r in reserves]}")
