@@ -107,6 +107,43 @@ def _ccxt_venue(cfg: Any) -> Any:
     )
 
 
+def _onchain(acc: Any) -> tuple[Any, dict[str, Any]]:
+    """An on-chain account's venue and the OnchainAccountSetup fields beyond AccountSetup's."""
+    from levguard.defi.onchain import assess
+    from levguard.errors import ConfigError
+    from levguard.live.onchain import HealthRules
+    from levguard.venues.onchain import LocalSigner, OnchainVenue
+
+    v = acc.venue
+    url = v.rpc_url if v.rpc_url is not None else os.environ.get(v.rpc_url_env, "")
+    if not url:
+        raise ConfigError(f"environment variable {v.rpc_url_env} (the RPC URL of {acc.name}) is not set")
+    signer = LocalSigner.from_env(v.key_env) if v.key_env else LocalSigner.from_file(v.key_file) if v.key_file else None
+    venue = OnchainVenue(
+        v.protocol,
+        wallet=v.wallet,
+        rpc_url=url,
+        pool=v.pool,
+        morpho=v.morpho,
+        market_id=v.market_id,
+        signer=signer,
+        aave_version=v.aave_version,
+        heartbeats=v.heartbeats,
+        default_heartbeat=v.default_heartbeat_s,
+        timeout_s=v.timeout_s,
+        read_timeout_s=v.read_timeout_s,
+    )
+    th, act = acc.thresholds, acc.actions
+    rules = HealthRules(
+        health_factor=th.health_factor,
+        p_hf_below_one=th.p_liq,
+        hysteresis=th.hysteresis,
+        target_hf=act.target_health_factor,
+        prefer=act.prefer,
+    )
+    return venue, {"rules": rules, "assess": assess}
+
+
 def _alerter(cfg: Any) -> Any:
     from levguard.live.alerts import Alerter, EmailSink, LogSink, WebhookSink
 
@@ -136,6 +173,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     """The guardian and the paper venues it must tick, from a validated config."""
     from levguard.config.policies import parse_policy_config
     from levguard.live.guardian import AccountSetup, Guardian
+    from levguard.live.onchain import OnchainAccountSetup
     from levguard.live.states import Level, Thresholds
     from levguard.live.store import Store
     from levguard.risk.report import volatility_forecast
@@ -146,7 +184,11 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     setups = []
     papers = []
     for acc in cfg.accounts:
-        venue = _paper_venue(acc.venue) if acc.venue.type == "paper" else _ccxt_venue(acc.venue)
+        onchain: dict[str, Any] = {}
+        if acc.venue.type == "onchain":  # a lending position (docs/guardian.md): its own setup class
+            venue, onchain = _onchain(acc)
+        else:
+            venue = _paper_venue(acc.venue) if acc.venue.type == "paper" else _ccxt_venue(acc.venue)
         if acc.venue.type == "paper":
             papers.append(venue)
         policy = acc.policy
@@ -157,9 +199,10 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         )
         # The account's settings and its actions' go over by name, but for those converted here.
         settings = {k: v for k, v in (*acc, *acc.actions) if k in setup_fields and k not in converted}
-        setup = AccountSetup(
+        setup = (OnchainAccountSetup if onchain else AccountSetup)(
+            **onchain,
             venue=venue,
-            thresholds=Thresholds(**dict(acc.thresholds)),
+            thresholds=Thresholds(**acc.thresholds.model_dump(exclude={"health_factor"})),
             act_level=Level[acc.actions.act_level],
             bars=_bars_source(acc.history),
             volatility=volatility_forecast,  # the vol `levguard risk` and `levguard size` show
@@ -218,7 +261,9 @@ def _table(reports: list[dict[str, Any]], title: str) -> Any:
                 f"{lp:,.2f}" if lp else "none",
                 f"{p['distance']:.1%}" if p["distance"] != float("inf") else "∞",
                 f"{p['p_liq']:.1%}" if p.get("p_liq") is not None and math.isfinite(p["p_liq"]) else "—",
-                f"{p['leverage']:.2f}x → {p['target_leverage']:.2f}x",
+                f"HF {p['health_factor']:.3f} → {p['target_hf']:g}"
+                if "health_factor" in p
+                else f"{p['leverage']:.2f}x → {p['target_leverage']:.2f}x",
                 f"[{colors[p['state']]}]{p['state']}[/]",
                 action,
             )

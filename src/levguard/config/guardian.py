@@ -20,6 +20,11 @@ Example::
         history: {BTCUSDT: btcusdt-mark-1h.csv}  # hourly (mark) bars for the liquidation forecaster
         actions: {act_level: ACT, max_order_notional: 50000, step_fraction: 0.5, cooldown_s: 30}
         max_age_s: 15
+      - name: aave                             # an on-chain lending position (docs/guardian.md)
+        venue: {type: onchain, protocol: aave-v3, rpc_url_env: ETH_RPC_URL, wallet: "0x…", key_env: GUARD_KEY,
+                pool: "0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2"}   # Aave v3 Ethereum (aave-address-book)
+        thresholds: {health_factor: [1.5, 1.25, 1.15]}
+        actions: {target_health_factor: 1.35, prefer: repay, max_order_notional: 50000}
 
 Secrets: API keys come only from environment variables (``*_env``) or a secrets file (YAML or
 JSON with ``api_key``, ``secret``, ``password``) readable by its owner only (mode 0600); they
@@ -34,7 +39,7 @@ import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from levguard.config._base import NonNeg, Pos, _Model, _read_file
 from levguard.config.policies import _validated
@@ -81,11 +86,44 @@ class PaperVenueConfig(_Model):
     crash: dict[str, Any] = Field(default_factory=lambda: {"start": 60_000.0, "drop": 0.3, "ticks": 120})
 
 
+class OnchainVenueConfig(_Model):
+    """An Aave v3 account or a Morpho Blue position read over JSON-RPC (docs/guardian.md)."""
+
+    type: Literal["onchain"]
+    protocol: Literal["aave-v3", "morpho-blue"]
+    rpc_url: str | None = None
+    rpc_url_env: str | None = None  # the URL from an environment variable (it may hold a provider key)
+    wallet: str
+    pool: str | None = None  # aave-v3: the Pool
+    morpho: str | None = None  # morpho-blue: the Morpho contract ...
+    market_id: str | None = None  # ... and the market id
+    key_env: str | None = None  # the signing key (hex) from an environment variable ...
+    key_file: str | None = None  # ... or from a file readable by its owner only
+    aave_version: Literal["3.0", "3.1", "3.2", "3.3"] = "3.3"
+    heartbeats: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    default_heartbeat_s: Annotated[int, Field(gt=0)] = 86_400
+    timeout_s: Annotated[float, Field(gt=0, lt=3600)] = 10.0
+    read_timeout_s: Annotated[float, Field(gt=0, lt=3600)] = 30.0
+
+    @model_validator(mode="after")
+    def _complete(self) -> OnchainVenueConfig:
+        if (self.rpc_url is None) == (self.rpc_url_env is None):
+            raise ValueError("give exactly one of rpc_url and rpc_url_env")
+        if self.protocol == "aave-v3" and not self.pool:
+            raise ValueError("pool (the Aave v3 Pool's address) is required for protocol aave-v3")
+        if self.protocol == "morpho-blue" and not (self.morpho and self.market_id):
+            raise ValueError("morpho and market_id are required for protocol morpho-blue")
+        if self.key_env and self.key_file:
+            raise ValueError("give key_env or key_file, not both")
+        return self
+
+
 class Thresholds(_Model):
     margin_ratio: tuple[Pos, Pos, Pos] = (0.5, 0.7, 0.85)
     distance: tuple[Pos, Pos, Pos] = (0.15, 0.08, 0.04)
-    p_liq: tuple[Pos, Pos, Pos] = (0.05, 0.2, 0.5)
+    p_liq: tuple[Pos, Pos, Pos] = (0.05, 0.2, 0.5)  # on-chain accounts: P(HF < 1)
     hysteresis: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    health_factor: tuple[Pos, Pos, Pos] = (1.5, 1.25, 1.15)  # on-chain accounts: warn, danger, act
 
 
 class Actions(_Model):
@@ -94,12 +132,14 @@ class Actions(_Model):
     max_order_notional: Pos = 100_000.0
     step_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
     cooldown_s: NonNeg = 30.0
+    target_health_factor: Pos = 1.35  # on-chain accounts: what a repayment or supply restores
+    prefer: Literal["repay", "supply"] = "repay"  # on-chain accounts: the action tried first
 
 
 class AccountConfig(_Model):
     name: Annotated[str, Field(min_length=1)]
     live: bool = False
-    venue: Annotated[CcxtVenueConfig | PaperVenueConfig, Field(discriminator="type")]
+    venue: Annotated[CcxtVenueConfig | PaperVenueConfig | OnchainVenueConfig, Field(discriminator="type")]
     policy: dict[str, Any] | str | None = None
     thresholds: Thresholds = Thresholds()
     actions: Actions = Actions()

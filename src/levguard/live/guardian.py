@@ -77,7 +77,7 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
-from levguard.live import actions, inflight, unified, watch
+from levguard.live import actions, inflight, onchain, unified, watch
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.forecasts import probabilities
@@ -339,7 +339,7 @@ class Guardian:
             try:
                 if not st.loaded:
                     self.load(setup, st)
-                out.extend(await inflight.resolve(self, setup, st))
+                out.extend(await (onchain.resolve if onchain.is_onchain(setup) else inflight.resolve)(self, setup, st))
             except StoreUnavailable as exc:
                 await self._alert(setup.name, "critical", "database", f"cannot reconcile orders: {exc}")
             except Exception as exc:  # contained: the first cycle retries
@@ -564,6 +564,8 @@ class Guardian:
             self._clear_alert(setup.name, "auth", "account")
         if now < st.backoff_until_ns:
             return {"account": setup.name, "status": "backoff", "retry_in_s": (st.backoff_until_ns - now) / 1e9}
+        if onchain.is_onchain(setup):  # a lending position on a chain (levguard.live.onchain)
+            return await onchain.cycle(self, setup, st)
         venue = setup.venue
         # 2. Inputs.
         try:

@@ -1,0 +1,434 @@
+"""The guardian for on-chain lending positions: Aave v3 accounts and Morpho Blue borrows.
+
+An :class:`OnchainAccountSetup` is an :class:`~levguard.live.setup.AccountSetup` whose venue is an
+:class:`~levguard.venues.onchain.OnchainVenue`; :meth:`levguard.live.guardian.Guardian.cycle_account`
+hands it to :func:`cycle` (and :meth:`~levguard.live.guardian.Guardian.reconcile` to
+:func:`levguard.live.onchain_tx.resolve`), inside the guardian's lease, containment, backoff and
+store.  Per cycle:
+
+1. **Transactions in flight** first: looked up by hash, and by the sender's nonce when the node
+   has never seen the hash (:func:`levguard.live.onchain_tx.resolve`);
+2. **Read** the position at one block (retrying transient failures; a node that is down or hangs
+   makes the cycle *stale*: alert, no transaction);
+3. **Assess** it with levguard's exact engines (the injected :data:`Assessor`, by default
+   :func:`levguard.defi.onchain.assess`): health factor, liquidation prices, the repayment and
+   supply that restore ``rules.target_hf``;
+4. **Cross-check** (Aave): levguard's health factor against ``Pool.getUserAccountData`` of the same
+   block, one ``hf_mismatch`` alert per episode beyond ``rules.hf_tolerance``; **oracles**: a price
+   feed whose round is stale, non-positive or incomplete raises an ``oracle`` alert;
+5. **State**: the guardian's state machine (:func:`levguard.live.states.next_level`, with its
+   hysteresis) on the margin-ratio scale ``1 / HF`` against ``1 / rules.health_factor`` and, when a
+   forecaster is plugged in (:attr:`OnchainAccountSetup.p_hf_below_one`), on P(HF < 1);
+6. **Act** at ``act_level``: repay from the paying wallet or supply collateral
+   (:func:`levguard.live.onchain_tx.protect`): dry run unless the guardian runs live *and* the
+   account opted in; live, each transaction is journaled before it is sent;
+7. A snapshot and an audit row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from levguard.core.records import JsonRecord
+from levguard.errors import InputError, LevguardError, VenueAuthError, VenueError
+from levguard.live import onchain_tx
+from levguard.live.setup import AccountSetup, AccountState, PositionState
+from levguard.live.states import Level, Thresholds, next_level
+from levguard.venues.onchain import OnchainVenue
+from levguard.venues.onchain_read import AaveRead, LendingRead
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+
+__all__ = [
+    "Assessor",
+    "AssetFigures",
+    "HealthRules",
+    "LendingAssessment",
+    "OnchainAccountSetup",
+    "cycle",
+    "is_onchain",
+    "resolve",
+]
+
+_UINT256_MAX = 2**256 - 1
+_WAD = 10**18
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFigures(JsonRecord):
+    """One token of a lending position, as the assessment sees it.
+
+    Attributes
+    ----------
+    symbol : str
+    price : float
+        Value of one whole token in the assessment's ``value_unit`` (the protocol's oracle).
+    decimals : int
+    collateral, debt : int
+        Base units held as collateral (counted in the health factor) and owed.
+    liquidation_price : float or None
+        The price (``value_unit``) at which the position becomes liquidatable, every other price
+        fixed (collaterals only; None when there is none, see ``note``).
+    repay_to_target, supply_to_target : int or None
+        The least repayment of this debt, or supply of this collateral, in base units, that brings
+        the health factor to the target (0: already there; None: not possible with this token).
+    note : str
+    """
+
+    symbol: str
+    price: float
+    decimals: int
+    collateral: int
+    debt: int
+    liquidation_price: float | None
+    repay_to_target: int | None
+    supply_to_target: int | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LendingAssessment(JsonRecord):
+    """levguard's figures for one position read (what :data:`Assessor` returns).
+
+    Attributes
+    ----------
+    health_factor_wad : int
+        levguard's health factor (wad; ``2**256 - 1`` without debt).
+    target_hf : float
+    value_unit : str
+        ``"USD"`` (Aave: the oracle's base currency) or the loan token (Morpho).
+    collateral_value, debt_value : float
+        In ``value_unit``.
+    assets : tuple of AssetFigures
+    """
+
+    health_factor_wad: int
+    target_hf: float
+    value_unit: str
+    collateral_value: float
+    debt_value: float
+    assets: tuple[AssetFigures, ...]
+
+    @property
+    def health_factor(self) -> float:
+        """As a float (``inf`` without debt)."""
+        return math.inf if self.health_factor_wad == _UINT256_MAX else self.health_factor_wad / _WAD
+
+    def asset(self, symbol: str) -> AssetFigures:
+        """The figures of ``symbol``; InputError naming the known ones."""
+        for a in self.assets:
+            if a.symbol == symbol:
+                return a
+        raise InputError(f"symbol must be one of {[a.symbol for a in self.assets]}, was {symbol!r}")
+
+
+Assessor = Callable[[LendingRead, float], LendingAssessment]
+"""``assess(read, target_hf) -> LendingAssessment``: levguard's exact engines on a read (injected
+by the composition root: :func:`levguard.defi.onchain.assess`)."""
+PHook = Callable[[LendingRead, LendingAssessment, float], float]
+"""``p(read, assessment, horizon_days) -> P(HF < 1)`` over the horizon (NaN: unknown)."""
+
+
+@dataclass(frozen=True)
+class HealthRules:
+    """States and actions of an on-chain account, in health-factor terms.
+
+    Parameters
+    ----------
+    health_factor : (warn, danger, act)
+        Health factors below which each level starts (decreasing, all > 1).
+    p_hf_below_one : (warn, danger, act)
+        P(HF < 1) over the horizon above which each level starts (increasing), used when a
+        forecaster is plugged in.
+    hysteresis : float
+        Relative margin to leave a level (on ``1 / HF``: leaving WARN at 1.5 needs HF above
+        ``1.5 / (1 - h)``).
+    target_hf : float
+        What an action restores (above the ACT threshold).
+    prefer : {"repay", "supply"}
+        The action tried first; the other when the wallet holds none of the first's tokens.
+    hf_tolerance : float
+        Relative gap between levguard's and the protocol's health factor (Aave) that is alerted.
+    confirm_wait_s : float
+        How long a cycle waits for a sent transaction's receipt before leaving it in flight.
+    max_block_age_s : float or None
+        The node's latest block older than this makes the cycle stale (None: not checked).
+    """
+
+    health_factor: tuple[float, float, float] = (1.5, 1.25, 1.15)
+    p_hf_below_one: tuple[float, float, float] = (0.05, 0.2, 0.5)
+    hysteresis: float = 0.1
+    target_hf: float = 1.35
+    prefer: Literal["repay", "supply"] = "repay"
+    hf_tolerance: float = 1e-9
+    confirm_wait_s: float = 15.0
+    max_block_age_s: float | None = None
+
+    def __post_init__(self) -> None:
+        hf = self.health_factor
+        if len(hf) != 3 or not all(isinstance(v, int | float) and math.isfinite(v) and v > 1 for v in hf):
+            raise InputError(f"health_factor must be three finite numbers > 1 (warn, danger, act), was {hf!r}")
+        if not hf[0] >= hf[1] >= hf[2]:
+            raise InputError(f"health_factor must be decreasing from warn to act, was {hf!r}")
+        if not (isinstance(self.target_hf, int | float) and math.isfinite(self.target_hf) and self.target_hf > hf[2]):
+            raise InputError(f"target_hf must be above the ACT health factor {hf[2]:g}, was {self.target_hf!r}")
+        if self.prefer not in ("repay", "supply"):
+            raise InputError(f"prefer must be 'repay' or 'supply', was {self.prefer!r}")
+        for key in ("hf_tolerance", "confirm_wait_s"):
+            v = getattr(self, key)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise InputError(f"{key} must be a finite number >= 0, was {v!r}")
+        if self.max_block_age_s is not None and not self.max_block_age_s > 0:
+            raise InputError(f"max_block_age_s must be > 0 or None, was {self.max_block_age_s!r}")
+        self.thresholds()  # p_hf_below_one and hysteresis checked by Thresholds
+
+    def thresholds(self) -> Thresholds:
+        """The guardian's thresholds: margin ratio ``1 / HF``; the distance is not used."""
+        w, d, a = self.health_factor
+        return Thresholds(
+            margin_ratio=(1.0 / w, 1.0 / d, 1.0 / a), p_liq=self.p_hf_below_one, hysteresis=self.hysteresis
+        )
+
+
+@dataclass
+class OnchainAccountSetup(AccountSetup):
+    """An on-chain lending account: :class:`AccountSetup` with an :class:`OnchainVenue`, the
+    :class:`HealthRules`, the :data:`Assessor` and an optional P(HF < 1) forecaster.
+
+    ``thresholds`` is derived from ``rules``; ``max_order_notional`` caps one action's value in
+    the assessment's unit (USD on Aave, the loan token on Morpho); ``cooldown_s`` separates two
+    actions; ``live`` is the account's opt-in.
+    """
+
+    rules: HealthRules = field(default_factory=HealthRules)
+    assess: Assessor | None = None
+    p_hf_below_one: PHook | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.venue, OnchainVenue):
+            raise InputError(f"{self.name}: venue must be an OnchainVenue, was {type(self.venue).__name__}")
+        if self.assess is None:
+            raise InputError(f"{self.name}: assess (levguard.defi.onchain.assess) is required")
+        self.thresholds = self.rules.thresholds()
+        self.venue_bars = False
+        super().__post_init__()
+
+
+def is_onchain(setup: AccountSetup) -> bool:
+    """Whether ``setup`` is an on-chain lending account (handled by this module)."""
+    return isinstance(setup, OnchainAccountSetup)
+
+
+async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[dict[str, Any]]:
+    """The account's transactions in flight, looked up by hash and nonce (see
+    :func:`levguard.live.onchain_tx.resolve`)."""
+    assert isinstance(setup, OnchainAccountSetup)
+    return await onchain_tx.resolve(g, setup, st)
+
+
+def position_key(read: LendingRead) -> str:
+    """The key of the position's state (stable across cycles): ``aave-v3`` or ``morpho-blue:<id>``."""
+    return read.protocol if isinstance(read, AaveRead) else f"morpho-blue:{read.market_id[:10]}"
+
+
+def _label(read: LendingRead, a: LendingAssessment) -> str:
+    coll = "+".join(x.symbol for x in a.assets if x.collateral) or "-"
+    debt = "+".join(x.symbol for x in a.assets if x.debt) or "-"
+    return f"{read.protocol} {coll}/{debt}"
+
+
+async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str, Any]:
+    """One cycle of an on-chain account (the module docstring); the guardian's report."""
+    assert isinstance(setup, OnchainAccountSetup)
+    assert setup.assess is not None
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    rules = setup.rules
+    # 1. Transactions in flight, by hash and nonce.
+    if st.inflight:
+        await onchain_tx.resolve(g, setup, st)
+        if st.inflight:
+            st.inflight_cycles += 1
+            if st.inflight_cycles == g.escalate_after:
+                await g._alert(
+                    setup.name,
+                    "critical",
+                    "unresolved_order",
+                    f"{len(st.inflight)} transaction(s) unresolved for {st.inflight_cycles} cycles; no new "
+                    "transaction until they are mined or their nonce is used",
+                    orders=sorted(st.inflight),
+                )
+        else:
+            st.inflight_cycles = 0
+    # 2. Read.
+    try:
+        read = await g._call(setup, "read", venue.read)
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        return await g._stale(setup, st, f"chain unavailable after retries: {exc}")
+    now = g.clock()
+    if rules.max_block_age_s is not None:
+        age = now / 1e9 - read.block_timestamp
+        if age > rules.max_block_age_s:
+            return await g._stale(setup, st, f"the node's latest block is {age:.0f} s old")
+    if st.stale:
+        st.stale = False
+        await g._alert(setup.name, "info", "fresh", "the chain answers again")
+    st.stale_cycles = 0
+    # 3. Assess with levguard's engines.
+    try:
+        a = setup.assess(read, rules.target_hf)
+    except LevguardError as exc:
+        await g._alert(setup.name, "critical", "evaluation", f"cannot evaluate the position: {exc}", dedup="assess")
+        return {"account": setup.name, "status": "error", "error": str(exc)}
+    hf = a.health_factor
+    # 4. The protocol's own health factor, and the oracles.
+    extra = await _cross_check(g, setup, st, read, a)
+    await _oracles(g, setup, read)
+    # 5. State.
+    h = setup.horizon_days
+    p = float(setup.p_hf_below_one(read, a, h)) if setup.p_hf_below_one is not None else math.nan
+    ratio = 0.0 if math.isinf(hf) else (1.0 / hf if hf > 0 else math.inf)
+    key = position_key(read)
+    ps = st.positions.get(key)
+    if ps is None:
+        # The cooldown survives a restart: Guardian.load keyed the last orders by token.
+        last = max((q.last_order_ns for q in st.positions.values()), default=PositionState().last_order_ns)
+        ps = st.positions[key] = PositionState(last_order_ns=last)
+    new = next_level(ps.level, setup.thresholds, ratio, math.nan, p)
+    label = _label(read, a)
+    if new != ps.level:
+        level_name = {0: "info", 1: "warning", 2: "critical", 3: "critical"}[int(new)]
+        await g._alert(
+            setup.name,
+            level_name if new > ps.level else "info",
+            "state",
+            f"{label}: {ps.level.name} -> {new.name} (health factor {hf:.4f}, "
+            f"P(HF<1, {h:g}d) {'unknown' if math.isnan(p) else f'{p:.1%}'})",
+            symbol=key,
+            previous=ps.level.name,
+            state=new.name,
+            health_factor=hf,
+            p_liq=p,
+        )
+    ps.level = new
+    view = _view(read, a, label, new, p, extra)
+    # 6. Act.
+    action = None
+    if new >= setup.act_level:
+        action = await onchain_tx.protect(g, setup, st, ps, read, a, view, now)
+    view["action"] = action
+    # 7. Records.
+    figures = {"health_factor": hf, "block": read.block_number, "positions": [view], **extra}
+    g._pending_snapshots.append((setup.name, now, new.name, figures))
+    g._pending_audits.append(
+        (
+            setup.name,
+            now,
+            "cycle",
+            {"block": read.block_number, "health_factor_wad": str(a.health_factor_wad)},
+            {"state": new.name},
+            [f"{label}: {new.name}"],
+        )
+    )
+    return {
+        "account": setup.name,
+        "status": "ok",
+        "level": int(new),
+        "state": new.name,
+        "protocol": read.protocol,
+        "block": read.block_number,
+        "health_factor": hf,
+        "positions": [view],
+        **extra,
+    }
+
+
+def _view(
+    read: LendingRead, a: LendingAssessment, label: str, level: Level, p: float, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    # The position's row of the report, in the shape of an exchange position's row (the largest
+    # collateral stands for qty, mark and liquidation price) plus the lending figures.
+    main = max(
+        (x for x in a.assets if x.collateral), key=lambda x: x.collateral / 10**x.decimals * x.price, default=None
+    )
+    lp = main.liquidation_price if main is not None else None
+    mark = main.price if main is not None else math.nan
+    distance = abs(mark - lp) / mark if lp is not None and mark > 0 else math.inf
+    equity = a.collateral_value - a.debt_value
+    return {
+        "symbol": label,
+        "qty": main.collateral / 10**main.decimals if main is not None else 0.0,
+        "mark": mark,
+        "liquidation_price": lp,
+        "venue_liquidation_price": None,
+        "distance": distance,
+        "p_liq": p,
+        "state": level.name,
+        "health_factor": a.health_factor,
+        "target_hf": a.target_hf,
+        "chain_health_factor": extra.get("chain_health_factor"),
+        "leverage": a.collateral_value / equity if equity > 0 else math.inf,
+        "collateral_value": a.collateral_value,
+        "debt_value": a.debt_value,
+        "value_unit": a.value_unit,
+        "assets": [x.to_dict() for x in a.assets],
+        "block": read.block_number,
+    }
+
+
+async def _cross_check(
+    g: Guardian, setup: OnchainAccountSetup, st: AccountState, read: LendingRead, a: LendingAssessment
+) -> dict[str, Any]:
+    # Aave: levguard's HF against Pool.getUserAccountData at the same block; alerted once per
+    # episode (st.ratio_mismatch), again only after the two agreed in between.
+    if not isinstance(read, AaveRead):
+        return {}
+    chain, ours = read.chain_health_factor, a.health_factor_wad
+    chain_f = math.inf if chain == _UINT256_MAX else chain / _WAD
+    gap = 0.0 if chain == ours else (abs(chain - ours) / chain if chain not in (0, _UINT256_MAX) else math.inf)
+    out = {"chain_health_factor": chain_f, "hf_gap": gap}
+    if gap > setup.rules.hf_tolerance:
+        if not st.ratio_mismatch:
+            st.ratio_mismatch = True
+            await g._alert(
+                setup.name,
+                "warning",
+                "hf_mismatch",
+                f"levguard's health factor {a.health_factor:.6f} differs from the pool's {chain_f:.6f} at block "
+                f"{read.block_number} (gap {gap:.2e}): levguard's model of this account is off",
+                levguard_wad=str(ours),
+                chain_wad=str(chain),
+                block=read.block_number,
+            )
+    else:
+        st.ratio_mismatch = False
+    return out
+
+
+async def _oracles(g: Guardian, setup: OnchainAccountSetup, read: LendingRead) -> None:
+    # A feed whose last round fails the consumer checks (stale, non-positive, incomplete): one
+    # alert per feed per alert_repeat_s; cleared when it passes again.
+    for o in read.oracles:
+        if o.check is None:
+            continue
+        if o.check.ok:
+            g._clear_alert(setup.name, "oracle", o.symbol)
+            continue
+        await g._alert(
+            setup.name,
+            "warning",
+            "oracle",
+            f"{o.symbol}: price feed {o.source} fails {', '.join(o.check.failures)} ({o.check.detail}); "
+            "the protocol still uses its answer",
+            dedup=o.symbol,
+            symbol=o.symbol,
+            failures=list(o.check.failures),
+            age_s=o.check.age,
+            heartbeat_s=o.check.heartbeat,
+        )

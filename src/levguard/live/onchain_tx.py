@@ -1,0 +1,458 @@
+"""The on-chain guardian's actions: repay or supply, written ahead, reconciled by hash and nonce.
+
+:func:`protect` is called by :func:`levguard.live.onchain.cycle` at the account's acting level.
+It picks the action (:func:`plan`: repay the debt from the paying wallet, or supply collateral,
+the amount that restores the target health factor from levguard's engines, capped by what the
+wallet holds and ``max_order_notional``), skips it for the cooldown, a transaction in flight, a
+kill switch, a disabled account or a dry run (each audited; a dry run alerts the transactions it
+would send), then sends its transactions one after the other (``approve`` of exactly the amount
+when the allowance is short, preceded by ``approve(0)`` when it is short but not zero, as tokens
+such as USDT require; then ``repay`` / ``supply``).  Each one is, in order:
+
+1. signed (nonce: the signer's pending count; gas: ``eth_estimateGas``; a transaction the chain
+   would revert is refused here, audited and alerted, nothing sent);
+2. **journaled**: the order row (``orders``: the deterministic client id, the token, the kind,
+   the amount) and, in the same transaction, its audit row carrying the signed transaction
+   (nonce, to, data, value, gas, fees, hash, the raw bytes), fenced by the lease epoch;
+3. marked sent (fenced again), then broadcast; the row becomes ``open`` with the hash;
+4. waited for (``rules.confirm_wait_s``): mined and successful is ``closed``, reverted is
+   ``rejected`` (critical alert), not yet mined stays in flight.
+
+:func:`resolve` settles the transactions in flight (the guardian's start-up reconciliation and
+every cycle before deciding): a row never marked sent was never broadcast (``expired``,
+``not_sent``); otherwise the journaled hash is looked up: mined -> recorded once (closed or
+rejected); pending -> wait; unknown to the node -> the sender's mined nonce decides: beyond the
+journaled one, the nonce went to another transaction (``expired``, after a last look for a receipt
+of ours); not yet, the *same* signed bytes are broadcast again.  A pending nonce is therefore never
+re-sent with a new payload, and no decision is taken while any transaction of the account is in
+flight.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
+from levguard.live.setup import AccountState, PositionState, client_order_id
+from levguard.live.store import LeaseLost
+from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
+from levguard.venues.onchain_read import LendingRead
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+    from levguard.live.onchain import LendingAssessment, OnchainAccountSetup
+
+__all__ = ["plan", "protect", "resolve"]
+
+_JOURNAL_PAGES = 50  # audit pages of 200 rows searched for a transaction's journal entry
+
+
+def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) -> tuple[str, str, int, list[str]] | None:
+    """The action restoring the target: ``(kind, symbol, amount, reasons)`` or None when the
+    paying wallet holds none of the tokens that would help.
+
+    ``rules.prefer`` first (repay, else supply, or the reverse); per kind the tokens by value
+    (largest debt, largest collateral first).  The amount is the least one reaching the target
+    (the whole debt, or the wallet's balance, when that is all there is), capped by the wallet's
+    balance and ``max_order_notional`` (in the assessment's value unit); a partial amount still
+    raises the health factor.
+    """
+    kinds = ("repay", "supply") if setup.rules.prefer == "repay" else ("supply", "repay")
+    for kind in kinds:
+        assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0]
+        assets.sort(key=lambda x: -(x.debt if kind == "repay" else x.collateral) / 10**x.decimals * x.price)
+        for x in assets:
+            need = x.repay_to_target if kind == "repay" else x.supply_to_target
+            if kind == "supply" and need is None:
+                continue  # supplying this token cannot count (not a collateral)
+            have = int(read.balances.get(x.symbol, 0))
+            cap = math.floor(setup.max_order_notional / x.price * 10**x.decimals) if x.price > 0 else have
+            full = x.debt if kind == "repay" else have
+            amount = min(full if need is None else need, have, cap)
+            if kind == "repay":
+                amount = min(amount, x.debt)
+            if amount <= 0:
+                continue
+            whole = amount / 10**x.decimals
+            reasons = [f"health factor {a.health_factor:.4f}", f"target {a.target_hf:g}"]
+            if need is None:
+                reasons.append(f"the target is out of reach with {x.symbol} alone: {kind} what helps")
+            elif amount < need:
+                short = "the wallet's balance" if amount == have else "max_order_notional"
+                reasons.append(f"{kind} {whole:g} {x.symbol} of {need / 10**x.decimals:g} needed (capped by {short})")
+            return kind, x.symbol, amount, reasons
+    return None
+
+
+async def protect(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    read: LendingRead,
+    a: LendingAssessment,
+    view: dict[str, Any],
+    now: int,
+) -> dict[str, Any]:
+    """Decide, and when live send, the transactions restoring the target (the module docstring);
+    return the decision (the cycle report's ``action``)."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    chosen = plan(setup, read, a)
+    if chosen is None:
+        decision: dict[str, Any] = {"skipped": "no_funds", "payer": read.payer}
+        g._audit(setup.name, "onchain_skipped", _inputs(view), decision, ["the paying wallet holds nothing that helps"])
+        await g._alert(
+            setup.name,
+            "critical",
+            "action",
+            f"{view['symbol']}: health factor {a.health_factor:.4f} and the paying wallet {read.payer} holds none "
+            "of the debt or collateral tokens: the position cannot be protected",
+            dedup="no_funds",
+        )
+        return decision
+    kind, symbol, amount, reasons = chosen
+    x = a.asset(symbol)
+    tokens = amount / 10**x.decimals
+    requests: list[TxRequest] = []
+    allowance = int(read.allowances.get(symbol, 0))
+    if allowance < amount:
+        if allowance > 0:  # tokens such as USDT refuse to change a non-zero allowance: 0 first
+            requests.append(venue.approve(read, symbol, 0))
+        requests.append(venue.approve(read, symbol, amount))
+    requests.append(venue.repay(read, symbol, amount) if kind == "repay" else venue.supply(read, symbol, amount))
+    decision = {
+        "side": kind,
+        "symbol": symbol,
+        "qty": tokens,
+        "amount": str(amount),
+        "amount_value": tokens * x.price,
+        "value_unit": a.value_unit,
+        "health_factor": a.health_factor,
+        "target_hf": a.target_hf,
+        "transactions": [
+            {"kind": r.kind, "to": r.to, "data": r.data, "value": str(r.value), "call": r.call} for r in requests
+        ],
+    }
+    if await _skipped(g, setup, st, ps, view, decision, reasons, now):
+        return decision
+    ps.last_order_ns = now
+    outcomes: list[dict[str, Any]] = []
+    decision["outcomes"] = outcomes
+    for request in requests:
+        outcome = await _send_one(g, setup, st, view, decision, request, x.decimals, reasons)
+        outcomes.append(outcome)
+        if outcome.get("status") != "closed":
+            break  # a refused, reverted or unconfirmed step stops the sequence (the next cycle decides again)
+    last = outcomes[-1] if outcomes else {}
+    decision["status"] = last.get("status", "skipped")
+    decision["filled"] = tokens if last.get("kind") == kind and last.get("status") == "closed" else 0.0
+    return decision
+
+
+def _inputs(view: dict[str, Any]) -> dict[str, Any]:
+    # The audit inputs of a decision: the position's figures without the per-asset detail.
+    return {k: v for k, v in view.items() if k not in ("assets", "action")}
+
+
+async def _skipped(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    view: dict[str, Any],
+    decision: dict[str, Any],
+    reasons: list[str],
+    now: int,
+) -> bool:
+    # Cooldown, a transaction in flight, the kill switch, acting disabled, dry run, no key (in
+    # this order); each audited; True when nothing is sent.
+    name = setup.name
+    why: str | None = None
+    if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
+        why, text = "cooldown", "cooldown"
+    elif st.inflight:
+        why, text = "unresolved_order", "a transaction of the account is in flight"
+        decision["unresolved"] = sorted(st.inflight)
+    elif g.store.kill_switch(name):
+        why, text = "kill_switch", "kill switch on"
+    elif st.disabled:
+        why, text = "disabled", f"acting disabled: {st.disabled}"
+    if why is not None:
+        decision["skipped"] = why
+        g._audit(name, "onchain_skipped", _inputs(view), decision, [*reasons, text])
+        return True
+    row = g.store.account(name) if g.live and setup.live else None
+    if row is None or not row.get("live_enabled"):
+        decision["dry_run"] = True
+        ps.last_order_ns = now
+        g._audit(name, "onchain_dry_run", _inputs(view), decision, [*reasons, "dry run"])
+        calls = " + ".join(t["call"].split("(")[0] for t in decision["transactions"])
+        await g._alert(
+            name,
+            "warning",
+            "action",
+            f"{view['symbol']}: would {decision['side']} {decision['qty']:g} {decision['symbol']} ({calls}) to bring "
+            f"the health factor from {decision['health_factor']:.4f} to {decision['target_hf']:g} (dry run)",
+            **decision,
+        )
+        return True
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    if venue.signer is None:
+        decision["skipped"] = "no_key"
+        g._audit(name, "onchain_skipped", _inputs(view), decision, [*reasons, "live, but no signing key"])
+        await g._alert(name, "critical", "action", "live, but the account has no signing key (key_env)", dedup="key")
+        return True
+    return False
+
+
+async def _send_one(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    view: dict[str, Any],
+    decision: dict[str, Any],
+    request: TxRequest,
+    decimals: int,
+    reasons: list[str],
+) -> dict[str, Any]:
+    # Sign, journal (fenced), mark sent (fenced), broadcast, wait: one transaction (``decimals``
+    # of its token: the order row holds whole tokens).
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    out: dict[str, Any] = {"kind": request.kind, "call": request.call}
+    try:
+        signed = await venue.prepare(request)
+    except VenueOrderRejectedError as exc:  # eth_estimateGas: it would revert; nothing signed or sent
+        out.update(status="refused", error=str(exc))
+        g._audit(setup.name, "onchain_refused", _inputs(view), {**decision, "refused": out}, [*reasons, str(exc)])
+        await g._alert(setup.name, "critical", "action", f"{request.call} not sent: {exc}", call=request.call)
+        return out
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        out.update(status="not_sent", error=str(exc))
+        await g._alert(setup.name, "warning", "action", f"{request.call} not prepared: {exc}", dedup="prepare")
+        return out
+    tx = signed.journal()
+    seq = g.store.order_count(setup.name, request.symbol)
+    cid = client_order_id(setup.name, request.symbol, seq)
+    out.update(client_order_id=cid, hash=signed.hash, nonce=signed.nonce)
+    lease = (g.owner, g.instance, st.epoch)
+    fence_s = min(5.0, g.lease_ttl_s * 0.25)
+    whole = request.amount / 10**decimals
+    try:
+        recorded = g.store.record_intent(
+            setup.name,
+            cid,
+            request.symbol,
+            request.kind,
+            whole,
+            g.clock(),
+            "; ".join(reasons),
+            lease=lease,
+            fence_s=fence_s,
+            audit=(_inputs(view), {**decision, "client_order_id": cid, "tx": tx}, reasons),
+        )
+        if not recorded:
+            out["status"] = "duplicate"
+            return out
+        sent_ns = g.clock()
+        if not g.store.mark_sent(cid, sent_ns, lease=lease, fence_s=fence_s):
+            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+            await g._alert(
+                setup.name, "critical", "lease", f"{cid} not sent: resolved by another process", dedup="fence"
+            )
+            out["status"] = "lease_lost"
+            return out
+    except LeaseLost as exc:
+        st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+        await g._alert(setup.name, "critical", "lease", f"transaction not sent: {exc}", dedup="fence")
+        out["status"] = "lease_lost"
+        return out
+    row = {"client_order_id": cid, "symbol": request.symbol, "side": request.kind, "qty": whole}
+    st.inflight[cid] = {**row, "status": "sent", "sent_ns": sent_ns, "filled": 0.0, "tx": tx}
+    try:
+        await venue.broadcast(signed.raw, signed.hash)
+    except VenueError as exc:  # it may still have reached the node: resolved by hash and nonce
+        out.update(status="unknown", error=str(exc))
+        await g._alert(
+            setup.name, "critical", "action", f"{request.call} ({signed.hash}) outcome unknown: {exc}", hash=signed.hash
+        )
+        return out
+    g.store.mark_result(cid, "open", 0.0, None, signed.hash, g.clock())
+    st.inflight[cid]["status"] = "open"
+    return {**out, **await _settle(g, setup, st, cid, signed, setup.rules.confirm_wait_s)}
+
+
+async def _settle(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    signed: SignedTx | dict[str, Any],
+    wait_s: float,
+) -> dict[str, Any]:
+    # Wait for the receipt up to wait_s; record a mined transaction once (closed or rejected).
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    tx_hash = signed.hash if isinstance(signed, SignedTx) else str(signed["hash"])
+    try:
+        status = await venue.wait(tx_hash, wait_s)
+    except VenueError as exc:
+        return {"status": "open", "error": str(exc)}
+    if status.state != "mined":
+        return {"status": "open", "state": status.state}
+    return await _record_mined(g, setup, st, cid, tx_hash, bool(status.success), status.block_number, status.gas_used)
+
+
+async def _record_mined(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    tx_hash: str,
+    success: bool,
+    block: int | None,
+    gas_used: int | None,
+    *,
+    reconciled: bool = False,
+) -> dict[str, Any]:
+    # The mined transaction's final row (the audit row in the same transaction), once.
+    row = st.inflight.get(cid, {})
+    qty = float(row.get("qty") or 0.0)
+    status = "closed" if success else "rejected"
+    error = None if success else f"reverted in block {block} (gas used {gas_used})"
+    resolved: dict[str, Any] = {
+        "client_order_id": cid,
+        "hash": tx_hash,
+        "status": status,
+        "block": block,
+        "gas_used": gas_used,
+    }
+    g.store.mark_result(
+        cid,
+        status,
+        qty if success else 0.0,
+        None,
+        tx_hash,
+        g.clock(),
+        error=error,
+        audit=(
+            "reconcile" if reconciled else "onchain_mined",
+            {"order": _plain(row)},
+            resolved,
+            [f"mined in block {block}"],
+        ),
+    )
+    st.inflight.pop(cid, None)
+    g._clear_alert(setup.name, "reconcile", cid)
+    what = f"{row.get('side', 'transaction')} {qty:g} {row.get('symbol', '')}".strip()
+    if success:
+        await g._alert(setup.name, "warning", "action", f"{what}: confirmed in block {block} ({tx_hash})", **resolved)
+    else:
+        await g._alert(setup.name, "critical", "action", f"{what}: reverted in block {block} ({tx_hash})", **resolved)
+    return resolved
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    # An in-flight row for the audit log, without the raw transaction (it is in the journal).
+    return {k: v for k, v in row.items() if k != "tx"}
+
+
+def journaled(g: Guardian, account: str, cid: str) -> dict[str, Any] | None:
+    """The signed transaction journaled with the intent ``cid`` (its audit row), or None."""
+    before: int | None = None
+    for _ in range(_JOURNAL_PAGES):
+        rows = g.store.audit_log(account=account, event="deleverage", limit=200, before_id=before)
+        for r in rows:
+            d = r.get("decision") or {}
+            if d.get("client_order_id") == cid and isinstance(d.get("tx"), dict):
+                return dict(d["tx"])
+        if len(rows) < 200:
+            return None
+        before = int(rows[-1]["id"])
+    return None
+
+
+async def resolve(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> list[dict[str, Any]]:
+    """Settle the account's transactions in flight (the module docstring); return what resolved."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    out: list[dict[str, Any]] = []
+    for cid, row in sorted(st.inflight.items(), key=lambda kv: int((kv[1].get("tx") or {}).get("nonce", 0))):
+        now = g.clock()
+        if row.get("status") == "intent":  # never marked sent, so never broadcast
+            resolved = {"client_order_id": cid, "status": "not_sent"}
+            g.store.mark_result(
+                cid, "expired", 0.0, None, None, now, error="recorded but never sent (the process stopped before)",
+                audit=("reconcile", {"order": _plain(row)}, resolved, ["journaled, never broadcast"]),
+            )  # fmt: skip
+            st.inflight.pop(cid, None)
+            out.append(resolved)
+            continue
+        tx = row.get("tx") or journaled(g, setup.name, cid)
+        if tx is None:
+            await g._alert(
+                setup.name, "critical", "reconcile", f"{cid}: sent but no journaled transaction found", dedup=cid
+            )
+            continue
+        row["tx"] = tx
+        try:
+            status = await venue.status(tx["hash"])
+            if status.state == "mined":
+                out.append(await _mined(g, setup, st, cid, tx, status.success, status.block_number, status.gas_used))
+                continue
+            if status.state == "pending":
+                continue
+            mined_nonce = await venue.confirmed_nonce(tx["from"])
+            if mined_nonce > int(tx["nonce"]):
+                again = await venue.status(tx["hash"])  # mined between the two looks?
+                if again.state == "mined":
+                    out.append(await _mined(g, setup, st, cid, tx, again.success, again.block_number, again.gas_used))
+                    continue
+                resolved = {"client_order_id": cid, "hash": tx["hash"], "status": "replaced", "nonce": tx["nonce"]}
+                g.store.mark_result(
+                    cid, "expired", 0.0, None, tx["hash"], g.clock(),
+                    error=f"nonce {tx['nonce']} was used by another transaction",
+                    audit=("reconcile", {"order": _plain(row)}, resolved, ["the nonce went to another transaction"]),
+                )  # fmt: skip
+                st.inflight.pop(cid, None)
+                await g._alert(
+                    setup.name, "warning", "reconcile", f"{tx['call']}: nonce {tx['nonce']} used by another transaction"
+                )
+                out.append(resolved)
+                continue
+            # The node has never seen it and its nonce is free: the same signed bytes again.
+            await venue.broadcast(tx["raw"], tx["hash"])
+            if row.get("status") != "open":
+                g.store.mark_result(cid, "open", 0.0, None, tx["hash"], g.clock())
+                row["status"] = "open"
+            g._audit(
+                setup.name, "onchain_rebroadcast", {"order": _plain(row)}, {"hash": tx["hash"]}, ["unknown to the node"]
+            )
+            settled = await _settle(g, setup, st, cid, tx, setup.rules.confirm_wait_s)
+            if settled.get("status") in ("closed", "rejected"):
+                out.append(settled)
+        except VenueAuthError:
+            raise
+        except VenueError as exc:
+            await g._alert(
+                setup.name, "warning", "reconcile", f"{cid} not reconciled: {exc}", dedup=cid, client_order_id=cid
+            )
+    return out
+
+
+async def _mined(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    tx: dict[str, Any],
+    success: bool | None,
+    block: int | None,
+    gas_used: int | None,
+) -> dict[str, Any]:
+    return await _record_mined(g, setup, st, cid, str(tx["hash"]), bool(success), block, gas_used, reconciled=True)
