@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeGuard
@@ -170,6 +171,29 @@ def _load_yaml(text: str, name: str) -> Any:
         loader.dispose()
 
 
+# JSON text nested deeper than this is refused before ``json.loads`` sees it.  The C decoder
+# recurses once per level, bounded only by ``sys.getrecursionlimit()``, which some libraries raise
+# at import (web3 sets 100,000): megabytes of "[" would then overflow the C stack instead of
+# raising RecursionError.  Depths between MAX_NESTING and this bound parse and are refused by
+# check_structure, naming the path.
+_JSON_PARSE_DEPTH = 512
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _json_depth_exceeds(text: str, bound: int) -> bool:
+    """Whether JSON ``text`` opens more than ``bound`` arrays/objects at once (strings ignored)."""
+    depth = 0
+    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if ch in "[{":
+            depth += 1
+            if depth > bound:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _yaml_message(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.reader.ReaderError):
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else show(exc.character)
@@ -200,6 +224,8 @@ def parse_spec_text(text: str, name: str = "<input>", *, json_only: bool = False
     if len(text) > limit:  # characters <= bytes, so this never refuses text within the limit
         raise _too_large(name, limit)
     if json_only:
+        if _json_depth_exceeds(text, _JSON_PARSE_DEPTH):
+            raise InputError(f"{name}: nested deeper than {MAX_NESTING} levels")
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:

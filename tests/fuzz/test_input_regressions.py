@@ -249,6 +249,24 @@ def test_json_limits_and_parser_failures(text: str, message: str) -> None:
     assert str(exc.value).startswith(message), str(exc.value)
 
 
+@pytest.mark.parametrize("depth", [600, 3_000, 2_000_000])
+def test_deep_json_is_refused_whatever_the_recursion_limit(depth: int) -> None:
+    # web3 raises sys.getrecursionlimit() to 100,000 at import; json.loads would then recurse
+    # through megabytes of "[" and overflow the C stack instead of raising RecursionError
+    # (found by CI, where a web3 test ran earlier in the same worker).
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(InputError) as exc:
+            _io.parse_spec_text("[" * depth + "]" * depth, "doc", json_only=True)
+    finally:
+        sys.setrecursionlimit(before)
+    check_error(exc.value)
+    assert str(exc.value) == "doc: nested deeper than 64 levels"
+    # brackets inside strings do not count
+    assert _io.parse_spec_text('{"a": "' + "[" * 1000 + '"}', "doc", json_only=True) == {"a": "[" * 1000}
+
+
 def test_not_utf8_file_and_nul_in_path(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("venue: binance-usdm # café".encode("latin-1"))
