@@ -20,7 +20,7 @@ from levguard.errors import LevguardError
 
 if TYPE_CHECKING:
     from levguard.defi.loops import LoopReport
-    from levguard.defi.results import JointBoundary, PositionReport, TargetAmount
+    from levguard.defi.results import JointBoundary, PositionReport, PositionValuation, TargetAmount
     from levguard.defi.risk import PositionRisk
     from levguard.defi.stress import StressResult
 
@@ -214,6 +214,49 @@ def render_stress(results: tuple[StressResult, ...]) -> None:
     _console().print(table)
 
 
+def render_valuation(v: PositionValuation) -> None:
+    """Print the oracle valuation: each asset's oracle and market price, the gap, the feed checks;
+    the health factor at each."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from levguard.cli._output import price
+
+    policy = "Aave: answer <= 0 -> fallback" if v.policy == "aave" else "Morpho: negative answer reverts"
+    table = Table(
+        title=f"Oracle vs market prices at {v.block_timestamp} ({policy}; no staleness check)",
+        header_style="bold",
+        title_justify="left",
+    )
+    for col in ("asset", "source", "oracle price", "market price", "gap", "read", "feed checks", "age / heartbeat"):
+        table.add_column(col, justify="right" if col in ("oracle price", "market price", "gap") else "left")
+    for a in v.assets:
+        read = a.outcome + (f" ({escape(a.reason)})" if a.reason else "")
+        source = a.source + ("" if a.capped is None else (" [bold red]capped[/]" if a.capped else " (not capped)"))
+        checks = (
+            "[bold red]" + escape(", ".join(a.failures)) + "[/]" if a.failures else ("ok" if a.age is not None else "")
+        )
+        age = "" if a.heartbeat is None else f"{'—' if a.age is None else a.age} s / {a.heartbeat} s"
+        table.add_row(
+            escape(a.symbol), source, price(a.oracle_price), price(a.market_price), _change(a.gap), read, checks, age
+        )
+    out = _console()
+    out.print(table)
+    oracle = _hf(v.health_factor_oracle) if v.health_factor_oracle_wad is not None else "— (read reverts)"
+    hf_gap = "" if v.health_factor_gap is None else f" ({_change(v.health_factor_gap)})"
+    equity = ""
+    if v.gap is not None:
+        unit = escape(v.value_unit)
+        equity = (
+            f" · equity {v.oracle_value:,.2f} at the oracle vs {v.market_value:,.2f} {unit} at the market "
+            f"({_change(v.gap)})"
+        )
+    market = _hf(v.health_factor_market)
+    out.print(f"health factor at oracle prices [bold]{oracle}[/] · at market prices {market}{hf_gap}{equity}")
+    if v.reason:
+        out.print(f"  {escape(v.reason)}")
+
+
 def _console() -> Any:
     from levguard.cli._output import console
 
@@ -265,13 +308,15 @@ def position(
     out: Annotated[str | None, typer.Option("--out", help="Write a self-contained HTML report here.")] = None,
 ) -> None:
     """Health factor, borrowing power and the liquidation price of each collateral of a position;
-    P(HF < 1) over horizons with --bars, stress scenarios with --stress, an HTML report with --out."""
+    P(HF < 1) over horizons with --bars, stress scenarios with --stress, an HTML report with --out; with an
+    oracles: section, the position at the oracle's prices beside the market's."""
     from levguard.defi.analytics import joint_liquidation_boundary, position_report
     from levguard.defi.positions import load_position
     from levguard.errors import InputError
 
     try:
-        pos = load_position(_load(file))
+        spec = _load(file)
+        pos = load_position(spec)
         report = position_report(pos, target_hf=target_hf)
         boundary = None
         if joint is not None:
@@ -292,6 +337,11 @@ def position(
             from levguard.defi.stress import stress_position
 
             scenarios = stress_position(pos)
+        valuation = None
+        if spec.get("oracles") is not None:
+            from levguard.defi.valuation import oracle_valuation
+
+            valuation = oracle_valuation(spec)
         if out is not None:
             from levguard.defi.risk import health_curves
             from levguard.report.defi import write_defi_report
@@ -302,6 +352,7 @@ def position(
                 [c.to_dict() for c in health_curves(pos)],
                 None if risk is None else risk.to_dict(),
                 None if scenarios is None else [s.to_dict() for s in scenarios],
+                valuation=None if valuation is None else valuation.to_dict(),
             )
     except (LevguardError, OSError) as exc:
         fail(str(exc))
@@ -313,6 +364,8 @@ def position(
             data["risk"] = risk.to_dict()
         if scenarios is not None:
             data["stress"] = [s.to_dict() for s in scenarios]
+        if valuation is not None:
+            data["oracle_valuation"] = valuation.to_dict()
         _print_json(data)
         return
     render_position(report)
@@ -322,6 +375,8 @@ def position(
         render_risk(risk)
     if scenarios is not None:
         render_stress(scenarios)
+    if valuation is not None:
+        render_valuation(valuation)
     if out is not None:
         _console().print(f"wrote {out}")
 
@@ -358,11 +413,23 @@ def render_loop(report: LoopReport) -> None:
         f"{c} liquidation price [bold]{'—' if liq.value is None else price(liq.value)}[/]{move} · "
         f"stopped: {escape(report.stop_reason)}"
     )
-    rate = "" if report.net_rate is None else f" · net rate on equity {report.net_rate:.2%}/yr"
     out.print(
         f"equity {fmt(report.equity)} {unit} · swap cost in {fmt(report.entry_swap_cost)} · "
-        f"unwind cost {fmt(report.unwind_cost)} · equity after unwinding {fmt(report.equity_after_unwind)}{rate}"
+        f"unwind cost {fmt(report.unwind_cost)} · equity after unwinding {fmt(report.equity_after_unwind)}"
     )
+    r = report.rates
+    if r is not None:
+        net = "—" if r.net_apy is None else f"{r.net_apy:.2%}"
+        staking = f" + staking {r.staking_yield:.2%}" if r.staking_yield else ""
+        out.print(
+            f"net APY on equity [bold]{net}[/] ({r.rate_source}): {c} supply {r.supply_apy:.2%}{staking}, "
+            f"{d} borrow {r.borrow_apy:.2%}"
+            + ("" if r.borrow_apy_before is None else f" ({r.borrow_apy_before:.2%} before the loop)")
+        )
+        if r.debt_utilization is not None:
+            before = "" if r.debt_utilization_before is None else f"{r.debt_utilization_before:.2%} -> "
+            lender = "" if r.lender_apy is None else f" · {d} lenders earn {r.lender_apy:.2%}"
+            out.print(f"  {d} utilisation {before}{r.debt_utilization:.2%}{lender}")
 
 
 @defi_app.command("loop")
@@ -380,12 +447,17 @@ def loop(
     min_hf: Annotated[float | None, typer.Option("--min-hf", help="Never borrow below this health factor.")] = None,
     swap_fee: Annotated[float | None, typer.Option(help="Swap fee plus slippage per swap, e.g. 0.0005.")] = None,
     flash_loan_fee: Annotated[float | None, typer.Option(help="Flash-loan fee when unwinding.")] = None,
-    supply_rate: Annotated[float | None, typer.Option(help="Annual supply rate of the collateral.")] = None,
+    supply_rate: Annotated[
+        float | None, typer.Option(help="Annual supply rate of the collateral (wins over the spec's irm: model).")
+    ] = None,
     borrow_rate: Annotated[float | None, typer.Option(help="Annual borrow rate of the debt.")] = None,
+    staking_yield: Annotated[
+        float | None, typer.Option(help="Yearly yield of the collateral token itself (wstETH ~0.03).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Preview a leverage loop: borrow, swap into collateral, re-supply; leverage, HF, liquidation price,
-    unwinding cost."""
+    unwinding cost, and the net APY (rates from the spec's irm: section, the protocol's model)."""
     from levguard.defi.loops import loop_options, loop_position
 
     given = {
@@ -399,6 +471,7 @@ def loop(
         "flash_loan_fee": flash_loan_fee,
         "supply_rate": supply_rate,
         "borrow_rate": borrow_rate,
+        "staking_yield": staking_yield,
     }
     try:
         spec = _load(file)

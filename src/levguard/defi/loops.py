@@ -22,10 +22,13 @@ One step with collateral value ``C``, debt ``D``, equity ``E = C - D`` (oracle p
 fee (plus slippage) ``f``: borrowing ``b`` buys ``b (1 - f)`` of collateral, so ``C' = C + b (1 -
 f)``, ``D' = D + b`` and the leverage ``C' / (C' - D')`` reaches ``L`` at ``b = (L E - C) / (1 -
 f + L f)``.  Unwinding sells collateral worth ``D / (1 - f)`` to repay ``D`` (with a flash loan
-of ``D`` at ``flash_loan_fee``): it costs ``D f / (1 - f) + D flash_loan_fee``.  The net rate on
-equity is ``(C supply_rate - D borrow_rate) / E`` (rates as given, e.g. from the protocol's
-interest-rate model at the current utilisation).  Leverage as in Aave's and Morpho's own
-looping interfaces (collateral over equity).
+of ``D`` at ``flash_loan_fee``): it costs ``D f / (1 - f) + D flash_loan_fee``.  The net APY on
+equity is ``(C (supply + staking_yield) - D borrow) / E``, with the rates from the protocol's
+interest-rate model at the loop's end state when the spec has an ``irm:`` section
+(:mod:`levguard.defi.loop_rates`), a given ``supply_rate`` / ``borrow_rate`` winning over the
+model's.  With the debt reserve's state known, an Aave loop borrows at most its available
+liquidity (a larger borrow reverts).  Leverage as in Aave's and Morpho's own looping interfaces
+(collateral over equity).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from levguard.core.validate import show
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
 from levguard.defi.analytics import target_wad
+from levguard.defi.loop_rates import AaveIrmState, IrmState, irm_state, loop_rates
 from levguard.defi.morpho import borrow
 from levguard.defi.positions import (
     AAVE_PRICE_DECIMALS,
@@ -52,7 +56,8 @@ from levguard.defi.positions import (
     load_position,
     parse_number,
 )
-from levguard.defi.results import LiquidationPrice
+from levguard.defi.results import LiquidationPrice, LoopRates
+from levguard.documents import load_spec
 from levguard.errors import InputError
 
 __all__ = ["LoopReport", "LoopStep", "loop_options", "loop_position"]
@@ -70,6 +75,7 @@ _LOOP_KEYS: Final = (
     "flash_loan_fee",
     "supply_rate",
     "borrow_rate",
+    "staking_yield",
 )
 
 
@@ -127,7 +133,10 @@ class LoopReport(JsonRecord):
     equity_after_unwind : float
         ``equity - unwind_cost``.
     net_rate : float or None
-        Annual rate on equity from ``supply_rate`` and ``borrow_rate`` (None unless both given).
+        Net APY on equity, ``rates.net_apy`` (None without both rates).
+    rates : LoopRates or None
+        The supply and borrow APYs, where they come from (``rate_source``: ``"irm"``,
+        ``"input"``, ``"mixed"``), the staking yield, the utilisation the loop leaves.
     target_leverage : float or None
     reached_target : bool or None
     stop_reason : str
@@ -152,6 +161,7 @@ class LoopReport(JsonRecord):
     unwind_cost: float
     equity_after_unwind: float
     net_rate: float | None
+    rates: LoopRates | None
     target_leverage: float | None
     reached_target: bool | None
     stop_reason: str
@@ -175,6 +185,7 @@ class _Settings:
     flash_fee: Fraction
     supply_rate: float | None
     borrow_rate: float | None
+    staking_yield: float
 
 
 def _settings(options: Mapping[str, Any]) -> _Settings:
@@ -202,6 +213,7 @@ def _settings(options: Mapping[str, Any]) -> _Settings:
         flash_fee=_fraction(options.get("flash_loan_fee", 0), "flash_loan_fee", Fraction(0), Fraction(1)),
         supply_rate=rates[0],
         borrow_rate=rates[1],
+        staking_yield=float(_fraction(options.get("staking_yield", 0), "staking_yield", Fraction(-1), Fraction(100))),
     )
 
 
@@ -222,8 +234,9 @@ def _aave_values(pos: AavePosition) -> tuple[Fraction, Fraction]:
 
 
 def _aave_loop(
-    pos: AavePosition, coll: str, debt: str, s: _Settings
+    pos: AavePosition, coll: str, debt: str, s: _Settings, liquidity: int | None = None
 ) -> tuple[DefiPosition, list[LoopStep], Fraction, str]:
+    # ``liquidity``: the debt reserve's available liquidity when the irm section gives it.
     c, d = pos.reserve(coll), pos.reserve(debt)
     if coll == debt:
         raise InputError(f"collateral and debt must be different reserves, were both {coll!r}")
@@ -235,6 +248,11 @@ def _aave_loop(
     for n in range(1, s.steps + 1):
         cap = _aave.max_safe_borrow(pos, debt, s.min_hf).amount or 0
         b = math.floor(cap * s.fraction)
+        if liquidity is not None and b > liquidity:
+            b = liquidity
+            if b == 0:
+                stop = f"the {debt} reserve's available liquidity is used up"
+                break
         cv, dv = _aave_values(pos)
         need = _needed(cv, dv, s)
         if need is not None:
@@ -254,6 +272,8 @@ def _aave_loop(
         pos = replace(pos, reserves=rows)
         pos = replace(pos, reserves=_aave.rows_with(pos, coll, collateral=pos.reserve(coll).collateral + bought))
         cost += value * s.fee
+        if liquidity is not None:
+            liquidity -= b
         steps.append(_step(pos, n, b, bought, coll, debt))
     else:
         if s.target is not None:
@@ -278,7 +298,8 @@ def _morpho_loop(pos: MorphoPosition, s: _Settings) -> tuple[DefiPosition, list[
     stop = f"{s.steps} steps done"
     unit = 10**pos.loan_decimals
     for n in range(1, s.steps + 1):
-        cap = _morpho.max_safe_borrow(pos, s.min_hf).amount or 0
+        most = _morpho.max_safe_borrow(pos, s.min_hf)
+        cap = most.amount or 0
         b = math.floor(cap * s.fraction)
         need = _needed(*_morpho_values(pos), s)
         if need is not None:
@@ -288,6 +309,8 @@ def _morpho_loop(pos: MorphoPosition, s: _Settings) -> tuple[DefiPosition, list[
             b = min(b, math.ceil(need * unit))
         if b <= 0:
             stop = "no borrowing power left" if cap == 0 else "the borrow rounds to 0"
+            if cap == 0 and "liquidity" in most.reason:
+                stop = "the market's liquidity is used up"
             break
         bought = math.floor(Fraction(b * ORACLE_PRICE_SCALE, pos.oracle_price) * (1 - s.fee))
         if bought == 0 or pos.position.collateral + bought > UINT128_MAX:
@@ -359,6 +382,8 @@ def loop_position(
     flash_loan_fee: object = 0,
     supply_rate: object | None = None,
     borrow_rate: object | None = None,
+    staking_yield: object = 0,
+    irm: Mapping[str, Any] | None = None,
 ) -> LoopReport:
     """Loop a position: borrow, swap into collateral, supply, ``steps`` times or to a leverage.
 
@@ -383,7 +408,13 @@ def loop_position(
     flash_loan_fee : number, default 0
         Fee of the flash loan that unwinds the loop, as a fraction of the debt.
     supply_rate, borrow_rate : number, optional
-        Annual rates of the collateral and the debt, for the net rate on equity.
+        Yearly rates of the collateral and the debt; each wins over the interest-rate model's.
+    staking_yield : number, default 0
+        Yearly yield of the collateral token itself (wstETH's staking, about 0.03), added to its
+        supply APY in the net APY.
+    irm : mapping, optional
+        The interest-rate model's state (:mod:`levguard.defi.loop_rates`); default the spec's
+        ``irm:`` section.  The supply and borrow APYs are then the model's at the loop's end state.
 
     Returns
     -------
@@ -392,9 +423,13 @@ def loop_position(
     Raises
     ------
     InputError
-        Invalid spec or settings; an Aave collateral that is not an enabled collateral.
+        Invalid spec, settings or ``irm`` section; an Aave collateral that is not an enabled
+        collateral.
     """
-    pos = load_position(spec)
+    raw = load_spec(spec) if isinstance(spec, str | Path) else spec
+    pos = load_position(raw)
+    section = irm if irm is not None else (raw.get("irm") if isinstance(raw, Mapping) else None)
+    state: IrmState | None = None if section is None else irm_state(section, pos)
     s = _settings(
         {
             "steps": steps,
@@ -405,6 +440,7 @@ def loop_position(
             "flash_loan_fee": flash_loan_fee,
             "supply_rate": supply_rate,
             "borrow_rate": borrow_rate,
+            "staking_yield": staking_yield,
         }
     )
     if isinstance(pos, AavePosition):
@@ -417,7 +453,10 @@ def loop_position(
         debt_ = debt or (debts[0] if len(debts) == 1 else None)
         if debt_ is None:
             raise InputError(f"debt is needed: candidates {debts}")
-        final, rows, cost, stop = _aave_loop(pos, coll, debt_, s)
+        d_state = state.get(debt_) if isinstance(state, AaveIrmState) else None
+        final, rows, cost, stop = _aave_loop(
+            pos, coll, debt_, s, None if d_state is None else d_state.available_liquidity
+        )
         unit = "USD"
     else:
         for given, expected, role in (
@@ -433,9 +472,17 @@ def loop_position(
     scale = 1.0 if isinstance(final, AavePosition) or final.loan_price_usd is None else final.loan_price_usd
     unwind = dv * s.fee / (1 - s.fee) + dv * s.flash_fee
     equity = cv - dv
-    net = None
-    if s.supply_rate is not None and s.borrow_rate is not None and equity > 0:
-        net = float((cv * Fraction(s.supply_rate) - dv * Fraction(s.borrow_rate)) / equity)
+    rates = loop_rates(
+        pos,
+        final,
+        coll,
+        debt_,
+        (cv, dv),
+        state=state,
+        supply_rate=s.supply_rate,
+        borrow_rate=s.borrow_rate,
+        staking_yield=s.staking_yield,
+    )
     lev = _leverage(cv, dv)
     hf = _hf(final)
     return LoopReport(
@@ -454,7 +501,8 @@ def loop_position(
         entry_swap_cost=float(cost) * scale,
         unwind_cost=float(unwind) * scale,
         equity_after_unwind=float(equity - unwind) * scale,
-        net_rate=net,
+        net_rate=None if rates is None else rates.net_apy,
+        rates=rates,
         target_leverage=None if s.target is None else float(s.target),
         reached_target=None if s.target is None else lev >= float(s.target) * (1 - 1e-9),
         stop_reason=stop,

@@ -43,6 +43,11 @@ Conversion rules (exact, never rounded silently):
   10**(loan_decimals - collateral_decimals))``, the floor of MorphoChainlinkOracleV2.price();
 * numbers may be given as strings (``"1234.567890123456789"``) to keep digits a float cannot.
 
+Either spec may also hold a ``loop:`` section (:func:`levguard.defi.loops.loop_options`), an
+``irm:`` section with the interest-rate model's state (:mod:`levguard.defi.loop_rates`) and an
+``oracles:`` section with oracle readings and market prices (:mod:`levguard.defi.valuation`);
+:func:`load_position` accepts them and leaves them to those modules.
+
 Without ``market`` a Morpho position is alone in a fresh market: its borrow mints
 ``borrow * 10**6`` shares (``toSharesUp`` on empty totals) and the totals are the position's
 own; with ``market``, ``borrow`` converts to shares as ``Morpho.borrow`` would
@@ -319,7 +324,7 @@ _RESERVE_OPTIONAL: Final = (
     "siloed_borrowing",
     "emode_borrowable",
 )
-_TOP_COMMON: Final = ("protocol", "name", "loop")
+_TOP_COMMON: Final = ("protocol", "name", "loop", "irm", "oracles")  # the last three: read by loops, valuation
 
 
 def _bonus(value: object, field: str) -> int:

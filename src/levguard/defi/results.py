@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 from levguard.core.records import JsonRecord
 
-__all__ = ["AssetLine", "JointBoundary", "LiquidationPrice", "PositionReport", "TargetAmount"]
+__all__ = [
+    "AssetLine",
+    "JointBoundary",
+    "LiquidationPrice",
+    "LoopRates",
+    "OraclePriceLine",
+    "PositionReport",
+    "PositionValuation",
+    "TargetAmount",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +209,175 @@ class JointBoundary(JsonRecord):
     x_prices_usd: tuple[float, ...]
     y_prices_usd: tuple[float | None, ...]
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopRates(JsonRecord):
+    """The rates of a looped position and its net APY on equity (:mod:`levguard.defi.loop_rates`).
+
+    Attributes
+    ----------
+    rate_source : str
+        ``"irm"``: both rates from the protocol's interest-rate model at the loop's end state;
+        ``"input"``: both given (``supply_rate``, ``borrow_rate``); ``"mixed"``: one given (it wins
+        over the model), the other from the model.
+    supply_apy : float
+        The collateral's supply APY (Aave: the collateral reserve's liquidity rate compounded per
+        second; Morpho: 0, collateral is not lent), or the given ``supply_rate``.
+    borrow_apy : float
+        The debt's borrow APY, or the given ``borrow_rate``.
+    staking_yield : float
+        Yearly yield of the collateral token itself (given), added to ``supply_apy``.
+    net_apy : float or None
+        ``(C (supply_apy + staking_yield) - D borrow_apy) / E`` at the end (None at ``E <= 0``).
+    supply_apy_before, borrow_apy_before : float or None
+        The model's APYs before the loop moved the utilisation (None for a given rate).
+    lender_apy : float or None
+        The debt asset's suppliers' APY after the loop (Aave: the debt reserve's liquidity rate;
+        Morpho: ``borrowAPY * utilization * (1 - fee)``); None for a given borrow rate.
+    debt_utilization, debt_utilization_before : float or None
+        After and before the loop: the debt reserve's borrow usage ratio (Aave) or the market's
+        utilisation (Morpho).
+    collateral_utilization : float or None
+        Aave: the collateral reserve's supply usage ratio after the loop's supplies.
+    rate_unit : str
+        Unit of the rates in ``exact``: ``"ray_per_year"`` (Aave), ``"wad_per_second"`` (Morpho),
+        ``""`` without a model.
+    exact : Mapping[str, int]
+        The contract's rates and the end state they come from (Aave: ``borrow_rate``,
+        ``supply_rate``, the debt reserve's ``debt_total_debt``, ``debt_available_liquidity``,
+        ``debt_borrow_usage_ratio``, ``debt_liquidity_rate``, the collateral reserve's
+        ``collateral_available_liquidity``, ``collateral_supply_usage_ratio``; Morpho:
+        ``borrow_rate``, ``utilization``, ``rate_at_target``, ``fee``).
+    """
+
+    rate_source: str
+    supply_apy: float
+    borrow_apy: float
+    staking_yield: float
+    net_apy: float | None
+    supply_apy_before: float | None
+    borrow_apy_before: float | None
+    lender_apy: float | None
+    debt_utilization: float | None
+    debt_utilization_before: float | None
+    collateral_utilization: float | None
+    rate_unit: str
+    exact: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class OraclePriceLine(JsonRecord):
+    """One asset priced by the protocol's oracle and by the market (:mod:`levguard.defi.valuation`).
+
+    Attributes
+    ----------
+    symbol : str
+    source : str
+        ``"feed"`` (a Chainlink-style answer), ``"capo"`` (Aave's CAPO adapter for an LST over its
+        base feed), ``"capo_stable"`` (Aave's stablecoin CAPO) or ``"spec"`` (no reading given:
+        the spec's price is both).
+    amount : float
+        Signed whole tokens: collateral positive, debt negative.
+    answer : int or None
+        The feed's answer (contract units, the feed's decimals).
+    price : int or None
+        What the protocol reads, in its units (Aave: USD with 8 decimals after the adapter and the
+        fallback; Morpho: the feed's answer); None when the read reverts.
+    oracle_price, market_price : float or None
+        Per whole token (``price / 10**decimals``; the market price given, or the oracle's).
+    gap : float or None
+        ``oracle_price / market_price - 1`` (< 0: the protocol prices the token below the market).
+    outcome : str
+        ``"answer"``, ``"fallback"`` (Aave's fallback oracle priced it), ``"revert"`` (no price)
+        or ``"spec"``.
+    reason : str
+        Why the answer was not used ("" when it was).
+    failures : tuple of str
+        The consumer checks that fail (``"non_positive_answer"``, ``"incomplete_round"``,
+        ``"stale"``), which the protocol does not apply.
+    age, heartbeat : int or None
+        Seconds since ``updated_at``, and the feed's heartbeat.
+    detail : str
+        The failing values in words.
+    capped : bool or None
+        CAPO: the cap binds (``isCapped``).
+    cap_headroom : float or None
+        CAPO: ``max_ratio / ratio - 1`` (LST) or ``price_cap / answer - 1`` (stablecoin); < 0 when
+        capped.
+    oracle_value, market_value : float or None
+        ``amount * price`` at each price.
+    """
+
+    symbol: str
+    source: str
+    amount: float
+    answer: int | None
+    price: int | None
+    oracle_price: float | None
+    market_price: float | None
+    gap: float | None
+    outcome: str
+    reason: str
+    failures: tuple[str, ...]
+    age: int | None
+    heartbeat: int | None
+    detail: str
+    capped: bool | None
+    cap_headroom: float | None
+    oracle_value: float | None
+    market_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionValuation(JsonRecord):
+    """A position valued at its protocol's oracle prices beside the market's.
+
+    Attributes
+    ----------
+    protocol : str
+    policy : str
+        The read policy applied: ``"aave"`` (AaveOracle: answer <= 0 goes to the fallback) or
+        ``"morpho"`` (ChainlinkDataFeedLib: a negative answer reverts, 0 passes).
+    block_timestamp : int
+        "Now" of the readings, Unix seconds.
+    value_unit : str
+    assets : tuple of OraclePriceLine
+    health_factor_oracle : float or None
+        The protocol's health factor at the oracle prices (None when a read reverts).
+    health_factor_oracle_wad : int or None
+    health_factor_market, health_factor_market_wad : float, int
+        The health factor with the market prices in place of the oracle's.
+    health_factor_gap : float or None
+        ``health_factor_oracle / health_factor_market - 1``.
+    oracle_value, market_value : float or None
+        Net value (collateral minus debt) at each price.
+    value_gap, gap : float or None
+        ``oracle_value - market_value`` and the relative equity gap
+        (:func:`levguard.defi.oracles.value_at_oracle`); None when a price is missing or 0.
+    failures : tuple of str
+        ``"SYMBOL: check"`` for every failed feed check.
+    reason : str
+        Why ``health_factor_oracle`` is None ("" otherwise).
+    exact : Mapping[str, int]
+        Morpho: ``oracle_price`` (the oracle's 1e36-scaled price) and ``market_oracle_price`` (the
+        market prices in the same scale); Aave: the price used per symbol (8 decimals).
+    """
+
+    protocol: str
+    policy: str
+    block_timestamp: int
+    value_unit: str
+    assets: tuple[OraclePriceLine, ...]
+    health_factor_oracle: float | None
+    health_factor_oracle_wad: int | None
+    health_factor_market: float
+    health_factor_market_wad: int
+    health_factor_gap: float | None
+    oracle_value: float | None
+    market_value: float | None
+    value_gap: float | None
+    gap: float | None
+    failures: tuple[str, ...]
+    reason: str
+    exact: Mapping[str, int]

@@ -1,14 +1,15 @@
 """The ``levguard defi --out report.html`` page: one lending position in a self-contained HTML file.
 
 Sections: the key numbers (health factor, values, LTVs, leverage), the assets with each
-collateral's liquidation price, P(HF < 1) by horizon, the stress scenarios, and a plotly figure
-of the health factor as each collateral's price moves (the others fixed).  plotly.js is embedded
+collateral's liquidation price, P(HF < 1) by horizon, the stress scenarios, the oracle valuation
+(each asset at the oracle's and the market's price, the feed checks, the health factor at each),
+and a plotly figure of the health factor as each collateral's price moves (the others fixed).  plotly.js is embedded
 once (:func:`levguard.report.html.figures_html`); the page fetches nothing.
 
 The inputs are the JSON documents of the DeFi records (this layer does not import
 :mod:`levguard.defi`): ``PositionReport.to_dict()``, ``HealthCurve.to_dict()`` per collateral,
-``PositionRisk.to_dict()`` and ``StressResult.to_dict()`` per scenario, as ``levguard defi
---json`` prints them.
+``PositionRisk.to_dict()``, ``StressResult.to_dict()`` per scenario and
+``PositionValuation.to_dict()``, as ``levguard defi --json`` prints them.
 """
 
 from __future__ import annotations
@@ -153,6 +154,60 @@ def _stress_html(stress: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _valuation_html(v: Mapping[str, Any]) -> str:
+    rows = []
+    for a in v.get("assets", []):
+        capped = a.get("capped")
+        source = html.escape(str(a.get("source"))) + (
+            "" if capped is None else (" <b style='color:#b00'>capped</b>" if capped else " (not capped)")
+        )
+        read = html.escape(str(a.get("outcome"))) + (f" ({html.escape(str(a['reason']))})" if a.get("reason") else "")
+        failures = a.get("failures") or []
+        checks = (
+            f"<b style='color:#b00'>{html.escape(', '.join(map(str, failures)))}</b>"
+            if failures
+            else ("ok" if a.get("age") is not None else "")
+        )
+        beat = a.get("heartbeat")
+        age = "" if beat is None else f"{'—' if a.get('age') is None else a.get('age')} s / {beat} s"
+        rows.append(
+            [
+                html.escape(str(a.get("symbol"))),
+                source,
+                _num(a.get("oracle_price"), 4),
+                _num(a.get("market_price"), 4),
+                _pct(a.get("gap")),
+                read,
+                checks,
+                age,
+            ]
+        )
+    unit = html.escape(str(v.get("value_unit", "")))
+    policy = (
+        "Aave's AaveOracle (an answer &lt;= 0 goes to the fallback oracle)"
+        if v.get("policy") == "aave"
+        else "Morpho's ChainlinkDataFeedLib (a negative answer reverts, 0 passes)"
+    )
+    oracle_hf = (
+        "— (the read reverts)" if v.get("health_factor_oracle_wad") is None else _hf(v.get("health_factor_oracle"))
+    )
+    parts = [
+        f"Prices read at {html.escape(str(v.get('block_timestamp')))} as {policy}; neither protocol checks "
+        "staleness, so a failed check below is a price the protocol uses anyway.",
+        f"Health factor at the oracle's prices <b>{oracle_hf}</b>, at the market's "
+        f"<b>{_hf(v.get('health_factor_market'))}</b> ({_pct(v.get('health_factor_gap'))}).",
+    ]
+    if v.get("gap") is not None:
+        parts.append(
+            f"Equity {_num(v.get('oracle_value'))} {unit} at the oracle vs {_num(v.get('market_value'))} {unit} "
+            f"at the market ({_pct(v.get('gap'))})."
+        )
+    if v.get("reason"):
+        parts.append(html.escape(str(v["reason"])) + ".")
+    head = ["asset", "source", "oracle price", "market price", "gap", "read", "feed checks", "age / heartbeat"]
+    return f"<p class='note'>{' '.join(parts)}</p>" + _table(head, rows, "oracles")
+
+
 def health_figure(curves: Sequence[Mapping[str, Any]], *, height: int = 460) -> Any:
     """A plotly figure of the health factor against each collateral's price move (others fixed)."""
     import plotly.graph_objects as go
@@ -209,8 +264,9 @@ def defi_report_body(
     curves: Sequence[Mapping[str, Any]] = (),
     risk: Mapping[str, Any] | None = None,
     stress: Sequence[Mapping[str, Any]] | None = None,
+    valuation: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """The page's HTML fragments: key table, assets, P(HF < 1), stress, then the figure."""
+    """The page's HTML fragments: key table, assets, P(HF < 1), stress, oracle valuation, then the figure."""
     if not isinstance(position, Mapping) or "health_factor" not in position or "assets" not in position:
         raise InputError("position must be a PositionReport's to_dict() (health_factor, assets, ...)")
     out = ["<h2>Position</h2>", _key_table(position), "<h2>Assets and liquidation prices</h2>", _assets_table(position)]
@@ -222,6 +278,10 @@ def defi_report_body(
         out += ["<h2>P(HF &lt; 1)</h2>", _risk_html(risk)]
     if stress:
         out += ["<h2>Stress scenarios</h2>", _stress_html(stress)]
+    if valuation is not None:
+        if not isinstance(valuation, Mapping) or "assets" not in valuation or "health_factor_market" not in valuation:
+            raise InputError("valuation must be a PositionValuation's to_dict() (assets, health_factor_market, ...)")
+        out += ["<h2>Oracle prices and the market</h2>", _valuation_html(valuation)]
     if curves:
         out += ["<h2>Health factor against the collateral's price</h2>", *figures_html([health_figure(curves)])]
     return out
@@ -235,13 +295,14 @@ def write_defi_report(
     stress: Sequence[Mapping[str, Any]] | None = None,
     *,
     title: str = "",
+    valuation: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write one position's report as a self-contained HTML page; return the path.
 
     Raises
     ------
     InputError
-        ``position`` is not a position report document.
+        ``position`` is not a position report document (or ``valuation`` not a valuation).
     """
     label = "Aave v3" if position.get("protocol") == "aave-v3" else "Morpho Blue"
     version = f" {position['version']}" if position.get("version") else ""
@@ -250,5 +311,5 @@ def write_defi_report(
         path,
         title or f"levguard defi: {label}{version} position{name}",
         f"health factor {_hf(position.get('health_factor'))}",
-        defi_report_body(position, curves, risk, stress),
+        defi_report_body(position, curves, risk, stress, valuation),
     )
