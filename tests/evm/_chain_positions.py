@@ -21,7 +21,9 @@ a block per transaction), because the guardian reads and writes the chain that w
 
 :meth:`ChainPositions.set_weth_price` moves the collateral price on both protocols at once (the
 scripted crash); :func:`open_zero_rate_market` adds a Morpho market without interest (for exact
-health boundaries).
+health boundaries); :func:`deploy_swapper` adds :file:`contracts/OracleSwapMock.sol` (a swap at the
+AaveOracle's prices less a fee, funded with both tokens) and :func:`loop_positions` turns both
+positions into loops (the borrowed USDC sold for WETH and supplied again, the wallet left empty).
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ from eth_utils import keccak, to_checksum_address
 HERE = Path(__file__).resolve().parent
 TARGET = "chain-positions"
 SETTINGS: dict[str, Any] = {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "paris"}
-CONTRACTS = {"RoundAggregatorMock": "contracts/RoundAggregatorMock.sol"}
+CONTRACTS = {
+    "RoundAggregatorMock": "contracts/RoundAggregatorMock.sol",
+    "OracleSwapMock": "contracts/OracleSwapMock.sol",
+}
 
 WALLET_KEY = "0x" + keccak(text="levguard on-chain guardian test wallet").hex()
 """The wallet's private key (a test key: derived from a fixed phrase, holds nothing anywhere)."""
@@ -76,18 +81,26 @@ def _build_module() -> ModuleType:
     return sys.modules[name]
 
 
-def aggregator_artifact() -> dict[str, Any]:
-    """Compile contracts/RoundAggregatorMock.sol with the npm solc (cached in .build/); skip
-    without node and without a cached build."""
+def mock_artifact(name: str) -> dict[str, Any]:
+    """Compile the test contracts (``CONTRACTS``) with the npm solc (cached in .build/) and return
+    ``name``'s artifact; skip without node and without a current cached build."""
     build = _build_module()
     out = build.BUILD_DIR / f"{TARGET}.json"
     if shutil.which("node") is None or not build.NODE_MODULES.is_dir():
         if not out.is_file():
-            pytest.skip("node or tests/evm/node_modules missing: the aggregator mock cannot be compiled")
+            pytest.skip("node or tests/evm/node_modules missing: the test contracts cannot be compiled")
     else:
         sources = {unit: (HERE / unit).read_text() for unit in CONTRACTS.values()}
         build.compile_target(TARGET, sources, SETTINGS, CONTRACTS)
-    return dict(json.loads(out.read_text())["contracts"]["RoundAggregatorMock"])
+    contracts = json.loads(out.read_text())["contracts"]
+    if name not in contracts:
+        pytest.skip(f"{name} is not in the cached build and node is missing to compile it")
+    return dict(contracts[name])
+
+
+def aggregator_artifact() -> dict[str, Any]:
+    """contracts/RoundAggregatorMock.sol (:func:`mock_artifact`)."""
+    return mock_artifact("RoundAggregatorMock")
 
 
 @dataclass
@@ -336,3 +349,61 @@ def open_zero_rate_market(p: ChainPositions, collateral: int = 2 * WAD, borrow: 
     p.send(p.morpho.functions.supplyCollateral(params, collateral, p.wallet, b""), p.wallet)
     p.send(p.morpho.functions.borrow(params, borrow, 0, p.wallet, p.wallet), p.wallet)
     return "0x" + market_id.hex()
+
+
+SWAP_FEE_BPS = 30  # the swap mock's fee: 0.3 % below the oracle price
+
+
+def deploy_swapper(p: ChainPositions, fee_bps: int = SWAP_FEE_BPS) -> Any:
+    """:file:`contracts/OracleSwapMock.sol` at the Aave oracle's prices less ``fee_bps``, holding
+    1e30 base units of WETH, USDC and DAI to pay out."""
+    swapper = p.evm.deploy_artifact(mock_artifact("OracleSwapMock"), p.oracle.address, fee_bps, sender=p.admin)
+    for s in ("WETH", "USDC", "DAI"):
+        p.send(p.tokens[s].functions.mint(swapper.address, 10**30))
+    return swapper
+
+
+def _swap_all_usdc(p: ChainPositions, swapper: Any) -> int:
+    # The wallet sells all its USDC for WETH through the swapper; returns the WETH bought.
+    usdc, weth = p.tokens["USDC"], p.tokens["WETH"]
+    amount = int(usdc.functions.balanceOf(p.wallet).call())
+    if amount == 0:
+        return 0
+    before = int(weth.functions.balanceOf(p.wallet).call())
+    p.send(usdc.functions.approve(swapper.address, amount), p.wallet)
+    p.send(swapper.functions.swap(usdc.address, weth.address, amount, 0, p.wallet), p.wallet)
+    return int(weth.functions.balanceOf(p.wallet).call()) - before
+
+
+def loop_positions(p: ChainPositions, swapper: Any, rounds: int = 3, hf: float = HF_START) -> None:
+    """Loop both positions: ``rounds`` times sell the USDC borrowed for WETH, supply it, borrow
+    USDC back to ``hf``; then sell and supply the last borrow.  Aave first (with the USDC the
+    fixture borrowed there), then Morpho; the wallet ends holding no USDC and no WETH."""
+    usdc, weth = p.tokens["USDC"], p.tokens["WETH"]
+    morpho_usdc = int(usdc.functions.balanceOf(p.wallet).call()) - int(
+        p.tokens["vUSDC"].functions.balanceOf(p.wallet).call()
+    )
+    # Park Morpho's USDC with the lender while Aave loops (given back before Morpho loops).
+    p.send(usdc.functions.transfer(p.lender, morpho_usdc), p.wallet)
+    for k in range(rounds + 1):
+        p.send(p.pool.functions.supply(weth.address, _swap_all_usdc(p, swapper), p.wallet, 0), p.wallet)
+        if k == rounds:
+            break
+        coll, debt, _, lt, _, _ = p.pool.functions.getUserAccountData(p.wallet).call()
+        borrow = int((coll * lt / 10_000 / hf - debt) * 10**6 / BASE_UNIT)
+        p.send(p.pool.functions.borrow(usdc.address, borrow, 2, 0, p.wallet), p.wallet)
+    p.send(usdc.functions.transfer(p.wallet, morpho_usdc), p.lender)
+    price = int(p.morpho_oracle.functions.price().call())
+    for k in range(rounds + 1):
+        p.send(
+            p.morpho.functions.supplyCollateral(p.market_params, _swap_all_usdc(p, swapper), p.wallet, b""), p.wallet
+        )
+        if k == rounds:
+            break
+        _, shares, coll = p.morpho_position()
+        m = p.morpho.functions.market(p.market_id).call()
+        owed = -(-shares * (m[2] + 1) // (m[3] + 10**6))  # toAssetsUp
+        borrow = int(coll * price // ORACLE_PRICE_SCALE * MORPHO_LLTV // WAD / hf) - owed
+        p.send(p.morpho.functions.borrow(p.market_params, borrow, 0, p.wallet, p.wallet), p.wallet)
+    assert usdc.functions.balanceOf(p.wallet).call() == 0
+    assert weth.functions.balanceOf(p.wallet).call() == 0

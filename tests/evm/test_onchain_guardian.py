@@ -476,7 +476,7 @@ def test_the_cross_check_alerts_a_model_that_disagrees_with_the_pool(chain: cp.C
 def test_the_probability_hook_moves_the_state(chain: cp.ChainPositions, tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'g.db'}")
     aave, _ = venues(chain)
-    g = guardian(store, [("aave", aave)], live=False, p_hf_below_one=lambda read, a, h: 0.3)
+    g = guardian(store, [("aave", aave)], live=False, p_hf_below_one=lambda read, a, h, max_p: 0.3)
     report = cycle(g)["aave"]
     assert report["health_factor"] == pytest.approx(1.6)
     assert report["state"] == "DANGER"

@@ -107,12 +107,14 @@ def _ccxt_venue(cfg: Any) -> Any:
     )
 
 
-def _onchain(acc: Any) -> tuple[Any, dict[str, Any]]:
-    """An on-chain account's venue and the OnchainAccountSetup fields beyond AccountSetup's."""
-    from levguard.defi.onchain import assess
+def _onchain(acc: Any, bars: Any) -> tuple[Any, dict[str, Any]]:
+    """An on-chain account's venue and the OnchainAccountSetup fields beyond AccountSetup's (the
+    P(HF < 1) forecaster on ``bars`` when the account has a history)."""
+    from levguard.defi.onchain import HfForecasts, assess, unwind_plan
     from levguard.errors import ConfigError
     from levguard.live.onchain import HealthRules
     from levguard.venues.onchain import LocalSigner, OnchainVenue
+    from levguard.venues.onchain_swap import ContractSwapper
 
     v = acc.venue
     url = v.rpc_url if v.rpc_url is not None else os.environ.get(v.rpc_url_env, "")
@@ -132,6 +134,7 @@ def _onchain(acc: Any) -> tuple[Any, dict[str, Any]]:
         default_heartbeat=v.default_heartbeat_s,
         timeout_s=v.timeout_s,
         read_timeout_s=v.read_timeout_s,
+        swapper=ContractSwapper(v.swapper) if v.swapper else None,
     )
     th, act = acc.thresholds, acc.actions
     rules = HealthRules(
@@ -140,8 +143,16 @@ def _onchain(acc: Any) -> tuple[Any, dict[str, Any]]:
         hysteresis=th.hysteresis,
         target_hf=act.target_health_factor,
         prefer=act.prefer,
+        unwind_min_hf=act.unwind_min_health_factor,
+        unwind_rounds=act.unwind_rounds,
+        max_slippage=act.max_slippage_bps / 10_000,
     )
-    return venue, {"rules": rules, "assess": assess}
+    extra: dict[str, Any] = {"rules": rules, "assess": assess, "unwind": unwind_plan}
+    if acc.history is not None:
+        if not isinstance(acc.history, dict):
+            raise ConfigError(f"{acc.name}: history of an on-chain account maps each asset to its bars ({{WETH: …}})")
+        extra["p_hf_below_one"] = HfForecasts(bars, model=acc.forecast_model)
+    return venue, extra
 
 
 def _alerter(cfg: Any) -> Any:
@@ -185,8 +196,9 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     papers = []
     for acc in cfg.accounts:
         onchain: dict[str, Any] = {}
+        bars = _bars_source(acc.history)
         if acc.venue.type == "onchain":  # a lending position (docs/guardian.md): its own setup class
-            venue, onchain = _onchain(acc)
+            venue, onchain = _onchain(acc, bars)
         else:
             venue = _paper_venue(acc.venue) if acc.venue.type == "paper" else _ccxt_venue(acc.venue)
         if acc.venue.type == "paper":
@@ -204,7 +216,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
             venue=venue,
             thresholds=Thresholds(**acc.thresholds.model_dump(exclude={"health_factor"})),
             act_level=Level[acc.actions.act_level],
-            bars=_bars_source(acc.history),
+            bars=bars,
             volatility=volatility_forecast,  # the vol `levguard risk` and `levguard size` show
             **settings,
         )

@@ -23,8 +23,11 @@ Example::
       - name: aave                             # an on-chain lending position (docs/guardian.md)
         venue: {type: onchain, protocol: aave-v3, rpc_url_env: ETH_RPC_URL, wallet: "0x…", key_env: GUARD_KEY,
                 pool: "0x87870Bca3F3fD6335C3F4ce8392D69350B4fA4E2"}   # Aave v3 Ethereum (aave-address-book)
-        thresholds: {health_factor: [1.5, 1.25, 1.15]}
+        thresholds: {health_factor: [1.5, 1.25, 1.15], p_liq: [0.05, 0.2, 0.5]}   # p_liq: P(HF < 1)
+        history: {WETH: eth-usd-1h.csv}          # per asset: P(HF < 1) over horizon_days
         actions: {target_health_factor: 1.35, prefer: repay, max_order_notional: 50000}
+        # a loop with an empty wallet: prefer: unwind, venue.swapper: "0x…" (a swap contract),
+        # unwind_min_health_factor: 1.05, unwind_rounds: 4, max_slippage_bps: 100
 
 Secrets: API keys come only from environment variables (``*_env``) or a secrets file (YAML or
 JSON with ``api_key``, ``secret``, ``password``) readable by its owner only (mode 0600); they
@@ -99,6 +102,7 @@ class OnchainVenueConfig(_Model):
     market_id: str | None = None  # ... and the market id
     key_env: str | None = None  # the signing key (hex) from an environment variable ...
     key_file: str | None = None  # ... or from a file readable by its owner only
+    swapper: str | None = None  # prefer: unwind: a swap contract (levguard.venues.onchain_swap.ContractSwapper)
     aave_version: Literal["3.0", "3.1", "3.2", "3.3"] = "3.3"
     heartbeats: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
     default_heartbeat_s: Annotated[int, Field(gt=0)] = 86_400
@@ -133,7 +137,11 @@ class Actions(_Model):
     step_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
     cooldown_s: NonNeg = 30.0
     target_health_factor: Pos = 1.35  # on-chain accounts: what a repayment or supply restores
-    prefer: Literal["repay", "supply"] = "repay"  # on-chain accounts: the action tried first
+    prefer: Literal["repay", "supply", "unwind"] = "repay"  # on-chain accounts: the action tried first
+    # on-chain unwind: the least HF a withdrawal leaves, rounds per action, the sale's slippage bound
+    unwind_min_health_factor: Annotated[float, Field(gt=1, lt=100, allow_inf_nan=False)] = 1.05
+    unwind_rounds: Annotated[int, Field(ge=1, le=20)] = 4
+    max_slippage_bps: Annotated[float, Field(ge=0, lt=5_000, allow_inf_nan=False)] = 100.0
 
 
 class AccountConfig(_Model):

@@ -7,7 +7,14 @@ decides on (:class:`levguard.live.onchain.LendingAssessment`): the health factor
 collateral's liquidation price (the others fixed) and, per token, the least repayment or supply
 that restores the target, all from :mod:`levguard.defi.analytics`, exact to the contract unit.
 The composition roots (``levguard guard``) pass it to
-:class:`~levguard.live.onchain.OnchainAccountSetup` as ``assess``.
+:class:`~levguard.live.onchain.OnchainAccountSetup` as ``assess``, with the two other hooks the
+live layer may not import from here:
+
+* :class:`HfForecasts`, the ``p_hf_below_one`` hook: P(HF < 1) over the account's horizon from
+  its bars, through :mod:`levguard.defi.risk` (the collateral / debt price ratio and the one
+  liquidation forecaster), refitted once an hour;
+* :func:`unwind_plan`, the ``unwind`` hook: the rounds of withdraw-sell-repay that bring a looped
+  position to the target, sized on the exact engines.
 
 Notes
 -----
@@ -22,13 +29,41 @@ health factor equals ``Pool.getUserAccountData`` of that block to the wei.  Morp
 
 from __future__ import annotations
 
-from levguard.defi import analytics
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position, to_assets_up
+from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
+from levguard.core.risk.forecast import (
+    FORECAST_MODELS,
+    HOUR_NS,
+    LiquidationForecaster,
+    fit_forecaster,
+    horizon_hours,
+    required_distance,
+)
+from levguard.defi import _aave_analytics as _aave
+from levguard.defi import _morpho_analytics as _morpho
+from levguard.defi import analytics, risk
+from levguard.defi._search import first_true, last_true
+from levguard.defi.morpho import repay as morpho_repay
 from levguard.defi.positions import AavePosition, DefiPosition, MorphoPosition
+from levguard.defi.risk import _distance
 from levguard.errors import InputError
-from levguard.live.onchain import AssetFigures, LendingAssessment
+from levguard.live.onchain import AssetFigures, HfProbability, LendingAssessment
+from levguard.live.onchain_unwind import UnwindParams, UnwindPlan, UnwindRound
 from levguard.venues.onchain_read import AaveRead, LendingRead, MorphoRead
 
-__all__ = ["assess", "position_of"]
+__all__ = ["HfForecasts", "assess", "position_of", "unwind_plan"]
+
+_WAD = 10**18
+S = TypeVar("S")
 
 
 def position_of(read: LendingRead) -> DefiPosition:
@@ -126,3 +161,379 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
         debt_value=float(report.debt_value),
         assets=tuple(figures),
     )
+
+
+# --- the unwind ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Loop(Generic[S]):
+    # A position the plan moves through: its state, and the exact engine's view of it.
+    x: str  # the collateral sold
+    y: str  # the debt repaid
+    x_decimals: int
+    y_decimals: int
+    rate: Fraction  # debt base units per collateral base unit at the oracle
+    start: S
+    hf: Callable[[S], int]  # wad
+    withdraw: Callable[[S, int], S]
+    repay: Callable[[S, int], S]
+    cap: Callable[[S], int]  # the most one repayment by amount takes
+    held: Callable[[S], int]  # collateral x held
+
+
+def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
+    # The largest debt and the largest collateral that can be withdrawn (not paused, not borrowed).
+    def usd(r: Any, units: int) -> float:
+        return float(units * r.price / 10**r.decimals)
+
+    debts = [r for r in pos.reserves if r.debt > 0 and r.symbol not in read.paused]
+    if not debts:
+        return "no debt that can be repaid (none, or its reserve is paused)"
+    y = max(debts, key=lambda r: usd(r, r.debt))
+    colls = [
+        r
+        for r in pos.reserves
+        if r.collateral > 0 and r.collateral_enabled and r.lt > 0 and r.debt == 0 and r.symbol not in read.paused
+    ]
+    if not colls:
+        return "no collateral that can be withdrawn and sold (none counted, borrowed too, or paused)"
+    x = max(colls, key=lambda r: usd(r, r.collateral))
+    if x.price <= 0 or y.price <= 0:
+        return f"a price of 0 ({x.symbol} or {y.symbol}): the sale cannot be valued"
+
+    def row(rows: tuple[Any, ...], symbol: str) -> Any:
+        return next(r for r in rows if r.symbol == symbol)
+
+    def change(rows: tuple[Any, ...], symbol: str, **kw: int) -> tuple[Any, ...]:
+        return tuple(replace(r, **kw) if r.symbol == symbol else r for r in rows)
+
+    return _Loop(
+        x.symbol,
+        y.symbol,
+        x.decimals,
+        y.decimals,
+        Fraction(x.price * 10**y.decimals, y.price * 10**x.decimals),
+        pos.reserves,
+        lambda rows: _aave.account(pos, rows).health_factor,
+        lambda rows, w: change(rows, x.symbol, collateral=row(rows, x.symbol).collateral - w),
+        lambda rows, r: change(rows, y.symbol, debt=row(rows, y.symbol).debt - r),
+        lambda rows: int(row(rows, y.symbol).debt),
+        lambda rows: int(row(rows, x.symbol).collateral),
+    )
+
+
+def _morpho_loop(pos: MorphoPosition) -> _Loop[Any] | str:
+    if pos.position.borrow_shares == 0:
+        return "no debt"
+    if pos.position.collateral == 0 or pos.oracle_price == 0:
+        return "no collateral to withdraw, or an oracle price of 0"
+
+    def repaid(s: Any, r: int) -> Any:
+        if r == 0:
+            return s
+        out = morpho_repay(s[0], s[1], assets=r)
+        return out.market, out.position
+
+    def cap(s: Any) -> int:
+        # The largest repayment by amount whose shares (toSharesDown) the position owes.
+        owed = to_assets_up(s[1].borrow_shares, s[0].total_borrow_assets, s[0].total_borrow_shares)
+        return last_true(_safe(lambda a: a == 0 or repaid(s, a) is not None), 0, owed)
+
+    return _Loop(
+        pos.collateral_symbol,
+        pos.loan_symbol,
+        pos.collateral_decimals,
+        pos.loan_decimals,
+        Fraction(pos.oracle_price, ORACLE_PRICE_SCALE),
+        (pos.market, pos.position),
+        lambda s: _morpho.hf(pos, s[0], s[1]),
+        lambda s, w: (s[0], Position(s[1].borrow_shares, s[1].collateral - w)),
+        repaid,
+        cap,
+        lambda s: int(s[1].collateral),
+    )
+
+
+def _safe(ok: Callable[[int], bool]) -> Callable[[int], bool]:
+    # A predicate that is False where the engine reverts (a repayment beyond the shares owed).
+    def wrapped(v: int) -> bool:
+        try:
+            return ok(v)
+        except (MorphoError, MathRevertError):
+            return False
+
+    return wrapped
+
+
+def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
+    """Size the unwind of a looped position: repay from the wallet, then withdraw-sell-repay rounds.
+
+    Parameters
+    ----------
+    read : AaveRead or MorphoRead
+        The position at one block (contract units) and the paying wallet's balances.
+    params : UnwindParams
+        Target, floor, slippage, rounds (:class:`levguard.live.onchain_unwind.UnwindParams`).
+
+    Returns
+    -------
+    UnwindPlan
+        Empty (no rounds, nothing repaid first) with a ``reason`` when there is no loop to unwind
+        or no withdrawal is possible.
+
+    Raises
+    ------
+    InputError
+        A target or floor that is not a positive number.
+
+    Notes
+    -----
+    The collateral X sold is the largest one that can be withdrawn (Aave: counted, not borrowed,
+    not paused), the debt Y the largest.  On the state ``s`` (health factor ``h``, wad):
+
+    1. ``repay_first``: the least of the wallet's Y reaching the target, else all of it (at most
+       the repayment cap);
+    2. per round, ``floor = min(params.floor_hf, (1 + h) / 2)`` and ``w_max`` the largest
+       withdrawal with ``HF(withdraw(s, w)) >= floor``; ``min_out(w) = floor(w * rate * (1 -
+       max_slippage))`` with ``rate`` the oracle's debt units per collateral unit (Aave: ``p_X
+       10^dec_Y / (p_Y 10^dec_X)``, AaveOracle prices; Morpho: ``price / 1e36``); the round
+       withdraws the least ``w <= w_max`` with ``HF(repay(withdraw(s, w), min_out(w))) >=
+       target``, else ``w_max``, and stops when that does not raise the health factor (the sale
+       at that price loses more than the position's margin).
+
+    Every health factor is the exact engine's: Aave ``GenericLogic.calculateUserAccountData``
+    (:func:`levguard.core.defi.aave.get_user_account_data`) on the rows with the collateral and
+    the debt changed (a repayment of ``r`` lowers the debt by ``r``; the token's rounding moves it
+    by at most one unit); Morpho ``_isHealthy`` after ``withdrawCollateral`` and ``repay``
+    (:func:`levguard.defi.morpho.repay`, its share rounding).  The contracts refuse a withdrawal
+    that leaves HF below 1 (aave-v3-core ``SupplyLogic.executeWithdraw`` ->
+    ``ValidationLogic.validateHFAndLtv``; morpho-blue ``Morpho.withdrawCollateral``:
+    ``require(_isHealthy(...), INSUFFICIENT_COLLATERAL)``); the floor keeps a margin above that
+    for the interest of the blocks until the withdrawal is mined.
+    """
+    if not isinstance(params, UnwindParams):
+        raise InputError(f"params must be an UnwindParams, was {type(params).__name__}")
+    target = analytics.target_wad(str(params.target_hf), "target_hf")
+    floor = analytics.target_wad(str(params.floor_hf), "floor_hf")
+    slip = Fraction(str(params.max_slippage))
+    if not (floor > _WAD and 0 <= slip < 1):
+        raise InputError(f"floor_hf must be > 1 and max_slippage in [0, 1), were {params.floor_hf!r}, {slip}")
+    pos = position_of(read)
+    loop = _aave_loop(read, pos) if isinstance(pos, AavePosition) and isinstance(read, AaveRead) else None
+    if isinstance(pos, MorphoPosition):
+        loop = _morpho_loop(pos)
+    hf0 = analytics.health_factor(pos)
+    if loop is None or isinstance(loop, str):
+        return UnwindPlan("", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, str(loop or "no position"))
+    return _plan(loop, read, params, target, floor, loop.rate * (1 - slip))
+
+
+def _plan(
+    loop: _Loop[Any], read: LendingRead, params: UnwindParams, target: int, floor: int, out: Fraction
+) -> UnwindPlan:
+    # The sizing of unwind_plan's Notes on ``loop``.
+    s = loop.start
+    hf0 = loop.hf(s)
+    cap0 = loop.cap(s)
+
+    def done(rounds: list[UnwindRound], first_floor: int, repay_first: int, reason: str) -> UnwindPlan:
+        h = loop.hf(s)
+        ok = h >= target
+        why = "the health factor is at or above the target" if ok and not rounds and not repay_first else reason
+        return UnwindPlan(
+            loop.x, loop.y, loop.x_decimals, loop.y_decimals, out.numerator, out.denominator, repay_first, cap0,
+            hf0, first_floor, tuple(rounds), h, ok, "" if ok and (rounds or repay_first) else why,
+        )  # fmt: skip
+
+    def floor_of(h: int) -> int:
+        return min(floor, _WAD + (h - _WAD) // 2)
+
+    if hf0 >= target:
+        return done([], floor_of(hf0), 0, "")
+    repay_first = 0
+    have = min(int(read.balances.get(loop.y, 0)), cap0) if params.use_wallet else 0
+    if have > 0:
+        start = s
+        reach = _safe(lambda r: loop.hf(loop.repay(start, r)) >= target)
+        repay_first = first_true(reach, 0, have) if reach(have) else have
+        s = loop.repay(s, repay_first)
+    rounds: list[UnwindRound] = []
+    first_floor = floor_of(loop.hf(s))
+    reason = ""
+    while True:
+        h = loop.hf(s)
+        if h >= target:
+            break
+        if len(rounds) >= params.rounds:
+            reason = f"the target needs more than {params.rounds} round(s)"
+            break
+        if h <= _WAD:
+            reason = "the health factor is at or below 1: the protocol refuses any withdrawal"
+            break
+        fl = floor_of(h)
+        w, nxt, r = _round(loop, s, fl, target, out)
+        if w == 0:
+            reason = f"no withdrawal keeps the health factor at the floor {fl / _WAD:.4f}"
+            break
+        h_after = loop.hf(nxt)
+        if h_after <= h:
+            reason = "selling the collateral at the oracle price less the slippage does not raise the health factor"
+            break
+        mid = loop.hf(loop.withdraw(s, w))
+        rounds.append(UnwindRound(len(rounds) + 1, w, w * out.numerator // out.denominator, r, h, mid, h_after))
+        s = nxt
+    return done(rounds, first_floor, repay_first, reason)
+
+
+def _round(loop: _Loop[Any], s: Any, fl: int, target: int, out: Fraction) -> tuple[int, Any, int]:
+    # One round on state ``s``: ``(w, state after, repaid)``; ``w`` the least withdrawal reaching
+    # the target, at most the largest keeping HF >= ``fl`` after it (0: none does).
+    cap = loop.cap(s)
+
+    def after(w: int) -> tuple[Any, int]:
+        r = min(w * out.numerator // out.denominator, cap)
+        return loop.repay(loop.withdraw(s, w), r), r
+
+    def above_floor(w: int) -> bool:
+        return loop.hf(loop.withdraw(s, w)) >= fl
+
+    def reaches(w: int) -> bool:
+        return loop.hf(after(w)[0]) >= target
+
+    w_max = last_true(_safe(above_floor), 0, loop.held(s))
+    if w_max == 0:
+        return 0, s, 0
+    w = first_true(_safe(reaches), 1, w_max) if _safe(reaches)(w_max) else w_max
+    nxt, r = after(w)
+    return w, nxt, r
+
+
+# --- P(HF < 1) -----------------------------------------------------------------------------------------
+
+
+class HfForecasts:
+    """P(HF < 1) of on-chain positions from the account's bars: the guardian's ``p_hf_below_one``.
+
+    Parameters
+    ----------
+    bars : callable or mapping
+        ``bars(symbol) -> DataFrame | None`` (hourly or finer bars of an asset, as ``levguard
+        guard`` loads the account's ``history``) or a mapping of symbol to frame or CSV/Parquet
+        path.  Symbols match case-insensitively; stablecoins (USDC, USDT, DAI) may be left out.
+    model : str
+        The forecaster's model (``"default"``, ``"excursion"``, ``"naive"``).
+    high_low : {"synchronous", "bound"}
+        How a ratio's intrabar extremes are built (:mod:`levguard.defi.risk`).
+
+    Notes
+    -----
+    ``P = forecaster.prob(+1, d, hours)`` with the forecaster fitted on
+    :func:`levguard.defi.risk.ratio_bars` of the position at the read's time (bars closed by
+    then; refitted when an hour has closed or the position's mix of assets changes) and ``d`` the
+    ratio's fall to HF = 1 from the exact engine, as :func:`levguard.defi.risk.position_risk`
+    computes it (the two agree).  The safe health factor for ``max_p`` is ``1 / (1 - d*)`` with
+    ``d* = required_distance(forecaster, +1, max_p, hours)``
+    (:func:`levguard.core.risk.forecast.required_distance`): the health factor of a position whose
+    ratio is ``d*`` above its value at HF = 1.  A missing or unusable history gives NaN and says
+    why (the state then follows the health factor alone).
+    """
+
+    def __init__(
+        self,
+        bars: Callable[[str], Any] | Mapping[str, Any],
+        *,
+        model: str = "default",
+        high_low: str = "synchronous",
+    ) -> None:
+        if model not in FORECAST_MODELS:
+            raise InputError(f"model must be one of {list(FORECAST_MODELS)}, was {model!r}")
+        if high_low not in risk.HIGH_LOW:
+            raise InputError(f"high_low must be one of {list(risk.HIGH_LOW)}, was {high_low!r}")
+        if not (callable(bars) or isinstance(bars, Mapping)):
+            raise InputError(f"bars must be a callable or a mapping, was {type(bars).__name__}")
+        self.bars = bars
+        self.model = model
+        self.high_low = high_low
+        # (mix of assets) -> (hour, forecaster, source) of the last fit.
+        self._fits: dict[tuple[Any, ...], tuple[int, LiquidationForecaster, str]] = {}
+
+    def frames(self, symbols: list[str]) -> dict[str, Any]:
+        """The bars of ``symbols`` that the source has (by symbol, any case)."""
+        out: dict[str, Any] = {}
+        if isinstance(self.bars, Mapping):
+            given = {str(k).upper(): v for k, v in self.bars.items()}
+            return {s: given[s.upper()] for s in symbols if s.upper() in given}
+        for s in symbols:
+            for name in dict.fromkeys((s, s.upper(), s.lower())):
+                frame = self.bars(name)
+                if frame is not None:
+                    out[s] = frame
+                    break
+        return out
+
+    def __call__(self, read: LendingRead, a: LendingAssessment, horizon_days: float, max_p: float) -> HfProbability:
+        """P(HF < 1) within ``horizon_days`` of the read's position, and the health factor at which
+        it is ``max_p`` (class Notes); NaN with the reason when the bars cannot give it."""
+        try:
+            return self._compute(read, a, horizon_days, max_p)
+        except InputError as exc:
+            return HfProbability(math.nan, f"none: {exc}: the state follows the health factor alone")
+
+    def _compute(self, read: LendingRead, a: LendingAssessment, horizon_days: float, max_p: float) -> HfProbability:
+        hours = int(horizon_hours(horizon_days)[0])
+        if a.health_factor_wad == UINT256_MAX or not any(x.debt for x in a.assets):
+            return HfProbability(0.0, "no debt")
+        pos = position_of(read)
+        distance, how, reason = _distance(pos, a.health_factor_wad)
+        if distance is None:
+            return HfProbability(0.0, f"0: {reason}")
+        f, source = self._forecaster(read, a, pos)
+        p = (
+            1.0
+            if distance <= 0.0
+            else float(np.clip(f.prob(np.ones(1), np.array([distance]), np.array([hours]))[0], 0, 1))
+        )
+        safe: float | None = None
+        if 0.0 < max_p < 1.0:
+            d_req = required_distance(f, 1, max_p, hours)
+            safe = 1.0 / (1.0 - d_req) if d_req < 1.0 else None
+        return HfProbability(p, f"{source}; distance to HF 1: {how}", distance, safe)
+
+    def _forecaster(
+        self, read: LendingRead, a: LendingAssessment, pos: DefiPosition
+    ) -> tuple[LiquidationForecaster, str]:
+        # The fit of this hour for the position's mix of assets (value shares to 1 %).
+        now = int(read.read_ns)
+        hour = now // HOUR_NS
+        key = _mix(a)
+        cached = self._fits.get(key)
+        if cached is not None and cached[0] == hour:
+            return cached[1], cached[2]
+        symbols = [x.symbol for x in a.assets if x.collateral or x.debt]
+        rb = risk.ratio_bars(pos, self.frames(symbols), as_of=pd.Timestamp(now, tz="UTC"), high_low=self.high_low)
+        f = fit_forecaster(rb.bars, rb.as_of_ns, self.model)
+        j = int(rb.bars.last_closed(np.array([rb.as_of_ns], dtype=np.int64))[0])
+        end = rb.bars.start_ns + (j + 1) * HOUR_NS
+        age = (now - end) / HOUR_NS
+        when = pd.Timestamp(end, tz="UTC").strftime("%Y-%m-%dT%H:%MZ")
+        source = (
+            f"{self.model} model fitted on {int(rb.bars.present[: j + 1].sum())} hourly bars of {rb.label} "
+            f"(bars of {', '.join(sorted(set(rb.collateral_assets + rb.debt_assets) - set(rb.constant_assets)))}"
+            f"{'; ' + ', '.join(rb.constant_assets) + ' held at the oracle' if rb.constant_assets else ''}) "
+            f"to {when} ({age:.0f} h before the read)"
+        )
+        self._fits = {k: v for k, v in self._fits.items() if v[0] == hour}
+        self._fits[key] = (hour, f, source)
+        return f, source
+
+
+def _mix(a: LendingAssessment) -> tuple[Any, ...]:
+    # The position's assets and their value shares per side (to 1 %): a ratio basket's weights.
+    coll = {x.symbol: x.collateral / 10**x.decimals * x.price for x in a.assets if x.collateral}
+    debt = {x.symbol: x.debt / 10**x.decimals * x.price for x in a.assets if x.debt}
+    out: list[tuple[str, str, float]] = []
+    for side, values in (("c", coll), ("d", debt)):
+        total = sum(values.values()) or 1.0
+        out += [(side, k, round(v / total, 2)) for k, v in sorted(values.items())]
+    return tuple(out)

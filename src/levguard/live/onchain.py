@@ -18,10 +18,17 @@ store.  Per cycle:
    feed whose round is stale, non-positive or incomplete raises an ``oracle`` alert;
 5. **State**: the guardian's state machine (:func:`levguard.live.states.next_level`, with its
    hysteresis) on the margin-ratio scale ``1 / HF`` against ``1 / rules.health_factor`` and, when a
-   forecaster is plugged in (:attr:`OnchainAccountSetup.p_hf_below_one`), on P(HF < 1);
-6. **Act** at ``act_level``: repay from the paying wallet or supply collateral
-   (:func:`levguard.live.onchain_tx.protect`): dry run unless the guardian runs live *and* the
-   account opted in; live, each transaction is journaled before it is sent;
+   forecaster is plugged in (:attr:`OnchainAccountSetup.p_hf_below_one`, by default
+   :class:`levguard.defi.onchain.HfForecasts` on the account's bars), on P(HF < 1) over
+   ``horizon_days`` against ``thresholds.p_liq``, as exchange accounts use P(liq); without one the
+   state follows the health factor alone, and the position's ``forecast_source`` says so;
+6. **Act** at ``act_level`` towards ``rules.target_hf`` or, when P(HF < 1) is known, the higher
+   health factor at which it falls below the ACT threshold less the hysteresis (else the state
+   could not leave ACT): repay from the paying wallet or supply collateral
+   (:func:`levguard.live.onchain_tx.protect`), or unwind a loop (``prefer: unwind``,
+   :mod:`levguard.live.onchain_unwind`); an unwind step left open (a crash between its legs) is
+   finished first, whatever the level.  Dry run unless the guardian runs live *and* the account
+   opted in; live, each transaction is journaled before it is sent;
 7. A snapshot and an audit row.
 """
 
@@ -34,7 +41,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from levguard.core.records import JsonRecord
 from levguard.errors import InputError, LevguardError, VenueAuthError, VenueError
-from levguard.live import onchain_tx
+from levguard.live import onchain_tx, onchain_unwind
+from levguard.live.onchain_unwind import Unwinder
 from levguard.live.setup import AccountSetup, AccountState, PositionState
 from levguard.live.states import Level, Thresholds, next_level
 from levguard.venues.onchain import OnchainVenue
@@ -44,9 +52,11 @@ if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
 __all__ = [
+    "NO_FORECAST",
     "Assessor",
     "AssetFigures",
     "HealthRules",
+    "HfProbability",
     "LendingAssessment",
     "OnchainAccountSetup",
     "cycle",
@@ -56,6 +66,8 @@ __all__ = [
 
 _UINT256_MAX = 2**256 - 1
 _WAD = 10**18
+NO_FORECAST = "none: no bars for P(HF < 1) (the account's history): the state follows the health factor alone"
+"""The ``forecast_source`` of an account without a P(HF < 1) forecaster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +141,35 @@ class LendingAssessment(JsonRecord):
 Assessor = Callable[[LendingRead, float], LendingAssessment]
 """``assess(read, target_hf) -> LendingAssessment``: levguard's exact engines on a read (injected
 by the composition root: :func:`levguard.defi.onchain.assess`)."""
-PHook = Callable[[LendingRead, LendingAssessment, float], float]
-"""``p(read, assessment, horizon_days) -> P(HF < 1)`` over the horizon (NaN: unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HfProbability(JsonRecord):
+    """P(HF < 1) of a position over the horizon, as a :data:`PHook` returns it.
+
+    Attributes
+    ----------
+    probability : float
+        In ``[0, 1]``; NaN when unknown (``source`` says why).
+    source : str
+        What it was computed from (the model, the price ratio, the bars), or why there is none.
+    distance : float or None
+        The fall of the collateral / debt price ratio that brings HF to 1 (fraction).
+    safe_health_factor : float or None
+        The least health factor at which P(HF < 1) is at most the ``max_p`` asked for (None:
+        unknown, or no health factor gets there).
+    """
+
+    probability: float
+    source: str
+    distance: float | None = None
+    safe_health_factor: float | None = None
+
+
+PHook = Callable[[LendingRead, LendingAssessment, float, float], "float | HfProbability"]
+"""``p(read, assessment, horizon_days, max_p) -> HfProbability`` (or a bare probability): P(HF < 1)
+over the horizon and the health factor at which it is ``max_p``; injected by the composition
+root (:class:`levguard.defi.onchain.HfForecasts`)."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +188,18 @@ class HealthRules:
         ``1.5 / (1 - h)``).
     target_hf : float
         What an action restores (above the ACT threshold).
-    prefer : {"repay", "supply"}
+    prefer : {"repay", "supply", "unwind"}
         The action tried first; the other when the wallet holds none of the first's tokens.
+        ``"unwind"``: withdraw collateral, sell it for the debt token, repay
+        (:mod:`levguard.live.onchain_unwind`; needs the venue's swapper and the wallet's own
+        key); repay, then supply, when no unwind is possible.
+    unwind_min_hf : float
+        The least health factor a withdrawal of an unwind may leave (> 1; at most halfway from 1
+        to the health factor before it).
+    unwind_rounds : int
+        Withdraw-sell-repay rounds of one unwind action at most.
+    max_slippage : float
+        The sale of an unwind must deliver at least the oracle value less this fraction.
     hf_tolerance : float
         Relative gap between levguard's and the protocol's health factor (Aave) that is alerted.
     confirm_wait_s : float
@@ -163,7 +212,10 @@ class HealthRules:
     p_hf_below_one: tuple[float, float, float] = (0.05, 0.2, 0.5)
     hysteresis: float = 0.1
     target_hf: float = 1.35
-    prefer: Literal["repay", "supply"] = "repay"
+    prefer: Literal["repay", "supply", "unwind"] = "repay"
+    unwind_min_hf: float = 1.05
+    unwind_rounds: int = 4
+    max_slippage: float = 0.01
     hf_tolerance: float = 1e-9
     confirm_wait_s: float = 15.0
     max_block_age_s: float | None = None
@@ -176,8 +228,14 @@ class HealthRules:
             raise InputError(f"health_factor must be decreasing from warn to act, was {hf!r}")
         if not (isinstance(self.target_hf, int | float) and math.isfinite(self.target_hf) and self.target_hf > hf[2]):
             raise InputError(f"target_hf must be above the ACT health factor {hf[2]:g}, was {self.target_hf!r}")
-        if self.prefer not in ("repay", "supply"):
-            raise InputError(f"prefer must be 'repay' or 'supply', was {self.prefer!r}")
+        if self.prefer not in ("repay", "supply", "unwind"):
+            raise InputError(f"prefer must be 'repay', 'supply' or 'unwind', was {self.prefer!r}")
+        if not (isinstance(self.unwind_min_hf, int | float) and 1 < self.unwind_min_hf < 100):
+            raise InputError(f"unwind_min_hf must be a number in (1, 100), was {self.unwind_min_hf!r}")
+        if not (isinstance(self.unwind_rounds, int) and 1 <= self.unwind_rounds <= 20):
+            raise InputError(f"unwind_rounds must be an integer in [1, 20], was {self.unwind_rounds!r}")
+        if not (isinstance(self.max_slippage, int | float) and 0 <= self.max_slippage < 0.5):
+            raise InputError(f"max_slippage must be a fraction in [0, 0.5), was {self.max_slippage!r}")
         for key in ("hf_tolerance", "confirm_wait_s"):
             v = getattr(self, key)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
@@ -197,22 +255,29 @@ class HealthRules:
 @dataclass
 class OnchainAccountSetup(AccountSetup):
     """An on-chain lending account: :class:`AccountSetup` with an :class:`OnchainVenue`, the
-    :class:`HealthRules`, the :data:`Assessor` and an optional P(HF < 1) forecaster.
+    :class:`HealthRules`, the :data:`Assessor`, an optional P(HF < 1) forecaster (:data:`PHook`)
+    and, for ``prefer: unwind``, the :data:`~levguard.live.onchain_unwind.Unwinder`.
 
-    ``thresholds`` is derived from ``rules``; ``max_order_notional`` caps one action's value in
-    the assessment's unit (USD on Aave, the loan token on Morpho); ``cooldown_s`` separates two
-    actions; ``live`` is the account's opt-in.
+    ``thresholds`` is derived from ``rules``; ``max_order_notional`` caps one repayment's or
+    supply's value in the assessment's unit (USD on Aave, the loan token on Morpho); ``cooldown_s``
+    separates two actions; ``live`` is the account's opt-in; ``horizon_days`` is P(HF < 1)'s.
     """
 
     rules: HealthRules = field(default_factory=HealthRules)
     assess: Assessor | None = None
     p_hf_below_one: PHook | None = None
+    unwind: Unwinder | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.venue, OnchainVenue):
             raise InputError(f"{self.name}: venue must be an OnchainVenue, was {type(self.venue).__name__}")
         if self.assess is None:
             raise InputError(f"{self.name}: assess (levguard.defi.onchain.assess) is required")
+        if self.rules.prefer == "unwind" and (self.unwind is None or self.venue.swapper is None):
+            raise InputError(
+                f"{self.name}: prefer 'unwind' needs a swapper on the venue and unwind "
+                "(levguard.defi.onchain.unwind_plan)"
+            )
         self.thresholds = self.rules.thresholds()
         self.venue_bars = False
         super().__post_init__()
@@ -292,7 +357,8 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
     await _oracles(g, setup, read)
     # 5. State.
     h = setup.horizon_days
-    p = float(setup.p_hf_below_one(read, a, h)) if setup.p_hf_below_one is not None else math.nan
+    risk = _probability(setup, read, a, h)
+    p = risk.probability
     ratio = 0.0 if math.isinf(hf) else (1.0 / hf if hf > 0 else math.inf)
     key = position_key(read)
     ps = st.positions.get(key)
@@ -318,10 +384,27 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
         )
     ps.level = new
     view = _view(read, a, label, new, p, extra)
-    # 6. Act.
+    view.update(forecast_source=risk.source, p_horizon_days=h, distance_hf1=risk.distance)
+    # 6. Act: an unwind step left open first, whatever the level.
     action = None
-    if new >= setup.act_level:
-        action = await onchain_tx.protect(g, setup, st, ps, read, a, view, now)
+    pending = None
+    if not st.inflight and setup.unwind is not None and venue.swapper is not None:
+        pending = onchain_unwind.open_step(g, setup)
+    if pending is not None or new >= setup.act_level:
+        target = rules.target_hf
+        safe = risk.safe_health_factor
+        if safe is not None and math.isfinite(safe) and safe > target:
+            target = safe  # P(HF < 1) would keep the position at ACT at the configured target
+            a = setup.assess(read, target)
+            view["target_hf"] = target
+        if pending is not None:
+            more = new >= setup.act_level
+            action = await onchain_unwind.resume(g, setup, st, ps, read, a, view, now, pending, more=more)
+        else:
+            if rules.prefer == "unwind":
+                action = await onchain_unwind.act(g, setup, st, ps, read, a, view, now)
+            if action is None:
+                action = await onchain_tx.protect(g, setup, st, ps, read, a, view, now)
     view["action"] = action
     # 7. Records.
     figures = {"health_factor": hf, "block": read.block_number, "positions": [view], **extra}
@@ -347,6 +430,19 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
         "positions": [view],
         **extra,
     }
+
+
+def _probability(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment, h: float) -> HfProbability:
+    # P(HF < 1) from the account's forecaster; NaN, and why, without one or when it fails.  The
+    # safe health factor asked for is where P falls below the ACT threshold less the hysteresis.
+    if setup.p_hf_below_one is None:
+        return HfProbability(math.nan, NO_FORECAST)
+    th = setup.thresholds
+    try:
+        out = setup.p_hf_below_one(read, a, h, th.p_liq[2] * (1.0 - th.hysteresis))
+    except LevguardError as exc:
+        return HfProbability(math.nan, f"none: {exc}: the state follows the health factor alone")
+    return out if isinstance(out, HfProbability) else HfProbability(float(out), "the account's P(HF < 1) hook")
 
 
 def _view(

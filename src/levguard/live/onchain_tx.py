@@ -52,13 +52,14 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
     """The action restoring the target: ``(kind, symbol, amount, reasons)`` or None when the
     paying wallet holds none of the tokens that would help.
 
-    ``rules.prefer`` first (repay, else supply, or the reverse); per kind the tokens by value
+    ``rules.prefer`` first (repay, else supply, or the reverse; after an unwind that is not
+    possible, repay first); per kind the tokens by value
     (largest debt, largest collateral first).  The amount is the least one reaching the target
     (the whole debt, or the wallet's balance, when that is all there is), capped by the wallet's
     balance and ``max_order_notional`` (in the assessment's value unit); a partial amount still
     raises the health factor.
     """
-    kinds = ("repay", "supply") if setup.rules.prefer == "repay" else ("supply", "repay")
+    kinds = ("supply", "repay") if setup.rules.prefer == "supply" else ("repay", "supply")
     for kind in kinds:
         assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0]
         assets.sort(key=lambda x: -(x.debt if kind == "repay" else x.collateral) / 10**x.decimals * x.price)
@@ -99,9 +100,13 @@ async def protect(
     return the decision (the cycle report's ``action``)."""
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
+    if a.health_factor >= a.target_hf:  # at the acting level by P(HF < 1) alone, and at the target
+        decision: dict[str, Any] = {"skipped": "at_target", "health_factor": a.health_factor, "target_hf": a.target_hf}
+        g._audit(setup.name, "onchain_skipped", _inputs(view), decision, ["the health factor is at the target"])
+        return decision
     chosen = plan(setup, read, a)
     if chosen is None:
-        decision: dict[str, Any] = {"skipped": "no_funds", "payer": read.payer}
+        decision = {"skipped": "no_funds", "payer": read.payer}
         g._audit(setup.name, "onchain_skipped", _inputs(view), decision, ["the paying wallet holds nothing that helps"])
         await g._alert(
             setup.name,
@@ -165,12 +170,15 @@ async def _skipped(
     decision: dict[str, Any],
     reasons: list[str],
     now: int,
+    *,
+    cooldown: bool = True,
 ) -> bool:
-    # Cooldown, a transaction in flight, the kill switch, acting disabled, dry run, no key (in
-    # this order); each audited; True when nothing is sent.
+    # Cooldown (unless ``cooldown`` is False: a step left open is finished at once), a transaction
+    # in flight, the kill switch, acting disabled, dry run, no key (in this order); each audited;
+    # True when nothing is sent.
     name = setup.name
     why: str | None = None
-    if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
+    if cooldown and (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
         why, text = "cooldown", "cooldown"
     elif st.inflight:
         why, text = "unresolved_order", "a transaction of the account is in flight"

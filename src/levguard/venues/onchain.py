@@ -3,9 +3,11 @@
 :class:`OnchainVenue` reads one wallet's position (:meth:`OnchainVenue.read`: an
 :class:`~levguard.venues.onchain_read.AaveRead` or :class:`~levguard.venues.onchain_read.MorphoRead`
 in contract units, every value from one block) and builds, signs, sends and looks up the
-transactions that protect it: ``ERC20.approve``, Aave ``Pool.repay`` / ``Pool.supply``, Morpho
-``repay`` / ``supplyCollateral``.  The guardian (:mod:`levguard.live.onchain`) decides, journals
-each signed transaction before sending it and reconciles by hash and nonce.
+transactions that protect it: ``ERC20.approve``, Aave ``Pool.repay`` / ``Pool.supply`` /
+``Pool.withdraw``, Morpho ``repay`` / ``supplyCollateral`` / ``withdrawCollateral``, and the sale of
+withdrawn collateral through a :class:`~levguard.venues.onchain_swap.Swapper` (an unwind).  The
+guardian (:mod:`levguard.live.onchain`) decides, journals each signed transaction before sending
+it and reconciles by hash and nonce.
 
 web3.py is optional (``pip install 'levguard[onchain]'``): it is imported when a venue is made,
 and its absence is a :class:`~levguard.errors.ConfigError` saying so.
@@ -68,6 +70,7 @@ from levguard.venues.onchain_read import (
     read_aave,
     read_morpho,
 )
+from levguard.venues.onchain_swap import Swapper
 
 __all__ = [
     "PROTOCOLS",
@@ -312,6 +315,9 @@ class OnchainVenue:
         Bound of one operation (a whole read, a send, a lookup).
     gas_multiplier : float
         Gas limit = ``eth_estimateGas`` times this.
+    swapper : Swapper, optional
+        Where an unwind sells withdrawn collateral for the debt token
+        (:class:`~levguard.venues.onchain_swap.ContractSwapper`); None: no unwind.
     """
 
     def __init__(
@@ -331,6 +337,7 @@ class OnchainVenue:
         timeout_s: float = 10.0,
         read_timeout_s: float = 30.0,
         gas_multiplier: float = 1.25,
+        swapper: Swapper | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise InputError(f"protocol must be one of {list(PROTOCOLS)}, was {protocol!r}")
@@ -339,6 +346,8 @@ class OnchainVenue:
                 raise InputError(f"{key} must be a number of seconds in (0, 3600), was {v!r}")
         if not (isinstance(gas_multiplier, int | float) and 1.0 <= gas_multiplier <= 5.0):
             raise InputError(f"gas_multiplier must be in [1, 5], was {gas_multiplier!r}")
+        if swapper is not None and not isinstance(swapper, Swapper):
+            raise InputError(f"swapper must have name, spender, quote and swap, was {type(swapper).__name__}")
         if protocol == "aave-v3" and not pool:
             raise InputError("pool (the Aave v3 Pool's address) is required for protocol aave-v3")
         if protocol == "morpho-blue":
@@ -380,6 +389,7 @@ class OnchainVenue:
         self.timeout_s = float(timeout_s)
         self.read_timeout_s = float(read_timeout_s)
         self.gas_multiplier = float(gas_multiplier)
+        self.swapper = swapper
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"levguard-rpc-{protocol}")
         self._chain_id: int | None = None
 
@@ -470,11 +480,60 @@ class OnchainVenue:
     def _encode(self, address: str, interface: list[dict[str, Any]], name: str, *args: Any) -> str:
         return str(self._rpc.contract(address, interface).encode_abi(name, args=list(args)))
 
-    def approve(self, read: LendingRead, symbol: str, amount: int) -> TxRequest:
-        """``ERC20.approve(spender, amount)`` of ``symbol`` for the protocol (exactly ``amount``)."""
+    def approve(self, read: LendingRead, symbol: str, amount: int, spender: str | None = None) -> TxRequest:
+        """``ERC20.approve(spender, amount)`` of ``symbol`` (exactly ``amount``) for ``spender``: the
+        protocol by default, the swapper's spender for a sale."""
         token = _asset(read, symbol)
-        data = self._encode(token, abi.ERC20, "approve", read.spender, amount)
-        return TxRequest("approve", symbol, amount, token, data, f"{symbol}.approve({read.spender}, {amount})")
+        to = read.spender if spender is None else self._rpc.checksum(spender)
+        data = self._encode(token, abi.ERC20, "approve", to, amount)
+        return TxRequest("approve", symbol, amount, token, data, f"{symbol}.approve({to}, {amount})")
+
+    def withdraw(self, read: LendingRead, symbol: str, amount: int) -> TxRequest:
+        """Withdraw ``amount`` of collateral ``symbol`` to the paying address: Aave ``Pool.withdraw(asset,
+        amount, payer)`` (the caller's own aTokens: the payer must be the wallet), Morpho
+        ``withdrawCollateral(params, amount, wallet, payer)`` (the caller must be the wallet or
+        authorised by it)."""
+        if isinstance(read, AaveRead):
+            data = self._encode(read.pool, abi.AAVE_POOL, "withdraw", _asset(read, symbol), amount, read.payer)
+            return TxRequest(
+                "withdraw", symbol, amount, read.pool, data, f"Pool.withdraw({symbol}, {amount}, {read.payer})"
+            )
+        if symbol != read.collateral_symbol:
+            raise InputError(f"symbol must be the market's collateral {read.collateral_symbol!r}, was {symbol!r}")
+        data = self._encode(
+            read.morpho, abi.MORPHO, "withdrawCollateral", read.market_params, amount, read.wallet, read.payer
+        )
+        call = f"Morpho.withdrawCollateral({symbol}, {amount}, {read.wallet}, {read.payer})"
+        return TxRequest("withdraw", symbol, amount, read.morpho, data, call)
+
+    def _swapper(self) -> Swapper:
+        if self.swapper is None:
+            raise InputError(f"{self.protocol}: no swapper configured: an unwind cannot sell collateral")
+        return self.swapper
+
+    def swap(self, read: LendingRead, sell: str, buy: str, amount: int, min_out: int) -> TxRequest:
+        """Sell ``amount`` of ``sell`` for at least ``min_out`` of ``buy``, paid to the paying address,
+        through the venue's :class:`~levguard.venues.onchain_swap.Swapper`."""
+        swapper = self._swapper()
+        to, data = swapper.swap(self.w3, _asset(read, sell), _asset(read, buy), amount, min_out, read.payer)
+        call = f"{swapper.name}.swap({sell}, {buy}, {amount}, min {min_out}, {read.payer})"
+        return TxRequest("swap", sell, amount, self._rpc.checksum(to), data, call)
+
+    async def quote(self, read: LendingRead, sell: str, buy: str, amount: int) -> int:
+        """What the swapper gives of ``buy`` for ``amount`` of ``sell`` now (base units)."""
+        swapper = self._swapper()
+        a, b = _asset(read, sell), _asset(read, buy)
+        return await self._run(f"quote {sell} -> {buy}", lambda: int(swapper.quote(self.w3, a, b, amount)))
+
+    async def holdings(self, read: LendingRead, symbol: str, spender: str) -> tuple[int, int]:
+        """The paying address's balance of ``symbol`` and its allowance to ``spender``, now."""
+        token, payer, to = _asset(read, symbol), read.payer, self._rpc.checksum(spender)
+
+        def look() -> tuple[int, int]:
+            erc20 = self._rpc.contract(token, abi.ERC20).functions
+            return int(erc20.balanceOf(payer).call()), int(erc20.allowance(payer, to).call())
+
+        return await self._run(f"holdings of {symbol}", look)
 
     def repay(self, read: LendingRead, symbol: str, amount: int) -> TxRequest:
         """Repay ``amount`` of ``symbol`` on behalf of the wallet: Aave ``Pool.repay(asset, amount,

@@ -9,14 +9,25 @@ Only the functions levguard reads or sends, with the signatures of the deployed 
 * Chainlink's ``AggregatorV3Interface`` (``latestRoundData``, ``decimals``);
 * Morpho Blue (morpho-org/morpho-blue ``src/interfaces/IMorpho.sol``: ``IMorphoBase`` and
   ``IMorphoStaticTyping``), ``IOracle.price``, ``IIrm.borrowRateView``;
-* ERC-20 (``balanceOf``, ``allowance``, ``approve``, ``decimals``, ``symbol``).
+* ERC-20 (``balanceOf``, ``allowance``, ``approve``, ``decimals``, ``symbol``);
+* the swap interface of :class:`levguard.venues.onchain_swap.ContractSwapper` (``quote``, ``swap``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["AAVE_ORACLE", "AAVE_POOL", "AAVE_PROVIDER", "AGGREGATOR", "ERC20", "MORPHO", "MORPHO_IRM", "MORPHO_ORACLE"]
+__all__ = [
+    "AAVE_ORACLE",
+    "AAVE_POOL",
+    "AAVE_PROVIDER",
+    "AGGREGATOR",
+    "ERC20",
+    "MORPHO",
+    "MORPHO_IRM",
+    "MORPHO_ORACLE",
+    "SWAPPER",
+]
 
 
 def _param(t: Any, name: str) -> dict[str, Any]:
@@ -70,6 +81,8 @@ AAVE_POOL: Final = [
     _fn("ADDRESSES_PROVIDER", [], ["address"]),
     _fn("repay", ["address", "uint256", "uint256", "address"], ["uint256"], view=False),
     _fn("supply", ["address", "uint256", "address", "uint16"], [], view=False),
+    # withdraw(asset, amount, to) -> amount withdrawn
+    _fn("withdraw", ["address", "uint256", "address"], ["uint256"], view=False),
 ]
 AAVE_PROVIDER: Final = [_fn("getPriceOracle", [], ["address"])]
 AAVE_ORACLE: Final = [
@@ -88,6 +101,8 @@ MORPHO: Final = [
     _fn("repay", [_MARKET_PARAMS, "uint256", "uint256", "address", "bytes"], ["uint256", "uint256"], view=False),
     # supplyCollateral(marketParams, assets, onBehalf, data)
     _fn("supplyCollateral", [_MARKET_PARAMS, "uint256", "address", "bytes"], [], view=False),
+    # withdrawCollateral(marketParams, assets, onBehalf, receiver)
+    _fn("withdrawCollateral", [_MARKET_PARAMS, "uint256", "address", "address"], [], view=False),
 ]
 MORPHO_ORACLE: Final = [_fn("price", [], ["uint256"])]
 MORPHO_IRM: Final = [_fn("borrowRateView", [_MARKET_PARAMS, _MARKET], ["uint256"])]
@@ -97,4 +112,9 @@ ERC20: Final = [
     _fn("decimals", [], ["uint8"]),
     _fn("symbol", [], ["string"]),
     _fn("approve", ["address", "uint256"], ["bool"], view=False),
+]
+SWAPPER: Final = [
+    # quote(tokenIn, tokenOut, amountIn) -> amountOut; swap(tokenIn, tokenOut, amountIn, minAmountOut, recipient)
+    _fn("quote", ["address", "address", "uint256"], ["uint256"]),
+    _fn("swap", ["address", "address", "uint256", "uint256", "address"], ["uint256"], view=False),
 ]

@@ -1,0 +1,571 @@
+"""The on-chain guardian's unwind of a looped position: withdraw collateral, sell it, repay.
+
+A looped position holds collateral X bought with borrowed Y; the wallet that would repay Y is
+often empty.  ``prefer: unwind`` protects it from inside: each **round** withdraws some X
+(Aave ``Pool.withdraw``, Morpho ``withdrawCollateral``), sells it for Y through the venue's
+:class:`~levguard.venues.onchain_swap.Swapper` and repays Y.  Before that, Y the paying wallet
+already holds is repaid first (a plain repayment, up to what reaches the target).
+
+**Sizing** is levguard's exact engines' (the injected :data:`Unwinder`, by default
+:func:`levguard.defi.onchain.unwind_plan`), on a fresh read before every withdrawal: a round
+withdraws the least X whose sale (at the oracle price less ``rules.max_slippage``, the
+``min_out`` the swap must deliver) repays enough to reach the target, but never more than keeps
+the health factor *after the withdrawal* at or above the floor ``min(rules.unwind_min_hf,
+(1 + HF) / 2)`` (the withdrawal is the only moment the health factor falls: the contracts refuse
+one leaving it below 1, the floor keeps a margin for the blocks in between); when the floor binds,
+the target takes several rounds (at most ``rules.unwind_rounds`` per action).
+
+**Transactions**, one after the other, each signed, journaled (its order row and audit row, which
+carries the step's id, the leg and the amounts), sent and waited for as every on-chain
+transaction (:mod:`levguard.live.onchain_tx`): ``withdraw``; ``approve`` of exactly the amount
+to the swapper when short; ``swap`` with ``min_out``; ``approve`` to the protocol when short;
+``repay`` of what the wallet now holds of Y (at most the debt).  The swapper's quote is checked
+against ``min_out`` *before* the withdrawal (and again before the sale): a swapper quoting less
+stops the unwind with nothing withdrawn.  A leg not confirmed stops the action.
+
+**Resuming** (:func:`open_step`): after a crash, a revert or an unconfirmed leg, the journal says
+where the step stands: the newest unwind leg (approvals aside) is a confirmed withdrawal -> the
+sale is next (of the amount withdrawn, at most what the wallet holds); a confirmed sale -> the
+repayment; a rejected or expired sale or repayment -> it again.  The next cycle finishes the step
+whatever the position's level (collateral left in the wallet protects nothing), without any leg
+sent twice: the transactions in flight are settled first by hash and nonce, and an amount already
+withdrawn is never withdrawn again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from levguard.core.records import JsonRecord
+from levguard.errors import InputError, VenueAuthError, VenueError
+from levguard.live.onchain_tx import _inputs, _send_one, _skipped
+from levguard.live.setup import AccountState, PositionState
+from levguard.venues.onchain import OnchainVenue, TxRequest
+from levguard.venues.onchain_read import AaveRead, LendingRead
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+    from levguard.live.onchain import LendingAssessment, OnchainAccountSetup
+
+__all__ = ["Pending", "UnwindParams", "UnwindPlan", "UnwindRound", "Unwinder", "act", "open_step", "resume"]
+
+_CLOSED_EVENT = "onchain_unwind_closed"  # an open step given up (its collateral left the wallet)
+_LEGS_PER_ROUND = 3  # withdraw, swap, repay (approvals aside)
+
+
+@dataclass(frozen=True, slots=True)
+class UnwindParams(JsonRecord):
+    """What an unwind is sized for (from :class:`~levguard.live.onchain.HealthRules`).
+
+    Attributes
+    ----------
+    target_hf : float
+        The health factor the unwind restores.
+    floor_hf : float
+        The least health factor a withdrawal may leave (> 1; the effective floor is
+        ``min(floor_hf, (1 + HF) / 2)``, always between 1 and the health factor before it).
+    max_slippage : float
+        The sale must deliver at least the oracle value less this fraction.
+    rounds : int
+        Rounds planned at most.
+    use_wallet : bool
+        Repay first from the debt token the paying wallet holds.
+    """
+
+    target_hf: float
+    floor_hf: float
+    max_slippage: float
+    rounds: int
+    use_wallet: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UnwindRound(JsonRecord):
+    """One withdraw-sell-repay round as planned (contract units, health factors in wad).
+
+    Attributes
+    ----------
+    round : int
+        1 for the first.
+    withdraw : int
+        Collateral withdrawn (base units).
+    min_out : int
+        The least the sale delivers of the debt token: the oracle value less the slippage.
+    repay : int
+        What is repaid (``min_out``, at most the debt).
+    health_factor_before, health_factor_after_withdraw, health_factor_after : int
+        Exact engine, wad.
+    """
+
+    round: int
+    withdraw: int
+    min_out: int
+    repay: int
+    health_factor_before: int
+    health_factor_after_withdraw: int
+    health_factor_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnwindPlan(JsonRecord):
+    """The unwind of a position as the exact engines size it (what :data:`Unwinder` returns).
+
+    Attributes
+    ----------
+    collateral, debt : str
+        The collateral sold (X) and the debt repaid (Y); "" when there is none.
+    collateral_decimals, debt_decimals : int
+    out_num, out_den : int
+        ``min_out(x) = x * out_num // out_den``: debt base units per collateral base unit at the
+        oracle price less the slippage.
+    repay_first : int
+        Debt repaid first from the paying wallet's own holding of Y.
+    repay_cap : int
+        The most one repayment by amount can take (the debt; on Morpho the largest amount whose
+        shares do not exceed the position's).
+    health_factor : int
+        Now (wad).
+    floor_hf : int
+        The effective floor of the first withdrawal (wad).
+    rounds : tuple of UnwindRound
+    health_factor_after : int
+        After ``repay_first`` and every round (wad).
+    reaches_target : bool
+    reason : str
+        Why the plan stops short, or why there is none.
+    """
+
+    collateral: str
+    debt: str
+    collateral_decimals: int
+    debt_decimals: int
+    out_num: int
+    out_den: int
+    repay_first: int
+    repay_cap: int
+    health_factor: int
+    floor_hf: int
+    rounds: tuple[UnwindRound, ...]
+    health_factor_after: int
+    reaches_target: bool
+    reason: str = ""
+
+    def min_out(self, amount: int) -> int:
+        """The least the sale of ``amount`` collateral base units must deliver (debt base units)."""
+        return amount * self.out_num // self.out_den if self.out_den else 0
+
+
+Unwinder = Callable[[LendingRead, UnwindParams], UnwindPlan]
+"""``unwind(read, params) -> UnwindPlan``: the exact engines' sizing of an unwind (injected by the
+composition root: :func:`levguard.defi.onchain.unwind_plan`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending(JsonRecord):
+    """The next leg of an unwind step left open (:func:`open_step`).
+
+    Attributes
+    ----------
+    leg : {"swap", "repay"}
+    collateral, debt : str
+    withdrawn, min_out : int
+        The amount withdrawn in the step and the least its sale must deliver.
+    step : str
+        The step's id.
+    """
+
+    leg: Literal["swap", "repay"]
+    collateral: str
+    debt: str
+    withdrawn: int
+    min_out: int
+    step: str
+
+
+def params(setup: OnchainAccountSetup, target_hf: float) -> UnwindParams:
+    """The unwind's parameters of ``setup`` for ``target_hf``."""
+    r = setup.rules
+    return UnwindParams(target_hf, r.unwind_min_hf, r.max_slippage, r.unwind_rounds)
+
+
+def open_step(g: Guardian, setup: OnchainAccountSetup) -> Pending | None:
+    """The open unwind step of the account, from its journal (module docstring), or None."""
+    rows = g.store.audit_log(account=setup.name, event="deleverage", limit=4 * _LEGS_PER_ROUND)
+    closed = g.store.audit_log(account=setup.name, event=_CLOSED_EVENT, limit=1)
+    for row in rows:
+        d = row.get("decision") or {}
+        u = d.get("unwind")
+        if not isinstance(u, dict):
+            return None  # the newest transaction was no unwind's
+        if u.get("leg") == "approve":
+            continue
+        if closed and int(closed[0]["id"]) > int(row["id"]):
+            return None
+        order = g.store.order(str(d.get("client_order_id")))
+        status = order["status"] if order is not None else "expired"
+        failed = status in ("rejected", "expired")
+        step = Pending("swap", str(u["collateral"]), str(u["debt"]), int(u["withdrawn"]), int(u["min_out"]), u["step"])
+        if u["leg"] == "withdraw":
+            return step if status == "closed" else None
+        if u["leg"] == "swap":
+            return replace(step, leg="repay") if status == "closed" else step if failed else None
+        if u["leg"] == "repay" and failed and u.get("after_swap"):
+            return replace(step, leg="repay")
+        return None
+    return None
+
+
+class _Step:
+    """One action's legs: sent one after the other, each journaled with the step's id."""
+
+    def __init__(
+        self,
+        g: Guardian,
+        setup: OnchainAccountSetup,
+        st: AccountState,
+        view: dict[str, Any],
+        decision: dict[str, Any],
+        reasons: list[str],
+        step: str,
+    ) -> None:
+        self.g, self.setup, self.st, self.view, self.reasons, self.step = g, setup, st, view, reasons, step
+        self.decision = decision
+        self.outcomes: list[dict[str, Any]] = decision.setdefault("outcomes", [])
+        self.withdrawn = 0  # collateral withdrawn by this action's confirmed legs
+        venue = setup.venue
+        assert isinstance(venue, OnchainVenue)
+        self.venue = venue
+
+    async def send(self, request: TxRequest, decimals: int, leg: dict[str, Any]) -> bool:
+        # One leg (with its approvals sent before it by the caller); True when confirmed.
+        slim = {k: v for k, v in self.decision.items() if k not in ("outcomes", "transactions")}
+        info = {**leg, "step": self.step, "leg": request.kind, "amount": str(request.amount)}
+        out = await _send_one(
+            self.g, self.setup, self.st, self.view, {**slim, "unwind": info}, request, decimals, self.reasons
+        )
+        self.outcomes.append(out)
+        ok = out.get("status") == "closed"
+        if ok and request.kind == "withdraw":
+            self.withdrawn += request.amount
+        return ok
+
+    async def pay(
+        self, read: LendingRead, symbol: str, amount: int, spender: str, decimals: int, leg: dict[str, Any]
+    ) -> bool:
+        # Approve ``spender`` for exactly ``amount`` when short (0 first if not zero: USDT).
+        _, allowance = await self.venue.holdings(read, symbol, spender)
+        if allowance >= amount:
+            return True
+        for value in ([0] if allowance > 0 else []) + [amount]:
+            if not await self.send(self.venue.approve(read, symbol, value, spender), decimals, leg):
+                return False
+        return True
+
+
+async def act(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    read: LendingRead,
+    a: LendingAssessment,
+    view: dict[str, Any],
+    now: int,
+) -> dict[str, Any] | None:
+    """Unwind at the acting level (module docstring): the decision, or None when no unwind is
+    possible (no loop to unwind, nothing withdrawable): the caller repays or supplies instead."""
+    assert setup.unwind is not None
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    plan = setup.unwind(read, params(setup, a.target_hf))
+    if not plan.repay_first and not plan.rounds:
+        g._audit(setup.name, "onchain_unwind_none", _inputs(view), {"plan": plan.to_dict()}, [plan.reason])
+        return None
+    x, y = plan.collateral, plan.debt
+    # The transactions of the first leg group (the approvals the allowances now call for).
+    requests: list[TxRequest] = []
+    allowance = int(read.allowances.get(y, 0))
+    if plan.repay_first:
+        requests += [venue.approve(read, y, plan.repay_first)] if allowance < plan.repay_first else []
+        requests.append(venue.repay(read, y, plan.repay_first))
+    first = plan.rounds[0] if plan.rounds else None
+    if first is not None:
+        assert venue.swapper is not None
+        try:
+            _, to_swapper = await venue.holdings(read, x, venue.swapper.spender)
+        except VenueAuthError:
+            raise
+        except VenueError:
+            to_swapper = 0  # shown as needing an approval; the legs look again
+        requests.append(venue.withdraw(read, x, first.withdraw))
+        requests += (
+            [venue.approve(read, x, first.withdraw, venue.swapper.spender)] if to_swapper < first.withdraw else []
+        )
+        requests.append(venue.swap(read, x, y, first.withdraw, first.min_out))
+        requests += [venue.approve(read, y, first.repay)] if allowance < plan.repay_first + first.repay else []
+        requests.append(venue.repay(read, y, first.repay))
+    withdrawn = sum(r.withdraw for r in plan.rounds)
+    only_repay = first is None  # the wallet's own debt token is enough: a plain repayment
+    decision: dict[str, Any] = {
+        "side": "repay" if only_repay else "unwind",
+        "symbol": y if only_repay else x,
+        "qty": (plan.repay_first / 10**plan.debt_decimals) if only_repay else withdrawn / 10**plan.collateral_decimals,
+        "amount": str(plan.repay_first if only_repay else withdrawn),
+        "debt_symbol": y,
+        "repaid": (plan.repay_first + sum(r.repay for r in plan.rounds)) / 10**plan.debt_decimals,
+        "health_factor": a.health_factor,
+        "target_hf": a.target_hf,
+        "health_factor_after": _hf(plan.health_factor_after),
+        "plan": plan.to_dict(),
+        "transactions": [
+            {"kind": r.kind, "to": r.to, "data": r.data, "value": str(r.value), "call": r.call} for r in requests
+        ],
+    }
+    reasons = [f"health factor {a.health_factor:.4f}", f"target {a.target_hf:g}"]
+    reasons += [f"{len(plan.rounds)} round(s) of withdraw {x}, sell for {y}, repay"] if plan.rounds else []
+    reasons += [] if plan.reaches_target else [f"short of the target: {plan.reason}"]
+    if first is not None and not await _quote_ok(g, setup, read, x, y, first.withdraw, first.min_out, decision):
+        return decision
+    if await _skipped(g, setup, st, ps, view, decision, reasons, now):
+        return decision
+    if not await _owner(g, setup, read, view, decision, reasons):
+        return decision
+    ps.last_order_ns = now
+    step = _Step(g, setup, st, view, decision, reasons, f"unwind-{now}")
+    return await _run(step, read, a.target_hf, None, more=True)
+
+
+async def resume(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    ps: PositionState,
+    read: LendingRead,
+    a: LendingAssessment,
+    view: dict[str, Any],
+    now: int,
+    pending: Pending,
+    *,
+    more: bool,
+) -> dict[str, Any]:
+    """Finish the open step ``pending`` (whatever the level; ``more``: go on with new rounds while
+    below the target); the decision."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    decision: dict[str, Any] = {
+        "side": "unwind",
+        "symbol": pending.collateral,
+        "qty": pending.withdrawn / 10 ** _decimals(read, pending.collateral),
+        "amount": str(pending.withdrawn),
+        "debt_symbol": pending.debt,
+        "resumed": pending.to_dict(),
+        "health_factor": a.health_factor,
+        "target_hf": a.target_hf,
+        "transactions": [{"kind": pending.leg, "call": f"resume step {pending.step}: {pending.leg} next"}],
+    }
+    reasons = [f"unwind step {pending.step} left open: {pending.leg} next", f"health factor {a.health_factor:.4f}"]
+    if venue.swapper is None or setup.unwind is None:
+        decision["skipped"] = "no_swapper"
+        await g._alert(
+            setup.name, "critical", "action", f"unwind step {pending.step} is open but no swapper is configured",
+            dedup="unwind_open",
+        )  # fmt: skip
+        return decision
+    # Live, at once (the step is half done); a dry run repeats its alert only after the cooldown.
+    if await _skipped(g, setup, st, ps, view, decision, reasons, now, cooldown=not (g.live and setup.live)):
+        return decision
+    if not await _owner(g, setup, read, view, decision, reasons):
+        return decision
+    ps.last_order_ns = now
+    step = _Step(g, setup, st, view, decision, reasons, pending.step)
+    return await _run(step, read, a.target_hf, pending, more=more)
+
+
+async def _run(
+    step: _Step, read: LendingRead, target_hf: float, pending: Pending | None, *, more: bool
+) -> dict[str, Any]:
+    # The legs until the target, the round limit, a failure or nothing left to do.
+    g, setup, venue, decision = step.g, step.setup, step.venue, step.decision
+    assert setup.unwind is not None
+    assert setup.assess is not None
+    assert venue.swapper is not None
+    p = params(setup, target_hf)
+    rounds = 0
+    for _ in range(_LEGS_PER_ROUND * (setup.rules.unwind_rounds + 1) + 1):
+        try:
+            pending, rounds, go_on = await _next(step, read, p, pending, rounds, more=more)
+        except VenueAuthError:
+            raise
+        except VenueError as exc:
+            decision["stopped"] = f"chain unavailable between legs: {exc}"
+            break
+        if not go_on:
+            break
+        try:
+            read = await g._call(setup, "read", venue.read)
+        except VenueAuthError:
+            raise
+        except VenueError as exc:
+            decision["stopped"] = f"chain unavailable between legs: {exc}"
+            break
+    after = setup.assess(read, target_hf)
+    last = step.outcomes[-1] if step.outcomes else {}
+    decision["status"] = last.get("status", "skipped" if not step.outcomes else "closed")
+    decision["rounds_done"] = rounds
+    decision["health_factor_after"] = after.health_factor
+    symbol = str(decision["symbol"])
+    if decision["side"] == "unwind":
+        decision["filled"] = step.withdrawn / 10 ** _decimals(read, symbol)
+    else:  # a plain repayment from the wallet: filled once its repay is confirmed
+        done = any(o.get("kind") == "repay" and o.get("status") == "closed" for o in step.outcomes)
+        decision["filled"] = float(decision["qty"]) if done else 0.0
+    return decision
+
+
+async def _next(
+    step: _Step, read: LendingRead, p: UnwindParams, pending: Pending | None, rounds: int, *, more: bool
+) -> tuple[Pending | None, int, bool]:
+    # The next leg group (module docstring): ``(pending, rounds done, go on)``; every amount from
+    # ``read`` (fresh: read again after each group).
+    g, setup, venue, decision = step.g, step.setup, step.venue, step.decision
+    assert setup.unwind is not None
+    assert venue.swapper is not None
+    stop = (pending, rounds, False)
+    if pending is None:
+        if not more or rounds >= setup.rules.unwind_rounds:
+            return stop
+        plan = setup.unwind(read, p)
+        if _hf(plan.health_factor) >= p.target_hf:
+            return stop
+        leg: dict[str, Any] = {"collateral": plan.collateral, "debt": plan.debt, "withdrawn": 0, "min_out": 0}
+        if plan.repay_first:  # the debt token the wallet holds, first
+            y, amount, dec = plan.debt, plan.repay_first, plan.debt_decimals
+            ok = await step.pay(read, y, amount, read.spender, dec, leg)
+            return (None, rounds, ok and await step.send(venue.repay(read, y, amount), dec, leg))
+        if not plan.rounds:
+            decision.setdefault("stopped", plan.reason)
+            return stop
+        r = plan.rounds[0]
+        x, y = plan.collateral, plan.debt
+        if not await _quote_ok(g, setup, read, x, y, r.withdraw, r.min_out, decision):
+            return stop
+        leg.update(withdrawn=r.withdraw, min_out=r.min_out, round=rounds + 1)
+        if not await step.send(venue.withdraw(read, x, r.withdraw), plan.collateral_decimals, leg):
+            return stop
+        return Pending("swap", x, y, r.withdraw, r.min_out, step.step), rounds, True
+    leg = {k: v for k, v in pending.to_dict().items() if k != "leg"}
+    if pending.leg == "swap":
+        x, y = pending.collateral, pending.debt
+        held, _ = await venue.holdings(read, x, venue.swapper.spender)
+        amount = min(pending.withdrawn, held)
+        if amount <= 0:
+            await _close(step, pending, f"the {x} withdrawn is no longer in the paying wallet")
+            return None, rounds, False
+        min_out = pending.min_out * amount // pending.withdrawn
+        if not await _quote_ok(g, setup, read, x, y, amount, min_out, decision):
+            return stop
+        dec = _decimals(read, x)
+        if not await step.pay(read, x, amount, venue.swapper.spender, dec, leg):
+            return stop
+        if not await step.send(venue.swap(read, x, y, amount, min_out), dec, leg):
+            return stop
+        return replace(pending, leg="repay"), rounds, True
+    y = pending.debt
+    held, _ = await venue.holdings(read, y, read.spender)
+    amount = min(held, setup.unwind(read, p).repay_cap)
+    if amount <= 0:
+        await _close(step, pending, f"no {y} in the paying wallet to repay with")
+        return None, rounds, False
+    leg["after_swap"] = True
+    dec = _decimals(read, y)
+    if not await step.pay(read, y, amount, read.spender, dec, leg):
+        return stop
+    if not await step.send(venue.repay(read, y, amount), dec, leg):
+        return stop
+    return None, rounds + 1, True
+
+
+def _hf(wad: int) -> float:
+    return math.inf if wad == 2**256 - 1 else wad / 10**18
+
+
+def _decimals(read: LendingRead, symbol: str) -> int:
+    # A token's decimals from the read.
+    if isinstance(read, AaveRead):
+        for r in read.reserves:
+            if r.symbol == symbol:
+                return r.decimals
+        raise InputError(f"symbol must be one of the position's reserves, was {symbol!r}")
+    return read.collateral_decimals if symbol == read.collateral_symbol else read.loan_decimals
+
+
+async def _quote_ok(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    read: LendingRead,
+    x: str,
+    y: str,
+    amount: int,
+    min_out: int,
+    decision: dict[str, Any],
+) -> bool:
+    # The swapper's quote for ``amount`` must reach ``min_out`` (oracle less slippage); else stop.
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    try:
+        quoted = await venue.quote(read, x, y, amount)
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        decision.update(skipped="swap_quote", error=str(exc))
+        await g._alert(setup.name, "critical", "action", f"unwind: no quote for {x} -> {y}: {exc}", dedup="quote")
+        return False
+    decision["quote"] = str(quoted)
+    if quoted >= min_out:
+        return True
+    decision["skipped"] = "swap_quote"
+    g._audit(setup.name, "onchain_skipped", {"quote": str(quoted)}, decision, ["quote below min_out"])
+    await g._alert(
+        setup.name,
+        "critical",
+        "action",
+        f"unwind: the swapper quotes {quoted} {y} units for {amount} {x} units, below the {min_out} the oracle "
+        f"price less max_slippage {setup.rules.max_slippage:g} requires: nothing withdrawn",
+        dedup="quote",
+        quote=str(quoted),
+        min_out=str(min_out),
+    )
+    return False
+
+
+async def _owner(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    read: LendingRead,
+    view: dict[str, Any],
+    decision: dict[str, Any],
+    reasons: list[str],
+) -> bool:
+    # A withdrawal is the owner's: the signing key must be the watched wallet's.
+    if read.payer.lower() == read.wallet.lower():
+        return True
+    decision["skipped"] = "not_owner"
+    g._audit(setup.name, "onchain_skipped", _inputs(view), decision, [*reasons, "the key is not the wallet's"])
+    await g._alert(
+        setup.name,
+        "critical",
+        "action",
+        f"unwind needs the wallet's own key (withdrawals are the owner's); the key is {read.payer}",
+        dedup="owner",
+    )
+    return False
+
+
+async def _close(step: _Step, pending: Pending, why: str) -> None:
+    # Give up an open step (audited, so that the journal no longer resumes it) and alert.
+    step.decision["stopped"] = why
+    step.g._audit(step.setup.name, _CLOSED_EVENT, {"step": pending.to_dict()}, {"closed": pending.step}, [why])
+    await step.g._alert(step.setup.name, "critical", "action", f"unwind step {pending.step} closed: {why}")

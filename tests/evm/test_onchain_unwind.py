@@ -1,0 +1,307 @@
+"""The on-chain guardian's unwind of looped positions, against the real contracts (Aave v3.0.2 from
+npm ``@aave/core-v3``, Morpho Blue 1.0.0 compiled from npm ``@morpho-org/morpho-blue``) on an
+in-process chain, with ``contracts/OracleSwapMock.sol`` as the swap venue (the Aave oracle's price
+less 0.3 %).
+
+Both of the wallet's positions are looped (``_chain_positions.loop_positions``: the borrowed USDC
+sold for WETH and supplied again, three times), so the wallet holds neither USDC nor WETH: a
+repayment from the wallet is impossible.  Through the scripted 40 % crash the guardian unwinds
+(withdraw WETH, sell it for USDC, repay) and both positions stay at HF >= 1 at every block; in dry
+run it only says what it would send.  Also: a swapper quoting below the oracle less the slippage
+stops the unwind before anything is withdrawn, and a process killed between the legs of a step
+resumes the step without withdrawing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("eth_tester")
+pytest.importorskip("web3")
+
+import _chain_positions as cp
+
+from levguard.defi.onchain import assess, unwind_plan
+from levguard.live.guardian import Guardian
+from levguard.live.onchain import HealthRules, OnchainAccountSetup
+from levguard.live.store import Store
+from levguard.venues.onchain import LocalSigner, OnchainVenue
+from levguard.venues.onchain_swap import ContractSwapper
+
+CRASH = [3_000.0 - 120.0 * k for k in range(11)]  # 3,000 -> 1,800: -40 % in ten steps
+WAD = 10**18
+RULES = HealthRules(prefer="unwind", confirm_wait_s=2.0)
+
+
+class Killed(BaseException):
+    """The process dies here (not an Exception: nothing in the guardian contains it)."""
+
+
+@pytest.fixture(scope="module")
+def looped(evm_build: Any, fresh_stack: Any) -> tuple[cp.ChainPositions, Any]:
+    def build() -> tuple[cp.ChainPositions, Any]:
+        p = cp.deploy(evm_build("morpho-blue")["contracts"])
+        swapper = cp.deploy_swapper(p)
+        cp.loop_positions(p, swapper)
+        return p, swapper
+
+    return fresh_stack(build)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def chain(looped: tuple[cp.ChainPositions, Any]) -> Iterator[tuple[cp.ChainPositions, Any]]:
+    p = looped[0]
+    snapshot = p.evm.tester.take_snapshot()
+    try:
+        yield looped
+    finally:
+        p.evm.tester.enable_auto_mine_transactions()
+        p.evm.tester.revert_to_snapshot(snapshot)
+
+
+def venues(p: cp.ChainPositions, swapper: Any, *, signer: bool = True) -> tuple[OnchainVenue, OnchainVenue]:
+    key = LocalSigner(cp.WALLET_KEY) if signer else None
+    swap = ContractSwapper(swapper.address)
+    aave = OnchainVenue("aave-v3", w3=p.w3, wallet=p.wallet, signer=key, pool=p.pool.address, aave_version="3.0",
+                        swapper=swap)  # fmt: skip
+    morpho = OnchainVenue("morpho-blue", w3=p.w3, wallet=p.wallet, signer=key, morpho=p.morpho.address,
+                          market_id="0x" + p.market_id.hex(), swapper=swap)  # fmt: skip
+    return aave, morpho
+
+
+async def _no_sleep(_s: float) -> None:
+    return None
+
+
+def guardian(
+    store: Store, accounts: list[tuple[str, OnchainVenue]], *, live: bool, rules: HealthRules = RULES
+) -> Guardian:
+    setups = []
+    for name, venue in accounts:
+        store.upsert_account(name, venue.name, live_enabled=True)
+        setups.append(
+            OnchainAccountSetup(
+                name=name,
+                venue=venue,
+                assess=assess,
+                unwind=unwind_plan,
+                rules=rules,
+                live=True,
+                cooldown_s=0.0,
+                retries=0,
+                backoff_s=0.0,
+            )
+        )
+    return Guardian(setups, store, live=live, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0)
+
+
+def cycle(g: Guardian) -> dict[str, dict[str, Any]]:
+    return {r["account"]: r for r in asyncio.run(g.cycle())}
+
+
+def health_at(p: cp.ChainPositions, block: int) -> tuple[int, str]:
+    """Aave's ``getUserAccountData`` health factor and a Morpho liquidation's revert reason at ``block``."""
+    aave = int(p.pool.functions.getUserAccountData(p.wallet).call(block_identifier=block)[5])
+    _, shares, _ = p.morpho.functions.position(p.market_id, p.wallet).call(block_identifier=block)
+    fn = p.morpho.functions.liquidate(p.market_params, p.wallet, 0, max(shares // 10, 1), b"")
+    try:
+        fn.call({"from": p.liquidator}, block_identifier=block)
+        return aave, ""
+    except Exception as exc:  # eth-tester: TransactionFailed("execution reverted: position is healthy")
+        return aave, str(exc)
+
+
+def test_the_loop_leaves_the_wallet_empty(chain: tuple[cp.ChainPositions, Any]) -> None:
+    p, _ = chain
+    assert p.tokens["USDC"].functions.balanceOf(p.wallet).call() == 0
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() == 0
+    assert p.aave_health_factor() > int(1.6 * WAD)
+    aave, morpho = venues(*chain)
+    for v in (aave, morpho):
+        a = assess(asyncio.run(v.read()), 1.35)
+        weth = a.asset("WETH")
+        assert weth.collateral / 1e18 * weth.price / a.collateral_value > 0.99
+        assert a.collateral_value / (a.collateral_value - a.debt_value) > 1.9  # looped: leverage about 2
+
+
+def test_live_unwinds_both_loops_through_the_crash(chain: tuple[cp.ChainPositions, Any], tmp_path: Path) -> None:
+    p, swapper = chain
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, morpho = venues(p, swapper)
+    g = guardian(store, [("aave", aave), ("morpho", morpho)], live=True)
+    first = p.w3.eth.block_number
+    nonce = p.nonce()
+    acted = {"aave": 0, "morpho": 0}
+    lowest = {"aave": 10.0, "morpho": 10.0}
+    for price in CRASH:
+        p.set_weth_price(price)
+        for name, report in cycle(g).items():
+            assert report["status"] == "ok", report
+            lowest[name] = min(lowest[name], report["health_factor"])
+            action = report["positions"][0]["action"]
+            if action is not None:
+                assert action["side"] == "unwind", action
+                assert action["status"] == "closed", action
+                assert action["health_factor_after"] >= 1.35 - 1e-9, action
+                acted[name] += 1
+    g.flush()
+    assert acted["aave"] >= 1
+    assert acted["morpho"] >= 1
+    # HF >= 1 at every block of the run, on both protocols (the contracts' own checks).
+    for block in range(first, p.w3.eth.block_number + 1):
+        aave_hf, morpho_reason = health_at(p, block)
+        assert aave_hf >= WAD, block
+        assert "position is healthy" in morpho_reason, (block, morpho_reason)
+    assert p.aave_liquidation_reverts() == "45"
+    assert p.morpho_liquidation_reverts() == "position is healthy"
+    orders = store.orders(limit=500)
+    assert {o["side"] for o in orders} == {"withdraw", "approve", "swap", "repay"}
+    assert all(o["status"] == "closed" for o in orders)
+    assert p.nonce() == nonce + len(orders)  # one transaction per journaled order
+    # The wallet ends with no WETH left over: every withdrawal was sold.
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() == 0
+
+
+def test_dry_run_says_what_it_would_send_and_sends_nothing(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path
+) -> None:
+    p, swapper = chain
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    g = guardian(store, [("aave", venues(p, swapper)[0]), ("morpho", venues(p, swapper)[1])], live=False)
+    nonce = p.nonce()
+    p.set_weth_price(2_040.0)  # HF 1.13: ACT
+    reports = cycle(g)
+    g.flush()
+    assert p.nonce() == nonce
+    assert store.orders(limit=10) == []
+    for name, call in (("aave", "Pool"), ("morpho", "Morpho")):
+        action = reports[name]["positions"][0]["action"]
+        assert action["dry_run"] is True
+        assert action["side"] == "unwind"
+        calls = [t["call"].split("(")[0] for t in action["transactions"]]
+        withdraw = f"{call}.withdraw" if call == "Pool" else "Morpho.withdrawCollateral"
+        assert calls == [withdraw, "WETH.approve", "Swapper.swap", "USDC.approve", f"{call}.repay"]
+        plan = action["plan"]
+        assert plan["reaches_target"] is True
+        assert len(plan["rounds"]) >= 2  # the floor splits the unwind into rounds
+        for r in plan["rounds"]:  # every intermediate state above the floor, every round a gain
+            assert r["health_factor_after_withdraw"] >= int(1.05 * WAD) - 1
+            assert r["health_factor_after"] > r["health_factor_before"]
+        assert plan["health_factor_after"] >= int(1.35 * WAD)
+        (alert,) = [a for a in store.alerts(limit=50) if a["account"] == name and a["kind"] == "action"]
+        assert "would unwind" in alert["message"]
+        assert "(dry run)" in alert["message"]
+
+
+def test_a_swapper_quoting_below_the_oracle_less_slippage_stops_before_any_withdrawal(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path
+) -> None:
+    p, swapper = chain
+    p.send(swapper.functions.setFee(200))  # 2 % below the oracle: more than max_slippage 1 %
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    nonce = p.nonce()
+    p.set_weth_price(2_040.0)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    assert action["skipped"] == "swap_quote"
+    assert p.nonce() == nonce  # nothing withdrawn
+    assert store.orders(limit=10) == []
+    critical = [a for a in store.alerts(limit=50) if a["kind"] == "action" and a["level"] == "critical"]
+    assert any("below the" in a["message"] and "nothing withdrawn" in a["message"] for a in critical)
+
+
+@pytest.mark.parametrize("where", ["before_swap", "swap_unconfirmed"])
+def test_a_crash_between_the_legs_resumes_the_step_without_withdrawing_twice(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from levguard.live import onchain_unwind
+
+    p, swapper = chain
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store = Store(url)
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    nonce = p.nonce()
+    send = onchain_unwind._Step.send
+    waits = {"n": 0}
+
+    async def die_before_swap(self: Any, request: Any, decimals: int, leg: dict[str, Any]) -> bool:
+        if request.kind == "swap":
+            raise Killed(where)
+        return await send(self, request, decimals, leg)
+
+    real_wait = aave.wait
+
+    async def die_waiting_for_the_swap(tx_hash: str, seconds: float, poll_s: float = 0.25) -> Any:
+        waits["n"] += 1
+        if waits["n"] == 3:  # withdraw, approve, then the swap: broadcast, never waited for
+            raise Killed(where)
+        return await real_wait(tx_hash, seconds, poll_s)
+
+    if where == "before_swap":
+        monkeypatch.setattr(onchain_unwind._Step, "send", die_before_swap)
+    else:
+        monkeypatch.setattr(aave, "wait", die_waiting_for_the_swap)
+    with pytest.raises(Killed):
+        cycle(g)
+    monkeypatch.undo()
+    newest = next(o for o in store.orders(limit=10) if o["side"] != "approve")
+    assert (newest["side"], newest["status"]) == (
+        ("withdraw", "closed") if where == "before_swap" else ("swap", "open")
+    )
+    withdrawn = int(p.tokens["WETH"].functions.balanceOf(p.wallet).call())
+    assert withdrawn == 0 if where == "swap_unconfirmed" else withdrawn > 0
+    if where == "before_swap":
+        p.set_weth_price(3_000.0)  # the position is safe again: the open step is finished anyway
+
+    # A new process on the same database: reconcile, then one cycle finishes the step.
+    store2 = Store(url)
+    aave2, _ = venues(p, swapper)
+    g2 = guardian(store2, [("aave", aave2)], live=True)
+    asyncio.run(g2.reconcile())
+    report = cycle(g2)["aave"]
+    g2.flush()
+    action = report["positions"][0]["action"]
+    assert action["side"] == "unwind"
+    assert action["resumed"]["leg"] == ("swap" if where == "before_swap" else "repay")
+    orders = store2.orders(limit=100)
+    assert all(o["status"] == "closed" for o in orders), orders
+    first_step = [o for o in orders if o["intent_ns"] <= min(x["intent_ns"] for x in orders if x["side"] == "repay")]
+    assert sum(o["side"] == "withdraw" for o in first_step) == 1  # the step's withdrawal, once
+    assert sum(o["side"] == "swap" for o in first_step) == 1  # its sale, once
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() == 0  # all of it sold
+    assert p.nonce() == nonce + len(orders)  # one transaction per journaled order
+    if where == "before_swap":
+        assert report["state"] == "OK"
+        assert action["rounds_done"] == 1  # the step finished, no new round at OK
+    assert p.aave_health_factor() >= WAD
+
+
+def test_the_wallets_own_debt_token_is_repaid_before_any_withdrawal(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path
+) -> None:
+    p, swapper = chain
+    p.send(p.tokens["USDC"].functions.mint(p.wallet, 1_000 * 10**6))  # far less than the target needs
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    assert action["side"] == "unwind"
+    assert action["status"] == "closed"
+    sides = [o["side"] for o in reversed(store.orders(limit=100)) if o["side"] != "approve"]
+    assert sides[0] == "repay"  # the wallet's 1,000 USDC first
+    assert sides[1:4] == ["withdraw", "swap", "repay"]
+    first_repay = next(o for o in reversed(store.orders(limit=100)) if o["side"] == "repay")
+    assert first_repay["qty"] == pytest.approx(1_000.0)
+    assert p.tokens["USDC"].functions.balanceOf(p.wallet).call() == 0
+    assert p.aave_health_factor() >= int(1.35 * WAD) - 10**12
