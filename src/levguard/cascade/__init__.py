@@ -7,6 +7,7 @@ calibration of the venue's margin parameters (locally or on Dask).  See docs/cas
   (:mod:`levguard.cascade.market_paths`: joint bootstrap, fitted factor model with jumps).
 * The model's settings: :class:`Market`, :class:`MarginRegime`, :class:`VenueSettings`
   (:mod:`levguard.cascade.settings`).
+* Several assets and venues (v2): :func:`simulate_market` (:mod:`levguard.cascade.market`).
 * One path: :func:`simulate_path` (:mod:`levguard.cascade.simulator`); many: :func:`monte_carlo`,
   :func:`calibrate`, :func:`max_safe` (:mod:`levguard.cascade.montecarlo`).
 
@@ -32,6 +33,12 @@ _EXPORTS: dict[str, str] = {
     "user_market_paths": "levguard.cascade.market_paths",
     "fit_factor_jump": "levguard.cascade.market_paths",
     "FactorJumpModel": "levguard.cascade.market_paths",
+    "simulate_market": "levguard.cascade.market",
+    "MarketResult": "levguard.cascade.market",
+    "MarketSpec": "levguard.cascade.market_settings",
+    "MarketVenue": "levguard.cascade.market_settings",
+    "MarketPopulation": "levguard.cascade.market_settings",
+    "Arbitrage": "levguard.cascade.market_settings",
     "Market": "levguard.cascade.settings",
     "MarginRegime": "levguard.cascade.settings",
     "VenueSettings": "levguard.cascade.settings",

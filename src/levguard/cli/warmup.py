@@ -119,6 +119,21 @@ def _cascade() -> None:
     monte_carlo(population, spec, 4, market=market)
     monte_carlo(population, {**spec, "model": "garch_t"}, 2, market=market)
     _market_paths()
+    _cascade_v2()
+
+
+def _cascade_v2() -> None:
+    """The market cascade kernel (K assets on V venues) on one small path."""
+    import numpy as np
+
+    from levguard.cascade import Market
+    from levguard.cascade.market import MarketSpec, MarketVenue, simulate_market
+    from levguard.cascade.market_population import random_market_population
+
+    pop = random_market_population(200, [60_000.0, 3_000.0], n_venues=2, seed=1)
+    venues = [MarketVenue(name, Market(depth=3e3)) for name in ("a", "b")]
+    path = np.column_stack([np.linspace(60_000.0, 50_000.0, 61), np.linspace(3_000.0, 2_400.0, 61)])
+    simulate_market(pop, path, MarketSpec(["BTC", "ETH"], venues))
 
 
 def _market_paths() -> None:

@@ -142,13 +142,19 @@ def _median_mark(price: float, mult: Float64Array1D, scratch: Float64Array1D) ->
 
 
 @jitable
-def _rescale(
-    t: int, cfg: CascadeConfig, price_hist: Float64Array1D, base: Tiers, tiers: Tiers, book: Book, sw: Sweep
+def dynamic_scale(
+    t: int,
+    window: int,
+    base_vol: float,
+    lo_scale: float,
+    hi_scale: float,
+    steps_per_year: float,
+    price_hist: Float64Array1D,
 ) -> tuple[bool, float]:
-    # Dynamic margin: scale the tiers by clip(realised vol over the window / base vol, min, max),
-    # solve every liquidation price again and re-sort; returns (done, scale), not done with fewer
-    # than 2 returns in the window.
-    lo = max(1, t - cfg.dyn_window + 1)
+    """Return ``(done, scale)`` of dynamic margin at step ``t``: ``clip(realised vol / base_vol,
+    lo_scale, hi_scale)`` with the annualised sample volatility of the log returns of
+    ``price_hist`` over the last ``window`` steps up to ``t``; not done with fewer than 2 returns."""
+    lo = max(1, t - window + 1)
     m_k = 0
     s1 = 0.0
     s2 = 0.0
@@ -160,8 +166,21 @@ def _rescale(
     if m_k <= 1:
         return False, 0.0
     var = (s2 - s1 * s1 / m_k) / (m_k - 1)
-    vol = math.sqrt(max(var, 0.0) * cfg.steps_per_year)
-    scale = min(max(vol / cfg.dyn_base_vol, cfg.dyn_min), cfg.dyn_max)
+    vol = math.sqrt(max(var, 0.0) * steps_per_year)
+    return True, min(max(vol / base_vol, lo_scale), hi_scale)
+
+
+@jitable
+def _rescale(
+    t: int, cfg: CascadeConfig, price_hist: Float64Array1D, base: Tiers, tiers: Tiers, book: Book, sw: Sweep
+) -> tuple[bool, float]:
+    # Dynamic margin: scale the tiers by dynamic_scale, solve every liquidation price again and
+    # re-sort; returns (done, scale).
+    done, scale = dynamic_scale(
+        t, cfg.dyn_window, cfg.dyn_base_vol, cfg.dyn_min, cfg.dyn_max, cfg.steps_per_year, price_hist
+    )
+    if not done:
+        return False, 0.0
     for j in range(tiers.mmrs.shape[0]):
         tiers.mmrs[j] = base.mmrs[j] * scale
         tiers.cums[j] = base.cums[j] * scale

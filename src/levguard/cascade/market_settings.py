@@ -1,0 +1,414 @@
+"""Settings and accounts of the market cascade simulator (v2): K assets on V venues.
+
+* :class:`MarketVenue`: one venue's books (one v1 :class:`~levguard.cascade.settings.Market`
+  per asset), liquidation rules (:class:`~levguard.cascade.settings.MarginRegime`), maintenance
+  per asset, fund, liquidator and oracle (:class:`~levguard.cascade.settings.VenueSettings`) and
+  ADL rule (a :data:`levguard.core.rules.adl.ADL_VENUES` name).
+* :class:`Arbitrage`: the speed and capacity with which arbitrage pulls venue prices together.
+* :class:`MarketSpec`: the assets, venues and arbitrage.
+* :class:`MarketPopulation`: accounts, each on one venue with a cross-margin wallet and a signed
+  position per asset, and an owner id (the same owner on two venues: a hedged account).
+
+:func:`kernel_inputs` translates them into the records of :mod:`levguard.kernels.cascade_v2_records`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from levguard.cascade.population import Population
+from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _pos
+from levguard.core.rules.adl import ADL_VENUES
+from levguard.errors import InputError
+from levguard.kernels import liquidation as kl
+from levguard.kernels.cascade_records import ImpactModel, PartialMode
+from levguard.kernels.cascade_v2_records import (
+    ADL_RULE_NAMES,
+    BOOK_DTYPE,
+    VENUE_DTYPE,
+    BookTiers,
+    MarketAccounts,
+    MarketConfig,
+)
+
+__all__ = ["Arbitrage", "MarketPopulation", "MarketSpec", "MarketVenue", "kernel_inputs"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Arbitrage:
+    """Arbitrage between the venues' books of one asset.
+
+    Parameters
+    ----------
+    speed : float
+        Fraction of each venue's gap to the depth-weighted mean log price deviation closed per
+        step, in [0, 1] (0: venues never converge; 1: one step, capacity permitting).
+    capacity : float
+        Notional arbitrageurs can buy, and sell, per asset and step (quote, > 0; ``inf``: no cap).
+    """
+
+    speed: float = 0.0
+    capacity: float = math.inf
+
+    def __post_init__(self) -> None:
+        _pos(self.speed, "arbitrage.speed", allow_zero=True, upper=1.0)
+        if not (isinstance(self.capacity, int | float) and not isinstance(self.capacity, bool)) or not (
+            self.capacity > 0.0
+        ):
+            raise InputError(f"arbitrage.capacity must be > 0 (inf: no cap), was {self.capacity!r}")
+
+
+@dataclass(frozen=True)
+class MarketVenue:
+    """One venue of the market.
+
+    Parameters
+    ----------
+    name : str
+        The venue's name (reports).
+    books : Market or sequence of Market
+        The book of each asset (one :class:`Market` for every asset, or one per asset): depth,
+        impact law, resilience, depth multiplier.
+    regime : MarginRegime
+        Liquidation rules (fee, partial rule, outcome, backstop, dynamic margin) and the
+        maintenance of every asset without its own entry in ``maintenance``.
+    maintenance : sequence of (MarginRegime or None), optional
+        Per asset, a regime whose maintenance (``mmr`` or ``tiers``) that asset uses.
+    settings : VenueSettings
+        Insurance fund, ADL switch, liquidator latency, mark lag, oracle, rounds.
+    adl_rule : str
+        Whose ADL ranking and fill price: ``bitmex``, ``binance-usdm``, ``bybit-linear`` or
+        ``hyperliquid`` (:mod:`levguard.core.rules.adl`).
+    """
+
+    name: str
+    books: Market | Sequence[Market]
+    regime: MarginRegime = field(default_factory=MarginRegime)
+    maintenance: Sequence[MarginRegime | None] | None = None
+    settings: VenueSettings = field(default_factory=VenueSettings)
+    adl_rule: str = "bitmex"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InputError(f"venue.name must be a non-empty string, was {self.name!r}")
+        books = (self.books,) if isinstance(self.books, Market) else tuple(self.books)
+        for j, b in enumerate(books):
+            if not isinstance(b, Market):
+                raise InputError(f"venue {self.name!r}: books[{j}] must be a levguard.cascade.Market, was {b!r}")
+        if not books:
+            raise InputError(f"venue {self.name!r}: books must not be empty")
+        object.__setattr__(self, "books", books)
+        if not isinstance(self.regime, MarginRegime):
+            raise InputError(f"venue {self.name!r}: regime must be a MarginRegime, was {self.regime!r}")
+        if self.regime.max_leverage is not None or self.regime.oi_cap is not None:
+            raise InputError(
+                f"venue {self.name!r}: regime.max_leverage/oi_cap are population caps; apply them with "
+                "MarketPopulation.from_population(population, regime=...) instead"
+            )
+        if self.maintenance is not None:
+            maint = tuple(self.maintenance)
+            for j, m in enumerate(maint):
+                if m is not None and not isinstance(m, MarginRegime):
+                    raise InputError(f"venue {self.name!r}: maintenance[{j}] must be a MarginRegime or None, was {m!r}")
+            object.__setattr__(self, "maintenance", maint)
+        if not isinstance(self.settings, VenueSettings):
+            raise InputError(f"venue {self.name!r}: settings must be a VenueSettings, was {self.settings!r}")
+        rule = self.adl_rule.strip().lower() if isinstance(self.adl_rule, str) else self.adl_rule
+        if rule not in ADL_VENUES:
+            raise InputError(
+                f"venue {self.name!r}: adl_rule must be one of {', '.join(ADL_VENUES)}, was {self.adl_rule!r}"
+            )
+        object.__setattr__(self, "adl_rule", rule)
+
+    @classmethod
+    def from_v1(
+        cls, market: Market, regime: MarginRegime | None = None, venue: VenueSettings | None = None, name: str = "venue"
+    ) -> MarketVenue:
+        """The venue of a v1 run (:func:`levguard.cascade.simulate_path`), BitMEX's ADL; caps dropped
+        (apply them to the population with :meth:`MarketPopulation.from_population`)."""
+        reg = regime if regime is not None else MarginRegime()
+        if reg.max_leverage is not None or reg.oi_cap is not None:
+            from dataclasses import replace
+
+            reg = replace(reg, max_leverage=None, oi_cap=None)
+        return cls(name, market, reg, None, venue if venue is not None else VenueSettings(), "bitmex")
+
+    def book(self, a: int) -> Market:
+        """The book of asset ``a``."""
+        books: tuple[Market, ...] = self.books  # type: ignore[assignment]
+        return books[0] if len(books) == 1 else books[a]
+
+    def tier_rows(self, a: int) -> FloatArray:
+        """The maintenance tier rows (cap, rate, amount) of asset ``a``."""
+        maint = self.maintenance
+        own = maint[a] if maint is not None and a < len(maint) else None
+        return (own if own is not None else self.regime).tier_rows()
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """The market: asset names (the columns of the paths), venues and arbitrage."""
+
+    assets: Sequence[str]
+    venues: Sequence[MarketVenue]
+    arbitrage: Arbitrage = field(default_factory=Arbitrage)
+
+    def __post_init__(self) -> None:
+        assets = (self.assets,) if isinstance(self.assets, str) else tuple(self.assets)
+        if not assets or not all(isinstance(a, str) and a for a in assets) or len(set(assets)) != len(assets):
+            raise InputError(f"market.assets must be distinct non-empty names, was {self.assets!r}")
+        venues = tuple(self.venues)
+        if not venues:
+            raise InputError("market.venues must hold at least one MarketVenue, was empty")
+        for j, v in enumerate(venues):
+            if not isinstance(v, MarketVenue):
+                raise InputError(f"market.venues[{j}] must be a MarketVenue, was {v!r}")
+            n_books = len(v.books)  # type: ignore[arg-type]
+            if n_books not in (1, len(assets)):
+                raise InputError(f"venue {v.name!r}: books must be 1 or {len(assets)} (one per asset), was {n_books}")
+            if v.maintenance is not None and len(v.maintenance) != len(assets):
+                n_maint = len(v.maintenance)
+                raise InputError(
+                    f"venue {v.name!r}: maintenance must have {len(assets)} entries (one per asset), had {n_maint}"
+                )
+        names = [v.name for v in venues]
+        if len(set(names)) != len(names):
+            raise InputError(f"market.venues must have distinct names, were {names}")
+        if not isinstance(self.arbitrage, Arbitrage):
+            raise InputError(f"market.arbitrage must be an Arbitrage, was {self.arbitrage!r}")
+        object.__setattr__(self, "assets", assets)
+        object.__setattr__(self, "venues", venues)
+
+    @property
+    def n_assets(self) -> int:
+        """K."""
+        return len(self.assets)
+
+    @property
+    def n_venues(self) -> int:
+        """V."""
+        return len(self.venues)
+
+
+def _float_array(value: object, name: str, ndim: int) -> FloatArray:
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be an array of numbers: {exc}") from None
+    if arr.ndim != ndim:
+        raise InputError(f"{name} must be {ndim}-dimensional, had shape {arr.shape}")
+    return arr
+
+
+def _first_bad(name: str, arr: npt.NDArray[Any], bad: npt.NDArray[np.bool_], rule: str) -> None:
+    if bad.any():
+        idx = tuple(int(x) for x in np.argwhere(bad)[0])
+        where = idx[0] if len(idx) == 1 else idx
+        raise InputError(f"{name}[{where}] {rule}, was {arr[idx].item()!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class MarketPopulation:
+    """Accounts of the market, as arrays of ``N`` accounts and ``K`` assets.
+
+    Attributes
+    ----------
+    venue : int array (N,)
+        The venue each account is on (index into :attr:`MarketSpec.venues`).
+    wallet : float array (N,)
+        Cross-margin wallet (quote, >= 0).
+    qty : float array (N, K)
+        Signed position per asset (> 0 long, < 0 short, 0 none).
+    entry : float array (N, K)
+        Entry price per asset (> 0 where ``qty != 0``; ignored elsewhere).
+    owner : int array (N,), optional
+        Who owns the account (default: each account its own owner).  Accounts of one owner on
+        several venues form a hedged account; results are also reported per owner.
+    """
+
+    venue: npt.ArrayLike
+    wallet: npt.ArrayLike
+    qty: npt.ArrayLike
+    entry: npt.ArrayLike
+    owner: npt.ArrayLike | None = None
+
+    def __post_init__(self) -> None:
+        qty = _float_array(self.qty, "qty", 2)
+        n, k = qty.shape
+        if k == 0:
+            raise InputError("qty must have at least one asset column, had shape (N, 0)")
+        entry = _float_array(self.entry, "entry", 2)
+        if entry.shape != qty.shape:
+            raise InputError(f"entry must have the shape of qty {qty.shape}, had {entry.shape}")
+        wallet = _float_array(self.wallet, "wallet", 1)
+        venue_f = _float_array(self.venue, "venue", 1)
+        owner_f = np.arange(n, dtype=np.float64) if self.owner is None else _float_array(self.owner, "owner", 1)
+        for name, arr in (("wallet", wallet), ("venue", venue_f), ("owner", owner_f)):
+            if arr.shape[0] != n:
+                raise InputError(f"{name} must have one entry per account ({n}), had {arr.shape[0]}")
+        _first_bad("qty", qty, ~np.isfinite(qty), "must be finite")
+        _first_bad("entry", entry, (qty != 0.0) & ~(np.isfinite(entry) & (entry > 0.0)), "must be finite and > 0")
+        _first_bad("wallet", wallet, ~(np.isfinite(wallet) & (wallet >= 0.0)), "must be finite and >= 0")
+        for name, arr in (("venue", venue_f), ("owner", owner_f)):
+            _first_bad(
+                name, arr, ~(np.isfinite(arr) & (arr >= 0.0) & (arr == np.round(arr))), "must be an integer >= 0"
+            )
+        entry = np.where(qty != 0.0, entry, 1.0)
+        final: tuple[tuple[str, npt.NDArray[Any]], ...] = (
+            ("venue", venue_f.astype(np.int64)),
+            ("wallet", wallet),
+            ("qty", qty),
+            ("entry", entry),
+            ("owner", owner_f.astype(np.int64)),
+        )
+        for name, arr in final:
+            a = np.ascontiguousarray(arr)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+
+    @property
+    def n(self) -> int:
+        """Number of accounts."""
+        return int(np.shape(self.wallet)[0])
+
+    @property
+    def n_assets(self) -> int:
+        """Number of asset columns."""
+        return int(np.shape(self.qty)[1])
+
+    def __len__(self) -> int:
+        return self.n
+
+    @classmethod
+    def from_population(
+        cls, population: Population, *, venue: int = 0, regime: MarginRegime | None = None, owner_offset: int = 0
+    ) -> MarketPopulation:
+        """One-asset accounts from a v1 :class:`~levguard.cascade.population.Population`: the
+        signed size, entry and margin (the wallet), after ``regime``'s caps when given."""
+        if not isinstance(population, Population):
+            raise InputError(f"population must be a levguard.cascade.Population, was {type(population).__name__}")
+        pop = regime.apply_caps(population) if regime is not None else population
+        n = pop.n
+        return cls(
+            np.full(n, venue, dtype=np.int64),
+            pop.margin,
+            (pop.side * pop.qty)[:, None],
+            pop.entry_price[:, None],
+            np.arange(owner_offset, owner_offset + n, dtype=np.int64),
+        )
+
+    @classmethod
+    def concat(cls, *parts: MarketPopulation) -> MarketPopulation:
+        """The accounts of ``parts`` one after the other (same asset columns; owners kept)."""
+        if not parts or not all(isinstance(p, MarketPopulation) for p in parts):
+            raise InputError("concat needs MarketPopulation parts")
+        ks = {p.n_assets for p in parts}
+        if len(ks) != 1:
+            raise InputError(f"concat needs the same number of assets in every part, had {sorted(ks)}")
+
+        def joined(name: str) -> npt.NDArray[Any]:
+            return np.concatenate([np.asarray(getattr(p, name)) for p in parts])
+
+        return cls(joined("venue"), joined("wallet"), joined("qty"), joined("entry"), joined("owner"))
+
+
+def _venue_record(rec: Any, v: MarketVenue) -> None:
+    reg = v.regime
+    vs = v.settings
+    if reg.partial == "tier":
+        mode, fraction = PartialMode.TIER, 1.0
+    elif reg.partial == "restore":
+        mode, fraction = PartialMode.RESTORE, 1.0
+    else:
+        mode, fraction = PartialMode.FRACTION, float(reg.partial)
+    rec["fund"] = float(vs.insurance_fund)
+    rec["liq_fee"] = float(reg.liquidation_fee)
+    rec["partial_mode"] = int(mode)
+    rec["partial"] = fraction
+    rec["partial_min"] = float(reg.partial_min_notional)
+    rec["latency"] = int(vs.latency_steps)
+    rec["adl"] = bool(vs.adl)
+    rec["max_rounds"] = int(vs.max_rounds)
+    rec["mark_lag"] = int(vs.mark_lag_steps)
+    rec["outcome"] = int(kl.TAKEOVER if reg.outcome == "takeover" else kl.BOOK)
+    rec["backstop"] = float(reg.backstop)
+    rec["adl_rule"] = ADL_RULE_NAMES.index(v.adl_rule)
+    rec["dynamic"] = reg.kind == "dynamic"
+    rec["dyn_base_vol"] = float(reg.base_vol)
+    rec["dyn_window"] = int(reg.window_steps)
+    rec["dyn_every"] = int(reg.every_steps)
+    rec["dyn_min"] = float(reg.min_scale)
+    rec["dyn_max"] = float(reg.max_scale)
+
+
+def kernel_inputs(
+    population: MarketPopulation,
+    spec: MarketSpec,
+    n_steps: int,
+    steps_per_year: float,
+    naive: bool,
+) -> tuple[MarketAccounts, BookTiers, FloatArray, FloatArray, npt.NDArray[np.void], npt.NDArray[np.void], MarketConfig]:
+    """The kernel's records: accounts, tiers, depth multipliers (V, K, T + 1), oracle
+    (V, T + 1, S; venues with fewer sources padded with missing ones), venues, books, config."""
+    k = spec.n_assets
+    n_v = spec.n_venues
+    if population.n_assets != k:
+        raise InputError(f"population has {population.n_assets} asset columns, the market {k} ({list(spec.assets)})")
+    venue = np.asarray(population.venue)
+    if venue.size and int(venue.max()) >= n_v:
+        i = int(np.argmax(venue >= n_v))
+        raise InputError(f"venue[{i}] must be < the number of venues ({n_v}), was {int(venue[i])}")
+    acc = MarketAccounts(
+        np.ascontiguousarray(venue, dtype=np.int64),
+        np.array(population.wallet, dtype=np.float64),
+        np.array(population.qty, dtype=np.float64),
+        np.array(population.entry, dtype=np.float64),
+    )
+    rows = [spec.venues[v].tier_rows(a) for v in range(n_v) for a in range(k)]
+    off = np.zeros(len(rows) + 1, dtype=np.int64)
+    off[1:] = np.cumsum([r.shape[0] for r in rows])
+    stacked = np.vstack(rows)
+    tiers = BookTiers(
+        np.ascontiguousarray(stacked[:, 0]),
+        np.ascontiguousarray(stacked[:, 1]),
+        np.ascontiguousarray(stacked[:, 2]),
+        off,
+        np.array([r[:, 1].min() for r in rows]),
+        np.array([r[:, 1].max() for r in rows]),
+    )
+    depth_mult = np.empty((n_v, k, n_steps + 1))
+    books = np.zeros((n_v, k), dtype=BOOK_DTYPE)
+    venues = np.zeros(n_v, dtype=VENUE_DTYPE)
+    oracles = []
+    for v, mv in enumerate(spec.venues):
+        _venue_record(venues[v], mv)
+        oracles.append(mv.settings.oracle_matrix(n_steps))
+        for a in range(k):
+            m = mv.book(a)
+            depth_mult[v, a] = m.multiplier(n_steps)
+            bk = books[v, a]
+            bk["impact_model"] = int(ImpactModel.LINEAR if m.impact == "linear" else ImpactModel.SQRT)
+            bk["depth"] = float(m.depth)
+            bk["impact_coef"] = float(m.impact_coef)
+            bk["sigma_daily"] = float(m.sigma_daily)
+            bk["half_life"] = float(m.half_life_steps)
+    n_src = max(o.shape[1] for o in oracles)
+    oracle = np.full((n_v, n_steps + 1, n_src), np.nan)
+    for v, o in enumerate(oracles):
+        oracle[v, :, : o.shape[1]] = o
+    cfg = MarketConfig(
+        arb_speed=float(spec.arbitrage.speed),
+        arb_capacity=float(spec.arbitrage.capacity),
+        naive=bool(naive),
+        steps_per_year=float(steps_per_year),
+    )
+    return acc, tiers, depth_mult, oracle, venues, books, cfg

@@ -1,0 +1,254 @@
+"""Auto-deleveraging of the market cascade kernel (v2): each venue's ranking, its fill price, and
+the close of one bankrupt position against the opposite side of its book.
+
+The ranking scores are the kernel twins of :mod:`levguard.core.rules.adl` (the same expressions
+in the same order; tested equal): BitMEX through v1's :func:`levguard.kernels.cascade_rounds.adl_score`,
+Binance USDⓈ-M, Bybit and Hyperliquid below.  ``equity`` is the account's equity at its venue's
+marks (``wallet + sum uPnL``: Binance's WB + uPnL, Bybit's cross margin balance, Hyperliquid's
+account value); BitMEX ranks on the position's bankruptcy price, with the account's collateral
+allocated to its positions (:func:`collateral_share`).  An account whose equity is not positive
+ranks last (``-inf``; the core functions reject it).
+"""
+
+from __future__ import annotations
+
+import math
+
+from levguard.kernels._jit import jitable
+from levguard.kernels.cascade_records import AccountStatus, EventKind
+from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price
+from levguard.kernels.cascade_sweep import sort_descending
+from levguard.kernels.cascade_v2_records import (
+    AdlRule,
+    BookTiers,
+    MarketState,
+    MarketSteps,
+    RecordArray,
+    SideLists,
+)
+from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice
+from levguard.typing import Float64Array1D, Int64Array1D
+
+
+@jitable
+def leveraged_pnl(pnl_pct: float, leverage: float) -> float:
+    """Return ``pnl_pct x leverage`` in profit (``>= 0``), ``pnl_pct / leverage`` in loss: the shape
+    Binance and Bybit share (:func:`levguard.core.rules.adl.binance_adl_ranking`)."""
+    return pnl_pct * leverage if pnl_pct >= 0 else pnl_pct / leverage
+
+
+@jitable
+def binance_score(q: float, entry: float, mark: float, equity: float) -> float:
+    """Binance USDⓈ-M: ``PNL% x EffLev`` / ``PNL% / EffLev`` with ``PNL% = uPnL / |notional|`` and
+    ``EffLev = |notional| / (WB + uPnL)``.
+
+    Notes
+    -----
+    Binance FAQ 360033525471, as :func:`levguard.core.rules.adl.binance_adl_ranking`.
+    """
+    notional = abs(q * mark)
+    upnl = q * (mark - entry)
+    return leveraged_pnl(upnl / notional, notional / equity)
+
+
+@jitable
+def bybit_score(q: float, entry: float, mark: float, equity: float) -> float:
+    """Bybit: ``PnL% x EffLev`` / ``PnL% / EffLev`` with ``PnL% = uPnL / |entry value|`` and
+    ``EffLev = |mark value| / equity``.
+
+    Notes
+    -----
+    Bybit help 900000031623, levguard's reading in :func:`levguard.core.rules.adl.bybit_adl_ranking`.
+    """
+    upnl = q * (mark - entry)
+    return leveraged_pnl(upnl / abs(q * entry), abs(q * mark) / equity)
+
+
+@jitable
+def hyperliquid_score(q: float, entry: float, mark: float, equity: float) -> float:
+    """Hyperliquid: ``(mark / entry) x (|notional| / account value)``.
+
+    Notes
+    -----
+    hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging, as
+    :func:`levguard.core.rules.adl.hyperliquid_adl_index`.
+    """
+    return (mark / entry) * (abs(q) * mark / equity)
+
+
+@jitable
+def gross_notional(i: int, marks: Float64Array1D, st: MarketState) -> float:
+    """Return ``sum |q| m`` of account ``i`` at ``marks``."""
+    g = 0.0
+    for a in range(st.qty.shape[1]):
+        q = st.qty[i, a]
+        if q != 0.0:
+            g += abs(q) * marks[a]
+    return g
+
+
+@jitable
+def collateral_share(i: int, a: int, marks: Float64Array1D, st: MarketState, equity: float, gross: float) -> float:
+    """Return the collateral behind account ``i``'s position in asset ``a``.
+
+    One position: the wallet (its bankruptcy price is v1's ``entry - side wallet / |q|``).
+    Several: ``W_a = q_a (entry_a - m_a) + E w_a`` with ``w_a = |q_a| m_a / sum |q| m``, so the
+    position's equity is its notional share of the account's equity ``E`` at the marks and
+    ``sum_a W_a = wallet``; its bankruptcy price ``entry_a - side W_a / |q_a|`` is
+    ``m_a - E w_a / q_a`` and the account's equity is 0 with every position at its own.
+    """
+    if st.n_open[i] == 1:
+        return float(st.wallet[i])
+    q = st.qty[i, a]
+    return float(q * (st.entry[i, a] - marks[a]) + equity * (abs(q) * marks[a] / gross))
+
+
+@jitable
+def position_bankruptcy(i: int, a: int, marks: Float64Array1D, st: MarketState, tiers: BookTiers) -> float:
+    """Return the bankruptcy price of account ``i``'s position in asset ``a`` at ``marks``."""
+    q = st.qty[i, a]
+    side = 1.0 if q > 0.0 else -1.0
+    if st.n_open[i] == 1:
+        return bankruptcy_price(side, abs(q), st.entry[i, a], st.wallet[i])
+    eq, _mm = equity_and_mm(i, marks, st, tiers)
+    w = collateral_share(i, a, marks, st, eq, gross_notional(i, marks, st))
+    return bankruptcy_price(side, abs(q), st.entry[i, a], w)
+
+
+@jitable
+def position_score(rule: int, i: int, a: int, marks: Float64Array1D, st: MarketState, tiers: BookTiers) -> float:
+    """Return venue rule ``rule``'s ADL score of account ``i``'s position in asset ``a`` at ``marks``."""
+    q = st.qty[i, a]
+    e = st.entry[i, a]
+    m = marks[a]
+    side = 1.0 if q > 0.0 else -1.0
+    if rule == AdlRule.BITMEX:
+        return adl_score(side, abs(q), e, m, position_bankruptcy(i, a, marks, st, tiers))
+    eq, _mm = equity_and_mm(i, marks, st, tiers)
+    if not eq > 0.0:
+        return -math.inf
+    if rule == AdlRule.BINANCE:
+        return binance_score(q, e, m, eq)
+    if rule == AdlRule.BYBIT:
+        return bybit_score(q, e, m, eq)
+    return hyperliquid_score(q, e, m, eq)
+
+
+@jitable
+def rank_list(
+    b: int,
+    t: int,
+    rule: int,
+    marks: Float64Array1D,
+    st: MarketState,
+    sl: SideLists,
+    tiers: BookTiers,
+    order: Int64Array1D,
+    scores: Float64Array1D,
+) -> None:
+    """Rank list ``b``'s open positions (pending accounts included, skipped when met) by the
+    venue's score at ``marks``, best first (stable: ties in account order), for step ``t``."""
+    a = (b // 2) % st.qty.shape[1]
+    o0 = sl.off[b]
+    m = 0
+    for p in range(o0, sl.off[b + 1]):
+        i = sl.ids[p]
+        if st.qty[i, a] != 0.0:
+            order[m] = i
+            m += 1
+    for j in range(m):
+        scores[j] = position_score(rule, order[j], a, marks, st, tiers)
+    sort_descending(order, scores, m)
+    sl.rank[o0 : o0 + m] = order[:m]
+    sl.rank_len[b] = m
+    sl.rank_pos[b] = 0
+    sl.rank_step[b] = t
+
+
+@jitable
+def record(
+    events: RecordArray,
+    cnt: RecordArray,
+    t: int,
+    v: int,
+    a: int,
+    account: int,
+    qty: float,
+    price: float,
+    bankruptcy: float,
+    fund_delta: float,
+    kind: int,
+    counterparty: int,
+) -> int:
+    """Write one event record; return its row, or -1 when the table is full (counted as overflow)."""
+    c = cnt[0]
+    row = c["events"]
+    if row >= events.shape[0]:
+        c["overflow"] += 1
+        return -1
+    rec = events[row]
+    rec["step"] = t
+    rec["venue"] = v
+    rec["asset"] = a
+    rec["account"] = account
+    rec["qty"] = qty
+    rec["price"] = price
+    rec["bankruptcy_price"] = bankruptcy
+    rec["fund_delta"] = fund_delta
+    rec["kind"] = kind
+    rec["counterparty"] = counterparty
+    c["events"] += 1
+    return int(row)
+
+
+@jitable
+def deleverage(
+    i: int,
+    a: int,
+    left: float,
+    price: float,
+    bp: float,
+    b: int,
+    t: int,
+    marks: Float64Array1D,
+    naive: bool,
+    st: MarketState,
+    sl: SideLists,
+    tiers: BookTiers,
+    steps: MarketSteps,
+    events: RecordArray,
+    cnt: RecordArray,
+) -> float:
+    """Close up to ``left`` of bankrupt account ``i``'s position in asset ``a`` against list
+    ``b``'s ranking (the opposite side), front first, at ``price``; return what is left.
+
+    Each counterparty ``u`` closes ``take = min(|q_u|, left)`` and realises
+    ``side_u take (price - entry_u)`` into its wallet (the bankrupt's leg is booked by the
+    caller at the same price, so the two legs' cash nets to zero).
+    """
+    v = st.venue[i]
+    o0 = sl.off[b]
+    while left > 0.0 and sl.rank_pos[b] < sl.rank_len[b]:
+        u = sl.rank[o0 + sl.rank_pos[b]]
+        qu = st.qty[u, a]
+        if qu == 0.0 or st.pending[u]:
+            sl.rank_pos[b] += 1
+            continue
+        size = abs(qu)
+        take = min(size, left)
+        if take >= size:
+            sl.rank_pos[b] += 1
+        side_u = 1.0 if qu > 0.0 else -1.0
+        gain = side_u * take * (price - st.entry[u, a])
+        st.pnl[u] += gain
+        st.wallet[u] += gain
+        st.qty[u, a] = side_u * (size - take)
+        left -= take
+        if st.status[u] == AccountStatus.OK:
+            st.status[u] = AccountStatus.DELEVERAGED
+        st.deleveraged[u] = True
+        steps.adl_notional[v, a, t] += take * price
+        cnt[0]["adl_events"] += 1
+        record(events, cnt, t, v, a, u, side_u * take, price, bp, 0.0, EventKind.ADL_VICTIM, i)
+        reprice(u, marks, naive, st, sl, tiers)
+    return left

@@ -1,0 +1,522 @@
+"""One venue's liquidation round in the market cascade kernel (v2), and the arbitrage between
+venues.
+
+Scalar helpers of :func:`levguard.kernels.cascade_v2.market_cascade_py`: the venue's marks, the
+sizing of each account's order, the net flow and fill per book (v1's impact maths,
+:func:`levguard.kernels.cascade_rounds.flow_impact`), the routing to ADL, the settlement of an
+account's close in the books and of its close against ADL counterparties (through
+:mod:`levguard.kernels.liquidation`), and the arbitrage that pulls venue prices together.
+
+With one open position every expression here is v1's (:mod:`levguard.kernels.cascade_rounds`)
+in the same order, so with one asset and one venue the kernel repeats v1 bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+from levguard.kernels import liquidation as kl
+from levguard.kernels._jit import jitable
+from levguard.kernels.cascade import _median_mark
+from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
+from levguard.kernels.cascade_rounds import bankruptcy_price, flow_impact
+from levguard.kernels.cascade_v2_adl import deleverage, position_bankruptcy, rank_list, record
+from levguard.kernels.cascade_v2_records import (
+    AdlRule,
+    BookTiers,
+    BookTotals,
+    MarketState,
+    MarketSteps,
+    Record,
+    RecordArray,
+    RoundScratch,
+    SideLists,
+    list_index,
+)
+from levguard.kernels.cascade_v2_sweep import book_mm, book_tier, single_asset
+from levguard.typing import Float64Array1D, Float64Array2D
+
+Float64Array3D = Float64Array2D  # numpy's typing does not distinguish dimensions
+
+
+@jitable
+def venue_marks(
+    v: int,
+    t: int,
+    lag: int,
+    prices: Float64Array1D,
+    hist: Float64Array3D,
+    oracle: Float64Array3D,
+    scratch: Float64Array1D,
+    marks: Float64Array1D,
+) -> None:
+    """Write venue ``v``'s mark of every asset: the median over its oracle sources of the traded
+    price ``lag`` steps ago (v1's ``_median_mark``; one source: ``price x multiplier``)."""
+    src = t - lag if t - lag >= 0 else 0
+    one = oracle.shape[2] == 1
+    for a in range(prices.shape[0]):
+        p = hist[v, a, src] if src < t else prices[a]
+        if one:
+            mult = oracle[v, t, 0]
+            marks[a] = p if math.isnan(mult) else p * mult
+        else:
+            marks[a] = _median_mark(p, oracle[v, t], scratch)
+
+
+@jitable
+def size_orders(
+    k: int, vp: Record, prices: Float64Array1D, st: MarketState, tiers: BookTiers, scr: RoundScratch
+) -> None:
+    """Size the round's orders (``scr.ids[:k]``): per position the quantity ``scr.c[j, a]``
+    closed, ``scr.full[j]`` when the whole account goes; none routed to ADL yet.
+
+    The account's notional ``sum |q| p`` is compared with ``partial_min``; a fraction slices
+    every position (Hyperliquid's 20 %), the tier step-down cuts each position to its next lower
+    tier's cap, and the incremental mode closes the same fraction ``x`` of every position with
+    ``x`` from :func:`levguard.kernels.liquidation.restore_fraction` on the account's equity,
+    maintenance and notional (the marginal rate: the position's tier rate, or with several
+    positions their notional-weighted mean).
+    """
+    n_assets = prices.shape[0]
+    mode = vp["partial_mode"]
+    partial_min = vp["partial_min"]
+    for j in range(k):
+        i = scr.ids[j]
+        v = st.venue[i]
+        notional = 0.0
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            scr.c[j, a] = abs(q)
+            if q != 0.0:
+                notional += abs(q) * prices[a]
+        full = True
+        if mode == PartialMode.RESTORE:
+            eq = st.wallet[i]
+            mm = 0.0
+            w_mmr = 0.0
+            mmr = 0.0
+            for a in range(n_assets):
+                q = st.qty[i, a]
+                if q != 0.0:
+                    jb = v * n_assets + a
+                    n_a = abs(q) * prices[a]
+                    eq += q * (prices[a] - st.entry[i, a])
+                    mm += book_mm(tiers, jb, n_a)
+                    mmr = tiers.mmrs[book_tier(tiers, jb, n_a)]
+                    w_mmr += mmr * n_a
+            if st.n_open[i] > 1:
+                mmr = w_mmr / notional
+            x = kl.restore_fraction(eq, mm, notional, mmr, vp["liq_fee"])
+            if x < 1.0:
+                for a in range(n_assets):
+                    scr.c[j, a] = abs(st.qty[i, a]) * x
+                full = False
+        elif mode == PartialMode.TIER:
+            if notional > partial_min:
+                for a in range(n_assets):
+                    q = st.qty[i, a]
+                    if q != 0.0:
+                        jb = v * n_assets + a
+                        c = kl.step_down_qty(
+                            abs(q), prices[a], False, tiers.caps[tiers.off[jb] : tiers.off[jb + 1]], 1, -1
+                        )
+                        scr.c[j, a] = c
+                        if not c >= abs(q):
+                            full = False
+        elif notional > partial_min:
+            for a in range(n_assets):
+                q = st.qty[i, a]
+                if q != 0.0:
+                    c = kl.slice_qty(abs(q), notional, vp["partial"], partial_min)
+                    scr.c[j, a] = c
+                    if not c >= abs(q):
+                        full = False
+        scr.full[j] = full
+        scr.adl[j] = False
+
+
+@jitable
+def book_fills(
+    k: int,
+    t: int,
+    v: int,
+    prices: Float64Array1D,
+    books: RecordArray,
+    depth_mult: Float64Array3D,
+    st: MarketState,
+    scr: RoundScratch,
+) -> None:
+    """Net the round's orders not routed to ADL into one flow per book (signed base units, > 0
+    sells) and write each book's log move ``scr.d_log`` and fill ``P exp(d_log / 2)``."""
+    n_assets = prices.shape[0]
+    for a in range(n_assets):
+        scr.flow[a] = 0.0
+    for j in range(k):
+        if not scr.adl[j]:
+            i = scr.ids[j]
+            for a in range(n_assets):
+                q = st.qty[i, a]
+                if q != 0.0:
+                    scr.flow[a] += (1.0 if q > 0.0 else -1.0) * scr.c[j, a]
+    for a in range(n_assets):
+        bk = books[v, a]
+        d = flow_impact(
+            scr.flow[a],
+            prices[a],
+            bk["depth"] * depth_mult[v, a, t],
+            bk["impact_model"],
+            bk["impact_coef"],
+            bk["sigma_daily"],
+        )
+        scr.d_log[a] = d
+        scr.fill[a] = prices[a] * math.exp(0.5 * d)
+
+
+@jitable
+def route_to_adl(k: int, fund: float, st: MarketState, scr: RoundScratch) -> None:
+    """Flag the full closes that would take the fund below 0 (in order, at the fills) for ADL;
+    accounts ADL found no counterparty for stay in the book.
+
+    The fund's change of a takeover is the account's equity at the fills,
+    ``wallet + sum q (fill - entry)`` (one position: v1's ``side q (fill - BP)``).
+    """
+    f_est = fund
+    for j in range(k):
+        i = scr.ids[j]
+        if scr.full[j] and not st.adl_dry[i]:
+            a1 = single_asset(i, st)
+            if a1 >= 0:
+                q = st.qty[i, a1]
+                side = 1.0 if q > 0.0 else -1.0
+                bp = bankruptcy_price(side, abs(q), st.entry[i, a1], st.wallet[i])
+                delta = side * abs(q) * (scr.fill[a1] - bp)
+            else:
+                delta = st.wallet[i]
+                for a in range(st.qty.shape[1]):
+                    q = st.qty[i, a]
+                    if q != 0.0:
+                        delta += q * (scr.fill[a] - st.entry[i, a])
+            if f_est + delta < 0.0:
+                scr.adl[j] = True
+            else:
+                f_est += delta
+
+
+@jitable
+def _draw(delta: float, c: Float64Array1D, price: Float64Array1D, st: MarketState, i: int, scr: RoundScratch) -> None:
+    # A close that draws on the fund (delta < 0) spreads the draw over its assets by notional.
+    if not delta < 0.0:
+        return
+    total = 0.0
+    for a in range(c.shape[0]):
+        total += c[a] * price[a]
+    if total > 0.0:
+        for a in range(c.shape[0]):
+            scr.draw[a] += -delta * (c[a] * price[a] / total)
+
+
+@jitable
+def close_in_books(
+    j: int,
+    t: int,
+    vp: Record,
+    marks: Float64Array1D,
+    st: MarketState,
+    tiers: BookTiers,
+    scr: RoundScratch,
+    steps: MarketSteps,
+    books_out: BookTotals,
+    events: RecordArray,
+    cnt: RecordArray,
+) -> float:
+    """Close order ``j``'s sizes ``scr.c[j]`` at the books' fills; return the fund's change.
+
+    A partial close realises ``sum side c (fill - entry)`` and pays ``fee x sum c fill`` from
+    the wallet (:func:`~levguard.kernels.liquidation.settle_partial`); it becomes a full close
+    when that exhausts the wallet or leaves the account's equity at the fills below
+    ``backstop`` x its maintenance.  A full close settles the whole account through the venue's
+    outcome (:func:`~levguard.kernels.liquidation.settle_close`, the wallet as collateral).
+    One event per closed position; the fund's change is on the first.
+    """
+    i = scr.ids[j]
+    v = st.venue[i]
+    n_assets = st.qty.shape[1]
+    fee_rate = vp["liq_fee"]
+    backstop = vp["backstop"]
+    full = scr.full[j]
+    c = scr.c[j]
+    fill = scr.fill
+    wallet = st.wallet[i]
+    realised = 0.0
+    notional = 0.0
+    for a in range(n_assets):
+        q = st.qty[i, a]
+        if q != 0.0:
+            realised += (1.0 if q > 0.0 else -1.0) * c[a] * (fill[a] - st.entry[i, a])
+            notional += c[a] * fill[a]
+    left, fee = kl.settle_partial(wallet, realised, notional, fee_rate)
+    if not full:
+        whole_equity = 0.0
+        mm_whole = 0.0
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            if q != 0.0:
+                whole_equity += q * (fill[a] - st.entry[i, a])
+                mm_whole += book_mm(tiers, v * n_assets + a, abs(q) * fill[a])
+        whole_equity = wallet + whole_equity
+        if not left > 0.0 or (backstop > 0.0 and whole_equity < backstop * mm_whole):
+            full = True
+            realised = 0.0
+            for a in range(n_assets):
+                q = st.qty[i, a]
+                c[a] = abs(q)
+                if q != 0.0:
+                    realised += (1.0 if q > 0.0 else -1.0) * c[a] * (fill[a] - st.entry[i, a])
+    for a in range(n_assets):
+        scr.adl_bp[a] = position_bankruptcy(i, a, marks, st, tiers) if st.qty[i, a] != 0.0 else math.nan
+    if full:
+        notional_f = 0.0
+        mm_f = 0.0
+        for a in range(n_assets):
+            if st.qty[i, a] != 0.0:
+                notional_f += c[a] * fill[a]
+                mm_f += book_mm(tiers, v * n_assets + a, c[a] * fill[a])
+        kept, _fee, delta, _taken = kl.settle_close(
+            vp["outcome"], wallet, realised, notional_f, fee_rate, mm_f, backstop
+        )
+        st.pnl[i] += kept - wallet
+        st.wallet[i] = 0.0
+        st.kept[i] += kept
+    else:
+        delta = fee
+        st.pnl[i] += realised - fee
+        st.wallet[i] = left
+    scr.full[j] = full
+    if st.status[i] == AccountStatus.OK:
+        cnt[0]["accounts_liquidated"] += 1
+    st.status[i] = AccountStatus.LIQUIDATED
+    steps.n_liq[v, t] += 1
+    first = True
+    for a in range(n_assets):
+        q = st.qty[i, a]
+        if q != 0.0 and c[a] > 0.0:
+            side = 1.0 if q > 0.0 else -1.0
+            steps.liq_notional[v, a, t] += c[a] * fill[a]
+            if books_out.first_liq[v, a] < 0:
+                books_out.first_liq[v, a] = t
+            record(
+                events,
+                cnt,
+                t,
+                v,
+                a,
+                i,
+                side * c[a],
+                fill[a],
+                scr.adl_bp[a],
+                delta if first else 0.0,
+                EventKind.LIQUIDATION,
+                -1,
+            )
+            first = False
+            st.qty[i, a] = 0.0 if full else side * (abs(q) - c[a])
+    _draw(delta, c, fill, st, i, scr)
+    return float(delta)
+
+
+@jitable
+def adl_account(
+    j: int,
+    t: int,
+    vp: Record,
+    marks: Float64Array1D,
+    prev_marks: Float64Array1D,
+    naive: bool,
+    st: MarketState,
+    sl: SideLists,
+    tiers: BookTiers,
+    scr: RoundScratch,
+    steps: MarketSteps,
+    books_out: BookTotals,
+    events: RecordArray,
+    cnt: RecordArray,
+) -> float:
+    """Close order ``j``'s whole account against ADL counterparties; return the fund's change.
+
+    Each position closes against its book's opposite side, ranked by the venue's rule at the
+    marks (built once per step and side), at its bankruptcy price (BitMEX, Binance, Bybit) or
+    the previous mark (Hyperliquid).  One position at its bankruptcy price: v1's booking (the
+    closed share of the wallet is lost, the fund unchanged).  Otherwise each closed position
+    realises ``side c (price - entry)`` and, once the account is flat, the venue's outcome
+    settles the rest (at bankruptcy prices the rest is 0 up to rounding; at the previous mark it
+    is the account's equity there, which the fund receives or pays).  A rest without
+    counterparties stays open and is sent to the book in the next round (the caller queues it).
+    """
+    i = scr.ids[j]
+    v = st.venue[i]
+    n_assets = st.qty.shape[1]
+    rule = vp["adl_rule"]
+    v1_booking = st.n_open[i] == 1 and rule != AdlRule.HYPERLIQUID
+    for a in range(n_assets):
+        if st.qty[i, a] != 0.0:
+            bp = position_bankruptcy(i, a, marks, st, tiers)
+            scr.adl_bp[a] = bp
+            scr.adl_price[a] = prev_marks[a] if rule == AdlRule.HYPERLIQUID else bp
+        else:
+            scr.adl_bp[a] = math.nan
+            scr.adl_price[a] = 0.0
+    realised = 0.0
+    notional = 0.0
+    mm = 0.0
+    first_row = -1
+    closed_any = False
+    for a in range(n_assets):
+        q = st.qty[i, a]
+        if q == 0.0:
+            continue
+        side = 1.0 if q > 0.0 else -1.0
+        size = abs(q)
+        price = scr.adl_price[a]
+        b = list_index(v, a, 1 if side > 0.0 else 0, n_assets)
+        if sl.rank_step[b] != t:
+            rank_list(b, t, rule, marks, st, sl, tiers, scr.order, scr.scores)
+        left = deleverage(i, a, size, price, scr.adl_bp[a], b, t, marks, naive, st, sl, tiers, steps, events, cnt)
+        closed = size - left
+        if closed > 0.0:
+            if books_out.first_adl[v, a] < 0:
+                books_out.first_adl[v, a] = t
+            if books_out.first_liq[v, a] < 0:
+                books_out.first_liq[v, a] = t
+            if v1_booking:
+                share = closed / size
+                lost = st.wallet[i] * share
+                st.pnl[i] -= lost
+                st.wallet[i] -= lost
+            else:
+                realised += side * closed * (price - st.entry[i, a])
+                notional += closed * price
+                mm += book_mm(tiers, v * n_assets + a, closed * price)
+                scr.c[j, a] = closed
+            st.qty[i, a] = side * left
+            if st.status[i] == AccountStatus.OK:
+                cnt[0]["accounts_liquidated"] += 1
+            st.status[i] = AccountStatus.LIQUIDATED
+            if not closed_any:
+                steps.n_liq[v, t] += 1
+            closed_any = True
+            row = record(
+                events, cnt, t, v, a, i, side * closed, price, scr.adl_bp[a], 0.0, EventKind.ADL_LIQUIDATED, -1
+            )
+            if first_row < 0:
+                first_row = row
+        else:
+            scr.c[j, a] = 0.0
+    cnt_open = 0
+    for a in range(n_assets):
+        if st.qty[i, a] != 0.0:
+            cnt_open += 1
+    st.n_open[i] = cnt_open
+    delta = 0.0
+    if closed_any and not v1_booking:
+        if cnt_open == 0:
+            wallet = st.wallet[i]
+            kept, _fee, delta, _taken = kl.settle_close(
+                vp["outcome"], wallet, realised, notional, vp["liq_fee"], mm, vp["backstop"]
+            )
+            st.pnl[i] += kept - wallet
+            st.wallet[i] = 0.0
+            st.kept[i] += kept
+            if first_row >= 0:
+                events[first_row]["fund_delta"] = delta
+            _draw(delta, scr.c[j], scr.adl_price, st, i, scr)
+        else:
+            st.pnl[i] += realised
+            st.wallet[i] += realised
+    return float(delta)
+
+
+@jitable
+def flow_for_move(move: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
+    """Return the flow (signed base units, > 0 sells) that :func:`flow_impact` maps to the log
+    move ``move`` (its inverse; 0 when the book has no impact)."""
+    if move == 0.0 or not depth > 0.0:
+        return 0.0
+    if kind == ImpactModel.LINEAR:
+        return -move * depth * 1e4 / price
+    scale = coef * sigma_daily
+    if not scale > 0.0:
+        return 0.0
+    notional = depth * (move / scale) ** 2
+    return -notional / price if move > 0.0 else notional / price
+
+
+@jitable
+def arbitrage(
+    t: int,
+    speed: float,
+    capacity: float,
+    exo: Float64Array2D,
+    books: RecordArray,
+    depth_mult: Float64Array3D,
+    impact: Float64Array2D,
+    prices: Float64Array2D,
+    steps: MarketSteps,
+    flows: Float64Array1D,
+) -> None:
+    """Pull every venue's log deviation from the exogenous price toward the depth-weighted mean
+    over venues, a fraction ``speed`` per step, within ``capacity`` notional bought (and sold)
+    per asset and step.
+
+    Notes
+    -----
+    Venue ``v``'s price is ``exo x exp(I_v)``.  Arbitrageurs trade the flow that moves ``I_v`` by
+    ``speed (I_bar - I_v)`` in venue ``v``'s book (the inverse of the book's own impact law,
+    :func:`flow_for_move`), with ``I_bar = sum_v D_v I_v / sum_v D_v`` over the effective
+    depths ``D_v``; under linear impact the buys and sells then match in notional (the trade
+    is self-financing).  When either side exceeds ``capacity`` every flow is scaled down by the
+    same factor and the moves follow from the scaled flows through the impact law.
+    """
+    n_venues = prices.shape[0]
+    for a in range(prices.shape[1]):
+        w_sum = 0.0
+        i_sum = 0.0
+        for v in range(n_venues):
+            d = books[v, a]["depth"] * depth_mult[v, a, t]
+            w_sum += d
+            i_sum += d * impact[v, a]
+        if not w_sum > 0.0:
+            continue
+        mean = i_sum / w_sum
+        buys = 0.0
+        sells = 0.0
+        for v in range(n_venues):
+            bk = books[v, a]
+            d = bk["depth"] * depth_mult[v, a, t]
+            f = flow_for_move(
+                speed * (mean - impact[v, a]), prices[v, a], d, bk["impact_model"], bk["impact_coef"], bk["sigma_daily"]
+            )
+            flows[v] = f
+            x = f * prices[v, a]
+            if x > 0.0:
+                sells += x
+            else:
+                buys -= x
+        scale = 1.0
+        if buys > capacity:
+            scale = capacity / buys
+        if sells * scale > capacity:
+            scale = capacity / sells
+        for v in range(n_venues):
+            bk = books[v, a]
+            f = flows[v] * scale
+            move = flow_impact(
+                f,
+                prices[v, a],
+                bk["depth"] * depth_mult[v, a, t],
+                bk["impact_model"],
+                bk["impact_coef"],
+                bk["sigma_daily"],
+            )
+            steps.arb_notional[v, a, t] = abs(f * prices[v, a])
+            impact[v, a] += move
+            prices[v, a] = exo[t, a] * math.exp(impact[v, a])
