@@ -140,3 +140,15 @@ def test_morpho_loop_is_healthy_and_levered(lltv: float, fee: float, fraction: f
     final = load_position(r.position)
     assert isinstance(final, MorphoPosition)
     assert final.position.collateral == 10 * E18 + sum(s.bought_units for s in r.steps)
+
+
+def test_loop_options_overrides_win_where_given() -> None:
+    from levguard.defi.loops import loop_options
+    from levguard.errors import InputError
+
+    spec = {"loop": {"steps": 3, "swap_fee": 0.001}}
+    assert loop_options(spec) == {"steps": 3, "swap_fee": 0.001}
+    assert loop_options(spec, steps=5, swap_fee=None) == {"steps": 5, "swap_fee": 0.001}
+    assert loop_options({}, steps=2) == {"steps": 2}
+    with pytest.raises(InputError, match="unknown names"):
+        loop_options(spec, stepz=1)

@@ -44,8 +44,9 @@ from levguard.cascade.market_settings import (
     kernel_inputs,
 )
 from levguard.cascade.settings import _int, _pos
+from levguard.cascade.simulator import _EVENT_KINDS, _STATUSES  # the kernels' event kinds and statuses by code
 from levguard.errors import InputError
-from levguard.kernels.cascade_records import AccountStatus, EventKind
+from levguard.kernels.cascade_records import EventKind
 from levguard.kernels.cascade_v2 import market_cascade_nb
 from levguard.kernels.cascade_v2_records import MarketCounts, MarketOutputs, new_market_outputs
 
@@ -59,19 +60,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def _labels(enum: tuple[int, ...]) -> npt.NDArray[np.object_]:
-    # The lower-case names of an enum's fields, indexed by their codes.
-    fields: tuple[str, ...] = enum._fields  # type: ignore[attr-defined]
-    out = np.empty(len(fields), dtype=object)
-    for name in fields:
-        out[getattr(enum, name)] = name.lower()
-    return out
-
-
-_EVENT_KINDS = _labels(EventKind)
-_STATUSES = _labels(AccountStatus)
 
 
 def _paths(paths: object, k: int) -> FloatArray:

@@ -460,22 +460,22 @@ def loop(
     unwinding cost, and the net APY (rates from the spec's irm: section, the protocol's model)."""
     from levguard.defi.loops import loop_options, loop_position
 
-    given = {
-        "collateral": collateral,
-        "debt": debt,
-        "steps": steps,
-        "target_leverage": target_leverage,
-        "borrow_fraction": borrow_fraction,
-        "min_hf": min_hf,
-        "swap_fee": swap_fee,
-        "flash_loan_fee": flash_loan_fee,
-        "supply_rate": supply_rate,
-        "borrow_rate": borrow_rate,
-        "staking_yield": staking_yield,
-    }
     try:
         spec = _load(file)
-        options = {**loop_options(spec), **{k: v for k, v in given.items() if v is not None}}
+        options = loop_options(
+            spec,
+            collateral=collateral,
+            debt=debt,
+            steps=steps,
+            target_leverage=target_leverage,
+            borrow_fraction=borrow_fraction,
+            min_hf=min_hf,
+            swap_fee=swap_fee,
+            flash_loan_fee=flash_loan_fee,
+            supply_rate=supply_rate,
+            borrow_rate=borrow_rate,
+            staking_yield=staking_yield,
+        )
         report = loop_position(spec, **options)
     except LevguardError as exc:
         fail(str(exc))

@@ -510,20 +510,27 @@ def loop_position(
     )
 
 
-def loop_options(spec: Mapping[str, Any]) -> dict[str, Any]:
+def loop_options(spec: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     """The ``loop:`` section of a position spec as keyword arguments of :func:`loop_position`.
+
+    ``overrides`` (the same keywords, e.g. a command line's) win over the section where they are
+    not None.
 
     Raises
     ------
     InputError
-        ``loop`` is not a mapping or has unknown keys.
+        ``loop`` is not a mapping or has unknown keys; an unknown override.
     """
+    unknown = sorted(k for k in overrides if k not in _LOOP_KEYS)
+    if unknown:
+        raise InputError(f"loop options have unknown names {unknown}; known: {sorted(_LOOP_KEYS)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
     section = spec.get("loop")
     if section is None:
-        return {}
+        return given
     if not isinstance(section, Mapping):
         raise InputError(f"loop must be a mapping of loop settings, was {type(section).__name__}")
     unknown = sorted(str(k) for k in section if k not in _LOOP_KEYS)
     if unknown:
         raise InputError(f"loop has unknown fields {unknown}; known: {sorted(_LOOP_KEYS)}")
-    return {str(k): v for k, v in section.items()}
+    return {**{str(k): v for k, v in section.items()}, **given}
