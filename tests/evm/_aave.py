@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,6 +293,16 @@ class Evm:
             return state.computation_class.apply_message(state, msg, self._context(origin))
         finally:
             state.revert(snapshot)
+
+    @contextmanager
+    def trial(self) -> Iterator[None]:
+        """Run the block's transactions on a snapshot of the state and revert them all after it
+        (a liquidation tried from the same account state several ways)."""
+        snapshot = self.state.snapshot()
+        try:
+            yield
+        finally:
+            self.state.revert(snapshot)
 
     # -- raw storage
     def storage(self, address: str, slot: int) -> int:
