@@ -467,6 +467,9 @@ def _view(
         "p_liq": p,
         "state": level.name,
         "health_factor": a.health_factor,
+        "margin_ratio": 1.0 / a.health_factor if a.health_factor > 0.0 else math.inf,  # the states' scale
+        "target_leverage": None,
+        "binding_constraint": None,
         "target_hf": a.target_hf,
         "chain_health_factor": extra.get("chain_health_factor"),
         "leverage": a.collateral_value / equity if equity > 0 else math.inf,

@@ -233,8 +233,8 @@ class PositionOut(BaseModel):
     p_liq: float | None = Field(description="Probability of liquidation over the guardian's horizon")
     state: str
     leverage: float | None
-    target_leverage: float | None
-    binding_constraint: str | None
+    target_leverage: float | None = None
+    binding_constraint: str | None = None
     action: dict[str, Any] | None = Field(None, description="The deleveraging decision of the last cycle")
     margin: PositionMargin | None = Field(None, description="The margin engine's full report of the position")
     side: str | None = Field(None, description="long or short")
@@ -242,6 +242,23 @@ class PositionOut(BaseModel):
     unrealized_pnl: float | None = Field(None, description="Unrealised PnL at the mark, settlement currency")
     notional: float | None = Field(None, description="Notional at the mark, settlement currency (the margin report's)")
     horizon_days: float | None = Field(None, description="Horizon of `p_liq`, days (null: not watched)")
+    health_factor: float | None = Field(
+        None, description="On-chain lending positions: levguard's health factor (null: no debt, infinite)"
+    )
+    chain_health_factor: float | None = Field(
+        None, description="On-chain lending positions: the protocol's own (Aave getUserAccountData) at the same block"
+    )
+    target_hf: float | None = Field(None, description="On-chain lending positions: the health factor actions restore")
+    collateral_value: float | None = Field(None, description="On-chain lending positions: at the oracle's prices")
+    debt_value: float | None = Field(None, description="On-chain lending positions: at the oracle's prices")
+    value_unit: str | None = Field(None, description="On-chain lending positions: unit of the values (the oracle's)")
+    block: int | None = Field(None, description="On-chain lending positions: the block the position was read at")
+    assets: list[dict[str, Any]] | None = Field(
+        None,
+        description="On-chain lending positions: per asset balance, price, liquidation price and the repay "
+        "or supply that restores the target health factor",
+    )
+    forecast_source: str | None = Field(None, description="On-chain lending positions: where P(HF < 1) comes from")
 
 
 class PositionsOut(BaseModel):

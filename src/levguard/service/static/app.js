@@ -450,6 +450,8 @@
    * a unified account's ratio under its venue's name (the last cycle's, else the account row's),
    * with the venue's own figure in its title. */
   function accountFigures(a, r) {
+    const lending = lendingPosition(r);
+    if (lending) return lendingFigures(r, lending);
     const cur = a.settlement ? " " + a.settlement : "";
     const figs = el("dl", { class: "figs" });
     const add = (field, label, text, title) => {
@@ -468,6 +470,33 @@
       const status = src.account_status ? " (" + src.account_status + ")" : "";
       add("account_ratio", RATIO_NAMES[name] || name, ratioText(src.account_ratio), "levguard's " + name + status + venue);
     }
+    return figs;
+  }
+
+  /* The position of an on-chain lending account (Aave, Morpho): its report's row with a health
+   * factor and collateral and debt values; null for an exchange account. */
+  function lendingPosition(r) {
+    const p = r && r.positions && r.positions.length === 1 ? r.positions[0] : null;
+    return p && "health_factor" in p && "debt_value" in p ? p : null;
+  }
+
+  /* A lending account's health factor (levguard's, with the protocol's own in its title), its
+   * collateral and debt at the oracle's prices, and the health factor its actions restore. */
+  function lendingFigures(r, p) {
+    const figs = el("dl", { class: "figs" });
+    const add = (field, label, text, title) => {
+      const box = el("div", { class: "fig", "data-field": field, title: title || null });
+      box.append(el("dt", null, label), el("dd", null, text));
+      figs.append(box);
+    };
+    const unit = p.value_unit ? " " + p.value_unit : "";
+    const hf = isNum(r.health_factor) ? r.health_factor : p.health_factor;
+    const chain = isNum(p.chain_health_factor) ? "; the protocol reports " + fmt(p.chain_health_factor, 4) : "";
+    const block = isNum(r.block) ? " at block " + r.block : "";
+    add("health_factor", "Health factor", isNum(hf) ? fmt(hf, 4) : "\u221e", "levguard's health factor" + block + chain + " (liquidatable below 1)");
+    add("collateral_value", "Collateral", fmt(p.collateral_value, 2) + unit, "collateral at the oracle's prices");
+    add("debt_value", "Debt", fmt(p.debt_value, 2) + unit, "debt at the oracle's prices");
+    add("target_hf", "Target HF", isNum(p.target_hf) ? fmt(p.target_hf, 2) : DASH, "the health factor the guardian's actions restore");
     return figs;
   }
 
