@@ -155,8 +155,9 @@ def risk(
     surface: Annotated[
         str | None,
         typer.Option(
-            help="Two assets for the liquidation surface and reverse stress, e.g. BTC,ETH (default on a "
-            "unified account: its two largest non-stablecoin exposures)."
+            help="Two assets for the liquidation surface and reverse stress, e.g. BTC,ETH, or one for its "
+            "ladder (default on a unified or portfolio-margin account: its two largest non-stablecoin "
+            "exposures, or its only one)."
         ),
     ] = None,
     surface_range: Annotated[float, typer.Option(help="Surface grid: relative moves from -R to +R.")] = 0.6,
@@ -175,14 +176,16 @@ def risk(
     """Volatility, VaR/ES, Greeks, probability of liquidation (1, 7, 30 days) and stress for an account;
     the liquidation surface and the smallest liquidating joint shock (reverse stress) of two assets.
 
-    A unified account (docs/unified.md) gets its margin, liquidation surface and reverse stress.
+    A unified or portfolio-margin account (docs/unified.md) gets its margin, liquidation surface (or,
+    moving with one asset, its ratio along that asset's moves) and reverse stress.
     """
     from levguard.core.unified import is_unified_spec
+    from levguard.core.unified_pm import is_portfolio_margin_spec
     from levguard.risk.report import load_portfolio, risk_report
 
     try:
         specs = load_portfolio(file)
-        unified = len(specs) == 1 and is_unified_spec(specs[0])
+        unified = len(specs) == 1 and (is_unified_spec(specs[0]) or is_portfolio_margin_spec(specs[0]))
         report: dict[str, Any] = {}
         if not unified:
             report = risk_report(
@@ -206,7 +209,7 @@ def risk(
                 f"Shock horizon {horizon} day(s); covariance: {joint.covariance_source}. Each grid point reprices "
                 "every position and balance in the moved assets and holds every other price."
             )
-            write_joint_stress_report(out, joint.surface, joint.reverse, note=note)
+            write_joint_stress_report(out, joint.surface, joint.reverse, note=note, ladder=joint.ladder)
     except LevguardError as exc:
         _fail(str(exc))
         return
@@ -241,8 +244,11 @@ def _joint(
     assets = None
     if surface is not None:
         assets = [a.strip() for a in surface.split(",") if a.strip()]
-        if len(assets) != 2:
-            raise InputError(f"--surface takes two assets separated by a comma (e.g. BTC,ETH), was {surface!r}")
+        if len(assets) not in (1, 2):
+            raise InputError(
+                "--surface takes two assets separated by a comma (e.g. BTC,ETH), or one for its ladder, "
+                f"was {surface!r}"
+            )
     return joint_stress_report(
         specs[0],
         assets=assets,
@@ -270,11 +276,20 @@ def render_joint(joint: Any) -> None:
             f"{m.account_ratio_name} {ratio} · {m.account_status}"
         )
     s = joint.surface
-    share = float(s.liquidatable.mean())
-    out.print(
-        f"[bold]Liquidation surface[/] {s.asset_x} x {s.asset_y}: {s.liquidatable.size} joint moves from "
-        f"{s.moves_x[0]:+.0%} to {s.moves_x[-1]:+.0%}, {share:.1%} of them liquidate"
-    )
+    if s is not None:
+        share = float(s.liquidatable.mean())
+        out.print(
+            f"[bold]Liquidation surface[/] {s.asset_x} x {s.asset_y}: {s.liquidatable.size} joint moves from "
+            f"{s.moves_x[0]:+.0%} to {s.moves_x[-1]:+.0%}, {share:.1%} of them liquidate"
+        )
+    lad = joint.ladder
+    if lad is not None:
+        down, up = lad.nearest_down, lad.nearest_up
+        out.print(
+            f"[bold]Ladder[/] {lad.asset} (the account moves with it alone): {lad.moves.size} moves from "
+            f"{lad.moves[0]:+.0%} to {lad.moves[-1]:+.0%}; nearest liquidating move on the grid: "
+            f"down {'none' if down is None else f'{down:+.1%}'}, up {'none' if up is None else f'{up:+.1%}'}"
+        )
     r = joint.reverse
     head = f"[bold]Reverse stress[/] ({joint.horizon_days}-day shock; {escape(joint.covariance_source)}):"
     if not r.found:

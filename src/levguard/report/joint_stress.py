@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from levguard.core.risk.joint_ladder import LiquidationLadder
 from levguard.core.risk.joint_stress import LiquidationSurface, ReverseStress
 from levguard.report.html import figures_html, write_page
 
-__all__ = ["joint_stress_body", "surface_figure", "write_joint_stress_report"]
+__all__ = ["joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
 
 
 def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = None) -> Any:
@@ -85,6 +86,30 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
     return fig
 
 
+def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = None) -> Any:
+    """The venue's ratio along the moves of the account's one asset, the trigger and the liquidated moves."""
+    import plotly.graph_objects as go
+
+    x = 100.0 * ladder.moves
+    ratio = np.where(np.isfinite(ladder.ratio), ladder.ratio, np.nan)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=ratio, mode="lines", name=ladder.ratio_name))
+    liq = ladder.liquidatable
+    fig.add_trace(
+        go.Scatter(x=x[liq], y=ratio[liq], mode="markers", name="liquidatable", marker={"color": "#c0392b", "size": 5})
+    )
+    fig.add_hline(y=ladder.trigger, line_dash="dash", line_color="#c0392b", annotation_text="trigger")
+    if reverse is not None and reverse.found and reverse.assets == (ladder.asset,):
+        fig.add_vline(x=100.0 * reverse.moves[0], line_dash="dot", annotation_text="reverse stress")
+    fig.update_layout(
+        title=f"{ladder.ratio_name} ({ladder.venue}) along moves of {ladder.asset}, every other price held",
+        xaxis_title=f"{ladder.asset} move (%) from {ladder.price:,.2f}",
+        yaxis_title=ladder.ratio_name,
+        height=460,
+    )
+    return fig
+
+
 def _num(x: float | None, digits: int = 2) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:,.{digits}f}"
 
@@ -110,23 +135,41 @@ def _reverse_table(reverse: ReverseStress) -> str:
     )
 
 
-def joint_stress_body(surface: LiquidationSurface, reverse: ReverseStress, note: str = "") -> list[str]:
-    """The section's HTML fragments (heading, note, the figure with plotly.js embedded, the table)."""
+def joint_stress_body(
+    surface: LiquidationSurface | None,
+    reverse: ReverseStress,
+    note: str = "",
+    ladder: LiquidationLadder | None = None,
+) -> list[str]:
+    """The section's HTML fragments (heading, note, the figures with plotly.js embedded, the table):
+    the two-asset surface, or the one-asset ladder, or both."""
     out = ["<h2>Liquidation surface and reverse stress</h2>"]
     if note:
         out.append(f"<p class='note'>{html.escape(note)}</p>")
-    out.extend(figures_html([surface_figure(surface, reverse)]))
+    figures = [surface_figure(surface, reverse)] if surface is not None else []
+    if ladder is not None:
+        figures.append(ladder_figure(ladder, reverse))
+    out.extend(figures_html(figures))
     out.append(_reverse_table(reverse))
     return out
 
 
 def write_joint_stress_report(
-    path: str | Path, surface: LiquidationSurface, reverse: ReverseStress, *, title: str = "", note: str = ""
+    path: str | Path,
+    surface: LiquidationSurface | None,
+    reverse: ReverseStress,
+    *,
+    title: str = "",
+    note: str = "",
+    ladder: LiquidationLadder | None = None,
 ) -> Path:
-    """Write the liquidation surface and reverse stress as one self-contained HTML page."""
+    """Write the liquidation surface (or one-asset ladder) and reverse stress as one self-contained HTML page."""
+    if surface is not None:
+        where = f"{surface.venue} · {surface.asset_x} × {surface.asset_y}"
+    elif ladder is not None:
+        where = f"{ladder.venue} · {ladder.asset}"
+    else:
+        where = reverse.venue
     return write_page(
-        path,
-        title or "levguard risk: liquidation surface",
-        f"{surface.venue} · {surface.asset_x} × {surface.asset_y}",
-        joint_stress_body(surface, reverse, note),
+        path, title or "levguard risk: liquidation surface", where, joint_stress_body(surface, reverse, note, ladder)
     )

@@ -1,8 +1,12 @@
 """Liquidation surface and reverse stress of one account, as ``levguard risk`` reports them.
 
-Composes :mod:`levguard.core.risk.joint_stress` with the account spec (unified or single-wallet
-cross), the covariance of the assets' log moves (EWMA of daily log returns of one OHLC history
-per asset, or a given annualised volatility and correlation) and the default choice of assets.
+Composes :mod:`levguard.core.risk.joint_stress` with the account spec (unified, portfolio margin
+or single-wallet cross), the covariance of the assets' log moves (EWMA of daily log returns of one
+OHLC history per asset, or a given annualised volatility and correlation) and the default choice
+of assets.  An account that moves with one asset only (a ``deribit-pm`` currency, a unified
+account with one non-stablecoin asset) gets the ratio along that asset's moves
+(:func:`levguard.core.risk.joint_ladder.liquidation_ladder`) instead of a two-asset surface, and a
+one-asset reverse stress.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pandas as pd
 
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account
+from levguard.core.risk.joint_ladder import LiquidationLadder, liquidation_ladder
 from levguard.core.risk.joint_stress import (
     JointAccount,
     LiquidationSurface,
@@ -28,11 +33,19 @@ from levguard.core.risk.joint_stress import (
     liquidation_surface,
     reverse_stress,
 )
+from levguard.core.risk.joint_stress_pm import PortfolioMarginJoint, portfolio_margin_joint
 from levguard.core.symbols import USD_LIKE
 from levguard.core.unified import UnifiedAccount, evaluate_unified, is_unified_spec, unified_account_from_spec
+from levguard.core.unified_pm import (
+    DeribitPmAccount,
+    OkxPmAccount,
+    evaluate_portfolio_margin,
+    is_portfolio_margin_spec,
+    portfolio_margin_account_from_spec,
+)
 from levguard.errors import InputError
 
-__all__ = ["JointStressReport", "default_assets", "joint_stress_report", "parse_asset_files"]
+__all__ = ["JointStressReport", "default_assets", "joint_stress_report", "movable_assets", "parse_asset_files"]
 
 RISKMETRICS_DAILY_LAMBDA = 0.94
 """EWMA decay of the covariance of daily log returns (RiskMetrics 1996, daily data)."""
@@ -40,19 +53,22 @@ RISKMETRICS_DAILY_LAMBDA = 0.94
 
 @dataclass(frozen=True, slots=True, eq=False)
 class JointStressReport:
-    """The account's evaluation, its liquidation surface and its reverse stress."""
+    """The account's evaluation, its liquidation surface (two assets) or ladder (one asset) and its
+    reverse stress."""
 
     account: AccountReport
-    surface: LiquidationSurface
+    surface: LiquidationSurface | None
     reverse: ReverseStress
     covariance_source: str
     horizon_days: int
+    ladder: LiquidationLadder | None = None
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
         return {
             "margin": self.account.to_dict(),
-            "surface": self.surface.to_dict(),
+            "surface": None if self.surface is None else self.surface.to_dict(),
+            "ladder": None if self.ladder is None else self.ladder.to_dict(),
             "reverse_stress": self.reverse.to_dict(),
             "covariance_source": self.covariance_source,
             "horizon_days": self.horizon_days,
@@ -70,24 +86,46 @@ def parse_asset_files(items: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
-def _account(spec: Mapping[str, Any]) -> UnifiedAccount | Account:
+def _account(spec: Mapping[str, Any]) -> UnifiedAccount | Account | DeribitPmAccount | OkxPmAccount:
     from levguard.core.spec import account_from_spec
 
+    if is_portfolio_margin_spec(spec):
+        return portfolio_margin_account_from_spec(spec)
     if is_unified_spec(spec):
         return unified_account_from_spec(spec)
     plain = {k: v for k, v in spec.items() if k not in ("name", "options", "as_of", "vol_surfaces")}
     return account_from_spec(plain)
 
 
-def default_assets(ja: JointAccount) -> tuple[str, str]:
-    """The two assets of largest gross USD exposure (positions' notional plus balances), stablecoins aside."""
+def _exposure(ja: JointAccount | PortfolioMarginJoint) -> dict[str, float]:
+    # Gross USD exposure per asset: positions' notional (OKX PM: the risk units' cash delta) plus balances.
     exposure: dict[str, float] = {}
+    if isinstance(ja, PortfolioMarginJoint):
+        src = ja.source
+        if isinstance(src, DeribitPmAccount):
+            return {src.currency: 1.0}
+        for u in src.units:
+            exposure[u.risk_unit] = abs(u.delta_usd)
+        for b in src.assets:
+            exposure[b.name] = exposure.get(b.name, 0.0) + abs(b.balance * b.price)
+        return {a: v for a, v in exposure.items() if a in ja.assets}
     for a, q, mark in zip(ja.pos_asset, ja.pos_q, ja.pos_mark, strict=True):
         exposure[a] = exposure.get(a, 0.0) + abs(float(q) * float(mark))
     for name, net, price in zip(ja.bal_asset, ja.asset_net, ja.asset_price, strict=True):
         if name is not None:
             exposure[name] = exposure.get(name, 0.0) + abs(float(net) * float(price))
-    ranked = sorted((a for a in exposure if a not in USD_LIKE), key=lambda a: -exposure[a])
+    return exposure
+
+
+def movable_assets(ja: JointAccount | PortfolioMarginJoint) -> tuple[str, ...]:
+    """The account's non-stablecoin assets, largest gross USD exposure first."""
+    exposure = _exposure(ja)
+    return tuple(sorted((a for a in exposure if a not in USD_LIKE), key=lambda a: -exposure[a]))
+
+
+def default_assets(ja: JointAccount | PortfolioMarginJoint) -> tuple[str, str]:
+    """The two assets of largest gross USD exposure (positions' notional plus balances), stablecoins aside."""
+    ranked = movable_assets(ja)
     if len(ranked) < 2:
         raise InputError(
             f"the account moves with fewer than two non-stablecoin assets ({', '.join(ranked) or 'none'}); "
@@ -154,14 +192,16 @@ def joint_stress_report(
     horizon_days: int = 1,
     max_norm: float = 20.0,
 ) -> JointStressReport:
-    """The liquidation surface and reverse stress of the account ``spec`` (unified or cross).
+    """The liquidation surface (or one-asset ladder) and reverse stress of the account ``spec``
+    (unified, portfolio margin or cross).
 
     Parameters
     ----------
     spec : mapping
         One account spec (docs/margin.md, docs/unified.md).
-    assets : two str, optional
-        The stressed assets (default: :func:`default_assets`).
+    assets : one or two str, optional
+        The stressed assets (default: :func:`default_assets`, or the account's only
+        non-stablecoin asset, which gives a ladder instead of a surface).
     move_range, points : float, int
         The surface's grid: ``points`` relative moves per asset from ``-move_range`` to
         ``+move_range`` (``0 < move_range < 1``, ``3 <= points <= 401``).
@@ -184,18 +224,34 @@ def joint_stress_report(
     if vol is not None and not (math.isfinite(vol) and 0 < vol < 20):
         raise InputError(f"vol must be an annualised fraction in (0, 20), was {vol!r}")
     account = _account(spec)
-    ja = joint_account(account)
+    ja: JointAccount | PortfolioMarginJoint = (
+        portfolio_margin_joint(account)
+        if isinstance(account, DeribitPmAccount | OkxPmAccount)
+        else joint_account(account)
+    )
     if assets is None:
-        pair: tuple[str, ...] = default_assets(ja)
+        ranked = movable_assets(ja)
+        pair: tuple[str, ...] = ranked[:1] if len(ranked) == 1 else default_assets(ja)
     else:
-        if isinstance(assets, str) or len(assets) != 2:
+        if isinstance(assets, str) or len(assets) not in (1, 2):
             shown = assets if isinstance(assets, str) else list(assets)
-            raise InputError(f"the surface takes two assets (e.g. BTC,ETH), was {shown!r}")
+            raise InputError(f"the surface takes two assets (e.g. BTC,ETH) or one for a ladder, was {shown!r}")
         pair = tuple(assets)
     moves = np.linspace(-move_range, move_range, points)
-    surface = liquidation_surface(ja, pair[0], pair[1], moves, moves)
-    names = (surface.asset_x, surface.asset_y)
+    surface, ladder = None, None
+    if len(pair) == 2:
+        surface = liquidation_surface(ja, pair[0], pair[1], moves, moves)
+        names: tuple[str, ...] = (surface.asset_x, surface.asset_y)
+    else:
+        ladder = liquidation_ladder(ja, pair[0], moves)
+        names = (ladder.asset,)
     cov, cov_source = _covariance(names, histories, vol, correlation, horizon_days)
-    reverse = reverse_stress(ja, names, cov, max_norm=max_norm)
-    report = evaluate_unified(account) if isinstance(account, UnifiedAccount) else evaluate(account)
-    return JointStressReport(report, surface, reverse, cov_source, horizon_days)
+    # A portfolio-margin scenario runs the venue's engine (0.1-1 ms), not the compiled kernel: a
+    # coarser scan, then the same bisection to adjacent floats and pattern-search refinement.
+    search = {"n_directions": 72, "n_radii": 40} if isinstance(ja, PortfolioMarginJoint) else {}
+    reverse = reverse_stress(ja, names, cov, max_norm=max_norm, **search)
+    if isinstance(account, DeribitPmAccount | OkxPmAccount):
+        report = evaluate_portfolio_margin(account)
+    else:
+        report = evaluate_unified(account) if isinstance(account, UnifiedAccount) else evaluate(account)
+    return JointStressReport(report, surface, reverse, cov_source, horizon_days, ladder)

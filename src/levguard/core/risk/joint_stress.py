@@ -29,9 +29,11 @@ import numpy.typing as npt
 from levguard.core.margin import AccountReport, _bankruptcy, _terms, evaluate
 from levguard.core.positions import Account
 from levguard.core.records import JsonRecord, empty_mapping, json_ready
+from levguard.core.risk.joint_stress_pm import PortfolioMarginJoint, portfolio_margin_joint
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.symbols import base_asset
 from levguard.core.unified import UnifiedAccount, UnifiedVenue, evaluate_unified
+from levguard.core.unified_pm import DeribitPmAccount, OkxPmAccount
 from levguard.core.validate import array_1d, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels.joint import account_scenarios_nb
@@ -236,15 +238,23 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
     )
 
 
-def _as_joint(account: JointAccount | UnifiedAccount | Account) -> JointAccount:
-    if isinstance(account, JointAccount):
+AnyAccount = JointAccount | PortfolioMarginJoint | UnifiedAccount | Account | DeribitPmAccount | OkxPmAccount
+"""What the joint-stress tools take: haircut and cross accounts (one compiled kernel), and
+portfolio-margin accounts (``deribit-pm``, ``okx-pm``: the venue's engine per scenario,
+:mod:`levguard.core.risk.joint_stress_pm`)."""
+
+
+def _as_joint(account: AnyAccount) -> JointAccount | PortfolioMarginJoint:
+    if isinstance(account, JointAccount | PortfolioMarginJoint):
         return account
     if isinstance(account, UnifiedAccount | Account):
         return joint_account(account)
-    raise InputError(f"account must be a UnifiedAccount or an Account, was {type(account).__name__}")
+    if isinstance(account, DeribitPmAccount | OkxPmAccount):
+        return portfolio_margin_joint(account)
+    raise InputError(f"account must be a UnifiedAccount, an Account or a portfolio-margin account, was {show(account)}")
 
 
-def _asset_names(ja: JointAccount, assets: Sequence[str], field_name: str) -> tuple[str, ...]:
+def _asset_names(ja: JointAccount | PortfolioMarginJoint, assets: Sequence[str], field_name: str) -> tuple[str, ...]:
     if isinstance(assets, str) or not isinstance(assets, Sequence) or not assets:
         raise InputError(f"{field_name} must be a non-empty list of asset names, was {show(assets)}")
     out = []
@@ -261,7 +271,7 @@ def _asset_names(ja: JointAccount, assets: Sequence[str], field_name: str) -> tu
 
 
 def scenario_values(
-    account: JointAccount | UnifiedAccount | Account, assets: Sequence[str], factors: npt.ArrayLike
+    account: AnyAccount, assets: Sequence[str], factors: npt.ArrayLike
 ) -> tuple[Float64Array1D, Float64Array1D, BoolArray1D]:
     """Equity, maintenance margin and the liquidation flag of ``account`` in each scenario.
 
@@ -294,6 +304,8 @@ def scenario_values(
     if not (np.isfinite(f).all() and (f > 0.0).all()):
         bad = np.argwhere(~(np.isfinite(f) & (f > 0.0)))[0]
         raise InputError(f"factors[{bad[0]}, {bad[1]}] must be a finite multiplier > 0, was {float(f[tuple(bad)])!r}")
+    if isinstance(ja, PortfolioMarginJoint):
+        return ja.values(names, f)
     col = {a: j for j, a in enumerate(names)}
     pos_move = np.asarray([col.get(a, -1) for a in ja.pos_asset], dtype=np.int64)
     asset_move = np.asarray([col.get(a, -1) if a is not None else -1 for a in ja.bal_asset], dtype=np.int64)
@@ -332,7 +344,7 @@ def scenario_values(
     return equity, mm, liq
 
 
-def _ratios(ja: JointAccount, equity: Float64Array1D, mm: Float64Array1D) -> Float64Array1D:
+def _ratios(ja: JointAccount | PortfolioMarginJoint, equity: Float64Array1D, mm: Float64Array1D) -> Float64Array1D:
     out = np.empty(equity.shape[0])
     for i, (e, m) in enumerate(zip(equity.tolist(), mm.tolist(), strict=True)):
         r = ja.ratio(e, m)
@@ -386,7 +398,7 @@ def _moves(values: object, field_name: str) -> Float64Array1D:
 
 
 def liquidation_surface(
-    account: JointAccount | UnifiedAccount | Account,
+    account: AnyAccount,
     asset_x: str,
     asset_y: str,
     moves_x: npt.ArrayLike,
@@ -570,7 +582,7 @@ def _directions(k: int, n: int, seed: int) -> Float64Array2D:
 class _Ray:
     """First liquidating radius along whitened directions (vectorised over directions)."""
 
-    def __init__(self, ja: JointAccount, assets: tuple[str, ...], chol: Float64Array2D) -> None:
+    def __init__(self, ja: JointAccount | PortfolioMarginJoint, assets: tuple[str, ...], chol: Float64Array2D) -> None:
         self.ja, self.assets, self.chol = ja, assets, chol
 
     def liquidated(self, x: Float64Array2D) -> BoolArray1D:
@@ -655,7 +667,7 @@ def _evaluate(source: UnifiedAccount | Account, factors: Mapping[str, float]) ->
 
 
 def reverse_stress(
-    account: JointAccount | UnifiedAccount | Account,
+    account: AnyAccount,
     assets: Sequence[str],
     cov: npt.ArrayLike,
     *,
@@ -745,7 +757,7 @@ def reverse_stress(
     # The account's own scalar evaluation must agree; push outward by ulps where it does not.
     for attempt in range(64):
         factors = {a: math.exp(v) for a, v in zip(names, x.tolist(), strict=True)}
-        rep = _evaluate(ja.source, factors)
+        rep = ja.report(factors) if isinstance(ja, PortfolioMarginJoint) else _evaluate(ja.source, factors)
         if rep.liquidatable or r_best == 0.0:
             break
         x = x * (1.0 + 4e-16 * 2.0 ** min(attempt, 40))

@@ -1,0 +1,185 @@
+"""Joint price moves of a portfolio-margin account (``deribit-pm``, ``okx-pm``).
+
+:mod:`levguard.core.risk.joint_stress` evaluates haircut and cross accounts in one compiled
+kernel; a portfolio-margin account's requirement is the worst loss over the venue's own stress
+grid, so each scenario here re-prices the account and runs the venue's engine again
+(:func:`levguard.core.unified_pm.evaluate_portfolio_margin`): nothing is linearised or
+interpolated.  :class:`PortfolioMarginJoint` gives :func:`~levguard.core.risk.joint_stress.
+liquidation_surface`, :func:`~levguard.core.risk.joint_stress.reverse_stress` and
+:func:`~levguard.core.risk.joint_stress.price_ladder` what they need.
+
+A move of asset ``a`` by factor ``f`` (``1 +`` the relative move):
+
+* ``deribit-pm`` (one asset, the settlement coin): the index price and every future's mark are
+  multiplied by ``f``; a future keeps its USD face value, so its coin size becomes
+  ``size_usd / (mark f)`` and its unrealised PnL ``size_usd (1/avg - 1/(mark f))``; an option's
+  forward is multiplied by ``f`` and its mark (coin) moves by its Black-76 value change,
+  ``mark + B(F f) - B(F)`` (floored at 0), its implied volatility and time held.
+* ``okx-pm``: the USD price of the balance in ``a`` and the mark of every swap on ``a`` are
+  multiplied by ``f``; a risk unit's cash delta is recomputed from its swaps, and a unit given
+  without swaps (``delta_usd`` of options, futures or spot hedges) scales its ``delta_usd`` and
+  ``stress_delta_usd`` by ``f`` (delta-one); given charges (``mr2`` ... ``mr9``) are held.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from levguard.core.margin import AccountReport
+from levguard.core.options.black76 import black76_price
+from levguard.core.portfolio_margin import DeribitFuture, DeribitOption
+from levguard.core.positions import Position
+from levguard.core.symbols import USD_LIKE, base_asset
+from levguard.core.unified_pm import (
+    DeribitPmAccount,
+    DeribitPmLeg,
+    OkxPmAccount,
+    evaluate_portfolio_margin,
+)
+from levguard.errors import InputError
+from levguard.kernels.margin import position_upnl
+from levguard.typing import BoolArray1D, Float64Array1D
+
+__all__ = ["PortfolioMarginJoint", "moved_portfolio_margin", "portfolio_margin_joint"]
+
+
+def _deribit_leg(leg: DeribitPmLeg, f: float) -> DeribitPmLeg:
+    pos = leg.position
+    if isinstance(pos, DeribitFuture):
+        size_usd = pos.size * leg.mark_price
+        mark = leg.mark_price * f
+        moved = dataclasses.replace(pos, size=size_usd / mark)
+        upnl = float(position_upnl(size_usd, leg.entry_price, mark, True)) + 0.0 if pos.size != 0.0 else 0.0
+        return DeribitPmLeg(moved, leg.entry_price, mark, upnl, upnl)
+    assert isinstance(pos, DeribitOption)
+    fwd = pos.forward * f
+
+    def value(forward: float) -> float:
+        return float(np.asarray(black76_price(pos.kind, forward, pos.strike, pos.t_years, pos.vol, settlement="coin")))
+
+    mark = max(0.0, leg.mark_price + value(fwd) - value(pos.forward))
+    option = dataclasses.replace(pos, forward=fwd)
+    return DeribitPmLeg(option, leg.entry_price, mark, pos.qty * (mark - leg.entry_price), pos.qty * mark)
+
+
+def _okx_moved(acct: OkxPmAccount, factors: Mapping[str, float]) -> OkxPmAccount:
+    assets = tuple(
+        dataclasses.replace(a, price=a.price * factors[a.name]) if a.name in factors else a for a in acct.assets
+    )
+    usdt = next((a.price for a in assets if a.name == "USDT"), acct.usdt_price)
+
+    def pos(p: Position) -> Position:
+        f = factors.get(base_asset(p.symbol))
+        return p if f is None else dataclasses.replace(p, mark_price=p.mark_price * f)
+
+    positions = tuple(pos(p) for p in acct.positions)
+    moved = dataclasses.replace(acct, assets=assets, positions=positions, usdt_price=usdt)
+    by_unit: dict[str, list[float]] = {}
+    for p in positions:
+        by_unit.setdefault(base_asset(p.symbol), []).append(moved.position_delta_usd(p))
+    units = []
+    for u in acct.units:
+        f = factors.get(u.risk_unit)
+        if u.risk_unit in by_unit:
+            units.append(dataclasses.replace(u, delta_usd=math.fsum(by_unit[u.risk_unit])))
+        elif f is not None:
+            stress = None if u.stress_delta_usd is None else u.stress_delta_usd * f
+            units.append(dataclasses.replace(u, delta_usd=u.delta_usd * f, stress_delta_usd=stress))
+        else:
+            units.append(u)
+    return dataclasses.replace(moved, units=tuple(units))
+
+
+def moved_portfolio_margin(
+    account: DeribitPmAccount | OkxPmAccount, factors: Mapping[str, float]
+) -> DeribitPmAccount | OkxPmAccount:
+    """The account with the prices of the assets in ``factors`` multiplied by their factor (see the
+    module docstring for what moves and what is held)."""
+    for name, f in factors.items():
+        if not (isinstance(f, int | float) and math.isfinite(f) and f > 0.0):
+            raise InputError(f"factors[{name!r}] must be a finite multiplier > 0, was {f!r}")
+    if isinstance(account, DeribitPmAccount):
+        move = factors.get(account.currency)
+        if move is None or move == 1.0:
+            return account
+        legs = tuple(_deribit_leg(leg, float(move)) for leg in account.legs)
+        return dataclasses.replace(account, index_price=account.index_price * move, legs=legs)
+    if isinstance(account, OkxPmAccount):
+        return _okx_moved(account, factors)
+    raise InputError(f"account must be a DeribitPmAccount or OkxPmAccount, was {type(account).__name__}")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PortfolioMarginJoint:
+    """A portfolio-margin account as the joint-stress tools see it.
+
+    ``assets`` are the names a scenario may move (Deribit: the currency; OKX: the non-stablecoin
+    balances and the swaps' underlyings); ``prices`` their current prices (USD).  Liquidatable
+    where the venue's report says so: ``MM > 0`` and ``equity <= MM`` on both venues
+    (``multiple`` 1).
+    """
+
+    source: DeribitPmAccount | OkxPmAccount
+    venue: str
+    ratio_name: str
+    assets: tuple[str, ...]
+    prices: Mapping[str, float]
+    multiple: float = 1.0
+    mm_must_be_positive: bool = True
+
+    def price_of(self, asset: str) -> float:
+        """The current USD price of ``asset``."""
+        return float(self.prices[asset])
+
+    def ratio(self, equity: float, mm: float) -> float | None:
+        """The venue's ratio: Deribit ``MM / equity`` (usage), OKX ``equity / (MMR + fees)``."""
+        if self.venue == "deribit-pm":
+            return mm / equity if equity > 0.0 else None
+        return equity / mm if mm > 0.0 else None
+
+    @property
+    def trigger(self) -> float:
+        """The ratio at the liquidation trigger (1 on both venues)."""
+        return 1.0
+
+    @property
+    def ratio_rises_when_safer(self) -> bool:
+        """OKX's margin ratio rises when safer; Deribit's usage falls."""
+        return self.venue != "deribit-pm"
+
+    def report(self, factors: Mapping[str, float]) -> AccountReport:
+        """The venue's report of the account moved by ``factors`` (asset -> multiplier)."""
+        return evaluate_portfolio_margin(moved_portfolio_margin(self.source, factors))
+
+    def values(self, names: Sequence[str], factors: np.ndarray) -> tuple[Float64Array1D, Float64Array1D, BoolArray1D]:
+        """Equity, MM and the liquidation flag per scenario row of ``factors`` (columns: ``names``)."""
+        n = factors.shape[0]
+        equity, mm = np.empty(n), np.empty(n)
+        liq = np.zeros(n, dtype=np.bool_)
+        for i in range(n):
+            rep = self.report(dict(zip(names, factors[i].tolist(), strict=True)))
+            equity[i], mm[i], liq[i] = rep.equity, rep.maintenance_margin, rep.liquidatable
+        return equity, mm, liq
+
+
+def portfolio_margin_joint(account: DeribitPmAccount | OkxPmAccount) -> PortfolioMarginJoint:
+    """Wrap a parsed ``deribit-pm`` or ``okx-pm`` account for the joint-stress tools."""
+    if isinstance(account, DeribitPmAccount):
+        return PortfolioMarginJoint(
+            account,
+            "deribit-pm",
+            "maintenance_margin_usage",
+            (account.currency,),
+            {account.currency: account.index_price},
+        )
+    if isinstance(account, OkxPmAccount):
+        prices: dict[str, float] = {a.name: a.price for a in account.assets if a.name not in USD_LIKE}
+        for p in account.positions:
+            prices.setdefault(base_asset(p.symbol), p.mark_price)
+        return PortfolioMarginJoint(account, "okx-pm", "margin_ratio", tuple(prices), prices)
+    raise InputError(f"account must be a DeribitPmAccount or OkxPmAccount, was {type(account).__name__}")
