@@ -1,7 +1,9 @@
 """``levguard init [DIR]``: write every sample file the README and the docs use.
 
-The account, book, policy, backtest, sweep, cascade and guardian files are the commented samples
-packaged in ``levguard/resources/samples``; the tier file is the packaged Binance bracket snapshot
+The account, book, policy, backtest, sweep, cascade, replay and guardian files are the commented
+samples packaged in ``levguard/resources/samples`` (the replay config points at the real data in
+``../shared/data/events``, which is not packaged: ``levguard replay`` says so in one line when it is
+missing); the tier file is the packaged Binance bracket snapshot
 in Binance's own API shape; the market data are two years of the embedded synthetic market
 (seed 7) written in the layout of real exchange files (``ohlcv/BTCUSDT-PERP_1h.csv``,
 ``ohlcv/BTCUSDT-MARK_1h.csv``, ``funding/BTCUSDT_funding.csv``) so that ``levguard demo --data .``
@@ -36,6 +38,7 @@ SAMPLES: dict[str, str] = {
     "guard.yaml": "the guardian on a paper account (levguard guard / serve)",
     "defi_aave.yaml": "an Aave v3 account: WETH and WBTC against USDC (levguard defi / defi loop)",
     "defi_morpho.yaml": "a Morpho Blue wstETH/WETH position (levguard defi / defi loop)",
+    "replay-2025-10-10.yaml": "the 2025-10-10 crash replay; needs ../shared/data/events (levguard replay)",
 }
 #: Where a sample's packaged name differs from the name it is written under.
 _PACKAGED_AS = {"account.yaml": "cross_account.yaml", "sweep.yaml": "backtest_sweep.yaml"}

@@ -558,6 +558,7 @@ _COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("demo", __name__, "demo", False),
     ("cascade", "levguard.cli.cascade", "cascade", False),
     ("calibrate", "levguard.cli.cascade", "calibrate", False),
+    ("replay", "levguard.cli.replay", "replay", False),
     ("guard", "levguard.cli.guard", "guard", False),
     ("guard-enable", "levguard.cli.guard", "guard_enable", False),
     ("serve", "levguard.cli.serve", "serve", False),

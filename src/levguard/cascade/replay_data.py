@@ -1,0 +1,266 @@
+"""Real market data of a historical crash replay: 1-minute klines, the sub-minute exogenous path
+through each bar's open, high, low and close, and the per-asset statistics (volume, volatility)
+that scale the population and the book of :mod:`levguard.cascade.replay`.
+
+Everything here is asset-free: an asset enters only through its own klines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from levguard.errors import DataError, InputError
+
+__all__ = ["NS_PER_SECOND", "AssetMarket", "intrabar_path", "load_asset_market", "range_sigma", "read_liq_adl_csv"]
+
+FloatArray = npt.NDArray[np.float64]
+NS_PER_SECOND = 1_000_000_000
+_MINUTE_NS = 60 * NS_PER_SECOND
+# E[high - low] of a standard Brownian motion over unit time (Feller 1951): sqrt(8 / pi).
+_RANGE_MEAN = math.sqrt(8.0 / math.pi)
+
+
+def intrabar_path(
+    open_: npt.ArrayLike, high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, steps_per_bar: int
+) -> FloatArray:
+    """Return a price path through every bar's open, high, low and close, ``steps_per_bar`` steps a bar.
+
+    Parameters
+    ----------
+    open_, high, low, close : array_like, shape (B,)
+        The bars, in time order (``low <= open, close <= high``, all > 0).
+    steps_per_bar : int
+        Steps per bar (>= 3, e.g. 12 for 5-second steps of 1-minute bars).
+
+    Returns
+    -------
+    ndarray, shape (B * steps_per_bar + 1,)
+        Step 0 is the first bar's open; step ``(b + 1) * steps_per_bar`` is bar ``b``'s close.
+
+    Notes
+    -----
+    A bar that closes below its open visits O -> H -> L -> C, any other O -> L -> H -> C (the
+    usual convention of bar-based backtests: the extreme on the far side of the close comes
+    first).  The path moves at a constant speed in log price within a bar: each leg gets steps
+    in proportion to its log length, rounded to the step grid so that the high and the low are
+    hit exactly on a step.  Between knots it is linear in log price.  Bar ``b > 0`` starts from
+    bar ``b - 1``'s close (the one-tick gap to its own open is dropped), so the path is
+    continuous.  No randomness: the path is a function of the bars alone.
+    """
+    m = int(steps_per_bar)
+    if m < 3:
+        raise InputError(f"steps_per_bar must be >= 3 (one step per leg), was {steps_per_bar!r}")
+    o, h, lo, c = (np.asarray(x, dtype=np.float64) for x in (open_, high, low, close))
+    n = o.shape[0]
+    if n == 0 or not (h.shape == lo.shape == c.shape == (n,)):
+        raise InputError(f"open, high, low and close must be non-empty and of one length, had {n} bars")
+    for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
+        bad = ~(np.isfinite(arr) & (arr > 0.0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"{name}[{i}] must be a finite price > 0, was {float(arr[i])!r}")
+    out = np.empty(n * m + 1)
+    out[0] = math.log(o[0])
+    grid = np.arange(m + 1, dtype=np.float64)
+    prev = math.log(o[0])
+    for b in range(n):
+        first, second = (h[b], lo[b]) if c[b] < o[b] else (lo[b], h[b])
+        v = np.array([prev, math.log(first), math.log(second), math.log(c[b])])
+        d = np.abs(np.diff(v))
+        total = float(d.sum())
+        if total <= 0.0:
+            out[b * m + 1 : (b + 1) * m + 1] = prev
+            continue
+        k1 = round(d[0] / total * m)
+        k2 = round((d[0] + d[1]) / total * m)
+        k1 = max(k1, 1 if d[0] > 0.0 else 0)
+        k2 = max(k2, k1 + (1 if d[1] > 0.0 else 0))
+        k2 = min(k2, m - (1 if d[2] > 0.0 else 0))
+        k1 = min(k1, k2 - (1 if d[1] > 0.0 else 0))
+        seg = np.interp(grid, np.array([0.0, k1, k2, m], dtype=np.float64), v)
+        out[b * m + 1 : (b + 1) * m + 1] = seg[1:]
+        prev = v[3]
+    return np.exp(out)
+
+
+def range_sigma(high: npt.ArrayLike, low: npt.ArrayLike) -> float:
+    """Return the volatility of one bar's log return from the bars' ranges (median-based).
+
+    Notes
+    -----
+    ``sigma_bar = median(ln(high / low)) / sqrt(8 / pi)``: the range estimator of Parkinson
+    (1980, *J. Business* 53(1)) in its mean-range form, ``E[range] = sqrt(8 / pi) sigma`` for a
+    Brownian motion (Feller 1951, *Ann. Math. Stat.* 22(3)); the median instead of the mean keeps
+    a few crash bars in the look-back from setting the scale (it reads about 8 % low on a
+    Brownian motion, the same for every asset).
+    """
+    r = np.log(np.asarray(high, dtype=np.float64) / np.asarray(low, dtype=np.float64))
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        raise InputError("range_sigma needs at least one bar with finite high and low")
+    return float(np.median(r)) / _RANGE_MEAN
+
+
+@dataclass(frozen=True)
+class AssetMarket:
+    """One asset's data in a replay window.
+
+    Attributes
+    ----------
+    name : str
+        The asset.
+    bars : DataFrame
+        The 1-minute bars of the window ``[start, end)`` (UTC index; open, high, low, close,
+        volume, quote_volume).
+    start_ns : int
+        The window's start, int ns UTC (step 0 of the path).
+    daily_volume : float
+        Median quote volume per minute of the look-back, times 1,440 (quote per day).
+    sigma_daily : float
+        :func:`range_sigma` of the look-back's bars, times ``sqrt(1440)``.
+    lookback_bars : int
+        Bars the two statistics come from.
+    """
+
+    name: str
+    bars: pd.DataFrame
+    start_ns: int
+    daily_volume: float
+    sigma_daily: float
+    lookback_bars: int
+
+    @property
+    def start_price(self) -> float:
+        """The open of the window's first bar."""
+        return float(self.bars["open"].iloc[0])
+
+    def path(self, steps_per_bar: int) -> FloatArray:
+        """The exogenous path of the window (:func:`intrabar_path`)."""
+        b = self.bars
+        return intrabar_path(b["open"], b["high"], b["low"], b["close"], steps_per_bar)
+
+
+def _utc_ns(value: object, name: str) -> int:
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be an ISO-8601 UTC time, was {value!r}") from None
+    if pd.isna(ts):
+        raise InputError(f"{name} must be an ISO-8601 UTC time, was {value!r}")
+    if ts.tzinfo is None:
+        raise InputError(f"{name} must carry a time zone (e.g. 'Z' for UTC), was {value!r}")
+    return int(ts.tz_convert("UTC").value)
+
+
+def load_asset_market(name: str, path: str | Path, start: object, end: object, lookback_minutes: int) -> AssetMarket:
+    """Load one asset's 1-minute klines and cut the window ``[start, end)`` and its look-back.
+
+    Parameters
+    ----------
+    name : str
+        The asset.
+    path : str or Path
+        CSV or Parquet of 1-minute bars (Binance kline layout or any file
+        :func:`levguard.data.loaders.load_ohlcv` reads); ``quote_volume`` is used when present,
+        else ``volume x (high + low + close) / 3``.
+    start, end : str or Timestamp
+        The window (UTC, on minute boundaries).
+    lookback_minutes : int
+        Minutes before ``start`` whose bars give the volume and volatility (>= 10).
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, is not 1-minute bars, or does not cover the window.
+    InputError
+        Bad window or look-back.
+    """
+    from levguard.data.loaders import load_ohlcv, read_table
+
+    t0 = _utc_ns(start, "window.start")
+    t1 = _utc_ns(end, "window.end")
+    if t0 % _MINUTE_NS or t1 % _MINUTE_NS:
+        raise InputError(f"window.start and window.end must be whole minutes, were {start!r} and {end!r}")
+    if t1 <= t0:
+        raise InputError(f"window.end must be after window.start, was {end!r} <= {start!r}")
+    if isinstance(lookback_minutes, bool) or not isinstance(lookback_minutes, int) or lookback_minutes < 10:
+        raise InputError(f"window.lookback_minutes must be an integer >= 10, was {lookback_minutes!r}")
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"asset {name}: klines file {p} does not exist (is the shared data present?)")
+    frame = load_ohlcv(p)
+    table = read_table(p)
+    cols = {str(c).lower(): c for c in table.columns}
+    if "quote_volume" in cols and len(table) == len(frame):
+        qv = pd.to_numeric(table[cols["quote_volume"]], errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        vol = frame["volume"].to_numpy(dtype=np.float64) if "volume" in frame else np.full(len(frame), np.nan)
+        qv = vol * (frame["high"] + frame["low"] + frame["close"]).to_numpy(dtype=np.float64) / 3.0
+    frame = frame.assign(quote_volume=qv)
+    idx = frame.index.asi8
+    step = np.diff(idx)
+    if step.size and int(np.median(step)) != _MINUTE_NS:
+        raise DataError(f"asset {name}: {p} must hold 1-minute bars, its median spacing is {np.median(step) / 1e9:g} s")
+    win = frame[(idx >= t0) & (idx < t1)]
+    n_need = (t1 - t0) // _MINUTE_NS
+    if len(win) != n_need or int(win.index.asi8[0]) != t0:
+        raise DataError(
+            f"asset {name}: {p} has {len(win)} of the window's {n_need} minutes from {pd.Timestamp(t0, tz='UTC')}"
+        )
+    look = frame[(idx >= t0 - lookback_minutes * _MINUTE_NS) & (idx < t0)]
+    if len(look) < 10:
+        raise DataError(f"asset {name}: {p} has {len(look)} bars before the window; the look-back needs >= 10")
+    qv_look = look["quote_volume"].to_numpy(dtype=np.float64)
+    qv_look = qv_look[np.isfinite(qv_look)]
+    if qv_look.size < 10 or not np.median(qv_look) > 0.0:
+        raise DataError(f"asset {name}: {p} has no usable volume in the look-back (volume or quote_volume column)")
+    sigma = range_sigma(look["high"], look["low"]) * math.sqrt(1440.0)
+    if not sigma > 0.0:
+        raise DataError(f"asset {name}: {p}: the look-back's bars have no range (high == low throughout)")
+    return AssetMarket(
+        name=name,
+        bars=win,
+        start_ns=t0,
+        daily_volume=float(np.median(qv_look)) * 1440.0,
+        sigma_daily=sigma,
+        lookback_bars=len(look),
+    )
+
+
+def read_liq_adl_csv(path: str | Path, asset: str) -> dict[str, float]:
+    """Read a venue's liquidation and ADL totals of one asset (``ticker, liq_notional, adl_notional``).
+
+    The layout of ``combined_impact_by_ticker.csv`` (ConejoCapital/HyperMultiAssetedADL), as in
+    ``../shared/data/events/2025-10-10/hyperliquid_liq_adl_BTC.csv``.
+
+    Raises
+    ------
+    DataError
+        Missing file, columns or asset row, or a non-numeric value.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"observed figures file {p} does not exist (is the shared data present?)")
+    try:
+        table = pd.read_csv(p)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{p}: cannot read ({exc})") from None
+    need = {"ticker", "liq_notional", "adl_notional"}
+    if not need <= set(table.columns):
+        raise DataError(f"{p}: needs columns {sorted(need)}, has {list(table.columns)}")
+    row = table[table["ticker"].astype(str) == asset]
+    if len(row) != 1:
+        raise DataError(f"{p}: needs one row with ticker {asset!r}, has {len(row)}")
+    out = {}
+    for col, key in (("liq_notional", "liquidated_notional"), ("adl_notional", "adl_notional")):
+        v = pd.to_numeric(row[col], errors="coerce").iloc[0]
+        if not (np.isfinite(v) and v >= 0.0):
+            raise DataError(f"{p}: {col} of {asset} must be a number >= 0, was {row[col].iloc[0]!r}")
+        out[key] = float(v)
+    return out
