@@ -196,11 +196,18 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
     pos = Table(title=title or f"{report.venue} margin report ({cur})", header_style="bold", title_justify="left")
     for col in ("symbol", "side", "mode", "qty", "entry", "mark", "notional", "lev"):
         pos.add_column(col, justify="left" if col in ("symbol", "side", "mode") else "right")
-    mar = Table(header_style="bold")
+    caption = None
+    if report.liquidation_price_basis:
+        # Unified accounts: what "liq price" holds fixed, and the units of COIN-M rows.
+        caption = f"liq price: {report.liquidation_price_basis}"
+        if any(p.contract_kind == "inverse" for p in report.positions):
+            caption += "; inverse (COIN-M) rows are in their coin"
+    mar = Table(header_style="bold", caption=caption, caption_justify="left")
     for col in ("symbol", "IM", "MM", "uPnL", "liq price", "bankruptcy", "health", "tier"):
         mar.add_column(col, justify="left" if col == "symbol" else "right")
     for p in report.positions:
         health = "—" if p.health is None else f"{p.health:.2%}"
+        d = 6 if report.unified and p.contract_kind == "inverse" else 2  # a unified account's COIN-M row: coin
         style = "bold red" if p.liquidatable else ("yellow" if p.health is not None and p.health < 0.05 else "")
         pos.add_row(
             p.symbol,
@@ -209,14 +216,14 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
             fmt(abs(p.qty), 4),
             price(p.entry_price),
             price(p.mark_price),
-            fmt(p.notional),
+            fmt(p.notional, d),
             fmt(p.leverage, 1) + "x",
         )
         mar.add_row(
             p.symbol,
-            fmt(p.initial_margin),
-            fmt(p.maintenance_margin),
-            fmt(p.unrealized_pnl),
+            fmt(p.initial_margin, d),
+            fmt(p.maintenance_margin, d),
+            fmt(p.unrealized_pnl, d),
             price(p.liquidation_price),
             price(p.bankruptcy_price),
             health,

@@ -120,7 +120,9 @@ class AccountReport:
     ``account_ratio`` (the venue's own ratio: Bybit's account maintenance margin rate, Binance's
     uniMMR), ``account_ratio_name``, ``account_status`` and the ``collateral`` rows, with every
     account amount in USD (``settlement`` is ``"USD"``); :meth:`to_dict` adds these keys only for
-    them, so the JSON of a single-wallet account is unchanged.
+    them, so the JSON of a single-wallet account is unchanged.  ``liquidation_price_basis`` says
+    what the positions' liquidation prices hold fixed (unified accounts: every other mark and
+    every collateral price; None where the rows carry no liquidation price).
     """
 
     venue: str
@@ -137,6 +139,7 @@ class AccountReport:
     account_ratio_name: str | None = None
     account_status: str | None = None
     collateral: tuple[CollateralRow, ...] | None = None
+    liquidation_price_basis: str | None = None
 
     @classmethod
     def of(
@@ -196,6 +199,7 @@ class AccountReport:
             out["account_ratio_name"] = self.account_ratio_name
             out["account_status"] = self.account_status
             out["collateral"] = [c.to_dict() for c in self.collateral or ()]
+            out["liquidation_price_basis"] = self.liquidation_price_basis
         return out
 
 

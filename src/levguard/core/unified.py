@@ -12,20 +12,23 @@ Portfolio Margin (``binance-pm``) and OKX multi-currency margin (``okx-mcm``).  
      "positions": [...], "tiers": {...}}            # as in a single-wallet spec
 
 Positions are linear USDT perpetuals in cross margin (the venue's linear rules: Bybit linear,
-Binance USDⓈ-M, OKX swap with its taker fee in MM); other kinds are refused naming the value.
-Every account amount is in USD.
-See docs/unified.md for the formulas, their sources and a worked example.
+Binance USDⓈ-M, OKX swap with its taker fee in MM) and, on ``binance-pm``, inverse COIN-M
+perpetuals and futures (``BTCUSD_PERP``, ``ETHUSD_250627``, ccxt ``BTC/USD:BTC``; ``qty`` in
+contracts of 100 USD for BTC, 10 USD for the rest; PnL and MM in the coin, which joins that
+coin's equity).  Other kinds are refused naming the value: Bybit keeps inverse contracts out of
+the UTA's cross margin.  Every account amount is in USD; position amounts are in each position's
+settlement currency (USDT, or the coin).
+See docs/unified.md for the formulas, their sources and worked examples.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from levguard.core.instruments import ContractKind
 from levguard.core.margin import (
     AccountReport,
     CollateralRow,
@@ -34,7 +37,7 @@ from levguard.core.margin import (
     _terms,
     position_report,
 )
-from levguard.core.positions import Account
+from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.rules.collateral import (
     BINANCE_PM,
@@ -44,18 +47,26 @@ from levguard.core.rules.collateral import (
     CollateralTiers,
     collateral_tiers_from_spec,
 )
-from levguard.core.unified_fast import account_report, evaluate_unified_fast, fast_path_ready
+from levguard.core.symbols import base_asset
+from levguard.core.unified_fast import (
+    LIQUIDATION_PRICE_BASIS,
+    account_report,
+    evaluate_unified_fast,
+    fast_path_ready,
+)
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
-from levguard.kernels.margin import position_upnl
+from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.unified import bracket_probes
 
 __all__ = [
+    "LIQUIDATION_PRICE_BASIS",
     "STABLECOINS",
     "UNIFIED_VENUES",
     "UnifiedAccount",
     "UnifiedVenue",
     "evaluate_unified",
+    "is_coin_margined_symbol",
     "is_unified_spec",
     "unified_account_from_spec",
 ]
@@ -92,6 +103,9 @@ class UnifiedVenue:
     liquidation fees) <= 100 %``, so ``c = 1``).  ``upnl_in_haircut``: Binance and OKX value each
     asset's equity including the futures PnL settled in it at its collateral (discount) rate;
     Bybit adds the perpetuals' unrealised PnL to the haircut wallet balance at face value.
+    ``inverse_venue``: the rules of the coin-settled (inverse) positions the account takes
+    (``binance-coinm`` on Binance PM), None where they are refused for the reason
+    ``inverse_refusal``.
     """
 
     name: str
@@ -101,6 +115,8 @@ class UnifiedVenue:
     upnl_in_haircut: bool
     table: CollateralTable
     source: str
+    inverse_venue: str | None = None
+    inverse_refusal: str = ""
 
     def ratio(self, equity: float, mm: float) -> float | None:
         """The venue's account ratio (None where it is infinite or undefined)."""
@@ -161,6 +177,12 @@ BYBIT = UnifiedVenue(
         "Balance + Perp & Future UPL; 'Understanding Collateral Value Ratios in Unified Trading Account' "
         "(2025-09-18); 'Trading Rules: Liquidation Process (Unified Trading Account)' (2024-08-17)"
     ),
+    inverse_refusal=(
+        "Bybit keeps inverse contracts out of the UTA's cross margin: its 'Perp & Futures UPL' counts USDT "
+        "and USDC contracts only ('Key Terms and Formulas in Unified Trading Account', 2025-09-02) and the "
+        "account IM covers 'Derivatives (excluding Inverse)' ('Unified Trading Account' asset page, "
+        "2025-09-18); inverse contracts are margined by their own coin, so evaluate them as bybit-inverse"
+    ),
 )
 BINANCE = UnifiedVenue(
     name="binance-pm",
@@ -173,8 +195,12 @@ BINANCE = UnifiedVenue(
         "Binance FAQ 'What Is the Unified Account Maintenance Margin Ratio (uniMMR) And How Is It "
         "Calculated' (binance.com/en/support/faq/4868b2f1aa6c4d08af973328462bb0bd, last updated "
         "2024-11-06): uniMMR = sum adjustedEquity / sum MM, Equity = sum min(E * P * collateralRate, E * P), "
-        "futuresMM_UM = |MMR * Position * MarkPrice| - cum, MarginMM = Loan * MMR"
+        "sum MM = sum futuresMM * assetIndexPrice + sum MarginMM * assetIndexPrice, futuresMM_UM = |MMR * "
+        "Position * MarkPrice| - cum, futuresMM_CM = |MMR * Amount * contract multiplier| - cum, MarginMM = "
+        "Loan * MMR; 'Binance Portfolio Margin Pro Maintenance Margin Ratio Calculation' (binance.com/en/"
+        "support/faq/5e33af8e6ac04d57a1d0a3398e0a0752): the example's BTCUSD_PERP leg settles in BTC"
     ),
+    inverse_venue="binance-coinm",
 )
 OKX_MCM_VENUE = UnifiedVenue(
     name="okx-mcm",
@@ -183,6 +209,7 @@ OKX_MCM_VENUE = UnifiedVenue(
     liquidation_multiple=1.0,
     upnl_in_haircut=True,
     table=OKX_MCM,
+    inverse_refusal="OKX multi-currency margin is modelled for linear USDT swaps only",
     source=(
         "OKX Help Center 'IV. Multi-currency margin mode: cross margin trading' (okx.com/help/"
         "iv-multi-currency-margin-mode-cross-margin-trading, updated 2024-10-25): Equity (cross) = Balance + "
@@ -214,13 +241,38 @@ class _Asset:
 
 @dataclass(frozen=True, slots=True)
 class UnifiedAccount:
-    """A parsed unified account: its venue rules, assets and (linear USDT) positions."""
+    """A parsed unified account: its venue rules, assets and positions.
+
+    ``positions`` holds the linear USDT positions (one settlement currency, as every
+    :class:`~levguard.core.positions.Account`) under the rules ``model``; ``coin_positions`` the
+    COIN-M (inverse) ones, each settled in its coin, under ``inverse_model`` (Binance COIN-M; None
+    where the venue refuses them), at the places ``coin_slots`` of the spec's order (:attr:`book`).
+    """
 
     venue: UnifiedVenue
     model: VenueModel
     assets: tuple[_Asset, ...]
     loan_mmr: float
     positions: Account
+    coin_positions: tuple[Position, ...] = ()
+    coin_slots: tuple[int, ...] = ()
+    inverse_model: VenueModel | None = None
+
+    @property
+    def book(self) -> tuple[Position, ...]:
+        """Every position in the spec's order: the linear ones and the COIN-M ones."""
+        if not self.coin_positions:
+            return self.positions.positions
+        out = list(self.positions.positions)
+        for slot, p in sorted(zip(self.coin_slots, self.coin_positions, strict=True), key=lambda sp: sp[0]):
+            out.insert(slot, p)
+        return tuple(out)
+
+    def position_model(self, p: Position) -> VenueModel:
+        """Return the rules of position ``p`` (the inverse rules for a coin-settled contract)."""
+        if p.instrument.inverse and self.inverse_model is not None:
+            return self.inverse_model
+        return self.model
 
 
 def _asset_name(raw: object, where: str) -> str:
@@ -255,8 +307,6 @@ def _asset_map(spec: Mapping[str, Any], key: str, *, low: float | None, strict: 
 
 def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
     """Parse a unified-account spec (see the module docstring); errors name field and value."""
-    from levguard.core.spec import account_from_spec
-
     unknown = set(spec) - _SPEC_KEYS
     if unknown:
         names = sorted(k if isinstance(k, str) else show(k, 30) for k in unknown)
@@ -284,34 +334,19 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
     for name, v in _asset_entries(spec.get("collateral_ratios") or {}, "collateral_ratios", "ratio or tiers"):
         overrides[name] = collateral_tiers_from_spec(name, v, venue.table.basis, f"collateral_ratios.{name}")
 
-    raw_positions = spec.get("positions", [])
-    account = account_from_spec(
-        {
-            "venue": venue.position_venue,
-            "margin_mode": "cross",
-            "wallet_balance": 0,
-            "positions": raw_positions,
-            **({"tiers": spec["tiers"]} if spec.get("tiers") is not None else {}),
-        }
-    )
-    for i, p in enumerate(account.positions):
-        where = f"positions[{i}] ({p.symbol})"
-        if p.isolated:
-            raise InputError(f"{where}.margin_mode must be cross on {venue.name}, was 'isolated'")
-        if p.instrument.kind is not ContractKind.LINEAR:
-            raise InputError(
-                f"{where}.contract_kind must be linear on {venue.name} (unified accounts take linear USDT "
-                f"perpetuals so far), was {p.instrument.kind.value!r}"
-            )
-        if p.instrument.settlement.upper() != _SETTLE:
-            raise InputError(
-                f"{where}.settlement must be USDT on {venue.name} (linear USDT perpetuals), "
-                f"was {p.instrument.settlement!r}"
-            )
+    model = get_venue(venue.position_venue)
+    inverse_model = get_venue(venue.inverse_venue) if venue.inverse_venue is not None else None
+    book = _positions_from_spec(spec, venue, model, inverse_model)
+    linear = Account(venue=model.name, wallet_balance=0.0, positions=tuple(p for p in book if not p.instrument.inverse))
+    slots = tuple(i for i, p in enumerate(book) if p.instrument.inverse)
 
     names = list(dict.fromkeys([*balances, *borrowed]))
-    if account.positions and _SETTLE not in names:
+    if linear.positions and _SETTLE not in names:
         names.insert(0, _SETTLE)
+    for i in slots:
+        coin = book[i].instrument.settlement.upper()
+        if coin not in names:
+            names.append(coin)  # the coin a COIN-M position settles in holds its PnL
     assets = []
     for name in names:
         price = prices.get(name, 1.0 if name in STABLECOINS else math.nan)
@@ -325,51 +360,147 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
             )
         bal, debt = balances.get(name, 0.0), borrowed.get(name, 0.0)
         assets.append(_Asset(name, bal - debt, debt, price, tiers))
-    model = get_venue(venue.position_venue)
-    if model.bankruptcy_close_fee:  # pragma: no cover - linear venues carry no close-fee MM term
-        raise InputError(f"{model.name}: close-fee maintenance is not modelled for unified accounts")
-    return UnifiedAccount(venue, model, tuple(assets), loan_mmr, account)
+    for m in (model, inverse_model):
+        if m is not None and m.bankruptcy_close_fee:  # pragma: no cover - no close-fee MM term here
+            raise InputError(f"{m.name}: close-fee maintenance is not modelled for unified accounts")
+    coin_positions = tuple(book[i] for i in slots)
+    return UnifiedAccount(venue, model, tuple(assets), loan_mmr, linear, coin_positions, slots, inverse_model)
+
+
+def _positions_from_spec(
+    spec: Mapping[str, Any], venue: UnifiedVenue, model: VenueModel, inverse: VenueModel | None
+) -> list[Position]:
+    # The spec's positions in order, each parsed with its rules (COIN-M ones with ``inverse``) and
+    # checked against what the venue's unified account takes; errors name the position.
+    from levguard.core.spec import _position, _symbol_tiers, position_from_ccxt
+
+    raw = spec.get("positions", [])
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise InputError(f"positions must be a list, was {type(raw).__name__}")
+    symbol_tiers = _symbol_tiers(spec.get("tiers"))
+    book: list[Position] = []
+    seen: set[str] = set()
+    for i, d in enumerate(raw):
+        if not isinstance(d, Mapping):
+            raise InputError(f"positions[{i}] must be an object, was {show(d)}")
+        if {"contracts", "side"} <= set(d):
+            if as_amount(d.get("contracts"), f"positions[{i}].contracts") == 0.0:
+                continue  # an empty ccxt position
+            d = position_from_ccxt(d, f"positions[{i}]")
+        rules = model
+        if inverse is not None and _is_inverse(d):
+            d, rules = {**d, "contract_kind": "inverse"}, inverse
+        p = _position(rules, d, f"positions[{i}]", MarginMode.CROSS, symbol_tiers)
+        where = f"positions[{len(book)}] ({p.symbol})"
+        if p.isolated:
+            raise InputError(f"{where}.margin_mode must be cross on {venue.name}, was 'isolated'")
+        if p.instrument.inverse:
+            if inverse is None:
+                raise InputError(
+                    f"{where}.contract_kind must be linear on {venue.name} ({venue.inverse_refusal}), "
+                    f"was {p.instrument.kind.value!r}"
+                )
+            coin = base_asset(p.symbol)
+            if p.instrument.settlement.upper() != coin:
+                raise InputError(
+                    f"{where}.settlement must be {coin} on {venue.name} (a COIN-M contract settles in its base "
+                    f"coin), was {p.instrument.settlement!r}"
+                )
+        elif p.instrument.settlement.upper() != _SETTLE:
+            raise InputError(
+                f"{where}.settlement must be USDT on {venue.name} (linear USDT perpetuals), "
+                f"was {p.instrument.settlement!r}"
+            )
+        if p.symbol in seen:
+            raise InputError(
+                f"positions[{len(book)}].symbol {show(p.symbol)} appears twice; one-way mode holds one position "
+                "per symbol"
+            )
+        seen.add(p.symbol)
+        book.append(p)
+    return book
+
+
+# Binance COIN-M symbols: BTCUSD_PERP, ETHUSD_250627 (delivery); ccxt's BTC/USD:BTC(-250627).
+_COINM_SYMBOL = re.compile(r"^[A-Z0-9]+USD_(?:PERP|\d{6})$")
+_CCXT_COINM_SYMBOL = re.compile(r"^([A-Z0-9]+)/USD:\1(?:-\d{6})?$")
+
+
+def is_coin_margined_symbol(symbol: str) -> bool:
+    """True for a Binance COIN-M symbol (``BTCUSD_PERP``, ``ETHUSD_250627``) or its ccxt form
+    (``BTC/USD:BTC``, ``BTC/USD:BTC-250627``)."""
+    s = symbol.strip().upper()
+    if "USD_" not in s and "/USD:" not in s:
+        return False  # most symbols: no pattern to try
+    return bool(_COINM_SYMBOL.match(s) or _CCXT_COINM_SYMBOL.match(s))
+
+
+def _is_inverse(d: Mapping[str, Any]) -> bool:
+    # A spec position to read as an inverse COIN-M contract: contract_kind "inverse", or no kind
+    # given and a COIN-M symbol.
+    kind, symbol = d.get("contract_kind"), d.get("symbol")
+    if kind is None:
+        return isinstance(symbol, str) and is_coin_margined_symbol(symbol)
+    return isinstance(kind, str) and kind.strip().lower() == "inverse"
 
 
 # --- the account as a function of one position's mark ------------------------------------------
 
+_INVERSE_FLOOR = 1e-12
+"""An inverse position's PnL and notional are tested at no less than this fraction of its mark
+(they diverge at a price of 0, where the root search starts its bracket)."""
+
 
 def _mm_at(model: VenueModel, t: _Terms, price: float) -> float:
-    # The position's maintenance margin (USDT) at mark ``price``: tiered on the venue's basis,
-    # plus the fee term where the venue counts one; equals ``t.base_mm`` at the position's mark.
-    notional = abs(t.q) * price
+    # The position's maintenance margin (settlement currency) at mark ``price``: tiered on the
+    # venue's basis, plus the fee term where the venue counts one; equals ``t.base_mm`` at the
+    # position's mark.
+    notional = float(position_notional(t.q, price, t.inverse))
     basis = t.notional_entry if model.mm_basis is MMBasis.ENTRY else notional
     return float(t.table.maintenance_margin(basis)) + t.fee_mm * notional
 
 
 @dataclass(frozen=True, slots=True)
 class _State:
+    # The account as a function of the PnL and MM of the positions settled in one asset (USDT
+    # for linear positions, the coin for COIN-M ones), everything else held.
     ua: UnifiedAccount
-    settle_index: int  # index of USDT in assets, -1 when absent
-    others_value: float  # haircut USD value of every asset the position PnL does not touch
-    loan_mm: float  # USD
+    settle_index: int  # the asset whose positions vary; -1 when none (no positions, no USDT)
+    others_value: float  # haircut USD value of every other asset, with the PnL settled in it
+    fixed_mm: float  # USD: the loans' MM plus the MM of the positions settled in other assets
 
     def equity(self, upnl: float) -> float:
-        """Equity after collateral ratios (USD) given the total unrealised PnL (USDT)."""
+        """Equity after collateral ratios (USD) given the PnL settled in the asset (its units)."""
         assets = self.ua.assets
         if self.settle_index < 0:
-            return self.others_value + upnl  # no USDT row: no positions, upnl is 0
+            return self.others_value + upnl  # no settlement row: no positions, upnl is 0
         s = assets[self.settle_index]
         if self.ua.venue.upnl_in_haircut:
             return self.others_value + s.tiers.value(s.net + upnl, s.price)
         return self.others_value + s.tiers.value(s.net, s.price) + s.price * upnl
 
     def mm(self, positions_mm: float) -> float:
-        """Total maintenance margin (USD) given the positions' MM (USDT)."""
+        """Total maintenance margin (USD) given the MM of the positions settled in the asset."""
         price = self.ua.assets[self.settle_index].price if self.settle_index >= 0 else 1.0
-        return price * positions_mm + self.loan_mm
+        return price * positions_mm + self.fixed_mm
 
 
-def _state(ua: UnifiedAccount) -> _State:
-    idx = next((i for i, a in enumerate(ua.assets) if a.name == _SETTLE), -1)
-    others = math.fsum(a.tiers.value(a.net, a.price) for i, a in enumerate(ua.assets) if i != idx)
-    loan_mm = math.fsum(a.borrowed * ua.loan_mmr * a.price for a in ua.assets)
-    return _State(ua, idx, others, loan_mm)
+def _state(ua: UnifiedAccount, k: int, upnl_by: Mapping[int, float], mm_by: Mapping[int, float]) -> _State:
+    # The state varying asset k, with upnl_by / mm_by the PnL and MM (settlement units) of the
+    # positions settled in each asset; every asset other than k counts its own PnL.
+    values = []
+    for i, a in enumerate(ua.assets):
+        if i == k:
+            continue
+        if i in upnl_by and ua.venue.upnl_in_haircut:
+            values.append(a.tiers.value(a.net + upnl_by[i], a.price))
+        elif i in upnl_by:  # pragma: no cover - venues adding PnL at face value take one settlement asset
+            values.append(a.tiers.value(a.net, a.price) + a.price * upnl_by[i])
+        else:
+            values.append(a.tiers.value(a.net, a.price))
+    loans = [a.borrowed * ua.loan_mmr * a.price for a in ua.assets]
+    settled = [ua.assets[j].price * m for j, m in mm_by.items() if j != k]
+    return _State(ua, k, math.fsum(values), math.fsum([*loans, *settled]))
 
 
 def _root(g: Callable[[float], float], mark: float, side: int) -> float:
@@ -381,6 +512,21 @@ def _root(g: Callable[[float], float], mark: float, side: int) -> float:
     return box[1]
 
 
+def _g(
+    st: _State, model: VenueModel, t: _Terms, other_upnl: float, other_mm: float, k: float
+) -> Callable[[float], float]:
+    # E - k * MM (USD) as a function of position t's mark, everything else held.
+    q, entry, inverse = t.q, t.pos.entry_price, t.inverse
+    floor = t.pos.mark_price * _INVERSE_FLOOR if inverse else 0.0
+
+    def g(price: float) -> float:
+        price = max(price, floor)
+        upnl = float(position_upnl(q, entry, price, inverse))
+        return st.equity(other_upnl + upnl) - k * st.mm(other_mm + _mm_at(model, t, price))
+
+    return g
+
+
 def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     """Evaluate a unified account: collateral after haircuts, the venue's ratio, liquidation prices.
 
@@ -390,40 +536,50 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
         Account amounts in USD (``settlement="USD"``): ``wallet_balance`` the face value of the
         balances net of loans, ``equity`` the equity after collateral ratios (Bybit's margin
         balance, Binance's adjusted equity), ``maintenance_margin`` positions' MM plus the
-        loans' MM, ``account_ratio`` the venue's ratio, ``collateral`` one row per asset.
-        Position amounts stay in USDT.
+        loans' MM, ``account_ratio`` the venue's ratio, ``collateral`` one row per asset,
+        ``liquidation_price_basis`` what the positions' liquidation prices hold fixed
+        (:data:`LIQUIDATION_PRICE_BASIS`).  Position amounts stay in each position's settlement
+        currency: USDT, or the coin of a COIN-M contract.
 
     Notes
     -----
     With ``h_a(x)`` the USD value after the progressive collateral ratios of ``x`` coins of asset
-    ``a`` at USD price ``P_a`` (``x * P_a`` when ``x <= 0``), ``n_a`` balance minus borrowed and
-    ``U`` the positions' unrealised PnL (USDT):
+    ``a`` at USD (index) price ``P_a`` (``x * P_a`` when ``x <= 0``), ``n_a`` balance minus
+    borrowed and ``U_a`` the unrealised PnL of the positions settled in ``a`` (in ``a``: USDT for
+    linear positions, the coin for COIN-M ones):
 
-    - Bybit UTA: ``MB = sum_a h_a(n_a) + P_USDT * U``; account MM rate ``= MM / MB``; liquidated
-      when it reaches 100 % (``MB <= MM``).
-    - Binance PM: ``E = sum_{a != USDT} h_a(n_a) + h_USDT(n_USDT + U)`` (``min(x P cr, x P)``
-      per asset; no open orders, so no open loss); ``uniMMR = E / MM``; liquidation at
-      ``uniMMR <= 105 %``.
+    - Bybit UTA: ``MB = sum_a h_a(n_a) + P_USDT * U_USDT``; account MM rate ``= MM / MB``;
+      liquidated when it reaches 100 % (``MB <= MM``).
+    - Binance PM: ``E = sum_a h_a(n_a + U_a)`` (``min(x P cr, x P)`` per asset, the futures PnL
+      inside the equity of the asset it settles in; no open orders, so no open loss);
+      ``uniMMR = E / MM``; liquidation at ``uniMMR <= 105 %``.
     - OKX multi-currency margin: the same adjusted equity (each currency's equity includes the
       floating PnL settled in it, then its discount tiers apply); margin ratio ``= E / MM`` with
       ``MM`` the positions' maintenance margin plus their liquidation (taker) fee, as in
       :data:`levguard.core.rules.okx.OKX`; liquidation at ``<= 100 %``.
 
-    ``MM = P_USDT * sum_i MM_i + sum_a borrowed_a * loan_mmr * P_a`` with ``MM_i`` the venue's
-    linear tiered maintenance margin (Binance at the mark, Bybit at entry, as in
-    :func:`levguard.core.margin.evaluate`).
+    ``MM = sum_a P_a * sum_{i settled in a} MM_i + sum_a borrowed_a * loan_mmr * P_a`` with
+    ``MM_i`` the venue's tiered maintenance margin in the settlement currency: linear at the mark
+    (Binance USDⓈ-M, OKX) or at entry (Bybit), as in :func:`levguard.core.margin.evaluate`;
+    COIN-M ``MM_i = MMR * |q| / mark - cum`` in the coin (``q`` = contracts x contract size in
+    USD; the COIN-M brackets, in coin notional, come from the spec), the inverse rules of
+    :data:`levguard.core.rules.binance.COINM`.  Binance's ``futuresMM_CM = |MMR * Amount *
+    contract multiplier| - cum`` is the same USD amount when the index equals the mark; its
+    ``sum futuresMM * assetIndexPrice`` converts the coin MM at the coin's index price ``P_a``.
 
     The liquidation price of position ``i`` is the mark of that position at which the account
     reaches the venue's trigger (``E = c * MM``), **holding every other mark and every collateral
-    price fixed**; found by bracketing from the mark and bisecting to adjacent floats
-    (:func:`levguard.kernels.unified.bracket_probes`), it is the first price on the liquidated
-    side.  The bankruptcy price solves ``E = 0`` the same way.
+    price fixed** (a COIN-M position's coin keeps its index price); found by bracketing from the
+    mark and bisecting to adjacent floats (:func:`levguard.kernels.unified.bracket_probes`), it is
+    the first price on the liquidated side (an inverse position is tested at no less than
+    ``1e-12`` of its mark).  The bankruptcy price solves ``E = 0`` the same way.
     Sources: see :data:`BYBIT`, :data:`BINANCE` and :data:`OKX_MCM_VENUE` (``source``), docs/unified.md
     and docs/margin.md ("Unified margin").
 
     The account is evaluated in one kernel call (:mod:`levguard.core.unified_fast`, once numba
     is loaded in the process or from the second evaluation on) or position by position in
-    Python; both give the same report bit for bit and the same errors.
+    Python; both give the same report bit for bit and the same errors.  Accounts holding COIN-M
+    positions take the Python path.
     """
     if fast_path_ready():
         report = evaluate_unified_fast(ua)
@@ -432,48 +588,58 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     return _evaluate_python(ua)
 
 
+def _settle_index(ua: UnifiedAccount, p: Position) -> int:
+    # The asset position p settles in: USDT, or the coin of a COIN-M contract.
+    name = p.instrument.settlement.upper() if p.instrument.inverse else _SETTLE
+    return next(i for i, a in enumerate(ua.assets) if a.name == name)
+
+
 def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
     # evaluate_unified position by position (the reference of levguard.core.unified_fast, and the
-    # path for the cases the kernel leaves: errors, sums that are not finite, no positions).
-    venue, model = ua.venue, ua.model
+    # path for the cases the kernel leaves: errors, sums that are not finite, no positions,
+    # COIN-M positions).
+    venue = ua.venue
     terms = []
-    for i, p in enumerate(ua.positions.positions):
+    for i, p in enumerate(ua.book):
         try:
-            terms.append(_terms(model, p, i))
+            terms.append(_terms(ua.position_model(p), p, i))
         except InputError as exc:
             msg = str(exc)
             raise InputError(msg if msg.startswith("positions[") else f"positions[{i}] {msg}") from None
-    st = _state(ua)
-    upnl_total = math.fsum(t.upnl for t in terms)
-    mm_list = [t.base_mm for t in terms]
-    mm_total = math.fsum(mm_list)
-    equity = st.equity(upnl_total)
-    total_mm = st.mm(mm_total)
+    where = [_settle_index(ua, t.pos) for t in terms]
+    groups = list(dict.fromkeys(where))  # settlement assets, in the order of the positions
+    upnl_by = {k: math.fsum(t.upnl for t, w in zip(terms, where, strict=True) if w == k) for k in groups}
+    mm_by = {k: math.fsum(t.base_mm for t, w in zip(terms, where, strict=True) if w == k) for k in groups}
+    # The account's totals are read varying USDT (or the first settlement asset): every other
+    # asset counts its own PnL and MM, so any choice gives the same sums.
+    usdt = next((i for i, a in enumerate(ua.assets) if a.name == _SETTLE), -1)
+    k0 = usdt if usdt >= 0 or not groups else groups[0]
+    states = {k: _state(ua, k, upnl_by, mm_by) for k in dict.fromkeys([k0, *groups])}
+    st0 = states[k0]
+    equity = st0.equity(upnl_by.get(k0, 0.0))
+    total_mm = st0.mm(mm_by.get(k0, 0.0))
     liquidatable = venue.liquidatable(equity, total_mm)
     c = venue.liquidation_multiple
 
     reports: list[PositionReport] = []
-    for t, mm_i in zip(terms, mm_list, strict=True):
-        p = t.pos
-        other_upnl = upnl_total - t.upnl
-        other_mm = mm_total - mm_i
-
-        def g(price: float, k: float, t: _Terms = t, ou: float = other_upnl, om: float = other_mm) -> float:
-            upnl = float(position_upnl(t.q, t.pos.entry_price, price, False))
-            return st.equity(ou + upnl) - k * st.mm(om + _mm_at(model, t, price))
-
+    for t, k in zip(terms, where, strict=True):
+        p, model, st = t.pos, ua.position_model(t.pos), states[k]
+        other_upnl = upnl_by[k] - t.upnl
+        other_mm = mm_by[k] - t.base_mm
         side = 1 if p.side > 0 else -1
-        lp = _root(partial(g, k=c), p.mark_price, side)
-        bp = _root(partial(g, k=0.0), p.mark_price, side)
-        reports.append(position_report(model, t, mm_i, None, lp, bp, liquidatable))
+        lp = _root(_g(st, model, t, other_upnl, other_mm, c), p.mark_price, side)
+        bp = _root(_g(st, model, t, other_upnl, other_mm, 0.0), p.mark_price, side)
+        reports.append(position_report(model, t, t.base_mm, None, lp, bp, liquidatable))
 
     rows = []
-    for a in ua.assets:
-        amount = a.net + (upnl_total if venue.upnl_in_haircut and a.name == _SETTLE else 0.0)
+    for i, a in enumerate(ua.assets):
+        amount = a.net + (upnl_by[i] if venue.upnl_in_haircut and i in upnl_by else 0.0)
         value = a.tiers.value(amount, a.price)
         face = amount * a.price
         rows.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
-    usdt_price = ua.assets[st.settle_index].price if st.settle_index >= 0 else 1.0
     wallet = math.fsum(a.net * a.price for a in ua.assets)
-    initial = usdt_price * math.fsum(r.initial_margin for r in reports)
+    initial = math.fsum(
+        ua.assets[k].price * math.fsum(r.initial_margin for r, w in zip(reports, where, strict=True) if w == k)
+        for k in groups
+    )
     return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, rows)

@@ -10,9 +10,10 @@ the same root search and the same correctly rounded sums as the Python path
 (``levguard.core.unified._evaluate_python``), so the report equals it bit for bit
 (tests/core/unified/test_unified_fast.py).
 
-It returns None where the Python path must decide: no positions, a rate-based venue, a symbol
-without tiers or a leverage above its cap (the Python path raises the error), or a sum that is
-not finite.
+It returns None where the Python path must decide: no positions, a rate-based venue, a COIN-M
+(inverse) position (its PnL and MM settle in its coin, which the kernel's one settlement asset
+does not hold), a symbol without tiers or a leverage above its cap (the Python path raises the
+error), or a sum that is not finite.
 """
 
 from __future__ import annotations
@@ -41,7 +42,14 @@ from levguard.kernels.unified import (
 if TYPE_CHECKING:
     from levguard.core.unified import UnifiedAccount, UnifiedVenue
 
-__all__ = ["account_report", "evaluate_unified_fast", "fast_path_ready"]
+__all__ = ["LIQUIDATION_PRICE_BASIS", "account_report", "evaluate_unified_fast", "fast_path_ready"]
+
+LIQUIDATION_PRICE_BASIS = (
+    "each position's liquidation and bankruptcy prices move that position's mark alone: every other mark "
+    "and every collateral price is held where it is"
+)
+"""What a unified account's per-position liquidation prices hold fixed (the report's
+``liquidation_price_basis``; docs/unified.md, "Liquidation prices")."""
 
 _SETTLE = "USDT"
 _N_OUT = len(UNIFIED_OUT)
@@ -76,7 +84,7 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
     """
     model = ua.model
     positions = ua.positions.positions
-    if not positions or model.rate_based:
+    if not positions or model.rate_based or ua.coin_positions:
         return None
     # Positions: each distinct tier table once (by identity), end to end.
     index: dict[int, int] = {}
@@ -217,4 +225,5 @@ def account_report(
         account_ratio_name=venue.ratio_name,
         account_status=venue.status(equity, total_mm),
         collateral=tuple(collateral),
+        liquidation_price_basis=LIQUIDATION_PRICE_BASIS,
     )

@@ -29,12 +29,12 @@ from levguard.core.risk.joint_stress import (
     ReverseStress,
     covariance_from_returns,
     covariance_from_vols,
-    joint_account,
+    joint_for,
     liquidation_surface,
     reverse_stress,
 )
-from levguard.core.risk.joint_stress_pm import PortfolioMarginJoint, portfolio_margin_joint
-from levguard.core.symbols import USD_LIKE
+from levguard.core.risk.joint_stress_pm import EngineJoint
+from levguard.core.symbols import USD_LIKE, base_asset
 from levguard.core.unified import UnifiedAccount, evaluate_unified, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import (
     DeribitPmAccount,
@@ -97,13 +97,21 @@ def _account(spec: Mapping[str, Any]) -> UnifiedAccount | Account | DeribitPmAcc
     return account_from_spec(plain)
 
 
-def _exposure(ja: JointAccount | PortfolioMarginJoint) -> dict[str, float]:
+def _exposure(ja: JointAccount | EngineJoint) -> dict[str, float]:
     # Gross USD exposure per asset: positions' notional (OKX PM: the risk units' cash delta) plus balances.
     exposure: dict[str, float] = {}
-    if isinstance(ja, PortfolioMarginJoint):
+    if isinstance(ja, EngineJoint):
         src = ja.source
         if isinstance(src, DeribitPmAccount):
             return {src.currency: 1.0}
+        if isinstance(src, UnifiedAccount):
+            for p in evaluate_unified(src).positions:  # a COIN-M row's notional is in its coin
+                a = base_asset(p.symbol)
+                usd = abs(p.notional) * (ja.price_of(a) if p.contract_kind == "inverse" else 1.0)
+                exposure[a] = exposure.get(a, 0.0) + usd
+            for asset in src.assets:
+                exposure[asset.name] = exposure.get(asset.name, 0.0) + abs(asset.net * asset.price)
+            return exposure
         for u in src.units:
             exposure[u.risk_unit] = abs(u.delta_usd)
         for b in src.assets:
@@ -117,13 +125,13 @@ def _exposure(ja: JointAccount | PortfolioMarginJoint) -> dict[str, float]:
     return exposure
 
 
-def movable_assets(ja: JointAccount | PortfolioMarginJoint) -> tuple[str, ...]:
+def movable_assets(ja: JointAccount | EngineJoint) -> tuple[str, ...]:
     """The account's non-stablecoin assets, largest gross USD exposure first."""
     exposure = _exposure(ja)
     return tuple(sorted((a for a in exposure if a not in USD_LIKE), key=lambda a: -exposure[a]))
 
 
-def default_assets(ja: JointAccount | PortfolioMarginJoint) -> tuple[str, str]:
+def default_assets(ja: JointAccount | EngineJoint) -> tuple[str, str]:
     """The two assets of largest gross USD exposure (positions' notional plus balances), stablecoins aside."""
     ranked = movable_assets(ja)
     if len(ranked) < 2:
@@ -224,11 +232,7 @@ def joint_stress_report(
     if vol is not None and not (math.isfinite(vol) and 0 < vol < 20):
         raise InputError(f"vol must be an annualised fraction in (0, 20), was {vol!r}")
     account = _account(spec)
-    ja: JointAccount | PortfolioMarginJoint = (
-        portfolio_margin_joint(account)
-        if isinstance(account, DeribitPmAccount | OkxPmAccount)
-        else joint_account(account)
-    )
+    ja = joint_for(account)
     if assets is None:
         ranked = movable_assets(ja)
         pair: tuple[str, ...] = ranked[:1] if len(ranked) == 1 else default_assets(ja)
@@ -248,7 +252,7 @@ def joint_stress_report(
     cov, cov_source = _covariance(names, histories, vol, correlation, horizon_days)
     # A portfolio-margin scenario runs the venue's engine (0.1-1 ms), not the compiled kernel: a
     # coarser scan, then the same bisection to adjacent floats and pattern-search refinement.
-    search = {"n_directions": 72, "n_radii": 40} if isinstance(ja, PortfolioMarginJoint) else {}
+    search = {"n_directions": 72, "n_radii": 40} if isinstance(ja, EngineJoint) else {}
     reverse = reverse_stress(ja, names, cov, max_norm=max_norm, **search)
     if isinstance(account, DeribitPmAccount | OkxPmAccount):
         report = evaluate_portfolio_margin(account)

@@ -183,3 +183,74 @@ def test_the_report_gives_a_ladder_for_one_asset_and_a_surface_for_two() -> None
     assert {two.surface.asset_x, two.surface.asset_y} == {"ETH", "BTC"}
     assert two.reverse.found
     assert math.isfinite(two.reverse.norm)
+
+
+# ============================================================================ unified with COIN-M
+def coin_m(btc: float = 0.16) -> dict[str, Any]:
+    """6,000 USDT and BTC (0.04 borrowed) back a BTCUSDT short, an ETHUSDT long and a BTCUSD_PERP long."""
+    return {
+        "venue": "binance-pm",
+        "balances": {"USDT": 6000, "BTC": btc},
+        "borrowed": {"BTC": 0.04},
+        "loan_mmr": 0.1,
+        "prices": {"BTC": 40000, "ETH": 2000},
+        "collateral_ratios": {"ETH": 0.9},
+        "positions": [
+            {"symbol": "BTCUSDT", "qty": -0.05, "entry_price": 52000, "mark_price": 40000, "mmr": 0.005},
+            {"symbol": "ETHUSDT", "qty": 20, "entry_price": 2100, "mark_price": 2000, "mmr": 0.005},
+            {"symbol": "BTCUSD_PERP", "qty": 100, "entry_price": 50000, "mark_price": 40000, "mmr": 0.005},
+        ],
+    }
+
+
+def test_coin_m_accounts_go_through_the_engine_and_the_kernel_refuses_them() -> None:
+    from levguard.core.risk.joint_stress import joint_account, joint_for
+    from levguard.core.risk.joint_stress_pm import EngineJoint
+    from levguard.core.unified import unified_account_from_spec
+
+    ua = unified_account_from_spec(coin_m())
+    with pytest.raises(InputError, match="BTCUSD_PERP is a COIN-M position"):
+        joint_account(ua)
+    ja = joint_for(ua)
+    assert isinstance(ja, EngineJoint)
+    assert ja.trigger == pytest.approx(1.05)
+    assert ja.ratio_rises_when_safer
+
+
+@settings(max_examples=30, deadline=None)
+@given(fb=st.floats(0.5, 1.8), fe=st.floats(0.5, 1.8))
+def test_a_moved_coin_m_account_is_the_spec_written_at_the_moved_prices(fb: float, fe: float) -> None:
+    from levguard.core.unified import unified_account_from_spec
+
+    ua = unified_account_from_spec(coin_m())
+    spec = coin_m()
+    spec["prices"] = {"BTC": 40000 * fb, "ETH": 2000 * fe}
+    for p in spec["positions"]:
+        p["mark_price"] *= fb if p["symbol"].startswith("BTC") else fe
+    s = scenario_values(ua, ["BTC", "ETH"], np.array([[fb, fe]]))
+    rep = evaluate_account(spec)
+    assert s[0][0] == pytest.approx(rep.equity, rel=1e-12)
+    assert s[1][0] == pytest.approx(rep.maintenance_margin, rel=1e-12)
+    assert bool(s[2][0]) == rep.liquidatable
+
+
+def test_coin_m_reverse_stress_and_surface() -> None:
+    from levguard.core.unified import unified_account_from_spec
+
+    ua = unified_account_from_spec(coin_m(btc=0.06))
+    rho = np.array([[1.0, 0.6], [0.6, 1.0]])
+    cov = covariance_from_vols([0.6, 0.6], rho, horizon_years=30 / 365)
+    r = reverse_stress(ua, ["BTC", "ETH"], cov, n_directions=72, n_radii=40)
+    assert r.found
+    assert r.liquidatable
+    assert r.ratio == pytest.approx(1.05, abs=1e-6)
+    g = np.linspace(-0.6, 0.3, 61)
+    x, y = np.meshgrid(g, g)
+    pts = np.column_stack([x.ravel(), y.ravel()])
+    liq = scenario_values(ua, ["BTC", "ETH"], np.exp(pts))[2]
+    norms = np.sqrt(np.einsum("ij,jk,ik->i", pts, np.linalg.inv(cov), pts))
+    assert liq.any()
+    assert norms[liq].min() >= r.norm * (1.0 - 1e-9)
+    report = joint_stress_report(coin_m(btc=0.06), vol=0.6, points=9)
+    assert report.surface is not None
+    assert report.surface.equity[4, 4] == pytest.approx(report.account.equity, rel=1e-12)  # the centre: no move

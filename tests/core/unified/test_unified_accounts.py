@@ -158,17 +158,18 @@ def test_negative_balance_counts_at_face_value() -> None:
     [
         (
             {
+                "venue": "bybit-uta",
                 "positions": [
                     {
-                        "symbol": "BTCUSD_PERP",
+                        "symbol": "BTCUSD",
                         "qty": 1,
                         "entry_price": 6e4,
                         "mark_price": 6e4,
                         "contract_kind": "inverse",
                     }
-                ]
+                ],
             },
-            "contract_kind must be linear on binance-pm",
+            "contract_kind must be linear on bybit-uta (Bybit keeps inverse contracts out",
         ),
         (
             {

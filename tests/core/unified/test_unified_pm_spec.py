@@ -202,12 +202,18 @@ def test_cli_bad_spec_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_single_wallet_paths_refuse_pm_venues_by_name(tmp_path: Path) -> None:
-    """``levguard risk`` (and every one-wallet path) names evaluate_account instead of unknown fields."""
+    """Every one-wallet path names evaluate_account instead of unknown fields; ``levguard risk``
+    reads a portfolio-margin account through it (margin, ladder, reverse stress)."""
+    from levguard.core.spec import account_from_spec
+    from levguard.errors import InputError
+
+    with pytest.raises(InputError, match=r"portfolio-margin account: levguard\.evaluate_account"):
+        account_from_spec(deribit())
     path = tmp_path / "pm.json"
     path.write_text(json.dumps(deribit()))
     res = runner.invoke(app, ["risk", str(path), "--vol", "0.6"])
-    assert res.exit_code == 2
-    assert "portfolio-margin account: levguard.evaluate_account" in res.stderr
+    assert res.exit_code == 0, res.stderr
+    assert "deribit-pm" in res.stdout
     assert is_portfolio_margin_spec({"venue": " OKX-PM "})
     assert not is_portfolio_margin_spec({"venue": "okx-mcm"})
 

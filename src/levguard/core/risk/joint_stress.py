@@ -29,7 +29,7 @@ import numpy.typing as npt
 from levguard.core.margin import AccountReport, _bankruptcy, _terms, evaluate
 from levguard.core.positions import Account
 from levguard.core.records import JsonRecord, empty_mapping, json_ready
-from levguard.core.risk.joint_stress_pm import PortfolioMarginJoint, portfolio_margin_joint
+from levguard.core.risk.joint_stress_pm import EngineJoint, portfolio_margin_joint, unified_engine_joint
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.symbols import base_asset
 from levguard.core.unified import UnifiedAccount, UnifiedVenue, evaluate_unified
@@ -46,6 +46,7 @@ __all__ = [
     "covariance_from_returns",
     "covariance_from_vols",
     "joint_account",
+    "joint_for",
     "liquidation_surface",
     "reverse_stress",
     "scenario_values",
@@ -142,8 +143,15 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
     ------
     InputError
         An isolated position (its margin is not the account's: the account has no one ratio), or
-        an account without positions and balances to move.
+        an account without positions and balances to move, or a unified account with COIN-M
+        positions (the kernel holds one settlement asset: :func:`joint_for` evaluates those
+        through :func:`levguard.core.unified.evaluate_unified` per scenario).
     """
+    if isinstance(account, UnifiedAccount) and account.coin_positions:
+        raise InputError(
+            f"{account.coin_positions[0].symbol} is a COIN-M position: the scenario kernel holds one settlement "
+            "asset; pass the UnifiedAccount itself (or joint_for(account)) to evaluate it through its engine"
+        )
     unified = isinstance(account, UnifiedAccount)
     positions = account.positions.positions if isinstance(account, UnifiedAccount) else account.positions
     model = account.model if isinstance(account, UnifiedAccount) else get_venue(account.venue)
@@ -238,15 +246,24 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
     )
 
 
-AnyAccount = JointAccount | PortfolioMarginJoint | UnifiedAccount | Account | DeribitPmAccount | OkxPmAccount
+AnyAccount = JointAccount | EngineJoint | UnifiedAccount | Account | DeribitPmAccount | OkxPmAccount
 """What the joint-stress tools take: haircut and cross accounts (one compiled kernel), and
 portfolio-margin accounts (``deribit-pm``, ``okx-pm``: the venue's engine per scenario,
 :mod:`levguard.core.risk.joint_stress_pm`)."""
 
 
-def _as_joint(account: AnyAccount) -> JointAccount | PortfolioMarginJoint:
-    if isinstance(account, JointAccount | PortfolioMarginJoint):
+def joint_for(account: AnyAccount) -> JointAccount | EngineJoint:
+    """The account as the joint-stress tools take it: the compiled kernel's :class:`JointAccount`
+    where it holds the account, else an :class:`~levguard.core.risk.joint_stress_pm.EngineJoint`
+    (portfolio margin; unified with COIN-M positions) evaluated by its own engine per scenario."""
+    return _as_joint(account)
+
+
+def _as_joint(account: AnyAccount) -> JointAccount | EngineJoint:
+    if isinstance(account, JointAccount | EngineJoint):
         return account
+    if isinstance(account, UnifiedAccount) and account.coin_positions:
+        return unified_engine_joint(account)
     if isinstance(account, UnifiedAccount | Account):
         return joint_account(account)
     if isinstance(account, DeribitPmAccount | OkxPmAccount):
@@ -254,7 +271,7 @@ def _as_joint(account: AnyAccount) -> JointAccount | PortfolioMarginJoint:
     raise InputError(f"account must be a UnifiedAccount, an Account or a portfolio-margin account, was {show(account)}")
 
 
-def _asset_names(ja: JointAccount | PortfolioMarginJoint, assets: Sequence[str], field_name: str) -> tuple[str, ...]:
+def _asset_names(ja: JointAccount | EngineJoint, assets: Sequence[str], field_name: str) -> tuple[str, ...]:
     if isinstance(assets, str) or not isinstance(assets, Sequence) or not assets:
         raise InputError(f"{field_name} must be a non-empty list of asset names, was {show(assets)}")
     out = []
@@ -304,7 +321,7 @@ def scenario_values(
     if not (np.isfinite(f).all() and (f > 0.0).all()):
         bad = np.argwhere(~(np.isfinite(f) & (f > 0.0)))[0]
         raise InputError(f"factors[{bad[0]}, {bad[1]}] must be a finite multiplier > 0, was {float(f[tuple(bad)])!r}")
-    if isinstance(ja, PortfolioMarginJoint):
+    if isinstance(ja, EngineJoint):
         return ja.values(names, f)
     col = {a: j for j, a in enumerate(names)}
     pos_move = np.asarray([col.get(a, -1) for a in ja.pos_asset], dtype=np.int64)
@@ -344,7 +361,7 @@ def scenario_values(
     return equity, mm, liq
 
 
-def _ratios(ja: JointAccount | PortfolioMarginJoint, equity: Float64Array1D, mm: Float64Array1D) -> Float64Array1D:
+def _ratios(ja: JointAccount | EngineJoint, equity: Float64Array1D, mm: Float64Array1D) -> Float64Array1D:
     out = np.empty(equity.shape[0])
     for i, (e, m) in enumerate(zip(equity.tolist(), mm.tolist(), strict=True)):
         r = ja.ratio(e, m)
@@ -582,7 +599,7 @@ def _directions(k: int, n: int, seed: int) -> Float64Array2D:
 class _Ray:
     """First liquidating radius along whitened directions (vectorised over directions)."""
 
-    def __init__(self, ja: JointAccount | PortfolioMarginJoint, assets: tuple[str, ...], chol: Float64Array2D) -> None:
+    def __init__(self, ja: JointAccount | EngineJoint, assets: tuple[str, ...], chol: Float64Array2D) -> None:
         self.ja, self.assets, self.chol = ja, assets, chol
 
     def liquidated(self, x: Float64Array2D) -> BoolArray1D:
@@ -757,7 +774,7 @@ def reverse_stress(
     # The account's own scalar evaluation must agree; push outward by ulps where it does not.
     for attempt in range(64):
         factors = {a: math.exp(v) for a, v in zip(names, x.tolist(), strict=True)}
-        rep = ja.report(factors) if isinstance(ja, PortfolioMarginJoint) else _evaluate(ja.source, factors)
+        rep = ja.report(factors) if isinstance(ja, EngineJoint) else _evaluate(ja.source, factors)
         if rep.liquidatable or r_best == 0.0:
             break
         x = x * (1.0 + 4e-16 * 2.0 ** min(attempt, 40))

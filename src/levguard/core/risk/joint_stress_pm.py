@@ -1,12 +1,17 @@
-"""Joint price moves of a portfolio-margin account (``deribit-pm``, ``okx-pm``).
+"""Joint price moves of accounts the compiled scenario kernel does not hold, through their own engine.
 
 :mod:`levguard.core.risk.joint_stress` evaluates haircut and cross accounts in one compiled
-kernel; a portfolio-margin account's requirement is the worst loss over the venue's own stress
-grid, so each scenario here re-prices the account and runs the venue's engine again
-(:func:`levguard.core.unified_pm.evaluate_portfolio_margin`): nothing is linearised or
-interpolated.  :class:`PortfolioMarginJoint` gives :func:`~levguard.core.risk.joint_stress.
-liquidation_surface`, :func:`~levguard.core.risk.joint_stress.reverse_stress` and
-:func:`~levguard.core.risk.joint_stress.price_ladder` what they need.
+kernel.  Two kinds of account are evaluated here instead, one scenario at a time, by re-pricing the
+account and running its own engine again (nothing linearised or interpolated):
+
+* portfolio-margin accounts (``deribit-pm``, ``okx-pm``), whose requirement is the worst loss over
+  the venue's stress grid (:func:`levguard.core.unified_pm.evaluate_portfolio_margin`);
+* unified accounts holding COIN-M (inverse) positions, each settled in its own coin
+  (:func:`levguard.core.unified.evaluate_unified`; the kernel holds one settlement asset).
+
+:class:`EngineJoint` gives :func:`~levguard.core.risk.joint_stress.liquidation_surface`,
+:func:`~levguard.core.risk.joint_stress.reverse_stress` and
+:func:`~levguard.core.risk.joint_ladder.liquidation_ladder` what they need.
 
 A move of asset ``a`` by factor ``f`` (``1 +`` the relative move):
 
@@ -19,6 +24,8 @@ A move of asset ``a`` by factor ``f`` (``1 +`` the relative move):
   multiplied by ``f``; a risk unit's cash delta is recomputed from its swaps, and a unit given
   without swaps (``delta_usd`` of options, futures or spot hedges) scales its ``delta_usd`` and
   ``stress_delta_usd`` by ``f`` (delta-one); given charges (``mr2`` ... ``mr9``) are held.
+* a unified account: the price of the balance in ``a`` and the mark of every position on ``a``,
+  linear or COIN-M, are multiplied by ``f`` (as the kernel moves a haircut account).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from levguard.core.options.black76 import black76_price
 from levguard.core.portfolio_margin import DeribitFuture, DeribitOption
 from levguard.core.positions import Position
 from levguard.core.symbols import USD_LIKE, base_asset
+from levguard.core.unified import UnifiedAccount, evaluate_unified
 from levguard.core.unified_pm import (
     DeribitPmAccount,
     DeribitPmLeg,
@@ -45,7 +53,7 @@ from levguard.errors import InputError
 from levguard.kernels.margin import position_upnl
 from levguard.typing import BoolArray1D, Float64Array1D
 
-__all__ = ["PortfolioMarginJoint", "moved_portfolio_margin", "portfolio_margin_joint"]
+__all__ = ["EngineJoint", "moved_portfolio_margin", "moved_unified", "portfolio_margin_joint", "unified_engine_joint"]
 
 
 def _deribit_leg(leg: DeribitPmLeg, f: float) -> DeribitPmLeg:
@@ -114,22 +122,41 @@ def moved_portfolio_margin(
     raise InputError(f"account must be a DeribitPmAccount or OkxPmAccount, was {type(account).__name__}")
 
 
+def moved_unified(account: UnifiedAccount, factors: Mapping[str, float]) -> UnifiedAccount:
+    """The unified account with every balance and every position (linear and COIN-M) on an asset
+    in ``factors`` moved by its factor."""
+
+    def pos(p: Position) -> Position:
+        f = factors.get(base_asset(p.symbol))
+        return p if f is None else dataclasses.replace(p, mark_price=p.mark_price * f)
+
+    linear = dataclasses.replace(account.positions, positions=tuple(pos(p) for p in account.positions.positions))
+    assets = tuple(
+        dataclasses.replace(a, price=a.price * factors[a.name]) if a.name in factors else a for a in account.assets
+    )
+    coins = tuple(pos(p) for p in account.coin_positions)
+    return dataclasses.replace(account, positions=linear, assets=assets, coin_positions=coins)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
-class PortfolioMarginJoint:
-    """A portfolio-margin account as the joint-stress tools see it.
+class EngineJoint:
+    """An account as the joint-stress tools see it when each scenario runs the account's own engine.
 
     ``assets`` are the names a scenario may move (Deribit: the currency; OKX: the non-stablecoin
-    balances and the swaps' underlyings); ``prices`` their current prices (USD).  Liquidatable
-    where the venue's report says so: ``MM > 0`` and ``equity <= MM`` on both venues
-    (``multiple`` 1).
+    balances and the swaps' underlyings; a unified account: its balances and its positions' base
+    assets); ``prices`` their current prices (USD).  Liquidatable where the engine's report says
+    so (``equity <= multiple * MM`` with ``MM > 0``); the ratio reads ``equity / MM`` when
+    ``rises_when_safer`` (OKX's margin ratio, Binance's uniMMR), else ``MM / equity`` (Deribit's
+    usage, Bybit's account MM rate).
     """
 
-    source: DeribitPmAccount | OkxPmAccount
+    source: DeribitPmAccount | OkxPmAccount | UnifiedAccount
     venue: str
     ratio_name: str
     assets: tuple[str, ...]
     prices: Mapping[str, float]
     multiple: float = 1.0
+    rises_when_safer: bool = True
     mm_must_be_positive: bool = True
 
     def price_of(self, asset: str) -> float:
@@ -137,23 +164,25 @@ class PortfolioMarginJoint:
         return float(self.prices[asset])
 
     def ratio(self, equity: float, mm: float) -> float | None:
-        """The venue's ratio: Deribit ``MM / equity`` (usage), OKX ``equity / (MMR + fees)``."""
-        if self.venue == "deribit-pm":
-            return mm / equity if equity > 0.0 else None
-        return equity / mm if mm > 0.0 else None
+        """The venue's ratio at ``equity`` and ``mm`` (None where it is undefined)."""
+        if self.rises_when_safer:
+            return equity / mm if mm > 0.0 else None
+        return mm / equity if equity > 0.0 else None
 
     @property
     def trigger(self) -> float:
-        """The ratio at the liquidation trigger (1 on both venues)."""
-        return 1.0
+        """The ratio at the liquidation trigger ``equity = multiple * MM``."""
+        return self.multiple if self.rises_when_safer else 1.0 / self.multiple
 
     @property
     def ratio_rises_when_safer(self) -> bool:
-        """OKX's margin ratio rises when safer; Deribit's usage falls."""
-        return self.venue != "deribit-pm"
+        """True for ratios of equity over MM."""
+        return self.rises_when_safer
 
     def report(self, factors: Mapping[str, float]) -> AccountReport:
-        """The venue's report of the account moved by ``factors`` (asset -> multiplier)."""
+        """The engine's report of the account moved by ``factors`` (asset -> multiplier)."""
+        if isinstance(self.source, UnifiedAccount):
+            return evaluate_unified(moved_unified(self.source, factors))
         return evaluate_portfolio_margin(moved_portfolio_margin(self.source, factors))
 
     def values(self, names: Sequence[str], factors: np.ndarray) -> tuple[Float64Array1D, Float64Array1D, BoolArray1D]:
@@ -167,19 +196,33 @@ class PortfolioMarginJoint:
         return equity, mm, liq
 
 
-def portfolio_margin_joint(account: DeribitPmAccount | OkxPmAccount) -> PortfolioMarginJoint:
+def portfolio_margin_joint(account: DeribitPmAccount | OkxPmAccount) -> EngineJoint:
     """Wrap a parsed ``deribit-pm`` or ``okx-pm`` account for the joint-stress tools."""
     if isinstance(account, DeribitPmAccount):
-        return PortfolioMarginJoint(
+        return EngineJoint(
             account,
             "deribit-pm",
             "maintenance_margin_usage",
             (account.currency,),
             {account.currency: account.index_price},
+            rises_when_safer=False,
         )
     if isinstance(account, OkxPmAccount):
         prices: dict[str, float] = {a.name: a.price for a in account.assets if a.name not in USD_LIKE}
         for p in account.positions:
             prices.setdefault(base_asset(p.symbol), p.mark_price)
-        return PortfolioMarginJoint(account, "okx-pm", "margin_ratio", tuple(prices), prices)
+        return EngineJoint(account, "okx-pm", "margin_ratio", tuple(prices), prices)
     raise InputError(f"account must be a DeribitPmAccount or OkxPmAccount, was {type(account).__name__}")
+
+
+def unified_engine_joint(account: UnifiedAccount) -> EngineJoint:
+    """Wrap a unified account (with COIN-M positions, which the compiled kernel does not hold)."""
+    if not isinstance(account, UnifiedAccount):
+        raise InputError(f"account must be a UnifiedAccount, was {type(account).__name__}")
+    venue = account.venue
+    prices: dict[str, float] = {a.name: a.price for a in account.assets}
+    for p in account.book:
+        prices.setdefault(base_asset(p.symbol), p.mark_price)
+    probe_up, probe_one = venue.ratio(2.0, 1.0), venue.ratio(1.0, 1.0)
+    rises = probe_up is not None and probe_one is not None and probe_up > probe_one
+    return EngineJoint(account, venue.name, venue.ratio_name, tuple(prices), prices, venue.liquidation_multiple, rises)
