@@ -295,4 +295,4 @@ def test_positions_after_round_trip(version: str) -> None:
     first = liquidation_call(rows, "WETH", "USDC", 3_000 * 10**6, version=version)
     second = liquidation_call(first.positions_after, "WETH", "USDC", 3_000 * 10**6, version=version)
     assert second.debt_after["USDC"] == 14_000 * 10**6 - 6_000 * 10**6
-    assert second.health_factor_before == get_user_account_data(first.positions_after).health_factor
+    assert second.health_factor_before == get_user_account_data(first.positions_after, version=version).health_factor

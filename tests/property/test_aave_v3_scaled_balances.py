@@ -57,7 +57,9 @@ def at_ray(rows: list[AaveReserve]) -> list[AaveReserve]:
     return [replace(r, liquidity_index=RAY, variable_borrow_index=RAY) for r in rows]
 
 
-@pytest.mark.parametrize("version", AAVE_VERSIONS)
+@pytest.mark.parametrize(
+    "version", AAVE_VERSIONS[:4]
+)  # 3.0-3.3; 3.5+ rounds in the protocol's favour (test_aave_v35_rounding.py)
 @SETTINGS
 @given(case=liquidatable())
 def test_scaled_burns_stay_within_wei_of_plain_differences(

@@ -103,7 +103,8 @@ class OnchainVenueConfig(_Model):
     key_env: str | None = None  # the signing key (hex) from an environment variable ...
     key_file: str | None = None  # ... or from a file readable by its owner only
     swapper: str | None = None  # prefer: unwind: a swap contract (levguard.venues.onchain_swap.ContractSwapper)
-    aave_version: Literal["3.0", "3.1", "3.2", "3.3"] = "3.3"
+    # core.defi.aave AAVE_VERSIONS (a v3.4 pool computes as "3.3")
+    aave_version: Literal["3.0", "3.1", "3.2", "3.3", "3.5", "3.6"] = "3.3"
     heartbeats: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
     default_heartbeat_s: Annotated[int, Field(gt=0)] = 86_400
     timeout_s: Annotated[float, Field(gt=0, lt=3600)] = 10.0

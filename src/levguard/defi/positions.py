@@ -9,7 +9,7 @@ the analytics (:mod:`levguard.defi.analytics`, :mod:`levguard.defi.loops`) take.
 Aave v3 (``protocol: aave-v3``)::
 
     protocol: aave-v3
-    version: "3.3"                  # 3.0, 3.1, 3.2 or 3.3 (default 3.3)
+    version: "3.3"                  # 3.0, 3.1, 3.2, 3.3, 3.5 or 3.6 (default 3.3; a v3.4 pool: 3.3)
     emode_category: null            # or {ltv: 0.93, lt: 0.95, bonus: 0.01, label: ETH correlated}
     reserves:
       - {symbol: WETH, price_usd: 3000, decimals: 18, ltv: 0.80, lt: 0.825, bonus: 0.05,
@@ -107,7 +107,7 @@ class AavePosition(JsonRecord):
     emode_category : EModeCategory or None
         The user's e-mode category.
     version : str
-        ``"3.0"`` to ``"3.3"``.
+        ``"3.0"`` to ``"3.3"``, ``"3.5"`` or ``"3.6"`` (a v3.4 pool computes as ``"3.3"``).
     name, emode_label : str
         Labels for reports.
     """

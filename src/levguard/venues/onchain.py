@@ -305,7 +305,8 @@ class OnchainVenue:
         The key that signs repayments and supplies (it pays for them; the position is repaid or
         topped up on behalf of ``wallet``).  Without one the venue only reads.
     aave_version : str
-        The Aave version levguard's engine evaluates the account as (``"3.0"`` ... ``"3.3"``).
+        The Aave version levguard's engine evaluates the account as (``"3.0"`` ... ``"3.3"``, ``"3.5"``,
+        ``"3.6"``; a v3.4 pool computes as ``"3.3"``).
     heartbeats : mapping, optional
         Price-feed heartbeat (seconds) per symbol, for the staleness check; ``default_heartbeat``
         for the others.

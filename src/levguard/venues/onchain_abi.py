@@ -3,9 +3,11 @@
 Only the functions levguard reads or sends, with the signatures of the deployed contracts:
 
 * Aave v3 ``Pool`` (aave/aave-v3-core ``contracts/interfaces/IPool.sol``, the same selectors in
-  aave-dao/aave-v3-origin 3.1-3.3 for every function used here: ``getReserveData`` returns the
-  legacy ``ReserveData`` layout there), ``IPoolAddressesProvider.getPriceOracle``,
-  ``AaveOracle`` (``contracts/misc/AaveOracle.sol``);
+  aave-dao/aave-v3-origin 3.1-3.6 for every function used here: ``getReserveData`` returns the
+  legacy ``ReserveData`` layout there; the 3.2+ e-mode getters ``getEModeCategoryCollateralConfig``,
+  ``getEModeCategoryCollateralBitmap``, ``getEModeCategoryBorrowableBitmap`` and the 3.6
+  ``getEModeCategoryLtvzeroBitmap``, ``src/contracts/interfaces/IPool.sol`` at v3.6.0),
+  ``IPoolAddressesProvider.getPriceOracle``, ``AaveOracle`` (``contracts/misc/AaveOracle.sol``);
 * Chainlink's ``AggregatorV3Interface`` (``latestRoundData``, ``decimals``);
 * Morpho Blue (morpho-org/morpho-blue ``src/interfaces/IMorpho.sol``: ``IMorphoBase`` and
   ``IMorphoStaticTyping``), ``IOracle.price``, ``IIrm.borrowRateView``;
@@ -78,6 +80,11 @@ AAVE_POOL: Final = [
     _fn("getUserConfiguration", ["address"], [["uint256"]]),
     _fn("getUserEMode", ["address"], ["uint256"]),
     _fn("getEModeCategoryData", ["uint8"], [["uint16", "uint16", "uint16", "address", "string"]]),
+    # 3.2+: CollateralConfig(ltv, liquidationThreshold, liquidationBonus) and the uint128 bitmaps.
+    _fn("getEModeCategoryCollateralConfig", ["uint8"], [["uint16", "uint16", "uint16"]]),
+    _fn("getEModeCategoryCollateralBitmap", ["uint8"], ["uint128"]),
+    _fn("getEModeCategoryBorrowableBitmap", ["uint8"], ["uint128"]),
+    _fn("getEModeCategoryLtvzeroBitmap", ["uint8"], ["uint128"]),  # 3.6
     _fn("ADDRESSES_PROVIDER", [], ["address"]),
     _fn("repay", ["address", "uint256", "uint256", "address"], ["uint256"], view=False),
     _fn("supply", ["address", "uint256", "address", "uint16"], [], view=False),

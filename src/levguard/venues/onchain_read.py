@@ -9,9 +9,10 @@ so the position, the prices and the protocol's own health factor are one consist
   collateral), ``getReserveData`` per reserve (configuration bitmap, token addresses, isolation
   debt), the aToken and debt-token balances, ``AaveOracle.getAssetPrice`` and, where the asset's
   source answers it, the source's ``latestRoundData`` checked against the feed's heartbeat
-  (:func:`levguard.core.defi.price_feeds.check_round`), e-mode (3.0 / 3.1: ``getUserEMode``,
-  ``getEModeCategoryData``).  The rows are :class:`~levguard.core.defi.aave.AaveReserve` for
-  levguard's exact engine.
+  (:func:`levguard.core.defi.price_feeds.check_round`), e-mode (``getUserEMode``; 3.0 / 3.1
+  ``getEModeCategoryData``; 3.2+ ``getEModeCategoryCollateralConfig`` and the category's
+  collateral, borrowable and, 3.6, ltvzero bitmaps).  The rows are
+  :class:`~levguard.core.defi.aave.AaveReserve` for levguard's exact engine.
 * :func:`read_morpho`: ``Morpho.idToMarketParams``, ``market``, ``position``, the oracle's
   ``price()`` and the IRM's ``borrowRateView``; interest is accrued to the block with
   :func:`levguard.core.defi.morpho.accrue_interest` (what ``Morpho._accrueInterest`` does before
@@ -30,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from levguard.core.defi.aave import AaveReserve, EModeCategory
+from levguard.core.defi.aave import AAVE_VERSIONS, AaveReserve, EModeCategory
 from levguard.core.defi.morpho import Market, Position, accrue_interest
 from levguard.core.defi.price_feeds import FeedCheck, RoundData, check_round
 from levguard.core.records import JsonRecord
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 ZERO_ADDRESS: Final = "0x" + "00" * 20
-AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3")
+_PRICE_SOURCE_VERSIONS: Final = ("3.0", "3.1")  # e-mode by getEModeCategoryData and a price source
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class AaveRead(JsonRecord):
     read_ns : int
         When the read finished (UTC ns).
     version : str
-        The Aave version the engine mirrors (``"3.0"`` ... ``"3.3"``).
+        The Aave version the engine mirrors (one of :data:`levguard.core.defi.aave.AAVE_VERSIONS`).
     reserves : tuple of AaveReserve
         The reserves the wallet borrows or uses as collateral, as levguard's engine takes them.
     emode : EModeCategory or None
@@ -382,7 +383,8 @@ def read_aave(
     wallet, payer : str
         The watched account and the one paying for repayments and supplies.
     version : str
-        The Aave version the position is evaluated as (``"3.0"`` ... ``"3.3"``).
+        The Aave version the position is evaluated as (one of
+        :data:`levguard.core.defi.aave.AAVE_VERSIONS`; a v3.4 pool reads as ``"3.3"``).
     heartbeats : mapping, optional
         Heartbeat (seconds) per symbol of the price feeds, for the staleness check.
     default_heartbeat : int
@@ -391,8 +393,18 @@ def read_aave(
     Raises
     ------
     VenuePermanentError
-        The pool does not answer (wrong address), or the user is in an e-mode category on
-        Aave 3.2+ (its bitmaps are not read).
+        The pool does not answer (wrong address), or the user's e-mode category cannot be read
+        with the getters of ``version``.
+
+    Notes
+    -----
+    E-mode from 3.2 (aave-dao/aave-v3-origin ``src/contracts/protocol/pool/Pool.sol``):
+    ``getEModeCategoryCollateralConfig(id)`` gives the category's LTV, threshold and bonus;
+    bit ``reserve.id`` of ``getEModeCategoryCollateralBitmap(id)`` marks a reserve the category
+    counts as collateral (``in_emode``), of ``getEModeCategoryBorrowableBitmap(id)`` one it lends
+    (``emode_borrowable``) and, 3.6, of ``getEModeCategoryLtvzeroBitmap(id)`` one whose LTV is 0
+    in the category (``emode_ltvzero``; a pool without the getter has no such bitmap).  Balances
+    are ``balanceOf`` (already in the pool's rounding), so the rows carry no indexes.
     """
     if version not in AAVE_VERSIONS:
         raise InputError(f"version must be one of {list(AAVE_VERSIONS)}, was {version!r}")
@@ -410,17 +422,7 @@ def read_aave(
         if is_revert(exc):
             raise VenuePermanentError(f"{pool} does not answer as an Aave v3 Pool: {exc}") from None
         raise
-    emode: EModeCategory | None = None
-    if emode_id:
-        if version not in ("3.0", "3.1"):
-            raise VenuePermanentError(
-                f"{wallet} is in e-mode category {emode_id} on Aave {version}: e-mode is read for 3.0 / 3.1 only"
-            )
-        ltv, lt, bonus, source, _label = rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryData", emode_id, block=n)
-        price = (
-            int(rpc.call(oracle, abi.AAVE_ORACLE, "getAssetPrice", source, block=n)) if source != ZERO_ADDRESS else 0
-        )
-        emode = EModeCategory(int(ltv), int(lt), int(bonus), price)
+    emode, bitmaps = _read_emode(rpc, pool, oracle, wallet, emode_id, version, n)
     rows: list[AaveReserve] = []
     assets: dict[str, str] = {}
     oracles: list[OracleAnswer] = []
@@ -443,6 +445,11 @@ def read_aave(
         price = int(rpc.call(oracle, abi.AAVE_ORACLE, "getAssetPrice", asset, block=n))
         source = rpc.call(oracle, abi.AAVE_ORACLE, "getSourceOfAsset", asset, block=n)
         beat = int(beats.get(symbol, default_heartbeat))
+        in_emode, borrowable = False, None  # 3.0 / 3.1: the reserve's category; 3.2+: the bitmaps
+        if emode_id and version in _PRICE_SOURCE_VERSIONS:
+            in_emode = int(cfg["emode"]) == emode_id
+        elif emode_id:
+            in_emode, borrowable = bool(bitmaps[0] >> rid & 1), bool(bitmaps[1] >> rid & 1)
         oracles.append(_oracle_answer(rpc, symbol, asset, price, source, beat, n, ts))
         rows.append(
             AaveReserve(
@@ -453,7 +460,9 @@ def read_aave(
                 lt=int(cfg["lt"]),
                 collateral=collateral,
                 debt=debt,
-                in_emode=bool(emode_id) and int(cfg["emode"]) == emode_id,
+                in_emode=in_emode,
+                emode_borrowable=borrowable,
+                emode_ltvzero=bool(emode_id) and bool(bitmaps[2] >> rid & 1),
                 liquidation_bonus=int(cfg["bonus"]),
                 liquidation_protocol_fee=int(cfg["protocol_fee"]),
                 use_as_collateral=collateral_on,
@@ -489,6 +498,40 @@ def read_aave(
         allowances=allowances,
         paused=tuple(paused),
     )
+
+
+def _read_emode(
+    rpc: Rpc, pool: str, oracle: str, wallet: str, emode_id: int, version: str, block: int
+) -> tuple[EModeCategory | None, tuple[int, int, int]]:
+    # The user's category and, 3.2+, its (collateral, borrowable, ltvzero) bitmaps (Notes of read_aave).
+    if not emode_id:
+        return None, (0, 0, 0)
+    try:
+        if version in _PRICE_SOURCE_VERSIONS:
+            ltv, lt, bonus, source, _label = rpc.call(
+                pool, abi.AAVE_POOL, "getEModeCategoryData", emode_id, block=block
+            )
+            price = 0
+            if source != ZERO_ADDRESS:
+                price = int(rpc.call(oracle, abi.AAVE_ORACLE, "getAssetPrice", source, block=block))
+            return EModeCategory(int(ltv), int(lt), int(bonus), price), (0, 0, 0)
+        ltv, lt, bonus = rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryCollateralConfig", emode_id, block=block)
+        collateral = int(rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryCollateralBitmap", emode_id, block=block))
+        borrowable = int(rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryBorrowableBitmap", emode_id, block=block))
+    except Exception as exc:
+        if is_revert(exc):
+            raise VenuePermanentError(
+                f"{wallet} is in e-mode category {emode_id}, which {pool} does not answer as Aave {version}: {exc}"
+            ) from None
+        raise
+    ltvzero, _ = rpc.try_call(pool, abi.AAVE_POOL, "getEModeCategoryLtvzeroBitmap", emode_id, block=block)
+    try:
+        category = EModeCategory(int(ltv), int(lt), int(bonus))
+    except InputError as exc:  # a category the configurator never set (lt 0)
+        raise VenuePermanentError(
+            f"{wallet} is in e-mode category {emode_id}, which is not configured: {exc}"
+        ) from None
+    return category, (collateral, borrowable, int(ltvzero or 0))
 
 
 # --- Morpho Blue ----------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ scaled amounts (``amount.rayDiv(index)``), so the balances after it and the prot
 differ by a wei from plain subtraction once an index has grown past ``RAY``: give the row's
 ``liquidity_index`` and ``variable_borrow_index`` (default ``RAY``) to get them to the wei.
 
-Versions ``"3.0"`` (aave/aave-v3-core v1.19.4 = v3.0.2, commit 782f5191), ``"3.1"``, ``"3.2"`` and
-``"3.3"`` (aave-dao/aave-v3-origin tags v3.1.0 e627c742, v3.2.0 7c6023e6, v3.3.0 5431379f):
+Versions ``"3.0"`` (aave/aave-v3-core v1.19.4 = v3.0.2, commit 782f5191), ``"3.1"`` - ``"3.3"``,
+``"3.5"`` and ``"3.6"`` (aave-dao/aave-v3-origin tags v3.1.0 e627c742, v3.2.0 7c6023e6, v3.3.0 5431379f, v3.4.0, v3.5.0,
+v3.6.0 5a230ec8; paths below are under ``src/contracts/protocol/`` of that repository):
 
 * 3.0 / 3.1: an e-mode category may carry a price source that prices every reserve of the
   category (collateral and debt) and, in a liquidation, the debt asset of an e-mode user;
@@ -31,27 +32,47 @@ Versions ``"3.0"`` (aave/aave-v3-core v1.19.4 = v3.0.2, commit 782f5191), ``"3.1
 * 3.2+: no e-mode price source; membership is the category's collateral bitmap (``in_emode``)
   and borrowable bitmap (``emode_borrowable``, ``100`` otherwise);
 * 3.0 - 3.2: close factor 50 % of the reserve's debt when HF > 0.95, else 100 %;
-* 3.3: close factor 100 % of the reserve's debt unless collateral and debt of the two reserves
+* 3.3+: close factor 100 % of the reserve's debt unless collateral and debt of the two reserves
   are both worth at least ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD`` (2,000 USD) and HF > 0.95,
   then capped at 50 % of the account's *total* debt; no dust below ``MIN_LEFTOVER_BASE`` (1,000
   USD) may be left on either side unless one is cleared (``103``); when the liquidation takes
   the account's last collateral (in base currency) the remaining debt of every reserve is burnt
-  and booked as the reserve's ``deficit``.
+  and booked as the reserve's ``deficit``;
+* 3.4 (no version of its own: pass ``"3.3"``): the same numbers as 3.3 (stable debt and GHO's
+  special cases removed, a liquidator may not liquidate itself, the borrowing flag follows the
+  scaled balance); errors are custom errors from 3.4 on (``Errors.sol``: ``MustNotLeaveDust()``
+  ...), see :data:`CUSTOM_ERRORS` and :attr:`AaveError.custom_error`;
+* 3.5: directed rounding (``libraries/helpers/TokenMath.sol``, ``libraries/math/WadRayMath.sol``):
+  aToken balances ``rayMulFloor(scaled, index)``, debt balances ``rayMulCeil`` (rows with
+  ``balance_rounding="directed"``), burns of collateral and aToken transfers ``rayDivCeil``,
+  debt burns ``rayDivFloor``; debt values in base currency ``mulDivCeil`` (GenericLogic,
+  LiquidationLogic); ``HF = sum(value_i * lt_i).wadDiv(debt) / 10000`` instead of
+  ``percentMul(collateral, avg_lt).wadDiv(debt)``; available borrows ``percentMulFloor``; the
+  debt for a capped seizure ``percentDivCeil(..., bonus)``; the fee clamp in
+  ``rayMulFloor``;
+* 3.6: e-mode decoupled from the reserve's own parameters (``logic/GenericLogic.sol``,
+  ``ValidationLogic.getUserReserveLtv``): every enabled collateral counts, also at
+  ``lt == 0`` outside e-mode; in the category the LTV is the category's, 0 for reserves in its
+  ``ltvzeroBitmap`` (``emode_ltvzero``), whatever the reserve's own LTV; a liquidation needs
+  only the collateral flag (``validateLiquidationCall``), an ``lt``-0 reserve's bonus being 0.
 
 Not modelled: interest accrual (indexes are inputs), reserve flags (active, paused, frozen, borrowing
-enabled), caps, price oracle sentinel, liquidation grace period, stable-rate debt (3.0 / 3.1),
+enabled), caps, price oracle sentinel, liquidation grace period, stable-rate debt (3.0 - 3.3),
 GHO's discount and accrued-interest handling, the liquidator's side (its aToken collateral flag)
-and the self-liquidation edge cases.  See docs/defi.md ("Aave v3") for the formulas.
+and the self-liquidation edge cases; :func:`validate_borrow` mirrors 3.0 - 3.3 only (3.4+ mints
+the debt first and validates the account after it).  A row with an index above ``RAY`` must carry
+its version's ``balance_rounding`` (``"directed"`` from 3.5), else InputError.  See docs/defi.md
+("Aave v3") for the formulas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Final
 
-from levguard.core.defi.aave_errors import ERRORS, AaveError
+from levguard.core.defi.aave_errors import CUSTOM_ERRORS, ERRORS, AaveError
 from levguard.core.defi.aave_records import (
     AAVE_VERSIONS,
     UINT128_MAX,
@@ -64,8 +85,10 @@ from levguard.core.defi.aave_records import (
     find_reserve,
     parse_emode,
     parse_positions,
+    scaled_balance,
 )
 from levguard.core.defi.wadray import (
+    RAY,
     UINT256_MAX,
     MathRevertError,
     as_uint256,
@@ -73,10 +96,17 @@ from levguard.core.defi.wadray import (
     checked_div,
     checked_mul,
     checked_sub,
+    mul_div_ceil,
     percent_div,
+    percent_div_ceil,
     percent_mul,
+    percent_mul_floor,
     ray_div,
+    ray_div_ceil,
+    ray_div_floor,
     ray_mul,
+    ray_mul_ceil,
+    ray_mul_floor,
     wad_div,
 )
 from levguard.errors import InputError
@@ -84,6 +114,7 @@ from levguard.errors import InputError
 __all__ = [
     "AAVE_VERSIONS",
     "CLOSE_FACTOR_HF_THRESHOLD",
+    "CUSTOM_ERRORS",
     "DEBT_CEILING_DECIMALS",
     "DEFAULT_LIQUIDATION_CLOSE_FACTOR",
     "ERRORS",
@@ -118,6 +149,53 @@ DEBT_CEILING_DECIMALS: Final = 2
 _PRICE_SOURCE_VERSIONS: Final = frozenset({"3.0", "3.1"})
 
 
+def _since(version: str, first: str) -> bool:
+    # The version is `first` or later (AAVE_VERSIONS is ordered oldest first).
+    return AAVE_VERSIONS.index(version) >= AAVE_VERSIONS.index(first)
+
+
+def _rules(version: str) -> tuple[bool, bool, bool]:
+    # (3.3 close factor / dust / deficit rules, 3.5 directed rounding, 3.6 decoupled e-mode).
+    return _since(version, "3.3"), _since(version, "3.5"), _since(version, "3.6")
+
+
+def _check_rounding(reserves: Sequence[AaveReserve], version: str) -> None:
+    # Rows with a grown index must carry their version's balanceOf rounding (3.5+: "directed").
+    want = "directed" if _since(version, "3.5") else "half_up"
+    for r in reserves:
+        if r.balance_rounding != want and (r.liquidity_index != RAY or r.variable_borrow_index != RAY):
+            raise InputError(
+                f"{r.symbol}.balance_rounding must be {want!r} for version {version} (its index is above RAY), "
+                f"was {r.balance_rounding!r}"
+            )
+
+
+def _to_balance(r: AaveReserve, side: str) -> Callable[[int, int], int]:
+    # The row's balanceOf rounding: rayMul (half up), or TokenMath's rayMulFloor (aToken) /
+    # rayMulCeil (debt token) for "directed" rows (v3.5+).
+    if r.balance_rounding == "half_up":
+        return ray_mul
+    return ray_mul_floor if side == "collateral" else ray_mul_ceil
+
+
+def _scaled(r: AaveReserve, side: str) -> int:
+    # The scaled balance behind the row's balance (validated when the row was built).
+    index = r.liquidity_index if side == "collateral" else r.variable_borrow_index
+    s = scaled_balance(r.collateral if side == "collateral" else r.debt, index, side, r.balance_rounding)
+    assert s is not None  # AaveReserve.__post_init__ checked it
+    return s
+
+
+def _user_ltv(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    # ValidationLogic.getUserReserveLtv (3.6): the category's LTV for its collateral, 0 when the
+    # reserve is in its ltvzero bitmap; before 3.6 the e-mode LTV where the reserve's own is not 0.
+    if emode is None or not r.in_emode:
+        return r.ltv
+    if _since(version, "3.6"):
+        return 0 if r.emode_ltvzero else emode.ltv
+    return emode.ltv if r.ltv != 0 else 0
+
+
 def _price(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
     # GenericLogic 3.0 / 3.1: the e-mode price source prices every reserve of the user's category.
     if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price != 0 and r.in_emode:
@@ -127,29 +205,39 @@ def _price(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
 
 def _account(reserves: Sequence[AaveReserve], emode: EModeCategory | None, version: str) -> UserAccountData:
     # GenericLogic.calculateUserAccountData and PoolLogic.executeGetUserAccountData.
+    _check_rounding(reserves, version)
     if not any(r.collateral_enabled or r.debt > 0 for r in reserves):  # userConfig.isEmpty()
         return UserAccountData(0, 0, 0, 0, 0, UINT256_MAX, False)
+    _, directed, decoupled = _rules(version)
     coll = debt = ltv_sum = lt_sum = 0
     zero_ltv = False
     for r in reserves:
         if not (r.collateral_enabled or r.debt > 0):
             continue
         price, unit = _price(r, emode, version), 10**r.decimals
-        if r.lt != 0 and r.collateral_enabled:
+        if r.collateral_enabled and (decoupled or r.lt != 0):  # 3.6 counts every enabled collateral
             value = checked_mul(r.collateral, price) // unit
             coll = checked_add(coll, value)
-            ltv, lt = (emode.ltv, emode.lt) if emode is not None and r.in_emode else (r.ltv, r.lt)
-            if r.ltv != 0:  # the reserve's own LTV decides, even in e-mode
+            lt = emode.lt if emode is not None and r.in_emode else r.lt
+            ltv = _user_ltv(r, emode, version)
+            if ltv != 0:
                 ltv_sum = checked_add(ltv_sum, checked_mul(value, ltv))
             else:
                 zero_ltv = True
             lt_sum = checked_add(lt_sum, checked_mul(value, lt))
-        if r.debt > 0:
-            debt = checked_add(debt, checked_mul(r.debt, price) // unit)
+        if r.debt > 0:  # 3.5: the debt's value rounds up (MathUtils.mulDivCeil)
+            value = mul_div_ceil(r.debt, price, unit) if directed else checked_mul(r.debt, price) // unit
+            debt = checked_add(debt, value)
     avg_ltv = ltv_sum // coll if coll else 0
     avg_lt = lt_sum // coll if coll else 0
-    hf = UINT256_MAX if debt == 0 else wad_div(percent_mul(coll, avg_lt), debt)
-    borrowable = percent_mul(coll, avg_ltv)  # GenericLogic.calculateAvailableBorrows
+    if debt == 0:
+        hf = UINT256_MAX
+    elif directed:  # 3.5: sum(value * lt).wadDiv(debt) / 100_00, before the average's floor
+        hf = wad_div(lt_sum, debt) // 10_000
+    else:
+        hf = wad_div(percent_mul(coll, avg_lt), debt)
+    # GenericLogic.calculateAvailableBorrows (3.5: percentMulFloor)
+    borrowable = percent_mul_floor(coll, avg_ltv) if directed else percent_mul(coll, avg_ltv)
     available = borrowable - debt if borrowable > debt else 0
     return UserAccountData(coll, debt, available, avg_lt, avg_ltv, hf, zero_ltv)
 
@@ -169,7 +257,7 @@ def get_user_account_data(
     emode_category : mapping, EModeCategory or None
         The user's e-mode category (``ltv, lt, liquidation_bonus`` and, 3.0 / 3.1, ``price``);
         None for no e-mode.
-    version : {"3.0", "3.1", "3.2", "3.3"}
+    version : {"3.0", "3.1", "3.2", "3.3", "3.5", "3.6"}
 
     Returns
     -------
@@ -189,7 +277,14 @@ def get_user_account_data(
 
     with e-mode ``ltv_i``/``lt_i`` for the category's reserves.  The floor of the average
     threshold can lower the health factor by up to one bps of collateral value when a
-    collateral with a different threshold is added.
+    collateral with a different threshold is added.  3.5+ (GenericLogic at v3.5.0)::
+
+        debt_j value = ceil(debt_j * P_j / U_j)          (MathUtils.mulDivCeil)
+        health_factor = wadDiv(sum(value_i * lt_i), total_debt) // 10000
+        available_borrows = max(percentMulFloor(total_collateral, ltv) - total_debt, 0)
+
+    3.6 counts every enabled collateral (``lt_i`` may be 0) and takes ``ltv_i`` from
+    ``ValidationLogic.getUserReserveLtv`` (e-mode LTV, 0 in the category's ltvzero bitmap).
     """
     return _account(parse_positions(positions), parse_emode(emode_category), check_version(version))
 
@@ -214,19 +309,20 @@ def _available_collateral(
     version: str,
 ) -> _Seize:
     # LiquidationLogic._calculateAvailableCollateralToLiquidate.
+    v33, directed, _ = _rules(version)
     base = checked_div(
         checked_mul(checked_mul(debt_price, debt_to_cover), coll_unit), checked_mul(coll_price, debt_unit)
     )
     max_coll = percent_mul(base, bonus)
     if max_coll > balance:
         amount = balance
-        debt = percent_div(
-            checked_div(checked_mul(checked_mul(coll_price, amount), debt_unit), checked_mul(debt_price, coll_unit)),
-            bonus,
+        needed = checked_div(
+            checked_mul(checked_mul(coll_price, amount), debt_unit), checked_mul(debt_price, coll_unit)
         )
+        debt = percent_div_ceil(needed, bonus) if directed else percent_div(needed, bonus)  # 3.5: rounds up
     else:
         amount, debt = max_coll, debt_to_cover
-    amount_base = checked_mul(amount, coll_price) // coll_unit if version == "3.3" else 0
+    amount_base = checked_mul(amount, coll_price) // coll_unit if v33 else 0
     fee = 0
     if fee_pct != 0:
         fee = percent_mul(checked_sub(amount, percent_div(amount, bonus)), fee_pct)
@@ -277,8 +373,9 @@ def liquidation_call(
     Raises
     ------
     AaveError
-        ``45`` HF not below 1, ``46`` collateral not enabled (or ``lt == 0``), ``47`` no debt in
-        ``debt_asset``, ``103`` dust left (3.3), ``25`` nothing to burn (zero scaled amount).
+        ``45`` HF not below 1, ``46`` collateral not enabled (or, before 3.6, ``lt == 0``), ``47``
+        no debt in ``debt_asset``, ``103`` dust left (3.3+), ``25`` nothing to burn (zero scaled
+        amount).
     MathRevertError
         Arithmetic revert (e.g. a zero price, or a debt token with fewer than 2 decimals repaid
         against an isolated collateral).
@@ -306,7 +403,13 @@ def liquidation_call(
     The user's collateral flag is cleared when ``to_liquidator + fee`` (before the clamp) equals
     the balance.  Sources: ``LiquidationLogic.executeLiquidationCall``, ``_burnCollateralATokens``
     and ``_burnDebtTokens`` (aave-v3-core v1.19.4; aave-v3-origin v3.3.0 the same), checked to
-    the wei against the v3.0.2 contracts in tests/evm/test_aave_differential.py.  Not modelled:
+    the wei against the v3.0.2 contracts in tests/evm/test_aave_differential.py.  3.5+
+    (LiquidationLogic and TokenMath at v3.5.0 / v3.6.0) rounds in the protocol's favour: the
+    debt needed for a capped seizure is ``percentDivCeil``, debt values ``mulDivCeil``, the
+    scaled collateral moved ``rayDivCeil``, the scaled debt burnt ``rayDivFloor``, balances
+    ``rayMulFloor`` (aToken) and ``rayMulCeil`` (debt), and the clamped fee
+    ``rayMulFloor(scaled_left, Ic)``; checked against v3.6.0 in
+    tests/evm/test_aave_origin_differential.py.  Not modelled:
     the contracts clear the debt's borrowing flag only when ``D`` equals the debt, so a ``D`` a
     wei short that burns the last scaled unit leaves the flag on (rows derive it from
     ``debt > 0``); of the checks here only siloed borrowing would read it.
@@ -319,26 +422,28 @@ def liquidation_call(
     to_cover = as_uint256(debt_to_cover, "debt_to_cover")
     check_flag(receive_atoken, "receive_atoken")
     account = _account(reserves, emode, version)
+    v33, directed, decoupled = _rules(version)
     hf = account.health_factor
     user_debt = debt.debt
 
-    if version != "3.3":  # LiquidationLogic._calculateDebt runs before the validation
+    if not v33:  # LiquidationLogic._calculateDebt runs before the validation
         close_factor = (
             DEFAULT_LIQUIDATION_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else MAX_LIQUIDATION_CLOSE_FACTOR
         )
         max_debt = percent_mul(user_debt, close_factor)
 
-    # ValidationLogic.validateLiquidationCall (flags, sentinel and grace period not modelled).
+    # ValidationLogic.validateLiquidationCall (flags, sentinel and grace period not modelled;
+    # 3.6 drops the collateral's lt != 0 condition).
     if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
         raise AaveError("HEALTH_FACTOR_NOT_BELOW_THRESHOLD", f"health factor {hf} >= 1e18")
-    if coll.lt == 0 or not coll.collateral_enabled:
+    if not coll.collateral_enabled or (coll.lt == 0 and not decoupled):
         raise AaveError("COLLATERAL_CANNOT_BE_LIQUIDATED", f"{coll.symbol} is not an enabled collateral")
     if user_debt == 0:
         raise AaveError("SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER", f"no {debt.symbol} debt")
 
     in_emode_coll = emode is not None and coll.in_emode
     bonus = emode.liquidation_bonus if emode is not None and in_emode_coll else coll.liquidation_bonus
-    if bonus == 0:
+    if bonus == 0 and not (decoupled and coll.lt == 0):  # 3.6: an lt-0 reserve's bonus really is 0
         raise InputError(f"{coll.symbol}.liquidation_bonus is required to liquidate it (bps > 10000)")
     coll_price, debt_price = coll.price, debt.price
     if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price != 0:
@@ -349,8 +454,11 @@ def liquidation_call(
     coll_unit, debt_unit = 10**coll.decimals, 10**debt.decimals
     balance = coll.collateral
 
-    if version == "3.3":
-        debt_base = checked_mul(user_debt, debt_price) // debt_unit
+    def debt_value(amount: int) -> int:  # 3.5: debt values round up (MathUtils.mulDivCeil)
+        return mul_div_ceil(amount, debt_price, debt_unit) if directed else checked_mul(amount, debt_price) // debt_unit
+
+    if v33:
+        debt_base = debt_value(user_debt)
         coll_base = checked_mul(balance, coll_price) // coll_unit
         max_debt, close_factor = user_debt, MAX_LIQUIDATION_CLOSE_FACTOR
         if (
@@ -370,8 +478,8 @@ def liquidation_call(
     actual = seize.debt
     taken = checked_add(seize.collateral, seize.fee)
 
-    if version == "3.3" and actual < user_debt and taken < balance:
-        debt_left = checked_mul(user_debt - actual, debt_price) // debt_unit
+    if v33 and actual < user_debt and taken < balance:
+        debt_left = debt_value(user_debt - actual)
         coll_left = checked_mul(balance - taken, coll_price) // coll_unit
         if debt_left < MIN_LEFTOVER_BASE or coll_left < MIN_LEFTOVER_BASE:
             raise AaveError(
@@ -381,10 +489,12 @@ def liquidation_call(
 
     rows = {r.symbol: r for r in reserves}
     rows[coll.symbol] = replace(rows[coll.symbol], use_as_collateral=taken != balance)
-    no_collateral_left = version == "3.3" and account.total_collateral_base == seize.collateral_base
-    # VariableDebtToken.burn takes amount.rayDiv(index), reverting on zero (ScaledBalanceTokenBase).
+    no_collateral_left = v33 and account.total_collateral_base == seize.collateral_base
+    # VariableDebtToken.burn takes amount.rayDiv(index) (3.5: rayDivFloor), reverting on zero
+    # (ScaledBalanceTokenBase._burnScaled); the balance left is the scaled rest's balanceOf.
     d_index = debt.variable_borrow_index
-    burn = ray_div(user_debt if no_collateral_left else actual, d_index)
+    burn_amount = user_debt if no_collateral_left else actual
+    burn = ray_div_floor(burn_amount, d_index) if directed else ray_div(burn_amount, d_index)
     if burn == 0:
         raise AaveError("INVALID_BURN_AMOUNT", f"{debt.symbol} debt to burn is 0 (scaled)")
     deficit: dict[str, int] = {}
@@ -393,28 +503,33 @@ def liquidation_call(
             deficit[debt.symbol] = user_debt - actual
         rows[debt.symbol] = replace(rows[debt.symbol], debt=0)
     else:
-        scaled_debt = checked_sub(ray_div(user_debt, d_index), burn)
-        rows[debt.symbol] = replace(rows[debt.symbol], debt=ray_mul(scaled_debt, d_index))
+        scaled_debt = checked_sub(_scaled(debt, "debt"), burn)
+        rows[debt.symbol] = replace(rows[debt.symbol], debt=_to_balance(debt, "debt")(scaled_debt, d_index))
 
-    # Isolated debt: 3.3 discounts the repaid debt from a ceiled collateral; 3.0 - 3.2 from the
+    # Isolated debt: 3.3+ discounts the repaid debt from a ceiled collateral; 3.0 - 3.2 from the
     # user's isolation collateral, read after its flag may have been cleared.
-    iso = rows[coll.symbol] if version == "3.3" else _isolation_collateral(tuple(rows.values()))
+    iso = rows[coll.symbol] if v33 else _isolation_collateral(tuple(rows.values()))
     if iso is not None and iso.debt_ceiling != 0:
         left = _isolated_debt_after(iso.isolation_mode_total_debt, actual, debt.decimals)
         rows[iso.symbol] = replace(rows[iso.symbol], isolation_mode_total_debt=left)
 
-    # AToken.burn (transferOnLiquidation with receive_atoken) moves seized.rayDiv(index), then the fee
-    # goes, cut to the scaled balance left when the roundings ask more (LiquidationLogic, "1 wei").
+    # AToken.burn (transferOnLiquidation with receive_atoken) moves seized.rayDiv(index) (3.5:
+    # rayDivCeil, TokenMath.getATokenBurnScaledAmount / getATokenTransferScaledAmount), then the
+    # fee goes, cut to the scaled balance left when the roundings ask more (LiquidationLogic, "1 wei").
     c_index, fee = coll.liquidity_index, seize.fee
-    moved = ray_div(seize.collateral, c_index)
+    to_scaled = ray_div_ceil if directed else ray_div
+    to_balance = _to_balance(coll, "collateral")
+    moved = to_scaled(seize.collateral, c_index)
     if not receive_atoken and moved == 0:
         raise AaveError("INVALID_BURN_AMOUNT", f"{coll.symbol} collateral to burn is 0 (scaled)")
-    scaled_left = checked_sub(ray_div(balance, c_index), moved)
+    scaled_left = checked_sub(_scaled(coll, "collateral"), moved)
     if fee != 0:
-        if ray_div(fee, c_index) > scaled_left:
-            fee = ray_mul(scaled_left, c_index)
-        scaled_left -= ray_div(fee, c_index)
-    rows[coll.symbol] = replace(rows[coll.symbol], collateral=ray_mul(scaled_left, c_index))
+        fee_scaled = to_scaled(fee, c_index)
+        if fee_scaled > scaled_left:
+            fee = to_balance(scaled_left, c_index)
+            fee_scaled = scaled_left if directed else to_scaled(fee, c_index)
+        scaled_left -= fee_scaled
+    rows[coll.symbol] = replace(rows[coll.symbol], collateral=to_balance(scaled_left, c_index))
 
     if no_collateral_left:  # LiquidationLogic._burnBadDebt on every other borrowed reserve
         for symbol, r in rows.items():
@@ -464,6 +579,11 @@ def validate_borrow(
         ``percentDiv(debt + amount value, ltv)``; ``89`` siloed borrowing violated.
     """
     version = check_version(version)
+    if _since(version, "3.5"):
+        raise InputError(
+            f"version must be one of {list(AAVE_VERSIONS[:4])} for validate_borrow (3.4+ mints the debt before "
+            f"validating the health factor; not modelled), was {version!r}"
+        )
     reserves = parse_positions(positions)
     emode = parse_emode(emode_category)
     target = find_reserve(reserves, asset, "asset")
@@ -527,7 +647,8 @@ def validate_hf_and_ltv(
     ------
     AaveError
         ``35`` when the health factor is below 1; ``57`` when an enabled collateral has LTV 0 and
-        ``asset`` itself does not (with LTV-0 collateral only LTV-0 assets may leave first).
+        ``asset`` itself does not (with LTV-0 collateral only LTV-0 assets may leave first; 3.6:
+        the user's LTV of ``asset``, 0 in the category's ltvzero bitmap, ValidationLogic.validateHFAndLtvzero).
     """
     version = check_version(version)
     reserves = parse_positions(positions)
@@ -535,8 +656,10 @@ def validate_hf_and_ltv(
     account = _account(reserves, parse_emode(emode_category), version)
     if account.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
         raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {account.health_factor}")
-    if account.has_zero_ltv_collateral and target.ltv != 0:
-        raise AaveError("LTV_VALIDATION_FAILED", f"LTV-0 collateral held; {target.symbol} has LTV {target.ltv}")
+    emode = parse_emode(emode_category)
+    target_ltv = _user_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
+    if account.has_zero_ltv_collateral and target_ltv != 0:
+        raise AaveError("LTV_VALIDATION_FAILED", f"LTV-0 collateral held; {target.symbol} has LTV {target_ltv}")
     return account
 
 

@@ -8,7 +8,7 @@ from typing import Final
 
 from levguard.errors import InputError
 
-__all__ = ["ERRORS", "AaveError"]
+__all__ = ["CUSTOM_ERRORS", "ERRORS", "AaveError"]
 
 ERRORS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -31,6 +31,17 @@ ERRORS: Final[Mapping[str, str]] = MappingProxyType(
 )
 """The protocol's error names and string codes raised here (``Errors.sol``, same codes 3.0-3.3)."""
 
+CUSTOM_ERRORS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        name: "".join(part.capitalize() for part in name.split("_")).replace("Emode", "EMode") + "()"
+        for name in ERRORS
+        if name != "COLLATERAL_BALANCE_IS_ZERO"  # removed in v3.4 (validateBorrow no longer checks it)
+    }
+)
+"""From v3.4 ``Errors.sol`` declares custom errors instead of string codes: the signature each of
+:data:`ERRORS` reverts with there (``MUST_NOT_LEAVE_DUST`` -> ``MustNotLeaveDust()``; the revert
+data is the first four bytes of its keccak-256).  Checked against ``Errors.sol`` at v3.6.0."""
+
 
 class AaveError(InputError):
     """A ``require`` of the Aave v3 contracts failed.
@@ -41,9 +52,13 @@ class AaveError(InputError):
         The protocol's error code, e.g. ``"103"`` (``Errors.sol``).
     name : str
         The error's constant name, e.g. ``"MUST_NOT_LEAVE_DUST"``.
+    custom_error : str
+        The v3.4+ custom error's signature, e.g. ``"MustNotLeaveDust()"`` (:data:`CUSTOM_ERRORS`;
+        ``""`` for an error v3.4 removed).
     """
 
     def __init__(self, name: str, detail: str = "") -> None:
         self.code = ERRORS[name]
         self.name = name
+        self.custom_error = CUSTOM_ERRORS.get(name, "")
         super().__init__(f"{name} ({self.code})" + (f": {detail}" if detail else ""))

@@ -11,12 +11,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from levguard.core.defi.wadray import PERCENTAGE_FACTOR, RAY, as_uint256, percent_mul, ray_div, ray_mul
+from levguard.core.defi.wadray import (
+    PERCENTAGE_FACTOR,
+    RAY,
+    as_uint256,
+    percent_mul,
+    ray_div,
+    ray_div_ceil,
+    ray_div_floor,
+    ray_mul,
+    ray_mul_ceil,
+    ray_mul_floor,
+)
 from levguard.core.records import JsonRecord
 from levguard.errors import InputError
 
 __all__ = [
     "AAVE_VERSIONS",
+    "BALANCE_ROUNDINGS",
     "UINT128_MAX",
     "AaveReserve",
     "EModeCategory",
@@ -27,10 +39,15 @@ __all__ = [
     "find_reserve",
     "parse_emode",
     "parse_positions",
+    "scaled_balance",
 ]
 
-AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3")
-"""Protocol versions the engine mirrors (the ``version`` argument)."""
+AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3", "3.5", "3.6")
+"""Protocol versions the engine mirrors (the ``version`` argument), oldest first.  A v3.4 pool
+computes what ``"3.3"`` computes (its changes are outside what the engine models)."""
+BALANCE_ROUNDINGS: Final = ("half_up", "directed")
+"""How a row's balances come from its scaled balances: ``"half_up"`` (v3.0 - v3.4, ``rayMul``)
+or ``"directed"`` (v3.5+: aToken ``rayMulFloor``, debt token ``rayMulCeil``; TokenMath.sol)."""
 UINT128_MAX: Final = 2**128 - 1
 """Largest uint128 (isolated-debt totals and scaled balances are stored in 128 bits)."""
 _MAX_DEBT_CEILING: Final = 2**40 - 1
@@ -84,7 +101,16 @@ class AaveReserve(JsonRecord):
         The reserve's normalized income and variable debt at the block (ray, ``>= 10**27``;
         ``Pool.getReserveNormalizedIncome`` / ``getReserveNormalizedVariableDebt``), for the
         scaled burns and transfers of :func:`liquidation_call`.  ``collateral`` and ``debt`` must
-        then be balances the index can produce: ``rayMul(rayDiv(balance, index), index)``.
+        then be balances the index can produce: ``rayMul(rayDiv(balance, index), index)``
+        (``balance_rounding="half_up"``), or ``rayMulFloor(rayDivCeil(collateral, index), index)``
+        and ``rayMulCeil(rayDivFloor(debt, index), index)`` (``"directed"``).
+    emode_ltvzero : bool, default False
+        3.6: the reserve is in the user's e-mode category's ``ltvzeroBitmap`` (its LTV in the
+        category is 0 and the LTV-0 rules apply).  Ignored before 3.6 and outside e-mode.
+    balance_rounding : {"half_up", "directed"}, default "half_up"
+        The protocol version's rounding of ``balanceOf`` (:data:`BALANCE_ROUNDINGS`): ``"directed"``
+        for rows read from a v3.5+ pool.  Only matters when an index is above ``RAY``; the engine
+        then requires the version's rounding (InputError otherwise).
     """
 
     symbol: str
@@ -105,6 +131,8 @@ class AaveReserve(JsonRecord):
     emode_borrowable: bool | None = None
     liquidity_index: int = RAY
     variable_borrow_index: int = RAY
+    emode_ltvzero: bool = False
+    balance_rounding: str = "half_up"
 
     def __post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol:
@@ -134,16 +162,20 @@ class AaveReserve(JsonRecord):
             raise InputError(f"{s}.debt_ceiling must be < 2**40, was {self.debt_ceiling}")
         if as_uint256(self.isolation_mode_total_debt, f"{s}.isolation_mode_total_debt") > UINT128_MAX:
             raise InputError(f"{s}.isolation_mode_total_debt must fit uint128, was {self.isolation_mode_total_debt}")
-        for name in ("in_emode", "borrowable_in_isolation", "siloed_borrowing"):
+        for name in ("in_emode", "borrowable_in_isolation", "siloed_borrowing", "emode_ltvzero"):
             check_flag(getattr(self, name), f"{s}.{name}")
+        if self.balance_rounding not in BALANCE_ROUNDINGS:
+            raise InputError(
+                f"{s}.balance_rounding must be one of {list(BALANCE_ROUNDINGS)}, was {self.balance_rounding!r:.40}"
+            )
         check_flag(self.use_as_collateral, f"{s}.use_as_collateral", optional=True)
         check_flag(self.emode_borrowable, f"{s}.emode_borrowable", optional=True)
         for index_name, balance_name in (("liquidity_index", "collateral"), ("variable_borrow_index", "debt")):
             index, balance = as_uint256(getattr(self, index_name), f"{s}.{index_name}"), getattr(self, balance_name)
-            if index < RAY or (index != RAY and ray_mul(ray_div(balance, index), index) != balance):
+            if index < RAY or scaled_balance(balance, index, balance_name, self.balance_rounding) is None:
                 raise InputError(
-                    f"{s}.{index_name} must be >= 1e27 and give {balance_name} {balance} as scaled.rayMul(index), "
-                    f"was {index}"
+                    f"{s}.{index_name} must be >= 1e27 and give {balance_name} {balance} as the "
+                    f"{self.balance_rounding} balance of a scaled balance, was {index}"
                 )
 
     @property
@@ -246,6 +278,27 @@ class LiquidationResult(JsonRecord):
     collateral_after: Mapping[str, int]
     debt_after: Mapping[str, int]
     positions_after: tuple[AaveReserve, ...] = field(repr=False)
+
+
+def scaled_balance(balance: int, index: int, side: str, rounding: str) -> int | None:
+    """Return the scaled balance whose balance at ``index`` is ``balance``, or None when none is.
+
+    ``side`` is ``"collateral"`` (aToken) or ``"debt"`` (variable debt token); ``rounding`` one of
+    :data:`BALANCE_ROUNDINGS`.  ``"half_up"``: ``s = rayDiv(balance, index)`` when
+    ``rayMul(s, index) == balance``.  ``"directed"`` (TokenMath.sol, v3.5+): the aToken balance
+    is ``rayMulFloor(s, index)``, so ``s = rayDivCeil(balance, index)``; the debt balance is
+    ``rayMulCeil(s, index)``, so ``s = rayDivFloor(balance, index)`` (unique for ``index >= RAY``).
+    """
+    if index == RAY:
+        return balance
+    if rounding == "half_up":
+        s = ray_div(balance, index)
+        return s if ray_mul(s, index) == balance else None
+    if side == "collateral":
+        s = ray_div_ceil(balance, index)
+        return s if ray_mul_floor(s, index) == balance else None
+    s = ray_div_floor(balance, index)
+    return s if ray_mul_ceil(s, index) == balance else None
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))

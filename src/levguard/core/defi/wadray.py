@@ -47,6 +47,12 @@ Sources: ``contracts/protocol/libraries/math/WadRayMath.sol`` and ``PercentageMa
 aave/aave-v3-core (v3.0.2, commit 782f51917056a53a2c228701058a6c3fb233684a) and
 ``src/contracts/protocol/libraries/math/`` in aave-dao/aave-v3-origin at tag v3.3.0 (commit
 5431379f8beb4d7128c84a81ced3917d856efa84): the two versions are byte-identical.
+
+The directed roundings (``rayMulFloor``, ``rayMulCeil``, ``rayDivFloor``, ``rayDivCeil``,
+``percentMulFloor``, ``percentDivCeil`` and ``MathUtils.mulDivCeil``) came with Aave v3.5
+(aave-dao/aave-v3-origin tag v3.5.0; unchanged at v3.6.0, commit 5a230ec8): the product or
+scaled numerator is checked against ``2**256 - 1`` without the half term, then floored or
+raised to the next integer when a remainder is left.
 """
 
 from __future__ import annotations
@@ -68,10 +74,17 @@ __all__ = [
     "checked_div",
     "checked_mul",
     "checked_sub",
+    "mul_div_ceil",
     "percent_div",
+    "percent_div_ceil",
     "percent_mul",
+    "percent_mul_floor",
     "ray_div",
+    "ray_div_ceil",
+    "ray_div_floor",
     "ray_mul",
+    "ray_mul_ceil",
+    "ray_mul_floor",
     "ray_to_wad",
     "wad_div",
     "wad_mul",
@@ -190,6 +203,51 @@ def ray_div(a: int, b: int) -> int:
     return _div_half_up(a, b, RAY, "rayDiv")
 
 
+def _mul_directed(a: int, b: int, unit: int, ceil: bool, name: str) -> int:
+    # Revert rule of the v3.5 assembly: b != 0 and a > max / b (the product overflows).
+    if unit == 0:
+        raise MathRevertError(f"{name}({a}, {b}, 0) divides by zero", "", name)
+    if b != 0 and a > UINT256_MAX // b:
+        raise MathRevertError(f"{name}({a}, {b}) overflows uint256", "", name)
+    q, r = divmod(a * b, unit)
+    return q + 1 if ceil and r else q
+
+
+def _div_directed(a: int, b: int, unit: int, ceil: bool, name: str) -> int:
+    # Revert rule of the v3.5 assembly: b == 0 or a > max / unit (the scaled numerator overflows).
+    if b == 0:
+        raise MathRevertError(f"{name}({a}, 0) divides by zero", "", name)
+    if a > UINT256_MAX // unit:
+        raise MathRevertError(f"{name}({a}, {b}) overflows uint256", "", name)
+    q, r = divmod(a * unit, b)
+    return q + 1 if ceil and r else q
+
+
+def ray_mul_floor(a: int, b: int) -> int:
+    """WadRayMath.rayMulFloor (v3.5+): ``a * b // RAY``; reverts when ``a * b`` overflows."""
+    return _mul_directed(a, b, RAY, False, "rayMulFloor")
+
+
+def ray_mul_ceil(a: int, b: int) -> int:
+    """WadRayMath.rayMulCeil (v3.5+): ``ceil(a * b / RAY)``; reverts when ``a * b`` overflows."""
+    return _mul_directed(a, b, RAY, True, "rayMulCeil")
+
+
+def ray_div_floor(a: int, b: int) -> int:
+    """WadRayMath.rayDivFloor (v3.5+): ``a * RAY // b``; reverts on ``b == 0`` or overflow."""
+    return _div_directed(a, b, RAY, False, "rayDivFloor")
+
+
+def ray_div_ceil(a: int, b: int) -> int:
+    """WadRayMath.rayDivCeil (v3.5+): ``ceil(a * RAY / b)``; reverts on ``b == 0`` or overflow."""
+    return _div_directed(a, b, RAY, True, "rayDivCeil")
+
+
+def mul_div_ceil(a: int, b: int, c: int) -> int:
+    """MathUtils.mulDivCeil (v3.5+): ``ceil(a * b / c)``; reverts on ``c == 0`` or when ``a * b`` overflows."""
+    return _mul_directed(a, b, c, True, "mulDivCeil")
+
+
 def ray_to_wad(a: int) -> int:
     """WadRayMath.rayToWad: ``a // 1e9``, plus one when the remainder is at least ``5e8``."""
     q, r = divmod(a, WAD_RAY_RATIO)
@@ -207,6 +265,17 @@ def wad_to_ray(a: int) -> int:
 def percent_mul(value: int, percentage: int) -> int:
     """PercentageMath.percentMul: ``(value * percentage + 5000) // 10000`` (half up)."""
     return _mul_half_up(value, percentage, PERCENTAGE_FACTOR, HALF_PERCENTAGE_FACTOR, "percentMul")
+
+
+def percent_mul_floor(value: int, percentage: int) -> int:
+    """PercentageMath.percentMulFloor (v3.5+): ``value * percentage // 10000``; reverts on overflow."""
+    return _mul_directed(value, percentage, PERCENTAGE_FACTOR, False, "percentMulFloor")
+
+
+def percent_div_ceil(value: int, percentage: int) -> int:
+    """PercentageMath.percentDivCeil (v3.5+): ``ceil(value * 10000 / percentage)``; reverts on
+    ``percentage == 0`` or overflow."""
+    return _div_directed(value, percentage, PERCENTAGE_FACTOR, True, "percentDivCeil")
 
 
 def percent_div(value: int, percentage: int) -> int:
