@@ -202,6 +202,11 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
         caption = f"liq price: {report.liquidation_price_basis}"
         if any(p.contract_kind == "inverse" for p in report.positions):
             caption += "; inverse (COIN-M) rows are in their coin"
+        if any(p.contract_kind == "option" for p in report.positions):
+            caption += (
+                "; option rows: USDC, notional = |qty| x mark, no liq price (the account MM rate decides), "
+                "IM as given, tier column = MM factor"
+            )
     mar = Table(header_style="bold", caption=caption, caption_justify="left")
     for col in ("symbol", "IM", "MM", "uPnL", "liq price", "bankruptcy", "health", "tier"):
         mar.add_column(col, justify="left" if col == "symbol" else "right")
@@ -217,7 +222,7 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
             price(p.entry_price),
             price(p.mark_price),
             fmt(p.notional, d),
-            fmt(p.leverage, 1) + "x",
+            "—" if not math.isfinite(p.leverage) else fmt(p.leverage, 1) + "x",
         )
         mar.add_row(
             p.symbol,
@@ -227,7 +232,7 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
             price(p.liquidation_price),
             price(p.bankruptcy_price),
             health,
-            f"{p.tier} ({p.mmr:.2%})",
+            f"f {p.mmr:.2%}" if p.contract_kind == "option" else f"{p.tier} ({p.mmr:.2%})",
             style=style,
         )
     console.print(pos)
@@ -248,6 +253,14 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
         console.print(
             f"{report.account_ratio_name} {value} · status "
             + (f"[bold red]{status}[/]" if danger else f"[green]{status}[/]")
+        )
+    if report.venue == "bybit-uta" and any(p.contract_kind == "option" for p in report.positions):
+        from levguard.core.unified_options import option_totals
+
+        t = option_totals(report)
+        console.print(
+            f"total equity {fmt(t.total_equity)} USD · options value {fmt(t.options_value)} "
+            "(in total equity, not in the cross-margin balance)"
         )
     ratio = "—" if report.margin_ratio is None else f"{report.margin_ratio:.2%}"
     health = "—" if report.health is None else f"{report.health:.2%}"

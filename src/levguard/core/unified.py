@@ -15,9 +15,10 @@ Positions are linear USDT perpetuals in cross margin (the venue's linear rules: 
 Binance USDⓈ-M, OKX swap with its taker fee in MM) and, on ``binance-pm``, inverse COIN-M
 perpetuals and futures (``BTCUSD_PERP``, ``ETHUSD_250627``, ccxt ``BTC/USD:BTC``; ``qty`` in
 contracts of 100 USD for BTC, 10 USD for the rest; PnL and MM in the coin, which joins that
-coin's equity).  Other kinds are refused naming the value: Bybit keeps inverse contracts out of
-the UTA's cross margin.  Every account amount is in USD; position amounts are in each position's
-settlement currency (USDT, or the coin).
+coin's equity) and, on ``bybit-uta``, Bybit USDC options (``BTC-27DEC24-70000-C``; see
+:mod:`levguard.core.unified_options`).  Other kinds are refused naming the value: Bybit keeps
+inverse contracts out of the UTA's cross margin.  Every account amount is in USD; position
+amounts are in each position's settlement currency (USDT, USDC for options, or the coin).
 See docs/unified.md for the formulas, their sources and worked examples.
 """
 
@@ -54,6 +55,13 @@ from levguard.core.unified_fast import (
     evaluate_unified_fast,
     fast_path_ready,
 )
+from levguard.core.unified_options import (
+    BybitOption,
+    as_of_from_spec,
+    is_option_entry,
+    option_from_spec,
+    option_report,
+)
 from levguard.core.validate import as_amount, as_float, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
@@ -74,6 +82,7 @@ __all__ = [
 STABLECOINS = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD", "USD"})
 """Assets priced at 1 USD unless the spec's ``prices`` says otherwise."""
 _SETTLE = "USDT"
+_OPTION_SETTLE = "USDC"
 _EQUITY_OVER_MM = frozenset({"uniMMR", "margin_ratio"})  # ratios that read equity / MM (higher is safer)
 _MAX_ASSET = 20
 _SPEC_KEYS = {
@@ -247,6 +256,8 @@ class UnifiedAccount:
     :class:`~levguard.core.positions.Account`) under the rules ``model``; ``coin_positions`` the
     COIN-M (inverse) ones, each settled in its coin, under ``inverse_model`` (Binance COIN-M; None
     where the venue refuses them), at the places ``coin_slots`` of the spec's order (:attr:`book`).
+    ``options`` are Bybit USDC options (``bybit-uta`` only), at the places ``option_slots`` of
+    the spec's positions (:attr:`book` leaves them out; the report puts them back in place).
     """
 
     venue: UnifiedVenue
@@ -257,6 +268,8 @@ class UnifiedAccount:
     coin_positions: tuple[Position, ...] = ()
     coin_slots: tuple[int, ...] = ()
     inverse_model: VenueModel | None = None
+    options: tuple[BybitOption, ...] = ()
+    option_slots: tuple[int, ...] = ()
 
     @property
     def book(self) -> tuple[Position, ...]:
@@ -336,7 +349,7 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
 
     model = get_venue(venue.position_venue)
     inverse_model = get_venue(venue.inverse_venue) if venue.inverse_venue is not None else None
-    book = _positions_from_spec(spec, venue, model, inverse_model)
+    book, options, option_slots = _positions_from_spec(spec, venue, model, inverse_model, prices)
     linear = Account(venue=model.name, wallet_balance=0.0, positions=tuple(p for p in book if not p.instrument.inverse))
     slots = tuple(i for i, p in enumerate(book) if p.instrument.inverse)
 
@@ -347,12 +360,17 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
         coin = book[i].instrument.settlement.upper()
         if coin not in names:
             names.append(coin)  # the coin a COIN-M position settles in holds its PnL
+    if options and _OPTION_SETTLE not in names:
+        names.append(_OPTION_SETTLE)  # the row carries the price of the options' USDC
     assets = []
     for name in names:
         price = prices.get(name, 1.0 if name in STABLECOINS else math.nan)
         if math.isnan(price):
             raise InputError(f"prices.{name} is required (USD price of {name}; only stablecoins default to 1)")
         tiers = overrides.get(name) or venue.table.get(name)
+        if tiers is None and name == _OPTION_SETTLE and name not in balances and name not in borrowed:
+            # No USDC held: the row holds 0 coins, whose value no ratio changes.
+            tiers = CollateralTiers(name, (0.0,), (1.0,), venue.table.basis, "no USDC held (options settle in it)")
         if tiers is None:
             raise InputError(
                 f"no collateral ratio for {name} on {venue.name} (built-in table as of {venue.table.as_of} has "
@@ -364,14 +382,21 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
         if m is not None and m.bankruptcy_close_fee:  # pragma: no cover - no close-fee MM term here
             raise InputError(f"{m.name}: close-fee maintenance is not modelled for unified accounts")
     coin_positions = tuple(book[i] for i in slots)
-    return UnifiedAccount(venue, model, tuple(assets), loan_mmr, linear, coin_positions, slots, inverse_model)
+    return UnifiedAccount(
+        venue, model, tuple(assets), loan_mmr, linear, coin_positions, slots, inverse_model, options, option_slots
+    )
 
 
 def _positions_from_spec(
-    spec: Mapping[str, Any], venue: UnifiedVenue, model: VenueModel, inverse: VenueModel | None
-) -> list[Position]:
+    spec: Mapping[str, Any],
+    venue: UnifiedVenue,
+    model: VenueModel,
+    inverse: VenueModel | None,
+    prices: Mapping[str, float],
+) -> tuple[list[Position], tuple[BybitOption, ...], tuple[int, ...]]:
     # The spec's positions in order, each parsed with its rules (COIN-M ones with ``inverse``) and
-    # checked against what the venue's unified account takes; errors name the position.
+    # checked against what the venue's unified account takes; errors name the position.  Options
+    # (bybit-uta) come apart with their places among the positions.
     from levguard.core.spec import _position, _symbol_tiers, position_from_ccxt
 
     raw = spec.get("positions", [])
@@ -379,10 +404,27 @@ def _positions_from_spec(
         raise InputError(f"positions must be a list, was {type(raw).__name__}")
     symbol_tiers = _symbol_tiers(spec.get("tiers"))
     book: list[Position] = []
+    options: list[BybitOption] = []
+    option_slots: list[int] = []
     seen: set[str] = set()
     for i, d in enumerate(raw):
         if not isinstance(d, Mapping):
             raise InputError(f"positions[{i}] must be an object, was {show(d)}")
+        if is_option_entry(d):
+            where = f"positions[{i}]"
+            if venue.name != BYBIT.name:
+                raise InputError(
+                    f"{where}.symbol {show(d.get('symbol'))} is an option: {venue.name} takes none (only Bybit's "
+                    "USDC option margin is modelled, on bybit-uta; this venue's option margin in its unified "
+                    "account is not)"
+                )
+            o = option_from_spec(d, where, as_of_from_spec(spec), prices)  # as_of read only with options
+            if o.symbol in seen:
+                raise InputError(f"{where}.symbol {show(o.symbol)} appears twice; one position per symbol")
+            seen.add(o.symbol)
+            option_slots.append(len(book) + len(options))
+            options.append(o)
+            continue
         if {"contracts", "side"} <= set(d):
             if as_amount(d.get("contracts"), f"positions[{i}].contracts") == 0.0:
                 continue  # an empty ccxt position
@@ -391,7 +433,7 @@ def _positions_from_spec(
         if inverse is not None and _is_inverse(d):
             d, rules = {**d, "contract_kind": "inverse"}, inverse
         p = _position(rules, d, f"positions[{i}]", MarginMode.CROSS, symbol_tiers)
-        where = f"positions[{len(book)}] ({p.symbol})"
+        where = f"positions[{len(book) + len(options)}] ({p.symbol})"
         if p.isolated:
             raise InputError(f"{where}.margin_mode must be cross on {venue.name}, was 'isolated'")
         if p.instrument.inverse:
@@ -413,12 +455,12 @@ def _positions_from_spec(
             )
         if p.symbol in seen:
             raise InputError(
-                f"positions[{len(book)}].symbol {show(p.symbol)} appears twice; one-way mode holds one position "
-                "per symbol"
+                f"positions[{len(book) + len(options)}].symbol {show(p.symbol)} appears twice; one-way mode holds "
+                "one position per symbol"
             )
         seen.add(p.symbol)
         book.append(p)
-    return book
+    return book, tuple(options), tuple(option_slots)
 
 
 # Binance COIN-M symbols: BTCUSD_PERP, ETHUSD_250627 (delivery); ccxt's BTC/USD:BTC(-250627).
@@ -485,9 +527,12 @@ class _State:
         return price * positions_mm + self.fixed_mm
 
 
-def _state(ua: UnifiedAccount, k: int, upnl_by: Mapping[int, float], mm_by: Mapping[int, float]) -> _State:
+def _state(
+    ua: UnifiedAccount, k: int, upnl_by: Mapping[int, float], mm_by: Mapping[int, float], option_mm: float
+) -> _State:
     # The state varying asset k, with upnl_by / mm_by the PnL and MM (settlement units) of the
-    # positions settled in each asset; every asset other than k counts its own PnL.
+    # positions settled in each asset; every asset other than k counts its own PnL.  option_mm:
+    # the options' MM (USD), held (their value is not in Bybit's cross-margin balance).
     values = []
     for i, a in enumerate(ua.assets):
         if i == k:
@@ -500,7 +545,8 @@ def _state(ua: UnifiedAccount, k: int, upnl_by: Mapping[int, float], mm_by: Mapp
             values.append(a.tiers.value(a.net, a.price))
     loans = [a.borrowed * ua.loan_mmr * a.price for a in ua.assets]
     settled = [ua.assets[j].price * m for j, m in mm_by.items() if j != k]
-    return _State(ua, k, math.fsum(values), math.fsum([*loans, *settled]))
+    fixed = [*loans, *settled, option_mm] if ua.options else [*loans, *settled]
+    return _State(ua, k, math.fsum(values), math.fsum(fixed))
 
 
 def _root(g: Callable[[float], float], mark: float, side: int) -> float:
@@ -579,9 +625,18 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     The account is evaluated in one kernel call (:mod:`levguard.core.unified_fast`, once numba
     is loaded in the process or from the second evaluation on) or position by position in
     Python; both give the same report bit for bit and the same errors.  Accounts holding COIN-M
-    positions take the Python path.
+    positions or options take the Python path.
+
+    Bybit USDC options (``bybit-uta``; :mod:`levguard.core.unified_options`): the options value
+    ``sum qty * mark`` is left out of the margin balance ``MB`` (cross margin: ``Margin Balance =
+    Wallet Balance + Perp & Future UPL``, Bybit "Key Terms and Formulas in Unified Trading
+    Account", 2025-09-02) and each short option adds ``P_USDC * MM_o`` to ``MM`` (``MM_o =
+    [max(f I, f M) + M + r I] |q|``, Bybit "Initial and Maintenance Margin Calculation
+    (Options)", 2023-12-04; long options add 0), so the account MM rate is ``MM / MB`` as
+    before.  Option rows carry no liquidation price (None); the linear positions' liquidation
+    prices hold the options' MM fixed, with every other mark.  The options' IM is as given.
     """
-    if fast_path_ready():
+    if fast_path_ready() and not ua.options:
         report = evaluate_unified_fast(ua)
         if report is not None:
             return report
@@ -600,7 +655,9 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
     # COIN-M positions).
     venue = ua.venue
     terms = []
-    for i, p in enumerate(ua.book):
+    taken = set(ua.option_slots)  # the options' places: the positions' indices skip them
+    slots = [j for j in range(len(ua.book) + len(ua.options)) if j not in taken]
+    for i, p in zip(slots, ua.book, strict=True):
         try:
             terms.append(_terms(ua.position_model(p), p, i))
         except InputError as exc:
@@ -614,7 +671,10 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
     # asset counts its own PnL and MM, so any choice gives the same sums.
     usdt = next((i for i, a in enumerate(ua.assets) if a.name == _SETTLE), -1)
     k0 = usdt if usdt >= 0 or not groups else groups[0]
-    states = {k: _state(ua, k, upnl_by, mm_by) for k in dict.fromkeys([k0, *groups])}
+    opt_settle = next((i for i, a in enumerate(ua.assets) if a.name == _OPTION_SETTLE), -1)
+    opt_price = ua.assets[opt_settle].price if opt_settle >= 0 else 1.0
+    option_mm = opt_price * math.fsum(o.maintenance_margin for o in ua.options) if ua.options else 0.0
+    states = {k: _state(ua, k, upnl_by, mm_by, option_mm) for k in dict.fromkeys([k0, *groups])}
     st0 = states[k0]
     equity = st0.equity(upnl_by.get(k0, 0.0))
     total_mm = st0.mm(mm_by.get(k0, 0.0))
@@ -642,4 +702,8 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
         ua.assets[k].price * math.fsum(r.initial_margin for r, w in zip(reports, where, strict=True) if w == k)
         for k in groups
     )
+    if ua.options:
+        initial = math.fsum([initial, opt_price * math.fsum(o.initial_margin for o in ua.options)])
+        for slot, o in zip(ua.option_slots, ua.options, strict=True):
+            reports.insert(slot, option_report(o, liquidatable))
     return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, rows)

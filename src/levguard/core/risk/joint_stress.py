@@ -147,10 +147,15 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
         positions (the kernel holds one settlement asset: :func:`joint_for` evaluates those
         through :func:`levguard.core.unified.evaluate_unified` per scenario).
     """
-    if isinstance(account, UnifiedAccount) and account.coin_positions:
+    if isinstance(account, UnifiedAccount) and (account.coin_positions or account.options):
+        what = (
+            f"{account.coin_positions[0].symbol} is a COIN-M position"
+            if account.coin_positions
+            else f"{account.options[0].symbol} is an option"
+        )
         raise InputError(
-            f"{account.coin_positions[0].symbol} is a COIN-M position: the scenario kernel holds one settlement "
-            "asset; pass the UnifiedAccount itself (or joint_for(account)) to evaluate it through its engine"
+            f"{what}: the scenario kernel holds linear positions in one settlement asset; pass the "
+            "UnifiedAccount itself (or joint_for(account)) to evaluate it through its engine"
         )
     unified = isinstance(account, UnifiedAccount)
     positions = account.positions.positions if isinstance(account, UnifiedAccount) else account.positions
@@ -262,7 +267,7 @@ def joint_for(account: AnyAccount) -> JointAccount | EngineJoint:
 def _as_joint(account: AnyAccount) -> JointAccount | EngineJoint:
     if isinstance(account, JointAccount | EngineJoint):
         return account
-    if isinstance(account, UnifiedAccount) and account.coin_positions:
+    if isinstance(account, UnifiedAccount) and (account.coin_positions or account.options):
         return unified_engine_joint(account)
     if isinstance(account, UnifiedAccount | Account):
         return joint_account(account)

@@ -43,6 +43,7 @@ from levguard.core.portfolio_margin import DeribitFuture, DeribitOption
 from levguard.core.positions import Position
 from levguard.core.symbols import USD_LIKE, base_asset
 from levguard.core.unified import UnifiedAccount, evaluate_unified
+from levguard.core.unified_options import moved_option
 from levguard.core.unified_pm import (
     DeribitPmAccount,
     DeribitPmLeg,
@@ -124,7 +125,14 @@ def moved_portfolio_margin(
 
 def moved_unified(account: UnifiedAccount, factors: Mapping[str, float]) -> UnifiedAccount:
     """The unified account with every balance and every position (linear and COIN-M) on an asset
-    in ``factors`` moved by its factor."""
+    in ``factors`` moved by its factor.
+
+    Notes
+    -----
+    A Bybit USDC option on a moved asset moves its index and forward by the factor and its mark
+    by its Black-76 value change, vol and time held (:func:`levguard.core.unified_options.moved_option`:
+    a mark priced from vol is priced again, a given mark moves by ``B(F f) - B(F)``, floored at 0).
+    """
 
     def pos(p: Position) -> Position:
         f = factors.get(base_asset(p.symbol))
@@ -135,7 +143,10 @@ def moved_unified(account: UnifiedAccount, factors: Mapping[str, float]) -> Unif
         dataclasses.replace(a, price=a.price * factors[a.name]) if a.name in factors else a for a in account.assets
     )
     coins = tuple(pos(p) for p in account.coin_positions)
-    return dataclasses.replace(account, positions=linear, assets=assets, coin_positions=coins)
+    options = tuple(
+        moved_option(o, float(factors[o.underlying])) if o.underlying in factors else o for o in account.options
+    )
+    return dataclasses.replace(account, positions=linear, assets=assets, coin_positions=coins, options=options)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -223,6 +234,8 @@ def unified_engine_joint(account: UnifiedAccount) -> EngineJoint:
     prices: dict[str, float] = {a.name: a.price for a in account.assets}
     for p in account.book:
         prices.setdefault(base_asset(p.symbol), p.mark_price)
+    for o in account.options:  # an option's underlying moves with its index price
+        prices.setdefault(o.underlying, o.index_price)
     probe_up, probe_one = venue.ratio(2.0, 1.0), venue.ratio(1.0, 1.0)
     rises = probe_up is not None and probe_one is not None and probe_up > probe_one
     return EngineJoint(account, venue.name, venue.ratio_name, tuple(prices), prices, venue.liquidation_multiple, rises)
