@@ -72,6 +72,10 @@ class ChaosConfig:
 
     trials: int = 30
     lanes: int = 2
+    # More rounds of ``lanes`` episodes until this many kills hit an order in flight (the timing
+    # of a loaded machine can make a planned round land fewer), up to ``max_trials`` in all.
+    min_kills_in_flight: int = 0
+    max_trials: int = 0
     kills_per_episode: int = 5
     seed: int = 14
     latency_s: tuple[float, float] = (0.0, 3.0)
@@ -482,20 +486,38 @@ def run_episode(
 
 
 def run_chaos(cfg: ChaosConfig, workdir: Path) -> ChaosResult:
-    """Run ``cfg.trials`` kill-and-restart trials over ``cfg.lanes`` servers; count violations."""
+    """Run ``cfg.trials`` kill-and-restart trials over ``cfg.lanes`` servers; count violations.
+
+    With ``min_kills_in_flight``, further rounds of one episode per lane run until that many
+    kills have hit an order in flight or ``max_trials`` trials have run."""
     t0 = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     n_episodes = max(math.ceil(cfg.trials / cfg.kills_per_episode), 1)
     plan = [min(cfg.kills_per_episode, cfg.trials - i * cfg.kills_per_episode) for i in range(n_episodes)]
-    lanes = max(min(cfg.lanes, n_episodes), 1)
     result = ChaosResult()
+    _run_round(cfg, workdir, plan, 0, result)
+    extra = 0
+    while (
+        result.counts.kills_in_flight < cfg.min_kills_in_flight
+        and result.counts.trials + cfg.kills_per_episode <= cfg.max_trials
+    ):
+        extra += 1
+        more = min(cfg.lanes, (cfg.max_trials - result.counts.trials) // cfg.kills_per_episode)
+        _run_round(cfg, workdir, [cfg.kills_per_episode] * max(more, 1), extra, result)
+    result.wall_s = time.monotonic() - t0
+    return result
+
+
+def _run_round(cfg: ChaosConfig, workdir: Path, plan: list[int], round_: int, result: ChaosResult) -> None:
+    n_episodes = len(plan)
+    lanes = max(min(cfg.lanes, n_episodes), 1)
 
     def lane(k: int) -> list[tuple[ChaosCounts, list[str], float]]:
-        rng = random.Random(cfg.seed * 1_000 + k)
+        rng = random.Random(cfg.seed * 1_000 + round_ * 100 + k)
         out = []
-        with paper_server(workdir, f"server{k}") as (port, log):
+        with paper_server(workdir, f"server{round_}-{k}") as (port, log):
             for e in range(k, n_episodes, lanes):
-                out.append(run_episode(cfg, port, log, workdir, f"lane{k}-ep{e}", plan[e], rng))
+                out.append(run_episode(cfg, port, log, workdir, f"round{round_}-lane{k}-ep{e}", plan[e], rng))
             server_errors = control(port, "state")["server_errors"]
         if out:
             out[-1][0].server_errors += server_errors
@@ -507,5 +529,3 @@ def run_chaos(cfg: ChaosConfig, workdir: Path) -> ChaosResult:
                 result.counts.add(counts)
                 result.details.extend(details)
                 result.episode_s.append(seconds)
-    result.wall_s = time.monotonic() - t0
-    return result

@@ -14,7 +14,9 @@ from chaos_harness import VIOLATIONS, ChaosConfig, run_chaos
 
 
 def test_sigkilled_guardians_never_duplicate_stack_or_over_reduce(tmp_path: Path) -> None:
-    result = run_chaos(ChaosConfig(trials=45, lanes=2), tmp_path)
+    # 45 trials planned; a loaded runner lands fewer kills on orders in flight, so up to 45 more
+    # run until 30 have (the bar of issue 14 is on kills in flight, not on the trial count).
+    result = run_chaos(ChaosConfig(trials=45, lanes=2, min_kills_in_flight=30, max_trials=90), tmp_path)
     print(result.summary())
     c = result.counts
     assert c.trials >= 45
