@@ -39,6 +39,7 @@ SAMPLES: dict[str, str] = {
     "defi_aave.yaml": "an Aave v3 account: WETH and WBTC against USDC (levguard defi / defi loop)",
     "defi_morpho.yaml": "a Morpho Blue wstETH/WETH position (levguard defi / defi loop)",
     "replay-2025-10-10.yaml": "the 2025-10-10 crash replay; needs ../shared/data/events (levguard replay)",
+    "contagion.yaml": "two assets on two venues, factor-jump paths (levguard contagion)",
 }
 #: Where a sample's packaged name differs from the name it is written under.
 _PACKAGED_AS = {"account.yaml": "cross_account.yaml", "sweep.yaml": "backtest_sweep.yaml"}

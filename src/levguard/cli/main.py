@@ -559,6 +559,7 @@ _COMMANDS: tuple[tuple[str, str, str, bool], ...] = (
     ("cascade", "levguard.cli.cascade", "cascade", False),
     ("calibrate", "levguard.cli.cascade", "calibrate", False),
     ("replay", "levguard.cli.replay", "replay", False),
+    ("contagion", "levguard.cli.contagion", "contagion", False),
     ("guard", "levguard.cli.guard", "guard", False),
     ("guard-enable", "levguard.cli.guard", "guard_enable", False),
     ("serve", "levguard.cli.serve", "serve", False),
