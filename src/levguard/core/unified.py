@@ -16,8 +16,9 @@ Binance USDⓈ-M, OKX swap with its taker fee in MM) and, on ``binance-pm``, inv
 perpetuals and futures (``BTCUSD_PERP``, ``ETHUSD_250627``, ccxt ``BTC/USD:BTC``; ``qty`` in
 contracts of 100 USD for BTC, 10 USD for the rest; PnL and MM in the coin, which joins that
 coin's equity) and, on ``bybit-uta``, Bybit USDC options (``BTC-27DEC24-70000-C``; see
-:mod:`levguard.core.unified_options`).  Other kinds are refused naming the value: Bybit keeps
-inverse contracts out of the UTA's cross margin.  Every account amount is in USD; position
+:mod:`levguard.core.unified_options`).  Other kinds are refused naming the value: Bybit's
+published UTA formulas leave inverse contracts out of the cross margin (its API guide says UTA 2.0
+shares margin with them, without a formula: refused rather than guessed).  Every account amount is in USD; position
 amounts are in each position's settlement currency (USDT, USDC for options, or the coin).
 See docs/unified.md for the formulas, their sources and worked examples.
 """
@@ -190,7 +191,9 @@ BYBIT = UnifiedVenue(
         "Bybit keeps inverse contracts out of the UTA's cross margin: its 'Perp & Futures UPL' counts USDT "
         "and USDC contracts only ('Key Terms and Formulas in Unified Trading Account', 2025-09-02) and the "
         "account IM covers 'Derivatives (excluding Inverse)' ('Unified Trading Account' asset page, "
-        "2025-09-18); inverse contracts are margined by their own coin, so evaluate them as bybit-inverse"
+        "2025-09-18), though the V5 API's 'Different Account Modes' says UTA 2.0 shares margin with "
+        "inverse contracts: with no published formula for how, levguard does not guess; evaluate them as "
+        "bybit-inverse"
     ),
 )
 BINANCE = UnifiedVenue(
