@@ -30,6 +30,7 @@ The model (docs/cascade.md, "Several assets and venues (v2)"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -129,11 +130,25 @@ class MarketResult:
     counts: MarketCounts
     books: pd.DataFrame
     venues: pd.DataFrame
-    events: pd.DataFrame
-    accounts: pd.DataFrame
-    owners: pd.DataFrame
     summary: dict[str, float]
     params: dict[str, Any] = field(default_factory=dict)
+
+    # The per-account tables are built on first use: with a million accounts they cost more than a
+    # second of pandas, which a Monte Carlo that reads only the books and venues never needs.
+    @cached_property
+    def accounts(self) -> pd.DataFrame:
+        """Per account (see the class docstring)."""
+        return _accounts_table(self.spec, self.population, self.out)
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """The event table (see the class docstring)."""
+        return _events_table(self.spec, self.population, self.out, self.counts)
+
+    @cached_property
+    def owners(self) -> pd.DataFrame:
+        """Per owner (see the class docstring)."""
+        return _owners_table(self.spec, self.accounts)
 
     def book_steps(self, venue: str | int, asset: str | int) -> pd.DataFrame:
         """Per step of one book: ``price, exogenous, mark, liquidated_notional, adl_notional,
@@ -290,19 +305,28 @@ def _accounts_table(spec: MarketSpec, pop: MarketPopulation, out: MarketOutputs)
 
 
 def _owners_table(spec: MarketSpec, accounts: pd.DataFrame) -> pd.DataFrame:
+    # Labels ("venue: word") through integer codes: V x 5 distinct strings, not a million concatenations.
     deleveraged = accounts["deleveraged"].to_numpy()
-    status = accounts["status"].to_numpy().astype(object)
-    word = np.where(status == "ok", "open", status)
-    word = np.where(deleveraged, np.where(status == "liquidated", "adl+liquidated", "adl"), word)
-    label = accounts["venue"].to_numpy().astype(object) + ": " + word.astype(object)
+    status = pd.Categorical(accounts["status"], categories=list(_STATUSES)).codes
+    words = ["open" if w == "ok" else str(w) for w in _STATUSES] + ["adl", "adl+liquidated"]
+    liquidated = list(_STATUSES).index("liquidated")
+    word = np.where(deleveraged, np.where(status == liquidated, len(_STATUSES) + 1, len(_STATUSES)), status)
+    venue_names = [mv.name for mv in spec.venues]
+    venue = pd.Categorical(accounts["venue"], categories=venue_names).codes
+    lookup = np.array([f"{v}: {w}" for v in venue_names for w in words], dtype=object)
+    label = lookup[venue.astype(np.int64) * len(words) + word]
     owners, inverse = np.unique(accounts["owner"].to_numpy(), return_inverse=True)
     n_owners = owners.shape[0]
     count = np.bincount(inverse, minlength=n_owners)
     # One account: its label; several (hedged owners): their labels joined in account order.
     outcome = np.empty(n_owners, dtype=object)
     outcome[inverse] = label
-    for o in np.flatnonzero(count > 1):
-        outcome[o] = "; ".join(label[inverse == o])
+    shared = np.flatnonzero(count > 1)
+    if shared.size:
+        order = np.argsort(inverse, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(count)))
+        for o in shared:
+            outcome[o] = "; ".join(label[order[starts[o] : starts[o + 1]]])
     cols: dict[str, Any] = {"accounts": count}
     for name in ("wallet0", "wallet", "kept", "pnl"):
         cols[name] = np.bincount(inverse, weights=accounts[name].to_numpy(), minlength=n_owners)
@@ -382,7 +406,6 @@ def simulate_market(
     out = new_market_outputs(acc.wallet.shape[0], spec.n_assets, spec.n_venues, n_steps + 1, cap)
     counts = market_cascade_nb(acc, tiers, exo, depth_mult, oracle, venues, books, cfg, out)
     books_t = _books_table(spec, out)
-    accounts = _accounts_table(spec, population, out)
     st = out.steps
     summary = {
         "liquidated_notional": float(st.liq_notional.sum()),
@@ -401,9 +424,6 @@ def simulate_market(
         counts=counts,
         books=books_t,
         venues=_venues_table(spec, out),
-        events=_events_table(spec, population, out, counts),
-        accounts=accounts,
-        owners=_owners_table(spec, accounts),
         summary=summary,
         params={"n_accounts": population.n, "n_steps": n_steps, "steps_per_year": steps_per_year},
     )

@@ -51,7 +51,7 @@ from levguard.kernels.cascade_v2_rounds import (
     size_orders,
     venue_marks,
 )
-from levguard.kernels.cascade_v2_sweep import crossed, file_keys, new_lists, rebuild, reprice
+from levguard.kernels.cascade_v2_sweep import crossed, new_lists, rebuild, set_keys
 from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 Float64Array3D = Float64Array2D
@@ -89,6 +89,27 @@ def _due_orders(v: int, t: int, st: MarketState, vq: VenueQueues, ids: Int64Arra
 
 
 @jitable
+def _file_all(ids: Int64Array1D, open_only: bool, marks: Float64Array1D, st: MarketState, tiers: BookTiers) -> None:
+    # Set the keys of accounts ids (with open_only, of those with an open position) at marks
+    # (set_keys of each, the arrays taken from the bundles once, not per account).
+    venue = st.venue
+    qty = st.qty
+    entry = st.entry
+    wallet = st.wallet
+    key_at = st.key_at
+    n_open = st.n_open
+    caps = tiers.caps
+    mmrs = tiers.mmrs
+    cums = tiers.cums
+    off = tiers.off
+    mmr_hi = tiers.mmr_hi
+    for p in range(ids.shape[0]):
+        i = ids[p]
+        if not open_only or n_open[i] > 0:
+            set_keys(i, marks, venue[i], qty, entry, wallet, key_at, n_open, caps, mmrs, cums, off, mmr_hi)
+
+
+@jitable
 def _rescale(
     v: int,
     t: int,
@@ -123,10 +144,7 @@ def _rescale(
             tiers.mmr_hi[jb] = base.mmr_hi[jb] * s
     if not any_done:
         return
-    for p in range(vq.aoff[v], vq.aoff[v + 1]):
-        i = vq.acc[p]
-        if st.n_open[i] > 0:
-            file_keys(i, marks, st, tiers)
+    _file_all(vq.acc[vq.aoff[v] : vq.aoff[v + 1]], True, marks, st, tiers)
     if not naive:
         for a in range(n_assets):
             for s_ in range(2):
@@ -261,8 +279,7 @@ def market_cascade_py(
     arb_on = n_venues > 1 and cfg.arb_speed > 0.0
 
     start = exo[0].copy()
-    for i in range(n):
-        file_keys(i, start, st, tiers)
+    _file_all(np.arange(n), False, start, st, tiers)
     if not naive:
         for b in range(sl.length.shape[0]):
             rebuild(b, st, sl)
@@ -309,19 +326,10 @@ def market_cascade_py(
                 if vp["adl"]:
                     route_to_adl(k, fund[v], st, scr)
                     book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
-                # Settle in the books.
-                for j in range(k):
-                    i = scr.ids[j]
-                    st.pending[i] = False
-                    if scr.adl[j]:
-                        continue
-                    something = False
-                    for a in range(n_assets):
-                        if st.qty[i, a] != 0.0 and not scr.c[j, a] <= 0.0:
-                            something = True
-                    if something:
-                        fund[v] += close_in_books(j, t, vp, marks[v], st, tiers, scr, steps, totals, events, cnt)
-                    reprice(i, marks[v], naive, st, sl, tiers)
+                # Settle in the books (and file every order's account again).
+                fund[v] = close_in_books(
+                    k, t, v, vp, marks[v], naive, fund[v], st, sl, tiers, scr, steps, totals, events, cnt
+                )
                 # ADL-routed accounts: closed against the opposite sides' rankings.
                 for j in range(k):
                     if not scr.adl[j]:

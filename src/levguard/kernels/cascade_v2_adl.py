@@ -27,7 +27,7 @@ from levguard.kernels.cascade_v2_records import (
     SideLists,
 )
 from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice
-from levguard.typing import Float64Array1D, Int64Array1D
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 
 @jitable
@@ -99,8 +99,50 @@ def collateral_share(i: int, a: int, marks: Float64Array1D, st: MarketState, equ
     """
     if st.n_open[i] == 1:
         return float(st.wallet[i])
-    q = st.qty[i, a]
-    return float(q * (st.entry[i, a] - marks[a]) + equity * (abs(q) * marks[a] / gross))
+    return position_collateral(st.qty[i, a], st.entry[i, a], marks[a], equity, gross)
+
+
+@jitable
+def position_collateral(q: float, entry: float, mark: float, equity: float, gross: float) -> float:
+    """Return ``W_a = q (entry - m) + E |q| m / G`` of a position of an account with several
+    (:func:`collateral_share`; equity ``E`` and gross notional ``G`` at the marks)."""
+    return float(q * (entry - mark) + equity * (abs(q) * mark / gross))
+
+
+@jitable
+def bankruptcy_prices(
+    i: int,
+    marks: Float64Array1D,
+    qty: Float64Array2D,
+    entry: Float64Array2D,
+    wallet: Float64Array1D,
+    n_open: Int64Array1D,
+    out: Float64Array1D,
+) -> None:
+    """Write the bankruptcy price of each of account ``i``'s positions at ``marks`` to ``out``
+    (K,), NaN for no position: :func:`position_bankruptcy` of each, from the arrays, with the
+    account's equity and gross notional computed once."""
+    n_assets = qty.shape[1]
+    one = n_open[i] == 1
+    eq = wallet[i]
+    gross = 0.0
+    if not one:
+        for a in range(n_assets):  # equity_and_mm's equity
+            q = qty[i, a]
+            if q != 0.0:
+                eq += q * (marks[a] - entry[i, a])
+        for a in range(n_assets):  # gross_notional
+            q = qty[i, a]
+            if q != 0.0:
+                gross += abs(q) * marks[a]
+    for a in range(n_assets):
+        q = qty[i, a]
+        if q == 0.0:
+            out[a] = math.nan
+            continue
+        side = 1.0 if q > 0.0 else -1.0
+        w = float(wallet[i]) if one else position_collateral(q, entry[i, a], marks[a], eq, gross)
+        out[a] = bankruptcy_price(side, abs(q), entry[i, a], w)
 
 
 @jitable

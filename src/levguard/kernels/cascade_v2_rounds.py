@@ -20,7 +20,7 @@ from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
 from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
 from levguard.kernels.cascade_rounds import bankruptcy_price, flow_impact
-from levguard.kernels.cascade_v2_adl import deleverage, position_bankruptcy, rank_list, record
+from levguard.kernels.cascade_v2_adl import bankruptcy_prices, deleverage, position_bankruptcy, rank_list, record
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
     BookTiers,
@@ -33,7 +33,7 @@ from levguard.kernels.cascade_v2_records import (
     SideLists,
     list_index,
 )
-from levguard.kernels.cascade_v2_sweep import book_mm, book_tier, single_asset
+from levguard.kernels.cascade_v2_sweep import book_mm, book_tier, push, rebuild, set_keys, single_asset, tier_mm
 from levguard.typing import Float64Array1D, Float64Array2D
 
 Float64Array3D = Float64Array2D  # numpy's typing does not distinguish dimensions
@@ -203,8 +203,9 @@ def route_to_adl(k: int, fund: float, st: MarketState, scr: RoundScratch) -> Non
 
 
 @jitable
-def _draw(delta: float, c: Float64Array1D, price: Float64Array1D, st: MarketState, i: int, scr: RoundScratch) -> None:
-    # A close that draws on the fund (delta < 0) spreads the draw over its assets by notional.
+def add_draw(delta: float, c: Float64Array1D, price: Float64Array1D, draw: Float64Array1D) -> None:
+    """A close that draws on the fund (``delta < 0``) spreads the draw over its assets by the
+    notional ``c price`` of each (added to ``draw`` (K,))."""
     if not delta < 0.0:
         return
     total = 0.0
@@ -212,16 +213,20 @@ def _draw(delta: float, c: Float64Array1D, price: Float64Array1D, st: MarketStat
         total += c[a] * price[a]
     if total > 0.0:
         for a in range(c.shape[0]):
-            scr.draw[a] += -delta * (c[a] * price[a] / total)
+            draw[a] += -delta * (c[a] * price[a] / total)
 
 
 @jitable
 def close_in_books(
-    j: int,
+    k: int,
     t: int,
+    v: int,
     vp: Record,
     marks: Float64Array1D,
+    naive: bool,
+    fund: float,
     st: MarketState,
+    sl: SideLists,
     tiers: BookTiers,
     scr: RoundScratch,
     steps: MarketSteps,
@@ -229,7 +234,10 @@ def close_in_books(
     events: RecordArray,
     cnt: RecordArray,
 ) -> float:
-    """Close order ``j``'s sizes ``scr.c[j]`` at the books' fills; return the fund's change.
+    """Settle the round's orders (``scr.ids[:k]``, venue ``v``) in order: each is no longer
+    pending; one not routed to ADL closes its sizes ``scr.c[j]`` at the books' fills; each then
+    gets its keys again and is filed (:func:`~levguard.kernels.cascade_v2_sweep.reprice`).
+    Return the venue's fund ``fund`` after the closes' changes.
 
     A partial close realises ``sum side c (fill - entry)`` and pays ``fee x sum c fill`` from
     the wallet (:func:`~levguard.kernels.liquidation.settle_partial`); it becomes a full close
@@ -237,91 +245,136 @@ def close_in_books(
     ``backstop`` x its maintenance.  A full close settles the whole account through the venue's
     outcome (:func:`~levguard.kernels.liquidation.settle_close`, the wallet as collateral).
     One event per closed position; the fund's change is on the first.
+
+    One call per round, the arrays taken from the bundles once: a call per order taking the
+    bundles cost a few hundred of numba's atomic reference-count operations per order.
     """
-    i = scr.ids[j]
-    v = st.venue[i]
-    n_assets = st.qty.shape[1]
+    qty = st.qty
+    entry = st.entry
+    wallets = st.wallet
+    pnl = st.pnl
+    kept_out = st.kept
+    status = st.status
+    pending = st.pending
+    key_at = st.key_at
+    n_open = st.n_open
+    caps = tiers.caps
+    mmrs = tiers.mmrs
+    cums = tiers.cums
+    off = tiers.off
+    mmr_hi = tiers.mmr_hi
+    hoff = sl.hoff
+    hk = sl.hk
+    hi = sl.hi
+    hsize = sl.hsize
+    ids = scr.ids
+    cc = scr.c
+    fill = scr.fill
+    adl_bp = scr.adl_bp
+    draw = scr.draw
+    n_liq = steps.n_liq
+    liq_notional = steps.liq_notional
+    first_liq = books_out.first_liq
+    n_assets = qty.shape[1]
     fee_rate = vp["liq_fee"]
     backstop = vp["backstop"]
-    full = scr.full[j]
-    c = scr.c[j]
-    fill = scr.fill
-    wallet = st.wallet[i]
-    realised = 0.0
-    notional = 0.0
-    for a in range(n_assets):
-        q = st.qty[i, a]
-        if q != 0.0:
-            realised += (1.0 if q > 0.0 else -1.0) * c[a] * (fill[a] - st.entry[i, a])
-            notional += c[a] * fill[a]
-    left, fee = kl.settle_partial(wallet, realised, notional, fee_rate)
-    if not full:
-        whole_equity = 0.0
-        mm_whole = 0.0
+    outcome = vp["outcome"]
+    for j in range(k):
+        i = ids[j]
+        pending[i] = False
+        if scr.adl[j]:
+            continue
+        something = False
         for a in range(n_assets):
-            q = st.qty[i, a]
-            if q != 0.0:
-                whole_equity += q * (fill[a] - st.entry[i, a])
-                mm_whole += book_mm(tiers, v * n_assets + a, abs(q) * fill[a])
-        whole_equity = wallet + whole_equity
-        if not left > 0.0 or (backstop > 0.0 and whole_equity < backstop * mm_whole):
-            full = True
+            if qty[i, a] != 0.0 and not cc[j, a] <= 0.0:
+                something = True
+        if something:
+            full = scr.full[j]
+            wallet = wallets[i]
             realised = 0.0
+            notional = 0.0
             for a in range(n_assets):
-                q = st.qty[i, a]
-                c[a] = abs(q)
+                q = qty[i, a]
                 if q != 0.0:
-                    realised += (1.0 if q > 0.0 else -1.0) * c[a] * (fill[a] - st.entry[i, a])
-    for a in range(n_assets):
-        scr.adl_bp[a] = position_bankruptcy(i, a, marks, st, tiers) if st.qty[i, a] != 0.0 else math.nan
-    if full:
-        notional_f = 0.0
-        mm_f = 0.0
-        for a in range(n_assets):
-            if st.qty[i, a] != 0.0:
-                notional_f += c[a] * fill[a]
-                mm_f += book_mm(tiers, v * n_assets + a, c[a] * fill[a])
-        kept, _fee, delta, _taken = kl.settle_close(
-            vp["outcome"], wallet, realised, notional_f, fee_rate, mm_f, backstop
-        )
-        st.pnl[i] += kept - wallet
-        st.wallet[i] = 0.0
-        st.kept[i] += kept
-    else:
-        delta = fee
-        st.pnl[i] += realised - fee
-        st.wallet[i] = left
-    scr.full[j] = full
-    if st.status[i] == AccountStatus.OK:
-        cnt[0]["accounts_liquidated"] += 1
-    st.status[i] = AccountStatus.LIQUIDATED
-    steps.n_liq[v, t] += 1
-    first = True
-    for a in range(n_assets):
-        q = st.qty[i, a]
-        if q != 0.0 and c[a] > 0.0:
-            side = 1.0 if q > 0.0 else -1.0
-            steps.liq_notional[v, a, t] += c[a] * fill[a]
-            if books_out.first_liq[v, a] < 0:
-                books_out.first_liq[v, a] = t
-            record(
-                events,
-                cnt,
-                t,
-                v,
-                a,
-                i,
-                side * c[a],
-                fill[a],
-                scr.adl_bp[a],
-                delta if first else 0.0,
-                EventKind.LIQUIDATION,
-                -1,
-            )
-            first = False
-            st.qty[i, a] = 0.0 if full else side * (abs(q) - c[a])
-    _draw(delta, c, fill, st, i, scr)
-    return float(delta)
+                    realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
+                    notional += cc[j, a] * fill[a]
+            left, fee = kl.settle_partial(wallet, realised, notional, fee_rate)
+            if not full:
+                whole_equity = 0.0
+                mm_whole = 0.0
+                for a in range(n_assets):
+                    q = qty[i, a]
+                    if q != 0.0:
+                        whole_equity += q * (fill[a] - entry[i, a])
+                        mm_whole += tier_mm(caps, mmrs, cums, off, v * n_assets + a, abs(q) * fill[a])
+                whole_equity = wallet + whole_equity
+                if not left > 0.0 or (backstop > 0.0 and whole_equity < backstop * mm_whole):
+                    full = True
+                    realised = 0.0
+                    for a in range(n_assets):
+                        q = qty[i, a]
+                        cc[j, a] = abs(q)
+                        if q != 0.0:
+                            realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
+            bankruptcy_prices(i, marks, qty, entry, wallets, n_open, adl_bp)
+            if full:
+                notional_f = 0.0
+                mm_f = 0.0
+                for a in range(n_assets):
+                    if qty[i, a] != 0.0:
+                        notional_f += cc[j, a] * fill[a]
+                        mm_f += tier_mm(caps, mmrs, cums, off, v * n_assets + a, cc[j, a] * fill[a])
+                kept, _fee, delta, _taken = kl.settle_close(
+                    outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop
+                )
+                pnl[i] += kept - wallet
+                wallets[i] = 0.0
+                kept_out[i] += kept
+            else:
+                delta = fee
+                pnl[i] += realised - fee
+                wallets[i] = left
+            scr.full[j] = full
+            if status[i] == AccountStatus.OK:
+                cnt[0]["accounts_liquidated"] += 1
+            status[i] = AccountStatus.LIQUIDATED
+            n_liq[v, t] += 1
+            first = True
+            for a in range(n_assets):
+                q = qty[i, a]
+                if q != 0.0 and cc[j, a] > 0.0:
+                    side = 1.0 if q > 0.0 else -1.0
+                    liq_notional[v, a, t] += cc[j, a] * fill[a]
+                    if first_liq[v, a] < 0:
+                        first_liq[v, a] = t
+                    record(
+                        events,
+                        cnt,
+                        t,
+                        v,
+                        a,
+                        i,
+                        side * cc[j, a],
+                        fill[a],
+                        adl_bp[a],
+                        delta if first else 0.0,
+                        EventKind.LIQUIDATION,
+                        -1,
+                    )
+                    first = False
+                    qty[i, a] = 0.0 if full else side * (abs(q) - cc[j, a])
+            add_draw(delta, cc[j], fill, draw)
+            fund += float(delta)
+        # reprice: keys again, open positions filed again
+        set_keys(i, marks, v, qty, entry, wallets, key_at, n_open, caps, mmrs, cums, off, mmr_hi)
+        if not naive:
+            for a in range(n_assets):
+                q = qty[i, a]
+                if q != 0.0:
+                    b = list_index(v, a, 0 if q > 0.0 else 1, n_assets)
+                    if not push(b, i, key_at[i, a], hoff, hk, hi, hsize):
+                        rebuild(b, st, sl)
+    return fund
 
 
 @jitable
@@ -428,7 +481,7 @@ def adl_account(
             st.kept[i] += kept
             if first_row >= 0:
                 events[first_row]["fund_delta"] = delta
-            _draw(delta, scr.c[j], scr.adl_price, st, i, scr)
+            add_draw(delta, scr.c[j], scr.adl_price, scr.draw)
         else:
             st.pnl[i] += realised
             st.wallet[i] += realised

@@ -17,6 +17,15 @@ Every open position is filed on its book's side list under a price key:
 
 Keys are v1's: a long list is crossed when ``key >= mark``, a short list (keys negated) when
 ``key >= -mark``; stale entries (position closed, account pending, key changed) are dropped.
+
+Speed: every array a compiled call receives costs numba an atomic reference-count increment
+and decrement, so a helper called per account that takes the record bundles (``MarketState``,
+``SideLists``, ``BookTiers``: 32 arrays) pays hundreds of atomic operations per call.  The
+per-candidate and per-order loops (:func:`check_candidates`, the kernel's settlement) therefore
+take the arrays out of the bundles once per call and call only helpers on a few arrays
+(:func:`set_keys`, :func:`push`, :func:`tier_mm`); at 1M accounts x 4 assets x 2 venues this
+took the kernel from about 13-15 s to about 4.5 s with the same outputs bit for bit (issue 20,
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from levguard.kernels.cascade_records import Tiers
 from levguard.kernels.cascade_sweep import key, liq_price, sort_descending
 from levguard.kernels.cascade_v2_records import BookTiers, MarketState, SideLists, VenueQueues, list_index
 from levguard.kernels.margin import mm_in_tier
-from levguard.typing import Float64Array1D, Int64Array1D
+from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 # Relative rounding allowance on the slack of a band (so float error never makes it unsafe).
 _BAND_TOL = 1e-12
@@ -85,36 +94,38 @@ def heap_pop(keys: Float64Array1D, ids: Int64Array1D, base: int, size: int) -> i
 
 
 @jitable
-def book_mm(tiers: BookTiers, j: int, notional: float) -> float:
-    """Return book ``j``'s tiered maintenance margin of ``notional``: v1's
-    :func:`~levguard.kernels.margin.tiered_mm` (the same tier search and
-    :func:`~levguard.kernels.margin.mm_in_tier`) on the flat arrays, without array views."""
-    t_mmrs = tiers.mmrs
-    t_cums = tiers.cums
-    k = book_tier(tiers, j, notional)
-    return mm_in_tier(notional, t_mmrs[k], t_cums[k])
-
-
-@jitable
-def book_tier(tiers: BookTiers, j: int, notional: float) -> int:
+def tier_row(caps: Float64Array1D, off: Int64Array1D, j: int, notional: float) -> int:
     """Return the flat row of book ``j``'s tier holding ``notional``
-    (:func:`~levguard.kernels.margin.tier_index`'s search)."""
-    t_caps = tiers.caps
-    t_off = tiers.off
-    o0 = int(t_off[j])
-    k = int(t_off[j + 1]) - 1
+    (:func:`~levguard.kernels.margin.tier_index`'s search, on the flat arrays)."""
+    o0 = int(off[j])
+    k = int(off[j + 1]) - 1
     for r in range(k - 1, o0 - 1, -1):
-        if notional < t_caps[r]:
+        if notional < caps[r]:
             k = r
     return k
 
 
 @jitable
-def book_tiers(tiers: BookTiers, j: int) -> Tiers:
-    """Return book ``j``'s maintenance tiers (views of the flat arrays)."""
-    o0 = tiers.off[j]
-    o1 = tiers.off[j + 1]
-    return Tiers(tiers.caps[o0:o1], tiers.mmrs[o0:o1], tiers.cums[o0:o1])
+def tier_mm(
+    caps: Float64Array1D, mmrs: Float64Array1D, cums: Float64Array1D, off: Int64Array1D, j: int, notional: float
+) -> float:
+    """Return book ``j``'s tiered maintenance margin of ``notional`` from the flat tier arrays:
+    v1's :func:`~levguard.kernels.margin.tiered_mm` (the same tier search and
+    :func:`~levguard.kernels.margin.mm_in_tier`), without array views."""
+    k = tier_row(caps, off, j, notional)
+    return mm_in_tier(notional, mmrs[k], cums[k])
+
+
+@jitable
+def book_mm(tiers: BookTiers, j: int, notional: float) -> float:
+    """Return book ``j``'s tiered maintenance margin of ``notional`` (:func:`tier_mm`)."""
+    return tier_mm(tiers.caps, tiers.mmrs, tiers.cums, tiers.off, j, notional)
+
+
+@jitable
+def book_tier(tiers: BookTiers, j: int, notional: float) -> int:
+    """Return the flat row of book ``j``'s tier holding ``notional`` (:func:`tier_row`)."""
+    return tier_row(tiers.caps, tiers.off, j, notional)
 
 
 @jitable
@@ -220,7 +231,7 @@ def detect(b: int, thr: float, st: MarketState, sl: SideLists, found: Int64Array
     n = length[b]
     while p < n and ordk[o0 + p] >= thr:
         i = ordi[o0 + p]
-        if qty[i, a] != 0.0 and not pending[i] and key_at[i, a] == ordk[o0 + p]:
+        if key_at[i, a] == ordk[o0 + p] and qty[i, a] != 0.0 and not pending[i]:  # stale entries fail first
             found[n_found] = i
             n_found += 1
             pending[i] = True
@@ -231,7 +242,7 @@ def detect(b: int, thr: float, st: MarketState, sl: SideLists, found: Int64Array
         k = hk[h0]
         i = hi[h0]
         hsize[b] = heap_pop(hk, hi, h0, hsize[b])
-        if qty[i, a] != 0.0 and not pending[i] and key_at[i, a] == k:
+        if key_at[i, a] == k and qty[i, a] != 0.0 and not pending[i]:
             found[n_found] = i
             n_found += 1
             pending[i] = True
@@ -239,47 +250,79 @@ def detect(b: int, thr: float, st: MarketState, sl: SideLists, found: Int64Array
 
 
 @jitable
-def refile(b: int, i: int, k: float, st: MarketState, sl: SideLists) -> None:
-    """File account ``i`` under key ``k`` on list ``b``'s heap (a full heap: sort the list again)."""
-    hoff = sl.hoff
-    hk = sl.hk
-    hi = sl.hi
-    hsize = sl.hsize
+def push(
+    b: int, i: int, k: float, hoff: Int64Array1D, hk: Float64Array1D, hi: Int64Array1D, hsize: Int64Array1D
+) -> bool:
+    """Push account ``i`` under key ``k`` on list ``b``'s heap; return False (nothing pushed) when
+    the heap is full (the caller sorts the list again: :func:`rebuild`)."""
     h0 = hoff[b]
-    h1 = hoff[b + 1]
-    if hsize[b] >= h1 - h0:
-        rebuild(b, st, sl)
-        return
+    if hsize[b] >= hoff[b + 1] - h0:
+        return False
     hsize[b] = heap_push(hk, hi, h0, hsize[b], k, i)
+    return True
 
 
 @jitable
-def file_keys(i: int, marks: Float64Array1D, st: MarketState, tiers: BookTiers) -> None:
-    """Set account ``i``'s keys: its liquidation price (one position) or its bands around ``marks``
-    (several; ``+inf`` when it is not safe there); closed positions get ``-inf``."""
-    venue = st.venue
-    qty = st.qty
-    entry = st.entry
-    wallet = st.wallet
-    key_at = st.key_at
-    n_open = st.n_open
-    t_mmr_hi = tiers.mmr_hi
+def band_width(eq: float, mm: float, mag: float, g: float) -> float:
+    """Return the relative band ``b = s / G`` of an account with equity ``eq``, maintenance ``mm``,
+    magnitude ``mag`` (the size of the terms, for the rounding allowance) and slope ``g`` at the
+    reference marks, shrunk by the allowance; -1 when it has no slack there (see the module
+    docstring)."""
+    slack = eq - mm - _BAND_TOL * mag
+    return slack / g * (1.0 - _BAND_TOL) if slack > 0.0 and g > 0.0 else -1.0
+
+
+@jitable
+def band_key(q: float, m: float, band: float) -> float:
+    """Return the key of a position of size ``q`` under relative band ``band`` around mark ``m``:
+    ``m (1 - b)`` (long), ``-m (1 + b)`` (short, keys negated); ``+inf`` (crossed at once) when
+    ``band < 0``."""
+    if band < 0.0:
+        return math.inf
+    return m * (1.0 - band) if q > 0.0 else -(m * (1.0 + band))
+
+
+@jitable
+def set_keys(
+    i: int,
+    marks: Float64Array1D,
+    v: int,
+    qty: Float64Array2D,
+    entry: Float64Array2D,
+    wallet: Float64Array1D,
+    key_at: Float64Array2D,
+    n_open: Int64Array1D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    off: Int64Array1D,
+    mmr_hi: Float64Array1D,
+) -> None:
+    """Set the keys of account ``i`` (on venue ``v``) from the state and tier arrays: its
+    liquidation price (one position) or its bands around ``marks`` (several; ``+inf`` when it is
+    not safe there); closed positions get ``-inf``.  It takes the arrays, not the bundles:
+    numba counts references on every array a call receives, per call."""
     n_assets = qty.shape[1]
-    v = venue[i]
     cnt = 0
+    one = -1
     for a in range(n_assets):
         if qty[i, a] != 0.0:
             cnt += 1
+            if one < 0:
+                one = a
         else:
             key_at[i, a] = -math.inf
     n_open[i] = cnt
     if cnt == 0:
         return
     if cnt == 1:
-        a = single_asset(i, st)
+        a = one
         q = qty[i, a]
         side = 1.0 if q > 0.0 else -1.0
-        lp = liq_price(side, abs(q), entry[i, a], wallet[i], book_tiers(tiers, v * n_assets + a))
+        jb = v * n_assets + a
+        o0 = off[jb]
+        o1 = off[jb + 1]
+        lp = liq_price(side, abs(q), entry[i, a], wallet[i], Tiers(caps[o0:o1], mmrs[o0:o1], cums[o0:o1]))
         key_at[i, a] = key(side, lp)
         return
     eq = wallet[i]
@@ -293,39 +336,53 @@ def file_keys(i: int, marks: Float64Array1D, st: MarketState, tiers: BookTiers) 
             m = marks[a]
             n = abs(q) * m
             eq += q * (m - entry[i, a])
-            mm_a = book_mm(tiers, j, n)
+            mm_a = tier_mm(caps, mmrs, cums, off, j, n)
             mm += mm_a
             mag += abs(q) * (m + entry[i, a]) + mm_a
-            g += n if q > 0.0 else n * (1.0 + t_mmr_hi[j])
-    slack = eq - mm - _BAND_TOL * mag
-    band = slack / g * (1.0 - _BAND_TOL) if slack > 0.0 and g > 0.0 else -1.0
+            g += n if q > 0.0 else n * (1.0 + mmr_hi[j])
+    band = band_width(eq, mm, mag, g)
     for a in range(n_assets):
         q = qty[i, a]
         if q != 0.0:
-            if band < 0.0:
-                key_at[i, a] = math.inf
-            elif q > 0.0:
-                key_at[i, a] = marks[a] * (1.0 - band)
-            else:
-                key_at[i, a] = -(marks[a] * (1.0 + band))
+            key_at[i, a] = band_key(q, marks[a], band)
 
 
 @jitable
 def reprice(i: int, marks: Float64Array1D, naive: bool, st: MarketState, sl: SideLists, tiers: BookTiers) -> None:
     """After account ``i``'s positions or wallet changed (or a band was crossed by a safe
-    account): set its keys again (:func:`file_keys`) and file its open positions under them."""
-    venue = st.venue
+    account): set its keys again (:func:`set_keys`) and push its open positions on their lists'
+    heaps (:func:`push`; a full heap: its list is sorted again, :func:`rebuild`)."""
     qty = st.qty
     key_at = st.key_at
-    file_keys(i, marks, st, tiers)
+    v = st.venue[i]
+    set_keys(
+        i,
+        marks,
+        v,
+        qty,
+        st.entry,
+        st.wallet,
+        key_at,
+        st.n_open,
+        tiers.caps,
+        tiers.mmrs,
+        tiers.cums,
+        tiers.off,
+        tiers.mmr_hi,
+    )
     if naive:
         return
     n_assets = qty.shape[1]
-    v = venue[i]
+    hoff = sl.hoff
+    hk = sl.hk
+    hi = sl.hi
+    hsize = sl.hsize
     for a in range(n_assets):
         q = qty[i, a]
         if q != 0.0:
-            refile(list_index(v, a, 0 if q > 0.0 else 1, n_assets), i, key_at[i, a], st, sl)
+            b = list_index(v, a, 0 if q > 0.0 else 1, n_assets)
+            if not push(b, i, key_at[i, a], hoff, hk, hi, hsize):
+                rebuild(b, st, sl)
 
 
 @jitable
@@ -422,34 +479,45 @@ def crossed(
                 st.pending[i] = True
         return n_found
     n_assets = st.qty.shape[1]
-    for a in range(n_assets):
-        n_found = detect(list_index(v, a, 0, n_assets), marks[a], st, sl, found, n_found)
-        n_found = detect(list_index(v, a, 1, n_assets), -marks[a], st, sl, found, n_found)
+    for b2 in range(2 * n_assets):  # per asset its longs, then its shorts
+        a = b2 // 2
+        thr = marks[a] if b2 % 2 == 0 else -marks[a]
+        n_found = detect(list_index(v, a, b2 % 2, n_assets), thr, st, sl, found, n_found)
     if n_found > 1:
-        found[:n_found] = np.sort(found[:n_found])
-    # A crossed band is a candidate only: test it exactly, file a safe account again.
-    m = 0
-    for j in range(n_found):
-        i = found[j]
-        if st.n_open[i] > 1 and not check_and_refresh(i, marks, st, sl, tiers):
-            st.pending[i] = False
-        else:
-            found[m] = i
-            m += 1
-    return m
+        found[:n_found].sort()  # in place (the accounts are distinct: any sort gives this order)
+    return check_candidates(v, marks, st, sl, tiers, found, n_found)
 
 
 @jitable
-def _term(q: float, entry: float, price: float, tiers: BookTiers, j: int) -> float:
+def _term(
+    q: float,
+    entry: float,
+    price: float,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    off: Int64Array1D,
+    j: int,
+) -> float:
     # One position's part of E - MM at a price: q (price - entry) - MM(|q| price).
-    return q * (price - entry) - book_mm(tiers, j, abs(q) * price)
+    return q * (price - entry) - tier_mm(caps, mmrs, cums, off, j, abs(q) * price)
 
 
 @jitable
-def check_and_refresh(i: int, marks: Float64Array1D, st: MarketState, sl: SideLists, tiers: BookTiers) -> bool:
-    """Test account ``i`` (several positions, some band crossed) exactly at ``marks``; return True
-    when it is liquidatable (``E <= MM``).  A safe account gets new bands for its crossed
-    positions only, the others keep theirs.
+def check_candidates(
+    v: int,
+    marks: Float64Array1D,
+    st: MarketState,
+    sl: SideLists,
+    tiers: BookTiers,
+    found: Int64Array1D,
+    n_found: int,
+) -> int:
+    """Keep the candidates ``found[:n_found]`` (venue ``v``, pending) that are liquidatable at
+    ``marks``; return their number.  An account with one position is liquidatable (its key is
+    its exact liquidation price); one with several (a crossed band) is tested exactly
+    (``E <= MM``) and, when safe, gets new bands for its crossed positions only (the others keep
+    theirs), is filed again and is no longer pending.
 
     Notes
     -----
@@ -458,50 +526,99 @@ def check_and_refresh(i: int, marks: Float64Array1D, st: MarketState, sl: SideLi
     at the corner where each asset sits at its band.  Keeping the uncrossed bands, the crossed
     positions share what that corner leaves with the crossed assets at their current marks,
     ``slack = wallet + sum_uncrossed phi(band) + sum_crossed phi(m)``, as one relative band
-    ``slack / sum_crossed g m`` (the slopes of :func:`file_keys`).  No slack left: every band is
-    set again around the marks (:func:`reprice`).
+    ``slack / sum_crossed g m`` (the slopes of :func:`set_keys`).  No slack left: every band is
+    set again around the marks and every position filed again (:func:`reprice`).  A full heap is
+    not pushed on; its list is sorted again (:func:`rebuild`, the account still pending).
+
+    The loop runs over arrays taken from the bundles once per call, not per candidate: numba
+    counts references on every array a call receives, and a call per candidate taking the
+    bundles cost about 500 atomic operations (most of the v2 kernel's time at 1M accounts).
     """
-    venue = st.venue
     qty = st.qty
     entry = st.entry
     wallet = st.wallet
     key_at = st.key_at
-    t_mmr_hi = tiers.mmr_hi
+    n_open = st.n_open
+    pending = st.pending
+    caps = tiers.caps
+    mmrs = tiers.mmrs
+    cums = tiers.cums
+    off = tiers.off
+    mmr_hi = tiers.mmr_hi
+    hoff = sl.hoff
+    hk = sl.hk
+    hi = sl.hi
+    hsize = sl.hsize
     n_assets = qty.shape[1]
-    v = venue[i]
-    eq = wallet[i]
-    corner = wallet[i]
-    mag = abs(corner)
-    g = 0.0
-    for a in range(n_assets):
-        q = qty[i, a]
-        if q != 0.0:
-            j = v * n_assets + a
-            m = marks[a]
-            e = entry[i, a]
-            here = _term(q, e, m, tiers, j)
-            eq += here
-            k = key_at[i, a]
-            if k >= (m if q > 0.0 else -m):  # crossed (the test of detect)
-                corner += here
-                g += abs(q) * m if q > 0.0 else abs(q) * m * (1.0 + t_mmr_hi[j])
-                mag += abs(q) * (m + e) + book_mm(tiers, j, abs(q) * m)
+    m_out = 0
+    for jf in range(n_found):
+        i = found[jf]
+        if n_open[i] <= 1:
+            found[m_out] = i
+            m_out += 1
+            continue
+        # One pass over the positions: E - MM with the crossed ones at the marks and the others
+        # at their bands (the corner), and the sums of set_keys at the marks (for new bands).
+        eq = wallet[i]
+        corner = wallet[i]
+        mag = abs(corner)
+        g = 0.0
+        eq_m = wallet[i]
+        mm_m = 0.0
+        mag_m = abs(eq_m)
+        g_m = 0.0
+        cnt = 0
+        for a in range(n_assets):
+            q = qty[i, a]
+            if q != 0.0:
+                cnt += 1
+                j = v * n_assets + a
+                m = marks[a]
+                e = entry[i, a]
+                n = abs(q) * m
+                mm_a = tier_mm(caps, mmrs, cums, off, j, n)
+                here = q * (m - e) - mm_a  # _term at the mark
+                eq += here
+                eq_m += q * (m - e)
+                mm_m += mm_a
+                mag_m += abs(q) * (m + e) + mm_a
+                g_m += n if q > 0.0 else n * (1.0 + mmr_hi[j])
+                k = key_at[i, a]
+                if k >= (m if q > 0.0 else -m):  # crossed (the test of detect)
+                    corner += here
+                    g += abs(q) * m if q > 0.0 else abs(q) * m * (1.0 + mmr_hi[j])
+                    mag += abs(q) * (m + e) + mm_a
+                else:
+                    band = max(k, 0.0) if q > 0.0 else -k
+                    corner += _term(q, e, band, caps, mmrs, cums, off, j)
+                    mag += abs(q) * (band + e) + tier_mm(caps, mmrs, cums, off, j, abs(q) * band)
+        if eq <= 0.0:
+            found[m_out] = i
+            m_out += 1
+            continue
+        width = band_width(corner, 0.0, mag, g)
+        everything = width < 0.0
+        if everything:
+            # No slack at the corner: every band again around the marks (set_keys, its sums above).
+            if cnt == 1:
+                set_keys(i, marks, v, qty, entry, wallet, key_at, n_open, caps, mmrs, cums, off, mmr_hi)
             else:
-                band = max(k, 0.0) if q > 0.0 else -k
-                corner += _term(q, e, band, tiers, j)
-                mag += abs(q) * (band + e) + book_mm(tiers, j, abs(q) * band)
-    if eq <= 0.0:
-        return True
-    slack = corner - _BAND_TOL * mag
-    if not (slack > 0.0 and g > 0.0):
-        reprice(i, marks, False, st, sl, tiers)
-        return False
-    band = slack / g * (1.0 - _BAND_TOL)
-    for a in range(n_assets):
-        q = qty[i, a]
-        if q != 0.0:
-            m = marks[a]
-            if key_at[i, a] >= (m if q > 0.0 else -m):
-                key_at[i, a] = m * (1.0 - band) if q > 0.0 else -(m * (1.0 + band))
-                refile(list_index(v, a, 0 if q > 0.0 else 1, n_assets), i, key_at[i, a], st, sl)
-    return False
+                n_open[i] = cnt
+                width = band_width(eq_m, mm_m, mag_m, g_m)
+                for a in range(n_assets):
+                    q = qty[i, a]
+                    key_at[i, a] = band_key(q, marks[a], width) if q != 0.0 else -math.inf
+        for a in range(n_assets):
+            q = qty[i, a]
+            if q == 0.0:
+                continue
+            if not everything:
+                m = marks[a]
+                if not key_at[i, a] >= (m if q > 0.0 else -m):
+                    continue
+                key_at[i, a] = band_key(q, m, width)
+            b = list_index(v, a, 0 if q > 0.0 else 1, n_assets)
+            if not push(b, i, key_at[i, a], hoff, hk, hi, hsize):
+                rebuild(b, st, sl)
+        pending[i] = False
+    return m_out

@@ -1,0 +1,218 @@
+"""The market cascade kernel (v2) gives the same outputs as before its speed work (issue 20).
+
+Every output array of :class:`~levguard.kernels.cascade_v2_records.MarketOutputs` (steps, the
+events written, final accounts, book totals) and the counts of a run are hashed; the digests
+below were captured from the kernel as it was before the detection path was restructured
+(commit 376efb5), on random markets that exercise every branch of the sweep: crossed bands,
+exact tests, re-filing onto full heaps, dynamic margin (re-sorted lists), partial modes, latency,
+mark lag, oracle sources, square-root books, each ADL rule, funds and bad debt.  The compiled
+kernel must reproduce them bit for bit, as must its plain-Python twin and the naive scan on the
+smaller cases.  A legitimate change of the model changes the digests: capture them again with
+``python tests/cascade/test_market_kernel_equivalence.py`` and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from levguard.cascade import MarginRegime, Market, VenueSettings
+from levguard.cascade.market import Arbitrage, MarketPopulation, MarketSpec, MarketVenue
+from levguard.cascade.market_population import random_market_population
+from levguard.cascade.market_settings import kernel_inputs
+from levguard.core.tiers import TierTable
+from levguard.kernels import cascade_v2_records as r2
+from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels.cascade_v2 import market_cascade_nb, market_cascade_py
+
+RULES = ("bitmex", "binance-usdm", "bybit-linear", "hyperliquid")
+TIER_ROWS = [
+    {"notional_cap": 20_000, "mmr": 0.004, "max_leverage": 125, "maint_amount": 0.0},
+    {"notional_cap": 100_000, "mmr": 0.006, "max_leverage": 80, "maint_amount": 40.0},
+    {"notional_cap": "inf", "mmr": 0.012, "max_leverage": 40, "maint_amount": 640.0},
+]
+
+
+def make_case(
+    seed: int,
+    *,
+    n: int = 400,
+    n_assets: int = 3,
+    n_venues: int = 2,
+    n_steps: int = 300,
+    noise: float = 0.004,
+    crash: float = 0.006,
+    leverage: tuple[float, float] = (2.0, 60.0),
+    fund: float = 0.0,
+    partial: float | str = 1.0,
+    latency: int = 0,
+    lag: int = 0,
+    adl: bool = True,
+    kind: str = "static",
+    impact: str = "linear",
+    sources: int = 1,
+    speed: float = 0.3,
+    capacity: float = math.inf,
+    outcome: str | None = None,
+) -> tuple[MarketPopulation, np.ndarray, MarketSpec]:
+    """A random market: accounts with 1..K positions, a noisy correlated path with a sell-off,
+    a gap and a rebound, one ADL rule per venue (cycling with the seed), thin books."""
+    rng = np.random.default_rng(seed)
+    s0 = np.array([60_000.0, 3_000.0, 150.0, 0.5])[:n_assets]
+    pop = random_market_population(
+        n, s0, n_venues=n_venues, seed=seed, leverage=((1.0, *leverage),), notional=(20_000.0, 0.8)
+    )
+    beta = np.array([1.0, 1.3, 1.6, 0.6])[:n_assets]
+    f = rng.normal(0.0, noise, n_steps)
+    third = n_steps // 3
+    f[third : third + 12] -= crash
+    f[third + 5] -= 4 * crash
+    f[2 * third : 2 * third + 10] += crash
+    r = f[:, None] * beta[None, :] + rng.normal(0.0, 0.5 * noise, (n_steps, n_assets))
+    exo = s0[None, :] * np.exp(np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)]))
+    venues = []
+    for v in range(n_venues):
+        fields: dict[str, Any] = {"partial": partial, "partial_min_notional": 10_000.0}
+        if kind == "tiered":
+            fields.update(kind="tiered", tiers=TierTable.from_rows(TIER_ROWS))
+        elif kind == "dynamic":
+            fields.update(kind="dynamic", window_steps=20, every_steps=7, base_vol=0.5)
+        regime = MarginRegime.for_venue(outcome, **fields) if outcome else MarginRegime(**fields)
+        if impact == "linear":
+            books = [Market(depth=4e3 * (1 + v) * (1 + a), half_life_steps=15.0) for a in range(n_assets)]
+        else:
+            books = [
+                Market(depth=5e7 * (1 + a), impact="sqrt", sigma_daily=0.04, half_life_steps=25.0)
+                for a in range(n_assets)
+            ]
+        oracle: Any = None
+        if sources > 1:
+            oracle = {"sources": sources, "corrupt": [{"source": 0, "from": third, "to": third + 30, "factor": 0.97}]}
+        settings = VenueSettings(insurance_fund=fund, adl=adl, latency_steps=latency, mark_lag_steps=lag, oracle=oracle)
+        venues.append(MarketVenue(f"v{v}", books, regime, None, settings, RULES[(seed + v) % 4]))
+    spec = MarketSpec([f"A{a}" for a in range(n_assets)], venues, Arbitrage(speed, capacity))
+    return pop, exo, spec
+
+
+CASES: dict[str, dict[str, Any]] = {
+    "base": {},
+    "fund": {"fund": 3e4},
+    "partial": {"partial": 0.3},
+    "restore": {"partial": "restore", "seed_shift": 1},
+    "tier_step_down": {"partial": "tier", "kind": "tiered"},
+    "dynamic": {"kind": "dynamic", "fund": 1e4},
+    "latency_lag_sources": {"latency": 2, "lag": 1, "sources": 3},
+    "sqrt_books": {"impact": "sqrt", "n_venues": 3},
+    "no_adl": {"adl": False},
+    "hyperliquid_book": {"outcome": "hyperliquid", "seed_shift": 2},
+    "capped_arbitrage": {"speed": 1.0, "capacity": 5e4, "n_assets": 4},
+    "long_noisy": {"n": 600, "n_steps": 1_500, "noise": 0.002, "crash": 0.002, "leverage": (10.0, 100.0)},
+    "small_heaps": {
+        "n": 150,
+        "n_assets": 4,
+        "n_steps": 3_000,
+        "noise": 0.002,
+        "crash": 0.001,
+        "leverage": (20.0, 100.0),
+    },
+}
+
+
+def case_inputs(name: str) -> tuple[tuple[Any, ...], np.ndarray, int, int, int]:
+    """The kernel's records of case ``name``: (records, paths, N, K, V)."""
+    params = dict(CASES[name])
+    seed = 11 + params.pop("seed_shift", 0)
+    pop, exo, spec = make_case(seed, **params)
+    args = kernel_inputs(pop, spec, exo.shape[0] - 1, 525_600.0, False)
+    return args, exo, pop.n, spec.n_assets, spec.n_venues
+
+
+def run_case(name: str, fn: Any = None, naive: bool = False) -> tuple[r2.MarketOutputs, r2.MarketCounts]:
+    """Run case ``name`` through ``fn`` (default the compiled kernel)."""
+    args, exo, n, k, nv = case_inputs(name)
+    acc, tiers, dm, oracle, venues, books, cfg = args
+    if naive:
+        cfg = cfg._replace(naive=True)
+    out = r2.new_market_outputs(n, k, nv, exo.shape[0], 50_000)
+    counts = (fn or market_cascade_nb)(acc, tiers, exo, dm, oracle, venues, books, cfg, out)
+    return out, counts
+
+
+def digests(out: r2.MarketOutputs, counts: r2.MarketCounts) -> dict[str, str]:
+    """SHA-256 (first 16 hex digits) of every output array, the events written and the counts."""
+    got: dict[str, str] = {}
+    for part in ("steps", "accounts", "books"):
+        bundle = getattr(out, part)
+        for field in bundle._fields:
+            arr = np.ascontiguousarray(getattr(bundle, field))
+            got[f"{part}.{field}"] = hashlib.sha256(arr.tobytes()).hexdigest()[:16]
+    ev = np.ascontiguousarray(out.events[: counts.events])
+    got["events"] = hashlib.sha256(ev.tobytes()).hexdigest()[:16]
+    got["counts"] = hashlib.sha256(repr(tuple(counts)).encode()).hexdigest()[:16]
+    return got
+
+
+def combined(d: dict[str, str]) -> str:
+    """One digest of all of a run's digests."""
+    return hashlib.sha256("|".join(f"{k}={d[k]}" for k in sorted(d)).encode()).hexdigest()[:24]
+
+
+# Captured from the kernel before the restructuring (see the module docstring): case -> (digest,
+# accounts liquidated, events).
+EXPECTED: dict[str, tuple[str, int, int]] = {
+    "base": ("bf549952e2b6d66fd036cad0", 230, 564),
+    "fund": ("2caca9cf0a9e3ad5efbf3158", 242, 490),
+    "partial": ("7217dd61c1b5f9844998e21d", 242, 2461),
+    "restore": ("2f41bf560e797a13702ad3fe", 284, 618),
+    "tier_step_down": ("2d7fc5203f96439902995093", 232, 950),
+    "dynamic": ("a5b062258d607269c40d4808", 279, 538),
+    "latency_lag_sources": ("eed2bc66268f7e365c782dda", 207, 697),
+    "sqrt_books": ("f6b9114936ec58c74bfb043a", 224, 564),
+    "no_adl": ("25992e56d7a0f1904756c3bd", 249, 484),
+    "hyperliquid_book": ("43f87a190ce1d7f5fe114f34", 233, 572),
+    "capped_arbitrage": ("4b12be0c9f731400a56fc229", 223, 554),
+    "long_noisy": ("9de578524ea89a76a345bcbe", 451, 915),
+    "small_heaps": ("c00ae8968848a450ca8eb25c", 125, 310),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_compiled_kernel_reproduces_the_captured_outputs(name: str) -> None:
+    out, counts = run_case(name)
+    digest, n_liq, n_events = EXPECTED[name]
+    assert (counts.accounts_liquidated, counts.events) == (n_liq, n_events)
+    assert counts.overflow == 0
+    assert combined(digests(out, counts)) == digest
+
+
+def test_the_cases_liquidate_and_deleverage() -> None:
+    # Liquidations in every case, ADL and bad debt in some: the digests cover those paths.
+    runs = {name: run_case(name) for name in ("base", "no_adl", "partial")}
+    assert min(EXPECTED[name][1] for name in CASES) > 100
+    assert runs["base"][1].adl_events > 0
+    assert runs["no_adl"][0].steps.bad_debt[:, -1].sum() > 0.0
+    assert runs["partial"][0].steps.bad_debt[:, -1].sum() > 0.0
+
+
+@pytest.mark.parametrize("name", ["base", "dynamic", "latency_lag_sources", "long_noisy"])
+def test_naive_scan_reproduces_them_too(name: str) -> None:
+    out, counts = run_case(name, naive=True)
+    assert combined(digests(out, counts)) == EXPECTED[name][0]
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: market_cascade_nb is market_cascade_py")
+@pytest.mark.parametrize("name", ["partial", "dynamic", "tier_step_down"])
+def test_python_twin_reproduces_them(name: str) -> None:
+    out, counts = run_case(name, fn=market_cascade_py)
+    assert combined(digests(out, counts)) == EXPECTED[name][0]
+
+
+if __name__ == "__main__":  # capture the digests again (prints the EXPECTED table)
+    for case in CASES:
+        o, c = run_case(case)
+        print(f'    "{case}": ("{combined(digests(o, c))}", {c.accounts_liquidated}, {c.events}),', file=sys.stdout)
