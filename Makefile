@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_policy_eval.py
 	$(BIN)/python bench/bench_backtest.py
 	$(BIN)/python bench/bench_cascade.py
+	$(BIN)/python bench/bench_cascade_v2.py
 	$(BIN)/python bench/bench_defi.py
 
 clean:
