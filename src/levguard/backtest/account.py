@@ -32,7 +32,8 @@ from levguard.core.records import json_ready
 from levguard.core.risk.joint_stress import joint_account, scenario_values
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
-from levguard.core.unified import is_unified_spec, unified_account_from_spec
+from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
+from levguard.core.unified_pm import is_portfolio_margin_spec
 from levguard.documents import load_spec
 from levguard.errors import InputError
 
@@ -212,6 +213,11 @@ def replay_account(
     raw = load_spec(spec) if isinstance(spec, str | Path) else spec
     if not isinstance(raw, Mapping):
         raise InputError(f"spec must be a mapping or a path, was {type(raw).__name__}")
+    if is_portfolio_margin_spec(raw):
+        raise InputError(
+            f"venue {raw.get('venue')!r} is a portfolio-margin account: the account replay holds haircut and "
+            "cross accounts (levguard risk gives its ladder, surface and reverse stress)"
+        )
     if not isinstance(prices, Mapping) or not prices:
         raise InputError("prices must map each asset (e.g. 'BTC') to its OHLC bars")
     bars = {str(a).upper(): _bars(f, str(a)) for a, f in prices.items()}
@@ -231,6 +237,12 @@ def replay_account(
     opens = {a: float(b["open"].to_numpy()[b.index.get_loc(index[0])]) for a, b in bars.items()}
     held = _held(raw, opens)
     account = unified_account_from_spec(held) if is_unified_spec(held) else account_from_spec(held)
+    if isinstance(account, UnifiedAccount) and (account.coin_positions or account.options):
+        what = account.coin_positions[0].symbol if account.coin_positions else account.options[0].symbol
+        raise InputError(
+            f"{what} is a COIN-M position or an option: the account replay holds linear positions and "
+            "collateral only (its funding and marks are those of linear perpetuals)"
+        )
     ja = joint_account(account)
     assets = [a for a in ja.assets if a in bars]
     k, n = len(assets), len(index)

@@ -265,8 +265,10 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
     ratio = "—" if report.margin_ratio is None else f"{report.margin_ratio:.2%}"
     health = "—" if report.health is None else f"{report.health:.2%}"
     state = "[bold red]LIQUIDATABLE[/]" if report.liquidatable else "[green]ok[/]"
+    # A unified account's ratio is the venue's own line above; levguard's MM / equity is labelled so.
+    ratio_label = "MM / equity" if report.account_ratio_name is not None else "margin ratio"
     console.print(
         f"wallet {fmt(report.wallet_balance)} {cur} · equity {fmt(report.equity)} · "
         f"IM {fmt(report.initial_margin)} · MM {fmt(report.maintenance_margin)} · "
-        f"margin ratio {ratio} · health {health} · {state}"
+        f"{ratio_label} {ratio} · health {health} · {state}"
     )

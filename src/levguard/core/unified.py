@@ -435,6 +435,12 @@ def _positions_from_spec(
         rules = model
         if inverse is not None and _is_inverse(d):
             d, rules = {**d, "contract_kind": "inverse"}, inverse
+        elif inverse is None and d.get("contract_kind") is None and looks_inverse(d.get("symbol")):
+            # Read as linear, an inverse symbol would be a contract of qty coins: refuse it by name.
+            raise InputError(
+                f"positions[{i}].symbol {show(d.get('symbol'))} is an inverse (coin-settled) contract: "
+                f"not on {venue.name} ({venue.inverse_refusal})"
+            )
         p = _position(rules, d, f"positions[{i}]", MarginMode.CROSS, symbol_tiers)
         where = f"positions[{len(book) + len(options)}] ({p.symbol})"
         if p.isolated:
@@ -478,6 +484,19 @@ def is_coin_margined_symbol(symbol: str) -> bool:
     if "USD_" not in s and "/USD:" not in s:
         return False  # most symbols: no pattern to try
     return bool(_COINM_SYMBOL.match(s) or _CCXT_COINM_SYMBOL.match(s))
+
+
+# Other venues' inverse symbols: Bybit BTCUSD, BTCUSDH25; OKX BTC-USD-SWAP, BTC-USD-250627.
+_OTHER_INVERSE_SYMBOL = re.compile(r"^(?:[A-Z0-9]+USD(?:[FGHJKMNQUVXZ]\d{2})?|[A-Z0-9]+-USD-(?:SWAP|\d{6}))$")
+
+
+def looks_inverse(symbol: object) -> bool:
+    """True for an inverse (coin-settled) contract's symbol on any venue levguard reads: Binance
+    COIN-M and ccxt's ``BTC/USD:BTC`` forms, Bybit ``BTCUSD`` / ``BTCUSDH25``, OKX ``BTC-USD-SWAP``."""
+    if not isinstance(symbol, str):
+        return False
+    s = symbol.strip().upper()
+    return is_coin_margined_symbol(s) or bool(_OTHER_INVERSE_SYMBOL.match(s))
 
 
 def _is_inverse(d: Mapping[str, Any]) -> bool:

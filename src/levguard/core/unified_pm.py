@@ -347,7 +347,7 @@ def _deribit_option(
     else:
         mark = float(np.asarray(black76_price(kind, fwd, option.strike, t, vol, settlement="coin")))
     avg = mark if d.get("average_price") is None else _amount(d["average_price"], f"{where}.average_price", low=0.0)
-    return DeribitPmLeg(option, avg, mark, option.qty * (mark - avg), option.qty * mark)
+    return DeribitPmLeg(option, avg, mark, option.qty * (mark - avg) + 0.0, option.qty * mark + 0.0)  # + 0.0: no -0.0
 
 
 def _deribit_account(spec: Mapping[str, Any]) -> DeribitPmAccount:
@@ -496,6 +496,7 @@ class OkxPmAccount:
     borrow_imr: float | None
     liquidation_fees: float
     usdt_price: float
+    unit_prices: Mapping[str, float] = dataclasses.field(default_factory=dict)  # the risk units' USD prices
 
     def position_delta_usd(self, p: Position) -> float:
         """A linear swap's cash delta in USD: ``q * mark * P_USDT`` (``q`` in coin)."""
@@ -542,7 +543,14 @@ def _okx_unit_entry(raw: object, i: int) -> tuple[str, dict[str, Any], OkxPmPara
 
 def _okx_positions(raw: object) -> tuple[Position, ...]:
     from levguard.core.spec import account_from_spec
+    from levguard.core.unified import looks_inverse
 
+    for i, d in enumerate(_list(raw, "positions")):
+        if isinstance(d, Mapping) and d.get("contract_kind") is None and looks_inverse(d.get("symbol")):
+            raise InputError(
+                f"positions[{i}] ({d.get('symbol')}) must be a linear USDT swap on okx-pm (the risk units of this "
+                f"model), was an inverse (coin-settled) contract's symbol {show(d.get('symbol'))}"
+            )
     account = account_from_spec(
         {"venue": "okx", "margin_mode": "cross", "wallet_balance": 0, "positions": _list(raw, "positions")}
     )
@@ -630,7 +638,8 @@ def _okx_account(spec: Mapping[str, Any]) -> OkxPmAccount:
     acct = OkxPmAccount(tuple(assets), positions, (), MappingProxyType({}), borrow_mmr, borrow_imr, fees, usdt_price)
     delta = {k: acct.position_delta_usd(p) for k, p in enumerate(positions)}
     units, params = _okx_units(spec, positions, delta)
-    return dataclasses.replace(acct, units=units, params=MappingProxyType(params))
+    unit_prices = MappingProxyType({u.risk_unit: prices[u.risk_unit] for u in units if u.risk_unit in prices})
+    return dataclasses.replace(acct, units=units, params=MappingProxyType(params), unit_prices=unit_prices)
 
 
 def _evaluate_okx(acct: OkxPmAccount) -> AccountReport:

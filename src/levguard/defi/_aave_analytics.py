@@ -9,6 +9,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from levguard.core.defi.aave import (
+    AAVE_VERSIONS,
     HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
     AaveError,
     AaveReserve,
@@ -192,10 +193,14 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
     ``target`` (wad; None: the protocol's limit alone)."""
     r = pos.reserve(symbol)
     acct = account(pos)
-    try:
-        validate_borrow(pos.reserves, symbol, 1, pos.emode_category, pos.version)
-    except AaveError as exc:
-        return _after(pos, "borrow", r, 0, pos.reserves, target, f"the Pool refuses any borrow: {exc}")
+    # From 3.4 the Pool mints the debt before it validates the account, which validate_borrow does
+    # not model: for 3.5/3.6 the bound is the LTV headroom (available borrows) and the target.
+    modelled = pos.version in AAVE_VERSIONS[:4]
+    if modelled:
+        try:
+            validate_borrow(pos.reserves, symbol, 1, pos.emode_category, pos.version)
+        except AaveError as exc:
+            return _after(pos, "borrow", r, 0, pos.reserves, target, f"the Pool refuses any borrow: {exc}")
     if r.price == 0:
         return _impossible("borrow", symbol, target, f"{symbol} has a price of 0: the LTV check does not bound it")
 
@@ -205,6 +210,8 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
     def allowed(x: int) -> bool:
         if x == 0:
             return True
+        if not modelled:
+            return bool(r.price * x // 10**r.decimals <= acct.available_borrows_base)
         try:
             validate_borrow(pos.reserves, symbol, x, pos.emode_category, pos.version)
         except AaveError:
@@ -219,6 +226,12 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
     # validateBorrow prices the amount as floor(price * amount / unit): nothing above this passes.
     hi = (acct.available_borrows_base + 2) * 10**r.decimals // price + 2
     x = last_true(ok, 0, hi)
+    if not modelled:
+        reason = (
+            f"Aave {pos.version}: bounded by the LTV headroom and the target health factor only (the Pool's "
+            "other borrow checks, run after the mint since 3.4, are not modelled)"
+        )
+        return _after(pos, "borrow", r, x, rows(x), target, reason)
     try:
         validate_borrow(pos.reserves, symbol, x + 1, pos.emode_category, pos.version)
         reason = "bounded by the target health factor"

@@ -286,7 +286,7 @@ def aave_reserve_rates(
         total_debt=debt,
         virtual_underlying_balance=liquidity,
         reserve_factor=state.reserve_factor,
-        version=version,
+        version="3.4" if version in ("3.5", "3.6") else version,  # irm's "3.4" covers 3.4 and later
     )
 
 

@@ -388,7 +388,7 @@ def _aave(spec: Mapping[str, Any]) -> AavePosition:
     emode, label = _emode(spec.get("emode_category"))
     name = _text(spec["name"], "name") if "name" in spec else ""
     if not isinstance(version, str):
-        raise InputError(f"version must be one of 3.0, 3.1, 3.2, 3.3, was {show(version)}")
+        raise InputError(f"version must be one of 3.0, 3.1, 3.2, 3.3, 3.5, 3.6, was {show(version)}")
     get_user_account_data(reserves, emode, version)  # validates the version, symbols and rows together
     return AavePosition(reserves=reserves, emode_category=emode, version=version, name=name, emode_label=label)
 

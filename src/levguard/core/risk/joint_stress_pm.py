@@ -73,7 +73,7 @@ def _deribit_leg(leg: DeribitPmLeg, f: float) -> DeribitPmLeg:
 
     mark = max(0.0, leg.mark_price + value(fwd) - value(pos.forward))
     option = dataclasses.replace(pos, forward=fwd)
-    return DeribitPmLeg(option, leg.entry_price, mark, pos.qty * (mark - leg.entry_price), pos.qty * mark)
+    return DeribitPmLeg(option, leg.entry_price, mark, pos.qty * (mark - leg.entry_price) + 0.0, pos.qty * mark + 0.0)
 
 
 def _okx_moved(acct: OkxPmAccount, factors: Mapping[str, float]) -> OkxPmAccount:
@@ -95,7 +95,12 @@ def _okx_moved(acct: OkxPmAccount, factors: Mapping[str, float]) -> OkxPmAccount
     for u in acct.units:
         f = factors.get(u.risk_unit)
         if u.risk_unit in by_unit:
-            units.append(dataclasses.replace(u, delta_usd=math.fsum(by_unit[u.risk_unit])))
+            delta = math.fsum(by_unit[u.risk_unit])
+            # A given stress exposure keeps its ratio to the cash delta (as _evaluate_okx splits it).
+            stress = u.stress_delta_usd
+            if stress is not None:
+                stress = stress * delta / u.delta_usd if u.delta_usd != 0.0 else stress * (f or 1.0)
+            units.append(dataclasses.replace(u, delta_usd=delta, stress_delta_usd=stress))
         elif f is not None:
             stress = None if u.stress_delta_usd is None else u.stress_delta_usd * f
             units.append(dataclasses.replace(u, delta_usd=u.delta_usd * f, stress_delta_usd=stress))
@@ -104,14 +109,23 @@ def _okx_moved(acct: OkxPmAccount, factors: Mapping[str, float]) -> OkxPmAccount
     return dataclasses.replace(moved, units=tuple(units))
 
 
+def _check_factors(factors: object) -> Mapping[str, float]:
+    if not isinstance(factors, Mapping):
+        raise InputError(f"factors must be a mapping of asset -> multiplier, was {type(factors).__name__}")
+    for name, f in factors.items():
+        if not isinstance(name, str):
+            raise InputError(f"factors keys must be asset names, was {name!r}")
+        if isinstance(f, bool) or not (isinstance(f, int | float) and math.isfinite(f) and f > 0.0):
+            raise InputError(f"factors[{name!r}] must be a finite multiplier > 0, was {f!r}")
+    return factors
+
+
 def moved_portfolio_margin(
     account: DeribitPmAccount | OkxPmAccount, factors: Mapping[str, float]
 ) -> DeribitPmAccount | OkxPmAccount:
     """The account with the prices of the assets in ``factors`` multiplied by their factor (see the
     module docstring for what moves and what is held)."""
-    for name, f in factors.items():
-        if not (isinstance(f, int | float) and math.isfinite(f) and f > 0.0):
-            raise InputError(f"factors[{name!r}] must be a finite multiplier > 0, was {f!r}")
+    _check_factors(factors)
     if isinstance(account, DeribitPmAccount):
         move = factors.get(account.currency)
         if move is None or move == 1.0:
@@ -133,6 +147,9 @@ def moved_unified(account: UnifiedAccount, factors: Mapping[str, float]) -> Unif
     by its Black-76 value change, vol and time held (:func:`levguard.core.unified_options.moved_option`:
     a mark priced from vol is priced again, a given mark moves by ``B(F f) - B(F)``, floored at 0).
     """
+    if not isinstance(account, UnifiedAccount):
+        raise InputError(f"account must be a UnifiedAccount, was {type(account).__name__}")
+    _check_factors(factors)
 
     def pos(p: Position) -> Position:
         f = factors.get(base_asset(p.symbol))
@@ -192,6 +209,9 @@ class EngineJoint:
 
     def report(self, factors: Mapping[str, float]) -> AccountReport:
         """The engine's report of the account moved by ``factors`` (asset -> multiplier)."""
+        unknown = [a for a in _check_factors(factors) if a not in self.assets]
+        if unknown:
+            raise InputError(f"factors name {unknown[0]!r}, not an asset of the account ({', '.join(self.assets)})")
         if isinstance(self.source, UnifiedAccount):
             return evaluate_unified(moved_unified(self.source, factors))
         return evaluate_portfolio_margin(moved_portfolio_margin(self.source, factors))
@@ -222,6 +242,8 @@ def portfolio_margin_joint(account: DeribitPmAccount | OkxPmAccount) -> EngineJo
         prices: dict[str, float] = {a.name: a.price for a in account.assets if a.name not in USD_LIKE}
         for p in account.positions:
             prices.setdefault(base_asset(p.symbol), p.mark_price)
+        for u in account.units:  # a unit given by its cash delta alone moves too (price: the spec's, if any)
+            prices.setdefault(u.risk_unit, account.unit_prices.get(u.risk_unit, math.nan))
         return EngineJoint(account, "okx-pm", "margin_ratio", tuple(prices), prices)
     raise InputError(f"account must be a DeribitPmAccount or OkxPmAccount, was {type(account).__name__}")
 
