@@ -9,11 +9,13 @@
   carried a venue's forced selling (or buying) into the other venues' books;
 * **hedged owners** (:func:`hedged_owner_table`): owners with accounts on several venues, what each
   venue did to them and their mark-to-market PnL per venue;
-* **per venue**: liquidated and ADL notional, bad debt, insurance fund use.
+* **per venue**: liquidated and ADL notional, bad debt, insurance fund use;
+* **pool -> venue** (:func:`pool_transmission`, :func:`pool_outcomes`): with lending pools in the
+  market (:mod:`levguard.cascade.market_pools`), the arbitrage rows from or to a pool and per
+  pool the collateral liquidated, the bonus paid and the deficit.  A market without pools has
+  :attr:`ContagionReport.pool_to_venue` ``None`` (no table), never a made-up number.
 
-"Pool -> venue" transmission needs lending pools in the market, which the simulator does not
-model yet: :attr:`ContagionReport.pool_to_venue` is ``None`` (no table, no columns), never a
-made-up number.  See docs/cascade.md, "Contagion report and Monte Carlo (v2)".
+See docs/cascade.md, "Contagion report and Monte Carlo (v2)" and "Lending pools in the market".
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard.cascade.market import MarketResult
+from levguard.cascade.market_pools import pool_indices
 from levguard.errors import InputError
+from levguard.kernels.cascade_records import AccountStatus, EventKind
 
 __all__ = [
     "FORCED_KINDS",
@@ -36,6 +40,8 @@ __all__ = [
     "asset_transmission",
     "contagion_report",
     "hedged_owner_table",
+    "pool_outcomes",
+    "pool_transmission",
     "venue_transmission",
 ]
 
@@ -457,9 +463,12 @@ class ContagionReport:
         :func:`venue_outcomes`.
     hedged : DataFrame
         :func:`hedged_owner_table`.
-    pool_to_venue : None
-        Not modelled: the market has no lending pools yet, so there is nothing to report (no
-        table, no columns).
+    pool_to_venue : DataFrame or None
+        :func:`pool_transmission`: the rows of ``venue_flows`` from or to a lending pool, with
+        ``link`` (``pool->venue``, ``venue->pool``, ``pool->pool``); None when the market has
+        no pool.
+    pools : DataFrame or None
+        :func:`pool_outcomes`, one row per pool; None when the market has no pool.
     """
 
     assets: tuple[str, ...]
@@ -470,7 +479,8 @@ class ContagionReport:
     venue_flows: pd.DataFrame
     per_venue: pd.DataFrame
     hedged: pd.DataFrame
-    pool_to_venue: None = None
+    pool_to_venue: pd.DataFrame | None = None
+    pools: pd.DataFrame | None = None
 
     @property
     def cross_asset_share(self) -> float:
@@ -491,7 +501,10 @@ class ContagionReport:
             "venue_flows": [{k: _num(x) for k, x in r.items()} for r in self.venue_flows.to_dict(orient="records")],
             "per_venue": _frame_dict(self.per_venue),
             "hedged": [{k: _num(x) for k, x in r.items()} for r in self.hedged.to_dict(orient="records")],
-            "pool_to_venue": None,
+            "pool_to_venue": None
+            if self.pool_to_venue is None
+            else [{k: _num(x) for k, x in r.items()} for r in self.pool_to_venue.to_dict(orient="records")],
+            "pools": None if self.pools is None else _frame_dict(self.pools),
         }
 
 
@@ -516,6 +529,8 @@ def contagion_report(result: MarketResult) -> ContagionReport:
     cols = pd.Index(list(assets), name="destination")
     down, up = _venue_arrays(result)
     vm = (down + up).sum(axis=0)
+    flows = venue_transmission(result)
+    has_pools = bool(pool_indices(result.spec))
     return ContagionReport(
         assets=assets,
         venues=venues,
@@ -524,7 +539,86 @@ def contagion_report(result: MarketResult) -> ContagionReport:
         venue_matrix=pd.DataFrame(
             vm, index=pd.Index(list(venues), name="source"), columns=pd.Index(list(venues), name="destination")
         ),
-        venue_flows=venue_transmission(result),
+        venue_flows=flows,
         per_venue=venue_outcomes(result),
         hedged=hedged_owner_table(result),
+        pool_to_venue=_pool_rows(result, flows) if has_pools else None,
+        pools=pool_outcomes(result) if has_pools else None,
     )
+
+
+def _pool_rows(result: MarketResult, flows: pd.DataFrame) -> pd.DataFrame:
+    # The venue_transmission rows touching a pool, labelled by link.
+    pools = {result.spec.venues[v].name for v in pool_indices(result.spec)}
+    src = flows["source"].isin(pools).to_numpy()
+    dst = flows["destination"].isin(pools).to_numpy()
+    out = flows.loc[src | dst].reset_index(drop=True)
+    link = np.where(src[src | dst], np.where(dst[src | dst], "pool->pool", "pool->venue"), "venue->pool")
+    return out.assign(link=link)
+
+
+def pool_transmission(result: MarketResult) -> pd.DataFrame | None:
+    """Return the arbitrage transmission from and to the market's lending pools, or None without pools.
+
+    The rows of :func:`venue_transmission` whose source or destination is a pool venue
+    (:func:`levguard.cascade.market_pools.pool_indices`), with ``link``: ``pool->venue`` (the
+    pool's liquidations sold collateral into its book and arbitrage carried the pressure into
+    the venue's book), ``venue->pool`` (the reverse: a venue's cascade moved the pool's oracle
+    and book) or ``pool->pool``.
+    """
+    if not isinstance(result, MarketResult):
+        raise InputError(f"result must be a MarketResult, was {type(result).__name__}")
+    if not pool_indices(result.spec):
+        return None
+    return _pool_rows(result, venue_transmission(result))
+
+
+def pool_outcomes(result: MarketResult) -> pd.DataFrame:
+    """Return one row per lending pool: ``borrowers``, ``accounts_liquidated``,
+    ``liquidated_collateral`` (notional sold into the books, quote) and per asset
+    ``liquidated_<asset>`` (units), ``bonus_paid`` (to liquidators), ``deficit`` (bad debt:
+    debt left without collateral), ``bonus_left`` (the venue fund at the end) and
+    ``kernel_bad_debt`` (the venue's bad debt).
+
+    Notes
+    -----
+    The kernel books each close's change of the venue fund on its first event (``fund_delta``):
+    a partial close adds its fee, a full close ``fee + min(E, 0)`` with ``E`` the equity at
+    the fills, where the fee is 0 whenever ``E < 0`` (``levguard.kernels.liquidation.settle_close``).
+    So ``fund_delta > 0`` is bonus and ``fund_delta < 0`` is a shortfall, exactly:
+    ``bonus_paid = sum max(delta, 0)`` and ``deficit = sum max(-delta, 0)``.  The pool venue's
+    fund (the bonus pot, from 0) absorbs shortfalls before the kernel counts bad debt, so
+    ``deficit = bonus_paid - bonus_left + kernel_bad_debt``; ``deficit`` is the pool's loss
+    (Aave 3.3's reserve ``deficit``, Morpho's socialised bad debt), the bonus being the
+    liquidators' money.
+    """
+    if not isinstance(result, MarketResult):
+        raise InputError(f"result must be a MarketResult, was {type(result).__name__}")
+    if result.counts.overflow:
+        raise InputError(f"max_events too small: {result.counts.overflow} events dropped; pool outcomes need all")
+    spec = result.spec
+    ev = result.out.events[: result.counts.events]
+    liq = ev["kind"] == EventKind.LIQUIDATION
+    venue = np.asarray(result.population.venue)
+    status = result.out.accounts.status
+    rows = []
+    for v in pool_indices(spec):
+        sel = liq & (ev["venue"] == v)
+        delta = ev["fund_delta"][sel]
+        row: dict[str, Any] = {
+            "pool": spec.venues[v].name,
+            "borrowers": int(np.count_nonzero(venue == v)),
+            "accounts_liquidated": int(np.count_nonzero((venue == v) & (status != AccountStatus.OK))),
+            "liquidated_collateral": float(np.sum(np.abs(ev["qty"][sel]) * ev["price"][sel])),
+        }
+        for a, asset in enumerate(spec.assets):
+            row[f"liquidated_{asset}"] = float(np.abs(ev["qty"][sel & (ev["asset"] == a)]).sum())
+        row["bonus_paid"] = float(np.maximum(delta, 0.0).sum())
+        row["deficit"] = float(np.maximum(-delta, 0.0).sum())
+        row["bonus_left"] = float(result.out.steps.fund[v, -1])
+        row["kernel_bad_debt"] = float(result.out.steps.bad_debt[v, -1])
+        rows.append(row)
+    cols = ["pool", "borrowers", "accounts_liquidated", "liquidated_collateral",
+            *(f"liquidated_{a}" for a in spec.assets), "bonus_paid", "deficit", "bonus_left",
+            "kernel_bad_debt"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols).set_index("pool")

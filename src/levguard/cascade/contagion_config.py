@@ -2,7 +2,8 @@
 
 :func:`load_contagion_config` reads a YAML file into a frozen :class:`ContagionConfig`: the
 market (assets and start prices, venues with their books, margin rule, fund and ADL rule,
-arbitrage), the accounts (drawn multi-asset accounts and hedged owners), the path model
+arbitrage), the lending pools (``pools:``, :mod:`levguard.cascade.market_pools`: venues after the
+exchanges, with their drawn borrowers), the accounts (drawn multi-asset accounts and hedged owners), the path model
 (``factor_jump`` with stated parameters, or ``bootstrap`` of real bars named by file, relative to
 the config) and the Monte Carlo and calibration settings.  Every error names the key and the
 value; the CLI prints it on one line.  Keys are documented in docs/cascade.md, "Contagion report
@@ -17,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from levguard.cascade.market_montecarlo import CALIBRATION_PARAMS, _grid, _quantiles
+from levguard.cascade.market_pools import lending_pool_venue, random_borrowers
 from levguard.cascade.market_population import hedged_owners, random_market_population
 from levguard.cascade.market_settings import Arbitrage, MarketPopulation, MarketSpec, MarketVenue
 from levguard.cascade.population import DEFAULT_LEVERAGE_MIXTURE
@@ -26,13 +30,17 @@ from levguard.errors import DataError, InputError
 
 __all__ = ["ContagionConfig", "config_from_dict", "load_contagion_config"]
 
-_TOP = {"name", "assets", "paths", "venues", "arbitrage", "population", "monte_carlo", "calibrate", "steps_per_year"}
+_TOP = {"name", "assets", "paths", "venues", "pools", "arbitrage", "population", "monte_carlo", "calibrate",
+        "steps_per_year"}  # fmt: skip
 _BOOK = {"depth", "impact", "impact_coef", "sigma_daily", "half_life_steps", "depth_multiplier"}
 _REGIME = {"kind", "mmr", "liquidation_fee", "partial", "partial_min_notional", "outcome", "backstop"}
 _VENUE = {"name", "rule", "books", "regime", "insurance_fund", "adl", "latency_steps", "mark_lag_steps", "max_rounds"}
 _POPULATION = {"accounts", "seed", "max_positions", "long_share", "leverage", "notional_median", "notional_sigma",
                "entry_spread", "hedged"}  # fmt: skip
 _HEDGED = {"asset", "owners", "qty", "long_venue", "short_venue", "long_leverage", "short_leverage"}
+_POOL = {"name", "lt", "bonus", "close_factor", "oracle_lag_steps", "full_close_below", "latency_steps", "max_rounds",
+         "books", "borrowers"}  # fmt: skip
+_BORROWERS = {"count", "seed", "hf", "notional_median", "notional_sigma"}
 _MC = {"paths", "seed", "budget", "alpha", "quantiles", "chunk_size"}
 _CAL = {"grid", "venues", "paths"}
 _FACTOR = {"model", "n_steps", "seed", "substeps", "params"}
@@ -50,7 +58,7 @@ class ContagionConfig:
     spec : MarketSpec
         Assets, venues, arbitrage.
     population : MarketPopulation
-        Drawn accounts followed by the hedged owners.
+        Drawn accounts, then the hedged owners, then each lending pool's borrowers.
     paths : dict
         A :func:`~levguard.cascade.market_paths.market_paths_for` spec (with the returns read
         from the bars for ``bootstrap``).
@@ -135,19 +143,7 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}.name must be a non-empty string, was {name!r}")
     where = f"venues.{name}"
-    books_raw = v.get("books")
-    if not isinstance(books_raw, Mapping):
-        raise InputError(f"{where}.books must map every asset {assets} to a book {{depth, ...}}, was {books_raw!r}")
-    extra = sorted(str(a) for a in books_raw if a not in assets)
-    missing = [a for a in assets if a not in books_raw]
-    if extra or missing:
-        raise InputError(f"{where}.books must have one book per asset {assets}; extra {extra}, missing {missing}")
-    books = []
-    for a in assets:
-        b = books_raw[a]
-        if not isinstance(b, Mapping):
-            raise InputError(f"{where}.books.{a} must be a mapping with depth, was {b!r}")
-        books.append(_call(f"{where}.books.{a}", Market, **_keys(b, f"{where}.books.{a}", _BOOK)))
+    books = _books(v.get("books"), where, assets)
     rule = str(v.get("rule", "bitmex"))
     reg_raw = v.get("regime", {}) or {}
     if not isinstance(reg_raw, Mapping):
@@ -170,6 +166,87 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
     return venue
 
 
+def _books(books_raw: object, where: str, assets: list[str]) -> list[Market]:
+    # One book per asset, each {depth, ...}.
+    if not isinstance(books_raw, Mapping):
+        raise InputError(f"{where}.books must map every asset {assets} to a book {{depth, ...}}, was {books_raw!r}")
+    extra = sorted(str(a) for a in books_raw if a not in assets)
+    missing = [a for a in assets if a not in books_raw]
+    if extra or missing:
+        raise InputError(f"{where}.books must have one book per asset {assets}; extra {extra}, missing {missing}")
+    books = []
+    for a in assets:
+        b = books_raw[a]
+        if not isinstance(b, Mapping):
+            raise InputError(f"{where}.books.{a} must be a mapping with depth, was {b!r}")
+        books.append(_call(f"{where}.books.{a}", Market, **_keys(b, f"{where}.books.{a}", _BOOK)))
+    return books
+
+
+def _pools(
+    raw: Mapping[str, Any], assets: dict[str, float], first: int, owner0: int
+) -> tuple[list[MarketVenue], list[MarketPopulation]]:
+    """The ``pools:`` section: lending pool venues (indices from ``first``) and their borrowers."""
+    value = raw.get("pools")
+    if value is None:
+        return [], []
+    if not isinstance(value, list):
+        raise InputError(f"pools must be a list of lending pools, was {value!r}")
+    names = list(assets)
+    venues: list[MarketVenue] = []
+    parts: list[MarketPopulation] = []
+    owner = owner0
+    for j, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise InputError(f"pools[{j}] must be a mapping with name, lt, bonus and books, was {item!r}")
+        p = _keys(item, f"pools[{j}]", _POOL)
+        name = p.get("name")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"pools[{j}].name must be a non-empty string, was {name!r}")
+        where = f"pools.{name}"
+        missing = [k for k in ("lt", "bonus", "books") if k not in p]
+        if missing:
+            raise InputError(f"{where} is missing {missing}")
+        pool = _call(
+            where,
+            lending_pool_venue,
+            name,
+            names,
+            p["lt"],
+            p["bonus"],
+            p.get("close_factor", 0.5),
+            p.get("oracle_lag_steps", 0),
+            _books(p["books"], where, names),
+            full_close_below=p.get("full_close_below", 0.0),
+            latency_steps=p.get("latency_steps", 0),
+            max_rounds=p.get("max_rounds", 100),
+        )
+        venues.append(pool)
+        b_raw = p.get("borrowers")
+        if not isinstance(b_raw, Mapping):
+            raise InputError(f"{where}.borrowers must be a mapping {{count, hf, ...}}, was {b_raw!r}")
+        b = _keys(b_raw, f"{where}.borrowers", _BORROWERS)
+        hf = b.get("hf", [1.05, 2.5])
+        if isinstance(hf, str) or not isinstance(hf, Sequence) or len(hf) != 2:
+            raise InputError(f"{where}.borrowers.hf must be [low, high], was {hf!r}")
+        count = _int(b.get("count", 100), f"{where}.borrowers.count", 1)
+        part = _call(
+            f"{where}.borrowers",
+            random_borrowers,
+            count,
+            list(assets.values()),
+            pool,
+            venue=first + j,
+            hf=(hf[0], hf[1]),
+            notional=(b.get("notional_median", 20_000.0), b.get("notional_sigma", 1.0)),
+            seed=_int(b.get("seed", 0), f"{where}.borrowers.seed"),
+            owner_offset=owner,
+        )
+        owner += count
+        parts.append(part)
+    return venues, parts
+
+
 def _venue_index(value: object, names: list[str], what: str) -> int:
     if value not in names:
         raise InputError(f"{what} must be one of the venues {names}, was {value!r}")
@@ -177,6 +254,7 @@ def _venue_index(value: object, names: list[str], what: str) -> int:
 
 
 def _population(raw: Mapping[str, Any], assets: dict[str, float], names: list[str]) -> MarketPopulation:
+    # `names`: the exchange venues (the pools' borrowers are drawn by _pools).
     p = _section(raw, "population", _POPULATION, required=True)
     s0 = list(assets.values())
     lev = p.get("leverage", DEFAULT_LEVERAGE_MIXTURE)
@@ -303,11 +381,13 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
     if not isinstance(venues_raw, list) or not venues_raw:
         raise InputError(f"venues must be a non-empty list of venues, was {venues_raw!r}")
     venues = [_venue(v, j, names) for j, v in enumerate(venues_raw)]
+    crowd = _population(raw, assets, [mv.name for mv in venues])
+    pools, borrowers = _pools(raw, assets, len(venues), int(np.asarray(crowd.owner).max(initial=-1)) + 1)
+    population = MarketPopulation.concat(crowd, *borrowers) if borrowers else crowd
     arb = _section(raw, "arbitrage", {"speed", "capacity"})
     arbitrage = _call("arbitrage", Arbitrage, float(arb.get("speed", 0.0)), float(arb.get("capacity", float("inf"))))
-    spec = _call("market", MarketSpec, names, venues, arbitrage)
+    spec = _call("market", MarketSpec, names, [*venues, *pools], arbitrage)
     vnames = [mv.name for mv in spec.venues]
-    population = _population(raw, assets, vnames)
     paths = _paths(raw, assets, base)
     mc = _section(raw, "monte_carlo", _MC)
     cal = _section(raw, "calibrate", _CAL)
@@ -320,6 +400,8 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
             raise InputError(f"calibrate.venues must be a list of venue names, was {cal_venues!r}")
         for j, v in enumerate(cal_venues):
             _venue_index(v, vnames, f"calibrate.venues[{j}]")
+    elif cal and pools:  # the grid's fund and mmr are exchange settings: a pool's follow its lending terms
+        cal_venues = [mv.name for mv in venues]
     seed = mc.get("seed", paths["seed"])
     paths["seed"] = _int(seed, "monte_carlo.seed")
     return ContagionConfig(

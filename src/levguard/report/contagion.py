@@ -9,7 +9,8 @@ The inputs are duck-typed (this layer does not import :mod:`levguard.cascade`): 
 result needs ``n_paths``, ``seed``, ``budget``, ``venues``, ``p_over_budget``, ``worst_path``,
 ``distribution``, ``asset_matrix``, ``venue_matrix`` and ``paths`` (with ``bad_debt_<venue>``
 columns), like :class:`levguard.cascade.market_montecarlo.MarketMonteCarloResult`; the worst
-path's report ``per_venue`` and ``hedged`` frames, like
+path's report ``per_venue`` and ``hedged`` frames (and, with lending pools, ``pools`` and
+``pool_to_venue``), like
 :class:`levguard.cascade.contagion.ContagionReport`; the calibration ``table``, ``best``,
 ``alpha``.
 """
@@ -127,8 +128,15 @@ def write_contagion_report(name: str, mc: Any, worst: Any, path: str | Path, *, 
         "Model: levguard.cascade.market_montecarlo on the market simulator v2. Asset → asset: the notional "
         "force-closed in the destination asset, split over the assets whose losses drove each account under "
         "(loss share at the liquidation step; a convention). Venue → venue: arbitrage flow into the "
-        "destination's book attributed to the venues whose dislocation it relieved. Pool → venue: not modelled "
-        "(the market has no lending pools yet)."
+        "destination's book attributed to the venues whose dislocation it relieved. "
+    )
+    pools = getattr(worst, "pools", None)
+    flows = getattr(worst, "pool_to_venue", None)
+    note += (
+        "Pool → venue: not modelled (the market has no lending pools)."
+        if pools is None
+        else "Pool → venue: the rows of that transmission from or to a lending pool; a pool's deficit is the debt "
+        "its collateral did not cover (the venue's bad debt column nets it against the liquidators' bonus)."
     )
     figs = figures_html(contagion_figures(mc))
     body = [
@@ -145,6 +153,13 @@ def write_contagion_report(name: str, mc: Any, worst: Any, path: str | Path, *, 
         "<h2>Hedged owners on the worst path</h2>",
         frame_html(worst.hedged, index=False) if len(worst.hedged) else "<p>No owner has accounts on two venues.</p>",
     ]
+    if pools is not None:
+        body += [
+            f"<h2>Lending pools on the worst path ({int(mc.worst_path)})</h2>",
+            frame_html(pools.T),
+            "<h3>Pool ↔ venue transmission</h3>",
+            frame_html(flows, index=False) if flows is not None and len(flows) else "<p>No arbitrage flow.</p>",
+        ]
     if calibration is not None:
         best = calibration.best
         chosen = ", ".join(f"{k} = {v:g}" for k, v in best.items()) if best else "no grid point meets the budget"
