@@ -49,7 +49,7 @@ from levguard.cascade.simulator import _EVENT_KINDS, _STATUSES  # the kernels' e
 from levguard.errors import InputError
 from levguard.kernels.cascade_records import EventKind
 from levguard.kernels.cascade_v2 import market_cascade_nb
-from levguard.kernels.cascade_v2_records import MarketCounts, MarketOutputs, new_market_outputs
+from levguard.kernels.cascade_v2_records import VAULT_TAKEOVER, MarketCounts, MarketOutputs, new_market_outputs
 
 __all__ = [
     "Arbitrage",
@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+# v1's event kinds by code, then the market kernel's vault takeover (code VAULT_TAKEOVER).
+_MARKET_EVENT_KINDS = np.array([*_EVENT_KINDS, "vault_takeover"], dtype=object)
 
 
 def _paths(paths: object, k: int) -> FloatArray:
@@ -108,10 +111,14 @@ class MarketResult:
         venue price, ``min_price``, ``arbitrage_notional``.
     venues : DataFrame
         One row per venue: ``adl_rule``, ``fund_start``, ``fund_min``, ``fund_end``, ``bad_debt``,
-        ``liquidation_orders``, ``first_liquidation_step``, ``first_adl_step``.
+        ``liquidation_orders``, ``first_liquidation_step``, ``first_adl_step``; the liquidator
+        vault's ``vault_start``, ``vault_end`` (equity at the last marks), ``vault_min``,
+        ``vault_received`` (equity of the accounts it took over) and ``vault_taken_notional``;
+        ``adl_trigger_steps`` (steps the drawdown trigger of ADL was on).
     events : DataFrame
         ``step, venue, asset, account, owner, qty`` (signed), ``price, bankruptcy_price,
-        fund_delta, kind`` (liquidation, adl_liquidated, adl_victim), ``counterparty``.
+        fund_delta, kind`` (liquidation, adl_liquidated, adl_victim, vault_takeover),
+        ``counterparty``.
     accounts : DataFrame
         ``venue, owner, wallet0, wallet, kept`` (paid out by full book closes; ``wallet + kept =
         wallet0 + pnl``), ``pnl, status`` (ok, liquidated, deleveraged),
@@ -195,9 +202,13 @@ class MarketResult:
         PnL, fees included) + ``funds`` (sum of
         fund changes) - ``bad_debt`` equals the value the accounts traded, ``book`` (liquidation
         fills against the books, ``q (fill - entry)``) + ``adl_bankrupt`` + ``adl_counterparties``
-        (both legs of every ADL close at its price); ``adl_cash`` is the cash the ADL legs
+        (both legs of every ADL close at its price) + ``vault_taken`` (positions the liquidator
+        vaults took over, ``q (mark - entry)``) - ``vault_received`` (the taken accounts' equity,
+        the vaults' cash in); ``adl_cash`` is the cash the ADL legs
         exchange (``sum q price`` over both legs, 0: each counterparty pays what the bankrupt
-        receives); ``residual`` the difference, relative to ``scale``.
+        receives); ``residual`` the difference, relative to ``scale``.  ``vault_pnl`` (not in the
+        balance: the vaults trade with no one) is the vaults' own result at the last marks,
+        ``equity - capital - received``.
 
         Raises
         ------
@@ -219,10 +230,17 @@ class MarketResult:
         book = float(value[kind == EventKind.LIQUIDATION].sum())
         adl_b = float(value[kind == EventKind.ADL_LIQUIDATED].sum())
         adl_c = float(value[kind == EventKind.ADL_VICTIM].sum())
-        is_adl = kind != EventKind.LIQUIDATION
+        is_adl = (kind == EventKind.ADL_LIQUIDATED) | (kind == EventKind.ADL_VICTIM)
         cash = float(np.sum(ev["qty"][is_adl] * ev["price"][is_adl]))
-        scale = float(np.abs(value).sum() + abs(wallets) + np.abs(st.fund[:, -1] - fund0).sum() + bad + 1.0)
-        residual = wallets + funds - bad - (book + adl_b + adl_c)
+        vault = self.out.vault
+        taken = float(value[kind == VAULT_TAKEOVER].sum())
+        received = float(np.sum(vault.received))
+        capital = np.array([mv.settings.vault_capital for mv in self.spec.venues], dtype=np.float64)
+        vault_pnl = float(np.sum(vault.equity[:, -1] - capital - vault.received))
+        scale = float(
+            np.abs(value).sum() + abs(wallets) + np.abs(st.fund[:, -1] - fund0).sum() + bad + abs(received) + 1.0
+        )
+        residual = wallets + funds - bad - (book + adl_b + adl_c + taken - received)
         return {
             "wallets": wallets,
             "funds": funds,
@@ -231,6 +249,9 @@ class MarketResult:
             "adl_bankrupt": adl_b,
             "adl_counterparties": adl_c,
             "adl_cash": cash,
+            "vault_taken": taken,
+            "vault_received": received,
+            "vault_pnl": vault_pnl,
             "residual": residual,
             "scale": scale,
         }
@@ -279,6 +300,12 @@ def _venues_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
                 "liquidation_orders": int(st.n_liq[v].sum()),
                 "first_liquidation_step": _first(out.books.first_liq[v]),
                 "first_adl_step": _first(out.books.first_adl[v]),
+                "vault_start": float(mv.settings.vault_capital),
+                "vault_end": float(out.vault.equity[v, -1]),
+                "vault_min": float(min(mv.settings.vault_capital, out.vault.equity[v].min())),
+                "vault_received": float(out.vault.received[v]),
+                "vault_taken_notional": float(out.vault.taken[v].sum()),
+                "adl_trigger_steps": int(out.vault.adl_on[v].sum()),
             }
         )
     return pd.DataFrame(rows)
@@ -354,7 +381,7 @@ def _events_table(spec: MarketSpec, pop: MarketPopulation, out: MarketOutputs, c
             "price": ev["price"],
             "bankruptcy_price": ev["bankruptcy_price"],
             "fund_delta": ev["fund_delta"],
-            "kind": _EVENT_KINDS[ev["kind"]],
+            "kind": _MARKET_EVENT_KINDS[ev["kind"]],
             "counterparty": ev["counterparty"],
         }
     )

@@ -348,6 +348,12 @@ def _venue_record(rec: Any, v: MarketVenue) -> None:
     rec["dyn_every"] = int(reg.every_steps)
     rec["dyn_min"] = float(reg.min_scale)
     rec["dyn_max"] = float(reg.max_scale)
+    rec["vault_backstop"] = float(vs.vault_backstop)
+    rec["vault_capital"] = float(vs.vault_capital)
+    rec["dd_ratio"] = float(vs.adl_drawdown)
+    rec["dd_stop"] = float(vs.adl_drawdown if vs.adl_drawdown_stop is None else vs.adl_drawdown_stop)
+    rec["dd_window"] = int(vs.adl_drawdown_window_steps)
+    rec["dd_min_fund"] = float(vs.adl_drawdown_min_fund)
 
 
 def kernel_inputs(

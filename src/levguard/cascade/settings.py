@@ -251,6 +251,34 @@ class VenueSettings:
         missing over the interval; a corrupted one reports ``f`` x the price).
     max_rounds : int
         Liquidation rounds per step before the step ends (a cap on the fixed point).
+    vault_backstop : float
+        Market simulator (v2) only.  FRACTION of the maintenance margin below which the venue's
+        liquidator vault takes a due account over at the marks, positions and equity, when the
+        equity is not negative (Hyperliquid's backstop liquidator: 2/3,
+        :data:`levguard.core.rules.hyperliquid.LIQUIDATION`); the vault's gains and losses are
+        its own, never the fund's.  0 (default): no vault.
+    vault_capital : float
+        The vault's starting balance (quote), v2 only.
+    adl_drawdown : float
+        Market simulator (v2) only.  Bybit's drawdown trigger of ADL (``-insurancePnlRatio``,
+        0.3 in Bybit's examples): while the fund exceeds ``adl_drawdown_min_fund``, a close that
+        would take the fund more than this FRACTION below its highest of the last
+        ``adl_drawdown_window_steps`` steps goes to ADL instead (with ``adl`` on).  0 (default):
+        off; the fund then only stops at 0.
+    adl_drawdown_stop : float, optional
+        ``-adlStopRatio`` (Bybit 0.25): once triggered, every close that would draw on the fund
+        goes to ADL until the drawdown is back within this fraction; default ``adl_drawdown``.
+    adl_drawdown_window_steps : int
+        Steps of the drawdown window (Bybit 8 hours: 480 one-minute steps, the default).
+    adl_drawdown_min_fund : float
+        ``adlTriggerThreshold`` (quote): the drawdown rule applies only while the fund exceeds it.
+
+    Notes
+    -----
+    Vault: hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations ("If the account equity
+    drops below 2/3 of the maintenance margin without successful liquidation through the book, a
+    backstop liquidation happens through the liquidator vault").  Drawdown trigger:
+    bybit-exchange.github.io/docs/v5/market/adl-alert (:func:`levguard.core.rules.adl.bybit_adl_check`).
     """
 
     insurance_fund: float = 0.0
@@ -259,6 +287,12 @@ class VenueSettings:
     mark_lag_steps: int = 0
     oracle: Any = None
     max_rounds: int = 100
+    vault_backstop: float = 0.0
+    vault_capital: float = 0.0
+    adl_drawdown: float = 0.0
+    adl_drawdown_stop: float | None = None
+    adl_drawdown_window_steps: int = 480
+    adl_drawdown_min_fund: float = 0.0
 
     def __post_init__(self) -> None:
         _pos(self.insurance_fund, "venue.insurance_fund", allow_zero=True)
@@ -267,6 +301,19 @@ class VenueSettings:
         _int(self.latency_steps, "venue.latency_steps")
         _int(self.mark_lag_steps, "venue.mark_lag_steps")
         _int(self.max_rounds, "venue.max_rounds", 1)
+        _pos(self.vault_backstop, "venue.vault_backstop", allow_zero=True, upper=1.0)
+        _pos(self.vault_capital, "venue.vault_capital", allow_zero=True)
+        dd = _pos(self.adl_drawdown, "venue.adl_drawdown", allow_zero=True)
+        if dd >= 1.0:
+            raise InputError(f"venue.adl_drawdown must be a fraction < 1, was {self.adl_drawdown!r}")
+        if self.adl_drawdown_stop is not None:
+            stop = _pos(self.adl_drawdown_stop, "venue.adl_drawdown_stop", allow_zero=True)
+            if stop > dd:
+                raise InputError(
+                    f"venue.adl_drawdown_stop must be <= adl_drawdown ({dd!r}), was {self.adl_drawdown_stop!r}"
+                )
+        _int(self.adl_drawdown_window_steps, "venue.adl_drawdown_window_steps", 1)
+        _pos(self.adl_drawdown_min_fund, "venue.adl_drawdown_min_fund", allow_zero=True)
 
     def oracle_matrix(self, n_steps: int) -> FloatArray:
         """The oracle multipliers (T + 1, S)."""
@@ -301,6 +348,12 @@ def kernel_config(
     market: Market, regime: MarginRegime, venue: VenueSettings, steps_per_year: float, naive: bool
 ) -> kc.CascadeConfig:
     """The kernel's :class:`~levguard.kernels.cascade_records.CascadeConfig` of these settings."""
+    for name in ("vault_backstop", "adl_drawdown"):
+        if getattr(venue, name):
+            raise InputError(
+                f"venue.{name} is a setting of the market simulator (simulate_market); the one-venue "
+                f"simulator does not model it, was {getattr(venue, name)!r}"
+            )
     if regime.partial == "tier":
         mode, fraction = kc.PartialMode.TIER, 1.0
     elif regime.partial == "restore":

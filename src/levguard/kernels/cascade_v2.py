@@ -52,6 +52,7 @@ from levguard.kernels.cascade_v2_rounds import (
     venue_marks,
 )
 from levguard.kernels.cascade_v2_sweep import crossed, new_lists, rebuild, set_keys
+from levguard.kernels.cascade_v2_vault import adl_floor, fund_peak, vault_equity, vault_takeovers
 from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 Float64Array3D = Float64Array2D
@@ -180,13 +181,13 @@ def market_cascade_py(
         reports (NaN: missing); a venue's mark is the median over its sources.
     venues : (V,) VENUE_DTYPE
         Each venue's fund, fee, order sizing, latency, ADL switch and rule, rounds, mark lag,
-        outcome and backstop.
+        outcome and backstop, liquidator vault and drawdown trigger of ADL.
     books : (V, K) BOOK_DTYPE
         Each book's impact model, depth and resilience.
     cfg : MarketConfig
         Arbitrage speed and capacity; naive detection.
     out : MarketOutputs
-        Written in place (steps, events, final accounts, per-book totals).
+        Written in place (steps, events, final accounts, per-book totals, vaults).
 
     Returns
     -------
@@ -201,9 +202,13 @@ def market_cascade_py(
     (``latency``), due orders sized, one net flow per book moving its price by v1's impact law
     with every order filling at ``P exp(dI / 2)``, full closes that would take the fund below 0
     routed to ADL, book closes settled, ADL closes against the ranking, the impact applied, a
-    negative fund booked as bad debt.  An account is liquidatable when ``E <= MM`` with
-    ``E = wallet + sum_a q_a (m_a - entry_a)`` and ``MM = sum_a MM_a(|q_a| m_a)`` (each asset's
-    tiers); with one position this is v1's liquidation-price test.  Money is conserved: every
+    negative fund booked as bad debt.  A venue with a liquidator vault lets it take over, before
+    the book flows, the due accounts whose equity at the marks is below ``vault_backstop`` x
+    their maintenance (and not negative); a venue with a drawdown trigger raises the fund's
+    floor of the routing to ADL (:mod:`~levguard.kernels.cascade_v2_vault`).  An account is
+    liquidatable when ``E <= MM`` with ``E = wallet + sum_a q_a (m_a - entry_a)`` and
+    ``MM = sum_a MM_a(|q_a| m_a)`` (each asset's tiers); with one position this is v1's
+    liquidation-price test.  Money is conserved: every
     close's account and fund changes sum to the value it traded, ``q (price - entry)``, against a
     book or an ADL counterparty (tested from the outputs).
     """
@@ -277,6 +282,14 @@ def market_cascade_py(
             prev_marks[v, a] = exo[0, a]
     arb_flows = np.zeros(n_venues)
     arb_on = n_venues > 1 and cfg.arb_speed > 0.0
+    vault = out.vault
+    dd_on = np.zeros(n_venues, dtype=np.bool_)
+    for v in range(n_venues):
+        vault.cash[v] = venues[v]["vault_capital"]
+        vault.received[v] = 0.0
+        for a in range(n_assets):
+            vault.qty[v, a] = 0.0
+            vault.entry[v, a] = 0.0
 
     start = exo[0].copy()
     _file_all(np.arange(n), False, start, st, tiers)
@@ -309,6 +322,9 @@ def market_cascade_py(
                 _rescale(v, t, vp, cfg.steps_per_year, base, tiers, scale, marks[v], naive, st, sl, vq, steps)
             for a in range(n_assets):
                 steps.mm_scale[v, a, t] = scale[v, a]
+            dd = vp["dd_ratio"] > 0.0
+            peak = fund_peak(v, t, vp["dd_window"], vp["fund"], fund[v], steps.fund) if dd else 0.0
+            vault.taken[v, t] = 0.0
             rounds = 0
             while rounds < vp["max_rounds"]:
                 venue_marks(v, t, lag, prices[v], steps.price, oracle, scr.oracle, marks[v])
@@ -322,9 +338,17 @@ def market_cascade_py(
                 for a in range(n_assets):
                     scr.draw[a] = 0.0
                 size_orders(k, vp, prices[v], st, tiers, scr)
+                if vp["vault_backstop"] > 0.0:
+                    vault_takeovers(k, t, v, vp, marks[v], st, tiers, scr, steps, totals, events, cnt, vault)
                 book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
                 if vp["adl"]:
-                    route_to_adl(k, fund[v], st, scr)
+                    floor = 0.0
+                    if dd:
+                        peak = max(peak, fund[v])
+                        floor, on = adl_floor(vp, fund[v], peak, dd_on[v])
+                        dd_on[v] = on
+                    if route_to_adl(k, fund[v], floor, st, scr) > 0 and floor > 0.0:
+                        dd_on[v] = True
                     book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
                 # Settle in the books (and file every order's account again).
                 fund[v] = close_in_books(
@@ -369,6 +393,13 @@ def market_cascade_py(
             steps.fund[v, t] = fund[v]
             steps.bad_debt[v, t] = bad[v]
             steps.rounds[v, t] = rounds
+            vault.equity[v, t] = vault_equity(v, marks[v], vault)
+            if dd:
+                peak = max(peak, fund[v])
+                _floor, on = adl_floor(vp, fund[v], peak, dd_on[v])
+                dd_on[v] = on
+                vault.peak[v, t] = peak
+                vault.adl_on[v, t] = 1 if dd_on[v] else 0
         for v in range(n_venues):
             for a in range(n_assets):
                 prev_marks[v, a] = marks[v, a]

@@ -63,10 +63,22 @@ VENUE_DTYPE = np.dtype(
         ("dyn_every", np.int64),  # steps between recalibrations
         ("dyn_min", np.float64),
         ("dyn_max", np.float64),
+        ("vault_backstop", np.float64),  # liquidator vault takes over below this x maintenance (0: no vault)
+        ("vault_capital", np.float64),  # the vault's starting balance (quote)
+        ("dd_ratio", np.float64),  # FRACTION: pool drawdown over the window that triggers ADL (0: off)
+        ("dd_stop", np.float64),  # FRACTION: ADL stops once the drawdown is back within this
+        ("dd_window", np.int64),  # steps of the drawdown window
+        ("dd_min_fund", np.float64),  # the drawdown rule applies only while the fund exceeds this
     ],
     align=True,
 )
-"""Record of one venue's rules: fund, fee, order sizing, liquidator, ADL, outcome, dynamic margin."""
+"""Record of one venue's rules: fund, fee, order sizing, liquidator, ADL, outcome, dynamic margin,
+liquidator vault (Hyperliquid's backstop) and the drawdown trigger of ADL (Bybit's).  Every added
+field is 0 when unused, so a zeroed record is the venue without them."""
+
+VAULT_TAKEOVER: int = 3
+"""Event kind of a position taken over by a venue's liquidator vault (after the
+:data:`~levguard.kernels.cascade_records.EventKind` codes 0-2)."""
 
 BOOK_DTYPE = np.dtype(
     [
@@ -182,13 +194,33 @@ EVENT_DTYPE = np.dtype(
 """Record of one position's liquidation or ADL close."""
 
 
+class VaultOutputs(NamedTuple):
+    """Each venue's liquidator vault and ADL trigger: per venue and step (V, T + 1) ``equity``
+    (the vault's cash plus its inventory at the marks), ``taken`` (notional taken over at the
+    marks), ``peak`` (the fund's highest over the drawdown window, 0: rule off) and ``adl_on``
+    (the drawdown trigger is on, int64); per venue (V,) ``cash`` and ``received`` (the equity of
+    the accounts taken over, at the marks); per book (V, K) the inventory ``qty`` (signed) and
+    its average ``entry``."""
+
+    equity: Float64Array2D
+    taken: Float64Array2D
+    peak: Float64Array2D
+    adl_on: Int64Array2D
+    cash: Float64Array1D
+    received: Float64Array1D
+    qty: Float64Array2D
+    entry: Float64Array2D
+
+
 class MarketOutputs(NamedTuple):
-    """Where a run writes: steps, event records (``EVENT_DTYPE``, capacity rows), accounts, books."""
+    """Where a run writes: steps, event records (``EVENT_DTYPE``, capacity rows), accounts, books,
+    and the venues' vaults and ADL triggers."""
 
     steps: MarketSteps
     events: RecordArray
     accounts: MarketFinal
     books: BookTotals
+    vault: VaultOutputs
 
 
 COUNT_DTYPE = np.dtype(
@@ -242,7 +274,17 @@ def new_market_outputs(n_accounts: int, n_assets: int, n_venues: int, n_t: int, 
         np.full((n_venues, n_assets), -1, dtype=np.int64),
         np.full((n_venues, n_assets), -1, dtype=np.int64),
     )
-    return MarketOutputs(steps, np.zeros(max_events, dtype=EVENT_DTYPE), final, books)
+    vault = VaultOutputs(
+        np.zeros(vt),
+        np.zeros(vt),
+        np.zeros(vt),
+        np.zeros(vt, dtype=np.int64),
+        np.zeros(n_venues),
+        np.zeros(n_venues),
+        np.zeros((n_venues, n_assets)),
+        np.zeros((n_venues, n_assets)),
+    )
+    return MarketOutputs(steps, np.zeros(max_events, dtype=EVENT_DTYPE), final, books, vault)
 
 
 # --------------------------------------------------------------------------- kernel state

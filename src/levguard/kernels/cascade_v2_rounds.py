@@ -173,13 +173,17 @@ def book_fills(
 
 
 @jitable
-def route_to_adl(k: int, fund: float, st: MarketState, scr: RoundScratch) -> None:
-    """Flag the full closes that would take the fund below 0 (in order, at the fills) for ADL;
-    accounts ADL found no counterparty for stay in the book.
+def route_to_adl(k: int, fund: float, floor: float, st: MarketState, scr: RoundScratch) -> int:
+    """Flag the full closes that would take the fund below ``floor`` (in order, at the fills) for
+    ADL and return how many; accounts ADL found no counterparty for stay in the book.
 
     The fund's change of a takeover is the account's equity at the fills,
-    ``wallet + sum q (fill - entry)`` (one position: v1's ``side q (fill - BP)``).
+    ``wallet + sum q (fill - entry)`` (one position: v1's ``side q (fill - BP)``); only a close
+    that draws on the fund (``delta < 0``) is routed.  ``floor`` is 0 (the fund never goes below
+    0) unless the venue's drawdown trigger raises it
+    (:func:`levguard.kernels.cascade_v2_vault.adl_floor`).
     """
+    routed = 0
     f_est = fund
     for j in range(k):
         i = scr.ids[j]
@@ -196,10 +200,12 @@ def route_to_adl(k: int, fund: float, st: MarketState, scr: RoundScratch) -> Non
                     q = st.qty[i, a]
                     if q != 0.0:
                         delta += q * (scr.fill[a] - st.entry[i, a])
-            if f_est + delta < 0.0:
+            if delta < 0.0 and f_est + delta < floor:
                 scr.adl[j] = True
+                routed += 1
             else:
                 f_est += delta
+    return routed
 
 
 @jitable
