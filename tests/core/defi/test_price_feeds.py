@@ -336,7 +336,7 @@ def test_sequencer_version_30_reads_updated_at_and_31_started_at() -> None:
     r = _uptime(0, started_at=NOW - 10, updated_at=NOW - DAY)
     assert sequencer_status(r, HOUR, NOW, version="3.0").state == "up"
     assert sequencer_status(r, HOUR, NOW, version="3.3").state == "grace_period"
-    with pytest.raises(InputError, match=r"version must be one of 3\.0, 3\.1, 3\.2, 3\.3, was '3\.7'"):
+    with pytest.raises(InputError, match=r"version must be one of 3\.0, 3\.1, 3\.2, 3\.3, 3\.5, 3\.6, was '3\.7'"):
         sequencer_status(r, HOUR, NOW, version="3.7")
 
 
