@@ -371,18 +371,11 @@ def load_replay_config(path: str | Path) -> ReplayConfig:
     DataError
         A file of observed figures the config names is missing or malformed.
     """
-    import yaml
+    from levguard.cascade.config_file import read_config_file
 
     p = Path(path)
+    raw, folder = read_config_file(p, "replay")
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read the replay config ({exc.strerror or exc})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({' '.join(str(exc).split())})") from None
-    try:
-        return config_from_dict(raw, p.resolve().parent, str(p))
+        return config_from_dict(raw, folder, str(p))
     except InputError as exc:
         raise InputError(f"{p}: {exc}") from None

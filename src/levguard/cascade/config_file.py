@@ -1,0 +1,36 @@
+"""Reading a simulator config file (``levguard replay``, ``levguard contagion``): one place for the
+file's errors, so that each command names the file and says what went wrong in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from levguard.documents import parse_spec_text
+from levguard.errors import InputError
+
+__all__ = ["read_config_file"]
+
+
+def read_config_file(path: str | Path, what: str) -> tuple[Any, Path]:
+    """Return the parsed content of the YAML (or JSON) file ``path`` and the file's folder.
+
+    Raises
+    ------
+    InputError
+        ``"<path>: cannot read the <what> config (...)"`` when the file cannot be read,
+        ``"<path>: not valid YAML (...)"`` when it does not parse or passes the size and nesting
+        limits of :func:`levguard.documents.parse_spec_text`.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(f"{p}: cannot read the {what} config ({reason})") from None
+    try:
+        raw = parse_spec_text(text, str(p))
+    except InputError as exc:
+        detail = str(exc).removeprefix(f"{p}: ")
+        raise InputError(f"{p}: not valid YAML ({' '.join(detail.split())})") from None
+    return raw, p.resolve().parent
