@@ -577,20 +577,24 @@ def pool_outcomes(result: MarketResult) -> pd.DataFrame:
     """Return one row per lending pool: ``borrowers``, ``accounts_liquidated``,
     ``liquidated_collateral`` (notional sold into the books, quote) and per asset
     ``liquidated_<asset>`` (units), ``bonus_paid`` (to liquidators), ``deficit`` (bad debt:
-    debt left without collateral), ``bonus_left`` (the venue fund at the end) and
-    ``kernel_bad_debt`` (the venue's bad debt).
+    debt left without collateral), ``bonus_left`` (the bonus still the liquidators' at the end:
+    what was paid out of the venue plus the venue fund at the end) and ``kernel_bad_debt``
+    (the venue's bad debt).
 
     Notes
     -----
     The kernel books each close's change of the venue fund on its first event (``fund_delta``):
-    a partial close adds its fee, a full close ``fee + min(E, 0)`` with ``E`` the equity at
-    the fills, where the fee is 0 whenever ``E < 0`` (``levguard.kernels.liquidation.settle_close``).
-    So ``fund_delta > 0`` is bonus and ``fund_delta < 0`` is a shortfall, exactly:
-    ``bonus_paid = sum max(delta, 0)`` and ``deficit = sum max(-delta, 0)``.  The pool venue's
-    fund (the bonus pot, from 0) absorbs shortfalls before the kernel counts bad debt, so
-    ``deficit = bonus_paid - bonus_left + kernel_bad_debt``; ``deficit`` is the pool's loss
-    (Aave 3.3's reserve ``deficit``, Morpho's socialised bad debt), the bonus being the
-    liquidators' money.
+    a full close ``min(E, 0)`` with ``E`` the equity at the fills, plus the fee when the venue
+    books its fee to the fund (``fee_to_fund=True``), where the fee is 0 whenever ``E < 0``
+    (``levguard.kernels.liquidation.settle_close``); a partial close its fee, or 0.  A pool
+    built by :func:`~levguard.cascade.market_pools.lending_pool_venue` pays its fee (the bonus)
+    to the liquidators (``MarketOutputs.fees_paid``), so ``bonus_paid`` is that plus
+    ``sum max(delta, 0)`` and ``deficit = sum max(-delta, 0)``, exactly.  Shortfalls a venue
+    fund absorbs before the kernel counts bad debt are the bonus booked there, so
+    ``deficit = bonus_paid - bonus_left + kernel_bad_debt``; with the fee paid out nothing is
+    absorbed (``bonus_left = bonus_paid``) and ``deficit = kernel_bad_debt``.  ``deficit`` is
+    the pool's loss (Aave 3.3's reserve ``deficit``, Morpho's socialised bad debt), the bonus
+    being the liquidators' money.
     """
     if not isinstance(result, MarketResult):
         raise InputError(f"result must be a MarketResult, was {type(result).__name__}")
@@ -613,9 +617,10 @@ def pool_outcomes(result: MarketResult) -> pd.DataFrame:
         }
         for a, asset in enumerate(spec.assets):
             row[f"liquidated_{asset}"] = float(np.abs(ev["qty"][sel & (ev["asset"] == a)]).sum())
-        row["bonus_paid"] = float(np.maximum(delta, 0.0).sum())
+        paid_out = float(result.out.fees_paid[v, -1])
+        row["bonus_paid"] = paid_out + float(np.maximum(delta, 0.0).sum())
         row["deficit"] = float(np.maximum(-delta, 0.0).sum())
-        row["bonus_left"] = float(result.out.steps.fund[v, -1])
+        row["bonus_left"] = paid_out + float(result.out.steps.fund[v, -1])
         row["kernel_bad_debt"] = float(result.out.steps.bad_debt[v, -1])
         rows.append(row)
     cols = ["pool", "borrowers", "accounts_liquidated", "liquidated_collateral",

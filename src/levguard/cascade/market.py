@@ -111,6 +111,7 @@ class MarketResult:
         venue price, ``min_price``, ``arbitrage_notional``.
     venues : DataFrame
         One row per venue: ``adl_rule``, ``fund_start``, ``fund_min``, ``fund_end``, ``bad_debt``,
+        ``liquidator_fees`` (fees paid out to liquidators, ``fee_to_fund=False``),
         ``liquidation_orders``, ``first_liquidation_step``, ``first_adl_step``; the liquidator
         vault's ``vault_start``, ``vault_end`` (equity at the last marks), ``vault_min``,
         ``vault_received`` (equity of the accounts it took over) and ``vault_taken_notional``;
@@ -200,7 +201,8 @@ class MarketResult:
 
         ``wallets`` (sum of wallet changes, with what book closes let accounts keep: realised
         PnL, fees included) + ``funds`` (sum of
-        fund changes) - ``bad_debt`` equals the value the accounts traded, ``book`` (liquidation
+        fund changes) + ``liquidator_fees`` (the fees that left ``fee_to_fund=False`` venues for
+        their liquidators) - ``bad_debt`` equals the value the accounts traded, ``book`` (liquidation
         fills against the books, ``q (fill - entry)``) + ``adl_bankrupt`` + ``adl_counterparties``
         (both legs of every ADL close at its price) + ``vault_taken`` (positions the liquidator
         vaults took over, ``q (mark - entry)``) - ``vault_received`` (the taken accounts' equity,
@@ -227,6 +229,7 @@ class MarketResult:
         fund0 = np.array([mv.settings.insurance_fund for mv in self.spec.venues])
         funds = float(np.sum(st.fund[:, -1] - fund0))
         bad = float(np.sum(st.bad_debt[:, -1]))
+        fees = float(np.sum(self.out.fees_paid[:, -1]))
         book = float(value[kind == EventKind.LIQUIDATION].sum())
         adl_b = float(value[kind == EventKind.ADL_LIQUIDATED].sum())
         adl_c = float(value[kind == EventKind.ADL_VICTIM].sum())
@@ -238,12 +241,13 @@ class MarketResult:
         capital = np.array([mv.settings.vault_capital for mv in self.spec.venues], dtype=np.float64)
         vault_pnl = float(np.sum(vault.equity[:, -1] - capital - vault.received))
         scale = float(
-            np.abs(value).sum() + abs(wallets) + np.abs(st.fund[:, -1] - fund0).sum() + bad + abs(received) + 1.0
+            np.abs(value).sum() + abs(wallets) + np.abs(st.fund[:, -1] - fund0).sum() + bad + fees + abs(received) + 1.0
         )
-        residual = wallets + funds - bad - (book + adl_b + adl_c + taken - received)
+        residual = wallets + funds + fees - bad - (book + adl_b + adl_c + taken - received)
         return {
             "wallets": wallets,
             "funds": funds,
+            "liquidator_fees": fees,
             "bad_debt": bad,
             "book": book,
             "adl_bankrupt": adl_b,
@@ -297,6 +301,7 @@ def _venues_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
                 "fund_min": float(min(fund0, st.fund[v].min())),
                 "fund_end": float(st.fund[v, -1]),
                 "bad_debt": float(st.bad_debt[v, -1]),
+                "liquidator_fees": float(out.fees_paid[v, -1]),
                 "liquidation_orders": int(st.n_liq[v].sum()),
                 "first_liquidation_step": _first(out.books.first_liq[v]),
                 "first_adl_step": _first(out.books.first_adl[v]),

@@ -197,7 +197,8 @@ def lending_pool_venue(
         Static maintenance ``mmr_a = 1 - LT_a`` per asset, liquidation fee
         ``bonus / (1 + bonus)``, partial closes of ``slice_fraction`` above
         ``full_close_below``, the ``"book"`` outcome (the borrower keeps what is left), mark lag
-        ``oracle_lag_steps``, no insurance fund and no ADL.
+        ``oracle_lag_steps``, no insurance fund, no ADL and the fee paid to the liquidators
+        (``fee_to_fund=False``).
 
     Notes
     -----
@@ -220,10 +221,12 @@ def lending_pool_venue(
     fill ``F`` and charges ``fee x c F``; with ``c = X (1 + b) / P`` the same loss needs
     ``fee = b / (1 + b)``, exact when ``F = P``.  With impact ``F < P`` the kernel's borrower
     bears the slippage, which on-chain the liquidator bears (its repaid debt is fixed by the
-    oracle price).  The kernel books the fee to the venue's fund: for a pool that "fund" is the
-    liquidators' bonus, not the pool's money.  It starts at 0 and it also absorbs later
-    shortfalls, so the pool's deficit is read from the events (each close's ``fund_delta``:
-    ``> 0`` bonus, ``< 0`` shortfall), by :func:`levguard.cascade.contagion.pool_outcomes`.
+    oracle price).  The bonus is the liquidator's money, not the pool's: the venue is built
+    with ``fee_to_fund=False``, so the kernel pays the fee out to the liquidators
+    (``MarketOutputs.fees_paid``, the venues table's ``liquidator_fees``) and the pool's fund
+    stays at 0.  A shortfall is then never absorbed by earlier bonuses: the pool's kernel bad
+    debt (``MarketResult``, :func:`levguard.cascade.market_montecarlo.market_monte_carlo`) IS
+    its deficit, as :func:`levguard.cascade.contagion.pool_outcomes` reports.
 
     **Close factor.**  Aave v3.0 - 3.2: a call repays at most 50 % of the debt while
     ``HF > 0.95`` and 100 % below (``CLOSE_FACTOR_HF_THRESHOLD``); v3.3: 100 % when collateral or
@@ -294,6 +297,7 @@ def lending_pool_venue(
         latency_steps=_int(latency_steps, "latency_steps"),
         mark_lag_steps=lag,
         max_rounds=_int(max_rounds, "max_rounds", 1),
+        fee_to_fund=False,
     )
     terms = PoolTerms(tuple(lts), b, cf, lag, frac, floor)
     return LendingPoolVenue(name, book_list, regime(ref), maintenance, settings, "bitmex", terms)

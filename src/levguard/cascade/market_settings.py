@@ -354,6 +354,7 @@ def _venue_record(rec: Any, v: MarketVenue) -> None:
     rec["dd_stop"] = float(vs.adl_drawdown if vs.adl_drawdown_stop is None else vs.adl_drawdown_stop)
     rec["dd_window"] = int(vs.adl_drawdown_window_steps)
     rec["dd_min_fund"] = float(vs.adl_drawdown_min_fund)
+    rec["fee_out"] = not vs.fee_to_fund
 
 
 def kernel_inputs(

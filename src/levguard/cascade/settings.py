@@ -272,6 +272,12 @@ class VenueSettings:
         Steps of the drawdown window (Bybit 8 hours: 480 one-minute steps, the default).
     adl_drawdown_min_fund : float
         ``adlTriggerThreshold`` (quote): the drawdown rule applies only while the fund exceeds it.
+    fee_to_fund : bool
+        Market simulator (v2) only.  True (default): the liquidation fee of a book close credits
+        the venue's insurance fund (the exchanges' clearance fee).  False: it leaves the venue,
+        paid to the liquidators (outside the accounts, the fund and the books), and is reported
+        as ``liquidator_fees``; a lending pool's bonus (Aave ``liquidationBonus``, Morpho ``LIF``)
+        is the liquidator's, so a pool's fund never absorbs a shortfall with it.
 
     Notes
     -----
@@ -293,6 +299,7 @@ class VenueSettings:
     adl_drawdown_stop: float | None = None
     adl_drawdown_window_steps: int = 480
     adl_drawdown_min_fund: float = 0.0
+    fee_to_fund: bool = True
 
     def __post_init__(self) -> None:
         _pos(self.insurance_fund, "venue.insurance_fund", allow_zero=True)
@@ -314,6 +321,8 @@ class VenueSettings:
                 )
         _int(self.adl_drawdown_window_steps, "venue.adl_drawdown_window_steps", 1)
         _pos(self.adl_drawdown_min_fund, "venue.adl_drawdown_min_fund", allow_zero=True)
+        if not isinstance(self.fee_to_fund, bool):
+            raise InputError(f"venue.fee_to_fund must be true or false, was {self.fee_to_fund!r}")
 
     def oracle_matrix(self, n_steps: int) -> FloatArray:
         """The oracle multipliers (T + 1, S)."""
@@ -354,6 +363,11 @@ def kernel_config(
                 f"venue.{name} is a setting of the market simulator (simulate_market); the one-venue "
                 f"simulator does not model it, was {getattr(venue, name)!r}"
             )
+    if venue.fee_to_fund is not True:
+        raise InputError(
+            "venue.fee_to_fund is a setting of the market simulator (simulate_market); the one-venue "
+            f"simulator books the liquidation fee to the fund, was {venue.fee_to_fund!r}"
+        )
     if regime.partial == "tier":
         mode, fraction = kc.PartialMode.TIER, 1.0
     elif regime.partial == "restore":

@@ -187,7 +187,7 @@ def market_cascade_py(
     cfg : MarketConfig
         Arbitrage speed and capacity; naive detection.
     out : MarketOutputs
-        Written in place (steps, events, final accounts, per-book totals, vaults).
+        Written in place (steps, events, final accounts, per-book totals, vaults, fees paid).
 
     Returns
     -------
@@ -202,15 +202,16 @@ def market_cascade_py(
     (``latency``), due orders sized, one net flow per book moving its price by v1's impact law
     with every order filling at ``P exp(dI / 2)``, full closes that would take the fund below 0
     routed to ADL, book closes settled, ADL closes against the ranking, the impact applied, a
-    negative fund booked as bad debt.  A venue with a liquidator vault lets it take over, before
-    the book flows, the due accounts whose equity at the marks is below ``vault_backstop`` x
-    their maintenance (and not negative); a venue with a drawdown trigger raises the fund's
-    floor of the routing to ADL (:mod:`~levguard.kernels.cascade_v2_vault`).  An account is
-    liquidatable when ``E <= MM`` with ``E = wallet + sum_a q_a (m_a - entry_a)`` and
-    ``MM = sum_a MM_a(|q_a| m_a)`` (each asset's tiers); with one position this is v1's
-    liquidation-price test.  Money is conserved: every
-    close's account and fund changes sum to the value it traded, ``q (price - entry)``, against a
-    book or an ADL counterparty (tested from the outputs).
+    negative fund booked as bad debt (on a ``fee_out`` venue the liquidation fees go to the
+    liquidators, ``out.fees_paid``, never to the fund).  A venue with a liquidator vault lets
+    it take over, before the book flows, the due accounts whose equity at the marks is below
+    ``vault_backstop`` x their maintenance (and not negative); a venue with a drawdown trigger
+    raises the fund's floor of the routing to ADL (:mod:`~levguard.kernels.cascade_v2_vault`).
+    An account is liquidatable when ``E <= MM`` with ``E = wallet + sum_a q_a (m_a - entry_a)``
+    and ``MM = sum_a MM_a(|q_a| m_a)`` (each asset's tiers); with one position this is v1's
+    liquidation-price test.  Money is conserved: every close's account and fund changes (and
+    the fees paid out) sum to the value it traded, ``q (price - entry)``, against a book or an
+    ADL counterparty (tested from the outputs).
     """
     n = acc.wallet.shape[0]
     n_assets = acc.qty.shape[1]
@@ -283,6 +284,7 @@ def market_cascade_py(
     arb_flows = np.zeros(n_venues)
     arb_on = n_venues > 1 and cfg.arb_speed > 0.0
     vault = out.vault
+    fees_paid = out.fees_paid
     dd_on = np.zeros(n_venues, dtype=np.bool_)
     for v in range(n_venues):
         vault.cash[v] = venues[v]["vault_capital"]
@@ -325,6 +327,7 @@ def market_cascade_py(
             dd = vp["dd_ratio"] > 0.0
             peak = fund_peak(v, t, vp["dd_window"], vp["fund"], fund[v], steps.fund) if dd else 0.0
             vault.taken[v, t] = 0.0
+            fees_paid[v, t] = fees_paid[v, t - 1] if t > 0 else 0.0
             rounds = 0
             while rounds < vp["max_rounds"]:
                 venue_marks(v, t, lag, prices[v], steps.price, oracle, scr.oracle, marks[v])
@@ -352,7 +355,7 @@ def market_cascade_py(
                     book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
                 # Settle in the books (and file every order's account again).
                 fund[v] = close_in_books(
-                    k, t, v, vp, marks[v], naive, fund[v], st, sl, tiers, scr, steps, totals, events, cnt
+                    k, t, v, vp, marks[v], naive, fund[v], st, sl, tiers, scr, steps, totals, events, cnt, fees_paid
                 )
                 # ADL-routed accounts: closed against the opposite sides' rankings.
                 for j in range(k):
@@ -360,7 +363,21 @@ def market_cascade_py(
                         continue
                     i = scr.ids[j]
                     fund[v] += adl_account(
-                        j, t, vp, marks[v], prev_marks[v], naive, st, sl, tiers, scr, steps, totals, events, cnt
+                        j,
+                        t,
+                        vp,
+                        marks[v],
+                        prev_marks[v],
+                        naive,
+                        st,
+                        sl,
+                        tiers,
+                        scr,
+                        steps,
+                        totals,
+                        events,
+                        cnt,
+                        fees_paid,
                     )
                     if st.n_open[i] > 0:
                         # No counterparty left for the rest: it goes to the book in the next round.

@@ -69,12 +69,14 @@ VENUE_DTYPE = np.dtype(
         ("dd_stop", np.float64),  # FRACTION: ADL stops once the drawdown is back within this
         ("dd_window", np.int64),  # steps of the drawdown window
         ("dd_min_fund", np.float64),  # the drawdown rule applies only while the fund exceeds this
+        ("fee_out", np.bool_),  # the liquidation fee leaves the venue (to the liquidators), not to the fund
     ],
     align=True,
 )
 """Record of one venue's rules: fund, fee, order sizing, liquidator, ADL, outcome, dynamic margin,
-liquidator vault (Hyperliquid's backstop) and the drawdown trigger of ADL (Bybit's).  Every added
-field is 0 when unused, so a zeroed record is the venue without them."""
+liquidator vault (Hyperliquid's backstop), the drawdown trigger of ADL (Bybit's) and where the
+liquidation fee goes (``fee_out``: paid to the liquidators, e.g. a lending pool's bonus; 0: to the
+insurance fund).  Every added field is 0 when unused, so a zeroed record is the venue without them."""
 
 VAULT_TAKEOVER: int = 3
 """Event kind of a position taken over by a venue's liquidator vault (after the
@@ -214,13 +216,16 @@ class VaultOutputs(NamedTuple):
 
 class MarketOutputs(NamedTuple):
     """Where a run writes: steps, event records (``EVENT_DTYPE``, capacity rows), accounts, books,
-    and the venues' vaults and ADL triggers."""
+    the venues' vaults and ADL triggers, and per venue and step (V, T + 1) ``fees_paid``
+    (cumulative): the liquidation fees that left a ``fee_out`` venue for its liquidators (0 on a
+    venue whose fees go to its fund)."""
 
     steps: MarketSteps
     events: RecordArray
     accounts: MarketFinal
     books: BookTotals
     vault: VaultOutputs
+    fees_paid: Float64Array2D
 
 
 COUNT_DTYPE = np.dtype(
@@ -284,7 +289,7 @@ def new_market_outputs(n_accounts: int, n_assets: int, n_venues: int, n_t: int, 
         np.zeros((n_venues, n_assets)),
         np.zeros((n_venues, n_assets)),
     )
-    return MarketOutputs(steps, np.zeros(max_events, dtype=EVENT_DTYPE), final, books, vault)
+    return MarketOutputs(steps, np.zeros(max_events, dtype=EVENT_DTYPE), final, books, vault, np.zeros(vt))
 
 
 # --------------------------------------------------------------------------- kernel state

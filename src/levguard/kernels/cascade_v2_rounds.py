@@ -239,6 +239,7 @@ def close_in_books(
     books_out: BookTotals,
     events: RecordArray,
     cnt: RecordArray,
+    fees_paid: Float64Array2D,
 ) -> float:
     """Settle the round's orders (``scr.ids[:k]``, venue ``v``) in order: each is no longer
     pending; one not routed to ADL closes its sizes ``scr.c[j]`` at the books' fills; each then
@@ -250,7 +251,10 @@ def close_in_books(
     when that exhausts the wallet or leaves the account's equity at the fills below
     ``backstop`` x its maintenance.  A full close settles the whole account through the venue's
     outcome (:func:`~levguard.kernels.liquidation.settle_close`, the wallet as collateral).
-    One event per closed position; the fund's change is on the first.
+    One event per closed position; the fund's change is on the first.  On a ``fee_out`` venue
+    the liquidation fee of a book close (partial, or full and not taken over) leaves the venue
+    for the liquidators: it is added to ``fees_paid[v, t]`` (cumulative over the steps) instead
+    of the fund, whose change is then ``min(E, 0)`` (a full close) or 0 (a partial one).
 
     One call per round, the arrays taken from the bundles once: a call per order taking the
     bundles cost a few hundred of numba's atomic reference-count operations per order.
@@ -285,6 +289,7 @@ def close_in_books(
     fee_rate = vp["liq_fee"]
     backstop = vp["backstop"]
     outcome = vp["outcome"]
+    fee_out = vp["fee_out"]
     for j in range(k):
         i = ids[j]
         pending[i] = False
@@ -330,14 +335,21 @@ def close_in_books(
                     if qty[i, a] != 0.0:
                         notional_f += cc[j, a] * fill[a]
                         mm_f += tier_mm(caps, mmrs, cums, off, v * n_assets + a, cc[j, a] * fill[a])
-                kept, _fee, delta, _taken = kl.settle_close(
+                kept, fee_f, delta, taken = kl.settle_close(
                     outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop
                 )
+                if fee_out and taken == 0.0:
+                    delta -= fee_f  # fee + min(E, 0) - fee: exact (the fee is 0 when E < 0)
+                    fees_paid[v, t] += fee_f
                 pnl[i] += kept - wallet
                 wallets[i] = 0.0
                 kept_out[i] += kept
             else:
-                delta = fee
+                if fee_out:
+                    delta = 0.0
+                    fees_paid[v, t] += fee
+                else:
+                    delta = fee
                 pnl[i] += realised - fee
                 wallets[i] = left
             scr.full[j] = full
@@ -399,6 +411,7 @@ def adl_account(
     books_out: BookTotals,
     events: RecordArray,
     cnt: RecordArray,
+    fees_paid: Float64Array2D,
 ) -> float:
     """Close order ``j``'s whole account against ADL counterparties; return the fund's change.
 
@@ -410,6 +423,8 @@ def adl_account(
     settles the rest (at bankruptcy prices the rest is 0 up to rounding; at the previous mark it
     is the account's equity there, which the fund receives or pays).  A rest without
     counterparties stays open and is sent to the book in the next round (the caller queues it).
+    A ``fee_out`` venue pays the outcome's liquidation fee to the liquidators (``fees_paid[v, t]``),
+    as :func:`close_in_books` does.
     """
     i = scr.ids[j]
     v = st.venue[i]
@@ -479,9 +494,12 @@ def adl_account(
     if closed_any and not v1_booking:
         if cnt_open == 0:
             wallet = st.wallet[i]
-            kept, _fee, delta, _taken = kl.settle_close(
+            kept, fee, delta, taken = kl.settle_close(
                 vp["outcome"], wallet, realised, notional, vp["liq_fee"], mm, vp["backstop"]
             )
+            if vp["fee_out"] and taken == 0.0:
+                delta -= fee
+                fees_paid[v, t] += fee
             st.pnl[i] += kept - wallet
             st.wallet[i] = 0.0
             st.kept[i] += kept
