@@ -34,7 +34,10 @@ _TOP = {"name", "assets", "paths", "venues", "pools", "arbitrage", "population",
         "steps_per_year"}  # fmt: skip
 _BOOK = {"depth", "impact", "impact_coef", "sigma_daily", "half_life_steps", "depth_multiplier"}
 _REGIME = {"kind", "mmr", "liquidation_fee", "partial", "partial_min_notional", "outcome", "backstop"}
-_VENUE = {"name", "rule", "books", "regime", "insurance_fund", "adl", "latency_steps", "mark_lag_steps", "max_rounds"}
+_VENUE_SETTINGS = ("vault_backstop", "vault_capital", "adl_drawdown", "adl_drawdown_stop", "adl_drawdown_window_steps",
+                   "adl_drawdown_min_fund", "fee_to_fund")  # fmt: skip
+_VENUE = {"name", "rule", "books", "regime", "insurance_fund", "adl", "latency_steps", "mark_lag_steps", "max_rounds",
+          *_VENUE_SETTINGS}  # fmt: skip
 _POPULATION = {"accounts", "seed", "max_positions", "long_share", "leverage", "notional_median", "notional_sigma",
                "entry_spread", "hedged"}  # fmt: skip
 _HEDGED = {"asset", "owners", "qty", "long_venue", "short_venue", "long_leverage", "short_leverage"}
@@ -161,6 +164,7 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
         latency_steps=v.get("latency_steps", 0),
         mark_lag_steps=v.get("mark_lag_steps", 0),
         max_rounds=v.get("max_rounds", 100),
+        **{k: v[k] for k in _VENUE_SETTINGS if k in v},  # Hyperliquid's vault, Bybit's trigger, fees out
     )
     venue: MarketVenue = _call(where, MarketVenue, name, books, regime, None, settings, rule)
     return venue
