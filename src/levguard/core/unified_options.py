@@ -36,7 +36,7 @@ import numpy as np
 from levguard.core.margin import AccountReport, PositionReport
 from levguard.core.options.black76 import black76_price
 from levguard.core.options.iv import implied_vol
-from levguard.core.validate import as_amount, show
+from levguard.core.validate import as_amount, datetime_ns, show, utc_ns
 from levguard.errors import InputError
 
 __all__ = [
@@ -228,18 +228,7 @@ def _parts(raw: object, where: str) -> tuple[str, str, int, int, int, float, Lit
 def as_of_from_spec(spec: Mapping[str, Any]) -> int | None:
     """The spec's ``as_of`` (ISO 8601 with a UTC offset) in ns since the epoch, or None when absent."""
     raw = spec.get("as_of")
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise InputError(f"as_of must be an ISO 8601 time with a UTC offset, was {show(raw)}")
-    try:
-        ts = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise InputError(f"as_of must be an ISO 8601 time with a UTC offset, was {raw!r}") from None
-    if ts.tzinfo is None:
-        raise InputError(f"as_of must carry a UTC offset, was {raw!r}")
-    delta = ts.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    return None if raw is None else utc_ns(raw, "as_of")
 
 
 def _num(d: Mapping[str, Any], key: str, where: str, *, positive: bool = False) -> float | None:
@@ -305,7 +294,7 @@ def option_from_spec(
     t = _num(d, "t_years", where)
     if t is None and as_of_ns is not None:
         expiry = datetime(year, month, day, 8, tzinfo=UTC)
-        t = (int(expiry.timestamp()) * 10**9 - as_of_ns) / _YEAR_NS
+        t = (datetime_ns(expiry) - as_of_ns) / _YEAR_NS
         if t < 0.0:
             raise InputError(f"{where} expired before as_of ({t * 365:.2f} days)")
     vol = _num(d, "vol", where, positive=True)

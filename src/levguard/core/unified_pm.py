@@ -65,7 +65,7 @@ from levguard.core.positions import Position
 from levguard.core.rules.collateral import OKX_MCM, CollateralTiers, collateral_tiers_from_spec
 from levguard.core.symbols import base_asset
 from levguard.core.unified import STABLECOINS, _asset_entries, _asset_map
-from levguard.core.validate import as_amount, as_float, show
+from levguard.core.validate import as_amount, as_float, datetime_ns, show, utc_ns
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
 
@@ -175,25 +175,6 @@ def _prefixed(exc: InputError, where: str) -> InputError:
     return InputError(f"{where}.{msg}" if _FIELD_FIRST.match(msg) else f"{where}: {msg}")
 
 
-def _ns(ts: datetime) -> int:
-    # An aware datetime in integer ns since the epoch (exact: no float seconds on the way).
-    delta = ts.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
-
-
-def _utc_ns(raw: object, where: str) -> int:
-    # An ISO 8601 time with a UTC offset, in ns since the epoch (int).
-    if not isinstance(raw, str):
-        raise InputError(f"{where} must be an ISO 8601 time with a UTC offset, was {show(raw)}")
-    try:
-        ts = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise InputError(f"{where} must be an ISO 8601 time with a UTC offset, was {raw!r}") from None
-    if ts.tzinfo is None:
-        raise InputError(f"{where} must carry a UTC offset, was {raw!r}")
-    return _ns(ts)
-
-
 # ============================================================================ Deribit PME
 
 
@@ -253,7 +234,7 @@ def _deribit_params(spec: Mapping[str, Any], currency: str) -> DeribitPmeParams:
 
 def _deribit_as_of(spec: Mapping[str, Any]) -> int | None:
     if spec.get("as_of") is not None:
-        return _utc_ns(spec["as_of"], "as_of")
+        return utc_ns(spec["as_of"], "as_of")
     params = spec.get("model_params")
     general = params.get("general") if isinstance(params, Mapping) else None
     stamp = general.get("timestamp") if isinstance(general, Mapping) else None
@@ -297,7 +278,7 @@ def _deribit_leg(raw: object, i: int, currency: str, index_price: float, as_of: 
             raise InputError(f"{where}.instrument_name has no such day, was {name!r}") from None
         if as_of is None:
             raise InputError(f"{where}: as_of is required to time {name} to its expiry (or give t_years)")
-        t = (_ns(expiry) - as_of) / _YEAR_NS
+        t = (datetime_ns(expiry) - as_of) / _YEAR_NS
         if t < 0.0:
             raise InputError(f"{where}: {name} expired before as_of ({t * 365:.2f} days)")
     try:

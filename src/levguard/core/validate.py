@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import reprlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -221,3 +222,22 @@ def pick_named(items: Sequence[_N], name: str, field: str) -> _N:
         if name in (item.name, item.date):
             return item
     raise InputError(f"{field} must be one of {[item.name for item in items]}, was {name!r}")
+
+
+def datetime_ns(ts: datetime) -> int:
+    """An aware datetime in integer ns since the epoch (exact: no float seconds on the way)."""
+    delta = ts.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+def utc_ns(raw: object, field: str) -> int:
+    """An ISO 8601 time with a UTC offset, in integer ns since the epoch; errors name ``field``."""
+    if not isinstance(raw, str):
+        raise InputError(f"{field} must be an ISO 8601 time with a UTC offset, was {show(raw)}")
+    try:
+        ts = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InputError(f"{field} must be an ISO 8601 time with a UTC offset, was {raw!r}") from None
+    if ts.tzinfo is None:
+        raise InputError(f"{field} must carry a UTC offset, was {raw!r}")
+    return datetime_ns(ts)
