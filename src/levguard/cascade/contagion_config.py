@@ -37,17 +37,17 @@ _REGIME = {"kind", "mmr", "liquidation_fee", "partial", "partial_min_notional", 
 _VENUE_SETTINGS = ("vault_backstop", "vault_capital", "adl_drawdown", "adl_drawdown_stop", "adl_drawdown_window_steps",
                    "adl_drawdown_min_fund", "fee_to_fund")  # fmt: skip
 _VENUE = {"name", "rule", "books", "regime", "insurance_fund", "adl", "latency_steps", "mark_lag_steps", "max_rounds",
-          *_VENUE_SETTINGS}  # fmt: skip
+          "collateral", *_VENUE_SETTINGS}  # fmt: skip
 _POPULATION = {"accounts", "seed", "max_positions", "long_share", "leverage", "notional_median", "notional_sigma",
-               "entry_spread", "hedged"}  # fmt: skip
+               "entry_spread", "hedged", "collateral"}  # fmt: skip
 _HEDGED = {"asset", "owners", "qty", "long_venue", "short_venue", "long_leverage", "short_leverage"}
 _POOL = {"name", "lt", "bonus", "close_factor", "oracle_lag_steps", "full_close_below", "latency_steps", "max_rounds",
          "books", "borrowers"}  # fmt: skip
 _BORROWERS = {"count", "seed", "hf", "notional_median", "notional_sigma"}
 _MC = {"paths", "seed", "budget", "alpha", "quantiles", "chunk_size"}
 _CAL = {"grid", "venues", "paths"}
-_FACTOR = {"model", "n_steps", "seed", "substeps", "params"}
-_BOOTSTRAP = {"model", "n_steps", "seed", "data", "block", "method", "column"}
+_FACTOR = {"model", "n_steps", "seed", "substeps", "params", "pegged"}
+_BOOTSTRAP = {"model", "n_steps", "seed", "data", "block", "method", "column", "pegged"}
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,13 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
         max_rounds=v.get("max_rounds", 100),
         **{k: v[k] for k in _VENUE_SETTINGS if k in v},  # Hyperliquid's vault, Bybit's trigger, fees out
     )
-    venue: MarketVenue = _call(where, MarketVenue, name, books, regime, None, settings, rule)
+    collateral = v.get("collateral")
+    if collateral is not None and not isinstance(collateral, Mapping):
+        raise InputError(f"{where}.collateral must map assets to haircuts (e.g. {{USDE: 0.1}}), was {collateral!r}")
+    unknown = sorted(str(a) for a in collateral or {} if a not in assets)
+    if unknown:
+        raise InputError(f"{where}.collateral: {unknown} not one of the assets {assets}")
+    venue: MarketVenue = _call(where, MarketVenue, name, books, regime, None, settings, rule, collateral)
     return venue
 
 
@@ -257,14 +263,20 @@ def _venue_index(value: object, names: list[str], what: str) -> int:
     return names.index(str(value))
 
 
-def _population(raw: Mapping[str, Any], assets: dict[str, float], names: list[str]) -> MarketPopulation:
-    # `names`: the exchange venues (the pools' borrowers are drawn by _pools).
+def _population(raw: Mapping[str, Any], assets: dict[str, float], venues: list[MarketVenue]) -> MarketPopulation:
+    # `venues`: the exchange venues (the pools' borrowers are drawn by _pools).  Assets a venue
+    # takes as collateral are held, not traded: the crowd's positions are drawn in the others.
     p = _section(raw, "population", _POPULATION, required=True)
-    s0 = list(assets.values())
+    names = [mv.name for mv in venues]
+    held = {a for mv in venues for a, _h in mv.haircuts}
+    traded = [a for a in assets if a not in held]
+    if not traded:
+        raise InputError(f"every asset is collateral on some venue ({sorted(held)}); the crowd needs one to trade")
+    s0 = [assets[a] for a in traded]
     lev = p.get("leverage", DEFAULT_LEVERAGE_MIXTURE)
     if isinstance(lev, str) or not isinstance(lev, Sequence):
         raise InputError(f"population.leverage must be rows [weight, low, high], was {lev!r}")
-    crowd = _call(
+    drawn = _call(
         "population",
         random_market_population,
         _int(p.get("accounts", 1000), "population.accounts", 1),
@@ -277,6 +289,7 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], names: list[st
         notional=(p.get("notional_median", 5_000.0), p.get("notional_sigma", 1.5)),
         entry_spread=p.get("entry_spread", 0.02),
     )
+    crowd = _with_held(drawn, list(assets), traded, p.get("collateral"), assets, venues)
     parts = [crowd]
     hedged = p.get("hedged", []) or []
     if not isinstance(hedged, list):
@@ -291,8 +304,8 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], names: list[st
         missing = [k for k in ("asset", "qty", "long_venue", "short_venue") if k not in h]
         if missing:
             raise InputError(f"{where} is missing {missing}")
-        if h["asset"] not in asset_names:
-            raise InputError(f"{where}.asset must be one of {asset_names}, was {h['asset']!r}")
+        if h["asset"] not in traded:
+            raise InputError(f"{where}.asset must be one of the traded assets {traded}, was {h['asset']!r}")
         a = asset_names.index(str(h["asset"]))
         long_v = _venue_index(h["long_venue"], names, f"{where}.long_venue")
         short_v = _venue_index(h["short_venue"], names, f"{where}.short_venue")
@@ -305,7 +318,7 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], names: list[st
             n_owners,
             n_assets=len(asset_names),
             asset=a,
-            price=s0[a],
+            price=assets[asset_names[a]],
             qty=h["qty"],
             long_venue=long_v,
             short_venue=short_v,
@@ -316,6 +329,41 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], names: list[st
         offset += n_owners
         parts.append(part)
     return MarketPopulation.concat(*parts) if len(parts) > 1 else crowd
+
+
+def _with_held(
+    drawn: MarketPopulation,
+    names: list[str],
+    traded: list[str],
+    shares: object,
+    assets: dict[str, float],
+    venues: list[MarketVenue],
+) -> MarketPopulation:
+    """The drawn accounts (columns ``traded``) on every asset's column, with ``population.collateral``
+    (asset -> share of margin) held by the accounts whose venue takes that asset."""
+    k = len(names)
+    cols = [names.index(a) for a in traded]
+    qty = np.zeros((drawn.n, k))
+    entry = np.ones((drawn.n, k))
+    qty[:, cols] = np.asarray(drawn.qty)
+    entry[:, cols] = np.asarray(drawn.entry)
+    pop = MarketPopulation(drawn.venue, drawn.wallet, qty, entry, drawn.owner)
+    if shares is None:
+        return pop
+    if not isinstance(shares, Mapping):
+        raise InputError(f"population.collateral must map collateral assets to shares of margin, was {shares!r}")
+    venue = np.asarray(pop.venue)
+    for a, share in shares.items():
+        where = f"population.collateral.{a}"
+        takers = [v for v, mv in enumerate(venues) if mv.haircut(str(a)) is not None]
+        if not takers:
+            raise InputError(f"{where}: no venue takes {a!r} as collateral (venues' collateral sections)")
+        _pos(share, where, allow_zero=True, upper=1.0)
+        for v in takers:
+            frac = np.where(venue == v, float(share), 0.0)
+            h = venues[v].haircut(str(a))
+            pop = _call(where, pop.with_collateral, names.index(str(a)), frac, assets[str(a)], h)
+    return pop
 
 
 def _bars(data: Mapping[str, Any], assets: list[str], base: Path, column: str) -> Any:
@@ -337,18 +385,38 @@ def _bars(data: Mapping[str, Any], assets: list[str], base: Path, column: str) -
     return joint_log_returns(frames, column=column)
 
 
+def _pegged(value: object, assets: dict[str, float]) -> dict[str, dict[str, Any]]:
+    # paths.pegged: {asset: {driver, beta, floor, peg}}; the peg defaults to the asset's start price.
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"paths.pegged must map assets to {{driver, beta, floor}}, was {value!r}")
+    out = {}
+    for a, cfg in value.items():
+        if str(a) not in assets:
+            raise InputError(f"paths.pegged.{a}: not one of the assets {list(assets)}")
+        if cfg is None:
+            cfg = {}
+        if not isinstance(cfg, Mapping):
+            raise InputError(f"paths.pegged.{a} must be a mapping {{driver, beta, floor}}, was {cfg!r}")
+        out[str(a)] = {"peg": assets[str(a)], **{str(k): v for k, v in cfg.items()}}
+    return out
+
+
 def _paths(raw: Mapping[str, Any], assets: dict[str, float], base: Path) -> dict[str, Any]:
     value = raw.get("paths")
     if not isinstance(value, Mapping):
         raise InputError(f"paths must be a mapping with model (factor_jump or bootstrap), was {value!r}")
     model = value.get("model")
     names = list(assets)
+    pegged = _pegged(value.get("pegged"), assets)
+    free = [a for a in names if a not in pegged]
     if model == "factor_jump":
         p = _keys(value, "paths", _FACTOR)
         params = p.get("params")
         if not isinstance(params, Mapping):
             raise InputError(f"paths.params must be the factor model's parameters (a mapping), was {params!r}")
-        params = {"assets": names, **params}
+        params = {"assets": free, **params}
         spec: dict[str, Any] = {
             "model": "factor_jump",
             "params": params,
@@ -361,13 +429,15 @@ def _paths(raw: Mapping[str, Any], assets: dict[str, float], base: Path) -> dict
             raise InputError(f"paths.data must map every asset to a bar file, was {data!r}")
         spec = {
             "model": "bootstrap",
-            "returns": _bars(data, names, base, str(p.get("column", "close"))),
+            "returns": _bars(data, free, base, str(p.get("column", "close"))),
             "block": p.get("block", 24),
             "method": p.get("method", "stationary"),
         }
     else:
         raise InputError(f"paths.model must be factor_jump or bootstrap, was {model!r}")
     spec.update(assets=names, s0=list(assets.values()), n_steps=p.get("n_steps", 240), seed=p.get("seed", 0))
+    if pegged:
+        spec["pegged"] = pegged
     from levguard.cascade.market_paths import market_paths_for
 
     _call("paths", market_paths_for, spec, 1)  # every value checked here, once
@@ -385,7 +455,7 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
     if not isinstance(venues_raw, list) or not venues_raw:
         raise InputError(f"venues must be a non-empty list of venues, was {venues_raw!r}")
     venues = [_venue(v, j, names) for j, v in enumerate(venues_raw)]
-    crowd = _population(raw, assets, [mv.name for mv in venues])
+    crowd = _population(raw, assets, venues)
     pools, borrowers = _pools(raw, assets, len(venues), int(np.asarray(crowd.owner).max(initial=-1)) + 1)
     population = MarketPopulation.concat(crowd, *borrowers) if borrowers else crowd
     arb = _section(raw, "arbitrage", {"speed", "capacity"})

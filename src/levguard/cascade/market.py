@@ -29,6 +29,7 @@ The model (docs/cascade.md, "Several assets and venues (v2)"):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -108,7 +109,9 @@ class MarketResult:
         One row per ``(venue, asset)``: ``liquidated_notional``, ``adl_notional``, ``bad_debt``
         (the venue's bad debt attributed to the assets whose closes drew on the fund),
         ``first_liquidation_step``, ``first_adl_step`` (-1: none), ``peak_to_trough`` of the
-        venue price, ``min_price``, ``arbitrage_notional``.
+        venue price, ``min_price``, ``arbitrage_notional``, ``haircut`` (the venue's haircut of a
+        collateral asset, NaN for a contract; a collateral book's ``liquidated_notional`` is the
+        collateral liquidations sold).
     venues : DataFrame
         One row per venue: ``adl_rule``, ``fund_start``, ``fund_min``, ``fund_end``, ``bad_debt``,
         ``liquidator_fees`` (fees paid out to liquidators, ``fee_to_fund=False``),
@@ -278,6 +281,7 @@ def _books_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
                     "peak_to_trough": _peak_to_trough(st.price[v, a]),
                     "min_price": float(st.price[v, a].min()),
                     "arbitrage_notional": float(st.arb_notional[v, a].sum()),
+                    "haircut": math.nan if (h := mv.haircut(name)) is None else h,
                 }
             )
     return pd.DataFrame(rows)

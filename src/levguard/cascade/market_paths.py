@@ -16,6 +16,10 @@ Models.
   :mod:`levguard.cascade.market_fit` (fitted by :func:`fit_factor_jump`).
 * ``user``: :func:`user_market_paths`, one supplied path (or stack of paths) per asset.
 
+Any model can also hold **pegged** assets (stablecoins, liquid-staking tokens used as
+collateral): ``pegged`` maps such an asset to its peg and an optional depeg that follows a
+driver asset's drawdown (:func:`pegged_paths`); the model simulates the other assets.
+
 Random numbers are the counter-based streams of :mod:`levguard.kernels.paths`, laid out in
 :mod:`levguard.kernels.market_paths`: with one asset the factor model reproduces
 :func:`levguard.cascade.price_paths.gbm_paths` and :func:`~levguard.cascade.price_paths.jump_paths`
@@ -58,6 +62,7 @@ __all__ = [
     "joint_log_returns",
     "market_path_for",
     "market_paths_for",
+    "pegged_paths",
     "user_market_paths",
 ]
 
@@ -377,6 +382,102 @@ _MODEL_TABLE: dict[str, _Model] = {
 }
 
 
+def pegged_paths(driver: object, peg: float = 1.0, beta: float = 0.0, floor: float = 0.5) -> Float64Array:
+    """Return the paths of a pegged asset whose depeg follows a driver's drawdown.
+
+    ``P_t = peg x max(floor, 1 - beta x DD_t)`` with ``DD_t = 1 - D_t / max_{s <= t} D_s`` the
+    driver's fall from its running peak: with ``beta = 0`` the asset stays at its peg; with
+    ``beta = 2`` a 10 % crash of the driver takes it to 0.8 x peg.
+
+    Parameters
+    ----------
+    driver : array (T + 1,) or (n, T + 1)
+        Prices of the driver asset (> 0).
+    peg : float
+        The peg (> 0).
+    beta : float
+        Depeg per unit of the driver's drawdown (>= 0).
+    floor : float
+        Lowest price as a fraction of the peg, in (0, 1].
+
+    Notes
+    -----
+    A stated stress model, not a fit: the exogenous (market-wide) part of a collateral depeg
+    moves with the crypto crash that causes it.  A venue's own depeg beyond it comes from the
+    simulation: liquidations sell the collateral into the venue's book of the asset
+    (:class:`levguard.cascade.MarketVenue` ``collateral``), as on 2025-10-10 when USDe, wBETH
+    and BNSOL depegged on Binance during the crash (issue 20).
+    """
+    d = np.asarray(driver, dtype=np.float64)
+    if d.ndim not in (1, 2) or d.shape[-1] < 2 or not np.all(np.isfinite(d) & (d > 0.0)):
+        raise InputError("driver must be prices > 0 of shape (T + 1,) or (n, T + 1) with T >= 1")
+    pg = _positive(peg, "peg")
+    b = float(beta) if isinstance(beta, int | float) and not isinstance(beta, bool) else math.nan
+    if not (math.isfinite(b) and b >= 0.0):
+        raise InputError(f"beta must be a number >= 0, was {beta!r}")
+    fl = float(floor) if isinstance(floor, int | float) and not isinstance(floor, bool) else math.nan
+    if not (0.0 < fl <= 1.0):
+        raise InputError(f"floor must be in (0, 1], was {floor!r}")
+    dd = 1.0 - d / np.maximum.accumulate(d, axis=-1)
+    out: Float64Array = pg * np.maximum(fl, 1.0 - b * dd)
+    return out
+
+
+def _positive(value: object, name: str) -> float:
+    v = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    if not (math.isfinite(v) and v > 0.0):
+        raise InputError(f"{name} must be a number > 0, was {value!r}")
+    return v
+
+
+_PEG_KEYS = ("peg", "driver", "beta", "floor")
+
+
+def _with_pegged(spec: Mapping[str, Any], assets: list[str], n_paths: int, first: int) -> Float64Array:
+    # The model on the assets that are not pegged, then each pegged asset from its driver.
+    pegged = spec["pegged"]
+    if not isinstance(pegged, Mapping) or not pegged:
+        raise InputError(f"spec['pegged'] must map asset names to {{peg, driver, beta, floor}}, was {pegged!r}")
+    names = {str(a) for a in pegged}
+    unknown = sorted(names - set(assets))
+    if unknown:
+        raise InputError(f"spec['pegged'] names asset(s) {unknown} not in spec['assets'] {assets}")
+    free = [a for a in assets if a not in names]
+    if not free:
+        raise InputError("spec['pegged'] must leave at least one asset to the model")
+    inner = {k: v for k, v in spec.items() if k != "pegged"}
+    s0 = inner.get("s0")
+    if s0 is not None and not isinstance(s0, Mapping) and np.ndim(s0) == 1:
+        if len(s0) != len(assets):
+            raise InputError(f"spec['s0'] must have one price per asset ({len(assets)}), had {len(s0)}")
+        inner["s0"] = [p for a, p in zip(assets, s0, strict=True) if a not in names]
+    inner["assets"] = free
+    base = market_paths_for(inner, n_paths, first=first)
+    out = np.empty((base.shape[0], base.shape[1], len(assets)))
+    for j, a in enumerate(assets):
+        if a in free:
+            out[:, :, j] = base[:, :, free.index(a)]
+            continue
+        cfg = pegged[a]
+        if not isinstance(cfg, Mapping):
+            raise InputError(f"spec['pegged'][{a!r}] must be a mapping {{peg, driver, beta, floor}}, was {cfg!r}")
+        bad = sorted(str(k) for k in cfg if k not in _PEG_KEYS)
+        if bad:
+            raise InputError(f"spec['pegged'][{a!r}] has unknown keys {bad}; allowed: {list(_PEG_KEYS)}")
+        drv = cfg.get("driver")
+        if drv is not None and drv not in free:
+            raise InputError(f"spec['pegged'][{a!r}].driver must be one of the modelled assets {free}, was {drv!r}")
+        beta = cfg.get("beta", 0.0)
+        driver = base[:, :, free.index(str(drv))] if drv is not None else np.ones(base.shape[:2])
+        if drv is None and beta != 0.0:
+            raise InputError(f"spec['pegged'][{a!r}]: a beta needs a driver")
+        try:
+            out[:, :, j] = pegged_paths(driver, cfg.get("peg", 1.0), beta, cfg.get("floor", 0.5))
+        except InputError as exc:
+            raise InputError(f"spec['pegged'][{a!r}]: {exc}") from None
+    return np.ascontiguousarray(out)
+
+
 def market_paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -> Float64Array:
     """Return paths ``first .. first + n_paths - 1`` of a market spec, shape ``(n_paths, T + 1, K)``.
 
@@ -396,6 +497,11 @@ def market_paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -
           of the model's assets: a path of an asset does not depend on which are selected.
         * ``user``: ``paths``, a mapping of asset name to prices ``(T + 1,)`` (the same path for
           every ``k``) or ``(n_paths, T + 1)`` (row ``k``).
+
+        Every model also takes ``pegged``: a mapping of asset name (in ``assets``) to
+        ``{peg, driver, beta, floor}`` (:func:`pegged_paths`; defaults 1.0, none, 0, 0.5); the
+        model simulates the other assets and a list ``s0`` keeps one price per asset of
+        ``assets`` (the pegged ones' are ignored).
     n_paths : int
         Number of paths.
     first : int, default 0
@@ -418,6 +524,8 @@ def market_paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -
     assets = [str(a) for a in raw_assets]
     if len(set(assets)) != len(assets):
         raise InputError(f"spec['assets'] must be distinct, was {assets}")
+    if "pegged" in spec:
+        return _with_pegged(spec, assets, n_paths, first)
     params = {k: v for k, v in spec.items() if k not in ("model", "assets")}
     missing = [k for k in model.required if k not in params]
     if missing:

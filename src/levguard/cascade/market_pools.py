@@ -300,7 +300,7 @@ def lending_pool_venue(
         fee_to_fund=False,
     )
     terms = PoolTerms(tuple(lts), b, cf, lag, frac, floor)
-    return LendingPoolVenue(name, book_list, regime(ref), maintenance, settings, "bitmex", terms)
+    return LendingPoolVenue(name, book_list, regime(ref), maintenance, settings, "bitmex", terms=terms)
 
 
 def _terms(pool: object) -> PoolTerms:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,24 @@ class MarketVenue:
     adl_rule : str
         Whose ADL ranking and fill price: ``bitmex``, ``binance-usdm``, ``bybit-linear`` or
         ``hyperliquid`` (:mod:`levguard.core.rules.adl`).
+    collateral : mapping of str to float, optional
+        Assets the venue takes as margin collateral, by name, with their haircut in [0, 1).
+        On this venue such an asset is a spot holding, not a contract: accounts hold it long
+        (``qty >= 0``), its value counts in equity at the venue's mark and its haircut counts
+        like a maintenance rate (an account is liquidated when ``equity - sum h q mark`` falls
+        to the maintenance of its contracts), and a liquidation sells it into the venue's
+        book of that asset, so the venue's price of the collateral falls with the selling.
+        See :meth:`MarketPopulation.with_collateral` and docs/cascade.md, "Collateral assets
+        and depegs".
+
+    Notes
+    -----
+    The haircut as a maintenance rate is the collateral-ratio rule of unified margin: Binance
+    Portfolio Margin values each asset at ``value x collateral ratio`` in the adjusted equity
+    that uniMMR compares with the maintenance margin, and Bybit's UTA counts each coin at its
+    value times its tiered collateral value ratio (docs/unified.md;
+    :mod:`levguard.core.unified`).  One flat haircut per asset and venue is used here, not the
+    tiered ratio.
     """
 
     name: str
@@ -96,6 +114,7 @@ class MarketVenue:
     maintenance: Sequence[MarginRegime | None] | None = None
     settings: VenueSettings = field(default_factory=VenueSettings)
     adl_rule: str = "bitmex"
+    collateral: Mapping[str, float] | tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -128,6 +147,30 @@ class MarketVenue:
                 f"venue {self.name!r}: adl_rule must be one of {', '.join(ADL_VENUES)}, was {self.adl_rule!r}"
             )
         object.__setattr__(self, "adl_rule", rule)
+        object.__setattr__(self, "collateral", tuple(self._haircuts().items()))
+
+    def _haircuts(self) -> dict[str, float]:
+        raw = self.collateral
+        if raw is None:
+            return {}
+        if isinstance(raw, tuple):  # already validated (dataclasses.replace)
+            raw = dict(raw)
+        if not isinstance(raw, Mapping):
+            raise InputError(f"venue {self.name!r}: collateral must map asset names to haircuts, was {raw!r}")
+        out: dict[str, float] = {}
+        for a, h in raw.items():
+            if not isinstance(a, str) or not a:
+                raise InputError(f"venue {self.name!r}: collateral asset names must be strings, was {a!r}")
+            ok = isinstance(h, int | float) and not isinstance(h, bool) and math.isfinite(h) and 0.0 <= h < 1.0
+            if not ok:
+                raise InputError(f"venue {self.name!r}: collateral.{a} must be a haircut in [0, 1), was {h!r}")
+            out[a] = float(h)
+        if out and self.regime.kind == "dynamic":
+            raise InputError(
+                f"venue {self.name!r}: collateral needs a static maintenance regime; the dynamic regime "
+                "would scale the haircuts with volatility"
+            )
+        return out
 
     @classmethod
     def from_v1(
@@ -152,6 +195,19 @@ class MarketVenue:
         maint = self.maintenance
         own = maint[a] if maint is not None and a < len(maint) else None
         return (own if own is not None else self.regime).tier_rows()
+
+    def haircut(self, asset: str) -> float | None:
+        """The haircut of ``asset`` when the venue takes it as collateral, else None."""
+        for name, h in self.haircuts:
+            if name == asset:
+                return h
+        return None
+
+    @property
+    def haircuts(self) -> tuple[tuple[str, float], ...]:
+        """The collateral assets and their haircuts, ``((asset, haircut), ...)``."""
+        col: tuple[tuple[str, float], ...] = self.collateral  # type: ignore[assignment]
+        return col
 
 
 @dataclass(frozen=True)
@@ -180,6 +236,16 @@ class MarketSpec:
                 raise InputError(
                     f"venue {v.name!r}: maintenance must have {len(assets)} entries (one per asset), had {n_maint}"
                 )
+        for v in venues:
+            for a, _h in v.haircuts:
+                if a not in assets:
+                    raise InputError(
+                        f"venue {v.name!r}: collateral asset {a!r} is not one of the assets {list(assets)}"
+                    )
+                if v.maintenance is not None and v.maintenance[assets.index(a)] is not None:
+                    raise InputError(
+                        f"venue {v.name!r}: {a!r} is collateral (its haircut is its rate); drop its maintenance entry"
+                    )
         names = [v.name for v in venues]
         if len(set(names)) != len(names):
             raise InputError(f"market.venues must have distinct names, were {names}")
@@ -197,6 +263,21 @@ class MarketSpec:
     def n_venues(self) -> int:
         """V."""
         return len(self.venues)
+
+    def tier_rows(self, v: int, a: int) -> FloatArray:
+        """Maintenance rows (cap, rate, amount) of the book of asset ``a`` on venue ``v``: one
+        row at the haircut for a collateral asset, else the venue's tiers."""
+        h = self.venues[v].haircut(self.assets[a])
+        if h is not None:
+            return np.array([[math.inf, h, 0.0]])
+        return self.venues[v].tier_rows(a)
+
+    def collateral_mask(self) -> npt.NDArray[np.bool_]:
+        """``(V, K)``: True where venue ``v`` takes asset ``a`` as collateral."""
+        return np.array(
+            [[mv.haircut(a) is not None for a in self.assets] for mv in self.venues],
+            dtype=bool,
+        ).reshape(self.n_venues, self.n_assets)
 
 
 def _float_array(value: object, name: str, ndim: int) -> FloatArray:
@@ -306,6 +387,50 @@ class MarketPopulation:
             np.arange(owner_offset, owner_offset + n, dtype=np.int64),
         )
 
+    def with_collateral(
+        self, asset: int, fraction: npt.ArrayLike, price: float, haircut: float = 0.0
+    ) -> MarketPopulation:
+        """The accounts with ``fraction`` of each one's margin held in collateral asset ``asset``.
+
+        An account with wallet ``W`` holds ``u = fraction W / (price (1 - haircut))`` units of the
+        asset, entered at ``price``, and ``(1 - fraction) W`` in cash; the wallet becomes
+        ``(1 - fraction) W + u price`` (the wallet counts collateral at its entry value, and
+        the holding's ``u (mark - price)`` is its gain or loss).  The haircut-adjusted equity at
+        ``price`` is then ``W`` again, so the margin an account had is unchanged and no account
+        becomes liquidatable by the conversion.  ``haircut`` is the one the account's venue
+        applies (:class:`MarketVenue` ``collateral``).
+
+        Parameters
+        ----------
+        asset : int
+            Column of the collateral asset; accounts with ``fraction > 0`` must hold no position
+            in it.
+        fraction : float or array (N,)
+            Share of each account's margin held in the asset, in [0, 1].
+        price : float
+            The asset's price at the start (> 0).
+        haircut : float
+            The venue's haircut of the asset, in [0, 1).
+        """
+        k = self.n_assets
+        if isinstance(asset, bool) or not isinstance(asset, int | np.integer) or not 0 <= int(asset) < k:
+            raise InputError(f"asset must be a column index in [0, {k}), was {asset!r}")
+        a = int(asset)
+        p = _pos(price, "price")
+        if not (isinstance(haircut, int | float) and not isinstance(haircut, bool) and 0.0 <= haircut < 1.0):
+            raise InputError(f"haircut must be in [0, 1), was {haircut!r}")
+        f = np.broadcast_to(_float_array(fraction, "fraction", np.ndim(fraction)), (self.n,)).astype(np.float64)
+        _first_bad("fraction", f, ~(np.isfinite(f) & (f >= 0.0) & (f <= 1.0)), "must be in [0, 1]")
+        qty = np.array(self.qty, dtype=np.float64)
+        _first_bad("fraction", f, (f > 0.0) & (qty[:, a] != 0.0), f"must be 0 where the account holds asset {a}")
+        wallet = np.asarray(self.wallet, dtype=np.float64)
+        units = f * wallet / (p * (1.0 - float(haircut)))
+        qty[:, a] = qty[:, a] + units
+        entry = np.array(self.entry, dtype=np.float64)
+        entry[:, a] = np.where(units > 0.0, p, entry[:, a])
+        new_wallet = (1.0 - f) * wallet + units * p
+        return type(self)(self.venue, new_wallet, qty, entry, self.owner)
+
     @classmethod
     def concat(cls, *parts: MarketPopulation) -> MarketPopulation:
         """The accounts of ``parts`` one after the other (same asset columns; owners kept)."""
@@ -380,7 +505,17 @@ def kernel_inputs(
         np.array(population.qty, dtype=np.float64),
         np.array(population.entry, dtype=np.float64),
     )
-    rows = [spec.venues[v].tier_rows(a) for v in range(n_v) for a in range(k)]
+    mask = spec.collateral_mask()
+    if mask.any():
+        qty = np.asarray(population.qty)
+        short = (qty < 0.0) & mask[venue]
+        if short.any():
+            i, a = (int(x) for x in np.argwhere(short)[0])
+            raise InputError(
+                f"qty[{i}, {a}] must be >= 0: {spec.assets[a]} is collateral on venue "
+                f"{spec.venues[int(venue[i])].name!r} (a holding, not a contract), was {float(qty[i, a])!r}"
+            )
+    rows = [spec.tier_rows(v, a) for v in range(n_v) for a in range(k)]
     off = np.zeros(len(rows) + 1, dtype=np.int64)
     off[1:] = np.cumsum([r.shape[0] for r in rows])
     stacked = np.vstack(rows)
