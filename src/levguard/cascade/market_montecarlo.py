@@ -4,8 +4,9 @@ venue parameters against a joint bad-debt budget.
 :func:`market_monte_carlo` runs :func:`~levguard.cascade.market.simulate_market` on paths
 ``0 .. n_paths - 1`` of a :func:`~levguard.cascade.market_paths.market_paths_for` spec (joint
 bootstrap or factor model with common jumps: the assets crash together) and returns per path the
-bad debt, ADL and liquidated notional and fund use of every venue and the transmission matrices of
-:mod:`levguard.cascade.contagion`; their distribution and ``P(total bad debt > budget)``.
+bad debt, ADL and liquidated notional, fund use and liquidation fees (to the fund, or paid out to
+liquidators) of every venue and the transmission matrices of :mod:`levguard.cascade.contagion`;
+their distribution and ``P(total bad debt > budget)``.
 
 Path ``k`` is regenerated from ``(seed, k)`` where it runs.  On Dask the plan (accounts, market,
 path spec with its data) is scattered once to every worker and a task carries two integers,
@@ -48,7 +49,7 @@ CALIBRATION_PARAMS: tuple[str, ...] = ("insurance_fund", "mmr")
 """The venue parameters :func:`calibrate_market` can grid: ``VenueSettings.insurance_fund``
 (quote) and the static ``MarginRegime.mmr`` (a fraction)."""
 
-_PER_VENUE = ("bad_debt", "adl_notional", "liquidated_notional", "fund_used")
+_PER_VENUE = ("bad_debt", "adl_notional", "liquidated_notional", "fund_used", "fund_fees", "liquidator_fees")
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +70,8 @@ class MarketPlan:
 
     def run(self, first: int, count: int) -> dict[str, FloatArray]:
         """Simulate paths ``first .. first + count - 1``; per path and venue ``bad_debt``,
-        ``adl_notional``, ``liquidated_notional``, ``fund_used``; ``accounts_liquidated``,
+        ``adl_notional``, ``liquidated_notional``, ``fund_used``, ``fund_fees`` and
+        ``liquidator_fees`` (:func:`_fees`); ``accounts_liquidated``,
         ``hedged_hit`` (hedged owners with a leg liquidated or closed by ADL); ``asset`` (K, K)
         and ``venue`` (V, V) transmission matrices."""
         spec = self.spec
@@ -93,6 +95,7 @@ class MarketPlan:
             out["adl_notional"][j] = st.adl_notional.sum(axis=(1, 2))
             out["liquidated_notional"][j] = st.liq_notional.sum(axis=(1, 2))
             out["fund_used"][j] = fund0 - np.minimum(fund0, st.fund.min(axis=1))
+            out["fund_fees"][j], out["liquidator_fees"][j] = _fees(res)
             fin = res.out.accounts
             out["accounts_liquidated"][j] = float(np.count_nonzero(fin.status != 0))
             hit = (fin.status != 0) | fin.deleveraged
@@ -101,6 +104,28 @@ class MarketPlan:
             down, up = _venue_arrays(res)
             out["venue"][j] = (down + up).sum(axis=0)
         return out
+
+
+def _fees(res: MarketResult) -> tuple[FloatArray, FloatArray]:
+    """Return per venue the liquidation fees the insurance fund received and those paid out to
+    liquidators over the path (quote, each ``(V,)``).
+
+    Notes
+    -----
+    The kernel books each close's change of the venue fund on its first event, ``fund_delta =
+    fee + min(E, 0)`` (a full close, ``E`` the equity at the fills; the fee is 0 whenever
+    ``E <= 0``, and a takeover's clearance ``max(E, 0)`` counts as its fee) or ``fee`` (a
+    partial close) (:func:`levguard.kernels.liquidation.settle_close`, ``settle_partial``); on
+    a ``fee_to_fund=False`` venue the fee is not in ``fund_delta`` but in
+    ``MarketOutputs.fees_paid`` (cumulative).  So the fund's fees are ``sum max(fund_delta, 0)``
+    exactly and the liquidators' ``fees_paid[:, -1]`` (:attr:`MarketResult.venues`
+    ``liquidator_fees``), as :func:`levguard.cascade.contagion.pool_outcomes` splits a pool's
+    bonus.  Money: ``fund_end - fund_start = fund_fees - sum max(-fund_delta, 0) + bad_debt``.
+    """
+    ev = res.out.events[: res.counts.events]
+    n_v = res.spec.n_venues
+    to_fund = np.bincount(ev["venue"], weights=np.maximum(ev["fund_delta"], 0.0), minlength=n_v)
+    return to_fund.astype(np.float64), np.array(res.out.fees_paid[:, -1], dtype=np.float64)
 
 
 def _hedged_accounts(pop: MarketPopulation) -> npt.NDArray[np.bool_]:
@@ -137,12 +162,16 @@ class MarketMonteCarloResult:
         Names in the market's order.
     paths : DataFrame
         One row per path: ``path``, ``bad_debt`` (total), per venue ``bad_debt_<v>``,
-        ``adl_notional_<v>``, ``liquidated_notional_<v>``, ``fund_used_<v>``;
+        ``adl_notional_<v>``, ``liquidated_notional_<v>``, ``fund_used_<v>``, ``fund_fees_<v>``
+        (liquidation fees credited to the insurance fund, takeover clearances included) and
+        ``liquidator_fees_<v>`` (fees paid out to liquidators, ``fee_to_fund=False`` venues such
+        as lending pools);
         ``accounts_liquidated``, ``hedged_hit``, ``cross_asset_share`` (off-diagonal share of the
         path's force-closed notional, NaN without any).
     distribution : DataFrame
         One row per venue and ``total``: ``bad_debt_mean``, ``bad_debt_<q>`` per quantile,
-        ``adl_mean``, ``adl_<q>``, ``p_bad_debt`` (``P(bad debt > 0)``), ``p_adl`` and
+        ``adl_mean``, ``adl_<q>``, ``fund_fees_mean``, ``fund_fees_<q>``, ``liquidator_fees_mean``,
+        ``liquidator_fees_<q>``, ``p_bad_debt`` (``P(bad debt > 0)``), ``p_adl`` and
         ``p_over_budget`` (``P(bad debt > budget)``, the ``total`` row only: the budget is joint).
     asset_matrix, venue_matrix : DataFrame
         The transmission matrices averaged over paths (quote notional per path).
@@ -211,17 +240,15 @@ def _path_spec(paths: object, spec: MarketSpec, seed: int | None) -> dict[str, A
 def _distribution(table: pd.DataFrame, venues: Sequence[str], budget: float, qs: Sequence[float]) -> pd.DataFrame:
     rows = {}
     for name in [*venues, "total"]:
+        picked = list(venues) if name == "total" else [name]
+        row: dict[str, float] = {}
+        for label, column in _DISTRIBUTED:
+            x = table[[f"{column}_{v}" for v in picked]].to_numpy().sum(axis=1)
+            row[f"{label}_mean"] = float(x.mean())
+            for q in qs:
+                row[f"{label}_{_quantile_name(q)}"] = float(np.quantile(x, q))
         bad = table["bad_debt" if name == "total" else f"bad_debt_{name}"].to_numpy()
-        if name == "total":
-            adl = table[[f"adl_notional_{v}" for v in venues]].to_numpy().sum(axis=1)
-        else:
-            adl = table[f"adl_notional_{name}"].to_numpy()
-        row: dict[str, float] = {"bad_debt_mean": float(bad.mean())}
-        for q in qs:
-            row[f"bad_debt_{_quantile_name(q)}"] = float(np.quantile(bad, q))
-        row["adl_mean"] = float(adl.mean())
-        for q in qs:
-            row[f"adl_{_quantile_name(q)}"] = float(np.quantile(adl, q))
+        adl = table[[f"adl_notional_{v}" for v in picked]].to_numpy().sum(axis=1)
         row["p_bad_debt"] = float(np.mean(bad > 0.0))
         row["p_adl"] = float(np.mean(adl > 0.0))
         row["p_over_budget"] = float(np.mean(bad > budget)) if name == "total" else float("nan")
@@ -229,6 +256,15 @@ def _distribution(table: pd.DataFrame, venues: Sequence[str], budget: float, qs:
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "venue"
     return out
+
+
+# (distribution label, per-venue column of the paths table)
+_DISTRIBUTED = (
+    ("bad_debt", "bad_debt"),
+    ("adl", "adl_notional"),
+    ("fund_fees", "fund_fees"),
+    ("liquidator_fees", "liquidator_fees"),
+)
 
 
 def _quantiles(values: object) -> tuple[float, ...]:

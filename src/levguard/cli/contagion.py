@@ -29,6 +29,33 @@ def _matrix_table(title: str, frame: Any) -> Any:
     return t
 
 
+def _print_pools(con: Any, worst: Any, k: int) -> None:
+    # With lending pools: each pool's outcome on the worst path, then the arbitrage rows from or to a pool.
+    from rich.table import Table
+
+    from levguard.cli._output import fmt
+
+    if worst.pools is None:
+        return
+    for name, r in worst.pools.iterrows():
+        con.print(
+            f"Pool {name} on the worst path {k}: {int(r['accounts_liquidated'])} of {int(r['borrowers'])} borrowers "
+            f"liquidated, collateral sold {fmt(float(r['liquidated_collateral']), 0)}, bonus paid "
+            f"{fmt(float(r['bonus_paid']), 0)}, deficit {fmt(float(r['deficit']), 0)}"
+        )
+    flows = worst.pool_to_venue
+    if flows is None or not len(flows):
+        con.print(f"Pool <-> venue: no arbitrage flow on the worst path {k}")
+        return
+    t = Table(title=f"Pool <-> venue: arbitrage-carried notional on the worst path {k}", title_justify="left")
+    cols = ("link", "asset", "source", "destination", "direction", "notional")
+    for col in cols:
+        t.add_column(col, justify="right" if col == "notional" else "left")
+    for row in flows.itertuples(index=False):
+        t.add_row(*(str(getattr(row, c)) for c in cols[:-1]), fmt(float(row.notional), 0))
+    con.print(t)
+
+
 def _print_summary(cfg: Any, mc: Any, worst: Any, cal: Any) -> None:
     from rich.table import Table
 
@@ -40,7 +67,7 @@ def _print_summary(cfg: Any, mc: Any, worst: Any, cal: Any) -> None:
         f"{len(mc.venues)} venues; joint bad-debt budget {fmt(mc.budget, 0)}"
     )
     dist = mc.distribution
-    t = Table(title="Bad debt and ADL per path", title_justify="left")
+    t = Table(title="Bad debt, ADL and liquidation fees per path", title_justify="left")
     t.add_column("")
     for v in dist.index:
         t.add_column(str(v), justify="right")
@@ -65,6 +92,7 @@ def _print_summary(cfg: Any, mc: Any, worst: Any, cal: Any) -> None:
         for row in hedged.head(10).itertuples(index=False):
             h.add_row(*(fmt(float(x), 0) if isinstance(x, float) else str(x) for x in row))
         con.print(h)
+    _print_pools(con, worst, mc.worst_path)
     if cal is not None:
         c = Table(title=f"Calibration: P(bad debt > budget) <= {cal.alpha:g}, cheapest first", title_justify="left")
         for col in cal.table.columns:

@@ -2,7 +2,8 @@
 
 One self-contained page (plotly.js embedded once by :func:`levguard.report.html.figures_html`):
 heatmaps of the asset -> asset and venue -> venue transmission matrices (mean per path), the
-bad-debt distribution per venue, the per-venue table, the worst path's hedged owners and the
+distribution of bad debt, ADL and liquidation fees (to the insurance fund, to liquidators) per
+venue, the per-venue table, the worst path's hedged owners and the
 calibration table when one was run.
 
 The inputs are duck-typed (this layer does not import :mod:`levguard.cascade`): the Monte Carlo
@@ -141,8 +142,11 @@ def write_contagion_report(name: str, mc: Any, worst: Any, path: str | Path, *, 
     figs = figures_html(contagion_figures(mc))
     body = [
         f"<p class='note'>{html.escape(note)}</p>",
-        "<h2>Bad debt and ADL per path</h2>",
+        "<h2>Bad debt, ADL and liquidation fees per path</h2>",
         f"<p>P(total bad debt &gt; {float(mc.budget):,.0f}) = <b>{float(mc.p_over_budget):.1%}</b></p>",
+        "<p class='note'>Fund fees: liquidation fees (and takeover clearances) credited to the venue's "
+        "insurance fund. Liquidator fees: fees paid out to liquidators by venues that do not book them to "
+        "the fund (lending pools: the liquidation bonus).</p>",
         frame_html(mc.distribution.T),
         figs[2],
         "<h2>Who transmitted losses to whom</h2>",
