@@ -37,12 +37,12 @@ _REGIME = {"kind", "mmr", "liquidation_fee", "partial", "partial_min_notional", 
 _VENUE_SETTINGS = ("vault_backstop", "vault_capital", "adl_drawdown", "adl_drawdown_stop", "adl_drawdown_window_steps",
                    "adl_drawdown_min_fund", "fee_to_fund")  # fmt: skip
 _VENUE = {"name", "rule", "books", "regime", "insurance_fund", "adl", "latency_steps", "mark_lag_steps", "max_rounds",
-          "collateral", *_VENUE_SETTINGS}  # fmt: skip
+          "collateral", "mark_source", *_VENUE_SETTINGS}  # fmt: skip
 _POPULATION = {"accounts", "seed", "max_positions", "long_share", "leverage", "notional_median", "notional_sigma",
                "entry_spread", "hedged", "collateral"}  # fmt: skip
 _HEDGED = {"asset", "owners", "qty", "long_venue", "short_venue", "long_leverage", "short_leverage"}
 _POOL = {"name", "lt", "bonus", "close_factor", "oracle_lag_steps", "full_close_below", "latency_steps", "max_rounds",
-         "books", "borrowers"}  # fmt: skip
+         "books", "borrowers", "oracle_source"}  # fmt: skip
 _BORROWERS = {"count", "seed", "hf", "notional_median", "notional_sigma"}
 _MC = {"paths", "seed", "budget", "alpha", "quantiles", "chunk_size"}
 _CAL = {"grid", "venues", "paths"}
@@ -172,7 +172,9 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
     unknown = sorted(str(a) for a in collateral or {} if a not in assets)
     if unknown:
         raise InputError(f"{where}.collateral: {unknown} not one of the assets {assets}")
-    venue: MarketVenue = _call(where, MarketVenue, name, books, regime, None, settings, rule, collateral)
+    venue: MarketVenue = _call(
+        where, MarketVenue, name, books, regime, None, settings, rule, collateral, str(v.get("mark_source", "book"))
+    )
     return venue
 
 
@@ -230,6 +232,7 @@ def _pools(
             full_close_below=p.get("full_close_below", 0.0),
             latency_steps=p.get("latency_steps", 0),
             max_rounds=p.get("max_rounds", 100),
+            oracle_source=str(p.get("oracle_source", "book")),
         )
         venues.append(pool)
         b_raw = p.get("borrowers")

@@ -159,6 +159,7 @@ def lending_pool_venue(
     full_close_below: float = 0.0,
     latency_steps: int = 0,
     max_rounds: int = 100,
+    oracle_source: str = "book",
 ) -> LendingPoolVenue:
     """Return a lending pool as a venue of the v2 market.
 
@@ -190,6 +191,9 @@ def lending_pool_venue(
         ``2000 / LT`` reproduces the debt test).
     latency_steps, max_rounds : int
         Liquidator latency and liquidation rounds per step (:class:`VenueSettings`).
+    oracle_source : str
+        The price the pool's oracle reads: ``"book"``, ``"exogenous"`` or a venue's name
+        (Notes, "Oracle").
 
     Returns
     -------
@@ -242,9 +246,13 @@ def lending_pool_venue(
     the deviation trigger fires, so the on-chain price trails the market by the update's
     latency plus up to the threshold.  The kernel's mark is the book's traded price
     ``oracle_lag_steps`` ago: set it to the expected staleness in steps (e.g. a 0.5 %
-    threshold in a fall of 0.25 % per step: 1 - 2 steps).  The mark reads the pool's own
-    book, which arbitrage ties to the centralised venues; an oracle reading the CEX price
-    directly needs a kernel change.
+    threshold in a fall of 0.25 % per step: 1 - 2 steps).  ``oracle_source`` says which
+    price the oracle reads (:class:`~levguard.cascade.MarketVenue` ``mark_source``): the
+    pool's own book (``"book"``, the default: liquidators' sales move the pool's own oracle,
+    as a DEX TWAP oracle would), the exogenous index (``"exogenous"``) or a centralised
+    venue of the market by name (a Chainlink feed aggregates exchange prices, so the pool's
+    liquidations reach its oracle only through the arbitrage that carries them to that
+    venue).
 
     **Losses.**  No insurance fund and no ADL: a loss beyond the collateral is the pool's
     deficit (Aave 3.3 ``_burnBadDebt`` books it as the reserve's ``deficit``; Morpho
@@ -300,7 +308,9 @@ def lending_pool_venue(
         fee_to_fund=False,
     )
     terms = PoolTerms(tuple(lts), b, cf, lag, frac, floor)
-    return LendingPoolVenue(name, book_list, regime(ref), maintenance, settings, "bitmex", terms=terms)
+    return LendingPoolVenue(
+        name, book_list, regime(ref), maintenance, settings, "bitmex", None, oracle_source, terms=terms
+    )
 
 
 def _terms(pool: object) -> PoolTerms:

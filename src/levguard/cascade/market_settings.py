@@ -97,6 +97,12 @@ class MarketVenue:
         book of that asset, so the venue's price of the collateral falls with the selling.
         See :meth:`MarketPopulation.with_collateral` and docs/cascade.md, "Collateral assets
         and depegs".
+    mark_source : str
+        The price the venue's mark (its oracle) reads, before the mark lag and oracle sources:
+        ``"book"`` (default) its own traded price; ``"exogenous"`` the exogenous path, an
+        index outside the simulated books; or another venue's name, that venue's traded price
+        (a lending pool whose Chainlink feed follows a centralised exchange, or a venue whose
+        index is another venue's price).
 
     Notes
     -----
@@ -115,6 +121,7 @@ class MarketVenue:
     settings: VenueSettings = field(default_factory=VenueSettings)
     adl_rule: str = "bitmex"
     collateral: Mapping[str, float] | tuple[tuple[str, float], ...] | None = None
+    mark_source: str = "book"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -134,6 +141,11 @@ class MarketVenue:
                 "MarketPopulation.from_population(population, regime=...) instead"
             )
         if self.maintenance is not None:
+            if isinstance(self.maintenance, str) or not isinstance(self.maintenance, Sequence):
+                raise InputError(
+                    f"venue {self.name!r}: maintenance must be a sequence of MarginRegime or None per asset, "
+                    f"was {self.maintenance!r}"
+                )
             maint = tuple(self.maintenance)
             for j, m in enumerate(maint):
                 if m is not None and not isinstance(m, MarginRegime):
@@ -148,6 +160,11 @@ class MarketVenue:
             )
         object.__setattr__(self, "adl_rule", rule)
         object.__setattr__(self, "collateral", tuple(self._haircuts().items()))
+        if not isinstance(self.mark_source, str) or not self.mark_source:
+            raise InputError(
+                f"venue {self.name!r}: mark_source must be 'book', 'exogenous' or a venue's name, "
+                f"was {self.mark_source!r}"
+            )
 
     def _haircuts(self) -> dict[str, float]:
         raw = self.collateral
@@ -249,6 +266,12 @@ class MarketSpec:
         names = [v.name for v in venues]
         if len(set(names)) != len(names):
             raise InputError(f"market.venues must have distinct names, were {names}")
+        for v in venues:
+            if v.mark_source not in ("book", "exogenous", *names):
+                raise InputError(
+                    f"venue {v.name!r}: mark_source must be 'book', 'exogenous' or one of the venues {names}, "
+                    f"was {v.mark_source!r}"
+                )
         if not isinstance(self.arbitrage, Arbitrage):
             raise InputError(f"market.arbitrage must be an Arbitrage, was {self.arbitrage!r}")
         object.__setattr__(self, "assets", assets)
@@ -271,6 +294,17 @@ class MarketSpec:
         if h is not None:
             return np.array([[math.inf, h, 0.0]])
         return self.venues[v].tier_rows(a)
+
+    def mark_source_code(self, v: int) -> int:
+        """The kernel's code of venue ``v``'s mark source: 0 its own book, 1 the exogenous price,
+        ``2 + w`` venue ``w``'s book."""
+        src = self.venues[v].mark_source
+        names = [mv.name for mv in self.venues]
+        if src == "book" or src == names[v]:
+            return 0
+        if src == "exogenous":
+            return 1
+        return 2 + names.index(src)
 
     def collateral_mask(self) -> npt.NDArray[np.bool_]:
         """``(V, K)``: True where venue ``v`` takes asset ``a`` as collateral."""
@@ -533,6 +567,7 @@ def kernel_inputs(
     oracles = []
     for v, mv in enumerate(spec.venues):
         _venue_record(venues[v], mv)
+        venues[v]["mark_src"] = spec.mark_source_code(v)
         oracles.append(mv.settings.oracle_matrix(n_steps))
         for a in range(k):
             m = mv.book(a)

@@ -320,7 +320,7 @@ def market_cascade_py(
             latency = vp["latency"]
             every = vp["dyn_every"]
             if vp["dynamic"] and every > 0 and t > 0 and t % every == 0:
-                venue_marks(v, t, lag, prices[v], steps.price, oracle, scr.oracle, marks[v])
+                venue_marks(v, t, lag, vp["mark_src"], prices, exo, steps.price, oracle, scr.oracle, marks[v])
                 _rescale(v, t, vp, cfg.steps_per_year, base, tiers, scale, marks[v], naive, st, sl, vq, steps)
             for a in range(n_assets):
                 steps.mm_scale[v, a, t] = scale[v, a]
@@ -330,7 +330,7 @@ def market_cascade_py(
             fees_paid[v, t] = fees_paid[v, t - 1] if t > 0 else 0.0
             rounds = 0
             while rounds < vp["max_rounds"]:
-                venue_marks(v, t, lag, prices[v], steps.price, oracle, scr.oracle, marks[v])
+                venue_marks(v, t, lag, vp["mark_src"], prices, exo, steps.price, oracle, scr.oracle, marks[v])
                 n_found = crossed(v, marks[v], naive, st, sl, vq, tiers, scr.found)
                 for j in range(n_found):
                     _enqueue(vq, v, scr.found[j], t + latency)
@@ -402,7 +402,7 @@ def market_cascade_py(
                         share = scr.draw[a] / total if total > 0.0 else 1.0 / n_assets
                         totals.bad_debt[v, a] += short * share
                     fund[v] = 0.0
-            venue_marks(v, t, lag, prices[v], steps.price, oracle, scr.oracle, marks[v])
+            venue_marks(v, t, lag, vp["mark_src"], prices, exo, steps.price, oracle, scr.oracle, marks[v])
             for a in range(n_assets):
                 steps.price[v, a, t] = prices[v, a]
                 steps.mark[v, a, t] = marks[v, a]

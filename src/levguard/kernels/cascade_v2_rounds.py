@@ -44,18 +44,25 @@ def venue_marks(
     v: int,
     t: int,
     lag: int,
-    prices: Float64Array1D,
+    source: int,
+    prices: Float64Array2D,
+    exo: Float64Array2D,
     hist: Float64Array3D,
     oracle: Float64Array3D,
     scratch: Float64Array1D,
     marks: Float64Array1D,
 ) -> None:
-    """Write venue ``v``'s mark of every asset: the median over its oracle sources of the traded
-    price ``lag`` steps ago (v1's ``_median_mark``; one source: ``price x multiplier``)."""
+    """Write venue ``v``'s mark of every asset: the median over its oracle sources of the source
+    price ``lag`` steps ago (v1's ``_median_mark``; one source: ``price x multiplier``).
+
+    ``source`` is the price the mark reads: 0 the venue's own traded price (v1), 1 the
+    exogenous price (an index outside the simulated books), ``2 + w`` venue ``w``'s traded
+    price (a lending pool's oracle reading a centralised venue)."""
     src = t - lag if t - lag >= 0 else 0
     one = oracle.shape[2] == 1
-    for a in range(prices.shape[0]):
-        p = hist[v, a, src] if src < t else prices[a]
+    w = v if source == 0 else source - 2
+    for a in range(prices.shape[1]):
+        p = exo[src, a] if source == 1 else (hist[w, a, src] if src < t else prices[w, a])
         if one:
             mult = oracle[v, t, 0]
             marks[a] = p if math.isnan(mult) else p * mult
