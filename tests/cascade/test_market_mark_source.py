@@ -10,11 +10,8 @@ from levguard.cascade import MarginRegime, Market, VenueSettings
 from levguard.cascade.market import Arbitrage, MarketPopulation, MarketSpec, MarketVenue, simulate_market
 from levguard.cascade.market_pools import lending_borrowers, lending_pool_venue
 from levguard.cascade.market_population import random_market_population
-from levguard.cascade.market_settings import kernel_inputs
 from levguard.errors import InputError
-from levguard.kernels import cascade_v2_records as r2
 from levguard.kernels._jit import NUMBA_DISABLED
-from levguard.kernels.cascade_v2 import market_cascade_nb, market_cascade_py
 
 S0 = [60_000.0, 3_000.0]
 
@@ -123,19 +120,11 @@ def test_bad_mark_source_is_refused_by_name() -> None:
 def test_python_twin_equals_compiled(source: str) -> None:
     pop, exo = _longs(n=120), _crash(n=60)
     spec = _two_venues(source, 1)
-    acc, tiers, dm, oracle, venues, books, cfg = kernel_inputs(pop, spec, exo.shape[0] - 1, 525_600.0, False)
+    from test_market_sim import assert_python_twin_equals_compiled
+
+    venues, counts = assert_python_twin_equals_compiled(pop, exo, spec)
     assert venues["mark_src"][1] == (1 if source == "exogenous" else 2)
-    outs = []
-    for fn in (market_cascade_py, market_cascade_nb):
-        out = r2.new_market_outputs(pop.n, spec.n_assets, spec.n_venues, exo.shape[0], 10_000)
-        outs.append((out, fn(acc, tiers, exo, dm, oracle, venues, books, cfg, out)))
-    (a, ca), (b, cb) = outs
-    assert ca == cb
-    assert ca.accounts_liquidated > 5
-    for part in ("steps", "accounts", "books"):
-        for x, y in zip(getattr(a, part), getattr(b, part), strict=True):
-            np.testing.assert_array_equal(x, y)
-    np.testing.assert_array_equal(a.events[: ca.events], b.events[: cb.events])
+    assert counts.accounts_liquidated > 5
 
 
 def test_contagion_config_mark_and_oracle_sources() -> None:
