@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levguard.cascade.replay_data import intrabar_path, load_asset_market, range_sigma, read_liq_adl_csv
+from levguard.cascade.replay_data import (
+    bar_statistics,
+    intrabar_path,
+    load_asset_market,
+    range_sigma,
+    read_liq_adl_csv,
+)
 from levguard.errors import DataError, InputError
 
 START = "2024-03-01T12:00:00Z"
@@ -112,6 +118,15 @@ def test_load_asset_market_cuts_the_window_and_the_lookback(tmp_path: Path) -> N
     raw = pd.read_csv(f)
     look = raw.iloc[60:120]
     assert m.daily_volume == pytest.approx(float(np.median(look["quote_volume"])) * 1440.0)
+    sigma = float(np.median(np.log(look["high"] / look["low"]))) / math.sqrt(8.0 / math.pi) * math.sqrt(1440.0)
+    assert m.sigma_daily == pytest.approx(sigma, rel=1e-12)
+    # The look-back's bars are kept (the depth multiplier's trailing history), with one estimator.
+    assert len(m.lookback) == 60
+    assert int(m.lookback.index.asi8[-1]) == m.start_ns - 60 * 10**9
+    assert bar_statistics(m.lookback["quote_volume"], m.lookback["high"], m.lookback["low"]) == (
+        m.daily_volume,
+        m.sigma_daily,
+    )
     assert m.start_price == pytest.approx(float(raw["open"].iloc[120]))
     assert m.path(12).shape == (30 * 12 + 1,)
 

@@ -127,7 +127,11 @@ def replay_venue(
     Book: the square-root law ``dP/P = Y sigma_daily sqrt(|X| / V)`` (Almgren et al. 2005; Tóth
     et al. 2011) with ``V = volume_share x`` the asset's daily quote volume and ``sigma_daily``
     its range volatility (:func:`~levguard.cascade.replay_data.range_sigma`), decaying with
-    ``half_life_seconds`` (Obizhaeva and Wang 2013).  Liquidation rule and ADL ranking: the
+    ``half_life_seconds`` (Obizhaeva and Wang 2013).  With ``depth_collapse`` the depth is
+    scaled every step by :meth:`AssetMarket.depth_multiplier`, ``m_t = clip((V_t / V_0)
+    (sigma_0 / sigma_t)^2, depth_floor, 1)`` from the trailing ``depth_window_minutes`` bars,
+    which turns the book's impact scale into ``sigma_t / sqrt(V_t)`` (Bouchaud et al. 2018,
+    ch. 12; Tóth et al. 2011); without it the multiplier is 1.  Liquidation rule and ADL ranking: the
     venue's (:meth:`MarginRegime.for_venue`, :mod:`levguard.core.rules.adl`); maintenance
     :func:`maintenance_rate`; ``backstop`` and the fund ``fund_to_oi x OI`` from ``params``.
     """
@@ -140,6 +144,11 @@ def replay_venue(
         impact_coef=p.impact_coef,
         sigma_daily=market.sigma_daily,
         half_life_steps=p.half_life_seconds / step,
+        depth_multiplier=(
+            market.depth_multiplier(config.steps_per_bar, p.depth_window_minutes, p.depth_floor)
+            if p.depth_collapse
+            else None
+        ),
     )
     settings = VenueSettings(
         insurance_fund=p.fund_to_oi * oi,

@@ -17,7 +17,16 @@ import pandas as pd
 
 from levguard.errors import DataError, InputError
 
-__all__ = ["NS_PER_SECOND", "AssetMarket", "intrabar_path", "load_asset_market", "range_sigma", "read_liq_adl_csv"]
+__all__ = [
+    "NS_PER_SECOND",
+    "AssetMarket",
+    "bar_statistics",
+    "intrabar_path",
+    "load_asset_market",
+    "range_sigma",
+    "read_liq_adl_csv",
+    "trailing_depth_multiplier",
+]
 
 FloatArray = npt.NDArray[np.float64]
 NS_PER_SECOND = 1_000_000_000
@@ -107,6 +116,115 @@ def range_sigma(high: npt.ArrayLike, low: npt.ArrayLike) -> float:
     return float(np.median(r)) / _RANGE_MEAN
 
 
+def bar_statistics(quote_volume: npt.ArrayLike, high: npt.ArrayLike, low: npt.ArrayLike) -> tuple[float, float]:
+    """Return the daily quote volume and daily volatility of a run of 1-minute bars.
+
+    Returns
+    -------
+    daily_volume, sigma_daily : float
+        ``median(quote volume per minute) x 1440`` over the bars with a finite volume (NaN if
+        none), and :func:`range_sigma` ``x sqrt(1440)``.
+
+    Notes
+    -----
+    The one estimator of both the look-back's statistics (:func:`load_asset_market`) and the
+    trailing ones of :func:`trailing_depth_multiplier`, so that a calm trailing window reads the
+    look-back's book.  Parkinson (1980) range volatility in its median form (:func:`range_sigma`),
+    scaled from one minute to a day by ``sqrt(1440)`` (Brownian scaling).
+    """
+    qv = np.asarray(quote_volume, dtype=np.float64)
+    qv = qv[np.isfinite(qv)]
+    volume = float(np.median(qv)) * 1440.0 if qv.size else math.nan
+    return volume, range_sigma(high, low) * math.sqrt(1440.0)
+
+
+def trailing_depth_multiplier(
+    quote_volume: npt.ArrayLike,
+    high: npt.ArrayLike,
+    low: npt.ArrayLike,
+    *,
+    n_before: int,
+    steps_per_bar: int,
+    window_minutes: int,
+    floor: float,
+    daily_volume: float,
+    sigma_daily: float,
+) -> FloatArray:
+    """Return the book's depth multiplier per step from the trailing 1-minute bars (causal).
+
+    Parameters
+    ----------
+    quote_volume, high, low : array_like, shape (n_before + B,)
+        The look-back's bars followed by the window's ``B`` bars, in time order.
+    n_before : int
+        How many of the bars precede the window (>= 1).
+    steps_per_bar : int
+        Simulation steps per bar (the path of :func:`intrabar_path`).
+    window_minutes : int
+        Trailing bars ``W`` (>= 1) of the statistics.
+    floor : float
+        The multiplier's lower bound, in ``(0, 1]``.
+    daily_volume, sigma_daily : float
+        ``V_0`` and ``sigma_0``: the calm book's statistics (the look-back's, :func:`bar_statistics`).
+
+    Returns
+    -------
+    ndarray, shape (B * steps_per_bar + 1,)
+        ``m_t`` for every step of the path; step ``t`` lies in window bar
+        ``b = max(t - 1, 0) // steps_per_bar`` (step 0 is bar 0's open).
+
+    Notes
+    -----
+    The square-root law with time-varying inputs, ``dP/P = Y sigma_t sqrt(|X| / V_t)``
+    (Bouchaud, Bonart, Donier and Gould, *Trades, Quotes and Prices*, 2018, ch. 12; Tóth et
+    al. 2011, *Phys. Rev. X* 1, 021006): the impact scale is ``sigma_t / sqrt(V_t)``.  The book's
+    square-root impact falls as ``1 / sqrt(m)`` in the depth multiplier ``m``
+    (``levguard.kernels.cascade_rounds.flow_impact``), so with the calm book's ``V_0`` and
+    ``sigma_0``
+
+    ``m_t = clip((V_t / V_0) (sigma_0 / sigma_t)^2, floor, 1)``,
+
+    where ``(V_t, sigma_t)`` = :func:`bar_statistics` of the ``W`` bars that closed before bar
+    ``b`` (global bars ``[n_before + b - W, n_before + b)``, fewer if the data start later).
+    Only bars closed before the current step's bar enter: the multiplier at a step never depends
+    on that bar or later ones.  The upper bound 1 keeps the book never deeper than the calm one:
+    a crash's volume is largely forced, one-sided flow (the liquidations the model itself sends)
+    that takes liquidity rather than offers it, and counting it as depth would let a cascade
+    thin its own impact.  A trailing window without a finite volume or with no range reads 1
+    (the calm book).
+    """
+    qv = np.asarray(quote_volume, dtype=np.float64)
+    h = np.asarray(high, dtype=np.float64)
+    lo = np.asarray(low, dtype=np.float64)
+    n_all = qv.shape[0]
+    if not (h.shape == lo.shape == (n_all,)):
+        raise InputError(f"quote_volume, high and low must be of one length, had {qv.shape}, {h.shape}, {lo.shape}")
+    if isinstance(n_before, bool) or not isinstance(n_before, int) or not 1 <= n_before < n_all:
+        raise InputError(f"n_before must be an integer in [1, {n_all - 1}] (bars before the window), was {n_before!r}")
+    if isinstance(window_minutes, bool) or not isinstance(window_minutes, int) or window_minutes < 1:
+        raise InputError(f"depth_window_minutes must be an integer >= 1, was {window_minutes!r}")
+    if isinstance(steps_per_bar, bool) or not isinstance(steps_per_bar, int) or steps_per_bar < 1:
+        raise InputError(f"steps_per_bar must be an integer >= 1, was {steps_per_bar!r}")
+    if not (isinstance(floor, int | float) and 0.0 < floor <= 1.0):
+        raise InputError(f"depth_floor must be in (0, 1], was {floor!r}")
+    if not (math.isfinite(daily_volume) and daily_volume > 0.0 and math.isfinite(sigma_daily) and sigma_daily > 0.0):
+        raise InputError(f"daily_volume and sigma_daily must be finite and > 0, were {daily_volume!r}, {sigma_daily!r}")
+    n_bars = n_all - n_before
+    per_bar = np.ones(n_bars)
+    for b in range(n_bars):
+        g = n_before + b
+        lo_i = max(0, g - window_minutes)
+        try:
+            v_t, s_t = bar_statistics(qv[lo_i:g], h[lo_i:g], lo[lo_i:g])
+        except InputError:
+            continue  # no bar with a finite range: the calm book
+        m = (v_t / daily_volume) * (sigma_daily / s_t) ** 2 if s_t > 0.0 else math.inf
+        per_bar[b] = 1.0 if math.isnan(m) else min(max(m, float(floor)), 1.0)
+    steps = np.arange(n_bars * steps_per_bar + 1)
+    out: FloatArray = per_bar[np.maximum(steps - 1, 0) // steps_per_bar]
+    return out
+
+
 @dataclass(frozen=True)
 class AssetMarket:
     """One asset's data in a replay window.
@@ -126,6 +244,9 @@ class AssetMarket:
         :func:`range_sigma` of the look-back's bars, times ``sqrt(1440)``.
     lookback_bars : int
         Bars the two statistics come from.
+    lookback : DataFrame
+        Those bars (same columns as :attr:`bars`): the trailing history of the window's first
+        minutes for :meth:`depth_multiplier`.
     """
 
     name: str
@@ -134,6 +255,7 @@ class AssetMarket:
     daily_volume: float
     sigma_daily: float
     lookback_bars: int
+    lookback: pd.DataFrame
 
     @property
     def start_price(self) -> float:
@@ -144,6 +266,21 @@ class AssetMarket:
         """The exogenous path of the window (:func:`intrabar_path`)."""
         b = self.bars
         return intrabar_path(b["open"], b["high"], b["low"], b["close"], steps_per_bar)
+
+    def depth_multiplier(self, steps_per_bar: int, window_minutes: int, floor: float) -> FloatArray:
+        """The book's depth multiplier per step of :meth:`path` (:func:`trailing_depth_multiplier`)."""
+        both = pd.concat([self.lookback, self.bars])
+        return trailing_depth_multiplier(
+            both["quote_volume"],
+            both["high"],
+            both["low"],
+            n_before=len(self.lookback),
+            steps_per_bar=steps_per_bar,
+            window_minutes=window_minutes,
+            floor=floor,
+            daily_volume=self.daily_volume,
+            sigma_daily=self.sigma_daily,
+        )
 
 
 def _utc_ns(value: object, name: str) -> int:
@@ -220,16 +357,17 @@ def load_asset_market(name: str, path: str | Path, start: object, end: object, l
     qv_look = qv_look[np.isfinite(qv_look)]
     if qv_look.size < 10 or not np.median(qv_look) > 0.0:
         raise DataError(f"asset {name}: {p} has no usable volume in the look-back (volume or quote_volume column)")
-    sigma = range_sigma(look["high"], look["low"]) * math.sqrt(1440.0)
+    daily_volume, sigma = bar_statistics(look["quote_volume"], look["high"], look["low"])
     if not sigma > 0.0:
         raise DataError(f"asset {name}: {p}: the look-back's bars have no range (high == low throughout)")
     return AssetMarket(
         name=name,
         bars=win,
         start_ns=t0,
-        daily_volume=float(np.median(qv_look)) * 1440.0,
+        daily_volume=daily_volume,
         sigma_daily=sigma,
         lookback_bars=len(look),
+        lookback=look,
     )
 
 
