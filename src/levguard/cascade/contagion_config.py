@@ -173,7 +173,7 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
     if unknown:
         raise InputError(f"{where}.collateral: {unknown} not one of the assets {assets}")
     venue: MarketVenue = _call(
-        where, MarketVenue, name, books, regime, None, settings, rule, collateral, str(v.get("mark_source", "book"))
+        where, MarketVenue, name, books, regime, None, settings, rule, collateral, v.get("mark_source", "book")
     )
     return venue
 
@@ -232,7 +232,7 @@ def _pools(
             full_close_below=p.get("full_close_below", 0.0),
             latency_steps=p.get("latency_steps", 0),
             max_rounds=p.get("max_rounds", 100),
-            oracle_source=str(p.get("oracle_source", "book")),
+            oracle_source=p.get("oracle_source", "book"),
         )
         venues.append(pool)
         b_raw = p.get("borrowers")
