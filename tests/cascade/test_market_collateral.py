@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levguard.cascade import MarginRegime, Market
+from levguard.cascade import MarginRegime, Market, VenueSettings
 from levguard.cascade.market import MarketPopulation, MarketSpec, MarketVenue, simulate_market
 from levguard.cascade.market_paths import market_paths_for, pegged_paths
 from levguard.cascade.market_population import random_market_population
@@ -345,3 +345,117 @@ def test_contagion_config_collateral_errors_name_the_key(edit: object, match: st
     edit(raw)  # type: ignore[operator]
     with pytest.raises(InputError, match=match):
         config_from_dict(raw, tmp_path)
+
+
+# ------------------------------------------------------------ review: collateral is margin, not a position
+
+
+@pytest.mark.parametrize("rule", ["bitmex", "binance-usdm", "bybit-linear", "hyperliquid"])
+def test_collateral_at_the_peg_without_haircut_is_cash_in_adl(rule: str) -> None:
+    # A 10x BTC long gaps 20 % through its bankruptcy price with no fund: ADL against a short.
+    # Margin held as USDe at the peg with no haircut must give the cash account's ADL price, bad
+    # debt and counterparty outcome (the holding takes no share of the deficit).
+    deep = Market(depth=1e15)
+    venue = MarketVenue(
+        "x",
+        [Market(depth=1e6), deep],
+        MarginRegime(mmr=0.05, liquidation_fee=0.0),
+        settings=VenueSettings(insurance_fund=0.0),
+        adl_rule=rule,
+        collateral={"USDE": 0.0},
+    )
+    spec = MarketSpec(("BTC", "USDE"), [venue])
+    cash = MarketPopulation(
+        [0, 0], [10_000.0, 50_000.0], [[1.0, 0.0], [-1.0, 0.0]], [[100_000.0, 1.0], [100_000.0, 1.0]]
+    )
+    coll = cash.with_collateral(1, [1.0, 0.0], 1.0, 0.0)
+    path = np.column_stack([[100_000.0, 100_000.0, 80_000.0, 80_000.0], np.ones(4)])
+    a, b = simulate_market(cash, path, spec), simulate_market(coll, path, spec)
+    assert b.summary["bad_debt"] == pytest.approx(a.summary["bad_debt"], abs=1e-6)
+    pa = a.events[a.events["kind"] == "adl_victim"]["price"].to_numpy()
+    pb = b.events[b.events["kind"] == "adl_victim"]["price"].to_numpy()
+    np.testing.assert_allclose(pb, pa, rtol=1e-12)
+    assert b.accounts["pnl"].iloc[1] == pytest.approx(a.accounts["pnl"].iloc[1], rel=1e-12)
+
+
+TIERS_3 = [
+    {"notional_cap": 50_000, "mmr": 0.01, "max_leverage": 50, "maint_amount": 0.0},
+    {"notional_cap": 250_000, "mmr": 0.02, "max_leverage": 25, "maint_amount": 500.0},
+    {"notional_cap": "inf", "mmr": 0.05, "max_leverage": 10, "maint_amount": 8_000.0},
+]
+
+
+@pytest.mark.parametrize("mode", ["tier", 0.5, "restore"])
+def test_partial_liquidations_keep_the_collateral(mode: object) -> None:
+    # A partial close sells contracts only; the holding is sold by a full close alone.
+    from levguard.core.tiers import TierTable
+
+    reg = MarginRegime(kind="tiered", tiers=TierTable.from_rows(TIERS_3), partial=mode)  # type: ignore[arg-type]
+    spec = MarketSpec(("ETH", "USDE"), [MarketVenue("binance", [DEEP, DEEP], reg, collateral={"USDE": 0.1})])
+    pop = MarketPopulation([0], [40_000.0], [[200.0, 0.0]], [[2_000.0, 1.0]]).with_collateral(1, 0.5, 1.0, 0.1)
+    path = np.column_stack([np.linspace(2_000.0, 1_850.0, 101), np.ones(101)])
+    res = simulate_market(pop, path, spec)
+    ev = res.events
+    first = ev[ev["step"] == ev["step"].min()]
+    assert set(first["asset"]) == {"ETH"}
+    assert 0.0 < first["qty"].sum() < 200.0
+    usde = ev[ev["asset"] == "USDE"]
+    if len(usde):  # sold only with the last of the ETH, in a full close
+        assert int(usde["step"].min()) == int(ev[ev["asset"] == "ETH"]["step"].max())
+
+
+def test_no_liquidation_fee_on_collateral_sold() -> None:
+    # Partial 0.3, fee 1 %, USDe at the peg without haircut: the fund gets the cash account's fees.
+    fee_reg = MarginRegime(mmr=0.05, liquidation_fee=0.01, partial=0.3, partial_min_notional=0.0)
+    spec = MarketSpec(("ETH", "USDE"), [MarketVenue("x", [DEEP, DEEP], fee_reg, collateral={"USDE": 0.0})])
+    cash = MarketPopulation([0], [2_000.0], [[10.0, 0.0]], [[2_000.0, 1.0]])
+    coll = cash.with_collateral(1, 1.0, 1.0, 0.0)
+    path = np.column_stack([np.linspace(2_000.0, 1_700.0, 61), np.ones(61)])
+    a, b = simulate_market(cash, path, spec), simulate_market(coll, path, spec)
+    assert b.out.steps.fund[0, -1] == pytest.approx(a.out.steps.fund[0, -1], rel=1e-12)
+    assert b.accounts["pnl"].iloc[0] == pytest.approx(a.accounts["pnl"].iloc[0], rel=1e-12)
+
+
+def test_tiered_collateral_ratios_from_a_venue_table() -> None:
+    # Binance PM's published BTC ratios as the haircut tiers: the kernel's liquidation step
+    # equals the first step where the unified value (CollateralTiers.value) minus losses meets MM.
+    from levguard.cascade.market_collateral import COLLATERAL_TABLES, haircut_rows
+
+    tiers = COLLATERAL_TABLES["binance-pm"].get("BTC")
+    assert tiers is not None
+    rows = haircut_rows(tiers, 60_000.0)
+    for n in (1e3, 5e6, 4e7, 2e8):  # the rows' rate N - cum is the haircut H(N)
+        k = int(np.searchsorted(rows[:, 0], n, side="right"))
+        assert rows[k, 1] * n - rows[k, 2] == pytest.approx(n - tiers.value(n / 60_000.0, 60_000.0), rel=1e-12)
+    venue = MarketVenue("pm", [DEEP, DEEP], MarginRegime(mmr=0.02), collateral={"BTC": "binance-pm"})
+    spec = MarketSpec(("ETH", "BTC"), [venue])
+    pop = MarketPopulation([0], [1e6], [[5_000.0, 0.0]], [[2_000.0, 60_000.0]])
+    pop = pop.with_collateral(1, 1.0, 60_000.0, venue.collateral_tiers("BTC"))  # type: ignore[arg-type]
+    u = float(np.asarray(pop.qty)[0, 1])
+    assert tiers.value(u, 60_000.0) == pytest.approx(1e6, rel=1e-9)
+    n = 200
+    path = np.column_stack([np.full(n + 1, 2_000.0), np.linspace(60_000.0, 10_000.0, n + 1)])
+    res = simulate_market(pop, path, spec)
+    w = float(np.asarray(pop.wallet)[0])
+    adj = np.array([w + u * (p - 60_000.0) - (u * p - tiers.value(u, p)) for p in path[:, 1]])
+    expected = int(np.argmax(adj <= 0.02 * 5_000.0 * 2_000.0))
+    assert int(res.events["step"].min()) == expected
+    with pytest.raises(InputError, match="has no collateral ratio for 'USDE'"):
+        MarketVenue("pm", DEEP, collateral={"USDE": "binance-pm"})
+    with pytest.raises(InputError, match="one of the tables"):
+        MarketVenue("pm", DEEP, collateral={"BTC": "kraken"})
+
+
+def test_more_bad_input_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match="driver"):
+        pegged_paths("abc")
+    with pytest.raises(InputError, match="driver"):
+        pegged_paths([[1.0, 2.0], [1.0]])
+    with pytest.raises(InputError, match="collateral must map"):
+        MarketVenue("x", DEEP, collateral=(("USDE",),))  # type: ignore[arg-type]
+    base = MarketPopulation([0, 0], [1_000.0, 1_000.0], [[1.0, 0.0], [1.0, 0.0]], [[2_000.0, 1.0], [2_000.0, 1.0]])
+    with pytest.raises(InputError, match="one per account"):
+        base.with_collateral(1, [0.5, 0.5, 0.5], 1.0)
+    # numpy scalars are numbers
+    assert MarketVenue("x", DEEP, collateral={"USDE": np.float32(0.25)}).haircut("USDE") == 0.25
+    assert pegged_paths(np.ones(3), beta=np.int64(1), floor=np.float32(0.5)).shape == (3,)

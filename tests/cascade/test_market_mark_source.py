@@ -146,3 +146,18 @@ def test_contagion_config_mark_and_oracle_sources() -> None:
     raw["pools"][0]["oracle_source"] = "okx"
     with pytest.raises(InputError, match=r"lend.*mark_source must be 'book', 'exogenous' or one of the venues"):
         config_from_dict(raw, Path("."))
+
+
+def test_a_later_venue_as_source_needs_a_lag() -> None:
+    # Venues settle in order within a step: reading a later venue at lag 0 would read its price
+    # before its own liquidations, so it is refused; with a lag it reads settled history.
+    dex = MarketVenue("dex", Market(depth=300.0), mark_source="binance")
+    binance = MarketVenue("binance", Market(depth=2e4))
+    with pytest.raises(InputError, match="must be listed before it"):
+        MarketSpec(("BTC",), [dex, binance])
+    lagged = MarketVenue("dex", Market(depth=300.0), settings=VenueSettings(mark_lag_steps=1), mark_source="binance")
+    spec = MarketSpec(("BTC",), [lagged, binance])
+    pop = random_market_population(200, S0[:1], n_venues=2, seed=2, long_share=1.0)
+    res = simulate_market(pop, _crash()[:, :1], spec)
+    st = res.out.steps
+    np.testing.assert_array_equal(st.mark[0][:, 1:], st.price[1][:, :-1])

@@ -80,6 +80,7 @@ def _v2_kernel_inputs(args: tuple[Any, ...]) -> tuple[Any, ...]:
         np.array([0, tiers.caps.shape[0]], dtype=np.int64),
         np.array([tiers.mmrs.min()]),
         np.array([tiers.mmrs.max()]),
+        np.zeros(1, dtype=bool),
     )
     venues = np.zeros(1, dtype=r2.VENUE_DTYPE)
     vp = venues[0]

@@ -364,7 +364,7 @@ def _with_held(
         _pos(share, where, allow_zero=True, upper=1.0)
         for v in takers:
             frac = np.where(venue == v, float(share), 0.0)
-            h = venues[v].haircut(str(a))
+            h = venues[v].collateral_tiers(str(a))
             pop = _call(where, pop.with_collateral, names.index(str(a)), frac, assets[str(a)], h)
     return pop
 

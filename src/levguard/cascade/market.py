@@ -436,7 +436,9 @@ def simulate_market(
     exo = _paths(paths, spec.n_assets)
     n_steps = exo.shape[0] - 1
     _pos(steps_per_year, "steps_per_year")
-    acc, tiers, depth_mult, oracle, venues, books, cfg = kernel_inputs(population, spec, n_steps, steps_per_year, naive)
+    acc, tiers, depth_mult, oracle, venues, books, cfg = kernel_inputs(
+        population, spec, n_steps, steps_per_year, naive, start=exo[0]
+    )
     n_pos = int(np.count_nonzero(acc.qty))
     cap = 4 * n_pos + 1000 if max_events is None else _int(max_events, "max_events")
     out = new_market_outputs(acc.wallet.shape[0], spec.n_assets, spec.n_venues, n_steps + 1, cap)

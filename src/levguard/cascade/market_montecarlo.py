@@ -529,7 +529,8 @@ def calibrate_market(
                 )
     p_spec = _path_spec(paths, spec, seed)
     s0 = market_paths_for(p_spec, 1)[0, 0]
-    gross = np.abs(np.asarray(population.qty)) @ s0
+    held = spec.collateral_mask()[np.asarray(population.venue)]  # holdings are margin, not open interest
+    gross = np.where(held, 0.0, np.abs(np.asarray(population.qty))) @ s0
     oi = np.bincount(np.asarray(population.venue), weights=gross, minlength=spec.n_venues)
     keys = list(g)
     rows = []

@@ -408,14 +408,19 @@ def pegged_paths(driver: object, peg: float = 1.0, beta: float = 0.0, floor: flo
     (:class:`levguard.cascade.MarketVenue` ``collateral``), as on 2025-10-10 when USDe, wBETH
     and BNSOL depegged on Binance during the crash (issue 20).
     """
-    d = np.asarray(driver, dtype=np.float64)
+    try:
+        d = np.asarray(driver, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"driver must be prices > 0 of shape (T + 1,) or (n, T + 1), was {type(driver).__name__}"
+        ) from None
     if d.ndim not in (1, 2) or d.shape[-1] < 2 or not np.all(np.isfinite(d) & (d > 0.0)):
         raise InputError("driver must be prices > 0 of shape (T + 1,) or (n, T + 1) with T >= 1")
     pg = _positive(peg, "peg")
-    b = float(beta) if isinstance(beta, int | float) and not isinstance(beta, bool) else math.nan
+    b = _number(beta)
     if not (math.isfinite(b) and b >= 0.0):
         raise InputError(f"beta must be a number >= 0, was {beta!r}")
-    fl = float(floor) if isinstance(floor, int | float) and not isinstance(floor, bool) else math.nan
+    fl = _number(floor)
     if not (0.0 < fl <= 1.0):
         raise InputError(f"floor must be in (0, 1], was {floor!r}")
     dd = 1.0 - d / np.maximum.accumulate(d, axis=-1)
@@ -423,8 +428,15 @@ def pegged_paths(driver: object, peg: float = 1.0, beta: float = 0.0, floor: flo
     return out
 
 
+def _number(value: object) -> float:
+    # The value as a float, NaN when it is not a real number (bools are not numbers here).
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        return float(value)
+    return math.nan
+
+
 def _positive(value: object, name: str) -> float:
-    v = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    v = _number(value)
     if not (math.isfinite(v) and v > 0.0):
         raise InputError(f"{name} must be a number > 0, was {value!r}")
     return v

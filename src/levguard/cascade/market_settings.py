@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from levguard.cascade.market_collateral import Haircut, collateral_entry, haircut_rows, units_for_value
 from levguard.cascade.population import Population
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _pos
 from levguard.core.rules.adl import ADL_VENUES
+from levguard.core.rules.collateral import CollateralTiers
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.cascade_records import ImpactModel, PartialMode
@@ -88,8 +90,12 @@ class MarketVenue:
     adl_rule : str
         Whose ADL ranking and fill price: ``bitmex``, ``binance-usdm``, ``bybit-linear`` or
         ``hyperliquid`` (:mod:`levguard.core.rules.adl`).
-    collateral : mapping of str to float, optional
-        Assets the venue takes as margin collateral, by name, with their haircut in [0, 1).
+    collateral : mapping of str to (float, str or CollateralTiers), optional
+        Assets the venue takes as margin collateral, by name: a flat haircut in [0, 1), the
+        progressive collateral ratios of a unified account
+        (:class:`~levguard.core.rules.collateral.CollateralTiers`), or the name of a venue's
+        published table (``"binance-pm"``, ``"bybit-uta"``, ``"okx-mcm"``,
+        :mod:`levguard.cascade.market_collateral`); kept as ``((asset, haircut or CollateralTiers), ...)``.
         On this venue such an asset is a spot holding, not a contract: accounts hold it long
         (``qty >= 0``), its value counts in equity at the venue's mark and its haircut counts
         like a maintenance rate (an account is liquidated when ``equity - sum h q mark`` falls
@@ -110,8 +116,8 @@ class MarketVenue:
     Portfolio Margin values each asset at ``value x collateral ratio`` in the adjusted equity
     that uniMMR compares with the maintenance margin, and Bybit's UTA counts each coin at its
     value times its tiered collateral value ratio (docs/unified.md;
-    :mod:`levguard.core.unified`).  One flat haircut per asset and venue is used here, not the
-    tiered ratio.
+    :mod:`levguard.core.unified`).  The tiers become the book's tiered maintenance
+    (:func:`~levguard.cascade.market_collateral.haircut_rows`).
     """
 
     name: str
@@ -120,7 +126,7 @@ class MarketVenue:
     maintenance: Sequence[MarginRegime | None] | None = None
     settings: VenueSettings = field(default_factory=VenueSettings)
     adl_rule: str = "bitmex"
-    collateral: Mapping[str, float] | tuple[tuple[str, float], ...] | None = None
+    collateral: Mapping[str, float | str | CollateralTiers] | tuple[tuple[str, Haircut], ...] | None = None
     mark_source: str = "book"
 
     def __post_init__(self) -> None:
@@ -166,22 +172,24 @@ class MarketVenue:
                 f"was {self.mark_source!r}"
             )
 
-    def _haircuts(self) -> dict[str, float]:
+    def _haircuts(self) -> dict[str, Haircut]:
         raw = self.collateral
         if raw is None:
             return {}
-        if isinstance(raw, tuple):  # already validated (dataclasses.replace)
-            raw = dict(raw)
+        if isinstance(raw, tuple):  # validated pairs (dataclasses.replace)
+            try:
+                raw = dict(raw)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"venue {self.name!r}: collateral must map asset names to haircuts, was {raw!r}"
+                ) from None
         if not isinstance(raw, Mapping):
             raise InputError(f"venue {self.name!r}: collateral must map asset names to haircuts, was {raw!r}")
-        out: dict[str, float] = {}
+        out: dict[str, Haircut] = {}
         for a, h in raw.items():
             if not isinstance(a, str) or not a:
                 raise InputError(f"venue {self.name!r}: collateral asset names must be strings, was {a!r}")
-            ok = isinstance(h, int | float) and not isinstance(h, bool) and math.isfinite(h) and 0.0 <= h < 1.0
-            if not ok:
-                raise InputError(f"venue {self.name!r}: collateral.{a} must be a haircut in [0, 1), was {h!r}")
-            out[a] = float(h)
+            out[a] = collateral_entry(self.name, a, h)
         if out and self.regime.kind == "dynamic":
             raise InputError(
                 f"venue {self.name!r}: collateral needs a static maintenance regime; the dynamic regime "
@@ -213,17 +221,26 @@ class MarketVenue:
         own = maint[a] if maint is not None and a < len(maint) else None
         return (own if own is not None else self.regime).tier_rows()
 
-    def haircut(self, asset: str) -> float | None:
-        """The haircut of ``asset`` when the venue takes it as collateral, else None."""
-        for name, h in self.haircuts:
+    def collateral_tiers(self, asset: str) -> Haircut | None:
+        """The collateral entry of ``asset`` (a flat haircut or :class:`CollateralTiers`) when the
+        venue takes it as collateral, else None."""
+        for name, tiers in self.haircuts:
             if name == asset:
-                return h
+                return tiers
         return None
 
+    def haircut(self, asset: str) -> float | None:
+        """The haircut of the first tier of ``asset`` (the whole haircut when flat) when the venue
+        takes it as collateral, else None."""
+        tiers = self.collateral_tiers(asset)
+        if tiers is None or isinstance(tiers, float):
+            return tiers
+        return 1.0 - tiers.ratios[0]
+
     @property
-    def haircuts(self) -> tuple[tuple[str, float], ...]:
-        """The collateral assets and their haircuts, ``((asset, haircut), ...)``."""
-        col: tuple[tuple[str, float], ...] = self.collateral  # type: ignore[assignment]
+    def haircuts(self) -> tuple[tuple[str, Haircut], ...]:
+        """The collateral assets and their entries, ``((asset, haircut or CollateralTiers), ...)``."""
+        col: tuple[tuple[str, Haircut], ...] = self.collateral  # type: ignore[assignment]
         return col
 
 
@@ -266,11 +283,16 @@ class MarketSpec:
         names = [v.name for v in venues]
         if len(set(names)) != len(names):
             raise InputError(f"market.venues must have distinct names, were {names}")
-        for v in venues:
+        for j, v in enumerate(venues):
             if v.mark_source not in ("book", "exogenous", *names):
                 raise InputError(
                     f"venue {v.name!r}: mark_source must be 'book', 'exogenous' or one of the venues {names}, "
                     f"was {v.mark_source!r}"
+                )
+            if v.mark_source in names and names.index(v.mark_source) > j and v.settings.mark_lag_steps == 0:
+                raise InputError(
+                    f"venue {v.name!r}: mark_source {v.mark_source!r} must be listed before it (venues settle in "
+                    "order within a step) or be read with mark_lag_steps >= 1"
                 )
         if not isinstance(self.arbitrage, Arbitrage):
             raise InputError(f"market.arbitrage must be an Arbitrage, was {self.arbitrage!r}")
@@ -287,12 +309,14 @@ class MarketSpec:
         """V."""
         return len(self.venues)
 
-    def tier_rows(self, v: int, a: int) -> FloatArray:
-        """Maintenance rows (cap, rate, amount) of the book of asset ``a`` on venue ``v``: one
-        row at the haircut for a collateral asset, else the venue's tiers."""
-        h = self.venues[v].haircut(self.assets[a])
-        if h is not None:
-            return np.array([[math.inf, h, 0.0]])
+    def tier_rows(self, v: int, a: int, price: float | None = None) -> FloatArray:
+        """Maintenance rows (cap, rate, amount) of the book of asset ``a`` on venue ``v``: the
+        haircut tiers of a collateral asset (quantity tiers converted at ``price``, the asset's
+        start price; :func:`~levguard.cascade.market_collateral.haircut_rows`), else the venue's
+        tiers."""
+        tiers = self.venues[v].collateral_tiers(self.assets[a])
+        if tiers is not None:
+            return haircut_rows(tiers, price)
         return self.venues[v].tier_rows(a)
 
     def mark_source_code(self, v: int) -> int:
@@ -422,12 +446,14 @@ class MarketPopulation:
         )
 
     def with_collateral(
-        self, asset: int, fraction: npt.ArrayLike, price: float, haircut: float = 0.0
+        self, asset: int, fraction: npt.ArrayLike, price: float, haircut: float | CollateralTiers = 0.0
     ) -> MarketPopulation:
         """The accounts with ``fraction`` of each one's margin held in collateral asset ``asset``.
 
-        An account with wallet ``W`` holds ``u = fraction W / (price (1 - haircut))`` units of the
-        asset, entered at ``price``, and ``(1 - fraction) W`` in cash; the wallet becomes
+        An account with wallet ``W`` holds the ``u`` units of the asset whose value after the
+        haircut is ``fraction W`` (``u = fraction W / (price (1 - haircut))`` for a flat haircut;
+        the inverse of the tiers' value for :class:`CollateralTiers`), entered at ``price``, and
+        ``(1 - fraction) W`` in cash; the wallet becomes
         ``(1 - fraction) W + u price`` (the wallet counts collateral at its entry value, and
         the holding's ``u (mark - price)`` is its gain or loss).  The haircut-adjusted equity at
         ``price`` is then ``W`` again, so the margin an account had is unchanged and no account
@@ -443,22 +469,28 @@ class MarketPopulation:
             Share of each account's margin held in the asset, in [0, 1].
         price : float
             The asset's price at the start (> 0).
-        haircut : float
-            The venue's haircut of the asset, in [0, 1).
+        haircut : float or CollateralTiers
+            The venue's haircut of the asset, in [0, 1), or its collateral tiers
+            (:meth:`MarketVenue.collateral_tiers`).
         """
         k = self.n_assets
         if isinstance(asset, bool) or not isinstance(asset, int | np.integer) or not 0 <= int(asset) < k:
             raise InputError(f"asset must be a column index in [0, {k}), was {asset!r}")
         a = int(asset)
         p = _pos(price, "price")
-        if not (isinstance(haircut, int | float) and not isinstance(haircut, bool) and 0.0 <= haircut < 1.0):
-            raise InputError(f"haircut must be in [0, 1), was {haircut!r}")
-        f = np.broadcast_to(_float_array(fraction, "fraction", np.ndim(fraction)), (self.n,)).astype(np.float64)
+        try:
+            tiers = collateral_entry("population", str(asset), haircut)
+        except InputError:
+            raise InputError(f"haircut must be in [0, 1) or CollateralTiers, was {haircut!r}") from None
+        f_raw = _float_array(fraction, "fraction", np.ndim(fraction))
+        if f_raw.ndim > 1 or (f_raw.ndim == 1 and f_raw.shape[0] != self.n):
+            raise InputError(f"fraction must be a number or one per account ({self.n}), had shape {f_raw.shape}")
+        f = np.broadcast_to(f_raw, (self.n,)).astype(np.float64)
         _first_bad("fraction", f, ~(np.isfinite(f) & (f >= 0.0) & (f <= 1.0)), "must be in [0, 1]")
         qty = np.array(self.qty, dtype=np.float64)
         _first_bad("fraction", f, (f > 0.0) & (qty[:, a] != 0.0), f"must be 0 where the account holds asset {a}")
         wallet = np.asarray(self.wallet, dtype=np.float64)
-        units = f * wallet / (p * (1.0 - float(haircut)))
+        units = units_for_value(tiers, f * wallet, p)
         qty[:, a] = qty[:, a] + units
         entry = np.array(self.entry, dtype=np.float64)
         entry[:, a] = np.where(units > 0.0, p, entry[:, a])
@@ -522,8 +554,10 @@ def kernel_inputs(
     n_steps: int,
     steps_per_year: float,
     naive: bool,
+    start: FloatArray | None = None,
 ) -> tuple[MarketAccounts, BookTiers, FloatArray, FloatArray, npt.NDArray[np.void], npt.NDArray[np.void], MarketConfig]:
-    """The kernel's records: accounts, tiers, depth multipliers (V, K, T + 1), oracle
+    """The kernel's records (``start``: the assets' start prices, which convert collateral tiers by
+    quantity to value): accounts, tiers, depth multipliers (V, K, T + 1), oracle
     (V, T + 1, S; venues with fewer sources padded with missing ones), venues, books, config."""
     k = spec.n_assets
     n_v = spec.n_venues
@@ -549,7 +583,7 @@ def kernel_inputs(
                 f"qty[{i}, {a}] must be >= 0: {spec.assets[a]} is collateral on venue "
                 f"{spec.venues[int(venue[i])].name!r} (a holding, not a contract), was {float(qty[i, a])!r}"
             )
-    rows = [spec.tier_rows(v, a) for v in range(n_v) for a in range(k)]
+    rows = [spec.tier_rows(v, a, None if start is None else float(start[a])) for v in range(n_v) for a in range(k)]
     off = np.zeros(len(rows) + 1, dtype=np.int64)
     off[1:] = np.cumsum([r.shape[0] for r in rows])
     stacked = np.vstack(rows)
@@ -560,6 +594,7 @@ def kernel_inputs(
         off,
         np.array([r[:, 1].min() for r in rows]),
         np.array([r[:, 1].max() for r in rows]),
+        np.ascontiguousarray(mask.reshape(-1)),
     )
     depth_mult = np.empty((n_v, k, n_steps + 1))
     books = np.zeros((n_v, k), dtype=BOOK_DTYPE)

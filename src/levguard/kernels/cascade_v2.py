@@ -216,7 +216,9 @@ def market_cascade_py(
     n = acc.wallet.shape[0]
     n_assets = acc.qty.shape[1]
     base = tiers
-    tiers = BookTiers(base.caps, base.mmrs.copy(), base.cums.copy(), base.off, base.mmr_lo.copy(), base.mmr_hi.copy())
+    tiers = BookTiers(
+        base.caps, base.mmrs.copy(), base.cums.copy(), base.off, base.mmr_lo.copy(), base.mmr_hi.copy(), base.coll
+    )
     scale = np.ones((venues.shape[0], n_assets))
     n_venues = venues.shape[0]
     n_t = exo.shape[0]

@@ -27,7 +27,7 @@ from levguard.kernels.cascade_v2_records import (
     SideLists,
 )
 from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice
-from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
+from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 
 @jitable
@@ -77,29 +77,55 @@ def hyperliquid_score(q: float, entry: float, mark: float, equity: float) -> flo
 
 
 @jitable
-def gross_notional(i: int, marks: Float64Array1D, st: MarketState) -> float:
-    """Return ``sum |q| m`` of account ``i`` at ``marks``."""
+def gross_notional(i: int, marks: Float64Array1D, st: MarketState, coll: BoolArray1D) -> float:
+    """Return ``sum |q| m`` of account ``i``'s contracts at ``marks`` (collateral holdings,
+    ``coll``, left out), or of all its positions when it holds no contract."""
+    n_assets = st.qty.shape[1]
+    base = st.venue[i] * n_assets
     g = 0.0
-    for a in range(st.qty.shape[1]):
+    g_all = 0.0
+    for a in range(n_assets):
         q = st.qty[i, a]
         if q != 0.0:
-            g += abs(q) * marks[a]
-    return g
+            x = abs(q) * marks[a]
+            g_all += x
+            if not coll[base + a]:
+                g += x
+    return g if g > 0.0 else g_all
 
 
 @jitable
-def collateral_share(i: int, a: int, marks: Float64Array1D, st: MarketState, equity: float, gross: float) -> float:
+def collateral_share(
+    i: int, a: int, marks: Float64Array1D, st: MarketState, equity: float, gross: float, coll: BoolArray1D
+) -> float:
     """Return the collateral behind account ``i``'s position in asset ``a``.
 
     One position: the wallet (its bankruptcy price is v1's ``entry - side wallet / |q|``).
     Several: ``W_a = q_a (entry_a - m_a) + E w_a`` with ``w_a = |q_a| m_a / sum |q| m``, so the
     position's equity is its notional share of the account's equity ``E`` at the marks and
     ``sum_a W_a = wallet``; its bankruptcy price ``entry_a - side W_a / |q_a|`` is
-    ``m_a - E w_a / q_a`` and the account's equity is 0 with every position at its own.
+    ``m_a - E w_a / q_a`` and the account's equity is 0 with every position at its own.  A
+    collateral holding (``coll``) of an account with contracts takes no share (``w_a = 0``, its
+    bankruptcy price is its mark) and the sum runs over the contracts
+    (:func:`gross_notional`): the contracts carry the whole deficit to their counterparties.
     """
     if st.n_open[i] == 1:
         return float(st.wallet[i])
-    return position_collateral(st.qty[i, a], st.entry[i, a], marks[a], equity, gross)
+    eq = 0.0 if _holding_of_trader(i, a, marks, st, coll) else equity
+    return position_collateral(st.qty[i, a], st.entry[i, a], marks[a], eq, gross)
+
+
+@jitable
+def _holding_of_trader(i: int, a: int, marks: Float64Array1D, st: MarketState, coll: BoolArray1D) -> bool:
+    # A collateral holding of an account that also holds a contract.
+    n_assets = st.qty.shape[1]
+    base = st.venue[i] * n_assets
+    if not coll[base + a]:
+        return False
+    for b in range(n_assets):  # noqa: SIM110 (a loop: numba compiles no generator in any())
+        if st.qty[i, b] != 0.0 and not coll[base + b]:
+            return True
+    return False
 
 
 @jitable
@@ -117,15 +143,19 @@ def bankruptcy_prices(
     entry: Float64Array2D,
     wallet: Float64Array1D,
     n_open: Int64Array1D,
+    coll: BoolArray1D,
+    base: int,
     out: Float64Array1D,
 ) -> None:
     """Write the bankruptcy price of each of account ``i``'s positions at ``marks`` to ``out``
     (K,), NaN for no position: :func:`position_bankruptcy` of each, from the arrays, with the
-    account's equity and gross notional computed once."""
+    account's equity and gross notional computed once (``coll[base + a]``: asset ``a`` is
+    collateral on the account's venue)."""
     n_assets = qty.shape[1]
     one = n_open[i] == 1
     eq = wallet[i]
     gross = 0.0
+    g_all = 0.0
     if not one:
         for a in range(n_assets):  # equity_and_mm's equity
             q = qty[i, a]
@@ -134,14 +164,24 @@ def bankruptcy_prices(
         for a in range(n_assets):  # gross_notional
             q = qty[i, a]
             if q != 0.0:
-                gross += abs(q) * marks[a]
+                x = abs(q) * marks[a]
+                g_all += x
+                if not coll[base + a]:
+                    gross += x
+    contracts = gross > 0.0
+    if not contracts:
+        gross = g_all
     for a in range(n_assets):
         q = qty[i, a]
         if q == 0.0:
             out[a] = math.nan
             continue
         side = 1.0 if q > 0.0 else -1.0
-        w = float(wallet[i]) if one else position_collateral(q, entry[i, a], marks[a], eq, gross)
+        if one:
+            w = float(wallet[i])
+        else:
+            share = 0.0 if contracts and coll[base + a] else eq
+            w = position_collateral(q, entry[i, a], marks[a], share, gross)
         out[a] = bankruptcy_price(side, abs(q), entry[i, a], w)
 
 
@@ -153,7 +193,7 @@ def position_bankruptcy(i: int, a: int, marks: Float64Array1D, st: MarketState, 
     if st.n_open[i] == 1:
         return bankruptcy_price(side, abs(q), st.entry[i, a], st.wallet[i])
     eq, _mm = equity_and_mm(i, marks, st, tiers)
-    w = collateral_share(i, a, marks, st, eq, gross_notional(i, marks, st))
+    w = collateral_share(i, a, marks, st, eq, gross_notional(i, marks, st, tiers.coll), tiers.coll)
     return bankruptcy_price(side, abs(q), st.entry[i, a], w)
 
 

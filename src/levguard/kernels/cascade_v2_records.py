@@ -125,7 +125,9 @@ class MarketAccounts(NamedTuple):
 
 class BookTiers(NamedTuple):
     """Maintenance tiers of every book, flat: rows ``off[j] .. off[j + 1]`` of ``caps``, ``mmrs``,
-    ``cums`` belong to book ``j = v K + a``; ``mmr_lo``/``mmr_hi`` (V K,) its lowest/highest rate."""
+    ``cums`` belong to book ``j = v K + a``; ``mmr_lo``/``mmr_hi`` (V K,) its lowest/highest rate;
+    ``coll`` (V K,) True where the venue takes the asset as collateral (its tiers are the
+    haircut's; a holding takes no share of the account's deficit in ADL)."""
 
     caps: Float64Array1D
     mmrs: Float64Array1D
@@ -133,6 +135,7 @@ class BookTiers(NamedTuple):
     off: Int64Array1D
     mmr_lo: Float64Array1D
     mmr_hi: Float64Array1D
+    coll: BoolArray1D
 
 
 # --------------------------------------------------------------------------- outputs

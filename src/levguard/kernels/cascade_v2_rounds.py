@@ -82,48 +82,64 @@ def size_orders(
     tier's cap, and the incremental mode closes the same fraction ``x`` of every position with
     ``x`` from :func:`levguard.kernels.liquidation.restore_fraction` on the account's equity,
     maintenance and notional (the marginal rate: the position's tier rate, or with several
-    positions their notional-weighted mean).
+    positions their notional-weighted mean).  Collateral holdings (``tiers.coll``) are sold only
+    by a full close: the notional and the incremental mode's equity (after haircuts),
+    maintenance and rate are the contracts'; an account left with collateral alone is closed
+    whole.
     """
     n_assets = prices.shape[0]
     mode = vp["partial_mode"]
     partial_min = vp["partial_min"]
+    coll = tiers.coll
     for j in range(k):
         i = scr.ids[j]
         v = st.venue[i]
-        notional = 0.0
+        base = v * n_assets
+        notional = 0.0  # of the contracts; collateral holdings are sold only by a full close
+        held = False
         for a in range(n_assets):
             q = st.qty[i, a]
             scr.c[j, a] = abs(q)
             if q != 0.0:
-                notional += abs(q) * prices[a]
+                if coll[base + a]:
+                    held = True
+                else:
+                    notional += abs(q) * prices[a]
         full = True
-        if mode == PartialMode.RESTORE:
+        if held and not notional > 0.0:
+            pass  # collateral alone (its contracts gone to ADL): sold whole
+        elif mode == PartialMode.RESTORE:
             eq = st.wallet[i]
             mm = 0.0
             w_mmr = 0.0
             mmr = 0.0
+            n_contracts = 0
             for a in range(n_assets):
                 q = st.qty[i, a]
                 if q != 0.0:
-                    jb = v * n_assets + a
+                    jb = base + a
                     n_a = abs(q) * prices[a]
                     eq += q * (prices[a] - st.entry[i, a])
-                    mm += book_mm(tiers, jb, n_a)
-                    mmr = tiers.mmrs[book_tier(tiers, jb, n_a)]
-                    w_mmr += mmr * n_a
-            if st.n_open[i] > 1:
+                    if coll[jb]:
+                        eq -= book_mm(tiers, jb, n_a)  # the haircut: equity after haircuts
+                    else:
+                        mm += book_mm(tiers, jb, n_a)
+                        mmr = tiers.mmrs[book_tier(tiers, jb, n_a)]
+                        w_mmr += mmr * n_a
+                        n_contracts += 1
+            if n_contracts > 1:
                 mmr = w_mmr / notional
             x = kl.restore_fraction(eq, mm, notional, mmr, vp["liq_fee"])
             if x < 1.0:
                 for a in range(n_assets):
-                    scr.c[j, a] = abs(st.qty[i, a]) * x
+                    scr.c[j, a] = 0.0 if coll[base + a] else abs(st.qty[i, a]) * x
                 full = False
         elif mode == PartialMode.TIER:
             if notional > partial_min:
                 for a in range(n_assets):
                     q = st.qty[i, a]
-                    if q != 0.0:
-                        jb = v * n_assets + a
+                    if q != 0.0 and not coll[base + a]:
+                        jb = base + a
                         c = kl.step_down_qty(
                             abs(q), prices[a], False, tiers.caps[tiers.off[jb] : tiers.off[jb + 1]], 1, -1
                         )
@@ -133,11 +149,15 @@ def size_orders(
         elif notional > partial_min:
             for a in range(n_assets):
                 q = st.qty[i, a]
-                if q != 0.0:
+                if q != 0.0 and not coll[base + a]:
                     c = kl.slice_qty(abs(q), notional, vp["partial"], partial_min)
                     scr.c[j, a] = c
                     if not c >= abs(q):
                         full = False
+        if held and not full:
+            for a in range(n_assets):
+                if coll[base + a]:
+                    scr.c[j, a] = 0.0
         scr.full[j] = full
         scr.adl[j] = False
 
@@ -259,7 +279,8 @@ def close_in_books(
     ``backstop`` x its maintenance.  A full close settles the whole account through the venue's
     outcome (:func:`~levguard.kernels.liquidation.settle_close`, the wallet as collateral).
     One event per closed position; the fund's change is on the first.  On a ``fee_out`` venue
-    the liquidation fee of a book close (partial, or full and not taken over) leaves the venue
+    the liquidation fee (on the contracts' notional: collateral sold pays none) of a book close
+    (partial, or full and not taken over) leaves the venue
     for the liquidators: it is added to ``fees_paid[v, t]`` (cumulative over the steps) instead
     of the fund, whose change is then ``min(E, 0)`` (a full close) or 0 (a partial one).
 
@@ -280,6 +301,7 @@ def close_in_books(
     cums = tiers.cums
     off = tiers.off
     mmr_hi = tiers.mmr_hi
+    coll = tiers.coll
     hoff = sl.hoff
     hk = sl.hk
     hi = sl.hi
@@ -315,7 +337,8 @@ def close_in_books(
                 q = qty[i, a]
                 if q != 0.0:
                     realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
-                    notional += cc[j, a] * fill[a]
+                    if not coll[v * n_assets + a]:  # the fee is on the contracts, not the collateral sold
+                        notional += cc[j, a] * fill[a]
             left, fee = kl.settle_partial(wallet, realised, notional, fee_rate)
             if not full:
                 whole_equity = 0.0
@@ -334,13 +357,14 @@ def close_in_books(
                         cc[j, a] = abs(q)
                         if q != 0.0:
                             realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
-            bankruptcy_prices(i, marks, qty, entry, wallets, n_open, adl_bp)
+            bankruptcy_prices(i, marks, qty, entry, wallets, n_open, tiers.coll, v * n_assets, adl_bp)
             if full:
                 notional_f = 0.0
                 mm_f = 0.0
                 for a in range(n_assets):
                     if qty[i, a] != 0.0:
-                        notional_f += cc[j, a] * fill[a]
+                        if not coll[v * n_assets + a]:
+                            notional_f += cc[j, a] * fill[a]
                         mm_f += tier_mm(caps, mmrs, cums, off, v * n_assets + a, cc[j, a] * fill[a])
                 kept, fee_f, delta, taken = kl.settle_close(
                     outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop

@@ -130,7 +130,7 @@ def vault_takeovers(
         eq, mm = equity_and_mm(i, marks, st, tiers)
         if not (eq >= 0.0 and eq < ratio * mm):
             continue
-        bankruptcy_prices(i, marks, st.qty, st.entry, st.wallet, st.n_open, scr.adl_bp)
+        bankruptcy_prices(i, marks, st.qty, st.entry, st.wallet, st.n_open, tiers.coll, v * n_assets, scr.adl_bp)
         for a in range(n_assets):
             q = st.qty[i, a]
             if q == 0.0:
