@@ -459,3 +459,9 @@ def test_more_bad_input_is_refused_by_name() -> None:
     # numpy scalars are numbers
     assert MarketVenue("x", DEEP, collateral={"USDE": np.float32(0.25)}).haircut("USDE") == 0.25
     assert pegged_paths(np.ones(3), beta=np.int64(1), floor=np.float32(0.5)).shape == (3,)
+
+
+def test_a_per_asset_dynamic_regime_is_refused() -> None:
+    # The kernel reads dynamic margin from the venue's regime only: a per-asset one was ignored.
+    with pytest.raises(InputError, match=r"maintenance\[0\] is dynamic"):
+        MarketVenue("x", DEEP, maintenance=[MarginRegime(kind="dynamic")])

@@ -156,6 +156,11 @@ class MarketVenue:
             for j, m in enumerate(maint):
                 if m is not None and not isinstance(m, MarginRegime):
                     raise InputError(f"venue {self.name!r}: maintenance[{j}] must be a MarginRegime or None, was {m!r}")
+                if m is not None and m.kind == "dynamic":
+                    raise InputError(
+                        f"venue {self.name!r}: maintenance[{j}] is dynamic; dynamic margin is the venue's "
+                        "regime (regime=MarginRegime(kind='dynamic', ...)), a per-asset entry gives tiers only"
+                    )
             object.__setattr__(self, "maintenance", maint)
         if not isinstance(self.settings, VenueSettings):
             raise InputError(f"venue {self.name!r}: settings must be a VenueSettings, was {self.settings!r}")
