@@ -465,3 +465,13 @@ def test_a_per_asset_dynamic_regime_is_refused() -> None:
     # The kernel reads dynamic margin from the venue's regime only: a per-asset one was ignored.
     with pytest.raises(InputError, match=r"maintenance\[0\] is dynamic"):
         MarketVenue("x", DEEP, maintenance=[MarginRegime(kind="dynamic")])
+
+
+def test_a_book_too_thin_for_the_flow_is_named_instead_of_returning_inf() -> None:
+    # A short squeeze into a book of 1 quote per bp: the price leaves the float range.
+    venue = MarketVenue("v0", [Market(depth=1.0, half_life_steps=30)], MarginRegime(mmr=0.01))
+    spec = MarketSpec(("ETH",), [venue])
+    crowd = random_market_population(300, [3_000.0], seed=4, long_share=0.0)
+    path = np.linspace(3_000.0, 3_600.0, 61)[:, None]
+    with pytest.raises(InputError, match="price of ETH on venue 'v0' left the floating-point range"):
+        simulate_market(crowd, path, spec)

@@ -287,6 +287,20 @@ def _books_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _check_finite(spec: MarketSpec, out: MarketOutputs) -> None:
+    # A book too thin for the flow sent into it takes its price out of the floating-point range
+    # (impact grows exponentially in the flow): say where, instead of returning inf and NaN.
+    price = out.steps.price
+    bad = ~np.isfinite(price) | ~(price > 0.0)
+    if bad.any():
+        v, a, t = (int(x) for x in np.argwhere(bad)[0])
+        mv = spec.venues[v]
+        raise InputError(
+            f"the price of {spec.assets[a]} on venue {mv.name!r} left the floating-point range at step {t}: "
+            f"its book (depth {mv.book(a).depth:g}) cannot absorb the liquidation flow; give it more depth"
+        )
+
+
 def _first(steps: npt.NDArray[np.int64]) -> int:
     hit = steps[steps >= 0]
     return int(hit.min()) if hit.size else -1
@@ -443,6 +457,7 @@ def simulate_market(
     cap = 4 * n_pos + 1000 if max_events is None else _int(max_events, "max_events")
     out = new_market_outputs(acc.wallet.shape[0], spec.n_assets, spec.n_venues, n_steps + 1, cap)
     counts = market_cascade_nb(acc, tiers, exo, depth_mult, oracle, venues, books, cfg, out)
+    _check_finite(spec, out)
     books_t = _books_table(spec, out)
     st = out.steps
     summary = {

@@ -183,6 +183,12 @@ def step_down_qty(
     return closed
 
 
+RESTORE_MARGIN: float = 1e-10
+"""Relative margin by which an incremental liquidation leaves the equity above the maintenance
+margin (:func:`restore_fraction`): numerical, so that the restored account is strictly safe and
+is not found liquidatable again at the same price by a rounding."""
+
+
 @jitable
 def restore_fraction(equity: float, maintenance: float, notional: float, mmr: float, fee_rate: float) -> float:
     """Return the fraction of a position an incremental liquidation closes (1: the whole).
@@ -190,9 +196,12 @@ def restore_fraction(equity: float, maintenance: float, notional: float, mmr: fl
     Closing ``x`` of the position at the current price costs ``fee_rate * x * notional`` and
     lowers the maintenance margin by ``mmr * x * notional`` (the marginal rate of the current
     tier; across a lower tier boundary the requirement falls further, so ``x`` is enough).  The
-    smallest ``x`` with ``equity - fee >= maintenance after`` is
-    ``(MM - E) / (notional (mmr - fee_rate))``; no ``x < 1`` works when ``E <= 0`` or
-    ``mmr <= fee_rate``.  0 when the equity already covers the maintenance margin.
+    smallest ``x`` with ``equity - fee >= (1 + m) x maintenance after`` is
+    ``((1 + m) MM - E) / (notional ((1 + m) mmr - fee_rate))`` with ``m`` =
+    :data:`RESTORE_MARGIN`, so the account ends strictly above its maintenance (an account at
+    ``E = MM`` exactly, liquidatable by the ``E <= MM`` test, closes a sliver instead of
+    nothing); no ``x < 1`` works when ``E <= 0`` or ``mmr <= fee_rate``.  0 when the equity is
+    above the maintenance margin.
 
     Notes
     -----
@@ -200,11 +209,12 @@ def restore_fraction(equity: float, maintenance: float, notional: float, mmr: fl
     incremental liquidation closes part of the position and stops as soon as the maintenance
     margin is below the margin balance again.
     """
-    if equity >= maintenance:
+    if equity > maintenance:
         return 0.0
     if not (equity > 0.0) or not (mmr > fee_rate) or not (notional > 0.0):
         return 1.0
-    x = (maintenance - equity) / (notional * (mmr - fee_rate))
+    up = 1.0 + RESTORE_MARGIN
+    x = (up * maintenance - equity) / (notional * (up * mmr - fee_rate))
     if x >= 1.0:
         return 1.0
     if x < 0.0:

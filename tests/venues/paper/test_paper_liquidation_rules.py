@@ -94,12 +94,16 @@ def test_deribit_incremental_liquidation_keeps_part_of_the_position() -> None:
     assert venue.wallet_balance == 1_000.0  # the loss came out of the isolated margin
 
 
-def test_deribit_mark_exactly_at_the_liquidation_price_closes_nothing_and_keeps_the_position() -> None:
+def test_deribit_mark_exactly_at_the_liquidation_price_closes_a_sliver_and_keeps_the_position() -> None:
     # 1 BTC long at 100,000 with 1,994.95 of isolated margin: at a mark of 99,000 the margin
     # balance is exactly Deribit's maintenance margin (1 % + 1 BTC x 0.005 % of 99,000 = 994.95).
-    # The engine flags it (balance <= MM), the incremental rule closes nothing (equity >= MM):
-    # the position stays open with its margin and loss; it must not vanish with the margin paid
-    # back to the wallet as if the 1,000 USDC loss had never happened.
+    # The engine flags it (balance <= MM); Deribit's incremental liquidation stops once MM is
+    # below the balance, so it closes a sliver (RESTORE_MARGIN of the maintenance) and the
+    # account ends strictly above it.  The position stays open with its margin and loss; it must
+    # not vanish with the margin paid back to the wallet as if the 1,000 USDC loss had never
+    # happened.
+    from levguard.kernels.liquidation import RESTORE_MARGIN
+
     sym = "BTC_USDC-PERPETUAL"
     venue = PaperVenue(
         "deribit",
@@ -114,11 +118,13 @@ def test_deribit_mark_exactly_at_the_liquidation_price_closes_nothing_and_keeps_
         venue.step_sync()
     (rep,) = venue.evaluate().positions
     assert rep.mark_price == 99_000.0
-    assert rep.liquidatable  # at, not below, the maintenance margin
-    assert all(liq.qty != 0.0 for liq in venue.liquidations)
+    assert not rep.liquidatable  # restored: strictly above the maintenance margin
+    assert len(venue.liquidations) == 1  # once: it is not found liquidatable again at the same mark
+    assert 0.0 < venue.liquidations[0].qty < 1e3 * RESTORE_MARGIN
     (pos,) = asyncio.run(venue.fetch_positions())
-    assert pos.qty == 1.0
-    assert pos.isolated_margin == pytest.approx(1_994.95)
+    assert pos.qty == pytest.approx(1.0, abs=1e3 * RESTORE_MARGIN)
+    assert pos.qty < 1.0
+    assert pos.isolated_margin == pytest.approx(1_994.95, rel=1e-6)
     assert venue.wallet_balance == 1_000.0
 
 
