@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,16 @@ def fmt(x: float | None, digits: int = 2) -> str:
     if abs(x) >= 100_000:
         digits = 0
     return f"{x:,.{digits}f}"
+
+
+def write_json_doc(doc: dict[str, Any], calibration: Any = None, report: str | None = None) -> None:
+    """Write a command's JSON document to stdout, adding ``calibration.to_dict()`` and the
+    ``report`` path when there are any (NaN refused; what JSON cannot hold is written with ``str``)."""
+    if calibration is not None:
+        doc["calibration"] = calibration.to_dict()
+    if report:
+        doc["report"] = report
+    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n")
 
 
 def console(stderr: bool = False) -> Console:

@@ -5,8 +5,6 @@ who transmitted losses to whom, and the venue calibration against a joint bad-de
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -156,12 +154,10 @@ def contagion(
     except LevguardError as exc:
         fail(str(exc))
     if as_json:
-        doc: dict[str, Any] = {"name": cfg.name, "monte_carlo": mc.to_dict(), "worst_path": worst.to_dict()}
-        if cal is not None:
-            doc["calibration"] = cal.to_dict()
-        if report:
-            doc["report"] = report
-        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n")
+        from levguard.cli._output import write_json_doc
+
+        doc = {"name": cfg.name, "monte_carlo": mc.to_dict(), "worst_path": worst.to_dict()}
+        write_json_doc(doc, cal, report)
         return
     _print_summary(cfg, mc, worst, cal)
     if report:

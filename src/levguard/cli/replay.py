@@ -4,8 +4,6 @@ historical crash")."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -115,12 +113,9 @@ def replay(
     except LevguardError as exc:
         fail(str(exc))
     if as_json:
-        doc = result.to_dict()
-        if cal is not None:
-            doc["calibration"] = cal.to_dict()
-        if report:
-            doc["report"] = report
-        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n")
+        from levguard.cli._output import write_json_doc
+
+        write_json_doc(result.to_dict(), cal, report)
         return
     if cal is not None:
         _print_calibration(cal)

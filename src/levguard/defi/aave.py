@@ -35,27 +35,8 @@ docs/defi.md.
 
 from __future__ import annotations
 
-from levguard.core.defi.aave import (
-    AAVE_VERSIONS,
-    CLOSE_FACTOR_HF_THRESHOLD,
-    DEBT_CEILING_DECIMALS,
-    DEFAULT_LIQUIDATION_CLOSE_FACTOR,
-    ERRORS,
-    HEALTH_FACTOR_LIQUIDATION_THRESHOLD,
-    MAX_LIQUIDATION_CLOSE_FACTOR,
-    MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD,
-    MIN_LEFTOVER_BASE,
-    AaveError,
-    AaveReserve,
-    EModeCategory,
-    LiquidationResult,
-    UserAccountData,
-    get_user_account_data,
-    liquidation_call,
-    validate_borrow,
-    validate_hf_and_ltv,
-    validate_use_as_collateral,
-)
+from levguard.core.defi import aave as _core
+from levguard.core.defi.aave import *  # noqa: F403  (the engine's public names but CUSTOM_ERRORS, below)
 from levguard.core.defi.wadray import (
     PERCENTAGE_FACTOR,
     RAY,
@@ -72,36 +53,20 @@ from levguard.core.defi.wadray import (
     wad_to_ray,
 )
 
-__all__ = [
-    "AAVE_VERSIONS",
-    "CLOSE_FACTOR_HF_THRESHOLD",
-    "DEBT_CEILING_DECIMALS",
-    "DEFAULT_LIQUIDATION_CLOSE_FACTOR",
-    "ERRORS",
-    "HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
-    "MAX_LIQUIDATION_CLOSE_FACTOR",
-    "MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD",
-    "MIN_LEFTOVER_BASE",
+# The engine's names (less CUSTOM_ERRORS, the v3.4+ custom errors, which this 3.0-3.3 face keeps
+# out) and the WadRayMath names the contracts' units call for.
+__all__ = [name for name in _core.__all__ if name != "CUSTOM_ERRORS"]
+__all__ += [
     "PERCENTAGE_FACTOR",
     "RAY",
     "UINT256_MAX",
     "WAD",
-    "AaveError",
-    "AaveReserve",
-    "EModeCategory",
-    "LiquidationResult",
     "MathRevertError",
-    "UserAccountData",
-    "get_user_account_data",
-    "liquidation_call",
     "percent_div",
     "percent_mul",
     "ray_div",
     "ray_mul",
     "ray_to_wad",
-    "validate_borrow",
-    "validate_hf_and_ltv",
-    "validate_use_as_collateral",
     "wad_div",
     "wad_mul",
     "wad_to_ray",
