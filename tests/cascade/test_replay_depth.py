@@ -143,9 +143,16 @@ def test_collapse_thins_the_book_in_the_synthetic_crash(tmp_path: Path) -> None:
     m = market.depth_multiplier(cfg.steps_per_bar, 5, 0.05)
     assert m.shape == market.path(cfg.steps_per_bar).shape
     assert m.min() < 0.5  # the crash (minutes 200-220 of the file, 5-25 of the window) thins it
-    on = run_replay(cfg).assets[0].row
+    on_res = run_replay(cfg)
+    on = on_res.assets[0].row
     off = run_replay(cfg.with_params(depth_collapse=False)).assets[0].row
     assert on["liquidated_notional"] != off["liquidated_notional"]
+    # the multiplier the book used is in the per-step paths and on the report's fourth row
+    np.testing.assert_array_equal(on_res.assets[0].steps["depth_multiplier"].to_numpy(), m)
+    from levguard.report.replay import replay_figure
+
+    fig = replay_figure(on_res)
+    assert any(t.name == "depth multiplier" for t in fig.data)
 
 
 def test_off_is_the_static_book_bit_for_bit(tmp_path: Path) -> None:

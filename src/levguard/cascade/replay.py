@@ -234,6 +234,7 @@ def replay_asset(config: ReplayConfig, asset: ReplayAsset, market: AssetMarket) 
             "adl_notional": st["adl_notional"].to_numpy(),
             "insurance_fund": st["insurance_fund"].to_numpy(),
             "bad_debt": st["bad_debt"].to_numpy(),
+            "depth_multiplier": res.spec.venues[0].book(0).multiplier(len(st) - 1),
         },
         index=times,
     )

@@ -77,7 +77,8 @@ def replay_table_html(table: Any) -> str:
 
 
 def replay_figure(result: Any) -> Any:
-    """A plotly figure: per asset (one column each) price, liquidation and ADL flow, insurance fund."""
+    """A plotly figure: per asset (one column each) price, liquidation and ADL flow, insurance fund
+    and the book's depth multiplier (1: the calm book; below 1: the depth collapse)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -90,7 +91,9 @@ def replay_figure(result: Any) -> Any:
         titles.append(f"{a.asset}: liquidated / ADL notional per step")
     for a in assets:
         titles.append(f"{a.asset}: insurance fund")
-    fig = make_subplots(rows=3, cols=k, subplot_titles=titles, shared_xaxes=True, vertical_spacing=0.08)
+    for a in assets:
+        titles.append(f"{a.asset}: book depth / calm depth")
+    fig = make_subplots(rows=4, cols=k, subplot_titles=titles, shared_xaxes=True, vertical_spacing=0.06)
     for j, a in enumerate(assets, start=1):
         st = a.steps
         x = st.index.tz_convert("UTC").tz_localize(None)
@@ -125,8 +128,13 @@ def replay_figure(result: Any) -> Any:
                        legendgroup="fund", showlegend=show),
             row=3, col=j,
         )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=x, y=st["depth_multiplier"], name="depth multiplier", line={"color": "#8c564b"},
+                       legendgroup="depth", showlegend=show),
+            row=4, col=j,
+        )  # fmt: skip
     fig.update_layout(
-        height=900,
+        height=1150,
         barmode="stack",
         template="plotly_white",
         legend={"orientation": "h", "x": 0.0, "y": 0.0, "yref": "container", "yanchor": "bottom"},
