@@ -1,4 +1,4 @@
-"""The sweep, cascade and validation reports in a real headless browser (Debian's chromium, Playwright).
+"""The sweep, cascade, validation and replay reports in a real headless browser (Debian's chromium, Playwright).
 
 Each report is built from a small run (a five-configuration sweep on the embedded default market
 with two selected results, a 300-step cascade with a 20-path Monte Carlo, a validation on the
@@ -83,3 +83,22 @@ def test_validation_report_fits_laptop_and_phone(tmp_path: Path) -> None:
     at = [text.index(s) for s in ("Acceptance on the scored set", "Key scores", "Reliability diagrams", "Per year")]
     assert at == sorted(at)
     open_everywhere(out, tmp_path, "table.checks")
+
+
+def test_replay_report_fits_laptop_and_phone(tmp_path: Path) -> None:
+    # Two synthetic assets (the replay tests' crash klines): prices, flows, fund and depth per asset.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cascade"))  # the replay tests' helpers
+    from test_replay import synthetic_raw
+
+    from levguard.cascade.replay import run_replay
+    from levguard.cascade.replay_config import config_from_dict
+    from levguard.report.replay import write_replay_report
+
+    cfg = config_from_dict(synthetic_raw(tmp_path), tmp_path)
+    out = write_replay_report(run_replay(cfg), tmp_path / "replay.html")
+    text = out.read_text(encoding="utf-8")
+    for title in ("exogenous and venue price", "insurance fund", "book depth"):
+        assert title in text
+    open_everywhere(out, tmp_path, None)
