@@ -115,7 +115,10 @@ def units_for_value(tiers: Haircut, value: FloatArray, price: float) -> FloatArr
     widths = np.diff(floors)
     at_floor = np.concatenate([[0.0], np.cumsum(ratios[:-1] * widths)])  # haircut value at each floor
     v = np.asarray(value, dtype=np.float64)
-    k = np.searchsorted(at_floor, v, side="right") - 1
+    # The first tier that reaches v (the smallest amount on a tier that adds nothing); a value at
+    # the tiers' maximum up to rounding is the maximum.
+    v = np.where((v > at_floor[-1]) & (v <= at_floor[-1] * (1.0 + 1e-12)), at_floor[-1], v)
+    k = np.searchsorted(at_floor, v, side="left") - 1
     k = np.clip(k, 0, floors.shape[0] - 1)
     r = ratios[k]
     stuck = (v > at_floor[k]) & ~(r > 0.0)
@@ -126,5 +129,5 @@ def units_for_value(tiers: Haircut, value: FloatArray, price: float) -> FloatArr
             f"(at most {float(at_floor[-1])!r})"
         )
     usd = floors[k] + np.where(r > 0.0, (v - at_floor[k]) / np.where(r > 0.0, r, 1.0), 0.0)
-    out: FloatArray = usd / price
+    out: FloatArray = np.where(v > 0.0, usd / price, 0.0)
     return out

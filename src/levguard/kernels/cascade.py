@@ -416,7 +416,7 @@ def cascade_py(
             if k == 0:
                 break
             rounds += 1
-            size_orders(k, price, cfg, book, now, orders)
+            size_orders(k, price, mark, cfg, book, now, orders)
             # Route: orders that would take the fund below 0 go to ADL (when on).
             flow = book_flow(k, side, orders)
             d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)

@@ -187,9 +187,12 @@ def rank_side(o: int, t: int, mark: float, book: Book, ranking: AdlRanking) -> N
 
 
 @jitable
-def size_orders(k: int, price: float, cfg: CascadeConfig, book: Book, tiers: Tiers, orders: RoundOrders) -> None:
+def size_orders(
+    k: int, price: float, mark: float, cfg: CascadeConfig, book: Book, tiers: Tiers, orders: RoundOrders
+) -> None:
     # Sizes of the round's orders: partial slices above the minimum notional, else the whole
-    # position (``round_full``); none routed to ADL yet.
+    # position (``round_full``); none routed to ADL yet.  The incremental mode is sized at the
+    # mark, where the liquidation was found (Deribit's maintenance is at the mark price).
     side = book.side
     qty = book.qty
     caps = tiers.caps
@@ -202,11 +205,12 @@ def size_orders(k: int, price: float, cfg: CascadeConfig, book: Book, tiers: Tie
         full = True
         notional = qty[i] * price
         if mode == PartialMode.RESTORE:
-            # Incremental: just enough to restore equity >= MM at the current price.
-            eq_i = book.margin[i] + side[i] * qty[i] * (price - book.entry[i])
-            mm_i = tiered_mm(notional, caps, mmrs, tiers.cums)
-            mmr_i = mmrs[tier_index(notional, caps)]
-            x = kl.restore_fraction(eq_i, mm_i, notional, mmr_i, cfg.liq_fee)
+            # Incremental: just enough to restore equity >= MM at the mark.
+            n_mark = qty[i] * mark
+            eq_i = book.margin[i] + side[i] * qty[i] * (mark - book.entry[i])
+            mm_i = tiered_mm(n_mark, caps, mmrs, tiers.cums)
+            mmr_i = mmrs[tier_index(n_mark, caps)]
+            x = kl.restore_fraction(eq_i, mm_i, n_mark, mmr_i, cfg.liq_fee)
             if x < 1.0:
                 c = qty[i] * x
                 full = False

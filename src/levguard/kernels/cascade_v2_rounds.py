@@ -72,7 +72,13 @@ def venue_marks(
 
 @jitable
 def size_orders(
-    k: int, vp: Record, prices: Float64Array1D, st: MarketState, tiers: BookTiers, scr: RoundScratch
+    k: int,
+    vp: Record,
+    prices: Float64Array1D,
+    marks: Float64Array1D,
+    st: MarketState,
+    tiers: BookTiers,
+    scr: RoundScratch,
 ) -> None:
     """Size the round's orders (``scr.ids[:k]``): per position the quantity ``scr.c[j, a]``
     closed, ``scr.full[j]`` when the whole account goes; none routed to ADL yet.
@@ -82,10 +88,12 @@ def size_orders(
     tier's cap, and the incremental mode closes the same fraction ``x`` of every position with
     ``x`` from :func:`levguard.kernels.liquidation.restore_fraction` on the account's equity,
     maintenance and notional (the marginal rate: the position's tier rate, or with several
-    positions their notional-weighted mean).  Collateral holdings (``tiers.coll``) are sold only
-    by a full close: the notional and the incremental mode's equity (after haircuts),
-    maintenance and rate are the contracts'; an account left with collateral alone is closed
-    whole.
+    positions their notional-weighted mean), at the marks, where the liquidation was found.
+    Collateral holdings (``tiers.coll``) are sold only by a full close: the notional and the
+    incremental mode's equity (after haircuts), maintenance and rate are the contracts'; an
+    account left with collateral alone is closed whole, and so is one whose equity after
+    haircuts at the marks does not exceed the fee on all its contracts (no partial close of
+    contracts can then make it safe: the shortfall is the haircut's).
     """
     n_assets = prices.shape[0]
     mode = vp["partial_mode"]
@@ -108,28 +116,32 @@ def size_orders(
         full = True
         if held and not notional > 0.0:
             pass  # collateral alone (its contracts gone to ADL): sold whole
+        elif held and not _partial_can_help(i, base, marks, vp["liq_fee"], st, tiers):
+            pass  # the haircut's shortfall: sold whole
         elif mode == PartialMode.RESTORE:
             eq = st.wallet[i]
             mm = 0.0
             w_mmr = 0.0
             mmr = 0.0
+            n_mark = 0.0
             n_contracts = 0
             for a in range(n_assets):
                 q = st.qty[i, a]
                 if q != 0.0:
                     jb = base + a
-                    n_a = abs(q) * prices[a]
-                    eq += q * (prices[a] - st.entry[i, a])
+                    n_a = abs(q) * marks[a]
+                    eq += q * (marks[a] - st.entry[i, a])
                     if coll[jb]:
                         eq -= book_mm(tiers, jb, n_a)  # the haircut: equity after haircuts
                     else:
                         mm += book_mm(tiers, jb, n_a)
                         mmr = tiers.mmrs[book_tier(tiers, jb, n_a)]
                         w_mmr += mmr * n_a
+                        n_mark += n_a
                         n_contracts += 1
             if n_contracts > 1:
-                mmr = w_mmr / notional
-            x = kl.restore_fraction(eq, mm, notional, mmr, vp["liq_fee"])
+                mmr = w_mmr / n_mark
+            x = kl.restore_fraction(eq, mm, n_mark, mmr, vp["liq_fee"])
             if x < 1.0:
                 for a in range(n_assets):
                     scr.c[j, a] = 0.0 if coll[base + a] else abs(st.qty[i, a]) * x
@@ -160,6 +172,26 @@ def size_orders(
                     scr.c[j, a] = 0.0
         scr.full[j] = full
         scr.adl[j] = False
+
+
+@jitable
+def _partial_can_help(i: int, base: int, marks: Float64Array1D, fee: float, st: MarketState, tiers: BookTiers) -> bool:
+    # Whether closing contracts can make an account with collateral safe: its equity after the
+    # haircuts at the marks exceeds the fee on all its contracts (closing them all leaves
+    # E - H - fee > 0 = MM).
+    eq = st.wallet[i]
+    fees = 0.0
+    for a in range(st.qty.shape[1]):
+        q = st.qty[i, a]
+        if q != 0.0:
+            jb = base + a
+            n_a = abs(q) * marks[a]
+            eq += q * (marks[a] - st.entry[i, a])
+            if tiers.coll[jb]:
+                eq -= book_mm(tiers, jb, n_a)
+            else:
+                fees += fee * n_a
+    return bool(eq > fees)
 
 
 @jitable

@@ -323,7 +323,14 @@ def set_keys(
         o0 = off[jb]
         o1 = off[jb + 1]
         lp = liq_price(side, abs(q), entry[i, a], wallet[i], Tiers(caps[o0:o1], mmrs[o0:o1], cums[o0:o1]))
-        key_at[i, a] = key(side, lp)
+        if math.isnan(lp):
+            # No liquidation price: a holding in a tier at rate 1, whose equity after the haircut
+            # does not move with the price there.  Liquidatable at every price (key +inf, always
+            # crossed) when it is at the marks, else never.
+            e_mm = wallet[i] + q * (marks[a] - entry[i, a]) - tier_mm(caps, mmrs, cums, off, jb, abs(q) * marks[a])
+            key_at[i, a] = math.inf if e_mm <= 0.0 else -math.inf
+        else:
+            key_at[i, a] = key(side, lp)
         return
     eq = wallet[i]
     mm = 0.0
