@@ -24,7 +24,7 @@ from typing import Any
 
 from levguard.errors import ConfigError, InputError
 
-__all__ = ["ProcessCluster", "Progress", "dask_client", "task_size", "worker_numba_threads"]
+__all__ = ["ProcessCluster", "Progress", "dask_client", "run_chunks", "task_size", "worker_numba_threads"]
 
 
 @contextmanager
@@ -151,6 +151,37 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+
+
+def _run_on_worker(plan: Any, first: int, count: int) -> Any:
+    # A Dask task: one numba thread per worker thread (worker_numba_threads).
+    with worker_numba_threads():
+        return plan.run(first, count)
+
+
+def run_chunks(
+    plan: Any, n: int, chunk_size: int, client: Any, progress: bool, label: str, store: Callable[[int, int, Any], None]
+) -> None:
+    """Run ``plan.run(first, count)`` over ``0 .. n - 1`` in chunks and hand each result to
+    ``store(first, end, result)``: in this process in chunks of ``chunk_size`` when ``client`` is
+    None, else on Dask in tasks of :func:`task_size`, the plan scattered to every worker once (a
+    task ships two integers), results stored as they complete.  A progress bar over the chunks."""
+    size = chunk_size if client is None else task_size(n, chunk_size, client)
+    bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+    with Progress(progress, len(bounds), label) as advance:
+        if client is None:
+            for a, b in bounds:
+                store(a, b, plan.run(a, b - a))
+                advance()
+            return
+        plan_f = client.scatter(plan, broadcast=True, hash=False)
+        futures = {client.submit(_run_on_worker, plan_f, a, b - a, pure=False): (a, b) for a, b in bounds}
+        from distributed import as_completed
+
+        for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+            a, b = futures[fut]
+            store(a, b, fut.result())
+            advance()
 
 
 class ProcessCluster:

@@ -18,7 +18,7 @@ maintenance rate and picks the cheapest setting that meets the budget.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -32,7 +32,7 @@ from levguard.cascade.market_paths import market_paths_for
 from levguard.cascade.market_settings import MarketPopulation, MarketSpec, MarketVenue
 from levguard.cascade.settings import _int, _pos
 from levguard.errors import InputError
-from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
+from levguard.parallel import dask_client, run_chunks
 
 __all__ = [
     "CALIBRATION_PARAMS",
@@ -135,17 +135,6 @@ def _hedged_accounts(pop: MarketPopulation) -> npt.NDArray[np.bool_]:
     pairs = np.unique(np.column_stack([owner, venue]), axis=0)
     owners, n_venues = np.unique(pairs[:, 0], return_counts=True)
     return np.isin(owner, owners[n_venues >= 2])
-
-
-def _run_on_worker(plan: MarketPlan, first: int, count: int) -> dict[str, FloatArray]:
-    # A Dask task: one numba thread per worker thread (levguard.parallel.worker_numba_threads).
-    with worker_numba_threads():
-        return plan.run(first, count)
-
-
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for a in range(0, n, size):
-        yield a, min(n, a + size)
 
 
 def _quantile_name(q: float) -> str:
@@ -349,24 +338,7 @@ def market_monte_carlo(
             acc[key][a:b] = arr
 
     with dask_client(scheduler) as client:
-        if client is None:
-            bounds = list(_chunks(n_paths, chunk_size))
-            with Progress(progress, len(bounds), f"market Monte Carlo of {n_paths:,} paths") as advance:
-                for a, b in bounds:
-                    store(a, b, plan.run(a, b - a))
-                    advance()
-        else:
-            bounds = list(_chunks(n_paths, task_size(n_paths, chunk_size, client)))
-            with Progress(progress, len(bounds), f"market Monte Carlo of {n_paths:,} paths") as advance:
-                # The plan goes to every worker once; a task ships two integers.
-                plan_f = client.scatter(plan, broadcast=True, hash=False)
-                futures = {client.submit(_run_on_worker, plan_f, a, b - a, pure=False): (a, b) for a, b in bounds}
-                from distributed import as_completed
-
-                for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-                    a, b = futures[fut]
-                    store(a, b, fut.result())
-                    advance()
+        run_chunks(plan, n_paths, chunk_size, client, progress, f"market Monte Carlo of {n_paths:,} paths", store)
     cols: dict[str, Any] = {"path": np.arange(n_paths), "bad_debt": acc["bad_debt"].sum(axis=1)}
     for name in _PER_VENUE:
         for v, vn in enumerate(names):

@@ -10,7 +10,7 @@ parameter set of a calibration sees the same paths (common random numbers).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -32,7 +32,7 @@ from levguard.cascade.settings import (
 )
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
-from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
+from levguard.parallel import Progress, dask_client, run_chunks
 
 __all__ = ["MonteCarloResult", "calibrate", "max_safe", "monte_carlo"]
 
@@ -93,17 +93,6 @@ class _PathPlan:
         out = np.zeros(count, dtype=kc.SUMMARY_DTYPE)
         kc.cascade_many_nb(self.acc, self.tiers, exo, self.depth_mult, self.oracle, self.cfg, out)
         return out
-
-
-def _run_on_worker(plan: _PathPlan, first: int, count: int) -> RecordArray:
-    # A Dask task: one numba thread per worker thread (levguard.parallel.worker_numba_threads).
-    with worker_numba_threads():
-        return plan.run(first, count)
-
-
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for a in range(0, n, size):
-        yield a, min(n, a + size)
 
 
 def _n_steps(spec: Mapping[str, Any]) -> int:
@@ -169,24 +158,11 @@ def monte_carlo(
     plan = _PathPlan(acc, tiers, dict(paths), depth_mult, oracle, cfg)
     out = np.zeros(n_paths, dtype=kc.SUMMARY_DTYPE)
     with dask_client(scheduler) as client:
-        if client is None:
-            bounds = list(_chunks(n_paths, chunk_size))
-            with Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
-                for a, b in bounds:
-                    out[a:b] = plan.run(a, b - a)
-                    advance()
-        else:
-            bounds = list(_chunks(n_paths, task_size(n_paths, chunk_size, client)))
-            with Progress(progress, len(bounds), f"Monte Carlo of {n_paths:,} paths") as advance:
-                # The plan goes to every worker once; a task ships two integers.
-                plan_f = client.scatter(plan, broadcast=True, hash=False)
-                futures = {client.submit(_run_on_worker, plan_f, a, b - a, pure=False): (a, b) for a, b in bounds}
-                from distributed import as_completed
 
-                for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-                    a, b = futures[fut]
-                    out[a:b] = fut.result()
-                    advance()
+        def store(a: int, b: int, part: RecordArray) -> None:
+            out[a:b] = part
+
+        run_chunks(plan, n_paths, chunk_size, client, progress, f"Monte Carlo of {n_paths:,} paths", store)
     # One float column per summary field (counts too, as before the records).
     table = pd.DataFrame({name: out[name].astype(np.float64) for name in kc.SUMMARY_DTYPE.names or ()})
     table.insert(0, "path", np.arange(n_paths))

@@ -76,6 +76,18 @@ def replay_table_html(table: Any) -> str:
     return f"<div class='scroll'><table><tr><th></th>{head}</tr>{''.join(body)}</table></div>"
 
 
+# The figure's traces per asset: (row, bar, column of ``steps``, name, line or bar style, legend group).
+_TRACES: tuple[tuple[int, bool, str, str, dict[str, str], str], ...] = (
+    (1, False, "exogenous", "exogenous", {"dash": "dash", "color": "#888"}, "exo"),
+    (1, False, "price", "venue price", {"color": "#1f77b4"}, "price"),
+    (1, False, "mark", "mark", {"dash": "dot", "color": "#2ca02c"}, "mark"),
+    (2, True, "liquidated_notional", "liquidated", {"color": "#d62728"}, "liq"),
+    (2, True, "adl_notional", "ADL", {"color": "#9467bd"}, "adl"),
+    (3, False, "insurance_fund", "insurance fund", {"color": "#ff7f0e"}, "fund"),
+    (4, False, "depth_multiplier", "depth multiplier", {"color": "#8c564b"}, "depth"),
+)
+
+
 def replay_figure(result: Any) -> Any:
     """A plotly figure: per asset (one column each) price, liquidation and ADL flow, insurance fund
     and the book's depth multiplier (1: the calm book; below 1: the depth collapse)."""
@@ -84,55 +96,20 @@ def replay_figure(result: Any) -> Any:
 
     assets = list(result.assets)
     k = len(assets)
-    titles = []
-    for a in assets:
-        titles.append(f"{a.asset}: exogenous and venue price")
-    for a in assets:
-        titles.append(f"{a.asset}: liquidated / ADL notional per step")
-    for a in assets:
-        titles.append(f"{a.asset}: insurance fund")
-    for a in assets:
-        titles.append(f"{a.asset}: book depth / calm depth")
+    rows = ("exogenous and venue price", "liquidated / ADL notional per step", "insurance fund",
+            "book depth / calm depth")  # fmt: skip
+    titles = [f"{a.asset}: {title}" for title in rows for a in assets]
     fig = make_subplots(rows=4, cols=k, subplot_titles=titles, shared_xaxes=True, vertical_spacing=0.06)
     for j, a in enumerate(assets, start=1):
         st = a.steps
         x = st.index.tz_convert("UTC").tz_localize(None)
         show = j == 1
-        fig.add_trace(
-            go.Scatter(x=x, y=st["exogenous"], name="exogenous", line={"dash": "dash", "color": "#888"},
-                       legendgroup="exo", showlegend=show),
-            row=1, col=j,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=x, y=st["price"], name="venue price", line={"color": "#1f77b4"},
-                       legendgroup="price", showlegend=show),
-            row=1, col=j,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=x, y=st["mark"], name="mark", line={"dash": "dot", "color": "#2ca02c"},
-                       legendgroup="mark", showlegend=show),
-            row=1, col=j,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Bar(x=x, y=st["liquidated_notional"], name="liquidated", marker_color="#d62728",
-                   legendgroup="liq", showlegend=show),
-            row=2, col=j,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Bar(x=x, y=st["adl_notional"], name="ADL", marker_color="#9467bd", legendgroup="adl",
-                   showlegend=show),
-            row=2, col=j,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=x, y=st["insurance_fund"], name="insurance fund", line={"color": "#ff7f0e"},
-                       legendgroup="fund", showlegend=show),
-            row=3, col=j,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=x, y=st["depth_multiplier"], name="depth multiplier", line={"color": "#8c564b"},
-                       legendgroup="depth", showlegend=show),
-            row=4, col=j,
-        )  # fmt: skip
+        for row, bar, column, name, style, group in _TRACES:
+            kw = {"marker_color": style["color"]} if bar else {"line": style}
+            trace = (go.Bar if bar else go.Scatter)(
+                x=x, y=st[column], name=name, legendgroup=group, showlegend=show, **kw
+            )
+            fig.add_trace(trace, row=row, col=j)
     fig.update_layout(
         height=1150,
         barmode="stack",
