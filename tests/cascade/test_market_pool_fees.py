@@ -17,18 +17,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
+from test_market_vault import assert_same, run_both
 
 from levguard.cascade import MarginRegime, Market, VenueSettings
 from levguard.cascade.contagion import pool_outcomes
 from levguard.cascade.market import Arbitrage, MarketResult, MarketSpec, MarketVenue, simulate_market
 from levguard.cascade.market_pools import lending_pool_venue, random_borrowers
 from levguard.cascade.market_population import random_market_population
-from levguard.cascade.market_settings import kernel_inputs
 from levguard.cascade.settings import kernel_config
 from levguard.errors import InputError
 from levguard.kernels import cascade_v2_records as r2
 from levguard.kernels._jit import NUMBA_DISABLED
-from levguard.kernels.cascade_v2 import market_cascade_nb, market_cascade_py
 
 T = 60
 PATH = 3_000.0 * np.exp(np.concatenate([[0.0], np.linspace(0.0, -0.2, T)]))  # a 20 % slide
@@ -110,22 +109,13 @@ def test_paying_the_fee_out_moves_the_bonus_not_the_path(bonus: float) -> None:
 
 
 def _run_both(pop: Any, exo: np.ndarray, spec: MarketSpec) -> list[tuple[r2.MarketOutputs, r2.MarketCounts]]:
-    acc, tiers, dm, oracle, venues, books, cfg = kernel_inputs(pop, spec, exo.shape[0] - 1, 525_600.0, False)
-    runs = []
-    for fn in (market_cascade_py, market_cascade_nb):
-        out = r2.new_market_outputs(pop.n, spec.n_assets, spec.n_venues, exo.shape[0], 20_000)
-        runs.append((out, fn(acc, tiers, exo, dm, oracle, venues, books, cfg, out)))
-    return runs
+    return run_both(pop, exo, spec)  # test_market_vault's: the Python twin and the compiled kernel
 
 
 def _assert_same(runs: list[tuple[r2.MarketOutputs, r2.MarketCounts]]) -> None:
-    (a, ca), (b, cb) = runs
-    assert ca == cb
-    for part in ("steps", "accounts", "books", "vault"):
-        for name, x, y in zip(getattr(a, part)._fields, getattr(a, part), getattr(b, part), strict=True):
-            np.testing.assert_array_equal(x, y, err_msg=f"{part}.{name}")
+    assert_same(runs)  # every output array, the vault's too
+    (a, _ca), (b, _cb) = runs
     np.testing.assert_array_equal(a.fees_paid, b.fees_paid)
-    np.testing.assert_array_equal(a.events[: ca.events], b.events[: cb.events])
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: market_cascade_nb is market_cascade_py")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from levguard.cascade.settings import _int
 from levguard.core.rules.adl import ADL_VENUES
 from levguard.errors import InputError
 
@@ -40,12 +41,6 @@ def _num(value: object, name: str, *, lo: float = 0.0, lo_open: bool = False, hi
         upper = f" and <= {hi:g}" if hi < math.inf else ""
         raise InputError(f"{name} must be finite and {lower}{upper}, was {value!r}")
     return v
-
-
-def _count(value: object, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise InputError(f"{name} must be an integer >= {lo}, was {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,7 @@ class ReplayParams:
     backstop: float = 0.0
 
     def __post_init__(self) -> None:
-        _count(self.n_accounts, "population.n_accounts", 10)
+        _int(self.n_accounts, "population.n_accounts", 10)
         _num(self.oi_to_daily_volume, "population.oi_to_daily_volume", lo_open=True)
         _num(self.long_share, "population.long_share", hi=1.0)
         _num(self.leverage_median, "population.leverage_median", lo=1.0)
@@ -126,7 +121,7 @@ class ReplayParams:
         _num(self.half_life_seconds, "book.half_life_seconds")
         if not isinstance(self.depth_collapse, bool):
             raise InputError(f"book.depth_collapse must be true or false, was {self.depth_collapse!r}")
-        _count(self.depth_window_minutes, "book.depth_window_minutes", 1)
+        _int(self.depth_window_minutes, "book.depth_window_minutes", 1)
         _num(self.depth_floor, "book.depth_floor", lo_open=True, hi=1.0)
         _num(self.mark_lag_seconds, "venue.mark_lag_seconds", hi=3600.0)
         _num(self.latency_seconds, "venue.latency_seconds", hi=3600.0)
@@ -241,16 +236,16 @@ class ReplayConfig:
         names = [a.name for a in self.assets]
         if len(set(names)) != len(names):
             raise InputError(f"assets must be distinct, were {names}")
-        _count(self.lookback_minutes, "window.lookback_minutes", 10)
+        _int(self.lookback_minutes, "window.lookback_minutes", 10)
         if self.params.depth_window_minutes > self.lookback_minutes:
             raise InputError(
                 f"book.depth_window_minutes must be <= window.lookback_minutes ({self.lookback_minutes}), "
                 f"was {self.params.depth_window_minutes!r}"
             )
-        step = _count(self.step_seconds, "step_seconds", 1)
+        step = _int(self.step_seconds, "step_seconds", 1)
         if 60 % step or 60 // step < 3:
             raise InputError(f"step_seconds must divide 60 and be <= 20 (e.g. 1, 5, 10, 15, 20), was {step}")
-        _count(self.seed, "seed", 0)
+        _int(self.seed, "seed", 0)
         if self.adl_rule not in ADL_VENUES:
             raise InputError(f"venue.rule must be one of {', '.join(ADL_VENUES)}, was {self.adl_rule!r}")
         if self.calibrate_target is not None and self.calibrate_target not in names:
