@@ -94,40 +94,27 @@ def test_the_api_and_the_cards_show_the_health_factor(
     morpho = _positions(svc, "morpho")
     assert 1.0 < morpho["health_factor"] < 1.4
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
+
+    from browser_session import dashboard_page
 
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium for the dashboard half")
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.set_default_timeout(15_000)
-            try:
-                page.goto(svc.url + "/")
-                page.fill("#token-input", svc.token)
-                page.click("#token-submit")
-                expect(page.locator("#dashboard")).to_be_visible()
-                for account, figures in (("aave", row), ("morpho", morpho)):
-                    card = page.locator(f'#accounts [data-account="{account}"]')
-                    hf = card.locator('[data-field="health_factor"]')
-                    expect(hf.locator("dt")).to_have_text("Health factor")
-                    expect(hf.locator("dd")).to_have_text(f"{figures['health_factor']:,.4f}")
-                    if account == "aave":
-                        expect(hf).to_have_attribute("title", _contains("the protocol reports"))
-                    expect(card.locator('[data-field="debt_value"] dd')).to_contain_text(
-                        f"{figures['debt_value']:,.2f}"
-                    )
-                    expect(card.locator('[data-field="target_hf"] dd')).not_to_have_text("")
-                    expect(card.locator('[data-field="equity"]')).to_have_count(0)
-            except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-                raise
-        finally:
-            browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with dashboard_page(tmp_path) as page:
+        page.goto(svc.url + "/")
+        page.fill("#token-input", svc.token)
+        page.click("#token-submit")
+        expect(page.locator("#dashboard")).to_be_visible()
+        for account, figures in (("aave", row), ("morpho", morpho)):
+            card = page.locator(f'#accounts [data-account="{account}"]')
+            hf = card.locator('[data-field="health_factor"]')
+            expect(hf.locator("dt")).to_have_text("Health factor")
+            expect(hf.locator("dd")).to_have_text(f"{figures['health_factor']:,.4f}")
+            if account == "aave":
+                expect(hf).to_have_attribute("title", _contains("the protocol reports"))
+            expect(card.locator('[data-field="debt_value"] dd')).to_contain_text(f"{figures['debt_value']:,.2f}")
+            expect(card.locator('[data-field="target_hf"] dd')).not_to_have_text("")
+            expect(card.locator('[data-field="equity"]')).to_have_count(0)
 
 
 def _contains(text: str) -> Any:

@@ -51,23 +51,12 @@ def _position(service: _Service) -> dict[str, Any]:
 
 
 def test_dashboard_trader_view(service: _Service, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.set_default_timeout(10_000)
-            try:
-                _scenario(page, expect, service, _shots(tmp_path))
-            except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-                raise
-        finally:
-            browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    from browser_session import dashboard_page
+
+    with dashboard_page(tmp_path, 10_000) as page:
+        _scenario(page, expect, service, _shots(tmp_path))
 
 
 def _colour(page: Any, selector: str, prop: str = "color") -> str:

@@ -46,26 +46,15 @@ def unified(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[_S
 
 
 def test_the_card_shows_the_unified_account_ratio(unified: tuple[_Service, str], tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
+
+    from browser_session import dashboard_page
 
     service, case = unified
     _, name, label, shown, venue_shown = CASES[case]
     title = f"levguard's {name} (normal); the venue reports {venue_shown}"
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.set_default_timeout(15_000)
-            try:
-                _scenario(page, expect, service, label, shown, title)
-            except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-                raise
-        finally:
-            browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with dashboard_page(tmp_path) as page:
+        _scenario(page, expect, service, label, shown, title)
 
 
 def _scenario(page: Any, expect: Any, service: _Service, label: str, shown: str, title: str) -> None:
