@@ -45,7 +45,7 @@ from levguard.cascade.market_fit import (
     returns_matrix,
 )
 from levguard.cascade.price_paths import _poisson_cdf, user_path
-from levguard.core.validate import integer_in
+from levguard.core.validate import integer_in, non_negative_number, number, positive_number
 from levguard.errors import InputError
 from levguard.kernels.market_paths import FactorJumpInputs, bootstrap_log_paths_nb, factor_jump_log_paths_nb
 from levguard.typing import Float64Array, Float64Array1D, Float64Array2D
@@ -416,30 +416,14 @@ def pegged_paths(driver: object, peg: float = 1.0, beta: float = 0.0, floor: flo
         ) from None
     if d.ndim not in (1, 2) or d.shape[-1] < 2 or not np.all(np.isfinite(d) & (d > 0.0)):
         raise InputError("driver must be prices > 0 of shape (T + 1,) or (n, T + 1) with T >= 1")
-    pg = _positive(peg, "peg")
-    b = _number(beta)
-    if not (math.isfinite(b) and b >= 0.0):
-        raise InputError(f"beta must be a number >= 0, was {beta!r}")
-    fl = _number(floor)
+    pg = positive_number(peg, "peg")
+    b = non_negative_number(beta, "beta")
+    fl = number(floor, "floor")
     if not (0.0 < fl <= 1.0):
         raise InputError(f"floor must be in (0, 1], was {floor!r}")
     dd = 1.0 - d / np.maximum.accumulate(d, axis=-1)
     out: Float64Array = pg * np.maximum(fl, 1.0 - b * dd)
     return out
-
-
-def _number(value: object) -> float:
-    # The value as a float, NaN when it is not a real number (bools are not numbers here).
-    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
-        return float(value)
-    return math.nan
-
-
-def _positive(value: object, name: str) -> float:
-    v = _number(value)
-    if not (math.isfinite(v) and v > 0.0):
-        raise InputError(f"{name} must be a number > 0, was {value!r}")
-    return v
 
 
 _PEG_KEYS = ("peg", "driver", "beta", "floor")
