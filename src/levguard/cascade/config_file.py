@@ -3,13 +3,24 @@ file's errors, so that each command names the file and says what went wrong in o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from levguard.documents import parse_spec_text
 from levguard.errors import InputError
 
-__all__ = ["read_config_file"]
+__all__ = ["known_keys", "read_config_file"]
+
+
+def known_keys(value: Mapping[Any, Any], where: str, allowed: Iterable[str]) -> dict[str, Any]:
+    """Return ``value`` with string keys; raise ``"<where>: unknown key(s) [...]; allowed: ..."``
+    when it holds a key outside ``allowed``."""
+    ok = set(allowed)
+    bad = sorted(str(k) for k in value if k not in ok)
+    if bad:
+        raise InputError(f"{where}: unknown key(s) {bad}; allowed: {', '.join(sorted(ok))}")
+    return {str(k): v for k, v in value.items()}
 
 
 def read_config_file(path: str | Path, what: str) -> tuple[Any, Path]:

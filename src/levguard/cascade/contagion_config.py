@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from levguard.cascade.config_file import known_keys
 from levguard.cascade.market_montecarlo import CALIBRATION_PARAMS, _grid, _quantiles
 from levguard.cascade.market_pools import lending_pool_venue, random_borrowers
 from levguard.cascade.market_population import hedged_owners, random_market_population
@@ -110,14 +111,7 @@ def _section(raw: Mapping[str, Any], key: str, allowed: set[str], *, required: b
         return {}
     if not isinstance(value, Mapping):
         raise InputError(f"{key} must be a mapping, was {value!r}")
-    return _keys(value, key, allowed)
-
-
-def _keys(value: Mapping[str, Any], where: str, allowed: set[str]) -> dict[str, Any]:
-    bad = sorted(str(k) for k in value if k not in allowed)
-    if bad:
-        raise InputError(f"{where}: unknown key(s) {bad}; allowed: {', '.join(sorted(allowed))}")
-    return {str(k): v for k, v in value.items()}
+    return known_keys(value, key, allowed)
 
 
 def _call(what: str, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -141,7 +135,7 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
     where = f"venues[{j}]"
     if not isinstance(raw, Mapping):
         raise InputError(f"{where} must be a mapping with name and books, was {raw!r}")
-    v = _keys(raw, where, _VENUE)
+    v = known_keys(raw, where, _VENUE)
     name = v.get("name")
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}.name must be a non-empty string, was {name!r}")
@@ -151,7 +145,7 @@ def _venue(raw: object, j: int, assets: list[str]) -> MarketVenue:
     reg_raw = v.get("regime", {}) or {}
     if not isinstance(reg_raw, Mapping):
         raise InputError(f"{where}.regime must be a mapping, was {reg_raw!r}")
-    overrides = _keys(reg_raw, f"{where}.regime", _REGIME)
+    overrides = known_keys(reg_raw, f"{where}.regime", _REGIME)
     if "rule" in v:
         regime = _call(f"{where}.regime", MarginRegime.for_venue, rule, **overrides)
     else:
@@ -191,7 +185,7 @@ def _books(books_raw: object, where: str, assets: list[str]) -> list[Market]:
         b = books_raw[a]
         if not isinstance(b, Mapping):
             raise InputError(f"{where}.books.{a} must be a mapping with depth, was {b!r}")
-        books.append(_call(f"{where}.books.{a}", Market, **_keys(b, f"{where}.books.{a}", _BOOK)))
+        books.append(_call(f"{where}.books.{a}", Market, **known_keys(b, f"{where}.books.{a}", _BOOK)))
     return books
 
 
@@ -211,7 +205,7 @@ def _pools(
     for j, item in enumerate(value):
         if not isinstance(item, Mapping):
             raise InputError(f"pools[{j}] must be a mapping with name, lt, bonus and books, was {item!r}")
-        p = _keys(item, f"pools[{j}]", _POOL)
+        p = known_keys(item, f"pools[{j}]", _POOL)
         name = p.get("name")
         if not isinstance(name, str) or not name:
             raise InputError(f"pools[{j}].name must be a non-empty string, was {name!r}")
@@ -238,7 +232,7 @@ def _pools(
         b_raw = p.get("borrowers")
         if not isinstance(b_raw, Mapping):
             raise InputError(f"{where}.borrowers must be a mapping {{count, hf, ...}}, was {b_raw!r}")
-        b = _keys(b_raw, f"{where}.borrowers", _BORROWERS)
+        b = known_keys(b_raw, f"{where}.borrowers", _BORROWERS)
         hf = b.get("hf", [1.05, 2.5])
         if isinstance(hf, str) or not isinstance(hf, Sequence) or len(hf) != 2:
             raise InputError(f"{where}.borrowers.hf must be [low, high], was {hf!r}")
@@ -303,7 +297,7 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], venues: list[M
         where = f"population.hedged[{j}]"
         if not isinstance(h, Mapping):
             raise InputError(f"{where} must be a mapping, was {h!r}")
-        h = _keys(h, where, _HEDGED)
+        h = known_keys(h, where, _HEDGED)
         missing = [k for k in ("asset", "qty", "long_venue", "short_venue") if k not in h]
         if missing:
             raise InputError(f"{where} is missing {missing}")
@@ -415,7 +409,7 @@ def _paths(raw: Mapping[str, Any], assets: dict[str, float], base: Path) -> dict
     pegged = _pegged(value.get("pegged"), assets)
     free = [a for a in names if a not in pegged]
     if model == "factor_jump":
-        p = _keys(value, "paths", _FACTOR)
+        p = known_keys(value, "paths", _FACTOR)
         params = p.get("params")
         if not isinstance(params, Mapping):
             raise InputError(f"paths.params must be the factor model's parameters (a mapping), was {params!r}")
@@ -426,7 +420,7 @@ def _paths(raw: Mapping[str, Any], assets: dict[str, float], base: Path) -> dict
             "substeps": p.get("substeps", 1),
         }
     elif model == "bootstrap":
-        p = _keys(value, "paths", _BOOTSTRAP)
+        p = known_keys(value, "paths", _BOOTSTRAP)
         data = p.get("data")
         if not isinstance(data, Mapping):
             raise InputError(f"paths.data must map every asset to a bar file, was {data!r}")
@@ -451,7 +445,7 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
     """Validate a parsed config (``base``: the folder relative paths start from)."""
     if not isinstance(raw, Mapping):
         raise InputError(f"the config must be a mapping of sections, was {type(raw).__name__}")
-    _keys(raw, "config", _TOP)
+    known_keys(raw, "config", _TOP)
     assets = _assets(raw)
     names = list(assets)
     venues_raw = raw.get("venues")

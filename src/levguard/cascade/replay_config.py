@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from levguard.cascade.config_file import known_keys
 from levguard.cascade.settings import _int
 from levguard.core.rules.adl import ADL_VENUES
 from levguard.errors import InputError
@@ -270,10 +271,7 @@ def _section(raw: Mapping[str, Any], key: str, allowed: set[str]) -> dict[str, A
     sec = raw.get(key, {}) or {}
     if not isinstance(sec, Mapping):
         raise InputError(f"{key} must be a mapping, was {sec!r}")
-    unknown = sorted(str(k) for k in sec if k not in allowed)
-    if unknown:
-        raise InputError(f"{key}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-    return dict(sec)
+    return known_keys(sec, key, allowed)
 
 
 def _observed(raw: object, asset: str, base: Path) -> ObservedFigures:
@@ -282,9 +280,7 @@ def _observed(raw: object, asset: str, base: Path) -> ObservedFigures:
     if not isinstance(raw, Mapping):
         raise InputError(f"observed.{asset} must be a mapping, was {raw!r}")
     allowed = {"liquidated_notional", "adl_notional", "first_adl_delay_seconds", "liq_adl_csv", "source"}
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        raise InputError(f"observed.{asset}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    known_keys(raw, f"observed.{asset}", allowed)
     vals: dict[str, Any] = {}
     source = str(raw.get("source", ""))
     if "liq_adl_csv" in raw:
@@ -311,9 +307,7 @@ def config_from_dict(raw: object, base_dir: str | Path = ".", source: str = "<co
         raise InputError(f"the config must be a mapping of sections, was {type(raw).__name__}")
     top = {"name", "data", "window", "step_seconds", "seed", "venue", "population", "book", "assets", "observed"}
     top |= {"calibrate"}
-    unknown = sorted(str(k) for k in raw if k not in top)
-    if unknown:
-        raise InputError(f"unknown key(s) {unknown}; allowed: {sorted(top)}")
+    known_keys(raw, "config", top)
     base = Path(base_dir)
     # Normalised (".." folded) so that messages name the file a user would look for.
     data = Path(os.path.normpath(base / str(raw["data"]))) if raw.get("data") else base
@@ -339,9 +333,7 @@ def config_from_dict(raw: object, base_dir: str | Path = ".", source: str = "<co
     for name, spec in assets_raw.items():
         if not isinstance(spec, Mapping):
             raise InputError(f"assets.{name} must be a mapping with klines, was {spec!r}")
-        bad = sorted(str(k) for k in spec if k not in {"klines", "max_leverage", "open_interest_usd"})
-        if bad:
-            raise InputError(f"assets.{name}: unknown key(s) {bad}; allowed: klines, max_leverage, open_interest_usd")
+        known_keys(spec, f"assets.{name}", ("klines", "max_leverage", "open_interest_usd"))
         if "klines" not in spec:
             raise InputError(f"assets.{name}.klines is required (a 1-minute kline file)")
         assets.append(
