@@ -47,10 +47,12 @@ import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _aave_common as common
+from _aave_common import BASE_UNIT, AccountState, Market, Receipt, ReserveParams, RevertedError, StoredAccount
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.vm.forks import LondonVM
@@ -76,9 +78,6 @@ ZERO = "0x" + "00" * 20
 GENESIS_TIMESTAMP = 4_102_444_800  # 2100-01-01: later than the wall clock, so blocks tick by 1 s
 ACCRUAL_SECONDS = 2 * 365 * 86_400
 CALL_GAS = 50_000_000
-BASE_UNIT = 10**8  # AaveOracle's base currency unit (USD, 8 decimals)
-# ReserveConfiguration.sol: BORROWABLE_IN_ISOLATION_START_BIT_POSITION.
-_BORROWABLE_IN_ISOLATION_BIT = 61
 # Errors.sol string codes the Pool reverts with are decimal strings.
 _ERROR_SELECTOR = keccak(text="Error(string)")[:4]
 _PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
@@ -138,12 +137,6 @@ def struct_member_slot(contract: str, struct: str, member: str) -> tuple[int, in
     raise KeyError(f"{contract}.{struct}.{member}")
 
 
-def mapping_slot(key: str | int, base: int) -> int:
-    """Solidity's slot of ``mapping[key]`` at ``base``: keccak256(pad32(key) . pad32(base))."""
-    k = int(key, 16) if isinstance(key, str) else key
-    return int.from_bytes(keccak(k.to_bytes(32, "big") + base.to_bytes(32, "big")), "big")
-
-
 def link(
     bytecode: str, link_references: Mapping[str, Mapping[str, Sequence[Mapping[str, int]]]], libs: Mapping[str, str]
 ) -> str:
@@ -161,14 +154,6 @@ def link(
 # ---------------------------------------------------------------------------- the chain
 
 
-class RevertedError(Exception):
-    """A transaction or call reverted; ``reason`` is the revert string ("" when none)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason or "reverted without reason")
-        self.reason = reason
-
-
 def revert_reason(output: bytes) -> str:
     """Name revert data: the ``Error(string)`` message (Aave's error codes), ``"panic 0x11"`` for
     ``Panic(uint256)``, ``"revert()"`` for none (WadRayMath / PercentageMath), else the hex."""
@@ -177,13 +162,6 @@ def revert_reason(output: bytes) -> str:
     if output[:4] == _PANIC_SELECTOR:
         return f"panic 0x{int.from_bytes(output[4:36], 'big'):02x}"
     return output.hex() if output else "revert()"
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A successful transaction's logs: ``(address, topics, data)`` with a checksum address."""
-
-    logs: tuple[tuple[str, tuple[bytes, ...], bytes], ...]
 
 
 class Evm:
@@ -201,12 +179,12 @@ class Evm:
     as in a transaction; Aave reads nothing else of the transaction).
     """
 
-    def __init__(self, num_accounts: int = 10) -> None:
+    def __init__(self, num_accounts: int = 10, vm: Any = LondonVM) -> None:
         params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": GENESIS_TIMESTAMP})
         genesis = PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
         # London: the EVM the artifacts were compiled for (hardhat's evmVersion), and py-evm runs
         # it faster than its default Prague (fewer per-call checks).
-        self.backend = PyEVMBackend(genesis_parameters=params, genesis_state=genesis, vm_configuration=((0, LondonVM),))
+        self.backend = PyEVMBackend(genesis_parameters=params, genesis_state=genesis, vm_configuration=((0, vm),))
         self.w3 = Web3(EthereumTesterProvider(EthereumTester(self.backend)))
         self.accounts: list[str] = list(self.w3.eth.accounts)
         self._header = self.backend.chain.header
@@ -231,7 +209,7 @@ class Evm:
         self, name: str, *args: object, libs: Mapping[str, str] | None = None, sender: str | None = None
     ) -> Contract:
         """Deploy contract ``name`` (its artifact, ``libs`` linked) with constructor ``args``."""
-        art = artifact(name)
+        art = self.artifact(name)
         code = link(art["bytecode"], art["linkReferences"], libs or {})
         init = self.w3.eth.contract(abi=art["abi"], bytecode=code).constructor(*args).data_in_transaction
         origin = to_canonical_address(sender or self.accounts[0])
@@ -243,11 +221,19 @@ class Evm:
         )  # fmt: skip
         computation = self.state.computation_class.apply_create_message(self.state, msg, self._context(origin))
         if not computation.is_success:
-            raise RevertedError(f"deploying {name}: {revert_reason(bytes(computation.output))}")
+            raise RevertedError(f"deploying {name}: {self.reason(bytes(computation.output))}")
         return self.at(name, to_checksum_address(address))
 
     def at(self, name: str, address: str) -> Contract:
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=artifact(name)["abi"])
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=self.artifact(name)["abi"])
+
+    def artifact(self, name: str) -> Mapping[str, Any]:
+        """The artifact contract ``name`` is deployed from (the npm package's)."""
+        return artifact(name)
+
+    def reason(self, output: bytes) -> str:
+        """Name revert data (:func:`revert_reason`)."""
+        return revert_reason(output)
 
     # -- transactions and calls
     def send(self, fn: Any, sender: str) -> Receipt:
@@ -255,7 +241,7 @@ class Evm:
         logs or raise :class:`RevertedError` with the revert reason."""
         computation = self._message(fn.address, self._data(fn), sender, keep=True)
         if not computation.is_success:
-            raise RevertedError(revert_reason(bytes(computation.output)))
+            raise RevertedError(self.reason(bytes(computation.output)))
         logs = tuple(
             (to_checksum_address(address), tuple(t.to_bytes(32, "big") for t in topics), bytes(data))
             for address, topics, data in computation.get_log_entries()
@@ -271,7 +257,7 @@ class Evm:
         """Return the decoded outputs of view call ``fn`` (one value, or a tuple); raise RevertedError."""
         ok, out = self.call_raw(fn.address, self._data(fn), sender)
         if not ok:
-            raise RevertedError(revert_reason(out))
+            raise RevertedError(self.reason(out))
         values = abi_decode(get_abi_output_types(fn.abi), out)
         return values[0] if len(values) == 1 else values
 
@@ -375,47 +361,6 @@ EMODE_SOURCE = to_checksum_address("0x00000000000000000000000000000000000e0de1")
 """The address e-mode 1 prices with (AaveOracle returns its MockAggregator's answer)."""
 
 
-@dataclass
-class Market:
-    """Addresses and contracts of the deployed market, and the chain it lives on."""
-
-    evm: Evm
-    provider: Contract
-    acl: Contract
-    pool: Contract
-    configurator: Contract
-    oracle: Contract
-    data_provider: Contract
-    tokens: dict[str, Contract]
-    atokens: dict[str, Contract]
-    vtokens: dict[str, Contract]
-    specs: dict[str, ReserveSpec]
-    admin: str
-    treasury: str
-    funder: str  # holds every token, supplies on behalf of users; ISOLATED_COLLATERAL_SUPPLIER
-    liquidator: str
-    whales: tuple[str, str]
-    users: list[str]  # keys for accounts that transact themselves
-    symbols: tuple[str, ...] = field(default_factory=tuple)  # in reserve id order
-    income: dict[str, int] = field(default_factory=dict)  # normalized income, frozen (ray)
-    debt_index: dict[str, int] = field(default_factory=dict)  # normalized variable debt (ray)
-
-    def address(self, symbol: str) -> str:
-        return str(self.tokens[symbol].address)
-
-    def send(self, fn: Any, sender: str | None = None) -> Receipt:
-        return self.evm.send(fn, sender or self.admin)
-
-    def call(self, fn: Any, sender: str | None = None) -> Any:
-        return self.evm.call(fn, sender)
-
-    def set_price(self, symbol_or_source: str, price: int) -> None:
-        """Point the asset (a symbol or an address) at a new MockAggregator answering ``price``."""
-        asset = self.address(symbol_or_source) if symbol_or_source in self.tokens else symbol_or_source
-        aggregator = self.evm.deploy("MockAggregator", price)
-        self.send(self.oracle.functions.setAssetSources([asset], [aggregator.address]))
-
-
 def _strategy(evm: Evm, provider: str, spec: ReserveSpec) -> Contract:
     # DefaultReserveInterestRateStrategy(provider, optimalUsage, baseVariable, slope1, slope2,
     # stableSlope1, stableSlope2, baseStableOffset, stableExcessOffset, optimalStableToTotal).
@@ -437,8 +382,7 @@ def _strategy(evm: Evm, provider: str, spec: ReserveSpec) -> Contract:
 def deploy_market(num_users: int = 60) -> Market:
     """Deploy and configure the market, accrue interest on whale positions, freeze the indexes."""
     evm = Evm(num_accounts=6 + num_users)
-    admin, treasury, funder, liquidator, whale_a, whale_b = evm.accounts[:6]
-    users = evm.accounts[6:]
+    admin, treasury, funder = evm.accounts[:3]  # then the liquidator, two whales, users (common.new_market)
 
     provider = evm.deploy("PoolAddressesProvider", "levguard-test", admin)
     evm.send(provider.functions.setACLAdmin(admin), admin)
@@ -484,54 +428,11 @@ def deploy_market(num_users: int = 60) -> Market:
     for category, e in EMODES.items():
         source = EMODE_SOURCE if e.source_price else ZERO
         evm.send(configurator.functions.setEModeCategory(category, e.ltv, e.lt, e.bonus, source, e.label), admin)
-    for s in RESERVES:
-        a = tokens[s.symbol].address
-        cfg = configurator.functions
-        if s.lt:
-            evm.send(cfg.configureReserveAsCollateral(a, s.ltv, s.lt, s.bonus), admin)
-        evm.send(cfg.setReserveBorrowing(a, True), admin)
-        evm.send(cfg.setReserveFactor(a, 1000), admin)
-        evm.send(cfg.setLiquidationProtocolFee(a, s.fee), admin)
-        whole = s.whale_usd * BASE_UNIT // s.price
-        evm.send(cfg.setSupplyCap(a, 20 * whole), admin)
-        evm.send(cfg.setBorrowCap(a, 10 * whole), admin)
-        if s.emode:
-            evm.send(cfg.setAssetEModeCategory(a, s.emode), admin)
-        if s.debt_ceiling:  # before any supply (PoolConfigurator._checkNoSuppliers)
-            evm.send(cfg.setDebtCeiling(a, s.debt_ceiling), admin)
-        if s.borrowable_in_isolation:
-            evm.send(cfg.setBorrowableInIsolation(a, True), admin)
-        if s.siloed:  # before any borrow (PoolConfigurator._checkNoBorrowers)
-            evm.send(cfg.setSiloedBorrowing(a, True), admin)
-
-    atokens: dict[str, Contract] = {}
-    vtokens: dict[str, Contract] = {}
-    for s in RESERVES:
-        a_addr, _, v_addr = evm.call(data_provider.functions.getReserveTokensAddresses(tokens[s.symbol].address))
-        atokens[s.symbol] = evm.at("AToken", a_addr)
-        vtokens[s.symbol] = evm.at("VariableDebtToken", v_addr)
-
-    market = Market(
-        evm, provider, acl, pool, configurator, oracle, data_provider, tokens, atokens, vtokens,
-        {s.symbol: s for s in RESERVES}, admin, treasury, funder, liquidator, (whale_a, whale_b), list(users),
-    )  # fmt: skip
-    reserve_list = evm.call(pool.functions.getReservesList())
-    by_address = {t.address: sym for sym, t in tokens.items()}
-    market.symbols = tuple(by_address[to_checksum_address(a)] for a in reserve_list)
-
-    _fund(market)
+    common.configure_reserves(evm, configurator, tokens, admin, RESERVES)
+    contracts = (provider, acl, pool, configurator, oracle, data_provider)
+    market = common.new_market(evm, contracts, tokens, ("AToken", "VariableDebtToken"), RESERVES)
     _accrue_and_freeze(market)
     return market
-
-
-def _fund(market: Market) -> None:
-    # The funder, the liquidator and the whales hold plenty of every token and approve the pool.
-    evm = market.evm
-    for s in RESERVES:
-        token = market.tokens[s.symbol]
-        for holder in (market.funder, market.liquidator, *market.whales):
-            evm.send(token.functions.mint(10**40), holder)
-            evm.send(token.functions.approve(market.pool.address, UINT256_MAX), holder)
 
 
 def _accrue_and_freeze(market: Market) -> None:
@@ -561,55 +462,15 @@ def _accrue_and_freeze(market: Market) -> None:
         a = market.address(s.symbol)
         market.send(market.configurator.functions.setReserveInterestRateStrategyAddress(a, zero.address))
         market.send(pool.functions.supply(a, 1, whale_a, 0), whale_a)
-    for s in RESERVES:
-        a = market.address(s.symbol)
-        market.income[s.symbol] = market.call(pool.functions.getReserveNormalizedIncome(a))
-        market.debt_index[s.symbol] = market.call(pool.functions.getReserveNormalizedVariableDebt(a))
-        data = market.call(pool.functions.getReserveData(a))
-        assert (data[2], data[4]) == (0, 0), f"{s.symbol}: rates not frozen ({data[2]}, {data[4]})"
-    evm.persist()
+    common.freeze_indexes(market, RESERVES)
 
 
 # ---------------------------------------------------------------------------- accounts
 
 
-@dataclass(frozen=True)
-class ReserveParams:
-    """What levguard's row needs from a reserve besides the user's balances (read from the chain)."""
-
-    price: int
-    decimals: int
-    ltv: int
-    lt: int
-    bonus: int
-    fee: int
-    emode: int
-    debt_ceiling: int
-    borrowable_in_isolation: bool
-    siloed: bool
-
-
 def read_reserves(market: Market) -> dict[str, ReserveParams]:
-    """Read every reserve's configuration and oracle price through the protocol's getters."""
-    out: dict[str, ReserveParams] = {}
-    dp, pool = market.data_provider.functions, market.pool.functions
-    for sym in market.symbols:
-        a = market.address(sym)
-        decimals, ltv, lt, bonus, *_ = market.call(dp.getReserveConfigurationData(a))
-        config = market.call(pool.getConfiguration(a))[0]
-        out[sym] = ReserveParams(
-            price=market.call(market.oracle.functions.getAssetPrice(a)),
-            decimals=decimals,
-            ltv=ltv,
-            lt=lt,
-            bonus=bonus,
-            fee=market.call(dp.getLiquidationProtocolFee(a)),
-            emode=market.call(dp.getReserveEModeCategory(a)),
-            debt_ceiling=market.call(dp.getDebtCeiling(a)),
-            borrowable_in_isolation=bool(config >> _BORROWABLE_IN_ISOLATION_BIT & 1),
-            siloed=market.call(dp.getSiloedBorrowing(a)),
-        )
-    return out
+    """Read every reserve's configuration, e-mode category and oracle price through the getters."""
+    return common.read_reserves(market, asset_emode=True)
 
 
 def read_emode(market: Market, category: int) -> dict[str, int] | None:
@@ -619,20 +480,6 @@ def read_emode(market: Market, category: int) -> dict[str, int] | None:
     ltv, lt, bonus, source, _label = market.call(market.pool.functions.getEModeCategoryData(category))
     price = market.call(market.oracle.functions.getAssetPrice(to_checksum_address(source))) if int(source, 16) else 0
     return {"ltv": ltv, "lt": lt, "liquidation_bonus": bonus, "price": price}
-
-
-@dataclass(frozen=True)
-class AccountState:
-    """A user's raw on-chain state (storage) and its translation into levguard rows."""
-
-    user: str
-    config: int  # UserConfigurationMap.data
-    emode: int
-    scaled_collateral: dict[str, int]
-    scaled_debt: dict[str, int]
-    rows: tuple[dict[str, object], ...]
-    emode_category: dict[str, int] | None
-    stale_borrowing: frozenset[str] = frozenset()  # borrowing flag on, no debt (see read_account)
 
 
 class Slots:
@@ -661,7 +508,7 @@ _LOW128 = 2**128 - 1
 def isolation_mode_total_debt(market: Market, symbol: str) -> int:
     """Read ``ReserveData.isolationModeTotalDebt`` of ``symbol`` from the pool's storage."""
     sl = slots()
-    slot = mapping_slot(market.address(symbol), sl.reserves) + sl.isolation_debt
+    slot = common.mapping_slot(market.address(symbol), sl.reserves) + sl.isolation_debt
     return market.evm.storage(market.pool.address, slot) & _LOW128
 
 
@@ -675,45 +522,20 @@ def read_account(
     normalized income / debt, as the tokens' ``balanceOf`` computes them, and the indexes go
     along for the exact scaled burns.  ``emodes`` maps category ids to :func:`read_emode`.
     """
-    evm, sl = market.evm, slots()
-    config = evm.storage(market.pool.address, mapping_slot(user, sl.users_config))
-    emode = evm.storage(market.pool.address, mapping_slot(user, sl.users_emode)) & 0xFF
-    coll: dict[str, int] = {}
-    debt: dict[str, int] = {}
-    stale: set[str] = set()
-    rows: list[dict[str, object]] = []
-    for rid, sym in enumerate(market.symbols):
-        sc = evm.storage(market.atokens[sym].address, mapping_slot(user, sl.a_user)) & _LOW128
-        sd = evm.storage(market.vtokens[sym].address, mapping_slot(user, sl.v_user)) & _LOW128
-        borrowing, enabled = bool(config >> (2 * rid) & 1), bool(config >> (2 * rid + 1) & 1)
-        if sd and not borrowing:
-            raise AssertionError(f"{user} {sym}: scaled debt {sd} without the borrowing flag")
-        if borrowing and not sd:  # v3.0: a liquidation can burn the last scaled unit and leave the flag
-            stale.add(sym)
-        coll[sym], debt[sym] = sc, sd
-        r = reserves[sym]
-        rows.append(
-            {
-                "symbol": sym,
-                "price": r.price,
-                "decimals": r.decimals,
-                "ltv": r.ltv,
-                "lt": r.lt,
-                "collateral": ray_mul(sc, market.income[sym]),
-                "debt": ray_mul(sd, market.debt_index[sym]),
-                "in_emode": emode != 0 and r.emode == emode,
-                "liquidation_bonus": r.bonus,
-                "liquidation_protocol_fee": r.fee,
-                "use_as_collateral": enabled,
-                "debt_ceiling": r.debt_ceiling,
-                "isolation_mode_total_debt": isolation_mode_total_debt(market, sym) if r.debt_ceiling else 0,
-                "borrowable_in_isolation": r.borrowable_in_isolation,
-                "siloed_borrowing": r.siloed,
-                "liquidity_index": market.income[sym],
-                "variable_borrow_index": market.debt_index[sym],
-            }
-        )
-    return AccountState(user, config, emode, coll, debt, tuple(rows), emodes[emode], frozenset(stale))
+
+    def emode_rows(emode: int, rid: int, r: ReserveParams) -> dict[str, object]:
+        return {"in_emode": emode != 0 and r.emode == emode}
+
+    config, emode, coll, debt, rows, stale = common.read_account(
+        market, user, reserves, _storage(), emode_rows, isolation_mode_total_debt
+    )
+    return AccountState(user, config, emode, coll, debt, rows, emodes[emode], stale)
+
+
+@functools.cache
+def _storage() -> common.Storage:
+    # v3.0: uint128 scaled balances, rayMul / rayDiv half up both ways.
+    return common.Storage(slots(), _LOW128, ray_mul, ray_mul, ray_div, ray_div)
 
 
 def write_accounts(market: Market, accounts: Iterable[StoredAccount]) -> None:
@@ -725,56 +547,11 @@ def write_accounts(market: Market, accounts: Iterable[StoredAccount]) -> None:
     borrow) and the underlying the aToken holds (minted to it, so liquidations can pay out).
     """
     evm, sl = market.evm, slots()
-    writes: dict[tuple[str, int], int] = {}
-    a_total = {s: 0 for s in market.symbols}
-    v_total = {s: 0 for s in market.symbols}
-    underlying = {s: 0 for s in market.symbols}
-    iso_debt = {s: 0 for s in market.symbols}
-    rid = {s: i for i, s in enumerate(market.symbols)}
-    for acc in accounts:
-        config = 0
-        for sym, amount in acc.collateral.items():
-            scaled = ray_div(amount, market.income[sym])
-            index = market.income[sym]
-            writes[(market.atokens[sym].address, mapping_slot(acc.user, sl.a_user))] = scaled | index << 128
-            a_total[sym] += scaled
-            underlying[sym] += amount
-            if sym in acc.enabled:
-                config |= 1 << (2 * rid[sym] + 1)
-        for sym, amount in acc.debt.items():
-            scaled = ray_div(amount, market.debt_index[sym])
-            index = market.debt_index[sym]
-            writes[(market.vtokens[sym].address, mapping_slot(acc.user, sl.v_user))] = scaled | index << 128
-            v_total[sym] += scaled
-            config |= 1 << (2 * rid[sym])
-            if acc.isolated is not None:
-                iso_debt[acc.isolated] += amount // 10 ** (market.specs[sym].decimals - 2)
-        writes[(market.pool.address, mapping_slot(acc.user, sl.users_config))] = config
-        if acc.emode:
-            writes[(market.pool.address, mapping_slot(acc.user, sl.users_emode))] = acc.emode
-    for sym in market.symbols:
-        for token, total, slot in (
-            (market.atokens[sym], a_total, sl.a_total),
-            (market.vtokens[sym], v_total, sl.v_total),
-        ):
-            if total[sym]:
-                writes[(token.address, slot)] = evm.storage(token.address, slot) + total[sym]
-        if iso_debt[sym]:
-            base = mapping_slot(market.address(sym), sl.reserves) + sl.isolation_debt
-            writes[(market.pool.address, base)] = evm.storage(market.pool.address, base) + iso_debt[sym]
-    evm.write_storage(writes)
-    for sym in market.symbols:  # real transactions after the write block
-        if underlying[sym]:
-            market.send(market.tokens[sym].functions.mint(market.atokens[sym].address, underlying[sym]), market.funder)
 
+    def reserve_writes(sym: str, iso_debt: int, underlying: int) -> dict[tuple[str, int], int]:
+        if not iso_debt:
+            return {}
+        base = common.mapping_slot(market.address(sym), sl.reserves) + sl.isolation_debt
+        return {(market.pool.address, base): evm.storage(market.pool.address, base) + iso_debt}
 
-@dataclass(frozen=True)
-class StoredAccount:
-    """An account to write into storage: current balances per symbol and the user's flags."""
-
-    user: str
-    collateral: dict[str, int]
-    enabled: frozenset[str]
-    debt: dict[str, int]
-    emode: int = 0
-    isolated: str | None = None  # the isolated collateral when the account is in isolation mode
+    common.write_accounts(market, accounts, _storage(), reserve_writes)

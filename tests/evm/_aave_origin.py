@@ -38,21 +38,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import _aave
-from _aave import RevertedError, StoredAccount, mapping_slot
-from eth._utils.address import generate_contract_address
-from eth.constants import CREATE_CONTRACT_ADDRESS
+import _aave_common as common
+from _aave_common import AccountState, Market, ReserveParams, StoredAccount
 from eth.vm.forks import ShanghaiVM
-from eth.vm.message import Message
-from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_tester import EthereumTester, PyEVMBackend
-from eth_utils import keccak, to_canonical_address, to_checksum_address
-from web3 import EthereumTesterProvider, Web3
-from web3.contract import Contract
+from eth_utils import keccak
 from web3.providers.base import BaseProvider
 
 from levguard.core.defi.wadray import ray_div_ceil, ray_div_floor, ray_mul_ceil, ray_mul_floor
@@ -61,14 +55,11 @@ TARGET = "aave-v3-origin"
 PACKAGE_VERSION = "3.6.0"
 POOL_REVISION = 10
 LEVGUARD_VERSION = "3.6"
-UINT256_MAX = 2**256 - 1
 ZERO = "0x" + "00" * 20
 BASE_UNIT = _aave.BASE_UNIT
 ACCRUAL_SECONDS = _aave.ACCRUAL_SECONDS
 _LOW120 = 2**120 - 1
 _LOW128 = 2**128 - 1
-_BORROWABLE_IN_ISOLATION_BIT = 61  # ReserveConfiguration.sol
-_PANIC_SELECTOR = keccak(text="Panic(uint256)")[:4]
 
 
 # ---------------------------------------------------------------------------- the chain
@@ -78,67 +69,20 @@ class OriginEvm(_aave.Evm):
     """:class:`_aave.Evm` on the Shanghai VM, deploying the ``aave-v3-origin`` build's contracts."""
 
     def __init__(self, artifacts: Mapping[str, Mapping[str, Any]], num_accounts: int = 10) -> None:
-        params = PyEVMBackend.generate_genesis_params(overrides={"timestamp": _aave.GENESIS_TIMESTAMP})
-        genesis = PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
-        self.backend = PyEVMBackend(
-            genesis_parameters=params, genesis_state=genesis, vm_configuration=((0, ShanghaiVM),)
-        )
-        self.w3 = Web3(EthereumTesterProvider(EthereumTester(self.backend)))
-        self.accounts: list[str] = list(self.w3.eth.accounts)
-        self._header = self.backend.chain.header
-        self.state: Any = self.backend.chain.get_vm(self._header).state
+        super().__init__(num_accounts, vm=ShanghaiVM)
         self.artifacts = artifacts
         signatures = (f"{e['name']}({','.join(i['type'] for i in e['inputs'])})" for e in artifacts["Errors"]["abi"])
         self.errors: dict[bytes, str] = {keccak(text=sig)[:4]: sig.split("(")[0] for sig in signatures}
 
-    def deploy(
-        self, name: str, *args: object, libs: Mapping[str, str] | None = None, sender: str | None = None
-    ) -> Contract:
-        """Deploy contract ``name`` of the build (``libs`` linked) with constructor ``args``."""
-        art = self.artifacts[name]
-        code = _aave.link(art["bytecode"], art["linkReferences"], libs or {})
-        init = self.w3.eth.contract(abi=art["abi"], bytecode=code).constructor(*args).data_in_transaction
-        origin = to_canonical_address(sender or self.accounts[0])
-        address = generate_contract_address(origin, self.state.get_nonce(origin))
-        self.state.increment_nonce(origin)
-        msg = Message(
-            gas=_aave.CALL_GAS, to=CREATE_CONTRACT_ADDRESS, sender=origin, value=0, data=b"",
-            code=bytes.fromhex(init[2:]), create_address=address,
-        )  # fmt: skip
-        computation = self.state.computation_class.apply_create_message(self.state, msg, self._context(origin))
-        if not computation.is_success:
-            raise RevertedError(f"deploying {name}: {self.reason(bytes(computation.output))}")
-        return self.at(name, to_checksum_address(address))
-
-    def at(self, name: str, address: str) -> Contract:
-        return self.w3.eth.contract(address=to_checksum_address(address), abi=self.artifacts[name]["abi"])
+    def artifact(self, name: str) -> Mapping[str, Any]:
+        """The build's artifact of contract ``name``."""
+        return self.artifacts[name]
 
     def reason(self, output: bytes) -> str:
         """Name revert data: a custom error of ``Errors.sol`` by name, else :func:`_aave.revert_reason`."""
         if output[:4] in self.errors:  # arguments, if any, left out
             return self.errors[output[:4]]
         return _aave.revert_reason(output)
-
-    def send(self, fn: Any, sender: str) -> _aave.Receipt:
-        """Execute ``fn`` as ``sender`` (changes kept); return its logs or raise RevertedError (named)."""
-        computation = self._message(fn.address, self._data(fn), sender, keep=True)
-        if not computation.is_success:
-            raise RevertedError(self.reason(bytes(computation.output)))
-        logs = tuple(
-            (to_checksum_address(address), tuple(t.to_bytes(32, "big") for t in topics), bytes(data))
-            for address, topics, data in computation.get_log_entries()
-        )
-        return _aave.Receipt(logs)
-
-    def call(self, fn: Any, sender: str | None = None) -> Any:
-        """Return the decoded outputs of view call ``fn``; raise RevertedError (named)."""
-        from eth_utils.abi import get_abi_output_types
-
-        ok, out = self.call_raw(fn.address, self._data(fn), sender)
-        if not ok:
-            raise RevertedError(self.reason(out))
-        values = abi_decode(get_abi_output_types(fn.abi), out)
-        return values[0] if len(values) == 1 else values
 
 
 class EvmProvider(BaseProvider):
@@ -237,46 +181,6 @@ EMODES: dict[int, EModeSpec] = {
 """Overlapping categories (WETH in 2 and 3); WSTETH is in category 2's ltvzero bitmap (3.6)."""
 
 
-@dataclass
-class Market:
-    """Addresses and contracts of the deployed market, and the chain it lives on."""
-
-    evm: OriginEvm
-    provider: Contract
-    acl: Contract
-    pool: Contract
-    configurator: Contract
-    oracle: Contract
-    data_provider: Contract
-    tokens: dict[str, Contract]
-    atokens: dict[str, Contract]
-    vtokens: dict[str, Contract]
-    specs: dict[str, ReserveSpec]
-    admin: str
-    treasury: str
-    funder: str
-    liquidator: str
-    whales: tuple[str, str]
-    users: list[str]
-    symbols: tuple[str, ...] = field(default_factory=tuple)  # in reserve id order
-    income: dict[str, int] = field(default_factory=dict)  # normalized income, frozen (ray)
-    debt_index: dict[str, int] = field(default_factory=dict)  # normalized variable debt (ray)
-
-    def address(self, symbol: str) -> str:
-        return str(self.tokens[symbol].address)
-
-    def send(self, fn: Any, sender: str | None = None) -> _aave.Receipt:
-        return self.evm.send(fn, sender or self.admin)
-
-    def call(self, fn: Any, sender: str | None = None) -> Any:
-        return self.evm.call(fn, sender)
-
-    def set_price(self, symbol: str, price: int) -> None:
-        """Point the asset at a new MockAggregator answering ``price``."""
-        aggregator = self.evm.deploy("MockAggregator", price)
-        self.send(self.oracle.functions.setAssetSources([self.address(symbol)], [aggregator.address]))
-
-
 def rate_data(optimal: int, base: int, slope1: int, slope2: int) -> bytes:
     """``abi.encode(IDefaultInterestRateStrategyV2.InterestRateData)`` (bps; uint16, uint32 x 3)."""
     return abi_encode(["(uint16,uint32,uint32,uint32)"], [(optimal, base, slope1, slope2)])
@@ -288,8 +192,7 @@ LIBRARIES = ("BorrowLogic", "ConfiguratorLogic", "LiquidationLogic", "PoolLogic"
 def deploy_market(artifacts: Mapping[str, Mapping[str, Any]], num_users: int = 10) -> Market:
     """Deploy and configure the market, accrue interest on whale positions, freeze the indexes."""
     evm = OriginEvm(artifacts, num_accounts=6 + num_users)
-    admin, treasury, funder, liquidator, whale_a, whale_b = evm.accounts[:6]
-    users = evm.accounts[6:]
+    admin, treasury = evm.accounts[:2]  # then the funder, the liquidator, two whales, users (common.new_market)
 
     provider = evm.deploy("PoolAddressesProvider", "levguard-test", admin)  # AaveV3SetupProcedure
     strategy = evm.deploy("DefaultReserveInterestRateStrategyV2", provider.address)
@@ -326,22 +229,7 @@ def deploy_market(artifacts: Mapping[str, Mapping[str, Any]], num_users: int = 1
             rate_data(8000, 0, s.slope1, 7500),
         )  # fmt: skip
         evm.send(cfg.initReserves([init]), admin)
-    for s in RESERVES:
-        a = tokens[s.symbol].address
-        if s.lt:
-            evm.send(cfg.configureReserveAsCollateral(a, s.ltv, s.lt, s.bonus), admin)
-        evm.send(cfg.setReserveBorrowing(a, True), admin)
-        evm.send(cfg.setReserveFactor(a, 1000), admin)
-        evm.send(cfg.setLiquidationProtocolFee(a, s.fee), admin)
-        whole = s.whale_usd * BASE_UNIT // s.price
-        evm.send(cfg.setSupplyCap(a, 20 * whole), admin)
-        evm.send(cfg.setBorrowCap(a, 10 * whole), admin)
-        if s.debt_ceiling:  # before any supply (PoolConfigurator._checkNoSuppliers)
-            evm.send(cfg.setDebtCeiling(a, s.debt_ceiling), admin)
-        if s.borrowable_in_isolation:
-            evm.send(cfg.setBorrowableInIsolation(a, True), admin)
-        if s.siloed:  # before any borrow (PoolConfigurator._checkNoBorrowers)
-            evm.send(cfg.setSiloedBorrowing(a, True), admin)
+    common.configure_reserves(evm, configurator, tokens, admin, RESERVES)
     for category, e in EMODES.items():
         evm.send(cfg.setEModeCategory(category, e.ltv, e.lt, e.bonus, e.label), admin)
         for sym in e.collateral:
@@ -351,29 +239,10 @@ def deploy_market(artifacts: Mapping[str, Mapping[str, Any]], num_users: int = 1
         for sym in e.ltvzero:
             evm.send(cfg.setAssetLtvzeroInEMode(tokens[sym].address, category, True), admin)
 
-    atokens: dict[str, Contract] = {}
-    vtokens: dict[str, Contract] = {}
-    for s in RESERVES:
-        a_addr, _, v_addr = evm.call(data_provider.functions.getReserveTokensAddresses(tokens[s.symbol].address))
-        atokens[s.symbol] = evm.at("ATokenInstance", a_addr)
-        vtokens[s.symbol] = evm.at("VariableDebtTokenInstance", v_addr)
-    market = Market(
-        evm, provider, acl, pool, configurator, oracle, data_provider, tokens, atokens, vtokens,
-        {s.symbol: s for s in RESERVES}, admin, treasury, funder, liquidator, (whale_a, whale_b), list(users),
-    )  # fmt: skip
-    by_address = {t.address: sym for sym, t in tokens.items()}
-    market.symbols = tuple(by_address[to_checksum_address(a)] for a in evm.call(pool.functions.getReservesList()))
-    _fund(market)
+    contracts = (provider, acl, pool, configurator, oracle, data_provider)
+    market = common.new_market(evm, contracts, tokens, ("ATokenInstance", "VariableDebtTokenInstance"), RESERVES)
     _accrue_and_freeze(market)
     return market
-
-
-def _fund(market: Market) -> None:
-    for s in RESERVES:
-        token = market.tokens[s.symbol]
-        for holder in (market.funder, market.liquidator, *market.whales):
-            market.send(token.functions.mint(10**40), holder)
-            market.send(token.functions.approve(market.pool.address, UINT256_MAX), holder)
 
 
 def _accrue_and_freeze(market: Market) -> None:
@@ -394,11 +263,7 @@ def _accrue_and_freeze(market: Market) -> None:
     for s in RESERVES:
         a = market.address(s.symbol)
         market.send(market.configurator.functions.setReserveInterestRateData(a, rate_data(8000, 0, 0, 0)))
-        market.income[s.symbol] = market.call(pool.getReserveNormalizedIncome(a))
-        market.debt_index[s.symbol] = market.call(pool.getReserveNormalizedVariableDebt(a))
-        data = market.call(pool.getReserveData(a))
-        assert (data[2], data[4]) == (0, 0), f"{s.symbol}: rates not frozen ({data[2]}, {data[4]})"
-    market.evm.persist()
+    common.freeze_indexes(market, RESERVES)
 
 
 # ---------------------------------------------------------------------------- storage layout
@@ -445,7 +310,7 @@ def slots(market: Market) -> Slots:
 
 def _reserve_word(market: Market, symbol: str, member: tuple[int, int]) -> tuple[int, int, int]:
     # (slot, current word, bit shift) of a uint128 member of the reserve's ReserveData.
-    slot = mapping_slot(market.address(symbol), slots(market).reserves) + member[0]
+    slot = common.mapping_slot(market.address(symbol), slots(market).reserves) + member[0]
     return slot, market.evm.storage(market.pool.address, slot), 8 * member[1]
 
 
@@ -464,38 +329,9 @@ def isolation_mode_total_debt(market: Market, symbol: str) -> int:
 # ---------------------------------------------------------------------------- reading accounts
 
 
-@dataclass(frozen=True)
-class ReserveParams:
-    """What levguard's row needs from a reserve besides the user's balances (read from the chain)."""
-
-    price: int
-    decimals: int
-    ltv: int
-    lt: int
-    bonus: int
-    fee: int
-    debt_ceiling: int
-    borrowable_in_isolation: bool
-    siloed: bool
-
-
 def read_reserves(market: Market) -> dict[str, ReserveParams]:
     """Read every reserve's configuration and oracle price through the protocol's getters."""
-    out: dict[str, ReserveParams] = {}
-    dp, pool = market.data_provider.functions, market.pool.functions
-    for sym in market.symbols:
-        a = market.address(sym)
-        decimals, ltv, lt, bonus, *_ = market.call(dp.getReserveConfigurationData(a))
-        config = market.call(pool.getConfiguration(a))[0]
-        out[sym] = ReserveParams(
-            price=market.call(market.oracle.functions.getAssetPrice(a)),
-            decimals=decimals, ltv=ltv, lt=lt, bonus=bonus,
-            fee=market.call(dp.getLiquidationProtocolFee(a)),
-            debt_ceiling=market.call(dp.getDebtCeiling(a)),
-            borrowable_in_isolation=bool(config >> _BORROWABLE_IN_ISOLATION_BIT & 1),
-            siloed=market.call(dp.getSiloedBorrowing(a)),
-        )  # fmt: skip
-    return out
+    return common.read_reserves(market, asset_emode=False)
 
 
 @dataclass(frozen=True)
@@ -529,20 +365,6 @@ def read_emodes(market: Market) -> dict[int, EModeParams]:
     return out
 
 
-@dataclass(frozen=True)
-class AccountState:
-    """A user's raw on-chain state (storage) and its translation into levguard rows."""
-
-    user: str
-    config: int
-    emode: int
-    scaled_collateral: dict[str, int]
-    scaled_debt: dict[str, int]
-    rows: tuple[dict[str, object], ...]
-    emode_category: dict[str, int] | None
-    stale_borrowing: frozenset[str] = frozenset()
-
-
 def read_account(
     market: Market, user: str, reserves: Mapping[str, ReserveParams], emodes: Mapping[int, EModeParams]
 ) -> AccountState:
@@ -552,43 +374,26 @@ def read_account(
     (TokenMath.getATokenBalance / getVTokenBalance, what ``balanceOf`` returns); ``in_emode``,
     ``emode_borrowable`` and ``emode_ltvzero`` are the user's category's bitmap bits.
     """
-    evm, sl = market.evm, slots(market)
-    config = evm.storage(market.pool.address, mapping_slot(user, sl.users_config))
-    emode = evm.storage(market.pool.address, mapping_slot(user, sl.users_emode)) & 0xFF
-    category = emodes.get(emode)
-    coll: dict[str, int] = {}
-    debt: dict[str, int] = {}
-    stale: set[str] = set()
-    rows: list[dict[str, object]] = []
-    for rid, sym in enumerate(market.symbols):
-        sc = evm.storage(market.atokens[sym].address, mapping_slot(user, sl.a_user)) & _LOW120
-        sd = evm.storage(market.vtokens[sym].address, mapping_slot(user, sl.v_user)) & _LOW120
-        borrowing, enabled = bool(config >> (2 * rid) & 1), bool(config >> (2 * rid + 1) & 1)
-        if sd and not borrowing:
-            raise AssertionError(f"{user} {sym}: scaled debt {sd} without the borrowing flag")
-        if borrowing and not sd:
-            stale.add(sym)
-        coll[sym], debt[sym] = sc, sd
-        r = reserves[sym]
-        rows.append(
-            {
-                "symbol": sym, "price": r.price, "decimals": r.decimals, "ltv": r.ltv, "lt": r.lt,
-                "collateral": ray_mul_floor(sc, market.income[sym]),
-                "debt": ray_mul_ceil(sd, market.debt_index[sym]),
-                "in_emode": bool(category and category.collateral >> rid & 1),
-                "emode_borrowable": bool(category and category.borrowable >> rid & 1),
-                "emode_ltvzero": bool(category and category.ltvzero >> rid & 1),
-                "liquidation_bonus": r.bonus, "liquidation_protocol_fee": r.fee, "use_as_collateral": enabled,
-                "debt_ceiling": r.debt_ceiling,
-                "isolation_mode_total_debt": isolation_mode_total_debt(market, sym) if r.debt_ceiling else 0,
-                "borrowable_in_isolation": r.borrowable_in_isolation, "siloed_borrowing": r.siloed,
-                "liquidity_index": market.income[sym], "variable_borrow_index": market.debt_index[sym],
-                "balance_rounding": "directed",
-            }
-        )  # fmt: skip
-    return AccountState(
-        user, config, emode, coll, debt, tuple(rows), category.category if category else None, frozenset(stale)
+
+    def emode_rows(emode: int, rid: int, r: ReserveParams) -> dict[str, object]:
+        category = emodes.get(emode)
+        return {
+            "in_emode": bool(category and category.collateral >> rid & 1),
+            "emode_borrowable": bool(category and category.borrowable >> rid & 1),
+            "emode_ltvzero": bool(category and category.ltvzero >> rid & 1),
+            "balance_rounding": "directed",
+        }
+
+    config, emode, coll, debt, rows, stale = common.read_account(
+        market, user, reserves, _storage(market), emode_rows, isolation_mode_total_debt
     )
+    category = emodes.get(emode)
+    return AccountState(user, config, emode, coll, debt, rows, category.category if category else None, stale)
+
+
+def _storage(market: Market) -> common.Storage:
+    # v3.5+: uint120 scaled balances; aToken balances round down, debt up (TokenMath).
+    return common.Storage(slots(market), _LOW120, ray_mul_floor, ray_mul_ceil, ray_div_floor, ray_div_ceil)
 
 
 def write_accounts(market: Market, accounts: Iterable[StoredAccount]) -> None:
@@ -601,48 +406,16 @@ def write_accounts(market: Market, accounts: Iterable[StoredAccount]) -> None:
     supplies: a liquidation takes the seized collateral out of it) and the underlying the aToken
     holds (minted to it, so liquidations can pay out).
     """
-    evm, sl = market.evm, slots(market)
-    writes: dict[tuple[str, int], int] = {}
-    a_total = dict.fromkeys(market.symbols, 0)
-    v_total = dict.fromkeys(market.symbols, 0)
-    underlying = dict.fromkeys(market.symbols, 0)
-    iso_debt = dict.fromkeys(market.symbols, 0)
-    rid = {s: i for i, s in enumerate(market.symbols)}
-    for acc in accounts:
-        config = 0
-        for sym, amount in acc.collateral.items():
-            index = market.income[sym]
-            scaled = ray_div_floor(amount, index)
-            writes[(market.atokens[sym].address, mapping_slot(acc.user, sl.a_user))] = scaled | index << 128
-            a_total[sym] += scaled
-            underlying[sym] += amount
-            if sym in acc.enabled:
-                config |= 1 << (2 * rid[sym] + 1)
-        for sym, amount in acc.debt.items():
-            index = market.debt_index[sym]
-            scaled = ray_div_ceil(amount, index)
-            writes[(market.vtokens[sym].address, mapping_slot(acc.user, sl.v_user))] = scaled | index << 128
-            v_total[sym] += scaled
-            config |= 1 << (2 * rid[sym])
-            if acc.isolated is not None:
-                iso_debt[acc.isolated] += amount // 10 ** (market.specs[sym].decimals - 2)
-        writes[(market.pool.address, mapping_slot(acc.user, sl.users_config))] = config
-        if acc.emode:
-            writes[(market.pool.address, mapping_slot(acc.user, sl.users_emode))] = acc.emode
-    for sym in market.symbols:
-        for token, total, slot in (
-            (market.atokens[sym], a_total, sl.a_total),
-            (market.vtokens[sym], v_total, sl.v_total),
-        ):
-            if total[sym]:
-                writes[(token.address, slot)] = evm.storage(token.address, slot) + total[sym]
-        for member, add in ((sl.isolation_debt, iso_debt[sym]), (sl.virtual_balance, underlying[sym])):
+    sl = slots(market)
+
+    def reserve_writes(sym: str, iso_debt: int, underlying: int) -> dict[tuple[str, int], int]:
+        writes: dict[tuple[str, int], int] = {}
+        for member, add in ((sl.isolation_debt, iso_debt), (sl.virtual_balance, underlying)):
             if add:
                 slot, word, shift = _reserve_word(market, sym, member)
                 value = (word >> shift & _LOW128) + add
                 assert value <= _LOW128
                 writes[(market.pool.address, slot)] = word & ~(_LOW128 << shift) | value << shift
-    evm.write_storage(writes)
-    for sym in market.symbols:
-        if underlying[sym]:
-            market.send(market.tokens[sym].functions.mint(market.atokens[sym].address, underlying[sym]), market.funder)
+        return writes
+
+    common.write_accounts(market, accounts, _storage(market), reserve_writes)

@@ -37,11 +37,13 @@ pytest.importorskip("eth_tester")
 pytest.importorskip("web3")
 
 import _aave
+import _aave_common as common
 import _aave_origin as origin
-from eth_utils import keccak, to_checksum_address
+from _aave_common import BORROWABLE, COLLATERALS, AccountCheck, LiquidationStats
+from eth_utils import to_checksum_address
 
-from levguard.core.defi.aave import AaveError, UserAccountData, get_user_account_data, liquidation_call
-from levguard.core.defi.wadray import RAY, UINT256_MAX, MathRevertError
+from levguard.core.defi.aave import get_user_account_data
+from levguard.core.defi.wadray import RAY
 
 SEED = 360_360
 N_TX = 8
@@ -54,38 +56,14 @@ FINAL_PRICES = {
     "WETH": 228_000_000_000, "WSTETH": 265_000_000_000, "RETH": 251_000_000_000, "WBTC": 5_200_000_000_000,
     "AAVE": 6_100_000_000, "DAI": 99_810_000, "USDC": 100_030_000, "EURS": 107_120_000, "SILO": 390_000_000,
 }  # fmt: skip
-COLLATERALS = ("USDC", "DAI", "EURS", "WBTC", "WETH", "WSTETH")
-BORROWABLE = ("USDC", "DAI", "EURS", "WBTC", "WETH", "WSTETH", "AAVE")
-IN_ISOLATION = ("USDC", "DAI", "EURS")
-LIQUIDATION_TOPIC = keccak(text="LiquidationCall(address,address,address,uint256,uint256,address,bool)")
-TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
-
-
-def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, Any]:
-    """Run a levguard function: ("ok", result) or the revert it predicts, named as the chain names it
-    (a v3.4+ custom error's name, ``panic 0x..`` or ``revert()``)."""
-    try:
-        return "ok", fn(*args, **kwargs)
-    except AaveError as exc:
-        return exc.custom_error.removesuffix("()"), None
-    except MathRevertError as exc:
-        return (f"panic {exc.code}" if exc.code else "revert()"), None
 
 
 @dataclass
-class World:
-    """The deployed market, the accounts on it and the time each phase took."""
+class World(common.World):
+    """The deployed market, the accounts on it and the time each phase took (CPU seconds)."""
 
-    market: origin.Market
-    reserves: dict[str, origin.ReserveParams]
-    emodes: dict[int, origin.EModeParams]
-    tx_users: list[str] = field(default_factory=list)
-    stored_users: list[str] = field(default_factory=list)
+    harness = origin
     borrows: Counter[str] = field(default_factory=Counter)
-    timings: dict[str, float] = field(default_factory=dict)  # CPU seconds
-
-    def account(self, user: str) -> origin.AccountState:
-        return origin.read_account(self.market, user, self.reserves, self.emodes)
 
     def refresh(self) -> None:
         self.reserves = origin.read_reserves(self.market)
@@ -126,57 +104,24 @@ STORED_KINDS = ("plain", "emode1", "emode2", "emode3", "isolated", "siloed", "sm
 STORED_WEIGHTS = (36, 12, 16, 10, 8, 4, 8, 3, 2, 1)
 
 
-def _target_health_factor(rng: random.Random) -> float:
-    u = rng.random()
-    if u < 0.12:
-        return rng.uniform(0.4, 0.99)
-    if u < 0.24:
-        return rng.uniform(0.93, 1.02)  # around 1 and the 0.95 close-factor threshold
-    return rng.uniform(1.0, 2.5)
-
-
 def _plan_stored(world: World, user: str, rng: random.Random) -> _aave.StoredAccount:
     kind = rng.choices(STORED_KINDS, STORED_WEIGHTS)[0]
     emode = {"emode1": 1, "emode2": 2, "emode3": 3}.get(kind, 0)
 
-    def usd() -> float:
-        high = 4e3 if kind == "small" else 3e6  # small: below 2,000 USD a side, the whole position goes
-        return math.exp(rng.uniform(math.log(20), math.log(high)))
-
-    collateral: dict[str, int] = {}
-    enabled: set[str] = set()
-    isolated = None
-    if kind == "isolated":
-        collateral["AAVE"], isolated = world.units("AAVE", usd()), "AAVE"
-        enabled.add("AAVE")
-        if rng.random() < 0.4:
-            collateral[rng.choice(COLLATERALS)] = world.units("USDC", usd())
-        debt_assets: tuple[str, ...] = IN_ISOLATION
-    else:
-        choices = origin.EMODES[emode].collateral + COLLATERALS[:2] if emode else COLLATERALS
-        for symbol in rng.sample(choices, rng.randint(1, 3)):
-            collateral[symbol] = world.units(symbol, usd())
-            if rng.random() < 0.92 and kind != "no_coll":
-                enabled.add(symbol)
-        if rng.random() < 0.12:
-            collateral[rng.choice(("AAVE", "SILO", "RETH"))] = world.units("SILO", usd())  # supplied, flag off
-        debt_assets = origin.EMODES[emode].borrowable if emode else ("SILO",) if kind == "siloed" else BORROWABLE
-    if kind == "dust":
-        collateral = {s: rng.randint(1, 5_000) for s in collateral}
-    capacity = 0.0
-    for symbol in enabled:
+    def terms(symbol: str) -> tuple[int, int, int]:
         r = world.reserves[symbol]
-        lt = origin.EMODES[emode].lt if world.in_category(symbol, emode) else r.lt
-        capacity += collateral[symbol] * r.price / BASE / 10**r.decimals * lt / 10_000
-    debt: dict[str, int] = {}
-    if kind != "no_debt":
-        total = capacity / _target_health_factor(rng) if capacity > 0 else rng.uniform(10, 5e4)
-        chosen = rng.sample(debt_assets, rng.randint(1, min(2, len(debt_assets))))
-        weights = [rng.random() + 0.05 for _ in chosen]
-        for symbol, w in zip(chosen, weights, strict=True):
-            amount = world.units(symbol, total * w / sum(weights))
-            debt[symbol] = rng.randint(1, 5_000) if kind == "dust" else amount
-    return _aave.StoredAccount(user, collateral, frozenset(enabled), debt, emode, isolated)
+        return r.price, r.decimals, origin.EMODES[emode].lt if world.in_category(symbol, emode) else r.lt
+
+    plan = common.Plan(
+        units=world.units,
+        terms=terms,
+        choices=origin.EMODES[emode].collateral + COLLATERALS[:2] if emode else COLLATERALS,
+        flag_off=("AAVE", "SILO", "RETH"),
+        debt_assets=origin.EMODES[emode].borrowable if emode else ("SILO",) if kind == "siloed" else BORROWABLE,
+        odds=(0.12, 0.24, 0.4),
+        high=4e3 if kind == "small" else 3e6,  # small: below 2,000 USD a side, the whole position goes
+    )
+    return common.plan_stored(user, kind, emode, rng, plan)
 
 
 @pytest.fixture(scope="module")
@@ -210,22 +155,6 @@ def _build_world(artifacts: Mapping[str, Mapping[str, Any]]) -> World:
     return w
 
 
-def six(e: UserAccountData) -> tuple[int, ...]:
-    """The six outputs of ``Pool.getUserAccountData``, in its order."""
-    return (
-        e.total_collateral_base, e.total_debt_base, e.available_borrows_base,
-        e.current_liquidation_threshold, e.ltv, e.health_factor,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AccountCheck:
-    user: str
-    state: origin.AccountState
-    contract: tuple[int, ...]
-    engine: UserAccountData
-
-
 @pytest.fixture(scope="module")
 def accounts(world: World, fresh_stack: Callable[..., Any]) -> list[AccountCheck]:
     """Every account read from the chain, with the contract's and levguard's account data."""
@@ -234,12 +163,7 @@ def accounts(world: World, fresh_stack: Callable[..., Any]) -> list[AccountCheck
 
 def _read_accounts(world: World) -> list[AccountCheck]:
     t = time.process_time()
-    m, out = world.market, []
-    for user in world.tx_users + world.stored_users:
-        state = world.account(user)
-        contract = tuple(m.call(m.pool.functions.getUserAccountData(user)))
-        engine = get_user_account_data(state.rows, state.emode_category, version=VERSION)
-        out.append(AccountCheck(user, state, contract, engine))
+    out = common.read_accounts(world, VERSION)
     world.timings[f"getUserAccountData x {len(out)}"] = time.process_time() - t
     return out
 
@@ -288,20 +212,14 @@ def test_storage_reading_matches_the_contracts_getters(world: World) -> None:
 
 def test_account_data_matches_the_contract(world: World, accounts: list[AccountCheck]) -> None:
     """``get_user_account_data(version="3.6")`` equals ``Pool.getUserAccountData`` to the wei."""
-    bad = [c for c in accounts if six(c.engine) != c.contract]
-    detail = [(c.user, c.contract, six(c.engine), c.state.rows, c.state.emode_category) for c in bad[:2]]
+    bad, detail = common.disagreeing(accounts)
     assert not bad, f"{len(bad)} of {len(accounts)} accounts disagree, e.g. {detail}"
-    hf = [c.contract[5] for c in accounts]
 
     def enabled(c: AccountCheck, pred: Callable[[Mapping[str, object]], bool]) -> bool:
         return any(bool(r["use_as_collateral"]) and bool(r["collateral"]) and pred(r) for r in c.state.rows)
 
     counts = {
-        "accounts": len(accounts),
-        "HF < 1": sum(h < 10**18 for h in hf),
-        "HF <= 0.95": sum(h <= 95 * 10**16 for h in hf),
-        "no debt": sum(h == UINT256_MAX for h in hf),
-        "e-mode": sum(c.state.emode != 0 for c in accounts),
+        **common.account_counts(accounts),
         "ltvzero in e-mode": sum(enabled(c, lambda r: bool(r["emode_ltvzero"])) for c in accounts),
         "lt-0 collateral in e-mode": sum(enabled(c, lambda r: r["lt"] == 0 and bool(r["in_emode"])) for c in accounts),
         "isolated": sum(enabled(c, lambda r: bool(r["debt_ceiling"])) for c in accounts),
@@ -319,110 +237,10 @@ def test_account_data_matches_the_contract(world: World, accounts: list[AccountC
 # ---------------------------------------------------------------------------- liquidations
 
 
-def _transfers(receipt: _aave.Receipt, token: str) -> list[tuple[str, str, int]]:
-    return [
-        (to_checksum_address(topics[1][12:]), to_checksum_address(topics[2][12:]), int.from_bytes(data, "big"))
-        for address, topics, data in receipt.logs
-        if address == token and topics[0] == TRANSFER_TOPIC
-    ]
-
-
-def _liquidation_event(receipt: _aave.Receipt, pool: str) -> tuple[int, int]:
-    for address, topics, data in receipt.logs:
-        if address == pool and topics[0] == LIQUIDATION_TOPIC:
-            return int.from_bytes(data[:32], "big"), int.from_bytes(data[32:64], "big")
-    raise AssertionError("no LiquidationCall event")
-
-
-@dataclass
-class LiquidationStats:
-    outcomes: Counter[str] = field(default_factory=Counter)
-    kinds: Counter[str] = field(default_factory=Counter)
-    mismatches: list[str] = field(default_factory=list)
-
-
-def _choose(state: origin.AccountState, rng: random.Random) -> tuple[str, str, int, bool]:
-    rows = {str(r["symbol"]): r for r in state.rows}
-    debts = [s for s, r in rows.items() if r["debt"]]
-    collaterals = [s for s, r in rows.items() if r["use_as_collateral"] and r["collateral"]]
-    debt = rng.choice(debts) if debts and rng.random() < 0.97 else rng.choice(list(rows))
-    coll = rng.choice(collaterals) if collaterals and rng.random() < 0.97 else rng.choice(list(rows))
-    owed = int(str(rows[debt]["debt"]))
-    u = rng.random()
-    if u < 0.35:
-        amount = UINT256_MAX
-    elif u < 0.6:
-        amount = rng.randint(1, max(1, owed))
-    elif u < 0.75:
-        amount = rng.randint(owed // 2, 3 * owed + 1)
-    elif u < 0.91:
-        amount = owed
-    elif u < 0.94:
-        amount = 0
-    else:
-        amount = rng.randint(1, 1_000)
-    return coll, debt, amount, rng.random() < 0.25
-
-
-def _liquidate(
-    world: World, user: str, rng: random.Random, stats: LiquidationStats, before: origin.AccountState
-) -> bool:
-    """One liquidation from the account state ``before``, checked; return whether the account can
-    still be liquidated."""
-    m = world.market
-    coll, debt, amount, receive = _choose(before, rng)
-    expected, result = outcome(
-        liquidation_call, before.rows, coll, debt, amount, receive, before.emode_category, version=VERSION
-    )
-    deficits = {s: origin.reserve_deficit(m, s) for s in m.symbols}
-    fn = m.pool.functions.liquidationCall(m.address(coll), m.address(debt), user, amount, receive)
-    try:
-        receipt = m.send(fn, m.liquidator)
-        actual = "ok"
-    except _aave.RevertedError as exc:
-        actual = exc.reason
-    stats.outcomes[actual] += 1
-    where = f"{user} {coll}/{debt} {amount} receive={receive} emode={before.emode}"
-    if expected != actual:
-        stats.mismatches.append(f"{where}: levguard {expected}, contract {actual}")
-        return False
-    if actual != "ok":
-        return False
-
-    def check(what: str, engine: object, contract: object) -> None:
-        if engine != contract:
-            stats.mismatches.append(f"{where}: {what} levguard {engine} contract {contract}")
-
-    a_coll, a_debt = m.atokens[coll].address, m.atokens[debt].address
-    repaid, seized = _liquidation_event(receipt, m.pool.address)
-    check("debt repaid (event)", result.actual_debt_to_liquidate, repaid)
-    check("collateral to liquidator (event)", result.collateral_to_liquidator, seized)
-    fee = sum(v for s, d, v in _transfers(receipt, a_coll) if (s, d) == (user, m.treasury))
-    check("protocol fee", result.liquidation_protocol_fee, fee)
-    paid_in = [v for s, d, v in _transfers(receipt, m.address(debt)) if (s, d) == (m.liquidator, a_debt)]
-    check("debt asset paid by the liquidator", [result.actual_debt_to_liquidate], paid_in)
-    got = _transfers(receipt, a_coll) if receive else _transfers(receipt, m.address(coll))
-    received = [v for s, d, v in got if d == m.liquidator and s == (user if receive else a_coll)]
-    check("collateral received by the liquidator", [result.collateral_to_liquidator], received)
-    check("aToken balance after", result.collateral_after[coll], m.call(m.atokens[coll].functions.balanceOf(user)))
-    check("debt balance after", result.debt_after[debt], m.call(m.vtokens[debt].functions.balanceOf(user)))
-    grown = {s: origin.reserve_deficit(m, s) - deficits[s] for s in m.symbols}
-    check("deficit", dict(result.deficit), {s: v for s, v in grown.items() if v})
-
-    after = world.account(user)
-    for engine_row, chain_row in zip(result.positions_after, after.rows, strict=True):
-        engine_view = (engine_row.collateral, engine_row.debt, engine_row.collateral_enabled)
-        chain_view = (chain_row["collateral"], chain_row["debt"], chain_row["use_as_collateral"])
-        check(f"{engine_row.symbol} after", engine_view, chain_view)
-        if engine_row.debt_ceiling:
-            check(f"{engine_row.symbol} isolated debt", engine_row.isolation_mode_total_debt,
-                  chain_row["isolation_mode_total_debt"])  # fmt: skip
-    check("borrowing flags after", set(), set(after.stale_borrowing))
-    engine_after = get_user_account_data(result.positions_after, before.emode_category, version=VERSION)
-    if rng.random() < 0.1:  # the chained account data, on a sample
-        stats.kinds["account data after checked"] += 1
-        check("account data after", six(engine_after), tuple(m.call(m.pool.functions.getUserAccountData(user))))
-    stats.kinds["receive aToken"] += receive
+def _tally(stats: LiquidationStats, liq: common.Liquidation) -> None:
+    """v3.6's kinds of liquidation (bad debt, the 50 % close factor and its cap, whole small positions)."""
+    before, result, coll, debt = liq.before, liq.result, liq.coll, liq.debt
+    stats.kinds["receive aToken"] += liq.receive
     stats.kinds["all collateral seized"] += result.collateral_after[coll] == 0
     stats.kinds["whole debt repaid"] += result.debt_after[debt] == 0
     stats.kinds["deficit (bad debt)"] += bool(result.deficit)
@@ -434,30 +252,16 @@ def _liquidate(
     stats.kinds["ltvzero or lt-0 e-mode collateral"] += any(
         bool(r["in_emode"]) and (bool(r["emode_ltvzero"]) or r["lt"] == 0) and r["symbol"] == coll for r in before.rows
     )
-    return engine_after.health_factor < 10**18
+
+
+DIFFERENTIAL = common.Differential(
+    VERSION, common.custom_error, SEED, TRIALS, sample_after=0.1, tally=_tally, deficit=origin.reserve_deficit
+)
 
 
 def _liquidate_all(world: World, accounts: list[AccountCheck]) -> LiquidationStats:
-    rng = random.Random(SEED + 2)
     t = time.process_time()
-    stats = LiquidationStats()
-    sick = [c.user for c in accounts if c.contract[5] < 10**18 and c.contract[1] > 0]
-    healthy = rng.sample([c.user for c in accounts if 10**18 <= c.contract[5] < UINT256_MAX], 15)
-    sick_set = set(sick)
-    queue = sick + healthy
-    rng.shuffle(queue)
-    again: list[str] = []
-    for user in queue:
-        before = world.account(user)
-        for _ in range(TRIALS if user in sick_set else 1):  # other choices from the same state, reverted
-            with world.market.evm.trial():
-                stats.kinds["tried and reverted"] += 1
-                _liquidate(world, user, rng, stats, before)
-        if _liquidate(world, user, rng, stats, before) and rng.random() < 0.15:
-            again.append(user)
-    for user in again:
-        stats.kinds["second liquidation"] += 1
-        _liquidate(world, user, rng, stats, world.account(user))
+    stats = DIFFERENTIAL.liquidate_all(world, accounts)
     world.timings[f"liquidationCall x {sum(stats.outcomes.values())}"] = time.process_time() - t
     return stats
 
@@ -468,10 +272,7 @@ def test_liquidations_match_the_contract(
     """``liquidationCall`` on every liquidatable account (some twice), on healthy accounts and with
     wrong asset choices: outcomes, transfers, balances, deficits and custom errors equal levguard's."""
     stats = cast(LiquidationStats, fresh_stack(_liquidate_all, world, accounts))
-    m = world.market
-    for symbol in m.symbols:  # the indexes stayed frozen throughout
-        assert m.call(m.pool.functions.getReserveNormalizedIncome(m.address(symbol))) == m.income[symbol]
-        assert m.call(m.pool.functions.getReserveNormalizedVariableDebt(m.address(symbol))) == m.debt_index[symbol]
+    common.assert_indexes_frozen(world.market)  # the indexes stayed frozen throughout
     _report(world, "liquidations", {**stats.outcomes, **stats.kinds})
     assert not stats.mismatches, f"{len(stats.mismatches)} mismatches, e.g. {stats.mismatches[:5]}"
     assert sum(stats.outcomes.values()) >= 1_000
