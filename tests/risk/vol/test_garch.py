@@ -173,7 +173,12 @@ def test_series_and_frame_inputs(sym_returns: np.ndarray, sym_fit: GarchFit) -> 
     from_frame = fit_garch(frame)
     assert from_frame.periods_per_year == 365.0
     assert from_frame.nobs == N
-    assert from_frame.params["alpha"] == pytest.approx(sym_fit.params["alpha"], rel=1e-6)
+    # The closes round-trip the returns to ~1e-16, so the likelihood surface is the same; the
+    # optimiser stops within its tolerance of the same optimum (the likelihood is flat there, so
+    # parameters agree to ~1e-5 across scipy/numpy builds, the likelihood far tighter).
+    assert from_frame.loglik == pytest.approx(sym_fit.loglik, rel=1e-9)
+    for name in ("omega", "alpha", "beta", "nu"):
+        assert from_frame.params[name] == pytest.approx(sym_fit.params[name], rel=1e-3)
     assert from_frame.conditional_vol.index.equals(frame.index[1:])
 
 
