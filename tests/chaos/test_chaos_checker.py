@@ -132,7 +132,15 @@ def test_the_remote_paper_venue_round_trip(tmp_path: Path) -> None:
             with pytest.raises(VenueRetryableError):
                 await RemotePaperVenue.connect(port, attempts=1)  # no scenario yet
             server.reset({"order_expiry_s": 5.0, "latency_lo": 0.3, "latency_hi": 0.3, "qty": 2.0})
-            await server.dispatch("shock", {"to_leverage": 12.0})
+            before = server.state()["mark"]
+            drop = (await server.dispatch("shock", {"to_leverage": 12.0}))["drop"]
+            # The drop lands on the venue's next tick (the stepper, 10 ms): wait for it, so that
+            # the position and the marks below are read at one price.
+            for _ in range(500):
+                if server.state()["mark"] == pytest.approx(before * (1.0 - drop), rel=1e-9):
+                    break
+                await asyncio.sleep(0.01)
+            assert server.state()["mark"] == pytest.approx(before * (1.0 - drop), rel=1e-9)
             venue = await RemotePaperVenue.connect(port, timeout_s=0.1)
             assert isinstance(venue, Venue)
             assert (venue.name, venue.capabilities.order_expiry_s) == ("binance-usdm", 5.0)
