@@ -33,6 +33,7 @@ from levguard.core.unified_pm import (
 from levguard.core.validate import show
 from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
+from levguard.kernels import readonly
 from levguard.kernels.margin import BLOCK, isolated_linear_multi_nb, isolated_linear_nb
 from levguard.typing import Float64Array1D
 
@@ -141,9 +142,9 @@ def _array(x: object, name: str, n: int | None) -> Float64Array1D:
         raise InputError(f"{name} must be an array of numbers") from None
     if n is not None and a.shape[0] != n:
         if a.shape[0] == 1:
-            return np.full(n, a[0])
+            return readonly(np.full(n, a[0]))
         raise InputError(f"{name} must have length {n} (like qty), was {a.shape[0]}")
-    return a
+    return readonly(a)  # the kernels' inputs are read-only views (one compiled signature)
 
 
 def isolated_margin_arrays(
@@ -277,7 +278,8 @@ def _run_isolated(
     n = q.shape[0]
     if table_ids is None:
         t = _as_table(tiers)
-        bad = isolated_linear_nb(q, ep, mg, mk, fee, at_entry, t.caps, t.mmrs, t.cums, out_lp, out_mm, out_ratio)
+        caps, mmrs, cums = (readonly(x) for x in (t.caps, t.mmrs, t.cums))
+        bad = isolated_linear_nb(q, ep, mg, mk, fee, at_entry, caps, mmrs, cums, out_lp, out_mm, out_ratio)
     else:
         if not isinstance(tiers, Sequence) or isinstance(tiers, str | bytes) or not tiers:
             raise InputError("tiers must be a non-empty sequence of tables when table_ids is given")
@@ -301,6 +303,7 @@ def _run_isolated(
             cums[r, k:] = tab.cums[-1]
         if out_mm.shape[0] != n:  # the multi-table kernel has no block scratch
             out_mm, out_ratio = np.empty(n), np.empty(n)
+        ids, caps, mmrs, cums = (readonly(x) for x in (ids, caps, mmrs, cums))
         bad = isolated_linear_multi_nb(q, ep, mg, mk, fee, at_entry, ids, caps, mmrs, cums, out_lp, out_mm, out_ratio)
     if bad >= 0:
         _raise_row(int(bad), q, ep, mg, mk)

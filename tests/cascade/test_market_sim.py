@@ -36,7 +36,7 @@ from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.kernels import cascade_v2_records as r2
-from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels._jit import NUMBA_DISABLED, readonly
 from levguard.kernels.cascade_v2 import market_cascade_nb, market_cascade_py
 
 _SIM = Path(__file__).resolve().parent / "simulator"
@@ -100,6 +100,8 @@ def _v2_kernel_inputs(args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _run_v2(fn: Any, args2: tuple[Any, ...], cap: int = 100_000) -> tuple[r2.MarketOutputs, r2.MarketCounts]:
     macc = args2[0]
+    # The venue ids read-only, as the simulator passes them (one compiled signature).
+    args2 = (macc._replace(venue=readonly(macc.venue)), *args2[1:])
     out = r2.new_market_outputs(macc.wallet.shape[0], macc.qty.shape[1], args2[5].shape[0], args2[2].shape[0], cap)
     return out, fn(*args2, out)
 

@@ -7,7 +7,7 @@ import pytest
 
 from levguard.core.rules.binance import BUILTIN_TIERS
 from levguard.kernels import margin as km
-from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels._jit import NUMBA_DISABLED, readonly
 
 TABLE = BUILTIN_TIERS["BTCUSDT"]
 
@@ -25,7 +25,8 @@ def _positions(n: int, seed: int) -> tuple[np.ndarray, ...]:
 
 def _run(fn, q, ep, mg, mk, fee, at_entry, *tables):  # type: ignore[no-untyped-def]
     out = [np.empty(q.shape[0]) for _ in range(3)]
-    fn(q, ep, mg, mk, fee, at_entry, *tables, *out)
+    ins = (readonly(a) for a in (q, ep, mg, mk))  # read-only, as levguard.margin passes them
+    fn(*ins, fee, at_entry, *(readonly(t) for t in tables), *out)
     return out
 
 

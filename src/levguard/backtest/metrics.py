@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from levguard.kernels import readonly
 from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, STATS_DTYPE, metrics_nb
 from levguard.kernels.backtest_records import AccountOut
 
@@ -91,13 +92,9 @@ def compute_metrics(
     if ruin_index is not None:
         stop = int(ruin_index) + 1
         equity, leverage, fees, funding = equity[:stop], leverage[:stop], fees[:stop], funding[:stop]
-    f64 = np.float64
+    # The wallet is not read (the equity stands in); inputs read-only, one compiled signature.
     acct = AccountOut(
-        np.ascontiguousarray(equity, dtype=f64),
-        np.ascontiguousarray(equity, dtype=f64),  # the wallet is not read
-        np.ascontiguousarray(leverage, dtype=f64),
-        np.ascontiguousarray(funding, dtype=f64),
-        np.ascontiguousarray(fees, dtype=f64),
+        *(readonly(np.ascontiguousarray(a, dtype=np.float64)) for a in (equity, equity, leverage, funding, fees))
     )
     out = np.zeros(1, dtype=STATS_DTYPE)
     metrics_nb(

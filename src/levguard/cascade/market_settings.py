@@ -29,6 +29,7 @@ from levguard.core.rules.adl import ADL_VENUES
 from levguard.core.rules.collateral import CollateralTiers
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
+from levguard.kernels import readonly
 from levguard.kernels.cascade_records import ImpactModel, PartialMode
 from levguard.kernels.cascade_v2_records import (
     ADL_RULE_NAMES,
@@ -573,7 +574,7 @@ def kernel_inputs(
         i = int(np.argmax(venue >= n_v))
         raise InputError(f"venue[{i}] must be < the number of venues ({n_v}), was {int(venue[i])}")
     acc = MarketAccounts(
-        np.ascontiguousarray(venue, dtype=np.int64),
+        readonly(np.ascontiguousarray(venue, dtype=np.int64)),  # read-only: one compiled signature
         np.array(population.wallet, dtype=np.float64),
         np.array(population.qty, dtype=np.float64),
         np.array(population.entry, dtype=np.float64),

@@ -22,6 +22,7 @@ import pandas as pd
 
 from levguard.data.loaders import read_table
 from levguard.errors import DataError, InputError
+from levguard.kernels import readonly
 from levguard.kernels.margin import isolated_linear_nb
 from levguard.typing import BoolArray1D, Float64Array1D
 
@@ -287,14 +288,13 @@ def liquidatable_mask(
     """
     n = side.shape[0]
     q = np.ascontiguousarray(side * qty, dtype=np.float64)
-    mark = np.full(n, float(price))
     liq = np.empty(n)
     mm = np.empty(n)
     ratio = np.empty(n)
-    bad = isolated_linear_nb(
-        q, np.ascontiguousarray(entry_price, dtype=np.float64), np.ascontiguousarray(margin, dtype=np.float64),
-        mark, 0.0, False, np.array([np.inf]), np.array([float(mmr)]), np.zeros(1), liq, mm, ratio,
-    )  # fmt: skip
+    # Read-only inputs, as the margin engine passes them (one compiled signature).
+    ins = (q, entry_price, margin, np.full(n, float(price)), [np.inf], [float(mmr)], [0.0])
+    q, ep, mg, mark, caps, mmrs, cums = (readonly(np.ascontiguousarray(a, dtype=np.float64)) for a in ins)
+    bad = isolated_linear_nb(q, ep, mg, mark, 0.0, False, caps, mmrs, cums, liq, mm, ratio)
     if bad >= 0:
         raise InputError(
             f"position {bad}: side x qty must be non-zero and finite, entry_price, margin and price > 0 "

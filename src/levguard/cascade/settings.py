@@ -20,6 +20,7 @@ from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
+from levguard.kernels import readonly
 
 __all__ = ["MarginRegime", "Market", "VenueSettings"]
 
@@ -407,7 +408,7 @@ def kernel_accounts(pop: Population) -> kc.Accounts:
     if not isinstance(pop, Population):
         raise InputError(f"population must be a levguard.cascade.Population, was {type(pop).__name__}")
     return kc.Accounts(
-        *(np.ascontiguousarray(a, dtype=np.float64) for a in (pop.side, pop.qty, pop.entry_price, pop.margin))
+        *(readonly(np.ascontiguousarray(a, dtype=np.float64)) for a in (pop.side, pop.qty, pop.entry_price, pop.margin))
     )
 
 

@@ -119,7 +119,6 @@ def _cascade() -> None:
     monte_carlo(population, spec, 4, market=market)
     monte_carlo(population, {**spec, "model": "garch_t"}, 2, market=market)
     _market_paths()
-    _cascade_v2()
 
 
 def _cascade_v2() -> None:
@@ -198,6 +197,18 @@ def _sizing() -> None:
     policy = parse_spec_text(samples.joinpath("policy.yaml").read_text(encoding="utf-8"), "policy.yaml")
     size_account(account, policy, vol=0.6)
     size_account(account, policy, history=_frame(24 * 200))
+    _joint(account)
+
+
+def _joint(spec: Any) -> None:
+    """The joint-scenario kernel (liquidation surface, reverse stress, account replay)."""
+    import numpy as np
+
+    from levguard.core.risk.joint_stress import liquidation_surface
+    from levguard.core.spec import account_from_spec
+
+    moves = np.linspace(-0.5, 0.5, 5)
+    liquidation_surface(account_from_spec(spec), "BTC", "ETH", moves, moves)
     _policy_paths()
 
 
@@ -307,15 +318,17 @@ def _defi() -> None:
 
 
 WORKLOADS: dict[str, Callable[[], None]] = {
-    "backtest": _backtest,
-    "sweep": _sweep,
+    # Longest first: the processes take them in this order, so the long compiles start at once.
+    "market": _cascade_v2,
     "cascade": _cascade,
-    "forecast": _forecast,
+    "sweep": _sweep,
+    "backtest": _backtest,
+    "margin+data": _margin_and_data,
     "risk": _risk,
     "sizing": _sizing,
     "calibrate": _calibrate,
-    "margin+data": _margin_and_data,
     "defi": _defi,
+    "forecast": _forecast,
 }
 
 

@@ -1,5 +1,5 @@
 """L0: numba hot loops. Arrays and scalars in, arrays out; no domain objects, no exceptions."""
 
-from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels._jit import NUMBA_DISABLED, readonly
 
-__all__ = ["NUMBA_DISABLED"]
+__all__ = ["NUMBA_DISABLED", "readonly"]

@@ -18,6 +18,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
+import numpy as np
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 NUMBA_DISABLED: bool = os.environ.get("LEVGUARD_DISABLE_NUMBA", "").strip() not in ("", "0")
@@ -120,6 +122,19 @@ def jit_parallel(fn: F) -> F:
     if NUMBA_DISABLED:
         return fn
     return cast(F, _Compiled(fn, parallel=True))
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (no copy): how callers pass a kernel its input arrays.
+
+    numba types a read-only array apart from a writable one, so a kernel called with both
+    compiles (and caches) twice.  Frames hand out read-only views (pandas copy-on-write) while
+    fresh NumPy arrays are writable; freezing every input at the call makes one signature, the
+    one ``levguard warmup`` compiles, whoever calls.  Outputs stay writable.
+    """
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 # ``prange`` for kernels compiled by ``jit_parallel``: the builtin ``range`` until numba loads.

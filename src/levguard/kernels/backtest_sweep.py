@@ -41,7 +41,7 @@ def sweep_py(
     select: np.ndarray,
     periods_per_year: float,
     out_stats: np.ndarray,
-    lanes: int = 0,
+    lanes: int,
 ) -> None:
     """Run ``C`` configurations of :func:`simulate_py` on one market, in parallel over configurations.
 
@@ -69,7 +69,8 @@ def sweep_py(
         of orders clipped by the initial-margin check and the ruin bar (-1: never).
     lanes : int
         Parallel lanes (0: eight); each allocates its work buffers once and runs every
-        ``lanes``-th configuration.  Give at least the number of numba threads.
+        ``lanes``-th configuration.  Give at least the number of numba threads.  Required: an
+        omitted argument is another numba signature (another compile).
 
     Notes
     -----

@@ -149,8 +149,8 @@ def test_sweep_py_and_nb_agree_and_equal_single_runs() -> None:
     index = np.array([(0, 0, 0), (1, 1, 0), (0, 2, 0)], dtype=kb.SELECT_DTYPE)
     out_py = np.zeros(3, dtype=kb.STATS_DTYPE)
     out_nb = np.zeros(3, dtype=kb.STATS_DTYPE)
-    kb.sweep_py(mkt, directions, leverages, insts, tiers, cfgs, index, 8760.0, out_py)
-    kb.sweep_nb(mkt, directions, leverages, insts, tiers, cfgs, index, 8760.0, out_nb)
+    kb.sweep_py(mkt, directions, leverages, insts, tiers, cfgs, index, 8760.0, out_py, 0)
+    kb.sweep_nb(mkt, directions, leverages, insts, tiers, cfgs, index, 8760.0, out_nb, 0)
     for a, b in zip(_columns((out_py,)), _columns((out_nb,)), strict=True):
         np.testing.assert_array_equal(a, b)
     for c in range(3):

@@ -14,7 +14,7 @@ from levguard.backtest.engine import run
 from levguard.backtest.metrics import METRIC_NAMES, compute_metrics
 from levguard.backtest.sweeps import SWEEP_METRICS, sweep
 from levguard.kernels import backtest_metrics as km
-from levguard.kernels._jit import NUMBA_DISABLED
+from levguard.kernels._jit import NUMBA_DISABLED, readonly
 from levguard.kernels.backtest_records import AccountOut
 
 
@@ -23,7 +23,8 @@ def _account(n: int, seed: int) -> AccountOut:
     equity = 1_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
     leverage = rng.uniform(0.0, 5.0, n)
     leverage[::7] = np.inf  # non-finite values are skipped
-    return AccountOut(equity, equity.copy(), leverage, rng.normal(0.0, 1.0, n), rng.uniform(0.0, 2.0, n))
+    arrays = (equity, equity.copy(), leverage, rng.normal(0.0, 1.0, n), rng.uniform(0.0, 2.0, n))
+    return AccountOut(*(readonly(a) for a in arrays))  # read-only, as compute_metrics passes them
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: metrics_nb is metrics_into")

@@ -15,6 +15,7 @@ import pytest
 from bt_engine_helpers import random_frame
 
 from levguard.kernels import backtest as kb
+from levguard.kernels import readonly
 from levguard.kernels.backtest_records import (
     CONFIG_DTYPE,
     INST_DTYPE,
@@ -138,6 +139,7 @@ def test_sweep_keeps_the_statistics_of_single_runs() -> None:
         select,
         8760.0,
         out,
+        0,
     )
     # Lanes reuse their buffers: the statistics do not depend on how many there are.
     for lanes in (1, 2, 5):
@@ -149,6 +151,7 @@ def test_sweep_keeps_the_statistics_of_single_runs() -> None:
         acct, _pos, trades, liqs, counts = _run(mkt, directions[c], lev, inst, cfg)
         one = np.zeros(1, dtype=STATS_DTYPE)
         traded = kb.traded_notional(trades, counts.trades, liqs, counts.liqs, inst)
+        acct = type(acct)(*(readonly(a) for a in acct))  # read-only, as compute_metrics passes them
         metrics_nb(acct, 10_000.0, 8760.0, counts.liqs, traded, counts.ruin_bar >= 0, one[0])
         for name in ("total_return", "sharpe", "max_drawdown", "fees_paid", "avg_leverage", "turnover"):
             np.testing.assert_array_equal(out[name][c], one[name][0])

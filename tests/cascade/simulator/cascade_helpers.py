@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from levguard.kernels import cascade as kc
+from levguard.kernels import readonly
 
 Case = tuple[Any, ...]  # (Accounts, Tiers, exo, depth_mult, oracle, CascadeConfig)
 Out = tuple[Any, ...]  # (CascadeSteps, events (EVENT_DTYPE), FinalAccounts, CascadeCounts)
@@ -112,6 +113,7 @@ def run(fn: object, args: Case, *, naive: bool = False, cap: int = 100_000) -> O
     """Call a cascade kernel; return (steps, events, accounts, counts)."""
     acc, tiers, exo, dm, oracle, cfg = args
     out = kc.new_outputs(acc.side.shape[0], exo.shape[0], cap)
+    acc = kc.Accounts(*(readonly(a) for a in acc))  # read-only, as the simulator passes them
     counts = fn(acc, tiers, exo, dm, oracle, cfg._replace(naive=naive), out)  # type: ignore[operator]
     return out.steps, out.events[: counts.events], out.accounts, counts
 

@@ -24,6 +24,7 @@ from levguard.core.rules.collateral import BYBIT_UTA, CollateralTiers
 from levguard.core.spec import account_from_spec
 from levguard.core.unified import unified_account_from_spec
 from levguard.errors import InputError
+from levguard.kernels import readonly
 from levguard.kernels.joint import account_scenarios_nb, account_scenarios_py, haircut_value
 
 Spec = dict[str, Any]
@@ -230,7 +231,7 @@ def test_long_only_btc_account_is_monotone(usdt: float, btc: float, qty: float, 
 def test_kernel_parity_and_haircut_parity() -> None:
     """The compiled kernel equals its plain-Python twin; its haircut equals CollateralTiers.value."""
     ja = joint_account(_account(bybit()))
-    f = np.exp(np.random.default_rng(3).normal(0, 0.3, (200, 2)))
+    f = readonly(np.exp(np.random.default_rng(3).normal(0, 0.3, (200, 2))))  # as scenario_values passes it
     pos_move = np.array([0, 1], dtype=np.int64)
     asset_move = np.array([-1, 0, 1], dtype=np.int64)  # USDT, BTC, ETH
     outs = []

@@ -71,7 +71,7 @@ def test_tier_cap_parity() -> None:
     eq = np.concatenate((np.random.default_rng(0).lognormal(10.0, 3.0, 500), [0.0, -1.0, np.nan, np.inf]))
     caps = np.ascontiguousarray(TIERS.caps)
     floors = np.concatenate(([0.0], caps[:-1]))
-    levs = np.array([t.max_leverage for t in TIERS.tiers])
+    levs = np.array([t.max_leverage for t in TIERS.tiers], dtype=np.float64)
     for cap in (math.inf, 20.0, 3.0):
         a, ab, b, bb = (np.zeros(eq.shape[0]) for _ in range(4))
         brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, cap)
@@ -92,7 +92,7 @@ def test_liquidation_budget_parity(entry_basis: bool, inverse: bool, monitoring:
     assert si.price is not None
     caps = np.ascontiguousarray(TIERS.caps)
     floors = np.concatenate(([0.0], caps[:-1]))
-    levs = np.array([t.max_leverage for t in TIERS.tiers])
+    levs = np.array([t.max_leverage for t in TIERS.tiers], dtype=np.float64)
     for side, fee, mu in ((1.0, 0.0, 0.0), (-1.0, 0.0005, 0.3), (1.0, 0.0002, -0.5)):
         venue = sv.liq_spec(side, 1.0, inverse, fee, entry_basis, caps, TIERS.mmrs, TIERS.cums)
         brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, 100.0)

@@ -238,7 +238,7 @@ def test_distance_budget_kernel_parity(entry_basis: bool, inverse: bool) -> None
     px = rng.uniform(10.0, 70_000.0, n)
     caps = np.ascontiguousarray(TIERS.caps)
     floors = np.concatenate(([0.0], caps[:-1]))
-    levs = np.array([t.max_leverage for t in TIERS.tiers])
+    levs = np.array([t.max_leverage for t in TIERS.tiers], dtype=np.float64)
     for side, fee in ((1.0, 0.0), (-1.0, 0.0005)):
         venue = sv.liq_spec(side, 1.0, inverse, fee, entry_basis, caps, TIERS.mmrs, TIERS.cums)
         brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, 100.0)

@@ -36,6 +36,7 @@ from levguard.core.unified import UnifiedAccount, UnifiedVenue, evaluate_unified
 from levguard.core.unified_pm import DeribitPmAccount, OkxPmAccount
 from levguard.core.validate import array_1d, require_finite, show
 from levguard.errors import InputError
+from levguard.kernels import readonly
 from levguard.kernels.joint import account_scenarios_nb
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
@@ -320,7 +321,7 @@ def scenario_values(
     """
     ja = _as_joint(account)
     names = _asset_names(ja, assets, "assets")
-    f = np.ascontiguousarray(factors, dtype=np.float64)
+    f = readonly(np.ascontiguousarray(factors, dtype=np.float64))  # one compiled signature
     if f.ndim != 2 or f.shape[1] != len(names):
         raise InputError(f"factors must be an (S, {len(names)}) array, was shape {f.shape}")
     if not (np.isfinite(f).all() and (f > 0.0).all()):

@@ -528,7 +528,9 @@ class LiquidationBudget:
             vol = float(sigma)
             args = self._venue_args(ctx, equity, price) if _pos_finite(vol) else None
             if args is not None:
-                lev, p, budget = liquidation_budget_scalar_nb(hi, equity, price, vol, args, self._budget(ctx))
+                lev, p, budget = liquidation_budget_scalar_nb(
+                    float(hi), float(equity), float(price), vol, args, self._budget(ctx)
+                )  # floats: an int equity would be another compiled signature
                 return float(lev), ("liquidation_budget" if budget else hi_binding), float(p)
 
             def p_of(lev: float) -> float:
