@@ -218,7 +218,7 @@ def test_a_command_builds_and_imports_only_itself(tmp_path: Path) -> None:
         f"sys.argv = ['levguard', 'margin', {str(spec)!r}, '--json']\n"
         "try:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
         "heavy = [m for m in ('levguard.cli.cascade', 'levguard.cli.serve', 'levguard.cli.backtest',"
-        " 'pandas', 'numba', 'pydantic') if m in sys.modules]\n"
+        " 'pandas', 'numba', 'pydantic', 'scipy') if m in sys.modules]\n"
         "print('EXIT', code, heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -13,7 +13,6 @@ from typing import Literal, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import erfcx, ndtr
 
 from levguard.errors import InputError
 from levguard.typing import Float64Array
@@ -191,6 +190,8 @@ def _undiscounted_otm(
     # N(x) = erfcx(-x/sqrt2) exp(-x^2/2) / 2 and the identity F n(d1) = K n(d2) it equals
     # w F n(d1) sqrt(pi/2) (erfcx(-w d1/sqrt2) - erfcx(-w d2/sqrt2)), which neither underflows
     # early nor loses the leading digits.
+    from scipy.special import erfcx, ndtr  # here: scipy.special costs ~0.2 s at import (see _core)
+
     direct = w * (F * ndtr(w * d1) - K * ndtr(w * d2))
     tail = (w * d1 <= 0.0) & (w * d2 <= 0.0)
     wd1 = np.where(tail, w * d1, -1.0)
@@ -204,7 +205,11 @@ def _undiscounted_otm(
 def _core(
     w: Float64Array, F: Float64Array, K: Float64Array, T: Float64Array, sigma: Float64Array, r: Float64Array
 ) -> tuple[Float64Array, ...]:
-    # USD-settled Black-76 price and Greeks on validated, broadcast float64 arrays.
+    # USD-settled Black-76 price and Greeks on validated, broadcast float64 arrays.  scipy is
+    # imported on first use: `levguard margin` and the unified-account engine import this module
+    # for option accounts but must not pay scipy.special's import (about 0.2 s, issue 16).
+    from scipy.special import ndtr
+
     df = np.exp(-r * T)
     sqrt_t = np.sqrt(T)
     s = sigma * sqrt_t

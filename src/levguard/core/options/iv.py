@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtri
 
 from levguard.core.options.black76 import (
     FloatOrArray,
@@ -123,6 +122,8 @@ def _solve_otm(
     lo = np.zeros(n)
     # Start: exact at the money (otm = F (2 N(s/2) - 1)), else the inflection point, in the bracket.
     atm = abs_x == 0.0
+    from scipy.special import ndtri  # on first use: the margin engine imports this module (issue 16)
+
     with np.errstate(divide="ignore", invalid="ignore"):
         s_atm = 2.0 * ndtri(np.clip(0.5 * (1.0 + c / F), 0.5, 1.0))
     s = np.where(atm, s_atm, np.minimum(s_c, 0.5 * hi))
