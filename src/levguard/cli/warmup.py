@@ -198,6 +198,7 @@ def _sizing() -> None:
     size_account(account, policy, vol=0.6)
     size_account(account, policy, history=_frame(24 * 200))
     _joint(account)
+    _policy_paths()
 
 
 def _joint(spec: Any) -> None:
@@ -209,7 +210,6 @@ def _joint(spec: Any) -> None:
 
     moves = np.linspace(-0.5, 0.5, 5)
     liquidation_surface(account_from_spec(spec), "BTC", "ETH", moves, moves)
-    _policy_paths()
 
 
 def _policy_paths() -> None:
