@@ -41,7 +41,8 @@ def _json_num(x: float | None) -> float | None:
 
 
 # PositionReport fields whose non-finite values become None in its JSON.
-_NULLABLE_NUMBERS = ("leverage", "margin_balance", "liquidation_price", "bankruptcy_price", "max_leverage", "health")
+#: Position fields that are JSON null where the number is not finite (``PositionReport.to_dict``).
+NULLABLE_NUMBERS = ("leverage", "margin_balance", "liquidation_price", "bankruptcy_price", "max_leverage", "health")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class PositionReport:
     def to_dict(self) -> dict[str, object]:
         """Return the JSON-ready dict (non-finite numbers become None; side as long/short)."""
         out = field_dict(self, side=self.side_name)
-        for name in _NULLABLE_NUMBERS:
+        for name in NULLABLE_NUMBERS:
             out[name] = _json_num(getattr(self, name))
         return out
 

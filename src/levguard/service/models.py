@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_serializer
+
+from levguard.core.margin import NULLABLE_NUMBERS, AccountReport, CollateralRow, PositionReport
 
 __all__ = [
     "BALANCE_KEYS",
@@ -147,75 +151,88 @@ class AccountOut(_Balances, _AccountRow):  # fields: the row's, then the balance
 BALANCE_KEYS: tuple[str, ...] = tuple(_Balances.model_fields)
 
 
-class PositionMargin(BaseModel):
-    """One position of the margin engine's report (:class:`levguard.PositionReport`)."""
-
-    symbol: str
-    qty: float
-    side: str
-    margin_mode: str
-    contract_kind: str
-    entry_price: float
-    mark_price: float
-    notional: float
-    leverage: float | None
-    initial_margin: float
-    maintenance_margin: float
-    unrealized_pnl: float
-    margin_balance: float | None
-    liquidation_price: float | None
-    bankruptcy_price: float | None
-    mmr: float
-    maint_amount: float
-    max_leverage: float | None
-    tier: int
-    health: float | None = Field(description="Adverse move to the liquidation price, fraction of the mark")
-    liquidatable: bool
-
-
-class CollateralMargin(BaseModel):
-    """One collateral asset of a unified account (:class:`levguard.core.margin.CollateralRow`)."""
-
-    asset: str
-    amount: float = Field(description="Coins the haircut applies to (balance - borrowed; Binance PM: + PnL)")
-    price: float = Field(description="USD price of the asset")
-    haircut: float = Field(description="Collateral value ratio in effect (value / face value)")
-    value: float = Field(description="USD value after the haircut")
+# The margin engine's report, derived from the core dataclasses (the JSON of ``to_dict``): field
+# names, order, types and defaults come from ``PositionReport``, ``CollateralRow`` and
+# ``AccountReport``; only the JSON types that differ and the descriptions are stated here.
+def _report_model(
+    name: str,
+    record: type,
+    doc: str,
+    *,
+    json_types: Mapping[str, Any] | None = None,
+    descriptions: Mapping[str, str] | None = None,
+    base: type[BaseModel] = BaseModel,
+) -> type[BaseModel]:
+    hints = get_type_hints(record)
+    types, notes = dict(json_types or {}), dict(descriptions or {})
+    spec: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        default = ... if f.default is dataclasses.MISSING else f.default
+        spec[f.name] = (types.pop(f.name, hints[f.name]), Field(default, description=notes.pop(f.name, None)))
+    if types or notes:  # a stated type or description of a field the dataclass no longer has
+        raise TypeError(f"{name}: not fields of {record.__name__}: {sorted({*types, *notes})}")
+    model: type[BaseModel] = create_model(name, __base__=base, __module__=__name__, **spec)
+    model.__doc__ = doc
+    return model
 
 
-class AccountMargin(BaseModel):
-    """The margin engine's report of an account: the contract of ``levguard.evaluate_account``.
+#: The keys ``AccountReport.to_dict`` writes only for unified accounts (its fields with a default).
+UNIFIED_KEYS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(AccountReport) if f.default is not dataclasses.MISSING
+)
 
-    The last four fields are set for unified accounts (``bybit-uta``, ``binance-pm``; see
-    docs/unified.md) and null for single-wallet accounts.
-    """
 
-    venue: str
-    settlement: str
-    wallet_balance: float
-    equity: float
-    maintenance_margin: float
-    initial_margin: float
-    margin_ratio: float | None
-    liquidatable: bool
-    health: float | None
-    positions: list[PositionMargin]
-    account_ratio: float | None = Field(None, description="The venue's ratio: uniMMR, account MM rate or margin ratio")
-    account_ratio_name: str | None = Field(
-        None, description="uniMMR (binance-pm), account_mm_rate (bybit-uta) or margin_ratio (okx-mcm)"
-    )
-    account_status: str | None = Field(None, description="The venue's account status at that ratio")
-    collateral: list[CollateralMargin] | None = Field(None, description="Collateral after haircuts, per asset")
-
+class _AccountMarginBase(BaseModel):
     @model_serializer(mode="wrap")
     def _single_wallet_as_before(self, handler):  # type: ignore[no-untyped-def]
         # A single-wallet account serialises without the unified keys, exactly as
         # ``AccountReport.to_dict`` does (no return annotation: the schema stays the model's).
         out = handler(self)
-        if self.account_ratio_name is None and isinstance(out, dict):
-            for key in ("account_ratio", "account_ratio_name", "account_status", "collateral"):
+        if getattr(self, "account_ratio_name", None) is None and isinstance(out, dict):
+            for key in UNIFIED_KEYS:
                 out.pop(key, None)
         return out
+
+
+if TYPE_CHECKING:  # the models are built at import; to a type checker they are pydantic models
+    PositionMargin = BaseModel
+    CollateralMargin = BaseModel
+    AccountMargin = BaseModel
+else:
+    PositionMargin = _report_model(
+        "PositionMargin",
+        PositionReport,
+        "One position of the margin engine's report (:class:`levguard.PositionReport`).",
+        json_types={"side": str, **dict.fromkeys(NULLABLE_NUMBERS, float | None)},
+        descriptions={"health": "Adverse move to the liquidation price, fraction of the mark"},
+    )
+    CollateralMargin = _report_model(
+        "CollateralMargin",
+        CollateralRow,
+        "One collateral asset of a unified account (:class:`levguard.core.margin.CollateralRow`).",
+        descriptions={
+            "amount": "Coins the haircut applies to (balance - borrowed; Binance PM: + PnL)",
+            "price": "USD price of the asset",
+            "haircut": "Collateral value ratio in effect (value / face value)",
+            "value": "USD value after the haircut",
+        },
+    )
+    AccountMargin = _report_model(
+        "AccountMargin",
+        AccountReport,
+        "The margin engine's report of an account: the contract of ``levguard.evaluate_account``.\n\n"
+        "The keys after ``positions`` are set for unified accounts (``bybit-uta``, ``binance-pm``, "
+        "``okx-mcm``; see docs/unified.md) and left out for single-wallet accounts.",
+        json_types={"positions": list[PositionMargin], "collateral": list[CollateralMargin] | None},
+        descriptions={
+            "account_ratio": "The venue's ratio: uniMMR, account MM rate or margin ratio",
+            "account_ratio_name": "uniMMR (binance-pm), account_mm_rate (bybit-uta) or margin_ratio (okx-mcm)",
+            "account_status": "The venue's account status at that ratio",
+            "collateral": "Collateral after haircuts, per asset",
+            "liquidation_price_basis": "What the positions' liquidation prices hold fixed (unified accounts)",
+        },
+        base=_AccountMarginBase,
+    )
 
 
 class PositionOut(BaseModel):

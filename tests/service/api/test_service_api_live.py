@@ -95,6 +95,22 @@ def test_calculator_equals_evaluate_account(service: Service) -> None:
     assert service.client.post("/api/calculate", json=SPEC).status_code == 401
 
 
+def test_calculator_equals_evaluate_account_for_a_unified_account(service: Service) -> None:
+    # The response model is derived from AccountReport: every key of to_dict comes through, the
+    # unified ones included (liquidation_price_basis was dropped while the model was a copy).
+    from importlib import resources
+
+    from levguard.margin import parse_spec_text
+
+    sample = resources.files("levguard.resources").joinpath("samples", "unified_account.yaml")
+    spec = parse_spec_text(sample.read_text(encoding="utf-8"), "unified_account.yaml")
+    r = service.client.post("/api/calculate", json=spec, headers=service.viewer)
+    assert r.status_code == 200
+    expected = json.loads(json.dumps(levguard.evaluate_account(spec).to_dict()))
+    assert expected["liquidation_price_basis"]
+    assert r.json() == expected
+
+
 def test_metrics(service: Service) -> None:
     assert service.client.get("/metrics").status_code == 401
     r = service.client.get("/metrics", headers=service.viewer)
