@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 BASE   := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest warmup evm bench clean
+.PHONY: demo test test-quick lint typecheck layers pytest warmup evm bench clean
 
 # `make demo` installs the package alone; `make test` adds the dev extras (test, lint, browser).
 $(BASE): pyproject.toml
@@ -53,6 +53,11 @@ pytest: $(STAMP) warmup evm
 	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck layers pytest
+
+# A fast loop while developing: every test but the slow suites (end to end, chaos, in-EVM,
+# chromium; tests/suites.py). `make test` (and CI) runs them all.
+test-quick: $(STAMP) warmup
+	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder -m "not slow and not network"
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_margin.py

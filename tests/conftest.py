@@ -15,6 +15,21 @@ if os.environ.get("LEVGUARD_HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["LEVGUARD_HYPOTHESIS_PROFILE"])
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the slow suites ``slow`` (tests/suites.py): ``make test-quick`` leaves them out."""
+    from suites import is_slow
+
+    for item in items:
+        try:
+            rel = Path(str(item.path)).resolve().relative_to(TESTS).as_posix()
+        except ValueError:
+            continue
+        reasons = (str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif"))
+        if is_slow(rel, reasons):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,34 @@
+"""The ``slow`` marker: which suites ``make test-quick`` leaves out (tests/suites.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from suites import SLOW_SUITES, is_slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_rule() -> None:
+    assert SLOW_SUITES == ("e2e", "chaos", "evm")
+    assert is_slow("e2e/test_readme_commands.py", [])
+    assert is_slow("evm/test_morpho_differential.py", ["npm not found"])
+    assert is_slow("report/test_report_browser.py", ["needs Debian's chromium at /usr/bin/chromium"])
+    assert not is_slow("core/test_records.py", [])
+    assert not is_slow("data/test_x.py", ["../shared is not present"])
+    assert not is_slow("evmish/test_x.py", [])
+
+
+def test_collection_marks_the_browser_and_chaos_tests_and_nothing_else() -> None:
+    files = ["tests/report/test_report_browser.py", "tests/chaos/test_chaos_checker.py", "tests/core/test_records.py"]
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "slow", *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    collected = {line.split("::")[0] for line in out.stdout.splitlines() if "::" in line}
+    assert collected == {"tests/report/test_report_browser.py", "tests/chaos/test_chaos_checker.py"}, out.stdout
