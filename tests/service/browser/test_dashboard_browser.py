@@ -80,30 +80,19 @@ def serve_runtime(runtime: Any) -> Iterator[_Service]:
 
 
 def test_dashboard_live_shock_and_kill_switch(service: _Service, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    errors: list[str] = []
+    from browser_session import dashboard_page
+
     urls: list[str] = []
     csp_violations: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("request", lambda req: urls.append(req.url))
-            page.on(
-                "console",
-                lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
-            )
-            page.set_default_timeout(10_000)
-            try:
-                _scenario(page, expect, service, tmp_path)
-            except BaseException:
-                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-                raise
-        finally:
-            browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with dashboard_page(tmp_path, 10_000) as page:  # JavaScript errors fail the test
+        page.on("request", lambda req: urls.append(req.url))
+        page.on(
+            "console",
+            lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+        _scenario(page, expect, service, tmp_path)
     # The stream was opened with single-use tickets; the token never went into a URL.
     assert any("/api/events?ticket=st_" in u for u in urls), urls
     assert not [u for u in urls if service.token in u]
