@@ -49,10 +49,18 @@ $(EVM_NODE): tests/evm/package.json tests/evm/package-lock.json
 evm: $(STAMP) $(EVM_NODE)
 	@if [ -f $(EVM_NODE) ]; then $(BIN)/python tests/evm/build.py; fi
 
-pytest: $(STAMP) warmup evm
-	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
+PYTEST := $(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
-test: lint typecheck layers pytest
+pytest: $(STAMP) warmup evm
+	$(PYTEST)
+
+# The install and the npm packages download side by side; then the checks, the kernel warmup
+# (two processes) and the contract build share both cores (mypy and the solc build run on one
+# core each), each job's output printed whole when it ends; pytest runs last on both cores.
+test:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(STAMP) $(EVM_NODE)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck layers warmup evm
+	$(PYTEST)
 
 # A fast loop while developing: every test but the slow suites (end to end, chaos, in-EVM,
 # chromium; tests/suites.py). `make test` (and CI) runs them all.
