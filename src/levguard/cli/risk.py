@@ -43,7 +43,9 @@ def render(report: dict[str, Any]) -> None:
     if liq:
         if liq["model"] == "excursion":
             when = f" as of {liq['as_of']}" if liq.get("as_of") else ""
-            fit = "" if liq.get("empirical") else " (history too short: Brownian fallback)"
+            stand_in = {"reference": "reference excursions", "brownian": "Brownian closed form"}
+            short = stand_in.get(liq.get("short_history") or "", "")
+            fit = f" (history too short at some horizons: {short})" if short else ""
             how = f"calibrated excursion forecaster on {escape(liq['source'])}{when}{fit}"
         else:
             how = "GBM closed form at the given volatility (no history)"

@@ -49,8 +49,12 @@ def size(
         con.print(f"  · {escape(r)}")
     liq = out.get("liquidation_forecast")
     if liq:
+        short = {"reference": "reference excursions", "brownian": "Brownian closed form"}.get(
+            liq.get("short_history") or "", ""
+        )
         how = (
             f"calibrated excursion forecaster on {escape(liq['source'])}"
+            + (f" (history too short at some horizons: {short})" if short else "")
             if liq["model"] == "excursion"
             else f"GBM closed form ({escape(liq['source'])})"
         )

@@ -207,17 +207,21 @@ def forecaster_info(forecaster: LiquidationForecaster, *, as_of: Any = None, sou
 
     ``model`` (``excursion``: the calibrated default; ``gbm``: the closed-form special case),
     ``annual_vol`` (its volatility scale, :func:`levguard.core.risk.forecast.annual_volatility`),
-    ``empirical`` (whether the excursion distributions were fitted at every horizon, False: the
-    Brownian fallback of a short history at some), ``as_of`` and ``source``.
+    ``empirical`` (whether the excursion distributions were fitted on the asset's own history at
+    every horizon), ``short_history`` (what stands in where the history is too short:
+    ``"reference"`` for the reference excursions, ``"brownian"`` for the closed form, None when
+    nothing does), ``as_of`` and ``source``.
     """
     from levguard.core.risk.excursion import ExcursionForecaster
 
     excursion = isinstance(forecaster, ExcursionForecaster)
-    empirical = isinstance(forecaster, ExcursionForecaster) and all(d.empirical for d in forecaster.distributions)
+    sources = {d.source for d in forecaster.distributions} if isinstance(forecaster, ExcursionForecaster) else set()
+    stand_in = "brownian" if "brownian" in sources else "reference" if "reference" in sources else None
     return {
         "model": "excursion" if excursion else "gbm",
         "annual_vol": annual_volatility(forecaster),
-        "empirical": bool(empirical),
+        "empirical": excursion and stand_in is None,
+        "short_history": stand_in,
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
         "source": source,
     }

@@ -69,7 +69,7 @@ def test_refits_follow_the_calendar_not_the_data(market: pd.DataFrame) -> None:
 
 def test_short_history_is_the_brownian_closed_form() -> None:
     bars = jumpy_bars(24 * 40, seed=3)
-    params = ExcursionParams(min_history_days=365)
+    params = ExcursionParams(min_history_days=365, short_history="brownian")
     hb = hourly_bars(bars)
     sigma = blended_sigma(hb.log_close, hb.log_high, hb.log_low, params)[-1]
     for side, d, h in [(1, 0.02, 1), (-1, 0.05, 7), (1, 0.1, 30), (-1, 0.01, 0.5)]:
@@ -117,9 +117,10 @@ def test_distribution_joins_body_and_tail_without_a_rise() -> None:
     assert sf[0] == 1.0
     assert np.all(sf > 0.0)
     assert dist.sf(np.array([dist.threshold]))[0] == pytest.approx(dist.tail_mass, abs=2 / 20_000)
-    # Too few samples: the Brownian fallback.
+    # Too few samples: the Brownian closed form.
     small = fit_excursion_distribution(np.ones(10), 0.95, 100)
     assert not small.empirical
+    assert small.source == "brownian"
     assert small.sf(np.array([1.0]))[0] == brownian_sf(np.array([1.0]))[0]
 
 

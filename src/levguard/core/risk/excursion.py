@@ -25,8 +25,10 @@ distribution is read from the asset's own history:
 
 So the forecast is ``P = S_U(b / (sigma_t sqrt(H)))``: fat tails, jumps, the asymmetry of
 the pooled sample and the intrabar path come from the data; clustering from ``sigma_t``.  With
-too little history the Brownian first passage on the same scale is used: ``S_U(z) = 2 Phi(-z)``,
-the reflection principle (driftless), which is also the closed-form special case.
+too little history the reference excursions stand in (:func:`reference_distribution`: those of
+the BTCUSDT and ETHUSDT marks to 2022, on the same scale), or, with
+``short_history="brownian"``, the Brownian first passage ``S_U(z) = 2 Phi(-z)`` (reflection
+principle, driftless), which is also the closed-form special case.
 
 Everything here is arrays in, arrays out; :mod:`levguard.core.risk.forecast` holds the bars, the
 refit schedule and the models; :func:`levguard.risk.liquidation_forecasts` is the pandas face.
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy.special import ndtr
@@ -48,6 +51,9 @@ from levguard.typing import Float64Array1D
 
 __all__ = [
     "HORIZON_GRID_HOURS",
+    "REFERENCE_FIELDS",
+    "REFERENCE_QUANTILES",
+    "SHORT_HISTORY",
     "VARIANCE_PROXIES",
     "ExcursionDistribution",
     "ExcursionForecaster",
@@ -62,11 +68,19 @@ __all__ = [
     "gpd_pwm",
     "grid_upper",
     "log_barrier",
+    "reference_applies",
+    "reference_distribution",
+    "reference_table",
 ]
 
 
 VARIANCE_PROXIES: tuple[str, ...] = ("parkinson", "close")
 """Per-bar variance proxies accepted by :class:`ExcursionParams`."""
+
+SHORT_HISTORY: tuple[str, ...] = ("reference", "brownian")
+"""What :class:`ExcursionParams` uses at a horizon whose own history is too short:
+``reference`` (the reference excursions of :mod:`levguard.core.risk.excursion_reference`) or
+``brownian`` (the closed form :func:`brownian_sf`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +103,13 @@ class ExcursionParams:
         the Unix epoch, so the fit used at a time never depends on later data (30).
     min_history_days : float
         Days of closed excursion windows needed before the empirical distribution is used;
-        with fewer the Brownian survival function is used (90).
+        with fewer, ``short_history`` says what stands in (90).
     variance : {"parkinson", "close"}
         Per-bar variance proxy of :func:`blended_sigma` (``"parkinson"``).
+    short_history : {"reference", "brownian"}
+        The distribution used at a horizon with fewer than ``min_history_days`` of closed
+        windows: the reference excursions (:func:`reference_distribution`, ``"reference"``) or
+        the Brownian closed form (``"brownian"``, the only behaviour before this release).
 
     Notes
     -----
@@ -105,6 +123,7 @@ class ExcursionParams:
     refit_days: float = 30.0
     min_history_days: float = 90.0
     variance: str = "parkinson"
+    short_history: str = "reference"
 
     def __post_init__(self) -> None:
         positive(self.short_half_life_h, "short_half_life_h")
@@ -113,6 +132,8 @@ class ExcursionParams:
         non_negative(finite(self.min_history_days, "min_history_days"), "min_history_days")
         if self.variance not in VARIANCE_PROXIES:
             raise InputError(f"variance must be one of {', '.join(VARIANCE_PROXIES)}, was {self.variance!r}")
+        if self.short_history not in SHORT_HISTORY:
+            raise InputError(f"short_history must be one of {', '.join(SHORT_HISTORY)}, was {self.short_history!r}")
         if not 0.0 <= self.short_weight <= 1.0:
             raise InputError(f"short_weight must be in [0, 1], was {self.short_weight!r}")
         if not 0.5 < self.tail_quantile < 1.0:
@@ -283,6 +304,10 @@ class ExcursionDistribution:
         Share of samples above ``u``.
     xi, beta : float
         Pareto shape (``>= 0``) and scale of the excesses over ``u``.
+    source : {"history", "reference", "brownian"}
+        Where it comes from: the asset's own history, the reference excursions
+        (:func:`reference_distribution`; ``samples`` are then its quantiles), or the Brownian
+        closed form (no samples).
     """
 
     samples: Float64Array1D
@@ -290,11 +315,12 @@ class ExcursionDistribution:
     tail_mass: float
     xi: float
     beta: float
+    source: str = "history"
 
     @property
     def empirical(self) -> bool:
-        """Whether the distribution was fitted (False: the Brownian fallback)."""
-        return bool(self.samples.shape[0] > 0)
+        """Whether the distribution was fitted on the asset's own history."""
+        return self.source == "history"
 
     def sf(self, z: Float64Array1D) -> Float64Array1D:
         """Return ``P(U >= z)`` for standardised distances ``z`` (non-increasing in ``z``).
@@ -306,7 +332,7 @@ class ExcursionDistribution:
         because ``#{U_i >= z} >= #{U_i > u}`` for ``z <= u``.
         """
         zz = np.asarray(z, dtype=np.float64)
-        if not self.empirical:
+        if self.samples.shape[0] == 0:
             return brownian_sf(zz)
         m = self.samples.shape[0]
         body = 1.0 - np.searchsorted(self.samples, zz, side="left") / m
@@ -331,7 +357,7 @@ def fit_excursion_distribution(
     tail_quantile : float
         Where the Pareto tail starts, in ``(0.5, 1)``.
     min_samples : int
-        Fewer finite samples than this give the Brownian fallback.
+        Fewer finite samples than this give the Brownian closed form (``source="brownian"``).
 
     Notes
     -----
@@ -342,13 +368,109 @@ def fit_excursion_distribution(
     u = np.sort(u[np.isfinite(u)])
     m = u.shape[0]
     if m < max(min_samples, 20):
-        return ExcursionDistribution(np.empty(0), math.inf, 0.0, 0.0, 1.0)
+        return ExcursionDistribution(np.empty(0), math.inf, 0.0, 0.0, 1.0, "brownian")
     threshold = float(np.quantile(u, tail_quantile))
     above = u[u > threshold]
     if above.shape[0] < 2:
         return ExcursionDistribution(u, math.inf, 0.0, 0.0, 1.0)
     xi, beta = gpd_pwm(above - threshold)
     return ExcursionDistribution(u, threshold, above.shape[0] / m, xi, beta)
+
+
+REFERENCE_QUANTILES = 200
+"""Quantiles a reference table keeps of the body of each horizon's standardised excursions."""
+
+REFERENCE_FIELDS: tuple[str, ...] = (
+    "short_half_life_h",
+    "long_half_life_h",
+    "short_weight",
+    "variance",
+    "tail_quantile",
+)
+"""The :class:`ExcursionParams` fields that shape standardised excursions: the reference tables
+are used only with the values they were built with."""
+
+
+def reference_table(
+    standardised: Float64Array1D, tail_quantile: float = 0.95, quantiles: int = REFERENCE_QUANTILES
+) -> tuple[tuple[float, ...], tuple[float, float, float, float]]:
+    """Summarise a pool of standardised excursions as a reference table (one grid horizon).
+
+    Parameters
+    ----------
+    standardised : (M,) float64
+        ``A_H / (sigma sqrt(H))`` samples of one horizon, pooled over the reference assets
+        (NaN dropped); at least 20 finite values.
+    tail_quantile : float
+        Where the Pareto tail starts, in ``(0.5, 1)``.
+    quantiles : int
+        How many quantiles of the body are kept, ``>= 20``.
+
+    Returns
+    -------
+    (tuple of float, (threshold, tail_mass, xi, beta))
+        The quantiles at levels ``(i + 1/2) / quantiles`` (rounded to 1e-4) and the tail:
+        threshold and Pareto parameters of :func:`fit_excursion_distribution` on the whole
+        pool, the tail mass as the share of the kept quantiles above the threshold (so the body
+        and the tail join without a rise).
+
+    Notes
+    -----
+    :func:`reference_distribution` reads the tables back: the body's survival function is the
+    empirical one of the kept quantiles (within ``1 / (2 quantiles)`` of the pool's), the tail
+    the pool's generalised Pareto fit (Hosking and Wallis, 1987).
+    """
+    if not isinstance(quantiles, int) or quantiles < 20:
+        raise InputError(f"quantiles must be an integer >= 20, was {quantiles!r}")
+    u = np.asarray(standardised, dtype=np.float64)
+    u = u[np.isfinite(u)]
+    if u.shape[0] < 20:
+        raise InputError(f"a reference table needs at least 20 finite samples, had {u.shape[0]}")
+    full = fit_excursion_distribution(u, tail_quantile, 0)
+    q = np.round(np.quantile(u, (np.arange(quantiles) + 0.5) / quantiles), 4)
+    tail_mass = float(np.count_nonzero(q > full.threshold)) / quantiles
+    return tuple(float(x) for x in q), (full.threshold, tail_mass, full.xi, full.beta)
+
+
+def reference_applies(params: ExcursionParams, known_ns: int) -> bool:
+    """Whether the reference tables may stand in for a short history.
+
+    Parameters
+    ----------
+    params : ExcursionParams
+        The model's parameters: ``short_history="reference"`` and the values of
+        :data:`REFERENCE_FIELDS` the tables were built with.
+    known_ns : int
+        A time (UTC ns) the forecast is known at: the tables' windows must all have closed by
+        it (their ``CUTOFF_NS``), so a forecast never reads the reference assets' later prices.
+    """
+    from levguard.core.risk import excursion_reference as ref
+
+    if params.short_history != "reference" or known_ns < ref.CUTOFF_NS:
+        return False
+    return all(getattr(params, f) == ref.PARAMS[f] for f in REFERENCE_FIELDS)
+
+
+@cache
+def reference_distribution(k: int) -> ExcursionDistribution:
+    """Return the reference excursion distribution of grid horizon ``k`` (``source="reference"``).
+
+    Notes
+    -----
+    The tables of :mod:`levguard.core.risk.excursion_reference`: the standardised excursions
+    of the BTCUSDT and ETHUSDT marks, every hourly start to 2022-12-31, summarised by
+    :func:`reference_table`.  The ``excursion`` model uses them at a horizon where the asset's
+    own history is too short (``ExcursionParams.short_history="reference"``): the shape of a
+    crypto mark's excursions in units of its own volatility, scaled by the asset's volatility.
+    """
+    from levguard.core.risk import excursion_reference as ref
+
+    if not 0 <= k < len(ref.QUANTILES):
+        raise InputError(f"grid horizon index must be in [0, {len(ref.QUANTILES)}), was {k!r}")
+    samples = np.array(ref.QUANTILES[k], dtype=np.float64)
+    samples.flags.writeable = False
+    threshold, tail_mass, xi, beta = ref.TAILS[k]
+    return ExcursionDistribution(samples, threshold, tail_mass, xi, beta, "reference")
 
 
 HORIZON_GRID_HOURS: tuple[int, ...] = (1, 2, 4, 8, 12, 24, 48, 72, 120, 168, 240, 336, 504, 720)

@@ -32,6 +32,8 @@ from levguard.core.risk.excursion import (
     fit_excursion_distribution,
     grid_upper,
     log_barrier,
+    reference_applies,
+    reference_distribution,
 )
 from levguard.core.validate import side_sign
 from levguard.errors import InputError
@@ -54,6 +56,7 @@ __all__ = [
     "parse_sides",
     "position_probabilities",
     "required_distance",
+    "standardised_pools",
 ]
 
 FORECAST_MODELS: tuple[str, ...] = ("default", "excursion", "naive")
@@ -297,7 +300,8 @@ class _ExcursionFit:
         out: np.ndarray = np.clip((refit_ns - self.bars.start_ns) // HOUR_NS - 1, -1, self.bars.n - 1)
         return out
 
-    def distribution(self, refit_bar: int, k: int) -> ExcursionDistribution:
+    def pool(self, refit_bar: int, k: int) -> Float64Array1D:
+        # The standardised long and short excursions of grid horizon k known at the refit.
         g = HORIZON_GRID_HOURS[k]
         if g not in self._standardised:
             b = self.bars
@@ -308,8 +312,50 @@ class _ExcursionFit:
         u = self._standardised[g]
         # Starts after bar s whose window (bars s+1 .. s+g) closed by the refit: s + g <= refit_bar.
         last_start = refit_bar - g
-        pool = u[:, WARMUP_BARS : last_start + 1].ravel() if last_start >= WARMUP_BARS else np.empty(0)
-        return fit_excursion_distribution(pool, self.params.tail_quantile, self.min_samples)
+        out: Float64Array1D = u[:, WARMUP_BARS : last_start + 1].ravel() if last_start >= WARMUP_BARS else np.empty(0)
+        return out
+
+    def distribution(self, refit_bar: int, k: int) -> ExcursionDistribution:
+        fitted = fit_excursion_distribution(self.pool(refit_bar, k), self.params.tail_quantile, self.min_samples)
+        # The reference stands in only when every window it pools had closed by the refit (the
+        # close of its last bar, a lower bound of what the forecast knows) and its parameters hold.
+        known_ns = self.bars.start_ns + (refit_bar + 1) * HOUR_NS
+        if fitted.source == "brownian" and reference_applies(self.params, known_ns):
+            return reference_distribution(k)
+        return fitted
+
+
+def standardised_pools(bars: HourlyBars, as_of_ns: int, params: ExcursionParams | None = None) -> list[Float64Array1D]:
+    """Return, per grid horizon, the standardised excursions the ``excursion`` model pools at a time.
+
+    Parameters
+    ----------
+    bars : HourlyBars
+        The hourly bars (the mark's).
+    as_of_ns : int
+        The time, UTC ns: the pools are those of the last refit at or before it (only windows
+        closed by then).
+    params : ExcursionParams, optional
+        The model's parameters (its defaults when omitted).
+
+    Returns
+    -------
+    list of (M_k,) float64
+        One array per :data:`~levguard.core.risk.excursion.HORIZON_GRID_HOURS` entry: the long
+        and short ``A_H / (sigma sqrt(H))`` samples, NaN (flat stretches) dropped.  Pooled over
+        several assets and passed to :func:`~levguard.core.risk.excursion.reference_table`,
+        they make the reference tables (:mod:`levguard.risk.excursion_reference`).
+    """
+    p = _check_model("excursion", params)
+    if not isinstance(bars, HourlyBars):
+        raise InputError(f"bars must be HourlyBars, was {type(bars).__name__}")
+    fit = _ExcursionFit(bars, p)
+    r = int(fit.refit_bar(np.array([as_of_ns], dtype=np.int64))[0])
+    out = []
+    for k in range(len(HORIZON_GRID_HOURS)):
+        u = fit.pool(r, k)
+        out.append(u[np.isfinite(u)])
+    return out
 
 
 def _naive_sigma(bars: HourlyBars, j: int) -> float:
