@@ -78,6 +78,7 @@ __all__ = [
     "is_coin_margined_symbol",
     "is_unified_spec",
     "unified_account_from_spec",
+    "unified_margin_totals",
 ]
 
 STABLECOINS = frozenset({"USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD", "USD"})
@@ -671,10 +672,22 @@ def _settle_index(ua: UnifiedAccount, p: Position) -> int:
     return next(i for i, a in enumerate(ua.assets) if a.name == name)
 
 
-def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
-    # evaluate_unified position by position (the reference of levguard.core.unified_fast, and the
-    # path for the cases the kernel leaves: errors, sums that are not finite, no positions,
-    # COIN-M positions).
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    # The account-level sums of evaluate_unified, before any liquidation price is searched.
+    terms: list[_Terms]
+    where: list[int]
+    groups: list[int]
+    upnl_by: dict[int, float]
+    mm_by: dict[int, float]
+    states: dict[int, _State]
+    opt_price: float
+    equity: float
+    maintenance_margin: float
+    liquidatable: bool
+
+
+def _totals(ua: UnifiedAccount) -> _Totals:
     venue = ua.venue
     terms = []
     taken = set(ua.option_slots)  # the options' places: the positions' indices skip them
@@ -701,6 +714,31 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
     equity = st0.equity(upnl_by.get(k0, 0.0))
     total_mm = st0.mm(mm_by.get(k0, 0.0))
     liquidatable = venue.liquidatable(equity, total_mm)
+    return _Totals(terms, where, groups, upnl_by, mm_by, states, opt_price, equity, total_mm, liquidatable)
+
+
+def unified_margin_totals(ua: UnifiedAccount) -> tuple[float, float, bool]:
+    """Return ``(equity, maintenance_margin, liquidatable)`` of :func:`evaluate_unified` without
+    searching the liquidation prices (the numbers a scenario sweep needs; the same floats).
+
+    Notes
+    -----
+    The account-level terms of :func:`evaluate_unified` (formulas and sources there), computed
+    by the same code; the positions' liquidation and bankruptcy price searches, most of an
+    evaluation's time, are left out.
+    """
+    t = _totals(ua)
+    return t.equity, t.maintenance_margin, t.liquidatable
+
+
+def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
+    # evaluate_unified position by position (the reference of levguard.core.unified_fast, and the
+    # path for the cases the kernel leaves: errors, sums that are not finite, no positions,
+    # COIN-M positions).
+    venue = ua.venue
+    tot = _totals(ua)
+    terms, where, groups, upnl_by, mm_by, states = tot.terms, tot.where, tot.groups, tot.upnl_by, tot.mm_by, tot.states
+    equity, total_mm, liquidatable, opt_price = tot.equity, tot.maintenance_margin, tot.liquidatable, tot.opt_price
     c = venue.liquidation_multiple
 
     reports: list[PositionReport] = []

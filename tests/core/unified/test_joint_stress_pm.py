@@ -234,6 +234,41 @@ def test_a_moved_coin_m_account_is_the_spec_written_at_the_moved_prices(fb: floa
     assert bool(s[2][0]) == rep.liquidatable
 
 
+@settings(max_examples=40, deadline=None)
+@given(fb=st.floats(0.3, 2.0), fe=st.floats(0.3, 2.0), btc=st.sampled_from([0.0, 0.06, 0.16, 1.0]))
+def test_scenario_totals_are_the_reports_numbers_without_the_price_searches(fb: float, fe: float, btc: float) -> None:
+    # Scenario sweeps read (equity, MM, liquidatable) without the positions' liquidation-price
+    # searches: the very floats evaluate_unified reports, on COIN-M, option and plain accounts.
+    from levguard.core.risk.joint_stress_pm import moved_unified
+    from levguard.core.unified import evaluate_unified, unified_account_from_spec, unified_margin_totals
+
+    option = {
+        "symbol": "BTC-27DEC24-70000-C",
+        "qty": -2,
+        "entry_price": 2500,
+        "mark_price": 2000,
+        "initial_margin": 20000,
+    }
+    perp = {"symbol": "BTCUSDT", "qty": 0.5, "entry_price": 58000, "mark_price": 60000, "mmr": 0.005}
+    specs = [
+        coin_m(btc=btc),
+        {
+            "venue": "bybit-uta",
+            "balances": {"USDT": 20000, "BTC": btc},
+            "prices": {"BTC": 60000},
+            "positions": [perp, option],
+            "as_of": "2024-11-27T08:00:00+00:00",
+        },
+        {"venue": "okx-mcm", "balances": {"USDT": 3000, "BTC": btc}, "prices": {"BTC": 60000}, "positions": [perp]},
+    ]
+    for spec in specs:
+        moved = moved_unified(
+            unified_account_from_spec(spec), {"BTC": fb, **({"ETH": fe} if "ETH" in spec["prices"] else {})}
+        )
+        rep = evaluate_unified(moved)
+        assert unified_margin_totals(moved) == (rep.equity, rep.maintenance_margin, rep.liquidatable)
+
+
 def test_coin_m_reverse_stress_and_surface() -> None:
     from levguard.core.unified import unified_account_from_spec
 

@@ -42,7 +42,7 @@ from levguard.core.options.black76 import black76_price
 from levguard.core.portfolio_margin import DeribitFuture, DeribitOption
 from levguard.core.positions import Position
 from levguard.core.symbols import USD_LIKE, base_asset
-from levguard.core.unified import UnifiedAccount, evaluate_unified
+from levguard.core.unified import UnifiedAccount, evaluate_unified, unified_margin_totals
 from levguard.core.unified_options import moved_option
 from levguard.core.unified_pm import (
     DeribitPmAccount,
@@ -216,14 +216,24 @@ class EngineJoint:
             return evaluate_unified(moved_unified(self.source, factors))
         return evaluate_portfolio_margin(moved_portfolio_margin(self.source, factors))
 
+    def totals(self, factors: Mapping[str, float]) -> tuple[float, float, bool]:
+        """``(equity, maintenance_margin, liquidatable)`` of :meth:`report` (for a unified account
+        without the liquidation-price searches the report also makes: the same floats)."""
+        if isinstance(self.source, UnifiedAccount):
+            unknown = [a for a in _check_factors(factors) if a not in self.assets]
+            if unknown:
+                raise InputError(f"factors name {unknown[0]!r}, not an asset of the account ({', '.join(self.assets)})")
+            return unified_margin_totals(moved_unified(self.source, factors))
+        rep = self.report(factors)
+        return rep.equity, rep.maintenance_margin, rep.liquidatable
+
     def values(self, names: Sequence[str], factors: np.ndarray) -> tuple[Float64Array1D, Float64Array1D, BoolArray1D]:
         """Equity, MM and the liquidation flag per scenario row of ``factors`` (columns: ``names``)."""
         n = factors.shape[0]
         equity, mm = np.empty(n), np.empty(n)
         liq = np.zeros(n, dtype=np.bool_)
         for i in range(n):
-            rep = self.report(dict(zip(names, factors[i].tolist(), strict=True)))
-            equity[i], mm[i], liq[i] = rep.equity, rep.maintenance_margin, rep.liquidatable
+            equity[i], mm[i], liq[i] = self.totals(dict(zip(names, factors[i].tolist(), strict=True)))
         return equity, mm, liq
 
 
