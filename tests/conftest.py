@@ -18,6 +18,31 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TESTS = Path(__file__).resolve().parent
 
 
+def _build_cli_once() -> None:
+    """``CliRunner().invoke(app, ...)`` builds the whole Click command tree of the Typer app on
+    every call (about 30 ms for levguard's); the tests invoke the CLI thousands of times, so the
+    tree is built once per app and reused (Click commands keep no state between invocations;
+    each invocation still gets a new context).  A Typer without the hook keeps its own path."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None or getattr(build, "levguard_cached", False):
+        return
+    built: dict[int, tuple[object, object]] = {}
+
+    def cached(app: object) -> object:
+        hit = built.get(id(app))
+        if hit is None or hit[0] is not app:
+            hit = built[id(app)] = (app, build(app))
+        return hit[1]
+
+    cached.levguard_cached = True  # type: ignore[attr-defined]
+    typer.testing._get_command = cached
+
+
+_build_cli_once()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the slow suites ``slow`` (tests/suites.py): ``make test-quick`` leaves them out."""
     from suites import is_slow
