@@ -514,6 +514,11 @@ def _is_inverse(d: Mapping[str, Any]) -> bool:
 _INVERSE_FLOOR = 1e-12
 """An inverse position's PnL and notional are tested at no less than this fraction of its mark
 (they diverge at a price of 0, where the root search starts its bracket)."""
+_INVERSE_CEILING = 2.0**52
+"""... and at no more than this multiple of its entry price: beyond it ``1 / price`` is below the
+float resolution of ``1 / entry``, so the PnL ``q (1 / entry - 1 / price)`` no longer changes with
+the price and a crossing found there would be rounding (a short exactly covered by its coin read
+as liquidated at 3e20); the search sees the account as it is at the ceiling."""
 
 
 def _mm_at(model: VenueModel, t: _Terms, price: float) -> float:
@@ -587,9 +592,10 @@ def _g(
     # E - k * MM (USD) as a function of position t's mark, everything else held.
     q, entry, inverse = t.q, t.pos.entry_price, t.inverse
     floor = t.pos.mark_price * _INVERSE_FLOOR if inverse else 0.0
+    ceiling = entry * _INVERSE_CEILING if inverse else math.inf
 
     def g(price: float) -> float:
-        price = max(price, floor)
+        price = min(max(price, floor), ceiling)
         upnl = float(position_upnl(q, entry, price, inverse))
         return st.equity(other_upnl + upnl) - k * st.mm(other_mm + _mm_at(model, t, price))
 

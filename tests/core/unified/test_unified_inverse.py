@@ -313,3 +313,25 @@ def test_cli_margin_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "no built-in tiers for this symbol on binance-coinm" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("btc", [0.01, 0.010000000000000002])
+def test_a_short_exactly_covered_by_its_coin_is_never_liquidated(btc: float) -> None:
+    # 200 USD of BTCUSD_PERP short at 20,000 against 0.01 BTC: the coin equity is 200 / P > 0 at
+    # every price and uniMMR = 1 / MMR.  The float PnL stops resolving the price beyond
+    # 2**52 x entry; the search used to read that rounding as a liquidation at 2.95e20 (found by
+    # the rate-one property against the COIN-M cross engine, which says None).
+    pos = {"symbol": "BTCUSD_PERP", "qty": -2, "entry_price": 20000.0, "mark_price": 20000.0, "mmr": 0.004}
+    spec = {"venue": "binance-pm", "balances": {"BTC": btc}, "prices": {"BTC": 30000.0}, "positions": [pos]}
+    (p,) = levguard.evaluate_account({**spec, "collateral_ratios": {"BTC": 1.0}}).positions
+    (c,) = levguard.evaluate_account(
+        {"venue": "binance-coinm", "margin_mode": "cross", "wallet_balance": btc, "positions": [pos]}
+    ).positions
+    assert p.liquidation_price is None
+    assert p.bankruptcy_price is None
+    assert c.liquidation_price is None
+    assert c.bankruptcy_price is None
+    # An uncovered short still has its price: one satoshi less coin.
+    (u,) = levguard.evaluate_account({**spec, "balances": {"BTC": btc - 1e-8}}).positions
+    assert u.bankruptcy_price is not None
+    assert u.bankruptcy_price < 1e15
