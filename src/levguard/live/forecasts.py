@@ -47,7 +47,6 @@ from levguard.core.risk.forecast import (
     liquidation_distance,
 )
 from levguard.core.validate import side_sign
-from levguard.data.frames import hourly_arrays
 from levguard.errors import InputError, LevguardError
 
 __all__ = ["LiquidationForecasts", "VolatilitySource", "probabilities"]
@@ -158,6 +157,8 @@ class LiquidationForecasts:
             try:
                 frame = self.bars(symbol)
                 if frame is not None and len(frame):
+                    from levguard.data.frames import hourly_arrays  # pandas, only when bars are given
+
                     ts, high, low, close = hourly_arrays(frame)
                     keep = ts + HOUR_NS <= now_ns
                     parts.append((ts[keep], high[keep], low[keep], close[keep]))

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from levguard.core.risk.forecast import HOUR_NS
-from levguard.data.perp import perp_frame
 from levguard.errors import InputError, LevguardError
 from levguard.venues.base import Klines
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["VenueBars", "venue_bars"]
 
@@ -154,6 +155,8 @@ class VenueBars:
         self._sources[(symbol, k.price)] = k.source
 
     def _series(self, bars: dict[int, tuple[float, float, float, float]], source: str) -> pd.DataFrame:
+        import pandas as pd  # on first use: a guardian whose venues serve no candles never loads it
+
         ts = np.array(sorted(bars), dtype=np.int64)
         values = np.array([bars[t] for t in ts], dtype=np.float64).reshape(-1, 4)
         frame = pd.DataFrame(dict(zip(_COLUMNS, values.T, strict=True)), index=pd.DatetimeIndex(ts, tz="UTC"))
@@ -168,6 +171,8 @@ class VenueBars:
             last_frame = self._series(last, sources.get((symbol, "last"), "last-price klines"))
             if mark_frame is not None:
                 try:
+                    from levguard.data.perp import perp_frame
+
                     out = perp_frame(last_frame, mark_frame)
                     out.attrs["source"] = f"mark-price klines ({out.attrs['mark_source']})"
                     return out

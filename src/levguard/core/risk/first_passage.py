@@ -28,7 +28,6 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import log_ndtr, ndtr
 
 from levguard.typing import Float64Array1D
@@ -231,6 +230,8 @@ def _kou_exponent(
 
 def _upper_root(f: Callable[[float], float], lo: float) -> float:
     # Root of an eventually increasing f on (lo, inf) with f(lo) < 0: bracket by doubling.
+    from scipy.optimize import brentq  # on first use: the guardian's closed forms never need it
+
     hi = max(1.0, 2.0 * lo)
     while f(hi) <= 0.0:
         hi *= 2.0
@@ -297,6 +298,8 @@ def kou_hit_laplace(
     # log space: they can be as small as lam * 1e-300 and keep full relative precision there.
     # G(eta1 - u) - a falls from +inf (u -> 0) to -a (u = eta1); G(eta1 + v) - a rises from
     # -inf (v -> 0) to +inf.
+    from scipy.optimize import brentq
+
     log_tiny = math.log(eta1) - 690.0
 
     def f_u(s: float) -> float:
