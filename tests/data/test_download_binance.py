@@ -396,3 +396,41 @@ def test_times_are_utc_and_naive_datetimes_are_refused() -> None:
         to_ns(dt.datetime(2024, 1, 1), "--start")
     with pytest.raises(InputError, match="at or after 1970-01-01"):
         to_ns("1969-12-31")
+
+
+class _UnresolvableOpener:
+    """An opener whose every request fails in name resolution (errno ``code``), counting attempts."""
+
+    def __init__(self, code: int) -> None:
+        self.code, self.calls = code, 0
+
+    def open(self, req: object, timeout: float) -> object:
+        import socket
+        import urllib.error
+
+        self.calls += 1
+        raise urllib.error.URLError(socket.gaierror(self.code, "name resolution failed"))
+
+
+def test_a_host_that_does_not_resolve_fails_at_once_but_a_resolver_hiccup_is_retried(sleeps: list[float]) -> None:
+    # Offline or a wrong host: getaddrinfo answers EAI_NONAME and no retry can help (5 tries took
+    # 6 s before); EAI_AGAIN is the resolver's temporary failure and is retried with backoff.
+    import socket
+
+    from levguard.data.download.http import unknown_host
+
+    client = HttpClient(retry=RetryPolicy(attempts=3, base_delay_s=0.5), sleep=sleeps.append)
+    client._opener = offline = _UnresolvableOpener(socket.EAI_NONAME)  # type: ignore[assignment]
+    with pytest.raises(VenuePermanentError, match="does not resolve"):
+        client.get_bytes("https://data.binance.vision/x.zip")
+    assert (offline.calls, sleeps) == (1, [])
+    client._opener = hiccup = _UnresolvableOpener(socket.EAI_AGAIN)  # type: ignore[assignment]
+    with pytest.raises(VenueRetryableError, match=r"after 3 attempt\(s\)"):
+        client.get_bytes("https://data.binance.vision/x.zip")
+    assert (hiccup.calls, len(sleeps)) == (3, 2)
+    # The chain is followed through causes and URLError.reason (ccxt -> requests -> urllib3 -> gaierror).
+    outer = ConnectionError("HTTPSConnectionPool: Max retries exceeded")
+    outer.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert unknown_host(outer)
+    assert not unknown_host(ConnectionError("reset by peer"))
+    assert not unknown_host(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"))

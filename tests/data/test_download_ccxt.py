@@ -200,6 +200,18 @@ def test_error_classification(exc: type[Exception], expected: type[Exception] | 
     assert classify_ccxt_error(exc("boom")) is expected
 
 
+def test_a_network_error_from_a_host_that_does_not_resolve_is_permanent() -> None:
+    # ccxt -> requests -> urllib3 -> socket.gaierror(EAI_NONAME): offline or a wrong api_urls host.
+    import socket
+
+    err = ccxt.NetworkError("bybit GET https://api.bybit.com/v5/market/time")
+    err.__cause__ = ConnectionError("Max retries exceeded")
+    err.__cause__.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert classify_ccxt_error(err) is VenuePermanentError
+    err.__cause__.__cause__ = socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+    assert classify_ccxt_error(err) is VenueRetryableError
+
+
 def test_transient_errors_are_retried_then_succeed(
     fake: FakeBinanceUsdm, source: CcxtSource, sleeps: list[float]
 ) -> None:

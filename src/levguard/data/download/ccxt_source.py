@@ -47,7 +47,7 @@ from levguard.data.download._common import (
     sorted_unique,
     time_range,
 )
-from levguard.data.download.http import RetryPolicy
+from levguard.data.download.http import RetryPolicy, unknown_host
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, ns_to_interval
 from levguard.data.validate import validate_funding, validate_ohlcv
 from levguard.errors import DataError, InputError, LevguardError, VenueError, VenuePermanentError, VenueRetryableError
@@ -63,13 +63,14 @@ def classify_ccxt_error(exc: BaseException) -> type[VenueError] | None:
     """Return :class:`VenueRetryableError` or :class:`VenuePermanentError` for a ccxt exception, None otherwise.
 
     ``ccxt.NetworkError`` (timeouts, rate limits, exchange not available, maintenance) is
-    retryable; every other ``ccxt.BaseError`` (authentication, bad symbol, bad request,
-    not supported, generic exchange errors) is permanent.
+    retryable, except a host name that does not resolve (:func:`~levguard.data.download.http.unknown_host`:
+    offline, or a wrong ``api_urls`` host); every other ``ccxt.BaseError`` (authentication, bad
+    symbol, bad request, not supported, generic exchange errors) is permanent.
     """
     import ccxt
 
     if isinstance(exc, ccxt.NetworkError):
-        return VenueRetryableError
+        return VenuePermanentError if unknown_host(exc) else VenueRetryableError
     if isinstance(exc, ccxt.BaseError):
         return VenuePermanentError
     return None

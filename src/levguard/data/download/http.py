@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import logging
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -33,7 +34,7 @@ from levguard.errors import InputError, VenuePermanentError, VenueRetryableError
 if TYPE_CHECKING:
     from levguard.data.download._common import ProgressTask
 
-__all__ = ["HttpClient", "RateLimiter", "RetryPolicy", "is_retryable_status", "part_path"]
+__all__ = ["HttpClient", "RateLimiter", "RetryPolicy", "is_retryable_status", "part_path", "unknown_host"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,37 @@ def is_retryable_status(status: int) -> bool:
 def part_path(dest: Path) -> Path:
     """Return the ``.part`` file a download of ``dest`` is written to until it completes."""
     return dest.with_name(dest.name + ".part")
+
+
+# getaddrinfo's answers that the name does not resolve (as opposed to EAI_AGAIN, a temporary
+# failure of the resolver, which is retried like any other network error).
+_UNKNOWN_HOST = frozenset(getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n))
+
+
+def unknown_host(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from or wraps) says the host name does not resolve.
+
+    Notes
+    -----
+    ``getaddrinfo`` answers ``EAI_NONAME`` ("Name or service not known") when the resolver
+    knows the name has no address, which is how an offline machine or a mistyped host fails;
+    retrying it with backoff only delays the error (5 tries took 6 s).  ``EAI_AGAIN``
+    ("Temporary failure in name resolution") stays retryable.  The chain is followed through
+    ``__cause__``/``__context__`` and ``URLError.reason`` (urllib; requests and urllib3 under
+    ccxt chain their errors the same way).
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror) and e.errno in _UNKNOWN_HOST:
+            return True
+        reason = getattr(e, "reason", None)
+        stack.extend([e.__cause__, e.__context__, reason if isinstance(reason, BaseException) else None])
+    return False
 
 
 class _RetryableError(Exception):
@@ -315,6 +347,8 @@ class HttpClient:
                 raise _RetryableError(f"HTTP {status} {exc.reason}", _retry_after(exc.headers)) from None
             raise VenuePermanentError(f"GET {url} failed: HTTP {status} {exc.reason}") from None
         except _NETWORK_ERRORS as exc:
+            if unknown_host(exc):  # offline or a wrong host: no retry can help
+                raise VenuePermanentError(f"GET {url} failed: the host does not resolve ({exc}); offline?") from None
             raise _RetryableError(f"{type(exc).__name__}: {exc}") from None
         return _Response(resp)
 
