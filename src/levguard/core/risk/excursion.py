@@ -458,7 +458,8 @@ def reference_distribution(k: int) -> ExcursionDistribution:
     Notes
     -----
     The tables of :mod:`levguard.core.risk.excursion_reference`: the standardised excursions
-    of the BTCUSDT and ETHUSDT marks, every hourly start to 2022-12-31, summarised by
+    of the BTCUSDT and ETHUSDT marks, every window closed by the refit of 2022-12-24 (its
+    ``CUTOFF_NS``; :func:`reference_applies` keeps earlier forecasts off them), summarised by
     :func:`reference_table`.  The ``excursion`` model uses them at a horizon where the asset's
     own history is too short (``ExcursionParams.short_history="reference"``): the shape of a
     crypto mark's excursions in units of its own volatility, scaled by the asset's volatility.
