@@ -28,6 +28,7 @@ def render(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     from levguard.cli._output import console, price
+    from levguard.risk.forecast import short_history_note
 
     out = console()
     vol = report["volatility"]
@@ -43,9 +44,7 @@ def render(report: dict[str, Any]) -> None:
     if liq:
         if liq["model"] == "excursion":
             when = f" as of {liq['as_of']}" if liq.get("as_of") else ""
-            stand_in = {"reference": "reference excursions", "brownian": "Brownian closed form"}
-            short = stand_in.get(liq.get("short_history") or "", "")
-            fit = f" (history too short at some horizons: {short})" if short else ""
+            fit = short_history_note(liq)
             how = f"calibrated excursion forecaster on {escape(liq['source'])}{when}{fit}"
         else:
             how = "GBM closed form at the given volatility (no history)"

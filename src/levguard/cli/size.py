@@ -36,6 +36,7 @@ def size(
     from rich.table import Table
 
     from levguard.cli._output import console, fmt
+    from levguard.risk.forecast import short_history_note
 
     con = console()
     vol_txt = "—" if out["volatility"] is None else f"{out['volatility']:.1%}"
@@ -49,12 +50,8 @@ def size(
         con.print(f"  · {escape(r)}")
     liq = out.get("liquidation_forecast")
     if liq:
-        short = {"reference": "reference excursions", "brownian": "Brownian closed form"}.get(
-            liq.get("short_history") or "", ""
-        )
         how = (
-            f"calibrated excursion forecaster on {escape(liq['source'])}"
-            + (f" (history too short at some horizons: {short})" if short else "")
+            f"calibrated excursion forecaster on {escape(liq['source'])}{short_history_note(liq)}"
             if liq["model"] == "excursion"
             else f"GBM closed form ({escape(liq['source'])})"
         )

@@ -30,7 +30,7 @@ from levguard.core.risk.excursion import (
     ExcursionParams,
     reference_table,
 )
-from levguard.core.risk.forecast import standardised_pools
+from levguard.core.risk.forecast import refit_time_ns, standardised_pools
 from levguard.data.frames import hourly_bars
 from levguard.errors import InputError
 
@@ -78,9 +78,7 @@ def build_reference(
     if not frames:
         raise InputError("build_reference needs at least one frame of bars")
     p = params or ExcursionParams()
-    t = pd.Timestamp(until)
-    t = t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
-    per_asset = [standardised_pools(hourly_bars(f), int(t.value), p) for f in frames]
+    per_asset = [standardised_pools(hourly_bars(f), _utc_ns(until), p) for f in frames]
     tables = [
         reference_table(np.concatenate([pools[k] for pools in per_asset]), p.tail_quantile, REFERENCE_QUANTILES)
         for k in range(len(HORIZON_GRID_HOURS))
@@ -88,13 +86,14 @@ def build_reference(
     return tuple(q for q, _ in tables), tuple(tail for _, tail in tables)
 
 
+def _utc_ns(when: str) -> int:
+    t = pd.Timestamp(when)
+    return int((t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")).value)
+
+
 def reference_cutoff_ns(until: str = REFERENCE_UNTIL, params: ExcursionParams | None = None) -> int:
     """Return the refit time (UTC ns) at or before ``until`` whose closed windows the tables pool."""
-    p = params or ExcursionParams()
-    t = pd.Timestamp(until)
-    t = t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
-    step = round(p.refit_days * 86_400_000_000_000)
-    return int(t.value) // step * step
+    return int(refit_time_ns(np.array([_utc_ns(until)]), params or ExcursionParams())[0])
 
 
 def reference_params(params: ExcursionParams | None = None) -> dict[str, float | str]:

@@ -22,7 +22,7 @@ Example (a synthetic hourly market; a 10x long, about 9.6 % from its liquidation
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +56,7 @@ __all__ = [
     "liquidation_forecaster",
     "liquidation_forecasts",
     "position_forecasts",
+    "short_history_note",
     "to_hourly",
 ]
 
@@ -225,6 +226,18 @@ def forecaster_info(forecaster: LiquidationForecaster, *, as_of: Any = None, sou
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
         "source": source,
     }
+
+
+_STAND_INS = {"reference": "reference excursions", "brownian": "Brownian closed form"}
+
+
+def short_history_note(info: Mapping[str, Any]) -> str:
+    """Return what a report's text adds about a short history (``""`` when the history sufficed).
+
+    ``info`` is :func:`forecaster_info`'s dict; the note names what stood in (its ``short_history``).
+    """
+    stand_in = _STAND_INS.get(str(info.get("short_history") or ""), "")
+    return f" (history too short at some horizons: {stand_in})" if stand_in else ""
 
 
 def position_forecasts(

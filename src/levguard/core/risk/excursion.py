@@ -46,6 +46,7 @@ from scipy.special import ndtr
 from levguard.core.risk.liquidation import prob_liquidation_gbm_list
 from levguard.core.validate import finite, non_negative, positive
 from levguard.errors import InputError
+from levguard.kernels import readonly
 from levguard.kernels.forecast import ewma_mean_nb, forward_max_nb, forward_min_nb
 from levguard.typing import Float64Array1D
 
@@ -468,8 +469,7 @@ def reference_distribution(k: int) -> ExcursionDistribution:
 
     if not 0 <= k < len(ref.QUANTILES):
         raise InputError(f"grid horizon index must be in [0, {len(ref.QUANTILES)}), was {k!r}")
-    samples = np.array(ref.QUANTILES[k], dtype=np.float64)
-    samples.flags.writeable = False
+    samples = readonly(np.array(ref.QUANTILES[k], dtype=np.float64))  # shared between calls
     threshold, tail_mass, xi, beta = ref.TAILS[k]
     return ExcursionDistribution(samples, threshold, tail_mass, xi, beta, "reference")
 

@@ -55,6 +55,7 @@ __all__ = [
     "liquidation_distance",
     "parse_sides",
     "position_probabilities",
+    "refit_time_ns",
     "required_distance",
     "standardised_pools",
 ]
@@ -284,6 +285,15 @@ def _check_model(model: str, params: ExcursionParams | None) -> ExcursionParams:
     return params or ExcursionParams()
 
 
+def refit_time_ns(as_of_ns: np.ndarray, params: ExcursionParams) -> np.ndarray:
+    """Return the refit time (UTC ns) at or before each ``as_of_ns``: the calendar grid of
+    ``params.refit_days`` days anchored at the Unix epoch (the ``excursion`` model's fits, and the
+    reference tables' cutoff)."""
+    step = round(params.refit_days * DAY_NS)
+    out: np.ndarray = (np.asarray(as_of_ns, dtype=np.int64) // step) * step
+    return out
+
+
 class _ExcursionFit:
     # Standardised excursions per grid horizon (computed once) and fits per (refit bar, horizon).
     def __init__(self, bars: HourlyBars, params: ExcursionParams) -> None:
@@ -295,8 +305,7 @@ class _ExcursionFit:
 
     def refit_bar(self, as_of_ns: np.ndarray) -> np.ndarray:
         # The last grid bar closed by the refit time on the calendar grid at or before each as_of.
-        step = round(self.params.refit_days * DAY_NS)
-        refit_ns = (np.asarray(as_of_ns, dtype=np.int64) // step) * step
+        refit_ns = refit_time_ns(np.asarray(as_of_ns, dtype=np.int64), self.params)
         out: np.ndarray = np.clip((refit_ns - self.bars.start_ns) // HOUR_NS - 1, -1, self.bars.n - 1)
         return out
 

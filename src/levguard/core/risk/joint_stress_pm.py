@@ -207,23 +207,24 @@ class EngineJoint:
         """True for ratios of equity over MM."""
         return self.rises_when_safer
 
-    def report(self, factors: Mapping[str, float]) -> AccountReport:
-        """The engine's report of the account moved by ``factors`` (asset -> multiplier)."""
+    def _known(self, factors: Mapping[str, float]) -> Mapping[str, float]:
+        # The factors, each naming an asset of the account.
         unknown = [a for a in _check_factors(factors) if a not in self.assets]
         if unknown:
             raise InputError(f"factors name {unknown[0]!r}, not an asset of the account ({', '.join(self.assets)})")
+        return factors
+
+    def report(self, factors: Mapping[str, float]) -> AccountReport:
+        """The engine's report of the account moved by ``factors`` (asset -> multiplier)."""
         if isinstance(self.source, UnifiedAccount):
-            return evaluate_unified(moved_unified(self.source, factors))
-        return evaluate_portfolio_margin(moved_portfolio_margin(self.source, factors))
+            return evaluate_unified(moved_unified(self.source, self._known(factors)))
+        return evaluate_portfolio_margin(moved_portfolio_margin(self.source, self._known(factors)))
 
     def totals(self, factors: Mapping[str, float]) -> tuple[float, float, bool]:
         """``(equity, maintenance_margin, liquidatable)`` of :meth:`report` (for a unified account
         without the liquidation-price searches the report also makes: the same floats)."""
         if isinstance(self.source, UnifiedAccount):
-            unknown = [a for a in _check_factors(factors) if a not in self.assets]
-            if unknown:
-                raise InputError(f"factors name {unknown[0]!r}, not an asset of the account ({', '.join(self.assets)})")
-            return unified_margin_totals(moved_unified(self.source, factors))
+            return unified_margin_totals(moved_unified(self.source, self._known(factors)))
         rep = self.report(factors)
         return rep.equity, rep.maintenance_margin, rep.liquidatable
 
