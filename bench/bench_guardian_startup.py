@@ -11,6 +11,7 @@ again (the chaos harness restarts dozens of such processes).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
@@ -22,25 +23,17 @@ from pathlib import Path
 
 from _util import cpu_model
 
-GUARDIAN = """
-import asyncio, sys
-from levguard.live.guardian import AccountSetup, Guardian
-from levguard.live.states import Thresholds
-from levguard.live.store import Store
-from levguard.venues.paper import PaperVenue, PriceFeed
 
-venue = PaperVenue("binance-usdm", feeds={"BTCUSDT": PriceFeed.from_path([60000.0] * 10)}, wallet_balance=50_000.0,
-    positions=[{"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60000.0, "margin_mode": "isolated",
-                "isolated_margin": 6000.0}], funding_rate=0.0, start_ns=1_700_000_000_000_000_000)
-store = Store(sys.argv[1])
-store.upsert_account("a", venue.name, live_enabled=False)
-thresholds = Thresholds(margin_ratio=(0.3, 0.5, 0.6), distance=(0.3, 0.2, 0.1), p_liq=(0.2, 0.5, 0.8))
-setup = AccountSetup(name="a", venue=venue, thresholds=thresholds, vol=0.8, max_age_s=3600.0)
-guardian = Guardian([setup], store, live=False, owner="bench", clock=lambda: venue.now_ns)
-asyncio.run(guardian.cycle())
-assert guardian.last_reports["a"]["status"] == "ok"
-print(",".join(m for m in ("pandas", "scipy.special", "scipy.integrate", "scipy.optimize") if m in sys.modules))
-"""
+def _scenario() -> str:
+    # The guardian process of tests/live/guardian/test_guardian_startup.py (one scenario, timed
+    # here and held there): it prints ``STATUS <status> <p_liq known> [<heavy modules loaded>]``.
+    path = Path(__file__).resolve().parents[1] / "tests" / "live" / "guardian" / "test_guardian_startup.py"
+    spec = importlib.util.spec_from_file_location("test_guardian_startup", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.CODE)
 
 
 def wall(cmd: list[str]) -> tuple[float, str]:
@@ -54,12 +47,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args()
+    code = _scenario()
     numpy_t, guard_t, loaded = [], [], ""
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats + 1):  # the first pair warms the disk cache
             db = f"sqlite:///{Path(tmp) / f'g{i}.db'}"
             t_np, _ = wall([sys.executable, "-c", "import numpy"])
-            t_g, loaded = wall([sys.executable, "-c", GUARDIAN, db])
+            t_g, printed = wall([sys.executable, "-c", code, db])
+            status = printed.splitlines()[-1]
+            if not status.startswith("STATUS ok True"):
+                raise SystemExit(f"the guardian did not cycle: {status}")
+            loaded = status.split(" ", 3)[3]
             if i:
                 numpy_t.append(t_np)
                 guard_t.append(t_g)
@@ -67,7 +65,7 @@ def main() -> None:
     print(f"# {cpu_model()}, Python {platform.python_version()}, one thread on both sides, medians of {args.repeats}")
     print(f"import numpy              {n:.3f} s")
     print(f"guardian start + 1 cycle  {g:.3f} s  ({g / n:.1f}x import numpy)")
-    print(f"heavy modules loaded      {loaded or 'none'}")
+    print(f"heavy modules checked     {loaded} (pandas, scipy.integrate, scipy.optimize)")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ Both sides must give the same floats; the run stops if they do not.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,19 +31,17 @@ from levguard.core.risk import joint_stress_pm
 from levguard.core.risk.joint_stress import covariance_from_vols, reverse_stress, scenario_values
 from levguard.core.unified import unified_account_from_spec
 
-SPEC: dict[str, Any] = {
-    "venue": "binance-pm",
-    "balances": {"USDT": 6000, "BTC": 0.06},
-    "borrowed": {"BTC": 0.04},
-    "loan_mmr": 0.1,
-    "prices": {"BTC": 40000, "ETH": 2000},
-    "collateral_ratios": {"ETH": 0.9},
-    "positions": [
-        {"symbol": "BTCUSDT", "qty": -0.05, "entry_price": 52000, "mark_price": 40000, "mmr": 0.005},
-        {"symbol": "ETHUSDT", "qty": 20, "entry_price": 2100, "mark_price": 2000, "mmr": 0.005},
-        {"symbol": "BTCUSD_PERP", "qty": 100, "entry_price": 50000, "mark_price": 40000, "mmr": 0.005},
-    ],
-}
+
+def _account() -> Any:
+    # docs/unified.md's COIN-M account as tests/core/unified/test_joint_stress_pm.py builds it
+    # (``coin_m(btc=0.06)``, the account its reverse-stress test pins), loaded from there.
+    path = Path(__file__).resolve().parents[1] / "tests" / "core" / "unified" / "test_joint_stress_pm.py"
+    spec = importlib.util.spec_from_file_location("test_joint_stress_pm", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return unified_account_from_spec(module.coin_m(btc=0.06))
 
 
 def _full_report_totals(self: joint_stress_pm.EngineJoint, factors: Any) -> tuple[float, float, bool]:
@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=61)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    ua = unified_account_from_spec(SPEC)
+    ua = _account()
     names = ["BTC", "ETH"]
     g = np.linspace(-0.6, 0.3, args.grid)
     x, y = np.meshgrid(g, g)
