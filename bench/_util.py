@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 
 def cpu_model() -> str:
@@ -43,3 +45,14 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     s = sorted(values)
     return s[max(0, min(len(s) - 1, round(q * len(s) + 0.5) - 1))]
+
+
+def load_test_module(relative: str) -> ModuleType:
+    """Import ``tests/<relative>`` by path (a bench times the scenario that test pins)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -11,7 +11,6 @@ again (the chaos harness restarts dozens of such processes).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import statistics
@@ -21,19 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from _util import cpu_model
+from _util import cpu_model, load_test_module
 
 
 def _scenario() -> str:
     # The guardian process of tests/live/guardian/test_guardian_startup.py (one scenario, timed
     # here and held there): it prints ``STATUS <status> <p_liq known> [<heavy modules loaded>]``.
-    path = Path(__file__).resolve().parents[1] / "tests" / "live" / "guardian" / "test_guardian_startup.py"
-    spec = importlib.util.spec_from_file_location("test_guardian_startup", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.CODE)
+    return str(load_test_module("live/guardian/test_guardian_startup.py").CODE)
 
 
 def wall(cmd: list[str]) -> tuple[float, str]:

@@ -17,16 +17,14 @@ Both sides must give the same floats; the run stops if they do not.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from _util import cpu_model
+from _util import cpu_model, load_test_module
 from levguard.core.risk import joint_stress_pm
 from levguard.core.risk.joint_stress import covariance_from_vols, reverse_stress, scenario_values
 from levguard.core.unified import unified_account_from_spec
@@ -35,13 +33,7 @@ from levguard.core.unified import unified_account_from_spec
 def _account() -> Any:
     # docs/unified.md's COIN-M account as tests/core/unified/test_joint_stress_pm.py builds it
     # (``coin_m(btc=0.06)``, the account its reverse-stress test pins), loaded from there.
-    path = Path(__file__).resolve().parents[1] / "tests" / "core" / "unified" / "test_joint_stress_pm.py"
-    spec = importlib.util.spec_from_file_location("test_joint_stress_pm", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return unified_account_from_spec(module.coin_m(btc=0.06))
+    return unified_account_from_spec(load_test_module("core/unified/test_joint_stress_pm.py").coin_m(btc=0.06))
 
 
 def _full_report_totals(self: joint_stress_pm.EngineJoint, factors: Any) -> tuple[float, float, bool]:
