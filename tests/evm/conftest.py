@@ -19,7 +19,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import _pyevm_fast
 import pytest
+
+_pyevm_fast.install()  # py-evm's bookkeeping shortcuts (same execution; _pyevm_fast.py)
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
