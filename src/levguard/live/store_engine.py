@@ -70,8 +70,63 @@ def jsonable(value: Any, field: str) -> Any:
 
     Non-finite floats become None (JSON has no NaN and PostgreSQL rejects it), numpy scalars and
     arrays become Python numbers and lists, Decimal becomes its exact string, datetimes ISO
-    strings, enums their value, dataclasses dicts.
+    strings, enums their value, dataclasses dicts.  The error names the offending element's path
+    below ``field`` (``figures.positions[3].mark``).
     """
+    try:
+        return _plain(value)
+    except _NotJsonableError as exc:
+        path = "".join(reversed(exc.path))
+        raise InputError(f"{field}{path} must be JSON-serialisable, was {exc.kind}") from None
+
+
+class _NotJsonableError(Exception):
+    # Raised by _plain with the offending type's name; each container on the way up adds its key
+    # to ``path`` (innermost first), so paths are formatted only when a payload is refused.
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.path: list[str] = []
+
+
+def _plain(value: Any) -> Any:
+    # The guardian's snapshots are dicts and lists of floats, strings and None: those exact types
+    # first (a snapshot is written every cycle), every other type through _plain_other.
+    t = type(value)
+    if t is float:
+        return value if math.isfinite(value) else None
+    if value is None or t is str or t is bool or t is int:
+        return value
+    if t is dict:
+        return _plain_mapping(value)
+    if t is list:
+        return _plain_items(value)
+    return _plain_other(value)
+
+
+def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in value.items():
+        try:
+            out[str(k)] = _plain(v)
+        except _NotJsonableError as exc:
+            exc.path.append(f".{k}")
+            raise
+    return out
+
+
+def _plain_items(value: Any) -> list[Any]:
+    out = []
+    for i, v in enumerate(value):
+        try:
+            out.append(_plain(v))
+        except _NotJsonableError as exc:
+            exc.path.append(f"[{i}]")
+            raise
+    return out
+
+
+def _plain_other(value: Any) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -79,20 +134,20 @@ def jsonable(value: Any, field: str) -> Any:
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v, f"{field}.{k}") for k, v in value.items()}
+        return _plain_mapping(value)
     if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return _plain_items(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
-        return jsonable(value.value, field)
+        return _plain(value.value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value), field)
+        return _plain(dataclasses.asdict(value))
     if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy
-        return jsonable(value.tolist(), field)
-    raise InputError(f"{field} must be JSON-serialisable, was {type(value).__name__}")
+        return _plain(value.tolist())
+    raise _NotJsonableError(type(value).__name__)
 
 
 def as_int(value: Any, field: str) -> int:
