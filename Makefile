@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test test-quick lint typecheck layers pytest warmup evm bench clean
 
 # `make demo` installs the package alone; `make test` adds the dev extras (test, lint, browser).
-# uv installs what pip would (the same requirements from PyPI, the same versions) about 6x
-# faster: 8 s against 55 s for the dev extras on a clean machine. Where uv cannot be installed,
-# pip does the work as before.
-INSTALL = if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python $(1); \
+# uv installs what pip would (the same requirements from PyPI, the same versions) in about half
+# the time: 30 s against 55 s for the dev extras on a clean machine. Like pip it writes the
+# packages' bytecode at install (--compile-bytecode; without it, where PYTHONDONTWRITEBYTECODE is
+# set, every process would compile pandas, SciPy and the rest from source: 3.7 s against 1.3 s to
+# import three of them). Where uv cannot be installed, pip does the work as before.
+INSTALL = if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python $(1); \
 	else $(BIN)/python -m pip install --quiet $(1); fi
 
 $(BASE): pyproject.toml
