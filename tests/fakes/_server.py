@@ -7,6 +7,7 @@ override :meth:`FakeServer.fallback` for paths without a route (e.g. static file
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.handler_errors: list[BaseException | None] = []
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -144,8 +146,18 @@ class FakeServer:
             def do_DELETE(self) -> None:
                 self._serve("DELETE")
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
+        class _Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # An exception in a handler (typically a client that timed out and closed the
+                # socket before a slow reply was written) is recorded, not printed: the handler
+                # thread may outlive its test, and socketserver's default would print the
+                # traceback into whatever stderr a later test is capturing.
+                del request, client_address
+                fake.handler_errors.append(sys.exc_info()[1])
+
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
