@@ -66,8 +66,10 @@ pytest: $(STAMP) warmup evm
 # (two processes) and the contract build share both cores (mypy and the solc build run on one
 # core each), each job's output printed whole when it ends; pytest runs last on both cores.
 test:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target $(STAMP) $(EVM_NODE)
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck layers warmup evm
+	@t0=$$(date +%s); \
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(STAMP) $(EVM_NODE) && \
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck layers warmup evm && \
+	echo "make test: install, checks, warmup and contract build took $$(( $$(date +%s) - t0 )) s; pytest next"
 	$(PYTEST)
 
 # A fast loop while developing: every test but the slow suites (end to end, chaos, in-EVM,
