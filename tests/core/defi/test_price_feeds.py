@@ -622,3 +622,19 @@ def test_property_value_gap_is_the_sum_of_the_holdings_gaps(rows: list[tuple[flo
     )
     expected = math.fsum(a * o - a * m for a, o, m in rows)
     assert report.value_gap == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    market = math.fsum(a * m for a, o, m in rows)
+    if market > 0.0:
+        assert report.gap == pytest.approx(expected / market, rel=1e-9, abs=1e-15)
+
+
+def test_value_gap_of_large_close_totals_keeps_its_digits() -> None:
+    # Found by a deep hypothesis run: totals of 3.4e10 whose difference, taken after rounding
+    # each, was off by 3.4e-6 (their rounding step is 7.6e-6); the holdings' gaps sum exactly.
+    rows = [(1.0, 1.0, 1.9755826052642078), (914797.0, 37560.0, 37560.0)]
+    report = value_at_oracle(
+        [{"symbol": f"T{i}", "amount": a, "oracle_price": o, "market_price": m} for i, (a, o, m) in enumerate(rows)]
+    )
+    assert report.value_gap == 1.0 - 1.9755826052642078
+    assert report.gap == pytest.approx(
+        (1.0 - 1.9755826052642078) / (1.9755826052642078 + 914797.0 * 37560.0), rel=1e-15
+    )

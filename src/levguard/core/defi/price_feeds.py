@@ -677,9 +677,12 @@ class ValuationReport(JsonRecord):
     oracle_value, market_value : float
         Net value (collateral minus debt) at each price.
     value_gap : float
-        ``oracle_value - market_value``.
+        ``oracle_value - market_value``, summed from the holdings' gaps (``math.fsum``): the
+        difference of the two rounded totals would cancel to their rounding step when they are
+        large and close (7.6e-6 at 3.4e10).
     gap : float
-        ``oracle_value / market_value - 1``; NaN when the market net value is not positive.
+        ``value_gap / market_value`` (``oracle_value / market_value - 1`` without the
+        cancellation); NaN when the market net value is not positive.
     """
 
     rows: tuple[OracleValuation, ...]
@@ -729,5 +732,6 @@ def value_at_oracle(positions: Iterable[Mapping[str, object]]) -> ValuationRepor
         rows.append(OracleValuation(symbol, amount, oracle, market, ov, mv, oracle / market - 1.0, ov - mv))
     total_oracle = math.fsum(r.oracle_value for r in rows)
     total_market = math.fsum(r.market_value for r in rows)
-    gap = total_oracle / total_market - 1.0 if total_market > 0.0 else math.nan
-    return ValuationReport(tuple(rows), total_oracle, total_market, total_oracle - total_market, gap)
+    value_gap = math.fsum(r.value_gap for r in rows)
+    gap = value_gap / total_market if total_market > 0.0 else math.nan
+    return ValuationReport(tuple(rows), total_oracle, total_market, value_gap, gap)
