@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -52,3 +53,46 @@ def test_a_compiled_twin_pickles_as_its_python_function() -> None:
     again(x, 0.5, 0.0, a)
     kv.ewma_py(x, 0.5, 0.0, b)
     assert np.array_equal(a, b)
+
+
+_CALLER_MODULE = """
+import numpy as np
+from levguard.kernels._jit import jit, jitable
+
+@jitable
+def double_py(x):
+    return 2.0 * x
+
+double_nb = jit(double_py)
+
+def total_py(a):
+    s = 0.0
+    for v in a:
+        s += double_py(v)
+    return s
+
+total_nb = jit(total_py)
+"""
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled")
+def test_a_kernel_calling_a_kernel_links_its_compiled_twin(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A Monte Carlo calling the cascade once per path, a sweep calling the backtest: the callee is
+    # compiled once, as its own twin, not again inside the caller; from Python the caller still
+    # calls the plain-Python callee.
+    (tmp_path / "two_kernels.py").write_text(_CALLER_MODULE)
+    code = (
+        "import numpy as np, two_kernels as k\n"
+        "a = np.arange(4.0)\n"
+        "print(k.total_nb(a), k.total_py(a), len(k.double_nb.signatures),"
+        " k.total_py.__globals__['double_py'] is k.double_py)"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
+    )
+    assert out.stdout.split() == ["12.0", "12.0", "1", "True"]

@@ -15,6 +15,7 @@ helpers and never pay numba's import. Compilation is lazy (first call) and cache
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
@@ -64,6 +65,7 @@ class _Compiled:
             if self._parallel and "prange" in fn.__globals__:
                 # The kernel's module imported ``prange`` before numba was loaded.
                 fn.__globals__["prange"] = numba.prange
+            fn = _calling_twins(fn)
             self._dispatcher = numba.njit(cache=True, error_model="numpy", nogil=True, parallel=self._parallel)(fn)
         return self._dispatcher
 
@@ -82,6 +84,37 @@ class _Compiled:
         return f"<compiled twin of {self.__qualname__}>"
 
 
+# The compiled twin of each kernel compiled with :func:`jit`, by its plain-Python function (a
+# ``jit_parallel`` kernel is never linked into another: its threads would nest).
+_TWINS: dict[Callable[..., Any], _Compiled] = {}
+
+
+def _calling_twins(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, or a copy whose globals name the compiled twins of the kernels it calls.
+
+    A kernel that calls another kernel (a sweep calling the backtest, a Monte Carlo calling the
+    cascade once per path) names its plain-Python function, which numba would compile again
+    inside the caller.  The copy sees the callee's dispatcher under the same name instead, so
+    the callee is compiled once (or loaded from the cache) and linked, and the caller's own
+    compile is that much shorter.  The module's globals are untouched: from Python the kernel
+    still calls the plain-Python function.
+    """
+    names = set(fn.__code__.co_names)
+    subs = {
+        name: twin.dispatcher()
+        for name, value in fn.__globals__.items()
+        if name in names and isinstance(value, types.FunctionType) and (twin := _TWINS.get(value)) is not None
+    }
+    if not subs:
+        return fn
+    copy = types.FunctionType(fn.__code__, {**fn.__globals__, **subs}, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__qualname__ = fn.__qualname__
+    copy.__module__ = fn.__module__
+    copy.__doc__ = fn.__doc__
+    return copy
+
+
 def jit(fn: F) -> F:
     """Return the compiled twin of ``fn`` (or ``fn`` itself when numba is disabled).
 
@@ -89,10 +122,13 @@ def jit(fn: F) -> F:
     -----
     ``nopython`` mode, ``cache=True`` and ``error_model="numpy"`` (a division by zero yields
     inf/NaN instead of raising, so hot loops carry no exception checks); compiled on first call.
+    A compiled kernel that calls ``fn`` (marked :func:`jitable` too) links this twin instead of
+    compiling ``fn`` again (:func:`_calling_twins`).
     """
     if NUMBA_DISABLED:
         return fn
-    return cast(F, _Compiled(fn, parallel=False))
+    twin = _TWINS[fn] = _Compiled(fn, parallel=False)
+    return cast(F, twin)
 
 
 def jitable(fn: F) -> F:
