@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -26,14 +27,41 @@ def fmt(x: float | None, digits: int = 2) -> str:
     return f"{x:,.{digits}f}"
 
 
+def _finite(value: Any) -> Any:
+    # ``value`` with NaN and infinities (floats JSON cannot hold) as None, NumPy scalars and arrays
+    # as Python numbers and lists, tuples as lists; anything else as it is.
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, np.generic):
+        return _finite(value.item())
+    return value
+
+
+def json_text(doc: Any, indent: int | None = 2, default: Callable[[Any], Any] = str) -> str:
+    """``doc`` as strict JSON text, the one way every command prints or writes JSON.
+
+    A number that is not finite (a Sharpe ratio of a run that never traded, a delay that never
+    happened) is written as ``null``: JSON has no NaN, and ``json.dumps`` would otherwise write
+    ``NaN``, which JSON parsers refuse.  ``default`` converts what JSON cannot hold (dates, paths).
+    """
+    return json.dumps(_finite(doc), indent=indent, allow_nan=False, default=lambda v: _finite(default(v)))
+
+
 def write_json_doc(doc: dict[str, Any], calibration: Any = None, report: str | None = None) -> None:
     """Write a command's JSON document to stdout, adding ``calibration.to_dict()`` and the
-    ``report`` path when there are any (NaN refused; what JSON cannot hold is written with ``str``)."""
+    ``report`` path when there are any (:func:`json_text`: non-finite numbers as null; what JSON
+    cannot hold is written with ``str``)."""
     if calibration is not None:
         doc["calibration"] = calibration.to_dict()
     if report:
         doc["report"] = report
-    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n")
+    sys.stdout.write(json_text(doc) + "\n")
 
 
 def console(stderr: bool = False) -> Console:

@@ -227,14 +227,18 @@ def backtest(
     ruined_at = {name: r.ruined_at.isoformat() if r.ruined_at is not None else None for name, r in results.items()}
     if cfg.policies and cfg.output.json_path:
         with open(cfg.output.json_path, "w", encoding="utf-8") as fh:
-            json.dump(metrics, fh, indent=2, default=str)
+            from levguard.cli._output import json_text
+
+            fh.write(json_text(metrics))
     if as_json:
         doc: dict[str, Any] = {}
         if cfg.policies:
             doc.update(report=str(report) if report else None, metrics=metrics, ruined_at=ruined_at)
         if swept is not None:
             doc["sweep"] = _sweep_json(cfg, swept)
-        typer.echo(json.dumps(doc, indent=2, default=str))
+        from levguard.cli._output import json_text
+
+        typer.echo(json_text(doc))
         return
     from levguard.cli._output import console, metrics_table, sweep_table
 

@@ -125,9 +125,9 @@ def _write_csv(frame: Any, where: str | None, key: str) -> str | None:
 
 
 def _write_json(doc: dict[str, Any], where: str | None, key: str) -> str | None:
-    return _write_file(
-        where, key, lambda p: p.write_text(json.dumps(doc, indent=2, default=_jsonable), encoding="utf-8")
-    )
+    from levguard.cli._output import json_text
+
+    return _write_file(where, key, lambda p: p.write_text(json_text(doc, default=_jsonable), encoding="utf-8"))
 
 
 def _write_report(where: str | None, results: Any, **kwargs: Any) -> str | None:
@@ -139,7 +139,7 @@ def _write_report(where: str | None, results: Any, **kwargs: Any) -> str | None:
     return str(write_cascade_report(results, where, **kwargs))
 
 
-def _publish(doc: dict[str, Any], where: str | None, key: str, as_json: bool, **dumps: Any) -> Any:
+def _publish(doc: dict[str, Any], where: str | None, key: str, as_json: bool, default: Any = str) -> Any:
     # Write the document's JSON file (config key ``key``; its path under "json"), then with
     # --json print the document and return None, else return the rich console to print tables on.
     try:
@@ -147,7 +147,9 @@ def _publish(doc: dict[str, Any], where: str | None, key: str, as_json: bool, **
     except LevguardError as exc:
         _fail(str(exc))
     if as_json:
-        typer.echo(json.dumps(doc, indent=2, **dumps))
+        from levguard.cli._output import json_text
+
+        typer.echo(json_text(doc, default=default))
         return None
     from levguard.cli._output import console
 
@@ -296,7 +298,7 @@ def cascade(
         }
     except LevguardError as exc:
         _fail(str(exc))
-    con = _publish(doc, out.json_path, "output.json", as_json, allow_nan=False)
+    con = _publish(doc, out.json_path, "output.json", as_json)
     if con is None:
         return
     con.print(

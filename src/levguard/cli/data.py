@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -38,7 +37,9 @@ def check(
         fail(str(exc))
         return
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        from levguard.cli._output import json_text
+
+        sys.stdout.write(json_text(report.to_dict()) + "\n")
     else:
         from rich.markup import escape
         from rich.table import Table

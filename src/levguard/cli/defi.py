@@ -7,7 +7,6 @@ position; ``levguard defi loop POSITION``: a leverage loop's preview.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -55,7 +54,9 @@ def _load(file: str) -> Any:
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    from levguard.cli._output import json_text
+
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def _hf(x: float | None) -> str:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -378,7 +377,9 @@ def guard(
         raise typer.Exit(130) from None
     try:
         if as_json:
-            sys.stdout.write(json.dumps(last, indent=1, default=str) + "\n")
+            from levguard.cli._output import json_text
+
+            sys.stdout.write(json_text(last, indent=1) + "\n")
             return
         from rich.console import Console
 

@@ -5,7 +5,6 @@ Bad input prints one line (``levguard: error: ...``) to stderr and exits with st
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from enum import StrEnum
@@ -55,7 +54,9 @@ def _main(
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    from levguard.cli._output import json_text
+
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def _show(report: AccountReport, as_json: bool) -> Console | None:

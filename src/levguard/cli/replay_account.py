@@ -3,7 +3,6 @@ account through history and report where its venue liquidates it (docs/unified.m
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any, cast
 
@@ -43,7 +42,9 @@ def replay_account_command(
     except LevguardError as exc:
         fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps(run.to_dict(), indent=2) + "\n")
+        from levguard.cli._output import json_text
+
+        sys.stdout.write(json_text(run.to_dict()) + "\n")
         return
     from levguard.cli._output import console, fmt
 

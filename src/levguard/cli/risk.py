@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
@@ -215,7 +214,9 @@ def risk(
         _fail(str(exc))
         return
     if as_json:
-        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        from levguard.cli._output import json_text
+
+        sys.stdout.write(json_text(report) + "\n")
         return
     if not unified:
         render(report)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
@@ -30,7 +29,9 @@ def size(
     except LevguardError as exc:
         fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        from levguard.cli._output import json_text
+
+        sys.stdout.write(json_text(out) + "\n")
         return
     from rich.markup import escape
     from rich.table import Table

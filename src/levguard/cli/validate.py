@@ -6,7 +6,6 @@ See docs/validation.md for the protocol.  Bad input prints one line and exits 2;
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -343,7 +342,9 @@ def liquidation(
     except OSError as exc:
         fail(f"cannot write the report to {out!r}: {exc}")
     if as_json:
-        text = json.dumps({**doc, "report": str(report) if report else None}, indent=2, allow_nan=False)
+        from levguard.cli._output import json_text
+
+        text = json_text({**doc, "report": str(report) if report else None})
         sys.stdout.write(text + "\n")
     else:
         render(doc)

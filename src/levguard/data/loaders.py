@@ -14,6 +14,7 @@ Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUS
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,7 +44,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_csv(p)
     except FileNotFoundError:
         raise DataError(f"file {str(p)!r} does not exist") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:  # a corrupt or cut .gz too
         raise DataError(f"{p}: cannot be read ({type(exc).__name__}: {exc})") from None
     raise DataError(f"{p}: unknown format; use .csv, .csv.gz or .parquet")
 
@@ -70,7 +71,7 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
             idx = table.index
             if idx.tz is None:
                 raise DataError(f"{source}: timestamps must be timezone-aware UTC (naive datetimes are refused)")
-            return idx.tz_convert("UTC").as_unit("ns").asi8
+            return _utc_ns(idx.tz_convert("UTC"), source, "index")
         raise DataError(f"{source}: no timestamp column (expected one of {', '.join(_TIME_COLUMNS)})")
     raw = table[name]
     if pd.api.types.is_numeric_dtype(raw):
@@ -78,17 +79,18 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
         if not np.isfinite(values.astype(np.float64)).all():
             bad = int(np.flatnonzero(~np.isfinite(values.astype(np.float64)))[0])
             raise DataError(f"{source}, row {bad}: {name} is not a finite number, was {values[bad]!r}")
-        ints = values.astype(np.int64)
-        top = int(np.abs(ints).max()) if ints.size else 0
+        top = float(np.abs(values.astype(np.float64)).max()) if values.size else 0.0
         # Epoch units by magnitude: s < 1e11 <= ms < 1e14 <= µs < 1e17 <= ns.
-        scale = 1_000_000_000 if top < 10**11 else 1_000_000 if top < 10**14 else 1_000 if top < 10**17 else 1
-        return ints * scale
+        scale = 1_000_000_000 if top < 1e11 else 1_000_000 if top < 1e14 else 1_000 if top < 1e17 else 1
+        if top * scale >= _NS_LIMIT:  # int64 nanoseconds would wrap around
+            bad = int(np.argmax(np.abs(values.astype(np.float64))))
+            raise DataError(f"{source}, row {bad}: {name} {values[bad].item()!r} is {_OUT_OF_RANGE}")
+        return values.astype(np.int64) * scale
     if pd.api.types.is_datetime64_any_dtype(raw):
         ser = pd.Series(raw)
         if ser.dt.tz is None:
             raise DataError(f"{source}: column {name!r} holds naive datetimes; levguard needs UTC")
-        out: np.ndarray = ser.dt.tz_convert("UTC").dt.as_unit("ns").to_numpy().astype(np.int64)
-        return out
+        return _utc_ns(pd.DatetimeIndex(ser.dt.tz_convert("UTC")), source, name)
     text = raw.astype(str)
     naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
     if naive.any():
@@ -98,9 +100,24 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
         )
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise DataError(f"{source}: column {name!r} has a time {_OUT_OF_RANGE}") from None
     except (ValueError, TypeError) as exc:
         raise DataError(f"{source}: column {name!r} is not ISO 8601 ({exc})") from None
-    return pd.DatetimeIndex(parsed).as_unit("ns").asi8
+    return _utc_ns(pd.DatetimeIndex(parsed), source, name)
+
+
+# Times are int64 nanoseconds since the epoch (ARCHITECTURE.md), pandas' datetime64[ns] range.
+_NS_LIMIT = float(2**63)
+_OUT_OF_RANGE = "outside 1677-09-22 to 2262-04-11 UTC, the range of int64 nanoseconds"
+
+
+def _utc_ns(index: pd.DatetimeIndex, source: str, name: str) -> np.ndarray:
+    # A UTC index as int64 nanoseconds; a time the nanosecond clock cannot hold names the column.
+    try:
+        return index.as_unit("ns").asi8
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise DataError(f"{source}: column {name!r} has a time {_OUT_OF_RANGE}") from None
 
 
 def _name_parts(path: Path) -> tuple[str, str | None]:

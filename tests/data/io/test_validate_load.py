@@ -200,3 +200,37 @@ def test_public_namespace_resolves_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) >= 20
+
+
+def test_times_outside_the_nanosecond_range_are_refused_by_name(tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): ISO times past 2262 raised pandas'
+    # OutOfBoundsDatetime through every loader, and epoch seconds past 2262 wrapped around int64.
+    late = _csv(tmp_path, ["9999-01-01T00:00:00Z,1,2,0.5,1.5,3", "9999-01-01T01:00:00Z,1,2,0.5,1.5,3"], name="L_1h.csv")
+    with pytest.raises(DataError, match=r"column 'timestamp' has a time outside 1677-09-22 to 2262-04-11 UTC"):
+        load_ohlcv(late)
+    wraps = tmp_path / "W_1h.csv"
+    wraps.write_text("open_time,open,high,low,close,volume\n99999999999,1,2,0.5,1.5,3\n99999999999,1,2,0.5,1.5,3\n")
+    with pytest.raises(DataError, match=r"row 0: open_time 99999999999 is outside 1677-09-22"):
+        load_ohlcv(wraps)
+
+
+def test_a_utc_datetime_column_in_parquet_loads(tmp_path: Path) -> None:
+    # A time-zone-aware column (what pandas writes for a UTC Series) raised a TypeError.
+    times = pd.date_range("2024-01-01", periods=3, freq="1h", tz="UTC")
+    table = pd.DataFrame({"timestamp": times, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0})
+    path = tmp_path / "Z_1h.parquet"
+    table.to_parquet(path)
+    assert list(load_ohlcv(path).index) == list(times)
+
+
+def test_corrupt_and_cut_gzip_files_are_data_errors(tmp_path: Path) -> None:
+    import gzip
+
+    good = gzip.compress((HEADER + "2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n" * 50).encode())
+    cut = tmp_path / "C_1h.csv.gz"
+    cut.write_bytes(good[: len(good) // 2])
+    garbage = tmp_path / "G_1h.csv.gz"
+    garbage.write_bytes(good[:10] + bytes(range(256)) * 4)
+    for path in (cut, garbage):
+        with pytest.raises(DataError, match=rf"{path.name}: cannot be read"):
+            load_ohlcv(path)
