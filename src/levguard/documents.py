@@ -17,9 +17,11 @@ it, so every document meets the same limits and every failure is one
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeGuard
@@ -38,6 +40,7 @@ __all__ = [
     "load_spec_stream",
     "max_input_bytes",
     "parse_spec_text",
+    "read_file_bytes",
 ]
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
@@ -92,6 +95,24 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
+def read_file_bytes(path: str | Path, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes of the regular file ``path`` (the caller compares with ``limit``).
+
+    Raises
+    ------
+    OSError
+        As ``open`` does (``FileNotFoundError``, ``IsADirectoryError``, ...), and with ``EINVAL``
+        for a FIFO, socket or device: reading one could wait for a writer forever (a FIFO) or
+        never end (``/dev/zero``), so they are refused before they are opened.
+    """
+    p = Path(path)
+    mode = p.stat().st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device)")
+    with p.open("rb") as fh:
+        return fh.read(limit + 1)
+
+
 def load_spec(path: str | Path, *, max_bytes: int | None = None) -> Any:
     """Read a JSON or YAML file (by extension; YAML also reads JSON) and return its content.
 
@@ -104,8 +125,7 @@ def load_spec(path: str | Path, *, max_bytes: int | None = None) -> Any:
     p = Path(path)
     limit = _limit(max_bytes)
     try:
-        with p.open("rb") as fh:
-            data = fh.read(limit + 1)
+        data = read_file_bytes(p, limit)
     except FileNotFoundError:
         raise InputError(f"file {show(str(p))} does not exist") from None
     except OSError as exc:

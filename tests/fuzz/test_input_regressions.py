@@ -274,3 +274,23 @@ def test_not_utf8_file_and_nul_in_path(tmp_path: Path) -> None:
         _io.load_spec(path)
     with pytest.raises(InputError, match=r"cannot be read: not a valid path"):
         levguard.evaluate_account("spec\x00.yaml")
+
+
+@pytest.mark.parametrize("command", [["margin"], ["cascade"], ["contagion"], ["data", "check"]])
+def test_a_fifo_or_device_is_refused_at_once(tmp_path: Path, command: list[str]) -> None:
+    # Found by a bad-input campaign (2026-12-05): opening a FIFO waited for a writer forever,
+    # and the cascade configs read /dev/zero until memory ran out.
+    import os
+
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+
+    fifo = tmp_path / "spec.csv"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        result = CliRunner().invoke(app, [*command, path])
+        assert result.exit_code == 2, (command, path, result.output)
+        assert "not a regular file" in result.output, result.output
+        with pytest.raises(InputError, match="not a regular file"):
+            _io.load_spec(path)

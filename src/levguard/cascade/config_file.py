@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from levguard.documents import parse_spec_text
+from levguard.documents import max_input_bytes, parse_spec_text, read_file_bytes
 from levguard.errors import InputError
 
 __all__ = ["known_keys", "read_config_file"]
@@ -34,11 +34,15 @@ def read_config_file(path: str | Path, what: str) -> tuple[Any, Path]:
         limits of :func:`levguard.documents.parse_spec_text`.
     """
     p = Path(path)
+    limit = max_input_bytes()
     try:
-        text = p.read_text(encoding="utf-8")
+        data = read_file_bytes(p, limit)
+        text = data[:limit].decode("utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"{p}: cannot read the {what} config ({reason})") from None
+    if len(data) > limit:
+        raise InputError(f"{p}: the {what} config is larger than {limit:,} bytes (LEVGUARD_MAX_INPUT_BYTES)")
     try:
         raw = parse_spec_text(text, str(p))
     except InputError as exc:
