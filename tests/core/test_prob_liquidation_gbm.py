@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from levguard.core.risk.excursion import GbmForecaster
 from levguard.core.risk.first_passage import gbm_hit_prob, gbm_hit_prob_list, gbm_hit_probs
@@ -115,3 +117,22 @@ def test_gbm_forecaster_equals_prob_liquidation_per_position(sigma: float) -> No
     if sigma > 0.0:
         with pytest.raises(InputError, match="horizon_days must be > 0"):
             f.prob(np.array([1.0]), np.array([0.1]), np.array([0]))
+
+
+@given(
+    barrier=st.floats(-3.0, -1e-6),
+    nu=st.floats(-5.0, 5.0),
+    t=st.floats(1e-4, 10.0),
+    sigma=st.floats(5e-324, 1e-150),
+)
+def test_property_a_vanishing_volatility_gives_the_drift_path(
+    barrier: float, nu: float, t: float, sigma: float
+) -> None:
+    # Found by a bad-input campaign (2026-12-05): `levguard risk --vol 1e-200` raised
+    # ZeroDivisionError (sigma**2 underflows), and near sigma = 1e-160 a position the drift never
+    # takes to its barrier was given probability 1 (inf - inf in the exponent read as +inf).
+    # As sigma -> 0 the log price is nu t: hit exactly when the drift alone reaches the barrier.
+    assume(abs(nu * t - barrier) > 1e-9)
+    expected = 1.0 if nu * t <= barrier else 0.0
+    assert gbm_hit_prob(barrier, nu, sigma, t) == expected
+    assert gbm_hit_prob_list([barrier], [nu], sigma, t) == [expected]

@@ -134,11 +134,20 @@ def gbm_hit_prob(barrier: float, nu: float, sigma: float, t: float) -> float:
 
 def _reflection_args(barrier: float, nu: float, sigma: float, t: float) -> tuple[float, float, float]:
     st = sigma * math.sqrt(t)
-    return (barrier - nu * t) / st, (barrier + nu * t) / st, 2.0 * nu * barrier / (sigma * sigma)
+    return _ratio(barrier - nu * t, st), _ratio(barrier + nu * t, st), _ratio(2.0 * nu * barrier, sigma * sigma)
+
+
+def _ratio(num: float, den: float) -> float:
+    # num / den for den >= 0; a den that underflowed to 0 (sigma below about 1e-162) gives the
+    # infinite limit of the ratio (0 for num 0).
+    return num / den if den > 0.0 else math.copysign(math.inf, num) if num != 0.0 else 0.0
 
 
 def _reflection_sum(first: float, log_second: float) -> float:
-    second = math.exp(log_second) if log_second < 700.0 else math.inf
+    # log_second is NaN only as inf - inf: 2 nu b / sigma**2 overflowed while log Phi(z) went to
+    # -inf, as sigma -> 0 with nu b > 0; their exact sum, -(b - nu t)**2 / (2 sigma**2 t) less a
+    # logarithm, goes to -inf there, so the second term vanishes (the path is its drift).
+    second = 0.0 if math.isnan(log_second) else math.exp(log_second) if log_second < 700.0 else math.inf
     return min(1.0, max(0.0, first + second))
 
 
