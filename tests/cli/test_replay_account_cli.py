@@ -76,3 +76,21 @@ def test_missing_asset_is_one_line_exit_2(files: dict[str, str]) -> None:
     r = CliRunner().invoke(app, ["replay-account", files["spec"], "--prices", f"BTC={files['btc']}"])
     assert r.exit_code == 2
     assert "give prices['ETH']" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("bogus", "start must be a date or timestamp such as 2024-01-01, was 'bogus'"),
+        ("2024-13-01", "was '2024-13-01'"),
+        ("9999-01-01", "start must lie between 1677-09-22 and 2262-04-11 UTC"),
+    ],
+)
+def test_a_bad_start_is_one_line_exit_2(files: dict[str, str], value: str, needle: str) -> None:
+    # Found by a bad-input campaign (2026-12-05): pandas' DateParseError came through.
+    args = ["replay-account", files["spec"], "--prices", f"BTC={files['btc']}", "--prices", f"eth={files['eth']}"]
+    r = CliRunner().invoke(app, [*args, "--start", value])
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("levguard: error: start "), line
+    assert needle in line, line

@@ -34,6 +34,7 @@ from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import is_portfolio_margin_spec
+from levguard.data.frames import timestamp_ns
 from levguard.documents import load_spec
 from levguard.errors import InputError
 
@@ -151,6 +152,21 @@ def _held(spec: Mapping[str, Any], opens: Mapping[str, float]) -> dict[str, Any]
     return out
 
 
+def _utc_time(value: object, name: str) -> pd.Timestamp | None:
+    # A start or end bound as a UTC Timestamp (a time without an offset is read as UTC).
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}") from None
+    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
+        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    timestamp_ns(ts, name)  # within int64 nanoseconds
+    return ts
+
+
 def replay_account(
     spec: Mapping[str, Any] | str | Path,
     prices: Mapping[str, pd.DataFrame],
@@ -225,12 +241,11 @@ def replay_account(
     for b in bars.values():
         index = b.index if index is None else index.intersection(b.index)
     assert index is not None
-    lo = pd.Timestamp(start, tz="UTC") if start is not None and pd.Timestamp(start).tzinfo is None else start
-    hi = pd.Timestamp(end, tz="UTC") if end is not None and pd.Timestamp(end).tzinfo is None else end
+    lo, hi = _utc_time(start, "start"), _utc_time(end, "end")
     if lo is not None:
-        index = index[index >= pd.Timestamp(lo)]
+        index = index[index >= lo]
     if hi is not None:
-        index = index[index <= pd.Timestamp(hi)]
+        index = index[index <= hi]
     if len(index) == 0:
         raise InputError(f"no bar common to every asset's prices between {start} and {end}")
     index = pd.DatetimeIndex(index)

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard.data.frames import timestamp_ns
 from levguard.errors import DataError, InputError
 
 __all__ = [
@@ -292,7 +293,7 @@ def _utc_ns(value: object, name: str) -> int:
         raise InputError(f"{name} must be an ISO-8601 UTC time, was {value!r}")
     if ts.tzinfo is None:
         raise InputError(f"{name} must carry a time zone (e.g. 'Z' for UTC), was {value!r}")
-    return int(ts.tz_convert("UTC").value)
+    return timestamp_ns(ts.tz_convert("UTC"), name)
 
 
 def load_asset_market(name: str, path: str | Path, start: object, end: object, lookback_minutes: int) -> AssetMarket:

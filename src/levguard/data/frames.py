@@ -54,6 +54,23 @@ _UNIT_NS = {
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 
 
+def timestamp_ns(ts: pd.Timestamp, name: str) -> int:
+    """Return the UTC time ``ts`` as int64 nanoseconds since the epoch (levguard's time).
+
+    Raises
+    ------
+    InputError
+        ``ts`` lies outside 1677-09-22 to 2262-04-11 UTC, the range of int64 nanoseconds (the
+        message names ``name``).
+    """
+    try:
+        return int(ts.as_unit("ns").value)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise InputError(
+            f"{name} must lie between 1677-09-22 and 2262-04-11 UTC (int64 nanoseconds), was {ts.isoformat()}"
+        ) from None
+
+
 def interval_to_ns(interval: str) -> int:
     """Return the length of a bar interval such as ``"1m"``, ``"4h"``, ``"1d"`` in nanoseconds.
 

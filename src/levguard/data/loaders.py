@@ -14,7 +14,6 @@ Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUS
 from __future__ import annotations
 
 import re
-import stat
 import zlib
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +38,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     suffixes = "".join(p.suffixes).lower()
     try:
-        if not stat.S_ISREG(p.stat().st_mode) and not p.is_dir():  # a FIFO or device could block or never end
+        if p.exists() and not (p.is_file() or p.is_dir()):  # a FIFO or device could block or never end
             raise DataError(f"{p}: cannot be read (not a regular file: a FIFO, socket or device)")
         if suffixes.endswith((".parquet", ".pq")):
             return pd.read_parquet(p)

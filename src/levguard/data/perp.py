@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import interval_to_ns
+from levguard.data.frames import interval_to_ns, timestamp_ns
 from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -232,7 +232,9 @@ def _bound(value: object, name: str) -> pd.Timestamp | None:
         raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}") from None
     if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
         raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}")
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    timestamp_ns(ts, name)  # within int64 nanoseconds
+    return ts
 
 
 def _find(directory: Path, pattern: str, symbol: str, interval: str) -> tuple[Path | None, Path]:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.data.crashes import NAMED_CRASHES, CrashProfile
-from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame
+from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, timestamp_ns
 from levguard.errors import DataError, InputError
 from levguard.kernels.synth import N_REGIMES, funding_path_nb, market_path_nb, regime_chain_nb
 from levguard.typing import Float64Array1D, Int64Array1D
@@ -378,8 +378,7 @@ class SynthConfig:
 
     def start_ns(self) -> int:
         """Return the start as int64 nanoseconds since the epoch (UTC), checked against the grid."""
-        ts = _parse_start(self.start)
-        ns = int(ts.value)
+        ns = timestamp_ns(_parse_start(self.start), "start")
         if ns % self.interval_ns() != 0:
             raise InputError(f"start must lie on the {self.interval} grid (e.g. 2021-01-01T00:00Z), was {self.start!r}")
         return ns

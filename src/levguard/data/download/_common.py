@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import numpy as np
 import pandas as pd
 
+from levguard.data.frames import timestamp_ns
 from levguard.errors import InputError
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def to_ns(value: object, name: str = "time") -> int:
         if not isinstance(ts, pd.Timestamp):  # "NaT" parses to NaT
             raise InputError(f"{name} must be a date or timestamp such as 2020-01-01, was {value!r}")
         ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-        ns = int(ts.as_unit("ns").value)
+        ns = timestamp_ns(ts, name)
     else:
         raise InputError(f"{name} must be a date or timestamp such as 2020-01-01, was {value!r}")
     if ns < 0:
