@@ -117,3 +117,17 @@ def test_walk_forward_through_a_scheduler_address_equals_in_process(address: str
     pd.testing.assert_frame_equal(there.windows, here.windows, check_exact=True)
     pd.testing.assert_series_equal(there.equity, here.equity, check_exact=True)
     assert there.metrics == here.metrics
+
+
+@pytest.mark.parametrize("scheduler", ["bogus", "tcp://", "NONE"])
+def test_a_scheduler_that_is_not_an_address_is_an_input_error(scheduler: str) -> None:
+    # Found by a bad-input campaign (2026-12-05): `levguard contagion --scheduler bogus` raised
+    # distributed's ValueError ("missing port number in address").
+    from levguard.errors import InputError
+    from levguard.parallel import dask_client
+
+    with (
+        pytest.raises(InputError, match=rf"scheduler must be 'local' or an address .*, was '{scheduler}'"),
+        dask_client(scheduler),
+    ):
+        pass

@@ -76,6 +76,10 @@ def dask_client(scheduler: object) -> Iterator[Any]:
             client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise InputError(f"scheduler: cannot connect to {scheduler!r} ({exc})") from exc
+        except (ValueError, TypeError) as exc:  # not an address: "missing port number in address"
+            raise InputError(
+                f"scheduler must be 'local' or an address such as tcp://host:8786, was {scheduler!r} ({exc})"
+            ) from exc
         with client, client.as_current():
             yield client
         return
