@@ -435,8 +435,10 @@ def risk_report(
     # Checked here, not inside the VaR section, so a bad value is an error and not a table cell.
     if not (isinstance(level, int | float) and math.isfinite(level) and 0.5 <= level < 1):
         raise InputError(f"level must be a confidence in [0.5, 1), e.g. 0.99, was {level!r}")
-    if isinstance(n_sims, bool) or not isinstance(n_sims, int) or n_sims < 100:
-        raise InputError(f"n_sims must be an integer >= 100, was {n_sims!r}")
+    if isinstance(n_sims, bool) or not isinstance(n_sims, int) or not 100 <= n_sims <= 100_000_000:
+        raise InputError(f"n_sims must be an integer >= 100 (at most 100,000,000), was {n_sims!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, was {seed!r}")
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= 365:
         raise InputError(f"horizon_days must be an integer in [1, 365], was {horizon_days!r}")
     specs = load_portfolio(source)

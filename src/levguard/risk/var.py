@@ -190,6 +190,10 @@ def _fhs_scenarios(
     return _paths(steps, keys), details
 
 
+_MAX_DRAWS = 200_000_000
+"""Most normal draws a Monte Carlo VaR holds at once (1.6 GB of float64)."""
+
+
 def _mc_scenarios(
     sd_daily: Float64Array1D,
     corr: Float64Array,
@@ -202,6 +206,11 @@ def _mc_scenarios(
 ) -> dict[str, Float64Array]:
     m = max(1, round(horizon_days * steps_per_day))
     dt = horizon_days / m
+    if n_sims * m * len(keys) > _MAX_DRAWS:  # the normal draws are held at once (8 bytes each)
+        raise InputError(
+            f"n_sims x steps x assets = {n_sims:,} x {m:,} x {len(keys)} normal draws; at most {_MAX_DRAWS:,} "
+            "fit in memory at once (fewer n_sims, steps_per_day or horizon_days)"
+        )
     try:
         chol = np.linalg.cholesky(corr)
     except np.linalg.LinAlgError:
@@ -351,6 +360,8 @@ def portfolio_var(
         raise InputError(f"horizon_days must be > 0, was {horizon_days!r}")
     if isinstance(n_sims, bool) or int(n_sims) != n_sims or n_sims < 100:
         raise InputError(f"n_sims must be a whole number >= 100, was {n_sims!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63):
+        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, was {seed!r}")
     if nu is not None and not (math.isfinite(nu) and nu > 2.0):
         raise InputError(f"nu must be > 2, was {nu!r}")
     if isinstance(steps_per_day, bool) or int(steps_per_day) != steps_per_day or steps_per_day < 1:

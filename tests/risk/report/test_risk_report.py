@@ -245,6 +245,8 @@ def test_quotes_are_fitted_into_a_surface_and_bad_surfaces_are_refused() -> None
     [
         ("--level", "1.5", "level must be a confidence"),
         ("--sims", "0", "n_sims must be an integer >= 100"),
+        ("--sims", str(10**23), "n_sims must be an integer >= 100 (at most 100,000,000)"),  # was a numpy ValueError
+        ("--seed", "-1", "seed must be a whole number from 0 to 2**63 - 1, was -1"),  # was a numpy ValueError
         ("--horizon", "0", "horizon_days must be an integer"),
     ],
 )
