@@ -71,6 +71,9 @@ def timestamp_ns(ts: pd.Timestamp, name: str) -> int:
         ) from None
 
 
+_MAX_INTERVAL_NS = 10_000 * 86_400 * 10**9  # a bar longer than the history any file holds
+
+
 def interval_to_ns(interval: str) -> int:
     """Return the length of a bar interval such as ``"1m"``, ``"4h"``, ``"1d"`` in nanoseconds.
 
@@ -82,7 +85,10 @@ def interval_to_ns(interval: str) -> int:
     m = _INTERVAL.match(interval) if isinstance(interval, str) else None
     if m is None or int(m.group(1)) <= 0:
         raise DataError(f"interval must look like 1m, 15m, 1h, 4h, 1d, was {interval!r}")
-    return int(m.group(1)) * _UNIT_NS[m.group(2)]
+    ns = int(m.group(1)) * _UNIT_NS[m.group(2)]
+    if ns > _MAX_INTERVAL_NS:
+        raise DataError(f"interval must be at most 10000d (about 27 years), was {interval!r}")
+    return ns
 
 
 def ns_to_interval(ns: int) -> str:

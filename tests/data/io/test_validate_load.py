@@ -234,3 +234,12 @@ def test_corrupt_and_cut_gzip_files_are_data_errors(tmp_path: Path) -> None:
     for path in (cut, garbage):
         with pytest.raises(DataError, match=rf"{path.name}: cannot be read"):
             load_ohlcv(path)
+
+
+def test_an_interval_longer_than_any_history_is_refused() -> None:
+    # `levguard data check --interval 99999999999d` overflowed int64 deep in the validator.
+    assert interval_to_ns("10000d") == 10_000 * 86_400 * 10**9
+    with pytest.raises(DataError, match=r"interval must be at most 10000d \(about 27 years\), was '10001d'"):
+        interval_to_ns("10001d")
+    with pytest.raises(DataError, match="at most 10000d"):
+        interval_to_ns("99999999999d")
