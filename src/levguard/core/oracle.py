@@ -135,6 +135,8 @@ class OracleConfig:
             raise InputError(f"max_age_ns must be an integer > 0 (nanoseconds), was {self.max_age_ns!r}")
         if not _is_int(self.min_sources) or self.min_sources < 1:
             raise InputError(f"min_sources must be an integer >= 1, was {self.min_sources!r}")
+        if self.min_sources >= 2**63:  # the kernel takes an int64
+            raise InputError(f"min_sources must be at most 2**63 - 1, was {self.min_sources!r}")
         if self.method not in _METHODS:
             raise InputError(f"method must be one of {sorted(_METHODS)}, was {self.method!r}")
 

@@ -237,6 +237,7 @@ def test_dropped_is_read_only() -> None:
         ({"max_age_ns": 30.0}, "max_age_ns must be an integer > 0 (nanoseconds), was 30.0"),
         ({"min_sources": 0}, "min_sources must be an integer >= 1, was 0"),
         ({"min_sources": True}, "min_sources must be an integer >= 1, was True"),
+        ({"min_sources": 2**64}, "min_sources must be at most 2**63 - 1, was 18446744073709551616"),
         ({"method": "mean"}, "method must be one of ['weighted_mean', 'weighted_median'], was 'mean'"),
     ],
 )
