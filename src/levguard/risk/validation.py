@@ -262,6 +262,8 @@ def build_cases(
     for h in horizons:
         if not (isinstance(h, int | float) and math.isfinite(h) and h > 0):
             raise InputError(f"horizon must be > 0 days, was {h!r}")
+        if h > 36_500:  # a century: past it the window's end leaves int64 nanoseconds
+            raise InputError(f"horizon must be at most 36,500 days, was {h!r}")
     open_ns = pd.DatetimeIndex(bars.index).as_unit("ns").asi8
     close_ns = open_ns + _HOUR_NS
     close, low, high = _prices(bars)

@@ -173,6 +173,8 @@ def test_bad_bars(make: object, error: type[Exception], needle: str) -> None:
 def test_bad_grid() -> None:
     with pytest.raises(InputError, match="horizon must be > 0 days, was 0"):
         build_cases(flat(), horizons=[0])
+    with pytest.raises(InputError, match=r"horizon must be at most 36,500 days, was 1e\+308"):  # was OverflowError
+        build_cases(flat(), horizons=[1e308])
     with pytest.raises(InputError, match="leverage must be > 0 and finite, was -2"):
         build_cases(flat(), leverages=[-2])
     with pytest.raises(InputError, match="side must be 'long' or 'short', was 'up'"):
