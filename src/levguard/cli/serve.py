@@ -255,6 +255,8 @@ def serve_token(
     if (config is None) == (database is None):
         _fail("give the service's CONFIG file or --database URL (one of them)")
     creating = not list_tokens and revoke is None
+    if revoke is not None and not 0 < revoke < 2**63:  # token ids are positive int64 (SQLite INTEGER)
+        _fail(f"--revoke must be a token id (a whole number from 1 to 2**63 - 1), was {revoke}")
     if creating and not name.strip():
         _fail("--name is required (who or what uses the token)")
     try:

@@ -368,3 +368,17 @@ def test_serve_token_lists_and_revokes(tmp_path: Path) -> None:
     again = runner.invoke(app, ["serve-token", "--database", db, "--revoke", "1"])
     assert again.exit_code == 2
     assert "no active token with id 1" in again.stderr
+
+
+@pytest.mark.parametrize("token_id", ["0", "-1", str(10**23)])
+def test_serve_token_refuses_an_id_no_token_can_have_without_touching_the_database(
+    tmp_path: Path, token_id: str
+) -> None:
+    # `--revoke 99999999999999999999999` raised SQLite's OverflowError after creating the database.
+    db = tmp_path / "tokens.db"
+    r = CliRunner().invoke(app, ["serve-token", "--database", f"sqlite:///{db}", "--revoke", token_id])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().splitlines() == [
+        f"levguard: error: --revoke must be a token id (a whole number from 1 to 2**63 - 1), was {token_id}"
+    ]
+    assert not db.exists()
