@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from levguard.errors import LevguardError
+from levguard.errors import InputError, LevguardError
 
 
 def _fail(message: str) -> None:
@@ -60,17 +60,21 @@ def _bars_source(history: str | dict[str, str] | None) -> Any:
 
 
 def _paper_venue(cfg: Any) -> Any:
+    from levguard.core.validate import integer_in, positive_number
     from levguard.venues.paper import PaperVenue, scripted_crash
 
     crash = dict(cfg.crash)
     feeds = {}
     for p in cfg.positions:
+        drop = positive_number(crash.get("drop", 0.3), "venue.crash.drop")
+        if drop >= 1.0:
+            raise InputError(f"venue.crash.drop must be a fraction in (0, 1), was {drop!r}")
         feeds[p.symbol] = scripted_crash(
-            float(crash.get("start", p.entry_price)),
-            float(crash.get("drop", 0.3)),
-            int(crash.get("ticks", 120)),
-            flat=int(crash.get("flat", 10)),
-            tail=int(crash.get("tail", 30)),
+            positive_number(crash.get("start", p.entry_price), "venue.crash.start"),
+            drop,
+            integer_in(crash.get("ticks", 120), "venue.crash.ticks", 1, 10_000_000),
+            flat=integer_in(crash.get("flat", 10), "venue.crash.flat", 1, 10_000_000),
+            tail=integer_in(crash.get("tail", 30), "venue.crash.tail", 0, 10_000_000),
         )
     positions = [
         {

@@ -161,3 +161,23 @@ def test_guard_enable_re_enables_an_account_disabled_by_an_auth_failure(tmp_path
     assert bad.exit_code == 2
     assert "nope" in bad.output
     assert "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("start", "abc", "venue.crash.start must be a number, was 'abc'"),
+        ("drop", float("nan"), "venue.crash.drop must be > 0, was nan"),
+        ("drop", 1.5, "venue.crash.drop must be a fraction in (0, 1), was 1.5"),
+        ("ticks", 10**23, "venue.crash.ticks must be an integer in [1, 10000000), was 100000000000000000000000"),
+        ("tail", {}, "venue.crash.tail must be an integer in [0, 10000000), was {}"),
+    ],
+)
+def test_a_bad_paper_crash_is_one_line_exit_2(tmp_path: Path, field: str, value: Any, needle: str) -> None:
+    # Found by a bad-input campaign (2026-12-05): float()/int() of these raised ValueError,
+    # TypeError or OverflowError through the command.
+    cfg = paper_config(tmp_path)
+    cfg["accounts"][0]["venue"]["crash"][field] = value
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "1"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip().splitlines() == [f"levguard: error: {needle}"]
