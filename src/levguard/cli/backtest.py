@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
@@ -202,8 +203,7 @@ def backtest(
         cfg = load_backtest_file(config)
         plan = sweep_plan(cfg, config) if cfg.sweep is not None else None  # config errors before the data
         data = load_data(cfg.data)
-        for note in data.attrs.get("notes", ()):
-            typer.echo(f"note: {note}", err=True)
+        notes = list(data.attrs.get("notes", ()))  # printed once the run succeeded: an error is one line
         if cfg.policies:
             strategy = build_strategy(cfg.strategy)
             for name, pcfg in cfg.policies.items():
@@ -226,10 +226,15 @@ def backtest(
     metrics = {name: r.metrics for name, r in results.items()}
     ruined_at = {name: r.ruined_at.isoformat() if r.ruined_at is not None else None for name, r in results.items()}
     if cfg.policies and cfg.output.json_path:
-        with open(cfg.output.json_path, "w", encoding="utf-8") as fh:
-            from levguard.cli._output import json_text
+        from levguard.cli._output import json_text
 
-            fh.write(json_text(metrics))
+        try:
+            Path(cfg.output.json_path).write_text(json_text(metrics), encoding="utf-8")
+        except OSError as exc:  # a directory, a full disk, a path under a file
+            _fail(f"cannot write output.json {str(cfg.output.json_path)!r}: {exc.strerror or type(exc).__name__}")
+            return
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     if as_json:
         doc: dict[str, Any] = {}
         if cfg.policies:

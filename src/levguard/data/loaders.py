@@ -249,14 +249,17 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame to Parquet (attrs kept in the file's metadata) or CSV (ISO timestamps)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(p)
-    elif p.suffix.lower() == ".csv":
-        out = frame.copy()
-        out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%dT%H:%M:%SZ")
-        out.index.name = INDEX_NAME
-        out.to_csv(p)
-    else:
+    if p.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise DataError(f"{p}: unknown format; use .parquet or .csv")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if p.suffix.lower() == ".csv":
+            out = frame.copy()
+            out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.index.name = INDEX_NAME
+            out.to_csv(p)
+        else:
+            frame.to_parquet(p)
+    except OSError as exc:  # a directory, a full disk, a path under a file
+        raise DataError(f"{p}: cannot be written ({exc.strerror or type(exc).__name__})") from None
     return p

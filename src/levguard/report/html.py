@@ -523,8 +523,11 @@ def write_page(path: str | Path, title: str, subtitle: str, body: Sequence[str])
         f"<main><h1>{html.escape(title)}</h1>{sub}{''.join(body)}</main></body></html>"
     )
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(doc, encoding="utf-8")
+    except OSError as exc:  # a directory, a full disk, a path under a file
+        raise InputError(f"cannot write the report {str(out)!r}: {exc.strerror or type(exc).__name__}") from None
     return out
 
 

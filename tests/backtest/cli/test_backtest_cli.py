@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -64,3 +65,28 @@ def test_backtest_config_errors_name_the_key(tmp_path: Path) -> None:
     c.write_text(yaml.safe_dump({"policies": {"x": {"type": "fixed", "leverage": 2}}, "initial_equty": 5}))
     res = runner.invoke(app, ["backtest", str(c)])
     assert "initial_equty: unknown key" in res.stderr
+
+
+def test_unwritable_outputs_and_a_run_that_never_trades(tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): an output path that is a directory raised
+    # IsADirectoryError through the command, and a strategy that never trades printed NaN
+    # (not JSON) for its Sharpe ratio with exit 0.
+    d = _write_file_data(tmp_path)
+    base = {
+        "data": {"source": "file", "path": str(d / "BTCUSDT_1h.csv"), "funding": str(d / "BTCUSDT_funding.csv")},
+        "strategy": {"type": "ema_crossover", "fast": 5, "slow": 1000, "long_only": True},
+        "policies": {"fixed 3x": {"type": "fixed", "leverage": 3}},
+    }
+    c = tmp_path / "bt.yaml"
+    for key, needle in (("report", "cannot write the report"), ("json", "cannot write output.json")):
+        c.write_text(yaml.safe_dump({**base, "output": {key: str(tmp_path)}}))
+        res = runner.invoke(app, ["backtest", str(c)])
+        assert res.exit_code == 2, res.output
+        (line,) = res.stderr.strip().splitlines()
+        assert line.startswith(f"levguard: error: {needle} {str(tmp_path)!r}: "), line
+    c.write_text(yaml.safe_dump(base))
+    res = runner.invoke(app, ["backtest", str(c), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (
+        json.loads(res.stdout, parse_constant=lambda name: pytest.fail(name))["metrics"]["fixed 3x"]["sharpe"] is None
+    )

@@ -243,3 +243,11 @@ def test_an_interval_longer_than_any_history_is_refused() -> None:
         interval_to_ns("10001d")
     with pytest.raises(DataError, match="at most 10000d"):
         interval_to_ns("99999999999d")
+
+
+def test_save_frame_names_a_path_it_cannot_write(tmp_path: Path) -> None:
+    frame = load_ohlcv(_csv(tmp_path, ["2024-01-01T00:00:00Z,1,2,0.5,1.5,3", "2024-01-01T01:00:00Z,1,2,0.5,1.5,3"]))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match=r"a_file/out.csv: cannot be written \("):  # was FileExistsError
+        save_frame(frame, blocker / "out.csv")
