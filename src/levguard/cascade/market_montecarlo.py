@@ -262,6 +262,10 @@ def _quantiles(values: object) -> tuple[float, ...]:
     return tuple(_pos(q, f"quantiles[{i}]", allow_zero=True, upper=1.0) for i, q in enumerate(values))
 
 
+_MAX_RESULT_BYTES = 4 * 2**30
+"""Most memory the per-path results of one Monte Carlo may take (4 GiB)."""
+
+
 def market_monte_carlo(
     population: MarketPopulation,
     spec: MarketSpec,
@@ -325,6 +329,12 @@ def market_monte_carlo(
     market_paths_for(plan.paths, 1)  # validate the spec here, not in a worker
     names = [mv.name for mv in spec.venues]
     k, n_v = spec.n_assets, spec.n_venues
+    need = n_paths * 8 * (len(_PER_VENUE) * n_v + 2 + k * k + n_v * n_v)  # the per-path results below
+    if need > _MAX_RESULT_BYTES:
+        raise InputError(
+            f"n_paths {n_paths:,} needs {need / 2**30:,.1f} GiB for its per-path results; "
+            f"at most {_MAX_RESULT_BYTES // 2**30} GiB (fewer paths)"
+        )
     acc: dict[str, FloatArray] = {name: np.zeros((n_paths, n_v)) for name in _PER_VENUE}
     acc.update(
         accounts_liquidated=np.zeros(n_paths),
