@@ -38,3 +38,15 @@ def test_a_config_reads_its_mapping_and_folder(tmp_path: Path) -> None:
     raw, folder = read_config_file(cfg, "replay")
     assert raw == {"name": "x", "values": [1, 2]}
     assert folder == tmp_path.resolve()
+
+
+def test_an_integer_past_the_float_range_is_refused_by_name() -> None:
+    # Found by a bad-input campaign (2026-12-05): a 90-digit YAML integer in a contagion or replay
+    # config raised OverflowError ("int too large to convert to float").
+    from levguard.cascade.replay_config import _num
+    from levguard.cascade.settings import _pos
+    from levguard.errors import InputError
+
+    for check in (_pos, _num):
+        with pytest.raises(InputError, match=r"book\.depth_floor must be a number within float64 range"):
+            check(10**90 * 10**300, "book.depth_floor")

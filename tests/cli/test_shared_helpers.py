@@ -28,6 +28,8 @@ def test_validate_holds_the_shared_validators() -> None:
     [
         (lambda: validate.number("1", "x"), "x must be a number"),
         (lambda: validate.number(True, "x"), "x must be a number"),
+        (lambda: validate.number(10**400, "x"), r"x must be a number within float64 range"),  # was OverflowError
+        (lambda: validate.positive_number(-(10**400), "x"), r"x must be a number within float64 range"),
         (lambda: validate.positive_number(0.0, "x"), "x must be > 0"),
         (lambda: validate.non_negative_number(-1.0, "x"), "x must be >= 0"),
         (lambda: validate.finite_number(math.inf, "x"), "x must be finite"),

@@ -20,6 +20,7 @@ from typing import Any
 from levguard.cascade.config_file import known_keys
 from levguard.cascade.settings import _int
 from levguard.core.rules.adl import ADL_VENUES
+from levguard.core.validate import number
 from levguard.errors import InputError
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
 def _num(value: object, name: str, *, lo: float = 0.0, lo_open: bool = False, hi: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{name} must be a number, was {value!r}")
-    v = float(value)
+    v = number(value, name)  # an int past float64's range is refused by name
     ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
     if not ok:
         lower = f"> {lo:g}" if lo_open else f">= {lo:g}"

@@ -17,6 +17,7 @@ from levguard.cascade.population import Population
 from levguard.cascade.price_paths import depth_multiplier_path
 from levguard.core.liquidation_outcome import cascade_regime_fields
 from levguard.core.tiers import TierTable
+from levguard.core.validate import number
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
@@ -30,7 +31,7 @@ FloatArray = npt.NDArray[np.float64]
 def _pos(value: object, name: str, *, allow_zero: bool = False, upper: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise InputError(f"{name} must be a number, was {value!r}")
-    v = float(value)
+    v = number(value, name)  # an int past float64's range is refused by name
     ok = (v >= 0.0 if allow_zero else v > 0.0) and v <= upper and math.isfinite(v)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"

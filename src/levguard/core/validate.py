@@ -131,7 +131,10 @@ def number(value: object, field: str) -> float:
     """Return ``value`` as float if it is a real number (not bool, not str), else raise."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise InputError(f"{field} must be a number, was {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float64's range (a config number of 400 digits)
+        raise InputError(f"{field} must be a number within float64 range (|x| < 1.8e308), was {show(value)}") from None
 
 
 def finite_number(value: object, field: str) -> float:
