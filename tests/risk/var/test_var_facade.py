@@ -236,3 +236,12 @@ def test_module_doctest() -> None:
     result = doctest.testmod(facade)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_monte_carlo_refuses_what_does_not_fit_in_memory_and_a_negative_seed() -> None:
+    # A negative seed reached numpy's ValueError; 10 million scenarios x 24 steps x 365 days would
+    # have asked for 700 GB of normal draws.
+    with pytest.raises(InputError, match=r"seed must be a whole number from 0 to 2\*\*63 - 1, was -1"):
+        portfolio_var(_spec(), method="monte_carlo", vol=0.5, seed=-1)
+    with pytest.raises(InputError, match=r"normal draws; at most 200,000,000 fit in memory"):
+        portfolio_var(_spec(), method="monte_carlo", vol=0.5, n_sims=10_000_000, horizon_days=365, steps_per_day=24)
