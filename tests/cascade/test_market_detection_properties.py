@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from levguard.cascade import MarginRegime, Market, VenueSettings
@@ -75,6 +75,16 @@ def _market(seed: int, partial: Any, with_collateral: bool, source: str) -> tupl
     with_collateral=st.booleans(),
     source=st.sampled_from(["book", "exogenous", "v0"]),
 )
+# Found by random draws (2026-12-05), restore with collateral: an account left at E = MM to within
+# rounding (the restore margin was relative to the contracts' maintenance alone, and the sweep
+# summed E - MM in another order than the scan) was closed by nothing every round up to the
+# limit (626, 612903, 972849); a list sorted while a safe candidate was pending lost that
+# account's other entries, and the sweep never found it again (4962, 25371).
+@example(seed=626, partial="restore", with_collateral=True, source="v0")
+@example(seed=612903, partial="restore", with_collateral=True, source="v0")
+@example(seed=972849, partial="restore", with_collateral=True, source="exogenous")
+@example(seed=4962, partial="restore", with_collateral=True, source="book")
+@example(seed=25371, partial="restore", with_collateral=True, source="book")
 def test_sweep_equals_scan_and_money_is_conserved(seed: int, partial: Any, with_collateral: bool, source: str) -> None:
     pop, paths, spec = _market(seed, partial, with_collateral, source)
     a = simulate_market(pop, paths, spec, max_events=500_000)

@@ -90,7 +90,12 @@ def size_orders(
     maintenance and notional (the marginal rate: the position's tier rate, or with several
     positions their notional-weighted mean), at the marks, where the liquidation was found.
     Collateral holdings (``tiers.coll``) are sold only by a full close: the notional and the
-    incremental mode's equity (after haircuts), maintenance and rate are the contracts'; an
+    incremental mode's closed notional and rate are the contracts'; its equity and maintenance
+    are the account's whole ``E`` and ``MM`` (the holdings' haircuts in ``MM``), summed as the
+    detection's test sums them (:func:`~levguard.kernels.cascade_v2_sweep.equity_and_mm`), so
+    an account found liquidatable always closes something and the restore margin is relative
+    to the whole requirement (relative to the contracts' alone it can drown in the rounding of
+    the haircut's terms, leaving ``E = MM`` to within rounding: slivers closed every round); an
     account left with collateral alone is closed whole, and so is one whose equity after
     haircuts at the marks does not exceed the fee on all its contracts (no partial close of
     contracts can then make it safe: the shortfall is the haircut's).
@@ -131,10 +136,8 @@ def size_orders(
                     jb = base + a
                     n_a = abs(q) * marks[a]
                     eq += q * (marks[a] - st.entry[i, a])
-                    if coll[jb]:
-                        eq -= book_mm(tiers, jb, n_a)  # the haircut: equity after haircuts
-                    else:
-                        mm += book_mm(tiers, jb, n_a)
+                    mm += book_mm(tiers, jb, n_a)  # a holding's: its haircut
+                    if not coll[jb]:
                         mmr = tiers.mmrs[book_tier(tiers, jb, n_a)]
                         w_mmr += mmr * n_a
                         n_mark += n_a

@@ -535,7 +535,8 @@ def check_candidates(
     ``slack = wallet + sum_uncrossed phi(band) + sum_crossed phi(m)``, as one relative band
     ``slack / sum_crossed g m`` (the slopes of :func:`set_keys`).  No slack left: every band is
     set again around the marks and every position filed again (:func:`reprice`).  A full heap is
-    not pushed on; its list is sorted again (:func:`rebuild`, the account still pending).
+    not pushed on; its list is sorted again (:func:`rebuild`) after the loop, when the safe
+    candidates are no longer pending (sorted while they were, it would leave out their entries).
 
     The loop runs over arrays taken from the bundles once per call, not per candidate: numba
     counts references on every array a call receives, and a call per candidate taking the
@@ -558,15 +559,17 @@ def check_candidates(
     hsize = sl.hsize
     n_assets = qty.shape[1]
     m_out = 0
+    b0 = list_index(v, 0, 0, n_assets)  # venue v's lists: b0 .. b0 + 2 K - 1
+    full = np.zeros(2 * n_assets, dtype=np.bool_)
     for jf in range(n_found):
         i = found[jf]
         if n_open[i] <= 1:
             found[m_out] = i
             m_out += 1
             continue
-        # One pass over the positions: E - MM with the crossed ones at the marks and the others
+        # One pass over the positions: E and MM at the marks (equity_and_mm's sums, in its order:
+        # the scan's test, bit for bit), E - MM with the crossed ones at the marks and the others
         # at their bands (the corner), and the sums of set_keys at the marks (for new bands).
-        eq = wallet[i]
         corner = wallet[i]
         mag = abs(corner)
         g = 0.0
@@ -585,7 +588,6 @@ def check_candidates(
                 n = abs(q) * m
                 mm_a = tier_mm(caps, mmrs, cums, off, j, n)
                 here = q * (m - e) - mm_a  # _term at the mark
-                eq += here
                 eq_m += q * (m - e)
                 mm_m += mm_a
                 mag_m += abs(q) * (m + e) + mm_a
@@ -599,7 +601,7 @@ def check_candidates(
                     band = max(k, 0.0) if q > 0.0 else -k
                     corner += _term(q, e, band, caps, mmrs, cums, off, j)
                     mag += abs(q) * (band + e) + tier_mm(caps, mmrs, cums, off, j, abs(q) * band)
-        if eq <= 0.0:
+        if eq_m - mm_m <= 0.0:  # liquidatable's test (not the sum of the terms: ties round apart)
             found[m_out] = i
             m_out += 1
             continue
@@ -626,6 +628,13 @@ def check_candidates(
                 key_at[i, a] = band_key(q, m, width)
             b = list_index(v, a, 0 if q > 0.0 else 1, n_assets)
             if not push(b, i, key_at[i, a], hoff, hk, hi, hsize):
-                rebuild(b, st, sl)
+                full[b - b0] = True
         pending[i] = False
+    # The full heaps' lists sorted again once every safe candidate is no longer pending: a list
+    # sorted while a candidate is pending leaves out its entries, and a safe candidate files
+    # again only its crossed positions (or, for itself, pushes on no heap), so its other entries
+    # were lost from that list and never detected again.
+    for r in range(2 * n_assets):
+        if full[r]:
+            rebuild(b0 + r, st, sl)
     return m_out
