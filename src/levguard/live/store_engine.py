@@ -280,7 +280,9 @@ class StoreEngine:
         if self._password is not None:
             detail = detail.replace(self._password, "***")
         message = f"store unavailable during {op} on {self.url_redacted}: {type(orig).__name__}: {detail}"
-        logger.warning("%s", message)
+        # Opening the store (connect, migrate): the caller gets the error and reports it (the CLI
+        # as its one error line); later, a running guardian logs the outage it rides out.
+        logger.log(logging.DEBUG if op in ("connect", "migrate") else logging.WARNING, "%s", message)
         if leaked or (self._password is not None and self._password in str(exc)):
             raise StoreUnavailable(message) from None
         raise StoreUnavailable(message) from exc

@@ -181,3 +181,21 @@ def test_a_bad_paper_crash_is_one_line_exit_2(tmp_path: Path, field: str, value:
     res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "1"])
     assert res.exit_code == 2, res.output
     assert res.stderr.strip().splitlines() == [f"levguard: error: {needle}"]
+
+
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    # The store's own warning log line came before the error line (2 lines on stderr).
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("not a database\n" * 100)
+    cfg = paper_config(tmp_path)
+    cfg["database"] = f"sqlite:///{not_a_db}"
+    # A real process: under pytest the root logger already has handlers, so the CLI's logging
+    # set-up (and the duplicate line) would not show in CliRunner's capture.
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "levguard.cli.main", "guard", write(tmp_path, cfg), "--max-cycles", "1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 2, res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("levguard: error: store unavailable during migrate on sqlite:///"), line
