@@ -156,3 +156,24 @@ def test_bootstrap_of_the_shared_bars(tmp_path: Path) -> None:
     res = runner.invoke(app, ["contagion", write(tmp_path, raw), "--paths", "3", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["monte_carlo"]["n_paths"] == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda r: r["arbitrage"].update(speed=None), "arbitrage.speed must be a number, was None"),
+        (lambda r: r["arbitrage"].update(speed=10**400), "arbitrage.speed must be a number within float64 range"),
+        (lambda r: r["population"]["hedged"][0].update(qty=[1, 2]), "qty must be a number or a list of 3 numbers"),
+        (lambda r: r["population"]["hedged"][0].update(long_leverage="abc"), "long_leverage must be a number or"),
+        (lambda r: r["population"].update(seed=2**63), "population.seed must be an integer below 2**63"),
+    ],
+)
+def test_config_values_of_the_wrong_type_or_size_are_one_line(tmp_path: Path, mutate: Any, needle: str) -> None:
+    # Found by a bad-input campaign (2026-12-05): float(None), a list per owner of the wrong
+    # length and a 400-digit integer raised TypeError, ValueError or OverflowError.
+    raw = small()
+    mutate(raw)
+    res = runner.invoke(app, ["contagion", write(tmp_path, raw), "--paths", "2"])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert needle in line, line

@@ -94,3 +94,14 @@ def test_a_bad_start_is_one_line_exit_2(files: dict[str, str], value: str, needl
     (line,) = r.stderr.strip().splitlines()
     assert line.startswith("levguard: error: start "), line
     assert needle in line, line
+
+
+def test_prices_that_are_not_a_mapping_are_one_line(files: dict[str, str], tmp_path: Path) -> None:
+    # `prices: abc` in the spec raised "dictionary update sequence element #0 has length 1".
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SPEC.replace("prices: {BTC: 60000}", "prices: abc"), encoding="utf-8")
+    args = ["replay-account", str(spec), "--prices", f"BTC={files['btc']}", "--prices", f"eth={files['eth']}"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.strip().splitlines()
+    assert "prices must map each asset to its price, was 'abc'" in line, line

@@ -130,7 +130,10 @@ def _held(spec: Mapping[str, Any], opens: Mapping[str, float]) -> dict[str, Any]
     out = copy.deepcopy(dict(spec))
     out.pop("name", None)
     out.pop("as_of", None)
-    prices = dict(out.get("prices") or {})
+    raw_prices = out.get("prices") or {}
+    if not isinstance(raw_prices, Mapping):
+        raise InputError(f"prices must map each asset to its price, was {raw_prices!r}")
+    prices = dict(raw_prices)
     for asset in list(prices) + [a for a in (out.get("balances") or {}) if not is_usd(str(a))]:
         name = str(asset).upper()
         if is_usd(name):

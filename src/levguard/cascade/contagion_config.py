@@ -27,6 +27,7 @@ from levguard.cascade.market_population import hedged_owners, random_market_popu
 from levguard.cascade.market_settings import Arbitrage, MarketPopulation, MarketSpec, MarketVenue
 from levguard.cascade.population import DEFAULT_LEVERAGE_MIXTURE
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _int, _pos
+from levguard.core.validate import as_float
 from levguard.errors import DataError, InputError
 
 __all__ = ["ContagionConfig", "config_from_dict", "load_contagion_config"]
@@ -456,7 +457,9 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
     pools, borrowers = _pools(raw, assets, len(venues), int(np.asarray(crowd.owner).max(initial=-1)) + 1)
     population = MarketPopulation.concat(crowd, *borrowers) if borrowers else crowd
     arb = _section(raw, "arbitrage", {"speed", "capacity"})
-    arbitrage = _call("arbitrage", Arbitrage, float(arb.get("speed", 0.0)), float(arb.get("capacity", float("inf"))))
+    speed = as_float(arb.get("speed", 0.0), "arbitrage.speed")  # numbers, or YAML's "5.0e6" strings
+    capacity = as_float(arb.get("capacity", float("inf")), "arbitrage.capacity")
+    arbitrage = _call("arbitrage", Arbitrage, speed, capacity)
     spec = _call("market", MarketSpec, names, [*venues, *pools], arbitrage)
     vnames = [mv.name for mv in spec.venues]
     paths = _paths(raw, assets, base)

@@ -114,6 +114,14 @@ def random_market_population(
     return MarketPopulation(venue, wallet, qty, np.where(held, entry, 1.0))
 
 
+def _per_owner(value: object, name: str, n_owners: int) -> np.ndarray:
+    # One float per owner from a number or a list of n_owners numbers (InputError otherwise).
+    try:
+        return np.broadcast_to(np.array(value, dtype=np.float64), (n_owners,))
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a number or a list of {n_owners} numbers, was {value!r}") from None
+
+
 def hedged_owners(
     n_owners: int,
     *,
@@ -140,9 +148,10 @@ def hedged_owners(
     if a >= k:
         raise InputError(f"asset must be < n_assets ({k}), was {a}")
     p = _pos(price, "price")
-    q = np.broadcast_to(np.array(qty, dtype=np.float64), (n_owners,))
-    lev_l = np.broadcast_to(np.array(long_leverage, dtype=np.float64), (n_owners,))
-    lev_s = np.broadcast_to(np.array(short_leverage, dtype=np.float64), (n_owners,))
+    q, lev_l, lev_s = (
+        _per_owner(value, name, n_owners)
+        for value, name in ((qty, "qty"), (long_leverage, "long_leverage"), (short_leverage, "short_leverage"))
+    )
     for name, arr in (("qty", q), ("long_leverage", lev_l), ("short_leverage", lev_s)):
         bad = ~(np.isfinite(arr) & (arr > 0.0))
         if bad.any():

@@ -46,6 +46,8 @@ def _pos(value: object, name: str, *, allow_zero: bool = False, upper: float = m
 def _int(value: object, name: str, lo: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
         raise InputError(f"{name} must be an integer >= {lo}, was {value!r}")
+    if value >= 2**63:  # the kernels take int64
+        raise InputError(f"{name} must be an integer below 2**63, was {value!r}")
     return int(value)
 
 

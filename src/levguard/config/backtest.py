@@ -60,6 +60,9 @@ __all__ = [
 ]
 
 
+_MAX_BARS = 10_000_000  # a window in bars: longer than any history (and than int64 arithmetic in pandas)
+
+
 class DefaultData(_Model):
     source: Literal["default"]
 
@@ -84,20 +87,20 @@ class BuyAndHoldConfig(_Model):
 
 class EmaConfig(_Model):
     type: Literal["ema_crossover"]
-    fast: Annotated[int, Field(ge=1)] = 20
-    slow: Annotated[int, Field(ge=2)] = 100
+    fast: Annotated[int, Field(ge=1, le=_MAX_BARS)] = 20
+    slow: Annotated[int, Field(ge=2, le=_MAX_BARS)] = 100
     long_only: bool = False
 
 
 class MomentumConfig(_Model):
     type: Literal["ts_momentum"]
-    lookback: Annotated[int, Field(ge=1)] = 720
+    lookback: Annotated[int, Field(ge=1, le=_MAX_BARS)] = 720
     long_only: bool = False
 
 
 class ZScoreConfig(_Model):
     type: Literal["zscore"]
-    window: Annotated[int, Field(ge=2)] = 168
+    window: Annotated[int, Field(ge=2, le=_MAX_BARS)] = 168
     entry: Annotated[float, Field(gt=0)] = 2.0
     exit: Annotated[float, Field(ge=0)] = 0.5
 

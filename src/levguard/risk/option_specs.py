@@ -129,7 +129,7 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
                 surface, _fits, check = fit_surface(quotes)
         except KeyError as exc:
             raise InputError(f"{where} is missing {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int past float64
             raise InputError(f"{where}: {exc}") from None
         out[str(base).upper()] = (surface, check)
     return out
@@ -207,7 +207,7 @@ def parse_options(
                     surface=surface,
                 )
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int past float64
             raise InputError(f"{where}: {exc}") from None
     return out
 

@@ -90,3 +90,19 @@ def test_unwritable_outputs_and_a_run_that_never_trades(tmp_path: Path) -> None:
     assert (
         json.loads(res.stdout, parse_constant=lambda name: pytest.fail(name))["metrics"]["fixed 3x"]["sharpe"] is None
     )
+
+
+def test_a_window_longer_than_any_history_is_refused(tmp_path: Path) -> None:
+    # `strategy.slow: 10**57` raised OverflowError inside pandas' EWM.
+    d = _write_file_data(tmp_path)
+    cfg = {
+        "data": {"source": "file", "path": str(d / "BTCUSDT_1h.csv")},
+        "strategy": {"type": "ema_crossover", "fast": 5, "slow": 10**57},
+        "policies": {"fixed 3x": {"type": "fixed", "leverage": 3}},
+    }
+    c = tmp_path / "bt.yaml"
+    c.write_text(yaml.safe_dump(cfg))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert "strategy.ema_crossover.slow: must be less than or equal to 10000000" in line, line
