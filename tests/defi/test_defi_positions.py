@@ -168,6 +168,7 @@ def test_spec_file_yaml_and_json(tmp_path: Path) -> None:
         (lambda s: s["reserves"][1].update(symbol="WETH"), r"symbols must be unique"),
         (lambda s: s["reserves"][0].update(in_emode="yes"), r"reserves\[0\]\.in_emode must be true or false"),
         (lambda s: s.update(version="3.4"), r"version must be one of"),
+        (lambda s: s.update(version=10**42), r"version must be one of .*, was '1000000000"),  # was OverflowError
         (lambda s: s.update(reserves=[]), r"reserves must be a non-empty list"),
         (lambda s: s.update(emode_category={"ltv": 0.9}), r"emode_category is missing \['lt', 'bonus'\]"),
         (lambda s: s.update(protocol="compound"), r"protocol must be one of"),

@@ -380,7 +380,8 @@ def _aave(spec: Mapping[str, Any]) -> AavePosition:
     _keys(spec, "aave-v3 spec", ("protocol", "reserves"), (*_TOP_COMMON, "version", "emode_category"))
     version = spec.get("version", "3.3")
     if isinstance(version, float | int) and not isinstance(version, bool):
-        version = f"{version:.1f}"  # YAML reads 3.3 as a float
+        # YAML reads 3.3 as a float (an integer past float64 cannot be a version: left as is, refused below)
+        version = f"{version:.1f}" if not isinstance(version, int) or abs(version) < 2**53 else str(version)
     rows = spec["reserves"]
     if not isinstance(rows, list) or not rows:
         raise InputError(f"reserves must be a non-empty list of reserves, was {show(rows)}")
