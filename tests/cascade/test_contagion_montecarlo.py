@@ -125,7 +125,7 @@ def test_mmr_needs_a_static_regime() -> None:
     ("kwargs", "match"),
     [
         ({"n_paths": 0}, "n_paths must be an integer >= 1, was 0"),
-        ({"n_paths": 10**9}, r"n_paths 1,000,000,000 needs .* GiB for its per-path results; at most 4 GiB"),  # MemoryError
+        ({"n_paths": 10**9}, r"n_paths 1,000,000,000 needs .* GiB for its per-path results; at most 4 GiB"),
         ({"budget": -1.0}, "budget must be finite and >= 0, was -1.0"),
         ({"quantiles": [1.5]}, r"quantiles\[0\] must be finite and >= 0 and <= 1, was 1.5"),
         ({"paths": {**path_spec(), "assets": ["ETH", "BTC"]}}, r"paths\['assets'\] must be the market's assets"),
