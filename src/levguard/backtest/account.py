@@ -34,7 +34,7 @@ from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import is_portfolio_margin_spec
-from levguard.data.frames import timestamp_ns
+from levguard.data.frames import utc_time
 from levguard.documents import load_spec
 from levguard.errors import InputError
 
@@ -157,17 +157,7 @@ def _held(spec: Mapping[str, Any], opens: Mapping[str, float]) -> dict[str, Any]
 
 def _utc_time(value: object, name: str) -> pd.Timestamp | None:
     # A start or end bound as a UTC Timestamp (a time without an offset is read as UTC).
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}") from None
-    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
-        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    timestamp_ns(ts, name)  # within int64 nanoseconds
-    return ts
+    return utc_time(value, name, naive_datetime="utc")
 
 
 def replay_account(

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import NamedTuple
 
@@ -69,6 +70,32 @@ def timestamp_ns(ts: pd.Timestamp, name: str) -> int:
         raise InputError(
             f"{name} must lie between 1677-09-22 and 2262-04-11 UTC (int64 nanoseconds), was {ts.isoformat()}"
         ) from None
+
+
+def utc_time(value: object, name: str, *, naive_datetime: str = "refuse") -> pd.Timestamp | None:
+    """A user-given time (a date or timestamp string, a datetime) as a UTC Timestamp; None stays None.
+
+    A string without an offset is read as UTC.  A naive ``datetime`` object is refused
+    (``naive_datetime="refuse"``) or read as UTC (``"utc"``).
+
+    Raises
+    ------
+    InputError
+        Not a time, or outside int64 nanoseconds (:func:`timestamp_ns`); the message names ``name``.
+    """
+    if value is None:
+        return None
+    if naive_datetime == "refuse" and isinstance(value, dt.datetime) and value.tzinfo is None:
+        raise InputError(f"{name} must be timezone-aware (naive datetimes are refused), was {value!r}")
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}") from None
+    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
+        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}")
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    timestamp_ns(ts, name)  # within int64 nanoseconds
+    return ts
 
 
 _MAX_INTERVAL_NS = 10_000 * 86_400 * 10**9  # a bar longer than the history any file holds

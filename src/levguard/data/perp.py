@@ -21,7 +21,6 @@ Provenance in ``frame.attrs``: ``symbol``, ``interval``, ``source`` (last price)
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import interval_to_ns, timestamp_ns
+from levguard.data.frames import interval_to_ns, utc_time
 from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -222,19 +221,7 @@ def _check_symbol(symbol: str) -> str:
 
 def _bound(value: object, name: str) -> pd.Timestamp | None:
     """A user-given time as a UTC Timestamp; strings without an offset are read as UTC."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        raise InputError(f"{name} must be timezone-aware (naive datetimes are refused), was {value!r}")
-    try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}") from None
-    if not isinstance(ts, pd.Timestamp) or pd.isna(ts):
-        raise InputError(f"{name} must be a date or timestamp such as 2024-01-01, was {value!r}")
-    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-    timestamp_ns(ts, name)  # within int64 nanoseconds
-    return ts
+    return utc_time(value, name)
 
 
 def _find(directory: Path, pattern: str, symbol: str, interval: str) -> tuple[Path | None, Path]:
