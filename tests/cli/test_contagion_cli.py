@@ -177,3 +177,19 @@ def test_config_values_of_the_wrong_type_or_size_are_one_line(tmp_path: Path, mu
     assert res.exit_code == 2, res.output
     (line,) = res.stderr.strip().splitlines()
     assert needle in line, line
+
+
+def test_numpy_warnings_of_extreme_values_do_not_precede_the_error_line(tmp_path: Path) -> None:
+    # A real process (the console entry point sets the filter): a notional of 1e308 made NumPy
+    # print five "overflow encountered" warnings before the one error line.
+    import subprocess
+    import sys
+
+    raw = small()
+    raw["population"]["notional_median"] = 1e308
+    cmd = [sys.executable, "-m", "levguard.cli.main", "contagion", write(tmp_path, raw), "--paths", "2"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 2, res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("levguard: error: "), line
+    assert "must be finite" in line, line

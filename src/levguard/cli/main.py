@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -620,6 +621,12 @@ def run() -> None:
     # click's UsageError (Typer vendors click in recent releases, so it is reached through
     # Typer's own public BadParameter rather than imported from click).
     usage_error: type[Exception] = typer.BadParameter.__mro__[1]
+    # NumPy's floating-point warnings ("overflow encountered in exp") from extreme inputs would come
+    # before the error line that names the value (the commands check what they compute); the
+    # library keeps them for its callers.
+    warnings.filterwarnings(
+        "ignore", message=r"(overflow|invalid value|divide by zero|underflow) encountered", category=RuntimeWarning
+    )
     try:
         code = build_app(_command_name(sys.argv[1:]))(standalone_mode=False)
     except usage_error as exc:
