@@ -155,11 +155,6 @@ def _held(spec: Mapping[str, Any], opens: Mapping[str, float]) -> dict[str, Any]
     return out
 
 
-def _utc_time(value: object, name: str) -> pd.Timestamp | None:
-    # A start or end bound as a UTC Timestamp (a time without an offset is read as UTC).
-    return utc_time(value, name, naive_datetime="utc")
-
-
 def replay_account(
     spec: Mapping[str, Any] | str | Path,
     prices: Mapping[str, pd.DataFrame],
@@ -234,7 +229,7 @@ def replay_account(
     for b in bars.values():
         index = b.index if index is None else index.intersection(b.index)
     assert index is not None
-    lo, hi = _utc_time(start, "start"), _utc_time(end, "end")
+    lo, hi = utc_time(start, "start", naive_datetime="utc"), utc_time(end, "end", naive_datetime="utc")
     if lo is not None:
         index = index[index >= lo]
     if hi is not None:

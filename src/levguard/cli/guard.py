@@ -64,18 +64,16 @@ def _paper_venue(cfg: Any) -> Any:
     from levguard.venues.paper import PaperVenue, scripted_crash
 
     crash = dict(cfg.crash)
+    drop = positive_number(crash.get("drop", 0.3), "venue.crash.drop")
+    if drop >= 1.0:
+        raise InputError(f"venue.crash.drop must be a fraction in (0, 1), was {drop!r}")
+    ticks = integer_in(crash.get("ticks", 120), "venue.crash.ticks", 1, 10_000_000)
+    flat = integer_in(crash.get("flat", 10), "venue.crash.flat", 1, 10_000_000)
+    tail = integer_in(crash.get("tail", 30), "venue.crash.tail", 0, 10_000_000)
     feeds = {}
     for p in cfg.positions:
-        drop = positive_number(crash.get("drop", 0.3), "venue.crash.drop")
-        if drop >= 1.0:
-            raise InputError(f"venue.crash.drop must be a fraction in (0, 1), was {drop!r}")
-        feeds[p.symbol] = scripted_crash(
-            positive_number(crash.get("start", p.entry_price), "venue.crash.start"),
-            drop,
-            integer_in(crash.get("ticks", 120), "venue.crash.ticks", 1, 10_000_000),
-            flat=integer_in(crash.get("flat", 10), "venue.crash.flat", 1, 10_000_000),
-            tail=integer_in(crash.get("tail", 30), "venue.crash.tail", 0, 10_000_000),
-        )
+        start = positive_number(crash.get("start", p.entry_price), "venue.crash.start")
+        feeds[p.symbol] = scripted_crash(start, drop, ticks, flat=flat, tail=tail)
     positions = [
         {
             "symbol": p.symbol,

@@ -78,14 +78,15 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
     raw = table[name]
     if pd.api.types.is_numeric_dtype(raw):
         values = raw.to_numpy()
-        if not np.isfinite(values.astype(np.float64)).all():
-            bad = int(np.flatnonzero(~np.isfinite(values.astype(np.float64)))[0])
+        size = np.abs(values.astype(np.float64))
+        if not np.isfinite(size).all():
+            bad = int(np.flatnonzero(~np.isfinite(size))[0])
             raise DataError(f"{source}, row {bad}: {name} is not a finite number, was {values[bad]!r}")
-        top = float(np.abs(values.astype(np.float64)).max()) if values.size else 0.0
+        top = float(size.max()) if values.size else 0.0
         # Epoch units by magnitude: s < 1e11 <= ms < 1e14 <= µs < 1e17 <= ns.
         scale = 1_000_000_000 if top < 1e11 else 1_000_000 if top < 1e14 else 1_000 if top < 1e17 else 1
         if top * scale >= _NS_LIMIT:  # int64 nanoseconds would wrap around
-            bad = int(np.argmax(np.abs(values.astype(np.float64))))
+            bad = int(np.argmax(size))
             raise DataError(f"{source}, row {bad}: {name} {values[bad].item()!r} is {_OUT_OF_RANGE}")
         return values.astype(np.int64) * scale
     if pd.api.types.is_datetime64_any_dtype(raw):

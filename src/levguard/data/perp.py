@@ -219,11 +219,6 @@ def _check_symbol(symbol: str) -> str:
     return symbol
 
 
-def _bound(value: object, name: str) -> pd.Timestamp | None:
-    """A user-given time as a UTC Timestamp; strings without an offset are read as UTC."""
-    return utc_time(value, name)
-
-
 def _find(directory: Path, pattern: str, symbol: str, interval: str) -> tuple[Path | None, Path]:
     """The first existing file for ``pattern`` among the suffixes, and the ``.csv`` path expected."""
     stem = pattern.format(symbol=symbol, interval=interval)
@@ -288,7 +283,7 @@ def load_perp_dir(
     """
     symbol = _check_symbol(symbol)
     interval_to_ns(interval)
-    lo, hi = _bound(start, "start"), _bound(end, "end")
+    lo, hi = utc_time(start, "start"), utc_time(end, "end")
     if lo is not None and hi is not None and hi <= lo:
         raise InputError(f"end must be after start, was start={start!r} end={end!r}")
     d = Path(directory)
