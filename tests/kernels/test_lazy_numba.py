@@ -96,3 +96,54 @@ def test_a_kernel_calling_a_kernel_links_its_compiled_twin(tmp_path) -> None:  #
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
     )
     assert out.stdout.split() == ["12.0", "12.0", "1", "True"]
+
+
+_HELPER_MODULE = """
+from levguard.kernels._jit import jitable
+
+@jitable
+def scale_py(x):
+    return {factor} * x
+"""
+
+_USER_MODULE = """
+from levguard.kernels._jit import jit
+from helper_file import scale_py
+
+def apply_py(a):
+    s = 0.0
+    for v in a:
+        s += scale_py(v)
+    return s
+
+apply_nb = jit(apply_py)
+"""
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled")
+def test_a_cached_kernel_is_compiled_again_when_a_helper_in_another_file_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # numba stamps a cache with the kernel's own file only (numba issue #1833): after an edit of
+    # a helper in another file, the old machine code would load. The shim stamps with the folder.
+    (tmp_path / "user_file.py").write_text(_USER_MODULE)
+    code = (
+        "import numpy as np, user_file as k\n"
+        "v = k.apply_nb(np.arange(4.0))\n"
+        "print(v, sum(k.apply_nb.stats.cache_hits.values()))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+        "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+    }
+
+    def run(factor: str) -> list[str]:
+        (tmp_path / "helper_file.py").write_text(_HELPER_MODULE.format(factor=factor))
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
+        )
+        return out.stdout.split()
+
+    assert run("2.0") == ["12.0", "0"]  # compiled and cached
+    assert run("2.0") == ["12.0", "1"]  # loaded from the cache
+    assert run("3.0") == ["18.0", "0"]  # the helper changed: compiled again, not the stale 12.0
+    assert run("3.0") == ["18.0", "1"]

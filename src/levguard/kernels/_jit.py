@@ -10,10 +10,18 @@ imported: the scalar paths (one account's margin, the CLI's quick forms) call th
 helpers and never pay numba's import. Compilation is lazy (first call) and cached on disk
 (``cache=True``), so a second process loads machine code from ``__pycache__``
 (``levguard warmup`` fills that cache once).
+
+numba checks a cached kernel against its own source file only, so a kernel whose helper changed
+in another file would load the old machine code (numba issue #1833).  Here a kernel's cache is
+keyed by every ``.py`` file of its folder instead (:func:`_folder_stamp`): editing any kernel or
+helper recompiles the folder's kernels.  Helpers a kernel calls live in its folder
+(``levguard/kernels``).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import types
 from collections.abc import Callable, Iterable
@@ -29,14 +37,84 @@ NUMBA_DISABLED: bool = os.environ.get("LEVGUARD_DISABLE_NUMBA", "").strip() not 
 _pending: list[Callable[..., Any]] = []
 _numba: Any = None
 
+# The folders of the functions given to jit, jit_parallel and jitable: their kernels' caches are
+# stamped with the whole folder (:func:`_folder_stamp`).
+_FOLDERS: set[str] = set()
+
+
+def _folder_of(fn: Callable[..., Any]) -> str:
+    return os.path.dirname(os.path.abspath(fn.__code__.co_filename))
+
+
+def _folder_stamp(folder: str) -> str:
+    """A digest of every ``.py`` file in ``folder`` (names and contents), read once per state.
+
+    Notes
+    -----
+    numba stamps a cache with its kernel's own file (its hash, in numba 0.68), so a change to a
+    helper in another file goes unseen (numba issue #1833; "Cache invalidation fails to recognize
+    changes in functions defined in a different file", numba's user guide, section "Cache
+    notes").  The files' names, sizes and modification times key the digest, so it is computed
+    again when any of them changes.
+    """
+    states = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(folder, name))
+            states.append((name, st.st_mtime_ns, st.st_size))
+    return _digest(folder, tuple(states))
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(folder: str, states: tuple[tuple[str, int, int], ...]) -> str:
+    h = hashlib.sha256()
+    for name, _, _ in states:
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(name.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def _stamp_folders(caching: Any) -> None:
+    """Put locators that stamp a kernel's cache with its folder before numba's own ones.
+
+    They answer only for files in :data:`_FOLDERS`; other numba code keeps numba's locators.
+    Where numba's caching module lacks the classes (a future release), numba's own stamps stay.
+    """
+
+    class _FolderStamped:
+        _py_file: str
+
+        def get_source_stamp(self) -> str:
+            return _folder_stamp(os.path.dirname(os.path.abspath(self._py_file)))
+
+        @classmethod
+        def from_function(cls, py_func: Any, py_file: str) -> Any:
+            if os.path.dirname(os.path.abspath(py_file)) not in _FOLDERS:
+                return None
+            return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+    def public_or_private(name: str) -> Any:  # numba 0.59 names them with an underscore
+        return getattr(caching, name, None) or getattr(caching, "_" + name, None)
+
+    impl = public_or_private("CacheImpl")
+    locators = []
+    for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator"):
+        base = public_or_private(name)
+        if base is None or impl is None:
+            return
+        locators.append(type("Folder" + name, (_FolderStamped, base), {"__module__": __name__}))
+    impl._locator_classes[:0] = locators
+
 
 def _load_numba() -> Any:
-    """Import numba once and register the pending ``jitable`` helpers with it."""
+    """Import numba once, stamp caches by folder and register the pending ``jitable`` helpers."""
     global _numba
     if _numba is None:
         import numba
+        from numba.core import caching
         from numba.extending import register_jitable
 
+        _stamp_folders(caching)
         for fn in _pending:
             register_jitable(error_model="numpy")(fn)
         _pending.clear()
@@ -127,6 +205,7 @@ def jit(fn: F) -> F:
     """
     if NUMBA_DISABLED:
         return fn
+    _FOLDERS.add(_folder_of(fn))
     twin = _TWINS[fn] = _Compiled(fn, parallel=False)
     return cast(F, twin)
 
@@ -135,6 +214,7 @@ def jitable(fn: F) -> F:
     """Mark a scalar helper as callable from compiled kernels; it stays plain Python."""
     if NUMBA_DISABLED:
         return fn
+    _FOLDERS.add(_folder_of(fn))
     if _numba is not None:
         from numba.extending import register_jitable
 
@@ -157,6 +237,7 @@ def jit_parallel(fn: F) -> F:
     """
     if NUMBA_DISABLED:
         return fn
+    _FOLDERS.add(_folder_of(fn))
     return cast(F, _Compiled(fn, parallel=True))
 
 
