@@ -190,11 +190,11 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     from levguard.live.store import Store
     from levguard.risk.report import volatility_forecast
 
-    store = Store(cfg.database)
     setup_fields = {f.name for f in dataclasses.fields(AccountSetup)}
     converted = {"venue", "thresholds", "act_level"}
     setups = []
     papers = []
+    accounts = []
     for acc in cfg.accounts:
         onchain: dict[str, Any] = {}
         bars = _bars_source(acc.history)
@@ -207,9 +207,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         policy = acc.policy
         if isinstance(policy, dict):
             parse_policy_config(policy)  # validated now: one clear error, not one per cycle
-        store.upsert_account(
-            acc.name, venue.name, live_enabled=acc.live, policy=policy if isinstance(policy, dict) else None
-        )
+        accounts.append((acc.name, venue.name, acc.live, policy if isinstance(policy, dict) else None))
         # The account's settings and its actions' go over by name, but for those converted here.
         settings = {k: v for k, v in (*acc, *acc.actions) if k in setup_fields and k not in converted}
         setup = (OnchainAccountSetup if onchain else AccountSetup)(
@@ -227,6 +225,10 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         from levguard.errors import ConfigError
 
         raise ConfigError("paper accounts run on simulated time: do not mix them with exchange accounts in one file")
+    # The database is opened once every account is set up, so a bad account writes nothing.
+    store = Store(cfg.database)
+    for name, venue_name, live_enabled, policy_config in accounts:
+        store.upsert_account(name, venue_name, live_enabled=live_enabled, policy=policy_config)
     first = papers[0] if papers else None
     guardian = Guardian(
         setups,
@@ -338,6 +340,8 @@ def guard(
         _fail("give a CONFIG or --paper-demo, not both")
     if not paper_demo and config is None:
         _fail("give a guardian CONFIG file (docs/guardian.md) or --paper-demo")
+    if max_cycles is not None and max_cycles < 1:
+        _fail(f"--max-cycles must be >= 1, was {max_cycles}")
     tmp: str | None = None
     try:
         if paper_demo:

@@ -104,6 +104,26 @@ def test_bad_config_is_one_line_exit_2(tmp_path: Path, mutate: Any, needle: str)
     assert len(res.stderr.strip().splitlines()) <= 2
 
 
+def test_an_account_that_cannot_be_set_up_writes_no_database(tmp_path: Path) -> None:
+    # The history file is read while the accounts are set up; the database is opened after.
+    cfg = paper_config(tmp_path, history=str(tmp_path / "missing.csv"))
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg)])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("levguard: error:")
+    assert "missing.csv" in res.stderr
+    assert not (tmp_path / "g.db").exists()
+
+
+@pytest.mark.parametrize("cycles", ["0", "-1"])
+def test_max_cycles_below_one_is_refused_before_the_database_is_opened(tmp_path: Path, cycles: str) -> None:
+    # Zero cycles used to print an empty report with exit 0, as if the accounts had been checked.
+    cfg = paper_config(tmp_path)
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", cycles])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == f"levguard: error: --max-cycles must be >= 1, was {cycles}"
+    assert not (tmp_path / "g.db").exists()
+
+
 def test_needs_a_config_or_the_demo() -> None:
     res = runner.invoke(app, ["guard"])
     assert res.exit_code == 2
