@@ -99,6 +99,10 @@ def test_demo_prints_the_sample_reports_and_the_default_market(tmp_path: Path) -
     assert "26,316.89" in res.stdout
     assert "Embedded default market BTC-SYNTH" in res.stdout
     assert "Backtest: buy-and-hold BTC long" in res.stdout
+    # Piped (120 columns), the eleven metric columns left the policy names no room at all.
+    for name in ("fixed 3x", "fixed 10x", "vol target 60%", "liquidation budget 1%/7d", "composite"):
+        assert name in res.stdout
+    assert "…" not in res.stdout
     assert (tmp_path / "demo.html").stat().st_size > 1_000_000
     js = json.loads(runner.invoke(app, ["demo", "--json", "--out", ""]).stdout)
     assert set(js) == {"binance_cross_faq.yaml", "cross_account.yaml", "default_market", "sizing", "backtest"}

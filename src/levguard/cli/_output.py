@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 import sys
@@ -9,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 
 from levguard.core.margin import AccountReport
@@ -132,6 +135,112 @@ def ruined(x: Any) -> str:
     return "[bold red]ruined[/]" if v > 0 else "no"
 
 
+class FittingTable(Table):
+    """A rich table that keeps every number whole in a narrow terminal.
+
+    Rich fits a table wider than the terminal by cutting cells with an ellipsis: in 80 columns
+    the margin report printed a liquidation price as ``56,005.…``.  This table prints as built
+    where it fits; otherwise its compact form (no vertical rules, one space between columns);
+    otherwise the compact form with each column given at least its longest word, text wrapping
+    at spaces (a header, a tier's rate) and the room left shared in proportion to what each
+    column lacks.  Only a table whose words alone are wider than the terminal is cut, compact.
+    """
+
+    #: Whether the table on its side (a column per row) is as good a layout as the table fitted
+    #: compact: True for a table of records (:class:`RecordTable`); otherwise it comes only where
+    #: nothing else fits whole.
+    records = False
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from Table.__rich_console__(self._layout(console, options), console, options)
+
+    def _layout(self, console: Console, options: ConsoleOptions) -> Table:
+        if not self.rows:
+            return self
+        compact = self.compact()
+        side = self.sideways()
+        side_compact = _compact(side)
+        width = options.max_width
+        whole: list[Table] = [self, compact, *((side, side_compact) if self.records else ())]
+        for table in whole:
+            if Table.__rich_measure__(table, console, options.update_width(100_000)).maximum <= width:
+                return table
+        for table in (compact, side_compact):
+            if (fitted := _fitted(table, console, options)) is not None:
+                return fitted
+        return compact
+
+    def compact(self) -> Table:
+        """The same table without vertical rules, edges or padding: one space between columns."""
+        return _compact(self)
+
+    def sideways(self) -> Table:
+        """The same cells transposed: the first column's cells head the columns, and each other
+        column is a row (its header first)."""
+        first, *rest = self.columns
+        side = Table(
+            title=self.title, header_style=self.header_style, title_justify=self.title_justify, caption=self.caption
+        )
+        side.add_column(first.header, justify="left", no_wrap=True)
+        for name in first.cells:
+            side.add_column(name, justify="right")
+        for column in rest:
+            side.add_row(column.header, *column.cells, style=column.style)
+        return side
+
+
+class RecordTable(FittingTable):
+    """A table of records (a policy's metrics, a sweep configuration) that may also print on its
+    side: a column per record and a row per field.
+
+    The eleven metric columns of a backtest do not fit 80 columns (nor the 120 of a pipe) even
+    compact, and squeezed they left the policy names no room at all; on its side a handful of
+    policies fits, so it is tried before the compact table is fitted with wrapped text.  The
+    record-name columns keep a ``min_width`` for when nothing fits.
+    """
+
+    records = True
+
+
+def _compact(table: Table) -> Table:
+    from rich import box
+
+    compact = copy.copy(table)
+    compact.box = box.SIMPLE_HEAD
+    compact.padding = (0, 0, 0, 0)
+    compact.pad_edge = False
+    compact.show_edge = False
+    return compact
+
+
+def _fitted(table: Table, console: Console, options: ConsoleOptions) -> Table | None:
+    # ``table`` (compact: no padding or edges) with column widths that show every cell whole,
+    # wrapped at spaces, within the terminal; None when its longest words alone are too wide.
+    columns = table.columns
+    lo, hi = [], []
+    for column in columns:
+        sizes = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
+        hi.append(max(m.maximum for m in sizes))
+        lo.append(hi[-1] if column.no_wrap else max(m.minimum for m in sizes))
+    room = options.max_width - (len(columns) - 1)  # one space between columns
+    if sum(lo) > room:
+        return None
+    lacking = [h - low for h, low in zip(hi, lo, strict=True)]
+    spare = room - sum(lo)
+    total = max(sum(lacking), 1)
+    fitted = copy.copy(table)
+    fitted.columns = [
+        dataclasses.replace(column, width=min(low + spare * short // total, high))
+        for column, low, high, short in zip(columns, lo, hi, lacking, strict=True)
+    ]
+    return fitted
+
+
+def _record_name_width(names: Any) -> int:
+    # A record-name column is never squeezed below its longest name's first 12 characters.
+    return min(12, max((len(str(n)) for n in names), default=1))
+
+
 # Terminal columns of a backtest's metrics: (header, metric key, formatter).
 _METRIC_COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("return", "total_return", pct),
@@ -152,16 +261,17 @@ def metrics_table(
     metrics_by_name: Mapping[str, Mapping[str, float]],
     title: str,
     ruined_at: Mapping[str, str | None] | None = None,
-) -> Table:
+) -> RecordTable:
     """One row per policy (or run) with the key backtest metrics, formatted for humans.
 
     Columns: total return, CAGR, max drawdown (DD), Sharpe, Sortino, liquidations (red when
     any), bad debt, fees, funding (paid; negative = received), average leverage and ruin (the
     ruin time from ``ruined_at`` when given).  A ruined run's ratios are computed up to its
-    ruin (docs/backtest.md).  Missing metrics show as a dash.
+    ruin (docs/backtest.md).  Missing metrics show as a dash.  In a terminal too narrow for
+    the row of a policy, it prints a column per policy instead (:class:`RecordTable`).
     """
-    table = Table(title=title, header_style="bold", title_justify="left")
-    table.add_column("policy", justify="left", overflow="fold")
+    table = RecordTable(title=title, header_style="bold", title_justify="left")
+    table.add_column("policy", justify="left", overflow="fold", min_width=_record_name_width(metrics_by_name))
     for header, _, _ in _METRIC_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
     for name, m in metrics_by_name.items():
@@ -186,7 +296,7 @@ def _general(x: Any) -> str:
     return "—" if v is None else f"{v:,.4g}"
 
 
-def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str | None = None) -> Table:
+def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str | None = None) -> RecordTable:
     """The ``top`` sweep configurations by ``objective`` (highest first): names, swept parameters,
     the objective (bold) and the key metrics.
 
@@ -202,7 +312,7 @@ def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str |
     names = [c for c in NAME_COLUMNS if c in best.columns]
     known = {k: (h, f) for h, k, f in _METRIC_COLUMNS}
     label, fmt_objective = known.get(objective, (objective, _general))
-    out = Table(
+    out = RecordTable(
         title=title or f"Top {len(best)} of {len(table):,} configurations by {label}",
         header_style="bold",
         title_justify="left",
@@ -210,7 +320,7 @@ def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str |
     out.add_column("#", justify="right")
     for c in (*names, *params):
         if c in names:
-            out.add_column(c, justify="left", overflow="fold")
+            out.add_column(c, justify="left", overflow="fold", min_width=_record_name_width(best[c]))
         else:
             out.add_column(c, justify="right", no_wrap=True)
     out.add_column(label, justify="right", style="bold", no_wrap=True)
@@ -233,7 +343,9 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
     Two narrow tables instead of one wide one keep the report readable in an 80-column terminal.
     """
     cur = report.settlement
-    pos = Table(title=title or f"{report.venue} margin report ({cur})", header_style="bold", title_justify="left")
+    pos = FittingTable(
+        title=title or f"{report.venue} margin report ({cur})", header_style="bold", title_justify="left"
+    )
     for col in ("symbol", "side", "mode", "qty", "entry", "mark", "notional", "lev"):
         pos.add_column(col, justify="left" if col in ("symbol", "side", "mode") else "right")
     caption = None
@@ -247,7 +359,7 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
                 "; option rows: USDC, notional = |qty| x mark, no liq price (the account MM rate decides), "
                 "IM as given, tier column = MM factor"
             )
-    mar = Table(header_style="bold", caption=caption, caption_justify="left")
+    mar = FittingTable(header_style="bold", caption=caption, caption_justify="left")
     for col in ("symbol", "IM", "MM", "uPnL", "liq price", "bankruptcy", "health", "tier"):
         mar.add_column(col, justify="left" if col == "symbol" else "right")
     for p in report.positions:
@@ -278,7 +390,7 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
     console.print(pos)
     console.print(mar)
     if report.collateral:
-        held = Table(header_style="bold")
+        held = FittingTable(header_style="bold")
         for name in ("collateral", "amount", "price", "haircut", "value"):
             held.add_column(name, justify="left" if name == "collateral" else "right")
         for c in report.collateral:

@@ -190,8 +190,7 @@ def _money(x: Any) -> str:
 
 
 def _summary_table(summary: dict[str, Any], agg: dict[str, Any] | None, title: str) -> Any:
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import pct, price
 
     t = Table(title=title, header_style="bold", title_justify="left", show_header=False)
@@ -323,8 +322,7 @@ def cascade(
 
 
 def _best_table(table: Any, plan: dict[str, Any], top: int = 10) -> Any:
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import pct
 
     params = list(plan["grid"])

@@ -14,8 +14,7 @@ from levguard.errors import LevguardError
 
 
 def _matrix_table(title: str, frame: Any) -> Any:
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import fmt
 
     t = Table(title=title, title_justify="left")
@@ -29,8 +28,7 @@ def _matrix_table(title: str, frame: Any) -> Any:
 
 def _print_pools(con: Any, worst: Any, k: int) -> None:
     # With lending pools: each pool's outcome on the worst path, then the arbitrage rows from or to a pool.
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import fmt
 
     if worst.pools is None:
@@ -55,8 +53,7 @@ def _print_pools(con: Any, worst: Any, k: int) -> None:
 
 
 def _print_summary(cfg: Any, mc: Any, worst: Any, cal: Any) -> None:
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, fmt, pct
 
     con = console()

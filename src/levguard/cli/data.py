@@ -42,8 +42,8 @@ def check(
         sys.stdout.write(json_text(report.to_dict()) + "\n")
     else:
         from rich.markup import escape
-        from rich.table import Table
 
+        from levguard.cli._output import FittingTable as Table
         from levguard.cli._output import console
 
         out = console()
@@ -146,8 +146,8 @@ def index_cmd(
         fail(str(exc))
         return
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console
 
     con = console()

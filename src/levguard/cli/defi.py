@@ -71,8 +71,8 @@ def _change(x: float | None) -> str:
 
 def _targets(title: str, rows: tuple[TargetAmount, ...], unit: str) -> Any:
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import fmt
 
     table = Table(title=title, header_style="bold", title_justify="left")
@@ -93,8 +93,8 @@ def _targets(title: str, rows: tuple[TargetAmount, ...], unit: str) -> Any:
 def render_position(report: PositionReport) -> None:
     """Print a position report as rich tables."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, fmt, price
 
     out = console()
@@ -144,8 +144,8 @@ def render_position(report: PositionReport) -> None:
 def render_joint(joint: JointBoundary) -> None:
     """Print a joint liquidation boundary as a table."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, price
 
     table = Table(
@@ -166,7 +166,8 @@ def render_joint(joint: JointBoundary) -> None:
 def render_risk(risk: PositionRisk) -> None:
     """Print P(HF < 1) by horizon, with the ratio it was forecast on."""
     from rich.markup import escape
-    from rich.table import Table
+
+    from levguard.cli._output import FittingTable as Table
 
     table = Table(title="P(HF < 1)", header_style="bold", title_justify="left")
     for col in ("horizon", "hours", "P(HF < 1)"):
@@ -190,8 +191,8 @@ def render_risk(risk: PositionRisk) -> None:
 def render_stress(results: tuple[StressResult, ...]) -> None:
     """Print the stress scenarios: HF after, liquidatable, and what the largest liquidation takes."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import fmt
 
     unit = results[0].value_unit if results else ""
@@ -219,8 +220,8 @@ def render_valuation(v: PositionValuation) -> None:
     """Print the oracle valuation: each asset's oracle and market price, the gap, the feed checks;
     the health factor at each."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import price
 
     policy = "Aave: answer <= 0 -> fallback" if v.policy == "aave" else "Morpho: negative answer reverts"
@@ -385,8 +386,8 @@ def position(
 def render_loop(report: LoopReport) -> None:
     """Print a loop preview: one row per step and the end state."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, fmt, price
 
     out = console()

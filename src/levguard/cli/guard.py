@@ -247,7 +247,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
 
 
 def _table(reports: list[dict[str, Any]], title: str) -> Any:
-    from rich.table import Table
+    from levguard.cli._output import FittingTable as Table
 
     colors = {"OK": "green", "WARN": "yellow", "DANGER": "red", "ACT": "bold red"}
     table = Table(title=title, title_justify="left", header_style="bold")

@@ -180,8 +180,7 @@ def liq(
 
 def venues() -> None:
     """List the venue rule sets and their sources."""
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.core.rules import VENUES
 
     table = Table(header_style="bold")
@@ -495,8 +494,7 @@ def demo(
             }
         )
         return
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, fmt, price, render_report
 
     out = console()

@@ -19,8 +19,7 @@ def _money(x: Any) -> str:
 
 
 def _print_table(result: Any) -> None:
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, pct
 
     con = console()
@@ -67,8 +66,7 @@ def _print_table(result: Any) -> None:
 
 
 def _print_calibration(cal: Any) -> None:
-    from rich.table import Table
-
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console
 
     con = console()

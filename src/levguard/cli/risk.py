@@ -24,8 +24,8 @@ def _pct(x: Any, digits: int = 1) -> str:
 def render(report: dict[str, Any]) -> None:
     """Print the report as rich tables."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, price
     from levguard.risk.forecast import short_history_note
 

@@ -34,8 +34,8 @@ def size(
         sys.stdout.write(json_text(out) + "\n")
         return
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, fmt
     from levguard.risk.forecast import short_history_note
 

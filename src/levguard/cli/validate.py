@@ -102,7 +102,7 @@ def _shown(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _scores_table(title: str, groups: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
+    from levguard.cli._output import FittingTable as Table
 
     table = Table(title=title, header_style="bold", title_justify="left")
     for col in ("group", *_OUTCOME_COLUMNS, "obs / exp", "share ≤ 1%", "observed ≤ 1%"):
@@ -120,7 +120,7 @@ def _scores_table(title: str, groups: list[dict[str, Any]]) -> Any:
 
 
 def _versus_table(title: str, groups: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
+    from levguard.cli._output import FittingTable as Table
 
     table = Table(title=title, header_style="bold", title_justify="left")
     cols = ("group", "Brier", "naive", "ratio", "log score", "naive", "AUC", "naive", "DM stat", "DM p")
@@ -145,7 +145,7 @@ def _versus_table(title: str, groups: list[dict[str, Any]]) -> Any:
 
 
 def _reliability_table(g: dict[str, Any]) -> Any:
-    from rich.table import Table
+    from levguard.cli._output import FittingTable as Table
 
     table = Table(title=f"Reliability, {g['label']} (scored)", header_style="bold", title_justify="left")
     for col in ("bucket", "cases", "mean forecast", "observed", "95% Wilson", "naive: cases", "mean", "observed"):
@@ -168,8 +168,8 @@ def _reliability_table(g: dict[str, Any]) -> Any:
 def render(doc: dict[str, Any]) -> None:
     """Print the result (its ``to_dict()``) as rich tables."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console
 
     out = console()
