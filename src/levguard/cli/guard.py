@@ -420,7 +420,7 @@ def guard_enable(
 
     try:
         cfg = load_guardian_file(config)
-        store = Store(cfg.database)
+        store = Store(cfg.database, create=False)  # an account to re-enable is in an existing store
         try:
             row = store.account(account)
             if row is None:

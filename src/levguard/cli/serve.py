@@ -268,7 +268,7 @@ def serve_token(
 
             assert config is not None
             database = load_guardian_file(config).database
-        store = Store(database)
+        store = Store(database, create=creating)  # listing or revoking needs an existing store
         try:
             if list_tokens:
                 for t in store.tokens():

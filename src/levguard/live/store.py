@@ -118,18 +118,23 @@ class Store(AccountStore, JournalStore, OrderStore, LeaseStore, TokenStore):
     migrate
         Run ``alembic upgrade head`` on construction (idempotent; concurrent migrations are
         serialised by an advisory lock on PostgreSQL and the write lock on SQLite).
+    create
+        Create a SQLite file that does not exist (default).  ``False`` for commands that only
+        read or amend an existing store (``serve-token --list``, ``guard-enable``): a mistyped
+        path is then an error instead of a new, empty database.
 
     Raises
     ------
     StoreUnavailable
         The database cannot be reached or migrated.
     InputError
-        The URL is malformed or names a database other than SQLite or PostgreSQL.
+        The URL is malformed or names a database other than SQLite or PostgreSQL, or (with
+        ``create=False``) a SQLite file that does not exist.
     """
 
-    def __init__(self, url: str = "sqlite:///levguard.db", *, migrate: bool = True) -> None:
+    def __init__(self, url: str = "sqlite:///levguard.db", *, migrate: bool = True, create: bool = True) -> None:
         # One engine shared by every family (their own __init__ only stores it).
-        self._db = StoreEngine(url, migrate=migrate)
+        self._db = StoreEngine(url, migrate=migrate, create=create)
         self.url_redacted: str = self._db.url_redacted
         #: False for an in-memory database: one connection shared by every thread, so callers
         #: must not write from a second thread.

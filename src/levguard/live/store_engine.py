@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -197,7 +198,7 @@ class StoreEngine:
     ``migrate``; :class:`StoreUnavailable`, :class:`~levguard.errors.InputError`).
     """
 
-    def __init__(self, url: str = "sqlite:///levguard.db", *, migrate: bool = True) -> None:
+    def __init__(self, url: str = "sqlite:///levguard.db", *, migrate: bool = True, create: bool = True) -> None:
         try:
             parsed = make_url(url)
         except Exception:
@@ -210,6 +211,9 @@ class StoreEngine:
         if backend not in ("sqlite", "postgresql"):
             raise InputError(f"store url must be sqlite or postgresql, was {backend!r}")
         self._sqlite = backend == "sqlite"
+        file = parsed.database if self._sqlite and parsed.database not in (None, "", ":memory:") else None
+        if not create and file is not None and not os.path.isfile(file):
+            raise InputError(f"no SQLite database at {file!r} (store url {self.url_redacted})")
         self.concurrent_writes = True
         #: Held around every transaction of an in-memory database (one connection shared by every
         #: thread); a file or server database needs no lock.

@@ -183,6 +183,14 @@ def test_guard_enable_re_enables_an_account_disabled_by_an_auth_failure(tmp_path
     assert "Traceback" not in bad.output
 
 
+def test_guard_enable_on_a_database_that_does_not_exist_creates_none(tmp_path: Path) -> None:
+    path = write(tmp_path, paper_config(tmp_path))
+    res = runner.invoke(app, ["guard-enable", path, "paper-btc"])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("levguard: error: no SQLite database at")
+    assert not (tmp_path / "g.db").exists()
+
+
 @pytest.mark.parametrize(
     ("field", "value", "needle"),
     [

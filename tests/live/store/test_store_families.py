@@ -4,6 +4,7 @@ composes all of them so its callers keep one object."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,13 @@ def test_an_engine_reports_a_bad_url_like_the_store() -> None:
         StoreEngine("mysql://u:p@h/db")
     with pytest.raises(StoreUnavailable):
         StoreEngine("postgresql+psycopg://u:secret@127.0.0.1:1/db")
+
+
+def test_create_false_refuses_a_missing_sqlite_file_and_opens_an_existing_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    with pytest.raises(InputError, match="no SQLite database at"):
+        Store(url, create=False)
+    assert not (tmp_path / "kept.db").exists()
+    Store(url).close()
+    Store(url, create=False).close()  # it exists now
+    Store("sqlite://", create=False).close()  # in memory: nothing to find

@@ -382,3 +382,15 @@ def test_serve_token_refuses_an_id_no_token_can_have_without_touching_the_databa
         f"levguard: error: --revoke must be a token id (a whole number from 1 to 2**63 - 1), was {token_id}"
     ]
     assert not db.exists()
+
+
+@pytest.mark.parametrize("action", [["--list"], ["--revoke", "1"]])
+def test_serve_token_list_or_revoke_on_a_missing_database_creates_none(tmp_path: Path, action: list[str]) -> None:
+    # A mistyped path used to create a new, empty store and list nothing (or find no token 1).
+    db = tmp_path / "typo.db"
+    r = CliRunner().invoke(app, ["serve-token", "--database", f"sqlite:///{db}", *action])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().splitlines() == [
+        f"levguard: error: no SQLite database at {str(db)!r} (store url sqlite:///{db})"
+    ]
+    assert not db.exists()
