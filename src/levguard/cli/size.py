@@ -54,7 +54,7 @@ def size(
         how = (
             f"calibrated excursion forecaster on {escape(liq['source'])}{short_history_note(liq)}"
             if liq["model"] == "excursion"
-            else f"GBM closed form ({escape(liq['source'])})"
+            else "GBM closed form at the given volatility (no history)"  # the words of `levguard risk`
         )
         con.print(f"P(liq) at the current positions: {how}, volatility scale {liq['annual_vol']:.1%}")
 

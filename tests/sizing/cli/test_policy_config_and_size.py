@@ -99,6 +99,8 @@ def test_cli_size(tmp_path: Path) -> None:
     res = runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--vol", "0.6"])
     assert res.exit_code == 0, res.output
     assert "binding: vol_target" in res.stdout
+    # The same words as `levguard risk` (it said "GBM closed form (given volatility (closed-form ...))").
+    assert "P(liq) at the current positions: GBM closed form at the given volatility (no history)" in res.stdout
     js = json.loads(runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--vol", "0.6", "--json"]).stdout)
     assert js["target_leverage"] == pytest.approx(0.5 / 0.6, rel=1e-6)
     bad = tmp_path / "bad.yaml"
