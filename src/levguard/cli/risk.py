@@ -70,12 +70,16 @@ def render(report: dict[str, Any]) -> None:
         var = Table(title=f"{escape(a['name'])}: VaR / ES ({cur})", header_style="bold", title_justify="left")
         for col in ("method", "level", "horizon", "VaR", "ES"):
             var.add_column(col, justify="left" if col == "method" else "right")
+        unavailable = []
         for v in a["var"]:
             if "error" in v:
-                var.add_row(v["method"], "", "", "—", escape(v["error"])[:60])
+                var.add_row(v["method"], "", "", "—", "—")
+                unavailable.append(f"  {v['method']}: {escape(v['error'])}")
             else:
                 var.add_row(v["method"], _pct(v["level"]), f"{v['horizon_days']}d", _num(v["var"]), _num(v["es"]))
         out.print(var)
+        for line in unavailable:  # why a method has no number, in full (it was cut to 60 characters)
+            out.print(line)
         if a["prob_liquidation"]:
             keys = [k for k in a["prob_liquidation"][0] if k.startswith("p_liq_")]
             pl = Table(

@@ -92,6 +92,13 @@ def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path)
     two = risk_report(BOOK, history=market.ohlcv, n_sims=2_000).to_dict()
     errors = {v["method"]: v.get("error", "") for v in two["accounts"][0]["var"]}
     assert "one price history cannot value a book on BTC, ETH" in errors["historical"]
+    # The CLI prints the reason whole under the table (it was cut to 60 characters in the ES cell).
+    book, hist = tmp_path / "book.yaml", tmp_path / "btc.csv"
+    book.write_text(yaml.safe_dump({k: v for k, v in BOOK.items() if k != "options"}))
+    market.ohlcv.iloc[-2_000:].to_csv(hist)
+    res = runner.invoke(app, ["risk", str(book), "--history", str(hist), "--sims", "2000"])
+    assert res.exit_code == 0, res.output
+    assert f"historical: {errors['historical']}" in " ".join(res.stdout.split())
 
 
 def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:
