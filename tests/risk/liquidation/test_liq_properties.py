@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levguard.core.risk.liquidation import prob_liquidation
+from levguard.core.risk.liquidation import GS_SETTLED, prob_liquidation, time_to_liquidation
 
 SETTINGS = settings(max_examples=200, deadline=None)
 FEW = settings(max_examples=25, deadline=None)
@@ -155,4 +155,54 @@ def test_kou_probability_is_bounded_and_grows_with_horizon(
     longer = prob_liquidation(
         side, 100.0, liq, sigma, 2.0 * days, model="kou", lam=lam, p_up=p_up, eta_up=eta_up, eta_down=eta_down
     )
-    assert p <= longer + 1e-4  # Gaver-Stehfest error budget
+    assert p <= longer + 1e-4  # Gaver-Stehfest error budget (or the same Monte Carlo paths, nested)
+
+
+_STEEP = {"lam": 9.0, "p_up": 1.0, "eta_up": 2.0, "eta_down": 2.0}  # found by a 30x hypothesis run
+
+
+def test_a_kou_cdf_the_inversion_cannot_resolve_falls_back_to_monte_carlo() -> None:
+    # Up jumps of mean size 50 %, nine a year: their compensation is a drift of about -9 a year,
+    # so the barrier 3.2 % below is crossed about 1.3 days out, like a step. Gaver-Stehfest gave
+    # P(2 d) = 0.967 > P(4 d) = 0.9695 only by luck of rounding, and P(1 d) 0.141 (12 terms:
+    # 0.175) against Monte Carlo's 0.126.
+    liq = 100.0 * (1.0 - 0.03125)
+    got = [prob_liquidation("long", 100.0, liq, 0.109375, d, model="kou", **_STEEP) for d in (1.0, 2.0, 4.0)]
+    assert got == sorted(got)
+    forced = prob_liquidation("long", 100.0, liq, 0.109375, 1.0, model="kou", method="analytic", **_STEEP)
+    assert forced == pytest.approx(0.1413, abs=1e-3)  # still available when asked for
+    ttl = time_to_liquidation("long", 100.0, liq, 0.109375, 1.0, model="kou", **_STEEP)
+    assert ttl.method == "monte_carlo"
+    reference = prob_liquidation(
+        "long", 100.0, liq, 0.109375, 1.0, model="kou", method="mc", n_paths=400_000, seed=11, **_STEEP
+    )
+    assert got[0] == pytest.approx(reference, abs=5 * math.sqrt(reference * (1 - reference) / 100_000))
+    # A regular case keeps the closed form.
+    regular = {"lam": 10.0, "p_up": 0.4, "eta_up": 12.0, "eta_down": 8.0}
+    assert (
+        time_to_liquidation("long", 100.0, 80.0, 0.8, 30.0, model="kou", **regular).method == "laplace_gaver_stehfest"
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    side=sides,
+    dist=st.floats(0.01, 0.5),
+    sigma=st.floats(0.1, 1.5),
+    days=st.floats(0.5, 60.0),
+    lam=st.floats(0.0, 50.0),
+    p_up=st.floats(0.0, 1.0),
+    eta_up=st.floats(2.0, 50.0),
+    eta_down=st.floats(2.0, 50.0),
+)
+def test_the_default_kou_probability_agrees_with_monte_carlo(
+    side: str, dist: float, sigma: float, days: float, lam: float, p_up: float, eta_up: float, eta_down: float
+) -> None:
+    # Whichever method the default takes (the closed form where its inversion settles), the
+    # probability is within the Monte Carlo estimate's error of an independent simulation.
+    liq = _liq(side, 100.0, dist)
+    kw = {"lam": lam, "p_up": p_up, "eta_up": eta_up, "eta_down": eta_down}
+    p = prob_liquidation(side, 100.0, liq, sigma, days, model="kou", **kw)
+    ref = prob_liquidation(side, 100.0, liq, sigma, days, model="kou", method="mc", n_paths=50_000, seed=3, **kw)
+    se = math.sqrt(max(ref * (1.0 - ref), 1e-4) / 50_000) + math.sqrt(max(p * (1.0 - p), 1e-4) / 100_000)
+    assert p == pytest.approx(ref, abs=5.0 * se + 2.0 * GS_SETTLED)
