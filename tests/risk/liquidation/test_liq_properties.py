@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levguard.core.risk.liquidation import GS_SETTLED, prob_liquidation, time_to_liquidation
+from levguard.core.risk.liquidation import GS_SETTLED, prob_liquidation, prob_liquidation_curve, time_to_liquidation
 
 SETTINGS = settings(max_examples=200, deadline=None)
 FEW = settings(max_examples=25, deadline=None)
@@ -155,7 +155,7 @@ def test_kou_probability_is_bounded_and_grows_with_horizon(
     longer = prob_liquidation(
         side, 100.0, liq, sigma, 2.0 * days, model="kou", lam=lam, p_up=p_up, eta_up=eta_up, eta_down=eta_down
     )
-    assert p <= longer + 1e-4  # Gaver-Stehfest error budget (or the same Monte Carlo paths, nested)
+    assert p <= longer + GS_SETTLED  # the settled inversion's error budget (or nested Monte Carlo paths)
 
 
 _STEEP = {"lam": 9.0, "p_up": 1.0, "eta_up": 2.0, "eta_down": 2.0}  # found by a 30x hypothesis run
@@ -177,6 +177,19 @@ def test_a_kou_cdf_the_inversion_cannot_resolve_falls_back_to_monte_carlo() -> N
         "long", 100.0, liq, 0.109375, 1.0, model="kou", method="mc", n_paths=400_000, seed=11, **_STEEP
     )
     assert got[0] == pytest.approx(reference, abs=5 * math.sqrt(reference * (1 - reference) / 100_000))
+    # At the front of the step both inversions are below 0 and would agree once clipped to 0; the
+    # check compares them before clipping (a 0.75-day P of 0 where Monte Carlo gives 0.5 %).
+    for days in (0.7, 0.75, 0.8):
+        front = prob_liquidation("long", 100.0, liq, 0.109375, days, model="kou", **_STEEP)
+        mc = prob_liquidation("long", 100.0, liq, 0.109375, days, model="kou", method="mc", seed=5, **_STEEP)
+        assert front > 0.0
+        assert front == pytest.approx(mc, abs=5 * math.sqrt(mc * (1 - mc) / 100_000) + 1e-4)
+    # A point and a curve read at the same (last monitoring) date agree.
+    point = prob_liquidation("long", 100.0, liq, 0.109375, 1.0, model="kou", monitoring_dt_days=0.7, **_STEEP)
+    curve = prob_liquidation_curve(
+        "long", 100.0, liq, 0.109375, [1.0, 2.0, 3.0, 4.0], model="kou", monitoring_dt_days=0.7, **_STEEP
+    )
+    assert point == pytest.approx(curve[0], abs=2e-3)
     # A regular case keeps the closed form.
     regular = {"lam": 10.0, "p_up": 0.4, "eta_up": 12.0, "eta_down": 8.0}
     assert (

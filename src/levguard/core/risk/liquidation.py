@@ -57,7 +57,6 @@ from levguard.core.risk.first_passage import (
     gbm_hit_prob,
     gbm_hit_prob_list,
     kou_hit_laplace,
-    kou_hit_prob,
 )
 from levguard.core.validate import finite_number, integer_in, number, positive_number, side_sign
 from levguard.errors import InputError
@@ -190,14 +189,21 @@ GS_SETTLED = 2.5e-4
 inversion of a Kou CDF is taken as settled; above it the default method is Monte Carlo."""
 
 
-def _method(prob: _Problem, params: Mapping[str, Any], at: Sequence[float] = (1.0,)) -> tuple[str, _Analytic | None]:
+def _at_horizon(horizon: float) -> Sequence[float]:
+    return (horizon,)
+
+
+def _method(
+    prob: _Problem, params: Mapping[str, Any], at: Callable[[float], Sequence[float]] = _at_horizon
+) -> tuple[str, _Analytic | None]:
     # "analytic" (with the closed form, built once) or "mc": the method asked for, else the
-    # closed form for GBM, and for Kou where its inversion settles at the fractions ``at`` of
-    # the horizon (:func:`_kou_settles`).
+    # closed form for GBM, and for Kou where its inversion settles at the times ``at(horizon)``
+    # (years; the closed form's horizon, the last monitoring date where there is one) at which
+    # the caller reads it (:func:`_kou_settles`).
     method = params.get("method")
     if method is None and prob.model == "kou" and prob.status == "live":
         an = _analytic(prob, params)
-        return ("analytic", an) if _kou_settles(an, prob, params, at) else ("mc", None)
+        return ("analytic", an) if _kou_settles(an, prob, params, at(an.horizon)) else ("mc", None)
     if method is None:
         method = "analytic" if prob.model in ("gbm", "kou") else "mc"
     if method == "analytic" and prob.status == "live":
@@ -205,9 +211,10 @@ def _method(prob: _Problem, params: Mapping[str, Any], at: Sequence[float] = (1.
     return str(method), None
 
 
-def _kou_settles(an: _Analytic, prob: _Problem, params: Mapping[str, Any], at: Sequence[float]) -> bool:
+def _kou_settles(an: _Analytic, prob: _Problem, params: Mapping[str, Any], times: Sequence[float]) -> bool:
     """Whether the Gaver-Stehfest inversions with ``n`` (``an``) and ``n - 2`` terms agree to
-    :data:`GS_SETTLED` at the fractions ``at`` of the horizon.
+    :data:`GS_SETTLED` at ``times`` (years), before clipping, and lie in ``[-GS_SETTLED, 1 +
+    GS_SETTLED]``.
 
     Notes
     -----
@@ -220,10 +227,18 @@ def _kou_settles(an: _Analytic, prob: _Problem, params: Mapping[str, Any], at: S
     validated cases of docs/risk.md the two inversions agree to 1.1e-5; a disagreement above
     2.5e-4 marks a CDF the inversion cannot resolve.
     """
+    if an.raw is None:  # no jumps (lam = 0): the GBM closed form, nothing inverted
+        return True
     n = integer_in(params.get("gs_terms", GS_TERMS), "gs_terms", 2, 41)
     other = _analytic(prob, {**params, "gs_terms": n - 2 if n >= 4 else n + 2})
-    times = [an.horizon * f for f in at if an.horizon * f > 0.0]
-    return all(abs(an.cdf(t) - other.cdf(t)) <= GS_SETTLED for t in times)
+    assert other.raw is not None
+    for t in times:
+        if t > 0.0:
+            x, y = an.raw(t), other.raw(t)
+            # Compared before clipping: two inversions below 0 would both clip to 0 and agree.
+            if abs(x - y) > GS_SETTLED or not -GS_SETTLED <= x <= 1.0 + GS_SETTLED:
+                return False
+    return True
 
 
 # --- closed forms ---------------------------------------------------------------------------
@@ -233,6 +248,7 @@ class _Analytic:
     integral: Callable[[float], float]  # t -> integral_0^t P(tau <= s) ds (years)
     horizon: float
     method: str
+    raw: Callable[[float], float] | None = None  # Kou: the inversion before clipping to [0, 1]
 
 
 def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
@@ -263,8 +279,14 @@ def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
     lam, p_up, eta_up, eta_down = jumps.lam, jumps.j1, jumps.j2, jumps.j3
 
     @lru_cache(maxsize=256)  # the check of the inversion (_kou_settles) reads the horizon's first
+    def raw_kou(t: float) -> float:
+        return gaver_stehfest(lambda a: kou_hit_laplace(a, b, nu, sig, lam, p_up, eta_up, eta_down) / a, t, n_terms)
+
     def cdf_kou(t: float) -> float:
-        return kou_hit_prob(b, nu, sig, lam, p_up, eta_up, eta_down, t, n_terms)
+        # kou_hit_prob's answer (the same inversion, clipped to [0, 1]), from the memoised value.
+        if b >= 0.0:
+            return 1.0
+        return 0.0 if t <= 0.0 else min(1.0, max(0.0, raw_kou(t)))
 
     def integral_kou(t: float) -> float:
         # Laplace transform of integral_0^t F is E[exp(-a tau)] / a**2.
@@ -273,7 +295,7 @@ def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
         )
         return min(t, max(0.0, val))
 
-    return _Analytic(cdf_kou, integral_kou, horizon, "laplace_gaver_stehfest")
+    return _Analytic(cdf_kou, integral_kou, horizon, "laplace_gaver_stehfest", raw_kou)
 
 
 # --- public API -----------------------------------------------------------------------------
@@ -527,13 +549,10 @@ def prob_liquidation_curve(
         return tuple(0.0 if prob.status == "none" else 1.0 for _ in hs)
     mon = prob.monitoring_dt
     years = [h / DAYS_PER_YEAR for h in hs]
-    _, an = _method(prob, model_params, at=sorted({h / max(hs) for h in hs}))
+    ends = [t if mon is None else math.floor(t / mon + 1e-9) * mon for t in years]  # the times read
+    _, an = _method(prob, model_params, at=lambda _: ends)
     if an is not None:
-        out = []
-        for t in years:
-            t_end = t if mon is None else math.floor(t / mon + 1e-9) * mon
-            out.append(an.cdf(t_end) if t_end > 0.0 else 0.0)
-        return tuple(out)
+        return tuple(an.cdf(t_end) if t_end > 0.0 else 0.0 for t_end in ends)
     sample = _simulate(prob, model_params, aligned=True)
     tau = np.sort(sample.tau)
     n = tau.shape[0]
@@ -615,7 +634,7 @@ def time_to_liquidation(
     prob = _problem(side, price, liq_price, sigma, horizon_days, mu, monitoring_dt_days, model)
     _check_params(prob.model, model_params)
     levels = _levels(quantile_levels)
-    method, analytic = _method(prob, model_params, at=(1.0, 0.5, 0.25))
+    method, analytic = _method(prob, model_params, at=lambda h: (h, h / 2.0, h / 4.0))
     label = {"gbm": "closed_form", "kou": "laplace_gaver_stehfest"}.get(prob.model, "monte_carlo")
     label = label if method == "analytic" else "monte_carlo"
     t_days = prob.horizon * DAYS_PER_YEAR
