@@ -212,7 +212,9 @@ class StoreEngine:
             raise InputError(f"store url must be sqlite or postgresql, was {backend!r}")
         self._sqlite = backend == "sqlite"
         file = parsed.database if self._sqlite and parsed.database not in (None, "", ":memory:") else None
-        if not create and file is not None and not os.path.isfile(file):
+        if file is not None and str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+            file = file.removeprefix("file:")  # SQLite's URI form, sqlite:///file:a.db?uri=true
+        if not create and file and file != ":memory:" and not os.path.isfile(file):
             raise InputError(f"no SQLite database at {file!r} (store url {self.url_redacted})")
         self.concurrent_writes = True
         #: Held around every transaction of an in-memory database (one connection shared by every

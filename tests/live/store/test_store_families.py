@@ -86,3 +86,4 @@ def test_create_false_refuses_a_missing_sqlite_file_and_opens_an_existing_one(tm
     Store(url).close()
     Store(url, create=False).close()  # it exists now
     Store("sqlite://", create=False).close()  # in memory: nothing to find
+    Store(f"sqlite:///file:{tmp_path / 'kept.db'}?mode=ro&uri=true", create=False).close()  # SQLite's URI form
