@@ -185,8 +185,9 @@ def _check_params(model: str, params: Mapping[str, Any]) -> None:
 
 
 GS_SETTLED = 2.5e-4
-"""The largest ``|F_n(t) - F_{n-2}(t)|`` (``n`` = ``gs_terms``) at which the Gaver-Stehfest
-inversion of a Kou CDF is taken as settled; above it the default method is Monte Carlo."""
+"""The largest ``|F_n(t) - F_{n-2}(t)|`` (``n`` = ``gs_terms``, before clipping to ``[0, 1]``) at
+which the Gaver-Stehfest inversion of a Kou CDF is taken as settled; above it, or with ``F_n(t)``
+outside ``[-GS_SETTLED, 1 + GS_SETTLED]``, the default method is Monte Carlo."""
 
 
 def _at_horizon(horizon: float) -> Sequence[float]:
@@ -278,7 +279,7 @@ def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
         raise InputError(f"gs_terms must be even, was {n_terms!r}")
     lam, p_up, eta_up, eta_down = jumps.lam, jumps.j1, jumps.j2, jumps.j3
 
-    @lru_cache(maxsize=256)  # the check of the inversion (_kou_settles) reads the horizon's first
+    @lru_cache(maxsize=256)  # memoised: the check (_kou_settles) reads a value the answer reads again
     def raw_kou(t: float) -> float:
         return gaver_stehfest(lambda a: kou_hit_laplace(a, b, nu, sig, lam, p_up, eta_up, eta_down) / a, t, n_terms)
 
@@ -361,7 +362,7 @@ def prob_liquidation(
           and ``bridge`` (continuous monitoring only; default True).
         * ``gbm``/``kou``: ``method`` = ``"analytic"`` or ``"mc"``.  Default: the closed form,
           and for ``kou`` Monte Carlo where the Gaver-Stehfest inversions with ``gs_terms`` and
-          ``gs_terms - 2`` terms differ by more than :data:`GS_SETTLED` (a CDF rising like a
+          ``gs_terms - 2`` terms have not settled (:data:`GS_SETTLED`: a CDF rising like a
           step, which the inversion cannot resolve).
 
     Returns
