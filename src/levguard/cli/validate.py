@@ -149,7 +149,8 @@ def _reliability_table(g: dict[str, Any]) -> Any:
 
     table = Table(title=f"Reliability, {g['label']} (scored)", header_style="bold", title_justify="left")
     for col in ("bucket", "cases", "mean forecast", "observed", "95% Wilson", "naive: cases", "mean", "observed"):
-        table.add_column(col, justify="right")
+        # A bucket or an interval is read whole: in a narrow terminal the headers wrap instead.
+        table.add_column(col, justify="right", no_wrap=col in ("bucket", "95% Wilson"))
     for bm, bb in zip(g["model"]["reliability"], g["baseline"]["reliability"], strict=True):
         lo = "[0" if bm["lower"] == 0 else f"({bm['lower']:g}"
         table.add_row(
