@@ -133,17 +133,17 @@ def test_vanishing_volatility_without_drift_gives_zero(side: str) -> None:
     assert prob_liquidation(side, 100.0, liq, 1e-6, 15.0, drift) == pytest.approx(0.0, abs=1e-12)
 
 
+# Kou's jumps as the properties draw them (eta > 1 keeps E[exp(jump)] finite).
+KOU_JUMPS = {
+    "lam": st.floats(0.0, 50.0),
+    "p_up": st.floats(0.0, 1.0),
+    "eta_up": st.floats(2.0, 50.0),
+    "eta_down": st.floats(2.0, 50.0),
+}
+
+
 @FEW
-@given(
-    side=sides,
-    dist=st.floats(0.01, 1.0),
-    sigma=st.floats(0.1, 1.5),
-    days=st.floats(0.5, 365.0),
-    lam=st.floats(0.0, 50.0),
-    p_up=st.floats(0.0, 1.0),
-    eta_up=st.floats(2.0, 50.0),
-    eta_down=st.floats(2.0, 50.0),
-)
+@given(side=sides, dist=st.floats(0.01, 1.0), sigma=st.floats(0.1, 1.5), days=st.floats(0.5, 365.0), **KOU_JUMPS)
 def test_kou_probability_is_bounded_and_grows_with_horizon(
     side: str, dist: float, sigma: float, days: float, lam: float, p_up: float, eta_up: float, eta_down: float
 ) -> None:
@@ -198,16 +198,7 @@ def test_a_kou_cdf_the_inversion_cannot_resolve_falls_back_to_monte_carlo() -> N
 
 
 @settings(max_examples=15, deadline=None)
-@given(
-    side=sides,
-    dist=st.floats(0.01, 0.5),
-    sigma=st.floats(0.1, 1.5),
-    days=st.floats(0.5, 60.0),
-    lam=st.floats(0.0, 50.0),
-    p_up=st.floats(0.0, 1.0),
-    eta_up=st.floats(2.0, 50.0),
-    eta_down=st.floats(2.0, 50.0),
-)
+@given(side=sides, dist=st.floats(0.01, 0.5), sigma=st.floats(0.1, 1.5), days=st.floats(0.5, 60.0), **KOU_JUMPS)
 def test_the_default_kou_probability_agrees_with_monte_carlo(
     side: str, dist: float, sigma: float, days: float, lam: float, p_up: float, eta_up: float, eta_down: float
 ) -> None:

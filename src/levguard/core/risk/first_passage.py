@@ -43,6 +43,7 @@ __all__ = [
     "gbm_hit_prob_list",
     "gbm_hit_probs",
     "kou_compensator",
+    "kou_hit_inversion",
     "kou_hit_laplace",
     "kou_hit_prob",
     "merton_compensator",
@@ -425,14 +426,31 @@ def kou_hit_prob(
     Notes
     -----
     The Laplace transform of ``t -> P(tau <= t)`` is ``E[exp(-a tau)] / a`` (Kou and Wang 2003),
-    inverted by :func:`gaver_stehfest`.  The result is clipped to ``[0, 1]``.
+    inverted by :func:`gaver_stehfest` (:func:`kou_hit_inversion`).  The result is clipped to
+    ``[0, 1]``.
     """
     if barrier >= 0.0:
         return 1.0
     if t <= 0.0:
         return 0.0
+    return min(1.0, max(0.0, kou_hit_inversion(barrier, nu, sigma, lam, p_up, eta_up, eta_down, t, n)))
+
+
+def kou_hit_inversion(
+    barrier: float,
+    nu: float,
+    sigma: float,
+    lam: float,
+    p_up: float,
+    eta_up: float,
+    eta_down: float,
+    t: float,
+    n: int = GS_TERMS,
+) -> float:
+    """Return the Gaver-Stehfest inversion behind :func:`kou_hit_prob`, before clipping to ``[0, 1]``
+    (``barrier < 0``, ``t > 0``): how far it strays outside tells how well it settled."""
 
     def fhat(a: float) -> float:
         return kou_hit_laplace(a, barrier, nu, sigma, lam, p_up, eta_up, eta_down) / a
 
-    return min(1.0, max(0.0, gaver_stehfest(fhat, t, n)))
+    return gaver_stehfest(fhat, t, n)

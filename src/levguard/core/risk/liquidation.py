@@ -56,6 +56,7 @@ from levguard.core.risk.first_passage import (
     gaver_stehfest,
     gbm_hit_prob,
     gbm_hit_prob_list,
+    kou_hit_inversion,
     kou_hit_laplace,
 )
 from levguard.core.validate import finite_number, integer_in, number, positive_number, side_sign
@@ -281,10 +282,10 @@ def _analytic(prob: _Problem, params: Mapping[str, Any]) -> _Analytic:
 
     @lru_cache(maxsize=256)  # memoised: the check (_kou_settles) reads a value the answer reads again
     def raw_kou(t: float) -> float:
-        return gaver_stehfest(lambda a: kou_hit_laplace(a, b, nu, sig, lam, p_up, eta_up, eta_down) / a, t, n_terms)
+        return kou_hit_inversion(b, nu, sig, lam, p_up, eta_up, eta_down, t, n_terms)
 
     def cdf_kou(t: float) -> float:
-        # kou_hit_prob's answer (the same inversion, clipped to [0, 1]), from the memoised value.
+        # kou_hit_prob's answer, from the memoised inversion.
         if b >= 0.0:
             return 1.0
         return 0.0 if t <= 0.0 else min(1.0, max(0.0, raw_kou(t)))
