@@ -12,7 +12,9 @@ it, so every document meets the same limits and every failure is one
 - a document holds at most :data:`MAX_VALUES` values, counting a YAML alias each time it is used
   (a "billion laughs" document is refused), and no value may contain itself (a recursive alias);
 - numbers must be numbers Python can read (integers of at most 4,300 digits); values out of
-  float64 range are refused by the field that reads them, naming it.
+  float64 range are refused by the field that reads them, naming it;
+- a YAML mapping may not name a key twice (YAML 1.2 requires keys to be unique; PyYAML would
+  keep the last value silently, so ``venue: binance-usdm`` followed by ``venue: okx`` ran on OKX).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ MAX_NESTING = 64
 """Deepest nesting of objects and lists in a document (an account spec needs 4)."""
 MAX_VALUES = 1_000_000
 """Most values (scalars, objects, lists, keys) in one document, aliases counted at every use."""
+_MAX_READ_BYTES = 1 << 40
+"""Largest ``LEVGUARD_MAX_INPUT_BYTES`` accepted (1 TiB): a larger number cannot size a read buffer."""
 
 _ENV_MAX_BYTES = "LEVGUARD_MAX_INPUT_BYTES"
 # What a parser may raise for malformed text besides its own error type: int() past 4,300 digits
@@ -66,8 +70,8 @@ def max_input_bytes() -> int:
         value = int(raw.strip())
     except ValueError:
         value = 0
-    if value <= 0:
-        raise InputError(f"{_ENV_MAX_BYTES} must be a positive number of bytes, was {show(raw)}")
+    if not 0 < value <= _MAX_READ_BYTES:
+        raise InputError(f"{_ENV_MAX_BYTES} must be a number of bytes from 1 to {_MAX_READ_BYTES:,}, was {show(raw)}")
     return value
 
 
@@ -182,6 +186,24 @@ class _Loader(yaml.SafeLoader):
             if nested:
                 self._depth -= 1
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # A key given twice in one mapping is refused (YAML 1.2, section 3.2.1.1: keys are
+        # unique).  Keys brought by a merge (``<<: *alias``) may be overridden, as YAML allows.
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML refuses it, with its line
+                break
+            if first is not None:
+                raise InputError(f"{self._name}: the key {show(key, 40)} is given twice (lines {first} and {line})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
 
 def _load_yaml(text: str, name: str) -> Any:
     loader = _Loader(text, name, MAX_NESTING)  # the reader checks the characters here already
@@ -199,6 +221,14 @@ def _load_yaml(text: str, name: str) -> Any:
 _JSON_PARSE_DEPTH = 512
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        twice = next(k for i, (k, _) in enumerate(pairs) if any(k == k2 for k2, _ in pairs[:i]))
+        raise ValueError(f"the key {show(twice, 40)} is given twice in one object")
+    return out
 
 
 def _json_depth_exceeds(text: str, bound: int) -> bool:
@@ -247,7 +277,7 @@ def parse_spec_text(text: str, name: str = "<input>", *, json_only: bool = False
         if _json_depth_exceeds(text, _JSON_PARSE_DEPTH):
             raise InputError(f"{name}: nested deeper than {MAX_NESTING} levels")
         try:
-            value = json.loads(text)
+            value = json.loads(text, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
         except RecursionError:

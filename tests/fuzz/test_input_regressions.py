@@ -172,7 +172,13 @@ def test_stdin_over_the_size_limit_is_refused_without_reading_it_all(monkeypatch
     monkeypatch.setenv("LEVGUARD_MAX_INPUT_BYTES", "100")
     assert "input is larger than the 100 bytes limit" in run_margin(BAD_DOCUMENTS["huge int"]).output
     monkeypatch.setenv("LEVGUARD_MAX_INPUT_BYTES", "lots")
-    assert "LEVGUARD_MAX_INPUT_BYTES must be a positive number of bytes, was 'lots'" in run_margin(b"{}").output
+    assert (
+        "LEVGUARD_MAX_INPUT_BYTES must be a number of bytes from 1 to 1,099,511,627,776, was 'lots'"
+        in run_margin(b"{}").output
+    )
+    # A limit too large to size a read buffer (OverflowError in read()) is refused the same way.
+    monkeypatch.setenv("LEVGUARD_MAX_INPUT_BYTES", str(2**63 - 1))
+    assert "LEVGUARD_MAX_INPUT_BYTES must be a number of bytes from 1 to" in run_margin(b"{}").output
 
 
 def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,6 +227,10 @@ def test_an_endless_stream_is_not_exhausted() -> None:
             "doc: invalid YAML/JSON: expected a single document in the stream; but found another document at line 2",
         ),
         ("a: " + "9" * 5000, "doc: invalid YAML/JSON: a number has more than 4,300 digits"),
+        # Found by a bad-input campaign (2026-12-05): a key given twice ran on its last value.
+        ("venue: binance-usdm\nqty: 1\nvenue: okx\n", "doc: the key 'venue' is given twice (lines 1 and 3)"),
+        ("{a: 1, a: 2}", "doc: the key 'a' is given twice (lines 1 and 1)"),
+        ("base: &b {x: 1, y: 2}\nover:\n  <<: *b\n  x: 3\n", None),  # a merge key may be overridden
     ],
 )
 def test_yaml_limits_and_parser_failures(text: str, message: str | None) -> None:
@@ -240,6 +250,7 @@ def test_yaml_limits_and_parser_failures(text: str, message: str | None) -> None
         ("[" * 65 + "]" * 65, "doc: [0][0][0][0][0][0]... is nested deeper than 64 levels"),
         ('{"a": ' + "9" * 5000 + "}", "doc: invalid JSON: a number has more than 4,300 digits"),
         ("{not json", "doc: invalid JSON at line 1, column 2"),
+        ('{"a": 1, "b": {"a": 2, "a": 3}}', "doc: invalid JSON: the key 'a' is given twice in one object"),
     ],
 )
 def test_json_limits_and_parser_failures(text: str, message: str) -> None:
