@@ -193,7 +193,7 @@ class _Loader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             try:
                 first = seen.get(key)
@@ -202,7 +202,7 @@ class _Loader(yaml.SafeLoader):
             if first is not None:
                 raise InputError(f"{self._name}: the key {show(key, 40)} is given twice (lines {first} and {line})")
             seen[key] = line
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def _load_yaml(text: str, name: str) -> Any:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from levguard.cli._errors import fail as _fail
+from levguard.cli._paths import check_outputs
 from levguard.errors import LevguardError
 
 
@@ -184,6 +185,14 @@ def _sweep_json(cfg: Any, out: SweepOutcome) -> dict[str, Any]:
     }
 
 
+def _outputs(cfg: Any) -> list[tuple[str, str | None]]:
+    # The files a run writes, by config key (levguard.cli._paths.check_outputs).
+    out = [("output.report", cfg.output.report), ("output.json", cfg.output.json_path)] if cfg.policies else []
+    if cfg.sweep is not None:
+        out += [("sweep.output.report", cfg.sweep.output.report), ("sweep.output.csv", cfg.sweep.output.csv)]
+    return out
+
+
 def backtest(
     config: Annotated[str, typer.Argument(help="Backtest file (YAML/JSON), see docs/backtest.md.")],
     as_json: Annotated[
@@ -202,6 +211,7 @@ def backtest(
     try:
         cfg = load_backtest_file(config)
         plan = sweep_plan(cfg, config) if cfg.sweep is not None else None  # config errors before the data
+        check_outputs(_outputs(cfg))  # one bad output path would lose the run and the files before it
         data = load_data(cfg.data)
         notes = list(data.attrs.get("notes", ()))  # printed once the run succeeded: an error is one line
         if cfg.policies:

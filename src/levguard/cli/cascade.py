@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from levguard.cli._errors import fail as _fail
+from levguard.cli._paths import check_outputs
 from levguard.errors import LevguardError
 
 _SCHEDULER_HELP = (
@@ -256,6 +257,17 @@ def cascade(
     try:
         cfg = load_cascade_file(config)
         sched = _scheduler(cfg, scheduler)
+        out = cfg.output
+        paths_csv = out.paths_csv if cfg.monte_carlo is not None else None  # written with a Monte Carlo only
+        check_outputs(
+            [
+                ("output.report", out.report),
+                ("output.csv", out.csv),
+                ("output.paths_csv", paths_csv),
+                ("output.events_csv", out.events_csv),
+                ("output.json", out.json_path),
+            ]
+        )
         setup = _Setup(cfg, config)
         path = path_for(setup.spec, cfg.path_index)
         result = simulate_path(setup.population, path, max_events=cfg.max_events, **setup.common())
@@ -271,7 +283,6 @@ def cascade(
                 progress=progress,
                 **setup.common(),
             )
-        out = cfg.output
         report = _write_report(
             out.report,
             {f"path {cfg.path_index}": result},
@@ -375,6 +386,15 @@ def calibrate(
         cfg = load_cascade_file(config)
         plan = calibration_plan(cfg, config)
         sched = _scheduler(cfg, scheduler)
+        assert cfg.calibrate is not None
+        out = cfg.calibrate.output
+        check_outputs(
+            [
+                ("calibrate.output.report", out.report),
+                ("calibrate.output.csv", out.csv),
+                ("calibrate.output.json", out.json_path),
+            ]
+        )
         setup = _Setup(cfg, config)
         # The grid and the cap search run the same Monte Carlo: scenarios, budget, risk level.
         scenarios = (setup.population, setup.spec, plan["n_paths"])
@@ -390,8 +410,6 @@ def calibrate(
         if plan["max_safe"] is not None:
             ms = plan["max_safe"]
             search = max_safe(*scenarios, ms["parameter"], ms["lo"], ms["hi"], tolerance=ms["tolerance"], **mc)
-        assert cfg.calibrate is not None
-        out = cfg.calibrate.output
         report = _write_report(
             out.report,
             None,

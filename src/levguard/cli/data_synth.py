@@ -14,11 +14,13 @@ with status 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from levguard.cli._paths import check_outputs
 from levguard.errors import InputError, LevguardError
 
 if TYPE_CHECKING:
@@ -50,6 +52,22 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
         frame.to_parquet(path)
 
 
+def _write_all(frames: tuple[pd.DataFrame, ...], paths: tuple[Path, ...]) -> None:
+    # Each file is written beside its place under a temporary name and moved into place once all
+    # three are written, so a failed write leaves the previous files as they were.
+    temps = [p.with_name(f".levguard-{os.getpid()}-{k}.tmp{p.suffix}") for k, p in enumerate(paths)]
+    try:
+        for frame, temp in zip(frames, temps, strict=True):
+            _write(frame, temp)
+        for temp, path in zip(temps, paths, strict=True):
+            os.replace(temp, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {exc.filename or str(paths[0])!r}: {exc.strerror or exc}") from exc
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
 def synth(
     out: Annotated[Path, typer.Argument(help="Output file, .parquet or .csv; mark and funding go to OUT's siblings.")],
     symbol: Annotated[str, typer.Option(help="Symbol written into the data's provenance.")] = "BTC-SYNTH",
@@ -74,12 +92,9 @@ def synth(
             config = config.replace(crashes=())
         if not out.parent.is_dir():
             raise InputError(f"the directory of OUT does not exist: {str(out.parent)!r}")
+        check_outputs(zip(("OUT", "OUT's mark file", "OUT's funding file"), paths, strict=True))
         market = synth_market(config)
-        try:
-            for frame, path in zip((market.ohlcv, market.mark, market.funding), paths, strict=True):
-                _write(frame, path)
-        except OSError as exc:
-            raise InputError(f"cannot write {exc.filename or str(out)!r}: {exc.strerror or exc}") from exc
+        _write_all((market.ohlcv, market.mark, market.funding), paths)
     except LevguardError as exc:
         typer.echo(f"levguard: error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -78,12 +78,12 @@ def test_unwritable_outputs_and_a_run_that_never_trades(tmp_path: Path) -> None:
         "policies": {"fixed 3x": {"type": "fixed", "leverage": 3}},
     }
     c = tmp_path / "bt.yaml"
-    for key, needle in (("report", "cannot write the report"), ("json", "cannot write output.json")):
+    for key, needle in (("report", "output.report: cannot write"), ("json", "output.json: cannot write")):
         c.write_text(yaml.safe_dump({**base, "output": {key: str(tmp_path)}}))
         res = runner.invoke(app, ["backtest", str(c)])
         assert res.exit_code == 2, res.output
         (line,) = res.stderr.strip().splitlines()
-        assert line.startswith(f"levguard: error: {needle} {str(tmp_path)!r}: "), line
+        assert line.startswith(f"levguard: error: {needle} {str(tmp_path)!r}: "), line  # checked before the run
     c.write_text(yaml.safe_dump(base))
     res = runner.invoke(app, ["backtest", str(c), "--json"])
     assert res.exit_code == 0, res.output

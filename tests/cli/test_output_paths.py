@@ -1,0 +1,143 @@
+"""A command's output files are checked together before it runs, and written whole or not at all.
+
+Found by a bad-input campaign (2026-12-05): with ``output.json`` a directory, ``levguard backtest``
+exited 2 but had already replaced ``backtest.html``; ``data synth`` replaced OUT before finding
+its mark file's place taken; ``cascade`` did the same to ``cascade.html``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.cli._paths import check_outputs
+from levguard.cli.main import app
+from levguard.errors import InputError
+from levguard.report.html import write_page
+
+runner = CliRunner()
+PRECIOUS = "a previous run's report\n"
+
+
+def _sample(name: str) -> dict[str, Any]:
+    text = resources.files("levguard.resources").joinpath("samples", name).read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+def _run(tmp_path: Path, command: str, cfg: dict[str, Any]) -> Any:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return runner.invoke(app, [command, str(path)])
+
+
+def _one_error_line(res: Any) -> str:
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith("levguard: error: ")
+    return lines[0]
+
+
+def test_check_outputs_refuses_what_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match=r"^output\.json: cannot write '.*a_dir': it is a directory$"):
+        check_outputs([("output.report", tmp_path / "r.html"), ("output.json", tmp_path / "a_dir")])
+    with pytest.raises(InputError, match=r"^output\.csv: cannot write '.*a_file/x\.csv': '.*a_file' is a file"):
+        check_outputs([("output.csv", tmp_path / "a_file" / "x.csv")])
+    with pytest.raises(InputError, match=r"^output\.csv and output\.json name the same file"):
+        check_outputs([("output.csv", tmp_path / "same"), ("output.json", tmp_path / "." / "same")])
+    os.symlink(tmp_path / "target.csv", tmp_path / "link.csv")
+    with pytest.raises(InputError, match=r"^output\.csv and output\.events_csv name the same file"):
+        check_outputs([("output.csv", tmp_path / "target.csv"), ("output.events_csv", tmp_path / "link.csv")])
+    with pytest.raises(InputError, match=r"^output\.csv: cannot write"):
+        check_outputs([("output.csv", tmp_path / ("x" * 300))])  # a name longer than the file system allows
+    # Outputs not asked for are skipped; missing folders are created by the writers.
+    check_outputs([("output.report", None), ("output.csv", ""), ("output.json", tmp_path / "new" / "deep" / "a.json")])
+    assert not (tmp_path / "new").exists()  # checking writes nothing
+
+
+def test_backtest_keeps_its_report_when_output_json_cannot_be_written(tmp_path: Path) -> None:
+    report = tmp_path / "backtest.html"
+    report.write_text(PRECIOUS)
+    (tmp_path / "metrics.json").mkdir()
+    cfg = _sample("backtest.yaml")
+    cfg["data"] = {"source": "synth", "years": 0.1, "interval": "1h", "seed": 7}
+    cfg["output"] = {"report": str(report), "json": str(tmp_path / "metrics.json")}
+    line = _one_error_line(_run(tmp_path, "backtest", cfg))
+    assert line.endswith("output.json: cannot write '" + str(tmp_path / "metrics.json") + "': it is a directory")
+    assert report.read_text() == PRECIOUS
+
+
+def test_cascade_keeps_its_report_when_output_csv_cannot_be_written(tmp_path: Path) -> None:
+    report = tmp_path / "cascade.html"
+    report.write_text(PRECIOUS)
+    (tmp_path / "cascade.csv").mkdir()
+    cfg = _sample("cascade.yaml")
+    cfg["output"] = {"report": str(report), "csv": str(tmp_path / "cascade.csv")}
+    line = _one_error_line(_run(tmp_path, "cascade", cfg))
+    assert "output.csv: cannot write" in line
+    assert line.endswith("it is a directory")
+    assert report.read_text() == PRECIOUS
+
+
+def test_data_synth_keeps_every_file_when_a_sibling_cannot_be_written(tmp_path: Path) -> None:
+    out = tmp_path / "keep.csv"
+    out.write_text(PRECIOUS)
+    (tmp_path / "keep.mark.csv").mkdir()
+    line = _one_error_line(runner.invoke(app, ["data", "synth", "--years", "0.01", str(out)]))
+    assert "OUT's mark file: cannot write" in line
+    assert out.read_text() == PRECIOUS
+    (tmp_path / "keep.mark.csv").rmdir()
+    res = runner.invoke(app, ["data", "synth", "--years", "0.01", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.csv", "keep.funding.csv", "keep.mark.csv"]
+
+
+def test_data_synth_writes_all_three_files_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import levguard.cli.data_synth as data_synth
+
+    out = tmp_path / "keep.csv"
+    for name in ("keep.csv", "keep.mark.csv", "keep.funding.csv"):
+        (tmp_path / name).write_text(PRECIOUS)
+    written: list[Path] = []
+    real_write = data_synth._write
+
+    def full_disk_on_the_third(frame: Any, path: Path) -> None:
+        written.append(path)
+        if len(written) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(frame, path)
+
+    monkeypatch.setattr(data_synth, "_write", full_disk_on_the_third)
+    line = _one_error_line(runner.invoke(app, ["data", "synth", "--years", "0.01", str(out)]))
+    assert "No space left on device" in line
+    for name in ("keep.csv", "keep.mark.csv", "keep.funding.csv"):
+        assert (tmp_path / name).read_text() == PRECIOUS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.csv", "keep.funding.csv", "keep.mark.csv"]
+
+
+def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "report.html"
+    out.write_text(PRECIOUS)
+    real = Path.write_text
+
+    def full_disk(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
+        real(self, data[: len(data) // 2], *args, **kwargs)  # a part is written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(InputError, match=r"cannot write the report .*: No space left on device"):
+        write_page(out, "title", "", ["<p>body</p>"])
+    monkeypatch.undo()
+    assert out.read_text() == PRECIOUS
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+    write_page(out, "title", "", ["<p>body</p>"])
+    assert "<p>body</p>" in out.read_text()
