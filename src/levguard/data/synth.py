@@ -54,6 +54,8 @@ REGIME_NAMES: tuple[str, ...] = ("bull", "normal", "stress")
 _HOUR_NS = 3_600 * 1_000_000_000
 _DAY_NS = 24 * _HOUR_NS
 _YEAR_NS = 365 * _DAY_NS
+_INT64_MAX = 2**63 - 1
+_MAX_START_PRICE = 1e12
 _HOURS_PER_YEAR = 8_760.0
 
 Triple = tuple[float, float, float]
@@ -323,9 +325,10 @@ class SynthConfig:
         Seed of the random streams (a non-negative integer).
     start : str or datetime
         Open time of the first bar, UTC (strings without a zone are read as UTC; naive datetime
-        objects are refused); it must lie on the interval's grid.
+        objects are refused); it must lie on the interval's grid, and the last bar must close by
+        2262-04-11 (the end of int64 nanoseconds).
     start_price : float
-        Open of the first bar.
+        Open of the first bar (> 0, at most 1e12, so a century of paths stays finite).
     params : SynthParams
         Model parameters (default :data:`BTC_PARAMS`).
     crashes : tuple of CrashProfile
@@ -353,16 +356,19 @@ class SynthConfig:
         _check("seed", ok, self.seed, "must be an integer >= 0")
         _check(
             "start_price",
-            _in(self.start_price, 0.0, math.inf, lo_open=True, hi_open=True),
+            _in(self.start_price, 0.0, _MAX_START_PRICE, lo_open=True),
             self.start_price,
-            "must be > 0 and finite",
+            f"must be > 0 and at most {_MAX_START_PRICE:g}",
         )
         _check("params", isinstance(self.params, SynthParams), self.params, "must be a SynthParams")
         ok = isinstance(self.crashes, tuple) and all(isinstance(c, CrashProfile) for c in self.crashes)
         _check("crashes", ok, self.crashes, "must be a tuple of CrashProfile")
-        self.interval_ns()
-        self.start_ns()
-        self.n_bars()
+        end = self.start_ns() + self.n_bars() * self.interval_ns()
+        if end > _INT64_MAX:
+            raise InputError(
+                f"start {self.start!r} plus years={self.years!r} runs past 2262-04-11, the last time "
+                "int64 nanoseconds hold; start earlier or generate fewer years"
+            )
 
     def interval_ns(self) -> int:
         """Return the bar length in nanoseconds; raise InputError for unsupported intervals."""

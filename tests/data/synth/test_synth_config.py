@@ -36,6 +36,7 @@ from levguard.kernels._jit import NUMBA_DISABLED
         ("start", dt.datetime(2021, 1, 1)),  # naive
         ("start_price", 0.0),
         ("start_price", float("inf")),
+        ("start_price", 1.7e308),  # finite, but its paths overflowed to inf (a campaign, 2026-12-05)
         ("symbol", " "),
         ("crashes", [NAMED_CRASHES[0]]),
         ("params", "btc"),
@@ -44,6 +45,16 @@ from levguard.kernels._jit import NUMBA_DISABLED
 def test_bad_config_raises_input_error_naming_the_field(field: str, value: Any) -> None:
     with pytest.raises(InputError, match=field):
         sm.SynthConfig(**{field: value})
+
+
+def test_the_last_bar_must_end_within_int64_nanoseconds() -> None:
+    # Found by a bad-input campaign (2026-12-05): 2262-04-01 plus 0.05 years wrapped around to
+    # 1677 and wrote a file that `levguard data check` refused.
+    with pytest.raises(InputError, match=r"start '2262-04-01' plus years=0.05 runs past 2262-04-11"):
+        sm.SynthConfig(years=0.05, start="2262-04-01")
+    market = sm.synth_market(sm.SynthConfig(years=0.001, start="2262-04-11", crashes=()))
+    assert market.ohlcv.index.is_monotonic_increasing
+    assert str(market.ohlcv.index[-1]) == "2262-04-11 08:00:00+00:00"
 
 
 @pytest.mark.parametrize(
