@@ -111,6 +111,24 @@ def _register() -> None:
 _register()
 
 
+def _source_names(files: list[str]) -> list[str]:
+    # A source is named by its file's name without extensions; where two files share that name
+    # (one file per venue folder), by the path without extensions.  A file given twice would be
+    # weighted twice in the index, so it is refused.
+    from pathlib import Path
+
+    from levguard.errors import InputError
+
+    paths = [Path(f) for f in files]
+    names = [p.name.split(".")[0] for p in paths]
+    if len(set(names)) < len(names):
+        names = [str(p.with_name(p.name.split(".")[0])) for p in paths]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InputError(f"the source {name!r} is given twice ({files[names.index(name)]!r} and {files[i]!r})")
+    return names
+
+
 @data_app.command("index")
 def index_cmd(
     files: Annotated[
@@ -125,7 +143,6 @@ def index_cmd(
     method: Annotated[str, typer.Option(help="weighted_mean (Binance) or weighted_median.")] = "weighted_mean",
 ) -> None:
     """Aggregate several sources into an index price (Binance's outlier rule) and report drops per source."""
-    from pathlib import Path
 
     from levguard.core.oracle import OracleConfig
     from levguard.data.loaders import load_ohlcv, save_frame
@@ -139,7 +156,7 @@ def index_cmd(
         fail(f"index needs at least 2 source files, was {len(files)}")
     try:
         config = OracleConfig(max_deviation=max_deviation, min_sources=min_sources, method=method)  # type: ignore[arg-type]
-        sources = {Path(f).name.split(".")[0]: load_ohlcv(f) for f in files}
+        sources = {name: load_ohlcv(f) for name, f in zip(_source_names(files), files, strict=True)}
         frame = build_index_frame(sources, column=column, weights=weights, config=config)  # type: ignore[arg-type]
         path = save_frame(frame, out) if out else None
     except LevguardError as exc:

@@ -82,3 +82,21 @@ def test_index_command_drops_the_deviating_source(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["data", "index", str(a)])
     assert bad.exit_code == 2
     assert "at least 2 source files" in bad.stderr
+
+
+def test_index_sources_with_the_same_file_name_in_two_folders(tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): sources were keyed by file name alone, so one
+    # file per venue folder collapsed into one source ("from 1 sources") and the index lost one.
+    honest = [100.0, 101.0, 102.0, 103.0]
+    paths = [tmp_path / venue / "BTCUSDT_1h.csv" for venue in ("venA", "venB")]
+    for p, scale in zip(paths, (1.0, 1.001), strict=True):
+        p.parent.mkdir()
+        _write_source(p, [x * scale for x in honest])
+    res = runner.invoke(app, ["data", "index", *map(str, paths)])
+    assert res.exit_code == 0, res.output
+    assert "4 rows from 2 sources" in res.stdout
+    assert "venA/BTCUSDT_1h" in res.stdout
+    # The same file twice would weigh twice in the index: refused, naming it.
+    twice = runner.invoke(app, ["data", "index", str(paths[0]), str(paths[0])])
+    assert twice.exit_code == 2
+    assert f"is given twice ('{paths[0]}' and '{paths[0]}')" in twice.stderr
