@@ -13,6 +13,7 @@ Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUS
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from levguard.core.validate import show
 from levguard.data.frames import INDEX_NAME, make_funding_frame, make_ohlcv_frame
 from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
 from levguard.errors import DataError
@@ -93,8 +95,13 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
         ser = pd.Series(raw)
         if ser.dt.tz is None:
             raise DataError(f"{source}: column {name!r} holds naive datetimes; levguard needs UTC")
+        if ser.isna().any():  # a null time in a Parquet column
+            raise DataError(f"{source}, row {int(np.flatnonzero(ser.isna().to_numpy())[0])}: {name} is missing")
         return _utc_ns(pd.DatetimeIndex(ser.dt.tz_convert("UTC")), source, name)
-    text = raw.astype(str)
+    try:
+        text = raw.astype(str)
+    except UnicodeDecodeError:  # a Parquet column of bytes that are not text
+        raise DataError(f"{source}: column {name!r} holds bytes that are not UTF-8 text, not times") from None
     naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
     if naive.any():
         row = int(np.flatnonzero(naive.to_numpy())[0])
@@ -134,10 +141,25 @@ def _name_parts(path: Path) -> tuple[str, str | None]:
 def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
     try:
         return pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):  # OverflowError: an integer beyond float64's range
+        for row, value in enumerate(table[name].to_numpy()):
+            problem = _not_a_float(value)
+            if problem is not None:
+                raise DataError(f"{source}, row {row}: {name} {problem}, was {show(value, 40)}") from None
+        raise
+
+
+def _not_a_float(value: Any) -> str | None:
+    # Why a cell cannot be read as a float64 (None for a number or an empty cell).
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return "is beyond float64's range"
     except (ValueError, TypeError):
-        values = pd.to_numeric(table[name], errors="coerce")
-        row = int(np.flatnonzero(values.isna().to_numpy() & table[name].notna().to_numpy())[0])
-        raise DataError(f"{source}, row {row}: {name} is not a number, was {table[name].iloc[row]!r}") from None
+        return "is not a number"
+    return None if math.isfinite(number) else "is beyond float64's range"
 
 
 def load_ohlcv(

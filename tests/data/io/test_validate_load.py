@@ -121,6 +121,25 @@ def test_malformed_files(tmp_path: Path) -> None:
         load_ohlcv(text)
 
 
+def test_cells_a_bad_input_campaign_found(tmp_path: Path) -> None:
+    # Found 2026-12-05: each of these ended in a traceback (OverflowError, NaT's strftime,
+    # UnicodeDecodeError) in every command that loads bars (data check, risk --history, validate...).
+    big = _csv(tmp_path, ["2024-01-01T00:00:00Z,1,2,0.5,1.5,3", "2024-01-01T01:00:00Z,1," + "9" * 401 + ",0.5,1.5,3"])
+    with pytest.raises(DataError, match=r"row 1: high is beyond float64's range, was "):
+        load_ohlcv(big)
+    with pytest.raises(DataError, match=r"row 1: high is beyond float64's range"):
+        check_file(big)
+    frame = pd.DataFrame({"open": [1.0, 1.0], "high": [2.0, 2.0], "low": [0.5, 0.5], "close": [1.5, 1.5]})
+    nat = tmp_path / "NAT_1h.parquet"
+    frame.assign(timestamp=pd.to_datetime(["2024-01-01T00:00Z", None], utc=True)).to_parquet(nat)
+    with pytest.raises(DataError, match=r"NAT_1h\.parquet, row 1: timestamp is missing"):
+        load_ohlcv(nat)
+    raw = tmp_path / "BIN_1h.parquet"
+    frame.assign(timestamp=[b"\xff\xfe", b"\xff"]).to_parquet(raw)
+    with pytest.raises(DataError, match=r"column 'timestamp' holds bytes that are not UTF-8 text"):
+        load_ohlcv(raw)
+
+
 def test_parquet_round_trip_keeps_provenance(tmp_path: Path) -> None:
     f = load_ohlcv(_csv(tmp_path, _bars()))
     out = save_frame(f, tmp_path / "out.parquet")
