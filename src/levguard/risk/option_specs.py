@@ -13,6 +13,7 @@ import pandas as pd
 
 from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.symbols import base_asset
+from levguard.core.validate import as_amount, as_float
 from levguard.errors import InputError
 
 __all__ = ["as_of_ns", "parse_options", "parse_surfaces"]
@@ -57,7 +58,10 @@ def _utc_ns(raw: object, where: str) -> int:
         raise InputError(f"{where} must be an ISO 8601 time, was {raw!r}") from None
     if ts.tzinfo is None:
         raise InputError(f"{where} must carry a UTC offset, was {raw!r}")
-    return int(ts.tz_convert("UTC").value)
+    try:
+        return int(ts.tz_convert("UTC").value)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):  # past int64 nanoseconds (2262-04-11)
+        raise InputError(f"{where} must lie between 1677-09-22 and 2262-04-11 UTC, was {raw!r}") from None
 
 
 def _deribit_parts(symbol: str) -> dict[str, Any]:
@@ -167,15 +171,9 @@ def parse_options(
             if key not in d:
                 raise InputError(f"{where}.{key} is required (or a Deribit symbol such as BTC-27DEC24-70000-C)")
         if "t_years" in d:
-            t = float(d["t_years"])
+            t = as_float(d["t_years"], f"{where}.t_years")
         elif "expiry" in d:
-            try:
-                expiry = pd.Timestamp(str(d["expiry"]))
-            except ValueError:
-                raise InputError(f"{where}.expiry must be an ISO 8601 time, was {d['expiry']!r}") from None
-            if expiry.tzinfo is None:
-                raise InputError(f"{where}.expiry must carry a UTC offset, was {d['expiry']!r}")
-            t = (expiry.tz_convert("UTC").value - now) / (365 * 86_400e9)
+            t = (_utc_ns(d["expiry"], f"{where}.expiry") - now) / (365 * 86_400e9)
         else:
             raise InputError(f"{where} needs expiry or t_years")
         if not t > 0:
@@ -189,30 +187,39 @@ def parse_options(
             raise InputError(f"{where}.kind must be call or put, was {d['kind']!r}")
         if settlement not in ("usd", "coin"):
             raise InputError(f"{where}.settlement must be usd or coin, was {d.get('settlement')!r}")
+        # Strike, size and prices are amounts (at most 1e30 in magnitude, as a position's are), so
+        # no scenario P&L can overflow; a strike of 1e308 overflowed the VaR's sum.
+        strike = as_amount(d["strike"], f"{where}.strike")
+        qty = as_amount(d["qty"], f"{where}.qty")
+        contract_size = as_amount(d.get("contract_size", 1.0), f"{where}.contract_size")
+        rate = as_float(d.get("rate", 0.0), f"{where}.rate")
+        vol = as_float(d["vol"], f"{where}.vol") if "vol" in d else None
         try:
+            if vol is None:
+                vol = float(surface.vol(strike, t, _forward(d, prices, base, where)))
             out.append(
                 OptionPosition(
                     symbol=str(d.get("symbol") or f"{underlying}-{d['strike']}-{d['kind']}"),
                     kind=cast(Literal["call", "put"], kind),
-                    strike=float(d["strike"]),
+                    strike=strike,
                     t_years=t,
-                    qty=float(d["qty"]),
+                    qty=qty,
                     settlement=cast(Literal["usd", "coin"], settlement),
-                    vol=float(d["vol"])
-                    if "vol" in d
-                    else float(surface.vol(float(d["strike"]), t, _forward(d, prices, base))),
-                    contract_size=float(d.get("contract_size", 1.0)),
+                    vol=vol,
+                    contract_size=contract_size,
                     underlying=underlying,
-                    rate=float(d.get("rate", 0.0)),
+                    rate=rate,
                     surface=surface,
                 )
             )
+        except InputError:
+            raise
         except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int past float64
             raise InputError(f"{where}: {exc}") from None
     return out
 
 
-def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str) -> float:
+def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str, where: str) -> float:
     if d.get("underlying_price") is not None:
-        return float(d["underlying_price"])
+        return as_amount(d["underlying_price"], f"{where}.underlying_price")
     return float(prices[base])

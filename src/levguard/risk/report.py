@@ -38,6 +38,7 @@ from levguard.core.risk.stress import (
 )
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
+from levguard.core.validate import as_amount
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.option_specs import _deribit_parts, as_of_ns, parse_options, parse_surfaces
@@ -81,10 +82,11 @@ def load_portfolio(source: Mapping[str, Any] | str | Path) -> list[dict[str, Any
 
 def _prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
     prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
-    for o in spec.get("options") or []:
+    for i, o in enumerate(spec.get("options") or []):
         if isinstance(o, Mapping) and o.get("underlying_price") is not None:
             base = str(o.get("underlying") or _deribit_parts(str(o.get("symbol", ""))).get("underlying", ""))
-            prices.setdefault(base, float(o["underlying_price"]))
+            price = as_amount(o["underlying_price"], f"options[{i}].underlying_price")
+            prices.setdefault(base.upper(), price)  # option_specs names an underlying in capitals
     return prices
 
 

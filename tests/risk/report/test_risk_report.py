@@ -135,6 +135,39 @@ def test_option_spec_errors() -> None:
         risk_report(BOOK)
 
 
+ETH_PUT = {"symbol": "ETH-X", "underlying": "ETH", "kind": "put", "strike": 3000, "t_years": 0.1, "qty": 3, "vol": 0.55}
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"t_years": "abc"}, r"options\[0\]\.t_years must be a number, was 'abc'"),
+        ({"underlying_price": "abc"}, r"options\[0\]\.underlying_price must be a number, was 'abc'"),
+        ({"strike": 1e308}, r"options\[0\]\.strike must be 0 or between 1e-30 and 1e30 in magnitude"),
+        ({"qty": 1e308}, r"^options\[0\]\.qty must be 0 or between 1e-30 and 1e30 in magnitude"),
+        ({"qty": 10**400}, r"^options\[0\]\.qty must be 0 or between 1e-30 and 1e30 in magnitude"),
+        ({"t_years": None, "expiry": "9999-01-01T00:00:00Z"}, r"options\[0\]\.expiry must lie between 1677-09-22"),
+    ],
+)
+def test_option_fields_a_bad_input_campaign_found(change: dict[str, Any], needle: str) -> None:
+    # Found 2026-12-05: each was a traceback (ValueError, OverflowError: fsum) or, for a qty of
+    # 1e308, a report of NaN shares and inf VaR, from `levguard risk`.
+    option = {**ETH_PUT, "underlying_price": 3_100, **change}
+    with pytest.raises(InputError, match=needle):
+        risk_report({**BOOK, "options": [{k: v for k, v in option.items() if v is not None}]}, vol=0.6, n_sims=500)
+    with pytest.raises(InputError, match=r"as_of must lie between 1677-09-22 and 2262-04-11 UTC"):
+        parse_options({**BOOK, "as_of": "9999-01-01T00:00:00Z"}, {"BTC": 60_000})
+
+
+def test_an_underlying_in_small_letters_takes_its_given_price() -> None:
+    # Found 2026-12-05: `underlying: eth` with an underlying_price raised KeyError('ETH').
+    lower = {**ETH_PUT, "underlying": "eth", "underlying_price": 3_100}
+    upper = {**ETH_PUT, "underlying_price": 3_100}
+    a = risk_report({**BOOK, "options": [lower]}, vol=0.6, n_sims=500).to_dict()
+    b = risk_report({**BOOK, "options": [upper]}, vol=0.6, n_sims=500).to_dict()
+    assert a["accounts"][0]["greeks"] == b["accounts"][0]["greeks"]
+
+
 def test_cli_risk(tmp_path: Path) -> None:
     f = tmp_path / "book.yaml"
     f.write_text(yaml.safe_dump(BOOK))
