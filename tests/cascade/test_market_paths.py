@@ -330,6 +330,7 @@ BAD: list[tuple[Any, str]] = [
     (lambda: FactorJumpModel(**{**MODEL.to_dict(), "factor": "DOGE"}), "factor .* 'DOGE'"),
     (lambda: FactorJumpModel(**{**MODEL.to_dict(), "beta": [1.2, 1.1, 1.3]}), r"\(0, 1, 1, 0, 0\), was \(0.0, 1.2"),
     (lambda: FactorJumpModel(**{**MODEL.to_dict(), "beta": [1.0, 1.1]}), "beta must have one value per asset"),
+    (lambda: FactorJumpModel(**{**MODEL.to_dict(), "beta": [10**400, 1, 1]}), "beta must be a sequence of 3 numbers"),
     (lambda: FactorJumpModel(**{**MODEL.to_dict(), "jump_intensity": -1.0}), "jump_intensity .* -1.0"),
     (lambda: FactorJumpModel.from_dict({**MODEL.to_dict(), "lam": 1.0}), "'lam'"),
     (lambda: factor_jump_paths(MODEL, 2, 10, 1, substeps=0), "substeps .* was 0"),

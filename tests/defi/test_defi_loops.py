@@ -101,7 +101,8 @@ def test_unreachable_target_stops_after_the_steps() -> None:
     ("kwargs", "match"),
     [
         ({"steps": 0}, r"steps must be an integer in \[1, 100\]"),
-        ({"target_leverage": 0.5}, r"target_leverage must be >= 1"),
+        ({"target_leverage": 0.5}, r"target_leverage must be between 1 and 1,000, was 0.5"),
+        ({"target_leverage": 10**400}, r"target_leverage must be between 1 and 1,000, was <integer of about 401"),
         ({"swap_fee": 1}, r"swap_fee must be in \[0, 1\)"),
         ({"borrow_fraction": 1.5}, r"borrow_fraction must be in \[0, 1\]"),
         ({"min_hf": 0}, r"min_hf must be > 0"),

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from levguard.core.validate import finite_number, integer_in, non_negative_number, number
+from levguard.core.validate import finite_number, integer_in, non_negative_number, number, show
 from levguard.data.frames import interval_to_ns
 from levguard.errors import DataError, InputError
 from levguard.kernels.vol import garch_filter_nb
@@ -112,8 +112,8 @@ def _empty(values: object) -> bool:
 def _per_asset(values: object, name: str, k: int) -> tuple[float, ...]:
     try:
         seq = tuple(float(v) for v in values)  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a sequence of {k} numbers, was {values!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past float64's range
+        raise InputError(f"{name} must be a sequence of {k} numbers, was {show(values, 80)}") from None
     if len(seq) != k:
         raise InputError(f"{name} must have one value per asset ({k}), had {len(seq)}")
     for i, v in enumerate(seq):

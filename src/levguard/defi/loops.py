@@ -188,6 +188,11 @@ class _Settings:
     staking_yield: float
 
 
+_MAX_TARGET = 1_000
+"""Largest target leverage of a loop: a lending market's LTV below 1 allows ``1 / (1 - LTV)``,
+33x at the highest e-mode LTV of 97 %."""
+
+
 def _settings(options: Mapping[str, Any]) -> _Settings:
     steps, target = options.get("steps"), options.get("target_leverage")
     if steps is None:
@@ -197,8 +202,8 @@ def _settings(options: Mapping[str, Any]) -> _Settings:
     lev = None
     if target is not None:
         lev = Fraction(parse_number(target, "target_leverage"))
-        if lev < 1:
-            raise InputError(f"target_leverage must be >= 1, was {show(target)}")
+        if not 1 <= lev <= _MAX_TARGET:  # 10**400 overflowed the float of the result
+            raise InputError(f"target_leverage must be between 1 and {_MAX_TARGET:,}, was {show(target)}")
     rates = []
     for name in ("supply_rate", "borrow_rate"):
         v = options.get(name)

@@ -264,6 +264,10 @@ def test_gbm_validation(kwargs: dict[str, Any], match: str) -> None:
     [
         ({**GBM, "model": "jump", "lam": -1.0}, "lam must be >= 0"),
         ({**GBM, "model": "jump", "jump_std": -0.1}, "jump_std must be >= 0"),
+        # A bad-input campaign (2026-12-05): a log jump of 710 overflowed the compensator
+        # (OverflowError), one of 50 overflowed every price ("at least 2 finite prices").
+        ({**GBM, "model": "jump", "jump_mean": 710.0}, r"jump_mean is a log jump and must be at most 1 .* was 710.0"),
+        ({**GBM, "model": "jump", "jump_std": 1.5}, r"jump_std is a log jump and must be at most 1 .* was 1.5"),
         ({**GBM, "model": "jump", "lam": 1e9}, "expected jumps per step"),
         ({**GBM, "model": "garch_t", "alpha": 0.2, "beta": 0.8}, "alpha \\+ beta must be < 1"),
         ({**GBM, "model": "garch_t", "dof": 2.0}, "dof must be > 2"),
