@@ -30,11 +30,11 @@ from levguard.core.unified_pm import (
     is_portfolio_margin_spec,
     portfolio_margin_account_from_spec,
 )
-from levguard.core.validate import show
+from levguard.core.validate import as_float, show
 from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
 from levguard.kernels import readonly
-from levguard.kernels.margin import BLOCK, isolated_linear_multi_nb, isolated_linear_nb
+from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN, BLOCK, isolated_linear_multi_nb, isolated_linear_nb
 from levguard.typing import Float64Array1D
 
 __all__ = [
@@ -231,11 +231,12 @@ def _isolated_inputs(
     ep = _array(entry_price, "entry_price", n)
     mg = _array(isolated_margin, "isolated_margin", n)
     mk = ep if mark_price is None else _array(mark_price, "mark_price", n)
+    given = None if fee_rate is None else as_float(fee_rate, "taker_fee_rate")
+    if given is not None and not (math.isfinite(given) and 0.0 <= given < 0.1):  # checked on every venue
+        raise InputError(f"taker_fee_rate must be a fraction in [0, 0.1), was {fee_rate!r}")
     fee = 0.0
     if model.fee_in_mm:
-        fee = model.default_taker_fee if fee_rate is None else float(fee_rate)
-        if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
-            raise InputError(f"taker_fee_rate must be a fraction in [0, 0.1), was {fee_rate!r}")
+        fee = model.default_taker_fee if given is None else given
     return q, ep, mg, mk, fee, model.mm_basis is MMBasis.ENTRY
 
 
@@ -257,9 +258,13 @@ def _raise_row(i: int, q: Float64Array1D, ep: Float64Array1D, mg: Float64Array1D
     # Name the first invalid field of row ``i`` (the kernel reported the row).
     if not (q[i] != 0.0 and math.isfinite(q[i])):
         raise InputError(f"qty[{i}] must be non-zero and finite, was {float(q[i])!r}")
+    if not AMOUNT_MIN <= abs(q[i]) <= AMOUNT_MAX:
+        raise InputError(f"qty[{i}] must be between 1e-30 and 1e30 in magnitude, was {float(q[i])!r}")
     for name, a in (("entry_price", ep), ("isolated_margin", mg), ("mark_price", mk)):
         if not (math.isfinite(a[i]) and a[i] > 0.0):
             raise InputError(f"{name}[{i}] must be > 0, was {float(a[i])!r}")
+        if not AMOUNT_MIN <= a[i] <= AMOUNT_MAX:
+            raise InputError(f"{name}[{i}] must be between 1e-30 and 1e30, was {float(a[i])!r}")
 
 
 def _run_isolated(

@@ -189,6 +189,11 @@ def test_malformed_files(tmp_path: Any) -> None:
         ({"entry_price": [1.0, 2.0, 3.0]}, "entry_price must have length 2 (like qty), was 3"),
         ({"venue": "deribit"}, "venue must be one of binance-usdm"),
         ({"tiers": "x"}, "tiers must be a TierTable or a list of tier dicts, was str"),
+        # A bad-input campaign (2026-12-05): a fee that is not a number was a ValueError, and a
+        # NaN or negative fee passed unseen on the venues whose maintenance margin has no fee.
+        ({"venue": "okx", "taker_fee_rate": "x"}, "taker_fee_rate must be a number, was 'x'"),
+        ({"venue": "bybit-linear", "taker_fee_rate": np.nan}, "taker_fee_rate must be a fraction in [0, 0.1), was nan"),
+        ({"venue": "hyperliquid", "taker_fee_rate": -1.0}, "taker_fee_rate must be a fraction in [0, 0.1), was -1.0"),
     ],
 )
 def test_vectorized_bad_input(kwargs: dict[str, Any], needle: str) -> None:

@@ -117,6 +117,11 @@ def test_public_arrays_write_into_out_and_match_the_fresh_arrays() -> None:
         ("entry_price", np.nan, "entry_price[{i}] must be > 0, was nan"),
         ("isolated_margin", -1.0, "isolated_margin[{i}] must be > 0, was -1.0"),
         ("mark_price", 0.0, "mark_price[{i}] must be > 0, was 0.0"),
+        # Found by a bad-input campaign (2026-12-05): finite but absurd values gave NaN prices
+        # where the account evaluator refuses them (the amounts' range, core.validate.NUMBER_MAX).
+        ("isolated_margin", 1e308, "isolated_margin[{i}] must be between 1e-30 and 1e30, was 1e+308"),
+        ("entry_price", 1e-320, "entry_price[{i}] must be between 1e-30 and 1e30, was 1e-320"),
+        ("qty", -1e31, "qty[{i}] must be between 1e-30 and 1e30 in magnitude, was -1e+31"),
     ],
 )
 def test_the_kernel_pass_reports_the_first_bad_row_by_index(where: int, field: str, value: float, needle: str) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from levguard.errors import InputError
+from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN
 
 SHOW_LIMIT = 80
 """Longest value rendering (characters) :func:`show` puts in an error message."""
@@ -65,10 +66,11 @@ def as_float(value: object, field: str) -> float:
     raise InputError(f"{field} must be a number, was {show(value)}")
 
 
-NUMBER_MAX = 1e30
-"""Largest magnitude :func:`as_amount` accepts (a spec's prices, sizes, balances, leverages)."""
-NUMBER_MIN = 1e-30
-"""Smallest non-zero magnitude :func:`as_amount` accepts."""
+NUMBER_MAX: float = AMOUNT_MAX
+"""Largest magnitude :func:`as_amount` accepts (a spec's prices, sizes, balances, leverages):
+1e30, the bound the vectorized margin kernel checks too (``levguard.kernels.margin``)."""
+NUMBER_MIN: float = AMOUNT_MIN
+"""Smallest non-zero magnitude :func:`as_amount` accepts (1e-30)."""
 
 
 def as_amount(value: object, field: str) -> float:

@@ -203,29 +203,46 @@ BLOCK: int = _BLOCK
 """Positions per block of :func:`isolated_linear_py` (the length of scratch ``out_mm``/``out_ratio``)."""
 
 
+AMOUNT_MIN = 1e-30
+"""Smallest non-zero magnitude of a size, price or margin (``levguard.core.validate.NUMBER_MIN``)."""
+AMOUNT_MAX = 1e30
+"""Largest magnitude of a size, price or margin (``levguard.core.validate.NUMBER_MAX``): products
+and quotients of a few such numbers stay far inside float64, so no margin overflows to NaN."""
+
+
 @jitable
 def first_invalid_row(
     q: Float64Array1D, entry_price: Float64Array1D, margin: Float64Array1D, mark_price: Float64Array1D
 ) -> int:
-    """Return the first row with a zero or non-finite ``q`` or a price or margin not in
-    ``(0, inf)``, or ``-1``.  One branch-free pass over the four arrays (NaN fails every
+    """Return the first row whose ``|q|`` or a price or margin lies outside
+    ``[AMOUNT_MIN, AMOUNT_MAX]`` (zero, negative, non-finite or absurd), or ``-1``, as the account
+    evaluator refuses them.  One branch-free pass over the four arrays (NaN fails every
     comparison); the row is only searched for when one is bad."""
     n = q.shape[0]
     n_bad = 0
     for i in range(n):
         ok = (
-            (q[i] != 0.0)
-            & (abs(q[i]) < math.inf)
-            & (entry_price[i] > 0.0)
-            & (entry_price[i] < math.inf)
-            & (margin[i] > 0.0)
-            & (margin[i] < math.inf)
-            & (mark_price[i] > 0.0)
-            & (mark_price[i] < math.inf)
+            (abs(q[i]) >= AMOUNT_MIN)
+            & (abs(q[i]) <= AMOUNT_MAX)
+            & (entry_price[i] >= AMOUNT_MIN)
+            & (entry_price[i] <= AMOUNT_MAX)
+            & (margin[i] >= AMOUNT_MIN)
+            & (margin[i] <= AMOUNT_MAX)
+            & (mark_price[i] >= AMOUNT_MIN)
+            & (mark_price[i] <= AMOUNT_MAX)
         )
         n_bad += 0 if ok else 1
     if n_bad == 0:
         return -1
+    for i in range(n):
+        if not (
+            AMOUNT_MIN <= abs(q[i]) <= AMOUNT_MAX
+            and AMOUNT_MIN <= entry_price[i] <= AMOUNT_MAX
+            and AMOUNT_MIN <= margin[i] <= AMOUNT_MAX
+            and AMOUNT_MIN <= mark_price[i] <= AMOUNT_MAX
+        ):
+            return i
+    return -1
     for i in range(n):
         if not (
             q[i] != 0.0
