@@ -32,7 +32,7 @@ from levguard.core.records import Record
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.tiers import TierTable
-from levguard.core.validate import show
+from levguard.core.validate import as_amount, finite_number, show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index
@@ -130,9 +130,10 @@ class LiquidationOutcome(Record):
 
 
 def _positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+    x = as_amount(value, name) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    if not (math.isfinite(x) and x > 0):
         raise InputError(f"{name} must be a finite number > 0, was {show(value)}")
-    return float(value)
+    return x
 
 
 def _bankruptcy_price(q: float, entry: float, margin: float, inverse: bool) -> float | None:
@@ -214,15 +215,20 @@ def liquidation_outcome(
     whose docstrings cite the venues.
     """
     r = liquidation_rule(rule)
-    if isinstance(qty, bool) or not isinstance(qty, int | float) or not math.isfinite(qty) or qty == 0:
+    # Amounts at most 1e30 in magnitude (a qty of 1e308 gave a P&L of -inf).
+    q = as_amount(qty, "qty") if isinstance(qty, int | float) and not isinstance(qty, bool) else math.nan
+    if not math.isfinite(q) or q == 0:
         raise InputError(f"qty must be a finite non-zero number, was {show(qty)}")
-    q = float(qty)
     entry = _positive(entry_price, "entry_price")
     fill = _positive(fill_price, "fill_price")
-    if isinstance(margin, bool) or not isinstance(margin, int | float) or not math.isfinite(margin):
+    c = as_amount(margin, "margin") if isinstance(margin, int | float) and not isinstance(margin, bool) else math.nan
+    if not math.isfinite(c):
         raise InputError(f"margin must be a finite number, was {show(margin)}")
-    c = float(margin)
-    fee = r.resolved_fee(taker_fee) if fee_rate is None else float(fee_rate)
+    fee = (
+        r.resolved_fee(finite_number(taker_fee, "taker_fee"))
+        if fee_rate is None
+        else finite_number(fee_rate, "fee_rate")
+    )
     if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
         raise InputError(f"fee_rate must be a fraction in [0, 0.1), was {show(fee)}")
     if maintenance_margin is not None and not (

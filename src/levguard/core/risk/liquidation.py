@@ -140,6 +140,10 @@ class TimeToLiquidation:
 
 
 # --- validation -----------------------------------------------------------------------------
+_MIN_MONITORING_DAYS = 1e-8
+"""Shortest discrete monitoring step (days) a probability accepts: about a millisecond."""
+
+
 def _problem(
     side: object,
     price: object,
@@ -157,7 +161,13 @@ def _problem(
     drift = finite_number(mu, "mu")
     mon = None
     if monitoring_dt_days is not None:
-        mon = positive_number(monitoring_dt_days, "monitoring_dt_days") / DAYS_PER_YEAR
+        mon_days = positive_number(monitoring_dt_days, "monitoring_dt_days")
+        if mon_days < _MIN_MONITORING_DAYS:  # 1e-320 made the count of checks infinite
+            raise InputError(
+                f"monitoring_dt_days must be at least {_MIN_MONITORING_DAYS:g} (about a millisecond; None "
+                f"monitors continuously), was {monitoring_dt_days!r}"
+            )
+        mon = mon_days / DAYS_PER_YEAR
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"model must be one of {', '.join(MODELS)}; was {model!r}")
     lp = math.nan if liq_price is None else number(liq_price, "liq_price")
@@ -165,7 +175,9 @@ def _problem(
         return _Problem(sign, "none", -math.inf, vol, drift, horizon, mon, model)
     if (sign > 0 and s0 <= lp) or (sign < 0 and s0 >= lp):
         return _Problem(sign, "past", 0.0, vol, drift, horizon, mon, model)
-    return _Problem(sign, "live", sign * math.log(lp / s0), vol, drift, horizon, mon, model)
+    ratio = lp / s0  # 0 or inf for a liquidation price 1e-320 against 60,000: the logs' difference then
+    log_ratio = math.log(ratio) if 0.0 < ratio < math.inf else math.log(lp) - math.log(s0)
+    return _Problem(sign, "live", sign * log_ratio, vol, drift, horizon, mon, model)
 
 
 def _check_params(model: str, params: Mapping[str, Any]) -> None:
@@ -335,8 +347,9 @@ def prob_liquidation(
         Annualised expected return of the price, ``E[S_t] = S_0 exp(mu t)`` (include funding
         drift here).  Default 0.
     monitoring_dt_days : float or None
-        None: the mark price is monitored continuously.  A number: it is checked only every
-        ``monitoring_dt_days`` days (at ``dt, 2 dt, ... <= T``); 0 when ``dt > T``.
+        None: the mark price is monitored continuously.  A number (at least 1e-8, about a
+        millisecond): it is checked only every ``monitoring_dt_days`` days (at ``dt, 2 dt, ... <=
+        T``); 0 when ``dt > T``.
     model : {"gbm", "kou", "merton", "garch_t", "bootstrap"}
         Price model (see below).
     **model_params

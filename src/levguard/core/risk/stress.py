@@ -34,7 +34,7 @@ from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.symbols import base_asset
-from levguard.core.validate import pick_named
+from levguard.core.validate import finite_number, pick_named
 from levguard.errors import InputError
 
 __all__ = [
@@ -167,8 +167,10 @@ def grid_scenarios(
 ) -> list[Scenario]:
     """A price x vol grid of instantaneous scenarios (every underlying moves together)."""
     out = []
-    for v in vol_shifts:
-        for p in price_moves:
+    moves = [finite_number(p, f"price_moves[{i}]") for i, p in enumerate(price_moves)]  # 'abc': a format error
+    for j, shift in enumerate(vol_shifts):
+        v = finite_number(shift, f"vol_shifts[{j}]")
+        for p in moves:
             name = f"price {p:+.0%}" + (f", vol {v:+.0%}" if v else "")
             out.append(Scenario(name, p, vol_shock=v, kind="grid", source="grid"))
     return out

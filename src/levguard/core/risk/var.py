@@ -28,7 +28,7 @@ from scipy import stats
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
-from levguard.core.validate import array_1d, finite, positive, require_finite
+from levguard.core.validate import array_1d, finite, finite_number, positive, positive_number, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
 from levguard.typing import Float64Array, Float64Array1D
@@ -98,15 +98,15 @@ def _result(
 def check_level(level: float, name: str = "level") -> float:
     """Return ``level`` if it is a confidence in (0.5, 1), else raise :class:`InputError`."""
     if isinstance(level, bool) or not isinstance(level, int | float | np.floating):
-        raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {level!r}")
-    lv = float(level)
+        raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {show(level)}")
+    lv = float(level) if not isinstance(level, int) or abs(level) < 2 else math.nan  # 10**400 overflowed float()
     if not (math.isfinite(lv) and 0.5 < lv < 1.0):
-        raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {level!r}")
+        raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {show(level)}")
     return lv
 
 
 def _horizon(horizon_days: float) -> float:
-    return positive(float(horizon_days), "horizon_days")
+    return positive_number(horizon_days, "horizon_days")
 
 
 def _normal_moments(level: float, sd: float, mean: float, horizon_days: float) -> tuple[float, float, float, float]:
@@ -114,9 +114,9 @@ def _normal_moments(level: float, sd: float, mean: float, horizon_days: float) -
     # days: (lv, h, mean h, sd sqrt(h)).
     lv = check_level(level)
     h = _horizon(horizon_days)
-    positive(float(sd), "sd")
-    finite(float(mean), "mean")
-    return lv, h, mean * h, sd * math.sqrt(h)
+    sd_ = positive_number(sd, "sd")
+    mean_ = finite_number(mean, "mean")
+    return lv, h, mean_ * h, sd_ * math.sqrt(h)
 
 
 def _z_phi(level: float) -> tuple[float, float]:
