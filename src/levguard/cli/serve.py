@@ -254,11 +254,15 @@ def serve_token(
     or list the tokens, or revoke one."""
     if (config is None) == (database is None):
         _fail("give the service's CONFIG file or --database URL (one of them)")
+    if list_tokens and revoke is not None:  # the revoke was skipped silently
+        _fail("give --list or --revoke, not both")
     creating = not list_tokens and revoke is None
     if revoke is not None and not 0 < revoke < 2**63:  # token ids are positive int64 (SQLite INTEGER)
         _fail(f"--revoke must be a token id (a whole number from 1 to 2**63 - 1), was {revoke}")
     if creating and not name.strip():
         _fail("--name is required (who or what uses the token)")
+    if creating and (not name.isprintable() or len(name) > 200):  # a newline broke --list's lines
+        _fail(f"--name must be one line of printable text, at most 200 characters, was {name[:40]!r}")
     try:
         from levguard.live.store import Store
         from levguard.service.auth import new_token

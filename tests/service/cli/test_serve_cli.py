@@ -368,6 +368,15 @@ def test_serve_token_lists_and_revokes(tmp_path: Path) -> None:
     again = runner.invoke(app, ["serve-token", "--database", db, "--revoke", "1"])
     assert again.exit_code == 2
     assert "no active token with id 1" in again.stderr
+    # A bad-input campaign (2026-12-05): --list --revoke listed and skipped the revoke, and a
+    # name with a newline broke --list's one line per token.
+    both = runner.invoke(app, ["serve-token", "--database", db, "--list", "--revoke", "1"])
+    assert both.exit_code == 2
+    assert both.stderr.strip() == "levguard: error: give --list or --revoke, not both"
+    two_lines = runner.invoke(app, ["serve-token", "--database", db, "--name", "ops\nadmin"])
+    assert two_lines.exit_code == 2
+    assert "--name must be one line of printable text" in two_lines.stderr
+    assert len(runner.invoke(app, ["serve-token", "--database", db, "--list"]).stdout.splitlines()) == 1
 
 
 @pytest.mark.parametrize("token_id", ["0", "-1", str(10**23)])
