@@ -247,3 +247,15 @@ def test_bad_risk_input_is_one_line_and_exit_2(tmp_path: Path, extra: list[str],
     assert res.stderr.startswith("levguard: error: ")
     assert res.stderr.count("\n") == 1
     assert message in res.stderr
+
+
+def test_debt_without_collateral_prints_no_inf(tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): "LTV inf%" for a position with debt and no collateral.
+    spec = tmp_path / "no_collateral.yaml"
+    spec.write_text(
+        Path(MORPHO).read_text(encoding="utf-8").replace("collateral: 10", "collateral: 0"), encoding="utf-8"
+    )
+    res = runner.invoke(app, ["defi", "position", str(spec)])
+    assert res.exit_code == 0, res.output
+    assert "LTV — (debt without collateral)" in " ".join(res.stdout.split())
+    assert "inf%" not in res.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,18 @@ def test_prices_that_are_not_a_mapping_are_one_line(files: dict[str, str], tmp_p
     assert r.exit_code == 2, r.output
     (line,) = r.stderr.strip().splitlines()
     assert "prices must map each asset to its price, was 'abc'" in line, line
+
+
+def test_an_account_without_equity_prints_no_nan(files: dict[str, str], tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): a USD-M account under water from the first bar
+    # printed "worst margin_ratio nan".
+    spec = tmp_path / "under_water.yaml"
+    spec.write_text(
+        "venue: binance-usdm\nmargin_mode: cross\nwallet_balance: 1000\npositions:\n"
+        "  - {symbol: BTCUSDT, qty: 10, entry_price: 70000, mark_price: 60000, leverage: 20}\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["replay-account", str(spec), "--prices", f"BTC={files['btc']}"])
+    assert res.exit_code == 0, res.output
+    assert "worst margin_ratio — (undefined: no equity or no maintenance margin)" in res.stdout
+    assert not re.search(r"\bnan\b", res.stdout)

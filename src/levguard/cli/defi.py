@@ -7,6 +7,7 @@ position; ``levguard defi loop POSITION``: a leverage loop's preview.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -57,6 +58,11 @@ def _print_json(obj: Any) -> None:
     from levguard.cli._output import json_text
 
     sys.stdout.write(json_text(obj) + "\n")
+
+
+def _ltv(ltv: float) -> str:
+    # Debt over collateral; with debt and no collateral it is infinite ("inf%" before).
+    return f"{ltv:.2%}" if math.isfinite(ltv) else "— (debt without collateral)"
 
 
 def _hf(x: float | None) -> str:
@@ -129,7 +135,7 @@ def render_position(report: PositionReport) -> None:
     out.print(
         f"health factor [{hf_style}]{_hf(report.health_factor)}[/] · collateral {fmt(report.collateral_value)} · "
         f"debt {fmt(report.debt_value)} · available to borrow {fmt(report.available_borrows)} {unit} · "
-        f"LTV {report.current_ltv:.2%} (max {report.max_ltv:.2%}, liquidation {report.liquidation_threshold:.2%}) · "
+        f"LTV {_ltv(report.current_ltv)} (max {report.max_ltv:.2%}, liquidation {report.liquidation_threshold:.2%}) · "
         f"leverage {fmt(report.leverage)}x · {state}"
     )
     if report.target_hf is not None:

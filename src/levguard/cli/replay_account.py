@@ -12,6 +12,13 @@ from levguard.cli._errors import fail
 from levguard.errors import LevguardError
 
 
+def _worst(ratios: Any) -> str:
+    # The worst margin ratio over the window; none where the ratio is undefined throughout (an
+    # account that starts with no equity or no maintenance margin printed "nan").
+    worst = float(ratios.min())
+    return f"{worst:.4g}" if worst == worst else "— (undefined: no equity or no maintenance margin)"
+
+
 def replay_account_command(
     file: Annotated[str, typer.Argument(help="Unified or cross account spec (JSON/YAML).")],
     prices: Annotated[
@@ -56,7 +63,7 @@ def replay_account_command(
     )
     con.print(
         f"equity {fmt(float(f['equity'].iloc[0]))} → {fmt(float(f['equity'].iloc[-1]))}; "
-        f"worst {run.ratio_name} {float(f['worst_ratio'].min()):.4g}; "
+        f"worst {run.ratio_name} {_worst(f['worst_ratio'])}; "
         f"funding paid {fmt(float(f['funding_paid'].iloc[-1]))}"
     )
     if run.liquidated_at is None:
