@@ -16,7 +16,7 @@ import typer
 from levguard.cli._errors import EXIT_BAD_INPUT, one_line
 from levguard.cli._errors import fail as _fail
 from levguard.core.positions import MarginMode
-from levguard.errors import LevguardError
+from levguard.errors import InputError, LevguardError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -405,6 +405,10 @@ def _print_real_market(market: dict[str, Any], label: str) -> None:
     )
 
 
+_DEMO_MIN_BARS = 48
+"""Fewest hourly bars ``demo --data``/``--real`` runs on: a volatility needs returns to measure."""
+
+
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
     report_path: Annotated[
@@ -465,6 +469,11 @@ def demo(
 
         try:
             frame, label = _real_demo_data(data_dir, real, sym, start, end, cache_dir)
+            if len(frame) < _DEMO_MIN_BARS:  # two bars gave "vol must be ... was nan", naming no input
+                raise InputError(
+                    f"the demo needs at least {_DEMO_MIN_BARS} hourly bars (2 days) to estimate volatility; "
+                    f"{label} holds {len(frame)} between --start and --end"
+                )
             market = perp_summary(frame)
             sizing = _sizing_demo(samples, market) if sym == "BTCUSDT" else None
             backtest = _backtest_demo(

@@ -171,6 +171,16 @@ def test_span_without_bars(tmp_path: Path) -> None:
     assert "BTCUSDT-PERP_1h.csv: no bar in [2030-01-01, None)" in err
 
 
+def test_span_of_two_bars(tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): a span of two bars ended in "vol must be a finite
+    # annualised volatility > 0 (e.g. 0.6), was nan", naming nothing the user gave.
+    d = write_data_dir(tmp_path / "data")
+    last = pd.date_range("2024-03-01", periods=N, freq="1h", tz="UTC")[-2]
+    err = _one_error_line(runner.invoke(app, ["demo", "--data", str(d), "--start", _stamp(last), "--out", ""]))
+    assert "the demo needs at least 48 hourly bars (2 days) to estimate volatility;" in err
+    assert "holds 2 between --start and --end" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
