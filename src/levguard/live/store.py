@@ -121,7 +121,8 @@ class Store(AccountStore, JournalStore, OrderStore, LeaseStore, TokenStore):
     create
         Create a SQLite file that does not exist (default).  ``False`` for commands that only
         read or amend an existing store (``serve-token --list``, ``guard-enable``): a mistyped
-        path is then an error instead of a new, empty database.
+        path is then an error instead of a new, empty database, and a database that holds no
+        levguard store (another application's) is refused instead of migrated into.
 
     Raises
     ------
@@ -129,7 +130,7 @@ class Store(AccountStore, JournalStore, OrderStore, LeaseStore, TokenStore):
         The database cannot be reached or migrated.
     InputError
         The URL is malformed or names a database other than SQLite or PostgreSQL, or (with
-        ``create=False``) a SQLite file that does not exist.
+        ``create=False``) a SQLite file that does not exist or a database without a levguard store.
     """
 
     def __init__(self, url: str = "sqlite:///levguard.db", *, migrate: bool = True, create: bool = True) -> None:

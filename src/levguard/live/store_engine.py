@@ -225,6 +225,8 @@ class StoreEngine:
             self._engine = self._make_engine(parsed)
         except (ImportError, sa.exc.SQLAlchemyError) as exc:  # e.g. psycopg not installed: levguard[postgres]
             self._fail("connect", exc)
+        if not create and not (self._sqlite and file is None):  # in memory: nothing to find
+            self._require_store()  # an existing store only: another application's database is left alone
         if migrate:
             try:
                 self._migrate()
@@ -315,6 +317,17 @@ class StoreEngine:
     def insert(self, table: sa.Table) -> Any:
         """Return the dialect's INSERT of ``table``, which knows ON CONFLICT."""
         return (sqlite_dialect.insert if self._sqlite else pg.insert)(table)
+
+    def _require_store(self) -> None:
+        try:
+            with self.tx("connect") as conn:
+                found = sa.inspect(conn).has_table(VERSION_TABLE)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        if not found:
+            self._engine.dispose()
+            raise InputError(f"{self.url_redacted} is not a levguard store (it has no {VERSION_TABLE} table)")
 
     def _migrate(self) -> None:
         from alembic import command

@@ -403,3 +403,22 @@ def test_serve_token_list_or_revoke_on_a_missing_database_creates_none(tmp_path:
         f"levguard: error: no SQLite database at {str(db)!r} (store url sqlite:///{db})"
     ]
     assert not db.exists()
+
+
+@pytest.mark.parametrize("action", [["--list"], ["--revoke", "1"]])
+def test_serve_token_leaves_another_applications_database_alone(tmp_path: Path, action: list[str]) -> None:
+    # Found by a bad-input campaign (2026-12-05): `--list` on an unrelated SQLite file migrated
+    # levguard's 19 tables into it.
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    r = CliRunner().invoke(app, ["serve-token", "--database", f"sqlite:///{db}", *action])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().splitlines() == [
+        f"levguard: error: sqlite:///{db} is not a levguard store (it has no levguard_alembic_version table)"
+    ]
+    with sqlite3.connect(db) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert tables == ["notes"]
