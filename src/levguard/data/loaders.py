@@ -139,6 +139,8 @@ def _name_parts(path: Path) -> tuple[str, str | None]:
 
 
 def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(table[name]):  # read as 1.0 and 0.0 before
+        raise DataError(f"{source}: column {name!r} holds true/false values, not numbers")
     try:
         return pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
     except (ValueError, TypeError, OverflowError):  # OverflowError: an integer beyond float64's range

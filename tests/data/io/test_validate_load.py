@@ -138,6 +138,11 @@ def test_cells_a_bad_input_campaign_found(tmp_path: Path) -> None:
     frame.assign(timestamp=[b"\xff\xfe", b"\xff"]).to_parquet(raw)
     with pytest.raises(DataError, match=r"column 'timestamp' holds bytes that are not UTF-8 text"):
         load_ohlcv(raw)
+    flags = tmp_path / "BOOL_1h.parquet"
+    ts = pd.to_datetime(["2024-01-01T00:00Z", "2024-01-01T01:00Z"], utc=True)
+    frame.assign(timestamp=ts, close=[True, True]).to_parquet(flags)
+    with pytest.raises(DataError, match=r"BOOL_1h\.parquet: column 'close' holds true/false values, not numbers"):
+        load_ohlcv(flags)
 
 
 def test_parquet_round_trip_keeps_provenance(tmp_path: Path) -> None:

@@ -301,3 +301,13 @@ def test_risk_cli_refuses_bad_var_settings_with_one_line(tmp_path: Path, option:
     assert res.output.startswith("levguard: error: ")
     assert needle in res.output
     assert res.output.count("\n") == 1
+
+
+def test_a_history_too_short_names_its_file(tmp_path: Path) -> None:
+    # Found by a bad-input campaign (2026-12-05): the error named a column, not the file given.
+    short = tmp_path / "short_1h.csv"
+    short.write_text(
+        "timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n2024-01-01T01:00:00Z,1,2,0.5,1.5,3\n"
+    )
+    with pytest.raises(InputError, match=r"^short_1h\.csv \(2 bars\): close must hold at least 2 values"):
+        risk_report(BOOK, history=str(short))
