@@ -449,18 +449,18 @@ def risk_report(
     sigma = float(vol) if vol is not None else float("nan")
     frame: pd.DataFrame | None = None
     if history is not None:
-        source = None
+        history_file: str | None = None
         if isinstance(history, str | Path):
             from levguard.data.loaders import load_ohlcv
 
-            source, history = Path(history).name, load_ohlcv(history)
+            history_file, history = Path(history).name, load_ohlcv(history)
         frame = cast(pd.DataFrame, history)
         try:
             vol_section, estimated, returns = volatility_section(frame)
         except InputError as exc:  # a file too short to estimate from: say which file
-            if source is None:
+            if history_file is None:
                 raise
-            raise InputError(f"{source} ({len(frame)} bars): {exc}") from None
+            raise InputError(f"{history_file} ({len(frame)} bars): {exc}") from None
         if vol is None:
             sigma = estimated
         vol_section["used"] = sigma
