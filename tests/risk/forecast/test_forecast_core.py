@@ -15,6 +15,7 @@ from levguard.core.risk.excursion import (
     ExcursionParams,
     blended_sigma,
     brownian_sf,
+    combine_grid,
     fit_excursion_distribution,
     gpd_pwm,
     log_barrier,
@@ -223,3 +224,19 @@ def test_a_price_that_does_not_move_is_never_liquidated(model: str) -> None:
     with np.errstate(all="raise"):
         p = liquidation_forecasts(bars, idx[-1], ["long", "short"], [0.05, 0.0], [1, 7], model=model)
     assert p.tolist() == [0.0, 1.0]
+
+
+def test_the_grid_interpolation_never_falls_with_the_horizon() -> None:
+    # Found by a deep hypothesis run (2026-12-05): between two equal grid values (0.99 and 0.99)
+    # the interpolation gave 0.9899999999999999 at 271 h, below the 0.99 of 168 h.
+    hours = np.arange(1, int(max(HORIZON_GRID_HOURS)) + 1)
+    flat = combine_grid(np.full((len(HORIZON_GRID_HOURS), len(hours)), 0.99), hours)
+    assert np.all(flat == 0.99)
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        grid = np.sort(rng.random((len(HORIZON_GRID_HOURS), 1)), axis=0)
+        grid[rng.integers(0, len(grid)) :] = grid[-1]  # equal values at the top, as a cap makes them
+        values = combine_grid(np.repeat(grid, len(hours), axis=1), hours)
+        assert np.all(np.diff(values) >= 0.0)
+        on_grid = np.searchsorted(hours, HORIZON_GRID_HOURS)
+        assert np.array_equal(values[on_grid], grid[:, 0])  # exact on the grid

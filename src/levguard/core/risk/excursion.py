@@ -512,7 +512,11 @@ def combine_grid(survival: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
     x = np.log(np.asarray(hours, dtype=np.float64))
     span = np.where(g_hi > g_lo, g_hi - g_lo, 1.0)
     w = np.where(g_hi > g_lo, (x - g_lo) / span, 1.0)
-    out: Float64Array1D = (1.0 - w) * surv[k_lo, cols] + w * surv[k_hi, cols]
+    lo, hi = surv[k_lo, cols], surv[k_hi, cols]
+    # ``lo + w (hi - lo)``, kept within [lo, hi]: ``(1 - w) lo + w hi`` rounded to one unit below
+    # ``lo`` where lo == hi (0.99 at 168 h, 0.9899999999999999 at 271 h), breaking monotonicity
+    # in the horizon (found by a deep hypothesis run, 2026-12-05).
+    out: Float64Array1D = np.minimum(np.maximum(lo + w * (hi - lo), lo), hi)
     return out
 
 
