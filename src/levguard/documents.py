@@ -172,6 +172,7 @@ class _Loader(yaml.SafeLoader):
         self._name = name
         self._max_depth = max_depth
         self._depth = 0
+        self._unique_checked: set[int] = set()
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         nested = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
@@ -186,23 +187,27 @@ class _Loader(yaml.SafeLoader):
             if nested:
                 self._depth -= 1
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # A key given twice in one mapping is refused (YAML 1.2, section 3.2.1.1: keys are
-        # unique).  Keys brought by a merge (``<<: *alias``) may be overridden, as YAML allows.
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                first = seen.get(key)
-            except TypeError:  # an unhashable key: PyYAML refuses it, with its line
-                break
-            if first is not None:
-                raise InputError(f"{self._name}: the key {show(key, 40)} is given twice (lines {first} and {line})")
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+        # unique).  Checked once per node, on its own keys, before PyYAML merges anything into it
+        # (a merged node is flattened, and rewritten, when it is first merged); keys brought by a
+        # merge (``<<: *alias``) may be overridden, as YAML allows.
+        if id(node) not in self._unique_checked:
+            self._unique_checked.add(id(node))
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: PyYAML refuses it, with its line
+                    break
+                if first is not None:
+                    raise InputError(f"{self._name}: the key {show(key, 40)} is given twice (lines {first} and {line})")
+                seen[key] = line
+        super().flatten_mapping(node)
 
 
 def _load_yaml(text: str, name: str) -> Any:

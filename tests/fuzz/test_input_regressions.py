@@ -231,6 +231,8 @@ def test_an_endless_stream_is_not_exhausted() -> None:
         ("venue: binance-usdm\nqty: 1\nvenue: okx\n", "doc: the key 'venue' is given twice (lines 1 and 3)"),
         ("{a: 1, a: 2}", "doc: the key 'a' is given twice (lines 1 and 1)"),
         ("base: &b {x: 1, y: 2}\nover:\n  <<: *b\n  x: 3\n", None),  # a merge key may be overridden
+        # An anchored mapping with its own merge, merged again deeper (PyYAML rewrites its node).
+        ("outer:\n  a: &a\n    <<: {x: 1}\n    x: 2\nb:\n  <<: *a\n", None),
     ],
 )
 def test_yaml_limits_and_parser_failures(text: str, message: str | None) -> None:

@@ -47,7 +47,21 @@ from levguard.errors import InputError
         ),
         (
             lambda: levguard.liquidation_outcome("binance-usdm", 1.0, 6e4, 5.5e4, 10**400),
-            "margin must be 0 or between 1e-30 and 1e30 in magnitude, was <integer",
+            "margin must be a number within float64 range (|x| < 1.8e308), was <integer",
+        ),
+        (
+            lambda: levguard.liquidation_outcome("binance-usdm", 1.0, 6e4, 5.5e4, 1e31),
+            "margin must be at most 1e30 in magnitude, was 1e+31",
+        ),
+        (
+            lambda: risk.prob_liquidation(
+                "long", 6e4, 5e4, 0.6, 7.0, model="merton", lam=1, jump_mean=710, jump_std=0.1
+            ),
+            "jump_mean is a log jump and must be at most 1 in magnitude",
+        ),
+        (
+            lambda: risk.prob_liquidation("long", 6e4, 5e4, 0.6, 7.0, model="merton", lam=1, jump_mean=0, jump_std=40),
+            "jump_std is a log jump and must be at most 1 in magnitude",
         ),
     ],
 )
@@ -64,3 +78,19 @@ def test_a_liquidation_price_far_below_the_price_is_a_probability() -> None:
     near = risk.prob_liquidation("long", 6e4, 5e4, 0.6, 7.0, monitoring_dt_days=1e-8)
     assert 0.0 < near < risk.prob_liquidation("long", 6e4, 5e4, 0.6, 7.0) + 1e-6
     assert math.isfinite(near)
+
+
+def test_valid_values_of_other_numeric_types_are_still_accepted() -> None:
+    # The review of the fixes: NumPy scalars, 0-d arrays and a margin of any size below 1e30 (it
+    # may be <= 0) stay accepted.
+    import numpy as np
+
+    from levguard.core.rules.binance import BUILTIN_TIERS
+
+    assert risk.normal_var(0.99, sd=np.array(100.0)).var == pytest.approx(risk.normal_var(0.99, sd=100.0).var)
+    assert levguard.liquidation_outcome("binance-usdm", 1.0, 6e4, 5.5e4, 1e-31).kept == 0.0
+    args = (np.array([1.0]), np.array([6e4]), np.array([3e3]), BUILTIN_TIERS["BTCUSDT"])
+    given = levguard.isolated_liquidation_prices(*args, venue="okx", taker_fee_rate=np.float32(5e-4))
+    assert np.array_equal(
+        given, levguard.isolated_liquidation_prices(*args, venue="okx", taker_fee_rate=float(np.float32(5e-4)))
+    )

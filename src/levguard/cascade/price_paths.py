@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from levguard.core.risk.first_passage import compensated_drift, merton_compensator
+from levguard.core.risk.first_passage import compensated_drift, merton_compensator, merton_jump
 from levguard.core.validate import finite_number, flag, integer_in, non_negative_number, number, positive_number
 from levguard.data.crashes import CrashProfile, crash_by_name
 from levguard.errors import InputError
@@ -64,8 +64,6 @@ _EXTRA_STREAMS = 2**62  # first stream of the jump variates
 _MAX_PATH = 2**61  # path indices below this keep the jump streams disjoint
 _MAX_STEPS = 100_000_000
 _MAX_JUMPS_PER_STEP = 50.0
-_MAX_LOG_JUMP = 1.0
-"""Largest mean or standard deviation of one log jump (Merton): crypto jumps are a few per cent."""
 # Rebound window of a crash shape: the bar 24 hours after the trough bar closes 25 hours after
 # the trough bar opens (levguard.data.crashes.CrashProfile.rebound_24h).
 _REBOUND_HOURS = 25
@@ -120,14 +118,7 @@ def _diffusion(
     sd = integer_in(seed, "seed", 0, _MAX_SEED)
     mu_ = finite_number(mu, "mu")
     lam_ = non_negative_number(lam, "lam")
-    m = finite_number(jump_mean, "jump_mean")
-    s = non_negative_number(jump_std, "jump_std")
-    if abs(m) > _MAX_LOG_JUMP or s > _MAX_LOG_JUMP:  # e^710 overflowed the compensator
-        bad, value = ("jump_mean", m) if abs(m) > _MAX_LOG_JUMP else ("jump_std", s)
-        raise InputError(
-            f"{bad} is a log jump and must be at most {_MAX_LOG_JUMP:g} in magnitude "
-            f"(a jump of e^1 - 1 = +172 % or e^-1 - 1 = -63 %), was {value!r}"
-        )
+    m, s = merton_jump(jump_mean, jump_std)
     p = lam_ * dt
     if p > _MAX_JUMPS_PER_STEP:
         raise InputError(f"lam * dt_years (expected jumps per step) must be <= {_MAX_JUMPS_PER_STEP:g}, was {p!r}")

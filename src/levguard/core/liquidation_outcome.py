@@ -32,7 +32,7 @@ from levguard.core.records import Record
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.tiers import TierTable
-from levguard.core.validate import as_amount, finite_number, show
+from levguard.core.validate import NUMBER_MAX, as_amount, finite_number, number, show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index
@@ -221,9 +221,12 @@ def liquidation_outcome(
         raise InputError(f"qty must be a finite non-zero number, was {show(qty)}")
     entry = _positive(entry_price, "entry_price")
     fill = _positive(fill_price, "fill_price")
-    c = as_amount(margin, "margin") if isinstance(margin, int | float) and not isinstance(margin, bool) else math.nan
+    numeric = isinstance(margin, int | float) and not isinstance(margin, bool)
+    c = number(margin, "margin") if numeric else math.nan
     if not math.isfinite(c):
         raise InputError(f"margin must be a finite number, was {show(margin)}")
+    if abs(c) > NUMBER_MAX:  # any margin, even <= 0, but no P&L past float64
+        raise InputError(f"margin must be at most 1e30 in magnitude, was {show(margin)}")
     fee = (
         r.resolved_fee(finite_number(taker_fee, "taker_fee"))
         if fee_rate is None

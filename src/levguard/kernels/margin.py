@@ -243,16 +243,6 @@ def first_invalid_row(
         ):
             return i
     return -1
-    for i in range(n):
-        if not (
-            q[i] != 0.0
-            and abs(q[i]) < math.inf
-            and 0.0 < entry_price[i] < math.inf
-            and 0.0 < margin[i] < math.inf
-            and 0.0 < mark_price[i] < math.inf
-        ):
-            return i
-    return -1
 
 
 def isolated_linear_py(

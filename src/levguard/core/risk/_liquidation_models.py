@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator
+from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator, merton_jump
 from levguard.core.validate import (
     finite_number,
     flag,
@@ -72,8 +72,7 @@ def _jumps(prob: _Problem, params: Mapping[str, Any]) -> _Jumps:
         return _Jumps(JUMP_NONE, 0.0, 0.0, 0.0, 0.0, 0.0)
     lam = non_negative_number(params["lam"], "lam")
     if prob.model == "merton":
-        m = finite_number(params["jump_mean"], "jump_mean")
-        s = non_negative_number(params["jump_std"], "jump_std")
+        m, s = merton_jump(params["jump_mean"], params["jump_std"])
         # E[e^J - 1] for J ~ N(m, s^2); the mirrored path jumps by -J.
         return _Jumps(JUMP_NORMAL, lam, prob.sign * m, s, 0.0, merton_compensator(m, s))
     p_up = finite_number(params["p_up"], "p_up")

@@ -30,6 +30,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import log_ndtr, ndtr
 
+from levguard.core.validate import finite_number, non_negative_number
+from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
 __all__ = [
@@ -67,6 +69,26 @@ def merton_compensator(jump_mean: float, jump_std: float) -> float:
     ``dS/S = (mu - lam kappa) dt + sigma dW + (e^J - 1) dN``.
     """
     return math.expm1(jump_mean + 0.5 * jump_std * jump_std)
+
+
+MAX_LOG_JUMP = 1.0
+"""Largest magnitude of a Merton log jump's mean or standard deviation (a jump of ``e^1 - 1`` =
++172 % or ``e^-1 - 1`` = -63 %; crypto jumps are a few per cent): beyond it the compensator and the
+prices overflow (a mean of 710 is ``e^710``)."""
+
+
+def merton_jump(jump_mean: object, jump_std: object) -> tuple[float, float]:
+    """Return a Merton log jump's ``(mean, std)``, checked: finite, ``std >= 0``, each at most
+    :data:`MAX_LOG_JUMP` in magnitude; raise :class:`~levguard.errors.InputError` naming the value."""
+    m = finite_number(jump_mean, "jump_mean")
+    s = non_negative_number(jump_std, "jump_std")
+    for name, value in (("jump_mean", m), ("jump_std", s)):
+        if abs(value) > MAX_LOG_JUMP:
+            raise InputError(
+                f"{name} is a log jump and must be at most {MAX_LOG_JUMP:g} in magnitude "
+                f"(a jump of e^1 - 1 = +172 % or e^-1 - 1 = -63 %), was {value!r}"
+            )
+    return m, s
 
 
 def kou_compensator(p_up: float, eta_up: float, eta_down: float) -> float:

@@ -28,7 +28,7 @@ from scipy import stats
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
-from levguard.core.validate import array_1d, finite, finite_number, positive, positive_number, require_finite, show
+from levguard.core.validate import array_1d, finite, positive, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
 from levguard.typing import Float64Array, Float64Array1D
@@ -105,8 +105,16 @@ def check_level(level: float, name: str = "level") -> float:
     return lv
 
 
+def _float(value: object, name: str) -> float:
+    # float(value) (a number, a NumPy scalar or 0-d array, a numeric string) or InputError naming it.
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a number, was {show(value)}") from None
+
+
 def _horizon(horizon_days: float) -> float:
-    return positive_number(horizon_days, "horizon_days")
+    return positive(_float(horizon_days, "horizon_days"), "horizon_days")
 
 
 def _normal_moments(level: float, sd: float, mean: float, horizon_days: float) -> tuple[float, float, float, float]:
@@ -114,8 +122,8 @@ def _normal_moments(level: float, sd: float, mean: float, horizon_days: float) -
     # days: (lv, h, mean h, sd sqrt(h)).
     lv = check_level(level)
     h = _horizon(horizon_days)
-    sd_ = positive_number(sd, "sd")
-    mean_ = finite_number(mean, "mean")
+    sd_ = positive(_float(sd, "sd"), "sd")
+    mean_ = finite(_float(mean, "mean"), "mean")
     return lv, h, mean_ * h, sd_ * math.sqrt(h)
 
 
