@@ -30,7 +30,7 @@ from levguard.core.unified_pm import (
     is_portfolio_margin_spec,
     portfolio_margin_account_from_spec,
 )
-from levguard.core.validate import finite_number, show
+from levguard.core.validate import number, show
 from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
 from levguard.kernels import readonly
@@ -231,7 +231,7 @@ def _isolated_inputs(
     ep = _array(entry_price, "entry_price", n)
     mg = _array(isolated_margin, "isolated_margin", n)
     mk = ep if mark_price is None else _array(mark_price, "mark_price", n)
-    given = None if fee_rate is None else finite_number(fee_rate, "taker_fee_rate")
+    given = None if fee_rate is None else number(fee_rate, "taker_fee_rate")
     if given is not None and not (math.isfinite(given) and 0.0 <= given < 0.1):  # checked on every venue
         raise InputError(f"taker_fee_rate must be a fraction in [0, 0.1), was {fee_rate!r}")
     fee = 0.0
