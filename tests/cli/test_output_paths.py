@@ -141,3 +141,32 @@ def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path: Path, mo
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
     write_page(out, "title", "", ["<p>body</p>"])
     assert "<p>body</p>" in out.read_text()
+
+
+def test_a_report_is_written_through_a_link_and_keeps_its_mode(tmp_path: Path) -> None:
+    # The review of the fixes: the temporary file replaced the link itself (the linked report
+    # went stale) and a 0640 report became 0644.
+    site = tmp_path / "site"
+    site.mkdir()
+    target = site / "report.html"
+    target.write_text(PRECIOUS)
+    target.chmod(0o640)
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    write_page(link, "title", "", ["<p>body</p>"])
+    assert link.is_symlink()
+    assert "<p>body</p>" in target.read_text()
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in site.iterdir()) == ["report.html"]
+
+
+def test_backtest_creates_the_folder_of_output_json(tmp_path: Path) -> None:
+    # The review of the fixes: the check let a missing folder pass (writers create them), but the
+    # backtest's JSON writer did not create it, and failed after replacing the report.
+    cfg = _sample("backtest.yaml")
+    cfg["data"] = {"source": "synth", "years": 0.05, "interval": "1h", "seed": 7}
+    cfg["policies"] = dict(list(cfg["policies"].items())[:1])
+    cfg["output"] = {"report": str(tmp_path / "backtest.html"), "json": str(tmp_path / "new" / "metrics.json")}
+    res = _run(tmp_path, "backtest", cfg)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new" / "metrics.json").is_file()

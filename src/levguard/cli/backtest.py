@@ -14,6 +14,7 @@ import typer
 from levguard.cli._errors import fail as _fail
 from levguard.cli._paths import check_outputs
 from levguard.errors import LevguardError
+from levguard.files import replacing
 
 
 def build_strategy(cfg: Any) -> Any:
@@ -126,7 +127,6 @@ class SweepOutcome:
 
 
 def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool) -> SweepOutcome:
-    from pathlib import Path
 
     from levguard.backtest.sweeps import best, sweep
     from levguard.errors import InputError
@@ -165,7 +165,8 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
     if sw.output.csv:
         csv = Path(sw.output.csv)
         try:
-            table.to_csv(csv, index=False)
+            with replacing(csv) as (temp,):  # whole or not at all; a missing folder is created
+                table.to_csv(temp, index=False)
         except OSError as exc:
             raise InputError(f"sweep.output.csv: cannot write {csv} ({exc})") from None
     return SweepOutcome(table, row, note, report, csv)
@@ -239,7 +240,8 @@ def backtest(
         from levguard.cli._output import json_text
 
         try:
-            Path(cfg.output.json_path).write_text(json_text(metrics), encoding="utf-8")
+            with replacing(cfg.output.json_path) as (temp,):  # a missing folder is created
+                temp.write_text(json_text(metrics), encoding="utf-8")
         except OSError as exc:  # a directory, a full disk, a path under a file
             _fail(f"cannot write output.json {str(cfg.output.json_path)!r}: {exc.strerror or type(exc).__name__}")
             return

@@ -15,6 +15,7 @@ import typer
 from levguard.cli._errors import fail as _fail
 from levguard.cli._paths import check_outputs
 from levguard.errors import LevguardError
+from levguard.files import replacing
 
 _SCHEDULER_HELP = (
     "Dask scheduler: 'local' for a LocalCluster (the default), 'none' to run in this process, or an "
@@ -114,8 +115,8 @@ def _write_file(where: str | None, key: str, write: Callable[[Path], object]) ->
         return None
     p = Path(where)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        write(p)
+        with replacing(p) as (temp,):  # whole or not at all; a missing folder is created
+            write(temp)
     except OSError as exc:
         raise InputError(f"{key}: cannot write {p} ({exc})") from None
     return str(p)

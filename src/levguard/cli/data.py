@@ -113,20 +113,19 @@ _register()
 
 def _source_names(files: list[str]) -> list[str]:
     # A source is named by its file's name without extensions; where two files share that name
-    # (one file per venue folder), by the path without extensions.  A file given twice would be
-    # weighted twice in the index, so it is refused.
+    # (one file per venue folder, or BTC.csv beside BTC.parquet), by the path as given.  One file
+    # given twice (under two spellings too) would be weighted twice in the index: refused.
+    import os
     from pathlib import Path
 
     from levguard.errors import InputError
 
-    paths = [Path(f) for f in files]
-    names = [p.name.split(".")[0] for p in paths]
-    if len(set(names)) < len(names):
-        names = [str(p.with_name(p.name.split(".")[0])) for p in paths]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise InputError(f"the source {name!r} is given twice ({files[names.index(name)]!r} and {files[i]!r})")
-    return names
+    real = [os.path.realpath(f) for f in files]
+    for i, r in enumerate(real):
+        if r in real[:i]:
+            raise InputError(f"the source {files[i]!r} is given twice (as {files[real.index(r)]!r} too)")
+    names = [Path(f).name.split(".")[0] for f in files]
+    return names if len(set(names)) == len(names) else list(files)
 
 
 @data_app.command("index")

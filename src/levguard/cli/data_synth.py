@@ -14,7 +14,6 @@ with status 2.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +21,7 @@ import typer
 
 from levguard.cli._paths import check_outputs
 from levguard.errors import InputError, LevguardError
+from levguard.files import replacing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,19 +53,14 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_all(frames: tuple[pd.DataFrame, ...], paths: tuple[Path, ...]) -> None:
-    # Each file is written beside its place under a temporary name and moved into place once all
-    # three are written, so a failed write leaves the previous files as they were.
-    temps = [p.with_name(f".levguard-{os.getpid()}-{k}.tmp{p.suffix}") for k, p in enumerate(paths)]
+    # The three files are moved into place once all are written (levguard.files.replacing), so
+    # a failed write leaves the previous files as they were.
     try:
-        for frame, temp in zip(frames, temps, strict=True):
-            _write(frame, temp)
-        for temp, path in zip(temps, paths, strict=True):
-            os.replace(temp, path)
+        with replacing(*paths) as temps:
+            for frame, temp in zip(frames, temps, strict=True):
+                _write(frame, temp)
     except OSError as exc:
         raise InputError(f"cannot write {exc.filename or str(paths[0])!r}: {exc.strerror or exc}") from exc
-    finally:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
 
 
 def synth(

@@ -405,10 +405,6 @@ def _print_real_market(market: dict[str, Any], label: str) -> None:
     )
 
 
-_DEMO_MIN_BARS = 48
-"""Fewest hourly bars ``demo --data``/``--real`` runs on: a volatility needs returns to measure."""
-
-
 def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
     report_path: Annotated[
@@ -469,12 +465,13 @@ def demo(
 
         try:
             frame, label = _real_demo_data(data_dir, real, sym, start, end, cache_dir)
-            if len(frame) < _DEMO_MIN_BARS:  # two bars gave "vol must be ... was nan", naming no input
-                raise InputError(
-                    f"the demo needs at least {_DEMO_MIN_BARS} hourly bars (2 days) to estimate volatility; "
-                    f"{label} holds {len(frame)} between --start and --end"
-                )
             market = perp_summary(frame)
+            vol = market["annualised_vol"]
+            if not (math.isfinite(vol) and vol > 0):  # "vol must be ... was nan" named nothing the user gave
+                raise InputError(
+                    f"the demo needs prices that move to estimate a volatility; {label} holds {len(frame)} "
+                    f"bar(s) between --start and --end, with a volatility of {vol:g}"
+                )
             sizing = _sizing_demo(samples, market) if sym == "BTCUSDT" else None
             backtest = _backtest_demo(
                 report_path or None,

@@ -148,7 +148,10 @@ def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
             problem = _not_a_float(value)
             if problem is not None:
                 raise DataError(f"{source}, row {row}: {name} {problem}, was {show(value, 40)}") from None
-        raise
+        # A cell Python reads but pandas does not (``1_000``): the first that pandas cannot read.
+        unread = pd.to_numeric(table[name], errors="coerce").isna().to_numpy() & table[name].notna().to_numpy()
+        row = int(np.flatnonzero(unread)[0]) if unread.any() else 0
+        raise DataError(f"{source}, row {row}: {name} is not a number, was {show(table[name].iloc[row], 40)}") from None
 
 
 def _not_a_float(value: Any) -> str | None:

@@ -13,12 +13,10 @@ Results are duck-typed (this layer does not import :mod:`levguard.backtest`): an
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import gzip
 import html
 import math
-import os
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
+from levguard.files import replacing
 
 __all__ = [
     "MAX_POINTS",
@@ -525,18 +524,11 @@ def write_page(path: str | Path, title: str, subtitle: str, body: Sequence[str])
         f"<main><h1>{html.escape(title)}</h1>{sub}{''.join(body)}</main></body></html>"
     )
     out = Path(path)
-    # Written under a temporary name beside it and moved into place: a full disk leaves the
-    # previous report whole, not cut short.
-    temp = out.with_name(f".levguard-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(doc, encoding="utf-8")
-        os.replace(temp, out)
+        with replacing(out) as (temp,):  # whole or not at all: a full disk leaves the previous report
+            temp.write_text(doc, encoding="utf-8")
     except OSError as exc:  # a directory, a full disk, a path under a file
         raise InputError(f"cannot write the report {str(out)!r}: {exc.strerror or type(exc).__name__}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
     return out
 
 

@@ -177,8 +177,12 @@ def test_span_of_two_bars(tmp_path: Path) -> None:
     d = write_data_dir(tmp_path / "data")
     last = pd.date_range("2024-03-01", periods=N, freq="1h", tz="UTC")[-2]
     err = _one_error_line(runner.invoke(app, ["demo", "--data", str(d), "--start", _stamp(last), "--out", ""]))
-    assert "the demo needs at least 48 hourly bars (2 days) to estimate volatility;" in err
-    assert "holds 2 between --start and --end" in err
+    assert "the demo needs prices that move to estimate a volatility;" in err
+    assert "holds 2 bar(s) between --start and --end, with a volatility of nan" in err
+    # Three bars measure a volatility: the demo runs (the review of the fix: 48 was too strict).
+    three = pd.date_range("2024-03-01", periods=N, freq="1h", tz="UTC")[-3]
+    res = runner.invoke(app, ["demo", "--data", str(d), "--start", _stamp(three), "--out", "", "--json"])
+    assert res.exit_code == 0, res.output
 
 
 @pytest.mark.parametrize(

@@ -95,8 +95,9 @@ def test_index_sources_with_the_same_file_name_in_two_folders(tmp_path: Path) ->
     res = runner.invoke(app, ["data", "index", *map(str, paths)])
     assert res.exit_code == 0, res.output
     assert "4 rows from 2 sources" in res.stdout
-    assert "venA/BTCUSDT_1h" in res.stdout
-    # The same file twice would weigh twice in the index: refused, naming it.
-    twice = runner.invoke(app, ["data", "index", str(paths[0]), str(paths[0])])
-    assert twice.exit_code == 2
-    assert f"is given twice ('{paths[0]}' and '{paths[0]}')" in twice.stderr
+    assert "venA/BTCUSDT_1h.csv" in res.stdout
+    # The same file twice, under any spelling, would weigh twice in the index: refused, naming it.
+    for again in (str(paths[0]), str(paths[0].parent / ".." / "venA" / "BTCUSDT_1h.csv")):
+        twice = runner.invoke(app, ["data", "index", str(paths[0]), again])
+        assert twice.exit_code == 2
+        assert f"the source '{again}' is given twice (as '{paths[0]}' too)" in twice.stderr

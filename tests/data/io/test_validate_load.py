@@ -119,6 +119,9 @@ def test_malformed_files(tmp_path: Path) -> None:
     text = _csv(tmp_path, ["2024-01-01T00:00:00Z,1,abc,0.5,1.5,3"], name="T_1h.csv")
     with pytest.raises(DataError, match=r"row 0: high is not a number, was 'abc'"):
         load_ohlcv(text)
+    underscore = _csv(tmp_path, ["2024-01-01T00:00:00Z,1_000,2,0.5,1.5,3"], name="U_1h.csv")
+    with pytest.raises(DataError, match=r"row 0: open is not a number, was '1_000'"):
+        load_ohlcv(underscore)  # Python's float() reads it, pandas does not
 
 
 def test_cells_a_bad_input_campaign_found(tmp_path: Path) -> None:
