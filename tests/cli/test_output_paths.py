@@ -118,7 +118,7 @@ def test_data_synth_writes_all_three_files_or_none(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(data_synth, "_write", full_disk_on_the_third)
     line = _one_error_line(runner.invoke(app, ["data", "synth", "--years", "0.01", str(out)]))
-    assert "No space left on device" in line
+    assert line == f"levguard: error: cannot write {str(tmp_path / 'keep.funding.csv')!r}: No space left on device"
     for name in ("keep.csv", "keep.mark.csv", "keep.funding.csv"):
         assert (tmp_path / name).read_text() == PRECIOUS
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.csv", "keep.funding.csv", "keep.mark.csv"]

@@ -55,12 +55,14 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def _write_all(frames: tuple[pd.DataFrame, ...], paths: tuple[Path, ...]) -> None:
     # The three files are moved into place once all are written (levguard.files.replacing), so
     # a failed write leaves the previous files as they were.
+    where = paths[0]
     try:
         with replacing(*paths) as temps:
-            for frame, temp in zip(frames, temps, strict=True):
+            for frame, temp, path in zip(frames, temps, paths, strict=True):
+                where = path  # named in an error, not its temporary file
                 _write(frame, temp)
     except OSError as exc:
-        raise InputError(f"cannot write {exc.filename or str(paths[0])!r}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot write {str(where)!r}: {exc.strerror or exc}") from exc
 
 
 def synth(
