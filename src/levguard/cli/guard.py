@@ -500,7 +500,7 @@ def _demo_summary(out: Any, guardian: Any, papers: list[Any], cfg: Any) -> None:
 
 
 _DEMO: dict[str, Any] = {
-    "database": "sqlite://",
+    "database": "sqlite:///levguard-demo.db",  # replaced by a file in a temporary folder
     "accounts": [
         {
             "name": "paper-btc",

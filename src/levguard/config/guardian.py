@@ -210,6 +210,27 @@ class GuardianFile(_Model):
     alerts: AlertsConfig = AlertsConfig()
     accounts: Annotated[list[AccountConfig], Field(min_length=1)]
 
+    @field_validator("database")
+    @classmethod
+    def _kept(cls, v: str) -> str:
+        # The guardian's write-ahead log must outlive it: an in-memory SQLite store vanishes with
+        # the process, and a restart after a crash would not know its orders.
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(v)
+        except Exception:  # the store reports a malformed URL itself, without echoing a password
+            return v
+        memory = url.get_backend_name() == "sqlite" and (
+            url.database in (None, "", ":memory:") or str(url.query.get("mode", "")) == "memory"
+        )
+        if memory:
+            raise ValueError(
+                "an in-memory SQLite store is lost when the guardian stops (its write-ahead log with it); "
+                "give a file (sqlite:///levguard-guard.db) or a PostgreSQL URL"
+            )
+        return v
+
     @field_validator("accounts")
     @classmethod
     def _unique(cls, v: list[AccountConfig]) -> list[AccountConfig]:

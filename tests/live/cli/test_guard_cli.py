@@ -92,6 +92,11 @@ def test_max_cycles_stops(tmp_path: Path) -> None:
         (lambda c: c.update(alerts={"webhook": {"url": "ftp://x"}}), "url"),
         (lambda c: c.update(bogus=1), "bogus"),
         (lambda c: c["accounts"].append(dict(c["accounts"][0])), "unique"),
+        # A bad-input campaign (2026-12-05): an in-memory store ran a guardian whose write-ahead
+        # log vanished with it.
+        (lambda c: c.update(database="sqlite://"), "an in-memory SQLite store is lost when the guardian stops"),
+        (lambda c: c.update(database="sqlite:///:memory:"), "an in-memory SQLite store is lost"),
+        (lambda c: c.update(database="sqlite:///file:g?mode=memory&uri=true"), "an in-memory SQLite store is lost"),
     ],
 )
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, mutate: Any, needle: str) -> None:
