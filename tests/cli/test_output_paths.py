@@ -170,3 +170,17 @@ def test_backtest_creates_the_folder_of_output_json(tmp_path: Path) -> None:
     res = _run(tmp_path, "backtest", cfg)
     assert res.exit_code == 0, res.output
     assert (tmp_path / "new" / "metrics.json").is_file()
+
+
+def test_init_force_writes_every_sample_or_none(tmp_path: Path) -> None:
+    # The review of the fixes: `init --force` wrote its samples one by one, so a sample whose place
+    # was taken (here a folder) failed after the earlier ones had been replaced.
+    first = runner.invoke(app, ["init", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    (tmp_path / "account.yaml").write_text("# mine\n")
+    (tmp_path / "tiers.json").unlink()
+    (tmp_path / "tiers.json").mkdir()
+    line = _one_error_line(runner.invoke(app, ["init", str(tmp_path), "--force"]))
+    assert line.endswith("tiers.json': it is a directory")
+    assert (tmp_path / "account.yaml").read_text() == "# mine\n"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".levguard-")]

@@ -23,7 +23,9 @@ from typing import Annotated, Any
 import typer
 
 from levguard.cli._errors import fail
+from levguard.cli._paths import check_outputs
 from levguard.errors import LevguardError
+from levguard.files import replacing
 
 #: Packaged samples copied as they are: file name -> what it is for.
 SAMPLES: dict[str, str] = {
@@ -139,9 +141,11 @@ def init(
     if existing and not force:
         fail(f"{existing[0]} exists (and {len(existing) - 1} more); nothing was written; use --force to overwrite")
     try:
-        for path, (write, what) in writers.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write(path)
-            typer.echo(f"wrote {path}  ({what})")
+        check_outputs((str(path), path) for path in writers)  # a directory in a file's place, before writing
+        with replacing(*writers) as temps:  # all the samples or none (a full disk keeps the old ones)
+            for temp, (write, _) in zip(temps, writers.values(), strict=True):
+                write(temp)
     except (OSError, LevguardError) as exc:
         fail(f"cannot write the samples into {directory}: {exc}")
+    for path, (_, what) in writers.items():
+        typer.echo(f"wrote {path}  ({what})")
