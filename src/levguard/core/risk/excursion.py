@@ -516,7 +516,7 @@ def combine_grid(survival: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
     # ``lo + w (hi - lo)``, kept within [lo, hi]: ``(1 - w) lo + w hi`` rounded to one unit below
     # ``lo`` where lo == hi (0.99 at 168 h, 0.9899999999999999 at 271 h), breaking monotonicity
     # in the horizon (found by a deep hypothesis run, 2026-12-05).
-    out: Float64Array1D = np.minimum(np.maximum(lo + w * (hi - lo), lo), hi)
+    out: Float64Array1D = np.clip(lo + w * (hi - lo), lo, hi)
     return out
 
 

@@ -99,7 +99,10 @@ def check_level(level: float, name: str = "level") -> float:
     """Return ``level`` if it is a confidence in (0.5, 1), else raise :class:`InputError`."""
     if isinstance(level, bool) or not isinstance(level, int | float | np.floating):
         raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {show(level)}")
-    lv = float(level) if not isinstance(level, int) or abs(level) < 2 else math.nan  # 10**400 overflowed float()
+    try:
+        lv = float(level)
+    except OverflowError:  # an integer past float64's range (10**400)
+        lv = math.nan
     if not (math.isfinite(lv) and 0.5 < lv < 1.0):
         raise InputError(f"{name} must be a confidence in (0.5, 1) such as 0.99, was {show(level)}")
     return lv
