@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# pytest caches each test module with its assertions rewritten (a .pyc in __pycache__), but not
+# where PYTHONDONTWRITEBYTECODE is set, as on the CI machines: there every run, in every xdist
+# worker, rewrote all ~680 test and helper modules again, about 20 s of a worker's 35 s of
+# collection.  The test process writes bytecode whatever that variable says (as `levguard
+# warmup` does for levguard's own modules); the modules imported before this line (pytest,
+# its plugins, this file) stay as they were.
+sys.dont_write_bytecode = False
 
 # CI runs the property tests on a fixed sequence of examples (reproducible, never red by a new
 # random draw); `make test` on a workstation explores new examples on every run.

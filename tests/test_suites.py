@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,21 @@ def test_collection_marks_the_browser_and_chaos_tests_and_nothing_else() -> None
     )
     collected = {line.split("::")[0] for line in out.stdout.splitlines() if "::" in line}
     assert collected == {"tests/report/test_report_browser.py", "tests/chaos/test_chaos_checker.py"}, out.stdout
+
+
+def test_rewritten_test_modules_are_cached_even_where_bytecode_is_off(tmp_path: Path) -> None:
+    """conftest.py: with PYTHONDONTWRITEBYTECODE set, pytest still caches the rewritten modules
+    (else every run and every worker rewrites them all again)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp_path)}
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    out = subprocess.run(
+        [*collect, "tests/core/test_records.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    cached = [p.name for p in tmp_path.rglob("test_records*.pyc")]
+    assert any("pytest" in name for name in cached), cached
