@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from golden_helpers import one
 
+import levguard
 from levguard.core.rules.bitmex import adl_allocate, adl_queue, adl_ranking
 
 
@@ -65,3 +66,30 @@ def test_legacy_isolated_example() -> None:
     )
     assert round(p.liquidation_price) == 97
     assert p.maintenance_margin == pytest.approx(1.0)  # 1 % of the 100 XBT entry value
+
+
+# Risk limits (bitmex.com/app/riskLimitsExamples, XBTUSD): each step raises the maintenance margin
+# of the whole position by the base rate, "< 200 XBT 0.50 %, < 350 XBT 1.00 %, < 500 XBT 1.50 %,
+# < 650 XBT 2.00 %".  A position worth 180 XBT needs 0.50 % (0.90 XBT); grown to 230 XBT it is
+# one step above the base limit and needs 1.00 % of the whole, 2.30 XBT (no deduction).  The
+# linear stand-in below values the position in the settlement unit at a price of 1.
+RISK_LIMITS = [
+    {"notional_cap": 200, "mmr": 0.005, "max_leverage": 100},
+    {"notional_floor": 200, "notional_cap": 350, "mmr": 0.010, "max_leverage": 66.66},
+    {"notional_floor": 350, "notional_cap": 500, "mmr": 0.015, "max_leverage": 50},
+    {"notional_floor": 500, "notional_cap": 650, "mmr": 0.020, "max_leverage": 40},
+]
+
+
+@pytest.mark.parametrize(("value", "mm"), [(180, 0.90), (230, 2.30), (199.99, 199.99 * 0.005), (200, 2.00)])
+def test_risk_limit_steps_apply_to_the_whole_position(value: float, mm: float) -> None:
+    p = one("bitmex", wallet=1_000, symbol="XBTUSDT", qty=value, entry_price=1, mark_price=1, tiers=RISK_LIMITS)
+    assert p.maintenance_margin == pytest.approx(mm, rel=1e-12)
+
+
+def test_risk_limit_rows_with_a_deduction_are_refused() -> None:
+    rows = [RISK_LIMITS[0], {**RISK_LIMITS[1], "maint_amount": 1.0}]
+    with pytest.raises(levguard.InputError, match=r"tiers\[1\]\.maint_amount must be 0: .*whole position"):
+        one("bitmex", wallet=1_000, symbol="XBTUSDT", qty=230, entry_price=1, mark_price=1, tiers=rows)
+    with pytest.raises(levguard.InputError, match=r"maint_amount is not used on bitmex"):
+        one("bitmex", wallet=1_000, symbol="XBTUSDT", qty=1, entry_price=1, mark_price=1, mmr=0.005, maint_amount=1)

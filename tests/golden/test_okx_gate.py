@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from golden_helpers import one
 
+import levguard
+
 ROWS = [
     # (is_short, exchange, leverage, open_rate, amount, expected)
     (True, "gate", 5, 10, 1.0, 11.87413417771621),
@@ -89,3 +91,69 @@ def test_gate_inverse_formula() -> None:
         taker_fee_rate=taker,
     )
     assert s.liquidation_price == pytest.approx(size * ep * (1 - mmr - taker) / (size - margin * ep), rel=1e-12)
+
+
+# OKX's margin ratio divides by "face value x |contracts| x mark x (tier MMR + fee rate)": the tier's
+# rate on the whole position, and position tiers carry no deduction (reference: OKX margin ratio;
+# GET /api/v5/public/position-tiers has no deduction field).
+OKX_TIERS = [
+    {"notional_cap": 10_000_000, "mmr": 0.005, "max_leverage": 100},
+    {"notional_floor": 10_000_000, "notional_cap": 11_000_000, "mmr": 0.01, "max_leverage": 50},
+]
+
+
+def test_okx_tier_rate_applies_to_the_whole_position() -> None:
+    """21,000 BTC-USDT-SWAP contracts of 0.01 BTC @ 50,000 = 10.5M in tier 2: MM = 10.5M x (1 % + 0.05 %)."""
+    p = one(
+        "okx", wallet=1_000_000, symbol="BTC-USDT-SWAP", qty=21_000, contract_size=0.01,
+        entry_price=50_000, mark_price=50_000, tiers=OKX_TIERS,
+    )  # fmt: skip
+    assert p.maintenance_margin == pytest.approx(10_500_000 * 0.0105, rel=1e-12)
+    # A table built elsewhere (ccxt, a tiers file) gets amounts by continuity; OKX drops them.
+    table = levguard.TierTable.from_rows(OKX_TIERS)
+    assert table.maintenance_margin(10_500_000) == pytest.approx(10_500_000 * 0.01 - 50_000)
+    spec = {
+        "venue": "okx", "wallet_balance": 1_000_000, "tiers": {"BTC-USDT-SWAP": table},
+        "positions": [{"symbol": "BTC-USDT-SWAP", "qty": 21_000, "contract_size": 0.01, "entry_price": 50_000,
+                       "mark_price": 50_000}],
+    }  # fmt: skip
+    p2 = levguard.evaluate_account(spec).positions[0]
+    assert p2.maintenance_margin == pytest.approx(p.maintenance_margin, rel=1e-12)
+    # Rows that state a deduction are refused on OKX, by name.
+    with pytest.raises(levguard.InputError, match=r"positions\[0\]\.tiers\[1\]\.maint_amount must be 0"):
+        one(
+            "okx", wallet=1_000_000, symbol="BTC-USDT-SWAP", qty=21_000, contract_size=0.01,
+            entry_price=50_000, mark_price=50_000, tiers=table.to_rows(),
+        )  # fmt: skip
+
+
+def test_okx_short_is_liquidated_at_the_step_where_the_higher_rate_starts() -> None:
+    """Short 1 @ 190, isolated margin 11.5, tiers 0.5 % below 200 and 1 % from 200, fee 0.05 %:
+    the tier-1 line alone would cross at 201.5 / 1.0055 = 200.40, but from 200 the MM of the
+    whole position is 200 x 1.05 % = 2.10 against a balance of 11.5 - 10 = 1.5, so the position is
+    liquidated at 200, where its value reaches the step."""
+    tiers = [
+        {"notional_cap": 200, "mmr": 0.005, "max_leverage": 100},
+        {"notional_floor": 200, "mmr": 0.01, "max_leverage": 50},
+    ]
+    p = one(
+        "okx", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=190, isolated_margin=11.5,
+        tiers=tiers,
+    )  # fmt: skip
+    assert p.liquidation_price == pytest.approx(200.0, rel=1e-12)
+    below = one(
+        "okx", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=199.999, isolated_margin=11.5,
+        tiers=tiers,
+    )  # fmt: skip
+    at = one(
+        "okx", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=200, isolated_margin=11.5,
+        tiers=tiers,
+    )  # fmt: skip
+    assert below.margin_balance > below.maintenance_margin
+    assert at.margin_balance < at.maintenance_margin
+    # The same account on Gate (a deduction keeps the MM continuous) crosses inside the line.
+    gate = one(
+        "gate", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=190, isolated_margin=11.5,
+        tiers=tiers, taker_fee_rate=0.0005,
+    )  # fmt: skip
+    assert gate.liquidation_price > 200.0

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,9 +182,10 @@ def with_mark(spec: Spec, i: int, mark: float) -> Spec:
 
 
 def table_for(case: Case, pos: dict[str, Any]) -> levguard.TierTable:
-    """The tier table the evaluator should use for ``pos`` (mirrors the spec's precedence)."""
+    """The tier table the evaluator should use for ``pos`` (mirrors the spec's precedence; on
+    OKX and BitMEX the tier rate applies to the whole position, without deduction)."""
     if "tiers" in pos:
-        return levguard.TierTable.from_rows(pos["tiers"])
+        return levguard.TierTable.from_rows(pos["tiers"], deduction=levguard.get_venue(case.venue).tier_deduction)
     if "mmr" in pos:
         return levguard.TierTable.fixed_rate(pos["mmr"])
     builtin = BINANCE_TIERS if case.venue.startswith("binance") else HYPERLIQUID_TIERS
@@ -323,6 +326,18 @@ def test_leverage_above_the_bracket_cap_is_rejected() -> None:
 
 
 # ============================================================================ 3. balance == MM at LP
+def jumps_at_lp(spec: Spec, i: int, lp: float, value: Callable[[Any], tuple[float, float]]) -> bool:
+    """Whether the LP of position ``i`` sits on a jump of the maintenance margin: on OKX and
+    BitMEX (the tier rate on the whole position, no deduction) the MM jumps up at a tier's
+    floor, and an LP there has the balance at or below the MM, a hair on one side of it above
+    and on the other side below (``value`` gives (balance, MM) of a report)."""
+    if levguard.get_venue(spec["venue"]).tier_deduction:
+        return False
+    balance, mm = value(levguard.evaluate_account(with_mark(spec, i, lp)))
+    safe = [operator.gt(*value(levguard.evaluate_account(with_mark(spec, i, lp * f)))) for f in (1 - 1e-9, 1 + 1e-9)]
+    return balance <= mm and safe[0] != safe[1]
+
+
 def check_isolated_balance_at_lp(spec: Spec) -> list[tuple[int, int]]:
     """Assert every isolated LP re-evaluates to margin balance == MM; return (tier at mark, tier at LP)."""
     report = levguard.evaluate_account(spec)
@@ -334,9 +349,13 @@ def check_isolated_balance_at_lp(spec: Spec) -> list[tuple[int, int]]:
         assert at.margin_balance is not None
         c = spec["positions"][i]["isolated_margin"]
         tol = 1e-9 * (at.notional + c + abs(at.unrealized_pnl))
-        assert at.margin_balance == pytest.approx(at.maintenance_margin, rel=1e-9, abs=tol), (
-            f"position {i}: LP {pr.liquidation_price!r}, balance {at.margin_balance!r}, MM {at.maintenance_margin!r}"
-        )
+
+        def isolated(r: Any, i: int = i) -> tuple[float, float]:
+            return r.positions[i].margin_balance, r.positions[i].maintenance_margin
+
+        assert at.margin_balance == pytest.approx(at.maintenance_margin, rel=1e-9, abs=tol) or jumps_at_lp(
+            spec, i, pr.liquidation_price, isolated
+        ), f"position {i}: LP {pr.liquidation_price!r}, balance {at.margin_balance!r}, MM {at.maintenance_margin!r}"
         assert same(at.liquidation_price, pr.liquidation_price, rel=1e-9), "LP must not depend on the mark"
         tiers.append((pr.tier, at.tier))
     return tiers
@@ -351,9 +370,13 @@ def check_cross_equity_at_lp(spec: Spec) -> list[tuple[int, int]]:
             continue
         at = levguard.evaluate_account(with_mark(spec, i, pr.liquidation_price))
         scale = at.wallet_balance + sum(p.notional + abs(p.unrealized_pnl) for p in at.positions)
-        assert at.equity == pytest.approx(at.maintenance_margin, rel=1e-9, abs=1e-9 * scale), (
-            f"position {i}: LP {pr.liquidation_price!r}, equity {at.equity!r}, MM {at.maintenance_margin!r}"
-        )
+
+        def account(r: Any) -> tuple[float, float]:
+            return r.equity, r.maintenance_margin
+
+        assert at.equity == pytest.approx(at.maintenance_margin, rel=1e-9, abs=1e-9 * scale) or jumps_at_lp(
+            spec, i, pr.liquidation_price, account
+        ), f"position {i}: LP {pr.liquidation_price!r}, equity {at.equity!r}, MM {at.maintenance_margin!r}"
         lp_again = at.positions[i].liquidation_price
         assert same(lp_again, pr.liquidation_price, rel=1e-9), f"position {i}: LP moved to {lp_again!r} at its LP"
         tiers.append((pr.tier, at.positions[i].tier))
@@ -616,3 +639,27 @@ def test_bankruptcy_price_lies_beyond_the_liquidation_price(venue: str, data: st
             assert bp < lp, f"{r.symbol} long: BP {bp} !< LP {lp}"
         else:
             assert bp > lp, f"{r.symbol} short: BP {bp} !> LP {lp}"
+
+
+# ============================================================================ tiers without deduction
+@FEW
+@given(rows=tier_rows(), notional=st.floats(0.0, 1e7, allow_nan=False))
+def test_the_whole_position_rate_never_asks_less_than_the_deduction_and_keeps_the_brackets(
+    rows: list[dict[str, Any]], notional: float
+) -> None:
+    """OKX/BitMEX (the tier rate on the whole position) against Binance-style deductions on the
+    same brackets: the same tier and leverage cap at every notional, the MM ``notional x mmr``
+    (never below the continuous one, equal in the first tier), and non-decreasing in notional."""
+    cont = levguard.TierTable.from_rows(rows)
+    whole = cont.without_deduction()
+    assert whole is cont.without_deduction()
+    assert whole.without_deduction() is whole
+    assert levguard.TierTable.from_rows(rows, deduction=False) == whole
+    k = cont.index(notional)
+    assert whole.index(notional) == k
+    assert whole.max_leverage(notional) == cont.max_leverage(notional)
+    assert whole.maintenance_margin(notional) == notional * whole.tiers[k].mmr
+    assert whole.maintenance_margin(notional) >= cont.maintenance_margin(notional) - 1e-9 * notional
+    if k == 0:
+        assert whole.maintenance_margin(notional) == cont.maintenance_margin(notional)
+    assert whole.maintenance_margin(notional * 1.5) >= whole.maintenance_margin(notional)

@@ -208,10 +208,12 @@ def resolve_tiers(model: VenueModel, position: Position) -> TierTable:
     """Return the tier table that applies to ``position`` on ``model``.
 
     Order: the position's own tiers (or fixed ``mmr``), the venue's rate rule (Deribit, dYdX),
-    the venue's built-in snapshot for the symbol.
+    the venue's built-in snapshot for the symbol.  On a venue whose tier rate applies to the
+    whole position (``tier_deduction`` False: OKX, BitMEX) the table's maintenance amounts are
+    dropped (:meth:`~levguard.core.tiers.TierTable.without_deduction`), whoever built it.
     """
     if position.tiers is not None:
-        return position.tiers
+        return position.tiers if model.tier_deduction else position.tiers.without_deduction()
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)

@@ -91,14 +91,15 @@ def _unknown(keys: set[Any]) -> str:
     return show(names, 200) if len(names) <= 10 else f"{show(names[:10], 200)[:-1]}, ... ({len(names)} in all)]"
 
 
-def tiers_from_spec(raw: object, where: str) -> TierTable:
-    """Build a tier table from a list of tier dicts (ours, Binance's or ccxt's shape)."""
+def tiers_from_spec(raw: object, where: str, *, deduction: bool = True) -> TierTable:
+    """Build a tier table from a list of tier dicts (ours, Binance's or ccxt's shape); with
+    ``deduction=False`` (the venue's tier rate applies to the whole position) without amounts."""
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise InputError(f"{where} must be a list of tier objects, was {show(raw)}")
-    return TierTable.from_rows(raw, source="account spec", where=where)
+    return TierTable.from_rows(raw, source="account spec", where=where, deduction=deduction)
 
 
-def _symbol_tiers(raw: object) -> dict[str, TierTable]:
+def _symbol_tiers(raw: object, deduction: bool = True) -> dict[str, TierTable]:
     """Top-level ``tiers``: ``{symbol: [tier, ...] | TierTable}`` (ccxt ``fetch_leverage_tiers``
     output fits; a built table is used as is)."""
     if raw is None:
@@ -109,7 +110,9 @@ def _symbol_tiers(raw: object) -> dict[str, TierTable]:
     for sym, rows in raw.items():
         if not isinstance(sym, str):
             raise InputError(f"tiers keys must be symbols (strings), was {show(sym)}")
-        out[symbol_key(sym)] = rows if isinstance(rows, TierTable) else tiers_from_spec(rows, f"tiers[{show(sym)}]")
+        if not isinstance(rows, TierTable):
+            rows = tiers_from_spec(rows, f"tiers[{show(sym)}]", deduction=deduction)
+        out[symbol_key(sym)] = rows
     return out
 
 
@@ -184,11 +187,16 @@ def _position(
     max_lev = _opt_float(d, "max_leverage", where)
     mmr = _opt_float(d, "mmr", where)
     maint = _opt_float(d, "maint_amount", where)
+    if maint and not model.tier_deduction:
+        raise InputError(
+            f"{where}.maint_amount is not used on {model.name} (its tier rate applies to the whole position, "
+            f"with no maintenance deduction), was {maint!r}"
+        )
     tiers: TierTable | None = None
     if d.get("tiers") is not None:
         if mmr is not None:
             raise InputError(f"{where}: give either tiers or mmr, not both")
-        tiers = tiers_from_spec(d["tiers"], f"{where}.tiers")
+        tiers = tiers_from_spec(d["tiers"], f"{where}.tiers", deduction=model.tier_deduction)
     elif mmr is not None and not model.rate_based:
         if max_lev is None:
             builtin = model.builtin_tiers.get(model.tier_key(symbol))
@@ -279,7 +287,7 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
     raw_positions = spec.get("positions", [])
     if not isinstance(raw_positions, Sequence) or isinstance(raw_positions, str | bytes):
         raise InputError(f"positions must be a list, was {type(raw_positions).__name__}")
-    symbol_tiers = _symbol_tiers(spec.get("tiers"))
+    symbol_tiers = _symbol_tiers(spec.get("tiers"), model.tier_deduction)
     positions: list[Position] = []
     for i, raw in enumerate(raw_positions):
         where = f"positions[{i}]"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -101,17 +102,24 @@ class TierTable:
     fixed : bool
         A single user-given (mmr, maint_amount) pair that applies at every notional; the
         continuity rule is not checked against a floor of 0.
+    deduction : bool
+        True (Binance, Bybit, Gate, Hyperliquid): each tier has a maintenance amount that makes
+        the maintenance margin continuous in notional (the continuity rule).  False (OKX,
+        BitMEX): the tier's rate applies to the whole position and there is no amount, so the
+        maintenance margin jumps at each cap (:meth:`without_deduction`).
 
     Raises
     ------
     InputError
         Empty, unsorted, overlapping or gapped tiers; rates outside [0, 1); decreasing rates;
-        non-positive leverage; maintenance amounts that break the continuity rule.
+        non-positive leverage; maintenance amounts that break the continuity rule, or any
+        non-zero amount in a table without deduction.
     """
 
     tiers: tuple[Tier, ...]
     source: str = ""
     fixed: bool = False
+    deduction: bool = True
     caps: Float64Array1D = field(init=False, repr=False, compare=False)
     mmrs: Float64Array1D = field(init=False, repr=False, compare=False)
     cums: Float64Array1D = field(init=False, repr=False, compare=False)
@@ -134,6 +142,11 @@ class TierTable:
             finite(t.maint_amount, f"{where}.maint_amount")
             if not t.max_leverage > 0.0:
                 raise InputError(f"{where}.max_leverage must be > 0, was {t.max_leverage!r}")
+            if not self.deduction and t.maint_amount != 0.0:
+                raise InputError(
+                    f"{where}.maint_amount must be 0: these tiers have no maintenance deduction (the tier's rate "
+                    f"applies to the whole position), was {t.maint_amount!r}"
+                )
             if prev is None:
                 if not close(t.notional_floor, 0.0, abs_=1e-9):
                     raise InputError(
@@ -154,6 +167,9 @@ class TierTable:
                     )
                 if t.mmr < prev.mmr:
                     raise InputError(f"{where}.mmr must not decrease (was {t.mmr!r} after {prev.mmr!r})")
+                if not self.deduction:
+                    prev = t
+                    continue
                 expected = prev.maint_amount + t.notional_floor * (t.mmr - prev.mmr)
                 if not close(t.maint_amount, expected, rel=1e-9, abs_=1e-6):
                     raise InputError(
@@ -169,9 +185,17 @@ class TierTable:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, object]], *, source: str = "", where: str = "tiers") -> TierTable:
+    def from_rows(
+        cls,
+        rows: Iterable[Mapping[str, object]],
+        *,
+        source: str = "",
+        where: str = "tiers",
+        deduction: bool = True,
+    ) -> TierTable:
         """Build a table from dicts in our shape, Binance's ``leverageBracket`` shape, or ccxt's
-        ``fetch_leverage_tiers`` shape.  Missing maintenance amounts are derived by continuity.
+        ``fetch_leverage_tiers`` shape.  Missing maintenance amounts are derived by continuity;
+        with ``deduction=False`` (OKX, BitMEX) they are 0 and a non-zero one is refused.
         """
         if isinstance(rows, Mapping | str | bytes):
             raise InputError(f"{where} must be a list of tier objects, was {type(rows).__name__}")
@@ -205,7 +229,7 @@ class TierTable:
                 vals["notional_cap"] = nxt if nxt is not None else math.inf
         floors = [float(v["notional_floor"] or 0.0) for v in parsed]
         mmrs = [float(v["mmr"] or 0.0) for v in parsed]
-        derived = continuity_amounts(floors, mmrs)
+        derived = continuity_amounts(floors, mmrs) if deduction else [0.0] * len(floors)
         tiers = tuple(
             Tier(
                 notional_floor=floors[i],
@@ -217,7 +241,7 @@ class TierTable:
             for i, v in enumerate(parsed)
         )
         try:
-            return cls(tiers, source=source)
+            return cls(tiers, source=source, deduction=deduction)
         except InputError as exc:
             if where == "tiers":
                 raise
@@ -288,10 +312,31 @@ class TierTable:
         A bracket's notional cap is a position *limit* and is inclusive: Binance USDⓈ-M "Leverage
         and Margin" lists BTCUSDT's first bracket as "0 - 50,000" at 125x (``notionalCap``, the
         maximum position at that leverage; ``GET /fapi/v1/leverageBracket``), and Bybit's risk
-        limit is "position value <= riskLimitValue".  Maintenance margin is continuous across a
-        cap, so only the leverage limit depends on which side the cap belongs to.
+        limit is "position value <= riskLimitValue".  With a deduction the maintenance margin is
+        continuous across a cap, so only the leverage limit depends on which side the cap
+        belongs to.
         """
         return self.tiers[int(leverage_tier_index(float(notional), self.caps))].max_leverage
+
+    def without_deduction(self) -> TierTable:
+        """Return this table with each tier's rate on the whole position and no maintenance amount.
+
+        The same brackets, rates and leverage caps; every maintenance amount 0, so the
+        maintenance margin is ``notional * mmr_k`` and jumps at each cap.  A table that already
+        has no deduction is returned as it is.
+
+        Notes
+        -----
+        OKX's margin ratio divides by ``face value x |contracts| x mark x (tier MMR + fee)``: the
+        tier's rate times the whole position, and its position tiers (``GET
+        /api/v5/public/position-tiers``) carry no deduction (venue-margin-rules.md, OKX).  BitMEX
+        raises the maintenance margin of the whole position with each risk-limit step
+        (bitmex.com/app/riskLimitsExamples: 180 XBT at 0.50 % is 0.90 XBT; at 230 XBT the rate
+        is 1.00 % of the whole, 2.30 XBT).  Tables read from ccxt or a file get amounts by
+        continuity; the margin engine applies this to them on those venues
+        (:func:`levguard.core.margin.resolve_tiers`).
+        """
+        return _without_deduction(self)
 
     def to_rows(self) -> list[dict[str, float | None]]:
         """Return the list-of-dicts shape used in account specs."""
@@ -299,3 +344,12 @@ class TierTable:
 
     def __len__(self) -> int:
         return len(self.tiers)
+
+
+@lru_cache(maxsize=256)
+def _without_deduction(table: TierTable) -> TierTable:
+    # One converted table per table (the engine asks for it at every evaluation).
+    if not table.deduction:
+        return table
+    tiers = tuple(replace(t, maint_amount=0.0) for t in table.tiers)
+    return TierTable(tiers, source=table.source, fixed=table.fixed, deduction=False)

@@ -146,7 +146,8 @@ def solve_liquidation_price(
     for j in range(n_tiers - 2, -1, -1):
         if lp_root_by_cap(a, s, fee, caps[j], mmrs[j], cums[j]):
             k = j
-    return lp_in_tier(abs(q), a, s, fee, mmrs[k], cums[k], inverse)
+    floor = caps[k - 1] if k > 0 else 0.0
+    return lp_in_tier(abs(q), a, s, fee, mmrs[k], cums[k], floor, inverse)
 
 
 # The pieces of :func:`solve_liquidation_price`, shared with the block kernel below so that both
@@ -182,13 +183,27 @@ def lp_root_by_cap(a: float, s: float, fee: float, cap: float, mmr: float, cum: 
 
 
 @jitable
-def lp_in_tier(abs_q: float, a: float, s: float, fee: float, mmr: float, cum: float, inverse: bool) -> float:
+def lp_in_tier(
+    abs_q: float, a: float, s: float, fee: float, mmr: float, cum: float, floor: float, inverse: bool
+) -> float:
     """Return the liquidation price from the root ``n* = -(a + cum) / (s - mmr - fee)`` of the
-    selected tier, or NaN when the slope has the wrong sign or the price is not positive/finite."""
+    selected tier (at least its ``floor``), or NaN when the slope has the wrong sign or the price
+    is not positive/finite.
+
+    Notes
+    -----
+    With deductions by continuity the root lies in the selected tier.  Without them (OKX,
+    BitMEX: the tier's rate on the whole position) the maintenance margin jumps up at each cap,
+    and where ``s = -1`` the jump itself can cross the balance: the root of the selected tier's
+    line then lies below its floor, and the position is liquidated where its notional reaches
+    the floor (the price at which the higher rate starts to apply).
+    """
     slope = s - mmr - fee
     if s * slope <= 0.0:
         return math.nan
     n_star: float = -(a + cum) / slope
+    if n_star < floor:
+        n_star = floor
     if not n_star > 0.0:
         return math.nan
     price: float = abs_q / n_star if inverse else n_star / abs_q
@@ -310,6 +325,7 @@ def isolated_linear_py(
     lp_s = np.empty(_BLOCK)
     lp_rate = np.empty(_BLOCK)
     lp_cum = np.empty(_BLOCK)
+    lp_floor = np.empty(_BLOCK)
     lp_found = np.empty(_BLOCK)
     keep_all = out_mm.shape[0] == n
     for start in range(0, n, _BLOCK):
@@ -358,6 +374,7 @@ def isolated_linear_py(
             lp_s[i] = lp_side(qi, False)
             lp_rate[i] = lp_mmrs[t_lp - 1]
             lp_cum[i] = lp_cums[t_lp - 1]
+            lp_floor[i] = lp_caps[t_lp - 2] if t_lp > 1 else 0.0
             lp_found[i] = 0.0
 
         # Tier of the liquidation price: first cap with s * f(cap) >= 0.
@@ -366,10 +383,12 @@ def isolated_linear_py(
             if found == m:
                 break
             cap, rate, cum = lp_caps[j], lp_mmrs[j], lp_cums[j]
+            floor = lp_caps[j - 1] if j > 0 else 0.0
             for i in range(m):
                 hit = (lp_found[i] == 0.0) & lp_root_by_cap(lp_a[i], lp_s[i], fee, cap, rate, cum)
                 lp_rate[i] = rate if hit else lp_rate[i]
                 lp_cum[i] = cum if hit else lp_cum[i]
+                lp_floor[i] = floor if hit else lp_floor[i]
                 lp_found[i] = 1.0 if hit else lp_found[i]
                 found += 1 if hit else 0
 
@@ -377,7 +396,7 @@ def isolated_linear_py(
         for i in range(m):
             a = lp_a[i]
             s = lp_s[i]
-            lp = lp_in_tier(abs(qb[i]), a, s, fee, lp_rate[i], lp_cum[i], False)
+            lp = lp_in_tier(abs(qb[i]), a, s, fee, lp_rate[i], lp_cum[i], lp_floor[i], False)
             liq_b[i] = math.nan if lp_no_root(a, s, cum0) else lp
     return -1
 

@@ -269,6 +269,11 @@ class VenueModel:
         Taker fee rate used when a position does not give one.
     builtin_tiers : Mapping[str, TierTable]
         Packaged tier snapshots keyed by :func:`symbol_key`.
+    tier_deduction : bool
+        Tiers carry a maintenance amount that keeps the maintenance margin continuous (Binance
+        ``cum``, Bybit and Gate deductions, Hyperliquid).  False: the tier's rate applies to the
+        whole position and a tier table's amounts are dropped
+        (:meth:`levguard.core.tiers.TierTable.without_deduction`; OKX, BitMEX).
     rates : callable
         For rate-based venues, the position's (imr, mmr); None otherwise.
     contract_size : callable
@@ -302,6 +307,7 @@ class VenueModel:
     bankruptcy_close_fee: bool = False
     default_taker_fee: float = 0.0
     builtin_tiers: Mapping[str, TierTable] = field(default_factory=empty_mapping)
+    tier_deduction: bool = True
     rates: Callable[[Position], Rates | None] = _no_rates
     contract_size: Callable[[str], float] = SymbolConstant(1.0)
     tier_key: Callable[[str], str] = symbol_key

@@ -12,6 +12,10 @@ Sources
   bankruptcy price goes to the insurance fund (testnet.bitmex.com/app/liquidationExamples: long
   1 contract at 100.00, liquidation price 99.50, bankruptcy price 99.00, filled at 99.25: 0.25 to
   the fund; filled at 98.75: the fund pays 0.25).
+* bitmex.com/app/riskLimitsExamples: each risk-limit step raises the maintenance margin of the
+  whole position by the base rate ("< 200 XBT 0.50 %, < 350 XBT 1.00 %"; a position of 180 XBT
+  needs 0.90 XBT, one of 230 XBT 1.00 %), so tiers carry no maintenance amount
+  (``tier_deduction=False``).
 * bitmex.com/app/autoDeleveraging: ``Ranking = PnL% x EffLev`` if ``PnL% > 0`` else
   ``PnL% / EffLev``, ``EffLev = |MarkValue| / (MarkValue - BankruptValue)``,
   ``PnL% = (MarkValue - AvgEntryValue) / |AvgEntryValue|``; longs and shorts ranked apart;
@@ -133,5 +137,6 @@ BITMEX = VenueModel(
     settlement="USDT",
     source="bitmex.com/app/isolatedMarginExamples; bitmex.com/app/liquidation",
     mm_basis=MMBasis.ENTRY,
+    tier_deduction=False,
     liquidation=LIQUIDATION,
 )

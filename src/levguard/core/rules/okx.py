@@ -10,7 +10,9 @@ Sources
 * freqtrade implements OKX with the Gate formula (``[FT_GATE_OKX_ISO_LP]``), citing OKX's
   "Introduction to the isolated mode of Single/Multi-currency/Portfolio margin".
 * OKX counts position tiers in contracts; levguard takes tiers in notional (convert with
-  contract size x price), see docs/margin.md.
+  contract size x price), see docs/margin.md.  The tier's rate applies to the whole position
+  (the ratio above; the position-tiers API has no deduction), so tiers carry no maintenance
+  amount (``tier_deduction=False``).
 * Liquidation (okx.com/support/hc/en-us/articles/360020411711 "Forced Partial or Full
   Liquidation"): a position in tier 3 or above is partially liquidated down to tier 1; in tier 2
   or below it is fully liquidated, handed to the liquidation engine at the bankruptcy price
@@ -58,6 +60,7 @@ OKX = VenueModel(
     settlement="USDT",
     source="OKX isolated margin mode article; freqtrade okx.py",
     fee_in_mm=True,
+    tier_deduction=False,
     default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.001), ("ETH", 0.1))),
