@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
+from levguard.documents import check_structure
 from levguard.errors import ConfigError, InputError
 
 __all__ = ["PolicyFile", "build_policy", "build_rebalancer", "load_policy_file", "parse_policy_config"]
@@ -35,7 +36,7 @@ Lev = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 class FixedConfig(_Model):
     type: Literal["fixed"]
-    leverage: NonNeg
+    leverage: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]  # 0: flat; at most Lev's 1000
 
 
 class VolTargetConfig(_Model):
@@ -208,9 +209,19 @@ def _validated(model: type[_M], raw: object, source: str) -> _M:
 
 
 def parse_policy_config(raw: Mapping[str, Any], source: str = "policy") -> PolicyFile:
-    """Validate a policy mapping; errors name the key path and the value."""
+    """Validate a policy mapping; errors name the key path and the value.
+
+    The mapping is held to the documents' limits first (:func:`levguard.documents.check_structure`:
+    64 levels of objects and lists), as a policy file is when it is read: a mapping given
+    directly (the service's ``PUT .../policy``, the library) was validated at any depth, and a
+    composite nested 127 levels deep was stored by the service and then broke every read of it.
+    """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: must be an object with a 'policy' key, was {type(raw).__name__}")
+    try:
+        check_structure(raw, source)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     return _validated(PolicyFile, raw, source)
 
 

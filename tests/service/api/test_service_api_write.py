@@ -194,3 +194,29 @@ def test_shock_only_on_paper_venues(service: Service) -> None:
         lambda: c.get(f"/api/accounts/{ACCOUNT}/positions", headers=h).json()["state"] in ("DANGER", "ACT")
     )
     assert reached
+
+
+def _nested_policy(levels: int) -> dict[str, Any]:
+    policy: dict[str, Any] = {"type": "fixed", "leverage": 2}
+    for _ in range(levels):
+        policy = {"type": "composite", "policies": [policy]}
+    return policy
+
+
+def test_a_policy_nested_past_the_document_limit_is_refused_and_nothing_is_stored(service: Service) -> None:
+    """A composite nested 127 levels deep was stored, then answered 500, and every read of the
+    account and the audit log answered 500 until another policy replaced it: the body is now held
+    to the documents' nesting limit (64 levels of objects and lists, as a file's) first."""
+    c, h = service.client, service.admin
+    for levels in (40, 127):
+        r = c.put(f"/api/accounts/{ACCOUNT}/policy", json={"policy": _nested_policy(levels)}, headers=h)
+        assert r.status_code == 422, r.text
+        assert "nested deeper than 64 levels" in r.json()["error"]
+    assert _stored(service)["policy"] is None
+    assert c.get("/api/audit?event=policy", headers=h).json()["items"] == []
+    for path in ("/api/accounts", f"/api/accounts/{ACCOUNT}", f"/api/accounts/{ACCOUNT}/policy", "/api/audit"):
+        assert c.get(path, headers=h).status_code == 200, path
+    # Within the limit a nested composite is a policy like another.
+    r = c.put(f"/api/accounts/{ACCOUNT}/policy", json={"policy": _nested_policy(3)}, headers=h)
+    assert r.status_code == 200, r.text
+    assert c.get(f"/api/accounts/{ACCOUNT}/policy", headers=h).status_code == 200

@@ -47,6 +47,9 @@ POLICY: dict[str, Any] = {
         ),
         ({"polcy": {}}, "policy: missing key"),
         ({"policy": {"type": "fixed", "leverage": 2}, "rebalance": {"band": 1.5}}, "rebalance.band"),
+        # At most 1,000 as every other leverage (1e6 recommended 2.2 million BTC, 1e308 an infinite size).
+        ({"policy": {"type": "fixed", "leverage": 1e6}}, "policy.leverage: must be less than or equal to 1000"),
+        ({"policy": {"type": "fixed", "leverage": -1}}, "policy.leverage: must be greater than or equal to 0"),
     ],
 )
 def test_bad_policy_files_name_the_key(raw: dict[str, Any], needle: str) -> None:
