@@ -175,14 +175,15 @@ def size_account(
             from levguard.data.loaders import load_ohlcv
 
             history = load_ohlcv(history)
-        _section, estimated, daily = volatility_section(history)
+        import pandas as pd
+
+        when = pd.Timestamp(as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
+        # Only the bars closed by the account's as_of, as the forecaster reads them.
+        _section, estimated, daily = volatility_section(history, when)
         sigma = vol if vol is not None else estimated
         returns = np.asarray(daily, dtype=np.float64)
         if fitted is None:
-            import pandas as pd
-
             hourly = to_hourly(history)
-            when = pd.Timestamp(as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
             fitted = liquidation_forecaster(hourly, when)
             marks = "mark" if "mark_close" in hourly.columns else "last-price"
             source_name = str(history.attrs.get("source", "")) or "history"

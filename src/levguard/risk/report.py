@@ -119,9 +119,13 @@ def _price_series(history: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return out, "mark"
 
 
-def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd.Series]:
+def volatility_section(history: pd.DataFrame, as_of: Any = None) -> tuple[dict[str, Any], float, pd.Series]:
     """Return the report's volatility section of ``history``, the volatility it forecasts and the
     daily log returns behind it.
+
+    With ``as_of`` (a UTC time) only the bars closed by then are read (a bar closes at its open
+    time plus ``attrs["interval"]``), as the liquidation forecaster reads them: an account
+    evaluated at a past ``as_of`` sees no later prices.
 
     The section holds the realised estimators over the last 30 days, the EWMA over the whole
     history and a GARCH(1,1)-t fitted on up to 3 years of daily returns; the forecast
@@ -136,6 +140,13 @@ def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd
 
     history, series = _price_series(history)
     interval = str(history.attrs.get("interval") or "1h")
+    if as_of is not None:
+        closed = history.index <= pd.Timestamp(as_of) - pd.Timedelta(interval)
+        if not closed.any():
+            raise InputError(f"no bar of the history closed by as_of {pd.Timestamp(as_of).isoformat()}")
+        attrs = dict(history.attrs)
+        history = history.loc[closed]
+        history.attrs = attrs
     bars_30d = max(round(30 * 86_400e9 / pd.Timedelta(interval).value), 2)
     recent = history.iloc[-bars_30d:]
     estimates: dict[str, float] = {
@@ -166,6 +177,7 @@ def volatility_section(history: pd.DataFrame) -> tuple[dict[str, Any], float, pd
     section = {
         "source": str(history.attrs.get("source", "")),
         "series": series,
+        "last_bar": history.index[-1].isoformat(),
         "interval": interval,
         "window_days": 30,
         "annualised": estimates,
@@ -444,28 +456,40 @@ def risk_report(
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= 365:
         raise InputError(f"horizon_days must be an integer in [1, 365], was {horizon_days!r}")
     specs = load_portfolio(source)
-    vol_section: dict[str, Any] = {}
-    returns: pd.Series | None = None
-    sigma = float(vol) if vol is not None else float("nan")
+    given = float(vol) if vol is not None else float("nan")
     frame: pd.DataFrame | None = None
+    history_file: str | None = None
     if history is not None:
-        history_file: str | None = None
         if isinstance(history, str | Path):
             from levguard.data.loaders import load_ohlcv
 
             history_file, history = Path(history).name, load_ohlcv(history)
         frame = cast(pd.DataFrame, history)
-        try:
-            vol_section, estimated, returns = volatility_section(frame)
-        except InputError as exc:  # a file too short to estimate from: say which file
-            if history_file is None:
-                raise
-            raise InputError(f"{history_file} ({len(frame)} bars): {exc}") from None
-        if vol is None:
-            sigma = estimated
-        vol_section["used"] = sigma
-    else:
-        vol_section = {"given": sigma, "used": sigma}
+    vols: dict[str | None, tuple[dict[str, Any], float, pd.Series | None]] = {}
+
+    def vol_at(as_of: pd.Timestamp | None) -> tuple[dict[str, Any], float, pd.Series | None]:
+        # The volatility section, the volatility used and the daily returns of the history's bars
+        # closed by the account's as_of (all of them without one): one estimate per as_of.
+        key = None if as_of is None else str(as_of)
+        if key not in vols:
+            if frame is None:
+                vols[key] = ({"given": given, "used": given}, given, None)
+            else:
+                try:
+                    section, estimated, rets = volatility_section(frame, as_of)
+                except InputError as exc:  # a file too short to estimate from: say which file
+                    if history_file is None:
+                        raise
+                    raise InputError(f"{history_file} ({len(frame)} bars): {exc}") from None
+                section["used"] = given if vol is not None else estimated
+                vols[key] = (section, section["used"], rets)
+        return vols[key]
+
+    def as_of_of(spec: Mapping[str, Any]) -> pd.Timestamp | None:
+        return pd.Timestamp(as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
+
+    # The report's volatility section: at the first account's as_of.
+    vol_section = vol_at(as_of_of(specs[0]) if specs else None)[0]
 
     forecasters: dict[Any, Any] = {}
     liquidation_forecast: dict[str, Any] = {}
@@ -486,7 +510,8 @@ def risk_report(
     for name, acc, spec, options, prices in accounts:
         report = evaluate(acc)
         margin_reports[name] = report
-        as_of = pd.Timestamp(as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
+        as_of = as_of_of(spec)
+        _section, sigma, returns = vol_at(as_of)
         forecaster, liquidation_forecast = _liquidation_forecaster(frame, vol, as_of, forecasters)
         rate = _usd_rate(report.settlement, prices)
         greeks = _greeks(options, prices, report.settlement)
@@ -501,6 +526,9 @@ def risk_report(
         for m in methods:
             rets = None
             if m in ("historical", "fhs"):
+                if not bases:  # nothing to value (as portfolio_var says for the other methods)
+                    var_rows.append({"method": m, "error": "the portfolio is empty: no positions and no options"})
+                    continue
                 if len(bases) > 1:
                     text = f"one price history cannot value a book on {', '.join(bases)}; use Monte Carlo here"
                     var_rows.append({"method": m, "error": text + ", or per-underlying returns in portfolio_var"})

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -311,3 +312,38 @@ def test_a_history_too_short_names_its_file(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"^short_1h\.csv \(2 bars\): close must hold at least 2 values"):
         risk_report(BOOK, history=str(short))
+
+
+def test_an_empty_account_with_a_history_reports_and_does_not_crash() -> None:
+    market = synth_market(SynthConfig(years=0.5, seed=5))
+    empty = {"venue": "binance-usdm", "wallet_balance": 1_000, "positions": []}
+    rep = risk_report(empty, history=market.ohlcv, n_sims=1_000).to_dict()
+    rows = {v["method"]: v for v in rep["accounts"][0]["var"]}
+    for method in ("monte_carlo", "normal", "historical", "fhs"):  # historical: an IndexError before
+        assert rows[method]["error"] == "the portfolio is empty: no positions and no options"
+
+
+def test_an_as_of_reads_only_the_bars_closed_by_then() -> None:
+    """An account at a past ``as_of`` sees no later price: the same report from the history cut
+    there as from the whole one, whose later bars are a crash (VaR and vol read them before)."""
+    from levguard.sizing import size_account
+
+    bars = synth_market(SynthConfig(years=1.0, seed=7)).ohlcv
+    as_of = bars.index[6_000] + pd.Timedelta("1h")  # bar 6,000 closes at as_of
+    later = bars.copy()
+    later.iloc[6_001:, :4] = later.iloc[6_001:, :4] * 0.2  # an 80 % crash after as_of
+    cut = bars.iloc[:6_001].copy()
+    cut.attrs = dict(bars.attrs)
+    book = {**{k: v for k, v in BOOK.items() if k != "options"}, "as_of": as_of.isoformat()}
+    book["positions"] = BOOK["positions"][:1]
+    a = risk_report(book, history=later, n_sims=2_000, seed=1).to_dict()
+    b = risk_report(book, history=cut, n_sims=2_000, seed=1).to_dict()
+    assert a["volatility"]["used"] == b["volatility"]["used"]
+    assert a["volatility"]["last_bar"] == bars.index[6_000].isoformat()
+    assert a["accounts"][0]["var"] == b["accounts"][0]["var"]
+    policy = {"policy": {"type": "vol_target", "target_vol": 0.5}}
+    sa = size_account(book, policy, history=later).to_dict()
+    sb = size_account(book, policy, history=cut).to_dict()
+    assert sa["target_leverage"] == sb["target_leverage"]
+    with pytest.raises(InputError, match="no bar of the history closed by as_of"):
+        risk_report({**book, "as_of": bars.index[0].isoformat()}, history=later, n_sims=1_000)
