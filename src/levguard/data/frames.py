@@ -38,6 +38,7 @@ __all__ = [
     "make_ohlcv_frame",
     "ns_to_interval",
     "ohlcv_arrays",
+    "ordered_ns",
 ]
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
@@ -99,6 +100,31 @@ def utc_time(value: object, name: str, *, naive_datetime: str = "refuse") -> pd.
 
 
 _MAX_INTERVAL_NS = 10_000 * 86_400 * 10**9  # a bar longer than the history any file holds
+
+
+def ordered_ns(frame: pd.DataFrame | pd.Series, what: str) -> np.ndarray:
+    """Return the UTC nanosecond times of ``frame``'s index, which must rise strictly.
+
+    Raises
+    ------
+    DataError
+        The index is not a UTC DatetimeIndex, or a time repeats or goes back (named, with its
+        position): a repeated funding print would be paid twice, and bars out of order would be
+        matched to the wrong prints.
+    """
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise DataError(f"{what}: index must be a UTC DatetimeIndex")
+    ts: np.ndarray = idx.as_unit("ns").asi8
+    bad = np.flatnonzero(np.diff(ts) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        how = "repeats" if ts[i] == ts[i - 1] else "goes back from"
+        when = pd.Timestamp(int(ts[i]), unit="ns", tz="UTC").isoformat()
+        raise DataError(
+            f"{what}: the time at row {i} ({when}) {how} the previous row's; sort by time and drop duplicates"
+        )
+    return ts
 
 
 def interval_to_ns(interval: str) -> int:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import interval_to_ns, utc_time
+from levguard.data.frames import interval_to_ns, ordered_ns, utc_time
 from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -63,10 +63,7 @@ _NS_PER_YEAR = 365 * 86_400 * 1_000_000_000
 
 
 def _ts(frame: pd.DataFrame, what: str) -> np.ndarray:
-    idx = frame.index
-    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
-        raise DataError(f"{what}: index must be a UTC DatetimeIndex")
-    return idx.as_unit("ns").asi8
+    return ordered_ns(frame, what)
 
 
 def _when(ns: int) -> str:
@@ -130,8 +127,8 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
     """Add ``funding_rate`` (sum of the prints settling in each bar, NaN where none); record coverage."""
     from levguard.data.resample import align_funding
 
-    if "funding_rate" not in funding.columns:
-        raise DataError("funding frame lacks the 'funding_rate' column")
+    if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
+        raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
     bars_ts = _ts(frame, "bars")
     print_ts = _ts(funding, "funding prints")
     rates = align_funding(funding, frame).to_numpy(dtype=np.float64)

@@ -7,17 +7,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import INDEX_NAME, interval_to_ns, ns_to_interval
+from levguard.data.frames import INDEX_NAME, interval_to_ns, ns_to_interval, ordered_ns
 from levguard.errors import DataError
 
 __all__ = ["align_funding", "resample_ohlcv"]
 
 
-def _ts_ns(frame: pd.DataFrame) -> np.ndarray:
-    idx = frame.index
-    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
-        raise DataError("frame index must be a UTC DatetimeIndex")
-    return idx.as_unit("ns").asi8
+def _ts_ns(frame: pd.DataFrame, what: str = "frame") -> np.ndarray:
+    return ordered_ns(frame, what)
 
 
 def _bar_ns(frame: pd.DataFrame) -> int:
@@ -44,8 +41,10 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
     Raises
     ------
     DataError
-        ``interval`` is not a multiple of the source interval.
+        ``interval`` is not a multiple of the source interval; the times do not rise strictly (a
+        repeated source bar made its target bar look complete or short).
     """
+    _ts_ns(frame, "bars")
     src_ns = _bar_ns(frame)
     dst_ns = interval_to_ns(interval)
     if dst_ns % src_ns != 0 or dst_ns < src_ns:
@@ -74,11 +73,11 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     dropped.  The backtester pays ``-qty * mark * rate`` for a linear position open at the
     settlement time (docs/backtest.md).
     """
-    if "funding_rate" not in funding.columns:
-        raise DataError("funding frame lacks the 'funding_rate' column")
+    if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
+        raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
     bar_ns = _bar_ns(bars)
-    starts = _ts_ns(bars)
-    t = _ts_ns(funding)
+    starts = _ts_ns(bars, "bars")
+    t = _ts_ns(funding, "funding prints")
     pos = np.searchsorted(starts, t, side="right") - 1
     inside = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar_ns)
     out = np.zeros(len(starts))

@@ -134,3 +134,28 @@ def test_backtest_cli_uses_the_same_alignment(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["backtest", str(c), "--json"])
     assert res.exit_code == 0, res.output
     assert "note: mark price starts 2024-01-02 00:00: 24 earlier last-price bar(s) dropped" in res.stderr
+
+
+def test_repeated_or_backward_times_are_refused_by_name() -> None:
+    """A funding print given twice (two overlapping downloads) was paid twice, bars in reverse
+    order got no funding at all, a repeated mark row was a ValueError and a Series of funding an
+    AttributeError: each is now a DataError naming the row and time."""
+    from levguard.data.resample import align_funding, resample_ohlcv
+
+    last, mark, funding = _bars(T0, 48), _bars(T0, 48, kind="mark"), _funding(T0, 6)
+    twice = pd.concat([funding, funding.iloc[[2]]]).sort_index(kind="stable")
+    with pytest.raises(DataError, match=r"funding prints: the time at row 3 \(2024-01-01T16:00:00\+00:00\) repeats"):
+        perp_frame(last, mark, twice)
+    with pytest.raises(DataError, match="funding prints: the time at row 3 .* repeats"):
+        align_funding(twice, last)
+    with pytest.raises(DataError, match="goes back from the previous row's; sort by time"):
+        perp_frame(last.iloc[::-1], mark, funding)
+    with pytest.raises(DataError, match="mark bars: the time at row 6 .* repeats"):
+        perp_frame(last, pd.concat([mark.iloc[:6], mark.iloc[5:]]), funding)
+    with pytest.raises(DataError, match="funding must be a DataFrame with a 'funding_rate' column"):
+        perp_frame(last, mark, funding["funding_rate"])  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="repeats"):
+        resample_ohlcv(pd.concat([last.iloc[:4], last.iloc[3:]]), "4h")
+    # In order and once each: paid once per print.
+    once = perp_frame(last, mark, funding)
+    assert once["funding_rate"].sum() == pytest.approx(6 * 0.0001)
