@@ -127,11 +127,14 @@ def load_tiers(path: str | Path) -> dict[str, TierTable] | TierTable:
     raise InputError(f"{path}: expected a list of tiers or a symbol -> tiers mapping, was {type(raw).__name__}")
 
 
-def _as_table(tiers: object) -> TierTable:
+def _as_table(tiers: object, deduction: bool = True) -> TierTable:
+    # On a venue whose tier rate applies to the whole position, the amounts are dropped, as the
+    # margin engine drops them (:func:`levguard.core.margin.resolve_tiers`).
     if isinstance(tiers, TierTable):
-        return tiers
+        return tiers if deduction else tiers.without_deduction()
     if isinstance(tiers, Sequence) and not isinstance(tiers, str | bytes):
-        return TierTable.from_rows(tiers)
+        table = TierTable.from_rows(tiers)
+        return table if deduction else table.without_deduction()
     raise InputError(f"tiers must be a TierTable or a list of tier dicts, was {type(tiers).__name__}")
 
 
@@ -198,7 +201,7 @@ def isolated_margin_arrays(
     The inputs are checked inside the kernel's pass (:func:`levguard.kernels.margin.first_invalid_row`),
     not in separate NumPy passes.
     """
-    q, ep, mg, mk, fee, at_entry = _isolated_inputs(
+    q, ep, mg, mk, fee, at_entry, deduction = _isolated_inputs(
         qty, entry_price, isolated_margin, venue, mark_price, taker_fee_rate
     )
     n = q.shape[0]
@@ -210,7 +213,7 @@ def isolated_margin_arrays(
                 "out must be a tuple of three float64 arrays (liq_price, maintenance_margin, margin_ratio)"
             )
         lp_out, mm_out, ratio_out = (_out_array(a, f"out[{k}]", n) for k, a in enumerate(out))
-    _run_isolated(q, ep, mg, mk, fee, at_entry, tiers, table_ids, lp_out, mm_out, ratio_out)
+    _run_isolated(q, ep, mg, mk, fee, at_entry, deduction, tiers, table_ids, lp_out, mm_out, ratio_out)
     return lp_out, mm_out, ratio_out
 
 
@@ -221,8 +224,9 @@ def _isolated_inputs(
     venue: str,
     mark_price: object | None,
     fee_rate: float | None,
-) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D, Float64Array1D, float, bool]:
-    # The arrays (lengths checked, values checked later in the kernel), the fee and the MM basis.
+) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D, Float64Array1D, float, bool, bool]:
+    # The arrays (lengths checked, values checked later in the kernel), the fee, the MM basis and
+    # whether the venue's tiers have deductions (OKX and BitMEX: no; the tables' amounts dropped).
     model = get_venue(venue)
     if model.name not in _VECTOR_VENUES:
         raise InputError(f"venue must be one of {', '.join(_VECTOR_VENUES)} for the vectorized path, was {venue!r}")
@@ -237,7 +241,7 @@ def _isolated_inputs(
     fee = 0.0
     if model.fee_in_mm:
         fee = model.default_taker_fee if given is None else given
-    return q, ep, mg, mk, fee, model.mm_basis is MMBasis.ENTRY
+    return q, ep, mg, mk, fee, model.mm_basis is MMBasis.ENTRY, model.tier_deduction
 
 
 def _out_array(a: object, name: str, n: int) -> Float64Array1D:
@@ -274,6 +278,7 @@ def _run_isolated(
     mk: Float64Array1D,
     fee: float,
     at_entry: bool,
+    deduction: bool,
     tiers: object,
     table_ids: object | None,
     out_lp: Float64Array1D,
@@ -282,13 +287,13 @@ def _run_isolated(
 ) -> None:
     n = q.shape[0]
     if table_ids is None:
-        t = _as_table(tiers)
+        t = _as_table(tiers, deduction)
         caps, mmrs, cums = (readonly(x) for x in (t.caps, t.mmrs, t.cums))
         bad = isolated_linear_nb(q, ep, mg, mk, fee, at_entry, caps, mmrs, cums, out_lp, out_mm, out_ratio)
     else:
         if not isinstance(tiers, Sequence) or isinstance(tiers, str | bytes) or not tiers:
             raise InputError("tiers must be a non-empty sequence of tables when table_ids is given")
-        tables = [_as_table(x) for x in tiers]
+        tables = [_as_table(x, deduction) for x in tiers]
         ids = np.ascontiguousarray(np.asarray(table_ids, dtype=np.int64).reshape(-1))
         if ids.shape[0] != n:
             raise InputError(f"table_ids must have length {n} (like qty), was {ids.shape[0]}")
@@ -333,11 +338,13 @@ def isolated_liquidation_prices(
     prices (the maintenance margins and ratios the kernel computes on the way stay in a
     block-sized scratch and are not returned).
     """
-    q, ep, mg, mk, fee, at_entry = _isolated_inputs(
+    q, ep, mg, mk, fee, at_entry, deduction = _isolated_inputs(
         qty, entry_price, isolated_margin, venue, mark_price, taker_fee_rate
     )
     n = q.shape[0]
     lp_out = np.empty(n) if out is None else _out_array(out, "out", n)
     scratch = min(n, BLOCK)
-    _run_isolated(q, ep, mg, mk, fee, at_entry, tiers, table_ids, lp_out, np.empty(scratch), np.empty(scratch))
+    _run_isolated(
+        q, ep, mg, mk, fee, at_entry, deduction, tiers, table_ids, lp_out, np.empty(scratch), np.empty(scratch)
+    )
     return lp_out

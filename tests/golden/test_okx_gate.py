@@ -157,3 +157,36 @@ def test_okx_short_is_liquidated_at_the_step_where_the_higher_rate_starts() -> N
         tiers=tiers, taker_fee_rate=0.0005,
     )  # fmt: skip
     assert gate.liquidation_price > 200.0
+
+
+def test_okx_step_lp_everywhere_the_tables_go() -> None:
+    """The vectorized path and a paper venue drop the amounts as the engine does (the vectorized
+    path gave the tier-1 line's 200.40 and a paper venue's account spec was refused), and an LP
+    on a step is never a hair short of it (P = floor/|q| can round to a notional below the floor,
+    where the position is safe): 200 different sizes re-evaluate as liquidatable at their LP."""
+    from levguard.margin import isolated_liquidation_prices
+    from levguard.venues.paper import PaperVenue
+
+    tiers = [
+        {"notional_cap": 200, "mmr": 0.005, "max_leverage": 100},
+        {"notional_floor": 200, "mmr": 0.01, "max_leverage": 50},
+    ]
+    for given in (tiers, levguard.TierTable.from_rows(tiers)):
+        lp = isolated_liquidation_prices([-1.0], [190.0], [11.5], given, "okx", mark_price=[190.0])
+        assert lp[0] == pytest.approx(200.0, rel=1e-12)
+    venue = PaperVenue(
+        "okx", feeds={"XUSDT": [190.0] * 3}, wallet_balance=1_000, positions=[{"symbol": "XUSDT", "qty": -1, "entry": 190}],
+        tiers={"XUSDT": tiers},
+    )  # fmt: skip
+    spec = venue.account_spec()
+    assert all(row["maint_amount"] == 0.0 for row in spec["tiers"]["XUSDT"])
+    assert (
+        levguard.evaluate_account(spec).positions[0].maintenance_margin
+        == venue.evaluate().positions[0].maintenance_margin
+    )
+    for qty in [k / 10 for k in range(1, 201)]:
+        pos = {"symbol": "XUSDT", "qty": -qty, "entry_price": 190 / qty, "mark_price": 190 / qty,
+               "margin_mode": "isolated", "isolated_margin": 11.5, "tiers": tiers}  # fmt: skip
+        lp = levguard.evaluate_account({"venue": "okx", "positions": [pos]}).positions[0].liquidation_price
+        at = levguard.evaluate_account({"venue": "okx", "positions": [{**pos, "mark_price": lp}]}).positions[0]
+        assert at.liquidatable, (qty, lp)

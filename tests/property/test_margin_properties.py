@@ -22,6 +22,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import levguard
+from levguard.core.rules.base import MMBasis
 from levguard.core.rules.binance import BUILTIN_TIERS as BINANCE_TIERS
 from levguard.core.rules.hyperliquid import BUILTIN_TIERS as HYPERLIQUID_TIERS
 from levguard.margin import isolated_liquidation_prices
@@ -327,15 +328,26 @@ def test_leverage_above_the_bracket_cap_is_rejected() -> None:
 
 # ============================================================================ 3. balance == MM at LP
 def jumps_at_lp(spec: Spec, i: int, lp: float, value: Callable[[Any], tuple[float, float]]) -> bool:
-    """Whether the LP of position ``i`` sits on a jump of the maintenance margin: on OKX and
-    BitMEX (the tier rate on the whole position, no deduction) the MM jumps up at a tier's
-    floor, and an LP there has the balance at or below the MM, a hair on one side of it above
-    and on the other side below (``value`` gives (balance, MM) of a report)."""
-    if levguard.get_venue(spec["venue"]).tier_deduction:
+    """Whether the LP of position ``i`` sits on a jump of the maintenance margin: on OKX (the tier
+    rate on the whole position, no deduction, MM valued at the price) the MM jumps up at a tier's
+    floor, and an LP there has its notional on that floor, the balance at or below the MM, above
+    it a hair to the position's safe side and below it a hair to the other (``value`` gives
+    (balance, MM) of a report)."""
+    model = levguard.get_venue(spec["venue"])
+    pos = spec["positions"][i]
+    if model.tier_deduction or model.mm_basis is not MMBasis.PRICE or "tiers" not in pos:
         return False
+    q = abs(pos["qty"]) * pos.get("contract_size", 1.0)
+    floors = [t.notional_floor for t in levguard.TierTable.from_rows(pos["tiers"], deduction=False).tiers[1:]]
+    if not any(math.isclose(q * lp, f, rel_tol=1e-12) for f in floors):
+        return False
+    # A linear long (an inverse short) is safe above its LP, a linear short (an inverse long) below.
+    rises = (pos["qty"] > 0) == (pos.get("contract_kind", "linear") != "inverse")
+    safe_side, unsafe_side = (1 + 1e-9, 1 - 1e-9) if rises else (1 - 1e-9, 1 + 1e-9)
     balance, mm = value(levguard.evaluate_account(with_mark(spec, i, lp)))
-    safe = [operator.gt(*value(levguard.evaluate_account(with_mark(spec, i, lp * f)))) for f in (1 - 1e-9, 1 + 1e-9)]
-    return balance <= mm and safe[0] != safe[1]
+    safe = operator.gt(*value(levguard.evaluate_account(with_mark(spec, i, lp * safe_side))))
+    unsafe = not operator.gt(*value(levguard.evaluate_account(with_mark(spec, i, lp * unsafe_side))))
+    return balance <= mm and safe and unsafe
 
 
 def check_isolated_balance_at_lp(spec: Spec) -> list[tuple[int, int]]:

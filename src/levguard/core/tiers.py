@@ -336,7 +336,7 @@ class TierTable:
         continuity; the margin engine applies this to them on those venues
         (:func:`levguard.core.margin.resolve_tiers`).
         """
-        return _without_deduction(self)
+        return self if not self.deduction else _without_deduction(self)
 
     def to_rows(self) -> list[dict[str, float | None]]:
         """Return the list-of-dicts shape used in account specs."""
@@ -349,7 +349,5 @@ class TierTable:
 @lru_cache(maxsize=256)
 def _without_deduction(table: TierTable) -> TierTable:
     # One converted table per table (the engine asks for it at every evaluation).
-    if not table.deduction:
-        return table
     tiers = tuple(replace(t, maint_amount=0.0) for t in table.tiers)
     return TierTable(tiers, source=table.source, fixed=table.fixed, deduction=False)

@@ -406,7 +406,7 @@ def _positions_from_spec(
     raw = spec.get("positions", [])
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise InputError(f"positions must be a list, was {type(raw).__name__}")
-    symbol_tiers = _symbol_tiers(spec.get("tiers"))
+    symbol_tiers = _symbol_tiers(spec.get("tiers"), model.tier_deduction)
     book: list[Position] = []
     options: list[BybitOption] = []
     option_slots: list[int] = []

@@ -202,13 +202,19 @@ def lp_in_tier(
     if s * slope <= 0.0:
         return math.nan
     n_star: float = -(a + cum) / slope
-    if n_star < floor:
+    on_step = n_star < floor
+    if on_step:
         n_star = floor
     if not n_star > 0.0:
         return math.nan
     price: float = abs_q / n_star if inverse else n_star / abs_q
     if not (price > 0.0 and price < math.inf):
         return math.nan
+    if on_step:  # the rounded price must hold a notional of at least the floor (the higher rate)
+        for _ in range(4):
+            if (abs_q / price if inverse else abs_q * price) >= floor:
+                break
+            price = np.nextafter(price, 0.0) if inverse else np.nextafter(price, math.inf)
     return price
 
 

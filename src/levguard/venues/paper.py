@@ -238,8 +238,10 @@ class PaperVenue:
             raise InputError(f"funding_rate: {exc}") from None
         self._tiers: dict[str, TierTable] = {}
         for sym, table in (tiers or {}).items():
-            t = table if isinstance(table, TierTable) else TierTable.from_rows(table, source="paper venue tiers")
-            self._tiers[symbol_key(sym)] = t
+            if not isinstance(table, TierTable):
+                table = TierTable.from_rows(table, source="paper venue tiers")
+            # OKX, BitMEX: no deduction, so the account spec written from the venue holds none.
+            self._tiers[symbol_key(sym)] = table if self.model.tier_deduction else table.without_deduction()
         if not (math.isfinite(wallet_balance) and wallet_balance >= 0.0):
             raise InputError(f"wallet_balance must be >= 0, was {wallet_balance!r}")
         self.wallet_balance = float(wallet_balance)

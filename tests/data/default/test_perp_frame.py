@@ -146,11 +146,11 @@ def test_repeated_or_backward_times_are_refused_by_name() -> None:
     twice = pd.concat([funding, funding.iloc[[2]]]).sort_index(kind="stable")
     with pytest.raises(DataError, match=r"funding prints: the time at row 3 \(2024-01-01T16:00:00\+00:00\) repeats"):
         perp_frame(last, mark, twice)
-    with pytest.raises(DataError, match="funding prints: the time at row 3 .* repeats"):
+    with pytest.raises(DataError, match=r"funding prints: the time at row 3 .* repeats"):
         align_funding(twice, last)
     with pytest.raises(DataError, match="goes back from the previous row's; sort by time"):
         perp_frame(last.iloc[::-1], mark, funding)
-    with pytest.raises(DataError, match="mark bars: the time at row 6 .* repeats"):
+    with pytest.raises(DataError, match=r"mark bars: the time at row 6 .* repeats"):
         perp_frame(last, pd.concat([mark.iloc[:6], mark.iloc[5:]]), funding)
     with pytest.raises(DataError, match="funding must be a DataFrame with a 'funding_rate' column"):
         perp_frame(last, mark, funding["funding_rate"])  # type: ignore[arg-type]
