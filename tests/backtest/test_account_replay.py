@@ -152,3 +152,29 @@ def test_missing_bars_for_a_position_name_the_asset() -> None:
     bad.iloc[3, 1] = -1.0
     with pytest.raises(InputError, match=r"prices\['BTC'\] high at .* must be a finite price > 0, was -1.0"):
         replay_account(SPEC, {"BTC": bad, "ETH": _bars(closes / 26)})
+
+
+def test_a_gap_in_one_asset_is_said() -> None:
+    """ETH missing 10 bars that BTC has: the replay runs on the common bars and so cannot see
+    BTC's or ETH's moves inside the gap; it said nothing ("not liquidated"), and now says how many
+    bars of which asset it skipped and where the gap starts (the CLI prints it)."""
+    n = 48
+    btc = _bars(np.full(n, 60_000.0), spread=0.0)
+    eth = _bars(np.full(n, 2300.0), spread=0.0)
+    eth.iloc[20, eth.columns.get_loc("high")] = 3800.0  # the wick that liquidates (test above)
+    gapped = eth.drop(eth.index[15:25])
+    spec = {**SPEC, "balances": {"BTC": 1.0}}
+    run = replay_account(spec, {"BTC": btc, "ETH": gapped})
+    assert run.liquidated_at is None  # the wick is inside the gap
+    assert run.notes == (
+        "10 of BTC's bars are not replayed: ETH has no bar there (first 2024-01-01T15:00:00+00:00); "
+        "a move inside such a gap is not seen",
+    )
+    assert run.to_dict()["notes"] == list(run.notes)
+    assert replay_account(spec, {"BTC": btc, "ETH": eth}).notes == ()
+    # An asset the account does not hold cuts the others' bars too: said as well.
+    doge = _bars(np.full(n, 0.1), spread=0.0).drop(btc.index[30:32])
+    assert (
+        "DOGE has no bar there (first 2024-01-02T06:00:00+00:00)"
+        in replay_account(spec, {"BTC": btc, "ETH": eth, "DOGE": doge}).notes[0]
+    )

@@ -68,6 +68,10 @@ class AccountReplay:
         Asset -> price of the liquidating scenario (empty when not liquidated).
     equity_at_liquidation : float
         Equity in that scenario, before the venue's liquidation fees (NaN when not liquidated).
+    notes : tuple of str
+        What the replay could not see: bars one asset has inside the replayed span and another
+        lacks (the replay runs on the bars every asset has, so a move inside such a gap is not
+        replayed).
     """
 
     venue: str
@@ -78,6 +82,7 @@ class AccountReplay:
     liquidated_at: pd.Timestamp | None
     liquidation_prices: dict[str, float]
     equity_at_liquidation: float
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary; the frame as a list of rows with ISO times (NaN as None)."""
@@ -85,6 +90,7 @@ class AccountReplay:
         out["liquidated_at"] = None if self.liquidated_at is None else self.liquidated_at.isoformat()
         out["liquidation_prices"] = dict(self.liquidation_prices)
         out["equity_at_liquidation"] = json_ready(self.equity_at_liquidation)
+        out["notes"] = list(self.notes)
         rows = self.frame.reset_index(names="time")
         rows["time"] = rows["time"].map(lambda t: t.isoformat())
         out["frame"] = [json_ready(r) for r in rows.to_dict(orient="records")]
@@ -248,6 +254,7 @@ def replay_account(
         )
     ja = joint_account(account)
     assets = [a for a in ja.assets if a in bars]
+    notes = _gaps(bars, assets, index)
     k, n = len(assets), len(index)
     base = np.asarray([opens[a] for a in assets])
     ohlc = {a: bars[a].loc[index] for a in assets}
@@ -308,7 +315,30 @@ def replay_account(
         liquidated_at=at,
         liquidation_prices=liquidation_prices,
         equity_at_liquidation=eq_liq,
+        notes=notes,
     )
+
+
+def _gaps(bars: Mapping[str, pd.DataFrame], assets: list[str], index: pd.DatetimeIndex) -> tuple[str, ...]:
+    """Say which bars of a held asset inside the replayed span another asset lacks.
+
+    The replay runs on the bars every asset has; a gap in one asset's file drops the other
+    assets' bars there (a crash inside the gap is not replayed, its funding not paid).  Real
+    archives have such gaps (Binance's BTCUSDT lacks hours that ETHUSDT has), so they are said,
+    not refused.
+    """
+    notes = []
+    for a in assets:
+        own = bars[a].index
+        extra = own[(own >= index[0]) & (own <= index[-1])].difference(index)
+        if len(extra):
+            first = extra[0]
+            lacking = ", ".join(b for b, f in bars.items() if first not in f.index)
+            notes.append(
+                f"{len(extra):,} of {a}'s bars are not replayed: {lacking} has no bar there (first "
+                f"{first.isoformat()}); a move inside such a gap is not seen"
+            )
+    return tuple(notes)
 
 
 def _funding_paid(

@@ -66,6 +66,8 @@ def replay_account_command(
         f"worst {run.ratio_name} {_worst(f['worst_ratio'])}; "
         f"funding paid {fmt(float(f['funding_paid'].iloc[-1]))}"
     )
+    for note in run.notes:
+        con.print(f"[yellow]note:[/] {note}")
     if run.liquidated_at is None:
         con.print("[green]not liquidated[/] over the window")
         return
