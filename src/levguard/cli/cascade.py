@@ -60,16 +60,43 @@ class _Setup:
         from levguard.errors import DataError, InputError
 
         if spec.get("model") == "user" and "file" in spec:
+            import numpy as np
+            import pandas as pd
+
             from levguard.data.loaders import read_table
 
             table = read_table(spec["file"])
+            file, columns = spec["file"], ", ".join(map(str, table.columns))
+            names = {str(c).lower(): c for c in table.columns}
             col = spec.get("column")
             if col is None:
-                names = {str(c).lower(): c for c in table.columns}
-                col = next((names[k] for k in ("price", "close", "mark") if k in names), table.columns[-1])
+                # price, close or mark; no guess among other columns (the last one was taken: a
+                # volume column became the prices).
+                col = next((names[k] for k in ("price", "close", "mark") if k in names), None)
+                if col is None:
+                    raise DataError(
+                        f"{file}: no price, close or mark column; name the prices with paths.column (columns are "
+                        f"{columns})"
+                    )
             if col not in table.columns:
-                raise DataError(f"{spec['file']}: no column {col!r}; columns are {', '.join(map(str, table.columns))}")
-            spec = {"model": "user", "path": table[col].to_numpy(dtype=float)}
+                raise DataError(f"{file}: no column {col!r}; columns are {columns}")
+            when = next((names[k] for k in ("timestamp", "time", "date", "datetime") if k in names), None)
+            if when is not None:  # the path runs in file order: the times must say the same
+                times = pd.to_datetime(table[when], utc=True, errors="coerce")
+                ns = times.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+                bad = np.flatnonzero(times.isna().to_numpy() | np.r_[False, np.diff(ns) <= 0])
+                if bad.size:
+                    i = int(bad[0])
+                    what = "is not a time" if times.isna().iloc[i] else "is not after the previous row's"
+                    raise DataError(
+                        f"{file}: {when} at row {i} ({table[when].iloc[i]!r}) {what}; the path runs in file order, "
+                        "so give it times in order"
+                    )
+            values = pd.to_numeric(table[col], errors="coerce")
+            if values.isna().any():
+                i = int(np.flatnonzero(values.isna().to_numpy())[0])
+                raise DataError(f"{file}: {col} at row {i} must be a number, was {table[col].iloc[i]!r}")
+            spec = {"model": "user", "path": values.to_numpy(dtype=float)}
         try:
             paths_for(spec, 1)  # validate the spec once here; workers regenerate paths from it
         except InputError as exc:

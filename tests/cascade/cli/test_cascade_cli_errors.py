@@ -93,3 +93,29 @@ def test_missing_population_file(tmp_path: Path) -> None:
     res = _run(tmp_path, {**BASE, "population": {"file": str(tmp_path / "none.csv")}})
     assert res.exit_code == 2
     assert "none.csv" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("rows", "needle"),
+    [
+        # No price, close or mark column: the last column was taken (volume became the prices).
+        (
+            "timestamp,open,last,volume\n2024-01-01T00:00Z,1,1,900\n2024-01-01T01:00Z,1,1,910\n",
+            "no price, close or mark column",
+        ),
+        # The path runs in file order: reversed or repeated times said otherwise.
+        (
+            "timestamp,close\n2024-01-01T01:00Z,100\n2024-01-01T00:00Z,90\n",
+            "timestamp at row 1 ('2024-01-01T00:00Z') is not after",
+        ),
+        ("timestamp,close\n2024-01-01T00:00Z,100\nabc,90\n", "timestamp at row 1 ('abc') is not a time"),
+        # A cell that is not a number was a ValueError traceback (exit 1).
+        ("timestamp,close\n2024-01-01T00:00Z,100\n2024-01-01T01:00Z,x\n", "close at row 1 must be a number, was 'x'"),
+    ],
+)
+def test_a_user_path_file_says_what_it_cannot_use(tmp_path: Path, rows: str, needle: str) -> None:
+    (tmp_path / "path.csv").write_text(rows)
+    res = _run(tmp_path, {**BASE, "paths": {"model": "user", "file": str(tmp_path / "path.csv")}})
+    assert res.exit_code == 2, res.output
+    assert needle in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
