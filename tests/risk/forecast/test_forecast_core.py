@@ -206,6 +206,11 @@ def test_bad_bars_are_named(market: pd.DataFrame) -> None:
         liquidation_forecasts(market["close"], t, 1, 0.05, 1)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="strictly increasing"):
         liquidation_forecasts(market.iloc[::-1], t, 1, 0.05, 1)
+    # A close off its bar (3x the high) moved every forecast starting there; named now.
+    off = market.copy()
+    off.iloc[200, off.columns.get_loc("close")] = 3 * off["high"].iloc[200]
+    with pytest.raises(InputError, match=r"bars close must lie within \[low, high\], was .* at row 200"):
+        liquidation_forecasts(off, t, 1, 0.05, 1)
 
 
 @pytest.mark.parametrize("field", ["short_weight", "tail_quantile", "refit_days", "variance"])
