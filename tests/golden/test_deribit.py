@@ -40,3 +40,14 @@ def test_liquidation_uses_the_size_scaled_maintenance_rate() -> None:
     )
     assert p.liquidation_price == pytest.approx((100_000 - 100_000 / 25) / (1 - 0.01125), rel=1e-12)
     assert p.mmr == pytest.approx(0.01125)
+
+
+def test_an_inverse_contract_is_refused_not_priced_as_linear() -> None:
+    """Deribit's size term counts coins; an inverse position holds USD, so $1,000 of
+    BTC-PERPETUAL got an MMR of 6 % (the notice's rule gives 1.00005 %): refused by name."""
+    import levguard
+
+    pos = {"symbol": "BTC-PERPETUAL", "qty": 100, "contract_size": 10, "contract_kind": "inverse",
+           "entry_price": 100_000, "mark_price": 100_000}  # fmt: skip
+    with pytest.raises(levguard.InputError, match="Deribit's inverse contracts are not modelled"):
+        levguard.evaluate_account({"venue": "deribit", "wallet_balance": 1, "positions": [pos]})

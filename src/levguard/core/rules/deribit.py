@@ -59,7 +59,20 @@ def size_scaled_rates(size_base: float, base_imr: float, base_mmr: float, size_c
 
 
 def deribit_rates(position: Position) -> Rates:
-    """Rates for a Deribit linear perpetual position (preset or user-given)."""
+    """Rates for a Deribit linear perpetual position (preset or user-given).
+
+    Raises
+    ------
+    InputError
+        An inverse contract: Deribit's size term counts the size in coins, which an inverse
+        position holds as USD, so the rates would be wrong (1 % + 0.005 % per BTC became 6 % for
+        $1,000 of BTC-PERPETUAL); inverse futures are not modelled (docs/margin.md).
+    """
+    if position.instrument.inverse:
+        raise InputError(
+            f"{position.symbol}: Deribit's inverse contracts are not modelled (its linear USDC perpetuals are, "
+            "e.g. BTC_USDC-PERPETUAL); drop contract_kind: inverse"
+        )
     preset = PRESETS.get(base_of(position.symbol))
     coef = position.params.get("size_coef", preset[2] if preset else None)
     base_imr = position.imr if position.imr is not None else (preset[0] if preset else None)
