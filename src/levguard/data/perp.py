@@ -62,10 +62,6 @@ _NS_PER_8H = 8 * 3_600 * 1_000_000_000
 _NS_PER_YEAR = 365 * 86_400 * 1_000_000_000
 
 
-def _ts(frame: pd.DataFrame, what: str) -> np.ndarray:
-    return ordered_ns(frame, what)
-
-
 def _when(ns: int) -> str:
     return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M")
 
@@ -74,7 +70,7 @@ def _bar_ns(frame: pd.DataFrame, what: str) -> int:
     interval = str(frame.attrs.get("interval") or "")
     if interval:
         return interval_to_ns(interval)
-    ts = _ts(frame, what)
+    ts = ordered_ns(frame, what)
     d = np.diff(ts)
     d = d[d > 0]
     if d.size == 0:
@@ -95,7 +91,7 @@ def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: li
                 f"mark bars have interval {mark.attrs['interval']!r}, the last-price bars "
                 f"{frame.attrs.get('interval')!r}; they must match"
             )
-    last_ts, mark_ts = _ts(frame, "last-price bars"), _ts(mark, "mark bars")
+    last_ts, mark_ts = ordered_ns(frame, "last-price bars"), ordered_ns(mark, "mark bars")
     if len(mark_ts) == 0:
         raise DataError("mark frame is empty; pass mark=None to use the last price as mark")
     keep = np.isin(last_ts, mark_ts)
@@ -129,8 +125,8 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
 
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
-    bars_ts = _ts(frame, "bars")
-    print_ts = _ts(funding, "funding prints")
+    bars_ts = ordered_ns(frame, "bars")
+    print_ts = ordered_ns(funding, "funding prints")
     rates = align_funding(funding, frame).to_numpy(dtype=np.float64)
     hits = align_funding(funding.assign(funding_rate=1.0), frame).to_numpy(dtype=np.float64)
     frame["funding_rate"] = np.where(hits > 0, rates, np.nan)
@@ -227,7 +223,7 @@ def _find(directory: Path, pattern: str, symbol: str, interval: str) -> tuple[Pa
 
 
 def _slice(frame: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
-    ts = _ts(frame, str(frame.attrs.get("source", "frame")))
+    ts = ordered_ns(frame, str(frame.attrs.get("source", "frame")))
     keep = np.ones(len(ts), dtype=bool)
     if start is not None:
         keep &= ts >= start.value
@@ -416,7 +412,7 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
     if "funding_rate" in frame.columns:
         paid = frame["funding_rate"].dropna()
         if len(paid):
-            ts = _ts(paid.to_frame(), "funding")
+            ts = ordered_ns(paid.to_frame(), "funding")
             spacing = float(np.median(np.diff(ts))) if len(ts) > 1 else float(_NS_PER_8H)
             funding_mean = float(paid.mean() * _NS_PER_8H / spacing)
     return {

@@ -13,15 +13,11 @@ from levguard.errors import DataError
 __all__ = ["align_funding", "resample_ohlcv"]
 
 
-def _ts_ns(frame: pd.DataFrame, what: str = "frame") -> np.ndarray:
-    return ordered_ns(frame, what)
-
-
-def _bar_ns(frame: pd.DataFrame) -> int:
+def _bar_ns(frame: pd.DataFrame, ts: np.ndarray) -> int:
+    # The bar interval: attrs["interval"], else the commonest step of the (checked) times ``ts``.
     interval = frame.attrs.get("interval")
     if interval:
         return interval_to_ns(str(interval))
-    ts = _ts_ns(frame)
     if len(ts) < 2:
         raise DataError("cannot infer the bar interval of a frame with fewer than 2 rows; set attrs['interval']")
     d = np.diff(ts)
@@ -44,8 +40,7 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
         ``interval`` is not a multiple of the source interval; the times do not rise strictly (a
         repeated source bar made its target bar look complete or short).
     """
-    _ts_ns(frame, "bars")
-    src_ns = _bar_ns(frame)
+    src_ns = _bar_ns(frame, ordered_ns(frame, "bars"))
     dst_ns = interval_to_ns(interval)
     if dst_ns % src_ns != 0 or dst_ns < src_ns:
         raise DataError(
@@ -75,9 +70,9 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     """
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
-    bar_ns = _bar_ns(bars)
-    starts = _ts_ns(bars, "bars")
-    t = _ts_ns(funding, "funding prints")
+    starts = ordered_ns(bars, "bars")
+    bar_ns = _bar_ns(bars, starts)
+    t = ordered_ns(funding, "funding prints")
     pos = np.searchsorted(starts, t, side="right") - 1
     inside = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar_ns)
     out = np.zeros(len(starts))
