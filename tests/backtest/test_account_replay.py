@@ -144,6 +144,17 @@ def test_bad_input_names_the_value(kwargs: dict[str, Any], match: str) -> None:
         replay_account(SPEC, prices, **args)
 
 
+def test_disjoint_prices_say_each_assets_span() -> None:
+    closes = np.full(10, 100.0)
+    prices = {"BTC": _bars(closes * 600), "ETH": _bars(closes * 23, start="2024-03-01")}
+    with pytest.raises(InputError) as err:
+        replay_account(SPEC, prices)
+    message = str(err.value)
+    assert "None" not in message
+    assert "no bar common to every asset's prices (bars: BTC 2024-01-01 00:00 to 2024-01-01 09:00; " in message
+    assert "ETH 2024-03-01 00:00 to 2024-03-01 09:00)" in message
+
+
 def test_missing_bars_for_a_position_name_the_asset() -> None:
     closes = np.full(10, 60_000.0)
     with pytest.raises(InputError, match=r"no bars for positions\[0\] \('ETHUSDT'\); give prices\['ETH'\]"):

@@ -173,6 +173,12 @@ def test_spec_file_yaml_and_json(tmp_path: Path) -> None:
         (lambda s: s.update(emode_category={"ltv": 0.9}), r"emode_category is missing \['lt', 'bonus'\]"),
         (lambda s: s.update(protocol="compound"), r"protocol must be one of"),
         (lambda s: s.update(extra=1), r"aave-v3 spec has unknown fields \['extra'\]"),
+        # each fits uint256 alone; the contract's amount x price does not (was a bare Panic 0x11 message)
+        (lambda s: s["reserves"][1].update(debt=1e70), r"reserves\[1\]\.debt x price_usd overflows uint256"),
+        (
+            lambda s: s["reserves"][0].update(decimals=0, collateral=10**65),
+            r"reserves' values overflow the contract's sums in getUserAccountData: uint256",
+        ),
     ],
 )
 def test_bad_aave_spec_names_the_field(mutate: Any, match: str) -> None:

@@ -241,7 +241,12 @@ def replay_account(
     if hi is not None:
         index = index[index <= hi]
     if len(index) == 0:
-        raise InputError(f"no bar common to every asset's prices between {start} and {end}")
+        span = f" between {start} and {end}" if start is not None or end is not None else ""
+        ranges = "; ".join(
+            f"{a} {b.index[0]:%Y-%m-%d %H:%M} to {b.index[-1]:%Y-%m-%d %H:%M}" if len(b) else f"{a} none"
+            for a, b in bars.items()
+        )
+        raise InputError(f"no bar common to every asset's prices{span} (bars: {ranges})")
     index = pd.DatetimeIndex(index)
     opens = {a: float(b["open"].to_numpy()[b.index.get_loc(index[0])]) for a, b in bars.items()}
     held = _held(raw, opens)

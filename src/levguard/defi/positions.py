@@ -71,6 +71,7 @@ from levguard.core.defi.morpho import (
     Position,
     to_shares_up,
 )
+from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.records import JsonRecord
 from levguard.core.validate import show
 from levguard.documents import check_structure, load_spec
@@ -376,6 +377,18 @@ def _emode(value: object) -> tuple[EModeCategory | None, str]:
     return category, label
 
 
+def _check_values_fit(reserves: tuple[AaveReserve, ...]) -> None:
+    # GenericLogic values each balance as ``amount * price`` in uint256 before dividing by the
+    # token unit: a product past 2**256 - 1 reverts (Panic 0x11) there, so name the row here.
+    for i, r in enumerate(reserves):
+        for field, amount in (("collateral", r.collateral), ("debt", r.debt)):
+            if amount * r.price > UINT256_MAX:
+                raise InputError(
+                    f"reserves[{i}].{field} x price_usd overflows uint256 in the contract's valuation "
+                    f"(amount x price in its units), was {field} {amount} units at price {r.price}"
+                )
+
+
 def _aave(spec: Mapping[str, Any]) -> AavePosition:
     _keys(spec, "aave-v3 spec", ("protocol", "reserves"), (*_TOP_COMMON, "version", "emode_category"))
     version = spec.get("version", "3.3")
@@ -390,7 +403,11 @@ def _aave(spec: Mapping[str, Any]) -> AavePosition:
     name = _text(spec["name"], "name") if "name" in spec else ""
     if not isinstance(version, str):
         raise InputError(f"version must be one of 3.0, 3.1, 3.2, 3.3, 3.5, 3.6, was {show(version)}")
-    get_user_account_data(reserves, emode, version)  # validates the version, symbols and rows together
+    _check_values_fit(reserves)
+    try:
+        get_user_account_data(reserves, emode, version)  # validates the version, symbols and rows together
+    except MathRevertError as exc:
+        raise InputError(f"the reserves' values overflow the contract's sums in getUserAccountData: {exc}") from None
     return AavePosition(reserves=reserves, emode_category=emode, version=version, name=name, emode_label=label)
 
 

@@ -290,8 +290,6 @@ def fit_garch(
     if not std > 0.0:
         raise InputError("returns must vary, had a standard deviation of 0")
     ppy = _resolve_periods(None if interval is None else _interval_ns(interval), attrs_interval, index)
-    if ppy is None:
-        raise InputError("interval must be given to annualise (no attrs['interval'] or DatetimeIndex), was None")
     scale = _scale_for(std) if rescale else 1.0
 
     from arch import arch_model  # heavy import, deferred to first use

@@ -100,7 +100,7 @@ def _interval_ns(interval: object) -> str | int:
     raise InputError(f"interval must be a string like '1h', a bar length in ns or a timedelta, was {interval!r}")
 
 
-def _resolve_periods(interval: object, attrs_interval: object, index: pd.Index | None) -> float | None:
+def _resolve_periods(interval: object, attrs_interval: object, index: pd.Index | None) -> float:
     # Bars per year from (1) the argument, (2) the provenance attribute, (3) the index spacing.
     if interval is not None:
         return cv.periods_per_year(_interval_ns(interval))
@@ -110,7 +110,12 @@ def _resolve_periods(interval: object, attrs_interval: object, index: pd.Index |
         step = np.median(np.diff(index.as_unit("ns").asi8))
         if step > 0:
             return cv.periods_per_year(int(step))
-    return None
+    if isinstance(index, pd.DatetimeIndex):
+        raise InputError(
+            f"interval must be given to annualise: {len(index)} dated bar(s) do not show the bar spacing "
+            "(at least 2 are needed), was None"
+        )
+    raise InputError("interval must be given to annualise: the data carry no bar times or interval, was None")
 
 
 def _check_method(method: object) -> VolMethod:
@@ -212,8 +217,6 @@ def realized_vol(
     name = _check_method(method)
     prices = _prices(data, _NEEDS[name])
     ppy = _resolve_periods(interval, prices.interval, prices.index) if annualise else None
-    if annualise and ppy is None:
-        raise InputError("interval must be given to annualise (no attrs['interval'] or DatetimeIndex), was None")
     var = _variance(name, prices.columns, window, lam, demean)
     if window is None:
         v = float(var)

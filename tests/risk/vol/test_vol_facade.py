@@ -27,6 +27,12 @@ def _frame(interval: str = "1h") -> pd.DataFrame:
     )
 
 
+def _one_bar_no_interval() -> pd.DataFrame:
+    frame = _frame().iloc[:1].copy()
+    frame.attrs = {}
+    return frame
+
+
 def _core_var(method: str) -> float:
     o, h, lo, c = BARS.open, BARS.high, BARS.low, BARS.close
     return {
@@ -124,7 +130,8 @@ def test_facade_doctest() -> None:
         (lambda: realized_vol(_frame()["close"], "yang_zhang"), "was a Series of closes"),
         (lambda: realized_vol(_frame()[["high", "close"]], "parkinson"), r"column\(s\) \['low'\]"),
         (lambda: realized_vol({"high": BARS.high}, "parkinson", interval="1h"), r"key\(s\) \['low'\]"),
-        (lambda: realized_vol(BARS.close, "close_to_close"), "interval must be given to annualise"),
+        (lambda: realized_vol(BARS.close, "close_to_close"), "interval must be given to annualise: the data carry no"),
+        (lambda: realized_vol(_one_bar_no_interval(), "parkinson"), r"1 dated bar\(s\) do not show the bar spacing"),
         (lambda: realized_vol(_frame(), "parkinson", interval="1y"), "interval must look like"),
         (lambda: realized_vol(_frame(), "parkinson", window=1), "window must be an integer >= 2, was 1"),
         (lambda: realized_vol(_frame(), "ewma", window=0), "window must be an integer >= 1"),
