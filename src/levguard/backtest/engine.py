@@ -51,6 +51,7 @@ from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
+from levguard.data.frames import gap_note
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_orders import traded_notional_nb
@@ -127,6 +128,9 @@ class BacktestResult:
         Open time (UTC, the index label) of the bar at whose close the account could no longer
         open the venue's smallest order; None when never ruined.  From then on nothing trades
         and ``equity`` stays at what was left.
+    notes : tuple of str
+        What the run could not see: where the bars skip bars (no funding, fills or liquidation
+        checks inside such a gap; :func:`levguard.data.frames.gap_note`).
     """
 
     equity: pd.Series
@@ -139,6 +143,7 @@ class BacktestResult:
     params: dict[str, Any] = field(default_factory=dict)
     instruments: dict[str, pd.DataFrame] = field(default_factory=dict)
     ruined_at: pd.Timestamp | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -671,6 +676,17 @@ def _result(
     metrics["limit_orders_unfilled"] = float(counts.unfilled)
     metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
     ruined_at = index[ruin] if ruin >= 0 else None
+    gaps = gap_note(index.as_unit("ns").asi8)
     return BacktestResult(
-        equity, positions, trades_df, liq_df, funding, fees, metrics, prep.params, instruments, ruined_at
+        equity,
+        positions,
+        trades_df,
+        liq_df,
+        funding,
+        fees,
+        metrics,
+        prep.params,
+        instruments,
+        ruined_at,
+        notes=(gaps,) if gaps else (),
     )

@@ -245,7 +245,7 @@ def backtest(
         except OSError as exc:  # a directory, a full disk, a path under a file
             _fail(f"cannot write output.json {str(cfg.output.json_path)!r}: {exc.strerror or type(exc).__name__}")
             return
-    for note in notes:
+    for note in dict.fromkeys([*notes, *(n for r in results.values() for n in r.notes)]):
         typer.echo(f"note: {note}", err=True)
     if as_json:
         doc: dict[str, Any] = {}

@@ -31,6 +31,7 @@ __all__ = [
     "KINDS",
     "OHLCV_COLUMNS",
     "OHLCVArrays",
+    "gap_note",
     "hourly_arrays",
     "hourly_bars",
     "interval_to_ns",
@@ -125,6 +126,30 @@ def ordered_ns(frame: pd.DataFrame | pd.Series, what: str) -> np.ndarray:
             f"{what}: the time at row {i} ({when}) {how} the previous row's; sort by time and drop duplicates"
         )
     return ts
+
+
+def gap_note(ts: np.ndarray, what: str = "bars") -> str | None:
+    """Say where rising bar open times skip bars (steps longer than the median), or None.
+
+    Nothing can happen inside such a gap in a replay of the bars: no funding settles, no order
+    fills and no liquidation is checked there.  Real archives have gaps (Binance's BTCUSDT lacks
+    five hours in 2021-04), so they are said, not refused.
+    """
+    if ts.shape[0] < 3:
+        return None
+    steps = np.diff(ts)
+    step = int(np.median(steps))
+    long_ = np.flatnonzero(steps > step)
+    if not long_.size:
+        return None
+    missing = int(np.sum(np.ceil(steps[long_] / step) - 1))
+    k = int(long_[np.argmax(steps[long_])])
+    start = pd.Timestamp(int(ts[k]), unit="ns", tz="UTC").isoformat()
+    length = pd.Timedelta(int(steps[k]), unit="ns")
+    return (
+        f"{what} skip {long_.size:,} gap(s) longer than one bar ({missing:,} bar(s) missing; the longest, "
+        f"{length}, after {start}): no funding, fills or liquidation checks inside them"
+    )
 
 
 def interval_to_ns(interval: str) -> int:

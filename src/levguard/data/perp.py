@@ -13,7 +13,8 @@ Alignment rules (nothing is forward-filled or interpolated):
 * **Funding.** Each print is assigned to the bar ``[t, t + bar)`` it settles in
   (:func:`levguard.data.resample.align_funding`); several prints in one bar are summed. Bars
   without a print get NaN (no settlement), so where the funding series does not cover the bars
-  no funding is charged; that is recorded in the notes, as are prints outside the bars' span.
+  no funding is charged; that is recorded in the notes, as are prints outside the bars' span
+  and prints settling inside a gap between bars (not charged either).
 
 Provenance in ``frame.attrs``: ``symbol``, ``interval``, ``source`` (last price),
 ``mark_source`` and ``funding_source`` (``""`` when absent), ``notes`` (list of str).
@@ -150,6 +151,9 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
         notes.append(f"funding ends {_when(int(inside[-1]))}: no funding charged after it")
     if outside:
         notes.append(f"{outside:,} funding print(s) outside the bars' span ignored")
+    in_gaps = len(inside) - round(float(hits.sum()))
+    if in_gaps > 0:
+        notes.append(f"{in_gaps:,} funding print(s) settle inside gaps between the bars: not charged")
 
 
 def perp_frame(

@@ -52,6 +52,25 @@ def test_backtest_from_files_writes_report_and_json(tmp_path: Path) -> None:
     assert metrics["fixed 3x"]["funding_paid"] != 0
 
 
+def test_a_gap_in_the_bars_is_printed_once(tmp_path: Path) -> None:
+    d = _write_file_data(tmp_path)
+    bars = d / "BTCUSDT_1h.csv"
+    lines = bars.read_text().splitlines()
+    bars.write_text("\n".join(lines[:201] + lines[241:]) + "\n")  # 40 hours missing after bar 199
+    cfg = {
+        "data": {"source": "file", "path": str(bars), "funding": str(d / "BTCUSDT_funding.csv")},
+        "strategy": {"type": "ts_momentum", "lookback": 48},
+        "policies": {"fixed 3x": {"type": "fixed", "leverage": 3}, "fixed 2x": {"type": "fixed", "leverage": 2}},
+    }
+    c = tmp_path / "bt.yaml"
+    c.write_text(yaml.safe_dump(cfg))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 0, res.output
+    gap = "note: bars skip 1 gap(s) longer than one bar (40 bar(s) missing; the longest, 1 days 17:00:00, after "
+    assert res.stderr.count(gap) == 1, res.stderr
+    assert "note: 5 funding print(s) settle inside gaps between the bars: not charged" in res.stderr
+
+
 def test_backtest_config_errors_name_the_key(tmp_path: Path) -> None:
     c = tmp_path / "bad.yaml"
     c.write_text(yaml.safe_dump({"policies": {"x": {"type": "fixed", "leverage": 2}}, "strategy": {"type": "hodl"}}))

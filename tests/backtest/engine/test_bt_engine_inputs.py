@@ -90,3 +90,16 @@ def test_mark_bars_and_funding_are_checked_by_bar(data: pd.DataFrame, needle: st
     with pytest.raises(DataError, match=needle.replace("+", r"\+")):
         run(data, ONES, 2.0)
     run(_with_marks(), ONES, 2.0)  # consistent marks run
+
+
+def test_a_gap_in_the_bars_is_said() -> None:
+    """Ten days missing from hourly bars: nothing settles, fills or is checked inside them; the
+    run said nothing (the campaign's case), and now names the gap."""
+    frame = random_frame(n=600, seed=3)
+    gapped = frame.drop(frame.index[200:440])
+    result = run(gapped, np.ones(len(gapped)), 2.0)
+    assert result.notes == (
+        "bars skip 1 gap(s) longer than one bar (240 bar(s) missing; the longest, 10 days 01:00:00, after "
+        f"{gapped.index[199].isoformat()}): no funding, fills or liquidation checks inside them",
+    )
+    assert run(frame, np.ones(len(frame)), 2.0).notes == ()

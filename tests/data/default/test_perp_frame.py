@@ -68,6 +68,18 @@ def test_funding_summed_per_bar_nan_where_no_print() -> None:
     assert "mark_open" not in frame.columns
 
 
+def test_funding_inside_a_gap_between_bars_is_said() -> None:
+    """Bars missing two days (a 48-hour hole in the file): the six prints settling inside it
+    fall on no bar; they were dropped without a word."""
+    last = _bars(T0, 24 * 4)
+    last = last.drop(last.index[24:72])
+    frame = perp_frame(last, None, _funding(T0, 12))
+    assert frame["funding_rate"].notna().sum() == 6
+    notes = frame.attrs["notes"]
+    assert "6 funding print(s) settle inside gaps between the bars: not charged" in notes
+    assert not any("outside the bars' span" in n for n in notes)
+
+
 def test_summary_numbers() -> None:
     last = _bars(T0, 24 * 10)
     frame = perp_frame(last, _bars(T0, 24 * 10, kind="mark"), _funding(T0, 30, rate=0.0002))
