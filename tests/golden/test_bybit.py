@@ -2,7 +2,8 @@
 
 Sources: testnet.bybit.com help "Liquidation Price USDT Contract" (Example 1: 19,700);
 Bybit help "bankruptcy price" (1 BTC long @ 10,000, 50x -> 9,800); help.bybit.com
-360039261334 (inverse cross legacy: BP 5,718.57, LP 5,739.50); freqtrade
+360039261334 (inverse cross legacy: BP 5,718.57, LP 5,739.50; inverse isolated: long and short
+at 8,000 with 50x, MMR 0.5 %); freqtrade
 ``test_get_liquidation_price`` bybit rows @ 0008a872 (MMR 0.01, deduction ignored by freqtrade).
 """
 
@@ -102,6 +103,27 @@ def test_inverse_cross_legacy_example() -> None:
     assert p.liquidation_price == pytest.approx(lp_equation, rel=1e-12)
     assert round(p.liquidation_price, 2) == 5739.08
     assert p.liquidation_price == pytest.approx(5739.50, rel=1e-4)
+
+
+@pytest.mark.parametrize(("qty", "lp", "bp"), [(10_000, 7_881.77, 7_843.14), (-10_000, 8_121.83, 8_163.27)])
+def test_inverse_isolated_legacy_example(qty: float, lp: float, bp: float) -> None:
+    """Trader A long (B short) at 8,000 with 50x, MMR 0.5 %: the isolated formula
+    ``LP = EP x Lev / (Lev +/- 1 -/+ MMR x Lev)`` has no close-fee term, which only the cross
+    equation carries (levguard added the 0.075 % fee here too: 7,887.71 and 8,115.77); the
+    bankruptcy price is ``EP x Lev / (Lev +/- 1)``."""
+    p = one(
+        "bybit-inverse",
+        mode="isolated",
+        symbol="BTCUSD",
+        qty=qty,
+        entry_price=8_000,
+        mark_price=8_000,
+        leverage=50,
+        mmr=0.005,
+    )
+    assert round(p.liquidation_price, 2) == lp
+    assert round(p.bankruptcy_price, 2) == bp
+    assert p.maintenance_margin == pytest.approx(10_000 / 8_000 * 0.005, rel=1e-15)
 
 
 def test_inverse_initial_margin() -> None:

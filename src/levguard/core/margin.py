@@ -252,7 +252,7 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     upnl = position_upnl(q, p.entry_price, p.mark_price, inverse)
     taker = model.taker_fee(p)
     fee_mm = taker if model.fee_in_mm else 0.0
-    close_fee = taker if model.bankruptcy_close_fee else 0.0
+    close_fee = model.close_fee_rate(p)
     basis = notional_entry if model.mm_basis is MMBasis.ENTRY else notional
     base_mm = table.maintenance_margin(basis) + fee_mm * notional
     cap = table.max_leverage(notional_entry)

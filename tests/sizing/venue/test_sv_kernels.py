@@ -189,8 +189,8 @@ def test_liquidation_budget_kernel_respects_budget() -> None:
 def test_liquidation_budget_other_models_stay_in_python() -> None:
     policy = LiquidationBudget(0.01, 2.0, model="kou", lam=5.0, p_up=0.4, eta_up=20.0, eta_down=15.0)
     assert policy._venue_args(MarketContext(tiers=TIERS), 1e4, 100.0) is None
-    bybit_inverse = MarketContext(venue="bybit-inverse", symbol="BTCUSD", mmr=0.005)
-    assert LiquidationBudget(0.01, 2.0)._venue_args(bybit_inverse, 1.0, 60_000.0) is None
+    deribit = MarketContext(venue="deribit", symbol="BTC-PERPETUAL")
+    assert LiquidationBudget(0.01, 2.0)._venue_args(deribit, 1.0, 60_000.0) is None
 
 
 @pytest.mark.parametrize("classifier", ["quantile"])

@@ -210,11 +210,19 @@ def test_budget_path_on_forecasts_equals_decide(bars: HourlyBars, ctx: MarketCon
         SeriesInputs(np.zeros(n + 1), liquidation_forecasts=path)
 
 
-def test_budget_path_python_fallback_matches_decide(bars: HourlyBars) -> None:
-    # Bybit's inverse contracts are rate-based: the kernel does not cover them, Python solves.
-    ctx = MarketContext(venue="bybit-inverse", symbol="BTCUSD", mmr=0.005)
+@pytest.mark.parametrize(
+    ("ctx", "kernel"),
+    [
+        # Deribit's rates scale with size: the kernel does not cover them, Python solves.
+        (MarketContext(venue="deribit", symbol="BTC-PERPETUAL"), False),
+        # Bybit's inverse isolated formula has no close-fee term, so the kernel covers it (it
+        # did not while levguard added the fee, which only the cross equation carries).
+        (MarketContext(venue="bybit-inverse", symbol="BTCUSD", mmr=0.005), True),
+    ],
+)
+def test_budget_path_python_fallback_matches_decide(bars: HourlyBars, ctx: MarketContext, kernel: bool) -> None:
     policy = LiquidationBudget(0.02, 3.0, context=ctx)
-    assert policy._lp_args(ctx, 1.0, 60_000.0) is None
+    assert (policy._lp_args(ctx, 1.0, 60_000.0) is not None) is kernel
     ts = bars.end_ns - np.arange(4, 0, -1, dtype=np.int64) * HOUR + HOUR
     path = forecast_path(bars, ts)
     px = np.full(4, 60_000.0)

@@ -264,7 +264,8 @@ class VenueModel:
         Add the taker fee rate to the maintenance rate (OKX, Gate).
     bankruptcy_close_fee : bool
         Include the fee to close at the bankruptcy price in the bankruptcy price and in the
-        maintenance requirement (Bybit inverse).
+        maintenance requirement of a cross position (Bybit inverse; its isolated formula has no
+        fee term): :meth:`close_fee_rate`.
     default_taker_fee : float
         Taker fee rate used when a position does not give one.
     builtin_tiers : Mapping[str, TierTable]
@@ -338,3 +339,17 @@ class VenueModel:
         if position.taker_fee_rate is not None:
             return position.taker_fee_rate
         return self.default_taker_fee
+
+    def close_fee_rate(self, position: Position) -> float:
+        """Return the fee rate to close at the bankruptcy price that the venue's formulas count.
+
+        Notes
+        -----
+        Bybit's inverse formulas (help.bybit.com 360039261334, "How to calculate Liquidation
+        Price (Inverse Contract)") count ``Qty x 0.075 % / BP`` in the cross-margin equation only;
+        the isolated one is ``LP = EP x Lev / (Lev + 1 - MMR x Lev)`` (long, 8,000 at 50x with
+        0.5 %: 7,881.77) with no fee.  Every other venue: 0.
+        """
+        if not self.bankruptcy_close_fee or position.isolated:
+            return 0.0
+        return self.taker_fee(position)

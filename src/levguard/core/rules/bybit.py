@@ -19,6 +19,12 @@ Sources
   with the taker fee to close (0.075 %) at the bankruptcy price.  Example: AB 0.5 BTC, long
   10,000 contracts @ 8,000, MMR 0.5 % -> BP 5,718.57 (the page's LP 5,739.50 is 0.007 % off its
   own equation, which gives 5,739.08).
+* Inverse, legacy isolated (same page), with no fee term::
+
+      LP_long = EP Lev / (Lev + 1 - MMR Lev),  LP_short = EP Lev / (Lev - 1 + MMR Lev)
+
+  Example: 8,000 at 50x, MMR 0.5 % -> 7,881.77 long, 8,121.83 short.  So the close fee counts in
+  cross margin only (:meth:`VenueModel.close_fee_rate`).
 * Tiers and deduction: bybitglobal.com/en/announcement-info/margin-parameters
   (Deduction_n = RiskLimit_{n-1} (MMR_n - MMR_{n-1}) + Deduction_{n-1}).  No current tier
   table was obtainable: positions on Bybit need ``mmr`` or ``tiers``.

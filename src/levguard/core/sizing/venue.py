@@ -471,7 +471,7 @@ class LiquidationBudget:
             if model.rate_based or (probe.tiers is None and model.rates(probe) is not None):
                 return None
             taker = model.taker_fee(probe)
-            if model.bankruptcy_close_fee and taker > 0:
+            if model.close_fee_rate(probe) > 0:
                 return None
             table = resolve_tiers(model, probe)
             args = liq_spec(
