@@ -29,7 +29,10 @@ ROWS = [
 def test_freqtrade_rows(
     is_short: bool, venue: str, leverage: float, open_rate: float, amount: float, expected: float
 ) -> None:
-    """Isolated margin = amount x open_rate / leverage; MMR 0.01; taker 0.0006."""
+    """Isolated margin = amount x open_rate / leverage (freqtrade's stake); MMR 0.01; taker 0.0006.
+
+    The margin is given as such: a Gate position given by its leverage posts the close fee as
+    well (:func:`test_gate_initial_margin_includes_the_close_fee`)."""
     p = one(
         venue,
         mode="isolated",
@@ -37,11 +40,29 @@ def test_freqtrade_rows(
         qty=-amount if is_short else amount,
         entry_price=open_rate,
         mark_price=open_rate,
-        leverage=leverage,
+        isolated_margin=amount * open_rate / leverage,
         mmr=0.01,
         taker_fee_rate=0.0006,
     )
     assert p.liquidation_price == pytest.approx(expected, rel=1e-9)
+
+
+def test_gate_initial_margin_includes_the_close_fee() -> None:
+    """gate.com help 22148: "Initial Position Margin = (Position Value / Leverage) + Close Position
+    Fee"; 100 USDT of position at 50x with 0.075 %: 100/50 + 100 x 0.075 % = 2.075 USDT.  A position
+    given by its leverage posts that margin, so its LP is Gate's formula on it (OKX's is not)."""
+    p = one("gate", mode="isolated", symbol="BTC_USDT", qty=0.002, entry_price=50_000, mark_price=50_000,
+            leverage=50, mmr=0.005)  # fmt: skip
+    assert p.initial_margin == pytest.approx(2.075, rel=1e-12)
+    assert p.margin_balance == pytest.approx(2.075, rel=1e-12)
+    assert p.leverage == 50
+    for qty, lp in ((1.0, (50_000 - 1_037.5) / (1 - 0.00575)), (-1.0, (50_000 + 1_037.5) / (1 + 0.00575))):
+        q = one("gate", mode="isolated", symbol="BTC_USDT", qty=qty, entry_price=50_000, mark_price=50_000,
+                leverage=50, mmr=0.005)  # fmt: skip
+        assert q.liquidation_price == pytest.approx(lp, rel=1e-12)
+    o = one("okx", mode="isolated", symbol="BTC-USDT-SWAP", qty=0.002, entry_price=50_000, mark_price=50_000,
+            leverage=50, mmr=0.005)  # fmt: skip
+    assert o.initial_margin == pytest.approx(2.0, rel=1e-12)
 
 
 def test_maintenance_margin_includes_the_fee_term() -> None:

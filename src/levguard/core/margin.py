@@ -233,6 +233,7 @@ class _Terms:
     inverse: bool
     q: float
     fee_mm: float
+    fee_im: float
     close_fee: float
     notional: float
     notional_entry: float
@@ -252,6 +253,7 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     upnl = position_upnl(q, p.entry_price, p.mark_price, inverse)
     taker = model.taker_fee(p)
     fee_mm = taker if model.fee_in_mm else 0.0
+    fee_im = taker if model.fee_in_im else 0.0
     close_fee = model.close_fee_rate(p)
     basis = notional_entry if model.mm_basis is MMBasis.ENTRY else notional
     base_mm = table.maintenance_margin(basis) + fee_mm * notional
@@ -269,12 +271,16 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     elif p.imr is not None:
         leverage = 1.0 / p.imr
     elif p.isolated and p.isolated_margin is not None:
-        leverage = notional_entry / p.isolated_margin
+        # The margin less the close fee the venue puts in it (Gate) backs the leverage.
+        backing = p.isolated_margin - fee_im * notional_entry
+        leverage = notional_entry / (backing if backing > 0.0 else p.isolated_margin)
     else:
         leverage = cap
     # Rate-based venues scale their own initial rate (Deribit by size, dYdX by open interest).
     imr = rates.imr if rates is not None else (p.imr if p.imr is not None else 1.0 / leverage)
-    return _Terms(p, table, inverse, q, fee_mm, close_fee, notional, notional_entry, upnl, base_mm, leverage, imr)
+    return _Terms(
+        p, table, inverse, q, fee_mm, fee_im, close_fee, notional, notional_entry, upnl, base_mm, leverage, imr
+    )
 
 
 def _bankruptcy(t: _Terms, collateral: float) -> float:
@@ -285,9 +291,10 @@ def _bankruptcy(t: _Terms, collateral: float) -> float:
 
 
 def _isolated_margin(t: _Terms) -> float:
+    # Given, or the initial margin at entry: notional / leverage, plus the close fee on Gate.
     if t.pos.isolated_margin is not None:
         return t.pos.isolated_margin
-    return t.notional_entry / t.leverage
+    return t.notional_entry / t.leverage + t.fee_im * t.notional_entry
 
 
 def position_report(
@@ -314,7 +321,7 @@ def position_report(
         mark_price=p.mark_price,
         notional=t.notional,
         leverage=t.leverage,
-        initial_margin=t.notional * t.imr,
+        initial_margin=t.notional * (t.imr + t.fee_im),
         maintenance_margin=mm,
         unrealized_pnl=t.upnl,
         margin_balance=balance,

@@ -58,6 +58,7 @@ def kernel_position_report(
     out: tuple[float, float, float, float, float, float],
     tier_rows: tuple[int, int, int],
     liquidatable: bool,
+    fee_im: float = 0.0,
 ) -> PositionReport | None:
     """The :class:`PositionReport` of one cross position from a margin kernel's outputs.
 
@@ -65,8 +66,9 @@ def kernel_position_report(
     (notional, unrealised PnL, maintenance margin, liquidation price, bankruptcy price, health);
     ``tier_rows`` its (maintenance, leverage-at-mark, leverage-at-entry) tier indices into
     ``tiers``.  The leverage and initial margin follow ``evaluate``'s terms on a tiered cross
-    venue.  None when the given leverage exceeds its tier's cap (the caller raises, or falls back
-    to the Python path, which raises).  Shared by this module and :mod:`levguard.core.unified_fast`.
+    venue (``fee_im``: the close-fee rate the venue puts in the initial margin, Gate's).  None
+    when the given leverage exceeds its tier's cap (the caller raises, or falls back to the Python
+    path, which raises).  Shared by this module and :mod:`levguard.core.unified_fast`.
     """
     symbol, qty, mode, kind, entry, mark = fixed
     notional, upnl, mm, lp, bp, health = out
@@ -78,7 +80,7 @@ def kernel_position_report(
         leverage = 1.0 / imr
     else:
         leverage = tiers[k_entry].max_leverage
-    initial = notional * (imr if imr is not None else 1.0 / leverage)
+    initial = notional * ((imr if imr is not None else 1.0 / leverage) + fee_im)
     tier = tiers[k]
     live = math.isfinite(lp)
     return _report(
@@ -142,13 +144,21 @@ class CrossLayout:
         self.model = model
         self.positions = positions
         self.settlement = positions[0].instrument.settlement
-        # Per position: symbol, margin mode, contract kind, tiers, chosen leverage and imr.
+        taker = [model.taker_fee(p) for p in positions]
+        # Per position: symbol, margin mode, contract kind, tiers, chosen leverage, imr, IM fee.
         self._static = tuple(
-            (p.symbol, p.margin_mode.value, p.instrument.kind.value, t.tiers, p.leverage, p.imr)
-            for p, t in zip(positions, tables, strict=True)
+            (
+                p.symbol,
+                p.margin_mode.value,
+                p.instrument.kind.value,
+                t.tiers,
+                p.leverage,
+                p.imr,
+                f if model.fee_in_im else 0.0,
+            )
+            for p, t, f in zip(positions, tables, taker, strict=True)
         )
         self._mm_at_entry = model.mm_basis is MMBasis.ENTRY
-        taker = [model.taker_fee(p) for p in positions]
         self._fee_mm = np.array([f if model.fee_in_mm else 0.0 for f in taker], dtype=np.float64)
         self._close_fee = np.array([f if model.bankruptcy_close_fee else 0.0 for f in taker], dtype=np.float64)
         self._contract_size = np.array([p.instrument.contract_size for p in positions], dtype=np.float64)
@@ -273,7 +283,7 @@ class CrossLayout:
             strict=True,
         )
         for i, (static, q, e, m, n_i, u, mm_i, bp_i, lp_i, h, k, k_mark, k_entry) in enumerate(rows):
-            symbol, mode, kind, tiers, leverage, imr = static
+            symbol, mode, kind, tiers, leverage, imr, fee_im = static
             report = kernel_position_report(
                 (symbol, q, mode, kind, e, m),
                 tiers,
@@ -282,6 +292,7 @@ class CrossLayout:
                 (n_i, u, mm_i, lp_i, bp_i, h),
                 (k, k_mark, k_entry),
                 liquidatable,
+                fee_im,
             )
             if report is None:
                 raise InputError(

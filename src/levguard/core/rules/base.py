@@ -262,6 +262,10 @@ class VenueModel:
         Where maintenance margin is valued when solving the liquidation price.
     fee_in_mm : bool
         Add the taker fee rate to the maintenance rate (OKX, Gate).
+    fee_in_im : bool
+        The initial (position) margin includes the fee to close, ``notional x taker`` (Gate:
+        "Initial Position Margin = Position Value / Leverage + Close Position Fee"), so an
+        isolated position given by its leverage posts that much.
     bankruptcy_close_fee : bool
         Include the fee to close at the bankruptcy price in the bankruptcy price and in the
         maintenance requirement of a cross position (Bybit inverse; its isolated formula has no
@@ -305,6 +309,7 @@ class VenueModel:
     source: str
     mm_basis: MMBasis = MMBasis.PRICE
     fee_in_mm: bool = False
+    fee_in_im: bool = False
     bankruptcy_close_fee: bool = False
     default_taker_fee: float = 0.0
     builtin_tiers: Mapping[str, TierTable] = field(default_factory=empty_mapping)

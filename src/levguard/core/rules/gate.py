@@ -10,6 +10,11 @@ Gate support reply (gate.com; quoted in freqtrade's ``gate.py`` from gate.io hel
 upper signs for long; the quoted taker rate was 0.075 %.  Both are the root of
 ``margin + uPnL(P) = notional(P) * (MMR + taker)``.
 
+Initial margin (gate.com help 22148, "Calculation of Initial Margin"): "Initial Position Margin =
+(Position Value / Leverage) + Close Position Fee", the fee at the taker rate (example: 100 USDT of
+position at 50x with 0.075 %: 100/50 + 100 x 0.075 % = 2.075 USDT).  An isolated position given by
+its leverage posts that margin, which enters the liquidation price above.
+
 Liquidation (gate.com help, futures logic 22159 "Liquidation Process"): open orders are
 cancelled, the risk limit is lowered one tier at a time and the part of the position above it
 is liquidated, until the maintenance ratio is back above 100 %; otherwise the liquidation
@@ -48,6 +53,7 @@ GATE = VenueModel(
     settlement="USDT",
     source="gate.com support reply; freqtrade gate.py (gate.io help 27724)",
     fee_in_mm=True,
+    fee_in_im=True,
     default_taker_fee=0.00075,
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.0001),)),
