@@ -93,3 +93,31 @@ def test_risk_limit_rows_with_a_deduction_are_refused() -> None:
         one("bitmex", wallet=1_000, symbol="XBTUSDT", qty=230, entry_price=1, mark_price=1, tiers=rows)
     with pytest.raises(levguard.InputError, match=r"maint_amount is not used on bitmex"):
         one("bitmex", wallet=1_000, symbol="XBTUSDT", qty=1, entry_price=1, mark_price=1, mmr=0.005, maint_amount=1)
+
+
+def test_xbtusd_is_inverse_without_saying_so() -> None:
+    """XBTUSD is BitMEX's inverse perpetual (bitmex.com/app/inversePerpetualsGuide: 1 USD a contract,
+    margin and PnL in XBT).  Given without ``contract_kind`` it was read as a linear USDT contract:
+    10,000 contracts @ 50,000 at 50x had a notional of 500,000,000 "USDT" and an LP of 49,250."""
+    args = {
+        "mode": "isolated",
+        "qty": 10_000,
+        "entry_price": 50_000,
+        "mark_price": 50_000,
+        "leverage": 50,
+        "mmr": 0.005,
+    }
+    said = one("bitmex", symbol="XBTUSD", contract_kind="inverse", settlement="XBT", **args)
+    p = one("bitmex", symbol="XBTUSD", **args)
+    assert p == said
+    assert p.contract_kind == "inverse"
+    assert p.notional == pytest.approx(0.2)
+    assert p.liquidation_price == pytest.approx(50_000 * 50 / (50 + 1 - 0.005 * 50), rel=1e-12)
+    assert one("bitmex", symbol="XBTUSDT", **args).contract_kind == "linear"
+
+
+def test_a_quanto_symbol_needs_its_kind() -> None:
+    with pytest.raises(levguard.InputError, match=r"positions\[0\]\.symbol 'ETHUSD' on bitmex is a quanto contract"):
+        one("bitmex", symbol="ETHUSD", qty=1, entry_price=3_000, mark_price=3_000, leverage=10, mmr=0.01)
+    assert one("bitmex", symbol="ETHUSD", contract_kind="linear", qty=1, entry_price=3_000, mark_price=3_000,
+               leverage=10, mmr=0.01).contract_kind == "linear"  # fmt: skip

@@ -139,7 +139,7 @@ def liq(
             size = model.contract_size(symbol)
             contracts = (
                 (wallet * leverage / entry / size)
-                if model.kind.value == "linear"
+                if model.kind_for(symbol).value == "linear"
                 else (wallet * leverage * entry / size)
             )
         elif not (math.isfinite(qty) and qty > 0):

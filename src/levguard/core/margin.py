@@ -443,10 +443,11 @@ def instrument_for(
 ) -> Instrument:
     """Return the instrument for ``symbol`` with the venue's defaults filled in.
 
+    The contract kind is ``kind``, else the symbol's on the venue (:meth:`VenueModel.kind_for`).
     An inverse contract settles in its base coin, read from the symbol (``BTCUSD_PERP`` -> BTC)
     unless ``settlement`` is given.
     """
-    k = model.kind if kind is None else ContractKind(kind)
+    k = model.kind_for(symbol) if kind is None else ContractKind(kind)
     cs = model.contract_size(symbol) if contract_size is None else contract_size
     if settlement is None:
         settlement = model.settlement

@@ -177,13 +177,17 @@ def _position(
     kind = d.get("contract_kind")
     if kind is not None and (not isinstance(kind, str) or kind.lower() not in ("linear", "inverse")):
         raise InputError(f"{where}.contract_kind must be linear or inverse, was {show(kind)}")
-    inst = instrument_for(
-        model,
-        symbol,
-        kind=None if kind is None else kind.lower(),
-        contract_size=_opt_float(d, "contract_size", where),
-        settlement=_opt_name(d, "settlement", where),
-    )
+    try:
+        inst = instrument_for(
+            model,
+            symbol,
+            kind=None if kind is None else kind.lower(),
+            contract_size=_opt_float(d, "contract_size", where),
+            settlement=_opt_name(d, "settlement", where),
+        )
+    except InputError as exc:
+        msg = str(exc)
+        raise InputError(msg if msg.startswith(where) else f"{where}.{msg}") from None
     max_lev = _opt_float(d, "max_leverage", where)
     mmr = _opt_float(d, "mmr", where)
     maint = _opt_float(d, "maint_amount", where)

@@ -215,6 +215,11 @@ class PaperVenue:
         self._feeds: dict[str, PriceFeed] = {}
         self._symbols: dict[str, str] = {}  # symbol_key -> symbol as given
         for sym, feed in feeds.items():
+            if self.model.kind_for(str(sym)) is not self.model.kind:  # one kind per paper venue
+                raise InputError(
+                    f"feeds[{sym!r}] is an {self.model.kind_for(str(sym)).value} contract; the paper venue "
+                    f"{self.name} trades {self.model.kind.value} ones"
+                )
             self._symbols[symbol_key(sym)] = sym
             self._feeds[sym] = feed if isinstance(feed, PriceFeed) else PriceFeed.from_path(feed, source=sym)
         starts = [f.start_ns for f in self._feeds.values() if f.start_ns is not None]

@@ -83,6 +83,15 @@ def test_unknown_symbols_are_rejected() -> None:
         venue_with([{"symbol": "BTCUSDT", "qty": 1.0, "entry": 100.0, "margin_mode": "portfolio"}])
 
 
+def test_a_symbol_of_another_contract_kind_is_refused() -> None:
+    """BitMEX lists inverse XBTUSD beside linear XBTUSDT; a paper venue trades one kind."""
+    assert PaperVenue("bitmex", feeds={"XBTUSDT": [60_000.0]}, wallet_balance=1_000.0).name == "bitmex"
+    with pytest.raises(
+        InputError, match=r"feeds\['XBTUSD'\] is an inverse contract; the paper venue bitmex trades linear"
+    ):
+        PaperVenue("bitmex", feeds={"XBTUSD": [60_000.0]}, wallet_balance=1_000.0)
+
+
 def test_tiers_and_funding_rate() -> None:
     rows = [{"notional_floor": 0, "notional_cap": 1e12, "max_leverage": 20, "mmr": 0.01, "maint_amount": 0}]
     venue = venue_with([], prices={"BTCUSDT": [1.0], "ETHUSDT": [1.0], "XYZUSDT": [1.0]}, tiers={"ETHUSDT": rows})

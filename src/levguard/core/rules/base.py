@@ -210,6 +210,11 @@ def _no_rates(position: Position) -> Rates | None:
     return None
 
 
+def _venue_kind(symbol: str) -> ContractKind | None:
+    del symbol
+    return None
+
+
 @dataclass(frozen=True)
 class SymbolConstant:
     """A per-symbol venue property that is the same for every symbol (``f(symbol) = value``).
@@ -283,6 +288,9 @@ class VenueModel:
         For rate-based venues, the position's (imr, mmr); None otherwise.
     contract_size : callable
         Default contract size for a symbol.
+    symbol_kind : callable
+        The contract kind a symbol names on a venue that lists both kinds (BitMEX's ``XBTUSD`` is
+        inverse, ``XBTUSDT`` linear), or None for the venue's ``kind``: :meth:`kind_for`.
     tier_key : callable
         Key of a symbol in ``builtin_tiers``.
     rate_based : bool
@@ -316,6 +324,7 @@ class VenueModel:
     tier_deduction: bool = True
     rates: Callable[[Position], Rates | None] = _no_rates
     contract_size: Callable[[str], float] = SymbolConstant(1.0)
+    symbol_kind: Callable[[str], ContractKind | None] = _venue_kind
     tier_key: Callable[[str], str] = symbol_key
     rate_based: bool = False
     liquidation: LiquidationRule = GENERIC_LIQUIDATION
@@ -344,6 +353,10 @@ class VenueModel:
         if position.taker_fee_rate is not None:
             return position.taker_fee_rate
         return self.default_taker_fee
+
+    def kind_for(self, symbol: str) -> ContractKind:
+        """Return the contract kind of ``symbol`` on this venue when a position does not say it."""
+        return self.symbol_kind(symbol) or self.kind
 
     def close_fee_rate(self, position: Position) -> float:
         """Return the fee rate to close at the bankruptcy price that the venue's formulas count.

@@ -16,6 +16,11 @@ Sources
   whole position by the base rate ("< 200 XBT 0.50 %, < 350 XBT 1.00 %"; a position of 180 XBT
   needs 0.90 XBT, one of 230 XBT 1.00 %), so tiers carry no maintenance amount
   (``tier_deduction=False``).
+* Contract kinds (bitmex.com/app/inversePerpetualsGuide, bitmex.com/app/linearPerpetualsGuide):
+  ``XBTUSD`` and the XBT futures (``XBTZ24``) are inverse (1 USD a contract, margin and PnL in
+  XBT); ``...USDT`` and ``...USDC`` contracts are linear; other ``...USD`` contracts (``ETHUSD``)
+  are quanto (PnL in XBT at a fixed multiplier), which is not modelled: such a position needs its
+  ``contract_kind`` (:func:`symbol_kind`).
 * bitmex.com/app/autoDeleveraging: ``Ranking = PnL% x EffLev`` if ``PnL% > 0`` else
   ``PnL% / EffLev``, ``EffLev = |MarkValue| / (MarkValue - BankruptValue)``,
   ``PnL% = (MarkValue - AvgEntryValue) / |AvgEntryValue|``; longs and shorts ranked apart;
@@ -32,8 +37,29 @@ import numpy as np
 
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import TIER_STEP_DOWN, MMBasis, VenueModel
+from levguard.core.symbols import symbol_key
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
+
+
+def symbol_kind(symbol: str) -> ContractKind:
+    """Return the contract kind a BitMEX symbol names (inverse for XBT against USD or a future).
+
+    Raises
+    ------
+    InputError
+        A quanto contract (``ETHUSD``): its PnL is paid in XBT at a fixed multiplier, which no
+        levguard margin model follows; a position may still say ``contract_kind`` itself.
+    """
+    key = symbol_key(symbol)
+    if "USDT" in key or "USDC" in key:
+        return ContractKind.LINEAR
+    if key.startswith("XBT"):
+        return ContractKind.INVERSE
+    raise InputError(
+        f"symbol {symbol!r} on bitmex is a quanto contract (PnL in XBT at a fixed multiplier), which is not "
+        "modelled; give its contract_kind to treat it as linear or inverse"
+    )
 
 
 def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_price: float) -> float:
@@ -132,11 +158,12 @@ LIQUIDATION = replace(
 
 BITMEX = VenueModel(
     name="bitmex",
-    title="BitMEX linear contracts",
+    title="BitMEX linear and inverse contracts",
     kind=ContractKind.LINEAR,
     settlement="USDT",
     source="bitmex.com/app/isolatedMarginExamples; bitmex.com/app/liquidation",
     mm_basis=MMBasis.ENTRY,
     tier_deduction=False,
+    symbol_kind=symbol_kind,
     liquidation=LIQUIDATION,
 )
