@@ -103,11 +103,15 @@ def test_fillable_price(usdc: float, btc: int, ba: int, smmr: int, expected: Fra
 
 
 def test_fillable_price_multi_position() -> None:
-    """0.004 BTC long + 0.1 ETH long, USDC -490: ETH fillable price 372/125 (= $2,976)."""
+    """0.004 BTC long + 0.1 ETH long, USDC -490: ETH fillable price 372/125 (= $2,976) with the test
+    suite's config (``LiquidationsConfig_Default``: SMMR 100,000 ppm); mainnet's 1,500,000 ppm
+    (levguard's default) puts it 15 times further from the oracle price."""
     tnc = -490 * USDC + _nc("btc", 400_000) + _nc("eth", ETH // 10)
     tmmr = _mmr("btc", 400_000) + _mmr("eth", ETH // 10)
-    got = fillable_price(_nc("eth", ETH // 10), ETH // 10, tnc, tmmr, _mmr("eth", ETH // 10))
+    args = (_nc("eth", ETH // 10), ETH // 10, tnc, tmmr, _mmr("eth", ETH // 10))
+    got = fillable_price(*args, spread_to_mmr_ppm=100_000)
     assert got == Fraction(372, 125)
+    assert 3 - fillable_price(*args) == 15 * (3 - got)
 
 
 @pytest.mark.parametrize(

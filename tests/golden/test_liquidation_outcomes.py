@@ -152,10 +152,11 @@ def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
     assert not low.partial
 
 
-@pytest.mark.parametrize(("fill", "kept", "fund"), [(0.77, 0.0, -15.0), (0.81, 2.975, 2.025)])
+@pytest.mark.parametrize(("fill", "kept", "fund"), [(0.77, 0.0, -15.0), (0.81, 0.0, 5.0), (0.85, 18.625, 6.375)])
 def test_dydx_contract_loss_example(fill: float, kept: float, fund: float) -> None:
     # 100 USD deposit, 500 ABC long at 1: bankruptcy price 0.80.  At 0.77 the fund covers 15 USD;
-    # at 0.81 the remainder is 5 USD and the fund takes min(0.5 % x 405, 5) = 2.025.
+    # at 0.81 the remainder is 5 USD and the fund takes min(1.5 % x 405, 5) = 5 (mainnet's 15,000
+    # ppm; 0.5 % under the protocol's default config left 2.975); at 0.85, min(6.375, 25).
     o = liquidation_outcome("dydx-v4", 500.0, 1.0, fill, 100.0, maintenance_margin=15.0)
     assert o.bankruptcy_price == pytest.approx(0.8)
     assert o.kept == pytest.approx(kept, abs=1e-9)

@@ -10,9 +10,16 @@ Sources (protocol source, dydxprotocol/v4-chain @ 84d4664b, 2026-03-04)
   ``-DNNV - TNC * |DMMR| / TMMR`` (rounded towards +inf); fillable price
   ``(PNNV - ABR * SMMR * PMMR) / PS`` with ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``;
   insurance-fund delta.
-* ``LiquidationsConfig_Default``: max liquidation fee 5,000 ppm, bankruptcy adjustment 1e6 ppm,
-  spread-to-MMR 100,000 ppm.  Liquidity tiers below are the repository's local-testnet genesis
-  (``protocol/testing/genesis.sh``), not verified mainnet values.
+* Liquidations config of mainnet (``dydx-mainnet-1/genesis.json`` in dydxopsdao/networks,
+  genesis 2023-10-26): max liquidation fee 15,000 ppm (1.5 %, also dYdX's help "Liquidations on
+  dYdX Chain": "the Maximum Liquidation Penalty of 1.5%"), bankruptcy adjustment 1e6 ppm,
+  spread-to-maintenance-margin ratio 1,500,000 ppm; per block at most 10 % of a position
+  (``max_position_portion_liquidated_ppm`` 100,000; at least 1,000 USDC,
+  ``min_position_notional_liquidated``) and 100,000 USDC of a subaccount.  The protocol's
+  ``LiquidationsConfig_Default`` (5,000 ppm, 1e6, 100,000 ppm, 100 %) is the local testnet's.
+  Liquidity tiers below are the repository's local-testnet genesis
+  (``protocol/testing/genesis.sh``); its Large-Cap (2 %, 60 %) is the tier governance set later
+  (mainnet genesis had 5 %), not verified against today's mainnet.
 
 The integer functions work in the protocol's units (quote quantums, ppm) and reproduce its
 rounding exactly; the venue model feeds the float evaluator with the same fractions.
@@ -45,9 +52,12 @@ from levguard.errors import InputError
 SOURCE = "github.com/dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30"
 ONE_MILLION = 1_000_000
 
-MAX_LIQUIDATION_FEE_PPM = 5_000
+MAX_LIQUIDATION_FEE_PPM = 15_000
 BANKRUPTCY_ADJUSTMENT_PPM = 1_000_000
-SPREAD_TO_MMR_PPM = 100_000
+SPREAD_TO_MMR_PPM = 1_500_000
+MAX_POSITION_PORTION_LIQUIDATED_PPM = 100_000
+MIN_POSITION_NOTIONAL_LIQUIDATED = 1_000.0
+"""Mainnet genesis liquidations config (dydx-mainnet-1); ``LiquidationsConfig_Default`` differs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,16 +260,18 @@ LIQUIDATION = LiquidationRule(
     kind="book",
     fee_rate=MAX_LIQUIDATION_FEE_PPM / ONE_MILLION,
     source=(
-        "github.com/dydxprotocol/v4-chain x/clob/keeper/liquidations.go (insurance fund delta, "
-        "LiquidationsConfig_Default); dydx-documentation-six.vercel.app/concepts/trading/contract-loss-mechanism"
+        "github.com/dydxprotocol/v4-chain x/clob/keeper/liquidations.go (insurance fund delta); "
+        "dydxopsdao/networks dydx-mainnet-1/genesis.json (liquidations_config); "
+        "dydx-documentation-six.vercel.app/concepts/trading/contract-loss-mechanism"
     ),
-    keeps="the remainder at the fill less the insurance-fund fee min(0.5 % x |quote|, remainder); 0 below bankruptcy",
+    keeps="the remainder at the fill less the insurance-fund fee min(1.5 % x |quote|, remainder); 0 below bankruptcy",
     modelled=(
-        "the whole position at the fill (maxPositionPortionLiquidated defaults to 100 %); the fillable-price "
-        "bound and the per-block limits are not modelled in the backtester"
+        "the whole position at the fill: mainnet closes at most 10 % of a position (at least 1,000 USDC) a "
+        "block, about a second, so over a bar the position goes while the account stays liquidatable; the "
+        "fillable-price bound and the per-block slices are not modelled in the backtester"
     ),
 )
-"""dYdX v4: closed at the fill, the insurance fund takes at most 0.5 % of the quote (capped at the remainder)."""
+"""dYdX v4: closed at the fill, the insurance fund takes at most 1.5 % of the quote (capped at the remainder)."""
 
 DYDX = VenueModel(
     name="dydx-v4",
