@@ -402,11 +402,11 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             collateral = _isolated_margin(t)
             balance: float | None = collateral + t.upnl
             equity += collateral + t.upnl
-            liquidatable = collateral + t.upnl <= mm
+            liquidatable = model.liquidatable(collateral + t.upnl, mm)
         else:
             collateral = wb + other - (cross_mm - mm)
             balance = None
-            liquidatable = cross_equity <= cross_mm
+            liquidatable = model.liquidatable(cross_equity, cross_mm)
         fee_close = mm - t.base_mm
         if model.mm_basis is MMBasis.ENTRY:
             k_const = mm - t.fee_mm * t.notional

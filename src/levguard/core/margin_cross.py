@@ -263,7 +263,7 @@ class CrossLayout:
         notional, notional_entry, upnl, _, mm, bp, lp, health = out.tolist()
         k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
         _, cross_mm, equity = totals.tolist()
-        liquidatable = equity <= cross_mm
+        liquidatable = self.model.liquidatable(equity, cross_mm)
         reports = []
         margins = []
         rows = zip(

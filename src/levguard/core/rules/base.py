@@ -295,6 +295,9 @@ class VenueModel:
         Key of a symbol in ``builtin_tiers``.
     rate_based : bool
         Rates come from ``rates`` (a spec's ``mmr`` is a base rate, not a fixed tier).
+    strict_trigger : bool
+        Liquidate only when the margin balance is strictly below a positive maintenance margin
+        (dYdX, Hyperliquid), not also at equality: :meth:`liquidatable`.
     liquidation : LiquidationRule
         What a liquidation leaves the trader (docs/margin.md, "Liquidation outcomes").
     min_notional : callable
@@ -327,6 +330,7 @@ class VenueModel:
     symbol_kind: Callable[[str], ContractKind | None] = _venue_kind
     tier_key: Callable[[str], str] = symbol_key
     rate_based: bool = False
+    strict_trigger: bool = False
     liquidation: LiquidationRule = GENERIC_LIQUIDATION
     min_notional: Callable[[str], float] = SymbolConstant(0.0)
     min_notional_source: str = ""
@@ -353,6 +357,21 @@ class VenueModel:
         if position.taker_fee_rate is not None:
             return position.taker_fee_rate
         return self.default_taker_fee
+
+    def liquidatable(self, balance: float, maintenance: float) -> bool:
+        """True when a margin balance meets the venue's liquidation trigger against its MM.
+
+        Notes
+        -----
+        ``balance <= MM`` by default (Binance liquidates when the margin ratio "hits 100%",
+        COIN-M maintenance margin announcement of 2021-03-01); strictly below a positive MM where
+        the venue says so: dYdX v4 ``CanLiquidateSubaccount`` (``x/clob``) is
+        ``MMR > 0 and MMR > TNC``, and Hyperliquid liquidates when "account equity falls below the
+        maintenance margin" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
+        """
+        if self.strict_trigger:
+            return maintenance > 0.0 and balance < maintenance
+        return balance <= maintenance
 
     def kind_for(self, symbol: str) -> ContractKind:
         """Return the contract kind of ``symbol`` on this venue when a position does not say it."""

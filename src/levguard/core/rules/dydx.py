@@ -280,6 +280,7 @@ DYDX = VenueModel(
     settlement="USDC",
     source=SOURCE,
     rate_based=True,
+    strict_trigger=True,
     rates=dydx_rates,
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.0001),)),

@@ -95,6 +95,7 @@ HYPERLIQUID = VenueModel(
     source="hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations",
     builtin_tiers=BUILTIN_TIERS,
     tier_key=coin_key,
+    strict_trigger=True,
     liquidation=LIQUIDATION,
     min_notional=SymbolConstant(10.0),
     min_notional_source="minimum order value 10 USDC (third-party Hyperliquid API guides)",
