@@ -62,6 +62,20 @@ def test_liq_quick_form() -> None:
     assert p["bankruptcy_price"] == pytest.approx(57_000)
 
 
+def test_coin_amounts_keep_their_decimals() -> None:
+    """An account settled in BTC printed IM 0.05 and MM 0.01 (0.005 rounded) with two decimals;
+    XBTUSD on BitMEX (inverse) printed IM 0.00."""
+    args = ["liq", "--entry", "50000", "--leverage", "20", "--mmr", "0.005"]
+    coin = runner.invoke(app, [*args, "--venue", "binance-coinm", "--symbol", "BTCUSD_PERP", "--wallet", "0.05"])
+    assert coin.exit_code == 0, coin.output
+    assert "wallet 0.050000 BTC · equity 0.050000 · IM 0.050000 · MM 0.005000" in coin.stdout
+    xbt = runner.invoke(app, [*args, "--venue", "bitmex", "--symbol", "XBTUSD", "--wallet", "0.004"])
+    assert xbt.exit_code == 0, xbt.output
+    assert "IM 0.004000 · MM 0.000400" in xbt.stdout
+    usd = runner.invoke(app, [*args, "--venue", "binance-usdm", "--symbol", "BTCUSDT", "--wallet", "5000"])
+    assert "wallet 5,000.00 USDT" in usd.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -16,6 +16,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from levguard.core.margin import AccountReport
+from levguard.core.symbols import is_usd
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -364,7 +365,8 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
         mar.add_column(col, justify="left" if col == "symbol" else "right")
     for p in report.positions:
         health = "—" if p.health is None else f"{p.health:.2%}"
-        d = 6 if report.unified and p.contract_kind == "inverse" else 2  # a unified account's COIN-M row: coin
+        # A row in a coin (an inverse contract, or a coin-settled account): 0.004 BTC is not "0.00".
+        d = 6 if p.contract_kind == "inverse" or not is_usd(cur) else 2
         style = "bold red" if p.liquidatable else ("yellow" if p.health is not None and p.health < 0.05 else "")
         pos.add_row(
             p.symbol,
@@ -419,8 +421,9 @@ def render_report(report: AccountReport, console: Console, title: str | None = N
     state = "[bold red]LIQUIDATABLE[/]" if report.liquidatable else "[green]ok[/]"
     # A unified account's ratio is the venue's own line above; levguard's MM / equity is labelled so.
     ratio_label = "MM / equity" if report.account_ratio_name is not None else "margin ratio"
+    dc = 2 if is_usd(cur) else 6  # the account's amounts are in its settlement currency
     console.print(
-        f"wallet {fmt(report.wallet_balance)} {cur} · equity {fmt(report.equity)} · "
-        f"IM {fmt(report.initial_margin)} · MM {fmt(report.maintenance_margin)} · "
+        f"wallet {fmt(report.wallet_balance, dc)} {cur} · equity {fmt(report.equity, dc)} · "
+        f"IM {fmt(report.initial_margin, dc)} · MM {fmt(report.maintenance_margin, dc)} · "
         f"{ratio_label} {ratio} · health {health} · {state}"
     )
