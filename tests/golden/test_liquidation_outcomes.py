@@ -118,6 +118,10 @@ def test_okx_tier_three_is_reduced_to_tier_one() -> None:
     o = liquidation_outcome("okx", 15_000.0, 105.0, price, 100_000.0, tiers=tiers)
     assert o.partial
     assert o.closed_qty == pytest.approx(13_000.0)
+    # The reduction pays the liquidation fee at the account's taker rate: OKX's 0.05 % by default
+    # (it was 0 unless the caller passed taker_fee).
+    assert o.fee == pytest.approx(0.0005 * 13_000.0 * price)
+    assert liquidation_outcome("okx", 15_000.0, 105.0, price, 100_000.0, tiers=tiers, taker_fee=0.0).fee == 0.0
     assert o.remaining_qty == pytest.approx(2_000.0)
     assert not o.taken_over
     _conserved(o)
@@ -145,6 +149,9 @@ def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
     # The reduce order pays the taker fee (Bybit has no published liquidation fee for it).
     assert o.fee == pytest.approx(0.00055 * o.closed_qty * 59_000.0)
     _conserved(o)
+    # By the venue's name the tiers are read at entry as Bybit values them (it read them at the
+    # fill unless told: 33.898 BTC left instead of 33.333).
+    assert liquidation_outcome("bybit-linear", 50.0, 60_000.0, 59_000.0, 200_000.0, tiers=tiers, taker_fee=0.00055) == o
     # On the lowest risk limit (or still in liquidation after the reduction) it is taken over.
     low = liquidation_outcome("bybit-linear", 20.0, 60_000.0, 57_500.0, 60_000.0, tiers=tiers, mm_at_entry=True)
     assert low.taken_over
@@ -240,6 +247,13 @@ def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     )
     assert whole.fee == pytest.approx(18_750.0)
     assert whole.kept == pytest.approx(9_250.0)
+    # Deribit charges the liquidation fee "on top of the default transaction fees" (Insurance Fund
+    # article): with a 0.075 % taker fee the whole close pays 0.825 %.
+    taker = liquidation_outcome(
+        "deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm, allow_partial=False, taker_fee=0.00075
+    )
+    assert taker.fee == pytest.approx(20_625.0)
+    assert taker.kept == pytest.approx(7_375.0)
 
 
 def test_every_venue_has_a_cited_rule() -> None:

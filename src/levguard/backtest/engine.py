@@ -510,7 +510,7 @@ def run(
         Bar opens skipped after a liquidation before re-entry.
     liquidation_fee_rate : float, optional
         Fee rate on the liquidated notional of book closes and partial liquidations; default
-        the venue rule's (Hyperliquid 0, dYdX 0.5 %, Deribit 0.75 %), else the taker fee.  A
+        the venue rule's (Hyperliquid 0, dYdX 1.5 %, Deribit 0.75 % plus the taker fee), else the taker fee.  A
         takeover (Binance, Bybit, OKX, Gate, BitMEX) keeps nothing of the margin whatever the fee.
     liquidation_first : bool
         Liquidation before a stop/take-profit crossed in the same bar (conservative default).

@@ -14,8 +14,9 @@ paper venue call in their loops, so the scalar answer and the simulations cannot
 * ``okx``: takeover; tier 3+ positions are first reduced to tier 1.
 * ``hyperliquid``: book close without fee; 20 % slices above 100k USDC, the whole position in the
   30 s cool-down; backstop takeover below 2/3 of the maintenance margin.
-* ``dydx-v4``: book close, the fund takes at most 0.5 % of the quote (capped at the remainder).
-* ``deribit``: book close with a 0.75 % fee, incremental: just enough to restore equity > MM.
+* ``dydx-v4``: book close, the fund takes at most 1.5 % of the quote (capped at the remainder).
+* ``deribit``: book close with a 0.75 % fee on top of the taker fee, incremental: just enough to
+  restore equity > MM.
 * ``generic``: book close with the taker fee.
 
 Sources are in each rule's ``source`` and in docs/margin.md ("Liquidation outcomes").
@@ -30,7 +31,7 @@ import numpy as np
 
 from levguard.core.records import Record
 from levguard.core.rules import get_venue
-from levguard.core.rules.base import LiquidationRule, VenueModel
+from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
 from levguard.core.tiers import TierTable
 from levguard.core.validate import NUMBER_MAX, as_amount, finite_number, number, show
 from levguard.errors import InputError
@@ -156,8 +157,8 @@ def liquidation_outcome(
     maintenance_margin: float | None = None,
     inverse: bool = False,
     fee_rate: float | None = None,
-    taker_fee: float = 0.0,
-    mm_at_entry: bool = False,
+    taker_fee: float | None = None,
+    mm_at_entry: bool | None = None,
     allow_partial: bool = True,
 ) -> LiquidationOutcome:
     """Evaluate one liquidation step of one position under a venue's rule.
@@ -185,13 +186,15 @@ def liquidation_outcome(
     inverse : bool
         Inverse (coin-settled) contract.
     fee_rate : float, optional
-        Liquidation fee rate of book closes and partial slices; default the rule's, else
-        ``taker_fee``.
-    taker_fee : float
+        Liquidation fee rate of book closes and partial slices; default the rule's (plus
+        ``taker_fee`` where the venue charges both, Deribit), else ``taker_fee``.
+    taker_fee : float, optional
         The account's taker fee rate (the fee of partial reductions on venues without a
-        liquidation fee).
-    mm_at_entry : bool
-        Tiers are read at the entry notional (Bybit, BitMEX) for the step-down.
+        liquidation fee); default the venue's (OKX 0.05 %, Gate and Bybit inverse 0.075 %), 0
+        for a bare rule.
+    mm_at_entry : bool, optional
+        Tiers are read at the entry notional for the step-down; default the venue's (Bybit,
+        BitMEX), False for a bare rule.
     allow_partial : bool
         False within the cool-down after a partial liquidation: the whole position goes.
 
@@ -215,6 +218,11 @@ def liquidation_outcome(
     whose docstrings cite the venues.
     """
     r = liquidation_rule(rule)
+    model = rule if isinstance(rule, VenueModel) else get_venue(rule) if isinstance(rule, str) else None
+    if taker_fee is None:
+        taker_fee = model.default_taker_fee if model is not None else 0.0
+    if mm_at_entry is None:
+        mm_at_entry = model is not None and model.mm_basis is MMBasis.ENTRY
     # Amounts at most 1e30 in magnitude (a qty of 1e308 gave a P&L of -inf).
     q = as_amount(qty, "qty") if isinstance(qty, int | float) and not isinstance(qty, bool) else math.nan
     if not math.isfinite(q) or q == 0:

@@ -104,7 +104,9 @@ def test_deribit_incremental_liquidation_keeps_part_of_the_position() -> None:
     (liq,) = res.liquidations.itertuples()
     assert liq.partial
     assert 0.0 < liq.qty < 3.0
-    assert liq.fee == pytest.approx(0.0075 * liq.qty * liq.price)
+    # Deribit's 0.75 % liquidation fee comes on top of the taker fee (0.05 % by default here).
+    assert res.params["liquidation_fee_rate"] == pytest.approx(0.0075 + res.params["taker_fee"])
+    assert liq.fee == pytest.approx((0.0075 + 0.0005) * liq.qty * liq.price)
     assert res.positions["qty"].iloc[5] == pytest.approx(3.0 - liq.qty)
     assert liq.kept > 0.0
     assert res.ruined_at is None

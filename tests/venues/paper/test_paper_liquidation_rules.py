@@ -87,7 +87,8 @@ def test_deribit_incremental_liquidation_keeps_part_of_the_position() -> None:
     liq = _until_liquidated(venue)
     assert liq.partial
     assert 0.0 < liq.qty < 3.0
-    assert liq.fee == pytest.approx(0.0075 * liq.qty * liq.price)
+    # Deribit's 0.75 % liquidation fee comes on top of the taker fee (the paper venue's 0.05 %).
+    assert liq.fee == pytest.approx((0.0075 + venue.taker_fee) * liq.qty * liq.price)
     (pos,) = asyncio.run(venue.fetch_positions())
     assert pos.qty == pytest.approx(3.0 - liq.qty)
     assert pos.isolated_margin == pytest.approx(liq.kept)

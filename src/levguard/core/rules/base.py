@@ -89,6 +89,9 @@ class LiquidationRule(Record):
     fee_rate : float or None
         Liquidation fee rate of book closes and partial slices; None: the account's taker fee
         (a partial reduction is a market order).
+    fee_plus_taker : bool
+        The liquidation fee is charged on top of the taker fee (Deribit: "an extra fee on top of
+        the default transaction fees"): :meth:`resolved_fee` is their sum.
     partial : {"none", "slice", "tier", "restore"}
         Partial liquidation before the full outcome: none; ``fraction`` of positions above
         ``min_notional``; a step-down to a lower tier's cap (from tier index ``step_from``, to
@@ -119,6 +122,7 @@ class LiquidationRule(Record):
 
     kind: str
     fee_rate: float | None = None
+    fee_plus_taker: bool = False
     partial: str = "none"
     fraction: float = 1.0
     min_notional: float = 0.0
@@ -167,8 +171,11 @@ class LiquidationRule(Record):
         return int(PARTIAL[[f.lower() for f in PARTIAL._fields].index(self.partial)])
 
     def resolved_fee(self, taker_fee: float) -> float:
-        """Return the fee rate of book closes and partial slices (:attr:`fee_rate` or ``taker_fee``)."""
-        return float(taker_fee if self.fee_rate is None else self.fee_rate)
+        """Return the fee rate of book closes and partial slices: :attr:`fee_rate` (plus
+        ``taker_fee`` where the venue charges both), or ``taker_fee``."""
+        if self.fee_rate is None:
+            return float(taker_fee)
+        return float(self.fee_rate + taker_fee) if self.fee_plus_taker else float(self.fee_rate)
 
     def vector(self, fee_rate: float | None = None) -> Float64Array1D:
         """Return the rule as the kernels' float vector (``kernels.liquidation.RULE_*``, length ``N_RULE``).

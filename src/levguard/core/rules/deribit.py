@@ -88,12 +88,17 @@ def deribit_rates(position: Position) -> Rates:
 LIQUIDATION = LiquidationRule(
     kind="book",
     fee_rate=0.0075,
+    fee_plus_taker=True,
     partial="restore",
     source=(
         "support.deribit.com/hc/en-us/articles/25944769313309-Liquidations; "
-        "support.deribit.com/hc/en-us/articles/25944826427293-11-January-2022"
+        "support.deribit.com/hc/en-us/articles/25944826427293-11-January-2022; "
+        "support.deribit.com/hc/en-us/articles/25944777576477-Insurance-Fund (the fee is on top of the taker fee)"
     ),
-    keeps="the rest of the position and its equity: only enough is closed (fee 0.75 % BTC) to restore equity > MM",
+    keeps=(
+        "the rest of the position and its equity: only enough is closed (fee 0.75 % BTC on top of the taker fee) "
+        "to restore equity > MM"
+    ),
     modelled=(
         "incremental closes at the fill that restore equity >= MM (backtester: along the bar's adverse path on a "
         "grid of prices); BTC fee 0.75 % (ETH 0.9 %: pass liquidation_fee_rate); futures-before-options order not "
