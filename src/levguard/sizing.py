@@ -227,6 +227,8 @@ def size_account(
         side=main.side,
         tiers=resolve_tiers(model, main),
         taker_fee_rate=model.taker_fee(main),
+        contract_kind=main.instrument.kind.value,
+        contract_size=main.instrument.contract_size,
     )
     eq_unit = equity * (main.mark_price if main.instrument.inverse else 1.0)
     current = total / eq_unit

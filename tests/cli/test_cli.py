@@ -264,3 +264,16 @@ def test_margin_shows_a_unified_accounts_ratio_and_collateral() -> None:
     assert "collateral" in res.stdout
     assert "95.00%" in res.stdout  # BTC at its collateral rate
     assert "uniMMR 70.45 · status normal" in res.stdout
+
+
+def test_liq_on_gate_posts_the_wallet_as_its_initial_margin() -> None:
+    """Gate's IM holds the fee to close (help 22148): `liq` sized N = wallet x leverage and posted
+    the wallet, whose IM was then 2,075 against a margin of 2,000 (a review)."""
+    args = ["liq", "--venue", "gate", "--symbol", "BTC_USDT", "--entry", "50000", "--leverage", "50"]
+    res = runner.invoke(app, [*args, "--wallet", "2075", "--mmr", "0.005", "--margin-mode", "isolated", "--json"])
+    assert res.exit_code == 0, res.output
+    p = json.loads(res.stdout)["positions"][0]
+    assert p["qty"] == pytest.approx(2.0)  # 2,075 / (1/50 + 0.075 %) = 100,000 of notional
+    assert p["initial_margin"] == pytest.approx(2075.0)
+    assert p["margin_balance"] == pytest.approx(2075.0)
+    assert p["liquidation_price"] == pytest.approx((50_000 - 1_037.5) / (1 - 0.00575), rel=1e-12)

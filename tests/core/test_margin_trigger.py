@@ -38,3 +38,21 @@ def test_equity_equal_to_the_maintenance_margin(
         account = account_from_spec(spec(mm))
         assert (CrossLayout.of(account, None) is None) is (venue == "dydx-v4")  # rate-based: evaluate's path
         assert evaluate_cross(account).liquidatable is at_equality
+
+
+@pytest.mark.parametrize(("venue", "symbol", "mm", "at_equality"), CASES)
+def test_joint_stress_applies_the_venues_trigger(venue: str, symbol: str, mm: float, at_equality: bool) -> None:
+    """The scenario kernel (liquidation surface, reverse stress, account replay) said
+    liquidatable at equality on dYdX and Hyperliquid where the evaluator did not (a review)."""
+    import numpy as np
+
+    from levguard.core.risk.joint_stress import joint_for, scenario_values
+
+    spec = {"venue": venue, "margin_mode": "cross", "wallet_balance": mm,
+            "positions": [{"symbol": symbol, "qty": 1, "entry_price": 50_000, "mark_price": 50_000}]}  # fmt: skip
+    account = account_from_spec(spec)
+    equity, maintenance, liq = scenario_values(joint_for(account), ("BTC",), np.array([[1.0], [0.999]]))
+    assert equity[0] == pytest.approx(mm)
+    assert maintenance[0] == pytest.approx(mm)
+    assert bool(liq[0]) is at_equality
+    assert bool(liq[1])

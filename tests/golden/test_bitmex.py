@@ -121,3 +121,24 @@ def test_a_quanto_symbol_needs_its_kind() -> None:
         one("bitmex", symbol="ETHUSD", qty=1, entry_price=3_000, mark_price=3_000, leverage=10, mmr=0.01)
     assert one("bitmex", symbol="ETHUSD", contract_kind="linear", qty=1, entry_price=3_000, mark_price=3_000,
                leverage=10, mmr=0.01).contract_kind == "linear"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("symbol", "settlement"),
+    [("XBTUSD", "XBT"), ("XBTZ24", "XBT"), ("BTC/USD:BTC", "BTC"), ("BTC/USD:BTC-241227", "BTC")],
+)
+def test_inverse_symbols_native_and_ccxt_settle_in_their_coin(symbol: str, settlement: str) -> None:
+    """XBT futures settled in "USDT" and ccxt's name of XBTUSD was refused as a quanto (a review)."""
+    p = one("bitmex", mode="isolated", symbol=symbol, qty=10_000, entry_price=50_000, mark_price=50_000,
+            leverage=50, mmr=0.005)  # fmt: skip
+    assert p.contract_kind == "inverse"
+    assert p.liquidation_price == pytest.approx(49_261.08, abs=0.005)
+    account = levguard.evaluate_account(
+        {"venue": "bitmex", "margin_mode": "cross", "wallet_balance": 1.0,
+         "positions": [{"symbol": symbol, "qty": 10_000, "entry_price": 50_000, "mark_price": 50_000, "mmr": 0.005}]}
+    )  # fmt: skip
+    assert account.settlement == settlement
+    assert one("bitmex", symbol="BTC/USDT:USDT", qty=1, entry_price=50_000, mark_price=50_000, leverage=50,
+               mmr=0.005).contract_kind == "linear"  # fmt: skip
+    with pytest.raises(levguard.InputError, match="quanto"):
+        one("bitmex", symbol="ETH/USD:BTC", qty=1, entry_price=3_000, mark_price=3_000, leverage=10, mmr=0.01)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from levguard.core.positions import Account
 from levguard.core.records import json_ready
-from levguard.core.risk.joint_stress import joint_account, scenario_values
+from levguard.core.risk.joint_stress import breached, joint_account, scenario_values
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
@@ -277,9 +277,7 @@ def replay_account(
     paid = _funding_paid(account, funding, index, ohlc)
     equity = equity.reshape(n, m) - paid[:, None]
     mm = mm.reshape(n, m)
-    liq = equity <= ja.multiple * mm
-    if ja.mm_must_be_positive:
-        liq &= mm > 0.0
+    liq = breached(ja, equity, mm)
     cushion = equity - ja.multiple * mm
     worst = np.argmin(cushion, axis=1)
     rows = np.arange(n)

@@ -142,6 +142,7 @@ def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any
             inst[name] = float(value)
             if key == "taker_fee":
                 inst["fee_in_mm"] = np.where(inst["fee_in_mm"] > 0.0, float(value), 0.0)
+                inst["fee_in_im"] = np.where(inst["fee_in_im"] > 0.0, float(value), 0.0)
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

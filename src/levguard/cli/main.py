@@ -137,10 +137,12 @@ def liq(
                 raise LevguardError(f"--{name} must be > 0 and finite, was {value!r}")
         if qty is None:
             size = model.contract_size(symbol)
+            # The notional whose initial margin is the wallet: N / leverage (+ N x taker on Gate).
+            im_rate = 1.0 / leverage + (model.default_taker_fee if model.fee_in_im else 0.0)
             contracts = (
-                (wallet * leverage / entry / size)
+                (wallet / im_rate / entry / size)
                 if model.kind_for(symbol).value == "linear"
-                else (wallet * leverage * entry / size)
+                else (wallet / im_rate * entry / size)
             )
         elif not (math.isfinite(qty) and qty > 0):
             # The side says the direction; a signed or zero qty would silently contradict it.

@@ -17,7 +17,8 @@ import numpy as np
 from levguard.core.instruments import ContractKind, Instrument
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, field_dict
-from levguard.core.rules import MMBasis, VenueModel, get_venue, symbol_key
+from levguard.core.rules import MMBasis, VenueModel, get_venue
+from levguard.core.symbols import inverse_settlement
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price
@@ -272,8 +273,9 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
         leverage = 1.0 / p.imr
     elif p.isolated and p.isolated_margin is not None:
         # The margin less the close fee the venue puts in it (Gate) backs the leverage.
+        # (None left: an unbounded leverage, so the IM is the fee alone and does not jump).
         backing = p.isolated_margin - fee_im * notional_entry
-        leverage = notional_entry / (backing if backing > 0.0 else p.isolated_margin)
+        leverage = notional_entry / backing if backing > 0.0 else math.inf
     else:
         leverage = cap
     # Rate-based venues scale their own initial rate (Deribit by size, dYdX by open interest).
@@ -444,7 +446,8 @@ def instrument_for(
     """Return the instrument for ``symbol`` with the venue's defaults filled in.
 
     The contract kind is ``kind``, else the symbol's on the venue (:meth:`VenueModel.kind_for`).
-    An inverse contract settles in its base coin, read from the symbol (``BTCUSD_PERP`` -> BTC)
+    An inverse contract settles in its base coin, read from the symbol (``BTCUSD_PERP`` -> BTC,
+    ``BTC/USD:BTC`` -> BTC, ``XBTZ24`` -> XBT; :func:`levguard.core.symbols.inverse_settlement`)
     unless ``settlement`` is given.
     """
     k = model.kind_for(symbol) if kind is None else ContractKind(kind)
@@ -452,7 +455,5 @@ def instrument_for(
     if settlement is None:
         settlement = model.settlement
         if k is ContractKind.INVERSE:
-            key = symbol_key(symbol)
-            cut = key.find("USD")
-            settlement = key[:cut] if cut > 0 else settlement
+            settlement = inverse_settlement(symbol) or settlement
     return Instrument(symbol=symbol, kind=k, contract_size=cs, settlement=settlement)

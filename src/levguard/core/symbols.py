@@ -16,6 +16,8 @@ __all__ = [
     "QUOTE_ASSETS",
     "USD_LIKE",
     "base_asset",
+    "ccxt_parts",
+    "inverse_settlement",
     "is_usd",
     "symbol_key",
 ]
@@ -66,3 +68,34 @@ def symbol_key(symbol: str) -> str:
     if ":" in s:
         s = s.split(":", 1)[0]
     return s.replace("/", "").replace("-", "").replace("_", "")
+
+
+_FUTURES_CODE = re.compile(r"^([A-Z]{2,}?)[FGHJKMNQUVXZ]\d{2}$")
+
+
+def inverse_settlement(symbol: str) -> str | None:
+    """Return the coin an inverse contract settles in, as its symbol says, or None.
+
+    ccxt's settle part (``BTC/USD:BTC`` -> ``BTC``, ``BTC/USD:BTC-241227`` -> ``BTC``), else the
+    base before ``USD`` (``BTCUSD_PERP`` -> ``BTC``, ``XBTUSD`` -> ``XBT``), else the base before a
+    futures month code and year (BitMEX ``XBTZ24`` -> ``XBT``).
+    """
+    s = symbol.strip().upper()
+    if ":" in s:
+        return s.split(":", 1)[1].split("-", 1)[0] or None
+    key = symbol_key(s)
+    cut = key.find("USD")
+    if cut > 0:
+        return key[:cut]
+    m = _FUTURES_CODE.match(key)
+    return m.group(1) if m else None
+
+
+def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
+    """Return (base, quote, settle) of a ccxt derivatives symbol (``BTC/USD:BTC``), else None."""
+    s = symbol.strip().upper()
+    if "/" not in s or ":" not in s:
+        return None
+    pair, settle = s.split(":", 1)
+    base, quote = pair.split("/", 1)
+    return base, quote, settle.split("-", 1)[0]

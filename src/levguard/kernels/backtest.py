@@ -506,10 +506,12 @@ def simulate_py(
                                 aj = inst[j]["tier_start"]
                                 bj = inst[j]["tier_stop"]
                                 nj = position_notional(qty[j], close[t - 1, j], inst[j]["kind"] == ContractKind.INVERSE)
-                                avail -= initial_margin(nj, tiers.cap[aj:bj], tiers.max_lev[aj:bj])
+                                avail -= initial_margin(
+                                    nj, tiers.cap[aj:bj], tiers.max_lev[aj:bj], inst[j]["fee_in_im"]
+                                )
                             elif j != k and qty[j] != 0.0:
                                 avail -= abs(qty[j]) * close[t - 1, j]
-                    n_max = max_notional_for_margin(avail, tiers.cap[a:b], tiers.max_lev[a:b])
+                    n_max = max_notional_for_margin(avail, tiers.cap[a:b], tiers.max_lev[a:b], inst[k]["fee_in_im"])
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec
                         new_qty = math.copysign(q_max, new_qty)

@@ -41,11 +41,14 @@ def slipped_price(level: float, dq: float, volume: float, cfg: np.void) -> float
 
 
 @jitable
-def max_notional_for_margin(available: float, caps: Float64Array1D, max_levs: Float64Array1D) -> float:
+def max_notional_for_margin(
+    available: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0
+) -> float:
     """Return the largest notional whose initial margin ``notional / max_leverage(tier)`` fits.
 
     The tier of a notional ``n`` is the first with ``n <= cap``; its initial margin is
-    ``n / max_lev``.  Scanning the tiers gives the largest feasible ``n`` exactly (0 when
+    ``n / max_lev`` (plus ``n x fee_in_im`` where the venue puts the fee to close in it: Gate,
+    help 22148).  Scanning the tiers gives the largest feasible ``n`` exactly (0 when
     ``available`` is not positive).
     """
     if not available > 0.0:
@@ -54,9 +57,12 @@ def max_notional_for_margin(available: float, caps: Float64Array1D, max_levs: Fl
     lo = 0.0
     for i in range(caps.shape[0]):
         ml = max_levs[i]
-        n_i = caps[i]
+        rate = fee_in_im
         if ml > 0.0 and math.isfinite(ml):
-            n_i = min(caps[i], available * ml)
+            rate += 1.0 / ml
+        n_i = caps[i]
+        if rate > 0.0:
+            n_i = min(caps[i], available / rate)
         if n_i >= lo and n_i > best:
             best = n_i
         lo = caps[i]
@@ -64,8 +70,9 @@ def max_notional_for_margin(available: float, caps: Float64Array1D, max_levs: Fl
 
 
 @jitable
-def initial_margin(notional: float, caps: Float64Array1D, max_levs: Float64Array1D) -> float:
-    """Return ``notional / max_leverage`` of the notional's tier (0 for a non-positive notional)."""
+def initial_margin(notional: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0) -> float:
+    """Return ``notional / max_leverage`` of the notional's tier plus ``notional x fee_in_im``
+    (0 for a non-positive notional)."""
     if not notional > 0.0:
         return 0.0
     n_tiers = caps.shape[0]
@@ -75,8 +82,8 @@ def initial_margin(notional: float, caps: Float64Array1D, max_levs: Float64Array
             k = j
     ml = float(max_levs[k])
     if ml > 0.0 and math.isfinite(ml):
-        return notional / ml
-    return 0.0
+        return notional / ml + notional * fee_in_im
+    return notional * fee_in_im
 
 
 @jitable

@@ -59,6 +59,8 @@ def account_spec(
         }
         if isolated and p.isolated_margin is not None:
             row["isolated_margin"] = p.isolated_margin
+        if p.inverse:  # what the venue says of the contract wins over the symbol's reading
+            row["contract_kind"] = "inverse"
         rows.append(row)
     if unified is not None:
         spec: dict[str, Any] = unified.spec(rows)

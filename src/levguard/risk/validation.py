@@ -179,8 +179,7 @@ def liquidation_distance(
         price,
         price,
         margin_mode=MarginMode.ISOLATED,
-        leverage=float(leverage),
-        isolated_margin=(notional / leverage) if not inst.inverse else notional / leverage / price,
+        leverage=float(leverage),  # the engine posts its initial margin (Gate: with the close fee)
         tiers=tiers,
     )
     report = evaluate(Account(venue, 0.0, (pos,)), model).positions[0]

@@ -309,3 +309,18 @@ def test_a_venue_minimum_quantity_is_a_ruin_threshold_too() -> None:
     assert free.ruined_at is None
     enough = run(*args, venue="okx", tiers=table, initial_equity=0.0011, rebalance="never")
     assert enough.trades.shape[0] > 0  # 0.0011 opens 0.001 BTC's margin at 100
+
+
+def test_gate_initial_margin_check_holds_the_close_fee() -> None:
+    """Gate's IM is ``N / L + N t`` (help 22148): with 1,000 of equity, a 100x cap and a 0.075 %
+    taker fee the check admits 1 / (1/100 + 0.00075) = 93.03x of notional; it admitted 100x, an
+    IM of 1,075 by the engine's rule (a review)."""
+    idx = pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC")
+    px = np.full(6, 50_000.0)
+    df = pd.DataFrame({"open": px, "high": px, "low": px, "close": px, "volume": np.ones(6)}, index=idx)
+    tiers = TierTable.from_rows([{"notional_floor": 0, "notional_cap": 1e7, "max_leverage": 100, "mmr": 0.005}])
+    args = {"symbol": "BTC_USDT", "initial_equity": 1_000.0, "fees": 0.00075, "slippage": 0.0, "tiers": tiers}
+    gate = run(df, np.ones(6), 100.0, venue="gate", **args)
+    assert gate.positions["leverage"].iloc[-1] == pytest.approx(1.0 / (1.0 / 100 + 0.00075), rel=1e-3)
+    okx = run(df, np.ones(6), 100.0, venue="okx", **args)
+    assert okx.positions["leverage"].iloc[-1] == pytest.approx(100.0, rel=1e-3)

@@ -139,3 +139,28 @@ def test_size_without_any_vol_source_names_the_missing_input(tmp_path: Path) -> 
         assert res.exit_code == 2, (extra, res.output)
         assert res.output.startswith("levguard: error: "), res.output
         assert res.output.count("\n") == 1, res.output
+
+
+@pytest.mark.parametrize(
+    ("venue", "position"),
+    [
+        # A BitMEX quanto symbol given its kind: sizing re-read the symbol, refused it as a quanto
+        # and told the user to close the position (target 0, binding invalid_input).
+        ("bitmex", {"symbol": "ETHUSD", "contract_kind": "linear", "qty": 10, "entry_price": 3000, "mark_price": 3000}),
+        # A Gate inverse position was sized as a linear one.
+        ("gate", {"symbol": "BTC_USD", "contract_kind": "inverse", "settlement": "BTC", "qty": 30_000,
+                  "entry_price": 60_000, "mark_price": 60_000}),
+    ],
+)  # fmt: skip
+def test_size_account_keeps_the_positions_contract_kind(venue: str, position: dict[str, Any]) -> None:
+    import levguard
+
+    margin = 3000.0 if venue == "bitmex" else 0.05
+    acct = {"venue": venue, "margin_mode": "isolated", "wallet_balance": 0,
+            "positions": [{**position, "isolated_margin": margin, "mmr": 0.01}]}  # fmt: skip
+    policy = {"policy": {"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7}}
+    report = size_account(acct, policy, vol=0.6)
+    assert report.binding_constraint == "liquidation_budget"
+    assert report.target_leverage > 1.0
+    assert levguard.evaluate_account(acct).positions[0].contract_kind == position["contract_kind"]
+    assert report.positions[0]["symbol"] == position["symbol"]

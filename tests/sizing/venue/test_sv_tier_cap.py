@@ -74,3 +74,16 @@ def test_tier_cap_builtin_and_missing_tiers() -> None:
 def test_tier_cap_bad_params(bad: float) -> None:
     with pytest.raises(InputError, match="max_leverage"):
         TierCap(max_leverage=bad)
+
+
+def test_gate_leaves_room_for_the_close_fee_in_the_initial_margin() -> None:
+    """Gate's IM is ``N / L + N t`` (help 22148): at 100x with a 0.075 % taker fee the equity
+    carries ``1 / (1/100 + 0.00075)`` = 93.02x of notional; TierCap allowed 100x, whose IM the
+    engine puts at 1,075 on 1,000 of equity (a review).  Other venues keep the tier's cap."""
+    table = TierTable.from_max_leverage([(0, 100), (1e7, 20)])
+    gate = MarketContext(venue="gate", symbol="BTC_USDT", tiers=table, taker_fee_rate=0.00075)
+    lev = TierCap().decide(SizingState(equity=1_000.0, context=gate)).target_leverage
+    assert lev == pytest.approx(1.0 / (1.0 / 100 + 0.00075), rel=1e-12)
+    assert TierCap(context=gate).leverage_path(SeriesInputs(np.zeros(2), equity=np.full(2, 1_000.0)))[0] == lev
+    okx = MarketContext(venue="okx", symbol="BTC-USDT-SWAP", tiers=table, taker_fee_rate=0.0005)
+    assert TierCap().decide(SizingState(equity=1_000.0, context=okx)).target_leverage == 100.0

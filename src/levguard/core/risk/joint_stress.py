@@ -29,6 +29,7 @@ import numpy.typing as npt
 from levguard.core.margin import AccountReport, _bankruptcy, _terms, evaluate
 from levguard.core.positions import Account
 from levguard.core.records import JsonRecord, empty_mapping, json_ready
+from levguard.core.risk.covariance import checked_covariance, covariance_from_returns, covariance_from_vols
 from levguard.core.risk.joint_stress_pm import EngineJoint, portfolio_margin_joint, unified_engine_joint
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.symbols import base_asset
@@ -44,6 +45,7 @@ __all__ = [
     "JointAccount",
     "LiquidationSurface",
     "ReverseStress",
+    "breached",
     "covariance_from_returns",
     "covariance_from_vols",
     "joint_account",
@@ -63,7 +65,8 @@ class JointAccount:
 
     ``assets`` are the names a scenario may move: the account's balances (unified) and the base
     assets of its positions.  ``multiple`` ``c``: liquidatable when ``equity <= c * MM`` (with
-    ``MM > 0`` on unified venues, as :meth:`UnifiedVenue.liquidatable`).
+    ``MM > 0`` on unified venues, as :meth:`UnifiedVenue.liquidatable`; strictly below on dYdX
+    and Hyperliquid, ``strict``, as :meth:`VenueModel.liquidatable`).
     """
 
     source: UnifiedAccount | Account
@@ -72,6 +75,7 @@ class JointAccount:
     multiple: float
     mm_must_be_positive: bool
     upnl_in_haircut: bool
+    strict: bool
     settle: int
     assets: tuple[str, ...]
     pos_asset: tuple[str, ...]
@@ -227,6 +231,7 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
         multiple=float(c),
         mm_must_be_positive=unified,
         upnl_in_haircut=bool(in_haircut),
+        strict=not unified and model.strict_trigger,
         settle=settle,
         assets=assets,
         pos_asset=pos_asset,
@@ -361,10 +366,20 @@ def scenario_values(
         equity,
         mm,
     )
-    liq = equity <= ja.multiple * mm
+    return equity, mm, breached(ja, equity, mm)
+
+
+def breached(ja: JointAccount, equity: Float64Array1D, mm: Float64Array1D) -> npt.NDArray[np.bool_]:
+    """Return where ``equity`` meets the account's liquidation trigger against ``mm``.
+
+    ``equity <= c * MM`` (strictly below on dYdX and Hyperliquid, with ``MM > 0`` on unified
+    venues): :meth:`levguard.core.rules.base.VenueModel.liquidatable` and
+    :meth:`levguard.core.unified.UnifiedVenue.liquidatable` on arrays.
+    """
+    liq = equity < ja.multiple * mm if ja.strict else equity <= ja.multiple * mm
     if ja.mm_must_be_positive:
         liq &= mm > 0.0
-    return equity, mm, liq
+    return liq
 
 
 def _ratios(ja: JointAccount | EngineJoint, equity: Float64Array1D, mm: Float64Array1D) -> Float64Array1D:
@@ -475,85 +490,6 @@ def liquidation_surface(
         trigger=ja.trigger,
         ratio_rises_when_safer=ja.ratio_rises_when_safer,
     )
-
-
-# --- covariance --------------------------------------------------------------------------------
-
-
-def _check_cov(cov: npt.ArrayLike, k: int, field_name: str = "cov") -> Float64Array2D:
-    try:
-        c = np.asarray(cov, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{field_name} must be a ({k}, {k}) matrix of numbers, was {show(cov)}") from None
-    if c.shape != (k, k):
-        raise InputError(f"{field_name} must be a ({k}, {k}) matrix for {k} assets, was shape {c.shape}")
-    if not np.isfinite(c).all():
-        i, j = np.argwhere(~np.isfinite(c))[0]
-        raise InputError(f"{field_name}[{i}][{j}] must be finite, was {float(c[i, j])!r}")
-    if not np.allclose(c, c.T, rtol=1e-10, atol=0.0):
-        raise InputError(f"{field_name} must be symmetric, was {c.tolist()!r}")
-    try:
-        np.linalg.cholesky(c)
-    except np.linalg.LinAlgError:
-        raise InputError(f"{field_name} must be positive definite, was {c.tolist()!r}") from None
-    return c
-
-
-def covariance_from_returns(returns: npt.ArrayLike, *, lam: float = 0.94, horizon_bars: float = 1.0) -> Float64Array2D:
-    """EWMA covariance of log returns, scaled to a horizon.
-
-    Parameters
-    ----------
-    returns : (T, K) array_like
-        Log returns per bar of the K assets, aligned in time, finite, ``T >= 2``.
-    lam : float
-        RiskMetrics decay in ``(0, 1)`` (0.94 for daily bars).
-    horizon_bars : float
-        Horizon of the shock in bars (> 0): the per-bar covariance times this.
-
-    Returns
-    -------
-    (K, K) float64
-        Positive definite covariance of the horizon's log moves.
-
-    Notes
-    -----
-    ``Sigma_h = h * sum_t w_t r_t r_t^T`` with ``w_t`` proportional to ``(1 - lam) lam^(T-1-t)``
-    (:func:`levguard.core.sizing.portfolio.ewma_covariance`, J.P. Morgan/Reuters 1996,
-    RiskMetrics Technical Document) and the square-root-of-time rule for a horizon of ``h`` bars.
-    """
-    from levguard.core.sizing.portfolio import ewma_covariance
-
-    r = np.asarray(returns, dtype=np.float64)
-    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 1:
-        raise InputError(f"returns must be a (T, K) array with T >= 2, was shape {r.shape}")
-    if not np.isfinite(r).all():
-        t, j = np.argwhere(~np.isfinite(r))[0]
-        raise InputError(f"returns[{t}][{j}] must be finite, was {float(r[t, j])!r}")
-    if not (isinstance(lam, int | float) and 0.0 < lam < 1.0):
-        raise InputError(f"lam must be in (0, 1), was {lam!r}")
-    if not (isinstance(horizon_bars, int | float) and math.isfinite(horizon_bars) and horizon_bars > 0.0):
-        raise InputError(f"horizon_bars must be > 0, was {horizon_bars!r}")
-    return _check_cov(ewma_covariance(r, float(lam)) * float(horizon_bars), r.shape[1], "EWMA covariance of returns")
-
-
-def covariance_from_vols(vols: npt.ArrayLike, correlation: npt.ArrayLike, *, horizon_years: float) -> Float64Array2D:
-    """Covariance of log moves over ``horizon_years`` from annualised vols and a correlation matrix.
-
-    Notes
-    -----
-    ``Sigma_ij = rho_ij sigma_i sigma_j T`` (square-root-of-time; a year of 365 days).
-    """
-    v = array_1d(vols, "vols")
-    require_finite(v, "vols")
-    if v.shape[0] == 0 or (v <= 0.0).any():
-        raise InputError(f"vols must be annualised fractions > 0, was {v.tolist()!r}")
-    rho = _check_cov(correlation, v.shape[0], "correlation")
-    if not np.allclose(np.diag(rho), 1.0):
-        raise InputError(f"correlation must have a unit diagonal, was {rho.tolist()!r}")
-    if not (isinstance(horizon_years, int | float) and math.isfinite(horizon_years) and horizon_years > 0.0):
-        raise InputError(f"horizon_years must be > 0, was {horizon_years!r}")
-    return rho * np.outer(v, v) * float(horizon_years)
 
 
 # --- reverse stress ----------------------------------------------------------------------------
@@ -743,7 +679,7 @@ def reverse_stress(
     k = len(names)
     if k > _MAX_ASSETS:
         raise InputError(f"assets must name at most {_MAX_ASSETS} assets, was {k}")
-    c = _check_cov(cov, k)
+    c = checked_covariance(cov, k)
     if not (isinstance(max_norm, int | float) and math.isfinite(max_norm) and max_norm > 0.0):
         raise InputError(f"max_norm must be > 0, was {max_norm!r}")
     for value, low, label in ((n_directions, 8, "n_directions"), (n_radii, 10, "n_radii")):

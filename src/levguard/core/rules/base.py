@@ -303,8 +303,8 @@ class VenueModel:
     rate_based : bool
         Rates come from ``rates`` (a spec's ``mmr`` is a base rate, not a fixed tier).
     strict_trigger : bool
-        Liquidate only when the margin balance is strictly below a positive maintenance margin
-        (dYdX, Hyperliquid), not also at equality: :meth:`liquidatable`.
+        Liquidate only when the margin balance is strictly below the maintenance margin (dYdX,
+        Hyperliquid), not also at equality: :meth:`liquidatable`.
     liquidation : LiquidationRule
         What a liquidation leaves the trader (docs/margin.md, "Liquidation outcomes").
     min_notional : callable
@@ -371,13 +371,13 @@ class VenueModel:
         Notes
         -----
         ``balance <= MM`` by default (Binance liquidates when the margin ratio "hits 100%",
-        COIN-M maintenance margin announcement of 2021-03-01); strictly below a positive MM where
-        the venue says so: dYdX v4 ``CanLiquidateSubaccount`` (``x/clob``) is
-        ``MMR > 0 and MMR > TNC``, and Hyperliquid liquidates when "account equity falls below the
-        maintenance margin" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
+        COIN-M maintenance margin announcement of 2021-03-01); strictly below where the venue says
+        so: dYdX v4 ``CanLiquidateSubaccount`` (``x/clob``) is ``MMR > 0 and MMR > TNC`` (a
+        position always has MMR > 0 there), and Hyperliquid liquidates when "account equity falls
+        below the maintenance margin" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
         """
         if self.strict_trigger:
-            return maintenance > 0.0 and balance < maintenance
+            return balance < maintenance
         return balance <= maintenance
 
     def kind_for(self, symbol: str) -> ContractKind:

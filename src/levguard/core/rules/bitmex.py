@@ -37,7 +37,7 @@ import numpy as np
 
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import TIER_STEP_DOWN, MMBasis, VenueModel
-from levguard.core.symbols import symbol_key
+from levguard.core.symbols import ccxt_parts, symbol_key
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -45,17 +45,28 @@ from levguard.typing import Float64Array1D
 def symbol_kind(symbol: str) -> ContractKind:
     """Return the contract kind a BitMEX symbol names (inverse for XBT against USD or a future).
 
+    Native names (``XBTUSD``, ``XBTZ24``, ``ETHUSDT``) and ccxt's (``BTC/USD:BTC``, settled in its
+    base: inverse; ``.../USDT:USDT``: linear; ``ETH/USD:BTC``: quanto) are read.
+
     Raises
     ------
     InputError
         A quanto contract (``ETHUSD``): its PnL is paid in XBT at a fixed multiplier, which no
         levguard margin model follows; a position may still say ``contract_kind`` itself.
     """
-    key = symbol_key(symbol)
-    if "USDT" in key or "USDC" in key:
-        return ContractKind.LINEAR
-    if key.startswith("XBT"):
-        return ContractKind.INVERSE
+    parts = ccxt_parts(symbol)
+    if parts is not None:  # ccxt's form: BTC/USD:BTC (XBTUSD), BTC/USDT:USDT, ETH/USD:BTC (quanto)
+        base, _quote, settle = parts
+        if settle in ("USDT", "USDC"):
+            return ContractKind.LINEAR
+        if settle == base or (settle, base) in (("BTC", "XBT"), ("XBT", "BTC")):
+            return ContractKind.INVERSE
+    else:
+        key = symbol_key(symbol)
+        if "USDT" in key or "USDC" in key:
+            return ContractKind.LINEAR
+        if key.startswith("XBT"):
+            return ContractKind.INVERSE
     raise InputError(
         f"symbol {symbol!r} on bitmex is a quanto contract (PnL in XBT at a fixed multiplier), which is not "
         "modelled; give its contract_kind to treat it as linear or inverse"

@@ -51,6 +51,8 @@ class MarketContext:
     ``venue`` names a rule set (``binance-usdm``...); ``tiers`` override the venue's built-in
     brackets; ``mmr`` gives a fixed maintenance rate instead.  ``funding_rate`` is per
     ``funding_interval_hours`` (positive: longs pay), ``taker_fee_rate`` a fraction.
+    ``contract_kind`` and ``contract_size`` are the position's when it gives them (default: what
+    the venue reads from the symbol, :meth:`levguard.core.rules.base.VenueModel.kind_for`).
     """
 
     venue: str = "generic"
@@ -61,10 +63,17 @@ class MarketContext:
     taker_fee_rate: float = 0.0
     funding_rate: float = 0.0
     funding_interval_hours: float = 8.0
+    contract_kind: str | None = None
+    contract_size: float | None = None
 
     def __post_init__(self) -> None:
         if self.side not in (1, -1):
             raise InputError(f"side must be 1 (long) or -1 (short), was {self.side!r}")
+        if self.contract_kind not in (None, "linear", "inverse"):
+            raise InputError(f"contract_kind must be linear, inverse or None, was {self.contract_kind!r}")
+        size = self.contract_size
+        if size is not None and not (isinstance(size, int | float) and math.isfinite(size) and size > 0):
+            raise InputError(f"contract_size must be a finite number > 0 or None, was {size!r}")
 
 
 @runtime_checkable
