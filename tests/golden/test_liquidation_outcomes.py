@@ -125,6 +125,16 @@ def test_okx_tier_three_is_reduced_to_tier_one() -> None:
     assert o.remaining_qty == pytest.approx(2_000.0)
     assert not o.taken_over
     _conserved(o)
+    # Equity below the whole position's requirement at tier 1's rate plus the fee (OKX help
+    # 360020411711: "the margin ratio ... below tier 1's MMR + liquidation fee"): the whole goes to
+    # the liquidation engine at the bankruptcy price.  82,500 of margin at 100 leaves 7,500 of
+    # equity against 1.5M x 1.05 % = 15,750; levguard reduced it and left the trader 16,850.
+    deep = liquidation_outcome("okx", 15_000.0, 105.0, price, 82_500.0, tiers=tiers)
+    assert not deep.partial
+    assert deep.taken_over
+    assert deep.kept == 0.0
+    assert deep.insurance_fund == pytest.approx(7_500.0)
+    _conserved(deep)
     # In tier 2 (10,000 swaps) OKX liquidates the whole position at the bankruptcy price.
     full = liquidation_outcome("okx", 10_000.0, 105.0, price, 50_000.0, tiers=tiers)
     assert not full.partial

@@ -41,6 +41,7 @@ from levguard.kernels.margin import position_notional, position_upnl, tier_index
 __all__ = ["LiquidationOutcome", "cascade_regime_fields", "liquidation_outcome", "liquidation_rule"]
 
 _NO_CAPS = np.array([np.inf])
+_NO_RATES = np.zeros(1)
 
 
 def liquidation_rule(venue: str | VenueModel | LiquidationRule) -> LiquidationRule:
@@ -268,7 +269,10 @@ def liquidation_outcome(
     sign = 1.0 if q > 0 else -1.0
     equity = c + position_upnl(q, entry, fill, inverse)
     bp = _bankruptcy_price(q, entry, c, inverse) if c > 0 else None
-    closed_raw, decision = kl.plan_close(vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, allow_partial)
+    mmrs = tiers.mmrs if tiers is not None else _NO_RATES
+    closed_raw, decision = kl.plan_close(
+        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, allow_partial
+    )
     closed = float(closed_raw)
     if decision == kl.CLOSE_NONE:
         return LiquidationOutcome(

@@ -389,7 +389,7 @@ def _restore_walk(
     w = 0 if cross else k
     rule = spec["rule"]
     fee_rate = spec["liq_fee"]
-    caps, _mmrs, _cums = tier_rows(spec, tiers)
+    caps, mmrs, _cums = tier_rows(spec, tiers)
     cash = book.cash
     qty = book.qty
     entry = book.entry
@@ -411,7 +411,7 @@ def _restore_walk(
         equity = coll + position_upnl(q, entry[k], p, inverse)
         mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
         closed, decision = kl.plan_close(
-            rule, abs(q), position_notional(q, p, inverse), basis, inverse, equity, mm, mmr, fee_rate, caps, True
+            rule, abs(q), position_notional(q, p, inverse), basis, inverse, equity, mm, mmr, fee_rate, caps, mmrs, True
         )
         if decision == kl.CLOSE_NONE:
             continue
@@ -503,6 +503,7 @@ def liquidate(
         mmr,
         fee_rate,
         tiers.cap[spec["tier_start"] : spec["tier_stop"]],
+        tiers.mmr[spec["tier_start"] : spec["tier_stop"]],
         liq_state[k] == LiqState.NONE and room,
     )
     if decision == kl.CLOSE_PARTIAL:

@@ -241,6 +241,7 @@ def plan_close(
     mmr: float,
     fee_rate: float,
     caps: Float64Array1D,
+    mmrs: Float64Array1D,
     allow_partial: bool,
 ) -> tuple[float, int]:
     """Decide what one liquidation step of a position closes under ``rule``.
@@ -263,8 +264,8 @@ def plan_close(
         Marginal maintenance rate at the fill (tier rate plus any fee term).
     fee_rate : float
         Liquidation fee rate of book closes.
-    caps : (T,) float64
-        Tier caps of the position (tier step-down).
+    caps, mmrs : (T,) float64
+        Tier caps and maintenance rates of the position (tier step-down).
     allow_partial : bool
         False after a partial liquidation in the same cool-down (Hyperliquid's 30 s; one bar in
         the backtester): the whole position goes.
@@ -280,6 +281,11 @@ def plan_close(
     Order: the backstop test (equity below ``backstop * MM``) first, then the partial rule
     (only while the equity at the fill exceeds the partial close's fee: a position bankrupt at
     the fill goes whole), then the full outcome (see the module docstring for the sources).
+    A step-down to a fixed tier (``step_to >= 0``, OKX) is skipped when the equity is below the
+    whole position's requirement at that tier's rate plus the liquidation fee: OKX sends such a
+    position whole to the liquidation engine at the bankruptcy price (okx.com help
+    360020411711, "Partial liquidation": the margin ratio already below tier 1's MMR plus the
+    liquidation fee).
     """
     backstop = rule[RULE_BACKSTOP]
     if backstop > 0.0 and equity < backstop * maintenance:
@@ -290,9 +296,10 @@ def plan_close(
         if partial == PARTIAL_SLICE:
             closed = slice_qty(abs_qty, notional, rule[RULE_FRACTION], rule[RULE_MIN_NOTIONAL])
         elif partial == PARTIAL_TIER:
-            closed = step_down_qty(
-                abs_qty, basis_price, inverse, caps, int(rule[RULE_STEP_FROM]), int(rule[RULE_STEP_TO])
-            )
+            step_to = int(rule[RULE_STEP_TO])
+            closed = step_down_qty(abs_qty, basis_price, inverse, caps, int(rule[RULE_STEP_FROM]), step_to)
+            if closed < abs_qty and 0 <= step_to < mmrs.shape[0] and equity < notional * (mmrs[step_to] + fee_rate):
+                return abs_qty, CLOSE_FULL
         else:
             x = restore_fraction(equity, maintenance, notional, mmr, fee_rate)
             if x <= 0.0:

@@ -47,8 +47,9 @@ LIQUIDATION = replace(
         "fund); tier 3+ positions are first reduced to tier 1 and the rest is kept"
     ),
     modelled=(
-        "tier 3+ stepped down to tier 1 at the fill (liquidation fee rate, default the taker fee), tiers 1-2 "
-        "taken over whole; tiers are in notional, not OKX's contract counts; cross long/short pairing not modelled"
+        "tier 3+ stepped down to tier 1 at the fill (liquidation fee rate, default the taker fee) unless the equity "
+        "is below the whole position at tier 1's rate plus that fee, tiers 1-2 taken over whole; tiers are in "
+        "notional, not OKX's contract counts; cross long/short pairing not modelled"
     ),
 )
 """OKX: tier 3+ reduced to tier 1, otherwise taken over at the bankruptcy price."""
