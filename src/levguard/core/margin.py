@@ -272,8 +272,8 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     elif p.imr is not None:
         leverage = 1.0 / p.imr
     elif p.isolated and p.isolated_margin is not None:
-        # The margin less the close fee the venue puts in it (Gate) backs the leverage.
-        # (None left: an unbounded leverage, so the IM is the fee alone and does not jump).
+        # The margin less the close fee the venue puts in it (Gate) backs the leverage; with
+        # nothing left the leverage is unbounded and the IM the fee alone (no jump at zero).
         backing = p.isolated_margin - fee_im * notional_entry
         leverage = notional_entry / backing if backing > 0.0 else math.inf
     else:
