@@ -56,3 +56,11 @@ def test_joint_stress_applies_the_venues_trigger(venue: str, symbol: str, mm: fl
     assert maintenance[0] == pytest.approx(mm)
     assert bool(liq[0]) is at_equality
     assert bool(liq[1])
+
+
+def test_a_zero_maintenance_margin_on_the_strict_venues() -> None:
+    """dYdX liquidates only with ``MMR > 0`` (``CanLiquidateSubaccount``); Hyperliquid when the
+    equity "falls below" the MM, so a negative balance against an MM of 0 is liquidatable there."""
+    assert not levguard.get_venue("dydx-v4").liquidatable(-1.0, 0.0)
+    assert levguard.get_venue("hyperliquid").liquidatable(-1.0, 0.0)
+    assert levguard.get_venue("binance-usdm").liquidatable(0.0, 0.0)

@@ -243,7 +243,8 @@ def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     # 25 BTC at 100,000: maintenance 1.125 % = 28,125 USDC; equity 28,000 just below it.
     n, mm, equity = 2_500_000.0, 28_125.0, 28_000.0
     margin = equity  # entry at the fill: no uPnL
-    o = liquidation_outcome("deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm)
+    # The 0.75 % fee alone (taker 0; by default Deribit's 0.05 % taker fee comes on top: below).
+    o = liquidation_outcome("deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm, taker_fee=0.0)
     x = (mm - equity) / (n * (0.01125 - 0.0075))  # the fraction that restores equity >= MM
     assert o.partial
     assert o.closed_qty == pytest.approx(25.0 * x)
@@ -253,7 +254,7 @@ def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     _conserved(o)
     # Liquidated whole (nothing can restore it), the trader keeps the equity less the 0.75 % fee.
     whole = liquidation_outcome(
-        "deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm, allow_partial=False
+        "deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm, allow_partial=False, taker_fee=0.0
     )
     assert whole.fee == pytest.approx(18_750.0)
     assert whole.kept == pytest.approx(9_250.0)
@@ -264,6 +265,13 @@ def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     )
     assert taker.fee == pytest.approx(20_625.0)
     assert taker.kept == pytest.approx(7_375.0)
+    # By default the taker fee is Deribit's 0.05 % for USDC perpetuals (its Fees article): 0.8 %,
+    # as the backtester and the paper venue charge with their default fees.
+    default = liquidation_outcome(
+        "deribit", 25.0, 100_000.0, 100_000.0, margin, maintenance_margin=mm, allow_partial=False
+    )
+    assert default.fee == pytest.approx(0.008 * n)
+    assert cascade_regime_fields("deribit")["liquidation_fee"] == pytest.approx(0.008)
 
 
 def test_every_venue_has_a_cited_rule() -> None:

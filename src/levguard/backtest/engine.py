@@ -424,6 +424,7 @@ def prepare(
         "slip_bps": slip_bps,
         "impact_coef": impact,
         "liquidation_fee_rate": liq_fee,
+        "liquidation_fee_given": liquidation_fee_rate is not None,
         "liquidation": rule.to_dict(),
         "min_notional": min_notionals[symbols[0]] if n_inst == 1 else min_notionals,
         "min_qty": min_qtys[symbols[0]] if n_inst == 1 else min_qtys,

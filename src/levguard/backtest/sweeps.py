@@ -25,10 +25,11 @@ import pandas as pd
 
 from levguard.backtest._policy_paths import _path_cfg
 from levguard.backtest.engine import Prepared, prepare, simulate
+from levguard.core.rules import get_venue
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
-from levguard.kernels.backtest_records import MarginMode
+from levguard.kernels.backtest_records import ContractKind, MarginMode
 from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
 
 __all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
@@ -127,7 +128,8 @@ def _run_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
     return combos
 
 
-def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any]) -> None:
+def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    # ``params``: the set-up's resolved settings (venue, whether a liquidation fee was given).
     for key, value in combo.items():
         where, name = RUN_PARAMS[key]
         if key == "margin_mode":
@@ -141,8 +143,19 @@ def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any
         else:
             inst[name] = float(value)
             if key == "taker_fee":
-                inst["fee_in_mm"] = np.where(inst["fee_in_mm"] > 0.0, float(value), 0.0)
-                inst["fee_in_im"] = np.where(inst["fee_in_im"] > 0.0, float(value), 0.0)
+                _taker_terms(inst, float(value), combo, params)
+
+
+def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    # The terms the venue derives from the taker fee (prepare's): its fee in the maintenance and
+    # initial margins (OKX, Gate), and the liquidation fee unless one is given (the taker itself,
+    # or Deribit's fee on top of it).  A sweep from a taker of 0 set none of them.
+    model = get_venue(str(params["venue"]))
+    futures = inst["kind"] != ContractKind.SPOT
+    inst["fee_in_mm"] = np.where(futures & model.fee_in_mm, taker, 0.0)
+    inst["fee_in_im"] = np.where(futures & model.fee_in_im, taker, 0.0)
+    if "liquidation_fee_rate" not in combo and not params.get("liquidation_fee_given", False):
+        inst["liq_fee"] = model.liquidation.resolved_fee(taker)
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
@@ -231,7 +244,7 @@ class _SweepPlan:
             _, dd, cppi = self._levs[pi]
             _path_cfg(cfg, dd, cppi, base.initial_equity)
             inst = base.inst.copy()
-            _apply_run(cfg, inst, self.runs[ri])
+            _apply_run(cfg, inst, self.runs[ri], base.params)
             key = tuple(sorted((k, v) for k, v in self.runs[ri].items() if RUN_PARAMS[k][0] == "inst"))
             if key not in inst_key:
                 inst_key[key] = len(insts)
@@ -583,7 +596,7 @@ def walk_forward(
                 prep = prepare(test, strat_cands[si].value, pol_cands[pi].value, initial_equity=equity, **run_kwargs)
                 # Flat through the warm-up; the decision at its last close fills at the test's first open.
                 prep.directions[: max(0, offset - 1)] = 0.0
-                _apply_run(prep.cfg[0], prep.inst, run_combos[ri])
+                _apply_run(prep.cfg[0], prep.inst, run_combos[ri], prep.params)
                 res = simulate(prep)
                 eq = res.equity.iloc[offset:]
                 levs.append(res.positions["leverage"].to_numpy()[offset:])

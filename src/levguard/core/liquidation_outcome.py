@@ -69,7 +69,9 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
     rule = liquidation_rule(venue)
     out: dict[str, object] = {"outcome": rule.kind, "backstop": rule.backstop}
     if rule.fee_rate is not None:
-        out["liquidation_fee"] = rule.fee_rate
+        # Deribit's fee comes on top of the taker fee: the venue's default taker, when known.
+        model = venue if isinstance(venue, VenueModel) else get_venue(venue) if isinstance(venue, str) else None
+        out["liquidation_fee"] = rule.resolved_fee(model.default_taker_fee if model is not None else 0.0)
     if rule.partial == "slice":
         out["partial"] = rule.fraction
         out["partial_min_notional"] = rule.min_notional
@@ -187,12 +189,13 @@ def liquidation_outcome(
     inverse : bool
         Inverse (coin-settled) contract.
     fee_rate : float, optional
-        Liquidation fee rate of book closes and partial slices; default the rule's (plus
-        ``taker_fee`` where the venue charges both, Deribit), else ``taker_fee``.
+        Liquidation fee rate of book closes and partial slices, the whole of it (Deribit's taker
+        fee included); default the rule's (plus ``taker_fee`` where the venue charges both,
+        Deribit), else ``taker_fee``.
     taker_fee : float, optional
         The account's taker fee rate (the fee of partial reductions on venues without a
-        liquidation fee); default the venue's (OKX 0.05 %, Gate and Bybit inverse 0.075 %), 0
-        for a bare rule.
+        liquidation fee); default the venue's (OKX and Deribit 0.05 %, Gate and Bybit inverse
+        0.075 %; 0 where levguard has none, and for a bare rule).
     mm_at_entry : bool, optional
         Tiers are read at the entry notional for the step-down; default the venue's (Bybit,
         BitMEX), False for a bare rule.

@@ -80,10 +80,10 @@ def inverse_settlement(symbol: str) -> str | None:
     base before ``USD`` (``BTCUSD_PERP`` -> ``BTC``, ``XBTUSD`` -> ``XBT``), else the base before a
     futures month code and year (BitMEX ``XBTZ24`` -> ``XBT``).
     """
-    s = symbol.strip().upper()
-    if ":" in s:
-        return s.split(":", 1)[1].split("-", 1)[0] or None
-    key = symbol_key(s)
+    parts = ccxt_parts(symbol)
+    if parts is not None:
+        return parts[2]
+    key = symbol_key(symbol)
     cut = key.find("USD")
     if cut > 0:
         return key[:cut]
@@ -94,8 +94,9 @@ def inverse_settlement(symbol: str) -> str | None:
 def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
     """Return (base, quote, settle) of a ccxt derivatives symbol (``BTC/USD:BTC``), else None."""
     s = symbol.strip().upper()
-    if "/" not in s or ":" not in s:
+    pair, _, rest = s.partition(":")
+    base, _, quote = pair.partition("/")
+    settle = rest.split("-", 1)[0]
+    if not (base and quote and settle) or "/" in rest or "/" in quote:
         return None
-    pair, settle = s.split(":", 1)
-    base, quote = pair.split("/", 1)
-    return base, quote, settle.split("-", 1)[0]
+    return base, quote, settle

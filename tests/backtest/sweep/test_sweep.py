@@ -141,3 +141,33 @@ def test_public_facade_exports() -> None:
     assert set(bt.__all__) <= set(dir(bt))
     with pytest.raises(AttributeError, match="nope"):
         _ = bt.nope
+
+
+@pytest.mark.parametrize(
+    ("venue", "symbol", "base", "swept", "field", "expected"),
+    [
+        # Gate's fee in the initial margin and maintenance follows a taker swept from 0 (it stayed 0).
+        ("gate", "BTC_USDT", 0.0, 0.00075, "fee_in_im", 0.00075),
+        ("gate", "BTC_USDT", 0.0, 0.00075, "fee_in_mm", 0.00075),
+        # Deribit's liquidation fee is 0.75 % on top of the taker: a swept taker moves it (it stayed 0.8 %).
+        ("deribit", "BTC_USDC-PERPETUAL", 0.0005, 0.001, "liq_fee", 0.0085),
+        # Binance has no fee term: nothing follows the taker but the taker.
+        ("binance-usdm", "BTCUSDT", 0.0005, 0.001, "fee_in_im", 0.0),
+    ],
+)
+def test_a_swept_taker_fee_moves_the_terms_the_venue_derives_from_it(
+    venue: str, symbol: str, base: float, swept: float, field: str, expected: float
+) -> None:
+    from levguard.backtest.engine import prepare
+    from levguard.backtest.sweeps import _apply_run
+    from levguard.core.tiers import TierTable
+
+    idx = pd.date_range("2024-01-01", periods=50, freq="1h", tz="UTC")
+    px = np.full(50, 50_000.0)
+    data = pd.DataFrame({"open": px, "high": px, "low": px, "close": px, "volume": np.ones(50)}, index=idx)
+    tiers = TierTable.fixed_rate(0.005) if venue == "gate" else None
+    prep = prepare(data, np.ones(50), 2.0, venue=venue, symbol=symbol, fees=base, tiers=tiers)
+    inst = prep.inst.copy()
+    _apply_run(prep.cfg[0].copy(), inst, {"taker_fee": swept}, prep.params)
+    assert float(inst[0][field]) == pytest.approx(expected)
+    assert float(inst[0]["taker"]) == swept

@@ -87,3 +87,15 @@ def test_gate_leaves_room_for_the_close_fee_in_the_initial_margin() -> None:
     assert TierCap(context=gate).leverage_path(SeriesInputs(np.zeros(2), equity=np.full(2, 1_000.0)))[0] == lev
     okx = MarketContext(venue="okx", symbol="BTC-USDT-SWAP", tiers=table, taker_fee_rate=0.0005)
     assert TierCap().decide(SizingState(equity=1_000.0, context=okx)).target_leverage == 100.0
+
+
+def test_market_context_reads_the_contract_as_positions_do() -> None:
+    """NumPy sizes and an upper-case kind are accepted (and normalised); a bool is not a size."""
+    ctx = MarketContext(venue="okx", symbol="BTC-USDT-SWAP", contract_kind="LINEAR", contract_size=np.int64(1))
+    assert ctx.contract_kind == "linear"
+    assert ctx.contract_size == 1.0 and isinstance(ctx.contract_size, float)
+    assert MarketContext(contract_size=np.float32(0.5)).contract_size == 0.5
+    with pytest.raises(InputError, match="contract_size must be a finite number > 0"):
+        MarketContext(contract_size=True)
+    with pytest.raises(InputError, match="contract_kind must be linear, inverse or None"):
+        MarketContext(contract_kind="quanto")

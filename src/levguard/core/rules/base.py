@@ -305,6 +305,8 @@ class VenueModel:
     strict_trigger : bool
         Liquidate only when the margin balance is strictly below the maintenance margin (dYdX,
         Hyperliquid), not also at equality: :meth:`liquidatable`.
+    positive_mm_trigger : bool
+        Liquidate only with a maintenance margin above 0 (dYdX: ``MMR > 0 and MMR > TNC``).
     liquidation : LiquidationRule
         What a liquidation leaves the trader (docs/margin.md, "Liquidation outcomes").
     min_notional : callable
@@ -338,6 +340,7 @@ class VenueModel:
     tier_key: Callable[[str], str] = symbol_key
     rate_based: bool = False
     strict_trigger: bool = False
+    positive_mm_trigger: bool = False
     liquidation: LiquidationRule = GENERIC_LIQUIDATION
     min_notional: Callable[[str], float] = SymbolConstant(0.0)
     min_notional_source: str = ""
@@ -372,10 +375,12 @@ class VenueModel:
         -----
         ``balance <= MM`` by default (Binance liquidates when the margin ratio "hits 100%",
         COIN-M maintenance margin announcement of 2021-03-01); strictly below where the venue says
-        so: dYdX v4 ``CanLiquidateSubaccount`` (``x/clob``) is ``MMR > 0 and MMR > TNC`` (a
-        position always has MMR > 0 there), and Hyperliquid liquidates when "account equity falls
-        below the maintenance margin" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
+        so: dYdX v4 ``CanLiquidateSubaccount`` (``x/clob``) is ``MMR > 0 and MMR > TNC``
+        (:attr:`positive_mm_trigger`), and Hyperliquid liquidates when "account equity falls below
+        the maintenance margin" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
         """
+        if self.positive_mm_trigger and not maintenance > 0.0:
+            return False
         if self.strict_trigger:
             return balance < maintenance
         return balance <= maintenance

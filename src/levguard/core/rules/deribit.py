@@ -22,6 +22,9 @@ the margin balance again, the rest of the position staying open.  Liquidation tr
 liquidation fee that goes to the insurance fund (…/25944777576477-Insurance-Fund); the notice of
 11 January 2022 (…/25944826427293) set it to 0.75 % for BTC (0.9 % for ETH) with a 1 %
 maintenance rate, "the chance of positive equity or partial remaining open positions is higher".
+The Insurance Fund article: "All liquidation orders are charged an extra fee on top of the
+default transaction fees"; the taker fee of USDC perpetuals is 0.05 % (support.deribit.com
+…/25944746248989-Fees).
 """
 
 from __future__ import annotations
@@ -101,8 +104,8 @@ LIQUIDATION = LiquidationRule(
     ),
     modelled=(
         "incremental closes at the fill that restore equity >= MM (backtester: along the bar's adverse path on a "
-        "grid of prices); BTC fee 0.75 % (ETH 0.9 %: pass liquidation_fee_rate); futures-before-options order not "
-        "modelled"
+        "grid of prices); BTC fee 0.75 % plus the taker fee, 0.05 % by default (ETH 0.9 %: pass the whole fee, "
+        "0.95 %, as liquidation_fee_rate); futures-before-options order not modelled"
     ),
 )
 """Deribit: incremental liquidation with a liquidation fee; the trader keeps the rest."""
@@ -116,6 +119,7 @@ DERIBIT = VenueModel(
     source=SOURCE,
     rate_based=True,
     rates=deribit_rates,
+    default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
     min_notional=SymbolConstant(10.0),
     min_notional_source=(

@@ -281,6 +281,7 @@ DYDX = VenueModel(
     source=SOURCE,
     rate_based=True,
     strict_trigger=True,
+    positive_mm_trigger=True,
     rates=dydx_rates,
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.0001),)),

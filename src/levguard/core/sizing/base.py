@@ -18,6 +18,7 @@ not the policy's.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -69,11 +70,16 @@ class MarketContext:
     def __post_init__(self) -> None:
         if self.side not in (1, -1):
             raise InputError(f"side must be 1 (long) or -1 (short), was {self.side!r}")
-        if self.contract_kind not in (None, "linear", "inverse"):
-            raise InputError(f"contract_kind must be linear, inverse or None, was {self.contract_kind!r}")
+        kind = self.contract_kind
+        if kind is not None:
+            if not isinstance(kind, str) or kind.lower() not in ("linear", "inverse"):
+                raise InputError(f"contract_kind must be linear, inverse or None, was {kind!r}")
+            object.__setattr__(self, "contract_kind", kind.lower())
         size = self.contract_size
-        if size is not None and not (isinstance(size, int | float) and math.isfinite(size) and size > 0):
-            raise InputError(f"contract_size must be a finite number > 0 or None, was {size!r}")
+        if size is not None:
+            if isinstance(size, bool) or not isinstance(size, numbers.Real) or not (math.isfinite(size) and size > 0):
+                raise InputError(f"contract_size must be a finite number > 0 or None, was {size!r}")
+            object.__setattr__(self, "contract_size", float(size))
 
 
 @runtime_checkable
