@@ -93,7 +93,8 @@ def test_market_context_reads_the_contract_as_positions_do() -> None:
     """NumPy sizes and an upper-case kind are accepted (and normalised); a bool is not a size."""
     ctx = MarketContext(venue="okx", symbol="BTC-USDT-SWAP", contract_kind="LINEAR", contract_size=np.int64(1))
     assert ctx.contract_kind == "linear"
-    assert ctx.contract_size == 1.0 and isinstance(ctx.contract_size, float)
+    assert ctx.contract_size == 1.0
+    assert isinstance(ctx.contract_size, float)
     assert MarketContext(contract_size=np.float32(0.5)).contract_size == 0.5
     with pytest.raises(InputError, match="contract_size must be a finite number > 0"):
         MarketContext(contract_size=True)
