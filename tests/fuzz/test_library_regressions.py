@@ -30,8 +30,9 @@ from levguard.errors import InputError
             "monitoring_dt_days must be at least 1e-08",
         ),
         (
-            lambda: levguard.liquidation_outcome("binance-usdm", 1.0, 6e4, 5.5e4, 3e3, taker_fee=None),
-            "taker_fee must be a number, was None",
+            # None is the venue's default taker fee (2026-12-05); a string is still refused by name.
+            lambda: levguard.liquidation_outcome("binance-usdm", 1.0, 6e4, 5.5e4, 3e3, taker_fee="0.1%"),
+            "taker_fee must be a number, was '0.1%'",
         ),
         (
             lambda: levguard.liquidation_outcome("binance-usdm", 1.0, 6e4, 5.5e4, 3e3, fee_rate="x"),
