@@ -142,3 +142,17 @@ def test_inverse_symbols_native_and_ccxt_settle_in_their_coin(symbol: str, settl
                mmr=0.005).contract_kind == "linear"  # fmt: skip
     with pytest.raises(levguard.InputError, match="quanto"):
         one("bitmex", symbol="ETH/USD:BTC", qty=1, entry_price=3_000, mark_price=3_000, leverage=10, mmr=0.01)
+
+
+def test_one_account_may_name_bitcoin_xbt_or_btc() -> None:
+    """XBTUSD settles in XBT and ccxt's BTC/USD:BTC-250328 in BTC: one coin, one account (it was
+    refused, "positions settle in BTC, XBT"; a review)."""
+    rows = [
+        {"symbol": "XBTUSD", "qty": 10_000, "entry_price": 50_000, "mark_price": 50_000, "mmr": 0.005},
+        {"symbol": "BTC/USD:BTC-250328", "qty": 5_000, "entry_price": 51_000, "mark_price": 51_000, "mmr": 0.005},
+    ]
+    report = levguard.evaluate_account(
+        {"venue": "bitmex", "margin_mode": "cross", "wallet_balance": 1.0, "positions": rows}
+    )
+    assert [p.contract_kind for p in report.positions] == ["inverse", "inverse"]
+    assert report.settlement == "XBT"

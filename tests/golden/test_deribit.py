@@ -49,5 +49,8 @@ def test_an_inverse_contract_is_refused_not_priced_as_linear() -> None:
 
     pos = {"symbol": "BTC-PERPETUAL", "qty": 100, "contract_size": 10, "contract_kind": "inverse",
            "entry_price": 100_000, "mark_price": 100_000}  # fmt: skip
-    with pytest.raises(levguard.InputError, match="Deribit's inverse contracts are not modelled"):
+    with pytest.raises(
+        levguard.InputError,
+        match=r"Deribit's inverse contracts \(margined in their coin, e.g. BTC-PERPETUAL\) are not modelled",
+    ):
         levguard.evaluate_account({"venue": "deribit", "wallet_balance": 1, "positions": [pos]})

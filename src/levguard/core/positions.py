@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from levguard.core.instruments import Instrument
 from levguard.core.records import empty_mapping
+from levguard.core.symbols import coin_name
 from levguard.core.tiers import TierTable
 from levguard.core.validate import finite, non_negative, positive, show
 from levguard.errors import InputError
@@ -131,7 +132,7 @@ class Account:
     def __post_init__(self) -> None:
         non_negative(self.wallet_balance, "wallet_balance")
         seen: set[str] = set()
-        settlements = {p.instrument.settlement for p in self.positions}
+        settlements = {coin_name(p.instrument.settlement) for p in self.positions}  # XBT is BTC
         if len(settlements) > 1:
             raise InputError(
                 f"positions settle in {', '.join(sorted(settlements))}; an account holds one settlement "

@@ -17,6 +17,7 @@ __all__ = [
     "USD_LIKE",
     "base_asset",
     "ccxt_parts",
+    "coin_name",
     "inverse_settlement",
     "is_usd",
     "symbol_key",
@@ -100,3 +101,12 @@ def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
     if not (base and quote and settle) or "/" in rest or "/" in quote:
         return None
     return base, quote, settle
+
+
+_COIN_ALIASES = {"XBT": "BTC"}
+
+
+def coin_name(currency: str) -> str:
+    """Return a currency's common name, upper case (BitMEX's ``XBT`` is ``BTC``)."""
+    c = currency.strip().upper()
+    return _COIN_ALIASES.get(c, c)

@@ -73,8 +73,8 @@ def deribit_rates(position: Position) -> Rates:
     """
     if position.instrument.inverse:
         raise InputError(
-            f"{position.symbol}: Deribit's inverse contracts are not modelled (its linear USDC perpetuals are, "
-            "e.g. BTC_USDC-PERPETUAL); drop contract_kind: inverse"
+            f"{position.symbol}: Deribit's inverse contracts (margined in their coin, e.g. BTC-PERPETUAL) are not "
+            "modelled; its linear USDC perpetuals are (e.g. BTC_USDC-PERPETUAL)"
         )
     preset = PRESETS.get(base_of(position.symbol))
     coef = position.params.get("size_coef", preset[2] if preset else None)
