@@ -189,3 +189,21 @@ def test_a_gap_in_one_asset_is_said() -> None:
         "DOGE has no bar there (first 2024-01-02T06:00:00+00:00)"
         in replay_account(spec, {"BTC": btc, "ETH": eth, "DOGE": doge}).notes[0]
     )
+
+
+@pytest.mark.parametrize("freq", ["1h", "4h"])
+def test_funding_prints_between_bar_opens_are_paid(freq: str) -> None:
+    """Hourly prints on 4-hour bars, or 8-hour prints a millisecond after the hour (as APIs stamp
+    them), were dropped unless a print fell exactly on a bar's open: 36.36 of 145.44 paid, or none
+    (a helper's funding audit).  Each print is paid in the bar it falls in."""
+    n = 48 if freq == "1h" else 12
+    idx = pd.date_range("2024-05-01", periods=n, freq=freq, tz="UTC")
+    flat = pd.DataFrame({"open": 3000.0, "high": 3003.0, "low": 2997.0, "close": 3000.0}, index=idx)
+    btc = flat * 20
+    hourly = pd.Series(-0.0001, index=pd.date_range("2024-05-01", periods=48, freq="1h", tz="UTC"))
+    late = pd.Series(-0.0001, index=hourly.index[::8] + pd.Timedelta(milliseconds=1))
+    spec = {**SPEC, "balances": {"BTC": 1.0}}
+    per_print = 40 * 3000 * 0.0001  # the spec's 40 ETH short pays 12 a print at a negative rate
+    for prints in (hourly, late):
+        run = replay_account(spec, {"BTC": btc, "ETH": flat}, funding={"ETH": prints})
+        assert run.frame["funding_paid"].iloc[-1] == pytest.approx(per_print * len(prints))

@@ -350,11 +350,15 @@ def _funding_paid(
     index: pd.DatetimeIndex,
     ohlc: Mapping[str, pd.DataFrame],
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Cumulative funding paid (USD) at each bar, booked at the open of the bar starting at each
-    settlement time."""
+    """Cumulative funding paid (USD) at each bar, booked at the open of the bar each settlement
+    time falls in (``[t, t + bar)``, as :func:`levguard.data.resample.align_funding` maps prints):
+    hourly prints on 4-hour bars, or a print a millisecond after the hour, were dropped unless
+    they fell exactly on a bar's open."""
     paid = np.zeros(len(index))
     if not funding:
         return paid
+    starts = index.as_unit("ns").asi8
+    bar = int(np.median(np.diff(starts))) if len(starts) > 1 else 1
     positions = account.positions if isinstance(account, Account) else account.positions.positions
     for asset, raw in funding.items():
         name = str(asset).upper()
@@ -367,9 +371,9 @@ def _funding_paid(
         q = sum(p.qty * p.instrument.contract_size for p in mine)
         if q == 0.0:
             continue
-        rates = rates[(rates.index >= index[0]) & (rates.index <= index[-1])]
-        pos = index.get_indexer(rates.index)
-        keep = pos >= 0
+        t = pd.DatetimeIndex(rates.index).as_unit("ns").asi8
+        pos = np.searchsorted(starts, t, side="right") - 1
+        keep = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar)
         opens = ohlc[name]["open"].to_numpy()
         step = np.zeros(len(index))
         np.add.at(step, pos[keep], q * opens[pos[keep]] * rates.to_numpy()[keep])

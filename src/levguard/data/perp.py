@@ -154,6 +154,13 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
     in_gaps = len(inside) - round(float(hits.sum()))
     if in_gaps > 0:
         notes.append(f"{in_gaps:,} funding print(s) settle inside gaps between the bars: not charged")
+    crowded = int(np.count_nonzero(hits > 1))
+    if crowded:
+        notes.append(
+            f"{crowded:,} bar(s) hold more than one funding print: the backtester charges them together at the "
+            "bar's open to the position held before its trade (venues charge whoever holds at each print); "
+            "use bars no longer than the funding interval"
+        )
 
 
 def perp_frame(

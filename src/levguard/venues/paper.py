@@ -399,11 +399,17 @@ class PaperVenue:
             for p in list(self._positions.values()):
                 rate, mark = self._funding.get(p.symbol, 0.0), marks[p.symbol]
                 amount = -math.copysign(1.0, p.qty) * position_notional(p.qty, mark, inverse) * rate
+                # A margin or wallet drained to zero is clamped (nothing left to liquidate, and a
+                # wallet is never negative here); the payment records what moved, so the records
+                # add up to the wallet's change (10 USDT recorded against 2 paid, a helper's audit).
                 if p.mode is MarginMode.ISOLATED and p.isolated_margin is not None:
-                    # An isolated margin drained to zero leaves nothing to liquidate: clamp.
-                    p.isolated_margin = max(p.isolated_margin + amount, 1e-12)
+                    before = p.isolated_margin
+                    p.isolated_margin = max(before + amount, 1e-12)
+                    amount = p.isolated_margin - before
                 else:
-                    self.wallet_balance = max(self.wallet_balance + amount, 0.0)
+                    before = self.wallet_balance
+                    self.wallet_balance = max(before + amount, 0.0)
+                    amount = self.wallet_balance - before
                 out.append(FundingPayment(b * self.funding_interval_ns, p.symbol, p.qty, mark, rate, amount))
         self.funding_payments.extend(out)
         return out

@@ -171,3 +171,12 @@ def test_repeated_or_backward_times_are_refused_by_name() -> None:
     # In order and once each: paid once per print.
     once = perp_frame(last, mark, funding)
     assert once["funding_rate"].sum() == pytest.approx(6 * 0.0001)
+
+
+def test_bars_coarser_than_the_funding_interval_are_said() -> None:
+    """Hourly prints on 4-hour bars are summed into each bar and charged at its open to the
+    position held before its trade, where venues charge whoever holds at each print: said."""
+    frame = perp_frame(_bars(T0, 12, interval="4h"), None, _funding(T0, 48, every_h=1))
+    assert frame["funding_rate"].iloc[0] == pytest.approx(4 * 0.0001)
+    assert any(n.startswith("12 bar(s) hold more than one funding print") for n in frame.attrs["notes"])
+    assert not any("more than one" in n for n in perp_frame(_bars(T0, 48), None, _funding(T0, 6)).attrs["notes"])

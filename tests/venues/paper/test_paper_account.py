@@ -279,3 +279,23 @@ def test_venue_side_adl_changes_the_position() -> None:
     assert [e.qty for e in venue.adl_events] == [1.0, 2.0]
     with pytest.raises(InputError):
         venue.adl("BTCUSDT", 1.0)
+
+
+def test_funding_records_add_up_to_what_left_the_wallet() -> None:
+    """A 2 USDT wallet paying 4 a print was floored at 0 while 12 was recorded (a helper's audit)."""
+    hour = 3_600 * 10**9
+    venue = PaperVenue(
+        "binance-usdm",
+        feeds={"BTCUSDT": np.full(40, 40_000.0)},
+        wallet_balance=2.0,
+        positions=[{"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 30_000.0}],
+        funding_rate=0.0001,
+        start_ns=7 * hour + 30 * 60 * 10**9,
+        tick_ns=hour,
+    )
+    for _ in range(18):
+        venue.step_sync()
+    paid = [p.amount for p in venue.funding_payments]
+    assert len(paid) == 3
+    assert sum(paid) == pytest.approx(venue.wallet_balance - 2.0)
+    assert venue.wallet_balance == 0.0

@@ -132,6 +132,25 @@ def make_exchange(
     return exchange
 
 
+def funding_print(exchange_id: str, record: Mapping[str, Any]) -> float | None:
+    """Return the rate paid at one ``fetch_funding_rate_history`` record, or None.
+
+    ccxt's ``fundingRate``, except on Deribit: its funding is continuous and its history has one
+    record an hour whose ``fundingRate`` ccxt fills with ``interest_8h``
+    (support.deribit.com "Funding Specifications"; ccxt ``deribit.parse_funding_rate``), so the
+    hour's payment is the record's ``interest_1h`` (else an eighth of the 8-hour rate).  Summing
+    the 8-hour rates of hourly records charged eight times the funding (a helper's audit).
+    """
+    rate = record.get("fundingRate")
+    if exchange_id == "deribit":
+        info = record.get("info")
+        hourly = info.get("interest_1h") if isinstance(info, Mapping) else None
+        if hourly is not None:
+            return float(hourly)
+        return None if rate is None else float(rate) / 8.0
+    return None if rate is None else float(rate)
+
+
 class CcxtSource:
     """Download market history from any ccxt exchange into the Parquet cache.
 
@@ -428,8 +447,9 @@ class CcxtSource:
             1,
             lambda r: None if r.get("timestamp") is None else int(r["timestamp"]),
         ):
-            if r.get("fundingRate") is not None:
-                got[int(r["timestamp"])] = float(r["fundingRate"])
+            rate = funding_print(self.exchange_id, r)
+            if rate is not None:
+                got[int(r["timestamp"])] = rate
         ts = np.array(sorted(got), dtype=np.int64)
         rates = np.array([got[int(t)] for t in ts], dtype=np.float64)
         return make_funding_frame(
