@@ -85,6 +85,9 @@ def test_gate_leaves_room_for_the_close_fee_in_the_initial_margin() -> None:
     lev = TierCap().decide(SizingState(equity=1_000.0, context=gate)).target_leverage
     assert lev == pytest.approx(1.0 / (1.0 / 100 + 0.00075), rel=1e-12)
     assert TierCap(context=gate).leverage_path(SeriesInputs(np.zeros(2), equity=np.full(2, 1_000.0)))[0] == lev
+    # Without a taker fee in the context, Gate's own 0.075 % (as a position reads it).
+    bare = MarketContext(venue="gate", symbol="BTC_USDT", tiers=table)
+    assert TierCap().decide(SizingState(equity=1_000.0, context=bare)).target_leverage == lev
     okx = MarketContext(venue="okx", symbol="BTC-USDT-SWAP", tiers=table, taker_fee_rate=0.0005)
     assert TierCap().decide(SizingState(equity=1_000.0, context=okx)).target_leverage == 100.0
 

@@ -155,7 +155,9 @@ def leverage_tiers(ctx: MarketContext, table: TierTable) -> TierTable:
     fee to close: ``N / L + N t <= E`` is ``N / E <= 1 / (1 / L + t)`` (Gate, help 22148), so 50x
     with a 0.075 % taker fee is 48.19x on the equity.  Other venues: ``table`` itself.
     """
-    fee = ctx.taker_fee_rate if get_venue(ctx.venue).fee_in_im else 0.0
+    model = get_venue(ctx.venue)
+    # The context's taker fee, or the venue's when it gives none (0), as positions read it.
+    fee = (ctx.taker_fee_rate if ctx.taker_fee_rate > 0.0 else model.default_taker_fee) if model.fee_in_im else 0.0
     if not fee > 0.0:
         return table
     rows = tuple(replace(t, max_leverage=1.0 / (1.0 / t.max_leverage + fee)) for t in table.tiers)
