@@ -353,8 +353,7 @@ def prepare(
         spec["rule"] = rule.vector(liq_fee)
         min_notionals[sym] = float(spec["min_notional"])
         min_qtys[sym] = float(spec["min_qty"])
-        spec["fee_in_mm"] = taker if (model.fee_in_mm and not is_spot) else 0.0
-        spec["fee_in_im"] = taker if (model.fee_in_im and not is_spot) else 0.0
+        spec["fee_in_mm"], spec["fee_in_im"] = (0.0, 0.0) if is_spot else model.margin_fees(taker)
         spec["mm_at_entry"] = model.mm_basis is MMBasis.ENTRY and not is_spot
         spec["tier_start"] = row
         row += table_arr.shape[0]

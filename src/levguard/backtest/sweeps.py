@@ -152,8 +152,9 @@ def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, A
     # or Deribit's fee on top of it).  A sweep from a taker of 0 set none of them.
     model = get_venue(str(params["venue"]))
     futures = inst["kind"] != ContractKind.SPOT
-    inst["fee_in_mm"] = np.where(futures & model.fee_in_mm, taker, 0.0)
-    inst["fee_in_im"] = np.where(futures & model.fee_in_im, taker, 0.0)
+    in_mm, in_im = model.margin_fees(taker)
+    inst["fee_in_mm"] = np.where(futures, in_mm, 0.0)
+    inst["fee_in_im"] = np.where(futures, in_im, 0.0)
     if "liquidation_fee_rate" not in combo and not params.get("liquidation_fee_given", False):
         inst["liq_fee"] = model.liquidation.resolved_fee(taker)
 

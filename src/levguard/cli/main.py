@@ -138,7 +138,7 @@ def liq(
         if qty is None:
             size = model.contract_size(symbol)
             # The notional whose initial margin is the wallet: N / leverage (+ N x taker on Gate).
-            im_rate = 1.0 / leverage + (model.default_taker_fee if model.fee_in_im else 0.0)
+            im_rate = 1.0 / leverage + model.margin_fees(model.default_taker_fee)[1]
             contracts = (
                 (wallet / im_rate / entry / size)
                 if model.kind_for(symbol).value == "linear"

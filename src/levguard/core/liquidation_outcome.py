@@ -44,6 +44,13 @@ _NO_CAPS = np.array([np.inf])
 _NO_RATES = np.zeros(1)
 
 
+def _venue_model(venue: str | VenueModel | LiquidationRule) -> VenueModel | None:
+    # The venue behind a name or a model (its default taker fee, MM basis); None for a bare rule.
+    if isinstance(venue, VenueModel):
+        return venue
+    return get_venue(venue) if isinstance(venue, str) else None
+
+
 def liquidation_rule(venue: str | VenueModel | LiquidationRule) -> LiquidationRule:
     """Return the liquidation rule of a venue (a rule set name, a venue model, or a rule itself).
 
@@ -70,7 +77,7 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
     out: dict[str, object] = {"outcome": rule.kind, "backstop": rule.backstop}
     if rule.fee_rate is not None:
         # Deribit's fee comes on top of the taker fee: the venue's default taker, when known.
-        model = venue if isinstance(venue, VenueModel) else get_venue(venue) if isinstance(venue, str) else None
+        model = _venue_model(venue)
         out["liquidation_fee"] = rule.resolved_fee(model.default_taker_fee if model is not None else 0.0)
     if rule.partial == "slice":
         out["partial"] = rule.fraction
@@ -222,7 +229,7 @@ def liquidation_outcome(
     whose docstrings cite the venues.
     """
     r = liquidation_rule(rule)
-    model = rule if isinstance(rule, VenueModel) else get_venue(rule) if isinstance(rule, str) else None
+    model = _venue_model(rule)
     if taker_fee is None:
         taker_fee = model.default_taker_fee if model is not None else 0.0
     if mm_at_entry is None:

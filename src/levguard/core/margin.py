@@ -253,8 +253,7 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     notional_entry = position_notional(q, p.entry_price, inverse)
     upnl = position_upnl(q, p.entry_price, p.mark_price, inverse)
     taker = model.taker_fee(p)
-    fee_mm = taker if model.fee_in_mm else 0.0
-    fee_im = taker if model.fee_in_im else 0.0
+    fee_mm, fee_im = model.margin_fees(taker)
     close_fee = model.close_fee_rate(p)
     basis = notional_entry if model.mm_basis is MMBasis.ENTRY else notional
     base_mm = table.maintenance_margin(basis) + fee_mm * notional

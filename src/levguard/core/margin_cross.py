@@ -154,12 +154,12 @@ class CrossLayout:
                 t.tiers,
                 p.leverage,
                 p.imr,
-                f if model.fee_in_im else 0.0,
+                model.margin_fees(f)[1],
             )
             for p, t, f in zip(positions, tables, taker, strict=True)
         )
         self._mm_at_entry = model.mm_basis is MMBasis.ENTRY
-        self._fee_mm = np.array([f if model.fee_in_mm else 0.0 for f in taker], dtype=np.float64)
+        self._fee_mm = np.array([model.margin_fees(f)[0] for f in taker], dtype=np.float64)
         self._close_fee = np.array([f if model.bankruptcy_close_fee else 0.0 for f in taker], dtype=np.float64)
         self._contract_size = np.array([p.instrument.contract_size for p in positions], dtype=np.float64)
         self._inverse = np.array([1.0 if p.instrument.inverse else 0.0 for p in positions])

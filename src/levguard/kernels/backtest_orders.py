@@ -57,12 +57,12 @@ def max_notional_for_margin(
     lo = 0.0
     for i in range(caps.shape[0]):
         ml = max_levs[i]
-        rate = fee_in_im
-        if ml > 0.0 and math.isfinite(ml):
-            rate += 1.0 / ml
         n_i = caps[i]
-        if rate > 0.0:
-            n_i = min(caps[i], available / rate)
+        finite = ml > 0.0 and math.isfinite(ml)
+        if fee_in_im > 0.0:  # available / (1/ml + fee) (Gate)
+            n_i = min(caps[i], available / (fee_in_im + (1.0 / ml if finite else 0.0)))
+        elif finite:  # the fee-less case as before, to the bit
+            n_i = min(caps[i], available * ml)
         if n_i >= lo and n_i > best:
             best = n_i
         lo = caps[i]

@@ -389,6 +389,11 @@ class VenueModel:
         """Return the contract kind of ``symbol`` on this venue when a position does not say it."""
         return self.symbol_kind(symbol) or self.kind
 
+    def margin_fees(self, taker: float) -> tuple[float, float]:
+        """Return the taker fee rate the venue adds to the maintenance and the initial margin
+        rates (:attr:`fee_in_mm`: OKX, Gate; :attr:`fee_in_im`: Gate), 0 where it adds none."""
+        return (taker if self.fee_in_mm else 0.0), (taker if self.fee_in_im else 0.0)
+
     def close_fee_rate(self, position: Position) -> float:
         """Return the fee rate to close at the bankruptcy price that the venue's formulas count.
 

@@ -157,7 +157,7 @@ def leverage_tiers(ctx: MarketContext, table: TierTable) -> TierTable:
     """
     model = get_venue(ctx.venue)
     # The context's taker fee, or the venue's when it gives none (0), as positions read it.
-    fee = (ctx.taker_fee_rate if ctx.taker_fee_rate > 0.0 else model.default_taker_fee) if model.fee_in_im else 0.0
+    fee = model.margin_fees(ctx.taker_fee_rate if ctx.taker_fee_rate > 0.0 else model.default_taker_fee)[1]
     if not fee > 0.0:
         return table
     rows = tuple(replace(t, max_leverage=1.0 / (1.0 / t.max_leverage + fee)) for t in table.tiers)
@@ -493,7 +493,7 @@ class LiquidationBudget:
                 float(ctx.side),
                 float(inst.contract_size),
                 bool(inst.inverse),
-                taker if model.fee_in_mm else 0.0,
+                model.margin_fees(taker)[0],
                 model.mm_basis is MMBasis.ENTRY,
                 np.ascontiguousarray(table.caps, dtype=np.float64),
                 np.ascontiguousarray(table.mmrs, dtype=np.float64),
