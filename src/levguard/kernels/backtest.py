@@ -514,6 +514,10 @@ def simulate_py(
                     n_max = max_notional_for_margin(avail, tiers.cap[a:b], tiers.max_lev[a:b], inst[k]["fee_in_im"])
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec
+                        if qty[k] * new_qty > 0.0:
+                            # A refused increase leaves the position as it is: venues check the
+                            # initial margin on the order, they do not cut what is already held.
+                            q_max = max(q_max, abs(qty[k]))
                         new_qty = math.copysign(q_max, new_qty)
                         n_clipped += 1
             dq = new_qty - qty[k]

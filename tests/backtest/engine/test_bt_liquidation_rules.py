@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from bt_engine_helpers import crash_frame, frame
 
-from levguard.backtest.engine import run
+from levguard.backtest.engine import BacktestResult, run
 from levguard.backtest.metrics import compute_metrics
 from levguard.core.tiers import TierTable
 from levguard.data.perp import load_perp_dir
@@ -320,7 +320,15 @@ def test_gate_initial_margin_check_holds_the_close_fee() -> None:
     df = pd.DataFrame({"open": px, "high": px, "low": px, "close": px, "volume": np.ones(6)}, index=idx)
     tiers = TierTable.from_rows([{"notional_floor": 0, "notional_cap": 1e7, "max_leverage": 100, "mmr": 0.005}])
     args = {"symbol": "BTC_USDT", "initial_equity": 1_000.0, "fees": 0.00075, "slippage": 0.0, "tiers": tiers}
+
+    def opened(res: BacktestResult) -> float:  # the first fill's notional over the equity it was sized on
+        first = res.trades.iloc[0]
+        return float(abs(first["qty"]) * first["price"] / 1_000.0)
+
     gate = run(df, np.ones(6), 100.0, venue="gate", **args)
-    assert gate.positions["leverage"].iloc[-1] == pytest.approx(1.0 / (1.0 / 100 + 0.00075), rel=1e-3)
+    assert opened(gate) == pytest.approx(1.0 / (1.0 / 100 + 0.00075), rel=1e-9)
+    # The fee paid then lifts the leverage held to 100x: a refused increase leaves the position.
+    assert len(gate.trades) == 1
     okx = run(df, np.ones(6), 100.0, venue="okx", **args)
+    assert opened(okx) == pytest.approx(100.0, rel=1e-9)
     assert okx.positions["leverage"].iloc[-1] == pytest.approx(100.0, rel=1e-3)

@@ -66,3 +66,17 @@ def test_initial_margin_check_clips_to_tier_max_leverage(check: bool) -> None:
     else:
         assert lev_at_fill == pytest.approx(50.0, rel=1e-12)
         assert res.metrics["orders_clipped"] == 0.0
+
+
+def test_a_refused_increase_keeps_the_position_it_does_not_cut_it() -> None:
+    # 30x wanted where 20x is the most: the fill at 100 opens 20x (2,000 units on 10,000).  At
+    # 99.5 the equity is 9,000 and the 199,000 held is 22.1x: below the target, so the policy
+    # asks for more, and 20x of the equity (180,000) is less than the position.  The venue
+    # refuses the increase; it does not reduce the position to 180,000.
+    close = np.array([100.0, 100.0, 99.5, 99.5, 99.5, 99.5])
+    res = run(frame(close, wick=0.0), np.ones(6), 30.0, tiers=MAX20, fees=0.0, rebalance="band")
+    assert len(res.trades) == 1
+    assert res.trades["qty"].iloc[0] == pytest.approx(2_000.0, rel=1e-12)
+    held = res.positions["qty"].to_numpy()[1:]
+    assert held == pytest.approx(np.full(held.shape, 2_000.0), rel=1e-12)
+    assert res.metrics["orders_clipped"] >= 4
