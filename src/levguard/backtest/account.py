@@ -35,6 +35,7 @@ from levguard.core.symbols import base_asset, is_usd
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import is_portfolio_margin_spec
 from levguard.data.frames import utc_time
+from levguard.data.resample import bar_step_ns, sum_into_bars
 from levguard.documents import load_spec
 from levguard.errors import InputError
 
@@ -351,14 +352,14 @@ def _funding_paid(
     ohlc: Mapping[str, pd.DataFrame],
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Cumulative funding paid (USD) at each bar, booked at the open of the bar each settlement
-    time falls in (``[t, t + bar)``, as :func:`levguard.data.resample.align_funding` maps prints):
-    hourly prints on 4-hour bars, or a print a millisecond after the hour, were dropped unless
-    they fell exactly on a bar's open."""
+    time falls in (``[t, t + bar)``, the bars' commonest step: :func:`levguard.data.resample.sum_into_bars`,
+    as the backtester's prints reach its bars): hourly prints on 4-hour bars, or a print a
+    millisecond after the hour, were dropped unless they fell exactly on a bar's open."""
     paid = np.zeros(len(index))
     if not funding:
         return paid
     starts = index.as_unit("ns").asi8
-    bar = int(np.median(np.diff(starts))) if len(starts) > 1 else 1
+    bar = bar_step_ns(starts)
     positions = account.positions if isinstance(account, Account) else account.positions.positions
     for asset, raw in funding.items():
         name = str(asset).upper()
@@ -372,10 +373,10 @@ def _funding_paid(
         if q == 0.0:
             continue
         t = pd.DatetimeIndex(rates.index).as_unit("ns").asi8
-        pos = np.searchsorted(starts, t, side="right") - 1
-        keep = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar)
         opens = ohlc[name]["open"].to_numpy()
+        rate = sum_into_bars(starts, bar, t, rates.to_numpy())
         step = np.zeros(len(index))
-        np.add.at(step, pos[keep], q * opens[pos[keep]] * rates.to_numpy()[keep])
+        due = rate != 0.0
+        step[due] = q * opens[due] * rate[due]
         paid += np.cumsum(step)
     return paid

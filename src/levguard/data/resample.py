@@ -10,7 +10,7 @@ import pandas as pd
 from levguard.data.frames import INDEX_NAME, interval_to_ns, ns_to_interval, ordered_ns
 from levguard.errors import DataError
 
-__all__ = ["align_funding", "resample_ohlcv"]
+__all__ = ["align_funding", "bar_step_ns", "resample_ohlcv", "sum_into_bars"]
 
 
 def _bar_ns(frame: pd.DataFrame, ts: np.ndarray) -> int:
@@ -20,9 +20,35 @@ def _bar_ns(frame: pd.DataFrame, ts: np.ndarray) -> int:
         return interval_to_ns(str(interval))
     if len(ts) < 2:
         raise DataError("cannot infer the bar interval of a frame with fewer than 2 rows; set attrs['interval']")
-    d = np.diff(ts)
-    values, counts = np.unique(d[d > 0], return_counts=True)
+    return bar_step_ns(ts)
+
+
+def bar_step_ns(starts: np.ndarray) -> int:
+    """The bar interval of rising bar-open times ``starts`` (int ns): their commonest positive
+    step, so that gaps do not widen the bars (1 for fewer than two bars)."""
+    d = np.diff(np.asarray(starts, dtype=np.int64))
+    d = d[d > 0]
+    if d.shape[0] == 0:
+        return 1
+    values, counts = np.unique(d, return_counts=True)
     return int(values[np.argmax(counts)])
+
+
+def sum_into_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum ``values`` stamped at ``times`` into the bars ``[start, start + bar_ns)`` that hold them.
+
+    ``starts`` are rising bar-open times and ``times`` the stamps, both int ns. Returns one float64
+    sum per bar (0.0 where nothing falls); a stamp before the first bar, after a bar's end or
+    inside a gap between bars is dropped. This is how funding prints reach bars (the backtester
+    through :func:`align_funding`, ``replay_account`` directly).
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    t = np.asarray(times, dtype=np.int64)
+    pos = np.searchsorted(starts, t, side="right") - 1
+    inside = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar_ns)
+    out = np.zeros(starts.shape[0])
+    np.add.at(out, pos[inside], np.asarray(values, dtype=np.float64)[inside])
+    return out
 
 
 def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop", "keep"] = "drop") -> pd.DataFrame:
@@ -73,8 +99,5 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     starts = ordered_ns(bars, "bars")
     bar_ns = _bar_ns(bars, starts)
     t = ordered_ns(funding, "funding prints")
-    pos = np.searchsorted(starts, t, side="right") - 1
-    inside = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar_ns)
-    out = np.zeros(len(starts))
-    np.add.at(out, pos[inside], funding["funding_rate"].to_numpy(dtype=np.float64)[inside])
+    out = sum_into_bars(starts, bar_ns, t, funding["funding_rate"].to_numpy(dtype=np.float64))
     return pd.Series(out, index=bars.index, name="funding_rate")

@@ -10,7 +10,7 @@ import pytest
 
 from levguard.data.frames import make_funding_frame, make_ohlcv_frame
 from levguard.data.loaders import load_funding, load_ohlcv
-from levguard.data.resample import align_funding, resample_ohlcv
+from levguard.data.resample import align_funding, bar_step_ns, resample_ohlcv, sum_into_bars
 from levguard.errors import DataError
 
 H = 3_600_000_000_000
@@ -84,3 +84,16 @@ def test_real_funding_aligns_to_hourly_bars(shared_dir: Path) -> None:
     inside = funding[(funding.index >= hourly.index[0]) & (funding.index <= hourly.index[-1])]
     assert int((a != 0).sum()) == int((inside["funding_rate"] != 0).sum())
     assert a.sum() == pytest.approx(inside["funding_rate"].sum())
+
+
+def test_sum_into_bars_keeps_what_falls_inside_and_drops_gaps() -> None:
+    h = 3_600 * 10**9
+    starts = np.array([0, h, 2 * h, 5 * h], dtype=np.int64)  # a gap: bars 3 and 4 are missing
+    bar = bar_step_ns(starts)
+    assert bar == h  # the commonest step, not the gap
+    times = np.array([-1, 0, h - 1, h, 2 * h + 5, 3 * h, 4 * h + 1, 5 * h, 6 * h], dtype=np.int64)
+    values = np.array([100.0, 1.0, 2.0, 4.0, 8.0, 200.0, 400.0, 16.0, 800.0])
+    # Before the first bar, inside the gap and after the last bar's end: dropped.
+    assert sum_into_bars(starts, bar, times, values).tolist() == [3.0, 4.0, 8.0, 16.0]
+    assert bar_step_ns(np.array([0, h, 4 * h, 7 * h])) == 3 * h
+    assert bar_step_ns(np.array([5])) == 1
