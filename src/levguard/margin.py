@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from levguard.core.margin import AccountReport, PositionReport, evaluate
-from levguard.core.rules import MMBasis, get_venue
+from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import TierTable
 from levguard.core.unified import evaluate_unified, is_unified_spec, unified_account_from_spec
@@ -127,14 +127,13 @@ def load_tiers(path: str | Path) -> dict[str, TierTable] | TierTable:
     raise InputError(f"{path}: expected a list of tiers or a symbol -> tiers mapping, was {type(raw).__name__}")
 
 
-def _as_table(tiers: object, deduction: bool = True) -> TierTable:
-    # On a venue whose tier rate applies to the whole position, the amounts are dropped, as the
-    # margin engine drops them (:func:`levguard.core.margin.resolve_tiers`).
+def _as_table(tiers: object, model: VenueModel) -> TierTable:
+    # As the venue applies it (amounts dropped on OKX and BitMEX, OKX's caps in the lower tier),
+    # as the margin engine does (:func:`levguard.core.margin.resolve_tiers`).
     if isinstance(tiers, TierTable):
-        return tiers if deduction else tiers.without_deduction()
+        return model.read_tiers(tiers)
     if isinstance(tiers, Sequence) and not isinstance(tiers, str | bytes):
-        table = TierTable.from_rows(tiers)
-        return table if deduction else table.without_deduction()
+        return model.read_tiers(TierTable.from_rows(tiers))
     raise InputError(f"tiers must be a TierTable or a list of tier dicts, was {type(tiers).__name__}")
 
 
@@ -201,7 +200,7 @@ def isolated_margin_arrays(
     The inputs are checked inside the kernel's pass (:func:`levguard.kernels.margin.first_invalid_row`),
     not in separate NumPy passes.
     """
-    q, ep, mg, mk, fee, at_entry, deduction = _isolated_inputs(
+    q, ep, mg, mk, fee, at_entry, model = _isolated_inputs(
         qty, entry_price, isolated_margin, venue, mark_price, taker_fee_rate
     )
     n = q.shape[0]
@@ -213,7 +212,7 @@ def isolated_margin_arrays(
                 "out must be a tuple of three float64 arrays (liq_price, maintenance_margin, margin_ratio)"
             )
         lp_out, mm_out, ratio_out = (_out_array(a, f"out[{k}]", n) for k, a in enumerate(out))
-    _run_isolated(q, ep, mg, mk, fee, at_entry, deduction, tiers, table_ids, lp_out, mm_out, ratio_out)
+    _run_isolated(q, ep, mg, mk, fee, at_entry, model, tiers, table_ids, lp_out, mm_out, ratio_out)
     return lp_out, mm_out, ratio_out
 
 
@@ -224,9 +223,9 @@ def _isolated_inputs(
     venue: str,
     mark_price: object | None,
     fee_rate: float | None,
-) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D, Float64Array1D, float, bool, bool]:
+) -> tuple[Float64Array1D, Float64Array1D, Float64Array1D, Float64Array1D, float, bool, VenueModel]:
     # The arrays (lengths checked, values checked later in the kernel), the fee, the MM basis and
-    # whether the venue's tiers have deductions (OKX and BitMEX: no; the tables' amounts dropped).
+    # the venue (how it reads tier tables: VenueModel.read_tiers).
     model = get_venue(venue)
     if model.name not in _VECTOR_VENUES:
         raise InputError(f"venue must be one of {', '.join(_VECTOR_VENUES)} for the vectorized path, was {venue!r}")
@@ -241,7 +240,7 @@ def _isolated_inputs(
     fee = 0.0
     if model.fee_in_mm:
         fee = model.default_taker_fee if given is None else given
-    return q, ep, mg, mk, fee, model.mm_basis is MMBasis.ENTRY, model.tier_deduction
+    return q, ep, mg, mk, fee, model.mm_basis is MMBasis.ENTRY, model
 
 
 def _out_array(a: object, name: str, n: int) -> Float64Array1D:
@@ -278,7 +277,7 @@ def _run_isolated(
     mk: Float64Array1D,
     fee: float,
     at_entry: bool,
-    deduction: bool,
+    model: VenueModel,
     tiers: object,
     table_ids: object | None,
     out_lp: Float64Array1D,
@@ -287,13 +286,13 @@ def _run_isolated(
 ) -> None:
     n = q.shape[0]
     if table_ids is None:
-        t = _as_table(tiers, deduction)
+        t = _as_table(tiers, model)
         caps, mmrs, cums = (readonly(x) for x in (t.caps, t.mmrs, t.cums))
         bad = isolated_linear_nb(q, ep, mg, mk, fee, at_entry, caps, mmrs, cums, out_lp, out_mm, out_ratio)
     else:
         if not isinstance(tiers, Sequence) or isinstance(tiers, str | bytes) or not tiers:
             raise InputError("tiers must be a non-empty sequence of tables when table_ids is given")
-        tables = [_as_table(x, deduction) for x in tiers]
+        tables = [_as_table(x, model) for x in tiers]
         ids = np.ascontiguousarray(np.asarray(table_ids, dtype=np.int64).reshape(-1))
         if ids.shape[0] != n:
             raise InputError(f"table_ids must have length {n} (like qty), was {ids.shape[0]}")
@@ -338,13 +337,11 @@ def isolated_liquidation_prices(
     prices (the maintenance margins and ratios the kernel computes on the way stay in a
     block-sized scratch and are not returned).
     """
-    q, ep, mg, mk, fee, at_entry, deduction = _isolated_inputs(
+    q, ep, mg, mk, fee, at_entry, model = _isolated_inputs(
         qty, entry_price, isolated_margin, venue, mark_price, taker_fee_rate
     )
     n = q.shape[0]
     lp_out = np.empty(n) if out is None else _out_array(out, "out", n)
     scratch = min(n, BLOCK)
-    _run_isolated(
-        q, ep, mg, mk, fee, at_entry, deduction, tiers, table_ids, lp_out, np.empty(scratch), np.empty(scratch)
-    )
+    _run_isolated(q, ep, mg, mk, fee, at_entry, model, tiers, table_ids, lp_out, np.empty(scratch), np.empty(scratch))
     return lp_out

@@ -11,6 +11,7 @@ import pytest
 from golden_helpers import one
 
 import levguard
+from levguard.core.tiers import TierTable
 
 ROWS = [
     # (is_short, exchange, leverage, open_rate, amount, expected)
@@ -152,7 +153,9 @@ def test_okx_short_is_liquidated_at_the_step_where_the_higher_rate_starts() -> N
     """Short 1 @ 190, isolated margin 11.5, tiers 0.5 % below 200 and 1 % from 200, fee 0.05 %:
     the tier-1 line alone would cross at 201.5 / 1.0055 = 200.40, but from 200 the MM of the
     whole position is 200 x 1.05 % = 2.10 against a balance of 11.5 - 10 = 1.5, so the position is
-    liquidated at 200, where its value reaches the step."""
+    liquidated at 200, where its value reaches the step.  The step is the cap of tier 1, which OKX
+    includes in it ("Tier 1: 0-5,000" contracts): at exactly 200 the rate is still 0.5 %, and any
+    price above takes the position (the liquidation price is the step, approached from above)."""
     tiers = [
         {"notional_cap": 200, "mmr": 0.005, "max_leverage": 100},
         {"notional_floor": 200, "mmr": 0.01, "max_leverage": 50},
@@ -170,8 +173,14 @@ def test_okx_short_is_liquidated_at_the_step_where_the_higher_rate_starts() -> N
         "okx", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=200, isolated_margin=11.5,
         tiers=tiers,
     )  # fmt: skip
+    above = one(
+        "okx", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=200.001, isolated_margin=11.5,
+        tiers=tiers,
+    )  # fmt: skip
     assert below.margin_balance > below.maintenance_margin
-    assert at.margin_balance < at.maintenance_margin
+    assert (at.tier, at.maintenance_margin, at.liquidatable) == (1, pytest.approx(1.1, rel=1e-12), False)
+    assert above.margin_balance < above.maintenance_margin
+    assert above.liquidatable
     # The same account on Gate (a deduction keeps the MM continuous) crosses inside the line.
     gate = one(
         "gate", mode="isolated", symbol="XUSDT", qty=-1, entry_price=190, mark_price=190, isolated_margin=11.5,
@@ -211,3 +220,46 @@ def test_okx_step_lp_everywhere_the_tables_go() -> None:
         lp = levguard.evaluate_account({"venue": "okx", "positions": [pos]}).positions[0].liquidation_price
         at = levguard.evaluate_account({"venue": "okx", "positions": [{**pos, "mark_price": lp}]}).positions[0]
         assert at.liquidatable, (qty, lp)
+
+
+TWO_TIERS = [
+    {"notional_floor": 0, "notional_cap": 1_000_000, "mmr": 0.005, "max_leverage": 100},
+    {"notional_floor": 1_000_000, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
+]
+
+
+@pytest.mark.parametrize(
+    ("contracts", "tier", "mm"), [(999.9, 1, 5_499.45), (1_000, 1, 5_500.0), (1_000.1, 2, 10_501.05)]
+)
+def test_okx_tier_includes_its_cap(contracts: float, tier: int, mm: float) -> None:
+    """OKX lists its tiers as "Tier 1: 0-5,000" and "Tier 2: 5,001-7,500" contracts (position-tier
+    adjustment notices): a position exactly at a cap is in the lower tier.  1,000 contracts of 0.01
+    BTC at 100,000 (1,000,000, the cap) pay 0.5 % + the 0.05 % fee = 5,500 and are not liquidated at
+    entry with 10,000 of margin; levguard put them in tier 2 (MM 10,500, liquidatable at entry)."""
+    p = one(
+        "okx", mode="isolated", symbol="BTC-USDT-SWAP", qty=contracts, contract_size=0.01, entry_price=100_000,
+        mark_price=100_000, isolated_margin=10_000, tiers=TWO_TIERS,
+    )  # fmt: skip
+    assert p.tier == tier
+    assert p.maintenance_margin == pytest.approx(mm, rel=1e-12)
+    assert p.liquidatable is (tier == 2)
+
+
+def test_bitmex_risk_limit_excludes_its_cap() -> None:
+    """BitMEX's risk limits read "< 200 XBT 0.50 %, < 350 XBT 1.00 %" (bitmex.com/app/riskLimitsExamples):
+    a position exactly at a limit pays the next rate on the whole position."""
+    p = one(
+        "bitmex", mode="isolated", symbol="XBTUSDT", qty=10, entry_price=100_000, mark_price=100_000,
+        isolated_margin=20_000, tiers=TWO_TIERS,
+    )  # fmt: skip
+    assert (p.tier, p.maintenance_margin) == (2, pytest.approx(10_000.0, rel=1e-12))
+
+
+def test_cap_inclusive_tables_read_a_cap_in_the_lower_tier_and_keep_the_venues_numbers() -> None:
+    table = TierTable.from_rows(TWO_TIERS).without_deduction(cap_inclusive=True)
+    assert table.tiers[0].notional_cap == 1_000_000.0  # the venue's number, as given
+    assert [table.index(x) for x in (999_999.99, 1_000_000.0, 1_000_000.01)] == [0, 0, 1]
+    exclusive = TierTable.from_rows(TWO_TIERS).without_deduction()
+    assert [exclusive.index(x) for x in (999_999.99, 1_000_000.0, 1_000_000.01)] == [0, 1, 1]
+    assert table.without_deduction(cap_inclusive=True) is table
+    assert exclusive.without_deduction(cap_inclusive=True).cap_inclusive

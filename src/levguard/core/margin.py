@@ -211,10 +211,11 @@ def resolve_tiers(model: VenueModel, position: Position) -> TierTable:
     Order: the position's own tiers (or fixed ``mmr``), the venue's rate rule (Deribit, dYdX),
     the venue's built-in snapshot for the symbol.  On a venue whose tier rate applies to the
     whole position (``tier_deduction`` False: OKX, BitMEX) the table's maintenance amounts are
-    dropped (:meth:`~levguard.core.tiers.TierTable.without_deduction`), whoever built it.
+    dropped, whoever built it, and OKX's caps belong to the lower tier
+    (:meth:`~levguard.core.rules.base.VenueModel.read_tiers`).
     """
     if position.tiers is not None:
-        return position.tiers if model.tier_deduction else position.tiers.without_deduction()
+        return model.read_tiers(position.tiers)
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)

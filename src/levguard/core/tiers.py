@@ -107,6 +107,13 @@ class TierTable:
         the maintenance margin continuous in notional (the continuity rule).  False (OKX,
         BitMEX): the tier's rate applies to the whole position and there is no amount, so the
         maintenance margin jumps at each cap (:meth:`without_deduction`).
+    cap_inclusive : bool
+        A notional exactly at a tier's cap is in that tier for the maintenance margin (OKX:
+        "Tier 1: 0-5,000, Tier 2: 5,001-7,500" contracts), not in the next (BitMEX: "< 200 XBT
+        0.50 %"; False, the default). Only a table without deduction is affected in value: with a
+        deduction the maintenance margin is continuous across a cap.  :attr:`caps` encodes it for
+        the kernels' lookup ``notional < caps[k]`` (each finite cap moved up to the next float, so
+        the lookup is ``notional <= cap`` exactly); :attr:`tiers` keeps the venue's numbers.
 
     Raises
     ------
@@ -120,6 +127,7 @@ class TierTable:
     source: str = ""
     fixed: bool = False
     deduction: bool = True
+    cap_inclusive: bool = False
     caps: Float64Array1D = field(init=False, repr=False, compare=False)
     mmrs: Float64Array1D = field(init=False, repr=False, compare=False)
     cums: Float64Array1D = field(init=False, repr=False, compare=False)
@@ -179,6 +187,8 @@ class TierTable:
             prev = t
         caps = np.array([t.notional_cap for t in tiers], dtype=np.float64)
         caps[-1] = np.inf  # the last tier extends: venues keep applying it beyond its cap
+        if self.cap_inclusive:
+            caps[:-1] = np.nextafter(caps[:-1], np.inf)
         object.__setattr__(self, "caps", caps)
         object.__setattr__(self, "mmrs", np.array([t.mmr for t in tiers], dtype=np.float64))
         object.__setattr__(self, "cums", np.array([t.maint_amount for t in tiers], dtype=np.float64))
@@ -292,7 +302,8 @@ class TierTable:
 
     # ------------------------------------------------------------------ queries
     def index(self, notional: float) -> int:
-        """Return the 0-based index of the tier holding ``notional`` (floor inclusive)."""
+        """Return the 0-based index of the tier holding ``notional`` (floor inclusive; with
+        :attr:`cap_inclusive`, cap inclusive instead)."""
         return int(tier_index(float(notional), self.caps))
 
     def tier(self, notional: float) -> Tier:
@@ -318,12 +329,13 @@ class TierTable:
         """
         return self.tiers[int(leverage_tier_index(float(notional), self.caps))].max_leverage
 
-    def without_deduction(self) -> TierTable:
+    def without_deduction(self, *, cap_inclusive: bool = False) -> TierTable:
         """Return this table with each tier's rate on the whole position and no maintenance amount.
 
         The same brackets, rates and leverage caps; every maintenance amount 0, so the
-        maintenance margin is ``notional * mmr_k`` and jumps at each cap.  A table that already
-        has no deduction is returned as it is.
+        maintenance margin is ``notional * mmr_k`` and jumps at each cap, where a notional
+        exactly at a cap is in the lower tier when ``cap_inclusive`` (OKX), else in the next
+        (BitMEX).  A table that already is so is returned as it is.
 
         Notes
         -----
@@ -336,7 +348,9 @@ class TierTable:
         continuity; the margin engine applies this to them on those venues
         (:func:`levguard.core.margin.resolve_tiers`).
         """
-        return self if not self.deduction else _without_deduction(self)
+        if not self.deduction and self.cap_inclusive == cap_inclusive:
+            return self
+        return _without_deduction(self, cap_inclusive)
 
     def to_rows(self) -> list[dict[str, float | None]]:
         """Return the list-of-dicts shape used in account specs."""
@@ -347,7 +361,7 @@ class TierTable:
 
 
 @lru_cache(maxsize=256)
-def _without_deduction(table: TierTable) -> TierTable:
+def _without_deduction(table: TierTable, cap_inclusive: bool) -> TierTable:
     # One converted table per table (the engine asks for it at every evaluation).
     tiers = tuple(replace(t, maint_amount=0.0) for t in table.tiers)
-    return TierTable(tiers, source=table.source, fixed=table.fixed, deduction=False)
+    return TierTable(tiers, source=table.source, fixed=table.fixed, deduction=False, cap_inclusive=cap_inclusive)

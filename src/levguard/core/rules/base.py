@@ -291,6 +291,10 @@ class VenueModel:
         ``cum``, Bybit and Gate deductions, Hyperliquid).  False: the tier's rate applies to the
         whole position and a tier table's amounts are dropped
         (:meth:`levguard.core.tiers.TierTable.without_deduction`; OKX, BitMEX).
+    mm_cap_inclusive : bool
+        With ``tier_deduction`` False: a position exactly at a tier's cap pays that tier's rate
+        (OKX lists its tiers as "0-5,000" and "5,001-7,500" contracts), not the next tier's
+        (BitMEX: "< 200 XBT 0.50 %"): :meth:`read_tiers`.
     rates : callable
         For rate-based venues, the position's (imr, mmr); None otherwise.
     contract_size : callable
@@ -334,6 +338,7 @@ class VenueModel:
     default_taker_fee: float = 0.0
     builtin_tiers: Mapping[str, TierTable] = field(default_factory=empty_mapping)
     tier_deduction: bool = True
+    mm_cap_inclusive: bool = False
     rates: Callable[[Position], Rates | None] = _no_rates
     contract_size: Callable[[str], float] = SymbolConstant(1.0)
     symbol_kind: Callable[[str], ContractKind | None] = _venue_kind
@@ -361,6 +366,12 @@ class VenueModel:
         if isinstance(price, bool) or not isinstance(price, int | float) or not (math.isfinite(price) and price > 0):
             raise InputError(f"price must be a finite number > 0, was {show(price)}")
         return max(float(self.min_notional(symbol)), float(self.min_qty(symbol)) * float(price))
+
+    def read_tiers(self, table: TierTable) -> TierTable:
+        """Return ``table`` as this venue applies it: as given where tiers carry a deduction,
+        else each tier's rate on the whole position with no amount, a cap in the lower tier
+        where :attr:`mm_cap_inclusive` (:meth:`~levguard.core.tiers.TierTable.without_deduction`)."""
+        return table if self.tier_deduction else table.without_deduction(cap_inclusive=self.mm_cap_inclusive)
 
     def taker_fee(self, position: Position) -> float:
         """Return the position's taker fee rate, or the venue default."""

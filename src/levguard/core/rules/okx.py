@@ -12,7 +12,9 @@ Sources
 * OKX counts position tiers in contracts; levguard takes tiers in notional (convert with
   contract size x price), see docs/margin.md.  The tier's rate applies to the whole position
   (the ratio above; the position-tiers API has no deduction), so tiers carry no maintenance
-  amount (``tier_deduction=False``).
+  amount (``tier_deduction=False``).  A tier includes its cap: the tier tables list "Tier 1:
+  0-5,000" and "Tier 2: 5,001-7,500" contracts (OKX position-tier adjustment notices;
+  ``mm_cap_inclusive=True``), so a position exactly at a cap pays the lower tier's rate.
 * Liquidation (okx.com/support/hc/en-us/articles/360020411711 "Forced Partial or Full
   Liquidation"): a position in tier 3 or above is partially liquidated down to tier 1; in tier 2
   or below it is fully liquidated, handed to the liquidation engine at the bankruptcy price
@@ -62,6 +64,7 @@ OKX = VenueModel(
     source="OKX isolated margin mode article; freqtrade okx.py",
     fee_in_mm=True,
     tier_deduction=False,
+    mm_cap_inclusive=True,
     default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.001), ("ETH", 0.1))),
