@@ -169,6 +169,58 @@ def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
     assert not low.partial
 
 
+FOUR_TIERS = TierTable.from_rows(
+    [
+        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
+        {"notional_floor": 1e6, "notional_cap": 2e6, "mmr": 0.01, "max_leverage": 50},
+        {"notional_floor": 2e6, "notional_cap": 3e6, "mmr": 0.015, "max_leverage": 40},
+        {"notional_floor": 3e6, "notional_cap": None, "mmr": 0.02, "max_leverage": 25},
+    ]
+)
+
+
+def test_bybit_reduces_to_the_risk_limit_that_restores_the_margin_in_one_order() -> None:
+    # Bybit (help.bybit.com 900000167723): one FillOrKill "of the difference between the current
+    # position value and the lower margin tier value which satisfies the margin requirement".
+    # 25 BTC long @ 100,000 (2.5M, tier 3) on 62,500, filled at 98,000: equity 12,500.  At the
+    # 2M limit the MM is 15,000 (1 %, deduction 5,000): not enough; at the 1M limit 5,000: the
+    # order closes 15 BTC and 10 stay with 32,500 behind them.  One tier per trigger closed 5
+    # and, in the backtester's bar, took the other 20 over (the trader kept 0).
+    o = liquidation_outcome("bybit-linear", 25.0, 100_000, 98_000, 62_500, tiers=FOUR_TIERS, taker_fee=0.0)
+    assert o.partial
+    assert not o.taken_over
+    assert o.closed_qty == pytest.approx(15.0, rel=1e-12)
+    assert o.remaining_qty == pytest.approx(10.0, rel=1e-12)
+    assert o.kept == pytest.approx(32_500.0, rel=1e-12)
+    _conserved(o)
+    # The rest is out of liquidation: its equity at the fill covers its MM at entry.
+    assert o.kept + 10.0 * (98_000 - 100_000) > FOUR_TIERS.maintenance_margin(10.0 * 100_000)
+    # Gate lowers the limit tier by tier until the ratio is back above 100 % (help 22159): the
+    # same place, its tiers read at the fill (1M / 98,000 = 10.2041 BTC stay).
+    g = liquidation_outcome("gate", 25.0, 100_000, 98_000, 62_500, tiers=FOUR_TIERS, taker_fee=0.0)
+    assert g.remaining_qty == pytest.approx(1e6 / 98_000, rel=1e-9)
+    assert not g.taken_over
+
+
+def test_bitmex_reduces_once_below_the_next_limit_then_takes_over() -> None:
+    # BitMEX (testnet.bitmex.com/app/liquidationExamples): one FillOrKill to bring the position
+    # "below a lower tier Risk Limit"; "if after a successful execution the position is still in
+    # liquidation, then the entire position is taken over".  The same 25 BTC: below 2M the MM is
+    # 1 % of the whole (20,000 > 12,500 of equity), so the whole position is taken over.
+    table = FOUR_TIERS.without_deduction()
+    o = liquidation_outcome("bitmex", 25.0, 100_000, 98_000, 62_500, tiers=table, taker_fee=0.0)
+    assert o.taken_over
+    assert o.kept == 0.0
+    # With 82,500 of margin (equity 32,500 at the fill) one reduction restores it: the rest sits
+    # strictly below the 2M limit, so it pays 1 %, not 1.5 %.
+    r = liquidation_outcome("bitmex", 25.0, 100_000, 98_000, 82_500, tiers=table, taker_fee=0.0)
+    assert r.partial
+    assert r.remaining_qty < 20.0
+    assert r.remaining_qty == pytest.approx(20.0, rel=1e-8)
+    assert table.index(r.remaining_qty * 100_000) == 1
+    _conserved(r)
+
+
 @pytest.mark.parametrize(("fill", "kept", "fund"), [(0.77, 0.0, -15.0), (0.81, 0.0, 5.0), (0.85, 18.625, 6.375)])
 def test_dydx_contract_loss_example(fill: float, kept: float, fund: float) -> None:
     # 100 USD deposit, 500 ABC long at 1: bankruptcy price 0.80.  At 0.77 the fund covers 15 USD;

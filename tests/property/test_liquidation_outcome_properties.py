@@ -155,3 +155,26 @@ def test_the_kernel_settlement_conserves_money(
     assert fee <= max(collateral + realised, 0.0) + 1e-6
     if taken:
         assert kept == 0.0
+
+
+@pytest.mark.parametrize("venue", ["bybit-linear", "gate", "bitmex"])
+@SETTINGS
+@given(c=liquidations())
+def test_a_tier_step_down_leaves_the_rest_out_of_liquidation(venue: str, c: dict[str, object]) -> None:
+    # Bybit and Gate reduce to the highest lower tier that restores the margin, BitMEX once below
+    # the next limit; a reduction that would leave the rest in liquidation is a takeover instead.
+    model = get_venue(venue)
+    table = model.read_tiers(TIERS)
+    entry, fill = float(c["entry"]), float(c["fill_worse"])  # type: ignore[arg-type]
+    o = liquidation_outcome(
+        venue, c["qty"], entry, fill, c["margin"], tiers=table, taker_fee=0.0005,  # type: ignore[arg-type]
+        mm_at_entry=model.mm_basis.value == "entry",
+    )  # fmt: skip
+    if not o.partial:
+        return
+    basis = entry if model.mm_basis.value == "entry" else fill
+    rest = abs(o.remaining_qty) * basis
+    mm_rest = table.maintenance_margin(rest) + (0.0005 * rest if model.fee_in_mm else 0.0)
+    assert _left(o, entry) > mm_rest * (1.0 - 1e-9)
+    # A lower tier (the rest may sit exactly on a cap, which belongs to the tier below it).
+    assert table.index(rest * (1.0 - 1e-9)) < table.index(abs(float(c["qty"])) * basis * (1.0 - 1e-9))  # type: ignore[arg-type]

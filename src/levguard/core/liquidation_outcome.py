@@ -280,8 +280,9 @@ def liquidation_outcome(
     equity = c + position_upnl(q, entry, fill, inverse)
     bp = _bankruptcy_price(q, entry, c, inverse) if c > 0 else None
     mmrs = tiers.mmrs if tiers is not None else _NO_RATES
+    cums = tiers.cums if tiers is not None else _NO_RATES
     closed_raw, decision = kl.plan_close(
-        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, allow_partial
+        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial
     )
     closed = float(closed_raw)
     if decision == kl.CLOSE_NONE:

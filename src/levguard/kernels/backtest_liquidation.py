@@ -389,7 +389,7 @@ def _restore_walk(
     w = 0 if cross else k
     rule = spec["rule"]
     fee_rate = spec["liq_fee"]
-    caps, mmrs, _cums = tier_rows(spec, tiers)
+    caps, mmrs, cums = tier_rows(spec, tiers)
     cash = book.cash
     qty = book.qty
     entry = book.entry
@@ -411,7 +411,19 @@ def _restore_walk(
         equity = coll + position_upnl(q, entry[k], p, inverse)
         mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
         closed, decision = kl.plan_close(
-            rule, abs(q), position_notional(q, p, inverse), basis, inverse, equity, mm, mmr, fee_rate, caps, mmrs, True
+            rule,
+            abs(q),
+            position_notional(q, p, inverse),
+            basis,
+            inverse,
+            equity,
+            mm,
+            mmr,
+            fee_rate,
+            caps,
+            mmrs,
+            cums,
+            True,
         )
         if decision == kl.CLOSE_NONE:
             continue
@@ -492,6 +504,10 @@ def liquidate(
     equity = coll + position_upnl(q, book.entry[k], px, inverse)
     mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, inst, tiers)
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
+    # One partial per bar, except a step-down that restores the margin (Bybit, Gate, BitMEX): it
+    # leaves the position a tier lower with a new liquidation price, which a later touch in the
+    # bar triggers as the venue would (the tiers bound the repeats).
+    again = int(rule[kl.RULE_PARTIAL]) == kl.PARTIAL_TIER and int(rule[kl.RULE_STEP_MODE]) != kl.STEP_EACH_TRIGGER
     closed, decision = kl.plan_close(
         rule,
         abs(q),
@@ -504,7 +520,8 @@ def liquidate(
         fee_rate,
         tiers.cap[spec["tier_start"] : spec["tier_stop"]],
         tiers.mmr[spec["tier_start"] : spec["tier_stop"]],
-        liq_state[k] == LiqState.NONE and room,
+        tiers.cum[spec["tier_start"] : spec["tier_stop"]],
+        (liq_state[k] == LiqState.NONE or again) and room,
     )
     if decision == kl.CLOSE_PARTIAL:
         dq = closed if q > 0.0 else -closed

@@ -55,7 +55,13 @@ RULE_MIN_NOTIONAL = 4  # PARTIAL_SLICE: positions at or below this notional are 
 RULE_BACKSTOP = 5  # BOOK: taken over when equity < ratio * maintenance margin (0: never)
 RULE_STEP_FROM = 6  # PARTIAL_TIER: lowest tier index (0-based) that is stepped down
 RULE_STEP_TO = 7  # PARTIAL_TIER: target tier index, -1 for one tier down
-N_RULE = 8
+RULE_STEP_MODE = 8  # PARTIAL_TIER: STEP_EACH_TRIGGER, STEP_ONCE or STEP_UNTIL_SAFE
+N_RULE = 9
+
+# How far one tier step-down goes (``rule[RULE_STEP_MODE]``).
+STEP_EACH_TRIGGER = 0  # one step to the target tier; a later trigger steps again (OKX's fixed target)
+STEP_ONCE = 1  # one step strictly below the next lower limit; taken over if that does not restore (BitMEX)
+STEP_UNTIL_SAFE = 2  # down to the highest lower tier that restores, in one order; else taken over (Bybit, Gate)
 
 # Relative tolerance on a notional sitting exactly on a tier cap (it belongs to the lower tier
 # for the step-down: closing down to a cap must not leave the position a tier too high).
@@ -183,6 +189,67 @@ def step_down_qty(
     return closed
 
 
+@jitable
+def step_down_restoring(
+    abs_qty: float,
+    notional: float,
+    basis_price: float,
+    inverse: bool,
+    equity: float,
+    maintenance: float,
+    fee_rate: float,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    step_from: int,
+    until_safe: bool,
+) -> float:
+    """Return the size a step-down that must restore the margin closes (``abs_qty``: the whole).
+
+    The position's tier ``k`` is that of its notional at ``basis_price``; positions below
+    ``max(step_from, 1)`` go whole.  A reduction to tier ``j < k`` keeps the notional ``cap_j``
+    at ``basis_price`` and restores the position when the equity less the liquidation fee on
+    the closed part exceeds the rest's maintenance margin, ``cap_j x (mmr_j + f) - cum_j`` (``f``:
+    the fee term the caller's ``maintenance`` carries beyond its tier's rate, e.g. Gate's close
+    fee).  ``until_safe``: the highest such ``j`` (one order); else only ``j = k - 1``, with the
+    rest strictly below ``cap_j`` (BitMEX: "below a lower tier Risk Limit").  No ``j`` restores:
+    the whole position (taken over).
+
+    Notes
+    -----
+    Bybit (help.bybit.com 900000167723): one FillOrKill "of the difference between the current
+    position value and the lower margin tier value which satisfies the margin requirement"; if
+    the position is still in liquidation, it is taken over.  Gate (help 22159): the risk limit is
+    lowered one tier at a time until the maintenance ratio is back above 100 %.  BitMEX
+    (bitmex.com/app/liquidationExamples): one FillOrKill to bring the position value below a
+    lower tier's risk limit; if it is still in liquidation after it, the whole position is taken
+    over.
+    """
+    n_basis = abs_qty / basis_price if inverse else abs_qty * basis_price
+    k = tier_index(n_basis * (1.0 - _CAP_TOL), caps)
+    lowest = step_from if step_from > 1 else 1
+    if k < lowest or not (n_basis > 0.0) or not (notional > 0.0):
+        return abs_qty
+    fee_term = (maintenance - (n_basis * mmrs[k] - cums[k])) / n_basis
+    if not (fee_term > 0.0):
+        fee_term = 0.0
+    j = k - 1
+    while j >= 0:
+        cap = float(caps[j])
+        if not until_safe:
+            cap = cap * (1.0 - _CAP_TOL)
+        q_rest = cap * basis_price if inverse else cap / basis_price
+        closed = abs_qty - q_rest
+        if closed > 0.0 and closed < abs_qty:
+            left = equity - fee_rate * notional * closed / abs_qty
+            if left > cap * (mmrs[j] + fee_term) - cums[j]:
+                return closed
+        if not until_safe:
+            break
+        j -= 1
+    return abs_qty
+
+
 RESTORE_MARGIN: float = 1e-10
 """Relative margin by which an incremental liquidation leaves the equity above the maintenance
 margin (:func:`restore_fraction`): numerical, so that the restored account is strictly safe and
@@ -242,6 +309,7 @@ def plan_close(
     fee_rate: float,
     caps: Float64Array1D,
     mmrs: Float64Array1D,
+    cums: Float64Array1D,
     allow_partial: bool,
 ) -> tuple[float, int]:
     """Decide what one liquidation step of a position closes under ``rule``.
@@ -264,8 +332,8 @@ def plan_close(
         Marginal maintenance rate at the fill (tier rate plus any fee term).
     fee_rate : float
         Liquidation fee rate of book closes.
-    caps, mmrs : (T,) float64
-        Tier caps and maintenance rates of the position (tier step-down).
+    caps, mmrs, cums : (T,) float64
+        Tier caps, maintenance rates and maintenance amounts of the position (tier step-down).
     allow_partial : bool
         False after a partial liquidation in the same cool-down (Hyperliquid's 30 s; one bar in
         the backtester): the whole position goes.
@@ -281,11 +349,12 @@ def plan_close(
     Order: the backstop test (equity below ``backstop * MM``) first, then the partial rule
     (only while the equity at the fill exceeds the partial close's fee: a position bankrupt at
     the fill goes whole), then the full outcome (see the module docstring for the sources).
-    A step-down to a fixed tier (``step_to >= 0``, OKX) is skipped when the equity is below the
-    whole position's requirement at that tier's rate plus the liquidation fee: OKX sends such a
-    position whole to the liquidation engine at the bankruptcy price (okx.com help
-    360020411711, "Partial liquidation": the margin ratio already below tier 1's MMR plus the
-    liquidation fee).
+    A step-down that must restore the margin (``RULE_STEP_MODE``: Bybit, Gate, BitMEX) is
+    :func:`step_down_restoring`.  A step-down to a fixed tier (``step_to >= 0``, OKX) is
+    skipped when the equity is below the whole position's requirement at that tier's rate plus
+    the liquidation fee: OKX sends such a position whole to the liquidation engine at the
+    bankruptcy price (okx.com help 360020411711, "Partial liquidation": the margin ratio
+    already below tier 1's MMR plus the liquidation fee).
     """
     backstop = rule[RULE_BACKSTOP]
     if backstop > 0.0 and equity < backstop * maintenance:
@@ -295,6 +364,21 @@ def plan_close(
         closed = abs_qty
         if partial == PARTIAL_SLICE:
             closed = slice_qty(abs_qty, notional, rule[RULE_FRACTION], rule[RULE_MIN_NOTIONAL])
+        elif partial == PARTIAL_TIER and int(rule[RULE_STEP_MODE]) != STEP_EACH_TRIGGER:
+            closed = step_down_restoring(
+                abs_qty,
+                notional,
+                basis_price,
+                inverse,
+                equity,
+                maintenance,
+                fee_rate,
+                caps,
+                mmrs,
+                cums,
+                int(rule[RULE_STEP_FROM]),
+                int(rule[RULE_STEP_MODE]) == STEP_UNTIL_SAFE,
+            )
         elif partial == PARTIAL_TIER:
             step_to = int(rule[RULE_STEP_TO])
             closed = step_down_qty(abs_qty, basis_price, inverse, caps, int(rule[RULE_STEP_FROM]), step_to)

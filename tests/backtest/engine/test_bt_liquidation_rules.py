@@ -332,3 +332,34 @@ def test_gate_initial_margin_check_holds_the_close_fee() -> None:
     okx = run(df, np.ones(6), 100.0, venue="okx", **args)
     assert opened(okx) == pytest.approx(100.0, rel=1e-9)
     assert okx.positions["leverage"].iloc[-1] == pytest.approx(100.0, rel=1e-3)
+
+
+FOUR_TIERS = TierTable.from_rows(
+    [
+        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
+        {"notional_floor": 1e6, "notional_cap": 2e6, "mmr": 0.01, "max_leverage": 50},
+        {"notional_floor": 2e6, "notional_cap": 3e6, "mmr": 0.015, "max_leverage": 40},
+        {"notional_floor": 3e6, "notional_cap": None, "mmr": 0.02, "max_leverage": 25},
+    ]
+)
+
+
+def test_bybit_steps_down_at_each_touch_in_a_bar_and_keeps_the_rest() -> None:
+    """25 BTC @ 100,000 at 40x (2.5M, tier 3; MM at entry 22,500) on 62,500, and a bar that falls
+    to 98,000.  At 98,400 the MM is met: one order to the 2M limit (5 BTC) restores it; the rest's
+    liquidation price is 98,025, where one order to the 1M limit (10 BTC) restores it again, and
+    10 BTC stay with 34,750 behind them (their own liquidation price, 97,025, is not reached).
+    Bybit liquidates each touch so (help.bybit.com 900000167723); the second touch used to take
+    the 20 BTC left over (kept 0)."""
+    close = np.array([100_000.0] * 3 + [98_000.0] * 3)
+    res = run(
+        frame(close, wick=0.0), np.ones(6), 40.0, venue="bybit-linear", tiers=FOUR_TIERS, initial_equity=62_500.0,
+        fees=0.0, slippage=0.0, rebalance="never",
+    )  # fmt: skip
+    liq = res.liquidations
+    assert liq["qty"].tolist() == pytest.approx([5.0, 10.0], rel=1e-12)
+    assert liq["price"].tolist() == pytest.approx([98_400.0, 98_025.0], rel=1e-12)
+    assert liq["kept"].tolist() == pytest.approx([54_500.0, 34_750.0], rel=1e-12)
+    assert liq["partial"].all()
+    assert not liq["taken_over"].any()
+    assert res.positions["qty"].iloc[-1] == pytest.approx(10.0, rel=1e-12)

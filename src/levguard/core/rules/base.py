@@ -75,6 +75,11 @@ PARTIAL = PartialKinds(NONE=kl.PARTIAL_NONE, SLICE=kl.PARTIAL_SLICE, TIER=kl.PAR
 """Partial-liquidation kinds: none, fixed slices, risk-limit (tier) step-down, incremental restore."""
 
 
+STEP_MODES: tuple[str, ...] = ("each_trigger", "once", "until_safe")
+"""The tier step-down depths of :attr:`LiquidationRule.step_mode`, in the kernels' order
+(``kernels.liquidation.STEP_EACH_TRIGGER``, ``STEP_ONCE``, ``STEP_UNTIL_SAFE``)."""
+
+
 @dataclass(frozen=True)
 class LiquidationRule(Record):
     """What a venue's liquidation leaves the trader, in a form the kernels consume.
@@ -104,6 +109,11 @@ class LiquidationRule(Record):
         below ``backstop`` times the maintenance margin (Hyperliquid 2/3; 0: never).
     step_from, step_to : int
         The tier rule's lowest stepped-down tier index (0-based) and target tier (-1: one down).
+    step_mode : {"each_trigger", "once", "until_safe"}
+        How far one tier step-down goes: to ``step_to`` and again at the next trigger (OKX);
+        one tier, strictly below its limit, and taken over if that does not restore the margin
+        (BitMEX); down to the highest lower tier that restores it, in one order, else taken over
+        (Bybit, Gate): :func:`levguard.kernels.liquidation.step_down_restoring`.
     partial_cooldown_s : float
         Seconds after a partial liquidation during which liquidations take the whole position
         (Hyperliquid 30 s; the backtester uses the rest of the bar).
@@ -129,6 +139,7 @@ class LiquidationRule(Record):
     backstop: float = 0.0
     step_from: int = 1
     step_to: int = -1
+    step_mode: str = "each_trigger"
     partial_cooldown_s: float = 0.0
     source: str = ""
     keeps: str = ""
@@ -154,6 +165,10 @@ class LiquidationRule(Record):
         if not (math.isfinite(self.partial_cooldown_s) and self.partial_cooldown_s >= 0.0):
             raise InputError(
                 f"liquidation partial_cooldown_s must be finite and >= 0, was {show(self.partial_cooldown_s)}"
+            )
+        if self.step_mode not in STEP_MODES:
+            raise InputError(
+                f"liquidation step_mode must be one of {', '.join(STEP_MODES)}, was {show(self.step_mode)}"
             )
         if self.step_from < 0 or self.step_to < -1:
             raise InputError(
@@ -193,6 +208,7 @@ class LiquidationRule(Record):
         out[kl.RULE_BACKSTOP] = self.backstop
         out[kl.RULE_STEP_FROM] = self.step_from
         out[kl.RULE_STEP_TO] = self.step_to
+        out[kl.RULE_STEP_MODE] = STEP_MODES.index(self.step_mode)
         return out
 
 
@@ -206,10 +222,10 @@ GENERIC_LIQUIDATION = LiquidationRule(
 
 TIER_STEP_DOWN = LiquidationRule(kind="takeover", partial="tier")
 """The shape of the rules of venues that step a position down its risk-limit tiers, then take it
-over (Bybit, BitMEX, Gate, OKX): one partial liquidation per trigger from tier index 1 to one tier
-down, closed at the fill with the liquidation fee (default the taker fee), the rest taken over at
-the bankruptcy price.  A venue's rule is ``dataclasses.replace(TIER_STEP_DOWN, source=..., keeps=...,
-modelled=...)`` (and its own ``step_from``/``step_to``)."""
+over (Bybit, BitMEX, Gate, OKX): a partial liquidation from tier index 1 down, closed at the fill
+with the liquidation fee (default the taker fee), the rest taken over at the bankruptcy price.  A
+venue's rule is ``dataclasses.replace(TIER_STEP_DOWN, source=..., keeps=..., modelled=...)`` with
+its own ``step_from``/``step_to``/``step_mode``."""
 
 
 def _no_rates(position: Position) -> Rates | None:

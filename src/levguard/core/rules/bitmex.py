@@ -161,8 +161,10 @@ LIQUIDATION = replace(
         "nothing: the liquidation engine takes the position over with the remaining maintenance margin at the "
         "bankruptcy price; higher risk limits are first reduced to a lower one"
     ),
+    step_mode="once",
     modelled=(
-        "one risk-limit step-down per trigger at the fill (liquidation fee rate, default the taker fee), then takeover"
+        "one reduce order at the fill (liquidation fee rate, default the taker fee) to below the next lower risk "
+        "limit; taken over whole when that leaves the position in liquidation"
     ),
 )
 """BitMEX: risk-limit step-down, then takeover at the bankruptcy price (the maintenance margin is lost)."""

@@ -61,9 +61,11 @@ LIQUIDATION = replace(
         "nothing of the margin when the position is taken over at the bankruptcy price; above the lowest "
         "risk limit it is first reduced to a lower risk limit and the rest is kept"
     ),
+    step_mode="until_safe",
     modelled=(
-        "one risk-limit step-down per liquidation trigger (a reduce order at the fill with the liquidation "
-        "fee rate, default the taker fee), then a full takeover; unified-account (UTA) liquidation not modelled"
+        "one reduce order at the fill (liquidation fee rate, default the taker fee) down to the highest lower "
+        "risk limit whose maintenance margin the equity left covers, else a full takeover; unified-account "
+        "(UTA) liquidation not modelled"
     ),
 )
 """Bybit: risk-limit step-down, then takeover at the bankruptcy price."""

@@ -40,9 +40,13 @@ LIQUIDATION = replace(
     source="gate.com/help/futures/futures-logic/22159; gate.com/help/futures/futures-logic/22081",
     keeps=(
         "nothing of the margin at a full liquidation (sent at the bankruptcy price, a better fill to the "
-        "insurance fund); above tier 1 the risk limit is lowered one tier and the excess liquidated first"
+        "insurance fund); above tier 1 the risk limit is lowered tier by tier and the excess liquidated first"
     ),
-    modelled="one tier step-down per trigger at the fill (liquidation fee rate, default the taker fee), then takeover",
+    step_mode="until_safe",
+    modelled=(
+        "tiers lowered at the fill (liquidation fee rate, default the taker fee) until the equity left covers the "
+        "rest's maintenance margin, else a full takeover"
+    ),
 )
 """Gate: tiered liquidation one tier at a time, then takeover at the bankruptcy price."""
 
