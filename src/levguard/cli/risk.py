@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from levguard.cli._errors import fail as _fail
+from levguard.core.symbols import is_usd
 from levguard.errors import LevguardError
 
 
@@ -126,13 +127,14 @@ def render(report: dict[str, Any]) -> None:
         st.add_column(escape(n), justify="right")
     st.add_column("liquidated")
     st.add_column("total (USD)", justify="right")
+    usd_accounts = [is_usd(str(a["settlement"])) for a in report["accounts"]]
     for s in report["stress"]:
         liq = sorted({f"{r['name']}:{sym}" for r in s["accounts"] for sym in r["liquidated"]})
         defaulted = [r["name"] for r in s["accounts"] if r["defaulted"]]
         note = ", ".join(liq) if liq else ("defaulted: " + ", ".join(defaulted) if defaulted else "—")
         st.add_row(
             escape(s["scenario"]),
-            *[_num(r["pnl"], 0) for r in s["accounts"]],
+            *[_num(r["pnl"], 0 if usd else 6) for r, usd in zip(s["accounts"], usd_accounts, strict=True)],
             escape(note),
             _num(s["total_pnl_usd"], 0),
         )

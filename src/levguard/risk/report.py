@@ -37,7 +37,7 @@ from levguard.core.risk.stress import (
     venue_default,
 )
 from levguard.core.spec import account_from_spec
-from levguard.core.symbols import base_asset, is_usd
+from levguard.core.symbols import base_asset, coin_name, is_usd
 from levguard.core.validate import as_amount
 from levguard.errors import InputError
 from levguard.margin import load_spec
@@ -599,7 +599,10 @@ def risk_report(
         for (name, acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
             opt = 0.0 if st.defaulted else _option_pnl(acc, margin_reports.get(name), options, prices, s)
             pnl = st.pnl + opt
+            # A coin account's P&L is worth its coin at the scenario's price (docs/risk.md: x P1).
             rate = _usd_rate(st.settlement, prices)
+            if rate is not None and not is_usd(st.settlement):
+                rate *= 1.0 + s.shock_for(coin_name(st.settlement))
             total += 0.0 if rate is None else pnl * rate
             acc_rows.append(
                 {

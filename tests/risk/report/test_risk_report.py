@@ -347,3 +347,26 @@ def test_an_as_of_reads_only_the_bars_closed_by_then() -> None:
     assert sa["target_leverage"] == sb["target_leverage"]
     with pytest.raises(InputError, match="no bar of the history closed by as_of"):
         risk_report({**book, "as_of": bars.index[0].isoformat()}, history=later, n_sims=1_000)
+
+
+def test_a_coin_accounts_stress_total_is_its_pnl_at_the_scenarios_price() -> None:
+    # 6,000 BTCUSD_PERP contracts of 100 USD at 60,000 on Binance COIN-M: 10 BTC of exposure, as
+    # 10 BTCUSDT on USDⓈ-M.  At -10% the coin account loses 6,000 x 100 x (1/54,000 - 1/60,000) =
+    # 1.1111 BTC, worth 60,000 USD at the scenario's 54,000 (docs/risk.md: coin -> USD x P1); the
+    # USDⓈ-M account loses 60,000 USDT.  The total converted at 60,000 (66,667) was wrong.
+    coin = {
+        "name": "coinm", "venue": "binance-coinm", "margin_mode": "cross", "wallet_balance": 2,
+        "positions": [{"symbol": "BTCUSD_PERP", "qty": 6_000, "entry_price": 60_000, "mark_price": 60_000,
+                       "leverage": 20, "mmr": 0.005}],
+    }  # fmt: skip
+    usdm = {
+        "name": "usdm", "venue": "binance-usdm", "margin_mode": "cross", "wallet_balance": 120_000,
+        "positions": [{"symbol": "BTCUSDT", "qty": 10, "entry_price": 60_000, "mark_price": 60_000, "leverage": 20}],
+    }  # fmt: skip
+    for spec, pnl in ((coin, -10.0 * (1 / 0.9 - 1)), (usdm, -60_000.0)):
+        rep = risk_report(spec, vol=0.6, n_sims=1_000).to_dict()
+        row = next(s for s in rep["stress"] if s["scenario"] == "price -10%")
+        assert row["accounts"][0]["pnl"] == pytest.approx(pnl, rel=1e-9)
+        assert row["total_pnl_usd"] == pytest.approx(-60_000.0, rel=1e-9)
+    up = next(s for s in risk_report(coin, vol=0.6, n_sims=1_000).to_dict()["stress"] if s["scenario"] == "price +10%")
+    assert up["total_pnl_usd"] == pytest.approx(60_000.0, rel=1e-9)
