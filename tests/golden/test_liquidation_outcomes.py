@@ -350,3 +350,14 @@ def test_bad_inputs_name_the_value() -> None:
         liquidation_outcome("binance-usdm", 1.0, 1.0, -1.0, 1.0)
     with pytest.raises(InputError, match="venue must be one of"):
         liquidation_outcome("nope", 1.0, 1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("qty", [20.0, 20.0001])
+def test_bitmex_at_or_just_above_a_limit_steps_below_that_limit(qty: float) -> None:
+    # Exactly at 2M BitMEX charges the 1.5 % tier ("< 200 XBT": the limit is not in the lower
+    # tier), so one reduction brings it just below 2M, as it does 20.0001 BTC; reading the cap in
+    # the lower tier took 10 BTC off the first (a review).
+    o = liquidation_outcome("bitmex", qty, 100_000, 98_000, 65_000, tiers=FOUR_TIERS.without_deduction(), taker_fee=0.0)
+    assert o.partial
+    assert o.remaining_qty == pytest.approx(20.0, rel=1e-8)
+    assert o.remaining_qty < 20.0

@@ -504,10 +504,6 @@ def liquidate(
     equity = coll + position_upnl(q, book.entry[k], px, inverse)
     mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, inst, tiers)
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
-    # One partial per bar, except a step-down that restores the margin (Bybit, Gate, BitMEX): it
-    # leaves the position a tier lower with a new liquidation price, which a later touch in the
-    # bar triggers as the venue would (the tiers bound the repeats).
-    again = int(rule[kl.RULE_PARTIAL]) == kl.PARTIAL_TIER and int(rule[kl.RULE_STEP_MODE]) != kl.STEP_EACH_TRIGGER
     closed, decision = kl.plan_close(
         rule,
         abs(q),
@@ -521,7 +517,7 @@ def liquidate(
         tiers.cap[spec["tier_start"] : spec["tier_stop"]],
         tiers.mmr[spec["tier_start"] : spec["tier_stop"]],
         tiers.cum[spec["tier_start"] : spec["tier_stop"]],
-        (liq_state[k] == LiqState.NONE or again) and room,
+        liq_state[k] == LiqState.NONE and room,
     )
     if decision == kl.CLOSE_PARTIAL:
         dq = closed if q > 0.0 else -closed

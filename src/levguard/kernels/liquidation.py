@@ -226,7 +226,9 @@ def step_down_restoring(
     over.
     """
     n_basis = abs_qty / basis_price if inverse else abs_qty * basis_price
-    k = tier_index(n_basis * (1.0 - _CAP_TOL), caps)
+    # The tier the maintenance margin was read in (the caps say whether a cap is in it), and the
+    # fee term the caller's maintenance carries beyond it.
+    k = tier_index(n_basis, caps)
     lowest = step_from if step_from > 1 else 1
     if k < lowest or not (n_basis > 0.0) or not (notional > 0.0):
         return abs_qty

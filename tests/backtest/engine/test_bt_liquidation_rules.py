@@ -344,22 +344,20 @@ FOUR_TIERS = TierTable.from_rows(
 )
 
 
-def test_bybit_steps_down_at_each_touch_in_a_bar_and_keeps_the_rest() -> None:
-    """25 BTC @ 100,000 at 40x (2.5M, tier 3; MM at entry 22,500) on 62,500, and a bar that falls
-    to 98,000.  At 98,400 the MM is met: one order to the 2M limit (5 BTC) restores it; the rest's
-    liquidation price is 98,025, where one order to the 1M limit (10 BTC) restores it again, and
-    10 BTC stay with 34,750 behind them (their own liquidation price, 97,025, is not reached).
-    Bybit liquidates each touch so (help.bybit.com 900000167723); the second touch used to take
-    the 20 BTC left over (kept 0)."""
+def test_bybit_gap_steps_down_in_one_order_to_the_limit_that_restores_the_margin() -> None:
+    """25 BTC @ 100,000 at 40x (2.5M, tier 3) on 62,500, and a bar that opens at 98,000: equity
+    12,500.  The 2M limit would leave 20 BTC needing 15,000; the 1M limit leaves 10 BTC needing
+    5,000, so one order closes 15 BTC and 10 stay with 32,500 behind them (help.bybit.com
+    900000167723).  One tier per trigger closed 5 and took the other 20 over at the next touch."""
     close = np.array([100_000.0] * 3 + [98_000.0] * 3)
     res = run(
-        frame(close, wick=0.0), np.ones(6), 40.0, venue="bybit-linear", tiers=FOUR_TIERS, initial_equity=62_500.0,
-        fees=0.0, slippage=0.0, rebalance="never",
+        frame(close, open_=close, wick=0.0), np.ones(6), 40.0, venue="bybit-linear", tiers=FOUR_TIERS,
+        initial_equity=62_500.0, fees=0.0, slippage=0.0, rebalance="never",
     )  # fmt: skip
     liq = res.liquidations
-    assert liq["qty"].tolist() == pytest.approx([5.0, 10.0], rel=1e-12)
-    assert liq["price"].tolist() == pytest.approx([98_400.0, 98_025.0], rel=1e-12)
-    assert liq["kept"].tolist() == pytest.approx([54_500.0, 34_750.0], rel=1e-12)
+    assert liq["qty"].tolist() == pytest.approx([15.0], rel=1e-12)
+    assert liq["price"].tolist() == pytest.approx([98_000.0], rel=1e-12)
+    assert liq["kept"].tolist() == pytest.approx([32_500.0], rel=1e-12)
     assert liq["partial"].all()
     assert not liq["taken_over"].any()
     assert res.positions["qty"].iloc[-1] == pytest.approx(10.0, rel=1e-12)
