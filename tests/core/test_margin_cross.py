@@ -207,7 +207,7 @@ def test_same_errors_and_the_paths_left_to_evaluate() -> None:
     assert CrossLayout.of(Account("binance-usdm", 5.0)) is None
     _same(Account("binance-usdm", 5.0))
     deribit = get_venue("deribit")
-    rated = Account("deribit", 1_000.0, (Position(instrument_for(deribit, "BTC-PERPETUAL"), 100.0, 1.0, 1.0),))
+    rated = Account("deribit", 1_000.0, (Position(instrument_for(deribit, "BTC_USDC-PERPETUAL"), 100.0, 1.0, 1.0),))
     assert CrossLayout.of(rated) is None
 
 

@@ -30,7 +30,8 @@ ONES = np.ones(50)
         ({"policy": "3x"}, "policy"),
         ({"policy": -1.0}, "policy"),
         ({"venue": "nowhere"}, "venue"),
-        ({"venue": "binance-coinm"}, "tiers"),
+        ({"venue": "binance-coinm"}, "BTCUSDT names a linear contract"),  # a USDⓈ-M symbol on COIN-M
+        ({"venue": "binance-coinm", "symbol": "BTCUSD_PERP"}, "tiers"),
         ({"margin_mode": "portfolio"}, "margin_mode"),
         ({"fees": -0.001}, "fees"),
         ({"fees": {"taker": 0.001, "rebate": 0.0}}, "fees"),

@@ -27,7 +27,7 @@ import numpy as np
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.records import Record, empty_mapping
-from levguard.core.symbols import base_asset
+from levguard.core.symbols import base_asset, named_kind
 from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
 from levguard.core.validate import show
@@ -252,6 +252,32 @@ class SymbolConstant:
         """Return :attr:`value` whatever ``symbol`` is."""
         del symbol
         return self.value
+
+
+@dataclass(frozen=True)
+class NamedKind:
+    """A venue's ``symbol_kind`` that reads the contract kind a symbol's name states
+    (:func:`levguard.core.symbols.named_kind`) and refuses the kind the venue does not list.
+
+    ``BTC-PERPETUAL`` on Deribit (its coin-margined perpetual, read as the USDC one) or
+    ``BTCUSDT`` on Binance COIN-M (read as an inverse contract with a BTC wallet) gave numbers for
+    another contract; they are refused by name, with ``advice``.  A name that states nothing
+    (``BTC-SYNTH``) is the venue's kind; a position that gives its ``contract_kind`` is not read.
+    """
+
+    venue: str
+    kind: ContractKind
+    advice: str
+
+    def __call__(self, symbol: str) -> ContractKind | None:
+        """None for the venue's own kind (or an unknown name); refuse the other kind."""
+        named = named_kind(symbol)
+        if named is None or named == self.kind.value:
+            return None
+        article = "an" if named == "inverse" else "a"
+        raise InputError(
+            f"{symbol} names {article} {named} contract; {self.venue} lists {self.kind.value} contracts: {self.advice}"
+        )
 
 
 @dataclass(frozen=True)

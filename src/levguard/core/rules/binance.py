@@ -32,7 +32,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, SymbolConstant, VenueModel, symbol_key
+from levguard.core.rules.base import LiquidationRule, NamedKind, SymbolConstant, VenueModel, symbol_key
 from levguard.core.tiers import TierTable
 
 SNAPSHOT_DATE = "2024-10-24"
@@ -119,6 +119,7 @@ USDM = VenueModel(
     settlement="USDT",
     source="binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93",
     builtin_tiers=BUILTIN_TIERS,
+    symbol_kind=NamedKind("binance-usdm", ContractKind.LINEAR, "use venue binance-coinm, or give its contract_kind"),
     liquidation=LIQUIDATION,
     min_notional=SymbolConstant(5.0),
     min_notional_source=MIN_NOTIONAL_SOURCE,
@@ -131,6 +132,7 @@ COINM = VenueModel(
     settlement="BTC",
     source="binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46",
     contract_size=coinm_contract_size,
+    symbol_kind=NamedKind("binance-coinm", ContractKind.INVERSE, "use venue binance-usdm, or give its contract_kind"),
     liquidation=LIQUIDATION,
     min_notional=coinm_contract_size,
     min_notional_source=MIN_NOTIONAL_SOURCE,

@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, MMBasis, SymbolConstant, VenueModel
+from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, MMBasis, NamedKind, SymbolConstant, VenueModel
 
 LIQUIDATION = replace(
     TIER_STEP_DOWN,
@@ -78,6 +78,7 @@ LINEAR = VenueModel(
     settlement="USDT",
     source="testnet.bybit.com help: Liquidation Price USDT Contract",
     mm_basis=MMBasis.ENTRY,
+    symbol_kind=NamedKind("bybit-linear", ContractKind.LINEAR, "use venue bybit-inverse, or give its contract_kind"),
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.001),)),
     min_qty_source=(
@@ -95,6 +96,7 @@ INVERSE = VenueModel(
     mm_basis=MMBasis.ENTRY,
     bankruptcy_close_fee=True,
     default_taker_fee=0.00075,
+    symbol_kind=NamedKind("bybit-inverse", ContractKind.INVERSE, "use venue bybit-linear, or give its contract_kind"),
     liquidation=LIQUIDATION,
     min_notional=SymbolConstant(1.0),
     min_notional_source="Bybit inverse perpetual contract specification: minimum order 1 USD per contract",

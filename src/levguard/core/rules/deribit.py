@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
-from levguard.core.rules.base import LiquidationRule, Rates, SymbolConstant, VenueModel
+from levguard.core.rules.base import LiquidationRule, NamedKind, Rates, SymbolConstant, VenueModel
 from levguard.core.symbols import base_asset
 from levguard.errors import InputError
 
@@ -119,6 +119,12 @@ DERIBIT = VenueModel(
     source=SOURCE,
     rate_based=True,
     rates=deribit_rates,
+    symbol_kind=NamedKind(
+        "deribit",
+        ContractKind.LINEAR,
+        "Deribit's inverse contracts (margined in their coin) are not modelled; its linear USDC perpetuals are "
+        "(e.g. BTC_USDC-PERPETUAL)",
+    ),
     default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
     min_notional=SymbolConstant(10.0),

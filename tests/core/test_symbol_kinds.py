@@ -1,0 +1,57 @@
+"""A symbol's name says how it is margined; a venue refuses the kind it does not list (a CLI audit:
+``BTC-PERPETUAL`` on Deribit was evaluated as the USDC perpetual, ``BTCUSDT`` on Binance COIN-M as
+an inverse contract with a BTC wallet)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import levguard
+from levguard.cli.main import app
+from levguard.core.symbols import named_kind
+
+
+@pytest.mark.parametrize(
+    ("symbol", "kind"),
+    [
+        ("BTCUSDT", "linear"), ("BTC_USDC-PERPETUAL", "linear"), ("BTC-USDT-SWAP", "linear"), ("BTC_USDT", "linear"),
+        ("BTC/USDT:USDT", "linear"), ("BTC-PERPETUAL", "inverse"), ("BTC-27DEC24", "inverse"),
+        ("BTCUSD_PERP", "inverse"), ("BTCUSD_250328", "inverse"), ("BTC-USD-SWAP", "inverse"), ("BTCUSD", "inverse"),
+        ("BTCUSDZ24", "inverse"), ("BTC/USD:BTC", "inverse"), ("XBT/USD:BTC", "inverse"), ("ETH/USD:BTC", None),
+        ("BTC-SYNTH", None), ("BTC-USD", None), ("BTC", None),
+    ],
+)  # fmt: skip
+def test_named_kind(symbol: str, kind: str | None) -> None:
+    assert named_kind(symbol) == kind
+
+
+@pytest.mark.parametrize(
+    ("venue", "symbol", "advice"),
+    [
+        ("deribit", "BTC-PERPETUAL", "inverse contracts .* are not modelled"),
+        ("binance-coinm", "BTCUSDT", "use venue binance-usdm"),
+        ("binance-usdm", "BTCUSD_PERP", "use venue binance-coinm"),
+        ("bybit-linear", "BTCUSD", "use venue bybit-inverse"),
+        ("bybit-inverse", "BTCUSDT", "use venue bybit-linear"),
+    ],
+)
+def test_a_venue_refuses_a_symbol_of_the_other_kind(venue: str, symbol: str, advice: str) -> None:
+    spec = {"venue": venue, "wallet_balance": 1_000, "positions": [
+        {"symbol": symbol, "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 10, "mmr": 0.005}]}  # fmt: skip
+    with pytest.raises(levguard.InputError, match=rf"{symbol} names an? \w+ contract; {venue} lists .*{advice}"):
+        levguard.evaluate_account(spec)
+    args = ["liq", "--venue", venue, "--symbol", symbol, "--entry", "60000", "--leverage", "10", "--wallet", "1"]
+    out = CliRunner().invoke(app, [*args, "--mmr", "0.005"])
+    assert out.exit_code == 2
+    assert f"{symbol} names" in out.output
+
+
+def test_the_own_kind_and_a_given_kind_are_read_as_before() -> None:
+    ok = levguard.evaluate_account({"venue": "deribit", "wallet_balance": 1_000, "positions": [
+        {"symbol": "BTC_USDC-PERPETUAL", "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 10}]})  # fmt: skip
+    assert ok.positions[0].contract_kind == "linear"
+    given = levguard.evaluate_account({"venue": "binance-coinm", "wallet_balance": 1, "positions": [
+        {"symbol": "BTCUSDT", "contract_kind": "inverse", "qty": 1, "entry_price": 60_000, "mark_price": 60_000,
+         "leverage": 10, "mmr": 0.005}]})  # fmt: skip
+    assert given.positions[0].contract_kind == "inverse"
