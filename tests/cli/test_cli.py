@@ -277,3 +277,16 @@ def test_liq_on_gate_posts_the_wallet_as_its_initial_margin() -> None:
     assert p["initial_margin"] == pytest.approx(2075.0)
     assert p["margin_balance"] == pytest.approx(2075.0)
     assert p["liquidation_price"] == pytest.approx((50_000 - 1_037.5) / (1 - 0.00575), rel=1e-12)
+
+
+def test_liq_says_when_a_given_qty_does_not_fit_the_wallet() -> None:
+    # 10 BTC @ 60,000 at 10x need 60,000 of initial margin; with 1,000 the "lev" column's 10x is the
+    # setting, not the position (a CLI audit): the note gives 600x.
+    args = ["liq", "--entry", "60000", "--leverage", "10", "--wallet", "1000"]
+    big = runner.invoke(app, [*args, "--qty", "10"])
+    assert big.exit_code == 0
+    assert "needs an initial margin of 60,000.00 at 10x" in " ".join(big.output.split())
+    assert "600.0x the wallet" in " ".join(big.output.split())
+    small = runner.invoke(app, [*args, "--qty", "0.1"])
+    assert small.exit_code == 0
+    assert "note:" not in small.output

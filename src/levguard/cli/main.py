@@ -178,6 +178,13 @@ def liq(
         out.print(
             f"liquidation price [bold]{price(p.liquidation_price)}[/] · bankruptcy price {price(p.bankruptcy_price)}"
         )
+        if qty is not None and p.initial_margin > wallet * (1.0 + 1e-9):
+            # A given size need not fit the wallet: say so, the table's "lev" is the setting.
+            out.print(
+                f"[yellow]note:[/] --qty {qty:g} needs an initial margin of {price(p.initial_margin)} at "
+                f"{leverage:g}x; the wallet holds {price(wallet)}, so the position is "
+                f"{p.initial_margin * leverage / wallet:,.1f}x the wallet"
+            )
 
 
 def venues() -> None:
