@@ -259,6 +259,13 @@ def replay_account(
             "collateral only (its funding and marks are those of linear perpetuals)"
         )
     ja = joint_account(account)
+    unused = sorted(a for a in bars if a not in ja.assets)
+    if unused:  # its bars would cut the replay to the bars it shares with the rest
+        raise InputError(
+            f"prices for {', '.join(unused)}: the account holds nothing priced in "
+            f"{'it' if len(unused) == 1 else 'them'} (its assets: {', '.join(ja.assets) or 'none'}); drop "
+            f"{'it' if len(unused) == 1 else 'them'}"
+        )
     assets = [a for a in ja.assets if a in bars]
     notes = _gaps(bars, assets, index)
     k, n = len(assets), len(index)

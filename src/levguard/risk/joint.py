@@ -82,7 +82,10 @@ def parse_asset_files(items: Sequence[str] | None) -> dict[str, str]:
         asset, sep, path = item.partition("=")
         if not sep or not asset.strip() or not path.strip():
             raise InputError(f"asset history must be ASSET=FILE (e.g. BTC=btc_1h.csv), was {item!r}")
-        out[asset.strip().upper()] = path.strip()
+        name = asset.strip().upper()
+        if name in out:  # the second would silently replace the first
+            raise InputError(f"{name} is given twice ({out[name]} and {path.strip()}): give one file an asset")
+        out[name] = path.strip()
     return out
 
 
