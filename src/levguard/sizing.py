@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from levguard.core.records import LegacyMapping, Record
+from levguard.core.validate import annual_vol
 from levguard.lazy import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
@@ -164,8 +165,8 @@ def size_account(
     equity = report.equity
     if not equity > 0:
         raise InputError(f"the account's equity must be > 0 to size it, was {equity!r}")
-    if vol is not None and not (isinstance(vol, int | float) and math.isfinite(vol) and vol > 0):
-        raise InputError(f"vol must be a finite annualised volatility > 0 (e.g. 0.6), was {vol!r}")
+    if vol is not None:
+        vol = annual_vol(vol)
     sigma: float | None = vol
     returns = None
     fitted: Any = forecaster

@@ -115,6 +115,24 @@ def non_negative(value: float, field: str) -> float:
     return value
 
 
+VOL_RANGE: tuple[float, float] = (1e-4, 20.0)
+"""The annualised volatilities levguard accepts from a user: 0.01 % to 2,000 % a year.  Below, a
+forecast says nothing can move (a P(liq) of 0 at 1x); above, the first-passage formulas overflow
+(a vol of 1e300 gave a P(liq) of 0 for a position 17 % from its liquidation price)."""
+
+
+def annual_vol(value: object, field: str = "vol") -> float:
+    """Return an annualised volatility (a fraction, 0.6 for 60 %) in :data:`VOL_RANGE`, else raise."""
+    lo, hi = VOL_RANGE
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and lo <= value <= hi):  # type: ignore[operator]
+        raise InputError(
+            f"{field} must be an annualised volatility from {lo:g} to {hi:g} (a fraction: 0.6 is 60 %), "
+            f"was {show(value)}"
+        )
+    return float(value)  # type: ignore[arg-type]
+
+
 def rate(value: float, field: str, *, upper: float = 1.0) -> float:
     """Return a fraction in ``[0, upper)``, else raise (rates are fractions, never percent)."""
     finite(value, field)

@@ -43,6 +43,7 @@ from levguard.core.unified_pm import (
     is_portfolio_margin_spec,
     portfolio_margin_account_from_spec,
 )
+from levguard.core.validate import annual_vol
 from levguard.errors import InputError
 
 __all__ = ["JointStressReport", "default_assets", "joint_stress_report", "movable_assets", "parse_asset_files"]
@@ -232,8 +233,8 @@ def joint_stress_report(
         raise InputError(f"surface points must be an integer in [3, 401], was {points!r}")
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 1 <= horizon_days <= 365:
         raise InputError(f"horizon_days must be an integer in [1, 365], was {horizon_days!r}")
-    if vol is not None and not (math.isfinite(vol) and 0 < vol < 20):
-        raise InputError(f"vol must be an annualised fraction in (0, 20), was {vol!r}")
+    if vol is not None:
+        vol = annual_vol(vol)
     account = _account(spec)
     ja = joint_for(account)
     if assets is None:

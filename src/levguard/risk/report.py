@@ -38,7 +38,7 @@ from levguard.core.risk.stress import (
 )
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, coin_name, is_usd
-from levguard.core.validate import as_amount
+from levguard.core.validate import annual_vol, as_amount
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.option_specs import _deribit_parts, as_of_ns, parse_options, parse_surfaces
@@ -442,8 +442,8 @@ def risk_report(
 
     if history is None and vol is None:
         raise InputError("give a price history (--history) or a volatility (--vol)")
-    if vol is not None and not (math.isfinite(vol) and 0 < vol < 20):
-        raise InputError(f"vol must be an annualised fraction in (0, 20), was {vol!r}")
+    if vol is not None:
+        vol = annual_vol(vol)
     if not (math.isfinite(correlation) and -1 < correlation < 1):
         raise InputError(f"correlation must be in (-1, 1), was {correlation!r}")
     # Checked here, not inside the VaR section, so a bad value is an error and not a table cell.

@@ -114,11 +114,12 @@ def test_cli_size(tmp_path: Path) -> None:
     assert len(err.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("vol", [0.0, -0.6, float("nan"), float("inf")])
+@pytest.mark.parametrize("vol", [0.0, -0.6, float("nan"), float("inf"), 1e300, 1e-200])
 def test_size_account_refuses_an_unusable_vol(vol: float) -> None:
+    # 1e300 overflowed the first passage to a P(liq) of 0; 1e-200 read as "nothing moves" (a CLI audit).
     from levguard.errors import InputError
 
-    with pytest.raises(InputError, match=r"vol must be a finite annualised volatility > 0"):
+    with pytest.raises(InputError, match=r"vol must be an annualised volatility from 0.0001 to 20"):
         size_account(ACCOUNT, POLICY, vol=vol)
 
 
