@@ -290,3 +290,14 @@ def test_liq_says_when_a_given_qty_does_not_fit_the_wallet() -> None:
     small = runner.invoke(app, [*args, "--qty", "0.1"])
     assert small.exit_code == 0
     assert "note:" not in small.output
+
+
+def test_a_zero_amount_never_prints_as_minus_zero() -> None:
+    from levguard.cli._output import fmt
+
+    assert [fmt(-0.0), fmt(-1e-12), fmt(-1e-9, 6), fmt(-0.006), fmt(-123_456.0)] == [
+        "0.00", "0.00", "0.000000", "-0.01", "-123,456"
+    ]  # fmt: skip
+    short = runner.invoke(app, ["liq", "--entry", "60000", "--leverage", "10", "--wallet", "1000", "--side", "short"])
+    assert short.exit_code == 0
+    assert "-0.00" not in short.output  # the uPnL of a short at its entry (a CLI audit)

@@ -121,6 +121,7 @@ def test_bad_config_is_one_line_exit_2(tmp_path: Path, raw: Any, message: str) -
     [
         (["--paths", "0"], "--paths must be >= 1, was 0"),
         (["--seed", "-1"], "--seed must be >= 0, was -1"),
+        (["--scheduler", "nowhere"], "--scheduler must be 'local', 'none' or an address"),
     ],
 )
 def test_bad_options_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -193,3 +194,11 @@ def test_numpy_warnings_of_extreme_values_do_not_precede_the_error_line(tmp_path
     (line,) = res.stderr.strip().splitlines()
     assert line.startswith("levguard: error: "), line
     assert "must be finite" in line, line
+
+
+def test_scheduler_none_runs_in_process_as_cascade_and_calibrate_do(tmp_path: Path) -> None:
+    # `--scheduler none` was read as an address ("missing port number"; a CLI audit).
+    cfg = write(tmp_path, small())
+    res = runner.invoke(app, ["contagion", cfg, "--paths", "2", "--scheduler", "none"])
+    assert res.exit_code == 0, res.output
+    assert "2 paths" in res.stdout

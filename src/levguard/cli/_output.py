@@ -28,7 +28,9 @@ def fmt(x: float | None, digits: int = 2) -> str:
         return "—"
     if abs(x) >= 100_000:
         digits = 0
-    return f"{x:,.{digits}f}"
+    text = f"{x:,.{digits}f}"
+    # A short's uPnL of -0.0 (or -1e-12) is zero: never "-0.00".
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
 def _finite(value: Any) -> Any:

@@ -121,11 +121,17 @@ class _Setup:
 
 
 def _scheduler(cfg: Any, option: str | None) -> str | None:
-    import re
-
     if option is None:
         return cfg.scheduler  # type: ignore[no-any-return]
-    if option == "none":
+    return scheduler_option(option)
+
+
+def scheduler_option(option: str | None) -> str | None:
+    """The ``--scheduler`` option of the Monte Carlo commands: None (in process) for absent or
+    ``none``, ``local`` or a Dask address as given; anything else is refused by name."""
+    import re
+
+    if option is None or option == "none":
         return None
     if not re.match(r"^(local|(tcp|tls|ucx|inproc|ws|wss)://\S+)$", option):
         from levguard.errors import InputError

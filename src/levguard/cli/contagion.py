@@ -107,7 +107,7 @@ def contagion(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     out: Annotated[str | None, typer.Option("--out", help="Write a self-contained HTML report here.")] = None,
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster.")
+        str | None, typer.Option("--scheduler", help="Dask scheduler address, 'local' for a LocalCluster, or 'none'.")
     ] = None,
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Also run the config's calibrate grid against the budget.")
@@ -120,6 +120,9 @@ def contagion(
     from levguard.errors import InputError
 
     try:
+        from levguard.cli.cascade import scheduler_option
+
+        scheduler = scheduler_option(scheduler)
         cfg = load_contagion_config(config)
         if n_paths is not None and n_paths < 1:
             raise InputError(f"--paths must be >= 1, was {n_paths}")
