@@ -115,10 +115,10 @@ def non_negative(value: float, field: str) -> float:
     return value
 
 
-VOL_RANGE: tuple[float, float] = (1e-4, 20.0)
-"""The annualised volatilities levguard accepts from a user: 0.01 % to 2,000 % a year.  Below, a
-forecast says nothing can move (a P(liq) of 0 at 1x); above, the first-passage formulas overflow
-(a vol of 1e300 gave a P(liq) of 0 for a position 17 % from its liquidation price)."""
+VOL_RANGE: tuple[float, float] = (1e-6, 20.0)
+"""The annualised volatilities levguard accepts as an input: 0.0001 % to 2,000 % a year.  Far
+below, the formulas underflow (a vol of 1e-200 gave a P(liq) of 0 at 1x where 1e-100 sized 3.17x);
+above, they overflow (1e300 gave a P(liq) of 0 for a position 17 % from its liquidation price)."""
 
 
 def annual_vol(value: object, field: str = "vol") -> float:

@@ -183,7 +183,7 @@ def test_cli_risk(tmp_path: Path) -> None:
     assert bad.stderr.strip() == "levguard: error: give a price history (--history) or a volatility (--vol)"
     neg = runner.invoke(app, ["risk", str(f), "--vol", "-1"])
     assert neg.exit_code == 2
-    assert "vol must be an annualised volatility from 0.0001 to 20" in neg.stderr
+    assert "vol must be an annualised volatility from 1e-06 to 20" in neg.stderr
 
 
 SURFACE = {

@@ -119,7 +119,7 @@ def test_size_account_refuses_an_unusable_vol(vol: float) -> None:
     # 1e300 overflowed the first passage to a P(liq) of 0; 1e-200 read as "nothing moves" (a CLI audit).
     from levguard.errors import InputError
 
-    with pytest.raises(InputError, match=r"vol must be an annualised volatility from 0.0001 to 20"):
+    with pytest.raises(InputError, match=r"vol must be an annualised volatility from 1e-06 to 20"):
         size_account(ACCOUNT, POLICY, vol=vol)
 
 
