@@ -56,7 +56,9 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
 
     open = first, high = max, low = min, close = last, volume = sum; bars are labelled by their
     open time and cover ``[t, t + interval)`` anchored at the Unix epoch (so 1h bars become
-    UTC-midnight-aligned days).  Target bars with no source bar are omitted (gaps stay gaps);
+    UTC-midnight-aligned days), except whole weeks, which start on Monday 00:00 UTC as
+    Binance's weekly klines do (the epoch was a Thursday).  Target bars with no source bar are
+    omitted (gaps stay gaps);
     ``partial="drop"`` also omits target bars missing any source bar (e.g. the current,
     unfinished day).
 
@@ -73,7 +75,9 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
             f"cannot resample {ns_to_interval(src_ns)} bars to {interval}: not a whole multiple of the source interval"
         )
     rule = pd.Timedelta(dst_ns, unit="ns")
-    grouped = frame.resample(rule, origin="epoch", label="left", closed="left")
+    week = 7 * 86_400 * 10**9
+    origin = pd.Timestamp("1970-01-05", tz="UTC") if dst_ns % week == 0 else "epoch"  # a Monday
+    grouped = frame.resample(rule, origin=origin, label="left", closed="left")
     out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
     counts = grouped["close"].count()
     keep = counts > 0

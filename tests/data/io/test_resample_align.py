@@ -97,3 +97,13 @@ def test_sum_into_bars_keeps_what_falls_inside_and_drops_gaps() -> None:
     assert sum_into_bars(starts, bar, times, values).tolist() == [3.0, 4.0, 8.0, 16.0]
     assert bar_step_ns(np.array([0, h, 4 * h, 7 * h])) == 3 * h
     assert bar_step_ns(np.array([5])) == 1
+
+
+def test_weeks_start_on_monday_as_binance_weekly_klines() -> None:
+    # 7d bars were anchored at the Unix epoch, a Thursday (2024-01-04 for January 2024; a CLI audit).
+    idx = pd.date_range("2024-01-01", periods=24 * 30, freq="1h", tz="UTC")
+    df = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}, index=idx)
+    weeks = resample_ohlcv(df, "7d")
+    assert [t.strftime("%Y-%m-%d %a") for t in weeks.index] == ["2024-01-01 Mon", "2024-01-08 Mon", "2024-01-15 Mon",
+                                                                 "2024-01-22 Mon"]  # fmt: skip
+    assert resample_ohlcv(df, "1d").index[1] == pd.Timestamp("2024-01-02", tz="UTC")
