@@ -259,3 +259,16 @@ def test_debt_without_collateral_prints_no_inf(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "LTV — (debt without collateral)" in " ".join(res.stdout.split())
     assert "inf%" not in res.stdout
+
+
+def test_a_refused_borrow_states_the_health_factor_as_a_number(tmp_path: Path) -> None:
+    # 1e9 USDC of debt: the borrow note gave the contract's wad ("health factor 48300000000000")
+    # beside a summary of 0.0000 (a CLI audit); it now reads 4.83e-05, the wad in brackets.
+    big = tmp_path / "big.yaml"
+    big.write_text(
+        Path(AAVE).read_text(encoding="utf-8").replace("debt: 35000}", "debt: 1000000000}"), encoding="utf-8"
+    )
+    res = runner.invoke(app, ["defi", str(big)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "health factor 4.83e-05 (48300000000000 wad)" in text

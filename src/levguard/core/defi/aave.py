@@ -149,6 +149,11 @@ DEBT_CEILING_DECIMALS: Final = 2
 _PRICE_SOURCE_VERSIONS: Final = frozenset({"3.0", "3.1"})
 
 
+def _hf_words(hf: int) -> str:
+    # A health factor in an error message: the number a user reads, then the contract's wad.
+    return f"{hf / 10**18:.6g} ({hf} wad)"
+
+
 def _since(version: str, first: str) -> bool:
     # The version is `first` or later (AAVE_VERSIONS is ordered oldest first).
     return AAVE_VERSIONS.index(version) >= AAVE_VERSIONS.index(first)
@@ -435,7 +440,7 @@ def liquidation_call(
     # ValidationLogic.validateLiquidationCall (flags, sentinel and grace period not modelled;
     # 3.6 drops the collateral's lt != 0 condition).
     if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-        raise AaveError("HEALTH_FACTOR_NOT_BELOW_THRESHOLD", f"health factor {hf} >= 1e18")
+        raise AaveError("HEALTH_FACTOR_NOT_BELOW_THRESHOLD", f"health factor {_hf_words(hf)} >= 1")
     if not coll.collateral_enabled or (coll.lt == 0 and not decoupled):
         raise AaveError("COLLATERAL_CANNOT_BE_LIQUIDATED", f"{coll.symbol} is not an enabled collateral")
     if user_debt == 0:
@@ -615,7 +620,8 @@ def validate_borrow(
     if account.ltv == 0:
         raise AaveError("LTV_VALIDATION_FAILED", "average LTV is 0")
     if account.health_factor <= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-        raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {account.health_factor}")
+        hf_text = _hf_words(account.health_factor)
+        raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {hf_text}")
     price = emode.price if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price else target.price
     amount_base = checked_mul(price, amount) // 10**target.decimals
     needed = percent_div(checked_add(account.total_debt_base, amount_base), account.ltv)
@@ -655,7 +661,8 @@ def validate_hf_and_ltv(
     target = find_reserve(reserves, asset, "asset")
     account = _account(reserves, parse_emode(emode_category), version)
     if account.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-        raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {account.health_factor}")
+        hf_text = _hf_words(account.health_factor)
+        raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {hf_text}")
     emode = parse_emode(emode_category)
     target_ltv = _user_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
     if account.has_zero_ltv_collateral and target_ltv != 0:
