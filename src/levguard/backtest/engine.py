@@ -74,9 +74,22 @@ from levguard.kernels.backtest_records import (
     tiers_of,
 )
 
-__all__ = ["DEFAULT_TAKER_FEE", "BacktestResult", "Prepared", "SignalStrategy", "prepare", "run", "simulate"]
+__all__ = [
+    "DEFAULT_TAKER_FEE",
+    "SHORT_RUN_DAYS",
+    "BacktestResult",
+    "Prepared",
+    "SignalStrategy",
+    "prepare",
+    "run",
+    "simulate",
+]
 
 FloatArray = npt.NDArray[np.float64]
+
+SHORT_RUN_DAYS: float = 30.0
+"""A run shorter than this many days gets a note: its CAGR, volatility and ratios are annualised
+from a few bars (:attr:`BacktestResult.notes`)."""
 
 
 @runtime_checkable
@@ -130,7 +143,8 @@ class BacktestResult:
         and ``equity`` stays at what was left.
     notes : tuple of str
         What the run could not see: where the bars skip bars (no funding, fills or liquidation
-        checks inside such a gap; :func:`levguard.data.frames.gap_note`).
+        checks inside such a gap; :func:`levguard.data.frames.gap_note`), and a run shorter than
+        :data:`SHORT_RUN_DAYS`, whose annualised figures extrapolate a few bars.
     """
 
     equity: pd.Series
@@ -678,6 +692,15 @@ def _result(
     metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
     ruined_at = index[ruin] if ruin >= 0 else None
     gaps = gap_note(index.as_unit("ns").asi8)
+    notes = (gaps,) if gaps else ()
+    span_days = len(index) / prep.ppy * 365.0
+    if span_days < SHORT_RUN_DAYS:
+        # CAGR and the annualised ratios of a few bars are arithmetic, not estimates (2 hourly
+        # bars gave a CAGR of 2.9e18 %): say so once (a CLI audit).
+        notes += (
+            f"the run spans {len(index):,} bar(s), {span_days:.3g} day(s): its CAGR, volatility and ratios "
+            f"extrapolate that to a year",
+        )
     return BacktestResult(
         equity,
         positions,
@@ -689,5 +712,5 @@ def _result(
         prep.params,
         instruments,
         ruined_at,
-        notes=(gaps,) if gaps else (),
+        notes=notes,
     )
