@@ -36,10 +36,16 @@ def check(
     except LevguardError as exc:
         fail(str(exc))
         return
+    # A header with no rows reads, but holds nothing a command could use (a backtest refuses it).
+    empty = report.rows == 0
     if as_json:
         from levguard.cli._output import json_text
 
-        sys.stdout.write(json_text(report.to_dict()) + "\n")
+        doc = report.to_dict()
+        if empty:
+            doc["ok"] = False
+            doc["empty"] = True
+        sys.stdout.write(json_text(doc) + "\n")
     else:
         from rich.markup import escape
 
@@ -47,7 +53,9 @@ def check(
         from levguard.cli._output import console
 
         out = console()
-        state = "[green]valid[/]" if report.ok else "[bold red]INVALID[/]"
+        state = "[green]valid[/]" if report.ok and not empty else "[bold red]INVALID[/]"
+        if empty:
+            state += ": no data rows"
         out.print(
             f"{escape(report.source)}: {report.kind}, {report.rows:,} rows, {report.first} → {report.last}, "
             f"interval {report.interval or '—'} · {state}"
@@ -72,7 +80,7 @@ def check(
             out.print(table)
             counts = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items()))
             out.print(f"problems by rule: {counts}")
-    if not report.ok:
+    if not report.ok or empty:
         raise typer.Exit(EXIT_INVALID_DATA)
 
 

@@ -101,3 +101,15 @@ def test_index_sources_with_the_same_file_name_in_two_folders(tmp_path: Path) ->
         twice = runner.invoke(app, ["data", "index", str(paths[0]), again])
         assert twice.exit_code == 2
         assert f"the source '{again}' is given twice (as '{paths[0]}' too)" in twice.stderr
+
+
+def test_a_header_without_rows_is_invalid(tmp_path: Path) -> None:
+    # It said "0 rows ... valid" and exited 0, where a backtest on it refuses it (a CLI audit).
+    p = tmp_path / "X_1h.csv"
+    p.write_text(HEADER)
+    res = runner.invoke(app, ["data", "check", str(p)])
+    assert res.exit_code == 1, res.output
+    assert "INVALID: no data rows" in res.stdout
+    js = json.loads(runner.invoke(app, ["data", "check", str(p), "--json"]).stdout)
+    assert js["ok"] is False
+    assert js["empty"] is True
