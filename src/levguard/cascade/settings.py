@@ -16,6 +16,7 @@ import numpy.typing as npt
 from levguard.cascade.population import Population
 from levguard.cascade.price_paths import depth_multiplier_path
 from levguard.core.liquidation_outcome import cascade_regime_fields
+from levguard.core.rules import get_venue
 from levguard.core.tiers import TierTable
 from levguard.core.validate import number
 from levguard.errors import InputError
@@ -207,6 +208,10 @@ class MarginRegime:
         """
         fields: dict[str, Any] = cascade_regime_fields(venue)
         fields.update(overrides)
+        if isinstance(fields.get("tiers"), TierTable):
+            # As the venue applies them: OKX and BitMEX put the tier's rate on the whole position
+            # (no deduction), OKX's caps in the lower tier (VenueModel.read_tiers).
+            fields["tiers"] = get_venue(venue).read_tiers(fields["tiers"])
         return cls(**fields)
 
     def tier_rows(self) -> FloatArray:

@@ -570,6 +570,10 @@ def regime_kwargs(cfg: CascadeFile, source: str = "config") -> dict[str, Any]:
 
         given = cfg.regime.model_fields_set
         out.update({k: v for k, v in cascade_regime_fields(cfg.regime.liquidation).items() if k not in given})
+        if out["tiers"] is not None:  # as the venue applies them (OKX, BitMEX: VenueModel.read_tiers)
+            from levguard.core.rules import get_venue
+
+            out["tiers"] = get_venue(cfg.regime.liquidation).read_tiers(out["tiers"])
     return out
 
 

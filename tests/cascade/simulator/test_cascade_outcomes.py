@@ -107,3 +107,24 @@ def test_regime_from_a_venue_rule() -> None:
     assert MarginRegime.for_venue("deribit").partial == "restore"
     assert MarginRegime.for_venue("bybit-linear").partial == "tier"
     assert MarginRegime().outcome == "takeover"  # the default is unchanged
+
+
+def test_a_venue_regime_reads_tiers_as_the_venue_applies_them() -> None:
+    # OKX and BitMEX put the tier's rate on the whole position (no deduction); the cascade kept the
+    # table's continuity amounts (a review).  OKX's cap is in the lower tier (the row's cap is the
+    # next float up, so the kernel's `n < cap` lookup reads `n <= 1e6`).
+    from levguard.core.tiers import TierTable
+
+    table = TierTable.from_rows(
+        [
+            {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
+            {"notional_floor": 1e6, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
+        ]
+    )
+    rows = {
+        v: MarginRegime.for_venue(v, tiers=table, kind="tiered").tier_rows() for v in ("okx", "bitmex", "bybit-linear")
+    }
+    assert rows["bitmex"].tolist() == [[1e6, 0.005, 0.0], [np.inf, 0.01, 0.0]]
+    assert rows["okx"][:, 2].tolist() == [0.0, 0.0]
+    assert rows["okx"][0, 0] == np.nextafter(1e6, np.inf)
+    assert rows["bybit-linear"].tolist() == [[1e6, 0.005, 0.0], [np.inf, 0.01, 5_000.0]]
