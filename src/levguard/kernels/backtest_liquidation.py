@@ -410,20 +410,9 @@ def _restore_walk(
         coll = collateral(k, cross, book, inst, tiers)
         equity = coll + position_upnl(q, entry[k], p, inverse)
         mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
+        n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
-            rule,
-            abs(q),
-            position_notional(q, p, inverse),
-            basis,
-            inverse,
-            equity,
-            mm,
-            mmr,
-            fee_rate,
-            caps,
-            mmrs,
-            cums,
-            True,
+            rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate, caps, mmrs, cums, True
         )
         if decision == kl.CLOSE_NONE:
             continue
@@ -504,20 +493,11 @@ def liquidate(
     equity = coll + position_upnl(q, book.entry[k], px, inverse)
     mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, inst, tiers)
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
+    caps, mmrs, cums = tier_rows(spec, tiers)
+    n_fill = position_notional(q, px, inverse)
+    allow = liq_state[k] == LiqState.NONE and room
     closed, decision = kl.plan_close(
-        rule,
-        abs(q),
-        position_notional(q, px, inverse),
-        basis,
-        inverse,
-        equity,
-        mm,
-        mmr,
-        fee_rate,
-        tiers.cap[spec["tier_start"] : spec["tier_stop"]],
-        tiers.mmr[spec["tier_start"] : spec["tier_stop"]],
-        tiers.cum[spec["tier_start"] : spec["tier_stop"]],
-        liq_state[k] == LiqState.NONE and room,
+        rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate, caps, mmrs, cums, allow
     )
     if decision == kl.CLOSE_PARTIAL:
         dq = closed if q > 0.0 else -closed
