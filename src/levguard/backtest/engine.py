@@ -692,7 +692,7 @@ def _result(
     metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
     ruined_at = index[ruin] if ruin >= 0 else None
     gaps = gap_note(index.as_unit("ns").asi8)
-    notes = (gaps,) if gaps else ()
+    notes: tuple[str, ...] = (gaps,) if gaps else ()
     span_days = len(index) / prep.ppy * 365.0
     if span_days < SHORT_RUN_DAYS:
         # CAGR and the annualised ratios of a few bars are arithmetic, not estimates (2 hourly
