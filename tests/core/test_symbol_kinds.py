@@ -16,7 +16,7 @@ from levguard.core.symbols import named_kind
     ("symbol", "kind"),
     [
         ("BTCUSDT", "linear"), ("BTC_USDC-PERPETUAL", "linear"), ("BTC-USDT-SWAP", "linear"), ("BTC_USDT", "linear"),
-        ("BTC/USDT:USDT", "linear"), ("BTC-PERPETUAL", "inverse"), ("BTC-27DEC24", "inverse"),
+        ("BTC/USDT:USDT", "linear"), ("BTCUSDT-27DEC24", "linear"), ("BTC-PERPETUAL", None), ("BTC-27DEC24", None),
         ("BTCUSD_PERP", "inverse"), ("BTCUSD_250328", "inverse"), ("BTC-USD-SWAP", "inverse"), ("BTCUSD", "inverse"),
         ("BTCUSDZ24", "inverse"), ("BTC/USD:BTC", "inverse"), ("XBT/USD:BTC", "inverse"), ("ETH/USD:BTC", None),
         ("BTC-SYNTH", None), ("BTC-USD", None), ("BTC", None),
@@ -24,6 +24,17 @@ from levguard.core.symbols import named_kind
 )  # fmt: skip
 def test_named_kind(symbol: str, kind: str | None) -> None:
     assert named_kind(symbol) == kind
+
+
+def test_deribits_own_names_are_read_on_deribit_only() -> None:
+    # BTC-27DEC24 is Deribit's coin-margined future and Bybit's USDC future (a review).
+    assert named_kind("BTC-PERPETUAL", deribit=True) == "inverse"
+    assert named_kind("BTC-27DEC24", deribit=True) == "inverse"
+    assert named_kind("BTC_USDC-PERPETUAL", deribit=True) == "linear"
+    for symbol in ("BTC-27DEC24", "BTCUSDT-27DEC24"):  # Bybit's USDC and USDT futures
+        spec = {"venue": "bybit-linear", "wallet_balance": 1_000, "positions": [
+            {"symbol": symbol, "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 10, "mmr": 0.005}]}  # fmt: skip
+        assert levguard.evaluate_account(spec).positions[0].contract_kind == "linear"
 
 
 @pytest.mark.parametrize(

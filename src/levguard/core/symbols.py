@@ -113,25 +113,27 @@ def coin_name(currency: str) -> str:
     return _COIN_ALIASES.get(c, c)
 
 
-_LINEAR_NAME = re.compile(r"(USDT|USDC)$|[_\-](USDT|USDC)([_\-]|$)")
+_LINEAR_NAME = re.compile(r"(USDT|USDC)([_\-]|$)")
 _INVERSE_NAME = re.compile(
     r"USD_(PERP|\d{6})$"  # Binance COIN-M: BTCUSD_PERP, BTCUSD_250328
-    r"|^[A-Z0-9]+-PERPETUAL$"  # Deribit's coin-margined perpetuals: BTC-PERPETUAL
-    r"|^[A-Z0-9]+-\d{1,2}[A-Z]{3}\d{2}$"  # Deribit's coin-margined futures: BTC-27DEC24
     r"|-USD-(SWAP|\d{6})$"  # OKX: BTC-USD-SWAP, BTC-USD-250328
     r"|^[A-Z0-9]+USD([FGHJKMNQUVXZ]\d{2})?$"  # Bybit inverse: BTCUSD, BTCUSDZ24
 )
+# Deribit's own names: its coin-margined perpetuals and futures (``BTC-PERPETUAL``,
+# ``BTC-27DEC24``); on Bybit ``BTC-27DEC24`` is a USDC future, so only Deribit reads them.
+_DERIBIT_INVERSE_NAME = re.compile(r"^[A-Z0-9]+-(PERPETUAL|\d{1,2}[A-Z]{3}\d{2})$")
 
 
-def named_kind(symbol: str) -> str | None:
+def named_kind(symbol: str, *, deribit: bool = False) -> str | None:
     """Return ``"linear"`` or ``"inverse"`` where a symbol's name says how it is margined, else None.
 
     ccxt's ``BASE/QUOTE:SETTLE``: settled in its base coin, inverse; in a USD stablecoin, linear
     (another coin: a quanto contract, None).  Native names: a USDT or USDC quote is linear
-    (``BTCUSDT``, ``BTC_USDC-PERPETUAL``, ``BTC-USDT-SWAP``); Binance COIN-M (``BTCUSD_PERP``),
-    Deribit (``BTC-PERPETUAL``, ``BTC-27DEC24``), OKX (``BTC-USD-SWAP``) and Bybit (``BTCUSD``,
-    ``BTCUSDZ24``) inverse names are inverse.  A venue reads this only where its listings
-    follow these names (BitMEX's ``ETHUSD`` is a quanto contract: it has its own reader).
+    (``BTCUSDT``, ``BTCUSDT-27DEC24``, ``BTC_USDC-PERPETUAL``, ``BTC-USDT-SWAP``); Binance
+    COIN-M (``BTCUSD_PERP``), OKX (``BTC-USD-SWAP``) and Bybit (``BTCUSD``, ``BTCUSDZ24``)
+    inverse names are inverse, and with ``deribit`` Deribit's (``BTC-PERPETUAL``,
+    ``BTC-27DEC24``).  A venue reads this only where its listings follow these names (BitMEX's
+    ``ETHUSD`` is a quanto contract: it has its own reader).
     """
     parts = ccxt_parts(symbol)
     if parts is not None:
@@ -142,6 +144,6 @@ def named_kind(symbol: str) -> str | None:
     s = symbol.strip().upper()
     if _LINEAR_NAME.search(s):
         return "linear"
-    if _INVERSE_NAME.search(s):
+    if _INVERSE_NAME.search(s) or (deribit and _DERIBIT_INVERSE_NAME.search(s)):
         return "inverse"
     return None

@@ -268,10 +268,11 @@ class NamedKind:
     venue: str
     kind: ContractKind
     advice: str
+    deribit_names: bool = False
 
     def __call__(self, symbol: str) -> ContractKind | None:
         """None for the venue's own kind (or an unknown name); refuse the other kind."""
-        named = named_kind(symbol)
+        named = named_kind(symbol, deribit=self.deribit_names)
         if named is None or named == self.kind.value:
             return None
         article = "an" if named == "inverse" else "a"

@@ -124,6 +124,7 @@ DERIBIT = VenueModel(
         ContractKind.LINEAR,
         "Deribit's inverse contracts (margined in their coin) are not modelled; its linear USDC perpetuals are "
         "(e.g. BTC_USDC-PERPETUAL)",
+        deribit_names=True,
     ),
     default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
