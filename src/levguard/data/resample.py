@@ -66,9 +66,11 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
     ------
     DataError
         ``interval`` is not a multiple of the source interval; the times do not rise strictly (a
-        repeated source bar made its target bar look complete or short).
+        repeated source bar made its target bar look complete or short); a source bar crosses a
+        target bar's boundary (Thursday weekly bars to Monday weeks).
     """
-    src_ns = _bar_ns(frame, ordered_ns(frame, "bars"))
+    ts = ordered_ns(frame, "bars")
+    src_ns = _bar_ns(frame, ts)
     dst_ns = interval_to_ns(interval)
     if dst_ns % src_ns != 0 or dst_ns < src_ns:
         raise DataError(
@@ -76,7 +78,18 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
         )
     rule = pd.Timedelta(dst_ns, unit="ns")
     week = 7 * 86_400 * 10**9
-    origin = pd.Timestamp("1970-01-05", tz="UTC") if dst_ns % week == 0 else "epoch"  # a Monday
+    monday = 4 * 86_400 * 10**9  # 1970-01-05, the first Monday after the epoch
+    origin_ns = monday if dst_ns % week == 0 else 0
+    offset = (ts - origin_ns) % dst_ns
+    if ts.shape[0] and int(np.max(offset)) + src_ns > dst_ns:
+        # A source bar that straddles two target bars (weekly bars that start on a Thursday,
+        # hourly bars at :30 into days) would be labelled with the earlier one: look-ahead.
+        k = int(np.argmax(offset + src_ns > dst_ns))
+        raise DataError(
+            f"cannot resample to {interval}: the bar at {pd.Timestamp(int(ts[k]), unit='ns', tz='UTC').isoformat()} "
+            f"crosses a {interval} boundary (days start at 00:00 UTC, weeks on Monday)"
+        )
+    origin = pd.Timestamp(origin_ns, unit="ns", tz="UTC")
     grouped = frame.resample(rule, origin=origin, label="left", closed="left")
     out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
     counts = grouped["close"].count()

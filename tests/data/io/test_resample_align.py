@@ -107,3 +107,17 @@ def test_weeks_start_on_monday_as_binance_weekly_klines() -> None:
     assert [t.strftime("%Y-%m-%d %a") for t in weeks.index] == ["2024-01-01 Mon", "2024-01-08 Mon", "2024-01-15 Mon",
                                                                  "2024-01-22 Mon"]  # fmt: skip
     assert resample_ohlcv(df, "1d").index[1] == pd.Timestamp("2024-01-02", tz="UTC")
+
+
+def test_bars_that_cross_a_target_boundary_are_refused() -> None:
+    # Weekly bars from the epoch grid (Thursdays) went into Monday weeks labelled 3 days before
+    # their data (a review); a bar that crosses a boundary is refused by name.
+    thursdays = pd.date_range("2024-01-04", periods=6, freq="7D", tz="UTC")
+    weekly = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}, index=thursdays)
+    weekly.attrs["interval"] = "1w"
+    with pytest.raises(DataError, match=r"the bar at 2024-01-04T00:00:00\+00:00 crosses a 1w boundary"):
+        resample_ohlcv(weekly, "1w")
+    odd = pd.date_range("2024-01-01 02:00", periods=60, freq="4h", tz="UTC")  # 22:00-02:00 crosses midnight
+    four = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}, index=odd)
+    with pytest.raises(DataError, match="crosses a 1d boundary"):
+        resample_ohlcv(four, "1d")
