@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import reprlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -124,7 +125,7 @@ above, they overflow (1e300 gave a P(liq) of 0 for a position 17 % from its liqu
 def annual_vol(value: object, field: str = "vol") -> float:
     """Return an annualised volatility (a fraction, 0.6 for 60 %) in :data:`VOL_RANGE`, else raise."""
     lo, hi = VOL_RANGE
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not (ok and lo <= value <= hi):  # type: ignore[operator]
         raise InputError(
             f"{field} must be an annualised volatility from {lo:g} to {hi:g} (a fraction: 0.6 is 60 %), "

@@ -165,3 +165,14 @@ def test_size_account_keeps_the_positions_contract_kind(venue: str, position: di
     assert report.target_leverage > 1.0
     assert levguard.evaluate_account(acct).positions[0].contract_kind == position["contract_kind"]
     assert report.positions[0]["symbol"] == position["symbol"]
+
+
+def test_a_numpy_vol_is_a_vol() -> None:
+    # A float32 series' std() is np.float32: annual_vol refused it (a review).
+    import numpy as np
+
+    from levguard.core.validate import annual_vol
+
+    assert annual_vol(np.float32(0.5)) == pytest.approx(0.5)
+    assert annual_vol(np.float64(0.5)) == 0.5
+    assert size_account(ACCOUNT, POLICY, vol=np.float32(0.6)).to_dict()["volatility"] == pytest.approx(0.6, rel=1e-6)
