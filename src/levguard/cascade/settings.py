@@ -16,7 +16,8 @@ import numpy.typing as npt
 from levguard.cascade.population import Population
 from levguard.cascade.price_paths import depth_multiplier_path
 from levguard.core.liquidation_outcome import cascade_regime_fields
-from levguard.core.rules import get_venue
+from levguard.core.rules import VenueModel, get_venue
+from levguard.core.rules.base import LiquidationRule
 from levguard.core.tiers import TierTable
 from levguard.core.validate import number
 from levguard.errors import InputError
@@ -198,7 +199,7 @@ class MarginRegime:
             raise InputError(f"regime.max_scale must be >= min_scale, was {self.max_scale!r} < {self.min_scale!r}")
 
     @classmethod
-    def for_venue(cls, venue: str, **overrides: Any) -> MarginRegime:
+    def for_venue(cls, venue: str | VenueModel | LiquidationRule, **overrides: Any) -> MarginRegime:
         """The regime with a venue's liquidation rule: outcome, fee, partial rule and backstop.
 
         From :class:`~levguard.core.rules.base.LiquidationRule` (docs/margin.md): e.g.
@@ -208,10 +209,12 @@ class MarginRegime:
         """
         fields: dict[str, Any] = cascade_regime_fields(venue)
         fields.update(overrides)
-        if isinstance(fields.get("tiers"), TierTable):
+        model = get_venue(venue) if isinstance(venue, str) else venue if isinstance(venue, VenueModel) else None
+        if model is not None and isinstance(fields.get("tiers"), TierTable):
             # As the venue applies them: OKX and BitMEX put the tier's rate on the whole position
-            # (no deduction), OKX's caps in the lower tier (VenueModel.read_tiers).
-            fields["tiers"] = get_venue(venue).read_tiers(fields["tiers"])
+            # (no deduction), OKX's caps in the lower tier (VenueModel.read_tiers).  A bare
+            # LiquidationRule says nothing about tiers.
+            fields["tiers"] = model.read_tiers(fields["tiers"])
         return cls(**fields)
 
     def tier_rows(self) -> FloatArray:

@@ -128,3 +128,20 @@ def test_a_venue_regime_reads_tiers_as_the_venue_applies_them() -> None:
     assert rows["okx"][:, 2].tolist() == [0.0, 0.0]
     assert rows["okx"][0, 0] == np.nextafter(1e6, np.inf)
     assert rows["bybit-linear"].tolist() == [[1e6, 0.005, 0.0], [np.inf, 0.01, 5_000.0]]
+
+
+def test_a_venue_regime_takes_a_venue_model_or_a_bare_rule_with_tiers() -> None:
+    from levguard.core.liquidation_outcome import liquidation_rule
+    from levguard.core.rules import get_venue
+    from levguard.core.tiers import TierTable
+
+    table = TierTable.from_rows(
+        [
+            {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
+            {"notional_floor": 1e6, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
+        ]
+    )
+    by_model = MarginRegime.for_venue(get_venue("bitmex"), tiers=table, kind="tiered").tier_rows()
+    assert by_model[:, 2].tolist() == [0.0, 0.0]  # read as BitMEX applies them
+    bare = MarginRegime.for_venue(liquidation_rule("bitmex"), tiers=table, kind="tiered").tier_rows()
+    assert bare[:, 2].tolist() == [0.0, 5_000.0]  # a bare rule says nothing about tiers
