@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import pytest
 
+from fakes.tiers import FOUR_TIERS
 from levguard.core.liquidation_outcome import LiquidationOutcome, cascade_regime_fields, liquidation_outcome
 from levguard.core.rules import get_venue, venue_names
 from levguard.core.rules.binance import BUILTIN_TIERS
@@ -167,16 +168,6 @@ def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
     assert low.taken_over
     assert low.kept == 0.0
     assert not low.partial
-
-
-FOUR_TIERS = TierTable.from_rows(
-    [
-        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
-        {"notional_floor": 1e6, "notional_cap": 2e6, "mmr": 0.01, "max_leverage": 50},
-        {"notional_floor": 2e6, "notional_cap": 3e6, "mmr": 0.015, "max_leverage": 40},
-        {"notional_floor": 3e6, "notional_cap": None, "mmr": 0.02, "max_leverage": 25},
-    ]
-)
 
 
 def test_bybit_reduces_to_the_risk_limit_that_restores_the_margin_in_one_order() -> None:

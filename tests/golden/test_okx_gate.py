@@ -11,6 +11,7 @@ import pytest
 from golden_helpers import one
 
 import levguard
+from fakes.tiers import TWO_TIER_ROWS
 from levguard.core.tiers import TierTable
 
 ROWS = [
@@ -222,10 +223,7 @@ def test_okx_step_lp_everywhere_the_tables_go() -> None:
         assert at.liquidatable, (qty, lp)
 
 
-TWO_TIERS = [
-    {"notional_floor": 0, "notional_cap": 1_000_000, "mmr": 0.005, "max_leverage": 100},
-    {"notional_floor": 1_000_000, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
-]
+TWO_TIERS = TWO_TIER_ROWS
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ import numpy.typing as npt
 
 from levguard.cascade.population import Population
 from levguard.cascade.price_paths import depth_multiplier_path
-from levguard.core.liquidation_outcome import cascade_regime_fields
-from levguard.core.rules import VenueModel, get_venue
+from levguard.core.liquidation_outcome import cascade_regime_fields, venue_model
+from levguard.core.rules import VenueModel
 from levguard.core.rules.base import LiquidationRule
 from levguard.core.tiers import TierTable
 from levguard.core.validate import number
@@ -209,7 +209,7 @@ class MarginRegime:
         """
         fields: dict[str, Any] = cascade_regime_fields(venue)
         fields.update(overrides)
-        model = get_venue(venue) if isinstance(venue, str) else venue if isinstance(venue, VenueModel) else None
+        model = venue_model(venue)
         if model is not None and isinstance(fields.get("tiers"), TierTable):
             # As the venue applies them: OKX and BitMEX put the tier's rate on the whole position
             # (no deduction), OKX's caps in the lower tier (VenueModel.read_tiers).  A bare

@@ -38,14 +38,15 @@ from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index
 
-__all__ = ["LiquidationOutcome", "cascade_regime_fields", "liquidation_outcome", "liquidation_rule"]
+__all__ = ["LiquidationOutcome", "cascade_regime_fields", "liquidation_outcome", "liquidation_rule", "venue_model"]
 
 _NO_CAPS = np.array([np.inf])
 _NO_RATES = np.zeros(1)
 
 
-def _venue_model(venue: str | VenueModel | LiquidationRule) -> VenueModel | None:
-    # The venue behind a name or a model (its default taker fee, MM basis); None for a bare rule.
+def venue_model(venue: str | VenueModel | LiquidationRule) -> VenueModel | None:
+    """Return the venue behind a name or a model (its default taker fee, MM basis, how it reads
+    tiers); None for a bare :class:`LiquidationRule`."""
     if isinstance(venue, VenueModel):
         return venue
     return get_venue(venue) if isinstance(venue, str) else None
@@ -77,7 +78,7 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
     out: dict[str, object] = {"outcome": rule.kind, "backstop": rule.backstop}
     if rule.fee_rate is not None:
         # Deribit's fee comes on top of the taker fee: the venue's default taker, when known.
-        model = _venue_model(venue)
+        model = venue_model(venue)
         out["liquidation_fee"] = rule.resolved_fee(model.default_taker_fee if model is not None else 0.0)
     if rule.partial == "slice":
         out["partial"] = rule.fraction
@@ -229,7 +230,7 @@ def liquidation_outcome(
     whose docstrings cite the venues.
     """
     r = liquidation_rule(rule)
-    model = _venue_model(rule)
+    model = venue_model(rule)
     if taker_fee is None:
         taker_fee = model.default_taker_fee if model is not None else 0.0
     if mm_at_entry is None:

@@ -125,13 +125,13 @@ above, they overflow (1e300 gave a P(liq) of 0 for a position 17 % from its liqu
 def annual_vol(value: object, field: str = "vol") -> float:
     """Return an annualised volatility (a fraction, 0.6 for 60 %) in :data:`VOL_RANGE`, else raise."""
     lo, hi = VOL_RANGE
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not (ok and lo <= value <= hi):  # type: ignore[operator]
-        raise InputError(
-            f"{field} must be an annualised volatility from {lo:g} to {hi:g} (a fraction: 0.6 is 60 %), "
-            f"was {show(value)}"
-        )
-    return float(value)  # type: ignore[arg-type]
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        vol = float(value)
+        if math.isfinite(vol) and lo <= vol <= hi:
+            return vol
+    raise InputError(
+        f"{field} must be an annualised volatility from {lo:g} to {hi:g} (a fraction: 0.6 is 60 %), was {show(value)}"
+    )
 
 
 def rate(value: float, field: str, *, upper: float = 1.0) -> float:

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from bt_engine_helpers import crash_frame, frame
 
+from fakes.tiers import FOUR_TIERS
 from levguard.backtest.engine import BacktestResult, run
 from levguard.backtest.metrics import compute_metrics
 from levguard.core.tiers import TierTable
@@ -332,16 +333,6 @@ def test_gate_initial_margin_check_holds_the_close_fee() -> None:
     okx = run(df, np.ones(6), 100.0, venue="okx", **args)
     assert opened(okx) == pytest.approx(100.0, rel=1e-9)
     assert okx.positions["leverage"].iloc[-1] == pytest.approx(100.0, rel=1e-3)
-
-
-FOUR_TIERS = TierTable.from_rows(
-    [
-        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
-        {"notional_floor": 1e6, "notional_cap": 2e6, "mmr": 0.01, "max_leverage": 50},
-        {"notional_floor": 2e6, "notional_cap": 3e6, "mmr": 0.015, "max_leverage": 40},
-        {"notional_floor": 3e6, "notional_cap": None, "mmr": 0.02, "max_leverage": 25},
-    ]
-)
 
 
 def test_bybit_gap_steps_down_in_one_order_to_the_limit_that_restores_the_margin() -> None:

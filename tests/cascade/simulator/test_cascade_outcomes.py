@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from cascade_helpers import event_values, inputs, money_residual, partial_fields, run, with_cfg
 
+from fakes.tiers import TWO_TIER_ROWS
 from levguard.cascade.simulator import MarginRegime
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
@@ -115,12 +116,7 @@ def test_a_venue_regime_reads_tiers_as_the_venue_applies_them() -> None:
     # next float up, so the kernel's `n < cap` lookup reads `n <= 1e6`).
     from levguard.core.tiers import TierTable
 
-    table = TierTable.from_rows(
-        [
-            {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
-            {"notional_floor": 1e6, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
-        ]
-    )
+    table = TierTable.from_rows(TWO_TIER_ROWS)
     rows = {
         v: MarginRegime.for_venue(v, tiers=table, kind="tiered").tier_rows() for v in ("okx", "bitmex", "bybit-linear")
     }
@@ -135,12 +131,7 @@ def test_a_venue_regime_takes_a_venue_model_or_a_bare_rule_with_tiers() -> None:
     from levguard.core.rules import get_venue
     from levguard.core.tiers import TierTable
 
-    table = TierTable.from_rows(
-        [
-            {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
-            {"notional_floor": 1e6, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
-        ]
-    )
+    table = TierTable.from_rows(TWO_TIER_ROWS)
     by_model = MarginRegime.for_venue(get_venue("bitmex"), tiers=table, kind="tiered").tier_rows()
     assert by_model[:, 2].tolist() == [0.0, 0.0]  # read as BitMEX applies them
     bare = MarginRegime.for_venue(liquidation_rule("bitmex"), tiers=table, kind="tiered").tier_rows()
