@@ -22,8 +22,11 @@ arithmetic), :mod:`~levguard.core.defi.comet_state` (the records) and
 reserves).
 
 Source: compound-finance/comet at commit d5a30b0aaeff7755f1431e87f818990902237b03, ``Comet.sol``
-(identical formulas in ``CometWithExtendedAssetList.sol``); the logic is unchanged since commit
-376fdeba (November 2022).  Not modelled: supply, withdraw and transfer, reward claims, liquidator
+(identical formulas in ``CometWithExtendedAssetList.sol``, added in March 2025 by commit 059c1191).
+The formulas are those of commit 376fdeba (November 2022) but for one change of commit 5f9d5a47
+(July 2024): ``buyCollateral`` quotes the base amount received (``doTransferIn``'s return),
+which differs from the amount sent only for a fee-on-transfer base token
+(``base_amount_received``).  Not modelled: supply, withdraw and transfer, reward claims, liquidator
 points (gas accounting of ``absorb``), token transfer hooks, governance and the reentrancy guard.
 """
 

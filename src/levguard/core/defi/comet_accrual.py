@@ -8,7 +8,8 @@ reward-tracking accrual, balances and reserves: each function mirrors the ``Come
 since ``last_accrual_time``.
 
 Source: compound-finance/comet at commit d5a30b0aaeff7755f1431e87f818990902237b03,
-``contracts/CometCore.sol`` and ``contracts/Comet.sol`` (unchanged since commit 376fdeba).
+``contracts/CometCore.sol`` and ``contracts/Comet.sol`` (the accrual is unchanged since commit
+376fdeba, November 2022).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ zero ``Panic(0x12)``; signed division truncates toward zero.  The helpers here d
 raise :class:`CometError` with the contract's revert name.
 
 Source: compound-finance/comet at commit d5a30b0aaeff7755f1431e87f818990902237b03; the logic
-mirrored is unchanged since November 2022 (commit 376fdeba, the mainnet USDC upgrade):
+mirrored here is unchanged since November 2022 (commit 376fdeba, the mainnet USDC upgrade):
 ``contracts/CometCore.sol`` (constants, ``presentValue*``, ``principalValue*``),
 ``contracts/CometMath.sol`` (``safe64``/``safe104``/``safe128``/``signed104``/``signed256``/
 ``unsigned104``/``unsigned256`` and their custom errors), ``contracts/Comet.sol`` (``mulFactor``,
