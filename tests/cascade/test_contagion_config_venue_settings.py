@@ -38,3 +38,16 @@ def test_bad_venue_settings_name_the_key(key: str, value: object, tmp_path: Path
     raw["venues"][0][key] = value
     with pytest.raises(InputError, match=key):
         config_from_dict(raw, tmp_path, "c.yaml")
+
+
+def test_a_venues_step_down_rule_comes_from_its_rule_and_the_file_wins(tmp_path: Path) -> None:
+    raw = _sample()
+    raw["venues"][0].update(rule="bybit-linear", regime={"partial": "tier"})
+    raw["venues"][1].update(rule="bitmex", regime={"step_mode": "until_safe"})
+    cfg = config_from_dict(raw, tmp_path, "c.yaml")
+    first, second = (v.regime for v in cfg.spec.venues[:2])
+    assert (first.partial, first.step_mode) == ("tier", "until_safe")
+    assert (second.partial, second.step_mode) == ("tier", "until_safe")
+    raw["venues"][1]["regime"] = {"step_to": -3}
+    with pytest.raises(InputError, match="step_to"):
+        config_from_dict(raw, tmp_path, "c.yaml")

@@ -86,7 +86,9 @@ def _v2_kernel_inputs(args: tuple[Any, ...]) -> tuple[Any, ...]:
     vp = venues[0]
     for name in ("fund", "liq_fee", "partial_mode", "partial", "partial_min", "latency", "adl", "max_rounds"):
         vp[name] = getattr(cfg, name)
-    for name in ("mark_lag", "outcome", "backstop", "dynamic", "dyn_base_vol", "dyn_window", "dyn_every"):
+    for name in ("mark_lag", "outcome", "backstop", "dynamic", "dyn_base_vol", "dyn_window", "dyn_every", "step_from"):
+        vp[name] = getattr(cfg, name)
+    for name in ("step_to", "step_mode"):
         vp[name] = getattr(cfg, name)
     vp["dyn_min"], vp["dyn_max"], vp["adl_rule"] = cfg.dyn_min, cfg.dyn_max, r2.AdlRule.BITMEX
     books = np.zeros((1, 1), dtype=r2.BOOK_DTYPE)

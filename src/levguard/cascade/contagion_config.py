@@ -35,7 +35,18 @@ __all__ = ["ContagionConfig", "config_from_dict", "load_contagion_config"]
 _TOP = {"name", "assets", "paths", "venues", "pools", "arbitrage", "population", "monte_carlo", "calibrate",
         "steps_per_year"}  # fmt: skip
 _BOOK = {"depth", "impact", "impact_coef", "sigma_daily", "half_life_steps", "depth_multiplier"}
-_REGIME = {"kind", "mmr", "liquidation_fee", "partial", "partial_min_notional", "outcome", "backstop"}
+_REGIME = {
+    "kind",
+    "mmr",
+    "liquidation_fee",
+    "partial",
+    "partial_min_notional",
+    "step_from",
+    "step_to",
+    "step_mode",
+    "outcome",
+    "backstop",
+}
 _VENUE_SETTINGS = ("vault_backstop", "vault_capital", "adl_drawdown", "adl_drawdown_stop", "adl_drawdown_window_steps",
                    "adl_drawdown_min_fund", "fee_to_fund")  # fmt: skip
 _VENUE = {"name", "rule", "books", "regime", "insurance_fund", "adl", "latency_steps", "mark_lag_steps", "max_rounds",

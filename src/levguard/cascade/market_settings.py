@@ -26,11 +26,12 @@ from levguard.cascade.market_collateral import Haircut, collateral_entry, haircu
 from levguard.cascade.population import Population
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _pos
 from levguard.core.rules.adl import ADL_VENUES
+from levguard.core.rules.base import STEP_MODES
 from levguard.core.rules.collateral import CollateralTiers
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels import readonly
-from levguard.kernels.cascade_records import ImpactModel, PartialMode
+from levguard.kernels.cascade_records import ImpactModel
 from levguard.kernels.cascade_v2_records import (
     ADL_RULE_NAMES,
     BOOK_DTYPE,
@@ -521,17 +522,15 @@ class MarketPopulation:
 def _venue_record(rec: Any, v: MarketVenue) -> None:
     reg = v.regime
     vs = v.settings
-    if reg.partial == "tier":
-        mode, fraction = PartialMode.TIER, 1.0
-    elif reg.partial == "restore":
-        mode, fraction = PartialMode.RESTORE, 1.0
-    else:
-        mode, fraction = PartialMode.FRACTION, float(reg.partial)
+    mode, fraction = reg.partial_code()
     rec["fund"] = float(vs.insurance_fund)
     rec["liq_fee"] = float(reg.liquidation_fee)
-    rec["partial_mode"] = int(mode)
+    rec["partial_mode"] = mode
     rec["partial"] = fraction
     rec["partial_min"] = float(reg.partial_min_notional)
+    rec["step_from"] = int(reg.step_from)
+    rec["step_to"] = int(reg.step_to)
+    rec["step_mode"] = STEP_MODES.index(reg.step_mode)
     rec["latency"] = int(vs.latency_steps)
     rec["adl"] = bool(vs.adl)
     rec["max_rounds"] = int(vs.max_rounds)

@@ -17,7 +17,7 @@ from levguard.cascade.population import Population
 from levguard.cascade.price_paths import depth_multiplier_path
 from levguard.core.liquidation_outcome import cascade_regime_fields, venue_model
 from levguard.core.rules import VenueModel
-from levguard.core.rules.base import LiquidationRule
+from levguard.core.rules.base import STEP_MODES, LiquidationRule
 from levguard.core.tiers import TierTable
 from levguard.core.validate import number
 from levguard.errors import InputError
@@ -135,11 +135,19 @@ class MarginRegime:
         the insurance fund.
     partial : float, "tier" or "restore"
         Fraction of a position closed per liquidation round (1: whole position; Hyperliquid
-        closes 20 % slices of large positions), ``"tier"``: close down to the next lower
-        maintenance tier's cap (risk-limit step-down, as Bybit does), or ``"restore"``: close
-        just enough to bring the maintenance margin back below the equity at the current price
-        (Deribit's incremental liquidation); positions below ``partial_min_notional`` are
+        closes 20 % slices of large positions), ``"tier"``: a risk-limit step-down to a lower
+        maintenance tier's cap (``step_from``, ``step_to``, ``step_mode``), or ``"restore"``:
+        close just enough to bring the maintenance margin back below the equity at the current
+        price (Deribit's incremental liquidation); positions below ``partial_min_notional`` are
         closed whole (fraction and tier rules).
+    step_from, step_to, step_mode
+        The ``"tier"`` rule, as a venue's :class:`~levguard.core.rules.base.LiquidationRule`
+        gives it (:meth:`for_venue` copies the venue's): the lowest tier index (0-based) that
+        is stepped down, the target tier (-1: one tier down), and how far one order goes
+        (``"each_trigger"``: to the target, again at the next trigger, as OKX; ``"once"``: one
+        tier, taken over if that does not restore the margin, as BitMEX; ``"until_safe"``: to
+        the highest lower tier that restores it, else taken over, as Bybit and Gate).  The
+        defaults step one tier down at every trigger.
     outcome : {"takeover", "book"}
         What a full close leaves the account: ``"takeover"`` (closed at the bankruptcy price,
         the margin goes to the insurance fund: Binance, Bybit, OKX, Gate, BitMEX) or
@@ -161,6 +169,9 @@ class MarginRegime:
     liquidation_fee: float = 0.005
     partial: float | Literal["tier", "restore"] = 1.0
     partial_min_notional: float = 0.0
+    step_from: int = 1
+    step_to: int = -1
+    step_mode: Literal["each_trigger", "once", "until_safe"] = "each_trigger"
     outcome: Literal["takeover", "book"] = "takeover"
     backstop: float = 0.0
     max_leverage: float | None = None
@@ -186,6 +197,10 @@ class MarginRegime:
             raise InputError(f"regime.outcome must be 'takeover' or 'book', was {self.outcome!r}")
         _pos(self.backstop, "regime.backstop", allow_zero=True, upper=1.0)
         _pos(self.partial_min_notional, "regime.partial_min_notional", allow_zero=True)
+        _int(self.step_from, "regime.step_from")
+        _int(self.step_to, "regime.step_to", -1)
+        if self.step_mode not in STEP_MODES:
+            raise InputError(f"regime.step_mode must be one of {', '.join(STEP_MODES)}, was {self.step_mode!r}")
         if self.max_leverage is not None:
             _pos(self.max_leverage, "regime.max_leverage")
         if self.oi_cap is not None:
@@ -216,6 +231,15 @@ class MarginRegime:
             # LiquidationRule says nothing about tiers.
             fields["tiers"] = model.read_tiers(fields["tiers"])
         return cls(**fields)
+
+    def partial_code(self) -> tuple[int, float]:
+        """The kernels' order sizing: the :data:`~levguard.kernels.cascade_records.PartialMode`
+        code and the fraction closed per round (1 but for fraction rules)."""
+        if self.partial == "tier":
+            return int(kc.PartialMode.TIER), 1.0
+        if self.partial == "restore":
+            return int(kc.PartialMode.RESTORE), 1.0
+        return int(kc.PartialMode.FRACTION), float(self.partial)
 
     def tier_rows(self) -> FloatArray:
         """The kernel's tier rows (cap, rate, amount)."""
@@ -380,18 +404,16 @@ def kernel_config(
             "venue.fee_to_fund is a setting of the market simulator (simulate_market); the one-venue "
             f"simulator books the liquidation fee to the fund, was {venue.fee_to_fund!r}"
         )
-    if regime.partial == "tier":
-        mode, fraction = kc.PartialMode.TIER, 1.0
-    elif regime.partial == "restore":
-        mode, fraction = kc.PartialMode.RESTORE, 1.0
-    else:
-        mode, fraction = kc.PartialMode.FRACTION, float(regime.partial)
+    mode, fraction = regime.partial_code()
     return kc.CascadeConfig(
         fund=float(venue.insurance_fund),
         liq_fee=float(regime.liquidation_fee),
-        partial_mode=int(mode),
+        partial_mode=mode,
         partial=fraction,
         partial_min=float(regime.partial_min_notional),
+        step_from=int(regime.step_from),
+        step_to=int(regime.step_to),
+        step_mode=STEP_MODES.index(regime.step_mode),
         impact_model=int(kc.ImpactModel.LINEAR if market.impact == "linear" else kc.ImpactModel.SQRT),
         depth=float(market.depth),
         impact_coef=float(market.impact_coef),

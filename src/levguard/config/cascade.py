@@ -204,6 +204,9 @@ class RegimeConfig(_Model):
     liquidation_fee: Annotated[float, Field(ge=0, le=0.1, allow_inf_nan=False)] = 0.005
     partial: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Literal["tier", "restore"] = 1.0
     partial_min_notional: NonNeg = 0.0
+    step_from: Annotated[int, Field(ge=0, lt=2**63)] = 1
+    step_to: Annotated[int, Field(ge=-1, lt=2**63)] = -1
+    step_mode: Literal["each_trigger", "once", "until_safe"] = "each_trigger"
     outcome: Literal["takeover", "book"] = "takeover"
     backstop: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
     liquidation: str | None = None
@@ -560,7 +563,8 @@ def regime_kwargs(cfg: CascadeFile, source: str = "config") -> dict[str, Any]:
     """Keyword arguments of :class:`levguard.cascade.simulator.MarginRegime` (tiers resolved).
 
     With ``liquidation: <venue>`` the venue's liquidation rule sets ``outcome``, ``backstop``,
-    ``partial`` (and ``partial_min_notional``) and, when the rule has one, ``liquidation_fee``
+    ``partial`` (and ``partial_min_notional`` or the ``step_*`` fields) and, when the rule has
+    one, ``liquidation_fee``
     (:meth:`levguard.cascade.simulator.MarginRegime.for_venue`); fields written in the file win.
     """
     out = cfg.regime.model_dump(exclude={"tiers", "liquidation"})

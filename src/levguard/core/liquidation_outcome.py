@@ -9,8 +9,10 @@ paper venue call in their loops, so the scalar answer and the simulations cannot
 
 * ``binance-usdm``, ``binance-coinm``: takeover; Smart Liquidation's partial IOC is not modelled
   (its size is not published).
-* ``bybit-linear``, ``bybit-inverse``, ``gate``, ``bitmex``: takeover after a step-down of one
-  risk limit per trigger.
+* ``bybit-linear``, ``bybit-inverse``, ``gate``: takeover, after one risk-limit step-down to the
+  highest lower tier that restores the margin when one does.
+* ``bitmex``: takeover, after one step below the next lower risk limit when that restores the
+  margin.
 * ``okx``: takeover; tier 3+ positions are first reduced to tier 1.
 * ``hyperliquid``: book close without fee; 20 % slices above 100k USDC, the whole position in the
   30 s cool-down; backstop takeover below 2/3 of the maintenance margin.
@@ -71,8 +73,9 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
     """Return the cascade simulator's regime fields that a venue's liquidation rule sets.
 
     ``outcome`` and ``backstop``; ``liquidation_fee`` when the rule has a fee; ``partial``
-    (the slice fraction, ``"tier"`` or ``"restore"``) and, for slices, ``partial_min_notional``
-    (see :class:`levguard.cascade.simulator.MarginRegime`).
+    (the slice fraction, ``"tier"`` or ``"restore"``); for slices ``partial_min_notional``, for
+    tier step-downs ``step_from``, ``step_to`` and ``step_mode`` (see
+    :class:`levguard.cascade.simulator.MarginRegime`).
     """
     rule = liquidation_rule(venue)
     out: dict[str, object] = {"outcome": rule.kind, "backstop": rule.backstop}
@@ -83,8 +86,10 @@ def cascade_regime_fields(venue: str | VenueModel | LiquidationRule) -> dict[str
     if rule.partial == "slice":
         out["partial"] = rule.fraction
         out["partial_min_notional"] = rule.min_notional
-    elif rule.partial in ("tier", "restore"):
-        out["partial"] = rule.partial
+    elif rule.partial == "tier":
+        out.update(partial="tier", step_from=rule.step_from, step_to=rule.step_to, step_mode=rule.step_mode)
+    elif rule.partial == "restore":
+        out["partial"] = "restore"
     return out
 
 

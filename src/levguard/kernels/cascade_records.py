@@ -33,7 +33,7 @@ class PartialModes(NamedTuple):
     """How a liquidation order is sized."""
 
     FRACTION: int = 0  # a fraction of the position (1: the whole position)
-    TIER: int = 1  # down to the cap of the next lower maintenance tier (risk-limit step-down)
+    TIER: int = 1  # down to a lower maintenance tier's cap (risk-limit step-down: kernels.liquidation.tier_close)
     RESTORE: int = 2  # just enough to restore equity >= maintenance (Deribit's incremental)
 
 
@@ -96,6 +96,10 @@ class CascadeConfig(NamedTuple):
         ``FRACTION``: the fraction closed per round.
     partial_min : float
         Notional below which a position is closed whole (fraction and tier modes).
+    step_from, step_to, step_mode : int
+        ``TIER``: the risk-limit step-down of
+        :func:`levguard.kernels.liquidation.tier_close` (lowest stepped tier index, target tier
+        or -1 for one down, ``STEP_*`` code).
     impact_model : int
         :data:`ImpactModel` code.
     depth : float
@@ -155,6 +159,9 @@ class CascadeConfig(NamedTuple):
     steps_per_year: float = 525_600.0
     outcome: int = 0
     backstop: float = 0.0
+    step_from: int = 1
+    step_to: int = -1
+    step_mode: int = 0
 
 
 # --------------------------------------------------------------------------- outputs

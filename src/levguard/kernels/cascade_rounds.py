@@ -216,8 +216,24 @@ def size_orders(
                 full = False
         elif mode == PartialMode.TIER:
             if notional > partial_min:
-                # Tier step-down: close down to the cap of the next lower maintenance tier.
-                c = kl.step_down_qty(qty[i], price, False, caps, 1, -1)
+                # Risk-limit step-down under the venue's rule, at the fill price.
+                eq_i = book.margin[i] + side[i] * qty[i] * (price - book.entry[i])
+                mm_i = tiered_mm(notional, caps, mmrs, tiers.cums)
+                c = kl.tier_close(
+                    qty[i],
+                    notional,
+                    price,
+                    False,
+                    eq_i,
+                    mm_i,
+                    cfg.liq_fee,
+                    caps,
+                    mmrs,
+                    tiers.cums,
+                    cfg.step_from,
+                    cfg.step_to,
+                    cfg.step_mode,
+                )
                 full = c >= qty[i]
         elif notional > partial_min:
             c = kl.slice_qty(qty[i], notional, cfg.partial, partial_min)

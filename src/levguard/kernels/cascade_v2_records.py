@@ -71,14 +71,18 @@ VENUE_DTYPE = np.dtype(
         ("dd_min_fund", np.float64),  # the drawdown rule applies only while the fund exceeds this
         ("fee_out", np.bool_),  # the liquidation fee leaves the venue (to the liquidators), not to the fund
         ("mark_src", np.int64),  # the price the mark reads: 0 own book, 1 exogenous, 2 + w venue w's book
+        ("step_from", np.int64),  # TIER: lowest stepped-down tier index (kernels.liquidation.tier_close)
+        ("step_to", np.int64),  # TIER: target tier index, -1 for one tier down
+        ("step_mode", np.int64),  # TIER: kernels.liquidation.STEP_* code
     ],
     align=True,
 )
 """Record of one venue's rules: fund, fee, order sizing, liquidator, ADL, outcome, dynamic margin,
 liquidator vault (Hyperliquid's backstop), the drawdown trigger of ADL (Bybit's) and where the
 liquidation fee goes (``fee_out``: paid to the liquidators, e.g. a lending pool's bonus; 0: to the
-insurance fund) and the price its mark reads (``mark_src``).  Every added field is 0 when
-unused, so a zeroed record is the venue without them."""
+insurance fund), the price its mark reads (``mark_src``) and the tier step-down's rule (read only
+by the ``TIER`` order sizing, whose records set it: ``step_to`` 0 is a step to tier 0).  Every
+other added field is 0 when unused, so a zeroed record is the venue without them."""
 
 VAULT_TAKEOVER: int = 3
 """Event kind of a position taken over by a venue's liquidator vault (after the

@@ -151,16 +151,10 @@ def size_orders(
                 full = False
         elif mode == PartialMode.TIER:
             if notional > partial_min:
+                _size_step_downs(j, i, base, vp, prices, st, tiers, scr)
                 for a in range(n_assets):
-                    q = st.qty[i, a]
-                    if q != 0.0 and not coll[base + a]:
-                        jb = base + a
-                        c = kl.step_down_qty(
-                            abs(q), prices[a], False, tiers.caps[tiers.off[jb] : tiers.off[jb + 1]], 1, -1
-                        )
-                        scr.c[j, a] = c
-                        if not c >= abs(q):
-                            full = False
+                    if not scr.c[j, a] >= abs(st.qty[i, a]):
+                        full = False
         elif notional > partial_min:
             for a in range(n_assets):
                 q = st.qty[i, a]
@@ -175,6 +169,54 @@ def size_orders(
                     scr.c[j, a] = 0.0
         scr.full[j] = full
         scr.adl[j] = False
+
+
+@jitable
+def _size_step_downs(
+    j: int,
+    i: int,
+    base: int,
+    vp: Record,
+    prices: Float64Array1D,
+    st: MarketState,
+    tiers: BookTiers,
+    scr: RoundScratch,
+) -> None:
+    # Each contract's risk-limit step-down under the venue's rule (kernels.liquidation.tier_close)
+    # at the fill prices: the equity it restores is the account's less the maintenance of its
+    # other holdings, taken as they are (with one contract, the venue's test exactly).
+    n_assets = prices.shape[0]
+    eq = st.wallet[i]
+    mm = 0.0
+    for a in range(n_assets):
+        q = st.qty[i, a]
+        if q != 0.0:
+            eq += q * (prices[a] - st.entry[i, a])
+            mm += book_mm(tiers, base + a, abs(q) * prices[a])
+    for a in range(n_assets):
+        q = st.qty[i, a]
+        jb = base + a
+        if q == 0.0 or tiers.coll[jb]:
+            continue
+        n_a = abs(q) * prices[a]
+        mm_a = book_mm(tiers, jb, n_a)
+        lo = tiers.off[jb]
+        hi = tiers.off[jb + 1]
+        scr.c[j, a] = kl.tier_close(
+            abs(q),
+            n_a,
+            prices[a],
+            False,
+            eq - (mm - mm_a),
+            mm_a,
+            vp["liq_fee"],
+            tiers.caps[lo:hi],
+            tiers.mmrs[lo:hi],
+            tiers.cums[lo:hi],
+            vp["step_from"],
+            vp["step_to"],
+            vp["step_mode"],
+        )
 
 
 @jitable

@@ -252,6 +252,60 @@ def step_down_restoring(
     return abs_qty
 
 
+@jitable
+def tier_close(
+    abs_qty: float,
+    notional: float,
+    basis_price: float,
+    inverse: bool,
+    equity: float,
+    maintenance: float,
+    fee_rate: float,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    step_from: int,
+    step_to: int,
+    step_mode: int,
+) -> float:
+    """Return the size a risk-limit step-down closes under a venue's step rule (``abs_qty``: the
+    whole position goes).
+
+    ``step_mode`` :data:`STEP_ONCE` or :data:`STEP_UNTIL_SAFE`: :func:`step_down_restoring`.
+    :data:`STEP_EACH_TRIGGER`: :func:`step_down_qty` to tier ``step_to`` (``-1``: one tier
+    down); a step to a fixed tier (``step_to >= 0``) is skipped, and the whole position goes,
+    when the equity is below the whole position's requirement at that tier's rate plus the
+    liquidation fee.  The backtester, the cascade simulators and :func:`plan_close` (the scalar
+    :func:`levguard.core.liquidation_outcome.liquidation_outcome`) all step down through this.
+
+    Notes
+    -----
+    OKX (okx.com help 360020411711, "Partial liquidation"): positions in tier 3 or above are
+    reduced to tier 1 unless the margin ratio is already below tier 1's MMR plus the liquidation
+    fee, in which case the position goes whole to the liquidation engine.  Bybit, Gate and
+    BitMEX: see :func:`step_down_restoring`.
+    """
+    if step_mode != STEP_EACH_TRIGGER:
+        return step_down_restoring(
+            abs_qty,
+            notional,
+            basis_price,
+            inverse,
+            equity,
+            maintenance,
+            fee_rate,
+            caps,
+            mmrs,
+            cums,
+            step_from,
+            step_mode == STEP_UNTIL_SAFE,
+        )
+    closed = step_down_qty(abs_qty, basis_price, inverse, caps, step_from, step_to)
+    if closed < abs_qty and 0 <= step_to < mmrs.shape[0] and equity < notional * (mmrs[step_to] + fee_rate):
+        return abs_qty
+    return closed
+
+
 RESTORE_MARGIN: float = 1e-10
 """Relative margin by which an incremental liquidation leaves the equity above the maintenance
 margin (:func:`restore_fraction`): numerical, so that the restored account is strictly safe and
@@ -351,12 +405,8 @@ def plan_close(
     Order: the backstop test (equity below ``backstop * MM``) first, then the partial rule
     (only while the equity at the fill exceeds the partial close's fee: a position bankrupt at
     the fill goes whole), then the full outcome (see the module docstring for the sources).
-    A step-down that must restore the margin (``RULE_STEP_MODE``: Bybit, Gate, BitMEX) is
-    :func:`step_down_restoring`.  A step-down to a fixed tier (``step_to >= 0``, OKX) is
-    skipped when the equity is below the whole position's requirement at that tier's rate plus
-    the liquidation fee: OKX sends such a position whole to the liquidation engine at the
-    bankruptcy price (okx.com help 360020411711, "Partial liquidation": the margin ratio
-    already below tier 1's MMR plus the liquidation fee).
+    A risk-limit step-down is :func:`tier_close` (``RULE_STEP_FROM``, ``RULE_STEP_TO`` and
+    ``RULE_STEP_MODE``).
     """
     backstop = rule[RULE_BACKSTOP]
     if backstop > 0.0 and equity < backstop * maintenance:
@@ -366,8 +416,8 @@ def plan_close(
         closed = abs_qty
         if partial == PARTIAL_SLICE:
             closed = slice_qty(abs_qty, notional, rule[RULE_FRACTION], rule[RULE_MIN_NOTIONAL])
-        elif partial == PARTIAL_TIER and int(rule[RULE_STEP_MODE]) != STEP_EACH_TRIGGER:
-            closed = step_down_restoring(
+        elif partial == PARTIAL_TIER:
+            closed = tier_close(
                 abs_qty,
                 notional,
                 basis_price,
@@ -379,13 +429,9 @@ def plan_close(
                 mmrs,
                 cums,
                 int(rule[RULE_STEP_FROM]),
-                int(rule[RULE_STEP_MODE]) == STEP_UNTIL_SAFE,
+                int(rule[RULE_STEP_TO]),
+                int(rule[RULE_STEP_MODE]),
             )
-        elif partial == PARTIAL_TIER:
-            step_to = int(rule[RULE_STEP_TO])
-            closed = step_down_qty(abs_qty, basis_price, inverse, caps, int(rule[RULE_STEP_FROM]), step_to)
-            if closed < abs_qty and 0 <= step_to < mmrs.shape[0] and equity < notional * (mmrs[step_to] + fee_rate):
-                return abs_qty, CLOSE_FULL
         else:
             x = restore_fraction(equity, maintenance, notional, mmr, fee_rate)
             if x <= 0.0:

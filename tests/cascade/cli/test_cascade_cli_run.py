@@ -125,3 +125,19 @@ def test_regime_takes_a_venue_liquidation_rule(tmp_path: Path) -> None:
     res = runner.invoke(app, ["cascade", write(tmp_path, bad)])
     assert res.exit_code == 2
     assert "liquidation" in res.stderr
+
+
+def test_regime_takes_a_venue_step_down_rule_and_the_file_wins(tmp_path: Path) -> None:
+    # `liquidation: bitmex` steps once below the next risk limit; a written `step_mode` wins.
+    from levguard.cascade.simulator import MarginRegime
+    from levguard.config.cascade import regime_kwargs
+
+    cfg = tiny(tmp_path, regime={"kind": "static", "liquidation": "bitmex"})
+    regime = MarginRegime(**regime_kwargs(load_cascade_file(write(tmp_path, cfg))))
+    assert (regime.partial, regime.step_from, regime.step_to, regime.step_mode) == ("tier", 1, -1, "once")
+    cfg = tiny(tmp_path, regime={"kind": "static", "liquidation": "bitmex", "step_mode": "until_safe"})
+    assert MarginRegime(**regime_kwargs(load_cascade_file(write(tmp_path, cfg)))).step_mode == "until_safe"
+    bad = tiny(tmp_path, regime={"partial": "tier", "step_mode": "twice"})
+    res = runner.invoke(app, ["cascade", write(tmp_path, bad)])
+    assert res.exit_code == 2
+    assert "step_mode" in res.stderr

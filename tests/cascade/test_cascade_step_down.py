@@ -1,0 +1,87 @@
+"""The cascade simulators step a position down its risk limits as the venue's rule says, through
+the same kernel as the backtester and ``liquidation_outcome`` (kernels.liquidation.tier_close).
+
+The case is the golden one of tests/golden/test_liquidation_outcomes.py: 25 BTC long @ 100,000
+(2.5M: the third of four 1M risk limits) on 62,500 of margin, the price gapping to 98,000
+(equity 12,500).  Read at the fill, the 2M limit still needs 15,000; the 1M limit 5,000.
+
+* Bybit and Gate (``until_safe``) send one order down to the 1M limit: 14.80 BTC close.
+* BitMEX (``once``) may only go below the next limit, where 1 % of the whole (no deduction) is
+  about 20,000: the position is taken over.
+* OKX (``each_trigger`` from tier 3 to tier 1) reduces to tier 1 at once.
+
+Before, the simulators stepped one limit per round whatever the venue: BitMEX's position
+survived in two orders instead of being taken over.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fakes.tiers import FOUR_TIERS
+from levguard.cascade import MarginRegime, Market
+from levguard.cascade.market import MarketPopulation, MarketSpec, MarketVenue, simulate_market
+from levguard.cascade.population import Population
+from levguard.cascade.simulator import simulate_path
+from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.errors import InputError
+
+DEEP = Market(depth=1e15)
+PATH = np.array([100_000.0, 98_000.0, 98_000.0])
+VENUES = ("bybit-linear", "gate", "bitmex", "okx")
+
+
+def _regime(venue: str) -> MarginRegime:
+    return MarginRegime.for_venue(venue, tiers=FOUR_TIERS, kind="tiered", liquidation_fee=0.0)
+
+
+def _expected(venue: str) -> float:
+    # The cascade reads tiers at the price it fills at (its maintenance is at the mark).
+    o = liquidation_outcome(
+        venue, 25.0, 100_000, 98_000, 62_500, tiers=FOUR_TIERS, fee_rate=0.0, taker_fee=0.0, mm_at_entry=False
+    )
+    return o.closed_qty
+
+
+def test_the_regime_carries_the_venues_step_rule() -> None:
+    modes = {v: (_regime(v).step_from, _regime(v).step_to, _regime(v).step_mode) for v in VENUES}
+    assert modes == {
+        "bybit-linear": (1, -1, "until_safe"),
+        "gate": (1, -1, "until_safe"),
+        "bitmex": (1, -1, "once"),
+        "okx": (2, 0, "each_trigger"),
+    }
+    assert (MarginRegime().step_from, MarginRegime().step_to, MarginRegime().step_mode) == (1, -1, "each_trigger")
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_v1_closes_what_the_venue_rule_closes(venue: str) -> None:
+    pop = Population(side=[1.0], qty=[25.0], entry_price=[100_000.0], margin=[62_500.0], cross=[False])
+    res = simulate_path(pop, PATH, market=DEEP, regime=_regime(venue))
+    assert len(res.events) == 1  # one order, whatever the depth of the step
+    assert res.events["qty"].iloc[0] == pytest.approx(_expected(venue), rel=1e-9)
+    assert res.accounts["qty"].iloc[0] == pytest.approx(25.0 - _expected(venue), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_v2_closes_what_the_venue_rule_closes(venue: str) -> None:
+    pop = MarketPopulation([0], [62_500.0], [[25.0]], [[100_000.0]])
+    res = simulate_market(pop, PATH, MarketSpec(("BTC",), [MarketVenue("x", DEEP, _regime(venue))]))
+    assert res.counts.events == 1
+    assert abs(res.events["qty"].iloc[0]) == pytest.approx(_expected(venue), rel=1e-9)
+    assert res.out.accounts.qty[0, 0] == pytest.approx(25.0 - _expected(venue), rel=1e-9, abs=1e-12)
+
+
+def test_bitmex_takes_over_where_one_step_does_not_restore() -> None:
+    assert _expected("bitmex") == 25.0
+    assert _expected("bybit-linear") == pytest.approx(25.0 - 1e6 / 98_000, rel=1e-12)
+
+
+def test_a_bad_step_rule_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match="regime.step_mode"):
+        MarginRegime(partial="tier", step_mode="twice")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="regime.step_to"):
+        MarginRegime(partial="tier", step_to=-2)
+    with pytest.raises(InputError, match="regime.step_from"):
+        MarginRegime(partial="tier", step_from=1.5)  # type: ignore[arg-type]
