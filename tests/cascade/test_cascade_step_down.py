@@ -79,9 +79,9 @@ def test_bitmex_takes_over_where_one_step_does_not_restore() -> None:
 
 
 def test_a_bad_step_rule_is_refused_by_name() -> None:
-    with pytest.raises(InputError, match="regime.step_mode"):
+    with pytest.raises(InputError, match=r"regime\.step_mode"):
         MarginRegime(partial="tier", step_mode="twice")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="regime.step_to"):
+    with pytest.raises(InputError, match=r"regime\.step_to"):
         MarginRegime(partial="tier", step_to=-2)
-    with pytest.raises(InputError, match="regime.step_from"):
+    with pytest.raises(InputError, match=r"regime\.step_from"):
         MarginRegime(partial="tier", step_from=1.5)  # type: ignore[arg-type]

@@ -190,7 +190,7 @@ def step_down_qty(
 
 
 @jitable
-def step_down_restoring(
+def tier_close(
     abs_qty: float,
     notional: float,
     basis_price: float,
@@ -202,22 +202,37 @@ def step_down_restoring(
     mmrs: Float64Array1D,
     cums: Float64Array1D,
     step_from: int,
-    until_safe: bool,
+    step_to: int,
+    step_mode: int,
 ) -> float:
-    """Return the size a step-down that must restore the margin closes (``abs_qty``: the whole).
+    """Return the size a risk-limit step-down closes under a venue's step rule (``abs_qty``: the
+    whole position goes).
 
     The position's tier ``k`` is that of its notional at ``basis_price``; positions below
-    ``max(step_from, 1)`` go whole.  A reduction to tier ``j < k`` keeps the notional ``cap_j``
-    at ``basis_price`` and restores the position when the equity less the liquidation fee on
-    the closed part exceeds the rest's maintenance margin, ``cap_j x (mmr_j + f) - cum_j`` (``f``:
-    the fee term the caller's ``maintenance`` carries beyond its tier's rate, e.g. Gate's close
-    fee).  ``until_safe``: the highest such ``j`` (one order); else only ``j = k - 1``, with the
-    rest strictly below ``cap_j`` (BitMEX: "below a lower tier Risk Limit").  No ``j`` restores:
-    the whole position (taken over).
+    ``max(step_from, 1)`` go whole.
+
+    * :data:`STEP_EACH_TRIGGER`: :func:`step_down_qty` to tier ``step_to`` (``-1``: one tier
+      down); a step to a fixed tier (``step_to >= 0``) is skipped, and the whole position goes,
+      when the equity is below the whole position's requirement at that tier's rate plus the
+      liquidation fee.
+    * :data:`STEP_ONCE` and :data:`STEP_UNTIL_SAFE`: the step must restore the margin.  A
+      reduction to tier ``j < k`` keeps the notional ``cap_j`` at ``basis_price`` and restores
+      the position when the equity less the liquidation fee on the closed part exceeds the
+      rest's maintenance margin, ``cap_j x (mmr_j + f) - cum_j`` (``f``: the fee term the
+      caller's ``maintenance`` carries beyond its tier's rate, e.g. Gate's close fee).
+      ``STEP_UNTIL_SAFE``: the highest such ``j`` (one order); ``STEP_ONCE``: only
+      ``j = k - 1``, with the rest strictly below ``cap_j``.  No ``j`` restores: the whole
+      position (taken over).
+
+    The backtester, the cascade simulators and :func:`plan_close` (the scalar
+    :func:`levguard.core.liquidation_outcome.liquidation_outcome`) all step down through this.
 
     Notes
     -----
-    Bybit (help.bybit.com 900000167723): one FillOrKill "of the difference between the current
+    OKX (okx.com help 360020411711, "Partial liquidation"): positions in tier 3 or above are
+    reduced to tier 1 unless the margin ratio is already below tier 1's MMR plus the liquidation
+    fee, in which case the position goes whole to the liquidation engine.  Bybit
+    (help.bybit.com 900000167723): one FillOrKill "of the difference between the current
     position value and the lower margin tier value which satisfies the margin requirement"; if
     the position is still in liquidation, it is taken over.  Gate (help 22159): the risk limit is
     lowered one tier at a time until the maintenance ratio is back above 100 %.  BitMEX
@@ -225,6 +240,12 @@ def step_down_restoring(
     lower tier's risk limit; if it is still in liquidation after it, the whole position is taken
     over.
     """
+    if step_mode == STEP_EACH_TRIGGER:
+        closed = step_down_qty(abs_qty, basis_price, inverse, caps, step_from, step_to)
+        if closed < abs_qty and 0 <= step_to < mmrs.shape[0] and equity < notional * (mmrs[step_to] + fee_rate):
+            return abs_qty
+        return closed
+    until_safe = step_mode == STEP_UNTIL_SAFE
     n_basis = abs_qty / basis_price if inverse else abs_qty * basis_price
     # The tier the maintenance margin was read in (the caps say whether a cap is in it), and the
     # fee term the caller's maintenance carries beyond it.
@@ -250,60 +271,6 @@ def step_down_restoring(
             break
         j -= 1
     return abs_qty
-
-
-@jitable
-def tier_close(
-    abs_qty: float,
-    notional: float,
-    basis_price: float,
-    inverse: bool,
-    equity: float,
-    maintenance: float,
-    fee_rate: float,
-    caps: Float64Array1D,
-    mmrs: Float64Array1D,
-    cums: Float64Array1D,
-    step_from: int,
-    step_to: int,
-    step_mode: int,
-) -> float:
-    """Return the size a risk-limit step-down closes under a venue's step rule (``abs_qty``: the
-    whole position goes).
-
-    ``step_mode`` :data:`STEP_ONCE` or :data:`STEP_UNTIL_SAFE`: :func:`step_down_restoring`.
-    :data:`STEP_EACH_TRIGGER`: :func:`step_down_qty` to tier ``step_to`` (``-1``: one tier
-    down); a step to a fixed tier (``step_to >= 0``) is skipped, and the whole position goes,
-    when the equity is below the whole position's requirement at that tier's rate plus the
-    liquidation fee.  The backtester, the cascade simulators and :func:`plan_close` (the scalar
-    :func:`levguard.core.liquidation_outcome.liquidation_outcome`) all step down through this.
-
-    Notes
-    -----
-    OKX (okx.com help 360020411711, "Partial liquidation"): positions in tier 3 or above are
-    reduced to tier 1 unless the margin ratio is already below tier 1's MMR plus the liquidation
-    fee, in which case the position goes whole to the liquidation engine.  Bybit, Gate and
-    BitMEX: see :func:`step_down_restoring`.
-    """
-    if step_mode != STEP_EACH_TRIGGER:
-        return step_down_restoring(
-            abs_qty,
-            notional,
-            basis_price,
-            inverse,
-            equity,
-            maintenance,
-            fee_rate,
-            caps,
-            mmrs,
-            cums,
-            step_from,
-            step_mode == STEP_UNTIL_SAFE,
-        )
-    closed = step_down_qty(abs_qty, basis_price, inverse, caps, step_from, step_to)
-    if closed < abs_qty and 0 <= step_to < mmrs.shape[0] and equity < notional * (mmrs[step_to] + fee_rate):
-        return abs_qty
-    return closed
 
 
 RESTORE_MARGIN: float = 1e-10

@@ -113,7 +113,7 @@ class LiquidationRule(Record):
         How far one tier step-down goes: to ``step_to`` and again at the next trigger (OKX);
         one tier, strictly below its limit, and taken over if that does not restore the margin
         (BitMEX); down to the highest lower tier that restores it, in one order, else taken over
-        (Bybit, Gate): :func:`levguard.kernels.liquidation.step_down_restoring`.
+        (Bybit, Gate): :func:`levguard.kernels.liquidation.tier_close`.
     partial_cooldown_s : float
         Seconds after a partial liquidation during which liquidations take the whole position
         (Hyperliquid 30 s; the backtester uses the rest of the bar).
