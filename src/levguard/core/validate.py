@@ -94,7 +94,9 @@ def as_amount(value: object, field: str) -> float:
 
 
 def finite(value: float, field: str) -> float:
-    """Return ``value`` if finite, else raise."""
+    """Return ``value`` if it is a finite real number (not bool, not str), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{field} must be a number, was {show(value)}")
     if not math.isfinite(value):
         raise InputError(f"{field} must be finite, was {value!r}")
     return value

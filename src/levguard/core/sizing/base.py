@@ -26,8 +26,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from levguard.core.records import empty_mapping
+from levguard.core.rules import venue_names
 from levguard.core.tiers import TierTable
-from levguard.core.validate import finite, positive
+from levguard.core.validate import finite, finite_number, positive, positive_number, show, side_sign
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -49,9 +50,11 @@ __all__ = [
 class MarketContext:
     """The instrument and venue a leverage applies to (for venue-aware policies).
 
-    ``venue`` names a rule set (``binance-usdm``...); ``tiers`` override the venue's built-in
-    brackets; ``mmr`` gives a fixed maintenance rate instead.  ``funding_rate`` is per
-    ``funding_interval_hours`` (positive: longs pay), ``taker_fee_rate`` a fraction.
+    ``venue`` names a rule set (``binance-usdm``...); ``side`` is +1/-1 or ``"long"``/``"short"``
+    (stored as +1/-1); ``tiers`` override the venue's built-in brackets; ``mmr`` gives a fixed
+    maintenance rate instead.  ``funding_rate`` is per ``funding_interval_hours`` (positive:
+    longs pay), ``taker_fee_rate`` a fraction.  Every field is checked here (InputError naming
+    it), so a policy never decides on a NaN funding rate or an unknown venue.
     ``contract_kind`` and ``contract_size`` are the position's when it gives them (default: what
     the venue reads from the symbol, :meth:`levguard.core.rules.base.VenueModel.kind_for`).
     """
@@ -68,8 +71,31 @@ class MarketContext:
     contract_size: float | None = None
 
     def __post_init__(self) -> None:
-        if self.side not in (1, -1):
-            raise InputError(f"side must be 1 (long) or -1 (short), was {self.side!r}")
+        # Checked here, not at decide(): a NaN funding rate made LiquidationBudget skip the
+        # funding term and allow its maximum leverage with P(liq) 0 (an API audit).
+        object.__setattr__(self, "side", side_sign(self.side))
+        if not isinstance(self.venue, str) or self.venue not in venue_names():
+            raise InputError(f"venue must be one of {', '.join(venue_names())}, was {show(self.venue)}")
+        if not isinstance(self.symbol, str) or not self.symbol.strip():
+            raise InputError(f"symbol must be a non-empty string, was {show(self.symbol)}")
+        if self.tiers is not None and not isinstance(self.tiers, TierTable):
+            raise InputError(f"tiers must be a TierTable or None, was {type(self.tiers).__name__}")
+        if self.mmr is not None:
+            mmr = finite_number(self.mmr, "mmr")
+            if not 0.0 < mmr < 1.0:
+                raise InputError(f"mmr must be a fraction in (0, 1) (0.005 is 0.5 %), was {show(self.mmr)}")
+            object.__setattr__(self, "mmr", mmr)
+        fee = finite_number(self.taker_fee_rate, "taker_fee_rate")
+        if not 0.0 <= fee < 1.0:
+            raise InputError(f"taker_fee_rate must be a fraction in [0, 1), was {show(self.taker_fee_rate)}")
+        funding = finite_number(self.funding_rate, "funding_rate")
+        if not abs(funding) < 1.0:
+            raise InputError(f"funding_rate must be a fraction per interval in (-1, 1), was {show(self.funding_rate)}")
+        object.__setattr__(self, "taker_fee_rate", fee)
+        object.__setattr__(self, "funding_rate", funding)
+        object.__setattr__(
+            self, "funding_interval_hours", positive_number(self.funding_interval_hours, "funding_interval_hours")
+        )
         kind = self.contract_kind
         if kind is not None:
             if not isinstance(kind, str) or kind.lower() not in ("linear", "inverse"):

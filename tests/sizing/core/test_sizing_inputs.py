@@ -1,0 +1,70 @@
+"""The sizing records refuse bad input when they are built, naming the field (an API audit).
+
+A NaN funding rate in a MarketContext made LiquidationBudget skip the funding term and allow its
+maximum leverage with a P(liq) of 0; strings for equity or a policy's parameter raised Python's
+TypeError from deep inside; an unknown venue surfaced only as a ``reasons`` string.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from levguard.core.sizing.base import MarketContext, SizingState
+from levguard.core.sizing.policies import VolatilityTarget
+from levguard.core.sizing.venue import LiquidationBudget
+from levguard.errors import InputError
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"funding_rate": math.nan}, "funding_rate"),
+        ({"funding_rate": math.inf}, "funding_rate"),
+        ({"funding_rate": "1e-4"}, "funding_rate"),
+        ({"funding_rate": 1.5}, "funding_rate"),
+        ({"funding_interval_hours": 0}, "funding_interval_hours"),
+        ({"funding_interval_hours": "8"}, "funding_interval_hours"),
+        ({"taker_fee_rate": -0.001}, "taker_fee_rate"),
+        ({"mmr": 2.0}, "mmr"),
+        ({"mmr": math.nan}, "mmr"),
+        ({"venue": "binance"}, "venue"),
+        ({"symbol": ""}, "symbol"),
+        ({"side": 0}, "side"),
+        ({"tiers": [{"mmr": 0.01}]}, "tiers"),
+    ],
+)
+def test_market_context_refuses_bad_fields_by_name(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InputError, match=field):
+        MarketContext(**kwargs)  # type: ignore[arg-type]
+
+
+def test_market_context_takes_long_and_short() -> None:
+    assert MarketContext(side="short").side == -1  # type: ignore[arg-type]
+    assert MarketContext(side="long").side == 1  # type: ignore[arg-type]
+
+
+def test_a_nan_funding_rate_can_no_longer_reach_the_liquidation_budget() -> None:
+    policy = LiquidationBudget(0.01, 7.0, model="gbm", max_leverage=50)
+    ctx = MarketContext(venue="binance-usdm", symbol="BTCUSDT", funding_rate=1e-4)
+    d = policy.decide(SizingState(equity=1e4, price=78_000, vol_forecast=0.5, context=ctx))
+    assert 1.0 < d.target_leverage < 20.0
+    assert d.binding_constraint != "max_leverage"
+    with pytest.raises(InputError, match="funding_rate"):
+        MarketContext(venue="binance-usdm", symbol="BTCUSDT", funding_rate=math.nan)
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: SizingState(equity="1e4"), "equity"),  # type: ignore[arg-type]
+        (lambda: SizingState(equity=None), "equity"),  # type: ignore[arg-type]
+        (lambda: SizingState(equity=1e4, price="60000"), "price"),  # type: ignore[arg-type]
+        (lambda: VolatilityTarget("0.5"), "target_vol"),  # type: ignore[arg-type]
+        (lambda: LiquidationBudget("0.01", 7.0), "max_prob"),  # type: ignore[arg-type]
+    ],
+)
+def test_strings_for_numbers_are_input_errors(build: object, field: str) -> None:
+    with pytest.raises(InputError, match=field):
+        build()  # type: ignore[operator]
