@@ -507,6 +507,7 @@ def risk_report(
     out_accounts = []
     exposure = []
     margin_reports: dict[str, AccountReport] = {}
+    option_values: dict[str, float] = {}
     for name, acc, spec, options, prices in accounts:
         report = evaluate(acc)
         margin_reports[name] = report
@@ -516,6 +517,7 @@ def risk_report(
         rate = _usd_rate(report.settlement, prices)
         greeks = _greeks(options, prices, report.settlement)
         option_value = sum(g["value_in_account"] for g in greeks)
+        option_values[name] = option_value
         bases = sorted({base_asset(p.symbol) for p in acc.positions} | {o.underlying or "" for o in options})
         corr = np.full((len(bases), len(bases)), correlation)
         np.fill_diagonal(corr, 1.0)
@@ -609,7 +611,10 @@ def risk_report(
                     "name": name,
                     "pnl": pnl,
                     "option_pnl": opt,
-                    "equity_after": st.equity_after + opt,
+                    # The options' value after the move (their value now plus their P&L) is
+                    # equity, as in the exposure's equity: before + pnl = after when nothing is
+                    # liquidated (the options' current value was left out; an API audit).
+                    "equity_after": st.equity_after + (0.0 if st.defaulted else option_values[name] + opt),
                     "bad_debt": st.bad_debt,
                     "margin_ratio_after": st.margin_ratio_after,
                     "liquidated": [p.symbol for p in st.positions if p.liquidated],
