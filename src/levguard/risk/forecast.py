@@ -142,8 +142,9 @@ def liquidation_forecaster(
 ) -> LiquidationForecaster:
     """Return the model fitted at ``as_of`` (default: the last bar's close) for many forecasts.
 
-    ``forecaster.prob(side, distance, hours)`` (sides +1/-1, fractional distances, horizons in
-    whole hours) equals :func:`liquidation_forecasts` at that ``as_of``.
+    ``forecaster.prob(side, distance, hours)`` (sides +1/-1 or ``"long"``/``"short"``,
+    fractional distances ``>= 0``, horizons in whole hours from 1 to 720; anything else raises
+    InputError) equals :func:`liquidation_forecasts` at that ``as_of``.
 
     Raises
     ------

@@ -190,6 +190,33 @@ def test_bad_input_is_named(market: pd.DataFrame, kwargs: dict[str, object], mat
         liquidation_forecasts(market, **args)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("model", ["default", "naive"])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (([0.0, 0.5, 2.0, -3.0], 0.05, 24), "side must be"),
+        ((1, 0.05, 721), "hours must be whole hours from 1 to 720"),
+        ((1, 0.05, 0), "hours must be whole hours"),
+        ((1, 0.05, 1.5), "hours must be whole hours"),
+        ((1, float("nan"), 24), "distance must be >= 0"),
+        ((1, -0.1, 24), "distance must be >= 0"),
+        (([1, 1], [0.1, 0.2, 0.3], 24), "must broadcast"),
+        (("up", 0.05, 24), "side must be"),
+    ],
+)
+def test_a_fitted_forecaster_checks_what_liquidation_forecasts_checks(
+    market: pd.DataFrame, model: str, args: tuple[object, object, object], match: str
+) -> None:
+    # An API audit: side 0 was read as a short, hours 721 raised IndexError, 0 and 1.5 hours
+    # gave the 1-hour probability, a NaN distance 0, unequal lengths NumPy's ValueError.
+    f = liquidation_forecaster(market, model=model)
+    with pytest.raises(InputError, match=match):
+        f.prob(*args)  # type: ignore[arg-type]
+    p = f.prob(["long", "short"], [0.05, np.inf], [24, 720])
+    assert p[1] == 0.0
+    assert p[0] == pytest.approx(float(liquidation_forecasts(market, market.index[-1] + H, "long", 0.05, 1, model)[0]))
+
+
 def test_bad_bars_are_named(market: pd.DataFrame) -> None:
     t = market.index[-1]
     with pytest.raises(InputError, match="naive"):

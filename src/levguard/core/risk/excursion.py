@@ -44,7 +44,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from levguard.core.risk.liquidation import prob_liquidation_gbm_list
-from levguard.core.validate import finite, non_negative, positive
+from levguard.core.validate import finite, non_negative, positive, side_sign
 from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.forecast import ewma_mean_nb, forward_max_nb, forward_min_nb
@@ -521,14 +521,40 @@ def combine_grid(survival: Float64Array1D, hours: np.ndarray) -> Float64Array1D:
 
 
 def _prob_args(side: object, distance: object, hours: object) -> tuple[Float64Array1D, Float64Array1D, np.ndarray]:
-    # The arguments of a forecaster's prob(): sides and distances as float64, hours as int64,
-    # broadcast to one length (at least 1).
-    s = np.atleast_1d(np.asarray(side, dtype=np.float64))
-    d = np.atleast_1d(np.asarray(distance, dtype=np.float64))
-    h = np.atleast_1d(np.asarray(hours, dtype=np.int64))
+    # The arguments of a forecaster's prob(), checked as liquidation_forecasts checks its own
+    # (an API audit: side 0 or 2 was read as a short, hours 721 raised IndexError, hours 0 gave
+    # the 1-hour probability, 1.5 hours the 1-hour one, a NaN distance 0, unequal lengths
+    # NumPy's ValueError): sides +1/-1 (or "long"/"short"), distances >= 0 (inf: never), whole
+    # hours in [1, 720]; broadcast to one length (at least 1).
+    try:
+        s = np.atleast_1d(np.asarray(side, dtype=np.float64))
+    except (TypeError, ValueError):
+        s = np.array([float(side_sign(x)) for x in np.atleast_1d(np.asarray(side, dtype=object))])
+    try:
+        d = np.atleast_1d(np.asarray(distance, dtype=np.float64))
+        hf = np.atleast_1d(np.asarray(hours, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise InputError(f"distance and hours must be numbers, were {distance!r} and {hours!r}") from None
+    if not ((s == 1.0) | (s == -1.0)).all():
+        bad = s[(s != 1.0) & (s != -1.0)][0]
+        raise InputError(f"side must be +1 (long) or -1 (short), was {float(bad)!r}")
+    if not (d >= 0.0).all():  # NaN too
+        raise InputError(f"distance must be >= 0 (a fraction; inf: never reached), was {float(d[~(d >= 0.0)][0])!r}")
+    top = HORIZON_GRID_HOURS[-1]
+    ok = (hf >= 1.0) & (hf <= top) & (hf == np.floor(hf))
+    if not ok.all():
+        raise InputError(f"hours must be whole hours from 1 to {top}, was {float(hf[~ok][0])!r}")
+    h = hf.astype(np.int64)
     if s.ndim == d.ndim == h.ndim == 1 and s.shape == d.shape == h.shape:
         return s, d, h  # already one length (the guardian's call)
-    s, d, h = np.broadcast_arrays(s, d, h)
+    try:
+        s, d, h = np.broadcast_arrays(s, d, h)
+    except ValueError:
+        raise InputError(
+            f"side, distance and hours must broadcast to one length, had shapes {s.shape}, {d.shape} and {h.shape}"
+        ) from None
+    if s.ndim != 1:
+        raise InputError(f"side, distance and hours must be scalars or one-dimensional, had shape {s.shape}")
     return s, d, h
 
 
