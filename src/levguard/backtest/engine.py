@@ -15,7 +15,7 @@ the inputs once so that sweeps (:mod:`levguard.backtest.sweeps`) can vary them c
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -51,6 +51,7 @@ from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
+from levguard.core.tiers import TierTable
 from levguard.data.frames import gap_note
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
@@ -315,7 +316,7 @@ def prepare(
     directions = _multi_directions(strategy, frames, symbols)
     for pol in _per_symbol(policy, symbols, "policy"):
         _check_policy(pol)
-    tier_list = _per_symbol(tiers, symbols, "tiers")
+    tier_list = [_tier_table(t, sym) for t, sym in zip(_per_symbol(tiers, symbols, "tiers"), symbols, strict=True)]
 
     mkt = np.empty((len(Market._fields), n, n_inst))
     market = market_of(mkt)
@@ -453,6 +454,16 @@ def prepare(
     return prep
 
 
+def _tier_table(value: object, symbol: str) -> TierTable | None:
+    # A symbol's tiers: a TierTable, or rows as TierTable.from_rows reads them (a list of dicts,
+    # as isolated_margin_arrays and a spec take); None for the venue's own.
+    if value is None or isinstance(value, TierTable):
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return TierTable.from_rows(value, where=f"tiers[{symbol}]")
+    raise InputError(f"tiers[{symbol}] must be a TierTable or a list of tier rows, was {type(value).__name__}")
+
+
 def run(
     data: object,
     strategy: object,
@@ -529,8 +540,8 @@ def run(
         takeover (Binance, Bybit, OKX, Gate, BitMEX) keeps nothing of the margin whatever the fee.
     liquidation_first : bool
         Liquidation before a stop/take-profit crossed in the same bar (conservative default).
-    tiers : TierTable or mapping symbol -> TierTable, optional
-        Override of the venue's tier tables.
+    tiers : TierTable, list of tier rows, or mapping symbol -> either, optional
+        Override of the venue's tier tables (rows as :meth:`TierTable.from_rows` reads them).
     weights : mapping symbol -> float, optional
         Capital weight of each instrument (> 0, sum at most 1); default equal.
     spot : collection of str

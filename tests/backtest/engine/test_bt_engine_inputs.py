@@ -43,6 +43,8 @@ ONES = np.ones(50)
         ({"take_profit": -0.1}, "take_profit"),
         ({"cooldown_bars": -1}, "cooldown_bars"),
         ({"liquidation_fee_rate": 0.5}, "liquidation_fee_rate"),
+        ({"tiers": [{"notional_cap": None, "mmr": "x", "max_leverage": 50}]}, r"tiers\[BTCUSDT\]\[0\]\.mmr"),
+        ({"tiers": 5}, r"tiers\[BTCUSDT\] must be a TierTable or a list of tier rows"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs: dict[str, Any], name: str) -> None:
@@ -113,3 +115,17 @@ def test_a_run_of_a_few_bars_says_its_annualised_figures_extrapolate() -> None:
     assert notes == ("the run spans 48 bar(s), 2 day(s): its CAGR, volatility and ratios extrapolate that to a year",)
     month = random_frame(n=24 * 31, seed=3)
     assert run(month, np.ones(len(month)), 2.0).notes == ()
+
+
+def test_tiers_given_as_rows_equal_the_table() -> None:
+    # An API audit: a list of tier dicts (as isolated_margin_arrays and a spec take them) raised
+    # AttributeError ("'list' object has no attribute 'caps'").
+    from levguard.core.tiers import TierTable
+
+    rows = [
+        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.01, "max_leverage": 50},
+        {"notional_floor": 1e6, "notional_cap": None, "mmr": 0.02, "max_leverage": 25},
+    ]
+    by_rows = run(DF, ONES, 5.0, tiers=rows)
+    by_table = run(DF, ONES, 5.0, tiers=TierTable.from_rows(rows))
+    pd.testing.assert_series_equal(by_rows.equity, by_table.equity)
