@@ -7,6 +7,7 @@ import numbers
 import reprlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -49,10 +50,11 @@ def show(value: object, limit: int = SHOW_LIMIT) -> str:
 
 
 def as_float(value: object, field: str) -> float:
-    """Convert a JSON-ish scalar (int, float, numeric string) to float or raise InputError."""
-    if isinstance(value, bool) or value is None:
+    """Convert a JSON-ish scalar (int, float, numeric string; NumPy's and ``Decimal`` numbers too,
+    as a spec built from a DataFrame row holds them) to float or raise InputError."""
+    if isinstance(value, bool | np.bool_) or value is None:
         raise InputError(f"{field} must be a number, was {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real | Decimal):
         try:
             return float(value)
         except OverflowError:  # an int beyond float64's range (about 1.8e308)
