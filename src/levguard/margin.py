@@ -139,9 +139,12 @@ def _as_table(tiers: object, model: VenueModel) -> TierTable:
 
 def _array(x: object, name: str, n: int | None) -> Float64Array1D:
     try:
-        a = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1))
+        raw = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"{name} must be an array of numbers") from None
+    if raw.ndim > 1:  # a (2, 2) array was flattened into 4 positions
+        raise InputError(f"{name} must be a number or a 1-D array, had shape {raw.shape}")
+    a = np.ascontiguousarray(raw.reshape(-1))
     if n is not None and a.shape[0] != n:
         if a.shape[0] == 1:
             return readonly(np.full(n, a[0]))
@@ -293,7 +296,13 @@ def _run_isolated(
         if not isinstance(tiers, Sequence) or isinstance(tiers, str | bytes) or not tiers:
             raise InputError("tiers must be a non-empty sequence of tables when table_ids is given")
         tables = [_as_table(x, model) for x in tiers]
-        ids = np.ascontiguousarray(np.asarray(table_ids, dtype=np.int64).reshape(-1))
+        try:
+            raw_ids = np.asarray(table_ids, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("table_ids must be an array of whole numbers") from None
+        if raw_ids.ndim != 1 or not (np.isfinite(raw_ids) & (raw_ids == np.floor(raw_ids))).all():  # 1.5 read as 1
+            raise InputError(f"table_ids must be a 1-D array of whole numbers, was {show(table_ids)}")
+        ids = np.ascontiguousarray(raw_ids.astype(np.int64))
         if ids.shape[0] != n:
             raise InputError(f"table_ids must have length {n} (like qty), was {ids.shape[0]}")
         if n and (ids.min() < 0 or ids.max() >= len(tables)):

@@ -154,3 +154,18 @@ def test_out_arrays_of_the_wrong_kind_are_refused() -> None:
         isolated_margin_arrays(q, ep, mg, TABLE, out=(np.empty(10), np.empty(10, dtype=np.float32), np.empty(10)))
     with pytest.raises(InputError, match="out must be a tuple of three"):
         isolated_margin_arrays(q, ep, mg, TABLE, out=np.empty(10))  # type: ignore[arg-type]
+
+
+def test_arrays_of_another_shape_and_fractional_table_ids_are_refused() -> None:
+    # An API audit: a (2, 2) input was flattened into four positions, table_ids 1.5 read as 1.
+    from levguard.errors import InputError
+    from levguard.margin import isolated_margin_arrays
+
+    q, ep, mg, _ = _valid_positions(4)
+    with pytest.raises(InputError, match=r"qty must be a number or a 1-D array, had shape \(2, 2\)"):
+        isolated_margin_arrays(q.reshape(2, 2), ep.reshape(2, 2), mg.reshape(2, 2), TABLE)
+    for ids in ([0, 1.5, 0, 0], [0, float("nan"), 0, 0], [[0, 0], [0, 0]]):
+        with pytest.raises(InputError, match="table_ids must be a 1-D array of whole numbers"):
+            isolated_margin_arrays(q, ep, mg, [TABLE, TABLE], table_ids=ids)
+    whole = isolated_margin_arrays(q, ep, mg, [TABLE, TABLE], table_ids=[0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(whole[0], isolated_margin_arrays(q, ep, mg, TABLE)[0])
