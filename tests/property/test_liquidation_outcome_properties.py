@@ -176,5 +176,19 @@ def test_a_tier_step_down_leaves_the_rest_out_of_liquidation(venue: str, c: dict
     rest = abs(o.remaining_qty) * basis
     mm_rest = table.maintenance_margin(rest) + (0.0005 * rest if model.fee_in_mm else 0.0)
     assert _left(o, entry) > mm_rest * (1.0 - 1e-9)
-    # A lower tier (the rest may sit exactly on a cap, which belongs to the tier below it).
-    assert table.index(rest * (1.0 - 1e-9)) < table.index(abs(float(c["qty"])) * basis * (1.0 - 1e-9))  # type: ignore[arg-type]
+    # A lower tier (the rest may sit exactly on a cap, which belongs to the tier below it).  The
+    # position's own tier is read as the venue reads it, without a tolerance: at exactly 50,000 a
+    # BitMEX position is in the second limit ("< 50,000" is the first), and one step takes it
+    # just below (hypothesis found this case; the tolerance had put it in the first).
+    assert table.index(rest * (1.0 - 1e-9)) < table.index(abs(float(c["qty"])) * basis)  # type: ignore[arg-type]
+
+
+def test_a_bitmex_position_exactly_at_a_limit_steps_just_below_it() -> None:
+    # The case hypothesis found: 500 @ 100 is exactly the 50,000 limit, in BitMEX's second risk
+    # limit ("< 50,000" is the first); one step takes it just below the limit, into the first.
+    table = get_venue("bitmex").read_tiers(TIERS)
+    o = liquidation_outcome("bitmex", 500.0, 100.0, 99.0, 50_000.0, tiers=table, taker_fee=0.0005, mm_at_entry=True)
+    assert table.index(50_000.0) == 1
+    assert o.partial
+    assert table.index(abs(o.remaining_qty) * 100.0) == 0
+    assert abs(o.remaining_qty) == pytest.approx(500.0, rel=1e-8)
