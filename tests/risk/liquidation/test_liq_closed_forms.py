@@ -247,3 +247,27 @@ def test_bootstrap_of_gaussian_returns_is_gbm() -> None:
     )
     # BGK with only 30 monitoring dates is accurate to about 1 % (docs/risk.md).
     assert mc_daily == pytest.approx(bgk_hourly, rel=0.02)
+
+
+def test_kou_roots_are_shared_across_barriers_and_change_nothing() -> None:
+    # The roots of G(x) = a do not depend on the barrier, so a leverage search at one volatility
+    # reuses them (an API audit: 62 ms a bar for a Kou liquidation budget in a backtest).  The
+    # memoised answer is the one computed afresh, to the bit.
+    from levguard.core.risk import first_passage as fp
+
+    params = (0.3, 0.55, 20.0, 0.4, 30.0, 25.0)
+    barriers = (-0.01, -0.05, -0.2, -0.7)
+    fp._kou_roots.cache_clear()
+    first = [fp.kou_hit_prob(b, *params, 7.0 / 365.0) for b in barriers]
+    info = fp._kou_roots.cache_info()
+    assert info.misses == fp.GS_TERMS  # one root search per Gaver-Stehfest point, whatever the barrier
+    assert info.hits == fp.GS_TERMS * (len(barriers) - 1)
+    fresh = []
+    for b in barriers:
+        fp._kou_roots.cache_clear()
+        fresh.append(fp.kou_hit_prob(b, *params, 7.0 / 365.0))
+    assert first == fresh
+    fp._kou_roots.cache_clear()
+    only_down = [fp.kou_hit_prob(b, 0.3, 0.55, 20.0, 1.0, 30.0, 25.0, 7.0 / 365.0) for b in barriers]  # Z: no up jumps
+    assert len(fp._kou_roots(1.0, 0.3, 0.55, 20.0, 1.0, 30.0, 25.0)) == 1
+    assert only_down == sorted(only_down, reverse=True)
