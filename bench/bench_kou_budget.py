@@ -21,9 +21,8 @@ from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-from _util import cpu_model
-
 import levguard.backtest as bt
+from _util import cpu_model
 from levguard.core.risk import first_passage as fp
 from levguard.core.sizing.venue import LiquidationBudget
 from levguard.data.loaders import load_ohlcv
