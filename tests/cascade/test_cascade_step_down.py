@@ -85,3 +85,39 @@ def test_a_bad_step_rule_is_refused_by_name() -> None:
         MarginRegime(partial="tier", step_to=-2)
     with pytest.raises(InputError, match=r"regime\.step_from"):
         MarginRegime(partial="tier", step_from=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("venue", "wallet", "rest"),
+    [
+        # 25 A and 25 B @ 100,000 fall to 98,000.  One step each below 2M leaves a maintenance
+        # margin of 2 x 20,000 against 50,000 of equity: BitMEX keeps both (stepping each against
+        # the other's full maintenance took both over; a review).
+        ("bitmex", 150_000.0, 2e6 * (1.0 - 1e-9) / 98_000),
+        ("bitmex", 120_000.0, 0.0),  # equity 20,000 < 40,000 after the step: taken over
+        ("bybit-linear", 136_000.0, 2e6 / 98_000),  # one tier each restores (30,000 < 36,000)
+        ("bybit-linear", 130_000.0, 1e6 / 98_000),  # one does not (equity 30,000, MM 30,000), two do
+        ("okx", 150_000.0, 1e6 / 98_000),  # tier 3 and above to tier 1
+    ],
+)
+def test_v2_steps_an_accounts_contracts_down_together(venue: str, wallet: float, rest: float) -> None:
+    pop = MarketPopulation([0], [wallet], [[25.0, 25.0]], [[100_000.0, 100_000.0]])
+    path = np.column_stack([PATH, PATH])
+    res = simulate_market(pop, path, MarketSpec(("A", "B"), [MarketVenue("x", DEEP, _regime(venue))]))
+    np.testing.assert_allclose(res.out.accounts.qty[0], [rest, rest], rtol=1e-9, atol=1e-12)
+    assert res.counts.events == 2  # one order per contract
+
+
+def test_until_safe_on_a_table_without_deduction_stops_below_the_cap() -> None:
+    # A cap of a table without deduction belongs to the next tier (BitMEX's "< 2,000,000"): a
+    # rest left exactly on it paid 1.5 %, 30,000 against 25,000 of equity, yet was not
+    # liquidated again (a review).  It now stops just below the cap, in the 1 % tier.
+    regime = MarginRegime.for_venue(
+        "bitmex", tiers=FOUR_TIERS, kind="tiered", liquidation_fee=0.0, step_mode="until_safe"
+    )
+    pop = Population(side=[1.0], qty=[25.0], entry_price=[100_000.0], margin=[75_000.0], cross=[False])
+    res = simulate_path(pop, PATH, market=DEEP, regime=regime)
+    left = float(res.accounts["qty"].iloc[0])
+    assert left == pytest.approx(2e6 * (1.0 - 1e-9) / 98_000, rel=1e-12)
+    assert regime.tiers is not None
+    assert regime.tiers.index(left * 98_000) == 1

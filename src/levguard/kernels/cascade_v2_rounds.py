@@ -182,41 +182,91 @@ def _size_step_downs(
     tiers: BookTiers,
     scr: RoundScratch,
 ) -> None:
-    # Each contract's risk-limit step-down under the venue's rule (kernels.liquidation.tier_close)
-    # at the fill prices: the equity it restores is the account's less the maintenance of its
-    # other holdings, taken as they are (with one contract, the venue's test exactly).
+    # The account's risk-limit step-down under the venue's rule, its contracts stepped together
+    # at the fill prices (with one contract: kernels.liquidation.tier_close to the bit).  A
+    # fixed or one-tier step (each_trigger) cuts each contract as step_down_qty does, and sends
+    # them all whole when the account's equity is below the stepped contracts' whole notional at
+    # the target tier's rate plus the fee (OKX).  A step that must restore the margin lowers every
+    # steppable contract by the same number of tiers, s = 1 (once) or 1, 2, ... (until_safe),
+    # until the equity less the fees exceeds the account's maintenance after it; none does: the
+    # whole account (scr.c keeps every |q|).  Stepping contracts one by one against the others'
+    # full maintenance took over accounts that one joint step saves (a review).
     n_assets = prices.shape[0]
+    fee = vp["liq_fee"]
+    step_from = vp["step_from"]
+    step_to = vp["step_to"]
+    mode = vp["step_mode"]
+    lowest = step_from if step_from > 1 else 1
     eq = st.wallet[i]
-    mm = 0.0
+    mm_hold = 0.0  # collateral holdings' maintenance (their haircuts): they stay
+    top = 0
     for a in range(n_assets):
         q = st.qty[i, a]
         if q != 0.0:
+            jb = base + a
+            n_a = abs(q) * prices[a]
             eq += q * (prices[a] - st.entry[i, a])
-            mm += book_mm(tiers, base + a, abs(q) * prices[a])
-    for a in range(n_assets):
-        q = st.qty[i, a]
-        jb = base + a
-        if q == 0.0 or tiers.coll[jb]:
-            continue
-        n_a = abs(q) * prices[a]
-        mm_a = book_mm(tiers, jb, n_a)
-        lo = tiers.off[jb]
-        hi = tiers.off[jb + 1]
-        scr.c[j, a] = kl.tier_close(
-            abs(q),
-            n_a,
-            prices[a],
-            False,
-            eq - (mm - mm_a),
-            mm_a,
-            vp["liq_fee"],
-            tiers.caps[lo:hi],
-            tiers.mmrs[lo:hi],
-            tiers.cums[lo:hi],
-            vp["step_from"],
-            vp["step_to"],
-            vp["step_mode"],
-        )
+            if tiers.coll[jb]:
+                mm_hold += book_mm(tiers, jb, n_a)
+            else:
+                k = book_tier(tiers, jb, n_a) - tiers.off[jb]
+                if k > top:
+                    top = k
+    if mode == kl.STEP_EACH_TRIGGER:
+        need = 0.0
+        cut = False
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            jb = base + a
+            if q == 0.0 or tiers.coll[jb]:
+                continue
+            lo = tiers.off[jb]
+            hi = tiers.off[jb + 1]
+            c = kl.step_down_qty(abs(q), prices[a], False, tiers.caps[lo:hi], step_from, step_to)
+            scr.c[j, a] = c
+            if c < abs(q):
+                cut = True
+                if 0 <= step_to < hi - lo:
+                    need += abs(q) * prices[a] * (tiers.mmrs[lo + step_to] + fee)
+        if cut and step_to >= 0 and eq - mm_hold < need:
+            for a in range(n_assets):
+                if st.qty[i, a] != 0.0 and not tiers.coll[base + a]:
+                    scr.c[j, a] = abs(st.qty[i, a])
+        return
+    last = 1 if mode == kl.STEP_ONCE else top
+    for s in range(1, last + 1):
+        left = eq
+        mm_after = mm_hold
+        closes = False
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            jb = base + a
+            if q == 0.0 or tiers.coll[jb]:
+                continue
+            aq = abs(q)
+            n_a = aq * prices[a]
+            lo = tiers.off[jb]
+            hi = tiers.off[jb + 1]
+            k = book_tier(tiers, jb, n_a) - lo
+            closed = 0.0
+            if k >= lowest and n_a > 0.0:
+                jt = k - s if k - s > 0 else 0
+                once = mode == kl.STEP_ONCE
+                cap = kl.step_rest_cap(jt, tiers.caps[lo:hi], tiers.mmrs[lo:hi], tiers.cums[lo:hi], once)
+                c = aq - cap / prices[a]
+                if c > 0.0 and c < aq:
+                    closed = c
+                    left = left - fee * n_a * c / aq
+                    mm_after = mm_after + (cap * (tiers.mmrs[lo + jt] + 0.0) - tiers.cums[lo + jt])
+                    closes = True
+            if closed == 0.0:
+                mm_after = mm_after + book_mm(tiers, jb, n_a)
+            scr.c[j, a] = closed
+        if closes and left > mm_after:
+            return
+    for a in range(n_assets):  # nothing restores: the whole account
+        if st.qty[i, a] != 0.0 and not tiers.coll[base + a]:
+            scr.c[j, a] = abs(st.qty[i, a])
 
 
 @jitable

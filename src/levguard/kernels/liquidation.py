@@ -190,6 +190,22 @@ def step_down_qty(
 
 
 @jitable
+def step_rest_cap(j: int, caps: Float64Array1D, mmrs: Float64Array1D, cums: Float64Array1D, below: bool) -> float:
+    """Return the notional the rest of a step-down to tier ``j`` keeps (``j`` below the last tier).
+
+    Tier ``j``'s cap, or just below it (a relative ``1e-9``) where the step must go below the
+    limit (``below``: BitMEX's "below a lower tier Risk Limit") or where the table's maintenance
+    margin jumps at the cap, which then belongs to the next tier (a table without deduction
+    and exclusive caps): the rest is then in tier ``j`` and pays its rate.  With a deduction the
+    maintenance margin is continuous across the cap and the rest keeps the cap itself.
+    """
+    cap = float(caps[j])
+    if below or cap * mmrs[j + 1] - cums[j + 1] > (cap * mmrs[j] - cums[j]) * (1.0 + _CAP_TOL):
+        cap = cap * (1.0 - _CAP_TOL)
+    return cap
+
+
+@jitable
 def tier_close(
     abs_qty: float,
     notional: float,
@@ -221,8 +237,8 @@ def tier_close(
       rest's maintenance margin, ``cap_j x (mmr_j + f) - cum_j`` (``f``: the fee term the
       caller's ``maintenance`` carries beyond its tier's rate, e.g. Gate's close fee).
       ``STEP_UNTIL_SAFE``: the highest such ``j`` (one order); ``STEP_ONCE``: only
-      ``j = k - 1``, with the rest strictly below ``cap_j``.  No ``j`` restores: the whole
-      position (taken over).
+      ``j = k - 1``, with the rest strictly below ``cap_j`` (:func:`step_rest_cap`).  No ``j``
+      restores: the whole position (taken over).
 
     The backtester, the cascade simulators and :func:`plan_close` (the scalar
     :func:`levguard.core.liquidation_outcome.liquidation_outcome`) all step down through this.
@@ -258,9 +274,7 @@ def tier_close(
         fee_term = 0.0
     j = k - 1
     while j >= 0:
-        cap = float(caps[j])
-        if not until_safe:
-            cap = cap * (1.0 - _CAP_TOL)
+        cap = step_rest_cap(j, caps, mmrs, cums, not until_safe)
         q_rest = cap * basis_price if inverse else cap / basis_price
         closed = abs_qty - q_rest
         if closed > 0.0 and closed < abs_qty:
