@@ -38,3 +38,8 @@ def test_numpy_integers_everywhere() -> None:
 def test_booleans_are_not_numbers(qty: object) -> None:
     with pytest.raises(InputError, match=r"positions\[0\]\.qty"):
         evaluate_account(_with(qty=qty))
+
+
+def test_a_signalling_nan_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"positions\[0\]\.qty"):
+        evaluate_account(_with(qty=Decimal("sNaN")))

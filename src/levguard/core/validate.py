@@ -57,6 +57,8 @@ def as_float(value: object, field: str) -> float:
     if isinstance(value, numbers.Real | Decimal):
         try:
             return float(value)
+        except ValueError:  # Decimal("sNaN"): a signalling NaN does not convert
+            raise InputError(f"{field} must be a number, was {show(value)}") from None
         except OverflowError:  # an int beyond float64's range (about 1.8e308)
             raise InputError(
                 f"{field} must be a number within float64 range (|x| < 1.8e308), was {show(value)}"

@@ -68,3 +68,7 @@ def test_a_nan_funding_rate_can_no_longer_reach_the_liquidation_budget() -> None
 def test_strings_for_numbers_are_input_errors(build: object, field: str) -> None:
     with pytest.raises(InputError, match=field):
         build()  # type: ignore[operator]
+
+
+def test_a_venue_name_is_read_as_get_venue_reads_it() -> None:
+    assert MarketContext(venue=" Binance-USDM ").venue == "binance-usdm"

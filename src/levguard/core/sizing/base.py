@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from levguard.core.records import empty_mapping
-from levguard.core.rules import venue_names
+from levguard.core.rules import get_venue
 from levguard.core.tiers import TierTable
 from levguard.core.validate import finite, finite_number, positive, positive_number, show, side_sign
 from levguard.errors import InputError
@@ -74,8 +74,7 @@ class MarketContext:
         # Checked here, not at decide(): a NaN funding rate made LiquidationBudget skip the
         # funding term and allow its maximum leverage with P(liq) 0 (an API audit).
         object.__setattr__(self, "side", side_sign(self.side))
-        if not isinstance(self.venue, str) or self.venue not in venue_names():
-            raise InputError(f"venue must be one of {', '.join(venue_names())}, was {show(self.venue)}")
+        object.__setattr__(self, "venue", get_venue(self.venue).name)  # " Binance-USDM " as get_venue reads it
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise InputError(f"symbol must be a non-empty string, was {show(self.symbol)}")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
