@@ -295,3 +295,25 @@ def test_model_rates_equal_the_strategy_and_move_with_utilisation(
     assert r.rates.exact["borrow_rate"] == direct.current_variable_borrow_rate
     assert r.rates.borrow_apy >= r.rates.borrow_apy_before  # type: ignore[operator]
     assert r.rates.supply_apy <= r.rates.supply_apy_before  # type: ignore[operator]
+
+
+def test_other_collateral_and_debt_count_at_zero_in_the_net_apy() -> None:
+    # The packaged Aave sample loops WETH against USDC beside 30,000 USD of WBTC.  The net APY put
+    # WETH's supply rate on the WBTC too (-9.63 % where -12.03 % holds; an audit): only the looped
+    # reserves earn and pay, the rest counts in the equity at 0.
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "src" / "levguard" / "resources" / "samples" / "defi_aave.yaml"
+    from levguard.defi.loops import loop_options
+
+    r = loop_position(str(sample), **{**loop_options(str(sample)), "supply_rate": 0.02, "borrow_rate": 0.06})
+    assert r.rates is not None
+    assert (r.rates.other_collateral_value, r.rates.other_debt_value) == pytest.approx((30_000.0, 0.0))
+    looped = r.collateral_value - r.rates.other_collateral_value
+    assert r.net_rate == pytest.approx((looped * 0.02 - r.debt_value * 0.06) / r.equity, rel=1e-9)
+    single = loop_position(aave_spec(), steps=2, supply_rate=0.02, borrow_rate=0.06)  # nothing else held
+    assert single.rates is not None
+    assert (single.rates.other_collateral_value, single.rates.other_debt_value) == (0.0, 0.0)
+    assert single.net_rate == pytest.approx(
+        (single.collateral_value * 0.02 - single.debt_value * 0.06) / single.equity, rel=1e-9
+    )

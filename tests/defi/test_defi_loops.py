@@ -153,3 +153,42 @@ def test_loop_options_overrides_win_where_given() -> None:
     assert loop_options({}, steps=2) == {"steps": 2}
     with pytest.raises(InputError, match="unknown names"):
         loop_options(spec, stepz=1)
+
+
+def test_an_isolation_mode_loop_stops_at_the_debt_ceiling() -> None:
+    # LINK isolated with 1,000 USD of ceiling room.  Every step re-used the whole room (5 x 1,000
+    # USDC borrowed; an audit): BorrowLogic.executeBorrow adds each borrow to the collateral's
+    # isolationModeTotalDebt, so the next validateBorrow counts it.  Below 0.01 USDC a borrow
+    # counts 0 units (integer division), as on chain: those dust borrows still pass.
+    from levguard.core.defi.aave import AaveError, validate_borrow
+
+    spec = {
+        "protocol": "aave-v3", "version": "3.3",
+        "reserves": [
+            {"symbol": "LINK", "price_usd": 15, "decimals": 18, "ltv": 0.5, "lt": 0.65, "bonus": 0.07,
+             "collateral": 1000, "debt_ceiling_usd": 1_000_000, "isolation_mode_total_debt_usd": 999_000},
+            {"symbol": "USDC", "price_usd": 1, "decimals": 6, "ltv": 0.75, "lt": 0.78, "bonus": 0.045,
+             "debt": 2000, "borrowable_in_isolation": True},
+        ],
+    }  # fmt: skip
+    lp = loop_position(spec, collateral="LINK", debt="USDC", supply_rate=0, borrow_rate=0)
+    borrowed = [s.borrowed for s in lp.steps]
+    assert borrowed[0] == pytest.approx(1000.009999)
+    assert all(b < 0.01 for b in borrowed[1:])
+    end = lp.position
+    assert isinstance(end, AavePosition)
+    link = end.reserve("LINK")
+    assert link.isolation_mode_total_debt == link.debt_ceiling  # 1,000,000.00 USD in 0.01 units
+    with pytest.raises(AaveError, match="DEBT_CEILING_EXCEEDED"):
+        validate_borrow(end.reserves, "USDC", 10_000)  # 0.01 USDC: one unit more
+
+
+def test_loop_options_read_a_spec_file_as_loop_position_does(tmp_path: Any) -> None:
+    # loop_options("spec.yaml") raised AttributeError ('str' object has no attribute 'get').
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(aave_spec() | {"loop": {"steps": 2}}))
+    assert loop_options(str(path)) == {"steps": 2}
+    assert loop_options(path, steps=3) == {"steps": 3}
+    path.write_text("[1, 2]")
+    with pytest.raises(InputError, match="must be a mapping"):
+        loop_options(path)

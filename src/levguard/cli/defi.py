@@ -434,6 +434,11 @@ def render_loop(report: LoopReport) -> None:
             f"{d} borrow {r.borrow_apy:.2%}"
             + ("" if r.borrow_apy_before is None else f" ({r.borrow_apy_before:.2%} before the loop)")
         )
+        if r.other_collateral_value or r.other_debt_value:
+            out.print(
+                f"  other collateral {fmt(r.other_collateral_value)} and debt {fmt(r.other_debt_value)} {unit} "
+                "count at 0 % in the net APY (their rates are not given)"
+            )
         if r.debt_utilization is not None:
             before = "" if r.debt_utilization_before is None else f"{r.debt_utilization_before:.2%} -> "
             lender = "" if r.lender_apy is None else f" · {d} lenders earn {r.lender_apy:.2%}"

@@ -40,6 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from levguard.core.defi.aave import borrow_isolation_debt
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, UINT128_MAX
 from levguard.core.records import JsonRecord
 from levguard.core.validate import show
@@ -238,6 +239,20 @@ def _aave_values(pos: AavePosition) -> tuple[Fraction, Fraction]:
     return Fraction(a.total_collateral_base, unit), Fraction(a.total_debt_base, unit)
 
 
+def _looped_values(pos: DefiPosition, coll: str, debt: str) -> tuple[Fraction, Fraction]:
+    # The looped collateral's and debt's values alone (the account's other reserves zeroed), as
+    # the engine values them; a Morpho market holds nothing else.
+    if not isinstance(pos, AavePosition):
+        return _values(pos)
+    only_c = tuple(replace(r, collateral=r.collateral if r.symbol == coll else 0, debt=0) for r in pos.reserves)
+    only_d = tuple(replace(r, collateral=0, debt=r.debt if r.symbol == debt else 0) for r in pos.reserves)
+    unit = 10**AAVE_PRICE_DECIMALS
+    return (
+        Fraction(_aave.account(pos, only_c).total_collateral_base, unit),
+        Fraction(_aave.account(pos, only_d).total_debt_base, unit),
+    )
+
+
 def _aave_loop(
     pos: AavePosition, coll: str, debt: str, s: _Settings, liquidity: int | None = None
 ) -> tuple[DefiPosition, list[LoopStep], Fraction, str]:
@@ -274,7 +289,9 @@ def _aave_loop(
             stop = "the swap buys 0 collateral"
             break
         rows = _aave.rows_with(pos, debt, debt=pos.reserve(debt).debt + b)
-        pos = replace(pos, reserves=rows)
+        # In isolation mode the borrow counts against the ceiling at the next step (an audit: each
+        # step re-used the whole room, 5,000 USDC against 1,000 USD of ceiling).
+        pos = replace(pos, reserves=borrow_isolation_debt(rows, debt, b))
         pos = replace(pos, reserves=_aave.rows_with(pos, coll, collateral=pos.reserve(coll).collateral + bought))
         cost += value * s.fee
         if liquidity is not None:
@@ -482,11 +499,12 @@ def loop_position(
         final,
         coll,
         debt_,
-        (cv, dv),
+        _looped_values(final, coll, debt_),
         state=state,
         supply_rate=s.supply_rate,
         borrow_rate=s.borrow_rate,
         staking_yield=s.staking_yield,
+        totals=(cv, dv),
     )
     lev = _leverage(cv, dv)
     hf = _hf(final)
@@ -515,8 +533,9 @@ def loop_position(
     )
 
 
-def loop_options(spec: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The ``loop:`` section of a position spec as keyword arguments of :func:`loop_position`.
+def loop_options(spec: Mapping[str, Any] | str | Path, **overrides: Any) -> dict[str, Any]:
+    """The ``loop:`` section of a position spec (a mapping or a file, as :func:`loop_position`
+    takes it) as keyword arguments of :func:`loop_position`.
 
     ``overrides`` (the same keywords, e.g. a command line's) win over the section where they are
     not None.
@@ -524,13 +543,17 @@ def loop_options(spec: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     Raises
     ------
     InputError
-        ``loop`` is not a mapping or has unknown keys; an unknown override.
+        The spec is not a mapping (or its file does not hold one); ``loop`` is not a mapping or
+        has unknown keys; an unknown override.
     """
     unknown = sorted(k for k in overrides if k not in _LOOP_KEYS)
     if unknown:
         raise InputError(f"loop options have unknown names {unknown}; known: {sorted(_LOOP_KEYS)}")
     given = {k: v for k, v in overrides.items() if v is not None}
-    section = spec.get("loop")
+    raw = load_spec(spec) if isinstance(spec, str | Path) else spec
+    if not isinstance(raw, Mapping):
+        raise InputError(f"the position spec must be a mapping, was {type(raw).__name__}")
+    section = raw.get("loop")
     if section is None:
         return given
     if not isinstance(section, Mapping):

@@ -229,7 +229,8 @@ class LoopRates(JsonRecord):
     staking_yield : float
         Yearly yield of the collateral token itself (given), added to ``supply_apy``.
     net_apy : float or None
-        ``(C (supply_apy + staking_yield) - D borrow_apy) / E`` at the end (None at ``E <= 0``).
+        ``(C (supply_apy + staking_yield) - D borrow_apy) / E`` at the end, ``C`` and ``D`` the
+        looped collateral and debt, ``E`` the account's equity (None at ``E <= 0``).
     supply_apy_before, borrow_apy_before : float or None
         The model's APYs before the loop moved the utilisation (None for a given rate).
     lender_apy : float or None
@@ -249,6 +250,9 @@ class LoopRates(JsonRecord):
         ``debt_borrow_usage_ratio``, ``debt_liquidity_rate``, the collateral reserve's
         ``collateral_available_liquidity``, ``collateral_supply_usage_ratio``; Morpho:
         ``borrow_rate``, ``utilization``, ``rate_at_target``, ``fee``).
+    other_collateral_value, other_debt_value : float
+        The account's collateral and debt besides the looped reserves (oracle units: USD on
+        Aave; 0 on a Morpho market), counted at 0 % in ``net_apy``: their rates are not given.
     """
 
     rate_source: str
@@ -264,6 +268,8 @@ class LoopRates(JsonRecord):
     collateral_utilization: float | None
     rate_unit: str
     exact: Mapping[str, int]
+    other_collateral_value: float = 0.0
+    other_debt_value: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,7 @@ __all__ = [
     "EModeCategory",
     "LiquidationResult",
     "UserAccountData",
+    "borrow_isolation_debt",
     "get_user_account_data",
     "liquidation_call",
     "validate_borrow",
@@ -335,12 +336,51 @@ def _available_collateral(
     return _Seize(amount, debt, fee, amount_base)
 
 
-def _isolated_debt_after(total: int, repaid: int, debt_decimals: int) -> int:
-    # IsolationModeLogic: the repaid amount in 0.01 base units, the total floored at zero.
-    counted = repaid // 10 ** checked_sub(debt_decimals, DEBT_CEILING_DECIMALS)
+def _isolation_units(amount: int, debt_decimals: int) -> int:
+    # An amount of the debt asset in the isolated debt's 0.01 base units, SafeCast to uint128.
+    counted: int = amount // 10 ** checked_sub(debt_decimals, DEBT_CEILING_DECIMALS)
     if counted > UINT128_MAX:
         raise MathRevertError("SafeCast: value doesn't fit in 128 bits", "", "toUint128")
+    return counted
+
+
+def _isolated_debt_after(total: int, repaid: int, debt_decimals: int) -> int:
+    # IsolationModeLogic: the repaid amount in 0.01 base units, the total floored at zero.
+    counted = _isolation_units(repaid, debt_decimals)
     return 0 if total <= counted else total - counted
+
+
+def borrow_isolation_debt(
+    positions: Iterable[Mapping[str, object] | AaveReserve], asset: str, amount: int
+) -> tuple[AaveReserve, ...]:
+    """Return the positions after a borrow of ``amount`` of ``asset`` books its isolated debt.
+
+    In isolation mode (one enabled collateral, with a debt ceiling) the collateral's
+    ``isolation_mode_total_debt`` grows by the amount in 0.01 base units; otherwise the
+    positions are returned as they are.  The borrow's own balances are the caller's to change.
+
+    Raises
+    ------
+    MathRevertError
+        The amount or the new total does not fit uint128, as the contract's SafeCast and
+        checked addition revert.
+
+    Notes
+    -----
+    ``BorrowLogic.executeBorrow`` (Aave v3.0.2 to v3.3): ``isolationModeTotalDebt +=
+    (amount / 10 ** (decimals - DEBT_CEILING_DECIMALS)).toUint128()`` for the isolated collateral,
+    so the next ``validateBorrow`` counts it against the ceiling.
+    """
+    reserves = parse_positions(positions)
+    iso = _isolation_collateral(reserves)
+    if iso is None:
+        return tuple(reserves)
+    total = iso.isolation_mode_total_debt + _isolation_units(
+        as_uint256(amount, "amount"), find_reserve(reserves, asset, "asset").decimals
+    )
+    if total > UINT128_MAX:
+        raise MathRevertError("isolated debt total overflows uint128 (Panic 0x11)", "0x11", "ARITHMETIC_OVERFLOW")
+    return tuple(replace(r, isolation_mode_total_debt=total) if r.symbol == iso.symbol else r for r in reserves)
 
 
 def _isolation_collateral(reserves: Sequence[AaveReserve]) -> AaveReserve | None:
@@ -598,9 +638,7 @@ def validate_borrow(
     if iso is not None:
         if not target.borrowable_in_isolation:
             raise AaveError("ASSET_NOT_BORROWABLE_IN_ISOLATION", f"{target.symbol} with {iso.symbol} isolated")
-        counted = amount // 10 ** checked_sub(target.decimals, DEBT_CEILING_DECIMALS)
-        if counted > UINT128_MAX:
-            raise MathRevertError("SafeCast: value doesn't fit in 128 bits", "", "toUint128")
+        counted = _isolation_units(amount, target.decimals)
         if iso.isolation_mode_total_debt + counted > UINT128_MAX:  # uint128 addition
             raise MathRevertError("isolated debt total overflows uint128 (Panic 0x11)", "0x11", "ARITHMETIC_OVERFLOW")
         if iso.isolation_mode_total_debt + counted > iso.debt_ceiling:
