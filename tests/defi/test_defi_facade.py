@@ -156,3 +156,12 @@ def test_morpho_repay_of_more_shares_than_owed_panics() -> None:
 
 def test_positions_module_is_exported() -> None:
     assert positions.load_position is levguard.defi.positions.load_position
+
+
+@pytest.mark.parametrize("positions", [None, 5, 3.5])
+def test_aave_positions_that_are_not_rows_are_input_errors(positions: object) -> None:
+    # An audit: None and 5 raised TypeError ("'NoneType' object is not iterable").
+    with pytest.raises(InputError, match="positions must be a sequence of rows"):
+        aave.get_user_account_data(positions)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="positions must be a sequence of rows"):
+        aave.validate_borrow(positions, "USDC", 1)  # type: ignore[arg-type]

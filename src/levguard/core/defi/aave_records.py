@@ -307,7 +307,7 @@ _EMODE_FIELDS: Final = frozenset(f.name for f in fields(EModeCategory))
 
 def parse_positions(positions: Iterable[Mapping[str, object] | AaveReserve]) -> tuple[AaveReserve, ...]:
     """Return ``positions`` as validated rows; raise InputError naming a bad row or a repeated symbol."""
-    if isinstance(positions, Mapping | str | bytes):
+    if isinstance(positions, Mapping | str | bytes) or not isinstance(positions, Iterable):
         raise InputError(f"positions must be a sequence of rows, was {type(positions).__name__}")
     rows: list[AaveReserve] = []
     for i, row in enumerate(positions):
