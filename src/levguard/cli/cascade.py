@@ -262,13 +262,18 @@ def _summary_table(summary: dict[str, Any], agg: dict[str, Any] | None, title: s
     return t
 
 
-def _describe(cfg: Any, n_accounts: int) -> str:
+def _describe(cfg: Any, n_accounts: int, regime: Any) -> str:
+    # ``regime``: the MarginRegime the run used (a venue's `liquidation:` rule resolved).
     p = cfg.paths
     market = cfg.market
+    # "tier" and "restore" are words: `{:g}` of them crashed after the run (an audit).
+    partial = regime.partial if isinstance(regime.partial, str) else f"{regime.partial:g}"
+    if regime.partial == "tier":
+        partial += f" {regime.step_mode}"
     return (
         f"{n_accounts:,} accounts; {p.model} paths of {getattr(p, 'n_steps', '?')} steps; "
-        f"{market.impact} impact, depth {market.depth:,.0f}; {cfg.regime.kind} margin regime "
-        f"(mmr {cfg.regime.mmr:g}, liquidation fee {cfg.regime.liquidation_fee:g}, partial {cfg.regime.partial:g}); "
+        f"{market.impact} impact, depth {market.depth:,.0f}; {regime.kind} margin regime "
+        f"(mmr {regime.mmr:g}, liquidation fee {regime.liquidation_fee:g}, partial {partial}); "
         f"insurance fund {cfg.venue.insurance_fund:,.0f}, ADL {'on' if cfg.venue.adl else 'off'}, "
         f"latency {cfg.venue.latency_steps} steps, mark lag {cfg.venue.mark_lag_steps} steps"
     )
@@ -321,7 +326,7 @@ def cascade(
             out.report,
             {f"path {cfg.path_index}": result},
             title=f"levguard cascade: {config}",
-            subtitle=_describe(cfg, len(result.accounts)),
+            subtitle=_describe(cfg, len(result.accounts), setup.regime),
             monte_carlo={f"{cfg.monte_carlo.n_paths:,} paths": mc} if mc is not None and cfg.monte_carlo else None,
         )
         steps = result.steps.copy()
@@ -450,7 +455,7 @@ def calibrate(
             title=f"levguard calibrate: {config}",
             subtitle=f"{len(table)} parameter sets x {plan['n_paths']:,} paths (common random numbers); "
             f"safe when P(bad debt > {plan['budget']:,.0f}) <= {plan['epsilon']:.2%}. "
-            + _describe(cfg, len(setup.population.side)),
+            + _describe(cfg, len(setup.population.side), setup.regime),
             calibration=table,
             x=plan["x"],
             y=plan["y"],

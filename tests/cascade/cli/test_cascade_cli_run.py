@@ -141,3 +141,17 @@ def test_regime_takes_a_venue_step_down_rule_and_the_file_wins(tmp_path: Path) -
     res = runner.invoke(app, ["cascade", write(tmp_path, bad)])
     assert res.exit_code == 2
     assert "step_mode" in res.stderr
+
+
+def test_a_word_partial_rule_runs_and_its_report_says_which(tmp_path: Path) -> None:
+    # `regime.partial: tier` or `restore` crashed after the run ("Unknown format code 'g' for
+    # object of type 'str'") and wrote no report (an audit).  The report names the rule the run
+    # used, a venue's step rule resolved.
+    for regime, said in (
+        ({"kind": "static", "partial": "tier", "liquidation": "bybit-linear"}, "partial tier until_safe"),
+        ({"kind": "static", "partial": "restore"}, "partial restore"),
+    ):
+        cfg = tiny(tmp_path, regime=regime, monte_carlo=None)
+        res = runner.invoke(app, ["cascade", write(tmp_path, cfg)])
+        assert res.exit_code == 0, res.output
+        assert said in (tmp_path / "c.html").read_text()
