@@ -378,6 +378,8 @@ class VenueSettings:
                         raise InputError(f"venue.oracle.{what}.source must be < sources ({s}), was {src}")
                     t0 = _int(ev.get("from", 0), f"venue.oracle.{what}.from")
                     t1 = _int(ev.get("to", n_steps), f"venue.oracle.{what}.to")
+                    if t1 < t0:  # a reversed interval did nothing, silently (an audit)
+                        raise InputError(f"venue.oracle.{what}.to must be >= from, was {t1} < {t0}")
                     if what == "corrupt":
                         m[t0 : t1 + 1, src] = _pos(ev.get("factor", 1.0), "venue.oracle.corrupt.factor")
                     else:

@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
+from levguard.core.validate import VOL_RANGE
 from levguard.errors import ConfigError, InputError
 
 __all__ = [
@@ -104,9 +105,14 @@ class PopulationConfig(_Model):
 # --------------------------------------------------------------------------- paths
 
 
+# An annualised volatility as levguard takes one elsewhere (core.validate.VOL_RANGE: at most 20,
+# 2,000 % a year); above it the paths overflowed and the error named no field (an audit).
+AnnualVol = Annotated[float, Field(ge=0, le=VOL_RANGE[1], allow_inf_nan=False)]
+
+
 class _Diffusion(_Model):
     s0: Pos
-    sigma: NonNeg
+    sigma: AnnualVol
     n_steps: Steps
     dt_years: Pos
     seed: Seed
@@ -126,7 +132,7 @@ class JumpPaths(_Diffusion):
 
 class GarchPaths(_Diffusion):
     model: Literal["garch_t", "garch"]
-    sigma: Pos
+    sigma: Annotated[float, Field(gt=0, le=VOL_RANGE[1], allow_inf_nan=False)]
     alpha: NonNeg | None = None
     beta: NonNeg | None = None
     dof: Annotated[float, Field(gt=2)] | None = None
@@ -238,11 +244,27 @@ class OracleCorrupt(_Model):
     to: Annotated[int, Field(ge=0)] | None = None
     factor: Pos = 1.0
 
+    @model_validator(mode="after")
+    def _ordered(self) -> OracleCorrupt:
+        _interval(self.from_, self.to)
+        return self
+
 
 class OracleStale(_Model):
     source: Annotated[int, Field(ge=0)] = 0
     from_: Annotated[int, Field(ge=0, alias="from")] = 0
     to: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OracleStale:
+        _interval(self.from_, self.to)
+        return self
+
+
+def _interval(start: int, end: int | None) -> None:
+    # An oracle event's steps: from <= to (a reversed interval was accepted and did nothing).
+    if end is not None and end < start:
+        raise ValueError(f"to must be >= from, was {end} < {start}")
 
 
 class OracleConfig(_Model):

@@ -53,6 +53,11 @@ def _with(section: str, **values: Any) -> dict[str, Any]:
         (_with("calibrate", grid={"mmr": [0.01, -0.1]}), "calibrate.grid.mmr[1]: must be greater than 0"),
         (_with("calibrate", grid={"leverage": [1]}), "calibrate.grid: unknown parameter 'leverage'"),
         ({k: v for k, v in BASE.items() if k != "market"}, "market: missing key"),
+        # An audit: sigma 1e6 overflowed the paths ("path must be at least 2 finite prices"), and
+        # a reversed oracle interval did nothing, silently.
+        (_with("paths", sigma=1e6), "paths.sigma: must be less than or equal to 20"),
+        (_with("venue", oracle={"sources": 3, "corrupt": [{"source": 0, "from": 5, "to": 3}]}), "to must be >= from"),
+        (_with("venue", oracle={"sources": 3, "stale": [{"source": 1, "from": 9, "to": 2}]}), "to must be >= from"),
     ],
 )
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, cfg: dict[str, Any], needle: str) -> None:
