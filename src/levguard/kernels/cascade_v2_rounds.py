@@ -233,7 +233,8 @@ def _size_step_downs(
                 if st.qty[i, a] != 0.0 and not tiers.coll[base + a]:
                     scr.c[j, a] = abs(st.qty[i, a])
         return
-    last = 1 if mode == kl.STEP_ONCE else top
+    once = mode == kl.STEP_ONCE
+    last = 1 if once else top
     for s in range(1, last + 1):
         left = eq
         mm_after = mm_hold
@@ -251,7 +252,6 @@ def _size_step_downs(
             closed = 0.0
             if k >= lowest and n_a > 0.0:
                 jt = k - s if k - s > 0 else 0
-                once = mode == kl.STEP_ONCE
                 cap = kl.step_rest_cap(jt, tiers.caps[lo:hi], tiers.mmrs[lo:hi], tiers.cums[lo:hi], once)
                 c = aq - cap / prices[a]
                 if c > 0.0 and c < aq:
