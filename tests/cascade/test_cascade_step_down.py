@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakes.tiers import FOUR_TIERS
 from levguard.cascade import MarginRegime, Market
@@ -121,3 +123,32 @@ def test_until_safe_on_a_table_without_deduction_stops_below_the_cap() -> None:
     assert left == pytest.approx(2e6 * (1.0 - 1e-9) / 98_000, rel=1e-12)
     assert regime.tiers is not None
     assert regime.tiers.index(left * 98_000) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    venue=st.sampled_from(["bybit-linear", "gate", "bitmex"]),
+    qty_a=st.floats(1.0, 40.0),
+    qty_b=st.floats(0.0, 40.0),
+    lev=st.floats(2.0, 60.0),
+    drop=st.floats(0.0, 0.08),
+)
+def test_property_a_joint_step_down_leaves_the_account_safe_or_takes_it_over(
+    venue: str, qty_a: float, qty_b: float, lev: float, drop: float
+) -> None:
+    # Whatever the market simulator's step closes, the account it leaves is out of liquidation at
+    # that price (equity above its maintenance), or has nothing left: a step that does not
+    # restore is a takeover (Bybit, Gate, BitMEX).
+    regime = _regime(venue)
+    assert regime.tiers is not None
+    wallet = (qty_a + qty_b) * 100_000.0 / lev
+    pop = MarketPopulation([0], [wallet], [[qty_a, qty_b]], [[100_000.0, 100_000.0]])
+    price = 100_000.0 * (1.0 - drop)
+    path = np.array([[100_000.0, 100_000.0], [price, price], [price, price]])
+    res = simulate_market(pop, path, MarketSpec(("A", "B"), [MarketVenue("x", DEEP, regime)]))
+    left = res.out.accounts.qty[0]
+    if (left == 0.0).all():
+        return
+    equity = res.out.accounts.wallet[0] + float(np.sum(left * (price - 100_000.0)))
+    mm = sum(regime.tiers.maintenance_margin(abs(q) * price) for q in left if q != 0.0)
+    assert equity >= mm * (1.0 - 1e-9)
