@@ -269,8 +269,20 @@ def test_hedged_owners_show_each_venues_outcome() -> None:
     assert row["left_exposed"]
     assert row["net_notional0"] == 0.0 < row["net_notional"]
     assert row["pnl"] == pytest.approx(row["pnl_hl"] + row["pnl_binance"], rel=1e-12)
-    # The long left open on binance lost with the crash; the short closed by ADL on hl gained.
-    assert row["pnl_binance"] < 0.0 < row["pnl_hl"]
+    # The long left open on binance lost with the crash.  Owner 10000's whole short on hl was an
+    # ADL counterparty at the crash's first step, at Hyperliquid's previous mark, its entry: it
+    # neither gained nor lost.  Owner 10001's short was only partly taken then (3.4 of 5 BTC
+    # before the routing was repeated at the fills the book settles at, 4.27 with more closes
+    # routed to ADL at that step); the rest gained with the crash (13,940, now 6,502).
+    assert row["pnl_binance"] < 0.0 == row["pnl_hl"]
+    pop = res.population
+    ev = res.events
+    for owner in (10_000, 10_001):
+        i = int(np.flatnonzero((pop.owner == owner) & (pop.venue == 0))[0])
+        hit = ev[(ev["account"] == i) & (ev["kind"] == "adl_victim")]
+        assert set(hit["step"]) == {31}
+        assert set(hit["price"]) == {pop.entry[i, 0]} == {60_000.0}
+    assert h.iloc[1]["pnl_hl"] > 0.0
 
 
 def test_per_venue_table_and_json() -> None:

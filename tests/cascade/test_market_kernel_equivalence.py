@@ -163,18 +163,22 @@ def combined(d: dict[str, str]) -> str:
 
 
 # Captured from the kernel before the restructuring (see the module docstring): case -> (digest,
-# accounts liquidated, events).
+# accounts liquidated, events).  "partial", "tier_step_down" and "hyperliquid_book" captured again
+# with the routing to ADL fixed (a slice that goes whole is routed as a full close; a book close
+# adds its fee, not the equity its account keeps, to the fund's estimate; "partial" once more
+# when the routing was repeated to a fixed point at the fills the books settle at): the model
+# changed.
 EXPECTED: dict[str, tuple[str, int, int]] = {
     "base": ("bf549952e2b6d66fd036cad0", 230, 564),
     "fund": ("2caca9cf0a9e3ad5efbf3158", 242, 490),
-    "partial": ("7217dd61c1b5f9844998e21d", 242, 2461),
+    "partial": ("2c94c38570b210484d2ab747", 234, 2483),
     "restore": ("2f41bf560e797a13702ad3fe", 284, 618),
-    "tier_step_down": ("2d7fc5203f96439902995093", 232, 950),
+    "tier_step_down": ("22594dd3fab23837a4e9f884", 231, 965),
     "dynamic": ("a5b062258d607269c40d4808", 279, 538),
     "latency_lag_sources": ("eed2bc66268f7e365c782dda", 207, 697),
     "sqrt_books": ("f6b9114936ec58c74bfb043a", 224, 564),
     "no_adl": ("25992e56d7a0f1904756c3bd", 249, 484),
-    "hyperliquid_book": ("43f87a190ce1d7f5fe114f34", 233, 572),
+    "hyperliquid_book": ("9d0a87915d75eb4c3e56cfc2", 227, 574),
     "capped_arbitrage": ("4b12be0c9f731400a56fc229", 223, 554),
     "long_noisy": ("9de578524ea89a76a345bcbe", 451, 915),
     "small_heaps": ("c00ae8968848a450ca8eb25c", 125, 310),

@@ -170,10 +170,12 @@ def test_off_reproduces_the_static_replay_of_2025_10_10(shared_dir: Path) -> Non
 
     cfg = config_from_dict(yaml.safe_load(SAMPLE.read_text(encoding="utf-8")), ROOT, str(SAMPLE))
     t = run_replay(replace(cfg, params=replace(cfg.params, depth_collapse=False))).table.set_index("asset")
-    # The replay's figures before the depth collapse existed (seed 0, the shipped parameters).
-    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1763338726.183615, rel=1e-12)
-    assert t.loc["BTC", "adl_notional"] == pytest.approx(461935808.93166053, rel=1e-12)
-    assert t.loc["BTC", "bad_debt"] == pytest.approx(12947236.032339498, rel=1e-12)
-    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(590555119.81297, rel=1e-12)
-    assert t.loc["SOL", "adl_notional"] == pytest.approx(315309505.6430534, rel=1e-12)
+    # The static book's figures (seed 0, the shipped parameters), captured again when the ADL
+    # waterfall was fixed and the parameters refitted (before: 1.763e9, 4.62e8, 1.29e7 of bad
+    # debt; SOL 5.91e8 and 3.15e8, at leverage_median 25 and mark_lag_seconds 15).
+    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1508118311.8711777, rel=1e-12)
+    assert t.loc["BTC", "adl_notional"] == pytest.approx(414702393.2333894, rel=1e-12)
+    assert t.loc["BTC", "bad_debt"] == pytest.approx(5192118.6317057125, rel=1e-12)
+    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(530689789.7510993, rel=1e-12)
+    assert t.loc["SOL", "adl_notional"] == pytest.approx(316843966.91377604, rel=1e-12)
     assert t.loc["BTC", "first_adl_delay_seconds"] == 40

@@ -1,6 +1,7 @@
 """Properties of the market cascade simulator (v2): the kernel's ADL scores are the core rules',
-money is conserved on random markets, the sorted sweep equals the naive scan, and a deeper
-crash never liquidates less (longs only, constant depth, no ADL, no fund)."""
+money is conserved on random markets, the sorted sweep equals the naive scan, a deeper crash
+never liquidates less (longs only, constant depth, no ADL, no fund), and ADL at bankruptcy
+prices with counterparties enough books no bad debt."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from levguard.cascade import MarginRegime, Market, VenueSettings
-from levguard.cascade.market import Arbitrage, MarketResult, MarketSpec, MarketVenue, simulate_market
+from levguard.cascade.market import (
+    Arbitrage,
+    MarketPopulation,
+    MarketResult,
+    MarketSpec,
+    MarketVenue,
+    simulate_market,
+)
 from levguard.cascade.market_population import random_market_population
 from levguard.core.rules import adl as core_adl
 from levguard.kernels import cascade_v2_adl as ka
@@ -175,3 +183,102 @@ def test_deeper_crash_never_liquidates_less(
     set_b, qty_b = _liquidated(simulate_market(pop, deep, spec))
     assert set_a <= set_b
     assert np.all(qty_b >= qty_a * (1 - 1e-12))
+
+
+# --------------------------------------------------------------------------- ADL's waterfall
+# Regime: every venue deleverages at the bankruptcy price (BitMEX, Binance, Bybit), has no
+# drawdown trigger and no liquidator vault, and holds on each asset, on each side, one
+# counterparty that is never liquidated (unlevered, in profit on every path) with twice the
+# asset's open interest.  Then ADL never runs dry, and at the fixed point of the routing every
+# close the books settle is one the fund can pay at the fills it settles at (partial slices pay
+# it their fee; a full close let through leaves the estimate, which starts from the fund, at
+# or above 0); a close routed to ADL leaves the fund unchanged (one position: v1's booking;
+# several: the rest at the bankruptcy prices, 0 up to rounding).  So no bad debt, exactly with
+# one position per account, up to rounding otherwise.  (Without counterparties enough, a venue
+# with ADL on can book more bad debt than with it off: the paths differ.)
+
+
+def _with_counterparties(pop: MarketPopulation, s0: np.ndarray, n_venues: int) -> MarketPopulation:
+    k = s0.shape[0]
+    oi = np.abs(pop.qty).sum(axis=0)
+    venue, wallet, qty, entry = [pop.venue], [pop.wallet], [pop.qty], [pop.entry]
+    for v in range(n_venues):
+        for a in range(k):
+            for side, rel in ((1.0, 0.2), (-1.0, 5.0)):
+                q = np.zeros((1, k))
+                q[0, a] = 2.0 * side * oi[a]
+                e = np.ones((1, k))
+                e[0, a] = rel * s0[a]
+                venue.append(np.array([v]))
+                wallet.append(np.array([2.0 * oi[a] * s0[a]]))
+                qty.append(q)
+                entry.append(e)
+    return MarketPopulation(np.concatenate(venue), np.concatenate(wallet), np.vstack(qty), np.vstack(entry))
+
+
+@settings(FAST, max_examples=150)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(2, 60),
+    n_assets=st.integers(1, 3),
+    n_venues=st.integers(1, 2),
+    rule=st.sampled_from(["bitmex", "binance-usdm", "bybit-linear"]),
+    partial=st.sampled_from([1.0, 0.3, "tier", "restore"]),
+    outcome=st.sampled_from(["takeover", "book"]),
+    backstop=st.sampled_from([0.0, 2.0 / 3.0, 1.0]),
+    fee=st.sampled_from([0.0, 0.005]),
+    fund=st.sampled_from([0.0, 500.0]),
+    latency=st.integers(0, 2),
+    lag=st.integers(0, 1),
+    depth=st.sampled_from([300.0, 3e3, 1e5]),
+    gap=st.floats(0.0, 0.12),
+)
+def test_adl_at_bankruptcy_prices_with_counterparties_books_no_bad_debt(
+    seed: int,
+    n: int,
+    n_assets: int,
+    n_venues: int,
+    rule: str,
+    partial: float | str,
+    outcome: str,
+    backstop: float,
+    fee: float,
+    fund: float,
+    latency: int,
+    lag: int,
+    depth: float,
+    gap: float,
+) -> None:
+    rng = np.random.default_rng(seed)
+    s0 = S0[:n_assets]
+    pop = random_market_population(
+        n, s0, n_venues=n_venues, seed=seed, leverage=((1.0, 2.0, 50.0),), notional=(20_000.0, 0.8)
+    )
+    pop = _with_counterparties(pop, s0, n_venues)
+    n_steps = 60
+    f = rng.normal(0.0, 0.004, n_steps)
+    f[20:28] -= 0.006
+    f[rng.integers(5, n_steps)] -= gap
+    f[rng.integers(5, n_steps)] += rng.uniform(0.0, 0.08)
+    r = f[:, None] * rng.uniform(0.8, 1.5, n_assets)[None, :] + rng.normal(0.0, 0.002, (n_steps, n_assets))
+    exo = s0[None, :] * np.exp(np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)]))
+    book = {"outcome": "book", "backstop": backstop} if outcome == "book" else {}
+    regime = MarginRegime(partial=partial, partial_min_notional=10_000.0, liquidation_fee=fee, **book)  # type: ignore[arg-type]
+    venues = [
+        MarketVenue(
+            f"v{v}",
+            Market(depth=depth * (1 + v), half_life_steps=20.0),
+            regime,
+            None,
+            VenueSettings(insurance_fund=fund, adl=True, latency_steps=latency, mark_lag_steps=lag),
+            rule,
+        )
+        for v in range(n_venues)
+    ]
+    res = simulate_market(pop, exo, MarketSpec([f"A{a}" for a in range(n_assets)], venues, Arbitrage(0.3)))
+    led = res.ledger()
+    assert abs(led["residual"]) <= 1e-9 * led["scale"], led
+    if n_assets == 1:
+        assert res.summary["bad_debt"] == 0.0
+    else:
+        assert res.summary["bad_debt"] <= 1e-12 * led["scale"]

@@ -422,10 +422,12 @@ def cascade_py(
             d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
             fill = price * math.exp(0.5 * d_log)
             if adl_on:
-                route_to_adl(k, fund, fill, book, adl_dry, orders)
-                flow = book_flow(k, side, orders)
-                d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
-                fill = price * math.exp(0.5 * d_log)
+                # To a fixed point: route at the fill, net the flow again, until a pass at the
+                # fill the book settles at flags nothing (route_to_adl).
+                while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders) > 0:
+                    flow = book_flow(k, side, orders)
+                    d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
+                    fill = price * math.exp(0.5 * d_log)
             # Settle.
             for j in range(k):
                 i = round_ids[j]

@@ -106,31 +106,62 @@ def book_flow(k: int, side: Float64Array1D, orders: RoundOrders) -> float:
 
 
 @jitable
-def route_to_adl(k: int, fund: float, fill: float, book: Book, adl_dry: BoolArray1D, orders: RoundOrders) -> None:
-    # Flag the full closes that would take the fund below 0 (in order, at the fill) for ADL;
-    # accounts ADL found no counterparty for stay in the book.
+def route_to_adl(
+    k: int,
+    fund: float,
+    fill: float,
+    cfg: CascadeConfig,
+    book: Book,
+    tiers: Tiers,
+    adl_dry: BoolArray1D,
+    orders: RoundOrders,
+) -> int:
+    # One pass at ``fill``: flag the full closes that would take the fund below 0 (in order) for
+    # ADL and return how many orders it flagged or made full; accounts ADL found no
+    # counterparty for stay in the book.  A slice that slice_close turns into a full close at
+    # the fill is one: sized whole and marked full here (close_in_book then settles it as such),
+    # and routed as one.  A close not routed adds to the fund's estimate what it gives the fund:
+    # E under a takeover, the fee under a book close (E below the backstop), not the equity the
+    # account keeps.  The caller repeats the pass at the new fill until it flags nothing (the
+    # fill the book settles at); each pass starts the estimate again from ``fund`` and skips
+    # the orders routed at an earlier pass (v2's route_to_adl, the same expressions).
     side = book.side
     qty = book.qty
     f_est = fund
+    changed = 0
     for j in range(k):
         i = orders.ids[j]
-        if orders.full[j] and not adl_dry[i]:
-            bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
-            delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
-            if f_est + delta < 0.0:
-                orders.adl[j] = True
-            else:
-                f_est += delta
+        if adl_dry[i] or orders.adl[j]:
+            continue
+        if not orders.full[j]:
+            c = orders.c[j]
+            if c <= 0.0 or not slice_close(i, c, False, fill, cfg, book, tiers)[0]:
+                continue
+            orders.c[j] = qty[i]
+            orders.full[j] = True
+            changed += 1
+        bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
+        delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
+        if f_est + delta < 0.0:
+            orders.adl[j] = True
+            changed += 1
+        else:
+            if delta > 0.0 and cfg.outcome == kl.BOOK:
+                # A book close leaves the account its equity: the fund gets the fee, not E.
+                realised = slice_close(i, qty[i], True, fill, cfg, book, tiers)[3]
+                delta = settle_whole(i, qty[i], realised, fill, cfg, book, tiers)[2]
+            f_est += delta
+    return changed
 
 
 @jitable
-def close_in_book(
-    i: int, c: float, full: bool, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers, pnl: Float64Array1D
-) -> tuple[float, bool, float, float]:
-    # Close ``c`` of account i at ``fill`` (the whole position when ``full``); a partial close
-    # that exhausts the margin, or leaves equity below the backstop, becomes a full close.
-    # Updates the position, margin and PnL; returns (closed qty, full, the fund's change,
-    # the bankruptcy price before the close).
+def slice_close(
+    i: int, c: float, full: bool, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers
+) -> tuple[bool, float, float, float]:
+    # Closing ``c`` of account i at ``fill``: (full, margin left, fee, realised PnL), the close
+    # realising side c (fill - entry) and paying the fee from the margin (settle_partial).  A
+    # partial close (``full`` False) that exhausts the margin, or leaves the equity at the fill
+    # below the backstop x the whole position's maintenance, becomes a full close.
     side = book.side
     qty = book.qty
     entry = book.entry
@@ -144,19 +175,46 @@ def close_in_book(
             backstop > 0.0 and whole_equity < backstop * tiered_mm(qty[i] * fill, tiers.caps, tiers.mmrs, tiers.cums)
         ):
             full = True
-            c = qty[i]
-            realised = side[i] * c * (fill - entry[i])
+    return full, left, fee, realised
+
+
+@jitable
+def settle_whole(
+    i: int, c: float, realised: float, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers
+) -> tuple[float, float, float, float]:
+    # The full close of account i (c its whole size) at ``fill`` through the venue's outcome:
+    # settle_close's (kept, fee, fund's change, taken over), the margin as collateral.
+    return kl.settle_close(
+        cfg.outcome,
+        book.margin[i],
+        realised,
+        c * fill,
+        cfg.liq_fee,
+        tiered_mm(c * fill, tiers.caps, tiers.mmrs, tiers.cums),
+        cfg.backstop,
+    )
+
+
+@jitable
+def close_in_book(
+    i: int, c: float, full: bool, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers, pnl: Float64Array1D
+) -> tuple[float, bool, float, float]:
+    # Close ``c`` of account i at ``fill`` (the whole position when ``full``); a partial close
+    # that exhausts the margin, or leaves equity below the backstop, becomes a full close
+    # (slice_close).  Updates the position, margin and PnL; returns (closed qty, full, the
+    # fund's change, the bankruptcy price before the close).
+    side = book.side
+    qty = book.qty
+    entry = book.entry
+    margin = book.margin
+    whole, left, fee, realised = slice_close(i, c, full, fill, cfg, book, tiers)
+    if whole and not full:
+        full = True
+        c = qty[i]
+        realised = slice_close(i, c, True, fill, cfg, book, tiers)[3]
     bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
     if full:
-        kept, _fee, delta, _taken = kl.settle_close(
-            cfg.outcome,
-            margin[i],
-            realised,
-            c * fill,
-            cfg.liq_fee,
-            tiered_mm(c * fill, tiers.caps, tiers.mmrs, tiers.cums),
-            backstop,
-        )
+        kept, _fee, delta, _taken = settle_whole(i, c, realised, fill, cfg, book, tiers)
         pnl[i] += kept - margin[i]
         qty[i] = 0.0
         margin[i] = 0.0

@@ -26,6 +26,7 @@ import numpy as np
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.cascade import dynamic_scale
 from levguard.kernels.cascade_records import AccountStatus
+from levguard.kernels.cascade_v2_adl import route_to_adl
 from levguard.kernels.cascade_v2_records import (
     COUNT_DTYPE,
     BookTiers,
@@ -47,7 +48,6 @@ from levguard.kernels.cascade_v2_rounds import (
     arbitrage,
     book_fills,
     close_in_books,
-    route_to_adl,
     size_orders,
     venue_marks,
 )
@@ -201,7 +201,10 @@ def market_cascade_py(
     (:func:`levguard.kernels.cascade.cascade_py`): marks, newly liquidatable accounts queued
     (``latency``), due orders sized, one net flow per book moving its price by v1's impact law
     with every order filling at ``P exp(dI / 2)``, full closes that would take the fund below 0
-    routed to ADL, book closes settled, ADL closes against the ranking, the impact applied, a
+    routed to ADL (a slice that goes whole at the fills is one; the routing and the netting
+    repeated until the routing flags nothing at the fills the books settle at,
+    :func:`~levguard.kernels.cascade_v2_adl.route_to_adl`), book closes settled, ADL closes
+    against the ranking (the account settled as a takeover), the impact applied, a
     negative fund booked as bad debt (on a ``fee_out`` venue the liquidation fees go to the
     liquidators, ``out.fees_paid``, never to the fund).  A venue with a liquidator vault lets
     it take over, before the book flows, the due accounts whose equity at the marks is below
@@ -352,9 +355,15 @@ def market_cascade_py(
                         peak = max(peak, fund[v])
                         floor, on = adl_floor(vp, fund[v], peak, dd_on[v])
                         dd_on[v] = on
-                    if route_to_adl(k, fund[v], floor, st, scr) > 0 and floor > 0.0:
-                        dd_on[v] = True
-                    book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
+                    # To a fixed point: route at the fills, net the flow again, until a pass at
+                    # the fills the books settle at flags nothing.
+                    while True:
+                        routed, promoted = route_to_adl(k, vp, fund[v], floor, st, tiers, scr)
+                        if routed > 0 and floor > 0.0:
+                            dd_on[v] = True
+                        if routed == 0 and promoted == 0:
+                            break
+                        book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
                 # Settle in the books (and file every order's account again).
                 fund[v] = close_in_books(
                     k, t, v, vp, marks[v], naive, fund[v], st, sl, tiers, scr, steps, totals, events, cnt, fees_paid

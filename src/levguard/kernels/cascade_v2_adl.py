@@ -1,5 +1,10 @@
-"""Auto-deleveraging of the market cascade kernel (v2): each venue's ranking, its fill price, and
-the close of one bankrupt position against the opposite side of its book.
+"""Auto-deleveraging of the market cascade kernel (v2): the routing of a round's closes to ADL,
+each venue's ranking, its fill price, and the close of one bankrupt position against the
+opposite side of its book.
+
+The routing and :func:`levguard.kernels.cascade_v2_rounds.close_in_books` share one test of
+when a slice becomes a full close (:func:`slice_goes_whole`), so a slice that exhausts the
+wallet is routed as the full close it settles as.
 
 The ranking scores are the kernel twins of :mod:`levguard.core.rules.adl` (the same expressions
 in the same order; tested equal): BitMEX through v1's :func:`levguard.kernels.cascade_rounds.adl_score`,
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
 from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price
@@ -23,10 +29,12 @@ from levguard.kernels.cascade_v2_records import (
     BookTiers,
     MarketState,
     MarketSteps,
+    Record,
     RecordArray,
+    RoundScratch,
     SideLists,
 )
-from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice
+from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice, single_asset, tier_mm
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 
@@ -334,3 +342,209 @@ def deleverage(
         record(events, cnt, t, v, a, u, side_u * take, price, bp, 0.0, EventKind.ADL_VICTIM, i)
         reprice(u, marks, naive, st, sl, tiers)
     return left
+
+
+@jitable
+def closes_something(j: int, i: int, qty: Float64Array2D, cc: Float64Array2D) -> bool:
+    """Whether order ``j`` (account ``i``) closes some of an open position (``cc[j, a] > 0``)."""
+    for a in range(qty.shape[1]):  # noqa: SIM110 (a loop: numba compiles no generator in any())
+        if qty[i, a] != 0.0 and not cc[j, a] <= 0.0:
+            return True
+    return False
+
+
+@jitable
+def slice_settle(
+    j: int,
+    i: int,
+    base: int,
+    fee_rate: float,
+    fill: Float64Array1D,
+    qty: Float64Array2D,
+    entry: Float64Array2D,
+    wallet: float,
+    cc: Float64Array2D,
+    coll: BoolArray1D,
+) -> tuple[float, float, float]:
+    """Return ``(left, fee, realised)`` of order ``j``'s closes ``cc[j]`` of account ``i`` at the
+    fills: ``realised = sum side c (fill - entry)`` and
+    :func:`~levguard.kernels.liquidation.settle_partial` of ``wallet`` with the fee on the
+    contracts' notional ``sum c fill`` (collateral sold pays none; ``coll[base + a]``: asset
+    ``a`` is collateral on the account's venue)."""
+    realised = 0.0
+    notional = 0.0
+    for a in range(qty.shape[1]):
+        q = qty[i, a]
+        if q != 0.0:
+            realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
+            if not coll[base + a]:
+                notional += cc[j, a] * fill[a]
+    left, fee = kl.settle_partial(wallet, realised, notional, fee_rate)
+    return left, fee, realised
+
+
+@jitable
+def whole_equity(i: int, fill: Float64Array1D, qty: Float64Array2D, entry: Float64Array2D, wallet: float) -> float:
+    """Account ``i``'s equity at the fills, ``wallet + sum q (fill - entry)``: what a full close
+    leaves before the venue's outcome (the fund's change of a takeover)."""
+    pnl = 0.0
+    for a in range(qty.shape[1]):
+        q = qty[i, a]
+        if q != 0.0:
+            pnl += q * (fill[a] - entry[i, a])
+    return wallet + pnl
+
+
+@jitable
+def slice_goes_whole(
+    left: float,
+    i: int,
+    base: int,
+    backstop: float,
+    fill: Float64Array1D,
+    qty: Float64Array2D,
+    entry: Float64Array2D,
+    wallet: float,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    off: Int64Array1D,
+) -> bool:
+    """Whether a slice of account ``i`` that leaves ``left`` in the wallet (:func:`slice_settle`)
+    becomes a full close: it exhausts the wallet (``left <= 0``), or the account's equity at
+    the fills (:func:`whole_equity`) is below ``backstop`` x its maintenance
+    ``sum MM(|q| fill)`` (each book's tiers from ``base``)."""
+    if not left > 0.0:
+        return True
+    if not backstop > 0.0:
+        return False
+    mm_whole = 0.0
+    for a in range(qty.shape[1]):
+        q = qty[i, a]
+        if q != 0.0:
+            mm_whole += tier_mm(caps, mmrs, cums, off, base + a, abs(q) * fill[a])
+    return bool(whole_equity(i, fill, qty, entry, wallet) < backstop * mm_whole)
+
+
+@jitable
+def settle_whole(
+    j: int,
+    i: int,
+    base: int,
+    outcome: int,
+    fee_rate: float,
+    backstop: float,
+    fee_out: bool,
+    realised: float,
+    fill: Float64Array1D,
+    qty: Float64Array2D,
+    wallet: float,
+    cc: Float64Array2D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    off: Int64Array1D,
+    coll: BoolArray1D,
+) -> tuple[float, float, float, float]:
+    """Return ``(kept, fee, delta, taken)`` of order ``j``'s full close of account ``i`` at the
+    fills through the venue's outcome: :func:`~levguard.kernels.liquidation.settle_close` with
+    the wallet as collateral, ``realised`` (:func:`slice_settle` of the whole sizes), the fee
+    on the contracts' notional ``sum c fill`` and the maintenance ``sum MM(c fill)``.  On a
+    ``fee_out`` venue a close not taken over pays its fee to the liquidators: ``delta`` is then
+    ``fee + min(E, 0) - fee`` (exact: the fee is 0 when ``E < 0``)."""
+    notional_f = 0.0
+    mm_f = 0.0
+    for a in range(qty.shape[1]):
+        if qty[i, a] != 0.0:
+            if not coll[base + a]:
+                notional_f += cc[j, a] * fill[a]
+            mm_f += tier_mm(caps, mmrs, cums, off, base + a, cc[j, a] * fill[a])
+    kept, fee_f, delta, taken = kl.settle_close(outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop)
+    if fee_out and taken == 0.0:
+        delta -= fee_f
+    return kept, fee_f, delta, taken
+
+
+@jitable
+def take_whole(j: int, i: int, qty: Float64Array2D, cc: Float64Array2D) -> None:
+    """Size order ``j`` as the whole account ``i`` (``cc[j, a] = |q_a|``)."""
+    for a in range(qty.shape[1]):
+        cc[j, a] = abs(qty[i, a])
+
+
+@jitable
+def route_to_adl(
+    k: int, vp: Record, fund: float, floor: float, st: MarketState, tiers: BookTiers, scr: RoundScratch
+) -> tuple[int, int]:
+    """One pass of the routing to ADL at the fills ``scr.fill``: flag the full closes that would
+    take the fund below ``floor`` (in order) for ADL; return how many this pass flagged and how
+    many slices it made full.  Accounts ADL found no counterparty for stay in the book.
+
+    A slice that :func:`slice_goes_whole` at the fills (it exhausts the wallet, or leaves the
+    equity below the venue's backstop x maintenance) is a full close: it is sized whole and
+    marked full here, as :func:`~levguard.kernels.cascade_v2_rounds.close_in_books` would
+    settle it, and routed as one.  The fund's change of a full close is the account's equity
+    at the fills (:func:`whole_equity`; one position: v1's ``side q (fill - BP)``); only a
+    close that draws on the fund (``delta < 0``) is routed.  A close that is not adds its
+    change to the estimate: ``E`` under a takeover, under the ``book`` outcome what
+    :func:`settle_whole` gives the fund (the fee, or ``E`` below the backstop; the account
+    keeps the rest), so a later close is not let through on equity the fund never receives.
+    ``floor`` is 0 (the fund never goes below 0) unless the venue's drawdown trigger raises it
+    (:func:`levguard.kernels.cascade_v2_vault.adl_floor`).
+
+    The caller repeats the pass at the new fills until it flags nothing
+    (:func:`levguard.kernels.cascade_v2.market_cascade_py`): a slice made full adds its rest
+    to the flow and a routed close takes its own out, so the fills move and a close let
+    through, or a slice, may settle otherwise there.  Each pass starts the estimate again from
+    ``fund``, over the orders not yet routed, at the current fills (an order routed at an
+    earlier pass is skipped, as it adds nothing to the estimate in the pass that routes it; a
+    slice made full at an earlier pass is a full close); a pass only flags orders, never
+    clears a flag, so the repeats end within ``2 k`` passes.
+    """
+    n_assets = st.qty.shape[1]
+    routed = 0
+    promoted = 0
+    f_est = fund
+    for j in range(k):
+        i = scr.ids[j]
+        if st.adl_dry[i] or scr.adl[j]:
+            continue
+        base = st.venue[i] * n_assets
+        wallet = st.wallet[i]
+        if not scr.full[j]:
+            if not closes_something(j, i, st.qty, scr.c):
+                continue
+            left, _fee, _realised = slice_settle(
+                j, i, base, vp["liq_fee"], scr.fill, st.qty, st.entry, wallet, scr.c, tiers.coll
+            )
+            if not slice_goes_whole(
+                left, i, base, vp["backstop"], scr.fill, st.qty, st.entry, wallet,
+                tiers.caps, tiers.mmrs, tiers.cums, tiers.off,
+            ):  # fmt: skip
+                continue
+            take_whole(j, i, st.qty, scr.c)
+            scr.full[j] = True
+            promoted += 1
+        a1 = single_asset(i, st)
+        if a1 >= 0:
+            q = st.qty[i, a1]
+            side = 1.0 if q > 0.0 else -1.0
+            bp = bankruptcy_price(side, abs(q), st.entry[i, a1], wallet)
+            delta = side * abs(q) * (scr.fill[a1] - bp)
+        else:
+            delta = whole_equity(i, scr.fill, st.qty, st.entry, wallet)
+        if delta < 0.0 and f_est + delta < floor:
+            scr.adl[j] = True
+            routed += 1
+        else:
+            if delta > 0.0 and vp["outcome"] == kl.BOOK:
+                # A book close leaves the account its equity: the fund gets the fee, not E.
+                _left, _fee, realised = slice_settle(
+                    j, i, base, vp["liq_fee"], scr.fill, st.qty, st.entry, wallet, scr.c, tiers.coll
+                )
+                delta = settle_whole(
+                    j, i, base, kl.BOOK, vp["liq_fee"], vp["backstop"], vp["fee_out"], realised, scr.fill,
+                    st.qty, wallet, scr.c, tiers.caps, tiers.mmrs, tiers.cums, tiers.off, tiers.coll,
+                )[2]  # fmt: skip
+            f_est += delta
+    return routed, promoted

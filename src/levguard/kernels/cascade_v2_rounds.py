@@ -3,9 +3,10 @@ venues.
 
 Scalar helpers of :func:`levguard.kernels.cascade_v2.market_cascade_py`: the venue's marks, the
 sizing of each account's order, the net flow and fill per book (v1's impact maths,
-:func:`levguard.kernels.cascade_rounds.flow_impact`), the routing to ADL, the settlement of an
-account's close in the books and of its close against ADL counterparties (through
-:mod:`levguard.kernels.liquidation`), and the arbitrage that pulls venue prices together.
+:func:`levguard.kernels.cascade_rounds.flow_impact`), the settlement of an account's close in
+the books and of its close against ADL counterparties (through
+:mod:`levguard.kernels.liquidation`), and the arbitrage that pulls venue prices together.  The
+routing to ADL is :func:`levguard.kernels.cascade_v2_adl.route_to_adl`.
 
 With one open position every expression here is v1's (:mod:`levguard.kernels.cascade_rounds`)
 in the same order, so with one asset and one venue the kernel repeats v1 bit for bit.
@@ -19,8 +20,19 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
 from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
-from levguard.kernels.cascade_rounds import bankruptcy_price, flow_impact
-from levguard.kernels.cascade_v2_adl import bankruptcy_prices, deleverage, position_bankruptcy, rank_list, record
+from levguard.kernels.cascade_rounds import flow_impact
+from levguard.kernels.cascade_v2_adl import (
+    bankruptcy_prices,
+    closes_something,
+    deleverage,
+    position_bankruptcy,
+    rank_list,
+    record,
+    settle_whole,
+    slice_goes_whole,
+    slice_settle,
+    take_whole,
+)
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
     BookTiers,
@@ -33,7 +45,7 @@ from levguard.kernels.cascade_v2_records import (
     SideLists,
     list_index,
 )
-from levguard.kernels.cascade_v2_sweep import book_mm, book_tier, push, rebuild, set_keys, single_asset, tier_mm
+from levguard.kernels.cascade_v2_sweep import book_mm, book_tier, push, rebuild, set_keys
 from levguard.typing import Float64Array1D, Float64Array2D
 
 Float64Array3D = Float64Array2D  # numpy's typing does not distinguish dimensions
@@ -327,42 +339,6 @@ def book_fills(
 
 
 @jitable
-def route_to_adl(k: int, fund: float, floor: float, st: MarketState, scr: RoundScratch) -> int:
-    """Flag the full closes that would take the fund below ``floor`` (in order, at the fills) for
-    ADL and return how many; accounts ADL found no counterparty for stay in the book.
-
-    The fund's change of a takeover is the account's equity at the fills,
-    ``wallet + sum q (fill - entry)`` (one position: v1's ``side q (fill - BP)``); only a close
-    that draws on the fund (``delta < 0``) is routed.  ``floor`` is 0 (the fund never goes below
-    0) unless the venue's drawdown trigger raises it
-    (:func:`levguard.kernels.cascade_v2_vault.adl_floor`).
-    """
-    routed = 0
-    f_est = fund
-    for j in range(k):
-        i = scr.ids[j]
-        if scr.full[j] and not st.adl_dry[i]:
-            a1 = single_asset(i, st)
-            if a1 >= 0:
-                q = st.qty[i, a1]
-                side = 1.0 if q > 0.0 else -1.0
-                bp = bankruptcy_price(side, abs(q), st.entry[i, a1], st.wallet[i])
-                delta = side * abs(q) * (scr.fill[a1] - bp)
-            else:
-                delta = st.wallet[i]
-                for a in range(st.qty.shape[1]):
-                    q = st.qty[i, a]
-                    if q != 0.0:
-                        delta += q * (scr.fill[a] - st.entry[i, a])
-            if delta < 0.0 and f_est + delta < floor:
-                scr.adl[j] = True
-                routed += 1
-            else:
-                f_est += delta
-    return routed
-
-
-@jitable
 def add_draw(delta: float, c: Float64Array1D, price: Float64Array1D, draw: Float64Array1D) -> None:
     """A close that draws on the fund (``delta < 0``) spreads the draw over its assets by the
     notional ``c price`` of each (added to ``draw`` (K,))."""
@@ -403,8 +379,11 @@ def close_in_books(
     A partial close realises ``sum side c (fill - entry)`` and pays ``fee x sum c fill`` from
     the wallet (:func:`~levguard.kernels.liquidation.settle_partial`); it becomes a full close
     when that exhausts the wallet or leaves the account's equity at the fills below
-    ``backstop`` x its maintenance.  A full close settles the whole account through the venue's
-    outcome (:func:`~levguard.kernels.liquidation.settle_close`, the wallet as collateral).
+    ``backstop`` x its maintenance (:func:`~levguard.kernels.cascade_v2_adl.slice_goes_whole`;
+    with ADL on, the routing applies it first, at the fills before the routed orders leave the
+    books, and marks such a slice full).  A
+    full close settles the whole account through the venue's outcome
+    (:func:`~levguard.kernels.liquidation.settle_close`, the wallet as collateral).
     One event per closed position; the fund's change is on the first.  On a ``fee_out`` venue
     the liquidation fee (on the contracts' notional: collateral sold pays none) of a book close
     (partial, or full and not taken over) leaves the venue
@@ -451,53 +430,22 @@ def close_in_books(
         pending[i] = False
         if scr.adl[j]:
             continue
-        something = False
-        for a in range(n_assets):
-            if qty[i, a] != 0.0 and not cc[j, a] <= 0.0:
-                something = True
-        if something:
+        if closes_something(j, i, qty, cc):
             full = scr.full[j]
             wallet = wallets[i]
-            realised = 0.0
-            notional = 0.0
-            for a in range(n_assets):
-                q = qty[i, a]
-                if q != 0.0:
-                    realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
-                    if not coll[v * n_assets + a]:  # the fee is on the contracts, not the collateral sold
-                        notional += cc[j, a] * fill[a]
-            left, fee = kl.settle_partial(wallet, realised, notional, fee_rate)
-            if not full:
-                whole_equity = 0.0
-                mm_whole = 0.0
-                for a in range(n_assets):
-                    q = qty[i, a]
-                    if q != 0.0:
-                        whole_equity += q * (fill[a] - entry[i, a])
-                        mm_whole += tier_mm(caps, mmrs, cums, off, v * n_assets + a, abs(q) * fill[a])
-                whole_equity = wallet + whole_equity
-                if not left > 0.0 or (backstop > 0.0 and whole_equity < backstop * mm_whole):
-                    full = True
-                    realised = 0.0
-                    for a in range(n_assets):
-                        q = qty[i, a]
-                        cc[j, a] = abs(q)
-                        if q != 0.0:
-                            realised += (1.0 if q > 0.0 else -1.0) * cc[j, a] * (fill[a] - entry[i, a])
+            base = v * n_assets
+            left, fee, realised = slice_settle(j, i, base, fee_rate, fill, qty, entry, wallet, cc, coll)
+            if not full and slice_goes_whole(left, i, base, backstop, fill, qty, entry, wallet, caps, mmrs, cums, off):
+                full = True
+                take_whole(j, i, qty, cc)
+                _left, _fee, realised = slice_settle(j, i, base, fee_rate, fill, qty, entry, wallet, cc, coll)
             bankruptcy_prices(i, marks, qty, entry, wallets, n_open, tiers.coll, v * n_assets, adl_bp)
             if full:
-                notional_f = 0.0
-                mm_f = 0.0
-                for a in range(n_assets):
-                    if qty[i, a] != 0.0:
-                        if not coll[v * n_assets + a]:
-                            notional_f += cc[j, a] * fill[a]
-                        mm_f += tier_mm(caps, mmrs, cums, off, v * n_assets + a, cc[j, a] * fill[a])
-                kept, fee_f, delta, taken = kl.settle_close(
-                    outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop
-                )
+                kept, fee_f, delta, taken = settle_whole(
+                    j, i, base, outcome, fee_rate, backstop, fee_out, realised, fill, qty, wallet, cc,
+                    caps, mmrs, cums, off, coll,
+                )  # fmt: skip
                 if fee_out and taken == 0.0:
-                    delta -= fee_f  # fee + min(E, 0) - fee: exact (the fee is 0 when E < 0)
                     fees_paid[v, t] += fee_f
                 pnl[i] += kept - wallet
                 wallets[i] = 0.0
@@ -577,12 +525,36 @@ def adl_account(
     marks (built once per step and side), at its bankruptcy price (BitMEX, Binance, Bybit) or
     the previous mark (Hyperliquid).  One position at its bankruptcy price: v1's booking (the
     closed share of the wallet is lost, the fund unchanged).  Otherwise each closed position
-    realises ``side c (price - entry)`` and, once the account is flat, the venue's outcome
-    settles the rest (at bankruptcy prices the rest is 0 up to rounding; at the previous mark it
-    is the account's equity there, which the fund receives or pays).  A rest without
-    counterparties stays open and is sent to the book in the next round (the caller queues it).
-    A ``fee_out`` venue pays the outcome's liquidation fee to the liquidators (``fees_paid[v, t]``),
-    as :func:`close_in_books` does.
+    realises ``side c (price - entry)`` and, once the account is flat, the rest settles as a
+    takeover (:func:`~levguard.kernels.liquidation.settle_close` with ``TAKEOVER``): the account
+    was bankrupt at the fills (why it was routed here) and keeps nothing, the fund receives or
+    pays its equity at the ADL prices (at bankruptcy prices 0 up to rounding; at the previous
+    mark the account's equity there).  A ``fee_out`` venue (a lending pool's: its fund takes no
+    fee and no clearance) settles through its outcome instead and pays the outcome's liquidation
+    fee to the liquidators (``fees_paid[v, t]``), as :func:`close_in_books` does.  A rest
+    without counterparties stays open and is sent to the book in the next round (the caller
+    queues it).
+
+    Notes
+    -----
+    The takeover settlement is the venues' ADL: the bankrupt position is closed against the
+    counterparties and nothing is paid out to its account.
+
+    * Hyperliquid, hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging: "If a
+      user's account value or isolated position value becomes negative, the users on the
+      opposite side of the position are ranked ... Those traders' positions are closed at the
+      previous mark price against the now underwater user, ensuring that the platform has no
+      bad debt."  The account is underwater (why it was routed here), so its value at the
+      previous mark is not collateral it keeps: /trading/liquidations leaves the trader "any
+      remaining collateral" only when the book closes "such that the maintenance margin
+      requirements are met", and below 2/3 of the maintenance margin the liquidator vault
+      takes the positions and the margin over ("the maintenance margin is not returned to the
+      user"; :mod:`levguard.core.rules.hyperliquid`).
+    * BitMEX (bitmex.com/app/autoDeleveraging), Binance USD-M
+      (binance.com/en/support/faq/detail/360033525471) and Bybit
+      (bybit.com/en/help-center/article/Auto-Deleveraging-ADL): the counterparties are closed
+      "at the bankruptcy price of the liquidated order", where the account's equity is 0, so
+      the takeover pays and receives nothing (:mod:`levguard.core.rules.adl` quotes the pages).
     """
     i = scr.ids[j]
     v = st.venue[i]
@@ -652,8 +624,9 @@ def adl_account(
     if closed_any and not v1_booking:
         if cnt_open == 0:
             wallet = st.wallet[i]
+            kind = vp["outcome"] if vp["fee_out"] else kl.TAKEOVER
             kept, fee, delta, taken = kl.settle_close(
-                vp["outcome"], wallet, realised, notional, vp["liq_fee"], mm, vp["backstop"]
+                kind, wallet, realised, notional, vp["liq_fee"], mm, vp["backstop"]
             )
             if vp["fee_out"] and taken == 0.0:
                 delta -= fee
