@@ -30,6 +30,9 @@ what the loop already knows:
   past a deletion of the account's storage (the trie itself is then swapped):
   :func:`discard_storage` drops it in that case only.  Writes reach the cache through its own
   write-through, as before.
+* **Memory.**  ``BaseComputation.extend_memory`` (:func:`extend_memory`) and ``Memory.write``
+  (:class:`FastMemory`) check their arguments inline and charge and write what py-evm does; an
+  argument py-evm would refuse, or debug logging, goes to py-evm's own method.
 * **The stack.**  :class:`FastStack` keeps py-evm's stack (ints and bytes side by side, the
   same limits and errors) with the checks written inline in the hot methods (``push_int``,
   ``push_bytes``, ``pop1_int``, ``pop_ints``).
@@ -44,24 +47,38 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import eth.vm.computation as _computation
+from eth._utils.numeric import ceil32
 from eth.db.accesslog import KeyAccessLoggerAtomicDB
 from eth.db.storage import CLEAR_COUNT_KEY_NAME, AccountStorageDB
 from eth.exceptions import FullStack, Halt, InsufficientStack
 from eth.validation import validate_stack_bytes, validate_stack_int
 from eth.vm.code_stream import CodeStream
+from eth.vm.computation import memory_gas_cost
 from eth.vm.logic import duplication as _logic_dup
 from eth.vm.logic import stack as _logic_stack
 from eth.vm.logic import swap as _logic_swap
 from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.memory import Memory
 from eth.vm.opcode import _FastOpcode
 from eth.vm.stack import Stack, to_int
 from eth_utils import ValidationError
 from eth_utils import to_int as _to_int
 
-__all__ = ["FastStack", "SharedAnalysisCodeStream", "apply_computation", "install", "installed", "uninstall"]
+__all__ = [
+    "FastMemory",
+    "FastStack",
+    "SharedAnalysisCodeStream",
+    "apply_computation",
+    "extend_memory",
+    "install",
+    "installed",
+    "uninstall",
+]
 
 _ORIGINAL_STREAM = _computation.CodeStream
 _ORIGINAL_STACK = _computation.Stack
+_ORIGINAL_MEMORY = _computation.Memory
+_ORIGINAL_EXTEND = _computation.BaseComputation.extend_memory
 _ORIGINAL_KEYS_READ = KeyAccessLoggerAtomicDB.keys_read
 _ORIGINAL_APPLY = _computation.BaseComputation.__dict__["apply_computation"]
 _ORIGINAL_DISCARD = AccountStorageDB.discard
@@ -108,6 +125,55 @@ def discard_storage(self: Any, checkpoint: Any) -> None:
             f" {latest_clear_count} to {reverted_clear_count}, in"
             f" 0x{self._address.hex()}"
         )
+
+
+def extend_memory(self: Any, start_position: int, size: int) -> None:
+    """py-evm's ``BaseComputation.extend_memory`` with its checks inline (same gas, reason and
+    memory); an argument it would refuse, or debug logging, goes to py-evm's method."""
+    if (
+        not (
+            start_position.__class__ is int
+            and size.__class__ is int
+            and 0 <= start_position <= _UINT_256_MAX
+            and 0 <= size <= _UINT_256_MAX
+        )
+        or self.logger.show_debug2
+    ):
+        _ORIGINAL_EXTEND(self, start_position, size)
+        return
+    if size:
+        memory = self._memory
+        before_size = ceil32(len(memory._bytes))
+        after_size = ceil32(start_position + size)
+        if before_size < after_size:  # the memory cost grows with the size, strictly
+            cost = memory_gas_cost(after_size) - memory_gas_cost(before_size)
+            self._gas_meter.consume_gas(
+                cost, reason=" ".join(("Expanding memory", str(before_size), "->", str(after_size)))
+            )
+        memory.extend(start_position, size)
+
+
+class FastMemory(Memory):
+    """py-evm's ``Memory`` with the checks of ``write`` inline (same bytes, same errors)."""
+
+    __slots__ = ()
+
+    def write(self, start_position: int, size: int, value: bytes) -> None:
+        if (
+            size
+            and start_position.__class__ is int
+            and size.__class__ is int
+            and start_position >= 0
+            and size >= 0
+            and isinstance(value, bytes)
+            and len(value) == size
+            and start_position + size <= len(self._bytes)
+            and start_position <= _UINT_256_MAX
+            and size <= _UINT_256_MAX
+        ):
+            self._bytes[start_position : start_position + size] = value
+        else:
+            super().write(start_position, size, value)
 
 
 class FastStack(Stack):
@@ -259,6 +325,8 @@ def install() -> None:
     """Install the shortcuts (idempotent)."""
     _computation.CodeStream = SharedAnalysisCodeStream  # type: ignore[misc]
     _computation.Stack = FastStack  # type: ignore[misc]
+    _computation.Memory = FastMemory  # type: ignore[misc]
+    _computation.BaseComputation.extend_memory = extend_memory  # type: ignore[method-assign]
     _computation.BaseComputation.apply_computation = apply_computation  # type: ignore[method-assign,assignment]
     KeyAccessLoggerAtomicDB.keys_read = property(_keys_read_live)  # type: ignore[assignment,method-assign]
     AccountStorageDB.discard = discard_storage  # type: ignore[method-assign]
@@ -268,6 +336,8 @@ def uninstall() -> None:
     """Put py-evm back as it was."""
     _computation.CodeStream = _ORIGINAL_STREAM  # type: ignore[misc]
     _computation.Stack = _ORIGINAL_STACK  # type: ignore[misc]
+    _computation.Memory = _ORIGINAL_MEMORY  # type: ignore[misc]
+    _computation.BaseComputation.extend_memory = _ORIGINAL_EXTEND  # type: ignore[method-assign]
     _computation.BaseComputation.apply_computation = _ORIGINAL_APPLY  # type: ignore[method-assign]
     KeyAccessLoggerAtomicDB.keys_read = _ORIGINAL_KEYS_READ  # type: ignore[method-assign]
     AccountStorageDB.discard = _ORIGINAL_DISCARD  # type: ignore[method-assign]
@@ -278,6 +348,8 @@ def installed() -> bool:
     return (
         _computation.CodeStream is SharedAnalysisCodeStream
         and _computation.Stack is FastStack
+        and _computation.Memory is FastMemory
+        and _computation.BaseComputation.extend_memory is extend_memory
         and _computation.BaseComputation.__dict__["apply_computation"] is apply_computation
         and AccountStorageDB.discard is discard_storage
     )

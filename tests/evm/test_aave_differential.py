@@ -21,7 +21,7 @@ siloed borrowing, LTV-0 and disabled collateral, dust).  Then:
   sample) and each revert's error code equal levguard's ``liquidation_call``;
 * three of those liquidations, recorded with their rows, run without node as regression cases.
 
-Run with ``-s`` to see the counts and the wall and CPU time of each phase (about 43 s of CPU, of
+Run with ``-s`` to see the counts and the wall and CPU time of each phase (about 40 s of CPU, of
 which the liquidations take about 30 s).
 """
 

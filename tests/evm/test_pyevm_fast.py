@@ -158,6 +158,8 @@ PROGRAMS = {
     "calldata and memory": "60003560005260206000f3",
     "log": "602a600052" + "6020600020" + "60206000a1" + "00",
     "storage read after a reverted write": _revert_then_read(),
+    "memory grows": "602a6201000052" + "602a6201ffff53" + "59600052" + "60206000f3",
+    "out of gas growing memory": "602a" + "640100000000" + "52",
 }
 GAS = {"out of gas on a push": 300, "out of gas in a loop": 5_000}
 
@@ -210,7 +212,7 @@ def test_the_programs_reach_the_outcomes_they_are_named_for() -> None:
     assert ok == {
         "arithmetic then stop", "runs off the end", "truncated push at the end", "every dup and swap",
         "push32 and pop", "return data", "jump to a jumpdest", "call a precompile", "call a contract",
-        "calldata and memory", "log", "storage read after a reverted write",
+        "calldata and memory", "log", "storage read after a reverted write", "memory grows",
     }  # fmt: skip
     errors = {name: run[1] for name, run in runs.items() if not run[0]}
     assert errors == {
@@ -220,6 +222,7 @@ def test_the_programs_reach_the_outcomes_they_are_named_for() -> None:
         "dup on empty": "InsufficientStack", "swap underflow": "InsufficientStack", "pop on empty": "InsufficientStack",
         "stack overflow by push": "FullStack", "stack overflow by dup": "FullStack",
         "out of gas in a loop": "OutOfGas", "out of gas on a push": "OutOfGas",
+        "out of gas growing memory": "OutOfGas",
     }  # fmt: skip
     assert runs["arithmetic then stop"][7] == [9]
     assert runs["truncated push at the end"][7] == [b"\x01", b"\xff\x00"]
@@ -228,6 +231,7 @@ def test_the_programs_reach_the_outcomes_they_are_named_for() -> None:
     assert int.from_bytes(runs["calldata and memory"][5], "big") == 7
     assert len(runs["log"][6]) == 1
     assert int.from_bytes(runs["storage read after a reverted write"][5], "big") == 5
+    assert int.from_bytes(runs["memory grows"][5], "big") == 0x20000  # MSIZE after a byte at 0x1ffff
 
 
 def test_an_aave_market_deploys_to_the_same_state_with_and_without_the_shortcuts(
