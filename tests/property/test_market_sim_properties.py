@@ -49,6 +49,37 @@ def test_kernel_scores_equal_the_core_rules(qty: float, entry: float, mark_rel: 
 
 # --------------------------------------------------------------------------- random markets
 
+N_STEPS = 60
+
+
+def _drift(rng: np.random.Generator) -> np.ndarray:
+    """The markets' common log return per step: noise and a slide over steps 20-27 (the tests
+    add their own gaps)."""
+    f = rng.normal(0.0, 0.004, N_STEPS)
+    f[20:28] -= 0.006
+    return f
+
+
+def _paths(rng: np.random.Generator, s0: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Each asset's exogenous path from ``s0`` on the common returns ``f`` (its own beta and noise)."""
+    n_assets = s0.shape[0]
+    r = f[:, None] * rng.uniform(0.8, 1.5, n_assets)[None, :] + rng.normal(0.0, 0.002, (f.shape[0], n_assets))
+    return np.asarray(s0[None, :] * np.exp(np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)])))
+
+
+def _venue(
+    v: int, depth: float, regime: MarginRegime, fund: float, adl: bool, latency: int, lag: int, rule: str
+) -> MarketVenue:
+    """Venue ``v`` of a random market: its book ``depth x (1 + v)`` deep, fund, ADL, latency and mark lag."""
+    return MarketVenue(
+        f"v{v}",
+        Market(depth=depth * (1 + v), half_life_steps=20.0),
+        regime,
+        None,
+        VenueSettings(insurance_fund=fund, adl=adl, latency_steps=latency, mark_lag_steps=lag),
+        rule,
+    )
+
 
 def _market(
     seed: int,
@@ -70,12 +101,9 @@ def _market(
     pop = random_market_population(
         n, s0, n_venues=n_venues, seed=seed, leverage=((1.0, 2.0, 50.0),), notional=(20_000.0, 0.8)
     )
-    n_steps = 60
-    f = rng.normal(0.0, 0.004, n_steps)
-    f[20:28] -= 0.006
-    f[rng.integers(5, n_steps)] -= rng.uniform(0.0, 0.06)
-    r = f[:, None] * rng.uniform(0.8, 1.5, n_assets)[None, :] + rng.normal(0.0, 0.002, (n_steps, n_assets))
-    exo = s0[None, :] * np.exp(np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)]))
+    f = _drift(rng)
+    f[rng.integers(5, N_STEPS)] -= rng.uniform(0.0, 0.06)
+    exo = _paths(rng, s0, f)
     venues = []
     for v in range(n_venues):
         regime = (
@@ -83,16 +111,7 @@ def _market(
             if outcome == "book"
             else MarginRegime(partial=partial, partial_min_notional=10_000.0)
         )
-        venues.append(
-            MarketVenue(
-                f"v{v}",
-                Market(depth=depth * (1 + v), half_life_steps=20.0),
-                regime,
-                None,
-                VenueSettings(insurance_fund=fund, adl=adl, latency_steps=latency, mark_lag_steps=lag),
-                RULES[(seed + v) % 4],
-            )
-        )
+        venues.append(_venue(v, depth, regime, fund, adl, latency, lag, RULES[(seed + v) % 4]))
     return pop, exo, MarketSpec([f"A{a}" for a in range(n_assets)], venues, Arbitrage(speed, capacity))
 
 
@@ -255,26 +274,13 @@ def test_adl_at_bankruptcy_prices_with_counterparties_books_no_bad_debt(
         n, s0, n_venues=n_venues, seed=seed, leverage=((1.0, 2.0, 50.0),), notional=(20_000.0, 0.8)
     )
     pop = _with_counterparties(pop, s0, n_venues)
-    n_steps = 60
-    f = rng.normal(0.0, 0.004, n_steps)
-    f[20:28] -= 0.006
-    f[rng.integers(5, n_steps)] -= gap
-    f[rng.integers(5, n_steps)] += rng.uniform(0.0, 0.08)
-    r = f[:, None] * rng.uniform(0.8, 1.5, n_assets)[None, :] + rng.normal(0.0, 0.002, (n_steps, n_assets))
-    exo = s0[None, :] * np.exp(np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)]))
+    f = _drift(rng)
+    f[rng.integers(5, N_STEPS)] -= gap
+    f[rng.integers(5, N_STEPS)] += rng.uniform(0.0, 0.08)
+    exo = _paths(rng, s0, f)
     book = {"outcome": "book", "backstop": backstop} if outcome == "book" else {}
     regime = MarginRegime(partial=partial, partial_min_notional=10_000.0, liquidation_fee=fee, **book)  # type: ignore[arg-type]
-    venues = [
-        MarketVenue(
-            f"v{v}",
-            Market(depth=depth * (1 + v), half_life_steps=20.0),
-            regime,
-            None,
-            VenueSettings(insurance_fund=fund, adl=True, latency_steps=latency, mark_lag_steps=lag),
-            rule,
-        )
-        for v in range(n_venues)
-    ]
+    venues = [_venue(v, depth, regime, fund, True, latency, lag, rule) for v in range(n_venues)]
     res = simulate_market(pop, exo, MarketSpec([f"A{a}" for a in range(n_assets)], venues, Arbitrage(0.3)))
     led = res.ledger()
     assert abs(led["residual"]) <= 1e-9 * led["scale"], led
