@@ -45,8 +45,19 @@ def _shots(tmp_path: Path) -> Path:
     return out
 
 
-def _position(service: _Service) -> dict[str, Any]:
-    (pos,) = service.get(f"/api/accounts/{ACCOUNT}/positions")["positions"]
+def _position(service: _Service, timeout_s: float = 15.0) -> dict[str, Any]:
+    """The account's one position as the guardian's last cycle saw it.
+
+    The service answers before the guardian's first cycle has run (a loaded machine can take
+    seconds over it); until then the list is empty, so wait for the cycle rather than race it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        positions = service.get(f"/api/accounts/{ACCOUNT}/positions")["positions"]
+        if positions or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    (pos,) = positions
     return pos  # type: ignore[no-any-return]
 
 
