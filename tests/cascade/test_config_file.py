@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from levguard.cascade.config_file import read_config_file
+from levguard.cascade.config_file import load_config_file, read_config_file
 from levguard.cascade.contagion_config import load_contagion_config
 from levguard.cascade.replay_config import load_replay_config
 from levguard.errors import InputError
@@ -38,6 +38,25 @@ def test_a_config_reads_its_mapping_and_folder(tmp_path: Path) -> None:
     raw, folder = read_config_file(cfg, "replay")
     assert raw == {"name": "x", "values": [1, 2]}
     assert folder == tmp_path.resolve()
+
+
+def test_load_config_file_builds_from_the_file_and_names_it_in_value_errors(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("name: x\n", encoding="utf-8")
+    seen: list[tuple[object, Path, str]] = []
+
+    def build(raw: object, folder: Path, source: str) -> str:
+        seen.append((raw, folder, source))
+        return "built"
+
+    assert load_config_file(cfg, "replay", build) == "built"
+    assert seen == [({"name": "x"}, tmp_path.resolve(), str(cfg))]
+
+    def refuse(raw: object, folder: Path, source: str) -> str:
+        raise InputError("name must be y")
+
+    with pytest.raises(InputError, match=r"^.*c\.yaml: name must be y$"):
+        load_config_file(cfg, "replay", refuse)
 
 
 def test_an_integer_past_the_float_range_is_refused_by_name() -> None:

@@ -3,14 +3,16 @@ file's errors, so that each command names the file and says what went wrong in o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from levguard.documents import max_input_bytes, parse_spec_text, read_file_bytes
 from levguard.errors import InputError
 
-__all__ = ["known_keys", "read_config_file"]
+__all__ = ["known_keys", "load_config_file", "read_config_file"]
+
+_C = TypeVar("_C")
 
 
 def known_keys(value: Mapping[Any, Any], where: str, allowed: Iterable[str]) -> dict[str, Any]:
@@ -49,3 +51,20 @@ def read_config_file(path: str | Path, what: str) -> tuple[Any, Path]:
         detail = str(exc).removeprefix(f"{p}: ")
         raise InputError(f"{p}: not valid YAML ({' '.join(detail.split())})") from None
     return raw, p.resolve().parent
+
+
+def load_config_file(path: str | Path, what: str, from_dict: Callable[[Any, Path, str], _C]) -> _C:
+    """Read the ``what`` config file ``path`` (:func:`read_config_file`) and return
+    ``from_dict(raw, folder, str(path))``, the validated config.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_config_file`, or ``"<path>: <message>"`` when ``from_dict`` rejects a value.
+    """
+    p = Path(path)
+    raw, folder = read_config_file(p, what)
+    try:
+        return from_dict(raw, folder, str(p))
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None

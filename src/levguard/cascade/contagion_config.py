@@ -517,11 +517,6 @@ def load_contagion_config(path: str | Path) -> ContagionConfig:
         The file is missing or is not YAML, or a value is bad (the message names the file, the
         key and the value).
     """
-    from levguard.cascade.config_file import read_config_file
+    from levguard.cascade.config_file import load_config_file
 
-    p = Path(path)
-    raw, folder = read_config_file(p, "contagion")
-    try:
-        return config_from_dict(raw, folder, str(p))
-    except InputError as exc:
-        raise InputError(f"{p}: {exc}") from None
+    return load_config_file(path, "contagion", config_from_dict)

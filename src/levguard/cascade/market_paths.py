@@ -44,7 +44,7 @@ from levguard.cascade.market_fit import (
     joint_log_returns,
     returns_matrix,
 )
-from levguard.cascade.price_paths import _poisson_cdf, user_path
+from levguard.cascade.price_paths import _model_params, _poisson_cdf, user_path
 from levguard.core.validate import integer_in, non_negative_number, number, positive_number
 from levguard.errors import InputError
 from levguard.kernels.market_paths import FactorJumpInputs, bootstrap_log_paths_nb, factor_jump_log_paths_nb
@@ -522,14 +522,7 @@ def market_paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -
         raise InputError(f"spec['assets'] must be distinct, was {assets}")
     if "pegged" in spec:
         return _with_pegged(spec, assets, n_paths, first)
-    params = {k: v for k, v in spec.items() if k not in ("model", "assets")}
-    missing = [k for k in model.required if k not in params]
-    if missing:
-        raise InputError(f"spec for model {name!r} is missing {missing}")
-    unknown = sorted(str(k) for k in params if k not in model.required and k not in model.optional)
-    if unknown:
-        allowed = ["assets", *model.required, *model.optional]
-        raise InputError(f"spec for model {name!r} has unknown keys {unknown}; allowed: {allowed}")
+    params = _model_params(spec, name, model.required, model.optional, handled=("assets",))
     return model.fn(params, assets, n_paths, first)
 
 

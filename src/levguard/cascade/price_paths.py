@@ -93,6 +93,27 @@ def _prices(s0: float, log_increments: Float64Array1D) -> Float64Array1D:
     return out
 
 
+def _model_args(
+    s0: object,
+    sigma: object,
+    n_steps: object,
+    dt_years: object,
+    seed: object,
+    mu: object,
+    sigma_check: Callable[[object, str], float],
+) -> tuple[float, float, int, float, int, float]:
+    # The arguments the GBM, Merton and GARCH generators share, validated in this order;
+    # ``sigma_check`` is the model's rule for ``sigma`` (>= 0, or > 0 for GARCH).
+    return (
+        positive_number(s0, "s0"),
+        sigma_check(sigma, "sigma"),
+        integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1),
+        positive_number(dt_years, "dt_years"),
+        integer_in(seed, "seed", 0, _MAX_SEED),
+        finite_number(mu, "mu"),
+    )
+
+
 # --- GBM and Merton jump diffusion ----------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Diffusion:
@@ -111,12 +132,7 @@ def _diffusion(
     s0: object, sigma: object, n_steps: object, dt_years: object, seed: object, mu: object, lam: object,
     jump_mean: object, jump_std: object,
 ) -> _Diffusion:  # fmt: skip
-    s0_ = positive_number(s0, "s0")
-    sig = non_negative_number(sigma, "sigma")
-    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    dt = positive_number(dt_years, "dt_years")
-    sd = integer_in(seed, "seed", 0, _MAX_SEED)
-    mu_ = finite_number(mu, "mu")
+    s0_, sig, n, dt, sd, mu_ = _model_args(s0, sigma, n_steps, dt_years, seed, mu, non_negative_number)
     lam_ = non_negative_number(lam, "lam")
     m, s = merton_jump(jump_mean, jump_std)
     p = lam_ * dt
@@ -343,12 +359,7 @@ def garch_t_paths(
     squared hourly BTC returns 0.17 at lag 1; t with 5 degrees of freedom): they describe a
     one-hour GARCH clock, so use ``steps_per_update = 60`` with one-minute steps.
     """
-    s0_ = positive_number(s0, "s0")
-    sig = positive_number(sigma, "sigma")
-    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    dt = positive_number(dt_years, "dt_years")
-    sd = integer_in(seed, "seed", 0, _MAX_SEED)
-    mu_ = finite_number(mu, "mu")
+    s0_, sig, n, dt, sd, mu_ = _model_args(s0, sigma, n_steps, dt_years, seed, mu, positive_number)
     a = non_negative_number(alpha, "alpha")
     b = non_negative_number(beta, "beta")
     if not a + b < 1.0:
@@ -427,6 +438,20 @@ def _crash_row(
     return out
 
 
+def _crash_args(
+    name: str, s0: object, n_steps: object, include_rebound: object, sigma: object, seed: object
+) -> tuple[CrashProfile, float, int, bool, float, int]:
+    # The arguments crash_paths and crash_path share, validated in this order.
+    return (
+        crash_by_name(name),
+        positive_number(s0, "s0"),
+        integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1),
+        flag(include_rebound, "include_rebound"),
+        non_negative_number(sigma, "sigma"),
+        integer_in(seed, "seed", 0, _MAX_SEED),
+    )
+
+
 def crash_paths(
     name: str,
     s0: float,
@@ -442,12 +467,7 @@ def crash_paths(
 
     Without noise (``sigma = 0``) every row is the same deterministic shape.
     """
-    p = crash_by_name(name)
-    s0_ = positive_number(s0, "s0")
-    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    reb = flag(include_rebound, "include_rebound")
-    sig = non_negative_number(sigma, "sigma")
-    sd = integer_in(seed, "seed", 0, _MAX_SEED)
+    p, s0_, n, reb, sig, sd = _crash_args(name, s0, n_steps, include_rebound, sigma, seed)
     _crash_knots(p, n, reb)  # validates n_steps against the shape
     return _stack([_crash_row(p, s0_, n, reb, sig, sd, k) for k in _rows(n_paths, first)], n + 1)
 
@@ -509,12 +529,7 @@ def crash_path(
     (``rebound_24h < 0``).  Prices are last-price (trade) moves, wicks included; the mark price
     that triggers liquidations fell 0.2-3 % less (``mark_excess``).
     """
-    p = crash_by_name(name)
-    s0_ = positive_number(s0, "s0")
-    n = integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1)
-    reb = flag(include_rebound, "include_rebound")
-    sig = non_negative_number(sigma, "sigma")
-    sd = integer_in(seed, "seed", 0, _MAX_SEED)
+    p, s0_, n, reb, sig, sd = _crash_args(name, s0, n_steps, include_rebound, sigma, seed)
     kk = integer_in(k, "k", 0, _MAX_PATH)
     return _crash_row(p, s0_, n, reb, sig, sd, kk)
 
@@ -620,6 +635,26 @@ _MODEL_TABLE: dict[str, _Model] = {
 _ALIASES = {"merton": "jump", "garch": "garch_t"}
 
 
+def _model_params(
+    spec: Mapping[str, Any],
+    name: object,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    handled: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    # The parameters of a spec (its keys but "model" and the ``handled`` ones the dispatcher reads
+    # itself), checked against the model's required and optional keys.
+    params = {k: v for k, v in spec.items() if k != "model" and k not in handled}
+    missing = [k for k in required if k not in params]
+    if missing:
+        raise InputError(f"spec for model {name!r} is missing {missing}")
+    unknown = sorted(str(k) for k in params if k not in required and k not in optional)
+    if unknown:
+        allowed = [*handled, *required, *optional]
+        raise InputError(f"spec for model {name!r} has unknown keys {unknown}; allowed: {allowed}")
+    return params
+
+
 def paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -> Float64Array2D:
     """Return paths ``first .. first + n_paths - 1`` of a path spec, shape ``(n_paths, T + 1)``.
 
@@ -649,14 +684,7 @@ def paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -> Float
     if key not in _MODEL_TABLE:
         raise InputError(f"spec['model'] must be one of {list(MODELS)}, was {name!r}")
     model = _MODEL_TABLE[key]
-    params = {k: v for k, v in spec.items() if k != "model"}
-    missing = [k for k in model.required if k not in params]
-    if missing:
-        raise InputError(f"spec for model {key!r} is missing {missing}")
-    unknown = sorted(str(k) for k in params if k not in model.required and k not in model.optional)
-    if unknown:
-        allowed = list(model.required + model.optional)
-        raise InputError(f"spec for model {key!r} has unknown keys {unknown}; allowed: {allowed}")
+    params = _model_params(spec, key, model.required, model.optional)
     return model.fn(n_paths=n_paths, first=first, **params)
 
 

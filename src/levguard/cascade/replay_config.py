@@ -383,11 +383,6 @@ def load_replay_config(path: str | Path) -> ReplayConfig:
     DataError
         A file of observed figures the config names is missing or malformed.
     """
-    from levguard.cascade.config_file import read_config_file
+    from levguard.cascade.config_file import load_config_file
 
-    p = Path(path)
-    raw, folder = read_config_file(p, "replay")
-    try:
-        return config_from_dict(raw, folder, str(p))
-    except InputError as exc:
-        raise InputError(f"{p}: {exc}") from None
+    return load_config_file(path, "replay", config_from_dict)
