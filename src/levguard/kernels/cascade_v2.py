@@ -347,7 +347,7 @@ def market_cascade_py(
                     scr.draw[a] = 0.0
                 size_orders(k, vp, prices[v], marks[v], st, tiers, scr)
                 if vp["vault_backstop"] > 0.0:
-                    vault_takeovers(k, t, v, vp, marks[v], st, tiers, scr, steps, totals, events, cnt, vault)
+                    vault_takeovers(k, t, v, vp, marks[v], naive, st, sl, tiers, scr, steps, totals, events, cnt, vault)
                 book_fills(k, t, v, prices[v], books, depth_mult, st, scr)
                 if vp["adl"]:
                     floor = 0.0

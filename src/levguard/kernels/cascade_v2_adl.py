@@ -22,7 +22,7 @@ import math
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
-from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price
+from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price, record_event
 from levguard.kernels.cascade_sweep import sort_descending
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
@@ -270,23 +270,17 @@ def record(
     kind: int,
     counterparty: int,
 ) -> int:
-    """Write one event record; return its row, or -1 when the table is full (counted as overflow)."""
+    """Write one event record (v1's fields through
+    :func:`~levguard.kernels.cascade_rounds.record_event`, then the venue and asset); return its
+    row, or -1 when the table is full (counted as overflow)."""
     c = cnt[0]
     row = c["events"]
-    if row >= events.shape[0]:
+    if not record_event(events, row, t, account, qty, price, bankruptcy, fund_delta, kind, counterparty):
         c["overflow"] += 1
         return -1
     rec = events[row]
-    rec["step"] = t
     rec["venue"] = v
     rec["asset"] = a
-    rec["account"] = account
-    rec["qty"] = qty
-    rec["price"] = price
-    rec["bankruptcy_price"] = bankruptcy
-    rec["fund_delta"] = fund_delta
-    rec["kind"] = kind
-    rec["counterparty"] = counterparty
     c["events"] += 1
     return int(row)
 

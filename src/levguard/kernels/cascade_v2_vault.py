@@ -52,9 +52,10 @@ from levguard.kernels.cascade_v2_records import (
     Record,
     RecordArray,
     RoundScratch,
+    SideLists,
     VaultOutputs,
 )
-from levguard.kernels.cascade_v2_sweep import equity_and_mm, set_keys
+from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice
 from levguard.typing import Float64Array1D, Float64Array2D
 
 Float64Array3D = Float64Array2D  # numpy's typing does not distinguish dimensions
@@ -102,7 +103,9 @@ def vault_takeovers(
     v: int,
     vp: Record,
     marks: Float64Array1D,
+    naive: bool,
     st: MarketState,
+    sl: SideLists,
     tiers: BookTiers,
     scr: RoundScratch,
     steps: MarketSteps,
@@ -116,7 +119,8 @@ def vault_takeovers(
 
     A taken account's positions join the vault's inventory at the marks (:func:`vault_add`), its
     equity ``E = wallet + sum q (m - entry)`` is the vault's cash, its wallet is zeroed (``pnl``
-    falls by the wallet, ``kept`` unchanged) and it is flat; one ``VAULT_TAKEOVER`` event per
+    falls by the wallet, ``kept`` unchanged) and it is flat (its keys set again,
+    :func:`~levguard.kernels.cascade_v2_sweep.reprice`); one ``VAULT_TAKEOVER`` event per
     position at the mark with the position's bankruptcy price, no change of the fund.  Its order
     is then no full close (``scr.full`` False): it neither trades in the book nor goes to ADL.
     An account with ``E < 0`` is left to the book, the fund and ADL (the vault does not take it).
@@ -151,21 +155,7 @@ def vault_takeovers(
         st.status[i] = AccountStatus.LIQUIDATED
         steps.n_liq[v, t] += 1
         scr.full[j] = False
-        set_keys(
-            i,
-            marks,
-            v,
-            st.qty,
-            st.entry,
-            st.wallet,
-            st.key_at,
-            st.n_open,
-            tiers.caps,
-            tiers.mmrs,
-            tiers.cums,
-            tiers.off,
-            tiers.mmr_hi,
-        )
+        reprice(i, marks, naive, st, sl, tiers)
 
 
 @jitable
