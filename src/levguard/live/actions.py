@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
 from levguard.live import inflight
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id
-from levguard.live.store import FINAL_ORDER_STATUSES, LeaseLost
+from levguard.live.store import FINAL_ORDER_STATUSES
 from levguard.venues.base import OrderRequest, OrderState, VenuePosition
 
 if TYPE_CHECKING:
@@ -155,47 +155,27 @@ async def _write_ahead(step: _Step) -> tuple[str, int] | None:
     # Write-ahead: the sequence number comes from the orders already recorded, so the id
     # of this decision is the same if a crash interrupts us here and we decide again.  The
     # intent and its audit row are one transaction, fenced by this process's lease epoch.
-    fence_s = min(5.0, g.lease_ttl_s * 0.25)
     seq = g.store.order_count(setup.name, pos.symbol)
     cid = client_order_id(setup.name, pos.symbol, seq)
     decision["client_order_id"] = cid
     decision["epoch"] = st.epoch
-    try:
-        recorded = g.store.record_intent(
-            setup.name,
-            cid,
-            pos.symbol,
-            decision["side"],
-            decision["qty"],
-            g.clock(),  # the fence is checked at the time of recording, not of the cycle
-            "; ".join(reasons),
-            lease=(g.owner, g.instance, st.epoch),
-            fence_s=fence_s,
-            audit=(view, decision, reasons),
-        )
-        if not recorded:
-            decision["skipped"] = "duplicate"
-            return None
-        sent_ns = g.clock()
-        # From here on the venue may have it.  Fenced again, and refused when the intent is
-        # no longer one (a process that took the account over resolved it meanwhile).
-        if not g.store.mark_sent(cid, sent_ns, lease=(g.owner, g.instance, st.epoch), fence_s=fence_s):
-            await g._alert(
-                setup.name,
-                "critical",
-                "lease",
-                f"order {cid} not sent: it was resolved by another process meanwhile",
-                dedup="fence",
-            )
-            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-            decision["skipped"] = "lease_lost"
-            return None
-    except LeaseLost as exc:
-        st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-        await g._alert(setup.name, "critical", "lease", f"order not sent: {exc}", dedup="fence")
-        decision["skipped"] = "lease_lost"
+    sent = await inflight.write_ahead(
+        g,
+        setup,
+        st,
+        cid,
+        pos.symbol,
+        decision["side"],
+        decision["qty"],
+        reasons,
+        (view, decision, reasons),
+        refused=f"order {cid} not sent: it was resolved by another process meanwhile",
+        noun="order",
+    )
+    if isinstance(sent, str):
+        decision["skipped"] = sent
         return None
-    return cid, sent_ns
+    return cid, sent
 
 
 async def _send(step: _Step, cid: str, sent_ns: int) -> None:

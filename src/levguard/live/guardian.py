@@ -82,7 +82,7 @@ from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.forecasts import probabilities
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id, default_guardian_id
-from levguard.live.states import Level, next_level
+from levguard.live.states import Level, alert_level, next_level
 from levguard.live.store import Store, StoreUnavailable
 from levguard.venues.base import Venue, VenuePosition
 
@@ -531,6 +531,30 @@ class Guardian:
         self._audit(setup.name, "stale", {}, {"orders": "none"}, [why])
         return {"account": setup.name, "status": "stale", "reason": why}
 
+    async def _fresh(self, setup: AccountSetup, st: AccountState, message: str) -> None:
+        # The inputs are fresh (the end of _stale): ``message`` once, on recovering.
+        if st.stale:
+            st.stale = False
+            await self._alert(setup.name, "info", "fresh", message)
+        st.stale_cycles = 0
+
+    async def _move(
+        self, setup: AccountSetup, ps: PositionState, new: Level, label: str, symbol: str, figures: str, **data: Any
+    ) -> None:
+        # A position (``label``, alert field ``symbol``) is at level ``new``: a change is alerted.
+        if new != ps.level:
+            await self._alert(
+                setup.name,
+                alert_level(ps.level, new),
+                "state",
+                f"{label}: {ps.level.name} -> {new.name} ({figures})",
+                symbol=symbol,
+                previous=ps.level.name,
+                state=new.name,
+                **data,
+            )
+        ps.level = new
+
     async def _read(self, setup: AccountSetup) -> tuple[list[VenuePosition], Any, dict[str, float]]:
         venue = setup.venue
         positions = await self._call(setup, "fetch_positions", venue.fetch_positions)
@@ -579,29 +603,15 @@ class Guardian:
         oldest_s = max(ages, default=0) / 1e9
         if oldest_s > setup.max_age_s:
             return await self._stale(setup, st, f"inputs are {oldest_s:.1f} s old (limit {setup.max_age_s:g} s)")
-        if st.stale:
-            st.stale = False
-            await self._alert(setup.name, "info", "fresh", "inputs are fresh again")
-        st.stale_cycles = 0
+        await self._fresh(setup, st, "inputs are fresh again")
         # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
         if st.inflight:
             resolved = await inflight.resolve(self, setup, st)
             if any(r.get("booked", 0.0) > 0 for r in resolved):
                 positions, balance, marks = await self._read(setup)  # decide on the position after the fill
                 now = self.clock()
-            if st.inflight:
-                st.inflight_cycles += 1
-                if st.inflight_cycles == self.escalate_after:
-                    await self._alert(
-                        setup.name,
-                        "critical",
-                        "unresolved_order",
-                        f"{len(st.inflight)} order(s) unresolved for {st.inflight_cycles} cycles; no new order on "
-                        f"{sorted({r['symbol'] for r in st.inflight.values()})} until the venue answers",
-                        orders=sorted(st.inflight),
-                    )
-            else:
-                st.inflight_cycles = 0
+            symbols = sorted({r["symbol"] for r in st.inflight.values()})
+            await inflight.escalate(self, setup, st, "order", f"no new order on {symbols} until the venue answers")
         await inflight.venue_changes(self, setup, st, positions)
         forecasts = setup.forecasts
         for sym, mark in marks.items():
@@ -687,22 +697,11 @@ class Guardian:
             if ps is None:
                 ps = st.positions[pos.symbol] = PositionState()
             new = next_level(ps.level, setup.thresholds, ratio, distance, p_liq)
-            if new != ps.level:
-                level_name = {0: "info", 1: "warning", 2: "critical", 3: "critical"}[int(new)]
-                await self._alert(
-                    setup.name,
-                    level_name if new > ps.level else "info",
-                    "state",
-                    f"{pos.symbol}: {ps.level.name} -> {new.name} (margin ratio {ratio:.2f}, distance "
-                    f"{distance:.2%}, P(liq {h:g}d) {'unknown' if math.isnan(p_liq) else f'{p_liq:.1%}'})",
-                    symbol=pos.symbol,
-                    previous=ps.level.name,
-                    state=new.name,
-                    margin_ratio=ratio,
-                    distance=distance,
-                    p_liq=p_liq,
-                )
-            ps.level = new
+            shown = "unknown" if math.isnan(p_liq) else f"{p_liq:.1%}"
+            detail = f"margin ratio {ratio:.2f}, distance {distance:.2%}, P(liq {h:g}d) {shown}"
+            await self._move(
+                setup, ps, new, pos.symbol, pos.symbol, detail, margin_ratio=ratio, distance=distance, p_liq=p_liq
+            )
             worst = max(worst, new)
             lev = (
                 abs(rep.notional * (mark if pos.inverse else 1.0)) / (equity * (mark if pos.inverse else 1.0))

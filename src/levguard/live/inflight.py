@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError
 from levguard.live.setup import AccountSetup, AccountState
+from levguard.live.store import LeaseLost
 from levguard.venues.base import OrderState, Venue, VenuePosition
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
-__all__ = ["book_fill", "expiry_s", "resolve", "venue_changes"]
+__all__ = ["book_fill", "escalate", "expiry_s", "resolve", "venue_changes", "write_ahead"]
 
 _FINAL = ("closed", "canceled", "rejected", "expired")
 
@@ -32,6 +33,54 @@ def expiry_s(g: Guardian, setup: AccountSetup) -> float:
     documented = getattr(caps, "order_expiry_s", None)
     expiry = float(documented) if documented is not None else setup.assume_order_expiry_s
     return expiry + g.order_expiry_margin_s
+
+
+async def write_ahead(
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    cid: str,
+    symbol: str,
+    side: str,
+    qty: float,
+    reasons: list[str],
+    audit: tuple[dict[str, Any], dict[str, Any], list[str]],
+    *,
+    refused: str,
+    noun: str,
+) -> int | str:
+    """Record the intent of order ``cid`` (``side`` ``qty`` of ``symbol``, the ``reasons``) with its
+    ``audit`` row, then mark it sent, both fenced by this process's lease epoch; return
+    ``sent_ns``, or why it must not be sent: ``"duplicate"`` (recorded already) or
+    ``"lease_lost"`` (alerted: ``refused`` when the intent is no longer one, ``"{noun} not sent:
+    ..."`` when the fence fails)."""
+    fence_s = min(5.0, g.lease_ttl_s * 0.25)
+    try:
+        recorded = g.store.record_intent(
+            setup.name,
+            cid,
+            symbol,
+            side,
+            qty,
+            g.clock(),  # the fence is checked at the time of recording, not of the cycle
+            "; ".join(reasons),
+            lease=(g.owner, g.instance, st.epoch),
+            fence_s=fence_s,
+            audit=audit,
+        )
+        if not recorded:
+            return "duplicate"
+        sent_ns = g.clock()
+        # From here on the venue may have it.  Fenced again, and refused when the intent is
+        # no longer one (a process that took the account over resolved it meanwhile).
+        if g.store.mark_sent(cid, sent_ns, lease=(g.owner, g.instance, st.epoch), fence_s=fence_s):
+            return sent_ns
+        why = refused
+    except LeaseLost as exc:
+        why = f"{noun} not sent: {exc}"
+    st.lease_until_ns, st.epoch, st.loaded = 0, -1, False  # another process holds the lease
+    await g._alert(setup.name, "critical", "lease", why, dedup="fence")
+    return "lease_lost"
 
 
 async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[dict[str, Any]]:
@@ -104,6 +153,23 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)
     return out
+
+
+async def escalate(g: Guardian, setup: AccountSetup, st: AccountState, noun: str, consequence: str) -> None:
+    """Count the cycles that end with ``noun`` (order, transaction) of the account still in flight
+    (after resolving them); the ``escalate_after``-th alerts critical, saying ``consequence``."""
+    if not st.inflight:
+        st.inflight_cycles = 0
+        return
+    st.inflight_cycles += 1
+    if st.inflight_cycles == g.escalate_after:
+        await g._alert(
+            setup.name,
+            "critical",
+            "unresolved_order",
+            f"{len(st.inflight)} {noun}(s) unresolved for {st.inflight_cycles} cycles; {consequence}",
+            orders=sorted(st.inflight),
+        )
 
 
 def _audit(row: Mapping[str, Any], resolved: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any], list[str]]:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from levguard.core.records import JsonRecord
 from levguard.errors import InputError, LevguardError, VenueAuthError, VenueError
-from levguard.live import onchain_tx, onchain_unwind
+from levguard.live import inflight, onchain_tx, onchain_unwind
 from levguard.live.onchain_unwind import Unwinder
 from levguard.live.setup import AccountSetup, AccountState, PositionState
 from levguard.live.states import Level, Thresholds, next_level
@@ -316,19 +316,8 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
     # 1. Transactions in flight, by hash and nonce.
     if st.inflight:
         await onchain_tx.resolve(g, setup, st)
-        if st.inflight:
-            st.inflight_cycles += 1
-            if st.inflight_cycles == g.escalate_after:
-                await g._alert(
-                    setup.name,
-                    "critical",
-                    "unresolved_order",
-                    f"{len(st.inflight)} transaction(s) unresolved for {st.inflight_cycles} cycles; no new "
-                    "transaction until they are mined or their nonce is used",
-                    orders=sorted(st.inflight),
-                )
-        else:
-            st.inflight_cycles = 0
+        why = "no new transaction until they are mined or their nonce is used"
+        await inflight.escalate(g, setup, st, "transaction", why)
     # 2. Read.
     try:
         read = await g._call(setup, "read", venue.read)
@@ -341,10 +330,7 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
         age = now / 1e9 - read.block_timestamp
         if age > rules.max_block_age_s:
             return await g._stale(setup, st, f"the node's latest block is {age:.0f} s old")
-    if st.stale:
-        st.stale = False
-        await g._alert(setup.name, "info", "fresh", "the chain answers again")
-    st.stale_cycles = 0
+    await g._fresh(setup, st, "the chain answers again")
     # 3. Assess with levguard's engines.
     try:
         a = setup.assess(read, rules.target_hf)
@@ -368,21 +354,8 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
         ps = st.positions[key] = PositionState(last_order_ns=last)
     new = next_level(ps.level, setup.thresholds, ratio, math.nan, p)
     label = _label(read, a)
-    if new != ps.level:
-        level_name = {0: "info", 1: "warning", 2: "critical", 3: "critical"}[int(new)]
-        await g._alert(
-            setup.name,
-            level_name if new > ps.level else "info",
-            "state",
-            f"{label}: {ps.level.name} -> {new.name} (health factor {hf:.4f}, "
-            f"P(HF<1, {h:g}d) {'unknown' if math.isnan(p) else f'{p:.1%}'})",
-            symbol=key,
-            previous=ps.level.name,
-            state=new.name,
-            health_factor=hf,
-            p_liq=p,
-        )
-    ps.level = new
+    detail = f"health factor {hf:.4f}, P(HF<1, {h:g}d) {'unknown' if math.isnan(p) else f'{p:.1%}'}"
+    await g._move(setup, ps, new, label, key, detail, health_factor=hf, p_liq=p)
     view = _view(read, a, label, new, p, extra)
     view.update(forecast_source=risk.source, p_horizon_days=h, distance_hf1=risk.distance)
     # 6. Act: an unwind step left open first, whatever the level.

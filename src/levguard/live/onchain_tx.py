@@ -34,8 +34,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
+from levguard.live import inflight
 from levguard.live.setup import AccountState, PositionState, client_order_id
-from levguard.live.store import LeaseLost
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
 from levguard.venues.onchain_read import LendingRead
 
@@ -136,9 +136,7 @@ async def protect(
         "value_unit": a.value_unit,
         "health_factor": a.health_factor,
         "target_hf": a.target_hf,
-        "transactions": [
-            {"kind": r.kind, "to": r.to, "data": r.data, "value": str(r.value), "call": r.call} for r in requests
-        ],
+        "transactions": _transactions(requests),
     }
     if await _skipped(g, setup, st, ps, view, decision, reasons, now):
         return decision
@@ -154,6 +152,11 @@ async def protect(
     decision["status"] = last.get("status", "skipped")
     decision["filled"] = tokens if last.get("kind") == kind and last.get("status") == "closed" else 0.0
     return decision
+
+
+def _transactions(requests: list[TxRequest]) -> list[dict[str, Any]]:
+    # A decision's ``transactions``, as its report and audit row show them.
+    return [{"kind": r.kind, "to": r.to, "data": r.data, "value": str(r.value), "call": r.call} for r in requests]
 
 
 def _inputs(view: dict[str, Any]) -> dict[str, Any]:
@@ -248,38 +251,24 @@ async def _send_one(
     seq = g.store.order_count(setup.name, request.symbol)
     cid = client_order_id(setup.name, request.symbol, seq)
     out.update(client_order_id=cid, hash=signed.hash, nonce=signed.nonce)
-    lease = (g.owner, g.instance, st.epoch)
-    fence_s = min(5.0, g.lease_ttl_s * 0.25)
     whole = request.amount / 10**decimals
-    try:
-        recorded = g.store.record_intent(
-            setup.name,
-            cid,
-            request.symbol,
-            request.kind,
-            whole,
-            g.clock(),
-            "; ".join(reasons),
-            lease=lease,
-            fence_s=fence_s,
-            audit=(_inputs(view), {**decision, "client_order_id": cid, "tx": tx}, reasons),
-        )
-        if not recorded:
-            out["status"] = "duplicate"
-            return out
-        sent_ns = g.clock()
-        if not g.store.mark_sent(cid, sent_ns, lease=lease, fence_s=fence_s):
-            st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-            await g._alert(
-                setup.name, "critical", "lease", f"{cid} not sent: resolved by another process", dedup="fence"
-            )
-            out["status"] = "lease_lost"
-            return out
-    except LeaseLost as exc:
-        st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-        await g._alert(setup.name, "critical", "lease", f"transaction not sent: {exc}", dedup="fence")
-        out["status"] = "lease_lost"
+    sent = await inflight.write_ahead(
+        g,
+        setup,
+        st,
+        cid,
+        request.symbol,
+        request.kind,
+        whole,
+        reasons,
+        (_inputs(view), {**decision, "client_order_id": cid, "tx": tx}, reasons),
+        refused=f"{cid} not sent: resolved by another process",
+        noun="transaction",
+    )
+    if isinstance(sent, str):
+        out["status"] = sent
         return out
+    sent_ns = sent
     row = {"client_order_id": cid, "symbol": request.symbol, "side": request.kind, "qty": whole}
     st.inflight[cid] = {**row, "status": "sent", "sent_ns": sent_ns, "filled": 0.0, "tx": tx}
     try:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from levguard.core.records import JsonRecord
 from levguard.errors import InputError, VenueAuthError, VenueError
-from levguard.live.onchain_tx import _inputs, _send_one, _skipped
+from levguard.live.onchain_tx import _inputs, _send_one, _skipped, _transactions
 from levguard.live.setup import AccountState, PositionState
 from levguard.venues.onchain import OnchainVenue, TxRequest
 from levguard.venues.onchain_read import AaveRead, LendingRead
@@ -320,9 +320,7 @@ async def act(
         "target_hf": a.target_hf,
         "health_factor_after": _hf(plan.health_factor_after),
         "plan": plan.to_dict(),
-        "transactions": [
-            {"kind": r.kind, "to": r.to, "data": r.data, "value": str(r.value), "call": r.call} for r in requests
-        ],
+        "transactions": _transactions(requests),
     }
     reasons = [f"health factor {a.health_factor:.4f}", f"target {a.target_hf:g}"]
     reasons += [f"{len(plan.rounds)} round(s) of withdraw {x}, sell for {y}, repay"] if plan.rounds else []

@@ -16,7 +16,7 @@ from enum import IntEnum
 
 from levguard.errors import InputError
 
-__all__ = ["Level", "Thresholds", "next_level"]
+__all__ = ["Level", "Thresholds", "alert_level", "next_level"]
 
 
 class Level(IntEnum):
@@ -29,6 +29,7 @@ class Level(IntEnum):
 
 
 _LEVELS = (Level.WARN, Level.DANGER, Level.ACT)
+_ALERT_LEVELS = ("info", "warning", "critical", "critical")  # the alert of entering OK, WARN, DANGER, ACT
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,9 @@ def next_level(current: Level, thresholds: Thresholds, margin_ratio: float, dist
     # the most severe one still crossed with the relaxed thresholds.
     held = thresholds.level_of(margin_ratio, distance, p_liq, relax=thresholds.hysteresis)
     return Level(min(current, max(held, entered)))
+
+
+def alert_level(previous: Level, new: Level) -> str:
+    """The level of the alert a move from ``previous`` to ``new`` raises: up, that of the level
+    entered (WARN warning, DANGER and ACT critical); down, info."""
+    return _ALERT_LEVELS[int(new)] if new > previous else "info"
