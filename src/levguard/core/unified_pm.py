@@ -164,6 +164,16 @@ def _object(raw: object, where: str) -> Mapping[str, Any]:
     return raw
 
 
+def _named(raw: object, where: str, allowed: frozenset[str], field: str, what: str) -> tuple[Mapping[str, Any], str]:
+    # A list entry: an object of ``allowed`` fields whose string ``field`` names it (``what``).
+    d = _object(raw, where)
+    _unknown(d, allowed, where)
+    name = d.get(field)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{where}.{field} must be {what}, was {show(name)}")
+    return d, name
+
+
 _FIELD_FIRST = re.compile(r"^[a-z_][a-z0-9_]*(?:\[\d+\])? (?:must|is) ")
 
 
@@ -247,11 +257,7 @@ def _deribit_as_of(spec: Mapping[str, Any]) -> int | None:
 
 def _deribit_leg(raw: object, i: int, currency: str, index_price: float, as_of: int | None) -> tuple[DeribitPmLeg, str]:
     where = f"positions[{i}]"
-    d = _object(raw, where)
-    _unknown(d, _DERIBIT_POSITION_KEYS, where)
-    name = d.get("instrument_name")
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"{where}.instrument_name must be a Deribit instrument name, was {show(name)}")
+    d, name = _named(raw, where, _DERIBIT_POSITION_KEYS, "instrument_name", "a Deribit instrument name")
     name = name.strip().upper()
     m = _DERIBIT_NAME.match(name)
     if m is None or m["ccy"] != currency:
@@ -493,11 +499,7 @@ class OkxPmAccount:
 def _okx_unit_entry(raw: object, i: int) -> tuple[str, dict[str, Any], OkxPmParams | None]:
     # One risk_units entry: its name, the OkxRiskUnit fields it gives and its shock overrides.
     where = f"risk_units[{i}]"
-    d = _object(raw, where)
-    _unknown(d, _OKX_UNIT_KEYS, where)
-    name = d.get("risk_unit")
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"{where}.risk_unit must be an underlying such as 'BTC', was {show(name)}")
+    d, name = _named(raw, where, _OKX_UNIT_KEYS, "risk_unit", "an underlying such as 'BTC'")
     unit = base_asset(name, quotes=())
     fields: dict[str, Any] = {}
     for key in ("delta_usd", "stress_delta_usd", *_OKX_UNIT_CHARGES):

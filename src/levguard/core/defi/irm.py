@@ -345,6 +345,16 @@ def _overall_borrow_rate(stable_debt: int, variable_debt: int, variable_rate: in
     return ray_div(checked_add(weighted_variable, weighted_stable), wad_to_ray(total))
 
 
+def _two_slopes(base: int, slope1: int, slope2: int, usage: int, optimal: int, max_excess: int) -> int:
+    # The rate curve around the kink (ray): ``base + slope1.rayMul(U).rayDiv(U*)`` up to it, else
+    # ``base + slope1 + slope2.rayMul((U - U*).rayDiv(max_excess))`` (``max_excess = RAY - U*``);
+    # the notes of calculate_interest_rates / calculate_interest_rates_v2 cite the sources.
+    if usage > optimal:
+        excess = ray_div(usage - optimal, max_excess)
+        return checked_add(base, checked_add(slope1, ray_mul(slope2, excess)))
+    return checked_add(base, ray_div(ray_mul(slope1, usage), optimal))
+
+
 def _usage(total_debt: int, balance: int, added: int, taken: int, unbacked: int) -> tuple[int, int]:
     available = checked_sub(checked_add(balance, added), taken)
     available_plus_debt = checked_add(available, total_debt)
@@ -430,19 +440,11 @@ def calculate_interest_rates(
         stable_ratio = ray_div(stable_debt, total_debt)
         borrow_usage, supply_usage = _usage(total_debt, balance, added, taken, unbacked_)
 
-    if borrow_usage > s.optimal_usage_ratio:
-        excess = ray_div(borrow_usage - s.optimal_usage_ratio, s.max_excess_usage_ratio)
-        stable_rate = checked_add(stable_rate, checked_add(s.stable_rate_slope1, ray_mul(s.stable_rate_slope2, excess)))
-        variable_rate = checked_add(
-            variable_rate, checked_add(s.variable_rate_slope1, ray_mul(s.variable_rate_slope2, excess))
-        )
-    else:
-        stable_rate = checked_add(
-            stable_rate, ray_div(ray_mul(s.stable_rate_slope1, borrow_usage), s.optimal_usage_ratio)
-        )
-        variable_rate = checked_add(
-            variable_rate, ray_div(ray_mul(s.variable_rate_slope1, borrow_usage), s.optimal_usage_ratio)
-        )
+    kink, max_excess = s.optimal_usage_ratio, s.max_excess_usage_ratio
+    stable_rate = _two_slopes(stable_rate, s.stable_rate_slope1, s.stable_rate_slope2, borrow_usage, kink, max_excess)
+    variable_rate = _two_slopes(
+        variable_rate, s.variable_rate_slope1, s.variable_rate_slope2, borrow_usage, kink, max_excess
+    )
 
     if stable_ratio > s.optimal_stable_to_total_debt_ratio:
         excess_stable = ray_div(
@@ -538,11 +540,7 @@ def calculate_interest_rates_v2(
     if debt == 0:
         return AaveInterestRates(0, 0, base, 0, 0)
     borrow_usage, supply_usage = _usage(debt, balance, added, taken, unbacked_)
-    if borrow_usage > optimal:
-        excess = ray_div(borrow_usage - optimal, RAY - optimal)
-        variable_rate = checked_add(base, checked_add(slope1, ray_mul(slope2, excess)))
-    else:
-        variable_rate = checked_add(base, ray_div(ray_mul(slope1, borrow_usage), optimal))
+    variable_rate = _two_slopes(base, slope1, slope2, borrow_usage, optimal, RAY - optimal)
     if v in _V2_STABLE_VERSIONS:
         earning = _overall_borrow_rate(stable_debt, variable_debt, variable_rate, avg_stable)
     else:
