@@ -101,12 +101,13 @@ def _target(target_hf: object | None) -> int | None:
     return None if target_hf is None else target_wad(target_hf)
 
 
-def _pick(pos: AavePosition, symbol: str | None, candidates: list[str], role: str) -> str:
+def _pick(pos: AavePosition, symbol: str | None, candidates: list[str], role: str, arg: str = "symbol") -> str:
+    # ``symbol`` (a reserve of ``pos``), or the only candidate; else the argument ``arg`` is needed.
     if symbol is not None:
         pos.reserve(symbol)
         return symbol
     if len(candidates) != 1:
-        raise InputError(f"symbol is needed: the position has {len(candidates)} {role} reserves {candidates}")
+        raise InputError(f"{arg} is needed: the position has {len(candidates)} {role} reserves {candidates}")
     return candidates[0]
 
 

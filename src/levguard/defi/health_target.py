@@ -32,8 +32,8 @@ from levguard.core.sizing.health import HealthFactorTarget
 from levguard.core.validate import show
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
-from levguard.defi.analytics import Spec, liquidation_price
-from levguard.defi.positions import AavePosition, DefiPosition, MorphoPosition, load_position
+from levguard.defi.analytics import Spec, _debts, _pick, liquidation_price
+from levguard.defi.positions import DefiPosition, MorphoPosition, load_position
 from levguard.defi.risk import BarsSource, ratio_forecaster
 from levguard.errors import InputError
 
@@ -86,8 +86,9 @@ class PositionLeverage:
             ltv = Fraction(pos.lltv, _WAD)
             self.price = pos.oracle_price
         else:
-            c = self._pick(pos, collateral, [r.symbol for r in pos.reserves if r.collateral > 0], "collateral")
-            d = self._pick(pos, debt, [r.symbol for r in pos.reserves if r.debt > 0], "debt")
+            held = [r.symbol for r in pos.reserves if r.collateral > 0]
+            c = _pick(pos, collateral, held, "collateral", "collateral")
+            d = _pick(pos, debt, _debts(pos), "debt", "debt")
             if c == d:
                 raise InputError(f"collateral and debt must be two reserves, were both {c!r}")
             for r in pos.reserves:
@@ -110,15 +111,6 @@ class PositionLeverage:
         self.leverage_now = float(coll / self.equity)
         self._max_leverage = math.inf if ltv >= 1 else float(1 / (1 - ltv))
         self._cache: dict[float, tuple[float, float]] = {}
-
-    @staticmethod
-    def _pick(pos: AavePosition, symbol: str | None, candidates: list[str], role: str) -> str:
-        if symbol is not None:
-            pos.reserve(symbol)
-            return symbol
-        if len(candidates) != 1:
-            raise InputError(f"{role} is needed: the position has {len(candidates)} {role} reserves {candidates}")
-        return candidates[0]
 
     @property
     def max_leverage(self) -> float:

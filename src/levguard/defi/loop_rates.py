@@ -79,6 +79,7 @@ from levguard.core.records import JsonRecord
 from levguard.core.validate import show
 from levguard.defi.positions import AavePosition, DefiPosition, MorphoPosition, bps, parse_number, to_units
 from levguard.defi.results import LoopRates
+from levguard.defi.valuation import _keys, _mapping
 from levguard.errors import InputError
 
 __all__ = ["AaveIrmState", "AaveReserveState", "MorphoIrmState", "aave_reserve_rates", "irm_state", "loop_rates"]
@@ -157,20 +158,9 @@ IrmState = AaveIrmState | MorphoIrmState
 # --- the spec section ------------------------------------------------------------------------------
 
 
-def _mapping(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InputError(f"{where} must be a mapping, was {show(value)}")
-    return value
-
-
 def _aave_reserve(row: Mapping[str, Any], symbol: str, decimals: int, version: str) -> AaveReserveState:
     where = f"irm.{symbol}"
-    missing = [k for k in _AAVE_KEYS if k not in row]
-    if missing:
-        raise InputError(f"{where} is missing {missing}")
-    unknown = sorted(str(k) for k in row if k not in _AAVE_KEYS)
-    if unknown:
-        raise InputError(f"{where} has unknown fields {unknown}; known: {sorted(_AAVE_KEYS)}")
+    _keys(row, where, _AAVE_KEYS, _AAVE_KEYS)
     curve = _AAVE_KEYS[:4]
     rate_data: AaveInterestRateData | None = None
     strategy: AaveRateStrategy | None = None
