@@ -30,7 +30,7 @@ from levguard.core.margin import AccountReport, _bankruptcy, _terms, evaluate
 from levguard.core.positions import Account
 from levguard.core.records import JsonRecord, empty_mapping, json_ready
 from levguard.core.risk.covariance import checked_covariance, covariance_from_returns, covariance_from_vols
-from levguard.core.risk.joint_stress_pm import EngineJoint, portfolio_margin_joint, unified_engine_joint
+from levguard.core.risk.joint_stress_pm import EngineJoint, portfolio_margin_joint, trigger_ratio, unified_engine_joint
 from levguard.core.rules import MMBasis, get_venue
 from levguard.core.symbols import base_asset
 from levguard.core.unified import UnifiedAccount, UnifiedVenue, evaluate_unified
@@ -114,8 +114,8 @@ class JointAccount:
 
     @property
     def trigger(self) -> float:
-        """The value of :meth:`ratio` at the liquidation trigger (``E = c MM``)."""
-        return self.multiple if self.ratio_rises_when_safer else 1.0 / self.multiple
+        """The value of :meth:`ratio` at the liquidation trigger (``E = c MM``, :func:`trigger_ratio`)."""
+        return trigger_ratio(self.multiple, self.ratio_rises_when_safer)
 
     @property
     def ratio_rises_when_safer(self) -> bool:

@@ -54,7 +54,20 @@ from levguard.errors import InputError
 from levguard.kernels.margin import position_upnl
 from levguard.typing import BoolArray1D, Float64Array1D
 
-__all__ = ["EngineJoint", "moved_portfolio_margin", "moved_unified", "portfolio_margin_joint", "unified_engine_joint"]
+__all__ = [
+    "EngineJoint",
+    "moved_portfolio_margin",
+    "moved_unified",
+    "portfolio_margin_joint",
+    "trigger_ratio",
+    "unified_engine_joint",
+]
+
+
+def trigger_ratio(multiple: float, rises_when_safer: bool) -> float:
+    """The account ratio at the liquidation trigger ``equity = multiple * MM``: ``multiple`` for a
+    ratio of equity over MM (uniMMR), ``1 / multiple`` for MM over equity (MM rates)."""
+    return multiple if rises_when_safer else 1.0 / multiple
 
 
 def _deribit_leg(leg: DeribitPmLeg, f: float) -> DeribitPmLeg:
@@ -199,8 +212,8 @@ class EngineJoint:
 
     @property
     def trigger(self) -> float:
-        """The ratio at the liquidation trigger ``equity = multiple * MM``."""
-        return self.multiple if self.rises_when_safer else 1.0 / self.multiple
+        """The ratio at the liquidation trigger ``equity = multiple * MM`` (:func:`trigger_ratio`)."""
+        return trigger_ratio(self.multiple, self.rises_when_safer)
 
     @property
     def ratio_rises_when_safer(self) -> bool:
