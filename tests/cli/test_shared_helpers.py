@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from levguard.core import validate
 from levguard.core.risk.first_passage import compensated_drift, kou_compensator, merton_compensator
@@ -19,7 +22,16 @@ from levguard.errors import InputError
 def test_validate_holds_the_shared_validators() -> None:
     for name in ("number", "finite_number", "positive_number", "non_negative_number", "integer_in", "flag"):
         assert callable(getattr(validate, name))
-    for name in ("side_sign", "array_1d", "as_float", "as_amount", "show"):
+    for name in (
+        "side_sign",
+        "array_1d",
+        "as_float",
+        "as_amount",
+        "show",
+        "contract_int",
+        "contract_uint",
+        "contract_sint",
+    ):
         assert callable(getattr(validate, name))
 
 
@@ -52,6 +64,71 @@ def test_strict_validators_accept_numpy_scalars() -> None:
     assert (validate.side_sign(" Short "), validate.side_sign(1.0)) == (-1, 1)
     a = np.arange(3.0)
     assert validate.array_1d(a, "a") is a
+
+
+_WORD = 2**256
+
+
+@given(
+    data=st.data(), ends=st.lists(st.integers(-_WORD, _WORD), min_size=2, max_size=2).map(sorted), digits=st.booleans()
+)
+def test_contract_int_accepts_exactly_the_integers_in_its_range(
+    data: st.DataObject, ends: list[int], digits: bool
+) -> None:
+    lo, hi = ends
+    near = st.sampled_from([lo - 1, lo, lo + 1, hi - 1, hi, hi + 1])
+    x = data.draw(st.one_of(near, st.integers(lo - _WORD, hi + _WORD), st.integers(lo, hi)))
+    inside = lo <= x <= hi
+    candidates: list[object] = [x, str(x), f" {x} "]
+    if -(2**63) <= x < 2**63:
+        candidates.append(np.int64(x))
+    for value in candidates:
+        accepted = inside and (digits or not isinstance(value, str))
+        if accepted:
+            got = validate.contract_int(value, "n", lo, hi, "test range", digits=digits)
+            assert got == x
+            assert type(got) is int
+        else:
+            with pytest.raises(
+                InputError, match=r"^n must be an integer (\(test range\)|in the test range range), was "
+            ):
+                validate.contract_int(value, "n", lo, hi, "test range", digits=digits)
+    for value in (float(x), True, False, np.bool_(True), None, "1.5", "0x10", "", [x]):
+        with pytest.raises(InputError, match=r"^n must be an integer \(test range\), was "):
+            validate.contract_int(value, "n", min(lo, 0), max(hi, 16), "test range", digits=digits)
+
+
+@pytest.mark.parametrize("bits", [8, 16, 48, 80, 104, 128, 255, 256])
+def test_contract_uint_and_sint_are_the_solidity_ranges(bits: int) -> None:
+    top = 2**bits - 1
+    assert validate.contract_uint(top, "n", bits) == top
+    assert validate.contract_uint(np.uint8(0), "n", bits) == 0
+    assert validate.contract_uint(str(top), "n", bits, digits=True) == top
+    with pytest.raises(
+        InputError, match=rf"^n must be an integer in the uint{bits} range, was {re.escape(validate.show(top + 1))}$"
+    ):
+        validate.contract_uint(top + 1, "n", bits)
+    with pytest.raises(InputError, match=rf"^n must be an integer in the uint{bits} range, was -1$"):
+        validate.contract_uint(-1, "n", bits)
+    with pytest.raises(InputError, match=rf"^n must be an integer \(uint{bits}\), was '1'$"):
+        validate.contract_uint("1", "n", bits)  # a string only with digits=True
+    half = 2 ** (bits - 1)
+    assert validate.contract_sint(-half, "n", bits) == -half
+    assert validate.contract_sint(str(half - 1), "n", bits, digits=True) == half - 1
+    for outside in (-half - 1, half):
+        with pytest.raises(
+            InputError, match=rf"^n must be an integer in the int{bits} range, was {re.escape(validate.show(outside))}$"
+        ):
+            validate.contract_sint(outside, "n", bits)
+    with pytest.raises(InputError, match=rf"^n must be an integer \(int{bits}\), was True$"):
+        validate.contract_sint(True, "n", bits)
+
+
+def test_contract_int_describes_a_huge_value_by_its_size() -> None:
+    with pytest.raises(InputError, match=r"was <integer of about 1,205 digits>$"):
+        validate.contract_uint(10**1204, "n")
+    with pytest.raises(InputError, match=r"^n must be an integer \(uint256\), was '11111"):
+        validate.contract_uint("1" * 5000, "n", digits=True)  # past int()'s 4,300 digits
 
 
 def test_compensators_are_the_textbook_formulas() -> None:

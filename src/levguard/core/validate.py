@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import operator
 import reprlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -193,6 +195,47 @@ def integer_in(value: object, field: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) < hi:
         raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {value!r}")
     return int(value)
+
+
+def contract_int(value: object, field: str, lo: int, hi: int, kind: str, *, digits: bool = False) -> int:
+    """Return ``value`` as an int in ``[lo, hi]`` (inclusive: a Solidity type's range), else raise.
+
+    ``value`` is a Python or NumPy integer, not a bool; with ``digits`` also a string ``int()``
+    reads (decimal digits, sign, spaces), as a spec file gives an amount in contract units: JSON
+    and YAML cannot carry 256-bit integers portably.  ``kind`` names the range in the message
+    (``"uint256"``, ``"int256"``, or the bounds of a range that is no Solidity type).
+    """
+    # operator.index, not isinstance(value, SupportsIndex): a runtime Protocol check costs ~15 us,
+    # and the exact DeFi engines check every argument of every call.
+    try:
+        x = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        x = None
+        if digits and isinstance(value, str):
+            with contextlib.suppress(ValueError):  # not a number, or past int()'s 4,300 digits
+                x = int(value)
+    if x is None or value is True or value is False:
+        raise InputError(f"{field} must be an integer ({kind}), was {show(value)}")
+    if not lo <= x <= hi:
+        raise InputError(f"{field} must be an integer in the {kind} range, was {show(x)}")
+    return x
+
+
+# Solidity's types by size (8 to 256 bits): (lo, hi, name), so a check builds no bound or name.
+_UINT_TYPES = {bits: (0, (1 << bits) - 1, f"uint{bits}") for bits in range(8, 257, 8)}
+_SINT_TYPES = {bits: (-(1 << (bits - 1)), (1 << (bits - 1)) - 1, f"int{bits}") for bits in range(8, 257, 8)}
+
+
+def contract_uint(value: object, field: str, bits: int = 256, *, digits: bool = False) -> int:
+    """:func:`contract_int` for Solidity's ``uint<bits>``: ``[0, 2**bits - 1]``."""
+    lo, hi, kind = _UINT_TYPES.get(bits) or (0, (1 << bits) - 1, f"uint{bits}")
+    return contract_int(value, field, lo, hi, kind, digits=digits)
+
+
+def contract_sint(value: object, field: str, bits: int = 256, *, digits: bool = False) -> int:
+    """:func:`contract_int` for Solidity's ``int<bits>``: ``[-2**(bits - 1), 2**(bits - 1) - 1]``."""
+    lo, hi, kind = _SINT_TYPES.get(bits) or (-(1 << (bits - 1)), (1 << (bits - 1)) - 1, f"int{bits}")
+    return contract_int(value, field, lo, hi, kind, digits=digits)
 
 
 def flag(value: object, field: str) -> bool:

@@ -69,6 +69,7 @@ from levguard.core.defi.morpho import (
     w_taylor_compounded,
 )
 from levguard.core.records import JsonRecord
+from levguard.core.validate import contract_uint
 from levguard.errors import InputError
 
 __all__ = [
@@ -243,12 +244,6 @@ def _exactly_one(assets: int, shares: int) -> None:
         raise MorphoError(INCONSISTENT_INPUT, f"assets = {assets}, shares = {shares}")
 
 
-def _uint(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT256_MAX:
-        raise InputError(f"{field} must be an integer in [0, 2**256), was {value!r:.60}")
-    return value
-
-
 def _u128_add(a: int, b: int, what: str) -> int:
     # A uint128 storage slot += toUint128(b): the cast reverts first, then the checked addition.
     if b > UINT128_MAX:
@@ -290,7 +285,7 @@ def borrow(
     totalSupplyAssets`` are required.
     """
     m, p = as_market(market), as_position(position)
-    a, s = _uint(assets, "assets"), _uint(shares, "shares")
+    a, s = contract_uint(assets, "assets"), contract_uint(shares, "shares")
     _exactly_one(a, s)
     if a > 0:
         s = to_shares_up(a, m.total_borrow_assets, m.total_borrow_shares)
@@ -326,7 +321,7 @@ def repay(
     zeroFloorSub(totalBorrowAssets, assets)`` (``assets`` may exceed it by 1).
     """
     m, p = as_market(market), as_position(position)
-    a, s = _uint(assets, "assets"), _uint(shares, "shares")
+    a, s = contract_uint(assets, "assets"), contract_uint(shares, "shares")
     _exactly_one(a, s)
     if a > 0:
         s = to_shares_down(a, m.total_borrow_assets, m.total_borrow_shares)

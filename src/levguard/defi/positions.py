@@ -73,7 +73,7 @@ from levguard.core.defi.morpho import (
 )
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import contract_int, contract_uint, show
 from levguard.documents import check_structure, load_spec
 from levguard.errors import InputError
 
@@ -260,25 +260,6 @@ def bps(value: object, field: str, upper: Decimal = Decimal(1)) -> int:
     return n
 
 
-def _int(value: object, field: str) -> int:
-    # A contract-unit integer: int, or a string of digits (JSON cannot hold big ints portably).
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InputError(f"{field} must be an integer (contract units), was {show(value)}")
-    try:
-        n = int(value)
-    except ValueError:
-        raise InputError(f"{field} must be an integer (contract units), was {show(value)}") from None
-    if n < 0 or n.bit_length() > 256:
-        raise InputError(f"{field} must be in [0, 2**256), was {show(value)}")
-    return n
-
-
-def _decimals(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 36:
-        raise InputError(f"{field} must be an integer in [0, 36], was {show(value)}")
-    return value
-
-
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{field} must be a non-empty string, was {show(value)}")
@@ -336,7 +317,7 @@ def _bonus(value: object, field: str) -> int:
 
 def _reserve(row: Mapping[str, Any], where: str) -> AaveReserve:
     _keys(row, where, _RESERVE_REQUIRED, _RESERVE_OPTIONAL)
-    decimals = _decimals(row["decimals"], f"{where}.decimals")
+    decimals = contract_int(row["decimals"], f"{where}.decimals", 0, 36, "0 to 36")
     return AaveReserve(
         symbol=_text(row["symbol"], f"{where}.symbol"),
         price=to_units(row["price_usd"], AAVE_PRICE_DECIMALS, f"{where}.price_usd", "oracle's base currency"),
@@ -445,8 +426,8 @@ def oracle_price_from(
 
 def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:
     _keys(spec, "morpho-blue spec", _MORPHO_REQUIRED, _MORPHO_OPTIONAL)
-    cd = _decimals(spec["collateral_decimals"], "collateral_decimals")
-    ld = _decimals(spec["loan_decimals"], "loan_decimals")
+    cd = contract_int(spec["collateral_decimals"], "collateral_decimals", 0, 36, "0 to 36")
+    ld = contract_int(spec["loan_decimals"], "loan_decimals", 0, 36, "0 to 36")
     lltv_ = parse_number(spec["lltv"], "lltv")
     if not 0 <= lltv_ < 1:
         raise InputError(f"lltv must be a fraction in [0, 1), was {lltv_}")
@@ -459,7 +440,7 @@ def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:
     if "oracle_price" in spec:
         if "collateral_price" in spec or "loan_price" in spec:
             raise InputError("give either oracle_price or collateral_price (with loan_price), not both")
-        price = _int(spec["oracle_price"], "oracle_price")
+        price = contract_uint(spec["oracle_price"], "oracle_price", digits=True)
     elif "collateral_price" in spec:
         cp = parse_number(spec["collateral_price"], "collateral_price")
         lp = parse_number(spec.get("loan_price", 1), "loan_price")
@@ -485,9 +466,9 @@ def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:
         m = _mapping(given, "market")
         names = ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares")
         _keys(m, "market", names, ())
-        market = Market(*(_int(m[n], f"market.{n}") for n in names))
+        market = Market(*(contract_uint(m[n], f"market.{n}", digits=True) for n in names))
         if "borrow_shares" in spec:
-            shares = _int(spec["borrow_shares"], "borrow_shares")
+            shares = contract_uint(spec["borrow_shares"], "borrow_shares", digits=True)
         else:
             shares = to_shares_up(borrow, market.total_borrow_assets, market.total_borrow_shares)
         if shares > market.total_borrow_shares:

@@ -73,7 +73,7 @@ from levguard.core.defi.price_feeds import (
     morpho_feed_price,
     value_at_oracle,
 )
-from levguard.core.validate import show
+from levguard.core.validate import contract_int, contract_sint, contract_uint, show
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
 from levguard.defi.positions import (
@@ -113,29 +113,9 @@ _CAPO_KEYS: Final = (
     "minimum_snapshot_delay",
 )
 _CAPO_REQUIRED: Final = ("snapshot_ratio", "snapshot_timestamp", "max_yearly_ratio_growth_percent", "ratio")
-_UINT256: Final = 2**256
-_INT256: Final = 2**255
-_UINT80: Final = 2**80
 
 
 # --- the spec section ------------------------------------------------------------------------------
-
-
-def _integer(value: object, where: str, lo: int, hi: int, kind: str) -> int:
-    # An integer in contract units: int, or a string of digits (JSON/YAML cannot hold big ints portably).
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InputError(f"{where} must be an integer ({kind}), was {show(value)}")
-    try:
-        n = int(value)
-    except ValueError:
-        raise InputError(f"{where} must be an integer ({kind}), was {show(value)}") from None
-    if not lo <= n < hi:
-        raise InputError(f"{where} must be an integer in the {kind} range, was {show(value)}")
-    return n
-
-
-def _uint(value: object, where: str, hi: int = _UINT256, kind: str = "uint256") -> int:
-    return _integer(value, where, 0, hi, kind)
 
 
 def _keys(row: Mapping[str, Any], where: str, required: tuple[str, ...], known: tuple[str, ...]) -> None:
@@ -170,20 +150,25 @@ def _capo(value: object, where: str, decimals: int) -> tuple[CapoAdapter | None,
     spec = _mapping(value, where)
     if "price_cap" in spec:  # PriceCapAdapterStable
         _keys(spec, where, ("price_cap",), ("price_cap",))
-        return None, None, _integer(spec["price_cap"], f"{where}.price_cap", -_INT256, _INT256, "int256")
+        return None, None, contract_sint(spec["price_cap"], f"{where}.price_cap", digits=True)
     _keys(spec, where, _CAPO_REQUIRED, _CAPO_KEYS)
     ints = {
-        "snapshot_ratio": _uint(spec["snapshot_ratio"], f"{where}.snapshot_ratio", 2**104, "uint104"),
-        "snapshot_timestamp": _uint(spec["snapshot_timestamp"], f"{where}.snapshot_timestamp", 2**48, "uint48"),
-        "max_yearly_ratio_growth_percent": _uint(
-            spec["max_yearly_ratio_growth_percent"], f"{where}.max_yearly_ratio_growth_percent", 2**16, "uint16 bps"
+        "snapshot_ratio": contract_uint(spec["snapshot_ratio"], f"{where}.snapshot_ratio", 104, digits=True),
+        "snapshot_timestamp": contract_uint(spec["snapshot_timestamp"], f"{where}.snapshot_timestamp", 48, digits=True),
+        "max_yearly_ratio_growth_percent": contract_int(
+            spec["max_yearly_ratio_growth_percent"],
+            f"{where}.max_yearly_ratio_growth_percent",
+            0,
+            2**16 - 1,
+            "uint16 bps",
+            digits=True,
         ),
-        "ratio_decimals": _uint(spec.get("ratio_decimals", 18), f"{where}.ratio_decimals", 256, "uint8"),
-        "minimum_snapshot_delay": _uint(
-            spec.get("minimum_snapshot_delay", 0), f"{where}.minimum_snapshot_delay", 2**48, "uint48"
+        "ratio_decimals": contract_uint(spec.get("ratio_decimals", 18), f"{where}.ratio_decimals", 8, digits=True),
+        "minimum_snapshot_delay": contract_uint(
+            spec.get("minimum_snapshot_delay", 0), f"{where}.minimum_snapshot_delay", 48, digits=True
         ),
     }
-    ratio = _integer(spec["ratio"], f"{where}.ratio", -_INT256, _INT256, "int256")
+    ratio = contract_sint(spec["ratio"], f"{where}.ratio", digits=True)
     try:
         adapter = CapoAdapter(decimals=decimals, **ints)
     except InputError as exc:  # the constructor's reverts (SnapshotRatioIsZero, WrongRatioDecimals)
@@ -194,24 +179,24 @@ def _capo(value: object, where: str, decimals: int) -> tuple[CapoAdapter | None,
 def _entry(symbol: str, row: Mapping[str, Any], now: int, protocol: str) -> _Entry:
     where = f"oracles.assets.{symbol}"
     _keys(row, where, _ASSET_REQUIRED, _ASSET_KEYS)
-    decimals = _uint(row.get("decimals", 8), f"{where}.decimals", 37, "0 to 36")
+    decimals = contract_int(row.get("decimals", 8), f"{where}.decimals", 0, 36, "0 to 36", digits=True)
     if protocol == "aave-v3" and decimals != AAVE_PRICE_DECIMALS:
         raise InputError(f"{where}.decimals must be 8 (Aave's base currency: USD with 8 decimals), was {decimals}")
     if protocol == "morpho-blue":
         for key in ("capo", "fallback_answer"):
             if key in row:
                 raise InputError(f"{where}.{key} is an Aave oracle setting; Morpho's oracle has no {key}")
-    updated_at = _uint(row["updated_at"], f"{where}.updated_at")
+    updated_at = contract_uint(row["updated_at"], f"{where}.updated_at", digits=True)
     if updated_at > now:
         raise InputError(f"{where}.updated_at must not be after oracles.block_timestamp ({now}), was {updated_at}")
-    round_id = _uint(row.get("round_id", 1), f"{where}.round_id", _UINT80, "uint80")
+    round_id = contract_uint(row.get("round_id", 1), f"{where}.round_id", 80, digits=True)
     rd = RoundData(
         round_id=round_id,
-        answer=_integer(row["answer"], f"{where}.answer", -_INT256, _INT256, "int256"),
-        started_at=_uint(row.get("started_at", updated_at), f"{where}.started_at"),
+        answer=contract_sint(row["answer"], f"{where}.answer", digits=True),
+        started_at=contract_uint(row.get("started_at", updated_at), f"{where}.started_at", digits=True),
         updated_at=updated_at,
-        answered_in_round=_uint(
-            row.get("answered_in_round", round_id), f"{where}.answered_in_round", _UINT80, "uint80"
+        answered_in_round=contract_uint(
+            row.get("answered_in_round", round_id), f"{where}.answered_in_round", 80, digits=True
         ),
         decimals=decimals,
     )
@@ -220,15 +205,28 @@ def _entry(symbol: str, row: Mapping[str, Any], now: int, protocol: str) -> _Ent
         market = parse_number(row["market_price"], f"{where}.market_price")
         if market <= 0:
             raise InputError(f"{where}.market_price must be > 0, was {market}")
-    fallback = None if "fallback_answer" not in row else _uint(row["fallback_answer"], f"{where}.fallback_answer")
+    fallback = (
+        None
+        if "fallback_answer" not in row
+        else contract_uint(row["fallback_answer"], f"{where}.fallback_answer", digits=True)
+    )
     capo, ratio, cap = (None, None, None) if "capo" not in row else _capo(row["capo"], f"{where}.capo", decimals)
-    return _Entry(symbol, rd, _uint(row["heartbeat"], f"{where}.heartbeat"), market, fallback, capo, ratio, cap)
+    return _Entry(
+        symbol,
+        rd,
+        contract_uint(row["heartbeat"], f"{where}.heartbeat", digits=True),
+        market,
+        fallback,
+        capo,
+        ratio,
+        cap,
+    )
 
 
 def _section(section: object, pos: DefiPosition) -> tuple[int, dict[str, _Entry]]:
     s = _mapping(section, "oracles")
     _keys(s, "oracles", ("block_timestamp", "assets"), ("block_timestamp", "assets"))
-    now = _uint(s["block_timestamp"], "oracles.block_timestamp")
+    now = contract_uint(s["block_timestamp"], "oracles.block_timestamp", digits=True)
     assets = _mapping(s["assets"], "oracles.assets")
     if not assets:
         raise InputError("oracles.assets must name at least one asset")

@@ -24,6 +24,7 @@ from levguard.core.defi.wadray import (
     ray_mul_floor,
 )
 from levguard.core.records import JsonRecord
+from levguard.core.validate import contract_int
 from levguard.errors import InputError
 
 __all__ = [
@@ -55,10 +56,7 @@ _MAX_DECIMALS: Final = 77  # 10**78 overflows uint256
 
 
 def _bps(value: object, field_name: str) -> int:
-    v = as_uint256(value, field_name)
-    if v > 65_535:  # the reserve configuration stores these in 16 bits
-        raise InputError(f"{field_name} must be in [0, 65535] bps, was {v}")
-    return v
+    return contract_int(value, field_name, 0, 65_535, "uint16 bps")  # the reserve configuration stores these in 16 bits
 
 
 def check_flag(value: object, field_name: str, optional: bool = False) -> None:

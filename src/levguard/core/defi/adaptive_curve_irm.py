@@ -22,7 +22,6 @@ the deployed AdaptiveCurveIrm), ``src/AdaptiveCurveIrm.sol``, ``src/libraries/Ma
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,7 +35,7 @@ from levguard.core.defi.morpho import (
     w_div_down,
 )
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import contract_int, contract_sint, contract_uint
 from levguard.errors import InputError
 
 __all__ = [
@@ -90,20 +89,6 @@ WEXP_UPPER_VALUE: Final = 57_716_089_161_558_943_949_701_069_502_944_508_345_128
 
 
 # --- int256 arithmetic as Solidity 0.8 checks it ---------------------------------------------------
-
-
-def _int(value: object, field: str, lo: int = INT256_MIN, hi: int = INT256_MAX) -> int:
-    # An ABI int256 (or a narrower range): a Python or NumPy integer, not bool.
-    # operator.index, not isinstance(value, SupportsIndex): a runtime Protocol check costs ~15 us.
-    try:
-        x = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        x = None
-    if x is None or isinstance(value, bool):
-        raise InputError(f"{field} must be an integer in [{lo}, {hi}], was {show(value)}")
-    if not lo <= x <= hi:
-        raise InputError(f"{field} must be an integer in [{lo}, {hi}], was {show(x)}")
-    return x
 
 
 def _chk(x: int, what: str) -> int:
@@ -169,7 +154,7 @@ def w_mul_to_zero(x: int, y: int) -> int:
     MorphoError
         ``x * y`` overflows int256 (:data:`~levguard.core.defi.morpho.PANIC_ARITHMETIC`).
     """
-    return _wmul0(_int(x, "x"), _int(y, "y"), "wMulToZero")
+    return _wmul0(contract_sint(x, "x"), contract_sint(y, "y"), "wMulToZero")
 
 
 def w_div_to_zero(x: int, y: int) -> int:
@@ -180,7 +165,7 @@ def w_div_to_zero(x: int, y: int) -> int:
     MorphoError
         ``x * WAD`` overflows int256, or ``y`` is 0.
     """
-    return _wdiv0(_int(x, "x"), _int(y, "y"), "wDivToZero")
+    return _wdiv0(contract_sint(x, "x"), contract_sint(y, "y"), "wDivToZero")
 
 
 def w_exp(x: int) -> int:
@@ -209,7 +194,7 @@ def w_exp(x: int) -> int:
 
     Source: morpho-org/morpho-blue-irm ``src/libraries/adaptive-curve/ExpLib.sol`` (v1.0.0).
     """
-    return _w_exp(_int(x, "x"))
+    return _w_exp(contract_sint(x, "x"))
 
 
 def curve(rate_at_target: int, err: int) -> int:
@@ -236,7 +221,7 @@ def curve(rate_at_target: int, err: int) -> int:
 
     Source: AdaptiveCurveIrm.sol ``_curve`` (morpho-org/morpho-blue-irm v1.0.0).
     """
-    return _curve(_int(rate_at_target, "rate_at_target"), _int(err, "err"))
+    return _curve(contract_sint(rate_at_target, "rate_at_target"), contract_sint(err, "err"))
 
 
 def new_rate_at_target(start_rate_at_target: int, linear_adaptation: int) -> int:
@@ -250,7 +235,8 @@ def new_rate_at_target(start_rate_at_target: int, linear_adaptation: int) -> int
     Source: AdaptiveCurveIrm.sol ``_newRateAtTarget`` (morpho-org/morpho-blue-irm v1.0.0).
     """
     return _new_rate_at_target(
-        _int(start_rate_at_target, "start_rate_at_target"), _int(linear_adaptation, "linear_adaptation")
+        contract_sint(start_rate_at_target, "start_rate_at_target"),
+        contract_sint(linear_adaptation, "linear_adaptation"),
     )
 
 
@@ -371,8 +357,8 @@ def adaptive_curve_borrow_rate(market: Market, rate_at_target: int, elapsed: int
 
     Source: AdaptiveCurveIrm.sol ``_borrowRate`` (morpho-org/morpho-blue-irm v1.0.0).
     """
-    start = _int(rate_at_target, "rate_at_target", 0)
-    seconds = _int(elapsed, "elapsed", 0, _UINT256 - 1)
+    start = contract_int(rate_at_target, "rate_at_target", 0, INT256_MAX, "non-negative int256")
+    seconds = contract_uint(elapsed, "elapsed")
     return _borrow_rate(_market(market), start, seconds)
 
 
@@ -418,8 +404,8 @@ def adaptive_curve_accrue_interest(
     AdaptiveCurveIrm.sol ``borrowRate`` (morpho-org/morpho-blue-irm v1.0.0).
     """
     m = _market(market)
-    start = _int(rate_at_target, "rate_at_target", 0)
-    seconds = _int(elapsed, "elapsed", 0, _UINT256 - 1)
+    start = contract_int(rate_at_target, "rate_at_target", 0, INT256_MAX, "non-negative int256")
+    seconds = contract_uint(elapsed, "elapsed")
     if seconds == 0:
         same = accrue_interest(m, 0, 0, fee)  # validates the fee as the contract does
         return AdaptiveCurveAccrual(same.interest, same.fee_shares, same.market, 0, start)

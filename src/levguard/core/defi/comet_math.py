@@ -26,12 +26,11 @@ mirrored here is unchanged since November 2022 (commit 376fdeba, the mainnet USD
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, SupportsIndex
+from typing import Final
 
-from levguard.core.validate import show
+from levguard.core.validate import contract_sint, contract_uint, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -167,24 +166,14 @@ class CometError(InputError):
 # --- validation ---------------------------------------------------------------------------------
 
 
-def _int(value: object, field_name: str, lo: int, hi: int, kind: str) -> int:
-    # A Python or NumPy integer (not bool) in [lo, hi]: the range of a Solidity type.
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise InputError(f"{field_name} must be an integer ({kind}), was {show(value)}")
-    x = operator.index(value)
-    if not lo <= x <= hi:
-        raise InputError(f"{field_name} must be in [{lo}, {hi}] ({kind}), was {show(x)}")
-    return x
-
-
 def uint(value: object, field_name: str, bits: int = 256) -> int:
     """Return ``value`` as a ``uint<bits>`` or raise :class:`InputError` naming ``field_name``."""
-    return _int(value, field_name, 0, (1 << bits) - 1, f"uint{bits}")
+    return contract_uint(value, field_name, bits)
 
 
 def sint(value: object, field_name: str, bits: int = 256) -> int:
     """Return ``value`` as an ``int<bits>`` or raise :class:`InputError` naming ``field_name``."""
-    return _int(value, field_name, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, f"int{bits}")
+    return contract_sint(value, field_name, bits)
 
 
 def name_arg(value: object, field_name: str) -> str:

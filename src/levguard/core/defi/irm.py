@@ -36,7 +36,6 @@ Sources (same functions, versions as in :mod:`levguard.core.defi.aave`):
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import Final
 
@@ -68,7 +67,7 @@ from levguard.core.defi.wadray import (
     wad_to_ray,
 )
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import contract_uint, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -151,19 +150,6 @@ class AaveRateError(AaveError):
         return type(self), (self.name, self.detail)
 
 
-def _uint(value: object, field: str, bits: int = 256) -> int:
-    # An ABI-encodable unsigned integer: a Python or NumPy integer (not bool) in [0, 2**bits).
-    try:
-        x = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        x = None
-    if x is None or isinstance(value, bool):
-        raise InputError(f"{field} must be an integer in [0, 2**{bits}), was {show(value)}")
-    if not 0 <= x < 1 << bits:
-        raise InputError(f"{field} must be an integer in [0, 2**{bits}), was {show(x)}")
-    return x
-
-
 def _version(version: str) -> str:
     if version not in IRM_VERSIONS:
         raise InputError(f"version must be one of {list(IRM_VERSIONS)}, was {version!r:.40}")
@@ -211,7 +197,7 @@ class AaveRateStrategy(JsonRecord):
 
     def __post_init__(self) -> None:
         for f in self.__dataclass_fields__:
-            object.__setattr__(self, f, _uint(getattr(self, f), f"strategy.{f}"))
+            object.__setattr__(self, f, contract_uint(getattr(self, f), f"strategy.{f}"))
         if self.optimal_usage_ratio > RAY:
             raise AaveRateError("INVALID_OPTIMAL_USAGE_RATIO", f"optimal_usage_ratio {self.optimal_usage_ratio} > RAY")
         if self.optimal_stable_to_total_debt_ratio > RAY:
@@ -267,9 +253,11 @@ class AaveInterestRateData(JsonRecord):
     variable_rate_slope2: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "optimal_usage_ratio", _uint(self.optimal_usage_ratio, "optimal_usage_ratio", 16))
+        object.__setattr__(
+            self, "optimal_usage_ratio", contract_uint(self.optimal_usage_ratio, "optimal_usage_ratio", 16)
+        )
         for f in ("base_variable_borrow_rate", "variable_rate_slope1", "variable_rate_slope2"):
-            object.__setattr__(self, f, _uint(getattr(self, f), f, 32))
+            object.__setattr__(self, f, contract_uint(getattr(self, f), f, 32))
 
     def ray(self) -> tuple[int, int, int, int]:
         """Return ``(optimal_usage_ratio, base, slope1, slope2)`` in ray (``getInterestRateData``)."""
@@ -423,14 +411,14 @@ def calculate_interest_rates(
     if not isinstance(strategy, AaveRateStrategy):
         raise InputError(f"strategy must be an AaveRateStrategy, was {type(strategy).__name__}")
     s = strategy
-    variable_debt = _uint(total_variable_debt, "total_variable_debt")
-    stable_debt = _uint(total_stable_debt, "total_stable_debt")
-    balance = _uint(underlying_balance, "underlying_balance")
-    rf = _uint(reserve_factor, "reserve_factor")
-    avg_stable = _uint(average_stable_borrow_rate, "average_stable_borrow_rate")
-    added = _uint(liquidity_added, "liquidity_added")
-    taken = _uint(liquidity_taken, "liquidity_taken")
-    unbacked_ = _uint(unbacked, "unbacked")
+    variable_debt = contract_uint(total_variable_debt, "total_variable_debt")
+    stable_debt = contract_uint(total_stable_debt, "total_stable_debt")
+    balance = contract_uint(underlying_balance, "underlying_balance")
+    rf = contract_uint(reserve_factor, "reserve_factor")
+    avg_stable = contract_uint(average_stable_borrow_rate, "average_stable_borrow_rate")
+    added = contract_uint(liquidity_added, "liquidity_added")
+    taken = contract_uint(liquidity_taken, "liquidity_taken")
+    unbacked_ = contract_uint(unbacked, "unbacked")
 
     total_debt = checked_add(stable_debt, variable_debt)
     variable_rate = s.base_variable_borrow_rate
@@ -522,14 +510,14 @@ def calculate_interest_rates_v2(
         raise InputError(f"rate_data must be an AaveInterestRateData, was {type(rate_data).__name__}")
     if not isinstance(using_virtual_balance, bool):
         raise InputError(f"using_virtual_balance must be a bool, was {show(using_virtual_balance)}")
-    variable_debt = _uint(total_debt, "total_debt")
-    balance = _uint(virtual_underlying_balance, "virtual_underlying_balance")
-    rf = _uint(reserve_factor, "reserve_factor")
-    added = _uint(liquidity_added, "liquidity_added")
-    taken = _uint(liquidity_taken, "liquidity_taken")
-    unbacked_ = _uint(unbacked, "unbacked")
-    stable_debt = _uint(total_stable_debt, "total_stable_debt")
-    avg_stable = _uint(average_stable_borrow_rate, "average_stable_borrow_rate")
+    variable_debt = contract_uint(total_debt, "total_debt")
+    balance = contract_uint(virtual_underlying_balance, "virtual_underlying_balance")
+    rf = contract_uint(reserve_factor, "reserve_factor")
+    added = contract_uint(liquidity_added, "liquidity_added")
+    taken = contract_uint(liquidity_taken, "liquidity_taken")
+    unbacked_ = contract_uint(unbacked, "unbacked")
+    stable_debt = contract_uint(total_stable_debt, "total_stable_debt")
+    avg_stable = contract_uint(average_stable_borrow_rate, "average_stable_borrow_rate")
     if v not in _V2_STABLE_VERSIONS and (stable_debt or avg_stable):
         raise InputError(f"version {v} has no stable debt: total_stable_debt and average_stable_borrow_rate must be 0")
 
@@ -553,8 +541,8 @@ def calculate_interest_rates_v2(
 
 
 def _elapsed(last_update_timestamp: int, current_timestamp: int) -> int:
-    last = _uint(last_update_timestamp, "last_update_timestamp", 40)
-    now = _uint(current_timestamp, "current_timestamp")
+    last = contract_uint(last_update_timestamp, "last_update_timestamp", 40)
+    now = contract_uint(current_timestamp, "current_timestamp")
     return checked_sub(now, last)
 
 
@@ -587,7 +575,7 @@ def calculate_linear_interest(rate: int, last_update_timestamp: int, current_tim
 
     Source: ``MathUtils.sol`` ``calculateLinearInterest`` (aave-v3-core 782f5191; aave-v3-origin).
     """
-    r = _uint(rate, "rate")
+    r = contract_uint(rate, "rate")
     return checked_add(RAY, checked_mul(r, _elapsed(last_update_timestamp, current_timestamp)) // SECONDS_PER_YEAR)
 
 
@@ -633,7 +621,7 @@ def calculate_compounded_interest(
     aave-dao/aave-v3-origin v3.3.0 5431379f and v3.4.0 d7a64127).
     """
     v = _version(version)
-    r = _uint(rate, "rate")
+    r = contract_uint(rate, "rate")
     n = _elapsed(last_update_timestamp, current_timestamp)
     if n == 0:
         return RAY
@@ -663,9 +651,9 @@ def get_normalized_income(
 
     Source: ``ReserveLogic.sol`` ``getNormalizedIncome`` (aave-v3-core 782f5191; aave-v3-origin, unchanged).
     """
-    index = _uint(liquidity_index, "liquidity_index")
+    index = contract_uint(liquidity_index, "liquidity_index")
     if _elapsed(last_update_timestamp, current_timestamp) == 0:
-        _uint(current_liquidity_rate, "current_liquidity_rate")
+        contract_uint(current_liquidity_rate, "current_liquidity_rate")
         return index
     return ray_mul(calculate_linear_interest(current_liquidity_rate, last_update_timestamp, current_timestamp), index)
 
@@ -688,9 +676,9 @@ def get_normalized_debt(
 
     Source: ``ReserveLogic.sol`` ``getNormalizedDebt`` (aave-v3-core 782f5191; aave-v3-origin, unchanged).
     """
-    index = _uint(variable_borrow_index, "variable_borrow_index")
+    index = contract_uint(variable_borrow_index, "variable_borrow_index")
     if _elapsed(last_update_timestamp, current_timestamp) == 0:
-        _uint(current_variable_borrow_rate, "current_variable_borrow_rate")
+        contract_uint(current_variable_borrow_rate, "current_variable_borrow_rate")
         _version(version)
         return index
     growth = calculate_compounded_interest(

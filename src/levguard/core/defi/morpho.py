@@ -34,12 +34,11 @@ liquidation's timestamp, as the contract accrues before it liquidates.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
-from typing import Final, SupportsIndex
+from typing import Final
 
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import contract_uint
 from levguard.errors import InputError
 
 __all__ = [
@@ -128,19 +127,9 @@ class MorphoError(InputError):
 # --- validation and checked arithmetic -------------------------------------------------------
 
 
-def _uint(value: object, field: str, bits: int = 256) -> int:
-    # An ABI-encodable unsigned integer: a Python or NumPy integer (not bool) in [0, 2**bits).
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise InputError(f"{field} must be an integer in [0, 2**{bits}), was {show(value)}")
-    x = operator.index(value)
-    if not 0 <= x < 1 << bits:
-        raise InputError(f"{field} must be an integer in [0, 2**{bits}), was {show(x)}")
-    return x
-
-
 def _lltv(lltv: object) -> int:
     # enableLltv requires lltv < WAD, so no market has a larger one.
-    x = _uint(lltv, "lltv")
+    x = contract_uint(lltv, "lltv")
     if x >= WAD:
         raise MorphoError(MAX_LLTV_EXCEEDED, f"lltv must be < 1e18, was {x}")
     return x
@@ -238,7 +227,7 @@ class Market(JsonRecord):
 
     def __post_init__(self) -> None:
         for name in ("total_supply_assets", "total_supply_shares", "total_borrow_assets", "total_borrow_shares"):
-            object.__setattr__(self, name, _uint(getattr(self, name), f"market.{name}", 128))
+            object.__setattr__(self, name, contract_uint(getattr(self, name), f"market.{name}", 128))
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +247,7 @@ class Position(JsonRecord):
 
     def __post_init__(self) -> None:
         for name in ("borrow_shares", "collateral"):
-            object.__setattr__(self, name, _uint(getattr(self, name), f"position.{name}", 128))
+            object.__setattr__(self, name, contract_uint(getattr(self, name), f"position.{name}", 128))
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +315,7 @@ def mul_div_down(x: int, y: int, d: int) -> int:
     MorphoError
         ``x * y`` overflows uint256, or ``d`` is 0.
     """
-    return _mdd(_uint(x, "x"), _uint(y, "y"), _uint(d, "d"), "mulDivDown")
+    return _mdd(contract_uint(x, "x"), contract_uint(y, "y"), contract_uint(d, "d"), "mulDivDown")
 
 
 def mul_div_up(x: int, y: int, d: int) -> int:
@@ -337,22 +326,22 @@ def mul_div_up(x: int, y: int, d: int) -> int:
     MorphoError
         The sum overflows uint256, or ``d`` is 0 (``d - 1`` underflows: a panic 0x11).
     """
-    return _mdu(_uint(x, "x"), _uint(y, "y"), _uint(d, "d"), "mulDivUp")
+    return _mdu(contract_uint(x, "x"), contract_uint(y, "y"), contract_uint(d, "d"), "mulDivUp")
 
 
 def w_mul_down(x: int, y: int) -> int:
     """Return ``floor(x * y / WAD)`` (MathLib ``wMulDown``)."""
-    return _mdd(_uint(x, "x"), _uint(y, "y"), WAD, "wMulDown")
+    return _mdd(contract_uint(x, "x"), contract_uint(y, "y"), WAD, "wMulDown")
 
 
 def w_div_down(x: int, y: int) -> int:
     """Return ``floor(x * WAD / y)`` (MathLib ``wDivDown``)."""
-    return _mdd(_uint(x, "x"), WAD, _uint(y, "y"), "wDivDown")
+    return _mdd(contract_uint(x, "x"), WAD, contract_uint(y, "y"), "wDivDown")
 
 
 def w_div_up(x: int, y: int) -> int:
     """Return ``ceil(x * WAD / y)`` (MathLib ``wDivUp``)."""
-    return _mdu(_uint(x, "x"), WAD, _uint(y, "y"), "wDivUp")
+    return _mdu(contract_uint(x, "x"), WAD, contract_uint(y, "y"), "wDivUp")
 
 
 def w_taylor_compounded(x: int, n: int) -> int:
@@ -371,7 +360,7 @@ def w_taylor_compounded(x: int, n: int) -> int:
     ``third = floor(second * first / (3 WAD))``; the result is ``first + second + third``, below
     the continuous compounding ``e^(xn) - 1`` and above simple interest ``xn``.
     """
-    return _taylor(_uint(x, "x"), _uint(n, "n"))
+    return _taylor(contract_uint(x, "x"), contract_uint(n, "n"))
 
 
 def to_shares_down(assets: int, total_assets: int, total_shares: int) -> int:
@@ -382,9 +371,9 @@ def to_shares_down(assets: int, total_assets: int, total_shares: int) -> int:
     ``floor(assets * (total_shares + 1e6) / (total_assets + 1))``.
     """
     return _shares_down(
-        _uint(assets, "assets"),
-        _uint(total_assets, "total_assets"),
-        _uint(total_shares, "total_shares"),
+        contract_uint(assets, "assets"),
+        contract_uint(total_assets, "total_assets"),
+        contract_uint(total_shares, "total_shares"),
         "toSharesDown",
     )
 
@@ -392,7 +381,10 @@ def to_shares_down(assets: int, total_assets: int, total_shares: int) -> int:
 def to_shares_up(assets: int, total_assets: int, total_shares: int) -> int:
     """Return ``assets`` in shares, rounded up (SharesMathLib ``toSharesUp``)."""
     return _shares_up(
-        _uint(assets, "assets"), _uint(total_assets, "total_assets"), _uint(total_shares, "total_shares"), "toSharesUp"
+        contract_uint(assets, "assets"),
+        contract_uint(total_assets, "total_assets"),
+        contract_uint(total_shares, "total_shares"),
+        "toSharesUp",
     )
 
 
@@ -404,9 +396,9 @@ def to_assets_down(shares: int, total_assets: int, total_shares: int) -> int:
     ``floor(shares * (total_assets + 1) / (total_shares + 1e6))``.
     """
     return _assets_down(
-        _uint(shares, "shares"),
-        _uint(total_assets, "total_assets"),
-        _uint(total_shares, "total_shares"),
+        contract_uint(shares, "shares"),
+        contract_uint(total_assets, "total_assets"),
+        contract_uint(total_shares, "total_shares"),
         "toAssetsDown",
     )
 
@@ -414,7 +406,10 @@ def to_assets_down(shares: int, total_assets: int, total_shares: int) -> int:
 def to_assets_up(shares: int, total_assets: int, total_shares: int) -> int:
     """Return ``shares`` in assets, rounded up (SharesMathLib ``toAssetsUp``)."""
     return _assets_up(
-        _uint(shares, "shares"), _uint(total_assets, "total_assets"), _uint(total_shares, "total_shares"), "toAssetsUp"
+        contract_uint(shares, "shares"),
+        contract_uint(total_assets, "total_assets"),
+        contract_uint(total_shares, "total_shares"),
+        "toAssetsUp",
     )
 
 
@@ -494,7 +489,7 @@ def is_healthy(market: Market, position: Position, lltv: int, oracle_price: int)
     """
     market, position = _state(market, position)
     lltv_ = _lltv(lltv)
-    price = _uint(oracle_price, "oracle_price")
+    price = contract_uint(oracle_price, "oracle_price")
     if position.borrow_shares == 0:
         return True
     return _healthy(market, position, lltv_, price)
@@ -560,9 +555,9 @@ def liquidate(
     """
     market, position = _state(market, position)
     lltv_ = _lltv(lltv)
-    price = _uint(oracle_price, "oracle_price")
-    seized = _uint(seized_assets, "seized_assets")
-    shares = _uint(repaid_shares, "repaid_shares")
+    price = contract_uint(oracle_price, "oracle_price")
+    seized = contract_uint(seized_assets, "seized_assets")
+    shares = contract_uint(repaid_shares, "repaid_shares")
     if (seized == 0) == (shares == 0):
         raise MorphoError(INCONSISTENT_INPUT, f"seized_assets = {seized}, repaid_shares = {shares}")
     if _healthy(market, position, lltv_, price):
@@ -642,9 +637,9 @@ def accrue_interest(market: Market, borrow_rate_per_second: int, elapsed: int, f
     """
     if not isinstance(market, Market):
         raise InputError(f"market must be a Market, was {type(market).__name__}")
-    rate = _uint(borrow_rate_per_second, "borrow_rate_per_second")
-    seconds = _uint(elapsed, "elapsed")
-    fee_ = _uint(fee, "fee", 128)
+    rate = contract_uint(borrow_rate_per_second, "borrow_rate_per_second")
+    seconds = contract_uint(elapsed, "elapsed")
+    fee_ = contract_uint(fee, "fee", 128)
     if fee_ > MAX_FEE:
         raise MorphoError(MAX_FEE_EXCEEDED, f"fee must be <= 0.25e18, was {fee_}")
     if seconds == 0:

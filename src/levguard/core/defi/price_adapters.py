@@ -39,13 +39,12 @@ Sources
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, field
-from typing import Final, SupportsIndex
+from typing import Final
 
 from levguard.core.defi.price_feeds import MorphoOracleError, OracleError, morpho_feed_price
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import contract_sint, contract_uint, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -87,7 +86,6 @@ _PANIC_DIVISION_BY_ZERO: Final = "division or modulo by zero"
 _MULDIV_OVERFLOW: Final = "Math.mulDiv overflow"
 
 _UINT256: Final = 2**256
-_INT256_MIN: Final = -(2**255)
 _INT256_MAX: Final = 2**255 - 1
 
 
@@ -95,24 +93,6 @@ class CapoError(OracleError):
     """A CAPO adapter would revert; ``reason`` is the contract's custom error name
     (``SnapshotRatioIsZero``, ``InvalidRatioTimestamp``, ``WrongRatioDecimals``,
     ``InvalidNewPriceCap``, ``CapLowerThanActualPrice``) or a Solidity panic's description."""
-
-
-def _integer(value: object, name: str, lo: int, hi: int, kind: str) -> int:
-    # An ABI integer (Python or NumPy int, not bool) within [lo, hi].
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise InputError(f"{name} must be an integer ({kind}), was {show(value)}")
-    x = operator.index(value)
-    if not lo <= x <= hi:
-        raise InputError(f"{name} must be an integer in the {kind} range, was {show(x)}")
-    return x
-
-
-def _uint(value: object, name: str, bits: int = 256) -> int:
-    return _integer(value, name, 0, 2**bits - 1, f"uint{bits}")
-
-
-def _int256(value: object, name: str) -> int:
-    return _integer(value, name, _INT256_MIN, _INT256_MAX, "int256")
 
 
 # --- CAPO for LSTs (PriceCapAdapterBase) -------------------------------------------------------
@@ -160,12 +140,12 @@ class CapoAdapter(JsonRecord):
     max_ratio_growth_per_second_scaled: int = field(init=False)
 
     def __post_init__(self) -> None:
-        ratio = _uint(self.snapshot_ratio, "snapshot_ratio", 104)
-        ts = _uint(self.snapshot_timestamp, "snapshot_timestamp", 48)
-        pct = _uint(self.max_yearly_ratio_growth_percent, "max_yearly_ratio_growth_percent", 16)
-        rdec = _uint(self.ratio_decimals, "ratio_decimals", 8)
-        dec = _uint(self.decimals, "decimals", 8)
-        delay = _uint(self.minimum_snapshot_delay, "minimum_snapshot_delay", 48)
+        ratio = contract_uint(self.snapshot_ratio, "snapshot_ratio", 104)
+        ts = contract_uint(self.snapshot_timestamp, "snapshot_timestamp", 48)
+        pct = contract_uint(self.max_yearly_ratio_growth_percent, "max_yearly_ratio_growth_percent", 16)
+        rdec = contract_uint(self.ratio_decimals, "ratio_decimals", 8)
+        dec = contract_uint(self.decimals, "decimals", 8)
+        delay = contract_uint(self.minimum_snapshot_delay, "minimum_snapshot_delay", 48)
         if not 8 <= rdec <= 24:
             raise CapoError("WrongRatioDecimals", f"ratio_decimals must be 8 to 24, was {rdec}")
         if ratio == 0:
@@ -228,7 +208,7 @@ def capo_max_ratio(adapter: CapoAdapter, block_timestamp: int) -> int:
     PriceCapAdapterBase._getMaxRatio:
     ``snapshotRatio + growthPerSecondScaled * (block.timestamp - snapshotTimestamp) / 1e6``.
     """
-    now = _uint(block_timestamp, "block_timestamp")
+    now = contract_uint(block_timestamp, "block_timestamp")
     if now < adapter.snapshot_timestamp:
         raise CapoError(_PANIC_ARITHMETIC, f"block_timestamp {now} < snapshot_timestamp {adapter.snapshot_timestamp}")
     grown = adapter.max_ratio_growth_per_second_scaled * (now - adapter.snapshot_timestamp) // CAPO_SCALING_FACTOR
@@ -237,7 +217,7 @@ def capo_max_ratio(adapter: CapoAdapter, block_timestamp: int) -> int:
 
 def capo_is_capped(adapter: CapoAdapter, ratio: int, block_timestamp: int) -> bool:
     """Return ``isCapped()``: the ratio exceeds the maximum ratio (``ratio`` int256, as ``getRatio()``)."""
-    return _int256(ratio, "ratio") > capo_max_ratio(adapter, block_timestamp)
+    return contract_sint(ratio, "ratio") > capo_max_ratio(adapter, block_timestamp)
 
 
 def capo_latest_answer(adapter: CapoAdapter, base_price: int, ratio: int, block_timestamp: int) -> CapoAnswer:
@@ -267,8 +247,8 @@ def capo_latest_answer(adapter: CapoAdapter, base_price: int, ratio: int, block_
     PriceCapAdapterBase.latestAnswer: ``basePrice <= 0 || ratio <= 0`` -> 0; else
     ``basePrice * min(ratio, maxRatio) / 10**RATIO_DECIMALS`` (both positive: floor).
     """
-    base = _int256(base_price, "base_price")
-    r = _int256(ratio, "ratio")
+    base = contract_sint(base_price, "base_price")
+    r = contract_sint(ratio, "ratio")
     max_ratio = capo_max_ratio(adapter, block_timestamp)
     capped = r > max_ratio
     headroom = max_ratio / r - 1.0 if r > 0 else math.nan
@@ -309,8 +289,8 @@ def capo_validate_snapshot(
     (evaluated left to right).  The contract does not check the ratio against the timestamp:
     a ratio from another time than ``ts`` is accepted (the 2026-03-10 wstETH incident).
     """
-    now = _uint(block_timestamp, "block_timestamp")
-    stored = _uint(stored_snapshot_timestamp, "stored_snapshot_timestamp", 48)
+    now = contract_uint(block_timestamp, "block_timestamp")
+    stored = contract_uint(stored_snapshot_timestamp, "stored_snapshot_timestamp", 48)
     ts = adapter.snapshot_timestamp
     bad = stored >= ts
     if not bad:
@@ -364,8 +344,8 @@ def capo_stable_latest_answer(base_price: int, price_cap: int) -> StableCapoAnsw
     PriceCapAdapterStable.latestAnswer: ``basePrice > priceCap`` -> ``priceCap``; ``basePrice <= 0``
     -> 0; else ``basePrice``.  ``isCapped() = basePrice > priceCap``.
     """
-    base = _int256(base_price, "base_price")
-    cap = _int256(price_cap, "price_cap")
+    base = contract_sint(base_price, "base_price")
+    cap = contract_sint(price_cap, "price_cap")
     if base > cap:
         return StableCapoAnswer(cap, True)
     return StableCapoAnswer(max(base, 0), False)
@@ -384,8 +364,8 @@ def capo_stable_set_price_cap(price_cap: int, base_price: int) -> int:
     -----
     PriceCapAdapterStable._setPriceCap.
     """
-    cap = _int256(price_cap, "price_cap")
-    base = _int256(base_price, "base_price")
+    cap = contract_sint(price_cap, "price_cap")
+    base = contract_sint(base_price, "base_price")
     if cap > CAPO_MAX_STABLE_CAP_VALUE or cap < 0:
         raise CapoError("InvalidNewPriceCap", f"price_cap {cap} outside [0, 2e8]")
     if cap < base:
@@ -434,7 +414,7 @@ def morpho_scale_factor(
         "base_vault_conversion_sample": base_vault_conversion_sample,
         "quote_vault_conversion_sample": quote_vault_conversion_sample,
     }
-    v = {k: _uint(x, k) for k, x in args.items()}
+    v = {k: contract_uint(x, k) for k, x in args.items()}
     up = 36 + v["quote_token_decimals"] + v["quote_feed_1_decimals"] + v["quote_feed_2_decimals"]
     down = v["base_token_decimals"] + v["base_feed_1_decimals"] + v["base_feed_2_decimals"]
     if up >= _UINT256:
@@ -493,7 +473,7 @@ class MorphoChainlinkOracleV2(JsonRecord):
             vault = getattr(self, f"{side}_vault")
             if not isinstance(vault, bool):
                 raise InputError(f"{side}_vault must be True or False, was {show(vault)}")
-            sample = _uint(getattr(self, f"{side}_vault_conversion_sample"), f"{side}_vault_conversion_sample")
+            sample = contract_uint(getattr(self, f"{side}_vault_conversion_sample"), f"{side}_vault_conversion_sample")
             if not vault and sample != 1:
                 raise MorphoOracleError(VAULT_CONVERSION_SAMPLE_IS_NOT_ONE, f"{side} sample {sample} without a vault")
         for side in ("base", "quote"):
@@ -502,7 +482,7 @@ class MorphoChainlinkOracleV2(JsonRecord):
         feeds = {}
         for name in ("base_feed_1", "base_feed_2", "quote_feed_1", "quote_feed_2"):
             dec = getattr(self, f"{name}_decimals")
-            feeds[f"{name}_decimals"] = 0 if dec is None else _uint(dec, f"{name}_decimals", 8)
+            feeds[f"{name}_decimals"] = 0 if dec is None else contract_uint(dec, f"{name}_decimals", 8)
         object.__setattr__(
             self,
             "scale_factor",
@@ -573,7 +553,7 @@ def morpho_oracle_price(
         if not configured and value is not None:
             raise InputError(f"{name} must be None: the oracle has no such {'vault' if 'vault' in name else 'feed'}")
         if "vault" in name:
-            got[name] = 1 if value is None else _uint(value, name)
+            got[name] = 1 if value is None else contract_uint(value, name)
         else:
             got[name] = morpho_feed_price(value)
     numerator = _checked_product(got["base_vault_assets"], got["base_feed_1"], got["base_feed_2"], "base")

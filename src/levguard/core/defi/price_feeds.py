@@ -39,14 +39,13 @@ Sources
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, SupportsIndex
+from typing import Final
 
 from levguard.core.records import JsonRecord
-from levguard.core.validate import as_amount, finite, positive, rate, show
+from levguard.core.validate import as_amount, contract_sint, contract_uint, finite, positive, rate, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -82,10 +81,6 @@ AAVE_BASE_CURRENCY_UNIT: Final = 10**8
 NEGATIVE_ANSWER: Final = "negative answer"
 """Morpho's revert string for a negative feed answer (ErrorsLib.NEGATIVE_ANSWER)."""
 
-_INT256_MIN: Final = -(2**255)
-_INT256_MAX: Final = 2**255 - 1
-_UINT256_MAX: Final = 2**256 - 1
-_UINT80_MAX: Final = 2**80 - 1
 
 # Reason codes of a failed check (FeedCheck.failures, OracleReading.reason).
 _NON_POSITIVE: Final = "non_positive_answer"
@@ -150,24 +145,6 @@ _ERRORS: Final[Mapping[str, type[OracleError]]] = {
 # --- validation -------------------------------------------------------------------------------
 
 
-def _int(value: object, field: str, lo: int, hi: int, kind: str) -> int:
-    # An ABI integer: a Python or NumPy integer (not bool) in [lo, hi].
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise InputError(f"{field} must be an integer ({kind}), was {show(value)}")
-    x = operator.index(value)
-    if not lo <= x <= hi:
-        raise InputError(f"{field} must be an integer in the {kind} range, was {show(x)}")
-    return x
-
-
-def _uint(value: object, field: str, hi: int = _UINT256_MAX, kind: str = "uint256") -> int:
-    return _int(value, field, 0, hi, kind)
-
-
-def _int256(value: object, field: str) -> int:
-    return _int(value, field, _INT256_MIN, _INT256_MAX, "int256")
-
-
 # --- round data -------------------------------------------------------------------------------
 
 
@@ -198,14 +175,12 @@ class RoundData(JsonRecord):
     decimals: int = 8
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "round_id", _uint(self.round_id, "round_id", _UINT80_MAX, "uint80"))
-        object.__setattr__(self, "answer", _int256(self.answer, "answer"))
-        object.__setattr__(self, "started_at", _uint(self.started_at, "started_at"))
-        object.__setattr__(self, "updated_at", _uint(self.updated_at, "updated_at"))
-        object.__setattr__(
-            self, "answered_in_round", _uint(self.answered_in_round, "answered_in_round", _UINT80_MAX, "uint80")
-        )
-        object.__setattr__(self, "decimals", _uint(self.decimals, "decimals", 255, "uint8"))
+        object.__setattr__(self, "round_id", contract_uint(self.round_id, "round_id", 80))
+        object.__setattr__(self, "answer", contract_sint(self.answer, "answer"))
+        object.__setattr__(self, "started_at", contract_uint(self.started_at, "started_at"))
+        object.__setattr__(self, "updated_at", contract_uint(self.updated_at, "updated_at"))
+        object.__setattr__(self, "answered_in_round", contract_uint(self.answered_in_round, "answered_in_round", 80))
+        object.__setattr__(self, "decimals", contract_uint(self.decimals, "decimals", 8))
 
     @classmethod
     def from_tuple(cls, values: Iterable[object], decimals: int = 8) -> RoundData:
@@ -283,8 +258,8 @@ def check_round(round_data: RoundData, block_timestamp: int, heartbeat: int) -> 
     FluxAggregator check.  Neither Aave's ``AaveOracle`` nor Morpho's ``ChainlinkDataFeedLib``
     applies these checks (see :class:`OraclePolicy`).
     """
-    now = _uint(block_timestamp, "block_timestamp")
-    beat = _uint(heartbeat, "heartbeat")
+    now = contract_uint(block_timestamp, "block_timestamp")
+    beat = contract_uint(heartbeat, "heartbeat")
     r = round_data
     failures: list[str] = []
     words: list[str] = []
@@ -419,9 +394,9 @@ def update_due(
     or when the heartbeat is reached).
     """
     d = _threshold(deviation_threshold)
-    beat = _uint(heartbeat, "heartbeat")
-    written = _uint(updated_at, "updated_at")
-    now = _uint(block_timestamp, "block_timestamp")
+    beat = contract_uint(heartbeat, "heartbeat")
+    written = contract_uint(updated_at, "updated_at")
+    now = contract_uint(block_timestamp, "block_timestamp")
     if written > now:
         raise InputError(f"updated_at ({written}) must not be after block_timestamp ({now})")
     dev = feed_deviation(answer, market_price)
@@ -529,12 +504,12 @@ def aave_asset_price(
     -> the answer; else -> fallback.  No staleness check: Aave reads ``latestAnswer`` only, and
     the CAPO adapters it points to return 0 for a non-positive base price (so the fallback runs).
     """
-    unit = _uint(base_currency_unit, "base_currency_unit")
+    unit = contract_uint(base_currency_unit, "base_currency_unit")
     if is_base_currency:
         return OracleReading(OraclePolicy.AAVE.value, "answer", unit, "", "base currency")
-    fallback = None if fallback_price is None else _uint(fallback_price, "fallback_price")
+    fallback = None if fallback_price is None else contract_uint(fallback_price, "fallback_price")
     if answer is not None:
-        a = _int256(answer, "answer")
+        a = contract_sint(answer, "answer")
         if a > 0:
             return OracleReading(OraclePolicy.AAVE.value, "answer", a, "", "")
         why, code = f"answer {a} <= 0", _NON_POSITIVE
@@ -571,7 +546,7 @@ def morpho_feed_price(answer: int | None) -> int:
     """
     if answer is None:
         return 1
-    a = _int256(answer, "answer")
+    a = contract_sint(answer, "answer")
     if a < 0:
         raise MorphoOracleError(NEGATIVE_ANSWER, f"answer = {a}")
     return a

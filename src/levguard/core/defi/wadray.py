@@ -57,6 +57,7 @@ raised to the next integer when a remainder is left.
 
 from __future__ import annotations
 
+from levguard.core.validate import contract_uint
 from levguard.errors import InputError
 
 __all__ = [
@@ -124,13 +125,10 @@ class MathRevertError(InputError):
 def as_uint256(value: object, field: str) -> int:
     """Return ``value`` as a uint256 word or raise :class:`InputError` naming ``field``.
 
-    Accepts Python ``int`` (not ``bool``) in ``[0, 2**256 - 1]``.
+    Accepts a Python or NumPy integer (not ``bool``) in ``[0, 2**256 - 1]``
+    (:func:`levguard.core.validate.contract_uint`).
     """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{field} must be an int (uint256), was {type(value).__name__} {value!r:.60}")
-    if value < 0 or value > UINT256_MAX:
-        raise InputError(f"{field} must be in [0, 2**256 - 1], was {value}")
-    return value
+    return contract_uint(value, field)
 
 
 def _overflow(op: str) -> MathRevertError:
