@@ -77,9 +77,17 @@ from levguard.core.defi.irm import (
 from levguard.core.defi.morpho import MAX_FEE, Market
 from levguard.core.records import JsonRecord
 from levguard.core.validate import show
-from levguard.defi.positions import AavePosition, DefiPosition, MorphoPosition, bps, parse_number, to_units
+from levguard.defi.positions import (
+    AavePosition,
+    DefiPosition,
+    MorphoPosition,
+    _keys,
+    _mapping,
+    bps,
+    parse_number,
+    to_units,
+)
 from levguard.defi.results import LoopRates
-from levguard.defi.valuation import _keys, _mapping
 from levguard.errors import InputError
 
 __all__ = ["AaveIrmState", "AaveReserveState", "MorphoIrmState", "aave_reserve_rates", "irm_state", "loop_rates"]

@@ -275,6 +275,7 @@ def _flag(value: object, field: str, optional: bool = False) -> bool | None:
 
 
 def _keys(spec: Mapping[str, Any], where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+    # The spec's fields: every ``required`` one present, none outside ``required`` and ``optional``.
     keys = {str(k) for k in spec}
     missing = [k for k in required if k not in keys]
     if missing:
@@ -286,7 +287,7 @@ def _keys(spec: Mapping[str, Any], where: str, required: tuple[str, ...], option
 
 def _mapping(value: object, field: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InputError(f"{field} must be a mapping, was {type(value).__name__}")
+        raise InputError(f"{field} must be a mapping, was {show(value)}")
     return value
 
 

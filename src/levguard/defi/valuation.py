@@ -81,6 +81,8 @@ from levguard.defi.positions import (
     AavePosition,
     DefiPosition,
     MorphoPosition,
+    _keys,
+    _mapping,
     load_position,
     oracle_price_from,
     parse_number,
@@ -116,21 +118,6 @@ _CAPO_REQUIRED: Final = ("snapshot_ratio", "snapshot_timestamp", "max_yearly_rat
 
 
 # --- the spec section ------------------------------------------------------------------------------
-
-
-def _keys(row: Mapping[str, Any], where: str, required: tuple[str, ...], known: tuple[str, ...]) -> None:
-    missing = [k for k in required if k not in row]
-    if missing:
-        raise InputError(f"{where} is missing {missing}")
-    unknown = sorted(str(k) for k in row if k not in known)
-    if unknown:
-        raise InputError(f"{where} has unknown fields {unknown}; known: {sorted(known)}")
-
-
-def _mapping(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InputError(f"{where} must be a mapping, was {show(value)}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
