@@ -210,7 +210,7 @@ def test_naive_scan_reproduces_them_too(name: str) -> None:
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: market_cascade_nb is market_cascade_py")
-@pytest.mark.parametrize("name", ["partial", "dynamic", "tier_step_down"])
+@pytest.mark.parametrize("name", ["partial", "dynamic", "tier_step_down", "sqrt_books"])
 def test_python_twin_reproduces_them(name: str) -> None:
     out, counts = run_case(name, fn=market_cascade_py)
     assert combined(digests(out, counts)) == EXPECTED[name][0]

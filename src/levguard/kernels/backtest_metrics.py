@@ -215,7 +215,8 @@ def metrics_into(
             if prev > 0.0:
                 g = e / prev - 1.0
                 if math.isfinite(g):
-                    ss += (g - mean) ** 2
+                    dev = g - mean
+                    ss += dev * dev  # not ** 2: Python's pow may round one ulp off (the twin)
             prev = e
         sd = math.sqrt(ss / (m - 1))
     downside = math.sqrt(down2 / m) if m > 0 else nan

@@ -654,7 +654,8 @@ def flow_for_move(move: float, price: float, depth: float, kind: int, coef: floa
     scale = coef * sigma_daily
     if not scale > 0.0:
         return 0.0
-    notional = depth * (move / scale) ** 2
+    r = move / scale
+    notional = depth * (r * r)  # r * r, not r ** 2: Python's pow may round one ulp off (the twin)
     return -notional / price if move > 0.0 else notional / price
 
 
