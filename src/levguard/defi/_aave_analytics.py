@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -18,7 +17,7 @@ from levguard.core.defi.aave import (
     validate_borrow,
 )
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
-from levguard.defi._search import first_true, grow_until, last_crossing, last_true
+from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true
 from levguard.defi.positions import AAVE_PRICE_DECIMALS, AavePosition
 from levguard.defi.results import AssetLine, JointBoundary, LiquidationPrice, PositionReport, TargetAmount
 from levguard.errors import InputError
@@ -54,17 +53,6 @@ def rows_with(pos: AavePosition, symbol: str, **changes: object) -> tuple[AaveRe
 def account(pos: AavePosition, rows: tuple[AaveReserve, ...] | None = None) -> UserAccountData:
     """``getUserAccountData`` of the position (or of ``rows`` under its e-mode and version)."""
     return get_user_account_data(pos.reserves if rows is None else rows, pos.emode_category, pos.version)
-
-
-def _safe(pred: Callable[[int], bool]) -> Callable[[int], bool]:
-    # A predicate that is False where the engine reverts on overflow (prices, amounts near 2**256).
-    def wrapped(x: int) -> bool:
-        try:
-            return pred(x)
-        except MathRevertError:
-            return False
-
-    return wrapped
 
 
 def _strong(acct: UserAccountData, target: int) -> bool:
@@ -105,7 +93,7 @@ def liquidation_price(pos: AavePosition, symbol: str) -> LiquidationPrice:
 
     if ok(0):
         return none("the health factor stays >= 1 even at a price of 0 (the other collateral covers the debt)")
-    hi = grow_until(_safe(lambda p: _strong(acct(p), _ONE)), r.price)
+    hi = grow_until(false_on(lambda p: _strong(acct(p), _ONE), MathRevertError), r.price)
     if hi is None:
         return none("no price below the uint256 limit brings the health factor to 1")
     p = last_crossing(ok, lambda p: acct(p).current_liquidation_threshold, 0, hi)
@@ -181,7 +169,7 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
 
     if ok(0):
         return _after(pos, "supply", r, 0, rows(0), target, _ALREADY)
-    hi = grow_until(_safe(lambda x: _strong(acct(x), target)), max(r.collateral, 10**r.decimals))
+    hi = grow_until(false_on(lambda x: _strong(acct(x), target), MathRevertError), max(r.collateral, 10**r.decimals))
     if hi is None:
         return _impossible("supply", symbol, target, f"no {symbol} supply below the uint256 limit reaches the target")
     x = last_crossing(ok, lambda x: acct(x).current_liquidation_threshold, 0, hi)

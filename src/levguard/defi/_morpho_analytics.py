@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -20,7 +19,7 @@ from levguard.core.defi.morpho import (
     to_assets_up,
     w_mul_down,
 )
-from levguard.defi._search import first_true, grow_until, last_true
+from levguard.defi._search import false_on, first_true, grow_until, last_true
 from levguard.defi.morpho import borrow, health_factor, repay
 from levguard.defi.positions import MorphoPosition
 from levguard.defi.results import AssetLine, LiquidationPrice, PositionReport, TargetAmount
@@ -74,16 +73,6 @@ def value_unit(pos: MorphoPosition) -> str:
     return pos.loan_symbol if pos.loan_price_usd is None else "USD"
 
 
-def _safe(pred: Callable[[int], bool]) -> Callable[[int], bool]:
-    def wrapped(x: int) -> bool:
-        try:
-            return pred(x)
-        except MorphoError:
-            return False
-
-    return wrapped
-
-
 def liquidation_price(pos: MorphoPosition) -> LiquidationPrice:
     """The smallest oracle price with the position healthy (one unit lower it can be liquidated)."""
     scale = pos.price_scale
@@ -101,7 +90,7 @@ def liquidation_price(pos: MorphoPosition) -> LiquidationPrice:
     def ok(p: int) -> bool:
         return is_healthy(pos.market, pos.position, pos.lltv, p)
 
-    hi = grow_until(_safe(ok), pos.oracle_price)
+    hi = grow_until(false_on(ok, MorphoError), pos.oracle_price)
     if hi is None:
         return none("no oracle price below the uint256 limit makes the position healthy")
     p = first_true(ok, 0, hi)
@@ -180,7 +169,10 @@ def supply_to_target(pos: MorphoPosition, target: int) -> TargetAmount:
 
     if ok(0):
         return _amount(pos, "supply", True, 0, state(0), target, _ALREADY)
-    hi = grow_until(_safe(lambda x: pos.position.collateral + x <= UINT128_MAX and ok(x)), 10**pos.collateral_decimals)
+    hi = grow_until(
+        false_on(lambda x: pos.position.collateral + x <= UINT128_MAX and ok(x), MorphoError),
+        10**pos.collateral_decimals,
+    )
     if hi is None:
         return _impossible(pos, "supply", True, target, "no collateral amount within uint128 reaches the target")
     x = first_true(ok, 0, hi)

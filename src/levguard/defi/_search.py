@@ -32,6 +32,19 @@ def last_true(ok: Callable[[int], bool], lo: int, hi: int) -> int:
     return lo
 
 
+def false_on(pred: Callable[[int], bool], errors: type[Exception]) -> Callable[[int], bool]:
+    """``pred`` read as False where it raises ``errors``: where the engine reverts on overflow
+    (prices and amounts near 2**256), so a growing search stops short of it."""
+
+    def wrapped(x: int) -> bool:
+        try:
+            return pred(x)
+        except errors:
+            return False
+
+    return wrapped
+
+
 def grow_until(ok: Callable[[int], bool], start: int) -> int | None:
     """The first of ``start, 2 start, 4 start, ...`` (from at least 1) with ``ok``; None past 2**255."""
     x = max(start, 1)
