@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from levguard.cli.main import app
-from levguard.cli.warmup import WORKLOADS, warm
+from levguard.cli.warmup import GROUPS, WORKLOADS, tasks, warm
+from levguard.errors import InputError
 from levguard.kernels import NUMBA_DISABLED
 
 
@@ -20,6 +21,37 @@ def test_every_workload_runs_in_process() -> None:
 
 def test_workloads_cover_every_kernel_family() -> None:
     assert set(WORKLOADS) >= {"backtest", "sweep", "cascade", "forecast", "risk", "sizing", "calibrate"}
+
+
+def test_groups_hold_every_workload_once() -> None:
+    flat = [name for group in GROUPS for name in group]
+    assert sorted(flat) == sorted(WORKLOADS)
+    assert len(flat) == len(set(flat))
+
+
+def test_tasks_keep_groups_together_while_there_are_enough_to_fill_the_processes() -> None:
+    everything = list(WORKLOADS)
+    assert tasks(2, everything) == list(GROUPS)
+    # One group selected, or more processes than groups: one workload a task, so no core waits.
+    assert tasks(2, ["backtest", "risk"]) == [("backtest",), ("risk",)]
+    assert tasks(len(GROUPS) + 1, everything) == [(n,) for n in everything]
+    # Apart (the benchmark's baseline): one workload a task whatever the groups.
+    assert tasks(2, everything, grouped=False) == [(n,) for n in everything]
+    # Every selected workload is in exactly one task, in any case.
+    for jobs in (1, 2, 3, 8):
+        for chosen in (everything, ["market", "risk"], ["sweep"], ["cascade", "backtest", "defi"]):
+            flat = [n for t in tasks(jobs, chosen) for n in t]
+            assert sorted(flat) == sorted(chosen)
+
+
+def test_warm_in_a_pool_reports_every_workload() -> None:
+    seconds = warm(2, ["defi", "margin+data"])
+    assert set(seconds) == {"defi", "margin+data"}
+
+
+def test_warm_names_an_unknown_workload() -> None:
+    with pytest.raises(InputError, match="'nope'"):
+        warm(1, ["risk", "nope"])
 
 
 def test_cli_runs_and_reports_each_workload() -> None:

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from levguard.cli._errors import fail
+from levguard.errors import InputError
 
 _YEAR_OF_HOURS = 24 * 365
 
@@ -317,39 +318,83 @@ def _defi() -> None:
     morpho_position_arrays(np.ones(n), np.ones(n), 2_000.0, 0.86)
 
 
-WORKLOADS: dict[str, Callable[[], None]] = {
+_GROUPS: tuple[dict[str, Callable[[], None]], ...] = (
     # Longest first: the processes take them in this order, so the long compiles start at once.
-    "market": _cascade_v2,
-    "cascade": _cascade,
-    "sweep": _sweep,
-    "backtest": _backtest,
-    "margin+data": _margin_and_data,
-    "risk": _risk,
-    "sizing": _sizing,
-    "calibrate": _calibrate,
-    "defi": _defi,
-    "forecast": _forecast,
-}
+    {"market": _cascade_v2, "cascade": _cascade},
+    {
+        "backtest": _backtest,
+        "sweep": _sweep,
+        "margin+data": _margin_and_data,
+        "risk": _risk,
+        "sizing": _sizing,
+        "calibrate": _calibrate,
+        "defi": _defi,
+        "forecast": _forecast,
+    },
+)
+
+WORKLOADS: dict[str, Callable[[], None]] = {name: fn for group in _GROUPS for name, fn in group.items()}
+"""Every workload by name (``--only``), in the order :data:`GROUPS` gives."""
+
+GROUPS: tuple[tuple[str, ...], ...] = tuple(tuple(group) for group in _GROUPS)
+"""Workloads that compile the same helpers, so one process runs them one after another.
+
+numba compiles a helper once per process and signature and links it into every kernel of that
+process that calls it; a helper two processes need is compiled twice.  The cascade and market
+kernels share the cascade's sweep and book helpers, and the sweep kernel runs the backtest's;
+the rest share the path, margin and metric helpers.  Measured with ``bench/bench_warmup.py
+--layout`` (docs/benchmarks.md)."""
 
 
-def _run_one(name: str) -> tuple[str, float]:
-    started = time.perf_counter()
-    WORKLOADS[name]()
-    return name, time.perf_counter() - started
+def _run_group(names: tuple[str, ...]) -> list[tuple[str, float]]:
+    out = []
+    for name in names:
+        started = time.perf_counter()
+        WORKLOADS[name]()
+        out.append((name, time.perf_counter() - started))
+    return out
 
 
-def warm(jobs: int, names: list[str] | None = None) -> dict[str, float]:
-    """Run the workloads ``names`` (default all) in ``jobs`` processes; return seconds per workload."""
-    names = names if names else list(WORKLOADS)
+def tasks(jobs: int, names: list[str], grouped: bool = True) -> list[tuple[str, ...]]:
+    """The workloads ``names`` cut into the tasks of ``jobs`` processes, each task in one process.
+
+    Grouped, a task is the selected part of a group of :data:`GROUPS`; where that gives fewer
+    tasks than processes (``--only`` of one group, more cores than groups), every workload is a
+    task of its own, so no core waits.
+    """
+    if grouped:
+        groups = [tuple(n for n in group if n in names) for group in GROUPS]
+        out = [g for g in groups if g]
+        if len(out) >= jobs:
+            return out
+    return [(n,) for n in names]
+
+
+def warm(jobs: int, names: list[str] | None = None, grouped: bool = True) -> dict[str, float]:
+    """Run the workloads ``names`` (default all) in ``jobs`` processes; return seconds per workload.
+
+    Parameters
+    ----------
+    jobs : int
+        Processes; 1 runs everything in this process.
+    names : list of str, optional
+        Workloads of :data:`WORKLOADS` (default: all).
+    grouped : bool, default True
+        Run each group of :data:`GROUPS` in one process (see :func:`tasks`); False gives every
+        workload to the next free process (the baseline of ``bench/bench_warmup.py --layout``).
+    """
+    unknown = sorted(set(names or ()) - set(WORKLOADS))
+    if unknown:
+        raise InputError(f"workload must be one of {', '.join(WORKLOADS)}, was {unknown[0]!r}")
+    names = [n for n in WORKLOADS if n in names] if names else list(WORKLOADS)
     if jobs <= 1:
-        return dict(_run_one(n) for n in names)
+        return dict(_run_group(tuple(names)))
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for future in as_completed([pool.submit(_run_one, n) for n in names]):
-            name, took = future.result()
-            seconds[name] = took
+        for future in as_completed([pool.submit(_run_group, t) for t in tasks(jobs, names, grouped)]):
+            seconds.update(future.result())
     return seconds
 
 
