@@ -198,6 +198,21 @@ def test_bars_after_as_of_are_never_read() -> None:
     assert full.as_of == cut.as_of == as_of.isoformat()
 
 
+def test_an_as_of_long_after_the_bars_is_refused() -> None:
+    # As levguard.risk's forecasts: bars that ended more than 30 days before as_of are refused
+    # (the position's risk would be that of the old market), unless the caller widens the limit.
+    end = ETH.index[-1] + HOUR
+    late = end + pd.Timedelta("31D")
+    for call in (risk.position_risk, risk.ratio_forecaster):
+        with pytest.raises(InputError, match=r"is 31\.0 days after the last bar closed by then"):
+            call(aave(), {"WETH": ETH}, as_of=late)
+    ok = risk.position_risk(aave(), {"WETH": ETH}, (1, 7), as_of=end + pd.Timedelta("30D"))
+    wide = risk.position_risk(aave(), {"WETH": ETH}, (1, 7), as_of=late, max_stale_days=None)
+    assert all(0.0 < h.probability < 1.0 for h in (*ok.probabilities, *wide.probabilities))
+    fitted = risk.ratio_forecaster(aave(), {"WETH": ETH}, as_of=late, max_stale_days=31)
+    assert fitted.prob(1, wide.distance, 24)[0] == pytest.approx(wide.probabilities[0].probability, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

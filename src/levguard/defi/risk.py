@@ -67,8 +67,10 @@ from levguard.core.records import JsonRecord
 from levguard.core.risk.forecast import (
     FORECAST_MODELS,
     HOUR_NS,
+    MAX_STALE_DAYS,
     HourlyBars,
     LiquidationForecaster,
+    check_fresh,
     fit_forecaster,
     forecast_liquidations,
     horizon_hours,
@@ -493,6 +495,7 @@ def position_risk(
     model: str = "default",
     as_of: object = None,
     high_low: str = "synchronous",
+    max_stale_days: float | None = MAX_STALE_DAYS,
 ) -> PositionRisk:
     """Return P(HF < 1) of a position within each horizon.
 
@@ -510,6 +513,9 @@ def position_risk(
         Forecast time (UTC); default the last common bar's close.
     high_low : {"synchronous", "bound"}
         The ratio's intrabar approximation.
+    max_stale_days : float or None, default 30
+        Refuse an ``as_of`` more than this many days after the last common bar closed by then
+        (:func:`levguard.core.risk.forecast.check_fresh`); None does not check.
 
     Returns
     -------
@@ -518,7 +524,8 @@ def position_risk(
     Raises
     ------
     InputError
-        A bad spec, horizon, model or bars (see :func:`ratio_bars`).
+        A bad spec, horizon, model or bars (see :func:`ratio_bars`), or bars too old for
+        ``as_of``.
 
     Notes
     -----
@@ -563,7 +570,9 @@ def position_risk(
     if bars is None:
         raise InputError("bars are needed for P(HF < 1): give hourly bars of the collateral (and of a volatile debt)")
     rb = ratio_bars(pos, bars, as_of=as_of, high_low=high_low)
-    p = forecast_liquidations(rb.bars, np.array([rb.as_of_ns], dtype=np.int64), 1, distance, np.asarray(hs), model)
+    t = np.array([rb.as_of_ns], dtype=np.int64)
+    check_fresh(rb.bars, t, max_stale_days)
+    p = forecast_liquidations(rb.bars, t, 1, distance, np.asarray(hs), model)
     probs = tuple(HorizonRisk(h, int(n), float(x)) for h, n, x in zip(hs, hours, p, strict=True))
     return PositionRisk(
         protocol=pos.protocol,
@@ -590,6 +599,7 @@ def ratio_forecaster(
     model: str = "default",
     as_of: object = None,
     high_low: str = "synchronous",
+    max_stale_days: float | None = MAX_STALE_DAYS,
 ) -> LiquidationForecaster:
     """Return the forecaster fitted on the position's ratio bars at ``as_of``.
 
@@ -599,9 +609,11 @@ def ratio_forecaster(
     Raises
     ------
     InputError
-        As :func:`ratio_bars`, or an unknown model.
+        As :func:`ratio_bars`, an unknown model, or bars too old for ``as_of`` (as
+        :func:`position_risk`).
     """
     rb = ratio_bars(spec, bars, as_of=as_of, high_low=high_low)
+    check_fresh(rb.bars, np.array([rb.as_of_ns], dtype=np.int64), max_stale_days)
     return fit_forecaster(rb.bars, rb.as_of_ns, model)
 
 

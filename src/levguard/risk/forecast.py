@@ -34,8 +34,10 @@ from levguard.core.risk.forecast import (
     FORECAST_MODELS,
     HOUR_NS,
     MAX_HORIZON_DAYS,
+    MAX_STALE_DAYS,
     LiquidationForecaster,
     annual_volatility,
+    check_fresh,
     fit_forecaster,
     forecast_liquidations,
     position_probabilities,
@@ -50,6 +52,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FORECAST_MODELS",
     "MAX_HORIZON_DAYS",
+    "MAX_STALE_DAYS",
     "LiquidationForecaster",
     "as_of_ns",
     "forecaster_info",
@@ -92,6 +95,8 @@ def liquidation_forecasts(
     horizon_days: Any,
     model: str = "default",
     params: ExcursionParams | None = None,
+    *,
+    max_stale_days: float | None = MAX_STALE_DAYS,
 ) -> np.ndarray:
     """Return probabilities that the mark touches a liquidation price within a horizon.
 
@@ -115,6 +120,9 @@ def liquidation_forecasts(
         ``"default"`` (= ``"excursion"``) or ``"naive"``; see :data:`FORECAST_MODELS`.
     params : ExcursionParams, optional
         Parameters of the ``excursion`` model (its validated defaults when omitted).
+    max_stale_days : float or None, default 30
+        Longest time from the close of the last bar closed by an ``as_of`` to that ``as_of``
+        (:data:`MAX_STALE_DAYS`, the longest horizon); None forecasts from bars of any age.
 
     Returns
     -------
@@ -126,7 +134,8 @@ def liquidation_forecasts(
     ------
     InputError
         Bars that are not hourly or not positive, naive timestamps, an ``as_of`` before the
-        first bar closed, a negative distance, a horizon outside ``(0, 30]`` days, an unknown
+        first bar closed or more than ``max_stale_days`` after the last bar closed by then, a
+        negative distance, a horizon outside ``(0, 30]`` days, an unknown
         model, or inputs that do not broadcast.
 
     Notes
@@ -134,11 +143,18 @@ def liquidation_forecasts(
     :func:`levguard.core.risk.forecast.forecast_liquidations` (the models, their sources and
     the refit schedule).
     """
-    return forecast_liquidations(hourly_bars(bars), as_of_ns(as_of), side, distance, horizon_days, model, params)
+    hourly, t = hourly_bars(bars), as_of_ns(as_of)
+    check_fresh(hourly, t, max_stale_days)
+    return forecast_liquidations(hourly, t, side, distance, horizon_days, model, params)
 
 
 def liquidation_forecaster(
-    bars: pd.DataFrame, as_of: Any = None, model: str = "default", params: ExcursionParams | None = None
+    bars: pd.DataFrame,
+    as_of: Any = None,
+    model: str = "default",
+    params: ExcursionParams | None = None,
+    *,
+    max_stale_days: float | None = MAX_STALE_DAYS,
 ) -> LiquidationForecaster:
     """Return the model fitted at ``as_of`` (default: the last bar's close) for many forecasts.
 
@@ -149,15 +165,18 @@ def liquidation_forecaster(
     Raises
     ------
     InputError
-        As :func:`liquidation_forecasts`; ``as_of`` must be one timestamp.
+        As :func:`liquidation_forecasts` (``max_stale_days`` too); ``as_of`` must be one
+        timestamp.
     """
+    hourly = hourly_bars(bars)
     t = None
     if as_of is not None:
         ts = as_of_ns(as_of)
         if ts.shape[0] != 1:
             raise InputError(f"as_of must be one timestamp, had {ts.shape[0]}")
+        check_fresh(hourly, ts, max_stale_days)
         t = int(ts[0])
-    return fit_forecaster(hourly_bars(bars), t, model, params)
+    return fit_forecaster(hourly, t, model, params)
 
 
 def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:

@@ -272,3 +272,41 @@ def test_the_grid_interpolation_never_falls_with_the_horizon() -> None:
         assert np.all(np.diff(values) >= 0.0)
         on_grid = np.searchsorted(hours, HORIZON_GRID_HOURS)
         assert np.array_equal(values[on_grid], grid[:, 0])  # exact on the grid
+
+
+def test_an_as_of_long_after_the_bars_is_refused(market: pd.DataFrame) -> None:
+    # An API audit: a book dated 517 days after its history was forecast from that history's
+    # last volatility, silently. Up to 30 days (the longest horizon) after the last close is read.
+    end = market.index[-1] + H  # the last bar's close
+    day = pd.Timedelta("1D")
+    ok = liquidation_forecasts(market, [end, end + 30 * day], "long", 0.05, 7)
+    assert ((ok > 0.0) & (ok < 1.0)).all()
+    late = end + 30 * day + pd.Timedelta("1s")
+    with pytest.raises(
+        InputError, match=r"as_of .* is 30\.0 days after the last bar closed by then .*max_stale_days=30"
+    ):
+        liquidation_forecasts(market, [end, late], "long", 0.05, 7)
+    with pytest.raises(InputError, match="max_stale_days=30"):
+        liquidation_forecaster(market, late)
+    # Wider, or off: the caller says how old the bars may be.
+    wide = liquidation_forecasts(market, late, "long", 0.05, 7, max_stale_days=60)
+    assert wide[0] == liquidation_forecasts(market, late, "long", 0.05, 7, max_stale_days=None)[0]
+    old = end + 400 * day
+    fitted = liquidation_forecaster(market, old, max_stale_days=None).prob(1, 0.05, 168)[0]
+    assert fitted == liquidation_forecasts(market, old, "long", 0.05, 7, max_stale_days=None)[0]
+    with pytest.raises(InputError, match="max_stale_days=2"):
+        liquidation_forecasts(market, end + 3 * day, "long", 0.05, 7, max_stale_days=2)
+    for bad in (-1.0, float("nan"), "30"):
+        with pytest.raises(InputError, match="max_stale_days"):
+            liquidation_forecasts(market, end, "long", 0.05, 7, max_stale_days=bad)  # type: ignore[arg-type]
+
+
+def test_a_gap_inside_the_bars_counts_as_stale_too(market: pd.DataFrame) -> None:
+    # 40 days missing in the middle: an as_of inside the gap reads bars older than 30 days.
+    gap = market.drop(market.index[10_000 : 10_000 + 24 * 40])
+    before = market.index[10_000]  # the close of the last bar before the gap
+    inside = before + pd.Timedelta("35D")
+    with pytest.raises(InputError, match=r"35\.0 days after the last bar closed"):
+        liquidation_forecasts(gap, inside, "short", 0.05, 1)
+    after = market.index[10_000 + 24 * 40] + H  # the first bar after the gap has closed
+    assert 0.0 <= liquidation_forecasts(gap, [before, after], "short", 0.05, 1).min() <= 1.0

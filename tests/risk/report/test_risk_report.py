@@ -80,7 +80,9 @@ def test_coin_settled_option_values_are_converted_to_the_account_currency() -> N
 
 
 def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path) -> None:
-    market = synth_market(SynthConfig(years=2.0, seed=3))
+    # Two years ending at the book's as_of (2024-06-01): a history that ended long before the
+    # book's date is refused (test_a_history_that_ends_long_before_as_of_is_refused).
+    market = synth_market(SynthConfig(years=2.0, seed=3, start="2022-06-02"))
     single = {k: v for k, v in BOOK.items() if k != "options"}
     single["positions"] = BOOK["positions"][:1]
     rep = risk_report(single, history=market.ohlcv, n_sims=2_000).to_dict()
@@ -100,6 +102,22 @@ def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path)
     res = runner.invoke(app, ["risk", str(book), "--history", str(hist), "--sims", "2000"])
     assert res.exit_code == 0, res.output
     assert f"historical: {errors['historical']}" in " ".join(res.stdout.split())
+
+
+def test_a_history_that_ends_long_before_as_of_is_refused(tmp_path: Path) -> None:
+    # An API audit: this book (as_of 2024-06-01) was reported on a history that ended on
+    # 2022-12-31, its volatility and probabilities of liquidation those of 517 days before.
+    market = synth_market(SynthConfig(years=2.0, seed=3))
+    single = {**{k: v for k, v in BOOK.items() if k != "options"}, "positions": BOOK["positions"][:1]}
+    with pytest.raises(InputError, match=r"as_of 2024-06-01T00:00:00\+00:00 is 517\.0 days after the last bar"):
+        risk_report(single, history=market.ohlcv, n_sims=1_000)
+    book, hist = tmp_path / "book.yaml", tmp_path / "btc.csv"
+    book.write_text(yaml.safe_dump(single))
+    market.ohlcv.iloc[-2_000:].to_csv(hist)
+    res = runner.invoke(app, ["risk", str(book), "--history", str(hist), "--sims", "1000"])
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1, res.output
+    assert "517.0 days after the last bar" in res.output, res.output
 
 
 def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:

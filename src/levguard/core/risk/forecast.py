@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from levguard.core.risk.excursion import (
     reference_applies,
     reference_distribution,
 )
-from levguard.core.validate import side_sign
+from levguard.core.validate import non_negative_number, side_sign
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -44,10 +45,12 @@ __all__ = [
     "FORECAST_MODELS",
     "HOUR_NS",
     "MAX_HORIZON_DAYS",
+    "MAX_STALE_DAYS",
     "ForecastPath",
     "HourlyBars",
     "LiquidationForecaster",
     "annual_volatility",
+    "check_fresh",
     "fit_forecaster",
     "forecast_liquidations",
     "forecast_path",
@@ -228,6 +231,29 @@ class HourlyBars:
         present_idx = np.flatnonzero(self.present)
         out: np.ndarray = present_idx[np.searchsorted(present_idx, k, side="right") - 1]
         return out
+
+
+MAX_STALE_DAYS = 30.0
+"""Default ``max_stale_days`` of :func:`check_fresh`: the longest horizon."""
+
+
+def check_fresh(bars: HourlyBars, as_of_ns: np.ndarray, max_stale_days: float | None = MAX_STALE_DAYS) -> None:
+    """Refuse (``InputError``) an ``as_of`` (UTC ns) more than ``max_stale_days`` (``>= 0``; None:
+    no check) after the last bar closed by then: a forecast from older bars would state an old
+    market's risk as today's.  The message names the first such ``as_of``, its age and that close."""
+    if max_stale_days is None:
+        return
+    limit = non_negative_number(max_stale_days, "max_stale_days")
+    t = np.atleast_1d(np.asarray(as_of_ns, dtype=np.int64))
+    closed = bars.start_ns + (bars.last_closed(t) + 1) * HOUR_NS
+    stale = (t - closed) > limit * DAY_NS
+    if np.any(stale):
+        i = int(np.flatnonzero(stale)[0])
+        when, last = (datetime.fromtimestamp(int(v) // 10**9, tz=UTC).isoformat() for v in (t[i], closed[i]))
+        raise InputError(
+            f"as_of {when} is {(t[i] - closed[i]) / DAY_NS:.1f} days after the last bar closed by then "
+            f"({last}); a forecast reads bars at most max_stale_days={limit:g} days old"
+        )
 
 
 def parse_sides(side: object) -> Float64Array1D:
