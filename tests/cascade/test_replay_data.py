@@ -147,6 +147,25 @@ def test_load_asset_market_errors_name_the_problem(tmp_path: Path) -> None:
         load_asset_market("X", f, START, "2024-03-01T12:30:00Z", 5)
 
 
+def test_a_lookback_longer_than_the_file_is_refused_and_gaps_are_counted(tmp_path: Path) -> None:
+    # An audit: a look-back of 180 minutes on a file that started 30 minutes before the window was
+    # cut to 30 minutes silently. The file must reach back the whole look-back; minutes missing
+    # inside it are allowed and counted (lookback_bars, reported in the replay's asset rows).
+    f = write_crash_klines(tmp_path / "X_1m.csv")  # first bar 10:00, window from 12:00
+    end = "2024-03-01T12:30:00Z"
+    with pytest.raises(
+        DataError, match=r"starts 120 minute\(s\) before window\.start.*asks for 121: lower it to at most 120"
+    ):
+        load_asset_market("X", f, START, end, 121)
+    assert load_asset_market("X", f, START, end, 120).lookback_bars == 120
+    raw = pd.read_csv(f)
+    gappy = tmp_path / "gappy.csv"
+    raw.drop(index=range(20, 50)).to_csv(gappy, index=False)  # 10:20 to 10:49 missing
+    m = load_asset_market("X", gappy, START, end, 120)
+    assert m.lookback_bars == len(m.lookback) == 90
+    assert len(m.bars) == 30
+
+
 def test_read_liq_adl_csv(tmp_path: Path) -> None:
     p = tmp_path / "liq.csv"
     p.write_text("ticker,liq_notional,adl_notional\nBTC,100.5,20\n", encoding="utf-8")

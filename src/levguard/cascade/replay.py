@@ -201,6 +201,7 @@ def replay_asset(config: ReplayConfig, asset: ReplayAsset, market: AssetMarket) 
         "open_interest": oi,
         "daily_volume": market.daily_volume,
         "sigma_daily": market.sigma_daily,
+        "lookback_bars": market.lookback_bars,
         "maintenance_rate": maintenance_rate(asset.max_leverage),
         "accounts": pop.n,
         "accounts_liquidated": int((res.accounts["status"] != "ok").sum()),

@@ -315,7 +315,9 @@ def load_asset_market(name: str, path: str | Path, start: object, end: object, l
     Raises
     ------
     DataError
-        The file is missing or unreadable, is not 1-minute bars, or does not cover the window.
+        The file is missing or unreadable, is not 1-minute bars, or does not cover the window and
+        its look-back (minutes missing inside the look-back are allowed: the bars present are
+        read, and :attr:`AssetMarket.lookback_bars` counts them).
     InputError
         Bad window or look-back.
     """
@@ -350,6 +352,13 @@ def load_asset_market(name: str, path: str | Path, start: object, end: object, l
     if len(win) != n_need or int(win.index.asi8[0]) != t0:
         raise DataError(
             f"asset {name}: {p} has {len(win)} of the window's {n_need} minutes from {pd.Timestamp(t0, tz='UTC')}"
+        )
+    first = int(idx[0]) if idx.size else t0
+    if first > t0 - lookback_minutes * _MINUTE_NS:
+        have = max((t0 - first) // _MINUTE_NS, 0)
+        raise DataError(
+            f"asset {name}: {p} starts {have} minute(s) before window.start, window.lookback_minutes asks for "
+            f"{lookback_minutes}: lower it to at most {have} or give bars from earlier"
         )
     look = frame[(idx >= t0 - lookback_minutes * _MINUTE_NS) & (idx < t0)]
     if len(look) < 10:
