@@ -111,6 +111,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="with --layout: warmup's processes")
     args = parser.parse_args()
     if args.layout:
+        from levguard.cli.warmup import GROUPS
+
+        if not 2 <= args.jobs <= len(GROUPS):
+            parser.error(f"--jobs must be 2 to {len(GROUPS)} with --layout (more processes than groups: one layout)")
         main_layout(args.repeats, args.jobs, args.json)
         return
     runs: dict[str, list[tuple[float, float]]] = {"inline": [], "linked": []}

@@ -49,9 +49,34 @@ def test_warm_in_a_pool_reports_every_workload() -> None:
     assert set(seconds) == {"defi", "margin+data"}
 
 
+def test_a_failing_workload_does_not_keep_the_rest_of_its_group_from_compiling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+
+    def fails() -> None:
+        ran.append("sweep")
+        raise RuntimeError("boom")
+
+    group = GROUPS[-1]
+    assert group[0] == "sweep"
+    monkeypatch.setattr("levguard.cli.warmup.WORKLOADS", {**WORKLOADS, **dict.fromkeys(group, lambda: None)})
+    import levguard.cli.warmup as w
+
+    w.WORKLOADS["sweep"] = fails
+    for name in group[1:]:
+        w.WORKLOADS[name] = lambda name=name: ran.append(name)  # type: ignore[misc]
+    with pytest.raises(RuntimeError, match="boom"):
+        warm(1, list(group))
+    assert ran == list(group)
+
+
 def test_warm_names_an_unknown_workload() -> None:
     with pytest.raises(InputError, match="'nope'"):
         warm(1, ["risk", "nope"])
+    with pytest.raises(InputError, match="the string 'risk'"):
+        warm(1, "risk")  # type: ignore[arg-type]
+    assert tasks(2, ["risk", "risk"]) == [("risk",)]
 
 
 def test_cli_runs_and_reports_each_workload() -> None:

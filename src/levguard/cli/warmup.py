@@ -322,8 +322,8 @@ _GROUPS: tuple[dict[str, Callable[[], None]], ...] = (
     # Longest first: the processes take them in this order, so the long compiles start at once.
     {"market": _cascade_v2, "cascade": _cascade},
     {
-        "backtest": _backtest,
         "sweep": _sweep,
+        "backtest": _backtest,
         "margin+data": _margin_and_data,
         "risk": _risk,
         "sizing": _sizing,
@@ -347,11 +347,19 @@ the rest share the path, margin and metric helpers.  Measured with ``bench/bench
 
 
 def _run_group(names: tuple[str, ...]) -> list[tuple[str, float]]:
-    out = []
+    # Every workload runs even when one fails (each compiles its own kernels); the first failure
+    # is raised after the group.
+    out, failure = [], None
     for name in names:
         started = time.perf_counter()
-        WORKLOADS[name]()
+        try:
+            WORKLOADS[name]()
+        except Exception as exc:
+            failure = failure or exc
+            continue
         out.append((name, time.perf_counter() - started))
+    if failure is not None:
+        raise failure
     return out
 
 
@@ -362,6 +370,7 @@ def tasks(jobs: int, names: list[str], grouped: bool = True) -> list[tuple[str, 
     tasks than processes (``--only`` of one group, more cores than groups), every workload is a
     task of its own, so no core waits.
     """
+    names = list(dict.fromkeys(names))
     if grouped:
         groups = [tuple(n for n in group if n in names) for group in GROUPS]
         out = [g for g in groups if g]
@@ -383,6 +392,8 @@ def warm(jobs: int, names: list[str] | None = None, grouped: bool = True) -> dic
         Run each group of :data:`GROUPS` in one process (see :func:`tasks`); False gives every
         workload to the next free process (the baseline of ``bench/bench_warmup.py --layout``).
     """
+    if isinstance(names, str):
+        raise InputError(f"names must be a list of workloads, was the string {names!r}")
     unknown = sorted(set(names or ()) - set(WORKLOADS))
     if unknown:
         raise InputError(f"workload must be one of {', '.join(WORKLOADS)}, was {unknown[0]!r}")
