@@ -204,7 +204,7 @@ def test_an_as_of_long_after_the_bars_is_refused() -> None:
     end = ETH.index[-1] + HOUR
     late = end + pd.Timedelta("31D")
     for call in (risk.position_risk, risk.ratio_forecaster):
-        with pytest.raises(InputError, match=r"is 31\.0 days after the last bar closed by then"):
+        with pytest.raises(InputError, match=r"is 31 days, 0:00:00 after the last common bar closed by then"):
             call(aave(), {"WETH": ETH}, as_of=late)
     ok = risk.position_risk(aave(), {"WETH": ETH}, (1, 7), as_of=end + pd.Timedelta("30D"))
     wide = risk.position_risk(aave(), {"WETH": ETH}, (1, 7), as_of=late, max_stale_days=None)

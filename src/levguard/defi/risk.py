@@ -571,8 +571,8 @@ def position_risk(
         raise InputError("bars are needed for P(HF < 1): give hourly bars of the collateral (and of a volatile debt)")
     rb = ratio_bars(pos, bars, as_of=as_of, high_low=high_low)
     t = np.array([rb.as_of_ns], dtype=np.int64)
-    check_fresh(rb.bars, t, max_stale_days)
     p = forecast_liquidations(rb.bars, t, 1, distance, np.asarray(hs), model)
+    check_fresh(rb.bars, t, max_stale_days, "common bar")
     probs = tuple(HorizonRisk(h, int(n), float(x)) for h, n, x in zip(hs, hours, p, strict=True))
     return PositionRisk(
         protocol=pos.protocol,
@@ -613,8 +613,9 @@ def ratio_forecaster(
         :func:`position_risk`).
     """
     rb = ratio_bars(spec, bars, as_of=as_of, high_low=high_low)
-    check_fresh(rb.bars, np.array([rb.as_of_ns], dtype=np.int64), max_stale_days)
-    return fit_forecaster(rb.bars, rb.as_of_ns, model)
+    fitted = fit_forecaster(rb.bars, rb.as_of_ns, model)
+    check_fresh(rb.bars, np.array([rb.as_of_ns], dtype=np.int64), max_stale_days, "common bar")
+    return fitted
 
 
 def _curve(

@@ -122,7 +122,8 @@ def liquidation_forecasts(
         Parameters of the ``excursion`` model (its validated defaults when omitted).
     max_stale_days : float or None, default 30
         Longest time from the close of the last bar closed by an ``as_of`` to that ``as_of``
-        (:data:`MAX_STALE_DAYS`, the longest horizon); None forecasts from bars of any age.
+        (:data:`MAX_STALE_DAYS`, the longest horizon); None (or inf) forecasts from bars of any
+        age.
 
     Returns
     -------
@@ -144,8 +145,9 @@ def liquidation_forecasts(
     the refit schedule).
     """
     hourly, t = hourly_bars(bars), as_of_ns(as_of)
-    check_fresh(hourly, t, max_stale_days)
-    return forecast_liquidations(hourly, t, side, distance, horizon_days, model, params)
+    out = forecast_liquidations(hourly, t, side, distance, horizon_days, model, params)
+    check_fresh(hourly, t, max_stale_days)  # after: any other bad input is named first
+    return out
 
 
 def liquidation_forecaster(
@@ -174,9 +176,10 @@ def liquidation_forecaster(
         ts = as_of_ns(as_of)
         if ts.shape[0] != 1:
             raise InputError(f"as_of must be one timestamp, had {ts.shape[0]}")
-        check_fresh(hourly, ts, max_stale_days)
         t = int(ts[0])
-    return fit_forecaster(hourly, t, model, params)
+    fitted = fit_forecaster(hourly, t, model, params)
+    check_fresh(hourly, np.array([hourly.end_ns if t is None else t], dtype=np.int64), max_stale_days)
+    return fitted
 
 
 def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:

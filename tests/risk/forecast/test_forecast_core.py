@@ -283,7 +283,7 @@ def test_an_as_of_long_after_the_bars_is_refused(market: pd.DataFrame) -> None:
     assert ((ok > 0.0) & (ok < 1.0)).all()
     late = end + 30 * day + pd.Timedelta("1s")
     with pytest.raises(
-        InputError, match=r"as_of .* is 30\.0 days after the last bar closed by then .*max_stale_days=30"
+        InputError, match=r"as_of .* is 30 days, 0:00:01 after the last bar closed by then .*max_stale_days=30"
     ):
         liquidation_forecasts(market, [end, late], "long", 0.05, 7)
     with pytest.raises(InputError, match="max_stale_days=30"):
@@ -296,9 +296,17 @@ def test_an_as_of_long_after_the_bars_is_refused(market: pd.DataFrame) -> None:
     assert fitted == liquidation_forecasts(market, old, "long", 0.05, 7, max_stale_days=None)[0]
     with pytest.raises(InputError, match="max_stale_days=2"):
         liquidation_forecasts(market, end + 3 * day, "long", 0.05, 7, max_stale_days=2)
-    for bad in (-1.0, float("nan"), "30"):
+    assert liquidation_forecasts(market, late, "long", 0.05, 7, max_stale_days=float("inf"))[0] == wide[0]
+    for bad in (-1.0, float("nan"), "30", True):
         with pytest.raises(InputError, match="max_stale_days"):
             liquidation_forecasts(market, end, "long", 0.05, 7, max_stale_days=bad)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="max_stale_days"):
+            liquidation_forecaster(market, max_stale_days=bad)  # type: ignore[arg-type]
+    # Any other bad input is named before the staleness.
+    with pytest.raises(InputError, match="distance must be >= 0"):
+        liquidation_forecasts(market, late, "long", -1.0, 7)
+    with pytest.raises(InputError, match="model"):
+        liquidation_forecaster(market, late, model="nope")
 
 
 def test_a_gap_inside_the_bars_counts_as_stale_too(market: pd.DataFrame) -> None:
@@ -306,7 +314,7 @@ def test_a_gap_inside_the_bars_counts_as_stale_too(market: pd.DataFrame) -> None
     gap = market.drop(market.index[10_000 : 10_000 + 24 * 40])
     before = market.index[10_000]  # the close of the last bar before the gap
     inside = before + pd.Timedelta("35D")
-    with pytest.raises(InputError, match=r"35\.0 days after the last bar closed"):
+    with pytest.raises(InputError, match=r"35 days, 0:00:00 after the last bar closed"):
         liquidation_forecasts(gap, inside, "short", 0.05, 1)
     after = market.index[10_000 + 24 * 40] + H  # the first bar after the gap has closed
     assert 0.0 <= liquidation_forecasts(gap, [before, after], "short", 0.05, 1).min() <= 1.0

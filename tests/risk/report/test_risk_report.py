@@ -109,7 +109,7 @@ def test_a_history_that_ends_long_before_as_of_is_refused(tmp_path: Path) -> Non
     # 2022-12-31, its volatility and probabilities of liquidation those of 517 days before.
     market = synth_market(SynthConfig(years=2.0, seed=3))
     single = {**{k: v for k, v in BOOK.items() if k != "options"}, "positions": BOOK["positions"][:1]}
-    with pytest.raises(InputError, match=r"as_of 2024-06-01T00:00:00\+00:00 is 517\.0 days after the last bar"):
+    with pytest.raises(InputError, match=r"as_of 2024-06-01T00:00:00\+00:00 is 517 days, 0:00:00 after the last bar"):
         risk_report(single, history=market.ohlcv, n_sims=1_000)
     book, hist = tmp_path / "book.yaml", tmp_path / "btc.csv"
     book.write_text(yaml.safe_dump(single))
@@ -117,7 +117,7 @@ def test_a_history_that_ends_long_before_as_of_is_refused(tmp_path: Path) -> Non
     res = runner.invoke(app, ["risk", str(book), "--history", str(hist), "--sims", "1000"])
     assert res.exit_code == 2, res.output
     assert res.output.count("\n") == 1, res.output
-    assert "517.0 days after the last bar" in res.output, res.output
+    assert "517 days, 0:00:00 after the last bar" in res.output, res.output
 
 
 def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from levguard.core.risk.excursion import (
     reference_applies,
     reference_distribution,
 )
-from levguard.core.validate import non_negative_number, side_sign
+from levguard.core.validate import number, side_sign
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -237,22 +237,26 @@ MAX_STALE_DAYS = 30.0
 """Default ``max_stale_days`` of :func:`check_fresh`: the longest horizon."""
 
 
-def check_fresh(bars: HourlyBars, as_of_ns: np.ndarray, max_stale_days: float | None = MAX_STALE_DAYS) -> None:
-    """Refuse (``InputError``) an ``as_of`` (UTC ns) more than ``max_stale_days`` (``>= 0``; None:
-    no check) after the last bar closed by then: a forecast from older bars would state an old
-    market's risk as today's.  The message names the first such ``as_of``, its age and that close."""
+def check_fresh(
+    bars: HourlyBars, as_of_ns: np.ndarray, max_stale_days: object = MAX_STALE_DAYS, what: str = "bar"
+) -> None:
+    """Refuse (``InputError``) an ``as_of`` (UTC ns, 1-D) more than ``max_stale_days`` (``>= 0``;
+    None or inf: no limit) after the last ``what`` closed by then: a forecast from older bars would
+    state an old market's risk as today's.  The message names the first such ``as_of``, its age."""
     if max_stale_days is None:
         return
-    limit = non_negative_number(max_stale_days, "max_stale_days")
-    t = np.atleast_1d(np.asarray(as_of_ns, dtype=np.int64))
+    limit = number(max_stale_days, "max_stale_days")
+    if not limit >= 0.0:
+        raise InputError(f"max_stale_days must be a number of days >= 0 (None: no limit), was {max_stale_days!r}")
+    t = np.asarray(as_of_ns, dtype=np.int64).reshape(-1)
     closed = bars.start_ns + (bars.last_closed(t) + 1) * HOUR_NS
     stale = (t - closed) > limit * DAY_NS
     if np.any(stale):
         i = int(np.flatnonzero(stale)[0])
         when, last = (datetime.fromtimestamp(int(v) // 10**9, tz=UTC).isoformat() for v in (t[i], closed[i]))
         raise InputError(
-            f"as_of {when} is {(t[i] - closed[i]) / DAY_NS:.1f} days after the last bar closed by then "
-            f"({last}); a forecast reads bars at most max_stale_days={limit:g} days old"
+            f"as_of {when} is {timedelta(microseconds=int(t[i] - closed[i]) // 1_000)} after the last {what} closed "
+            f"by then ({last}); a forecast reads bars at most max_stale_days={limit:g} days old"
         )
 
 
