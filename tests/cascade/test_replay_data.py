@@ -158,6 +158,9 @@ def test_a_lookback_longer_than_the_file_is_refused_and_gaps_are_counted(tmp_pat
     ):
         load_asset_market("X", f, START, end, 121)
     assert load_asset_market("X", f, START, end, 120).lookback_bars == 120
+    late = "2024-03-01T10:05:00Z"  # 5 minutes after the file's first bar: too few for any look-back
+    with pytest.raises(DataError, match=r"starts 5 minute\(s\) .*give at least 10 minutes of bars from earlier"):
+        load_asset_market("X", f, late, "2024-03-01T10:30:00Z", 10)
     raw = pd.read_csv(f)
     gappy = tmp_path / "gappy.csv"
     raw.drop(index=range(20, 50)).to_csv(gappy, index=False)  # 10:20 to 10:49 missing

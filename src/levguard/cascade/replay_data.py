@@ -356,9 +356,10 @@ def load_asset_market(name: str, path: str | Path, start: object, end: object, l
     first = int(idx[0]) if idx.size else t0
     if first > t0 - lookback_minutes * _MINUTE_NS:
         have = max((t0 - first) // _MINUTE_NS, 0)
+        fix = f"lower it to at most {have} or give" if have >= 10 else "give at least 10 minutes of"
         raise DataError(
             f"asset {name}: {p} starts {have} minute(s) before window.start, window.lookback_minutes asks for "
-            f"{lookback_minutes}: lower it to at most {have} or give bars from earlier"
+            f"{lookback_minutes}: {fix} bars from earlier"
         )
     look = frame[(idx >= t0 - lookback_minutes * _MINUTE_NS) & (idx < t0)]
     if len(look) < 10:
