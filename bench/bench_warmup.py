@@ -46,17 +46,20 @@ for name in sys.argv[2:]:
 """
 
 
-def run(side: str, workloads: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one fresh process compiling ``workloads`` with an empty cache."""
+def _fresh_process(argv: list[str], **env: str) -> tuple[float, float]:
+    """Wall and CPU seconds (its children included) of ``python -c argv...`` with an empty numba cache."""
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "NUMBA_NUM_THREADS": "1"}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _CHILD, side, *workloads], env=env, check=True)
+        subprocess.run([sys.executable, "-c", *argv], env={**os.environ, "NUMBA_CACHE_DIR": cache, **env}, check=True)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run(side: str, workloads: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one fresh process compiling ``workloads`` with an empty cache."""
+    return _fresh_process([_CHILD, side, *workloads], NUMBA_NUM_THREADS="1")
 
 
 _LAYOUT_CHILD = """
@@ -68,14 +71,7 @@ warm(int(sys.argv[2]), grouped=sys.argv[1] == "grouped")
 
 def run_layout(side: str, jobs: int) -> tuple[float, float]:
     """Wall and CPU seconds (the pool's processes included) of a whole warmup laid out ``side``."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _LAYOUT_CHILD, side, str(jobs)], env=env, check=True)
-        wall = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return _fresh_process([_LAYOUT_CHILD, side, str(jobs)])
 
 
 def main_layout(repeats: int, jobs: int, out: Path | None) -> None:
