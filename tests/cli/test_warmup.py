@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from levguard.cli.main import app
@@ -42,6 +44,21 @@ def test_tasks_keep_groups_together_while_there_are_enough_to_fill_the_processes
         for chosen in (everything, ["market", "risk"], ["sweep"], ["cascade", "backtest", "defi"]):
             flat = [n for t in tasks(jobs, chosen) for n in t]
             assert sorted(flat) == sorted(chosen)
+
+
+@given(
+    chosen=st.lists(st.sampled_from(sorted(WORKLOADS)), min_size=1, unique=True),
+    jobs=st.integers(1, 12),
+    grouped=st.booleans(),
+)
+def test_tasks_partition_the_chosen_workloads(chosen: list[str], jobs: int, grouped: bool) -> None:
+    # Every chosen workload runs exactly once, in one task, and no task is empty or mixes groups.
+    out = tasks(jobs, chosen, grouped)
+    flat = [n for t in out for n in t]
+    assert sorted(flat) == sorted(chosen)
+    assert all(t for t in out)
+    group_of = {n: i for i, g in enumerate(GROUPS) for n in g}
+    assert all(len({group_of[n] for n in t}) == 1 for t in out)
 
 
 def test_warm_in_a_pool_reports_every_workload() -> None:
