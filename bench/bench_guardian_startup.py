@@ -3,9 +3,11 @@
 Run: ``.venv/bin/python bench/bench_guardian_startup.py [--repeats 15]``.  Each side is a fresh
 process on one thread (``NUMBA_NUM_THREADS=1``), alternating; the report gives the medians, their
 ratio and the heavy modules the guardian process loaded.  The guardian side imports
-``levguard.live.guardian``, builds one isolated BTCUSDT account on a paper venue (no candles) with a
-SQLite store, and runs one cycle: what a supervisor's restart after a crash pays before it watches
-again (the chaos harness restarts dozens of such processes).
+``levguard.live.guardian``, builds one BTCUSDT account on a paper venue (no candles) with a SQLite
+store, and runs one cycle: what a supervisor's restart after a crash pays before it watches again
+(the chaos harness restarts dozens of such processes).  ``--mode`` chooses the position's margin
+mode: ``isolated`` (the margin engine's Python path) or ``cross`` (the one-call cross layout of
+:mod:`levguard.core.margin_cross`, whose compiled kernel loads numba).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def wall(cmd: list[str]) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--mode", choices=("isolated", "cross"), default="cross")
     args = ap.parse_args()
     code = _scenario()
     numpy_t, guard_t, loaded = [], [], ""
@@ -46,7 +49,7 @@ def main() -> None:
         for i in range(args.repeats + 1):  # the first pair warms the disk cache
             db = f"sqlite:///{Path(tmp) / f'g{i}.db'}"
             t_np, _ = wall([sys.executable, "-c", "import numpy"])
-            t_g, printed = wall([sys.executable, "-c", code, db])
+            t_g, printed = wall([sys.executable, "-c", code, db, args.mode])
             status = printed.splitlines()[-1]
             if not status.startswith("STATUS ok True"):
                 raise SystemExit(f"the guardian did not cycle: {status}")
@@ -57,8 +60,9 @@ def main() -> None:
     n, g = statistics.median(numpy_t), statistics.median(guard_t)
     print(f"# {cpu_model()}, Python {platform.python_version()}, one thread on both sides, medians of {args.repeats}")
     print(f"import numpy              {n:.3f} s")
-    print(f"guardian start + 1 cycle  {g:.3f} s  ({g / n:.1f}x import numpy)")
-    print(f"heavy modules checked     {loaded} (pandas, scipy.integrate, scipy.optimize)")
+    print(f"guardian start + 1 cycle  {g:.3f} s  ({g / n:.1f}x import numpy), {args.mode} account")
+    heavy = ", ".join(load_test_module("live/guardian/test_guardian_startup.py").HEAVY)
+    print(f"heavy modules loaded      {loaded} (checked: {heavy})")
 
 
 if __name__ == "__main__":

@@ -85,10 +85,12 @@ def _account(rng: np.random.Generator, venue: str) -> Account:
 
 
 def _same(account: Account) -> None:
+    # The default path (by the number of positions), the compiled kernel and its Python twin.
     want = evaluate(account)
-    got = evaluate_cross(account)
-    assert got == want
-    assert json.dumps(got.to_dict()) == json.dumps(want.to_dict())
+    for compiled in (None, True, False):
+        got = evaluate_cross(account, compiled=compiled)
+        assert got == want
+        assert json.dumps(got.to_dict()) == json.dumps(want.to_dict())
 
 
 @pytest.mark.parametrize("venue", list(VENUES))
@@ -135,9 +137,35 @@ def test_near_the_liquidation_price() -> None:
 def test_the_python_kernel_equals_the_compiled_one(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(11)
     accounts = [_account(rng, venue) for venue in VENUES for _ in range(25)]
-    compiled = [evaluate_cross(a) for a in accounts]
+    compiled = [evaluate_cross(a, compiled=True) for a in accounts]
     monkeypatch.setattr(margin_cross, "cross_account_nb", cross_account_py)
-    assert [evaluate_cross(a) for a in accounts] == compiled
+    assert [evaluate_cross(a, compiled=True) for a in accounts] == compiled
+
+
+def test_the_compiled_kernel_is_called_from_compiled_from_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Below COMPILED_FROM positions the layout calls the Python twin (no numba import in a
+    # guardian restarted on a small account); from it on, the compiled kernel; `compiled` decides.
+    calls: list[str] = []
+
+    def spy(name: str, kernel: Any) -> Any:
+        return lambda *args: calls.append(name) or kernel(*args)
+
+    monkeypatch.setattr(margin_cross, "cross_account_nb", spy("nb", margin_cross.cross_account_nb))
+    monkeypatch.setattr(margin_cross, "cross_account_py", spy("py", cross_account_py))
+    tiers = TierTable.from_rows([{"notional_floor": 0, "notional_cap": "inf", "mmr": 0.01, "max_leverage": 50}])
+    model = get_venue("generic")
+
+    def account(n: int) -> Account:
+        positions = tuple(
+            Position(instrument_for(model, f"C{i}USDT"), (-1.0) ** i, 100.0 + i, 101.0, tiers=tiers) for i in range(n)
+        )
+        return Account("generic", 1_000.0, positions)
+
+    small, large = account(margin_cross.COMPILED_FROM - 1), account(margin_cross.COMPILED_FROM)
+    for acc, forced, want in ((small, None, "py"), (large, None, "nb"), (small, True, "nb"), (large, False, "py")):
+        calls.clear()
+        assert evaluate_cross(acc, compiled=forced) == evaluate(acc)
+        assert calls == [want], (len(acc.positions), forced, calls)
 
 
 def test_layout_reused_with_new_numbers() -> None:
@@ -238,14 +266,20 @@ def test_exact_sum_is_fsum() -> None:
             assert math.copysign(1.0, got) == math.copysign(1.0, want), (x, got, want)
 
 
-def test_a_sum_the_kernel_cannot_finish_goes_to_evaluate(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_sum_the_kernel_cannot_finish_goes_to_evaluate(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
     # The kernel's status for a sum that is not finite: the layout hands the numbers to evaluate.
     account = _account(np.random.default_rng(2), "bybit-inverse")
     layout = CrossLayout.of(account)
     assert layout is not None
-    monkeypatch.setattr(margin_cross, "cross_account_nb", lambda *args: STATUS_NOT_FINITE)
+    name = "cross_account_nb" if compiled else "cross_account_py"
+    monkeypatch.setattr(margin_cross, name, lambda *args: STATUS_NOT_FINITE)
     ps = account.positions
     got = layout.evaluate(
-        account.wallet_balance, [p.qty for p in ps], [p.entry_price for p in ps], [p.mark_price for p in ps]
+        account.wallet_balance,
+        [p.qty for p in ps],
+        [p.entry_price for p in ps],
+        [p.mark_price for p in ps],
+        compiled=compiled,
     )
     assert got == evaluate(account)

@@ -278,7 +278,7 @@ def _margin_and_data() -> None:
 
     cross = {"venue": "binance-usdm", "wallet_balance": 5_000.0}
     cross["positions"] = [{"symbol": "BTCUSDT", "qty": 0.1, "entry_price": 60_000.0, "mark_price": 59_000.0}]
-    evaluate_cross(account_from_spec(cross))
+    evaluate_cross(account_from_spec(cross), compiled=True)  # the kernel (this small an account: the twin)
     # A unified account in one kernel call (levguard.core.unified_fast; numba is loaded by now).
     from importlib import resources
 
