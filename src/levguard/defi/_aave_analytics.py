@@ -17,7 +17,7 @@ from levguard.core.defi.aave import (
     validate_borrow,
 )
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
-from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true
+from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true, target_bound
 from levguard.defi.positions import AAVE_PRICE_DECIMALS, AavePosition
 from levguard.defi.results import AssetLine, JointBoundary, LiquidationPrice, PositionReport, TargetAmount
 from levguard.errors import InputError
@@ -222,9 +222,7 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
         return _after(pos, "borrow", r, x, rows(x), target, reason)
     try:
         validate_borrow(pos.reserves, symbol, x + 1, pos.emode_category, pos.version)
-        reason = "bounded by the target health factor"
-        if x == 0:
-            reason = "the health factor is already at or below the target"
+        reason = target_bound(x)
     except AaveError as exc:
         reason = f"bounded by {exc.name} ({exc.code})"
     return _after(pos, "borrow", r, x, rows(x), target, reason)

@@ -19,8 +19,8 @@ from levguard.core.defi.morpho import (
     to_assets_up,
     w_mul_down,
 )
-from levguard.defi._search import false_on, first_true, grow_until, last_true
-from levguard.defi.morpho import borrow, health_factor, repay
+from levguard.defi._search import false_on, first_true, grow_until, last_true, target_bound
+from levguard.defi.morpho import BorrowResult, borrow, health_factor, repay
 from levguard.defi.positions import MorphoPosition
 from levguard.defi.results import AssetLine, LiquidationPrice, PositionReport, TargetAmount
 
@@ -179,6 +179,15 @@ def supply_to_target(pos: MorphoPosition, target: int) -> TargetAmount:
     return _amount(pos, "supply", True, x, state(x), target)
 
 
+def borrow_in_market(pos: MorphoPosition, assets: int) -> BorrowResult:
+    """``Morpho.borrow`` of ``assets`` on the position's market; in a market of the position alone
+    (no totals given) the supply follows the borrow, so the market's liquidity never binds."""
+    m = pos.market
+    if not pos.market_given:
+        m = replace(m, total_supply_assets=min(m.total_supply_assets + assets, UINT128_MAX))
+    return borrow(m, pos.position, pos.lltv, pos.oracle_price, assets=assets)
+
+
 def max_safe_borrow(pos: MorphoPosition, target: int | None) -> TargetAmount:
     """Most loan units ``Morpho.borrow`` lends that keep HF at or above ``target`` (None: healthy)."""
     max_borrow = w_mul_down(collateral_value(pos), pos.lltv)
@@ -189,10 +198,7 @@ def max_safe_borrow(pos: MorphoPosition, target: int | None) -> TargetAmount:
     def state(x: int) -> tuple[Market, Position]:
         if x == 0:
             return pos.market, pos.position
-        m = pos.market
-        if not pos.market_given:  # a market of the position alone: liquidity follows the borrow
-            m = replace(m, total_supply_assets=min(m.total_supply_assets + x, UINT128_MAX))
-        r = borrow(m, pos.position, pos.lltv, pos.oracle_price, assets=x)
+        r = borrow_in_market(pos, x)
         return r.market, r.position
 
     def ok(x: int) -> bool:
@@ -207,9 +213,7 @@ def max_safe_borrow(pos: MorphoPosition, target: int | None) -> TargetAmount:
     x = last_true(ok, 0, max_borrow - owed + 1)
     try:
         state(x + 1)
-        reason = "bounded by the target health factor"
-        if x == 0:
-            reason = "the health factor is already at or below the target"
+        reason = target_bound(x)
     except MorphoError as exc:
         reason = f"bounded by {exc.reason!r}"
     return _amount(pos, "borrow", False, x, state(x), target, reason)

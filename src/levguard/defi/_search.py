@@ -32,6 +32,14 @@ def last_true(ok: Callable[[int], bool], lo: int, hi: int) -> int:
     return lo
 
 
+def target_bound(x: int) -> str:
+    """Why a search for the most that keeps the target health factor stopped at ``x`` when the
+    protocol itself would allow ``x + 1``: the target (already reached at ``x = 0``)."""
+    if x == 0:
+        return "the health factor is already at or below the target"
+    return "bounded by the target health factor"
+
+
 def false_on(pred: Callable[[int], bool], errors: type[Exception]) -> Callable[[int], bool]:
     """``pred`` read as False where it raises ``errors``: where the engine reverts on overflow
     (prices and amounts near 2**256), so a growing search stops short of it."""

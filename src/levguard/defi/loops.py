@@ -48,12 +48,12 @@ from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
 from levguard.defi.analytics import target_wad
 from levguard.defi.loop_rates import AaveIrmState, IrmState, irm_state, loop_rates
-from levguard.defi.morpho import borrow
 from levguard.defi.positions import (
     AAVE_PRICE_DECIMALS,
     AavePosition,
     DefiPosition,
     MorphoPosition,
+    _keys,
     load_position,
     parse_number,
 )
@@ -338,10 +338,7 @@ def _morpho_loop(pos: MorphoPosition, s: _Settings) -> tuple[DefiPosition, list[
         if bought == 0 or pos.position.collateral + bought > UINT128_MAX:
             stop = "the swap buys 0 collateral" if bought == 0 else "collateral would exceed uint128"
             break
-        m = pos.market
-        if not pos.market_given:  # the position alone in its market: the supply follows the borrow
-            m = replace(m, total_supply_assets=min(m.total_supply_assets + b, UINT128_MAX))
-        after = borrow(m, pos.position, pos.lltv, pos.oracle_price, assets=b)
+        after = _morpho.borrow_in_market(pos, b)
         position = replace(after.position, collateral=after.position.collateral + bought)
         pos = replace(pos, market=after.market, position=position)
         cost += Fraction(b, unit) * s.fee
@@ -558,7 +555,5 @@ def loop_options(spec: Mapping[str, Any] | str | Path, **overrides: Any) -> dict
         return given
     if not isinstance(section, Mapping):
         raise InputError(f"loop must be a mapping of loop settings, was {type(section).__name__}")
-    unknown = sorted(str(k) for k in section if k not in _LOOP_KEYS)
-    if unknown:
-        raise InputError(f"loop has unknown fields {unknown}; known: {sorted(_LOOP_KEYS)}")
+    _keys(section, "loop", (), _LOOP_KEYS)
     return {**{str(k): v for k, v in section.items()}, **given}

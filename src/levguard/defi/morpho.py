@@ -33,7 +33,7 @@ Source: morpho-org/morpho-blue, commit 3085651a79553bbabbfd8be309c262dab45b686e:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final, TypeVar
 
@@ -150,7 +150,7 @@ def as_position(position: Position | Mapping[str, object]) -> Position:
     Raises
     ------
     InputError
-        A missing or unknown field, or a value that is not an integer in ``[0, 2**128)``.
+        As in :func:`as_market` (a missing or unknown field, a value outside uint128).
     """
     return _record(position, Position, _POSITION_FIELDS, "position")
 
@@ -238,10 +238,21 @@ class BorrowResult(JsonRecord):
     position: Position
 
 
-def _exactly_one(assets: int, shares: int) -> None:
-    # UtilsLib.exactlyOneZero.
-    if (assets == 0) == (shares == 0):
-        raise MorphoError(INCONSISTENT_INPUT, f"assets = {assets}, shares = {shares}")
+def _assets_and_shares(
+    m: Market,
+    assets: int,
+    shares: int,
+    to_shares: Callable[[int, int, int], int],
+    to_assets: Callable[[int, int, int], int],
+) -> tuple[int, int]:
+    # Exactly one of assets and shares is given (UtilsLib.exactlyOneZero); the other follows from
+    # the market's borrow totals with the call's rounding.
+    a, s = contract_uint(assets, "assets"), contract_uint(shares, "shares")
+    if (a == 0) == (s == 0):
+        raise MorphoError(INCONSISTENT_INPUT, f"assets = {a}, shares = {s}")
+    if a > 0:
+        return a, to_shares(a, m.total_borrow_assets, m.total_borrow_shares)
+    return to_assets(s, m.total_borrow_assets, m.total_borrow_shares), s
 
 
 def _u128_add(a: int, b: int, what: str) -> int:
@@ -285,12 +296,7 @@ def borrow(
     totalSupplyAssets`` are required.
     """
     m, p = as_market(market), as_position(position)
-    a, s = contract_uint(assets, "assets"), contract_uint(shares, "shares")
-    _exactly_one(a, s)
-    if a > 0:
-        s = to_shares_up(a, m.total_borrow_assets, m.total_borrow_shares)
-    else:
-        a = to_assets_down(s, m.total_borrow_assets, m.total_borrow_shares)
+    a, s = _assets_and_shares(m, assets, shares, to_shares_up, to_assets_down)
     position_shares = _u128_add(p.borrow_shares, s, "borrowShares")
     tbs = _u128_add(m.total_borrow_shares, s, "totalBorrowShares")
     tba = _u128_add(m.total_borrow_assets, a, "totalBorrowAssets")
@@ -321,12 +327,7 @@ def repay(
     zeroFloorSub(totalBorrowAssets, assets)`` (``assets`` may exceed it by 1).
     """
     m, p = as_market(market), as_position(position)
-    a, s = contract_uint(assets, "assets"), contract_uint(shares, "shares")
-    _exactly_one(a, s)
-    if a > 0:
-        s = to_shares_down(a, m.total_borrow_assets, m.total_borrow_shares)
-    else:
-        a = to_assets_up(s, m.total_borrow_assets, m.total_borrow_shares)
+    a, s = _assets_and_shares(m, assets, shares, to_shares_down, to_assets_up)
     position_shares = _u128_sub(p.borrow_shares, s, "borrowShares")
     tbs = _u128_sub(m.total_borrow_shares, s, "totalBorrowShares")
     tba = max(m.total_borrow_assets - a, 0)

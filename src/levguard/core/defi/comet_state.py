@@ -20,7 +20,7 @@ Source: compound-finance/comet at commit d5a30b0aaeff7755f1431e87f818990902237b0
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Final
 
@@ -248,16 +248,7 @@ class InterestRateModel(JsonRecord):
         )
 
 
-_IRM_FIELDS: Final = (
-    "supply_kink",
-    "supply_per_second_interest_rate_slope_low",
-    "supply_per_second_interest_rate_slope_high",
-    "supply_per_second_interest_rate_base",
-    "borrow_kink",
-    "borrow_per_second_interest_rate_slope_low",
-    "borrow_per_second_interest_rate_slope_high",
-    "borrow_per_second_interest_rate_base",
-)
+_IRM_FIELDS: Final = tuple(f.name for f in fields(InterestRateModel))
 
 
 @dataclass(frozen=True, slots=True)
