@@ -239,10 +239,8 @@ def bybit_adl_ranking(qty: float, entry_price: float, mark_price: float, equity:
 
     Parameters
     ----------
-    qty : float
-        Signed size (base units).
-    entry_price, mark_price : float
-        Average entry and mark price.
+    qty, entry_price, mark_price : float
+        As in :func:`binance_adl_ranking`.
     equity : float
         Position margin + uPnL (isolated) or the margin balance behind it (cross), > 0.
 

@@ -256,7 +256,7 @@ def binance_pm_collateral_tiers(payload: object, *, source: str = "") -> dict[st
         "tierCap", "collateralRate", "cum"}]}]`` (tiers by USD value); or the classic ``GET
         /sapi/v1/portfolio/collateralRate``: ``[{"asset", "collateralRate"}]`` (one rate).
     source : str
-        Provenance stored on each asset's tiers.
+        As in :func:`bybit_collateral_tiers`.
 
     Returns
     -------
@@ -292,7 +292,7 @@ def okx_discount_tiers(payload: object, *, source: str = "") -> dict[str, Collat
         "details": [{"minAmt", "maxAmt", "discountRate", "tier", ...}], "minDiscountRate"}`` with
         amounts in coins ("The unit is the currency like BTC"; ``maxAmt`` ``""`` for infinity).
     source : str
-        Provenance stored on each asset's tiers.
+        As in :func:`bybit_collateral_tiers`.
 
     Returns
     -------
