@@ -1,6 +1,8 @@
 """Start-up time of ``levguard margin account.yaml`` against ``python -c "import numpy"`` (issue 16).
 
-Run: ``.venv/bin/python bench/bench_cli_startup.py [--repeats 21] [--json out.json]``.
+Run: ``.venv/bin/python bench/bench_cli_startup.py [--repeats 21] [--json out.json]
+[--command "risk book.yaml --vol 0.6"]`` (``--command``: another command of the samples instead of
+``margin account.yaml``).
 
 Both commands run as fresh processes, alternating, in a temporary folder where ``levguard init``
 wrote the samples; the report gives the medians and their ratio (the bar: at most 3x).  Each is
@@ -14,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -39,11 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--command", default="margin account.yaml", help="levguard's arguments (shell words)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run([*LEVGUARD, "init"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
         numpy_cmd = [sys.executable, "-c", "import numpy"]
-        margin_cmd = [*LEVGUARD, "margin", "account.yaml"]
+        margin_cmd = [*LEVGUARD, *shlex.split(args.command)]
         wall(numpy_cmd, folder), wall(margin_cmd, folder)  # page cache
         numpy_s, margin_s = [], []
         for _ in range(args.repeats):
@@ -54,13 +58,14 @@ def main() -> None:
         "cpu": cpu_model(),
         "python": platform.python_version(),
         "repeats": args.repeats,
+        "command": f"levguard {args.command}",
         "import_numpy_median_s": statistics.median(numpy_s),
         "levguard_margin_median_s": statistics.median(margin_s),
         "ratio": statistics.median(margin_s) / statistics.median(numpy_s),
     }
     print(
         f"python -c 'import numpy': {result['import_numpy_median_s'] * 1e3:.0f} ms   "
-        f"levguard margin account.yaml: {result['levguard_margin_median_s'] * 1e3:.0f} ms   "
+        f"{result['command']}: {result['levguard_margin_median_s'] * 1e3:.0f} ms   "
         f"ratio {result['ratio']:.2f}x (medians of {args.repeats}, one thread each)"
     )
     if args.json:

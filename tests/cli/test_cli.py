@@ -244,6 +244,24 @@ def test_a_command_builds_and_imports_only_itself(tmp_path: Path) -> None:
     assert '"liquidation_price"' in out.stdout
 
 
+def test_risk_with_a_given_vol_loads_no_scipy_fitters(tmp_path: Path) -> None:
+    # `levguard risk book.yaml --vol 0.6` prices closed forms: scipy.stats and scipy.optimize
+    # (about 0.6 s of imports) load only where a fit needs them (Student-t, Cornish-Fisher, SVI);
+    # bench/bench_cli_startup.py --command "risk book.yaml --vol 0.6" times it.
+    assert CliRunner().invoke(app, ["init", str(tmp_path)]).exit_code == 0
+    code = (
+        "import sys\n"
+        "from levguard.cli.main import run\n"
+        "sys.argv = ['levguard', 'risk', 'book.yaml', '--vol', '0.6', '--json']\n"
+        "try:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'numba') if m in sys.modules]\n"
+        "print('EXIT', code, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "EXIT 0 []", out.stdout[-2000:] + out.stderr
+    assert '"stress"' in out.stdout and '"liquidation_forecast"' in out.stdout
+
+
 def test_every_command_is_registered_in_the_help_order() -> None:
     from levguard.cli.main import COMMAND_NAMES, app, build_app
 

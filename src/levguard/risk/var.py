@@ -21,7 +21,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 from scipy.special import ndtri
 
 from levguard.core.margin import evaluate
@@ -460,6 +459,8 @@ def _parametric(
         else:
             if series is None:
                 raise InputError("method 't' needs returns to fit nu, or nu")
+            from scipy import stats  # on first use: scipy.stats costs ~0.5 s at import
+
             df, _, scale = stats.t.fit(-series, floc=0.0)
             if df <= 1.0:
                 raise InputError(f"the fitted Student-t has nu = {df:.3g} <= 1 (infinite ES); pass nu")
@@ -467,6 +468,8 @@ def _parametric(
     else:
         if series is None:
             raise InputError("method 'cornish_fisher' needs returns (for skewness and kurtosis)")
+        from scipy import stats
+
         loss = -series
         res = cvar.cornish_fisher_var(
             level,
@@ -626,6 +629,8 @@ def var_backtest(
         simulate = "normal"
     elif method == "t":
         mu, sd = wins.mean(axis=1), wins.std(axis=1, ddof=1)
+        from scipy import stats
+
         nus = np.empty(n_f)
         for t in range(n_f):
             if t % refit_every == 0:
@@ -641,6 +646,8 @@ def var_backtest(
 
     elif method == "cornish_fisher":
         mu, sd = wins.mean(axis=1), wins.std(axis=1, ddof=1)
+        from scipy import stats
+
         sk = stats.skew(wins, axis=1, bias=False)
         ku = stats.kurtosis(wins, axis=1, fisher=True, bias=False)
         for t in range(n_f):

@@ -22,7 +22,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import least_squares
 
 from levguard.core.options.black76 import Kind, Settlement, _check_positive
 from levguard.core.options.iv import implied_vol_array
@@ -476,6 +475,8 @@ def fit_svi(
     for rho_s in (-0.5, 0.0, 0.5):
         for sig_s in (0.05 * span + 0.005, 0.3 * span + 0.01):
             starts.append(np.array([vmin0, b0, rho_s, k_min, sig_s]))
+    from scipy.optimize import least_squares  # on first use: the margin engine imports this module
+
     best = None
     for x0 in starts:
         x0 = np.clip(x0, lower + 1e-12, upper - 1e-12)

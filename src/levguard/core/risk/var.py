@@ -24,7 +24,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
@@ -296,6 +295,8 @@ def standard_normal_var_es(level: float) -> tuple[float, float]:
 
 def standard_t_var_es(level: float, nu: float) -> tuple[float, float]:
     """Return the ``level`` quantile and the ES of the standard Student-t (location 0, scale 1, ``nu > 1``)."""
+    from scipy import stats  # on first use: scipy.stats costs ~0.5 s at import (the CLI's quick forms)
+
     q = float(stdtrit(nu, level))
     pdf = float(stats.t.pdf(q, nu))
     return q, (nu + q * q) / (nu - 1.0) * pdf / (1.0 - level)
@@ -461,6 +462,8 @@ def var_from_sample(
     VarResult
         With ``n`` the sample size and the fitted moments in ``details``.
     """
+    from scipy import stats  # on first use, as in standard_t_var_es
+
     lv, h, x = _sample_inputs(sample, level, kind, horizon_days)
     n = x.size
     if method == "historical":
