@@ -166,6 +166,9 @@ def test_the_compiled_kernel_is_called_from_compiled_from_positions(monkeypatch:
         calls.clear()
         assert evaluate_cross(acc, compiled=forced) == evaluate(acc)
         assert calls == [want], (len(acc.positions), forced, calls)
+    for bad in ("yes", 1, 0.0):
+        with pytest.raises(InputError, match=f"compiled must be True, False or None, was {bad!r}"):
+            evaluate_cross(small, compiled=bad)  # type: ignore[arg-type]
 
 
 def test_layout_reused_with_new_numbers() -> None:

@@ -261,6 +261,8 @@ class CrossLayout:
         wb = float(wallet_balance)
         if compiled is None:
             compiled = n >= COMPILED_FROM
+        elif not isinstance(compiled, bool):
+            raise InputError(f"compiled must be True, False or None, was {compiled!r}")
         kernel = cross_account_nb if compiled else cross_account_py
         status = kernel(
             wb,
