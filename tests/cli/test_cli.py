@@ -259,7 +259,8 @@ def test_risk_with_a_given_vol_loads_no_scipy_fitters(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path)
     assert out.stdout.strip().splitlines()[-1] == "EXIT 0 []", out.stdout[-2000:] + out.stderr
-    assert '"stress"' in out.stdout and '"liquidation_forecast"' in out.stdout
+    assert '"stress"' in out.stdout
+    assert '"liquidation_forecast"' in out.stdout
 
 
 def test_every_command_is_registered_in_the_help_order() -> None:
