@@ -54,8 +54,11 @@ $(EVM_NODE): tests/evm/package.json tests/evm/package-lock.json
 		npm ci --prefix tests/evm --no-audit --no-fund --loglevel=error && touch $(EVM_NODE); \
 	else echo "npm not found: the EVM differential tests will skip"; fi
 
-evm: $(STAMP) $(EVM_NODE)
-	@if [ -f $(EVM_NODE) ]; then $(BIN)/python tests/evm/build.py; fi
+# build.py needs node and Python's standard library only, so `make test` runs it beside the
+# install, whose ~30 s use about 1.5 of 2 cores (solc's ~35 s of one core would otherwise share
+# both cores with the checks and the warmup after it).
+evm: $(EVM_NODE)
+	@if [ -f $(EVM_NODE) ]; then $(PYTHON) tests/evm/build.py; fi
 
 # One pytest worker more than the cores: several suites spend their time waiting (the chaos
 # harness sleeps between kills, the browser and service tests wait on sockets), and the extra
@@ -66,13 +69,13 @@ PYTEST := $(BIN)/pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 pytest: $(STAMP) warmup evm
 	$(PYTEST)
 
-# The install and the npm packages download side by side; then the checks, the kernel warmup
-# (two processes) and the contract build share both cores (mypy and the solc build run on one
-# core each), each job's output printed whole when it ends; pytest runs last on both cores.
+# The install runs beside the npm packages' download and the contract build (solc on one core);
+# then the checks and the kernel warmup (two processes) share both cores (mypy on one core), each
+# job's output printed whole when it ends; pytest runs last on both cores.
 test:
 	@t0=$$(date +%s); \
-	$(MAKE) --no-print-directory -j2 --output-sync=target $(STAMP) $(EVM_NODE) && \
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck layers warmup evm && \
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(STAMP) evm && \
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck layers warmup && \
 	echo "make test: install, checks, warmup and contract build took $$(( $$(date +%s) - t0 )) s; pytest next"
 	$(PYTEST)
 
