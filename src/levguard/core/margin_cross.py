@@ -47,12 +47,12 @@ __all__ = ["COMPILED_FROM", "CrossLayout", "evaluate_cross", "kernel_position_re
 COMPILED_FROM = 8
 """Positions from which :meth:`CrossLayout.evaluate` calls the compiled kernel by default.
 
-Measured on this machine's 2-core EPYC (one Binance USD-M cross account, two-tier tables): the
-plain-Python twin takes 23 us for 1 position, 54 us for 4, 98 us for 8 and 373 us for 32; the
-compiled kernel 10, 19, 29 and 94 us, but its first call in a process costs about 0.52 s (numba's
-import and the cached machine code's load).  Below 8 positions the twin's extra cost stays under
-70 us an evaluation, tens of thousands of evaluations before the load is paid back; a guardian
-evaluates an account once a cycle.
+``bench/bench_cross_layout.py`` (2-core EPYC, one thread, 2026-12-06): the plain-Python twin
+takes 22 us an evaluation for 1 position, 54 us for 4, 99 us for 8 and 354 us for 32; the
+compiled kernel 11, 19, 30 and 94 us, but its first call in a fresh process costs 0.55 s (numba's
+import and the cached machine code's load) against 0.1 ms for the twin's.  Below 8 positions the
+twin's extra cost stays under 70 us, tens of thousands of evaluations before the load is paid
+back; a guardian evaluates an account once a cycle (docs/benchmarks.md).
 """
 
 # The fields of PositionReport, set through their slots in declaration order (half the time of
