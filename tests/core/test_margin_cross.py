@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -166,9 +167,12 @@ def test_the_compiled_kernel_is_called_from_compiled_from_positions(monkeypatch:
         calls.clear()
         assert evaluate_cross(acc, compiled=forced) == evaluate(acc)
         assert calls == [want], (len(acc.positions), forced, calls)
+    isolated = Account("generic", 1_000.0, (replace(small.positions[0], isolated_margin=100.0),))
+    assert CrossLayout.of(isolated) is None  # evaluate's path: the argument is checked all the same
     for bad in ("yes", 1, 0.0):
-        with pytest.raises(InputError, match=f"compiled must be True, False or None, was {bad!r}"):
-            evaluate_cross(small, compiled=bad)  # type: ignore[arg-type]
+        for acc in (small, isolated):
+            with pytest.raises(InputError, match=f"compiled must be True, False or None, was {bad!r}"):
+                evaluate_cross(acc, compiled=bad)  # type: ignore[arg-type]
 
 
 def test_layout_reused_with_new_numbers() -> None:

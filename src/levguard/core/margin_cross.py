@@ -344,6 +344,8 @@ def evaluate_cross(account: Account, model: VenueModel | None = None, *, compile
     ``evaluate``'s arithmetic (docs/margin.md) in the same order with the same helpers and the
     same correctly rounded sums.
     """
+    if compiled is not None and not isinstance(compiled, bool):
+        raise InputError(f"compiled must be True, False or None, was {compiled!r}")
     layout = CrossLayout.of(account, model)
     if layout is None:
         return evaluate(account, model)
