@@ -54,9 +54,8 @@ $(EVM_NODE): tests/evm/package.json tests/evm/package-lock.json
 		npm ci --prefix tests/evm --no-audit --no-fund --loglevel=error && touch $(EVM_NODE); \
 	else echo "npm not found: the EVM differential tests will skip"; fi
 
-# build.py needs node and Python's standard library only, so `make test` runs it beside the
-# install, whose ~30 s use about 1.5 of 2 cores (solc's ~35 s of one core would otherwise share
-# both cores with the checks and the warmup after it).
+# build.py needs node and Python's standard library only, so it does not wait for the install:
+# `make test` runs it beside the install, whose ~30 s use about 1.5 of 2 cores.
 evm: $(EVM_NODE)
 	@if [ -f $(EVM_NODE) ]; then $(PYTHON) tests/evm/build.py; fi
 

@@ -55,6 +55,17 @@ twin's extra cost stays under 70 us, tens of thousands of evaluations before the
 back; a guardian evaluates an account once a cycle (docs/benchmarks.md).
 """
 
+
+def _kernel(compiled: object, n: int) -> Any:
+    # The cross kernel for ``n`` positions: the compiled one or its Python twin (``compiled``: True,
+    # False or None, by size from COMPILED_FROM).
+    if compiled is None:
+        compiled = n >= COMPILED_FROM
+    elif not isinstance(compiled, bool):
+        raise InputError(f"compiled must be True, False or None, was {compiled!r}")
+    return cross_account_nb if compiled else cross_account_py
+
+
 # The fields of PositionReport, set through their slots in declaration order (half the time of
 # the frozen dataclass's __init__, which sets each through object.__setattr__).
 _REPORT_SETTERS = tuple(getattr(PositionReport, f.name).__set__ for f in fields(PositionReport))
@@ -249,6 +260,7 @@ class CrossLayout:
             A chosen leverage above the tier's maximum, as ``evaluate`` raises it.
         """
         n = len(self.positions)
+        kernel = _kernel(compiled, n)
         if not (len(qty) == len(entry_price) == len(mark_price) == n):
             raise InputError(
                 f"qty, entry_price and mark_price must have one value per position ({n}), were "
@@ -259,11 +271,6 @@ class CrossLayout:
         out_tier = np.empty((_N_TIER, n), dtype=np.int64)
         totals = np.empty(_N_TOTAL)
         wb = float(wallet_balance)
-        if compiled is None:
-            compiled = n >= COMPILED_FROM
-        elif not isinstance(compiled, bool):
-            raise InputError(f"compiled must be True, False or None, was {compiled!r}")
-        kernel = cross_account_nb if compiled else cross_account_py
         status = kernel(
             wb,
             numbers[0],
@@ -344,8 +351,7 @@ def evaluate_cross(account: Account, model: VenueModel | None = None, *, compile
     ``evaluate``'s arithmetic (docs/margin.md) in the same order with the same helpers and the
     same correctly rounded sums.
     """
-    if compiled is not None and not isinstance(compiled, bool):
-        raise InputError(f"compiled must be True, False or None, was {compiled!r}")
+    _kernel(compiled, len(account.positions))  # checked on evaluate's path too
     layout = CrossLayout.of(account, model)
     if layout is None:
         return evaluate(account, model)
