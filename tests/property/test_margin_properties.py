@@ -417,6 +417,27 @@ def test_isolated_margin_balance_equals_maintenance_margin_at_the_liquidation_pr
 @pytest.mark.parametrize("venue", ALL_VENUES)
 @FEW
 @given(data=st.data())
+def test_cross_layout_kernel_and_twin_give_evaluate_s_report(venue: str, data: st.DataObject) -> None:
+    """All-cross account of 1-3 positions: the one-call cross layout gives ``evaluate``'s report
+    bit for bit through its compiled kernel, through the kernel's Python twin and by default
+    (which of the two ``COMPILED_FROM`` picks)."""
+    from levguard.core.margin import evaluate
+    from levguard.core.margin_cross import evaluate_cross
+    from levguard.core.spec import account_from_spec
+
+    try:
+        account = account_from_spec(data.draw(cross_account(CASES[venue], n_max=3)))
+        want = evaluate(account)
+    except levguard.LevguardError:
+        assume(False)
+        return
+    for compiled in (True, False, None):
+        assert evaluate_cross(account, compiled=compiled) == want
+
+
+@pytest.mark.parametrize("venue", ALL_VENUES)
+@FEW
+@given(data=st.data())
 def test_cross_equity_equals_maintenance_margin_at_each_liquidation_price(venue: str, data: st.DataObject) -> None:
     """All-cross account of 1-3 positions: moving one position's mark to its LP (others at their
     marks) gives account equity == total maintenance margin.
