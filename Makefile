@@ -71,9 +71,9 @@ pytest: $(STAMP) warmup evm
 # Every set-up job starts as soon as what it needs is there: the npm packages' download and the
 # contract build (solc, one core) beside the install, the kernel warmup (two processes) once the
 # package is installed, the checks (mypy on one core) once the dev extras are; each job's output
-# printed whole when it ends; pytest runs last on both cores. On a fresh clone on 2 cores the set-up
-# took 126 s and 131 s this way against 141 s and 147 s in two stages (install and npm, then the
-# checks, warmup and contract build), alternating runs on 2026-12-06.
+# printed whole when it ends; pytest runs last on both cores. bench/bench_setup.py compares it with
+# the former two stages (install and npm, then the checks, warmup and contract build) on fresh
+# clones: 5 to 20 s less on 2 cores (docs/benchmarks.md).
 test:
 	@t0=$$(date +%s); \
 	$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck layers warmup evm && \
