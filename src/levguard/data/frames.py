@@ -31,6 +31,8 @@ __all__ = [
     "KINDS",
     "OHLCV_COLUMNS",
     "OHLCVArrays",
+    "bar_step_ns",
+    "frame_bar_ns",
     "gap_note",
     "hourly_arrays",
     "hourly_bars",
@@ -126,6 +128,61 @@ def ordered_ns(frame: pd.DataFrame | pd.Series, what: str) -> np.ndarray:
             f"{what}: the time at row {i} ({when}) {how} the previous row's; sort by time and drop duplicates"
         )
     return ts
+
+
+def bar_step_ns(starts: np.ndarray) -> int:
+    """The bar interval of rising bar-open times ``starts`` (int ns): their commonest positive
+    step, so that gaps do not widen the bars (1 for fewer than two bars)."""
+    d = np.diff(np.asarray(starts, dtype=np.int64))
+    d = d[d > 0]
+    if d.shape[0] == 0:
+        return 1
+    values, counts = np.unique(d, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def frame_bar_ns(frame: pd.DataFrame | pd.Series, what: str = "bars", ts: np.ndarray | None = None) -> int:
+    """Return the bar length of ``frame`` in ns: its ``attrs["interval"]``, checked against the
+    bars, else the commonest step between them (:func:`bar_step_ns`).
+
+    A label is right when it equals the bars' smallest step (bars never overlap; gaps only make
+    steps longer) or their commonest one (one misplaced bar does not change it).  A frame of
+    daily bars labelled ``"1h"`` would otherwise be read as hourly: its volatility annualised
+    with 8,760 bars a year and its probability of liquidation read off 24-hour ranges.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or Series
+        Bars with a UTC ``DatetimeIndex`` of bar open times.
+    what : str
+        What the frame is, for the messages.
+    ts : (N,) int64, optional
+        The index's times when the caller has them (:func:`ordered_ns`).
+
+    Raises
+    ------
+    DataError
+        A label that is not an interval (:func:`interval_to_ns`) or that the bars contradict;
+        no label and fewer than two bars; an index that does not rise (:func:`ordered_ns`).
+    """
+    if ts is None:
+        ts = ordered_ns(frame, what)
+    d = np.diff(np.asarray(ts, dtype=np.int64))
+    d = d[d > 0]
+    interval = str(frame.attrs.get("interval") or "")
+    if interval:
+        ns = interval_to_ns(interval)
+        if d.shape[0] and ns not in (int(d.min()), bar_step_ns(ts)):
+            step = bar_step_ns(ts)
+            seen = ns_to_interval(step) if step % 1_000_000_000 == 0 else str(pd.Timedelta(step, unit="ns"))
+            raise DataError(
+                f"{what}: attrs['interval'] is {interval!r} but the bars are {seen} apart (their commonest step); "
+                "correct the label or resample the bars"
+            )
+        return ns
+    if d.shape[0] == 0:
+        raise DataError(f"{what}: cannot infer the bar interval from {len(ts)} bar(s); set attrs['interval']")
+    return bar_step_ns(ts)
 
 
 def gap_note(ts: np.ndarray, what: str = "bars") -> str | None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import interval_to_ns, ordered_ns, utc_time
+from levguard.data.frames import frame_bar_ns, interval_to_ns, ordered_ns, utc_time
 from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -67,26 +67,13 @@ def _when(ns: int) -> str:
     return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M")
 
 
-def _bar_ns(frame: pd.DataFrame, what: str) -> int:
-    interval = str(frame.attrs.get("interval") or "")
-    if interval:
-        return interval_to_ns(interval)
-    ts = ordered_ns(frame, what)
-    d = np.diff(ts)
-    d = d[d > 0]
-    if d.size == 0:
-        raise DataError(f"{what}: cannot infer the bar interval from {len(ts)} bar(s); set attrs['interval']")
-    values, counts = np.unique(d, return_counts=True)
-    return int(values[np.argmax(counts)])
-
-
 def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: list[str]) -> pd.DataFrame:
     """Keep the bars present in both series and add the mark OHLC columns; record the drops."""
     missing = [c for c in ("open", "high", "low", "close") if c not in mark.columns]
     if missing:
         raise DataError(f"mark frame lacks column(s) {missing}")
     if mark.attrs.get("interval"):
-        mark_ns = interval_to_ns(str(mark.attrs["interval"]))
+        mark_ns = frame_bar_ns(mark, "mark bars")
         if mark_ns != bar_ns:
             raise DataError(
                 f"mark bars have interval {mark.attrs['interval']!r}, the last-price bars "
@@ -199,7 +186,7 @@ def perp_frame(
         raise DataError(f"last-price frame lacks column(s) {missing}")
     if len(last) == 0:
         raise DataError("last-price frame is empty")
-    bar_ns = _bar_ns(last, "last-price bars")
+    bar_ns = frame_bar_ns(last, "last-price bars")
     notes: list[str] = []
     frame = last.copy()
     if mark is not None:
@@ -409,7 +396,7 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
         ``funding_mean_per_8h`` (mean rate per print x 8h / median print spacing, None without
         funding), ``notes``.
     """
-    bar_ns = _bar_ns(frame, "bars")
+    bar_ns = frame_bar_ns(frame, "bars")
     close = frame["close"].to_numpy(dtype=np.float64)
     rets = np.diff(np.log(close))
     vol = float(np.std(rets, ddof=1) * np.sqrt(_NS_PER_YEAR / bar_ns)) if rets.size > 1 else float("nan")

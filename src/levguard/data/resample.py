@@ -7,31 +7,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import INDEX_NAME, interval_to_ns, ns_to_interval, ordered_ns
+from levguard.data.frames import INDEX_NAME, bar_step_ns, frame_bar_ns, interval_to_ns, ns_to_interval, ordered_ns
 from levguard.errors import DataError
 
 __all__ = ["align_funding", "bar_step_ns", "resample_ohlcv", "sum_into_bars"]
-
-
-def _bar_ns(frame: pd.DataFrame, ts: np.ndarray) -> int:
-    # The bar interval: attrs["interval"], else the commonest step of the (checked) times ``ts``.
-    interval = frame.attrs.get("interval")
-    if interval:
-        return interval_to_ns(str(interval))
-    if len(ts) < 2:
-        raise DataError("cannot infer the bar interval of a frame with fewer than 2 rows; set attrs['interval']")
-    return bar_step_ns(ts)
-
-
-def bar_step_ns(starts: np.ndarray) -> int:
-    """The bar interval of rising bar-open times ``starts`` (int ns): their commonest positive
-    step, so that gaps do not widen the bars (1 for fewer than two bars)."""
-    d = np.diff(np.asarray(starts, dtype=np.int64))
-    d = d[d > 0]
-    if d.shape[0] == 0:
-        return 1
-    values, counts = np.unique(d, return_counts=True)
-    return int(values[np.argmax(counts)])
 
 
 def sum_into_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -70,7 +49,7 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
         target bar's boundary (Thursday weekly bars to Monday weeks).
     """
     ts = ordered_ns(frame, "bars")
-    src_ns = _bar_ns(frame, ts)
+    src_ns = frame_bar_ns(frame, "bars", ts)
     dst_ns = interval_to_ns(interval)
     if dst_ns % src_ns != 0 or dst_ns < src_ns:
         raise DataError(
@@ -114,7 +93,9 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
     starts = ordered_ns(bars, "bars")
-    bar_ns = _bar_ns(bars, starts)
+    if starts.shape[0] == 0:
+        raise DataError("bars must hold at least one bar to align funding to, was empty")
+    bar_ns = frame_bar_ns(bars, "bars", starts)
     t = ordered_ns(funding, "funding prints")
     out = sum_into_bars(starts, bar_ns, t, funding["funding_rate"].to_numpy(dtype=np.float64))
     return pd.Series(out, index=bars.index, name="funding_rate")

@@ -42,7 +42,7 @@ from levguard.core.risk.forecast import (
     forecast_liquidations,
     position_probabilities,
 )
-from levguard.data.frames import hourly_bars
+from levguard.data.frames import frame_bar_ns, hourly_bars
 from levguard.errors import InputError
 
 if TYPE_CHECKING:
@@ -195,6 +195,9 @@ def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     InputError
         Bars coarser than an hour (the forecaster reads hourly highs and lows), or a frame
         without a UTC ``DatetimeIndex``.
+    DataError
+        Times that do not rise, or an ``attrs["interval"]`` the bars contradict
+        (:func:`levguard.data.frames.frame_bar_ns`).
     """
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"bars must be a pandas DataFrame, was {type(frame).__name__}")
@@ -202,14 +205,7 @@ def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
         raise InputError("bars must have a UTC DatetimeIndex of bar open times")
     interval = frame.attrs.get("interval")
-    if interval:
-        step = int(pd.Timedelta(str(interval)).value)
-    else:
-        ts = idx.as_unit("ns").asi8
-        if ts.shape[0] < 2:
-            raise InputError(f"bars needs at least 2 hourly bars, had {ts.shape[0]}")
-        values, counts = np.unique(np.diff(ts), return_counts=True)
-        step = int(values[np.argmax(counts)])
+    step = frame_bar_ns(frame, "bars")
     if step == HOUR_NS:
         return frame
     if step <= 0 or step > HOUR_NS or HOUR_NS % step != 0:

@@ -135,19 +135,20 @@ def volatility_section(history: pd.DataFrame, as_of: Any = None) -> tuple[dict[s
     forecaster reads it.  ``levguard risk``, ``levguard size``, the guardian and the service's
     ``/risk`` read the same numbers (:func:`volatility_forecast`).
     """
+    from levguard.data.frames import frame_bar_ns, ns_to_interval
     from levguard.risk.garch import fit_garch
     from levguard.risk.vol import METHODS, realized_vol
 
     history, series = _price_series(history)
-    interval = str(history.attrs.get("interval") or "1h")
+    bar = pd.Timedelta(frame_bar_ns(history, "history"), unit="ns")  # the label, checked against the bars
     if as_of is not None:
-        closed = history.index <= pd.Timestamp(as_of) - pd.Timedelta(interval)
+        closed = history.index <= pd.Timestamp(as_of) - bar
         if not closed.any():
             raise InputError(f"no bar of the history closed by as_of {pd.Timestamp(as_of).isoformat()}")
         attrs = dict(history.attrs)
         history = history.loc[closed]
         history.attrs = attrs
-    bars_30d = max(round(30 * 86_400e9 / pd.Timedelta(interval).value), 2)
+    bars_30d = max(round(30 * 86_400e9 / bar.value), 2)
     recent = history.iloc[-bars_30d:]
     estimates: dict[str, float] = {
         m: _scalar(realized_vol(recent, m))
@@ -178,7 +179,7 @@ def volatility_section(history: pd.DataFrame, as_of: Any = None) -> tuple[dict[s
         "source": str(history.attrs.get("source", "")),
         "series": series,
         "last_bar": history.index[-1].isoformat(),
-        "interval": interval,
+        "interval": str(history.attrs.get("interval") or ns_to_interval(bar.value)),
         "window_days": 30,
         "annualised": estimates,
         "garch": garch,

@@ -54,6 +54,17 @@ def _datetime_index(ts_ns: object) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True), name="timestamp")
 
 
+def _label(data: pd.DataFrame | pd.Series) -> Any:
+    # attrs["interval"], checked against the bars of a UTC-indexed frame (a daily frame labelled
+    # "1h" would be annualised with 8,760 bars a year): levguard.data.frames.frame_bar_ns.
+    label = data.attrs.get("interval")
+    if label and isinstance(data.index, pd.DatetimeIndex) and data.index.tz is not None:
+        from levguard.data.frames import frame_bar_ns
+
+        frame_bar_ns(data, "data")
+    return label
+
+
 def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
     # Normalise every accepted input shape to the columns an estimator needs.
     if isinstance(data, pd.DataFrame):
@@ -61,11 +72,11 @@ def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
         if missing:
             raise InputError(f"data must have column(s) {missing}, had {list(data.columns)}")
         cols = {c: data[c].to_numpy(dtype=np.float64) for c in needs}
-        return _Prices(cols, data.index, data.attrs.get("interval"))
+        return _Prices(cols, data.index, _label(data))
     if isinstance(data, pd.Series):
         if needs != ("close",):
             raise InputError(f"data must be an OHLC frame with columns {list(needs)}, was a Series of closes")
-        return _Prices({"close": data.to_numpy(dtype=np.float64)}, data.index, data.attrs.get("interval"))
+        return _Prices({"close": data.to_numpy(dtype=np.float64)}, data.index, _label(data))
     mapping: Mapping[str, Any] | None = None
     if isinstance(data, Mapping):
         mapping = data
