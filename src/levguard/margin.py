@@ -138,10 +138,12 @@ def _as_table(tiers: object, model: VenueModel) -> TierTable:
 
 
 def _array(x: object, name: str, n: int | None) -> Float64Array1D:
+    if x is None:  # NumPy would read None as NaN
+        raise InputError(f"{name} must be a number or an array of numbers, was None")
     try:
         raw = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be an array of numbers") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(f"{name} must be an array of numbers within float64 range, was {show(x)}") from None
     if raw.ndim > 1:  # a (2, 2) array was flattened into 4 positions
         raise InputError(f"{name} must be a number or a 1-D array, had shape {raw.shape}")
     a = np.ascontiguousarray(raw.reshape(-1))

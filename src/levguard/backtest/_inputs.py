@@ -15,12 +15,17 @@ import pandas as pd
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule
 from levguard.core.sizing.policies import Rebalancer
+from levguard.core.validate import number
 from levguard.data.loaders import load_ohlcv
 from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError, InputError
 from levguard.kernels.backtest_records import RebalanceMode
 from levguard.kernels.strategies import clean_directions_nb
+
+_IMPACT_MAX = 10.0
+"""Largest square-root impact coefficient ``slippage`` takes: at 10 a trade of 1 % of the bar's
+volume already slips 100 % (the coefficients fitted on crypto books are below 1)."""
 
 DEFAULT_TAKER_FEE = 0.0005
 _OHLCV = ("open", "high", "low", "close", "volume")
@@ -125,15 +130,15 @@ def _fees(fees: object, venue_default: float) -> tuple[float, float]:
     if fees is None:
         taker, maker = default, default
     elif isinstance(fees, int | float) and not isinstance(fees, bool):
-        taker, maker = float(fees), float(fees)
+        taker = maker = number(fees, "fees")
     elif isinstance(fees, Mapping):
         unknown = set(fees) - {"taker", "maker"}
         if unknown:
             raise InputError(f"fees: unknown keys {sorted(unknown)}; use taker, maker")
-        taker = float(fees.get("taker", default))
-        maker = float(fees.get("maker", taker))
+        taker = number(fees.get("taker", default), "fees: taker")
+        maker = number(fees.get("maker", taker), "fees: maker")
     elif isinstance(fees, tuple) and len(fees) == 2:
-        taker, maker = float(fees[0]), float(fees[1])
+        taker, maker = number(fees[0], "fees: taker"), number(fees[1], "fees: maker")
     else:
         raise InputError(f"fees must be None, a taker rate, (taker, maker) or a mapping, was {fees!r}")
     for name, v in (("taker", taker), ("maker", maker)):
@@ -146,20 +151,21 @@ def _slippage(slippage: object) -> tuple[float, float]:
     if slippage is None:
         bps, impact = 0.0, 0.0
     elif isinstance(slippage, int | float) and not isinstance(slippage, bool):
-        bps, impact = float(slippage), 0.0
+        bps, impact = number(slippage, "slippage"), 0.0
     elif isinstance(slippage, Mapping):
         unknown = set(slippage) - {"bps", "impact"}
         if unknown:
             raise InputError(f"slippage: unknown keys {sorted(unknown)}; use bps, impact")
-        bps, impact = float(slippage.get("bps", 0.0)), float(slippage.get("impact", 0.0))
+        bps = number(slippage.get("bps", 0.0), "slippage: bps")
+        impact = number(slippage.get("impact", 0.0), "slippage: impact")
     elif isinstance(slippage, tuple) and len(slippage) == 2:
-        bps, impact = float(slippage[0]), float(slippage[1])
+        bps, impact = number(slippage[0], "slippage: bps"), number(slippage[1], "slippage: impact")
     else:
         raise InputError(f"slippage must be None, bps, (bps, impact_coef) or a mapping, was {slippage!r}")
-    if not (math.isfinite(bps) and bps >= 0.0):
-        raise InputError(f"slippage: bps must be >= 0, was {bps!r}")
-    if not (math.isfinite(impact) and impact >= 0.0):
-        raise InputError(f"slippage: impact coefficient must be >= 0, was {impact!r}")
+    if not (math.isfinite(bps) and 0.0 <= bps < 10_000.0):  # 10,000 bps would fill a sell at 0
+        raise InputError(f"slippage: bps must be in [0, 10000), was {bps!r}")
+    if not (math.isfinite(impact) and 0.0 <= impact <= _IMPACT_MAX):
+        raise InputError(f"slippage: impact coefficient must be in [0, {_IMPACT_MAX:g}], was {impact!r}")
     return bps, impact
 
 
@@ -183,7 +189,7 @@ def _fraction(value: float | None, name: str, upper: float) -> float:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{name} must be a fraction in [0, {upper:g}), was {value!r}")
-    v = float(value)
+    v = number(value, name)
     if not (math.isfinite(v) and 0.0 <= v < upper):
         raise InputError(f"{name} must be a fraction in [0, {upper:g}), was {value!r}")
     return v

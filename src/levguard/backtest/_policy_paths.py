@@ -17,6 +17,7 @@ from levguard.core.risk.forecast import ForecastPath, HourlyBars, forecast_path
 from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
 from levguard.core.sizing.policies import CPPI, DrawdownControl
 from levguard.core.sizing.venue import LiquidationBudget
+from levguard.core.validate import number
 from levguard.errors import InputError
 from levguard.kernels.backtest_records import Market
 from levguard.kernels.sizing import ewma_vol_path_nb
@@ -146,7 +147,7 @@ def _leverage(
         return np.where(np.isfinite(path) & (path > 0.0), path, 0.0).astype(float)
     if isinstance(policy, bool) or not isinstance(policy, int | float | np.number):
         raise InputError(f"policy must be a Policy or a number (fixed leverage), was {policy!r}")
-    lev = float(policy)
+    lev = number(policy, "policy")
     if not math.isfinite(lev) or lev < 0.0:
         raise InputError(f"policy: fixed leverage must be finite and >= 0, was {policy!r}")
     return np.full(n, lev)

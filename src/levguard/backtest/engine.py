@@ -52,6 +52,7 @@ from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
 from levguard.core.tiers import TierTable
+from levguard.core.validate import flag, non_negative_number, number, positive_number, show
 from levguard.data.frames import gap_note
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
@@ -91,6 +92,9 @@ FloatArray = npt.NDArray[np.float64]
 SHORT_RUN_DAYS: float = 30.0
 """A run shorter than this many days gets a note: its CAGR, volatility and ratios are annualised
 from a few bars (:attr:`BacktestResult.notes`)."""
+
+_MAX_BARS = 2**31 - 1
+"""Largest bar count an argument may name (``cooldown_bars``): the kernel config holds an int64."""
 
 
 @runtime_checkable
@@ -258,13 +262,15 @@ def prepare(
     frames = _frames(data)
     if margin_mode not in ("isolated", "cross"):
         raise InputError(f"margin_mode must be 'isolated' or 'cross', was {margin_mode!r}")
-    if isinstance(initial_equity, bool) or not (
-        isinstance(initial_equity, int | float) and math.isfinite(initial_equity) and initial_equity > 0.0
+    equity0 = positive_number(initial_equity, "initial_equity")
+    if (
+        isinstance(cooldown_bars, bool)
+        or not isinstance(cooldown_bars, int | np.integer)
+        or not 0 <= cooldown_bars <= _MAX_BARS
     ):
-        raise InputError(f"initial_equity must be a finite number > 0, was {initial_equity!r}")
-    equity0 = float(initial_equity)
-    if isinstance(cooldown_bars, bool) or not isinstance(cooldown_bars, int | np.integer) or cooldown_bars < 0:
-        raise InputError(f"cooldown_bars must be an integer >= 0, was {cooldown_bars!r}")
+        raise InputError(f"cooldown_bars must be an integer from 0 to {_MAX_BARS:,}, was {show(cooldown_bars)}")
+    flag(liquidation_first, "liquidation_first")
+    flag(check_initial_margin, "check_initial_margin")
     if execution not in ("market", "limit"):
         raise InputError(f"execution must be 'market' or 'limit', was {execution!r}")
     offset = _fraction(limit_offset_bps, "limit_offset_bps", 10_000.0) * 1e-4
@@ -297,16 +303,12 @@ def prepare(
     sl = _fraction(stop_loss, "stop_loss", 1.0)
     tp = _fraction(take_profit, "take_profit", math.inf)
     rule = _liquidation_rule(liquidation, model.liquidation)
-    if min_notional is not None and (
-        isinstance(min_notional, bool)
-        or not isinstance(min_notional, int | float)
-        or not (math.isfinite(min_notional) and min_notional >= 0.0)
-    ):
-        raise InputError(f"min_notional must be a finite number >= 0, was {min_notional!r}")
+    if min_notional is not None:
+        non_negative_number(min_notional, "min_notional")
     if liquidation_fee_rate is None:
         liq_fee = rule.resolved_fee(taker)
     else:
-        liq_fee = float(liquidation_fee_rate)
+        liq_fee = number(liquidation_fee_rate, "liquidation_fee_rate")
         if not (math.isfinite(liq_fee) and 0.0 <= liq_fee < 0.1):
             raise InputError(f"liquidation_fee_rate must be a fraction in [0, 0.1), was {liquidation_fee_rate!r}")
     index = next(iter(frames.values())).index

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from levguard.core.validate import array_1d, integer_in, non_negative_number, positive_number, require_finite
+from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, STATS_DTYPE, metrics_nb
 from levguard.kernels.backtest_records import AccountOut
@@ -89,21 +91,25 @@ def compute_metrics(
     traded notional divided by the mean equity; ``worst_bar`` is ``min(g)``.  Ratios with a zero
     denominator are NaN.
     """
+    equity = array_1d(equity, "equity")
+    n = equity.shape[0]
+    if n == 0:
+        raise InputError("equity must hold at least one bar, was empty")
+    columns = {"leverage": leverage, "fees": fees, "funding": funding}
+    leverage, fees, funding = (array_1d(a, name) for name, a in columns.items())
+    for name, a in zip(columns, (leverage, fees, funding), strict=True):
+        if a.shape[0] != n:
+            raise InputError(f"{name} must have one value per bar of equity ({n}), had {a.shape[0]}")
+    equity0 = positive_number(initial_equity, "initial_equity")
+    ppy = positive_number(periods_per_year, "periods_per_year")
+    traded = non_negative_number(traded_notional, "traded_notional")
+    n_liq = integer_in(n_liquidations, "n_liquidations", 0, 2**62)
     if ruin_index is not None:
-        stop = int(ruin_index) + 1
+        stop = integer_in(ruin_index, "ruin_index", 0, n) + 1
         equity, leverage, fees, funding = equity[:stop], leverage[:stop], fees[:stop], funding[:stop]
+    require_finite(equity, "equity")  # the bars that count (after a ruin the run has stopped)
     # The wallet is not read (the equity stands in); inputs read-only, one compiled signature.
-    acct = AccountOut(
-        *(readonly(np.ascontiguousarray(a, dtype=np.float64)) for a in (equity, equity, leverage, funding, fees))
-    )
+    acct = AccountOut(*(readonly(a) for a in (equity, equity, leverage, funding, fees)))
     out = np.zeros(1, dtype=STATS_DTYPE)
-    metrics_nb(
-        acct,
-        float(initial_equity),
-        float(periods_per_year),
-        int(n_liquidations),
-        float(traded_notional),
-        ruin_index is not None,
-        out[0],
-    )
+    metrics_nb(acct, equity0, ppy, n_liq, traded, ruin_index is not None, out[0])
     return {name: float(out[0][name]) for name in METRIC_NAMES}

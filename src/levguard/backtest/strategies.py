@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from levguard.core.validate import number, positive_number
 from levguard.errors import InputError
 from levguard.kernels.strategies import zscore_positions_nb
 from levguard.typing import Float64Array1D
@@ -140,9 +141,8 @@ class ZScoreMeanReversion(Strategy):
         _positive_int(self.window, "window")
         if self.window < 2:
             raise InputError(f"window must be >= 2, was {self.window!r}")
-        if not (math.isfinite(self.entry) and self.entry > 0):
-            raise InputError(f"entry must be > 0, was {self.entry!r}")
-        if not (math.isfinite(self.exit) and 0 <= self.exit < self.entry):
+        positive_number(self.entry, "entry")
+        if not (math.isfinite(number(self.exit, "exit")) and 0 <= self.exit < self.entry):
             raise InputError(f"exit must be in [0, entry {self.entry}), was {self.exit!r}")
 
     def signal(self, frame: pd.DataFrame) -> Float64Array1D:

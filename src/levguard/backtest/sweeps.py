@@ -26,6 +26,7 @@ import pandas as pd
 from levguard.backtest._policy_paths import _path_cfg
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.core.rules import get_venue
+from levguard.core.validate import finite_number, positive_number
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
@@ -552,8 +553,7 @@ def walk_forward(
     for key, bound in (constraints or {}).items():
         if key not in SWEEP_METRICS:
             raise InputError(f"constraints: {key!r} is not a metric ({', '.join(SWEEP_METRICS)})")
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
-            raise InputError(f"constraints: {key} bound must be a finite number, was {bound!r}")
+        finite_number(bound, f"constraints: {key} bound")
     strat_cands = _expand(strategies, "strategy")
     pol_cands = _expand(policies, "policy")
     run_combos = _run_grid(grid)
@@ -565,7 +565,7 @@ def walk_forward(
     funding: list[FloatArray] = []
     traded = 0.0
     n_liq = 0
-    equity = float(initial_equity)
+    equity = positive_number(initial_equity, "initial_equity")
     choices: list[tuple[int, ...] | None] = []
     full_index: pd.DatetimeIndex | None = None
     ruined_at: pd.Timestamp | None = None

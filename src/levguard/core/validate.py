@@ -103,7 +103,11 @@ def finite(value: float, field: str) -> float:
     """Return ``value`` if it is a finite real number (not bool, not str), else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(f"{field} must be a number, was {show(value)}")
-    if not math.isfinite(value):
+    try:
+        ok = math.isfinite(value)
+    except OverflowError:  # an int beyond float64's range (10**400)
+        raise InputError(f"{field} must be a number within float64 range (|x| < 1.8e308), was {show(value)}") from None
+    if not ok:
         raise InputError(f"{field} must be finite, was {value!r}")
     return value
 
@@ -134,9 +138,10 @@ def annual_vol(value: object, field: str = "vol") -> float:
     """Return an annualised volatility (a fraction, 0.6 for 60 %) in :data:`VOL_RANGE`, else raise."""
     lo, hi = VOL_RANGE
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        vol = float(value)
-        if math.isfinite(vol) and lo <= vol <= hi:
-            return vol
+        with contextlib.suppress(OverflowError):  # an int beyond float64's range: refused below
+            vol = float(value)
+            if math.isfinite(vol) and lo <= vol <= hi:
+                return vol
     raise InputError(
         f"{field} must be an annualised volatility from {lo:g} to {hi:g} (a fraction: 0.6 is 60 %), was {show(value)}"
     )
@@ -193,7 +198,7 @@ def non_negative_number(value: object, field: str) -> float:
 def integer_in(value: object, field: str, lo: int, hi: int) -> int:
     """Return ``value`` as int if it is an integer (not bool) in ``[lo, hi)``, else raise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= int(value) < hi:
-        raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {value!r}")
+        raise InputError(f"{field} must be an integer in [{lo}, {hi}), was {show(value)}")
     return int(value)
 
 
@@ -261,9 +266,11 @@ def side_sign(side: object) -> int:
 
 def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
     """Return ``values`` as a contiguous 1-D float64 array (a view when it already is one), else raise."""
+    if values is None:  # NumPy would read None as NaN
+        raise InputError(f"{field} must be a 1-D array of numbers, was None")
     try:
         arr: npt.NDArray[np.float64] = np.ascontiguousarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
         raise InputError(f"{field} must be a 1-D array of numbers, was {type(values).__name__}") from None
     if arr.ndim != 1:
         raise InputError(f"{field} must be 1-D, was an array of shape {arr.shape}")

@@ -30,6 +30,7 @@ from levguard.core.oracle import (
     mark_series,
     moving_average_basis,
 )
+from levguard.core.validate import non_negative_number, show
 from levguard.data.frames import INDEX_NAME, interval_to_ns
 from levguard.errors import DataError
 
@@ -125,10 +126,20 @@ def build_index_frame(
     minute or more.  Then each row is :func:`levguard.core.oracle.aggregate_index` of its quotes
     (Binance "Price Index" rule, see that function).
     """
-    if not sources:
-        raise DataError("sources must hold at least one price frame or series, was empty")
+    if not isinstance(sources, Mapping) or not sources:
+        raise DataError(f"sources must map names to at least one price frame or series, was {show(sources)}")
+    if not isinstance(column, str):
+        raise DataError(f"column must be a column name, was {show(column)}")
+    if config is not None and not isinstance(config, OracleConfig):
+        raise DataError(f"config must be an OracleConfig or None, was {type(config).__name__}")
     cfg = config if config is not None else OracleConfig()
     names = [str(n) for n in sources]
+    if isinstance(weights, Mapping):
+        for n in names:
+            if n not in weights:
+                raise DataError(f"weights lacks source {n!r} (has {sorted(map(str, weights))})")
+        if sum(non_negative_number(weights[n], f"weights[{n!r}]") for n in names) == 0.0:
+            raise DataError("weights must not all be 0 (every row would be halted)")
     series = {n: _series(sources[n], column, f"source {n!r}") for n in names}
     union = _rows(series[names[0]].index, f"source {names[0]!r}")
     for n in names[1:]:
@@ -149,8 +160,6 @@ def build_index_frame(
         prices[:, j] = np.where(seen, vals[at], np.nan)
         ages[:, j] = np.where(seen, ts - ts[at], 0)
         if isinstance(weights, Mapping):
-            if n not in weights:
-                raise DataError(f"weights lacks source {n!r} (has {sorted(weights)})")
             wts[:, j] = float(weights[n])
         elif weights == "volume":
             vol = _series(sources[n], "volume", f"source {n!r}").reindex(union)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from levguard.core.validate import show
 from levguard.data.crashes import NAMED_CRASHES, CrashProfile
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, timestamp_ns
 from levguard.errors import DataError, InputError
@@ -64,11 +65,16 @@ Triple = tuple[float, float, float]
 def _check(name: str, ok: bool, value: object, rule: str) -> None:
     # "<field> <rule>, was <value>" (the house style: "leverage must be > 0, was 0").
     if not ok:
-        raise InputError(f"{name} {rule}, was {value!r}")
+        raise InputError(f"{name} {rule}, was {show(value)}")
 
 
 def _finite(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(float(x))
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # an int beyond float64's range
+        return False
 
 
 def _in(x: object, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> bool:

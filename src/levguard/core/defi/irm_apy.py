@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from typing import Final, Literal
 
 from levguard.core.validate import show
@@ -69,6 +70,9 @@ def rate_to_apr(rate: int, unit: RateUnit) -> float:
     raise InputError(f"unit must be 'ray_per_year' or 'wad_per_second', was {show(unit)}")
 
 
+_FLOAT_MAX: Final[float] = sys.float_info.max
+
+
 def apr_to_apy(apr: float, compounding: Compounding) -> float:
     """Return the yield over a year of an annual rate ``apr`` compounded as ``compounding``.
 
@@ -79,12 +83,15 @@ def apr_to_apy(apr: float, compounding: Compounding) -> float:
     docs.morpho.org "Interest Rate Models", Calculations); ``"none"``: ``apr``.  Evaluated with
     ``expm1``/``log1p`` so small rates keep their precision.
     """
-    if isinstance(apr, bool) or not isinstance(apr, int | float) or not math.isfinite(apr) or apr < 0:
+    if isinstance(apr, bool) or not isinstance(apr, int | float) or not 0 <= apr <= _FLOAT_MAX:
         raise InputError(f"apr must be a finite number >= 0, was {show(apr)}")
-    if compounding == "per_second":
-        return math.expm1(SECONDS_PER_YEAR * math.log1p(apr / SECONDS_PER_YEAR))
-    if compounding == "continuous":
-        return math.expm1(apr)
+    try:
+        if compounding == "per_second":
+            return math.expm1(SECONDS_PER_YEAR * math.log1p(apr / SECONDS_PER_YEAR))
+        if compounding == "continuous":
+            return math.expm1(apr)
+    except OverflowError:  # e^709.8 is float64's largest: an APR past about 700 (70,000 %)
+        raise InputError(f"apr compounds past float64's range (an APY over 1e308), was {show(apr)}") from None
     if compounding == "none":
         return float(apr)
     raise InputError(f"compounding must be 'per_second', 'continuous' or 'none', was {show(compounding)}")
