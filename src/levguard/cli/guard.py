@@ -183,7 +183,8 @@ def _alerter(cfg: Any) -> Any:
 
 def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     """The guardian and the paper venues it must tick, from a validated config."""
-    from levguard.config.policies import parse_policy_config
+    from levguard.config.policies import load_policy_file, parse_policy_config
+    from levguard.errors import ConfigError, LevguardError
     from levguard.live.guardian import AccountSetup, Guardian
     from levguard.live.onchain import OnchainAccountSetup
     from levguard.live.states import Level, Thresholds
@@ -205,8 +206,15 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         if acc.venue.type == "paper":
             papers.append(venue)
         policy = acc.policy
+        # Validated now: one clear error, not a warning and the fixed target in every cycle.  A
+        # policy file is read again in each cycle (an edit takes effect), so it must load now too.
         if isinstance(policy, dict):
-            parse_policy_config(policy)  # validated now: one clear error, not one per cycle
+            parse_policy_config(policy, f"accounts[{acc.name}].policy")
+        elif isinstance(policy, str):
+            try:
+                load_policy_file(policy)
+            except LevguardError as exc:
+                raise ConfigError(f"accounts[{acc.name}].policy: {exc}") from None
         accounts.append((acc.name, venue.name, acc.live, policy if isinstance(policy, dict) else None))
         # The account's settings and its actions' go over by name, but for those converted here.
         settings = {k: v for k, v in (*acc, *acc.actions) if k in setup_fields and k not in converted}
@@ -222,8 +230,6 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         setup.sizer = _sizer(policy, acc.vol, setup.forecasts)
         setups.append(setup)
     if papers and len(papers) != len(setups):
-        from levguard.errors import ConfigError
-
         raise ConfigError("paper accounts run on simulated time: do not mix them with exchange accounts in one file")
     # The database is opened once every account is set up, so a bad account writes nothing.
     store = Store(cfg.database)

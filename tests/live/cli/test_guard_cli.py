@@ -119,6 +119,31 @@ def test_an_account_that_cannot_be_set_up_writes_no_database(tmp_path: Path) -> 
     assert not (tmp_path / "g.db").exists()
 
 
+@pytest.mark.parametrize(
+    ("policy", "needle"),
+    [
+        ("missing.yaml", "accounts[paper-btc].policy: file 'missing.yaml' does not exist"),
+        ("bad.yaml", "accounts[paper-btc].policy: bad.yaml: policy: unknown policy type"),
+    ],
+)
+def test_a_policy_file_that_does_not_load_stops_the_start(tmp_path: Path, policy: str, needle: str) -> None:
+    # It ran, warned in every cycle and sized to the fixed target (a bad-input campaign, 2026-12-06).
+    (tmp_path / "bad.yaml").write_text("policy: {type: nonsense}\n")
+    cfg = paper_config(tmp_path, policy=str(tmp_path / policy) if policy == "bad.yaml" else policy)
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "1"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.count("\n") == 1 and needle.replace("bad.yaml", str(tmp_path / "bad.yaml")) in res.stderr
+    assert not (tmp_path / "g.db").exists()
+
+
+def test_a_policy_file_is_sized_with(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("policy: {type: fixed, leverage: 2}\n")
+    cfg = paper_config(tmp_path, policy=str(tmp_path / "p.yaml"))
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert "sizing failed" not in res.output
+
+
 @pytest.mark.parametrize("cycles", ["0", "-1"])
 def test_max_cycles_below_one_is_refused_before_the_database_is_opened(tmp_path: Path, cycles: str) -> None:
     # Zero cycles used to print an empty report with exit 0, as if the accounts had been checked.
