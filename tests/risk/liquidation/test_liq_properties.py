@@ -197,6 +197,20 @@ def test_a_kou_cdf_the_inversion_cannot_resolve_falls_back_to_monte_carlo() -> N
     )
 
 
+def test_an_inversion_that_agrees_with_one_neighbour_by_chance_is_not_settled() -> None:
+    # Found by the horizon property (2026-12-06): down jumps of mean size 50 %, 48 a year, push a
+    # short's barrier 10.7 % above to about 2 days out; at half a day the 16- and 14-term
+    # inversions gave 3.0e-4 and 4.6e-4 (within 2.5e-4 of each other) where the truth is about
+    # 0 (12 terms: -1.4e-3), above the 1-day probability.  Three inversions must now agree.
+    jumps = {"lam": 48.0, "p_up": 0.0, "eta_up": 2.0, "eta_down": 2.0}
+    liq = 100.0 * math.exp(0.1015625)
+    half, day = (prob_liquidation("short", 100.0, liq, 0.125, d, model="kou", **jumps) for d in (0.5, 1.0))
+    assert half <= day + GS_SETTLED
+    assert half < 1e-4
+    ttl = time_to_liquidation("short", 100.0, liq, 0.125, 0.5, model="kou", **jumps)
+    assert ttl.method == "monte_carlo"
+
+
 @settings(max_examples=15, deadline=None)
 @given(side=sides, dist=st.floats(0.01, 0.5), sigma=st.floats(0.1, 1.5), days=st.floats(0.5, 60.0), **KOU_JUMPS)
 def test_the_default_kou_probability_agrees_with_monte_carlo(
