@@ -141,6 +141,9 @@ def build_index_frame(
         if sum(non_negative_number(weights[n], f"weights[{n!r}]") for n in names) == 0.0:
             raise DataError("weights must not all be 0 (every row would be halted)")
     series = {n: _series(sources[n], column, f"source {n!r}") for n in names}
+    empty = [n for n in names if series[n].notna().sum() == 0]
+    if empty:  # it would never quote: every row halted or carried by the others, silently
+        raise DataError(f"source {empty[0]!r} has no price (no rows, or every {column!r} missing)")
     union = _rows(series[names[0]].index, f"source {names[0]!r}")
     for n in names[1:]:
         union = union.union(_rows(series[n].index, f"source {n!r}"))

@@ -103,6 +103,21 @@ def test_index_sources_with_the_same_file_name_in_two_folders(tmp_path: Path) ->
         assert f"the source '{again}' is given twice (as '{paths[0]}' too)" in twice.stderr
 
 
+def test_an_index_source_without_a_price_is_refused(tmp_path: Path) -> None:
+    # A bad-input campaign (2026-12-06): a header-only source joined the index, never quoted, and
+    # the run exited 0 with every row halted and an empty index_price column.
+    a, b, empty = tmp_path / "a_1h.csv", tmp_path / "b_1h.csv", tmp_path / "e_1h.csv"
+    _write_source(a, [100.0, 101.0])
+    _write_source(b, [100.1, 101.1])
+    empty.write_text(HEADER)
+    out = tmp_path / "index.csv"
+    res = runner.invoke(app, ["data", "index", str(a), str(b), str(empty), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.count("\n") == 1
+    assert "has no price (no rows, or every 'close' missing)" in res.stderr
+    assert not out.exists()
+
+
 def test_a_header_without_rows_is_invalid(tmp_path: Path) -> None:
     # It said "0 rows ... valid" and exited 0, where a backtest on it refuses it (a CLI audit).
     p = tmp_path / "X_1h.csv"
