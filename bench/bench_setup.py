@@ -12,7 +12,8 @@ with no venv, numba cache or contract build (the package index and npm cache as 
   starting when what it needs is there.
 
 Reported: wall seconds of the set-up (everything ``make test`` does before pytest) and the CPU
-seconds of all its processes.
+seconds of all its processes.  ``--revs A B`` compares the one-stage set-up of two commits
+instead (a change to what the set-up runs, such as the warmup's workloads).
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(layout: str) -> tuple[float, float]:
-    """Wall and CPU seconds of ``layout``'s set-up on a fresh clone."""
+def run(layout: str, rev: str | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of ``layout``'s set-up on a fresh clone (of commit ``rev``, default
+    the checked-out one)."""
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "levguard"
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+        if rev is not None:
+            subprocess.run(["git", "checkout", "--quiet", "--detach", rev], cwd=clone, check=True)
         cpu, started = children_cpu(), time.perf_counter()
         for cmd in LAYOUTS[layout]:
             subprocess.run(cmd, cwd=clone, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -57,16 +61,24 @@ def run(layout: str) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument(
+        "--revs",
+        nargs=2,
+        metavar="REV",
+        help="compare two commits' one-stage set-up (e.g. the one before a change and HEAD) instead of the layouts",
+    )
     args = ap.parse_args()
-    print(f"# {cpu_model()}, fresh clones of {REPO}, both layouts alternating, {args.repeats} repeat(s)")
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in LAYOUTS}
+    sides = [(f"one-stage@{r}", "one-stage", r) for r in args.revs] if args.revs else [(n, n, None) for n in LAYOUTS]
+    what = f"commits {' and '.join(args.revs)}" if args.revs else "both layouts"
+    print(f"# {cpu_model()}, fresh clones of {REPO}, {what} alternating, {args.repeats} repeat(s)")
+    results: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in sides}
     for _ in range(args.repeats):
-        for name in LAYOUTS:
-            wall, cpu = run(name)
-            results[name].append((wall, cpu))
-            print(f"{name:10s} set-up {wall:6.1f} s wall, {cpu:6.1f} s CPU", flush=True)
-    for name, rows in results.items():
-        print(f"{name:10s} median {statistics.median(w for w, _ in rows):6.1f} s wall")
+        for label, layout, rev in sides:
+            wall, cpu = run(layout, rev)
+            results[label].append((wall, cpu))
+            print(f"{label:10s} set-up {wall:6.1f} s wall, {cpu:6.1f} s CPU", flush=True)
+    for label, rows in results.items():
+        print(f"{label:10s} median {statistics.median(w for w, _ in rows):6.1f} s wall")
 
 
 if __name__ == "__main__":
