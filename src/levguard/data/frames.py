@@ -172,8 +172,7 @@ def frame_bar_ns(frame: pd.DataFrame | pd.Series, what: str = "bars", ts: np.nda
     interval = str(frame.attrs.get("interval") or "")
     if interval:
         ns = interval_to_ns(interval)
-        if d.shape[0] and ns not in (int(d.min()), bar_step_ns(ts)):
-            step = bar_step_ns(ts)
+        if d.shape[0] and ns != int(d.min()) and ns != (step := bar_step_ns(ts)):  # the sort only when needed
             seen = ns_to_interval(step) if step % 1_000_000_000 == 0 else str(pd.Timedelta(step, unit="ns"))
             raise DataError(
                 f"{what}: attrs['interval'] is {interval!r} but the bars are {seen} apart (their commonest step); "
