@@ -132,7 +132,8 @@ def test_a_policy_file_that_does_not_load_stops_the_start(tmp_path: Path, policy
     cfg = paper_config(tmp_path, policy=str(tmp_path / policy) if policy == "bad.yaml" else policy)
     res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "1"])
     assert res.exit_code == 2, res.output
-    assert res.stderr.count("\n") == 1 and needle.replace("bad.yaml", str(tmp_path / "bad.yaml")) in res.stderr
+    assert res.stderr.count("\n") == 1
+    assert needle.replace("bad.yaml", str(tmp_path / "bad.yaml")) in res.stderr
     assert not (tmp_path / "g.db").exists()
 
 
