@@ -30,7 +30,7 @@ from typing import IO, Any, TypeGuard
 
 import yaml
 
-from levguard.core.validate import show
+from levguard.core.validate import path_arg, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -126,7 +126,7 @@ def load_spec(path: str | Path, *, max_bytes: int | None = None) -> Any:
         The file is missing, unreadable, larger than the limit, not UTF-8, not valid JSON/YAML, or
         beyond the nesting or value limits (the message names the file).
     """
-    p = Path(path)
+    p = path_arg(path)
     limit = _limit(max_bytes)
     try:
         data = read_file_bytes(p, limit)

@@ -14,9 +14,11 @@ import pytest
 import levguard
 from levguard import backtest as bt
 from levguard import sizing
+from levguard.config.policies import load_policy_file
 from levguard.data import align_funding, build_index_frame, synth_market
-from levguard.defi import rates
-from levguard.errors import DataError, InputError, LevguardError
+from levguard.defi import positions, rates
+from levguard.defi.analytics import liquidation_price
+from levguard.errors import ConfigError, DataError, InputError, LevguardError
 
 HOUR = 3_600 * 10**9
 SPEC = {
@@ -25,6 +27,16 @@ SPEC = {
     "positions": [{"symbol": "BTCUSDT", "qty": 2, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}],
 }
 POLICY = {"policy": {"type": "fixed", "leverage": 2}}
+MORPHO = {
+    "protocol": "morpho-blue",
+    "lltv": 0.86,
+    "collateral": 10,
+    "borrow": 20_000,
+    "collateral_price": 3_000,
+    "loan_price": 1,
+    "collateral_decimals": 18,
+    "loan_decimals": 6,
+}
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +164,94 @@ def test_funding_on_no_bars_is_a_data_error(hourly: pd.DataFrame) -> None:
     funding = synth_market(years=0.1, seed=1, interval="1h").funding
     with pytest.raises(DataError, match="bars must hold at least one bar"):  # was an IndexError
         align_funding(funding, hourly.iloc[:0])
+
+
+# --- Calibration searches, DeFi units, policies (afternoon findings) ------------------------
+
+_R = np.random.default_rng(0).normal(0.0, 0.01, 50)
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        # Each was a TypeError, AttributeError, OverflowError or ValueError from NumPy or Python.
+        (lambda: sizing.evaluate_path(np.ones(3), np.zeros(3), None), "periods_per_year must be a number, was None"),
+        (lambda: sizing.evaluate_path(np.ones(3), "abc", 365.0), "returns must be a 1-D array of numbers, was str"),
+        (
+            lambda: sizing.evaluate_path(10**400, np.zeros(3), 365.0),
+            "leverage must be an array of numbers, was <integer",
+        ),
+        (lambda: sizing.evaluate_path(np.ones(3), np.zeros(3), 365.0, funding="x"), "funding must be a 1-D array"),
+        (lambda: sizing.evaluate_path(np.ones(3), np.zeros(3), 365.0, side=np.ones(2)), "side must be 1 (long) or -1"),
+        # A negative or bool start was accepted; True was read as 1.0 for the maintenance rate.
+        (lambda: sizing.evaluate_path(np.ones(3), np.zeros(3), 365.0, start=-1), "window must satisfy 1 <= start"),
+        (lambda: sizing.evaluate_path(np.ones(3), np.zeros(3), 365.0, start=True), "start and stop must be integers"),
+        (
+            lambda: sizing.evaluate_path(np.ones(3), np.zeros(3), 365.0, maint_margin_rate=True),
+            "maint_margin_rate must be a number, was True",
+        ),
+        (
+            lambda: sizing.grid_search(sizing.FixedLeverage, {"leverage": [1, 2]}, _R, 365.0, window=None),
+            "window must be a (start, stop) pair, was None",
+        ),
+        (
+            lambda: sizing.grid_search(sizing.FixedLeverage, {"leverage": [1, 2]}, _R, 365.0, constraints="x"),
+            "constraints must be a mapping",
+        ),
+        (
+            lambda: sizing.grid_search(sizing.FixedLeverage, {"lev": [1, 2]}, _R, 365.0),
+            "names parameter 'lev', which FixedLeverage does not take",
+        ),
+        (lambda: sizing.grid_search(None, {"leverage": [1]}, _R, 365.0), "policy_factory must be a callable"),
+        (
+            lambda: sizing.random_search(sizing.FixedLeverage, {"leverage": (0.5, np.inf)}, 3, 0, np.zeros(10), 365.0),
+            "param_space['leverage'] bound must be finite, was inf",
+        ),
+        (
+            lambda: sizing.random_search(sizing.FixedLeverage, {"leverage": (0.5, 3.0)}, 10**400, 0, _R, 365.0),
+            "n must be a positive integer up to 1,000,000, was <integer",
+        ),
+        (
+            lambda: sizing.random_search(sizing.FixedLeverage, {"leverage": (0.5, 3.0)}, 3, "x", _R, 365.0),
+            "seed must be a non-negative integer or None, was 'x'",
+        ),
+        (
+            lambda: sizing.screen_walk_forward(
+                sizing.FixedLeverage, {"leverage": [1]}, _R, 365.0, train=20, test=10, constraints={"max_drawdown": "x"}
+            ),
+            "constraints['max_drawdown'] must be a number, was 'x'",
+        ),
+        # Token decimals of None, NaN or -inf were a TypeError, ValueError or OverflowError.
+        (lambda: positions.to_units(1, None, "amount"), "decimals must be an integer (0 to 36), was None"),
+        (lambda: positions.to_units(1, float("nan"), "amount"), "decimals must be an integer (0 to 36), was nan"),
+        (lambda: positions.to_units(1, float("-inf"), "amount"), "decimals must be an integer (0 to 36), was -inf"),
+        # A price of 1e400 gave an oracle price past uint256: an OverflowError in the analytics.
+        (lambda: liquidation_price({**MORPHO, "collateral_price": 10**400}), "collateral_price must be at most 1e+30"),
+        (lambda: liquidation_price({**MORPHO, "collateral_price": "1e400"}), "was '1e400'"),
+        (lambda: liquidation_price({**MORPHO, "loan_price": 10**400}), "loan_price must be at most 1e+30"),
+        # A mapping was an AttributeError ('dict' object has no attribute 'type').
+        (lambda: sizing.build_policy({"type": "fixed", "leverage": 2}), "build_policy needs a validated policy config"),
+        (lambda: bt.best(None), "table must be a sweep table (a pandas DataFrame), was NoneType"),
+        # A negative target was held as given, a NaN one read as 0 (leverage is >= 0).
+        (lambda: sizing.Rebalancer().apply(1.0, -1.0, 1e4), "target must be >= 0, was -1.0"),
+        (lambda: sizing.Rebalancer().apply(1.0, float("nan"), 1e4), "target must be finite, was nan"),
+    ],
+)
+def test_search_defi_and_policy_arguments_raise_input_error(call: Callable[[], Any], needle: str) -> None:
+    with pytest.raises(InputError) as exc:
+        call()
+    assert needle in str(exc.value)
+
+
+def test_valid_search_and_defi_calls_still_answer() -> None:
+    assert sizing.evaluate_path(np.ones(3), np.zeros(3), 365.0, start=0).n_bars == 2  # 0 reads as 1, as before
+    res = sizing.grid_search(
+        sizing.FixedLeverage, {"leverage": [1, 2]}, _R, 365.0, constraints={"allow_liquidation": 1.0}
+    )
+    assert res.best_params is not None
+    assert sizing.random_search(sizing.FixedLeverage, {"leverage": (1, 3)}, 3, None, _R, 365.0).table.shape[0] == 3
+    assert positions.to_units("1.5", 6, "amount") == 1_500_000
+    assert liquidation_price({**MORPHO, "collateral_price": 1e30}).price is not None
+    assert sizing.Rebalancer().apply(1.0, 2.0, 1e4) == 2.0
+    with pytest.raises(ConfigError, match="path must be a file path"):
+        load_policy_file(None)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ starts flat with fresh equity 1.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import warnings
@@ -28,6 +29,7 @@ import pandas as pd
 from scipy.special import stdtr
 
 from levguard.core.sizing.base import Policy, SeriesInputs
+from levguard.core.validate import array_1d, finite_number, integer_in, number, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels import backtest_metrics as km
 from levguard.kernels import policy_eval as kp
@@ -52,6 +54,8 @@ _CONSTRAINT_KEYS = ("max_drawdown", "max_liq_prob", "allow_liquidation")
 LIQ_PROB_DOF = 4.0
 
 PolicyFactory = Callable[..., Policy]
+MAX_DRAWS = 1_000_000
+"""Most parameter sets :func:`random_search` draws (``n``)."""
 
 
 @dataclass(frozen=True)
@@ -129,26 +133,29 @@ class SearchResult:
 
 
 def _as_returns(returns: object) -> Float64Array1D:
-    arr = np.asarray(returns, dtype=np.float64)
-    if arr.ndim != 1:
-        raise InputError(f"returns must be one-dimensional, was shape {arr.shape}")
+    arr = array_1d(returns, "returns")
     if arr.shape[0] < 2:
         raise InputError(f"returns must have at least 2 bars, was {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
         raise InputError(f"returns must be finite, first bad index {int(np.flatnonzero(~np.isfinite(arr))[0])}")
-    return np.ascontiguousarray(arr)
+    return arr
 
 
-def _check_scalar(value: float, name: str, *, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
-    v = float(value)
+def _check_scalar(value: object, name: str, *, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
+    v = number(value, name)  # not a bool (True was read as 1.0), a string, None or an array
     if not math.isfinite(v) or v < lo or v > hi or (lo_open and v <= lo):
         rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise InputError(f"{name} must be in {rng}, was {value!r}")
+        raise InputError(f"{name} must be in {rng}, was {show(value)}")
     return v
 
 
 def _check_leverage(leverage: object, n: int, name: str = "leverage") -> npt.NDArray[np.float64]:
-    arr = np.asarray(leverage, dtype=np.float64)
+    if leverage is None:  # NumPy would read None as NaN (flat)
+        raise InputError(f"{name} must be an array of numbers, was None")
+    try:
+        arr = np.asarray(leverage, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(f"{name} must be an array of numbers, was {show(leverage)}") from None
     if arr.shape[-1:] != (n,) or arr.ndim not in (1, 2):
         raise InputError(f"{name} must have shape (..., {n}) like returns, was {arr.shape}")
     if np.any(arr < 0) or np.any(np.isinf(arr)):
@@ -169,24 +176,36 @@ class _Costs:
 def _costs(n: int, fee_rate: float, funding: object | None, maint_margin_rate: float | None, side: int) -> _Costs:
     fee = _check_scalar(fee_rate, "fee_rate", lo=0.0, hi=1.0)
     mmr = 0.0 if maint_margin_rate is None else _check_scalar(maint_margin_rate, "maint_margin_rate", lo=0.0, hi=1.0)
-    if side not in (1, -1):
-        raise InputError(f"side must be 1 (long) or -1 (short), was {side!r}")
+    if isinstance(side, bool) or not isinstance(side, int | float | np.integer | np.floating) or side not in (1, -1):
+        raise InputError(f"side must be 1 (long) or -1 (short), was {show(side)}")
     if funding is None:
         return _Costs(fee, np.zeros(1), False, mmr, float(side))
-    f = np.asarray(funding, dtype=np.float64)
+    f = array_1d(funding, "funding")
     if f.shape != (n,):
         raise InputError(f"funding must have the length of returns ({n}), was shape {f.shape}")
-    if not np.all(np.isfinite(f)):
-        raise InputError("funding must be finite")
-    return _Costs(fee, np.ascontiguousarray(f), True, mmr, float(side))
+    require_finite(f, "funding")
+    return _Costs(fee, f, True, mmr, float(side))
 
 
-def _check_window(start: int, stop: int | None, n: int, what: str = "window") -> tuple[int, int]:
-    b = n if stop is None else int(stop)
-    a = max(int(start), 1)
-    if not 1 <= a < b <= n:
+def _check_window(start: object, stop: object, n: int, what: str = "window") -> tuple[int, int]:
+    # start 0 reads as 1 (bar 0 has no decision before it); negative and bool bounds are refused.
+    ok = all(not isinstance(v, bool) and isinstance(v, int | np.integer) for v in (start, stop) if v is not None)
+    if start is None or not ok:
+        raise InputError(
+            f"{what} start and stop must be integers (stop may be None), was start={show(start)}, stop={show(stop)}"
+        )
+    b = n if stop is None else int(stop)  # type: ignore[call-overload]
+    a = int(start)  # type: ignore[call-overload]
+    if a < 0 or not 1 <= max(a, 1) < b <= n:
         raise InputError(f"{what} must satisfy 1 <= start < stop <= {n}, was start={start!r}, stop={stop!r}")
-    return a, b
+    return max(a, 1), b
+
+
+def _check_pair(window: object, what: str) -> tuple[object, object]:
+    # A (start, stop) pair: a window=None or a bare int was a TypeError where it was unpacked.
+    if isinstance(window, str | bytes) or not isinstance(window, Sequence | np.ndarray) or len(window) != 2:
+        raise InputError(f"{what} must be a (start, stop) pair, was {show(window)}")
+    return window[0], window[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,7 +405,9 @@ def evaluate_paths(
         raise InputError(f"leverages must be two-dimensional (P, T), was shape {levs.shape}")
     ppy = _check_scalar(periods_per_year, "periods_per_year", lo=0.0, lo_open=True)
     c = _costs(n, fee_rate, funding, maint_margin_rate, side)
-    wins = [(1, n)] if windows is None else [_check_window(a, b, n, "windows") for a, b in windows]
+    if windows is not None and (isinstance(windows, str | bytes) or not isinstance(windows, Sequence)):
+        raise InputError(f"windows must be a sequence of (start, stop) pairs, was {show(windows)}")
+    wins = [(1, n)] if windows is None else [_check_window(*_check_pair(w, "windows"), n, "windows") for w in windows]
     stats = _batch_stats(levs, np.expm1(r), c, wins).reshape(-1, kp.N_STATS)
     frame = pd.DataFrame(_metrics_arrays(stats, ppy))
     frame.insert(0, "window", np.tile(np.arange(len(wins)), levs.shape[0]))
@@ -408,10 +429,14 @@ def _check_constraints(constraints: Mapping[str, float] | None) -> dict[str, flo
     out: dict[str, float] = {}
     if constraints is None:
         return out
+    if not isinstance(constraints, Mapping):
+        raise InputError(f"constraints must be a mapping of {_CONSTRAINT_KEYS} or None, was {show(constraints)}")
     for key, value in constraints.items():
         if key not in _CONSTRAINT_KEYS:
             raise InputError(f"constraints key must be one of {_CONSTRAINT_KEYS}, was {key!r}")
         if key == "allow_liquidation":
+            if not isinstance(value, bool | np.bool_):  # True/False, or a number: "no" was truthy
+                number(value, "constraints['allow_liquidation']")
             out[key] = float(bool(value))
         else:
             out[key] = _check_scalar(value, f"constraints[{key!r}]", lo=0.0, hi=1.0)
@@ -475,13 +500,44 @@ def _problem(
 
 def _paths(factory: PolicyFactory, candidates: Sequence[Mapping[str, Any]], inputs: SeriesInputs) -> Float64Array2D:
     # One leverage path per candidate over the full series (valid: paths have no look-ahead).
+    _check_factory(factory, list(candidates[0]) if candidates else [], "the search space")
     n = inputs.returns.shape[0]
     out = np.empty((len(candidates), n))
     for i, params in enumerate(candidates):
-        policy = factory(**params)
+        policy = _make_policy(factory, params)
         path = np.asarray(policy.leverage_path(inputs), dtype=np.float64)
         out[i] = _check_leverage(path, n, f"leverage_path of candidate {dict(params)!r}")
     return out
+
+
+def _check_factory(factory: object, names: Sequence[str], what: str) -> None:
+    # A factory that is not callable, or a parameter name it does not take, was the factory's TypeError.
+    if not callable(factory):
+        raise InputError(f"policy_factory must be a callable returning a Policy, was {show(factory)}")
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a signature: the call below reports
+        return
+    params = sig.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    takes = [
+        p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    for name in names:
+        if name not in takes:
+            label = getattr(factory, "__name__", type(factory).__name__)
+            raise InputError(f"{what} names parameter {name!r}, which {label} does not take (it takes {takes})")
+
+
+def _make_policy(factory: PolicyFactory, params: Mapping[str, Any]) -> Policy:
+    try:
+        policy = factory(**params)
+    except TypeError as exc:  # a factory's own argument error, e.g. a required parameter missing
+        raise InputError(f"policy_factory(**{show(dict(params))}) failed: {exc}") from None
+    if not callable(getattr(policy, "leverage_path", None)):
+        raise InputError(f"policy_factory must return a Policy (with leverage_path), returned {show(policy)}")
+    return policy
 
 
 def _liq_prob(levs: Float64Array2D, simple: Float64Array1D, mmr: float, window: tuple[int, int]) -> Float64Array1D:
@@ -560,13 +616,19 @@ def _draw(param_space: Mapping[str, Any], n: int, seed: int) -> list[dict[str, A
     # (low, high) tuple: uniform (integers if both ints); list / ndarray: uniform choice.
     if not isinstance(param_space, Mapping) or not param_space:
         raise InputError(f"param_space must be a non-empty mapping of name -> range or values, was {param_space!r}")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise InputError(f"n must be a positive integer, was {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_DRAWS:
+        raise InputError(f"n must be a positive integer up to {MAX_DRAWS:,}, was {show(n)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+        # default_rng's TypeError ("SeedSequence expects int ...") otherwise
+        raise InputError(f"seed must be a non-negative integer or None, was {show(seed)}")
     rng = np.random.default_rng(seed)
     cols: dict[str, list[Any]] = {}
     for k, spec in param_space.items():
         if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(x, int | float) for x in spec):
-            lo, hi = spec
+            if all(isinstance(x, int) and not isinstance(x, bool) for x in spec):
+                lo, hi = (integer_in(x, f"param_space[{k!r}] bound", -(2**62), 2**62) for x in spec)
+            else:  # inf was an OverflowError in Generator.uniform
+                lo, hi = (finite_number(x, f"param_space[{k!r}] bound") for x in spec)  # type: ignore[assignment]
             if not hi >= lo:
                 raise InputError(f"param_space[{k!r}] must be (low, high) with high >= low, was {spec!r}")
             if isinstance(lo, int) and isinstance(hi, int):
@@ -584,7 +646,7 @@ def _draw(param_space: Mapping[str, Any], n: int, seed: int) -> list[dict[str, A
 def _search(
     factory: PolicyFactory, candidates: list[dict[str, Any]], problem: _Problem, window: tuple[int, int | None]
 ) -> SearchResult:
-    win = _check_window(window[0], window[1], problem.n)
+    win = _check_window(*_check_pair(window, "window"), problem.n)
     levs = _paths(factory, candidates, problem.inputs)
     arrays, feasible, score, lp = problem.search(levs, [win])[0]
     table = pd.DataFrame(candidates)

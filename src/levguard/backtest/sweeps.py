@@ -26,7 +26,8 @@ import pandas as pd
 from levguard.backtest._policy_paths import _path_cfg
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.core.rules import get_venue
-from levguard.core.validate import finite_number, positive_number
+from levguard.core.validate import finite_number, number, positive_number, show
+from levguard.data.frames import float_column
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
@@ -427,19 +428,24 @@ def best(table: pd.DataFrame, objective: str = "sharpe", constraints: Mapping[st
     InputError
         Unknown objective or constraint column, or no feasible row.
     """
-    if objective not in table.columns:
+    if not isinstance(table, pd.DataFrame):  # None was an AttributeError
+        raise InputError(f"table must be a sweep table (a pandas DataFrame), was {type(table).__name__}")
+    if constraints is not None and not isinstance(constraints, Mapping):
+        raise InputError(f"constraints must be a mapping of column -> upper bound or None, was {show(constraints)}")
+    if not isinstance(objective, str) or objective not in table.columns:
         raise InputError(f"objective {objective!r} is not a column of the sweep table")
-    mask = np.isfinite(table[objective].to_numpy(dtype=float))
+    mask = np.isfinite(float_column(table, objective, "sweep table"))
     for key, bound in (constraints or {}).items():
         if key not in table.columns:
             raise InputError(f"constraint {key!r} is not a column of the sweep table")
-        if not math.isfinite(float(bound)):
+        if not math.isfinite(number(bound, f"constraint {key!r}")):
             raise InputError(f"constraint {key!r} must be finite, was {bound!r}")
-        mask &= table[key].to_numpy(dtype=float) <= float(bound)
+        mask &= float_column(table, key, "sweep table") <= float(bound)
     if not mask.any():
         raise InputError(f"no configuration meets the constraints {dict(constraints or {})}")
     feasible = table[mask]
-    row: pd.Series = feasible.loc[feasible[objective].astype(float).idxmax()]
+    # The first row with the highest objective (idxmax's choice, by position: a label could repeat).
+    row: pd.Series = feasible.iloc[int(np.argmax(float_column(feasible, objective, "sweep table")))]
     return row
 
 

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
+from levguard.core.validate import show
 from levguard.documents import check_structure
 from levguard.errors import ConfigError, InputError
 
@@ -255,6 +256,13 @@ def build_policy(cfg: Any) -> Any:
         from levguard.core.sizing.base import Composite
 
         return Composite(*(build_policy(c) for c in cfg.policies))
+    known = isinstance(cfg, BaseModel) and getattr(cfg, "type", None) in _CLASSES
+    if not known:
+        # A raw mapping was an AttributeError ('dict' object has no attribute 'type').
+        raise InputError(
+            "build_policy needs a validated policy config such as parse_policy_config(raw).policy "
+            f"(raw: {{'policy': {{'type': 'fixed', ...}}}}), was {type(cfg).__name__} {show(cfg)}"
+        )
     module, name = _CLASSES[cfg.type]
     cls = getattr(import_module(module), name)
     kwargs = cfg.model_dump(exclude={"type"}, exclude_none=True)

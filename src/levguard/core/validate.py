@@ -6,10 +6,12 @@ import contextlib
 import math
 import numbers
 import operator
+import os
 import reprlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -241,6 +243,16 @@ def contract_sint(value: object, field: str, bits: int = 256, *, digits: bool = 
     """:func:`contract_int` for Solidity's ``int<bits>``: ``[-2**(bits - 1), 2**(bits - 1) - 1]``."""
     lo, hi, kind = _SINT_TYPES.get(bits) or (-(1 << (bits - 1)), (1 << (bits - 1)) - 1, f"int{bits}")
     return contract_int(value, field, lo, hi, kind, digits=digits)
+
+
+def path_arg(value: object, field: str = "path") -> Path:
+    """Return ``value`` as a :class:`~pathlib.Path` if it is a ``str`` or ``os.PathLike`` of str, else
+    raise (``Path(None)`` or ``Path(3)`` was a TypeError)."""
+    if isinstance(value, str | os.PathLike):
+        with contextlib.suppress(TypeError):  # a PathLike whose __fspath__ gives bytes or worse
+            return Path(value)
+    was = "None" if value is None else f"{type(value).__name__} {show(value)}"
+    raise InputError(f"{field} must be a file path (str or os.PathLike), was {was}")
 
 
 def flag(value: object, field: str) -> bool:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from typing import NamedTuple
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.risk.forecast import HourlyBars
+from levguard.core.validate import show
 from levguard.errors import DataError, InputError
 from levguard.typing import Float64Array1D, Int64Array1D
 
@@ -236,6 +238,57 @@ def ns_to_interval(ns: int) -> str:
     raise DataError(f"bar length must be a whole number of seconds, was {ns!r} ns")
 
 
+def _kind(value: object) -> str:
+    return "None" if value is None else f"{type(value).__name__} {show(value)}"
+
+
+def frame_arg(frame: object, what: str = "frame") -> pd.DataFrame:
+    """Return ``frame`` if it is a pandas DataFrame, else raise InputError naming ``what`` (None
+    or a dict was an AttributeError deep inside the function given it)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{what} must be a pandas DataFrame, was {_kind(frame)}")
+    return frame
+
+
+def float_values(values: pd.Series, what: str) -> Float64Array1D:
+    """``values`` as float64 (a view when it already is; NA as NaN), else raise DataError naming
+    ``what`` and the first cell that is not a number (a string cell was NumPy's ValueError)."""
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
+        return np.ascontiguousarray(values.to_numpy(dtype=np.float64, copy=False))
+    as_num = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(as_num.isna().to_numpy() & values.notna().to_numpy())
+    if bad.size == 0:  # only pd.NA or None cells: missing values, read as NaN
+        return np.ascontiguousarray(as_num.to_numpy(dtype=np.float64, na_value=np.nan))
+    i = int(bad[0])
+    raise DataError(f"{what} must hold numbers; row {i} ({values.index[i]}) was {show(values.iloc[i])}")
+
+
+def float_column(frame: pd.DataFrame, column: str, what: str = "frame") -> Float64Array1D:
+    """:func:`float_values` of ``frame[column]``; errors name ``what`` and the column."""
+    return float_values(frame[column], f"{what}: column {column!r}")
+
+
+def _array(values: object, name: str, dtype: type[np.generic]) -> np.ndarray:
+    # A 1-D array of the argument, else DataError naming it (10**400, strings, a scalar).
+    try:
+        arr = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{name} must be a 1-D array of numbers, was {show(values)}") from None
+    if arr.ndim != 1:
+        raise DataError(f"{name} must be a 1-D array, was {show(values)} (shape {arr.shape})")
+    return arr
+
+
+def _columns_of(ts_ns: object, columns: dict[str, object]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    # The timestamps (int64 ns) and columns (float64) of a frame to build, all of one length.
+    ts = _array(ts_ns, "ts_ns", np.int64)
+    out = {name: _array(values, name, np.float64) for name, values in columns.items()}
+    for name, arr in out.items():
+        if arr.shape[0] != ts.shape[0]:
+            raise DataError(f"{name} must have one value per timestamp ({ts.shape[0]}), had {arr.shape[0]}")
+    return ts, out
+
+
 def _index(ts_ns: object) -> pd.DatetimeIndex:
     values = np.asarray(ts_ns, dtype=np.int64)
     return pd.DatetimeIndex(pd.to_datetime(values, unit="ns", utc=True), name=INDEX_NAME)
@@ -257,25 +310,18 @@ def make_ohlcv_frame(
     """Build an OHLCV frame in levguard's convention (no validation; see ``data.validate``)."""
     if kind not in ("ohlcv", "mark", "index"):
         raise DataError(f"kind must be ohlcv, mark or index for a bar frame, was {kind!r}")
-    n = len(np.asarray(ts_ns))
-    vol = np.zeros(n) if volume is None else volume
-    frame = pd.DataFrame(
-        {
-            "open": np.asarray(open_, dtype=np.float64),
-            "high": np.asarray(high, dtype=np.float64),
-            "low": np.asarray(low, dtype=np.float64),
-            "close": np.asarray(close, dtype=np.float64),
-            "volume": np.asarray(vol, dtype=np.float64),
-        },
-        index=_index(ts_ns),
-    )
+    ts = _array(ts_ns, "ts_ns", np.int64)
+    vol = np.zeros(ts.shape[0]) if volume is None else volume
+    ts, cols = _columns_of(ts, {"open": open_, "high": high, "low": low, "close": close, "volume": vol})
+    frame = pd.DataFrame(cols, index=_index(ts))
     frame.attrs.update({"kind": kind, "symbol": symbol, "interval": interval, "source": source})
     return frame
 
 
 def make_funding_frame(ts_ns: object, rate: object, *, symbol: str, source: str, interval: str = "") -> pd.DataFrame:
     """Build a funding frame (settlement times, rate as a fraction per interval)."""
-    frame = pd.DataFrame({"funding_rate": np.asarray(rate, dtype=np.float64)}, index=_index(ts_ns))
+    ts, cols = _columns_of(ts_ns, {"rate": rate})
+    frame = pd.DataFrame({"funding_rate": cols["rate"]}, index=_index(ts))
     frame.attrs.update({"kind": "funding", "symbol": symbol, "interval": interval, "source": source})
     return frame
 
@@ -291,17 +337,13 @@ class OHLCVArrays(NamedTuple):
     volume: Float64Array1D
 
 
-def _view(frame: pd.DataFrame, col: str) -> Float64Array1D:
-    arr = frame[col].to_numpy(dtype=np.float64, copy=False)
-    return np.ascontiguousarray(arr)
-
-
 def ohlcv_arrays(frame: pd.DataFrame) -> OHLCVArrays:
     """Return the frame's timestamps (int64 ns, UTC) and columns as float64 arrays.
 
     The column arrays are views of the frame's memory when it is float64 and contiguous (the
     case for frames built by levguard), so kernels read them without a copy.
     """
+    frame_arg(frame)
     missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"frame lacks OHLCV column(s) {missing}")
@@ -309,7 +351,7 @@ def ohlcv_arrays(frame: pd.DataFrame) -> OHLCVArrays:
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
         raise DataError("frame index must be a UTC DatetimeIndex")
     ts = idx.as_unit("ns").asi8
-    return OHLCVArrays(ts, *(_view(frame, c) for c in OHLCV_COLUMNS))
+    return OHLCVArrays(ts, *(float_column(frame, c) for c in OHLCV_COLUMNS))
 
 
 def hourly_bars(frame: pd.DataFrame) -> HourlyBars:

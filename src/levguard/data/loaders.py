@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from levguard.core.validate import show
-from levguard.data.frames import INDEX_NAME, make_funding_frame, make_ohlcv_frame
+from levguard.core.validate import path_arg, show
+from levguard.data.frames import INDEX_NAME, frame_arg, make_funding_frame, make_ohlcv_frame
 from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
 from levguard.errors import DataError
 
@@ -37,7 +37,7 @@ _NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdw])$", re.IGNORECA
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV (optionally gzipped) or Parquet file as a raw table; errors name the file."""
-    p = Path(path)
+    p = path_arg(path)
     suffixes = "".join(p.suffixes).lower()
     try:
         if p.exists() and not (p.is_file() or p.is_dir()):  # a FIFO or device could block or never end
@@ -187,7 +187,7 @@ def load_ohlcv(
         Unreadable file, missing columns, or any validation error (naming file, row, line,
         timestamp and value).
     """
-    p = Path(path)
+    p = path_arg(path)
     table = read_table(p)
     src = str(p)
     cols = _columns(table)
@@ -231,7 +231,7 @@ def load_funding(
     path: str | Path, *, symbol: str | None = None, validate: bool = True, return_report: bool = False
 ) -> Any:
     """Load and validate a funding-rate series (settlement time, rate per interval as a fraction)."""
-    p = Path(path)
+    p = path_arg(path)
     table = read_table(p)
     src = str(p)
     cols = _columns(table)
@@ -260,7 +260,7 @@ def load_series(path: str | Path, **kwargs: Any) -> Any:
 
 def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = None) -> ValidationReport:
     """Validate a file without raising on data errors; the report lists every problem."""
-    p = Path(path)
+    p = path_arg(path)
     table = read_table(p)
     k = detect_kind(table) if kind == "auto" else kind
     if k == "funding":
@@ -276,7 +276,8 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame to Parquet (attrs kept in the file's metadata) or CSV (ISO timestamps)."""
-    p = Path(path)
+    frame_arg(frame)
+    p = path_arg(path)
     if p.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise DataError(f"{p}: unknown format; use .parquet or .csv")
     try:

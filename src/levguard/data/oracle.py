@@ -31,7 +31,7 @@ from levguard.core.oracle import (
     moving_average_basis,
 )
 from levguard.core.validate import non_negative_number, show
-from levguard.data.frames import INDEX_NAME, interval_to_ns
+from levguard.data.frames import INDEX_NAME, float_values, interval_to_ns
 from levguard.errors import DataError
 
 __all__ = ["build_index_frame", "build_mark_frame", "drop_summary"]
@@ -155,7 +155,7 @@ def build_index_frame(
     ages = np.zeros((t_count, s_count), dtype=np.int64)
     unseen = np.zeros((t_count, s_count), dtype=bool)
     for j, n in enumerate(names):
-        vals = series[n].reindex(union).to_numpy(dtype=np.float64, na_value=np.nan)
+        vals = float_values(series[n].reindex(union), f"source {n!r}")
         last = np.maximum.accumulate(np.where(~np.isnan(vals), rows, -1))
         seen = last >= 0
         unseen[:, j] = ~seen
@@ -166,7 +166,7 @@ def build_index_frame(
             wts[:, j] = float(weights[n])
         elif weights == "volume":
             vol = _series(sources[n], "volume", f"source {n!r}").reindex(union)
-            wts[:, j] = vol.to_numpy(dtype=np.float64, na_value=np.nan)[at]
+            wts[:, j] = float_values(vol, f"source {n!r} volume")[at]
         elif weights != "equal":
             raise DataError(f"weights must be 'equal', 'volume' or a mapping, was {weights!r}")
     res = aggregate_series(prices, wts, ages, cfg)
@@ -228,8 +228,7 @@ def drop_summary(index_frame: pd.DataFrame) -> pd.DataFrame:
 def _on(data: PriceInput, column: str, index: pd.DatetimeIndex, what: str) -> npt.NDArray[np.float64]:
     s = _series(data, column, what)
     aligned = s.set_axis(_rows(s.index, what)).reindex(index)
-    arr: npt.NDArray[np.float64] = aligned.to_numpy(dtype=np.float64, na_value=np.nan)
-    return arr
+    return float_values(aligned, what)
 
 
 def build_mark_frame(
@@ -294,7 +293,7 @@ def build_mark_frame(
     idx_series = _series(index, "index_price", "index")
     rows = _rows(idx_series.index, "index")
     ts = rows.asi8
-    idx = idx_series.to_numpy(dtype=np.float64, na_value=np.nan)
+    idx = float_values(idx_series, "index")
     last = _on(contract_price, "close", rows, "contract_price")
     mid = last if mid_price is None else _on(mid_price, "close", rows, "mid_price")
     step = interval_to_ns(basis_window)
@@ -324,10 +323,13 @@ def build_mark_frame(
         return out
     if contract != "perpetual":
         raise DataError(f"contract must be 'perpetual' or 'delivery', was {contract!r}")
+    if funding is not None and not isinstance(funding, pd.DataFrame):  # 0.0 was a TypeError, a dict an AttributeError
+        what = type(funding).__name__
+        raise DataError(f"funding must be a funding DataFrame (column funding_rate) or None, was {what}")
     if funding is None or len(funding) == 0:
         raise DataError("a perpetual mark needs a non-empty funding frame (column funding_rate)")
     f_ts = _rows(funding.index, "funding").asi8
-    f_rate = _series(funding, "funding_rate", "funding").to_numpy(dtype=np.float64, na_value=np.nan)
+    f_rate = float_values(_series(funding, "funding_rate", "funding"), "funding")
     interval_ns = interval_to_ns(funding_interval)
     prev = np.searchsorted(f_ts, ts, side="right") - 1
     rate = np.where(prev >= 0, f_rate[np.clip(prev, 0, None)], np.nan)

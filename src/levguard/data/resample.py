@@ -7,8 +7,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import INDEX_NAME, bar_step_ns, frame_bar_ns, interval_to_ns, ns_to_interval, ordered_ns
-from levguard.errors import DataError
+from levguard.core.validate import show
+from levguard.data.frames import (
+    INDEX_NAME,
+    OHLCV_COLUMNS,
+    bar_step_ns,
+    float_column,
+    frame_arg,
+    frame_bar_ns,
+    interval_to_ns,
+    ns_to_interval,
+    ordered_ns,
+)
+from levguard.errors import DataError, InputError
 
 __all__ = ["align_funding", "bar_step_ns", "resample_ohlcv", "sum_into_bars"]
 
@@ -48,6 +59,12 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
         repeated source bar made its target bar look complete or short); a source bar crosses a
         target bar's boundary (Thursday weekly bars to Monday weeks).
     """
+    frame_arg(frame)
+    missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
+    if missing:  # a KeyError in the aggregation
+        raise DataError(f"frame lacks OHLCV column(s) {missing}")
+    if partial not in ("drop", "keep"):
+        raise InputError(f"partial must be 'drop' or 'keep', was {show(partial)}")
     ts = ordered_ns(frame, "bars")
     src_ns = frame_bar_ns(frame, "bars", ts)
     dst_ns = interval_to_ns(interval)
@@ -92,10 +109,11 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     """
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
+    frame_arg(bars, "bars")
     starts = ordered_ns(bars, "bars")
     if starts.shape[0] == 0:
         raise DataError("bars must hold at least one bar to align funding to, was empty")
     bar_ns = frame_bar_ns(bars, "bars", starts)
     t = ordered_ns(funding, "funding prints")
-    out = sum_into_bars(starts, bar_ns, t, funding["funding_rate"].to_numpy(dtype=np.float64))
+    out = sum_into_bars(starts, bar_ns, t, float_column(funding, "funding_rate", "funding"))
     return pd.Series(out, index=bars.index, name="funding_rate")

@@ -28,8 +28,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import FUNDING_COLUMNS, INDEX_NAME, OHLCV_COLUMNS, interval_to_ns, ns_to_interval
-from levguard.errors import DataError
+from levguard.core.validate import number, show
+from levguard.data.frames import (
+    FUNDING_COLUMNS,
+    INDEX_NAME,
+    OHLCV_COLUMNS,
+    float_column,
+    frame_arg,
+    interval_to_ns,
+    ns_to_interval,
+)
+from levguard.errors import DataError, InputError
 
 __all__ = ["Gap", "Issue", "ValidationReport", "validate_funding", "validate_ohlcv"]
 
@@ -208,6 +217,9 @@ def validate_ohlcv(
         The frame (gap-filled when asked; otherwise unchanged) and the report.  Errors do not
         raise here: call ``report.raise_for_errors()`` (the loaders do).
     """
+    frame_arg(frame)
+    if gaps not in ("leave", "fill", "error"):  # "fil" was read as "leave"
+        raise InputError(f"gaps must be 'leave', 'fill' or 'error', was {show(gaps)}")
     src = source or str(frame.attrs.get("source", "<frame>"))
     missing = [col for col in OHLCV_COLUMNS if col not in frame.columns]
     if missing:
@@ -216,7 +228,7 @@ def validate_ohlcv(
     c = _Collector(idx, line_offset)
     ts = idx.as_unit("ns").asi8
     d = _time_rules(c, ts)
-    o, h, lo, cl, v = (frame[col].to_numpy(dtype=np.float64) for col in OHLCV_COLUMNS)
+    o, h, lo, cl, v = (float_column(frame, col, src) for col in OHLCV_COLUMNS)
     for col, arr in zip(OHLCV_COLUMNS, (o, h, lo, cl, v), strict=True):
         c.add("nan", np.flatnonzero(~np.isfinite(arr)), col, arr, "{column} is not a finite number")
     with np.errstate(invalid="ignore"):
@@ -293,6 +305,10 @@ def validate_funding(
     between 8h, 4h and 1h), so steps are reported (``interval`` = the most common) but not
     required to be uniform.
     """
+    frame_arg(frame)
+    limit = number(max_abs_rate, "max_abs_rate")  # inf: no limit
+    if not limit > 0.0:
+        raise InputError(f"max_abs_rate must be > 0, was {max_abs_rate!r}")
     src = source or str(frame.attrs.get("source", "<frame>"))
     if FUNDING_COLUMNS[0] not in frame.columns:
         raise DataError(f"{src}: missing column 'funding_rate'")
@@ -300,12 +316,12 @@ def validate_funding(
     c = _Collector(idx, line_offset)
     ts = idx.as_unit("ns").asi8
     d = _time_rules(c, ts)
-    r = frame["funding_rate"].to_numpy(dtype=np.float64)
+    r = float_column(frame, "funding_rate", src)
     c.add("nan", np.flatnonzero(~np.isfinite(r)), "funding_rate", r, "{column} is not a finite number")
     with np.errstate(invalid="ignore"):
         c.add(
             "range",
-            np.flatnonzero(np.abs(r) >= max_abs_rate),
+            np.flatnonzero(np.abs(r) >= limit),
             "funding_rate",
             r,
             f"|funding_rate| must be below {max_abs_rate} (a fraction per interval)",

@@ -73,7 +73,7 @@ from levguard.core.defi.morpho import (
 )
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.records import JsonRecord
-from levguard.core.validate import contract_int, contract_uint, show
+from levguard.core.validate import NUMBER_MAX, contract_int, contract_uint, show
 from levguard.documents import check_structure, load_spec
 from levguard.errors import InputError
 
@@ -230,8 +230,10 @@ def to_units(value: object, decimals: int, field: str, unit: str = "token") -> i
     Raises
     ------
     InputError
-        Negative, more decimal places than ``decimals``, or beyond uint256.
+        Negative, more decimal places than ``decimals``, or beyond uint256; ``decimals`` not an
+        integer from 0 to 36.
     """
+    decimals = contract_int(decimals, "decimals", 0, 36, "0 to 36")  # None or NaN was a TypeError
     d = parse_number(value, field)
     n = _scaled(d, decimals, field)
     if n is None:
@@ -449,7 +451,14 @@ def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:
             raise InputError(f"collateral_price must be >= 0, was {cp}")
         if lp <= 0:
             raise InputError(f"loan_price must be > 0, was {lp}")
+        # A price of 1e400 made an oracle price past uint256 (an OverflowError in the analytics)
+        # and a loan price of 1e400 an infinite USD value: prices are bounded like account specs'.
+        for name, v in (("collateral_price", cp), ("loan_price", lp)):
+            if v > NUMBER_MAX:
+                raise InputError(f"{name} must be at most {NUMBER_MAX:g}, was {show(spec.get(name, v))}")
         price = oracle_price_from(cp, lp, cd, ld)
+        if price > UINT256_MAX:
+            raise InputError(f"collateral_price / loan_price must give an oracle price within uint256, was {cp} / {lp}")
         loan_price_usd = float(lp)
     else:
         raise InputError("morpho-blue spec needs collateral_price (and loan_price) or oracle_price")

@@ -621,8 +621,13 @@ class Rebalancer:
             raise InputError(f"max_step must be > 0, was {self.max_step!r}")
 
     def apply(self, current: float, target: float, equity: float) -> float:
-        """Return the leverage to hold after deciding with ``current`` held and ``target`` wanted."""
+        """Return the leverage to hold after deciding with ``current`` held and ``target`` wanted.
+
+        ``target`` is a leverage: finite and >= 0 (NaN is refused here; among :meth:`apply_path`'s
+        targets NaN means flat).
+        """
         finite(current, "current")
+        non_negative(target, "target")
         positive(equity, "equity")
         return float(rebalance_step(current, target, equity, self.band, self.min_trade, self.max_step))
 
