@@ -119,7 +119,6 @@ def _cascade() -> None:
     simulate_path(population, path_for(spec, 0), market=market)
     monte_carlo(population, spec, 4, market=market)
     monte_carlo(population, {**spec, "model": "garch_t"}, 2, market=market)
-    _market_paths()
 
 
 def _cascade_v2() -> None:
@@ -326,6 +325,7 @@ _GROUPS: tuple[dict[str, Callable[[], None]], ...] = (
         "backtest": _backtest,
         "margin+data": _margin_and_data,
         "risk": _risk,
+        "market-paths": _market_paths,
         "sizing": _sizing,
         "calibrate": _calibrate,
         "defi": _defi,
