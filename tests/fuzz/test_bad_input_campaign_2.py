@@ -20,13 +20,6 @@ from levguard.defi import positions, rates
 from levguard.defi.analytics import liquidation_price
 from levguard.errors import ConfigError, DataError, InputError, LevguardError
 
-HOUR = 3_600 * 10**9
-SPEC = {
-    "venue": "binance-usdm",
-    "wallet_balance": 20_000,
-    "positions": [{"symbol": "BTCUSDT", "qty": 2, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}],
-}
-POLICY = {"policy": {"type": "fixed", "leverage": 2}}
 MORPHO = {
     "protocol": "morpho-blue",
     "lltv": 0.86,
