@@ -248,3 +248,21 @@ def test_valid_search_and_defi_calls_still_answer() -> None:
     assert sizing.Rebalancer().apply(1.0, 2.0, 1e4) == 2.0
     with pytest.raises(ConfigError, match="path must be a file path"):
         load_policy_file(None)  # type: ignore[arg-type]
+
+
+def test_an_order_many_times_a_thin_bars_volume_sells_at_a_positive_price() -> None:
+    # Found while checking the bounds: with impact 1 and a bar volume of 0.001 BTC, a short's
+    # entry slipped by more than 100 %: it sold at a negative price, the traded notional was
+    # negative and compute_metrics refused it.  The slippage fraction is capped at 0.99.
+    from levguard.kernels.backtest_orders import SLIP_MAX, slippage_fraction
+
+    assert slippage_fraction(1.0, 1e-3, 1.0, 1.0) == SLIP_MAX == 0.99
+    assert slippage_fraction(1.0, 1e4, 1.0, 0.1) == pytest.approx(1e-4 + 0.1 * 0.01)
+    bars = synth_market(years=0.02, seed=1, interval="1h").ohlcv.iloc[:48].copy()
+    bars.attrs = {}
+    bars["volume"] = 1e-3
+    res = bt.run(bars, -np.ones(48), 3.0, slippage={"bps": 1, "impact": 1.0})
+    fill = res.trades.iloc[0]
+    assert fill["price"] == pytest.approx(bars["open"].iloc[1] * 0.01)
+    assert res.metrics["ruined"] == 1.0
+    assert res.metrics["total_return"] == -1.0

@@ -18,17 +18,25 @@ from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.sizing import drawdown_scale
 from levguard.typing import Float64Array1D
 
+SLIP_MAX = 0.99
+"""Largest slippage fraction a fill pays: a sell fills at 1 % of the level at worst, never at 0 or
+below, and a buy at 1.99 times it."""
+
 
 @jitable
 def slippage_fraction(trade_qty: float, volume: float, slip_bps: float, impact_coef: float) -> float:
-    """Return the slippage fraction ``slip_bps / 1e4 + impact_coef * sqrt(|trade_qty| / volume)``.
+    """Return the slippage fraction ``slip_bps / 1e4 + impact_coef * sqrt(|trade_qty| / volume)``,
+    at most :data:`SLIP_MAX`.
 
     The impact term is dropped when ``volume`` is not positive or not finite (no information).
+    The square-root law describes orders that are a fraction of the volume; an order many times
+    a thin bar's volume gave a fraction above 1, a sell at a negative price and a negative traded
+    notional, so the fraction is capped.
     """
     frac = slip_bps * 1e-4
     if impact_coef > 0.0 and volume > 0.0 and math.isfinite(volume):
         frac += impact_coef * math.sqrt(abs(trade_qty) / volume)
-    return frac
+    return min(frac, SLIP_MAX)
 
 
 @jitable
