@@ -44,7 +44,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from levguard.core.risk.liquidation import prob_liquidation_gbm_list
-from levguard.core.validate import finite, non_negative, positive, side_sign
+from levguard.core.validate import non_negative, number, positive, show, side_sign
 from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.forecast import ewma_mean_nb, forward_max_nb, forward_min_nb
@@ -77,6 +77,11 @@ __all__ = [
 
 VARIANCE_PROXIES: tuple[str, ...] = ("parkinson", "close")
 """Per-bar variance proxies accepted by :class:`ExcursionParams`."""
+
+HALF_LIFE_MAX_H = 876_000.0
+"""Longest half-life :class:`ExcursionParams` takes, hours (a century)."""
+DAYS_MAX = 36_500.0
+"""Longest ``refit_days`` and ``min_history_days`` :class:`ExcursionParams` takes (a century)."""
 
 SHORT_HISTORY: tuple[str, ...] = ("reference", "brownian")
 """What :class:`ExcursionParams` uses at a horizon whose own history is too short:
@@ -127,17 +132,23 @@ class ExcursionParams:
     short_history: str = "reference"
 
     def __post_init__(self) -> None:
-        positive(self.short_half_life_h, "short_half_life_h")
-        positive(self.long_half_life_h, "long_half_life_h")
-        positive(self.refit_days, "refit_days")
-        non_negative(finite(self.min_history_days, "min_history_days"), "min_history_days")
+        # A half-life of 1e17 hours rounds the decay 0.5**(1/h) to 1: the volatility was NaN and
+        # every probability 0.  The bounds are far beyond any use: a century of hours or days.
+        for name in ("short_half_life_h", "long_half_life_h"):
+            if not positive(getattr(self, name), name) <= HALF_LIFE_MAX_H:
+                raise InputError(f"{name} must be at most {HALF_LIFE_MAX_H:g} hours, was {show(getattr(self, name))}")
+        for name in ("refit_days", "min_history_days"):
+            if not non_negative(getattr(self, name), name) <= DAYS_MAX:
+                raise InputError(f"{name} must be at most {DAYS_MAX:g} days, was {show(getattr(self, name))}")
+        if not self.refit_days >= 1.0 / 24.0:  # refits on hourly bars; 1e-20 days was a step of 0 ns
+            raise InputError(f"refit_days must be at least 1/24 (an hour), was {self.refit_days!r}")
         if self.variance not in VARIANCE_PROXIES:
             raise InputError(f"variance must be one of {', '.join(VARIANCE_PROXIES)}, was {self.variance!r}")
         if self.short_history not in SHORT_HISTORY:
             raise InputError(f"short_history must be one of {', '.join(SHORT_HISTORY)}, was {self.short_history!r}")
-        if not 0.0 <= self.short_weight <= 1.0:
+        if not 0.0 <= number(self.short_weight, "short_weight") <= 1.0:
             raise InputError(f"short_weight must be in [0, 1], was {self.short_weight!r}")
-        if not 0.5 < self.tail_quantile < 1.0:
+        if not 0.5 < number(self.tail_quantile, "tail_quantile") < 1.0:
             raise InputError(f"tail_quantile must be in (0.5, 1), was {self.tail_quantile!r}")
 
 
@@ -533,8 +544,10 @@ def _prob_args(side: object, distance: object, hours: object) -> tuple[Float64Ar
     try:
         d = np.atleast_1d(np.asarray(distance, dtype=np.float64))
         hf = np.atleast_1d(np.asarray(hours, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise InputError(f"distance and hours must be numbers, were {distance!r} and {hours!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(
+            f"distance and hours must be numbers within float64 range, were {show(distance)} and {show(hours)}"
+        ) from None
     if not ((s == 1.0) | (s == -1.0)).all():
         bad = s[(s != 1.0) & (s != -1.0)][0]
         raise InputError(f"side must be +1 (long) or -1 (short), was {float(bad)!r}")
@@ -605,6 +618,8 @@ def excursion_probabilities(
     hours : (N,) int
         Horizons in hours, in ``[1, 720]``.
     """
+    if barrier.shape[0] == 0:  # no case (the max below would be NumPy's ValueError)
+        return np.empty(0)
     k_max = int(grid_upper(hours).max())
     surv = np.empty((k_max + 1, barrier.shape[0]))
     for k in range(k_max + 1):

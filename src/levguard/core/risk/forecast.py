@@ -36,7 +36,7 @@ from levguard.core.risk.excursion import (
     reference_applies,
     reference_distribution,
 )
-from levguard.core.validate import number, side_sign
+from levguard.core.validate import number, show, side_sign
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -282,8 +282,8 @@ def parse_sides(side: object) -> Float64Array1D:
 def _floats(value: object, field_name: str) -> Float64Array1D:
     try:
         arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{field_name} must be numbers, was {value!r}") from exc
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(f"{field_name} must be numbers within float64 range, was {show(value)}") from None
     if arr.ndim != 1:
         raise InputError(f"{field_name} must be a scalar or one-dimensional, had shape {arr.shape}")
     bad = ~np.isfinite(arr)
@@ -302,7 +302,7 @@ def horizon_hours(horizon_days: object) -> np.ndarray:
     """
     if isinstance(horizon_days, int | float) and not isinstance(horizon_days, bool):
         # One horizon (the guardian's, every position every cycle): the same checks and rounding.
-        x = float(horizon_days)
+        x = number(horizon_days, "horizon_days")
         if not math.isfinite(x):
             raise InputError(f"horizon_days must be finite, was {x!r}")
         if not (0.0 < x <= MAX_HORIZON_DAYS):
