@@ -353,6 +353,8 @@ def max_safe(
     if hi <= lo:
         raise InputError(f"hi must be > lo, was {hi!r} <= {lo!r}")
     _pos(tolerance, "tolerance", upper=1.0)
+    # A probability, as calibrate and the cascade config take it: NaN made every cap unsafe.
+    epsilon = _pos(epsilon, "epsilon", allow_zero=True, upper=1.0)
     regime = regime if regime is not None else MarginRegime()
     with dask_client(scheduler) as client:
         return _bisect(

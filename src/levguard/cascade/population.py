@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard.core.validate import NUMBER_MAX, number, show
 from levguard.data.loaders import read_table
 from levguard.errors import DataError, InputError
 from levguard.kernels import readonly
@@ -67,6 +68,9 @@ DEFAULT_ENTRY_SPREAD: float = 0.05
 typical position age of about three days (``0.62 * sqrt(3 / 365) = 0.056``).  An assumption."""
 
 _MAX_REDRAWS = 64
+MAX_ACCOUNTS = 100_000_000
+"""Largest ``n`` :func:`population_from_distribution` draws (the cascade config's bound; the
+simulator holds about 100 bytes per account and 4 events of about 60 bytes each)."""
 _FIELDS = ("side", "qty", "entry_price", "margin")
 
 
@@ -308,12 +312,12 @@ def liquidatable_mask(
 # --- distributions --------------------------------------------------------------------------
 def _check_number(value: object, field: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(f"{field} must be a number, was {value!r}")
-    x = float(value)
+        raise InputError(f"{field} must be a number, was {show(value)}")
+    x = number(value, field)  # an int past float64's range (10**400) is refused by name
     ok = math.isfinite(x) and (x > lo if lo_open else x >= lo) and x <= hi
     if not ok:
         bracket = "(" if lo_open else "["
-        raise InputError(f"{field} must be in {bracket}{lo:g}, {hi:g}], was {value!r}")
+        raise InputError(f"{field} must be in {bracket}{lo:g}, {hi:g}], was {show(value)}")
     return x
 
 
@@ -360,7 +364,7 @@ def population_from_distribution(
     Parameters
     ----------
     n : int
-        Number of accounts (>= 1).
+        Number of accounts, 1 to :data:`MAX_ACCOUNTS` (100,000,000).
     price : float
         Current price (quote per base, > 0), where the simulation starts.
     seed : int
@@ -412,11 +416,13 @@ def population_from_distribution(
     a warning is logged.
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or int(n) < 1:
-        raise InputError(f"n must be an integer >= 1, was {n!r}")
+        raise InputError(f"n must be an integer >= 1, was {show(n)}")
+    if int(n) > MAX_ACCOUNTS:  # 10**400 was a NumPy ValueError, 10**12 a MemoryError
+        raise InputError(f"n must be at most {MAX_ACCOUNTS:,}, was {show(n)}")
     n_ = int(n)
-    p = _check_number(price, "price", 0.0, math.inf - 1, lo_open=True)
+    p = _check_number(price, "price", 0.0, NUMBER_MAX, lo_open=True)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or int(seed) < 0:
-        raise InputError(f"seed must be a non-negative integer, was {seed!r}")
+        raise InputError(f"seed must be a non-negative integer, was {show(seed)}")
     ls = _check_number(long_share, "long_share", 0.0, 1.0)
     cs = _check_number(cross_share, "cross_share", 0.0, 1.0)
     m = _check_number(mmr, "mmr", 0.0, 1.0)
@@ -426,10 +432,10 @@ def population_from_distribution(
     cap = None if max_leverage is None else _check_number(max_leverage, "max_leverage", 0.0, 1e4, lo_open=True)
     if not (isinstance(notional, tuple | list) and len(notional) == 2):
         raise InputError(f"notional must be (median, sigma), was {notional!r}")
-    med = _check_number(notional[0], "notional median", 0.0, math.inf - 1, lo_open=True)
+    med = _check_number(notional[0], "notional median", 0.0, NUMBER_MAX, lo_open=True)
     sig = _check_number(notional[1], "notional sigma", 0.0, 20.0)
     total = None if total_notional is None else _check_number(
-        total_notional, "total_notional", 0.0, math.inf - 1, lo_open=True
+        total_notional, "total_notional", 0.0, NUMBER_MAX, lo_open=True
     )  # fmt: skip
     hist: Float64Array1D | None = None
     if entry_prices is not None:

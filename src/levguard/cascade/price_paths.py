@@ -34,7 +34,16 @@ from typing import Any
 import numpy as np
 
 from levguard.core.risk.first_passage import compensated_drift, merton_compensator, merton_jump
-from levguard.core.validate import finite_number, flag, integer_in, non_negative_number, number, positive_number
+from levguard.core.validate import (
+    VOL_RANGE,
+    finite_number,
+    flag,
+    integer_in,
+    non_negative_number,
+    number,
+    positive_number,
+    show,
+)
 from levguard.data.crashes import CrashProfile, crash_by_name
 from levguard.errors import InputError
 from levguard.kernels.paths import fill_normals_nb, fill_student_t_nb, fill_uniforms_nb
@@ -67,6 +76,37 @@ _MAX_JUMPS_PER_STEP = 50.0
 # Rebound window of a crash shape: the bar 24 hours after the trough bar closes 25 hours after
 # the trough bar opens (levguard.data.crashes.CrashProfile.rebound_24h).
 _REBOUND_HOURS = 25
+
+
+def _sigma(value: object, field: str) -> float:
+    # An annualised volatility >= 0 and at most VOL_RANGE's 20 (2,000 % a year): a sigma of 1e6
+    # underflowed exp() and gave the path [s0, 0, 0, ...].
+    x = non_negative_number(value, field)
+    if x > VOL_RANGE[1]:
+        raise InputError(
+            f"{field} must be an annualised volatility from 0 to {VOL_RANGE[1]:g} (a fraction: 0.6 is 60 %), "
+            f"was {show(value)}"
+        )
+    return x
+
+
+def _positive_sigma(value: object, field: str) -> float:
+    # :func:`_sigma`, also > 0 (GARCH's unconditional variance).
+    positive_number(value, field)
+    return _sigma(value, field)
+
+
+def _checked(out: Float64Array1D, k: int) -> Float64Array1D:
+    # A generated path must be finite prices > 0: refuse parameters whose path overflows or
+    # underflows float64 rather than hand out inf or 0 prices.
+    bad = ~(np.isfinite(out) & (out > 0.0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"the parameters give path {k} a price of {out[i].item()!r} at step {i} (beyond float64's range); "
+            "use a smaller sigma, jump size or number of steps"
+        )
+    return out
 
 
 def _rows(n_paths: object, first: object) -> range:
@@ -132,7 +172,7 @@ def _diffusion(
     s0: object, sigma: object, n_steps: object, dt_years: object, seed: object, mu: object, lam: object,
     jump_mean: object, jump_std: object,
 ) -> _Diffusion:  # fmt: skip
-    s0_, sig, n, dt, sd, mu_ = _model_args(s0, sigma, n_steps, dt_years, seed, mu, non_negative_number)
+    s0_, sig, n, dt, sd, mu_ = _model_args(s0, sigma, n_steps, dt_years, seed, mu, _sigma)
     lam_ = non_negative_number(lam, "lam")
     m, s = merton_jump(jump_mean, jump_std)
     p = lam_ * dt
@@ -173,7 +213,7 @@ def _diffusion_row(d: _Diffusion, k: int) -> Float64Array1D:
         zj = np.empty(d.n_steps, dtype=np.float64)
         fill_normals_nb(d.seed, _EXTRA_STREAMS + 2 * k + 1, zj)
         inc = inc + (counts * d.jump_mean + np.sqrt(counts) * d.jump_std * zj)
-    return _prices(d.s0, inc)
+    return _checked(_prices(d.s0, inc), k)
 
 
 def gbm_paths(
@@ -305,7 +345,7 @@ def _garch_row(g: _Garch, k: int) -> Float64Array1D:
     out = np.empty(n + 1, dtype=np.float64)
     out[0] = g.s0
     out[1:] = ohlc[3]
-    return out
+    return _checked(out, k)
 
 
 def garch_t_paths(
@@ -359,7 +399,7 @@ def garch_t_paths(
     squared hourly BTC returns 0.17 at lag 1; t with 5 degrees of freedom): they describe a
     one-hour GARCH clock, so use ``steps_per_update = 60`` with one-minute steps.
     """
-    s0_, sig, n, dt, sd, mu_ = _model_args(s0, sigma, n_steps, dt_years, seed, mu, positive_number)
+    s0_, sig, n, dt, sd, mu_ = _model_args(s0, sigma, n_steps, dt_years, seed, mu, _positive_sigma)
     a = non_negative_number(alpha, "alpha")
     b = non_negative_number(beta, "beta")
     if not a + b < 1.0:
@@ -435,7 +475,7 @@ def _crash_row(
     out = s0 * np.exp(x)
     out[0] = s0
     out[i_low] = s0 * (1.0 - p.depth)  # the measured trough, exactly
-    return out
+    return _checked(out, k)
 
 
 def _crash_args(
@@ -447,7 +487,7 @@ def _crash_args(
         positive_number(s0, "s0"),
         integer_in(n_steps, "n_steps", 1, _MAX_STEPS + 1),
         flag(include_rebound, "include_rebound"),
-        non_negative_number(sigma, "sigma"),
+        _sigma(sigma, "sigma"),
         integer_in(seed, "seed", 0, _MAX_SEED),
     )
 

@@ -19,7 +19,7 @@ from levguard.core.liquidation_outcome import cascade_regime_fields, venue_model
 from levguard.core.rules import VenueModel
 from levguard.core.rules.base import STEP_MODES, LiquidationRule
 from levguard.core.tiers import TierTable
-from levguard.core.validate import number
+from levguard.core.validate import number, show
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.kernels import liquidation as kl
@@ -359,6 +359,12 @@ class VenueSettings:
         _pos(self.adl_drawdown_min_fund, "venue.adl_drawdown_min_fund", allow_zero=True)
         if not isinstance(self.fee_to_fund, bool):
             raise InputError(f"venue.fee_to_fund must be true or false, was {self.fee_to_fund!r}")
+        if isinstance(self.oracle, str | bytes | bool | int | float | np.number):
+            # "x" was a NumPy ValueError in oracle_matrix, at the first simulation
+            raise InputError(
+                "venue.oracle must be None, a mapping {sources, corrupt, stale} or an array (T + 1, sources) "
+                f"of multipliers, was {show(self.oracle)}"
+            )
 
     def oracle_matrix(self, n_steps: int) -> FloatArray:
         """The oracle multipliers (T + 1, S)."""
@@ -373,6 +379,8 @@ class VenueSettings:
             m = np.ones((n_steps + 1, s))
             for what in ("corrupt", "stale"):
                 for ev in o.get(what, ()) or ():
+                    if not isinstance(ev, Mapping):
+                        raise InputError(f"venue.oracle.{what} must be a list of mappings, held {show(ev)}")
                     src = _int(ev.get("source", 0), f"venue.oracle.{what}.source")
                     if src >= s:
                         raise InputError(f"venue.oracle.{what}.source must be < sources ({s}), was {src}")
@@ -385,9 +393,18 @@ class VenueSettings:
                     else:
                         m[t0 : t1 + 1, src] = np.nan
             return m
-        arr = np.asarray(o, dtype=float)
-        if arr.ndim != 2 or arr.shape[0] != n_steps + 1:
+        try:
+            arr = np.asarray(o, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"venue.oracle must be an array (T + 1, sources) of multipliers, was {show(o)}") from None
+        if arr.ndim != 2 or arr.shape[0] != n_steps + 1 or arr.shape[1] < 1:
             raise InputError(f"venue.oracle must have shape ({n_steps + 1}, sources), had {arr.shape}")
+        bad = ~(np.isnan(arr) | (np.isfinite(arr) & (arr > 0.0)))
+        if bad.any():
+            t, src = (int(i) for i in np.argwhere(bad)[0])
+            raise InputError(
+                f"venue.oracle[{t}, {src}] must be a multiplier > 0 (NaN: source missing), was {arr[t, src].item()!r}"
+            )
         return arr
 
 

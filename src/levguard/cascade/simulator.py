@@ -28,6 +28,7 @@ from levguard.cascade.montecarlo import _VENUE_PARAMS as _VENUE_PARAMS
 from levguard.cascade.montecarlo import MonteCarloResult, calibrate, max_safe, monte_carlo
 from levguard.cascade.population import Population
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings
+from levguard.core.validate import NUMBER_MAX, show
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 
@@ -61,10 +62,34 @@ _STATUSES = _labels(kc.AccountStatus)  # ok, liquidated, deleveraged
 
 
 def _path(path: object) -> FloatArray:
-    arr = np.asarray(path, dtype=float)
-    if arr.ndim != 1 or arr.shape[0] < 2 or not np.all(np.isfinite(arr)) or np.any(arr <= 0.0):
+    # One exogenous price path: at least 2 prices, each finite, > 0 and at most NUMBER_MAX (1e30,
+    # the bound on every price and amount: beyond it the notionals overflowed to inf bad debt).
+    if path is None or isinstance(path, str | bytes):  # NumPy reads None as NaN, "x" is a ValueError
+        raise InputError(f"path must be an array of prices (one per step), was {show(path)}")
+    try:
+        arr = np.asarray(path, dtype=float)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64 (10**400)
+        raise InputError(f"path must be an array of prices (one per step), was {show(path)}") from None
+    if arr.ndim != 1 or arr.shape[0] < 2:
         raise InputError(f"path must be at least 2 finite prices > 0 (one per step), had shape {arr.shape}")
+    bad = ~(np.isfinite(arr) & (arr > 0.0) & (arr <= NUMBER_MAX))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"path[{i}] must be a finite price > 0 and <= {NUMBER_MAX:g}, was {arr[i].item()!r}")
     return np.ascontiguousarray(arr)
+
+
+def _check_finite(st: Any, exo: FloatArray, market: Market) -> None:
+    # The log impact of the liquidations grows with their notional over the book's depth: a path
+    # far from the population's entry prices on a thin book can push the price past float64.
+    bad = ~(np.isfinite(st.price) & np.isfinite(st.bad_debt) & np.isfinite(st.liq_notional))
+    if bad.any():
+        t = int(np.argmax(bad))
+        raise InputError(
+            f"path[{t}] = {exo[t].item()!r} moves the price so far from the accounts' entry prices that the "
+            f"liquidations' impact on a book of market.depth {market.depth!r} overflows float64; "
+            "use a deeper book or a path closer to the entry prices"
+        )
 
 
 @dataclass(frozen=True)
@@ -150,6 +175,7 @@ def simulate_path(
         ss.kernel_config(market, regime, venue, steps_per_year, naive),
         out,
     )
+    _check_finite(out.steps, exo, market)
     summary_row = np.zeros(1, dtype=kc.SUMMARY_DTYPE)
     kc.summarize(out.steps, counts, venue.insurance_fund, summary_row, 0)
     summary = {name: float(summary_row[name][0]) for name in _SUMMARY_NAMES}

@@ -22,6 +22,7 @@ Example (a synthetic hourly market; a 10x long, about 9.6 % from its liquidation
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from levguard.core.risk.forecast import (
     HOUR_NS,
     MAX_HORIZON_DAYS,
     MAX_STALE_DAYS,
+    HourlyBars,
     LiquidationForecaster,
     annual_volatility,
     check_fresh,
@@ -42,8 +44,9 @@ from levguard.core.risk.forecast import (
     forecast_liquidations,
     position_probabilities,
 )
+from levguard.core.validate import show
 from levguard.data.frames import frame_bar_ns, hourly_bars
-from levguard.errors import InputError
+from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
     from levguard.core.margin import AccountReport, PositionReport
@@ -73,18 +76,37 @@ def as_of_ns(as_of: Any) -> np.ndarray:
     Raises
     ------
     InputError
-        Naive timestamps, NaT, or values that are not timestamps.
+        Naive timestamps, NaT, or values that are not timestamps (numbers, None, no value).
     """
+    # None, NaN and numbers became NaT or naive 1970 times: name the value, not "naive".
+    if as_of is None or as_of is pd.NaT or isinstance(as_of, bool | numbers.Number):
+        raise InputError(f"as_of must be a timezone-aware timestamp or a sequence of them, was {show(as_of)}")
     try:
         idx = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(as_of)))
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"as_of must be timestamps, was {as_of!r}") from exc
-    if idx.tz is None:
-        raise InputError("as_of must be timezone-aware (UTC), was naive")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"as_of must be timestamps, was {show(as_of)}") from exc
+    if idx.size == 0:
+        raise InputError(f"as_of must hold at least one timestamp, was {show(as_of)}")
     if idx.hasnans:
-        raise InputError("as_of must not contain NaT")
+        i = int(np.flatnonzero(idx.isna())[0])
+        raise InputError(f"as_of must not contain NaT, had one at position {i}: {show(as_of)}")
+    if idx.tz is None:
+        raise InputError(f"as_of must be timezone-aware (UTC), was naive: {show(as_of)}")
     out: np.ndarray = np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
     return out
+
+
+def _iso(ns: int) -> str:
+    return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
+
+
+def _check_after_first_close(hourly: HourlyBars, t: np.ndarray) -> None:
+    # The core reports an as_of before the first bar closed in raw ns; name the times in ISO 8601.
+    first_close = hourly.start_ns + HOUR_NS
+    early = t < first_close
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise InputError(f"as_of {_iso(int(t[i]))} is before the first bar closed ({_iso(first_close)})")
 
 
 def liquidation_forecasts(
@@ -145,6 +167,7 @@ def liquidation_forecasts(
     the refit schedule).
     """
     hourly, t = hourly_bars(bars), as_of_ns(as_of)
+    _check_after_first_close(hourly, t)
     out = forecast_liquidations(hourly, t, side, distance, horizon_days, model, params)
     check_fresh(hourly, t, max_stale_days)  # after: any other bad input is named first
     return out
@@ -176,6 +199,7 @@ def liquidation_forecaster(
         ts = as_of_ns(as_of)
         if ts.shape[0] != 1:
             raise InputError(f"as_of must be one timestamp, had {ts.shape[0]}")
+        _check_after_first_close(hourly, ts)
         t = int(ts[0])
     fitted = fit_forecaster(hourly, t, model, params)
     check_fresh(hourly, np.array([hourly.end_ns if t is None else t], dtype=np.int64), max_stale_days)
@@ -216,10 +240,25 @@ def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
         )
     how = {"open": "first", "high": "max", "low": "min", "close": "last"}
     agg = {c: how[c.removeprefix("mark_")] for c in (*_PRICE_COLUMNS, *_MARK_COLUMNS) if c in frame.columns}
+    _check_price_columns(frame, list(agg))
     out = frame[list(agg)].resample("1h", origin="epoch", label="left", closed="left").agg(agg)
     out = out[frame["close"].resample("1h", origin="epoch", label="left", closed="left").count() > 0]
     out.attrs = {**frame.attrs, "interval": "1h"}
     return out
+
+
+def _check_price_columns(frame: pd.DataFrame, present: list[str]) -> None:
+    # Before aggregating: without close the hours were a KeyError, without high a frame the
+    # forecast could not read came back, a string cell was a pandas TypeError.
+    missing = [c for c in ("high", "low", "close") if c not in frame.columns]
+    if missing:
+        raise DataError(f"bars lacks column(s) {missing}: to_hourly aggregates high, low and close")
+    for c in present:
+        col = frame[c]
+        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            bad = pd.to_numeric(col, errors="coerce").isna() & col.notna()
+            where = f" at {col.index[int(np.argmax(bad.to_numpy()))]}: {show(col[bad].iloc[0])}" if bad.any() else ""
+            raise DataError(f"bars {c} must be numeric, was of dtype {col.dtype}{where}")
 
 
 def forecaster_info(forecaster: LiquidationForecaster, *, as_of: Any = None, source: str = "") -> dict[str, Any]:
@@ -242,9 +281,24 @@ def forecaster_info(forecaster: LiquidationForecaster, *, as_of: Any = None, sou
         "annual_vol": annual_volatility(forecaster),
         "empirical": excursion and stand_in is None,
         "short_history": stand_in,
-        "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
+        "as_of": None if as_of is None else _timestamp(as_of).isoformat(),
         "source": source,
     }
+
+
+def _timestamp(as_of: object) -> pd.Timestamp:
+    # forecaster_info's as_of (naive times are kept as they are, as before): "abc" was a pandas
+    # DateParseError.
+    bad = InputError(f"as_of must be a timestamp, was {show(as_of)}")
+    if isinstance(as_of, bool | numbers.Number):
+        raise bad
+    try:
+        ts = pd.Timestamp(as_of)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise bad from None
+    if pd.isna(ts):
+        raise bad
+    return ts
 
 
 _STAND_INS = {"reference": "reference excursions", "brownian": "Brownian closed form"}
@@ -255,6 +309,8 @@ def short_history_note(info: Mapping[str, Any]) -> str:
 
     ``info`` is :func:`forecaster_info`'s dict; the note names what stood in (its ``short_history``).
     """
+    if not isinstance(info, Mapping):
+        raise InputError(f"info must be forecaster_info's mapping, was {show(info)}")
     stand_in = _STAND_INS.get(str(info.get("short_history") or ""), "")
     return f" (history too short at some horizons: {stand_in})" if stand_in else ""
 
@@ -284,12 +340,33 @@ def position_forecasts(
         :func:`levguard.core.risk.forecast.position_probabilities` (the one formula the guardian
         and the service use too).
     """
+    from levguard.core.margin import AccountReport, PositionReport
+    from levguard.core.risk.excursion import ExcursionForecaster, GbmForecaster
     from levguard.core.risk.forecast import liquidation_distance
 
+    if isinstance(report, AccountReport):
+        positions: Sequence[Any] = report.positions
+    elif isinstance(report, Sequence) and not isinstance(report, str | bytes):
+        positions = report
+    else:
+        raise InputError(f"report must be an AccountReport or a sequence of PositionReport, was {show(report)}")
+    for i, p in enumerate(positions):
+        if not isinstance(p, PositionReport):
+            raise InputError(f"report[{i}] must be a PositionReport, was {show(p)}")
+    if not isinstance(forecaster, ExcursionForecaster | GbmForecaster):
+        raise InputError(
+            "forecaster must be a fitted model (liquidation_forecaster), an ExcursionForecaster or a GbmForecaster, "
+            f"was {type(forecaster).__name__}"
+        )
+    if not isinstance(horizons, Sequence | np.ndarray) or isinstance(horizons, str | bytes):
+        raise InputError(f"horizons must be a sequence of days in (0, {MAX_HORIZON_DAYS:g}], was {show(horizons)}")
+    days = list(horizons)
     rows = []
-    positions = report if isinstance(report, Sequence) else report.positions
     for p in positions:
-        probs = position_probabilities(forecaster, p.side, p.mark_price, p.liquidation_price, list(horizons))
+        # No horizons: rows without probabilities, as liquidation_forecasts answers [] for none.
+        probs = np.zeros(0)
+        if days:
+            probs = position_probabilities(forecaster, p.side, p.mark_price, p.liquidation_price, days)
         d = liquidation_distance(p.side, p.mark_price, p.liquidation_price)
         row: dict[str, Any] = {
             "symbol": p.symbol,
@@ -299,7 +376,7 @@ def position_forecasts(
             "health": p.health,
             "distance": None if np.isinf(d) else d,
         }
-        for h, v in zip(horizons, probs, strict=True):
+        for h, v in zip(days, probs, strict=True):
             row[f"p_liq_{float(h):g}d"] = float(v)
         rows.append(row)
     return rows
