@@ -322,6 +322,11 @@ def datetime_ns(ts: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
 
 
+def iso_utc(ns: int) -> str:
+    """A UTC time in integer ns as ISO 8601, to the second (for messages)."""
+    return datetime.fromtimestamp(int(ns) // 10**9, tz=UTC).isoformat()
+
+
 def utc_ns(raw: object, field: str) -> int:
     """An ISO 8601 time with a UTC offset, in integer ns since the epoch; errors name ``field``."""
     if not isinstance(raw, str):

@@ -36,7 +36,6 @@ from levguard.core.risk.forecast import (
     HOUR_NS,
     MAX_HORIZON_DAYS,
     MAX_STALE_DAYS,
-    HourlyBars,
     LiquidationForecaster,
     annual_volatility,
     check_fresh,
@@ -94,19 +93,6 @@ def as_of_ns(as_of: Any) -> np.ndarray:
         raise InputError(f"as_of must be timezone-aware (UTC), was naive: {show(as_of)}")
     out: np.ndarray = np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
     return out
-
-
-def _iso(ns: int) -> str:
-    return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
-
-
-def _check_after_first_close(hourly: HourlyBars, t: np.ndarray) -> None:
-    # The core reports an as_of before the first bar closed in raw ns; name the times in ISO 8601.
-    first_close = hourly.start_ns + HOUR_NS
-    early = t < first_close
-    if early.any():
-        i = int(np.flatnonzero(early)[0])
-        raise InputError(f"as_of {_iso(int(t[i]))} is before the first bar closed ({_iso(first_close)})")
 
 
 def liquidation_forecasts(
@@ -167,7 +153,6 @@ def liquidation_forecasts(
     the refit schedule).
     """
     hourly, t = hourly_bars(bars), as_of_ns(as_of)
-    _check_after_first_close(hourly, t)
     out = forecast_liquidations(hourly, t, side, distance, horizon_days, model, params)
     check_fresh(hourly, t, max_stale_days)  # after: any other bad input is named first
     return out
@@ -199,7 +184,6 @@ def liquidation_forecaster(
         ts = as_of_ns(as_of)
         if ts.shape[0] != 1:
             raise InputError(f"as_of must be one timestamp, had {ts.shape[0]}")
-        _check_after_first_close(hourly, ts)
         t = int(ts[0])
     fitted = fit_forecaster(hourly, t, model, params)
     check_fresh(hourly, np.array([hourly.end_ns if t is None else t], dtype=np.int64), max_stale_days)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from levguard.core.risk.excursion import (
     reference_applies,
     reference_distribution,
 )
-from levguard.core.validate import number, show, side_sign
+from levguard.core.validate import iso_utc, number, show, side_sign
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -226,8 +226,8 @@ class HourlyBars:
         t = np.asarray(as_of_ns, dtype=np.int64)
         k = np.minimum((t - self.start_ns) // HOUR_NS - 1, self.n - 1)
         if np.any(k < 0):
-            i = int(np.flatnonzero(k < 0)[0])
-            raise InputError(f"as_of {int(t[i])} ns is before the first bar closed ({self.start_ns + HOUR_NS} ns)")
+            i, first = int(np.flatnonzero(k < 0)[0]), iso_utc(self.start_ns + HOUR_NS)
+            raise InputError(f"as_of {iso_utc(t[i])} is before the first bar closed ({first})")
         present_idx = np.flatnonzero(self.present)
         out: np.ndarray = present_idx[np.searchsorted(present_idx, k, side="right") - 1]
         return out
@@ -253,7 +253,7 @@ def check_fresh(
     stale = (t - closed) > limit * DAY_NS
     if np.any(stale):
         i = int(np.flatnonzero(stale)[0])
-        when, last = (datetime.fromtimestamp(int(v) // 10**9, tz=UTC).isoformat() for v in (t[i], closed[i]))
+        when, last = iso_utc(t[i]), iso_utc(closed[i])
         raise InputError(
             f"as_of {when} is {timedelta(microseconds=int(t[i] - closed[i]) // 1_000)} after the last {what} closed "
             f"by then ({last}); a forecast reads bars at most max_stale_days={limit:g} days old"
