@@ -231,7 +231,7 @@ def portfolio_pnl(
     horizon_days: float,
     options: Sequence[OptionPosition] = (),
     funding_rate: float | Mapping[str, float | npt.ArrayLike] | None = None,
-    funding_interval_hours: float = 8.0,
+    funding_interval_hours: float | None = None,
     vol_shifts: Mapping[str, float | npt.ArrayLike] | None = None,
     prices: Mapping[str, float] | None = None,
     liquidation_fee_rate: float | None = None,
@@ -273,7 +273,7 @@ def portfolio_var(
     n_sims: int = 10_000,
     seed: int | None = None,
     funding_rate: float | Mapping[str, float] | None = None,
-    funding_interval_hours: float = 8.0,
+    funding_interval_hours: float | None = None,
     options: Sequence[OptionPosition] | None = None,
     prices: Mapping[str, float] | None = None,
     liquidation_fee_rate: float | None = None,
@@ -320,8 +320,9 @@ def portfolio_var(
     funding_rate : float or Mapping[str, float], optional
         Funding rate per interval (positive: longs pay), for every perpetual or per symbol /
         underlying.
-    funding_interval_hours : float
-        Hours per funding interval.
+    funding_interval_hours : float, optional
+        Hours per funding interval (default: the account venue's, 1 on Hyperliquid and dYdX v4,
+        else 8).
     options : sequence of OptionPosition, optional
         Options beside the account's perpetuals.
     prices : Mapping[str, float], optional

@@ -41,6 +41,7 @@ from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
+from levguard.core.validate import finite, integer_in
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.typing import Float64Array1D
@@ -81,6 +82,10 @@ DEFAULT_START_NS = 1_704_067_200 * _SECOND_NS
 """2024-01-01T00:00:00Z: the first tick when no feed carries timestamps."""
 DEFAULT_TICK_NS = 60 * _SECOND_NS
 FUNDING_INTERVAL_NS = 8 * _HOUR_NS
+"""The usual funding interval (00, 08 and 16 UTC); a venue's own is its rule set's."""
+BASE_FUNDING_RATE_8H = 0.0001
+"""Funding per 8 hours with a zero premium: the interest component of Binance, Bybit, OKX and
+Hyperliquid (0.01 % per 8 h; Hyperliquid pays it hourly, 0.00125 % an hour)."""
 
 
 # --- the venue --------------------------------------------------------------------------------
@@ -116,15 +121,19 @@ class PaperVenue:
         Fee of every fill as a fraction of its notional.
     slippage_bps : float
         Fill price = mark x (1 + slippage) for buys, mark x (1 - slippage) for sells.
-    funding_rate : float or mapping of symbol -> float
-        Rate per funding interval (positive: longs pay shorts).
+    funding_rate : float or mapping of symbol -> float, optional
+        Rate per funding interval (positive: longs pay shorts).  Default: the baseline 0.01 %
+        per 8 hours (:data:`BASE_FUNDING_RATE_8H`, the interest component with a zero premium)
+        pro rata to the interval, so 0.00125 % per hour on an hourly venue.
     tiers : mapping of symbol -> TierTable or list of tier dicts, optional
         Tier tables replacing the rule set's built-in ones.
     start_ns, tick_ns : int, optional
         Time of tick 0 and tick length (defaults: the first replayed file's, else
         2024-01-01T00:00Z and 60 s).
-    funding_interval_ns : int
-        Funding is settled when the clock crosses a multiple of it (default 8 h: 00, 08, 16 UTC).
+    funding_interval_ns : int, optional
+        Funding is settled when the clock crosses a multiple of it.  Default: the rule set's
+        :attr:`~levguard.core.rules.base.VenueModel.funding_interval_hours` (8 h: 00, 08 and
+        16 UTC; hourly on Hyperliquid and dYdX v4).
     lot_size : float
         Order quantities are rounded down to a multiple of it with ``Decimal`` (0: no rounding).
     faults : Faults, optional
@@ -187,11 +196,11 @@ class PaperVenue:
         positions: Sequence[Mapping[str, Any]] = (),
         taker_fee: float = 0.0005,
         slippage_bps: float = 2.0,
-        funding_rate: float | Mapping[str, float] = 0.0001,
+        funding_rate: float | Mapping[str, float] | None = None,
         tiers: Mapping[str, TierTable | Sequence[Mapping[str, Any]]] | None = None,
         start_ns: int | None = None,
         tick_ns: int | None = None,
-        funding_interval_ns: int = FUNDING_INTERVAL_NS,
+        funding_interval_ns: int | None = None,
         lot_size: float = 0.0,
         faults: Faults | None = None,
         order_expiry_s: float | None = None,
@@ -226,19 +235,22 @@ class PaperVenue:
         self.start_ns = int(start_ns if start_ns is not None else starts[0] if starts else DEFAULT_START_NS)
         lengths = [f.tick_ns for f in self._feeds.values() if f.tick_ns is not None]
         self.tick_ns = int(tick_ns if tick_ns is not None else lengths[0] if lengths else DEFAULT_TICK_NS)
-        for field_name, count in (("tick_ns", self.tick_ns), ("funding_interval_ns", funding_interval_ns)):
-            if count <= 0:
-                raise InputError(f"{field_name} must be > 0, was {count!r}")
-        self.funding_interval_ns = int(funding_interval_ns)
+        if self.tick_ns <= 0:
+            raise InputError(f"tick_ns must be > 0, was {self.tick_ns!r}")
+        if funding_interval_ns is None:  # the venue's own: hourly on Hyperliquid and dYdX v4
+            funding_interval_ns = round(self.model.funding_interval_hours * _HOUR_NS)
+        self.funding_interval_ns = integer_in(funding_interval_ns, "funding_interval_ns", 1, 2**63)
         for field_name, value in (("taker_fee", taker_fee), ("slippage_bps", slippage_bps), ("lot_size", lot_size)):
             if not (math.isfinite(value) and value >= 0.0):
                 raise InputError(f"{field_name} must be >= 0, was {value!r}")
         self.taker_fee = float(taker_fee)
         self.slippage = float(slippage_bps) / 10_000.0
         self.lot_size = float(lot_size)
+        if funding_rate is None:  # the zero-premium baseline, pro rata to the interval
+            funding_rate = BASE_FUNDING_RATE_8H * self.funding_interval_ns / FUNDING_INTERVAL_NS
         rates = funding_rate if isinstance(funding_rate, Mapping) else dict.fromkeys(self._feeds, funding_rate)
         try:
-            self._funding = {self._sym(s): float(r) for s, r in rates.items()}
+            self._funding = {self._sym(s): finite(r, f"funding_rate[{s!r}]") for s, r in rates.items()}
         except VenuePermanentError as exc:
             raise InputError(f"funding_rate: {exc}") from None
         self._tiers: dict[str, TierTable] = {}

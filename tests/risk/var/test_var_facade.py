@@ -143,6 +143,16 @@ def test_portfolio_pnl_wrapper() -> None:
     np.testing.assert_allclose(out.pnl, [-18.0, 6000.0 - 18.0])
 
 
+def test_portfolio_pnl_counts_the_venues_funding_intervals() -> None:
+    """A day is 3 funding intervals on Binance and 24 on Hyperliquid (hourly): the same carry
+    quoted per 8 hours there and per hour here."""
+    hl = {**_spec(), "venue": "hyperliquid"}
+    hl["positions"] = [{**hl["positions"][0], "symbol": "BTC"}]  # type: ignore[index]
+    np.testing.assert_allclose(portfolio_pnl(hl, {"BTC": [1.0]}, horizon_days=1, funding_rate=1.25e-5).pnl, [-18.0])
+    eight = portfolio_pnl(hl, {"BTC": [1.0]}, horizon_days=1, funding_rate=1.25e-5, funding_interval_hours=8)
+    np.testing.assert_allclose(eight.pnl, [-2.25])
+
+
 def test_spec_file_input(tmp_path: Path) -> None:
     import json
 

@@ -8,6 +8,7 @@ TypeError from deep inside; an unknown venue surfaced only as a ``reasons`` stri
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -53,6 +54,27 @@ def test_a_nan_funding_rate_can_no_longer_reach_the_liquidation_budget() -> None
     assert d.binding_constraint != "max_leverage"
     with pytest.raises(InputError, match="funding_rate"):
         MarketContext(venue="binance-usdm", symbol="BTCUSDT", funding_rate=math.nan)
+
+
+def test_the_funding_interval_is_the_venues_unless_given() -> None:
+    """Hyperliquid and dYdX v4 settle funding hourly: the same funding per day, quoted per hour
+    there and per 8 hours on Binance, sizes the same leverage."""
+    assert MarketContext(venue="hyperliquid", symbol="BTC").funding_interval_hours == 1.0
+    assert MarketContext(venue="dydx-v4", symbol="BTC-USD").funding_interval_hours == 1.0
+    assert MarketContext(venue="binance-usdm").funding_interval_hours == 8.0
+    assert MarketContext(venue="hyperliquid", funding_interval_hours=4).funding_interval_hours == 4.0
+    policy = LiquidationBudget(0.01, 7.0, model="gbm", max_leverage=50)
+    hourly = MarketContext(venue="hyperliquid", symbol="BTC", mmr=0.01, funding_rate=1.25e-5)
+    eight_hourly = MarketContext(venue="binance-usdm", symbol="BTCUSDT", mmr=0.01, funding_rate=1e-4)
+    assert hourly.funding_rate_per_hour == pytest.approx(eight_hourly.funding_rate_per_hour)
+    levs = [
+        policy.decide(SizingState(equity=1e4, price=78_000, vol_forecast=0.5, context=ctx)).target_leverage
+        for ctx in (hourly, eight_hourly, replace(hourly, funding_rate=0.0))
+    ]
+    assert levs[0] == pytest.approx(levs[1], rel=1e-9)
+    assert levs[0] < levs[2]  # the funding the long pays costs leverage
+    with pytest.raises(InputError, match="funding_interval_hours must be > 0, was 0"):
+        MarketContext(venue="hyperliquid", funding_interval_hours=0)
 
 
 @pytest.mark.parametrize(

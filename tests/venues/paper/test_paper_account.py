@@ -218,6 +218,53 @@ def test_a_tick_longer_than_the_interval_settles_every_boundary() -> None:
     assert len(venue.step_sync().funding) == 3
 
 
+@pytest.mark.parametrize(
+    ("name", "symbol", "hours"), [("hyperliquid", "BTC", 1), ("dydx-v4", "BTC-USD", 1), ("binance-usdm", "BTCUSDT", 8)]
+)
+def test_funding_is_settled_at_the_venues_own_interval(name: str, symbol: str, hours: int) -> None:
+    """Hyperliquid and dYdX v4 settle funding every hour (hyperliquid-docs/trading/funding; dYdX's
+    x/epochs "funding-tick" epoch of 3,600 s); the default rate is the 0.01 % per 8 hours baseline
+    pro rata, so a day costs the same on every venue."""
+    pos = {"symbol": symbol, "qty": 1.0, "entry": 60_000.0}
+    venue = PaperVenue(name, feeds={symbol: [60_000.0] * 25}, wallet_balance=10_000.0, positions=[pos], tick_ns=HOUR_NS)
+    assert venue.funding_interval_ns == hours * HOUR_NS
+    for _ in range(24):
+        venue.step_sync()
+    assert [p.ts_ns - venue.start_ns for p in venue.funding_payments] == [
+        k * hours * HOUR_NS for k in range(1, 24 // hours + 1)
+    ]
+    assert [p.rate for p in venue.funding_payments] == pytest.approx([0.0001 * hours / 8] * (24 // hours))
+    assert venue.wallet_balance == pytest.approx(10_000.0 - 3 * 0.0001 * 60_000.0)
+    assert asyncio.run(venue.fetch_funding_rate(symbol)) == pytest.approx(0.0001 * hours / 8)
+
+
+def test_a_given_funding_interval_and_rate_override_the_venues() -> None:
+    pos = {"symbol": "BTC", "qty": 1.0, "entry": 60_000.0}
+    venue = PaperVenue("hyperliquid", feeds={"BTC": [60_000.0] * 9}, wallet_balance=10_000.0, positions=[pos],
+                       tick_ns=HOUR_NS, funding_interval_ns=4 * HOUR_NS, funding_rate=0.0002)  # fmt: skip
+    for _ in range(8):
+        venue.step_sync()
+    assert [(p.ts_ns - venue.start_ns, p.rate) for p in venue.funding_payments] == [
+        (4 * HOUR_NS, 0.0002),
+        (8 * HOUR_NS, 0.0002),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"funding_interval_ns": 0}, r"funding_interval_ns must be an integer in \[1, "),
+        ({"funding_interval_ns": 1.5}, r"funding_interval_ns must be an integer .* was 1.5"),
+        ({"funding_interval_ns": "8h"}, r"funding_interval_ns must be an integer .* was '8h'"),
+        ({"funding_rate": float("nan")}, r"funding_rate\['BTCUSDT'\] must be finite"),
+        ({"funding_rate": {"BTCUSDT": "x"}}, r"funding_rate\['BTCUSDT'\] must be a number, was 'x'"),
+    ],
+)
+def test_bad_funding_settings_are_input_errors(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        venue_with([], prices={"BTCUSDT": [1.0]}, **kwargs)
+
+
 def crash_until_liquidation(venue: PaperVenue, lp: float) -> int:
     marks = venue._feeds["BTCUSDT"].mark
     first = int(np.flatnonzero(marks <= lp)[0])

@@ -246,7 +246,7 @@ def revalue(
     prices: Mapping[str, float] | None = None,
     vol_shifts: Mapping[str, float | npt.ArrayLike] | None = None,
     funding_rates: Mapping[str, float | npt.ArrayLike] | None = None,
-    funding_interval_hours: float = 8.0,
+    funding_interval_hours: float | None = None,
     liquidation_fee_rate: float | None = None,
     report: AccountReport | None = None,
     vol_shift_shape: VolShiftShape = "flat",
@@ -278,8 +278,10 @@ def revalue(
         Funding rate per interval for each perpetual, keyed by its symbol or underlying: a
         number (deterministic carry) or shape ``(n,)`` (a per-scenario average rate, for a
         stochastic funding shock).  Positive: longs pay.
-    funding_interval_hours : float
-        Hours between funding settlements (8 on most venues, 1 on Hyperliquid and dYdX).
+    funding_interval_hours : float, optional
+        Hours between funding settlements; default: the account venue's
+        (:attr:`levguard.core.rules.VenueModel.funding_interval_hours`: 8 on most venues, 1 on
+        Hyperliquid and dYdX v4).
     liquidation_fee_rate : float, optional
         Fee rate on the notional at liquidation; defaults to each position's venue taker fee
         (:meth:`levguard.core.rules.VenueModel.taker_fee`).
@@ -338,10 +340,12 @@ def revalue(
     h = non_negative(float(horizon_days), "horizon_days")
     if option_pnl not in get_args(OptionPnLKind):
         raise InputError(f"option_pnl must be one of {get_args(OptionPnLKind)}, was {option_pnl!r}")
-    positive(float(funding_interval_hours), "funding_interval_hours")
     if liquidation_fee_rate is not None:
         non_negative(float(liquidation_fee_rate), "liquidation_fee_rate")
     model = get_venue(account.venue)
+    if funding_interval_hours is None:
+        funding_interval_hours = model.funding_interval_hours
+    positive(funding_interval_hours, "funding_interval_hours")
     rep = report if report is not None else evaluate(account, model)
     if len(rep.positions) != len(account.positions):
         raise InputError(f"report has {len(rep.positions)} positions, account {len(account.positions)}")

@@ -367,6 +367,11 @@ class VenueModel:
         its notional moves with the price (:meth:`min_order_notional`).
     min_qty_source : str
         Where :attr:`min_qty` comes from (URL and date).
+    funding_interval_hours : float
+        Hours between funding settlements of the venue's perpetuals (8: 00, 08 and 16 UTC, the
+        standard of Binance, Bybit, OKX, Gate and BitMEX; 1 where the venue settles hourly:
+        Hyperliquid, dYdX v4).  A venue may list some symbols at another interval (Binance's
+        4-hourly ones); a caller that knows it passes its own.
     """
 
     name: str
@@ -394,6 +399,7 @@ class VenueModel:
     min_notional_source: str = ""
     min_qty: Callable[[str], float] = SymbolConstant(0.0)
     min_qty_source: str = ""
+    funding_interval_hours: float = 8.0
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

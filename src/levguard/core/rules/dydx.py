@@ -289,4 +289,5 @@ DYDX = VenueModel(
         "dYdX indexer GET /v4/perpetualMarkets: BTC-USD stepSize 0.0001 (answer quoted in ccxt 4.5.90 dydx.py); "
         "sizes are whole steps (dydxprotocol/v4-documentation); read 2026-12-03"
     ),
+    funding_interval_hours=1.0,  # x/epochs: the "funding-tick" epoch lasts 3,600 s, on the hour
 )

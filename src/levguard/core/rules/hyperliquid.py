@@ -99,4 +99,5 @@ HYPERLIQUID = VenueModel(
     liquidation=LIQUIDATION,
     min_notional=SymbolConstant(10.0),
     min_notional_source="minimum order value 10 USDC (third-party Hyperliquid API guides)",
+    funding_interval_hours=1.0,  # "funding is paid every hour": hyperliquid-docs/trading/funding
 )

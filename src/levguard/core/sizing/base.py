@@ -53,7 +53,9 @@ class MarketContext:
     ``venue`` names a rule set (``binance-usdm``...); ``side`` is +1/-1 or ``"long"``/``"short"``
     (stored as +1/-1); ``tiers`` override the venue's built-in brackets; ``mmr`` gives a fixed
     maintenance rate instead.  ``funding_rate`` is per ``funding_interval_hours`` (positive:
-    longs pay), ``taker_fee_rate`` a fraction.  Every field is checked here (InputError naming
+    longs pay; default interval: the venue's, :attr:`VenueModel.funding_interval_hours
+    <levguard.core.rules.base.VenueModel.funding_interval_hours>`, 1 h on Hyperliquid and dYdX
+    v4, else 8 h), ``taker_fee_rate`` a fraction.  Every field is checked here (InputError naming
     it), so a policy never decides on a NaN funding rate or an unknown venue.
     ``contract_kind`` and ``contract_size`` are the position's when it gives them (default: what
     the venue reads from the symbol, :meth:`levguard.core.rules.base.VenueModel.kind_for`).
@@ -66,7 +68,7 @@ class MarketContext:
     mmr: float | None = None
     taker_fee_rate: float = 0.0
     funding_rate: float = 0.0
-    funding_interval_hours: float = 8.0
+    funding_interval_hours: float | None = None
     contract_kind: str | None = None
     contract_size: float | None = None
 
@@ -74,7 +76,8 @@ class MarketContext:
         # Checked here, not at decide(): a NaN funding rate made LiquidationBudget skip the
         # funding term and allow its maximum leverage with P(liq) 0 (an API audit).
         object.__setattr__(self, "side", side_sign(self.side))
-        object.__setattr__(self, "venue", get_venue(self.venue).name)  # " Binance-USDM " as get_venue reads it
+        model = get_venue(self.venue)
+        object.__setattr__(self, "venue", model.name)  # " Binance-USDM " as get_venue reads it
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise InputError(f"symbol must be a non-empty string, was {show(self.symbol)}")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
@@ -92,9 +95,9 @@ class MarketContext:
             raise InputError(f"funding_rate must be a fraction per interval in (-1, 1), was {show(self.funding_rate)}")
         object.__setattr__(self, "taker_fee_rate", fee)
         object.__setattr__(self, "funding_rate", funding)
-        object.__setattr__(
-            self, "funding_interval_hours", positive_number(self.funding_interval_hours, "funding_interval_hours")
-        )
+        hours = self.funding_interval_hours
+        hours = model.funding_interval_hours if hours is None else positive_number(hours, "funding_interval_hours")
+        object.__setattr__(self, "funding_interval_hours", hours)
         kind = self.contract_kind
         if kind is not None:
             if not isinstance(kind, str) or kind.lower() not in ("linear", "inverse"):
@@ -105,6 +108,11 @@ class MarketContext:
             if isinstance(size, bool) or not isinstance(size, numbers.Real) or not (math.isfinite(size) and size > 0):
                 raise InputError(f"contract_size must be a finite number > 0 or None, was {size!r}")
             object.__setattr__(self, "contract_size", float(size))
+
+    @property
+    def funding_rate_per_hour(self) -> float:
+        """``funding_rate / funding_interval_hours`` (the interval resolved at construction)."""
+        return self.funding_rate / float(self.funding_interval_hours or 8.0)
 
 
 @runtime_checkable

@@ -405,13 +405,13 @@ class LiquidationBudget:
         """Annualised price drift equivalent to the funding the position pays (0 if it receives)."""
         if ctx.side * ctx.funding_rate <= 0.0:
             return 0.0
-        return -ctx.funding_rate * _HOURS_PER_YEAR / ctx.funding_interval_hours
+        return -ctx.funding_rate_per_hour * _HOURS_PER_YEAR
 
     def funding_distance(self, ctx: MarketContext) -> float:
         """Funding the position pays over the horizon, as a fraction of the price (0 if it receives)."""
         if ctx.side * ctx.funding_rate <= 0.0:
             return 0.0
-        return abs(ctx.funding_rate) * self.horizon_hours / ctx.funding_interval_hours
+        return abs(ctx.funding_rate_per_hour) * self.horizon_hours
 
     def uses_forecaster(self, state: SizingState) -> bool:
         """Whether :meth:`decide` reads ``state.liquidation_forecaster`` (else ``state.vol_forecast``)."""
