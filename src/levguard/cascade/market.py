@@ -58,6 +58,8 @@ __all__ = [
     "MarketResult",
     "MarketSpec",
     "MarketVenue",
+    "end_equity",
+    "pending_bad_debt",
     "simulate_market",
 ]
 
@@ -114,8 +116,10 @@ class MarketResult:
         collateral liquidations sold).
     venues : DataFrame
         One row per venue: ``adl_rule``, ``fund_start``, ``fund_min``, ``fund_end``, ``bad_debt``,
-        ``liquidator_fees`` (fees paid out to liquidators, ``fee_to_fund=False``),
-        ``liquidation_orders``, ``first_liquidation_step``, ``first_adl_step``; the liquidator
+        ``pending_bad_debt`` (:func:`end_equity`: the deficit of accounts still open and
+        underwater at the last marks, a liquidation the path ended before; not in ``bad_debt``
+        nor the ledger, which book what closed), ``liquidator_fees`` (fees paid out to liquidators,
+        ``fee_to_fund=False``), ``liquidation_orders``, ``first_liquidation_step``, ``first_adl_step``; the liquidator
         vault's ``vault_start``, ``vault_end`` (equity at the last marks), ``vault_min``,
         ``vault_received`` (equity of the accounts it took over) and ``vault_taken_notional``;
         ``adl_trigger_steps`` (steps the drawdown trigger of ADL was on).
@@ -125,7 +129,8 @@ class MarketResult:
         ``counterparty``.
     accounts : DataFrame
         ``venue, owner, wallet0, wallet, kept`` (paid out by full book closes; ``wallet + kept =
-        wallet0 + pnl``), ``pnl, status`` (ok, liquidated, deleveraged),
+        wallet0 + pnl``), ``pnl``, ``equity_end`` (:func:`end_equity`), ``status`` (ok,
+        liquidated, deleveraged),
         ``deleveraged`` (ever an ADL counterparty), ``qty0_<asset>``, ``qty_<asset>``.
     owners : DataFrame
         Per owner: ``accounts, wallet0, wallet, kept, pnl``, ``outcome`` (``venue: status`` per
@@ -306,8 +311,35 @@ def _first(steps: npt.NDArray[np.int64]) -> int:
     return int(hit.min()) if hit.size else -1
 
 
-def _venues_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
+def end_equity(population: MarketPopulation, out: MarketOutputs) -> FloatArray:
+    """Return each account's equity at its venue's last marks (quote, ``(N,)``).
+
+    Notes
+    -----
+    ``wallet + sum q (mark - entry)`` over the positions still open, the equity the kernel tests
+    for liquidation (:func:`levguard.kernels.cascade_v2_adl.whole_equity`; a collateral
+    holding counts at its mark, the wallet holding its entry value).  A closed account's is what
+    its wallet kept (0 after a takeover).  Below 0 it is a deficit no close has booked yet: an
+    order still in the venue's latency queue, or a mark that moved past the bankruptcy price on
+    the path's last step.
+    """
+    fin = out.accounts
+    marks = out.steps.mark[np.asarray(population.venue), :, -1]  # (N, K): each account's venue
+    held = fin.qty != 0.0
+    upnl = np.where(held, fin.qty * (marks - np.where(held, np.asarray(population.entry), 0.0)), 0.0)
+    return np.asarray(fin.wallet + upnl.sum(axis=1), dtype=np.float64)
+
+
+def pending_bad_debt(population: MarketPopulation, out: MarketOutputs, n_venues: int) -> FloatArray:
+    """Return per venue the deficit of its open accounts at the last marks,
+    ``sum max(-end_equity, 0)`` (quote, ``(V,)``): bad debt the path ended before booking."""
+    deficit = np.maximum(-end_equity(population, out), 0.0)
+    return np.bincount(np.asarray(population.venue), weights=deficit, minlength=n_venues).astype(np.float64)
+
+
+def _venues_table(spec: MarketSpec, population: MarketPopulation, out: MarketOutputs) -> pd.DataFrame:
     st = out.steps
+    pending = pending_bad_debt(population, out, spec.n_venues)
     rows = []
     for v, mv in enumerate(spec.venues):
         fund0 = float(mv.settings.insurance_fund)
@@ -319,6 +351,7 @@ def _venues_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
                 "fund_min": float(min(fund0, st.fund[v].min())),
                 "fund_end": float(st.fund[v, -1]),
                 "bad_debt": float(st.bad_debt[v, -1]),
+                "pending_bad_debt": float(pending[v]),
                 "liquidator_fees": float(out.fees_paid[v, -1]),
                 "liquidation_orders": int(st.n_liq[v].sum()),
                 "first_liquidation_step": _first(out.books.first_liq[v]),
@@ -344,6 +377,7 @@ def _accounts_table(spec: MarketSpec, pop: MarketPopulation, out: MarketOutputs)
         "wallet": fin.wallet,
         "kept": fin.kept,
         "pnl": fin.pnl,
+        "equity_end": end_equity(pop, out),
         "status": _STATUSES[fin.status],
         "deleveraged": fin.deleveraged,
     }
@@ -459,11 +493,13 @@ def simulate_market(
     counts = market_cascade_nb(acc, tiers, exo, depth_mult, oracle, venues, books, cfg, out)
     _check_finite(spec, out)
     books_t = _books_table(spec, out)
+    venues_t = _venues_table(spec, population, out)
     st = out.steps
     summary = {
         "liquidated_notional": float(st.liq_notional.sum()),
         "adl_notional": float(st.adl_notional.sum()),
         "bad_debt": float(st.bad_debt[:, -1].sum()),
+        "pending_bad_debt": float(venues_t["pending_bad_debt"].sum()),
         "accounts_liquidated": float(counts.accounts_liquidated),
         "adl_events": float(counts.adl_events),
         "events_dropped": float(counts.overflow),
@@ -476,7 +512,7 @@ def simulate_market(
         out=out,
         counts=counts,
         books=books_t,
-        venues=_venues_table(spec, out),
+        venues=venues_t,
         summary=summary,
         params={"n_accounts": population.n, "n_steps": n_steps, "steps_per_year": steps_per_year},
     )

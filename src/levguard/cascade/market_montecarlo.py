@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard.cascade.contagion import _num, _venue_arrays, asset_matrices
-from levguard.cascade.market import MarketResult, simulate_market
+from levguard.cascade.market import MarketResult, pending_bad_debt, simulate_market
 from levguard.cascade.market_paths import market_paths_for
 from levguard.cascade.market_settings import MarketPopulation, MarketSpec, MarketVenue
 from levguard.cascade.settings import _int, _pos
@@ -49,7 +49,15 @@ CALIBRATION_PARAMS: tuple[str, ...] = ("insurance_fund", "mmr")
 """The venue parameters :func:`calibrate_market` can grid: ``VenueSettings.insurance_fund``
 (quote) and the static ``MarginRegime.mmr`` (a fraction)."""
 
-_PER_VENUE = ("bad_debt", "adl_notional", "liquidated_notional", "fund_used", "fund_fees", "liquidator_fees")
+_PER_VENUE = (
+    "bad_debt",
+    "pending_bad_debt",
+    "adl_notional",
+    "liquidated_notional",
+    "fund_used",
+    "fund_fees",
+    "liquidator_fees",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,8 +78,9 @@ class MarketPlan:
 
     def run(self, first: int, count: int) -> dict[str, FloatArray]:
         """Simulate paths ``first .. first + count - 1``; per path and venue ``bad_debt``,
-        ``adl_notional``, ``liquidated_notional``, ``fund_used``, ``fund_fees`` and
-        ``liquidator_fees`` (:func:`_fees`); ``accounts_liquidated``,
+        ``pending_bad_debt`` (:func:`~levguard.cascade.market.pending_bad_debt`), ``adl_notional``,
+        ``liquidated_notional``, ``fund_used``, ``fund_fees`` and ``liquidator_fees`` (:func:`_fees`);
+        ``accounts_liquidated``,
         ``hedged_hit`` (hedged owners with a leg liquidated or closed by ADL); ``asset`` (K, K)
         and ``venue`` (V, V) transmission matrices."""
         spec = self.spec
@@ -92,6 +101,7 @@ class MarketPlan:
                 raise InputError(f"path {first + j}: {res.counts.overflow} events dropped; the report needs all")
             st = res.out.steps
             out["bad_debt"][j] = st.bad_debt[:, -1]
+            out["pending_bad_debt"][j] = pending_bad_debt(pop, res.out, n_v)
             out["adl_notional"][j] = st.adl_notional.sum(axis=(1, 2))
             out["liquidated_notional"][j] = st.liq_notional.sum(axis=(1, 2))
             out["fund_used"][j] = fund0 - np.minimum(fund0, st.fund.min(axis=1))
@@ -151,16 +161,19 @@ class MarketMonteCarloResult:
         Names in the market's order.
     paths : DataFrame
         One row per path: ``path``, ``bad_debt`` (total), per venue ``bad_debt_<v>``,
-        ``adl_notional_<v>``, ``liquidated_notional_<v>``, ``fund_used_<v>``, ``fund_fees_<v>``
-        (liquidation fees credited to the insurance fund, takeover clearances included) and
+        ``pending_bad_debt_<v>`` (the deficit of accounts still open and underwater at the
+        path's end, :func:`~levguard.cascade.market.pending_bad_debt`), ``adl_notional_<v>``,
+        ``liquidated_notional_<v>``, ``fund_used_<v>``, ``fund_fees_<v>`` (liquidation fees credited to the insurance
+        fund, takeover clearances included) and
         ``liquidator_fees_<v>`` (fees paid out to liquidators, ``fee_to_fund=False`` venues such
         as lending pools);
         ``accounts_liquidated``, ``hedged_hit``, ``cross_asset_share`` (off-diagonal share of the
         path's force-closed notional, NaN without any).
     distribution : DataFrame
         One row per venue and ``total``: ``bad_debt_mean``, ``bad_debt_<q>`` per quantile,
-        ``adl_mean``, ``adl_<q>``, ``fund_fees_mean``, ``fund_fees_<q>``, ``liquidator_fees_mean``,
-        ``liquidator_fees_<q>``, ``p_bad_debt`` (``P(bad debt > 0)``), ``p_adl`` and
+        ``pending_bad_debt_mean``, ``pending_bad_debt_<q>``, ``adl_mean``, ``adl_<q>``, ``fund_fees_mean``,
+        ``fund_fees_<q>``, ``liquidator_fees_mean``, ``liquidator_fees_<q>``, ``p_bad_debt`` (``P(bad debt > 0)``),
+        ``p_adl`` and
         ``p_over_budget`` (``P(bad debt > budget)``, the ``total`` row only: the budget is joint).
     asset_matrix, venue_matrix : DataFrame
         The transmission matrices averaged over paths (quote notional per path).
@@ -250,6 +263,7 @@ def _distribution(table: pd.DataFrame, venues: Sequence[str], budget: float, qs:
 # (distribution label, per-venue column of the paths table)
 _DISTRIBUTED = (
     ("bad_debt", "bad_debt"),
+    ("pending_bad_debt", "pending_bad_debt"),
     ("adl", "adl_notional"),
     ("fund_fees", "fund_fees"),
     ("liquidator_fees", "liquidator_fees"),

@@ -51,7 +51,9 @@ class MonteCarloResult:
     aggregates : dict
         ``mean_bad_debt``, ``bad_debt_p95``, ``bad_debt_p99`` (the "VaR" of insolvent debt),
         ``p_bad_debt_over_budget`` (``P(bad debt > budget)``), ``expected_liquidated_notional``,
-        ``mean_overshoot``, ``p_adl`` (share of paths with ADL), ``budget``, ``n_paths``.
+        ``mean_overshoot``, ``p_adl`` (share of paths with ADL), ``mean_pending_bad_debt`` and
+        ``p_pending_bad_debt`` (the deficit of positions still open at a path's end, and the share
+        of paths with any: a path too short for its cascade), ``budget``, ``n_paths``.
     """
 
     paths: pd.DataFrame
@@ -70,6 +72,8 @@ def _aggregate(table: pd.DataFrame, budget: float) -> dict[str, float]:
         "expected_liquidated_notional": float(table["liquidated_notional"].mean()),
         "mean_overshoot": float(table["overshoot"].mean()),
         "p_adl": float(np.mean(table["adl_events"].to_numpy() > 0)),
+        "mean_pending_bad_debt": float(table["pending_bad_debt"].mean()),
+        "p_pending_bad_debt": float(np.mean(table["pending_bad_debt"].to_numpy() > 0.0)),
     }
 
 

@@ -106,10 +106,13 @@ class CascadeResult:
         ``step, account, qty`` (signed), ``price, bankruptcy_price, fund_delta, kind``
         (liquidation, adl_liquidated, adl_victim), ``counterparty``.
     accounts : DataFrame
-        The population after the path: ``qty, margin, pnl, status`` (ok, liquidated,
-        deleveraged).
+        The population after the path: ``qty, margin, pnl``, ``equity_end`` (margin plus the open
+        position's PnL at the last mark; below 0 a deficit not yet booked), ``status`` (ok,
+        liquidated, deleveraged).
     summary : dict
-        ``bad_debt, liquidated_notional, adl_notional, accounts_liquidated, fund_end, fund_min,
+        ``bad_debt``, ``pending_bad_debt`` (the deficit of positions still open at the last mark:
+        bad debt the path ended before booking, :func:`levguard.kernels.cascade.summarize`),
+        ``liquidated_notional, adl_notional, accounts_liquidated, fund_end, fund_min,
         min_price, min_exogenous, max_price, max_exogenous, overshoot, adl_events``, and
         ``events_dropped`` (beyond the event capacity).
     """
@@ -177,7 +180,7 @@ def simulate_path(
     )
     _check_finite(out.steps, exo, market)
     summary_row = np.zeros(1, dtype=kc.SUMMARY_DTYPE)
-    kc.summarize(out.steps, counts, venue.insurance_fund, summary_row, 0)
+    kc.summarize(out.steps, counts, venue.insurance_fund, acc, out.accounts, summary_row, 0)
     summary = {name: float(summary_row[name][0]) for name in _SUMMARY_NAMES}
     summary["events_dropped"] = float(counts.overflow)
     ev = out.events[: counts.events]
@@ -220,6 +223,9 @@ def simulate_path(
                 "qty": fin.qty,
                 "margin": fin.margin,
                 "pnl": fin.pnl,
+                "equity_end": np.where(
+                    fin.qty > 0.0, fin.margin + pop.side * fin.qty * (st.mark[-1] - pop.entry_price), fin.margin
+                ),
                 "status": _STATUSES[fin.status],
             }
         ),

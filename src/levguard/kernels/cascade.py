@@ -539,9 +539,31 @@ cascade_nb = jit(cascade_py)
 
 
 @jitable
-def summarize(steps: CascadeSteps, counts: CascadeCounts, fund0: float, out: RecordArray, row: int) -> None:
-    """Write one path's summary into ``out[row]`` (``SUMMARY_DTYPE``) from its steps and counts."""
+def summarize(
+    steps: CascadeSteps,
+    counts: CascadeCounts,
+    fund0: float,
+    acc: Accounts,
+    fin: FinalAccounts,
+    out: RecordArray,
+    row: int,
+) -> None:
+    """Write one path's summary into ``out[row]`` (``SUMMARY_DTYPE``) from its steps, counts and
+    final accounts.
+
+    ``pending_bad_debt`` is the deficit of the positions still open at the last mark,
+    ``sum max(-(margin + side q (mark - entry)), 0)`` (the equity the rounds test): bad debt no
+    close has booked because the path ended first (an order in the latency queue, a gap on the
+    last step).  It is not in ``bad_debt``.
+    """
     n_t = steps.price.shape[0]
+    mark = steps.mark[n_t - 1]
+    pending = 0.0
+    for i in range(fin.qty.shape[0]):
+        if fin.qty[i] > 0.0:
+            equity = fin.margin[i] + acc.side[i] * fin.qty[i] * (mark - acc.entry[i])
+            if equity < 0.0:
+                pending -= equity
     liq = 0.0
     adl = 0.0
     fund_min = fund0
@@ -559,6 +581,7 @@ def summarize(steps: CascadeSteps, counts: CascadeCounts, fund0: float, out: Rec
         x_max = max(x_max, steps.exo[t])
     rec = out[row]
     rec["bad_debt"] = steps.bad_debt[n_t - 1]
+    rec["pending_bad_debt"] = pending
     rec["liquidated_notional"] = liq
     rec["adl_notional"] = adl
     rec["accounts_liquidated"] = counts.accounts_liquidated
@@ -593,7 +616,7 @@ def cascade_many_py(
     for p in prange(n_paths):
         out = CascadeOutputs(new_steps(n_t), np.empty(0, dtype=EVENT_DTYPE), new_final_accounts(n))
         counts = cascade_py(acc, tiers, exo[p], depth_mult, oracle, cfg, out)
-        summarize(out.steps, counts, cfg.fund, out_summary, p)
+        summarize(out.steps, counts, cfg.fund, acc, out.accounts, out_summary, p)
 
 
 cascade_many_nb = jit_parallel(cascade_many_py)

@@ -225,6 +225,7 @@ EVENT_DTYPE = np.dtype(
 SUMMARY_DTYPE = np.dtype(
     [
         ("bad_debt", np.float64),
+        ("pending_bad_debt", np.float64),  # open positions' deficit at the last mark (summarize)
         ("liquidated_notional", np.float64),
         ("adl_notional", np.float64),
         ("accounts_liquidated", np.int64),
