@@ -47,6 +47,7 @@ from levguard.cascade.market_settings import (
 )
 from levguard.cascade.settings import _int, _pos
 from levguard.cascade.simulator import _EVENT_KINDS, _STATUSES  # the kernels' event kinds and statuses by code
+from levguard.core.validate import flag
 from levguard.errors import InputError
 from levguard.kernels.cascade_records import EventKind
 from levguard.kernels.cascade_v2 import market_cascade_nb
@@ -484,6 +485,7 @@ def simulate_market(
     exo = _paths(paths, spec.n_assets)
     n_steps = exo.shape[0] - 1
     _pos(steps_per_year, "steps_per_year")
+    naive = flag(naive, "naive")
     acc, tiers, depth_mult, oracle, venues, books, cfg = kernel_inputs(
         population, spec, n_steps, steps_per_year, naive, start=exo[0]
     )

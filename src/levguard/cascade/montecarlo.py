@@ -30,6 +30,7 @@ from levguard.cascade.settings import (
     kernel_config,
     kernel_tiers,
 )
+from levguard.core.validate import flag, show
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.parallel import Progress, dask_client, run_chunks
@@ -99,6 +100,20 @@ class _PathPlan:
         return out
 
 
+def _check_finite(table: pd.DataFrame, spec: Mapping[str, Any], market: Market) -> None:
+    # As simulate_path's check: a path far from the accounts' entry prices on a thin book pushes
+    # the liquidations' log impact past float64, and the summaries came out inf or NaN.
+    values = table.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        k, j = (int(i) for i in np.argwhere(bad)[0])
+        raise InputError(
+            f"the path spec paths = {show(dict(spec), 300)} and market.depth {market.depth!r} overflow float64: "
+            f"path {k} moves the price so far from the accounts' entry prices that its {table.columns[j]} is "
+            f"{values[k, j].item()!r}; use a deeper book or a spec (s0, sigma, mu, jumps) closer to the entry prices"
+        )
+
+
 def _n_steps(spec: Mapping[str, Any]) -> int:
     probe = paths_for(spec, 1)
     return int(probe.shape[1] - 1)
@@ -143,12 +158,19 @@ def monte_carlo(
         thread four tasks (:func:`levguard.parallel.task_size`).
     progress : bool
         A rich progress bar over chunks.
+
+    Raises
+    ------
+    InputError
+        Bad argument, or a spec whose paths move the price so far from the accounts' entry
+        prices that the cascade overflows float64 on the book of ``market.depth``.
     """
     regime = regime if regime is not None else MarginRegime()
     venue = venue if venue is not None else VenueSettings()
     n_paths = _int(n_paths, "n_paths", 1)
     chunk_size = _int(chunk_size, "chunk_size", 1)
     _pos(budget, "budget", allow_zero=True)
+    progress = flag(progress, "progress")
     if not isinstance(paths, Mapping):
         raise InputError(f"paths must be a path spec (mapping), was {type(paths).__name__}")
     if not isinstance(market, Market):
@@ -169,6 +191,7 @@ def monte_carlo(
         run_chunks(plan, n_paths, chunk_size, client, progress, f"Monte Carlo of {n_paths:,} paths", store)
     # One float column per summary field (counts too, as before the records).
     table = pd.DataFrame({name: out[name].astype(np.float64) for name in kc.SUMMARY_DTYPE.names or ()})
+    _check_finite(table, paths, market)
     table.insert(0, "path", np.arange(n_paths))
     return MonteCarloResult(table, _aggregate(table, float(budget)))
 
@@ -244,6 +267,7 @@ def calibrate(
     regime = regime if regime is not None else MarginRegime()
     venue = venue if venue is not None else VenueSettings()
     _pos(epsilon, "epsilon", allow_zero=True, upper=1.0)
+    progress = flag(progress, "progress")
     if not isinstance(grid, Mapping) or not grid:
         raise InputError("grid must map at least one parameter to a list of values")
     allowed = set(_REGIME_PARAMS) | set(_VENUE_PARAMS) | set(_MARKET_PARAMS)

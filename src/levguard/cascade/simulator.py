@@ -28,7 +28,7 @@ from levguard.cascade.montecarlo import _VENUE_PARAMS as _VENUE_PARAMS
 from levguard.cascade.montecarlo import MonteCarloResult, calibrate, max_safe, monte_carlo
 from levguard.cascade.population import Population
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings
-from levguard.core.validate import NUMBER_MAX, show
+from levguard.core.validate import NUMBER_MAX, flag, show
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 
@@ -167,6 +167,7 @@ def simulate_path(
     n_steps = exo.shape[0] - 1
     n = acc.side.shape[0]
     ss._pos(steps_per_year, "steps_per_year")
+    naive = flag(naive, "naive")
     cap = 4 * n + 1000 if max_events is None else ss._int(max_events, "max_events")
     out = kc.new_outputs(n, n_steps + 1, cap)
     counts = kc.cascade_nb(

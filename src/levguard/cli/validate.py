@@ -338,6 +338,9 @@ def liquidation(
             from levguard.report.validation import write_validation_report
 
             report = write_validation_report(doc, out)
+    except InputError as exc:  # the library names its argument, the user typed the option
+        message = str(exc)
+        fail("--" + message.replace("_", "-", 1) if message.startswith("train_until ") else message)
     except LevguardError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -289,6 +289,35 @@ def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
     return arr
 
 
+def no_bools_or_strings(values: object, field: str) -> None:
+    """Raise InputError when ``values`` (a scalar or an array-like) is or holds a bool or a string.
+
+    NumPy reads ``True`` as 1.0 and ``"0.05"`` as 0.05: arguments of numbers take neither.
+    """
+    if getattr(getattr(values, "dtype", None), "kind", None) in ("i", "u", "f"):
+        return  # a numeric array or NumPy scalar: nothing to look at
+    try:
+        items = np.asarray(values, dtype=object).ravel()
+    except (TypeError, ValueError):  # ragged: the conversion to numbers names it
+        return
+    for x in items:
+        if isinstance(x, bool | np.bool_ | str | bytes):
+            raise InputError(f"{field} must be numbers (not bools or strings), was {show(values)}")
+
+
+def float_values(values: object, field: str) -> npt.NDArray[np.float64]:
+    """Return a number or an array-like of numbers as a float64 array of at least one dimension.
+
+    Raises InputError for bools and strings (:func:`no_bools_or_strings`) and for what float64
+    cannot hold (not numbers, ragged, ints beyond its range); non-finite numbers pass.
+    """
+    no_bools_or_strings(values, field)
+    try:
+        return np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(f"{field} must be numbers within float64 range, was {show(values)}") from None
+
+
 def require_finite(arr: npt.NDArray[np.float64], field: str) -> None:
     """Raise InputError naming the first non-finite entry of 1-D ``arr`` (``field[i] must be finite``)."""
     bad = ~np.isfinite(arr)

@@ -137,15 +137,16 @@ def liquidation_forecasts(
     -------
     numpy.ndarray
         ``(N,)`` float64 probabilities in ``[0, 1]``, ``N`` the broadcast length of ``as_of``,
-        ``side``, ``distance`` and ``horizon_days``.
+        ``side``, ``distance`` and ``horizon_days``; NaN (no forecast) where the ``excursion``
+        model knows no volatility yet (``variance="close"`` at the first bar's close).
 
     Raises
     ------
     InputError
         Bars that are not hourly or not positive, naive timestamps, an ``as_of`` before the
         first bar closed or more than ``max_stale_days`` after the last bar closed by then, a
-        negative distance, a horizon outside ``(0, 30]`` days, an unknown
-        model, or inputs that do not broadcast.
+        negative distance, a horizon outside ``(0, 30]`` days, distances or horizons given as
+        bools or strings, an unknown model, or inputs that do not broadcast.
 
     Notes
     -----

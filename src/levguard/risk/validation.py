@@ -37,6 +37,7 @@ from levguard.core.risk.scoring import (
     diebold_mariano,
     score_forecasts,
 )
+from levguard.core.validate import flag, show
 from levguard.errors import DataError, InputError
 from levguard.risk.validation_results import (
     Acceptance,
@@ -508,6 +509,22 @@ def parse_train_until(value: object, name: str = "train_until") -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
 
 
+def _check_train_until(cut: pd.Timestamp, as_of: Iterable[pd.Series]) -> None:
+    """Raise InputError when no case's ``as_of`` (any asset) is after ``cut``: nothing to score.
+
+    A ``cut`` before every case is valid: every case is scored (an out-of-sample run).
+    """
+    days = [pd.DatetimeIndex(a) for a in as_of if len(a)]
+    if not days:  # no case at all: the bars are too short, whatever the date
+        return
+    first, last = min(d.min() for d in days), max(d.max() for d in days)
+    if cut >= last:
+        raise InputError(
+            f"train_until must be before the last case's as_of so that some cases are scored, was "
+            f"{cut.isoformat()}; the data's cases run from {first.isoformat()} to {last.isoformat()}"
+        )
+
+
 def _forecast(forecaster: Forecaster, bars: pd.DataFrame, cases: pd.DataFrame, model: str) -> np.ndarray:
     grid = (cases[c].to_numpy() for c in ("sign", "distance", "horizon_days"))
     p = forecaster(bars, pd.DatetimeIndex(cases["as_of"]), *grid, model=model)
@@ -567,7 +584,8 @@ def validate_liquidation(
     leverages, horizons, sides
         The case grid (:func:`build_cases`); horizons in days.
     train_until : date
-        Cases with ``as_of`` after it (UTC) are scored; the others form the train set.
+        Cases with ``as_of`` after it (UTC) are scored; the others form the train set.  It must
+        be before the last case's ``as_of``; before the first, every case is scored.
     venue, notional
         Margin rules and position size of the test positions.
     by_side, by_leverage : bool
@@ -585,7 +603,7 @@ def validate_liquidation(
     Raises
     ------
     InputError
-        Unknown model, bad grid or date.
+        Unknown model, bad grid or date, or a ``train_until`` that leaves no case to score.
     DataError
         Bars that are not 1h OHLC with a UTC index, or a model returning non-probabilities.
 
@@ -606,6 +624,9 @@ def validate_liquidation(
         if s not in SIDES:
             raise InputError(f"side must be 'long' or 'short', was {s!r}")
     cut = parse_train_until(train_until)
+    by_side, by_leverage = flag(by_side, "by_side"), flag(by_leverage, "by_leverage")
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be a callable progress(message, done, total) or None, was {show(progress)}")
     # A value given twice would double its cases.
     leverages, horizons, sides = (
         tuple(dict.fromkeys(leverages)),
@@ -623,15 +644,19 @@ def validate_liquidation(
             progress(message, step, total)
         step += 1
 
-    parts: list[pd.DataFrame] = []
-    summaries: list[AssetSummary] = []
+    built: dict[str, pd.DataFrame] = {}
     for name, bars in frames.items():
         tick(f"{name}: building cases")
         t0 = time.perf_counter()
-        cases = build_cases(
+        built[name] = build_cases(
             bars, asset=name, leverages=leverages, horizons=horizons, sides=sides, venue=venue, notional=notional
         )
         timings["cases"] += time.perf_counter() - t0
+    _check_train_until(cut, [c["as_of"] for c in built.values()])
+    parts: list[pd.DataFrame] = []
+    summaries: list[AssetSummary] = []
+    for name, bars in frames.items():
+        cases = built[name]
         dropped = 0
         if len(cases):
             tick(f"{name}: forecasting {len(cases):,} cases with {model!r}")

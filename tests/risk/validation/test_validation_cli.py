@@ -185,6 +185,21 @@ def test_bad_options(args: list[str], needle: str) -> None:
     _bad(args, needle)
 
 
+@pytest.mark.parametrize("cut", ["2030-01-01", "2023-02-04"])
+def test_train_until_leaving_no_case_to_score(csv_dir: Path, cut: str) -> None:
+    _bad(
+        [str(csv_dir / "TESTUSDT-PERP_1h.csv"), "--train-until", cut],
+        f"--train-until must be before the last case's as_of so that some cases are scored, was {cut}T00:00:00+00:00;"
+        " the data's cases run from 2022-01-31T00:00:00+00:00 to 2023-02-04T00:00:00+00:00",
+    )
+
+
+def test_train_until_before_the_data_scores_every_case(csv_dir: Path) -> None:
+    doc = _ok([str(csv_dir / "TESTUSDT-PERP_1h.csv"), "--train-until", "2000-01-01", "--horizon", "1"])
+    assert doc["train"] == []
+    assert doc["scored"][0]["first"].startswith("2022-01-31")
+
+
 def test_unwritable_report(csv_dir: Path) -> None:
     _bad(
         [str(csv_dir / "TESTUSDT-PERP_1h.csv"), "--train-until", "2022-09-30", "--out", str(csv_dir)],

@@ -168,12 +168,36 @@ def test_wrong_shape_is_refused(random_walk: pd.DataFrame) -> None:
         validate_liquidation(random_walk, model="x", forecaster=lambda *a, **k: np.zeros(3), train_until=CUT)
 
 
-def test_empty_scored_set_fails_acceptance(random_walk: pd.DataFrame) -> None:
-    r = validate_liquidation(random_walk, model="half", forecaster=naive_gbm, train_until="2030-01-01")
-    assert r.scored == ()
-    assert r.train
-    assert not r.acceptance.passed
-    assert r.acceptance.checks[0].name == "scored_set"
+@pytest.mark.parametrize("cut", ["2030-01-01", "2023-02-04"])
+def test_train_until_leaving_no_case_to_score_is_refused(random_walk: pd.DataFrame, cut: str) -> None:
+    # The cases' as_of run from 2022-01-31 (30 days of warm-up) to 2023-02-04 (the last full day).
+    calls: list[str] = []
+
+    def spy(*args: Any, model: str) -> np.ndarray:
+        calls.append(model)
+        return naive_gbm(*args)
+
+    needle = (
+        rf"train_until must be before the last case's as_of .*was {cut}T00:00:00\+00:00; "
+        r"the data's cases run from 2022-01-31T00:00:00\+00:00 to 2023-02-04T00:00:00\+00:00"
+    )
+    with pytest.raises(InputError, match=needle):
+        validate_liquidation(random_walk, model="half", forecaster=spy, train_until=cut)
+    assert calls == []  # refused before any forecast
+
+
+def test_train_until_before_the_data_scores_every_case(random_walk: pd.DataFrame) -> None:
+    r = validate_liquidation(random_walk, model="half", forecaster=naive_gbm, train_until="2023-02-03")
+    assert [g.label for g in r.scored] == ["RW 1d", "pooled 1d"]
+    assert r.scored[0].model.n == 3 * 2  # the last day: 3 leverages x 2 sides at 1 day
+    r = validate_liquidation(random_walk, model="half", forecaster=naive_gbm, train_until="2000-01-01")
+    assert r.train == ()
+    assert sum(g.model.n for g in r.scored if g.asset == "pooled") == len(r.cases)
+
+
+def test_empty_scored_set_fails_acceptance() -> None:
+    assert acceptance([]).checks[0].name == "scored_set"
+    assert not acceptance([]).passed
 
 
 def test_progress_is_reported(random_walk: pd.DataFrame) -> None:

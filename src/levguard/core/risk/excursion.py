@@ -44,7 +44,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from levguard.core.risk.liquidation import prob_liquidation_gbm_list
-from levguard.core.validate import non_negative, number, positive, show, side_sign
+from levguard.core.validate import no_bools_or_strings, non_negative, number, positive, show, side_sign
 from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.forecast import ewma_mean_nb, forward_max_nb, forward_min_nb
@@ -541,6 +541,8 @@ def _prob_args(side: object, distance: object, hours: object) -> tuple[Float64Ar
         s = np.atleast_1d(np.asarray(side, dtype=np.float64))
     except (TypeError, ValueError):
         s = np.array([float(side_sign(x)) for x in np.atleast_1d(np.asarray(side, dtype=object))])
+    no_bools_or_strings(distance, "distance")
+    no_bools_or_strings(hours, "hours")
     try:
         d = np.atleast_1d(np.asarray(distance, dtype=np.float64))
         hf = np.atleast_1d(np.asarray(hours, dtype=np.float64))
@@ -612,7 +614,8 @@ def excursion_probabilities(
         Fitted distributions for the grid horizons ``0 .. K-1`` (at least up to
         :func:`grid_upper` of every case).
     sigma : (N,) float64
-        Hourly volatility of each case at its forecast time.
+        Hourly volatility of each case at its forecast time; NaN (none known yet) gives a NaN
+        probability (no forecast, not a confident 0) unless the barrier is already reached.
     barrier : (N,) float64
         Log distance to the liquidation price (:func:`log_barrier`).
     hours : (N,) int
@@ -627,7 +630,8 @@ def excursion_probabilities(
         with np.errstate(divide="ignore", invalid="ignore"):  # zero volatility: z = inf, P = 0
             z = barrier / (sigma * math.sqrt(g))
         surv[k] = distributions[k].sf(np.where(np.isnan(z), np.inf, z))
-    out: Float64Array1D = np.where(barrier <= 0.0, 1.0, np.clip(combine_grid(surv, hours), 0.0, 1.0))
+    p = np.where(np.isnan(sigma), np.nan, np.clip(combine_grid(surv, hours), 0.0, 1.0))
+    out: Float64Array1D = np.where(barrier <= 0.0, 1.0, p)
     return out
 
 

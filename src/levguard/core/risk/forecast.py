@@ -36,7 +36,7 @@ from levguard.core.risk.excursion import (
     reference_applies,
     reference_distribution,
 )
-from levguard.core.validate import iso_utc, number, show, side_sign
+from levguard.core.validate import float_values, iso_utc, number, side_sign
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -280,10 +280,7 @@ def parse_sides(side: object) -> Float64Array1D:
 
 
 def _floats(value: object, field_name: str) -> Float64Array1D:
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
-        raise InputError(f"{field_name} must be numbers within float64 range, was {show(value)}") from None
+    arr = float_values(value, field_name)  # not bools or strings ("0.05")
     if arr.ndim != 1:
         raise InputError(f"{field_name} must be a scalar or one-dimensional, had shape {arr.shape}")
     bad = ~np.isfinite(arr)
