@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from levguard.core.rules import get_venue
+from levguard.core.rules.okx import TIERS_IN_CONTRACTS, okx_tier_rows
 from levguard.core.tiers import TierTable
 from levguard.errors import (
     InputError,
@@ -448,14 +449,18 @@ class CcxtVenue:
     async def fetch_tiers(self, symbol: str) -> TierTable | None:
         """The symbol's maintenance tiers (``fetch_market_leverage_tiers`` / ``fetch_leverage_tiers``).
 
-        Returns None when ccxt has no tier endpoint for the venue.
+        Returns None when ccxt has no tier endpoint for the venue.  OKX counts its tiers in
+        contracts (ccxt passes ``minSz``/``maxSz`` on as ``minNotional``/``maxNotional``): they
+        are valued at the symbol's current mark (:func:`levguard.core.rules.okx.okx_tier_rows`;
+        the guardian refreshes tiers hourly), where they were read as that many USDT.
 
         Raises
         ------
         VenuePermanentError
-            The venue's tiers fail levguard's checks (gaps, continuity rule).
+            The venue's tiers fail levguard's checks (gaps, continuity rule), or OKX gives no
+            mark to value its contract tiers at.
         """
-        await self._market(symbol, "fetch_tiers")
+        market = await self._market(symbol, "fetch_tiers")
         has = self._exchange.has
         what = f"fetch_tiers({symbol})"
         if has.get("fetchLeverageTiers") is True:
@@ -469,8 +474,16 @@ class CcxtVenue:
             return None
         # "" is a venue's "not reported" (Bybit's first risk limit: mmDeduction ""): left out.
         rows = [_reported(r) for r in rows]
+        source = f"ccxt:{self.exchange_id} leverage tiers {symbol}"
         try:
-            return TierTable.from_rows(rows, source=f"ccxt:{self.exchange_id} leverage tiers {symbol}")
+            if self.exchange_id in TIERS_IN_CONTRACTS:
+                mark = (await self.fetch_marks([symbol])).get(symbol)
+                if mark is None:
+                    raise VenuePermanentError(f"{self.exchange_id} {what}: no mark to value its contract tiers at")
+                size = _positive(market.get("contractSize")) or 1.0
+                rows = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
+                source += f" (contracts of {size:g} valued at the mark {mark:g})"
+            return TierTable.from_rows(rows, source=source)
         except InputError as exc:
             raise VenuePermanentError(f"{self.exchange_id} {what}: tiers rejected: {exc}") from None
 

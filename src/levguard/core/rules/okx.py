@@ -32,11 +32,13 @@ Sources
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, VenueModel
+from levguard.core.validate import positive, show
 from levguard.errors import InputError
 
 LIQUIDATION = replace(
@@ -55,6 +57,10 @@ LIQUIDATION = replace(
     ),
 )
 """OKX: tier 3+ reduced to tier 1, otherwise taken over at the bankruptcy price."""
+
+TIERS_IN_CONTRACTS: frozenset[str] = frozenset({"okx"})
+"""ccxt exchange ids whose leverage tiers count contracts, not notional: OKX's ``minSz``/``maxSz``
+(:func:`okx_tier_rows` values them at a price)."""
 
 OKX = VenueModel(
     name="okx",
@@ -125,3 +131,74 @@ def portfolio_maintenance_margin(
     liquidation-cost module scaled by :func:`scale_liquidation_cost`.
     """
     return max(max(mr1, mr2, mr6) + mr3 + mr4 + mr5, mr7_adj)
+
+
+def okx_tier_rows(
+    rows: Sequence[Mapping[str, Any]], *, contract_size: float, price: float, inverse: bool = False
+) -> list[dict[str, Any]]:
+    """Return OKX position tiers counted in contracts as rows of notional at ``price``.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        One per tier, as ccxt's ``fetch_market_leverage_tiers`` gives them for OKX:
+        ``minNotional``/``maxNotional`` carry OKX's ``minSz``/``maxSz``, which are numbers of
+        contracts, not notional; ``maintenanceMarginRate``, ``maxLeverage`` and the rest pass
+        through.
+    contract_size : float
+        The market's face value (``ctVal``: 0.01 BTC for BTC-USDT-SWAP, 100 USD for BTC-USD-SWAP).
+    price : float
+        The mark price the caps are valued at.
+    inverse : bool
+        Coin-margined swaps: the notional of ``c`` contracts is ``c x size / price`` coins.
+
+    Returns
+    -------
+    list of dict
+        The rows in tier order with ``minNotional`` the previous row's converted cap (0 first)
+        and ``maxNotional`` ``maxSz x contract_size x price`` (inverse: ``/ price``); no cap is
+        infinite.  OKX's one-contract gaps ("0-5,000", "5,001-7,500") close: a position of
+        5,000.5 contracts is in tier 2, and a position exactly at a cap is in the lower tier
+        (:attr:`VenueModel.mm_cap_inclusive`).
+
+    Raises
+    ------
+    InputError
+        No rows, a cap that is missing, not a number or not increasing, or a size or price
+        that is not a finite number > 0.
+
+    Notes
+    -----
+    OKX ``GET /api/v5/public/position-tiers`` (okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers):
+    ``minSz``/``maxSz`` are "the minimum/maximum ... number of positions held in this position
+    tier", in contracts for swaps and futures; ccxt maps them to ``minNotional``/``maxNotional``
+    unchanged (ccxt PR 11938: BTC-USDT tier 1 ``maxSz "500"`` shown as ``notionalCap: 500``
+    USDT).  The tier of a position is fixed by its contracts, so a table valued at one price is
+    exact at that price; the caller values it at the current mark and refreshes it.
+    """
+    size = positive(contract_size, "contract_size")
+    px = positive(price, "price")
+    if not rows:
+        raise InputError("rows must hold at least one OKX tier, was empty")
+    ordered = sorted(rows, key=lambda r: _contracts(r.get("minNotional", 0) or 0, "minNotional"))
+    out: list[dict[str, Any]] = []
+    floor = 0.0
+    for i, row in enumerate(ordered):
+        raw = row.get("maxNotional")
+        contracts = math.inf if raw is None else _contracts(raw, f"rows[{i}].maxNotional")
+        cap = contracts * size / px if inverse else contracts * size * px
+        if not cap > floor:
+            raise InputError(f"rows[{i}].maxNotional must rise above the previous tier's, was {show(raw)}")
+        out.append({**row, "minNotional": floor, "maxNotional": cap})
+        floor = cap
+    return out
+
+
+def _contracts(value: object, field: str) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{field} must be a number of contracts, was {show(value)}") from None
+    if isinstance(value, bool) or math.isnan(x) or x < 0.0:
+        raise InputError(f"{field} must be a number of contracts >= 0, was {show(value)}")
+    return x

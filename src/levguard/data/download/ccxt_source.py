@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from levguard.core.rules.okx import TIERS_IN_CONTRACTS, okx_tier_rows
 from levguard.core.tiers import TierTable
 from levguard.data.cache import CacheEntry, CacheKey, ParquetCache
 from levguard.data.download._common import (
@@ -507,6 +508,10 @@ class CcxtSource:
                 raise VenuePermanentError(f"{self.exchange_id} returned no leverage tiers for {s}")
             source = f"ccxt:{self.exchange_id} leverage tiers {market['symbol']} at {taken}"
             try:
+                if self.exchange_id in TIERS_IN_CONTRACTS:  # OKX: caps in contracts, valued at the mark
+                    mark, size = self._mark(str(market["symbol"])), float(market.get("contractSize") or 1.0)
+                    rows = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
+                    source += f" (contracts of {size:g} valued at the mark {mark:g})"
                 table = TierTable.from_rows(rows, source=source, where=f"{self.exchange_id} tiers of {s}")
             except LevguardError as exc:
                 raise DataError(f"{self.exchange_id} leverage tiers of {s} are inconsistent: {exc}") from None
@@ -525,6 +530,19 @@ class CcxtSource:
             tmp.replace(path)
             result[s] = table
         return result
+
+    def _mark(self, unified: str) -> float:
+        # The mark price OKX's contract tiers are valued at (fetch_mark_price, else the ticker's).
+        fetch = (
+            self.exchange.fetch_mark_price if self.exchange.has.get("fetchMarkPrice") else self.exchange.fetch_ticker
+        )
+        ticker = self.call(f"mark price of {unified}", fetch, unified) or {}
+        mark = _num(ticker.get("markPrice"))
+        if not (math.isfinite(mark) and mark > 0.0):
+            raise VenuePermanentError(
+                f"{self.exchange_id} gave no mark price for {unified} to value its contract tiers at"
+            )
+        return mark
 
     def _fetch_tiers(self, unified: list[str]) -> Mapping[str, Any]:
         has = self.exchange.has

@@ -1,0 +1,165 @@
+"""OKX counts its position tiers in contracts; levguard's tiers are notional.
+
+OKX ``GET /api/v5/public/position-tiers`` (okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers)
+gives each tier's ``minSz``/``maxSz`` as numbers of contracts, and ccxt passes them on unchanged as
+``minNotional``/``maxNotional`` (ccxt PR 11938: BTC-USDT tier 1 ``maxSz "500"`` shown as
+``notionalCap: 500`` USDT).  Read as notional, an OKX table was rejected for its one-contract gaps
+("0-5,000", "5,001-7,500"), so the guardian could not evaluate an OKX account with the venue's
+tiers (and the data download refused them).  Now the caps are valued at the symbol's mark:
+``contracts x ctVal x mark``.  The exchange here is ccxt's own OKX class, with its HTTP answers
+replaced by the documented response shape, so ccxt's parser runs as it does live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import ccxt
+import ccxt.async_support as ccxt_async
+import pytest
+
+import levguard
+from levguard.core.rules.okx import okx_tier_rows
+from levguard.data.cache import ParquetCache
+from levguard.data.download import CcxtSource
+from levguard.errors import InputError, VenuePermanentError
+from levguard.venues.ccxt_adapter import CcxtVenue
+
+SYMBOL = "BTC/USDT:USDT"
+CT_VAL = 0.01  # BTC per BTC-USDT-SWAP contract (okx.com/help/7053456733325)
+MARK = 100_000.0
+MARKET = {
+    "id": "BTC-USDT-SWAP", "symbol": SYMBOL, "base": "BTC", "quote": "USDT", "settle": "USDT",
+    "baseId": "BTC", "quoteId": "USDT", "settleId": "USDT", "type": "swap", "spot": False, "margin": False,
+    "swap": True, "future": False, "option": False, "contract": True, "linear": True, "inverse": False,
+    "contractSize": CT_VAL, "active": True, "precision": {"amount": 0.1, "price": 0.1},
+    "limits": {"amount": {"min": 0.1}}, "info": {"instFamily": "BTC-USDT", "instId": "BTC-USDT-SWAP"},
+}  # fmt: skip
+
+
+def _tier(tier: int, lo: str, hi: str, mmr: str, imr: str, lever: str) -> dict[str, str]:
+    return {"tier": str(tier), "minSz": lo, "maxSz": hi, "mmr": mmr, "imr": imr, "maxLever": lever,
+            "instFamily": "BTC-USDT", "uly": "BTC-USDT", "optMgnFactor": "0", "baseMaxLoan": "", "quoteMaxLoan": "",
+            "instId": ""}  # fmt: skip
+
+
+# The response shape of OKX's documentation, tiers in contracts with OKX's one-contract gaps.
+POSITION_TIERS = {
+    "code": "0",
+    "msg": "",
+    "data": [
+        _tier(1, "0", "5000", "0.004", "0.008", "125"),
+        _tier(2, "5001", "7500", "0.005", "0.01", "100"),
+        _tier(3, "7501", "10000", "0.01", "0.02", "50"),
+    ],
+}
+
+
+def _with_answers(exchange: Any, *, mark: float | None, is_async: bool) -> Any:
+    exchange.set_markets([MARKET])
+
+    def tiers(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert (params or {}).get("instFamily") == "BTC-USDT"
+        return POSITION_TIERS
+
+    def marks(symbols: Any = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {SYMBOL: {"symbol": SYMBOL, "markPrice": mark}}
+
+    def one_mark(symbol: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"symbol": SYMBOL, "markPrice": mark}
+
+    if is_async:
+
+        async def a_tiers(params: dict[str, Any] | None = None) -> dict[str, Any]:
+            return tiers(params)
+
+        async def a_marks(symbols: Any = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+            return marks(symbols)
+
+        async def a_loaded(*args: Any, **kwargs: Any) -> Any:
+            return exchange.markets
+
+        exchange.publicGetPublicPositionTiers, exchange.fetch_mark_prices = a_tiers, a_marks
+        exchange.load_markets = a_loaded
+    else:
+        exchange.publicGetPublicPositionTiers, exchange.fetch_mark_price = tiers, one_mark
+        exchange.load_markets = lambda *a, **k: exchange.markets
+    return exchange
+
+
+def _live_table(mark: float | None = MARK) -> levguard.TierTable | None:
+    venue = CcxtVenue("okx")
+    _with_answers(venue._exchange, mark=mark, is_async=True)
+
+    async def body() -> levguard.TierTable | None:
+        try:
+            return await venue.fetch_tiers(SYMBOL)
+        finally:
+            await venue.close()
+
+    return asyncio.run(body())
+
+
+def _evaluate(table: levguard.TierTable, contracts: float) -> Any:
+    spec = {
+        "venue": "okx", "wallet_balance": 10_000_000, "tiers": {"BTC-USDT-SWAP": table},
+        "positions": [{"symbol": "BTC-USDT-SWAP", "qty": contracts, "contract_size": CT_VAL,
+                       "entry_price": MARK, "mark_price": MARK}],
+    }  # fmt: skip
+    return levguard.evaluate_account(spec).positions[0]
+
+
+def test_the_guardians_okx_tiers_are_contracts_valued_at_the_mark() -> None:
+    table = _live_table()
+    assert table is not None
+    assert [(t.notional_floor, t.notional_cap) for t in table.tiers] == [
+        (0.0, 5_000 * CT_VAL * MARK), (5_000 * CT_VAL * MARK, 7_500 * CT_VAL * MARK),
+        (7_500 * CT_VAL * MARK, 10_000 * CT_VAL * MARK),
+    ]  # fmt: skip
+    assert [t.mmr for t in table.tiers] == [0.004, 0.005, 0.01]
+    assert "valued at the mark 100000" in table.source
+    # The tier is the one of the position's contracts, the cap in the lower tier (okx.py):
+    # 4,000 and exactly 5,000 contracts pay 0.4 % (+ the 0.05 % taker fee OKX adds), 5,000.1 pay 0.5 %.
+    for contracts, rate in ((4_000.0, 0.004), (5_000.0, 0.004), (5_000.1, 0.005), (9_000.0, 0.01)):
+        p = _evaluate(table, contracts)
+        assert p.maintenance_margin == pytest.approx(contracts * CT_VAL * MARK * (rate + 0.0005), rel=1e-12)
+
+
+def test_okx_tiers_without_a_mark_are_refused_not_misread() -> None:
+    with pytest.raises(VenuePermanentError, match="no mark to value its contract tiers at"):
+        _live_table(mark=None)
+
+
+def test_the_downloaded_okx_tier_snapshot_is_valued_at_the_mark(tmp_path: Path) -> None:
+    exchange = _with_answers(ccxt.okx(), mark=MARK, is_async=False)
+    source = CcxtSource(exchange, ParquetCache(tmp_path / "cache"), sleep=lambda s: None)
+    table = source.leverage_tiers([SYMBOL])[SYMBOL]
+    assert table.tiers[0].notional_cap == pytest.approx(5_000 * CT_VAL * MARK)
+    assert table.tiers[-1].notional_cap == pytest.approx(10_000 * CT_VAL * MARK)
+
+
+def test_okx_tier_rows_inverse_and_bad_input() -> None:
+    """Coin-margined: 100 USD contracts valued in coin, ``c x 100 / mark``."""
+    rows = [{"minNotional": 0, "maxNotional": 1_000, "maintenanceMarginRate": 0.005, "maxLeverage": 100},
+            {"minNotional": 1_001, "maxNotional": None, "maintenanceMarginRate": 0.01, "maxLeverage": 50}]  # fmt: skip
+    out = okx_tier_rows(rows, contract_size=100.0, price=50_000.0, inverse=True)
+    assert [(r["minNotional"], r["maxNotional"]) for r in out] == [(0.0, 2.0), (2.0, float("inf"))]
+    with pytest.raises(InputError, match="price must be > 0, was 0"):
+        okx_tier_rows(rows, contract_size=100.0, price=0.0)
+    with pytest.raises(InputError, match=r"rows\[0\]\.maxNotional must be a number of contracts, was 'x'"):
+        okx_tier_rows([{**rows[0], "maxNotional": "x"}], contract_size=1.0, price=1.0)
+    with pytest.raises(InputError, match=r"rows\[1\]\.maxNotional must rise above"):
+        okx_tier_rows([rows[0], {**rows[1], "maxNotional": 500}], contract_size=1.0, price=1.0)
+    with pytest.raises(InputError, match="at least one OKX tier"):
+        okx_tier_rows([], contract_size=1.0, price=1.0)
+
+
+def test_ccxt_passes_okx_contract_counts_on_as_notional() -> None:
+    """The premise, pinned to the installed ccxt: if ccxt ever converts the sizes itself, this
+    fails and the conversion here must go."""
+    exchange = _with_answers(ccxt.okx(), mark=MARK, is_async=False)
+    rows = exchange.fetch_market_leverage_tiers(SYMBOL)
+    assert [(r["minNotional"], r["maxNotional"]) for r in rows] == [(0, 5000), (5001, 7500), (7501, 10000)]
+    assert ccxt_async.okx().has.get("fetchMarketLeverageTiers")
