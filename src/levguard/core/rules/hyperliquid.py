@@ -30,6 +30,7 @@ from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import LiquidationRule, SymbolConstant, VenueModel
 from levguard.core.symbols import base_asset
 from levguard.core.tiers import TierTable
+from levguard.core.validate import positive
 
 TIER_SOURCE = (
     "hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers (mainnet table as read for "
@@ -59,6 +60,19 @@ def _builtin() -> dict[str, TierTable]:
 
 
 BUILTIN_TIERS = MappingProxyType(_builtin())
+
+
+def single_tier(max_leverage: float, *, source: str = "") -> TierTable:
+    """Return the one tier of a coin without a margin table: ``mmr = 1 / (2 max_leverage)``.
+
+    Notes
+    -----
+    hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers lists the coins whose max
+    leverage falls with the position (:data:`BUILTIN_TIERS`); every other coin's max leverage
+    (the ``maxLeverage`` of the venue's ``meta`` universe) applies at every size, and the
+    maintenance margin is half the initial margin at it (/trading/liquidations).
+    """
+    return TierTable.from_max_leverage(((0.0, positive(max_leverage, "max_leverage")),), source=source)
 
 
 def coin_key(symbol: str) -> str:
