@@ -281,7 +281,7 @@ class DeribitOption(JsonRecord):
     def __post_init__(self) -> None:
         _text(self.instrument, "instrument")
         finite_number(self.qty, "qty")
-        if self.kind not in ("call", "put"):
+        if not isinstance(self.kind, str) or self.kind not in ("call", "put"):
             raise InputError(f"kind must be 'call' or 'put', was {show(self.kind)}")
         positive_number(self.strike, "strike")
         non_negative_number(self.t_years, "t_years")
@@ -343,6 +343,13 @@ class DeribitPmeResult(JsonRecord):
     assumptions: tuple[str, ...] = ()
 
 
+def _check_params(params: object) -> DeribitPmeParams:
+    # The model parameters every public function reads attributes of (None gave an AttributeError).
+    if not isinstance(params, DeribitPmeParams):
+        raise InputError(f"params must be a DeribitPmeParams, was {type(params).__name__} {show(params)}")
+    return params
+
+
 def deribit_price_moves(params: DeribitPmeParams) -> Float64Array:
     """Return the standard price moves ``price_range * k / buckets_count``, ``k = -n..n`` (shape ``(2n+1,)``).
 
@@ -351,7 +358,7 @@ def deribit_price_moves(params: DeribitPmeParams) -> Float64Array:
     support.deribit.com "Portfolio Margin": the range split into 9 evenly spaced buckets that
     include 0; ``buckets_count`` 4 per side in both API examples (+/-16 % in 4 % steps for BTC).
     """
-    n = params.buckets_count
+    n = _check_params(params).buckets_count
     return np.array([params.price_range * k / n for k in range(-n, n + 1)], dtype=np.float64)
 
 
@@ -368,6 +375,7 @@ def deribit_shocked_vols(vol: float, t_years: float, params: DeribitPmeParams) -
     of ``model_params`` and third-party descriptions of Deribit's model; Deribit has not
     published it.
     """
+    _check_params(params)
     v = non_negative_number(vol, "vol")
     days = max(non_negative_number(t_years, "t_years") * DAYS_PER_YEAR, params.min_days_to_expiry)
     power = params.short_term_vega_power if days < params.vega_power_days else params.long_term_vega_power
@@ -405,6 +413,7 @@ def deribit_risk_vector(position: DeribitPosition, params: DeribitPmeParams) -> 
     ``V(F, vol)``; the extended entries use the full extended move and the volatility-up scenario
     (support.deribit.com "Portfolio Margin": extended table on Volatility Range Up only).
     """
+    _check_params(params)
     moves = deribit_price_moves(params)
     ext = np.asarray(params.extended_moves, dtype=np.float64)
     if isinstance(position, DeribitFuture):
@@ -518,6 +527,7 @@ def deribit_pme_margin(
     ``extended_dampener`` is not applied (its formula is unpublished; without it the extended loss
     can only be larger); ``max_offsetable_pnl`` is read in units of the currency.
     """
+    _check_params(params)
     if isinstance(positions, str | bytes) or not isinstance(positions, Sequence):
         raise InputError(f"positions must be a sequence of DeribitFuture or DeribitOption, was {show(positions)}")
     label = _text(currency, "currency")

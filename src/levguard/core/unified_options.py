@@ -36,7 +36,7 @@ import numpy as np
 from levguard.core.margin import AccountReport, PositionReport
 from levguard.core.options.black76 import black76_price
 from levguard.core.options.iv import implied_vol
-from levguard.core.validate import as_amount, datetime_ns, show, utc_ns
+from levguard.core.validate import as_amount, datetime_ns, number, show, utc_ns
 from levguard.errors import InputError
 
 __all__ = [
@@ -163,15 +163,21 @@ def short_option_mm(qty: float, index_price: float, mark_price: float, mm_factor
     is why the cross-margin balance leaves the options value out.
     """
     for name, v in (("index_price", index_price), ("mark_price", mark_price), ("mm_factor", mm_factor)):
-        if not (math.isfinite(v) and v >= 0.0):
+        if not (math.isfinite(number(v, name)) and v >= 0.0):
             raise InputError(f"{name} must be finite and >= 0, was {v!r}")
-    if not (math.isfinite(fee_rate) and fee_rate >= 0.0):
+    if not (math.isfinite(number(fee_rate, "liquidation_fee_rate")) and fee_rate >= 0.0):
         raise InputError(f"liquidation_fee_rate must be finite and >= 0, was {fee_rate!r}")
-    if not math.isfinite(qty):
+    if not math.isfinite(number(qty, "qty")):
         raise InputError(f"qty must be finite, was {qty!r}")
     if qty >= 0.0:
         return 0.0
-    return (max(mm_factor * index_price, mm_factor * mark_price) + mark_price + fee_rate * index_price) * -qty
+    mm = (max(mm_factor * index_price, mm_factor * mark_price) + mark_price + fee_rate * index_price) * -qty
+    if not math.isfinite(mm):  # finite inputs of extreme size (a factor of 1e308 times an index of 30,000)
+        raise InputError(
+            f"qty, index_price, mark_price, mm_factor and liquidation_fee_rate overflow float64 (out of range), were "
+            f"{qty!r}, {index_price!r}, {mark_price!r}, {mm_factor!r}, {fee_rate!r}"
+        )
+    return mm
 
 
 def is_option_symbol(symbol: object) -> bool:

@@ -34,6 +34,7 @@ SECONDS_PER_YEAR: Final = 365 * 86_400
 """A year of 365 days, as Aave's ``MathUtils``, Morpho's ``ConstantsLib`` and Comet count it."""
 _RAY: Final = 10**27
 _WAD: Final = 10**18
+_UINT256_MAX: Final = 2**256 - 1
 
 
 RateUnit = Literal["ray_per_year", "wad_per_second"]
@@ -63,6 +64,10 @@ def rate_to_apr(rate: int, unit: RateUnit) -> float:
         r = -1
     if isinstance(rate, bool) or r < 0:
         raise InputError(f"rate must be an integer >= 0, was {show(rate)}")
+    if r > _UINT256_MAX:  # a contract's rate is a uint256; past float64 the division overflowed
+        raise InputError(f"rate must be an integer in the uint256 range, was {show(rate)}")
+    if not isinstance(unit, str):
+        raise InputError(f"unit must be 'ray_per_year' or 'wad_per_second', was {show(unit)}")
     if unit == "ray_per_year":
         return r / _RAY
     if unit == "wad_per_second":
@@ -85,6 +90,8 @@ def apr_to_apy(apr: float, compounding: Compounding) -> float:
     """
     if isinstance(apr, bool) or not isinstance(apr, int | float) or not 0 <= apr <= _FLOAT_MAX:
         raise InputError(f"apr must be a finite number >= 0, was {show(apr)}")
+    if not isinstance(compounding, str):
+        raise InputError(f"compounding must be 'per_second', 'continuous' or 'none', was {show(compounding)}")
     try:
         if compounding == "per_second":
             return math.expm1(SECONDS_PER_YEAR * math.log1p(apr / SECONDS_PER_YEAR))
@@ -156,7 +163,7 @@ def supply_apy(
 
 
 def _default_compounding(unit: str) -> Compounding:
-    if unit not in _DEFAULT_COMPOUNDING:
+    if not isinstance(unit, str) or unit not in _DEFAULT_COMPOUNDING:
         raise InputError(f"unit must be 'ray_per_year' or 'wad_per_second', was {show(unit)}")
     return _DEFAULT_COMPOUNDING[unit]
 

@@ -14,6 +14,7 @@ from typing import Literal, NamedTuple, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from levguard.core.validate import no_bools_or_strings, number, show
 from levguard.errors import InputError
 from levguard.typing import Float64Array
 
@@ -85,12 +86,30 @@ class Black76Result(NamedTuple):
 
 
 def _as_array(value: npt.ArrayLike, field: str) -> Float64Array:
-    # Convert to float64 or raise naming the field (strings, objects, complex are rejected).
+    # Convert to float64 or raise naming the field: None (NumPy reads it as NaN), bools and numeric
+    # strings (read as 1.0 and as their number), objects, complex and ints beyond float64's range.
+    if type(value) is float or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        return np.asarray(value, dtype=np.float64)  # the common case, as fast as before
+    if value is None:
+        raise InputError(f"{field} must be a number or an array of numbers, was None")
+    try:
+        no_bools_or_strings(value, field)
+    except InputError:
+        raise InputError(
+            f"{field} must be a number or an array of numbers, not bools or strings, was {show(value)}"
+        ) from None
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{field} must be a number or an array of numbers, was {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{field} must be a number or an array of numbers, was {show(value)}") from None
     return arr
+
+
+def _scalar(arr: Float64Array, field: str) -> float:
+    # A checked value that must be one number, not an array of them (float() of one is a TypeError).
+    if arr.ndim != 0:
+        raise InputError(f"{field} must be a number, was an array of shape {arr.shape}")
+    return float(arr)
 
 
 def _first_bad(arr: Float64Array, bad: npt.NDArray[np.bool_]) -> float:
@@ -168,6 +187,8 @@ def kind_sign(kind: Kind) -> Float64Array:
 
 def _check_settlement(settlement: str) -> bool:
     # Return True for coin settlement.
+    if not isinstance(settlement, str):
+        raise InputError(f"settlement must be 'usd' or 'coin', was {show(settlement)}")
     if settlement == "usd":
         return False
     if settlement == "coin":
@@ -335,13 +356,34 @@ def black76(
     w, F, K, T, sigma, r = _broadcast("kind, forward, strike, t_years, vol and rate", w, F, K, T, sigma, r)
     price, delta, gamma, vega, theta, rho = _core(w, F, K, T, sigma, r)
     if coin:
-        inv_f = 1.0 / F
-        price_c = price * inv_f
-        delta_c = (delta - price_c) * inv_f
-        gamma_c = (gamma - 2.0 * delta_c) * inv_f
-        price, delta, gamma = price_c, delta_c, gamma_c
-        vega, theta, rho = vega * inv_f, theta * inv_f, rho * inv_f
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            inv_f = 1.0 / F
+            price_c = price * inv_f
+            delta_c = (delta - price_c) * inv_f
+            gamma_c = (gamma - 2.0 * delta_c) * inv_f
+            price, delta, gamma = price_c, delta_c, gamma_c
+            vega, theta, rho = vega * inv_f, theta * inv_f, rho * inv_f
+    _check_in_range((price, delta, gamma, vega, theta, rho), F, K, T, sigma, r)
     return Black76Result(_out(price), _out(delta), _out(gamma), _out(vega), _out(theta), _out(rho))
+
+
+def _check_in_range(outputs: tuple[Float64Array, ...], *inputs: Float64Array) -> None:
+    # Finite inputs of extreme size (a rate times t_years past e^709, a forward of 1e-300 at coin
+    # settlement, a vol of 1e300) overflow float64 to inf or NaN: refuse them by their values.
+    if np.isfinite(outputs).all():  # one pass over the stacked outputs (the common case)
+        return
+    bad = np.zeros(np.shape(outputs[0]), dtype=bool)
+    for out in outputs:
+        bad |= ~np.isfinite(out)
+    if bad.any():
+        i = int(np.argmax(np.ravel(bad)))
+        vals = ", ".join(
+            f"{name}={np.ravel(a)[i].item()!r}"
+            for name, a in zip(("forward", "strike", "t_years", "vol", "rate"), inputs, strict=True)
+        )
+        raise InputError(
+            f"forward, strike, t_years, vol and rate overflow float64 in Black-76 (out of range), were {vals}"
+        )
 
 
 price_greeks = black76
@@ -363,14 +405,14 @@ def black76_price(
 
 def vega_per_point(vega: npt.ArrayLike) -> FloatOrArray:
     """Return vega per one vol point (0.01 of volatility): ``vega / 100``."""
-    return _out(np.asarray(vega, dtype=np.float64) / 100.0)
+    return _out(_check_finite(vega, "vega") / 100.0)
 
 
 def theta_per_day(theta: npt.ArrayLike, days_per_year: float = DAYS_PER_YEAR) -> FloatOrArray:
     """Return theta per calendar day: ``theta / days_per_year`` (365 for a 24/7 market)."""
-    if not (math.isfinite(days_per_year) and days_per_year > 0.0):
+    if not (math.isfinite(number(days_per_year, "days_per_year")) and days_per_year > 0.0):
         raise InputError(f"days_per_year must be finite and > 0, was {days_per_year!r}")
-    return _out(np.asarray(theta, dtype=np.float64) / days_per_year)
+    return _out(_check_finite(theta, "theta") / days_per_year)
 
 
 def premium_adjusted_delta(
@@ -392,5 +434,5 @@ def premium_adjusted_delta(
     Exchange Option Pricing*, section 3.5).
     """
     res = black76(kind, forward, strike, t_years, vol, rate, "usd")
-    F = np.asarray(forward, dtype=np.float64)
+    F = _as_array(forward, "forward")
     return _out(np.asarray(res.delta) - np.asarray(res.price) / F)

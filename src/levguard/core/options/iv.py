@@ -20,6 +20,7 @@ from levguard.core.options.black76 import (
     FloatOrArray,
     Kind,
     Settlement,
+    _as_array,
     _broadcast,
     _check_finite,
     _check_positive,
@@ -27,6 +28,7 @@ from levguard.core.options.black76 import (
     _undiscounted_otm,
     kind_sign,
 )
+from levguard.core.validate import number
 from levguard.errors import InputError
 from levguard.typing import Float64Array
 
@@ -227,17 +229,14 @@ def implied_vol_array(
     about 1e-300 of the forward invert accurately.
     """
     coin = _check_settlement(settlement)
-    if not (math.isfinite(tol) and tol > 0.0):
+    if not (math.isfinite(number(tol, "tol")) and tol > 0.0):
         raise InputError(f"tol must be finite and > 0, was {tol!r}")
     w = kind_sign(kind)
     F = _check_positive(forward, "forward")
     K = _check_positive(strike, "strike")
     T = _check_positive(t_years, "t_years")
     r = _check_finite(rate, "rate")
-    try:
-        p = np.asarray(price, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"price must be a number or an array of numbers, was {price!r}") from None
+    p = _as_array(price, "price")  # NaN and inf pass: their status is STATUS_NOT_FINITE
     p, w, F, K, T, r = _broadcast("price, kind, forward, strike, t_years and rate", p, w, F, K, T, r)
     shape = p.shape
     p, w, F, K, T, r = (np.ravel(a).astype(np.float64) for a in (p, w, F, K, T, r))

@@ -8,7 +8,6 @@ object with one more shock (surfaces are immutable).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,9 +21,12 @@ from levguard.core.options.black76 import (
     FloatOrArray,
     Kind,
     Settlement,
+    _broadcast,
+    _check_finite,
     _check_non_negative,
     _check_positive,
     _out,
+    _scalar,
     black76,
 )
 from levguard.core.options.svi import (
@@ -34,12 +36,15 @@ from levguard.core.options.svi import (
     CalendarViolation,
     SVIFit,
     SVIParams,
+    _grid,
+    _refuse_overflow,
     butterfly_from_g,
     check_butterfly,
     check_calendar,
     durrleman_g_numeric,
     fit_svi,
 )
+from levguard.core.validate import finite, flag, positive, show
 from levguard.errors import InputError
 from levguard.typing import Float64Array
 
@@ -69,8 +74,8 @@ class SVISlice:
     params: SVIParams
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "t_years", float(_check_positive(self.t_years, "t_years")))
-        object.__setattr__(self, "forward", float(_check_positive(self.forward, "forward")))
+        object.__setattr__(self, "t_years", _scalar(_check_positive(self.t_years, "t_years"), "t_years"))
+        object.__setattr__(self, "forward", _scalar(_check_positive(self.forward, "forward"), "forward"))
         if not isinstance(self.params, SVIParams):
             raise InputError(f"params must be SVIParams, was {type(self.params).__name__}")
 
@@ -128,16 +133,13 @@ class VolShock:
     z_cap: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("parallel", "skew", "term"):
-            raise InputError(f"shock kind must be 'parallel', 'skew' or 'term', was {self.kind!r}")
-        if not math.isfinite(self.size):
-            raise InputError(f"shock size must be finite, was {self.size!r}")
+        if not isinstance(self.kind, str) or self.kind not in ("parallel", "skew", "term"):
+            raise InputError(f"shock kind must be 'parallel', 'skew' or 'term', was {show(self.kind)}")
+        finite(self.size, "shock size")
+        flag(self.relative, "shock relative")
         for name in ("ref_days", "min_days", "z_cap"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0.0):
-                raise InputError(f"shock {name} must be finite and > 0, was {value!r}")
-        if not math.isfinite(self.power):
-            raise InputError(f"shock power must be finite, was {self.power!r}")
+            positive(getattr(self, name), f"shock {name}")
+        finite(self.power, "shock power")
 
     def shape(self, k: Float64Array, t_years: Float64Array) -> Float64Array:
         """Return the shape ``h(k, T)`` (broadcast of ``k`` and ``t_years``)."""
@@ -219,6 +221,9 @@ class VolSurface:
     __slots__ = ("_expiries", "_shocks", "_slices")
 
     def __init__(self, slices: Sequence[SVISlice], shocks: Sequence[VolShock] = ()) -> None:
+        for name, seq in (("slices", slices), ("shocks", shocks)):
+            if isinstance(seq, str | bytes) or not isinstance(seq, Sequence | np.ndarray):
+                raise InputError(f"{name} must be a sequence, was {show(seq)}")
         if len(slices) == 0:
             raise InputError("a VolSurface needs at least one slice, was 0")
         for s in slices:
@@ -260,15 +265,16 @@ class VolSurface:
 
     def base_total_variance(self, k: npt.ArrayLike, t_years: npt.ArrayLike) -> Float64Array:
         """Return the unshocked interpolated total variance ``w(k, T)`` (broadcast shape)."""
-        kk = np.asarray(k, dtype=np.float64)
+        kk = _check_finite(k, "k")
         tt = _check_non_negative(t_years, "t_years")
-        kk, tt = np.broadcast_arrays(kk, tt)
+        kk, tt = _broadcast("k and t_years", kk, tt)
         ts = self._expiries
         n = ts.size
         # Total variance of every slice at every k: (n, ...) for a few slices is cheap and exact.
         w_all = np.stack([np.maximum(s.params.total_variance(kk), 0.0) for s in self._slices])
         if n == 1:
             out: Float64Array = w_all[0] * (tt / ts[0])
+            _refuse_overflow(out, kk, tt)
             return out
         j = np.clip(np.searchsorted(ts, tt, side="right") - 1, 0, n - 2)
         t0, t1 = ts[j], ts[j + 1]
@@ -277,20 +283,21 @@ class VolSurface:
         frac = (tt - t0) / (t1 - t0)
         inner = w0 + frac * (w1 - w0)
         out = np.where(tt < ts[0], w_all[0] * (tt / ts[0]), np.where(tt > ts[-1], w_all[-1] * (tt / ts[-1]), inner))
+        _refuse_overflow(out, kk, tt)
         return out
 
     def vol_k(self, k: npt.ArrayLike, t_years: npt.ArrayLike) -> FloatOrArray:
         """Return the (shocked) implied volatility at log-moneyness ``k`` and expiry ``t_years``."""
-        kk = np.asarray(k, dtype=np.float64)
-        if not np.all(np.isfinite(kk)):
-            raise InputError(f"k must be finite, was {kk[~np.isfinite(kk)].flat[0]!r}")
+        kk = _check_finite(k, "k")
         tt = _check_non_negative(t_years, "t_years")
-        kk, tt = np.broadcast_arrays(kk, tt)
+        kk, tt = _broadcast("k and t_years", kk, tt)
         t_pos = tt > 0.0
-        w = self.base_total_variance(kk, np.where(t_pos, tt, self._expiries[0]))
-        vol = np.sqrt(w / np.where(t_pos, tt, self._expiries[0]))
-        for shock in self._shocks:
-            vol = shock.apply(vol, kk, tt)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            w = self.base_total_variance(kk, np.where(t_pos, tt, self._expiries[0]))
+            vol = np.sqrt(w / np.where(t_pos, tt, self._expiries[0]))
+            for shock in self._shocks:
+                vol = shock.apply(vol, kk, tt)
+        _refuse_overflow(vol, kk, tt)
         return _out(np.asarray(vol, dtype=np.float64))
 
     def vol(self, strike: npt.ArrayLike, t_years: npt.ArrayLike, forward: npt.ArrayLike) -> FloatOrArray:
@@ -365,7 +372,7 @@ class VolSurface:
         (Deribit's legacy PM shape); ``shocked("skew", 0.02)`` adds 2 vol points per unit of
         ``-ln(K/F)/sqrt(T)``.
         """
-        shock = VolShock(kind, float(size), relative, ref_days, power, min_days, z_cap)
+        shock = VolShock(kind, float(finite(size, "shock size")), relative, ref_days, power, min_days, z_cap)
         return VolSurface(self._slices, (*self._shocks, shock))
 
     def check_arbitrage(self, k_grid: npt.ArrayLike | None = None) -> SurfaceArbitrageReport:
@@ -375,7 +382,7 @@ class VolSurface:
         numerically on the grid, from the shocked total variance ``sigma^2 T`` at each expiry
         (finite-difference ``g``; wings beyond the grid are not seen).
         """
-        kk = DEFAULT_K_GRID if k_grid is None else np.asarray(k_grid, dtype=np.float64)
+        kk = DEFAULT_K_GRID if k_grid is None else _grid(k_grid)
         if not self._shocks:
             fly = tuple((s.t_years, check_butterfly(s.params, kk)) for s in self._slices)
             cal = check_calendar([(s.t_years, s.params) for s in self._slices], kk)

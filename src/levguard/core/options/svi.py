@@ -23,8 +23,16 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.options.black76 import Kind, Settlement, _check_positive
+from levguard.core.options.black76 import (
+    Kind,
+    Settlement,
+    _as_array,
+    _check_finite,
+    _check_positive,
+    _scalar,
+)
 from levguard.core.options.iv import implied_vol_array
+from levguard.core.validate import number, show
 from levguard.errors import InputError
 from levguard.typing import Float64Array
 
@@ -88,9 +96,10 @@ class SVIParams:
     def __post_init__(self) -> None:
         for name in ("a", "b", "rho", "m", "sigma"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value)):
+            x = number(value, f"SVI {name}")  # not a bool, a string or an int past float64
+            if not math.isfinite(x):
                 raise InputError(f"SVI {name} must be a finite number, was {value!r}")
-            object.__setattr__(self, name, float(value))
+            object.__setattr__(self, name, x)
         if self.b < 0.0:
             raise InputError(f"SVI b must be >= 0, was {self.b!r}")
         if not -1.0 < self.rho < 1.0:
@@ -114,13 +123,13 @@ class SVIParams:
 
     def total_variance(self, k: npt.ArrayLike) -> Float64Array:
         """Return ``w(k)`` at log-moneyness ``k`` (array of the shape of ``k``)."""
-        km = np.asarray(k, dtype=np.float64) - self.m
+        km = _check_finite(k, "k") - self.m
         out: Float64Array = self.a + self.b * (self.rho * km + np.sqrt(km * km + self.sigma * self.sigma))
         return out
 
     def derivatives(self, k: npt.ArrayLike) -> tuple[Float64Array, Float64Array, Float64Array]:
         """Return ``(w, w', w'')`` at ``k`` (derivatives in ``k``)."""
-        km = np.asarray(k, dtype=np.float64) - self.m
+        km = _check_finite(k, "k") - self.m
         root = np.sqrt(km * km + self.sigma * self.sigma)
         w = self.a + self.b * (self.rho * km + root)
         w1 = self.b * (self.rho + km / root)
@@ -129,13 +138,30 @@ class SVIParams:
 
     def implied_vol(self, k: npt.ArrayLike, t_years: float) -> Float64Array:
         """Return the implied volatility ``sqrt(w(k) / T)`` (total variance floored at 0)."""
-        t = float(_check_positive(t_years, "t_years"))
-        out: Float64Array = np.sqrt(np.maximum(self.total_variance(k), 0.0) / t)
+        t = _scalar(_check_positive(t_years, "t_years"), "t_years")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            out: Float64Array = np.sqrt(np.maximum(self.total_variance(k), 0.0) / t)
+        _refuse_overflow(out, k, t_years)
         return out
 
     def as_array(self) -> Float64Array:
         """Return ``[a, b, rho, m, sigma]``."""
         return np.array([self.a, self.b, self.rho, self.m, self.sigma])
+
+
+def _refuse_overflow(values: Float64Array, k: npt.ArrayLike, t_years: npt.ArrayLike) -> None:
+    """Raise InputError naming ``k`` and ``t_years`` where ``values`` (their broadcast) is not finite.
+
+    A finite log-moneyness past about 1e154 squares to inf in the SVI wings, a ``t_years`` of
+    1e308 scales a total variance to inf: the values are out of range, never a result.
+    """
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(np.ravel(bad)))
+        kk, tt = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(t_years, dtype=np.float64))
+        shape = np.shape(values)
+        k_i, t_i = (np.ravel(np.broadcast_to(a, shape))[i].item() for a in (kk, tt))
+        raise InputError(f"k and t_years overflow float64 on the smile (out of range), were k={k_i!r}, t_years={t_i!r}")
 
 
 def _g_from_derivatives(w: Float64Array, w1: Float64Array, w2: Float64Array, k: Float64Array) -> Float64Array:
@@ -213,7 +239,7 @@ class ButterflyCheck:
 
 
 def _grid(k_grid: npt.ArrayLike | None) -> Float64Array:
-    kk = DEFAULT_K_GRID if k_grid is None else np.asarray(k_grid, dtype=np.float64)
+    kk = DEFAULT_K_GRID if k_grid is None else _as_array(k_grid, "k_grid")
     if kk.ndim != 1 or kk.size < 3 or not np.all(np.isfinite(kk)) or not np.all(np.diff(kk) > 0.0):
         raise InputError("k_grid must be a strictly increasing, finite 1-D array of >= 3 points")
     return kk
@@ -429,8 +455,8 @@ def fit_svi(
     """
     K = np.ravel(_check_positive(strike, "strike"))
     iv = np.ravel(_check_positive(vol, "vol"))
-    F = float(_check_positive(forward, "forward"))
-    T = float(_check_positive(t_years, "t_years"))
+    F = _scalar(_check_positive(forward, "forward"), "forward")
+    T = _scalar(_check_positive(t_years, "t_years"), "t_years")
     if K.shape != iv.shape:
         raise InputError(f"strike and vol must have the same length, were {K.size} and {iv.size}")
     if K.size < 5:
@@ -438,11 +464,11 @@ def fit_svi(
     if weights is None:
         wts = np.ones_like(K)
     else:
-        wts = np.ravel(np.asarray(weights, dtype=np.float64))
+        wts = np.ravel(_as_array(weights, "weights"))
         if wts.shape != K.shape or not np.all(np.isfinite(wts)) or np.any(wts < 0.0) or not np.any(wts > 0.0):
             raise InputError("weights must be finite, >= 0, not all 0 and one per quote")
-    if space not in ("vol", "variance"):
-        raise InputError(f"space must be 'vol' or 'variance', was {space!r}")
+    if not isinstance(space, str) or space not in ("vol", "variance"):
+        raise InputError(f"space must be 'vol' or 'variance', was {show(space)}")
     k = np.log(K / F)
     order = np.argsort(k)
     k, iv, wts = k[order], iv[order], wts[order]
@@ -480,7 +506,12 @@ def fit_svi(
     best = None
     for x0 in starts:
         x0 = np.clip(x0, lower + 1e-12, upper - 1e-12)
-        res = least_squares(residuals, x0, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=2000)
+        try:
+            res = least_squares(residuals, x0, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=2000)
+        except ValueError:  # residuals overflow: quotes of extreme size (t_years 1e-300)
+            raise InputError(
+                f"the quotes overflow float64 in the SVI fit (out of range): t_years={T!r}, forward={F!r}"
+            ) from None
         if best is None or res.cost < best.cost:
             best = res
     assert best is not None
@@ -524,5 +555,5 @@ def fit_svi_from_prices(
     res = implied_vol_array(price, kind, forward, K, t_years, rate, settlement)
     iv = np.ravel(np.asarray(res.vol, dtype=np.float64))
     keep = np.ravel(np.asarray(res.ok)) & (iv > 0.0)
-    wts = None if weights is None else np.ravel(np.asarray(weights, dtype=np.float64))[keep]
+    wts = None if weights is None else np.ravel(_as_array(weights, "weights"))[keep]
     return fit_svi(K[keep], iv[keep], forward, t_years, wts, space=space, k_grid=k_grid)
