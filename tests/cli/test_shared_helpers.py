@@ -143,7 +143,8 @@ def test_symbol_constant_is_a_picklable_value() -> None:
     five = SymbolConstant(5.0)
     assert five("BTCUSDT") == five("ETHUSDT") == 5.0
     assert pickle.loads(pickle.dumps(five)) == five
-    assert get_venue("binance-usdm").min_notional("BTCUSDT") == 5.0
+    binance = get_venue("binance-usdm").min_notional  # per base asset, 5 USDT by default
+    assert (binance("SOLUSDT"), pickle.loads(pickle.dumps(binance))("BTCUSDT")) == (5.0, 100.0)
     assert get_venue("hyperliquid").min_notional("BTC") == 10.0
     assert get_venue("gate").min_notional("BTC_USDT") == 0.0
     assert get_venue("gate").contract_size("BTC_USDT") == 1.0

@@ -24,6 +24,8 @@ from levguard.errors import InputError
         ("gate", "BTC_USDT", 0.0001),
         # dYdX v4: one step of BTC-USD, 0.0001 BTC.
         ("dydx-v4", "BTC-USD", 0.0001),
+        # Deribit get_instrument BTC_USDC-PERPETUAL: min_trade_amount 0.001 BTC.
+        ("deribit", "BTC_USDC-PERPETUAL", 0.001),
     ],
 )
 def test_sourced_minimum_quantities(venue: str, symbol: str, qty: float) -> None:
@@ -50,8 +52,13 @@ def test_unsourced_minimums_stay_unknown(venue: str, symbol: str) -> None:
 
 
 def test_the_larger_of_the_notional_and_quantity_minimums() -> None:
-    binance = get_venue("binance-usdm")  # 5 USDT notional, no quantity minimum
-    assert binance.min_order_notional("BTCUSDT", 60_000.0) == 5.0
+    # Binance USDⓈ-M: 5 USDT notional, 100 for BTCUSDT and 20 for ETHUSDT since 2023-11-02; no
+    # quantity minimum.
+    binance = get_venue("binance-usdm")
+    assert binance.min_order_notional("BTCUSDT", 60_000.0) == 100.0
+    assert binance.min_order_notional("ETHUSDT", 3_000.0) == 20.0
+    assert binance.min_order_notional("SOLUSDT", 150.0) == 5.0
+    assert get_venue("deribit").min_order_notional("BTC_USDC-PERPETUAL", 100_000.0) == pytest.approx(100.0)
     okx = get_venue("okx")
     assert okx.min_order_notional("BTC-USDT-SWAP", 1_000.0) == pytest.approx(1.0)
     with pytest.raises(InputError, match="price must be a finite number > 0"):

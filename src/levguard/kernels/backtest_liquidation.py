@@ -382,7 +382,9 @@ def _restore_walk(
     maintenance margin, close the fraction that restores it
     (:func:`~levguard.kernels.liquidation.restore_fraction`) in the book with the liquidation
     fee, or the whole position when none does or when the rest would be smaller than the
-    venue's minimum order notional.  One aggregated row (volume-weighted price,
+    venue's minimum order (its notional, or for a linear contract its quantity at the price,
+    whichever is larger: :meth:`levguard.core.rules.base.VenueModel.min_order_notional`).  One
+    aggregated row (volume-weighted price,
     harmonic for inverse contracts); returns (rows written, fees)."""
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
@@ -417,7 +419,8 @@ def _restore_walk(
         if decision == kl.CLOSE_NONE:
             continue
         rest_quote = (abs(q) - closed) * (1.0 if inverse else p)
-        if decision == kl.CLOSE_PARTIAL and rest_quote >= spec["min_notional"]:
+        min_rest = spec["min_notional"] if inverse else max(spec["min_notional"], spec["min_qty"] * p)
+        if decision == kl.CLOSE_PARTIAL and rest_quote >= min_rest:
             dq = sign * closed
             realised = position_upnl(dq, entry[k], p, inverse)
             left, fee = kl.settle_partial(coll, realised, position_notional(dq, p, inverse), fee_rate)

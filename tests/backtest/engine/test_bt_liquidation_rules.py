@@ -115,14 +115,15 @@ def test_deribit_incremental_liquidation_keeps_part_of_the_position() -> None:
 
 def test_deribit_deep_move_closes_the_dust_and_ruins() -> None:
     # A deep move keeps cutting the position to restore the margin until what would be left is
-    # below Deribit's smallest order (US $10): that rest is closed too, and the equity left
-    # cannot open a new order at 50x, so the run is ruined rather than trading dust.
+    # below Deribit's smallest order (0.001 BTC of BTC_USDC-PERPETUAL, about 97 USDC here): that
+    # rest is closed too, and the equity left cannot open a new order at 50x, so the run is
+    # ruined rather than trading dust.
     df = _drop_frame(100_000.0, 96_500.0, 95_000.0)
     res = run(df, np.ones(len(df)), 30.0, venue="deribit", symbol="BTC_USDC-PERPETUAL", rebalance="never")
     (liq,) = res.liquidations.itertuples()
     assert not liq.partial
     assert liq.qty == pytest.approx(3.0)
-    assert 0.0 < liq.kept < 10.0 / 50.0
+    assert 0.0 < liq.kept < 0.001 * 95_000.0 / 50.0
     assert res.ruined_at == df.index[5]
     assert (res.equity.iloc[5:] == res.equity.iloc[5]).all()
     assert res.equity.iloc[5] == pytest.approx(liq.kept, rel=1e-6)
@@ -221,7 +222,7 @@ def test_ruin_closes_what_is_left_and_freezes_the_equity() -> None:
 
 def test_the_venue_minimum_order_is_the_default_ruin_threshold() -> None:
     res = run(crash_frame(), np.ones(40), 1.0, rebalance="never")
-    assert res.params["min_notional"] == 5.0  # Binance USDⓈ-M
+    assert res.params["min_notional"] == 100.0  # Binance USDⓈ-M BTCUSDT (5 USDT for most symbols)
     assert res.ruined_at is None
     assert res.metrics["ruined"] == 0.0
 

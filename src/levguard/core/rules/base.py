@@ -283,7 +283,8 @@ class NamedKind:
 
 @dataclass(frozen=True)
 class BaseAssetTable:
-    """A per-symbol venue property looked up by the symbol's base asset (0 where none is known).
+    """A per-symbol venue property looked up by the symbol's base asset (``default`` where none is
+    known, 0 unless given).
 
     For :class:`VenueModel`'s ``min_qty`` where a venue publishes a number per contract:
     ``min_qty=BaseAssetTable((("BTC", 0.001), ("ETH", 0.01)))`` gives 0.001 for ``BTCUSDT``,
@@ -291,10 +292,11 @@ class BaseAssetTable:
     """
 
     values: tuple[tuple[str, float], ...]
+    default: float = 0.0
 
     def __call__(self, symbol: str) -> float:
-        """Return the value of ``symbol``'s base asset, 0 when the table has none."""
-        return float(dict(self.values).get(base_asset(symbol), 0.0))
+        """Return the value of ``symbol``'s base asset, :attr:`default` when the table has none."""
+        return float(dict(self.values).get(base_asset(symbol), self.default))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,13 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import LiquidationRule, NamedKind, SymbolConstant, VenueModel, symbol_key
+from levguard.core.rules.base import (
+    BaseAssetTable,
+    LiquidationRule,
+    NamedKind,
+    VenueModel,
+    symbol_key,
+)
 from levguard.core.tiers import TierTable
 
 SNAPSHOT_DATE = "2024-10-24"
@@ -109,7 +115,12 @@ LIQUIDATION = LiquidationRule(
 )
 """Binance USDⓈ-M and COIN-M: the position is taken over at its bankruptcy price."""
 
-MIN_NOTIONAL_SOURCE = "binance.com/en/support/faq/360033161972 (USDⓈ-M: 5 USDT; COIN-M: one contract)"
+MIN_NOTIONAL_SOURCE = (
+    "binance.com/en/support/faq/360033161972 and the 2021-02-23 notice 'Updates to USDⓈ-M Futures Trading Rules' "
+    "(USDⓈ-M: 5 USDT; COIN-M: one contract); BTCUSDT 100 USDT and ETHUSDT 20 USDT from 2023-11-02 (Binance "
+    "notice on the minimum notional of BTCUSDT and ETHUSDT perpetuals, as quoted by exchange mirrors; the API's "
+    "error -4164 'Order's notional must be no smaller than 100'); read 2026-12-06"
+)
 
 
 USDM = VenueModel(
@@ -121,7 +132,7 @@ USDM = VenueModel(
     builtin_tiers=BUILTIN_TIERS,
     symbol_kind=NamedKind("binance-usdm", ContractKind.LINEAR, "use venue binance-coinm, or give its contract_kind"),
     liquidation=LIQUIDATION,
-    min_notional=SymbolConstant(5.0),
+    min_notional=BaseAssetTable((("BTC", 100.0), ("ETH", 20.0)), default=5.0),
     min_notional_source=MIN_NOTIONAL_SOURCE,
 )
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
-from levguard.core.rules.base import LiquidationRule, NamedKind, Rates, SymbolConstant, VenueModel
+from levguard.core.rules.base import BaseAssetTable, LiquidationRule, NamedKind, Rates, VenueModel
 from levguard.core.symbols import base_asset
 from levguard.errors import InputError
 
@@ -128,9 +128,10 @@ DERIBIT = VenueModel(
     ),
     default_taker_fee=0.0005,
     liquidation=LIQUIDATION,
-    min_notional=SymbolConstant(10.0),
-    min_notional_source=(
-        "deribit.com/docs/contract-specifications: contract size US $10 (the inverse contracts; the linear "
-        "USDC perpetual's minimum amount is not in our sources)"
+    min_qty=BaseAssetTable((("BTC", 0.001),)),
+    min_qty_source=(
+        "Deribit public/get_instrument?instrument_name=BTC_USDC-PERPETUAL: contract_size 0.001, "
+        "min_trade_amount 0.001 BTC (an API answer of 2025-07 quoted in a public client); the $10 of the "
+        "inverse contracts does not apply to the linear USDC perpetuals; read 2026-12-06"
     ),
 )
