@@ -251,10 +251,14 @@ def test_hf_after_rises_iff_above_bonus_times_threshold(case: tuple[list[AaveRes
     """HF' > HF iff HF > bonus x LT of the seized collateral (exact arithmetic: removing D of debt and
     D x bonus of collateral weighted by LT).  The contract's floors (values, average threshold) move
     the HF by less than 2 x 1 bps / LT, so the direction is checked for liquidations repaying at
-    least 5 % of the debt value, outside a 2 % band around the pivot.  Nothing guarantees HF' >= 1."""
+    least 5 % of the debt value, outside a 2 % band around the pivot, and seizing at least 1,000
+    token units (the seized amount is floored to whole units: 8.65 units of a coin worth 0.6 cents
+    a unit moved the HF of a 1-dollar position the other way, a counterexample hypothesis found).
+    Nothing guarantees HF' >= 1."""
     rows, coll_sym, _, _, _ = case
     res = run(case)
     assume(not res.deficit)
+    assume(res.collateral_to_liquidator + res.liquidation_protocol_fee >= 1_000)
     coll = next(r for r in rows if r.symbol == coll_sym)
     pivot = Fraction(res.liquidation_bonus * coll.lt, 10**8) * E18
     before_data = get_user_account_data(rows)
