@@ -245,6 +245,17 @@ def contract_sint(value: object, field: str, bits: int = 256, *, digits: bool = 
     return contract_int(value, field, lo, hi, kind, digits=digits)
 
 
+_T = TypeVar("_T")
+
+
+def instance_of(value: object, cls: type[_T], field: str) -> _T:
+    """Return ``value`` if it is a ``cls`` (a record argument such as a ``RoundData``), else raise
+    InputError naming ``field`` and what was given (an attribute lookup on it was an AttributeError)."""
+    if not isinstance(value, cls):
+        raise InputError(f"{field} must be a {cls.__name__}, was {type(value).__name__} {show(value)}")
+    return value
+
+
 def path_arg(value: object, field: str = "path") -> Path:
     """Return ``value`` as a :class:`~pathlib.Path` if it is a ``str`` or ``os.PathLike`` of str, else
     raise (``Path(None)`` or ``Path(3)`` was a TypeError)."""

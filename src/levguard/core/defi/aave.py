@@ -632,7 +632,8 @@ def validate_borrow(
     reserves = parse_positions(positions)
     emode = parse_emode(emode_category)
     target = find_reserve(reserves, asset, "asset")
-    if as_uint256(amount, "amount") == 0:
+    amount = as_uint256(amount, "amount")  # a NumPy int64 amount would wrap in checked_mul below
+    if amount == 0:
         raise AaveError("INVALID_AMOUNT", "amount is 0")
     iso = _isolation_collateral(reserves)
     if iso is not None:

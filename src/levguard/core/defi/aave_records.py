@@ -24,7 +24,7 @@ from levguard.core.defi.wadray import (
     ray_mul_floor,
 )
 from levguard.core.records import JsonRecord
-from levguard.core.validate import contract_int
+from levguard.core.validate import contract_int, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -55,6 +55,17 @@ _MAX_DEBT_CEILING: Final = 2**40 - 1
 _MAX_DECIMALS: Final = 77  # 10**78 overflows uint256
 
 
+_UINT256_FIELDS: Final = (
+    "price",
+    "collateral",
+    "debt",
+    "debt_ceiling",
+    "isolation_mode_total_debt",
+    "liquidity_index",
+    "variable_borrow_index",
+)
+
+
 def _bps(value: object, field_name: str) -> int:
     return contract_int(value, field_name, 0, 65_535, "uint16 bps")  # the reserve configuration stores these in 16 bits
 
@@ -62,7 +73,7 @@ def _bps(value: object, field_name: str) -> int:
 def check_flag(value: object, field_name: str, optional: bool = False) -> None:
     """Raise InputError naming ``field_name`` unless ``value`` is a bool (or None when optional)."""
     if not (isinstance(value, bool) or (optional and value is None)):
-        raise InputError(f"{field_name} must be a bool{' or None' if optional else ''}, was {value!r:.60}")
+        raise InputError(f"{field_name} must be a bool{' or None' if optional else ''}, was {show(value)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +145,12 @@ class AaveReserve(JsonRecord):
 
     def __post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol:
-            raise InputError(f"symbol must be a non-empty str, was {self.symbol!r:.60}")
+            raise InputError(f"symbol must be a non-empty str, was {show(self.symbol)}")
         s = self.symbol
-        for name in ("price", "collateral", "debt"):
-            as_uint256(getattr(self, name), f"{s}.{name}")
+        # The integers are stored as Python ints: NumPy's int64 passes the range checks but its
+        # products wrap or overflow in the wad/ray math (collateral * price).
+        for name in _UINT256_FIELDS:
+            object.__setattr__(self, name, as_uint256(getattr(self, name), f"{s}.{name}"))
         decimals = as_uint256(self.decimals, f"{s}.decimals")
         if decimals > _MAX_DECIMALS:
             raise InputError(f"{s}.decimals must be <= {_MAX_DECIMALS} (10**decimals fits uint256), was {decimals}")
@@ -156,20 +169,23 @@ class AaveReserve(JsonRecord):
             )
         if fee > PERCENTAGE_FACTOR:
             raise InputError(f"{s}.liquidation_protocol_fee must be <= 10000 bps, was {fee}")
-        if as_uint256(self.debt_ceiling, f"{s}.debt_ceiling") > _MAX_DEBT_CEILING:
+        for name, value in (("decimals", decimals), ("ltv", ltv), ("lt", lt), ("liquidation_bonus", bonus)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "liquidation_protocol_fee", fee)
+        if self.debt_ceiling > _MAX_DEBT_CEILING:
             raise InputError(f"{s}.debt_ceiling must be < 2**40, was {self.debt_ceiling}")
-        if as_uint256(self.isolation_mode_total_debt, f"{s}.isolation_mode_total_debt") > UINT128_MAX:
+        if self.isolation_mode_total_debt > UINT128_MAX:
             raise InputError(f"{s}.isolation_mode_total_debt must fit uint128, was {self.isolation_mode_total_debt}")
         for name in ("in_emode", "borrowable_in_isolation", "siloed_borrowing", "emode_ltvzero"):
             check_flag(getattr(self, name), f"{s}.{name}")
-        if self.balance_rounding not in BALANCE_ROUNDINGS:
+        if not isinstance(self.balance_rounding, str) or self.balance_rounding not in BALANCE_ROUNDINGS:
             raise InputError(
                 f"{s}.balance_rounding must be one of {list(BALANCE_ROUNDINGS)}, was {self.balance_rounding!r:.40}"
             )
         check_flag(self.use_as_collateral, f"{s}.use_as_collateral", optional=True)
         check_flag(self.emode_borrowable, f"{s}.emode_borrowable", optional=True)
         for index_name, balance_name in (("liquidity_index", "collateral"), ("variable_borrow_index", "debt")):
-            index, balance = as_uint256(getattr(self, index_name), f"{s}.{index_name}"), getattr(self, balance_name)
+            index, balance = getattr(self, index_name), getattr(self, balance_name)
             if index < RAY or scaled_balance(balance, index, balance_name, self.balance_rounding) is None:
                 raise InputError(
                     f"{s}.{index_name} must be >= 1e27 and give {balance_name} {balance} as the "
@@ -204,7 +220,9 @@ class EModeCategory(JsonRecord):
     def __post_init__(self) -> None:
         ltv, lt = _bps(self.ltv, "emode.ltv"), _bps(self.lt, "emode.lt")
         bonus = _bps(self.liquidation_bonus, "emode.liquidation_bonus")
-        as_uint256(self.price, "emode.price")
+        for name, value in (("ltv", ltv), ("lt", lt), ("liquidation_bonus", bonus)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "price", as_uint256(self.price, "emode.price"))
         if ltv == 0 or ltv > lt or bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
             raise InputError(
                 "emode category must have 0 < ltv <= lt, liquidation_bonus > 10000 and lt * bonus <= 100 % "
@@ -287,6 +305,13 @@ def scaled_balance(balance: int, index: int, side: str, rounding: str) -> int | 
     is ``rayMulFloor(s, index)``, so ``s = rayDivCeil(balance, index)``; the debt balance is
     ``rayMulCeil(s, index)``, so ``s = rayDivFloor(balance, index)`` (unique for ``index >= RAY``).
     """
+    balance, index = as_uint256(balance, "balance"), as_uint256(index, "index")  # NumPy ints to int
+    if index < RAY:
+        raise InputError(f"index must be >= 1e27 (ray), was {index}")
+    if not isinstance(side, str) or side not in ("collateral", "debt"):
+        raise InputError(f"side must be 'collateral' or 'debt', was {show(side)}")
+    if not isinstance(rounding, str) or rounding not in BALANCE_ROUNDINGS:
+        raise InputError(f"rounding must be one of {list(BALANCE_ROUNDINGS)}, was {show(rounding)}")
     if index == RAY:
         return balance
     if rounding == "half_up":
@@ -346,13 +371,15 @@ def parse_emode(category: Mapping[str, object] | EModeCategory | None) -> EModeC
 
 def check_version(version: str) -> str:
     """Return ``version`` when it is one of :data:`AAVE_VERSIONS`; raise InputError otherwise."""
-    if version not in AAVE_VERSIONS:
+    if not isinstance(version, str) or version not in AAVE_VERSIONS:
         raise InputError(f"version must be one of {list(AAVE_VERSIONS)}, was {version!r:.40}")
     return version
 
 
 def find_reserve(reserves: Sequence[AaveReserve], symbol: str, role: str) -> AaveReserve:
     """Return the row of ``symbol``; raise InputError naming ``role`` when it is not there."""
+    if not isinstance(symbol, str):
+        raise InputError(f"{role} must be a str (a symbol of the positions), was {show(symbol)}")
     for r in reserves:
         if r.symbol == symbol:
             return r

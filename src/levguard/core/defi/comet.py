@@ -85,6 +85,7 @@ from levguard.core.defi.comet_math import (
 )
 from levguard.core.defi.comet_state import AssetInfo, Comet, CometAccount, InterestRateModel, as_comet
 from levguard.core.records import JsonRecord
+from levguard.core.validate import show
 from levguard.errors import InputError
 
 __all__ = [
@@ -418,6 +419,10 @@ def absorb(comet: Comet, accounts: Iterable[str], now: int | None = None) -> Abs
     comet = as_comet(comet)
     if isinstance(accounts, str):
         raise InputError(f"accounts must be an iterable of account keys, not one str ({accounts!r:.60})")
+    if not isinstance(accounts, Iterable):
+        raise InputError(
+            f"accounts must be an iterable of account keys, was {type(accounts).__name__} {show(accounts)}"
+        )
     keys = [name_arg(a, "account") for a in accounts]
     if comet.pause_flags >> PAUSE_ABSORB_OFFSET & 1:
         raise CometError("Paused", "absorb is paused")

@@ -409,7 +409,7 @@ class Comet(JsonRecord):
 
     def account(self, key: str) -> CometAccount:
         """Return the account's storage (all zeros when absent)."""
-        acc = self.accounts.get(key)
+        acc = self.accounts.get(name_arg(key, "account"))
         return acc if acc is not None else _EMPTY_ACCOUNT
 
     def asset_info_by_address(self, asset: str) -> AssetInfo:
@@ -428,7 +428,7 @@ class Comet(JsonRecord):
 
     def collateral_balance(self, asset: str) -> int:
         """Return the collateral token's ``balanceOf(comet)`` (see ``collateral_balances``)."""
-        v = self.collateral_balances.get(asset)
+        v = self.collateral_balances.get(name_arg(asset, "asset"))
         return v if v is not None else self.totals_collateral.get(asset, 0)
 
 

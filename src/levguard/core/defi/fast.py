@@ -25,7 +25,7 @@ from typing import Final
 import numpy as np
 
 from levguard.core.records import Record
-from levguard.core.validate import array_1d, show
+from levguard.core.validate import array_1d, no_bools_or_strings, show
 from levguard.errors import InputError
 from levguard.kernels import defi as kd
 from levguard.typing import Float64Array1D, Int64Array1D
@@ -103,6 +103,7 @@ def _rows(n: int | None, **arrays: object) -> dict[str, Float64Array1D]:
     # Every array 1-D float64 of one length (the first's, or n).
     out: dict[str, Float64Array1D] = {}
     for name, values in arrays.items():
+        no_bools_or_strings(values, name)  # NumPy reads True as 1.0 and "0.8" as 0.8
         a = array_1d(values, name)
         if n is None:
             n = a.shape[0]
@@ -303,6 +304,7 @@ def morpho_position_arrays(
     n = c.shape[0]
     shared: dict[str, Float64Array1D] = {}
     for name, values in (("price", price), ("lltv", lltv)):
+        no_bools_or_strings(values, name)
         a = array_1d(values, name)  # a scalar becomes length 1
         if a.shape[0] != n and a.shape[0] != 1:
             raise InputError(f"{name} must be a scalar or have the length of collateral ({n}), was {a.shape[0]}")

@@ -44,7 +44,7 @@ from typing import Final
 
 from levguard.core.defi.price_feeds import MorphoOracleError, OracleError, morpho_feed_price
 from levguard.core.records import JsonRecord
-from levguard.core.validate import contract_sint, contract_uint, show
+from levguard.core.validate import contract_sint, contract_uint, instance_of, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -208,6 +208,7 @@ def capo_max_ratio(adapter: CapoAdapter, block_timestamp: int) -> int:
     PriceCapAdapterBase._getMaxRatio:
     ``snapshotRatio + growthPerSecondScaled * (block.timestamp - snapshotTimestamp) / 1e6``.
     """
+    instance_of(adapter, CapoAdapter, "adapter")
     now = contract_uint(block_timestamp, "block_timestamp")
     if now < adapter.snapshot_timestamp:
         raise CapoError(_PANIC_ARITHMETIC, f"block_timestamp {now} < snapshot_timestamp {adapter.snapshot_timestamp}")
@@ -289,6 +290,7 @@ def capo_validate_snapshot(
     (evaluated left to right).  The contract does not check the ratio against the timestamp:
     a ratio from another time than ``ts`` is accepted (the 2026-03-10 wstETH incident).
     """
+    instance_of(adapter, CapoAdapter, "adapter")
     now = contract_uint(block_timestamp, "block_timestamp")
     stored = contract_uint(stored_snapshot_timestamp, "stored_snapshot_timestamp", 48)
     ts = adapter.snapshot_timestamp
@@ -538,6 +540,7 @@ def morpho_oracle_price(
     against a USD-pegged loan token); for an ERC-4626 collateral, ``base_vault_assets`` is
     ``convertToAssets(sample)``.
     """
+    instance_of(oracle, MorphoChainlinkOracleV2, "oracle")
     values = {
         "base_vault_assets": (base_vault_assets, oracle.base_vault),
         "base_feed_1": (base_feed_1, oracle.base_feed_1_decimals is not None),

@@ -45,7 +45,17 @@ from enum import StrEnum
 from typing import Final
 
 from levguard.core.records import JsonRecord
-from levguard.core.validate import as_amount, contract_sint, contract_uint, finite, positive, rate, show
+from levguard.core.validate import (
+    as_amount,
+    contract_sint,
+    contract_uint,
+    finite,
+    flag,
+    instance_of,
+    positive,
+    rate,
+    show,
+)
 from levguard.errors import InputError
 
 __all__ = [
@@ -185,6 +195,8 @@ class RoundData(JsonRecord):
     @classmethod
     def from_tuple(cls, values: Iterable[object], decimals: int = 8) -> RoundData:
         """Build from the 5-tuple ``latestRoundData()`` returns (e.g. through web3) and ``decimals``."""
+        if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+            raise InputError(f"latestRoundData must be a sequence of 5 values, was {show(values)}")
         items = tuple(values)
         if len(items) != 5:
             raise InputError(f"latestRoundData must have 5 values, had {len(items)}: {show(items)}")
@@ -258,9 +270,9 @@ def check_round(round_data: RoundData, block_timestamp: int, heartbeat: int) -> 
     FluxAggregator check.  Neither Aave's ``AaveOracle`` nor Morpho's ``ChainlinkDataFeedLib``
     applies these checks (see :class:`OraclePolicy`).
     """
+    r = instance_of(round_data, RoundData, "round_data")
     now = contract_uint(block_timestamp, "block_timestamp")
     beat = contract_uint(heartbeat, "heartbeat")
-    r = round_data
     failures: list[str] = []
     words: list[str] = []
     if r.answer <= 0:
@@ -505,7 +517,7 @@ def aave_asset_price(
     the CAPO adapters it points to return 0 for a non-positive base price (so the fallback runs).
     """
     unit = contract_uint(base_currency_unit, "base_currency_unit")
-    if is_base_currency:
+    if flag(is_base_currency, "is_base_currency"):
         return OracleReading(OraclePolicy.AAVE.value, "answer", unit, "", "base currency")
     fallback = None if fallback_price is None else contract_uint(fallback_price, "fallback_price")
     if answer is not None:
@@ -585,6 +597,9 @@ def read_price(
     :func:`morpho_feed_price` (ChainlinkDataFeedLib.getPrice), ``"checked"`` is
     :func:`check_round`.
     """
+    instance_of(round_data, RoundData, "round_data")
+    if fallback_price is not None:  # checked whatever the policy (only "aave" reads it)
+        contract_uint(fallback_price, "fallback_price")
     try:
         p = OraclePolicy(policy)
     except ValueError:
@@ -687,6 +702,8 @@ def value_at_oracle(positions: Iterable[Mapping[str, object]]) -> ValuationRepor
     oracle's view, so an undervalued collateral (``price_gap < 0``, e.g. a CAPO cap below the
     exchange rate) lowers the health factor by the same fraction.
     """
+    if isinstance(positions, Mapping | str | bytes) or not isinstance(positions, Iterable):
+        raise InputError(f"positions must be a sequence of rows, was {type(positions).__name__} {show(positions)}")
     rows: list[OracleValuation] = []
     for i, row in enumerate(positions):
         if not isinstance(row, Mapping):
@@ -694,7 +711,10 @@ def value_at_oracle(positions: Iterable[Mapping[str, object]]) -> ValuationRepor
         unknown = set(row) - {"symbol", "amount", "oracle_price", "market_price"}
         if unknown:
             raise InputError(f"positions[{i}] has unknown fields {sorted(map(str, unknown))}")
-        symbol = str(row.get("symbol", f"#{i}"))
+        raw_symbol = row.get("symbol", f"#{i}")
+        if not isinstance(raw_symbol, str) or not raw_symbol:
+            raise InputError(f"positions[{i}].symbol must be a non-empty str, was {show(raw_symbol)}")
+        symbol = raw_symbol
         amount = finite(as_amount(row.get("amount"), f"positions[{i}].amount"), f"positions[{i}].amount")
         oracle = positive(as_amount(row.get("oracle_price"), f"{symbol}.oracle_price"), f"{symbol}.oracle_price")
         raw_market = row.get("market_price")

@@ -30,7 +30,7 @@ from typing import Final
 from levguard.core.defi.aave import AAVE_VERSIONS
 from levguard.core.defi.price_feeds import OracleError, RoundData
 from levguard.core.records import JsonRecord
-from levguard.core.validate import integer_in, show
+from levguard.core.validate import instance_of, integer_in, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -130,8 +130,9 @@ def sequencer_status(
     ``isLiquidationAllowed`` both return it.  Chainlink's L2 sequencer feed guidance
     (docs.chain.link/data-feeds/l2-sequencer-feeds) is the same rule with ``startedAt``.
     """
-    if version not in AAVE_VERSIONS:
+    if not isinstance(version, str) or version not in AAVE_VERSIONS:
         raise InputError(f"version must be one of {', '.join(AAVE_VERSIONS)}, was {show(version)}")
+    instance_of(round_data, RoundData, "round_data")
     grace = integer_in(grace_period, "grace_period", 0, _UINT256)
     now = integer_in(block_timestamp, "block_timestamp", 0, _UINT256)
     since = round_data.updated_at if version == "3.0" else round_data.started_at
@@ -152,7 +153,7 @@ def validate_borrow_sentinel(status: SequencerStatus) -> None:
     -----
     ValidationLogic.validateBorrow: ``require(sentinel == address(0) || isBorrowAllowed(), 59)``.
     """
-    if not status.borrow_allowed:
+    if not instance_of(status, SequencerStatus, "status").borrow_allowed:
         raise SentinelCheckFailedError(f"sequencer_{status.state}", _sentinel_words(status))
 
 
@@ -171,6 +172,7 @@ def validate_liquidation_sentinel(status: SequencerStatus, health_factor: int) -
     MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD || isLiquidationAllowed(), 59)``: positions below
     0.95 can be liquidated while the sequencer is down or in its grace period.
     """
+    instance_of(status, SequencerStatus, "status")
     hf = integer_in(health_factor, "health_factor", 0, _UINT256)
     if hf >= MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD and not status.liquidation_allowed:
         raise SentinelCheckFailedError(
