@@ -22,7 +22,6 @@ from levguard.cascade import (
     simulate_path,
 )
 from levguard.cascade.population import Population
-from levguard.data import synth_market
 from levguard.errors import DataError, InputError
 from levguard.risk import liquidation_forecaster, liquidation_forecasts
 from levguard.risk.forecast import as_of_ns, forecaster_info, position_forecasts, short_history_note, to_hourly
@@ -40,18 +39,6 @@ JUMP = {
     "jump_std": 0.03,
 }
 MARKET = Market(depth=2e3)
-
-
-@pytest.fixture(scope="module")
-def pop() -> Population:
-    return population_from_distribution(50, price=60_000.0, seed=3)
-
-
-@pytest.fixture(scope="module")
-def bars() -> pd.DataFrame:
-    b = synth_market(years=0.3, seed=1, interval="1h").ohlcv
-    b.attrs = {}
-    return b
 
 
 @pytest.fixture(scope="module")

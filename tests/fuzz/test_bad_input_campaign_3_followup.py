@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levguard.cascade import Market, calibrate, monte_carlo, population_from_distribution, simulate_path
+from levguard.cascade import Market, calibrate, monte_carlo, simulate_path
 from levguard.cascade.population import Population
 from levguard.core.risk.excursion import (
     HORIZON_GRID_HOURS,
@@ -22,7 +22,6 @@ from levguard.core.risk.excursion import (
     excursion_probabilities,
     reference_distribution,
 )
-from levguard.data import synth_market
 from levguard.errors import InputError
 from levguard.risk import liquidation_forecaster, liquidation_forecasts
 from levguard.risk.forecast import position_forecasts
@@ -30,18 +29,6 @@ from levguard.risk.validation import validate_liquidation
 
 MARKET = Market(depth=2e3)
 GBM = {"model": "gbm", "s0": 60_000.0, "sigma": 0.0, "mu": 0.0, "n_steps": 2, "dt_years": 1.0, "seed": 1}
-
-
-@pytest.fixture(scope="module")
-def pop() -> Population:
-    return population_from_distribution(50, price=60_000.0, seed=3)
-
-
-@pytest.fixture(scope="module")
-def bars() -> pd.DataFrame:
-    b = synth_market(years=0.3, seed=1, interval="1h").ohlcv
-    b.attrs = {}
-    return b
 
 
 # --- 1. monte_carlo: a cascade that overflows float64 ----------------------------------------
