@@ -133,7 +133,9 @@ class PaperVenue:
     funding_interval_ns : int, optional
         Funding is settled when the clock crosses a multiple of it.  Default: the rule set's
         :attr:`~levguard.core.rules.base.VenueModel.funding_interval_hours` (8 h: 00, 08 and
-        16 UTC; hourly on Hyperliquid and dYdX v4).
+        16 UTC; hourly on Hyperliquid and dYdX v4).  On a venue whose funding accrues
+        continuously (:attr:`~levguard.core.rules.base.VenueModel.funding_continuous`: Deribit)
+        and with no interval given, every tick pays ``rate x tick / interval``.
     lot_size : float
         Order quantities are rounded down to a multiple of it with ``Decimal`` (0: no rounding).
     faults : Faults, optional
@@ -237,6 +239,7 @@ class PaperVenue:
         self.tick_ns = int(tick_ns if tick_ns is not None else lengths[0] if lengths else DEFAULT_TICK_NS)
         if self.tick_ns <= 0:
             raise InputError(f"tick_ns must be > 0, was {self.tick_ns!r}")
+        self.funding_continuous = bool(self.model.funding_continuous and funding_interval_ns is None)
         if funding_interval_ns is None:  # the venue's own: hourly on Hyperliquid and dYdX v4
             funding_interval_ns = round(self.model.funding_interval_hours * _HOUR_NS)
         self.funding_interval_ns = integer_in(funding_interval_ns, "funding_interval_ns", 1, 2**63)
@@ -402,14 +405,19 @@ class PaperVenue:
         return self.step_sync()
 
     def _settle_funding(self, prev_ns: int, now_ns: int) -> list[FundingPayment]:
-        # Boundaries b * interval in (prev_ns, now_ns], settled at the new tick's marks.
+        # Boundaries b * interval in (prev_ns, now_ns], settled at the new tick's marks; a
+        # continuous venue pays the share of the interval the tick covered, at its end.
         out: list[FundingPayment] = []
-        first, last = prev_ns // self.funding_interval_ns + 1, now_ns // self.funding_interval_ns
+        if self.funding_continuous:
+            stamps, share = [now_ns], (now_ns - prev_ns) / self.funding_interval_ns
+        else:
+            first, last = prev_ns // self.funding_interval_ns + 1, now_ns // self.funding_interval_ns
+            stamps, share = [b * self.funding_interval_ns for b in range(first, last + 1)], 1.0
         marks = self.marks()
         inverse = self._inverse
-        for b in range(first, last + 1):
+        for stamp in stamps:
             for p in list(self._positions.values()):
-                rate, mark = self._funding.get(p.symbol, 0.0), marks[p.symbol]
+                rate, mark = self._funding.get(p.symbol, 0.0) * share, marks[p.symbol]
                 amount = -math.copysign(1.0, p.qty) * position_notional(p.qty, mark, inverse) * rate
                 # A margin or wallet drained to zero is clamped (nothing left to liquidate, and a
                 # wallet is never negative here); the payment records what moved, so the records
@@ -422,7 +430,7 @@ class PaperVenue:
                     before = self.wallet_balance
                     self.wallet_balance = max(before + amount, 0.0)
                     amount = self.wallet_balance - before
-                out.append(FundingPayment(b * self.funding_interval_ns, p.symbol, p.qty, mark, rate, amount))
+                out.append(FundingPayment(stamp, p.symbol, p.qty, mark, rate, amount))
         self.funding_payments.extend(out)
         return out
 

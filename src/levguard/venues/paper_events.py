@@ -60,7 +60,8 @@ class AdlEvent:
 
 @dataclass(frozen=True)
 class FundingPayment:
-    """A funding settlement: ``amount`` received (> 0) or paid (< 0) by the account."""
+    """A funding settlement: ``amount`` received (> 0) or paid (< 0) by the account at ``rate``
+    (on a venue whose funding accrues continuously, the share of the quoted rate the tick covered)."""
 
     ts_ns: int
     symbol: str

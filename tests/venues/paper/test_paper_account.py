@@ -238,6 +238,24 @@ def test_funding_is_settled_at_the_venues_own_interval(name: str, symbol: str, h
     assert asyncio.run(venue.fetch_funding_rate(symbol)) == pytest.approx(0.0001 * hours / 8)
 
 
+def test_deribit_funding_accrues_every_tick() -> None:
+    """Deribit's rate is quoted per 8 hours but "calculated and paid/received continuously"
+    (support.deribit.com, "Funding Specifications"): every tick pays its share, so a day of hourly
+    ticks pays 24 times 1/8 of the rate, as much as Binance's three settlements."""
+    pos = {"symbol": "BTC_USDC-PERPETUAL", "qty": 1.0, "entry": 60_000.0}
+    feeds = {"BTC_USDC-PERPETUAL": [60_000.0] * 25}
+    venue = PaperVenue("deribit", feeds=feeds, wallet_balance=10_000.0, positions=[pos], tick_ns=HOUR_NS)
+    assert venue.funding_continuous
+    for _ in range(24):
+        assert len(venue.step_sync().funding) == 1
+    assert [p.ts_ns - venue.start_ns for p in venue.funding_payments] == [k * HOUR_NS for k in range(1, 25)]
+    assert [p.rate for p in venue.funding_payments] == pytest.approx([0.0001 / 8] * 24)
+    assert venue.wallet_balance == pytest.approx(10_000.0 - 3 * 0.0001 * 60_000.0)
+    fixed = PaperVenue("deribit", feeds=feeds, wallet_balance=10_000.0, positions=[pos], tick_ns=HOUR_NS,
+                       funding_interval_ns=8 * HOUR_NS)  # fmt: skip
+    assert not fixed.funding_continuous  # an interval given: settled at its boundaries
+
+
 def test_a_given_funding_interval_and_rate_override_the_venues() -> None:
     pos = {"symbol": "BTC", "qty": 1.0, "entry": 60_000.0}
     venue = PaperVenue("hyperliquid", feeds={"BTC": [60_000.0] * 9}, wallet_balance=10_000.0, positions=[pos],

@@ -374,6 +374,11 @@ class VenueModel:
         standard of Binance, Bybit, OKX, Gate and BitMEX; 1 where the venue settles hourly:
         Hyperliquid, dYdX v4).  A venue may list some symbols at another interval (Binance's
         4-hourly ones); a caller that knows it passes its own.
+    funding_continuous : bool
+        Funding accrues continuously rather than at settlement times (Deribit: the rate is
+        "expressed as an 8-hour interest rate, however funding is actually calculated and
+        paid/received continuously"); :attr:`funding_interval_hours` is then the period the rate
+        is quoted for.
     """
 
     name: str
@@ -402,6 +407,7 @@ class VenueModel:
     min_qty: Callable[[str], float] = SymbolConstant(0.0)
     min_qty_source: str = ""
     funding_interval_hours: float = 8.0
+    funding_continuous: bool = False
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

@@ -127,6 +127,7 @@ DERIBIT = VenueModel(
         deribit_names=True,
     ),
     default_taker_fee=0.0005,
+    funding_continuous=True,  # support.deribit.com, "Funding Specifications": paid continuously, quoted per 8 h
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.001),)),
     min_qty_source=(
