@@ -153,6 +153,10 @@ def test_venues_lists_every_rule_set() -> None:
     assert res.exit_code == 0
     for name in levguard.venue_names():
         assert name in res.stdout
+    rows = {line.split()[0]: line for line in res.stdout.splitlines() if line.split()}
+    assert " 1 h " in rows["hyperliquid"]  # each venue's funding interval
+    assert " 8 h " in rows["binance-usdm"]
+    assert "accrued" in res.stdout  # Deribit: an 8-hour rate accrued continuously
 
 
 def test_margin_with_a_tiers_file(tmp_path: Path) -> None:

@@ -193,11 +193,12 @@ def venues() -> None:
     from levguard.core.rules import VENUES
 
     table = Table(header_style="bold")
-    for col in ("name", "venue", "contracts", "MM valued at"):
+    for col in ("name", "venue", "contracts", "MM valued at", "funding"):
         table.add_column(col, no_wrap=col != "venue")
     table.add_column("source", overflow="fold")  # URLs are wrapped, never cut with an ellipsis
     for m in VENUES.values():
-        table.add_row(m.name, m.title, m.kind.value, m.mm_basis.value, m.source)
+        funding = f"{m.funding_interval_hours:g} h" + (" rate, accrued" if m.funding_continuous else "")
+        table.add_row(m.name, m.title, m.kind.value, m.mm_basis.value, funding, m.source)
     from levguard.cli._output import console
 
     console().print(table)
