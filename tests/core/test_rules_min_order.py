@@ -58,6 +58,7 @@ def test_the_larger_of_the_notional_and_quantity_minimums() -> None:
     assert binance.min_order_notional("BTCUSDT", 60_000.0) == 100.0
     assert binance.min_order_notional("ETHUSDT", 3_000.0) == 20.0
     assert binance.min_order_notional("SOLUSDT", 150.0) == 5.0
+    assert binance.min_order_notional("BTCUSDC", 60_000.0) == 5.0  # the notice names the USDT perpetuals only
     assert get_venue("deribit").min_order_notional("BTC_USDC-PERPETUAL", 100_000.0) == pytest.approx(100.0)
     okx = get_venue("okx")
     assert okx.min_order_notional("BTC-USDT-SWAP", 1_000.0) == pytest.approx(1.0)

@@ -41,7 +41,7 @@ from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
-from levguard.core.validate import finite, integer_in
+from levguard.core.validate import as_float, finite, integer_in
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.typing import Float64Array1D
@@ -242,7 +242,10 @@ class PaperVenue:
         self.funding_continuous = bool(self.model.funding_continuous and funding_interval_ns is None)
         if funding_interval_ns is None:  # the venue's own: hourly on Hyperliquid and dYdX v4
             funding_interval_ns = round(self.model.funding_interval_hours * _HOUR_NS)
-        self.funding_interval_ns = integer_in(funding_interval_ns, "funding_interval_ns", 1, 2**63)
+        interval: object = funding_interval_ns
+        if isinstance(interval, float) and interval.is_integer():
+            interval = int(interval)  # 8 * 3600e9 is a whole number of ns
+        self.funding_interval_ns = integer_in(interval, "funding_interval_ns", 1, 2**63)
         for field_name, value in (("taker_fee", taker_fee), ("slippage_bps", slippage_bps), ("lot_size", lot_size)):
             if not (math.isfinite(value) and value >= 0.0):
                 raise InputError(f"{field_name} must be >= 0, was {value!r}")
@@ -253,7 +256,9 @@ class PaperVenue:
             funding_rate = BASE_FUNDING_RATE_8H * self.funding_interval_ns / FUNDING_INTERVAL_NS
         rates = funding_rate if isinstance(funding_rate, Mapping) else dict.fromkeys(self._feeds, funding_rate)
         try:
-            self._funding = {self._sym(s): finite(r, f"funding_rate[{s!r}]") for s, r in rates.items()}
+            # Any real number (NumPy's, Decimal, a numeric string from a config), kept as float64.
+            self._funding = {self._sym(s): finite(as_float(r, f"funding_rate[{s!r}]"), f"funding_rate[{s!r}]")
+                             for s, r in rates.items()}  # fmt: skip
         except VenuePermanentError as exc:
             raise InputError(f"funding_rate: {exc}") from None
         self._tiers: dict[str, TierTable] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import levguard.options as lo
@@ -200,3 +201,15 @@ def test_facade_doctest() -> None:
     result = doctest.testmod(lo)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_slices_may_come_from_any_iterable() -> None:
+    """``dict.values()`` and a pandas Series of slices built a surface before the input checks; a
+    reviewer found the checks refused them.  A str or a mapping is still refused."""
+    flat = SVISlice(0.5, F0, SVIParams(0.08, 1e-9, 0.0, 0.0, 1.0))
+    ref = VolSurface([flat]).vol_k(0.0, 0.5)
+    assert VolSurface({"6m": flat}.values()).vol_k(0.0, 0.5) == ref
+    assert VolSurface(pd.Series([flat])).vol_k(0.0, 0.5) == ref
+    for bad in ("x", {"6m": flat}):
+        with pytest.raises(InputError, match="slices must be a sequence"):
+            VolSurface(bad)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,9 @@ def test_portfolio_pnl_counts_the_venues_funding_intervals() -> None:
     np.testing.assert_allclose(portfolio_pnl(hl, {"BTC": [1.0]}, horizon_days=1, funding_rate=1.25e-5).pnl, [-18.0])
     eight = portfolio_pnl(hl, {"BTC": [1.0]}, horizon_days=1, funding_rate=1.25e-5, funding_interval_hours=8)
     np.testing.assert_allclose(eight.pnl, [-2.25])
+    for hours in (Decimal("8"), "8", np.float32(8.0)):  # a spec's numbers, as the former float() read them
+        pnl = portfolio_pnl(hl, {"BTC": [1.0]}, horizon_days=1, funding_rate=1.25e-5, funding_interval_hours=hours)
+        np.testing.assert_allclose(pnl.pnl, [-2.25])
 
 
 def test_spec_file_input(tmp_path: Path) -> None:

@@ -59,10 +59,12 @@ def test_a_nan_funding_rate_can_no_longer_reach_the_liquidation_budget() -> None
 def test_the_funding_interval_is_the_venues_unless_given() -> None:
     """Hyperliquid and dYdX v4 settle funding hourly: the same funding per day, quoted per hour
     there and per 8 hours on Binance, sizes the same leverage."""
-    assert MarketContext(venue="hyperliquid", symbol="BTC").funding_interval_hours == 1.0
-    assert MarketContext(venue="dydx-v4", symbol="BTC-USD").funding_interval_hours == 1.0
-    assert MarketContext(venue="binance-usdm").funding_interval_hours == 8.0
-    assert MarketContext(venue="hyperliquid", funding_interval_hours=4).funding_interval_hours == 4.0
+    assert MarketContext(venue="hyperliquid", symbol="BTC").funding_hours == 1.0
+    assert MarketContext(venue="dydx-v4", symbol="BTC-USD").funding_hours == 1.0
+    binance = MarketContext(venue="binance-usdm")
+    assert (binance.funding_interval_hours, binance.funding_hours) == (None, 8.0)
+    assert replace(binance, venue="hyperliquid").funding_hours == 1.0  # the new venue's, not 8 carried over
+    assert MarketContext(venue="hyperliquid", funding_interval_hours=4).funding_hours == 4.0
     policy = LiquidationBudget(0.01, 7.0, model="gbm", max_leverage=50)
     hourly = MarketContext(venue="hyperliquid", symbol="BTC", mmr=0.01, funding_rate=1.25e-5)
     eight_hourly = MarketContext(venue="binance-usdm", symbol="BTCUSDT", mmr=0.01, funding_rate=1e-4)

@@ -4,6 +4,7 @@ liquidations by the margin engine, ADL."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -266,6 +267,21 @@ def test_a_given_funding_interval_and_rate_override_the_venues() -> None:
         (4 * HOUR_NS, 0.0002),
         (8 * HOUR_NS, 0.0002),
     ]
+
+
+@pytest.mark.parametrize("rate", [np.float32(1e-4), Decimal("0.0001"), "0.0001", 1e-4])
+def test_funding_rates_of_any_real_type_settle_in_float64(rate: Any) -> None:
+    """A float32 rate made every payment and then the wallet float32 (0.0625 USDT steps at 1e6),
+    a reviewer found; Decimal and numeric strings (a config's) are read as the number they are."""
+    venue = venue_with([{"symbol": "BTCUSDT", "qty": 1.0, "entry": 60_000.0}], prices={"BTCUSDT": [60_000.0] * 9},
+                       wallet_balance=1_000_000.0, tick_ns=HOUR_NS, funding_rate=rate,
+                       funding_interval_ns=8 * 3600e9)  # fmt: skip
+    for _ in range(8):
+        venue.step_sync()
+    (payment,) = venue.funding_payments
+    assert type(payment.amount) is float
+    assert type(venue.wallet_balance) is float
+    assert venue.wallet_balance == pytest.approx(1_000_000.0 - 6.0, abs=1e-5)  # float32(1e-4) is 1.00000005e-4
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ object with one more shock (surfaces are immutable).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -221,9 +221,10 @@ class VolSurface:
     __slots__ = ("_expiries", "_shocks", "_slices")
 
     def __init__(self, slices: Sequence[SVISlice], shocks: Sequence[VolShock] = ()) -> None:
-        for name, seq in (("slices", slices), ("shocks", shocks)):
-            if isinstance(seq, str | bytes) or not isinstance(seq, Sequence | np.ndarray):
+        for name, seq in (("slices", slices), ("shocks", shocks)):  # any iterable: a list, dict.values(), a Series
+            if isinstance(seq, str | bytes | Mapping) or not isinstance(seq, Iterable):
                 raise InputError(f"{name} must be a sequence, was {show(seq)}")
+        slices, shocks = tuple(slices), tuple(shocks)
         if len(slices) == 0:
             raise InputError("a VolSurface needs at least one slice, was 0")
         for s in slices:

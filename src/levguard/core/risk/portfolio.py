@@ -34,7 +34,7 @@ from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
 from levguard.core.rules import get_venue
 from levguard.core.symbols import base_asset, is_usd, symbol_key
-from levguard.core.validate import finite, non_negative, positive
+from levguard.core.validate import as_float, finite, non_negative, positive
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
@@ -345,7 +345,9 @@ def revalue(
     model = get_venue(account.venue)
     if funding_interval_hours is None:
         funding_interval_hours = model.funding_interval_hours
-    positive(funding_interval_hours, "funding_interval_hours")
+    funding_interval_hours = positive(
+        as_float(funding_interval_hours, "funding_interval_hours"), "funding_interval_hours"
+    )
     rep = report if report is not None else evaluate(account, model)
     if len(rep.positions) != len(account.positions):
         raise InputError(f"report has {len(rep.positions)} positions, account {len(account.positions)}")

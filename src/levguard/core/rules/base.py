@@ -282,6 +282,23 @@ class NamedKind:
 
 
 @dataclass(frozen=True)
+class SymbolTable:
+    """A per-symbol venue property listed for some symbols (:func:`symbol_key`: ``BTCUSDT``,
+    ``BTC/USDT:USDT`` and ``btcusdt`` are one), :attr:`default` for the others.
+
+    For a venue that sets a number for named contracts only: Binance's minimum order notional is
+    100 USDT on the BTCUSDT perpetual, 5 on most others.
+    """
+
+    values: tuple[tuple[str, float], ...]
+    default: float = 0.0
+
+    def __call__(self, symbol: str) -> float:
+        """Return the value listed for ``symbol``, else :attr:`default`."""
+        return float(dict(self.values).get(symbol_key(symbol), self.default))
+
+
+@dataclass(frozen=True)
 class BaseAssetTable:
     """A per-symbol venue property looked up by the symbol's base asset (``default`` where none is
     known, 0 unless given).

@@ -33,9 +33,9 @@ from types import MappingProxyType
 
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import (
-    BaseAssetTable,
     LiquidationRule,
     NamedKind,
+    SymbolTable,
     VenueModel,
     symbol_key,
 )
@@ -132,7 +132,7 @@ USDM = VenueModel(
     builtin_tiers=BUILTIN_TIERS,
     symbol_kind=NamedKind("binance-usdm", ContractKind.LINEAR, "use venue binance-coinm, or give its contract_kind"),
     liquidation=LIQUIDATION,
-    min_notional=BaseAssetTable((("BTC", 100.0), ("ETH", 20.0)), default=5.0),
+    min_notional=SymbolTable((("BTCUSDT", 100.0), ("ETHUSDT", 20.0)), default=5.0),
     min_notional_source=MIN_NOTIONAL_SOURCE,
 )
 

@@ -95,9 +95,12 @@ class MarketContext:
             raise InputError(f"funding_rate must be a fraction per interval in (-1, 1), was {show(self.funding_rate)}")
         object.__setattr__(self, "taker_fee_rate", fee)
         object.__setattr__(self, "funding_rate", funding)
+        # Kept as given (None: the venue's), so dataclasses.replace(ctx, venue=...) reads the new
+        # venue's interval; the resolved one is funding_hours.
         hours = self.funding_interval_hours
-        hours = model.funding_interval_hours if hours is None else positive_number(hours, "funding_interval_hours")
-        object.__setattr__(self, "funding_interval_hours", hours)
+        if hours is not None:
+            object.__setattr__(self, "funding_interval_hours", positive_number(hours, "funding_interval_hours"))
+        object.__setattr__(self, "_funding_hours", model.funding_interval_hours if hours is None else float(hours))
         kind = self.contract_kind
         if kind is not None:
             if not isinstance(kind, str) or kind.lower() not in ("linear", "inverse"):
@@ -110,9 +113,15 @@ class MarketContext:
             object.__setattr__(self, "contract_size", float(size))
 
     @property
+    def funding_hours(self) -> float:
+        """The funding interval in hours: :attr:`funding_interval_hours`, else the venue's."""
+        hours: float = self.__dict__["_funding_hours"]
+        return hours
+
+    @property
     def funding_rate_per_hour(self) -> float:
-        """``funding_rate / funding_interval_hours`` (the interval resolved at construction)."""
-        return self.funding_rate / float(self.funding_interval_hours or 8.0)
+        """``funding_rate / funding_hours``."""
+        return self.funding_rate / self.funding_hours
 
 
 @runtime_checkable
