@@ -282,23 +282,6 @@ class NamedKind:
 
 
 @dataclass(frozen=True)
-class SymbolTable:
-    """A per-symbol venue property listed for some symbols (:func:`symbol_key`: ``BTCUSDT``,
-    ``BTC/USDT:USDT`` and ``btcusdt`` are one), :attr:`default` for the others.
-
-    For a venue that sets a number for named contracts only: Binance's minimum order notional is
-    100 USDT on the BTCUSDT perpetual, 5 on most others.
-    """
-
-    values: tuple[tuple[str, float], ...]
-    default: float = 0.0
-
-    def __call__(self, symbol: str) -> float:
-        """Return the value listed for ``symbol``, else :attr:`default`."""
-        return float(dict(self.values).get(symbol_key(symbol), self.default))
-
-
-@dataclass(frozen=True)
 class BaseAssetTable:
     """A per-symbol venue property looked up by the symbol's base asset (``default`` where none is
     known, 0 unless given).
@@ -311,9 +294,27 @@ class BaseAssetTable:
     values: tuple[tuple[str, float], ...]
     default: float = 0.0
 
+    def key(self, symbol: str) -> str:
+        """Return the key ``symbol`` is listed under: its base asset."""
+        return base_asset(symbol)
+
     def __call__(self, symbol: str) -> float:
-        """Return the value of ``symbol``'s base asset, :attr:`default` when the table has none."""
-        return float(dict(self.values).get(base_asset(symbol), self.default))
+        """Return the value listed for ``symbol``'s key, :attr:`default` when the table has none."""
+        return float(dict(self.values).get(self.key(symbol), self.default))
+
+
+@dataclass(frozen=True)
+class SymbolTable(BaseAssetTable):
+    """A per-symbol venue property listed for some symbols (:func:`symbol_key`: ``BTCUSDT``,
+    ``BTC/USDT:USDT`` and ``btcusdt`` are one), :attr:`default` for the others.
+
+    For a venue that sets a number for named contracts only: Binance's minimum order notional is
+    100 USDT on the BTCUSDT perpetual, 5 on most others.
+    """
+
+    def key(self, symbol: str) -> str:
+        """Return the key ``symbol`` is listed under: :func:`symbol_key`."""
+        return symbol_key(symbol)
 
 
 @dataclass(frozen=True)
