@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard.cascade.contagion import _num, _venue_arrays, asset_matrices
-from levguard.cascade.market import MarketResult, pending_bad_debt, simulate_market
+from levguard.cascade.market import MarketResult, simulate_market
 from levguard.cascade.market_paths import market_paths_for
 from levguard.cascade.market_settings import MarketPopulation, MarketSpec, MarketVenue
 from levguard.cascade.settings import _int, _pos
@@ -101,7 +101,7 @@ class MarketPlan:
                 raise InputError(f"path {first + j}: {res.counts.overflow} events dropped; the report needs all")
             st = res.out.steps
             out["bad_debt"][j] = st.bad_debt[:, -1]
-            out["pending_bad_debt"][j] = pending_bad_debt(pop, res.out, n_v)
+            out["pending_bad_debt"][j] = res.venues["pending_bad_debt"].to_numpy()  # computed by simulate_market
             out["adl_notional"][j] = st.adl_notional.sum(axis=(1, 2))
             out["liquidated_notional"][j] = st.liq_notional.sum(axis=(1, 2))
             out["fund_used"][j] = fund0 - np.minimum(fund0, st.fund.min(axis=1))

@@ -224,9 +224,7 @@ def simulate_path(
                 "qty": fin.qty,
                 "margin": fin.margin,
                 "pnl": fin.pnl,
-                "equity_end": np.where(
-                    fin.qty > 0.0, fin.margin + pop.side * fin.qty * (st.mark[-1] - pop.entry_price), fin.margin
-                ),
+                "equity_end": kc.open_equity(fin.margin, pop.side, fin.qty, pop.entry_price, st.mark[-1]),
                 "status": _STATUSES[fin.status],
             }
         ),

@@ -23,6 +23,7 @@ Failure is a value: the kernel never raises.
 from __future__ import annotations
 
 import math
+from typing import Any, overload
 
 import numpy as np
 
@@ -96,6 +97,7 @@ __all__ = [
     "new_final_accounts",
     "new_outputs",
     "new_steps",
+    "open_equity",
     "summarize",
 ]
 
@@ -538,6 +540,19 @@ def cascade_py(
 cascade_nb = jit(cascade_py)
 
 
+@overload
+def open_equity(margin: float, side: float, qty: float, entry: float, mark: float) -> float: ...
+@overload
+def open_equity(
+    margin: Float64Array1D, side: Float64Array1D, qty: Float64Array1D, entry: Float64Array1D, mark: float
+) -> Float64Array1D: ...
+@jitable
+def open_equity(margin: Any, side: Any, qty: Any, entry: Any, mark: float) -> Any:
+    """Return an account's equity at ``mark``: ``margin + side qty (mark - entry)`` (its margin when
+    closed, ``qty = 0``).  Plain Python outside the kernels, so it also takes arrays."""
+    return margin + side * qty * (mark - entry)
+
+
 @jitable
 def summarize(
     steps: CascadeSteps,
@@ -561,7 +576,7 @@ def summarize(
     pending = 0.0
     for i in range(fin.qty.shape[0]):
         if fin.qty[i] > 0.0:
-            equity = fin.margin[i] + acc.side[i] * fin.qty[i] * (mark - acc.entry[i])
+            equity = open_equity(fin.margin[i], acc.side[i], fin.qty[i], acc.entry[i], mark)
             if equity < 0.0:
                 pending -= equity
     liq = 0.0

@@ -40,7 +40,7 @@ from typing import Any, Literal, TypeVar
 
 from levguard.core.rules import get_venue
 from levguard.core.rules.hyperliquid import HYPERLIQUID, coin_key, single_tier
-from levguard.core.rules.okx import TIERS_IN_CONTRACTS, okx_tier_rows
+from levguard.core.rules.okx import TIERS_IN_CONTRACTS, market_tier_rows
 from levguard.core.tiers import TierTable
 from levguard.errors import (
     InputError,
@@ -483,9 +483,8 @@ class CcxtVenue:
                 mark = (await self.fetch_marks([symbol])).get(symbol)
                 if mark is None:
                     raise VenuePermanentError(f"{self.exchange_id} {what}: no mark to value its contract tiers at")
-                size = _positive(market.get("contractSize")) or 1.0
-                rows = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
-                source += f" (contracts of {size:g} valued at the mark {mark:g})"
+                rows, note = market_tier_rows(rows, market, mark)
+                source += note
             return TierTable.from_rows(rows, source=source)
         except InputError as exc:
             raise VenuePermanentError(f"{self.exchange_id} {what}: tiers rejected: {exc}") from None

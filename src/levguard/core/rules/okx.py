@@ -194,6 +194,16 @@ def okx_tier_rows(
     return out
 
 
+def market_tier_rows(
+    rows: Sequence[Mapping[str, Any]], market: Mapping[str, Any], mark: float
+) -> tuple[list[dict[str, Any]], str]:
+    """Return :func:`okx_tier_rows` for a ccxt ``market`` (its ``contractSize``, 1 when absent,
+    and ``inverse``) at ``mark``, and the note that says so for the table's source."""
+    size = float(market.get("contractSize") or 1.0)
+    out = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
+    return out, f" (contracts of {size:g} valued at the mark {mark:g})"
+
+
 def _contracts(value: object, field: str) -> float:
     try:
         x = float(value)  # type: ignore[arg-type]

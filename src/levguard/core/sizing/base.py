@@ -97,10 +97,9 @@ class MarketContext:
         object.__setattr__(self, "funding_rate", funding)
         # Kept as given (None: the venue's), so dataclasses.replace(ctx, venue=...) reads the new
         # venue's interval; the resolved one is funding_hours.
-        hours = self.funding_interval_hours
-        if hours is not None:
-            object.__setattr__(self, "funding_interval_hours", positive_number(hours, "funding_interval_hours"))
-        object.__setattr__(self, "_funding_hours", model.funding_interval_hours if hours is None else float(hours))
+        if self.funding_interval_hours is not None:
+            hours = positive_number(self.funding_interval_hours, "funding_interval_hours")
+            object.__setattr__(self, "funding_interval_hours", hours)
         kind = self.contract_kind
         if kind is not None:
             if not isinstance(kind, str) or kind.lower() not in ("linear", "inverse"):
@@ -115,8 +114,9 @@ class MarketContext:
     @property
     def funding_hours(self) -> float:
         """The funding interval in hours: :attr:`funding_interval_hours`, else the venue's."""
-        hours: float = self.__dict__["_funding_hours"]
-        return hours
+        if self.funding_interval_hours is None:
+            return get_venue(self.venue).funding_interval_hours
+        return self.funding_interval_hours
 
     @property
     def funding_rate_per_hour(self) -> float:

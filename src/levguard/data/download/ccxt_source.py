@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from levguard.core.rules.okx import TIERS_IN_CONTRACTS, okx_tier_rows
+from levguard.core.rules.okx import TIERS_IN_CONTRACTS, market_tier_rows
 from levguard.core.tiers import TierTable
 from levguard.data.cache import CacheEntry, CacheKey, ParquetCache
 from levguard.data.download._common import (
@@ -509,9 +509,8 @@ class CcxtSource:
             source = f"ccxt:{self.exchange_id} leverage tiers {market['symbol']} at {taken}"
             try:
                 if self.exchange_id in TIERS_IN_CONTRACTS:  # OKX: caps in contracts, valued at the mark
-                    mark, size = self._mark(str(market["symbol"])), float(market.get("contractSize") or 1.0)
-                    rows = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
-                    source += f" (contracts of {size:g} valued at the mark {mark:g})"
+                    rows, note = market_tier_rows(rows, market, self._mark(str(market["symbol"])))
+                    source += note
                 table = TierTable.from_rows(rows, source=source, where=f"{self.exchange_id} tiers of {s}")
             except LevguardError as exc:
                 raise DataError(f"{self.exchange_id} leverage tiers of {s} are inconsistent: {exc}") from None
