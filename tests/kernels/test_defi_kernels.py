@@ -145,8 +145,10 @@ def test_numpy_baseline_agrees_with_the_kernel(emode: bool) -> None:
         *(b[k] for k in ("indptr", "collateral_value", "debt_value", "lt", "ltv")), b["emode_lt"], b["emode_ltv"]
     )
     assert bad == -1
+    # Not bits: ``np.add.reduceat``'s SIMD loop adds in another order than the kernel's running
+    # sum, and the order depends on the machine's vector width (4e-14 apart on an AVX2-only CPU).
     for x, y in zip(out, base, strict=True):
-        np.testing.assert_allclose(x, y, rtol=1e-14)
+        np.testing.assert_allclose(x, y, rtol=1e-12)
 
 
 @pytest.mark.parametrize("twin", ["py", "nb"])
