@@ -21,3 +21,13 @@ def fail(message: str) -> NoReturn:
 
     Console(stderr=True, highlight=False).print(f"levguard: error: {one_line(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def not_empty(**options: str | None) -> None:
+    """Refuse an option given as the empty string (``--symbol ''`` would read as "not given").
+
+    The keywords are the options' names with ``_`` for ``-``; ``None`` (not given) passes.
+    """
+    for name, value in options.items():
+        if value is not None and not str(value).strip():
+            fail(f"--{name.replace('_', '-')} must not be empty, was {value!r}")

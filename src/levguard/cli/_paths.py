@@ -4,7 +4,9 @@ A command that writes several files (a backtest's report and JSON, a cascade's C
 market's three files) writes them one after another.  Were a later one refused (a directory in
 its place, a parent that is a file), the earlier ones would already have replaced the user's
 previous files, and the run's cost would be lost too.  :func:`check_outputs` refuses such a set
-up front, naming the config key, and refuses two outputs that name one file.
+up front, naming the config key, and refuses two outputs that name one file, or an output that
+names one of the command's inputs (``data resample IN.csv --out IN.csv`` would replace the bars
+it read, ``defi pos.yaml --out pos.yaml`` the position with its report).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeAlias
 
 from levguard.errors import InputError
 
@@ -39,7 +42,10 @@ def _problem(path: Path) -> str | None:
     return None
 
 
-def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]]) -> None:
+_Named: TypeAlias = Iterable[tuple[str, str | os.PathLike[str] | None]]
+
+
+def check_outputs(outputs: _Named, inputs: _Named = ()) -> None:
     """Refuse output paths that cannot be written, before anything is written.
 
     Parameters
@@ -47,14 +53,23 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]]) 
     outputs : iterable of (key, path)
         The config key or option that names each output (used in the message) and its path;
         a ``None`` or empty path (an output not asked for) is skipped.
+    inputs : iterable of (key, path), optional
+        The files the command reads (argument or option name, path): no output may name one.
 
     Raises
     ------
     InputError
-        A path that is a directory, a path under a file, a folder that cannot be written, or two
-        outputs naming the same file.  Missing parent folders are allowed (the writers create them).
+        A path that is a directory, a path under a file, a folder that cannot be written, two
+        outputs naming the same file, or an output naming an input.  Missing parent folders are
+        allowed (the writers create them).
     """
     seen: dict[str, str] = {}
+    for key, where in inputs:
+        if where is not None and str(where) != "":
+            try:
+                seen.setdefault(os.path.realpath(where), f"the input {key}")
+            except (OSError, ValueError):  # the reader names what is wrong with it
+                continue
     for key, where in outputs:
         if where is None or str(where) == "":
             continue
@@ -67,5 +82,7 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike[str] | None]]) 
         if problem is not None:
             raise InputError(f"{key}: cannot write {str(where)!r}: {problem}")
         if real in seen:
+            if seen[real].startswith("the input "):
+                raise InputError(f"{key} names {seen[real]} {str(path)!r}: it would be written over")
             raise InputError(f"{seen[real]} and {key} name the same file {str(path)!r}")
         seen[real] = key

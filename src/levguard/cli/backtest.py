@@ -212,7 +212,7 @@ def backtest(
     try:
         cfg = load_backtest_file(config)
         plan = sweep_plan(cfg, config) if cfg.sweep is not None else None  # config errors before the data
-        check_outputs(_outputs(cfg))  # one bad output path would lose the run and the files before it
+        check_outputs(_outputs(cfg), inputs=[("CONFIG", config)])  # a bad output would lose the run
         data = load_data(cfg.data)
         notes = list(data.attrs.get("notes", ()))  # printed once the run succeeded: an error is one line
         if cfg.policies:

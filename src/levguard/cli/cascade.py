@@ -305,7 +305,8 @@ def cascade(
                 ("output.paths_csv", paths_csv),
                 ("output.events_csv", out.events_csv),
                 ("output.json", out.json_path),
-            ]
+            ],
+            inputs=[("CONFIG", config)],
         )
         setup = _Setup(cfg, config)
         path = path_for(setup.spec, cfg.path_index)
@@ -432,7 +433,8 @@ def calibrate(
                 ("calibrate.output.report", out.report),
                 ("calibrate.output.csv", out.csv),
                 ("calibrate.output.json", out.json_path),
-            ]
+            ],
+            inputs=[("CONFIG", config)],
         )
         setup = _Setup(cfg, config)
         # The grid and the cap search run the same Monte Carlo: scenarios, budget, risk level.

@@ -120,9 +120,11 @@ def contagion(
     from levguard.errors import InputError
 
     try:
+        from levguard.cli._paths import check_outputs
         from levguard.cli.cascade import scheduler_option
 
         scheduler = scheduler_option(scheduler)
+        check_outputs([("--out", out)], inputs=[("CONFIG", config)])  # before the run, not after it
         cfg = load_contagion_config(config)
         if n_paths is not None and n_paths < 1:
             raise InputError(f"--paths must be >= 1, was {n_paths}")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from levguard.cli._app import command_group
-from levguard.cli._errors import fail
+from levguard.cli._errors import fail, not_empty
 from levguard.errors import LevguardError
 
 data_app = command_group(
@@ -31,6 +31,7 @@ def check(
 
     if kind not in ("auto", "ohlcv", "mark", "index", "funding"):
         fail(f"--kind must be auto, ohlcv, mark, index or funding, was {kind!r}")
+    not_empty(interval=interval)
     try:
         report = check_file(file, kind=kind, interval=interval)
     except LevguardError as exc:
@@ -92,10 +93,12 @@ def resample(
     keep_partial: Annotated[bool, typer.Option(help="Keep target bars missing some source bars.")] = False,
 ) -> None:
     """Resample OHLCV bars to a coarser interval (open first, high max, low min, close last, volume sum)."""
+    from levguard.cli._paths import check_outputs
     from levguard.data.loaders import load_ohlcv, save_frame
     from levguard.data.resample import resample_ohlcv
 
     try:
+        check_outputs([("--out", out)], inputs=[("FILE", file)])
         frame = load_ohlcv(file)
         result = resample_ohlcv(frame, interval, partial="keep" if keep_partial else "drop")
         path = save_frame(result, out)
@@ -161,7 +164,10 @@ def index_cmd(
         fail(f"--method must be weighted_mean or weighted_median, was {method!r}")
     if len(files) < 2:
         fail(f"index needs at least 2 source files, was {len(files)}")
+    from levguard.cli._paths import check_outputs
+
     try:
+        check_outputs([("--out", out)], inputs=[(f"FILES[{i}]", f) for i, f in enumerate(files)])
         config = OracleConfig(max_deviation=max_deviation, min_sources=min_sources, method=method)  # type: ignore[arg-type]
         sources = {name: load_ohlcv(f) for name, f in zip(_source_names(files), files, strict=True)}
         frame = build_index_frame(sources, column=column, weights=weights, config=config)  # type: ignore[arg-type]

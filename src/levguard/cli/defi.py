@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from levguard.cli._app import command_group
-from levguard.cli._errors import fail
+from levguard.cli._errors import fail, not_empty
 from levguard.errors import LevguardError
 
 if TYPE_CHECKING:
@@ -318,11 +318,15 @@ def position(
     """Health factor, borrowing power and the liquidation price of each collateral of a position;
     P(HF < 1) over horizons with --bars, stress scenarios with --stress, an HTML report with --out; with an
     oracles: section, the position at the oracle's prices beside the market's."""
+    from levguard.cli._paths import check_outputs
     from levguard.defi.analytics import joint_liquidation_boundary, position_report
     from levguard.defi.positions import load_position
     from levguard.errors import InputError
 
     try:
+        bars_map = _bars(bars)
+        inputs = [("FILE", None if file == "-" else file), *((f"--bars {a}", p) for a, p in (bars_map or {}).items())]
+        check_outputs([("--out", out)], inputs=inputs)
         spec = _load(file)
         pos = load_position(spec)
         report = position_report(pos, target_hf=target_hf)
@@ -332,7 +336,6 @@ def position(
             if len(pair) != 2:
                 raise InputError(f"--joint takes two collaterals separated by a comma (e.g. WETH,WBTC), was {joint!r}")
             boundary = joint_liquidation_boundary(pos, pair[0], pair[1], points=points)
-        bars_map = _bars(bars)
         risk = None
         if horizon and bars_map is None:
             raise InputError("--horizon needs --bars ASSET=FILE (the bars P(HF < 1) is forecast on)")
@@ -473,6 +476,7 @@ def loop(
     unwinding cost, and the net APY (rates from the spec's irm: section, the protocol's model)."""
     from levguard.defi.loops import loop_options, loop_position
 
+    not_empty(collateral=collateral, debt=debt)
     try:
         spec = _load(file)
         options = loop_options(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from levguard.cli._errors import EXIT_BAD_INPUT, one_line
+from levguard.cli._errors import EXIT_BAD_INPUT, not_empty, one_line
 from levguard.cli._errors import fail as _fail
 from levguard.core.positions import MarginMode
 from levguard.errors import InputError, LevguardError
@@ -452,6 +452,7 @@ def demo(
     """
     from levguard.margin import evaluate_account, parse_spec_text
 
+    not_empty(data=data_dir, symbol=symbol, start=start, end=end, cache_dir=cache_dir)
     if data_dir is not None and real:
         _fail(f"--data and --real exclude each other, were --data {data_dir!r} and --real")
     if data_dir is None and not real:

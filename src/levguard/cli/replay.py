@@ -93,8 +93,10 @@ def replay(
     from dataclasses import replace
 
     from levguard.cascade.replay import load_replay_config, run_replay
+    from levguard.cli._paths import check_outputs
 
     try:
+        check_outputs([("--out", out)], inputs=[("CONFIG", config)])
         cfg = load_replay_config(config)
         cal = None
         if calibrate:

@@ -142,6 +142,7 @@ def render(report: dict[str, Any]) -> None:
 
 
 def risk(
+    ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Account spec or {accounts: [...]} portfolio (JSON/YAML).")],
     history: Annotated[
         str | None,
@@ -185,13 +186,27 @@ def risk(
     A unified or portfolio-margin account (docs/unified.md) gets its margin, liquidation surface (or,
     moving with one asset, its ratio along that asset's moves) and reverse stress.
     """
+    from levguard.cli._paths import check_outputs
     from levguard.core.unified import is_unified_spec
     from levguard.core.unified_pm import is_portfolio_margin_spec
+    from levguard.errors import InputError
+    from levguard.risk.joint import parse_asset_files
     from levguard.risk.report import load_portfolio, risk_report
 
     try:
+        assets = [(f"--asset-history {a}", p) for a, p in parse_asset_files(asset_history).items()]
+        check_outputs([("--out", out)], inputs=[("FILE", file), ("--history", history), *assets])
         specs = load_portfolio(file)
         unified = len(specs) == 1 and (is_unified_spec(specs[0]) or is_portfolio_margin_spec(specs[0]))
+        if not (unified or surface is not None or out is not None):
+            given = ("surface_range", "surface_points", "asset_history")
+            # typer ships its own click: its ParameterSource is compared by name.
+            unused = [n for n in given if getattr(ctx.get_parameter_source(n), "name", "") == "COMMANDLINE"]
+            if unused:
+                raise InputError(
+                    f"--{unused[0].replace('_', '-')} shapes the liquidation surface: it needs --surface or --out "
+                    "(or a unified or portfolio-margin account)"
+                )
         report: dict[str, Any] = {}
         if not unified:
             report = risk_report(

@@ -279,6 +279,7 @@ def liquidation(
     Cases: daily at 00:00 UTC, long and short isolated positions at each leverage and horizon;
     outcome 1 when the mark touches the liquidation price within the horizon.
     """
+    from levguard.cli._paths import check_outputs
     from levguard.core.rules import get_venue
     from levguard.risk.forecast import FORECAST_MODELS
     from levguard.risk.validation import (
@@ -298,6 +299,13 @@ def liquidation(
                 raise InputError(f"{name} must be one of {', '.join(sorted(FORECAST_MODELS))}, was {value!r}")
         if marks and len(marks) != len(files):
             raise InputError(f"--mark must be given once per BARS file ({len(files)}), was given {len(marks)} time(s)")
+        check_outputs(
+            [("--out", out)],
+            inputs=[
+                *((f"BARS[{i}]", f) for i, f in enumerate(files)),
+                *((f"--mark[{i}]", f) for i, f in enumerate(marks)),
+            ],
+        )
         for s in side or ():
             if s not in SIDES:
                 raise InputError(f"--side must be long or short, was {s!r}")

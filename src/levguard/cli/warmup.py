@@ -430,7 +430,9 @@ def compile_bytecode() -> bool:
 
 
 def warmup(
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Processes to compile in (0: the CPU count).")] = 0,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, max=1024, help="Processes to compile in (0: the CPU count).")
+    ] = 0,
     only: Annotated[
         list[str] | None, typer.Option("--only", metavar="NAME", help="Only this workload (repeatable).")
     ] = None,
