@@ -184,9 +184,18 @@ class GarchFit:
         )
 
 
+def _time_ordered(index: pd.Index, field: str) -> None:
+    # A dated index must run forward with one bar per time: sorted descending or with a
+    # duplicated bar, returns and volatilities were computed across the wrong neighbours.
+    if isinstance(index, pd.DatetimeIndex) and not (index.is_monotonic_increasing and index.is_unique):
+        raise InputError(f"{field} must be in time order with no duplicated timestamps (sort it and drop duplicates)")
+
+
 def _returns(returns: object) -> tuple[Float64Array1D, pd.Index | None, object]:
     # (values, index or None, attrs interval) from a Series, an OHLCV frame (log returns of its
     # closes) or an array.
+    if isinstance(returns, pd.DataFrame | pd.Series):
+        _time_ordered(returns.index, "returns")
     if isinstance(returns, pd.DataFrame):
         if "close" not in returns.columns:
             raise InputError(

@@ -17,7 +17,7 @@ Example (a 5x-levered long BTC position, 80 % annual volatility)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -31,6 +31,7 @@ from levguard.core.risk.liquidation import (
     prob_liquidation_curve,
     time_to_liquidation,
 )
+from levguard.core.validate import show
 from levguard.errors import InputError
 
 __all__ = [
@@ -60,6 +61,13 @@ def _per_position(value: object, positions: Sequence[PositionReport], field: str
 
 def _column(h: float) -> str:
     return f"p_{h:g}d"
+
+
+def _listed(values: object, field: str, what: str) -> list[Any]:
+    # list(values) for a sequence; None, a str or a bare object: InputError naming field.
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise InputError(f"{field} must be {what}, was {type(values).__name__} {show(values)}")
+    return list(values)
 
 
 def prob_liquidation_table(
@@ -115,11 +123,11 @@ def prob_liquidation_table(
     items: Sequence[PositionReport] = positions.positions if isinstance(positions, AccountReport) else positions
     if isinstance(items, PositionReport):
         items = [items]
-    items = list(items)
+    items = _listed(items, "positions", "an AccountReport or a sequence of PositionReport")
     for i, p in enumerate(items):
         if not isinstance(p, PositionReport):
             raise InputError(f"positions[{i}] must be a PositionReport, was {type(p).__name__}")
-    hs = tuple(horizons)
+    hs = tuple(_listed(horizons, "horizons", "a sequence of horizons in days"))
     if not hs:
         raise InputError("horizons must not be empty")
     sigmas = _per_position(sigma, items, "sigma")

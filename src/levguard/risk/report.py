@@ -110,6 +110,10 @@ def _price_series(history: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     # The series whose volatility is forecast: the mark when the frame has mark-price bars (high,
     # low and close, as the liquidation forecaster reads them: levguard.data.frames.hourly_arrays),
     # else the last price.  Perpetuals are marked, and liquidated, at the mark.
+    if not isinstance(history, pd.DataFrame):  # a Series had no .columns: an AttributeError
+        raise InputError(
+            f"history must be a DataFrame of OHLC bars (levguard.data.fetch_history), was {type(history).__name__}"
+        )
     if not {"mark_high", "mark_low", "mark_close"} <= set(history.columns):
         return history, "last price"
     cols = {c: c.removeprefix("mark_") for c in _MARK_OHLC if c in history.columns}

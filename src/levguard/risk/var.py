@@ -12,7 +12,7 @@ Returns are **daily log returns** throughout (``ln(P_t / P_{t-1})``, fractions).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -30,6 +30,7 @@ from levguard.core.risk import var as cvar
 from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, revalue
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, symbol_key
+from levguard.core.validate import finite_number, no_bools_or_strings, number, positive_number, show
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.garch import GarchModel
@@ -60,6 +61,52 @@ def _account(account: Mapping[str, Any] | Account | str | Path) -> Account:
     if isinstance(account, Mapping):
         return account_from_spec(account)
     raise InputError(f"account must be a spec dict, a file path or an Account, was {type(account).__name__}")
+
+
+_MAX_HORIZON_DAYS = 36_500  # 100 years: 1e308 overflowed the step count of a Monte Carlo VaR
+_MAX_SIMS = 100_000_000
+
+
+def _numbers(values: object, name: str) -> Float64Array:
+    # values as a float64 array; a bool, a string or what is no array of numbers: InputError naming it.
+    no_bools_or_strings(values, name)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be an array of numbers, was {show(values)}") from None
+
+
+def _whole(value: object, field: str, lo: int, hi: int) -> int:
+    # value as an int if a whole number (an int or an integral float, not a bool) in [lo, hi].
+    bad = InputError(f"{field} must be a whole number in [{lo}, {hi}], was {show(value)}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise bad
+    if isinstance(value, float | np.floating) and not (math.isfinite(value) and float(value).is_integer()):
+        raise bad
+    n = int(value)
+    if not lo <= n <= hi:
+        raise bad
+    return n
+
+
+def _option_list(options: object) -> tuple[OptionPosition, ...]:
+    # A sequence of OptionPosition (None: none); a str or a bare object was a TypeError/AttributeError.
+    if options is None:
+        return ()
+    if isinstance(options, str | bytes | Mapping) or not isinstance(options, Iterable):
+        raise InputError(f"options must be a sequence of OptionPosition, was {show(options)}")
+    items: list[OptionPosition] = []
+    for j, o in enumerate(options):
+        if not isinstance(o, OptionPosition):
+            raise InputError(f"options[{j}] must be an OptionPosition, was {type(o).__name__} {show(o)}")
+        items.append(o)
+    return tuple(items)
+
+
+def _seed(seed: object) -> int | None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63):
+        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, was {show(seed)}")
+    return None if seed is None else int(seed)
 
 
 def _underlyings(account: Account, options: Sequence[OptionPosition]) -> list[str]:
@@ -94,13 +141,16 @@ def _returns_matrix(returns: object, keys: Sequence[str]) -> tuple[Float64Array,
             raise InputError(f"returns has no column for {missing}; columns are {list(returns.columns)}")
         frame = pd.DataFrame({k: returns[cols[k]] for k in keys})
     else:
-        arr = np.asarray(returns, dtype=np.float64)
+        arr = _numbers(returns, "returns")
         if arr.ndim == 1 and len(keys) == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != len(keys):
             raise InputError(f"returns must be shape (T, {len(keys)}) for underlyings {list(keys)}, was {arr.shape}")
         frame = pd.DataFrame(arr, columns=list(keys))
-    frame = frame.astype(np.float64).dropna()
+    try:
+        frame = frame.astype(np.float64).dropna()
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"returns must hold numbers (daily log returns), was {show(returns)}") from None
     values = frame.to_numpy(dtype=np.float64)
     if values.shape[0] < 2:
         raise InputError(f"returns must hold at least 2 complete rows, had {values.shape[0]}")
@@ -122,13 +172,13 @@ def _daily_vols(keys: Sequence[str], vol: float | Mapping[str, float] | None, R:
             raise InputError("give vol (annualised) or returns (daily log returns) for this method")
         return np.asarray(np.std(R, axis=0, ddof=1), dtype=np.float64)
     if isinstance(vol, Mapping):
-        norm = {symbol_key(str(k)): float(v) for k, v in vol.items()}
+        norm = {symbol_key(str(k)): number(v, f"vol[{k!r}]") for k, v in vol.items()}
         missing = [k for k in keys if k not in norm]
         if missing:
             raise InputError(f"vol has no entry for {missing}; keys are {sorted(norm)}")
         annual = np.array([norm[k] for k in keys])
     else:
-        annual = np.full(len(keys), float(vol))
+        annual = np.full(len(keys), number(vol, "vol"))
     if not (np.isfinite(annual).all() and (annual > 0).all()):
         raise InputError(f"vol must be annualised fractions > 0, was {vol!r}")
     out: Float64Array1D = annual / math.sqrt(365.0)
@@ -138,7 +188,7 @@ def _daily_vols(keys: Sequence[str], vol: float | Mapping[str, float] | None, R:
 def _correlation(keys: Sequence[str], R: Float64Array | None, correlation: npt.ArrayLike | None) -> Float64Array:
     k = len(keys)
     if correlation is not None:
-        c = np.asarray(correlation, dtype=np.float64)
+        c = _numbers(correlation, "correlation")
         if c.shape != (k, k) or not np.allclose(c, c.T) or not np.allclose(np.diag(c), 1.0):
             raise InputError(f"correlation must be a symmetric ({k}, {k}) matrix with unit diagonal for {list(keys)}")
         return c
@@ -153,8 +203,9 @@ def _funding_map(funding_rate: float | Mapping[str, float] | None, account: Acco
     if funding_rate is None:
         return None
     if isinstance(funding_rate, Mapping):
-        return {str(k): float(v) for k, v in funding_rate.items()}
-    return {p.symbol: float(funding_rate) for p in account.positions}
+        return {str(k): finite_number(v, f"funding_rate[{k!r}]") for k, v in funding_rate.items()}
+    rate = finite_number(funding_rate, "funding_rate")
+    return {p.symbol: rate for p in account.positions}
 
 
 def _paths(rel_steps: Float64Array, keys: Sequence[str]) -> dict[str, Float64Array]:
@@ -247,7 +298,8 @@ def portfolio_pnl(
     if funding_rate is None or isinstance(funding_rate, Mapping):
         rates = funding_rate
     else:
-        rates = {p.symbol: float(funding_rate) for p in acc.positions}
+        rate = finite_number(funding_rate, "funding_rate")
+        rates = {p.symbol: rate for p in acc.positions}
     return revalue(
         acc,
         scenarios,
@@ -355,19 +407,16 @@ def portfolio_var(
     True
     """
     lv = cvar.check_level(level)
-    h = float(horizon_days)
-    if not (math.isfinite(h) and h > 0):
-        raise InputError(f"horizon_days must be > 0, was {horizon_days!r}")
-    if isinstance(n_sims, bool) or int(n_sims) != n_sims or n_sims < 100:
-        raise InputError(f"n_sims must be a whole number >= 100, was {n_sims!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63):
-        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, was {seed!r}")
-    if nu is not None and not (math.isfinite(nu) and nu > 2.0):
+    h = positive_number(horizon_days, "horizon_days")
+    if h > _MAX_HORIZON_DAYS:
+        raise InputError(f"horizon_days must be at most {_MAX_HORIZON_DAYS:,} (100 years), was {show(horizon_days)}")
+    n_sims = _whole(n_sims, "n_sims", 100, _MAX_SIMS)
+    _seed(seed)
+    if nu is not None and not (finite_number(nu, "nu") > 2.0):
         raise InputError(f"nu must be > 2, was {nu!r}")
-    if isinstance(steps_per_day, bool) or int(steps_per_day) != steps_per_day or steps_per_day < 1:
-        raise InputError(f"steps_per_day must be a whole number >= 1, was {steps_per_day!r}")
+    steps_per_day = _whole(steps_per_day, "steps_per_day", 1, 1_000_000)
     acc = _account(account)
-    opts = tuple(options or ())
+    opts = _option_list(options)
     report = evaluate(acc)
     keys = _underlyings(acc, opts)
     R, _ = _returns_matrix(returns, keys) if returns is not None else (None, None)
@@ -541,10 +590,13 @@ def _series(returns: pd.Series | npt.ArrayLike) -> tuple[Float64Array1D, pd.Inde
     if isinstance(returns, pd.DataFrame):
         raise InputError("returns must be one Series of daily returns, was a DataFrame")
     if isinstance(returns, pd.Series):
-        s = returns.astype(np.float64).dropna()
+        try:
+            s = returns.astype(np.float64).dropna()
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"returns must hold numbers (daily log returns), was {show(returns)}") from None
         values = np.asarray(s.to_numpy(), dtype=np.float64)
         return values, s.index
-    arr = np.asarray(returns, dtype=np.float64)
+    arr = _numbers(returns, "returns")
     if arr.ndim != 1:
         raise InputError(f"returns must be 1-D, was shape {arr.shape}")
     arr = arr[np.isfinite(arr)]
@@ -600,14 +652,14 @@ def var_backtest(
     """
     lv = cvar.check_level(level)
     r, index = _series(returns)
-    if isinstance(window, bool) or int(window) != window or window < 30:
-        raise InputError(f"window must be a whole number >= 30, was {window!r}")
+    window = _whole(window, "window", 30, 2**31 - 1)
+    n_sims = _whole(n_sims, "n_sims", 100, _MAX_SIMS)
+    seed = _seed(seed)
     if r.size < window + 2:
         raise InputError(f"returns must hold more than window + 1 = {window + 1} days, had {r.size}")
     if side not in ("long", "short"):
         raise InputError(f"side must be 'long' or 'short', was {side!r}")
-    if isinstance(refit_every, bool) or int(refit_every) != refit_every or refit_every < 1:
-        raise InputError(f"refit_every must be a whole number >= 1, was {refit_every!r}")
+    refit_every = _whole(refit_every, "refit_every", 1, 2**31 - 1)
     pnl_all = r if side == "long" else -r
     loss_all = -pnl_all
     n_f = r.size - window

@@ -65,17 +65,26 @@ def _label(data: pd.DataFrame | pd.Series) -> Any:
     return label
 
 
+def _time_ordered(index: pd.Index, field: str) -> None:
+    # A dated index must run forward with one bar per time: sorted descending or with a
+    # duplicated bar, returns and volatilities were computed across the wrong neighbours.
+    if isinstance(index, pd.DatetimeIndex) and not (index.is_monotonic_increasing and index.is_unique):
+        raise InputError(f"{field} must be in time order with no duplicated timestamps (sort it and drop duplicates)")
+
+
 def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
     # Normalise every accepted input shape to the columns an estimator needs.
     if isinstance(data, pd.DataFrame):
         missing = [c for c in needs if c not in data.columns]
         if missing:
             raise InputError(f"data must have column(s) {missing}, had {list(data.columns)}")
+        _time_ordered(data.index, "data")
         cols = {c: data[c].to_numpy(dtype=np.float64) for c in needs}
         return _Prices(cols, data.index, _label(data))
     if isinstance(data, pd.Series):
         if needs != ("close",):
             raise InputError(f"data must be an OHLC frame with columns {list(needs)}, was a Series of closes")
+        _time_ordered(data.index, "data")
         return _Prices({"close": data.to_numpy(dtype=np.float64)}, data.index, _label(data))
     mapping: Mapping[str, Any] | None = None
     if isinstance(data, Mapping):

@@ -39,6 +39,19 @@ DAYS_PER_YEAR: float = 365.0
 """Days in a year of a 24/7 market (annualisation convention)."""
 
 _DEFAULT_PATHS = 100_000
+MAX_JUMP_RATE: float = 1e6
+"""The largest jump intensity ``lam`` (a year) and exponential rate ``eta_up`` / ``eta_down`` the
+jump models take: past it the Kou roots and the Laplace inversion lose every digit (``lam = 1e308``
+gave NaN, ``eta_down = 1e100`` a root finder's raw ValueError)."""
+
+
+def _at_most(value: float, field: str, hi: float, unit: str) -> float:
+    # value (already a checked number) if <= hi, else InputError naming field.
+    if value > hi:
+        raise InputError(f"{field} must be at most {hi:g} {unit}, was {value!r}")
+    return value
+
+
 _MAX_SEED = 2**63
 
 
@@ -70,7 +83,7 @@ class _Jumps:
 def _jumps(prob: _Problem, params: Mapping[str, Any]) -> _Jumps:
     if prob.model == "gbm":
         return _Jumps(JUMP_NONE, 0.0, 0.0, 0.0, 0.0, 0.0)
-    lam = non_negative_number(params["lam"], "lam")
+    lam = _at_most(non_negative_number(params["lam"], "lam"), "lam", MAX_JUMP_RATE, "jumps a year")
     if prob.model == "merton":
         m, s = merton_jump(params["jump_mean"], params["jump_std"])
         # E[e^J - 1] for J ~ N(m, s^2); the mirrored path jumps by -J.
@@ -78,8 +91,8 @@ def _jumps(prob: _Problem, params: Mapping[str, Any]) -> _Jumps:
     p_up = finite_number(params["p_up"], "p_up")
     if not 0.0 <= p_up <= 1.0:
         raise InputError(f"p_up must be in [0, 1], was {params['p_up']!r}")
-    eta_up = positive_number(params["eta_up"], "eta_up")
-    eta_down = positive_number(params["eta_down"], "eta_down")
+    eta_up = _at_most(positive_number(params["eta_up"], "eta_up"), "eta_up", MAX_JUMP_RATE, "(mean jump 1e-6)")
+    eta_down = _at_most(positive_number(params["eta_down"], "eta_down"), "eta_down", MAX_JUMP_RATE, "(mean jump 1e-6)")
     if eta_up <= 1.0:
         raise InputError(f"eta_up must be > 1 (finite E[exp(jump)]), was {params['eta_up']!r}")
     kappa = kou_compensator(p_up, eta_up, eta_down)

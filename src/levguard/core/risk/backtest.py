@@ -21,8 +21,9 @@ import numpy.typing as npt
 from scipy.special import bdtr, chdtrc, xlog1py, xlogy
 
 from levguard.core.records import Record, empty_mapping, field_dict
+from levguard.core.risk._checks import rng_arg, whole_number
 from levguard.core.risk.var import check_level, standard_normal_var_es, standard_t_var_es
-from levguard.core.validate import array_1d, require_finite
+from levguard.core.validate import array_1d, require_finite, show
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
@@ -415,6 +416,20 @@ def _location_scale(
     return var - s * q, s, q
 
 
+_MAX_Z2_SIMS = 100_000_000
+
+
+def _nu_ok(nu: object) -> bool:
+    # A real number (not a bool or a string) > 1, finite.
+    if isinstance(nu, bool) or not isinstance(nu, int | float | np.integer | np.floating):
+        return False
+    try:
+        x = float(nu)
+    except OverflowError:  # an int beyond float64's range
+        return False
+    return math.isfinite(x) and x > 1.0
+
+
 def acerbi_szekely_z2(
     pnl: npt.ArrayLike,
     var_forecasts: npt.ArrayLike,
@@ -476,17 +491,16 @@ def acerbi_szekely_z2(
     sig = _significance(significance)
     x, var, es = _z2_inputs(pnl, var_forecasts, es_forecasts)
     T = x.size
-    if isinstance(n_sims, bool) or int(n_sims) != n_sims or n_sims < 100:
-        raise InputError(f"n_sims must be a whole number >= 100, was {n_sims!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n_sims = whole_number(n_sims, "n_sims", 100, _MAX_Z2_SIMS)
+    rng = rng_arg(seed)
     z_obs = float(_z2(x[None, :], var, es, lv)[0])
     sims = np.empty(int(n_sims))
     chunk = max(1, 2_000_000 // T)
     if callable(simulate):
         draw: Simulator = simulate
     elif simulate in ("normal", "t"):
-        if simulate == "t" and (nu is None or not math.isfinite(nu) or nu <= 1.0):
-            raise InputError(f"nu must be > 1 for simulate='t', was {nu!r}")
+        if simulate == "t" and not _nu_ok(nu):
+            raise InputError(f"nu must be > 1 for simulate='t', was {show(nu)}")
         m, s, _ = _location_scale(var, es, lv, simulate, nu)
         if simulate == "normal":
 

@@ -141,6 +141,10 @@ class TimeToLiquidation:
 
 # --- validation -----------------------------------------------------------------------------
 _MIN_MONITORING_DAYS = 1e-8
+MAX_SIGMA: float = 1_000.0
+"""The largest annualised volatility (a fraction: 100,000 % a year) a liquidation probability takes."""
+MAX_HORIZON_DAYS: float = 36_500.0
+"""The longest horizon (days) a liquidation probability is computed for: 100 years."""
 """Shortest discrete monitoring step (days) a probability accepts: about a millisecond."""
 
 
@@ -157,7 +161,12 @@ def _problem(
     sign = side_sign(side)
     s0 = positive_number(price, "price")
     vol = positive_number(sigma, "sigma")
-    horizon = positive_number(horizon_days, "horizon_days") / DAYS_PER_YEAR
+    if vol > MAX_SIGMA:  # 1e308 broke the Kou root finders with a raw ValueError
+        raise InputError(f"sigma must be an annualised volatility of at most {MAX_SIGMA:g} (a fraction), was {sigma!r}")
+    horizon_d = positive_number(horizon_days, "horizon_days")
+    if horizon_d > MAX_HORIZON_DAYS:  # 1e308 overflowed the Laplace inversion
+        raise InputError(f"horizon_days must be at most {MAX_HORIZON_DAYS:g} (100 years), was {horizon_days!r}")
+    horizon = horizon_d / DAYS_PER_YEAR
     drift = finite_number(mu, "mu")
     mon = None
     if monitoring_dt_days is not None:

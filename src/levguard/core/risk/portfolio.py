@@ -20,7 +20,7 @@ The P&L of each scenario, in the account's settlement currency (gains positive),
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, TypeVar, get_args
@@ -34,7 +34,16 @@ from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
 from levguard.core.rules import get_venue
 from levguard.core.symbols import base_asset, is_usd, symbol_key
-from levguard.core.validate import as_float, finite, non_negative, positive
+from levguard.core.validate import (
+    as_float,
+    finite,
+    instance_of,
+    non_negative,
+    non_negative_number,
+    positive,
+    positive_number,
+    show,
+)
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
@@ -127,6 +136,12 @@ class OptionPosition:
         non_negative(self.vol, f"{s}.vol")
         positive(self.contract_size, f"{s}.contract_size")
         finite(self.rate, f"{s}.rate")
+        if self.underlying is not None and not isinstance(self.underlying, str):
+            raise InputError(
+                f"{s}.underlying must be a str (a scenario key such as 'BTC') or None, was {show(self.underlying)}"
+            )
+        if self.surface is not None and not isinstance(self.surface, VolSurface):
+            raise InputError(f"{s}.surface must be a VolSurface or None, was {show(self.surface)}")
 
     @property
     def underlying_key(self) -> str:
@@ -215,6 +230,27 @@ def _per_scenario(value: float | npt.ArrayLike, n: int, name: str) -> Float64Arr
     if not np.isfinite(a).all():
         raise InputError(f"{name} must be finite, was {value!r}")
     return a
+
+
+def _optional_mapping(value: Mapping[str, _V] | None, name: str) -> Mapping[str, _V] | None:
+    # None or a mapping; a str or list here was an AttributeError on .items().
+    if value is not None and not isinstance(value, Mapping):
+        raise InputError(f"{name} must be a mapping (a dict keyed by underlying) or None, was {show(value)}")
+    return value
+
+
+def _option_list(options: object) -> tuple[OptionPosition, ...]:
+    # A sequence of OptionPosition (None: none); a str or a bare object was a TypeError/AttributeError.
+    if options is None:
+        return ()
+    if isinstance(options, str | bytes | Mapping) or not isinstance(options, Iterable):
+        raise InputError(f"options must be a sequence of OptionPosition, was {show(options)}")
+    items: list[OptionPosition] = []
+    for j, o in enumerate(options):
+        if not isinstance(o, OptionPosition):
+            raise InputError(f"options[{j}] must be an OptionPosition, was {type(o).__name__} {show(o)}")
+        items.append(o)
+    return tuple(items)
 
 
 def _lookup(mapping: Mapping[str, _V] | None, *names: str) -> _V | None:
@@ -336,12 +372,21 @@ def revalue(
     scenario keys).  USD stablecoins count as USD.  Only P&L is converted; the change in USD
     value of coin collateral already held is not P&L of these positions.
     """
+    instance_of(account, Account, "account")
     rel, n = _scenario_arrays(scenarios)
-    h = non_negative(float(horizon_days), "horizon_days")
+    h = non_negative_number(horizon_days, "horizon_days")
     if option_pnl not in get_args(OptionPnLKind):
         raise InputError(f"option_pnl must be one of {get_args(OptionPnLKind)}, was {option_pnl!r}")
     if liquidation_fee_rate is not None:
-        non_negative(float(liquidation_fee_rate), "liquidation_fee_rate")
+        non_negative_number(liquidation_fee_rate, "liquidation_fee_rate")
+    if report is not None:
+        instance_of(report, AccountReport, "report")
+    options = _option_list(options)
+    prices, vol_shifts, funding_rates = (
+        _optional_mapping(prices, "prices"),
+        _optional_mapping(vol_shifts, "vol_shifts"),
+        _optional_mapping(funding_rates, "funding_rates"),
+    )
     model = get_venue(account.venue)
     if funding_interval_hours is None:
         funding_interval_hours = model.funding_interval_hours
@@ -360,7 +405,7 @@ def revalue(
         p0.setdefault(_key_for(p.symbol, rel, f"positions[{i}]"), p.mark_price)
         p0.setdefault(base_asset(p.symbol), p.mark_price)
     for k, v in (prices or {}).items():
-        p0[symbol_key(str(k))] = positive(float(v), f"prices[{k!r}]")
+        p0[symbol_key(str(k))] = positive_number(v, f"prices[{k!r}]")
 
     total = np.zeros(n)
     funding_total = np.zeros(n)

@@ -29,12 +29,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import numpy as np
 
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.symbols import base_asset
-from levguard.core.validate import finite_number, pick_named
+from levguard.core.validate import finite_number, instance_of, pick_named, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -52,6 +55,21 @@ __all__ = [
 
 IMPLIED_TO_REALIZED = 0.2415
 """Median ratio of DVOL rise to realized-vol jump over the crashes where both are recorded."""
+
+
+_MAPPINGS = (dict, MappingProxyType)
+
+
+def _check_number(name: str, key: str, value: object) -> None:
+    # A real number within float64's range (not a bool, a string or None), else InputError.
+    if type(value) is float:  # the common case, first
+        return
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"scenario {name!r}: {key} must be a number, was {show(value)}")
+    try:
+        float(value)
+    except OverflowError:  # an int beyond float64's range
+        raise InputError(f"scenario {name!r}: {key} must be a number within float64 range, was {show(value)}") from None
 
 
 @dataclass(frozen=True)
@@ -92,9 +110,32 @@ class Scenario:
     source: str = ""
 
     def __post_init__(self) -> None:
+        if not (
+            type(self.name) is str and type(self.kind) is str and type(self.date) is str and type(self.source) is str
+        ):
+            for key in ("name", "kind", "date", "source"):
+                if not isinstance(getattr(self, key), str):
+                    raise InputError(f"scenario {key} must be a str, was {show(getattr(self, key))}")
+        if type(self.price_shocks) not in _MAPPINGS and not isinstance(self.price_shocks, Mapping):
+            raise InputError(f"scenario {self.name!r}: price_shocks must be a mapping, was {show(self.price_shocks)}")
+        venues = self.defaulted_venues
+        if venues != () and (not isinstance(venues, tuple) or not all(isinstance(v, str) for v in venues)):
+            raise InputError(
+                f"scenario {self.name!r}: defaulted_venues must be a tuple of venue names, "
+                f"was {show(self.defaulted_venues)}"
+            )
         for key, value in (("price_shock", self.price_shock), *self.price_shocks.items()):
+            _check_number(self.name, str(key), value)
             if not (math.isfinite(value) and value > -1.0):
                 raise InputError(f"scenario {self.name!r}: {key} must be a finite move > -1, was {value!r}")
+        _check_number(self.name, "vol_shock", self.vol_shock)
+        if self.funding_rate is not None:
+            _check_number(self.name, "funding_rate", self.funding_rate)
+        intervals = self.funding_intervals
+        if type(intervals) is not int and (isinstance(intervals, bool) or not isinstance(intervals, np.integer)):
+            raise InputError(
+                f"scenario {self.name!r}: funding_intervals must be a whole number, was {show(self.funding_intervals)}"
+            )
         if not math.isfinite(self.vol_shock):
             raise InputError(f"scenario {self.name!r}: vol_shock must be finite, was {self.vol_shock!r}")
         if self.funding_rate is not None and not (math.isfinite(self.funding_rate) and abs(self.funding_rate) < 0.1):
@@ -161,14 +202,24 @@ def scenario_by_name(name: str) -> Scenario:
     return pick_named(NAMED_SCENARIOS, name, "scenario")
 
 
+def _grid_axis(values: object, field_name: str) -> list[object]:
+    # A non-empty iterable of numbers (checked one by one by the caller), else InputError.
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise InputError(f"{field_name} must be a sequence of numbers, was {show(values)}")
+    items: list[object] = list(values)
+    if not items:
+        raise InputError(f"{field_name} must hold at least one number, was {show(values)}")
+    return items
+
+
 def grid_scenarios(
     price_moves: Iterable[float] = (-0.5, -0.3, -0.2, -0.1, -0.05, 0.05, 0.1, 0.2, 0.3, 0.5),
     vol_shifts: Iterable[float] = (0.0,),
 ) -> list[Scenario]:
     """A price x vol grid of instantaneous scenarios (every underlying moves together)."""
     out = []
-    moves = [finite_number(p, f"price_moves[{i}]") for i, p in enumerate(price_moves)]  # 'abc': a format error
-    for j, shift in enumerate(vol_shifts):
+    moves = [finite_number(p, f"price_moves[{i}]") for i, p in enumerate(_grid_axis(price_moves, "price_moves"))]
+    for j, shift in enumerate(_grid_axis(vol_shifts, "vol_shifts")):
         v = finite_number(shift, f"vol_shifts[{j}]")
         for p in moves:
             name = f"price {p:+.0%}" + (f", vol {v:+.0%}" if v else "")
@@ -178,6 +229,10 @@ def grid_scenarios(
 
 def venue_default(venue: str, name: str | None = None) -> Scenario:
     """A counterparty scenario: ``venue`` defaults and everything held there is lost (FTX, 2022-11-11)."""
+    if not isinstance(venue, str) or not venue:
+        raise InputError(f"venue must be a venue name (a non-empty str), was {show(venue)}")
+    if name is not None and not isinstance(name, str):
+        raise InputError(f"name must be a str or None, was {show(name)}")
     return Scenario(
         name or f"{venue} default",
         defaulted_venues=(venue,),
@@ -250,6 +305,10 @@ def apply_scenario(
     than its margin; an account cannot lose more than its equity (the rest is ``bad_debt``).
     In a venue default everything held on the venue is lost.
     """
+    instance_of(account, Account, "account")
+    instance_of(scenario, Scenario, "scenario")
+    if before is not None:
+        instance_of(before, AccountReport, "before")
     label = name or account.venue
     before = before or evaluate(account)
     equity_before = before.equity

@@ -17,7 +17,7 @@ Every function returns a frozen :class:`VarResult`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -27,7 +27,8 @@ import numpy.typing as npt
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
-from levguard.core.validate import array_1d, finite, positive, require_finite, show
+from levguard.core.risk._checks import rng_arg, whole_number
+from levguard.core.validate import array_1d, finite, float_values, no_bools_or_strings, positive, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
 from levguard.typing import Float64Array, Float64Array1D
@@ -108,7 +109,10 @@ def check_level(level: float, name: str = "level") -> float:
 
 
 def _float(value: object, name: str) -> float:
-    # float(value) (a number, a NumPy scalar or 0-d array, a numeric string) or InputError naming it.
+    # float(value) (a number, a NumPy scalar or 0-d array) or InputError naming it: a bool, a
+    # string or None is not a number here.
+    if isinstance(value, bool | np.bool_ | str | bytes) or value is None:
+        raise InputError(f"{name} must be a number, was {show(value)}")
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
@@ -146,6 +150,7 @@ def _losses(sample: npt.ArrayLike, kind: SampleKind, name: str = "sample") -> Fl
     """Validate a 1-D finite sample and return it as losses (``-pnl`` for P&L)."""
     if kind not in ("loss", "pnl"):
         raise InputError(f"kind must be 'loss' or 'pnl', was {kind!r}")
+    no_bools_or_strings(sample, name)
     x = array_1d(sample, name)
     if x.size == 0:
         raise InputError(f"{name} must not be empty, was size 0")
@@ -340,23 +345,22 @@ def student_t_var(
     """
     lv = check_level(level)
     h = _horizon(horizon_days)
-    finite(float(nu), "nu")
-    finite(float(mean), "mean")
+    nu_ = finite(_float(nu, "nu"), "nu")
+    mean_ = finite(_float(mean, "mean"), "mean")
     if (sd is None) == (scale is None):
-        raise InputError(f"give exactly one of sd or scale, was sd={sd!r}, scale={scale!r}")
+        raise InputError(f"give exactly one of sd or scale, was sd={show(sd)}, scale={show(scale)}")
     if sd is not None:
-        positive(float(sd), "sd")
-        if nu <= 2.0:
+        sd_ = positive(_float(sd, "sd"), "sd")
+        if nu_ <= 2.0:
             raise InputError(f"nu must be > 2 for a finite standard deviation (sd given), was {nu!r}")
-        s = sd * math.sqrt((nu - 2.0) / nu)
+        s = sd_ * math.sqrt((nu_ - 2.0) / nu_)
     else:
-        assert scale is not None
-        s = positive(float(scale), "scale")
-        if nu <= 1.0:
+        s = positive(_float(scale, "scale"), "scale")
+        if nu_ <= 1.0:
             raise InputError(f"nu must be > 1 for a finite expected shortfall, was {nu!r}")
-    mu, s_h = mean * h, s * math.sqrt(h)
-    q, es_std = standard_t_var_es(lv, float(nu))
-    return _result(mu + s_h * q, mu + s_h * es_std, lv, "t", h, 0, {"nu": float(nu), "mean": mu, "scale": s_h, "q": q})
+    mu, s_h = mean_ * h, s * math.sqrt(h)
+    q, es_std = standard_t_var_es(lv, nu_)
+    return _result(mu + s_h * q, mu + s_h * es_std, lv, "t", h, 0, {"nu": nu_, "mean": mu, "scale": s_h, "q": q})
 
 
 def _cf_coefficients(skew: float, exkurt: float) -> tuple[float, float, float, float]:
@@ -413,9 +417,9 @@ def cornish_fisher_var(
     ``details["monotone"]`` flags it.
     """
     lv, h, mu, sigma = _normal_moments(level, sd, mean, horizon_days)
-    finite(float(skew), "skew")
-    finite(float(excess_kurtosis), "excess_kurtosis")
-    s, k = skew / math.sqrt(h), excess_kurtosis / h
+    skew_ = finite(_float(skew, "skew"), "skew")
+    exkurt = finite(_float(excess_kurtosis, "excess_kurtosis"), "excess_kurtosis")
+    s, k = skew_ / math.sqrt(h), exkurt / h
     c0, c1, c2, c3 = _cf_coefficients(s, k)
     z, phi = _z_phi(lv)
     w = c0 + c1 * z + c2 * z * z + c3 * z**3
@@ -588,6 +592,30 @@ def garch_filter(
     return sigma, eps / sigma[:-1]
 
 
+_MAX_SIMS = 100_000_000
+_MAX_FHS_HORIZON = 100_000
+_MAX_FHS_CELLS = 500_000_000  # float64 cells of the (n, h, k) path array: 4 GB
+
+
+def _per_asset(value: object, name: str, k: int) -> Float64Array1D:
+    # A number or one number per asset (k), as a fresh float64 array of shape (k,).
+    arr = float_values(value, name)
+    if arr.size not in (1, k) or arr.ndim != 1:
+        raise InputError(f"{name} must be a number or {k} numbers (one per asset), was {show(value)}")
+    return np.broadcast_to(arr, (k,)).copy()
+
+
+def _garch_list(garch: object) -> list[GarchParams]:
+    # A sequence of GarchParams (one per asset) or InputError naming garch.
+    params: list[object] = list(garch) if isinstance(garch, Iterable) else [garch]
+    out: list[GarchParams] = []
+    for g in params:
+        if not isinstance(g, GarchParams):
+            raise InputError(f"garch must be a GarchParams or one per asset, was {show(garch)}")
+        out.append(g)
+    return out
+
+
 def _residual_matrix(residuals: npt.ArrayLike) -> Float64Array:
     try:
         z = np.asarray(residuals, dtype=np.float64)
@@ -654,27 +682,27 @@ def fhs_returns(
     """
     z = _residual_matrix(residuals)
     T, k = z.shape
-    if isinstance(horizon_days, bool) or int(horizon_days) != horizon_days or horizon_days < 1:
-        raise InputError(f"horizon_days must be a whole number >= 1 for FHS, was {horizon_days!r}")
-    h = int(horizon_days)
-    sig = np.broadcast_to(np.asarray(sigma_next, dtype=np.float64), (k,)).copy()
+    h = whole_number(horizon_days, "horizon_days", 1, _MAX_FHS_HORIZON)
+    sig = _per_asset(sigma_next, "sigma_next", k)
     if not (np.isfinite(sig).all() and (sig > 0).all()):
-        raise InputError(f"sigma_next must be finite and > 0, was {sigma_next!r}")
-    mu = np.broadcast_to(np.asarray(mean, dtype=np.float64), (k,)).copy()
+        raise InputError(f"sigma_next must be finite and > 0, was {show(sigma_next)}")
+    mu = _per_asset(mean, "mean", k)
     if not np.isfinite(mu).all():
-        raise InputError(f"mean must be finite, was {mean!r}")
+        raise InputError(f"mean must be finite, was {show(mean)}")
     params: list[GarchParams] | None = None
     if garch is not None:
-        params = [garch] * k if isinstance(garch, GarchParams) else list(garch)
+        params = [garch] * k if isinstance(garch, GarchParams) else _garch_list(garch)
         if len(params) != k:
             raise InputError(f"garch must give one GarchParams per residual column ({k}), was {len(params)}")
         mu = np.where(mu == 0.0, np.array([g.mu for g in params]), mu)
     if n_sims is None and h == 1:
         return (mu + sig * z)[:, None, :]
-    n = 10_000 if n_sims is None else int(n_sims)
-    if n < 1:
-        raise InputError(f"n_sims must be >= 1, was {n_sims!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n = 10_000 if n_sims is None else whole_number(n_sims, "n_sims", 1, _MAX_SIMS)
+    if n * h * k > _MAX_FHS_CELLS:
+        raise InputError(
+            f"n_sims * horizon_days * assets must be at most {_MAX_FHS_CELLS:.0e} (memory), was {n} * {h} * {k}"
+        )
+    rng = rng_arg(seed)
     draws = z[rng.integers(0, T, size=(n, h))]  # (n, h, k)
     if params is None:
         return mu + sig * draws

@@ -28,7 +28,7 @@ from typing import overload
 
 import numpy as np
 
-from levguard.core.validate import array_1d
+from levguard.core.validate import array_1d, no_bools_or_strings, show
 from levguard.errors import InputError
 from levguard.kernels.vol import ewma_nb, rolling_mean_nb, rolling_var_nb
 from levguard.typing import Float64Array1D
@@ -153,9 +153,17 @@ def _check_prev_close(prev_close: float | None) -> float | None:
     return value
 
 
+def _real(value: numbers.Real) -> float:
+    # float(value), NaN for an int beyond float64's range (10**400): every range check refuses it.
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
 def _check_lam(lam: object) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 < float(lam) < 1.0:
-        raise InputError(f"lam must be a number in (0, 1), was {lam!r}")
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 < _real(lam) < 1.0:
+        raise InputError(f"lam must be a number in (0, 1), was {show(lam)}")
     return float(lam)
 
 
@@ -433,6 +441,7 @@ def ewma_variance(returns: object, lam: float = RISKMETRICS_LAMBDA, seed_var: fl
     J.P. Morgan/Reuters (1996), RiskMetrics Technical Document, 4th ed.:
     ``sigma^2_{t+1|t} = lam sigma^2_{t|t-1} + (1 - lam) r_t^2`` (zero mean).
     """
+    no_bools_or_strings(returns, "returns")
     r = array_1d(returns, "returns")
     _finite(r, "returns")
     _min_length(r, "returns", 1, "one return")
@@ -562,10 +571,12 @@ def periods_per_year(interval: str | int) -> float:
         if m is None or int(m.group(1)) <= 0:
             raise InputError(f"interval must look like 1m, 15m, 1h, 4h, 1d, 1w, was {interval!r}")
         ns = int(m.group(1)) * _UNIT_NS[m.group(2)]
-    elif isinstance(interval, numbers.Integral) and not isinstance(interval, bool) and int(interval) > 0:
+    elif isinstance(interval, numbers.Integral) and not isinstance(interval, bool) and 0 < int(interval) < 2**63:
         ns = float(int(interval))
     else:
-        raise InputError(f"interval must be a string like '1h' or a bar length in ns > 0, was {interval!r}")
+        raise InputError(
+            f"interval must be a string like '1h' or a bar length in ns from 1 to 2**63 - 1, was {show(interval)}"
+        )
     return _YEAR_NS / ns
 
 
@@ -593,13 +604,27 @@ def annualise(var_per_bar: float | Float64Array1D, periods_per_year: float) -> f
     Square-root-of-time scaling, exact for i.i.d. returns: ``sigma_year = sigma_bar sqrt(P)``.
     """
     ppy = periods_per_year
-    if isinstance(ppy, bool) or not isinstance(ppy, numbers.Real) or not (math.isfinite(ppy) and ppy > 0.0):
-        raise InputError(f"periods_per_year must be a finite number > 0, was {ppy!r}")
+    p = (
+        ppy
+        if type(ppy) is float
+        else _real(ppy)
+        if isinstance(ppy, numbers.Real) and not isinstance(ppy, bool)
+        else -1.0
+    )
+    if not (math.isfinite(p) and p > 0.0):
+        raise InputError(f"periods_per_year must be a finite number > 0, was {show(ppy)}")
+    if type(var_per_bar) is float:
+        if var_per_bar < 0.0:
+            raise InputError(f"var_per_bar must be >= 0, was {var_per_bar!r}")
+        return math.sqrt(var_per_bar * p)
     if isinstance(var_per_bar, numbers.Real) and not isinstance(var_per_bar, bool):
-        v = float(var_per_bar)
+        v = _real(var_per_bar)
+        if math.isnan(v) and not isinstance(var_per_bar, float | np.floating):
+            raise InputError(f"var_per_bar must be a number within float64 range, was {show(var_per_bar)}")
         if v < 0.0:
             raise InputError(f"var_per_bar must be >= 0, was {var_per_bar!r}")
         return math.sqrt(v * float(ppy))
+    no_bools_or_strings(var_per_bar, "var_per_bar")
     arr = array_1d(var_per_bar, "var_per_bar")
     bad = arr < 0.0
     if bad.any():
