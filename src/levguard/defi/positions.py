@@ -56,6 +56,7 @@ own; with ``market``, ``borrow`` converts to shares as ``Morpho.borrow`` would
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -423,8 +424,24 @@ def oracle_price_from(
     ``SCALE_FACTOR * base / quote`` with ``SCALE_FACTOR = 10**(36 + quote decimals - base
     decimals ...)`` and a floor division.
     """
-    q = Fraction(collateral_price) / Fraction(loan_price) * ORACLE_PRICE_SCALE * 10**loan_decimals
-    return int(q / 10**collateral_decimals)  # floor: both are positive
+    cp, lp = _price_fraction(collateral_price, "collateral_price"), _price_fraction(loan_price, "loan_price")
+    cd = contract_int(collateral_decimals, "collateral_decimals", 0, 36, "0 to 36")
+    ld = contract_int(loan_decimals, "loan_decimals", 0, 36, "0 to 36")
+    q = cp / lp * ORACLE_PRICE_SCALE * 10**ld
+    return int(q / 10**cd)  # floor: both are positive
+
+
+def _price_fraction(value: object, field: str) -> Fraction:
+    # A price (int, float, Decimal, Fraction or numeric string) as an exact Fraction, > 0 and finite.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal | str):
+        raise InputError(f"{field} must be a number, was {show(value)}")
+    try:
+        f = Fraction(value)  # type: ignore[arg-type]  # a numbers.Real: NumPy scalars too
+    except (ValueError, OverflowError, ZeroDivisionError):
+        raise InputError(f"{field} must be a finite number, was {show(value)}") from None
+    if f <= 0:
+        raise InputError(f"{field} must be > 0, was {show(value)}")
+    return f
 
 
 def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:

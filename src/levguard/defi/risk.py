@@ -53,8 +53,7 @@ Examples
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -75,7 +74,7 @@ from levguard.core.risk.forecast import (
     forecast_liquidations,
     horizon_hours,
 )
-from levguard.core.validate import show
+from levguard.core.validate import finite_number, show
 from levguard.data.frames import hourly_arrays
 from levguard.data.loaders import load_ohlcv
 from levguard.defi import _aave_analytics as _aave
@@ -308,6 +307,8 @@ def _asset_bars(symbol: str, source: object) -> HourlyBars:
 
 def _lookup(bars: Mapping[str, object]) -> dict[str, tuple[str, object]]:
     # Symbols are matched case-insensitively; two keys differing only in case are refused.
+    if not isinstance(bars, Mapping):
+        raise InputError(f"bars must be a mapping of asset symbol to DataFrame or CSV/Parquet path, was {show(bars)}")
     out: dict[str, tuple[str, object]] = {}
     for key, value in bars.items():
         if not isinstance(key, str) or not key.strip():
@@ -474,13 +475,22 @@ def _distance(pos: DefiPosition, hf_wad: int) -> tuple[float | None, str, str]:
     return float(1 - Fraction(_WAD, hf_wad)), "1 - 1/HF: the collateral basket over the debt basket", ""
 
 
+_DAYS_MAX: Final = 1e300  # beyond any horizon, short of inf (horizon_hours names the (0, 30] rule)
+_MOVE_MAX: Final = 1000.0  # a price move of +100,000 %: past it the contract prices overflow
+
+
 def _horizons(horizons: Sequence[float] | float) -> tuple[float, ...]:
-    values = (horizons,) if isinstance(horizons, int | float) else tuple(horizons)
+    if isinstance(horizons, int | float):
+        values: tuple[object, ...] = (horizons,)
+    elif isinstance(horizons, str | bytes | Mapping) or not isinstance(horizons, Iterable):
+        raise InputError(f"horizons must be a number of days or a sequence of them, was {show(horizons)}")
+    else:
+        values = tuple(horizons)
     if not values:
         raise InputError("horizons must not be empty")
     out = []
     for h in values:
-        if isinstance(h, bool) or not isinstance(h, int | float) or not math.isfinite(h):
+        if isinstance(h, bool) or not isinstance(h, int | float) or not (-_DAYS_MAX < h < _DAYS_MAX):
             raise InputError(f"horizons must be numbers of days, was {show(h)}")
         out.append(float(h))
     horizon_hours(out)  # (0, 30] days, named
@@ -651,8 +661,11 @@ def health_curves(spec: Spec, *, low: float = -0.6, high: float = 0.4, points: i
     """
     if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 1001:
         raise InputError(f"points must be an integer in [2, 1001], was {show(points)}")
-    if not (math.isfinite(low) and math.isfinite(high) and -1.0 <= low < high):
-        raise InputError(f"low and high must satisfy -1 <= low < high, were {show(low)} and {show(high)}")
+    low, high = finite_number(low, "low"), finite_number(high, "high")
+    if not -1.0 <= low < high <= _MOVE_MAX:
+        raise InputError(
+            f"low and high must satisfy -1 <= low < high <= {_MOVE_MAX:g}, were {show(low)} and {show(high)}"
+        )
     pos = load_position(spec)
     moves = np.round(np.linspace(low, high, points), 12)  # 0.0 exactly where the grid crosses it
     if isinstance(pos, MorphoPosition):

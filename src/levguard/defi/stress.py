@@ -49,7 +49,7 @@ from levguard.core.defi.morpho import liquidate as morpho_liquidate
 from levguard.core.defi.price_adapters import CapoAdapter, capo_latest_answer
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.records import JsonRecord, empty_mapping
-from levguard.core.validate import pick_named, show
+from levguard.core.validate import instance_of, pick_named, show
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
 from levguard.defi.analytics import Spec
@@ -174,6 +174,7 @@ def _factor(move: float) -> Fraction:
 
 def shocked_position(spec: Spec, scenario: DepegScenario) -> DefiPosition:
     """Return the position with the scenario's price moves applied, in contract units (floored)."""
+    scenario = instance_of(scenario, DepegScenario, "scenario")
     pos = load_position(spec)
     if isinstance(pos, MorphoPosition):
         f = _factor(scenario.shock_for(pos.collateral_symbol)) / _factor(scenario.shock_for(pos.loan_symbol))
@@ -386,6 +387,8 @@ def stress_position(
     all the collateral when repaying everything would seize more than there is (bad debt is
     then realised).
     """
+    if isinstance(scenarios, str | bytes | Mapping) or not isinstance(scenarios, Iterable):
+        raise InputError(f"scenarios must be a sequence of DepegScenario or scenario names, was {show(scenarios)}")
     pos = load_position(spec)
     chosen = [defi_scenario(s) if isinstance(s, str) else s for s in scenarios]
     for i, s in enumerate(chosen):

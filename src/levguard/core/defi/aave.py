@@ -87,27 +87,30 @@ from levguard.core.defi.aave_records import (
     parse_positions,
     scaled_balance,
 )
+
+# The engine passes trusted uint256 words: it calls the unchecked forms (the public ones check
+# their arguments, too slow for the hot loops).
 from levguard.core.defi.wadray import (
     RAY,
     UINT256_MAX,
     MathRevertError,
+    _mul_div_ceil,
+    _percent_div,
+    _percent_div_ceil,
+    _percent_mul,
+    _percent_mul_floor,
+    _ray_div,
+    _ray_div_ceil,
+    _ray_div_floor,
+    _ray_mul,
+    _ray_mul_ceil,
+    _ray_mul_floor,
+    _wad_div,
     as_uint256,
     checked_add,
     checked_div,
     checked_mul,
     checked_sub,
-    mul_div_ceil,
-    percent_div,
-    percent_div_ceil,
-    percent_mul,
-    percent_mul_floor,
-    ray_div,
-    ray_div_ceil,
-    ray_div_floor,
-    ray_mul,
-    ray_mul_ceil,
-    ray_mul_floor,
-    wad_div,
 )
 from levguard.errors import InputError
 
@@ -180,8 +183,8 @@ def _to_balance(r: AaveReserve, side: str) -> Callable[[int, int], int]:
     # The row's balanceOf rounding: rayMul (half up), or TokenMath's rayMulFloor (aToken) /
     # rayMulCeil (debt token) for "directed" rows (v3.5+).
     if r.balance_rounding == "half_up":
-        return ray_mul
-    return ray_mul_floor if side == "collateral" else ray_mul_ceil
+        return _ray_mul
+    return _ray_mul_floor if side == "collateral" else _ray_mul_ceil
 
 
 def _scaled(r: AaveReserve, side: str) -> int:
@@ -232,18 +235,18 @@ def _account(reserves: Sequence[AaveReserve], emode: EModeCategory | None, versi
                 zero_ltv = True
             lt_sum = checked_add(lt_sum, checked_mul(value, lt))
         if r.debt > 0:  # 3.5: the debt's value rounds up (MathUtils.mulDivCeil)
-            value = mul_div_ceil(r.debt, price, unit) if directed else checked_mul(r.debt, price) // unit
+            value = _mul_div_ceil(r.debt, price, unit) if directed else checked_mul(r.debt, price) // unit
             debt = checked_add(debt, value)
     avg_ltv = ltv_sum // coll if coll else 0
     avg_lt = lt_sum // coll if coll else 0
     if debt == 0:
         hf = UINT256_MAX
     elif directed:  # 3.5: sum(value * lt).wadDiv(debt) / 100_00, before the average's floor
-        hf = wad_div(lt_sum, debt) // 10_000
+        hf = _wad_div(lt_sum, debt) // 10_000
     else:
-        hf = wad_div(percent_mul(coll, avg_lt), debt)
+        hf = _wad_div(_percent_mul(coll, avg_lt), debt)
     # GenericLogic.calculateAvailableBorrows (3.5: percentMulFloor)
-    borrowable = percent_mul_floor(coll, avg_ltv) if directed else percent_mul(coll, avg_ltv)
+    borrowable = _percent_mul_floor(coll, avg_ltv) if directed else _percent_mul(coll, avg_ltv)
     available = borrowable - debt if borrowable > debt else 0
     return UserAccountData(coll, debt, available, avg_lt, avg_ltv, hf, zero_ltv)
 
@@ -319,19 +322,19 @@ def _available_collateral(
     base = checked_div(
         checked_mul(checked_mul(debt_price, debt_to_cover), coll_unit), checked_mul(coll_price, debt_unit)
     )
-    max_coll = percent_mul(base, bonus)
+    max_coll = _percent_mul(base, bonus)
     if max_coll > balance:
         amount = balance
         needed = checked_div(
             checked_mul(checked_mul(coll_price, amount), debt_unit), checked_mul(debt_price, coll_unit)
         )
-        debt = percent_div_ceil(needed, bonus) if directed else percent_div(needed, bonus)  # 3.5: rounds up
+        debt = _percent_div_ceil(needed, bonus) if directed else _percent_div(needed, bonus)  # 3.5: rounds up
     else:
         amount, debt = max_coll, debt_to_cover
     amount_base = checked_mul(amount, coll_price) // coll_unit if v33 else 0
     fee = 0
     if fee_pct != 0:
-        fee = percent_mul(checked_sub(amount, percent_div(amount, bonus)), fee_pct)
+        fee = _percent_mul(checked_sub(amount, _percent_div(amount, bonus)), fee_pct)
         amount = checked_sub(amount, fee)
     return _Seize(amount, debt, fee, amount_base)
 
@@ -475,7 +478,7 @@ def liquidation_call(
         close_factor = (
             DEFAULT_LIQUIDATION_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else MAX_LIQUIDATION_CLOSE_FACTOR
         )
-        max_debt = percent_mul(user_debt, close_factor)
+        max_debt = _percent_mul(user_debt, close_factor)
 
     # ValidationLogic.validateLiquidationCall (flags, sentinel and grace period not modelled;
     # 3.6 drops the collateral's lt != 0 condition).
@@ -500,7 +503,10 @@ def liquidation_call(
     balance = coll.collateral
 
     def debt_value(amount: int) -> int:  # 3.5: debt values round up (MathUtils.mulDivCeil)
-        return mul_div_ceil(amount, debt_price, debt_unit) if directed else checked_mul(amount, debt_price) // debt_unit
+        if directed:
+            return _mul_div_ceil(amount, debt_price, debt_unit)
+        value: int = checked_mul(amount, debt_price) // debt_unit
+        return value
 
     if v33:
         debt_base = debt_value(user_debt)
@@ -512,7 +518,7 @@ def liquidation_call(
             and hf > CLOSE_FACTOR_HF_THRESHOLD
         ):
             close_factor = DEFAULT_LIQUIDATION_CLOSE_FACTOR
-            default_base = percent_mul(account.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
+            default_base = _percent_mul(account.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
             if debt_base > default_base:
                 max_debt = checked_div(checked_mul(default_base, debt_unit), debt_price)
 
@@ -539,7 +545,7 @@ def liquidation_call(
     # (ScaledBalanceTokenBase._burnScaled); the balance left is the scaled rest's balanceOf.
     d_index = debt.variable_borrow_index
     burn_amount = user_debt if no_collateral_left else actual
-    burn = ray_div_floor(burn_amount, d_index) if directed else ray_div(burn_amount, d_index)
+    burn = _ray_div_floor(burn_amount, d_index) if directed else _ray_div(burn_amount, d_index)
     if burn == 0:
         raise AaveError("INVALID_BURN_AMOUNT", f"{debt.symbol} debt to burn is 0 (scaled)")
     deficit: dict[str, int] = {}
@@ -562,7 +568,7 @@ def liquidation_call(
     # rayDivCeil, TokenMath.getATokenBurnScaledAmount / getATokenTransferScaledAmount), then the
     # fee goes, cut to the scaled balance left when the roundings ask more (LiquidationLogic, "1 wei").
     c_index, fee = coll.liquidity_index, seize.fee
-    to_scaled = ray_div_ceil if directed else ray_div
+    to_scaled = _ray_div_ceil if directed else _ray_div
     to_balance = _to_balance(coll, "collateral")
     moved = to_scaled(seize.collateral, c_index)
     if not receive_atoken and moved == 0:
@@ -663,7 +669,7 @@ def validate_borrow(
         raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {hf_text}")
     price = emode.price if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price else target.price
     amount_base = checked_mul(price, amount) // 10**target.decimals
-    needed = percent_div(checked_add(account.total_debt_base, amount_base), account.ltv)
+    needed = _percent_div(checked_add(account.total_debt_base, amount_base), account.ltv)
     if needed > account.total_collateral_base:
         have = account.total_collateral_base
         raise AaveError("COLLATERAL_CANNOT_COVER_NEW_BORROW", f"needs {needed} collateral (base), has {have}")

@@ -11,17 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
+# The engine passes trusted uint256 words: it calls the unchecked forms (the public ones check
+# their arguments, too slow for the hot loops).
 from levguard.core.defi.wadray import (
     PERCENTAGE_FACTOR,
     RAY,
+    _percent_mul,
+    _ray_div,
+    _ray_div_ceil,
+    _ray_div_floor,
+    _ray_mul,
+    _ray_mul_ceil,
+    _ray_mul_floor,
     as_uint256,
-    percent_mul,
-    ray_div,
-    ray_div_ceil,
-    ray_div_floor,
-    ray_mul,
-    ray_mul_ceil,
-    ray_mul_floor,
 )
 from levguard.core.records import JsonRecord
 from levguard.core.validate import contract_int, show
@@ -162,7 +164,7 @@ class AaveReserve(JsonRecord):
             raise InputError(f"{s}.ltv must be <= lt (INVALID_RESERVE_PARAMS), was ltv={ltv} lt={lt}")
         if lt == 0 and bonus != 0:
             raise InputError(f"{s}.liquidation_bonus must be 0 when lt is 0 (INVALID_RESERVE_PARAMS), was {bonus}")
-        if bonus != 0 and (bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR):
+        if bonus != 0 and (bonus <= PERCENTAGE_FACTOR or _percent_mul(lt, bonus) > PERCENTAGE_FACTOR):
             raise InputError(
                 f"{s}.liquidation_bonus must be > 10000 with lt * bonus <= 100 % (INVALID_RESERVE_PARAMS), "
                 f"was bonus={bonus} lt={lt}"
@@ -223,7 +225,7 @@ class EModeCategory(JsonRecord):
         for name, value in (("ltv", ltv), ("lt", lt), ("liquidation_bonus", bonus)):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "price", as_uint256(self.price, "emode.price"))
-        if ltv == 0 or ltv > lt or bonus <= PERCENTAGE_FACTOR or percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
+        if ltv == 0 or ltv > lt or bonus <= PERCENTAGE_FACTOR or _percent_mul(lt, bonus) > PERCENTAGE_FACTOR:
             raise InputError(
                 "emode category must have 0 < ltv <= lt, liquidation_bonus > 10000 and lt * bonus <= 100 % "
                 f"(INVALID_EMODE_CATEGORY_PARAMS), was ltv={ltv} lt={lt} liquidation_bonus={bonus}"
@@ -315,13 +317,13 @@ def scaled_balance(balance: int, index: int, side: str, rounding: str) -> int | 
     if index == RAY:
         return balance
     if rounding == "half_up":
-        s = ray_div(balance, index)
-        return s if ray_mul(s, index) == balance else None
+        s = _ray_div(balance, index)
+        return s if _ray_mul(s, index) == balance else None
     if side == "collateral":
-        s = ray_div_ceil(balance, index)
-        return s if ray_mul_floor(s, index) == balance else None
-    s = ray_div_floor(balance, index)
-    return s if ray_mul_ceil(s, index) == balance else None
+        s = _ray_div_ceil(balance, index)
+        return s if _ray_mul_floor(s, index) == balance else None
+    s = _ray_div_floor(balance, index)
+    return s if _ray_mul_ceil(s, index) == balance else None
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))

@@ -55,16 +55,19 @@ from levguard.core.defi.adaptive_curve_irm import (
     w_exp,
 )
 from levguard.core.defi.irm_apy import SECONDS_PER_YEAR, apr_to_apy, borrow_apy, rate_to_apr, supply_apy
+
+# The engine passes trusted uint256 words: it calls the unchecked forms (the public ones check
+# their arguments, too slow for the hot loops).
 from levguard.core.defi.wadray import (
     PERCENTAGE_FACTOR,
     RAY,
+    _percent_mul,
+    _ray_div,
+    _ray_mul,
+    _wad_to_ray,
     checked_add,
     checked_mul,
     checked_sub,
-    percent_mul,
-    ray_div,
-    ray_mul,
-    wad_to_ray,
 )
 from levguard.core.records import JsonRecord
 from levguard.core.validate import contract_uint, show
@@ -328,9 +331,9 @@ def _overall_borrow_rate(stable_debt: int, variable_debt: int, variable_rate: in
     total = checked_add(stable_debt, variable_debt)
     if total == 0:
         return 0
-    weighted_variable = ray_mul(wad_to_ray(variable_debt), variable_rate)
-    weighted_stable = ray_mul(wad_to_ray(stable_debt), avg_stable_rate)
-    return ray_div(checked_add(weighted_variable, weighted_stable), wad_to_ray(total))
+    weighted_variable = _ray_mul(_wad_to_ray(variable_debt), variable_rate)
+    weighted_stable = _ray_mul(_wad_to_ray(stable_debt), avg_stable_rate)
+    return _ray_div(checked_add(weighted_variable, weighted_stable), _wad_to_ray(total))
 
 
 def _two_slopes(base: int, slope1: int, slope2: int, usage: int, optimal: int, max_excess: int) -> int:
@@ -338,16 +341,16 @@ def _two_slopes(base: int, slope1: int, slope2: int, usage: int, optimal: int, m
     # ``base + slope1 + slope2.rayMul((U - U*).rayDiv(max_excess))`` (``max_excess = RAY - U*``);
     # the notes of calculate_interest_rates / calculate_interest_rates_v2 cite the sources.
     if usage > optimal:
-        excess = ray_div(usage - optimal, max_excess)
-        return checked_add(base, checked_add(slope1, ray_mul(slope2, excess)))
-    return checked_add(base, ray_div(ray_mul(slope1, usage), optimal))
+        excess = _ray_div(usage - optimal, max_excess)
+        return checked_add(base, checked_add(slope1, _ray_mul(slope2, excess)))
+    return checked_add(base, _ray_div(_ray_mul(slope1, usage), optimal))
 
 
 def _usage(total_debt: int, balance: int, added: int, taken: int, unbacked: int) -> tuple[int, int]:
     available = checked_sub(checked_add(balance, added), taken)
     available_plus_debt = checked_add(available, total_debt)
-    borrow_usage = ray_div(total_debt, available_plus_debt)
-    supply_usage = ray_div(total_debt, checked_add(available_plus_debt, unbacked))
+    borrow_usage = _ray_div(total_debt, available_plus_debt)
+    supply_usage = _ray_div(total_debt, checked_add(available_plus_debt, unbacked))
     return borrow_usage, supply_usage
 
 
@@ -425,7 +428,7 @@ def calculate_interest_rates(
     stable_rate = s.base_stable_borrow_rate
     stable_ratio = borrow_usage = supply_usage = 0
     if total_debt != 0:
-        stable_ratio = ray_div(stable_debt, total_debt)
+        stable_ratio = _ray_div(stable_debt, total_debt)
         borrow_usage, supply_usage = _usage(total_debt, balance, added, taken, unbacked_)
 
     kink, max_excess = s.optimal_usage_ratio, s.max_excess_usage_ratio
@@ -435,13 +438,13 @@ def calculate_interest_rates(
     )
 
     if stable_ratio > s.optimal_stable_to_total_debt_ratio:
-        excess_stable = ray_div(
+        excess_stable = _ray_div(
             stable_ratio - s.optimal_stable_to_total_debt_ratio, s.max_excess_stable_to_total_debt_ratio
         )
-        stable_rate = checked_add(stable_rate, ray_mul(s.stable_rate_excess_offset, excess_stable))
+        stable_rate = checked_add(stable_rate, _ray_mul(s.stable_rate_excess_offset, excess_stable))
 
     overall = _overall_borrow_rate(stable_debt, variable_debt, variable_rate, avg_stable)
-    liquidity_rate = percent_mul(ray_mul(overall, supply_usage), checked_sub(PERCENTAGE_FACTOR, rf))
+    liquidity_rate = _percent_mul(_ray_mul(overall, supply_usage), checked_sub(PERCENTAGE_FACTOR, rf))
     return AaveInterestRates(liquidity_rate, stable_rate, variable_rate, borrow_usage, supply_usage)
 
 
@@ -533,7 +536,7 @@ def calculate_interest_rates_v2(
         earning = _overall_borrow_rate(stable_debt, variable_debt, variable_rate, avg_stable)
     else:
         earning = variable_rate
-    liquidity_rate = percent_mul(ray_mul(earning, supply_usage), checked_sub(PERCENTAGE_FACTOR, rf))
+    liquidity_rate = _percent_mul(_ray_mul(earning, supply_usage), checked_sub(PERCENTAGE_FACTOR, rf))
     return AaveInterestRates(liquidity_rate, 0, variable_rate, borrow_usage, supply_usage)
 
 
@@ -627,14 +630,14 @@ def calculate_compounded_interest(
         return RAY
     year = SECONDS_PER_YEAR
     if v in _BINOMIAL_VERSIONS:
-        base_power_two = ray_mul(r, r) // (year * year)
-        base_power_three = ray_mul(base_power_two, r) // year
+        base_power_two = _ray_mul(r, r) // (year * year)
+        base_power_three = _ray_mul(base_power_two, r) // year
         second = checked_mul(checked_mul(n, n - 1), base_power_two) // 2
         third = checked_mul(checked_mul(checked_mul(n, n - 1), max(n - 2, 0)), base_power_three) // 6
         return checked_add(checked_add(checked_add(RAY, checked_mul(r, n) // year), second), third)
     x = (r * n) % _UINT256 // year
-    inner = (x // 2 + ray_mul(x, x // 6)) % _UINT256
-    return (RAY + x + ray_mul(x, inner)) % _UINT256
+    inner = (x // 2 + _ray_mul(x, x // 6)) % _UINT256
+    return (RAY + x + _ray_mul(x, inner)) % _UINT256
 
 
 def get_normalized_income(
@@ -655,7 +658,7 @@ def get_normalized_income(
     if _elapsed(last_update_timestamp, current_timestamp) == 0:
         contract_uint(current_liquidity_rate, "current_liquidity_rate")
         return index
-    return ray_mul(calculate_linear_interest(current_liquidity_rate, last_update_timestamp, current_timestamp), index)
+    return _ray_mul(calculate_linear_interest(current_liquidity_rate, last_update_timestamp, current_timestamp), index)
 
 
 def get_normalized_debt(
@@ -684,4 +687,4 @@ def get_normalized_debt(
     growth = calculate_compounded_interest(
         current_variable_borrow_rate, last_update_timestamp, current_timestamp, version
     )
-    return ray_mul(growth, index)
+    return _ray_mul(growth, index)

@@ -348,6 +348,8 @@ def capo_stable_latest_answer(base_price: int, price_cap: int) -> StableCapoAnsw
     """
     base = contract_sint(base_price, "base_price")
     cap = contract_sint(price_cap, "price_cap")
+    if cap < 0:  # no adapter holds one: setPriceCap reverts InvalidNewPriceCap (it would be the answer)
+        raise InputError(f"price_cap must be >= 0 (setPriceCap refuses a negative cap), was {show(price_cap)}")
     if base > cap:
         return StableCapoAnswer(cap, True)
     return StableCapoAnswer(max(base, 0), False)

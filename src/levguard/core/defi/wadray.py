@@ -57,6 +57,11 @@ raised to the next integer when a remainder is left.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from levguard.core.validate import contract_uint
 from levguard.errors import InputError
 
@@ -165,6 +170,31 @@ def checked_div(a: int, b: int) -> int:
     return a // b
 
 
+def _checked(fn: Callable[..., int]) -> Callable[..., int]:
+    """The public form of the word operation ``fn`` (the engine calls ``fn`` itself, in its hot loops).
+
+    Plain ints in uint256's range go straight to ``fn``; any other argument is read with
+    :func:`~levguard.core.validate.contract_uint`, so NumPy integers count exactly and a bool, a
+    float, NaN, a negative number or a string raises InputError naming the argument (a NumPy int64
+    overflowed, ``None`` was a TypeError, ``wad_to_ray("abc")`` built a 3 GB string).
+    """
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def public(*args: Any, **kwargs: Any) -> int:
+        if not kwargs:
+            for x in args:
+                if type(x) is not int or not 0 <= x <= UINT256_MAX:
+                    break
+            else:
+                return fn(*args)
+        bound = sig.bind(*args, **kwargs)
+        return fn(*(contract_uint(v, name) for name, v in bound.arguments.items()))
+
+    public.__name__ = public.__qualname__ = fn.__name__.lstrip("_")
+    return public
+
+
 def _mul_half_up(a: int, b: int, unit: int, half: int, name: str) -> int:
     # Revert rule of the assembly: b != 0 and a > (max - half) / b.
     if b != 0 and a > (UINT256_MAX - half) // b:
@@ -179,26 +209,6 @@ def _div_half_up(a: int, b: int, unit: int, name: str) -> int:
     if a > (UINT256_MAX - b // 2) // unit:
         raise MathRevertError(f"{name}({a}, {b}) overflows uint256", "", name)
     return (a * unit + b // 2) // b
-
-
-def wad_mul(a: int, b: int) -> int:
-    """WadRayMath.wadMul: ``(a * b + WAD/2) // WAD`` (half up); reverts on overflow."""
-    return _mul_half_up(a, b, WAD, HALF_WAD, "wadMul")
-
-
-def wad_div(a: int, b: int) -> int:
-    """WadRayMath.wadDiv: ``(a * WAD + b//2) // b`` (half up); reverts on ``b == 0`` or overflow."""
-    return _div_half_up(a, b, WAD, "wadDiv")
-
-
-def ray_mul(a: int, b: int) -> int:
-    """WadRayMath.rayMul: ``(a * b + RAY/2) // RAY`` (half up); reverts on overflow."""
-    return _mul_half_up(a, b, RAY, HALF_RAY, "rayMul")
-
-
-def ray_div(a: int, b: int) -> int:
-    """WadRayMath.rayDiv: ``(a * RAY + b//2) // b`` (half up); reverts on ``b == 0`` or overflow."""
-    return _div_half_up(a, b, RAY, "rayDiv")
 
 
 def _mul_directed(a: int, b: int, unit: int, ceil: bool, name: str) -> int:
@@ -221,38 +231,59 @@ def _div_directed(a: int, b: int, unit: int, ceil: bool, name: str) -> int:
     return q + 1 if ceil and r else q
 
 
-def ray_mul_floor(a: int, b: int) -> int:
+# The operations, unchecked (``_name``: what the engine calls) and checked (``name``: the public API).
+def _wad_mul(a: int, b: int) -> int:
+    """WadRayMath.wadMul: ``(a * b + WAD/2) // WAD`` (half up); reverts on overflow."""
+    return _mul_half_up(a, b, WAD, HALF_WAD, "wadMul")
+
+
+def _wad_div(a: int, b: int) -> int:
+    """WadRayMath.wadDiv: ``(a * WAD + b//2) // b`` (half up); reverts on ``b == 0`` or overflow."""
+    return _div_half_up(a, b, WAD, "wadDiv")
+
+
+def _ray_mul(a: int, b: int) -> int:
+    """WadRayMath.rayMul: ``(a * b + RAY/2) // RAY`` (half up); reverts on overflow."""
+    return _mul_half_up(a, b, RAY, HALF_RAY, "rayMul")
+
+
+def _ray_div(a: int, b: int) -> int:
+    """WadRayMath.rayDiv: ``(a * RAY + b//2) // b`` (half up); reverts on ``b == 0`` or overflow."""
+    return _div_half_up(a, b, RAY, "rayDiv")
+
+
+def _ray_mul_floor(a: int, b: int) -> int:
     """WadRayMath.rayMulFloor (v3.5+): ``a * b // RAY``; reverts when ``a * b`` overflows."""
     return _mul_directed(a, b, RAY, False, "rayMulFloor")
 
 
-def ray_mul_ceil(a: int, b: int) -> int:
+def _ray_mul_ceil(a: int, b: int) -> int:
     """WadRayMath.rayMulCeil (v3.5+): ``ceil(a * b / RAY)``; reverts when ``a * b`` overflows."""
     return _mul_directed(a, b, RAY, True, "rayMulCeil")
 
 
-def ray_div_floor(a: int, b: int) -> int:
+def _ray_div_floor(a: int, b: int) -> int:
     """WadRayMath.rayDivFloor (v3.5+): ``a * RAY // b``; reverts on ``b == 0`` or overflow."""
     return _div_directed(a, b, RAY, False, "rayDivFloor")
 
 
-def ray_div_ceil(a: int, b: int) -> int:
+def _ray_div_ceil(a: int, b: int) -> int:
     """WadRayMath.rayDivCeil (v3.5+): ``ceil(a * RAY / b)``; reverts on ``b == 0`` or overflow."""
     return _div_directed(a, b, RAY, True, "rayDivCeil")
 
 
-def mul_div_ceil(a: int, b: int, c: int) -> int:
+def _mul_div_ceil(a: int, b: int, c: int) -> int:
     """MathUtils.mulDivCeil (v3.5+): ``ceil(a * b / c)``; reverts on ``c == 0`` or when ``a * b`` overflows."""
     return _mul_directed(a, b, c, True, "mulDivCeil")
 
 
-def ray_to_wad(a: int) -> int:
+def _ray_to_wad(a: int) -> int:
     """WadRayMath.rayToWad: ``a // 1e9``, plus one when the remainder is at least ``5e8``."""
     q, r = divmod(a, WAD_RAY_RATIO)
     return q + 1 if r >= WAD_RAY_RATIO // 2 else q
 
 
-def wad_to_ray(a: int) -> int:
+def _wad_to_ray(a: int) -> int:
     """WadRayMath.wadToRay: ``a * 1e9``; reverts when the product overflows uint256."""
     b = a * WAD_RAY_RATIO
     if b > UINT256_MAX:
@@ -260,23 +291,40 @@ def wad_to_ray(a: int) -> int:
     return b
 
 
-def percent_mul(value: int, percentage: int) -> int:
+def _percent_mul(value: int, percentage: int) -> int:
     """PercentageMath.percentMul: ``(value * percentage + 5000) // 10000`` (half up)."""
     return _mul_half_up(value, percentage, PERCENTAGE_FACTOR, HALF_PERCENTAGE_FACTOR, "percentMul")
 
 
-def percent_mul_floor(value: int, percentage: int) -> int:
+def _percent_mul_floor(value: int, percentage: int) -> int:
     """PercentageMath.percentMulFloor (v3.5+): ``value * percentage // 10000``; reverts on overflow."""
     return _mul_directed(value, percentage, PERCENTAGE_FACTOR, False, "percentMulFloor")
 
 
-def percent_div_ceil(value: int, percentage: int) -> int:
+def _percent_div_ceil(value: int, percentage: int) -> int:
     """PercentageMath.percentDivCeil (v3.5+): ``ceil(value * 10000 / percentage)``; reverts on
     ``percentage == 0`` or overflow."""
     return _div_directed(value, percentage, PERCENTAGE_FACTOR, True, "percentDivCeil")
 
 
-def percent_div(value: int, percentage: int) -> int:
+def _percent_div(value: int, percentage: int) -> int:
     """PercentageMath.percentDiv: ``(value * 10000 + percentage//2) // percentage`` (half up);
     reverts on ``percentage == 0`` or overflow."""
     return _div_half_up(value, percentage, PERCENTAGE_FACTOR, "percentDiv")
+
+
+wad_mul = _checked(_wad_mul)
+wad_div = _checked(_wad_div)
+ray_mul = _checked(_ray_mul)
+ray_div = _checked(_ray_div)
+ray_mul_floor = _checked(_ray_mul_floor)
+ray_mul_ceil = _checked(_ray_mul_ceil)
+ray_div_floor = _checked(_ray_div_floor)
+ray_div_ceil = _checked(_ray_div_ceil)
+mul_div_ceil = _checked(_mul_div_ceil)
+ray_to_wad = _checked(_ray_to_wad)
+wad_to_ray = _checked(_wad_to_ray)
+percent_mul = _checked(_percent_mul)
+percent_mul_floor = _checked(_percent_mul_floor)
+percent_div_ceil = _checked(_percent_div_ceil)
+percent_div = _checked(_percent_div)

@@ -44,7 +44,7 @@ from levguard.core.options.svi import (
     durrleman_g_numeric,
     fit_svi,
 )
-from levguard.core.validate import finite, flag, positive, show
+from levguard.core.validate import finite, flag, instance_of, positive, show
 from levguard.errors import InputError
 from levguard.typing import Float64Array
 
@@ -432,8 +432,12 @@ def fit_surface(
         The surface, the per-expiry fits (errors, butterfly checks) and the surface report with
         the calendar check.  Arbitrage is reported, never silently repaired.
     """
+    if isinstance(quotes, str | bytes) or not isinstance(quotes, Sequence):
+        raise InputError(f"quotes must be a sequence of SmileQuotes, was {show(quotes)}")
     if len(quotes) == 0:
         raise InputError("quotes must hold at least one expiry, was 0")
+    for i, q in enumerate(quotes):
+        instance_of(q, SmileQuotes, f"quotes[{i}]")
     fits = tuple(fit_svi(q.strike, q.vol, q.forward, q.t_years, q.weights, space=space, k_grid=k_grid) for q in quotes)
     surface = VolSurface.from_fits(fits)
     return surface, fits, surface.check_arbitrage(k_grid)

@@ -15,7 +15,7 @@ Violations are reported as values, never silently passed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
@@ -32,7 +32,7 @@ from levguard.core.options.black76 import (
     _scalar,
 )
 from levguard.core.options.iv import implied_vol_array
-from levguard.core.validate import number, show
+from levguard.core.validate import instance_of, number, positive_number, show
 from levguard.errors import InputError
 from levguard.typing import Float64Array
 
@@ -188,7 +188,8 @@ def durrleman_g(params: SVIParams, k: npt.ArrayLike) -> Float64Array:
     SVI, :math:`w' = b(\rho + (k-m)/\sqrt{(k-m)^2+\sigma^2})` and
     :math:`w'' = b\sigma^2/((k-m)^2+\sigma^2)^{3/2}`.
     """
-    kk = np.asarray(k, dtype=np.float64)
+    params = instance_of(params, SVIParams, "params")
+    kk = _check_finite(k, "k")
     w, w1, w2 = params.derivatives(kk)
     return _g_from_derivatives(w, w1, w2, kk)
 
@@ -281,6 +282,7 @@ def check_butterfly(params: SVIParams, k_grid: npt.ArrayLike | None = None) -> B
     formula for implied volatility at extreme strikes", Math. Finance 14(3) (slope <= 2, which
     is also ``lim g = 1/4 - slope^2/16 >= 0`` in the wings).
     """
+    params = instance_of(params, SVIParams, "params")
     kk = _grid(k_grid)
     return butterfly_from_g(kk, durrleman_g(params, kk), max(params.wing_slopes))
 
@@ -337,7 +339,7 @@ def check_calendar(
     see; it is checked from ``b (1 -+ rho)``.
     """
     kk = _grid(k_grid)
-    ordered = sorted(slices, key=lambda s: s[0])
+    ordered = sorted(_calendar_slices(slices), key=lambda s: s[0])
     ts = [float(t) for t, _ in ordered]
     if len(set(ts)) != len(ts):
         raise InputError(f"slices must have distinct expiries, t_years were {ts}")
@@ -391,6 +393,22 @@ class SVIFit:
     def arbitrage_free(self) -> bool:
         """Return True when the fitted smile passed the butterfly check."""
         return self.butterfly.ok
+
+
+_T_MAX = 1000.0  # years: past it no option quote exists
+
+
+def _calendar_slices(slices: object) -> list[tuple[float, SVIParams]]:
+    # (t_years, SVIParams) pairs with a finite t_years > 0, each named by its index.
+    if isinstance(slices, str | bytes) or not isinstance(slices, Iterable):
+        raise InputError(f"slices must be a sequence of (t_years, SVIParams) pairs, was {show(slices)}")
+    out = []
+    for i, item in enumerate(slices):
+        if not (isinstance(item, Sequence) and not isinstance(item, str | bytes) and len(item) == 2):
+            raise InputError(f"slices[{i}] must be a (t_years, SVIParams) pair, was {show(item)}")
+        t = positive_number(item[0], f"slices[{i}] t_years")
+        out.append((t, instance_of(item[1], SVIParams, f"slices[{i}] params")))
+    return out
 
 
 def _to_params(theta: Float64Array) -> SVIParams:
@@ -457,6 +475,8 @@ def fit_svi(
     iv = np.ravel(_check_positive(vol, "vol"))
     F = _scalar(_check_positive(forward, "forward"), "forward")
     T = _scalar(_check_positive(t_years, "t_years"), "t_years")
+    if T > _T_MAX:  # the fit's variance box spans float64's range: least_squares crawls for minutes
+        raise InputError(f"t_years must be at most {_T_MAX:g} years, was {show(t_years)}")
     if K.shape != iv.shape:
         raise InputError(f"strike and vol must have the same length, were {K.size} and {iv.size}")
     if K.size < 5:
@@ -553,6 +573,11 @@ def fit_svi_from_prices(
     """
     K = np.ravel(_check_positive(strike, "strike"))
     res = implied_vol_array(price, kind, forward, K, t_years, rate, settlement)
+    if np.shape(res.vol) != K.shape:  # price or kind of another shape broadcast against the strikes
+        raise InputError(
+            f"price, kind and strike must be one per quote (1-D, same length), "
+            f"the implied vols had shape {np.shape(res.vol)} for {K.size} strikes"
+        )
     iv = np.ravel(np.asarray(res.vol, dtype=np.float64))
     keep = np.ravel(np.asarray(res.ok)) & (iv > 0.0)
     wts = None if weights is None else np.ravel(_as_array(weights, "weights"))[keep]
