@@ -30,7 +30,7 @@ from typing import IO, Any, TypeGuard
 
 import yaml
 
-from levguard.core.validate import path_arg, show
+from levguard.core.validate import integer_in, path_arg, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -76,7 +76,8 @@ def max_input_bytes() -> int:
 
 
 def _limit(max_bytes: int | None) -> int:
-    return max_input_bytes() if max_bytes is None else max_bytes
+    # A str limit was a raw TypeError at the size comparison.
+    return max_input_bytes() if max_bytes is None else integer_in(max_bytes, "max_bytes", 0, _MAX_READ_BYTES + 1)
 
 
 def _too_large(name: str, limit: int) -> InputError:
@@ -275,6 +276,8 @@ def _parse_message(exc: BaseException) -> str:
 
 def parse_spec_text(text: str, name: str = "<input>", *, json_only: bool = False, max_bytes: int | None = None) -> Any:
     """Parse JSON or YAML text within the input limits; errors name ``name`` and the line."""
+    if not isinstance(text, str):  # len(None) was a raw TypeError
+        raise InputError(f"text must be a str (the document), was {type(text).__name__} {show(text)}")
     limit = _limit(max_bytes)
     if len(text) > limit:  # characters <= bytes, so this never refuses text within the limit
         raise _too_large(name, limit)

@@ -30,7 +30,7 @@ from levguard.core.unified_pm import (
     is_portfolio_margin_spec,
     portfolio_margin_account_from_spec,
 )
-from levguard.core.validate import number, show
+from levguard.core.validate import no_bools_or_strings, number, show
 from levguard.documents import check_structure, load_spec, load_spec_stream, parse_spec_text
 from levguard.errors import InputError
 from levguard.kernels import readonly
@@ -137,15 +137,37 @@ def _as_table(tiers: object, model: VenueModel) -> TierTable:
     raise InputError(f"tiers must be a TierTable or a list of tier dicts, was {type(tiers).__name__}")
 
 
+def _no_bools(x: object, raw: Float64Array1D, name: str) -> None:
+    # Bools in an array argument, checked after the float64 conversion so that the vectorized
+    # path stays cheap: a bool array by its dtype, a list by looking only at the entries NumPy
+    # read as 0.0 or 1.0 (a scan of every item doubled the time of a 10k-item list).
+    if type(x) is float or type(x) is int:
+        return
+    kind = getattr(getattr(x, "dtype", None), "kind", None)
+    if kind in ("i", "u", "f"):
+        return
+    if kind is not None and kind != "O":  # bool, str or bytes dtype
+        raise InputError(f"{name} must be numbers (not bools or strings), was {show(x)}")
+    if kind == "O" or not isinstance(x, list | tuple) or len(x) != raw.shape[0]:
+        no_bools_or_strings(x, name)
+        return
+    for i in np.flatnonzero((raw == 0.0) | (raw == 1.0)):
+        if isinstance(x[i], bool | np.bool_):
+            raise InputError(f"{name} must be numbers (not bools or strings), was {show(x)}")
+
+
 def _array(x: object, name: str, n: int | None) -> Float64Array1D:
     if x is None:  # NumPy would read None as NaN
         raise InputError(f"{name} must be a number or an array of numbers, was None")
+    if isinstance(x, bool | np.bool_ | str | bytes):  # NumPy read True as 1.0 and "5" as 5.0
+        raise InputError(f"{name} must be a number or an array of numbers (not a bool or a string), was {show(x)}")
     try:
         raw = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
         raise InputError(f"{name} must be an array of numbers within float64 range, was {show(x)}") from None
     if raw.ndim > 1:  # a (2, 2) array was flattened into 4 positions
         raise InputError(f"{name} must be a number or a 1-D array, had shape {raw.shape}")
+    _no_bools(x, raw, name)
     a = np.ascontiguousarray(raw.reshape(-1))
     if n is not None and a.shape[0] != n:
         if a.shape[0] == 1:

@@ -109,6 +109,8 @@ def _grid(grid: Mapping[str, Sequence[Any]], what: str) -> list[dict[str, Any]]:
 
 
 def _run_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
+    if grid is not None and not isinstance(grid, Mapping):  # iterating object() was a raw TypeError
+        raise InputError(f"grid must map run settings to lists of values, was {type(grid).__name__} {show(grid)}")
     if not grid:
         return [{}]
     unknown = set(grid) - set(RUN_PARAMS)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from levguard.core.validate import path_arg
 from levguard.documents import max_input_bytes, parse_spec_text, read_file_bytes
 from levguard.errors import InputError
 
@@ -62,7 +63,7 @@ def load_config_file(path: str | Path, what: str, from_dict: Callable[[Any, Path
     InputError
         As :func:`read_config_file`, or ``"<path>: <message>"`` when ``from_dict`` rejects a value.
     """
-    p = Path(path)
+    p = path_arg(path, "path")  # Path(None) was a raw TypeError
     raw, folder = read_config_file(p, what)
     try:
         return from_dict(raw, folder, str(p))

@@ -18,7 +18,7 @@ exceed 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, NamedTuple
 
@@ -172,7 +172,8 @@ class FactorJumpModel:
     jump_threshold: float = 0.0
 
     def __post_init__(self) -> None:
-        assets = tuple(str(a) for a in self.assets) if not isinstance(self.assets, str) else ()
+        iterable = isinstance(self.assets, Iterable) and not isinstance(self.assets, str)  # None: raw TypeError
+        assets = tuple(str(a) for a in self.assets) if iterable else ()
         if not assets or len(set(assets)) != len(assets):
             raise InputError(f"assets must be a non-empty sequence of distinct names, was {self.assets!r}")
         k = len(assets)

@@ -18,7 +18,7 @@ maintenance rate and picks the cheapest setting that meets the budget.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from levguard.cascade.market import MarketResult, simulate_market
 from levguard.cascade.market_paths import market_paths_for
 from levguard.cascade.market_settings import MarketPopulation, MarketSpec, MarketVenue
 from levguard.cascade.settings import _int, _pos
+from levguard.core.validate import show
 from levguard.errors import InputError
 from levguard.parallel import dask_client, run_chunks
 
@@ -512,6 +513,8 @@ def calibrate_market(
     budget = _pos(budget, "budget", allow_zero=True)
     alpha = _pos(alpha, "alpha", allow_zero=True, upper=1.0)
     names = [mv.name for mv in spec.venues]
+    if venues is not None and (isinstance(venues, str) or not isinstance(venues, Iterable)):
+        raise InputError(f"venues must be a list of names of the market's venues {names}, was {show(venues)}")
     chosen = tuple(names) if venues is None else tuple(str(v) for v in venues)
     unknown = [v for v in chosen if v not in names]
     if unknown or not chosen:

@@ -34,6 +34,7 @@ from levguard.core.defi.aave import AaveReserve, EModeCategory
 from levguard.core.defi.morpho import WAD, liquidation_incentive_factor, to_assets_up
 from levguard.core.defi.morpho import Market as MorphoMarket
 from levguard.core.defi.morpho import Position as MorphoPos
+from levguard.core.validate import float_values, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -353,12 +354,13 @@ def lending_borrowers(
     InputError
         Negative amounts, or a borrower already insolvent at ``prices`` (``sum C P0 < D``).
     """
-    c = np.array(collateral, dtype=np.float64)
+    # float_values: 'abc' or object() was a raw ValueError/TypeError, True read as 1.0.
+    c = np.array(float_values(collateral, "collateral"))
     if c.ndim != 2:
         raise InputError(f"collateral must be (N, K) units, had shape {c.shape}")
     n, k = c.shape
-    d = np.array(debt, dtype=np.float64).reshape(-1)
-    p = np.array(prices, dtype=np.float64).reshape(-1)
+    d = np.array(float_values(debt, "debt")).reshape(-1)
+    p = np.array(float_values(prices, "prices")).reshape(-1)
     if d.shape[0] != n:
         raise InputError(f"debt must have one entry per borrower ({n}), had {d.shape[0]}")
     if p.shape[0] != k:
@@ -383,6 +385,17 @@ def lending_borrowers(
     return MarketPopulation(np.full(n, v), value - d, c, entry, np.arange(off, off + n))
 
 
+MAX_BORROWERS = 100_000_000
+"""Most borrowers :func:`random_borrowers` draws."""
+
+
+def _pair(value: object, name: str) -> tuple[object, object]:
+    # Unpacking None or [] was a raw TypeError/ValueError.
+    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
+        raise InputError(f"{name} must be a pair of numbers, was {show(value)}")
+    return value[0], value[1]
+
+
 def random_borrowers(
     n: int,
     prices: npt.ArrayLike,
@@ -402,16 +415,18 @@ def random_borrowers(
     pool's positions (an indexer's borrower list) where you have them.
     """
     n = _int(n, "n", 1)
+    if n > MAX_BORROWERS:  # the draws are allocated up front: 2**62 was NumPy's "array is too big"
+        raise InputError(f"n must be an integer in [1, {MAX_BORROWERS:,}], was {n!r}")
     terms = _terms(pool)
-    p = np.array(prices, dtype=np.float64).reshape(-1)
+    p = np.array(float_values(prices, "prices")).reshape(-1)
     if p.shape[0] != len(terms.lt):
         raise InputError(f"prices must have one entry per asset ({len(terms.lt)}), had {p.shape[0]}")
-    lo, hi = (_pos(x, "hf") for x in hf)
+    lo, hi = (_pos(x, "hf") for x in _pair(hf, "hf"))
     if not 1.0 <= lo <= hi:
         raise InputError(f"hf must be (low, high) with 1 <= low <= high, was {hf!r}")
-    med, sig = notional
-    _pos(med, "notional median")
-    _pos(sig, "notional sigma", allow_zero=True)
+    med, sig = _pair(notional, "notional")
+    med = _pos(med, "notional median")
+    sig = _pos(sig, "notional sigma", allow_zero=True)
     cols = [a for a, x in enumerate(terms.lt) if x is not None]
     rng = np.random.default_rng(_int(seed, "seed"))
     which = np.array(cols)[rng.integers(0, len(cols), n)]

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _pos
 from levguard.core.rules.adl import ADL_VENUES
 from levguard.core.rules.base import STEP_MODES
 from levguard.core.rules.collateral import CollateralTiers
+from levguard.core.validate import no_bools_or_strings
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels import readonly
@@ -134,6 +135,8 @@ class MarketVenue:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise InputError(f"venue.name must be a non-empty string, was {self.name!r}")
+        if not isinstance(self.books, Market | Iterable) or isinstance(self.books, str):  # None: raw TypeError
+            raise InputError(f"venue {self.name!r}: books must be a Market or a list of them, was {self.books!r}")
         books = (self.books,) if isinstance(self.books, Market) else tuple(self.books)
         for j, b in enumerate(books):
             if not isinstance(b, Market):
@@ -260,9 +263,13 @@ class MarketSpec:
     arbitrage: Arbitrage = field(default_factory=Arbitrage)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.assets, Iterable):  # None: raw TypeError
+            raise InputError(f"market.assets must be distinct non-empty names, was {self.assets!r}")
         assets = (self.assets,) if isinstance(self.assets, str) else tuple(self.assets)
         if not assets or not all(isinstance(a, str) and a for a in assets) or len(set(assets)) != len(assets):
             raise InputError(f"market.assets must be distinct non-empty names, was {self.assets!r}")
+        if not isinstance(self.venues, Iterable) or isinstance(self.venues, str):
+            raise InputError(f"market.venues must be a list of MarketVenue, was {self.venues!r}")
         venues = tuple(self.venues)
         if not venues:
             raise InputError("market.venues must hold at least one MarketVenue, was empty")
@@ -346,6 +353,7 @@ class MarketSpec:
 
 
 def _float_array(value: object, name: str, ndim: int) -> FloatArray:
+    no_bools_or_strings(value, name)  # NumPy read True as 1.0 and "1" as 1.0
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -30,7 +30,7 @@ from levguard.cascade.settings import (
     kernel_config,
     kernel_tiers,
 )
-from levguard.core.validate import flag, show
+from levguard.core.validate import flag, instance_of, show
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 from levguard.parallel import Progress, dask_client, run_chunks
@@ -39,6 +39,19 @@ __all__ = ["MonteCarloResult", "calibrate", "max_safe", "monte_carlo"]
 
 FloatArray = npt.NDArray[np.float64]
 RecordArray = npt.NDArray[np.void]
+
+MAX_PATHS = 100_000_000
+"""Most paths one Monte Carlo runs (its summary table is allocated up front: 2**62 paths was a
+NumPy "array is too big" ValueError)."""
+
+
+def _records(market: object, regime: object, venue: object) -> tuple[Market, MarginRegime, VenueSettings]:
+    # The records' methods and dataclasses.replace were called on a str: AttributeError/TypeError.
+    return (
+        instance_of(market, Market, "market"),
+        instance_of(MarginRegime() if regime is None else regime, MarginRegime, "regime"),
+        instance_of(VenueSettings() if venue is None else venue, VenueSettings, "venue"),
+    )
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,8 @@ def monte_carlo(
     regime = regime if regime is not None else MarginRegime()
     venue = venue if venue is not None else VenueSettings()
     n_paths = _int(n_paths, "n_paths", 1)
+    if n_paths > MAX_PATHS:
+        raise InputError(f"n_paths must be an integer in [1, {MAX_PATHS:,}], was {n_paths!r}")
     chunk_size = _int(chunk_size, "chunk_size", 1)
     _pos(budget, "budget", allow_zero=True)
     progress = flag(progress, "progress")
@@ -175,6 +190,8 @@ def monte_carlo(
         raise InputError(f"paths must be a path spec (mapping), was {type(paths).__name__}")
     if not isinstance(market, Market):
         raise InputError(f"market must be a levguard.cascade.Market, was {type(market).__name__}")
+    regime = instance_of(regime, MarginRegime, "regime")
+    venue = instance_of(venue, VenueSettings, "venue")
     n_steps = _n_steps(paths)
     acc = kernel_accounts(regime.apply_caps(population) if isinstance(population, Population) else population)
     tiers = kernel_tiers(regime)
@@ -264,8 +281,7 @@ def calibrate(
         ``best``.  Every set sees the same paths (common random numbers), so differences
         between rows are the parameters' effect, not noise.
     """
-    regime = regime if regime is not None else MarginRegime()
-    venue = venue if venue is not None else VenueSettings()
+    market, regime, venue = _records(market, regime, venue)
     _pos(epsilon, "epsilon", allow_zero=True, upper=1.0)
     progress = flag(progress, "progress")
     if not isinstance(grid, Mapping) or not grid:
@@ -383,7 +399,7 @@ def max_safe(
     _pos(tolerance, "tolerance", upper=1.0)
     # A probability, as calibrate and the cascade config take it: NaN made every cap unsafe.
     epsilon = _pos(epsilon, "epsilon", allow_zero=True, upper=1.0)
-    regime = regime if regime is not None else MarginRegime()
+    market, regime, venue = _records(market, regime, venue)
     with dask_client(scheduler) as client:
         return _bisect(
             population,

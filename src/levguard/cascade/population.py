@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.core.validate import NUMBER_MAX, number, show
+from levguard.core.validate import NUMBER_MAX, number, path_arg, show
 from levguard.data.loaders import read_table
 from levguard.errors import DataError, InputError
 from levguard.kernels import readonly
@@ -502,7 +502,7 @@ def load_population(path: str | Path) -> Population:
         The file is missing, unreadable, of unknown format, lacks columns or holds invalid
         values (the message names the file).
     """
-    p = Path(path)
+    p = path_arg(path, "path")  # Path(None) was a raw TypeError
     table = read_table(p)
     try:
         return Population.from_frame(table)
@@ -518,7 +518,7 @@ def save_population(pop: Population, path: str | Path) -> Path:
     """
     if not isinstance(pop, Population):
         raise InputError(f"pop must be a Population, was {type(pop).__name__}")
-    p = Path(path)
+    p = path_arg(path, "path")
     name = p.name.lower()
     frame = pop.to_frame()
     if name.endswith((".parquet", ".pq")):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from levguard.cascade.market_settings import MarketPopulation, MarketSpec, Marke
 from levguard.cascade.replay_config import ReplayAsset, ReplayConfig, ReplayParams, load_replay_config
 from levguard.cascade.replay_data import NS_PER_SECOND, AssetMarket, load_asset_market
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings
+from levguard.core.validate import show
 from levguard.errors import InputError
 
 __all__ = [
@@ -322,6 +324,8 @@ def run_replay(config: ReplayConfig, markets: dict[str, AssetMarket] | None = No
     """
     if not isinstance(config, ReplayConfig):
         raise InputError(f"config must be a ReplayConfig, was {type(config).__name__}")
+    if markets is not None and not isinstance(markets, Mapping):  # `name in object()` was a TypeError
+        raise InputError(f"markets must be a dict of asset name to loaded data (load_markets), was {show(markets)}")
     data = load_markets(config) if markets is None else markets
     missing = [a.name for a in config.assets if a.name not in data]
     if missing:

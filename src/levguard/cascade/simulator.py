@@ -28,7 +28,7 @@ from levguard.cascade.montecarlo import _VENUE_PARAMS as _VENUE_PARAMS
 from levguard.cascade.montecarlo import MonteCarloResult, calibrate, max_safe, monte_carlo
 from levguard.cascade.population import Population
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings
-from levguard.core.validate import NUMBER_MAX, flag, show
+from levguard.core.validate import NUMBER_MAX, flag, instance_of, show
 from levguard.errors import InputError
 from levguard.kernels import cascade as kc
 
@@ -161,6 +161,8 @@ def simulate_path(
     venue = venue if venue is not None else VenueSettings()
     if not isinstance(market, Market):
         raise InputError(f"market must be a levguard.cascade.Market, was {type(market).__name__}")
+    regime = instance_of(regime, MarginRegime, "regime")
+    venue = instance_of(venue, VenueSettings, "venue")
     pop = regime.apply_caps(population) if isinstance(population, Population) else population
     acc = ss.kernel_accounts(pop)
     exo = _path(path)

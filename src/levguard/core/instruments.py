@@ -46,6 +46,8 @@ class Instrument:
         if not isinstance(self.symbol, str) or not self.symbol.strip():
             raise InputError(f"symbol must be a non-empty string, was {self.symbol!r}")
         positive(self.contract_size, "contract_size")
+        if not isinstance(self.settlement, str):  # settlement=1 was accepted as a currency
+            raise InputError(f"settlement must be a currency name (str), was {self.settlement!r}")
         if not isinstance(self.kind, ContractKind):
             try:
                 object.__setattr__(self, "kind", ContractKind(str(self.kind).lower()))

@@ -265,6 +265,8 @@ def liquidation_outcome(
         raise InputError(f"maintenance_margin must be finite and >= 0, was {show(maintenance_margin)}")
     basis = entry if mm_at_entry else fill
     notional = position_notional(q, fill, inverse)
+    if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
+        raise InputError(f"tiers must be a TierTable or None, was {type(tiers).__name__} {show(tiers)}")
     caps = tiers.caps if tiers is not None else _NO_CAPS
     mmr = 0.0
     if tiers is not None:

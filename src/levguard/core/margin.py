@@ -20,6 +20,7 @@ from levguard.core.records import Record, field_dict
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.symbols import inverse_settlement
 from levguard.core.tiers import TierTable
+from levguard.core.validate import show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price
 
@@ -362,6 +363,10 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
     the bankruptcy price solves ``collateral' + uPnL_i(P) = close fee`` with
     ``collateral'`` excluding maintenance margins.  See docs/margin.md for every venue.
     """
+    if not isinstance(account, Account):  # None.venue was a raw AttributeError
+        raise InputError(f"account must be an Account, was {type(account).__name__} {show(account)}")
+    if model is not None and not isinstance(model, VenueModel):
+        raise InputError(f"model must be a VenueModel or None, was {type(model).__name__} {show(model)}")
     model = model or get_venue(account.venue)
     terms = []
     for i, p in enumerate(account.positions):

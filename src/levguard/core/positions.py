@@ -64,7 +64,13 @@ class Position:
     params: Mapping[str, float] = field(default_factory=empty_mapping)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.instrument, Instrument):  # None.symbol was a raw AttributeError
+            raise InputError(
+                f"instrument must be an Instrument, was {type(self.instrument).__name__} {show(self.instrument)}"
+            )
         sym = self.instrument.symbol
+        if self.tiers is not None and not isinstance(self.tiers, TierTable):
+            raise InputError(f"{sym}.tiers must be a TierTable or None, was {show(self.tiers)}")
         if not isinstance(self.margin_mode, MarginMode):
             try:
                 object.__setattr__(self, "margin_mode", MarginMode(str(self.margin_mode).lower()))
@@ -130,6 +136,8 @@ class Account:
     positions: tuple[Position, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.venue, str):  # venue=1 was accepted and failed later in get_venue
+            raise InputError(f"venue must be a rule-set name (str), was {show(self.venue)}")
         non_negative(self.wallet_balance, "wallet_balance")
         seen: set[str] = set()
         settlements = {coin_name(p.instrument.settlement) for p in self.positions}  # XBT is BTC

@@ -134,6 +134,15 @@ class TierTable:
 
     def __post_init__(self) -> None:
         tiers = self.tiers
+        # None or a str was a raw TypeError/AttributeError; a non-bool flag was read by its truth.
+        if isinstance(tiers, str) or not isinstance(tiers, Sequence):
+            raise InputError(f"tiers must be a sequence of Tier, was {type(tiers).__name__} {show(tiers)}")
+        for i, t in enumerate(tiers):
+            if not isinstance(t, Tier):
+                raise InputError(f"tiers[{i}] must be a Tier, was {type(t).__name__} {show(t)}")
+        for name in ("fixed", "deduction", "cap_inclusive"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise InputError(f"{name} must be True or False, was {show(getattr(self, name))}")
         if len(tiers) == 0:
             raise InputError("tiers must hold at least one tier, was empty")
         prev: Tier | None = None

@@ -35,6 +35,7 @@ import platformdirs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from levguard.core.validate import path_arg
 from levguard.data.frames import FUNDING_COLUMNS, INDEX_NAME, KINDS, OHLCV_COLUMNS, make_funding_frame, make_ohlcv_frame
 from levguard.errors import DataError, InputError
 
@@ -64,7 +65,7 @@ def cache_root(root: str | os.PathLike[str] | None = None) -> Path:
     The platform default comes from ``platformdirs.user_cache_dir("levguard")`` (for example
     ``~/.cache/levguard`` on Linux, ``~/Library/Caches/levguard`` on macOS).
     """
-    if root is not None and str(root) != "":
+    if root is not None and path_arg(root, "root") and str(root) != "":  # Path(nan) was a raw TypeError
         return Path(root).expanduser()
     env = os.environ.get(ENV_CACHE_DIR, "")
     if env:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from levguard.core.validate import show
+from levguard.core.validate import instance_of, show
 from levguard.data.crashes import NAMED_CRASHES, CrashProfile
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, timestamp_ns
 from levguard.errors import DataError, InputError
@@ -528,7 +528,7 @@ def synth_market(
     :func:`levguard.kernels.synth.regime_chain_nb`, :func:`~levguard.kernels.synth.market_path_nb`
     and :func:`~levguard.kernels.synth.funding_path_nb`.
     """
-    cfg = config if config is not None else SynthConfig()
+    cfg = instance_of(config, SynthConfig, "config") if config is not None else SynthConfig()
     changes = {
         k: v
         for k, v in (("symbol", symbol), ("years", years), ("interval", interval), ("seed", seed), ("start", start))

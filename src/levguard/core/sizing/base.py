@@ -107,8 +107,8 @@ class MarketContext:
             object.__setattr__(self, "contract_kind", kind.lower())
         size = self.contract_size
         if size is not None:
-            if isinstance(size, bool) or not isinstance(size, numbers.Real) or not (math.isfinite(size) and size > 0):
-                raise InputError(f"contract_size must be a finite number > 0 or None, was {size!r}")
+            if isinstance(size, bool) or not isinstance(size, numbers.Real) or not (_finite_real(size) and size > 0):
+                raise InputError(f"contract_size must be a finite number > 0 or None, was {show(size)}")
             object.__setattr__(self, "contract_size", float(size))
 
     @property
@@ -242,6 +242,14 @@ class SizingDecision:
         }
 
 
+def _finite_real(x: numbers.Real) -> bool:
+    # math.isfinite(10**400) was a raw OverflowError: an int past float64's range is not finite here.
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True)
 class SeriesInputs:
     """Aligned per-bar arrays for the vectorized path (value at ``t`` known at bar ``t``'s close).
@@ -263,11 +271,19 @@ class SeriesInputs:
     liquidation_forecasts: ForecastPathLike | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # None.shape or len(0) was a raw AttributeError/TypeError.
+        if not isinstance(self.returns, np.ndarray) or self.returns.ndim != 1:
+            raise InputError(f"returns must be a 1-D array, was {type(self.returns).__name__} {show(self.returns)}")
         n = self.returns.shape[0]
         for name in ("vol_forecast", "mu_forecast", "equity", "price"):
             arr = getattr(self, name)
+            if arr is not None and (not isinstance(arr, np.ndarray) or arr.ndim != 1):
+                raise InputError(f"{name} must be a 1-D array or None, was {type(arr).__name__} {show(arr)}")
             if arr is not None and arr.shape[0] != n:
                 raise InputError(f"{name} must have the length of returns ({n}), was {arr.shape[0]}")
+        lf = self.liquidation_forecasts
+        if lf is not None and not hasattr(lf, "__len__"):
+            raise InputError(f"liquidation_forecasts must be a forecast path (one per bar) or None, was {show(lf)}")
         if self.liquidation_forecasts is not None and len(self.liquidation_forecasts) != n:
             raise InputError(
                 f"liquidation_forecasts must have the length of returns ({n}), was {len(self.liquidation_forecasts)}"

@@ -20,7 +20,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from levguard.core.sizing.base import ConstantPath, SeriesInputs, SizingDecision, SizingState
-from levguard.core.validate import finite, non_negative, positive
+from levguard.core.validate import finite, non_negative, number, positive
 from levguard.errors import InputError
 from levguard.kernels.sizing import (
     cppi_leverage,
@@ -617,6 +617,8 @@ class Rebalancer:
     def __post_init__(self) -> None:
         _fraction(self.band, "band", hi_open=True)
         non_negative(self.min_trade, "min_trade")
+        # None or 10**400 was a raw TypeError/OverflowError, True read as 1.
+        number(self.max_step, "max_step")
         if math.isnan(self.max_step) or self.max_step <= 0.0:
             raise InputError(f"max_step must be > 0, was {self.max_step!r}")
 
