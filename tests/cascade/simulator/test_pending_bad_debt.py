@@ -11,6 +11,8 @@ with 300 of equity left, liquidated in the same queue, paid 300 of a 4,000 defic
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -23,7 +25,7 @@ from levguard.cascade.simulator import simulate_path
 DEEP = 1e13  # no price impact: a close fills at the mark
 
 
-def _v1(pop: Population, path: np.ndarray, latency: int) -> dict[str, float]:
+def _v1(pop: Population, path: np.ndarray, latency: int) -> dict[str, Any]:
     venue = VenueSettings(insurance_fund=0.0, adl=False, latency_steps=latency)
     res = simulate_path(pop, path, market=Market(depth=DEEP), regime=MarginRegime(mmr=0.005), venue=venue)
     accounts = res.accounts
@@ -31,17 +33,17 @@ def _v1(pop: Population, path: np.ndarray, latency: int) -> dict[str, float]:
         **res.summary,
         "equity_end": accounts["equity_end"].to_numpy(),
         "open": (accounts["status"] == "ok").to_numpy(),
-    }  # type: ignore[dict-item]
+    }
 
 
-def _surplus(end: dict, later: dict) -> float:
+def _surplus(end: dict[str, Any], later: dict[str, Any]) -> float:
     # Equity left at the end of the short path in the accounts the longer one closes: the most the
     # fund can take in from them and spend on the pending deficits before any is bad debt.
     closed = end["open"] & ~later["open"]
     return float(np.maximum(end["equity_end"][closed], 0.0).sum())
 
 
-def _v2(pop: MarketPopulation, path: np.ndarray, latency: int) -> tuple[dict[str, float], object]:
+def _v2(pop: MarketPopulation, path: np.ndarray, latency: int) -> tuple[dict[str, Any], Any]:
     venue = MarketVenue(
         "binance",
         [Market(depth=DEEP)],
@@ -52,11 +54,11 @@ def _v2(pop: MarketPopulation, path: np.ndarray, latency: int) -> tuple[dict[str
     accounts = res.accounts
     out = {
         **res.summary,
-        "fund_end": float(res.venues["fund_end"].sum()),  # type: ignore[attr-defined]
+        "fund_end": float(res.venues["fund_end"].sum()),
         "equity_end": accounts["equity_end"].to_numpy(),
         "open": (accounts["status"] == "ok").to_numpy(),
     }
-    return out, res  # type: ignore[return-value]
+    return out, res
 
 
 def _gap_path(n: int, last: float) -> np.ndarray:
@@ -80,9 +82,9 @@ def test_an_order_in_the_latency_queue_at_the_end_is_pending_bad_debt() -> None:
     summary, res = _v2(market, _gap_path(10, 80_000.0), 3)
     assert summary["bad_debt"] == 0.0
     assert summary["pending_bad_debt"] == pytest.approx(10_000.0)
-    assert res.venues["pending_bad_debt"].tolist() == [pytest.approx(10_000.0)]  # type: ignore[attr-defined]
-    np.testing.assert_allclose(res.accounts["equity_end"], [-10_000.0])  # type: ignore[attr-defined]
-    assert res.accounts["status"].tolist() == ["ok"]  # type: ignore[attr-defined]
+    assert res.venues["pending_bad_debt"].tolist() == [pytest.approx(10_000.0)]
+    np.testing.assert_allclose(res.accounts["equity_end"], [-10_000.0])
+    assert res.accounts["status"].tolist() == ["ok"]
     assert _v2(market, _gap_path(10, 80_000.0), 0)[0]["pending_bad_debt"] == 0.0
 
 
@@ -102,7 +104,9 @@ accounts = st.lists(
 @given(accounts, st.floats(0.6, 1.4), st.integers(0, 4))
 @example([(1.0, 1.0, 80_000.0, 5.0), (1.0, 1.0, 119_400.0, 2.0)], 0.6, 1)  # the surplus case above
 @example([(1.0, 1.0, 80_000.0, 17.0), (-1.0, 1.0, 90_477.0, 9.5)], 0.75, 1)  # a fund left at the end
-def test_pending_bad_debt_is_what_a_longer_path_books(rows: list, last: float, latency: int) -> None:
+def test_pending_bad_debt_is_what_a_longer_path_books(
+    rows: list[tuple[float, float, float, float]], last: float, latency: int
+) -> None:
     """Money: the deficit pending at the end of a path is the bad debt booked once the path goes
     on flat until the queued orders fill (deep book, no ADL), in both simulators, less what the
     insurance fund pays: the fund it held at the end plus the equity left in the accounts those
