@@ -204,6 +204,33 @@ def integer_in(value: object, field: str, lo: int, hi: int) -> int:
     return int(value)
 
 
+def whole_number(value: object, field: str, lo: int, hi: int) -> int:
+    """Return ``value`` as an int if it is a whole number (an int, or an integral float such as
+    ``250.0``) in ``[lo, hi]``, else raise InputError naming ``field`` (bools and strings are not
+    numbers; an integral float counts, where :func:`integer_in` takes integers only)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"{field} must be a whole number in [{lo}, {hi}], was {show(value)}")
+    if isinstance(value, float | np.floating) and not (math.isfinite(value) and float(value).is_integer()):
+        raise InputError(f"{field} must be a whole number in [{lo}, {hi}], was {show(value)}")
+    n = int(value)
+    if not lo <= n <= hi:
+        raise InputError(f"{field} must be a whole number in [{lo}, {hi}], was {show(value)}")
+    return n
+
+
+def rng_arg(seed: object, field: str = "seed") -> np.random.Generator:
+    """Return a NumPy Generator for ``seed`` (None, a non-negative int, a SeedSequence, a
+    BitGenerator or a Generator, which is returned as it is), else raise InputError naming ``field``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if not isinstance(seed, bool | np.bool_ | str | bytes | float | np.floating):
+        try:
+            return np.random.default_rng(seed)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise InputError(f"{field} must be None, a non-negative integer or a numpy Generator, was {show(seed)}")
+
+
 def contract_int(value: object, field: str, lo: int, hi: int, kind: str, *, digits: bool = False) -> int:
     """Return ``value`` as an int in ``[lo, hi]`` (inclusive: a Solidity type's range), else raise.
 

@@ -12,7 +12,7 @@ Returns are **daily log returns** throughout (``ln(P_t / P_{t-1})``, fractions).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -27,10 +27,10 @@ from levguard.core.margin import evaluate
 from levguard.core.positions import Account
 from levguard.core.risk import backtest as bt
 from levguard.core.risk import var as cvar
-from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, revalue
+from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, option_positions, revalue
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, symbol_key
-from levguard.core.validate import finite_number, no_bools_or_strings, number, positive_number, show
+from levguard.core.validate import finite_number, float_values, number, positive_number, show, whole_number
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.garch import GarchModel
@@ -65,42 +65,6 @@ def _account(account: Mapping[str, Any] | Account | str | Path) -> Account:
 
 _MAX_HORIZON_DAYS = 36_500  # 100 years: 1e308 overflowed the step count of a Monte Carlo VaR
 _MAX_SIMS = 100_000_000
-
-
-def _numbers(values: object, name: str) -> Float64Array:
-    # values as a float64 array; a bool, a string or what is no array of numbers: InputError naming it.
-    no_bools_or_strings(values, name)
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{name} must be an array of numbers, was {show(values)}") from None
-
-
-def _whole(value: object, field: str, lo: int, hi: int) -> int:
-    # value as an int if a whole number (an int or an integral float, not a bool) in [lo, hi].
-    bad = InputError(f"{field} must be a whole number in [{lo}, {hi}], was {show(value)}")
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
-        raise bad
-    if isinstance(value, float | np.floating) and not (math.isfinite(value) and float(value).is_integer()):
-        raise bad
-    n = int(value)
-    if not lo <= n <= hi:
-        raise bad
-    return n
-
-
-def _option_list(options: object) -> tuple[OptionPosition, ...]:
-    # A sequence of OptionPosition (None: none); a str or a bare object was a TypeError/AttributeError.
-    if options is None:
-        return ()
-    if isinstance(options, str | bytes | Mapping) or not isinstance(options, Iterable):
-        raise InputError(f"options must be a sequence of OptionPosition, was {show(options)}")
-    items: list[OptionPosition] = []
-    for j, o in enumerate(options):
-        if not isinstance(o, OptionPosition):
-            raise InputError(f"options[{j}] must be an OptionPosition, was {type(o).__name__} {show(o)}")
-        items.append(o)
-    return tuple(items)
 
 
 def _seed(seed: object) -> int | None:
@@ -141,7 +105,7 @@ def _returns_matrix(returns: object, keys: Sequence[str]) -> tuple[Float64Array,
             raise InputError(f"returns has no column for {missing}; columns are {list(returns.columns)}")
         frame = pd.DataFrame({k: returns[cols[k]] for k in keys})
     else:
-        arr = _numbers(returns, "returns")
+        arr = float_values(returns, "returns")
         if arr.ndim == 1 and len(keys) == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != len(keys):
@@ -188,7 +152,7 @@ def _daily_vols(keys: Sequence[str], vol: float | Mapping[str, float] | None, R:
 def _correlation(keys: Sequence[str], R: Float64Array | None, correlation: npt.ArrayLike | None) -> Float64Array:
     k = len(keys)
     if correlation is not None:
-        c = _numbers(correlation, "correlation")
+        c = float_values(correlation, "correlation")
         if c.shape != (k, k) or not np.allclose(c, c.T) or not np.allclose(np.diag(c), 1.0):
             raise InputError(f"correlation must be a symmetric ({k}, {k}) matrix with unit diagonal for {list(keys)}")
         return c
@@ -410,13 +374,13 @@ def portfolio_var(
     h = positive_number(horizon_days, "horizon_days")
     if h > _MAX_HORIZON_DAYS:
         raise InputError(f"horizon_days must be at most {_MAX_HORIZON_DAYS:,} (100 years), was {show(horizon_days)}")
-    n_sims = _whole(n_sims, "n_sims", 100, _MAX_SIMS)
+    n_sims = whole_number(n_sims, "n_sims", 100, _MAX_SIMS)
     _seed(seed)
     if nu is not None and not (finite_number(nu, "nu") > 2.0):
         raise InputError(f"nu must be > 2, was {nu!r}")
-    steps_per_day = _whole(steps_per_day, "steps_per_day", 1, 1_000_000)
+    steps_per_day = whole_number(steps_per_day, "steps_per_day", 1, 1_000_000)
     acc = _account(account)
-    opts = _option_list(options)
+    opts = option_positions(options)
     report = evaluate(acc)
     keys = _underlyings(acc, opts)
     R, _ = _returns_matrix(returns, keys) if returns is not None else (None, None)
@@ -596,7 +560,7 @@ def _series(returns: pd.Series | npt.ArrayLike) -> tuple[Float64Array1D, pd.Inde
             raise InputError(f"returns must hold numbers (daily log returns), was {show(returns)}") from None
         values = np.asarray(s.to_numpy(), dtype=np.float64)
         return values, s.index
-    arr = _numbers(returns, "returns")
+    arr = float_values(returns, "returns")
     if arr.ndim != 1:
         raise InputError(f"returns must be 1-D, was shape {arr.shape}")
     arr = arr[np.isfinite(arr)]
@@ -652,14 +616,14 @@ def var_backtest(
     """
     lv = cvar.check_level(level)
     r, index = _series(returns)
-    window = _whole(window, "window", 30, 2**31 - 1)
-    n_sims = _whole(n_sims, "n_sims", 100, _MAX_SIMS)
+    window = whole_number(window, "window", 30, 2**31 - 1)
+    n_sims = whole_number(n_sims, "n_sims", 100, _MAX_SIMS)
     seed = _seed(seed)
     if r.size < window + 2:
         raise InputError(f"returns must hold more than window + 1 = {window + 1} days, had {r.size}")
     if side not in ("long", "short"):
         raise InputError(f"side must be 'long' or 'short', was {side!r}")
-    refit_every = _whole(refit_every, "refit_every", 1, 2**31 - 1)
+    refit_every = whole_number(refit_every, "refit_every", 1, 2**31 - 1)
     pnl_all = r if side == "long" else -r
     loss_all = -pnl_all
     n_f = r.size - window

@@ -21,9 +21,8 @@ import numpy.typing as npt
 from scipy.special import bdtr, chdtrc, xlog1py, xlogy
 
 from levguard.core.records import Record, empty_mapping, field_dict
-from levguard.core.risk._checks import rng_arg, whole_number
 from levguard.core.risk.var import check_level, standard_normal_var_es, standard_t_var_es
-from levguard.core.validate import array_1d, require_finite, show
+from levguard.core.validate import array_1d, require_finite, rng_arg, show, whole_number
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 

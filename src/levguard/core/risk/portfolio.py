@@ -54,6 +54,7 @@ __all__ = [
     "VolShiftShape",
     "base_of",
     "is_usd",
+    "option_positions",
     "revalue",
 ]
 
@@ -239,8 +240,10 @@ def _optional_mapping(value: Mapping[str, _V] | None, name: str) -> Mapping[str,
     return value
 
 
-def _option_list(options: object) -> tuple[OptionPosition, ...]:
-    # A sequence of OptionPosition (None: none); a str or a bare object was a TypeError/AttributeError.
+def option_positions(options: object) -> tuple[OptionPosition, ...]:
+    """``options`` (a sequence of :class:`OptionPosition`, or None for none) as a tuple; anything
+    else raises InputError naming ``options`` or the entry (a str or a bare object was a raw
+    TypeError/AttributeError)."""
     if options is None:
         return ()
     if isinstance(options, str | bytes | Mapping) or not isinstance(options, Iterable):
@@ -381,7 +384,7 @@ def revalue(
         non_negative_number(liquidation_fee_rate, "liquidation_fee_rate")
     if report is not None:
         instance_of(report, AccountReport, "report")
-    options = _option_list(options)
+    options = option_positions(options)
     prices, vol_shifts, funding_rates = (
         _optional_mapping(prices, "prices"),
         _optional_mapping(vol_shifts, "vol_shifts"),

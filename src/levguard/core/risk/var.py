@@ -27,8 +27,17 @@ import numpy.typing as npt
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
-from levguard.core.risk._checks import rng_arg, whole_number
-from levguard.core.validate import array_1d, finite, float_values, no_bools_or_strings, positive, require_finite, show
+from levguard.core.validate import (
+    array_1d,
+    finite,
+    float_values,
+    no_bools_or_strings,
+    positive,
+    require_finite,
+    rng_arg,
+    show,
+    whole_number,
+)
 from levguard.errors import InputError
 from levguard.kernels.vol import garch_filter_nb, garch_step
 from levguard.typing import Float64Array, Float64Array1D
