@@ -84,13 +84,13 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("wad_to_ray('')", lambda: aave.wad_to_ray(""), "^a must be"),
     ("wad_to_ray(True)", lambda: aave.wad_to_ray(True), "^a must be"),
     ("mul_div_ceil(c=None)", lambda: wadray.mul_div_ceil(1, 2, None), "^c must be"),
-    # oracle_price_from: Fraction / pow errors, a hang on 10**400 decimals, bools and 0 accepted.
+    # oracle_price_from: Fraction / pow errors, a hang on 10**400 decimals, bools and negative
+    # prices accepted (a collateral price of 0, a worthless collateral, is valid).
     *[
         (f"oracle_price_from({name}={junk!r:.12})", call, f"^{name} must be")
         for name, junk, call in [
             ("collateral_price", None, lambda: positions.oracle_price_from(None, Decimal(1), 18, 6)),
             ("collateral_price", "abc", lambda: positions.oracle_price_from("abc", Decimal(1), 18, 6)),
-            ("collateral_price", 0, lambda: positions.oracle_price_from(0, Decimal(1), 18, 6)),
             ("collateral_price", -1, lambda: positions.oracle_price_from(-1, Decimal(1), 18, 6)),
             ("collateral_price", True, lambda: positions.oracle_price_from(True, Decimal(1), 18, 6)),
             ("collateral_price", NAN, lambda: positions.oracle_price_from(NAN, Decimal(1), 18, 6)),

@@ -21,7 +21,7 @@ approximations.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -391,9 +391,10 @@ MAX_BORROWERS = 100_000_000
 
 def _pair(value: object, name: str) -> tuple[object, object]:
     # Unpacking None or [] was a raw TypeError/ValueError.
-    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
+    pair = tuple(value) if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping) else ()
+    if len(pair) != 2:
         raise InputError(f"{name} must be a pair of numbers, was {show(value)}")
-    return value[0], value[1]
+    return pair[0], pair[1]
 
 
 def random_borrowers(

@@ -164,13 +164,22 @@ def close(a: float, b: float, *, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
 
 # --- strict scalars and arrays: numbers only (no strings), NumPy scalars accepted -----------------
 def number(value: object, field: str) -> float:
-    """Return ``value`` as float if it is a real number (not bool, not str), else raise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(f"{field} must be a number, was {value!r}")
+    """Return ``value`` as float if it is a real number, else raise.
+
+    Python and NumPy numbers, ``Decimal`` and ``Fraction`` (``numbers.Real``) and 0-d numeric
+    arrays count; bools, strings (``"0.05"``) and None do not.
+    """
+    if type(value) is float:
+        return value
+    zero_d = isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    if (isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real | Decimal)) and not zero_d:
+        raise InputError(f"{field} must be a number, was {show(value)}")
     try:
-        return float(value)
+        return float(value)  # type: ignore[arg-type]
     except OverflowError:  # an int beyond float64's range (a config number of 400 digits)
         raise InputError(f"{field} must be a number within float64 range (|x| < 1.8e308), was {show(value)}") from None
+    except ValueError:  # Decimal("sNaN"): a signalling NaN does not convert
+        raise InputError(f"{field} must be a number, was {show(value)}") from None
 
 
 def finite_number(value: object, field: str) -> float:

@@ -64,6 +64,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from levguard.core.defi.aave import AaveReserve, EModeCategory, get_user_account_data
 from levguard.core.defi.morpho import (
     ORACLE_PRICE_SCALE,
@@ -424,23 +426,28 @@ def oracle_price_from(
     ``SCALE_FACTOR * base / quote`` with ``SCALE_FACTOR = 10**(36 + quote decimals - base
     decimals ...)`` and a floor division.
     """
-    cp, lp = _price_fraction(collateral_price, "collateral_price"), _price_fraction(loan_price, "loan_price")
+    # A collateral worth 0 is a valid (worthless) position; the loan token's price divides.
+    cp = _price_fraction(collateral_price, "collateral_price", zero=True)
+    lp = _price_fraction(loan_price, "loan_price")
     cd = contract_int(collateral_decimals, "collateral_decimals", 0, 36, "0 to 36")
     ld = contract_int(loan_decimals, "loan_decimals", 0, 36, "0 to 36")
     q = cp / lp * ORACLE_PRICE_SCALE * 10**ld
     return int(q / 10**cd)  # floor: both are positive
 
 
-def _price_fraction(value: object, field: str) -> Fraction:
-    # A price (int, float, Decimal, Fraction or numeric string) as an exact Fraction, > 0 and finite.
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal | str):
+def _price_fraction(value: object, field: str, *, zero: bool = False) -> Fraction:
+    # A price (int, float, Decimal, Fraction, NumPy number or numeric string) as an exact
+    # Fraction, finite and > 0 (>= 0 with ``zero``).
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real | Decimal | str):
         raise InputError(f"{field} must be a number, was {show(value)}")
+    if isinstance(value, np.floating | np.integer):
+        value = value.item()  # Fraction(np.float32(...)) is a TypeError
     try:
-        f = Fraction(value)  # type: ignore[arg-type]  # a numbers.Real: NumPy scalars too
-    except (ValueError, OverflowError, ZeroDivisionError):
+        f = Fraction(value)  # type: ignore[arg-type]
+    except (ValueError, OverflowError, ZeroDivisionError, TypeError):
         raise InputError(f"{field} must be a finite number, was {show(value)}") from None
-    if f <= 0:
-        raise InputError(f"{field} must be > 0, was {show(value)}")
+    if f < 0 or (f == 0 and not zero):
+        raise InputError(f"{field} must be {'>= 0' if zero else '> 0'}, was {show(value)}")
     return f
 
 

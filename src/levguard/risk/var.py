@@ -30,7 +30,7 @@ from levguard.core.risk import var as cvar
 from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, option_positions, revalue
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, symbol_key
-from levguard.core.validate import finite_number, float_values, number, positive_number, show, whole_number
+from levguard.core.validate import finite_number, float_values, number, positive_number, rng_arg, show, whole_number
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.garch import GarchModel
@@ -603,7 +603,7 @@ def var_backtest(
         Days between refits of ``t`` and ``fhs``.
     n_sims : int
         Simulations for the Z2 null distribution.
-    seed : int, optional
+    seed : int, numpy Generator or SeedSequence, optional
         Random seed of the Z2 simulation.
     significance : float
         Size of the statistical tests.
@@ -618,7 +618,7 @@ def var_backtest(
     r, index = _series(returns)
     window = whole_number(window, "window", 30, 2**31 - 1)
     n_sims = whole_number(n_sims, "n_sims", 100, _MAX_SIMS)
-    seed = _seed(seed)
+    rng = rng_arg(seed)  # a Generator or SeedSequence as acerbi_szekely_z2 takes it, or an int
     if r.size < window + 2:
         raise InputError(f"returns must hold more than window + 1 = {window + 1} days, had {r.size}")
     if side not in ("long", "short"):
@@ -690,7 +690,7 @@ def var_backtest(
         index=index[window:],
     )
     z2 = bt.acerbi_szekely_z2(
-        -realised, var, np.maximum(es, var), lv, simulate=simulate, n_sims=n_sims, seed=seed, significance=significance
+        -realised, var, np.maximum(es, var), lv, simulate=simulate, n_sims=n_sims, seed=rng, significance=significance
     )
     return VarBacktest(
         forecasts=frame,

@@ -410,7 +410,7 @@ class VolSurface:
 
 
 def fit_surface(
-    quotes: Sequence[SmileQuotes],
+    quotes: Iterable[SmileQuotes],
     *,
     space: Literal["vol", "variance"] = "vol",
     k_grid: npt.ArrayLike | None = None,
@@ -432,8 +432,9 @@ def fit_surface(
         The surface, the per-expiry fits (errors, butterfly checks) and the surface report with
         the calendar check.  Arbitrage is reported, never silently repaired.
     """
-    if isinstance(quotes, str | bytes) or not isinstance(quotes, Sequence):
+    if isinstance(quotes, str | bytes | Mapping) or not isinstance(quotes, Iterable):
         raise InputError(f"quotes must be a sequence of SmileQuotes, was {show(quotes)}")
+    quotes = tuple(quotes)  # a dict's values(), a Series or an object array read the same
     if len(quotes) == 0:
         raise InputError("quotes must hold at least one expiry, was 0")
     for i, q in enumerate(quotes):

@@ -22,7 +22,7 @@ from scipy.special import bdtr, chdtrc, xlog1py, xlogy
 
 from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.risk.var import check_level, standard_normal_var_es, standard_t_var_es
-from levguard.core.validate import array_1d, require_finite, rng_arg, show, whole_number
+from levguard.core.validate import array_1d, number, require_finite, rng_arg, show, whole_number
 from levguard.errors import InputError
 from levguard.typing import BoolArray1D, Float64Array, Float64Array1D
 
@@ -419,12 +419,10 @@ _MAX_Z2_SIMS = 100_000_000
 
 
 def _nu_ok(nu: object) -> bool:
-    # A real number (not a bool or a string) > 1, finite.
-    if isinstance(nu, bool) or not isinstance(nu, int | float | np.integer | np.floating):
-        return False
+    # A real number (core.validate.number: not a bool, a string or None) > 1, finite.
     try:
-        x = float(nu)
-    except OverflowError:  # an int beyond float64's range
+        x = number(nu, "nu")
+    except InputError:
         return False
     return math.isfinite(x) and x > 1.0
 

@@ -141,11 +141,11 @@ class TimeToLiquidation:
 
 # --- validation -----------------------------------------------------------------------------
 _MIN_MONITORING_DAYS = 1e-8
+"""Shortest discrete monitoring step (days) a probability accepts: about a millisecond."""
 MAX_SIGMA: float = 1_000.0
 """The largest annualised volatility (a fraction: 100,000 % a year) a liquidation probability takes."""
 MAX_HORIZON_DAYS: float = 36_500.0
 """The longest horizon (days) a liquidation probability is computed for: 100 years."""
-"""Shortest discrete monitoring step (days) a probability accepts: about a millisecond."""
 
 
 def _problem(

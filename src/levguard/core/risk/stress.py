@@ -37,7 +37,7 @@ from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.symbols import base_asset
-from levguard.core.validate import finite_number, instance_of, pick_named, show
+from levguard.core.validate import finite_number, instance_of, pick_named, show, whole_number
 from levguard.errors import InputError
 
 __all__ = [
@@ -119,11 +119,17 @@ class Scenario:
         if type(self.price_shocks) not in _MAPPINGS and not isinstance(self.price_shocks, Mapping):
             raise InputError(f"scenario {self.name!r}: price_shocks must be a mapping, was {show(self.price_shocks)}")
         venues = self.defaulted_venues
-        if venues != () and (not isinstance(venues, tuple) or not all(isinstance(v, str) for v in venues)):
-            raise InputError(
-                f"scenario {self.name!r}: defaulted_venues must be a tuple of venue names, "
-                f"was {show(self.defaulted_venues)}"
-            )
+        if venues != () and (type(venues) is not tuple or not all(isinstance(v, str) for v in venues)):
+            if isinstance(venues, str | bytes) or not isinstance(venues, Iterable):
+                raise InputError(
+                    f"scenario {self.name!r}: defaulted_venues must be venue names, was {show(self.defaulted_venues)}"
+                )
+            venues = tuple(venues)  # a list reads the same (it is only searched)
+            if not all(isinstance(v, str) for v in venues):
+                raise InputError(
+                    f"scenario {self.name!r}: defaulted_venues must be venue names, was {show(self.defaulted_venues)}"
+                )
+            object.__setattr__(self, "defaulted_venues", venues)
         for key, value in (("price_shock", self.price_shock), *self.price_shocks.items()):
             _check_number(self.name, str(key), value)
             if not (math.isfinite(value) and value > -1.0):
@@ -131,11 +137,9 @@ class Scenario:
         _check_number(self.name, "vol_shock", self.vol_shock)
         if self.funding_rate is not None:
             _check_number(self.name, "funding_rate", self.funding_rate)
-        intervals = self.funding_intervals
-        if type(intervals) is not int and (isinstance(intervals, bool) or not isinstance(intervals, np.integer)):
-            raise InputError(
-                f"scenario {self.name!r}: funding_intervals must be a whole number, was {show(self.funding_intervals)}"
-            )
+        if type(self.funding_intervals) is not int:  # 3 or 3.0 (a YAML number), not True or 2.5
+            n = whole_number(self.funding_intervals, f"scenario {self.name!r}: funding_intervals", 0, 2**31 - 1)
+            object.__setattr__(self, "funding_intervals", n)
         if not math.isfinite(self.vol_shock):
             raise InputError(f"scenario {self.name!r}: vol_shock must be finite, was {self.vol_shock!r}")
         if self.funding_rate is not None and not (math.isfinite(self.funding_rate) and abs(self.funding_rate) < 0.1):

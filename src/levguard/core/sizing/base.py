@@ -271,13 +271,13 @@ class SeriesInputs:
     liquidation_forecasts: ForecastPathLike | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # None.shape or len(0) was a raw AttributeError/TypeError.
-        if not isinstance(self.returns, np.ndarray) or self.returns.ndim != 1:
+        # None.shape or len(0) was a raw AttributeError/TypeError; a 1-D array or Series passes.
+        if getattr(self.returns, "ndim", None) != 1:
             raise InputError(f"returns must be a 1-D array, was {type(self.returns).__name__} {show(self.returns)}")
         n = self.returns.shape[0]
         for name in ("vol_forecast", "mu_forecast", "equity", "price"):
             arr = getattr(self, name)
-            if arr is not None and (not isinstance(arr, np.ndarray) or arr.ndim != 1):
+            if arr is not None and getattr(arr, "ndim", None) != 1:
                 raise InputError(f"{name} must be a 1-D array or None, was {type(arr).__name__} {show(arr)}")
             if arr is not None and arr.shape[0] != n:
                 raise InputError(f"{name} must have the length of returns ({n}), was {arr.shape[0]}")
