@@ -45,7 +45,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -56,6 +55,9 @@ from levguard.backtest.engine import prepare, run, simulate
 from levguard.backtest.strategies import EmaCrossover
 from levguard.backtest.sweeps import sweep
 from levguard.core.sizing.policies import VolatilityTarget
+from levguard.kernels import load_numba
+
+numba = load_numba()  # numba's TBB threading layer (kernels._jit._preload_tbb)
 
 ROOT = Path(__file__).resolve().parent
 VBT_PYTHON = ROOT / ".venv-vbt" / "bin" / "python"

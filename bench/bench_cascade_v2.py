@@ -258,7 +258,9 @@ def _stats(times: list[float]) -> dict[str, Any]:
 
 
 def _threads() -> int:
-    import numba
+    from levguard.kernels import load_numba
+
+    numba = load_numba()
 
     numba.set_num_threads(1)
     return int(numba.get_num_threads())

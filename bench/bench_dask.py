@@ -164,7 +164,9 @@ def main() -> int:
     if not DASK.exists():
         print(f"the dask command-line program is missing ({DASK})", file=sys.stderr)
         return 1
-    import numba
+    from levguard.kernels import load_numba
+
+    numba = load_numba()
     from distributed import Client
 
     POOL = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]

@@ -37,11 +37,11 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from _util import cpu_model, timeit  # noqa: E402
 from levguard.core.defi.fast import aave_account_arrays, aave_liquidation_prices, morpho_position_arrays  # noqa: E402
+from levguard.kernels import load_numba  # noqa: E402
 from levguard.kernels.defi import (  # noqa: E402
     aave_accounts_nb,
     aave_liquidation_prices_nb,
@@ -49,6 +49,8 @@ from levguard.kernels.defi import (  # noqa: E402
     numpy_aave_accounts,
     numpy_morpho_positions,
 )
+
+numba = load_numba()  # numba's TBB threading layer (kernels._jit._preload_tbb)
 
 SEED = 20240619
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_defi.json"

@@ -32,10 +32,10 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from _util import cpu_model, timeit  # noqa: E402
+from levguard.kernels import load_numba  # noqa: E402
 from levguard.kernels.paths import (  # noqa: E402
     JUMP_NONE,
     JUMP_NORMAL,
@@ -44,6 +44,8 @@ from levguard.kernels.paths import (  # noqa: E402
     jump_diffusion_fpt_nb,
     jump_diffusion_fpt_py,
 )
+
+numba = load_numba()  # numba's TBB threading layer (kernels._jit._preload_tbb)
 
 SEED = 20240601
 DAYS = 365.0

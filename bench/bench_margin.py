@@ -19,17 +19,19 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from _util import cpu_model, timeit  # noqa: E402
 from levguard.core.rules.binance import BUILTIN_TIERS  # noqa: E402
+from levguard.kernels import load_numba  # noqa: E402
 from levguard.kernels.margin import (  # noqa: E402
     isolated_linear_nb,
     numpy_isolated_linear_liq,
     solve_liquidation_price,
 )
 from levguard.margin import isolated_liquidation_prices  # noqa: E402
+
+numba = load_numba()  # numba's TBB threading layer (kernels._jit._preload_tbb)
 
 SEED = 20240601
 

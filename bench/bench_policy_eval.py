@@ -48,13 +48,15 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _util import cpu_model, timeit  # noqa: E402
+from levguard.kernels import load_numba  # noqa: E402
 from levguard.kernels import policy_eval as kp  # noqa: E402
 from levguard.kernels.vol import ewma_nb  # noqa: E402
+
+numba = load_numba()  # numba's TBB threading layer (kernels._jit._preload_tbb)
 
 PPY = 525_600.0  # 1-minute bars in a 365-day year
 MMR = 0.005

@@ -32,14 +32,16 @@ import statistics  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.signal import lfilter  # noqa: E402
 
 import levguard.data.synth as sm  # noqa: E402
 from _util import cpu_model, timeit  # noqa: E402
+from levguard.kernels import load_numba  # noqa: E402
 from levguard.kernels import synth as ks  # noqa: E402
+
+numba = load_numba()  # numba's TBB threading layer (kernels._jit._preload_tbb)
 
 SEED = 20240601
 

@@ -116,8 +116,9 @@ def worker_numba_threads() -> Iterator[None]:
     except (ImportError, ValueError):  # not on a Dask worker
         yield
         return
-    import numba
+    from levguard.kernels import load_numba
 
+    numba = load_numba()
     before = numba.get_num_threads()
     numba.set_num_threads(1)  # thread-local: only this task's thread
     try:

@@ -28,7 +28,9 @@ def _load() -> ModuleType:
 def bench() -> Iterator[ModuleType]:
     # Imported, the bench pins numba's threads (not the environment: numba re-reads
     # NUMBA_NUM_THREADS at every compile and would refuse a change after launch): restore them.
-    import numba
+    from levguard.kernels import load_numba
+
+    numba = load_numba()
 
     threads = numba.get_num_threads()
     before = {v: os.environ.get(v) for v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}

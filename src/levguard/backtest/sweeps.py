@@ -30,6 +30,7 @@ from levguard.core.validate import finite_number, number, positive_number, show
 from levguard.data.frames import float_column
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
+from levguard.kernels import load_numba
 from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
 from levguard.kernels.backtest_records import ContractKind, MarginMode
 from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
@@ -271,9 +272,7 @@ class _SweepPlan:
 
 
 def _numba_threads() -> int:
-    import numba
-
-    return int(numba.get_num_threads())
+    return int(load_numba().get_num_threads())
 
 
 def _run_on_worker(plan: _SweepPlan, a: int, b: int) -> npt.NDArray[np.void]:

@@ -20,9 +20,11 @@ helper recompiles the folder's kernels.  Helpers a kernel calls live in its fold
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
+import sys
 import types
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
@@ -106,10 +108,62 @@ def _stamp_folders(caching: Any) -> None:
     impl._locator_classes[:0] = locators
 
 
-def _load_numba() -> Any:
-    """Import numba once, stamp caches by folder and register the pending ``jitable`` helpers."""
+def _tbb_library() -> str | None:
+    """Return the path of the ``tbb`` package's ``libtbb.so.12``, or None where it is not installed."""
+    path = os.path.join(sys.prefix, "lib", "libtbb.so.12")  # where pip puts it in a virtualenv
+    if os.path.exists(path):
+        return path
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        dist = distribution("tbb")
+    except (ImportError, PackageNotFoundError):
+        return None
+    for file in dist.files or ():
+        if file.name == "libtbb.so.12":
+            return str(dist.locate_file(file))
+    return None
+
+
+def _preload_tbb() -> bool:
+    """Load the ``tbb`` package's library so that numba's thread pool is TBB, which survives ``fork``.
+
+    Returns True when TBB was loaded.
+
+    Notes
+    -----
+    numba takes the first threading layer it can load, in the order TBB, OpenMP, workqueue,
+    unless ``NUMBA_THREADING_LAYER`` names one (numba's user guide, "The Threading Layers").  Its
+    TBB layer links ``libtbb.so.12``, which the PyPI ``tbb`` wheel installs in ``<prefix>/lib``,
+    off the loader's search path; without it numba falls back to GNU OpenMP, and a process forked
+    after a parallel kernel ran (a ``multiprocessing`` pool, a pre-forking server) is terminated
+    by numba on its next parallel kernel: "fork() called from a process already using GNU
+    OpenMP, this is unsafe" (GNU OpenMP is not fork-safe; TBB and workqueue are, and workqueue
+    is not thread-safe).  Loading the library by its path with ``RTLD_GLOBAL`` lets the dynamic
+    loader resolve numba's link by its soname (about 2 ms, once).  numba picks its layer when it
+    starts its threads, so this runs before numba is imported; a layer named in
+    ``NUMBA_THREADING_LAYER`` is still the one numba uses.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    path = _tbb_library()
+    if path is None:
+        return False
+    try:
+        ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    except OSError:  # pragma: no cover - a broken install: numba picks OpenMP as before
+        return False
+    return True
+
+
+def load_numba() -> Any:
+    """Import numba once, stamp caches by folder and register the pending ``jitable`` helpers.
+
+    Code outside the kernels that asks numba for its thread count imports numba through this
+    function: the first such call picks numba's threading layer (:func:`_preload_tbb`)."""
     global _numba
     if _numba is None:
+        _preload_tbb()
         import numba
         from numba.core import caching
         from numba.extending import register_jitable
@@ -138,7 +192,7 @@ class _Compiled:
     def dispatcher(self) -> Any:
         """numba's dispatcher of the kernel (``.signatures``, ``.py_func``, ...)."""
         if self._dispatcher is None:
-            numba = _load_numba()
+            numba = load_numba()
             fn = self.__wrapped__
             if self._parallel and "prange" in fn.__globals__:
                 # The kernel's module imported ``prange`` before numba was loaded.

@@ -118,7 +118,9 @@ def test_thread_count_does_not_change_results(table: pd.DataFrame) -> None:
 
     if NUMBA_DISABLED:
         pytest.skip("numba disabled")
-    import numba
+    from levguard.kernels import load_numba
+
+    numba = load_numba()
 
     before = numba.get_num_threads()
     try:

@@ -111,7 +111,9 @@ def test_block_bootstrap_walks_consecutive_returns() -> None:
 
 @pytest.mark.skipif(not COMPILED, reason="numba disabled")
 def test_results_do_not_depend_on_the_thread_count() -> None:
-    import numba
+    from levguard.kernels import load_numba
+
+    numba = load_numba()
 
     args = JUMP_ARGS["kou"]
     before = numba.get_num_threads()
