@@ -131,7 +131,7 @@ def _as_table(tiers: object, model: VenueModel) -> TierTable:
     # As the venue applies it (amounts dropped on OKX and BitMEX, OKX's caps in the lower tier),
     # as the margin engine does (:func:`levguard.core.margin.resolve_tiers`).
     if isinstance(tiers, TierTable):
-        return model.read_tiers(tiers)
+        return model.read_tiers(tiers.notional_only("tiers"))
     if isinstance(tiers, Sequence) and not isinstance(tiers, str | bytes):
         return model.read_tiers(TierTable.from_rows(tiers))
     raise InputError(f"tiers must be a TierTable or a list of tier dicts, was {type(tiers).__name__}")

@@ -226,7 +226,7 @@ def size_account(
         venue=account.venue,
         symbol=main.symbol,
         side=main.side,
-        tiers=resolve_tiers(model, main),
+        tiers=resolve_tiers(model, main, valued_at_mark=True),
         taker_fee_rate=model.taker_fee(main),
         contract_kind=main.instrument.kind.value,
         contract_size=main.instrument.contract_size,

@@ -459,8 +459,10 @@ def prepare(
 def _tier_table(value: object, symbol: str) -> TierTable | None:
     # A symbol's tiers: a TierTable, or rows as TierTable.from_rows reads them (a list of dicts,
     # as isolated_margin_arrays and a spec take); None for the venue's own.
-    if value is None or isinstance(value, TierTable):
-        return value
+    if isinstance(value, TierTable):
+        return value.notional_only(f"tiers[{symbol}]")  # the size changes with every trade
+    if value is None:
+        return None
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return TierTable.from_rows(value, where=f"tiers[{symbol}]")
     raise InputError(f"tiers[{symbol}] must be a TierTable or a list of tier rows, was {type(value).__name__}")

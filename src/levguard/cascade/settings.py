@@ -190,6 +190,8 @@ class MarginRegime:
             raise InputError("regime.tiers must be given for the tiered regime")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"regime.tiers must be a TierTable, was {type(self.tiers).__name__}")
+        if self.tiers is not None:
+            self.tiers.notional_only("regime.tiers")
         _pos(self.liquidation_fee, "regime.liquidation_fee", allow_zero=True, upper=0.1)
         if self.partial not in ("tier", "restore"):
             _pos(self.partial, "regime.partial", upper=1.0)

@@ -195,7 +195,9 @@ def liquidation_outcome(
         when the account is already bankrupt.
     tiers : TierTable, optional
         The position's maintenance tiers: the maintenance margin at the fill (backstop,
-        incremental liquidation), its marginal rate and the tier caps (step-down).
+        incremental liquidation), its marginal rate and the tier caps (step-down).  Tiers by
+        quantity (OKX's contracts) are valued at the price the tier is read at (the fill, or the
+        entry where the maintenance margin is at entry).
     maintenance_margin : float, optional
         Maintenance margin at the fill; overrides ``tiers`` for the amount (without tiers its
         ratio to the notional is the marginal rate).
@@ -267,6 +269,8 @@ def liquidation_outcome(
     notional = position_notional(q, fill, inverse)
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
         raise InputError(f"tiers must be a TierTable or None, was {type(tiers).__name__} {show(tiers)}")
+    if tiers is not None:  # tiers by quantity: the caps valued where the tier is read (exact there)
+        tiers = tiers.in_notional(basis, inverse=inverse)
     caps = tiers.caps if tiers is not None else _NO_CAPS
     mmr = 0.0
     if tiers is not None:

@@ -206,27 +206,47 @@ class AccountReport:
         return out
 
 
-def resolve_tiers(model: VenueModel, position: Position) -> TierTable:
+def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool = False) -> TierTable:
     """Return the tier table that applies to ``position`` on ``model``.
 
     Order: the position's own tiers (or fixed ``mmr``), the venue's rate rule (Deribit, dYdX),
     the venue's built-in snapshot for the symbol.  On a venue whose tier rate applies to the
     whole position (``tier_deduction`` False: OKX, BitMEX) the table's maintenance amounts are
     dropped, whoever built it, and OKX's caps belong to the lower tier
-    (:meth:`~levguard.core.rules.base.VenueModel.read_tiers`).
+    (:meth:`~levguard.core.rules.base.VenueModel.read_tiers`).  Tiers counted by size
+    (``basis="quantity"``, OKX's contracts) give the one tier of the position's size
+    (:meth:`~levguard.core.tiers.TierTable.at_quantity`), or with ``valued_at_mark`` every tier
+    with its caps valued at the position's mark, for code that changes the size at that price
+    (the sizer, the liquidation outcome's tier step-down; :meth:`~levguard.core.tiers.TierTable.in_notional`).
+
+    Raises
+    ------
+    InputError
+        No tiers for the symbol, or tiers by size on a venue that deducts a maintenance amount
+        by notional tier.
     """
     if position.tiers is not None:
-        return model.read_tiers(position.tiers)
+        table = model.read_tiers(position.tiers)
+        if table.basis == "notional":
+            return table
+        if model.tier_deduction:
+            raise InputError(
+                f"{position.symbol}: tiers by quantity apply the tier's rate to the whole position, as OKX does; "
+                f"{model.name} tiers by notional with a maintenance deduction"
+            )
+        if valued_at_mark:
+            return table.in_notional(position.mark_price, inverse=position.instrument.inverse)
+        return table.at_quantity(position.instrument.contract_size * position.qty)
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)
-    table = model.builtin_tiers.get(model.tier_key(position.symbol))
-    if table is None:
+    builtin = model.builtin_tiers.get(model.tier_key(position.symbol))
+    if builtin is None:
         raise InputError(
             f"{position.symbol}: no built-in tiers for this symbol on {model.name}; "
             "pass tiers, or mmr (and maint_amount)"
         )
-    return table
+    return builtin
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +326,8 @@ def position_report(
     """Return the report of one evaluated position (``lp``/``bp`` NaN when there is none).
 
     ``health`` is the adverse move from the mark to ``lp`` as a fraction of the mark; the tier
-    is the one of the notional on the venue's basis (entry or mark).  Shared by
+    is the one of the notional on the venue's basis (entry or mark), or of the size for tiers by
+    quantity.  Shared by
     :func:`evaluate` and :func:`levguard.core.unified.evaluate_unified`.
     """
     p = t.pos
@@ -314,6 +335,8 @@ def position_report(
     health = side * (p.mark_price - lp) / p.mark_price if math.isfinite(lp) else None
     k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
     tier = t.table.tiers[k]
+    if p.tiers is not None and p.tiers.basis == "quantity":  # t.table is the one tier of the size
+        k = model.read_tiers(p.tiers).index(p.instrument.contract_size * abs(p.qty))
     return PositionReport(
         symbol=p.symbol,
         qty=p.qty,

@@ -13,7 +13,7 @@ from levguard.core.margin import instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import VenueModel, get_venue, symbol_key
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
-from levguard.core.tiers import TierTable
+from levguard.core.tiers import BASES, TierTable
 from levguard.core.unified import UNIFIED_VENUES
 from levguard.core.unified_pm import PORTFOLIO_MARGIN_VENUES
 from levguard.core.validate import as_amount, as_float, show
@@ -93,10 +93,33 @@ def _unknown(keys: set[Any]) -> str:
 
 def tiers_from_spec(raw: object, where: str, *, deduction: bool = True) -> TierTable:
     """Build a tier table from a list of tier dicts (ours, Binance's or ccxt's shape); with
-    ``deduction=False`` (the venue's tier rate applies to the whole position) without amounts."""
+    ``deduction=False`` (the venue's tier rate applies to the whole position) without amounts.
+
+    ``{"basis": "quantity", "rows": [...]}`` gives tiers whose floors and caps are position sizes
+    (``contract_size x |qty|``; OKX counts its tiers in contracts), on a venue without deduction
+    (:attr:`levguard.core.tiers.TierTable.basis`); ``{"basis": "notional", "rows": [...]}`` is the
+    list itself.
+    """
+    basis = "notional"
+    if isinstance(raw, Mapping):
+        extra = set(raw) - {"basis", "rows"}
+        if extra or "rows" not in raw:
+            raise InputError(
+                f"{where} must be a list of tier objects or {{basis, rows}}, was a mapping with keys "
+                f"{_unknown(set(raw))}"
+            )
+        basis = raw.get("basis", "notional")
+        if basis not in BASES:
+            raise InputError(f"{where}.basis must be one of {', '.join(BASES)}, was {show(basis)}")
+        if basis == "quantity" and deduction:
+            raise InputError(
+                f"{where}.basis: tiers by quantity apply the tier's rate to the whole position (OKX); this venue "
+                "deducts a maintenance amount by notional tier"
+            )
+        where, raw = f"{where}.rows", raw["rows"]
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise InputError(f"{where} must be a list of tier objects, was {show(raw)}")
-    return TierTable.from_rows(raw, source="account spec", where=where, deduction=deduction)
+    return TierTable.from_rows(raw, source="account spec", where=where, deduction=deduction, basis=basis)
 
 
 def _symbol_tiers(raw: object, deduction: bool = True) -> dict[str, TierTable]:

@@ -14,7 +14,10 @@ from levguard.errors import InputError
 from levguard.kernels.margin import leverage_tier_index, tier_index
 from levguard.typing import Float64Array1D
 
-__all__ = ["Tier", "TierTable", "continuity_amounts"]
+__all__ = ["BASES", "Tier", "TierTable", "continuity_amounts"]
+
+BASES: tuple[str, ...] = ("notional", "quantity")
+"""What a table's floors and caps count (:attr:`TierTable.basis`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,7 @@ class Tier:
     notional_floor, notional_cap : float
         The bracket covers ``[floor, cap)`` in the settlement currency for maintenance margin
         (``cap`` may be inf); its leverage limit includes the cap (:meth:`TierTable.max_leverage`).
+        In a table whose :attr:`TierTable.basis` is ``"quantity"`` they are position sizes instead.
     mmr : float
         Maintenance margin rate as a fraction (0.004 = 0.4 %).
     maint_amount : float
@@ -114,13 +118,23 @@ class TierTable:
         deduction the maintenance margin is continuous across a cap.  :attr:`caps` encodes it for
         the kernels' lookup ``notional < caps[k]`` (each finite cap moved up to the next float, so
         the lookup is ``notional <= cap`` exactly); :attr:`tiers` keeps the venue's numbers.
+    basis : {"notional", "quantity"}
+        What the floors and caps count. ``"notional"`` (the default): the position's notional in
+        the settlement currency, so a position changes tier as the price moves.  ``"quantity"``:
+        the position's size, ``contract_size x |qty|`` (base coins for a linear contract, face
+        value for an inverse one), as OKX counts its position tiers (in contracts: ``minSz`` and
+        ``maxSz`` of ``GET /api/v5/public/position-tiers``); a position keeps its tier at every
+        price.  Such a table has no deduction.  The margin engine applies the tier of the
+        position's size (:meth:`at_quantity`); the sizer and the liquidation outcome, which
+        change the size, value the caps at the price (:meth:`in_notional`).
 
     Raises
     ------
     InputError
         Empty, unsorted, overlapping or gapped tiers; rates outside [0, 1); decreasing rates;
         non-positive leverage; maintenance amounts that break the continuity rule, or any
-        non-zero amount in a table without deduction.
+        non-zero amount in a table without deduction; a basis other than the two, or a
+        quantity basis with a deduction.
     """
 
     tiers: tuple[Tier, ...]
@@ -128,6 +142,7 @@ class TierTable:
     fixed: bool = False
     deduction: bool = True
     cap_inclusive: bool = False
+    basis: str = "notional"
     caps: Float64Array1D = field(init=False, repr=False, compare=False)
     mmrs: Float64Array1D = field(init=False, repr=False, compare=False)
     cums: Float64Array1D = field(init=False, repr=False, compare=False)
@@ -145,6 +160,13 @@ class TierTable:
                 raise InputError(f"{name} must be True or False, was {show(getattr(self, name))}")
         if len(tiers) == 0:
             raise InputError("tiers must hold at least one tier, was empty")
+        if self.basis not in BASES:
+            raise InputError(f"basis must be one of {', '.join(BASES)}, was {show(self.basis)}")
+        if self.basis == "quantity" and self.deduction:
+            raise InputError(
+                "tiers by quantity have no maintenance deduction (the tier's rate applies to the whole position, "
+                "as on OKX): give deduction=False"
+            )
         prev: Tier | None = None
         for i, t in enumerate(tiers):
             where = f"tiers[{i}]"
@@ -211,10 +233,13 @@ class TierTable:
         source: str = "",
         where: str = "tiers",
         deduction: bool = True,
+        basis: str = "notional",
     ) -> TierTable:
         """Build a table from dicts in our shape, Binance's ``leverageBracket`` shape, or ccxt's
         ``fetch_leverage_tiers`` shape.  Missing maintenance amounts are derived by continuity;
-        with ``deduction=False`` (OKX, BitMEX) they are 0 and a non-zero one is refused.
+        with ``deduction=False`` (OKX, BitMEX) they are 0 and a non-zero one is refused.  With
+        ``basis="quantity"`` the floors and caps are position sizes (:attr:`basis`; OKX's
+        contracts times the contract size, :func:`levguard.core.rules.okx.okx_tier_rows`).
         """
         if isinstance(rows, Mapping | str | bytes):
             raise InputError(f"{where} must be a list of tier objects, was {type(rows).__name__}")
@@ -260,7 +285,7 @@ class TierTable:
             for i, v in enumerate(parsed)
         )
         try:
-            return cls(tiers, source=source, deduction=deduction)
+            return cls(tiers, source=source, deduction=deduction, basis=basis)
         except InputError as exc:
             if where == "tiers":
                 raise
@@ -361,9 +386,57 @@ class TierTable:
             return self
         return _without_deduction(self, cap_inclusive)
 
+    def notional_only(self, field: str) -> TierTable:
+        """Return this table, or refuse it, naming ``field``, where its basis is quantity: for code
+        that changes a position's size as prices move (backtests, cascades, array margin), where
+        no one price values its caps."""
+        if self.basis != "notional":
+            raise InputError(
+                f"{field} must be tiers by notional, was tiers by quantity: value them at a price with "
+                "TierTable.in_notional(price)"
+            )
+        return self
+
+    def at_quantity(self, size: float) -> TierTable:
+        """Return the table that applies to a position of ``size`` (``contract_size x |qty|``).
+
+        This table where its basis is notional; by quantity, the tier that holds ``|size|`` as
+        one tier over every notional (its rate, leverage cap and the table's flags), so the
+        maintenance margin and the liquidation price use that tier at every price.
+
+        Notes
+        -----
+        OKX: "position tiers" are set by the number of contracts held (``minSz``/``maxSz`` of
+        ``GET /api/v5/public/position-tiers``, okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers),
+        and the isolated margin ratio divides by ``face value x |contracts| x mark x (MMR + fee)``
+        with that tier's MMR (OKX "Introduction to the isolated mode"); the price moves the
+        notional, not the tier.
+        """
+        if self.basis == "notional":
+            return self
+        return _at_quantity(self, abs(finite(float(as_float(size, "size")), "size")))
+
+    def in_notional(self, price: float, *, inverse: bool = False) -> TierTable:
+        """Return this table with its caps valued at ``price``: ``size x price`` (inverse:
+        ``size / price``, coins); a notional table as it is.
+
+        Exact at that price: a position of size ``s`` has notional ``s x price`` there, so it
+        falls in the same tier in both tables.  For whoever changes the size at one price (the
+        sizer, a liquidation that steps a position down its tiers).
+        """
+        if self.basis == "notional":
+            return self
+        px = positive(finite(as_float(price, "price"), "price"), "price")
+        return _in_notional(self, px, bool(inverse))
+
     def to_rows(self) -> list[dict[str, float | None]]:
         """Return the list-of-dicts shape used in account specs."""
         return [t.to_dict() for t in self.tiers]
+
+    def to_spec(self) -> list[dict[str, float | None]] | dict[str, object]:
+        """Return the account spec's ``tiers`` value: the rows, or by quantity
+        ``{"basis": "quantity", "rows": [...]}``."""
+        return self.to_rows() if self.basis == "notional" else {"basis": self.basis, "rows": self.to_rows()}
 
     def __len__(self) -> int:
         return len(self.tiers)
@@ -373,4 +446,29 @@ class TierTable:
 def _without_deduction(table: TierTable, cap_inclusive: bool) -> TierTable:
     # One converted table per table (the engine asks for it at every evaluation).
     tiers = tuple(replace(t, maint_amount=0.0) for t in table.tiers)
-    return TierTable(tiers, source=table.source, fixed=table.fixed, deduction=False, cap_inclusive=cap_inclusive)
+    return replace(table, tiers=tiers, deduction=False, cap_inclusive=cap_inclusive)
+
+
+@lru_cache(maxsize=1024)
+def _at_quantity(table: TierTable, size: float) -> TierTable:
+    k = table.index(size)
+    t = table.tiers[k]
+    return TierTable(
+        (Tier(0.0, math.inf, t.mmr, 0.0, t.max_leverage),),
+        source=f"{table.source}; tier {k + 1} of {len(table)} by size {size:g}".lstrip("; "),
+        fixed=True,
+        deduction=False,
+        cap_inclusive=table.cap_inclusive,
+    )
+
+
+@lru_cache(maxsize=256)
+def _in_notional(table: TierTable, price: float, inverse: bool) -> TierTable:
+    def value(x: float) -> float:
+        return x / price if inverse else x * price
+
+    tiers = tuple(
+        replace(t, notional_floor=value(t.notional_floor), notional_cap=value(t.notional_cap)) for t in table.tiers
+    )
+    note = f"; sizes valued at {price:g}"
+    return replace(table, tiers=tiers, basis="notional", source=f"{table.source}{note}".lstrip("; "))

@@ -454,14 +454,14 @@ class CcxtVenue:
         coin without a built-in table: one tier at the market's max leverage
         (:func:`levguard.core.rules.hyperliquid.single_tier`).  OKX counts its tiers in
         contracts (ccxt passes ``minSz``/``maxSz`` on as ``minNotional``/``maxNotional``): they
-        are valued at the symbol's current mark (:func:`levguard.core.rules.okx.okx_tier_rows`;
-        the guardian refreshes tiers hourly), where they were read as that many USDT.
+        become tiers by quantity, contracts times the contract size
+        (:func:`levguard.core.rules.okx.okx_tier_rows`), so a position keeps its tier at every
+        price, as on OKX.
 
         Raises
         ------
         VenuePermanentError
-            The venue's tiers fail levguard's checks (gaps, continuity rule), or OKX gives no
-            mark to value its contract tiers at.
+            The venue's tiers fail levguard's checks (gaps, continuity rule).
         """
         market = await self._market(symbol, "fetch_tiers")
         has = self._exchange.has
@@ -480,11 +480,8 @@ class CcxtVenue:
         source = f"ccxt:{self.exchange_id} leverage tiers {symbol}"
         try:
             if self.exchange_id in TIERS_IN_CONTRACTS:
-                mark = (await self.fetch_marks([symbol])).get(symbol)
-                if mark is None:
-                    raise VenuePermanentError(f"{self.exchange_id} {what}: no mark to value its contract tiers at")
-                rows, note = market_tier_rows(rows, market, mark)
-                source += note
+                rows, note = market_tier_rows(rows, market)
+                return TierTable.from_rows(rows, source=source + note, deduction=False, basis="quantity")
             return TierTable.from_rows(rows, source=source)
         except InputError as exc:
             raise VenuePermanentError(f"{self.exchange_id} {what}: tiers rejected: {exc}") from None

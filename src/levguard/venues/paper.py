@@ -387,7 +387,7 @@ class PaperVenue:
             positions.append(d)
         spec: dict[str, Any] = {"venue": self.name, "wallet_balance": self.wallet_balance, "positions": positions}
         if self._tiers:
-            spec["tiers"] = {k: t.to_rows() for k, t in self._tiers.items()}
+            spec["tiers"] = {k: t.to_spec() for k, t in self._tiers.items()}
         return spec
 
     # -- simulation

@@ -52,7 +52,7 @@ def _outcome(v: PaperVenue, pos: _Pos, rep: PositionReport, margin: float) -> Li
         pos.entry,
         rep.mark_price,
         margin,
-        tiers=resolve_tiers(v.model, v._position(pos, rep.mark_price)),
+        tiers=resolve_tiers(v.model, v._position(pos, rep.mark_price), valued_at_mark=True),
         maintenance_margin=rep.maintenance_margin,
         inverse=v._inverse,
         taker_fee=v.taker_fee,

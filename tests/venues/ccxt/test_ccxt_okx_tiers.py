@@ -1,12 +1,13 @@
-"""OKX counts its position tiers in contracts; levguard's tiers are notional.
+"""OKX counts its position tiers in contracts.
 
 OKX ``GET /api/v5/public/position-tiers`` (okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers)
 gives each tier's ``minSz``/``maxSz`` as numbers of contracts, and ccxt passes them on unchanged as
 ``minNotional``/``maxNotional`` (ccxt PR 11938: BTC-USDT tier 1 ``maxSz "500"`` shown as
 ``notionalCap: 500`` USDT).  Read as notional, an OKX table was rejected for its one-contract gaps
 ("0-5,000", "5,001-7,500"), so the guardian could not evaluate an OKX account with the venue's
-tiers (and the data download refused them).  Now the caps are valued at the symbol's mark:
-``contracts x ctVal x mark``.  The exchange here is ccxt's own OKX class, with its HTTP answers
+tiers (and the data download refused them).  The guardian now reads them as tiers by position
+size, ``contracts x ctVal`` (``TierTable.basis == "quantity"``), so a position keeps its tier as the
+price moves, as on OKX; the data download values them at the mark, ``contracts x ctVal x mark``.  The exchange here is ccxt's own OKX class, with its HTTP answers
 replaced by the documented response shape, so ccxt's parser runs as it does live.
 """
 
@@ -24,7 +25,7 @@ import levguard
 from levguard.core.rules.okx import okx_tier_rows
 from levguard.data.cache import ParquetCache
 from levguard.data.download import CcxtSource
-from levguard.errors import InputError, VenuePermanentError
+from levguard.errors import InputError
 from levguard.venues.ccxt_adapter import CcxtVenue
 
 SYMBOL = "BTC/USDT:USDT"
@@ -102,34 +103,58 @@ def _live_table(mark: float | None = MARK) -> levguard.TierTable | None:
     return asyncio.run(body())
 
 
-def _evaluate(table: levguard.TierTable, contracts: float) -> Any:
+def _evaluate(table: levguard.TierTable, contracts: float, mark: float = MARK) -> Any:
     spec = {
         "venue": "okx", "wallet_balance": 10_000_000, "tiers": {"BTC-USDT-SWAP": table},
         "positions": [{"symbol": "BTC-USDT-SWAP", "qty": contracts, "contract_size": CT_VAL,
-                       "entry_price": MARK, "mark_price": MARK}],
+                       "entry_price": mark, "mark_price": mark}],
     }  # fmt: skip
     return levguard.evaluate_account(spec).positions[0]
 
 
-def test_the_guardians_okx_tiers_are_contracts_valued_at_the_mark() -> None:
+def test_the_guardians_okx_tiers_are_tiers_by_position_size() -> None:
     table = _live_table()
     assert table is not None
+    assert table.basis == "quantity"
     assert [(t.notional_floor, t.notional_cap) for t in table.tiers] == [
-        (0.0, 5_000 * CT_VAL * MARK), (5_000 * CT_VAL * MARK, 7_500 * CT_VAL * MARK),
-        (7_500 * CT_VAL * MARK, 10_000 * CT_VAL * MARK),
+        (0.0, 5_000 * CT_VAL), (5_000 * CT_VAL, 7_500 * CT_VAL), (7_500 * CT_VAL, 10_000 * CT_VAL),
     ]  # fmt: skip
     assert [t.mmr for t in table.tiers] == [0.004, 0.005, 0.01]
-    assert "valued at the mark 100000" in table.source
+    assert "by position size" in table.source
     # The tier is the one of the position's contracts, the cap in the lower tier (okx.py):
-    # 4,000 and exactly 5,000 contracts pay 0.4 % (+ the 0.05 % taker fee OKX adds), 5,000.1 pay 0.5 %.
-    for contracts, rate in ((4_000.0, 0.004), (5_000.0, 0.004), (5_000.1, 0.005), (9_000.0, 0.01)):
-        p = _evaluate(table, contracts)
-        assert p.maintenance_margin == pytest.approx(contracts * CT_VAL * MARK * (rate + 0.0005), rel=1e-12)
+    # 4,000 and exactly 5,000 contracts pay 0.4 % (+ the 0.05 % taker fee OKX adds), 5,000.1 pay 0.5 %,
+    # at any mark.
+    for contracts, rate, tier in ((4_000.0, 0.004, 1), (5_000.0, 0.004, 1), (5_000.1, 0.005, 2), (9_000.0, 0.01, 3)):
+        for mark in (MARK, MARK / 3, MARK * 3):
+            p = _evaluate(table, contracts, mark)
+            assert p.maintenance_margin == pytest.approx(contracts * CT_VAL * mark * (rate + 0.0005), rel=1e-12)
+            assert (p.tier, p.mmr) == (tier, rate)
 
 
-def test_okx_tiers_without_a_mark_are_refused_not_misread() -> None:
-    with pytest.raises(VenuePermanentError, match="no mark to value its contract tiers at"):
-        _live_table(mark=None)
+def test_an_okx_position_keeps_its_tier_down_to_its_liquidation_price() -> None:
+    """A long of 5,500 contracts (55 BTC) is in tier 2 (0.5 %) by its contracts at every price.
+    Valued at the mark, tier 2 starts at 5,000 contracts x 0.01 x 100,000 = 5M USDT of notional,
+    and the notional at the liquidation price (about 82,000 x 55 = 4.5M) is under 5M, so the tiers
+    by notional put the liquidation price in tier 1 (0.4 %), too low."""
+    table = _live_table()
+    assert table is not None
+    spec = {
+        "venue": "okx", "wallet_balance": 0, "tiers": {"BTC-USDT-SWAP": table},
+        "positions": [{"symbol": "BTC-USDT-SWAP", "qty": 5_500, "contract_size": CT_VAL, "entry_price": MARK,
+                       "mark_price": MARK, "margin_mode": "isolated", "isolated_margin": 1_000_000}],
+    }  # fmt: skip
+    p = levguard.evaluate_account(spec).positions[0]
+    # 1,000,000 + 55 (P - 100,000) = 55 P (0.5 % + 0.05 %): P = 4,500,000 / (55 x 0.9945)
+    assert p.liquidation_price == pytest.approx(4_500_000 / (55 * 0.9945), rel=1e-12)
+    assert (p.tier, p.mmr) == (2, 0.005)
+    by_notional = levguard.evaluate_account({**spec, "tiers": {"BTC-USDT-SWAP": table.in_notional(MARK)}})
+    assert by_notional.positions[0].liquidation_price == pytest.approx(4_500_000 / (55 * 0.9955), rel=1e-12)
+
+
+def test_okx_tiers_need_no_mark() -> None:
+    table = _live_table(mark=None)
+    assert table is not None
+    assert table.basis == "quantity"
 
 
 def test_the_downloaded_okx_tier_snapshot_is_valued_at_the_mark(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import asyncio
 
 import pytest
 
+from levguard import TierTable
 from levguard.venues.paper import Liquidation, PaperVenue, scripted_crash
 
 TEN_S = 10 * 1_000_000_000
@@ -234,3 +235,28 @@ def test_binance_cross_takeover_of_several_positions_conserves_money() -> None:
     assert sum(r.fee for r in rows) == pytest.approx(wallet + trading)  # the account's equity at the marks
     assert sum(r.realised_pnl for r in rows) == pytest.approx(-wallet)  # what the wallet lost
     assert venue.wallet_balance == 0.0
+
+
+def test_okx_steps_a_tier_3_position_by_size_down_to_tier_1s_size() -> None:
+    """OKX (okx.com/support/hc/en-us/articles/360020411711): a position in tier 3 or above is
+    partially liquidated down to tier 1. With tiers by position size (OKX counts contracts) the
+    tier is the size's at any price: 25 BTC (tier 3 from 20 BTC) is cut by 15 BTC to tier 1's
+    10 BTC, whatever the mark at the liquidation."""
+    rows = [
+        {"notional_floor": 0, "notional_cap": 10, "mmr": 0.004, "max_leverage": 100},
+        {"notional_floor": 10, "notional_cap": 20, "mmr": 0.006, "max_leverage": 50},
+        {"notional_floor": 20, "notional_cap": None, "mmr": 0.01, "max_leverage": 20},
+    ]
+    table = TierTable.from_rows(rows, deduction=False, basis="quantity")
+    venue = PaperVenue(
+        "okx",
+        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.15, 30, flat=5)},
+        wallet_balance=1_000.0,
+        positions=[{"symbol": "BTCUSDT", "qty": 25.0, "entry": 60_000.0, "margin_mode": "isolated", "leverage": 10}],
+        tiers={"BTCUSDT": table},
+    )
+    assert venue.account_spec()["tiers"]["BTCUSDT"] == {"basis": "quantity", "rows": table.to_rows()}
+    first = _until_liquidated(venue)
+    assert first.qty == pytest.approx(15.0, rel=1e-12)
+    (left,) = asyncio.run(venue.fetch_positions())
+    assert left.qty == pytest.approx(10.0, rel=1e-12)

@@ -9,9 +9,11 @@ Sources
   liquidation at ratio <= 100 %, so the requirement is ``notional * (MMR + taker)``.
 * freqtrade implements OKX with the Gate formula (``[FT_GATE_OKX_ISO_LP]``), citing OKX's
   "Introduction to the isolated mode of Single/Multi-currency/Portfolio margin".
-* OKX counts position tiers in contracts; levguard takes tiers in notional (convert with
-  contract size x price), see docs/margin.md.  The tier's rate applies to the whole position
-  (the ratio above; the position-tiers API has no deduction), so tiers carry no maintenance
+* OKX counts position tiers in contracts: levguard reads them as tiers by quantity
+  (``TierTable.basis``, sizes = contracts x contract size; :func:`okx_tier_rows`), so a
+  position keeps its tier as the price moves, or values them at a price, see docs/margin.md.
+  The tier's rate applies to the whole position (the ratio above; the position-tiers API has
+  no deduction), so tiers carry no maintenance
   amount (``tier_deduction=False``).  A tier includes its cap: the tier tables list "Tier 1:
   0-5,000" and "Tier 2: 5,001-7,500" contracts (OKX position-tier adjustment notices;
   ``mm_cap_inclusive=True``), so a position exactly at a cap pays the lower tier's rate.
@@ -53,7 +55,7 @@ LIQUIDATION = replace(
     modelled=(
         "tier 3+ stepped down to tier 1 at the fill (liquidation fee rate, default the taker fee) unless the equity "
         "is below the whole position at tier 1's rate plus that fee, tiers 1-2 taken over whole; tiers are in "
-        "notional, not OKX's contract counts; cross long/short pairing not modelled"
+        "notional at the fill (OKX's contract counts valued there); cross long/short pairing not modelled"
     ),
 )
 """OKX: tier 3+ reduced to tier 1, otherwise taken over at the bankruptcy price."""
@@ -134,9 +136,9 @@ def portfolio_maintenance_margin(
 
 
 def okx_tier_rows(
-    rows: Sequence[Mapping[str, Any]], *, contract_size: float, price: float, inverse: bool = False
+    rows: Sequence[Mapping[str, Any]], *, contract_size: float, price: float | None = None, inverse: bool = False
 ) -> list[dict[str, Any]]:
-    """Return OKX position tiers counted in contracts as rows of notional at ``price``.
+    """Return OKX position tiers counted in contracts as rows of position size, or of notional at ``price``.
 
     Parameters
     ----------
@@ -147,8 +149,11 @@ def okx_tier_rows(
         through.
     contract_size : float
         The market's face value (``ctVal``: 0.01 BTC for BTC-USDT-SWAP, 100 USD for BTC-USD-SWAP).
-    price : float
-        The mark price the caps are valued at.
+    price : float, optional
+        None (the exact form): the caps are position sizes, ``maxSz x contract_size``, to be read
+        as tiers by quantity (``TierTable.from_rows(rows, deduction=False, basis="quantity")``):
+        a position keeps its tier at every price, as on OKX.  A price: the mark the caps are
+        valued at, as notional (exact at that price only).
     inverse : bool
         Coin-margined swaps: the notional of ``c`` contracts is ``c x size / price`` coins.
 
@@ -156,10 +161,10 @@ def okx_tier_rows(
     -------
     list of dict
         The rows in tier order with ``minNotional`` the previous row's converted cap (0 first)
-        and ``maxNotional`` ``maxSz x contract_size x price`` (inverse: ``/ price``); no cap is
-        infinite.  OKX's one-contract gaps ("0-5,000", "5,001-7,500") close: a position of
-        5,000.5 contracts is in tier 2, and a position exactly at a cap is in the lower tier
-        (:attr:`VenueModel.mm_cap_inclusive`).
+        and ``maxNotional`` ``maxSz x contract_size``, or ``maxSz x contract_size x price``
+        (inverse: ``/ price``) with a price; no cap is infinite.  OKX's one-contract gaps
+        ("0-5,000", "5,001-7,500") close: a position of 5,000.5 contracts is in tier 2, and a
+        position exactly at a cap is in the lower tier (:attr:`VenueModel.mm_cap_inclusive`).
 
     Raises
     ------
@@ -177,7 +182,7 @@ def okx_tier_rows(
     exact at that price; the caller values it at the current mark and refreshes it.
     """
     size = positive(contract_size, "contract_size")
-    px = positive(price, "price")
+    px = None if price is None else positive(price, "price")
     if not rows:
         raise InputError("rows must hold at least one OKX tier, was empty")
     ordered = sorted(rows, key=lambda r: _contracts(r.get("minNotional", 0) or 0, "minNotional"))
@@ -186,7 +191,9 @@ def okx_tier_rows(
     for i, row in enumerate(ordered):
         raw = row.get("maxNotional")
         contracts = math.inf if raw is None else _contracts(raw, f"rows[{i}].maxNotional")
-        cap = contracts * size / px if inverse else contracts * size * px
+        cap = contracts * size
+        if px is not None:
+            cap = cap / px if inverse else cap * px
         if not cap > floor:
             raise InputError(f"rows[{i}].maxNotional must rise above the previous tier's, was {show(raw)}")
         out.append({**row, "minNotional": floor, "maxNotional": cap})
@@ -195,12 +202,15 @@ def okx_tier_rows(
 
 
 def market_tier_rows(
-    rows: Sequence[Mapping[str, Any]], market: Mapping[str, Any], mark: float
+    rows: Sequence[Mapping[str, Any]], market: Mapping[str, Any], mark: float | None = None
 ) -> tuple[list[dict[str, Any]], str]:
     """Return :func:`okx_tier_rows` for a ccxt ``market`` (its ``contractSize``, 1 when absent,
-    and ``inverse``) at ``mark``, and the note that says so for the table's source."""
+    and ``inverse``), in position sizes or at ``mark``, and the note that says so for the
+    table's source."""
     size = float(market.get("contractSize") or 1.0)
     out = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
+    if mark is None:
+        return out, f" (contracts of {size:g}, by position size)"
     return out, f" (contracts of {size:g} valued at the mark {mark:g})"
 
 

@@ -82,6 +82,8 @@ class MarketContext:
             raise InputError(f"symbol must be a non-empty string, was {show(self.symbol)}")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"tiers must be a TierTable or None, was {type(self.tiers).__name__}")
+        if self.tiers is not None:
+            self.tiers.notional_only("tiers")  # the sizer changes the size: caps valued at a price
         if self.mmr is not None:
             mmr = finite_number(self.mmr, "mmr")
             if not 0.0 < mmr < 1.0:

@@ -1,0 +1,224 @@
+"""Tiers counted by position size (``TierTable.basis == "quantity"``), as OKX counts its position
+tiers in contracts (``minSz``/``maxSz`` of ``GET /api/v5/public/position-tiers``,
+okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers): a position keeps its tier at
+every price, so its liquidation price is solved with its own tier's rate."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import levguard
+from levguard.backtest.engine import run as backtest_run
+from levguard.cascade.settings import MarginRegime
+from levguard.cli.main import app
+from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.sizing.base import FixedLeverage, MarketContext
+from levguard.core.tiers import Tier, TierTable
+from levguard.errors import InputError
+from levguard.margin import isolated_liquidation_prices
+from levguard.sizing import size_account
+
+# 0.4 % up to 1,000,000 USDT of notional; 0.6 % above: at 105,000 the cap is 9.5238 BTC.
+CAP_BTC = 1_000_000 / 105_000
+ROWS = [
+    {"notional_floor": 0, "notional_cap": CAP_BTC, "mmr": 0.004, "max_leverage": 100},
+    {"notional_floor": CAP_BTC, "notional_cap": None, "mmr": 0.006, "max_leverage": 50},
+]
+BY_SIZE = {"basis": "quantity", "rows": ROWS}
+
+
+def _okx(qty: float, tiers: Any, margin: float = 55_500.0, mark: float = 105_000.0, **pos: Any) -> Any:
+    spec = {
+        "venue": "okx", "wallet_balance": 0,
+        "positions": [{"symbol": "BTCUSDT", "qty": qty, "entry_price": 105_000.0, "mark_price": mark,
+                       "margin_mode": "isolated", "isolated_margin": margin, "tiers": tiers, **pos}],
+    }  # fmt: skip
+    return levguard.evaluate_account(spec).positions[0]
+
+
+def test_a_long_spanning_two_tiers_is_liquidated_at_its_own_tiers_rate() -> None:
+    """docs/margin.md's former limitation: 10 BTC long @ 105,000 with 55,500 of margin. Its
+    10 BTC are in the 0.6 % tier; OKX's requirement is notional x (MMR + 0.05 % taker), so
+    55,500 + 10 (P - 105,000) = 10 P x 0.65 %: P = 994,500 / 9.935 = 100,100.65.  Tiers by
+    notional read the 0.4 % tier below 100,000 and reported 99,899.55."""
+    p = _okx(10, BY_SIZE)
+    assert p.liquidation_price == pytest.approx(994_500 / 9.935, rel=1e-12)
+    assert p.liquidation_price == pytest.approx(100_100.65, abs=0.01)
+    assert (p.tier, p.mmr, p.max_leverage) == (2, 0.006, 50.0)
+    assert p.maintenance_margin == pytest.approx(10 * 105_000 * 0.0065, rel=1e-12)
+    notional = [{**r, "notional_cap": None if r["notional_cap"] is None else 1_000_000} for r in ROWS]
+    notional[1]["notional_floor"] = 1_000_000
+    assert _okx(10, notional).liquidation_price == pytest.approx(99_899.55, abs=0.01)
+
+
+@pytest.mark.parametrize("mark", [50_000.0, 105_000.0, 300_000.0])
+def test_the_tier_does_not_move_with_the_price(mark: float) -> None:
+    for qty, tier, rate in ((9.0, 1, 0.004), (CAP_BTC, 1, 0.004), (9.6, 2, 0.006), (-9.6, 2, 0.006)):
+        p = _okx(qty, BY_SIZE, margin=1e9, mark=mark)
+        assert (p.tier, p.mmr) == (tier, rate), qty
+        assert p.maintenance_margin == pytest.approx(abs(qty) * mark * (rate + 0.0005), rel=1e-12)
+
+
+def test_the_size_is_contracts_times_the_contract_size() -> None:
+    # 960 contracts of 0.01 BTC = 9.6 BTC: tier 2; 952 = 9.52 BTC: tier 1.
+    assert _okx(960, BY_SIZE, margin=1e9, contract_size=0.01).tier == 2
+    assert _okx(952, BY_SIZE, margin=1e9, contract_size=0.01).tier == 1
+
+
+def test_a_short_uses_its_tier_too() -> None:
+    # 12 BTC short @ 105,000 with 60,000: 60,000 - 12 (P - 105,000) = 12 P x 0.65 %.
+    p = _okx(-12, BY_SIZE, margin=60_000.0)
+    assert p.liquidation_price == pytest.approx((60_000 + 12 * 105_000) / (12 * 1.0065), rel=1e-12)
+
+
+def test_the_table_methods() -> None:
+    table = TierTable.from_rows(ROWS, deduction=False, basis="quantity", source="okx")
+    assert table.basis == "quantity"
+    flat = table.at_quantity(-10.0)
+    assert (len(flat), flat.tiers[0].mmr, flat.tiers[0].max_leverage, flat.basis) == (1, 0.006, 50.0, "notional")
+    assert "tier 2 of 2 by size 10" in flat.source
+    valued = table.in_notional(105_000.0)
+    assert valued.basis == "notional"
+    assert valued.tiers[0].notional_cap == pytest.approx(1_000_000.0, rel=1e-15)
+    assert table.in_notional(50_000.0, inverse=True).tiers[0].notional_cap == pytest.approx(CAP_BTC / 50_000.0)
+    notional = TierTable.from_rows(ROWS)
+    assert notional.at_quantity(10.0) is notional
+    assert notional.in_notional(1.0) is notional
+    assert notional.notional_only("x") is notional
+    assert table.to_spec() == {"basis": "quantity", "rows": table.to_rows()}
+    assert notional.to_spec() == notional.to_rows()
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: TierTable.from_rows(ROWS, basis="size", deduction=False), "basis must be one of notional, quantity"),
+        (lambda: TierTable.from_rows(ROWS, basis="quantity"), "tiers by quantity have no maintenance deduction"),
+        (lambda: TierTable.from_rows(ROWS, basis="quantity", deduction=False).in_notional(0.0), "price must be > 0"),
+        (lambda: TierTable.from_rows(ROWS, basis="quantity", deduction=False).in_notional(math.nan), "price"),
+        (lambda: TierTable.from_rows(ROWS, basis="quantity", deduction=False).at_quantity(math.inf), "size"),
+        (lambda: TierTable((Tier(0, math.inf, 0.01, 0, 10),), basis=None), "basis must be one of"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_tables_are_refused(make: Any, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("tiers", "venue", "match"),
+    [
+        ({"basis": "size", "rows": ROWS}, "okx", r"positions\[0\]\.tiers\.basis must be one of notional, quantity"),
+        ({"rows": ROWS, "source": "x"}, "okx", r"must be a list of tier objects or \{basis, rows\}"),
+        ({"basis": "quantity"}, "okx", r"must be a list of tier objects or \{basis, rows\}"),
+        ({"basis": "quantity", "rows": "abc"}, "okx", r"positions\[0\]\.tiers\.rows must be a list"),
+        (BY_SIZE, "binance-usdm", "tiers by quantity apply the tier's rate to the whole position"),
+    ],
+)
+def test_bad_specs_are_refused(tiers: Any, venue: str, match: str) -> None:
+    spec = {"venue": venue, "wallet_balance": 1e6, "positions": [
+        {"symbol": "BTCUSDT", "qty": 1, "entry_price": 100.0, "mark_price": 100.0, "tiers": tiers}]}  # fmt: skip
+    with pytest.raises(InputError, match=match):
+        levguard.evaluate_account(spec)
+
+
+def test_a_built_table_by_quantity_on_a_deducting_venue_is_refused() -> None:
+    table = TierTable.from_rows(ROWS, deduction=False, basis="quantity")
+    spec = {"venue": "binance-usdm", "wallet_balance": 1e6, "tiers": {"BTCUSDT": table},
+            "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 100.0, "mark_price": 100.0}]}  # fmt: skip
+    with pytest.raises(InputError, match="binance-usdm tiers by notional with a maintenance deduction"):
+        levguard.evaluate_account(spec)
+
+
+def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the_price() -> None:
+    table = TierTable.from_rows(ROWS, deduction=False, basis="quantity")
+    with pytest.raises(InputError, match="tiers must be tiers by notional, was tiers by quantity"):
+        MarketContext(venue="okx", tiers=table)
+    with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
+        MarginRegime(kind="tiered", tiers=table)
+    with pytest.raises(InputError, match="tiers must be tiers by notional"):
+        isolated_liquidation_prices([1.0], [100.0], [10.0], venue="okx", tiers=table)
+    bars = pd.DataFrame(
+        {"open": 100.0, "high": 101.0, "low": 99.0, "close": 100.0, "volume": 1.0},
+        index=pd.date_range("2024-01-01", periods=48, freq="1h", tz="UTC"),
+    )
+    with pytest.raises(InputError, match=r"tiers\[BTCUSDT\] must be tiers by notional"):
+        backtest_run(bars, pd.Series(1.0, index=bars.index), FixedLeverage(2.0), venue="okx", symbol="BTCUSDT",
+                     tiers={"BTCUSDT": table})  # fmt: skip
+    # The liquidation outcome reads the tier at the fill: 12 BTC (tier 2 by size) at any fill.
+    out = liquidation_outcome("okx", 12.0, 105_000.0, 90_000.0, 10_000.0, tiers=table)
+    same = liquidation_outcome("okx", 12.0, 105_000.0, 90_000.0, 10_000.0, tiers=table.in_notional(90_000.0))
+    assert out == same
+
+
+def test_sizing_values_tiers_by_quantity_at_the_mark() -> None:
+    spec = {
+        "venue": "okx", "wallet_balance": 200_000,
+        "positions": [{"symbol": "BTCUSDT", "qty": 10, "entry_price": 105_000.0, "mark_price": 105_000.0,
+                       "tiers": BY_SIZE}],
+    }  # fmt: skip
+    valued = {**spec, "positions": [{**spec["positions"][0], "tiers": TierTable.from_rows(
+        ROWS, deduction=False, basis="quantity").in_notional(105_000.0).to_spec()}]}  # fmt: skip
+    policy = {"policy": {"type": "composite", "policies": [
+        {"type": "tier_cap"}, {"type": "gap_cap", "max_gap": 0.3},
+        {"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7}]}}  # fmt: skip
+    a = size_account(spec, policy, vol=0.6).to_dict()
+    b = size_account(valued, policy, vol=0.6).to_dict()
+    assert a["target_leverage"] == b["target_leverage"]
+    assert a["binding_constraint"] == b["binding_constraint"]
+
+
+sizes = st.floats(min_value=1e-3, max_value=50.0, allow_nan=False)
+rates = st.floats(min_value=1e-4, max_value=0.05, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    qty=sizes, short=st.booleans(), cap=st.floats(min_value=0.01, max_value=40.0), r1=rates, step=rates,
+    lev=st.floats(min_value=1.5, max_value=50.0), mark=st.floats(min_value=1_000.0, max_value=300_000.0),
+)  # fmt: skip
+def test_a_position_by_quantity_equals_its_tier_as_a_fixed_rate(
+    qty: float, short: bool, cap: float, r1: float, step: float, lev: float, mark: float
+) -> None:
+    """The liquidation price, bankruptcy price and maintenance margin of a position with tiers by
+    size are those of its own tier's rate as a fixed table, at any mark and leverage."""
+    rows = [
+        {"notional_floor": 0, "notional_cap": cap, "mmr": r1, "max_leverage": 100},
+        {"notional_floor": cap, "notional_cap": None, "mmr": min(r1 + step, 0.09), "max_leverage": 10},
+    ]
+    q = -qty if short else qty
+    margin = qty * 100_000.0 / lev
+    rate = rows[0]["mmr"] if qty <= cap else rows[1]["mmr"]
+    by_size = _okx(q, {"basis": "quantity", "rows": rows}, margin=margin, mark=mark)
+    fixed = _okx(q, None, margin=margin, mark=mark, mmr=rate, max_leverage=100 if qty <= cap else 10)
+    for field in ("liquidation_price", "bankruptcy_price", "maintenance_margin", "mmr", "max_leverage"):
+        a, b = getattr(by_size, field), getattr(fixed, field)
+        assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12, abs=1e-9), field
+    assert by_size.tier == (1 if qty <= cap else 2)
+
+
+def test_the_cli_reads_tiers_by_quantity_and_refuses_a_bad_basis(tmp_path: Path) -> None:
+    spec = {
+        "venue": "okx", "wallet_balance": 0,
+        "positions": [{"symbol": "BTCUSDT", "qty": 10, "entry_price": 105_000, "mark_price": 105_000,
+                       "margin_mode": "isolated", "isolated_margin": 55_500, "tiers": BY_SIZE}],
+    }  # fmt: skip
+    path = tmp_path / "okx.json"
+    path.write_text(json.dumps(spec))
+    out = CliRunner().invoke(app, ["margin", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["positions"][0]["liquidation_price"] == pytest.approx(994_500 / 9.935, rel=1e-12)
+    spec["positions"][0]["tiers"] = {"basis": "size", "rows": ROWS}  # type: ignore[index]
+    path.write_text(json.dumps(spec))
+    out = CliRunner().invoke(app, ["margin", str(path)])
+    assert out.exit_code == 2
+    assert "tiers.basis must be one of notional, quantity, was 'size'" in out.output
