@@ -213,7 +213,7 @@ EXPECTED: dict[str, list[tuple[str, dict[str, Any]]]] = {
                 'realized_vol(btc, "yang_zhang", window=720).max()': Tol(1.318, 2e-3),
             },
         ),
-        ("var = portfolio_var(spec", {"(var.var, var.es)": Tol([8647.3, 11849.4], 1e-4)}),
+        ("var = portfolio_var(spec", {"(var.var, var.es)": Tol([8647.3, 11908.5], 1e-4)}),
         (
             "p = liquidation_forecasts(bars",
             {"p": Tol([0.363, 0.120, 0.018], 0.02), "np.array_equal(f.prob(np.ones(3), distance, hours), p)": True},

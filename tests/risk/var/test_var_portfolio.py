@@ -58,10 +58,30 @@ def test_isolated_50x_long_never_loses_more_than_margin_plus_fees() -> None:
         out = revalue(acc, {"BTC": scen}, horizon_days=1, liquidation_fee_rate=FEE, funding_rates={"BTCUSDT": 0.003})
         assert out.pnl.min() >= -cap - 1e-9
         assert out.liquidated["BTCUSDT"].any()
-    # At a price past LP the loss is booked at LP less the fee (funding before liquidation aside).
+    # Past LP the position is liquidated as Binance books it: taken over, the rest of the margin
+    # goes to the insurance fund (clearance fee), so the whole margin balance is lost.
     out = revalue(acc, {"BTC": np.array([0.5])}, horizon_days=1, liquidation_fee_rate=FEE)
-    assert out.pnl[0] == pytest.approx((lp - 60000) - FEE * lp)
+    assert out.pnl[0] == pytest.approx(-1200.0)
     assert out.liquidated["BTCUSDT"][0]
+
+
+def test_a_book_liquidation_leaves_the_trader_the_rest_of_the_margin() -> None:
+    """Hyperliquid closes in the book at the liquidation price and the trader keeps what is left
+    (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations; no liquidation fee): the P&L
+    is the price move to LP; Binance's takeover loses the whole margin balance."""
+    spec = {"venue": "hyperliquid", "margin_mode": "isolated", "wallet_balance": 0.0, "positions": [
+        {"symbol": "BTC", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 20}]}  # fmt: skip
+    acc = account_from_spec(spec)
+    rep = levguard.evaluate(acc).positions[0]
+    lp = rep.liquidation_price
+    assert lp is not None
+    assert rep.margin_balance is not None
+    out = revalue(acc, {"BTC": np.array([0.5, 1.1])}, horizon_days=1)
+    assert out.liquidated["BTC"].tolist() == [True, False]
+    assert out.pnl[0] == pytest.approx(lp - 60000, rel=1e-12)
+    assert out.pnl[0] > -rep.margin_balance
+    binance = revalue(_account(leverage=20), {"BTC": np.array([0.5])}, horizon_days=1)
+    assert binance.pnl[0] == pytest.approx(-3000.0)
 
 
 def test_cross_position_can_lose_more_than_its_margin() -> None:
@@ -81,7 +101,7 @@ def test_path_dependent_liquidation() -> None:
     out_path = revalue(acc, {"BTC": dip}, horizon_days=3, liquidation_fee_rate=0.0)
     out_term = revalue(acc, {"BTC": dip[:, -1]}, horizon_days=3, liquidation_fee_rate=0.0)
     assert out_path.liquidated["BTCUSDT"][0]
-    assert out_path.pnl[0] == pytest.approx(lp - 60000)
+    assert out_path.pnl[0] == pytest.approx(-3000.0)  # Binance takes the margin over
     assert not out_term.liquidated["BTCUSDT"][0]
     assert out_term.pnl[0] == pytest.approx(3000.0)
 
@@ -94,7 +114,8 @@ def test_funding_stops_at_liquidation_on_paths() -> None:
     out = revalue(acc, {"BTC": path}, horizon_days=1, funding_rates={"BTC": 0.0001}, liquidation_fee_rate=0.0)
     full = -1 * 60000 * 0.0001 * 3
     assert out.funding[0] == pytest.approx(full * 3 / 4)
-    assert out.pnl[0] == pytest.approx(lp - 60000 + full * 3 / 4)
+    # Funding is paid from the isolated margin, all of which the takeover then loses.
+    assert out.pnl[0] == pytest.approx(-3000.0)
 
 
 def test_short_isolated_truncated_on_rallies() -> None:
@@ -129,9 +150,7 @@ def test_inverse_isolated_truncation_in_coin() -> None:
     out = revalue(acc, {"BTC": np.linspace(0.3, 1.5, 500)}, horizon_days=1, liquidation_fee_rate=FEE)
     cap = rep.margin_balance + FEE * 1000.0 / rep.liquidation_price
     assert out.pnl.min() >= -cap - 1e-15
-    assert out.pnl.min() == pytest.approx(
-        1000.0 * (1 / 60000 - 1 / rep.liquidation_price) - FEE * 1000 / rep.liquidation_price
-    )
+    assert out.pnl.min() == pytest.approx(-rep.margin_balance)  # Binance COIN-M: taken over
 
 
 @pytest.mark.parametrize(("qty", "sign"), [(1.0, -1.0), (-1.0, 1.0)])

@@ -28,11 +28,12 @@ from typing import Literal, TypeVar, get_args
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.margin import AccountReport, evaluate
+from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.margin import AccountReport, PositionReport, evaluate, resolve_tiers
 from levguard.core.options.black76 import DAYS_PER_YEAR, black76
 from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
-from levguard.core.rules import get_venue
+from levguard.core.rules import VenueModel, get_venue
 from levguard.core.symbols import base_asset, is_usd, symbol_key
 from levguard.core.validate import (
     as_float,
@@ -276,6 +277,25 @@ def _perp_pnl(p: Position, rel: Float64Array) -> Float64Array:
     return out
 
 
+def _liquidation_pnl(model: VenueModel, p: Position, pr: PositionReport, lp: float, fee_rate: float | None) -> float:
+    # What an isolated position's liquidation at ``lp`` leaves its margin, as the venue books a
+    # full liquidation (levguard.core.liquidation_outcome), against its margin balance now.
+    balance = pr.margin_balance if pr.margin_balance is not None else 0.0
+    out = liquidation_outcome(
+        model,
+        p.q,
+        p.entry_price,
+        lp,
+        balance - pr.unrealized_pnl,
+        tiers=resolve_tiers(model, p, valued_at_mark=True),
+        inverse=p.instrument.inverse,
+        fee_rate=fee_rate,
+        taker_fee=model.taker_fee(p),
+        allow_partial=False,
+    )
+    return out.kept - balance
+
+
 def revalue(
     account: Account,
     scenarios: Mapping[str, npt.ArrayLike],
@@ -349,11 +369,16 @@ def revalue(
     *Liquidation truncation (isolated positions).*  With liquidation price ``LP`` from
     :func:`levguard.core.margin.evaluate` (venue tiers and fees), a scenario whose path reaches
     ``LP`` (at or below it for a long, at or above for a short, at any monitored time) closes
-    the position there: its price P&L is ``q (LP - P0) - f |q| LP`` (linear) or
-    ``q (1/P0 - 1/LP) - f |q| / LP`` (inverse, coin), ``f`` the liquidation fee rate, and funding
-    stops at the first monitored time past ``LP``.  Finally an isolated position's P&L is floored
-    at ``-(margin balance + f x notional at LP)``: it cannot lose more than its posted margin
-    (plus current uPnL) and the fee.  With terminal relatives only (``m = 1``) a position is
+    the whole position there as the venue books it (:func:`levguard.core.liquidation_outcome.liquidation_outcome`
+    with no partial step): its P&L is what the liquidation leaves of the margin less the margin
+    balance now, ``-margin balance`` where the venue takes the position over (Binance, Bybit,
+    OKX, Gate, BitMEX: the rest of the margin goes to the insurance fund) and
+    ``q (LP - P0) - min(f |q| LP, rest)`` (linear; ``q (1/P0 - 1/LP) - ...`` inverse, coin) where
+    the book closes it (Hyperliquid, dYdX, Deribit: the trader keeps the rest), ``f`` the
+    liquidation fee rate; funding stops at the first monitored time past ``LP``.  Finally an
+    isolated position's P&L, funding included, is floored at ``-margin balance``: it cannot lose
+    more than its posted margin plus current uPnL (funding and fees are paid from it; what a
+    gap takes beyond it is the insurance fund's).  With terminal relatives only (``m = 1``) a position is
     taken as liquidated when the horizon price is past ``LP``; paths that cross ``LP`` and come
     back are missed, so the loss is understated for them (give paths for path dependence; the
     crossing is still only checked at the monitored times).  Cross positions are not truncated:
@@ -426,9 +451,7 @@ def revalue(
         accrued = np.ones(n)
         pnl = price_pnl
         if p.isolated:
-            fee = model.taker_fee(p) if liquidation_fee_rate is None else float(liquidation_fee_rate)
             lp = pr.liquidation_price
-            fee_amount = fee * (abs(p.q) / lp if p.instrument.inverse else abs(p.q) * lp) if lp is not None else 0.0
             crossed = np.zeros(n, dtype=np.bool_)
             if lp is not None:
                 lp_rel = lp / p.mark_price
@@ -436,12 +459,13 @@ def revalue(
                 crossed = np.asarray(past.any(axis=1), dtype=np.bool_)
                 first = np.argmax(past, axis=1)
                 accrued = np.where(crossed, (first + 1) / m, 1.0)
-                liq_pnl = float(_perp_pnl(p, np.asarray(lp_rel))) - fee_amount
+                liq_pnl = _liquidation_pnl(model, p, pr, lp, liquidation_fee_rate)
                 pnl = np.where(crossed, liq_pnl, price_pnl)
             balance = max(pr.margin_balance or 0.0, 0.0)
             liquidated[p.symbol] = crossed
             funding = per_interval * n_intervals * accrued
-            pnl = np.maximum(pnl + funding, -(balance + fee_amount))
+            # Funding is paid from the isolated margin: nothing takes the position below it.
+            pnl = np.maximum(pnl + funding, -balance)
         else:
             funding = per_interval * n_intervals
             pnl = pnl + funding
