@@ -155,4 +155,4 @@ def test_loop_bad_irm_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "irm.USDC.variable_rate_slope1 must be whole basis points" in res.stderr
     bad = runner.invoke(app, ["defi", "loop", AAVE, "--staking-yield", "200"])
     assert bad.exit_code == 2
-    assert "staking_yield must be in [-1, 100]" in bad.stderr
+    assert "staking_yield must be in (-1, 100]" in bad.stderr

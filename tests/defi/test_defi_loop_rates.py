@@ -256,7 +256,7 @@ def test_bad_irm_sections_name_the_field(spec: dict[str, Any], match: str) -> No
 
 
 def test_bad_staking_yield_is_refused() -> None:
-    with pytest.raises(InputError, match=r"staking_yield must be in \[-1, 100\]"):
+    with pytest.raises(InputError, match=r"staking_yield must be in \(-1, 100\]"):
         loop_position(aave_spec(), steps=1, staking_yield=101)
 
 

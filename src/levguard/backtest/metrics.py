@@ -63,15 +63,18 @@ def compute_metrics(
     Parameters
     ----------
     equity : (N,) float64
-        Equity at each bar's close.
+        Equity at each bar's close; N >= 1 and finite (up to ``ruin_index``).
     initial_equity : float
-        Equity before the first bar.
+        Equity before the first bar (> 0).
     periods_per_year : float
-        Bars per year.
+        Bars per year (> 0, finite).
     leverage : (N,) float64
-        Leverage held at each close (non-finite values are ignored).
+        Leverage held at each close.  Non-finite values (NaN, +-inf: a leverage that is not
+        defined at zero equity) are skipped; with none finite, ``avg_leverage`` and
+        ``max_leverage`` are NaN.
     fees, funding : (N,) float64
-        Fees (taker and liquidation) and funding paid per bar (positive = paid).
+        Fees (taker and liquidation) and funding paid per bar (positive = paid); finite (up to
+        ``ruin_index``).
     traded_notional : float
         Sum of ``|qty| * price`` over all fills and liquidations.
     n_liquidations : int
@@ -89,7 +92,15 @@ def compute_metrics(
     ``sortino = mean(g) / sqrt(mean(min(g, 0)^2)) sqrt(ppy)``; ``calmar = cagr / max_drawdown``;
     ``time_under_water`` is the fraction of bars below the previous peak; ``turnover`` is the
     traded notional divided by the mean equity; ``worst_bar`` is ``min(g)``.  Ratios with a zero
-    denominator are NaN.
+    denominator are NaN, and so are ``volatility`` and ``sharpe`` of a single bar (a standard
+    deviation needs two returns).
+
+    Raises
+    ------
+    InputError
+        An empty ``equity``; arrays of other lengths; a NaN or infinite equity, fee or funding
+        payment in the bars that count (a Sharpe ratio or a sum over them would be NaN or computed
+        over the other bars only, silently); a bad scalar argument (each named).
     """
     equity = array_1d(equity, "equity")
     n = equity.shape[0]
@@ -107,7 +118,10 @@ def compute_metrics(
     if ruin_index is not None:
         stop = integer_in(ruin_index, "ruin_index", 0, n) + 1
         equity, leverage, fees, funding = equity[:stop], leverage[:stop], fees[:stop], funding[:stop]
-    require_finite(equity, "equity")  # the bars that count (after a ruin the run has stopped)
+    # The bars that count (after a ruin the run has stopped): a NaN equity would leave Sharpe,
+    # volatility and drawdown over the other bars, a NaN fee a fees_paid of NaN, silently.
+    for name, a in (("equity", equity), ("fees", fees), ("funding", funding)):
+        require_finite(a, name)
     # The wallet is not read (the equity stands in); inputs read-only, one compiled signature.
     acct = AccountOut(*(readonly(a) for a in (equity, equity, leverage, funding, fees)))
     out = np.zeros(1, dtype=STATS_DTYPE)

@@ -422,9 +422,11 @@ def guard_enable(
     """Re-enable acting on an account that an authentication failure disabled (a running guardian
     picks it up at its next cycle)."""
     from levguard.config.guardian import load_guardian_file
+    from levguard.core.validate import short_name
     from levguard.live.store import Store
 
     try:
+        short_name(by, "--by")  # written to the audit log: one line, before the database is opened
         cfg = load_guardian_file(config)
         store = Store(cfg.database, create=False)  # an account to re-enable is in an existing store
         try:

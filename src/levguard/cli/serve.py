@@ -261,8 +261,14 @@ def serve_token(
         _fail(f"--revoke must be a token id (a whole number from 1 to 2**63 - 1), was {revoke}")
     if creating and not name.strip():
         _fail("--name is required (who or what uses the token)")
-    if creating and (not name.isprintable() or len(name) > 200):  # a newline broke --list's lines
-        _fail(f"--name must be one line of printable text, at most 200 characters, was {name[:40]!r}")
+    if creating:  # before the store is created: a newline broke --list's one line per token
+        from levguard.core.validate import short_name
+        from levguard.service.auth import TOKEN_NAME_MAX
+
+        try:
+            short_name(name, "--name", limit=TOKEN_NAME_MAX)
+        except LevguardError as exc:
+            _fail(str(exc))
     try:
         from levguard.live.store import Store
         from levguard.service.auth import new_token

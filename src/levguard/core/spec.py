@@ -16,7 +16,7 @@ from levguard.core.rules.dydx import tier_index as dydx_tier_index
 from levguard.core.tiers import BASES, TierTable
 from levguard.core.unified import UNIFIED_VENUES
 from levguard.core.unified_pm import PORTFOLIO_MARGIN_VENUES
-from levguard.core.validate import as_amount, as_float, show
+from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
 
 __all__ = ["account_from_spec", "position_from_ccxt", "tiers_from_spec"]
@@ -70,19 +70,9 @@ def _opt_float(d: Mapping[str, Any], key: str, where: str) -> float | None:
     return convert(d[key], f"{where}.{key}")
 
 
-def _name(value: object, field: str) -> str:
-    """A name (symbol, settlement currency, tier): a printable string of at most ``_MAX_SYMBOL``
-    characters, so every message quoting it stays one short line."""
-    if not isinstance(value, str) or not value.strip() or len(value) > _MAX_SYMBOL or not value.isprintable():
-        raise InputError(
-            f"{field} must be a non-empty string of at most {_MAX_SYMBOL} printable characters, was {show(value)}"
-        )
-    return value
-
-
 def _opt_name(d: Mapping[str, Any], key: str, where: str) -> str | None:
     value = d.get(key)
-    return None if value is None else _name(value, f"{where}.{key}")
+    return None if value is None else short_name(value, f"{where}.{key}", limit=_MAX_SYMBOL)
 
 
 def _unknown(keys: set[Any]) -> str:
@@ -188,7 +178,7 @@ def _position(
     unknown = set(d) - _POSITION_KEYS
     if unknown:
         raise InputError(f"{where} has unknown field(s) {_unknown(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
-    symbol = _name(d.get("symbol"), f"{where}.symbol")
+    symbol = short_name(d.get("symbol"), f"{where}.symbol", limit=_MAX_SYMBOL)
     for required in ("qty", "entry_price", "mark_price"):
         if d.get(required) is None:
             raise InputError(f"{where}.{required} is required, was missing")

@@ -63,7 +63,7 @@ from levguard.core.unified_options import (
     option_from_spec,
     option_report,
 )
-from levguard.core.validate import as_amount, as_float, show
+from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.unified import bracket_probes
@@ -87,6 +87,7 @@ _SETTLE = "USDT"
 _OPTION_SETTLE = "USDC"
 _EQUITY_OVER_MM = frozenset({"uniMMR", "margin_ratio"})  # ratios that read equity / MM (higher is safer)
 _MAX_ASSET = 20
+"""Longest asset name of a unified spec (characters); coin codes such as 1000SATS are far shorter."""
 _SPEC_KEYS = {
     "venue",
     "balances",
@@ -293,9 +294,8 @@ class UnifiedAccount:
 
 
 def _asset_name(raw: object, where: str) -> str:
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > _MAX_ASSET or not raw.isprintable():
-        raise InputError(f"{where} keys must be asset names (at most {_MAX_ASSET} characters), was {show(raw)}")
-    return raw.strip().upper()
+    # An asset key of the spec's mapping ``where``, stripped and upper-cased ("usdt " is USDT).
+    return short_name(raw, f"{where} keys (asset names)", limit=_MAX_ASSET).strip().upper()
 
 
 def _asset_entries(raw: object, key: str, values: str) -> Iterator[tuple[str, Any]]:

@@ -157,6 +157,46 @@ def rate(value: float, field: str, *, upper: float = 1.0) -> float:
     return value
 
 
+SHORT_NAME_MAX = 100
+"""Default longest :func:`short_name` (characters): a symbol, a currency, a tier, who acted.  ccxt's
+longest option symbols are under 40; 100 keeps every message quoting a name one short line."""
+
+
+def short_name(value: object, field: str, *, limit: int = SHORT_NAME_MAX) -> str:
+    """Return ``value`` if it is a short name, else raise InputError naming ``field``.
+
+    A short name (a symbol, an asset, a token's or a person's name) is a ``str`` that is not
+    blank, has at most ``limit`` characters and only printable ones: a newline or a control
+    character in a name broke the one-line messages, logs and listings that quote it, and a
+    10,000-character symbol was written into a data file's provenance.  ``value`` is returned as
+    given (callers strip or upper-case it as their rules say).
+    """
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or not value.isprintable():
+        raise InputError(
+            f"{field} must be a non-empty string of at most {limit} printable characters, was {show(value)}"
+        )
+    return value
+
+
+YEARLY_RATE_MAX = 100.0
+"""Default largest :func:`yearly_rate`: 10,000 %/yr, far above any lending or staking rate (a
+market at 100 % utilisation pays a few hundred %/yr), low enough that a year's growth stays finite."""
+
+
+def yearly_rate(value: object, field: str, *, upper: float = YEARLY_RATE_MAX) -> float:
+    """Return a yearly rate (a fraction: 0.05 is 5 %/yr) in ``(-1, upper]`` as float, else raise.
+
+    Numbers, numeric strings and ``Decimal`` are read (:func:`as_float`).  A rate of -1 (-100 %/yr)
+    or lower makes no sense: it loses everything, or more, in a year; NaN and infinities are refused.
+    """
+    x = as_float(value, field)
+    if not (math.isfinite(x) and -1.0 < x <= upper):
+        raise InputError(
+            f"{field} must be in (-1, {upper:g}] (a yearly rate as a fraction; -1 is -100 %/yr), was {show(value)}"
+        )
+    return x
+
+
 def close(a: float, b: float, *, rel: float = 1e-9, abs_: float = 1e-9) -> bool:
     """Tolerance comparison used instead of ``==`` on floats."""
     return abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))

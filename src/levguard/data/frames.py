@@ -279,9 +279,49 @@ def _array(values: object, name: str, dtype: type[np.generic]) -> np.ndarray:
     return arr
 
 
+_NAT = np.iinfo(np.int64).min  # pandas' NaT as int64
+
+
+def _times(ts_ns: object) -> np.ndarray:
+    # The bar or print times as int64 ns, else DataError naming ts_ns and the first bad entry.
+    # NumPy casts a float NaN or inf to int64 as -2**63 (NaT) and 1.5 to 1 without an error, and a
+    # DatetimeIndex as its own unit's integers (microseconds for "2024-01-01" in pandas 3): a NaT
+    # index or times a thousand times too small, silently.
+    dtype = getattr(ts_ns, "dtype", None)
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        try:
+            idx = pd.DatetimeIndex(ts_ns)  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # 2-D
+            raise DataError(f"ts_ns must be a 1-D array, was {show(ts_ns)}") from None
+        if idx.tz is None:
+            raise DataError("ts_ns must be int64 nanoseconds since the epoch or UTC times, was naive datetimes")
+        if idx.hasnans:
+            raise DataError(f"ts_ns[{int(np.flatnonzero(idx.isna())[0])}] must be a time, was NaT")
+        try:
+            return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+        except (OverflowError, pd.errors.OutOfBoundsDatetime):
+            raise DataError("ts_ns must lie between 1677-09-22 and 2262-04-11 UTC (int64 nanoseconds)") from None
+    raw = None
+    with contextlib.suppress(TypeError, ValueError, OverflowError):  # ragged or not numbers: _array names it
+        raw = np.asarray(ts_ns)
+    if raw is not None and raw.dtype.kind == "f":
+        f = _array(ts_ns, "ts_ns", np.float64)
+        bad = ~(np.isfinite(f) & (f == np.round(f)) & (np.abs(f) < 2.0**63))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"ts_ns[{i}] must be a whole number of nanoseconds since the epoch, was {f[i].item()!r}")
+    if raw is not None and raw.dtype.kind == "u" and raw.size and int(raw.max()) > np.iinfo(np.int64).max:
+        raise DataError(f"ts_ns must be int64 nanoseconds since the epoch, was {show(ts_ns)}")
+    ts = _array(ts_ns, "ts_ns", np.int64)
+    nat = ts == _NAT
+    if nat.any():
+        raise DataError(f"ts_ns[{int(np.argmax(nat))}] must be a time, was {_NAT} (NaT)")
+    return ts
+
+
 def _columns_of(ts_ns: object, columns: dict[str, object]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     # The timestamps (int64 ns) and columns (float64) of a frame to build, all of one length.
-    ts = _array(ts_ns, "ts_ns", np.int64)
+    ts = _times(ts_ns)
     out = {name: _array(values, name, np.float64) for name, values in columns.items()}
     for name, arr in out.items():
         if arr.shape[0] != ts.shape[0]:
@@ -307,10 +347,43 @@ def make_ohlcv_frame(
     source: str,
     kind: str = "ohlcv",
 ) -> pd.DataFrame:
-    """Build an OHLCV frame in levguard's convention (no validation; see ``data.validate``)."""
+    """Build an OHLCV frame in levguard's convention (the values are not validated: see below).
+
+    Parameters
+    ----------
+    ts_ns : (N,) int64
+        Bar open times in nanoseconds since the epoch (UTC); integral floats and a UTC
+        ``DatetimeIndex`` (any unit) are read too.
+    open_, high, low, close : (N,) float64
+    volume : (N,) float64, optional
+        Volume in base units (zeros by default: mark and index klines have none).
+    symbol, interval, source : str
+        Provenance, written to ``attrs`` with ``kind``.
+    kind : {"ohlcv", "mark", "index"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``open, high, low, close, volume`` (float64), a UTC ``DatetimeIndex`` named
+        ``timestamp``.  Empty arrays give an empty frame with those columns and index (an empty
+        download range is not an error).
+
+    Raises
+    ------
+    DataError
+        Arrays that are not 1-D numbers or not of one length; a time that is not one: NaN,
+        infinite or fractional nanoseconds, NaT, naive datetimes (each would have become a NaT
+        or a wrong time in the index, silently).
+
+    Notes
+    -----
+    Prices and volumes are kept as given, NaN and infinities included: a loader builds the frame
+    first and :func:`levguard.data.validate.validate_ohlcv` then names each non-finite value by
+    file, row and time (rule ``nan``), which is more than this builder can say.
+    """
     if kind not in ("ohlcv", "mark", "index"):
         raise DataError(f"kind must be ohlcv, mark or index for a bar frame, was {kind!r}")
-    ts = _array(ts_ns, "ts_ns", np.int64)
+    ts = _times(ts_ns)
     vol = np.zeros(ts.shape[0]) if volume is None else volume
     ts, cols = _columns_of(ts, {"open": open_, "high": high, "low": low, "close": close, "volume": vol})
     frame = pd.DataFrame(cols, index=_index(ts))
@@ -319,7 +392,12 @@ def make_ohlcv_frame(
 
 
 def make_funding_frame(ts_ns: object, rate: object, *, symbol: str, source: str, interval: str = "") -> pd.DataFrame:
-    """Build a funding frame (settlement times, rate as a fraction per interval)."""
+    """Build a funding frame (settlement times, rate as a fraction per interval).
+
+    ``ts_ns`` is read and checked as in :func:`make_ohlcv_frame` (DataError for a NaN, infinite,
+    fractional or NaT time); empty arrays give an empty frame; rates are kept as given, NaN and
+    infinities included, for :func:`levguard.data.validate.validate_funding` to name by row.
+    """
     ts, cols = _columns_of(ts_ns, {"rate": rate})
     frame = pd.DataFrame({"funding_rate": cols["rate"]}, index=_index(ts))
     frame.attrs.update({"kind": "funding", "symbol": symbol, "interval": interval, "source": source})

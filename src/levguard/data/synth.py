@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from levguard.core.validate import instance_of, show
+from levguard.core.validate import instance_of, short_name, show
 from levguard.data.crashes import NAMED_CRASHES, CrashProfile
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, timestamp_ns
 from levguard.errors import DataError, InputError
@@ -322,7 +322,8 @@ class SynthConfig:
     Attributes
     ----------
     symbol : str
-        Symbol written into the frames' attrs.
+        Symbol written into the frames' attrs: a non-empty string of at most 100 printable
+        characters (:func:`levguard.core.validate.short_name`).
     years : float
         Length in 365-day years (> 0, at most 100).
     interval : str
@@ -352,12 +353,7 @@ class SynthConfig:
     crashes: tuple[CrashProfile, ...] = NAMED_CRASHES
 
     def __post_init__(self) -> None:
-        _check(
-            "symbol",
-            isinstance(self.symbol, str) and self.symbol.strip() != "",
-            self.symbol,
-            "must be a non-empty string",
-        )
+        short_name(self.symbol, "symbol")  # one printable line: it goes into every frame's attrs and messages
         _check("years", _in(self.years, 0.0, 100.0, lo_open=True), self.years, "must be > 0 and <= 100")
         ok = isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool) and int(self.seed) >= 0
         _check("seed", ok, self.seed, "must be an integer >= 0")

@@ -76,7 +76,7 @@ from levguard.core.defi.irm import (
 )
 from levguard.core.defi.morpho import MAX_FEE, Market
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import contract_sint, instance_of, non_negative_number, show, yearly_rate
 from levguard.defi.positions import (
     AavePosition,
     DefiPosition,
@@ -258,7 +258,8 @@ def aave_reserve_rates(
     Raises
     ------
     InputError
-        The liquidity would be negative (the borrow would revert), or the strategy reverts.
+        ``state`` not an :class:`AaveReserveState`, a change not an int256; the liquidity would
+        be negative (the borrow would revert), or the strategy reverts.
 
     Notes
     -----
@@ -266,8 +267,9 @@ def aave_reserve_rates(
     ``A + liquidity_change`` (3.0: ``balanceOf(aToken)``; 3.1+: the virtual balance), which is
     what ``updateInterestRatesAndVirtualBalance`` passes after the actions (module Notes).
     """
-    debt = state.total_debt + debt_change
-    liquidity = state.available_liquidity + liquidity_change
+    instance_of(state, AaveReserveState, "state")  # a str was an AttributeError
+    debt = state.total_debt + contract_sint(debt_change, "debt_change")
+    liquidity = state.available_liquidity + contract_sint(liquidity_change, "liquidity_change")
     if liquidity < 0 or debt < 0:
         raise InputError(
             f"irm.{state.symbol}: the loop takes more than available_liquidity "
@@ -378,6 +380,18 @@ def _morpho_model(state: MorphoIrmState, start: MorphoPosition, end: MorphoPosit
     )
 
 
+def _value_pair(value: object, name: str) -> tuple[Fraction, Fraction]:
+    # (collateral value, debt value): two numbers >= 0, exact when Fractions or ints (a str or
+    # None was a raw unpacking error, a NaN a net APY of None).
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise InputError(f"{name} must be a pair (collateral value, debt value), was {show(value)}")
+    out = []
+    for i, v in enumerate(value):
+        exact = isinstance(v, Fraction | int) and not isinstance(v, bool) and v >= 0
+        out.append(Fraction(v) if exact else Fraction(non_negative_number(v, f"{name}[{i}]")))
+    return out[0], out[1]
+
+
 def loop_rates(
     start: DefiPosition,
     end: DefiPosition,
@@ -410,9 +424,10 @@ def loop_rates(
     state : AaveIrmState or MorphoIrmState, optional
         The rate model's state (:func:`irm_state`).
     supply_rate, borrow_rate : float, optional
-        Given yearly rates: each wins over the model's.
+        Given yearly rates: each wins over the model's.  Fractions in ``(-1, 100]``
+        (:func:`levguard.core.validate.yearly_rate`: -100 %/yr or less makes no sense).
     staking_yield : float, default 0
-        Yearly yield of the collateral token itself, added to its supply APY.
+        Yearly yield of the collateral token itself, added to its supply APY; in ``(-1, 100]``.
 
     Returns
     -------
@@ -422,8 +437,9 @@ def loop_rates(
     Raises
     ------
     InputError
-        The model lacks the state of a reserve whose rate is not given, or the loop takes more
-        than the reserve's liquidity.
+        ``start``, ``end`` or ``state`` of another type, ``values`` or ``totals`` not two numbers
+        >= 0; a given rate outside ``(-1, 100]`` or not finite; the model lacks the state of a
+        reserve whose rate is not given, or the loop takes more than the reserve's liquidity.
 
     Notes
     -----
@@ -434,6 +450,18 @@ def loop_rates(
     Morpho ``AdaptiveCurveIrm.borrowRateView``), compounded per the protocols' docs (Aave
     "APY and APR", Morpho "Interest Rate Models").
     """
+    for name, pos in (("start", start), ("end", end)):
+        if not isinstance(pos, AavePosition | MorphoPosition):  # an int was an AttributeError
+            raise InputError(
+                f"{name} must be an AavePosition or a MorphoPosition, was {type(pos).__name__} {show(pos)}"
+            )
+    if state is not None and not isinstance(state, AaveIrmState | MorphoIrmState):
+        raise InputError(
+            f"state must be an AaveIrmState, a MorphoIrmState or None, was {type(state).__name__} {show(state)}"
+        )
+    supply_rate = None if supply_rate is None else yearly_rate(supply_rate, "supply_rate")
+    borrow_rate = None if borrow_rate is None else yearly_rate(borrow_rate, "borrow_rate")
+    staking_yield = yearly_rate(staking_yield, "staking_yield")
     need = (supply_rate is None, borrow_rate is None)
     model: _ModelRates | None = None
     if state is not None and any(need):
@@ -451,8 +479,8 @@ def loop_rates(
     # The looped reserves earn and pay their rates; the account's other collateral and debt
     # (their rates not given) count at 0: the looped asset's rates were put on all of them (an
     # audit: -9.63 % where -12.03 % is the sample's net APY with its 30,000 USD of WBTC at 0).
-    cv, dv = values
-    tc, td = values if totals is None else totals
+    cv, dv = _value_pair(values, "values")
+    tc, td = (cv, dv) if totals is None else _value_pair(totals, "totals")
     equity = tc - td
     net = None
     if equity > 0:

@@ -43,7 +43,7 @@ from typing import Any, Final
 from levguard.core.defi.aave import borrow_isolation_debt
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, UINT128_MAX
 from levguard.core.records import JsonRecord
-from levguard.core.validate import show
+from levguard.core.validate import show, yearly_rate
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
 from levguard.defi.analytics import target_wad
@@ -189,6 +189,7 @@ class _Settings:
     staking_yield: float
 
 
+_RATE_ARGS = ("supply_rate", "borrow_rate")
 _MAX_TARGET = 1_000
 """Largest target leverage of a loop: a lending market's LTV below 1 allows ``1 / (1 - LTV)``,
 33x at the highest e-mode LTV of 97 %."""
@@ -205,10 +206,8 @@ def _settings(options: Mapping[str, Any]) -> _Settings:
         lev = Fraction(parse_number(target, "target_leverage"))
         if not 1 <= lev <= _MAX_TARGET:  # 10**400 overflowed the float of the result
             raise InputError(f"target_leverage must be between 1 and {_MAX_TARGET:,}, was {show(target)}")
-    rates = []
-    for name in ("supply_rate", "borrow_rate"):
-        v = options.get(name)
-        rates.append(None if v is None else float(_fraction(v, name, Fraction(-1), Fraction(100))))
+    # Yearly rates in (-1, 100]: -100 %/yr or less loses everything (or more) in a year.
+    rates = [None if options.get(name) is None else yearly_rate(options[name], name) for name in _RATE_ARGS]
     min_hf = options.get("min_hf")
     return _Settings(
         steps=steps,
@@ -219,7 +218,7 @@ def _settings(options: Mapping[str, Any]) -> _Settings:
         flash_fee=_fraction(options.get("flash_loan_fee", 0), "flash_loan_fee", Fraction(0), Fraction(1)),
         supply_rate=rates[0],
         borrow_rate=rates[1],
-        staking_yield=float(_fraction(options.get("staking_yield", 0), "staking_yield", Fraction(-1), Fraction(100))),
+        staking_yield=yearly_rate(options.get("staking_yield", 0), "staking_yield"),
     )
 
 
@@ -428,9 +427,11 @@ def loop_position(
         Fee of the flash loan that unwinds the loop, as a fraction of the debt.
     supply_rate, borrow_rate : number, optional
         Yearly rates of the collateral and the debt; each wins over the interest-rate model's.
+        Fractions in ``(-1, 100]``: a rate of -1 (-100 %/yr) or lower makes no sense (it loses
+        the whole amount, or more, in a year), and 100 (10,000 %/yr) is above any market's.
     staking_yield : number, default 0
         Yearly yield of the collateral token itself (wstETH's staking, about 0.03), added to its
-        supply APY in the net APY.
+        supply APY in the net APY; in ``(-1, 100]`` as the rates.
     irm : mapping, optional
         The interest-rate model's state (:mod:`levguard.defi.loop_rates`); default the spec's
         ``irm:`` section.  The supply and borrow APYs are then the model's at the loop's end state.

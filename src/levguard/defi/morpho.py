@@ -344,6 +344,12 @@ def health_factor(
     Morpho Blue has no health factor on chain; this is the one its SDK reports,
     ``wDivDown(maxBorrow, borrowed)``, so that ``>= 1e18`` exactly when :func:`is_healthy`.
 
+    Raises
+    ------
+    InputError
+        A bad market or position (:func:`as_market`, :func:`as_position`), ``lltv`` not an
+        integer in ``[0, 1e18)`` or ``oracle_price`` not a uint256 (each named).
+
     Notes
     -----
     ``borrowed = toAssetsUp(borrow_shares)``, ``maxBorrow = wMulDown(mulDivDown(collateral,
@@ -353,8 +359,11 @@ def health_factor(
     m, p = as_market(market), as_position(position)
     if not isinstance(lltv, int) or isinstance(lltv, bool) or not 0 <= lltv < WAD:
         raise InputError(f"lltv must be an integer in [0, 1e18), was {lltv!r:.60}")
+    # Checked here, not by mul_div_down (whose message names its own argument "y"), and also
+    # without debt, where the price is not used.
+    price = contract_uint(oracle_price, "oracle_price")
     borrowed = to_assets_up(p.borrow_shares, m.total_borrow_assets, m.total_borrow_shares)
     if borrowed == 0:
         return UINT256_MAX
-    max_borrow = w_mul_down(mul_div_down(p.collateral, oracle_price, ORACLE_PRICE_SCALE), lltv)
+    max_borrow = w_mul_down(mul_div_down(p.collateral, price, ORACLE_PRICE_SCALE), lltv)
     return w_div_down(max_borrow, borrowed)

@@ -66,6 +66,7 @@ from levguard.core.records import JsonRecord
 from levguard.core.risk.forecast import (
     FORECAST_MODELS,
     HOUR_NS,
+    MAX_HORIZON_DAYS,
     MAX_STALE_DAYS,
     HourlyBars,
     LiquidationForecaster,
@@ -475,7 +476,7 @@ def _distance(pos: DefiPosition, hf_wad: int) -> tuple[float | None, str, str]:
     return float(1 - Fraction(_WAD, hf_wad)), "1 - 1/HF: the collateral basket over the debt basket", ""
 
 
-_DAYS_MAX: Final = 1e300  # beyond any horizon, short of inf (horizon_hours names the (0, 30] rule)
+_DAYS_MAX: Final = 1e300  # beyond any horizon, short of inf (_horizons names the (0, 30] rule)
 _MOVE_MAX: Final = 1000.0  # a price move of +100,000 %: past it the contract prices overflow
 
 
@@ -493,7 +494,9 @@ def _horizons(horizons: Sequence[float] | float) -> tuple[float, ...]:
         if isinstance(h, bool) or not isinstance(h, int | float) or not (-_DAYS_MAX < h < _DAYS_MAX):
             raise InputError(f"horizons must be numbers of days, was {show(h)}")
         out.append(float(h))
-    horizon_hours(out)  # (0, 30] days, named
+    bad = [h for h in out if not 0.0 < h <= MAX_HORIZON_DAYS]  # horizon_hours' rule, named as ours
+    if bad:
+        raise InputError(f"horizons must be in (0, {MAX_HORIZON_DAYS:g}] days, was {show(bad[0])}")
     return tuple(out)
 
 

@@ -7,11 +7,15 @@ import hashlib
 import secrets
 import time
 
+from levguard.core.validate import short_name
 from levguard.live.store import Store
 
-__all__ = ["digest", "ensure_admin_token", "new_token"]
+__all__ = ["TOKEN_NAME_MAX", "digest", "ensure_admin_token", "new_token"]
 
 PREFIX = "lg_"
+TOKEN_NAME_MAX = 200
+"""Longest token name (characters): who or what uses the token, shown in the audit log and in
+``levguard serve-token --list``, one line per token."""
 
 
 def digest(token: str) -> str:
@@ -20,7 +24,16 @@ def digest(token: str) -> str:
 
 
 def new_token(store: Store, name: str, scope: str) -> str:
-    """Create a token, store its digest, return the token (the only time it is visible)."""
+    """Create a token, store its digest, return the token (the only time it is visible).
+
+    Raises
+    ------
+    InputError
+        ``name`` is not a non-empty string of at most :data:`TOKEN_NAME_MAX` printable characters
+        (a newline broke ``serve-token --list``'s one line per token), or ``scope`` is not
+        ``read`` or ``admin``.
+    """
+    short_name(name, "name", limit=TOKEN_NAME_MAX)
     token = PREFIX + secrets.token_urlsafe(32)
     store.add_token(name, scope, digest(token), time.time_ns())
     return token

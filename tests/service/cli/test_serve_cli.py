@@ -375,7 +375,7 @@ def test_serve_token_lists_and_revokes(tmp_path: Path) -> None:
     assert both.stderr.strip() == "levguard: error: give --list or --revoke, not both"
     two_lines = runner.invoke(app, ["serve-token", "--database", db, "--name", "ops\nadmin"])
     assert two_lines.exit_code == 2
-    assert "--name must be one line of printable text" in two_lines.stderr
+    assert "--name must be a non-empty string of at most 200 printable characters" in two_lines.stderr
     assert len(runner.invoke(app, ["serve-token", "--database", db, "--list"]).stdout.splitlines()) == 1
 
 

@@ -560,7 +560,7 @@ def morpho_oracle_price(
         if "vault" in name:
             got[name] = 1 if value is None else contract_uint(value, name)
         else:
-            got[name] = morpho_feed_price(value)
+            got[name] = morpho_feed_price(value, field=name)  # messages name base_feed_1, not "answer"
     numerator = _checked_product(got["base_vault_assets"], got["base_feed_1"], got["base_feed_2"], "base")
     denominator = _checked_product(got["quote_vault_assets"], got["quote_feed_1"], got["quote_feed_2"], "quote")
     if denominator == 0:

@@ -532,13 +532,16 @@ def aave_asset_price(
     return OracleReading(OraclePolicy.AAVE.value, "fallback", fallback, code, why)
 
 
-def morpho_feed_price(answer: int | None) -> int:
+def morpho_feed_price(answer: int | None, *, field: str = "answer") -> int:
     """Return what ``ChainlinkDataFeedLib.getPrice(feed)`` returns.
 
     Parameters
     ----------
     answer : int or None
         The feed's ``latestRoundData().answer``; None for an absent feed (address zero).
+    field : str, default "answer"
+        The name of ``answer`` in messages (:func:`~levguard.core.defi.price_adapters.morpho_oracle_price`
+        passes its own argument's, ``base_feed_1`` ...).
 
     Returns
     -------
@@ -558,9 +561,9 @@ def morpho_feed_price(answer: int | None) -> int:
     """
     if answer is None:
         return 1
-    a = contract_sint(answer, "answer")
+    a = contract_sint(answer, field)
     if a < 0:
-        raise MorphoOracleError(NEGATIVE_ANSWER, f"answer = {a}")
+        raise MorphoOracleError(NEGATIVE_ANSWER, f"{field} = {a}")
     return a
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from levguard.core.risk.forecast import MAX_HORIZON_DAYS, horizon_hours
 from levguard.core.sizing.base import ProbabilityForecaster, SeriesInputs, SizingDecision, SizingState
-from levguard.core.validate import finite, positive
+from levguard.core.validate import finite, number, positive
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -201,7 +201,7 @@ class HealthFactorTarget:
             positive(self.horizon_days, "horizon_days")
             if self.horizon_days > MAX_HORIZON_DAYS:
                 raise InputError(f"horizon_days must be <= {MAX_HORIZON_DAYS:g}, was {self.horizon_days!r}")
-        if math.isnan(self.max_leverage) or self.max_leverage < 1.0:
+        if math.isnan(number(self.max_leverage, "max_leverage")) or self.max_leverage < 1.0:  # inf: no cap
             raise InputError(f"max_leverage must be >= 1, was {self.max_leverage!r}")
 
     @property
