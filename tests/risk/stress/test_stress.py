@@ -255,3 +255,57 @@ def test_a_bankrupt_cross_wallet_does_not_eat_isolated_margin() -> None:
     assert res.equity_after == pytest.approx(eth_balance)
     assert res.bad_debt == pytest.approx(2 * 60_000 * 0.4553 - 20_000)
     assert res.pnl == pytest.approx(eth_balance - 29_000)
+
+
+def _isolated(venue: str, symbol: str, lev: float = 10.0) -> Any:
+    return account_from_spec(
+        {
+            "venue": venue,
+            "wallet_balance": 1_000,
+            "positions": [
+                {"symbol": symbol, "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": lev,
+                 "margin_mode": "isolated"},
+            ],
+        }
+    )  # fmt: skip
+
+
+def test_a_takeover_between_the_liquidation_and_bankruptcy_prices_loses_the_whole_margin() -> None:
+    """Binance takes a liquidated isolated position over and its clearance fee keeps what is left
+    of the margin (docs/margin.md 4.1): at -9.7 % a 10x long (6,000 of margin, liquidation price
+    54,221, bankruptcy 54,000) has 180 of margin left at the mark, and loses all 6,000."""
+    acc = _isolated("binance-usdm", "BTCUSDT")
+    rep = evaluate(acc).positions[0]
+    assert rep.liquidation_price is not None
+    assert rep.bankruptcy_price is not None
+    assert rep.bankruptcy_price < 60_000 * 0.903 < rep.liquidation_price
+    res = apply_scenario(acc, Scenario("s", -0.097))
+    (p,) = res.positions
+    assert p.liquidated
+    assert p.pnl == pytest.approx(-6_000.0)
+    assert res.equity_after == pytest.approx(1_000.0)  # the cross wallet only
+    assert res.pnl == pytest.approx(-6_000.0)
+    assert res.bad_debt == 0.0
+
+
+def test_a_book_liquidation_between_the_two_prices_keeps_the_rest() -> None:
+    """Hyperliquid closes a liquidated position in the book and the trader keeps what is left
+    (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations; no liquidation fee): the P&L is
+    the move to the new mark."""
+    acc = _isolated("hyperliquid", "BTC")
+    rep = evaluate(acc).positions[0]
+    assert rep.liquidation_price is not None
+    shock = (rep.liquidation_price * 0.999) / 60_000 - 1.0
+    res = apply_scenario(acc, Scenario("s", shock))
+    (p,) = res.positions
+    assert p.liquidated
+    assert p.pnl == pytest.approx(60_000 * shock, rel=1e-12)
+    assert res.equity_after == pytest.approx(1_000.0 + 6_000.0 + 60_000 * shock, rel=1e-12)
+
+
+def test_below_the_bankruptcy_price_the_fund_takes_the_rest_on_every_venue() -> None:
+    for venue, symbol in (("binance-usdm", "BTCUSDT"), ("hyperliquid", "BTC")):
+        res = apply_scenario(_isolated(venue, symbol), Scenario("s", -0.2))
+        assert res.positions[0].pnl == pytest.approx(-6_000.0)
+        assert res.bad_debt == pytest.approx(60_000 * 0.2 - 6_000.0)
+        assert res.equity_after == pytest.approx(1_000.0)

@@ -33,9 +33,11 @@ from types import MappingProxyType
 
 import numpy as np
 
-from levguard.core.margin import AccountReport, evaluate
+from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.margin import AccountReport, PositionReport, evaluate, resolve_tiers
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
+from levguard.core.rules import VenueModel, get_venue
 from levguard.core.symbols import base_asset
 from levguard.core.validate import finite_number, instance_of, pick_named, show, whole_number
 from levguard.errors import InputError
@@ -294,6 +296,24 @@ def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> f
     return -notional * rate * intervals
 
 
+def _liquidation_keeps(model: VenueModel, position: Position, report: PositionReport) -> float:
+    # What the venue's liquidation of an isolated position at its (shocked) mark leaves of its
+    # margin: 0 where it takes the position over, the rest after the fee where the book closes it.
+    assert report.margin_balance is not None
+    out = liquidation_outcome(
+        model,
+        position.q,
+        position.entry_price,
+        position.mark_price,
+        report.margin_balance - report.unrealized_pnl,
+        tiers=resolve_tiers(model, position, valued_at_mark=True),
+        inverse=position.instrument.inverse,
+        taker_fee=model.taker_fee(position),
+        allow_partial=False,
+    )
+    return out.kept
+
+
 def apply_scenario(
     account: Account, scenario: Scenario, *, name: str | None = None, before: AccountReport | None = None
 ) -> AccountStress:
@@ -305,9 +325,13 @@ def apply_scenario(
     ``-qty x mark_after x rate x intervals`` (linear; coin-settled: ``-qty x cs / mark_after x
     rate x intervals``), is paid from the isolated margin of isolated positions and from the
     cross wallet otherwise, as venues do.  Liquidation flags come from the venue's rules at the
-    new marks (:func:`levguard.core.margin.evaluate`).  An isolated position cannot lose more
-    than its margin; an account cannot lose more than its equity (the rest is ``bad_debt``).
-    In a venue default everything held on the venue is lost.
+    new marks (:func:`levguard.core.margin.evaluate`).  An isolated position that is
+    liquidatable there is liquidated whole at the new mark as the venue books it
+    (:func:`levguard.core.liquidation_outcome.liquidation_outcome`, docs/margin.md 4.1): where the
+    venue takes it over (Binance, Bybit, OKX, Gate, BitMEX) its whole margin is lost; where the
+    book closes it (Hyperliquid, dYdX, Deribit) the trader keeps the rest after the fee.  An
+    isolated position cannot lose more than its margin; an account cannot lose more than its
+    equity (the rest is ``bad_debt``).  In a venue default everything held on the venue is lost.
     """
     instance_of(account, Account, "account")
     instance_of(scenario, Scenario, "scenario")
@@ -364,9 +388,16 @@ def apply_scenario(
             wallet += pay
             shocked.append(replace(p, mark_price=mark))
     after = evaluate(replace(account, wallet_balance=max(wallet, 0.0), positions=tuple(shocked)))
+    model = get_venue(account.venue)
     rows = []
+    kept: list[float] = []  # what each isolated margin holds after the scenario (its liquidation's rest)
     for p, s, r0, r1, pay in zip(account.positions, shocked, before.positions, after.positions, fundings, strict=True):
         pnl = r1.unrealized_pnl - r0.unrealized_pnl + pay
+        if r1.margin_balance is not None:  # isolated: its own margin
+            left = _liquidation_keeps(model, s, r1) if r1.liquidatable else max(r1.margin_balance, 0.0)
+            kept.append(left)
+            if r1.liquidatable and r0.margin_balance is not None:
+                pnl = left - r0.margin_balance  # funding was paid from that margin first
         if p.isolated and r0.margin_balance is not None:
             pnl = max(pnl, -r0.margin_balance)  # the posted margin is all an isolated position can lose
         rows.append(
@@ -378,9 +409,8 @@ def apply_scenario(
     # isolated position's margin, and each part's shortfall is the insurance fund's (bad debt).
     iso = [r.margin_balance for r in after.positions if r.margin_balance is not None]
     cross_equity = after.equity - math.fsum(iso) + min(wallet, 0.0)
-    parts = [cross_equity, *iso]
-    equity_after = math.fsum(max(x, 0.0) for x in parts)
-    bad_debt = math.fsum(max(-x, 0.0) for x in parts)
+    equity_after = max(cross_equity, 0.0) + math.fsum(kept)
+    bad_debt = math.fsum(max(-x, 0.0) for x in [cross_equity, *iso])
     return AccountStress(
         label,
         account.venue,
