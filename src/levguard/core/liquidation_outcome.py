@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from levguard.core.margin import PositionReport, resolve_tiers
+from levguard.core.positions import Position
 from levguard.core.records import Record
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
@@ -40,7 +42,14 @@ from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index
 
-__all__ = ["LiquidationOutcome", "cascade_regime_fields", "liquidation_outcome", "liquidation_rule", "venue_model"]
+__all__ = [
+    "LiquidationOutcome",
+    "cascade_regime_fields",
+    "liquidation_outcome",
+    "liquidation_rest",
+    "liquidation_rule",
+    "venue_model",
+]
 
 _NO_CAPS = np.array([np.inf])
 _NO_RATES = np.zeros(1)
@@ -322,3 +331,35 @@ def liquidation_outcome(
     else:
         why = "closed in the book with the liquidation fee"
     return LiquidationOutcome(r.kind, q, 0.0, fill, bp, c, realised, paid, fund, kept, taken > 0.0, False, why)
+
+
+def liquidation_rest(
+    model: VenueModel,
+    position: Position,
+    report: PositionReport,
+    fill_price: float,
+    *,
+    fee_rate: float | None = None,
+) -> float:
+    """Return what a whole liquidation of an isolated ``position`` at ``fill_price`` leaves of its
+    margin, as ``model`` books it (:func:`liquidation_outcome` with no partial step).
+
+    ``report`` is the margin engine's report of the position at its mark (its margin balance and
+    uPnL give the posted margin).  0 where the venue takes the position over (Binance, Bybit, OKX,
+    Gate, BitMEX); the margin plus the P&L at the fill less the fee, at least 0, where the book
+    closes it (Hyperliquid, dYdX, Deribit).  The VaR revaluation and the stress scenarios book
+    liquidations with it.
+    """
+    balance = report.margin_balance if report.margin_balance is not None else 0.0
+    return liquidation_outcome(
+        model,
+        position.q,
+        position.entry_price,
+        fill_price,
+        balance - report.unrealized_pnl,
+        tiers=resolve_tiers(model, position, valued_at_mark=True),
+        inverse=position.instrument.inverse,
+        fee_rate=fee_rate,
+        taker_fee=model.taker_fee(position),
+        allow_partial=False,
+    ).kept

@@ -28,12 +28,12 @@ from typing import Literal, TypeVar, get_args
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.liquidation_outcome import liquidation_outcome
-from levguard.core.margin import AccountReport, PositionReport, evaluate, resolve_tiers
+from levguard.core.liquidation_outcome import liquidation_rest
+from levguard.core.margin import AccountReport, evaluate
 from levguard.core.options.black76 import DAYS_PER_YEAR, black76
 from levguard.core.options.surface import VolSurface
 from levguard.core.positions import Account, Position
-from levguard.core.rules import VenueModel, get_venue
+from levguard.core.rules import get_venue
 from levguard.core.symbols import base_asset, is_usd, symbol_key
 from levguard.core.validate import (
     as_float,
@@ -277,25 +277,6 @@ def _perp_pnl(p: Position, rel: Float64Array) -> Float64Array:
     return out
 
 
-def _liquidation_pnl(model: VenueModel, p: Position, pr: PositionReport, lp: float, fee_rate: float | None) -> float:
-    # What an isolated position's liquidation at ``lp`` leaves its margin, as the venue books a
-    # full liquidation (levguard.core.liquidation_outcome), against its margin balance now.
-    balance = pr.margin_balance if pr.margin_balance is not None else 0.0
-    out = liquidation_outcome(
-        model,
-        p.q,
-        p.entry_price,
-        lp,
-        balance - pr.unrealized_pnl,
-        tiers=resolve_tiers(model, p, valued_at_mark=True),
-        inverse=p.instrument.inverse,
-        fee_rate=fee_rate,
-        taker_fee=model.taker_fee(p),
-        allow_partial=False,
-    )
-    return out.kept - balance
-
-
 def revalue(
     account: Account,
     scenarios: Mapping[str, npt.ArrayLike],
@@ -459,7 +440,8 @@ def revalue(
                 crossed = np.asarray(past.any(axis=1), dtype=np.bool_)
                 first = np.argmax(past, axis=1)
                 accrued = np.where(crossed, (first + 1) / m, 1.0)
-                liq_pnl = _liquidation_pnl(model, p, pr, lp, liquidation_fee_rate)
+                balance_now = pr.margin_balance if pr.margin_balance is not None else 0.0
+                liq_pnl = liquidation_rest(model, p, pr, lp, fee_rate=liquidation_fee_rate) - balance_now
                 pnl = np.where(crossed, liq_pnl, price_pnl)
             balance = max(pr.margin_balance or 0.0, 0.0)
             liquidated[p.symbol] = crossed

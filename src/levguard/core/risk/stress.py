@@ -33,11 +33,11 @@ from types import MappingProxyType
 
 import numpy as np
 
-from levguard.core.liquidation_outcome import liquidation_outcome
-from levguard.core.margin import AccountReport, PositionReport, evaluate, resolve_tiers
+from levguard.core.liquidation_outcome import liquidation_rest
+from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
-from levguard.core.rules import VenueModel, get_venue
+from levguard.core.rules import get_venue
 from levguard.core.symbols import base_asset
 from levguard.core.validate import finite_number, instance_of, pick_named, show, whole_number
 from levguard.errors import InputError
@@ -296,24 +296,6 @@ def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> f
     return -notional * rate * intervals
 
 
-def _liquidation_keeps(model: VenueModel, position: Position, report: PositionReport) -> float:
-    # What the venue's liquidation of an isolated position at its (shocked) mark leaves of its
-    # margin: 0 where it takes the position over, the rest after the fee where the book closes it.
-    assert report.margin_balance is not None
-    out = liquidation_outcome(
-        model,
-        position.q,
-        position.entry_price,
-        position.mark_price,
-        report.margin_balance - report.unrealized_pnl,
-        tiers=resolve_tiers(model, position, valued_at_mark=True),
-        inverse=position.instrument.inverse,
-        taker_fee=model.taker_fee(position),
-        allow_partial=False,
-    )
-    return out.kept
-
-
 def apply_scenario(
     account: Account, scenario: Scenario, *, name: str | None = None, before: AccountReport | None = None
 ) -> AccountStress:
@@ -394,7 +376,7 @@ def apply_scenario(
     for p, s, r0, r1, pay in zip(account.positions, shocked, before.positions, after.positions, fundings, strict=True):
         pnl = r1.unrealized_pnl - r0.unrealized_pnl + pay
         if r1.margin_balance is not None:  # isolated: its own margin
-            left = _liquidation_keeps(model, s, r1) if r1.liquidatable else max(r1.margin_balance, 0.0)
+            left = liquidation_rest(model, s, r1, s.mark_price) if r1.liquidatable else max(r1.margin_balance, 0.0)
             kept.append(left)
             if r1.liquidatable and r0.margin_balance is not None:
                 pnl = left - r0.margin_balance  # funding was paid from that margin first
