@@ -315,3 +315,16 @@ def run_margin(document: bytes, *args: str) -> Result:
         assert lines[0].startswith("levguard: error: "), lines[0][:300]
         assert res.stdout == ""
     return res
+
+
+# A valid Morpho Blue position spec (levguard defi), the baseline the campaigns mutate.
+MORPHO = {
+    "protocol": "morpho-blue",
+    "lltv": 0.86,
+    "collateral": 10,
+    "borrow": 20_000,
+    "collateral_price": 3_000,
+    "loan_price": 1,
+    "collateral_decimals": 18,
+    "loan_decimals": 6,
+}

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fuzz_inputs import MORPHO
 
 import levguard
 from levguard import backtest as bt
@@ -19,17 +20,6 @@ from levguard.data import align_funding, build_index_frame, synth_market
 from levguard.defi import positions, rates
 from levguard.defi.analytics import liquidation_price
 from levguard.errors import ConfigError, DataError, InputError, LevguardError
-
-MORPHO = {
-    "protocol": "morpho-blue",
-    "lltv": 0.86,
-    "collateral": 10,
-    "borrow": 20_000,
-    "collateral_price": 3_000,
-    "loan_price": 1,
-    "collateral_decimals": 18,
-    "loan_decimals": 6,
-}
 
 
 @pytest.fixture(scope="module")

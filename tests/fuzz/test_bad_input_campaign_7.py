@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from fuzz_inputs import MORPHO
 from typer.testing import CliRunner
 
 from levguard.backtest.metrics import compute_metrics
@@ -34,16 +35,6 @@ H = 3_600 * 10**9  # one hour in ns
 T0 = 1_704_067_200 * 10**9  # 2024-01-01T00:00Z
 ROOT = Path(__file__).resolve().parents[2]
 AAVE = str(ROOT / "src" / "levguard" / "resources" / "samples" / "defi_aave.yaml")
-MORPHO = {
-    "protocol": "morpho-blue",
-    "lltv": 0.86,
-    "collateral": 10,
-    "borrow": 20_000,
-    "collateral_price": 3_000,
-    "loan_price": 1,
-    "collateral_decimals": 18,
-    "loan_decimals": 6,
-}
 MARKET = {
     "total_supply_assets": 10**12,
     "total_supply_shares": 10**18,
