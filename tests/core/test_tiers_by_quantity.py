@@ -21,9 +21,13 @@ from levguard.backtest.engine import run as backtest_run
 from levguard.cascade.settings import MarginRegime
 from levguard.cli.main import app
 from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.margin import evaluate
+from levguard.core.margin_cross import evaluate_cross
 from levguard.core.sizing.base import FixedLeverage, MarketContext
+from levguard.core.spec import account_from_spec
 from levguard.core.tiers import Tier, TierTable
 from levguard.errors import InputError
+from levguard.live.account_cache import AccountCache
 from levguard.margin import isolated_liquidation_prices
 from levguard.sizing import size_account
 
@@ -222,3 +226,54 @@ def test_the_cli_reads_tiers_by_quantity_and_refuses_a_bad_basis(tmp_path: Path)
     out = CliRunner().invoke(app, ["margin", str(path)])
     assert out.exit_code == 2
     assert "tiers.basis must be one of notional, quantity, was 'size'" in out.output
+
+
+TIERS_3 = [
+    {"notional_floor": 0, "notional_cap": 50, "mmr": 0.004, "max_leverage": 100},
+    {"notional_floor": 50, "notional_cap": 100, "mmr": 0.01, "max_leverage": 50},
+    {"notional_floor": 100, "notional_cap": None, "mmr": 0.05, "max_leverage": 10},
+]
+
+
+def _cross(qty: float, venue: str = "okx") -> dict[str, Any]:
+    money = {"wallet_balance": 1e7} if venue == "okx" else {"balances": {"USDT": 2e7}}
+    return {
+        "venue": venue, **money, **({"margin_mode": "cross"} if venue == "okx" else {}),
+        "positions": [{"symbol": "BTC-USDT-SWAP", "qty": qty, "entry_price": 100_000.0, "mark_price": 100_000.0}],
+        "tiers": {"BTC-USDT-SWAP": {"basis": "quantity", "rows": TIERS_3}},
+    }  # fmt: skip
+
+
+def test_every_cross_path_reports_the_tier_of_the_size() -> None:
+    """The compiled cross kernel, its Python twin, the guardian's account cache and the unified
+    fast path agree with evaluate: 150 BTC are in the 5 % tier (found by a review: the kernel paths
+    reported tier 1, and the cache kept the tier of the size it was built at)."""
+    account = account_from_spec(_cross(150.0))
+    for report in (evaluate(account), evaluate_cross(account, compiled=True), evaluate_cross(account, compiled=False)):
+        p = report.positions[0]
+        assert (p.tier, p.mmr, p.maintenance_margin) == (3, 0.05, pytest.approx(150 * 100_000 * 0.0505))
+    cache = AccountCache()
+    for qty, tier in ((1.0, 1), (150.0, 3), (60.0, 2)):
+        p = cache.report(_cross(qty)).positions[0]
+        assert (p.tier, p.maintenance_margin) == (
+            tier,
+            pytest.approx(qty * 100_000 * (TIERS_3[tier - 1]["mmr"] + 0.0005)),
+        )
+    unified = levguard.evaluate_account(_cross(150.0, "okx-mcm")).positions[0]
+    assert (unified.tier, unified.mmr) == (3, 0.05)
+
+
+def test_the_liquidation_outcome_values_tiers_by_size_where_the_venue_reads_its_tier() -> None:
+    """BitMEX reads a position's risk limit at its entry notional; liquidation_rest and the paper
+    venue pass the whole table by size, which liquidation_outcome values at the entry, as it does
+    a table valued there (a review found the step-down cut to caps valued at the mark)."""
+    rows = [
+        {"notional_floor": 0, "notional_cap": 10, "mmr": 0.004, "max_leverage": 100},
+        {"notional_floor": 10, "notional_cap": 20, "mmr": 0.006, "max_leverage": 50},
+        {"notional_floor": 20, "notional_cap": None, "mmr": 0.01, "max_leverage": 20},
+    ]
+    table = TierTable.from_rows(rows, deduction=False, basis="quantity")
+    by_size = liquidation_outcome("bitmex", 25.0, 60_000.0, 51_000.0, 239_000.0, tiers=table)
+    at_entry = liquidation_outcome("bitmex", 25.0, 60_000.0, 51_000.0, 239_000.0, tiers=table.in_notional(60_000.0))
+    assert by_size == at_entry
+    assert by_size.partial

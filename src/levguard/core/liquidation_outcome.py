@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from levguard.core.margin import PositionReport, resolve_tiers
+from levguard.core.margin import PositionReport, venue_tiers
 from levguard.core.positions import Position
 from levguard.core.records import Record
 from levguard.core.rules import get_venue
@@ -357,7 +357,7 @@ def liquidation_rest(
         position.entry_price,
         fill_price,
         balance - report.unrealized_pnl,
-        tiers=resolve_tiers(model, position, valued_at_mark=True),
+        tiers=venue_tiers(model, position),
         inverse=position.instrument.inverse,
         fee_rate=fee_rate,
         taker_fee=model.taker_fee(position),

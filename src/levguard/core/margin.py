@@ -30,6 +30,7 @@ __all__ = [
     "PositionReport",
     "evaluate",
     "resolve_tiers",
+    "venue_tiers",
 ]
 
 _NO_TIER_CAPS = np.array([np.inf])
@@ -206,18 +207,17 @@ class AccountReport:
         return out
 
 
-def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool = False) -> TierTable:
-    """Return the tier table that applies to ``position`` on ``model``.
+def venue_tiers(model: VenueModel, position: Position) -> TierTable:
+    """Return the whole tier table that applies to ``position`` on ``model``.
 
     Order: the position's own tiers (or fixed ``mmr``), the venue's rate rule (Deribit, dYdX),
     the venue's built-in snapshot for the symbol.  On a venue whose tier rate applies to the
     whole position (``tier_deduction`` False: OKX, BitMEX) the table's maintenance amounts are
     dropped, whoever built it, and OKX's caps belong to the lower tier
     (:meth:`~levguard.core.rules.base.VenueModel.read_tiers`).  Tiers counted by size
-    (``basis="quantity"``, OKX's contracts) give the one tier of the position's size
-    (:meth:`~levguard.core.tiers.TierTable.at_quantity`), or with ``valued_at_mark`` every tier
-    with its caps valued at the position's mark, for code that changes the size at that price
-    (the sizer, the liquidation outcome's tier step-down; :meth:`~levguard.core.tiers.TierTable.in_notional`).
+    (``basis="quantity"``, OKX's contracts) stay so: :func:`resolve_tiers` gives the position's
+    own tier, and :func:`levguard.core.liquidation_outcome.liquidation_outcome` values them at
+    the price it reads a tier at.
 
     Raises
     ------
@@ -227,16 +227,12 @@ def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool
     """
     if position.tiers is not None:
         table = model.read_tiers(position.tiers)
-        if table.basis == "notional":
-            return table
-        if model.tier_deduction:
+        if table.basis != "notional" and model.tier_deduction:
             raise InputError(
                 f"{position.symbol}: tiers by quantity apply the tier's rate to the whole position, as OKX does; "
                 f"{model.name} tiers by notional with a maintenance deduction"
             )
-        if valued_at_mark:
-            return table.in_notional(position.mark_price, inverse=position.instrument.inverse)
-        return table.at_quantity(position.instrument.contract_size * position.qty)
+        return table
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)
@@ -247,6 +243,26 @@ def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool
             "pass tiers, or mmr (and maint_amount)"
         )
     return builtin
+
+
+def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool = False) -> TierTable:
+    """Return the tier table the margin engine applies to ``position`` on ``model``
+    (:func:`venue_tiers`): by size (OKX's contracts) the one tier of the position's size
+    (:meth:`~levguard.core.tiers.TierTable.at_quantity`), or with ``valued_at_mark`` every tier
+    with its caps valued at the position's mark, for code that changes the size at that price
+    (the sizer; :meth:`~levguard.core.tiers.TierTable.in_notional`).
+
+    Raises
+    ------
+    InputError
+        As :func:`venue_tiers`.
+    """
+    table = venue_tiers(model, position)
+    if table.basis == "notional":
+        return table
+    if valued_at_mark:
+        return table.in_notional(position.mark_price, inverse=position.instrument.inverse)
+    return table.at_quantity(position.instrument.contract_size * position.qty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +352,7 @@ def position_report(
     k = t.table.index(t.notional_entry if model.mm_basis is MMBasis.ENTRY else t.notional)
     tier = t.table.tiers[k]
     if p.tiers is not None and p.tiers.basis == "quantity":  # t.table is the one tier of the size
-        k = model.read_tiers(p.tiers).index(p.instrument.contract_size * abs(p.qty))
+        k = venue_tiers(model, p).index(p.instrument.contract_size * abs(p.qty))
     return PositionReport(
         symbol=p.symbol,
         qty=p.qty,

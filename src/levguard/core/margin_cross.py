@@ -225,6 +225,8 @@ class CrossLayout:
         for p in positions:
             if p.isolated or p.isolated_margin is not None or model.rates(p) is not None:
                 return None
+            if p.tiers is not None and p.tiers.basis == "quantity":
+                return None  # its tier follows its size, which a layout's evaluations change
             try:
                 tables.append(resolve_tiers(model, p))
             except InputError:

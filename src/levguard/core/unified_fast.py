@@ -94,6 +94,8 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
     for p in positions:
         if p.tiers is None and rates(p) is not None:
             return None  # pragma: no cover - the unified venues' linear rules carry no rate rule
+        if p.tiers is not None and p.tiers.basis == "quantity":
+            return None  # the Python path reports the tier of the size
         try:
             table = resolve_tiers(model, p)
         except InputError:

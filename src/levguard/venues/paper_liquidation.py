@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 from levguard.core.liquidation_outcome import LiquidationOutcome, liquidation_outcome
-from levguard.core.margin import PositionReport, resolve_tiers
+from levguard.core.margin import PositionReport, venue_tiers
 from levguard.core.positions import MarginMode
 from levguard.core.rules import MMBasis
 from levguard.kernels.margin import position_upnl
@@ -52,7 +52,7 @@ def _outcome(v: PaperVenue, pos: _Pos, rep: PositionReport, margin: float) -> Li
         pos.entry,
         rep.mark_price,
         margin,
-        tiers=resolve_tiers(v.model, v._position(pos, rep.mark_price), valued_at_mark=True),
+        tiers=venue_tiers(v.model, v._position(pos, rep.mark_price)),
         maintenance_margin=rep.maintenance_margin,
         inverse=v._inverse,
         taker_fee=v.taker_fee,

@@ -259,3 +259,33 @@ def test_revalue_input_errors() -> None:
         OptionPosition("BTC-X", "straddle", 1.0, 0.1, 1.0, "usd", 0.5)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="qty must be non-zero"):
         OptionPosition("BTC-X", "call", 1.0, 0.1, 0.0, "usd", 0.5)
+
+
+def test_a_liquidation_fee_of_10_percent_or_more_is_refused_by_its_name() -> None:
+    with pytest.raises(InputError, match=r"liquidation_fee_rate must be a fraction in \[0, 0\.1\)"):
+        revalue(_account(leverage=20), {"BTC": np.array([1.0, 0.5])}, horizon_days=1, liquidation_fee_rate=0.1)
+
+
+def test_a_position_already_past_its_liquidation_price_gains_nothing() -> None:
+    """Hyperliquid, mark 58,000 below the liquidation price 58,228: liquidated at the mark now,
+    where the trader keeps the 500 of margin left (the book closes it), whatever the scenario; it
+    was booked at the liquidation price, a gain of 228 (found by a review)."""
+    spec = {"venue": "hyperliquid", "margin_mode": "isolated", "wallet_balance": 0.0, "positions": [
+        {"symbol": "BTC", "qty": 1, "entry_price": 60000, "mark_price": 58000, "isolated_margin": 2500.0}]}  # fmt: skip
+    acc = account_from_spec(spec)
+    assert levguard.evaluate(acc).positions[0].liquidatable
+    out = revalue(acc, {"BTC": np.array([0.9, 1.0, 1.1])}, horizon_days=1)
+    assert out.pnl.tolist() == [0.0, 0.0, 0.0]
+    assert out.liquidated["BTC"].all()
+    binance = _account(leverage=20, entry_price=60000, mark_price=57000)  # margin balance 0: nothing left
+    assert revalue(binance, {"BTC": np.array([0.9, 1.1])}, horizon_days=1).pnl.tolist() == [0.0, 0.0]
+
+
+def test_funding_received_before_a_takeover_is_lost_with_the_margin() -> None:
+    # A long receives 3 x 0.01 % x 60,000 = 18 of funding, paid into its margin, which Binance's
+    # takeover then keeps: -3,000 in all.
+    out = revalue(
+        _account(leverage=20), {"BTC": np.array([[1.0, 0.5]])}, horizon_days=1, funding_rates={"BTC": -0.0001}
+    )
+    assert out.funding[0] > 0
+    assert out.pnl[0] == pytest.approx(-3000.0)

@@ -43,6 +43,7 @@ from levguard.core.validate import (
     non_negative_number,
     positive,
     positive_number,
+    rate,
     show,
 )
 from levguard.errors import InputError
@@ -386,8 +387,8 @@ def revalue(
     h = non_negative_number(horizon_days, "horizon_days")
     if option_pnl not in get_args(OptionPnLKind):
         raise InputError(f"option_pnl must be one of {get_args(OptionPnLKind)}, was {option_pnl!r}")
-    if liquidation_fee_rate is not None:
-        non_negative_number(liquidation_fee_rate, "liquidation_fee_rate")
+    if liquidation_fee_rate is not None:  # a liquidation fee is a fraction below 10 % (liquidation_outcome)
+        rate(non_negative_number(liquidation_fee_rate, "liquidation_fee_rate"), "liquidation_fee_rate", upper=0.1)
     if report is not None:
         instance_of(report, AccountReport, "report")
     options = option_positions(options)
@@ -427,27 +428,34 @@ def revalue(
         m = path.shape[1]
         price_pnl = _perp_pnl(p, path[:, -1])
         raw_rate = _lookup(funding_rates, p.symbol, key, base_asset(p.symbol))
-        rate = np.zeros(n) if raw_rate is None else _per_scenario(raw_rate, n, f"funding_rates[{p.symbol!r}]")
-        per_interval = -p.q * (1.0 / p.mark_price if p.instrument.inverse else p.mark_price) * rate
+        funding_rate = np.zeros(n) if raw_rate is None else _per_scenario(raw_rate, n, f"funding_rates[{p.symbol!r}]")
+        per_interval = -p.q * (1.0 / p.mark_price if p.instrument.inverse else p.mark_price) * funding_rate
         accrued = np.ones(n)
         pnl = price_pnl
         if p.isolated:
             lp = pr.liquidation_price
+            balance = max(pr.margin_balance or 0.0, 0.0)
             crossed = np.zeros(n, dtype=np.bool_)
-            if lp is not None:
+            fill = p.mark_price
+            if pr.liquidatable:  # already at or past its liquidation price: liquidated at the mark now
+                crossed[:] = True
+                accrued = np.zeros(n)
+            elif lp is not None:
                 lp_rel = lp / p.mark_price
                 past = path <= lp_rel if p.qty > 0 else path >= lp_rel
                 crossed = np.asarray(past.any(axis=1), dtype=np.bool_)
                 first = np.argmax(past, axis=1)
                 accrued = np.where(crossed, (first + 1) / m, 1.0)
-                balance_now = pr.margin_balance if pr.margin_balance is not None else 0.0
-                liq_pnl = liquidation_rest(model, p, pr, lp, fee_rate=liquidation_fee_rate) - balance_now
-                pnl = np.where(crossed, liq_pnl, price_pnl)
-            balance = max(pr.margin_balance or 0.0, 0.0)
+                fill = lp
             liquidated[p.symbol] = crossed
             funding = per_interval * n_intervals * accrued
-            # Funding is paid from the isolated margin: nothing takes the position below it.
-            pnl = np.maximum(pnl + funding, -balance)
+            pnl = pnl + funding
+            if crossed.any():
+                # Funding went through the isolated margin before the liquidation: a takeover
+                # leaves nothing of it, a book close leaves the rest with the funding in it.
+                rest = liquidation_rest(model, p, pr, fill, fee_rate=liquidation_fee_rate)
+                pnl = np.where(crossed, rest - balance + funding if rest > 0.0 else -balance, pnl)
+            pnl = np.maximum(pnl, -balance)  # nothing takes an isolated position below its margin
         else:
             funding = per_interval * n_intervals
             pnl = pnl + funding
