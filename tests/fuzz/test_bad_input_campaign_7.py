@@ -446,3 +446,14 @@ def test_valid_calls_are_unchanged() -> None:
     assert oracles.morpho_oracle_price(_oracle(), base_feed_1=2_000 * 10**8, quote_feed_1=10**8) == 2_000 * 10**24
     assert SynthConfig(symbol="B" * 100).symbol == "B" * 100
     assert len(synth_market(years=0.01, seed=1, interval="1h").ohlcv) > 0
+
+
+def test_a_numpy_datetime64_array_is_read_as_utc_in_any_unit() -> None:
+    """NumPy's datetime64 carries no zone and means UTC (an aware index's ``.values`` is one);
+    it was read before this campaign in ns, and is again in any unit (a review mend)."""
+    aware = pd.DatetimeIndex(["2024-01-01", "2024-01-01 01:00"], tz="UTC")
+    for ts in (aware.values, aware.values.astype("datetime64[us]"), aware.values.astype("datetime64[s]")):
+        frame = make_ohlcv_frame(
+            ts, [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], symbol="X", interval="1h", source="t"
+        )
+        assert frame.index.equals(aware.rename(frame.index.name))

@@ -293,7 +293,9 @@ def _times(ts_ns: object) -> np.ndarray:
             idx = pd.DatetimeIndex(ts_ns)  # type: ignore[arg-type]
         except (TypeError, ValueError):  # 2-D
             raise DataError(f"ts_ns must be a 1-D array, was {show(ts_ns)}") from None
-        if idx.tz is None:
+        if idx.tz is None and isinstance(ts_ns, np.ndarray):  # NumPy's datetime64 has no zone: UTC
+            idx = idx.tz_localize("UTC")  # (an aware index's .values, for one)
+        if idx.tz is None:  # a naive pandas index or series: ambiguous, as levguard's loaders say
             raise DataError("ts_ns must be int64 nanoseconds since the epoch or UTC times, was naive datetimes")
         if idx.hasnans:
             raise DataError(f"ts_ns[{int(np.flatnonzero(idx.isna())[0])}] must be a time, was NaT")
@@ -352,8 +354,9 @@ def make_ohlcv_frame(
     Parameters
     ----------
     ts_ns : (N,) int64
-        Bar open times in nanoseconds since the epoch (UTC); integral floats and a UTC
-        ``DatetimeIndex`` (any unit) are read too.
+        Bar open times in nanoseconds since the epoch (UTC); integral floats, a UTC
+        ``DatetimeIndex`` (any unit) and a NumPy ``datetime64`` array (UTC by NumPy's convention)
+        are read too.
     open_, high, low, close : (N,) float64
     volume : (N,) float64, optional
         Volume in base units (zeros by default: mark and index klines have none).
@@ -372,7 +375,7 @@ def make_ohlcv_frame(
     ------
     DataError
         Arrays that are not 1-D numbers or not of one length; a time that is not one: NaN,
-        infinite or fractional nanoseconds, NaT, naive datetimes (each would have become a NaT
+        infinite or fractional nanoseconds, NaT, a naive pandas index (each would have become a NaT
         or a wrong time in the index, silently).
 
     Notes
