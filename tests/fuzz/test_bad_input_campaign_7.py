@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from levguard.backtest.metrics import compute_metrics
 from levguard.cli.main import app
+from levguard.core.liquidation_outcome import liquidation_outcome
 from levguard.data import synth_market, validate_funding, validate_ohlcv
 from levguard.data.frames import OHLCV_COLUMNS, make_funding_frame, make_ohlcv_frame
 from levguard.data.synth import SynthConfig
@@ -452,8 +453,23 @@ def test_a_numpy_datetime64_array_is_read_as_utc_in_any_unit() -> None:
     """NumPy's datetime64 carries no zone and means UTC (an aware index's ``.values`` is one);
     it was read before this campaign in ns, and is again in any unit (a review mend)."""
     aware = pd.DatetimeIndex(["2024-01-01", "2024-01-01 01:00"], tz="UTC")
-    for ts in (aware.values, aware.values.astype("datetime64[us]"), aware.values.astype("datetime64[s]")):
+    for ts in (
+        aware.tz_convert(None).to_numpy(),
+        aware.tz_convert(None).to_numpy().astype("datetime64[us]"),
+        aware.tz_convert(None).to_numpy().astype("datetime64[s]"),
+    ):
         frame = make_ohlcv_frame(
             ts, [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], symbol="X", interval="1h", source="t"
         )
         assert frame.index.equals(aware.rename(frame.index.name))
+
+
+def test_a_masked_datetime64_array_is_refused_and_a_liquidation_fee_above_10_percent_names_the_taker_fee() -> None:
+    aware = pd.DatetimeIndex(["2024-01-01", "2024-01-01 01:00"], tz="UTC")
+    masked = np.ma.masked_array(
+        aware.tz_convert(None).to_numpy(), mask=[False, True]
+    )  # its mask would have been read as a time
+    with pytest.raises(DataError, match="naive datetimes"):
+        make_ohlcv_frame(masked, [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], symbol="X", interval="1h", source="t")
+    with pytest.raises(InputError, match=r"taker_fee 0\.095 makes a liquidation fee of 0\.1025"):
+        liquidation_outcome("deribit", 1.0, 60_000.0, 50_000.0, 1_000.0, taker_fee=0.095)

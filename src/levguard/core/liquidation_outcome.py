@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from levguard.core.margin import PositionReport, venue_tiers
 from levguard.core.positions import Position
@@ -269,6 +271,8 @@ def liquidation_outcome(
         else finite_number(fee_rate, "fee_rate")
     )
     if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
+        if fee_rate is None:  # the rule's fee with the account's taker fee (Deribit adds both)
+            raise InputError(f"taker_fee {show(taker_fee)} makes a liquidation fee of {show(fee)}, above 10 %")
         raise InputError(f"fee_rate must be a fraction in [0, 0.1), was {show(fee)}")
     if maintenance_margin is not None and not (
         isinstance(maintenance_margin, int | float) and math.isfinite(maintenance_margin) and maintenance_margin >= 0
@@ -340,26 +344,39 @@ def liquidation_rest(
     fill_price: float,
     *,
     fee_rate: float | None = None,
-) -> float:
+    funding: float | npt.ArrayLike = 0.0,
+) -> Any:
     """Return what a whole liquidation of an isolated ``position`` at ``fill_price`` leaves of its
     margin, as ``model`` books it (:func:`liquidation_outcome` with no partial step).
 
     ``report`` is the margin engine's report of the position at its mark (its margin balance and
-    uPnL give the posted margin).  0 where the venue takes the position over (Binance, Bybit, OKX,
-    Gate, BitMEX); the margin plus the P&L at the fill less the fee, at least 0, where the book
-    closes it (Hyperliquid, dYdX, Deribit).  The VaR revaluation and the stress scenarios book
-    liquidations with it.
+    uPnL give the posted margin); ``funding`` (a number, or an array: one result each) is paid
+    (< 0) or received into that margin before the liquidation.  0 where the venue takes the
+    position over (Binance, Bybit, OKX, Gate, BitMEX); the margin plus the P&L at the fill less
+    the fee, at least 0, where the book closes it (Hyperliquid, dYdX, Deribit).  The VaR
+    revaluation and the stress scenarios book liquidations with it; one outcome is evaluated per
+    distinct funding amount.
     """
     balance = report.margin_balance if report.margin_balance is not None else 0.0
-    return liquidation_outcome(
-        model,
-        position.q,
-        position.entry_price,
-        fill_price,
-        balance - report.unrealized_pnl,
-        tiers=venue_tiers(model, position),
-        inverse=position.instrument.inverse,
-        fee_rate=fee_rate,
-        taker_fee=model.taker_fee(position),
-        allow_partial=False,
-    ).kept
+    flows = np.asarray(funding, dtype=np.float64)
+    amounts, where = np.unique(flows, return_inverse=True)
+    tiers = venue_tiers(model, position)
+    kept = np.array(
+        [
+            liquidation_outcome(
+                model,
+                position.q,
+                position.entry_price,
+                fill_price,
+                balance - report.unrealized_pnl + float(f),
+                tiers=tiers,
+                inverse=position.instrument.inverse,
+                fee_rate=fee_rate,
+                taker_fee=model.taker_fee(position),
+                allow_partial=False,
+            ).kept
+            for f in amounts
+        ]
+    )
+    out = kept[where].reshape(flows.shape)
+    return float(out) if out.ndim == 0 else out

@@ -293,7 +293,7 @@ def _times(ts_ns: object) -> np.ndarray:
             idx = pd.DatetimeIndex(ts_ns)  # type: ignore[arg-type]
         except (TypeError, ValueError):  # 2-D
             raise DataError(f"ts_ns must be a 1-D array, was {show(ts_ns)}") from None
-        if idx.tz is None and isinstance(ts_ns, np.ndarray):  # NumPy's datetime64 has no zone: UTC
+        if idx.tz is None and type(ts_ns) is np.ndarray:  # NumPy's datetime64 has no zone: UTC (not masked)
             idx = idx.tz_localize("UTC")  # (an aware index's .values, for one)
         if idx.tz is None:  # a naive pandas index or series: ambiguous, as levguard's loaders say
             raise DataError("ts_ns must be int64 nanoseconds since the epoch or UTC times, was naive datetimes")

@@ -289,3 +289,23 @@ def test_funding_received_before_a_takeover_is_lost_with_the_margin() -> None:
     )
     assert out.funding[0] > 0
     assert out.pnl[0] == pytest.approx(-3000.0)
+
+
+def test_a_book_close_keeps_the_funding_received_before_it_even_when_the_fee_eats_the_rest() -> None:
+    """dYdX v4 closes in the book and its 1.5 % fund fee is above the 1.2 % maintenance margin, so
+    with no funding a liquidation leaves nothing; 432 of funding received over three days went
+    into the margin first and what exceeds the fee stays the trader's (a second review: it was
+    dropped with the margin, -3,000)."""
+    spec = {"venue": "dydx-v4", "margin_mode": "isolated", "wallet_balance": 0.0, "positions": [
+        {"symbol": "BTC-USD", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 20}]}  # fmt: skip
+    acc = account_from_spec(spec)
+    pr = levguard.evaluate(acc).positions[0]
+    lp = pr.liquidation_price
+    assert lp is not None
+    assert pr.margin_balance is not None
+    out = revalue(acc, {"BTC": np.array([[1.0, 0.5]])}, horizon_days=3, funding_rates={"BTC": -0.0001})
+    assert out.funding[0] == pytest.approx(432.0)
+    kept = levguard.liquidation_outcome("dydx-v4", 1.0, 60000.0, lp, 3000.0 + 432.0, allow_partial=False).kept
+    assert kept > 0.0
+    assert out.pnl[0] == pytest.approx(kept - 3000.0)
+    assert levguard.liquidation_outcome("dydx-v4", 1.0, 60000.0, lp, 3000.0, allow_partial=False).kept == 0.0

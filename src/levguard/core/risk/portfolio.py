@@ -452,9 +452,9 @@ def revalue(
             pnl = pnl + funding
             if crossed.any():
                 # Funding went through the isolated margin before the liquidation: a takeover
-                # leaves nothing of it, a book close leaves the rest with the funding in it.
-                rest = liquidation_rest(model, p, pr, fill, fee_rate=liquidation_fee_rate)
-                pnl = np.where(crossed, rest - balance + funding if rest > 0.0 else -balance, pnl)
+                # leaves nothing of it, a book close the rest with the funding in it.
+                rest = liquidation_rest(model, p, pr, fill, fee_rate=liquidation_fee_rate, funding=funding[crossed])
+                pnl[crossed] = rest - balance
             pnl = np.maximum(pnl, -balance)  # nothing takes an isolated position below its margin
         else:
             funding = per_interval * n_intervals
