@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from levguard.core.margin import AccountReport, PositionReport, evaluate
 from levguard.core.rules import MMBasis, VenueModel, get_venue
-from levguard.core.spec import account_from_spec
+from levguard.core.spec import account_from_spec, tiers_from_spec
 from levguard.core.tiers import TierTable
 from levguard.core.unified import evaluate_unified, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import (
@@ -116,15 +117,23 @@ def _check_finite(report: AccountReport) -> None:
 
 def load_tiers(path: str | Path) -> dict[str, TierTable] | TierTable:
     """Load tiers from a JSON/YAML file: a list of tiers, or ``{symbol: [tiers]}`` (ccxt's
-    ``fetch_leverage_tiers`` output saved as JSON fits)."""
+    ``fetch_leverage_tiers`` output saved as JSON fits).  A symbol's tiers may be
+    ``{"basis": "quantity", "rows": [...]}``, tiers by position size as an account spec writes
+    them (OKX's, :meth:`TierTable.to_spec`)."""
     raw = load_spec(path)
     if isinstance(raw, Mapping):
-        return {
-            str(k): TierTable.from_rows(v, source=str(path), where=f"{path}[{show(k, 30)}]") for k, v in raw.items()
-        }
+        return {str(k): _file_tiers(v, f"{path}[{show(k, 30)}]", str(path)) for k, v in raw.items()}
     if isinstance(raw, list):
         return TierTable.from_rows(raw, source=str(path), where=str(path))
     raise InputError(f"{path}: expected a list of tiers or a symbol -> tiers mapping, was {type(raw).__name__}")
+
+
+def _file_tiers(value: object, where: str, source: str) -> TierTable:
+    # One symbol's tiers in a tier file: rows, or {basis, rows} (tiers by size carry no deduction).
+    if isinstance(value, Mapping):
+        table = tiers_from_spec(value, where, deduction=value.get("basis") != "quantity")
+        return replace(table, source=source)
+    return TierTable.from_rows(value, source=source, where=where)  # type: ignore[arg-type]
 
 
 def _as_table(tiers: object, model: VenueModel) -> TierTable:

@@ -122,11 +122,14 @@ def download(
 
 def _print_tiers(src: CcxtSource, symbol: str) -> None:
     table = src.leverage_tiers([symbol])[symbol]
-    typer.echo(f"tiers: {len(table.tiers)}")
+    by_size = table.basis == "quantity"
+    typer.echo(f"tiers: {len(table.tiers)}" + (" by position size (contracts x contract size)" if by_size else ""))
+    # Sizes in coins (a BTC-USDT-SWAP tier ends at 50 BTC); notional to the unit.
+    amount = "{:,.6g}".format if by_size else "{:,.0f}".format
     for tier in table.tiers:
-        cap = f"{tier.notional_cap:,.0f}" if tier.notional_cap != float("inf") else "inf"
+        cap = amount(tier.notional_cap) if tier.notional_cap != float("inf") else "inf"
         typer.echo(
-            f"  [{tier.notional_floor:,.0f}, {cap}) mmr={tier.mmr:g} "
+            f"  [{amount(tier.notional_floor)}, {cap}) mmr={tier.mmr:g} "
             f"maint_amount={tier.maint_amount:,.2f} max_leverage={tier.max_leverage:g}"
         )
     typer.echo(f"source: {table.source}")

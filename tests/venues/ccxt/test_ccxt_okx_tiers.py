@@ -7,13 +7,15 @@ gives each tier's ``minSz``/``maxSz`` as numbers of contracts, and ccxt passes t
 ("0-5,000", "5,001-7,500"), so the guardian could not evaluate an OKX account with the venue's
 tiers (and the data download refused them).  The guardian now reads them as tiers by position
 size, ``contracts x ctVal`` (``TierTable.basis == "quantity"``), so a position keeps its tier as the
-price moves, as on OKX; the data download values them at the mark, ``contracts x ctVal x mark``.  The exchange here is ccxt's own OKX class, with its HTTP answers
-replaced by the documented response shape, so ccxt's parser runs as it does live.
+price moves, as on OKX; so does the data download and its daily snapshot.  The exchange here is
+ccxt's own OKX class, with its HTTP answers replaced by the documented response shape, so ccxt's
+parser runs as it does live.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +159,73 @@ def test_okx_tiers_need_no_mark() -> None:
     assert table.basis == "quantity"
 
 
-def test_the_downloaded_okx_tier_snapshot_is_valued_at_the_mark(tmp_path: Path) -> None:
-    exchange = _with_answers(ccxt.okx(), mark=MARK, is_async=False)
+def test_the_downloaded_okx_tiers_are_by_size_and_so_is_their_snapshot(tmp_path: Path) -> None:
+    """The download asks for no mark (it used to value the caps at the day's mark, exact on that
+    day only), and the day's snapshot gives the same table back, by size, without a request."""
+    exchange = _with_answers(ccxt.okx(), mark=None, is_async=False)
     source = CcxtSource(exchange, ParquetCache(tmp_path / "cache"), sleep=lambda s: None)
     table = source.leverage_tiers([SYMBOL])[SYMBOL]
-    assert table.tiers[0].notional_cap == pytest.approx(5_000 * CT_VAL * MARK)
-    assert table.tiers[-1].notional_cap == pytest.approx(10_000 * CT_VAL * MARK)
+    assert table.basis == "quantity"
+    assert not table.deduction
+    assert [t.notional_cap for t in table.tiers] == pytest.approx([50.0, 75.0, 100.0])  # BTC: contracts x 0.01
+    assert table.source.endswith("(contracts of 0.01, by position size)")
+    exchange.fetch_market_leverage_tiers = None  # the snapshot must answer
+    again = source.leverage_tiers([SYMBOL])[SYMBOL]
+    assert (again.basis, again.deduction, again.tiers, again.source) == ("quantity", False, table.tiers, table.source)
+    # 5,500 contracts (55 BTC) are in tier 2 at any price, as the venue reads them.
+    assert table.at_quantity(55.0).tiers[0].mmr == 0.005
+
+
+def test_the_download_command_prints_okx_tiers_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+    from levguard.data import download as download_pkg
+
+    monkeypatch.setattr(
+        download_pkg, "make_exchange", lambda *a, **k: _with_answers(ccxt.okx(), mark=None, is_async=False)
+    )
+    args = ["data", "download", "--source", "ccxt", "--exchange", "okx", "--symbol", SYMBOL, "--kind", "tiers",
+            "--cache-dir", str(tmp_path)]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0] == "tiers: 3 by position size (contracts x contract size)"
+    assert lines[2] == "  [50, 75) mmr=0.005 maint_amount=0.00 max_leverage=100"
+
+
+def test_a_tier_file_holds_tiers_by_size(tmp_path: Path) -> None:
+    """``load_tiers`` reads a symbol's ``{basis: quantity, rows}`` as an account spec does, so the
+    table written by ``to_spec`` comes back as it was."""
+    table = _live_table(mark=None)
+    assert table is not None
+    f = tmp_path / "tiers.json"
+    f.write_text(
+        json.dumps(
+            {"BTC-USDT-SWAP": table.to_spec(), "BTCUSDT": [{"notional_cap": 1e6, "mmr": 0.004, "max_leverage": 125}]}
+        )
+    )
+    tables = levguard.load_tiers(f)
+    assert isinstance(tables, dict)
+    okx, plain = tables["BTC-USDT-SWAP"], tables["BTCUSDT"]
+    assert (okx.basis, okx.deduction, okx.tiers) == ("quantity", False, table.tiers)
+    assert okx.source == str(f)
+    assert plain.basis == "notional"
+    f.write_text(json.dumps({"X": {"basis": "size", "rows": []}}))
+    with pytest.raises(InputError, match=r"\['X'\]\.basis must be one of notional, quantity, was 'size'"):
+        levguard.load_tiers(f)
+    f.write_text(
+        json.dumps(
+            {
+                "X": {
+                    "basis": "quantity",
+                    "rows": [{"notional_cap": 5, "mmr": 0.01, "max_leverage": 50, "maint_amount": 1}],
+                }
+            }
+        )
+    )
+    with pytest.raises(InputError, match="maint_amount"):
+        levguard.load_tiers(f)
 
 
 def test_okx_tier_rows_inverse_and_bad_input() -> None:

@@ -469,6 +469,12 @@ class CcxtSource:
         (``<root>/ccxt/<exchange>/tiers/<symbol>/<YYYY-MM-DD>.json``, with source and time); a
         repeated call on the same day sends no request unless ``refresh``.
 
+        OKX counts its tiers in contracts: they become tiers by position size
+        (``TierTable.basis == "quantity"``, ``contracts x contract size``,
+        :func:`levguard.core.rules.okx.okx_tier_rows`), so a position keeps its tier at every price
+        as on OKX; ``table.in_notional(price)`` values them at a price for code that needs
+        notional tiers (the backtester, the cascade simulator).
+
         Parameters
         ----------
         symbols : sequence of str
@@ -494,7 +500,10 @@ class CcxtSource:
             path = self.cache.snapshot_path(self.SOURCE, self.exchange_id, "tiers", s, label)
             if path.is_file() and not refresh:
                 snap = json.loads(path.read_text(encoding="utf-8"))
-                result[s] = TierTable.from_rows(snap["tiers"], source=str(snap["source"]))
+                basis = str(snap.get("basis", "notional"))  # snapshots before tiers by size had none
+                result[s] = TierTable.from_rows(
+                    snap["tiers"], source=str(snap["source"]), deduction=basis == "notional", basis=basis
+                )
             else:
                 todo.append(s)
         if not todo:
@@ -508,10 +517,14 @@ class CcxtSource:
                 raise VenuePermanentError(f"{self.exchange_id} returned no leverage tiers for {s}")
             source = f"ccxt:{self.exchange_id} leverage tiers {market['symbol']} at {taken}"
             try:
-                if self.exchange_id in TIERS_IN_CONTRACTS:  # OKX: caps in contracts, valued at the mark
-                    rows, note = market_tier_rows(rows, market, self._mark(str(market["symbol"])))
-                    source += note
-                table = TierTable.from_rows(rows, source=source, where=f"{self.exchange_id} tiers of {s}")
+                where = f"{self.exchange_id} tiers of {s}"
+                if self.exchange_id in TIERS_IN_CONTRACTS:  # OKX: caps in contracts, tiers by position size
+                    rows, note = market_tier_rows(rows, market)
+                    table = TierTable.from_rows(
+                        rows, source=source + note, where=where, deduction=False, basis="quantity"
+                    )
+                else:
+                    table = TierTable.from_rows(rows, source=source, where=where)
             except LevguardError as exc:
                 raise DataError(f"{self.exchange_id} leverage tiers of {s} are inconsistent: {exc}") from None
             snapshot = {
@@ -519,8 +532,9 @@ class CcxtSource:
                 "symbol": s,
                 "market": market["symbol"],
                 "taken_at": taken,
-                "source": source,
-                "tiers": [t.to_dict() for t in table.tiers],
+                "source": table.source,
+                "basis": table.basis,
+                "tiers": table.to_rows(),
             }
             path = self.cache.snapshot_path(self.SOURCE, self.exchange_id, "tiers", s, label)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -529,19 +543,6 @@ class CcxtSource:
             tmp.replace(path)
             result[s] = table
         return result
-
-    def _mark(self, unified: str) -> float:
-        # The mark price OKX's contract tiers are valued at (fetch_mark_price, else the ticker's).
-        fetch = (
-            self.exchange.fetch_mark_price if self.exchange.has.get("fetchMarkPrice") else self.exchange.fetch_ticker
-        )
-        ticker = self.call(f"mark price of {unified}", fetch, unified) or {}
-        mark = _num(ticker.get("markPrice"))
-        if not (math.isfinite(mark) and mark > 0.0):
-            raise VenuePermanentError(
-                f"{self.exchange_id} gave no mark price for {unified} to value its contract tiers at"
-            )
-        return mark
 
     def _fetch_tiers(self, unified: list[str]) -> Mapping[str, Any]:
         has = self.exchange.has
