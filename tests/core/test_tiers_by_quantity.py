@@ -10,20 +10,18 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import levguard
-from levguard.backtest.engine import run as backtest_run
 from levguard.cascade.settings import MarginRegime
 from levguard.cli.main import app
 from levguard.core.liquidation_outcome import liquidation_outcome
 from levguard.core.margin import evaluate
 from levguard.core.margin_cross import evaluate_cross
-from levguard.core.sizing.base import FixedLeverage, MarketContext
+from levguard.core.sizing.base import MarketContext
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import Tier, TierTable
 from levguard.errors import InputError
@@ -151,13 +149,7 @@ def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the
         MarginRegime(kind="tiered", tiers=table)
     with pytest.raises(InputError, match="tiers must be tiers by notional"):
         isolated_liquidation_prices([1.0], [100.0], [10.0], venue="okx", tiers=table)
-    bars = pd.DataFrame(
-        {"open": 100.0, "high": 101.0, "low": 99.0, "close": 100.0, "volume": 1.0},
-        index=pd.date_range("2024-01-01", periods=48, freq="1h", tz="UTC"),
-    )
-    with pytest.raises(InputError, match=r"tiers\[BTCUSDT\] must be tiers by notional"):
-        backtest_run(bars, pd.Series(1.0, index=bars.index), FixedLeverage(2.0), venue="okx", symbol="BTCUSDT",
-                     tiers={"BTCUSDT": table})  # fmt: skip
+    # The backtester takes them (tests/backtest/engine/test_bt_tiers_by_size.py).
     # The liquidation outcome reads the tier at the fill: 12 BTC (tier 2 by size) at any fill.
     out = liquidation_outcome("okx", 12.0, 105_000.0, 90_000.0, 10_000.0, tiers=table)
     same = liquidation_outcome("okx", 12.0, 105_000.0, 90_000.0, 10_000.0, tiers=table.in_notional(90_000.0))

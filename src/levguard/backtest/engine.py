@@ -40,11 +40,12 @@ from levguard.backtest._policy_paths import (
     _forecast_path,
     _leverage,
     _path_cfg,
+    _reads_venue_tiers,
     _split_policy,
     _uses_forecasts,
 )
 from levguard.backtest.metrics import compute_metrics
-from levguard.core.margin import instrument_for, resolve_tiers
+from levguard.core.margin import instrument_for, resolve_tiers, venue_tiers
 from levguard.core.positions import Position
 from levguard.core.risk.forecast import ForecastPath
 from levguard.core.rules import get_venue
@@ -225,6 +226,11 @@ class Prepared:
                 raise InputError(
                     "policy: drawdown control and CPPI act on the whole account; give every instrument the same"
                 )
+            if self.inst[j]["by_size"] and (reader := _reads_venue_tiers(rest)) is not None:
+                raise InputError(
+                    f"policy: {reader} sizes by {self.symbols[j]}'s tiers by notional, and tiers[{self.symbols[j]}] "
+                    "are by position size: value them at a price with TierTable.in_notional(price) for this policy"
+                )
             w = float(self.inst[j]["weight"])
             forecasts = self.forecasts(j) if _uses_forecasts(rest) else None
             out[:, j] = _leverage(rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts)
@@ -354,7 +360,9 @@ def prepare(
             instrument = instrument_for(model, sym)
             settlements.add(instrument.settlement)
             spec["kind"] = ContractKind.INVERSE if instrument.inverse else ContractKind.LINEAR
-            table = resolve_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
+            # The whole table; by size (OKX's contracts) the kernel reads the tier of |qty|.
+            table = venue_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
+            spec["by_size"] = table.basis == "quantity"
             table_arr = np.column_stack([table.caps, table.mmrs, table.cums, [t.max_leverage for t in table.tiers]])
             tables[sym] = table.source
             nonzero = directions[:, j][directions[:, j] != 0]
@@ -377,7 +385,7 @@ def prepare(
         spec["tier_stop"] = row
         tier_rows.append(np.asarray(table_arr, dtype=float))
         ctx = None
-        if not is_spot:
+        if not is_spot and not spec["by_size"]:  # a policy's context holds tiers by notional
             ctx = MarketContext(
                 venue=model.name,
                 symbol=sym,
@@ -460,7 +468,7 @@ def _tier_table(value: object, symbol: str) -> TierTable | None:
     # A symbol's tiers: a TierTable, or rows as TierTable.from_rows reads them (a list of dicts,
     # as isolated_margin_arrays and a spec take); None for the venue's own.
     if isinstance(value, TierTable):
-        return value.notional_only(f"tiers[{symbol}]")  # the size changes with every trade
+        return value
     if value is None:
         return None
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):

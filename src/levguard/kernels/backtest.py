@@ -28,6 +28,7 @@ from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_liquidation import (
     Scratch,
     bankrupt_at,
+    caps_at,
     clear_memo,
     liquidate,
     liquidation_price,
@@ -505,13 +506,14 @@ def simulate_py(
                             if j != k and qty[j] != 0.0 and inst[j]["kind"] != ContractKind.SPOT:
                                 aj = inst[j]["tier_start"]
                                 bj = inst[j]["tier_stop"]
-                                nj = position_notional(qty[j], close[t - 1, j], inst[j]["kind"] == ContractKind.INVERSE)
-                                avail -= initial_margin(
-                                    nj, tiers.cap[aj:bj], tiers.max_lev[aj:bj], inst[j]["fee_in_im"]
-                                )
+                                inv_j = inst[j]["kind"] == ContractKind.INVERSE
+                                nj = position_notional(qty[j], close[t - 1, j], inv_j)
+                                caps_j = caps_at(tiers.cap[aj:bj], inst[j]["by_size"], inv_j, close[t - 1, j])
+                                avail -= initial_margin(nj, caps_j, tiers.max_lev[aj:bj], inst[j]["fee_in_im"])
                             elif j != k and qty[j] != 0.0:
                                 avail -= abs(qty[j]) * close[t - 1, j]
-                    n_max = max_notional_for_margin(avail, tiers.cap[a:b], tiers.max_lev[a:b], inst[k]["fee_in_im"])
+                    caps_k = caps_at(tiers.cap[a:b], inst[k]["by_size"], inverse, px_dec)
+                    n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"])
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec
                         if qty[k] * new_qty > 0.0:

@@ -40,6 +40,7 @@ def maintenance(
     inverse: bool,
     mm_at_entry: bool,
     fee_in_mm: float,
+    by_size: bool,
     caps: Float64Array1D,
     mmrs: Float64Array1D,
     cums: Float64Array1D,
@@ -47,14 +48,16 @@ def maintenance(
     """Return the maintenance requirement of one position at price ``px`` (0 when flat).
 
     Tiered maintenance margin of the notional at ``px`` (or at ``entry`` with ``mm_at_entry``)
-    plus ``fee_in_mm`` times the notional at ``px``, in the settlement currency.
+    plus ``fee_in_mm`` times the notional at ``px``, in the settlement currency.  With
+    ``by_size`` the caps are position sizes: the rate of the tier holding ``|qty|`` applies to
+    the whole notional (no deduction; :meth:`levguard.core.tiers.TierTable.at_quantity`).
     """
     if qty == 0.0:
         return 0.0
     basis = entry if mm_at_entry else px
-    return tiered_mm(position_notional(qty, basis, inverse), caps, mmrs, cums) + fee_in_mm * position_notional(
-        qty, px, inverse
-    )
+    notional = position_notional(qty, basis, inverse)
+    mm = notional * mmrs[tier_index(abs(qty), caps)] if by_size else tiered_mm(notional, caps, mmrs, cums)
+    return mm + fee_in_mm * position_notional(qty, px, inverse)
 
 
 @jitable
@@ -65,6 +68,7 @@ def liquidation_price(
     inverse: bool,
     fee_in_mm: float,
     mm_at_entry: bool,
+    by_size: bool,
     caps: Float64Array1D,
     mmrs: Float64Array1D,
     cums: Float64Array1D,
@@ -75,7 +79,9 @@ def liquidation_price(
 
     With ``mm_at_entry`` the maintenance margin is fixed at the entry notional (Bybit, BitMEX)
     and passed as the constant term of :func:`~levguard.kernels.margin.solve_liquidation_price`
-    with one zero tier; otherwise the tiers are re-selected at the liquidation price.
+    with one zero tier; with ``by_size`` (tiers by position size, OKX) the tier of ``|qty|``
+    holds at every price, so its rate joins ``fee_in_mm`` over one zero tier; otherwise the
+    tiers are re-selected at the liquidation price.
     ``collateral`` is the isolated margin, or the cross wallet plus the other positions'
     unrealised PnL minus their maintenance margin.  It may be negative (funding or fees paid
     from it): the position's own unrealised PnL still counts, so a long then has a liquidation
@@ -90,9 +96,18 @@ def liquidation_price(
     """
     if qty == 0.0 or not math.isfinite(collateral):
         return math.nan
-    if mm_at_entry:
-        k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
-        return solve_liquidation_price(qty, entry_price, collateral, k_const, fee_in_mm, inverse, zero_caps, zero, zero)
+    if by_size or mm_at_entry:
+        # One maintenance amount (valued at entry) or one rate (the tier of the size) at every
+        # price: solved over one zero tier.
+        k_const = 0.0
+        fee = fee_in_mm
+        if not by_size:
+            k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
+        elif mm_at_entry:
+            k_const = mmrs[tier_index(abs(qty), caps)] * position_notional(qty, entry_price, inverse)
+        else:
+            fee += mmrs[tier_index(abs(qty), caps)]
+        return solve_liquidation_price(qty, entry_price, collateral, k_const, fee, inverse, zero_caps, zero, zero)
     return solve_liquidation_price(qty, entry_price, collateral, 0.0, fee_in_mm, inverse, caps, mmrs, cums)
 
 
@@ -140,12 +155,29 @@ def tier_rows(spec: np.void, tiers: Tiers) -> tuple[Float64Array1D, Float64Array
 
 
 @jitable
+def caps_at(caps: Float64Array1D, by_size: bool, inverse: bool, price: float) -> Float64Array1D:
+    """Return tier ``caps`` as notional at ``price``: the caps themselves for tiers by notional;
+    for tiers by position size ``size x price`` (inverse: ``size / price``, coins), a new array.
+
+    Exact at that price: a position of size ``s`` has notional ``s x price`` there and falls in
+    the same tier either way (:meth:`levguard.core.tiers.TierTable.in_notional`).  For code that
+    reads notional caps at one price: the initial-margin check of an order at its price, and a
+    liquidation's step-down at its fill.
+    """
+    if not by_size:
+        return caps
+    if inverse:
+        return caps / price
+    return caps * price
+
+
+@jitable
 def _maintenance_of(j: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> float:
     # maintenance() of a position of instrument j, its settings read from its record.
     spec = inst[j]
     caps, mmrs, cums = tier_rows(spec, tiers)
     inverse = spec["kind"] == ContractKind.INVERSE
-    return maintenance(q, ent, px, inverse, spec["mm_at_entry"], spec["fee_in_mm"], caps, mmrs, cums)
+    return maintenance(q, ent, px, inverse, spec["mm_at_entry"], spec["fee_in_mm"], spec["by_size"], caps, mmrs, cums)
 
 
 @jitable
@@ -237,6 +269,7 @@ def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scrat
         spec["kind"] == ContractKind.INVERSE,
         spec["fee_in_mm"],
         spec["mm_at_entry"],
+        spec["by_size"],
         caps,
         mmrs,
         cums,
@@ -324,13 +357,14 @@ def settle_bad_debt(
 @jitable
 def _mm_terms(k: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> tuple[float, float, float]:
     # (maintenance margin at px, marginal maintenance rate, price the tier is read at) of a
-    # position of instrument k: tiers at the entry notional for venues valuing MM at entry.
+    # position of instrument k: tiers at the entry notional for venues valuing MM at entry, the
+    # tier of the size for tiers by size.
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
     caps, mmrs, _cums = tier_rows(spec, tiers)
     mm = _maintenance_of(k, q, ent, px, inst, tiers)
     basis = ent if spec["mm_at_entry"] else px
-    kt = tier_index(position_notional(q, basis, inverse), caps)
+    kt = tier_index(abs(q) if spec["by_size"] else position_notional(q, basis, inverse), caps)
     return mm, mmrs[kt] + spec["fee_in_mm"], basis
 
 
@@ -414,8 +448,9 @@ def _restore_walk(
         mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
         n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
-            rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate, caps, mmrs, cums, True
-        )
+            rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
+            caps_at(caps, spec["by_size"], inverse, basis), mmrs, cums, True,
+        )  # fmt: skip
         if decision == kl.CLOSE_NONE:
             continue
         rest_quote = (abs(q) - closed) * (1.0 if inverse else p)
@@ -500,8 +535,9 @@ def liquidate(
     n_fill = position_notional(q, px, inverse)
     allow = liq_state[k] == LiqState.NONE and room
     closed, decision = kl.plan_close(
-        rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate, caps, mmrs, cums, allow
-    )
+        rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
+        caps_at(caps, spec["by_size"], inverse, basis), mmrs, cums, allow,
+    )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
         dq = closed if q > 0.0 else -closed
         realised = position_upnl(dq, book.entry[k], px, inverse)

@@ -101,8 +101,9 @@ class Market(NamedTuple):
 class Tiers(NamedTuple):
     """Tier rows of every instrument, each field an (R,) float64 array.
 
-    Cap (settlement-currency notional, inf for the last tier), maintenance rate, maintenance
-    amount and maximum leverage; instrument ``k`` owns rows ``tier_start:tier_stop``.
+    Cap (settlement-currency notional, inf for the last tier; a position size ``|qty|`` where the
+    instrument's ``by_size``), maintenance rate, maintenance amount and maximum leverage;
+    instrument ``k`` owns rows ``tier_start:tier_stop``.
     """
 
     cap: Float64Array1D
@@ -126,6 +127,7 @@ INST_DTYPE = np.dtype(
         ("min_qty", np.float64),  # the venue's minimum order quantity, base units (0: none known)
         ("rule", np.float64, (kl.N_RULE,)),  # the liquidation rule (kernels.liquidation.RULE_*)
         ("mm_at_entry", np.bool_),  # maintenance valued at entry (Bybit, BitMEX)
+        ("by_size", np.bool_),  # tier caps are position sizes |qty| (OKX's contracts), not notional
     ],
     align=True,
 )

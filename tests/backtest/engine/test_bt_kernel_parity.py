@@ -191,3 +191,35 @@ def test_every_liquidation_rule_agrees_compiled_and_python(venue: str, mode: int
         assert liqs["taken"].all()
     for a, b in zip(_columns(py), _columns(nb), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: simulate_nb is simulate_py")
+@pytest.mark.parametrize("venue", ["okx", "bitmex"])
+@pytest.mark.parametrize("mode", [MarginMode.ISOLATED, MarginMode.CROSS])
+def test_tiers_by_size_agree_compiled_and_python(venue: str, mode: int) -> None:
+    # Tiers by position size (OKX's contracts) on the linear and inverse legs: the tier of |qty|
+    # in the maintenance margin, the liquidation price, the step-downs and the initial margin.
+    mkt, direction, lev, inst, tiers, cfg = _inputs(mode, venue == "bitmex", True, Execution.MARKET, False, stops=False)
+    rows = np.array(
+        [
+            [1.0, 0.004, 0.0, 125.0],
+            [3.0, 0.006, 0.0, 50.0],
+            [np.inf, 0.01, 0.0, 20.0],
+            [50_000.0, 0.005, 0.0, 100.0],
+            [np.inf, 0.01, 0.0, 25.0],
+            [np.inf, 0.0, 0.0, 1.0],
+        ]
+    )
+    tiers = tiers_of(rows)
+    inst["by_size"][:2] = True
+    inst["rule"] = get_venue(venue).liquidation.vector(0.003)
+    inst["liq_fee"] = 0.003
+    args = (mkt, direction, lev, inst, tiers, cfg)
+    py = _run(kb.simulate_py, args)
+    nb = _run(kb.simulate_nb, args)
+    assert py[3].shape[0] > 1  # liquidations, both legs
+    held = np.abs(py[1][0])  # PositionsOut.qty
+    assert (held[:, 0] >= 3.0).any()
+    assert (held[:, 1] > 50_000.0).any()
+    for a, b in zip(_columns(py), _columns(nb), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,137 @@
+"""The backtester with tiers counted by position size (``TierTable.basis == "quantity"``).
+
+OKX counts its position tiers in contracts (``minSz``/``maxSz`` of ``GET
+/api/v5/public/position-tiers``, okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers), so
+a position keeps its tier as the price moves: its liquidation price is solved with its own
+tier's rate (docs/margin.md 1.5), and a step-down leaves the size of a lower tier's cap
+(okx.com help 360020411711, "Partial liquidation": positions in tier 3 or above are reduced to
+tier 1), whatever the fill.  The backtester used to refuse such tables; valued at one price they
+put a position in the tier of its notional at the liquidation price.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from bt_engine_helpers import frame
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import levguard
+from levguard.backtest.engine import run
+from levguard.core.sizing.base import FixedLeverage
+from levguard.core.sizing.venue import TierCap
+from levguard.core.tiers import TierTable
+from levguard.errors import InputError
+
+ENTRY = 105_000.0
+# 0.4 % up to 1,000,000 USDT of notional at ENTRY (9.5238 BTC); 0.6 % above.
+CAP_BTC = 1_000_000 / ENTRY
+TWO = TierTable.from_rows(
+    [
+        {"notional_floor": 0, "notional_cap": CAP_BTC, "mmr": 0.004, "max_leverage": 100},
+        {"notional_floor": CAP_BTC, "notional_cap": None, "mmr": 0.006, "max_leverage": 50},
+    ],
+    deduction=False,
+    basis="quantity",
+)
+# OKX's rule steps tier 3 and above down to tier 1: here 2 and 4 BTC.
+THREE = TierTable.from_rows(
+    [
+        {"notional_floor": 0, "notional_cap": 2.0, "mmr": 0.004, "max_leverage": 100},
+        {"notional_floor": 2.0, "notional_cap": 4.0, "mmr": 0.006, "max_leverage": 50},
+        {"notional_floor": 4.0, "notional_cap": None, "mmr": 0.01, "max_leverage": 20},
+    ],
+    deduction=False,
+    basis="quantity",
+)
+
+
+def _drop(low: float, close_after: float, n_flat: int = 5, n_after: int = 3) -> pd.DataFrame:
+    """Flat at ENTRY, then one bar down to ``low`` (mark low too) closing at ``close_after``."""
+    close = np.r_[np.full(n_flat, ENTRY), np.full(n_after, close_after)]
+    lo = close.copy()
+    lo[n_flat] = low
+    return frame(close, low=lo, high=np.maximum(close, np.r_[close[0], close[:-1]]), wick=0.0)
+
+
+def _okx_lp(qty: float, entry: float, margin: float, tiers: TierTable) -> float:
+    spec = {
+        "venue": "okx", "wallet_balance": 0, "tiers": {"BTCUSDT": tiers},
+        "positions": [{"symbol": "BTCUSDT", "qty": qty, "entry_price": entry, "mark_price": entry,
+                       "margin_mode": "isolated", "isolated_margin": margin}],
+    }  # fmt: skip
+    return float(levguard.evaluate_account(spec).positions[0].liquidation_price)
+
+
+def _run(df: pd.DataFrame, leverage: float, tiers: TierTable, equity: float = ENTRY, **kw: object) -> object:
+    return run(
+        df, np.ones(len(df)), leverage, venue="okx", symbol="BTCUSDT", tiers={"BTCUSDT": tiers},
+        initial_equity=equity, margin_mode="isolated", rebalance="never", slippage=0.0, **kw,
+    )  # fmt: skip
+
+
+def test_a_long_is_liquidated_at_its_own_tiers_rate_as_the_margin_engine_says() -> None:
+    """10 BTC (tier 2 by size) on 55,500, docs/margin.md's golden account less the entry fee: the
+    liquidation price is the margin engine's with the 0.6 % tier, above 100,100; the same table
+    valued at the entry put the liquidation price in tier 1 (its notional there is under 1M), about
+    200 lower, a later liquidation."""
+    df = _drop(99_000.0, 99_500.0)
+    leverage = 10.0 * ENTRY / 55_500.0
+    res = _run(df, leverage, TWO, equity=55_500.0)
+    (trade,) = res.trades.itertuples()
+    (liq,) = res.liquidations.itertuples()
+    assert trade.qty == pytest.approx(10.0, rel=1e-12)  # in tier 2 by its size
+    assert liq.price == pytest.approx(_okx_lp(trade.qty, trade.price, liq.margin, TWO), rel=1e-12)
+    assert liq.price > 100_100.65  # the golden's, with the entry fee out of the margin
+    valued = _run(df, leverage, TWO.in_notional(ENTRY), equity=55_500.0).liquidations
+    assert valued["price"].iloc[0] < liq.price - 150.0
+
+
+def test_a_step_down_leaves_the_first_tiers_size_whatever_the_fill() -> None:
+    """5 BTC (tier 3 by size) at 20x: OKX steps it down to tier 1, 2 BTC, at the fill.  Valued
+    at the entry, the 2-BTC cap is 210,000 USDT, which leaves 210,000 / fill BTC (more)."""
+    df = _drop(99_500.0, 100_000.0)
+    res = _run(df, 20.0, THREE, equity=5.0 * ENTRY / 20.0)
+    (step,) = res.liquidations.itertuples()
+    assert step.partial
+    held = res.positions["qty"].iloc[-1]
+    assert held == pytest.approx(2.0, rel=1e-12)
+    valued = _run(df, 20.0, THREE.in_notional(ENTRY), equity=5.0 * ENTRY / 20.0)
+    assert valued.positions["qty"].iloc[-1] == pytest.approx(2.0 * ENTRY / step.price, rel=1e-12)
+
+
+def test_the_initial_margin_check_reads_the_tier_of_the_order_size() -> None:
+    """At 60x on 10,500, the 6-BTC order (tier 3, 20x) is clipped to the largest size whose
+    margin fits at its own tier's leverage: 4 BTC, tier 2's cap at 50x (8,400).  Caps read as
+    notional (2 and 4 USDT) would have clipped it to tier 3's 20x: 2 BTC."""
+    df = frame(np.full(6, ENTRY), wick=0.0)
+    res = _run(df, 60.0, THREE, equity=10_500.0, fees=0.0)
+    assert res.positions["qty"].iloc[-1] == pytest.approx(4.0, rel=1e-12)
+
+
+def test_a_policy_that_sizes_by_notional_tiers_is_refused_by_name() -> None:
+    df = frame(np.full(6, ENTRY), wick=0.0)
+    with pytest.raises(InputError, match=r"policy: TierCap sizes by BTCUSDT's tiers by notional.*in_notional"):
+        run(df, np.ones(6), TierCap(), venue="okx", symbol="BTCUSDT", tiers={"BTCUSDT": THREE})
+    res = run(df, np.ones(6), FixedLeverage(2.0), venue="okx", symbol="BTCUSDT", tiers={"BTCUSDT": THREE})
+    assert not res.trades.empty
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.floats(0.2, 30.0),
+    leverage=st.floats(5.0, 40.0),
+    low=st.floats(0.5, 0.99),
+)
+def test_tiers_by_size_run_as_the_one_tier_of_the_size(size: float, leverage: float, low: float) -> None:
+    """With no step-down (two tiers) and one order, the run equals the run with the one tier
+    that holds the size at every price (``TierTable.at_quantity``), to the last bit."""
+    df = _drop(ENTRY * low, ENTRY * (low + 1.0) / 2.0)
+    equity = size * ENTRY / leverage
+    by_size = _run(df, leverage, TWO, equity=equity, check_initial_margin=False)
+    qty = abs(by_size.trades["qty"].iloc[0])
+    fixed = _run(df, leverage, TWO.at_quantity(qty), equity=equity, check_initial_margin=False)
+    pd.testing.assert_frame_equal(by_size.liquidations, fixed.liquidations)
+    pd.testing.assert_series_equal(by_size.equity, fixed.equity)
