@@ -119,8 +119,10 @@ def load_tiers(path: str | Path) -> dict[str, TierTable] | TierTable:
     """Load tiers from a JSON/YAML file: a list of tiers, or ``{symbol: [tiers]}`` (ccxt's
     ``fetch_leverage_tiers`` output saved as JSON fits).  A symbol's tiers may be
     ``{"basis": "quantity", "rows": [...]}``, tiers by position size as an account spec writes
-    them (OKX's, :meth:`TierTable.to_spec`)."""
+    them (OKX's, :meth:`TierTable.to_spec`), and so may the whole file."""
     raw = load_spec(path)
+    if isinstance(raw, Mapping) and "rows" in raw and set(raw) <= {"basis", "rows"}:  # one table: to_spec()
+        return _file_tiers(raw, str(path), str(path))
     if isinstance(raw, Mapping):
         return {str(k): _file_tiers(v, f"{path}[{show(k, 30)}]", str(path)) for k, v in raw.items()}
     if isinstance(raw, list):

@@ -21,6 +21,7 @@ from levguard.cli.main import app
 from levguard.core.liquidation_outcome import liquidation_outcome
 from levguard.core.margin import evaluate
 from levguard.core.margin_cross import evaluate_cross
+from levguard.core.rules import get_venue
 from levguard.core.sizing.base import MarketContext
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import Tier, TierTable
@@ -269,3 +270,24 @@ def test_the_liquidation_outcome_values_tiers_by_size_where_the_venue_reads_its_
     at_entry = liquidation_outcome("bitmex", 25.0, 60_000.0, 51_000.0, 239_000.0, tiers=table.in_notional(60_000.0))
     assert by_size == at_entry
     assert by_size.partial
+
+
+def test_an_okx_step_down_by_size_leaves_the_first_tiers_cap_itself() -> None:
+    """OKX reduces a tier-3 position to tier 1 (okx.com help 360020411711): 5 BTC to 2 BTC, the
+    cap, which is tier 1's (OKX's caps are inclusive), at any fill.  Worked out on caps valued
+    at the fill, the rest came out a rounding error above 2 BTC, in tier 2 for its life."""
+    rows = [
+        {"notional_floor": 0, "notional_cap": 2, "mmr": 0.004, "max_leverage": 100},
+        {"notional_floor": 2, "notional_cap": 4, "mmr": 0.006, "max_leverage": 50},
+        {"notional_floor": 4, "notional_cap": None, "mmr": 0.01, "max_leverage": 20},
+    ]
+    okx = get_venue("okx")
+    table = okx.read_tiers(TierTable.from_rows(rows, deduction=False, basis="quantity"))
+    for fill in (100_861.0, 100_700.0, 100_517.1, 100_803.3):
+        out = liquidation_outcome("okx", 5.0, 105_000.0, fill, 25_987.5, tiers=table)
+        assert out.partial, fill
+        assert out.remaining_qty == 2.0, fill
+        assert out.closed_qty == 3.0, fill
+    for fill in (109_052.0, 109_300.0, 109_500.0):  # a short's mirror (its liquidation price is near 109,052)
+        short = liquidation_outcome("okx", -5.0, 105_000.0, fill, 25_987.5, tiers=table)
+        assert short.remaining_qty == -2.0, fill

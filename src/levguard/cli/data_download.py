@@ -120,16 +120,22 @@ def download(
         _fail(str(exc))
 
 
+def _amount(x: float, by_size: bool) -> str:
+    # Notional to the unit; sizes in the contract's units (a BTC-USDT-SWAP tier ends at 50 BTC, a
+    # BTC-USD-SWAP one at 2,000,000 USD), never in exponent notation.
+    if not by_size:
+        return f"{x:,.0f}"
+    return f"{x:,.8f}".rstrip("0").rstrip(".")
+
+
 def _print_tiers(src: CcxtSource, symbol: str) -> None:
     table = src.leverage_tiers([symbol])[symbol]
     by_size = table.basis == "quantity"
     typer.echo(f"tiers: {len(table.tiers)}" + (" by position size (contracts x contract size)" if by_size else ""))
-    # Sizes in coins (a BTC-USDT-SWAP tier ends at 50 BTC); notional to the unit.
-    amount = "{:,.6g}".format if by_size else "{:,.0f}".format
     for tier in table.tiers:
-        cap = amount(tier.notional_cap) if tier.notional_cap != float("inf") else "inf"
+        cap = _amount(tier.notional_cap, by_size) if tier.notional_cap != float("inf") else "inf"
         typer.echo(
-            f"  [{amount(tier.notional_floor)}, {cap}) mmr={tier.mmr:g} "
+            f"  [{_amount(tier.notional_floor, by_size)}, {cap}) mmr={tier.mmr:g} "
             f"maint_amount={tier.maint_amount:,.2f} max_leverage={tier.max_leverage:g}"
         )
     typer.echo(f"source: {table.source}")

@@ -282,6 +282,7 @@ def liquidation_outcome(
     notional = position_notional(q, fill, inverse)
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
         raise InputError(f"tiers must be a TierTable or None, was {type(tiers).__name__} {show(tiers)}")
+    size_caps = tiers.caps if tiers is not None and tiers.basis == "quantity" else None
     if tiers is not None:  # tiers by quantity: the caps valued where the tier is read (exact there)
         tiers = tiers.in_notional(basis, inverse=inverse)
     caps = tiers.caps if tiers is not None else _NO_CAPS
@@ -310,6 +311,10 @@ def liquidation_outcome(
         vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial
     )
     closed = float(closed_raw)
+    rest_size = None  # by size, the rest stays in the tier it is stepped down to
+    if decision == kl.CLOSE_PARTIAL and size_caps is not None:
+        rest_size = float(kl.size_in_lower_tier(aq - closed, size_caps))
+        closed = aq - rest_size
     if decision == kl.CLOSE_NONE:
         return LiquidationOutcome(
             r.kind, 0.0, q, fill, bp, c, 0.0, 0.0, 0.0, c, False, False, "equity covers the maintenance margin"
@@ -321,8 +326,9 @@ def liquidation_outcome(
         left, paid = float(left_raw), float(paid_raw)
         if left > 0.0:
             why = {"slice": "slice", "tier": "tier step-down", "restore": "incremental (restore)"}[r.partial]
+            rest = q - part if rest_size is None else sign * rest_size
             return LiquidationOutcome(
-                r.kind, part, q - part, fill, bp, c, realised, paid, paid, left, False, True, f"partial: {why}"
+                r.kind, part, rest, fill, bp, c, realised, paid, paid, left, False, True, f"partial: {why}"
             )
         decision = kl.CLOSE_FULL  # nothing would be left behind the rest: the whole position goes
     realised = position_upnl(q, entry, fill, inverse)

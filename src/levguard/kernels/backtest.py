@@ -516,6 +516,8 @@ def simulate_py(
                     n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"])
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec
+                        if inst[k]["by_size"]:  # a clip to a tier's cap stays in that tier
+                            q_max = kl.size_in_lower_tier(q_max, tiers.cap[a:b])
                         if qty[k] * new_qty > 0.0:
                             # A refused increase leaves the position as it is: venues check the
                             # initial margin on the order, they do not cut what is already held.

@@ -539,12 +539,19 @@ def liquidate(
         caps_at(caps, spec["by_size"], inverse, basis), mmrs, cums, allow,
     )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
+        rest = abs(q) - closed
+        if spec["by_size"]:  # the rest stays in the tier it was stepped down to
+            rest = kl.size_in_lower_tier(rest, caps)
+            closed = abs(q) - rest
         dq = closed if q > 0.0 else -closed
         realised = position_upnl(dq, book.entry[k], px, inverse)
         left, fee = kl.settle_partial(coll, realised, position_notional(dq, px, inverse), fee_rate)
         if left > 0.0:
             book.cash[w] += realised - fee
-            book.qty[k] -= dq
+            if spec["by_size"]:
+                book.qty[k] = rest if q > 0.0 else -rest
+            else:
+                book.qty[k] -= dq
             liq_state[k] = LiqState.PARTIAL
             record_liq(out_liqs, row, t, k, dq, px, -realised, fee, 0.0, coll, left, True, False)
             return 1, fee

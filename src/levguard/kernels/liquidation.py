@@ -32,6 +32,8 @@ Failure is a value: no exceptions; degenerate inputs close the whole position.
 
 from __future__ import annotations
 
+import numpy as np
+
 from levguard.kernels._jit import jitable
 from levguard.kernels.margin import tier_index
 from levguard.typing import Float64Array1D
@@ -203,6 +205,24 @@ def step_rest_cap(j: int, caps: Float64Array1D, mmrs: Float64Array1D, cums: Floa
     if below or cap * mmrs[j + 1] - cums[j + 1] > (cap * mmrs[j] - cums[j]) * (1.0 + _CAP_TOL):
         cap = cap * (1.0 - _CAP_TOL)
     return cap
+
+
+@jitable
+def size_in_lower_tier(size: float, caps: Float64Array1D) -> float:
+    """Return ``size``, or where it lies within a relative ``1e-9`` above a cap of ``caps``
+    (tiers by position size), the largest size of the tier below that cap.
+
+    A step-down or an initial-margin clip worked out on caps valued at a price
+    (``size x price``, then divided by the price again) lands a rounding error above the size cap
+    it aimed at; by size that puts the position one tier up for as long as it is held, not
+    only at that price.  The caps as the margin engine reads them (``TierTable.caps``: an
+    inclusive cap is nudged up one float), so the result is the cap itself where it belongs to
+    the lower tier (OKX) and the float below it where it does not.
+    """
+    k = tier_index(size, caps)
+    if k > 0 and size < caps[k - 1] * (1.0 + _CAP_TOL):
+        return float(np.nextafter(caps[k - 1], 0.0))
+    return size
 
 
 @jitable

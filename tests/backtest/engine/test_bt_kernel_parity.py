@@ -219,7 +219,7 @@ def test_tiers_by_size_agree_compiled_and_python(venue: str, mode: int) -> None:
     nb = _run(kb.simulate_nb, args)
     assert py[3].shape[0] > 1  # liquidations, both legs
     held = np.abs(py[1][0])  # PositionsOut.qty
-    assert (held[:, 0] >= 3.0).any()
+    assert held[:, 0].max() > 3.0 * (1.0 - 1e-9)  # the top of tier 2 by size (a clip), or tier 3
     assert (held[:, 1] > 50_000.0).any()
     for a, b in zip(_columns(py), _columns(nb), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -56,13 +56,13 @@ def _drop(low: float, close_after: float, n_flat: int = 5, n_after: int = 3) -> 
     return frame(close, low=lo, high=np.maximum(close, np.r_[close[0], close[:-1]]), wick=0.0)
 
 
-def _okx_lp(qty: float, entry: float, margin: float, tiers: TierTable) -> float:
+def _okx(qty: float, entry: float, margin: float, tiers: TierTable) -> levguard.PositionReport:
     spec = {
         "venue": "okx", "wallet_balance": 0, "tiers": {"BTCUSDT": tiers},
         "positions": [{"symbol": "BTCUSDT", "qty": qty, "entry_price": entry, "mark_price": entry,
                        "margin_mode": "isolated", "isolated_margin": margin}],
     }  # fmt: skip
-    return float(levguard.evaluate_account(spec).positions[0].liquidation_price)
+    return levguard.evaluate_account(spec).positions[0]
 
 
 def _run(df: pd.DataFrame, leverage: float, tiers: TierTable, equity: float = ENTRY, **kw: object) -> object:
@@ -83,7 +83,7 @@ def test_a_long_is_liquidated_at_its_own_tiers_rate_as_the_margin_engine_says() 
     (trade,) = res.trades.itertuples()
     (liq,) = res.liquidations.itertuples()
     assert trade.qty == pytest.approx(10.0, rel=1e-12)  # in tier 2 by its size
-    assert liq.price == pytest.approx(_okx_lp(trade.qty, trade.price, liq.margin, TWO), rel=1e-12)
+    assert liq.price == pytest.approx(_okx(trade.qty, trade.price, liq.margin, TWO).liquidation_price, rel=1e-12)
     assert liq.price > 100_100.65  # the golden's, with the entry fee out of the margin
     valued = _run(df, leverage, TWO.in_notional(ENTRY), equity=55_500.0).liquidations
     assert valued["price"].iloc[0] < liq.price - 150.0
@@ -97,7 +97,10 @@ def test_a_step_down_leaves_the_first_tiers_size_whatever_the_fill() -> None:
     (step,) = res.liquidations.itertuples()
     assert step.partial
     held = res.positions["qty"].iloc[-1]
-    assert held == pytest.approx(2.0, rel=1e-12)
+    # The cap itself (OKX's caps belong to their tier), not a rounding error above it, which would
+    # read tier 2 for the rest's life (a review found 2.0000000000000004).
+    assert held == 2.0
+    assert _okx(held, ENTRY, step.kept, THREE).tier == 1
     valued = _run(df, 20.0, THREE.in_notional(ENTRY), equity=5.0 * ENTRY / 20.0)
     assert valued.positions["qty"].iloc[-1] == pytest.approx(2.0 * ENTRY / step.price, rel=1e-12)
 
@@ -108,7 +111,9 @@ def test_the_initial_margin_check_reads_the_tier_of_the_order_size() -> None:
     notional (2 and 4 USDT) would have clipped it to tier 3's 20x: 2 BTC."""
     df = frame(np.full(6, ENTRY), wick=0.0)
     res = _run(df, 60.0, THREE, equity=10_500.0, fees=0.0)
-    assert res.positions["qty"].iloc[-1] == pytest.approx(4.0, rel=1e-12)
+    held = res.positions["qty"].iloc[-1]
+    assert held == 4.0  # not a rounding error above the cap: tier 3 (a review found 4.000000000000001)
+    assert _okx(held, ENTRY, 10_500.0, THREE).tier == 2
 
 
 def test_a_policy_that_sizes_by_notional_tiers_is_refused_by_name() -> None:

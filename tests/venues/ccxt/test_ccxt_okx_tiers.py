@@ -176,6 +176,21 @@ def test_the_downloaded_okx_tiers_are_by_size_and_so_is_their_snapshot(tmp_path:
     assert table.at_quantity(55.0).tiers[0].mmr == 0.005
 
 
+def test_an_old_or_unreadable_okx_snapshot_is_fetched_again(tmp_path: Path) -> None:
+    """Today's OKX snapshot written before tiers by size (valued at a mark, no basis) would give
+    a notional table back for the rest of the day; an unreadable one raised a raw JSON error."""
+    exchange = _with_answers(ccxt.okx(), mark=None, is_async=False)
+    source = CcxtSource(exchange, ParquetCache(tmp_path / "cache"), sleep=lambda s: None)
+    table = source.leverage_tiers([SYMBOL])[SYMBOL]
+    (path,) = (tmp_path / "cache").rglob("*.json")
+    snap = json.loads(path.read_text())
+    for text in (json.dumps({k: v for k, v in snap.items() if k != "basis"}), "{not json", json.dumps({"tiers": 1})):
+        path.write_text(text)
+        again = source.leverage_tiers([SYMBOL])[SYMBOL]
+        assert (again.basis, again.tiers) == ("quantity", table.tiers)
+        assert json.loads(path.read_text())["basis"] == "quantity"  # written anew
+
+
 def test_the_download_command_prints_okx_tiers_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
@@ -192,6 +207,9 @@ def test_the_download_command_prints_okx_tiers_by_size(tmp_path: Path, monkeypat
     lines = res.stdout.splitlines()
     assert lines[0] == "tiers: 3 by position size (contracts x contract size)"
     assert lines[2] == "  [50, 75) mmr=0.005 maint_amount=0.00 max_leverage=100"
+    from levguard.cli.data_download import _amount
+
+    assert (_amount(2e6, True), _amount(0.01, True), _amount(1_234_567.5, False)) == ("2,000,000", "0.01", "1,234,568")
 
 
 def test_a_tier_file_holds_tiers_by_size(tmp_path: Path) -> None:
@@ -211,6 +229,10 @@ def test_a_tier_file_holds_tiers_by_size(tmp_path: Path) -> None:
     assert (okx.basis, okx.deduction, okx.tiers) == ("quantity", False, table.tiers)
     assert okx.source == str(f)
     assert plain.basis == "notional"
+    f.write_text(json.dumps(table.to_spec()))  # a file holding one table
+    one = levguard.load_tiers(f)
+    assert isinstance(one, levguard.TierTable)
+    assert (one.basis, one.tiers) == ("quantity", table.tiers)
     f.write_text(json.dumps({"X": {"basis": "size", "rows": []}}))
     with pytest.raises(InputError, match=r"\['X'\]\.basis must be one of notional, quantity, was 'size'"):
         levguard.load_tiers(f)

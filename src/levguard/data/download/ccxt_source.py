@@ -24,6 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -473,7 +474,8 @@ class CcxtSource:
         (``TierTable.basis == "quantity"``, ``contracts x contract size``,
         :func:`levguard.core.rules.okx.okx_tier_rows`), so a position keeps its tier at every price
         as on OKX; ``table.in_notional(price)`` values them at a price for code that needs
-        notional tiers (the backtester, the cascade simulator).
+        notional tiers (the cascade simulator).  A snapshot that cannot be read, or an OKX one
+        written before tiers by size (no ``basis``), is fetched again.
 
         Parameters
         ----------
@@ -498,14 +500,11 @@ class CcxtSource:
         todo: list[str] = []
         for s in symbols:
             path = self.cache.snapshot_path(self.SOURCE, self.exchange_id, "tiers", s, label)
-            if path.is_file() and not refresh:
-                snap = json.loads(path.read_text(encoding="utf-8"))
-                basis = str(snap.get("basis", "notional"))  # snapshots before tiers by size had none
-                result[s] = TierTable.from_rows(
-                    snap["tiers"], source=str(snap["source"]), deduction=basis == "notional", basis=basis
-                )
-            else:
+            table = None if refresh or not path.is_file() else self._snapshot_tiers(path)
+            if table is None:
                 todo.append(s)
+            else:
+                result[s] = table
         if not todo:
             return result
         markets = {s: self.resolve_market(s) for s in todo}
@@ -543,6 +542,20 @@ class CcxtSource:
             tmp.replace(path)
             result[s] = table
         return result
+
+    def _snapshot_tiers(self, path: Path) -> TierTable | None:
+        # Today's snapshot, or None to fetch again: unreadable (a cache file), or OKX's valued
+        # at a mark before tiers by size (no basis).
+        try:
+            snap = json.loads(path.read_text(encoding="utf-8"))
+            basis = str(snap.get("basis", "notional"))
+            if self.exchange_id in TIERS_IN_CONTRACTS and basis != "quantity":
+                return None
+            return TierTable.from_rows(
+                snap["tiers"], source=str(snap["source"]), deduction=basis == "notional", basis=basis
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, LevguardError):
+            return None
 
     def _fetch_tiers(self, unified: list[str]) -> Mapping[str, Any]:
         has = self.exchange.has
