@@ -140,7 +140,7 @@ def size_account(
     import numpy as np
 
     from levguard.config.policies import build_policy, build_rebalancer, load_policy_file, parse_policy_config
-    from levguard.core.margin import evaluate, resolve_tiers
+    from levguard.core.margin import evaluate, venue_tiers
     from levguard.core.risk.excursion import GbmForecaster
     from levguard.core.rules import get_venue
     from levguard.core.sizing.base import MarketContext, SizingState
@@ -226,7 +226,7 @@ def size_account(
         venue=account.venue,
         symbol=main.symbol,
         side=main.side,
-        tiers=resolve_tiers(model, main, valued_at_mark=True),
+        tiers=venue_tiers(model, main),  # by size (OKX) too: the policies value them at the mark
         taker_fee_rate=model.taker_fee(main),
         contract_kind=main.instrument.kind.value,
         contract_size=main.instrument.contract_size,

@@ -144,8 +144,8 @@ def test_a_built_table_by_quantity_on_a_deducting_venue_is_refused() -> None:
 
 def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the_price() -> None:
     table = TierTable.from_rows(ROWS, deduction=False, basis="quantity")
-    with pytest.raises(InputError, match="tiers must be tiers by notional, was tiers by quantity"):
-        MarketContext(venue="okx", tiers=table)
+    with pytest.raises(InputError, match="binance-usdm tiers by notional with a maintenance deduction"):
+        MarketContext(venue="binance-usdm", tiers=table)  # OKX's are taken (tests/sizing/venue)
     with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
         MarginRegime(kind="tiered", tiers=table)
     with pytest.raises(InputError, match="tiers must be tiers by notional"):

@@ -45,22 +45,6 @@ def _with_context(policy: Any, ctx: MarketContext) -> Any:
     return clone
 
 
-def _reads_venue_tiers(policy: Any) -> str | None:
-    """Return the name of the first venue-aware policy (also inside composites and regime
-    switches) that :func:`_with_context` would give the run's context (venue, tiers, fees), or
-    None when no policy reads it."""
-    if hasattr(policy, "context") and getattr(policy, "context", None) is None:
-        return type(policy).__name__
-    members = getattr(policy, "policies", None)
-    if isinstance(members, Mapping):
-        members = tuple(members.values())
-    if isinstance(members, tuple | list):
-        for m in members:
-            if (name := _reads_venue_tiers(m)) is not None:
-                return name
-    return None
-
-
 def _split_policy(policy: Any) -> tuple[Any, DrawdownControl | None, CPPI | None]:
     """Separate the path-dependent policies (drawdown control, CPPI) the kernel evaluates on the
     run's own equity from the rest (evaluated as a vectorized path before the run)."""

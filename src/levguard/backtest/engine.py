@@ -40,12 +40,11 @@ from levguard.backtest._policy_paths import (
     _forecast_path,
     _leverage,
     _path_cfg,
-    _reads_venue_tiers,
     _split_policy,
     _uses_forecasts,
 )
 from levguard.backtest.metrics import compute_metrics
-from levguard.core.margin import instrument_for, resolve_tiers, venue_tiers
+from levguard.core.margin import instrument_for, venue_tiers
 from levguard.core.positions import Position
 from levguard.core.risk.forecast import ForecastPath
 from levguard.core.rules import get_venue
@@ -226,11 +225,6 @@ class Prepared:
                 raise InputError(
                     "policy: drawdown control and CPPI act on the whole account; give every instrument the same"
                 )
-            if self.inst[j]["by_size"] and (reader := _reads_venue_tiers(rest)) is not None:
-                raise InputError(
-                    f"policy: {reader} sizes by {self.symbols[j]}'s tiers by notional, and tiers[{self.symbols[j]}] "
-                    "are by position size: value them at a price with TierTable.in_notional(price) for this policy"
-                )
             w = float(self.inst[j]["weight"])
             forecasts = self.forecasts(j) if _uses_forecasts(rest) else None
             out[:, j] = _leverage(rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts)
@@ -385,12 +379,12 @@ def prepare(
         spec["tier_stop"] = row
         tier_rows.append(np.asarray(table_arr, dtype=float))
         ctx = None
-        if not is_spot and not spec["by_size"]:  # a policy's context holds tiers by notional
+        if not is_spot:
             ctx = MarketContext(
                 venue=model.name,
                 symbol=sym,
                 side=side,
-                tiers=resolve_tiers(model, Position(instrument_for(model, sym), 1.0, 1.0, 1.0, tiers=tier_list[j])),
+                tiers=table,
                 taker_fee_rate=taker,
             )
         contexts.append(ctx)

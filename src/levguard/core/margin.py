@@ -245,12 +245,10 @@ def venue_tiers(model: VenueModel, position: Position) -> TierTable:
     return builtin
 
 
-def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool = False) -> TierTable:
+def resolve_tiers(model: VenueModel, position: Position) -> TierTable:
     """Return the tier table the margin engine applies to ``position`` on ``model``
     (:func:`venue_tiers`): by size (OKX's contracts) the one tier of the position's size
-    (:meth:`~levguard.core.tiers.TierTable.at_quantity`), or with ``valued_at_mark`` every tier
-    with its caps valued at the position's mark, for code that changes the size at that price
-    (the sizer; :meth:`~levguard.core.tiers.TierTable.in_notional`).
+    (:meth:`~levguard.core.tiers.TierTable.at_quantity`).
 
     Raises
     ------
@@ -260,8 +258,6 @@ def resolve_tiers(model: VenueModel, position: Position, *, valued_at_mark: bool
     table = venue_tiers(model, position)
     if table.basis == "notional":
         return table
-    if valued_at_mark:
-        return table.in_notional(position.mark_price, inverse=position.instrument.inverse)
     return table.at_quantity(position.instrument.contract_size * position.qty)
 
 

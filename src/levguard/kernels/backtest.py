@@ -28,7 +28,6 @@ from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_liquidation import (
     Scratch,
     bankrupt_at,
-    caps_at,
     clear_memo,
     liquidate,
     liquidation_price,
@@ -40,8 +39,10 @@ from levguard.kernels.backtest_liquidation import (
 )
 from levguard.kernels.backtest_metrics import STATS_DTYPE
 from levguard.kernels.backtest_orders import (
+    caps_at,
     fill_pnl,
     initial_margin,
+    margin_left,
     max_notional_for_margin,
     min_order_margin,
     min_order_margin_at,
@@ -499,19 +500,7 @@ def simulate_py(
                 ):
                     a = inst[k]["tier_start"]
                     b = inst[k]["tier_stop"]
-                    avail = eq_dec
-                    if cross:
-                        avail = eq_prev
-                        for j in range(n_inst):
-                            if j != k and qty[j] != 0.0 and inst[j]["kind"] != ContractKind.SPOT:
-                                aj = inst[j]["tier_start"]
-                                bj = inst[j]["tier_stop"]
-                                inv_j = inst[j]["kind"] == ContractKind.INVERSE
-                                nj = position_notional(qty[j], close[t - 1, j], inv_j)
-                                caps_j = caps_at(tiers.cap[aj:bj], inst[j]["by_size"], inv_j, close[t - 1, j])
-                                avail -= initial_margin(nj, caps_j, tiers.max_lev[aj:bj], inst[j]["fee_in_im"])
-                            elif j != k and qty[j] != 0.0:
-                                avail -= abs(qty[j]) * close[t - 1, j]
+                    avail = margin_left(eq_prev, k, qty, close[t - 1], inst, tiers) if cross else eq_dec
                     caps_k = caps_at(tiers.cap[a:b], inst[k]["by_size"], inverse, px_dec)
                     n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"])
                     if position_notional(new_qty, px_dec, inverse) > n_max:

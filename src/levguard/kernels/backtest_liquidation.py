@@ -18,6 +18,7 @@ import numpy as np
 
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
+from levguard.kernels.backtest_orders import caps_at
 from levguard.kernels.backtest_records import N_RESTORE_GRID, Book, ContractKind, LiqState, Tiers
 from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price, tier_index, tiered_mm
 from levguard.typing import Float64Array1D, Int64Array1D
@@ -79,9 +80,10 @@ def liquidation_price(
 
     With ``mm_at_entry`` the maintenance margin is fixed at the entry notional (Bybit, BitMEX)
     and passed as the constant term of :func:`~levguard.kernels.margin.solve_liquidation_price`
-    with one zero tier; with ``by_size`` (tiers by position size, OKX) the tier of ``|qty|``
-    holds at every price, so its rate joins ``fee_in_mm`` over one zero tier; otherwise the
-    tiers are re-selected at the liquidation price.
+    with one zero tier; otherwise the tiers are re-selected at the liquidation price.  With
+    ``by_size`` (tiers by position size, OKX) the tier of ``|qty|`` holds at every price: the
+    table is that one tier, as the margin engine reads it
+    (:meth:`levguard.core.tiers.TierTable.at_quantity`).
     ``collateral`` is the isolated margin, or the cross wallet plus the other positions'
     unrealised PnL minus their maintenance margin.  It may be negative (funding or fees paid
     from it): the position's own unrealised PnL still counts, so a long then has a liquidation
@@ -96,18 +98,12 @@ def liquidation_price(
     """
     if qty == 0.0 or not math.isfinite(collateral):
         return math.nan
-    if by_size or mm_at_entry:
-        # One maintenance amount (valued at entry) or one rate (the tier of the size) at every
-        # price: solved over one zero tier.
-        k_const = 0.0
-        fee = fee_in_mm
-        if not by_size:
-            k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
-        elif mm_at_entry:
-            k_const = mmrs[tier_index(abs(qty), caps)] * position_notional(qty, entry_price, inverse)
-        else:
-            fee += mmrs[tier_index(abs(qty), caps)]
-        return solve_liquidation_price(qty, entry_price, collateral, k_const, fee, inverse, zero_caps, zero, zero)
+    if by_size:  # the one tier of the size at every price (TierTable.at_quantity)
+        kt = tier_index(abs(qty), caps)
+        caps, mmrs, cums = zero_caps, mmrs[kt : kt + 1], zero
+    if mm_at_entry:
+        k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
+        return solve_liquidation_price(qty, entry_price, collateral, k_const, fee_in_mm, inverse, zero_caps, zero, zero)
     return solve_liquidation_price(qty, entry_price, collateral, 0.0, fee_in_mm, inverse, caps, mmrs, cums)
 
 
@@ -152,23 +148,6 @@ def tier_rows(spec: np.void, tiers: Tiers) -> tuple[Float64Array1D, Float64Array
     a = spec["tier_start"]
     b = spec["tier_stop"]
     return tiers.cap[a:b], tiers.mmr[a:b], tiers.cum[a:b]
-
-
-@jitable
-def caps_at(caps: Float64Array1D, by_size: bool, inverse: bool, price: float) -> Float64Array1D:
-    """Return tier ``caps`` as notional at ``price``: the caps themselves for tiers by notional;
-    for tiers by position size ``size x price`` (inverse: ``size / price``, coins), a new array.
-
-    Exact at that price: a position of size ``s`` has notional ``s x price`` there and falls in
-    the same tier either way (:meth:`levguard.core.tiers.TierTable.in_notional`).  For code that
-    reads notional caps at one price: the initial-margin check of an order at its price, and a
-    liquidation's step-down at its fill.
-    """
-    if not by_size:
-        return caps
-    if inverse:
-        return caps / price
-    return caps * price
 
 
 @jitable

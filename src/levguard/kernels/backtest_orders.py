@@ -158,6 +158,41 @@ def path_cap(cfg: np.void, equity: float, peak: float) -> float:
 
 
 @jitable
+def caps_at(caps: Float64Array1D, by_size: bool, inverse: bool, price: float) -> Float64Array1D:
+    """Return tier ``caps`` as notional at ``price``: the caps themselves for tiers by notional;
+    for tiers by position size ``size x price`` (inverse: ``size / price``, coins), a new array.
+
+    Exact at that price: a position of size ``s`` has notional ``s x price`` there and falls in
+    the same tier either way (:meth:`levguard.core.tiers.TierTable.in_notional`).  For code that
+    reads notional caps at one price: the initial-margin check of an order at its price, and a
+    liquidation's step-down at its fill.
+    """
+    if not by_size:
+        return caps
+    if inverse:
+        return caps / price
+    return caps * price
+
+
+@jitable
+def margin_left(avail: float, k: int, qty: Float64Array1D, px: Float64Array1D, inst: np.ndarray, tiers: Tiers) -> float:
+    """Return ``avail`` less what a cross account's positions other than ``k`` hold at prices
+    ``px``: the initial margin of each perpetual (its tier's maximum leverage; by size the caps
+    valued at its price, :func:`caps_at`) and the value of each spot leg."""
+    for j in range(qty.shape[0]):
+        if j != k and qty[j] != 0.0 and inst[j]["kind"] != ContractKind.SPOT:
+            a = inst[j]["tier_start"]
+            b = inst[j]["tier_stop"]
+            inverse = inst[j]["kind"] == ContractKind.INVERSE
+            caps = caps_at(tiers.cap[a:b], inst[j]["by_size"], inverse, px[j])
+            n = position_notional(qty[j], px[j], inverse)
+            avail -= initial_margin(n, caps, tiers.max_lev[a:b], inst[j]["fee_in_im"])
+        elif j != k and qty[j] != 0.0:
+            avail -= abs(qty[j]) * px[j]
+    return avail
+
+
+@jitable
 def min_order_margin(inst: np.ndarray, tiers: Tiers, k: int, price: float) -> float:
     """Return the capital instrument ``k`` needs to open the venue's smallest order (0: none known).
 

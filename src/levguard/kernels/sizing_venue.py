@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from levguard.kernels._jit import jit, jitable
-from levguard.kernels.margin import position_notional, solve_liquidation_price, tiered_mm
+from levguard.kernels.margin import position_notional, solve_liquidation_price, tier_index, tiered_mm
 from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
 
 # Broadie-Glasserman-Kou beta = -zeta(1/2) / sqrt(2 pi) (same constant as core.risk.first_passage).
@@ -62,6 +62,12 @@ class Brackets(NamedTuple):
         The factor that approaches an exclusive cap from below (``1 - 1e-12``).
     max_leverage : float
         The global leverage cap.
+    by_size : bool
+        The caps and floors are position sizes (OKX counts its tiers in contracts): a leverage
+        ``L`` on equity ``E`` at price ``P`` is a size of ``L E / P`` (inverse: ``L E P``), see
+        :func:`bracket_unit`.
+    inverse : bool
+        Inverse contract (with ``by_size``).
     """
 
     caps: Float64Array1D
@@ -69,6 +75,8 @@ class Brackets(NamedTuple):
     max_levs: Float64Array1D
     below: float
     max_leverage: float
+    by_size: bool = False
+    inverse: bool = False
 
 
 class LiqSpec(NamedTuple):
@@ -88,9 +96,12 @@ class LiqSpec(NamedTuple):
         Maintenance margin valued at entry (a constant, Bybit/BitMEX) rather than tiered at the
         liquidation price.
     caps, mmrs, cums : (R,) float64
-        Maintenance tiers: notional cap, rate and maintenance amount.
+        Maintenance tiers: notional cap, rate and maintenance amount (caps are position sizes
+        with ``by_size``).
     no_caps, no_tier : (1,) float64
         A one-bracket table without maintenance (``[inf]`` and ``[0]``), for the entry basis.
+    by_size : bool
+        Tiers by position size (OKX's contracts): the tier of the size holds at every price.
     """
 
     side: float
@@ -103,6 +114,7 @@ class LiqSpec(NamedTuple):
     cums: Float64Array1D
     no_caps: Float64Array1D
     no_tier: Float64Array1D
+    by_size: bool = False
 
 
 def liq_spec(
@@ -114,6 +126,7 @@ def liq_spec(
     caps: Float64Array1D,
     mmrs: Float64Array1D,
     cums: Float64Array1D,
+    by_size: bool = False,
 ) -> LiqSpec:
     """Return the :class:`LiqSpec` of these inputs (with the maintenance-free table filled in)."""
     return LiqSpec(
@@ -127,6 +140,7 @@ def liq_spec(
         np.ascontiguousarray(cums, dtype=np.float64),
         np.full(1, np.inf),
         np.zeros(1),
+        bool(by_size),
     )
 
 
@@ -237,10 +251,20 @@ def gbm_hit_prob_scalar(barrier: float, nu: float, sigma: float, t: float) -> fl
 
 # --------------------------------------------------------------------------- liquidation budget
 @jitable
-def _upper_end(equity: float, brackets: Brackets) -> float:
+def bracket_unit(equity: float, price: float, brackets: Brackets) -> float:
+    """Return what one unit of leverage is worth in the brackets' terms: the equity (notional
+    caps), or by size the size it buys, ``equity / price`` (inverse: ``equity x price``), so
+    that :func:`tier_fixed_point_scalar` of it is exact at ``price``."""
+    if not brackets.by_size:
+        return equity
+    return equity * price if brackets.inverse else equity / price
+
+
+@jitable
+def _upper_end(equity: float, price: float, brackets: Brackets) -> float:
     # The budget's upper end: the tier fixed point capped at max_leverage (an empty table: the cap).
     if brackets.caps.shape[0] > 0:
-        return float(tier_fixed_point_scalar(equity, brackets)[0])
+        return float(tier_fixed_point_scalar(bracket_unit(equity, price, brackets), brackets)[0])
     return brackets.max_leverage
 
 
@@ -257,6 +281,8 @@ def budget_liquidation_price(leverage: float, equity: float, price: float, venue
     Entry and mark are ``price``, the isolated margin is ``equity``.  ``venue.entry_basis``: the
     maintenance margin is valued at entry (a constant ``k``, Bybit/BitMEX); otherwise it is tiered
     and re-selected at the liquidation price, with ``venue.fee`` added to the rate (OKX/Gate).
+    ``venue.by_size``: the table is the one tier of the size ``|q|`` at every price, as the
+    margin engine reads tiers by size (:meth:`levguard.core.tiers.TierTable.at_quantity`).
     """
     if not leverage > 0.0:
         return math.nan
@@ -265,13 +291,17 @@ def budget_liquidation_price(leverage: float, equity: float, price: float, venue
     notional = leverage * equity
     qb = notional * price if inverse else notional / price
     q = (venue.side * qb / venue.contract_size) * venue.contract_size
+    caps, mmrs, cums = venue.caps, venue.mmrs, venue.cums
+    if venue.by_size:
+        kt = tier_index(abs(q), caps)
+        caps, mmrs, cums = venue.no_caps, mmrs[kt : kt + 1], venue.no_tier
     if venue.entry_basis:
         n_entry = position_notional(q, price, inverse)
-        k_const = (tiered_mm(n_entry, venue.caps, venue.mmrs, venue.cums) + fee * n_entry) - fee * n_entry
+        k_const = (tiered_mm(n_entry, caps, mmrs, cums) + fee * n_entry) - fee * n_entry
         return solve_liquidation_price(
             q, price, equity, k_const, fee, inverse, venue.no_caps, venue.no_tier, venue.no_tier
         )
-    return solve_liquidation_price(q, price, equity, 0.0, fee, inverse, venue.caps, venue.mmrs, venue.cums)
+    return solve_liquidation_price(q, price, equity, 0.0, fee, inverse, caps, mmrs, cums)
 
 
 @jitable
@@ -356,7 +386,7 @@ def liquidation_budget_path_py(
     for t in range(vol.shape[0]):
         s, e, p = vol[t], equity[t], price[t]
         out[t] = (
-            liquidation_budget_solve(_upper_end(e, brackets), e, p, s, venue, budget)[0] if _valid(s, e, p) else 0.0
+            liquidation_budget_solve(_upper_end(e, p, brackets), e, p, s, venue, budget)[0] if _valid(s, e, p) else 0.0
         )
 
 
@@ -438,7 +468,7 @@ def distance_budget_path_py(
     """
     for t in range(min_distance.shape[0]):
         d, e, p = min_distance[t], equity[t], price[t]
-        out[t] = distance_budget_solve(_upper_end(e, brackets), d, e, p, venue)[0] if _valid(d, e, p) else 0.0
+        out[t] = distance_budget_solve(_upper_end(e, p, brackets), d, e, p, venue)[0] if _valid(d, e, p) else 0.0
 
 
 distance_budget_path_nb = jit(distance_budget_path_py)

@@ -20,10 +20,8 @@ from hypothesis import strategies as st
 
 import levguard
 from levguard.backtest.engine import run
-from levguard.core.sizing.base import FixedLeverage
 from levguard.core.sizing.venue import TierCap
 from levguard.core.tiers import TierTable
-from levguard.errors import InputError
 
 ENTRY = 105_000.0
 # 0.4 % up to 1,000,000 USDT of notional at ENTRY (9.5238 BTC); 0.6 % above.
@@ -83,7 +81,7 @@ def test_a_long_is_liquidated_at_its_own_tiers_rate_as_the_margin_engine_says() 
     (trade,) = res.trades.itertuples()
     (liq,) = res.liquidations.itertuples()
     assert trade.qty == pytest.approx(10.0, rel=1e-12)  # in tier 2 by its size
-    assert liq.price == pytest.approx(_okx(trade.qty, trade.price, liq.margin, TWO).liquidation_price, rel=1e-12)
+    assert liq.price == _okx(trade.qty, trade.price, liq.margin, TWO).liquidation_price  # bit for bit
     assert liq.price > 100_100.65  # the golden's, with the entry fee out of the margin
     valued = _run(df, leverage, TWO.in_notional(ENTRY), equity=55_500.0).liquidations
     assert valued["price"].iloc[0] < liq.price - 150.0
@@ -116,12 +114,21 @@ def test_the_initial_margin_check_reads_the_tier_of_the_order_size() -> None:
     assert _okx(held, ENTRY, 10_500.0, THREE).tier == 2
 
 
-def test_a_policy_that_sizes_by_notional_tiers_is_refused_by_name() -> None:
-    df = frame(np.full(6, ENTRY), wick=0.0)
-    with pytest.raises(InputError, match=r"policy: TierCap sizes by BTCUSDT's tiers by notional.*in_notional"):
-        run(df, np.ones(6), TierCap(), venue="okx", symbol="BTCUSDT", tiers={"BTCUSDT": THREE})
-    res = run(df, np.ones(6), FixedLeverage(2.0), venue="okx", symbol="BTCUSDT", tiers={"BTCUSDT": THREE})
-    assert not res.trades.empty
+def test_a_tier_cap_policy_reads_the_tier_of_the_size_at_each_bars_price() -> None:
+    """TierCap on 40,000 with the top tier at 5x from 4 BTC: at 20,000 a leverage of 5 is 10 BTC
+    (5x); at 100,000, 10x is 4 BTC, tier 2's cap (50x), so the cap rises to 10x.  The same table
+    valued at 20,000 kept its caps in USDT and stayed at 5x."""
+    top5 = TierTable.from_rows(
+        [*THREE.to_rows()[:2], {**THREE.to_rows()[2], "max_leverage": 5}], deduction=False, basis="quantity"
+    )
+    df = frame(np.r_[np.full(5, 20_000.0), np.full(5, 100_000.0)], wick=0.0)
+    targets = {}
+    for name, tiers in (("by size", top5), ("valued", top5.in_notional(20_000.0))):
+        res = run(df, np.ones(10), TierCap(), venue="okx", symbol="BTCUSDT", tiers={"BTCUSDT": tiers},
+                  initial_equity=40_000.0, rebalance="never")  # fmt: skip
+        targets[name] = res.positions["target_leverage"].to_numpy()
+    assert targets["by size"][1:].tolist() == pytest.approx([5.0] * 5 + [10.0] * 4, rel=1e-9)
+    assert targets["valued"][1:].tolist() == pytest.approx([5.0] * 9, rel=1e-9)
 
 
 @settings(max_examples=25, deadline=None)

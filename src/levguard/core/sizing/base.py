@@ -51,7 +51,8 @@ class MarketContext:
     """The instrument and venue a leverage applies to (for venue-aware policies).
 
     ``venue`` names a rule set (``binance-usdm``...); ``side`` is +1/-1 or ``"long"``/``"short"``
-    (stored as +1/-1); ``tiers`` override the venue's built-in brackets; ``mmr`` gives a fixed
+    (stored as +1/-1); ``tiers`` override the venue's built-in brackets (by notional, or by
+    position size as OKX counts them: valued at the decision's price); ``mmr`` gives a fixed
     maintenance rate instead.  ``funding_rate`` is per ``funding_interval_hours`` (positive:
     longs pay; default interval: the venue's, :attr:`VenueModel.funding_interval_hours
     <levguard.core.rules.base.VenueModel.funding_interval_hours>`, 1 h on Hyperliquid and dYdX
@@ -82,8 +83,11 @@ class MarketContext:
             raise InputError(f"symbol must be a non-empty string, was {show(self.symbol)}")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"tiers must be a TierTable or None, was {type(self.tiers).__name__}")
-        if self.tiers is not None:
-            self.tiers.notional_only("tiers")  # the sizer changes the size: caps valued at a price
+        if self.tiers is not None and self.tiers.basis == "quantity" and model.tier_deduction:
+            raise InputError(
+                f"tiers by quantity apply the tier's rate to the whole position, as OKX does; {model.name} tiers "
+                "by notional with a maintenance deduction"
+            )
         if self.mmr is not None:
             mmr = finite_number(self.mmr, "mmr")
             if not 0.0 < mmr < 1.0:

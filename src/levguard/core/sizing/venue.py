@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from levguard.core.instruments import Instrument
-from levguard.core.margin import evaluate, instrument_for, resolve_tiers
+from levguard.core.margin import evaluate, instrument_for, resolve_tiers, venue_tiers
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.risk.excursion import ExcursionForecaster, GbmForecaster
 from levguard.core.risk.forecast import MAX_HORIZON_DAYS, annual_volatility, horizon_hours, liquidation_distance
@@ -64,8 +64,12 @@ closed form on ``vol_forecast`` when the state has none), ``forecast`` (the fore
 the closed forms of :func:`~levguard.core.risk.liquidation.prob_liquidation`."""
 
 
-def context_tiers(ctx: MarketContext, price: float = 1.0) -> TierTable:
+def context_tiers(ctx: MarketContext, price: float | None = None) -> TierTable:
     """Return the tier table for ``ctx``: its own ``tiers``, a fixed ``mmr``, or the venue's.
+
+    Tiers by position size (OKX's contracts) are valued at ``price`` when one is given
+    (:meth:`~levguard.core.tiers.TierTable.in_notional`, exact at that price), else returned by
+    size for the paths that value them bar by bar (:func:`tier_fixed_point` with prices).
 
     Raises
     ------
@@ -73,16 +77,30 @@ def context_tiers(ctx: MarketContext, price: float = 1.0) -> TierTable:
         Unknown venue, or no built-in tiers for the symbol on the venue.
     """
     if ctx.tiers is not None:
-        return ctx.tiers
+        if price is None or ctx.tiers.basis == "notional":
+            return ctx.tiers
+        return ctx.tiers.in_notional(price, inverse=_inverse(ctx))
     if ctx.mmr is not None:
         return TierTable.fixed_rate(ctx.mmr)
     model = get_venue(ctx.venue)
     inst = instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size)
-    return resolve_tiers(model, Position(inst, float(ctx.side), price, price))
+    px = 1.0 if price is None else price
+    return resolve_tiers(model, Position(inst, float(ctx.side), px, px))
+
+
+def _inverse(ctx: MarketContext) -> bool:
+    # Whether the context's instrument is an inverse contract.
+    model = get_venue(ctx.venue)
+    return instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size).inverse
 
 
 def tier_fixed_point(
-    table: TierTable, equity: Float64Array1D, max_leverage: float = math.inf
+    table: TierTable,
+    equity: Float64Array1D,
+    max_leverage: float = math.inf,
+    price: Float64Array1D | None = None,
+    *,
+    inverse: bool = False,
 ) -> tuple[Float64Array1D, Float64Array1D]:
     """Return the largest ``L <= max_leverage`` with ``L <= max_leverage_tier(L * equity)``.
 
@@ -94,6 +112,11 @@ def tier_fixed_point(
         Equity (settlement currency) per case; non-positive or NaN gives 0.
     max_leverage : float
         An extra global cap.
+    price : ndarray, shape (n,), optional
+        The price per case, needed by tiers by position size (a leverage ``L`` buys the size
+        ``L E / price``, inverse ``L E price``: :func:`~levguard.kernels.sizing_venue.bracket_unit`).
+    inverse : bool
+        Inverse contract (with tiers by size).
 
     Returns
     -------
@@ -108,6 +131,11 @@ def tier_fixed_point(
     Runs on the numba kernel :func:`levguard.kernels.sizing_venue.tier_cap_path_nb`.
     """
     eq = np.ascontiguousarray(equity, dtype=np.float64)
+    if table.basis == "quantity":
+        if price is None:
+            raise InputError("tiers by position size need the price to value a leverage at (price), was missing")
+        px = np.asarray(price, dtype=np.float64)
+        eq = np.ascontiguousarray(eq * px if inverse else eq / px)
     lev = np.zeros_like(eq)
     bound = np.zeros_like(eq)
     tier_cap_path_nb(eq, _brackets(table, max_leverage), lev, bound)
@@ -138,16 +166,16 @@ def _first_usable(valid: npt.NDArray[np.intp], eq: Float64Array1D, px: Float64Ar
     return float(eq[first]), float(px[first])
 
 
-def _brackets(table: TierTable | None, max_leverage: float) -> Brackets:
+def _brackets(table: TierTable | None, max_leverage: float, inverse: bool = False) -> Brackets:
     # The tier kernel's brackets: caps, floors (0 then the previous caps), max leverages (an
-    # empty table without tiers).
+    # empty table without tiers); by size, with the contract kind that values a leverage.
     if table is None:
         empty = np.zeros(0)
         return Brackets(empty, empty, empty, _BELOW, float(max_leverage))
     caps = np.ascontiguousarray(table.caps, dtype=np.float64)
     floors = np.concatenate(([0.0], caps[:-1]))
     max_levs = np.array([float(t.max_leverage) for t in table.tiers], dtype=np.float64)
-    return Brackets(caps, floors, max_levs, _BELOW, float(max_leverage))
+    return Brackets(caps, floors, max_levs, _BELOW, float(max_leverage), table.basis == "quantity", bool(inverse))
 
 
 def leverage_tiers(ctx: MarketContext, table: TierTable) -> TierTable:
@@ -161,7 +189,7 @@ def leverage_tiers(ctx: MarketContext, table: TierTable) -> TierTable:
     if not fee > 0.0:
         return table
     rows = tuple(replace(t, max_leverage=1.0 / (1.0 / t.max_leverage + fee)) for t in table.tiers)
-    return TierTable(rows, source=table.source, fixed=table.fixed, deduction=table.deduction)
+    return replace(table, tiers=rows)
 
 
 @dataclass(frozen=True)
@@ -241,9 +269,9 @@ class TierCap:
         ctx = self.context or MarketContext()
         try:
             table = leverage_tiers(ctx, context_tiers(ctx))
+            return tier_fixed_point(table, inputs.equity, self.cap, inputs.price, inverse=_inverse(ctx))[0]
         except InputError:
             return np.zeros(n)
-        return tier_fixed_point(table, inputs.equity, self.cap)[0]
 
 
 def _vparams(model: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -488,7 +516,7 @@ class LiquidationBudget:
             taker = model.taker_fee(probe)
             if model.close_fee_rate(probe) > 0:
                 return None
-            table = resolve_tiers(model, probe)
+            table = venue_tiers(model, probe)  # by size: the whole table, the kernel reads the size's tier
             args = liq_spec(
                 float(ctx.side),
                 float(inst.contract_size),
@@ -498,6 +526,7 @@ class LiquidationBudget:
                 np.ascontiguousarray(table.caps, dtype=np.float64),
                 np.ascontiguousarray(table.mmrs, dtype=np.float64),
                 np.ascontiguousarray(table.cums, dtype=np.float64),
+                table.basis == "quantity",
             )
             for lev in _PROBE_LEVERAGES:
                 engine = self.liquidation_price(ctx, equity, price, lev)
@@ -612,7 +641,7 @@ class LiquidationBudget:
         the same code as :meth:`solve`).  Other models solve in Python: with a flat tier table
         (one bracket) and a linear or inverse contract the liquidation price relative to the mark
         depends on ``L`` alone, so results are cached by volatility; with brackets the notional
-        matters and the cache key is ``(vol, equity)``.
+        matters and the cache key is ``(vol, equity)``, by size ``(vol, equity, price)``.
         """
         if self.model in _FORECAST_MODELS and inputs.liquidation_forecasts is not None:
             return self._forecast_path(inputs, inputs.liquidation_forecasts)
@@ -634,12 +663,15 @@ class LiquidationBudget:
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._venue_args(ctx, *start)
         if args is not None:
-            liquidation_budget_path_nb(vol, eq, px, args, _brackets(table, self.max_leverage), self._budget(ctx), out)
+            brackets = _brackets(table, self.max_leverage, args.inverse)
+            liquidation_budget_path_nb(vol, eq, px, args, brackets, self._budget(ctx), out)
             return out
-        cache: dict[tuple[float, float], float] = {}
+        # By size with several tiers the price moves the tier too: it joins the key.
+        by_price = table is not None and table.basis == "quantity" and not flat
+        cache: dict[tuple[float, ...], float] = {}
         for t in valid.tolist():
             s, e, p = float(vol[t]), float(eq[t]), float(px[t])
-            key = (s, 1.0 if flat else e)
+            key = (s, 1.0, 1.0) if flat else (s, e, p if by_price else 1.0)
             if key not in cache:
                 try:
                     cache[key] = self.solve(ctx, e, p, s)[0]
@@ -663,7 +695,7 @@ class LiquidationBudget:
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._lp_args(ctx, *start)
         if args is not None:
-            distance_budget_path_nb(need, eq, px, args, _brackets(table, self.max_leverage), out)
+            distance_budget_path_nb(need, eq, px, args, _brackets(table, self.max_leverage, args.inverse), out)
             return out
         for t in valid.tolist():
             e, p, d = float(eq[t]), float(px[t]), float(need[t])
