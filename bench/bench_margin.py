@@ -82,7 +82,7 @@ def main() -> None:
     out_lp, out_mm, out_ratio = np.empty(n), np.empty(n), np.empty(n)
 
     def kernel() -> None:
-        isolated_linear_nb(q, ep, mg, mk, 0.0, False, t.caps, t.mmrs, t.cums, out_lp, out_mm, out_ratio)
+        isolated_linear_nb(q, ep, mg, mk, 0.0, False, False, t.caps, t.mmrs, t.cums, out_lp, out_mm, out_ratio)
 
     def wrapper() -> np.ndarray:
         return isolated_liquidation_prices(q, ep, mg, t, "binance-usdm", mark_price=mk)

@@ -142,9 +142,11 @@ def _as_table(tiers: object, model: VenueModel) -> TierTable:
     # As the venue applies it (amounts dropped on OKX and BitMEX, OKX's caps in the lower tier),
     # as the margin engine does (:func:`levguard.core.margin.resolve_tiers`).
     if isinstance(tiers, TierTable):
-        return model.read_tiers(tiers.notional_only("tiers"))
+        return model.read_tiers(tiers)  # by size (OKX's contracts) too, on venues without deduction
     if isinstance(tiers, Sequence) and not isinstance(tiers, str | bytes):
         return model.read_tiers(TierTable.from_rows(tiers))
+    if isinstance(tiers, Mapping):  # {basis, rows}, as an account spec writes tiers by size
+        return _as_table(tiers_from_spec(tiers, "tiers", deduction=model.tier_deduction), model)
     raise InputError(f"tiers must be a TierTable or a list of tier dicts, was {type(tiers).__name__}")
 
 
@@ -205,8 +207,11 @@ def isolated_margin_arrays(
     ----------
     qty, entry_price, isolated_margin : array_like, shape (N,)
         Signed base quantity (> 0 long), entry price, isolated margin (settlement currency).
-    tiers : TierTable, list of tier dicts, or a sequence of them
+    tiers : TierTable, list of tier dicts, ``{basis, rows}``, or a sequence of them
         One shared table, or one table per symbol with ``table_ids`` choosing per position.
+        Tiers by position size (``basis="quantity"``, OKX's contracts; venues without a
+        deduction): each position is in the tier of ``|qty|`` at every price, as
+        :func:`evaluate_account` reads them.
     venue : str
         One of ``binance-usdm, bybit-linear, okx, gate, hyperliquid, dydx-v4, bitmex, generic``.
     mark_price : array_like, optional
@@ -326,7 +331,8 @@ def _run_isolated(
     if table_ids is None:
         t = _as_table(tiers, model)
         caps, mmrs, cums = (readonly(x) for x in (t.caps, t.mmrs, t.cums))
-        bad = isolated_linear_nb(q, ep, mg, mk, fee, at_entry, caps, mmrs, cums, out_lp, out_mm, out_ratio)
+        by_size = t.basis == "quantity"
+        bad = isolated_linear_nb(q, ep, mg, mk, fee, at_entry, by_size, caps, mmrs, cums, out_lp, out_mm, out_ratio)
     else:
         if not isinstance(tiers, Sequence) or isinstance(tiers, str | bytes) or not tiers:
             raise InputError("tiers must be a non-empty sequence of tables when table_ids is given")
@@ -356,8 +362,11 @@ def _run_isolated(
             cums[r, k:] = tab.cums[-1]
         if out_mm.shape[0] != n:  # the multi-table kernel has no block scratch
             out_mm, out_ratio = np.empty(n), np.empty(n)
+        sized = readonly(np.array([tab.basis == "quantity" for tab in tables], dtype=np.bool_))
         ids, caps, mmrs, cums = (readonly(x) for x in (ids, caps, mmrs, cums))
-        bad = isolated_linear_multi_nb(q, ep, mg, mk, fee, at_entry, ids, caps, mmrs, cums, out_lp, out_mm, out_ratio)
+        bad = isolated_linear_multi_nb(
+            q, ep, mg, mk, fee, at_entry, ids, sized, caps, mmrs, cums, out_lp, out_mm, out_ratio
+        )
     if bad >= 0:
         _raise_row(int(bad), q, ep, mg, mk)
 

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,11 +24,12 @@ from levguard.core.margin import evaluate
 from levguard.core.margin_cross import evaluate_cross
 from levguard.core.rules import get_venue
 from levguard.core.sizing.base import MarketContext
+from levguard.core.sizing.venue import LiquidationBudget
 from levguard.core.spec import account_from_spec
 from levguard.core.tiers import Tier, TierTable
 from levguard.errors import InputError
 from levguard.live.account_cache import AccountCache
-from levguard.margin import isolated_liquidation_prices
+from levguard.margin import isolated_liquidation_prices, isolated_margin_arrays
 from levguard.sizing import size_account
 
 # 0.4 % up to 1,000,000 USDT of notional; 0.6 % above: at 105,000 the cap is 9.5238 BTC.
@@ -148,8 +150,8 @@ def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the
         MarketContext(venue="binance-usdm", tiers=table)  # OKX's are taken (tests/sizing/venue)
     with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
         MarginRegime(kind="tiered", tiers=table)
-    with pytest.raises(InputError, match="tiers must be tiers by notional"):
-        isolated_liquidation_prices([1.0], [100.0], [10.0], venue="okx", tiers=table)
+    with pytest.raises(InputError, match="bybit-linear tiers by notional with a maintenance deduction"):
+        isolated_liquidation_prices([1.0], [100.0], [10.0], venue="bybit-linear", tiers=table)
     # The backtester takes them (tests/backtest/engine/test_bt_tiers_by_size.py).
     # The liquidation outcome reads the tier at the fill: 12 BTC (tier 2 by size) at any fill.
     out = liquidation_outcome("okx", 12.0, 105_000.0, 90_000.0, 10_000.0, tiers=table)
@@ -157,7 +159,7 @@ def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the
     assert out == same
 
 
-def test_sizing_values_tiers_by_quantity_at_the_mark() -> None:
+def test_sizing_reads_tiers_by_quantity_at_the_mark() -> None:
     spec = {
         "venue": "okx", "wallet_balance": 200_000,
         "positions": [{"symbol": "BTCUSDT", "qty": 10, "entry_price": 105_000.0, "mark_price": 105_000.0,
@@ -170,8 +172,20 @@ def test_sizing_values_tiers_by_quantity_at_the_mark() -> None:
         {"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7}]}}  # fmt: skip
     a = size_account(spec, policy, vol=0.6).to_dict()
     b = size_account(valued, policy, vol=0.6).to_dict()
-    assert a["target_leverage"] == b["target_leverage"]
+    assert a["target_leverage"] == b["target_leverage"]  # the gap cap binds: the tiers do not matter
     assert a["binding_constraint"] == b["binding_constraint"]
+    # The budget alone: its liquidation prices use the tier of each candidate size.  Valued at the
+    # mark, the candidates near 10x re-selected tier 1 at their liquidation prices (a review found
+    # 5.0307x against 4.99999999993x).
+    budget = {"policy": {"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7}}
+    by_size = size_account(spec, budget, vol=0.6).to_dict()
+    at_mark = size_account(valued, budget, vol=0.6).to_dict()
+    ctx = MarketContext(
+        venue="okx", symbol="BTCUSDT", tiers=TierTable.from_rows(ROWS, deduction=False, basis="quantity")
+    )
+    lev = LiquidationBudget(0.01, 7.0).solve(ctx, 200_000.0, 105_000.0, 0.6)[0]
+    assert by_size["target_leverage"] == pytest.approx(lev, rel=1e-9)
+    assert at_mark["target_leverage"] > by_size["target_leverage"] * 1.005
 
 
 sizes = st.floats(min_value=1e-3, max_value=50.0, allow_nan=False)
@@ -291,3 +305,34 @@ def test_an_okx_step_down_by_size_leaves_the_first_tiers_cap_itself() -> None:
     for fill in (109_052.0, 109_300.0, 109_500.0):  # a short's mirror (its liquidation price is near 109,052)
         short = liquidation_outcome("okx", -5.0, 105_000.0, fill, 25_987.5, tiers=table)
         assert short.remaining_qty == -2.0, fill
+
+
+@pytest.mark.parametrize("venue", ["okx", "bitmex"])
+def test_the_array_functions_read_the_tier_of_each_size_as_evaluate_account(venue: str) -> None:
+    """``isolated_margin_arrays`` (one table, or several by ``table_ids``) give each position's
+    liquidation price and maintenance margin to the last bit of the margin engine's, with
+    the tier of its size: sizes on both sides of the 9.52-BTC cap, longs and shorts."""
+    table = TierTable.from_rows(ROWS, deduction=False, basis="quantity")
+    rng = np.random.default_rng(7)
+    n = 300
+    qty = rng.choice([-1.0, 1.0], n) * rng.uniform(0.5, 20.0, n)
+    qty[:4] = [CAP_BTC, -CAP_BTC, 9.5, -10.0]
+    entry = rng.uniform(90_000.0, 120_000.0, n)
+    mark = entry * rng.uniform(0.97, 1.03, n)
+    margin = np.abs(qty) * entry / rng.uniform(5.0, 40.0, n)
+    lp, mm, _ratio = isolated_margin_arrays(qty, entry, margin, table, venue, mark_price=mark)
+    ids = np.arange(n) % 2
+    notional = table.in_notional(100_000.0)
+    mixed = isolated_margin_arrays(qty, entry, margin, [table, notional], venue, mark_price=mark, table_ids=ids)
+    for i in range(n):
+        spec = {"venue": venue, "wallet_balance": 0, "tiers": {"BTCUSDT": table},
+                "positions": [{"symbol": "BTCUSDT", "qty": float(qty[i]), "entry_price": float(entry[i]),
+                               "mark_price": float(mark[i]), "margin_mode": "isolated",
+                               "isolated_margin": float(margin[i])}]}  # fmt: skip
+        p = levguard.evaluate_account(spec).positions[0]
+        assert (lp[i], mm[i]) == (p.liquidation_price, p.maintenance_margin), i
+        if ids[i] == 0:
+            assert (mixed[0][i], mixed[1][i]) == (lp[i], mm[i]), i
+    if venue == "okx":  # docs/margin.md's golden: 10 BTC @ 105,000 on 55,500 in the 0.6 % tier by size
+        golden = isolated_liquidation_prices([10.0], [105_000.0], [55_500.0], table, venue)
+        assert round(float(golden[0]), 2) == 100_100.65

@@ -26,7 +26,7 @@ def _positions(n: int, seed: int) -> tuple[np.ndarray, ...]:
 def _run(fn, q, ep, mg, mk, fee, at_entry, *tables):  # type: ignore[no-untyped-def]
     out = [np.empty(q.shape[0]) for _ in range(3)]
     ins = (readonly(a) for a in (q, ep, mg, mk))  # read-only, as levguard.margin passes them
-    fn(*ins, fee, at_entry, *(readonly(t) for t in tables), *out)
+    fn(*ins, fee, at_entry, *(readonly(t) if isinstance(t, np.ndarray) else t for t in tables), *out)
     return out
 
 
@@ -35,7 +35,7 @@ def _run(fn, q, ep, mg, mk, fee, at_entry, *tables):  # type: ignore[no-untyped-
 def test_compiled_equals_python(fee: float, at_entry: bool) -> None:
     """Bitwise-equal outputs (NaN where NaN) for shared tables."""
     q, ep, mg, mk = _positions(3_000, 1)
-    tabs = (TABLE.caps, TABLE.mmrs, TABLE.cums)
+    tabs = (False, TABLE.caps, TABLE.mmrs, TABLE.cums)
     a = _run(km.isolated_linear_py, q, ep, mg, mk, fee, at_entry, *tabs)
     b = _run(km.isolated_linear_nb, q, ep, mg, mk, fee, at_entry, *tabs)
     for x, y in zip(a, b, strict=True):
@@ -51,18 +51,19 @@ def test_multi_table_compiled_equals_python_and_shared() -> None:
     caps = np.vstack([TABLE.caps, eth.caps])
     mmrs = np.vstack([TABLE.mmrs, eth.mmrs])
     cums = np.vstack([TABLE.cums, eth.cums])
-    a = _run(km.isolated_linear_multi_py, q, ep, mg, mk, 0.0, False, ids, caps, mmrs, cums)
-    b = _run(km.isolated_linear_multi_nb, q, ep, mg, mk, 0.0, False, ids, caps, mmrs, cums)
+    flags = np.zeros(2, dtype=np.bool_)
+    a = _run(km.isolated_linear_multi_py, q, ep, mg, mk, 0.0, False, ids, flags, caps, mmrs, cums)
+    b = _run(km.isolated_linear_multi_nb, q, ep, mg, mk, 0.0, False, ids, flags, caps, mmrs, cums)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
-    shared = _run(km.isolated_linear_nb, q, ep, mg, mk, 0.0, False, TABLE.caps, TABLE.mmrs, TABLE.cums)
+    shared = _run(km.isolated_linear_nb, q, ep, mg, mk, 0.0, False, False, TABLE.caps, TABLE.mmrs, TABLE.cums)
     np.testing.assert_array_equal(a[0][ids == 0], shared[0][ids == 0])
 
 
 def test_numpy_baseline_agrees_with_the_kernel() -> None:
     """The textbook per-bracket NumPy vectorisation finds the same liquidation prices."""
     q, ep, mg, mk = _positions(5_000, 3)
-    lp = _run(km.isolated_linear_py, q, ep, mg, mk, 0.0, False, TABLE.caps, TABLE.mmrs, TABLE.cums)[0]
+    lp = _run(km.isolated_linear_py, q, ep, mg, mk, 0.0, False, False, TABLE.caps, TABLE.mmrs, TABLE.cums)[0]
     base = km.numpy_isolated_linear_liq(q, ep, mg, TABLE.caps, TABLE.mmrs, TABLE.cums)
     np.testing.assert_allclose(lp, base, rtol=1e-9, equal_nan=True)
     assert np.isnan(lp).any()
@@ -169,3 +170,28 @@ def test_arrays_of_another_shape_and_fractional_table_ids_are_refused() -> None:
             isolated_margin_arrays(q, ep, mg, [TABLE, TABLE], table_ids=ids)
     whole = isolated_margin_arrays(q, ep, mg, [TABLE, TABLE], table_ids=[0.0, 1.0, 0.0, 1.0])
     np.testing.assert_array_equal(whole[0], isolated_margin_arrays(q, ep, mg, TABLE)[0])
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="LEVGUARD_DISABLE_NUMBA=1: no compiled twin")
+@pytest.mark.parametrize(("fee", "at_entry"), [(0.0005, False), (0.0, True)])
+def test_tiers_by_size_compiled_equals_python(fee: float, at_entry: bool) -> None:
+    """Caps read as position sizes (OKX's contracts), shared and per-position tables."""
+    q, ep, mg, mk = _positions(3_000, 4)
+    sizes = (np.array([0.5, 2.0, 8.0, np.inf]), np.array([0.004, 0.006, 0.01, 0.02]), np.zeros(4))
+    a = _run(km.isolated_linear_py, q, ep, mg, mk, fee, at_entry, True, *sizes)
+    b = _run(km.isolated_linear_nb, q, ep, mg, mk, fee, at_entry, True, *sizes)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    ids = (np.arange(q.shape[0]) % 2).astype(np.int64)
+    flags = np.array([True, False])
+    tabs = (
+        np.vstack([sizes[0], TABLE.caps[:4]]),
+        np.vstack([sizes[1], TABLE.mmrs[:4]]),
+        np.vstack([sizes[2], TABLE.cums[:4]]),
+    )
+    c = _run(km.isolated_linear_multi_py, q, ep, mg, mk, fee, at_entry, ids, flags, *tabs)
+    d = _run(km.isolated_linear_multi_nb, q, ep, mg, mk, fee, at_entry, ids, flags, *tabs)
+    for x, y in zip(c, d, strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(c[0][ids == 0], a[0][ids == 0])  # the shared table's rows
+    assert (np.histogram(np.abs(q), bins=np.r_[0.0, sizes[0]])[0] > 100).all()  # every tier by size

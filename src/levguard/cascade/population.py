@@ -298,7 +298,7 @@ def liquidatable_mask(
     # Read-only inputs, as the margin engine passes them (one compiled signature).
     ins = (q, entry_price, margin, np.full(n, float(price)), [np.inf], [float(mmr)], [0.0])
     q, ep, mg, mark, caps, mmrs, cums = (readonly(np.ascontiguousarray(a, dtype=np.float64)) for a in ins)
-    bad = isolated_linear_nb(q, ep, mg, mark, 0.0, False, caps, mmrs, cums, liq, mm, ratio)
+    bad = isolated_linear_nb(q, ep, mg, mark, 0.0, False, False, caps, mmrs, cums, liq, mm, ratio)
     if bad >= 0:
         raise InputError(
             f"position {bad}: side x qty must be non-zero and finite, entry_price, margin and price > 0 "

@@ -226,13 +226,10 @@ def venue_tiers(model: VenueModel, position: Position) -> TierTable:
         by notional tier.
     """
     if position.tiers is not None:
-        table = model.read_tiers(position.tiers)
-        if table.basis != "notional" and model.tier_deduction:
-            raise InputError(
-                f"{position.symbol}: tiers by quantity apply the tier's rate to the whole position, as OKX does; "
-                f"{model.name} tiers by notional with a maintenance deduction"
-            )
-        return table
+        try:
+            return model.read_tiers(position.tiers)
+        except InputError as exc:
+            raise InputError(f"{position.symbol}: {exc}") from None
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)

@@ -389,7 +389,7 @@ class TierTable:
     def notional_only(self, field: str) -> TierTable:
         """Return this table, or refuse it, naming ``field``, where its basis is quantity: for code
         that reads caps as notional and has no one price to value them at (the cascade
-        simulator, the array margin functions, a sizing context)."""
+        simulator)."""
         if self.basis != "notional":
             raise InputError(
                 f"{field} must be tiers by notional, was tiers by quantity: value them at a price with "

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from levguard.kernels._jit import jit, jitable
-from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
+from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 
 @jitable
@@ -273,6 +273,7 @@ def isolated_linear_py(
     mark_price: Float64Array1D,
     fee: float,
     mm_at_entry: bool,
+    by_size: bool,
     caps: Float64Array1D,
     mmrs: Float64Array1D,
     cums: Float64Array1D,
@@ -290,6 +291,10 @@ def isolated_linear_py(
         Rate added to the maintenance rate at the liquidation price (OKX/Gate taker term).
     mm_at_entry : bool
         Value maintenance margin at the entry notional (Bybit, BitMEX) instead of at price.
+    by_size : bool
+        The caps are position sizes ``|q|`` (OKX counts its tiers in contracts): each position
+        is in the tier of its size at every price, so its liquidation price is solved with that
+        one tier (:meth:`levguard.core.tiers.TierTable.at_quantity`, as the margin engine does).
     caps, mmrs, cums : (T,) float64
         The shared tier table.
     out_liq, out_mm, out_ratio : (N,) float64
@@ -318,12 +323,15 @@ def isolated_linear_py(
     """
     n = q.shape[0]
     t = caps.shape[0]
-    # MM fixed at entry: the liquidation price is solved with one zero tier and k_const = MM.
-    lp_caps = np.full(1, np.inf) if mm_at_entry else caps
-    lp_mmrs = np.zeros(1) if mm_at_entry else mmrs
-    lp_cums = np.zeros(1) if mm_at_entry else cums
+    # MM fixed at entry: the liquidation price is solved with one zero tier and k_const = MM; by
+    # size with one tier, the size's (its rate set per position below).
+    one_tier = mm_at_entry or by_size
+    lp_caps = np.full(1, np.inf) if one_tier else caps
+    lp_mmrs = np.zeros(1) if one_tier else mmrs
+    lp_cums = np.zeros(1) if one_tier else cums
     t_lp = lp_caps.shape[0]
     mm_notional = np.empty(_BLOCK)
+    mm_key = np.empty(_BLOCK)
     mm_rate = np.empty(_BLOCK)
     mm_cum = np.empty(_BLOCK)
     mm_found = np.empty(_BLOCK)
@@ -347,9 +355,10 @@ def isolated_linear_py(
         mm_b = out_mm[start : start + m] if keep_all else out_mm[:m]
         ratio_b = out_ratio[start : start + m] if keep_all else out_ratio[:m]
 
-        # Maintenance tier of the notional at mark (or at entry): tier_index.
+        # Maintenance tier of the notional at mark (or at entry), or of the size: tier_index.
         for i in range(m):
             mm_notional[i] = abs(qb[i]) * (eb[i] if mm_at_entry else kb[i])
+            mm_key[i] = abs(qb[i]) if by_size else mm_notional[i]
             mm_rate[i] = mmrs[t - 1]
             mm_cum[i] = cums[t - 1]
             mm_found[i] = 0.0
@@ -359,7 +368,7 @@ def isolated_linear_py(
                 break
             cap, rate, cum = caps[j], mmrs[j], cums[j]
             for i in range(m):
-                hit = (mm_found[i] == 0.0) & (mm_notional[i] < cap)
+                hit = (mm_found[i] == 0.0) & (mm_key[i] < cap)
                 mm_rate[i] = rate if hit else mm_rate[i]
                 mm_cum[i] = cum if hit else mm_cum[i]
                 mm_found[i] = 1.0 if hit else mm_found[i]
@@ -378,7 +387,7 @@ def isolated_linear_py(
             # q = 0 has no liquidation price: a NaN offset carries that through to the solve.
             lp_a[i] = lp_offset(qi, ep, gb[i], k_const, False) if qi != 0.0 else math.nan
             lp_s[i] = lp_side(qi, False)
-            lp_rate[i] = lp_mmrs[t_lp - 1]
+            lp_rate[i] = mm_rate[i] if by_size and not mm_at_entry else lp_mmrs[t_lp - 1]
             lp_cum[i] = lp_cums[t_lp - 1]
             lp_floor[i] = lp_caps[t_lp - 2] if t_lp > 1 else 0.0
             lp_found[i] = 0.0
@@ -415,6 +424,7 @@ def isolated_linear_multi_py(
     fee: float,
     mm_at_entry: bool,
     table_ids: Int64Array1D,
+    by_size: BoolArray1D,
     caps: Float64Array2D,
     mmrs: Float64Array2D,
     cums: Float64Array2D,
@@ -423,8 +433,9 @@ def isolated_linear_multi_py(
     out_ratio: Float64Array1D,
 ) -> int:
     """Per-position tier tables: as :func:`isolated_linear_py` with ``table_ids[i]`` selecting
-    a row of the (M, T) tables (rows padded with ``inf`` caps past their last tier).  Returns
-    ``-1``, or the first invalid row (checked before anything is written)."""
+    a row of the (M, T) tables (rows padded with ``inf`` caps past their last tier), tiers by
+    size where ``by_size[table_ids[i]]``.  Returns ``-1``, or the first invalid row (checked
+    before anything is written)."""
     bad = first_invalid_row(q, entry_price, margin, mark_price)
     if bad >= 0:
         return bad
@@ -436,6 +447,9 @@ def isolated_linear_multi_py(
         m = mmrs[t]
         u = cums[t]
         qi = q[i]
+        if by_size[t]:  # the one tier of the size at every price
+            kt = tier_index(abs(qi), c)
+            c, m, u = zero_caps, m[kt : kt + 1], zero
         ep = entry_price[i]
         n_mark = abs(qi) * mark_price[i]
         if mm_at_entry:

@@ -118,3 +118,36 @@ def test_by_size_kernels_agree_compiled_and_python() -> None:
             sv.liquidation_budget_path_nb(si.vol_forecast, si.equity, si.price, venue, brackets, budget, b)
             assert np.array_equal(a, b)
             assert (a > 0).all()
+
+
+def test_tiers_by_size_without_a_price_decide_nothing_rather_than_at_a_price_of_1() -> None:
+    """``SizingState.price`` defaults to 1.0, which notional tiers never read; by size it put 20
+    BTC of caps at 20 USDT (a review).  Without a price: 0 and ``no_tiers``, paths of 0."""
+    for policy in (TierCap(), LiquidationBudget(0.01, 7.0, model="gbm")):
+        no_price = policy.decide(SizingState(equity=1e4, vol_forecast=0.6, context=_ctx(BY_SIZE)))
+        assert (no_price.target_leverage, no_price.binding_constraint) == (0.0, "no_tiers")
+        assert "need the decision's price (SizingState.price)" in no_price.reasons[0]
+        priced = policy.decide(SizingState(equity=1e4, price=1e5, vol_forecast=0.6, context=_ctx(BY_SIZE)))
+        assert priced.target_leverage > 0.0
+        si = _inputs(5)
+        bare = SeriesInputs(si.returns, vol_forecast=si.vol_forecast, equity=si.equity)
+        assert not type(policy)(**_fields(policy), context=_ctx(BY_SIZE)).leverage_path(bare).any()
+    # A price of 1 given is a price: the state says so.
+    assert SizingState(equity=1.0, price=1.0).price_given
+    assert not SizingState(equity=1.0).price_given
+
+
+def _fields(policy: object) -> dict[str, object]:
+    if isinstance(policy, TierCap):
+        return {}
+    return {"max_prob": 0.01, "horizon_days": 7.0, "model": "gbm"}
+
+
+def test_a_notional_table_needs_no_instrument_for_its_path() -> None:
+    """A review found TierCap.leverage_path asking the venue for the contract kind of every
+    context, so a symbol the venue does not list (BitMEX ETHUSD) gave a path of 0 while decide
+    gave 20: only tiers by size need it."""
+    ctx = MarketContext(venue="bitmex", symbol="ETHUSD", tiers=TierTable.from_max_leverage([(0, 50), (1e6, 20)]))
+    si = SeriesInputs(np.zeros(2), equity=np.array([1e5, 1e5]), price=np.array([2_000.0, 2_000.0]))
+    assert TierCap(context=ctx).leverage_path(si).tolist() == [20.0, 20.0]
+    assert TierCap().decide(SizingState(equity=1e5, context=ctx)).target_leverage == 20.0

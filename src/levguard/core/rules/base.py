@@ -445,8 +445,22 @@ class VenueModel:
     def read_tiers(self, table: TierTable) -> TierTable:
         """Return ``table`` as this venue applies it: as given where tiers carry a deduction,
         else each tier's rate on the whole position with no amount, a cap in the lower tier
-        where :attr:`mm_cap_inclusive` (:meth:`~levguard.core.tiers.TierTable.without_deduction`)."""
-        return table if self.tier_deduction else table.without_deduction(cap_inclusive=self.mm_cap_inclusive)
+        where :attr:`mm_cap_inclusive` (:meth:`~levguard.core.tiers.TierTable.without_deduction`).
+
+        Raises
+        ------
+        InputError
+            Tiers by position size (OKX's contracts) on a venue that deducts a maintenance
+            amount by notional tier.
+        """
+        if not self.tier_deduction:
+            return table.without_deduction(cap_inclusive=self.mm_cap_inclusive)
+        if table.basis != "notional":
+            raise InputError(
+                f"tiers by quantity apply the tier's rate to the whole position, as OKX does; {self.name} tiers "
+                "by notional with a maintenance deduction"
+            )
+        return table
 
     def taker_fee(self, position: Position) -> float:
         """Return the position's taker fee rate, or the venue default."""

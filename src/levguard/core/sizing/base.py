@@ -83,11 +83,8 @@ class MarketContext:
             raise InputError(f"symbol must be a non-empty string, was {show(self.symbol)}")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"tiers must be a TierTable or None, was {type(self.tiers).__name__}")
-        if self.tiers is not None and self.tiers.basis == "quantity" and model.tier_deduction:
-            raise InputError(
-                f"tiers by quantity apply the tier's rate to the whole position, as OKX does; {model.name} tiers "
-                "by notional with a maintenance deduction"
-            )
+        if self.tiers is not None:
+            model.read_tiers(self.tiers)  # tiers by size on a venue that deducts are refused
         if self.mmr is not None:
             mmr = finite_number(self.mmr, "mmr")
             if not 0.0 < mmr < 1.0:
@@ -156,6 +153,14 @@ class ForecastPathLike(Protocol):
         ...
 
 
+class _DefaultPrice(float):
+    """:attr:`SizingState.price` when none is given: 1.0, a price notional tiers never read; tiers
+    by position size need the real one (:attr:`SizingState.price_given`)."""
+
+
+_NO_PRICE = _DefaultPrice(1.0)
+
+
 @dataclass(frozen=True)
 class SizingState:
     """What a policy may know at decision time ``t`` (nothing after it).
@@ -194,7 +199,7 @@ class SizingState:
     """
 
     equity: float
-    price: float = 1.0
+    price: float = _NO_PRICE
     vol_forecast: float | None = None
     mu_forecast: float | None = None
     peak_equity: float | None = None
@@ -214,6 +219,11 @@ class SizingState:
         finite(self.current_leverage, "current_leverage")
         if self.peak_equity is not None and not self.peak_equity >= self.equity * (1 - 1e-12):
             raise InputError(f"peak_equity must be >= equity {self.equity!r}, was {self.peak_equity!r}")
+
+    @property
+    def price_given(self) -> bool:
+        """Whether the state was given a price (tiers by position size are valued at it)."""
+        return self.price is not _NO_PRICE
 
     @property
     def drawdown(self) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from levguard.core.instruments import Instrument
-from levguard.core.margin import evaluate, instrument_for, resolve_tiers, venue_tiers
+from levguard.core.margin import evaluate, instrument_for, venue_tiers
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.risk.excursion import ExcursionForecaster, GbmForecaster
 from levguard.core.risk.forecast import MAX_HORIZON_DAYS, annual_volatility, horizon_hours, liquidation_distance
@@ -76,16 +76,24 @@ def context_tiers(ctx: MarketContext, price: float | None = None) -> TierTable:
     InputError
         Unknown venue, or no built-in tiers for the symbol on the venue.
     """
-    if ctx.tiers is not None:
-        if price is None or ctx.tiers.basis == "notional":
-            return ctx.tiers
-        return ctx.tiers.in_notional(price, inverse=_inverse(ctx))
-    if ctx.mmr is not None:
+    if ctx.mmr is not None and ctx.tiers is None:
         return TierTable.fixed_rate(ctx.mmr)
-    model = get_venue(ctx.venue)
-    inst = instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size)
-    px = 1.0 if price is None else price
-    return resolve_tiers(model, Position(inst, float(ctx.side), px, px))
+    table = ctx.tiers
+    if table is None:
+        model = get_venue(ctx.venue)
+        inst = instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size)
+        px = 1.0 if price is None else price
+        table = venue_tiers(model, Position(inst, float(ctx.side), px, px))
+    if price is None or table.basis == "notional":
+        return table
+    return table.in_notional(price, inverse=_inverse(ctx))
+
+
+def _decision_tiers(state: SizingState) -> TierTable:
+    # The context's tiers for a decision at the state's price (by size, valued there).
+    if not state.price_given and context_tiers(state.context).basis == "quantity":
+        raise InputError("tiers by position size need the decision's price (SizingState.price), was not given")
+    return context_tiers(state.context, state.price)
 
 
 def _inverse(ctx: MarketContext) -> bool:
@@ -240,7 +248,7 @@ class TierCap:
     def decide(self, state: SizingState) -> SizingDecision:
         """Return the largest leverage the venue's brackets allow at this equity."""
         try:
-            table = leverage_tiers(state.context, context_tiers(state.context, state.price))
+            table = leverage_tiers(state.context, _decision_tiers(state))
         except InputError as exc:
             return SizingDecision(0.0, "no_tiers", (str(exc),))
         lev, bound = tier_fixed_point(table, np.array([state.equity]), self.cap)
@@ -269,8 +277,9 @@ class TierCap:
         ctx = self.context or MarketContext()
         try:
             table = leverage_tiers(ctx, context_tiers(ctx))
-            return tier_fixed_point(table, inputs.equity, self.cap, inputs.price, inverse=_inverse(ctx))[0]
-        except InputError:
+            inverse = table.basis == "quantity" and _inverse(ctx)
+            return tier_fixed_point(table, inputs.equity, self.cap, inputs.price, inverse=inverse)[0]
+        except InputError:  # no tiers, or tiers by size without prices
             return np.zeros(n)
 
 
@@ -613,7 +622,7 @@ class LiquidationBudget:
             forecast = float(sigma)
             how = f"{self.closed_model} closed form, vol {sigma:.3g}, funding drift {self.drift(ctx):.3g}/yr"
         try:
-            context_tiers(ctx, state.price)
+            _decision_tiers(state)
         except InputError as exc:
             return SizingDecision(0.0, "no_tiers", (str(exc),))
         try:
@@ -656,6 +665,8 @@ class LiquidationBudget:
             table: TierTable | None = context_tiers(ctx)
         except InputError:
             table = None
+        if table is not None and table.basis == "quantity" and inputs.price is None:
+            return out  # tiers by size are valued at the price of each bar
         flat = table is not None and len(table) == 1
         eq, px = _equity_price(inputs)
         vol = np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
@@ -688,6 +699,8 @@ class LiquidationBudget:
             table: TierTable | None = context_tiers(ctx)
         except InputError:
             return out
+        if table is not None and table.basis == "quantity" and inputs.price is None:
+            return out  # tiers by size are valued at the price of each bar
         eq, px = _equity_price(inputs)
         need = forecasts.required_distances(ctx.side, self.max_prob, self.horizon_hours)
         need = np.ascontiguousarray(need + self.funding_distance(ctx), dtype=np.float64)
