@@ -331,7 +331,6 @@ def isolated_linear_py(
     lp_cums = np.zeros(1) if one_tier else cums
     t_lp = lp_caps.shape[0]
     mm_notional = np.empty(_BLOCK)
-    mm_key = np.empty(_BLOCK)
     mm_rate = np.empty(_BLOCK)
     mm_cum = np.empty(_BLOCK)
     mm_found = np.empty(_BLOCK)
@@ -358,7 +357,6 @@ def isolated_linear_py(
         # Maintenance tier of the notional at mark (or at entry), or of the size: tier_index.
         for i in range(m):
             mm_notional[i] = abs(qb[i]) * (eb[i] if mm_at_entry else kb[i])
-            mm_key[i] = abs(qb[i]) if by_size else mm_notional[i]
             mm_rate[i] = mmrs[t - 1]
             mm_cum[i] = cums[t - 1]
             mm_found[i] = 0.0
@@ -368,7 +366,8 @@ def isolated_linear_py(
                 break
             cap, rate, cum = caps[j], mmrs[j], cums[j]
             for i in range(m):
-                hit = (mm_found[i] == 0.0) & (mm_key[i] < cap)
+                key = abs(qb[i]) if by_size else mm_notional[i]  # by size: the size's tier
+                hit = (mm_found[i] == 0.0) & (key < cap)
                 mm_rate[i] = rate if hit else mm_rate[i]
                 mm_cum[i] = cum if hit else mm_cum[i]
                 mm_found[i] = 1.0 if hit else mm_found[i]
