@@ -8,6 +8,7 @@ argument and the value, or answers as its docstring says.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -473,3 +474,23 @@ def test_a_masked_datetime64_array_is_refused_and_a_liquidation_fee_above_10_per
         make_ohlcv_frame(masked, [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], symbol="X", interval="1h", source="t")
     with pytest.raises(InputError, match=r"taker_fee 0\.095 makes a liquidation fee of 0\.1025"):
         liquidation_outcome("deribit", 1.0, 60_000.0, 50_000.0, 1_000.0, taker_fee=0.095)
+
+
+def test_timestamps_in_a_list_are_read_with_their_zones_and_naive_ones_are_named() -> None:
+    """A list (or object array) of Timestamps or datetimes was refused as "not numbers"; each now
+    counts with its own zone, converted to UTC, and a naive one is named by its index."""
+    aware = pd.DatetimeIndex(["2024-01-01", "2024-01-01 01:00"], tz="UTC")
+    tokyo = [aware[0].tz_convert("Asia/Tokyo"), dt.datetime(2024, 1, 1, 1, tzinfo=dt.UTC)]
+    for ts in (list(aware), np.array(list(aware), dtype=object), tokyo):
+        frame = make_ohlcv_frame(
+            ts, [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], symbol="X", interval="1h", source="t"
+        )
+        assert frame.index.equals(aware.rename(frame.index.name))
+    with pytest.raises(
+        DataError, match=r"ts_ns\[1\] must be a time with its zone \(UTC\), was the naive datetime 2024-01-01T01:00:00"
+    ):
+        make_ohlcv_frame([aware[0], dt.datetime(2024, 1, 1, 1)], [1.0] * 2, [1.0] * 2, [1.0] * 2, [1.0] * 2,
+                         symbol="X", interval="1h", source="t")  # fmt: skip
+    with pytest.raises(DataError, match="between 1677-09-22 and 2262-04-11"):
+        make_ohlcv_frame([dt.datetime(3000, 1, 1, tzinfo=dt.UTC)], [1.0], [1.0], [1.0], [1.0], symbol="X",
+                         interval="1h", source="t")  # fmt: skip

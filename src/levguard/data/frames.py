@@ -306,6 +306,10 @@ def _times(ts_ns: object) -> np.ndarray:
     raw = None
     with contextlib.suppress(TypeError, ValueError, OverflowError):  # ragged or not numbers: _array names it
         raw = np.asarray(ts_ns)
+    if raw is not None and raw.dtype.kind == "O" and raw.ndim == 1 and raw.size:
+        stamps = raw.tolist()
+        if all(isinstance(x, dt.datetime) for x in stamps):  # a list of Timestamps or datetimes
+            return _aware_times(stamps)
     if raw is not None and raw.dtype.kind == "f":
         f = _array(ts_ns, "ts_ns", np.float64)
         bad = ~(np.isfinite(f) & (f == np.round(f)) & (np.abs(f) < 2.0**63))
@@ -319,6 +323,17 @@ def _times(ts_ns: object) -> np.ndarray:
     if nat.any():
         raise DataError(f"ts_ns[{int(np.argmax(nat))}] must be a time, was {_NAT} (NaT)")
     return ts
+
+
+def _aware_times(stamps: list[dt.datetime]) -> np.ndarray:
+    # Timestamps or datetimes, each with its zone, as int64 ns UTC; a naive one is ambiguous.
+    for i, x in enumerate(stamps):
+        if x.utcoffset() is None:
+            raise DataError(f"ts_ns[{i}] must be a time with its zone (UTC), was the naive datetime {x.isoformat()}")
+    try:
+        return _times(pd.DatetimeIndex(pd.to_datetime(stamps, utc=True)))
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise DataError("ts_ns must lie between 1677-09-22 and 2262-04-11 UTC (int64 nanoseconds)") from None
 
 
 def _columns_of(ts_ns: object, columns: dict[str, object]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
