@@ -150,6 +150,9 @@ def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the
         MarketContext(venue="binance-usdm", tiers=table)  # OKX's are taken (tests/sizing/venue)
     with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
         MarginRegime(kind="tiered", tiers=table)
+    for venue in ("okx", "binance-usdm"):  # the same reason on every venue (a review)
+        with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
+            MarginRegime.for_venue(venue, tiers=table)
     with pytest.raises(InputError, match="bybit-linear tiers by notional with a maintenance deduction"):
         isolated_liquidation_prices([1.0], [100.0], [10.0], venue="bybit-linear", tiers=table)
     # The backtester takes them (tests/backtest/engine/test_bt_tiers_by_size.py).

@@ -491,6 +491,8 @@ def test_timestamps_in_a_list_are_read_with_their_zones_and_naive_ones_are_named
     ):
         make_ohlcv_frame([aware[0], dt.datetime(2024, 1, 1, 1)], [1.0] * 2, [1.0] * 2, [1.0] * 2, [1.0] * 2,
                          symbol="X", interval="1h", source="t")  # fmt: skip
+    with pytest.raises(DataError, match=r"ts_ns\[1\] must be a time, was NaT"):  # NaT is a datetime too
+        make_funding_frame([aware[0], pd.NaT], [0.0, 0.0], symbol="X", source="t")
     with pytest.raises(DataError, match="between 1677-09-22 and 2262-04-11"):
         make_ohlcv_frame([dt.datetime(3000, 1, 1, tzinfo=dt.UTC)], [1.0], [1.0], [1.0], [1.0], symbol="X",
                          interval="1h", source="t")  # fmt: skip

@@ -231,7 +231,7 @@ class MarginRegime:
             # As the venue applies them: OKX and BitMEX put the tier's rate on the whole position
             # (no deduction), OKX's caps in the lower tier (VenueModel.read_tiers).  A bare
             # LiquidationRule says nothing about tiers.
-            fields["tiers"] = model.read_tiers(fields["tiers"])
+            fields["tiers"] = model.read_tiers(fields["tiers"].notional_only("regime.tiers"))
         return cls(**fields)
 
     def partial_code(self) -> tuple[int, float]:

@@ -328,6 +328,8 @@ def _times(ts_ns: object) -> np.ndarray:
 def _aware_times(stamps: list[dt.datetime]) -> np.ndarray:
     # Timestamps or datetimes, each with its zone, as int64 ns UTC; a naive one is ambiguous.
     for i, x in enumerate(stamps):
+        if pd.isna(x):  # NaT is a datetime too, without an offset to ask for
+            raise DataError(f"ts_ns[{i}] must be a time, was NaT")
         if x.utcoffset() is None:
             raise DataError(f"ts_ns[{i}] must be a time with its zone (UTC), was the naive datetime {x.isoformat()}")
     try:
@@ -370,8 +372,8 @@ def make_ohlcv_frame(
     ----------
     ts_ns : (N,) int64
         Bar open times in nanoseconds since the epoch (UTC); integral floats, a UTC
-        ``DatetimeIndex`` (any unit) and a NumPy ``datetime64`` array (UTC by NumPy's convention)
-        are read too.
+        ``DatetimeIndex`` (any unit), a NumPy ``datetime64`` array (UTC by NumPy's convention)
+        and a list of Timestamps or datetimes each with its zone are read too.
     open_, high, low, close : (N,) float64
     volume : (N,) float64, optional
         Volume in base units (zeros by default: mark and index klines have none).

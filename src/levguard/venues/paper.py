@@ -266,7 +266,10 @@ class PaperVenue:
             if not isinstance(table, TierTable):
                 table = TierTable.from_rows(table, source="paper venue tiers")
             # OKX, BitMEX: no deduction, so the account spec written from the venue holds none.
-            self._tiers[symbol_key(sym)] = self.model.read_tiers(table)
+            try:
+                self._tiers[symbol_key(sym)] = self.model.read_tiers(table)
+            except InputError as exc:  # tiers by size on a venue that deducts
+                raise InputError(f"tiers[{sym!r}]: {exc}") from None
         if not (math.isfinite(wallet_balance) and wallet_balance >= 0.0):
             raise InputError(f"wallet_balance must be >= 0, was {wallet_balance!r}")
         self.wallet_balance = float(wallet_balance)

@@ -151,3 +151,14 @@ def test_a_notional_table_needs_no_instrument_for_its_path() -> None:
     si = SeriesInputs(np.zeros(2), equity=np.array([1e5, 1e5]), price=np.array([2_000.0, 2_000.0]))
     assert TierCap(context=ctx).leverage_path(si).tolist() == [20.0, 20.0]
     assert TierCap().decide(SizingState(equity=1e5, context=ctx)).target_leverage == 20.0
+
+
+def test_a_state_without_a_price_stays_so_through_copies_and_pickles() -> None:
+    """A review found pickle and deepcopy making a new default price, which then read as given."""
+    import copy
+    import pickle
+
+    state = SizingState(equity=1e5, context=_ctx(BY_SIZE), exposures={}, vols={}, venues={})
+    for again in (pickle.loads(pickle.dumps(state)), copy.deepcopy(state), copy.copy(state)):
+        assert not again.price_given
+        assert TierCap().decide(again).binding_constraint == "no_tiers"

@@ -15,6 +15,7 @@ import asyncio
 import pytest
 
 from levguard import TierTable
+from levguard.errors import InputError
 from levguard.venues.paper import Liquidation, PaperVenue, scripted_crash
 
 TEN_S = 10 * 1_000_000_000
@@ -259,4 +260,7 @@ def test_okx_steps_a_tier_3_position_by_size_down_to_tier_1s_size() -> None:
     first = _until_liquidated(venue)
     assert first.qty == pytest.approx(15.0, rel=1e-12)
     (left,) = asyncio.run(venue.fetch_positions())
-    assert left.qty == pytest.approx(10.0, rel=1e-12)
+    assert left.qty == 10.0  # tier 1's cap itself, not a rounding error above it in tier 2
+    with pytest.raises(InputError, match=r"tiers\['BTCUSDT'\]: tiers by quantity .* binance-usdm tiers by notional"):
+        PaperVenue("binance-usdm", feeds={"BTCUSDT": scripted_crash(60_000.0, 0.15, 30, flat=5)},
+                   wallet_balance=1_000.0, tiers={"BTCUSDT": table})  # fmt: skip

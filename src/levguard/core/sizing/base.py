@@ -155,7 +155,17 @@ class ForecastPathLike(Protocol):
 
 class _DefaultPrice(float):
     """:attr:`SizingState.price` when none is given: 1.0, a price notional tiers never read; tiers
-    by position size need the real one (:attr:`SizingState.price_given`)."""
+    by position size need the real one (:attr:`SizingState.price_given`).  One object, which
+    copies and pickles keep."""
+
+    def __reduce__(self) -> str:
+        return "_NO_PRICE"
+
+    def __copy__(self) -> _DefaultPrice:
+        return self
+
+    def __deepcopy__(self, memo: object) -> _DefaultPrice:
+        return self
 
 
 _NO_PRICE = _DefaultPrice(1.0)
@@ -170,7 +180,8 @@ class SizingState:
     equity : float
         Account equity (margin balance) now, settlement currency, > 0.
     price : float
-        Mark price now.
+        Mark price now.  Without one, 1.0, which notional tiers never read; tiers by position
+        size need it (:attr:`price_given` says whether it was given).
     vol_forecast : float or None
         Annualised volatility forecast for the next period (365-day year).
     mu_forecast : float or None
