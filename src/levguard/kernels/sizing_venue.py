@@ -191,10 +191,25 @@ def tier_fixed_point_scalar(equity: float, brackets: Brackets) -> tuple[float, f
     return best, bound
 
 
+@jitable
+def bracket_unit(equity: float, price: float, brackets: Brackets) -> float:
+    """Return what one unit of leverage is worth in the brackets' terms: the equity (notional
+    caps), or by size the size it buys, ``equity / price`` (inverse: ``equity x price``), so
+    that :func:`tier_fixed_point_scalar` of it is exact at ``price``."""
+    if not brackets.by_size:
+        return equity
+    return equity * price if brackets.inverse else equity / price
+
+
 def tier_cap_path_py(
-    equity: Float64Array1D, brackets: Brackets, out: Float64Array1D, out_bound: Float64Array1D
+    equity: Float64Array1D,
+    price: Float64Array1D,
+    brackets: Brackets,
+    out: Float64Array1D,
+    out_bound: Float64Array1D,
 ) -> None:
-    """Fill ``out[t]`` with the tier fixed point at ``equity[t]`` and ``out_bound[t]`` with its tier bound.
+    """Fill ``out[t]`` with the tier fixed point at ``equity[t]`` and ``price[t]`` (read by tiers
+    by size only, :func:`bracket_unit`) and ``out_bound[t]`` with its tier bound.
 
     Notes
     -----
@@ -203,7 +218,7 @@ def tier_cap_path_py(
     ``[floor_k / E, cap_k / E) ∩ [0, min(lambda_k, max_leverage)]``.
     """
     for t in range(equity.shape[0]):
-        lev, bound = tier_fixed_point_scalar(equity[t], brackets)
+        lev, bound = tier_fixed_point_scalar(bracket_unit(equity[t], price[t], brackets), brackets)
         out[t] = lev
         out_bound[t] = bound
 
@@ -250,16 +265,6 @@ def gbm_hit_prob_scalar(barrier: float, nu: float, sigma: float, t: float) -> fl
 
 
 # --------------------------------------------------------------------------- liquidation budget
-@jitable
-def bracket_unit(equity: float, price: float, brackets: Brackets) -> float:
-    """Return what one unit of leverage is worth in the brackets' terms: the equity (notional
-    caps), or by size the size it buys, ``equity / price`` (inverse: ``equity x price``), so
-    that :func:`tier_fixed_point_scalar` of it is exact at ``price``."""
-    if not brackets.by_size:
-        return equity
-    return equity * price if brackets.inverse else equity / price
-
-
 @jitable
 def _upper_end(equity: float, price: float, brackets: Brackets) -> float:
     # The budget's upper end: the tier fixed point capped at max_leverage (an empty table: the cap).

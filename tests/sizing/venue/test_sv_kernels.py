@@ -75,8 +75,9 @@ def test_tier_cap_parity() -> None:
     for cap in (math.inf, 20.0, 3.0):
         a, ab, b, bb = (np.zeros(eq.shape[0]) for _ in range(4))
         brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, cap)
-        sv.tier_cap_path_py(eq, brackets, a, ab)
-        sv.tier_cap_path_nb(eq, brackets, b, bb)
+        ones = np.ones_like(eq)
+        sv.tier_cap_path_py(eq, ones, brackets, a, ab)
+        sv.tier_cap_path_nb(eq, ones, brackets, b, bb)
         assert np.array_equal(a, b)
         assert np.array_equal(ab, bb)
 

@@ -139,14 +139,12 @@ def tier_fixed_point(
     Runs on the numba kernel :func:`levguard.kernels.sizing_venue.tier_cap_path_nb`.
     """
     eq = np.ascontiguousarray(equity, dtype=np.float64)
-    if table.basis == "quantity":
-        if price is None:
-            raise InputError("tiers by position size need the price to value a leverage at (price), was missing")
-        px = np.asarray(price, dtype=np.float64)
-        eq = np.ascontiguousarray(eq * px if inverse else eq / px)
+    if table.basis == "quantity" and price is None:
+        raise InputError("tiers by position size need the price to value a leverage at (price), was missing")
+    px = np.ones_like(eq) if price is None else np.ascontiguousarray(price, dtype=np.float64)
     lev = np.zeros_like(eq)
     bound = np.zeros_like(eq)
-    tier_cap_path_nb(eq, _brackets(table, max_leverage), lev, bound)
+    tier_cap_path_nb(eq, px, _brackets(table, max_leverage, inverse), lev, bound)
     return lev, bound
 
 
