@@ -496,3 +496,23 @@ def test_timestamps_in_a_list_are_read_with_their_zones_and_naive_ones_are_named
     with pytest.raises(DataError, match="between 1677-09-22 and 2262-04-11"):
         make_ohlcv_frame([dt.datetime(3000, 1, 1, tzinfo=dt.UTC)], [1.0], [1.0], [1.0], [1.0], symbol="X",
                          interval="1h", source="t")  # fmt: skip
+
+
+def test_a_taker_fee_that_makes_a_liquidation_fee_above_10_percent_is_refused_up_front() -> None:
+    """Deribit charges its liquidation fee and the taker fee together: a taker fee of 9.5 % makes
+    10.25 %.  VaR's revaluation and the stress scenarios refused it only when a scenario crossed
+    the liquidation price (a note of the last session); now whatever the scenarios."""
+    from levguard.core.risk.portfolio import revalue
+    from levguard.core.risk.stress import Scenario, apply_scenario
+    from levguard.core.spec import account_from_spec
+
+    spec = {"venue": "deribit", "wallet_balance": 0, "positions": [
+        {"symbol": "BTC_USDC-PERPETUAL", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 60_000.0,
+         "margin_mode": "isolated", "isolated_margin": 20_000.0, "taker_fee_rate": 0.095}]}  # fmt: skip
+    account = account_from_spec(spec)
+    with pytest.raises(InputError, match=r"taker_fee 0\.095 makes a liquidation fee of 0\.1025"):
+        revalue(account, {"BTC": np.full((3, 1), 1.01)}, horizon_days=1.0)  # no scenario crosses
+    with pytest.raises(InputError, match=r"taker_fee 0\.095 makes a liquidation fee of 0\.1025"):
+        apply_scenario(account, Scenario("up", price_shock=0.01))
+    ok = account_from_spec({**spec, "positions": [{**spec["positions"][0], "taker_fee_rate": 0.0005}]})
+    assert revalue(ok, {"BTC": np.full((3, 1), 1.01)}, horizon_days=1.0).pnl.shape == (3,)

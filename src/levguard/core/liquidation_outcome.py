@@ -46,6 +46,7 @@ from levguard.kernels.margin import position_notional, position_upnl, tier_index
 
 __all__ = [
     "LiquidationOutcome",
+    "book_fee_rate",
     "cascade_regime_fields",
     "liquidation_outcome",
     "liquidation_rest",
@@ -173,6 +174,28 @@ def _bankruptcy_price(q: float, entry: float, margin: float, inverse: bool) -> f
     return bp if bp > 0.0 else None
 
 
+def book_fee_rate(rule: LiquidationRule, taker_fee: float, fee_rate: float | None = None) -> float:
+    """Return the liquidation fee rate of book closes and partial slices: ``fee_rate``, or the
+    rule's resolved with the account's taker fee (:meth:`LiquidationRule.resolved_fee`; Deribit
+    charges both).
+
+    Raises
+    ------
+    InputError
+        The rate is not a fraction in [0, 0.1), naming ``fee_rate``, or the taker fee that made it.
+    """
+    fee = (
+        rule.resolved_fee(finite_number(taker_fee, "taker_fee"))
+        if fee_rate is None
+        else finite_number(fee_rate, "fee_rate")
+    )
+    if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
+        if fee_rate is None:  # the rule's fee with the account's taker fee (Deribit adds both)
+            raise InputError(f"taker_fee {show(taker_fee)} makes a liquidation fee of {show(fee)}, above 10 %")
+        raise InputError(f"fee_rate must be a fraction in [0, 0.1), was {show(fee)}")
+    return fee
+
+
 def liquidation_outcome(
     rule: str | VenueModel | LiquidationRule,
     qty: float,
@@ -265,15 +288,7 @@ def liquidation_outcome(
         raise InputError(f"margin must be a finite number, was {show(margin)}")
     if abs(c) > NUMBER_MAX:  # any margin, even <= 0, but no P&L past float64
         raise InputError(f"margin must be at most 1e30 in magnitude, was {show(margin)}")
-    fee = (
-        r.resolved_fee(finite_number(taker_fee, "taker_fee"))
-        if fee_rate is None
-        else finite_number(fee_rate, "fee_rate")
-    )
-    if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
-        if fee_rate is None:  # the rule's fee with the account's taker fee (Deribit adds both)
-            raise InputError(f"taker_fee {show(taker_fee)} makes a liquidation fee of {show(fee)}, above 10 %")
-        raise InputError(f"fee_rate must be a fraction in [0, 0.1), was {show(fee)}")
+    fee = book_fee_rate(r, taker_fee, fee_rate)
     if maintenance_margin is not None and not (
         isinstance(maintenance_margin, int | float) and math.isfinite(maintenance_margin) and maintenance_margin >= 0
     ):

@@ -28,7 +28,7 @@ from typing import Literal, TypeVar, get_args
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.liquidation_outcome import liquidation_rest
+from levguard.core.liquidation_outcome import book_fee_rate, liquidation_rest, liquidation_rule
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.options.black76 import DAYS_PER_YEAR, black76
 from levguard.core.options.surface import VolSurface
@@ -406,6 +406,9 @@ def revalue(
     rep = report if report is not None else evaluate(account, model)
     if len(rep.positions) != len(account.positions):
         raise InputError(f"report has {len(rep.positions)} positions, account {len(account.positions)}")
+    for p in account.positions:  # the fee a liquidation would book, checked whether or not one happens
+        if p.isolated:
+            book_fee_rate(liquidation_rule(model), model.taker_fee(p), liquidation_fee_rate)
     settlement = rep.settlement
     n_intervals = h * 24.0 / float(funding_interval_hours)
 

@@ -33,7 +33,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from levguard.core.liquidation_outcome import liquidation_rest
+from levguard.core.liquidation_outcome import book_fee_rate, liquidation_rest, liquidation_rule
 from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
@@ -371,6 +371,9 @@ def apply_scenario(
             shocked.append(replace(p, mark_price=mark))
     after = evaluate(replace(account, wallet_balance=max(wallet, 0.0), positions=tuple(shocked)))
     model = get_venue(account.venue)
+    for p in account.positions:  # the fee a liquidation would book, whether or not one happens
+        if p.isolated:
+            book_fee_rate(liquidation_rule(model), model.taker_fee(p))
     rows = []
     kept: list[float] = []  # what each isolated margin holds after the scenario (its liquidation's rest)
     for p, s, r0, r1, pay in zip(account.positions, shocked, before.positions, after.positions, fundings, strict=True):
