@@ -200,16 +200,9 @@ def test_tiers_by_size_agree_compiled_and_python(venue: str, mode: int) -> None:
     # Tiers by position size (OKX's contracts) on the linear and inverse legs: the tier of |qty|
     # in the maintenance margin, the liquidation price, the step-downs and the initial margin.
     mkt, direction, lev, inst, tiers, cfg = _inputs(mode, venue == "bitmex", True, Execution.MARKET, False, stops=False)
-    rows = np.array(
-        [
-            [1.0, 0.004, 0.0, 125.0],
-            [3.0, 0.006, 0.0, 50.0],
-            [np.inf, 0.01, 0.0, 20.0],
-            [50_000.0, 0.005, 0.0, 100.0],
-            [np.inf, 0.01, 0.0, 25.0],
-            [np.inf, 0.0, 0.0, 1.0],
-        ]
-    )
+    # The notional rows' rates and leverages over caps that are sizes (BTC, then the inverse
+    # leg's USD), without the amounts a deduction would carry.
+    rows = np.column_stack([[1.0, 3.0, np.inf, 50_000.0, np.inf, np.inf], tiers.mmr, np.zeros(6), tiers.max_lev])
     tiers = tiers_of(rows)
     inst["by_size"][:2] = True
     inst["rule"] = get_venue(venue).liquidation.vector(0.003)
