@@ -162,3 +162,34 @@ def test_a_state_without_a_price_stays_so_through_copies_and_pickles() -> None:
     for again in (pickle.loads(pickle.dumps(state)), copy.deepcopy(state), copy.copy(state)):
         assert not again.price_given
         assert TierCap().decide(again).binding_constraint == "no_tiers"
+
+
+def test_a_price_for_every_equity_or_one_for_all() -> None:
+    """A review found one price for many equities read past the price array (0 after the first)."""
+    eq = np.array([1e4, 2e4, 3e4, 4e4])
+    one, _ = tier_fixed_point(BY_SIZE, eq, 50.0, 60_000.0)
+    each, _ = tier_fixed_point(BY_SIZE, eq, 50.0, np.full(4, 60_000.0))
+    assert one.tolist() == each.tolist()
+    assert (one > 0).all()
+    with pytest.raises(InputError, match=r"price must be a number or have the shape of equity \(4,\)"):
+        tier_fixed_point(BY_SIZE, eq, 50.0, np.ones(3))
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: no compiled twin")
+def test_the_tier_cap_kernel_by_size_agrees_compiled_and_python() -> None:
+    rng = np.random.default_rng(2)
+    px = rng.uniform(100.0, 200_000.0, 300)
+    equity = {False: rng.lognormal(10.0, 2.0, 300), True: rng.lognormal(-12.0, 2.0, 300)}  # USDT; coins
+
+    caps = np.ascontiguousarray(BY_SIZE.caps)
+    floors = np.concatenate(([0.0], caps[:-1]))
+    levs = np.array([100.0, 50.0, 2.0])  # a top tier below the others: the size's tier binds
+    for inverse in (False, True):
+        brackets = sv.Brackets(caps, floors, levs, 1.0 - 1e-12, 80.0, True, inverse)
+        eq = equity[inverse]
+        a, ab, b, bb = (np.zeros(300) for _ in range(4))
+        sv.tier_cap_path_py(eq, px, brackets, a, ab)
+        sv.tier_cap_path_nb(eq, px, brackets, b, bb)
+        assert np.array_equal(a, b)
+        assert np.array_equal(ab, bb)
+        assert len(set(a.tolist())) > 3  # several tiers bind

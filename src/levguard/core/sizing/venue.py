@@ -33,7 +33,7 @@ from levguard.core.sizing.base import (
     SizingState,
 )
 from levguard.core.tiers import TierTable
-from levguard.core.validate import finite, positive
+from levguard.core.validate import finite, positive, show
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import (
     Brackets,
@@ -138,10 +138,13 @@ def tier_fixed_point(
     largest point of the union over ``k`` (the exclusive cap is approached to 1e-12 relative).
     Runs on the numba kernel :func:`levguard.kernels.sizing_venue.tier_cap_path_nb`.
     """
-    eq = np.ascontiguousarray(equity, dtype=np.float64)
+    eq = np.array(equity, dtype=np.float64)  # fresh and writable: one compiled signature
     if table.basis == "quantity" and price is None:
         raise InputError("tiers by position size need the price to value a leverage at (price), was missing")
-    px = np.ones_like(eq) if price is None else np.ascontiguousarray(price, dtype=np.float64)
+    try:  # a number or an array of equity's length
+        px = np.array(np.broadcast_to(np.asarray(1.0 if price is None else price, dtype=np.float64), eq.shape))
+    except ValueError:
+        raise InputError(f"price must be a number or have the shape of equity {eq.shape}, was {show(price)}") from None
     lev = np.zeros_like(eq)
     bound = np.zeros_like(eq)
     tier_cap_path_nb(eq, px, _brackets(table, max_leverage, inverse), lev, bound)
