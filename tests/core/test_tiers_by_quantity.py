@@ -148,11 +148,9 @@ def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the
     table = TierTable.from_rows(ROWS, deduction=False, basis="quantity")
     with pytest.raises(InputError, match="binance-usdm tiers by notional with a maintenance deduction"):
         MarketContext(venue="binance-usdm", tiers=table)  # OKX's are taken (tests/sizing/venue)
-    with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
-        MarginRegime(kind="tiered", tiers=table)
-    for venue in ("okx", "binance-usdm"):  # the same reason on every venue (a review)
-        with pytest.raises(InputError, match=r"regime\.tiers must be tiers by notional"):
-            MarginRegime.for_venue(venue, tiers=table)
+    assert MarginRegime(kind="tiered", tiers=table).by_size  # the cascade takes them (tests/cascade)
+    with pytest.raises(InputError, match="binance-usdm tiers by notional with a maintenance deduction"):
+        MarginRegime.for_venue("binance-usdm", tiers=table)
     with pytest.raises(InputError, match="bybit-linear tiers by notional with a maintenance deduction"):
         isolated_liquidation_prices([1.0], [100.0], [10.0], venue="bybit-linear", tiers=table)
     # The backtester takes them (tests/backtest/engine/test_bt_tiers_by_size.py).

@@ -146,6 +146,8 @@ class MarketVenue:
         object.__setattr__(self, "books", books)
         if not isinstance(self.regime, MarginRegime):
             raise InputError(f"venue {self.name!r}: regime must be a MarginRegime, was {self.regime!r}")
+        if self.regime.by_size and self.regime.tiers is not None:  # the market kernels read notional caps
+            self.regime.tiers.notional_only(f"venue {self.name!r}: regime.tiers")
         if self.regime.max_leverage is not None or self.regime.oi_cap is not None:
             raise InputError(
                 f"venue {self.name!r}: regime.max_leverage/oi_cap are population caps; apply them with "
@@ -161,6 +163,8 @@ class MarketVenue:
             for j, m in enumerate(maint):
                 if m is not None and not isinstance(m, MarginRegime):
                     raise InputError(f"venue {self.name!r}: maintenance[{j}] must be a MarginRegime or None, was {m!r}")
+                if m is not None and m.by_size and m.tiers is not None:
+                    m.tiers.notional_only(f"venue {self.name!r}: maintenance[{j}].tiers")
                 if m is not None and m.kind == "dynamic":
                     raise InputError(
                         f"venue {self.name!r}: maintenance[{j}] is dynamic; dynamic margin is the venue's "

@@ -190,8 +190,6 @@ class MarginRegime:
             raise InputError("regime.tiers must be given for the tiered regime")
         if self.tiers is not None and not isinstance(self.tiers, TierTable):
             raise InputError(f"regime.tiers must be a TierTable, was {type(self.tiers).__name__}")
-        if self.tiers is not None:
-            self.tiers.notional_only("regime.tiers")
         _pos(self.liquidation_fee, "regime.liquidation_fee", allow_zero=True, upper=0.1)
         if self.partial not in ("tier", "restore"):
             _pos(self.partial, "regime.partial", upper=1.0)
@@ -231,7 +229,7 @@ class MarginRegime:
             # As the venue applies them: OKX and BitMEX put the tier's rate on the whole position
             # (no deduction), OKX's caps in the lower tier (VenueModel.read_tiers).  A bare
             # LiquidationRule says nothing about tiers.
-            fields["tiers"] = model.read_tiers(fields["tiers"].notional_only("regime.tiers"))
+            fields["tiers"] = model.read_tiers(fields["tiers"])
         return cls(**fields)
 
     def partial_code(self) -> tuple[int, float]:
@@ -243,8 +241,14 @@ class MarginRegime:
             return int(kc.PartialMode.RESTORE), 1.0
         return int(kc.PartialMode.FRACTION), float(self.partial)
 
+    @property
+    def by_size(self) -> bool:
+        """Whether the kernels read the tiers by position size (OKX's contracts): a tiered or
+        dynamic regime whose ``tiers`` have ``basis == "quantity"``."""
+        return self.tiers is not None and self.kind != "static" and self.tiers.basis == "quantity"
+
     def tier_rows(self) -> FloatArray:
-        """The kernel's tier rows (cap, rate, amount)."""
+        """The kernel's tier rows (cap, rate, amount); caps are sizes where :attr:`by_size`."""
         if self.tiers is not None and self.kind != "static":
             return np.column_stack([self.tiers.caps, self.tiers.mmrs, self.tiers.cums]).astype(float)
         return np.array([[math.inf, self.mmr, 0.0]])
@@ -469,4 +473,5 @@ def kernel_accounts(pop: Population) -> kc.Accounts:
 def kernel_tiers(regime: MarginRegime) -> kc.Tiers:
     """The kernel's :class:`~levguard.kernels.cascade_records.Tiers` of a regime."""
     rows = regime.tier_rows()
-    return kc.Tiers(*(np.ascontiguousarray(rows[:, j], dtype=np.float64) for j in range(3)))
+    caps, mmrs, cums = (np.ascontiguousarray(rows[:, j], dtype=np.float64) for j in range(3))
+    return kc.Tiers(caps, mmrs, cums, regime.by_size)

@@ -203,10 +203,17 @@ class VenueTiers(_Model):
     symbol: str = "BTCUSDT"
 
 
+class TierRows(_Model):
+    """Tier rows with their basis: ``quantity`` for tiers by position size (OKX's contracts)."""
+
+    basis: Literal["notional", "quantity"] = "notional"
+    rows: Annotated[list[dict[str, Any]], Field(min_length=1)]
+
+
 class RegimeConfig(_Model):
     kind: Literal["static", "tiered", "dynamic"] = "static"
     mmr: Annotated[float, Field(gt=0, le=0.5, allow_inf_nan=False)] = 0.005
-    tiers: VenueTiers | Annotated[list[dict[str, Any]], Field(min_length=1)] | None = None
+    tiers: VenueTiers | TierRows | Annotated[list[dict[str, Any]], Field(min_length=1)] | None = None
     liquidation_fee: Annotated[float, Field(ge=0, le=0.1, allow_inf_nan=False)] = 0.005
     partial: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Literal["tier", "restore"] = 1.0
     partial_min_notional: NonNeg = 0.0
@@ -227,7 +234,7 @@ class RegimeConfig(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> RegimeConfig:
         if self.kind == "tiered" and self.tiers is None:
-            raise ValueError("the tiered regime needs `tiers` ({venue, symbol} or a list of rows)")
+            raise ValueError("the tiered regime needs `tiers` ({venue, symbol}, a list of rows or {basis, rows})")
         if self.max_scale < self.min_scale:
             raise ValueError(f"max_scale must be >= min_scale, was {self.max_scale!r} < {self.min_scale!r}")
         if self.liquidation is not None:
@@ -554,9 +561,10 @@ def market_kwargs(cfg: CascadeFile) -> dict[str, Any]:
     return out
 
 
-def resolve_tiers(tiers: VenueTiers | list[dict[str, Any]] | None, source: str = "config") -> Any:
+def resolve_tiers(tiers: VenueTiers | TierRows | list[dict[str, Any]] | None, source: str = "config") -> Any:
     """The :class:`levguard.core.tiers.TierTable` of ``regime.tiers``: the margin engine's packaged
-    tiers of ``{venue, symbol}``, or explicit rows (our shape, Binance's or ccxt's)."""
+    tiers of ``{venue, symbol}``, or explicit rows (our shape, Binance's or ccxt's), or
+    ``{basis: quantity, rows}`` for tiers by position size (no deduction)."""
     from levguard.core.rules import get_venue
     from levguard.core.tiers import TierTable
 
@@ -575,8 +583,12 @@ def resolve_tiers(tiers: VenueTiers | list[dict[str, Any]] | None, source: str =
                 f"(packaged: {have}); give the rows instead"
             )
         return table
+    rows, basis = (tiers.rows, tiers.basis) if isinstance(tiers, TierRows) else (tiers, "notional")
+    where = "regime.tiers.rows" if isinstance(tiers, TierRows) else "regime.tiers"
     try:
-        return TierTable.from_rows(tiers, source=f"{source}: regime.tiers", where="regime.tiers")
+        return TierTable.from_rows(
+            rows, source=f"{source}: regime.tiers", where=where, deduction=basis == "notional", basis=basis
+        )
     except InputError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 

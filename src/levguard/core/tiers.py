@@ -388,7 +388,7 @@ class TierTable:
 
     def notional_only(self, field: str) -> TierTable:
         """Return this table, or refuse it, naming ``field``, where its basis is quantity: for code
-        that reads caps as notional and has no one price to value them at (the cascade
+        that reads caps as notional and has no one price to value them at (the contagion
         simulator)."""
         if self.basis != "notional":
             raise InputError(

@@ -320,8 +320,8 @@ def cascade_py(
     dyn_every = cfg.dyn_every
     dyn_on = cfg.dynamic and dyn_every > 0
 
-    base = Tiers(tiers.caps.copy(), tiers.mmrs.copy(), tiers.cums.copy())
-    now = Tiers(base.caps, base.mmrs.copy(), base.cums.copy())  # scaled by the dynamic margin
+    base = Tiers(tiers.caps.copy(), tiers.mmrs.copy(), tiers.cums.copy(), tiers.by_size)
+    now = Tiers(base.caps, base.mmrs.copy(), base.cums.copy(), base.by_size)  # scaled by the dynamic margin
     scale = 1.0
 
     fin = out.accounts

@@ -74,11 +74,14 @@ class Accounts(NamedTuple):
 
 
 class Tiers(NamedTuple):
-    """Maintenance tiers (each array (R,) float64): notional cap, rate, maintenance amount."""
+    """Maintenance tiers (each array (R,) float64): notional cap, rate, maintenance amount; with
+    ``by_size`` the caps are position sizes (OKX counts its tiers in contracts): a position is in
+    the tier of its size at every price, with no amount."""
 
     caps: Float64Array1D
     mmrs: Float64Array1D
     cums: Float64Array1D
+    by_size: bool = False
 
 
 class CascadeConfig(NamedTuple):

@@ -22,8 +22,7 @@ from levguard.kernels.cascade_records import (
     RoundOrders,
     Tiers,
 )
-from levguard.kernels.cascade_sweep import open_accounts, sort_descending
-from levguard.kernels.margin import tier_index, tiered_mm
+from levguard.kernels.cascade_sweep import maintenance_of, open_accounts, sort_descending, tier_of
 from levguard.typing import BoolArray1D, Float64Array1D
 
 
@@ -171,9 +170,7 @@ def slice_close(
     left, fee = kl.settle_partial(margin[i], realised, c * fill, cfg.liq_fee)
     if not full:
         whole_equity = margin[i] + side[i] * qty[i] * (fill - entry[i])
-        if not left > 0.0 or (
-            backstop > 0.0 and whole_equity < backstop * tiered_mm(qty[i] * fill, tiers.caps, tiers.mmrs, tiers.cums)
-        ):
+        if not left > 0.0 or (backstop > 0.0 and whole_equity < backstop * maintenance_of(qty[i], fill, tiers)):
             full = True
     return full, left, fee, realised
 
@@ -190,7 +187,7 @@ def settle_whole(
         realised,
         c * fill,
         cfg.liq_fee,
-        tiered_mm(c * fill, tiers.caps, tiers.mmrs, tiers.cums),
+        maintenance_of(c, fill, tiers),
         cfg.backstop,
     )
 
@@ -223,6 +220,8 @@ def close_in_book(
         pnl[i] += realised - fee
         margin[i] = left
         qty[i] -= c
+        if tiers.by_size:  # a step-down's rest stays in its tier by size, not a rounding error above
+            qty[i] = kl.size_in_lower_tier(qty[i], tiers.caps)
     return c, full, delta, bp
 
 
@@ -266,8 +265,8 @@ def size_orders(
             # Incremental: just enough to restore equity >= MM at the mark.
             n_mark = qty[i] * mark
             eq_i = book.margin[i] + side[i] * qty[i] * (mark - book.entry[i])
-            mm_i = tiered_mm(n_mark, caps, mmrs, tiers.cums)
-            mmr_i = mmrs[tier_index(n_mark, caps)]
+            mm_i = maintenance_of(qty[i], mark, tiers)
+            mmr_i = mmrs[tier_of(qty[i], mark, tiers)]
             x = kl.restore_fraction(eq_i, mm_i, n_mark, mmr_i, cfg.liq_fee)
             if x < 1.0:
                 c = qty[i] * x
@@ -276,7 +275,7 @@ def size_orders(
             if notional > partial_min:
                 # Risk-limit step-down under the venue's rule, at the fill price.
                 eq_i = book.margin[i] + side[i] * qty[i] * (price - book.entry[i])
-                mm_i = tiered_mm(notional, caps, mmrs, tiers.cums)
+                mm_i = maintenance_of(qty[i], price, tiers)
                 c = kl.tier_close(
                     qty[i],
                     notional,
@@ -285,13 +284,15 @@ def size_orders(
                     eq_i,
                     mm_i,
                     cfg.liq_fee,
-                    caps,
+                    caps * price if tiers.by_size else caps,  # by size: valued at the fill (exact there)
                     mmrs,
                     tiers.cums,
                     cfg.step_from,
                     cfg.step_to,
                     cfg.step_mode,
                 )
+                if tiers.by_size and c < qty[i]:  # the rest at the lower cap itself
+                    c = qty[i] - kl.size_in_lower_tier(qty[i] - c, caps)
                 full = c >= qty[i]
         elif notional > partial_min:
             c = kl.slice_qty(qty[i], notional, cfg.partial, partial_min)

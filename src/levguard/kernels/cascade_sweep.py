@@ -17,16 +17,40 @@ import numpy as np
 
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import Book, Sweep, Tiers
-from levguard.kernels.margin import solve_liquidation_price
+from levguard.kernels.margin import solve_liquidation_price, tier_index, tiered_mm
 from levguard.typing import Float64Array1D, Int64Array1D
 
 
 @jitable
 def liq_price(side: float, qty: float, entry: float, margin: float, tiers: Tiers) -> float:
-    """Return the liquidation price of one isolated linear position (NaN when none: never crossed)."""
+    """Return the liquidation price of one isolated linear position (NaN when none: never crossed).
+
+    By size the one tier of ``qty`` at every price (the last cap is infinite, and tiers by size
+    carry no amount), as the margin engine reads them
+    (:meth:`levguard.core.tiers.TierTable.at_quantity`)."""
     if qty <= 0.0:
         return math.nan
+    if tiers.by_size:
+        k = tier_index(qty, tiers.caps)
+        caps, mmrs, cums = tiers.caps[-1:], tiers.mmrs[k : k + 1], tiers.cums[k : k + 1]
+        return solve_liquidation_price(side * qty, entry, margin, 0.0, 0.0, False, caps, mmrs, cums)
     return solve_liquidation_price(side * qty, entry, margin, 0.0, 0.0, False, tiers.caps, tiers.mmrs, tiers.cums)
+
+
+@jitable
+def tier_of(qty: float, price: float, tiers: Tiers) -> int:
+    """Return the tier of a position of size ``qty`` at ``price``: of its notional, or by size."""
+    return tier_index(qty if tiers.by_size else qty * price, tiers.caps)
+
+
+@jitable
+def maintenance_of(qty: float, price: float, tiers: Tiers) -> float:
+    """Return the maintenance margin of a position of size ``qty`` at ``price``: tiered by its
+    notional (``N x mmr_k - cum_k``), or by size its tier's rate on the whole notional."""
+    n = qty * price
+    if tiers.by_size:
+        return float(n * tiers.mmrs[tier_index(qty, tiers.caps)])
+    return tiered_mm(n, tiers.caps, tiers.mmrs, tiers.cums)
 
 
 @jitable

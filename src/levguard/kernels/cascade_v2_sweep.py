@@ -322,7 +322,7 @@ def set_keys(
         jb = v * n_assets + a
         o0 = off[jb]
         o1 = off[jb + 1]
-        lp = liq_price(side, abs(q), entry[i, a], wallet[i], Tiers(caps[o0:o1], mmrs[o0:o1], cums[o0:o1]))
+        lp = liq_price(side, abs(q), entry[i, a], wallet[i], Tiers(caps[o0:o1], mmrs[o0:o1], cums[o0:o1], False))
         if math.isnan(lp):
             # No liquidation price: a holding in a tier at rate 1, whose equity after the haircut
             # does not move with the price there.  Liquidatable at every price (key +inf, always

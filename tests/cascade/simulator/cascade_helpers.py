@@ -41,7 +41,7 @@ def copy_case(args: Case) -> list[Any]:
     acc, tiers, exo, dm, oracle, cfg = args
     return [
         kc.Accounts(*(a.copy() for a in acc)),
-        kc.Tiers(*(a.copy() for a in tiers)),
+        kc.Tiers(*(a.copy() for a in tiers[:3]), tiers.by_size),
         exo.copy(),
         dm.copy(),
         oracle.copy(),

@@ -35,7 +35,7 @@ TIER_ROWS = [
 
 
 def _kernel_lps(acc: kc.Accounts, tiers: kc.Tiers) -> np.ndarray:
-    caps, mmrs, cums = tiers
+    caps, mmrs, cums = tiers.caps, tiers.mmrs, tiers.cums
     return np.array(
         [
             solve_liquidation_price(s * q, e, m, 0.0, 0.0, False, caps, mmrs, cums)
