@@ -111,3 +111,12 @@ def test_the_cascade_command_runs_a_config_with_tiers_by_size(tmp_path: Path) ->
     bad = CliRunner().invoke(app, ["cascade", str(path)])
     assert bad.exit_code == 2
     assert "binance-usdm tiers by notional with a maintenance deduction" in bad.output
+
+
+def test_slices_by_size_close_what_they_record() -> None:
+    """Only a step-down's rest is put back at its cap: a review found a fraction rule's rest
+    snapped too, the quantity it took recorded nowhere."""
+    regime = MarginRegime(kind="tiered", tiers=BY_SIZE, partial=0.5, liquidation_fee=0.0)
+    pop = Population(side=[1.0], qty=[40.00000002], entry_price=[100_000.0], margin=[100_000.0], cross=[False])
+    res = simulate_path(pop, np.array([100_000.0, 98_400.0, 98_400.0]), market=DEEP, regime=regime)
+    assert float(res.events["qty"].sum() + res.accounts["qty"].iloc[0]) == pytest.approx(40.00000002, rel=1e-15)

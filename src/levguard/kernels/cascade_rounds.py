@@ -220,7 +220,7 @@ def close_in_book(
         pnl[i] += realised - fee
         margin[i] = left
         qty[i] -= c
-        if tiers.by_size:  # a step-down's rest stays in its tier by size, not a rounding error above
+        if tiers.by_size and cfg.partial_mode == PartialMode.TIER:  # the rest in the tier stepped down to
             qty[i] = kl.size_in_lower_tier(qty[i], tiers.caps)
     return c, full, delta, bp
 

@@ -474,7 +474,7 @@ class CcxtSource:
         (``TierTable.basis == "quantity"``, ``contracts x contract size``,
         :func:`levguard.core.rules.okx.okx_tier_rows`), so a position keeps its tier at every price
         as on OKX; ``table.in_notional(price)`` values them at a price for code that needs
-        notional tiers (the cascade simulator).  A snapshot that cannot be read, or an OKX one
+        notional tiers (the contagion simulator).  A snapshot that cannot be read, or an OKX one
         written before tiers by size (no ``basis``), is fetched again.
 
         Parameters
