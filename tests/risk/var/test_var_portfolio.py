@@ -17,11 +17,9 @@ from levguard.errors import InputError
 FEE = 0.0005
 
 
-def _account(mode: str = "isolated", wallet: float = 0.0, **position: Any) -> Account:
+def _account(mode: str = "isolated", wallet: float = 0.0, venue: str = "binance-usdm", **position: Any) -> Account:
     pos = {"symbol": "BTCUSDT", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 50} | position
-    return account_from_spec(
-        {"venue": "binance-usdm", "margin_mode": mode, "wallet_balance": wallet, "positions": [pos]}
-    )
+    return account_from_spec({"venue": venue, "margin_mode": mode, "wallet_balance": wallet, "positions": [pos]})
 
 
 def _inverse(qty: float = 10, mode: str = "isolated", wallet: float = 0.0) -> Account:
@@ -69,9 +67,7 @@ def test_a_book_liquidation_leaves_the_trader_the_rest_of_the_margin() -> None:
     """Hyperliquid closes in the book at the liquidation price and the trader keeps what is left
     (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations; no liquidation fee): the P&L
     is the price move to LP; Binance's takeover loses the whole margin balance."""
-    spec = {"venue": "hyperliquid", "margin_mode": "isolated", "wallet_balance": 0.0, "positions": [
-        {"symbol": "BTC", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 20}]}  # fmt: skip
-    acc = account_from_spec(spec)
+    acc = _account(venue="hyperliquid", symbol="BTC", leverage=20)
     rep = levguard.evaluate(acc).positions[0]
     lp = rep.liquidation_price
     assert lp is not None
@@ -296,9 +292,7 @@ def test_a_book_close_keeps_the_funding_received_before_it_even_when_the_fee_eat
     with no funding a liquidation leaves nothing; 432 of funding received over three days went
     into the margin first and what exceeds the fee stays the trader's (a second review: it was
     dropped with the margin, -3,000)."""
-    spec = {"venue": "dydx-v4", "margin_mode": "isolated", "wallet_balance": 0.0, "positions": [
-        {"symbol": "BTC-USD", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 20}]}  # fmt: skip
-    acc = account_from_spec(spec)
+    acc = _account(venue="dydx-v4", symbol="BTC-USD", leverage=20)
     pr = levguard.evaluate(acc).positions[0]
     lp = pr.liquidation_price
     assert lp is not None

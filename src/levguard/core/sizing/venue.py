@@ -91,9 +91,12 @@ def context_tiers(ctx: MarketContext, price: float | None = None) -> TierTable:
 
 def _decision_tiers(state: SizingState) -> TierTable:
     # The context's tiers for a decision at the state's price (by size, valued there).
-    if not state.price_given and context_tiers(state.context).basis == "quantity":
+    if state.price_given:
+        return context_tiers(state.context, state.price)
+    table = context_tiers(state.context)
+    if table.basis == "quantity":
         raise InputError("tiers by position size need the decision's price (SizingState.price), was not given")
-    return context_tiers(state.context, state.price)
+    return table
 
 
 def _inverse(ctx: MarketContext) -> bool:
