@@ -115,6 +115,9 @@ def venue_of(fake: FakeBinancePm | FakeBybitUta, *, timeout_ms: int = 2000, **kw
         **kwargs,
     )
     venue._exchange.timeout_on_exit = 0  # ccxt waits 250 ms on close() for TLS shutdown; plain HTTP here
+    # ccxt spaces requests by the venue's rate limit (Binance's papi weights: up to a second a read);
+    # a local fake has none, and the tests would sleep for them (about 10 s a file).
+    venue._exchange.enableRateLimit = False
     return venue
 
 
