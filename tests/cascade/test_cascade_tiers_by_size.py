@@ -8,6 +8,7 @@ them by name."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,27 @@ def test_slices_by_size_close_what_they_record() -> None:
     pop = Population(side=[1.0], qty=[40.00000002], entry_price=[100_000.0], margin=[100_000.0], cross=[False])
     res = simulate_path(pop, np.array([100_000.0, 98_400.0, 98_400.0]), market=DEEP, regime=regime)
     assert float(res.events["qty"].sum() + res.accounts["qty"].iloc[0]) == pytest.approx(40.00000002, rel=1e-15)
+
+
+@pytest.mark.parametrize("step_from", [1, 2])
+@pytest.mark.parametrize("step_mode", ["once", "until_safe"])
+def test_a_user_set_step_mode_at_an_exact_okx_cap_reads_the_sizes_tier(step_mode: str, step_from: int) -> None:
+    """20 BTC, exactly the 0.6 % tier's cap (inclusive at OKX), filled at a price where the caps
+    valued plainly (``caps x price``) put it in the 1 % tier: it steps down to tier 1 where its
+    tier may step (``step_from`` 1) and goes whole where it may not (2), as liquidation_outcome
+    books it.  A review found the cascade doing the opposite at about 3 % of prices."""
+    fills = np.random.default_rng(3).uniform(105_000.0, 110_000.0, 3_000)
+    fill = float(max(p for p in fills if 20.0 * p == float(np.nextafter(20.0, np.inf)) * p))
+    margin = 0.9 * 20.0 * fill * 0.006 + 20.0 * (112_000.0 - fill)  # equity at the fill: 90 % of the MM
+    regime = MarginRegime.for_venue(
+        "okx", tiers=BY_SIZE, kind="tiered", liquidation_fee=0.0, step_mode=step_mode, step_from=step_from
+    )
+    pop = Population(side=[1.0], qty=[20.0], entry_price=[112_000.0], margin=[margin], cross=[False])
+    res = simulate_path(pop, np.array([112_000.0, fill, fill]), market=DEEP, regime=regime)
+    rule = replace(get_venue("okx").liquidation, step_mode=step_mode, step_from=step_from)
+    expected = liquidation_outcome(
+        rule, 20.0, 112_000.0, fill, margin, tiers=BY_SIZE, fee_rate=0.0, taker_fee=0.0, mm_at_entry=False
+    )
+    assert expected.partial == (step_from == 1)
+    assert res.events["qty"].tolist() == [expected.closed_qty]
+    assert res.accounts["qty"].iloc[0] == expected.remaining_qty

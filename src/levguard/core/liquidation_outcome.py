@@ -298,12 +298,17 @@ def liquidation_outcome(
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
         raise InputError(f"tiers must be a TierTable or None, was {type(tiers).__name__} {show(tiers)}")
     size_caps = tiers.caps if tiers is not None and tiers.basis == "quantity" else None
-    if tiers is not None:  # tiers by quantity: the caps valued where the tier is read (exact there)
+    # Tiers by quantity: the caps valued where the tier is read, the position in its tier by size
+    # (kernels.liquidation.size_caps_at) and its maintenance margin at that tier's rate.
+    own_tier = tiers.at_quantity(q) if tiers is not None and size_caps is not None else tiers
+    if tiers is not None:
         tiers = tiers.in_notional(basis, inverse=inverse)
     caps = tiers.caps if tiers is not None else _NO_CAPS
+    if size_caps is not None:
+        caps = kl.size_caps_at(size_caps, inverse, basis, abs(q))
     mmr = 0.0
     if tiers is not None:
-        k = tier_index(position_notional(q, basis, inverse), tiers.caps)
+        k = tier_index(position_notional(q, basis, inverse), caps)
         mmr = float(tiers.mmrs[k])
     if maintenance_margin is not None:
         mm = float(maintenance_margin)
@@ -311,8 +316,8 @@ def liquidation_outcome(
             # A flat rate: the maintenance margin over the notional it is valued on.
             basis_notional = position_notional(q, basis, inverse)
             mmr = mm / basis_notional if basis_notional > 0 else 0.0
-    elif tiers is not None:
-        mm = tiers.maintenance_margin(position_notional(q, basis, inverse))
+    elif own_tier is not None:
+        mm = own_tier.maintenance_margin(position_notional(q, basis, inverse))
     else:
         mm = 0.0
     vec = r.vector(fee)

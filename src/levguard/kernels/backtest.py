@@ -501,7 +501,7 @@ def simulate_py(
                     a = inst[k]["tier_start"]
                     b = inst[k]["tier_stop"]
                     avail = margin_left(eq_prev, k, qty, close[t - 1], inst, tiers) if cross else eq_dec
-                    caps_k = caps_at(tiers.cap[a:b], inst[k]["by_size"], inverse, px_dec)
+                    caps_k = caps_at(tiers.cap[a:b], inst[k]["by_size"], inverse, px_dec, abs(new_qty))
                     n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"])
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec

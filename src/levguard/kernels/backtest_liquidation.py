@@ -428,7 +428,7 @@ def _restore_walk(
         n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
             rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-            caps_at(caps, spec["by_size"], inverse, basis), mmrs, cums, True,
+            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True,
         )  # fmt: skip
         if decision == kl.CLOSE_NONE:
             continue
@@ -515,7 +515,7 @@ def liquidate(
     allow = liq_state[k] == LiqState.NONE and room
     closed, decision = kl.plan_close(
         rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-        caps_at(caps, spec["by_size"], inverse, basis), mmrs, cums, allow,
+        caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow,
     )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
         rest = abs(q) - closed

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_records import ContractKind, Tiers
 from levguard.kernels.margin import position_notional, position_upnl
@@ -158,20 +159,17 @@ def path_cap(cfg: np.void, equity: float, peak: float) -> float:
 
 
 @jitable
-def caps_at(caps: Float64Array1D, by_size: bool, inverse: bool, price: float) -> Float64Array1D:
-    """Return tier ``caps`` as notional at ``price``: the caps themselves for tiers by notional;
-    for tiers by position size ``size x price`` (inverse: ``size / price``, coins), a new array.
-
-    Exact at that price: a position of size ``s`` has notional ``s x price`` there and falls in
-    the same tier either way (:meth:`levguard.core.tiers.TierTable.in_notional`).  For code that
-    reads notional caps at one price: the initial-margin check of an order at its price, and a
+def caps_at(caps: Float64Array1D, by_size: bool, inverse: bool, price: float, size: float) -> Float64Array1D:
+    """Return tier ``caps`` as notional at ``price`` for a position of ``size`` (absolute): the
+    caps themselves for tiers by notional; for tiers by position size
+    :func:`~levguard.kernels.liquidation.size_caps_at` (``size x price``, inverse ``size /
+    price``; a new array in which the position is in its tier by size).  For code that reads
+    notional caps at one price: the initial-margin check of an order at its price, and a
     liquidation's step-down at its fill.
     """
     if not by_size:
         return caps
-    if inverse:
-        return caps / price
-    return caps * price
+    return kl.size_caps_at(caps, inverse, price, size)
 
 
 @jitable
@@ -184,7 +182,7 @@ def margin_left(avail: float, k: int, qty: Float64Array1D, px: Float64Array1D, i
             a = inst[j]["tier_start"]
             b = inst[j]["tier_stop"]
             inverse = inst[j]["kind"] == ContractKind.INVERSE
-            caps = caps_at(tiers.cap[a:b], inst[j]["by_size"], inverse, px[j])
+            caps = caps_at(tiers.cap[a:b], inst[j]["by_size"], inverse, px[j], abs(qty[j]))
             n = position_notional(qty[j], px[j], inverse)
             avail -= initial_margin(n, caps, tiers.max_lev[a:b], inst[j]["fee_in_im"])
         elif j != k and qty[j] != 0.0:

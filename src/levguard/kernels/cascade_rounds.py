@@ -284,7 +284,7 @@ def size_orders(
                     eq_i,
                     mm_i,
                     cfg.liq_fee,
-                    caps * price if tiers.by_size else caps,  # by size: valued at the fill (exact there)
+                    kl.size_caps_at(caps, False, price, qty[i]) if tiers.by_size else caps,  # at the fill
                     mmrs,
                     tiers.cums,
                     cfg.step_from,

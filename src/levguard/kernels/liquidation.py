@@ -208,6 +208,28 @@ def step_rest_cap(j: int, caps: Float64Array1D, mmrs: Float64Array1D, cums: Floa
 
 
 @jitable
+def size_caps_at(caps: Float64Array1D, inverse: bool, price: float, size: float) -> Float64Array1D:
+    """Return tier ``caps`` by position size valued at ``price`` (``size x price``; inverse
+    ``size / price``, coins), a new array in which a position of ``size`` stays in its own tier.
+
+    Valued caps place a position in its tier by size at every price but where the two products
+    round to one float: a position exactly at an inclusive cap (``TierTable.caps`` holds the float
+    above OKX's cap, so the cap itself is in the lower tier) would read the tier above at about 3 %
+    of prices, and a step-down planned on that tier closes the wrong size.  Where ``size`` and its
+    tier's cap value to the same notional, that cap moves up one float: the notional ``size``
+    values to is then below it, as ``size`` is below the cap.  Whoever steps a position down or
+    checks its margin at one price reads the caps this way (:func:`tier_close` through
+    :func:`plan_close`).
+    """
+    out = caps / price if inverse else caps * price
+    k = tier_index(size, caps)
+    notional = size / price if inverse else size * price
+    if k < out.shape[0] - 1 and not (notional < out[k]):
+        out[k] = np.nextafter(out[k], np.inf)
+    return out
+
+
+@jitable
 def size_in_lower_tier(size: float, caps: Float64Array1D) -> float:
     """Return ``size``, or where it lies within a relative ``1e-9`` above a cap of ``caps``
     (tiers by position size), the largest size of the tier below that cap.

@@ -11,6 +11,8 @@ put a position in the tier of its notional at the liquidation price.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +22,8 @@ from hypothesis import strategies as st
 
 import levguard
 from levguard.backtest.engine import run
+from levguard.core.liquidation_outcome import liquidation_outcome
+from levguard.core.rules import get_venue
 from levguard.core.sizing.venue import TierCap
 from levguard.core.tiers import TierTable
 
@@ -147,3 +151,52 @@ def test_tiers_by_size_run_as_the_one_tier_of_the_size(size: float, leverage: fl
     fixed = _run(df, leverage, TWO.at_quantity(qty), equity=equity, check_initial_margin=False)
     pd.testing.assert_frame_equal(by_size.liquidations, fixed.liquidations)
     pd.testing.assert_series_equal(by_size.equity, fixed.equity)
+
+
+def _at_an_okx_cap_collision(lo: float, hi: float, size: float, cap: float) -> float:
+    """A fill at which ``size x fill`` and the float above ``cap`` (OKX's inclusive cap as the
+    engine holds it) times the fill round to one notional: a position exactly at the cap read
+    the tier above there when the caps were valued plainly (about 3 % of prices)."""
+    above = float(np.nextafter(cap, np.inf))
+    fills = np.random.default_rng(3).uniform(lo, hi, 3_000)
+    return float(max(p for p in fills if size * p == above * p))
+
+
+@pytest.mark.parametrize("step_from", [1, 2])
+@pytest.mark.parametrize("step_mode", ["once", "until_safe"])
+def test_a_user_set_step_mode_at_an_exact_okx_cap_reads_the_sizes_tier(step_mode: str, step_from: int) -> None:
+    """20 BTC, exactly the 0.6 % tier's cap (inclusive at OKX), gapping through its liquidation
+    price to a fill where the plainly valued caps put it in the 1 % tier: under a user-set step
+    mode it steps down to tier 1 where its tier may step (``step_from`` 1) and goes whole where
+    it may not (2, OKX's tier 3 and above), as liquidation_outcome books it.  A review found the
+    backtester stepping down the one and closing the other whole."""
+    rows = [
+        {"notional_floor": 0, "notional_cap": 10, "mmr": 0.004, "max_leverage": 100},
+        {"notional_floor": 10, "notional_cap": 20, "mmr": 0.006, "max_leverage": 50},
+        {"notional_floor": 20, "notional_cap": None, "mmr": 0.01, "max_leverage": 20},
+    ]
+    table = TierTable.from_rows(rows, deduction=False, basis="quantity")
+    entry = 131_000.0  # 5x on 4x the entry price: 20 BTC exactly, liquidation price near 105,433
+    fill = _at_an_okx_cap_collision(104_900.0, 105_380.0, 20.0, 20.0)
+    close = np.r_[np.full(5, entry), np.full(3, fill)]
+    df = frame(close, open_=np.r_[np.full(5, entry), np.full(3, fill)], wick=0.0)  # the gap opens at the fill
+    okx = get_venue("okx")
+    rule = dataclasses.replace(okx.liquidation, step_mode=step_mode, step_from=step_from)
+    res = _run(df, 5.0, table, equity=4.0 * entry, liquidation=rule, fees=0.0)
+    (liq,) = res.liquidations.itertuples()
+    assert res.trades["qty"].iloc[0] == 20.0
+    assert liq.price == fill
+    expected = liquidation_outcome(
+        rule,
+        20.0,
+        entry,
+        fill,
+        4.0 * entry,
+        tiers=okx.read_tiers(table),
+        fee_rate=0.0,
+        taker_fee=0.0,
+        mm_at_entry=False,
+    )
+    assert liq.qty == expected.closed_qty
+    assert res.positions["qty"].iloc[-1] == expected.remaining_qty
+    assert expected.partial == (step_from == 1)
