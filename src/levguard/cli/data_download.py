@@ -129,13 +129,19 @@ def _amount(x: float, by_size: bool) -> str:
 
 
 def _print_tiers(src: CcxtSource, symbol: str) -> None:
+    from levguard.core.rules import get_venue
+    from levguard.venues.ccxt_adapter import RULE_SETS
+
     table = src.leverage_tiers([symbol])[symbol]
     by_size = table.basis == "quantity"
+    # A tier's interval as the venue reads its maintenance: OKX's caps belong to their tier.
+    rule_set = RULE_SETS.get(src.exchange_id)
+    opening, closing = ("(", "]") if rule_set is not None and get_venue(rule_set).mm_cap_inclusive else ("[", ")")
     typer.echo(f"tiers: {len(table.tiers)}" + (" by position size (contracts x contract size)" if by_size else ""))
     for tier in table.tiers:
         cap = _amount(tier.notional_cap, by_size) if tier.notional_cap != float("inf") else "inf"
         typer.echo(
-            f"  [{_amount(tier.notional_floor, by_size)}, {cap}) mmr={tier.mmr:g} "
+            f"  {opening}{_amount(tier.notional_floor, by_size)}, {cap}{closing} mmr={tier.mmr:g} "
             f"maint_amount={tier.maint_amount:,.2f} max_leverage={tier.max_leverage:g}"
         )
     typer.echo(f"source: {table.source}")
