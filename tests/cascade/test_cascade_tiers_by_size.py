@@ -129,7 +129,8 @@ def test_a_user_set_step_mode_at_an_exact_okx_cap_reads_the_sizes_tier(step_mode
     """20 BTC, exactly the 0.6 % tier's cap (inclusive at OKX), filled at a price where the caps
     valued plainly (``caps x price``) put it in the 1 % tier: it steps down to tier 1 where its
     tier may step (``step_from`` 1) and goes whole where it may not (2), as liquidation_outcome
-    books it.  A review found the cascade doing the opposite at about 3 % of prices."""
+    books it.  A review found the cascade doing the opposite at about 3 % of prices (``once-1`` and
+    ``until_safe-2``; the other two cases came out right by chance and hold the agreement)."""
     fills = np.random.default_rng(3).uniform(105_000.0, 110_000.0, 3_000)
     fill = float(max(p for p in fills if 20.0 * p == float(np.nextafter(20.0, np.inf)) * p))
     margin = 0.9 * 20.0 * fill * 0.006 + 20.0 * (112_000.0 - fill)  # equity at the fill: 90 % of the MM

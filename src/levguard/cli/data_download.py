@@ -141,7 +141,8 @@ def _print_tiers(src: CcxtSource, symbol: str) -> None:
     for tier in table.tiers:
         cap = _amount(tier.notional_cap, by_size) if tier.notional_cap != float("inf") else "inf"
         typer.echo(
-            f"  {opening}{_amount(tier.notional_floor, by_size)}, {cap}{closing} mmr={tier.mmr:g} "
+            f"  {opening}{_amount(tier.notional_floor, by_size)}, {cap}{')' if cap == 'inf' else closing} "
+            f"mmr={tier.mmr:g} "
             f"maint_amount={tier.maint_amount:,.2f} max_leverage={tier.max_leverage:g}"
         )
     typer.echo(f"source: {table.source}")

@@ -215,9 +215,10 @@ def size_caps_at(caps: Float64Array1D, inverse: bool, price: float, size: float)
     Valued caps place a position in its tier by size at every price but where the two products
     round to one float: a position exactly at an inclusive cap (``TierTable.caps`` holds the float
     above OKX's cap, so the cap itself is in the lower tier) would read the tier above at about 3 %
-    of prices, and a step-down planned on that tier closes the wrong size.  Where ``size`` and its
-    tier's cap value to the same notional, that cap moves up one float: the notional ``size``
-    values to is then below it, as ``size`` is below the cap.  Whoever steps a position down or
+    of prices, and a step-down planned on that tier closes the wrong size (with exclusive caps,
+    BitMEX-like, a size one float below a cap did).  Where ``size`` and its tier's cap value to
+    the same notional, that cap moves up one float: the notional ``size`` values to is then below
+    it, as ``size`` is below the cap.  Whoever steps a position down or
     checks its margin at one price reads the caps this way (:func:`tier_close` through
     :func:`plan_close`).
     """

@@ -169,7 +169,8 @@ def test_a_user_set_step_mode_at_an_exact_okx_cap_reads_the_sizes_tier(step_mode
     price to a fill where the plainly valued caps put it in the 1 % tier: under a user-set step
     mode it steps down to tier 1 where its tier may step (``step_from`` 1) and goes whole where
     it may not (2, OKX's tier 3 and above), as liquidation_outcome books it.  A review found the
-    backtester stepping down the one and closing the other whole."""
+    backtester closing the first whole and stepping the second down at that fill (``once-1`` and
+    ``until_safe-2``; the other two cases came out right by chance and hold the agreement)."""
     rows = [
         {"notional_floor": 0, "notional_cap": 10, "mmr": 0.004, "max_leverage": 100},
         {"notional_floor": 10, "notional_cap": 20, "mmr": 0.006, "max_leverage": 50},
