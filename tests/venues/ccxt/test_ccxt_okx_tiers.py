@@ -208,7 +208,7 @@ def test_the_download_command_prints_okx_tiers_by_size(tmp_path: Path, monkeypat
     assert lines[0] == "tiers: 3 by position size (contracts x contract size)"
     # OKX's caps belong to their tier (a position of exactly 75 pays 0.5 %): (floor, cap].
     assert lines[2] == "  (50, 75] mmr=0.005 maint_amount=0.00 max_leverage=100"
-    assert lines[3].startswith("  (75, inf) mmr=")  # the last tier has no cap to include
+    assert lines[3] == "  (75, 100] mmr=0.01 maint_amount=0.00 max_leverage=50"
     from levguard.cli.data_download import _amount
 
     assert (_amount(2e6, True), _amount(0.01, True), _amount(1_234_567.5, False)) == ("2,000,000", "0.01", "1,234,568")
