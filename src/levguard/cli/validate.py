@@ -178,7 +178,9 @@ def render(doc: dict[str, Any]) -> None:
         mark = f"mark from {a['mark_source']}" if a["mark_source"] else "no mark file: last price used as mark"
         out.print(
             f"[bold]{escape(a['asset'])}[/]: {a['bars']:,} bars {a['first'][:16]} → {a['last'][:16]} "
-            f"({escape(a['source'])}; {escape(mark)}); {a['cases']:,} cases; tiers: {escape(a['tier_source'])}",
+            f"({escape(a['source'])}; {escape(mark)}); {a['cases']:,} cases"
+            + (f" ({a['incomplete']:,} left out: gaps in the bars)" if a.get("incomplete") else "")
+            + f"; tiers: {escape(a['tier_source'])}",
             soft_wrap=True,
         )
     out.print(

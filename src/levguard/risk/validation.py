@@ -9,7 +9,8 @@ The protocol:
    engine on the venue's tiers (Binance USDⓈ-M by default; a symbol without built-in tiers gets
    :data:`GENERIC_MMR`).  The outcome is 1 when the mark's lows (long) or highs (short) of the
    bars after ``as_of`` that close within the horizon touch that fixed price (``<=`` / ``>=``).
-   Cases whose horizon runs past the data's end are dropped.
+   Cases whose horizon runs past the data's end, or whose window misses more than 5 % of its
+   hourly bars (:data:`MIN_COVERAGE`), are dropped.
 2. **Forecasts.** :func:`levguard.risk.forecast.liquidation_forecasts` for the model under test
    and for the ``naive`` baseline (GBM first passage at 30-day realised volatility); each
    forecast uses only bars closed at or before its ``as_of``.
@@ -86,6 +87,9 @@ GENERIC_MMR = 0.005
 BASELINE = "naive"
 MAX_STALE_NS = 86_400 * 10**9
 """An ``as_of`` is skipped when no bar closed in the 24 hours before it (a data gap)."""
+MIN_COVERAGE = 0.95
+"""A case is dropped when its window holds fewer bars than this share of its hours (a gap in the
+data: an outage, a suspension): a touch may lie in the missing hours, so its outcome is unknown."""
 
 _DAY_NS = 86_400 * 10**9
 _HOUR_NS = 3_600 * 10**9
@@ -253,7 +257,9 @@ def build_cases(
     bars opening at or after ``as_of`` and closing at or before ``as_of + horizon``; the outcome
     is ``min(mark_low) <= LP`` for a long and ``max(mark_high) >= LP`` for a short, with
     ``LP = entry_mark (1 - distance)`` or ``entry_mark (1 + distance)``.  A case whose horizon
-    ends after the last bar's close, or whose window holds no bar, is dropped.
+    ends after the last bar's close, or whose window holds fewer bars than
+    :data:`MIN_COVERAGE` of its hours (a gap: a touch may lie in the missing hours; counted in
+    ``attrs["incomplete"]``), is dropped.
     """
     name = asset or str(bars.attrs.get("asset") or asset_name(bars.attrs.get("symbol")))
     _check_bars(bars, name)
@@ -282,11 +288,16 @@ def build_cases(
             )
     parts: list[pd.DataFrame] = []
     entry = close[entry_i]
+    incomplete = 0
     for h in horizons:
         end = days + round(float(h) * _DAY_NS)
         j0 = np.searchsorted(open_ns, days, side="left")
         j1 = np.searchsorted(close_ns, end, side="right")
-        ok = (end <= close_ns[-1]) & (j1 > j0)
+        within = end <= close_ns[-1]
+        # The hours of the window a complete series has bars for, and the share required.
+        full = (end - days) // _HOUR_NS
+        ok = within & (j1 > j0) & (j1 - j0 >= np.ceil(MIN_COVERAGE * full))
+        incomplete += int((within & ~ok).sum()) * len(sides) * len(leverages)
         wlow = np.full(days.size, np.nan)
         whigh = np.full(days.size, np.nan)
         for k in np.flatnonzero(ok):
@@ -322,6 +333,7 @@ def build_cases(
         )
     cases.attrs["tier_source"] = source
     cases.attrs["distances"] = {f"{s} {lev:g}x": d for (s, lev), d in dist.items()}
+    cases.attrs["incomplete"] = incomplete
     return cases
 
 
@@ -553,6 +565,7 @@ def _asset_summary(name: str, bars: pd.DataFrame, cases: pd.DataFrame, dropped: 
         distances=dict(cases.attrs.get("distances", {})),
         cases=len(cases),
         dropped=dropped,
+        incomplete=int(cases.attrs.get("incomplete", 0)),
     )
 
 

@@ -104,7 +104,8 @@ class Acceptance:
 
 @dataclass(frozen=True, slots=True)
 class AssetSummary(JsonRecord):
-    """What one asset contributed: its bars, the mark source, the tiers and the case counts."""
+    """What one asset contributed: its bars, the mark source, the tiers and the case counts
+    (``dropped``: without a forecast; ``incomplete``: windows with a gap in the bars, not scored)."""
 
     asset: str
     bars: int
@@ -116,6 +117,7 @@ class AssetSummary(JsonRecord):
     distances: Mapping[str, float]
     cases: int
     dropped: int
+    incomplete: int = 0
 
 
 @dataclass(frozen=True)

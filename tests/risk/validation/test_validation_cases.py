@@ -148,6 +148,31 @@ def test_stale_as_of_is_skipped() -> None:
     assert pd.Timestamp("2024-02-06", tz="UTC") in days
 
 
+def test_a_window_with_a_gap_in_the_bars_is_left_out_and_counted() -> None:
+    """Twelve hours missing on 2024-02-02 (an outage): the 1-day window of that day and the 7-day
+    windows over it hold fewer than 95 % of their bars, so their outcome is unknown (a touch may
+    be in the gap) and they are not scored, even where the bars there touch; one missing hour a
+    day is within the tolerance."""
+    lp = 100.0 * (1.0 - d("long", 10.0))
+    frame = with_low(flat(), "2024-02-02 20:00", lp)  # a touch in the window, after the gap
+    gap = (frame.index >= pd.Timestamp("2024-02-02 06:00", tz="UTC")) & (
+        frame.index < pd.Timestamp("2024-02-02 18:00", tz="UTC")
+    )
+    one_hour = frame.index == pd.Timestamp("2024-02-06 03:00", tz="UTC")
+    cases = build_cases(frame.loc[~gap & ~one_hour])
+    daily = set(cases.loc[cases["horizon_days"] == 1, "as_of"])
+    weekly = set(cases.loc[cases["horizon_days"] == 7, "as_of"])
+    assert pd.Timestamp("2024-02-02", tz="UTC") not in daily
+    assert {pd.Timestamp("2024-02-01", tz="UTC"), pd.Timestamp("2024-02-03", tz="UTC")} <= daily
+    assert pd.Timestamp("2024-02-06", tz="UTC") in daily  # 23 of 24 bars
+    assert not any(t <= pd.Timestamp("2024-02-02", tz="UTC") for t in weekly)
+    assert pd.Timestamp("2024-02-03", tz="UTC") in weekly
+    # 1 daily and 3 weekly windows (2024-01-31 to 02-02; the earlier ones are before the warm-up),
+    # each for both sides at 5, 10 and 20x.
+    assert cases.attrs["incomplete"] == (1 + 3) * 2 * 3
+    assert build_cases(frame).attrs["incomplete"] == 0
+
+
 def test_leverage_horizon_and_side_grid() -> None:
     cases = build_cases(flat(), leverages=[3], horizons=[2.5], sides=["short"])
     assert set(cases["leverage"]) == {3.0}
