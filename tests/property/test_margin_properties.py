@@ -9,6 +9,7 @@ amounts come from the continuity rule (``TierTable.from_rows`` without ``maint_a
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import operator
@@ -91,11 +92,13 @@ FEE_VENUES = {"okx", "gate"}
 
 
 # ----------------------------------------------------------------------------- strategies
+@functools.cache
 def log_uniform(lo_exp: float, hi_exp: float) -> st.SearchStrategy[float]:
     """Floats 10**e with e uniform in [lo_exp, hi_exp]."""
     return st.floats(lo_exp, hi_exp, allow_nan=False, allow_infinity=False).map(lambda e: 10.0**e)
 
 
+@functools.cache
 @st.composite
 def tier_rows(draw: st.DrawFn, cap_exp: tuple[float, float] = (2.0, 6.0), max_tiers: int = 6) -> list[dict[str, Any]]:
     """A random tier table as spec rows: increasing floors, non-decreasing mmr in [0.001, 0.5),
@@ -122,6 +125,7 @@ def tier_rows(draw: st.DrawFn, cap_exp: tuple[float, float] = (2.0, 6.0), max_ti
     ]
 
 
+@functools.cache
 def tier_source(case: Case, symbol: str) -> st.SearchStrategy[dict[str, Any]]:
     """Extra position keys choosing the maintenance rule: built-in (none), fixed mmr, or tiers."""
     fixed = st.floats(0.001, 0.2).map(lambda m: {"mmr": m})
@@ -131,6 +135,7 @@ def tier_source(case: Case, symbol: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.one_of(fixed, tiered)
 
 
+@functools.cache
 @st.composite
 def position(
     draw: st.DrawFn,
@@ -161,6 +166,7 @@ def position(
     return d
 
 
+@functools.cache
 @st.composite
 def cross_account(draw: st.DrawFn, case: Case, n_min: int = 1, n_max: int = 3) -> Spec:
     """An all-cross account of 1-3 positions on distinct symbols with a positive wallet."""
