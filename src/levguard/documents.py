@@ -319,23 +319,40 @@ def _size(value: Mapping[object, object] | Collection[object]) -> int:
 _Container = Mapping[object, object] | Collection[object]
 
 
-def _nested(value: _Container) -> Iterator[tuple[str, _Container]]:
-    # The (label, child) pairs whose child is itself a container; keys count too (a YAML key can
-    # be a sequence).  Scalars are only counted (by _size), never visited one by one.
+# Where a child sits in its parent, for an error's path: (_AT_KEY, key) the value of a key,
+# (_IS_KEY, key) a key that is itself a container, (_AT_INDEX, i) an item of a sequence.
+_AT_KEY, _IS_KEY, _AT_INDEX = 0, 1, 2
+_Step = tuple[int, object]
+
+
+def _nested(value: _Container) -> Iterator[tuple[_Step, _Container]]:
+    # The (place, child) pairs whose child is itself a container; keys count too (a YAML key can
+    # be a sequence).  Scalars are only counted (by _size): the type test before _container
+    # passes over them without a call, and a place becomes text only for an error (_label).
+    scalars = _SCALARS
     if isinstance(value, Mapping):
         for k, v in value.items():
-            if _container(k):
-                yield f"[{show(k, 30)}]", k
-            if _container(v):
-                yield (f".{k}" if isinstance(k, str) and k.isidentifier() else f"[{show(k, 30)}]"), v
+            if type(k) not in scalars and _container(k):
+                yield (_IS_KEY, k), k
+            if type(v) not in scalars and _container(v):
+                yield (_AT_KEY, k), v
     else:
         for i, v in enumerate(value):
-            if _container(v):
-                yield f"[{i}]", v
+            if type(v) not in scalars and _container(v):
+                yield (_AT_INDEX, i), v
 
 
-def _where(name: str, labels: list[str]) -> str:
-    path = "".join(labels[:6]) + ("..." if len(labels) > 6 else "")
+def _label(step: _Step) -> str:
+    kind, key = step
+    if kind == _AT_INDEX:
+        return f"[{key}]"
+    if kind == _AT_KEY and isinstance(key, str) and key.isidentifier():
+        return f".{key}"
+    return f"[{show(key, 30)}]"
+
+
+def _where(name: str, steps: list[_Step]) -> str:
+    path = "".join(_label(s) for s in steps[:6]) + ("..." if len(steps) > 6 else "")
     return f"{name}: {path.lstrip('.')}"
 
 
@@ -346,6 +363,9 @@ def check_structure(
 
     Walks iteratively (no recursion), stops at the first violation, and counts a shared object
     (a YAML alias) at each place it appears, so a "billion laughs" document is refused early.
+    A shared object is walked once: its count and height are remembered when its walk ends, and
+    a later use adds them at once (a walk that ended found no cycle through it), so the work is
+    proportional to the distinct objects, not to the values they stand for.
 
     Raises
     ------
@@ -359,17 +379,24 @@ def check_structure(
         return
     count = 1 + _size(value)
     on_path = {id(value)}
-    stack: list[tuple[int, Iterator[tuple[str, _Container]]]] = [(id(value), _nested(value))]
-    labels: list[str] = []
+    # A frame: the container's id, its children, the count before it was added and the height
+    # of its tallest container child (-1: none); walked: id -> (values it adds, its height).
+    stack: list[tuple[int, Iterator[tuple[_Step, _Container]], int, list[int]]] = [(id(value), _nested(value), 0, [-1])]
+    walked: dict[int, tuple[int, int]] = {}
+    labels: list[_Step] = []
     while True:
         if count > value_limit:
             raise InputError(f"{name}: more than {value_limit:,} values (YAML aliases count at each use)")
-        oid, it = stack[-1]
+        oid, it, before, tallest = stack[-1]
         step = next(it, None)
         if step is None:
             stack.pop()
             if not stack:
                 return
+            height = tallest[0] + 1
+            walked[oid] = (count - before, height)
+            parent = stack[-1][3]
+            parent[0] = max(parent[0], height)
             on_path.discard(oid)
             labels.pop()
             continue
@@ -377,9 +404,15 @@ def check_structure(
         cid = id(child)
         if cid in on_path:
             raise InputError(f"{_where(name, [*labels, label])} contains itself (a recursive YAML alias)")
-        if len(stack) >= depth_limit:
+        known = walked.get(cid)
+        # A child at stack depth d puts its deepest container at d + its height.
+        if len(stack) + (known[1] if known is not None else 0) >= depth_limit:
             raise InputError(f"{_where(name, [*labels, label])} is nested deeper than {depth_limit} levels")
-        count += _size(child)
+        if known is not None:
+            count += known[0]
+            tallest[0] = max(tallest[0], known[1])
+            continue
         on_path.add(cid)
         labels.append(label)
-        stack.append((cid, _nested(child)))
+        stack.append((cid, _nested(child), count, [-1]))
+        count += _size(child)
