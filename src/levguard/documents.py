@@ -365,7 +365,8 @@ def check_structure(
     (a YAML alias) at each place it appears, so a "billion laughs" document is refused early.
     A shared object is walked once: its count and height are remembered when its walk ends, and
     a later use adds them at once (a walk that ended found no cycle through it), so the work is
-    proportional to the distinct objects, not to the values they stand for.
+    proportional to the distinct objects, not to the values they stand for.  An error at such a
+    use names the place of the use (the walk does not go down it again).
 
     Raises
     ------
@@ -383,6 +384,7 @@ def check_structure(
     # of its tallest container child (-1: none); walked: id -> (values it adds, its height).
     stack: list[tuple[int, Iterator[tuple[_Step, _Container]], int, list[int]]] = [(id(value), _nested(value), 0, [-1])]
     walked: dict[int, tuple[int, int]] = {}
+    held: list[object] = []  # every container walked, alive until the end: no id() is reused
     labels: list[_Step] = []
     while True:
         if count > value_limit:
@@ -414,5 +416,6 @@ def check_structure(
             continue
         on_path.add(cid)
         labels.append(label)
+        held.append(child)
         stack.append((cid, _nested(child), count, [-1]))
         count += _size(child)

@@ -294,10 +294,12 @@ def build_cases(
         j0 = np.searchsorted(open_ns, days, side="left")
         j1 = np.searchsorted(close_ns, end, side="right")
         within = end <= close_ns[-1]
-        # The hours of the window a complete series has bars for, and the share required.
-        full = (end - days) // _HOUR_NS
+        # The bars a complete series has in the window (bars open on the hour of the first bar:
+        # at :30 a day holds 23 whole bars) and the share required; a window shorter than a bar
+        # holds none and is not counted as a gap.
+        full = (end - days - int(open_ns[0]) % _HOUR_NS) // _HOUR_NS
         ok = within & (j1 > j0) & (j1 - j0 >= np.ceil(MIN_COVERAGE * full))
-        incomplete += int((within & ~ok).sum()) * len(sides) * len(leverages)
+        incomplete += int((within & (full > 0) & ~ok).sum()) * len(sides) * len(leverages)
         wlow = np.full(days.size, np.nan)
         whigh = np.full(days.size, np.nan)
         for k in np.flatnonzero(ok):

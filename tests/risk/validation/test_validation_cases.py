@@ -173,6 +173,16 @@ def test_a_window_with_a_gap_in_the_bars_is_left_out_and_counted() -> None:
     assert build_cases(frame).attrs["incomplete"] == 0
 
 
+def test_bars_off_the_hour_and_windows_shorter_than_a_bar_are_not_gaps() -> None:
+    """Gapless bars opening at :30 fill 23 whole bars of a day, all a complete series has (a review
+    found every window under 20 hours counted as a gap); a window shorter than a bar holds none,
+    is left out as before and is not counted as a gap."""
+    frame = hourly_bars("2024-01-01 00:30", np.full(N_BARS, 100.0), asset="TEST")
+    cases = build_cases(frame, horizons=[0.5, 1.0, 0.01])
+    assert cases.attrs["incomplete"] == 0
+    assert set(cases["horizon_days"]) == {0.5, 1.0}
+
+
 def test_leverage_horizon_and_side_grid() -> None:
     cases = build_cases(flat(), leverages=[3], horizons=[2.5], sides=["short"])
     assert set(cases["leverage"]) == {3.0}
