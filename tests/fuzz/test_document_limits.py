@@ -82,14 +82,14 @@ def documents(draw: st.DrawFn) -> Any:
             nodes.append({f"k{i}": x for i, x in enumerate(items)})
         else:
             nodes.append(items if kind == "list" else tuple(items))
-    if draw(st.booleans()) and len(nodes) > 1:
-        target = draw(st.sampled_from([n for n in nodes if isinstance(n, list | dict)] or [None]))
-        if target is not None:
-            extra = draw(st.sampled_from(nodes))
-            if isinstance(target, list):
-                target.append(extra)
-            else:
-                target["back"] = extra
+    open_ = [n for n in nodes if isinstance(n, list | dict)]
+    if draw(st.booleans()) and len(nodes) > 1 and open_:
+        target = draw(st.sampled_from(open_))
+        extra = draw(st.sampled_from(nodes))
+        if isinstance(target, list):
+            target.append(extra)
+        else:
+            target["back"] = extra
     return nodes[-1]
 
 
@@ -130,3 +130,28 @@ def test_a_billion_laughs_of_shared_lists_is_refused_without_walking_every_use()
         check_structure(level, "doc")
     assert time.thread_time() - t0 < 0.05
     assert reference(level, 64, MAX_VALUES)[0] == {"many"}
+
+
+class _BuiltOnReading(Mapping[int, Any]):
+    """A caller's read-only Mapping that builds each value when it is read (a view over a store):
+    a value walked and dropped could lend its id() to the next one."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __getitem__(self, k: int) -> Any:
+        return [0] if k == 0 else [0] * 100_000
+
+    def __iter__(self) -> Any:
+        return iter(range(self.n))
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def test_values_built_on_reading_are_each_counted() -> None:
+    """Eleven fresh lists of 100,000 values: refused, not taken for the small first value a
+    review found reusing their id() (the walk keeps what it has walked alive)."""
+    with pytest.raises(InputError, match=r"doc: more than 1,000,000 values"):
+        check_structure(_BuiltOnReading(12), "doc")
+    check_structure(_BuiltOnReading(10), "doc")  # 900,000 values and the keys: within the limit
