@@ -218,9 +218,8 @@ def size_caps_at(caps: Float64Array1D, inverse: bool, price: float, size: float)
     of prices, and a step-down planned on that tier closes the wrong size (with exclusive caps,
     BitMEX-like, a size one float below a cap did).  Where ``size`` and its tier's cap value to
     the same notional, that cap moves up one float: the notional ``size`` values to is then below
-    it, as ``size`` is below the cap.  Whoever steps a position down or
-    checks its margin at one price reads the caps this way (:func:`tier_close` through
-    :func:`plan_close`).
+    it, as ``size`` is below the cap.  Whoever steps a position down or checks its margin at one
+    price reads the caps this way (:func:`tier_close` through :func:`plan_close`).
     """
     out = caps / price if inverse else caps * price
     k = tier_index(size, caps)
