@@ -380,25 +380,26 @@ def check_structure(
         return
     count = 1 + _size(value)
     on_path = {id(value)}
-    # A frame: the container's id, its children, the count before it was added and the height
-    # of its tallest container child (-1: none); walked: id -> (values it adds, its height).
-    stack: list[tuple[int, Iterator[tuple[_Step, _Container]], int, list[int]]] = [(id(value), _nested(value), 0, [-1])]
+    # A frame: the container's id, its children and the count before it was added; tall[i]: the
+    # height of frame i's tallest container child (-1: none); walked: id -> (values, height).
+    stack: list[tuple[int, Iterator[tuple[_Step, _Container]], int]] = [(id(value), _nested(value), 0)]
+    tall = [-1]
     walked: dict[int, tuple[int, int]] = {}
     held: list[object] = []  # every container walked, alive until the end: no id() is reused
     labels: list[_Step] = []
     while True:
         if count > value_limit:
             raise InputError(f"{name}: more than {value_limit:,} values (YAML aliases count at each use)")
-        oid, it, before, tallest = stack[-1]
+        oid, it, before = stack[-1]
         step = next(it, None)
         if step is None:
             stack.pop()
             if not stack:
                 return
-            height = tallest[0] + 1
+            height = tall.pop() + 1
             walked[oid] = (count - before, height)
-            parent = stack[-1][3]
-            parent[0] = max(parent[0], height)
+            if height > tall[-1]:
+                tall[-1] = height
             on_path.discard(oid)
             labels.pop()
             continue
@@ -408,14 +409,16 @@ def check_structure(
             raise InputError(f"{_where(name, [*labels, label])} contains itself (a recursive YAML alias)")
         known = walked.get(cid)
         # A child at stack depth d puts its deepest container at d + its height.
-        if len(stack) + (known[1] if known is not None else 0) >= depth_limit:
+        if len(stack) + (0 if known is None else known[1]) >= depth_limit:
             raise InputError(f"{_where(name, [*labels, label])} is nested deeper than {depth_limit} levels")
-        if known is not None:
+        if known is None:
+            on_path.add(cid)
+            labels.append(label)
+            held.append(child)
+            stack.append((cid, _nested(child), count))
+            tall.append(-1)
+            count += _size(child)
+        else:
             count += known[0]
-            tallest[0] = max(tallest[0], known[1])
-            continue
-        on_path.add(cid)
-        labels.append(label)
-        held.append(child)
-        stack.append((cid, _nested(child), count, [-1]))
-        count += _size(child)
+            if known[1] > tall[-1]:
+                tall[-1] = known[1]
