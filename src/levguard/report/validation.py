@@ -312,7 +312,9 @@ def write_validation_report(result: Any, path: str | Path, *, title: str = "", s
     title = title or f"levguard: probability-of-liquidation validation of {doc['model']!r} against {doc['baseline']!r}"
     assets = ", ".join(
         f"{a['asset']} ({a['bars']:,} bars, {a['first'][:10]} → {a['last'][:10]}, "
-        f"{'mark price' if a['mark_source'] else 'last price as mark'})"
+        f"{'mark price' if a['mark_source'] else 'last price as mark'}"
+        + (f"; {a['incomplete']:,} cases left out: gaps in the bars" if a.get("incomplete") else "")
+        + ")"
         for a in doc["assets"]
     )
     lev = ", ".join(f"{x:g}x" for x in doc["leverages"])

@@ -128,6 +128,24 @@ def test_tables_on_a_written_csv(csv_dir: Path, tmp_path: Path) -> None:
     assert out.is_file()
 
 
+def test_cases_with_a_gap_in_the_bars_are_counted_in_every_output(tmp_path: Path, random_walk: pd.DataFrame) -> None:
+    """Two days missing from the file: the windows over them are left out and counted in the
+    JSON, the printout and the HTML report (docs/validation.md, "Outcome")."""
+    gap = (random_walk.index >= pd.Timestamp("2023-01-10", tz="UTC")) & (
+        random_walk.index < pd.Timestamp("2023-01-12", tz="UTC")
+    )
+    _write(tmp_path / "GAPUSDT-PERP_1h.csv", random_walk.loc[~gap])
+    args = [str(tmp_path / "GAPUSDT-PERP_1h.csv"), "--train-until", "2022-09-30", "--model", "naive"]
+    left_out = _ok(args)["assets"][0]["incomplete"]
+    # The 1-day window of 01-10 and the 7-day ones of 01-04 to 01-10 (01-11 and 01-12 have no
+    # mark closed in the 24 hours before them and are skipped), both sides at 5, 10 and 20x.
+    assert left_out == (1 + 7) * 2 * 3
+    res = runner.invoke(app, ["validate", "liquidation", *args, "--out", str(tmp_path / "g.html")])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert f"{left_out:,} left out: gaps in the bars" in res.stdout.replace("\n", " ")
+    assert f"{left_out:,} cases left out: gaps in the bars" in (tmp_path / "g.html").read_text()
+
+
 def test_strict_exits_1_when_a_check_fails(csv_dir: Path) -> None:
     """naive against naive cannot beat the pooled 0.98 x Brier bar."""
     args = [str(csv_dir / "TESTUSDT-PERP_1h.csv"), "--train-until", "2022-09-30", "--model", "naive", "--strict"]
