@@ -20,7 +20,14 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.backtest_orders import caps_at
 from levguard.kernels.backtest_records import N_RESTORE_GRID, Book, ContractKind, LiqState, Tiers
-from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price, tier_index, tiered_mm
+from levguard.kernels.margin import (
+    position_notional,
+    position_upnl,
+    size_tier_mm,
+    solve_liquidation_price,
+    tier_index,
+    tiered_mm,
+)
 from levguard.typing import Float64Array1D, Int64Array1D
 
 
@@ -57,7 +64,7 @@ def maintenance(
         return 0.0
     basis = entry if mm_at_entry else px
     notional = position_notional(qty, basis, inverse)
-    mm = notional * mmrs[tier_index(abs(qty), caps)] if by_size else tiered_mm(notional, caps, mmrs, cums)
+    mm = size_tier_mm(notional, abs(qty), caps, mmrs, cums) if by_size else tiered_mm(notional, caps, mmrs, cums)
     return mm + fee_in_mm * position_notional(qty, px, inverse)
 
 

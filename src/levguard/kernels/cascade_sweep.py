@@ -17,7 +17,7 @@ import numpy as np
 
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import Book, Sweep, Tiers
-from levguard.kernels.margin import solve_liquidation_price, tier_index, tiered_mm
+from levguard.kernels.margin import size_tier_mm, solve_liquidation_price, tier_index, tiered_mm
 from levguard.typing import Float64Array1D, Int64Array1D
 
 
@@ -49,7 +49,7 @@ def maintenance_of(qty: float, price: float, tiers: Tiers) -> float:
     notional (``N x mmr_k - cum_k``), or by size its tier's rate on the whole notional."""
     n = qty * price
     if tiers.by_size:
-        return float(n * tiers.mmrs[tier_index(qty, tiers.caps)])
+        return size_tier_mm(n, qty, tiers.caps, tiers.mmrs, tiers.cums)
     return tiered_mm(n, tiers.caps, tiers.mmrs, tiers.cums)
 
 

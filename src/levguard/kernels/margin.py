@@ -82,6 +82,24 @@ def mm_in_tier(notional: float, mmr: float, cum: float) -> float:
 
 
 @jitable
+def size_tier_mm(
+    notional: float, size: float, caps: Float64Array1D, mmrs: Float64Array1D, cums: Float64Array1D
+) -> float:
+    """Return the maintenance margin of a position of ``size`` on tiers counted by position size
+    (``caps`` are sizes): the tier holding ``size`` applies to the whole ``notional``
+    (:func:`mm_in_tier`; such tiers carry no amount).
+
+    Notes
+    -----
+    OKX counts position tiers in contracts (``minSz``/``maxSz`` of ``GET
+    /api/v5/public/position-tiers``); the price moves the notional, not the tier
+    (:meth:`levguard.core.tiers.TierTable.at_quantity`).
+    """
+    k = tier_index(size, caps)
+    return mm_in_tier(notional, mmrs[k], cums[k])
+
+
+@jitable
 def position_notional(q: float, price: float, inverse: bool) -> float:
     """Return the notional in the settlement currency: ``|q| * price`` or ``|q| / price``."""
     if inverse:
