@@ -14,6 +14,8 @@ from levguard.defi import analytics
 from levguard.defi.aave import get_user_account_data
 from levguard.defi.morpho import health_factor, is_healthy, mul_div_up, to_assets_up, w_mul_down
 from levguard.defi.positions import AavePosition, MorphoPosition, load_position
+from levguard.defi.risk import health_curves
+from levguard.defi.stress import DepegScenario, stress_position
 from levguard.errors import InputError
 
 E18 = 10**18
@@ -166,6 +168,54 @@ def test_report_without_debt() -> None:
     assert report.assets[0].liquidation.reason == "no debt"
     assert report.repay == ()
     assert report.supply == ()
+
+
+def emode_only(version: str) -> dict[str, Any]:
+    """10 wstETH at 4,000 against 10 WETH at 3,500; wstETH's own LTV and LT are 0, its e-mode
+    category's 90 % and 93 % (Aave 3.6 decouples e-mode from the reserve's own parameters)."""
+    return {
+        "protocol": "aave-v3", "version": version,
+        "emode_category": {"ltv": 0.90, "lt": 0.93, "bonus": 0.01},
+        "reserves": [
+            {"symbol": "wstETH", "price_usd": 4000, "decimals": 18, "ltv": 0, "lt": 0, "collateral": 10,
+             "in_emode": True},
+            {"symbol": "WETH", "price_usd": 3500, "decimals": 18, "ltv": 0.8, "lt": 0.83, "debt": 10,
+             "in_emode": True},
+        ],
+    }  # fmt: skip
+
+
+def test_a_collateral_counted_only_through_emode_has_its_figures_from_3_6() -> None:
+    """GenericLogic 3.6 counts wstETH at the category's 93 %: HF = 40,000 x 0.93 / 35,000, and the
+    liquidation price solves 10 p 0.93 = 35,000 (p = 3,763.44086...). Every analytic sees it."""
+    spec = emode_only("3.6")
+    lp = analytics.liquidation_price(spec, "wstETH")
+    assert lp.price is not None
+    assert hf_at(spec, "wstETH", lp.price) >= E18 > hf_at(spec, "wstETH", lp.price - 1)
+    assert lp.value == pytest.approx(35_000 / 9.3, rel=1e-9)
+    s = analytics.supply_to_target(spec, 1.5, "wstETH")
+    assert s.amount is not None
+    assert s.health_factor_after_wad >= 15 * 10**17
+    rep = analytics.position_report(spec, 1.5)
+    assert (rep.assets[0].lt, rep.assets[0].ltv) == (0.93, 0.90)
+    assert rep.assets[0].liquidation == lp
+    assert [t.symbol for t in rep.supply] == ["wstETH"]
+    shocked = stress_position(spec, [DepegScenario("wstETH -10 %", {"WSTETH": -0.10})])[0]
+    assert shocked.liquidatable
+    assert shocked.liquidation is not None
+    assert shocked.liquidation.collateral_symbol == "wstETH"
+    assert [c.symbol for c in health_curves(spec)] == ["wstETH"]
+
+
+def test_before_3_6_a_reserve_with_threshold_0_is_no_collateral_even_in_emode() -> None:
+    spec = emode_only("3.5")
+    pos = load_position(spec)
+    assert isinstance(pos, AavePosition)
+    assert get_user_account_data(pos.reserves, pos.emode_category, "3.5").total_collateral_base == 0
+    assert analytics.liquidation_price(spec, "wstETH").price is None
+    assert analytics.supply_to_target(spec, 1.5, "wstETH").amount is None
+    assert analytics.position_report(spec, 1.5).assets[0].lt == 0.0
+    assert health_curves(spec) == ()
 
 
 def test_liquidation_price_reasons() -> None:

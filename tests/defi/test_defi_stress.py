@@ -118,6 +118,30 @@ def test_aave_picks_the_pair_that_pays_the_liquidator_most() -> None:
     assert r.liquidation.collateral_seized_value == pytest.approx(max(values.values()), rel=1e-12)
 
 
+def test_where_the_dust_rule_refuses_the_most_the_largest_amount_that_goes_through_is_taken() -> None:
+    """Aave 3.3: 1.0105 WETH (LT 95 %) against 2,000 USDC, WETH down 1 %: the close factor is 50 %
+    (both sides worth 2,000 USD or more, HF > 0.95), and covering 1,000 USDC would leave 950 USD
+    of collateral, under MIN_LEFTOVER_BASE (1,000 USD): MUST_NOT_LEAVE_DUST. A liquidator covers
+    less; the stress takes the most the Pool lets through (one unit more is refused)."""
+    spec = {"protocol": "aave-v3", "version": "3.3", "reserves": [
+        {"symbol": "WETH", "price_usd": 2000, "decimals": 18, "ltv": 0.93, "lt": 0.95, "bonus": 0.05,
+         "collateral": "1.0105"},
+        {"symbol": "USDC", "price_usd": 1, "decimals": 6, "ltv": 0.75, "lt": 0.78, "debt": 2000}]}  # fmt: skip
+    scenario = stress.DepegScenario("WETH -1 %", {"WETH": -0.01})
+    pos = stress.shocked_position(spec, scenario)
+    with pytest.raises(InputError, match="MUST_NOT_LEAVE_DUST"):
+        aave.liquidation_call(pos.reserves, "WETH", "USDC", 2**256 - 1, version="3.3")  # type: ignore[union-attr]
+    (r,) = stress.stress_position(spec, [scenario])
+    assert r.liquidatable
+    assert r.liquidation is not None
+    x = r.liquidation.exact["actual_debt_to_liquidate"]
+    assert 0 < x < 1_000 * 10**6
+    res = aave.liquidation_call(pos.reserves, "WETH", "USDC", x, version="3.3")  # type: ignore[union-attr]
+    assert res.collateral_to_liquidator == r.liquidation.exact["collateral_to_liquidator"]
+    with pytest.raises(InputError, match="MUST_NOT_LEAVE_DUST"):
+        aave.liquidation_call(pos.reserves, "WETH", "USDC", x + 1, version="3.3")  # type: ignore[union-attr]
+
+
 def test_morpho_crash_liquidates_through_morpho_liquidate() -> None:
     # 10 x 1,800 x 0.86 = 15,480 < 16,500 owed: liquidatable; 16,500 x LIF 1.0438 < 18,000: all repaid.
     (r,) = stress.stress_position(morpho_weth(16_500), ["eth-crash-40"])

@@ -13,6 +13,7 @@ from levguard.core.defi.aave import (
     AaveError,
     AaveReserve,
     UserAccountData,
+    collateral_ltv,
     get_user_account_data,
     validate_borrow,
 )
@@ -76,7 +77,7 @@ def liquidation_price(pos: AavePosition, symbol: str) -> LiquidationPrice:
     def none(reason: str) -> LiquidationPrice:
         return LiquidationPrice(symbol, None, None, current, None, "USD", reason)
 
-    if not r.collateral_enabled or r.collateral == 0 or r.lt == 0:
+    if not pos.counted(r):
         return none("not a collateral of the account (no balance, not enabled, or threshold 0)")
     if r.debt > 0:
         return none("the reserve is also borrowed: its price moves collateral and debt together")
@@ -151,7 +152,7 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
     """Least supply of collateral ``symbol`` (smallest units) that brings HF to ``target`` (wad) and
     keeps it there for any larger supply."""
     r = pos.reserve(symbol)
-    if r.lt == 0 or r.use_as_collateral is False:
+    if pos.threshold(r) == 0 or r.use_as_collateral is False:
         return _impossible("supply", symbol, target, f"{symbol} does not count as collateral (threshold 0 or disabled)")
     if r.debt > 0:
         return _impossible("supply", symbol, target, f"{symbol} is also borrowed: repay it instead")
@@ -257,9 +258,8 @@ def report(pos: AavePosition, target: int | None) -> PositionReport:
     acct = account(pos)
     lines: list[AssetLine] = []
     for r in pos.reserves:
-        counted = r.collateral_enabled and r.lt != 0 and r.collateral > 0
-        emode = pos.emode_category if pos.emode_category is not None and r.in_emode else None
-        ltv, lt = (emode.ltv, emode.lt) if emode is not None else (r.ltv, r.lt)
+        counted = pos.counted(r)
+        ltv, lt = collateral_ltv(r, pos.emode_category, pos.version), pos.threshold(r)
         lines.append(
             AssetLine(
                 r.symbol,
@@ -277,11 +277,7 @@ def report(pos: AavePosition, target: int | None) -> PositionReport:
     supply: list[TargetAmount] = []
     if target is not None and acct.total_debt_base > 0:
         repay = [repay_to_target(pos, r.symbol, target) for r in pos.reserves if r.debt > 0]
-        supply = [
-            supply_to_target(pos, r.symbol, target)
-            for r in pos.reserves
-            if r.collateral > 0 and r.collateral_enabled and r.lt != 0 and r.debt == 0
-        ]
+        supply = [supply_to_target(pos, r.symbol, target) for r in pos.reserves if pos.counted(r) and r.debt == 0]
     borrow = [max_safe_borrow(pos, r.symbol, target) for r in pos.reserves if r.collateral == 0 or r.debt > 0]
     coll = acct.total_collateral_base / _PRICE_UNIT
     debt = acct.total_debt_base / _PRICE_UNIT

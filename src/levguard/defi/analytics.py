@@ -117,7 +117,7 @@ def _morpho_symbol(pos: MorphoPosition, symbol: str | None, expected: str, role:
 
 
 def _collaterals(pos: AavePosition) -> list[str]:
-    return [r.symbol for r in pos.reserves if r.collateral > 0 and r.collateral_enabled and r.lt != 0]
+    return [r.symbol for r in pos.reserves if pos.counted(r)]
 
 
 def _debts(pos: AavePosition) -> list[str]:

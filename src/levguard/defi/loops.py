@@ -259,7 +259,7 @@ def _aave_loop(
     c, d = pos.reserve(coll), pos.reserve(debt)
     if coll == debt:
         raise InputError(f"collateral and debt must be different reserves, were both {coll!r}")
-    if not c.collateral_enabled or c.lt == 0 or c.collateral == 0:
+    if not pos.counted(c):
         raise InputError(f"{coll} must be an enabled collateral with a balance and a threshold to loop")
     steps: list[LoopStep] = []
     cost = Fraction(0)
@@ -464,7 +464,7 @@ def loop_position(
         }
     )
     if isinstance(pos, AavePosition):
-        colls = [r.symbol for r in pos.reserves if r.collateral > 0 and r.collateral_enabled and r.lt != 0]
+        colls = [r.symbol for r in pos.reserves if pos.counted(r)]
         coll = collateral or (colls[0] if len(colls) == 1 else None)
         if coll is None:
             raise InputError(f"collateral is needed: the position has {len(colls)} collaterals {colls}")

@@ -112,7 +112,7 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
     figures: list[AssetFigures] = []
     if isinstance(pos, AavePosition):
         for r, line in zip(pos.reserves, report.assets, strict=True):
-            counted = r.collateral if (r.collateral_enabled and r.lt > 0) else 0
+            counted = r.collateral if pos.counted(r) else 0
             lp = line.liquidation
             figures.append(
                 AssetFigures(
@@ -191,11 +191,7 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
     if not debts:
         return "no debt that can be repaid (none, or its reserve is paused)"
     y = max(debts, key=lambda r: usd(r, r.debt))
-    colls = [
-        r
-        for r in pos.reserves
-        if r.collateral > 0 and r.collateral_enabled and r.lt > 0 and r.debt == 0 and r.symbol not in read.paused
-    ]
+    colls = [r for r in pos.reserves if pos.counted(r) and r.debt == 0 and r.symbol not in read.paused]
     if not colls:
         return "no collateral that can be withdrawn and sold (none counted, borrowed too, or paused)"
     x = max(colls, key=lambda r: usd(r, r.collateral))

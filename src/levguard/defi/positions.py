@@ -66,7 +66,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from levguard.core.defi.aave import AaveReserve, EModeCategory, get_user_account_data
+from levguard.core.defi.aave import AaveReserve, EModeCategory, collateral_threshold, get_user_account_data
 from levguard.core.defi.morpho import (
     ORACLE_PRICE_SCALE,
     VIRTUAL_SHARES,
@@ -133,6 +133,16 @@ class AavePosition(JsonRecord):
             if r.symbol == symbol:
                 return r
         raise InputError(f"symbol {show(symbol)} is not among the reserves {[r.symbol for r in self.reserves]}")
+
+    def threshold(self, r: AaveReserve) -> int:
+        """The liquidation threshold (bps) at which ``r``'s balance counts once enabled as collateral,
+        under this account's e-mode and version (:func:`levguard.core.defi.aave.collateral_threshold`:
+        from 3.6 an ``lt``-0 reserve in the user's category counts at the category's)."""
+        return collateral_threshold(r, self.emode_category, self.version)
+
+    def counted(self, r: AaveReserve) -> bool:
+        """True where ``r``'s collateral moves the health factor: enabled, a balance, a threshold."""
+        return r.collateral_enabled and r.collateral > 0 and self.threshold(r) > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,12 +271,11 @@ def _legs(pos: DefiPosition) -> tuple[list[_Leg], list[_Leg]]:
         c = [_Leg(pos.collateral_symbol, coll * pos.lltv / _WAD, price)] if coll > 0 else []
         d = [_Leg(pos.loan_symbol, owed, 1.0)] if owed > 0 else []
         return c, d
-    emode = pos.emode_category
     c, d = [], []
     for r in pos.reserves:
         usd = r.price / 10**AAVE_PRICE_DECIMALS
-        if r.collateral > 0 and r.collateral_enabled and r.lt != 0:
-            lt = emode.lt if emode is not None and r.in_emode else r.lt
+        if pos.counted(r):
+            lt = pos.threshold(r)
             c.append(_Leg(r.symbol, _aave.tokens(r.collateral, r) * lt / 10_000, usd))
         if r.debt > 0:
             d.append(_Leg(r.symbol, _aave.tokens(r.debt, r), usd))
@@ -467,7 +466,7 @@ def _distance(pos: DefiPosition, hf_wad: int) -> tuple[float | None, str, str]:
             return None, "", lp.reason
         d = 1 - Fraction(lp.price, pos.oracle_price)
         return float(d), f"exact liquidation price of {pos.collateral_symbol}", ""
-    counted = [r for r in pos.reserves if r.collateral > 0 and r.collateral_enabled and r.lt != 0]
+    counted = [r for r in pos.reserves if pos.counted(r)]
     if len(counted) == 1:
         r = counted[0]
         lp = liquidation_price(pos, r.symbol)
@@ -680,7 +679,7 @@ def health_curves(spec: Spec, *, low: float = -0.6, high: float = 0.4, points: i
         )  # fmt: skip
     out = []
     for r in pos.reserves:
-        if r.collateral > 0 and r.collateral_enabled and r.lt != 0 and r.debt == 0:
+        if pos.counted(r) and r.debt == 0:
             lp = liquidation_price(pos, r.symbol)
 
             def hf_at(p: int, symbol: str = r.symbol) -> int:

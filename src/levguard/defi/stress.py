@@ -43,7 +43,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Final
 
-from levguard.core.defi.aave import AaveError, get_user_account_data, liquidation_call
+from levguard.core.defi.aave import AaveError, AaveReserve, LiquidationResult, get_user_account_data, liquidation_call
 from levguard.core.defi.morpho import MorphoError
 from levguard.core.defi.morpho import liquidate as morpho_liquidate
 from levguard.core.defi.price_adapters import CapoAdapter, capo_latest_answer
@@ -52,6 +52,7 @@ from levguard.core.records import JsonRecord, empty_mapping
 from levguard.core.validate import instance_of, pick_named, show
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
+from levguard.defi._search import last_true
 from levguard.defi.analytics import Spec
 from levguard.defi.positions import AavePosition, DefiPosition, MorphoPosition, load_position
 from levguard.errors import InputError
@@ -259,19 +260,43 @@ class StressResult(JsonRecord):
     note: str = ""
 
 
+def _aave_largest(pos: AavePosition, c: AaveReserve, d: AaveReserve) -> LiquidationResult:
+    # The largest liquidation of debt d against collateral c a liquidator can make: debtToCover
+    # 2**256 - 1 (the close factor caps it); where the dust rule of 3.3+ refuses that
+    # (MUST_NOT_LEAVE_DUST, 103: a partial liquidation leaves MIN_LEFTOVER_BASE on both sides, or
+    # clears one), the largest amount the engine lets through. Leftovers fall as the amount grows,
+    # so the amounts that go through are 1 to some bound.
+    def call(amount: int) -> LiquidationResult:
+        return liquidation_call(pos.reserves, c.symbol, d.symbol, amount, False, pos.emode_category, pos.version)
+
+    def through(amount: int) -> bool:
+        try:
+            call(amount)
+        except AaveError as exc:
+            if exc.name != "MUST_NOT_LEAVE_DUST":
+                raise
+            return False
+        return True
+
+    try:
+        return call(UINT256_MAX)
+    except AaveError as exc:
+        if exc.name != "MUST_NOT_LEAVE_DUST" or not through(1):
+            raise
+    return call(last_true(through, 1, d.debt))
+
+
 def _aave_liquidation(pos: AavePosition) -> tuple[LiquidationOutcome | None, str]:
     best: LiquidationOutcome | None = None
     errors: list[str] = []
     for c in pos.reserves:
-        if not (c.collateral > 0 and c.collateral_enabled and c.lt != 0):
+        if not pos.counted(c):
             continue
         for d in pos.reserves:
             if d.debt == 0:
                 continue
             try:
-                res = liquidation_call(
-                    pos.reserves, c.symbol, d.symbol, UINT256_MAX, False, pos.emode_category, pos.version
-                )
+                res = _aave_largest(pos, c, d)
             except (AaveError, MathRevertError) as exc:
                 errors.append(f"{c.symbol}/{d.symbol}: {exc}")
                 continue

@@ -131,6 +131,8 @@ __all__ = [
     "LiquidationResult",
     "UserAccountData",
     "borrow_isolation_debt",
+    "collateral_ltv",
+    "collateral_threshold",
     "get_user_account_data",
     "liquidation_call",
     "validate_borrow",
@@ -195,14 +197,39 @@ def _scaled(r: AaveReserve, side: str) -> int:
     return s
 
 
-def _user_ltv(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
-    # ValidationLogic.getUserReserveLtv (3.6): the category's LTV for its collateral, 0 when the
-    # reserve is in its ltvzero bitmap; before 3.6 the e-mode LTV where the reserve's own is not 0.
+def collateral_ltv(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    """The LTV (bps) at which ``r``'s collateral counts towards borrowing for this user.
+
+    Notes
+    -----
+    ValidationLogic.getUserReserveLtv (3.6): the category's LTV for its collateral, 0 when the
+    reserve is in its ltvzero bitmap; before 3.6 the e-mode LTV where the reserve's own is not 0
+    (GenericLogic.calculateUserAccountData), the reserve's own outside e-mode.
+    """
     if emode is None or not r.in_emode:
         return r.ltv
     if _since(version, "3.6"):
         return 0 if r.emode_ltvzero else emode.ltv
     return emode.ltv if r.ltv != 0 else 0
+
+
+def collateral_threshold(reserve: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    """The liquidation threshold (bps) at which ``reserve``'s balance counts in the health factor
+    once enabled as collateral: the e-mode category's for a reserve in the user's category, else
+    the reserve's own; 0 where it adds nothing to the health factor.
+
+    Notes
+    -----
+    GenericLogic.calculateUserAccountData: before 3.6 a reserve whose own threshold is 0 is left out
+    of the account, e-mode or not (``liquidationThreshold != 0`` guards the loop body); from 3.6
+    (aave-v3-origin v3.6.0) every enabled collateral counts, and a reserve in the user's category
+    takes the category's threshold whatever its own, so an ``lt``-0 reserve in the category counts
+    at ``emode.lt``.  The analytics (liquidation prices, amounts to a target, stress, distance) ask
+    this function which collateral moves the health factor, as the engine does.
+    """
+    if reserve.lt == 0 and not _since(version, "3.6"):
+        return 0
+    return emode.lt if emode is not None and reserve.in_emode else reserve.lt
 
 
 def _price(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
@@ -227,8 +254,8 @@ def _account(reserves: Sequence[AaveReserve], emode: EModeCategory | None, versi
         if r.collateral_enabled and (decoupled or r.lt != 0):  # 3.6 counts every enabled collateral
             value = checked_mul(r.collateral, price) // unit
             coll = checked_add(coll, value)
-            lt = emode.lt if emode is not None and r.in_emode else r.lt
-            ltv = _user_ltv(r, emode, version)
+            lt = collateral_threshold(r, emode, version)
+            ltv = collateral_ltv(r, emode, version)
             if ltv != 0:
                 ltv_sum = checked_add(ltv_sum, checked_mul(value, ltv))
             else:
@@ -709,7 +736,7 @@ def validate_hf_and_ltv(
         hf_text = _hf_words(account.health_factor)
         raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {hf_text}")
     emode = parse_emode(emode_category)
-    target_ltv = _user_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
+    target_ltv = collateral_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
     if account.has_zero_ltv_collateral and target_ltv != 0:
         raise AaveError("LTV_VALIDATION_FAILED", f"LTV-0 collateral held; {target.symbol} has LTV {target_ltv}")
     return account
