@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from levguard.defi import analytics
-from levguard.defi.aave import get_user_account_data
+from levguard.defi.aave import get_user_account_data, validate_borrow_after_mint
 from levguard.defi.morpho import health_factor, is_healthy, mul_div_up, to_assets_up, w_mul_down
 from levguard.defi.positions import AavePosition, MorphoPosition, load_position
 from levguard.defi.risk import health_curves
@@ -279,3 +280,29 @@ def test_repay_out_of_reach_and_borrow_refused() -> None:
     b = analytics.max_safe_borrow(emode, "USDC")
     assert b.amount == 0
     assert "NOT_BORROWABLE_IN_EMODE" in b.reason
+
+
+def test_max_safe_borrow_on_3_6_passes_the_check_after_the_mint_and_one_unit_more_does_not() -> None:
+    """3.5+ values the whole debt after the mint rounding up (mulDivCeil) and asks
+    ``collateral >= debt.percentDivCeil(ltv)``: the amount's own floored value against the
+    headroom allowed one unit the Pool refuses here (ValidationLogic.validateHFAndLtv, v3.6.0)."""
+    spec = {"protocol": "aave-v3", "version": "3.6", "reserves": [
+        {"symbol": "WETH", "price_usd": 3000, "decimals": 18, "ltv": 0.8, "lt": 0.83, "bonus": 0.05,
+         "collateral": "1.597687"},
+        {"symbol": "USDC", "price_usd": "1.00824543", "decimals": 6, "ltv": 0.75, "lt": 0.78,
+         "debt": "1235.209546"}]}  # fmt: skip
+    pos = load_position(spec)
+    assert isinstance(pos, AavePosition)
+    b = analytics.max_safe_borrow(spec, "USDC")
+    assert b.amount == 2_567_881_135
+    assert "after the mint" in b.reason
+    usdc = pos.reserve("USDC")
+
+    def after(x: int) -> tuple[Any, ...]:
+        return tuple(replace(r, debt=usdc.debt + x) if r is usdc else r for r in pos.reserves)
+
+    validate_borrow_after_mint(after(b.amount), version="3.6")
+    with pytest.raises(InputError, match="COLLATERAL_CANNOT_COVER_NEW_BORROW"):
+        validate_borrow_after_mint(after(b.amount + 1), version="3.6")
+    with pytest.raises(InputError, match=r"3\.5 or later"):
+        validate_borrow_after_mint(pos.reserves, version="3.3")

@@ -1,15 +1,16 @@
 """Exactness of the analytics against the integer engines, over random positions (hypothesis).
 
-For random Aave v3 accounts (1-3 collaterals with different thresholds, 1-2 debts, e-mode,
-versions 3.0-3.3) and random Morpho Blue markets:
+For random Aave v3 accounts (1-3 collaterals with different thresholds, 1-2 debts, e-mode with
+collaterals whose own LTV and threshold are 0, versions 3.0-3.3, 3.5 and 3.6) and random Morpho
+Blue markets:
 
 * the liquidation price ``p`` of a collateral is healthy (HF >= 1) and ``p - 1`` is not, in the
   exact engine; prices above ``p`` stay healthy (``p + 1``, ``p`` + 0.01 %, random ones); with one
   collateral (or one threshold) moving the price 0.01 % below ``p`` is liquidatable;
 * the repayment to a target HF reaches it in the engine and one unit less does not;
 * the supply to a target reaches it, one unit less does not, and any larger supply keeps it;
-* the max safe borrow passes ``validateBorrow`` / ``Morpho.borrow`` with HF >= target, one unit
-  more does not.
+* the max safe borrow passes ``validateBorrow`` (3.5 / 3.6: the checks after the mint) /
+  ``Morpho.borrow`` with HF >= target, one unit more does not.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from levguard.defi import analytics, morpho
-from levguard.defi.aave import AaveError, AaveReserve, EModeCategory, get_user_account_data, validate_borrow
+from levguard.defi.aave import (
+    AaveError,
+    AaveReserve,
+    EModeCategory,
+    get_user_account_data,
+    validate_borrow,
+    validate_borrow_after_mint,
+)
 from levguard.defi.positions import AavePosition, MorphoPosition
 
 E18 = 10**18
@@ -33,7 +41,7 @@ targets = st.sampled_from([E18, 11 * 10**17, 125 * 10**16, 15 * 10**17, 2 * E18,
 def aave_positions(draw: st.DrawFn) -> AavePosition:
     n_coll = draw(st.integers(1, 3))
     n_debt = draw(st.integers(1, 2))
-    version = draw(st.sampled_from(["3.0", "3.1", "3.2", "3.3"]))
+    version = draw(st.sampled_from(["3.0", "3.1", "3.2", "3.3", "3.5", "3.6"]))
     emode = None
     if draw(st.booleans()):
         lt = draw(st.integers(9000, 9700))
@@ -47,11 +55,14 @@ def aave_positions(draw: st.DrawFn) -> AavePosition:
         value_usd = draw(st.floats(100, 1e7))
         amount = max(1, int(value_usd * 10**8 / price * 10**decimals))
         in_emode = emode is not None and draw(st.booleans())
+        ltv = lt - draw(st.integers(0, 1000))
+        if in_emode and draw(st.integers(0, 3)) == 0:  # counted through e-mode alone (3.6), else not at all
+            lt = ltv = 0
         weighted += amount * price / 10**decimals * (emode.lt if in_emode and emode else lt) / 10_000
         rows.append(
             AaveReserve(
-                symbol=f"C{i}", price=price, decimals=decimals, ltv=lt - draw(st.integers(0, 1000)), lt=lt,
-                collateral=amount, liquidation_bonus=10_500, in_emode=in_emode,
+                symbol=f"C{i}", price=price, decimals=decimals, ltv=ltv, lt=lt, collateral=amount,
+                liquidation_bonus=10_500 if lt else 0, in_emode=in_emode,
             )
         )  # fmt: skip
     hf = draw(st.floats(0.6, 3.0))
@@ -92,8 +103,7 @@ def test_aave_liquidation_price_is_exact(pos: AavePosition, data: st.DataObject)
     assert hf(pos, symbol, price=p) >= E18 > hf(pos, symbol, price=p - 1)
     above = {p + 1, p + p // 10_000 + 1, p + data.draw(st.integers(1, 10 * p)), p * 2}
     assert all(hf(pos, symbol, price=q) >= E18 for q in above)
-    thresholds = {(pos.emode_category.lt if pos.emode_category and r.in_emode else r.lt)
-                  for r in pos.reserves if r.collateral > 0}  # fmt: skip
+    thresholds = {pos.threshold(r) for r in pos.reserves if pos.counted(r)}
     if len(thresholds) == 1:  # one threshold: HF is monotone in the price
         assert hf(pos, symbol, price=p * 9_999 // 10_000) < E18
         below = data.draw(st.integers(0, p - 1))
@@ -141,7 +151,11 @@ def test_aave_max_safe_borrow_is_exact(pos: AavePosition, target: int | None, da
 
     def passes(x: int) -> bool:
         try:
-            validate_borrow(pos.reserves, symbol, x, pos.emode_category, pos.version)
+            if pos.version in ("3.5", "3.6"):
+                after = tuple(replace(r, debt=debt + x) if r.symbol == symbol else r for r in pos.reserves)
+                validate_borrow_after_mint(after, pos.emode_category, pos.version)
+            else:
+                validate_borrow(pos.reserves, symbol, x, pos.emode_category, pos.version)
         except AaveError:
             return False
         return target is None or hf(pos, symbol, debt=debt + x) >= target

@@ -16,6 +16,7 @@ from levguard.core.defi.aave import (
     collateral_ltv,
     get_user_account_data,
     validate_borrow,
+    validate_borrow_after_mint,
 )
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true, target_bound
@@ -182,8 +183,8 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
     ``target`` (wad; None: the protocol's limit alone)."""
     r = pos.reserve(symbol)
     acct = account(pos)
-    # From 3.4 the Pool mints the debt before it validates the account, which validate_borrow does
-    # not model: for 3.5/3.6 the bound is the LTV headroom (available borrows) and the target.
+    # From 3.4 the Pool mints the debt before it validates the account: for 3.5/3.6 the bound is
+    # that check on the account after the mint (validate_borrow_after_mint) and the target.
     modelled = pos.version in AAVE_VERSIONS[:4]
     if modelled:
         try:
@@ -199,10 +200,11 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
     def allowed(x: int) -> bool:
         if x == 0:
             return True
-        if not modelled:
-            return bool(r.price * x // 10**r.decimals <= acct.available_borrows_base)
         try:
-            validate_borrow(pos.reserves, symbol, x, pos.emode_category, pos.version)
+            if modelled:
+                validate_borrow(pos.reserves, symbol, x, pos.emode_category, pos.version)
+            else:
+                validate_borrow_after_mint(rows(x), pos.emode_category, pos.version)
         except AaveError:
             return False
         return True
@@ -217,8 +219,9 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
     x = last_true(ok, 0, hi)
     if not modelled:
         reason = (
-            f"Aave {pos.version}: bounded by the LTV headroom and the target health factor only (the Pool's "
-            "other borrow checks, run after the mint since 3.4, are not modelled)"
+            f"Aave {pos.version}: bounded by the checks after the mint (LTV, health factor) and the target "
+            "health factor only (the Pool's checks before the mint: flags, caps, e-mode bitmap, siloed "
+            "borrowing, are not modelled)"
         )
         return _after(pos, "borrow", r, x, rows(x), target, reason)
     try:

@@ -60,7 +60,8 @@ Not modelled: interest accrual (indexes are inputs), reserve flags (active, paus
 enabled), caps, price oracle sentinel, liquidation grace period, stable-rate debt (3.0 - 3.3),
 GHO's discount and accrued-interest handling, the liquidator's side (its aToken collateral flag)
 and the self-liquidation edge cases; :func:`validate_borrow` mirrors 3.0 - 3.3 only (3.4+ mints
-the debt first and validates the account after it).  A row with an index above ``RAY`` must carry
+the debt first and validates the account after it: :func:`validate_borrow_after_mint` for 3.5 /
+3.6, without the checks before the mint).  A row with an index above ``RAY`` must carry
 its version's ``balance_rounding`` (``"directed"`` from 3.5), else InputError.  See docs/defi.md
 ("Aave v3") for the formulas.
 """
@@ -136,6 +137,7 @@ __all__ = [
     "get_user_account_data",
     "liquidation_call",
     "validate_borrow",
+    "validate_borrow_after_mint",
     "validate_hf_and_ltv",
     "validate_use_as_collateral",
 ]
@@ -707,6 +709,51 @@ def validate_borrow(
                 raise AaveError("SILOED_BORROWING_VIOLATION", f"{borrowed[0].symbol} is siloed")
         elif target.siloed_borrowing:
             raise AaveError("SILOED_BORROWING_VIOLATION", f"{target.symbol} is siloed and other debt exists")
+    return account
+
+
+def validate_borrow_after_mint(
+    positions: Iterable[Mapping[str, object] | AaveReserve],
+    emode_category: Mapping[str, object] | EModeCategory | None = None,
+    version: str = "3.6",
+) -> UserAccountData:
+    """Run the account checks a 3.5 / 3.6 Pool makes after it mints a borrow's debt; pass the
+    positions *after* the borrow.  Returns the account data the checks used when they pass.
+
+    Raises
+    ------
+    AaveError
+        ``57`` the user's LTV is 0; ``35`` the health factor is below 1; ``36`` the collateral is
+        under ``percentDivCeil(debt, ltv)``.
+    InputError
+        A version before 3.5 (:func:`validate_borrow` checks those before the borrow).
+
+    Notes
+    -----
+    ``BorrowLogic.executeBorrow`` from 3.4 runs ``ValidationLogic.validateBorrow`` (flags, e-mode
+    borrowable bitmap, caps, siloed borrowing; not modelled here) before the mint and
+    ``ValidationLogic.validateHFAndLtv`` after it, on the account with the new debt: ``currentLtv
+    != 0``, ``healthFactor >= 1``, ``collateral >= debt.percentDivCeil(currentLtv)`` (aave-v3-origin
+    v3.6.0 ``logic/ValidationLogic.sol``).  The debt is valued rounding up from 3.5
+    (``MathUtils.mulDivCeil``), so the whole debt after the mint, not the amount alone, decides.
+    """
+    version = check_version(version)
+    if not _since(version, "3.5"):
+        raise InputError(
+            f"version must be 3.5 or later for validate_borrow_after_mint (validate_borrow checks {version} "
+            f"before the borrow), was {version!r}"
+        )
+    account = _account(parse_positions(positions), parse_emode(emode_category), version)
+    if account.ltv == 0:
+        raise AaveError("LTV_VALIDATION_FAILED", "the user's LTV is 0")
+    if account.health_factor < HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise AaveError(
+            "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {_hf_words(account.health_factor)}"
+        )
+    needed = _percent_div_ceil(account.total_debt_base, account.ltv)
+    if needed > account.total_collateral_base:
+        have = account.total_collateral_base
+        raise AaveError("COLLATERAL_CANNOT_COVER_NEW_BORROW", f"needs {needed} collateral (base), has {have}")
     return account
 
 
