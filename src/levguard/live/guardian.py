@@ -670,15 +670,17 @@ class Guardian:
         for pos, rep, p_liq in zip(positions, report.positions, p_liqs, strict=True):
             lp = rep.liquidation_price
             mark = rep.mark_price
-            distance = abs(mark - lp) / mark if lp is not None and lp > 0 else math.inf
+            # The adverse move left to the liquidation price (negative past it, so a mark that has
+            # gone through it stays crossed); a margin balance at or below 0 is a ratio of inf.
+            distance = rep.health if rep.health is not None else math.inf
             if report.unified:  # liquidated as a whole: the account's ratio against the venue's trigger
                 ratio = extra["state_ratio"]
-            elif rep.margin_balance is not None and rep.margin_balance > 0:
-                ratio = rep.maintenance_margin / rep.margin_balance
+            elif rep.margin_balance is not None:  # isolated: its own margin
+                ratio = rep.maintenance_margin / rep.margin_balance if rep.margin_balance > 0 else math.inf
             elif report.margin_ratio is not None:
                 ratio = report.margin_ratio
-            else:
-                ratio = math.nan
+            else:  # cross, equity <= 0
+                ratio = math.inf
             if pos.liquidation_price and lp:
                 drift = abs(pos.liquidation_price - lp) / mark
                 if drift > setup.drift_threshold:

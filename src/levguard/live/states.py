@@ -1,9 +1,12 @@
 """The guardian's state machine per position: OK -> WARN -> DANGER -> ACT, with hysteresis.
 
 A position's level is the most severe level whose threshold any of its risk figures crosses:
-the margin ratio (maintenance margin over margin balance; higher is worse), the distance to
-liquidation (``|mark - LP| / mark``; lower is worse) and the probability of liquidation over the
-horizon (higher is worse).  Moving up is immediate; moving down from a level requires every
+the margin ratio (maintenance margin over margin balance, ``inf`` at a margin balance of 0 or
+less; higher is worse), the distance to liquidation (the adverse move left to the liquidation
+price as a fraction of the mark, negative past it; lower is worse) and the probability of
+liquidation over the horizon (higher is worse).  NaN is an unknown figure and crosses nothing;
+infinities compare as numbers (a ratio of ``inf`` crosses every level, a distance of ``inf``, no
+liquidation price, none).  Moving up is immediate; moving down from a level requires every
 figure to be back inside that level's thresholds by the hysteresis margin, so a position
 hovering at a threshold does not flap between states (and alerts).
 """
@@ -75,8 +78,8 @@ class Thresholds:
 
     def level_of(self, margin_ratio: float, distance: float, p_liq: float, relax: float = 0.0) -> Level:
         """The most severe level crossed (thresholds relaxed by ``relax`` towards safety)."""
-        # A non-finite figure crosses nothing (checked once, not per level).
-        ratio_ok, distance_ok, p_liq_ok = math.isfinite(margin_ratio), math.isfinite(distance), math.isfinite(p_liq)
+        # An unknown (NaN) figure crosses nothing (checked once, not per level); inf compares.
+        ratio_ok, distance_ok, p_liq_ok = not math.isnan(margin_ratio), not math.isnan(distance), not math.isnan(p_liq)
         level = Level.OK
         for i, lvl in enumerate(_LEVELS):
             crossed = (

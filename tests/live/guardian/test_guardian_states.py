@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fakes.frozen_venue import FrozenVenue
 from levguard.errors import InputError
+from levguard.live.alerts import Alerter
+from levguard.live.guardian import AccountSetup, Guardian
 from levguard.live.states import Level, Thresholds, next_level
+from levguard.live.store import Store
 
 T = Thresholds(margin_ratio=(0.5, 0.7, 0.85), distance=(0.15, 0.08, 0.04), p_liq=(0.05, 0.2, 0.5), hysteresis=0.1)
 SAFE = (0.1, 0.5, 0.0)
@@ -70,3 +76,45 @@ def test_never_below_the_entered_level_and_never_flaps(mr: float, dist: float, p
 def test_bad_thresholds(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(InputError, match=match):
         Thresholds(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("figures", "level"),
+    [
+        ((math.inf, math.inf, math.nan), Level.ACT),  # margin balance <= 0: past liquidation
+        ((0.1, -0.05, math.nan), Level.ACT),  # the mark went through the liquidation price
+        ((math.nan, math.nan, math.nan), Level.OK),  # nothing known crosses nothing
+    ],
+)
+def test_an_infinite_ratio_or_a_negative_distance_crosses_every_level(
+    figures: tuple[float, float, float], level: Level
+) -> None:
+    assert T.level_of(*figures) == level
+    assert next_level(Level.ACT, T, *figures) == level
+
+
+@pytest.mark.parametrize("mode", ["isolated", "cross"])
+def test_a_mark_through_the_liquidation_price_stays_in_act_and_keeps_deleveraging(tmp_path: Path, mode: str) -> None:
+    """A long at 60,000 on 3,000 of margin: levguard's liquidation price is about 57,236. A mark
+    that gaps through it (or a venue whose own price is further) must not read as safer the
+    deeper it goes: the distance is signed and a margin balance at or below 0 is a ratio of inf."""
+    now = [1_700_000_000 * 10**9]
+    pos = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 60_000.0, "margin_mode": mode}
+    if mode == "isolated":
+        pos["isolated_margin"] = 3_000.0
+    v = FrozenVenue("binance-usdm", [pos], 3_000.0, lambda: now[0])
+    s = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    s.upsert_account("a", "binance-usdm", live_enabled=True)
+    g = Guardian([AccountSetup("a", v, live=True, venue_bars=False, vol=None, cooldown_s=0.0)], s, live=True,
+                 clock=lambda: now[0], alerter=Alerter([]))  # fmt: skip
+    seen = []
+    for mark in (57_300.0, 56_500.0, 54_000.0, 50_000.0):
+        v.move("BTCUSDT", mark)
+        now[0] += 10**9
+        (view,) = asyncio.run(g.cycle())[0]["positions"]
+        seen.append((view["state"], view["distance"] < 0, view["action"] is not None))
+    g.flush()
+    assert seen[0] == ("ACT", False, True)
+    assert seen[1:] == [("ACT", True, True)] * 3
+    assert len(v.orders) == 4
+    assert all(o.side == "sell" and o.reduce_only for o in v.orders)
