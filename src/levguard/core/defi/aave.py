@@ -222,12 +222,9 @@ def collateral_threshold(reserve: AaveReserve, emode: EModeCategory | None, vers
 
     Notes
     -----
-    GenericLogic.calculateUserAccountData: before 3.6 a reserve whose own threshold is 0 is left out
-    of the account, e-mode or not (``liquidationThreshold != 0`` guards the loop body); from 3.6
-    (aave-v3-origin v3.6.0) every enabled collateral counts, and a reserve in the user's category
-    takes the category's threshold whatever its own, so an ``lt``-0 reserve in the category counts
-    at ``emode.lt``.  The analytics (liquidation prices, amounts to a target, stress, distance) ask
-    this function which collateral moves the health factor, as the engine does.
+    GenericLogic.calculateUserAccountData: before 3.6 a reserve whose own threshold is 0 is left
+    out, e-mode or not; from 3.6 (aave-v3-origin v3.6.0) every enabled collateral counts, a reserve
+    in the user's category at the category's threshold whatever its own.
     """
     if reserve.lt == 0 and not _since(version, "3.6"):
         return 0
@@ -730,12 +727,9 @@ def validate_borrow_after_mint(
 
     Notes
     -----
-    ``BorrowLogic.executeBorrow`` from 3.4 runs ``ValidationLogic.validateBorrow`` (flags, e-mode
-    borrowable bitmap, caps, siloed borrowing; not modelled here) before the mint and
-    ``ValidationLogic.validateHFAndLtv`` after it, on the account with the new debt: ``currentLtv
-    != 0``, ``healthFactor >= 1``, ``collateral >= debt.percentDivCeil(currentLtv)`` (aave-v3-origin
-    v3.6.0 ``logic/ValidationLogic.sol``).  The debt is valued rounding up from 3.5
-    (``MathUtils.mulDivCeil``), so the whole debt after the mint, not the amount alone, decides.
+    ``BorrowLogic.executeBorrow`` (3.4+) runs ``ValidationLogic.validateBorrow`` (flags, bitmap,
+    caps, siloed borrowing; not modelled) before the mint and ``validateHFAndLtv`` after it
+    (aave-v3-origin v3.6.0 ``logic/ValidationLogic.sol``), on the whole debt valued rounding up.
     """
     version = check_version(version)
     if not _since(version, "3.5"):
