@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import sys
@@ -234,6 +235,14 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     # The database is opened once every account is set up, so a bad account writes nothing.
     store = Store(cfg.database)
     for name, venue_name, live_enabled, policy_config in accounts:
+        if not live:  # a dry run writes no shared state: an account a live guardian runs is kept as it is
+            store.add_account(name, venue_name, policy=policy_config)
+            continue
+        row = store.account(name)
+        if row is not None and live_enabled and not row["live_enabled"]:
+            logging.getLogger("levguard.guardian").warning(
+                "accounts[%s]: live: true in the config turns live acting back on (the store had it off)", name
+            )
         store.upsert_account(name, venue_name, live_enabled=live_enabled, policy=policy_config)
     first = papers[0] if papers else None
     guardian = Guardian(

@@ -92,7 +92,13 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       send): it was never sent; expired.
     * It does not, and it was sent: unknown until ``sent_ns`` + the venue's order expiry + the
       margin has passed (it may still arrive: a late request), then expired.
+
+    A dry run holds no lease and writes no shared state: the orders are the live guardian's to
+    resolve, so it only follows the store (:func:`follow`).
     """
+    if not g.live:
+        follow(g, setup, st)
+        return []
     out: list[dict[str, Any]] = []
     for cid, row in list(st.inflight.items()):
         try:
@@ -153,6 +159,19 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)
     return out
+
+
+def follow(g: Guardian, setup: AccountSetup, st: AccountState) -> None:
+    """A dry run's view of the orders in flight: those the store still has unresolved. An order
+    resolved there (by the live guardian holding the lease) leaves the view, its fill moving the
+    dry run's expected positions in memory as it moved the persisted ones."""
+    fresh = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
+    for cid, row in st.inflight.items():
+        if cid not in fresh:
+            done = g.store.order(cid)
+            if done is not None:
+                book_fill(st, row, float(done.get("filled") or 0.0) - float(row.get("filled") or 0.0))
+    st.inflight = fresh
 
 
 async def escalate(g: Guardian, setup: AccountSetup, st: AccountState, noun: str, consequence: str) -> None:

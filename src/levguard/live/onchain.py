@@ -290,8 +290,12 @@ def is_onchain(setup: AccountSetup) -> bool:
 
 async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[dict[str, Any]]:
     """The account's transactions in flight, looked up by hash and nonce (see
-    :func:`levguard.live.onchain_tx.resolve`)."""
+    :func:`levguard.live.onchain_tx.resolve`); a dry run only follows the store, as for orders
+    (:func:`levguard.live.inflight.follow`: the live guardian holding the lease settles them)."""
     assert isinstance(setup, OnchainAccountSetup)
+    if not g.live:
+        inflight.follow(g, setup, st)
+        return []
     return await onchain_tx.resolve(g, setup, st)
 
 
@@ -315,7 +319,7 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
     rules = setup.rules
     # 1. Transactions in flight, by hash and nonce.
     if st.inflight:
-        await onchain_tx.resolve(g, setup, st)
+        await resolve(g, setup, st)
         why = "no new transaction until they are mined or their nonce is used"
         await inflight.escalate(g, setup, st, "transaction", why)
     # 2. Read.

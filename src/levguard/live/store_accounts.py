@@ -48,6 +48,18 @@ class AccountStore:
         with self._db.tx("upsert_account", write=True) as conn:
             conn.execute(stmt)
 
+    def add_account(self, name: str, venue: str, *, policy: dict[str, Any] | None = None) -> bool:
+        """Create the account in dry run (``live_enabled`` False) unless it exists; True if created.
+
+        What a dry run may write: an account another guardian runs keeps its live flag, policy
+        and the rest (:meth:`upsert_account` overwrites them).
+        """
+        values = {"name": str(name), "venue": str(venue), "live_enabled": False, "policy": jsonable(policy, "policy")}
+        stmt = self._db.insert(ACCOUNTS).values(**values, kill_switch=False, created_ns=time.time_ns())
+        stmt = stmt.on_conflict_do_nothing(index_elements=[ACCOUNTS.c.name])
+        with self._db.tx("add_account", write=True) as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def account(self, name: str) -> dict[str, Any] | None:
         """Return ``{"name", "venue", "live_enabled", "policy", "kill_switch", "created_ns",
         "disabled_reason", "disabled_ns", "expected", "expected_ns"}`` or None.

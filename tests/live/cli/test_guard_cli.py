@@ -75,6 +75,38 @@ def test_live_needs_both_the_flag_and_the_account_opt_in(tmp_path: Path) -> None
     assert {o["status"] for o in orders} == {"closed"}
 
 
+def test_a_dry_run_start_keeps_what_the_store_says_of_an_account(tmp_path: Path) -> None:
+    """An operator switched the account to dry run and set a policy (the API's /mode and /policy);
+    a dry run of the same config on the same database writes no shared state, so the live
+    guardian still running keeps them. A dry run on a new database creates the account in dry run."""
+    cfg = paper_config(tmp_path, live=True)
+    store = Store(cfg["database"])
+    policy = {"policy": {"type": "fixed", "leverage": 2}}
+    store.upsert_account("paper-btc", "binance-usdm", live_enabled=False, policy=policy)
+    assert runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "1", "--json"]).exit_code == 0
+    row = store.account("paper-btc")
+    assert row is not None
+    assert (row["live_enabled"], row["policy"]) == (False, policy)
+    other = paper_config(tmp_path / "b", live=True)
+    (tmp_path / "b").mkdir()
+    assert runner.invoke(app, ["guard", write(tmp_path / "b", other), "--max-cycles", "1", "--json"]).exit_code == 0
+    fresh = Store(other["database"]).account("paper-btc")
+    assert fresh is not None
+    assert fresh["live_enabled"] is False
+
+
+def test_a_live_start_applies_the_config_and_says_so_when_it_turns_live_back_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = paper_config(tmp_path, live=True)
+    store = Store(cfg["database"])
+    store.upsert_account("paper-btc", "binance-usdm", live_enabled=False)
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--live", "--max-cycles", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert store.account("paper-btc")["live_enabled"] is True  # type: ignore[index]
+    assert "turns live acting back on" in caplog.text
+
+
 def test_max_cycles_stops(tmp_path: Path) -> None:
     cfg = paper_config(tmp_path)
     res = runner.invoke(app, ["guard", write(tmp_path, cfg), "--max-cycles", "3", "--json"])

@@ -437,6 +437,42 @@ def test_a_dry_run_guardian_never_keeps_a_live_one_from_acting(tmp_path: Path) -
     assert {r["owner"] for r in s.leases()} == {live.owner}
 
 
+def test_a_dry_run_resolves_none_of_a_live_guardians_orders(tmp_path: Path) -> None:
+    """The live guardian's order is filled but its answer lost (in flight). A dry run of the same
+    accounts holds no lease: it must not resolve the order in the shared store, or the live
+    guardian, finding it resolved without booking the fill, reads its own fill as the venue's
+    change (a false critical venue_change) and decides on a stale position."""
+    v = venue(drop=0.30, ticks=40)
+    s = store(tmp_path)
+    live = guardian(v, s)
+    v.faults.crash_after_accept(1)
+
+    async def go() -> str:
+        await live.reconcile()
+        while not live._state["paper"].inflight:
+            await live.cycle()
+            if not live._state["paper"].inflight:
+                await v.step()
+        cid = next(iter(live._state["paper"].inflight))
+        dry = guardian(v, s, live=False)
+        dry.owner = "operator-check"
+        assert await dry.reconcile() == []
+        assert s.order(cid)["status"] == "sent"  # type: ignore[index]
+        await dry.cycle()
+        assert cid in dry._state["paper"].inflight  # following the store
+        await v.step()
+        await live.cycle()  # the live guardian resolves it and books its fill
+        await dry.cycle()
+        assert cid not in dry._state["paper"].inflight
+        live.flush()
+        dry.flush()
+        return cid
+
+    cid = asyncio.run(go())
+    assert s.order(cid)["status"] == "closed"  # type: ignore[index]
+    assert not [a for a in s.alerts(account="paper", limit=10_000) if a["kind"] == "venue_change"]
+
+
 def test_an_account_held_by_another_guardian_is_alerted(tmp_path: Path) -> None:
     v = venue()
     s = store(tmp_path)
