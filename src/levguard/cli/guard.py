@@ -257,6 +257,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         alert_repeat_s=cfg.alert_repeat_s,
         escalate_after=cfg.escalate_after,
         order_expiry_margin_s=cfg.order_expiry_margin_s,
+        cycle_budget_s=cfg.cycle_budget_s,
     )
     return guardian, papers
 
@@ -307,6 +308,8 @@ async def _run(
 
     from rich.live import Live
 
+    from levguard.live import passes
+
     await guardian.reconcile()
     guardian.freeze_heap()
     n = 0
@@ -329,6 +332,7 @@ async def _run(
             worst = max((r.get("level", 0) for r in last), default=0)
             await asyncio.sleep(fast_s if worst >= 2 else interval_s)
     finally:
+        await passes.stop_lanes(guardian)  # a lane still waiting on its venue
         guardian.close()
         if live_view is not None:
             live_view.stop()

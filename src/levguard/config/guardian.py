@@ -207,6 +207,7 @@ class GuardianFile(_Model):
     alert_repeat_s: NonNeg = 300.0
     escalate_after: Annotated[int, Field(ge=1, le=1000)] = 3
     order_expiry_margin_s: NonNeg = 10.0
+    cycle_budget_s: Pos = 5.0
     alerts: AlertsConfig = AlertsConfig()
     accounts: Annotated[list[AccountConfig], Field(min_length=1)]
 

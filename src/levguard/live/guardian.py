@@ -77,7 +77,7 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
-from levguard.live import actions, inflight, onchain, unified, watch
+from levguard.live import actions, inflight, onchain, passes, unified, watch
 from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.forecasts import probabilities
@@ -127,6 +127,9 @@ class Guardian:
         arrived (clock skew, the time between recording and sending).
     max_backoff_s : float
         Longest pause of an account after consecutive contained failures.
+    cycle_budget_s : float
+        How long a pass waits for its lanes (:mod:`levguard.live.passes`); a lane still
+        running then finishes in the background and its accounts report ``busy``.
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class Guardian:
         escalate_after: int = 3,
         order_expiry_margin_s: float = 10.0,
         max_backoff_s: float = 60.0,
+        cycle_budget_s: float = 5.0,
     ) -> None:
         names = [a.name for a in accounts]
         if len(set(names)) != len(names):
@@ -159,6 +163,7 @@ class Guardian:
             ("alert_repeat_s", alert_repeat_s),
             ("order_expiry_margin_s", order_expiry_margin_s),
             ("max_backoff_s", max_backoff_s),
+            ("cycle_budget_s", cycle_budget_s),
         ):
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise InputError(f"{key} must be a finite number >= 0, was {v!r}")
@@ -175,6 +180,8 @@ class Guardian:
         self.escalate_after = int(escalate_after)
         self.order_expiry_margin_s = float(order_expiry_margin_s)
         self.max_backoff_s = float(max_backoff_s)
+        self.cycle_budget_s = float(cycle_budget_s)
+        self._lanes: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
         self._recent: dict[tuple[str | None, str, str], tuple[int, int, int]] = {}  # key -> (ts, level, suppressed)
         self._unwatched: set[str] = set()
         self._unwatched_check_ns = 0
@@ -352,35 +359,9 @@ class Guardian:
 
     async def cycle(self) -> list[dict[str, Any]]:
         """One pass over every account; returns each account's report.  Never raises for a
-        failure of one account (see the failure model in the module docstring)."""
-        reports = []
-        now = self.clock()
-        due = [a for a in self.accounts if now >= self._state[a.name].lease_until_ns - int(self.lease_ttl_s * 0.5e9)]
-        if due:
-            try:
-                await watch.renew_leases(self, due, now)
-            except StoreUnavailable as exc:
-                await self._alert(None, "critical", "database", f"leases not renewed, no action: {exc}", dedup="leases")
-                return [{"account": a.name, "status": "database_unavailable"} for a in self.accounts]
-        try:
-            await watch.check_unwatched(self, now)
-        except StoreUnavailable as exc:
-            log.warning("unwatched accounts not checked: %s", exc)
-        for setup in self.accounts:
-            try:
-                report = await self.cycle_account(setup)
-                st = self._state[setup.name]
-                if report.get("status") in ("ok", "stale"):
-                    st.errors, st.backoff_until_ns = 0, 0
-            except StoreUnavailable as exc:
-                await self._alert(
-                    setup.name, "critical", "database", f"database unavailable, no action: {exc}", dedup="database"
-                )
-                report = {"account": setup.name, "status": "database_unavailable"}
-            except Exception as exc:
-                report = await self._contain(setup, exc)
-            self.last_reports[setup.name] = report
-            reports.append(report)
+        failure of one account (see the failure model in the module docstring); accounts on
+        other venues never wait on a slow one (:mod:`levguard.live.passes`: lanes)."""
+        reports = await passes.run_pass(self)
         # The routine rows of the cycle (snapshots, "cycle" audit rows) in one commit, written in
         # the background while the next cycle runs (flushed before it writes its own); every
         # decision that leads to an order is written synchronously before acting.
@@ -513,6 +494,7 @@ class Guardian:
                 worst = max((r.get("level", 0) for r in reports), default=0)
                 await self.sleep(fast_interval_s if worst >= Level.DANGER else interval_s)
         finally:
+            await passes.stop_lanes(self)
             await self._flush_async()
 
     async def _stale(self, setup: AccountSetup, st: AccountState, why: str) -> dict[str, Any]:

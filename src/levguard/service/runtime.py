@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from levguard.live import passes
 from levguard.live.alerts import Alert, Alerter, LogSink
 from levguard.live.guardian import AccountSetup, Guardian
 from levguard.live.states import Level, Thresholds
@@ -344,17 +345,20 @@ class Runtime:
 
     async def _run(self) -> None:
         assert self._stop is not None
-        while not self._stop.is_set():
-            try:
-                reports = await self.run_cycle()
-            except Exception:
-                self.metrics.cycle_errors.inc()
-                log.exception("guardian cycle failed")
-                reports = []
-            worst = max((r.get("level", 0) for r in reports), default=0)
-            delay = self.fast_interval_s if worst >= Level.DANGER else self.interval_s
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+        try:
+            while not self._stop.is_set():
+                try:
+                    reports = await self.run_cycle()
+                except Exception:
+                    self.metrics.cycle_errors.inc()
+                    log.exception("guardian cycle failed")
+                    reports = []
+                worst = max((r.get("level", 0) for r in reports), default=0)
+                delay = self.fast_interval_s if worst >= Level.DANGER else self.interval_s
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+        finally:
+            await passes.stop_lanes(self.guardian)  # a lane still waiting on its venue
 
 
 def clean(value: Any) -> Any:
