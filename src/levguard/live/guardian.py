@@ -582,6 +582,9 @@ class Guardian:
             return await self._stale(setup, st, f"venue unavailable after retries: {exc}")
         now = self.clock()
         ages = [now - p.timestamp_ns for p in positions] + [now - balance.timestamp_ns]
+        times = getattr(setup.venue, "mark_times", None)  # a venue that dates its marks (ccxt: its own time)
+        if times:
+            ages += [now - times[s] for s in marks if s in times]
         oldest_s = max(ages, default=0) / 1e9
         if oldest_s > setup.max_age_s:
             return await self._stale(setup, st, f"inputs are {oldest_s:.1f} s old (limit {setup.max_age_s:g} s)")

@@ -262,6 +262,9 @@ class CcxtVenue:
         self._markets_loaded = False
         self.unified = ccxt_unified.UnifiedReader(self, rule_set, loan_mmr=loan_mmr) if unified else None
         """The unified account's reader (None: a single-wallet account)."""
+        self.mark_times: dict[str, int] = {}
+        """Per symbol, the venue's own time of the mark last read (UTC ns; the read's where it gives
+        none): the guardian ages marks by it, so a venue serving an old mark makes a cycle stale."""
 
     # ------------------------------------------------------------------ presentation
     def __repr__(self) -> str:
@@ -438,6 +441,7 @@ class CcxtVenue:
         else:
             raw = {s: await self._call(what, self._exchange.fetch_ticker, s) for s in symbols}
         out: dict[str, float] = {}
+        now = _now_ns()
         for s in symbols:
             ticker = (raw or {}).get(s) or {}
             mark = _positive(ticker.get("markPrice"))
@@ -445,6 +449,8 @@ class CcxtVenue:
                 logger.warning("%s reported no mark price for %s", self.exchange_id, s)
                 continue
             out[s] = mark
+            ts = ticker.get("timestamp")  # ccxt: the venue's time (Binance premiumIndex "time")
+            self.mark_times[s] = int(ts) * 1_000_000 if isinstance(ts, int | float) and ts > 0 else now
         return out
 
     async def fetch_tiers(self, symbol: str) -> TierTable | None:

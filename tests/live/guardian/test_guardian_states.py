@@ -118,3 +118,25 @@ def test_a_mark_through_the_liquidation_price_stays_in_act_and_keeps_deleveragin
     assert seen[1:] == [("ACT", True, True)] * 3
     assert len(v.orders) == 4
     assert all(o.side == "sell" and o.reduce_only for o in v.orders)
+
+
+def test_a_mark_the_venue_dates_too_old_makes_the_cycle_stale(tmp_path: Path) -> None:
+    """A venue that dates its marks (ccxt: the venue's own time, ``CcxtVenue.mark_times``): a mark
+    older than ``max_age_s`` is stale input, however fresh the read; no order is sent."""
+    now = [1_700_000_000 * 10**9]
+    pos = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 57_300.0}
+    v = FrozenVenue("binance-usdm", [pos], 3_000.0, lambda: now[0])
+    v.mark_times = {"BTCUSDT": now[0] - 30 * 10**9}  # type: ignore[attr-defined]
+    s = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    s.upsert_account("a", "binance-usdm", live_enabled=True)
+    setup = AccountSetup("a", v, live=True, venue_bars=False, vol=None, cooldown_s=0.0, max_age_s=10.0)
+    g = Guardian([setup], s, live=True, clock=lambda: now[0], alerter=Alerter([]))
+    (report,) = asyncio.run(g.cycle())
+    assert report["status"] == "stale"
+    assert "30.0 s old" in report["reason"]
+    assert v.orders == []  # at ACT, but nothing is sent on a stale mark
+    v.mark_times = {"BTCUSDT": now[0]}  # type: ignore[attr-defined]
+    (report,) = asyncio.run(g.cycle())
+    g.flush()
+    assert report["status"] == "ok"
+    assert len(v.orders) == 1

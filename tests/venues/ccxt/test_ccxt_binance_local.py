@@ -115,6 +115,17 @@ def test_marks_and_funding(binance: FakeBinanceUsdm) -> None:
     assert [r.params.get("symbol") for r in binance.calls("GET", "/fapi/v1/premiumIndex")] == [None, "ETHUSDT"]
 
 
+def test_marks_carry_the_venues_own_time(binance: FakeBinanceUsdm) -> None:
+    """premiumIndex's ``time`` (the mark's) is kept per symbol, so the guardian ages a mark by the
+    venue's clock, not by when it was read (the fake serves 2024-07-27 06:44:39 UTC)."""
+
+    async def body(v: CcxtVenue) -> dict[str, int]:
+        await v.fetch_marks([BTC, ETH])
+        return v.mark_times
+
+    assert run(binance, body) == {BTC: 1722062679000 * 10**6, ETH: 1722062679000 * 10**6}
+
+
 def test_tiers_come_from_leverage_brackets(binance: FakeBinanceUsdm) -> None:
     tiers = run(binance, lambda v: v.fetch_tiers(ETH))
     assert isinstance(tiers, TierTable)
