@@ -133,7 +133,7 @@ def test_aave_35_and_36_position_reports_and_loops(version: str, tmp_path: Path)
     path.write_text(yaml.safe_dump(spec))
     out = runner.invoke(app, ["defi", str(path)])
     assert out.exit_code == 0, out.output
-    assert f"Aave {version}: bounded by the LTV headroom" in " ".join(out.output.split())
+    assert f"Aave {version}: bounded by the checks after the mint" in " ".join(out.output.split())
     loop = runner.invoke(app, ["defi", "loop", str(path)])
     assert loop.exit_code == 0, loop.output
     assert "net APY on equity" in loop.output
