@@ -258,6 +258,8 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         escalate_after=cfg.escalate_after,
         order_expiry_margin_s=cfg.order_expiry_margin_s,
         cycle_budget_s=cfg.cycle_budget_s,
+        cycle_audit_every_s=cfg.cycle_audit_every_s,
+        snapshot_retention_days=cfg.snapshot_retention_days,
     )
     return guardian, papers
 
@@ -331,8 +333,9 @@ async def _run(
                 continue
             worst = max((r.get("level", 0) for r in last), default=0)
             await asyncio.sleep(fast_s if worst >= 2 else interval_s)
+        last = await passes.settle(guardian, guardian.lease_ttl_s)  # the cycles still running
     finally:
-        await passes.stop_lanes(guardian)  # a lane still waiting on its venue
+        await passes.drain(guardian)
         guardian.close()
         if live_view is not None:
             live_view.stop()

@@ -208,6 +208,8 @@ class GuardianFile(_Model):
     escalate_after: Annotated[int, Field(ge=1, le=1000)] = 3
     order_expiry_margin_s: NonNeg = 10.0
     cycle_budget_s: Pos = 5.0
+    cycle_audit_every_s: NonNeg = 60.0
+    snapshot_retention_days: NonNeg = 30.0
     alerts: AlertsConfig = AlertsConfig()
     accounts: Annotated[list[AccountConfig], Field(min_length=1)]
 

@@ -130,6 +130,10 @@ class Guardian:
     cycle_budget_s : float
         How long a pass waits for its lanes (:mod:`levguard.live.passes`); a lane still
         running then finishes in the background and its accounts report ``busy``.
+    cycle_audit_every_s, snapshot_retention_days : float
+        A routine ``cycle`` audit row is written when the account's state, positions or reasons
+        change, else once per ``cycle_audit_every_s`` (0: every cycle); snapshots older than the
+        retention are deleted once an hour (0: kept) (:func:`levguard.live.passes.write_routine`).
     """
 
     def __init__(
@@ -149,6 +153,8 @@ class Guardian:
         order_expiry_margin_s: float = 10.0,
         max_backoff_s: float = 60.0,
         cycle_budget_s: float = 5.0,
+        cycle_audit_every_s: float = 60.0,
+        snapshot_retention_days: float = 30.0,
     ) -> None:
         names = [a.name for a in accounts]
         if len(set(names)) != len(names):
@@ -164,6 +170,8 @@ class Guardian:
             ("order_expiry_margin_s", order_expiry_margin_s),
             ("max_backoff_s", max_backoff_s),
             ("cycle_budget_s", cycle_budget_s),
+            ("cycle_audit_every_s", cycle_audit_every_s),
+            ("snapshot_retention_days", snapshot_retention_days),
         ):
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise InputError(f"{key} must be a finite number >= 0, was {v!r}")
@@ -181,7 +189,10 @@ class Guardian:
         self.order_expiry_margin_s = float(order_expiry_margin_s)
         self.max_backoff_s = float(max_backoff_s)
         self.cycle_budget_s = float(cycle_budget_s)
-        self._lanes: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
+        self.cycle_audit_every_s = float(cycle_audit_every_s)
+        self.snapshot_retention_days = float(snapshot_retention_days)
+        self._pruned_ns = 0
+        self._lanes: dict[str, passes.Lane] = {}
         self._recent: dict[tuple[str | None, str, str], tuple[int, int, int]] = {}  # key -> (ts, level, suppressed)
         self._unwatched: set[str] = set()
         self._unwatched_check_ns = 0
@@ -333,27 +344,27 @@ class Guardian:
         An order the venue knows gets its state; one it has not seen stays unresolved until it can
         no longer arrive (see :func:`levguard.live.inflight.resolve`).  Returns what was resolved.
         """
-        out: list[dict[str, Any]] = []
         try:
             await watch.renew_leases(self, self.accounts, self.clock())
         except StoreUnavailable as exc:
             await self._alert(None, "critical", "database", f"cannot take leases to reconcile: {exc}", dedup="leases")
-            return out
-        for setup in self.accounts:
-            st = self._state[setup.name]
-            if st.epoch < 0:
-                continue
-            try:
-                if not st.loaded:
-                    self.load(setup, st)
-                out.extend(await (onchain.resolve if onchain.is_onchain(setup) else inflight.resolve)(self, setup, st))
-            except StoreUnavailable as exc:
-                await self._alert(setup.name, "critical", "database", f"cannot reconcile orders: {exc}")
-            except Exception as exc:  # contained: the first cycle retries
-                await self._alert(
-                    setup.name, "warning", "reconcile", f"orders not reconciled: {exc!r}", dedup="reconcile"
-                )
-        return out
+            return []
+        return await passes.reconcile_lanes(self)  # in lanes, within cycle_budget_s (the rest: first cycle)
+
+    async def reconcile_account(self, setup: AccountSetup) -> list[dict[str, Any]]:
+        """:meth:`reconcile` of one account whose lease is held (never raises)."""
+        st = self._state[setup.name]
+        if st.epoch < 0:
+            return []
+        try:
+            if not st.loaded:
+                self.load(setup, st)
+            return await (onchain.resolve if onchain.is_onchain(setup) else inflight.resolve)(self, setup, st)
+        except StoreUnavailable as exc:
+            await self._alert(setup.name, "critical", "database", f"cannot reconcile orders: {exc}")
+        except Exception as exc:  # contained: the first cycle retries
+            await self._alert(setup.name, "warning", "reconcile", f"orders not reconciled: {exc!r}", dedup="reconcile")
+        return []
 
     # ------------------------------------------------------------------ the cycle
 
@@ -362,19 +373,7 @@ class Guardian:
         failure of one account (see the failure model in the module docstring); accounts on
         other venues never wait on a slow one (:mod:`levguard.live.passes`: lanes)."""
         reports = await passes.run_pass(self)
-        # The routine rows of the cycle (snapshots, "cycle" audit rows) in one commit, written in
-        # the background while the next cycle runs (flushed before it writes its own); every
-        # decision that leads to an order is written synchronously before acting.
-        await self._flush_async()
-        snaps, audits = self._pending_snapshots, self._pending_audits
-        self._pending_snapshots, self._pending_audits = [], []
-        if getattr(self.store, "concurrent_writes", True):
-            self._write = self._writer.submit(self.store.record_cycle, snaps, audits)
-        else:  # an in-memory database shares one connection: write here
-            try:
-                self.store.record_cycle(snaps, audits)
-            except StoreUnavailable as exc:
-                await self._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}", dedup="cycle")
+        await passes.write_routine(self)
         return reports
 
     async def _contain(self, setup: AccountSetup, exc: BaseException) -> dict[str, Any]:
@@ -494,8 +493,7 @@ class Guardian:
                 worst = max((r.get("level", 0) for r in reports), default=0)
                 await self.sleep(fast_interval_s if worst >= Level.DANGER else interval_s)
         finally:
-            await passes.stop_lanes(self)
-            await self._flush_async()
+            await passes.drain(self)
 
     async def _stale(self, setup: AccountSetup, st: AccountState, why: str) -> dict[str, Any]:
         st.stale_cycles += 1
@@ -590,6 +588,8 @@ class Guardian:
             return await self._stale(setup, st, f"inputs are {oldest_s:.1f} s old (limit {setup.max_age_s:g} s)")
         await self._fresh(setup, st, "inputs are fresh again")
         # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
+        if not self.live:  # a dry run resolves none: it reads the live guardian's from the store
+            inflight.follow(self, setup, st)
         if st.inflight:
             resolved = await inflight.resolve(self, setup, st)
             if any(r.get("booked", 0.0) > 0 for r in resolved):
@@ -725,20 +725,18 @@ class Guardian:
             **extra,
         }
         self._pending_snapshots.append((setup.name, now, worst.name, figures))
-        self._pending_audits.append(
-            (
-                setup.name,
-                now,
-                "cycle",
-                {
-                    "wallet_balance": balance.wallet_balance,
-                    "positions": [
-                        [p.symbol, p.qty, p.entry_price, marks.get(p.symbol, p.mark_price)] for p in positions
-                    ],
-                },
-                {"state": worst.name},
-                [f"{v['symbol']}: {v['state']}" for v in views],
-            )
+        reasons = [f"{v['symbol']}: {v['state']}" for v in views]
+        passes.routine_audit(
+            self,
+            setup.name,
+            now,
+            {
+                "wallet_balance": balance.wallet_balance,
+                "positions": [[p.symbol, p.qty, p.entry_price, marks.get(p.symbol, p.mark_price)] for p in positions],
+            },
+            {"state": worst.name},
+            reasons,
+            (worst.name, *reasons, *((p.symbol, p.qty) for p in positions)),
         )
         return {
             "account": setup.name,

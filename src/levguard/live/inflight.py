@@ -21,7 +21,7 @@ from levguard.venues.base import OrderState, Venue, VenuePosition
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
-__all__ = ["book_fill", "escalate", "expiry_s", "resolve", "venue_changes", "write_ahead"]
+__all__ = ["book_fill", "escalate", "expiry_s", "follow", "resolve", "venue_changes", "write_ahead"]
 
 _FINAL = ("closed", "canceled", "rejected", "expired")
 
@@ -94,10 +94,9 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       margin has passed (it may still arrive: a late request), then expired.
 
     A dry run holds no lease and writes no shared state: the orders are the live guardian's to
-    resolve, so it only follows the store (:func:`follow`).
+    resolve; it follows the store instead, every cycle (:func:`follow`).
     """
     if not g.live:
-        follow(g, setup, st)
         return []
     out: list[dict[str, Any]] = []
     for cid, row in list(st.inflight.items()):
@@ -162,16 +161,15 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
 
 
 def follow(g: Guardian, setup: AccountSetup, st: AccountState) -> None:
-    """A dry run's view of the orders in flight: those the store still has unresolved. An order
-    resolved there (by the live guardian holding the lease) leaves the view, its fill moving the
-    dry run's expected positions in memory as it moved the persisted ones."""
-    fresh = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
-    for cid, row in st.inflight.items():
-        if cid not in fresh:
-            done = g.store.order(cid)
-            if done is not None:
-                book_fill(st, row, float(done.get("filled") or 0.0) - float(row.get("filled") or 0.0))
-    st.inflight = fresh
+    """A dry run's view, read from the store every cycle: the orders still in flight and, where a
+    live guardian keeps them, the positions it expects (moved by its fills, partial ones too, in
+    the transaction that records them), so the live guardian's own fills are never taken for the
+    venue's changes. Without a live guardian the dry run keeps the positions it saw itself."""
+    st.inflight = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
+    row = g.store.account(setup.name)
+    expected = None if row is None else row.get("expected")
+    if isinstance(expected, dict):
+        st.expected = {str(k): float(v) for k, v in expected.items()}
 
 
 async def escalate(g: Guardian, setup: AccountSetup, st: AccountState, noun: str, consequence: str) -> None:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from levguard.core.records import JsonRecord
 from levguard.errors import InputError, LevguardError, VenueAuthError, VenueError
-from levguard.live import inflight, onchain_tx, onchain_unwind
+from levguard.live import inflight, onchain_tx, onchain_unwind, passes
 from levguard.live.onchain_unwind import Unwinder
 from levguard.live.setup import AccountSetup, AccountState, PositionState
 from levguard.live.states import Level, Thresholds, next_level
@@ -290,11 +290,10 @@ def is_onchain(setup: AccountSetup) -> bool:
 
 async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[dict[str, Any]]:
     """The account's transactions in flight, looked up by hash and nonce (see
-    :func:`levguard.live.onchain_tx.resolve`); a dry run only follows the store, as for orders
-    (:func:`levguard.live.inflight.follow`: the live guardian holding the lease settles them)."""
+    :func:`levguard.live.onchain_tx.resolve`); a dry run settles none: it follows the store every
+    cycle, as for orders (:func:`levguard.live.inflight.follow`)."""
     assert isinstance(setup, OnchainAccountSetup)
     if not g.live:
-        inflight.follow(g, setup, st)
         return []
     return await onchain_tx.resolve(g, setup, st)
 
@@ -317,7 +316,9 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     rules = setup.rules
-    # 1. Transactions in flight, by hash and nonce.
+    # 1. Transactions in flight, by hash and nonce (a dry run reads the live guardian's).
+    if not g.live:
+        inflight.follow(g, setup, st)
     if st.inflight:
         await resolve(g, setup, st)
         why = "no new transaction until they are mined or their nonce is used"
@@ -386,16 +387,9 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
     # 7. Records.
     figures = {"health_factor": hf, "block": read.block_number, "positions": [view], **extra}
     g._pending_snapshots.append((setup.name, now, new.name, figures))
-    g._pending_audits.append(
-        (
-            setup.name,
-            now,
-            "cycle",
-            {"block": read.block_number, "health_factor_wad": str(a.health_factor_wad)},
-            {"state": new.name},
-            [f"{label}: {new.name}"],
-        )
-    )
+    inputs = {"block": read.block_number, "health_factor_wad": str(a.health_factor_wad)}
+    reasons = [f"{label}: {new.name}"]
+    passes.routine_audit(g, setup.name, now, inputs, {"state": new.name}, reasons, (new.name, *reasons))
     return {
         "account": setup.name,
         "status": "ok",

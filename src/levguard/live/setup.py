@@ -195,4 +195,6 @@ class AccountState:
     backoff_until_ns: int = 0
     margin: AccountCache = field(default_factory=AccountCache)  # the margin engine's account, kept
     unified: Any = None  # the last read of a unified account (levguard.venues.ccxt_unified.UnifiedAccountRead)
+    audited: tuple[Any, ...] | None = None  # what the last routine "cycle" audit row said (passes.routine_audit)
+    audited_ns: int = 0
     ratio_mismatch: bool = False  # levguard's and the venue's account ratios disagree (alerted once)

@@ -143,16 +143,21 @@ class JournalStore:
         self,
         snapshots: list[tuple[str, int, str, dict[str, Any]]],
         audits: list[tuple[str | None, int, str, dict[str, Any], dict[str, Any], list[str]]],
+        prune_before_ns: int | None = None,
     ) -> None:
         """Append many snapshots ``(account, ts_ns, state, figures)`` and audit rows ``(account,
         ts_ns, event, inputs, decision, reasons)`` in one transaction (one commit per guardian
-        cycle instead of two per account).  Decisions that lead to orders are written at once by
-        :meth:`audit` and :meth:`record_intent`, never batched."""
+        cycle instead of two per account), deleting the snapshots older than ``prune_before_ns``
+        in it where given (the snapshots' retention; the audit log is append-only).  Decisions
+        that lead to orders are written at once by :meth:`audit` and :meth:`record_intent`, never
+        batched."""
         snap_rows = [_snapshot_values(a, t, st, f) for a, t, st, f in snapshots]
         audit_rows = [audit_values(a, t, e, i, d, rs) for a, t, e, i, d, rs in audits]
-        if not snap_rows and not audit_rows:
+        if not snap_rows and not audit_rows and prune_before_ns is None:
             return
         with self._db.tx("record_cycle", write=True) as conn:
+            if prune_before_ns is not None:
+                conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.ts_ns < as_int(prune_before_ns, "prune_before_ns")))
             if snap_rows:
                 conn.execute(SNAPSHOTS.insert(), snap_rows)
             if audit_rows:

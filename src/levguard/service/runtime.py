@@ -358,7 +358,7 @@ class Runtime:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=delay)
         finally:
-            await passes.stop_lanes(self.guardian)  # a lane still waiting on its venue
+            await passes.drain(self.guardian)  # a lane still waiting on its venue, the rows left
 
 
 def clean(value: Any) -> Any:

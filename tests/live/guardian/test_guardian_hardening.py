@@ -435,6 +435,9 @@ def test_a_dry_run_guardian_never_keeps_a_live_one_from_acting(tmp_path: Path) -
     assert v.fills
     assert v.liquidations == []
     assert {r["owner"] for r in s.leases()} == {live.owner}
+    # The dry run reads the live guardian's orders and expected positions from the store every
+    # cycle: the live guardian's fills are never taken for the venue's changes.
+    assert not [a for a in s.alerts(account="paper", limit=10_000) if a["kind"] == "venue_change"]
 
 
 def test_a_dry_run_resolves_none_of_a_live_guardians_orders(tmp_path: Path) -> None:
