@@ -18,8 +18,9 @@ from levguard.core.unified import UNIFIED_VENUES
 from levguard.core.unified_pm import PORTFOLIO_MARGIN_VENUES
 from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
+from levguard.kernels.margin import position_upnl
 
-__all__ = ["account_from_spec", "position_from_ccxt", "tiers_from_spec"]
+__all__ = ["account_from_spec", "isolated_margin_from_ccxt", "position_from_ccxt", "tiers_from_spec"]
 
 _ACCOUNT_KEYS = {
     "venue",
@@ -129,11 +130,67 @@ def _symbol_tiers(raw: object, deduction: bool = True) -> dict[str, TierTable]:
     return out
 
 
+def isolated_margin_from_ccxt(
+    collateral: float | None,
+    unrealized_pnl: float | None,
+    *,
+    position_margin: float | None = None,
+    isolated_wallet: float | None = None,
+) -> float | None:
+    """Return the margin posted to an isolated position from ccxt's figures, without its PnL.
+
+    Parameters
+    ----------
+    collateral : float or None
+        ccxt's ``collateral``: the posted margin plus the unrealised PnL at the mark (settlement
+        currency).
+    unrealized_pnl : float or None
+        ccxt's ``unrealizedPnl`` (or the caller's own at the same mark).
+    position_margin, isolated_wallet : float or None
+        The posted margin where the venue reports it apart: ccxt's ``positionMargin``, Binance's
+        ``info.isolatedWallet``; 0 or None means not reported.
+
+    Returns
+    -------
+    float or None
+        ``position_margin``, else ``isolated_wallet`` (the first > 0), else ``collateral -
+        unrealized_pnl`` (possibly <= 0: the caller refuses or drops it); None when neither
+        ``collateral`` nor ``unrealized_pnl`` is known.
+
+    Notes
+    -----
+    ccxt's unified position: "margin is the amount held in the position (excludes unrealized
+    pnl), collateral = margin + unrealizedPnl" (ccxt 4.5.90 ``Exchange.safe_position``); Binance's
+    positionRisk reports ``isolatedMargin = isolatedWallet + unRealizedProfit`` and ccxt's
+    ``binance.parse_position_risk`` makes ``isolatedMargin`` the ``collateral`` and
+    ``isolatedWallet`` the ``positionMargin``.  Its COIN-M example (BTCUSD_PERP, 2 contracts,
+    isolatedWallet 0.00268058, unRealizedProfit 0.00006413, isolatedMargin 0.00274471) gives
+    Binance's liquidation price 25,119.97 from the wallet; from ``collateral`` the PnL counts twice
+    (24,920.05).
+    """
+    for reported in (position_margin, isolated_wallet):
+        if reported is not None and reported > 0.0:
+            return reported
+    if collateral is None or unrealized_pnl is None:
+        return None
+    return collateral - unrealized_pnl
+
+
+def _opt_ccxt(d: Mapping[str, Any], key: str, where: str) -> float | None:
+    # A number of ccxt's position (None when absent), named by its ccxt field.
+    value = d.get(key)
+    return None if value is None else as_amount(value, f"{where}.{key}")
+
+
 def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Convert ccxt's unified position structure to the spec's position shape.
 
-    ccxt reports ``contracts`` unsigned with ``side``; levguard signs the quantity.  ``collateral``
-    becomes the isolated margin, ``maintenanceMarginPercentage`` the fixed maintenance rate.
+    ccxt reports ``contracts`` unsigned with ``side``; levguard signs the quantity.  An isolated
+    position's margin is the posted margin without its PnL (:func:`isolated_margin_from_ccxt`:
+    ``positionMargin``, Binance ``info.isolatedWallet``, else ``collateral - unrealizedPnl``);
+    where ccxt gives ``collateral`` alone the result keeps it under ``collateral`` and
+    :func:`account_from_spec` subtracts the PnL at ``markPrice``.  ``maintenanceMarginPercentage``
+    becomes the fixed maintenance rate.
     """
     side = d.get("side")
     side = side.lower() if isinstance(side, str) else None
@@ -155,8 +212,23 @@ def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
     mode = d.get("marginMode") or d.get("marginType")
     if mode is not None:
         out["margin_mode"] = mode.lower() if isinstance(mode, str) else mode
-        if out["margin_mode"] == "isolated" and d.get("collateral") is not None:
-            out["isolated_margin"] = d["collateral"]
+        if out["margin_mode"] == "isolated":
+            info = d.get("info")
+            wallet = _opt_ccxt(info, "isolatedWallet", f"{where}.info") if isinstance(info, Mapping) else None
+            collateral = _opt_ccxt(d, "collateral", where)
+            upnl = _opt_ccxt(d, "unrealizedPnl", where)
+            margin = isolated_margin_from_ccxt(
+                collateral, upnl, position_margin=_opt_ccxt(d, "positionMargin", where), isolated_wallet=wallet
+            )
+            if margin is not None:
+                if not margin > 0.0:
+                    raise InputError(
+                        f"{where}: the isolated margin, collateral - unrealizedPnl, must be > 0, was "
+                        f"{collateral!r} - {upnl!r}"
+                    )
+                out["isolated_margin"] = margin
+            elif collateral is not None:
+                out["collateral"] = collateral  # its PnL is subtracted once the contract is known
     if d.get("maintenanceMarginPercentage") is not None:
         out["mmr"] = d["maintenanceMarginPercentage"]
     return out
@@ -174,7 +246,10 @@ def _position(
     where: str,
     default_mode: MarginMode,
     symbol_tiers: Mapping[str, TierTable],
+    collateral: float | None = None,
 ) -> Position:
+    # ``collateral``: ccxt's (margin + PnL at the mark) of an isolated position whose PnL ccxt did
+    # not report (:func:`position_from_ccxt`); the margin is it less the PnL at ``mark_price``.
     unknown = set(d) - _POSITION_KEYS
     if unknown:
         raise InputError(f"{where} has unknown field(s) {_unknown(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
@@ -251,6 +326,14 @@ def _position(
             raise InputError(f"{where}.{exc}") from None
     leverage = _opt_float(d, "leverage", where)
     isolated_margin = _opt_float(d, "isolated_margin", where)
+    if collateral is not None and isolated_margin is None:
+        upnl = position_upnl(qty * inst.contract_size, entry, mark, inst.inverse)
+        isolated_margin = isolated_margin_from_ccxt(collateral, upnl)
+        if isolated_margin is None or not isolated_margin > 0.0:
+            raise InputError(
+                f"{where}: the isolated margin, collateral - the unrealised PnL at markPrice, must be > 0, was "
+                f"{collateral!r} - {upnl!r}"
+            )
     taker_fee_rate = _opt_float(d, "taker_fee_rate", where)
     imr = _opt_float(d, "imr", where)
     try:
@@ -314,5 +397,8 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
             if as_amount(raw.get("contracts"), f"{where}.contracts") == 0.0:
                 continue
             raw = position_from_ccxt(raw, where)
-        positions.append(_position(model, raw, where, default_mode, symbol_tiers))
+            collateral = raw.pop("collateral", None)
+        else:
+            collateral = None
+        positions.append(_position(model, raw, where, default_mode, symbol_tiers, collateral))
     return Account(venue=model.name, wallet_balance=wallet, positions=tuple(positions))

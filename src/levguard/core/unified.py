@@ -433,6 +433,7 @@ def _positions_from_spec(
             if as_amount(d.get("contracts"), f"positions[{i}].contracts") == 0.0:
                 continue  # an empty ccxt position
             d = position_from_ccxt(d, f"positions[{i}]")
+            d.pop("collateral", None)  # an isolated position's: refused below
         rules = model
         if inverse is not None and _is_inverse(d):
             d, rules = {**d, "contract_kind": "inverse"}, inverse

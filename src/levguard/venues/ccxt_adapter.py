@@ -41,6 +41,7 @@ from typing import Any, Literal, TypeVar
 from levguard.core.rules import get_venue
 from levguard.core.rules.hyperliquid import HYPERLIQUID, coin_key, single_tier
 from levguard.core.rules.okx import TIERS_IN_CONTRACTS, market_tier_rows
+from levguard.core.spec import isolated_margin_from_ccxt
 from levguard.core.tiers import TierTable
 from levguard.errors import (
     InputError,
@@ -51,6 +52,7 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
+from levguard.kernels.margin import position_upnl
 from levguard.venues import ccxt_klines, ccxt_unified
 from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import (
@@ -344,8 +346,10 @@ class CcxtVenue:
         """Open positions (non-zero quantity), signed, in base units (linear) or quote units (inverse).
 
         ``liquidation_price`` is None when the venue reports none (absent or 0);
-        ``isolated_margin`` is the margin posted to an isolated position (ccxt ``positionMargin``
-        (Binance ``isolatedWallet``), else ``collateral - unrealizedPnl``).
+        ``isolated_margin`` is the margin posted to an isolated position, without its PnL
+        (:func:`levguard.core.spec.isolated_margin_from_ccxt`: ccxt ``positionMargin``, Binance
+        ``info.isolatedWallet``, else ``collateral - unrealizedPnl``, the PnL at the mark where
+        ccxt reports none).
         """
         await self._markets()
         raw = await self._call("fetch_positions", self._exchange.fetch_positions)
@@ -371,14 +375,19 @@ class CcxtVenue:
         qty = abs(contracts) * size * (1.0 if side == "long" else -1.0)
         entry = _positive(p.get("entryPrice")) or math.nan
         mark = _positive(p.get("markPrice")) or math.nan
+        inverse = bool(market.get("inverse") or p.get("inverse"))
         mode: Literal["isolated", "cross"] = "isolated" if str(p.get("marginMode")).lower() == "isolated" else "cross"
         isolated: float | None = None
         if mode == "isolated":
-            isolated = _positive(p.get("positionMargin"))
-            if isolated is None:
-                collateral = _num(p.get("collateral"))
-                upnl = _num(p.get("unrealizedPnl")) or 0.0
-                isolated = collateral - upnl if collateral is not None and collateral - upnl > 0 else None
+            info: Mapping[str, Any] = p["info"] if isinstance(p.get("info"), Mapping) else {}
+            upnl = _num(p.get("unrealizedPnl"))
+            if upnl is None and entry > 0.0 and mark > 0.0:  # not NaN: the PnL in ccxt's collateral, at the mark
+                upnl = position_upnl(qty, entry, mark, inverse)
+            posted = _num(p.get("positionMargin")), _num(info.get("isolatedWallet"))
+            isolated = isolated_margin_from_ccxt(
+                _num(p.get("collateral")), upnl, position_margin=posted[0], isolated_wallet=posted[1]
+            )
+            isolated = isolated if isolated is not None and isolated > 0.0 else None
         leverage = _positive(p.get("leverage"))
         if leverage is None:
             notional, initial = _positive(p.get("notional")), _positive(p.get("initialMargin"))
@@ -392,7 +401,7 @@ class CcxtVenue:
             isolated_margin=isolated,
             liquidation_price=_positive(p.get("liquidationPrice")),
             leverage=leverage,
-            inverse=bool(market.get("inverse") or p.get("inverse")),
+            inverse=inverse,
             timestamp_ns=now,
         )
 
