@@ -19,7 +19,7 @@ from levguard.core.symbols import named_kind
         ("BTC/USDT:USDT", "linear"), ("BTCUSDT-27DEC24", "linear"), ("BTC-PERPETUAL", None), ("BTC-27DEC24", None),
         ("BTCUSD_PERP", "inverse"), ("BTCUSD_250328", "inverse"), ("BTC-USD-SWAP", "inverse"), ("BTCUSD", "inverse"),
         ("BTCUSDZ24", "inverse"), ("BTC/USD:BTC", "inverse"), ("XBT/USD:BTC", "inverse"), ("ETH/USD:BTC", None),
-        ("BTC-SYNTH", None), ("BTC-USD", None), ("BTC", None),
+        ("BTC-SYNTH", None), ("BTC-USD", None), ("BTC", None), ("BTC_USD", "inverse"),
     ],
 )  # fmt: skip
 def test_named_kind(symbol: str, kind: str | None) -> None:

@@ -12,6 +12,7 @@ from golden_helpers import one
 
 import levguard
 from fakes.tiers import TWO_TIER_ROWS
+from levguard.core.rules import get_venue
 from levguard.core.tiers import TierTable
 
 ROWS = [
@@ -261,3 +262,59 @@ def test_cap_inclusive_tables_read_a_cap_in_the_lower_tier_and_keep_the_venues_n
     assert [exclusive.index(x) for x in (999_999.99, 1_000_000.0, 1_000_000.01)] == [0, 1, 1]
     assert table.without_deduction(cap_inclusive=True) is table
     assert exclusive.without_deduction(cap_inclusive=True).cap_inclusive
+
+
+# Coin-margined (inverse) contracts on OKX and Gate: the name says the kind (a review read
+# BTC-USD-SWAP's 10 contracts of 100 USD as 1,000 BTC in USDT).  OKX: "Crypto-Margined Perpetual
+# Swaps ... contract size of 100USD" (okx.com/help/7053456733325); Gate's BTC_USD: 1 USD a
+# contract (GET /futures/btc/contracts quanto_multiplier "0", ccxt gate.parse_contract_market).
+# LP from Gate's inverse formula, Size in USD: Size*EP*(1 + MMR + Taker) / (Size + Margin*EP).
+@pytest.mark.parametrize(
+    ("venue", "symbol", "contracts", "size", "taker"),
+    [
+        ("okx", "BTC-USD-SWAP", 10, 100.0, 0.0005),
+        ("okx", "BTC/USD:BTC", 10, 100.0, 0.0005),
+        ("okx", "ETH-USD-SWAP", 100, 10.0, 0.0005),
+        ("gate", "BTC_USD", 1_000, 1.0, 0.00075),
+        ("gate", "BTC/USD:BTC", 1_000, 1.0, 0.00075),
+    ],
+)
+def test_inverse_contracts_are_read_from_their_names(
+    venue: str, symbol: str, contracts: float, size: float, taker: float
+) -> None:
+    ep, margin, mmr = 60_000.0, 0.002, 0.005
+    for side in (1, -1):
+        p = one(
+            venue,
+            mode="isolated",
+            symbol=symbol,
+            qty=side * contracts,
+            entry_price=ep,
+            mark_price=ep,
+            isolated_margin=margin,
+            mmr=mmr,
+        )
+        usd = contracts * size  # 1,000 USD of face value
+        assert p.contract_kind == "inverse"
+        assert p.notional == pytest.approx(usd / ep)
+        expected = usd * ep * (1 + side * (mmr + taker)) / (usd + side * margin * ep)
+        assert p.liquidation_price == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_ccxt_okx_coin_margined_position_settles_in_btc() -> None:
+    pos = {"symbol": "BTC/USD:BTC", "contracts": 10, "side": "long", "entryPrice": 60_000, "markPrice": 60_000,
+           "contractSize": 100, "marginMode": "isolated", "positionMargin": 0.002, "maintenanceMarginPercentage": 0.005}  # fmt: skip
+    r = levguard.evaluate_account({"venue": "okx", "positions": [pos]})
+    assert r.settlement == "BTC"
+    assert r.positions[0].notional == pytest.approx(1_000 / 60_000)  # was 60,000,000 USDT
+    assert not r.liquidatable
+
+
+def test_okx_linear_and_inverse_names_keep_their_defaults() -> None:
+    okx = get_venue("okx")
+    assert okx.kind_for("BTC-USDT-SWAP").value == "linear"
+    assert okx.contract_size("BTC-USDT-SWAP") == 1.0  # linear: qty in coins unless contract_size is given
+    assert okx.contract_size("BTC-USD-SWAP") == 100.0
+    assert okx.contract_size("LTC-USD-SWAP") == 10.0
+    assert okx.min_order_notional("BTC-USDT-SWAP", 60_000) == pytest.approx(60.0)
+    assert okx.min_order_notional("BTC-USD-SWAP", 60_000) == 0.0  # not 0.001 BTC: no source for inverse

@@ -118,6 +118,7 @@ _INVERSE_NAME = re.compile(
     r"USD_(PERP|\d{6})$"  # Binance COIN-M: BTCUSD_PERP, BTCUSD_250328
     r"|-USD-(SWAP|\d{6})$"  # OKX: BTC-USD-SWAP, BTC-USD-250328
     r"|^[A-Z0-9]+USD([FGHJKMNQUVXZ]\d{2})?$"  # Bybit inverse: BTCUSD, BTCUSDZ24
+    r"|^[A-Z0-9]+_USD$"  # Gate's BTC-settled perpetual: BTC_USD
 )
 # Deribit's own names: its coin-margined perpetuals and futures (``BTC-PERPETUAL``,
 # ``BTC-27DEC24``); on Bybit ``BTC-27DEC24`` is a USDC future, so only Deribit reads them.
@@ -130,8 +131,8 @@ def named_kind(symbol: str, *, deribit: bool = False) -> str | None:
     ccxt's ``BASE/QUOTE:SETTLE``: settled in its base coin, inverse; in a USD stablecoin, linear
     (another coin: a quanto contract, None).  Native names: a USDT or USDC quote is linear
     (``BTCUSDT``, ``BTCUSDT-27DEC24``, ``BTC_USDC-PERPETUAL``, ``BTC-USDT-SWAP``); Binance
-    COIN-M (``BTCUSD_PERP``), OKX (``BTC-USD-SWAP``) and Bybit (``BTCUSD``, ``BTCUSDZ24``)
-    inverse names are inverse, and with ``deribit`` Deribit's (``BTC-PERPETUAL``,
+    COIN-M (``BTCUSD_PERP``), OKX (``BTC-USD-SWAP``), Bybit (``BTCUSD``, ``BTCUSDZ24``) and Gate
+    (``BTC_USD``) inverse names are inverse, and with ``deribit`` Deribit's (``BTC-PERPETUAL``,
     ``BTC-27DEC24``).  A venue reads this only where its listings follow these names (BitMEX's
     ``ETHUSD`` is a quanto contract: it has its own reader).
     """

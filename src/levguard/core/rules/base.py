@@ -281,6 +281,29 @@ class NamedKind:
         )
 
 
+def either_kind(symbol: str) -> ContractKind | None:
+    """The ``symbol_kind`` of a venue that lists both kinds under names that say which (OKX's
+    ``BTC-USDT-SWAP`` and ``BTC-USD-SWAP``, Gate's ``BTC_USDT`` and ``BTC_USD``, ccxt's
+    ``BTC/USD:BTC``): the kind the name states (:func:`levguard.core.symbols.named_kind`), None
+    (the venue's kind) for a name that states none."""
+    named = named_kind(symbol)
+    return None if named is None else ContractKind(named)
+
+
+@dataclass(frozen=True)
+class ByKind:
+    """A per-symbol venue property that differs between the linear and inverse contracts of a
+    venue listing both (:func:`either_kind`): ``linear(symbol)`` unless the name states an
+    inverse contract."""
+
+    linear: Callable[[str], float]
+    inverse: Callable[[str], float]
+
+    def __call__(self, symbol: str) -> float:
+        """Return ``inverse(symbol)`` for a name that states an inverse contract, else ``linear(symbol)``."""
+        return float((self.inverse if named_kind(symbol) == "inverse" else self.linear)(symbol))
+
+
 @dataclass(frozen=True)
 class BaseAssetTable:
     """A per-symbol venue property looked up by the symbol's base asset (``default`` where none is

@@ -26,6 +26,12 @@ Minimum order (read 2026-12-03): Gate API v4 ``GET /futures/usdt/contracts``, BT
 ``quanto_multiplier`` 0.0001 BTC per contract and ``order_size_min`` 1 contract, so 0.0001 BTC
 (the answer of 2021-01 quoted in ccxt 4.5.90 ``gate.parse_contract_market``).  No ETH_USDT figure
 was found: ETH positions have no minimum here.
+
+Inverse (BTC-settled) perpetual: Gate lists one, ``BTC_USD`` (ccxt ``BTC/USD:BTC``), whose
+``GET /futures/btc/contracts`` ``quanto_multiplier`` is "0": one contract is 1 USD (ccxt 4.5.90
+``gate.parse_contract_market``: "exception only for one market ... 1 USD in WEB").  A symbol's
+name says its kind (:func:`~levguard.core.rules.base.either_kind`); the default contract size, 1,
+is that face value.  No minimum order of it was found.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, VenueModel
+from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, ByKind, SymbolConstant, VenueModel, either_kind
 
 LIQUIDATION = replace(
     TIER_STEP_DOWN,
@@ -52,15 +58,16 @@ LIQUIDATION = replace(
 
 GATE = VenueModel(
     name="gate",
-    title="Gate USDT futures",
+    title="Gate USDT and BTC futures",
     kind=ContractKind.LINEAR,
     settlement="USDT",
     source="gate.com support reply; freqtrade gate.py (gate.io help 27724)",
     fee_in_mm=True,
     fee_in_im=True,
     default_taker_fee=0.00075,
+    symbol_kind=either_kind,
     liquidation=LIQUIDATION,
-    min_qty=BaseAssetTable((("BTC", 0.0001),)),
+    min_qty=ByKind(BaseAssetTable((("BTC", 0.0001),)), SymbolConstant(0.0)),
     min_qty_source=(
         "Gate API v4 GET /futures/usdt/contracts: BTC_USDT quanto_multiplier 0.0001 x order_size_min 1 "
         "(2021-01 answer quoted in ccxt 4.5.90 gate.py); read 2026-12-03"

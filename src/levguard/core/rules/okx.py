@@ -29,6 +29,13 @@ Sources
   okx-to-adjust-the-minimum-order-quantities-for-several-futures-24-04-19, published
   2024-04-19); ETH-USDT-SWAP: contract size 0.1 ETH, minimum 1 contract = 0.1 ETH (the same
   announcement's ETHUSDT example).  Sizes are in contracts (``minSz``) times ``ctVal``.
+* Coin-margined (inverse) swaps and futures, settled in their coin (``BTC-USD-SWAP``, ccxt
+  ``BTC/USD:BTC``): "Crypto-Margined Perpetual Swaps ... contract size of 100USD" (BTCUSD,
+  okx.com/help/7053456733325); expiry futures: BTCUSD face value 100 USD, LTCUSD 10 USD
+  (okx.com/help/i-future-contracts).  A symbol's name says its kind (:func:`either_kind`); an
+  inverse contract's default size is its USD face value, 100 for BTC and 10 for other coins
+  (:func:`inverse_face_value`; pass ``contract_size``, or use ccxt positions, which carry
+  ``contractSize``).  No minimum order of them was found.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from dataclasses import replace
 from typing import Any
 
 from levguard.core.instruments import ContractKind
-from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, VenueModel
+from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, ByKind, SymbolConstant, VenueModel, either_kind
+from levguard.core.symbols import base_asset
 from levguard.core.validate import positive, show
 from levguard.errors import InputError
 
@@ -64,6 +72,18 @@ TIERS_IN_CONTRACTS: frozenset[str] = frozenset({"okx"})
 """ccxt exchange ids whose leverage tiers count contracts, not notional: OKX's ``minSz``/``maxSz``
 (:func:`okx_tier_rows` values them at a price)."""
 
+
+def inverse_face_value(symbol: str) -> float:
+    """Return the USD face value of an OKX coin-margined contract: 100 for BTC, 10 for other coins.
+
+    Notes
+    -----
+    okx.com/help/7053456733325 (BTCUSD perpetual: "Contract Size 100USD");
+    okx.com/help/i-future-contracts (expiry futures: BTCUSD 100 USD, LTCUSD 10 USD).
+    """
+    return 100.0 if base_asset(symbol) == "BTC" else 10.0
+
+
 OKX = VenueModel(
     name="okx",
     title="OKX perpetual swap",
@@ -74,8 +94,10 @@ OKX = VenueModel(
     tier_deduction=False,
     mm_cap_inclusive=True,
     default_taker_fee=0.0005,
+    contract_size=ByKind(SymbolConstant(1.0), inverse_face_value),
+    symbol_kind=either_kind,
     liquidation=LIQUIDATION,
-    min_qty=BaseAssetTable((("BTC", 0.001), ("ETH", 0.1))),
+    min_qty=ByKind(BaseAssetTable((("BTC", 0.001), ("ETH", 0.1))), SymbolConstant(0.0)),
     min_qty_source=(
         "okx.com/help/7053456733325 (BTC-USDT-SWAP 0.01 BTC per contract); okx.com/help/"
         "okx-to-adjust-the-minimum-order-quantities-for-several-futures-24-04-19 (BTC 0.1 contract = 0.001 BTC "
