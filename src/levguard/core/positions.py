@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from levguard.core.instruments import Instrument
 from levguard.core.records import empty_mapping
-from levguard.core.symbols import coin_name
+from levguard.core.symbols import coin_name, contract_key
 from levguard.core.tiers import TierTable
 from levguard.core.validate import finite, non_negative, positive, show
 from levguard.errors import InputError
@@ -117,6 +117,16 @@ class Position:
         return self.margin_mode is MarginMode.ISOLATED
 
 
+def duplicate_message(where: str, symbol: str, first: str) -> str:
+    """The error of a position whose contract (:func:`~levguard.core.symbols.contract_key`) an
+    earlier position, spelt ``first``, already holds: one-way mode, hedge mode not modelled."""
+    same = "appears twice" if symbol == first else f"is the contract of {show(first)} again"
+    return (
+        f"{where}.symbol {show(symbol)} {same}; one-way mode holds one position per symbol (a long and a short "
+        "of one contract are hedge mode, not modelled)"
+    )
+
+
 @dataclass(frozen=True)
 class Account:
     """A margin account on one venue.
@@ -139,7 +149,7 @@ class Account:
         if not isinstance(self.venue, str):  # venue=1 was accepted and failed later in get_venue
             raise InputError(f"venue must be a rule-set name (str), was {show(self.venue)}")
         non_negative(self.wallet_balance, "wallet_balance")
-        seen: set[str] = set()
+        seen: dict[str, str] = {}  # contract key -> its first spelling
         settlements = {coin_name(p.instrument.settlement) for p in self.positions}  # XBT is BTC
         if len(settlements) > 1:
             raise InputError(
@@ -147,8 +157,7 @@ class Account:
                 "currency (split coin-margined positions into one account per coin)"
             )
         for i, p in enumerate(self.positions):
-            if p.symbol in seen:
-                raise InputError(
-                    f"positions[{i}].symbol {show(p.symbol)} appears twice; one-way mode holds one position per symbol"
-                )
-            seen.add(p.symbol)
+            key = contract_key(p.symbol)
+            if key in seen:
+                raise InputError(duplicate_message(f"positions[{i}]", p.symbol, seen[key]))
+            seen[key] = p.symbol

@@ -18,6 +18,7 @@ __all__ = [
     "base_asset",
     "ccxt_parts",
     "coin_name",
+    "contract_key",
     "inverse_settlement",
     "is_usd",
     "named_kind",
@@ -70,6 +71,16 @@ def symbol_key(symbol: str) -> str:
     if ":" in s:
         s = s.split(":", 1)[0]
     return s.replace("/", "").replace("-", "").replace("_", "")
+
+
+def contract_key(symbol: str) -> str:
+    """Return the key of the contract a symbol names: :func:`symbol_key` with a ccxt symbol's
+    expiry kept (``"BTC/USDT:USDT-241227"`` -> ``"BTCUSDT241227"``, as ``"BTCUSDT_241227"``), so
+    ``BTCUSDT``, ``btcusdt``, ``"BTCUSDT "`` and ``BTC/USDT:USDT`` are one contract and a
+    perpetual and its dated futures are not."""
+    _pair, sep, rest = symbol.strip().upper().partition(":")
+    expiry = rest.partition("-")[2] if sep else ""
+    return symbol_key(symbol) + expiry.replace("-", "")
 
 
 _FUTURES_CODE = re.compile(r"^([A-Z]{2,}?)[FGHJKMNQUVXZ]\d{2}$")

@@ -39,7 +39,7 @@ from levguard.core.margin import (
     _terms,
     position_report,
 )
-from levguard.core.positions import Account, MarginMode, Position
+from levguard.core.positions import Account, MarginMode, Position, duplicate_message
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.rules.collateral import (
     BINANCE_PM,
@@ -49,7 +49,7 @@ from levguard.core.rules.collateral import (
     CollateralTiers,
     collateral_tiers_from_spec,
 )
-from levguard.core.symbols import base_asset
+from levguard.core.symbols import base_asset, contract_key
 from levguard.core.unified_fast import (
     LIQUIDATION_PRICE_BASIS,
     account_report,
@@ -410,7 +410,7 @@ def _positions_from_spec(
     book: list[Position] = []
     options: list[BybitOption] = []
     option_slots: list[int] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # contract key -> its first spelling (positions and options)
     for i, d in enumerate(raw):
         if not isinstance(d, Mapping):
             raise InputError(f"positions[{i}] must be an object, was {show(d)}")
@@ -423,9 +423,9 @@ def _positions_from_spec(
                     "account is not)"
                 )
             o = option_from_spec(d, where, as_of_from_spec(spec), prices)  # as_of read only with options
-            if o.symbol in seen:
-                raise InputError(f"{where}.symbol {show(o.symbol)} appears twice; one position per symbol")
-            seen.add(o.symbol)
+            if contract_key(o.symbol) in seen:
+                raise InputError(duplicate_message(where, o.symbol, seen[contract_key(o.symbol)]))
+            seen[contract_key(o.symbol)] = o.symbol
             option_slots.append(len(book) + len(options))
             options.append(o)
             continue
@@ -464,12 +464,10 @@ def _positions_from_spec(
                 f"{where}.settlement must be USDT on {venue.name} (linear USDT perpetuals), "
                 f"was {p.instrument.settlement!r}"
             )
-        if p.symbol in seen:
-            raise InputError(
-                f"positions[{len(book) + len(options)}].symbol {show(p.symbol)} appears twice; one-way mode holds "
-                "one position per symbol"
-            )
-        seen.add(p.symbol)
+        key = contract_key(p.symbol)
+        if key in seen:
+            raise InputError(duplicate_message(f"positions[{len(book) + len(options)}]", p.symbol, seen[key]))
+        seen[key] = p.symbol
         book.append(p)
     return book, tuple(options), tuple(option_slots)
 
