@@ -11,14 +11,14 @@ from typing import Any
 
 from levguard.core.margin import instrument_for
 from levguard.core.positions import Account, MarginMode, Position
-from levguard.core.rules import VenueModel, get_venue, symbol_key
+from levguard.core.rules import MMBasis, VenueModel, get_venue, symbol_key
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
 from levguard.core.tiers import BASES, TierTable
 from levguard.core.unified import UNIFIED_VENUES
 from levguard.core.unified_pm import PORTFOLIO_MARGIN_VENUES
 from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
-from levguard.kernels.margin import position_upnl
+from levguard.kernels.margin import position_notional, position_upnl
 
 __all__ = ["account_from_spec", "isolated_margin_from_ccxt", "position_from_ccxt", "tiers_from_spec"]
 
@@ -298,6 +298,15 @@ def _position(
             tiers = TierTable.fixed_rate(mmr, maint or 0.0, max_lev, source="account spec (fixed mmr)")
         except InputError as exc:
             raise InputError(f"{where}.{exc}") from None
+        # A deduction above notional x mmr where the venue values MM is no bracket of this position
+        # (its MM would be negative): TierTable.fixed_rate, Notes.
+        price = entry if model.mm_basis is MMBasis.ENTRY else mark
+        notional = position_notional(qty * inst.contract_size, price, inst.inverse)
+        if maint and maint > notional * mmr:
+            raise InputError(
+                f"{where}.maint_amount must be at most notional x mmr = {notional * mmr!r} (the maintenance margin is "
+                f"never negative; a bracket's deduction is at most its floor x mmr), was {maint!r}"
+            )
     elif maint is not None and not model.rate_based:
         raise InputError(f"{where}.maint_amount needs mmr, was given alone ({maint!r})")
     else:

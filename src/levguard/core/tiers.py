@@ -191,6 +191,10 @@ class TierTable:
                     raise InputError(
                         f"{where}.notional_floor must be 0 (tiers start at zero notional), was {t.notional_floor!r}"
                     )
+                if self.fixed and t.maint_amount < 0.0:
+                    raise InputError(
+                        f"{where}.maint_amount must be >= 0 (a deduction from notional x mmr), was {t.maint_amount!r}"
+                    )
                 if not self.fixed and not close(t.maint_amount, 0.0, abs_=1e-6):
                     raise InputError(
                         f"{where}.maint_amount must be 0 in the first tier (continuity rule), was {t.maint_amount!r}"
@@ -303,13 +307,31 @@ class TierTable:
     ) -> TierTable:
         """One (mmr, maint_amount) pair for every notional, e.g. a user-given bracket.
 
+        Raises
+        ------
+        InputError
+            ``mmr`` outside [0, 1), ``maint_amount`` negative or not finite, ``max_leverage`` not > 0.
+
         Notes
         -----
         Without a leverage cap the cap defaults to ``1 / (2 * mmr)``: the initial margin rate is
         twice the maintenance rate, as in every Binance bracket (e.g. 125x at 0.4 %) and by
         definition on Hyperliquid.
+
+        The amount is a deduction, ``MM = notional x mmr - maint_amount``, and never negative:
+        Binance's ``cum`` is built by the continuity rule from 0 in the first bracket with rates
+        that never fall (USDⓈ-M FAQ "Leverage and Margin"), so ``cum_n <= floor_n x mmr_n`` and a
+        bracket's MM is at least 0 at every notional it holds.  A negative amount is refused; an
+        amount above ``notional x mmr`` at the position's notional (a bracket that cannot hold the
+        position) is refused by the account spec (:func:`levguard.core.spec.account_from_spec`).
+        Away from the position the pair still gives ``MM < 0`` below ``maint_amount / mmr`` (where
+        the venue would use a lower bracket); :func:`levguard.core.margin.evaluate` then takes the
+        maintenance margin as 0, so a liquidation price past the bankruptcy price is the
+        bankruptcy price.  Give the venue's whole table (``tiers``) to follow its lower brackets.
         """
         rate(mmr, "mmr")
+        if not finite(maint_amount, "maint_amount") >= 0.0:
+            raise InputError(f"maint_amount must be >= 0 (a deduction from notional x mmr), was {maint_amount!r}")
         if max_leverage is None:
             max_leverage = 1.0 / (2.0 * mmr) if mmr > 0 else math.inf
         else:
@@ -345,9 +367,10 @@ class TierTable:
         return self.tiers[self.index(notional)]
 
     def maintenance_margin(self, notional: float) -> float:
-        """Return ``notional * mmr_k - maint_amount_k`` for the tier holding ``notional``."""
+        """Return ``notional * mmr_k - maint_amount_k`` for the tier holding ``notional``, at least 0
+        (a fixed pair below ``maint_amount / mmr``: :meth:`fixed_rate`, Notes)."""
         t = self.tier(notional)
-        return notional * t.mmr - t.maint_amount
+        return max(notional * t.mmr - t.maint_amount, 0.0)
 
     def max_leverage(self, notional: float) -> float:
         """Return the highest initial leverage allowed at ``notional`` (the bracket's cap included).
