@@ -57,6 +57,7 @@ from levguard.kernels.backtest_orders import (
     slippage_fraction,
     slipped_price,
     traded_notional,
+    write_ruined,
 )
 from levguard.kernels.backtest_quiet import quiet_stretch
 from levguard.kernels.backtest_records import (
@@ -84,7 +85,7 @@ from levguard.kernels.backtest_records import (
 )
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.sizing import rebalance_step
-from levguard.typing import Float64Array1D, Float64Array2D
+from levguard.typing import Float64Array2D
 
 __all__ = [
     "CONFIG_DTYPE",
@@ -702,7 +703,7 @@ def simulate_py(
                 if cash[w] < 0.0 and last_liq_row[w] >= 0:
                     out_liqs[last_liq_row[w]]["bad_debt"] += -cash[w]
                     cash[w] = 0.0
-            _write_ruined(t, fees_paid + ruin_fees, cross, idle, cash, inst, out_acct, out_pos)
+            write_ruined(t, fees_paid + ruin_fees, cross, idle, cash, inst, out_acct, out_pos)
             break
     return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar)
 
@@ -730,51 +731,6 @@ def _after_liquidation(
     if extra > 0:
         last_liq_row[w] = n_liqs + extra - 1
     return n_liqs + extra, extra_fees
-
-
-@jitable
-def _write_ruined(
-    t: int,
-    fees: float,
-    cross: bool,
-    idle: float,
-    cash: Float64Array1D,
-    inst: np.ndarray,
-    out_acct: AccountOut,
-    out_pos: PositionsOut,
-) -> None:
-    """Write the outputs of ruin bar ``t`` and of every later bar: nothing trades any more, the
-    positions are flat and the equity stays the wallet left (``idle`` plus the wallets ``cash``).
-
-    Bar ``t`` pays ``fees`` (its own and the ruin closes') and keeps the funding and target
-    leverage its steps wrote; later bars pay no funding or fees and target nothing.
-    """
-    out_equity, out_cash, out_leverage, out_funding, out_fees = out_acct
-    out_qty, out_entry, out_lev, out_lp, out_target, out_capital = out_pos
-    n_t = out_equity.shape[0]
-    n_inst = cash.shape[0]
-    # One row per bar, or one row rewritten every bar (a sweep's), as simulate_py writes them.
-    row_step = 1 if out_qty.shape[0] == n_t else 0
-    cash_step = 1 if out_cash.shape[0] == n_t else 0
-    wallet = idle
-    for k in range(n_inst):
-        wallet += cash[k]
-    for s in range(t, n_t):
-        r = s * row_step
-        out_equity[s] = wallet
-        out_cash[s * cash_step] = wallet
-        out_leverage[s] = 0.0
-        out_fees[s] = fees if s == t else 0.0
-        if s > t:
-            out_funding[s] = 0.0
-        for k in range(n_inst):
-            out_qty[r, k] = 0.0
-            out_entry[r, k] = 0.0
-            out_lev[r, k] = 0.0
-            out_lp[r, k] = math.nan
-            if s > t:
-                out_target[r, k] = 0.0
-            out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
 
 
 simulate_nb = jit(simulate_py)

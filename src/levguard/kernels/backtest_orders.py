@@ -1,5 +1,5 @@
 """Orders of the backtest kernel: fills, slippage, initial-margin clipping, the path-dependent
-leverage caps and the ruin threshold.
+leverage caps, the ruin threshold and the outputs after a ruin.
 
 Plain Python marked ``jitable``; called from :func:`levguard.kernels.backtest.simulate_py`
 (instruments as an ``INST_DTYPE`` array, tiers as :class:`~levguard.kernels.backtest_records.Tiers`,
@@ -14,7 +14,7 @@ import numpy as np
 
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jitable
-from levguard.kernels.backtest_records import ContractKind, Tiers
+from levguard.kernels.backtest_records import AccountOut, ContractKind, PositionsOut, Tiers
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.kernels.sizing import drawdown_scale
 from levguard.typing import Float64Array1D
@@ -282,6 +282,51 @@ def traded_notional(trades: np.ndarray, n_trades: int, liqs: np.ndarray, n_liqs:
         lq = liqs[i]
         total += position_notional(lq["qty"], lq["price"], inst[lq["inst"]]["kind"] == ContractKind.INVERSE)
     return total
+
+
+@jitable
+def write_ruined(
+    t: int,
+    fees: float,
+    cross: bool,
+    idle: float,
+    cash: Float64Array1D,
+    inst: np.ndarray,
+    out_acct: AccountOut,
+    out_pos: PositionsOut,
+) -> None:
+    """Write the outputs of ruin bar ``t`` and of every later bar: nothing trades any more, the
+    positions are flat and the equity stays the wallet left (``idle`` plus the wallets ``cash``).
+
+    Bar ``t`` pays ``fees`` (its own and the ruin closes') and keeps the funding and target
+    leverage its steps wrote; later bars pay no funding or fees and target nothing.
+    """
+    out_equity, out_cash, out_leverage, out_funding, out_fees = out_acct
+    out_qty, out_entry, out_lev, out_lp, out_target, out_capital = out_pos
+    n_t = out_equity.shape[0]
+    n_inst = cash.shape[0]
+    # One row per bar, or one row rewritten every bar (a sweep's), as simulate_py writes them.
+    row_step = 1 if out_qty.shape[0] == n_t else 0
+    cash_step = 1 if out_cash.shape[0] == n_t else 0
+    wallet = idle
+    for k in range(n_inst):
+        wallet += cash[k]
+    for s in range(t, n_t):
+        r = s * row_step
+        out_equity[s] = wallet
+        out_cash[s * cash_step] = wallet
+        out_leverage[s] = 0.0
+        out_fees[s] = fees if s == t else 0.0
+        if s > t:
+            out_funding[s] = 0.0
+        for k in range(n_inst):
+            out_qty[r, k] = 0.0
+            out_entry[r, k] = 0.0
+            out_lev[r, k] = 0.0
+            out_lp[r, k] = math.nan
+            if s > t:
+                out_target[r, k] = 0.0
+            out_capital[r, k] = inst[k]["weight"] * wallet if cross else cash[k]
 
 
 traded_notional_nb = jit(traded_notional)
