@@ -127,7 +127,9 @@ class BacktestResult:
         loss at the fill), ``fee`` (what the venue took from the remaining equity: the
         liquidation fee, or a takeover's clearance), ``bad_debt`` (paid by the insurance fund),
         ``margin`` (behind the position before), ``kept`` (margin left to the trader after;
-        NaN for collateral sold to cover a debt), ``partial`` and ``taken_over`` (bool).
+        NaN for collateral sold to cover a debt), ``partial`` and ``taken_over`` (bool).  A row
+        with ``side`` "flat" and ``qty`` 0 settles a negative balance a trade left (no
+        liquidation; ``price`` the trade's, ``margin`` the balance, not counted in ``n_liquidations``).
     funding : Series
         Funding paid per bar (positive = paid, negative = received).
     fees : Series
@@ -676,7 +678,7 @@ def _result(
         {
             "timestamp": index[liqs["bar"]],
             "symbol": names[liqs["inst"]],
-            "side": np.where(liqs["qty"] > 0.0, "long", "short"),
+            "side": np.where(liqs["qty"] > 0.0, "long", np.where(liqs["qty"] < 0.0, "short", "flat")),
             "qty": np.abs(liqs["qty"]),
             "price": liqs["price"],
             "loss": liqs["loss"],
@@ -700,7 +702,7 @@ def _result(
         fees=acct.fees,
         funding=acct.funding,
         traded_notional=traded,
-        n_liquidations=int(liqs.shape[0]),
+        n_liquidations=int(np.count_nonzero(liqs["qty"])),
         ruin_index=ruin if ruin >= 0 else None,
     )
     metrics["bad_debt"] = float(np.sum(liqs["bad_debt"]))

@@ -244,9 +244,10 @@ def simulate_py(
        leaves it.
     5. Bad debt: what the insurance fund pays when the equity at a liquidation's fill is
        negative is recorded on its row; once a wallet holds no perpetual position, a negative
-       balance is set to 0 and recorded as bad debt too; in cross margin spot legs (collateral)
-       are sold first when they cannot cover it.  An instrument may reopen ``cooldown`` bar
-       opens after a liquidation.
+       balance is set to 0 and recorded as bad debt too (after a liquidation, a trade or the
+       ruin closes; a trade's on a settlement row: quantity 0 at the trade's price); in cross
+       margin spot legs (collateral) are sold first when they cannot cover it.  An instrument
+       may reopen ``cooldown`` bar opens after a liquidation.
     6. Equity is marked at each ``mark_close``: ``wallets + sum of uPnL``.
     7. Ruin: when the equity at the close is <= 0 or below :func:`ruin_threshold` (the initial
        margin of the venue's smallest order) or below ``DUST_FRACTION`` (1e-6) of the initial
@@ -437,7 +438,7 @@ def simulate_py(
                 for j in range(n_inst):
                     liq_this_bar[j] = True
                     reopen_at[j] = max(reopen_at[j], t + 1 + cooldown)
-            n_liqs, extra_fees = _after_liquidation(t, w, written, cross, book, inst, out_liqs, n_liqs, last_liq_row)
+            n_liqs, extra_fees = _settle_wallet(t, w, k, mo, written, cross, book, inst, out_liqs, n_liqs, last_liq_row)
             fees_paid += extra_fees
         # 3. The orders decided at t - 1's close.
         cap = math.inf
@@ -536,6 +537,9 @@ def simulate_py(
             fees_paid += fee
             record_trade(out_trades, n_trades, t, k, dq, px, fee, trade_kind)
             n_trades += 1
+            if cash[w] < 0.0 and new_qty == 0.0:  # closed beyond the bankruptcy price: step 5
+                n_liqs, extra_fees = _settle_wallet(t, w, k, px, 0, cross, book, inst, out_liqs, n_liqs, last_liq_row)
+                fees_paid += extra_fees
         # 4. Intrabar liquidations, stop-losses and take-profits, until nothing happens.
         for _ in range(4 * n_inst + 2):
             acted = False
@@ -599,6 +603,9 @@ def simulate_py(
                     qty[k] = 0.0
                     entry[k] = 0.0
                     acted = True
+                    if cash[w] < 0.0:  # filled beyond the bankruptcy price: step 5
+                        n_liqs, fee = _settle_wallet(t, w, k, px, 0, cross, book, inst, out_liqs, n_liqs, last_liq_row)
+                        fees_paid += fee
                 elif liq_hit:
                     dist = abs(lp / mark_open[t, k] - 1.0)
                     if dist < best_dist:
@@ -626,7 +633,7 @@ def simulate_py(
             if written > 1:
                 for j in range(n_inst):
                     reopen_at[j] = max(reopen_at[j], t + 1 + cooldown)
-            n_liqs, extra_fees = _after_liquidation(t, w, written, cross, book, inst, out_liqs, n_liqs, last_liq_row)
+            n_liqs, extra_fees = _settle_wallet(t, w, k, px, written, cross, book, inst, out_liqs, n_liqs, last_liq_row)
             fees_paid += extra_fees
         # 6. Mark to market at the close.
         equity = 0.0
@@ -700,18 +707,20 @@ def simulate_py(
                     qty[k] = 0.0
                     entry[k] = 0.0
             for w in range(n_inst):
-                if cash[w] < 0.0 and last_liq_row[w] >= 0:
-                    out_liqs[last_liq_row[w]]["bad_debt"] += -cash[w]
-                    cash[w] = 0.0
+                if cash[w] < 0.0:  # the closes left a negative balance: bad debt (step 5)
+                    px = close[t, w]
+                    n_liqs, _f = _settle_wallet(t, w, w, px, 0, cross, book, inst, out_liqs, n_liqs, last_liq_row)
             write_ruined(t, fees_paid + ruin_fees, cross, idle, cash, inst, out_acct, out_pos)
             break
     return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar)
 
 
 @jitable
-def _after_liquidation(
+def _settle_wallet(
     t: int,
     w: int,
+    k: int,
+    px: float,
     written: int,
     cross: bool,
     book: Book,
@@ -720,14 +729,15 @@ def _after_liquidation(
     n_liqs: int,
     last_liq_row: np.ndarray,
 ) -> tuple[int, float]:
-    """Count the ``written`` rows a liquidation of wallet ``w`` wrote from row ``n_liqs``, then
-    settle the wallet's bad debt (:func:`~levguard.kernels.backtest_liquidation.settle_bad_debt`);
-    ``last_liq_row[w]`` follows the wallet's last row.  Returns (rows written so far, the
-    settlement's fees)."""
+    """Count the ``written`` rows a liquidation of wallet ``w`` wrote from row ``n_liqs`` (0 after
+    a trade of instrument ``k`` at ``px``), then settle the wallet's bad debt
+    (:func:`~levguard.kernels.backtest_liquidation.settle_bad_debt`: on the liquidation's row, or
+    a settlement row of ``k`` at ``px``); ``last_liq_row[w]`` follows the wallet's last row.
+    Returns (rows written so far, the settlement's fees)."""
     if written > 0:
         last_liq_row[w] = n_liqs + written - 1
     n_liqs += written
-    extra, extra_fees = settle_bad_debt(t, w, cross, book, inst, out_liqs, n_liqs, last_liq_row[w])
+    extra, extra_fees = settle_bad_debt(t, w, k, px, cross, book, inst, out_liqs, n_liqs, last_liq_row[w])
     if extra > 0:
         last_liq_row[w] = n_liqs + extra - 1
     return n_liqs + extra, extra_fees

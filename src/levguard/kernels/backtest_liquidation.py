@@ -300,14 +300,28 @@ def memo_holds(m: np.void, qty: float, entry: float, wallet: float) -> bool:
 
 @jitable
 def settle_bad_debt(
-    t: int, w: int, cross: bool, book: Book, inst: np.ndarray, out_liqs: np.ndarray, n_liqs: int, last_row: int
+    t: int,
+    w: int,
+    k: int,
+    px: float,
+    cross: bool,
+    book: Book,
+    inst: np.ndarray,
+    out_liqs: np.ndarray,
+    n_liqs: int,
+    last_row: int,
 ) -> tuple[int, float]:
     """Settle wallet ``w`` once it holds no perpetual position; return (rows written, fees).
 
     A negative balance is bad debt: the venue's insurance fund pays it and the wallet is set to
-    0, the amount recorded on the wallet's last liquidation row.  In cross margin spot legs are
-    collateral: when the balance plus their value is negative they are sold at ``ref_px`` (the
-    venue liquidates the collateral, with the liquidation fee) before the shortfall is settled.
+    0, the amount recorded on the wallet's liquidation row ``last_row`` when that row is of bar
+    ``t``.  Otherwise (a trade, not a liquidation, left the balance negative: a stop or market
+    close filled beyond the bankruptcy price while the mark had not reached the liquidation
+    price) a settlement row of instrument ``k`` is written: quantity 0 at ``px`` (the trade's
+    price), no loss or fee, the bad debt, ``margin`` the negative balance, ``kept`` 0.  In
+    cross margin spot legs are collateral: when the balance plus their value is negative they
+    are sold at ``ref_px`` (the venue liquidates the collateral, with the liquidation fee)
+    before the shortfall is settled.
     """
     cash = book.cash
     qty = book.qty
@@ -334,8 +348,14 @@ def settle_bad_debt(
             written += 1
             qty[j] = 0.0
             entry[j] = 0.0
-    if cash[w] < 0.0 and last_row >= 0:
-        out_liqs[last_row]["bad_debt"] += -cash[w]
+    if cash[w] < 0.0:
+        n_rows = out_liqs.shape[0]
+        if last_row < 0 or last_row >= n_rows or out_liqs[last_row]["bar"] != t:
+            last_row = n_liqs + written
+            record_liq(out_liqs, last_row, t, k, 0.0, px, 0.0, 0.0, 0.0, cash[w], 0.0, False, False)
+            written += 1
+        if last_row < n_rows:
+            out_liqs[last_row]["bad_debt"] += -cash[w]
         cash[w] = 0.0
     return written, fees
 

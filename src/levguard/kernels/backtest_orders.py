@@ -285,6 +285,17 @@ def traded_notional(trades: np.ndarray, n_trades: int, liqs: np.ndarray, n_liqs:
 
 
 @jitable
+def n_liquidation_rows(liqs: np.ndarray, n_liqs: int) -> int:
+    """Return the liquidations among the first ``n_liqs`` ``LIQ_DTYPE`` rows: the rows that
+    closed a quantity (a settlement row of a negative balance, quantity 0, is not one)."""
+    n = 0
+    for i in range(n_liqs):
+        if liqs[i]["qty"] != 0.0:
+            n += 1
+    return n
+
+
+@jitable
 def write_ruined(
     t: int,
     fees: float,

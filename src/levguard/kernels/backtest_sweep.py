@@ -12,7 +12,7 @@ import numpy as np
 from levguard.kernels._jit import jit_parallel, prange
 from levguard.kernels.backtest import simulate_py
 from levguard.kernels.backtest_metrics import metrics_into
-from levguard.kernels.backtest_orders import traded_notional
+from levguard.kernels.backtest_orders import n_liquidation_rows, traded_notional
 from levguard.kernels.backtest_records import (
     LIQ_DTYPE,
     TRADE_DTYPE,
@@ -107,7 +107,8 @@ def sweep_py(
             run = AccountOut(
                 acct.equity[:n_eff], acct.cash, acct.leverage[:n_eff], acct.funding[:n_eff], acct.fees[:n_eff]
             )
-            metrics_into(run, cfg["initial_equity"], periods_per_year, counts.liqs, traded, ruined, row)
+            n_liq = n_liquidation_rows(liqs, counts.liqs)
+            metrics_into(run, cfg["initial_equity"], periods_per_year, n_liq, traded, ruined, row)
             bad = 0.0
             for i in range(counts.liqs):
                 bad += liqs[i]["bad_debt"]

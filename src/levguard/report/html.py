@@ -282,7 +282,10 @@ def _liq_symbols(results: Mapping[str, Any]) -> list[str]:
 def _liq_text(row: Mapping[Hashable, Any], with_symbol: bool) -> str:
     head = f"{row['symbol']} " if with_symbol and "symbol" in row else ""
     side = f"{row['side']} " if "side" in row and isinstance(row["side"], str) else ""
-    text = f"{head}{side}liquidated at {float(row['price']):,.2f}"
+    if row.get("side") == "flat":  # a settlement row: a trade left a negative balance (no liquidation)
+        text = f"{head}negative balance settled"
+    else:
+        text = f"{head}{side}liquidated at {float(row['price']):,.2f}"
     bad = row.get("bad_debt")
     if bad is not None and math.isfinite(float(bad)) and float(bad) > 0:
         text += f"; bad debt {float(bad):,.2f}"
