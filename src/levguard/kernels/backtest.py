@@ -221,15 +221,18 @@ def simulate_py(
        an increase is clipped to the largest size whose initial margin (notional over the tier's
        maximum leverage; the others' initial margin counted in cross) fits the capital.
        ``MARKET``: fills at ``open[t] * (1 +- slippage)`` with the taker fee, slippage
-       ``slip_bps / 1e4 + impact * sqrt(|dq| / volume[t-1])``.  ``LIMIT``: a limit order at
+       ``slip_bps / 1e4 + impact * sqrt(|dq| / volume[t-1])``, bounded by bar ``t``'s traded
+       range (a buy pays at most ``high[t]``, a sell gets at least ``low[t]``:
+       :func:`~levguard.kernels.backtest_orders.slipped_price`).  ``LIMIT``: a limit order at
        ``close[t-1] * (1 -+ offset)`` fills at its limit with the maker fee when the bar trades
        at or through it (buy: ``low <= limit``), else it expires unfilled.
     4. Intrabar, repeatedly until nothing happens: each position's liquidation price ``LP`` is
        solved (tier re-selection or MM at entry; in cross the others at ``mark_open``); a
        stop-loss/take-profit hit on the last-price extremes fills at its level (or the open if
-       it gapped past) with slippage and the taker fee; when a liquidation is crossed in the
-       same bar it comes first if ``liquidation_first``, else a take-profit, or a stop-loss
-       whose level lies before the liquidation price on the adverse move, fills first;
+       it gapped past) with slippage, bounded by the bar's ``[low, high]``, and the taker fee;
+       when a liquidation is crossed in the same bar it comes first if ``liquidation_first``,
+       else a take-profit, or a stop-loss whose level lies before the liquidation price on the
+       adverse move, fills first;
        otherwise the position whose adverse mark extreme crosses its ``LP`` nearest to the open
        (relative distance) is liquidated at ``LP`` (or the worse ``mark_open``) under its venue's
        rule (:func:`_liquidate`): a takeover (Binance, Bybit, OKX, Gate, BitMEX) keeps nothing
@@ -528,7 +531,7 @@ def simulate_py(
                 fee = inst[k]["maker"] * position_notional(dq, px, inverse)
                 trade_kind = TradeKind.LIMIT
             else:
-                px = slipped_price(open_[t, k], dq, volume[t - 1, k], cfg)
+                px = slipped_price(open_[t, k], dq, volume[t - 1, k], cfg, low[t, k], high[t, k])
                 fee = inst[k]["taker"] * position_notional(dq, px, inverse)
                 trade_kind = TradeKind.REBALANCE
             cash[w] += fill_pnl(qty[k], entry[k], dq, px, inverse) - fee
@@ -592,7 +595,7 @@ def simulate_py(
                     level = sl_fill if sl_hit else tp_fill
                     trade_kind = TradeKind.STOP_LOSS if sl_hit else TradeKind.TAKE_PROFIT
                     dq = -qty[k]
-                    px = slipped_price(level, dq, volume[t - 1, k] if t >= 1 else math.nan, cfg)
+                    px = slipped_price(level, dq, volume[t - 1, k] if t >= 1 else math.nan, cfg, low[t, k], high[t, k])
                     fee = inst[k]["taker"] * position_notional(dq, px, inverse)
                     w = 0 if cross else k
                     cash[w] += position_upnl(qty[k], entry[k], px, inverse) - fee

@@ -41,12 +41,32 @@ def slippage_fraction(trade_qty: float, volume: float, slip_bps: float, impact_c
 
 
 @jitable
-def slipped_price(level: float, dq: float, volume: float, cfg: np.void) -> float:
-    """Return the fill of a taker order of ``dq`` at ``level``: ``level * (1 + slip)`` for a buy,
-    ``level * (1 - slip)`` for a sell, ``slip`` the :func:`slippage_fraction` of the account's
-    ``slip_bps`` and ``impact`` (``cfg``, a ``CONFIG_DTYPE`` record) at reference ``volume``."""
+def slipped_price(level: float, dq: float, volume: float, cfg: np.void, low: float, high: float) -> float:
+    """Return the fill of a taker order of ``dq`` at ``level`` in a bar that traded ``[low, high]``.
+
+    ``level * (1 + slip)`` for a buy, at most ``high``; ``level * (1 - slip)`` for a sell, at
+    least ``low``; ``slip`` the :func:`slippage_fraction` of the account's ``slip_bps`` and
+    ``impact`` (``cfg``, a ``CONFIG_DTYPE`` record) at reference ``volume``.
+
+    Notes
+    -----
+    A fill is bounded by the fill bar's traded (last-price) range: nothing traded above the
+    bar's high or below its low, so no taker paid more or got less, whatever the impact model
+    says.  The square-root impact uses the previous bar's volume, and a tiny one (a listing
+    bar) made a buy pay 35 % above the high of the bar it filled in.  vectorbt caps a
+    slippage-adjusted price to the bar's area the same way (``PriceAreaVioMode.Cap`` in
+    ``vectorbt.portfolio.nb.core.check_adj_price_nb``).  A bound that is NaN is not applied.
+    """
     slip = slippage_fraction(dq, volume, cfg["slip_bps"], cfg["impact"])
-    return level * (1.0 + slip) if dq > 0.0 else level * (1.0 - slip)
+    if dq > 0.0:
+        px = level * (1.0 + slip)
+        if px > high:
+            px = high
+        return px
+    px = level * (1.0 - slip)
+    if px < low:
+        px = low
+    return px
 
 
 @jitable
