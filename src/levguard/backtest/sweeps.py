@@ -32,7 +32,9 @@ from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels import load_numba
 from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
+from levguard.kernels.backtest_orders import slipped_price
 from levguard.kernels.backtest_records import ContractKind, MarginMode
+from levguard.kernels.margin import position_notional, position_upnl
 from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
 
 __all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
@@ -457,13 +459,15 @@ class WalkForward:
     Attributes
     ----------
     windows : DataFrame
-        One row per window: ``train_start, train_stop, test_start, test_stop`` (timestamps;
-        stops exclusive), the chosen ``strategy``, ``policy`` and parameters, the in-sample
-        objective ``is_<objective>`` and out-of-sample ``oos_total_return``,
-        ``oos_max_drawdown``, ``oos_n_liquidations``.
+        One row per window: ``train_start, train_stop, test_start, test_stop`` (timestamps of
+        the first and the last bar of each period, both included), the chosen ``strategy``,
+        ``policy`` and parameters, the in-sample objective ``is_<objective>`` and out-of-sample
+        ``oos_total_return``, ``oos_max_drawdown``, ``oos_n_liquidations``.
     equity : Series
         The stitched out-of-sample equity: each test window runs its own choice from the
-        previous window's final equity (positions are closed between windows).
+        previous window's final equity.  Each window ends flat: the positions left at its last
+        close are closed there as market orders (:func:`walk_forward`, Notes), so its return is
+        net of its exit costs.
     metrics : dict
         :func:`~levguard.backtest.metrics.compute_metrics` of the stitched path (up to the
         ruin when a test window is ruined), plus ``ruined`` (1.0 or 0.0).
@@ -545,6 +549,14 @@ def walk_forward(
     ``[s, s + train)`` and the test run trades ``[s + train, s + train + test)`` (its warm-up
     bars before ``s + train`` are flat).  Pardo (2008), *The Evaluation and Optimization of
     Trading Strategies*, ch. 11 (walk-forward analysis).
+
+    A window's choice does not carry over to the next, so each test window ends flat: the
+    positions left at its last close are closed at that close as the engine fills a market
+    order (slippage with that bar's volume as reference, bounded by the bar's ``[low, high]``,
+    the taker fee; :func:`~levguard.kernels.backtest_orders.slipped_price`), and the last
+    equity of the window is the cash left (a negative sleeve or cross account ends at 0, the
+    rest being bad debt, as the engine settles it).  The next window enters at its first open
+    and pays its own entry.
     """
     n = _n_bars(data)
     for name, v in (("train_bars", train_bars), ("test_bars", test_bars)):
@@ -606,16 +618,23 @@ def walk_forward(
                 prep.directions[: max(0, offset - 1)] = 0.0
                 _apply_run(prep.cfg[0], prep.inst, run_combos[ri], prep.params)
                 res = simulate(prep)
-                eq = res.equity.iloc[offset:]
+                eq = res.equity.iloc[offset:].copy()
+                eq.iloc[-1], close_fees, close_notional = _close_out(prep, res)
                 levs.append(res.positions["leverage"].to_numpy()[offset:])
-                fees.append(res.fees.to_numpy()[offset:])
+                fees.append(res.fees.to_numpy()[offset:].copy())
+                fees[-1][-1] += close_fees
                 funding.append(res.funding.to_numpy()[offset:])
-                traded += float(res.metrics["turnover"]) * float(res.equity.mean())
-                n_liq += int(res.metrics["n_liquidations"])
+                traded += float(res.metrics["turnover"]) * float(res.equity.mean()) + close_notional
+                window_liq = int(res.metrics["n_liquidations"])
+                n_liq += window_liq
                 if res.ruined_at is not None:
                     ruined_at = res.ruined_at
                     ruin_pos = stitched_len + int(res.equity.index.searchsorted(res.ruined_at)) - offset
+                elif not eq.iloc[-1] > 0.0:  # the close left nothing: ruined at the window's last close
+                    ruined_at = eq.index[-1]
+                    ruin_pos = stitched_len + len(eq) - 1
             else:
+                window_liq = 0
                 idx = _index_of(test)[offset:]
                 eq = pd.Series(equity, index=idx, name="equity")
                 zeros = np.zeros(len(idx))
@@ -647,6 +666,7 @@ def walk_forward(
             path = eq.to_numpy()
             peak = np.maximum.accumulate(np.concatenate(([start_equity], path)))[1:]
             row["oos_max_drawdown"] = float(np.max(1.0 - path / peak)) if peak.size and peak.min() > 0 else 1.0
+            row["oos_n_liquidations"] = window_liq
             rows.append(row)
             advance()
     from levguard.backtest.metrics import compute_metrics
@@ -675,6 +695,32 @@ def walk_forward(
         "n_flat": float(len(choices) - len(made)),
     }
     return WalkForward(pd.DataFrame(rows), stitched, metrics, stability, ruined_at)
+
+
+def _close_out(prep: Prepared, res: Any) -> tuple[float, float, float]:
+    """Close the positions test run ``res`` ends with at its last close (:func:`walk_forward`,
+    Notes); return (the equity after, the taker fees, the notional traded)."""
+    market, cfg = prep.market, prep.cfg[0]
+    cross = cfg["margin_mode"] == MarginMode.CROSS
+    change = fees = notional = 0.0
+    for j, sym in enumerate(prep.symbols):
+        held = res.instruments[sym].iloc[-1]
+        q = float(held["qty"])
+        if q == 0.0:
+            continue
+        inverse = bool(prep.inst[j]["kind"] == ContractKind.INVERSE)
+        px = slipped_price(market.close[-1, j], -q, market.volume[-1, j], cfg, market.low[-1, j], market.high[-1, j])
+        fee = float(prep.inst[j]["taker"]) * position_notional(q, px, inverse)
+        entry = float(held["entry_price"])
+        # From the equity marked at the mark close to the cash the fill leaves.
+        d = position_upnl(q, entry, px, inverse) - position_upnl(q, entry, market.mark_close[-1, j], inverse) - fee
+        if not cross:
+            d = max(d, -float(held["capital"]))  # an isolated sleeve ends at 0 at worst: bad debt
+        change += d
+        fees += fee
+        notional += position_notional(q, px, inverse)
+    after = float(res.equity.iloc[-1]) + change
+    return (max(after, 0.0) if cross else after), fees, notional
 
 
 def _index_of(data: object) -> pd.DatetimeIndex:

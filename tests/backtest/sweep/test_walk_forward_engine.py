@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,34 @@ def test_a_window_replays_as_a_single_run_of_its_choice() -> None:
     start = DF.index.get_loc(row.test_start)
     first = float(wf.equity.iloc[399])
     res = run(DF.iloc[start : start + 400], strategy, policy, initial_equity=first)
-    assert res.equity.iloc[-1] / first - 1.0 == pytest.approx(row.oos_total_return, rel=1e-9, abs=1e-12)
+    # Plus the close of what it holds at the last close (Binance's taker fee, no slippage).
+    q, entry = res.positions["qty"].iloc[-1], res.instruments["BTCUSDT"]["entry_price"].iloc[-1]
+    last = DF["close"].iloc[start + 399]
+    closed = res.positions["cash"].iloc[-1] + q * (last - entry) - 0.0005 * abs(q) * last
+    assert closed / first - 1.0 == pytest.approx(row.oos_total_return, rel=1e-9, abs=1e-12)
+    assert wf.windows["oos_n_liquidations"].sum() == wf.metrics["n_liquidations"]
+
+
+def test_each_window_ends_flat_paying_its_exit() -> None:
+    # Window boundaries trade like any order: held at 3x long, every window pays its entry and
+    # its exit (taker fee and slippage, at its last close), not only its entry.
+    fees, slip = 0.0005, 5.0
+    kw: dict[str, Any] = {"fees": fees, "slippage": slip, "rebalance": "never"}
+    wf = walk_forward(DF, {"hold": BuyAndHold()}, {"3x": 3.0}, train_bars=800, test_bars=400, warmup_bars=0, **kw)
+    equity = 10_000.0
+    paid = 0.0
+    for i in range(len(wf.windows)):
+        start = 800 + 400 * i
+        res = run(DF.iloc[start : start + 400], BuyAndHold(), 3.0, initial_equity=equity, **kw)
+        q, entry = res.positions["qty"].iloc[-1], res.trades["price"].iloc[0]
+        assert q > 0.0
+        assert len(res.trades) == 1
+        sold = DF["close"].iloc[start + 399] * (1.0 - slip / 1e4)
+        exit_fee = fees * q * sold
+        equity = res.positions["cash"].iloc[-1] + q * (sold - entry) - exit_fee
+        paid += res.fees.sum() + exit_fee
+        assert wf.equity.iloc[400 * i + 399] == pytest.approx(equity, rel=1e-12)
+    assert wf.metrics["fees_paid"] == pytest.approx(paid, rel=1e-12)
 
 
 def test_no_look_ahead() -> None:
