@@ -36,14 +36,15 @@ def _gap_frame() -> pd.DataFrame:
 
 def _replay(res: BacktestResult, df: pd.DataFrame) -> np.ndarray:
     """Equity at each close from the cash flows of the result's rows (one linear instrument)."""
-    flow = pd.Series(0.0, index=df.index)
-    for r in res.trades.itertuples():
-        flow[r.timestamp] += -r.qty * r.price - r.fee
-    for r in res.liquidations.itertuples():
-        signed = r.qty if r.side == "long" else -r.qty
-        flow[r.timestamp] += signed * r.price - r.fee + r.bad_debt
-    cash = E0 + flow.cumsum().to_numpy() - res.funding.cumsum().to_numpy()
-    return cash + res.positions["qty"].to_numpy() * df["mark_close"].to_numpy()
+    tr, lq = res.trades, res.liquidations
+    flow = np.zeros(len(df))
+    np.add.at(flow, df.index.get_indexer(pd.Index(tr["timestamp"])), (-tr["qty"] * tr["price"] - tr["fee"]).to_numpy())
+    signed = np.where(lq["side"] == "long", lq["qty"], -lq["qty"])
+    liq_flow = signed * lq["price"].to_numpy() - lq["fee"].to_numpy() + lq["bad_debt"].to_numpy()
+    np.add.at(flow, df.index.get_indexer(pd.Index(lq["timestamp"])), liq_flow)
+    cash = E0 + np.cumsum(flow) - res.funding.cumsum().to_numpy()
+    equity: np.ndarray = cash + res.positions["qty"].to_numpy() * df["mark_close"].to_numpy()
+    return equity
 
 
 @pytest.mark.parametrize(
