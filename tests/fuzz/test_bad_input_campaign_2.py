@@ -243,7 +243,9 @@ def test_valid_search_and_defi_calls_still_answer() -> None:
 def test_an_order_many_times_a_thin_bars_volume_sells_at_a_positive_price() -> None:
     # Found while checking the bounds: with impact 1 and a bar volume of 0.001 BTC, a short's
     # entry slipped by more than 100 %: it sold at a negative price, the traded notional was
-    # negative and compute_metrics refused it.  The slippage fraction is capped at 0.99.
+    # negative and compute_metrics refused it.  The slippage fraction is capped at 0.99, and the
+    # fill is bounded by its bar's traded range: the sell gets the bar's low (it filled at 1 % of
+    # the open, far below anything the bar traded, until the bound; docs/backtest.md step 3).
     from levguard.kernels.backtest_orders import SLIP_MAX, slippage_fraction
 
     assert slippage_fraction(1.0, 1e-3, 1.0, 1.0) == SLIP_MAX == 0.99
@@ -253,6 +255,5 @@ def test_an_order_many_times_a_thin_bars_volume_sells_at_a_positive_price() -> N
     bars["volume"] = 1e-3
     res = bt.run(bars, -np.ones(48), 3.0, slippage={"bps": 1, "impact": 1.0})
     fill = res.trades.iloc[0]
-    assert fill["price"] == pytest.approx(bars["open"].iloc[1] * 0.01)
-    assert res.metrics["ruined"] == 1.0
-    assert res.metrics["total_return"] == -1.0
+    assert fill["price"] == bars["low"].iloc[1]
+    assert np.isfinite(res.metrics["total_return"])
