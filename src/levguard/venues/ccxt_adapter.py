@@ -15,15 +15,14 @@ Error classification (:func:`classify_ccxt_error`)
   error") -> :class:`~levguard.errors.VenueRetryableError`.
 * ``AuthenticationError`` and ``PermissionDenied`` -> :class:`~levguard.errors.VenueAuthError`.
 * ``InvalidOrder`` (but ``DuplicateOrderId``: the first order with that id exists),
-  ``InsufficientFunds`` and ``BadSymbol``: refusals before execution ->
-  :class:`~levguard.errors.VenueOrderRejectedError` (a permanent error; an order refused so is
-  final, nothing filled).
+  ``InsufficientFunds`` and ``BadSymbol``: refusals before execution, final, nothing filled ->
+  :class:`~levguard.errors.VenueOrderRejectedError` (a permanent error).
 * Every other ccxt error (``BadRequest``, ``NotSupported``, ``ExchangeError``, ...) ->
   :class:`~levguard.errors.VenuePermanentError`; on an order its outcome stays unknown (the
   answer may have failed after execution) until the order is found by its client id.
 
-Messages name the operation and the symbol; credentials never appear in messages, logs or
-reprs (query strings, which carry request signatures, are cut from ccxt's messages).
+Messages name the operation and the symbol; credentials never appear in messages, logs or reprs
+(query strings, which carry request signatures, are cut from ccxt's messages).
 """
 
 from __future__ import annotations
@@ -264,9 +263,7 @@ class CcxtVenue:
         self._markets_loaded = False
         self.unified = ccxt_unified.UnifiedReader(self, rule_set, loan_mmr=loan_mmr) if unified else None
         """The unified account's reader (None: a single-wallet account)."""
-        self.mark_times: dict[str, int] = {}
-        """Per symbol, the venue's own time of the mark last read (UTC ns; the read's where it gives
-        none): the guardian ages marks by it, so a venue serving an old mark makes a cycle stale."""
+        self.mark_times: dict[str, int] = {}  # symbol -> the venue's time of its last mark read (UTC ns)
 
     # ------------------------------------------------------------------ presentation
     def __repr__(self) -> str:
@@ -347,9 +344,7 @@ class CcxtVenue:
 
         ``liquidation_price`` is None when the venue reports none (absent or 0);
         ``isolated_margin`` is the margin posted to an isolated position, without its PnL
-        (:func:`levguard.core.spec.isolated_margin_from_ccxt`: ccxt ``positionMargin``, Binance
-        ``info.isolatedWallet``, else ``collateral - unrealizedPnl``, the PnL at the mark where
-        ccxt reports none).
+        (:func:`levguard.core.spec.isolated_margin_from_ccxt`).
         """
         await self._markets()
         raw = await self._call("fetch_positions", self._exchange.fetch_positions)
