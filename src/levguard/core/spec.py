@@ -6,6 +6,7 @@ the field path (``positions[1].entry_price``) and the bad value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -301,7 +302,7 @@ def _position(
         # A deduction above notional x mmr where the venue values MM is no bracket of this position
         # (its MM would be negative): TierTable.fixed_rate, Notes.
         price = entry if model.mm_basis is MMBasis.ENTRY else mark
-        notional = position_notional(qty * inst.contract_size, price, inst.inverse)
+        notional = position_notional(qty * inst.contract_size, price, inst.inverse) if price > 0.0 else math.inf
         if maint and maint > notional * mmr:
             raise InputError(
                 f"{where}.maint_amount must be at most notional x mmr = {notional * mmr!r} (the maintenance margin is "
