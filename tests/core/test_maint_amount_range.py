@@ -8,10 +8,12 @@ Binance: ``MM = notional x MMR - cum`` with ``cum`` built by the continuity rule
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import levguard
 from levguard.core.tiers import Tier, TierTable
+from levguard.margin import isolated_margin_arrays
 
 
 def _spec(maint: float, wallet: float = 3_000.0, mark: float = 60_000.0) -> dict[str, object]:
@@ -36,8 +38,16 @@ def test_a_deduction_above_notional_times_rate_is_refused() -> None:
         levguard.evaluate_account(_spec(1_000, wallet=0.0, mark=59_990))
 
 
-def test_the_maintenance_margin_is_never_negative_and_the_lp_never_past_bankruptcy() -> None:
-    p = levguard.evaluate_account(_spec(300)).positions[0]  # MM exactly 0 at the mark
+def test_a_fixed_pair_gives_the_same_numbers_in_the_evaluator_and_the_array_functions() -> None:
+    """At the bound (MM exactly 0 at the mark) the pair is accepted; below ``maint_amount / mmr``
+    it gives MM < 0 in every path alike (one formula), so the liquidation price of the account
+    evaluator and the array functions stay equal (a first version clamped the evaluator only)."""
+    spec = _spec(300)
+    spec["positions"][0].update(margin_mode="isolated", isolated_margin=3_000.0)  # type: ignore[index]
+    p = levguard.evaluate_account(spec).positions[0]
     assert p.maintenance_margin == 0.0
-    assert p.liquidation_price == p.bankruptcy_price == 57_000.0  # was 56,984.92, past bankruptcy
-    assert TierTable.fixed_rate(0.005, 300.0).maintenance_margin(10_000.0) == 0.0  # was -250
+    table = TierTable.fixed_rate(0.005, 300.0)
+    lp, mm, _ = isolated_margin_arrays(np.array([1.0]), np.array([60_000.0]), np.array([3_000.0]), table)
+    assert (float(lp[0]), float(mm[0])) == (p.liquidation_price, p.maintenance_margin)
+    assert p.liquidation_price is not None
+    assert p.liquidation_price < p.bankruptcy_price  # MM < 0 there: the pair is not the venue's table

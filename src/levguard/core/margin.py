@@ -464,10 +464,6 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
                 t.table.mmrs,
                 t.table.cums,
             )
-        if t.table.fixed and t.table.cums[0] > 0.0 and p.side * (lp - bp) < 0.0:
-            # A fixed (mmr, maint_amount) pair gives MM < 0 below maint_amount / mmr: with MM at
-            # least 0 (TierTable.fixed_rate, Notes) the balance meets it at the bankruptcy price.
-            lp = bp
         reports.append(position_report(model, t, mm, balance, float(lp), float(bp), bool(liquidatable)))
     total_mm = math.fsum(mms)
     settlement = account.positions[0].instrument.settlement if account.positions else model.settlement

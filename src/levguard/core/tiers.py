@@ -324,10 +324,11 @@ class TierTable:
         bracket's MM is at least 0 at every notional it holds.  A negative amount is refused; an
         amount above ``notional x mmr`` at the position's notional (a bracket that cannot hold the
         position) is refused by the account spec (:func:`levguard.core.spec.account_from_spec`).
-        Away from the position the pair still gives ``MM < 0`` below ``maint_amount / mmr`` (where
-        the venue would use a lower bracket); :func:`levguard.core.margin.evaluate` then takes the
-        maintenance margin as 0, so a liquidation price past the bankruptcy price is the
-        bankruptcy price.  Give the venue's whole table (``tiers``) to follow its lower brackets.
+        Away from the position the pair still applies, and gives ``MM < 0`` below
+        ``maint_amount / mmr`` (where the venue would use a lower bracket) in every path alike
+        (the account evaluator, the array functions, the backtester: one formula,
+        :func:`levguard.kernels.margin.mm_in_tier`); give the venue's whole table (``tiers``) to
+        follow its lower brackets.
         """
         rate(mmr, "mmr")
         if not finite(maint_amount, "maint_amount") >= 0.0:
@@ -367,10 +368,9 @@ class TierTable:
         return self.tiers[self.index(notional)]
 
     def maintenance_margin(self, notional: float) -> float:
-        """Return ``notional * mmr_k - maint_amount_k`` for the tier holding ``notional``, at least 0
-        (a fixed pair below ``maint_amount / mmr``: :meth:`fixed_rate`, Notes)."""
+        """Return ``notional * mmr_k - maint_amount_k`` for the tier holding ``notional``."""
         t = self.tier(notional)
-        return max(notional * t.mmr - t.maint_amount, 0.0)
+        return notional * t.mmr - t.maint_amount
 
     def max_leverage(self, notional: float) -> float:
         """Return the highest initial leverage allowed at ``notional`` (the bracket's cap included).
