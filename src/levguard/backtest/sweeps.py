@@ -584,7 +584,7 @@ def walk_forward(
     funding: list[FloatArray] = []
     traded = 0.0
     n_liq = 0
-    equity = positive_number(initial_equity, "initial_equity")
+    equity = equity0 = positive_number(initial_equity, "initial_equity")
     choices: list[tuple[int, ...] | None] = []
     full_index: pd.DatetimeIndex | None = None
     ruined_at: pd.Timestamp | None = None
@@ -627,10 +627,12 @@ def walk_forward(
                 traded += float(res.metrics["turnover"]) * float(res.equity.mean()) + close_notional
                 window_liq = int(res.metrics["n_liquidations"])
                 n_liq += window_liq
-                if res.ruined_at is not None:
-                    ruined_at = res.ruined_at
-                    ruin_pos = stitched_len + int(res.equity.index.searchsorted(res.ruined_at)) - offset
-                elif not eq.iloc[-1] > 0.0:  # the close left nothing: ruined at the window's last close
+                if res.ruined_at is not None:  # (in the flat warm-up at the latest at the test's first bar)
+                    ruined_at = max(res.ruined_at, eq.index[0])
+                    ruin_pos = max(
+                        stitched_len, stitched_len + int(res.equity.index.searchsorted(res.ruined_at)) - offset
+                    )
+                elif _ruined_by_close(prep, float(eq.iloc[-1]), equity0):  # at the window's last close
                     ruined_at = eq.index[-1]
                     ruin_pos = stitched_len + len(eq) - 1
             else:
@@ -695,6 +697,14 @@ def walk_forward(
         "n_flat": float(len(choices) - len(made)),
     }
     return WalkForward(pd.DataFrame(rows), stitched, metrics, stability, ruined_at)
+
+
+def _ruined_by_close(prep: Prepared, equity: float, equity0: float) -> bool:
+    # The engine's ruin rule on the equity a window's close leaves: at or below 0, under the margin
+    # of the venue's smallest order at the last close, or under DUST_FRACTION of the initial equity
+    # (kernels.backtest.simulate_py); the next window would be ruined at its first bar.
+    floor = kb.ruin_threshold(prep.inst, prep.tiers, prep.market.close[-1])
+    return not equity > 0.0 or equity < max(floor, kb.DUST_FRACTION * equity0)
 
 
 def _close_out(prep: Prepared, res: Any) -> tuple[float, float, float]:

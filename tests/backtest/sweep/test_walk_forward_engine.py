@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from levguard.backtest.engine import run
 from levguard.backtest.strategies import BuyAndHold, EmaCrossover
-from levguard.backtest.sweeps import walk_forward
+from levguard.backtest.sweeps import WalkForward, walk_forward
 from levguard.core.sizing.policies import VolatilityTarget
 from levguard.errors import InputError
 
@@ -133,3 +134,34 @@ def test_infeasible_windows_stay_flat() -> None:
 def test_bad_input(kw: dict[str, object], match: str) -> None:
     with pytest.raises(InputError, match=match):
         _wf(DF, **kw)
+
+
+def test_a_close_that_leaves_dust_ruins_the_walk_forward_at_that_close() -> None:
+    """The engine's ruin rule holds at a window's close too: 0.05 USDT left of 10,000 (under
+    DUST_FRACTION of the initial equity) ruins the walk-forward at that window's last close; it
+    was carried on, the next run was ruined at its first warm-up bar (a date inside the window
+    before), and the metrics read a total return of -0.15 %."""
+    n, train, test = 40, 10, 10
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+
+    def frame(c19: float) -> pd.DataFrame:
+        c = np.full(n, 100.0)
+        df = pd.DataFrame({"open": c, "high": c * 1.001, "low": c * 0.999, "close": c, "volume": 1e6}, index=idx)
+        df["mark_open"], df["mark_high"], df["mark_low"], df["mark_close"] = c, c * 1.001, c * 0.999, c
+        df.loc[idx[19], ["close", "low"]] = [c19, min(c19, 99.9)]  # window 1's last close, below the mark
+        return df
+
+    def wf(c19: float) -> WalkForward:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return walk_forward(frame(c19), {"hold": BuyAndHold()}, {"3x": 3.0}, train_bars=train,
+                                test_bars=test, objective="total_return", symbol="BTCUSDT")  # fmt: skip
+
+    # The equity a close leaves is linear in the last price: solve for 0.05 USDT.
+    ea, eb = (float(wf(x).windows["oos_total_return"].iloc[0]) for x in (90.0, 80.0))
+    c19 = 90.0 + (0.05 / 10_000.0 - 1.0 - ea) * (80.0 - 90.0) / (eb - ea)
+    r = wf(c19)
+    assert 0.0 < float(r.equity.iloc[test - 1]) < 1e-6 * 10_000.0 * 10
+    assert r.ruined_at == idx[train + test - 1]
+    assert r.metrics["ruined"] == 1.0
+    assert r.metrics["total_return"] < -0.9999
