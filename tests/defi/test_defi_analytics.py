@@ -306,3 +306,23 @@ def test_max_safe_borrow_on_3_6_passes_the_check_after_the_mint_and_one_unit_mor
         validate_borrow_after_mint(after(b.amount + 1), version="3.6")
     with pytest.raises(InputError, match=r"3\.5 or later"):
         validate_borrow_after_mint(pos.reserves, version="3.3")
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("R", None, "3.4"), r"version must be one of .*was '3\.4'"),
+        (("R", None, 3.6), r"version must be one of"),
+        (({"symbol": "WETH"}, None, "3.6"), r"reserve must be an AaveReserve, was"),
+        (("R", {"lt": 9300}, "3.6"), r"emode must be an EModeCategory or None, was"),
+    ],
+)
+@pytest.mark.parametrize("fn", ["collateral_ltv", "collateral_threshold"])
+def test_the_user_ltv_and_threshold_refuse_bad_input_by_name(fn: str, args: tuple[Any, ...], match: str) -> None:
+    from levguard.defi import aave
+
+    pos = load_position(single())
+    assert isinstance(pos, AavePosition)
+    reserve = pos.reserves[0] if args[0] == "R" else args[0]
+    with pytest.raises(InputError, match=match):
+        getattr(aave, fn)(reserve, *args[1:])

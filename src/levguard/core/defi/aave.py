@@ -83,11 +83,16 @@ from levguard.core.defi.aave_records import (
     UserAccountData,
     check_flag,
     check_version,
+    collateral_ltv,
+    collateral_threshold,
     find_reserve,
     parse_emode,
     parse_positions,
+    reserve_ltv,
+    reserve_threshold,
     scaled_balance,
 )
+from levguard.core.defi.aave_records import since as _since
 
 # The engine passes trusted uint256 words: it calls the unchecked forms (the public ones check
 # their arguments, too slow for the hot loops).
@@ -162,11 +167,6 @@ def _hf_words(hf: int) -> str:
     return f"{hf / 10**18:.6g} ({hf} wad)"
 
 
-def _since(version: str, first: str) -> bool:
-    # The version is `first` or later (AAVE_VERSIONS is ordered oldest first).
-    return AAVE_VERSIONS.index(version) >= AAVE_VERSIONS.index(first)
-
-
 def _rules(version: str) -> tuple[bool, bool, bool]:
     # (3.3 close factor / dust / deficit rules, 3.5 directed rounding, 3.6 decoupled e-mode).
     return _since(version, "3.3"), _since(version, "3.5"), _since(version, "3.6")
@@ -199,38 +199,6 @@ def _scaled(r: AaveReserve, side: str) -> int:
     return s
 
 
-def collateral_ltv(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
-    """The LTV (bps) at which ``r``'s collateral counts towards borrowing for this user.
-
-    Notes
-    -----
-    ValidationLogic.getUserReserveLtv (3.6): the category's LTV for its collateral, 0 when the
-    reserve is in its ltvzero bitmap; before 3.6 the e-mode LTV where the reserve's own is not 0
-    (GenericLogic.calculateUserAccountData), the reserve's own outside e-mode.
-    """
-    if emode is None or not r.in_emode:
-        return r.ltv
-    if _since(version, "3.6"):
-        return 0 if r.emode_ltvzero else emode.ltv
-    return emode.ltv if r.ltv != 0 else 0
-
-
-def collateral_threshold(reserve: AaveReserve, emode: EModeCategory | None, version: str) -> int:
-    """The liquidation threshold (bps) at which ``reserve``'s balance counts in the health factor
-    once enabled as collateral: the e-mode category's for a reserve in the user's category, else
-    the reserve's own; 0 where it adds nothing to the health factor.
-
-    Notes
-    -----
-    GenericLogic.calculateUserAccountData: before 3.6 a reserve whose own threshold is 0 is left
-    out, e-mode or not; from 3.6 (aave-v3-origin v3.6.0) every enabled collateral counts, a reserve
-    in the user's category at the category's threshold whatever its own.
-    """
-    if reserve.lt == 0 and not _since(version, "3.6"):
-        return 0
-    return emode.lt if emode is not None and reserve.in_emode else reserve.lt
-
-
 def _price(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
     # GenericLogic 3.0 / 3.1: the e-mode price source prices every reserve of the user's category.
     if emode is not None and version in _PRICE_SOURCE_VERSIONS and emode.price != 0 and r.in_emode:
@@ -253,8 +221,8 @@ def _account(reserves: Sequence[AaveReserve], emode: EModeCategory | None, versi
         if r.collateral_enabled and (decoupled or r.lt != 0):  # 3.6 counts every enabled collateral
             value = checked_mul(r.collateral, price) // unit
             coll = checked_add(coll, value)
-            lt = collateral_threshold(r, emode, version)
-            ltv = collateral_ltv(r, emode, version)
+            lt = reserve_threshold(r, emode, version)
+            ltv = reserve_ltv(r, emode, version)
             if ltv != 0:
                 ltv_sum = checked_add(ltv_sum, checked_mul(value, ltv))
             else:
@@ -777,7 +745,7 @@ def validate_hf_and_ltv(
         hf_text = _hf_words(account.health_factor)
         raise AaveError("HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD", f"health factor {hf_text}")
     emode = parse_emode(emode_category)
-    target_ltv = collateral_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
+    target_ltv = reserve_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
     if account.has_zero_ltv_collateral and target_ltv != 0:
         raise AaveError("LTV_VALIDATION_FAILED", f"LTV-0 collateral held; {target.symbol} has LTV {target_ltv}")
     return account

@@ -39,10 +39,15 @@ __all__ = [
     "UserAccountData",
     "check_flag",
     "check_version",
+    "collateral_ltv",
+    "collateral_threshold",
     "find_reserve",
     "parse_emode",
     "parse_positions",
+    "reserve_ltv",
+    "reserve_threshold",
     "scaled_balance",
+    "since",
 ]
 
 AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3", "3.5", "3.6")
@@ -386,3 +391,58 @@ def find_reserve(reserves: Sequence[AaveReserve], symbol: str, role: str) -> Aav
         if r.symbol == symbol:
             return r
     raise InputError(f"{role} {symbol!r:.40} is not among the positions {[r.symbol for r in reserves]}")
+
+
+def since(version: str, first: str) -> bool:
+    """Whether Aave ``version`` is ``first`` or later (both of :data:`AAVE_VERSIONS`, oldest first)."""
+    return AAVE_VERSIONS.index(version) >= AAVE_VERSIONS.index(first)
+
+
+def reserve_ltv(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    """:func:`collateral_ltv` of arguments the engine has checked already."""
+    if emode is None or not r.in_emode:
+        return r.ltv
+    if since(version, "3.6"):
+        return 0 if r.emode_ltvzero else emode.ltv
+    return emode.ltv if r.ltv != 0 else 0
+
+
+def reserve_threshold(r: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    """:func:`collateral_threshold` of arguments the engine has checked already."""
+    if r.lt == 0 and not since(version, "3.6"):
+        return 0
+    return emode.lt if emode is not None and r.in_emode else r.lt
+
+
+def _checked(r: object, emode: object, version: object) -> tuple[AaveReserve, EModeCategory | None, str]:
+    if not isinstance(r, AaveReserve):
+        raise InputError(f"reserve must be an AaveReserve, was {show(r)}")
+    if emode is not None and not isinstance(emode, EModeCategory):
+        raise InputError(f"emode must be an EModeCategory or None, was {show(emode)}")
+    return r, emode, check_version(version)  # type: ignore[arg-type]
+
+
+def collateral_ltv(reserve: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    """The LTV (bps) at which ``reserve``'s collateral counts towards borrowing for this user.
+
+    Notes
+    -----
+    ValidationLogic.getUserReserveLtv (3.6): the category's LTV for its collateral, 0 when the
+    reserve is in its ltvzero bitmap; before 3.6 the e-mode LTV where the reserve's own is not 0
+    (GenericLogic.calculateUserAccountData), the reserve's own outside e-mode.
+    """
+    return reserve_ltv(*_checked(reserve, emode, version))
+
+
+def collateral_threshold(reserve: AaveReserve, emode: EModeCategory | None, version: str) -> int:
+    """The liquidation threshold (bps) at which ``reserve``'s balance counts in the health factor
+    once enabled as collateral: the e-mode category's for a reserve in the user's category, else
+    the reserve's own; 0 where it adds nothing to the health factor.
+
+    Notes
+    -----
+    GenericLogic.calculateUserAccountData: before 3.6 a reserve whose own threshold is 0 is left
+    out, e-mode or not; from 3.6 (aave-v3-origin v3.6.0) every enabled collateral counts, a reserve
+    in the user's category at the category's threshold whatever its own.
+    """
+    return reserve_threshold(*_checked(reserve, emode, version))
