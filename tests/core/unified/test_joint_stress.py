@@ -272,6 +272,9 @@ def test_covariance_from_returns_is_the_ewma_scaled() -> None:
         (lambda a: liquidation_surface(a, "BTC", "ETH", [0.0], [np.nan]), r"moves_y\[0\] must be finite"),
         (lambda a: liquidation_surface(a, "BTC", "ETH", [], [0.0]), "moves_x must hold at least one"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], [[1.0, 2.0], [2.0, 1.0]]), "cov must be positive definite"),
+        # One history given for two assets: exactly singular (Cholesky passed it through rounding).
+        (lambda a: reverse_stress(a, ["BTC", "ETH"], [[0.3, 0.3], [0.3, 0.3]]), "one history given twice"),
+        (lambda a: reverse_stress(a, ["BTC", "ETH"], np.zeros((2, 2))), "cov must be positive definite"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], [[1.0, 0.0], [0.5, 1.0]]), "cov must be symmetric"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], np.eye(3)), r"cov must be a \(2, 2\) matrix .* shape \(3, 3\)"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], np.eye(2), max_norm=0.0), "max_norm must be > 0, was 0.0"),
