@@ -500,6 +500,9 @@ def _n_bars(data: object) -> int:
     if isinstance(data, pd.DataFrame):
         return len(data)
     if isinstance(data, Mapping) and data:
+        for sym, frame in data.items():
+            if not isinstance(frame, pd.DataFrame):
+                raise InputError(f"walk_forward: data[{show(sym)}] must be a DataFrame of bars, was {show(frame)}")
         return len(next(iter(data.values())))
     raise InputError("walk_forward: data must be a DataFrame or a non-empty mapping symbol -> DataFrame")
 

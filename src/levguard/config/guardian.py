@@ -42,11 +42,12 @@ import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from levguard.config._base import NonNeg, Pos, _Model, _read_file
 from levguard.config.policies import _validated
 from levguard.errors import ConfigError, InputError
+from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN
 
 __all__ = ["AccountConfig", "GuardianFile", "Secrets", "load_guardian_file", "load_secrets", "parse_guardian_config"]
 
@@ -73,18 +74,29 @@ class CcxtVenueConfig(_Model):
     loan_mmr: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 
 
+# A paper account's amounts and prices: the margin engine's range (1e-30 to 1e30), so a number it
+# would refuse in every cycle is refused here, once, with the config's field named.
+def _in_range(v: float) -> float:
+    if not AMOUNT_MIN <= abs(v) <= AMOUNT_MAX:
+        raise ValueError(f"must be {'a size' if v < 0 else 'a number'} of magnitude {AMOUNT_MIN:g} to {AMOUNT_MAX:g}")
+    return v
+
+
+Amount = Annotated[float, Field(gt=0, allow_inf_nan=False), AfterValidator(_in_range)]
+
+
 class PaperPosition(_Model):
     symbol: str
-    qty: float
-    entry_price: Pos
+    qty: Annotated[float, Field(allow_inf_nan=False), AfterValidator(_in_range)]
+    entry_price: Amount
     margin_mode: Literal["isolated", "cross"] = "cross"
-    isolated_margin: Pos | None = None
+    isolated_margin: Amount | None = None
 
 
 class PaperVenueConfig(_Model):
     type: Literal["paper"]
     rule_set: str = "binance-usdm"
-    wallet_balance: Pos = 10_000.0
+    wallet_balance: Amount = 10_000.0
     positions: list[PaperPosition] = Field(default_factory=list)
     crash: dict[str, Any] = Field(default_factory=lambda: {"start": 60_000.0, "drop": 0.3, "ticks": 120})
 

@@ -136,6 +136,11 @@ def test_bad_input(kw: dict[str, object], match: str) -> None:
         _wf(DF, **kw)
 
 
+def test_a_symbol_without_bars_is_named() -> None:
+    with pytest.raises(InputError, match=r"data\['BTCUSDT'\] must be a DataFrame of bars, was None"):
+        _wf({"BTCUSDT": None})  # type: ignore[dict-item]
+
+
 def test_a_close_that_leaves_dust_ruins_the_walk_forward_at_that_close() -> None:
     """The engine's ruin rule holds at a window's close too: 0.05 USDT left of 10,000 (under
     DUST_FRACTION of the initial equity) ruins the walk-forward at that window's last close; it

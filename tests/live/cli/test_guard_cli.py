@@ -129,6 +129,14 @@ def test_max_cycles_stops(tmp_path: Path) -> None:
         (lambda c: c.update(database="sqlite://"), "an in-memory SQLite store is lost when the guardian stops"),
         (lambda c: c.update(database="sqlite:///:memory:"), "an in-memory SQLite store is lost"),
         (lambda c: c.update(database="sqlite:///file:g?mode=memory&uri=true"), "an in-memory SQLite store is lost"),
+        # A bad-input campaign (2026-12-06): numbers the margin engine refuses ran a guardian that
+        # failed every cycle (exit 0), or stopped with four lines on stderr.
+        (
+            lambda c: c["accounts"][0]["venue"]["positions"][0].update(entry_price=1e-300),
+            r"entry_price: must be a number",
+        ),
+        (lambda c: c["accounts"][0]["venue"].update(wallet_balance=1e300), r"wallet_balance: must be a number of"),
+        (lambda c: c["accounts"][0]["venue"]["positions"][0].update(qty=-1e300), r"qty: must be a size of magnitude"),
     ],
 )
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, mutate: Any, needle: str) -> None:

@@ -167,6 +167,28 @@ def test_venue_default_loses_everything_held_there() -> None:
     assert kept.equity_after == pytest.approx(5_000)
 
 
+@pytest.mark.parametrize(
+    ("accounts", "scenarios", "match"),
+    [
+        ("A", NAMED_SCENARIOS[:1], r"accounts\[0\] must be a \(name, Account\) pair"),
+        (None, NAMED_SCENARIOS[:1], "accounts must be a list of"),
+        ([("a", {"venue": "binance-usdm"})], NAMED_SCENARIOS[:1], r"accounts\[0\]\[1\] must be a Account, was dict"),
+        ([("a", "A")], ["black-thursday"], r"scenarios\[0\] must be a Scenario, was str"),
+        ([("a", "A")], None, "scenarios must be a list of Scenario, was None"),
+    ],
+)
+def test_stress_accounts_refuses_bad_arguments_by_name(accounts: Any, scenarios: Any, match: str) -> None:
+    """A bad-input campaign (2026-12-06): a list of accounts without names, None or a scenario's
+    name raised TypeError or ValueError from the unpacking."""
+    acc = _account(positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 50_000}])
+    if accounts == "A":
+        accounts = [acc]
+    elif isinstance(accounts, list) and accounts[0][1] == "A":
+        accounts = [("a", acc)]
+    with pytest.raises(InputError, match=match):
+        stress_accounts(accounts, scenarios)
+
+
 def test_bad_debt_when_a_cross_account_gaps_through_bankruptcy() -> None:
     acc = _account(
         wallet_balance=1_000, positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 50_000}]

@@ -415,6 +415,20 @@ def apply_scenario(
 def stress_accounts(
     accounts: Sequence[tuple[str, Account]], scenarios: Sequence[Scenario]
 ) -> list[tuple[Scenario, list[AccountStress]]]:
-    """Apply every scenario to every named account (the base reports are computed once)."""
+    """Apply every scenario to every named account (the base reports are computed once).
+
+    ``accounts`` is a sequence of ``(name, Account)`` pairs, ``scenarios`` of :class:`Scenario`
+    (:data:`NAMED_SCENARIOS`); anything else is an InputError naming it.
+    """
+    if isinstance(accounts, str | bytes) or not isinstance(accounts, Sequence):
+        raise InputError(f"accounts must be a list of (name, Account) pairs, was {show(accounts)}")
+    if isinstance(scenarios, str | bytes) or not isinstance(scenarios, Sequence):
+        raise InputError(f"scenarios must be a list of Scenario, was {show(scenarios)}")
+    for i, pair in enumerate(accounts):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise InputError(f"accounts[{i}] must be a (name, Account) pair, was {show(pair)}")
+        instance_of(pair[1], Account, f"accounts[{i}][1]")
+    for i, s in enumerate(scenarios):
+        instance_of(s, Scenario, f"scenarios[{i}]")
     base = [(name, acc, evaluate(acc)) for name, acc in accounts]
     return [(s, [apply_scenario(acc, s, name=name, before=rep) for name, acc, rep in base]) for s in scenarios]
