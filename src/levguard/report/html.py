@@ -261,6 +261,15 @@ def _frame(obj: Any, name: str) -> pd.DataFrame | None:
     return f if isinstance(f, pd.DataFrame) else None
 
 
+def _liquidations(obj: Any) -> pd.DataFrame | None:
+    # The liquidation rows the charts mark: without the settlement rows ("flat", qty 0), which
+    # book the bad debt of a trade that left a negative balance (no liquidation happened).
+    liq = _frame(obj, "liquidations")
+    if liq is None or "side" not in liq:
+        return liq
+    return liq[liq["side"] != "flat"]
+
+
 def _instruments(r: Any) -> dict[str, pd.DataFrame]:
     inst = getattr(r, "instruments", None)
     if not isinstance(inst, Mapping):
@@ -272,7 +281,7 @@ def _liq_symbols(results: Mapping[str, Any]) -> list[str]:
     # Symbols that get their own marker shape: those of multi-instrument results' liquidations.
     out: list[str] = []
     for r in results.values():
-        liq = _frame(r, "liquidations")
+        liq = _liquidations(r)
         multi = len(_instruments(r)) > 1 or (liq is not None and "symbol" in liq and liq["symbol"].nunique() > 1)
         if multi and liq is not None and "symbol" in liq:
             out.extend(s for s in map(str, liq["symbol"].unique()) if s not in out)
@@ -339,7 +348,7 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
         draw = functools.partial(add_line, fig, group=name, color=color)
         line = _thin_range(until_ruin(r, eq))
         draw(naive_utc(line.index), line.to_numpy(), 1, name=name, width=1.5)
-        liq = _frame(r, "liquidations")
+        liq = _liquidations(r)
         if liq is not None and len(liq):
             per_symbol = "symbol" in liq and any(s in marker_of for s in map(str, liq["symbol"].unique()))
             groups = liq.groupby(liq["symbol"].astype(str), sort=False) if per_symbol else [("", liq)]
@@ -418,7 +427,7 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
     )
     shown: set[str] = set()
     for row, (name, inst) in enumerate(multi.items(), start=1):
-        liq = _frame(results[name], "liquidations")
+        liq = _liquidations(results[name])
         for sym, df in inst.items():
             color = color_of[sym]
             thin = _thin_frame(df)

@@ -120,7 +120,8 @@ def _amount(x: Any) -> str:
 
 def liquidations_html(results: Mapping[str, Any], data: pd.DataFrame | None = None) -> str:
     """Every liquidation: time (UTC), policy, symbol and side, fill price, the bar's mark
-    extreme (mark low for a long, high for a short; from ``data``), loss, fee and bad debt."""
+    extreme (mark low for a long, high for a short; from ``data``), loss, fee and bad debt; and
+    every bad-debt settlement (a trade that left a negative balance, no liquidation)."""
     rows: list[tuple[pd.Timestamp, str]] = []
     for name, r in results.items():
         liq = _frame(r, "liquidations")
@@ -131,13 +132,15 @@ def liquidations_html(results: Mapping[str, Any], data: pd.DataFrame | None = No
             if ts.tzinfo is None:
                 ts = ts.tz_localize("UTC")
             side = rec.get("side", "")
-            what = " ".join(str(v) for v in (rec.get("symbol", ""), side) if isinstance(v, str) and v)
+            # A settlement row books the bad debt a trade left (no liquidation): named so.
+            shown = "bad-debt settlement" if side == "flat" else side
+            what = " ".join(str(v) for v in (rec.get("symbol", ""), shown) if isinstance(v, str) and v)
             cells = [
                 _utc(ts),
                 html.escape(str(name)),
                 html.escape(what) or "—",
                 _amount(rec.get("price")),
-                _amount(_mark_extreme(data, ts, side)),
+                _amount(_mark_extreme(data, ts, side) if side != "flat" else math.nan),
                 _amount(rec.get("loss")),
                 _amount(rec.get("fee")),
                 _amount(rec.get("bad_debt")),

@@ -25,6 +25,7 @@ from levguard.report.html import (
     _color,
     _frame,
     _liq_text,
+    _liquidations,
     _thin,
     _thin_frame,
     _thin_range,
@@ -177,7 +178,7 @@ def price_figure(
             )
         )
     for i, (name, r) in enumerate(results.items()):
-        liq = _frame(r, "liquidations")
+        liq = _liquidations(r)
         if liq is None or not len(liq):
             continue
         fig.add_trace(
@@ -247,7 +248,7 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
                 row=1,
                 col=1,
             )
-        liq = _frame(r, "liquidations")
+        liq = _liquidations(r)
         if liq is not None and len(liq):
             ts = pd.to_datetime(liq["timestamp"], utc=True)
             at = pct.reindex(_on(pd.DatetimeIndex(ts), pct.index), method="ffill")

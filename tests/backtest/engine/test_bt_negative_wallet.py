@@ -100,3 +100,20 @@ def test_isolated_sleeve_settled_the_other_trades_on() -> None:
     assert res.equity.iloc[-1] == E0 / 2
     assert res.metrics["bad_debt"] == pytest.approx(5_045.0, rel=1e-12)  # half the account, half the loss
     assert list(res.liquidations["side"]) == ["flat"]
+
+
+def test_reports_name_a_settlement_and_mark_no_liquidation() -> None:
+    """The liquidations table lists the settlement as such (no mark extreme: nothing was
+    liquidated) and the charts put no liquidation marker on it."""
+    from levguard.report.html import _liquidations
+    from levguard.report.tables import liquidations_html
+
+    df = _gap_frame()
+    res = run(df, np.ones(N), 10.0, symbol="BTCUSDT", tiers=ONE_TIER, rebalance="never", stop_loss=0.05)
+    table = liquidations_html({"10x": res}, df)
+    assert "BTCUSDT bad-debt settlement" in table
+    assert "flat" not in table
+    assert "10,090.00" in table
+    marked = _liquidations(res)
+    assert marked is not None
+    assert len(marked) == 0
