@@ -534,6 +534,17 @@ def simulate_py(
                 px = slipped_price(open_[t, k], dq, volume[t - 1, k], cfg, low[t, k], high[t, k])
                 fee = inst[k]["taker"] * position_notional(dq, px, inverse)
                 trade_kind = TradeKind.REBALANCE
+            if qty[k] * new_qty < 0.0:
+                rate = fee / position_notional(dq, px, inverse)
+                closed = cash[w] + fill_pnl(qty[k], entry[k], -qty[k], px, inverse)
+                if closed - rate * position_notional(qty[k], px, inverse) < 0.0:
+                    # A reversal whose closing part leaves the wallet below 0 (a gap beyond the
+                    # bankruptcy price) opens nothing: the new side's margin is checked on what
+                    # is left. It closes (step 5 settles the balance).
+                    new_qty, dq = 0.0, -qty[k]
+                    if not limit_exec:
+                        px = slipped_price(open_[t, k], dq, volume[t - 1, k], cfg, low[t, k], high[t, k])
+                    fee = rate * position_notional(dq, px, inverse)
             cash[w] += fill_pnl(qty[k], entry[k], dq, px, inverse) - fee
             entry[k] = new_entry(qty[k], entry[k], dq, px, inverse)
             qty[k] = new_qty

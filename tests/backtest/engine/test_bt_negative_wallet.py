@@ -117,3 +117,21 @@ def test_reports_name_a_settlement_and_mark_no_liquidation() -> None:
     marked = _liquidations(res)
     assert marked is not None
     assert len(marked) == 0
+
+
+@pytest.mark.parametrize("mode", ["cross", "isolated"])
+def test_a_reversal_through_the_gap_closes_and_opens_nothing(mode: str) -> None:
+    """A signal from long to short at the gapped open: the closing part alone leaves the wallet
+    at -10,090, so the short is not opened (the venue checks its margin on what is left). It was
+    opened on the capital of the decision, liquidated at the next mark, and the bad debt was
+    25,054.8 for a position no venue would have let open (a review)."""
+    df = _gap_frame()
+    flip = np.r_[np.ones(3), -np.ones(N - 3)]
+    res = run(df, flip, 10.0, symbol="BTCUSDT", tiers=ONE_TIER, rebalance="never", margin_mode=mode)  # type: ignore[arg-type]
+    close = run(df, np.r_[np.ones(3), np.zeros(N - 3)], 10.0, symbol="BTCUSDT", tiers=ONE_TIER, rebalance="never",
+                margin_mode=mode)  # type: ignore[arg-type]  # fmt: skip
+    assert res.trades["qty"].tolist() == close.trades["qty"].tolist() == [1_000.0, -1_000.0]
+    assert res.metrics["bad_debt"] == close.metrics["bad_debt"] == pytest.approx(SHORTFALL, rel=1e-12)
+    assert res.metrics["n_liquidations"] == 0
+    assert (res.equity.iloc[4:] == 0.0).all()
+    assert (res.positions["qty"].iloc[4:] == 0.0).all()
