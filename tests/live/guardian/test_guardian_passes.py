@@ -29,20 +29,25 @@ class Hanging(FrozenVenue):
         raise AssertionError("unreachable")
 
 
-def test_a_hanging_venue_does_not_hold_up_the_accounts_of_other_venues(tmp_path: Path) -> None:
+def _pair(tmp_path: Path, slow_venue: type[FrozenVenue]) -> tuple[Guardian, FrozenVenue, FrozenVenue, Store, list[int]]:
+    """Account a-slow on ``slow_venue`` and b-ok at ACT (about 4 % from liquidation) on its own
+    venue, both live; a pass waits 50 ms for its lanes."""
     now = [NOW]
     long = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 57_600.0}
-    slow = Hanging("binance-usdm", [dict(long)], 50_000.0, lambda: now[0])
-    act = FrozenVenue("binance-usdm", [dict(long)], 3_000.0, lambda: now[0])  # about 4 % from liquidation
+    slow = slow_venue("binance-usdm", [dict(long)], 50_000.0, lambda: now[0])
+    ok = FrozenVenue("binance-usdm", [dict(long)], 3_000.0, lambda: now[0])
     s = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    for name in ("a-slow", "b-act"):
+    setups = []
+    for name, venue in (("a-slow", slow), ("b-ok", ok)):
         s.upsert_account(name, "binance-usdm", live_enabled=True)
-    setups = [
-        AccountSetup("a-slow", slow, live=True, venue_bars=False, vol=None, cooldown_s=0.0),
-        AccountSetup("b-act", act, live=True, venue_bars=False, vol=None, cooldown_s=0.0),
-    ]
-    assert [[a.name for a in lane] for lane in lanes(setups)] == [["a-slow"], ["b-act"]]
+        setups.append(AccountSetup(name, venue, live=True, venue_bars=False, vol=None, cooldown_s=0.0))
     g = Guardian(setups, s, live=True, alerter=Alerter([]), clock=lambda: now[0], cycle_budget_s=0.05)
+    return g, slow, ok, s, now
+
+
+def test_a_hanging_venue_does_not_hold_up_the_accounts_of_other_venues(tmp_path: Path) -> None:
+    g, slow, act, s, now = _pair(tmp_path, Hanging)
+    assert [[a.name for a in lane] for lane in lanes(g.accounts)] == [["a-slow"], ["b-ok"]]
 
     expires = []
 
@@ -103,23 +108,11 @@ def test_a_slow_lane_reports_its_last_cycle_marked_busy(tmp_path: Path) -> None:
 
 
 def test_reconciliation_at_start_does_not_wait_on_a_hanging_venue(tmp_path: Path) -> None:
-    now = [NOW]
-    long = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 57_600.0}
-
     class HangsOnOrders(FrozenVenue):
         async def fetch_order(self, symbol: str, client_order_id: str) -> None:
             await asyncio.Event().wait()
 
-    slow = HangsOnOrders("binance-usdm", [dict(long)], 50_000.0, lambda: now[0])
-    ok = FrozenVenue("binance-usdm", [dict(long)], 3_000.0, lambda: now[0])
-    s = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    for name in ("a-slow", "b-ok"):
-        s.upsert_account(name, "binance-usdm", live_enabled=True)
-    setups = [
-        AccountSetup("a-slow", slow, live=True, venue_bars=False, vol=None, cooldown_s=0.0),
-        AccountSetup("b-ok", ok, live=True, venue_bars=False, vol=None, cooldown_s=0.0),
-    ]
-    g = Guardian(setups, s, live=True, alerter=Alerter([]), clock=lambda: now[0], cycle_budget_s=0.05)
+    g, _, ok, s, now = _pair(tmp_path, HangsOnOrders)
     assert s.record_intent("a-slow", "cid-1", "BTCUSDT", "sell", 0.1, now[0], "an earlier guardian's order")
     assert s.mark_sent("cid-1", now[0])  # sent, its answer lost: reconciliation asks the venue
 
