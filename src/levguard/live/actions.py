@@ -156,7 +156,7 @@ async def _write_ahead(step: _Step) -> tuple[str, int] | None:
     # of this decision is the same if a crash interrupts us here and we decide again.  The
     # intent and its audit row are one transaction, fenced by this process's lease epoch.
     seq = g.store.order_count(setup.name, pos.symbol)
-    cid = client_order_id(setup.name, pos.symbol, seq)
+    cid = client_order_id(setup.name, pos.symbol, seq, inflight.id_salt(g, setup.name))
     decision["client_order_id"] = cid
     decision["epoch"] = st.epoch
     sent = await inflight.write_ahead(

@@ -21,7 +21,7 @@ from levguard.venues.base import OrderState, Venue, VenuePosition
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
-__all__ = ["book_fill", "escalate", "expiry_s", "follow", "resolve", "venue_changes", "write_ahead"]
+__all__ = ["book_fill", "escalate", "expiry_s", "follow", "id_salt", "resolve", "venue_changes", "write_ahead"]
 
 _FINAL = ("closed", "canceled", "rejected", "expired")
 
@@ -158,6 +158,13 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)
     return out
+
+
+def id_salt(g: Guardian, account: str) -> int:
+    """The salt of the account's client order ids: its row's creation time in the store (the same
+    across restarts on one database, new on a new one; :func:`levguard.live.setup.client_order_id`)."""
+    row = g.store.account(account)
+    return int(row["created_ns"]) if row is not None else 0
 
 
 def follow(g: Guardian, setup: AccountSetup, st: AccountState) -> None:

@@ -249,7 +249,7 @@ async def _send_one(
         return out
     tx = signed.journal()
     seq = g.store.order_count(setup.name, request.symbol)
-    cid = client_order_id(setup.name, request.symbol, seq)
+    cid = client_order_id(setup.name, request.symbol, seq, inflight.id_salt(g, setup.name))
     out.update(client_order_id=cid, hash=signed.hash, nonce=signed.nonce)
     whole = request.amount / 10**decimals
     sent = await inflight.write_ahead(

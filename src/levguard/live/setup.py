@@ -30,13 +30,18 @@ def default_guardian_id(store: Store) -> str:
     return f"{socket.gethostname()}:{digest}"
 
 
-def client_order_id(account: str, symbol: str, seq: int) -> str:
+def client_order_id(account: str, symbol: str, seq: int, salt: int = 0) -> str:
     """Deterministic client order id of the ``seq``-th guardian order on ``account``/``symbol``.
 
     ``lg`` + 20 hex characters of SHA-256 (within every venue's 32-36 character limit); the same
-    decision after a restart gives the same id, which the venue rejects as a duplicate.
+    decision after a restart gives the same id, which the venue rejects as a duplicate.  ``salt``
+    is the account row's creation time in the store (:func:`levguard.live.inflight.id_salt`), so
+    a new database (a wiped or moved store) does not reuse the ids of orders a venue still knows
+    (it would answer with the old order, and the guardian take it for its new one); 0 gives the
+    ids of earlier versions.
     """
-    digest = hashlib.sha256(f"{account}|{symbol}|{seq}".encode()).hexdigest()[:20]
+    key = f"{account}|{symbol}|{seq}" + (f"|{salt}" if salt else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     return f"lg{digest}"
 
 

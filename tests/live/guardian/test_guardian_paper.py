@@ -172,7 +172,8 @@ def test_an_intent_the_venue_never_saw_is_expired_and_not_resent(tmp_path: Path)
     run_crash(v, g)
     ids = [o["client_order_id"] for o in s.orders(account="paper")]
     assert ids.count(cid) == 1  # the next decision uses the next id
-    assert client_order_id("paper", "BTCUSDT", 1) in ids
+    salt = s.account("paper")["created_ns"]  # type: ignore[index]
+    assert client_order_id("paper", "BTCUSDT", 1, salt) in ids
     assert cid not in v.orders
 
 
@@ -244,3 +245,25 @@ def test_rate_limits_back_off_longer_then_serve(tmp_path: Path) -> None:
 
 def _key(resolved: dict[str, object]) -> tuple[object, object, object]:
     return resolved["account"], resolved["client_order_id"], resolved["status"]
+
+
+def test_a_new_database_does_not_reuse_the_client_ids_a_venue_still_knows(tmp_path: Path) -> None:
+    """Ids were account|symbol|seq alone: a guardian moved to a new (or wiped) store sent its first
+    order under the id of the old store's first, and a venue that still knows it answers with the
+    old order. Salted with the account row's creation time, the ids are new on a new store and
+    the same across restarts on one."""
+    v = venue()
+    first = store(tmp_path)
+    run_crash(v, guardian(v, first), steps=40)
+    old = {o["client_order_id"] for o in first.orders(account="paper")}
+    assert old
+    (tmp_path / "new").mkdir()
+    second = store(tmp_path / "new")
+    g = guardian(v, second)
+    run_crash(v, g)
+    new = [o for o in second.orders(account="paper")]
+    assert new
+    assert old.isdisjoint(o["client_order_id"] for o in new)
+    assert all(o["status"] == "closed" and o["filled"] > 0 for o in new)
+    salt = second.account("paper")["created_ns"]  # type: ignore[index]
+    assert client_order_id("paper", "BTCUSDT", 0, salt) in {o["client_order_id"] for o in new}
