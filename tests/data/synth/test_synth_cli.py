@@ -53,6 +53,8 @@ def test_writes_csv(tmp_path: Path) -> None:
         (["--years", "0"], "years"),
         (["--start", "yesterday-ish"], "start"),
         (["--start-price", "-5"], "start_price"),
+        # A bad-input campaign (2026-12-06): 52.6 million bars were accepted and grew past 10 GB.
+        (["--years", "100", "--interval", "1m"], "52,560,000 bars (about 9.8 GiB); at most 10,000,000"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -47,6 +47,13 @@ def test_bad_config_raises_input_error_naming_the_field(field: str, value: Any) 
         sm.SynthConfig(**{field: value})
 
 
+def test_the_market_is_refused_past_the_bars_memory_allows() -> None:
+    assert sm.SynthConfig(years=19, interval="1m").n_bars() <= sm.MAX_SYNTH_BARS
+    assert sm.SynthConfig(years=100, interval="15m").n_bars() <= sm.MAX_SYNTH_BARS
+    with pytest.raises(InputError, match=r"gives 10,512,000 bars .* at most 10,000,000"):
+        sm.SynthConfig(years=20, interval="1m")
+
+
 def test_the_last_bar_must_end_within_int64_nanoseconds() -> None:
     # Found by a bad-input campaign (2026-12-05): 2262-04-01 plus 0.05 years wrapped around to
     # 1677 and wrote a file that `levguard data check` refused.
