@@ -1,9 +1,11 @@
 """A venue frozen at the positions and marks a test sets: it never liquidates and fills every
 order at the mark without moving the position, so a test can hold an account anywhere, even past
-levguard's liquidation price (a gap, or a venue whose own price is further away)."""
+levguard's liquidation price (a gap, or a venue whose own price is further away). With ``hang``
+set its position reads never answer (a request that hangs until cancelled)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,7 @@ class FrozenVenue:
         self.clock = clock
         self.orders: list[OrderRequest] = []
         self.capabilities = Capabilities(order_expiry_s=5.0)
+        self.hang = False
 
     def move(self, symbol: str, mark: float) -> None:
         """Set the mark of ``symbol`` (and of its position)."""
@@ -31,6 +34,8 @@ class FrozenVenue:
                 p["mark_price"] = mark
 
     async def fetch_positions(self) -> list[VenuePosition]:
+        if self.hang:
+            await asyncio.Event().wait()
         return [VenuePosition(timestamp_ns=self.clock(), **p) for p in self.positions]
 
     async def fetch_balance(self) -> VenueBalance:

@@ -325,6 +325,8 @@ def _position(
     for key in ("open_interest", "size_coef"):
         v = _opt_float(d, key, where)
         if v is not None:
+            if v < 0.0:
+                raise InputError(f"{where}.{key} must be >= 0, was {v!r}")
             params[key] = v
     if mmr is not None and tiers is None:
         params["mmr"] = mmr  # rate-based venues (Deribit base rate, dYdX with imr)
@@ -344,6 +346,11 @@ def _position(
                 f"{where}: the isolated margin, collateral - the unrealised PnL at markPrice, must be > 0, was "
                 f"{collateral!r} - {upnl!r}"
             )
+    if isolated_margin is not None and isolated_margin > 0.0 and mode is not MarginMode.ISOLATED:
+        raise InputError(
+            f"{where}.isolated_margin is the margin of an isolated position; this one is {mode.value} (set "
+            f"margin_mode: isolated), was {isolated_margin!r}"
+        )
     taker_fee_rate = _opt_float(d, "taker_fee_rate", where)
     imr = _opt_float(d, "imr", where)
     try:

@@ -29,6 +29,7 @@ from levguard.kernels.backtest_liquidation import (
     Scratch,
     bankrupt_at,
     clear_memo,
+    left_bankrupt,
     liquidate,
     liquidation_price,
     lp_memo,
@@ -537,10 +538,10 @@ def simulate_py(
             if qty[k] * new_qty < 0.0:
                 rate = fee / position_notional(dq, px, inverse)
                 closed = cash[w] + fill_pnl(qty[k], entry[k], -qty[k], px, inverse)
-                if closed - rate * position_notional(qty[k], px, inverse) < 0.0:
-                    # A reversal whose closing part leaves the wallet below 0 (a gap beyond the
-                    # bankruptcy price) opens nothing: the new side's margin is checked on what
-                    # is left. It closes (step 5 settles the balance).
+                if left_bankrupt(w, k, cross, closed - rate * position_notional(qty[k], px, inverse), book, inst):
+                    # A reversal whose closing part leaves the wallet to be settled as bad debt
+                    # (a gap beyond the bankruptcy price; no other perpetual held) opens nothing:
+                    # the new side's margin is checked on what is left. It closes (step 5).
                     new_qty, dq = 0.0, -qty[k]
                     if not limit_exec:
                         px = slipped_price(open_[t, k], dq, volume[t - 1, k], cfg, low[t, k], high[t, k])

@@ -299,6 +299,21 @@ def memo_holds(m: np.void, qty: float, entry: float, wallet: float) -> bool:
 
 
 @jitable
+def left_bankrupt(w: int, k: int, cross: bool, balance: float, book: Book, inst: np.ndarray) -> bool:
+    """Whether wallet ``w`` at ``balance`` is to be settled as bad debt once instrument ``k`` is
+    closed (``k = -1``: as it is): no other perpetual position in it, and the balance plus its spot
+    legs at ``ref_px`` (cross margin's collateral) below 0 (:func:`settle_bad_debt`'s rule)."""
+    qty = book.qty
+    eq = balance
+    for j in range(qty.shape[0]):
+        if j != k and (cross or j == w) and qty[j] != 0.0:
+            if inst[j]["kind"] != ContractKind.SPOT:
+                return False
+            eq += position_upnl(qty[j], book.entry[j], book.ref_px[j], False)
+    return eq < 0.0
+
+
+@jitable
 def settle_bad_debt(
     t: int,
     w: int,
@@ -327,13 +342,7 @@ def settle_bad_debt(
     qty = book.qty
     entry = book.entry
     n_inst = qty.shape[0]
-    eq = cash[w]
-    for j in range(n_inst):
-        if (cross or j == w) and qty[j] != 0.0:
-            if inst[j]["kind"] != ContractKind.SPOT:
-                return 0, 0.0
-            eq += position_upnl(qty[j], entry[j], book.ref_px[j], False)
-    if not eq < 0.0:
+    if not left_bankrupt(w, -1, cross, cash[w], book, inst):
         return 0, 0.0
     written = 0
     fees = 0.0

@@ -171,12 +171,15 @@ def follow(g: Guardian, setup: AccountSetup, st: AccountState) -> None:
     """A dry run's view, read from the store every cycle: the orders still in flight and, where a
     live guardian keeps them, the positions it expects (moved by its fills, partial ones too, in
     the transaction that records them), so the live guardian's own fills are never taken for the
-    venue's changes. Without a live guardian the dry run keeps the positions it saw itself."""
+    venue's changes. The store's positions are taken when they moved since the last read (a live
+    guardian that stopped leaves them as they were: the dry run then keeps its own view, alerting
+    a change once). Without a live guardian the dry run keeps the positions it saw itself."""
     st.inflight = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
     row = g.store.account(setup.name)
     expected = None if row is None else row.get("expected")
-    if isinstance(expected, dict):
+    if isinstance(expected, dict) and row is not None and row.get("expected_ns") != st.followed_ns:
         st.expected = {str(k): float(v) for k, v in expected.items()}
+        st.followed_ns = row.get("expected_ns")
 
 
 async def escalate(g: Guardian, setup: AccountSetup, st: AccountState, noun: str, consequence: str) -> None:

@@ -8,10 +8,10 @@ for every on-chain account (a signer's nonces want one writer). A pass renews th
 starts each lane that is free and waits for them up to ``cycle_budget_s``. A lane still running
 then is not interrupted: it finishes in the background and its reports reach
 :attr:`Guardian.last_reports` when it does. Until then its accounts report their last report
-marked ``busy`` (``status`` ``busy`` before any), and their leases are not renewed by the pass:
-a cycle renews its own lease when it starts, so a lane that waits longer than ``lease_ttl_s``
-lets the lease expire and another guardian take the account over (as a process stuck on the
-venue would), with a critical ``busy`` alert. A lane running for twice ``lease_ttl_s`` is
+marked ``busy`` (``status`` ``busy`` before any). Their leases are renewed by the passes for
+half a lease (``lease_ttl_s``); a lane still waiting then gets a critical ``busy`` alert and its
+leases are left to expire, so another guardian can take the accounts over (as from a process
+stuck on the venue). A lane running for twice ``lease_ttl_s`` is
 cancelled (a cycle stopped while an order is being sent leaves the order in flight, resolved by
 client id like a crash), so a new cycle can start. Start-up reconciliation runs in the same
 lanes (:func:`reconcile_lanes`).
@@ -90,9 +90,11 @@ async def cycle_one(g: Guardian, setup: AccountSetup) -> dict[str, Any]:
     return report
 
 
-async def _overdue(g: Guardian, now: int) -> set[str]:
-    # The accounts of lanes still running (alerted once past half the lease; cancelled past two).
+async def _overdue(g: Guardian, now: int) -> tuple[set[str], set[str]]:
+    # The accounts of lanes still running, and of those past half a lease (alerted, their leases
+    # no longer renewed); a lane past two leases is cancelled.
     busy: set[str] = set()
+    stuck: set[str] = set()
     for key, lane in list(g._lanes.items()):
         if lane.task.done():
             continue
@@ -112,6 +114,7 @@ async def _overdue(g: Guardian, now: int) -> set[str]:
             continue
         busy.update(lane.names)
         if waited > 0.5 * g.lease_ttl_s:
+            stuck.update(lane.names)
             for name in lane.names:
                 await g._alert(
                     name,
@@ -121,17 +124,17 @@ async def _overdue(g: Guardian, now: int) -> set[str]:
                     "lease is left to expire so another guardian can take it over",
                     dedup="busy",
                 )
-    return busy
+    return busy, stuck
 
 
 async def run_pass(g: Guardian) -> list[dict[str, Any]]:
     """One pass over every account (:meth:`Guardian.cycle`); each account's report, in order."""
     now = g.clock()
-    busy = await _overdue(g, now)
+    busy, stuck = await _overdue(g, now)
     due = [
         a
         for a in g.accounts
-        if a.name not in busy and now >= g._state[a.name].lease_until_ns - int(g.lease_ttl_s * 0.5e9)
+        if a.name not in stuck and now >= g._state[a.name].lease_until_ns - int(g.lease_ttl_s * 0.5e9)
     ]
     if due:
         try:
@@ -173,7 +176,11 @@ async def settle(g: Guardian, timeout_s: float) -> list[dict[str, Any]]:
     running = [lane.task for lane in g._lanes.values() if not lane.task.done()]
     if running:
         await asyncio.wait(running, timeout=timeout_s)
-    return [g.last_reports.get(a.name) or _busy(g, a.name) for a in g.accounts]
+    running_names = {n for lane in g._lanes.values() if not lane.task.done() for n in lane.names}
+    return [
+        _busy(g, a.name) if a.name in running_names else g.last_reports.get(a.name) or _busy(g, a.name)
+        for a in g.accounts
+    ]
 
 
 async def drain(g: Guardian) -> None:
@@ -226,20 +233,23 @@ def routine_audit(
 
 async def write_routine(g: Guardian) -> None:
     """Write the pass's routine rows (snapshots, ``cycle`` audit rows) in one commit, in the
-    background while the next pass runs (flushed before it writes its own); once an hour the
-    same commit deletes the snapshots older than ``snapshot_retention_days``. Every decision that
-    leads to an order is written synchronously before acting."""
+    background while the next pass runs (flushed before it writes its own); once an hour a live
+    guardian's commit deletes the snapshots of its accounts older than
+    ``snapshot_retention_days``. Every decision that leads to an order is written synchronously
+    before acting."""
     await g._flush_async()
     snaps, audits = g._pending_snapshots, g._pending_audits
     g._pending_snapshots, g._pending_audits = [], []
     now = g.clock()
     prune = None
-    if g.snapshot_retention_days > 0 and now - g._pruned_ns >= _PRUNE_EVERY_NS:
+    # A live guardian prunes the snapshots of the accounts it watches (a dry run writes no shared state).
+    if g.live and g.snapshot_retention_days > 0 and now - g._pruned_ns >= _PRUNE_EVERY_NS:
         prune, g._pruned_ns = now - int(g.snapshot_retention_days * 86_400e9), now
+    names = [a.name for a in g.accounts]
     if getattr(g.store, "concurrent_writes", True):
-        g._write = g._writer.submit(g.store.record_cycle, snaps, audits, prune)
+        g._write = g._writer.submit(g.store.record_cycle, snaps, audits, prune, names)
         return
     try:  # an in-memory database shares one connection: write here
-        g.store.record_cycle(snaps, audits, prune)
+        g.store.record_cycle(snaps, audits, prune, names)
     except StoreUnavailable as exc:
         await g._alert(None, "critical", "database", f"cycle snapshots not stored: {exc}", dedup="cycle")

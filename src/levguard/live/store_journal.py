@@ -7,6 +7,7 @@ error contract).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -144,20 +145,25 @@ class JournalStore:
         snapshots: list[tuple[str, int, str, dict[str, Any]]],
         audits: list[tuple[str | None, int, str, dict[str, Any], dict[str, Any], list[str]]],
         prune_before_ns: int | None = None,
+        prune_accounts: Sequence[str] = (),
     ) -> None:
         """Append many snapshots ``(account, ts_ns, state, figures)`` and audit rows ``(account,
         ts_ns, event, inputs, decision, reasons)`` in one transaction (one commit per guardian
-        cycle instead of two per account), deleting the snapshots older than ``prune_before_ns``
-        in it where given (the snapshots' retention; the audit log is append-only).  Decisions
+        cycle instead of two per account), deleting the snapshots of ``prune_accounts`` older than
+        ``prune_before_ns`` in it where given (the snapshots' retention, by the ``(account, ts_ns)``
+        index; the audit log is append-only).  Decisions
         that lead to orders are written at once by :meth:`audit` and :meth:`record_intent`, never
         batched."""
         snap_rows = [_snapshot_values(a, t, st, f) for a, t, st, f in snapshots]
         audit_rows = [audit_values(a, t, e, i, d, rs) for a, t, e, i, d, rs in audits]
-        if not snap_rows and not audit_rows and prune_before_ns is None:
+        prune = prune_before_ns is not None and bool(prune_accounts)
+        if not snap_rows and not audit_rows and not prune:
             return
         with self._db.tx("record_cycle", write=True) as conn:
-            if prune_before_ns is not None:
-                conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.ts_ns < as_int(prune_before_ns, "prune_before_ns")))
+            if prune:
+                before = as_int(prune_before_ns, "prune_before_ns")
+                where = (SNAPSHOTS.c.account.in_([str(a) for a in prune_accounts]), SNAPSHOTS.c.ts_ns < before)
+                conn.execute(SNAPSHOTS.delete().where(*where))
             if snap_rows:
                 conn.execute(SNAPSHOTS.insert(), snap_rows)
             if audit_rows:

@@ -331,7 +331,8 @@ class Runtime:
         for r in reports:
             if r.get("status") == "ok":
                 counts[r.get("state", "OK")] += 1
-                self._fresh_ns[r["account"]] = now
+                if not r.get("busy"):  # a busy account's report is its last one: its data ages
+                    self._fresh_ns[r["account"]] = now
             else:
                 self.metrics.venue_errors.labels(account=r["account"], status=r.get("status", "?")).inc()
             since = self._fresh_ns.get(r["account"], self.started_ns)

@@ -135,3 +135,27 @@ def test_a_reversal_through_the_gap_closes_and_opens_nothing(mode: str) -> None:
     assert res.metrics["n_liquidations"] == 0
     assert (res.equity.iloc[4:] == 0.0).all()
     assert (res.positions["qty"].iloc[4:] == 0.0).all()
+
+
+def test_in_cross_margin_a_reversal_is_refused_only_where_the_wallet_is_settled() -> None:
+    """Cross margin, an ETH long up 25,000 and a BTC long gapping through bankruptcy where its
+    signal turns short: the closing part takes the shared wallet below 0 but ETH is still held,
+    so nothing is settled and the account's equity carries the short: it opens at once (a
+    review: checking the wallet alone refused it and opened it a bar later)."""
+    idx = pd.date_range("2024-01-01", periods=N, freq="1h", tz="UTC")
+
+    def frame(path: list[float]) -> pd.DataFrame:
+        c = np.asarray(path, float)
+        df = pd.DataFrame({"open": c, "high": c * 1.001, "low": c * 0.999, "close": c, "volume": 1e9}, index=idx)
+        df["mark_open"], df["mark_high"], df["mark_low"], df["mark_close"] = c, c * 1.001, c * 0.999, c
+        return df
+
+    btc = frame([100, 100, 100, 100, 80, 80, 80, 80])
+    btc.loc[idx[4], ["high", "low", "mark_open", "mark_high", "mark_low", "mark_close"]] = [81, 79, 95, 96, 94, 95]
+    eth = frame([100, 100, 100, 150, 150, 150, 150, 150])
+    signal = {"BTCUSDT": np.r_[np.ones(4), -np.ones(N - 4)], "ETHUSDT": np.ones(N)}
+    res = run({"BTCUSDT": btc, "ETHUSDT": eth}, signal, 10.0, tiers=ONE_TIER, rebalance="never", margin_mode="cross")  # type: ignore[arg-type]
+    btc_trades = res.trades[res.trades["symbol"] == "BTCUSDT"]
+    assert btc_trades["timestamp"].tolist() == [idx[1], idx[5]]  # in, then the reversal after the gap
+    assert btc_trades["qty"].iloc[1] < -1_000.0  # the close and the short in one order
+    assert res.metrics["bad_debt"] == 0.0

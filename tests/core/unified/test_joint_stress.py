@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import levguard
+from levguard.core.risk.covariance import checked_covariance
 from levguard.core.risk.joint_stress import (
     covariance_from_returns,
     covariance_from_vols,
@@ -275,6 +276,7 @@ def test_covariance_from_returns_is_the_ewma_scaled() -> None:
         # One history given for two assets: exactly singular (Cholesky passed it through rounding).
         (lambda a: reverse_stress(a, ["BTC", "ETH"], [[0.3, 0.3], [0.3, 0.3]]), "one history given twice"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], np.zeros((2, 2))), "cov must be positive definite"),
+        (lambda a: checked_covariance(np.zeros((0, 0)), 0), "the number of assets must be an integer >= 1, was 0"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], [[1.0, 0.0], [0.5, 1.0]]), "cov must be symmetric"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], np.eye(3)), r"cov must be a \(2, 2\) matrix .* shape \(3, 3\)"),
         (lambda a: reverse_stress(a, ["BTC", "ETH"], np.eye(2), max_norm=0.0), "max_norm must be > 0, was 0.0"),

@@ -9,7 +9,7 @@ from pathlib import Path
 from fakes.frozen_venue import FrozenVenue
 from levguard.live.alerts import Alerter
 from levguard.live.guardian import AccountSetup, Guardian
-from levguard.live.passes import drain, lanes
+from levguard.live.passes import drain, lanes, settle
 from levguard.live.store import Store
 from levguard.venues.base import VenuePosition
 
@@ -170,3 +170,38 @@ def test_snapshots_older_than_the_retention_are_deleted_once_an_hour(tmp_path: P
     _cycles(g, now, 1, 1.0)
     assert [(r["ts_ns"] - NOW) // 10**9 for r in s.snapshots("a")] == [86_400 + 5_400]
     assert len(s.audit_log(account="a", event="cycle", limit=100)) == 4  # the audit log keeps all
+
+
+def test_retention_prunes_only_a_live_guardians_accounts(tmp_path: Path) -> None:
+    g, _, s, now = _steady(tmp_path, snapshot_retention_days=1.0)
+    s.upsert_account("other", "binance-usdm")
+    s.add_snapshot("other", NOW - 2 * 86_400 * 10**9, "OK", {})  # another guardian's history
+    s.add_snapshot("a", NOW - 2 * 86_400 * 10**9, "OK", {})
+    dry, _, _, _ = _steady(tmp_path)  # the same store, in dry run
+    dry.live = False
+    _cycles(dry, now, 1, 1.0)
+    assert len(s.snapshots("a")) == 2  # a dry run writes no shared state: nothing pruned
+    _cycles(g, now, 1, 1.0)
+    assert [(r["ts_ns"] - NOW) // 10**9 for r in s.snapshots("a")] == [0, 1]
+    assert len(s.snapshots("other")) == 1
+
+
+def test_settle_marks_the_accounts_of_lanes_still_running(tmp_path: Path) -> None:
+    """A venue that answers once, then hangs: settle gives the account's last report marked busy
+    (it gave the last report as if fresh), and the other account's own."""
+
+    g, later, _, _, now = _pair(tmp_path, FrozenVenue)
+
+    async def go() -> list[dict[str, object]]:
+        assert (await g.cycle())[0]["status"] == "ok"
+        later.hang = True
+        now[0] += 10**9
+        await g.cycle()
+        out = await settle(g, 0.01)
+        await drain(g)
+        return out
+
+    reports = asyncio.run(go())
+    assert (reports[0]["status"], reports[0]["busy"]) == ("ok", True)
+    assert reports[1]["status"] == "ok"
+    assert not reports[1].get("busy")

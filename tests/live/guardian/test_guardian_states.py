@@ -140,3 +140,26 @@ def test_a_mark_the_venue_dates_too_old_makes_the_cycle_stale(tmp_path: Path) ->
     g.flush()
     assert report["status"] == "ok"
     assert len(v.orders) == 1
+
+
+def test_a_dry_run_alerts_a_change_since_a_stopped_live_guardian_once(tmp_path: Path) -> None:
+    """The store keeps the positions a live guardian expected before it stopped (qty 1); the
+    position was changed by hand since (qty 2). A dry run takes the store's view when it moves,
+    not every cycle: one venue_change alert, not one a cycle."""
+    now = [1_700_000_000 * 10**9]
+    pos = {"symbol": "BTCUSDT", "qty": 2.0, "entry_price": 60_000.0, "mark_price": 60_000.0}
+    v = FrozenVenue("binance-usdm", [pos], 50_000.0, lambda: now[0])
+    s = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    s.upsert_account("a", "binance-usdm", live_enabled=True)
+    s.set_expected("a", {"BTCUSDT": 1.0}, now[0] - 86_400 * 10**9)
+    g = Guardian([AccountSetup("a", v, live=True, venue_bars=False, vol=None)], s, live=False, clock=lambda: now[0],
+                 alerter=Alerter([]))  # fmt: skip
+
+    async def go() -> None:
+        for _ in range(5):
+            await g.cycle()
+            now[0] += 5 * 10**9
+        g.flush()
+
+    asyncio.run(go())
+    assert len([a for a in s.alerts(account="a", limit=100) if a["kind"] == "venue_change"]) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from pathlib import Path
 
 from prometheus_client import generate_latest
 
@@ -84,3 +86,37 @@ def test_a_shock_moves_the_demo_account_to_act_and_the_guardian_deleverages() ->
     text = generate_latest(rt.metrics.registry).decode()
     assert "levguard_cycle_seconds_count 15.0" in text
     assert 'levguard_actions_total{kind="order"}' in text
+
+
+def test_a_busy_account_is_not_counted_fresh(tmp_path: Path) -> None:
+    """A venue that hangs after its first cycle: the account's report is its last one, marked
+    busy, and the data_age gauge (docs/service.md: alert on it for a stalled venue) keeps growing."""
+    from fakes.frozen_venue import FrozenVenue
+    from levguard.live.alerts import Alerter
+    from levguard.live.guardian import AccountSetup, Guardian
+    from levguard.live.passes import drain
+    from levguard.live.store import Store
+    from levguard.service.runtime import Runtime
+
+    pos = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 60_000.0}
+    v = FrozenVenue("binance-usdm", [pos], 50_000.0, time.time_ns)
+    s = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    s.upsert_account("a", "binance-usdm", live_enabled=True)
+    g = Guardian([AccountSetup("a", v, live=True, venue_bars=False, vol=None)], s, live=True, alerter=Alerter([]),
+                 cycle_budget_s=0.05)  # fmt: skip
+    rt = Runtime(g)
+
+    async def go() -> list[float]:
+        ages = []
+        assert (await rt.run_cycle())[0]["status"] == "ok"
+        v.hang = True
+        for _ in range(2):
+            await asyncio.sleep(0.2)
+            (r,) = await rt.run_cycle()
+            assert (r["status"], r["busy"]) == ("ok", True)
+            ages.append(rt.metrics.data_age.labels(account="a")._value.get())
+        await drain(g)
+        return ages
+
+    ages = asyncio.run(go())
+    assert 0.15 < ages[0] < ages[1]

@@ -28,6 +28,8 @@ def checked_covariance(cov: npt.ArrayLike, k: int, field_name: str = "cov") -> F
     ``[[a, a], [a, a]]`` (two assets given one history) through rounding, and the Mahalanobis
     norms of the reverse stress then divide by zero.
     """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"the number of assets must be an integer >= 1, was {k!r}")
     try:
         c = np.asarray(cov, dtype=np.float64)
     except (TypeError, ValueError):
