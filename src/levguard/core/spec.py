@@ -177,6 +177,15 @@ def isolated_margin_from_ccxt(
     return collateral - unrealized_pnl
 
 
+def _posted(margin: float | None, collateral: object, upnl: object, where: str, pnl: str) -> float:
+    # The isolated margin ccxt's figures give, refused where it is not > 0 (the PnL named by ``pnl``).
+    if margin is None or not margin > 0.0:
+        raise InputError(
+            f"{where}: the isolated margin, collateral - {pnl}, must be > 0, was {collateral!r} - {upnl!r}"
+        )
+    return margin
+
+
 def _opt_ccxt(d: Mapping[str, Any], key: str, where: str) -> float | None:
     # A number of ccxt's position (None when absent), named by its ccxt field.
     value = d.get(key)
@@ -222,12 +231,7 @@ def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
                 collateral, upnl, position_margin=_opt_ccxt(d, "positionMargin", where), isolated_wallet=wallet
             )
             if margin is not None:
-                if not margin > 0.0:
-                    raise InputError(
-                        f"{where}: the isolated margin, collateral - unrealizedPnl, must be > 0, was "
-                        f"{collateral!r} - {upnl!r}"
-                    )
-                out["isolated_margin"] = margin
+                out["isolated_margin"] = _posted(margin, collateral, upnl, where, "unrealizedPnl")
             elif collateral is not None:
                 out["collateral"] = collateral  # its PnL is subtracted once the contract is known
     if d.get("maintenanceMarginPercentage") is not None:
@@ -340,12 +344,8 @@ def _position(
     isolated_margin = _opt_float(d, "isolated_margin", where)
     if collateral is not None and isolated_margin is None:
         upnl = position_upnl(qty * inst.contract_size, entry, mark, inst.inverse)
-        isolated_margin = isolated_margin_from_ccxt(collateral, upnl)
-        if isolated_margin is None or not isolated_margin > 0.0:
-            raise InputError(
-                f"{where}: the isolated margin, collateral - the unrealised PnL at markPrice, must be > 0, was "
-                f"{collateral!r} - {upnl!r}"
-            )
+        margin = isolated_margin_from_ccxt(collateral, upnl)
+        isolated_margin = _posted(margin, collateral, upnl, where, "the unrealised PnL at markPrice")
     if isolated_margin is not None and isolated_margin > 0.0 and mode is not MarginMode.ISOLATED:
         raise InputError(
             f"{where}.isolated_margin is the margin of an isolated position; this one is {mode.value} (set "

@@ -536,7 +536,7 @@ def simulate_py(
                 fee = inst[k]["taker"] * position_notional(dq, px, inverse)
                 trade_kind = TradeKind.REBALANCE
             if qty[k] * new_qty < 0.0:
-                rate = fee / position_notional(dq, px, inverse)
+                rate = inst[k]["maker"] if limit_exec else inst[k]["taker"]
                 closed = cash[w] + fill_pnl(qty[k], entry[k], -qty[k], px, inverse)
                 if left_bankrupt(w, k, cross, closed - rate * position_notional(qty[k], px, inverse), book, inst):
                     # A reversal whose closing part leaves the wallet to be settled as bad debt

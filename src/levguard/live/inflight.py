@@ -175,9 +175,9 @@ def follow(g: Guardian, setup: AccountSetup, st: AccountState) -> None:
     guardian that stopped leaves them as they were: the dry run then keeps its own view, alerting
     a change once). Without a live guardian the dry run keeps the positions it saw itself."""
     st.inflight = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
-    row = g.store.account(setup.name)
-    expected = None if row is None else row.get("expected")
-    if isinstance(expected, dict) and row is not None and row.get("expected_ns") != st.followed_ns:
+    row = g.store.account(setup.name) or {}
+    expected = row.get("expected")
+    if isinstance(expected, dict) and row.get("expected_ns") != st.followed_ns:
         st.expected = {str(k): float(v) for k, v in expected.items()}
         st.followed_ns = row.get("expected_ns")
 
