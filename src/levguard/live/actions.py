@@ -2,7 +2,8 @@
 
 :func:`deleverage` is called by :meth:`levguard.live.guardian.Guardian.cycle_account` for a
 position at the account's acting level.  It sizes the step, skips it for the cooldown, an
-unresolved order on the symbol, a kill switch, a disabled account or a dry run (each audited),
+unresolved order on the symbol, a kill switch, a disabled account, a dry run or a venue that
+cannot send reduce-only orders (each audited),
 then records the intent and its audit row in one transaction fenced by the lease epoch
 (write-ahead), marks it sent (fenced again) and sends it; the venue's answer is recorded with the
 fill booked to the expected positions.
@@ -109,8 +110,8 @@ def _size(setup: AccountSetup, pos: VenuePosition, view: dict[str, Any]) -> tupl
 
 async def _skipped(step: _Step) -> bool:
     # The checks before any order, in this order: cooldown, an unresolved order on the symbol,
-    # the kill switch, acting disabled, dry run.  Each skip is audited and noted in the decision;
-    # True when the step ends here.
+    # the kill switch, acting disabled, dry run, a venue without reduce-only orders.  Each skip
+    # is audited and noted in the decision; True when the step ends here.
     g, setup, st, ps, pos, now = step.g, step.setup, step.st, step.ps, step.pos, step.now
     view, decision, reasons = step.view, step.decision, step.reasons
     if (now - ps.last_order_ns) / 1e9 < setup.cooldown_s:
@@ -142,6 +143,18 @@ async def _skipped(step: _Step) -> bool:
         side, qty = decision["side"], decision["qty"]
         await g._alert(
             setup.name, "warning", "action", f"{pos.symbol}: would {side} {qty:g} reduce-only (dry run)", **decision
+        )
+        return True
+    caps = getattr(setup.venue, "capabilities", None)
+    if caps is not None and not caps.reduce_only:
+        # A plain market order sized on a position read a moment ago can open the opposite
+        # position when the position changed meanwhile (a fill, a venue liquidation): the
+        # guardian sends reduce-only orders or none.
+        decision["skipped"] = "no_reduce_only"
+        why = "the venue cannot send reduce-only orders (Capabilities.reduce_only is False)"
+        g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, why])
+        await g._alert(
+            setup.name, "critical", "action", f"{pos.symbol}: not deleveraged: {why}", dedup=pos.symbol, **decision
         )
         return True
     return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from pathlib import Path
 
@@ -163,3 +164,27 @@ def test_a_dry_run_alerts_a_change_since_a_stopped_live_guardian_once(tmp_path: 
 
     asyncio.run(go())
     assert len([a for a in s.alerts(account="a", limit=100) if a["kind"] == "venue_change"]) == 1
+
+
+def test_a_venue_without_reduce_only_orders_is_never_sent_a_plain_order(tmp_path: Path) -> None:
+    """A venue whose capabilities say it cannot send reduce-only orders (ccxt without
+    ``createReduceOnlyOrder``): at ACT the guardian sends nothing, audits why and alerts once per
+    symbol, as a plain market order sized on a stale position could open the opposite side."""
+    now = [1_700_000_000 * 10**9]
+    pos = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 60_000.0, "mark_price": 57_300.0}
+    v = FrozenVenue("binance-usdm", [pos], 3_000.0, lambda: now[0])
+    v.capabilities = dataclasses.replace(v.capabilities, reduce_only=False)
+    s = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    s.upsert_account("a", "binance-usdm", live_enabled=True)
+    g = Guardian([AccountSetup("a", v, live=True, venue_bars=False, vol=None, cooldown_s=0.0)], s, live=True,
+                 clock=lambda: now[0], alerter=Alerter([]))  # fmt: skip
+    for _ in range(3):
+        (view,) = asyncio.run(g.cycle())[0]["positions"]
+        now[0] += 10**9
+        assert view["state"] == "ACT"
+        assert view["action"]["skipped"] == "no_reduce_only"
+    g.flush()
+    assert v.orders == []
+    alerts = [a for a in s.alerts(account="a", limit=100) if "reduce-only" in a["message"]]
+    assert len(alerts) == 1
+    assert alerts[0]["level"] == "critical"
