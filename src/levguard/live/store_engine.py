@@ -38,6 +38,16 @@ VERSION_TABLE = "levguard_alembic_version"
 
 _SQLITE_BUSY_TIMEOUT_S = 15.0
 _PG_CONNECT_TIMEOUT_S = 5
+# PostgreSQL bounds on every session, so a store call never waits without end (the guardian calls
+# the store between venue calls): a lock held by another client (a hung process in a
+# transaction, an operator's LOCK TABLE) is waited for as long as SQLite's busy timeout; a
+# statement at most _PG_STATEMENT_TIMEOUT_S; a session of ours left idle inside a transaction is
+# ended by the server; and unacknowledged data on a dead network fails the call after
+# _PG_TCP_TIMEOUT_S (libpq's tcp_user_timeout; keepalives find a dead idle connection).
+_PG_LOCK_TIMEOUT_S = _SQLITE_BUSY_TIMEOUT_S
+_PG_STATEMENT_TIMEOUT_S = 60.0
+_PG_IDLE_IN_TRANSACTION_S = 60.0
+_PG_TCP_TIMEOUT_S = 30.0
 # Key of the PostgreSQL advisory lock that serialises concurrent migrations.
 _MIGRATE_LOCK_KEY = 0x6C657667  # "levg"
 
@@ -60,6 +70,38 @@ def _set_wal(cursor: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _pg_connect_args(url: URL) -> dict[str, Any]:
+    """libpq parameters bounding every wait of a PostgreSQL session (the timeouts above).
+
+    The server settings go in libpq's ``options`` ahead of any the URL gives (``?options=``,
+    e.g. a ``search_path``), so a URL's own ``-c statement_timeout=...`` still wins.
+
+    Notes
+    -----
+    PostgreSQL 15 documentation, 20.11 "Client Connection Defaults" (statement_timeout,
+    lock_timeout, idle_in_transaction_session_timeout, in milliseconds) and libpq 34.1.2
+    "Parameter Key Words" (options, connect_timeout, keepalives*, tcp_user_timeout).
+    """
+    ms = {
+        "lock_timeout": _PG_LOCK_TIMEOUT_S,
+        "statement_timeout": _PG_STATEMENT_TIMEOUT_S,
+        "idle_in_transaction_session_timeout": _PG_IDLE_IN_TRANSACTION_S,
+    }
+    options = " ".join(f"-c {k}={round(v * 1000)}" for k, v in ms.items())
+    given = url.query.get("options")
+    if given:
+        options += " " + (" ".join(given) if isinstance(given, tuple) else given)
+    return {
+        "connect_timeout": _PG_CONNECT_TIMEOUT_S,
+        "options": options,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": round(_PG_TCP_TIMEOUT_S * 1000),
+    }
 
 
 class StoreUnavailable(LevguardError):  # noqa: N818 - the name is the guardian's contract
@@ -245,11 +287,7 @@ class StoreEngine:
 
     def _make_engine(self, url: URL) -> Engine:
         if not self._sqlite:
-            return sa.create_engine(
-                url,
-                pool_pre_ping=True,
-                connect_args={"connect_timeout": _PG_CONNECT_TIMEOUT_S},
-            )
+            return sa.create_engine(url, pool_pre_ping=True, connect_args=_pg_connect_args(url))
         memory = url.database in (None, "", ":memory:")
         # One shared connection in memory: writes from a second thread would interleave with the
         # caller's transactions, so callers must not write concurrently (see concurrent_writes).

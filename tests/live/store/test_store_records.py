@@ -298,3 +298,41 @@ def test_order_count_per_account_and_symbol(store: Store) -> None:
     store.record_intent("b", "c3", "BTCUSDT", "sell", 1.0, 3, "r")
     assert store.order_count("a", "BTCUSDT") == 1
     assert store.order_count("b", "BTCUSDT") == 1
+
+
+def test_a_postgresql_lock_held_elsewhere_fails_the_call_instead_of_hanging(
+    pg_database: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another client holds the accounts table locked in an open transaction (a hung process, an
+    operator's LOCK TABLE): a store write waits the lock timeout, then fails with
+    StoreUnavailable, and the URL's own options (the search_path) still apply."""
+    import time
+
+    import psycopg
+
+    from levguard.live import store_engine
+    from levguard.live.store import StoreUnavailable
+
+    if pg_database is None:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+    from conftest import fresh_pg_url
+
+    monkeypatch.setattr(store_engine, "_PG_LOCK_TIMEOUT_S", 0.5)
+    url = fresh_pg_url(pg_database)  # type: ignore[arg-type]
+    s = Store(url)
+    s.upsert_account("a", "binance-usdm", live_enabled=False)
+    schema = sa.engine.make_url(url).query["options"].split("=", 1)[1]  # type: ignore[union-attr]
+    base = pg_database
+    with psycopg.connect(host=base.host, port=base.port, user=base.username, dbname=base.database) as other:  # type: ignore[attr-defined]
+        other.execute(f'LOCK TABLE "{schema}".accounts IN ACCESS EXCLUSIVE MODE')
+        t0 = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="lock timeout"):
+            s.upsert_account("b", "binance-usdm", live_enabled=False)
+        assert time.monotonic() - t0 < 10.0
+        other.rollback()
+    s.upsert_account("b", "binance-usdm", live_enabled=False)  # the lock gone, the call succeeds
+    assert {r["name"] for r in s.accounts()} == {"a", "b"}
+    with s._db._engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "500ms"
+        assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "1min"
+    s.close()
