@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import levguard
@@ -193,3 +194,27 @@ def test_okx_ratio_crosses_the_trigger_at_equity_equal_mm(pos: list[Spec], side:
     assert r.liquidatable is (side < 0)
     assert r.account_ratio is not None
     assert (r.account_ratio < 1.0) is (side < 0)
+
+
+@SETTINGS
+@given(
+    venue=st.sampled_from(["binance-pm", "bybit-uta", "okx-mcm"]),
+    mm=st.one_of(st.integers(1, 10**6).map(float), st.floats(1e-6, 1e9)),
+    steps=st.integers(-3, 3),
+    multiple=st.sampled_from([1.0, 1.05, 1.2, 1.5, 3.0]),
+)
+@example(venue="binance-pm", mm=100.0, steps=1, multiple=1.05)
+def test_the_status_says_liquidation_exactly_when_the_account_is_liquidatable(
+    venue: str, mm: float, steps: int, multiple: float
+) -> None:
+    """Equity within a few float steps of a status boundary (multiple x MM): the status names a
+    liquidation exactly when ``liquidatable`` is True (Binance PM's uniMMR was compared after
+    rounding equity / MM, so one step above 1.05 x MM read "liquidation" while not liquidatable)."""
+    from levguard.core.unified import UNIFIED_VENUES
+
+    v = UNIFIED_VENUES[venue]
+    equity = multiple * mm
+    for _ in range(abs(steps)):
+        equity = math.nextafter(equity, math.inf if steps > 0 else -math.inf)
+    status = v.status(equity, mm)
+    assert status.startswith("liquidation") == v.liquidatable(equity, mm), (equity, mm, status)

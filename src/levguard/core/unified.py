@@ -164,9 +164,11 @@ class UnifiedVenue:
         if self.ratio_name == "uniMMR":
             if mm <= 0.0:
                 return "normal"
-            u = equity / mm
+            # ``equity > bound * mm`` as :meth:`liquidatable` compares (not ``equity / mm > bound``,
+            # whose rounding can put an account one float step above 1.05 x MM in "liquidation"
+            # while liquidatable() is False).
             for bound, name in ((1.5, "normal"), (1.2, "margin_call"), (1.05, "reduce_only"), (1.0, "liquidation")):
-                if u > bound:
+                if equity > bound * mm:
                     return name
             return "liquidation_loss"
         if self.ratio_name == "margin_ratio":
