@@ -36,6 +36,7 @@ from levguard.core.risk.stress import (
     stress_accounts,
     venue_default,
 )
+from levguard.core.risk.var import check_level
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, coin_name, is_usd
 from levguard.core.validate import annual_vol, as_amount
@@ -452,8 +453,7 @@ def risk_report(
     if not (math.isfinite(correlation) and -1 < correlation < 1):
         raise InputError(f"correlation must be in (-1, 1), was {correlation!r}")
     # Checked here, not inside the VaR section, so a bad value is an error and not a table cell.
-    if not (isinstance(level, int | float) and math.isfinite(level) and 0.5 <= level < 1):
-        raise InputError(f"level must be a confidence in [0.5, 1), e.g. 0.99, was {level!r}")
+    level = check_level(level)
     if isinstance(n_sims, bool) or not isinstance(n_sims, int) or not 100 <= n_sims <= 100_000_000:
         raise InputError(f"n_sims must be an integer >= 100 (at most 100,000,000), was {n_sims!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):

@@ -303,6 +303,7 @@ def test_quotes_are_fitted_into_a_surface_and_bad_surfaces_are_refused() -> None
     ("option", "value", "needle"),
     [
         ("--level", "1.5", "level must be a confidence"),
+        ("--level", "0.5", "level must be a confidence in (0.5, 1)"),  # was a table of dashes, exit 0
         ("--sims", "0", "n_sims must be an integer >= 100"),
         ("--sims", str(10**23), "n_sims must be an integer >= 100 (at most 100,000,000)"),  # was a numpy ValueError
         ("--seed", "-1", "seed must be a whole number from 0 to 2**63 - 1, was -1"),  # was a numpy ValueError
