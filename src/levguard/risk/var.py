@@ -720,8 +720,12 @@ def _fhs_rolling(
         p = fit.params
         g = cvar.GarchParams(p["omega"], p["alpha"], p["beta"], p.get("gamma", 0.0), p.get("mu", 0.0))
         stop = min(n_f, start + refit_every)
-        # Filter from the start of this block's first window to the last day it forecasts.
-        sigma, z = cvar.garch_filter(pnl[start : stop - 1 + window], g)
+        # Filter from the start of this block's first window to the last day it forecasts, from
+        # the fit window's variance: the block's default (the mean over every day it filters)
+        # would let a later day's return move the block's first forecasts.
+        eps = pnl[start : start + window] - g.mu
+        s2 = float(np.mean(eps * eps))
+        sigma, z = cvar.garch_filter(pnl[start : stop - 1 + window], g, sigma2_0=s2 if s2 > 0.0 else None)
         for t in range(start, stop):
             off = t - start
             zwin[t] = z[off : off + window]
