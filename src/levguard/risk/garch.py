@@ -32,6 +32,7 @@ import pandas as pd
 
 from levguard.core.risk import volatility as cv
 from levguard.core.risk.var import garch_persistence
+from levguard.core.validate import array_1d
 from levguard.errors import DataError, InputError
 from levguard.risk.vol import _interval_ns, _resolve_periods
 from levguard.typing import Float64Array1D
@@ -201,10 +202,10 @@ def _returns(returns: object) -> tuple[Float64Array1D, pd.Index | None, object]:
             raise InputError(
                 f"returns must be a Series of returns or a frame with a close column, had {list(returns.columns)}"
             )
-        r = cv.log_returns(returns["close"].to_numpy(dtype=np.float64))
+        r = cv.log_returns(array_1d(returns["close"], "returns['close']"))
         return r, returns.index[1:], returns.attrs.get("interval")
     if isinstance(returns, pd.Series):
-        return returns.to_numpy(dtype=np.float64), returns.index, returns.attrs.get("interval")
+        return array_1d(returns, "returns"), returns.index, returns.attrs.get("interval")
     try:
         arr = np.ascontiguousarray(returns, dtype=np.float64)
     except (TypeError, ValueError):

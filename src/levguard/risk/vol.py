@@ -79,13 +79,13 @@ def _prices(data: object, needs: tuple[str, ...]) -> _Prices:
         if missing:
             raise InputError(f"data must have column(s) {missing}, had {list(data.columns)}")
         _time_ordered(data.index, "data")
-        cols = {c: data[c].to_numpy(dtype=np.float64) for c in needs}
+        cols = {c: array_1d(data[c], f"data[{c!r}]") for c in needs}
         return _Prices(cols, data.index, _label(data))
     if isinstance(data, pd.Series):
         if needs != ("close",):
             raise InputError(f"data must be an OHLC frame with columns {list(needs)}, was a Series of closes")
         _time_ordered(data.index, "data")
-        return _Prices({"close": data.to_numpy(dtype=np.float64)}, data.index, _label(data))
+        return _Prices({"close": array_1d(data, "data")}, data.index, _label(data))
     mapping: Mapping[str, Any] | None = None
     if isinstance(data, Mapping):
         mapping = data

@@ -75,7 +75,10 @@ def covariance_from_returns(returns: npt.ArrayLike, *, lam: float = 0.94, horizo
     """
     from levguard.core.sizing.portfolio import ewma_covariance
 
-    r = np.asarray(returns, dtype=np.float64)
+    try:
+        r = np.asarray(returns, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"returns must be a (T, K) array of numbers, was {show(returns)}") from None
     if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 1:
         raise InputError(f"returns must be a (T, K) array with T >= 2, was shape {r.shape}")
     if not np.isfinite(r).all():

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from levguard.core.records import JsonRecord, json_dict, json_ready
+from levguard.core.validate import array_1d
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -274,7 +275,10 @@ class ReliabilityBin(JsonRecord):
 
 
 def _edges(edges: Sequence[float]) -> Float64Array1D:
-    e = np.asarray(edges, dtype=np.float64)
+    try:
+        e = np.asarray(edges, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        e = np.empty(0)  # refused below, with the edges given
     if e.ndim != 1 or e.size < 2 or e[0] != 0.0 or e[-1] != 1.0 or not np.all(np.diff(e) > 0):
         raise InputError(f"edges must increase from 0 to 1 such as (0, 0.01, 0.05, ..., 1), was {tuple(edges)!r}")
     return e
@@ -444,8 +448,8 @@ def newey_west_variance(x: npt.ArrayLike, lag: int) -> float:
     Newey, W. K. and West, K. D. (1987), "A simple, positive semi-definite, heteroskedasticity
     and autocorrelation consistent covariance matrix", *Econometrica* 55(3), 703-708.
     """
-    xa = np.asarray(x, dtype=np.float64)
-    if xa.ndim != 1 or xa.size == 0:
+    xa = array_1d(x, "x")
+    if xa.size == 0:
         raise InputError(f"x must be a non-empty 1-D array, was shape {xa.shape}")
     if not np.isfinite(xa).all():
         i = int(np.argmax(~np.isfinite(xa)))
@@ -516,8 +520,8 @@ def diebold_mariano(loss_a: npt.ArrayLike, loss_b: npt.ArrayLike, lag: int) -> D
     kernel (:func:`newey_west_variance`).  No small-sample correction (Harvey, Leybourne and
     Newbold 1997) is applied.
     """
-    a = np.asarray(loss_a, dtype=np.float64)
-    b = np.asarray(loss_b, dtype=np.float64)
+    a = array_1d(loss_a, "loss_a")
+    b = array_1d(loss_b, "loss_b")
     if a.shape != b.shape or a.ndim != 1:
         raise InputError(f"loss_a and loss_b must be 1-D of the same length, were shapes {a.shape} and {b.shape}")
     d = a - b
