@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from levguard.core.risk.covariance import covariance_from_returns
-from levguard.core.risk.scoring import diebold_mariano, newey_west_variance
+from levguard.core.risk.scoring import diebold_mariano, newey_west_variance, reliability_table
 from levguard.errors import InputError
 from levguard.risk.garch import fit_garch
 from levguard.risk.vol import realized_vol
@@ -39,6 +39,8 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("fit_garch series", lambda: fit_garch(BARS["close"]), "returns must be"),
     ("diebold_mariano", lambda: diebold_mariano(["a", "b"], [1, 2], 1), "loss_a"),
     ("newey_west_variance", lambda: newey_west_variance(["a"], 1), "x must be"),
+    ("reliability_table edges text", lambda: reliability_table([0.1], [0], edges=["a", 1]), "edges must"),
+    ("reliability_table edges scalar", lambda: reliability_table([0.1], [0], edges=5), "edges must"),  # type: ignore[arg-type]
     ("covariance_from_returns", lambda: covariance_from_returns([["a", 1], [2, 3]]), "returns must be"),
 ]
 

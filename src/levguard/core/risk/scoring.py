@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from levguard.core.records import JsonRecord, json_dict, json_ready
-from levguard.core.validate import array_1d
+from levguard.core.validate import array_1d, show
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -280,7 +280,7 @@ def _edges(edges: Sequence[float]) -> Float64Array1D:
     except (TypeError, ValueError, OverflowError):
         e = np.empty(0)  # refused below, with the edges given
     if e.ndim != 1 or e.size < 2 or e[0] != 0.0 or e[-1] != 1.0 or not np.all(np.diff(e) > 0):
-        raise InputError(f"edges must increase from 0 to 1 such as (0, 0.01, 0.05, ..., 1), was {tuple(edges)!r}")
+        raise InputError(f"edges must increase from 0 to 1 such as (0, 0.01, 0.05, ..., 1), was {show(edges)}")
     return e
 
 
