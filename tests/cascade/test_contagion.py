@@ -269,11 +269,11 @@ def test_hedged_owners_show_each_venues_outcome() -> None:
     assert row["left_exposed"]
     assert row["net_notional0"] == 0.0 < row["net_notional"]
     assert row["pnl"] == pytest.approx(row["pnl_hl"] + row["pnl_binance"], rel=1e-12)
-    # The long left open on binance lost with the crash.  Owner 10000's whole short on hl was an
-    # ADL counterparty at the crash's first step, at Hyperliquid's previous mark, its entry: it
-    # neither gained nor lost.  Owner 10001's short was only partly taken then (3.4 of 5 BTC
-    # before the routing was repeated at the fills the book settles at, 4.27 with more closes
-    # routed to ADL at that step); the rest gained with the crash (13,940, now 6,502).
+    # The long left open on binance lost with the crash.  Both owners' whole shorts on hl were
+    # ADL counterparties at the crash's first step (in profit there at 25x, ranked ahead of the
+    # crowd's shorts at a loss; before Hyperliquid's queue took the users in profit first, owner
+    # 10001's short was only partly taken and the rest gained 6,502 with the crash), at
+    # Hyperliquid's previous mark, their entry: neither gained nor lost.
     assert row["pnl_binance"] < 0.0 == row["pnl_hl"]
     pop = res.population
     ev = res.events
@@ -282,7 +282,7 @@ def test_hedged_owners_show_each_venues_outcome() -> None:
         hit = ev[(ev["account"] == i) & (ev["kind"] == "adl_victim")]
         assert set(hit["step"]) == {31}
         assert set(hit["price"]) == {pop.entry[i, 0]} == {60_000.0}
-    assert h.iloc[1]["pnl_hl"] > 0.0
+    assert h.iloc[1]["pnl_hl"] == 0.0
 
 
 def test_per_venue_table_and_json() -> None:

@@ -190,7 +190,8 @@ def test_bybit_fills_at_the_liquidated_orders_bankruptcy_price() -> None:
 # Longs opposite a liquidated short (qty, entry, mark 110, account value):
 #   L1  2 @ 100, AV 1,100: (110 / 100) x (220 / 1,100) = 1.1 x 0.2 = 0.22
 #   L2  1 @  50, AV   550: (110 /  50) x (110 /   550) = 2.2 x 0.2 = 0.44
-#   L3 10 @ 110, AV   550: (110 / 110) x (1,100 / 550) = 1.0 x 2.0 = 2.0
+#   L3 10 @ 110, AV   550: (110 / 110) x (1,100 / 550) = 1.0 x 2.0 = 2.0, at break-even: not in
+#      profit, so after L2 and L1 ("the affected users in profit" are ranked by the index)
 HYPERLIQUID = [
     AdlPosition(2.0, 100.0, 110.0, 1_100.0),
     AdlPosition(1.0, 50.0, 110.0, 550.0),
@@ -202,14 +203,23 @@ def test_hyperliquid_sorting_index() -> None:
     got = [hyperliquid_adl_index(p.qty, p.entry_price, p.mark_price, p.equity) for p in HYPERLIQUID]
     assert got == pytest.approx([0.22, 0.44, 2.0])
     q = adl_queue("hyperliquid", HYPERLIQUID, liquidated_qty=-12.0)
-    assert q.order == (2, 1, 0)
+    assert q.order == (1, 0, 2)
     assert q.indicator is None
 
 
+def test_hyperliquid_ranks_shorts_in_profit_before_shorts_at_a_loss() -> None:
+    """Shorts opposite a liquidated long, mark 100: S1 entered at 120 (in profit, index
+    100 / 120 x 100 / 50 = 1.67), S2 at 80 (at a loss, index 1.25 x 100 / 80 = 1.56, but not in
+    profit): S1 first, although the printed index of a short falls as its profit grows."""
+    shorts = [AdlPosition(-1.0, 80.0, 100.0, 80.0), AdlPosition(-1.0, 120.0, 100.0, 50.0)]
+    assert adl_queue("hyperliquid", shorts, liquidated_qty=1.0).order == (1, 0)
+
+
 def test_hyperliquid_closes_at_the_previous_mark() -> None:
-    """A short of 12 deleveraged: L3 10, L2 1, L1 1, all at the previous mark 108 (not the mark 110)."""
+    """A short of 12 deleveraged: L2 1, L1 2, then L3 (break-even) 9, all at the previous mark 108
+    (not the mark 110)."""
     fills = deleverage("hyperliquid", HYPERLIQUID, -12.0, previous_mark_price=108.0, bankruptcy_price=130.0)
-    assert [(f.index, f.qty, f.price) for f in fills] == [(2, 10.0, 108.0), (1, 1.0, 108.0), (0, 1.0, 108.0)]
+    assert [(f.index, f.qty, f.price) for f in fills] == [(1, 1.0, 108.0), (0, 2.0, 108.0), (2, 9.0, 108.0)]
     with pytest.raises(InputError, match="previous mark price"):
         adl_fill_price("hyperliquid", bankruptcy_price=130.0)
     with pytest.raises(InputError, match="bankruptcy price"):

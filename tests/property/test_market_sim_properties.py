@@ -44,7 +44,7 @@ def test_kernel_scores_equal_the_core_rules(qty: float, entry: float, mark_rel: 
     equity = abs(qty) * mark * equity_rel
     assert ka.binance_score(qty, entry, mark, equity) == core_adl.binance_adl_ranking(qty, entry, mark, equity)
     assert ka.bybit_score(qty, entry, mark, equity) == core_adl.bybit_adl_ranking(qty, entry, mark, equity)
-    assert ka.hyperliquid_score(qty, entry, mark, equity) == core_adl.hyperliquid_adl_index(qty, entry, mark, equity)
+    assert ka.hyperliquid_score(qty, entry, mark, equity) == core_adl.hyperliquid_adl_score(qty, entry, mark, equity)
 
 
 # --------------------------------------------------------------------------- random markets

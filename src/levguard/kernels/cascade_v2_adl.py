@@ -74,14 +74,16 @@ def bybit_score(q: float, entry: float, mark: float, equity: float) -> float:
 
 @jitable
 def hyperliquid_score(q: float, entry: float, mark: float, equity: float) -> float:
-    """Hyperliquid: ``(mark / entry) x (|notional| / account value)``.
+    """Hyperliquid: ``(mark / entry) x (|notional| / account value)`` for a position in profit;
+    ``-1 / index`` (below every position in profit) for one that is not.
 
     Notes
     -----
-    hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging, as
-    :func:`levguard.core.rules.adl.hyperliquid_adl_index`.
+    hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging ranks "the affected users
+    in profit" by the index; as :func:`levguard.core.rules.adl.hyperliquid_adl_score`.
     """
-    return (mark / entry) * (abs(q) * mark / equity)
+    index = (mark / entry) * (abs(q) * mark / equity)
+    return index if q * (mark - entry) > 0.0 else -1.0 / index
 
 
 @jitable

@@ -79,6 +79,7 @@ __all__ = [
     "bybit_pnl_ratio",
     "deleverage",
     "hyperliquid_adl_index",
+    "hyperliquid_adl_score",
     "hyperliquid_resolution",
 ]
 
@@ -282,6 +283,24 @@ def hyperliquid_adl_index(qty: float, entry_price: float, mark_price: float, acc
     return (p.mark_price / p.entry_price) * (abs(p.qty) * p.mark_price / p.equity)
 
 
+def hyperliquid_adl_score(qty: float, entry_price: float, mark_price: float, account_value: float) -> float:
+    """Return the score levguard ranks Hyperliquid's ADL queue by (higher: closed earlier).
+
+    The sorting index (:func:`hyperliquid_adl_index`) for a position in profit; ``-1 / index``
+    for a position at or below break-even, so it comes after every position in profit.
+
+    Notes
+    -----
+    hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging ranks "the affected users
+    in profit" by the index and names no order for the others; levguard closes them last (a
+    last resort when the users in profit do not hold enough), those of higher index first.
+    Ranking every opposite position by the index put a short at a loss (its ``mark / entry``
+    above 1) ahead of shorts in profit.
+    """
+    index = hyperliquid_adl_index(qty, entry_price, mark_price, account_value)
+    return index if qty * (mark_price - entry_price) > 0.0 else -1.0 / index
+
+
 def _bitmex_score(p: AdlPosition, i: int) -> float:
     bankruptcy = p.mark_price - p.equity / p.qty
     if not bankruptcy > 0:
@@ -296,7 +315,7 @@ _SCORES: dict[str, Callable[[AdlPosition, int], float]] = {
     "bitmex": _bitmex_score,
     "binance-usdm": lambda p, _i: binance_adl_ranking(p.qty, p.entry_price, p.mark_price, p.equity),
     "bybit-linear": lambda p, _i: bybit_adl_ranking(p.qty, p.entry_price, p.mark_price, p.equity),
-    "hyperliquid": lambda p, _i: hyperliquid_adl_index(p.qty, p.entry_price, p.mark_price, p.equity),
+    "hyperliquid": lambda p, _i: hyperliquid_adl_score(p.qty, p.entry_price, p.mark_price, p.equity),
 }
 
 
