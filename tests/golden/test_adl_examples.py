@@ -209,9 +209,9 @@ def test_hyperliquid_sorting_index() -> None:
 
 def test_hyperliquid_ranks_shorts_in_profit_before_shorts_at_a_loss() -> None:
     """Shorts opposite a liquidated long, mark 100: S1 entered at 120 (in profit, index
-    100 / 120 x 100 / 50 = 1.67), S2 at 80 (at a loss, index 1.25 x 100 / 80 = 1.56, but not in
-    profit): S1 first, although the printed index of a short falls as its profit grows."""
-    shorts = [AdlPosition(-1.0, 80.0, 100.0, 80.0), AdlPosition(-1.0, 120.0, 100.0, 50.0)]
+    100 / 120 x 100 / 50 = 1.67), S2 at 80 (at a loss, index 1.25 x 100 / 40 = 3.13, but not in
+    profit): S1 first, although the printed index of a short rises as its loss grows."""
+    shorts = [AdlPosition(-1.0, 80.0, 100.0, 40.0), AdlPosition(-1.0, 120.0, 100.0, 50.0)]
     assert adl_queue("hyperliquid", shorts, liquidated_qty=1.0).order == (1, 0)
 
 
