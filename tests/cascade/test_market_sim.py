@@ -685,3 +685,28 @@ def test_result_lookups_name_bad_keys() -> None:
     assert tiny.summary["events_dropped"] == tiny.counts.overflow
     with pytest.raises(InputError, match="max_events too small"):
         tiny.ledger()
+
+
+def test_a_run_beyond_the_default_event_table_is_run_again_with_room_for_every_event() -> None:
+    """20 accounts liquidated in 20 % slices without a minimum on a 30 % fall: 1,656 events, past
+    the default table (4 P + 1000 = 1,080).  The default run holds them all (it is run again with
+    room for every event), so the ledger balances and the Monte Carlo over such paths runs; an
+    explicit ``max_events`` is kept as given."""
+    from levguard.cascade import MarketPopulation
+    from levguard.cascade.market_montecarlo import market_monte_carlo
+
+    pop = MarketPopulation.from_population(population_from_distribution(20, price=100.0, seed=1, total_notional=1e6))
+    regime = MarginRegime(mmr=0.01, partial=0.2, liquidation_fee=0.0)
+    spec = MarketSpec(["BTC"], [MarketVenue("v", Market(depth=1e3, half_life_steps=30), regime, None,
+                                            VenueSettings(insurance_fund=0.0), "bitmex")])  # fmt: skip
+    path = np.linspace(100.0, 70.0, 61)
+    res = simulate_market(pop, path, spec)
+    assert res.counts.overflow == 0
+    assert res.counts.events > 4 * 20 + 1000
+    ledger = res.ledger()
+    assert abs(ledger["residual"]) <= 1e-9 * ledger["scale"]
+    capped = simulate_market(pop, path, spec, max_events=1_080)
+    assert capped.counts.events == 1_080
+    assert capped.counts.events + capped.counts.overflow == res.counts.events
+    mc = market_monte_carlo(pop, spec, {"model": "user", "assets": ["BTC"], "paths": {"BTC": path}}, 2, scheduler=None)
+    assert len(mc.paths) == 2

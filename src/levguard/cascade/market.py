@@ -468,8 +468,9 @@ def simulate_market(
     steps_per_year : float
         Annualises the dynamic regime's realised volatility (default: minutes).
     max_events : int, optional
-        Capacity of the event table (default ``4 P + 1000`` with ``P`` the open positions);
-        beyond it events are counted only.
+        Capacity of the event table; beyond it events are counted only (``ledger()`` then
+        refuses).  By default ``4 P + 1000`` with ``P`` the open positions, and a run that needs
+        more is run once more with a table that holds every event.
     naive : bool
         Test every account exactly in every round instead of the sorted sweep (same result).
 
@@ -486,13 +487,20 @@ def simulate_market(
     n_steps = exo.shape[0] - 1
     _pos(steps_per_year, "steps_per_year")
     naive = flag(naive, "naive")
-    acc, tiers, depth_mult, oracle, venues, books, cfg = kernel_inputs(
-        population, spec, n_steps, steps_per_year, naive, start=exo[0]
-    )
-    n_pos = int(np.count_nonzero(acc.qty))
-    cap = 4 * n_pos + 1000 if max_events is None else _int(max_events, "max_events")
-    out = new_market_outputs(acc.wallet.shape[0], spec.n_assets, spec.n_venues, n_steps + 1, cap)
-    counts = market_cascade_nb(acc, tiers, exo, depth_mult, oracle, venues, books, cfg, out)
+    cap = None if max_events is None else _int(max_events, "max_events")
+    while True:
+        acc, tiers, depth_mult, oracle, venues, books, cfg = kernel_inputs(
+            population, spec, n_steps, steps_per_year, naive, start=exo[0]
+        )
+        if cap is None:
+            cap = 4 * int(np.count_nonzero(acc.qty)) + 1000
+        out = new_market_outputs(acc.wallet.shape[0], spec.n_assets, spec.n_venues, n_steps + 1, cap)
+        counts = market_cascade_nb(acc, tiers, exo, depth_mult, oracle, venues, books, cfg, out)
+        if counts.overflow == 0 or max_events is not None:
+            break
+        # The default table was too small (partial slices without a minimum can close a position
+        # in many pieces a step): the run is deterministic, so once more with room for every event.
+        cap = int(counts.events) + int(counts.overflow)
     _check_finite(spec, out)
     books_t = _books_table(spec, out)
     venues_t = _venues_table(spec, population, out)
