@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from levguard.cascade import Market, VenueSettings, calibrate, population_from_distribution, simulate_path
 from levguard.core.risk.covariance import covariance_from_returns
 from levguard.core.risk.scoring import diebold_mariano, newey_west_variance, reliability_table
 from levguard.errors import InputError
@@ -30,6 +31,18 @@ def _bars_with_text_cell() -> pd.DataFrame:
 
 
 BARS = _bars_with_text_cell()
+POP = population_from_distribution(50, price=100.0, seed=1)
+BOOK = Market(depth=1000.0)
+GBM = {"model": "gbm", "s0": 100.0, "sigma": 0.8, "n_steps": 10, "dt_years": 1e-5, "seed": 1}
+
+
+def _oracle(oracle: object) -> object:
+    return simulate_path(POP, [100.0, 90.0], market=BOOK, venue=VenueSettings(oracle=oracle))
+
+
+def _depth(multiplier: object) -> object:
+    return simulate_path(POP, [100.0, 90.0], market=Market(depth=10.0, depth_multiplier=multiplier))
+
 
 CASES: list[tuple[str, Callable[[], object], str]] = [
     ("realized_vol ewma", lambda: realized_vol(BARS, "ewma"), r"data\['close'\]"),
@@ -42,6 +55,25 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("reliability_table edges text", lambda: reliability_table([0.1], [0], edges=["a", 1]), "edges must"),
     ("reliability_table edges scalar", lambda: reliability_table([0.1], [0], edges=5), "edges must"),  # type: ignore[arg-type]
     ("covariance_from_returns", lambda: covariance_from_returns([["a", 1], [2, 3]]), "returns must be"),
+    ("depth_multiplier text step", lambda: _depth({"shock_step": "a"}), r"market\.depth_multiplier\.shock_step"),
+    ("depth_multiplier fractional step", lambda: _depth({"shock_step": 2.7}), "shock_step must be an integer"),
+    ("depth_multiplier text floor", lambda: _depth({"floor": "x"}), r"market\.depth_multiplier\.floor"),
+    ("depth_multiplier text array", lambda: _depth(["a", 1.0]), "market.depth_multiplier must be"),
+    (
+        "oracle corrupt not a list",
+        lambda: _oracle({"sources": 2, "corrupt": 5}),
+        r"venue\.oracle\.corrupt must be a list",
+    ),
+    (
+        "oracle stale past the end",
+        lambda: _oracle({"sources": 2, "stale": [{"source": 0, "from": 50, "to": 60}]}),
+        r"venue\.oracle\.stale\.from must be <= the path's last step 1",
+    ),
+    (
+        "calibrate text efficiency",
+        lambda: calibrate(POP, GBM, 3, {"kind": ["static", "dynamic"]}, market=BOOK, efficiency="kind", epsilon=1.0),
+        "efficiency must be a grid parameter of numbers",
+    ),
 ]
 
 

@@ -296,6 +296,13 @@ def calibrate(
             raise InputError(f"grid: values of {k!r} must be a non-empty list, was {grid[k]!r}")
     if efficiency is not None and efficiency not in keys:
         raise InputError(f"efficiency must be one of the grid's parameters {keys}, was {efficiency!r}")
+    if efficiency is not None and not all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in grid[efficiency]
+    ):
+        raise InputError(
+            f"efficiency must be a grid parameter of numbers (e.g. max_leverage, oi_cap), "
+            f"{efficiency!r} held {show(list(grid[efficiency]))}"
+        )
     rows = []
     combos = list(itertools.product(*(list(grid[k]) for k in keys)))
     # One Dask client for the whole sweep (not one cluster per parameter set).

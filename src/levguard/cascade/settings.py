@@ -101,13 +101,19 @@ class Market:
             unknown = set(dm) - {"shock_step", "floor", "recovery_half_life"}
             if unknown:
                 raise InputError(f"market.depth_multiplier: unknown keys {sorted(unknown)}")
+            name = "market.depth_multiplier"
             return depth_multiplier_path(
                 n_steps,
-                shock_step=int(dm.get("shock_step", 0)),
-                floor=float(dm.get("floor", 1.0)),
-                recovery_half_life=float(dm.get("recovery_half_life", math.inf)),
+                shock_step=_int(dm.get("shock_step", 0), f"{name}.shock_step"),
+                floor=number(dm.get("floor", 1.0), f"{name}.floor"),
+                recovery_half_life=number(dm.get("recovery_half_life", math.inf), f"{name}.recovery_half_life"),
             )
-        arr = np.asarray(dm, dtype=float)
+        try:
+            arr = np.asarray(dm, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(
+                f"market.depth_multiplier must be a mapping or {n_steps + 1} numbers, was {show(dm)}"
+            ) from None
         if arr.shape != (n_steps + 1,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0.0):
             raise InputError(
                 f"market.depth_multiplier must be {n_steps + 1} finite values > 0 (one per step), had shape {arr.shape}"
@@ -384,7 +390,10 @@ class VenueSettings:
             s = _int(o.get("sources", 1), "venue.oracle.sources", 1)
             m = np.ones((n_steps + 1, s))
             for what in ("corrupt", "stale"):
-                for ev in o.get(what, ()) or ():
+                events = o.get(what, ()) or ()
+                if not isinstance(events, list | tuple):
+                    raise InputError(f"venue.oracle.{what} must be a list of mappings, was {show(events)}")
+                for ev in events:
                     if not isinstance(ev, Mapping):
                         raise InputError(f"venue.oracle.{what} must be a list of mappings, held {show(ev)}")
                     src = _int(ev.get("source", 0), f"venue.oracle.{what}.source")
@@ -394,6 +403,10 @@ class VenueSettings:
                     t1 = _int(ev.get("to", n_steps), f"venue.oracle.{what}.to")
                     if t1 < t0:  # a reversed interval did nothing, silently (an audit)
                         raise InputError(f"venue.oracle.{what}.to must be >= from, was {t1} < {t0}")
+                    if t0 > n_steps:  # an interval after the path's end did nothing, silently
+                        raise InputError(
+                            f"venue.oracle.{what}.from must be <= the path's last step {n_steps}, was {t0}"
+                        )
                     if what == "corrupt":
                         m[t0 : t1 + 1, src] = _pos(ev.get("factor", 1.0), "venue.oracle.corrupt.factor")
                     else:
