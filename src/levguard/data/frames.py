@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,7 @@ __all__ = [
     "ns_to_interval",
     "ohlcv_arrays",
     "ordered_ns",
+    "utc_iso",
 ]
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
@@ -208,6 +209,22 @@ def gap_note(ts: np.ndarray, what: str = "bars") -> str | None:
         f"{what} skip {long_.size:,} gap(s) longer than one bar ({missing:,} bar(s) missing; the longest, "
         f"{length}, after {start}): no funding, fills or liquidation checks inside them"
     )
+
+
+def utc_iso(ts_ns: object) -> list[str]:
+    """Format int64 nanosecond UTC times as ISO 8601 strings ending in ``Z``.
+
+    Whole seconds print as ``2024-01-01T08:00:00Z``; otherwise every time gets the fraction
+    digits the finest of them needs (3, 6 or 9: ``2024-01-01T08:59:59.999Z``), so nothing is cut
+    off and the strings read back (:func:`pandas.to_datetime`) as the same nanoseconds.
+    """
+    ts = np.asarray(ts_ns, dtype=np.int64).ravel()
+    frac = ts % 1_000_000_000  # 0 <= frac < 1 s, before 1970 too (the seconds are floored)
+    unit: Literal["s", "ms", "us", "ns"] = (
+        "s" if not frac.any() else "ms" if not (frac % 1_000_000).any() else "us" if not (frac % 1_000).any() else "ns"
+    )
+    times: np.ndarray = ts.view("M8[ns]")
+    return [f"{t}Z" for t in np.datetime_as_string(times, unit=unit).tolist()]
 
 
 def interval_to_ns(interval: str) -> int:

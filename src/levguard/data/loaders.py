@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.validate import path_arg, show
-from levguard.data.frames import INDEX_NAME, frame_arg, make_funding_frame, make_ohlcv_frame
+from levguard.data.frames import INDEX_NAME, frame_arg, make_funding_frame, make_ohlcv_frame, utc_iso
 from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
 from levguard.errors import DataError
 
@@ -275,17 +275,38 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a frame to Parquet (attrs kept in the file's metadata) or CSV (ISO timestamps)."""
+    """Write a frame to Parquet (attrs kept in the file's metadata) or CSV (ISO 8601 UTC times).
+
+    The index must be a timezone-aware ``DatetimeIndex`` (Parquet also takes a frame that keeps
+    its times in a column); CSV times are converted to UTC and written with a ``Z`` and the
+    fraction of a second they need (``2024-01-01T08:59:59.999Z``), so the file loads back as
+    the same nanoseconds.
+
+    Raises
+    ------
+    DataError
+        An unknown suffix; naive times or a missing time (NaT) in the index; for CSV, an index
+        that is not a ``DatetimeIndex``; a path that cannot be written.
+    """
     frame_arg(frame)
     p = path_arg(path)
-    if p.suffix.lower() not in (".parquet", ".pq", ".csv"):
+    csv = p.suffix.lower() == ".csv"
+    if not csv and p.suffix.lower() not in (".parquet", ".pq"):
         raise DataError(f"{p}: unknown format; use .parquet or .csv")
+    idx = frame.index
+    if csv and not isinstance(idx, pd.DatetimeIndex):  # a RangeIndex was written as 1970-01-01 rows
+        raise DataError(f"{p}: the index must be a DatetimeIndex of UTC times to write a CSV, was {type(idx).__name__}")
+    if isinstance(idx, pd.DatetimeIndex):
+        if idx.tz is None:  # written with a Z, they would claim to be UTC
+            raise DataError(f"{p}: the index holds naive datetimes; levguard needs UTC (index.tz_localize('UTC'))")
+        if idx.hasnans:
+            raise DataError(f"{p}: row {int(np.flatnonzero(idx.isna())[0])} of the index is a missing time (NaT)")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        if p.suffix.lower() == ".csv":
+        if csv:
             out = frame.copy()
-            out.index = pd.DatetimeIndex(out.index).strftime("%Y-%m-%dT%H:%M:%SZ")
-            out.index.name = INDEX_NAME
+            times = _utc_ns(pd.DatetimeIndex(idx).tz_convert("UTC"), str(p), INDEX_NAME)
+            out.index = pd.Index(utc_iso(times), name=INDEX_NAME)
             out.to_csv(p)
         else:
             frame.to_parquet(p)
