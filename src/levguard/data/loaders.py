@@ -26,6 +26,7 @@ from levguard.core.validate import path_arg, show
 from levguard.data.frames import INDEX_NAME, frame_arg, make_funding_frame, make_ohlcv_frame, utc_iso
 from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
 from levguard.errors import DataError
+from levguard.files import replacing
 
 __all__ = ["check_file", "detect_kind", "load_funding", "load_ohlcv", "load_series", "read_table", "save_frame"]
 
@@ -286,7 +287,8 @@ def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     ------
     DataError
         An unknown suffix; naive times or a missing time (NaT) in the index; for CSV, an index
-        that is not a ``DatetimeIndex``; a path that cannot be written.
+        that is not a ``DatetimeIndex``; a path that cannot be written (the previous file, if any,
+        is left as it was: the frame is written to a temporary file beside it, then moved over it).
     """
     frame_arg(frame)
     p = path_arg(path)
@@ -301,15 +303,18 @@ def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
             raise DataError(f"{p}: the index holds naive datetimes; levguard needs UTC (index.tz_localize('UTC'))")
         if idx.hasnans:
             raise DataError(f"{p}: row {int(np.flatnonzero(idx.isna())[0])} of the index is a missing time (NaT)")
+    if csv:
+        out = frame.copy()
+        times = _utc_ns(pd.DatetimeIndex(idx).tz_convert("UTC"), str(p), INDEX_NAME)
+        out.index = pd.Index(utc_iso(times), name=INDEX_NAME)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if csv:
-            out = frame.copy()
-            times = _utc_ns(pd.DatetimeIndex(idx).tz_convert("UTC"), str(p), INDEX_NAME)
-            out.index = pd.Index(utc_iso(times), name=INDEX_NAME)
-            out.to_csv(p)
-        else:
-            frame.to_parquet(p)
+        # Written beside the target and moved over it at the end: a failed or killed write
+        # (a full disk, a file-size limit) leaves the previous file whole.
+        with replacing(p) as (temp,):
+            if csv:
+                out.to_csv(temp)
+            else:
+                frame.to_parquet(temp)
     except OSError as exc:  # a directory, a full disk, a path under a file
         raise DataError(f"{p}: cannot be written ({exc.strerror or type(exc).__name__})") from None
     return p

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -71,3 +74,30 @@ def test_a_missing_time_is_refused(tmp_path: Path) -> None:
     bars.index = pd.DatetimeIndex([bars.index[0], pd.NaT], name="timestamp")
     with pytest.raises(DataError, match=r"row 1 of the index is a missing time \(NaT\)"):
         save_frame(bars, tmp_path / "M_1h.csv")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path: Path, suffix: str) -> None:
+    # `ulimit -f 100; levguard data resample ... --out old.csv` cut the old file short: save_frame
+    # wrote over it in place. It now writes beside it and moves the result over it at the end.
+    src = tmp_path / "S_1h.csv"
+    n = 20_000
+    save_frame(_bars([T0 + i * H for i in range(n)]).assign(volume=[float(i) for i in range(n)]), src)
+    out = tmp_path / f"out{suffix}"
+    out.write_bytes(b"the previous file\n")
+    limit = 40_000  # bytes: above the previous file, below the new one
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))\n"
+        "from levguard.cli.main import run\n"
+        f"sys.argv = ['levguard', 'data', 'resample', {str(src)!r}, '--interval', '2h', '--out', {str(out)!r}]\n"
+        "run()\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert f"{out}: cannot be written (" in res.stderr
+    assert "File too large" in res.stderr
+    assert out.read_bytes() == b"the previous file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([src.name, out.name])  # no temporary file left
