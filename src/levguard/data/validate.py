@@ -13,6 +13,8 @@ rule                  meaning
 ``open_range``        open outside [low, high]
 ``close_range``       close outside [low, high]
 ``mixed_interval``    a step between bars is not a whole multiple of the bar interval
+``misaligned``        a bar time is off the UTC grid of its interval (1m to 1d intervals that
+                      divide a day: 08:59:59.999 for a 1h bar); often a close time
 ``interval``          the inferred interval differs from the declared one
 ====================  ==============================================================
 
@@ -37,6 +39,7 @@ from levguard.data.frames import (
     frame_arg,
     interval_to_ns,
     ns_to_interval,
+    utc_iso,
 )
 from levguard.errors import DataError, InputError
 
@@ -134,14 +137,14 @@ class ValidationReport:
         }
 
 
-def _iso(ts: pd.Timestamp | int) -> str:
-    t = pd.Timestamp(ts, unit="ns", tz="UTC") if isinstance(ts, int | np.integer) else ts
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(ts_ns: int | np.integer) -> str:
+    # One time as ISO 8601 UTC, with its fraction of a second when it has one.
+    return utc_iso([ts_ns])[0]
 
 
 class _Collector:
-    def __init__(self, index: pd.DatetimeIndex, line_offset: int | None) -> None:
-        self.index = index
+    def __init__(self, ts: np.ndarray, line_offset: int | None) -> None:
+        self.ts = ts
         self.line_offset = line_offset
         self.issues: list[Issue] = []
         self.counts: dict[str, int] = {}
@@ -157,7 +160,7 @@ class _Collector:
             shown = "" if value is None else f", was {value!r}"
             line = None if self.line_offset is None else r + self.line_offset
             self.issues.append(
-                Issue(rule, r, line, _iso(self.index[r]), column, value, text.format(column=column) + shown)
+                Issue(rule, r, line, _iso(self.ts[r]), column, value, text.format(column=column) + shown)
             )
 
 
@@ -184,6 +187,36 @@ def _infer_interval(d: np.ndarray) -> int | None:
         return None
     values, counts = np.unique(pos, return_counts=True)
     return int(values[np.argmax(counts)])
+
+
+_DAY_NS = 86_400 * 1_000_000_000
+_MINUTE_NS = 60 * 1_000_000_000
+# Binance's close_time is the bar's open + interval - 1 ms (- 1 µs in its microsecond files).
+_CLOSE_LAGS = ((1_000_000, "ms"), (1_000, "µs"))
+
+
+def _aligned(c: _Collector, ts: np.ndarray, step: int) -> None:
+    """Bars off the UTC grid of their interval, for whole-minute intervals that divide a day.
+
+    A bar of such an interval opens at a whole multiple of it since 1970-01-01T00:00Z (a day
+    starts at 00:00 UTC, as every venue's klines do): 08:59:59.999 is a close time, and funding
+    settling at 08:00 was then charged to the wrong bar.  Longer intervals are not checked
+    (weeks start on Monday at Binance, not on the epoch's Thursday).
+    """
+    if step % _MINUTE_NS != 0 or _DAY_NS % step != 0:
+        return
+    off = np.flatnonzero(ts % step != 0)
+    if off.size == 0:
+        return
+    every = ns_to_interval(step)
+    grid = f"bar time is off the {every} grid (multiples of {every} from 00:00 UTC)"
+    rest = off
+    for lag, unit in _CLOSE_LAGS:
+        close = (ts[rest] + lag) % step == 0
+        text = f"{grid}: it looks like a close time (open + {every} - 1 {unit}); stamp bars with their open time"
+        c.add("misaligned", rest[close], None, None, text)
+        rest = rest[~close]
+    c.add("misaligned", rest, None, None, f"{grid}; stamp bars with their open time")
 
 
 def validate_ohlcv(
@@ -225,8 +258,8 @@ def validate_ohlcv(
     if missing:
         raise DataError(f"{src}: missing column(s) {missing}; expected {list(OHLCV_COLUMNS)}")
     idx = _check_index(frame, src)
-    c = _Collector(idx, line_offset)
     ts = idx.as_unit("ns").asi8
+    c = _Collector(ts, line_offset)
     d = _time_rules(c, ts)
     o, h, lo, cl, v = (float_column(frame, col, src) for col in OHLCV_COLUMNS)
     for col, arr in zip(OHLCV_COLUMNS, (o, h, lo, cl, v), strict=True):
@@ -264,9 +297,11 @@ def validate_ohlcv(
             None,
             f"step to this bar is not a multiple of the {ns_to_interval(step)} interval",
         )
+        _aligned(c, ts, step)
         gap_rows = np.flatnonzero(pos & (d % step == 0) & (d > step)) + 1
-        for r in gap_rows:
-            gap_list.append(Gap(_iso(idx[int(r) - 1]), _iso(idx[int(r)]), int(d[int(r) - 1] // step) - 1))
+        after, before = utc_iso(ts[gap_rows - 1]), utc_iso(ts[gap_rows])
+        for r, a, b in zip(gap_rows.tolist(), after, before, strict=True):
+            gap_list.append(Gap(a, b, int(d[r - 1] // step) - 1))
         if gaps == "error" and gap_rows.size:
             c.add("gap", gap_rows, None, None, "bars are missing before this row")
     out = frame
@@ -285,8 +320,8 @@ def validate_ohlcv(
         source=src,
         kind=str(frame.attrs.get("kind", "ohlcv")),
         rows=len(frame),
-        first=_iso(idx[0]) if len(idx) else None,
-        last=_iso(idx[-1]) if len(idx) else None,
+        first=_iso(ts[0]) if len(ts) else None,
+        last=_iso(ts[-1]) if len(ts) else None,
         interval=ns_to_interval(step) if step else None,
         issues=tuple(sorted(c.issues, key=lambda i: i.row)),
         gaps=tuple(gap_list),
@@ -313,8 +348,8 @@ def validate_funding(
     if FUNDING_COLUMNS[0] not in frame.columns:
         raise DataError(f"{src}: missing column 'funding_rate'")
     idx = _check_index(frame, src)
-    c = _Collector(idx, line_offset)
     ts = idx.as_unit("ns").asi8
+    c = _Collector(ts, line_offset)
     d = _time_rules(c, ts)
     r = float_column(frame, "funding_rate", src)
     c.add("nan", np.flatnonzero(~np.isfinite(r)), "funding_rate", r, "{column} is not a finite number")
@@ -332,8 +367,8 @@ def validate_funding(
         source=src,
         kind="funding",
         rows=len(frame),
-        first=_iso(idx[0]) if len(idx) else None,
-        last=_iso(idx[-1]) if len(idx) else None,
+        first=_iso(ts[0]) if len(ts) else None,
+        last=_iso(ts[-1]) if len(ts) else None,
         interval=ns_to_interval(step) if step else None,
         issues=tuple(sorted(c.issues, key=lambda i: i.row)),
         counts=c.counts,

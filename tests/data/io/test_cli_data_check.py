@@ -128,3 +128,17 @@ def test_a_header_without_rows_is_invalid(tmp_path: Path) -> None:
     js = json.loads(runner.invoke(app, ["data", "check", str(p), "--json"]).stdout)
     assert js["ok"] is False
     assert js["empty"] is True
+
+
+def test_check_prints_times_with_their_fraction_of_a_second(tmp_path: Path) -> None:
+    # The report printed 08:59:59.999 as 08:59:59Z: the close time it names could not be seen.
+    p = tmp_path / "X_1h.csv"
+    p.write_text(HEADER + "2024-01-01T08:59:59.999Z,1,2,0.5,1.5,3\n2024-01-01T09:59:59.999Z,1,2,0.5,1.5,3\n")
+    res = runner.invoke(app, ["data", "check", str(p)])
+    assert res.exit_code == 1, res.output
+    assert "2024-01-01T08:59:59.999Z" in res.stdout
+    assert "2024-01-01T09:59:59.999Z" in res.stdout
+    assert "misaligned" in res.stdout
+    js = json.loads(runner.invoke(app, ["data", "check", str(p), "--json"]).stdout)
+    assert js["issues"][0]["timestamp"] == "2024-01-01T08:59:59.999Z"
+    assert js["counts"] == {"misaligned": 2}

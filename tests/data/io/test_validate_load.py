@@ -278,3 +278,56 @@ def test_save_frame_names_a_path_it_cannot_write(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(DataError, match=r"a_file/out.csv: cannot be written \("):  # was FileExistsError
         save_frame(frame, blocker / "out.csv")
+
+
+def test_bars_stamped_with_close_times_are_refused_by_row(tmp_path: Path) -> None:
+    # Binance's close_time (08:59:59.999 for the 08:00 bar) read as an open time: the loaders took
+    # it, and funding settling at 09:00 was charged to the 08:00 bar.
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    rows = [f"{(t0 + pd.Timedelta(hours=i + 1, milliseconds=-1)).isoformat()},10,11,9,10.5,1" for i in range(5)]
+    p = _csv(tmp_path, rows)
+    with pytest.raises(DataError) as exc:
+        load_ohlcv(p)
+    assert str(exc.value) == (
+        f"{p}, row 0 (line 2), 2024-01-01T00:59:59.999Z: bar time is off the 1h grid (multiples of 1h from "
+        "00:00 UTC): it looks like a close time (open + 1h - 1 ms); stamp bars with their open time "
+        "(4 more problem(s))"
+    )
+    report = check_file(p)
+    assert report.counts == {"misaligned": 5}
+    assert (report.first, report.last) == ("2024-01-01T00:59:59.999Z", "2024-01-01T04:59:59.999Z")
+
+
+def test_close_times_in_microseconds_and_other_offsets_are_named(tmp_path: Path) -> None:
+    us = tmp_path / "US_1h.csv"
+    close = [1_704_070_800_000_000 - 1 + i * 3_600_000_000 for i in range(4)]  # Binance's µs close_time
+    us.write_text("open_time,open,high,low,close,volume\n" + "".join(f"{t},1,2,0.5,1.5,3\n" for t in close))
+    with pytest.raises(DataError, match=r"row 0 \(line 2\), 2024-01-01T00:59:59.999999Z: .*open \+ 1h - 1 µs"):
+        load_ohlcv(us)
+    half = _csv(tmp_path, [r.replace(":00:00Z", ":30:00Z") for r in _bars(4)], name="H_1h.csv")
+    with pytest.raises(DataError, match=r"row 0 \(line 2\), 2024-01-01T00:30:00Z: bar time is off the 1h grid \(mul"):
+        load_ohlcv(half)
+    assert "close time" not in check_file(half).first_error()
+    # A declared 4h interval puts 01:00 bars off its grid, one bar in six hours stamps or not.
+    four = _csv(tmp_path, [r for i, r in enumerate(_bars(24)) if i % 4 == 1], name="F_4h.csv")
+    assert check_file(four).counts == {"misaligned": 6}
+
+
+def test_only_intervals_that_divide_a_day_are_held_to_the_epoch_grid(tmp_path: Path) -> None:
+    # Weekly bars open on Monday (Binance), not on the epoch's Thursday: not checked.
+    mondays = [f"{d}T00:00:00Z,1,2,0.5,1.5,3" for d in ("2024-01-01", "2024-01-08", "2024-01-15")]
+    assert load_ohlcv(_csv(tmp_path, mondays, name="W_1w.csv")).attrs["interval"] == "1w"
+    days = [f"2024-01-0{d}T00:00:00Z,1,2,0.5,1.5,3" for d in (1, 2, 3)]
+    assert load_ohlcv(_csv(tmp_path, days, name="D_1d.csv")).attrs["interval"] == "1d"
+    noon = [r.replace("T00:", "T12:") for r in days]
+    assert check_file(_csv(tmp_path, noon, name="N_1d.csv")).counts == {"misaligned": 3}
+
+
+@pytest.mark.shared_data
+def test_every_shared_ohlcv_file_is_on_its_grid(shared_dir: Path) -> None:
+    files = sorted((shared_dir / "data/ohlcv").glob("*.csv"))
+    assert files
+    for path in files:
+        report = check_file(path)
+        assert report.ok, report.first_error()
+        assert "misaligned" not in report.counts
