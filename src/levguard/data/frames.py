@@ -34,6 +34,9 @@ __all__ = [
     "OHLCV_COLUMNS",
     "OHLCVArrays",
     "bar_step_ns",
+    "epoch_to_ns",
+    "epoch_unit_name",
+    "epoch_unit_ns",
     "frame_bar_ns",
     "gap_note",
     "hourly_arrays",
@@ -44,6 +47,7 @@ __all__ = [
     "ns_to_interval",
     "ohlcv_arrays",
     "ordered_ns",
+    "step_text",
     "utc_iso",
 ]
 
@@ -176,10 +180,9 @@ def frame_bar_ns(frame: pd.DataFrame | pd.Series, what: str = "bars", ts: np.nda
     if interval:
         ns = interval_to_ns(interval)
         if d.shape[0] and ns != int(d.min()) and ns != (step := bar_step_ns(ts)):  # the sort only when needed
-            seen = ns_to_interval(step) if step % 1_000_000_000 == 0 else str(pd.Timedelta(step, unit="ns"))
             raise DataError(
-                f"{what}: attrs['interval'] is {interval!r} but the bars are {seen} apart (their commonest step); "
-                "correct the label or resample the bars"
+                f"{what}: attrs['interval'] is {interval!r} but the bars are {step_text(step)} apart "
+                "(their commonest step); correct the label or resample the bars"
             )
         return ns
     if d.shape[0] == 0:
@@ -253,6 +256,50 @@ def ns_to_interval(ns: int) -> str:
                 continue
             return f"{ns // size}{unit}"
     raise DataError(f"bar length must be a whole number of seconds, was {ns!r} ns")
+
+
+def step_text(ns: int) -> str:
+    """A step between times for messages: ``"4h"`` (:func:`ns_to_interval`) when it is whole
+    seconds, else the timedelta (``"0 days 00:00:00.003600"``)."""
+    return ns_to_interval(ns) if ns % 1_000_000_000 == 0 else str(pd.Timedelta(ns, unit="ns"))
+
+
+# Epoch units told apart by magnitude, one value at a time: below each bound, the unit's ns.
+_EPOCH_UNITS: tuple[tuple[float, int, str], ...] = (
+    (1e11, 1_000_000_000, "seconds"),
+    (1e14, 1_000_000, "milliseconds"),
+    (1e17, 1_000, "microseconds"),
+)
+
+
+def epoch_unit_ns(values: object) -> Int64Array1D:
+    """Return the nanoseconds per unit of each epoch time in ``values``, read from its magnitude.
+
+    ``|t| < 1e11`` counts seconds, ``< 1e14`` milliseconds, ``< 1e17`` microseconds, else
+    nanoseconds: value by value, so a file joining Binance's millisecond klines with its
+    microsecond ones (its spot archive since 2025) reads right.  For times from 1973-03-03
+    (1e11 ms) to 2262 the bands cannot be mistaken for one another.
+    """
+    size = np.abs(np.asarray(values, dtype=np.float64)).ravel()
+    out = np.ones(size.shape, dtype=np.int64)
+    for bound, ns, _ in reversed(_EPOCH_UNITS):
+        out[size < bound] = ns
+    return out
+
+
+def epoch_unit_name(unit_ns: int) -> str:
+    """``"milliseconds"`` for 1_000_000 (a unit of :func:`epoch_unit_ns`), and so on."""
+    return next((name for _, ns, name in _EPOCH_UNITS if ns == unit_ns), "nanoseconds")
+
+
+def epoch_to_ns(values: object) -> Int64Array1D:
+    """Convert whole epoch times to int64 nanoseconds, each in the unit its magnitude tells
+    (:func:`epoch_unit_ns`: seconds, milliseconds, microseconds or nanoseconds).
+
+    The caller checks that the results fit int64 nanoseconds (until 2262-04-11).
+    """
+    v = np.asarray(values, dtype=np.int64).ravel()
+    return v * epoch_unit_ns(v)
 
 
 def _kind(value: object) -> str:

@@ -2,8 +2,9 @@
 
 Accepted layouts (detected from the header, case-insensitive):
 
-* levguard / shared data: ``timestamp`` (ISO 8601 UTC or epoch s/ms/µs/ns) + ``open, high, low,
-  close, volume``; funding: ``timestamp`` + ``funding_rate``.
+* levguard / shared data: ``timestamp`` (ISO 8601 UTC or epoch s/ms/µs/ns, the unit of each
+  value told by its magnitude) + ``open, high, low, close, volume``; funding: ``timestamp`` +
+  ``funding_rate``.
 * Binance archive klines: ``open_time`` (epoch ms or µs) + ``open, high, low, close, volume`` ...
   (header-less archive files are handled by the downloader).
 * Binance funding: ``calc_time``/``fundingTime`` + ``last_funding_rate``/``fundingRate``.
@@ -23,7 +24,16 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.validate import path_arg, show
-from levguard.data.frames import INDEX_NAME, frame_arg, make_funding_frame, make_ohlcv_frame, utc_iso
+from levguard.data.frames import (
+    INDEX_NAME,
+    epoch_to_ns,
+    epoch_unit_name,
+    epoch_unit_ns,
+    frame_arg,
+    make_funding_frame,
+    make_ohlcv_frame,
+    utc_iso,
+)
 from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
 from levguard.errors import DataError
 from levguard.files import replacing
@@ -81,17 +91,24 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
     raw = table[name]
     if pd.api.types.is_numeric_dtype(raw):
         values = raw.to_numpy()
-        size = np.abs(values.astype(np.float64))
-        if not np.isfinite(size).all():
-            bad = int(np.flatnonzero(~np.isfinite(size))[0])
+        number = values.astype(np.float64)
+        if not np.isfinite(number).all():
+            bad = int(np.flatnonzero(~np.isfinite(number))[0])
             raise DataError(f"{source}, row {bad}: {name} is not a finite number, was {values[bad]!r}")
-        top = float(size.max()) if values.size else 0.0
-        # Epoch units by magnitude: s < 1e11 <= ms < 1e14 <= µs < 1e17 <= ns.
-        scale = 1_000_000_000 if top < 1e11 else 1_000_000 if top < 1e14 else 1_000 if top < 1e17 else 1
-        if top * scale >= _NS_LIMIT:  # int64 nanoseconds would wrap around
-            bad = int(np.argmax(size))
+        # The unit of each value from its magnitude (a file may join ms and µs klines).
+        unit = epoch_unit_ns(number)
+        far = np.abs(number) * unit >= _NS_LIMIT  # int64 nanoseconds would wrap around
+        if far.any():
+            bad = int(np.argmax(far))
             raise DataError(f"{source}, row {bad}: {name} {values[bad].item()!r} is {_OUT_OF_RANGE}")
-        return values.astype(np.int64) * scale
+        part = number != np.floor(number)  # cut off by the conversion to integers
+        if part.any():
+            bad = int(np.argmax(part))
+            raise DataError(
+                f"{source}, row {bad}: {name} must be a whole number of {epoch_unit_name(int(unit[bad]))}, "
+                f"was {values[bad].item()!r}"
+            )
+        return epoch_to_ns(values.astype(np.int64))
     if pd.api.types.is_datetime64_any_dtype(raw):
         ser = pd.Series(raw)
         if ser.dt.tz is None:

@@ -15,7 +15,8 @@ rule                  meaning
 ``mixed_interval``    a step between bars is not a whole multiple of the bar interval
 ``misaligned``        a bar time is off the UTC grid of its interval (1m to 1d intervals that
                       divide a day: 08:59:59.999 for a 1h bar); often a close time
-``interval``          the inferred interval differs from the declared one
+``interval``          the inferred interval differs from the declared one, or is not a whole
+                      number of seconds
 ====================  ==============================================================
 
 Gaps (steps of k > 1 bars) are reported and, on request, filled (flat bars at the previous
@@ -39,6 +40,7 @@ from levguard.data.frames import (
     frame_arg,
     interval_to_ns,
     ns_to_interval,
+    step_text,
     utc_iso,
 )
 from levguard.errors import DataError, InputError
@@ -274,6 +276,17 @@ def validate_ohlcv(
     declared = interval or (str(frame.attrs.get("interval")) if frame.attrs.get("interval") else None)
     # Infer from the sorted, distinct times so that disorder is reported once, as disorder.
     inferred = _infer_interval(np.diff(np.unique(ts)))
+    if inferred is not None and inferred % 1_000_000_000 != 0:
+        # No bar interval is a fraction of a second: times read in the wrong unit, usually (this
+        # was a DataError naming neither the file nor a row).
+        c.add(
+            "interval",
+            np.array([int(np.argmax(d == inferred)) + 1]),
+            None,
+            None,
+            f"bars are {step_text(inferred)} apart, not a whole number of seconds (times in the wrong unit?)",
+        )
+        inferred = None
     step = interval_to_ns(declared) if declared else inferred
     steps = np.diff(np.unique(ts))
     # A declared interval that never occurs over several steps is a wrong declaration (4h bars
@@ -284,7 +297,7 @@ def validate_ohlcv(
             np.array([int(np.argmax(d == inferred)) + 1]),
             None,
             None,
-            f"bars are {ns_to_interval(inferred)} apart but the declared interval is {declared}",
+            f"bars are {step_text(inferred)} apart but the declared interval is {declared}",
         )
     gap_list: list[Gap] = []
     if step:

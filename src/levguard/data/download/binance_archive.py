@@ -53,7 +53,7 @@ from levguard.data.download._common import (
     time_range,
 )
 from levguard.data.download.http import HttpClient, RateLimiter, part_path
-from levguard.data.frames import make_funding_frame, make_ohlcv_frame
+from levguard.data.frames import epoch_to_ns, make_funding_frame, make_ohlcv_frame
 from levguard.data.validate import validate_funding, validate_ohlcv
 from levguard.errors import DataError, InputError
 
@@ -113,7 +113,6 @@ ARCHIVE_INTERVALS: tuple[str, ...] = (
 _DIRS = {"ohlcv": "klines", "mark": "markPriceKlines", "index": "indexPriceKlines", "funding": "fundingRate"}
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_US_THRESHOLD = 10**14
 _NOT_LISTED = "not on the archive (before the symbol listed, or after it delisted); skipped"
 
 
@@ -161,12 +160,6 @@ def parse_checksum(text: str, filename: str) -> str:
         shown = text.strip()[:120]
         raise DataError(f"{filename}.CHECKSUM: expected '<sha256 hex>  {filename}', was {shown!r}")
     return parts[0].lower()
-
-
-def epoch_to_ns(values: np.ndarray) -> np.ndarray:
-    """Convert epoch milliseconds (or microseconds, for values above 1e14) to int64 nanoseconds."""
-    v = np.asarray(values, dtype=np.int64)
-    return np.where(v > _US_THRESHOLD, v * 1_000, v * 1_000_000).astype(np.int64)
 
 
 def _has_header(data: bytes) -> bool:
