@@ -14,6 +14,8 @@ Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUS
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import math
 import re
 import zlib
@@ -235,10 +237,8 @@ def load_ohlcv(
     )
     if not validate:
         return (frame, None) if return_report else frame
-    is_csv = ".csv" in "".join(p.suffixes).lower()
-    frame, report = validate_ohlcv(
-        frame, source=src, interval=interval or name_interval, gaps=gaps, line_offset=2 if is_csv else None
-    )
+    frame, report = validate_ohlcv(frame, source=src, interval=interval or name_interval, gaps=gaps)
+    report = _with_lines(report, p)
     report.raise_for_errors()
     if not frame.attrs.get("interval") and report.interval:
         frame.attrs["interval"] = report.interval
@@ -261,8 +261,8 @@ def load_funding(
     frame = make_funding_frame(ts, _numeric(table, rate_col, src), symbol=symbol or name_symbol, source=src)
     if not validate:
         return (frame, None) if return_report else frame
-    is_csv = ".csv" in "".join(p.suffixes).lower()
-    frame, report = validate_funding(frame, source=src, line_offset=2 if is_csv else None)
+    frame, report = validate_funding(frame, source=src)
+    report = _with_lines(report, p)
     report.raise_for_errors()
     frame.attrs["interval"] = report.interval or ""
     return (frame, report) if return_report else frame
@@ -283,13 +283,34 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
     k = detect_kind(table) if kind == "auto" else kind
     if k == "funding":
         frame = load_funding(p, validate=False)
-        return validate_funding(frame, source=str(p), line_offset=2 if ".csv" in p.name.lower() else None)[1]
+        return _with_lines(validate_funding(frame, source=str(p))[1], p)
     bar_kind: Literal["ohlcv", "mark", "index"] = "mark" if k == "mark" else "index" if k == "index" else "ohlcv"
     frame = load_ohlcv(p, validate=False, interval=interval, kind=bar_kind)
     _, name_interval = _name_parts(p)
-    return validate_ohlcv(
-        frame, source=str(p), interval=interval or name_interval, line_offset=2 if ".csv" in p.name.lower() else None
-    )[1]
+    return _with_lines(validate_ohlcv(frame, source=str(p), interval=interval or name_interval)[1], p)
+
+
+def _with_lines(report: ValidationReport, path: Path) -> ValidationReport:
+    # The report with each issue's line in a CSV file (None in Parquet, or when unknown).
+    if not report.issues or ".csv" not in "".join(path.suffixes).lower():
+        return report
+    lines = _csv_lines(path, report.rows)
+    if lines is None:
+        return report
+    return dataclasses.replace(report, issues=tuple(dataclasses.replace(i, line=lines[i.row]) for i in report.issues))
+
+
+def _csv_lines(path: Path, rows: int) -> list[int] | None:
+    # The 1-based file line of each data row. pandas skips blank lines (also before the header),
+    # so a row is not on line row + 2 once a blank line comes before it. None when the lines do
+    # not match the rows one to one (a quoted cell across lines) or the file cannot be read again.
+    try:
+        with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, zlib.error):
+        return None
+    filled = [n for n, line in enumerate(data.splitlines(), start=1) if line.strip(b" \t")]
+    return filled[1:] if len(filled) == rows + 1 else None
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -56,7 +56,7 @@ class Issue:
     """One problem in a frame.
 
     ``row`` is the 0-based data row; ``line`` the 1-based line in a CSV file (None for other
-    formats or in-memory frames).
+    formats, in-memory frames, or when it cannot be known).
     """
 
     rule: str

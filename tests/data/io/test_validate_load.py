@@ -331,3 +331,38 @@ def test_every_shared_ohlcv_file_is_on_its_grid(shared_dir: Path) -> None:
         report = check_file(path)
         assert report.ok, report.first_error()
         assert "misaligned" not in report.counts
+
+
+def test_line_numbers_count_the_blank_lines_pandas_skips(tmp_path: Path) -> None:
+    # Lines were row + 2, but pandas skips blank (and whitespace-only) lines: the error named a
+    # line above the bad row.
+    import gzip
+
+    rows = _bars(4)
+    rows[3] = rows[3].replace(",10,11,9,", ",10,8,9,")
+    text = "\n" + HEADER + rows[0] + "\n\n  \n" + rows[1] + "\n" + rows[2] + "\n\t\n" + rows[3] + "\n\n"
+    p = tmp_path / "B_1h.csv"
+    p.write_text(text)
+    with pytest.raises(DataError, match=r"row 3 \(line 9\), 2024-01-01T03:00:00Z: high is below low"):
+        load_ohlcv(p)
+    assert {i.line for i in check_file(p).issues} == {9}
+    assert text.splitlines()[8] == rows[3]
+    gz = tmp_path / "B_1h.csv.gz"
+    gz.write_bytes(gzip.compress(text.replace("\n", "\r\n").encode()))
+    assert {i.line for i in check_file(gz).issues} == {9}
+    funding = tmp_path / "X_funding.csv"
+    funding.write_text("timestamp,funding_rate\n\n2024-01-01T00:00:00Z,0.0001\n\n2024-01-01T08:00:00Z,0.5\n")
+    with pytest.raises(DataError, match=r"row 1 \(line 5\), 2024-01-01T08:00:00Z: \|funding_rate\|"):
+        load_funding(funding)
+
+
+def test_a_line_that_cannot_be_known_is_left_out(tmp_path: Path) -> None:
+    # A quoted cell across two lines: rows and lines no longer match one to one.
+    rows = [r + ',"x"' for r in _bars(3)]
+    rows[0] = rows[0].replace('"x"', '"two\nlines"')
+    rows[2] = rows[2].replace(",10,11,9,", ",10,8,9,")
+    p = tmp_path / "Q_1h.csv"
+    p.write_text(HEADER.replace("\n", ",note\n") + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"Q_1h\.csv, row 2, 2024-01-01T02:00:00Z: high is below low"):
+        load_ohlcv(p)
+    assert check_file(p).issues[0].line is None
