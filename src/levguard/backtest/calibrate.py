@@ -72,11 +72,13 @@ class Metrics:
         ``std(g) sqrt(periods_per_year)`` of the per-bar equity returns ``g_t`` (ddof 1); also
         readable as the deprecated ``ann_vol``.
     sharpe : float
-        ``mean(g) / std(g) sqrt(periods_per_year)`` (zero risk-free rate); NaN if ``std(g) = 0``.
+        ``mean(g) / std(g) sqrt(periods_per_year)`` (zero risk-free rate); NaN if ``std(g) = 0``
+        or the path was liquidated (as a ruined run's in :mod:`levguard.backtest.metrics`: the
+        mean of per-bar returns can stay positive through the -100 % bar).
     max_drawdown : float
         ``max_t (1 - E_t / max_{u<=t} E_u)`` in [0, 1].
     calmar : float
-        ``cagr / max_drawdown``; NaN when there is no drawdown.
+        ``cagr / max_drawdown``; NaN when there is no drawdown or the path was liquidated.
     growth_rate : float
         Annualised mean log return ``log(E_T / E_0) / years`` (``-inf`` after liquidation).
     liquidated : bool
@@ -224,9 +226,13 @@ def _metrics_arrays(stats: Float64Array2D, periods_per_year: float) -> dict[str,
         var = np.maximum(stats[:, kp.S_SUMSQ] - n * mean * mean, 0.0) / np.maximum(n - 1.0, 1.0)
         sd = np.sqrt(var)
         growth = np.where(final > 0, np.log(np.maximum(final, 1e-300)) / years, -np.inf)
-    cagr, vol, sharpe, calmar = (np.empty(final.shape[0]) for _ in range(4))
-    km.ratios_batch_nb(final, years, mean, sd, maxdd, float(periods_per_year), cagr, vol, sharpe, calmar)
     liq = stats[:, kp.S_LIQ]
+    # A liquidated path lost everything: its Sharpe and Calmar are NaN, as a ruined run's are
+    # (levguard.backtest.metrics), so a search scores it -inf; the mean of its per-bar returns,
+    # zeros after the -100 % bar, could be positive and rank it first.
+    ruined = np.ascontiguousarray(liq >= 0)
+    cagr, vol, sharpe, calmar = (np.empty(final.shape[0]) for _ in range(4))
+    km.ratios_batch_nb(final, years, mean, sd, maxdd, ruined, float(periods_per_year), cagr, vol, sharpe, calmar)
     return {
         "total_return": final - 1.0,
         "cagr": cagr,

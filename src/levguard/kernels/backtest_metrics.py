@@ -19,7 +19,7 @@ import numpy as np
 
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_records import AccountOut
-from levguard.typing import Float64Array1D
+from levguard.typing import BoolArray1D, Float64Array1D
 
 PERFORMANCE_METRICS: tuple[str, ...] = (
     "total_return",
@@ -249,19 +249,21 @@ def ratios_batch_py(
     mean: Float64Array1D,
     sd: Float64Array1D,
     max_drawdown: Float64Array1D,
+    ruined: BoolArray1D,
     ppy: float,
     out_cagr: Float64Array1D,
     out_volatility: Float64Array1D,
     out_sharpe: Float64Array1D,
     out_calmar: Float64Array1D,
 ) -> None:
-    """Apply :func:`performance_ratios` to many runs (no downside deviation, none ruined).
+    """Apply :func:`performance_ratios` to many runs (no downside deviation).
 
-    Inputs are (N,) arrays of the same length; outputs are written in place.
+    Inputs are (N,) arrays of the same length (``ruined``: whether each run lost everything, so
+    that its Sharpe and Calmar ratios are NaN); outputs are written in place.
     """
     for i in range(growth.shape[0]):
         cagr, vol, sharpe, _sortino, calmar = performance_ratios(
-            growth[i], years[i], mean[i], sd[i], math.nan, max_drawdown[i], ppy, False
+            growth[i], years[i], mean[i], sd[i], math.nan, max_drawdown[i], ppy, ruined[i]
         )
         out_cagr[i] = cagr
         out_volatility[i] = vol

@@ -122,3 +122,32 @@ def test_random_search_bad_space() -> None:
         random_search(fixed, {"leverage": (3.0, 1.0)}, 5, 0, np.zeros(10), PPY)
     with pytest.raises(InputError, match="n must"):
         random_search(fixed, {"leverage": (1.0, 2.0)}, 0, 0, np.zeros(10), PPY)
+
+
+def test_a_liquidated_path_is_never_best_by_a_ratio() -> None:
+    # Steady gains, a -20 % bar that liquidates 6x, then a slow bleed: the mean of 6x's per-bar
+    # returns (zeros after its -100 % bar) was positive, its Sharpe +15, and it was chosen.
+    rng = np.random.default_rng(0)
+    r = np.concatenate([0.003 + rng.normal(0, 0.002, 500), [-0.2], -0.001 + rng.normal(0, 0.002, 1500)])
+    for objective in ("sharpe", "calmar"):
+        res = grid_search(
+            fixed,
+            {"leverage": [1.0, 6.0]},
+            r,
+            8760.0,
+            objective=objective,  # type: ignore[arg-type]
+            constraints={"allow_liquidation": True},
+            maint_margin_rate=0.005,
+        )
+        liquidated = res.table.iloc[1]
+        assert liquidated["liquidated"]
+        assert liquidated["total_return"] == -1.0
+        assert np.isnan(liquidated["sharpe"])
+        assert np.isnan(liquidated["calmar"])
+        assert liquidated["score"] == -np.inf
+        assert res.best_params == {"leverage": 1.0}
+    m = evaluate_path(np.full(r.shape[0], 6.0), r, 8760.0, maint_margin_rate=0.005)
+    assert m.liquidated
+    assert np.isnan(m.sharpe)
+    assert np.isnan(m.calmar)
+    assert m.cagr == -1.0

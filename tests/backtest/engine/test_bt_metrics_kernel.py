@@ -50,6 +50,7 @@ def test_ratio_batch_twins_agree() -> None:
         rng.normal(0.0, 0.01, n),
         np.where(rng.uniform(size=n) < 0.1, 0.0, rng.uniform(0.0, 0.05, n)),
         np.where(rng.uniform(size=n) < 0.1, 0.0, rng.uniform(0.0, 1.0, n)),
+        rng.uniform(size=n) < 0.2,  # ruined
     )
     outs = [[np.empty(n) for _ in range(4)] for _ in range(2)]
     km.ratios_batch_py(*args, 365.0, *outs[0])
