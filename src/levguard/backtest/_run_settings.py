@@ -1,0 +1,103 @@
+"""The run settings a sweep varies (:data:`RUN_PARAMS`): the grid's checks and how each
+setting is written into a configuration's kernel records (:func:`levguard.backtest.sweeps.sweep`
+and :func:`levguard.backtest.sweeps.walk_forward`)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from levguard.core.rules import get_venue
+from levguard.core.validate import show
+from levguard.errors import InputError
+from levguard.kernels.backtest_records import ContractKind, MarginMode
+
+__all__ = ["RUN_PARAMS"]
+
+# Run settings a sweep may vary, and the kernel record field each sets (``cfg``: a
+# CONFIG_DTYPE field; ``inst``: an INST_DTYPE field of every instrument).
+RUN_PARAMS: dict[str, tuple[str, str]] = {
+    "stop_loss": ("cfg", "stop_loss"),
+    "take_profit": ("cfg", "take_profit"),
+    "cooldown_bars": ("cfg", "cooldown"),
+    "band": ("cfg", "band"),
+    "min_trade": ("cfg", "min_trade"),
+    "max_step": ("cfg", "max_step"),
+    "slip_bps": ("cfg", "slip_bps"),
+    "impact": ("cfg", "impact"),
+    "limit_offset_bps": ("cfg", "limit_offset"),
+    "margin_mode": ("cfg", "margin_mode"),
+    "taker_fee": ("inst", "taker"),
+    "maker_fee": ("inst", "maker"),
+    "liquidation_fee_rate": ("inst", "liq_fee"),
+}
+
+
+def _grid(grid: Mapping[str, Sequence[Any]], what: str) -> list[dict[str, Any]]:
+    keys = list(grid)
+    values = []
+    for k in keys:
+        v = grid[k]
+        if isinstance(v, str) or not isinstance(v, Sequence | np.ndarray) or len(v) == 0:
+            raise InputError(f"{what}: grid values of {k!r} must be a non-empty list, was {v!r}")
+        values.append(list(v))
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def _run_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
+    if grid is not None and not isinstance(grid, Mapping):  # iterating object() was a raw TypeError
+        raise InputError(f"grid must map run settings to lists of values, was {type(grid).__name__} {show(grid)}")
+    if not grid:
+        return [{}]
+    unknown = set(grid) - set(RUN_PARAMS)
+    if unknown:
+        raise InputError(f"grid: unknown run settings {sorted(unknown)}; sweepable: {sorted(RUN_PARAMS)}")
+    combos = _grid(grid, "grid")
+    for combo in combos:
+        for key, value in combo.items():
+            if key == "margin_mode":
+                if value not in ("isolated", "cross"):
+                    raise InputError(f"grid: margin_mode must be 'isolated' or 'cross', was {value!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not value >= 0.0:
+                raise InputError(f"grid: {key} must be a number >= 0, was {value!r}")
+            if key in ("stop_loss",) and not value < 1.0:
+                raise InputError(f"grid: stop_loss must be a fraction in [0, 1), was {value!r}")
+            if key in ("taker_fee", "maker_fee", "liquidation_fee_rate") and not value < 0.1:
+                raise InputError(f"grid: {key} must be a fraction in [0, 0.1), was {value!r}")
+    return combos
+
+
+def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    # ``params``: the set-up's resolved settings (venue, whether a liquidation fee was given).
+    for key, value in combo.items():
+        where, name = RUN_PARAMS[key]
+        if key == "margin_mode":
+            cfg[name] = MarginMode.ISOLATED if value == "isolated" else MarginMode.CROSS
+        elif key == "limit_offset_bps":
+            cfg[name] = float(value) * 1e-4
+        elif key == "cooldown_bars":
+            cfg[name] = int(value)
+        elif where == "cfg":
+            cfg[name] = float(value)
+        else:
+            inst[name] = float(value)
+            if key == "taker_fee":
+                _taker_terms(inst, float(value), combo, params)
+
+
+def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    # The terms the venue derives from the taker fee (prepare's): its fee in the maintenance and
+    # initial margins (OKX, Gate), and the liquidation fee unless one is given (the taker itself,
+    # or Deribit's fee on top of it).  A sweep from a taker of 0 set none of them.
+    model = get_venue(str(params["venue"]))
+    futures = inst["kind"] != ContractKind.SPOT
+    in_mm, in_im = model.margin_fees(taker)
+    inst["fee_in_mm"] = np.where(futures, in_mm, 0.0)
+    inst["fee_in_im"] = np.where(futures, in_im, 0.0)
+    if "liquidation_fee_rate" not in combo and not params.get("liquidation_fee_given", False):
+        inst["liq_fee"] = model.liquidation.resolved_fee(taker)
