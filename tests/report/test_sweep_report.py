@@ -149,6 +149,22 @@ def test_top_configurations_are_ordered_by_the_objective() -> None:
     assert list(worst_first["max_drawdown"]) == pytest.approx([0.2] * 3)
 
 
+def test_lower_is_better_metrics_rank_lowest_first_by_default(tmp_path: Path) -> None:
+    # max_drawdown was ranked and aggregated by its maximum unless best="min" was passed, so the
+    # report of a sweep minimising drawdown showed the deepest drawdowns as the best.
+    table = _table()
+    top = top_configurations(table, "max_drawdown", 24)
+    assert top["max_drawdown"].is_monotonic_increasing
+    assert top["max_drawdown"].iloc[0] == pytest.approx(0.2)
+    assert list(top_configurations(table, "max_drawdown", 3, best="max")["max_drawdown"]) == pytest.approx([1.0] * 3)
+    assert top_configurations(table, "sharpe", 1)["sharpe"].iloc[0] == pytest.approx(table["sharpe"].max())
+    heat = sweep_heatmap(table, "target_vol", "stop_loss", "max_drawdown")
+    assert "minimum over its 6 configurations" in heat.layout.title.text
+    assert heat.layout.coloraxis.reversescale is True
+    page = write_sweep_report(table, tmp_path / "dd.html", x="target_vol", y="stop_loss", objective="max_drawdown")
+    assert "lower is better" in page.read_text()
+
+
 def test_sweep_report_is_one_self_contained_file(tmp_path: Path) -> None:
     table = _table()
     out = write_sweep_report(

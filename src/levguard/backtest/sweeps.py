@@ -31,13 +31,23 @@ from levguard.data.frames import float_column
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels import load_numba
-from levguard.kernels.backtest_metrics import STATS_DTYPE, TABLE_METRICS, TABLE_NAME
+from levguard.kernels.backtest_metrics import METRIC_DIRECTION, STATS_DTYPE, TABLE_METRICS, TABLE_NAME
 from levguard.kernels.backtest_orders import slipped_price
 from levguard.kernels.backtest_records import ContractKind, MarginMode
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
 
-__all__ = ["RUN_PARAMS", "SWEEP_METRICS", "Candidate", "WalkForward", "best", "sweep", "walk_forward"]
+__all__ = [
+    "METRIC_DIRECTION",
+    "RUN_PARAMS",
+    "SWEEP_METRICS",
+    "Candidate",
+    "WalkForward",
+    "best",
+    "objective_direction",
+    "sweep",
+    "walk_forward",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -337,15 +347,56 @@ def _leverage_for(base: Prepared, cand: Candidate) -> tuple[FloatArray, Any, Any
         raise InputError(f"policy {cand.family!r} {cand.params or ''}: {exc}") from exc
 
 
-def best(table: pd.DataFrame, objective: str = "sharpe", constraints: Mapping[str, float] | None = None) -> pd.Series:
-    """Return the sweep row maximising ``objective`` (minimising ``max_drawdown``-like metrics is
-    done by passing their negation) among rows meeting ``constraints`` (``{"max_drawdown": 0.5,
-    "n_liquidations": 0}``: upper bounds).
+def objective_direction(objective: str, direction: str | None = None) -> str:
+    """Return ``"max"`` or ``"min"``: ``direction`` checked, else the objective's own.
+
+    Parameters
+    ----------
+    objective : str
+        A metric of the sweep table (its direction is
+        :data:`~levguard.kernels.backtest_metrics.METRIC_DIRECTION`; ``"max"`` for another column).
+    direction : {"max", "min"}, optional
+        Whether the highest or the lowest value is best; None for the objective's own.
 
     Raises
     ------
     InputError
-        Unknown objective or constraint column, or no feasible row.
+        ``direction`` is neither None, ``"max"`` nor ``"min"``.
+    """
+    if direction is None:
+        return METRIC_DIRECTION.get(objective, "max") if isinstance(objective, str) else "max"
+    if direction not in ("max", "min"):
+        raise InputError(f"direction must be 'max', 'min' or None (the objective's own), was {show(direction)}")
+    return direction
+
+
+def best(
+    table: pd.DataFrame,
+    objective: str = "sharpe",
+    constraints: Mapping[str, float] | None = None,
+    *,
+    direction: str | None = None,
+) -> pd.Series:
+    """Return the sweep row with the best ``objective`` among rows meeting ``constraints``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A sweep table (:func:`sweep`).
+    objective : str
+        The column to rank by.
+    constraints : mapping column -> upper bound, optional
+        E.g. ``{"max_drawdown": 0.5, "n_liquidations": 0}``.
+    direction : {"max", "min"}, optional
+        Whether the highest or the lowest objective is best; default the metric's own
+        (:func:`objective_direction`: lower is better for ``max_drawdown``, ``volatility``,
+        ``fees_paid``, ``n_liquidations``, ``time_under_water``, ``turnover``...; higher for
+        returns and ratios; higher for a column that is not a metric).
+
+    Raises
+    ------
+    InputError
+        Unknown objective or constraint column, a bad direction, or no feasible row.
     """
     if not isinstance(table, pd.DataFrame):  # None was an AttributeError
         raise InputError(f"table must be a sweep table (a pandas DataFrame), was {type(table).__name__}")
@@ -353,6 +404,7 @@ def best(table: pd.DataFrame, objective: str = "sharpe", constraints: Mapping[st
         raise InputError(f"constraints must be a mapping of column -> upper bound or None, was {show(constraints)}")
     if not isinstance(objective, str) or objective not in table.columns:
         raise InputError(f"objective {objective!r} is not a column of the sweep table")
+    sign = 1.0 if objective_direction(objective, direction) == "max" else -1.0
     mask = np.isfinite(float_column(table, objective, "sweep table"))
     for key, bound in (constraints or {}).items():
         if key not in table.columns:
@@ -363,8 +415,8 @@ def best(table: pd.DataFrame, objective: str = "sharpe", constraints: Mapping[st
     if not mask.any():
         raise InputError(f"no configuration meets the constraints {dict(constraints or {})}")
     feasible = table[mask]
-    # The first row with the highest objective (idxmax's choice, by position: a label could repeat).
-    row: pd.Series = feasible.iloc[int(np.argmax(float_column(feasible, objective, "sweep table")))]
+    # The first row with the best objective (by position: a label could repeat).
+    row: pd.Series = feasible.iloc[int(np.argmax(sign * float_column(feasible, objective, "sweep table")))]
     return row
 
 
@@ -432,6 +484,7 @@ def walk_forward(
     test_bars: int,
     objective: str = "sharpe",
     constraints: Mapping[str, float] | None = None,
+    direction: str | None = None,
     grid: Mapping[str, Sequence[Any]] | None = None,
     warmup_bars: int | None = None,
     initial_equity: float = 10_000.0,
@@ -448,10 +501,13 @@ def walk_forward(
     train_bars, test_bars : int
         Window lengths in bars; windows roll forward by ``test_bars``.
     objective : str
-        Sweep column to maximise (e.g. ``sharpe``, ``cagr``, ``total_return``).
+        Metric of the sweep table to optimise (e.g. ``sharpe``, ``cagr``, ``max_drawdown``).
     constraints : mapping column -> upper bound, optional
         E.g. ``{"n_liquidations": 0, "max_drawdown": 0.3}``; a window with no feasible
         configuration stays flat.
+    direction : {"max", "min"}, optional
+        Whether the highest or the lowest objective is best; default the metric's own, as in
+        :func:`best`.
     warmup_bars : int, optional
         Bars before each test window given to the strategy and policy for their indicators and
         volatility forecast without trading (default ``train_bars``).
@@ -488,6 +544,7 @@ def walk_forward(
         raise InputError(f"train_bars + test_bars ({train_bars + test_bars}) exceeds the {n} bars of data")
     if objective not in SWEEP_METRICS:
         raise InputError(f"objective must be one of {', '.join(SWEEP_METRICS)}, was {objective!r}")
+    direction = objective_direction(objective, direction)
     for key, bound in (constraints or {}).items():
         if key not in SWEEP_METRICS:
             raise InputError(f"constraints: {key!r} is not a metric ({', '.join(SWEEP_METRICS)})")
@@ -523,7 +580,7 @@ def walk_forward(
                     train, strategies, policies, grid=grid, scheduler=client, initial_equity=equity, **run_kwargs
                 )
                 try:
-                    chosen = best(table, objective, constraints)
+                    chosen = best(table, objective, constraints, direction=direction)
                     choice = order[int(table.index.get_loc(chosen.name))]  # type: ignore[arg-type]
                 except InputError:  # nothing feasible in this window: stay flat
                     chosen, choice = None, None

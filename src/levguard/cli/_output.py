@@ -8,7 +8,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -299,9 +299,17 @@ def _general(x: Any) -> str:
     return "—" if v is None else f"{v:,.4g}"
 
 
-def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str | None = None) -> RecordTable:
-    """The ``top`` sweep configurations by ``objective`` (highest first): names, swept parameters,
-    the objective (bold) and the key metrics.
+def sweep_table(
+    table: pd.DataFrame,
+    objective: str,
+    top: int = 10,
+    title: str | None = None,
+    direction: Literal["max", "min"] | None = None,
+) -> RecordTable:
+    """The ``top`` sweep configurations by ``objective`` (best first: the highest, or the lowest
+    for ``direction="min"``, default the objective's own direction as in
+    :func:`levguard.backtest.sweeps.best`): names, swept parameters, the objective (bold) and the
+    key metrics.
 
     Raises
     ------
@@ -310,7 +318,7 @@ def sweep_table(table: pd.DataFrame, objective: str, top: int = 10, title: str |
     """
     from levguard.report.sweep import NAME_COLUMNS, param_columns, param_label, top_configurations
 
-    best = top_configurations(table, objective, top)
+    best = top_configurations(table, objective, top, best=direction)
     params = [c for c in param_columns(table) if c != objective]
     names = [c for c in NAME_COLUMNS if c in best.columns]
     known = {k: (h, f) for h, k, f in _METRIC_COLUMNS}

@@ -143,7 +143,7 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
         **_run_kwargs(cfg),
     )
     try:
-        row, note = best(table, sw.objective, sw.constraints), None
+        row, note = best(table, sw.objective, sw.constraints, direction=sw.direction), None
     except InputError as exc:
         row, note = None, str(exc)
     report = None
@@ -156,6 +156,7 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
             x=sw.x,
             y=sw.y,
             objective=sw.objective,
+            best=sw.direction,
             facet=sw.facet,
             title=f"levguard sweep: {source}",
             subtitle=f"{len(table):,} configurations on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
@@ -173,10 +174,13 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
 
 
 def _sweep_json(cfg: Any, out: SweepOutcome) -> dict[str, Any]:
+    from levguard.backtest.sweeps import objective_direction
+
     sw = cfg.sweep
     return {
         "configurations": len(out.table),
         "objective": sw.objective,
+        "direction": objective_direction(sw.objective, sw.direction),
         "constraints": dict(sw.constraints),
         "best": json.loads(out.best.to_json()) if out.best is not None else None,
         "note": out.note,
@@ -267,14 +271,18 @@ def backtest(
     if swept is not None:
         sw = cfg.sweep
         assert sw is not None
-        con.print(sweep_table(swept.table, sw.objective))
+        con.print(sweep_table(swept.table, sw.objective, direction=sw.direction))
         if swept.best is None:
             typer.echo(f"note: {swept.note}", err=True)
         elif sw.constraints:
             bounds = ", ".join(f"{k} <= {v:g}" for k, v in sw.constraints.items())
             con.print(
                 sweep_table(
-                    swept.table.loc[[swept.best.name]], sw.objective, top=1, title=f"Best under constraints: {bounds}"
+                    swept.table.loc[[swept.best.name]],
+                    sw.objective,
+                    top=1,
+                    title=f"Best under constraints: {bounds}",
+                    direction=sw.direction,
                 )
             )
         if swept.report:

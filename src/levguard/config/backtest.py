@@ -22,7 +22,8 @@ Example::
         vt: {type: vol_target, max_leverage: 5, grid: {target_vol: [0.3, 0.6, 0.9]}}
         fixed 3x: {type: fixed, leverage: 3}
       grid: {stop_loss: [0.0, 0.05]}     # run settings (levguard.backtest.sweeps.RUN_PARAMS)
-      objective: sharpe                  # maximised
+      objective: sharpe                  # higher is better; max_drawdown, volatility, fees_paid... lower
+      direction: null                    # null: the objective's own | max | min
       constraints: {n_liquidations: 0}   # upper bounds for the best row
       x: target_vol                      # heatmap axes and optional facet: columns of the sweep table
       y: stop_loss
@@ -159,6 +160,7 @@ class SweepConfig(_Model):
     policies: Annotated[dict[str, GridEntry], Field(min_length=1)]
     grid: dict[str, GridValues] = Field(default_factory=dict)
     objective: str = "sharpe"
+    direction: Literal["max", "min"] | None = None
     constraints: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(default_factory=dict)
     x: str | None = None
     y: str | None = None

@@ -51,6 +51,37 @@ TABLE_NAME: dict[str, str] = {"max_leverage": "max_leverage_used", "ruin_bar": "
 TABLE_METRICS: tuple[str, ...] = tuple(TABLE_NAME.get(m, m) for m in (*PERFORMANCE_METRICS, *RUN_STATS))
 """Metric columns of a sweep table, in order (the statistics under their table names)."""
 
+METRIC_DIRECTION: dict[str, str] = {
+    "total_return": "max",
+    "cagr": "max",
+    "volatility": "min",
+    "sharpe": "max",
+    "sortino": "max",
+    "max_drawdown": "min",
+    "calmar": "max",
+    "time_under_water": "min",
+    "n_liquidations": "min",
+    "fees_paid": "min",
+    "funding_paid": "min",
+    "turnover": "min",
+    "avg_leverage": "min",
+    "max_leverage": "min",
+    "max_leverage_used": "min",
+    "worst_bar": "max",
+    "final_equity": "max",
+    "bad_debt": "min",
+    "orders_clipped": "min",
+    "ruined": "min",
+    "limit_orders_unfilled": "min",
+}
+"""Which way each metric of a run or a sweep table is better: ``"max"`` (returns, CAGR, the
+ratios, the worst bar: higher is better) or ``"min"`` (drawdown, volatility, time under water,
+liquidations, fees, funding paid, turnover, leverage, bad debt, clipped and unfilled orders, ruin:
+lower is better).  The one source of the sweeps' objective direction
+(:func:`levguard.backtest.sweeps.best`, :func:`levguard.backtest.sweeps.walk_forward`, the sweep
+report's ranking and ``levguard backtest``); every name of :data:`PERFORMANCE_METRICS` and
+:data:`TABLE_METRICS` has one."""
+
 STATS_DTYPE = np.dtype(
     [(name, np.int64 if name == "ruin_bar" else np.float64) for name in (*PERFORMANCE_METRICS, *RUN_STATS)]
 )

@@ -6,9 +6,11 @@ and the metric columns of a backtest (``sharpe``, ``max_drawdown``, ``n_liquidat
 Columns that are neither names nor metrics are taken as parameters.
 
 A heatmap shows the objective over two parameters.  Configurations that fall in the same cell
-(they differ in other parameters) are aggregated by the maximum: higher is better, as in
-:func:`levguard.backtest.sweeps.best` (pass ``best="min"`` for drawdown-like objectives).  The
-heatmap's title says so, and each cell's hover names the configuration shown.
+(they differ in other parameters) are aggregated by the best value: the maximum, or the minimum
+for a metric where lower is better (``max_drawdown``, ``volatility``, ``fees_paid``...), by the
+one table of directions :func:`levguard.backtest.sweeps.best` uses
+(:data:`~levguard.kernels.backtest_metrics.METRIC_DIRECTION`; ``best="max"`` or ``"min"``
+overrides it).  The heatmap's title says so, and each cell's hover names the configuration shown.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
+from levguard.kernels.backtest_metrics import METRIC_DIRECTION
 from levguard.kernels.backtest_metrics import TABLE_METRICS as _RUN_METRICS
 from levguard.report.html import METRIC_LABELS, Fragment, fmt_metric, tearsheet_body, write_page
 
@@ -54,10 +57,12 @@ _LIQ_MARK = " ✕"
 Best = Literal["max", "min"]
 
 
-def best_direction(best: Best | None = None) -> Best:
-    """``best`` checked, default ``"max"`` (as :func:`levguard.backtest.sweeps.best`, higher is better)."""
+def best_direction(best: Best | None = None, objective: str | None = None) -> Best:
+    """``best`` checked; None: the objective's own direction
+    (:data:`~levguard.kernels.backtest_metrics.METRIC_DIRECTION`, as
+    :func:`levguard.backtest.sweeps.best`), ``"max"`` for a column that is not a metric."""
     if best is None:
-        return "max"
+        return "min" if METRIC_DIRECTION.get(str(objective)) == "min" else "max"
     if best not in ("max", "min"):
         raise InputError(f"best must be 'max' or 'min', was {best!r}")
     return best
@@ -135,12 +140,13 @@ def top_configurations(
 ) -> pd.DataFrame:
     """The ``n`` best configurations by ``objective``: names, parameters, objective, key metrics.
 
-    Rows are numbered from 1 (index ``rank``); missing objectives rank last.
+    Rows are numbered from 1 (index ``rank``); missing objectives rank last.  ``best``: ``"max"``
+    or ``"min"``, default the objective's own direction (:func:`best_direction`).
     """
     _check(table, [("objective", objective)])
     if n < 1:
         raise InputError(f"n must be >= 1, was {n}")
-    direction = best_direction(best)
+    direction = best_direction(best, objective)
     cols = [c for c in NAME_COLUMNS if c in table.columns] + [c for c in param_columns(table) if c != objective]
     cols.append(objective)
     cols += [m for m in _KEY_METRICS if m in table.columns and m not in cols]
@@ -165,8 +171,9 @@ def sweep_heatmap(
     """Heatmap of ``objective`` over parameters ``x`` (columns) and ``y`` (rows): a plotly Figure.
 
     One panel per value of ``facet`` (e.g. ``"strategy"``), on one shared colour scale.
-    Configurations in the same cell are aggregated by the maximum (``best="min"``: the minimum,
-    for objectives where lower is better); the title says so.  Cells
+    Configurations in the same cell are aggregated by the best value: the maximum, or the minimum
+    for objectives where lower is better (``best``, default the objective's own direction,
+    :func:`best_direction`); the title says so.  Cells
     are annotated with the value; cells whose shown configuration was liquidated are marked
     ``✕`` (and by a marker trace ``liquidated`` when the grid is too large for annotations).
 
@@ -183,7 +190,7 @@ def sweep_heatmap(
         raise InputError(f"x and y must be different columns, both were {x!r}")
     if facet is not None and facet in (x, y):
         raise InputError(f"facet must differ from x and y, was {facet!r}")
-    direction = best_direction(best)
+    direction = best_direction(best, objective)
     obj = _objective(table, objective)
     xs, ys = _ordered(table[x]), _ordered(table[y])
     facets = _ordered(table[facet]) if facet is not None else [""]
@@ -408,7 +415,9 @@ def write_sweep_report(
     the same sections as :func:`levguard.report.html.write_report` (key metrics, price, equity
     and drawdown, leverage against its target, monthly returns, rolling volatility,
     liquidations).  With ``data`` (the bars the sweep ran on) the price panel is drawn, crash
-    windows shaded (``crashes``, as in ``write_report``), even without ``results``.
+    windows shaded (``crashes``, as in ``write_report``), even without ``results``.  ``best``
+    (``"max"`` or ``"min"``) ranks and aggregates by the highest or the lowest objective; default
+    the objective's own direction (:func:`best_direction`: lower is better for ``max_drawdown``).
 
     Raises
     ------
@@ -416,7 +425,7 @@ def write_sweep_report(
         ``table`` is empty, a named column does not exist, or ``data`` has no ``close`` column.
     """
     heat = sweep_heatmap(table, x, y, objective, facet, best=best)
-    direction = best_direction(best)
+    direction = best_direction(best, objective)
     best_first = top_configurations(table, objective, top, best=direction)
     label = _LABEL_OF.get(objective, objective)
     n_liq = int((pd.to_numeric(table["n_liquidations"], errors="coerce") > 0).sum()) if "n_liquidations" in table else 0

@@ -96,6 +96,30 @@ def test_infeasible_constraints_are_a_note_not_an_error(tmp_path: Path) -> None:
     assert "no configuration meets the constraints" in doc["sweep"]["note"]
 
 
+def test_a_lower_is_better_objective_picks_the_lowest(tmp_path: Path) -> None:
+    # objective: max_drawdown printed a ruined 50x run (100 % drawdown) as "Best".
+    policies = {"fx": {"type": "fixed", "grid": {"leverage": [1, 3, 50]}}}
+    kw: dict[str, Any] = {"strategies": {"hold": {"type": "buy_and_hold"}}, "policies": policies, "facet": None}
+    kw.update(
+        objective="max_drawdown", constraints={"bad_debt": 1e9}, x="leverage", output={"report": None, "csv": None}
+    )
+    res = _invoke(tmp_path, _config(tmp_path, **kw), "--json")
+    assert res.exit_code == 0, res.output
+    sweep = json.loads(res.stdout)["sweep"]
+    assert sweep["direction"] == "min"
+    assert sweep["best"]["max_drawdown"] == min(r["max_drawdown"] for r in sweep["table"])
+    assert sweep["best"]["n_liquidations"] == 0
+    res = _invoke(tmp_path, _config(tmp_path, **kw))
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    first = next(line for line in lines if line.startswith("│ 1 "))
+    assert "│        1 │" in first  # 1x, stop 0.05 at the top
+    kw["direction"] = "max"
+    sweep = json.loads(_invoke(tmp_path, _config(tmp_path, **kw), "--json").stdout)["sweep"]
+    assert sweep["direction"] == "max"
+    assert sweep["best"]["max_drawdown"] == max(r["max_drawdown"] for r in sweep["table"])
+
+
 def test_sample_sweep_config_runs(tmp_path: Path) -> None:
     sample = resources.files("levguard.resources").joinpath("samples", "backtest_sweep.yaml")
     cfg = yaml.safe_load(sample.read_text(encoding="utf-8"))
@@ -142,6 +166,7 @@ def test_sample_sweep_config_runs(tmp_path: Path) -> None:
         ({"grid": {"stop_los": [0.1]}}, "sweep.grid.stop_los: not a run setting; sweepable: band"),
         ({"grid": {"stop_loss": 0.1}}, "sweep.grid.stop_loss: must be a valid list (was 0.1)"),
         ({"objective": "sharp"}, "sweep.objective: not a metric (was 'sharp')"),
+        ({"direction": "lowest"}, "sweep.direction: must be 'max' or 'min' (was 'lowest')"),
         ({"constraints": {"drawdown": 0.3}}, "sweep.constraints.drawdown: not a metric"),
     ],
 )

@@ -92,6 +92,26 @@ def test_best_respects_constraints(table: pd.DataFrame) -> None:
         best(table, "nope")
 
 
+def test_best_follows_the_direction_of_the_metric(table: pd.DataFrame) -> None:
+    # max_drawdown, volatility, fees... were maximised: the deepest drawdown was "best".
+    for objective in ("max_drawdown", "volatility", "fees_paid", "n_liquidations", "turnover", "time_under_water"):
+        assert best(table, objective)[objective] == table[objective].min()
+        assert best(table, objective, direction="max")[objective] == table[objective].max()
+    assert best(table, "sharpe", direction="min").sharpe == table.sharpe.min()
+    safe = best(table, "max_drawdown", {"n_liquidations": 0})
+    assert safe.max_drawdown == table[table.n_liquidations == 0].max_drawdown.min()
+    with pytest.raises(InputError, match=r"direction must be 'max', 'min'.*'lowest'"):
+        best(table, "sharpe", direction="lowest")
+
+
+def test_every_metric_has_a_direction() -> None:
+    from levguard.kernels import backtest_metrics as km
+
+    names = {*km.PERFORMANCE_METRICS, *km.TABLE_METRICS, "limit_orders_unfilled"}
+    assert set(km.METRIC_DIRECTION) == names
+    assert set(km.METRIC_DIRECTION.values()) == {"max", "min"}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -114,6 +114,18 @@ def test_a_ruined_window_leaves_the_rest_flat() -> None:
     assert (tail == tail.iloc[0]).all()
 
 
+def test_a_lower_is_better_objective_is_minimised() -> None:
+    # objective="max_drawdown" chose the configuration with the deepest drawdown in every window.
+    small = DF.iloc[:900]
+    policies = {"1x": 1.0, "5x": 5.0}
+    kw: dict[str, Any] = {"train_bars": 300, "test_bars": 300, "objective": "max_drawdown"}
+    low = walk_forward(small, {"hold": BuyAndHold()}, policies, **kw)
+    assert list(low.windows["policy"]) == ["1x", "1x"]
+    high = walk_forward(small, {"hold": BuyAndHold()}, policies, direction="max", **kw)
+    assert list(high.windows["policy"]) == ["5x", "5x"]
+    assert (high.windows["is_max_drawdown"] > low.windows["is_max_drawdown"]).all()
+
+
 def test_infeasible_windows_stay_flat() -> None:
     wf = _wf(DF, constraints={"max_drawdown": 0.0})
     assert wf.stability["n_flat"] == len(wf.windows)
@@ -129,6 +141,7 @@ def test_infeasible_windows_stay_flat() -> None:
         ({"objective": "fun"}, "objective"),
         ({"constraints": {"nope": 1}}, "nope"),
         ({"warmup_bars": -1}, "warmup_bars"),
+        ({"direction": "up"}, "direction must be 'max', 'min'.*'up'"),
     ],
 )
 def test_bad_input(kw: dict[str, object], match: str) -> None:
