@@ -92,8 +92,12 @@ def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any
 
 def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, Any], params: Mapping[str, Any]) -> None:
     # The terms the venue derives from the taker fee (prepare's): its fee in the maintenance and
-    # initial margins (OKX, Gate), and the liquidation fee unless one is given (the taker itself,
-    # or Deribit's fee on top of it).  A sweep from a taker of 0 set none of them.
+    # initial margins (OKX, Gate), the liquidation fee unless one is given (the taker itself, or
+    # Deribit's fee on top of it), and the maker fee unless one is given (run(fees=x) and
+    # fees={"taker": x} set maker = taker).  A sweep from a taker of 0 set none of them, and a
+    # swept taker left the limit orders' maker fee at the set-up's.
+    if "maker_fee" not in combo and not params.get("maker_fee_given", False):
+        inst["maker"] = taker
     model = get_venue(str(params["venue"]))
     futures = inst["kind"] != ContractKind.SPOT
     in_mm, in_im = model.margin_fees(taker)

@@ -438,6 +438,8 @@ def prepare(
         "margin_mode": margin_mode,
         "taker_fee": taker,
         "maker_fee": maker,
+        # A maker fee of its own ((taker, maker) or {"maker": ...}); else it is the taker's.
+        "maker_fee_given": isinstance(fees, tuple) or (isinstance(fees, Mapping) and "maker" in fees),
         "execution": execution,
         "limit_offset_bps": offset * 1e4,
         "check_initial_margin": bool(check_initial_margin),

@@ -236,7 +236,10 @@ def sweep(
     grid : mapping setting -> values, optional
         Run settings to vary (:data:`RUN_PARAMS`: stop_loss, take_profit, cooldown_bars, band,
         min_trade, max_step, slip_bps, impact, limit_offset_bps, margin_mode, taker_fee,
-        maker_fee, liquidation_fee_rate).
+        maker_fee, liquidation_fee_rate).  A swept ``taker_fee`` moves what :func:`run` derives
+        from the taker: the maker fee (unless ``maker_fee`` is swept too or ``fees`` gives one, as
+        ``run(fees=x)`` sets both), the liquidation fee (unless given) and the venue's fee terms
+        in the margins.
     scheduler : None, "local", str or dask.distributed.Client
         None runs the chunks in this process (numba threads over configurations); ``"local"``
         starts a Dask ``LocalCluster``; a string is a scheduler address; a Client is used as is.

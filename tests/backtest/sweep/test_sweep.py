@@ -193,3 +193,28 @@ def test_a_swept_taker_fee_moves_the_terms_the_venue_derives_from_it(
     _apply_run(prep.cfg[0].copy(), inst, {"taker_fee": swept}, prep.params)
     assert float(inst[0][field]) == pytest.approx(expected)
     assert float(inst[0]["taker"]) == swept
+
+
+@pytest.mark.parametrize(
+    ("fees", "as_run"),
+    [
+        (None, lambda x: x),
+        (0.001, lambda x: x),
+        ({"taker": 0.001}, lambda x: {"taker": x}),
+        ((0.001, 0.0002), lambda x: (x, 0.0002)),
+        ({"taker": 0.001, "maker": 0.0003}, lambda x: {"taker": x, "maker": 0.0003}),
+    ],
+)
+def test_a_swept_taker_fee_moves_the_maker_fee_as_run_does(fees: object, as_run: object) -> None:
+    # With limit orders a swept taker fee changed nothing: the maker fee stayed at the set-up's,
+    # while run(fees=x) sets maker = taker.  A row must equal run() with the same settings.
+    df = DF.iloc[:600]
+    strategy = EmaCrossover(fast=5, slow=20)
+    table = sweep(df, strategy, 3.0, grid={"taker_fee": [0.0, 0.002]}, fees=fees, execution="limit")
+    for _, row in table.iterrows():
+        res = run(df, strategy, 3.0, fees=as_run(row.taker_fee), execution="limit")  # type: ignore[operator]
+        assert row.final_equity == res.equity.iloc[-1]
+        assert row.fees_paid == pytest.approx(res.metrics["fees_paid"], rel=1e-12, abs=1e-12)
+    maker_follows = not isinstance(fees, tuple) and not (isinstance(fees, dict) and "maker" in fees)
+    assert (table.fees_paid.iloc[0] == 0.0) == maker_follows  # a given maker fee stays
+    assert (table.fees_paid.iloc[1] > table.fees_paid.iloc[0]) == maker_follows
