@@ -31,7 +31,7 @@ from levguard.data.frames import float_column
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels import load_numba
-from levguard.kernels.backtest_metrics import METRIC_DIRECTION, STATS_DTYPE, TABLE_METRICS, TABLE_NAME
+from levguard.kernels.backtest_metrics import METRIC_DIRECTION, STATS_DTYPE, TABLE_METRICS, TABLE_NAME, rank_order
 from levguard.kernels.backtest_orders import slipped_price
 from levguard.kernels.backtest_records import ContractKind, MarginMode
 from levguard.kernels.margin import position_notional, position_upnl
@@ -396,6 +396,13 @@ def best(
         ``fees_paid``, ``n_liquidations``, ``time_under_water``, ``turnover``...; higher for
         returns and ratios; higher for a column that is not a metric).
 
+    Notes
+    -----
+    Rows are ranked as the sweep report ranks them
+    (:func:`~levguard.kernels.backtest_metrics.rank_order`): an infinite objective counts (a
+    CAGR beyond float64's range is the highest), a NaN one is never chosen, and ties go to the
+    first row.
+
     Raises
     ------
     InputError
@@ -407,8 +414,8 @@ def best(
         raise InputError(f"constraints must be a mapping of column -> upper bound or None, was {show(constraints)}")
     if not isinstance(objective, str) or objective not in table.columns:
         raise InputError(f"objective {objective!r} is not a column of the sweep table")
-    sign = 1.0 if objective_direction(objective, direction) == "max" else -1.0
-    mask = np.isfinite(float_column(table, objective, "sweep table"))
+    way = objective_direction(objective, direction)
+    mask = ~np.isnan(float_column(table, objective, "sweep table"))
     for key, bound in (constraints or {}).items():
         if key not in table.columns:
             raise InputError(f"constraint {key!r} is not a column of the sweep table")
@@ -418,8 +425,9 @@ def best(
     if not mask.any():
         raise InputError(f"no configuration meets the constraints {dict(constraints or {})}")
     feasible = table[mask]
-    # The first row with the best objective (by position: a label could repeat).
-    row: pd.Series = feasible.iloc[int(np.argmax(sign * float_column(feasible, objective, "sweep table")))]
+    # The first row with the best objective (by position: a label could repeat), by the sweep
+    # report's rule (rank_order: +inf is the highest, NaN never best).
+    row: pd.Series = feasible.iloc[int(rank_order(float_column(feasible, objective, "sweep table"), way)[0])]
     return row
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_records import AccountOut
-from levguard.typing import BoolArray1D, Float64Array1D
+from levguard.typing import BoolArray1D, Float64Array1D, Int64Array1D
 
 PERFORMANCE_METRICS: tuple[str, ...] = (
     "total_return",
@@ -89,6 +89,32 @@ STATS_DTYPE = np.dtype(
 integer ``ruin_bar``)."""
 
 
+_LOG_FLOAT_MAX = 709.78
+"""Largest log growth rate whose ``expm1`` is a float64 (``log(max float64) = 709.7827...``)."""
+
+
+def rank_order(values: Float64Array1D, direction: str) -> Int64Array1D:
+    """Return the positions of ``values`` best first: the one ranking rule of the sweeps.
+
+    Parameters
+    ----------
+    values : (N,) float64
+        An objective per configuration.
+    direction : {"max", "min"}
+        Whether the highest or the lowest value is best (:data:`METRIC_DIRECTION`).
+
+    Notes
+    -----
+    ``+inf`` is the best value when maximising and ``-inf`` when minimising (a CAGR beyond
+    float64's range is the highest); NaN is never best: NaN values come last.  Ties keep their
+    order (a stable sort), so the first of equal configurations wins.  Used by
+    :func:`levguard.backtest.sweeps.best` and the sweep report's ranking alike.
+    """
+    key = -values if direction == "max" else values
+    order: Int64Array1D = np.lexsort((key, np.isnan(key))).astype(np.int64)
+    return order
+
+
 @jitable
 def performance_ratios(
     growth: float, years: float, mean: float, sd: float, downside: float, max_drawdown: float, ppy: float, ruined: bool
@@ -113,7 +139,11 @@ def performance_ratios(
 
     Notes
     -----
-    ``cagr = growth^(1 / years) - 1`` (-1 when ``growth <= 0``); ``volatility = sd sqrt(ppy)``;
+    ``cagr = growth^(1 / years) - 1`` (-1 when ``growth <= 0``), the annualised geometric return
+    (Bacon 2008, *Practical Portfolio Performance Measurement and Attribution*), computed as
+    ``expm1(log(growth) / years)``: ``inf`` when the true value exceeds float64's range (a strong
+    run of minutes), in both twins (Python's float power raised OverflowError, NumPy's warned);
+    ``volatility = sd sqrt(ppy)``;
     ``sharpe = mean / sd sqrt(ppy)`` (zero risk-free rate); ``sortino = mean / downside
     sqrt(ppy)`` (Sortino & van der Meer 1991, target 0); ``calmar = cagr / max_drawdown``
     (Young 1991).  Ratios with a zero denominator are NaN, and so is every ratio of a ruined run:
@@ -121,7 +151,10 @@ def performance_ratios(
     growth rate is minus infinity.
     """
     nan = math.nan
-    cagr = growth ** (1.0 / years) - 1.0 if growth > 0.0 else -1.0
+    cagr = -1.0
+    if growth > 0.0:
+        rate = math.log(growth) / years
+        cagr = math.expm1(rate) if rate < _LOG_FLOAT_MAX else math.inf
     ann = math.sqrt(ppy)
     sharpe = mean / sd * ann if sd > 0.0 and not ruined else nan
     sortino = mean / downside * ann if downside > 0.0 and not ruined else nan

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
-from levguard.kernels.backtest_metrics import METRIC_DIRECTION
+from levguard.kernels.backtest_metrics import METRIC_DIRECTION, rank_order
 from levguard.kernels.backtest_metrics import TABLE_METRICS as _RUN_METRICS
 from levguard.report.html import METRIC_LABELS, Fragment, fmt_metric, tearsheet_body, write_page
 
@@ -129,10 +129,10 @@ def _ordered(values: pd.Series) -> list[str]:
 
 
 def _ranked(table: pd.DataFrame, objective: str, best: Best) -> pd.DataFrame:
-    """``table`` sorted best first by ``objective`` (missing values last; ties keep table order)."""
-    key = _objective(table, objective)
-    order = np.argsort((-key if best == "max" else key).fillna(np.inf).to_numpy(), kind="stable")
-    return table.iloc[order]
+    """``table`` sorted best first by ``objective``, by the rule of
+    :func:`levguard.backtest.sweeps.best` (:func:`~levguard.kernels.backtest_metrics.rank_order`:
+    infinite values rank as such, missing values last, ties keep table order)."""
+    return table.iloc[rank_order(_objective(table, objective).to_numpy(dtype=np.float64), best)]
 
 
 def top_configurations(

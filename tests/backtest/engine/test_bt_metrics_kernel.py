@@ -119,3 +119,20 @@ def test_policy_evaluator_ratios_use_the_kernel() -> None:
     assert vol == pytest.approx(m.volatility, rel=1e-15)
     assert sharpe == pytest.approx(m.sharpe, rel=1e-12)
     assert calmar == m.calmar
+
+
+def test_cagr_of_a_strong_short_run_is_inf_only_beyond_float64() -> None:
+    # Python's float power raised OverflowError (the plain twin with Python floats), NumPy's warned.
+    import warnings
+
+    years = 60.0 / 525_600.0  # an hour of minute bars
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cagr = km.performance_ratios(1.10, years, 0.001, 0.0001, math.nan, 0.0, 525_600.0, False)[0]
+        assert cagr == math.inf
+        cagr = km.performance_ratios(np.float64(1.10), years, 0.001, 0.0001, math.nan, 0.0, 525_600.0, False)[0]
+        assert cagr == math.inf
+        finite = km.performance_ratios(1.0477, years, 0.001, 0.0001, math.nan, 0.0, 525_600.0, False)[0]
+    assert finite == pytest.approx(math.exp(math.log(1.0477) / years), rel=1e-9)
+    assert 1e177 < finite < 1e179
+    assert km.performance_ratios(1.5, 2.0, 0.0, 0.0, math.nan, 0.0, 365.0, False)[0] == pytest.approx(1.5**0.5 - 1.0)

@@ -218,3 +218,42 @@ def test_a_swept_taker_fee_moves_the_maker_fee_as_run_does(fees: object, as_run:
     maker_follows = not isinstance(fees, tuple) and not (isinstance(fees, dict) and "maker" in fees)
     assert (table.fees_paid.iloc[0] == 0.0) == maker_follows  # a given maker fee stays
     assert (table.fees_paid.iloc[1] > table.fees_paid.iloc[0]) == maker_follows
+
+
+def test_best_and_the_report_rank_an_infinite_objective_alike() -> None:
+    # An hour rising 10 %: the CAGR of 1x and 3x is beyond float64 (inf).  best() dropped the inf
+    # rows and chose 0.5x, the worst, while the report's top table ranked 1x first.
+    from levguard.report.sweep import top_configurations
+
+    idx = pd.date_range("2024-01-01", periods=60, freq="1min", tz="UTC")
+    c = 100.0 * np.exp(np.linspace(0.0, np.log(1.10), 60))
+    df = pd.DataFrame({"open": c, "high": c * 1.0005, "low": c * 0.9995, "close": c, "volume": 1e6}, index=idx)
+    table = sweep(df, BuyAndHold(), {"fix": (lambda lev: lev, {"lev": [0.5, 1.0, 3.0]})})
+    assert np.isfinite(table.cagr.iloc[0])
+    assert np.isinf(table.cagr.iloc[1:]).all()
+    assert best(table, "cagr").lev == 1.0
+    assert top_configurations(table, "cagr", 1)["lev"].iloc[0] == 1.0
+    assert best(table, "cagr", direction="min").lev == 0.5
+    assert top_configurations(table, "cagr", 1, best="min")["lev"].iloc[0] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("values", "direction", "first"),
+    [
+        ([np.nan, 1.0, np.inf, 2.0], "max", 2),
+        ([np.nan, 1.0, np.inf, 2.0], "min", 1),
+        ([np.nan, -np.inf, 0.5, -np.inf], "min", 1),
+        ([np.nan, -np.inf, 0.5], "max", 2),
+        ([np.nan, -np.inf], "max", 1),  # -inf is a value (growth of a ruined run); NaN never is
+    ],
+)
+def test_best_and_the_report_share_one_ranking_rule(values: list[float], direction: str, first: int) -> None:
+    from levguard.report.sweep import top_configurations
+
+    table = pd.DataFrame({"strategy": "s", "policy": "p", "k": range(len(values)), "sharpe": values})
+    assert best(table, "sharpe", direction=direction).k == first
+    top = top_configurations(table, "sharpe", len(values), best=direction)  # type: ignore[arg-type]
+    assert top["k"].iloc[0] == first
+    assert np.isnan(top["sharpe"].iloc[-1])
+    with pytest.raises(InputError, match="no configuration"):
+        best(table.assign(sharpe=np.nan), "sharpe")
