@@ -15,13 +15,16 @@ import pandas as pd
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule
 from levguard.core.sizing.policies import Rebalancer
-from levguard.core.validate import number
+from levguard.core.validate import number, show
 from levguard.data.loaders import load_ohlcv
 from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError, InputError
 from levguard.kernels.backtest_records import RebalanceMode
 from levguard.kernels.strategies import clean_directions_nb
+
+_MAX_BARS = 2**31 - 1
+"""Largest bar count an argument may name (``cooldown_bars``): the kernel config holds an int64."""
 
 _IMPACT_MAX = 10.0
 """Largest square-root impact coefficient ``slippage`` takes: at 10 a trade of 1 % of the bar's
@@ -167,6 +170,20 @@ def _slippage(slippage: object) -> tuple[float, float]:
     if not (math.isfinite(impact) and 0.0 <= impact <= _IMPACT_MAX):
         raise InputError(f"slippage: impact coefficient must be in [0, {_IMPACT_MAX:g}], was {impact!r}")
     return bps, impact
+
+
+def _cooldown_bars(value: object) -> int:
+    # An integer count of bars the kernel config can hold (int64); 2.5 or True are refused.
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= _MAX_BARS:
+        raise InputError(f"cooldown_bars must be an integer from 0 to {_MAX_BARS:,}, was {show(value)}")
+    return int(value)
+
+
+def _liquidation_fee_rate(value: object) -> float:
+    liq_fee = number(value, "liquidation_fee_rate")
+    if not (math.isfinite(liq_fee) and 0.0 <= liq_fee < 0.1):
+        raise InputError(f"liquidation_fee_rate must be a fraction in [0, 0.1), was {value!r}")
+    return liq_fee
 
 
 def _rebalance(rebalance: object) -> tuple[int, Rebalancer]:

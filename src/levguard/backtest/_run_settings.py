@@ -5,18 +5,21 @@ and :func:`levguard.backtest.sweeps.walk_forward`)."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from levguard.backtest._inputs import _cooldown_bars, _fees, _fraction, _liquidation_fee_rate, _slippage
 from levguard.core.rules import get_venue
-from levguard.core.validate import show
+from levguard.core.sizing.policies import Rebalancer
+from levguard.core.validate import number, show
 from levguard.errors import InputError
 from levguard.kernels.backtest_records import ContractKind, MarginMode
 
-__all__ = ["RUN_PARAMS"]
+__all__ = ["RUN_PARAMS", "check_run_setting"]
 
 # Run settings a sweep may vary, and the kernel record field each sets (``cfg``: a
 # CONFIG_DTYPE field; ``inst``: an INST_DTYPE field of every instrument).
@@ -48,6 +51,44 @@ def _grid(grid: Mapping[str, Sequence[Any]], what: str) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
 
+def check_run_setting(key: str, value: object) -> None:
+    """Check one value of a swept run setting as :func:`~levguard.backtest.engine.run` checks it.
+
+    The validators are run()'s own: :class:`~levguard.core.sizing.policies.Rebalancer` for
+    ``band``, ``min_trade`` and ``max_step``, the slippage, fee, stop and cooldown checks of
+    :func:`~levguard.backtest.engine.prepare` for the others.
+
+    Raises
+    ------
+    InputError
+        ``key`` is not a run setting (:data:`RUN_PARAMS`), or ``value`` is one run() refuses
+        (``band: 2.0``, ``max_step: 0``, ``impact: 100``, ``cooldown_bars: 2.5`` or ``1e20``...);
+        the message names the setting and the value.
+    """
+    if key not in RUN_PARAMS:
+        raise InputError(f"{key!r} is not a run setting; sweepable: {sorted(RUN_PARAMS)}")
+    if key == "margin_mode":
+        if value not in ("isolated", "cross"):
+            raise InputError(f"margin_mode must be 'isolated' or 'cross', was {show(value)}")
+        return
+    if key == "cooldown_bars":
+        _cooldown_bars(value)
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):  # None: run's default
+        raise InputError(f"{key} must be a number, was {show(value)}")
+    x = number(value, key)
+    if key in ("band", "min_trade", "max_step"):
+        Rebalancer(**{key: x})
+    elif key in ("stop_loss", "take_profit", "limit_offset_bps"):
+        _fraction(x, key, {"stop_loss": 1.0, "take_profit": math.inf, "limit_offset_bps": 10_000.0}[key])
+    elif key in ("slip_bps", "impact"):
+        _slippage({"bps" if key == "slip_bps" else "impact": x})
+    elif key in ("taker_fee", "maker_fee"):
+        _fees({"taker": 0.0, key.removesuffix("_fee"): x}, 0.0)
+    else:
+        _liquidation_fee_rate(x)
+
+
 def _run_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
     if grid is not None and not isinstance(grid, Mapping):  # iterating object() was a raw TypeError
         raise InputError(f"grid must map run settings to lists of values, was {type(grid).__name__} {show(grid)}")
@@ -57,18 +98,14 @@ def _run_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
     if unknown:
         raise InputError(f"grid: unknown run settings {sorted(unknown)}; sweepable: {sorted(RUN_PARAMS)}")
     combos = _grid(grid, "grid")
-    for combo in combos:
-        for key, value in combo.items():
-            if key == "margin_mode":
-                if value not in ("isolated", "cross"):
-                    raise InputError(f"grid: margin_mode must be 'isolated' or 'cross', was {value!r}")
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not value >= 0.0:
-                raise InputError(f"grid: {key} must be a number >= 0, was {value!r}")
-            if key in ("stop_loss",) and not value < 1.0:
-                raise InputError(f"grid: stop_loss must be a fraction in [0, 1), was {value!r}")
-            if key in ("taker_fee", "maker_fee", "liquidation_fee_rate") and not value < 0.1:
-                raise InputError(f"grid: {key} must be a fraction in [0, 0.1), was {value!r}")
+    # Each value once, by run()'s own validators: the kernel read cooldown_bars 2.5 as 2, band 2.0
+    # as a band wider than the target, and 1e20 bars raised OverflowError.
+    for key, values in grid.items():
+        for value in values:
+            try:
+                check_run_setting(key, value)
+            except InputError as exc:
+                raise InputError(f"grid: {key} = {show(value)}: {exc}") from None
     return combos
 
 

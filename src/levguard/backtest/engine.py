@@ -25,9 +25,11 @@ import pandas as pd
 
 from levguard.backtest._inputs import (
     DEFAULT_TAKER_FEE,
+    _cooldown_bars,
     _fees,
     _fraction,
     _frames,
+    _liquidation_fee_rate,
     _liquidation_rule,
     _multi_directions,
     _per_symbol,
@@ -52,7 +54,7 @@ from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
 from levguard.core.tiers import TierTable
-from levguard.core.validate import flag, non_negative_number, number, positive_number, show
+from levguard.core.validate import flag, non_negative_number, positive_number
 from levguard.data.frames import gap_note
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
@@ -92,9 +94,6 @@ FloatArray = npt.NDArray[np.float64]
 SHORT_RUN_DAYS: float = 30.0
 """A run shorter than this many days gets a note: its CAGR, volatility and ratios are annualised
 from a few bars (:attr:`BacktestResult.notes`)."""
-
-_MAX_BARS = 2**31 - 1
-"""Largest bar count an argument may name (``cooldown_bars``): the kernel config holds an int64."""
 
 
 @runtime_checkable
@@ -265,12 +264,7 @@ def prepare(
     if margin_mode not in ("isolated", "cross"):
         raise InputError(f"margin_mode must be 'isolated' or 'cross', was {margin_mode!r}")
     equity0 = positive_number(initial_equity, "initial_equity")
-    if (
-        isinstance(cooldown_bars, bool)
-        or not isinstance(cooldown_bars, int | np.integer)
-        or not 0 <= cooldown_bars <= _MAX_BARS
-    ):
-        raise InputError(f"cooldown_bars must be an integer from 0 to {_MAX_BARS:,}, was {show(cooldown_bars)}")
+    _cooldown_bars(cooldown_bars)
     flag(liquidation_first, "liquidation_first")
     flag(check_initial_margin, "check_initial_margin")
     if execution not in ("market", "limit"):
@@ -307,12 +301,8 @@ def prepare(
     rule = _liquidation_rule(liquidation, model.liquidation)
     if min_notional is not None:
         non_negative_number(min_notional, "min_notional")
-    if liquidation_fee_rate is None:
-        liq_fee = rule.resolved_fee(taker)
-    else:
-        liq_fee = number(liquidation_fee_rate, "liquidation_fee_rate")
-        if not (math.isfinite(liq_fee) and 0.0 <= liq_fee < 0.1):
-            raise InputError(f"liquidation_fee_rate must be a fraction in [0, 0.1), was {liquidation_fee_rate!r}")
+    given = liquidation_fee_rate is not None
+    liq_fee = _liquidation_fee_rate(liquidation_fee_rate) if given else rule.resolved_fee(taker)
     index = next(iter(frames.values())).index
     assert isinstance(index, pd.DatetimeIndex)
     ppy = _periods_per_year(index)

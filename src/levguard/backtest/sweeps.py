@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard.backtest._policy_paths import _path_cfg
-from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid
+from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.core.validate import finite_number, number, positive_number, show
 from levguard.data.frames import float_column
@@ -44,6 +44,7 @@ __all__ = [
     "Candidate",
     "WalkForward",
     "best",
+    "check_run_setting",
     "objective_direction",
     "sweep",
     "walk_forward",

@@ -93,13 +93,21 @@ def sweep_plan(cfg: Any, source: str) -> SweepPlan:
     Raises
     ------
     ConfigError
-        A run setting, objective, constraint or axis the sweep cannot use (one line naming it).
+        A run setting or a value of it, an objective, constraint or axis the sweep cannot use
+        (one line naming it).
     """
-    from levguard.backtest.sweeps import RUN_PARAMS, SWEEP_METRICS
+    from levguard.backtest.sweeps import RUN_PARAMS, SWEEP_METRICS, check_run_setting
     from levguard.config.backtest import check_sweep_plan
+    from levguard.errors import ConfigError, InputError
 
     sw = cfg.sweep
     params = check_sweep_plan(cfg, source, run_params=RUN_PARAMS, metrics=SWEEP_METRICS)
+    for key, values in sw.grid.items():  # each value as run() checks it, before the data is read
+        for i, value in enumerate(values):
+            try:
+                check_run_setting(key, value)
+            except InputError as exc:
+                raise ConfigError(f"{source}: sweep.grid.{key}[{i}]: {exc}") from None
     strategies: dict[str, Any] = {}
     if sw.strategies is None:
         strategies[cfg.strategy.type] = build_strategy(cfg.strategy)

@@ -165,6 +165,15 @@ def test_sample_sweep_config_runs(tmp_path: Path) -> None:
         ({"scheduler": "dask"}, "sweep.scheduler: must be null, 'local' or a Dask scheduler address"),
         ({"grid": {"stop_los": [0.1]}}, "sweep.grid.stop_los: not a run setting; sweepable: band"),
         ({"grid": {"stop_loss": 0.1}}, "sweep.grid.stop_loss: must be a valid list (was 0.1)"),
+        (
+            {"grid": {"stop_loss": [0.0], "cooldown_bars": [10**20]}},
+            "sweep.grid.cooldown_bars[0]: cooldown_bars must be an integer",
+        ),
+        ({"grid": {"stop_loss": [0.0], "band": [0.0, 2.0]}}, "sweep.grid.band[1]: band must be in [0, 1), was 2.0"),
+        (
+            {"grid": {"stop_loss": [0.0], "impact": [100]}},
+            "sweep.grid.impact[0]: slippage: impact coefficient must be in [0, 10]",
+        ),
         ({"objective": "sharp"}, "sweep.objective: not a metric (was 'sharp')"),
         ({"direction": "lowest"}, "sweep.direction: must be 'max' or 'min' (was 'lowest')"),
         ({"constraints": {"drawdown": 0.3}}, "sweep.constraints.drawdown: not a metric"),

@@ -119,6 +119,20 @@ def test_every_metric_has_a_direction() -> None:
         ({"grid": {"stop_loss": []}}, "non-empty list"),
         ({"grid": {"stop_loss": [2.0]}}, "stop_loss"),
         ({"grid": {"margin_mode": ["portfolio"]}}, "margin_mode"),
+        # Each value by run()'s own validators: 1e20 bars was an OverflowError, the others ran.
+        ({"grid": {"cooldown_bars": [10**20]}}, "grid: cooldown_bars = 100000000000000000000: cooldown_bars must be"),
+        ({"grid": {"cooldown_bars": [2.5]}}, r"grid: cooldown_bars = 2\.5: cooldown_bars must be an integer"),
+        ({"grid": {"band": [0.0, 2.0]}}, r"grid: band = 2\.0: band must be in \[0, 1\), was 2\.0"),
+        ({"grid": {"max_step": [0]}}, r"grid: max_step = 0: max_step must be > 0"),
+        ({"grid": {"impact": [100]}}, r"grid: impact = 100: slippage: impact coefficient must be in \[0, 10\]"),
+        ({"grid": {"slip_bps": [10_000]}}, r"grid: slip_bps = 10000: slippage: bps must be in \[0, 10000\)"),
+        ({"grid": {"take_profit": [float("inf")]}}, r"grid: take_profit = inf: take_profit must be a fraction"),
+        ({"grid": {"limit_offset_bps": [1e4]}}, r"grid: limit_offset_bps = 10000\.0: limit_offset_bps must be"),
+        ({"grid": {"maker_fee": [0.1]}}, r"grid: maker_fee = 0\.1: fees: maker must be a fraction in \[0, 0\.1\)"),
+        (
+            {"grid": {"liquidation_fee_rate": [-0.01]}},
+            r"grid: liquidation_fee_rate = -0\.01: liquidation_fee_rate must",
+        ),
         ({"chunk_size": 0}, "chunk_size"),
         ({"scheduler": 3}, "scheduler"),
         ({"policies": {"vt": (VolatilityTarget, {"target_vol": [-1.0]})}}, "vt"),
@@ -131,6 +145,25 @@ def test_bad_input_names_the_problem(kwargs: dict[str, object], match: str) -> N
     args.update(kwargs)
     with pytest.raises(InputError, match=match):
         sweep(DF, **args)  # type: ignore[arg-type]
+
+
+def test_the_grid_takes_the_values_run_takes() -> None:
+    from levguard.backtest.sweeps import check_run_setting
+
+    for key, value in [
+        ("max_step", float("inf")),
+        ("cooldown_bars", np.int64(3)),
+        ("take_profit", 5.0),
+        ("band", np.float64(0.2)),
+        ("min_trade", 0),
+        ("slip_bps", 9_999.0),
+        ("impact", 10),
+        ("taker_fee", 0.0),
+        ("margin_mode", "cross"),
+    ]:
+        check_run_setting(key, value)
+    with pytest.raises(InputError, match="'leverage' is not a run setting"):
+        check_run_setting("leverage", 2.0)
 
 
 def test_thread_count_does_not_change_results(table: pd.DataFrame) -> None:
