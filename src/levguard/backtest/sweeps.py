@@ -557,6 +557,8 @@ def walk_forward(
     if objective not in SWEEP_METRICS:
         raise InputError(f"objective must be one of {', '.join(SWEEP_METRICS)}, was {objective!r}")
     direction = objective_direction(objective, direction)
+    if constraints is not None and not isinstance(constraints, Mapping):  # a list was an AttributeError
+        raise InputError(f"constraints must be a mapping of metric -> upper bound or None, was {show(constraints)}")
     for key, bound in (constraints or {}).items():
         if key not in SWEEP_METRICS:
             raise InputError(f"constraints: {key!r} is not a metric ({', '.join(SWEEP_METRICS)})")

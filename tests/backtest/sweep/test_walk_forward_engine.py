@@ -142,6 +142,8 @@ def test_infeasible_windows_stay_flat() -> None:
         ({"constraints": {"nope": 1}}, "nope"),
         ({"warmup_bars": -1}, "warmup_bars"),
         ({"direction": "up"}, "direction must be 'max', 'min'.*'up'"),
+        # A list of pairs was an AttributeError ('list' object has no attribute 'items').
+        ({"constraints": [("max_drawdown", 0.3)]}, r"constraints must be a mapping .*\[\('max_drawdown', 0\.3\)\]"),
     ],
 )
 def test_bad_input(kw: dict[str, object], match: str) -> None:
