@@ -223,8 +223,9 @@ def _metrics_arrays(stats: Float64Array2D, periods_per_year: float) -> dict[str,
     mean = stats[:, kp.S_SUM] / n
     maxdd = np.ascontiguousarray(stats[:, kp.S_MAXDD])
     with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.maximum(stats[:, kp.S_SUMSQ] - n * mean * mean, 0.0) / np.maximum(n - 1.0, 1.0)
-        sd = np.sqrt(var)
+        # M2 / (n - 1): the kernel's Welford sum of squared deviations (no cancellation, so equal
+        # returns have sd 0 and a NaN Sharpe ratio, not one of rounding noise).
+        sd = np.sqrt(np.maximum(stats[:, kp.S_M2], 0.0) / np.maximum(n - 1.0, 1.0))
         growth = np.where(final > 0, np.log(np.maximum(final, 1e-300)) / years, -np.inf)
     liq = stats[:, kp.S_LIQ]
     # A liquidated path lost everything: its Sharpe and Calmar are NaN, as a ruined run's are

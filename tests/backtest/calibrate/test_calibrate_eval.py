@@ -183,3 +183,31 @@ def test_bad_inputs_name_the_argument(kwargs: dict[str, object], name: str) -> N
     args.update(kwargs)
     with pytest.raises(InputError, match=name):
         evaluate_path(**args)  # type: ignore[arg-type]
+
+
+def test_equal_returns_have_no_deviation_and_no_sharpe() -> None:
+    # sum g^2 - n mean^2 cancelled: 5,000 bars of +0.1 % had a volatility of rounding noise
+    # (2.4e-8) and a Sharpe ratio of 3.6e8.
+    m = evaluate_path(np.ones(5000), np.log1p(np.full(5000, 0.001)), 8760.0)
+    assert m.volatility == 0.0
+    assert math.isnan(m.sharpe)
+    assert m.total_return == pytest.approx(1.001**4999 - 1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("sd", [1e-9, 1e-8, 1e-6])
+def test_volatility_of_nearly_equal_returns_matches_two_passes(sd: float) -> None:
+    # Carry-like returns (a tiny spread around 0.1 %): the old variance was off by 0.2 % at 1e-9.
+    r = np.log1p(0.001 + np.random.default_rng(0).normal(0.0, sd, 5000))
+    m = evaluate_path(np.ones(5000), r, 8760.0)
+    eq = equity_curve(np.ones(5000), r)
+    g = eq[1:] / eq[:-1] - 1.0
+    assert m.volatility == pytest.approx(np.std(g, ddof=1) * math.sqrt(8760.0), rel=1e-6)
+    assert m.sharpe == pytest.approx(g.mean() / np.std(g, ddof=1) * math.sqrt(8760.0), rel=1e-6)
+
+
+def test_the_flat_bars_after_a_liquidation_count_as_zero_returns() -> None:
+    r = np.log([1.0, 1.01, 0.99, 1.02, 0.5, 1.03, 1.01])
+    m = evaluate_path(np.full(7, 3.0), r, 365.0)
+    assert m.liquidated
+    g = np.array([0.03, -0.03, 0.06, -1.0, 0.0, 0.0])  # 3x the simple returns, lost at bar 4
+    assert m.volatility == pytest.approx(np.std(g, ddof=1) * math.sqrt(365.0), rel=1e-12)
