@@ -28,6 +28,7 @@ from levguard.backtest.calibrate import (
     PolicyFactory,
     _batch_stats,
     _best,
+    _Costs,
     _draw,
     _grid,
     _metrics_arrays,
@@ -57,7 +58,9 @@ class WalkForwardResult:
     in_sample, out_of_sample : list of Metrics or None
     combined_oos : Metrics
         The stitched out-of-sample path (each test window uses its own choice, flat when none),
-        evaluated as one path from the first test bar.
+        over the test windows' bars only: one path from the first test bar to the last when the
+        windows are contiguous (``step <= test``); with ``step > test`` the windows as evaluated
+        (each starting flat) chained end to end, the bars between them left out.
     stability : dict
         ``modal_share`` (share of windows choosing the most frequent parameter set),
         ``modal_params``, ``n_distinct`` and, per numeric parameter, ``std_<name>`` and
@@ -152,7 +155,8 @@ def walk_forward(
     train, test : int
         Training and test window lengths in bars.
     step : int, optional
-        Shift between consecutive windows (default ``test``: contiguous, disjoint test windows).
+        Shift between consecutive windows (default ``test``: contiguous, disjoint test windows;
+        larger leaves bars between the test windows, which ``combined_oos`` leaves out).
     scheme : {"rolling", "anchored"}
         Rolling: training window ``[s, s + train)``; anchored: ``[1, s + train)`` (grows).  The
         test window is ``[s + train, s + train + test)`` in both, ``s = 1, 1 + step, ...`` while
@@ -227,9 +231,14 @@ def walk_forward(
         row.update({f"is_{k}": v for k, v in im.to_dict().items()})
         row.update({f"oos_{k}": v for k, v in om.to_dict().items()})
         rows.append(row)
-    first, last = wins[0][2], wins[-1][3]
-    comb_stats = np.empty((1, kp.N_STATS))
-    kp.eval_window_nb(combined, simple, c.funding, c.has_funding, c.fee_rate, c.mmr, c.side, first, last, comb_stats[0])
+    if stp > test:  # gaps between the test windows: they are not out-of-sample bars
+        picks = [row["candidate"] for row in rows]
+        comb_stats = _chained_stats(levs, picks, wins, simple, c)
+    else:
+        first, last = wins[0][2], wins[-1][3]
+        comb_stats = np.empty((1, kp.N_STATS))
+        args = (c.funding, c.has_funding, c.fee_rate, c.mmr, c.side, first, last, comb_stats[0])
+        kp.eval_window_nb(combined, simple, *args)
     return WalkForwardResult(
         windows=pd.DataFrame(rows),
         choices=choices,
@@ -240,6 +249,48 @@ def walk_forward(
         scheme=scheme,
         objective=problem.objective,
     )
+
+
+def _chained_stats(
+    levs: npt.NDArray[np.float64],
+    picks: list[int | None],
+    wins: list[tuple[int, int, int, int]],
+    simple: npt.NDArray[np.float64],
+    c: _Costs,
+) -> npt.NDArray[np.float64]:
+    """Kernel statistics (shape (1, N_STATS)) of the test windows chained over their own bars.
+
+    Each window's path is the one its out-of-sample metrics evaluate (it starts flat; flat when
+    nothing was chosen), scaled to start from the equity the previous window left: the chained
+    total return is the product of the windows'.  After a liquidation the equity stays 0 (zero
+    returns, as in the kernel's flat tail).  The deviations are summed in two passes.
+    """
+    n = levs.shape[1]
+    flat = np.zeros(n)
+    curve = np.empty(sum(b - a for _, _, a, b in wins))
+    level, pos, liq = 1.0, 0, -1.0
+    eq = np.empty(n)
+    st = np.empty(kp.N_STATS)
+    for (_, _, a, b), p in zip(wins, picks, strict=True):
+        lev = flat if p is None else levs[p]
+        kp.equity_path_nb(lev, simple, c.funding, c.has_funding, c.fee_rate, c.mmr, c.side, a, b, eq, st)
+        curve[pos : pos + b - a] = level * eq[a:b]
+        if liq < 0.0 and st[kp.S_LIQ] >= 0.0 and level > 0.0:
+            liq = st[kp.S_LIQ]
+        pos += b - a
+        level = float(curve[pos - 1])
+    prev = np.concatenate(([1.0], curve[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(prev > 0.0, curve / prev - 1.0, 0.0)
+    peak = np.maximum.accumulate(np.concatenate(([1.0], curve)))[1:]
+    out = np.empty((1, kp.N_STATS))
+    out[0, kp.S_FINAL] = curve[-1]
+    out[0, kp.S_SUM] = g.sum()
+    out[0, kp.S_M2] = np.sum((g - g.mean()) ** 2)
+    out[0, kp.S_MAXDD] = np.max(1.0 - curve / peak)
+    out[0, kp.S_LIQ] = liq
+    out[0, kp.S_N] = curve.shape[0]
+    return out
 
 
 screen_walk_forward = walk_forward

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from calib_helpers import EwmaVolTarget, gbm_log_returns
 
-from levguard.backtest.calibrate import evaluate_path
+from levguard.backtest.calibrate import equity_curve, evaluate_path
 from levguard.backtest.walkforward import walk_forward
 from levguard.core.sizing.base import FixedLeverage, SeriesInputs
 from levguard.errors import InputError
@@ -122,3 +122,30 @@ def test_walk_forward_bad_inputs(rets: np.ndarray, kwargs: dict[str, object], na
     args.update(kwargs)
     with pytest.raises(InputError, match=name):
         walk_forward(EwmaVolTarget, GRID, rets, PPY, **args)  # type: ignore[arg-type]
+
+
+def test_combined_oos_leaves_out_the_bars_between_test_windows(rets: np.ndarray) -> None:
+    # step > test: the combined path ran over [first test bar, last test bar) and counted the
+    # gaps (flat, zero returns) as out-of-sample bars, diluting CAGR, volatility and Sharpe.
+    grid = {"leverage": [0.5, 1.0, 2.0]}
+    wf = walk_forward(FixedLeverage, grid, rets, PPY, train=400, test=200, step=700, fee_rate=0.0005)
+    w = wf.windows
+    assert (w["test_start"].iloc[1:].to_numpy() > w["test_stop"].iloc[:-1].to_numpy()).all()
+    c = wf.combined_oos
+    assert c.n_bars == int((w["test_stop"] - w["test_start"]).sum())
+    # Chained: each window's evaluation (from flat), one after the other.
+    chained = np.prod([1.0 + m.total_return for m in wf.out_of_sample if m is not None]) - 1.0
+    assert c.total_return == pytest.approx(chained, rel=1e-12)
+    returns = []
+    for row in w.itertuples():
+        lev = np.full(rets.shape[0], np.nan)  # flat until the window's entry at its first close
+        lev[row.test_start - 1 :] = row.param_leverage
+        curve = equity_curve(lev, rets, fee_rate=0.0005)[row.test_start - 1 : row.test_stop]
+        assert curve[-1] - 1.0 == pytest.approx(row.oos_total_return, rel=1e-12)
+        returns.append(curve[1:] / curve[:-1] - 1.0)
+    g = np.concatenate(returns)
+    assert c.volatility == pytest.approx(np.std(g, ddof=1) * np.sqrt(PPY), rel=1e-9)
+    assert c.sharpe == pytest.approx(g.mean() / np.std(g, ddof=1) * np.sqrt(PPY), rel=1e-9)
+    # Contiguous windows are still one path over the test bars.
+    tiled = walk_forward(FixedLeverage, grid, rets, PPY, train=400, test=200, fee_rate=0.0005)
+    assert tiled.combined_oos.n_bars == tiled.windows["test_stop"].iloc[-1] - tiled.windows["test_start"].iloc[0]
