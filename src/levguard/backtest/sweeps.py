@@ -54,6 +54,9 @@ FloatArray = npt.NDArray[np.float64]
 
 _TABLE_NAME = TABLE_NAME
 
+# The run settings of the Rebalancer: read in band mode only.
+_REBALANCER_SETTINGS = frozenset({"band", "min_trade", "max_step"})
+
 # Metric columns of the sweep table: the per-run metrics (levguard.backtest.metrics.METRIC_NAMES)
 # and final_equity, bad_debt, orders_clipped, ruined.
 SWEEP_METRICS: tuple[str, ...] = TABLE_METRICS
@@ -237,7 +240,8 @@ def sweep(
     grid : mapping setting -> values, optional
         Run settings to vary (:data:`RUN_PARAMS`: stop_loss, take_profit, cooldown_bars, band,
         min_trade, max_step, slip_bps, impact, limit_offset_bps, margin_mode, taker_fee,
-        maker_fee, liquidation_fee_rate).  A swept ``taker_fee`` moves what :func:`run` derives
+        maker_fee, liquidation_fee_rate); ``band``, ``min_trade`` and ``max_step`` need
+        ``rebalance="band"`` (or a Rebalancer).  A swept ``taker_fee`` moves what :func:`run` derives
         from the taker: the maker fee (unless ``maker_fee`` is swept too or ``fees`` gives one, as
         ``run(fees=x)`` sets both), the liquidation fee (unless given) and the venue's fee terms
         in the margins.
@@ -276,6 +280,12 @@ def sweep(
     pol_cands = _expand(policies, "policy")
     run_combos = _run_grid(grid)
     base = prepare(data, strat_cands[0].value, pol_cands[0].value, **run_kwargs)
+    rebalancing = sorted(_REBALANCER_SETTINGS & set(grid or {}))
+    if rebalancing and base.params["rebalance"] == "never":  # the kernel never reads them then
+        raise InputError(
+            f"grid: {', '.join(rebalancing)}: no effect with rebalance='never' (it trades only when the "
+            "direction changes); sweep them with rebalance='band' or a Rebalancer"
+        )
     n_cfg = len(strat_cands) * len(pol_cands) * len(run_combos)
     # Columns: clashes between strategy and policy parameter names get a prefix.
     s_keys = {k for c in strat_cands for k in c.params}

@@ -102,6 +102,12 @@ def sweep_plan(cfg: Any, source: str) -> SweepPlan:
 
     sw = cfg.sweep
     params = check_sweep_plan(cfg, source, run_params=RUN_PARAMS, metrics=SWEEP_METRICS)
+    rebalancing = sorted({"band", "min_trade", "max_step"} & set(sw.grid))
+    if rebalancing and cfg.rebalance == "never":
+        raise ConfigError(
+            f"{source}: sweep.grid.{rebalancing[0]}: has no effect with rebalance: never (it trades only when "
+            "the direction changes); use rebalance: band"
+        )
     for key, values in sw.grid.items():  # each value as run() checks it, before the data is read
         for i, value in enumerate(values):
             try:

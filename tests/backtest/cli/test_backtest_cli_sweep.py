@@ -190,6 +190,15 @@ def test_bad_sweep_config_is_one_line_and_exit_2(tmp_path: Path, change: dict[st
     assert expected in lines[0], lines[0]
 
 
+def test_a_rebalancer_grid_under_rebalance_never_is_refused(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, grid={"stop_loss": [0.0], "band": [0.0, 0.3]})
+    cfg["rebalance"] = "never"
+    cfg["data"] = {"source": "file", "path": str(tmp_path / "missing.csv")}  # refused before the data
+    res = _invoke(tmp_path, cfg)
+    assert res.exit_code == 2, res.output
+    assert "sweep.grid.band: has no effect with rebalance: never" in res.stderr
+
+
 def test_prefixed_columns_are_suggested_for_clashing_grid_keys(tmp_path: Path) -> None:
     cfg = _config(
         tmp_path,

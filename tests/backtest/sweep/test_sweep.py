@@ -133,6 +133,12 @@ def test_every_metric_has_a_direction() -> None:
             {"grid": {"liquidation_fee_rate": [-0.01]}},
             r"grid: liquidation_fee_rate = -0\.01: liquidation_fee_rate must",
         ),
+        # The kernel reads the Rebalancer in band mode only: these rows were all the same run.
+        ({"grid": {"band": [0.0, 0.3]}, "rebalance": "never"}, r"grid: band: no effect with rebalance='never'"),
+        (
+            {"grid": {"max_step": [0.5], "min_trade": [10.0]}, "rebalance": "never"},
+            r"grid: max_step, min_trade: no effect with rebalance='never'",
+        ),
         ({"chunk_size": 0}, "chunk_size"),
         ({"scheduler": 3}, "scheduler"),
         ({"policies": {"vt": (VolatilityTarget, {"target_vol": [-1.0]})}}, "vt"),
