@@ -314,7 +314,10 @@ def budget_prob(leverage: float, equity: float, price: float, sigma: float, venu
     """GBM ``P(liquidation within the horizon)`` at ``leverage``; ``monitoring_years <= 0``: continuous.
 
     Discrete monitoring: the barrier moves away by ``BGK_BETA sigma sqrt(dt)`` and the horizon
-    stops at the last monitoring date (0 when ``dt`` exceeds the horizon).
+    stops at the last monitoring date (0 when ``dt`` exceeds the horizon).  That is the
+    Broadie-Glasserman-Kou approximation, which understates the probability over few dates;
+    :class:`~levguard.core.sizing.venue.LiquidationBudget` prices discrete monitoring with
+    ``prob_liquidation`` (exact over the first 256 dates) and does not call this kernel for it.
     """
     lp = budget_liquidation_price(leverage, equity, price, venue)
     if not (lp > 0.0 and lp < math.inf):

@@ -11,7 +11,7 @@ Example (a 5x-levered long BTC position, 80 % annual volatility)::
     >>> round(prob_liquidation("long", 60_000.0, 48_000.0, sigma=0.8, horizon_days=30), 4)
     0.3684
     >>> round(prob_liquidation("long", 60_000.0, 48_000.0, 0.8, 30, monitoring_dt_days=1), 4)
-    0.3163
+    0.3185
 """
 
 from __future__ import annotations

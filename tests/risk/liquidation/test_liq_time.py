@@ -21,19 +21,15 @@ SHORT = {"side": "short", "price": 60_000.0, "liq_price": 66_000.0, "sigma": 0.6
 
 @pytest.mark.parametrize(
     "kw",
-    [LONG, SHORT, {**LONG, "model": "kou", **KOU}, {**LONG, "monitoring_dt_days": 0.25}],
-    ids=["gbm-long", "gbm-short", "kou", "gbm-bgk"],
+    [LONG, SHORT, {**LONG, "model": "kou", **KOU}],
+    ids=["gbm-long", "gbm-short", "kou"],
 )
 def test_quantiles_invert_the_cdf(kw: dict[str, object]) -> None:
+    # Continuous monitoring; the step CDF of discrete monitoring: tests/risk/liquidation/test_liq_discrete.py.
     res = time_to_liquidation(**kw, quantile_levels=(0.01, 0.1, 0.2, 0.3, 0.5, 0.9))
     p = res.prob
     assert p == prob_liquidation(**kw)
-    base = {k: v for k, v in kw.items() if k not in ("horizon_days", "monitoring_dt_days")}
-    # The CDF at t is the continuous formula (BGK-shifted when monitored) evaluated at t.
-    shift = kw.get("monitoring_dt_days")
-    if shift is not None:
-        factor = math.exp(-0.5825971579390107 * 0.8 * math.sqrt(float(shift) / 365.0))
-        base["liq_price"] = 48_000.0 * factor
+    base = {k: v for k, v in kw.items() if k != "horizon_days"}
 
     def cdf(days: float) -> float:
         return prob_liquidation(**base, horizon_days=days)

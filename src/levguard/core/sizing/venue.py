@@ -509,8 +509,14 @@ class LiquidationBudget:
 
     def _venue_args(self, ctx: MarketContext, equity: float, price: float) -> LiqSpec | None:
         # The inputs of the GBM kernel, or None when the kernel does not cover this case (another
-        # model, Monte Carlo) or its liquidation price does not (see _lp_args).
-        if self.closed_model != "gbm" or self.model_params.get("method", "analytic") != "analytic":
+        # model, Monte Carlo, discrete monitoring: prob_liquidation's exact recursion over the
+        # first dates, which the kernel's BGK shift does not reproduce) or its liquidation price
+        # does not (see _lp_args).
+        if (
+            self.closed_model != "gbm"
+            or self.model_params.get("method", "analytic") != "analytic"
+            or self.monitoring_dt_days is not None
+        ):
             return None
         return self._lp_args(ctx, equity, price)
 
@@ -565,9 +571,10 @@ class LiquidationBudget:
         ``sigma`` is a liquidation forecaster or an annualised volatility.  The forecaster
         bisects over :meth:`forecast_prob` (liquidation prices from the kernel
         :func:`levguard.kernels.sizing_venue.budget_liquidation_price` where it matches the margin
-        engine); the closed-form GBM model runs on the numba kernel
+        engine); the closed-form GBM model, continuously monitored, runs on the numba kernel
         :func:`levguard.kernels.sizing_venue.liquidation_budget_scalar_nb`, the same code as
-        :meth:`leverage_path`; other closed forms bisect over :meth:`prob` in Python.
+        :meth:`leverage_path`; other closed forms and discrete monitoring bisect over :meth:`prob`
+        in Python.
         """
         hi, hi_binding = self._upper(ctx, equity, price)
         if isinstance(sigma, ProbabilityForecaster):
@@ -649,7 +656,7 @@ class LiquidationBudget:
         the kernel does not reproduce solve in Python.  Model ``forecast`` without them: 0.
 
         Otherwise (closed forms, or ``default`` without forecasts) from ``vol_forecast``: the
-        closed-form GBM model runs on the numba kernel
+        closed-form GBM model, continuously monitored, runs on the numba kernel
         :func:`levguard.kernels.sizing_venue.liquidation_budget_path_nb` (one bisection per bar,
         the same code as :meth:`solve`).  Other models solve in Python: with a flat tier table
         (one bracket) and a linear or inverse contract the liquidation price relative to the mark
