@@ -282,6 +282,27 @@ def test_hyperliquid_backstop_below_two_thirds_of_maintenance_keeps_nothing() ->
     assert above.kept == pytest.approx(equity)
 
 
+def test_hyperliquid_cross_backstop_is_the_account_below_two_thirds_of_its_maintenance() -> None:
+    # Reference section 7 (liquidator vault: "equity below 2/3 of MM"; cross positions and margin
+    # move to it): wallet 1,600, BTC 0.9 @ 100,000 (MM 1,125) and ETH 20 @ 2,500 (MM 1,000).
+    # The account's equity 1,600 is above 2/3 of 2,125 (1,416.67): BTC is closed in the book and
+    # keeps its share, 1,600 - 1,000 = 600 (which is below 2/3 of BTC's own 1,125: no matter).
+    o = liquidation_outcome(
+        "hyperliquid", 0.9, 100_000.0, 100_000.0, 600.0, maintenance_margin=1_125.0, others_maintenance=1_000.0
+    )
+    assert not o.taken_over
+    assert o.kept == pytest.approx(600.0)
+    _conserved(o)
+    # Below 2/3 of the account's maintenance (equity 1,400 < 1,416.67): the vault takes over.
+    below = liquidation_outcome(
+        "hyperliquid", 0.9, 100_000.0, 100_000.0, 400.0, maintenance_margin=1_125.0, others_maintenance=1_000.0
+    )
+    assert below.taken_over
+    assert "backstop: equity 1400 below 0.6667 x maintenance 2125" in below.reason
+    # Isolated (no other maintenance): one position's numbers, as before.
+    assert liquidation_outcome("hyperliquid", 0.9, 100_000.0, 100_000.0, 600.0, maintenance_margin=1_125.0).taken_over
+
+
 def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     # 25 BTC at 100,000: maintenance 1.125 % = 28,125 USDC; equity 28,000 just below it.
     n, mm, equity = 2_500_000.0, 28_125.0, 28_000.0

@@ -144,17 +144,32 @@ def test_a_takeover_loses_exactly_the_margin_at_the_bankruptcy_price(
     fee_rate=st.floats(0.0, 0.05),
     maintenance=st.floats(0.0, 1e5),
     backstop=st.sampled_from([0.0, 2.0 / 3.0]),
+    others_mm=st.sampled_from([0.0, 1.0, 1e3, 1e5]),
 )
 def test_the_kernel_settlement_conserves_money(
-    kind: int, collateral: float, realised: float, notional: float, fee_rate: float, maintenance: float, backstop: float
+    kind: int,
+    collateral: float,
+    realised: float,
+    notional: float,
+    fee_rate: float,
+    maintenance: float,
+    backstop: float,
+    others_mm: float,
 ) -> None:
-    kept, fee, fund, taken = kl.settle_close(kind, collateral, realised, notional, fee_rate, maintenance, backstop)
+    # others_mm > 0: a cross position, its collateral net of the other positions' maintenance.
+    kept, fee, fund, taken = kl.settle_close(
+        kind, collateral, realised, notional, fee_rate, maintenance, backstop, others_mm
+    )
     assert kept >= 0.0
     assert fee >= 0.0
     assert math.isclose(kept + fund, collateral + realised, rel_tol=1e-12, abs_tol=1e-6)
     assert fee <= max(collateral + realised, 0.0) + 1e-6
     if taken:
         assert kept == 0.0
+    # The backstop takes the account over only below its share of the account's maintenance.
+    equity = collateral + realised
+    if kind == kl.BOOK:
+        assert bool(taken) == (backstop > 0.0 and equity + others_mm < backstop * (maintenance + others_mm))
 
 
 @pytest.mark.parametrize("venue", ["bybit-linear", "gate", "bitmex"])

@@ -39,7 +39,7 @@ from levguard.core.records import Record
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
 from levguard.core.tiers import TierTable
-from levguard.core.validate import NUMBER_MAX, as_amount, finite_number, number, show
+from levguard.core.validate import NUMBER_MAX, as_amount, finite_number, non_negative_number, number, show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index
@@ -210,6 +210,7 @@ def liquidation_outcome(
     taker_fee: float | None = None,
     mm_at_entry: bool | None = None,
     allow_partial: bool = True,
+    others_maintenance: float = 0.0,
 ) -> LiquidationOutcome:
     """Evaluate one liquidation step of one position under a venue's rule.
 
@@ -250,6 +251,11 @@ def liquidation_outcome(
         BitMEX), False for a bare rule.
     allow_partial : bool
         False within the cool-down after a partial liquidation: the whole position goes.
+    others_maintenance : float
+        Cross margin: the maintenance margin of the account's other cross positions (>= 0; the
+        ``margin`` is then their collateral share, ``wallet + others' uPnL - others' MM``).  The
+        backstop tests the account's equity against its total maintenance margin
+        (:func:`levguard.kernels.liquidation.below_backstop`); 0 (default): isolated.
 
     Returns
     -------
@@ -293,6 +299,7 @@ def liquidation_outcome(
         isinstance(maintenance_margin, int | float) and math.isfinite(maintenance_margin) and maintenance_margin >= 0
     ):
         raise InputError(f"maintenance_margin must be finite and >= 0, was {show(maintenance_margin)}")
+    others_mm = non_negative_number(others_maintenance, "others_maintenance")
     basis = entry if mm_at_entry else fill
     notional = position_notional(q, fill, inverse)
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
@@ -328,7 +335,7 @@ def liquidation_outcome(
     mmrs = tiers.mmrs if tiers is not None else _NO_RATES
     cums = tiers.cums if tiers is not None else _NO_RATES
     closed_raw, decision = kl.plan_close(
-        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial
+        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial, others_mm
     )
     closed = float(closed_raw)
     rest_size = None  # by size, the rest stays in the tier it is stepped down to
@@ -353,9 +360,9 @@ def liquidation_outcome(
         decision = kl.CLOSE_FULL  # nothing would be left behind the rest: the whole position goes
     realised = position_upnl(q, entry, fill, inverse)
     kind = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else r.kind_code
-    kept, paid, fund, taken = (float(x) for x in kl.settle_close(kind, c, realised, notional, fee, mm, 0.0))
+    kept, paid, fund, taken = (float(x) for x in kl.settle_close(kind, c, realised, notional, fee, mm, 0.0, others_mm))
     if decision == kl.CLOSE_BACKSTOP:
-        why = f"backstop: equity {equity:.6g} below {r.backstop:.4g} x maintenance {mm:.6g}"
+        why = f"backstop: equity {equity + others_mm:.6g} below {r.backstop:.4g} x maintenance {mm + others_mm:.6g}"
     elif taken > 0.0:
         why = "taken over at the bankruptcy price"
     else:

@@ -241,6 +241,24 @@ def collateral(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers) 
 
 
 @jitable
+def others_maintenance(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers) -> float:
+    """Return the maintenance requirement of the cross positions other than instrument ``k`` at
+    their reference prices (what :func:`collateral` subtracts); 0 in isolated margin.
+
+    A cross account's backstop tests its equity against its total maintenance margin
+    (:func:`~levguard.kernels.liquidation.below_backstop`), which is ``k``'s plus this.
+    """
+    if not cross:
+        return 0.0
+    qty = book.qty
+    out = 0.0
+    for j in range(qty.shape[0]):
+        if j != k and qty[j] != 0.0 and inst[j]["kind"] != ContractKind.SPOT:
+            out += _maintenance_of(j, qty[j], book.entry[j], book.ref_px[j], inst, tiers)
+    return out
+
+
+@jitable
 def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scratch: Scratch) -> tuple[float, float]:
     """Return (liquidation price, collateral) of instrument ``k``; NaN for spot or flat."""
     spec = inst[k]
@@ -402,7 +420,7 @@ def _close_whole(
     q = book.qty[k]
     realised = position_upnl(q, book.entry[k], px, inverse)
     kept, fee, _fund, taken = kl.settle_close(
-        outcome, coll, realised, position_notional(q, px, inverse), inst[k]["liq_fee"], 0.0, 0.0
+        outcome, coll, realised, position_notional(q, px, inverse), inst[k]["liq_fee"], 0.0, 0.0, 0.0
     )
     equity = coll + realised
     book.cash[w] += kept - coll
@@ -446,6 +464,7 @@ def _restore_walk(
     entry = book.entry
     sign = 1.0 if qty[k] > 0.0 else -1.0
     c0 = collateral(k, cross, book, inst, tiers)
+    others_mm = others_maintenance(k, cross, book, inst, tiers)
     n_grid = 1 if p1 == p0 else N_RESTORE_GRID
     closed_sum = 0.0
     value_sum = 0.0
@@ -464,7 +483,7 @@ def _restore_walk(
         n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
             rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True,
+            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True, others_mm,
         )  # fmt: skip
         if decision == kl.CLOSE_NONE:
             continue
@@ -485,7 +504,7 @@ def _restore_walk(
         outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
         realised = position_upnl(q, entry[k], p, inverse)
         kept, fee, _fund, taken = kl.settle_close(
-            outcome, coll, realised, position_notional(q, p, inverse), fee_rate, 0.0, 0.0
+            outcome, coll, realised, position_notional(q, p, inverse), fee_rate, 0.0, 0.0, 0.0
         )
         cash[w] += kept - coll
         closed_sum += abs(q)
@@ -552,6 +571,7 @@ def liquidate(
     closed, decision = kl.plan_close(
         rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
         caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow,
+        others_maintenance(k, cross, book, inst, tiers),
     )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
         rest = abs(q) - closed

@@ -189,6 +189,7 @@ def settle_whole(
         cfg.liq_fee,
         maintenance_of(c, fill, tiers),
         cfg.backstop,
+        0.0,
     )
 
 

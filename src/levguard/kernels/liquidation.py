@@ -15,7 +15,8 @@ entry is the outcome kind:
   on the liquidated notional (Hyperliquid: none; dYdX: at most the remainder; Deribit); the
   trader keeps the rest.  A ``BOOK`` venue with a backstop ratio (Hyperliquid, 2/3) takes the
   position over like ``TAKEOVER`` when the equity at the fill is below that fraction of the
-  maintenance margin.
+  maintenance margin (in cross margin the account's equity and total maintenance margin:
+  :func:`below_backstop`).
 
 Partial liquidation kinds (``RULE_PARTIAL``): ``PARTIAL_SLICE`` closes a fixed fraction of
 positions above a notional (Hyperliquid 20 % above 100k USDC); ``PARTIAL_TIER`` steps the
@@ -71,6 +72,28 @@ _CAP_TOL = 1e-9
 
 
 @jitable
+def below_backstop(equity: float, maintenance: float, others_mm: float, backstop: float) -> bool:
+    """Return whether a ``BOOK`` venue's backstop takes the account over: its equity below
+    ``backstop`` times its maintenance margin (0: no backstop).
+
+    ``equity`` and ``maintenance`` are one position's (isolated margin; in cross margin the
+    collateral ``wallet + others' uPnL - others' MM`` plus its own uPnL), ``others_mm`` the
+    maintenance margin of the account's other cross positions (0 when isolated).  The test is on
+    the account: ``equity + others_mm < backstop * (maintenance + others_mm)``.
+
+    Notes
+    -----
+    Hyperliquid (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations): when the equity
+    falls below 2/3 of the maintenance margin the liquidator vault takes over; in cross margin
+    every cross position and the cross margin move to it, an isolated liquidation moves only that
+    position.  The account's equity and its total maintenance margin, not one position's share: with
+    ``others_mm > 0`` a per-position test ``E_i < r MM_i`` fires on a solvent account (1,600 of
+    equity against 2,125 of maintenance is above 2/3 of it, while ``E_BTC = 600 < 2/3 x 1,125``).
+    """
+    return backstop > 0.0 and equity + others_mm < backstop * (maintenance + others_mm)
+
+
+@jitable
 def settle_close(
     kind: int,
     collateral: float,
@@ -79,6 +102,7 @@ def settle_close(
     fee_rate: float,
     maintenance: float,
     backstop: float,
+    others_mm: float,
 ) -> tuple[float, float, float, float]:
     """Book the close of a position (or of a whole slice) and return who gets the money.
 
@@ -99,6 +123,9 @@ def settle_close(
         Maintenance margin of the closed part at the fill price (for the backstop test).
     backstop : float
         Backstop ratio (0: none).
+    others_mm : float
+        Cross margin: the maintenance margin of the account's other positions ``O`` (the
+        collateral already subtracts it); 0 for an isolated position.
 
     Returns
     -------
@@ -112,7 +139,8 @@ def settle_close(
     -----
     With ``E = C + R`` the equity at the fill:
 
-    * takeover (``TAKEOVER``, or ``BOOK`` with ``E < backstop * MM``): ``kept = 0``,
+    * takeover (``TAKEOVER``, or ``BOOK`` with ``E + O < backstop * (MM + O)``: the account's
+      equity below the backstop share of its total maintenance, :func:`below_backstop`): ``kept = 0``,
       ``fee = max(E, 0)``, ``fund = E``.  Binance: the position is closed at the bankruptcy
       price and "a portion of the remaining collateral (if any)" goes to the insurance fund
       (binance.com/en/support/faq/360033525271); Bybit, Gate, BitMEX and OKX take it over at
@@ -124,7 +152,7 @@ def settle_close(
     ``C = kept + fund - R`` in both cases.
     """
     equity = collateral + realised
-    if kind == TAKEOVER or (backstop > 0.0 and equity < backstop * maintenance):
+    if kind == TAKEOVER or below_backstop(equity, maintenance, others_mm, backstop):
         fee = equity if equity > 0.0 else 0.0
         return 0.0, fee, equity, 1.0
     positive = equity if equity > 0.0 else 0.0
@@ -390,6 +418,7 @@ def plan_close(
     mmrs: Float64Array1D,
     cums: Float64Array1D,
     allow_partial: bool,
+    others_mm: float,
 ) -> tuple[float, int]:
     """Decide what one liquidation step of a position closes under ``rule``.
 
@@ -416,6 +445,10 @@ def plan_close(
     allow_partial : bool
         False after a partial liquidation in the same cool-down (Hyperliquid's 30 s; one bar in
         the backtester): the whole position goes.
+    others_mm : float
+        Cross margin: the maintenance margin of the account's other positions (``equity`` is
+        then the collateral ``wallet + others' uPnL - others' MM`` plus the own uPnL); 0 when
+        isolated.  The backstop tests the account (:func:`below_backstop`).
 
     Returns
     -------
@@ -425,14 +458,14 @@ def plan_close(
 
     Notes
     -----
-    Order: the backstop test (equity below ``backstop * MM``) first, then the partial rule
+    Order: the backstop test (the account's equity below ``backstop`` times its maintenance
+    margin, :func:`below_backstop`) first, then the partial rule
     (only while the equity at the fill exceeds the partial close's fee: a position bankrupt at
     the fill goes whole), then the full outcome (see the module docstring for the sources).
     A risk-limit step-down is :func:`tier_close` (``RULE_STEP_FROM``, ``RULE_STEP_TO`` and
     ``RULE_STEP_MODE``).
     """
-    backstop = rule[RULE_BACKSTOP]
-    if backstop > 0.0 and equity < backstop * maintenance:
+    if below_backstop(equity, maintenance, others_mm, rule[RULE_BACKSTOP]):
         return abs_qty, CLOSE_BACKSTOP
     partial = int(rule[RULE_PARTIAL])
     if allow_partial and partial != PARTIAL_NONE:

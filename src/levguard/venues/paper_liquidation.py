@@ -42,8 +42,11 @@ def liquidate(v: PaperVenue) -> list[Liquidation]:
     return out
 
 
-def _outcome(v: PaperVenue, pos: _Pos, rep: PositionReport, margin: float) -> LiquidationOutcome:
-    # The venue's liquidation rule applied to one position at the current mark.
+def _outcome(
+    v: PaperVenue, pos: _Pos, rep: PositionReport, margin: float, others_mm: float = 0.0
+) -> LiquidationOutcome:
+    # The venue's liquidation rule applied to one position at the current mark; in cross margin
+    # ``margin`` is its collateral share and ``others_mm`` the other cross positions' maintenance.
     rule = v.model.liquidation
     cooling = v._partial_until.get(pos.symbol, -1) > v.now_ns
     return liquidation_outcome(
@@ -58,6 +61,7 @@ def _outcome(v: PaperVenue, pos: _Pos, rep: PositionReport, margin: float) -> Li
         taker_fee=v.taker_fee,
         mm_at_entry=v.model.mm_basis is MMBasis.ENTRY,
         allow_partial=not cooling,
+        others_maintenance=others_mm,
     )
 
 
@@ -115,8 +119,9 @@ def _liquidate_cross(v: PaperVenue) -> list[Liquidation]:
         rep = max(cross, key=lambda r: r.notional)
         pos = v._positions[rep.symbol]
         others = [r for r in cross if r is not rep]
+        others_mm = math.fsum(r.maintenance_margin for r in others)
         collateral = v.wallet_balance + math.fsum(r.unrealized_pnl - r.maintenance_margin for r in others)
-        o = _outcome(v, pos, rep, collateral)
+        o = _outcome(v, pos, rep, collateral, others_mm)
         if o.closed_qty == 0.0:
             break  # equity exactly at the maintenance margin: an incremental rule closes nothing
         if o.taken_over:

@@ -353,3 +353,26 @@ def test_bybit_gap_steps_down_in_one_order_to_the_limit_that_restores_the_margin
     assert liq["partial"].all()
     assert not liq["taken_over"].any()
     assert res.positions["qty"].iloc[-1] == pytest.approx(10.0, rel=1e-12)
+
+
+def test_hyperliquid_cross_backstop_tests_the_account_not_one_position() -> None:
+    # Hyperliquid cross (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations; reference
+    # section 7): the backstop takes over when the account's equity is below 2/3 of its
+    # maintenance margin.  0.9 BTC (18x, 1.25 % MM) and 20 ETH (10x, 2 % MM) on 10,000; BTC gaps
+    # to 90,500: equity 1,450, total MM 2,018.125 (2/3: 1,345.4), so BTC is closed in the book
+    # (81,450 <= 100k: whole) and ETH trades on.  BTC's own share, 1,450 - 1,000 = 450, is below
+    # 2/3 of its 1,018.125: the per-position test took the whole account over.
+    close = np.r_[np.full(5, 100_000.0), np.full(3, 90_500.0)]
+    data = {"BTC": frame(close, open_=close.copy(), wick=0.0), "ETH": frame(np.full(8, 2_500.0), wick=0.0)}
+    directions = {"BTC": np.ones(8), "ETH": np.ones(8)}
+    res = run(
+        data, directions, {"BTC": 18.0, "ETH": 10.0}, venue="hyperliquid", margin_mode="cross",
+        rebalance="never", fees=0.0, check_initial_margin=False,
+    )  # fmt: skip
+    (liq,) = res.liquidations.itertuples()
+    assert liq.symbol == "BTC"
+    assert not liq.taken_over
+    assert liq.qty == pytest.approx(0.9)
+    assert liq.kept == pytest.approx(450.0)
+    assert res.ruined_at is None
+    assert res.equity.iloc[-1] == pytest.approx(1_450.0)  # ETH open at its entry, nothing lost

@@ -169,6 +169,29 @@ def test_hyperliquid_cross_book_close_larger_than_the_wallet_keeps_the_account_e
     assert venue.wallet_balance >= 0.0
 
 
+def test_hyperliquid_cross_backstop_needs_the_account_below_two_thirds_of_its_maintenance() -> None:
+    # Reference section 7: the vault takes over when the equity is below 2/3 of the maintenance
+    # margin, cross positions and cross margin together, so the test is the account's.  Wallet
+    # 1,600, BTC 0.9 @ 100,000 (MM 1,125) and ETH 20 @ 2,500 (MM 1,000): equity 1,600 < 2,125,
+    # above 2/3 of it (1,416.67).  BTC (the larger, 90k <= 100k: whole) is closed in the book
+    # without a fee; the wallet keeps 1,600 and ETH stays open.  Testing BTC's share alone (600
+    # against 2/3 of 1,125) handed both positions and the whole wallet to the vault.
+    venue = PaperVenue(
+        "hyperliquid",
+        feeds={"BTC": [100_000.0] * 5, "ETH": [2_500.0] * 5},
+        wallet_balance=1_600.0,
+        positions=[{"symbol": "BTC", "qty": 0.9, "entry": 100_000.0}, {"symbol": "ETH", "qty": 20.0, "entry": 2_500.0}],
+        taker_fee=0.0,
+    )
+    (liq,) = venue.step_sync().liquidations
+    assert liq.symbol == "BTC"
+    assert not liq.taken_over
+    assert liq.qty == pytest.approx(0.9)
+    assert liq.kept == pytest.approx(600.0)
+    assert venue.wallet_balance == pytest.approx(1_600.0)
+    assert [p.symbol for p in asyncio.run(venue.fetch_positions())] == ["ETH"]
+
+
 def test_hyperliquid_cross_slice_larger_than_the_wallet_does_not_crash() -> None:
     # Wallet 3,000, BTC 2 long -20,000 (200k > 100k: sliced), ETH 10 short +18,500: equity 1,500,
     # below the maintenance margin (1,800 + 215) and above the backstop.  The 20 % slice realises
