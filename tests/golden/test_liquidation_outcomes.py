@@ -338,6 +338,54 @@ def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     assert cascade_regime_fields("deribit")["liquidation_fee"] == pytest.approx(0.008)
 
 
+def _deribit_isolated(qty: float, margin: float) -> object:
+    from levguard.core.spec import account_from_spec
+
+    position = {
+        "symbol": "BTC_USDC-PERPETUAL", "qty": qty, "entry_price": 100_000.0, "mark_price": 100_000.0,
+        "isolated_margin": margin,
+    }  # fmt: skip
+    return account_from_spec(
+        {"venue": "deribit", "margin_mode": "isolated", "wallet_balance": 0, "positions": [position]}
+    )
+
+
+def test_deribit_restores_against_its_size_dependent_maintenance() -> None:
+    # Reference section 5, [DERIBIT_LINEAR_SM]: BTC_USDC perpetual MM rate 1 % + size_BTC x 0.005 %.
+    # 100 BTC at 100,000 (rate 1.5 %, MM 150,000) on 140,000; fee 0.75 % + 0.05 % taker.  Closing
+    # x leaves (1 - x) 100 BTC at 1.5 % - 0.5 % x: the smallest x with
+    # 140,000 - 0.008 x 1e7 = (0.015 - 0.005 x)(1 - x) 1e7 is 0.0864471 (8.64 BTC, fee 6,915.77);
+    # one rate of 1.5 % closed 14.29 BTC (fee 11,428.57).
+    from levguard.core.margin import evaluate, venue_tiers
+
+    model = get_venue("deribit")
+    account = _deribit_isolated(100.0, 140_000.0)
+    (rep,) = evaluate(account).positions  # type: ignore[arg-type]
+    assert rep.maintenance_margin == pytest.approx(150_000.0)
+    coef = model.mm_size_coef(account.positions[0])  # type: ignore[attr-defined]
+    assert coef == pytest.approx(0.00005)
+    tiers = venue_tiers(model, account.positions[0])  # type: ignore[attr-defined]
+    o = liquidation_outcome(
+        model, 100.0, 100_000.0, 100_000.0, 140_000.0, tiers=tiers, maintenance_margin=150_000.0, size_coef=coef
+    )
+    x = (0.012 - (0.012**2 - 4 * 0.005 * 0.001) ** 0.5) / (2 * 0.005)  # 0.005 x^2 - 0.012 x + 0.001 = 0
+    assert x == pytest.approx(0.0864471, rel=1e-6)
+    assert o.partial
+    assert o.closed_qty == pytest.approx(100.0 * x, rel=1e-8)
+    assert o.fee == pytest.approx(6_915.77, abs=0.01)
+    _conserved(o)
+    # The margin engine: the rest is strictly above its maintenance, and a close 1e-6 smaller is not.
+    (rest,) = evaluate(_deribit_isolated(o.remaining_qty, o.kept)).positions  # type: ignore[arg-type]
+    assert not rest.liquidatable
+    assert rest.margin_balance > rest.maintenance_margin
+    less = o.closed_qty * (1.0 - 1e-6)
+    (short,) = evaluate(_deribit_isolated(100.0 - less, 140_000.0 - 0.008 * less * 1e5)).positions  # type: ignore[arg-type]
+    assert short.liquidatable
+    # Without the size term (a flat 1.5 %) the same numbers close 1/7 of the position.
+    flat = liquidation_outcome(model, 100.0, 100_000.0, 100_000.0, 140_000.0, maintenance_margin=150_000.0)
+    assert flat.closed_qty == pytest.approx(100.0 / 7.0)
+
+
 def test_every_venue_has_a_cited_rule() -> None:
     for name in venue_names():
         rule = get_venue(name).liquidation

@@ -207,3 +207,30 @@ def test_a_bitmex_position_exactly_at_a_limit_steps_just_below_it() -> None:
     assert o.partial
     assert table.index(abs(o.remaining_qty) * 100.0) == 0
     assert abs(o.remaining_qty) == pytest.approx(500.0, rel=1e-8)
+
+
+@SETTINGS
+@given(
+    qty=st.floats(1.0, 2_000.0),
+    coef=st.floats(1e-6, 1e-4),
+    base=st.floats(0.005, 0.02),
+    short=st.floats(1e-6, 0.5),
+    fee=st.floats(0.0, 0.01),
+)
+def test_an_incremental_close_against_a_size_dependent_rate_restores_exactly(
+    qty: float, coef: float, base: float, short: float, fee: float
+) -> None:
+    # Deribit's rate base + coef |q| (reference section 5): the close x leaves the rest strictly
+    # above its own maintenance at its own (smaller) rate, and not by more than the restore margin.
+    price = 100.0
+    rate = base + coef * qty
+    mm = rate * qty * price
+    equity = mm * (1.0 - short)
+    x = kl.restore_fraction(equity, mm, qty * price, rate, fee, coef * qty)
+    if x >= 1.0:
+        return
+    rest = qty * (1.0 - x)
+    left = equity - fee * x * qty * price
+    mm_rest = (base + coef * rest) * rest * price
+    assert left > mm_rest
+    assert left <= mm_rest * (1.0 + 1e-8) + 1e-9 * mm

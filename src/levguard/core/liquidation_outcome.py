@@ -211,6 +211,7 @@ def liquidation_outcome(
     mm_at_entry: bool | None = None,
     allow_partial: bool = True,
     others_maintenance: float = 0.0,
+    size_coef: float = 0.0,
 ) -> LiquidationOutcome:
     """Evaluate one liquidation step of one position under a venue's rule.
 
@@ -256,6 +257,13 @@ def liquidation_outcome(
         ``margin`` is then their collateral share, ``wallet + others' uPnL - others' MM``).  The
         backstop tests the account's equity against its total maintenance margin
         (:func:`levguard.kernels.liquidation.below_backstop`); 0 (default): isolated.
+    size_coef : float
+        Maintenance rate added per unit of position size (>= 0; Deribit's linear perpetuals:
+        0.005 % per BTC, :meth:`levguard.core.rules.base.VenueModel.mm_size_coef`), included in
+        the rate of ``tiers`` or ``maintenance_margin``: an incremental liquidation solves
+        against that size-dependent maintenance
+        (:func:`levguard.kernels.liquidation.restore_fraction`).  0 (default): a flat or tiered
+        rate.
 
     Returns
     -------
@@ -300,6 +308,7 @@ def liquidation_outcome(
     ):
         raise InputError(f"maintenance_margin must be finite and >= 0, was {show(maintenance_margin)}")
     others_mm = non_negative_number(others_maintenance, "others_maintenance")
+    size_rate = non_negative_number(size_coef, "size_coef") * abs(q)
     basis = entry if mm_at_entry else fill
     notional = position_notional(q, fill, inverse)
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
@@ -335,7 +344,7 @@ def liquidation_outcome(
     mmrs = tiers.mmrs if tiers is not None else _NO_RATES
     cums = tiers.cums if tiers is not None else _NO_RATES
     closed_raw, decision = kl.plan_close(
-        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial, others_mm
+        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial, others_mm, size_rate
     )
     closed = float(closed_raw)
     rest_size = None  # by size, the rest stays in the tier it is stepped down to

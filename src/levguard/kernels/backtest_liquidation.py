@@ -452,7 +452,11 @@ def _restore_walk(
     venue's minimum order (its notional, or for a linear contract its quantity at the price,
     whichever is larger: :meth:`levguard.core.rules.base.VenueModel.min_order_notional`).  One
     aggregated row (volume-weighted price,
-    harmonic for inverse contracts); returns (rows written, fees)."""
+    harmonic for inverse contracts); returns (rows written, fees).
+
+    The backtester's maintenance rate is flat per instrument (its tier table; Deribit's is the
+    rate at a size of 1, ``engine.prepare``), so the restore solves with no size term
+    (``size_rate`` 0); the scalar API and the paper venue pass Deribit's size term."""
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
     w = 0 if cross else k
@@ -483,7 +487,7 @@ def _restore_walk(
         n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
             rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True, others_mm,
+            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True, others_mm, 0.0,
         )  # fmt: skip
         if decision == kl.CLOSE_NONE:
             continue
@@ -571,7 +575,7 @@ def liquidate(
     closed, decision = kl.plan_close(
         rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
         caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow,
-        others_maintenance(k, cross, book, inst, tiers),
+        others_maintenance(k, cross, book, inst, tiers), 0.0,
     )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
         rest = abs(q) - closed

@@ -268,7 +268,7 @@ def size_orders(
             eq_i = book.margin[i] + side[i] * qty[i] * (mark - book.entry[i])
             mm_i = maintenance_of(qty[i], mark, tiers)
             mmr_i = mmrs[tier_of(qty[i], mark, tiers)]
-            x = kl.restore_fraction(eq_i, mm_i, n_mark, mmr_i, cfg.liq_fee)
+            x = kl.restore_fraction(eq_i, mm_i, n_mark, mmr_i, cfg.liq_fee, 0.0)
             if x < 1.0:
                 c = qty[i] * x
                 full = False

@@ -156,7 +156,7 @@ def size_orders(
                         n_contracts += 1
             if n_contracts > 1:
                 mmr = w_mmr / n_mark
-            x = kl.restore_fraction(eq, mm, n_mark, mmr, vp["liq_fee"])
+            x = kl.restore_fraction(eq, mm, n_mark, mmr, vp["liq_fee"], 0.0)
             if x < 1.0:
                 for a in range(n_assets):
                     scr.c[j, a] = 0.0 if coll[base + a] else abs(st.qty[i, a]) * x

@@ -62,6 +62,7 @@ def _outcome(
         mm_at_entry=v.model.mm_basis is MMBasis.ENTRY,
         allow_partial=not cooling,
         others_maintenance=others_mm,
+        size_coef=v.model.mm_size_coef(v._position(pos, rep.mark_price)),
     )
 
 

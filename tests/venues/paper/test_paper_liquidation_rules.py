@@ -131,6 +131,29 @@ def test_deribit_mark_exactly_at_the_liquidation_price_closes_a_sliver_and_keeps
     assert venue.wallet_balance == 1_000.0
 
 
+def test_deribit_incremental_liquidation_closes_against_the_size_dependent_maintenance() -> None:
+    # Reference section 5, [DERIBIT_LINEAR_SM]: the MM rate is 1 % + 0.005 % per BTC, so closing
+    # part of 100 BTC lowers the rate of the rest too.  On 140,000 (MM 150,000 at 100,000) the
+    # venue closes 8.645 BTC (fee 0.8 %: 6,915.77), not the 14.29 BTC one rate of 1.5 % needs.
+    sym = "BTC_USDC-PERPETUAL"
+    venue = PaperVenue(
+        "deribit",
+        feeds={sym: [100_000.0] * 5},
+        wallet_balance=0.0,
+        funding_rate=0.0,
+        positions=[
+            {"symbol": sym, "qty": 100.0, "entry": 100_000.0, "margin_mode": "isolated", "isolated_margin": 140_000.0}
+        ],
+    )
+    (liq,) = venue.step_sync().liquidations
+    assert liq.partial
+    assert liq.qty == pytest.approx(8.6447127, rel=1e-7)
+    assert liq.fee == pytest.approx(6_915.77, abs=0.01)
+    (rep,) = venue.evaluate().positions
+    assert not rep.liquidatable
+    assert rep.margin_balance > rep.maintenance_margin
+
+
 _FLAT_1PCT = [{"notional_floor": 0, "notional_cap": None, "mmr": 0.01, "max_leverage": 50}]
 
 

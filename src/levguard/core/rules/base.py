@@ -233,6 +233,11 @@ def _no_rates(position: Position) -> Rates | None:
     return None
 
 
+def _no_size_coef(position: Position) -> float:
+    del position
+    return 0.0
+
+
 def _venue_kind(symbol: str) -> ContractKind | None:
     del symbol
     return None
@@ -383,6 +388,10 @@ class VenueModel:
         (BitMEX: "< 200 XBT 0.50 %"): :meth:`read_tiers`.
     rates : callable
         For rate-based venues, the position's (imr, mmr); None otherwise.
+    size_coef : callable
+        The part of a position's maintenance rate per unit of its size (Deribit's linear
+        perpetuals: 0.005 % per BTC), 0 where the rate does not grow with the size:
+        :meth:`mm_size_coef`.
     contract_size : callable
         Default contract size for a symbol.
     symbol_kind : callable
@@ -436,6 +445,7 @@ class VenueModel:
     tier_deduction: bool = True
     mm_cap_inclusive: bool = False
     rates: Callable[[Position], Rates | None] = _no_rates
+    size_coef: Callable[[Position], float] = _no_size_coef
     contract_size: Callable[[str], float] = SymbolConstant(1.0)
     symbol_kind: Callable[[str], ContractKind | None] = _venue_kind
     tier_key: Callable[[str], str] = symbol_key
@@ -484,6 +494,15 @@ class VenueModel:
                 "by notional with a maintenance deduction"
             )
         return table
+
+    def mm_size_coef(self, position: Position) -> float:
+        """Return the maintenance rate ``position`` adds per unit of its size (the rate from
+        :attr:`rates` is ``base + coef x |size|``; Deribit), 0 where the rate is flat or tiered.
+
+        An incremental liquidation solves against it
+        (:func:`levguard.core.liquidation_outcome.liquidation_outcome`'s ``size_coef``).
+        """
+        return float(self.size_coef(position)) if position.tiers is None else 0.0
 
     def taker_fee(self, position: Position) -> float:
         """Return the position's taker fee rate, or the venue default."""

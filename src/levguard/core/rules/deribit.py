@@ -61,6 +61,15 @@ def size_scaled_rates(size_base: float, base_imr: float, base_mmr: float, size_c
     return base_imr + add, base_mmr + add
 
 
+def deribit_size_coef(position: Position) -> float:
+    """Return the maintenance rate a Deribit linear perpetual adds per unit of its size in base
+    units (the ``size_coef`` param, or the preset: BTC 0.005 %, SOL 0.0005 %; 0 for a symbol
+    without either, whose :func:`deribit_rates` refuses it anyway)."""
+    preset = PRESETS.get(base_of(position.symbol))
+    coef = position.params.get("size_coef", preset[2] if preset else None)
+    return float(coef) if coef is not None else 0.0
+
+
 def deribit_rates(position: Position) -> Rates:
     """Rates for a Deribit linear perpetual position (preset or user-given).
 
@@ -119,6 +128,7 @@ DERIBIT = VenueModel(
     source=SOURCE,
     rate_based=True,
     rates=deribit_rates,
+    size_coef=deribit_size_coef,
     symbol_kind=NamedKind(
         "deribit",
         ContractKind.LINEAR,
