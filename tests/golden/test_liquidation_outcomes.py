@@ -37,7 +37,7 @@ from fakes.tiers import FOUR_TIERS
 from levguard.core.liquidation_outcome import LiquidationOutcome, cascade_regime_fields, liquidation_outcome
 from levguard.core.rules import get_venue, venue_names
 from levguard.core.rules.binance import BUILTIN_TIERS
-from levguard.core.rules.dydx import insurance_fund_delta
+from levguard.core.rules.dydx import bankruptcy_quote_quantums, insurance_fund_delta
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
 
@@ -384,6 +384,47 @@ def test_deribit_restores_against_its_size_dependent_maintenance() -> None:
     # Without the size term (a flat 1.5 %) the same numbers close 1/7 of the position.
     flat = liquidation_outcome(model, 100.0, 100_000.0, 100_000.0, 140_000.0, maintenance_margin=150_000.0)
     assert flat.closed_qty == pytest.approx(100.0 / 7.0)
+
+
+def test_dydx_cross_fee_cap_is_the_bankruptcy_quote_remainder() -> None:
+    # Reference section 6 [DYDX_INSURANCE_DELTA]: a cross subaccount with TNC 1,800 and TMMR 2,400
+    # closes 1 BTC @ 100,000 (MM 1,200) at the oracle: the fund takes
+    # insurance_fund_delta(100,000, bankruptcy_quote_quantums(-100,000, 1,800, -1,200, 2,400)) = 900.
+    # The collateral share behind BTC is 1,800 - 1,200 (ETH's MM) = 600: the account pays 300 of
+    # the fee from ETH's margin (kept -300); money is conserved.
+    expected = insurance_fund_delta(100_000, bankruptcy_quote_quantums(-100_000, 1_800, -1_200, 2_400))
+    o = liquidation_outcome(
+        "dydx-v4", 1.0, 100_000.0, 100_000.0, 600.0, maintenance_margin=1_200.0, others_maintenance=1_200.0,
+        taker_fee=0.0,
+    )  # fmt: skip
+    assert o.fee == pytest.approx(expected)
+    assert o.insurance_fund == pytest.approx(900.0)
+    assert o.kept == pytest.approx(-300.0)
+    _conserved(o)
+    # A loss at the fill: 1 BTC @ 100,000 filled at 99,700 (TNC 1,500 at the fill): d = 1,500 x
+    # 1,200 / 2,400 = 750, the protocol's delta at the fill taken as the oracle price.
+    loss = liquidation_outcome(
+        "dydx-v4", 1.0, 100_000.0, 99_700.0, 600.0, maintenance_margin=1_200.0, others_maintenance=1_200.0,
+        taker_fee=0.0,
+    )  # fmt: skip
+    assert loss.fee == pytest.approx(
+        insurance_fund_delta(99_700, bankruptcy_quote_quantums(-99_700, 1_500, -1_200, 2_400))
+    )
+    _conserved(loss)
+    # An account under water (TNC -200 at the fill): the fund pays the position's share, 100.
+    under = liquidation_outcome(
+        "dydx-v4", 1.0, 100_000.0, 98_000.0, 600.0, maintenance_margin=1_200.0, others_maintenance=1_200.0,
+        taker_fee=0.0,
+    )  # fmt: skip
+    assert under.fee == 0.0
+    assert under.insurance_fund == pytest.approx(
+        insurance_fund_delta(98_000, bankruptcy_quote_quantums(-98_000, -200, -1_200, 2_400))
+    )
+    _conserved(under)
+    # Isolated: the remainder, as before (kept 0 when the fee takes all of it).
+    iso = liquidation_outcome("dydx-v4", 1.0, 100_000.0, 100_000.0, 600.0, maintenance_margin=1_200.0, taker_fee=0.0)
+    assert iso.fee == pytest.approx(600.0)
+    assert iso.kept == 0.0
 
 
 def test_every_venue_has_a_cited_rule() -> None:

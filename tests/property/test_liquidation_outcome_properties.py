@@ -145,6 +145,7 @@ def test_a_takeover_loses_exactly_the_margin_at_the_bankruptcy_price(
     maintenance=st.floats(0.0, 1e5),
     backstop=st.sampled_from([0.0, 2.0 / 3.0]),
     others_mm=st.sampled_from([0.0, 1.0, 1e3, 1e5]),
+    share=st.booleans(),
 )
 def test_the_kernel_settlement_conserves_money(
     kind: int,
@@ -155,19 +156,29 @@ def test_the_kernel_settlement_conserves_money(
     maintenance: float,
     backstop: float,
     others_mm: float,
+    share: bool,
 ) -> None:
-    # others_mm > 0: a cross position, its collateral net of the other positions' maintenance.
+    # others_mm > 0: a cross position, its collateral net of the other positions' maintenance;
+    # share: dYdX's fee cap, the position's share of the account's equity (TNC x MM_i / TMMR).
     kept, fee, fund, taken = kl.settle_close(
-        kind, collateral, realised, notional, fee_rate, maintenance, backstop, others_mm
+        kind, collateral, realised, notional, fee_rate, maintenance, backstop, others_mm, share
     )
-    assert kept >= 0.0
+    equity = collateral + realised
     assert fee >= 0.0
-    assert math.isclose(kept + fund, collateral + realised, rel_tol=1e-12, abs_tol=1e-6)
-    assert fee <= max(collateral + realised, 0.0) + 1e-6
+    assert math.isclose(kept + fund, equity, rel_tol=1e-12, abs_tol=1e-6)
+    if share and others_mm > 0.0 and not taken:
+        account = equity + others_mm  # TNC at the fill
+        assert fee <= max(account * maintenance / (maintenance + others_mm), 0.0) * (1 + 1e-12) + 1e-6
+        # What the rest of the account keeps: its share of the equity, never more than it had.
+        if account >= 0.0:
+            assert kept + others_mm >= -1e-6 * max(1.0, abs(equity))
+            assert fund >= 0.0
+    else:
+        assert kept >= 0.0
+        assert fee <= max(equity, 0.0) + 1e-6
     if taken:
         assert kept == 0.0
     # The backstop takes the account over only below its share of the account's maintenance.
-    equity = collateral + realised
     if kind == kl.BOOK:
         assert bool(taken) == (backstop > 0.0 and equity + others_mm < backstop * (maintenance + others_mm))
 
@@ -234,3 +245,26 @@ def test_an_incremental_close_against_a_size_dependent_rate_restores_exactly(
     mm_rest = (base + coef * rest) * rest * price
     assert left > mm_rest
     assert left <= mm_rest * (1.0 + 1e-8) + 1e-9 * mm
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@SETTINGS
+@given(c=liquidations(), others=st.floats(0.0, 1e5))
+def test_a_cross_liquidation_conserves_money(venue: str, c: dict[str, object], others: float) -> None:
+    # Cross margin (others_maintenance > 0): the margin is the collateral share net of the other
+    # positions' maintenance; the backstop tests the account and dYdX's fee is its share of the
+    # account's equity, so the trader may keep less than 0 of the share (the account pays).
+    for fill in (c["fill_better"], c["fill_worse"]):
+        o = liquidation_outcome(
+            venue, c["qty"], c["entry"], float(fill), c["margin"],  # type: ignore[arg-type]
+            maintenance_margin=c["mm"], taker_fee=0.0005, others_maintenance=others,  # type: ignore[arg-type]
+            allow_partial=c["allow_partial"],  # type: ignore[arg-type]
+        )  # fmt: skip
+        margin = float(c["margin"])  # type: ignore[arg-type]
+        residual = o.kept + o.insurance_fund - o.trading_pnl - margin
+        assert abs(residual) <= 1e-9 * (margin + abs(o.trading_pnl) + others)
+        assert o.fee >= 0.0
+        if venue != "dydx-v4":
+            assert o.kept >= 0.0
+        elif margin + o.trading_pnl + others >= 0.0:
+            assert o.kept >= -others * (1.0 + 1e-12)

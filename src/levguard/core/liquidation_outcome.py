@@ -16,7 +16,8 @@ paper venue call in their loops, so the scalar answer and the simulations cannot
 * ``okx``: takeover; tier 3+ positions are first reduced to tier 1.
 * ``hyperliquid``: book close without fee; 20 % slices above 100k USDC, the whole position in the
   30 s cool-down; backstop takeover below 2/3 of the maintenance margin.
-* ``dydx-v4``: book close, the fund takes at most 1.5 % of the quote (capped at the remainder).
+* ``dydx-v4``: book close, the fund takes at most 1.5 % of the quote, capped at the position's
+  share of the account's equity (the remainder when isolated).
 * ``deribit``: book close with a 0.75 % fee on top of the taker fee, incremental: just enough to
   restore equity > MM.
 * ``generic``: book close with the taker fee.
@@ -134,7 +135,9 @@ class LiquidationOutcome(Record):
         fill is beyond the bankruptcy price.
     kept : float
         Margin left to the trader: all of it after a full liquidation, or what stays behind the
-        remaining position after a partial one.
+        remaining position after a partial one.  Negative only in cross margin on dYdX, whose
+        fee (capped by the position's share of the account's equity) may exceed the collateral
+        share behind the position: the rest of the account pays the difference.
     taken_over : bool
         The position went to the insurance fund / liquidator at its bankruptcy price.
     partial : bool
@@ -256,7 +259,9 @@ def liquidation_outcome(
         Cross margin: the maintenance margin of the account's other cross positions (>= 0; the
         ``margin`` is then their collateral share, ``wallet + others' uPnL - others' MM``).  The
         backstop tests the account's equity against its total maintenance margin
-        (:func:`levguard.kernels.liquidation.below_backstop`); 0 (default): isolated.
+        (:func:`levguard.kernels.liquidation.below_backstop`), and dYdX caps its fee by the
+        position's share of the account's equity (:func:`levguard.kernels.liquidation.fee_cap`);
+        0 (default): isolated.
     size_coef : float
         Maintenance rate added per unit of position size (>= 0; Deribit's linear perpetuals:
         0.005 % per BTC, :meth:`levguard.core.rules.base.VenueModel.mm_size_coef`), included in
@@ -278,7 +283,9 @@ def liquidation_outcome(
     -----
     With ``C`` the margin, ``R`` the realised PnL of the closed part and ``E = C + R``: a
     takeover keeps 0 and gives the fund ``E``; a book close pays ``min(fee_rate x notional,
-    max(E, 0))`` and keeps the rest; a partial close keeps ``C + R - fee`` behind the rest of the
+    max(E, 0))`` and keeps the rest (dYdX in cross margin: the cap is the position's share of the
+    account's equity, ``(E + O) MM / (MM + O)`` with ``O`` = ``others_maintenance``, reference
+    section 6 ``[DYDX_INSURANCE_DELTA]``); a partial close keeps ``C + R - fee`` behind the rest of the
     position.  Money is conserved: ``margin = kept + insurance_fund - trading_pnl``.  The
     order (backstop, partial rule, full outcome) and every formula are
     :func:`levguard.kernels.liquidation.plan_close`, ``settle_close`` and ``settle_partial``,
@@ -369,7 +376,10 @@ def liquidation_outcome(
         decision = kl.CLOSE_FULL  # nothing would be left behind the rest: the whole position goes
     realised = position_upnl(q, entry, fill, inverse)
     kind = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else r.kind_code
-    kept, paid, fund, taken = (float(x) for x in kl.settle_close(kind, c, realised, notional, fee, mm, 0.0, others_mm))
+    share = r.fee_cap == "share"
+    kept, paid, fund, taken = (
+        float(x) for x in kl.settle_close(kind, c, realised, notional, fee, mm, 0.0, others_mm, share)
+    )
     if decision == kl.CLOSE_BACKSTOP:
         why = f"backstop: equity {equity + others_mm:.6g} below {r.backstop:.4g} x maintenance {mm + others_mm:.6g}"
     elif taken > 0.0:

@@ -408,6 +408,8 @@ def _close_whole(
     px: float,
     outcome: int,
     coll: float,
+    mm: float,
+    others_mm: float,
     w: int,
     book: Book,
     inst: np.ndarray,
@@ -415,16 +417,19 @@ def _close_whole(
     row: int,
 ) -> tuple[float, float]:
     """Close all of instrument k at ``px`` under ``outcome`` (takeover or book) with the margin
-    ``coll`` behind it; record the row; return (fee, taken-over flag)."""
+    ``coll`` behind it (``mm`` its maintenance at ``px``, ``others_mm`` the other cross
+    positions': dYdX's fee cap, :func:`~levguard.kernels.liquidation.fee_cap`); record the row;
+    return (fee, taken-over flag).  The bad debt is what the fund pays beyond the fee."""
     inverse = inst[k]["kind"] == ContractKind.INVERSE
     q = book.qty[k]
     realised = position_upnl(q, book.entry[k], px, inverse)
+    share = inst[k]["rule"][kl.RULE_FEE_CAP] == kl.FEE_CAP_SHARE
     kept, fee, _fund, taken = kl.settle_close(
-        outcome, coll, realised, position_notional(q, px, inverse), inst[k]["liq_fee"], 0.0, 0.0, 0.0
+        outcome, coll, realised, position_notional(q, px, inverse), inst[k]["liq_fee"], mm, 0.0, others_mm, share
     )
-    equity = coll + realised
+    cap = coll + realised if taken > 0.0 else kl.fee_cap(coll + realised, mm, others_mm, share)
     book.cash[w] += kept - coll
-    bad = -equity if equity < 0.0 else 0.0
+    bad = -cap if cap < 0.0 else 0.0
     record_liq(out_liqs, row, t, k, q, px, -realised, fee, bad, coll, kept, False, taken > 0.0)
     book.qty[k] = 0.0
     book.entry[k] = 0.0
@@ -507,16 +512,18 @@ def _restore_walk(
                 continue
         outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
         realised = position_upnl(q, entry[k], p, inverse)
+        share = rule[kl.RULE_FEE_CAP] == kl.FEE_CAP_SHARE
         kept, fee, _fund, taken = kl.settle_close(
-            outcome, coll, realised, position_notional(q, p, inverse), fee_rate, 0.0, 0.0, 0.0
+            outcome, coll, realised, position_notional(q, p, inverse), fee_rate, mm, 0.0, others_mm, share
         )
         cash[w] += kept - coll
         closed_sum += abs(q)
         value_sum += abs(q) / p if inverse else abs(q) * p
         loss -= realised
         fees += fee
-        if coll + realised < 0.0:
-            bad = -(coll + realised)
+        cap = coll + realised if taken > 0.0 else kl.fee_cap(coll + realised, mm, others_mm, share)
+        if cap < 0.0:
+            bad = -cap
         kept_final = kept
         qty[k] = 0.0
         entry[k] = 0.0
@@ -568,14 +575,14 @@ def liquidate(
     coll = collateral(k, cross, book, inst, tiers)
     equity = coll + position_upnl(q, book.entry[k], px, inverse)
     mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, inst, tiers)
+    others_mm = others_maintenance(k, cross, book, inst, tiers)
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
     caps, mmrs, cums = tier_rows(spec, tiers)
     n_fill = position_notional(q, px, inverse)
     allow = liq_state[k] == LiqState.NONE and room
     closed, decision = kl.plan_close(
         rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-        caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow,
-        others_maintenance(k, cross, book, inst, tiers), 0.0,
+        caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow, others_mm, 0.0,
     )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
         rest = abs(q) - closed
@@ -597,7 +604,7 @@ def liquidate(
     outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
     if cross and outcome == kl.TAKEOVER:
         return _take_over_account(t, k, px, book, inst, out_liqs, row)
-    fees, _taken = _close_whole(t, k, px, outcome, coll, w, book, inst, out_liqs, row)
+    fees, _taken = _close_whole(t, k, px, outcome, coll, mm, others_mm, w, book, inst, out_liqs, row)
     return 1, fees
 
 
@@ -628,7 +635,7 @@ def _take_over_account(
             qty[j] = 0.0
             entry[j] = 0.0
             written += 1
-    fees, _taken = _close_whole(t, k, px, kl.TAKEOVER, book.cash[0], 0, book, inst, out_liqs, row)
+    fees, _taken = _close_whole(t, k, px, kl.TAKEOVER, book.cash[0], 0.0, 0.0, 0, book, inst, out_liqs, row)
     return written, fees
 
 

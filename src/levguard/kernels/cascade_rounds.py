@@ -190,6 +190,7 @@ def settle_whole(
         maintenance_of(c, fill, tiers),
         cfg.backstop,
         0.0,
+        False,
     )
 
 

@@ -455,7 +455,9 @@ def settle_whole(
             if not coll[base + a]:
                 notional_f += cc[j, a] * fill[a]
             mm_f += tier_mm(caps, mmrs, cums, off, base + a, cc[j, a] * fill[a])
-    kept, fee_f, delta, taken = kl.settle_close(outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop, 0.0)
+    kept, fee_f, delta, taken = kl.settle_close(
+        outcome, wallet, realised, notional_f, fee_rate, mm_f, backstop, 0.0, False
+    )
     if fee_out and taken == 0.0:
         delta -= fee_f
     return kept, fee_f, delta, taken

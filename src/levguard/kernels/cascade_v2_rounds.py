@@ -626,7 +626,7 @@ def adl_account(
             wallet = st.wallet[i]
             kind = vp["outcome"] if vp["fee_out"] else kl.TAKEOVER
             kept, fee, delta, taken = kl.settle_close(
-                kind, wallet, realised, notional, vp["liq_fee"], mm, vp["backstop"], 0.0
+                kind, wallet, realised, notional, vp["liq_fee"], mm, vp["backstop"], 0.0, False
             )
             if vp["fee_out"] and taken == 0.0:
                 delta -= fee

@@ -12,7 +12,8 @@ entry is the outcome kind:
   what the fill earns beyond the bankruptcy price goes to the fund (Binance's clearance fee),
   what it falls short is paid by the fund.
 * ``BOOK``: the position is closed in the order book at the fill price with a liquidation fee
-  on the liquidated notional (Hyperliquid: none; dYdX: at most the remainder; Deribit); the
+  on the liquidated notional (Hyperliquid: none; dYdX: at most the position's share of the
+  account's equity, :func:`fee_cap`; Deribit); the
   trader keeps the rest.  A ``BOOK`` venue with a backstop ratio (Hyperliquid, 2/3) takes the
   position over like ``TAKEOVER`` when the equity at the fill is below that fraction of the
   maintenance margin (in cross margin the account's equity and total maintenance margin:
@@ -61,7 +62,12 @@ RULE_BACKSTOP = 5  # BOOK: taken over when equity < ratio * maintenance margin (
 RULE_STEP_FROM = 6  # PARTIAL_TIER: lowest tier index (0-based) that is stepped down
 RULE_STEP_TO = 7  # PARTIAL_TIER: target tier index, -1 for one tier down
 RULE_STEP_MODE = 8  # PARTIAL_TIER: STEP_EACH_TRIGGER, STEP_ONCE or STEP_UNTIL_SAFE
-N_RULE = 9
+RULE_FEE_CAP = 9  # BOOK: what caps the fee, FEE_CAP_REMAINDER or FEE_CAP_SHARE (settle_close)
+N_RULE = 10
+
+# What caps a book close's fee (``rule[RULE_FEE_CAP]``).
+FEE_CAP_REMAINDER = 0  # the equity behind the position (its collateral plus its PnL at the fill)
+FEE_CAP_SHARE = 1  # dYdX: the position's share of the account's equity, TNC x MM_i / TMMR
 
 # How far one tier step-down goes (``rule[RULE_STEP_MODE]``).
 STEP_EACH_TRIGGER = 0  # one step to the target tier; a later trigger steps again (OKX's fixed target)
@@ -96,6 +102,36 @@ def below_backstop(equity: float, maintenance: float, others_mm: float, backstop
 
 
 @jitable
+def fee_cap(equity: float, maintenance: float, others_mm: float, share: bool) -> float:
+    """Return what a book close may take from the account, the fee's cap (< 0: the insurance fund
+    pays its opposite).
+
+    ``equity`` is the position's collateral plus its PnL at the fill (cross: ``wallet + others'
+    uPnL - others' MM + own PnL``), ``maintenance`` its maintenance margin and ``others_mm`` the
+    other cross positions' (0 when isolated).  The remainder ``equity``; with ``share`` (dYdX) and
+    other positions, the position's share of the account's equity by maintenance margin,
+    ``TNC x MM_i / TMMR`` with ``TNC = equity + others_mm`` and ``TMMR = maintenance + others_mm``
+    (the two agree when isolated).
+
+    Notes
+    -----
+    dYdX v4 (reference section 6, ``x/clob/keeper/liquidations.go``): the bankruptcy quote of a
+    close is ``-DNNV - TNC |DMMR| / TMMR`` (``GetBankruptcyPriceInQuoteQuantums``) and the
+    insurance fund's delta ``d = quote received - bankruptcy quote``, the fee
+    ``min(maxLiquidationFee x |quote|, d)`` when ``d > 0``, ``d`` (the fund pays) otherwise
+    ``[DYDX_INSURANCE_DELTA]``.  Closing the whole position at the fill (``DNNV = -q P``,
+    ``DMMR = -MM_i``, the fill taken as the oracle price) gives ``d = TNC x MM_i / TMMR``: the
+    exact integer forms are :func:`levguard.core.rules.dydx.bankruptcy_quote_quantums` and
+    :func:`~levguard.core.rules.dydx.insurance_fund_delta`.  Wallet 1,800 with 1 BTC @ 100,000
+    and 40 ETH @ 2,500 (MM 1,200 each): ``d = 1,800 x 1,200 / 2,400 = 900``, where the
+    remainder behind BTC, 1,800 - 1,200 = 600, capped the 1.5 % fee at 600.
+    """
+    if share and others_mm > 0.0:
+        return (equity + others_mm) * maintenance / (maintenance + others_mm)
+    return equity
+
+
+@jitable
 def settle_close(
     kind: int,
     collateral: float,
@@ -105,6 +141,7 @@ def settle_close(
     maintenance: float,
     backstop: float,
     others_mm: float,
+    share: bool,
 ) -> tuple[float, float, float, float]:
     """Book the close of a position (or of a whole slice) and return who gets the money.
 
@@ -128,11 +165,15 @@ def settle_close(
     others_mm : float
         Cross margin: the maintenance margin of the account's other positions ``O`` (the
         collateral already subtracts it); 0 for an isolated position.
+    share : bool
+        A book close's fee is capped by the position's share of the account's equity (dYdX,
+        ``RULE_FEE_CAP`` = ``FEE_CAP_SHARE``: :func:`fee_cap`), not by the remainder behind it.
 
     Returns
     -------
     kept, fee, fund, taken_over : float
-        What the trader keeps (>= 0), what the venue takes from the trader's remaining equity
+        What the trader keeps (>= 0; with ``share`` in cross margin it may be negative: the
+        fee is then paid from the other positions' margin), what the venue takes from the trader's remaining equity
         (liquidation fee, or the clearance of a takeover), the insurance fund's change (the
         fee, less what it pays when the equity at the fill is negative) and 1.0 when the
         position was taken over (0.0 otherwise).
@@ -147,9 +188,11 @@ def settle_close(
       price and "a portion of the remaining collateral (if any)" goes to the insurance fund
       (binance.com/en/support/faq/360033525271); Bybit, Gate, BitMEX and OKX take it over at
       the bankruptcy price; Hyperliquid's backstop keeps the maintenance margin.
-    * book: ``fee = min(fee_rate * notional, max(E, 0))``, ``kept = max(E, 0) - fee``,
-      ``fund = fee + min(E, 0)``; dYdX's ``insurance_fund_delta`` caps its fee at the
-      remainder in the same way.
+    * book: with ``D`` the cap (:func:`fee_cap`: ``E``, or dYdX's share of the account's
+      equity ``(E + O) MM / (MM + O)``, ``O`` the other positions' maintenance),
+      ``fee = min(fee_rate * notional, max(D, 0))``, ``kept = E - min(D, 0) - fee``,
+      ``fund = fee + min(D, 0)``; with ``D = E``: ``kept = max(E, 0) - fee``.  dYdX's
+      ``insurance_fund_delta`` caps its fee at ``D``, and the fund pays ``-D`` when ``D < 0``.
 
     ``C = kept + fund - R`` in both cases.
     """
@@ -157,14 +200,16 @@ def settle_close(
     if kind == TAKEOVER or below_backstop(equity, maintenance, others_mm, backstop):
         fee = equity if equity > 0.0 else 0.0
         return 0.0, fee, equity, 1.0
-    positive = equity if equity > 0.0 else 0.0
+    cap = fee_cap(equity, maintenance, others_mm, share)
+    positive = cap if cap > 0.0 else 0.0
+    shortfall = cap if cap < 0.0 else 0.0
     fee = fee_rate * notional
     if fee > positive:
         fee = positive
     if fee < 0.0:
         fee = 0.0
-    fund = fee + (equity if equity < 0.0 else 0.0)
-    return positive - fee, fee, fund, 0.0
+    fund = fee + shortfall
+    return (equity - shortfall) - fee, fee, fund, 0.0
 
 
 @jitable

@@ -376,3 +376,29 @@ def test_hyperliquid_cross_backstop_tests_the_account_not_one_position() -> None
     assert liq.kept == pytest.approx(450.0)
     assert res.ruined_at is None
     assert res.equity.iloc[-1] == pytest.approx(1_450.0)  # ETH open at its entry, nothing lost
+
+
+def test_dydx_cross_fee_is_the_positions_share_of_the_account_equity() -> None:
+    # dYdX v4 (reference section 6, [DYDX_INSURANCE_DELTA]): the fund takes min(1.5 % x quote, d),
+    # d = quote - bankruptcy quote = TNC x MM_BTC / TMMR at the fill.  1 BTC and 40 ETH (20x each,
+    # MM 1.2 %) on 10,000; BTC gaps to 92,000: TNC 2,000, MM 1,104 + 1,200, d = 958.33 (the
+    # 1.5 % fee is 1,380).  The 800 left behind BTC after ETH's MM capped it at 800.
+    from levguard.core.rules.dydx import bankruptcy_quote_quantums, insurance_fund_delta
+
+    close = np.r_[np.full(5, 100_000.0), np.full(3, 92_000.0)]
+    data = {"BTC-USD": frame(close, open_=close.copy(), wick=0.0), "ETH-USD": frame(np.full(8, 2_500.0), wick=0.0)}
+    directions = {"BTC-USD": np.ones(8), "ETH-USD": np.ones(8)}
+    res = run(
+        data, directions, {"BTC-USD": 20.0, "ETH-USD": 20.0}, venue="dydx-v4", margin_mode="cross",
+        rebalance="never", fees=0.0, check_initial_margin=False,
+    )  # fmt: skip
+    first = res.liquidations.iloc[0]
+    assert first["symbol"] == "BTC-USD"
+    assert not bool(first["taken_over"])
+    quote = insurance_fund_delta(92_000, bankruptcy_quote_quantums(-92_000, 2_000, -1_104, 2_304))
+    assert first["fee"] == pytest.approx(2_000.0 * 1_104.0 / 2_304.0)
+    assert first["fee"] == pytest.approx(quote, abs=1.0)  # the protocol's quantums round up the quote
+    assert first["bad_debt"] == 0.0
+    # Money: what the wallet lost is the trading loss plus the fees, nothing paid by the fund.
+    assert res.liquidations["bad_debt"].sum() == 0.0
+    assert res.equity.iloc[-1] == pytest.approx(10_000.0 - 8_000.0 - res.liquidations["fee"].sum(), abs=1e-6)

@@ -154,6 +154,38 @@ def test_deribit_incremental_liquidation_closes_against_the_size_dependent_maint
     assert rep.margin_balance > rep.maintenance_margin
 
 
+def test_dydx_cross_fee_is_capped_by_the_positions_share_of_the_account_equity() -> None:
+    # Reference section 6, [DYDX_INSURANCE_DELTA]: the fund takes min(1.5 % x |quote|, d) with
+    # d = quote - bankruptcy quote, the bankruptcy quote -DNNV - TNC |DMMR| / TMMR.  Wallet 1,800,
+    # 1 BTC @ 100,000 and 40 ETH @ 2,500 (MM 1,200 each; TNC 1,800 < TMMR 2,400): BTC (the larger
+    # first) pays d = 100,000 - 99,100 = 900, not the 600 left behind it after ETH's MM.  The
+    # account (TNC 900 < 1,200) then loses ETH the same way: its own d is 900, and the wallet is 0.
+    from levguard.core.rules.dydx import bankruptcy_quote_quantums, insurance_fund_delta
+
+    venue = PaperVenue(
+        "dydx-v4",
+        feeds={"BTC-USD": [100_000.0] * 3, "ETH-USD": [2_500.0] * 3},
+        wallet_balance=1_800.0,
+        positions=[
+            {"symbol": "BTC-USD", "qty": 1.0, "entry": 100_000.0},
+            {"symbol": "ETH-USD", "qty": 40.0, "entry": 2_500.0},
+        ],
+        taker_fee=0.0,
+    )
+    btc, eth = venue.step_sync().liquidations
+    assert btc.symbol == "BTC-USD"
+    assert btc.fee == pytest.approx(
+        insurance_fund_delta(100_000, bankruptcy_quote_quantums(-100_000, 1_800, -1_200, 2_400))
+    )
+    assert btc.fee == pytest.approx(900.0)
+    assert btc.realised_pnl == pytest.approx(-900.0)  # the wallet: 1,800 -> 900
+    assert eth.fee == pytest.approx(
+        insurance_fund_delta(100_000, bankruptcy_quote_quantums(-100_000, 900, -1_200, 1_200))
+    )
+    assert venue.wallet_balance == pytest.approx(0.0, abs=1e-9)
+    assert btc.fee + eth.fee == pytest.approx(1_800.0)  # money: the wallet went to the fund
+
+
 _FLAT_1PCT = [{"notional_floor": 0, "notional_cap": None, "mmr": 0.01, "max_leverage": 50}]
 
 

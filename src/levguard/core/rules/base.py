@@ -75,6 +75,10 @@ PARTIAL = PartialKinds(NONE=kl.PARTIAL_NONE, SLICE=kl.PARTIAL_SLICE, TIER=kl.PAR
 """Partial-liquidation kinds: none, fixed slices, risk-limit (tier) step-down, incremental restore."""
 
 
+FEE_CAPS: tuple[str, ...] = ("remainder", "share")
+"""What caps a book close's fee (:attr:`LiquidationRule.fee_cap`), in the kernels' order
+(``kernels.liquidation.FEE_CAP_REMAINDER``, ``FEE_CAP_SHARE``)."""
+
 STEP_MODES: tuple[str, ...] = ("each_trigger", "once", "until_safe")
 """The tier step-down depths of :attr:`LiquidationRule.step_mode`, in the kernels' order
 (``kernels.liquidation.STEP_EACH_TRIGGER``, ``STEP_ONCE``, ``STEP_UNTIL_SAFE``)."""
@@ -117,6 +121,11 @@ class LiquidationRule(Record):
     partial_cooldown_s : float
         Seconds after a partial liquidation during which liquidations take the whole position
         (Hyperliquid 30 s; the backtester uses the rest of the bar).
+    fee_cap : {"remainder", "share"}
+        What caps a book close's fee: the equity behind the position (its collateral share
+        plus its PnL), or the position's share of the cross account's equity by maintenance
+        margin, ``TNC x MM_i / TMMR`` (dYdX's bankruptcy quote):
+        :func:`levguard.kernels.liquidation.fee_cap`.
     source : str
         The venue documentation the rule follows.
     keeps : str
@@ -141,6 +150,7 @@ class LiquidationRule(Record):
     step_to: int = -1
     step_mode: str = "each_trigger"
     partial_cooldown_s: float = 0.0
+    fee_cap: str = "remainder"
     source: str = ""
     keeps: str = ""
     modelled: str = ""
@@ -170,6 +180,8 @@ class LiquidationRule(Record):
             raise InputError(
                 f"liquidation step_mode must be one of {', '.join(STEP_MODES)}, was {show(self.step_mode)}"
             )
+        if self.fee_cap not in FEE_CAPS:
+            raise InputError(f"liquidation fee_cap must be one of {', '.join(FEE_CAPS)}, was {show(self.fee_cap)}")
         if self.step_from < 0 or self.step_to < -1:
             raise InputError(
                 f"liquidation step_from must be >= 0 and step_to >= -1, were {self.step_from!r} and {self.step_to!r}"
@@ -209,6 +221,7 @@ class LiquidationRule(Record):
         out[kl.RULE_STEP_FROM] = self.step_from
         out[kl.RULE_STEP_TO] = self.step_to
         out[kl.RULE_STEP_MODE] = STEP_MODES.index(self.step_mode)
+        out[kl.RULE_FEE_CAP] = FEE_CAPS.index(self.fee_cap)
         return out
 
 

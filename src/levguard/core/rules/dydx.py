@@ -259,19 +259,24 @@ def tier_index(name: str) -> int:
 LIQUIDATION = LiquidationRule(
     kind="book",
     fee_rate=MAX_LIQUIDATION_FEE_PPM / ONE_MILLION,
+    fee_cap="share",
     source=(
         "github.com/dydxprotocol/v4-chain x/clob/keeper/liquidations.go (insurance fund delta); "
         "dydxopsdao/networks dydx-mainnet-1/genesis.json (liquidations_config); "
         "dydx-documentation-six.vercel.app/concepts/trading/contract-loss-mechanism"
     ),
-    keeps="the remainder at the fill less the insurance-fund fee min(1.5 % x |quote|, remainder); 0 below bankruptcy",
+    keeps=(
+        "the remainder at the fill less the insurance-fund fee min(1.5 % x |quote|, d), d = TNC x MM / TMMR at the "
+        "fill (the position's share of the account's equity; the remainder when isolated); 0 below bankruptcy"
+    ),
     modelled=(
         "the whole position at the fill: mainnet closes at most 10 % of a position (at least 1,000 USDC) a "
         "block, about a second, so over a bar the position goes while the account stays liquidatable; the "
         "fillable-price bound and the per-block slices are not modelled in the backtester"
     ),
 )
-"""dYdX v4: closed at the fill, the insurance fund takes at most 1.5 % of the quote (capped at the remainder)."""
+"""dYdX v4: closed at the fill, the insurance fund takes at most 1.5 % of the quote, capped at the bankruptcy
+quote's remainder (the position's share of the account's equity)."""
 
 DYDX = VenueModel(
     name="dydx-v4",
