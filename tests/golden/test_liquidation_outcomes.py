@@ -427,6 +427,45 @@ def test_dydx_cross_fee_cap_is_the_bankruptcy_quote_remainder() -> None:
     assert iso.kept == 0.0
 
 
+@pytest.mark.parametrize(("margin", "partial", "kept"), [(5_975.0, False, 0.0), (8_000.0, True, 7_625.0)])
+def test_gate_step_down_counts_the_fee_in_the_maintenance_from_tiers(margin: float, partial: bool, kept: float) -> None:
+    # Gate's maintenance includes the taker fee (reference section 4, [FT_GATE_OKX_ISO_LP]: MMR +
+    # taker rate; the margin engine's core.margin).  30 BTC @ 50,000 in a 0.5 %/1 % table (1M cap):
+    # MM 10,000 + 0.075 % x 1.5M = 11,125; stepping down to 20 BTC leaves 5,000 + 750 = 5,750 to
+    # cover, after the 375 fee on the 10 BTC closed.  On 5,975 that is 5,600 < 5,750: taken over
+    # (the tiers alone, without the fee term, kept 5,600 behind a position the engine liquidates);
+    # on 8,000: 7,625 is kept behind 20 BTC.
+    import levguard
+
+    rows = [
+        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.005, "max_leverage": 100},
+        {"notional_floor": 1e6, "notional_cap": None, "mmr": 0.01, "max_leverage": 50},
+    ]
+
+    def report(qty: float, isolated: float) -> object:
+        pos = {
+            "symbol": "BTC_USDT", "qty": qty, "entry_price": 50_000.0, "mark_price": 50_000.0,
+            "isolated_margin": isolated, "tiers": rows,
+        }  # fmt: skip
+        spec = {"venue": "gate", "wallet_balance": 0, "margin_mode": "isolated", "positions": [pos]}
+        return levguard.evaluate_account(spec).positions[0]
+
+    whole = report(30.0, margin)
+    assert whole.maintenance_margin == pytest.approx(11_125.0)  # type: ignore[attr-defined]
+    o = liquidation_outcome("gate", 30.0, 50_000.0, 50_000.0, margin, tiers=TierTable.from_rows(rows))
+    given = liquidation_outcome(
+        "gate", 30.0, 50_000.0, 50_000.0, margin, tiers=TierTable.from_rows(rows), maintenance_margin=11_125.0
+    )
+    assert o == given  # the tiers' default is the engine's maintenance, fee included
+    assert o.partial is partial
+    assert o.kept == pytest.approx(kept)
+    _conserved(o)
+    if partial:
+        rest = report(o.remaining_qty, o.kept)
+        assert rest.maintenance_margin == pytest.approx(5_750.0)  # type: ignore[attr-defined]
+        assert not rest.liquidatable  # type: ignore[attr-defined]
+
+
 def test_every_venue_has_a_cited_rule() -> None:
     for name in venue_names():
         rule = get_venue(name).liquidation

@@ -239,7 +239,10 @@ def liquidation_outcome(
         entry where the maintenance margin is at entry).
     maintenance_margin : float, optional
         Maintenance margin at the fill; overrides ``tiers`` for the amount (without tiers its
-        ratio to the notional is the marginal rate).
+        ratio to the notional is the marginal rate).  Default from ``tiers``: their maintenance
+        margin plus, where the venue adds the taker fee to the maintenance rate (OKX, Gate:
+        :meth:`~levguard.core.rules.base.VenueModel.margin_fees`), ``taker_fee`` x the notional
+        at the fill, as the margin engine reads it.
     inverse : bool
         Inverse (coin-settled) contract.
     fee_rate : float, optional
@@ -340,7 +343,12 @@ def liquidation_outcome(
             basis_notional = position_notional(q, basis, inverse)
             mmr = mm / basis_notional if basis_notional > 0 else 0.0
     elif own_tier is not None:
-        mm = own_tier.maintenance_margin(position_notional(q, basis, inverse))
+        # The venue's maintenance as the margin engine reads it (core.margin): the tiers plus the
+        # taker fee the venue adds to the rate (OKX, Gate: VenueModel.margin_fees) on the
+        # notional at the fill; a tier step-down reads that fee term from ``mm``.
+        fee_mm = model.margin_fees(float(taker_fee))[0] if model is not None else 0.0
+        mm = own_tier.maintenance_margin(position_notional(q, basis, inverse)) + fee_mm * notional
+        mmr += fee_mm
     else:
         mm = 0.0
     vec = r.vector(fee)
