@@ -492,6 +492,37 @@ def test_bad_inputs_name_the_value() -> None:
         liquidation_outcome("nope", 1.0, 1.0, 1.0, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"maintenance_margin": True}, "maintenance_margin must be a number, was True"),  # was read as 1.0
+        ({"maintenance_margin": 1e308}, "maintenance_margin must be at most 1e30"),
+        ({"inverse": "yes"}, "inverse must be True or False, was 'yes'"),  # was read as True
+        ({"mm_at_entry": "x"}, "mm_at_entry must be True or False, was 'x'"),
+        ({"allow_partial": "no"}, "allow_partial must be True or False, was 'no'"),
+        ({"taker_fee": -0.5}, "taker_fee must be a fraction in [0, 0.1), was -0.5"),  # named "above 10 %"
+        ({"taker_fee": 0.2}, "taker_fee must be a fraction in [0, 0.1), was 0.2"),
+        ({"others_maintenance": -1.0}, "others_maintenance must be >= 0"),
+        ({"size_coef": "0.00005"}, "size_coef must be a number"),
+    ],
+)
+def test_bad_flags_and_amounts_are_refused_by_name(kwargs: dict[str, object], needle: str) -> None:
+    with pytest.raises(InputError) as exc:
+        liquidation_outcome("binance-usdm", 1.0, 1.0, 1.0, 1.0, **kwargs)  # type: ignore[arg-type]
+    assert needle in str(exc.value)
+
+
+def test_numpy_numbers_are_accepted() -> None:
+    import numpy as np
+
+    plain = liquidation_outcome("hyperliquid", 1.0, 100.0, 99.0, 5.0, maintenance_margin=0.5)
+    numpy = liquidation_outcome(
+        "hyperliquid", np.float32(1.0), np.float32(100.0), np.float64(99.0), np.float32(5.0),  # type: ignore[arg-type]
+        maintenance_margin=np.float32(0.5), inverse=np.bool_(False), taker_fee=np.float32(0.0),  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert numpy == plain
+
+
 @pytest.mark.parametrize("qty", [20.0, 20.0001])
 def test_bitmex_at_or_just_above_a_limit_steps_below_that_limit(qty: float) -> None:
     # Exactly at 2M BitMEX charges the 1.5 % tier ("< 200 XBT": the limit is not in the lower

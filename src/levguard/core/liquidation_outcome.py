@@ -28,6 +28,7 @@ Sources are in each rule's ``source`` and in docs/margin.md ("Liquidation outcom
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,16 @@ from levguard.core.records import Record
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
 from levguard.core.tiers import TierTable
-from levguard.core.validate import NUMBER_MAX, as_amount, finite_number, non_negative_number, number, show
+from levguard.core.validate import (
+    NUMBER_MAX,
+    as_amount,
+    finite_number,
+    flag,
+    non_negative_number,
+    number,
+    rate,
+    show,
+)
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels.margin import position_notional, position_upnl, tier_index
@@ -161,8 +171,16 @@ class LiquidationOutcome(Record):
     reason: str
 
 
-def _positive(value: float, name: str) -> float:
-    x = as_amount(value, name) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+def _amount(value: object, name: str) -> float:
+    # A number (NumPy's too: np.float32 was refused) in as_amount's range; bools, strings and None
+    # are refused by name (validate.number), NaN and inf pass for the caller's check to name.
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+        return as_amount(value, name)
+    return as_amount(number(value, name), name)
+
+
+def _positive(value: object, name: str) -> float:
+    x = _amount(value, name)
     if not (math.isfinite(x) and x > 0):
         raise InputError(f"{name} must be a finite number > 0, was {show(value)}")
     return x
@@ -193,6 +211,8 @@ def book_fee_rate(rule: LiquidationRule, taker_fee: float, fee_rate: float | Non
         else finite_number(fee_rate, "fee_rate")
     )
     if not (math.isfinite(fee) and 0.0 <= fee < 0.1):
+        if fee_rate is None and fee < 0.0:  # the taker fee itself is out of range
+            raise InputError(f"taker_fee must be a fraction in [0, 0.1), was {show(taker_fee)}")
         if fee_rate is None:  # the rule's fee with the account's taker fee (Deribit adds both)
             raise InputError(f"taker_fee {show(taker_fee)} makes a liquidation fee of {show(fee)}, above 10 %")
         raise InputError(f"fee_rate must be a fraction in [0, 0.1), was {show(fee)}")
@@ -298,25 +318,28 @@ def liquidation_outcome(
     model = venue_model(rule)
     if taker_fee is None:
         taker_fee = model.default_taker_fee if model is not None else 0.0
+    # A fraction like every fee here (-0.5 was refused as "above 10 %").
+    taker_fee = rate(finite_number(taker_fee, "taker_fee"), "taker_fee", upper=0.1)
+    # Flags are bools ("yes" and "x" were read as True).
+    inverse = flag(inverse, "inverse")
+    allow_partial = flag(allow_partial, "allow_partial")
     if mm_at_entry is None:
         mm_at_entry = model is not None and model.mm_basis is MMBasis.ENTRY
+    mm_at_entry = flag(mm_at_entry, "mm_at_entry")
     # Amounts at most 1e30 in magnitude (a qty of 1e308 gave a P&L of -inf).
-    q = as_amount(qty, "qty") if isinstance(qty, int | float) and not isinstance(qty, bool) else math.nan
+    q = _amount(qty, "qty")
     if not math.isfinite(q) or q == 0:
         raise InputError(f"qty must be a finite non-zero number, was {show(qty)}")
     entry = _positive(entry_price, "entry_price")
     fill = _positive(fill_price, "fill_price")
-    numeric = isinstance(margin, int | float) and not isinstance(margin, bool)
-    c = number(margin, "margin") if numeric else math.nan
-    if not math.isfinite(c):
-        raise InputError(f"margin must be a finite number, was {show(margin)}")
+    c = finite_number(margin, "margin")
     if abs(c) > NUMBER_MAX:  # any margin, even <= 0, but no P&L past float64
         raise InputError(f"margin must be at most 1e30 in magnitude, was {show(margin)}")
     fee = book_fee_rate(r, taker_fee, fee_rate)
-    if maintenance_margin is not None and not (
-        isinstance(maintenance_margin, int | float) and math.isfinite(maintenance_margin) and maintenance_margin >= 0
-    ):
-        raise InputError(f"maintenance_margin must be finite and >= 0, was {show(maintenance_margin)}")
+    if maintenance_margin is not None:  # a number (True was read as 1.0), >= 0, at most 1e30
+        maintenance_margin = non_negative_number(maintenance_margin, "maintenance_margin")
+        if maintenance_margin > NUMBER_MAX:
+            raise InputError(f"maintenance_margin must be at most 1e30, was {show(maintenance_margin)}")
     others_mm = non_negative_number(others_maintenance, "others_maintenance")
     size_rate = non_negative_number(size_coef, "size_coef") * abs(q)
     basis = entry if mm_at_entry else fill
