@@ -303,6 +303,21 @@ def test_hyperliquid_cross_backstop_is_the_account_below_two_thirds_of_its_maint
     assert liquidation_outcome("hyperliquid", 0.9, 100_000.0, 100_000.0, 600.0, maintenance_margin=1_125.0).taken_over
 
 
+def test_a_cross_position_below_zero_in_a_solvent_account_costs_the_fund_nothing() -> None:
+    # Wallet 4,000, BTC 0.99 @ 100,000 (MM 990) and ETH whose MM is 4,500: BTC's share of the
+    # collateral is 4,000 - 4,500 = -500, but the account's equity 4,000 is above 2/3 of its
+    # maintenance 5,490 (3,660), so BTC is closed in the book.  The account is solvent: the fund
+    # pays nothing and BTC keeps -500, borne by the other margin (the fund paid 500 and the
+    # account's equity rose to 4,500).
+    o = liquidation_outcome(
+        "hyperliquid", 0.99, 1e5, 1e5, -500.0, maintenance_margin=990.0, others_maintenance=4_500.0, taker_fee=0.0
+    )
+    assert not o.taken_over
+    assert o.insurance_fund == 0.0
+    assert o.kept == -500.0
+    _conserved(o)
+
+
 def test_deribit_keeps_the_rest_of_the_position_and_pays_the_fee() -> None:
     # 25 BTC at 100,000: maintenance 1.125 % = 28,125 USDC; equity 28,000 just below it.
     n, mm, equity = 2_500_000.0, 28_125.0, 28_000.0

@@ -172,9 +172,10 @@ def settle_close(
     Returns
     -------
     kept, fee, fund, taken_over : float
-        What the trader keeps (>= 0; with ``share`` in cross margin it may be negative: the
-        fee is then paid from the other positions' margin), what the venue takes from the trader's remaining equity
-        (liquidation fee, or the clearance of a takeover), the insurance fund's change (the
+        What the trader keeps (>= 0 when isolated; in cross margin it may be negative: the
+        fee (``share``) or the position's loss is then paid from the other positions' margin),
+        what the venue takes from the trader's remaining equity (liquidation fee, or the
+        clearance of a takeover), the insurance fund's change (the
         fee, less what it pays when the equity at the fill is negative) and 1.0 when the
         position was taken over (0.0 otherwise).
 
@@ -190,9 +191,12 @@ def settle_close(
       the bankruptcy price; Hyperliquid's backstop keeps the maintenance margin.
     * book: with ``D`` the cap (:func:`fee_cap`: ``E``, or dYdX's share of the account's
       equity ``(E + O) MM / (MM + O)``, ``O`` the other positions' maintenance),
-      ``fee = min(fee_rate * notional, max(D, 0))``, ``kept = E - min(D, 0) - fee``,
-      ``fund = fee + min(D, 0)``; with ``D = E``: ``kept = max(E, 0) - fee``.  dYdX's
-      ``insurance_fund_delta`` caps its fee at ``D``, and the fund pays ``-D`` when ``D < 0``.
+      ``fee = min(fee_rate * notional, max(D, 0))``, ``kept = E - S - fee``,
+      ``fund = fee + S`` with the shortfall ``S = min(D, 0)``; with ``D = E`` isolated:
+      ``kept = max(E, 0) - fee``.  dYdX's ``insurance_fund_delta`` caps its fee at ``D``, and
+      the fund pays ``-D`` when ``D < 0``.  In cross margin with the remainder cap the fund
+      pays only the account's shortfall, ``S = min(E + O, 0)``: a position whose share ``E`` is
+      below 0 in a solvent account keeps ``E < 0`` (the other positions' margin bears it).
 
     ``C = kept + fund - R`` in both cases.
     """
@@ -202,7 +206,14 @@ def settle_close(
         return 0.0, fee, equity, 1.0
     cap = fee_cap(equity, maintenance, others_mm, share)
     positive = cap if cap > 0.0 else 0.0
-    shortfall = cap if cap < 0.0 else 0.0
+    if share or not others_mm > 0.0:
+        shortfall = cap if cap < 0.0 else 0.0
+    else:
+        # Cross margin, the remainder cap: the fund pays only what the account cannot, its equity
+        # E + O below 0; a position whose share E is negative in a solvent account leaves the
+        # loss to the other positions' margin (kept = E < 0).
+        account = equity + others_mm
+        shortfall = account if account < 0.0 else 0.0
     fee = fee_rate * notional
     if fee > positive:
         fee = positive

@@ -249,6 +249,8 @@ class PaperVenue:
         for field_name, value in (("taker_fee", taker_fee), ("slippage_bps", slippage_bps), ("lot_size", lot_size)):
             if not (math.isfinite(value) and value >= 0.0):
                 raise InputError(f"{field_name} must be >= 0, was {value!r}")
+        if not taker_fee < 0.1:  # the liquidation outcomes take a fee fraction in [0, 0.1)
+            raise InputError(f"taker_fee must be a fraction in [0, 0.1), was {taker_fee!r}")
         self.taker_fee = float(taker_fee)
         self.slippage = float(slippage_bps) / 10_000.0
         self.lot_size = float(lot_size)

@@ -380,3 +380,11 @@ def test_funding_records_add_up_to_what_left_the_wallet() -> None:
     assert len(paid) == 3
     assert sum(paid) == pytest.approx(venue.wallet_balance - 2.0)
     assert venue.wallet_balance == 0.0
+
+
+def test_a_taker_fee_the_liquidation_outcomes_cannot_take_is_refused_up_front() -> None:
+    """The liquidation outcomes take a fee fraction in [0, 0.1): a paper venue built with 0.1
+    raised at its first liquidation, inside step_sync; it is refused when built."""
+    with pytest.raises(InputError, match=r"taker_fee must be a fraction in \[0, 0.1\), was 0.1"):
+        PaperVenue("hyperliquid", feeds={"BTC": [1e5]}, wallet_balance=1_000.0, taker_fee=0.1)
+    assert PaperVenue("hyperliquid", feeds={"BTC": [1e5]}, wallet_balance=1_000.0, taker_fee=0.0999).taker_fee == 0.0999
