@@ -296,10 +296,21 @@ def epoch_to_ns(values: object) -> Int64Array1D:
     """Convert whole epoch times to int64 nanoseconds, each in the unit its magnitude tells
     (:func:`epoch_unit_ns`: seconds, milliseconds, microseconds or nanoseconds).
 
-    The caller checks that the results fit int64 nanoseconds (until 2262-04-11).
+    Raises DataError naming the first value whose time does not fit int64 nanoseconds
+    (1677-09-21 to 2262-04-11): 10,413,792,000 read as seconds (the year 2300, or a kline time
+    missing a digit) wrapped to 1715.
     """
     v = np.asarray(values, dtype=np.int64).ravel()
-    return v * epoch_unit_ns(v)
+    unit = epoch_unit_ns(v)
+    limit = np.iinfo(np.int64).max // unit
+    bad = np.flatnonzero(np.abs(v) > limit)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"epoch time {int(v[i])} (row {i}, read in {epoch_unit_name(int(unit[i]))}) is outside "
+            "1677-09-21..2262-04-11"
+        )
+    return v * unit
 
 
 def _kind(value: object) -> str:

@@ -13,8 +13,9 @@ rule                  meaning
 ``open_range``        open outside [low, high]
 ``close_range``       close outside [low, high]
 ``mixed_interval``    a step between bars is not a whole multiple of the bar interval
-``misaligned``        a bar time is off the UTC grid of its interval (1m to 1d intervals that
-                      divide a day: 08:59:59.999 for a 1h bar); often a close time
+``misaligned``        a bar stamped with its close time: 1 ms (or 1 us) before the UTC grid of
+                      its interval (1m to 1d intervals that divide a day: 08:59:59.999 for the
+                      08:00 1h bar)
 ``interval``          the inferred interval differs from the declared one, or is not a whole
                       number of seconds
 ====================  ==============================================================
@@ -198,12 +199,14 @@ _CLOSE_LAGS = ((1_000_000, "ms"), (1_000, "µs"))
 
 
 def _aligned(c: _Collector, ts: np.ndarray, step: int) -> None:
-    """Bars off the UTC grid of their interval, for whole-minute intervals that divide a day.
+    """Bars stamped with their close time: one millisecond (or microsecond) before the UTC grid
+    of their interval, for whole-minute intervals that divide a day.
 
-    A bar of such an interval opens at a whole multiple of it since 1970-01-01T00:00Z (a day
-    starts at 00:00 UTC, as every venue's klines do): 08:59:59.999 is a close time, and funding
-    settling at 08:00 was then charged to the wrong bar.  Longer intervals are not checked
-    (weeks start on Monday at Binance, not on the epoch's Thursday).
+    Binance's ``close_time`` is the bar's open + interval - 1 ms (- 1 us in its microsecond
+    files); bars stamped with it were loaded as open times and funding settling at 08:00 was
+    charged to the wrong bar.  Other offsets from the grid are left alone: a venue may open its
+    bars off 00:00 UTC (daily candles at 16:00 UTC for Hong Kong time, hourly bars at :30), and
+    bars whose offset varies are the ``mixed_interval`` rule's.
     """
     if step % _MINUTE_NS != 0 or _DAY_NS % step != 0:
         return
@@ -211,14 +214,13 @@ def _aligned(c: _Collector, ts: np.ndarray, step: int) -> None:
     if off.size == 0:
         return
     every = ns_to_interval(step)
-    grid = f"bar time is off the {every} grid (multiples of {every} from 00:00 UTC)"
-    rest = off
     for lag, unit in _CLOSE_LAGS:
-        close = (ts[rest] + lag) % step == 0
-        text = f"{grid}: it looks like a close time (open + {every} - 1 {unit}); stamp bars with their open time"
-        c.add("misaligned", rest[close], None, None, text)
-        rest = rest[~close]
-    c.add("misaligned", rest, None, None, f"{grid}; stamp bars with their open time")
+        close = off[(ts[off] + lag) % step == 0]
+        text = (
+            f"bar time is 1 {unit} before the {every} grid (multiples of {every} from 00:00 UTC): "
+            f"a close time (open + {every} - 1 {unit}); stamp bars with their open time"
+        )
+        c.add("misaligned", close, None, None, text)
 
 
 def validate_ohlcv(

@@ -97,3 +97,13 @@ def test_whole_numbers_written_as_floats_load(tmp_path: Path) -> None:
     table.to_parquet(pq)
     with pytest.raises(DataError, match=r"W_1h\.parquet, row 1: timestamp must be a whole number of milliseconds"):
         load_ohlcv(pq)
+
+
+def test_an_epoch_time_past_int64_nanoseconds_is_refused_not_wrapped() -> None:
+    # 10,413,792,000 read as seconds (the year 2300; a kline time missing a digit reads so too)
+    # wrapped to 1715, and the archive downloader named the made-up date.
+    from levguard.data.frames import epoch_to_ns
+
+    with pytest.raises(DataError, match=r"epoch time 10413792000 \(row 1, read in seconds\) is outside 1677"):
+        epoch_to_ns([1_704_067_200_000, 10_413_792_000])
+    assert epoch_to_ns([-1_000]).tolist() == [-1_000_000_000_000]

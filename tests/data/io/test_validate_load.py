@@ -289,38 +289,36 @@ def test_bars_stamped_with_close_times_are_refused_by_row(tmp_path: Path) -> Non
     with pytest.raises(DataError) as exc:
         load_ohlcv(p)
     assert str(exc.value) == (
-        f"{p}, row 0 (line 2), 2024-01-01T00:59:59.999Z: bar time is off the 1h grid (multiples of 1h from "
-        "00:00 UTC): it looks like a close time (open + 1h - 1 ms); stamp bars with their open time "
-        "(4 more problem(s))"
+        f"{p}, row 0 (line 2), 2024-01-01T00:59:59.999Z: bar time is 1 ms before the 1h grid (multiples of 1h "
+        "from 00:00 UTC): a close time (open + 1h - 1 ms); stamp bars with their open time (4 more problem(s))"
     )
     report = check_file(p)
     assert report.counts == {"misaligned": 5}
     assert (report.first, report.last) == ("2024-01-01T00:59:59.999Z", "2024-01-01T04:59:59.999Z")
 
 
-def test_close_times_in_microseconds_and_other_offsets_are_named(tmp_path: Path) -> None:
+def test_close_times_in_microseconds_are_named_and_other_offsets_load(tmp_path: Path) -> None:
     us = tmp_path / "US_1h.csv"
     close = [1_704_070_800_000_000 - 1 + i * 3_600_000_000 for i in range(4)]  # Binance's µs close_time
     us.write_text("open_time,open,high,low,close,volume\n" + "".join(f"{t},1,2,0.5,1.5,3\n" for t in close))
     with pytest.raises(DataError, match=r"row 0 \(line 2\), 2024-01-01T00:59:59.999999Z: .*open \+ 1h - 1 µs"):
         load_ohlcv(us)
+    # A constant offset is a venue's own grid (hourly bars at :30, daily candles at 16:00 UTC for
+    # Hong Kong time, 4h bars from 01:00): they load, as before the rule.
     half = _csv(tmp_path, [r.replace(":00:00Z", ":30:00Z") for r in _bars(4)], name="H_1h.csv")
-    with pytest.raises(DataError, match=r"row 0 \(line 2\), 2024-01-01T00:30:00Z: bar time is off the 1h grid \(mul"):
-        load_ohlcv(half)
-    assert "close time" not in check_file(half).first_error()
-    # A declared 4h interval puts 01:00 bars off its grid, one bar in six hours stamps or not.
+    assert len(load_ohlcv(half)) == 4
     four = _csv(tmp_path, [r for i, r in enumerate(_bars(24)) if i % 4 == 1], name="F_4h.csv")
-    assert check_file(four).counts == {"misaligned": 6}
+    assert check_file(four).ok
+    days = [f"2024-01-0{d}T16:00:00Z,1,2,0.5,1.5,3" for d in (1, 2, 3)]
+    assert check_file(_csv(tmp_path, days, name="N_1d.csv")).ok
 
 
-def test_only_intervals_that_divide_a_day_are_held_to_the_epoch_grid(tmp_path: Path) -> None:
+def test_only_intervals_that_divide_a_day_are_checked_for_close_times(tmp_path: Path) -> None:
     # Weekly bars open on Monday (Binance), not on the epoch's Thursday: not checked.
     mondays = [f"{d}T00:00:00Z,1,2,0.5,1.5,3" for d in ("2024-01-01", "2024-01-08", "2024-01-15")]
     assert load_ohlcv(_csv(tmp_path, mondays, name="W_1w.csv")).attrs["interval"] == "1w"
-    days = [f"2024-01-0{d}T00:00:00Z,1,2,0.5,1.5,3" for d in (1, 2, 3)]
-    assert load_ohlcv(_csv(tmp_path, days, name="D_1d.csv")).attrs["interval"] == "1d"
-    noon = [r.replace("T00:", "T12:") for r in days]
-    assert check_file(_csv(tmp_path, noon, name="N_1d.csv")).counts == {"misaligned": 3}
+    closes = [f"2024-01-0{d}T23:59:59.999Z,1,2,0.5,1.5,3" for d in (1, 2, 3)]
+    assert check_file(_csv(tmp_path, closes, name="D_1d.csv")).counts == {"misaligned": 3}
 
 
 @pytest.mark.shared_data
