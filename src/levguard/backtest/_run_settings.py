@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from levguard.backtest._inputs import _cooldown_bars, _fees, _fraction, _liquidation_fee_rate, _slippage
 from levguard.core.rules import get_venue
+from levguard.core.rules.base import LiquidationRule
 from levguard.core.sizing.policies import Rebalancer
 from levguard.core.validate import number, show
 from levguard.errors import InputError
@@ -141,4 +142,6 @@ def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, A
     inst["fee_in_mm"] = np.where(futures, in_mm, 0.0)
     inst["fee_in_im"] = np.where(futures, in_im, 0.0)
     if "liquidation_fee_rate" not in combo and not params.get("liquidation_fee_given", False):
-        inst["liq_fee"] = model.liquidation.resolved_fee(taker)
+        # The run's rule (``liquidation=`` may name another venue's), not the venue's own.
+        rule = LiquidationRule(**params["liquidation"]) if "liquidation" in params else model.liquidation
+        inst["liq_fee"] = rule.resolved_fee(taker)

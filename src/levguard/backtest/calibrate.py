@@ -603,10 +603,12 @@ def _search_window(
 
 
 def _best(score: Float64Array1D) -> int | None:
-    # First candidate with the highest finite score (stable tie-break by candidate order).
-    if not np.any(np.isfinite(score)):
+    # First candidate with the highest score (stable tie-break by candidate order) by the sweeps'
+    # rule (rank_order: +inf the highest, NaN never best); -inf marks an infeasible candidate.
+    feasible = score > -np.inf
+    if not feasible.any():
         return None
-    return int(np.argmax(score))
+    return int(km.rank_order(np.where(feasible, score, np.nan), "max")[0])
 
 
 def _grid(param_grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:

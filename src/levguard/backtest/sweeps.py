@@ -31,7 +31,14 @@ from levguard.data.frames import float_column
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels import load_numba
-from levguard.kernels.backtest_metrics import METRIC_DIRECTION, STATS_DTYPE, TABLE_METRICS, TABLE_NAME, rank_order
+from levguard.kernels.backtest_metrics import (
+    METRIC_DIRECTION,
+    STATS_DTYPE,
+    SWEEP_DIRECTION,
+    TABLE_METRICS,
+    TABLE_NAME,
+    rank_order,
+)
 from levguard.kernels.backtest_orders import slipped_price
 from levguard.kernels.backtest_records import ContractKind, MarginMode
 from levguard.kernels.margin import position_notional, position_upnl
@@ -368,7 +375,8 @@ def objective_direction(objective: str, direction: str | None = None) -> str:
     ----------
     objective : str
         A metric of the sweep table (its direction is
-        :data:`~levguard.kernels.backtest_metrics.METRIC_DIRECTION`; ``"max"`` for another column).
+        :data:`~levguard.kernels.backtest_metrics.SWEEP_DIRECTION`; ``"max"`` for another column,
+        such as a policy's ``max_leverage``).
     direction : {"max", "min"}, optional
         Whether the highest or the lowest value is best; None for the objective's own.
 
@@ -378,7 +386,7 @@ def objective_direction(objective: str, direction: str | None = None) -> str:
         ``direction`` is neither None, ``"max"`` nor ``"min"``.
     """
     if direction is None:
-        return METRIC_DIRECTION.get(objective, "max") if isinstance(objective, str) else "max"
+        return SWEEP_DIRECTION.get(objective, "max") if isinstance(objective, str) else "max"
     if direction not in ("max", "min"):
         raise InputError(f"direction must be 'max', 'min' or None (the objective's own), was {show(direction)}")
     return direction
@@ -411,8 +419,9 @@ def best(
     -----
     Rows are ranked as the sweep report ranks them
     (:func:`~levguard.kernels.backtest_metrics.rank_order`): an infinite objective counts (a
-    CAGR beyond float64's range is the highest), a NaN one is never chosen, and ties go to the
-    first row.
+    CAGR beyond float64's range is the highest), a NaN one is never chosen, a ruined run (its
+    metrics stop at the ruin: a time under water over its first bars) comes after every run
+    that was not, and ties go to the first row.
 
     Raises
     ------
@@ -437,8 +446,10 @@ def best(
         raise InputError(f"no configuration meets the constraints {dict(constraints or {})}")
     feasible = table[mask]
     # The first row with the best objective (by position: a label could repeat), by the sweep
-    # report's rule (rank_order: +inf is the highest, NaN never best).
-    row: pd.Series = feasible.iloc[int(rank_order(float_column(feasible, objective, "sweep table"), way)[0])]
+    # report's rule (rank_order: +inf is the highest, NaN never best, ruined runs last).
+    values = float_column(feasible, objective, "sweep table")
+    ruined = float_column(feasible, "ruined", "sweep table") > 0.0 if "ruined" in feasible.columns else None
+    row: pd.Series = feasible.iloc[int(rank_order(values, way, ruined)[0])]
     return row
 
 

@@ -82,6 +82,13 @@ lower is better).  The one source of the sweeps' objective direction
 report's ranking and ``levguard backtest``); every name of :data:`PERFORMANCE_METRICS` and
 :data:`TABLE_METRICS` has one."""
 
+SWEEP_DIRECTION: dict[str, str] = {
+    k: v for k, v in METRIC_DIRECTION.items() if k not in set(PERFORMANCE_METRICS) - set(TABLE_METRICS)
+}
+""":data:`METRIC_DIRECTION` of the sweep tables' metrics: a run's ``max_leverage`` is
+``max_leverage_used`` there, so a ``max_leverage`` column is a policy's parameter (the highest
+first, as any column that is not a metric)."""
+
 STATS_DTYPE = np.dtype(
     [(name, np.int64 if name == "ruin_bar" else np.float64) for name in (*PERFORMANCE_METRICS, *RUN_STATS)]
 )
@@ -93,7 +100,7 @@ _LOG_FLOAT_MAX = 709.78
 """Largest log growth rate whose ``expm1`` is a float64 (``log(max float64) = 709.7827...``)."""
 
 
-def rank_order(values: Float64Array1D, direction: str) -> Int64Array1D:
+def rank_order(values: Float64Array1D, direction: str, last: BoolArray1D | None = None) -> Int64Array1D:
     """Return the positions of ``values`` best first: the one ranking rule of the sweeps.
 
     Parameters
@@ -102,6 +109,10 @@ def rank_order(values: Float64Array1D, direction: str) -> Int64Array1D:
         An objective per configuration.
     direction : {"max", "min"}
         Whether the highest or the lowest value is best (:data:`METRIC_DIRECTION`).
+    last : (N,) bool, optional
+        Configurations ranked after every other whatever their value: the ruined runs, whose
+        metrics stop at the ruin (a time under water or fees measured over its first bars would
+        otherwise be the lowest).
 
     Notes
     -----
@@ -111,7 +122,8 @@ def rank_order(values: Float64Array1D, direction: str) -> Int64Array1D:
     :func:`levguard.backtest.sweeps.best` and the sweep report's ranking alike.
     """
     key = -values if direction == "max" else values
-    order: Int64Array1D = np.lexsort((key, np.isnan(key))).astype(np.int64)
+    after = np.zeros(key.shape[0], dtype=bool) if last is None else np.asarray(last, dtype=bool)
+    order: Int64Array1D = np.lexsort((key, np.isnan(key), after)).astype(np.int64)
     return order
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
-from levguard.kernels.backtest_metrics import METRIC_DIRECTION, rank_order
+from levguard.kernels.backtest_metrics import SWEEP_DIRECTION, rank_order
 from levguard.kernels.backtest_metrics import TABLE_METRICS as _RUN_METRICS
 from levguard.report.html import METRIC_LABELS, Fragment, fmt_metric, tearsheet_body, write_page
 
@@ -62,7 +62,7 @@ def best_direction(best: Best | None = None, objective: str | None = None) -> Be
     (:data:`~levguard.kernels.backtest_metrics.METRIC_DIRECTION`, as
     :func:`levguard.backtest.sweeps.best`), ``"max"`` for a column that is not a metric."""
     if best is None:
-        return "min" if METRIC_DIRECTION.get(str(objective)) == "min" else "max"
+        return "min" if SWEEP_DIRECTION.get(str(objective)) == "min" else "max"
     if best not in ("max", "min"):
         raise InputError(f"best must be 'max' or 'min', was {best!r}")
     return best
@@ -131,8 +131,11 @@ def _ordered(values: pd.Series) -> list[str]:
 def _ranked(table: pd.DataFrame, objective: str, best: Best) -> pd.DataFrame:
     """``table`` sorted best first by ``objective``, by the rule of
     :func:`levguard.backtest.sweeps.best` (:func:`~levguard.kernels.backtest_metrics.rank_order`:
-    infinite values rank as such, missing values last, ties keep table order)."""
-    return table.iloc[rank_order(_objective(table, objective).to_numpy(dtype=np.float64), best)]
+    infinite values rank as such, missing values last, ruined runs after every other, ties keep
+    table order)."""
+    values = _objective(table, objective).to_numpy(dtype=np.float64)
+    ruined = table["ruined"].to_numpy(dtype=np.float64) > 0.0 if "ruined" in table.columns else None
+    return table.iloc[rank_order(values, best, ruined)]
 
 
 def top_configurations(

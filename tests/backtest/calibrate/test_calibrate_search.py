@@ -151,3 +151,18 @@ def test_a_liquidated_path_is_never_best_by_a_ratio() -> None:
     assert np.isnan(m.sharpe)
     assert np.isnan(m.calmar)
     assert m.cagr == -1.0
+
+
+def test_a_feasible_infinite_score_is_chosen() -> None:
+    """121 one-minute bars rising about 20 % with one dip: the Calmar of 2x and 3x is inf (a
+    CAGR beyond float64).  Both candidates were feasible, but no finite score read as "nothing
+    feasible" and the search chose none; it takes the first inf, by the sweeps' rule."""
+    from levguard.core.sizing.base import FixedLeverage
+    from levguard.sizing import grid_search
+
+    x = np.full(121, np.log(1.2) / 100)
+    x[50], x[0] = -0.002, 0.0
+    res = grid_search(FixedLeverage, {"leverage": [2.0, 3.0]}, x, 525_600.0, objective="calmar")
+    assert np.isinf(res.table["score"]).all()
+    assert res.best_index == 0
+    assert res.best_params == {"leverage": 2.0}

@@ -94,10 +94,13 @@ def test_best_respects_constraints(table: pd.DataFrame) -> None:
 
 def test_best_follows_the_direction_of_the_metric(table: pd.DataFrame) -> None:
     # max_drawdown, volatility, fees... were maximised: the deepest drawdown was "best".
+    # Ruined runs come after every other (their metrics stop at the ruin), whichever the direction.
+    alive = table[table.ruined == 0]
+    assert 0 < len(alive) < len(table)
     for objective in ("max_drawdown", "volatility", "fees_paid", "n_liquidations", "turnover", "time_under_water"):
-        assert best(table, objective)[objective] == table[objective].min()
-        assert best(table, objective, direction="max")[objective] == table[objective].max()
-    assert best(table, "sharpe", direction="min").sharpe == table.sharpe.min()
+        assert best(table, objective)[objective] == alive[objective].min()
+        assert best(table, objective, direction="max")[objective] == alive[objective].max()
+    assert best(table, "sharpe", direction="min").sharpe == alive.sharpe.min()
     safe = best(table, "max_drawdown", {"n_liquidations": 0})
     assert safe.max_drawdown == table[table.n_liquidations == 0].max_drawdown.min()
     with pytest.raises(InputError, match=r"direction must be 'max', 'min'.*'lowest'"):
@@ -296,3 +299,45 @@ def test_best_and_the_report_share_one_ranking_rule(values: list[float], directi
     assert np.isnan(top["sharpe"].iloc[-1])
     with pytest.raises(InputError, match="no configuration"):
         best(table.assign(sharpe=np.nan), "sharpe")
+
+
+def test_a_ruined_run_is_never_best_by_a_lower_is_better_metric() -> None:
+    """A ruined run's metrics stop at its ruin: its time under water over its first bars (0.09)
+    was the lowest, and a 60x run liquidated to -100 % was "best".  Ruined rows rank after every
+    other, in best() and in the report alike, whichever the direction."""
+    from levguard.report.sweep import top_configurations
+
+    table = pd.DataFrame(
+        {
+            "policy": ["60x", "1x", "3x"],
+            "time_under_water": [0.09, 0.98, 0.97],
+            "total_return": [-1.0, 0.10, 0.20],
+            "ruined": [1.0, 0.0, 0.0],
+        }
+    )
+    assert best(table, "time_under_water").policy == "3x"
+    assert list(top_configurations(table, "time_under_water", 3)["policy"]) == ["3x", "1x", "60x"]
+    assert best(table, "time_under_water", direction="max").policy == "1x"
+    assert best(table, "total_return", direction="min").policy == "1x"
+
+
+def test_a_policy_parameter_named_max_leverage_is_a_column_ranked_highest_first() -> None:
+    """A sweep table's metric is max_leverage_used; a max_leverage column is a policy's
+    parameter, so it is ranked as any column that is not a metric (highest first)."""
+    from levguard.backtest.sweeps import objective_direction
+
+    table = pd.DataFrame({"max_leverage": [2.0, 5.0], "max_leverage_used": [1.5, 4.0]})
+    assert objective_direction("max_leverage") == "max"
+    assert best(table, "max_leverage").max_leverage == 5.0
+    assert best(table, "max_leverage_used").max_leverage_used == 1.5
+
+
+def test_a_swept_taker_fee_takes_the_liquidation_fee_of_the_runs_rule() -> None:
+    """liquidation="deribit" on a Binance market: a swept taker fee set the liquidation fee by
+    Binance's rule, so the rows disagreed with run() (final equity 0.73 against 0.0)."""
+    df = DF.iloc[:600]
+    table = sweep(df, BuyAndHold(), 40.0, liquidation="deribit", grid={"taker_fee": [0.0005, 0.002]})
+    for _, row in table.iterrows():
+        res = run(df, BuyAndHold(), 40.0, liquidation="deribit", fees=row.taker_fee)
+        assert row.final_equity == res.equity.iloc[-1]
+        assert row.n_liquidations == res.metrics["n_liquidations"]
