@@ -222,11 +222,15 @@ def size_account(
                 info = forecaster_info(f, source="given volatility (closed-form GBM special case)")
         if f is not None:
             shown[r.symbol] = position_forecasts([r], f)[0]
+    # A size-scaled rate (Deribit) read at the position's size would cap every leverage at that
+    # size's rate: the context names the venue instead, and the policies solve the size the
+    # leverage buys (levguard.core.sizing.caps.rate_cap).  Own rates (imr, size_coef) stay fixed.
+    by_rates = main.tiers is None and main.imr is None and not main.params and model.rates(main) is not None
     context = MarketContext(
         venue=account.venue,
         symbol=main.symbol,
         side=main.side,
-        tiers=venue_tiers(model, main),  # by size (OKX) too: the policies value them at the mark
+        tiers=None if by_rates else venue_tiers(model, main),  # by size (OKX) too: valued at the mark
         taker_fee_rate=model.taker_fee(main),
         contract_kind=main.instrument.kind.value,
         contract_size=main.instrument.contract_size,

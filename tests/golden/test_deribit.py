@@ -54,3 +54,15 @@ def test_an_inverse_contract_is_refused_not_priced_as_linear() -> None:
         match=r"Deribit's inverse contracts \(margined in their coin, e.g. BTC-PERPETUAL\) are not modelled",
     ):
         levguard.evaluate_account({"venue": "deribit", "wallet_balance": 1, "positions": [pos]})
+
+
+@pytest.mark.parametrize(("size", "equity"), [(25, 53_125), (350, 1_312_500)])
+def test_tier_cap_buys_the_published_size(size: float, equity: float) -> None:
+    """The article's examples backwards: with exactly the published initial margin as equity
+    (25 BTC -> 53,125 USDC, 350 BTC -> 1,312,500 USDC at 100,000), TierCap's leverage buys that size."""
+    from levguard.core.sizing.base import MarketContext, SizingState
+    from levguard.core.sizing.venue import TierCap
+
+    ctx = MarketContext(venue="deribit", symbol="BTC_USDC-PERPETUAL")
+    d = TierCap().decide(SizingState(equity=equity, price=100_000, context=ctx))
+    assert d.target_leverage * equity / 100_000 == pytest.approx(size, rel=1e-10)

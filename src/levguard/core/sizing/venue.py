@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -32,11 +32,20 @@ from levguard.core.sizing.base import (
     SizingDecision,
     SizingState,
 )
+from levguard.core.sizing.caps import (
+    brackets,
+    context_tiers,
+    decision_rate_cap,
+    decision_tiers,
+    is_inverse,
+    leverage_tiers,
+    rate_cap,
+    tier_fixed_point,
+)
 from levguard.core.tiers import TierTable
-from levguard.core.validate import finite, positive, show
+from levguard.core.validate import finite, positive
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import (
-    Brackets,
     Budget,
     LiqSpec,
     budget_liquidation_price,
@@ -44,7 +53,6 @@ from levguard.kernels.sizing_venue import (
     liq_spec,
     liquidation_budget_path_nb,
     liquidation_budget_scalar_nb,
-    tier_cap_path_nb,
 )
 from levguard.typing import Float64Array1D
 
@@ -54,104 +62,12 @@ _HOURS_PER_YEAR = 365.0 * 24.0
 _DAYS_PER_YEAR = 365.0
 # Leverages at which the kernel's liquidation price is checked against the margin engine.
 _PROBE_LEVERAGES = (0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)
-# Strictly below a bracket's exclusive notional cap.
-_BELOW = 1.0 - 1e-12
 # Models of LiquidationBudget that read the state's liquidation forecaster.
 _FORECAST_MODELS = ("default", "forecast")
 BUDGET_MODELS: tuple[str, ...] = (*_FORECAST_MODELS, *MODELS)
 """Models of :class:`LiquidationBudget`: ``default`` (the state's liquidation forecaster; the GBM
 closed form on ``vol_forecast`` when the state has none), ``forecast`` (the forecaster only) and
 the closed forms of :func:`~levguard.core.risk.liquidation.prob_liquidation`."""
-
-
-def context_tiers(ctx: MarketContext, price: float | None = None) -> TierTable:
-    """Return the tier table for ``ctx``: its own ``tiers``, a fixed ``mmr``, or the venue's.
-
-    Tiers by position size (OKX's contracts) are valued at ``price`` when one is given
-    (:meth:`~levguard.core.tiers.TierTable.in_notional`, exact at that price), else returned by
-    size for the paths that value them bar by bar (:func:`tier_fixed_point` with prices).
-
-    Raises
-    ------
-    InputError
-        Unknown venue, or no built-in tiers for the symbol on the venue.
-    """
-    if ctx.mmr is not None and ctx.tiers is None:
-        return TierTable.fixed_rate(ctx.mmr)
-    table = ctx.tiers
-    if table is None:
-        model = get_venue(ctx.venue)
-        inst = instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size)
-        px = 1.0 if price is None else price
-        table = venue_tiers(model, Position(inst, float(ctx.side), px, px))
-    if price is None or table.basis == "notional":
-        return table
-    return table.in_notional(price, inverse=_inverse(ctx))
-
-
-def _decision_tiers(state: SizingState) -> TierTable:
-    # The context's tiers for a decision at the state's price (by size, valued there).
-    if state.price_given:
-        return context_tiers(state.context, state.price)
-    table = context_tiers(state.context)
-    if table.basis == "quantity":
-        raise InputError("tiers by position size need the decision's price (SizingState.price), was not given")
-    return table
-
-
-def _inverse(ctx: MarketContext) -> bool:
-    # Whether the context's instrument is an inverse contract.
-    model = get_venue(ctx.venue)
-    return instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size).inverse
-
-
-def tier_fixed_point(
-    table: TierTable,
-    equity: Float64Array1D,
-    max_leverage: float = math.inf,
-    price: Float64Array1D | None = None,
-    *,
-    inverse: bool = False,
-) -> tuple[Float64Array1D, Float64Array1D]:
-    """Return the largest ``L <= max_leverage`` with ``L <= max_leverage_tier(L * equity)``.
-
-    Parameters
-    ----------
-    table : TierTable
-        Brackets ``[floor_k, cap_k)`` with leverage caps ``lambda_k``.
-    equity : ndarray, shape (n,)
-        Equity (settlement currency) per case; non-positive or NaN gives 0.
-    max_leverage : float
-        An extra global cap.
-    price : ndarray, shape (n,), optional
-        The price per case, needed by tiers by position size (a leverage ``L`` buys the size
-        ``L E / price``, inverse ``L E price``: :func:`~levguard.kernels.sizing_venue.bracket_unit`).
-    inverse : bool
-        Inverse contract (with tiers by size).
-
-    Returns
-    -------
-    leverage, bound : ndarray, shape (n,)
-        The largest feasible leverage, and the tier bound before ``max_leverage`` (to tell which
-        constraint binds).
-
-    Notes
-    -----
-    Bracket ``k`` admits ``L in [floor_k / E, cap_k / E) ∩ [0, lambda_k]``; the answer is the
-    largest point of the union over ``k`` (the exclusive cap is approached to 1e-12 relative).
-    Runs on the numba kernel :func:`levguard.kernels.sizing_venue.tier_cap_path_nb`.
-    """
-    eq = np.array(equity, dtype=np.float64)  # fresh and writable: one compiled signature
-    if table.basis == "quantity" and price is None:
-        raise InputError("tiers by position size need the price to value a leverage at (price), was missing")
-    try:  # a number or an array of equity's length
-        px = np.array(np.broadcast_to(np.asarray(1.0 if price is None else price, dtype=np.float64), eq.shape))
-    except ValueError:
-        raise InputError(f"price must be a number or have the shape of equity {eq.shape}, was {show(price)}") from None
-    lev = np.zeros_like(eq)
-    bound = np.zeros_like(eq)
-    tier_cap_path_nb(eq, px, _brackets(table, max_leverage, inverse), lev, bound)
-    return lev, bound
 
 
 def _equity_price(inputs: SeriesInputs) -> tuple[Float64Array1D, Float64Array1D]:
@@ -176,32 +92,6 @@ def _first_usable(valid: npt.NDArray[np.intp], eq: Float64Array1D, px: Float64Ar
         return None
     first = int(valid[0])
     return float(eq[first]), float(px[first])
-
-
-def _brackets(table: TierTable | None, max_leverage: float, inverse: bool = False) -> Brackets:
-    # The tier kernel's brackets: caps, floors (0 then the previous caps), max leverages (an
-    # empty table without tiers); by size, with the contract kind that values a leverage.
-    if table is None:
-        empty = np.zeros(0)
-        return Brackets(empty, empty, empty, _BELOW, float(max_leverage))
-    caps = np.ascontiguousarray(table.caps, dtype=np.float64)
-    floors = np.concatenate(([0.0], caps[:-1]))
-    max_levs = np.array([float(t.max_leverage) for t in table.tiers], dtype=np.float64)
-    return Brackets(caps, floors, max_levs, _BELOW, float(max_leverage), table.basis == "quantity", bool(inverse))
-
-
-def leverage_tiers(ctx: MarketContext, table: TierTable) -> TierTable:
-    """Return ``table`` with the leverage caps a venue allows once its initial margin holds the
-    fee to close: ``N / L + N t <= E`` is ``N / E <= 1 / (1 / L + t)`` (Gate, help 22148), so 50x
-    with a 0.075 % taker fee is 48.19x on the equity.  Other venues: ``table`` itself.
-    """
-    model = get_venue(ctx.venue)
-    # The context's taker fee, or the venue's when it gives none (0), as positions read it.
-    fee = model.margin_fees(ctx.taker_fee_rate if ctx.taker_fee_rate > 0.0 else model.default_taker_fee)[1]
-    if not fee > 0.0:
-        return table
-    rows = tuple(replace(t, max_leverage=1.0 / (1.0 / t.max_leverage + fee)) for t in table.tiers)
-    return replace(table, tiers=rows)
 
 
 @dataclass(frozen=True)
@@ -250,22 +140,30 @@ class TierCap:
         return self.max_leverage if self.max_leverage is not None else math.inf
 
     def decide(self, state: SizingState) -> SizingDecision:
-        """Return the largest leverage the venue's brackets allow at this equity."""
+        """Return the largest leverage the venue's brackets (or size-scaled rates) allow at this equity."""
         try:
-            table = leverage_tiers(state.context, _decision_tiers(state))
+            table = leverage_tiers(state.context, decision_tiers(state))
+            rates = decision_rate_cap(state, self.cap)
         except InputError as exc:
             return SizingDecision(0.0, "no_tiers", (str(exc),))
-        lev, bound = tier_fixed_point(table, np.array([state.equity]), self.cap)
-        value, tier_bound = float(lev[0]), float(bound[0])
+        if rates is not None:
+            value, tier_bound = rates.leverage, rates.bound
+            venue_why = (
+                f"initial margin {rates.imr:.4%} at size {rates.size:,.6g} allows {rates.bound:.4g}x "
+                f"(IM = equity; {rates.source})"
+            )
+        else:
+            lev, bound = tier_fixed_point(table, np.array([state.equity]), self.cap)
+            value, tier_bound = float(lev[0]), float(bound[0])
+            n = value * state.equity
+            venue_why = f"tier {table.index(n) + 1} allows {table.max_leverage(n):g}x at notional {n:,.2f}"
         notional = value * state.equity
         if self.max_leverage is not None and tier_bound >= self.max_leverage:
             binding = "max_leverage"
             why = f"max leverage {self.max_leverage:g}x below the tier cap {tier_bound:.4g}x"
         else:
             binding = "tier_cap"
-            why = (
-                f"tier {table.index(notional) + 1} allows {table.max_leverage(notional):g}x at notional {notional:,.2f}"
-            )
+            why = venue_why
         return SizingDecision(
             value,
             binding,
@@ -274,17 +172,38 @@ class TierCap:
         )
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
-        """Tier cap at every bar from ``inputs.equity`` (0 without equity or tiers)."""
+        """Tier cap at every bar from ``inputs.equity`` (0 without equity or tiers; size-scaled
+        rates need ``inputs.price`` and are solved bar by bar, :func:`~levguard.core.sizing.caps.rate_cap`)."""
         n = inputs.returns.shape[0]
         if inputs.equity is None:
             return np.zeros(n)
         ctx = self.context or MarketContext()
         try:
             table = leverage_tiers(ctx, context_tiers(ctx))
-            inverse = table.basis == "quantity" and _inverse(ctx)
+            if rate_cap(ctx, 1.0, 1.0) is not None:
+                return _rate_cap_path(ctx, inputs.equity, inputs.price, self.cap)
+            inverse = table.basis == "quantity" and is_inverse(ctx)
             return tier_fixed_point(table, inputs.equity, self.cap, inputs.price, inverse=inverse)[0]
         except InputError:  # no tiers, or tiers by size without prices
             return np.zeros(n)
+
+
+def _rate_cap_path(
+    ctx: MarketContext, equity: Float64Array1D, price: Float64Array1D | None, cap: float
+) -> Float64Array1D:
+    # rate_cap at every usable bar (0 elsewhere); one solve per (equity, price).  Without prices
+    # only a rate that does not change with the size has an answer (else InputError).
+    eq = np.asarray(equity, dtype=np.float64)
+    px = np.asarray(price, dtype=np.float64) if price is not None else None
+    out = np.zeros(eq.shape[0])
+    cache: dict[tuple[float, float | None], float] = {}
+    for t in (_usable_bars(eq) if px is None else _usable_bars(eq, px)).tolist():
+        key = (float(eq[t]), None if px is None else float(px[t]))
+        if key not in cache:
+            found = rate_cap(ctx, key[0], key[1], cap)
+            cache[key] = found.leverage if found is not None else 0.0
+        out[t] = cache[key]
+    return out
 
 
 def _vparams(model: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -500,10 +419,14 @@ class LiquidationBudget:
         )
 
     def _upper(self, ctx: MarketContext, equity: float, price: float) -> tuple[float, str]:
+        # The largest leverage the venue accepts (TierCap's) within max_leverage, and which binds.
         try:
             table = context_tiers(ctx, price)
+            rates = rate_cap(ctx, equity, price, self.max_leverage)
         except InputError:
             return self.max_leverage, "max_leverage"
+        if rates is not None:
+            return rates.leverage, ("max_leverage" if rates.bound >= self.max_leverage else "tier_cap")
         lev, bound = tier_fixed_point(table, np.array([equity]), self.max_leverage)
         return float(lev[0]), ("max_leverage" if float(bound[0]) >= self.max_leverage else "tier_cap")
 
@@ -633,7 +556,8 @@ class LiquidationBudget:
             forecast = float(sigma)
             how = f"{self.closed_model} closed form, vol {sigma:.3g}, funding drift {self.drift(ctx):.3g}/yr"
         try:
-            _decision_tiers(state)
+            decision_tiers(state)
+            decision_rate_cap(state)
         except InputError as exc:
             return SizingDecision(0.0, "no_tiers", (str(exc),))
         try:
@@ -685,8 +609,8 @@ class LiquidationBudget:
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._venue_args(ctx, *start)
         if args is not None:
-            brackets = _brackets(table, self.max_leverage, args.inverse)
-            liquidation_budget_path_nb(vol, eq, px, args, brackets, self._budget(ctx), out)
+            bk = brackets(table, self.max_leverage, args.inverse)
+            liquidation_budget_path_nb(vol, eq, px, args, bk, self._budget(ctx), out)
             return out
         # By size with several tiers the price moves the tier too: it joins the key.
         by_price = table is not None and table.basis == "quantity" and not flat
@@ -719,7 +643,7 @@ class LiquidationBudget:
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._lp_args(ctx, *start)
         if args is not None:
-            distance_budget_path_nb(need, eq, px, args, _brackets(table, self.max_leverage, args.inverse), out)
+            distance_budget_path_nb(need, eq, px, args, brackets(table, self.max_leverage, args.inverse), out)
             return out
         for t in valid.tolist():
             e, p, d = float(eq[t]), float(px[t]), float(need[t])
