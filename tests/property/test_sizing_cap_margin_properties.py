@@ -1,10 +1,11 @@
 """Hypothesis properties: the leverage TierCap allows is one the margin engine accepts.
 
 For any equity and price, long or short, on every venue whose leverage limit comes from tiers
-or rates (built-in brackets, Deribit's size-scaled and dYdX's
+or rates (built-in brackets, Gate's fee-adjusted caps, Deribit's size-scaled and dYdX's
 liquidity-tier rates), the position TierCap sizes has an initial margin, computed by
 :func:`levguard.evaluate_account`, within the equity; and where a size-scaled rate binds, a
 hair more leverage needs more margin than the equity (the cap is the largest such leverage).
+A liquidation budget that never binds stops at that same leverage, never above it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MARKETS: list[tuple[str, str, dict[str, Any]]] = [
     ("dydx-v4", "BTC-USD", {}),
     ("deribit", "BTC_USDC-PERPETUAL", {}),
     ("deribit", "SOL_USDC-PERPETUAL", {}),
+    ("gate", "BTC_USDT", {"mmr": 0.01}),
 ]
 # Rounding of L x rate x equity: a few ulps.
 _ULPS = 1e-12

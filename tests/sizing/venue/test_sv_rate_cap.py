@@ -74,3 +74,38 @@ def test_size_account_on_deribit_targets_the_rate_cap() -> None:
     assert out.target_leverage == pytest.approx(24.660605559647, rel=1e-10)
     qty = out.positions[0]["target_qty"]
     assert _im(qty, 60_000.0, 1e6) <= 1e6
+
+
+class _NearDistances:
+    """A forecast path whose budget is met at any distance: the venue's cap binds."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def required_distances(self, side: object, max_prob: float, hours: int) -> np.ndarray:
+        del side, max_prob, hours
+        return np.full(self.n, 1e-6)
+
+
+def test_gate_budget_never_exceeds_the_fee_adjusted_cap() -> None:
+    """Gate's 50x tier less the 0.075 % close fee in the initial margin is 48.19x on the equity
+    (Gate help 22148, TierCap's answer); the budget allowed 50x labelled tier_cap, in decide and path."""
+    ctx = MarketContext(venue="gate", symbol="BTC_USDT", mmr=0.01)
+    state = SizingState(equity=1e4, price=60_000.0, vol_forecast=0.05, context=ctx)
+    cap = TierCap().decide(state).target_leverage
+    assert cap == pytest.approx(1.0 / (1.0 / 50.0 + 0.00075), rel=1e-12)
+    d = LiquidationBudget(0.5, 1, model="gbm", max_leverage=1000).decide(state)
+    assert d.target_leverage <= cap
+    assert d.target_leverage == pytest.approx(cap, rel=1e-9)
+    inputs = SeriesInputs(np.zeros(2), vol_forecast=np.full(2, 0.05), equity=np.full(2, 1e4), price=np.full(2, 6e4))
+    path = LiquidationBudget(0.5, 1, model="gbm", max_leverage=1000, context=ctx).leverage_path(inputs)
+    assert np.all(path <= cap)
+    forecasts = SeriesInputs(
+        np.zeros(2), equity=np.full(2, 1e4), price=np.full(2, 6e4), liquidation_forecasts=_NearDistances(2)
+    )
+    path = LiquidationBudget(0.5, 1, max_leverage=1000, context=ctx).leverage_path(forecasts)
+    assert np.all(path <= cap * (1 + 1e-12))
+    assert path[0] == pytest.approx(cap, rel=1e-9)

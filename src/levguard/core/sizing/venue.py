@@ -421,7 +421,7 @@ class LiquidationBudget:
     def _upper(self, ctx: MarketContext, equity: float, price: float) -> tuple[float, str]:
         # The largest leverage the venue accepts (TierCap's) within max_leverage, and which binds.
         try:
-            table = context_tiers(ctx, price)
+            table = leverage_tiers(ctx, context_tiers(ctx, price))  # Gate: the caps net of the close fee
             rates = rate_cap(ctx, equity, price, self.max_leverage)
         except InputError:
             return self.max_leverage, "max_leverage"
@@ -609,7 +609,7 @@ class LiquidationBudget:
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._venue_args(ctx, *start)
         if args is not None:
-            bk = brackets(table, self.max_leverage, args.inverse)
+            bk = brackets(None if table is None else leverage_tiers(ctx, table), self.max_leverage, args.inverse)
             liquidation_budget_path_nb(vol, eq, px, args, bk, self._budget(ctx), out)
             return out
         # By size with several tiers the price moves the tier too: it joins the key.
@@ -643,7 +643,8 @@ class LiquidationBudget:
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._lp_args(ctx, *start)
         if args is not None:
-            distance_budget_path_nb(need, eq, px, args, brackets(table, self.max_leverage, args.inverse), out)
+            bk = brackets(None if table is None else leverage_tiers(ctx, table), self.max_leverage, args.inverse)
+            distance_budget_path_nb(need, eq, px, args, bk, out)
             return out
         for t in valid.tolist():
             e, p, d = float(eq[t]), float(px[t]), float(need[t])
