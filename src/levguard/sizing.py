@@ -257,6 +257,8 @@ def size_account(
             "the policy needs a volatility: give a price history (history=, --history FILE) "
             "or a volatility (vol=, --vol 0.6)"
         )
+    if len(account.positions) > 1:
+        decision = _book_tier_cap(pol, decision, account, [usd[r.symbol] for r in report.positions], equity, eq_unit)
     target = decision.target_leverage
     after = reb.apply(current, target, eq_unit)
     rows = []
@@ -297,4 +299,63 @@ def size_account(
         binding_constraint=decision.binding_constraint,
         reasons=list(decision.reasons),
         positions=rows,
+    )
+
+
+def _tier_caps(policy: Any) -> list[Any]:
+    # The TierCap members of a policy (itself, or inside composites).
+    from levguard.core.sizing.base import Composite
+    from levguard.core.sizing.venue import TierCap
+
+    if isinstance(policy, TierCap):
+        return [policy]
+    if isinstance(policy, Composite):
+        return [tc for member in policy.policies for tc in _tier_caps(member)]
+    return []
+
+
+def _book_tier_cap(policy: Any, decision: Any, account: Any, usd: list[float], equity: float, eq_unit: float) -> Any:
+    """Bound a several-position target by every position's own tier cap (TierCap reads the largest
+    position's context only): the largest gross whose book initial margin, each position on the
+    tier of its own notional, is within the equity (:func:`levguard.core.sizing.caps.book_cap`)."""
+    from types import MappingProxyType
+
+    from levguard.core.sizing.base import SizingDecision
+    from levguard.core.sizing.caps import book_cap
+
+    caps = _tier_caps(policy)
+    target = decision.target_leverage
+    if not caps or not (math.isfinite(target) and target > 0.0):
+        return decision
+    symbols = [p.symbol for p in account.positions]
+    # Portfolio members split the target their way; otherwise by current notional.
+    allocated = decision.allocations
+    weights = [abs(allocated.get(sym, 0.0)) for sym in symbols] if allocated else list(usd)
+    total = math.fsum(weights)
+    if not total > 0.0:
+        return decision
+    shares = [w / total for w in weights]
+    per_lev = [
+        p.side * s * eq_unit / (p.instrument.contract_size * (1.0 if p.instrument.inverse else p.mark_price))
+        for p, s in zip(account.positions, shares, strict=True)
+    ]
+    book = book_cap(account, per_lev, equity, min(target, *(tc.cap for tc in caps)))
+    if not book.leverage < target * (1.0 - 1e-12):
+        return decision
+    i = book.binding
+    legs = ", ".join(
+        f"{sym} {s:.0%} at its {lam:.4g}x cap" for sym, s, lam in zip(symbols, shares, book.max_leverage, strict=True)
+    )
+    why = (
+        f"{symbols[i]}'s cap {book.max_leverage[i]:.4g}x binds the book: initial margin = equity at "
+        f"{book.leverage:.4g}x gross ({legs})"
+    )
+    details = {**dict(decision.details), "book_tier_cap": book.leverage}
+    allocations = {k: v * book.leverage / target for k, v in decision.allocations.items()}
+    return SizingDecision(
+        book.leverage,
+        f"{caps[0].name}:{symbols[i]}",
+        (why, *decision.reasons),
+        MappingProxyType(allocations),
+        MappingProxyType(details),
     )

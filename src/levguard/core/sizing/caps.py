@@ -9,12 +9,13 @@ bracket fixed point and, on venues whose initial margin rate grows with the posi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from levguard.core.margin import instrument_for, venue_tiers
-from levguard.core.positions import Position
+from levguard.core.margin import evaluate, instrument_for, venue_tiers
+from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue
 from levguard.core.sizing.base import MarketContext, SizingState
 from levguard.core.tiers import TierTable
@@ -24,7 +25,9 @@ from levguard.kernels.sizing_venue import Brackets, tier_cap_path_nb
 from levguard.typing import Float64Array1D
 
 __all__ = [
+    "BookCap",
     "RateCap",
+    "book_cap",
     "context_tiers",
     "decision_rate_cap",
     "decision_tiers",
@@ -301,3 +304,89 @@ def decision_rate_cap(state: SizingState, max_leverage: float = math.inf) -> Rat
         As :func:`rate_cap`.
     """
     return rate_cap(state.context, state.equity, state.price if state.price_given else None, max_leverage)
+
+
+@dataclass(frozen=True, slots=True)
+class BookCap:
+    """The largest gross leverage of a book whose initial margin the equity covers (:func:`book_cap`).
+
+    Attributes
+    ----------
+    leverage : float
+        The gross leverage (at most the ``upper`` asked for).
+    binding : int
+        Index of the position with the lowest leverage cap at that gross (the tightest).
+    max_leverage : tuple of float
+        Each position's leverage cap at its notional there (the margin engine's ``max_leverage``).
+    """
+
+    leverage: float
+    binding: int
+    max_leverage: tuple[float, ...]
+
+
+def book_cap(account: Account, qty_per_leverage: Sequence[float], equity: float, upper: float) -> BookCap:
+    """Return the largest gross ``L <= upper`` at which the book's initial margin is within ``equity``.
+
+    Parameters
+    ----------
+    account : Account
+        The positions (their instruments, tiers, rates and fees); quantities are replaced.
+    qty_per_leverage : sequence of float
+        Signed quantity (contracts) of each position per unit of gross leverage: at ``L`` the
+        book holds ``L * qty_per_leverage[i]`` of position ``i``, opened at its mark.
+    equity : float
+        The equity the initial margin must stay within (the account's settlement units), > 0.
+    upper : float
+        The largest gross leverage asked for (finite, >= 0).
+
+    Notes
+    -----
+    Each position pays the initial margin the margin engine computes for it alone
+    (:func:`~levguard.core.margin.evaluate`: ``N_i / lambda_i(N_i)`` on the tier of its own
+    notional, Deribit's size-scaled rate, Gate's close fee), so with shares ``s_i`` of the gross
+    the condition is ``sum_i s_i L / lambda_i(s_i L E) <= 1``: a book of 60 % BTC (40x) and 40 %
+    ETH (25x) on Hyperliquid holds 1 / (0.6 / 40 + 0.4 / 25) = 32.3x, not BTC's 40x.  The initial
+    margin grows with ``L`` (a cap never rises with the notional), so bisection on ``[0, upper]``
+    to 1e-12 relative finds it; positions are valued in cross mode with no leverage of their own
+    (the venue's cap decides).  A quantity the venue refuses (a rate past 100 %) counts as not
+    covered.
+    """
+    model = get_venue(account.venue)
+    base = tuple(
+        replace(
+            p, qty=p.qty, entry_price=p.mark_price, margin_mode=MarginMode.CROSS, leverage=None, isolated_margin=None
+        )
+        for p in account.positions
+    )
+
+    def report(lev: float) -> tuple[float, tuple[float, ...]]:
+        # The book's initial margin at gross `lev` and each position's cap (inf: refused).
+        held = [i for i, q in enumerate(qty_per_leverage) if lev * q != 0.0]
+        caps = [math.inf] * len(base)
+        if not held:
+            return 0.0, tuple(caps)
+        try:
+            r = evaluate(
+                Account(account.venue, 0.0, tuple(replace(base[i], qty=lev * qty_per_leverage[i]) for i in held)), model
+            )
+        except InputError:
+            return math.inf, tuple(caps)
+        for i, pr in zip(held, r.positions, strict=True):
+            caps[i] = float(pr.max_leverage)
+        return r.initial_margin, tuple(caps)
+
+    im, caps = report(upper)
+    lev = upper
+    if not im <= equity:
+        lo, hi = 0.0, upper
+        while hi - lo > 1e-12 * hi:
+            mid = 0.5 * (lo + hi)
+            if report(mid)[0] <= equity:
+                lo = mid
+            else:
+                hi = mid
+        lev = lo
+        caps = report(lo)[1]
+    binding = min(range(len(caps)), key=lambda i: caps[i]) if caps else 0
+    return BookCap(lev, binding, caps)

@@ -1,0 +1,88 @@
+"""size_account on books of several positions and on inverse accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import levguard
+from levguard.sizing import size_account
+
+# Hyperliquid margin tiers (built in): BTC 40x, ETH 25x at these notionals.
+HL_BOOK: dict[str, Any] = {
+    "venue": "hyperliquid",
+    "wallet_balance": 10_000,
+    "positions": [
+        {"symbol": "BTC", "qty": 1, "entry_price": 60_000, "mark_price": 60_000},
+        {"symbol": "ETH", "qty": 40_000 / 3_000, "entry_price": 3_000, "mark_price": 3_000},
+    ],
+}
+
+
+def _book_margin(out: levguard.sizing.SizingReport, spec: dict[str, Any]) -> levguard.AccountReport:
+    marks = {p["symbol"]: p["mark_price"] for p in spec["positions"]}
+    positions = [
+        {
+            "symbol": r["symbol"],
+            "qty": r["target_qty"],
+            "entry_price": marks[r["symbol"]],
+            "mark_price": marks[r["symbol"]],
+        }
+        for r in out.positions
+    ]
+    return levguard.evaluate_account({**spec, "positions": positions})
+
+
+def test_tier_cap_bounds_the_book_by_every_symbols_cap() -> None:
+    """60 % BTC (40x) and 40 % ETH (25x): 1 / (0.6/40 + 0.4/25) = 32.26x gross, not BTC's 40x
+    (which put ETH's 40 % at 16x of notional backed at 25x: IM 12,400 > equity 10,000)."""
+    out = size_account(HL_BOOK, {"policy": {"type": "tier_cap"}})
+    assert out.target_leverage == pytest.approx(1.0 / (0.6 / 40 + 0.4 / 25), rel=1e-9)
+    assert out.binding_constraint == "tier_cap:ETH"
+    assert "ETH's cap 25x binds the book" in out.reasons[0]
+    after = _book_margin(out, HL_BOOK)
+    assert after.initial_margin <= after.equity * (1 + 1e-12)
+    # Shares and directions are kept.
+    assert out.positions[0]["target_qty"] * 60_000 == pytest.approx(0.6 * out.target_leverage * 10_000, rel=1e-9)
+
+
+def test_book_cap_inside_a_composite_and_when_it_does_not_bind() -> None:
+    policy = {"policy": {"type": "composite", "policies": [{"type": "fixed", "leverage": 50}, {"type": "tier_cap"}]}}
+    out = size_account(HL_BOOK, policy)
+    assert out.target_leverage == pytest.approx(32.258064516, rel=1e-9)
+    assert out.binding_constraint == "tier_cap:ETH"
+    low = size_account(
+        HL_BOOK, {"policy": {"type": "composite", "policies": [{"type": "fixed", "leverage": 3}, {"type": "tier_cap"}]}}
+    )
+    assert (low.target_leverage, low.binding_constraint) == (3.0, "fixed")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(100.0, 1e8), st.floats(0.01, 0.99), st.sampled_from([1, -1]), st.sampled_from([1, -1]))
+def test_book_initial_margin_within_equity(wallet: float, btc_share: float, btc_side: int, eth_side: int) -> None:
+    """Any split, any directions: the sized book's initial margin (margin engine) is within the equity."""
+    gross = 10.0 * wallet
+    spec = {
+        "venue": "hyperliquid",
+        "wallet_balance": wallet,
+        "positions": [
+            {
+                "symbol": "BTC",
+                "qty": btc_side * btc_share * gross / 60_000,
+                "entry_price": 60_000,
+                "mark_price": 60_000,
+            },
+            {
+                "symbol": "ETH",
+                "qty": eth_side * (1 - btc_share) * gross / 3_000,
+                "entry_price": 3_000,
+                "mark_price": 3_000,
+            },
+        ],
+    }
+    out = size_account(spec, {"policy": {"type": "tier_cap"}})
+    after = _book_margin(out, spec)
+    assert after.initial_margin <= after.equity * (1 + 1e-12)
