@@ -245,7 +245,8 @@ def size_account(
         periods_per_year=365.0,
         current_leverage=current,
         context=context,
-        exposures={r.symbol: r.side * usd[r.symbol] for r in report.positions},
+        # In the equity's unit (coins on an inverse account), as SizingState reads them.
+        exposures={r.symbol: r.side * usd[r.symbol] * equity / eq_unit for r in report.positions},
         vols={r.symbol: sigma for r in report.positions} if sigma is not None else {},
         venues={r.symbol: account.venue for r in report.positions},
         liquidation_forecaster=main_forecaster,

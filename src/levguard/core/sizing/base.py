@@ -199,7 +199,8 @@ class SizingState:
     context : MarketContext
         Instrument and venue.
     exposures : Mapping[str, float]
-        Signed notional per instrument now (portfolio policies); keys are symbols.
+        Signed notional per instrument now, in the unit of ``equity`` (coins on an inverse
+        account: the leverage is ``x / equity``) (portfolio policies); keys are symbols.
     vols, venues : Mapping[str, float] and Mapping[str, str]
         Per-instrument annualised vol forecasts and venue names (portfolio policies).
     liquidation_forecaster : ProbabilityForecaster or None
