@@ -86,3 +86,10 @@ def test_binding_names() -> None:
 def test_portfolio_cap_bad_params(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(InputError, match=field):
         PortfolioCap(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, "200", None, True])
+def test_exposures_that_are_not_finite_numbers_are_refused_naming_them(bad: object) -> None:
+    """PortfolioCap(3) dropped an infinite or NaN exposure and sized the rest (2.0x, within_limits)."""
+    with pytest.raises(InputError, match=r"exposures\['A'\]"):
+        PortfolioCap(3).decide(SizingState(equity=100, exposures={"A": bad, "B": 200.0}))

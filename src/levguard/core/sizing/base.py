@@ -231,6 +231,11 @@ class SizingState:
         finite(self.current_leverage, "current_leverage")
         if self.peak_equity is not None and not self.peak_equity >= self.equity * (1 - 1e-12):
             raise InputError(f"peak_equity must be >= equity {self.equity!r}, was {self.peak_equity!r}")
+        # A NaN or infinite exposure was dropped by PortfolioCap, which then sized the rest.
+        if not isinstance(self.exposures, Mapping):
+            raise InputError(f"exposures must be a mapping of symbol to signed notional, was {show(self.exposures)}")
+        for key, x in self.exposures.items():
+            finite_number(x, f"exposures[{key!r}]")
 
     @property
     def price_given(self) -> bool:
