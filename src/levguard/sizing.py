@@ -240,7 +240,7 @@ def size_account(
     state = SizingState(
         equity=equity,
         price=main.mark_price,
-        vol_forecast=sigma,
+        vol_forecast=sigma if sigma is not None and math.isfinite(sigma) and sigma > 0 else None,
         returns=returns,
         periods_per_year=365.0,
         current_leverage=current,

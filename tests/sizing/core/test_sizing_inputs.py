@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from levguard.core.sizing.base import MarketContext, SizingState
@@ -96,3 +97,38 @@ def test_strings_for_numbers_are_input_errors(build: object, field: str) -> None
 
 def test_a_venue_name_is_read_as_get_venue_reads_it() -> None:
     assert MarketContext(venue=" Binance-USDM ").venue == "binance-usdm"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("vol_forecast", -0.5, "vol_forecast must be >= 0"),
+        ("vol_forecast", float("inf"), "vol_forecast must be >= 0"),
+        ("vol_forecast", "x", "vol_forecast must be a number"),
+        ("mu_forecast", float("inf"), "mu_forecast must be finite"),
+        ("mu_forecast", "0.1", "mu_forecast must be a number"),
+        ("floor", float("nan"), "floor must be finite"),
+        ("floor", "x", "floor must be a number"),
+        ("returns", np.zeros((40, 2)), "returns must be 1-D"),
+        ("returns", ["a", "b"], "returns must be a 1-D array of numbers"),
+    ],
+)
+def test_state_refuses_forecasts_floor_and_returns_naming_the_field(field: str, value: object, needle: str) -> None:
+    """Kelly with vol_forecast=-0.5 sized 1.0x (sigma squared), "x" raised a raw ValueError and
+    2-D returns a numba TypingError."""
+    with pytest.raises(InputError, match=needle):
+        SizingState(equity=1.0, **{field: value})  # type: ignore[arg-type]
+
+
+def test_missing_vol_forecast_is_a_value_not_an_error() -> None:
+    """NaN (a path's warm-up bar) and 0 give no exposure, as the paths do."""
+    for vol in (float("nan"), 0.0):
+        assert VolatilityTarget(0.4).decide(SizingState(equity=1.0, vol_forecast=vol)).target_leverage == 0.0
+
+
+def test_state_keeps_valid_forecasts_and_reads_returns_as_float64() -> None:
+    state = SizingState(equity=1.0, vol_forecast=0.5, mu_forecast=-0.2, floor=-10.0, returns=[0.01, -0.02])
+    assert (state.vol_forecast, state.mu_forecast, state.floor) == (0.5, -0.2, -10.0)
+    assert state.returns is not None
+    assert state.returns.dtype == np.float64
+    assert state.returns.shape == (2,)

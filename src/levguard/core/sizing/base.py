@@ -28,7 +28,17 @@ import numpy as np
 from levguard.core.records import empty_mapping
 from levguard.core.rules import get_venue
 from levguard.core.tiers import TierTable
-from levguard.core.validate import finite, finite_number, positive, positive_number, show, side_sign
+from levguard.core.validate import (
+    array_1d,
+    finite,
+    finite_number,
+    non_negative_number,
+    number,
+    positive,
+    positive_number,
+    show,
+    side_sign,
+)
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -183,15 +193,16 @@ class SizingState:
         Mark price now.  Without one, 1.0, which notional tiers never read; tiers by position
         size need it (:attr:`price_given` says whether it was given).
     vol_forecast : float or None
-        Annualised volatility forecast for the next period (365-day year).
+        Annualised volatility forecast for the next period (365-day year), >= 0; NaN or 0 is no
+        usable forecast (policies give 0, ``no_forecast``, as their paths do on such a bar).
     mu_forecast : float or None
-        Annualised expected (arithmetic) return forecast.
+        Annualised expected (arithmetic) return forecast, finite.
     peak_equity : float or None
         Highest equity so far (drawdown policies); default ``equity``.
     floor : float or None
-        Protected floor of equity (CPPI).
+        Protected floor of equity (CPPI), finite.
     returns : ndarray or None
-        Per-bar log returns up to ``t`` (regime and estimator policies).
+        Per-bar log returns up to ``t`` (regime and estimator policies), 1-D (stored as float64).
     periods_per_year : float
         Bars per 365-day year of ``returns``.
     current_leverage : float
@@ -231,6 +242,21 @@ class SizingState:
         finite(self.current_leverage, "current_leverage")
         if self.peak_equity is not None and not self.peak_equity >= self.equity * (1 - 1e-12):
             raise InputError(f"peak_equity must be >= equity {self.equity!r}, was {self.peak_equity!r}")
+        # A negative vol sized Kelly by its square (1.0x at -0.5), text raised a raw ValueError and
+        # 2-D returns a numba TypingError: each field is refused here, named.
+        # NaN and 0 stay: a bar without a usable forecast (a path's warm-up), on which policies
+        # give 0 with no_forecast as their paths do.
+        if self.vol_forecast is not None:
+            vol = number(self.vol_forecast, "vol_forecast")
+            object.__setattr__(
+                self, "vol_forecast", vol if math.isnan(vol) else non_negative_number(vol, "vol_forecast")
+            )
+        if self.mu_forecast is not None:
+            object.__setattr__(self, "mu_forecast", finite_number(self.mu_forecast, "mu_forecast"))
+        if self.floor is not None:
+            object.__setattr__(self, "floor", finite_number(self.floor, "floor"))
+        if self.returns is not None:
+            object.__setattr__(self, "returns", array_1d(self.returns, "returns"))
         # A NaN or infinite exposure was dropped by PortfolioCap, which then sized the rest.
         if not isinstance(self.exposures, Mapping):
             raise InputError(f"exposures must be a mapping of symbol to signed notional, was {show(self.exposures)}")
