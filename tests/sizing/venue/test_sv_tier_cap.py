@@ -103,3 +103,12 @@ def test_market_context_reads_the_contract_as_positions_do() -> None:
         MarketContext(contract_size=True)
     with pytest.raises(InputError, match="contract_kind must be linear, inverse or None"):
         MarketContext(contract_kind="quanto")
+
+
+def test_reason_names_the_tier_and_its_own_leverage_at_a_bracket_boundary() -> None:
+    """Binance BTCUSDT (docs 1.4: bracket 7 from 100,000,000 at 10x, bracket 6 at 20x below):
+    1e7 of equity at 10x sits on bracket 7's floor; the reason read "tier 7 allows 20x"."""
+    ctx = MarketContext(venue="binance-usdm", symbol="BTCUSDT")
+    d = TierCap().decide(SizingState(equity=1e7, price=60_000.0, context=ctx))
+    assert d.target_leverage == 10.0
+    assert d.reasons == ("tier 7 allows 10x at notional 100,000,000.00",)

@@ -156,7 +156,8 @@ class TierCap:
             lev, bound = tier_fixed_point(table, np.array([state.equity]), self.cap)
             value, tier_bound = float(lev[0]), float(bound[0])
             n = value * state.equity
-            venue_why = f"tier {table.index(n) + 1} allows {table.max_leverage(n):g}x at notional {n:,.2f}"
+            k = table.index(n)  # the tier and its leverage from one index (a cap is the next floor)
+            venue_why = f"tier {k + 1} allows {table.tiers[k].max_leverage:g}x at notional {n:,.2f}"
         notional = value * state.equity
         if self.max_leverage is not None and tier_bound >= self.max_leverage:
             binding = "max_leverage"
