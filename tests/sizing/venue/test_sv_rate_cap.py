@@ -8,6 +8,7 @@ import pytest
 import levguard
 from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingState
 from levguard.core.sizing.venue import LiquidationBudget, TierCap
+from levguard.core.tiers import TierTable
 from levguard.sizing import size_account
 
 DERIBIT = MarketContext(venue="deribit", symbol="BTC_USDC-PERPETUAL")
@@ -109,3 +110,33 @@ def test_gate_budget_never_exceeds_the_fee_adjusted_cap() -> None:
     path = LiquidationBudget(0.5, 1, max_leverage=1000, context=ctx).leverage_path(forecasts)
     assert np.all(path <= cap * (1 + 1e-12))
     assert path[0] == pytest.approx(cap, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("ctx", "model", "params"),
+    [
+        (DERIBIT, "gbm", {}),
+        (
+            MarketContext(venue="binance-usdm", symbol="BTCUSDT", tiers=TierTable.fixed_rate(0.005, 2_000.0, 50.0)),
+            "kou",
+            {"lam": 20.0, "p_up": 0.4, "eta_up": 30.0, "eta_down": 25.0},
+        ),
+    ],
+    ids=["deribit-size-scaled", "one-tier-with-maint-amount"],
+)
+def test_budget_path_equals_decide_when_the_liquidation_price_depends_on_notional(
+    ctx: MarketContext, model: str, params: dict[str, float]
+) -> None:
+    """The Python path cached by volatility alone: Deribit gbm at vol 0.6, equity [1e3, 1e7]
+    gave [4.921, 4.921] where decide gives [4.921, 4.308]."""
+    policy = LiquidationBudget(0.01, 7, model=model, context=ctx, **params)
+    eq = np.array([1e3, 1e7, 1e3])
+    px = np.array([60_000.0, 60_000.0, 30_000.0])
+    inputs = SeriesInputs(np.zeros(3), vol_forecast=np.full(3, 0.6), equity=eq, price=px)
+    path = policy.leverage_path(inputs)
+    decided = [
+        policy.decide(SizingState(equity=float(e), price=float(p), vol_forecast=0.6, context=ctx)).target_leverage
+        for e, p in zip(eq, px, strict=True)
+    ]
+    assert path.tolist() == decided
+    assert decided[1] < decided[0]

@@ -584,9 +584,11 @@ class LiquidationBudget:
         closed-form GBM model, continuously monitored, runs on the numba kernel
         :func:`levguard.kernels.sizing_venue.liquidation_budget_path_nb` (one bisection per bar,
         the same code as :meth:`solve`).  Other models solve in Python: with a flat tier table
-        (one bracket) and a linear or inverse contract the liquidation price relative to the mark
-        depends on ``L`` alone, so results are cached by volatility; with brackets the notional
-        matters and the cache key is ``(vol, equity)``, by size ``(vol, equity, price)``.
+        (one bracket, no maintenance amount) and a linear or inverse contract the liquidation
+        price relative to the mark depends on ``L`` alone, so results are cached by volatility;
+        with brackets or a maintenance amount the notional matters and the cache key is
+        ``(vol, equity)``; by size, or with a rate that scales with the size (Deribit),
+        ``(vol, equity, price)``.  The path equals :meth:`decide` bar by bar.
         """
         if self.model in _FORECAST_MODELS and inputs.liquidation_forecasts is not None:
             return self._forecast_path(inputs, inputs.liquidation_forecasts)
@@ -603,7 +605,12 @@ class LiquidationBudget:
             table = None
         if table is not None and table.basis == "quantity" and inputs.price is None:
             return out  # tiers by size are valued at the price of each bar
-        flat = table is not None and len(table) == 1
+        try:  # a rate that scales with the size (Deribit) makes every (equity, price) its own case
+            sized = rate_cap(ctx, 1.0, 1.0) is not None
+        except InputError:
+            sized = False
+        # One bracket without a maintenance amount: LP / price depends on L alone.
+        flat = table is not None and len(table) == 1 and table.tiers[0].maint_amount == 0.0 and not sized
         eq, px = _equity_price(inputs)
         vol = np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
         valid = _usable_bars(vol, eq, px)
@@ -614,7 +621,7 @@ class LiquidationBudget:
             liquidation_budget_path_nb(vol, eq, px, args, bk, self._budget(ctx), out)
             return out
         # By size with several tiers the price moves the tier too: it joins the key.
-        by_price = table is not None and table.basis == "quantity" and not flat
+        by_price = sized or (table is not None and table.basis == "quantity" and not flat)
         cache: dict[tuple[float, ...], float] = {}
         for t in valid.tolist():
             s, e, p = float(vol[t]), float(eq[t]), float(px[t])
