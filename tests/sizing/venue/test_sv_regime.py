@@ -98,3 +98,24 @@ def test_regime_with_venue_member() -> None:
 def test_regime_bad_params(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(InputError, match=field):
         RegimeSwitch(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("classifier", ["quantile", "hmm"])
+def test_decide_equals_the_paths_bar_on_a_long_history(classifier: str) -> None:
+    """decide classified only the last lookback (+ vol_window) returns, so its hysteresis and HMM
+    state differed from leverage_path's bar (XRPUSDT 1h, 4,571 bars: decide 3.0, path 1.0)."""
+    rng = np.random.default_rng(7)
+    scales = np.repeat(rng.choice([0.004, 0.01, 0.03], size=30), 40)  # vol regimes of 40 bars
+    r = rng.standard_normal(scales.shape[0]) * scales
+    kw = {"refit_every": 50} if classifier == "hmm" else {}
+    policy = RegimeSwitch(
+        {"calm": FixedLeverage(3), "stress": FixedLeverage(1)},
+        classifier=classifier,
+        lookback=120,
+        min_obs=30,
+        **kw,
+    )
+    path = policy.leverage_path(SeriesInputs(r))
+    ends = range(200, r.shape[0], 37 if classifier == "hmm" else 7)
+    got = [policy.decide(SizingState(equity=1.0, returns=r[: t + 1])).target_leverage for t in ends]
+    assert got == [path[t] for t in ends]

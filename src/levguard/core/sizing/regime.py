@@ -278,14 +278,12 @@ class RegimeSwitch:
         if r is None or r.shape[0] < self.min_obs:
             regime, why = "stress", "too few returns to classify: stress member"
         else:
+            # The whole history, as leverage_path reads it: the hysteresis (quantile) and the
+            # refit schedule and filtered state (HMM) depend on every bar, not on the last window.
+            regime = str(self.regimes(r)[-1])
             if self.classifier == "hmm":
-                window = np.asarray(r[-self.lookback :], dtype=np.float64)
-                probs = hmm_filter(np.nan_to_num(window), hmm_fit(np.nan_to_num(window)))
-                regime = "stress" if probs[-1, 1] > 0.5 else "calm"
-                why = f"filtered P(stress) = {probs[-1, 1]:.3g}"
+                why = f"HMM filtered over the history, refit every {self.refit_every} bars"
             else:
-                window = np.asarray(r[-(self.lookback + self.vol_window) :], dtype=np.float64)
-                regime = str(self._quantile_regimes(np.nan_to_num(window))[-1])
                 why = f"trailing vol regime over {self.vol_window} bars"
         d = self.policies[regime].decide(state)
         return SizingDecision(
