@@ -117,7 +117,9 @@ def test_a_lower_is_better_objective_picks_the_lowest(tmp_path: Path) -> None:
     kw["direction"] = "max"
     sweep = json.loads(_invoke(tmp_path, _config(tmp_path, **kw), "--json").stdout)["sweep"]
     assert sweep["direction"] == "max"
-    assert sweep["best"]["max_drawdown"] == max(r["max_drawdown"] for r in sweep["table"])
+    # The deepest drawdown of a run that was not ruined: ruined runs come after every other.
+    alive = [r["max_drawdown"] for r in sweep["table"] if not r["ruined"]]
+    assert sweep["best"]["max_drawdown"] == max(alive) < max(r["max_drawdown"] for r in sweep["table"])
 
 
 def test_sample_sweep_config_runs(tmp_path: Path) -> None:
