@@ -68,6 +68,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
+def pg_url(pg_database: URL | None) -> str:
+    """A URL of a fresh PostgreSQL schema (skips when PostgreSQL is unreachable)."""
+    if pg_database is None:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
+    return fresh_pg_url(pg_database)
+
+
+@pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     """A migrated store on an empty database."""
     s = Store(store_url)

@@ -301,7 +301,7 @@ def test_order_count_per_account_and_symbol(store: Store) -> None:
 
 
 def test_a_postgresql_lock_held_elsewhere_fails_the_call_instead_of_hanging(
-    pg_database: object, monkeypatch: pytest.MonkeyPatch
+    pg_url: str, pg_database: sa.engine.URL, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another client holds the accounts table locked in an open transaction (a hung process, an
     operator's LOCK TABLE): a store write waits the lock timeout, then fails with
@@ -313,17 +313,12 @@ def test_a_postgresql_lock_held_elsewhere_fails_the_call_instead_of_hanging(
     from levguard.live import store_engine
     from levguard.live.store import StoreUnavailable
 
-    if pg_database is None:
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is unreachable")
-    from conftest import fresh_pg_url
-
     monkeypatch.setattr(store_engine, "_PG_LOCK_TIMEOUT_S", 0.5)
-    url = fresh_pg_url(pg_database)  # type: ignore[arg-type]
-    s = Store(url)
+    s = Store(pg_url)
     s.upsert_account("a", "binance-usdm", live_enabled=False)
-    schema = sa.engine.make_url(url).query["options"].split("=", 1)[1]  # type: ignore[union-attr]
+    schema = str(sa.engine.make_url(pg_url).query["options"]).split("=", 1)[1]
     base = pg_database
-    with psycopg.connect(host=base.host, port=base.port, user=base.username, dbname=base.database) as other:  # type: ignore[attr-defined]
+    with psycopg.connect(host=base.host, port=base.port, user=base.username, dbname=base.database) as other:
         other.execute(f'LOCK TABLE "{schema}".accounts IN ACCESS EXCLUSIVE MODE')
         t0 = time.monotonic()
         with pytest.raises(StoreUnavailable, match="lock timeout"):
