@@ -304,14 +304,18 @@ def size_account(
 
 
 def _tier_caps(policy: Any) -> list[Any]:
-    # The TierCap members of a policy (itself, or inside composites).
+    # The members of a policy bounded by the venue's tiers (TierCap, and LiquidationBudget whose
+    # upper end is the tier cap): itself, or inside composites and regime switches.
     from levguard.core.sizing.base import Composite
-    from levguard.core.sizing.venue import TierCap
+    from levguard.core.sizing.regime import RegimeSwitch
+    from levguard.core.sizing.venue import LiquidationBudget, TierCap
 
-    if isinstance(policy, TierCap):
+    if isinstance(policy, TierCap | LiquidationBudget):
         return [policy]
     if isinstance(policy, Composite):
         return [tc for member in policy.policies for tc in _tier_caps(member)]
+    if isinstance(policy, RegimeSwitch):
+        return [tc for member in policy.policies.values() for tc in _tier_caps(member)]
     return []
 
 

@@ -104,3 +104,51 @@ def test_portfolio_policy_reads_exposures_in_the_equity_unit(
     assert out.target_leverage == pytest.approx(0.1, rel=1e-12)
     assert out.reasons[0] == "gross 0.1x, net 0.1x before scaling"
     assert out.positions[0]["target_qty"] == pytest.approx(qty, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("policy", "vol", "binding"),
+    [
+        ({"type": "regime", "policies": {"calm": {"type": "tier_cap"}, "stress": {"type": "tier_cap"}}}, None,
+         "tier_cap:ETH"),
+        ({"type": "composite", "policies": [{"type": "liquidation_budget", "max_prob": 0.9, "horizon_days": 1,
+                                            "model": "gbm"}]}, 0.5, "liquidation_budget:ETH"),
+    ],
+)  # fmt: skip
+def test_the_book_bound_reaches_tier_caps_in_regimes_and_liquidation_budgets(
+    policy: dict[str, Any], vol: float | None, binding: str
+) -> None:
+    """A tier_cap inside a regime switch, and a liquidation budget (whose upper end is the
+    largest position's tier cap), sized the book at BTC's 40x: IM 1.24 x the equity."""
+    out = size_account(HL_BOOK, {"policy": policy}, vol=vol)
+    assert out.target_leverage == pytest.approx(1.0 / (0.6 / 40 + 0.4 / 25), rel=1e-9)
+    assert out.binding_constraint == binding
+    after = _book_margin(out, HL_BOOK)
+    assert after.initial_margin <= after.equity * (1 + 1e-12)
+
+
+def test_state_takes_a_series_of_exposures_and_a_missing_mu() -> None:
+    """A pandas Series of exposures was refused (not a Mapping) and a NaN mu raised, where Kelly's
+    path reads NaN as no forecast yet (0, no_forecast): decide and the path agree again."""
+    import math
+
+    import pandas as pd
+
+    from levguard.core.sizing.base import SizingState
+    from levguard.core.sizing.policies import Kelly
+
+    state = SizingState(equity=100.0, exposures=pd.Series({"A": 10.0, "B": -5.0}))
+    assert dict(state.exposures) == {"A": 10.0, "B": -5.0}
+    d = Kelly().decide(SizingState(equity=100.0, vol_forecast=0.5, mu_forecast=math.nan))
+    assert (d.target_leverage, d.binding_constraint) == (0.0, "no_forecast")
+
+
+def test_only_a_rate_that_changes_with_the_size_is_solved_bar_by_bar() -> None:
+    """dYdX's initial rate does not change with the size: its paths read the tier table (numba),
+    not a solve per (equity, price) as Deribit's must (gbm budget paths ran 9x slower on dYdX)."""
+    from levguard.core.sizing.caps import rate_scales
+    from levguard.core.sizing.venue import MarketContext
+
+    assert rate_scales(MarketContext(venue="deribit", symbol="BTC_USDC-PERPETUAL"))
+    assert not rate_scales(MarketContext(venue="dydx-v4", symbol="BTC-USD"))
+    assert not rate_scales(MarketContext(venue="binance-usdm", symbol="BTCUSDT"))

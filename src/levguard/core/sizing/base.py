@@ -252,12 +252,16 @@ class SizingState:
                 self, "vol_forecast", vol if math.isnan(vol) else non_negative_number(vol, "vol_forecast")
             )
         if self.mu_forecast is not None:
-            object.__setattr__(self, "mu_forecast", finite_number(self.mu_forecast, "mu_forecast"))
+            mu = number(self.mu_forecast, "mu_forecast")
+            # NaN: no forecast yet, as Kelly's path reads it (0 with no_forecast).
+            object.__setattr__(self, "mu_forecast", mu if math.isnan(mu) else finite_number(mu, "mu_forecast"))
         if self.floor is not None:
             object.__setattr__(self, "floor", finite_number(self.floor, "floor"))
         if self.returns is not None:
             object.__setattr__(self, "returns", array_1d(self.returns, "returns"))
         # A NaN or infinite exposure was dropped by PortfolioCap, which then sized the rest.
+        if hasattr(self.exposures, "to_dict") and not isinstance(self.exposures, Mapping):  # a pandas Series
+            object.__setattr__(self, "exposures", dict(self.exposures.to_dict()))
         if not isinstance(self.exposures, Mapping):
             raise InputError(f"exposures must be a mapping of symbol to signed notional, was {show(self.exposures)}")
         for key, x in self.exposures.items():

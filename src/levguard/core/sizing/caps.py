@@ -33,6 +33,7 @@ __all__ = [
     "decision_tiers",
     "leverage_tiers",
     "rate_cap",
+    "rate_scales",
     "tier_fixed_point",
 ]
 
@@ -192,6 +193,26 @@ class RateCap:
     imr: float
     size: float
     source: str
+
+
+def rate_scales(ctx: MarketContext) -> bool:
+    """True when the venue's initial rate changes with the position's size (Deribit), so every
+    (equity, price) is its own case; False for a rate that does not (dYdX) or a tier table.
+
+    Raises InputError where the venue's rates refuse the instrument (Deribit's inverse contracts).
+    """
+    if ctx.tiers is not None or ctx.mmr is not None:
+        return False
+    model = get_venue(ctx.venue)
+    inst = instrument_for(model, ctx.symbol, kind=ctx.contract_kind, contract_size=ctx.contract_size)
+    one = model.rates(Position(inst, float(ctx.side), 1.0, 1.0))
+    if one is None:
+        return False
+    try:
+        big = model.rates(Position(inst, ctx.side * _BIG_SIZE, 1.0, 1.0))
+    except InputError:  # out of range at that size: it scales
+        return True
+    return big is None or big.imr != one.imr
 
 
 def rate_cap(ctx: MarketContext, equity: float, price: float | None, max_leverage: float = math.inf) -> RateCap | None:

@@ -174,7 +174,10 @@ class RegimeSwitch:
     last ``lookback`` returns up to the refit bar; the regime is stress when the *filtered*
     probability ``P(s_t = high-variance | r_1..r_t) > 0.5``.  Smoothed probabilities would use
     future returns (look-ahead) and are never used for decisions.  The filter carries its state
-    across refits.  ``decide`` fits once on the last ``lookback`` returns in ``state.returns``.
+    across refits.  ``decide`` classifies the whole of ``state.returns`` as ``leverage_path``
+    does (its last bar), so it costs one pass over the history: on 50,000 bars about 0.06 s
+    (quantile) and 4 s (HMM).  To size every bar, call ``leverage_path`` once, not ``decide`` per
+    bar.
 
     Use it when one policy is right in calm markets and too aggressive in turbulent ones: the
     regime picks the member, the member picks the leverage.  Binding constraint:

@@ -40,6 +40,7 @@ from levguard.core.sizing.caps import (
     is_inverse,
     leverage_tiers,
     rate_cap,
+    rate_scales,
     tier_fixed_point,
 )
 from levguard.core.tiers import TierTable
@@ -181,7 +182,7 @@ class TierCap:
         ctx = self.context or MarketContext()
         try:
             table = leverage_tiers(ctx, context_tiers(ctx))
-            if rate_cap(ctx, 1.0, 1.0) is not None:
+            if rate_scales(ctx):  # Deribit: solved bar by bar; a rate that does not scale (dYdX) is a table
                 return _rate_cap_path(ctx, inputs.equity, inputs.price, self.cap)
             inverse = table.basis == "quantity" and is_inverse(ctx)
             return tier_fixed_point(table, inputs.equity, self.cap, inputs.price, inverse=inverse)[0]
@@ -606,7 +607,7 @@ class LiquidationBudget:
         if table is not None and table.basis == "quantity" and inputs.price is None:
             return out  # tiers by size are valued at the price of each bar
         try:  # a rate that scales with the size (Deribit) makes every (equity, price) its own case
-            sized = rate_cap(ctx, 1.0, 1.0) is not None
+            sized = rate_scales(ctx)
         except InputError:
             sized = False
         # One bracket without a maintenance amount: LP / price depends on L alone.
