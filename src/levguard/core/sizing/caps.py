@@ -265,11 +265,7 @@ def rate_cap(ctx: MarketContext, equity: float, price: float | None, max_leverag
     if found is None:
         return None
     if price is None:
-        try:
-            big = model.rates(Position(inst, ctx.side * _BIG_SIZE, 1.0, 1.0))
-        except InputError:  # out of range at that size: it scales
-            big = None
-        if big is None or big.imr != found.imr:
+        if rate_scales(ctx):
             raise InputError(
                 "size-scaled initial margin rates need the decision's price (SizingState.price), was not given"
             )
