@@ -424,12 +424,11 @@ def _close_whole(
     q = book.qty[k]
     realised = position_upnl(q, book.entry[k], px, inverse)
     share = inst[k]["rule"][kl.RULE_FEE_CAP] == kl.FEE_CAP_SHARE
-    kept, fee, _fund, taken = kl.settle_close(
+    kept, fee, fund, taken = kl.settle_close(
         outcome, coll, realised, position_notional(q, px, inverse), inst[k]["liq_fee"], mm, 0.0, others_mm, share
     )
-    cap = coll + realised if taken > 0.0 else kl.fee_cap(coll + realised, mm, others_mm, share)
     book.cash[w] += kept - coll
-    bad = -cap if cap < 0.0 else 0.0
+    bad = fee - fund if fee > fund else 0.0  # what the fund pays beyond the fee (settle_close's)
     record_liq(out_liqs, row, t, k, q, px, -realised, fee, bad, coll, kept, False, taken > 0.0)
     book.qty[k] = 0.0
     book.entry[k] = 0.0
@@ -513,7 +512,7 @@ def _restore_walk(
         outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
         realised = position_upnl(q, entry[k], p, inverse)
         share = rule[kl.RULE_FEE_CAP] == kl.FEE_CAP_SHARE
-        kept, fee, _fund, taken = kl.settle_close(
+        kept, fee, fund, _taken = kl.settle_close(
             outcome, coll, realised, position_notional(q, p, inverse), fee_rate, mm, 0.0, others_mm, share
         )
         cash[w] += kept - coll
@@ -521,9 +520,8 @@ def _restore_walk(
         value_sum += abs(q) / p if inverse else abs(q) * p
         loss -= realised
         fees += fee
-        cap = coll + realised if taken > 0.0 else kl.fee_cap(coll + realised, mm, others_mm, share)
-        if cap < 0.0:
-            bad = -cap
+        if fee > fund:  # what the fund pays beyond the fee (settle_close's)
+            bad = fee - fund
         kept_final = kept
         qty[k] = 0.0
         entry[k] = 0.0

@@ -402,3 +402,16 @@ def test_dydx_cross_fee_is_the_positions_share_of_the_account_equity() -> None:
     # Money: what the wallet lost is the trading loss plus the fees, nothing paid by the fund.
     assert res.liquidations["bad_debt"].sum() == 0.0
     assert res.equity.iloc[-1] == pytest.approx(10_000.0 - 8_000.0 - res.liquidations["fee"].sum(), abs=1e-6)
+
+
+def test_a_negative_share_in_a_solvent_cross_account_is_no_bad_debt() -> None:
+    """Hyperliquid cross, BTC 0.99 and DOGE on 10,000: BTC gaps to 94,000 (a loss of 5,940). Its
+    collateral share goes below 0 (-440) while the account keeps 4,060: the fund pays nothing, so
+    the liquidation row books no bad debt (it booked 440 although the equity stayed 4,060)."""
+    close = np.r_[np.full(5, 100_000.0), np.full(3, 94_000.0)]
+    data = {"BTC": frame(close, open_=close.copy(), wick=0.0), "DOGE": frame(np.full(8, 0.2), wick=0.0)}
+    res = run(data, {"BTC": np.ones(8), "DOGE": np.ones(8)}, {"BTC": 19.8, "DOGE": 18.0}, venue="hyperliquid",
+              margin_mode="cross", rebalance="never", fees=0.0, check_initial_margin=False)  # fmt: skip
+    assert float(res.equity.iloc[-1]) == pytest.approx(4_060.0)
+    assert res.liquidations["bad_debt"].sum() == 0.0
+    assert res.metrics["bad_debt"] == 0.0
