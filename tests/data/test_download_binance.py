@@ -20,7 +20,13 @@ from fakes._server import Reply
 from fakes.binance_archive import FakeBinanceArchive, funding_rows, kline_rows
 from levguard.data.cache import ParquetCache
 from levguard.data.download import BinanceArchive, HttpClient, RateLimiter, RetryPolicy, RichProgress
-from levguard.data.download.binance_archive import archive_path, epoch_to_ns, parse_checksum
+from levguard.data.download.binance_archive import (
+    archive_path,
+    epoch_to_ns,
+    parse_checksum,
+    parse_funding_csv,
+    parse_kline_csv,
+)
 from levguard.data.download.http import part_path
 from levguard.errors import DataError, InputError, VenuePermanentError, VenueRetryableError
 
@@ -293,6 +299,49 @@ def test_funding_rates(archive: FakeBinanceArchive, downloader: BinanceArchive) 
     assert any(n.startswith("2024-03: funding rates are archived monthly") for n in res.notes)
     assert archive.count("/data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-03") == 0
     assert (downloader.cache.dataset_dir("binance", "um", "funding", "BTCUSDT", "") / "2024-02.parquet").is_file()
+
+
+_KLINE_HEAD = "open_time,open,high,low,close,volume,close_time\n"
+_BAR = "{t},1,2,0.5,1.5,10,{c}"
+_H = 3_600_000
+
+
+def _kline(data: str) -> None:
+    parse_kline_csv(data.encode(), name="f.csv", symbol="BTCUSDT", interval="1h", kind="ohlcv", source="t")
+
+
+def _bars(*lows: float, start: int = JAN) -> list[str]:
+    return [
+        _BAR.format(t=start + i * _H, c=start + (i + 1) * _H - 1).replace(",0.5,", f",{lo},")
+        for i, lo in enumerate(lows)
+    ]
+
+
+def test_archive_lines_count_blank_lines_and_sorted_rows() -> None:
+    # pandas skips blank lines, so the third bar of a file with two blank lines on top is on
+    # line 6, not row 2 + 2 = 4 (the line the message named before).
+    with pytest.raises(DataError, match=r"f\.csv, row 2 \(line 6\).*high is below low"):
+        _kline(_KLINE_HEAD + "\n \n" + "\n".join(_bars(0.5, 0.5, 3.0)) + "\n")
+    with pytest.raises(DataError, match=r"f\.csv: line 5: open is not a number, was 'x'"):
+        _kline(_KLINE_HEAD + "\n" + "\n".join(_bars(0.5, 0.5)) + "\n" + _bars(0.5)[0].replace("1,2,", "x,2,", 1))
+    # Rows out of time order: the bad bar is still named by its own line (before: no line at all).
+    rows = _bars(0.5, 3.0, 0.5)
+    with pytest.raises(DataError, match=r"row 1 \(line 2\)"):
+        _kline(_KLINE_HEAD + "\n".join([rows[1], rows[0], rows[2]]) + "\n")
+
+
+def test_archive_times_with_a_fraction_are_refused_not_truncated() -> None:
+    rows = _bars(0.5, 0.5)
+    rows[1] = rows[1].replace(f"{JAN + _H},", f"{JAN + _H}.7,", 1)
+    with pytest.raises(
+        DataError, match=r"f\.csv: line 3: open_time must be a whole number of milliseconds, was 1704070800000\.7"
+    ):
+        _kline(_KLINE_HEAD + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"f\.csv: line 2: open_time 1e\+30 is outside"):
+        _kline(_KLINE_HEAD + _bars(0.5)[0].replace(str(JAN), "1e30", 1) + "\n")
+    funding = "calc_time,funding_interval_hours,last_funding_rate\n{t},8,0.0001\n{t2}.5,8,0.0001\n"
+    with pytest.raises(DataError, match=r"line 3: calc_time must be a whole number"):
+        parse_funding_csv(funding.format(t=JAN, t2=JAN + 8 * _H).encode(), name="f.csv", symbol="BTCUSDT", source="t")
 
 
 def test_malformed_csv_is_named_by_file_and_line(archive: FakeBinanceArchive, downloader: BinanceArchive) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -311,6 +312,40 @@ def epoch_to_ns(values: object) -> Int64Array1D:
             "1677-09-21..2262-04-11"
         )
     return v * unit
+
+
+_NS_LIMIT = float(2**63)
+OUT_OF_RANGE = "outside 1677-09-22 to 2262-04-11 UTC, the range of int64 nanoseconds"
+"""What a time too far for int64 nanoseconds is, in messages."""
+
+
+def number_epoch_to_ns(values: np.ndarray, name: str, where: Callable[[int], str]) -> Int64Array1D:
+    """Convert numeric epoch times (each in the unit its magnitude tells) to int64 nanoseconds.
+
+    ``values`` may be integers or floats (a CSV column with a fraction is read as float64).
+    Raises DataError, its text starting with ``where(i)`` (the file and row or line of value
+    ``i``) and naming ``name``, for the first value that is not finite, does not fit int64
+    nanoseconds, or is not a whole number of its unit: ``astype(int64)`` would have cut
+    ``1577836800000.7`` to ``1577836800000`` without a word, or wrapped a far time around.
+    """
+    number = np.asarray(values, dtype=np.float64).ravel()
+    finite = np.isfinite(number)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise DataError(f"{where(bad)}: {name} is not a finite number, was {values[bad]!r}")
+    unit = epoch_unit_ns(number)
+    far = np.abs(number) * unit >= _NS_LIMIT  # int64 nanoseconds would wrap around
+    if far.any():
+        bad = int(np.argmax(far))
+        raise DataError(f"{where(bad)}: {name} {values[bad].item()!r} is {OUT_OF_RANGE}")
+    part = number != np.floor(number)  # cut off by the conversion to integers
+    if part.any():
+        bad = int(np.argmax(part))
+        raise DataError(
+            f"{where(bad)}: {name} must be a whole number of {epoch_unit_name(int(unit[bad]))}, "
+            f"was {values[bad].item()!r}"
+        )
+    return epoch_to_ns(np.asarray(values).astype(np.int64))
 
 
 def _kind(value: object) -> str:

@@ -9,12 +9,12 @@ Accepted layouts (detected from the header, case-insensitive):
   (header-less archive files are handled by the downloader).
 * Binance funding: ``calc_time``/``fundingTime`` + ``last_funding_rate``/``fundingRate``.
 
-Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUSDT-PERP``, ``1h``).
+Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUSDT-PERP``, ``1h``;
+``…-1M.csv``, one month in Binance's names, declares no interval).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import math
 import re
@@ -28,15 +28,21 @@ import pandas as pd
 from levguard.core.validate import path_arg, show
 from levguard.data.frames import (
     INDEX_NAME,
-    epoch_to_ns,
-    epoch_unit_name,
-    epoch_unit_ns,
+    OUT_OF_RANGE,
     frame_arg,
     make_funding_frame,
     make_ohlcv_frame,
+    number_epoch_to_ns,
     utc_iso,
 )
-from levguard.data.validate import GapPolicy, ValidationReport, validate_funding, validate_ohlcv
+from levguard.data.validate import (
+    GapPolicy,
+    ValidationReport,
+    csv_row_lines,
+    validate_funding,
+    validate_ohlcv,
+    with_lines,
+)
 from levguard.errors import DataError
 from levguard.files import replacing
 
@@ -45,7 +51,8 @@ __all__ = ["check_file", "detect_kind", "load_funding", "load_ohlcv", "load_seri
 Kind = Literal["ohlcv", "mark", "index", "funding"]
 _TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "open_time", "opentime", "calc_time", "fundingtime", "ts")
 _RATE_COLUMNS = ("funding_rate", "fundingrate", "last_funding_rate", "rate")
-_NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdw])$", re.IGNORECASE)
+# The unit's case matters for one letter only: ``1M`` is Binance's one month, not a minute.
+_NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdwSHDWM])$")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -92,25 +99,7 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
         raise DataError(f"{source}: no timestamp column (expected one of {', '.join(_TIME_COLUMNS)})")
     raw = table[name]
     if pd.api.types.is_numeric_dtype(raw):
-        values = raw.to_numpy()
-        number = values.astype(np.float64)
-        if not np.isfinite(number).all():
-            bad = int(np.flatnonzero(~np.isfinite(number))[0])
-            raise DataError(f"{source}, row {bad}: {name} is not a finite number, was {values[bad]!r}")
-        # The unit of each value from its magnitude (a file may join ms and µs klines).
-        unit = epoch_unit_ns(number)
-        far = np.abs(number) * unit >= _NS_LIMIT  # int64 nanoseconds would wrap around
-        if far.any():
-            bad = int(np.argmax(far))
-            raise DataError(f"{source}, row {bad}: {name} {values[bad].item()!r} is {_OUT_OF_RANGE}")
-        part = number != np.floor(number)  # cut off by the conversion to integers
-        if part.any():
-            bad = int(np.argmax(part))
-            raise DataError(
-                f"{source}, row {bad}: {name} must be a whole number of {epoch_unit_name(int(unit[bad]))}, "
-                f"was {values[bad].item()!r}"
-            )
-        return epoch_to_ns(values.astype(np.int64))
+        return number_epoch_to_ns(raw.to_numpy(), name, lambda i: f"{source}, row {i}")
     if pd.api.types.is_datetime64_any_dtype(raw):
         ser = pd.Series(raw)
         if ser.dt.tz is None:
@@ -131,15 +120,13 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601")
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise DataError(f"{source}: column {name!r} has a time {_OUT_OF_RANGE}") from None
+        raise DataError(f"{source}: column {name!r} has a time {OUT_OF_RANGE}") from None
     except (ValueError, TypeError) as exc:
         raise DataError(f"{source}: column {name!r} is not ISO 8601 ({exc})") from None
     return _utc_ns(pd.DatetimeIndex(parsed), source, name)
 
 
 # Times are int64 nanoseconds since the epoch (ARCHITECTURE.md), pandas' datetime64[ns] range.
-_NS_LIMIT = float(2**63)
-_OUT_OF_RANGE = "outside 1677-09-22 to 2262-04-11 UTC, the range of int64 nanoseconds"
 
 
 def _utc_ns(index: pd.DatetimeIndex, source: str, name: str) -> np.ndarray:
@@ -147,14 +134,16 @@ def _utc_ns(index: pd.DatetimeIndex, source: str, name: str) -> np.ndarray:
     try:
         return index.as_unit("ns").asi8
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise DataError(f"{source}: column {name!r} has a time {_OUT_OF_RANGE}") from None
+        raise DataError(f"{source}: column {name!r} has a time {OUT_OF_RANGE}") from None
 
 
 def _name_parts(path: Path) -> tuple[str, str | None]:
     stem = path.name.split(".")[0]
     m = _NAME.match(stem)
     if m:
-        return m.group("symbol"), m.group("interval").lower()
+        interval = m.group("interval")
+        # A month has no fixed length: the bars' own spacing tells, not the name.
+        return m.group("symbol"), None if interval.endswith("M") else interval.lower()
     return stem, None
 
 
@@ -294,23 +283,12 @@ def _with_lines(report: ValidationReport, path: Path) -> ValidationReport:
     # The report with each issue's line in a CSV file (None in Parquet, or when unknown).
     if not report.issues or ".csv" not in "".join(path.suffixes).lower():
         return report
-    lines = _csv_lines(path, report.rows)
-    if lines is None:
-        return report
-    return dataclasses.replace(report, issues=tuple(dataclasses.replace(i, line=lines[i.row]) for i in report.issues))
-
-
-def _csv_lines(path: Path, rows: int) -> list[int] | None:
-    # The 1-based file line of each data row. pandas skips blank lines (also before the header),
-    # so a row is not on line row + 2 once a blank line comes before it. None when the lines do
-    # not match the rows one to one (a quoted cell across lines) or the file cannot be read again.
     try:
         with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as fh:
             data = fh.read()
     except (OSError, EOFError, zlib.error):
-        return None
-    filled = [n for n, line in enumerate(data.splitlines(), start=1) if line.strip(b" \t")]
-    return filled[1:] if len(filled) == rows + 1 else None
+        return report
+    return with_lines(report, csv_row_lines(data, report.rows))
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -26,7 +26,8 @@ close with zero volume) or left as they are.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -138,6 +139,27 @@ class ValidationReport:
             "issues": [asdict(i) for i in self.issues[:_MAX_LISTED]],
             "gaps": [asdict(g) for g in self.gaps[:_MAX_LISTED]],
         }
+
+
+def csv_row_lines(data: bytes, rows: int, *, header: bool = True) -> list[int] | None:
+    """The 1-based file line of each data row of CSV ``data`` as pandas reads it.
+
+    pandas skips blank (and blank-but-for-spaces) lines, before the header too, so row ``r`` is
+    not on line ``r + 2`` once a blank line comes before it. None when the non-blank lines do
+    not match the ``rows`` one to one (a quoted cell across lines).
+    """
+    filled = [n for n, line in enumerate(data.splitlines(), start=1) if line.strip(b" \t")]
+    if header:
+        filled = filled[1:]
+    return filled if len(filled) == rows else None
+
+
+def with_lines(report: ValidationReport, lines: Sequence[int] | None) -> ValidationReport:
+    """``report`` with each issue's file line read from ``lines`` (by the issue's row); unchanged
+    where ``lines`` is None."""
+    if lines is None or not report.issues:
+        return report
+    return replace(report, issues=tuple(replace(i, line=lines[i.row]) for i in report.issues))
 
 
 def _iso(ts_ns: int | np.integer) -> str:

@@ -91,6 +91,14 @@ def test_declared_interval_mismatch(tmp_path: Path) -> None:
         load_ohlcv(p)
 
 
+def test_a_month_in_the_file_name_is_not_a_minute(tmp_path: Path) -> None:
+    # Binance names monthly klines "1M"; read case-blind, the name declared 1-minute bars.
+    assert load_ohlcv(_csv(tmp_path, _bars(), name="TEST-1M.csv")).attrs["interval"] == "1h"
+    assert load_ohlcv(_csv(tmp_path, _bars(), name="TEST-1H.csv")).attrs["interval"] == "1h"
+    with pytest.raises(DataError, match="declared interval is 1m"):
+        load_ohlcv(_csv(tmp_path, _bars(), name="TEST-1m.csv"))
+
+
 def test_timestamps_in_epoch_units_and_naive_times_refused(tmp_path: Path) -> None:
     ms = tmp_path / "EP_1h.csv"
     ms.write_text("open_time,open,high,low,close,volume\n1704067200000,1,2,0.5,1.5,3\n1704070800000,1,2,0.5,1.5,3\n")

@@ -53,8 +53,8 @@ from levguard.data.download._common import (
     time_range,
 )
 from levguard.data.download.http import HttpClient, RateLimiter, part_path
-from levguard.data.frames import epoch_to_ns, make_funding_frame, make_ohlcv_frame
-from levguard.data.validate import validate_funding, validate_ohlcv
+from levguard.data.frames import epoch_to_ns, make_funding_frame, make_ohlcv_frame, number_epoch_to_ns
+from levguard.data.validate import csv_row_lines, validate_funding, validate_ohlcv, with_lines
 from levguard.errors import DataError, InputError
 
 __all__ = [
@@ -167,8 +167,9 @@ def _has_header(data: bytes) -> bool:
     return not first.lstrip(b"-").isdigit()
 
 
-def _read_columns(data: bytes, name: str, n: int) -> tuple[pd.DataFrame, bool]:
-    """Read the first ``n`` columns of a headered or header-less CSV; return (table, had_header)."""
+def _read_columns(data: bytes, name: str, n: int) -> tuple[pd.DataFrame, list[int] | None]:
+    """Read the first ``n`` columns of a headered or header-less CSV; return (table, file line of
+    each row, or None when the lines cannot be matched to the rows)."""
     header = _has_header(data)
     try:
         table = pd.read_csv(
@@ -181,20 +182,29 @@ def _read_columns(data: bytes, name: str, n: int) -> tuple[pd.DataFrame, bool]:
             encoding="utf-8-sig",
         )
     except pd.errors.EmptyDataError:
-        return pd.DataFrame({i: pd.Series(dtype=np.float64) for i in range(n)}), header
+        return pd.DataFrame({i: pd.Series(dtype=np.float64) for i in range(n)}), []
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{name}: unreadable CSV ({exc})") from None
-    return table, header
+    return table, csv_row_lines(data, len(table), header=header)
 
 
-def _numeric(table: pd.DataFrame, col: int, name: str, label: str, header: bool) -> np.ndarray:
+def _where(name: str, lines: list[int] | None) -> Callable[[int], str]:
+    # "file: line N" for row r (its line in the file), or "file: row r" where lines are unknown.
+    return lambda r: f"{name}: line {lines[r]}" if lines is not None else f"{name}: row {r}"
+
+
+def _numeric(table: pd.DataFrame, col: int, label: str, where: Callable[[int], str]) -> np.ndarray:
     values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(np.isnan(values))
     if bad.size:
         row = int(bad[0])
-        line = row + (2 if header else 1)
-        raise DataError(f"{name}: line {line}: {label} is not a number, was {str(table[col].iloc[row])!r}")
+        raise DataError(f"{where(row)}: {label} is not a number, was {str(table[col].iloc[row])!r}")
     return values
+
+
+def _sorted_lines(lines: list[int] | None, order: np.ndarray) -> list[int] | None:
+    # The file line of each row once the rows are sorted by time.
+    return None if lines is None else [lines[int(i)] for i in order]
 
 
 def parse_kline_csv(data: bytes, *, name: str, symbol: str, interval: str, kind: str, source: str) -> pd.DataFrame:
@@ -219,16 +229,17 @@ def parse_kline_csv(data: bytes, *, name: str, symbol: str, interval: str, kind:
     DataError
         Non-numeric cells or rows that break the OHLCV rules (named by file, line or row, value).
     """
-    table, header = _read_columns(data, name, 6)
-    open_time = _numeric(table, 0, name, "open_time", header)
-    cols = [_numeric(table, i, name, KLINE_CSV_COLUMNS[i], header) for i in range(1, 6)]
-    ts = epoch_to_ns(open_time.astype(np.int64))
-    order, reordered = sorted_unique(ts)
+    table, lines = _read_columns(data, name, 6)
+    where = _where(name, lines)
+    open_time = _numeric(table, 0, "open_time", where)
+    cols = [_numeric(table, i, KLINE_CSV_COLUMNS[i], where) for i in range(1, 6)]
+    ts = number_epoch_to_ns(open_time, "open_time", where)
+    order, _ = sorted_unique(ts)
     frame = make_ohlcv_frame(
         ts[order], *(c[order] for c in cols), symbol=symbol, interval=interval, source=source, kind=kind
     )
-    _, report = validate_ohlcv(frame, source=name, line_offset=None if reordered else (2 if header else 1))
-    report.raise_for_errors()
+    _, report = validate_ohlcv(frame, source=name)
+    with_lines(report, _sorted_lines(lines, order)).raise_for_errors()
     return frame
 
 
@@ -242,19 +253,20 @@ def parse_funding_csv(data: bytes, *, name: str, symbol: str, source: str) -> pd
     DataError
         Non-numeric cells or rates that fail :func:`levguard.data.validate.validate_funding`.
     """
-    table, header = _read_columns(data, name, 3)
-    calc_time = _numeric(table, 0, name, "calc_time", header)
-    hours = _numeric(table, 1, name, "funding_interval_hours", header)
-    rate = _numeric(table, 2, name, "last_funding_rate", header)
-    ts = epoch_to_ns(calc_time.astype(np.int64))
-    order, reordered = sorted_unique(ts)
+    table, lines = _read_columns(data, name, 3)
+    where = _where(name, lines)
+    calc_time = _numeric(table, 0, "calc_time", where)
+    hours = _numeric(table, 1, "funding_interval_hours", where)
+    rate = _numeric(table, 2, "last_funding_rate", where)
+    ts = number_epoch_to_ns(calc_time, "calc_time", where)
+    order, _ = sorted_unique(ts)
     distinct = np.unique(hours)
     interval = (
         f"{int(distinct[0])}h" if distinct.size == 1 and distinct[0] > 0 and distinct[0] == int(distinct[0]) else ""
     )
     frame = make_funding_frame(ts[order], rate[order], symbol=symbol, source=source, interval=interval)
-    _, report = validate_funding(frame, source=name, line_offset=None if reordered else (2 if header else 1))
-    report.raise_for_errors()
+    _, report = validate_funding(frame, source=name)
+    with_lines(report, _sorted_lines(lines, order)).raise_for_errors()
     return frame
 
 
