@@ -148,11 +148,11 @@ def test_the_recursion_converges_in_its_grid() -> None:
     saved = dm.GRID_STEP
     try:
         dm.GRID_STEP = 0.1
-        dm._walk.cache_clear()
+        dm._tables.clear()
         fine = discrete_hit_probs(math.log(0.9), -0.32, 0.8, 1.0 / YEAR, 60)
     finally:
         dm.GRID_STEP = saved
-        dm._walk.cache_clear()
+        dm._tables.clear()
     assert fine is not None
     assert np.max(np.abs(probs - fine)) < 1e-12
     assert np.all(np.diff(probs) >= 0.0)
@@ -290,3 +290,26 @@ def test_the_liquidation_budget_prices_discrete_monitoring_exactly() -> None:
     lp = policy.liquidation_price(ctx, 1e4, 100.0, lev)
     assert lp is not None
     assert p == prob_liquidation("long", 100.0, lp, 0.8, 3.0, monitoring_dt_days=1.0)
+
+
+def test_the_memoised_tables_stay_within_their_byte_bound() -> None:
+    # Strongly adverse drifts need grids of about 5,900 points, 12 MB a full table: sixteen of them
+    # (the old count bound) held about 200 MB. The bound is in bytes, the newest table kept.
+    from levguard.core.risk import discrete_monitoring as dm
+
+    sigma, dt = 1.0, 1.0 / 365.0
+    s = sigma * math.sqrt(dt)
+    first = None
+    for i in range(10):
+        d = -4.0 + 0.01 * i
+        p = discrete_hit_probs(-0.5, d * s / dt, sigma, dt, EXACT_MAX_DATES)
+        assert p is not None
+        first = p if first is None else first
+    held = sum(len(w.rows) * w.x.shape[0] * 8 for w in dm._tables.values())
+    assert held <= dm.CACHE_BYTES
+    assert 2 <= len(dm._tables) < 10  # several large tables fit, not all ten
+    # A table that was let go is built again to the same numbers.
+    again = discrete_hit_probs(-0.5, -4.0 * s / dt, sigma, dt, EXACT_MAX_DATES)
+    assert again is not None
+    assert np.array_equal(again, first)
+    assert next(reversed(dm._tables))[0] == pytest.approx(-4.0)  # the newest is kept

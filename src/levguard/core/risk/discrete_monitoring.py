@@ -15,14 +15,16 @@ Contents:
   :data:`EXACT_MAX_DATES` dates, then the Broadie-Glasserman-Kou shift
   (:func:`~levguard.core.risk.first_passage.bgk_barrier`), never below the last exact date.
 
-The recursion is in numpy and scipy only, and is memoised per ``(d, grid)``: a table serves every
-barrier distance ``c`` (a leverage search tries many) and every number of dates.
+The recursion is in numpy and scipy only, and is memoised per ``(d, grid)`` within
+:data:`CACHE_BYTES`: a table serves every barrier distance ``c`` (a leverage search tries many)
+and every number of dates.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from fractions import Fraction
 from functools import lru_cache
 
@@ -135,9 +137,34 @@ class _Walk:
         return out
 
 
-@lru_cache(maxsize=16)
+CACHE_BYTES = 64 * 2**20
+"""Bytes the memoised tables may hold at most (full tables counted; the newest is always kept)."""
+
+_tables: OrderedDict[tuple[float, int], _Walk] = OrderedDict()
+_tables_lock = threading.Lock()
+
+
+def _table_bytes(n_points: int) -> int:
+    # A table's size once it holds every row: EXACT_MAX_DATES rows of its grid (ghosts included).
+    return EXACT_MAX_DATES * (n_points + END_TERMS) * 8
+
+
 def _walk(d: float, n_points: int) -> _Walk:
-    return _Walk(d, n_points)
+    # The table for (d, n_points), memoised least-recently-used within CACHE_BYTES: a count of
+    # tables bounded nothing (16 tables of the largest grid are about 200 MB; 16 of the usual
+    # 800 points, 26 MB), a bound in bytes keeps the many small ones and few large ones.
+    key = (d, n_points)
+    with _tables_lock:
+        walk = _tables.get(key)
+        if walk is not None:
+            _tables.move_to_end(key)
+            return walk
+        walk = _tables[key] = _Walk(d, n_points)
+        held = sum(_table_bytes(k[1]) for k in _tables)
+        while held > CACHE_BYTES and len(_tables) > 1:
+            (_, points), _ = _tables.popitem(last=False)
+            held -= _table_bytes(points)
+        return walk
 
 
 def _grid_points(c: float, d: float) -> int | None:
