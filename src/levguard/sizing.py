@@ -145,6 +145,7 @@ def size_account(
     from levguard.core.rules import get_venue
     from levguard.core.sizing.base import MarketContext, SizingState
     from levguard.core.spec import account_from_spec
+    from levguard.data.frames import reads_mark
     from levguard.errors import InputError
     from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts, to_hourly
     from levguard.risk.option_specs import as_of_ns
@@ -186,7 +187,7 @@ def size_account(
         if fitted is None:
             hourly = to_hourly(history)
             fitted = liquidation_forecaster(hourly, when)
-            marks = "mark" if "mark_close" in hourly.columns else "last-price"
+            marks = "mark" if reads_mark(hourly) else "last-price"
             source_name = str(history.attrs.get("source", "")) or "history"
             info = forecaster_info(
                 fitted,

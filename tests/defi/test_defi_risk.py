@@ -288,3 +288,9 @@ def test_module_examples_run(name: str) -> None:
     result = doctest.testmod(importlib.import_module(f"levguard.defi.{name}"))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_an_as_of_beyond_nanoseconds_is_an_input_error() -> None:
+    # pandas' OutOfBoundsDatetime came out of the conversion to nanoseconds.
+    with pytest.raises(InputError, match="as_of must lie between 1677-09-22 and 2262-04-11 UTC"):
+        risk.ratio_bars(eth_vs_btc(), {"WETH": ETH, "WBTC": BTC}, as_of="2300-01-01T00:00Z")

@@ -582,15 +582,16 @@ def hourly_bars(frame: pd.DataFrame) -> HourlyBars:
     try:
         return HourlyBars.from_arrays(*arrays)
     except InputError as exc:
-        if not _reads_mark(frame):
+        if not reads_mark(frame):
             raise
         # from_arrays names its arguments high, low, close: name the mark columns read instead
         # (a NaN mark_close was "bars close must be finite").
         raise InputError(re.sub(r"\b(high|low|close)\b", r"mark_\1", str(exc))) from None
 
 
-def _reads_mark(frame: pd.DataFrame) -> bool:
-    # The mark columns replace high, low, close when all three are present.
+def reads_mark(frame: pd.DataFrame) -> bool:
+    """Whether the forecasts read ``frame``'s mark-price bars: its ``mark_high, mark_low,
+    mark_close`` replace ``high, low, close`` when all three are present."""
     return {"mark_high", "mark_low", "mark_close"} <= set(frame.columns)
 
 
@@ -609,7 +610,7 @@ def hourly_arrays(frame: pd.DataFrame) -> tuple[Int64Array1D, Float64Array1D, Fl
         raise InputError("bars must have a DatetimeIndex of bar open times")
     if idx.tz is None:
         raise InputError("bars index must be timezone-aware (UTC), was naive")
-    prefix = "mark_" if _reads_mark(frame) else ""
+    prefix = "mark_" if reads_mark(frame) else ""
     cols = [f"{prefix}{c}" for c in ("high", "low", "close")]
     missing = [c for c in cols if c not in frame.columns]
     if missing:

@@ -15,6 +15,7 @@ Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUS
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import math
 import re
@@ -224,14 +225,69 @@ def load_ohlcv(
         source=src,
         kind=kind,
     )
+    marks = _mark_columns(table, cols, src)
+    for name, values in marks.items():
+        frame[name] = values
     if not validate:
         return (frame, None) if return_report else frame
+    unfilled = frame
     frame, report = validate_ohlcv(frame, source=src, interval=interval or name_interval, gaps=gaps)
     report = _with_lines(report, p)
     report.raise_for_errors()
+    if marks:  # the mark bars obey the price rules too (named as mark_* columns)
+        _check_marks(unfilled, marks, p, src)
     if not frame.attrs.get("interval") and report.interval:
         frame.attrs["interval"] = report.interval
     return (frame, report) if return_report else frame
+
+
+_MARK_OHLC = ("mark_open", "mark_high", "mark_low", "mark_close")
+
+
+def _mark_columns(table: pd.DataFrame, cols: dict[str, str], src: str) -> dict[str, np.ndarray]:
+    # The file's mark-price bars (mark_high, mark_low, mark_close, and mark_open when given), which
+    # the forecasts read instead of the last price (liquidations trigger on the mark); a partial
+    # set would be read as last-price bars without a word, so it is refused.
+    present = [c for c in _MARK_OHLC if c in cols]
+    if not present:
+        return {}
+    missing = [c for c in _MARK_OHLC[1:] if c not in cols]
+    if missing:
+        raise DataError(f"{src}: mark columns need mark_high, mark_low and mark_close; missing {missing}")
+    return {c: _numeric(table, cols[c], src) for c in present}
+
+
+def _check_marks(frame: pd.DataFrame, marks: dict[str, np.ndarray], path: Path, src: str) -> None:
+    # The mark bars through the price rules of the last price (finite, > 0, low <= open, close <=
+    # high; a missing mark_open reads as mark_close), on the file's own rows; the times were
+    # checked with the last price.
+    close = marks["mark_close"]
+    mark = make_ohlcv_frame(
+        pd.DatetimeIndex(frame.index).asi8,
+        marks.get("mark_open", close),
+        marks["mark_high"],
+        marks["mark_low"],
+        close,
+        symbol="",
+        interval="",
+        source=src,
+        kind="mark",
+    )
+    _, report = validate_ohlcv(mark, source=src)
+    price_rules = {"nan", "non_positive", "high_low", "open_range", "close_range"}
+    issues = tuple(
+        dataclasses.replace(
+            i,
+            column=f"mark_{i.column}",
+            message=re.sub(r"\b(open|high|low|close)\b", r"mark_\1", i.message),
+        )
+        for i in report.issues
+        if i.rule in price_rules and i.column not in (None, "volume")
+    )
+    if issues:
+        counts = {rule: sum(i.rule == rule for i in issues) for rule in price_rules}
+        marked = dataclasses.replace(report, issues=issues, counts={k: v for k, v in counts.items() if v})
+        _with_lines(marked, path).raise_for_errors()
 
 
 def load_funding(

@@ -352,6 +352,11 @@ def validate_ohlcv(
         for col in ("open", "high", "low", "close"):
             out[col] = out[col].fillna(prev_close)
         out["volume"] = out["volume"].fillna(0.0)
+        if "mark_close" in out.columns:  # mark-price bars travel with the last price: flat too
+            prev_mark = out["mark_close"].ffill()
+            for col in ("mark_open", "mark_high", "mark_low", "mark_close"):
+                if col in out.columns:
+                    out[col] = out[col].fillna(prev_mark)
         out.attrs.update(frame.attrs)
     report = ValidationReport(
         source=src,

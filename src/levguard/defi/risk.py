@@ -327,7 +327,10 @@ def _as_of_ns(as_of: object) -> int:
         raise InputError(f"as_of must be a timestamp, was {show(as_of)}") from None
     if pd.isna(ts) or ts.tzinfo is None:
         raise InputError(f"as_of must be a timezone-aware (UTC) timestamp, was {show(as_of)}")
-    return int(ts.tz_convert("UTC").as_unit("ns").value)
+    try:
+        return int(ts.tz_convert("UTC").as_unit("ns").value)
+    except (ValueError, OverflowError):  # pandas' OutOfBoundsDatetime
+        raise InputError(f"as_of must lie between 1677-09-22 and 2262-04-11 UTC, was {show(as_of)}") from None
 
 
 def _present(b: HourlyBars) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -157,7 +157,7 @@ class LiquidationForecasts:
             try:
                 frame = self.bars(symbol)
                 if frame is not None and len(frame):
-                    from levguard.data.frames import hourly_arrays  # pandas, only when bars are given
+                    from levguard.data.frames import hourly_arrays, reads_mark  # pandas, only when bars are given
 
                     ts, high, low, close = hourly_arrays(frame)
                     keep = ts + HOUR_NS <= now_ns
@@ -166,7 +166,7 @@ class LiquidationForecasts:
                         if self.volatility_of is not None:
                             self._frames[symbol] = frame if keep.all() else _rows(frame, keep)
                         last_open = int(ts[keep][-1])
-                        kind = "mark" if "mark_close" in frame.columns else "price"
+                        kind = "mark" if reads_mark(frame) else "price"
                         origin = str(getattr(frame, "attrs", {}).get("source") or f"history ({kind} bars)")
                         described.append(f"{int(keep.sum())} hourly bars of {origin}")
             except LevguardError as exc:

@@ -82,8 +82,8 @@ def as_of_ns(as_of: Any) -> np.ndarray:
         raise InputError(f"as_of must be a timezone-aware timestamp or a sequence of them, was {show(as_of)}")
     try:
         idx = pd.DatetimeIndex(np.atleast_1d(pd.to_datetime(as_of)))
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"as_of must be timestamps, was {show(as_of)}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
+        raise InputError(f"as_of must be timestamps between 1677-09-22 and 2262-04-11 UTC, was {show(as_of)}") from exc
     if idx.size == 0:
         raise InputError(f"as_of must hold at least one timestamp, was {show(as_of)}")
     if idx.hasnans:
@@ -91,7 +91,10 @@ def as_of_ns(as_of: Any) -> np.ndarray:
         raise InputError(f"as_of must not contain NaT, had one at position {i}: {show(as_of)}")
     if idx.tz is None:
         raise InputError(f"as_of must be timezone-aware (UTC), was naive: {show(as_of)}")
-    out: np.ndarray = np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+    try:  # a time in another unit (seconds, microseconds) can lie beyond int64 nanoseconds
+        out: np.ndarray = np.asarray(idx.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise InputError(f"as_of must lie between 1677-09-22 and 2262-04-11 UTC, was {show(as_of)}") from None
     return out
 
 

@@ -343,6 +343,7 @@ def _liquidation_forecaster(
     # account's as_of (default: the last bar's close), or the GBM closed form at ``vol`` when
     # there is no history (the special case).  One fit per as_of.
     from levguard.core.risk.excursion import GbmForecaster
+    from levguard.data.frames import reads_mark
     from levguard.risk.forecast import forecaster_info, liquidation_forecaster, to_hourly
 
     key = None if as_of is None else str(as_of)
@@ -355,7 +356,7 @@ def _liquidation_forecaster(
     else:
         hourly = to_hourly(frame)
         forecaster = liquidation_forecaster(hourly, as_of)
-        marks = "mark" if "mark_close" in hourly.columns else "last-price"
+        marks = "mark" if reads_mark(hourly) else "last-price"
         when = as_of if as_of is not None else hourly.index[-1] + pd.Timedelta("1h")
         source = f"{str(frame.attrs.get('source', '')) or 'history'} ({marks} bars, hourly)"
         info = forecaster_info(forecaster, as_of=when, source=source)

@@ -372,3 +372,32 @@ def test_a_line_that_cannot_be_known_is_left_out(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"Q_1h\.csv, row 2, 2024-01-01T02:00:00Z: high is below low"):
         load_ohlcv(p)
     assert check_file(p).issues[0].line is None
+
+
+def _mark_rows(n: int = 5) -> list[str]:
+    return [f"{row},10.1,10.9,9.2,10.4" for row in _bars(n)]
+
+
+def test_mark_columns_travel_with_the_bars_and_obey_the_price_rules(tmp_path: Path) -> None:
+    head = "timestamp,open,high,low,close,volume,mark_open,mark_high,mark_low,mark_close\n"
+    p = tmp_path / "TEST_1h.csv"
+    p.write_text(head + "\n".join(_mark_rows()) + "\n")
+    f = load_ohlcv(p)
+    assert list(f.columns[-4:]) == ["mark_open", "mark_high", "mark_low", "mark_close"]
+    assert f["mark_high"].iloc[0] == 10.9
+    rows = _mark_rows()
+    rows[3] = rows[3].replace(",10.9,9.2,", ",9.0,9.2,")  # mark high below mark low
+    p.write_text(head + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"row 3 \(line 5\).*mark_high is below mark_low, was 9\.0"):
+        load_ohlcv(p)
+    # A partial set would be read as last-price bars by the forecasts: refused, naming what is missing.
+    p.write_text("timestamp,open,high,low,close,volume,mark_close\n" + "\n".join(f"{r},10.4" for r in _bars()) + "\n")
+    with pytest.raises(DataError, match=r"missing \['mark_high', 'mark_low'\]"):
+        load_ohlcv(p)
+    # Gaps filled flat fill the mark flat too (at the previous mark close).
+    rows = _mark_rows(6)
+    del rows[2]
+    p.write_text(head + "\n".join(rows) + "\n")
+    filled = load_ohlcv(p, gaps="fill")
+    assert filled["mark_low"].iloc[2] == filled["mark_close"].iloc[1] == 10.4
+    assert not filled.isna().any().any()

@@ -226,3 +226,48 @@ def test_vol_and_var_agree_everywhere(world: dict[str, Any], tmp_path: Path) -> 
     # levguard size: the library and the CLI (--json) report the same vol.
     assert size_account(world["spec"], POLICY, history=bars).volatility == vol
     assert _size_cli(world, tmp_path)["volatility"] == vol
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_history_file_keeps_its_mark_bars(world: dict[str, Any], tmp_path: Path, suffix: str) -> None:
+    # The same bars as a file (last price and mark_* columns): `levguard risk` and `levguard size`
+    # forecast on the mark, as the library does with the frame (the loader kept only the last
+    # price, and both commands forecast on it).
+    from levguard.data.loaders import save_frame
+
+    bars = world["bars"].copy()
+    bars["volume"] = 1.0
+    bars.index.name = "timestamp"
+    history = tmp_path / f"BTCUSDT_1h{suffix}"
+    save_frame(bars, history)
+    spec = {k: v for k, v in world["spec"].items() if k != "tiers"}
+    acc = tmp_path / "account.json"
+    acc.write_text(json.dumps(spec))
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    res = CliRunner().invoke(app, ["size", str(acc), "--policy", str(pol), "--history", str(history), "--json"])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["positions"]
+    assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
+    res = CliRunner().invoke(app, ["risk", str(acc), "--history", str(history), "--json", "--sims", "200"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    (row,) = out["accounts"][0]["prob_liquidation"]
+    assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(world["expected"])
+    assert "(mark bars, hourly)" in out["liquidation_forecast"]["source"]
+
+
+def test_the_source_says_mark_only_when_the_mark_is_read(world: dict[str, Any]) -> None:
+    # mark_close alone does not make the forecasts read the mark (they need its high and low too).
+    bars = world["bars"].drop(columns=["mark_open", "mark_high", "mark_low"])
+    rep = risk_report(world["spec"], history=bars, n_sims=200).to_dict()
+    assert "(last-price bars, hourly)" in rep["liquidation_forecast"]["source"]
+    assert rep["volatility"]["series"] == "last price"
+
+
+@pytest.mark.parametrize("as_of", ["2300-01-01T00:00Z", pd.Timestamp("1500-01-01", tz="UTC")])
+def test_an_as_of_beyond_nanoseconds_is_an_input_error(world: dict[str, Any], as_of: Any) -> None:
+    from levguard.errors import InputError
+
+    with pytest.raises(InputError, match="as_of must lie between 1677-09-22 and 2262-04-11 UTC"):
+        liquidation_forecasts(world["bars"], as_of, "long", 0.1, 1)
