@@ -4,15 +4,15 @@
 
 Run: ``.venv/bin/python bench/screening_error.py [--symbols BTCUSDT,ETHUSDT] [--json out.json]``.
 
-Both sides hold a long perpetual rebalanced to the policy's target leverage at every bar (the
-engine with ``rebalance="band"``, which trades to target every bar, fills at the next open on
+Both sides hold a long, then a short, perpetual rebalanced to the policy's target leverage at
+every bar (the engine with ``rebalance="band"``, which trades to target every bar, fills at the next open on
 Binance's tiers with intrabar liquidation; the screening evaluator on close-to-close returns with
 the first tier's maintenance rate), fee 5 bp per traded notional, no funding, no slippage.
 Windows: calendar years of the hourly bars in ``../shared/data`` (the embedded default market
 when that folder is absent).  Reported per policy: the largest absolute gap over the windows in
 total return, Sharpe ratio and maximum drawdown, how often the two disagree on a liquidation,
 and, per window, whether they pick the same leverage from the candidates (what a walk-forward
-screen has to get right).
+screen has to get right).  ``--sides long`` measures the long side only.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FEE = 0.0005
 MMR = 0.004  # Binance BTCUSDT/ETHUSDT first tier
 CANDIDATES = (1.0, 2.0, 3.0, 5.0, 10.0)
+SIDES = {"long": 1, "short": -1}
 
 
 def _frame(symbol: str) -> pd.DataFrame:
@@ -56,8 +57,10 @@ def _frame(symbol: str) -> pd.DataFrame:
     return df
 
 
-def _engine(df: pd.DataFrame, policy: Any) -> dict[str, float]:
-    res = run(df, BuyAndHold(), policy, fees=FEE, rebalance="band", slippage=0.0)
+def _engine(df: pd.DataFrame, policy: Any, side: int) -> dict[str, float]:
+    # A constant signal of -1 holds the short at the policy's leverage.
+    strategy: Any = BuyAndHold() if side > 0 else np.full(len(df), -1.0)
+    res = run(df, strategy, policy, fees=FEE, rebalance="band", slippage=0.0)
     m = res.metrics
     return {
         "total_return": float(m["total_return"]),
@@ -67,11 +70,11 @@ def _engine(df: pd.DataFrame, policy: Any) -> dict[str, float]:
     }
 
 
-def _screen(df: pd.DataFrame, policy: Any) -> dict[str, float]:
+def _screen(df: pd.DataFrame, policy: Any, side: int) -> dict[str, float]:
     close = df["close"].to_numpy()
     logret = np.r_[0.0, np.diff(np.log(close))]
     lev = policy.leverage_path(SeriesInputs(logret))
-    m = evaluate_path(lev, logret, 8760.0, fee_rate=FEE, maint_margin_rate=MMR)
+    m = evaluate_path(lev, logret, 8760.0, fee_rate=FEE, maint_margin_rate=MMR, side=side)
     return {
         "total_return": float(m.total_return),
         "sharpe": float(m.sharpe),
@@ -83,8 +86,10 @@ def _screen(df: pd.DataFrame, policy: Any) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
+    ap.add_argument("--sides", default="long,short")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    sides = [SIDES[name] for name in args.sides.split(",")]
     policies: dict[str, Any] = {f"fixed {lev:g}x": FixedLeverage(lev) for lev in CANDIDATES}
     policies["vol target 60 %, max 5x"] = VolatilityTarget(target_vol=0.6, max_leverage=5.0)
     rows = []
@@ -94,22 +99,32 @@ def main() -> int:
         for year, win in df.groupby(df.index.year):
             if len(win) < 24 * 200:
                 continue
-            growth: dict[str, tuple[float, float]] = {}
-            for name, policy in policies.items():
-                e = _engine(win, policy)
-                s = _screen(win, policy)
-                row: dict[str, Any] = {"symbol": symbol, "year": int(year), "policy": name}
-                row.update({f"engine_{k}": v for k, v in e.items()})
-                row.update({f"screen_{k}": v for k, v in s.items()})
-                rows.append(row)
-                if name.startswith("fixed"):
-                    growth[name] = (e["total_return"], s["total_return"])
-            best_engine = max(growth, key=lambda k: growth[k][0])
-            best_screen = max(growth, key=lambda k: growth[k][1])
-            choices.append({"symbol": symbol, "year": int(year), "engine": best_engine, "screen": best_screen})
+            for side in sides:
+                side_name = "long" if side > 0 else "short"
+                growth: dict[str, tuple[float, float]] = {}
+                for name, policy in policies.items():
+                    e = _engine(win, policy, side)
+                    s = _screen(win, policy, side)
+                    row: dict[str, Any] = {"symbol": symbol, "year": int(year), "side": side_name, "policy": name}
+                    row.update({f"engine_{k}": v for k, v in e.items()})
+                    row.update({f"screen_{k}": v for k, v in s.items()})
+                    rows.append(row)
+                    if name.startswith("fixed"):
+                        growth[name] = (e["total_return"], s["total_return"])
+                best_engine = max(growth, key=lambda k: growth[k][0])
+                best_screen = max(growth, key=lambda k: growth[k][1])
+                choices.append(
+                    {
+                        "symbol": symbol,
+                        "year": int(year),
+                        "side": side_name,
+                        "engine": best_engine,
+                        "screen": best_screen,
+                    }
+                )
     table = pd.DataFrame(rows)
     summary = []
-    for name, g in table.groupby("policy", sort=False):
+    for (side_name, name), g in table.groupby(["side", "policy"], sort=False):
         # Gaps over the windows where both agree on the liquidation (a ruined run has no Sharpe).
         agree = g[g["engine_liquidated"] == g["screen_liquidated"]]
 
@@ -118,6 +133,7 @@ def main() -> int:
 
         summary.append(
             {
+                "side": side_name,
                 "policy": name,
                 "windows": len(g),
                 "liquidation_disagreements": int(len(g) - len(agree)),
@@ -130,12 +146,14 @@ def main() -> int:
                 ),
             }
         )
-    same = sum(c["engine"] == c["screen"] for c in choices)
     print(pd.DataFrame(summary).to_string(index=False))
-    print(f"best fixed leverage by total return: the same in {same} of {len(choices)} windows")
-    for c in choices:
-        if c["engine"] != c["screen"]:
-            print(f"  differs: {c['symbol']} {c['year']}: engine {c['engine']}, screen {c['screen']}")
+    for side_name in dict.fromkeys(c["side"] for c in choices):
+        mine = [c for c in choices if c["side"] == side_name]
+        same = sum(c["engine"] == c["screen"] for c in mine)
+        print(f"{side_name}: best fixed leverage by total return: the same in {same} of {len(mine)} windows")
+        for c in mine:
+            if c["engine"] != c["screen"]:
+                print(f"  differs: {c['symbol']} {c['year']}: engine {c['engine']}, screen {c['screen']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "choices": choices, "rows": rows}, indent=1))
     return 0

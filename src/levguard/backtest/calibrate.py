@@ -319,11 +319,13 @@ def evaluate_path(
     With simple returns ``r_t = exp(logret_t) - 1`` and side ``s``::
 
         g_t = L_{t-1} s r_t - fee |L_{t-1} - l_{t-1}| - s f_t L_{t-1}
-        E_t = E_{t-1} (1 + g_t),      l_t = L_{t-1} (1 + s r_t) / (1 + g_t)
+        E_t = E_{t-1} (1 + g_t),      l_t = L_{t-1} (1 + r_t) / (1 + g_t)
 
     ``l_t`` is the leverage after the bar's drift and before rebalancing (so the fee is paid on
     the notional actually traded at the close of ``t - 1``; the first entry from flat pays
-    ``fee L``).  Funding is charged on the entry notional ``L_{t-1} E_{t-1}``.
+    ``fee L``).  The drifted notional ``|q| P_t`` follows the price on either side: a short's
+    grows by ``1 + r_t`` when the price rises, as a long's does.  Funding is charged on the entry
+    notional ``L_{t-1} E_{t-1}``.
 
     Liquidation is an approximation until the event-driven backtester: bar ``t`` liquidates when
     ``1 + g_t <= mmr L_{t-1}`` (for ``fee = f = 0``: ``L s r_t <= -(1 - mmr L)``), using the

@@ -15,13 +15,19 @@ Semantics shared by every kernel (bars ``t`` of a window ``[start, stop)``, ``st
 
       g_t = L_{t-1} s r_t - fee * |L_{t-1} - l_{t-1}| - s f_t L_{t-1}
       E_t = E_{t-1} (1 + g_t)
-      l_t = L_{t-1} (1 + s r_t) / (1 + g_t)          (leverage drifted by the bar, pre-rebalance)
+      l_t = L_{t-1} (1 + r_t) / (1 + g_t)            (leverage drifted by the bar, pre-rebalance)
 
   with side ``s = +1`` (long) or ``-1`` (short), per-bar funding rate ``f_t`` (positive: longs
   pay) and ``l_{start-1} = 0``.  With fees the loop runs in cash units (the same recursion
   without a division on the loop-carried chain), with the drifted notional ``N_t = l_t E_t``::
 
       E_t = E_{t-1} (1 + L_{t-1} s r_t - s f_t L_{t-1}) - fee |L_{t-1} E_{t-1} - N_{t-1}|
+      N_t = L_{t-1} E_{t-1} (1 + r_t)
+
+  The drifted notional is ``|q| P_t``: it follows the price whatever the side, so a short's
+  grows when the price rises (``1 + r_t``, not ``1 + s r_t``, which undercharged a short's
+  rebalancing: a 1x short after a 10 % rise paid the fee on 1 % of its equity instead of the
+  21 % it buys back, as the event-driven backtester fills it).
 
 * Liquidation (approximation until the event-driven backtester): bar ``t`` liquidates when
   ``1 + g_t <= mmr * L_{t-1}`` (equity after the bar's close-to-close move at or below the
@@ -134,7 +140,8 @@ def _window(
             # In cash units (equity E, drifted notional N): no division on the loop-carried chain.
             e_new = e * (1.0 + gross) - fee_rate * abs(prev * e - notional)
             g = e_new / e - 1.0
-            notional = prev * e * (1.0 + sr)
+            # |q| P_t: the position's notional follows the price, long or short.
+            notional = prev * e * (1.0 + simple[t])
         else:
             g = gross
             e_new = e * (1.0 + g)
@@ -216,7 +223,8 @@ def equity_path_py(
 
     Notes
     -----
-    ``E_t = E_{t-1}(1 + g_t)``, ``g_t = L_{t-1} s r_t - fee |L_{t-1} - l_{t-1}| - s f_t L_{t-1}``.
+    ``E_t = E_{t-1}(1 + g_t)``, ``g_t = L_{t-1} s r_t - fee |L_{t-1} - l_{t-1}| - s f_t L_{t-1}``,
+    ``l_t = L_{t-1} (1 + r_t) / (1 + g_t)`` (the notional ``|q| P`` follows the price on both sides).
     """
     _window(lev, 1.0, math.inf, simple, funding, has_funding, fee_rate, mmr, side, start, stop, equity_out, True, stats)
 
