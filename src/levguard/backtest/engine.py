@@ -151,6 +151,11 @@ class BacktestResult:
         What the run could not see: where the bars skip bars (no funding, fills or liquidation
         checks inside such a gap; :func:`levguard.data.frames.gap_note`), and a run shorter than
         :data:`SHORT_RUN_DAYS`, whose annualised figures extrapolate a few bars.
+    traded_notional : float
+        Notional traded over the run, settlement currency: ``|qty| price`` (inverse:
+        ``|qty| / price``) of every fill and liquidation
+        (:func:`~levguard.kernels.backtest_orders.traded_notional`), the numerator of
+        ``metrics["turnover"]`` (whose denominator is the mean equity up to the ruin).
     """
 
     equity: pd.Series
@@ -164,6 +169,7 @@ class BacktestResult:
     instruments: dict[str, pd.DataFrame] = field(default_factory=dict)
     ruined_at: pd.Timestamp | None = None
     notes: tuple[str, ...] = ()
+    traded_notional: float = 0.0
 
 
 @dataclass
@@ -724,4 +730,5 @@ def _result(
         instruments,
         ruined_at,
         notes=notes,
+        traded_notional=traded,
     )

@@ -635,7 +635,7 @@ def walk_forward(
                 fees.append(res.fees.to_numpy()[offset:].copy())
                 fees[-1][-1] += close_fees
                 funding.append(res.funding.to_numpy()[offset:])
-                traded += float(res.metrics["turnover"]) * float(res.equity.mean()) + close_notional
+                traded += res.traded_notional + close_notional
                 window_liq = int(res.metrics["n_liquidations"])
                 n_liq += window_liq
                 if res.ruined_at is not None:  # (in the flat warm-up at the latest at the test's first bar)

@@ -114,6 +114,24 @@ def test_a_ruined_window_leaves_the_rest_flat() -> None:
     assert (tail == tail.iloc[0]).all()
 
 
+def test_a_ruined_windows_turnover_is_its_traded_notional_over_the_equity_before_the_ruin() -> None:
+    # 40x from window 0's first bar: ruined at its bar 36 of 400.  The stitched turnover is what
+    # the window traded over the mean equity up to the ruin (as the engine's own turnover); it
+    # multiplied the engine's turnover back by the mean over all 400 bars, zeros after the ruin
+    # included, and reported 33.4 instead of 361.2.
+    wf = walk_forward(DF, {"hold": BuyAndHold()}, {"40x": 40.0}, train_bars=800, test_bars=400, warmup_bars=0,
+                      objective="total_return")  # fmt: skip
+    res = run(DF.iloc[800:1200], BuyAndHold(), 40.0)
+    assert res.ruined_at == wf.ruined_at
+    traded = float((res.trades["qty"].abs() * res.trades["price"]).sum())
+    traded += float((res.liquidations["qty"] * res.liquidations["price"]).sum())
+    assert res.traded_notional == pytest.approx(traded, rel=1e-12)
+    ruin = int(wf.equity.index.get_loc(wf.ruined_at))
+    assert 0 < ruin < 399
+    assert wf.metrics["turnover"] == pytest.approx(traded / wf.equity.iloc[: ruin + 1].mean(), rel=1e-12)
+    assert wf.metrics["turnover"] == pytest.approx(res.metrics["turnover"], rel=1e-12)
+
+
 def test_a_lower_is_better_objective_is_minimised() -> None:
     # objective="max_drawdown" chose the configuration with the deepest drawdown in every window.
     small = DF.iloc[:900]
