@@ -5,6 +5,7 @@ the path-dependent ones (drawdown control, CPPI) the kernel evaluates on the run
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -14,8 +15,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from levguard.core.risk.forecast import ForecastPath, HourlyBars, forecast_path
-from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs
-from levguard.core.sizing.policies import CPPI, DrawdownControl
+from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs, SizingDecision, SizingState
+from levguard.core.sizing.policies import CPPI, DrawdownControl, Kelly, VolatilityTarget
 from levguard.core.sizing.venue import LiquidationBudget
 from levguard.core.validate import number
 from levguard.errors import InputError
@@ -23,6 +24,68 @@ from levguard.kernels.backtest_records import Market
 from levguard.kernels.sizing import ewma_vol_path_nb
 
 FloatArray = npt.NDArray[np.float64]
+
+# The run's shared volatility forecast is the estimate of a VolatilityTarget's defaults:
+# RiskMetrics EWMA, lambda 0.94, forecasts after a 30-bar warm-up (derived, not copied).
+_VT_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(VolatilityTarget)}
+SHARED_VOL_LAM: float = float(_VT_DEFAULTS["lam"])
+SHARED_VOL_WARMUP: int = int(_VT_DEFAULTS["lookback"])
+_SHARED_ESTIMATOR = (str(_VT_DEFAULTS["estimator"]), SHARED_VOL_WARMUP, SHARED_VOL_LAM)
+
+
+@dataclasses.dataclass(frozen=True)
+class _OwnVolEstimate:
+    # A policy that estimates its volatility itself with its own settings: the run's shared
+    # forecast is withheld from it (leverage_path and decide see vol_forecast None).
+    policy: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.policy.name)
+
+    @property
+    def cap(self) -> float:
+        return float(self.policy.cap)
+
+    def decide(self, state: SizingState) -> SizingDecision:
+        decision: SizingDecision = self.policy.decide(dataclasses.replace(state, vol_forecast=None))
+        return decision
+
+    def leverage_path(self, inputs: SeriesInputs) -> FloatArray:
+        return np.asarray(self.policy.leverage_path(dataclasses.replace(inputs, vol_forecast=None)), dtype=float)
+
+
+def _estimator(policy: Any) -> tuple[str, int, float] | None:
+    # The volatility estimator settings of a policy that has its own (None for the others).
+    if isinstance(policy, VolatilityTarget):
+        return (policy.estimator, policy.lookback, policy.lam)
+    if isinstance(policy, Kelly):
+        return (policy.sigma_estimator, policy.lookback, policy.lam)
+    return None
+
+
+def _own_estimators(policy: Any) -> Any:
+    """``policy`` with every VolatilityTarget and Kelly whose estimator settings are not the
+    shared forecast's (``estimator``/``sigma_estimator``, ``lookback``, ``lam``) estimating its
+    own volatility, also inside composites and regime switches (the caller's policy is not
+    modified).  The defaults are the shared forecast, so they give the same path either way."""
+    settings = _estimator(policy)
+    if settings is not None:
+        return policy if settings == _SHARED_ESTIMATOR else _OwnVolEstimate(policy)
+    if isinstance(policy, Composite):
+        members = tuple(_own_estimators(p) for p in policy.policies)
+        if all(m is p for m, p in zip(members, policy.policies, strict=True)):
+            return policy
+        return Composite(*members, name=policy.name)
+    members_map = getattr(policy, "policies", None)
+    if isinstance(members_map, Mapping):
+        changed = {k: _own_estimators(v) for k, v in members_map.items()}
+        if all(changed[k] is v for k, v in members_map.items()):
+            return policy
+        clone = copy.copy(policy)
+        object.__setattr__(clone, "policies", changed)
+        return clone
+    return policy
 
 
 def _with_context(policy: Any, ctx: MarketContext) -> Any:
@@ -129,9 +192,10 @@ def _leverage(
     if isinstance(policy, Policy):
         returns = np.concatenate(([0.0], np.diff(np.log(close))))
         # Every policy gets the same no-look-ahead volatility forecast: RiskMetrics EWMA
-        # (lambda 0.94) of returns up to t, annualised, after a 30-bar warm-up (NaN before).
+        # (lambda 0.94) of returns up to t, annualised, after a 30-bar warm-up (NaN before);
+        # a VolatilityTarget or Kelly with other estimator settings estimates its own.
         vol = np.empty(n)
-        ewma_vol_path_nb(returns, 0.94, 30, ppy, vol)
+        ewma_vol_path_nb(returns, SHARED_VOL_LAM, SHARED_VOL_WARMUP, ppy, vol)
         inputs = SeriesInputs(
             returns=returns,
             periods_per_year=ppy,
@@ -140,7 +204,7 @@ def _leverage(
             equity=np.full(n, equity0),
             liquidation_forecasts=forecasts,
         )
-        chosen: Any = _with_context(policy, ctx) if ctx is not None else policy
+        chosen: Any = _own_estimators(_with_context(policy, ctx) if ctx is not None else policy)
         path = np.asarray(chosen.leverage_path(inputs))
         if path.shape != (n,):
             raise InputError(f"policy: leverage_path must return {n} values, had shape {path.shape}")

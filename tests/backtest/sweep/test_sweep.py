@@ -341,3 +341,16 @@ def test_a_swept_taker_fee_takes_the_liquidation_fee_of_the_runs_rule() -> None:
         res = run(df, BuyAndHold(), 40.0, liquidation="deribit", fees=row.taker_fee)
         assert row.final_equity == res.equity.iloc[-1]
         assert row.n_liquidations == res.metrics["n_liquidations"]
+
+
+def test_a_swept_volatility_estimator_changes_the_rows() -> None:
+    # The run's shared EWMA forecast (lambda 0.94, 30 bars) answered for every VolatilityTarget:
+    # lam x estimator x lookback gave one row eight times.  Each setting now estimates its own;
+    # close_to_close has no lam, so those rows pair up.
+    grid = {"target_vol": [0.6], "lam": [0.5, 0.99], "estimator": ["ewma", "close_to_close"], "lookback": [5, 200]}
+    t = sweep(DF.iloc[:800], BuyAndHold(), {"vt": (VolatilityTarget, grid)})
+    assert len(t) == 8
+    assert t["total_return"].nunique() == 6
+    row = t[(t.lam == 0.5) & (t.estimator == "ewma") & (t.lookback == 5)].iloc[0]
+    single = run(DF.iloc[:800], BuyAndHold(), VolatilityTarget(target_vol=0.6, lam=0.5, lookback=5))
+    assert row["total_return"] == pytest.approx(single.metrics["total_return"], rel=1e-12)
