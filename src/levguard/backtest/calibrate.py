@@ -123,8 +123,10 @@ class SearchResult:
     """Outcome of a parameter search on one window.
 
     ``table`` has one row per candidate: its parameters, the :class:`Metrics` fields,
-    ``feasible`` and ``score`` (the objective, ``-inf`` when infeasible or NaN), in candidate
-    order.  ``best_params`` is None when no candidate is feasible.
+    ``liq_prob``, ``feasible`` and ``score`` (the objective, ``-inf`` when infeasible or NaN), in
+    candidate order; a parameter named like one of those columns is prefixed ``policy_`` (e.g.
+    DrawdownControl's ``policy_max_drawdown``), as in :func:`levguard.backtest.sweeps.sweep`.
+    ``best_params`` (unprefixed) is None when no candidate is feasible.
     """
 
     best_params: dict[str, Any] | None
@@ -660,12 +662,13 @@ def _search(
     win = _check_window(*_check_pair(window, "window"), problem.n)
     levs = _paths(factory, candidates, problem.inputs)
     arrays, feasible, score, lp = problem.search(levs, [win])[0]
+    metrics: dict[str, Any] = {**arrays, "liq_prob": lp, "feasible": feasible, "score": score}
+    # A parameter named like a metric column (DrawdownControl's max_drawdown) is prefixed
+    # ``policy_``, as in the backtester's sweep table; the metric was written over it.
     table = pd.DataFrame(candidates)
-    for k, v in arrays.items():
+    table.columns = [f"policy_{k}" if k in metrics else k for k in table.columns]
+    for k, v in metrics.items():
         table[k] = v
-    table["liq_prob"] = lp
-    table["feasible"] = feasible
-    table["score"] = score
     best = _best(score)
     return SearchResult(
         best_params=None if best is None else dict(candidates[best]),

@@ -166,3 +166,24 @@ def test_a_feasible_infinite_score_is_chosen() -> None:
     assert np.isinf(res.table["score"]).all()
     assert res.best_index == 0
     assert res.best_params == {"leverage": 2.0}
+
+
+def test_a_parameter_named_like_a_metric_keeps_its_values_in_the_table(gbm: np.ndarray) -> None:
+    # DrawdownControl's max_drawdown swept over 0.05, 0.3, 0.6 read 0.271, 0.496, 0.559 in the
+    # table: the metric of the same name was written over the parameter.
+    from levguard.core.sizing.policies import DrawdownControl
+
+    x = gbm[:600]
+    inputs = SeriesInputs(returns=x, periods_per_year=PPY, equity=10_000.0 * np.exp(np.cumsum(x)))
+    grid = {"max_drawdown": [0.05, 0.3, 0.6], "base_leverage": [2.0]}
+    for res in (
+        grid_search(DrawdownControl, grid, inputs),
+        random_search(DrawdownControl, {"max_drawdown": [0.05, 0.3, 0.6], "base_leverage": [2.0]}, 6, 0, inputs),
+    ):
+        assert set(res.table["policy_max_drawdown"]) <= {0.05, 0.3, 0.6}
+        assert "base_leverage" in res.table.columns  # no clash, no prefix
+        for _, row in res.table.iterrows():
+            metrics = evaluate_path(DrawdownControl(row["policy_max_drawdown"], 2.0).leverage_path(inputs), x, PPY)
+            assert row["max_drawdown"] == pytest.approx(metrics.max_drawdown, rel=1e-12)
+        assert res.best_params is not None
+        assert set(res.best_params) == {"max_drawdown", "base_leverage"}
