@@ -478,6 +478,12 @@ class WalkForward:
     ruined_at : Timestamp or None
         The bar at whose close a test window's run was ruined (the later windows stay flat at
         what was left); None when never.
+    untested_bars : int
+        Bars after the last test window, fewer than ``test_bars``, that no window tests (the
+        partial last window is dropped, as :func:`levguard.backtest.walkforward.screen_walk_forward`
+        drops it); 0 when the windows end at the last bar.
+    untested_start : Timestamp or None
+        The first of those bars; None when there are none.
     """
 
     windows: pd.DataFrame
@@ -485,6 +491,8 @@ class WalkForward:
     metrics: dict[str, float]
     stability: dict[str, float]
     ruined_at: pd.Timestamp | None = None
+    untested_bars: int = 0
+    untested_start: pd.Timestamp | None = None
 
 
 def _slice(data: object, a: int, b: int) -> object:
@@ -532,7 +540,9 @@ def walk_forward(
     data, strategies, policies, grid, scheduler, **run_kwargs
         As for :func:`sweep` (the sweep runs on each training window).
     train_bars, test_bars : int
-        Window lengths in bars; windows roll forward by ``test_bars``.
+        Window lengths in bars; windows roll forward by ``test_bars`` while a whole test window
+        fits.  The bars after the last one (fewer than ``test_bars``) are not tested: the result
+        counts them in ``untested_bars`` from ``untested_start``.
     objective : str
         Metric of the sweep table to optimise (e.g. ``sharpe``, ``cagr``, ``max_drawdown``).
     constraints : mapping column -> upper bound, optional
@@ -601,11 +611,13 @@ def walk_forward(
     ruined_at: pd.Timestamp | None = None
     ruin_pos: int | None = None
     stitched_len = 0
+    tested_to = 0
     # One Dask client (and for "local" one cluster) for every window's sweep.
     n_windows = max(1, (n - train_bars) // test_bars)
     with dask_client(scheduler) as client, Progress(progress, n_windows, "walk-forward windows") as advance:
         for s in range(0, n - train_bars - test_bars + 1, test_bars):
             a, b, c = s, s + train_bars, s + train_bars + test_bars
+            tested_to = c
             train = _slice(data, a, b)
             chosen: pd.Series | None = None
             choice: tuple[int, ...] | None = None
@@ -707,7 +719,9 @@ def walk_forward(
         "n_windows": float(len(choices)),
         "n_flat": float(len(choices) - len(made)),
     }
-    return WalkForward(pd.DataFrame(rows), stitched, metrics, stability, ruined_at)
+    # The bars after the last test window (fewer than test_bars): not tested, reported.
+    untested_start = _index_of(data)[tested_to] if tested_to < n else None
+    return WalkForward(pd.DataFrame(rows), stitched, metrics, stability, ruined_at, n - tested_to, untested_start)
 
 
 def _ruined_by_close(prep: Prepared, equity: float, equity0: float) -> bool:

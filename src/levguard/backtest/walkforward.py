@@ -65,6 +65,9 @@ class WalkForwardResult:
         ``modal_share`` (share of windows choosing the most frequent parameter set),
         ``modal_params``, ``n_distinct`` and, per numeric parameter, ``std_<name>`` and
         ``cv_<name>`` (standard deviation and coefficient of variation across windows).
+    untested_bars : int
+        Bars after the last test window that no test window covers: a partial last window is
+        dropped (0 when the windows end at the last bar).
     """
 
     windows: pd.DataFrame
@@ -75,6 +78,7 @@ class WalkForwardResult:
     stability: dict[str, Any]
     scheme: str
     objective: str
+    untested_bars: int = 0
 
     def summary(self) -> pd.DataFrame:
         """Compact per-window table: windows, choice, in- and out-of-sample objective and drawdown."""
@@ -160,7 +164,8 @@ def walk_forward(
     scheme : {"rolling", "anchored"}
         Rolling: training window ``[s, s + train)``; anchored: ``[1, s + train)`` (grows).  The
         test window is ``[s + train, s + train + test)`` in both, ``s = 1, 1 + step, ...`` while
-        the test window fits (a partial last window is dropped).
+        the test window fits (a partial last window is dropped; its bars are counted in
+        ``untested_bars`` of the result).
     objective, constraints, fee_rate, funding, maint_margin_rate, side
         As in :func:`grid_search`.
 
@@ -248,6 +253,7 @@ def walk_forward(
         stability=_stability(choices),
         scheme=scheme,
         objective=problem.objective,
+        untested_bars=n - wins[-1][3],
     )
 
 

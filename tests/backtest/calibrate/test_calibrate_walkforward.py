@@ -149,3 +149,11 @@ def test_combined_oos_leaves_out_the_bars_between_test_windows(rets: np.ndarray)
     # Contiguous windows are still one path over the test bars.
     tiled = walk_forward(FixedLeverage, grid, rets, PPY, train=400, test=200, fee_rate=0.0005)
     assert tiled.combined_oos.n_bars == tiled.windows["test_stop"].iloc[-1] - tiled.windows["test_start"].iloc[0]
+
+
+def test_the_bars_after_the_last_whole_test_window_are_counted(rets: np.ndarray) -> None:
+    # 3,000 returns, windows from bar 1: train 500, test 400 tests bars 501..2900; 99 are left.
+    wf = walk_forward(EwmaVolTarget, GRID, rets, PPY, train=500, test=400)
+    assert wf.windows["test_stop"].iloc[-1] == 2901
+    assert wf.untested_bars == 99
+    assert walk_forward(EwmaVolTarget, GRID, rets[:2501], PPY, train=500, test=500).untested_bars == 0

@@ -48,6 +48,20 @@ def test_windows_roll_and_the_equity_is_stitched() -> None:
     assert 0.0 < wf.stability["modal_share"] <= 1.0
 
 
+def test_the_bars_after_the_last_whole_test_window_are_reported_untested() -> None:
+    # 1,700 bars, train 800, test 400: two windows test bars 800..1599; the last 100 are not
+    # tested (they were dropped without a word), as screen_walk_forward drops a partial window.
+    small = DF.iloc[:1700]
+    wf = walk_forward(small, {"hold": BuyAndHold()}, {"2x": 2.0}, train_bars=800, test_bars=400, objective="sharpe")
+    assert len(wf.windows) == 2
+    assert wf.equity.index[-1] == small.index[1599]
+    assert wf.untested_bars == 100
+    assert wf.untested_start == small.index[1600]
+    whole = walk_forward(DF.iloc[:1600], {"hold": BuyAndHold()}, {"2x": 2.0}, train_bars=800, test_bars=400)
+    assert whole.untested_bars == 0
+    assert whole.untested_start is None
+
+
 def test_a_window_replays_as_a_single_run_of_its_choice() -> None:
     wf = _wf(DF, warmup_bars=0)
     row = wf.windows.iloc[1]
