@@ -81,12 +81,17 @@ class WalkForwardResult:
     untested_bars: int = 0
 
     def summary(self) -> pd.DataFrame:
-        """Compact per-window table: windows, choice, in- and out-of-sample objective and drawdown."""
+        """Compact per-window table: windows, choice, in- and out-of-sample objective and drawdown.
+
+        The metric columns are NaN for a window without a feasible choice, also when no window
+        had one (then there are no ``param_`` columns).
+        """
         obj = _OBJ_COLUMN[self.objective]
         cols = ["train_start", "train_stop", "test_start", "test_stop"]
         cols += [c for c in self.windows.columns if c.startswith("param_")]
         cols += [f"is_{obj}", f"oos_{obj}", "is_max_drawdown", "oos_max_drawdown", "oos_liquidated"]
-        return self.windows[cols].copy()
+        # No feasible window left no metric column at all (a KeyError): reindex adds them as NaN.
+        return self.windows.reindex(columns=cols)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,16 +109,21 @@ def _wf_windows(n: int, train: int, test: int, step: int, scheme: str) -> list[t
     return out
 
 
-def _stability(choices: list[dict[str, Any] | None]) -> dict[str, Any]:
+def _stability(choices: list[dict[str, Any] | None], picks: list[int | None]) -> dict[str, Any]:
+    # Choices are counted by candidate index (picks), not by their values: a parameter value may
+    # be unhashable (a RegimeSwitch's mapping of member policies was a TypeError here).  Equal
+    # candidates (repeated random draws) score alike and ties go to the first, so one index
+    # stands for each distinct parameter set.
     made = [c for c in choices if c is not None]
     out: dict[str, Any] = {"n_windows": len(choices), "n_chosen": len(made)}
     if not made:
         out.update(modal_share=math.nan, modal_params=None, n_distinct=0)
         return out
-    keys = [tuple(sorted(c.items())) for c in made]
-    counts = Counter(keys)
+    counts = Counter(p for p in picks if p is not None)
     modal, count = counts.most_common(1)[0]
-    out.update(modal_share=count / len(choices), modal_params=dict(modal), n_distinct=len(counts))
+    modal_params = next(c for c, p in zip(choices, picks, strict=True) if p == modal) or {}
+    modal_params = dict(sorted(modal_params.items()))  # by name, as the counted items were
+    out.update(modal_share=count / len(choices), modal_params=modal_params, n_distinct=len(counts))
     for name in made[0]:
         vals = [c[name] for c in made]
         if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in vals):
@@ -250,7 +260,7 @@ def walk_forward(
         in_sample=is_m,
         out_of_sample=oos_m,
         combined_oos=_metrics_at(_metrics_arrays(comb_stats, ppy), 0),
-        stability=_stability(choices),
+        stability=_stability(choices, [row["candidate"] for row in rows]),
         scheme=scheme,
         objective=problem.objective,
         untested_bars=n - wins[-1][3],

@@ -157,3 +157,34 @@ def test_the_bars_after_the_last_whole_test_window_are_counted(rets: np.ndarray)
     assert wf.windows["test_stop"].iloc[-1] == 2901
     assert wf.untested_bars == 99
     assert walk_forward(EwmaVolTarget, GRID, rets[:2501], PPY, train=500, test=500).untested_bars == 0
+
+
+def test_summary_without_any_feasible_window_has_nan_metrics(rets: np.ndarray) -> None:
+    # No window had a feasible choice: summary() raised KeyError ('is_sharpe' not in the windows).
+    wf = walk_forward(EwmaVolTarget, GRID, rets[:1200], PPY, train=500, test=300, constraints={"max_drawdown": 1e-9})
+    s = wf.summary()
+    assert len(s) == len(wf.windows) == 2
+    assert list(s.columns) == [
+        "train_start", "train_stop", "test_start", "test_stop",
+        "is_sharpe", "oos_sharpe", "is_max_drawdown", "oos_max_drawdown", "oos_liquidated",
+    ]  # fmt: skip
+    assert s[["is_sharpe", "oos_sharpe", "is_max_drawdown", "oos_max_drawdown"]].isna().all().all()
+
+
+def test_unhashable_parameter_values_are_counted_by_candidate() -> None:
+    # A RegimeSwitch's members are a mapping: the stability count was a TypeError (unhashable
+    # dict) after every window had been evaluated.
+    from levguard.core.sizing.regime import RegimeSwitch
+
+    r = gbm_log_returns(900, 0.3, 0.3, PPY, seed=4)
+    members = [
+        {"calm": FixedLeverage(2.0), "stress": FixedLeverage(1.0)},
+        {"calm": FixedLeverage(3.0), "stress": FixedLeverage(0.5)},
+    ]
+    wf = walk_forward(RegimeSwitch, {"policies": members, "lookback": [200]}, r, PPY, train=300, test=200)
+    assert wf.stability["n_chosen"] == len(wf.windows)
+    picks = [members.index(c["policies"]) for c in wf.choices if c is not None]
+    modal = max(set(picks), key=lambda i: (picks.count(i), -picks.index(i)))
+    assert wf.stability["modal_params"]["policies"] == members[modal]
+    assert wf.stability["modal_share"] == picks.count(modal) / len(picks)
+    assert wf.stability["n_distinct"] == len(set(picks))
