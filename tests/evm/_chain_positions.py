@@ -138,6 +138,11 @@ class ChainPositions:
         self.send(self.weth_feed.functions.setAnswer(round(usd * 10**8)))
         self.send(self.morpho_oracle.functions.setPrice(self.weth_morpho_price(usd)))
 
+    def configurator(self) -> Any:
+        """Aave's ``PoolConfigurator`` (the admin is pool and risk admin: it sends as the default)."""
+        provider = self.evm.at("PoolAddressesProvider", self.pool.functions.ADDRESSES_PROVIDER().call())
+        return self.evm.at("PoolConfigurator", provider.functions.getPoolConfigurator().call())
+
     def aave_health_factor(self) -> int:
         """``Pool.getUserAccountData(wallet).healthFactor`` at the latest block (wad)."""
         return int(self.pool.functions.getUserAccountData(self.wallet).call()[5])

@@ -305,3 +305,96 @@ def test_the_wallets_own_debt_token_is_repaid_before_any_withdrawal(
     assert first_repay["qty"] == pytest.approx(1_000.0)
     assert p.tokens["USDC"].functions.balanceOf(p.wallet).call() == 0
     assert p.aave_health_factor() >= int(1.35 * WAD) - 10**12
+
+
+def _ltv0_dai(p: cp.ChainPositions, amount: int) -> Any:
+    # The wallet also supplies DAI (enabled as collateral), then governance offboards DAI: LTV 0,
+    # its threshold kept.  Aave then refuses any withdrawal of an LTV > 0 collateral while DAI is
+    # held (ValidationLogic.validateHFAndLtv: LTV_VALIDATION_FAILED, 57).
+    dai = p.tokens["DAI"]
+    p.send(dai.functions.mint(p.wallet, amount))
+    p.send(dai.functions.approve(p.pool.address, amount), p.wallet)
+    p.send(p.pool.functions.supply(dai.address, amount, p.wallet, 0), p.wallet)
+    configurator = p.configurator()
+    p.send(configurator.functions.configureReserveAsCollateral(dai.address, 0, 8000, 10500))
+    return configurator
+
+
+def test_an_ltv0_collateral_held_is_sold_first(chain: tuple[cp.ChainPositions, Any], tmp_path: Path) -> None:
+    p, swapper = chain
+    _ltv0_dai(p, 500 * WAD)
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    assert action["side"] == "unwind"
+    assert action["status"] == "closed", action
+    orders = list(reversed(store.orders(limit=100)))
+    assert all(o["status"] == "closed" for o in orders), orders
+    withdrawals = [o["symbol"] for o in orders if o["side"] == "withdraw"]
+    assert withdrawals[0] == "DAI"  # all of it: then WETH may leave, on the next read
+    assert "WETH" in withdrawals[1:]
+    assert p.tokens["aDAI"].functions.balanceOf(p.wallet).call() == 0
+    assert p.aave_health_factor() >= int(1.35 * WAD) - 10**12
+
+
+def test_with_no_withdrawal_the_pool_accepts_the_guardian_supplies(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path
+) -> None:
+    # DAI (LTV 0) held and paused: it cannot leave and no other collateral may while it is held.
+    # The unwind plans nothing and the cycle falls back to the wallet's own WETH.
+    p, swapper = chain
+    configurator = _ltv0_dai(p, 500 * WAD)
+    p.send(configurator.functions.setReservePause(p.tokens["DAI"].address, True))
+    p.send(p.tokens["WETH"].functions.mint(20 * WAD), p.wallet)
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    assert (action["side"], action["symbol"], action["status"]) == ("supply", "WETH", "closed"), action
+    assert {o["side"] for o in store.orders(limit=100)} <= {"approve", "supply"}
+    none = store.audit_log(account="aave", event="onchain_unwind_none", limit=1)
+    assert "LTV_VALIDATION_FAILED" in str(none[0]["reasons"])
+    assert p.aave_health_factor() >= int(1.35 * WAD) - 10**12
+
+
+def test_a_crash_after_withdrawing_a_whole_collateral_resumes_its_sale(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # All the DAI withdrawn leaves the position: the next reads no longer carry DAI, the journal
+    # does (its address and decimals), and the resumed step sells it.
+    from levguard.live import onchain_unwind
+
+    p, swapper = chain
+    _ltv0_dai(p, 500 * WAD)
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    aave, _ = venues(p, swapper)
+    g = guardian(Store(url), [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    send = onchain_unwind._Step.send
+
+    async def die_before_swap(self: Any, request: Any, decimals: int, leg: dict[str, Any]) -> bool:
+        if request.kind == "swap":
+            raise Killed("before_swap")
+        return await send(self, request, decimals, leg)
+
+    monkeypatch.setattr(onchain_unwind._Step, "send", die_before_swap)
+    with pytest.raises(Killed):
+        cycle(g)
+    monkeypatch.undo()
+    assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == 500 * WAD
+    store2 = Store(url)
+    aave2, _ = venues(p, swapper)
+    g2 = guardian(store2, [("aave", aave2)], live=True)
+    asyncio.run(g2.reconcile())
+    action = cycle(g2)["aave"]["positions"][0]["action"]
+    g2.flush()
+    assert (action["resumed"]["leg"], action["resumed"]["collateral"]) == ("swap", "DAI")
+    assert action["qty"] == pytest.approx(500.0)
+    assert all(o["status"] == "closed" for o in store2.orders(limit=100))
+    assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == 0  # sold
+    assert p.aave_health_factor() >= WAD

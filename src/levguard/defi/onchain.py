@@ -38,6 +38,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
+from levguard.core.defi.aave import AaveError, validate_hf_and_ltv
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position, to_assets_up
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.risk.forecast import (
@@ -180,12 +181,38 @@ class _Loop(Generic[S]):
     repay: Callable[[S, int], S]
     cap: Callable[[S], int]  # the most one repayment by amount takes
     held: Callable[[S], int]  # collateral x held
+    refused: Callable[[S], str]  # after a withdrawal: why the protocol refuses it ("" accepted)
 
 
 def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
-    # The largest debt and the largest collateral that can be withdrawn (not paused, not borrowed).
+    # The largest debt, and the largest collateral that can be withdrawn (not paused, not borrowed,
+    # one the Pool lets leave: validateHFAndLtv's LTV clause, see unwind_plan's Notes).
     def usd(r: Any, units: int) -> float:
         return float(units * r.price / 10**r.decimals)
+
+    def row(rows: tuple[Any, ...], symbol: str) -> Any:
+        return next(r for r in rows if r.symbol == symbol)
+
+    def change(rows: tuple[Any, ...], symbol: str, **kw: Any) -> tuple[Any, ...]:
+        return tuple(replace(r, **kw) if r.symbol == symbol else r for r in rows)
+
+    def withdrawn(rows: tuple[Any, ...], symbol: str, w: int) -> tuple[Any, ...]:
+        # SupplyLogic.executeWithdraw: withdrawing the whole balance switches the collateral off.
+        left = row(rows, symbol).collateral - w
+        return change(rows, symbol, collateral=left, **({"use_as_collateral": False} if left == 0 else {}))
+
+    def refused(rows: tuple[Any, ...], symbol: str) -> str:
+        # ValidationLogic.validateHFAndLtv on the rows after the withdrawal of ``symbol``.
+        try:
+            validate_hf_and_ltv(rows, symbol, pos.emode_category, pos.version)
+        except AaveError as exc:
+            return str(exc)
+        return ""
+
+    def ltv_refused(r: Any) -> str:
+        # The LTV clause alone: the least withdrawal, the debt left out (the HF clause then passes).
+        rows = tuple(replace(q, debt=0) for q in withdrawn(pos.reserves, r.symbol, 1))
+        return refused(rows, r.symbol)
 
     debts = [r for r in pos.reserves if r.debt > 0 and r.symbol not in read.paused]
     if not debts:
@@ -194,15 +221,13 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
     colls = [r for r in pos.reserves if pos.counted(r) and r.debt == 0 and r.symbol not in read.paused]
     if not colls:
         return "no collateral that can be withdrawn and sold (none counted, borrowed too, or paused)"
-    x = max(colls, key=lambda r: usd(r, r.collateral))
+    verdicts = {r.symbol: ltv_refused(r) for r in colls}
+    allowed = [r for r in colls if not verdicts[r.symbol]]
+    if not allowed:
+        return f"no collateral the Pool lets withdraw: {verdicts[colls[0].symbol]}"
+    x = max(allowed, key=lambda r: usd(r, r.collateral))
     if x.price <= 0 or y.price <= 0:
         return f"a price of 0 ({x.symbol} or {y.symbol}): the sale cannot be valued"
-
-    def row(rows: tuple[Any, ...], symbol: str) -> Any:
-        return next(r for r in rows if r.symbol == symbol)
-
-    def change(rows: tuple[Any, ...], symbol: str, **kw: int) -> tuple[Any, ...]:
-        return tuple(replace(r, **kw) if r.symbol == symbol else r for r in rows)
 
     return _Loop(
         x.symbol,
@@ -212,10 +237,11 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
         Fraction(x.price * 10**y.decimals, y.price * 10**x.decimals),
         pos.reserves,
         lambda rows: _aave.account(pos, rows).health_factor,
-        lambda rows, w: change(rows, x.symbol, collateral=row(rows, x.symbol).collateral - w),
+        lambda rows, w: withdrawn(rows, x.symbol, w),
         lambda rows, r: change(rows, y.symbol, debt=row(rows, y.symbol).debt - r),
         lambda rows: int(row(rows, y.symbol).debt),
         lambda rows: int(row(rows, x.symbol).collateral),
+        lambda rows: refused(rows, x.symbol),
     )
 
 
@@ -248,6 +274,7 @@ def _morpho_loop(pos: MorphoPosition) -> _Loop[Any] | str:
         repaid,
         cap,
         lambda s: int(s[1].collateral),
+        lambda s: "",  # withdrawCollateral's _isHealthy: the floor (> 1) keeps it
     )
 
 
@@ -276,7 +303,7 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
     -------
     UnwindPlan
         Empty (no rounds, nothing repaid first) with a ``reason`` when there is no loop to unwind
-        or no withdrawal is possible.
+        or no withdrawal is possible (the guardian then repays or supplies from the wallet).
 
     Raises
     ------
@@ -286,12 +313,16 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
     Notes
     -----
     The collateral X sold is the largest one that can be withdrawn (Aave: counted, not borrowed,
-    not paused), the debt Y the largest.  On the state ``s`` (health factor ``h``, wad):
+    not paused, and one the Pool lets leave: ``ValidationLogic.validateHFAndLtv`` requires
+    ``!hasZeroLtvCollateral || getLtv() == 0``, so while an LTV-0 collateral is held only LTV-0
+    collateral is withdrawn; checked with :func:`levguard.core.defi.aave.validate_hf_and_ltv`
+    after the withdrawal, a whole balance switched off as ``SupplyLogic.executeWithdraw`` does;
+    none: an empty plan), the debt Y the largest.  On the state ``s`` (health factor ``h``, wad):
 
     1. ``repay_first``: the least of the wallet's Y reaching the target, else all of it (at most
        the repayment cap);
     2. per round, ``floor = min(params.floor_hf, (1 + h) / 2)`` and ``w_max`` the largest
-       withdrawal with ``HF(withdraw(s, w)) >= floor``; ``min_out(w) = floor(w * rate * (1 -
+       withdrawal with ``HF(withdraw(s, w)) >= floor`` that the protocol accepts; ``min_out(w) = floor(w * rate * (1 -
        max_slippage))`` with ``rate`` the oracle's debt units per collateral unit (Aave: ``p_X
        10^dec_Y / (p_Y 10^dec_X)``, AaveOracle prices; Morpho: ``price / 1e36``); the round
        withdraws the least ``w <= w_max`` with ``HF(repay(withdraw(s, w), min_out(w))) >=
@@ -367,6 +398,9 @@ def _plan(
         if h <= _WAD:
             reason = "the health factor is at or below 1: the protocol refuses any withdrawal"
             break
+        if loop.held(s) == 0:
+            reason = f"all the {loop.x} is withdrawn: the next plan, on a fresh read, sells another collateral"
+            break
         fl = floor_of(h)
         w, nxt, r = _round(loop, s, fl, target, out)
         if w == 0:
@@ -392,7 +426,8 @@ def _round(loop: _Loop[Any], s: Any, fl: int, target: int, out: Fraction) -> tup
         return loop.repay(loop.withdraw(s, w), r), r
 
     def above_floor(w: int) -> bool:
-        return loop.hf(loop.withdraw(s, w)) >= fl
+        mid = loop.withdraw(s, w)
+        return loop.hf(mid) >= fl and not loop.refused(mid)
 
     def reaches(w: int) -> bool:
         return loop.hf(after(w)[0]) >= target

@@ -29,7 +29,9 @@ sale is next (of the amount withdrawn, at most what the wallet holds); a confirm
 repayment; a rejected or expired sale or repayment -> it again.  The next cycle finishes the step
 whatever the position's level (collateral left in the wallet protects nothing), without any leg
 sent twice: the transactions in flight are settled first by hash and nonce, and an amount already
-withdrawn is never withdrawn again.
+withdrawn is never withdrawn again.  The withdrawal's journal row carries the collateral's token
+address and decimals: a whole balance withdrawn leaves the position, and the reads after it no
+longer carry the token that the sale needs.
 """
 
 from __future__ import annotations
@@ -175,6 +177,11 @@ class Pending(JsonRecord):
         The amount withdrawn in the step and the least its sale must deliver.
     step : str
         The step's id.
+    asset : str
+        The collateral's token address ("" in a journal written before it was recorded): a whole
+        balance withdrawn leaves the position, and the reads after it no longer carry the token.
+    decimals : int or None
+        The collateral's decimals (None: from the read).
     """
 
     leg: Literal["swap", "repay"]
@@ -183,6 +190,15 @@ class Pending(JsonRecord):
     withdrawn: int
     min_out: int
     step: str
+    asset: str = ""
+    decimals: int | None = None
+
+    def on(self, read: LendingRead) -> tuple[LendingRead, int]:
+        """``read`` carrying the collateral's token (when withdrawn in full it left the
+        position), and the collateral's decimals."""
+        if isinstance(read, AaveRead) and self.collateral not in read.assets and self.asset:
+            read = replace(read, assets={**read.assets, self.collateral: self.asset})
+        return read, (_decimals(read, self.collateral) if self.decimals is None else self.decimals)
 
 
 def params(setup: OnchainAccountSetup, target_hf: float) -> UnwindParams:
@@ -207,7 +223,10 @@ def open_step(g: Guardian, setup: OnchainAccountSetup) -> Pending | None:
         order = g.store.order(str(d.get("client_order_id")))
         status = order["status"] if order is not None else "expired"
         failed = status in ("rejected", "expired")
-        step = Pending("swap", str(u["collateral"]), str(u["debt"]), int(u["withdrawn"]), int(u["min_out"]), u["step"])
+        step = Pending(
+            "swap", str(u["collateral"]), str(u["debt"]), int(u["withdrawn"]), int(u["min_out"]), u["step"],
+            str(u.get("asset") or ""), None if u.get("decimals") is None else int(u["decimals"]),
+        )  # fmt: skip
         if u["leg"] == "withdraw":
             return step if status == "closed" else None
         if u["leg"] == "swap":
@@ -235,6 +254,7 @@ class _Step:
         self.decision = decision
         self.outcomes: list[dict[str, Any]] = decision.setdefault("outcomes", [])
         self.withdrawn = 0  # collateral withdrawn by this action's confirmed legs
+        self.decimals: dict[str, int] = {}  # of the tokens sent (a read may no longer carry one)
         venue = setup.venue
         assert isinstance(venue, OnchainVenue)
         self.venue = venue
@@ -247,6 +267,7 @@ class _Step:
             self.g, self.setup, self.st, self.view, {**slim, "unwind": info}, request, decimals, self.reasons
         )
         self.outcomes.append(out)
+        self.decimals[request.symbol] = decimals
         ok = out.get("status") == "closed"
         if ok and request.kind == "withdraw":
             self.withdrawn += request.amount
@@ -356,7 +377,7 @@ async def resume(
     decision: dict[str, Any] = {
         "side": "unwind",
         "symbol": pending.collateral,
-        "qty": pending.withdrawn / 10 ** _decimals(read, pending.collateral),
+        "qty": pending.withdrawn / 10 ** pending.on(read)[1],
         "amount": str(pending.withdrawn),
         "debt_symbol": pending.debt,
         "resumed": pending.to_dict(),
@@ -416,7 +437,8 @@ async def _run(
     decision["health_factor_after"] = after.health_factor
     symbol = str(decision["symbol"])
     if decision["side"] == "unwind":
-        decision["filled"] = step.withdrawn / 10 ** _decimals(read, symbol)
+        dec = step.decimals.get(symbol)
+        decision["filled"] = step.withdrawn / 10 ** (_decimals(read, symbol) if dec is None else dec)
     else:  # a plain repayment from the wallet: filled once its repay is confirmed
         done = any(o.get("kind") == "repay" and o.get("status") == "closed" for o in step.outcomes)
         decision["filled"] = float(decision["qty"]) if done else 0.0
@@ -450,13 +472,15 @@ async def _next(
         x, y = plan.collateral, plan.debt
         if not await _quote_ok(g, setup, read, x, y, r.withdraw, r.min_out, decision):
             return stop
-        leg.update(withdrawn=r.withdraw, min_out=r.min_out, round=rounds + 1)
-        if not await step.send(venue.withdraw(read, x, r.withdraw), plan.collateral_decimals, leg):
+        token, dec = read.assets.get(x, ""), plan.collateral_decimals
+        leg.update(withdrawn=r.withdraw, min_out=r.min_out, round=rounds + 1, asset=token, decimals=dec)
+        if not await step.send(venue.withdraw(read, x, r.withdraw), dec, leg):
             return stop
-        return Pending("swap", x, y, r.withdraw, r.min_out, step.step), rounds, True
+        return Pending("swap", x, y, r.withdraw, r.min_out, step.step, token, dec), rounds, True
     leg = {k: v for k, v in pending.to_dict().items() if k != "leg"}
     if pending.leg == "swap":
         x, y = pending.collateral, pending.debt
+        read, dec = pending.on(read)
         held, _ = await venue.holdings(read, x, venue.swapper.spender)
         amount = min(pending.withdrawn, held)
         if amount <= 0:
@@ -465,7 +489,6 @@ async def _next(
         min_out = pending.min_out * amount // pending.withdrawn
         if not await _quote_ok(g, setup, read, x, y, amount, min_out, decision):
             return stop
-        dec = _decimals(read, x)
         if not await step.pay(read, x, amount, venue.swapper.spender, dec, leg):
             return stop
         if not await step.send(venue.swap(read, x, y, amount, min_out), dec, leg):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from levguard.cli.main import app
-from levguard.core.defi.aave import AaveReserve, get_user_account_data
+from levguard.core.defi.aave import AaveError, AaveReserve, get_user_account_data, validate_hf_and_ltv
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, Market, Position
 from levguard.defi.morpho import health_factor
 from levguard.defi.morpho import repay as morpho_repay
@@ -186,6 +186,71 @@ def test_two_collaterals_sell_the_largest_and_keep_the_floor() -> None:
     plan = unwind_plan(read, params)
     assert plan.collateral == "WBTC"  # 60,000 USD of WBTC against 30,000 of WETH
     assert plan.reaches_target
+    replay(read, plan, params)
+
+
+def _with_ltv0(old: int, old_ltv: int, debt: int) -> tuple[AaveReserve, ...]:
+    # WETH (LTV 80 %) and OLD, an offboarded collateral whose LTV governance may set to 0 (its
+    # threshold kept: it still counts in the health factor), USDC borrowed.
+    return (
+        AaveReserve("WETH", 2_000 * 10**8, 18, 8000, 8250, collateral=10 * WAD, liquidation_bonus=10500),
+        AaveReserve("OLD", 10**8, 18, old_ltv, 7000, collateral=old * WAD, liquidation_bonus=11000),
+        AaveReserve("USDC", 10**8, 6, 7700, 8000, debt=debt * 10**6, liquidation_bonus=10450),
+    )
+
+
+def _accepted(read: AaveRead, plan: UnwindPlan) -> None:
+    # Every planned withdrawal passes ValidationLogic.validateHFAndLtv on the state after it.
+    state = read.reserves
+    for r in plan.rounds:
+        state = tuple(replace(q, collateral=q.collateral - r.withdraw) if q.symbol == plan.collateral else q
+                      for q in state)  # fmt: skip
+        validate_hf_and_ltv(state, plan.collateral, None, "3.0")
+        state = tuple(replace(q, debt=q.debt - r.repay) if q.symbol == plan.debt else q for q in state)
+
+
+def test_with_an_ltv0_collateral_held_only_ltv0_collateral_is_withdrawn() -> None:
+    # Aave refuses an LTV > 0 withdrawal while an LTV-0 collateral is held (LTV_VALIDATION_FAILED,
+    # 57): the largest collateral (WETH, 20,000 USD against 1,000 of OLD) cannot be sold first.
+    read = aave_read(_with_ltv0(1_000, 0, 15_500))
+    params = UnwindParams(1.35, 1.05, 0.01, 4)
+    plan = unwind_plan(read, params)
+    assert plan.collateral == "OLD"
+    assert plan.rounds[0].withdraw == 1_000 * WAD  # all of it: then WETH may leave (a fresh read)
+    assert "all the OLD is withdrawn" in plan.reason
+    _accepted(read, plan)
+    replay(read, plan, params)
+    with pytest.raises(AaveError, match="LTV_VALIDATION_FAILED"):
+        validate_hf_and_ltv(
+            tuple(replace(q, collateral=q.collateral - WAD) if q.symbol == "WETH" else q for q in read.reserves),
+            "WETH", None, "3.0",
+        )  # fmt: skip
+
+
+def test_no_withdrawal_the_pool_accepts_is_an_empty_plan() -> None:
+    # The LTV-0 collateral cannot leave (paused), the others may not while it is held.
+    read = replace(aave_read(_with_ltv0(1_000, 0, 15_500)), paused=("OLD",))
+    plan = unwind_plan(read, UnwindParams(1.35, 1.05, 0.01, 4))
+    assert (plan.rounds, plan.repay_first, plan.collateral) == ((), 0, "")
+    assert "LTV_VALIDATION_FAILED" in plan.reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    old=st.integers(1, 20_000),
+    old_ltv=st.sampled_from([0, 6500]),
+    hf=st.floats(1.01, 1.5),
+    params=params_st,
+)
+def test_every_planned_withdrawal_is_one_the_pool_accepts(
+    old: int, old_ltv: int, hf: float, params: UnwindParams
+) -> None:
+    debt = int((20_000 * 0.825 + old * 0.7) / hf)
+    read = aave_read(_with_ltv0(old, old_ltv, debt))
+    plan = unwind_plan(read, params)
+    if old_ltv == 0:
+        assert plan.collateral == "OLD"
+    _accepted(read, plan)
     replay(read, plan, params)
 
 
