@@ -518,6 +518,32 @@ def test_a_leftover_allowance_is_reset_before_the_new_one(chain: cp.ChainPositio
     assert chain.aave_health_factor() >= int(1.35 * WAD) - 10**12
 
 
+def test_a_frozen_or_paused_reserve_is_neither_supplied_nor_repaid(chain: cp.ChainPositions, tmp_path: Path) -> None:
+    # The wallet holds only WETH, which Aave froze (validateSupply: RESERVE_FROZEN): nothing to
+    # send, said once (a supply would fail its gas estimate).  USDC paused (validateRepay:
+    # RESERVE_PAUSED): the wallet's USDC is not repaid, the WETH once unfrozen is supplied.
+    usdc, weth = chain.tokens["USDC"], chain.tokens["WETH"]
+    chain.send(usdc.functions.transfer(chain.lender, usdc.functions.balanceOf(chain.wallet).call()), chain.wallet)
+    chain.send(weth.functions.mint(20 * WAD), chain.wallet)
+    cfg = chain.configurator().functions
+    chain.send(cfg.setReserveFreeze(weth.address, True))
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(chain)
+    assert read(aave).frozen == ("WETH",)
+    g = guardian(store, [("aave", aave)], live=True)
+    chain.set_weth_price(2_000.0)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    assert action["skipped"] == "no_funds", action
+    assert store.orders(limit=10) == []
+    chain.send(cfg.setReserveFreeze(weth.address, False))
+    chain.send(cfg.setReservePause(usdc.address, True))
+    chain.send(usdc.functions.transfer(chain.wallet, 5_000 * 10**6), chain.lender)
+    assert read(aave).paused == ("USDC",)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    assert (action["side"], action["symbol"], action["status"]) == ("supply", "WETH", "closed"), action
+
+
 def test_without_the_debt_token_the_guardian_supplies_collateral(chain: cp.ChainPositions, tmp_path: Path) -> None:
     # The wallet sent its USDC away and holds 20 WETH: repaying is impossible, supplying is not.
     usdc = chain.tokens["USDC"]

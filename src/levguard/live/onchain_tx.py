@@ -37,7 +37,7 @@ from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
 from levguard.live import inflight
 from levguard.live.setup import AccountState, PositionState, client_order_id
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
-from levguard.venues.onchain_read import LendingRead
+from levguard.venues.onchain_read import AaveRead, LendingRead
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
@@ -54,14 +54,20 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
 
     ``rules.prefer`` first (repay, else supply, or the reverse; after an unwind that is not
     possible, repay first); per kind the tokens by value
-    (largest debt, largest collateral first).  The amount is the least one reaching the target
+    (largest debt, largest collateral first), leaving out the Aave reserves the Pool refuses:
+    paused or inactive ones (``ValidationLogic.validateRepay`` and ``validateSupply``:
+    ``RESERVE_PAUSED``, ``RESERVE_INACTIVE``), and frozen ones for a supply (``validateSupply``:
+    ``RESERVE_FROZEN``).  The amount is the least one reaching the target
     (the whole debt, or the wallet's balance, when that is all there is), capped by the wallet's
     balance and ``max_order_notional`` (in the assessment's value unit); a partial amount still
     raises the health factor.
     """
     kinds = ("supply", "repay") if setup.rules.prefer == "supply" else ("repay", "supply")
+    paused = set(read.paused) if isinstance(read, AaveRead) else set()
+    frozen = set(read.frozen) if isinstance(read, AaveRead) else set()
     for kind in kinds:
-        assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0]
+        refused = paused | (frozen if kind == "supply" else set())
+        assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0 and x.symbol not in refused]
         assets.sort(key=lambda x: -(x.debt if kind == "repay" else x.collateral) / 10**x.decimals * x.price)
         for x in assets:
             need = x.repay_to_target if kind == "repay" else x.supply_to_target
@@ -107,13 +113,17 @@ async def protect(
     chosen = plan(setup, read, a)
     if chosen is None:
         decision = {"skipped": "no_funds", "payer": read.payer}
+        refused = ""
+        if isinstance(read, AaveRead) and (read.paused or read.frozen):
+            decision.update(paused=list(read.paused), frozen=list(read.frozen))
+            refused = f" the Pool accepts (paused: {list(read.paused)}, frozen for supply: {list(read.frozen)})"
         g._audit(setup.name, "onchain_skipped", _inputs(view), decision, ["the paying wallet holds nothing that helps"])
         await g._alert(
             setup.name,
             "critical",
             "action",
             f"{view['symbol']}: health factor {a.health_factor:.4f} and the paying wallet {read.payer} holds none "
-            "of the debt or collateral tokens: the position cannot be protected",
+            f"of the debt or collateral tokens{refused}: the position cannot be protected",
             dedup="no_funds",
         )
         return decision

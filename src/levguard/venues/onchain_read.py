@@ -117,7 +117,11 @@ class AaveRead(JsonRecord):
     balances, allowances : mapping
         The payer's balance of each reserve's underlying, and its allowance to the Pool.
     paused : tuple of str
-        Reserves paused or inactive (no repay or supply goes through).
+        Reserves paused or inactive: no repay, supply or withdrawal goes through
+        (``ValidationLogic.validateRepay`` / ``validateSupply`` / ``validateWithdraw``).
+    frozen : tuple of str
+        Reserves frozen: no supply goes through (``validateSupply`` requires ``!isFrozen``);
+        repaying and withdrawing still do.
     """
 
     wallet: str
@@ -139,6 +143,7 @@ class AaveRead(JsonRecord):
     balances: Mapping[str, int]
     allowances: Mapping[str, int]
     paused: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
 
     @property
     def protocol(self) -> str:
@@ -429,6 +434,7 @@ def read_aave(
     balances: dict[str, int] = {}
     allowances: dict[str, int] = {}
     paused: list[str] = []
+    frozen: list[str] = []
     for asset in reserves_list:
         data = rpc.call(pool, abi.AAVE_POOL, "getReserveData", asset, block=n)
         rid = int(data[7])
@@ -477,6 +483,8 @@ def read_aave(
         allowances[symbol] = int(rpc.call(asset, abi.ERC20, "allowance", payer, pool, block=n))
         if cfg["paused"] or not cfg["active"]:
             paused.append(symbol)
+        if cfg["frozen"]:
+            frozen.append(symbol)
     return AaveRead(
         wallet=wallet,
         payer=payer,
@@ -497,6 +505,7 @@ def read_aave(
         balances=balances,
         allowances=allowances,
         paused=tuple(paused),
+        frozen=tuple(frozen),
     )
 
 

@@ -254,6 +254,30 @@ def test_every_planned_withdrawal_is_one_the_pool_accepts(
     replay(read, plan, params)
 
 
+@pytest.mark.parametrize(
+    ("prefer", "paused", "frozen", "expected"),
+    [
+        ("repay", ("USDC",), (), ("supply", "WETH")),  # Pool.repay: RESERVE_PAUSED
+        ("supply", (), ("WETH",), ("repay", "USDC")),  # Pool.supply: RESERVE_FROZEN
+        ("repay", (), ("USDC", "WETH"), ("repay", "USDC")),  # a frozen reserve is still repaid
+        ("repay", ("USDC", "WETH"), (), None),
+    ],
+)
+def test_the_fallback_leaves_out_the_reserves_the_pool_refuses(
+    prefer: str, paused: tuple[str, ...], frozen: tuple[str, ...], expected: tuple[str, str] | None
+) -> None:
+    from types import SimpleNamespace
+
+    from levguard.defi.onchain import assess
+    from levguard.live.onchain_tx import plan
+
+    read = aave_read(weth_usdc(10 * WAD, 17_000 * 10**6, 2_000), {"USDC": 5_000 * 10**6, "WETH": 5 * WAD})
+    read = replace(read, paused=paused, frozen=frozen)  # HF 0.9706
+    setup = SimpleNamespace(rules=HealthRules(prefer=prefer), max_order_notional=100_000.0)
+    chosen = plan(setup, read, assess(read, 1.35))  # type: ignore[arg-type]
+    assert (chosen[:2] if chosen else None) == expected
+
+
 # --- the closed form ---------------------------------------------------------------------------------------
 
 
