@@ -32,7 +32,7 @@ from levguard.core.sizing.health import HealthFactorTarget
 from levguard.core.validate import show
 from levguard.defi import _aave_analytics as _aave
 from levguard.defi import _morpho_analytics as _morpho
-from levguard.defi.analytics import Spec, _debts, _pick, liquidation_price
+from levguard.defi.analytics import Spec, _debts, _pick, liquidation_price, max_safe_borrow, repay_to_target
 from levguard.defi.positions import DefiPosition, MorphoPosition, load_position
 from levguard.defi.risk import BarsSource, ratio_forecaster
 from levguard.errors import InputError
@@ -177,7 +177,13 @@ class SafeBorrow(JsonRecord):
     reasons : tuple of str
     borrow : float
         Debt tokens that may still be borrowed with the collateral held as it is (negative: to
-        repay): ``C (L - 1) / L`` of debt value in all, ``C`` the collateral's value.
+        repay): ``C (L - 1) / L`` of debt value in all, ``C`` the collateral's value, bounded by
+        the exact engine (``borrow_units`` in whole tokens).
+    borrow_units : int
+        The same in the debt token's smallest units: a borrow at most
+        :func:`levguard.defi.analytics.max_safe_borrow` at ``target_hf``, a repayment at least
+        :func:`levguard.defi.analytics.repay_to_target`'s, so the position holds HF >= target
+        after it.
     loop_collateral, loop_debt : float
         Tokens held at ``leverage`` by looping (borrowed funds swapped into collateral at the
         oracle price, the equity held).
@@ -195,6 +201,7 @@ class SafeBorrow(JsonRecord):
     binding_constraint: str
     reasons: tuple[str, ...]
     borrow: float
+    borrow_units: int
     loop_collateral: float
     loop_debt: float
     health_factor: float
@@ -244,6 +251,11 @@ def safe_borrow(
     the forecaster :func:`levguard.defi.risk.ratio_forecaster` fitted on the position's ratio at
     its last common bar.  The leverage ``L`` fixes the debt-to-collateral ratio ``(L - 1) / L``, so
     the same answer reads as a loop (equity held) or as a borrow against the collateral held.
+    That borrow, ``C (L - 1) / L - D`` in exact fractions, ignores the contracts' rounding (Morpho
+    ``Morpho.borrow``: ``toSharesUp``, then ``toAssetsUp`` and ``mulDivDown`` in ``_isHealthy``;
+    Aave ``validateBorrow``), which may cost a unit: the amount is floored and bounded by the
+    exact engine's :func:`~levguard.defi.analytics.max_safe_borrow` at ``target_hf`` (a
+    repayment: ceiled and at least :func:`~levguard.defi.analytics.repay_to_target`'s).
     """
     health = PositionLeverage(spec, collateral, debt)
     policy = HealthFactorTarget(target_hf, health, max_prob, horizon_days, max_leverage)
@@ -267,10 +279,10 @@ def safe_borrow(
         coll_dec, debt_dec = pos.reserve(health.collateral_symbol).decimals, pos.reserve(health.debt_symbol).decimals
     held_value = health.equity * Fraction(health.leverage_now)  # the collateral's value now
     owed_value = held_value - health.equity
-    borrow = 0.0
+    units = 0
     if lev > 0:
         target_debt = held_value * (1 - 1 / Fraction(lev))
-        borrow = float((target_debt - owed_value) / health.debt_unit) / 10**debt_dec
+        units = _engine_bounded(health, (target_debt - owed_value) / health.debt_unit, target_hf)
     coll_units, debt_units = health.units(lev) if lev > 0 else (0, 0)
     p = decision.details.get("prob_hf_below_1", math.nan)
     return SafeBorrow(
@@ -280,10 +292,25 @@ def safe_borrow(
         current_leverage=health.leverage_now,
         binding_constraint=decision.binding_constraint,
         reasons=decision.reasons,
-        borrow=borrow,
+        borrow=units / 10**debt_dec,
+        borrow_units=units,
         loop_collateral=coll_units / 10**coll_dec,
         loop_debt=debt_units / 10**debt_dec,
         health_factor=health.health_factor(lev) if lev > 0 else math.nan,
         prob_hf_below_1=None if max_prob is None or math.isnan(p) else p,
         horizon_days=horizon_days,
     )
+
+
+def _engine_bounded(health: PositionLeverage, amount: Fraction, target_hf: float) -> int:
+    # The policy's change of debt (smallest units, > 0 a borrow) as the contracts take it: a
+    # borrow floored and at most max_safe_borrow's, a repayment ceiled and at least
+    # repay_to_target's, both at the target (safe_borrow's Notes).
+    pos = health.position
+    symbol = None if isinstance(pos, MorphoPosition) else health.debt_symbol
+    target = str(target_hf)
+    if amount > 0:
+        most = max_safe_borrow(pos, symbol, target).amount
+        return min(math.floor(amount), most or 0)
+    least = repay_to_target(pos, target, symbol).amount
+    return -max(_ceil(-amount), least or 0)

@@ -173,6 +173,89 @@ def test_exact_engine_agrees_with_the_closed_form_and_binds_where_it_says() -> N
     assert b.current_leverage == pytest.approx(2.0)
 
 
+@settings(max_examples=120, deadline=None)
+@given(
+    protocol=st.sampled_from(["aave-v3", "morpho-blue"]),
+    lt=st.sampled_from([0.78, 0.83, 0.86, 0.945]),
+    coll=st.integers(500_000, 50_000_000),  # 0.5 to 50 WETH in millionths
+    price=st.integers(50_000, 500_000),  # 500.00 to 5,000.00
+    hf_now=st.floats(0.97, 3.0),  # debt below the collateral (lt <= 0.945)
+    target=st.sampled_from([1.05, 1.1, 1.25, 1.5]),
+)
+def test_the_position_holds_the_target_after_the_safe_borrow(
+    protocol: str, lt: float, coll: int, price: int, hf_now: float, target: float
+) -> None:
+    # Applied as the contracts apply it (Aave: the debt grows by the amount; Morpho: Morpho.borrow
+    # and Morpho.repay with their share rounding), safe_borrow's amount keeps HF >= target: the
+    # closed form C (L - 1) / L - D alone was one unit over on Morpho (4.780146 WETH at 3,486.91,
+    # 10,983.651495 USDC owed, target 1.1: HF 1.099999999953957 after it).
+    from dataclasses import replace
+
+    from levguard.core.defi.aave import get_user_account_data
+    from levguard.defi import morpho
+    from levguard.defi.positions import MorphoPosition, load_position
+
+    weth, usd = coll / 1e6, price / 100
+    debt = round(weth * usd * lt / hf_now, 6)
+    if protocol == "aave-v3":
+        spec: dict[str, object] = {
+            "protocol": protocol,
+            "reserves": [
+                {
+                    "symbol": "WETH",
+                    "price_usd": usd,
+                    "decimals": 18,
+                    "ltv": round(lt - 0.02, 4),
+                    "lt": lt,
+                    "bonus": 0.05,
+                    "collateral": weth,
+                },
+                {
+                    "symbol": "USDC",
+                    "price_usd": 1,
+                    "decimals": 6,
+                    "ltv": 0.75,
+                    "lt": 0.78,
+                    "bonus": 0.045,
+                    "debt": debt,
+                },
+            ],
+        }
+    else:
+        spec = {"protocol": protocol, "collateral_symbol": "WETH", "loan_symbol": "USDC", "lltv": lt,
+                "collateral": weth, "borrow": debt, "collateral_price": usd, "collateral_decimals": 18,
+                "loan_decimals": 6}  # fmt: skip
+    b = safe_borrow(spec, target_hf=target)
+    x = b.borrow_units
+    assert b.borrow == x / 1e6
+    pos = load_position(spec)
+    if isinstance(pos, MorphoPosition):
+        m, p = pos.market, pos.position
+        if x > 0:  # the market of the position alone: the supply follows the borrow
+            r = morpho.borrow(replace(m, total_supply_assets=m.total_supply_assets + x), p, pos.lltv, pos.oracle_price,
+                              assets=x)  # fmt: skip
+            m, p = r.market, r.position
+        elif x < 0:
+            r = morpho.repay(m, p, assets=-x)
+            m, p = r.market, r.position
+        after = morpho.health_factor(m, p, pos.lltv, pos.oracle_price)
+    else:
+        rows = tuple(replace(r, debt=r.debt + x) if r.symbol == "USDC" else r for r in pos.reserves)
+        after = get_user_account_data(rows, None, pos.version).health_factor
+    assert after >= round(target * 100) * 10**16
+
+
+def test_safe_borrow_is_the_engines_max_where_the_target_binds() -> None:
+    from levguard.defi.analytics import max_safe_borrow
+
+    spec = {"protocol": "morpho-blue", "collateral_symbol": "WETH", "loan_symbol": "USDC", "lltv": 0.86,
+            "collateral": 4.780146, "borrow": 10983.651495, "collateral_price": 3486.91,
+            "collateral_decimals": 18, "loan_decimals": 6}  # fmt: skip
+    b = safe_borrow(spec, target_hf=1.1)
+    assert b.binding_constraint == "target_hf"
+    assert b.borrow_units == max_safe_borrow(spec, target_hf="1.1").amount == 2_047_646_180  # was ...181
+
+
 def test_safe_borrow_with_a_budget_reads_the_ratio_forecaster() -> None:
     frame = _bars(24 * 120)
     spec = {"protocol": "morpho-blue", "collateral_symbol": "WETH", "loan_symbol": "USDC", "lltv": 0.86,
