@@ -308,7 +308,8 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
     Raises
     ------
     InputError
-        A target or floor that is not a positive number.
+        ``params`` not an :class:`~levguard.live.onchain_unwind.UnwindParams` (which validates
+        its fields), or a target finer than 1e-18.
 
     Notes
     -----
@@ -343,9 +344,7 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
         raise InputError(f"params must be an UnwindParams, was {type(params).__name__}")
     target = analytics.target_wad(str(params.target_hf), "target_hf")
     floor = analytics.target_wad(str(params.floor_hf), "floor_hf")
-    slip = Fraction(str(params.max_slippage))
-    if not (floor > _WAD and 0 <= slip < 1):
-        raise InputError(f"floor_hf must be > 1 and max_slippage in [0, 1), were {params.floor_hf!r}, {slip}")
+    slip = Fraction(str(params.max_slippage))  # UnwindParams: finite, in [0, 1)
     pos = position_of(read)
     loop = _aave_loop(read, pos) if isinstance(pos, AavePosition) and isinstance(read, AaveRead) else None
     if isinstance(pos, MorphoPosition):

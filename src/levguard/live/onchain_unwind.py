@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from levguard.core.records import JsonRecord
+from levguard.core.validate import finite_number, flag, integer_in
 from levguard.errors import InputError, VenueAuthError, VenueError
 from levguard.live.onchain_tx import _inputs, _send_one, _skipped, _transactions
 from levguard.live.setup import AccountState, PositionState
@@ -56,6 +57,7 @@ __all__ = ["Pending", "UnwindParams", "UnwindPlan", "UnwindRound", "Unwinder", "
 
 _CLOSED_EVENT = "onchain_unwind_closed"  # an open step given up (its collateral left the wallet)
 _LEGS_PER_ROUND = 3  # withdraw, swap, repay (approvals aside)
+_MAX_ROUNDS = 1_000  # UnwindParams.rounds at most (the guardian's unwind_rounds: 20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +67,21 @@ class UnwindParams(JsonRecord):
     Attributes
     ----------
     target_hf : float
-        The health factor the unwind restores.
+        The health factor the unwind restores (> 0).
     floor_hf : float
         The least health factor a withdrawal may leave (> 1; the effective floor is
         ``min(floor_hf, (1 + HF) / 2)``, always between 1 and the health factor before it).
     max_slippage : float
-        The sale must deliver at least the oracle value less this fraction.
+        The sale must deliver at least the oracle value less this fraction (in [0, 1)).
     rounds : int
-        Rounds planned at most.
+        Rounds planned at most (an integer in [1, 1000]).
     use_wallet : bool
         Repay first from the debt token the paying wallet holds.
+
+    Raises
+    ------
+    InputError
+        A field out of its range or of the wrong type, named.
     """
 
     target_hf: float
@@ -82,6 +89,23 @@ class UnwindParams(JsonRecord):
     max_slippage: float
     rounds: int
     use_wallet: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        target = finite_number(self.target_hf, "target_hf")
+        if target <= 0.0:
+            raise InputError(f"target_hf must be > 0, was {target!r}")
+        set_(self, "target_hf", target)
+        floor = finite_number(self.floor_hf, "floor_hf")
+        if floor <= 1.0:
+            raise InputError(f"floor_hf must be > 1 (the contracts refuse a withdrawal below 1), was {floor!r}")
+        set_(self, "floor_hf", floor)
+        slip = finite_number(self.max_slippage, "max_slippage")
+        if not 0.0 <= slip < 1.0:
+            raise InputError(f"max_slippage must be a fraction in [0, 1), was {slip!r}")
+        set_(self, "max_slippage", slip)
+        set_(self, "rounds", integer_in(self.rounds, "rounds", 1, _MAX_ROUNDS + 1))
+        set_(self, "use_wallet", flag(self.use_wallet, "use_wallet"))
 
 
 @dataclass(frozen=True, slots=True)

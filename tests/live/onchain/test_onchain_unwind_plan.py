@@ -333,6 +333,31 @@ def test_no_unwind_without_a_loop_says_why(read: Any, reason: str) -> None:
     assert reason in plan.reason
 
 
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ((1.35, 1.05, 0.01, "4"), "rounds"),  # TypeError '>=' before
+        ((1.35, 1.05, 0.01, None), "rounds"),
+        ((1.35, 1.05, 0.01, 2.5), "rounds"),  # ran 3 rounds
+        ((1.35, 1.05, 0.01, 0), "rounds"),
+        ((1.35, 1.05, 0.01, True), "rounds"),
+        ((1.35, 1.05, "abc", 4), "max_slippage"),  # ValueError of Fraction before
+        ((1.35, 1.05, math.nan, 4), "max_slippage"),
+        ((1.35, 1.05, 1.0, 4), "max_slippage"),
+        ((1.35, 1.05, -0.01, 4), "max_slippage"),
+        ((1.35, 1.05, 0.01, 4, "no"), "use_wallet"),  # read as true
+        ((math.inf, 1.05, 0.01, 4), "target_hf"),
+        (("1.35", 1.05, 0.01, 4), "target_hf"),
+        ((0.0, 1.05, 0.01, 4), "target_hf"),
+        ((1.35, math.nan, 0.01, 4), "floor_hf"),
+        ((1.35, 1.0, 0.01, 4), "floor_hf"),
+    ],
+)
+def test_unwind_params_name_the_bad_field(args: tuple[Any, ...], field: str) -> None:
+    with pytest.raises(InputError, match=f"^{field} must"):
+        UnwindParams(*args)
+
+
 def test_bad_parameters_are_refused() -> None:
     read = aave_read(weth_usdc(10 * WAD, 21_500 * 10**6, 3_000))
     with pytest.raises(InputError, match="floor_hf"):
