@@ -1,5 +1,5 @@
 """Bad-input campaign 8: text cells and wrong container types reaching the risk and cascade
-functions.
+functions, and the oracle's public functions (levguard.core.oracle).
 
 Each case failed before the fix with a raw ValueError or TypeError from NumPy or Python; every
 one must now raise a levguard error naming the argument.
@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from levguard.cascade import Market, VenueSettings, calibrate, population_from_distribution, simulate_path
+from levguard.core.oracle import SourceQuote, aggregate_index, delivery_mark, mark_price, weighted_median
 from levguard.core.risk.covariance import covariance_from_returns
 from levguard.core.risk.scoring import diebold_mariano, newey_west_variance, reliability_table
 from levguard.errors import InputError
@@ -74,6 +75,17 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
         lambda: calibrate(POP, GBM, 3, {"kind": ["static", "dynamic"]}, market=BOOK, efficiency="kind", epsilon=1.0),
         "efficiency must be a grid parameter of numbers",
     ),
+    # levguard.core.oracle: TypeError, AttributeError, OverflowError and ValueError before.
+    ("aggregate_index None", lambda: aggregate_index(None, 0), "quotes must be an iterable of SourceQuote"),  # type: ignore[arg-type]
+    ("aggregate_index floats", lambda: aggregate_index([100.0], 0), r"quotes\[0\] must be a SourceQuote"),  # type: ignore[list-item]
+    ("SourceQuote ts_ns 2**70", lambda: SourceQuote("a", 1.0, 1.0, 2**70), "ts_ns must be within int64 nanoseconds"),
+    ("aggregate_index now_ns 2**64", lambda: aggregate_index([SourceQuote("a", 1.0, 1.0, 0)], 2**64), "now_ns must"),
+    ("weighted_median text", lambda: weighted_median(["a"], [1.0]), "prices must be numbers"),  # type: ignore[list-item]
+    ("weighted_median text weight", lambda: weighted_median([1.0], ["1"]), "weights must be numbers"),  # type: ignore[list-item]
+    ("mark_price text index", lambda: mark_price("60000", 0.0, 0.0, 0, 60_000.0), "index must be a number"),  # type: ignore[arg-type]
+    ("mark_price None contract", lambda: mark_price(1.0, 0.0, 0.0, 0, None), "contract_price must be a number"),  # type: ignore[arg-type]
+    ("delivery_mark None", lambda: delivery_mark(None, 0.0), "index must be a number"),  # type: ignore[arg-type]
+    ("delivery_mark text basis", lambda: delivery_mark(1.0, "x"), "basis_ma must be a number"),  # type: ignore[arg-type]
 ]
 
 

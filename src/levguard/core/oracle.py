@@ -30,6 +30,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
+from levguard.core.validate import float_values, number, show
 from levguard.errors import InputError
 from levguard.kernels import oracle as ko
 from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
@@ -90,10 +91,18 @@ _METHODS: dict[str, int] = {
     "weighted_mean": ko.METHOD_WEIGHTED_MEAN,
     "weighted_median": ko.METHOD_WEIGHTED_MEDIAN,
 }
+_INT64 = (-(2**63), 2**63)  # int64 nanoseconds: [lo, hi)
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_ns(value: object, field: str) -> None:
+    if not _is_int(value):
+        raise InputError(f"{field} must be an integer (nanoseconds), was {show(value)}")
+    if not _INT64[0] <= value < _INT64[1]:  # type: ignore[operator]
+        raise InputError(f"{field} must be within int64 nanoseconds (1677 to 2262), was {show(value)}")
 
 
 # ------------------------------------------------------------------------------ configuration
@@ -168,7 +177,7 @@ class SourceQuote:
     ------
     InputError
         ``source`` is not a non-empty string, ``price`` or ``weight`` is not a real number, or
-        ``ts_ns`` is not an integer.
+        ``ts_ns`` is not an integer within int64.
     """
 
     source: str
@@ -183,8 +192,7 @@ class SourceQuote:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
                 raise InputError(f"{name} must be a real number, was {value!r}")
-        if not _is_int(self.ts_ns):
-            raise InputError(f"ts_ns must be an integer (nanoseconds), was {self.ts_ns!r}")
+        _check_ns(self.ts_ns, "ts_ns")
 
 
 @dataclass(frozen=True)
@@ -274,13 +282,14 @@ def aggregate_index(quotes: Iterable[SourceQuote], now_ns: int, config: OracleCo
     Raises
     ------
     InputError
-        ``now_ns`` is not an integer or two quotes share a source name.
+        ``quotes`` is not an iterable of :class:`SourceQuote`, ``now_ns`` is not an integer within
+        int64, or two quotes share a source name.
 
     Notes
     -----
     1. Drop quotes with a non-finite price, a price <= 0, a non-finite or negative weight, a
        zero weight, or an age above ``max_age_ns`` (first failing check is the reason; quotes
-       stamped after ``now_ns`` count as fresh).
+       stamped after ``now_ns`` count as fresh; an age beyond int64 is held at its bound).
     2. Circuit breaker: fewer than ``min_sources`` remain -> ``halted``, price NaN.
     3. ``m`` = ordinary median of the remaining prices (midpoint of the middle two for an even
        count); source ``i`` deviates when ``|p_i - m| / m > max_deviation``.
@@ -309,9 +318,14 @@ def aggregate_index(quotes: Iterable[SourceQuote], now_ns: int, config: OracleCo
     (99.75, 'ok', ('a', 'b', 'c'), {'d': 'deviation 19.4% > 5.0% from median 100.50'})
     """
     cfg = config if config is not None else OracleConfig()
-    if not _is_int(now_ns):
-        raise InputError(f"now_ns must be an integer (nanoseconds), was {now_ns!r}")
-    qs = list(quotes)
+    _check_ns(now_ns, "now_ns")
+    try:
+        qs = list(quotes)
+    except TypeError:
+        raise InputError(f"quotes must be an iterable of SourceQuote, was {show(quotes)}") from None
+    for i, q in enumerate(qs):
+        if not isinstance(q, SourceQuote):
+            raise InputError(f"quotes[{i}] must be a SourceQuote, was {show(q)}")
     names = [q.source for q in qs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -319,7 +333,8 @@ def aggregate_index(quotes: Iterable[SourceQuote], now_ns: int, config: OracleCo
     s = len(qs)
     prices = np.array([float(q.price) for q in qs], dtype=np.float64)
     weights = np.array([float(q.weight) for q in qs], dtype=np.float64)
-    ages = np.array([int(now_ns) - int(q.ts_ns) for q in qs], dtype=np.int64)
+    lo, hi = _INT64
+    ages = np.array([min(max(int(now_ns) - int(q.ts_ns), lo), hi - 1) for q in qs], dtype=np.int64)
     codes = np.empty(s, dtype=np.int8)
     # The kernel runs as plain Python here: silence numpy's scalar warnings as numba's error model does.
     with np.errstate(all="ignore"):
@@ -395,9 +410,8 @@ def weighted_median(prices: Sequence[float] | Float64Array1D, weights: Sequence[
     >>> weighted_median([1.0, 2.0, 3.0], [1.0, 1.0, 3.0])
     3.0
     """
-    p = np.array(prices, dtype=np.float64)
-    w = np.array(weights, dtype=np.float64)
-    if p.ndim != 1 or p.shape != w.shape or p.shape[0] == 0:
+    p, w = (float_values(v, k).copy() for k, v in (("prices", prices), ("weights", weights)))  # sorted in place
+    if np.ndim(prices) != 1 or np.ndim(weights) != 1 or p.shape != w.shape or p.shape[0] == 0:
         raise InputError(f"prices and weights must be 1-D of one non-zero length, were {p.shape} and {w.shape}")
     if not np.all(np.isfinite(p)):
         raise InputError(f"prices must be finite, was {p.tolist()!r}")
@@ -547,24 +561,19 @@ class MarkResult:
     detail: str
 
 
-def _non_finite(**values: float) -> list[str]:
-    return [f"{k} is not finite ({v!r})" for k, v in values.items() if not math.isfinite(v)]
+def _floats(**values: object) -> tuple[list[float], list[str]]:
+    # The values as floats (InputError naming one that is not a real number) and the non-finite
+    # ones named: a halted mark.
+    x = {k: number(v, k) for k, v in values.items()}
+    return list(x.values()), [f"{k} is not finite ({v!r})" for k, v in x.items() if not math.isfinite(v)]
 
 
 def _check_time(time_until_funding_ns: float, funding_interval_ns: float) -> None:
-    t, i = time_until_funding_ns, funding_interval_ns
-    if (
-        isinstance(t, bool)
-        or not isinstance(t, int | float | np.integer | np.floating)
-        or not (math.isfinite(t) and t >= 0)
-    ):
-        raise InputError(f"time_until_funding_ns must be a finite number >= 0, was {t!r}")
-    if (
-        isinstance(i, bool)
-        or not isinstance(i, int | float | np.integer | np.floating)
-        or not (math.isfinite(i) and i > 0)
-    ):
-        raise InputError(f"funding_interval_ns must be a finite number > 0, was {i!r}")
+    for name, v, zero_ok in (("time_until_funding_ns", time_until_funding_ns, True),
+                             ("funding_interval_ns", funding_interval_ns, False)):  # fmt: skip
+        real = not isinstance(v, bool) and isinstance(v, int | float | np.integer | np.floating)
+        if not (real and math.isfinite(v) and (v >= 0 if zero_ok else v > 0)):
+            raise InputError(f"{name} must be a finite number {'>=' if zero_ok else '>'} 0, was {v!r}")
 
 
 def mark_price(
@@ -599,7 +608,8 @@ def mark_price(
     Raises
     ------
     InputError
-        ``time_until_funding_ns < 0`` or ``funding_interval_ns <= 0`` (or not numbers).
+        ``time_until_funding_ns < 0`` or ``funding_interval_ns <= 0`` (or not numbers), or a
+        price or rate that is not a real number (NaN and inf are numbers: a halted mark).
 
     Notes
     -----
@@ -616,7 +626,7 @@ def mark_price(
     (60003.0, 60012.0, 60012.0, 'price2')
     """
     _check_time(time_until_funding_ns, funding_interval_ns)
-    bad = _non_finite(
+    (index, basis_ma, last_funding_rate, contract_price), bad = _floats(
         index=index, basis_ma=basis_ma, last_funding_rate=last_funding_rate, contract_price=contract_price
     )
     with np.errstate(all="ignore"):
@@ -639,6 +649,11 @@ def mark_price(
 def delivery_mark(index: float, basis_ma: float) -> MarkResult:
     """Return the delivery-contract mark price ``Index + MovingAverage(basis)`` (Binance rule).
 
+    Raises
+    ------
+    InputError
+        ``index`` or ``basis_ma`` is not a real number (NaN and inf are: a halted mark).
+
     Notes
     -----
     Binance mark-price FAQ: quarterly (delivery) contracts use ``Mark = Index + MA(basis)``
@@ -649,7 +664,7 @@ def delivery_mark(index: float, basis_ma: float) -> MarkResult:
     >>> delivery_mark(60_000.0, 150.0).price
     60150.0
     """
-    bad = _non_finite(index=index, basis_ma=basis_ma)
+    (index, basis_ma), bad = _floats(index=index, basis_ma=basis_ma)
     p2 = float(ko.basis_price(index, basis_ma))
     if bad:
         return MarkResult(math.nan, math.nan, p2, math.nan, "none", "halted", "; ".join(bad))

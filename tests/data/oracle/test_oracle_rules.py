@@ -260,6 +260,12 @@ def test_quote_and_call_validation() -> None:
         aggregate_index(quotes(("a", 1.0), ("a", 2.0)), NOW)
     with pytest.raises(InputError, match="now_ns must be an integer"):
         aggregate_index([], 1.0)  # type: ignore[arg-type]
+    # Ages beyond int64 (two int64 times 2**64 ns apart) are held at its bounds: stale, or fresh
+    # (stamped after now); they raised OverflowError.
+    far = aggregate_index([SourceQuote("a", 1.0, 1.0, -(2**63))], 2**63 - 1, OracleConfig(min_sources=1))
+    assert far.dropped["a"].startswith("stale")
+    ahead = aggregate_index([SourceQuote("a", 1.0, 1.0, 2**63 - 1)], -(2**63), OracleConfig(min_sources=1))
+    assert ahead.used == ("a",)
 
 
 # --------------------------------------------------------------------------- mark price
