@@ -113,8 +113,9 @@ def build_index_frame(
     Raises
     ------
     DataError
-        No sources, an input without a UTC, strictly increasing index, a missing column, or a
-        weights mapping without every source.
+        No sources, an input without a UTC, strictly increasing index, a missing column (a
+        Series source has no ``volume`` for ``weights="volume"``), or a weights mapping without
+        every source.
 
     Notes
     -----
@@ -165,6 +166,11 @@ def build_index_frame(
         if isinstance(weights, Mapping):
             wts[:, j] = float(weights[n])
         elif weights == "volume":
+            if not isinstance(sources[n], pd.DataFrame):  # _series would read its prices as volumes
+                raise DataError(
+                    f"source {n!r} is a Series: it has no volume column for weights='volume' "
+                    "(pass frames with a 'volume' column, or weights 'equal' or a mapping)"
+                )
             vol = _series(sources[n], "volume", f"source {n!r}").reindex(union)
             wts[:, j] = float_values(vol, f"source {n!r} volume")[at]
         elif weights != "equal":

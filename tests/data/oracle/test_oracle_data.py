@@ -136,6 +136,13 @@ def test_volume_and_constant_weights() -> None:
     assert out.attrs["oracle"]["weights"] == {"a": 1.0, "b": 1.0, "c": 2.0}
     with pytest.raises(DataError, match="weights lacks source 'c'"):
         build_index_frame(srcs, weights={"a": 1.0, "b": 1.0})
+    # A plain price Series has no volume: its prices were read as its weights (100, 104, 102 gave
+    # sum(p^2) / sum(p) = 102.026 where equal weights give 102).
+    series = {k: f["close"] for k, f in srcs.items()}
+    with pytest.raises(DataError, match="source 'a' is a Series: it has no volume column"):
+        build_index_frame(series, weights="volume")
+    with pytest.raises(DataError, match="source 'c' is a Series"):
+        build_index_frame({"a": srcs["a"], "b": srcs["b"], "c": series["c"]}, weights="volume")
 
 
 def test_union_of_timestamps_staleness_and_late_start() -> None:
