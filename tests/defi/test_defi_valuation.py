@@ -249,6 +249,17 @@ def test_market_price_is_needed_where_the_read_reverts() -> None:
         oracle_valuation(spec)
 
 
+def test_a_morpho_loan_feed_answering_0_needs_its_market_price() -> None:
+    # price() divides by the quote feed's answer: it reverts, and the loan's market price of 0 (the
+    # answer) raised "loan_price must be > 0", a field the oracles: section does not have.
+    spec = _with("oracles.assets.WETH.market_price", _DELETE, _with("oracles.assets.WETH.answer", 0, morpho()))
+    with pytest.raises(InputError, match=r"^oracles.assets.WETH.market_price is needed: the oracle read reverts \(div"):
+        oracle_valuation(spec)
+    v = oracle_valuation(_with("oracles.assets.WETH.answer", 0, morpho()))  # with one: valued, and why not
+    assert v.health_factor_oracle is None
+    assert "price() reverts" in v.reason
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     answer=st.integers(1, 10**13),

@@ -393,6 +393,10 @@ def _value_morpho(pos: MorphoPosition, now: int, entries: dict[str, _Entry]) -> 
         )
     except MorphoOracleError as exc:  # price() reverts: Morpho cannot value the position
         reason = f"MorphoChainlinkOracleV2.price() reverts ({exc.reason}: {exc.detail})"
+        if lmarket == 0:  # a loan feed answering 0, no market price: the quote price of 0 divides too
+            raise InputError(
+                f"oracles.assets.{pos.loan_symbol}.market_price is needed: the oracle read reverts ({exc.reason})"
+            ) from None
     else:
         exact["oracle_price"] = price
         hf_o = _morpho.hf(pos, price=price)
