@@ -104,6 +104,17 @@ def cycle(g: Guardian) -> dict[str, dict[str, Any]]:
     return {r["account"]: r for r in asyncio.run(g.cycle())}
 
 
+def act_at(p: cp.ChainPositions, swapper: Any, tmp_path: Path, price: float = 2_040.0) -> tuple[dict[str, Any], Store]:
+    """One live cycle of the Aave account with WETH at ``price``: its action and the store."""
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    p.set_weth_price(price)
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    return action, store
+
+
 def health_at(p: cp.ChainPositions, block: int) -> tuple[int, str]:
     """Aave's ``getUserAccountData`` health factor and a Morpho liquidation's revert reason at ``block``."""
     aave = int(p.pool.functions.getUserAccountData(p.wallet).call(block_identifier=block)[5])
@@ -290,12 +301,7 @@ def test_the_wallets_own_debt_token_is_repaid_before_any_withdrawal(
 ) -> None:
     p, swapper = chain
     p.send(p.tokens["USDC"].functions.mint(p.wallet, 1_000 * 10**6))  # far less than the target needs
-    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    aave, _ = venues(p, swapper)
-    g = guardian(store, [("aave", aave)], live=True)
-    p.set_weth_price(2_040.0)
-    action = cycle(g)["aave"]["positions"][0]["action"]
-    g.flush()
+    action, store = act_at(p, swapper, tmp_path)
     assert action["side"] == "unwind"
     assert action["status"] == "closed"
     sides = [o["side"] for o in reversed(store.orders(limit=100)) if o["side"] != "approve"]
@@ -323,12 +329,7 @@ def _ltv0_dai(p: cp.ChainPositions, amount: int) -> Any:
 def test_an_ltv0_collateral_held_is_sold_first(chain: tuple[cp.ChainPositions, Any], tmp_path: Path) -> None:
     p, swapper = chain
     _ltv0_dai(p, 500 * WAD)
-    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    aave, _ = venues(p, swapper)
-    g = guardian(store, [("aave", aave)], live=True)
-    p.set_weth_price(2_040.0)
-    action = cycle(g)["aave"]["positions"][0]["action"]
-    g.flush()
+    action, store = act_at(p, swapper, tmp_path)
     assert action["side"] == "unwind"
     assert action["status"] == "closed", action
     orders = list(reversed(store.orders(limit=100)))
@@ -349,12 +350,7 @@ def test_with_no_withdrawal_the_pool_accepts_the_guardian_supplies(
     configurator = _ltv0_dai(p, 500 * WAD)
     p.send(configurator.functions.setReservePause(p.tokens["DAI"].address, True))
     p.send(p.tokens["WETH"].functions.mint(20 * WAD), p.wallet)
-    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
-    aave, _ = venues(p, swapper)
-    g = guardian(store, [("aave", aave)], live=True)
-    p.set_weth_price(2_040.0)
-    action = cycle(g)["aave"]["positions"][0]["action"]
-    g.flush()
+    action, store = act_at(p, swapper, tmp_path)
     assert (action["side"], action["symbol"], action["status"]) == ("supply", "WETH", "closed"), action
     assert {o["side"] for o in store.orders(limit=100)} <= {"approve", "supply"}
     none = store.audit_log(account="aave", event="onchain_unwind_none", limit=1)
