@@ -330,7 +330,8 @@ def evaluate_path(
     notional ``L_{t-1} E_{t-1}``.
 
     Liquidation is an approximation until the event-driven backtester: bar ``t`` liquidates when
-    ``1 + g_t <= mmr L_{t-1}`` (for ``fee = f = 0``: ``L s r_t <= -(1 - mmr L)``), using the
+    ``1 + g_t <= mmr L_{t-1} (1 + r_t)``, the maintenance margin on the notional at the close
+    (for ``fee = f = 0``: ``s r_t <= -(1 - mmr L) / (L (1 - s mmr))``), using the
     close-to-close move only (intra-bar extremes are ignored, which understates liquidations).
     The account is then lost (``E = 0``) and flat afterwards.
     """
@@ -551,9 +552,13 @@ def _make_policy(factory: PolicyFactory, params: Mapping[str, Any]) -> Policy:
     return policy
 
 
-def _liq_prob(levs: Float64Array2D, simple: Float64Array1D, mmr: float, window: tuple[int, int]) -> Float64Array1D:
+def _liq_prob(
+    levs: Float64Array2D, simple: Float64Array1D, mmr: float, side: float, window: tuple[int, int]
+) -> Float64Array1D:
     # P(at least one liquidation in the window) per path: per bar p_t = P(s r <= -d_t) under a
-    # Student-t (LIQ_PROB_DOF) scaled to the window's per-bar sd, d_t = (1 - mmr L) / L, independent bars.
+    # Student-t (LIQ_PROB_DOF) scaled to the window's per-bar sd, independent bars, and the
+    # distance d_t = (1 - mmr L) / (L (1 - s mmr)) at which 1 + L s r = mmr L (1 + r): the
+    # maintenance margin on the notional at the close, as the evaluator's kernel tests it.
     a, b = window
     sd = float(np.std(simple[a:b], ddof=1)) if b - a > 1 else 0.0
     lev = np.nan_to_num(levs[:, a - 1 : b - 1], nan=0.0)
@@ -561,7 +566,7 @@ def _liq_prob(levs: Float64Array2D, simple: Float64Array1D, mmr: float, window: 
         return np.zeros(levs.shape[0])
     scale = sd / math.sqrt(LIQ_PROB_DOF / (LIQ_PROB_DOF - 2.0))
     with np.errstate(divide="ignore"):
-        dist = np.where(lev > 0, (1.0 - mmr * lev) / lev, np.inf)
+        dist = np.where(lev > 0, (1.0 - mmr * lev) / (lev * (1.0 - side * mmr)), np.inf)
     p = np.where(dist > 0, stdtr(LIQ_PROB_DOF, -dist / scale), 1.0)
     out: Float64Array1D = -np.expm1(np.sum(np.log1p(-np.minimum(p, 1.0 - 1e-16)), axis=1))
     return out
@@ -600,7 +605,7 @@ def _search_window(
     out = []
     for w, win in enumerate(windows):
         arrays = _metrics_arrays(np.ascontiguousarray(stats[:, w, :]), ppy)
-        lp = _liq_prob(levs, simple, c.mmr, win) if "max_liq_prob" in cons else np.full(levs.shape[0], np.nan)
+        lp = _liq_prob(levs, simple, c.mmr, c.side, win) if "max_liq_prob" in cons else np.full(levs.shape[0], np.nan)
         feasible, score = _score_window(arrays, objective, cons, lp)
         out.append((arrays, feasible, score, lp))
     return out
@@ -725,7 +730,7 @@ def grid_search(
     The liquidation probability is estimated per path, assuming independent bars whose simple
     return is Student-t with ``LIQ_PROB_DOF = 4`` degrees of freedom scaled to the window's
     per-bar standard deviation ``sigma``: ``p_t = F_4(-d_t / (sigma / sqrt(2)))`` with distance
-    to liquidation ``d_t = (1 - mmr L_{t-1}) / L_{t-1}``, and
+    to liquidation ``d_t = (1 - mmr L_{t-1}) / (L_{t-1} (1 - s mmr))``, and
     ``P(liq) = 1 - prod_t (1 - p_t)``.  It is a screening estimate (volatility clustering and
     intra-bar moves are ignored), not a forecast.  Ties go to the first candidate.
     """

@@ -30,9 +30,12 @@ Semantics shared by every kernel (bars ``t`` of a window ``[start, stop)``, ``st
   21 % it buys back, as the event-driven backtester fills it).
 
 * Liquidation (approximation until the event-driven backtester): bar ``t`` liquidates when
-  ``1 + g_t <= mmr * L_{t-1}`` (equity after the bar's close-to-close move at or below the
-  maintenance margin on the entry notional; with ``mmr = 0`` this is ruin, ``E <= 0``).  The
-  equity is then set to 0 (the account is lost) and the rest of the window is flat.
+  ``1 + g_t <= mmr * L_{t-1} (1 + r_t)`` (equity after the bar's close-to-close move at or below
+  the maintenance margin on the notional at the close, ``|q| P_t``, as venues valuing it at the
+  mark do; with ``mmr = 0`` this is ruin, ``E <= 0``).  On the entry notional it liquidated a
+  short too late and a long too early (10x, mmr 0.4 %: a short after +9.58 % survived at an
+  equity of 0.042 against a margin of 0.0438).  The equity is then set to 0 (the account is
+  lost) and the rest of the window is flat.
 
 Statistics written per evaluated path (row of ``stats``, see the ``S_*`` indices): final equity,
 ``sum g``, ``M2 = sum (g - mean(g))^2`` over the window's bars (the flat bars after a liquidation
@@ -145,7 +148,8 @@ def _window(
         else:
             g = gross
             e_new = e * (1.0 + g)
-        liquidated = 1.0 + g <= mmr * prev
+        # Maintenance on the notional at the close, |q| P_t = L E (1 + r_t), long or short.
+        liquidated = 1.0 + g <= mmr * prev * (1.0 + simple[t])
         if liquidated:
             g = -1.0
         # Welford's update (module docstring); 1 / k is off the loop-carried chains.

@@ -127,9 +127,11 @@ def test_decision_lag_no_look_ahead() -> None:
 
 
 def test_liquidation_with_maintenance_margin() -> None:
-    x = np.log([1.0, 1.01, 0.9048, 1.5, 1.1])
+    x = np.log([1.0, 1.01, 0.904, 1.5, 1.1])
     lev = np.full(5, 10.0)
-    # bar 2: 1 + 10 * (-0.0952) = 0.048 <= 0.005 * 10 -> liquidated; without mmr it survives
+    # bar 2: 1 + 10 * (-0.096) = 0.04 <= 0.005 * 10 * 0.904 = 0.0452 (the maintenance margin on
+    # the notional at the close) -> liquidated; without mmr it survives. (At -0.0952, 0.048 is
+    # above the close notional's 0.04524: a long the venue keeps.)
     m = evaluate_path(lev, x, 365.0, maint_margin_rate=0.005)
     assert m.liquidated
     assert m.liquidation_bar == 2

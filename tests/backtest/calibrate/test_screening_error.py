@@ -68,3 +68,36 @@ def test_screen_walk_forward_is_the_sizing_walk_forward() -> None:
     assert sizing.screen_walk_forward is screen_walk_forward
     assert sizing.walk_forward is screen_walk_forward  # the deprecated alias
     assert engine_walk_forward is not screen_walk_forward
+
+
+def _one_move(r: float) -> pd.DataFrame:
+    # Hourly bars flat at 100, one close-to-close move r, then flat; each bar opens at the
+    # previous close, so the backtester's fills and marks are the screen's closes.
+    closes = np.array([100.0] * 3 + [100.0 * (1.0 + r)] * 4)
+    opens = np.r_[closes[0], closes[:-1]]
+    idx = pd.date_range("2024-01-01", periods=closes.size, freq="1h", tz="UTC")
+    df = pd.DataFrame(
+        {"open": opens, "high": np.maximum(opens, closes), "low": np.minimum(opens, closes), "close": closes},
+        index=idx,
+    )
+    df["volume"] = 1e9
+    df.attrs["symbol"] = "BTCUSDT"
+    return df
+
+
+@pytest.mark.parametrize(("side", "move"), [(-1, 0.0958), (-1, 0.0955), (1, -0.0961), (1, -0.0958)])
+def test_the_screen_liquidates_where_the_backtester_does_on_either_side(side: int, move: float) -> None:
+    # 10x, one flat tier at 0.4 %: the maintenance margin is on the notional at the close, |q| P.
+    # On the entry notional the screen kept a short that the backtester liquidates (+9.58 %:
+    # equity 0.0420 against a margin of 0.0438) and liquidated a long that it keeps (-9.61 %).
+    mmr = 0.004
+    tiers = [{"max_notional": 1e12, "mmr": mmr, "maint_amount": 0.0, "max_leverage": 125}]
+    df = _one_move(move)
+    res = run(
+        df, np.full(len(df), float(side)), 10.0, fees=0.0, slippage=0.0, tiers=tiers,
+        check_initial_margin=False, liquidation_fee_rate=0.0,
+    )  # fmt: skip
+    logret = np.r_[0.0, np.diff(np.log(df["close"].to_numpy()))]
+    screen = evaluate_path(np.full(len(df), 10.0), logret, 8760.0, maint_margin_rate=mmr, side=side)
+    assert screen.liquidated == (res.metrics["n_liquidations"] > 0)
+    assert screen.liquidated == ((1.0 + side * 10.0 * move) <= mmr * 10.0 * (1.0 + move))
