@@ -28,7 +28,6 @@ Messages name the operation and the symbol; credentials never appear in messages
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import re
@@ -62,6 +61,7 @@ from levguard.venues.base import (
     VenueBalance,
     VenuePosition,
 )
+from levguard.venues.ccxt_quirks import FETCH_BY_CLIENT_ID, capabilities_of, wallet_from_info, wire_client_id
 
 __all__ = ["RULE_SETS", "SETTLE_CURRENCIES", "CcxtVenue", "classify_ccxt_error"]
 
@@ -92,25 +92,6 @@ SETTLE_CURRENCIES: Mapping[str, str] = {
     "bitmex": "BTC",
 }
 """Default settlement (margin) currency per ccxt exchange id (override with ``settle=``)."""
-
-# How each exchange family looks an order up by its client id: the param fetch_order takes.
-_FETCH_BY_CLIENT_ID: Mapping[str, str] = {
-    "binanceusdm": "origClientOrderId",
-    "binancecoinm": "origClientOrderId",
-    "binance": "origClientOrderId",
-    "okx": "clOrdId",
-    "hyperliquid": "clientOrderId",
-}
-
-# Client order id formats the exchanges accept; ids that do not fit are hashed deterministically.
-_CLIENT_ID_FORMATS: Mapping[str, re.Pattern[str]] = {
-    "binanceusdm": re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"),  # Binance "New Order": newClientOrderId
-    "binancecoinm": re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"),
-    "okx": re.compile(r"[A-Za-z0-9]{1,32}"),  # OKX "Place order": clOrdId
-    "bybit": re.compile(r"[A-Za-z0-9_-]{1,36}"),  # Bybit v5 "Place Order": orderLinkId
-    "hyperliquid": re.compile(r"0x[0-9a-f]{32}"),  # Hyperliquid "Exchange endpoint": 128-bit cloid
-    "deribit": re.compile(r".{1,64}"),  # Deribit "private/buy": label
-}
 
 _STATUSES: frozenset[str] = frozenset({"open", "closed", "canceled", "rejected", "expired"})
 _QUERY = re.compile(r"\?\S*")
@@ -326,17 +307,7 @@ class CcxtVenue:
         return found
 
     def _wire_client_id(self, client_order_id: str) -> str:
-        # The exchange's own format, or a deterministic hash of our id (so reconciliation after a
-        # restart recomputes the same wire id).
-        if not isinstance(client_order_id, str) or not client_order_id:
-            raise InputError(f"client_order_id must be a non-empty string, was {client_order_id!r}")
-        pattern = _CLIENT_ID_FORMATS.get(self.exchange_id)
-        if pattern is None or pattern.fullmatch(client_order_id):
-            return client_order_id
-        digest = hashlib.sha256(client_order_id.encode()).hexdigest()
-        if self.exchange_id == "hyperliquid":
-            return "0x" + digest[:32]
-        return "lg" + digest[:30]
+        return wire_client_id(self.exchange_id, client_order_id)
 
     # ------------------------------------------------------------------ reads
     async def fetch_positions(self) -> list[VenuePosition]:
@@ -415,7 +386,7 @@ class CcxtVenue:
         now = _now_ns()
         entry = raw.get(self.settle) or {}
         total = _num(entry.get("total"))
-        wallet = _wallet_from_info(raw.get("info"), self.settle)
+        wallet = wallet_from_info(raw.get("info"), self.settle)
         if wallet is None:
             wallet = total
         if wallet is None:
@@ -603,7 +574,7 @@ class CcxtVenue:
         market = await self._market(symbol, "fetch_order")
         wire_id = self._wire_client_id(client_order_id)
         what = f"fetch_order({symbol} client_order_id={client_order_id})"
-        param = _FETCH_BY_CLIENT_ID.get(self.exchange_id)
+        param = FETCH_BY_CLIENT_ID.get(self.exchange_id)
         if param is not None:
             raw = await self._call(what, self._exchange.fetch_order, wire_id, symbol, {param: wire_id}, missing_ok=True)
             if raw is None:  # the venue answered "order does not exist" (Binance -2013)
@@ -693,108 +664,3 @@ def _reported(row: Mapping[str, Any]) -> Mapping[str, Any]:
     # A ccxt tier row whose raw ``info`` leaves out the fields the venue sent as "" (not reported).
     info = row.get("info")
     return {**row, "info": {k: v for k, v in info.items() if v != ""}} if isinstance(info, dict) else row
-
-
-_WALLET_KEYS = ("walletBalance", "cashBal")
-_CURRENCY_KEYS = ("asset", "coin", "ccy", "currency")
-
-
-def _wallet_from_info(info: object, currency: str, depth: int = 0) -> float | None:
-    # Search the raw answer for {asset|coin|ccy: currency, walletBalance|cashBal: x} (Binance
-    # assets[], Bybit result.list[].coin[], OKX data[].details[]).
-    if depth > 5:
-        return None
-    if isinstance(info, Mapping):
-        if any(str(info.get(k, "")).upper() == currency for k in _CURRENCY_KEYS):
-            for key in _WALLET_KEYS:
-                value = _num(info.get(key))
-                if value is not None:
-                    return value
-        children: list[object] = list(info.values())
-    elif isinstance(info, list):
-        children = list(info)
-    else:
-        return None
-    for child in children:
-        if isinstance(child, Mapping | list):
-            found = _wallet_from_info(child, currency, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-def capabilities_of(exchange: Any) -> Capabilities:
-    """Derive uniform capability flags (with notes on what is missing) from ccxt's static ``has``."""
-    has: Mapping[str, Any] = exchange.has
-    ex_id = str(exchange.id)
-    notes: list[str] = []
-    if not has.get("fetchPositions"):
-        notes.append("fetchPositions unsupported: positions cannot be read")
-    marks_direct = bool(has.get("fetchMarkPrices"))
-    mark_price = marks_direct or bool(has.get("fetchTickers") or has.get("fetchTicker"))
-    if not marks_direct and mark_price:
-        notes.append("mark prices read from tickers' markPrice (no fetchMarkPrices)")
-    if not mark_price:
-        notes.append("no mark prices through ccxt")
-    tiers = has.get("fetchLeverageTiers") is True or bool(has.get("fetchMarketLeverageTiers"))
-    if not tiers:
-        notes.append("no leverage tiers through ccxt: levguard's bundled tier tables apply")
-    funding = bool(has.get("fetchFundingRate"))
-    if not funding:
-        notes.append("no current funding rate through ccxt")
-    reduce_only = bool(has.get("createOrder")) and bool(has.get("createReduceOnlyOrder", True))
-    if not reduce_only:
-        notes.append("no reduce-only orders through ccxt: the guardian cannot deleverage")
-    by_client = ex_id in _FETCH_BY_CLIENT_ID and bool(has.get("fetchOrder"))
-    if not by_client:
-        if has.get("fetchOpenOrders") or has.get("fetchClosedOrders"):
-            by_client = True
-            notes.append("orders found by client id by scanning open and closed orders (recent history only)")
-        else:
-            notes.append("orders cannot be found by client id: restart reconciliation unavailable")
-    klines = has.get("fetchOHLCV") is not False
-    mark_klines = klines and has.get("fetchMarkOHLCV") is not False
-    if not mark_klines:
-        notes.append("no mark-price candles through ccxt: forecasts are fitted on last-price candles")
-    notes.append("liquidation price as reported by the venue; may be absent (ccxt #14747)")
-    if ex_id in _CLIENT_ID_FORMATS and ex_id not in ("deribit",):
-        notes.append("client order ids outside the venue's format are sent as a deterministic hash")
-    expiry = _order_expiry_s(exchange)
-    if expiry is None:
-        notes.append("no documented order expiry: an order the venue has not seen is presumed lost after a delay")
-    return Capabilities(
-        mark_price=mark_price,
-        leverage_tiers=tiers,
-        funding=funding,
-        reduce_only=reduce_only,
-        fetch_order_by_client_id=by_client,
-        order_expiry_s=expiry,
-        klines=klines,
-        mark_klines=mark_klines,
-        notes=tuple(notes),
-    )
-
-
-#: Venues whose signed requests carry a receive window that ccxt sets from ``options["recvWindow"]``
-#: (ms): Binance (USD-M and COIN-M futures: "timestamp + recvWindow < serverTime" is rejected,
-#: -1021) and Bybit v5 (``X-BAPI-RECV-WINDOW``, "Timestamp for this request is outside of the
-#: recvWindow", 10002).  A request, an order included, arriving later than that is refused.
-_RECV_WINDOW_VENUES = frozenset({"binanceusdm", "binancecoinm", "binance", "bybit"})
-
-
-def _order_expiry_s(exchange: Any) -> float | None:
-    """The receive window (seconds) ccxt signs every request of ``exchange`` with, or None.
-
-    Notes
-    -----
-    Binance Derivatives API, "Timing security" (``recvWindow``, default 5000 ms, at most 60000);
-    Bybit v5 API, "Authentication" (``X-BAPI-RECV-WINDOW``, default 5000 ms).  ccxt sends its own
-    option value (Binance 10,000 ms, Bybit 5,000 ms in ccxt 4.x), which is the bound in force.
-    """
-    if str(getattr(exchange, "id", "")) not in _RECV_WINDOW_VENUES:
-        return None
-    options = getattr(exchange, "options", None)
-    window = options.get("recvWindow") if isinstance(options, Mapping) else None
-    if isinstance(window, int | float) and not isinstance(window, bool) and 0 < window <= 60_000:
-        return float(window) / 1000.0
-    return None

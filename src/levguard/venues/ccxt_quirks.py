@@ -1,0 +1,169 @@
+"""What differs between the exchanges behind ccxt's unified API, for :class:`~levguard.venues.ccxt_adapter.CcxtVenue`.
+
+One home for each exchange's quirks, each checked against ccxt's source (ccxt 4.5) and the
+exchange's documentation:
+
+* **Client order ids** (:func:`wire_client_id`): the format each exchange accepts.
+* **Balances** (:func:`wallet_from_info`): where the wallet balance is reported apart.
+* **Capabilities** (:func:`capabilities_of`): uniform flags from ccxt's static ``has``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from levguard.errors import InputError
+from levguard.venues._ccxt_numbers import ccxt_number as _num
+from levguard.venues.base import Capabilities
+
+__all__ = [
+    "FETCH_BY_CLIENT_ID",
+    "capabilities_of",
+    "wallet_from_info",
+    "wire_client_id",
+]
+
+FETCH_BY_CLIENT_ID: Mapping[str, str] = {
+    "binanceusdm": "origClientOrderId",
+    "binancecoinm": "origClientOrderId",
+    "binance": "origClientOrderId",
+    "okx": "clOrdId",
+    "hyperliquid": "clientOrderId",
+}
+"""How each exchange family looks an order up by its client id: the param ccxt's fetch_order takes."""
+
+# Client order id formats the exchanges accept; ids that do not fit are hashed deterministically.
+_CLIENT_ID_FORMATS: Mapping[str, re.Pattern[str]] = {
+    "binanceusdm": re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"),  # Binance "New Order": newClientOrderId
+    "binancecoinm": re.compile(r"[.A-Z:/a-z0-9_-]{1,36}"),
+    "okx": re.compile(r"[A-Za-z0-9]{1,32}"),  # OKX "Place order": clOrdId
+    "bybit": re.compile(r"[A-Za-z0-9_-]{1,36}"),  # Bybit v5 "Place Order": orderLinkId
+    "hyperliquid": re.compile(r"0x[0-9a-f]{32}"),  # Hyperliquid "Exchange endpoint": 128-bit cloid
+    "deribit": re.compile(r".{1,64}"),  # Deribit "private/buy": label
+}
+
+
+def wire_client_id(exchange_id: str, client_order_id: str) -> str:
+    """The client order id as sent to ``exchange_id``: the id itself when it fits the exchange's
+    format, else a deterministic hash of it (so reconciliation after a restart recomputes the same
+    wire id)."""
+    if not isinstance(client_order_id, str) or not client_order_id:
+        raise InputError(f"client_order_id must be a non-empty string, was {client_order_id!r}")
+    pattern = _CLIENT_ID_FORMATS.get(exchange_id)
+    if pattern is None or pattern.fullmatch(client_order_id):
+        return client_order_id
+    digest = hashlib.sha256(client_order_id.encode()).hexdigest()
+    if exchange_id == "hyperliquid":
+        return "0x" + digest[:32]
+    return "lg" + digest[:30]
+
+
+_WALLET_KEYS = ("walletBalance", "cashBal")
+_CURRENCY_KEYS = ("asset", "coin", "ccy", "currency")
+
+
+def wallet_from_info(info: object, currency: str, depth: int = 0) -> float | None:
+    """The wallet balance of ``currency`` in a raw balance answer, None when it reports none apart.
+
+    Searches for ``{asset|coin|ccy: currency, walletBalance|cashBal: x}`` (Binance ``assets[]``,
+    Bybit ``result.list[].coin[]``, OKX ``data[].details[]``).
+    """
+    if depth > 5:
+        return None
+    if isinstance(info, Mapping):
+        if any(str(info.get(k, "")).upper() == currency for k in _CURRENCY_KEYS):
+            for key in _WALLET_KEYS:
+                value = _num(info.get(key))
+                if value is not None:
+                    return value
+        children: list[object] = list(info.values())
+    elif isinstance(info, list):
+        children = list(info)
+    else:
+        return None
+    for child in children:
+        if isinstance(child, Mapping | list):
+            found = wallet_from_info(child, currency, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def capabilities_of(exchange: Any) -> Capabilities:
+    """Derive uniform capability flags (with notes on what is missing) from ccxt's static ``has``."""
+    has: Mapping[str, Any] = exchange.has
+    ex_id = str(exchange.id)
+    notes: list[str] = []
+    if not has.get("fetchPositions"):
+        notes.append("fetchPositions unsupported: positions cannot be read")
+    marks_direct = bool(has.get("fetchMarkPrices"))
+    mark_price = marks_direct or bool(has.get("fetchTickers") or has.get("fetchTicker"))
+    if not marks_direct and mark_price:
+        notes.append("mark prices read from tickers' markPrice (no fetchMarkPrices)")
+    if not mark_price:
+        notes.append("no mark prices through ccxt")
+    tiers = has.get("fetchLeverageTiers") is True or bool(has.get("fetchMarketLeverageTiers"))
+    if not tiers:
+        notes.append("no leverage tiers through ccxt: levguard's bundled tier tables apply")
+    funding = bool(has.get("fetchFundingRate"))
+    if not funding:
+        notes.append("no current funding rate through ccxt")
+    reduce_only = bool(has.get("createOrder")) and bool(has.get("createReduceOnlyOrder", True))
+    if not reduce_only:
+        notes.append("no reduce-only orders through ccxt: the guardian cannot deleverage")
+    by_client = ex_id in FETCH_BY_CLIENT_ID and bool(has.get("fetchOrder"))
+    if not by_client:
+        if has.get("fetchOpenOrders") or has.get("fetchClosedOrders"):
+            by_client = True
+            notes.append("orders found by client id by scanning open and closed orders (recent history only)")
+        else:
+            notes.append("orders cannot be found by client id: restart reconciliation unavailable")
+    klines = has.get("fetchOHLCV") is not False
+    mark_klines = klines and has.get("fetchMarkOHLCV") is not False
+    if not mark_klines:
+        notes.append("no mark-price candles through ccxt: forecasts are fitted on last-price candles")
+    notes.append("liquidation price as reported by the venue; may be absent (ccxt #14747)")
+    if ex_id in _CLIENT_ID_FORMATS and ex_id not in ("deribit",):
+        notes.append("client order ids outside the venue's format are sent as a deterministic hash")
+    expiry = _order_expiry_s(exchange)
+    if expiry is None:
+        notes.append("no documented order expiry: an order the venue has not seen is presumed lost after a delay")
+    return Capabilities(
+        mark_price=mark_price,
+        leverage_tiers=tiers,
+        funding=funding,
+        reduce_only=reduce_only,
+        fetch_order_by_client_id=by_client,
+        order_expiry_s=expiry,
+        klines=klines,
+        mark_klines=mark_klines,
+        notes=tuple(notes),
+    )
+
+
+#: Venues whose signed requests carry a receive window that ccxt sets from ``options["recvWindow"]``
+#: (ms): Binance (USD-M and COIN-M futures: "timestamp + recvWindow < serverTime" is rejected,
+#: -1021) and Bybit v5 (``X-BAPI-RECV-WINDOW``, "Timestamp for this request is outside of the
+#: recvWindow", 10002).  A request, an order included, arriving later than that is refused.
+_RECV_WINDOW_VENUES = frozenset({"binanceusdm", "binancecoinm", "binance", "bybit"})
+
+
+def _order_expiry_s(exchange: Any) -> float | None:
+    """The receive window (seconds) ccxt signs every request of ``exchange`` with, or None.
+
+    Notes
+    -----
+    Binance Derivatives API, "Timing security" (``recvWindow``, default 5000 ms, at most 60000);
+    Bybit v5 API, "Authentication" (``X-BAPI-RECV-WINDOW``, default 5000 ms).  ccxt sends its own
+    option value (Binance 10,000 ms, Bybit 5,000 ms in ccxt 4.x), which is the bound in force.
+    """
+    if str(getattr(exchange, "id", "")) not in _RECV_WINDOW_VENUES:
+        return None
+    options = getattr(exchange, "options", None)
+    window = options.get("recvWindow") if isinstance(options, Mapping) else None
+    if isinstance(window, int | float) and not isinstance(window, bool) and 0 < window <= 60_000:
+        return float(window) / 1000.0
+    return None
