@@ -33,7 +33,7 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from levguard.core.rules import get_venue
@@ -61,7 +61,14 @@ from levguard.venues.base import (
     VenueBalance,
     VenuePosition,
 )
-from levguard.venues.ccxt_quirks import FETCH_BY_CLIENT_ID, capabilities_of, wallet_from_info, wire_client_id
+from levguard.venues.ccxt_quirks import (
+    FETCH_BY_CLIENT_ID,
+    amount_step,
+    capabilities_of,
+    contract_size,
+    wallet_from_info,
+    wire_client_id,
+)
 
 __all__ = ["RULE_SETS", "SETTLE_CURRENCIES", "CcxtVenue", "classify_ccxt_error"]
 
@@ -333,7 +340,7 @@ class CcxtVenue:
         if not contracts:
             return None
         market: Mapping[str, Any] = (self._exchange.markets or {}).get(symbol) or {}
-        size = _positive(p.get("contractSize")) or _positive(market.get("contractSize")) or 1.0
+        size = contract_size(self.exchange_id, market, p)
         side = str(p.get("side") or "").lower()
         if side not in ("long", "short"):
             logger.warning("%s position %s has no side (%r); skipped", self.exchange_id, symbol, side)
@@ -489,7 +496,11 @@ class CcxtVenue:
 
     # ------------------------------------------------------------------ orders
     async def round_qty(self, symbol: str, qty: float) -> Decimal:
-        """Return ``qty`` (position units, > 0) as contracts rounded down to the market's amount precision.
+        """Return ``qty`` (position units, > 0) as ccxt's amount rounded down to the market's amount precision.
+
+        ccxt's amount is in contracts of the market's contract size, except on Deribit, whose amounts
+        are in position units already and come in whole contracts
+        (:func:`levguard.venues.ccxt_quirks.contract_size`, :func:`~levguard.venues.ccxt_quirks.amount_step`).
 
         Raises
         ------
@@ -505,13 +516,15 @@ class CcxtVenue:
             raise InputError(f"qty must be a number, was {qty!r}") from None
         if not dq.is_finite() or dq <= 0:
             raise InputError(f"qty must be > 0, was {qty!r}")
-        size = Decimal(str(market.get("contractSize") or 1))
-        contracts = dq / size
+        contracts = dq / Decimal(str(contract_size(self.exchange_id, market)))
         try:
             text = self._exchange.amount_to_precision(symbol, format(contracts, "f"))
         except ccxt.BaseError:
             text = "0"
         amount = Decimal(text)
+        step = amount_step(self.exchange_id, market)
+        if step is not None:  # Deribit: whole contracts of contract_size
+            amount = (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
         limits = market.get("limits") or {}
         mins = ((limits.get("amount") or {}).get("min"), (limits.get("market") or {}).get("min"))
         minimum = max((Decimal(str(v)) for v in mins if v is not None), default=Decimal(0))
@@ -596,7 +609,7 @@ class CcxtVenue:
     def _order_state(
         self, raw: Mapping[str, Any], symbol: str, client_order_id: str, market: Mapping[str, Any]
     ) -> OrderState:
-        size = _positive(market.get("contractSize")) or 1.0
+        size = contract_size(self.exchange_id, market)
         status = str(raw.get("status") or "open").lower()
         ts = raw.get("timestamp")
         return OrderState(

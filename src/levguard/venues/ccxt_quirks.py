@@ -4,6 +4,7 @@ One home for each exchange's quirks, each checked against ccxt's source (ccxt 4.
 exchange's documentation:
 
 * **Client order ids** (:func:`wire_client_id`): the format each exchange accepts.
+* **Units** (:func:`contract_size`, :func:`amount_step`): what one unit of ccxt's amounts is.
 * **Balances** (:func:`wallet_from_info`): where the wallet balance is reported apart.
 * **Capabilities** (:func:`capabilities_of`): uniform flags from ccxt's static ``has``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from levguard.errors import InputError
@@ -21,7 +23,9 @@ from levguard.venues.base import Capabilities
 
 __all__ = [
     "FETCH_BY_CLIENT_ID",
+    "amount_step",
     "capabilities_of",
+    "contract_size",
     "wallet_from_info",
     "wire_client_id",
 ]
@@ -59,6 +63,51 @@ def wire_client_id(exchange_id: str, client_order_id: str) -> str:
     if exchange_id == "hyperliquid":
         return "0x" + digest[:32]
     return "lg" + digest[:30]
+
+
+# Exchanges whose ccxt amounts (positions' ``contracts``, orders' ``amount`` and ``filled``) are
+# already in position units, whatever the market's ``contractSize``.
+_AMOUNTS_IN_POSITION_UNITS = frozenset({"deribit"})
+
+
+def contract_size(exchange_id: str, market: Mapping[str, Any], position: Mapping[str, Any] | None = None) -> float:
+    """Position units (base coin for linear contracts, quote currency for inverse ones) per unit of
+    ccxt's amounts on ``exchange_id``: the position's or the market's ``contractSize``, else 1.
+
+    Notes
+    -----
+    Deribit: 1.  Its amounts are "in USD units" for perpetuals and inverse futures and "in the
+    underlying base currency coin" for options and linear futures (Deribit API, ``private/buy``
+    ``amount``, ``public/get_instruments`` ``min_trade_amount``; ccxt ``deribit.create_order``:
+    "For perpetual and inverse futures the amount is in USD units"), and ccxt passes them on as
+    they are: a position's ``contracts`` is Deribit's ``size``, an order's ``amount`` and ``filled``
+    are Deribit's ``amount`` and ``filled_amount``.  The market's ``contractSize`` (Deribit's
+    ``contract_size``, 10 USD on BTC-PERPETUAL) is the lot those amounts come in
+    (:func:`amount_step`), not a multiplier: multiplied, a 50 USD position read as 500 and an
+    order of 1,000 USD was sent as 100.
+    """
+    if exchange_id in _AMOUNTS_IN_POSITION_UNITS:
+        return 1.0
+    for source in (position, market):
+        value = _num((source or {}).get("contractSize"))
+        if value is not None and value > 0.0:
+            return value
+    return 1.0
+
+
+def amount_step(exchange_id: str, market: Mapping[str, Any]) -> Decimal | None:
+    """The lot an order amount must be a multiple of beyond ccxt's precision, or None.
+
+    Notes
+    -----
+    Deribit: the instrument's ``contract_size`` (ccxt ``contractSize``), since an amount is a number
+    of contracts times it (``private/buy``: ``amount`` and ``contracts`` "must match each other");
+    ccxt's amount precision is the ``min_trade_amount``, which is the minimum, not the lot.
+    """
+    if exchange_id not in _AMOUNTS_IN_POSITION_UNITS:
+        return None
+    value = _num(market.get("contractSize"))
+    return Decimal(str(value)) if value is not None and value > 0.0 else None
 
 
 _WALLET_KEYS = ("walletBalance", "cashBal")
