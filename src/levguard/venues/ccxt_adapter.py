@@ -63,10 +63,11 @@ from levguard.venues.base import (
 )
 from levguard.venues.ccxt_quirks import (
     FETCH_BY_CLIENT_ID,
+    TOTAL_IS_EQUITY,
     amount_step,
     capabilities_of,
     contract_size,
-    wallet_from_info,
+    wallet_balance,
     wire_client_id,
 )
 
@@ -379,12 +380,17 @@ class CcxtVenue:
         )
 
     async def fetch_balance(self) -> VenueBalance:
-        """The settlement currency's wallet balance (deposits + realised PnL) and free margin.
+        """The settlement currency's cross wallet balance (deposits + realised PnL) and free margin.
 
-        The wallet balance is read from the venue's raw answer where it is reported apart
-        (Binance ``walletBalance``, Bybit ``walletBalance``, OKX ``cashBal``); otherwise ccxt's
-        ``total``, which on some venues includes unrealised PnL.  A unified account's balance is the
-        USD face value of its net holdings (:meth:`UnifiedReader.read`).
+        The wallet is what the margin engine takes (:func:`levguard.core.spec.account_from_spec`):
+        without unrealised PnL and without the isolated positions' margins
+        (:func:`levguard.venues.ccxt_quirks.wallet_balance`): Binance ``walletBalance``, Bybit
+        ``walletBalance``, OKX ``cashBal``, Hyperliquid ``marginSummary.accountValue`` less the
+        positions' PnL and isolated margins.  Deribit reports its equity (ccxt's ``total``) and a
+        ``balance`` into which the daily settlements move the futures' session PnL: the wallet is
+        the equity less the open futures' PnL since their average price, read from its positions
+        (:meth:`_open_pnl`).  Elsewhere ccxt's ``total``.  A unified account's balance is the USD
+        face value of its net holdings (:meth:`UnifiedReader.read`).
         """
         if self.unified is not None:
             return (await self.unified.read()).balance
@@ -393,7 +399,9 @@ class CcxtVenue:
         now = _now_ns()
         entry = raw.get(self.settle) or {}
         total = _num(entry.get("total"))
-        wallet = wallet_from_info(raw.get("info"), self.settle)
+        wallet = wallet_balance(self.exchange_id, raw.get("info"), self.settle)
+        if wallet is None and total is not None and self.exchange_id in TOTAL_IS_EQUITY:
+            wallet = total - await self._open_pnl()
         if wallet is None:
             wallet = total
         if wallet is None:
@@ -405,6 +413,32 @@ class CcxtVenue:
             available=free if free is not None else wallet,
             timestamp_ns=now,
         )
+
+    async def _open_pnl(self) -> float:
+        """The unrealised PnL (settlement currency) of the open futures settled in it, from their
+        entry to their marks: what the margin engine adds to the wallet.
+
+        Notes
+        -----
+        Deribit, "Contract specifications" and "Perpetual": at the daily settlement (08:00 UTC) the
+        session's realised and unrealised PnL and funding are booked to the cash ``balance``, while
+        a position keeps its ``average_price``; ``equity`` is the balance plus the session's PnL
+        (``private/get_account_summary``).  So ``balance`` already holds the PnL up to the last
+        settlement that the engine's ``uPnL(average_price -> mark)`` counts again, and
+        ``equity - uPnL`` is the wallet (options, valued in the equity, stay in it).
+        """
+        raw = await self._call("fetch_balance (positions)", self._exchange.fetch_positions)
+        now = _now_ns()
+        markets: Mapping[str, Any] = self._exchange.markets or {}
+        pnl = 0.0
+        for p in raw or []:
+            market = markets.get(str(p.get("symbol"))) or {}
+            if market.get("option") or str(market.get("settle") or "").upper() != self.settle:
+                continue
+            pos = self._position(p, now)
+            if pos is not None and pos.entry_price > 0.0 and pos.mark_price > 0.0:  # NaN: not reported
+                pnl += position_upnl(pos.qty, pos.entry_price, pos.mark_price, pos.inverse)
+        return pnl
 
     async def fetch_marks(self, symbols: list[str]) -> dict[str, float]:
         """Mark prices of ``symbols`` (``fetch_mark_prices``, else tickers' ``markPrice``).

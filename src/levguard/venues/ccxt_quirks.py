@@ -5,7 +5,8 @@ exchange's documentation:
 
 * **Client order ids** (:func:`wire_client_id`): the format each exchange accepts.
 * **Units** (:func:`contract_size`, :func:`amount_step`): what one unit of ccxt's amounts is.
-* **Balances** (:func:`wallet_from_info`): where the wallet balance is reported apart.
+* **Balances** (:func:`wallet_balance`, :data:`TOTAL_IS_EQUITY`): the cross wallet the margin
+  engine takes, where each exchange reports it.
 * **Capabilities** (:func:`capabilities_of`): uniform flags from ccxt's static ``has``.
 """
 
@@ -23,9 +24,12 @@ from levguard.venues.base import Capabilities
 
 __all__ = [
     "FETCH_BY_CLIENT_ID",
+    "TOTAL_IS_EQUITY",
     "amount_step",
     "capabilities_of",
     "contract_size",
+    "hyperliquid_wallet",
+    "wallet_balance",
     "wallet_from_info",
     "wire_client_id",
 ]
@@ -112,6 +116,60 @@ def amount_step(exchange_id: str, market: Mapping[str, Any]) -> Decimal | None:
 
 _WALLET_KEYS = ("walletBalance", "cashBal")
 _CURRENCY_KEYS = ("asset", "coin", "ccy", "currency")
+
+TOTAL_IS_EQUITY = frozenset({"deribit"})
+"""Exchanges whose ccxt ``total`` is the equity, with no wallet balance reported apart that the
+margin engine can take: the wallet is the equity less the open positions' PnL since their entry
+(the adapter reads the positions)."""
+
+
+def wallet_balance(exchange_id: str, info: object, currency: str) -> float | None:
+    """The cross wallet balance of ``currency`` (deposits + realised PnL, without the unrealised PnL
+    and the isolated positions' margins, as :func:`levguard.core.spec.account_from_spec` takes it)
+    in a raw ccxt balance answer, or None when the answer reports none apart.
+
+    Notes
+    -----
+    Hyperliquid (ccxt's ``total`` is ``marginSummary.accountValue``, the equity): the account value
+    less every position's ``unrealizedPnl`` and the isolated positions' margins
+    (:func:`hyperliquid_wallet`).  Elsewhere the wallet fields of :func:`wallet_from_info`.
+    """
+    if exchange_id == "hyperliquid":
+        return hyperliquid_wallet(info)
+    return wallet_from_info(info, currency)
+
+
+def hyperliquid_wallet(info: object) -> float | None:
+    """The cross wallet of a Hyperliquid ``clearinghouseState`` answer, None without its summary.
+
+    Notes
+    -----
+    Hyperliquid API, "Info endpoint / Perpetuals: Retrieve user's perpetuals account summary"
+    (``clearinghouseState``): ``marginSummary.accountValue`` is the account's value, the USDC held
+    plus every position's unrealised PnL, isolated positions' margins included; each
+    ``assetPositions[].position`` has ``unrealizedPnl`` and ``marginUsed`` (an isolated
+    position's margin with its PnL: ccxt hyperliquid.parse_position takes ``marginUsed -
+    unrealizedPnl`` as its initial margin).  So
+    ``wallet = accountValue - sum(cross unrealizedPnl) - sum(isolated marginUsed)``, and the
+    engine's equity ``wallet + sum(isolated margins) + sum(unrealised PnL)`` is ``accountValue``.
+    A deposit of 5,000 with a long of 1 BTC from 50,000 marked at 60,000 has an account value of
+    15,000 and a wallet of 5,000 (ccxt's ``total``, 15,000, was taken as the wallet: the engine
+    counted the 10,000 of PnL twice).
+    """
+    if not isinstance(info, Mapping):
+        return None
+    summary = info.get("marginSummary")
+    value = _num(summary.get("accountValue")) if isinstance(summary, Mapping) else None
+    if value is None:
+        return None
+    for row in info.get("assetPositions") or []:
+        pos = row.get("position") if isinstance(row, Mapping) else None
+        if not isinstance(pos, Mapping):
+            continue
+        leverage = pos.get("leverage")
+        isolated = isinstance(leverage, Mapping) and str(leverage.get("type")).lower() == "isolated"
+        value -= (_num(pos.get("marginUsed")) if isolated else _num(pos.get("unrealizedPnl"))) or 0.0
+    return value
 
 
 def wallet_from_info(info: object, currency: str, depth: int = 0) -> float | None:

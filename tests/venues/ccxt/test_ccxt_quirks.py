@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+import levguard
 from levguard.errors import VenueOrderRejectedError
+from levguard.live._support import account_spec
 from levguard.venues.base import OrderRequest
 from levguard.venues.ccxt_adapter import CcxtVenue
 
@@ -39,6 +41,11 @@ DERIBIT_PERP = {
     "counter_currency": "USD", "contract_size": 10.0, "block_trade_commission": 0.0001, "base_currency": "BTC",
 }  # fmt: skip
 DERIBIT_SYMBOL = "BTC/USD:BTC"
+# The linear USDC perpetual (the Deribit contracts levguard's rules model): amounts in BTC.
+DERIBIT_LINEAR = {
+    **DERIBIT_PERP, "instrument_name": "BTC_USDC-PERPETUAL", "settlement_currency": "USDC", "quote_currency": "USDC",
+    "counter_currency": "USDC", "future_type": "linear", "contract_size": 0.001, "min_trade_amount": 0.001,
+}  # fmt: skip
 
 
 def deribit_position(size: float, average: float = 7440.18, mark: float = 7476.65) -> dict[str, Any]:
@@ -53,13 +60,22 @@ def deribit_position(size: float, average: float = 7440.18, mark: float = 7476.6
     }  # fmt: skip
 
 
-def deribit(positions: list[dict[str, Any]], sent: list[dict[str, Any]]) -> CcxtVenue:
-    """A Deribit venue whose endpoints answer with ``positions`` and record the orders ``sent``."""
-    venue = CcxtVenue("deribit", api_key="key123456", secret="secret123456")
+def deribit(
+    positions: list[dict[str, Any]],
+    sent: list[dict[str, Any]],
+    summaries: list[dict[str, Any]] | None = None,
+    settle: str | None = None,
+) -> CcxtVenue:
+    """A Deribit venue whose endpoints answer with ``positions`` and the account ``summaries`` and
+    record the orders ``sent``."""
+    venue = CcxtVenue("deribit", api_key="key123456", secret="secret123456", settle=settle)
     ex = venue._exchange
 
     async def instruments(params: Any = None) -> Any:
-        return {"result": [DERIBIT_PERP]}
+        return {"result": [DERIBIT_PERP, DERIBIT_LINEAR]}
+
+    async def account_summaries(params: Any = None) -> Any:
+        return {"result": {"summaries": summaries or []}}
 
     async def currencies(params: Any = None) -> Any:
         return {"result": [{"currency": "BTC", "currency_long": "Bitcoin", "fee_precision": 4}]}
@@ -81,6 +97,7 @@ def deribit(positions: list[dict[str, Any]], sent: list[dict[str, Any]]) -> Ccxt
     ex.publicGetGetInstruments = instruments
     ex.publicGetGetCurrencies = currencies
     ex.privateGetGetPositions = get_positions
+    ex.privateGetGetAccountSummaries = account_summaries
     ex.privateGetBuy = order
     ex.privateGetSell = order
     return venue
@@ -107,3 +124,133 @@ def test_deribit_amounts_are_position_units_not_contracts() -> None:
     assert [s["amount"] for s in sent] == ["50", "1000"]
     assert (closing.filled, large.filled) == (50.0, 1_000.0)
     assert odd == 50  # whole 10 USD contracts: 55 rounds down to 50
+
+
+def test_deribit_wallet_is_the_equity_less_the_open_futures_pnl_since_entry() -> None:
+    """Deribit's daily settlement books the session PnL into ``balance`` while the position keeps its
+    average price, and ccxt's ``total`` is the ``equity``: taken as the wallet, the engine added the
+    PnL again (equity 13,000 for the venue's 11,500).  10,000 USDC deposited; long 0.5 BTC from
+    60,000, settled at 62,000 (+1,000 booked: balance 11,000), marked at 63,000 (session +500)."""
+    linear = {
+        **deribit_position(0.5, average=60_000.0, mark=63_000.0), "instrument_name": "BTC_USDC-PERPETUAL",
+        "settlement_price": 62_000.0, "floating_profit_loss": 500.0, "total_profit_loss": 1_500.0,
+    }  # fmt: skip
+    inverse = deribit_position(50.0)  # settled in BTC: not in the USDC wallet
+    summary = {
+        "currency": "USDC", "balance": 11_000.0, "equity": 11_500.0, "session_upl": 500.0, "session_rpl": 0.0,
+        "available_funds": 11_000.0, "maintenance_margin": 300.0, "initial_margin": 1_500.0, "margin_balance": 11_500.0,
+    }  # fmt: skip
+    venue = deribit([linear, inverse], [], [summary], settle="USDC")
+
+    async def body(v: CcxtVenue) -> Any:
+        balance = await v.fetch_balance()
+        positions = [p for p in await v.fetch_positions() if p.symbol == "BTC/USDC:USDC"]
+        return balance, positions
+
+    balance, positions = _run(venue, body)
+    assert balance.wallet_balance == pytest.approx(10_000.0)
+    report = levguard.evaluate_account(account_spec("deribit", balance, positions, {"BTC/USDC:USDC": 63_000.0}))
+    assert report.equity == pytest.approx(11_500.0)  # the venue's equity
+
+
+# --- Hyperliquid --------------------------------------------------------------------------------
+HL_SYMBOL = "BTC/USDC:USDC"
+HL_MARKETS = [
+    {
+        "id": "0", "symbol": HL_SYMBOL, "base": "BTC", "quote": "USDC", "settle": "USDC", "baseId": 0,
+        "quoteId": "USDC", "settleId": "USDC", "type": "swap", "spot": False, "swap": True, "future": False,
+        "option": False, "contract": True, "linear": True, "inverse": False, "contractSize": 1.0,
+        "precision": {"amount": 0.00001, "price": 0.1}, "limits": {"amount": {"min": None, "max": None},
+        "leverage": {"max": 40}}, "info": {"name": "BTC", "szDecimals": 5, "maxLeverage": 40}, "baseName": "BTC",
+    },
+    {
+        "id": "1", "symbol": "ETH/USDC:USDC", "base": "ETH", "quote": "USDC", "settle": "USDC", "baseId": 1,
+        "quoteId": "USDC", "settleId": "USDC", "type": "swap", "spot": False, "swap": True, "future": False,
+        "option": False, "contract": True, "linear": True, "inverse": False, "contractSize": 1.0,
+        "precision": {"amount": 0.0001, "price": 0.01}, "limits": {"amount": {"min": None, "max": None},
+        "leverage": {"max": 25}}, "info": {"name": "ETH", "szDecimals": 4, "maxLeverage": 25}, "baseName": "ETH",
+    },
+]  # fmt: skip
+
+
+def hl_position(coin: str, szi: float, entry: float, mark: float, mode: str, margin_used: float) -> dict[str, Any]:
+    """An ``assetPositions`` row of ``clearinghouseState`` (ccxt hyperliquid.parse_position's example)."""
+    upnl = szi * (mark - entry)
+    return {
+        "position": {
+            "coin": coin, "cumFunding": {"allTime": "0", "sinceChange": "0", "sinceOpen": "0"}, "entryPx": str(entry),
+            "leverage": {"type": mode, "value": 20}, "liquidationPx": None, "marginUsed": str(margin_used),
+            "maxLeverage": 40, "positionValue": str(abs(szi) * mark), "returnOnEquity": "0", "szi": str(szi),
+            "unrealizedPnl": str(upnl),
+        },
+        "type": "oneWay",
+    }  # fmt: skip
+
+
+def hyperliquid(state: dict[str, Any], exchange_actions: list[dict[str, Any]] | None = None) -> CcxtVenue:
+    """A Hyperliquid venue whose info endpoint answers with the ``clearinghouseState`` ``state``
+    and whose exchange endpoint records the signed actions."""
+    venue = CcxtVenue("hyperliquid", api_key="0x" + "1" * 40, secret="0x" + "2" * 64)
+    ex = venue._exchange
+    ex.set_markets(HL_MARKETS)
+    venue._markets_loaded = True
+
+    async def info(params: Any = None) -> Any:
+        kind = (params or {}).get("type")
+        if kind == "userAbstraction":
+            return "default"
+        if kind == "clearinghouseState":
+            return state
+        raise AssertionError(f"unexpected info request {params!r}")
+
+    ex.publicPostInfo = info
+    return venue
+
+
+def test_hyperliquid_wallet_is_the_account_value_less_the_pnl() -> None:
+    """ccxt's ``total`` is ``marginSummary.accountValue``, the equity: taken as the wallet, the engine
+    added the PnL again.  5,000 deposited, long 1 BTC from 50,000 marked at 60,000: the account value
+    is 15,000; the engine had a wallet of 15,000, an equity of 25,000 and a liquidation price of
+    35,443 (45,570 with the right wallet)."""
+    summary = {
+        "accountValue": "15000.0",
+        "totalMarginUsed": "1500.0",
+        "totalNtlPos": "60000.0",
+        "totalRawUsd": "-45000.0",
+    }
+    state = {
+        "assetPositions": [hl_position("BTC", 1.0, 50_000.0, 60_000.0, "cross", 1_500.0)],
+        "crossMaintenanceMarginUsed": "750.0", "crossMarginSummary": summary, "marginSummary": summary,
+        "time": "1704261007014", "withdrawable": "13500.0",
+    }  # fmt: skip
+    venue = hyperliquid(state)
+
+    async def body(v: CcxtVenue) -> Any:
+        return await v.fetch_balance(), await v.fetch_positions()
+
+    balance, positions = _run(venue, body)
+    assert balance.wallet_balance == pytest.approx(5_000.0)
+    report = levguard.evaluate_account(account_spec(venue.name, balance, positions, {HL_SYMBOL: 60_000.0}))
+    assert report.equity == pytest.approx(15_000.0)
+    assert report.positions[0].liquidation_price == pytest.approx(45_569.62, abs=0.01)
+
+
+def test_hyperliquid_isolated_margins_are_not_in_the_cross_wallet() -> None:
+    """An isolated position's ``marginUsed`` (its margin and its PnL) is in the account value; the
+    wallet leaves it out, and the engine's equity (wallet + isolated margins + PnL) is the value."""
+    btc = hl_position("BTC", 1.0, 50_000.0, 60_000.0, "cross", 1_500.0)  # +10,000
+    eth = hl_position("ETH", -10.0, 3_000.0, 3_100.0, "isolated", 500.0)  # -1,000 on a 1,500 margin
+    state = {
+        "assetPositions": [btc, eth],
+        "crossMarginSummary": {"accountValue": "15000.0", "totalMarginUsed": "1500.0"},
+        "marginSummary": {"accountValue": "15500.0", "totalMarginUsed": "2000.0"},
+        "crossMaintenanceMarginUsed": "750.0", "time": "1704261007014", "withdrawable": "13000.0",
+    }  # fmt: skip
+    venue = hyperliquid(state)
+
+    async def body(v: CcxtVenue) -> Any:
+        return await v.fetch_balance(), await v.fetch_positions()
+
+    balance, positions = _run(venue, body)
+    assert balance.wallet_balance == pytest.approx(5_000.0)  # 15,500 - 10,000 - 500
+    assert {p.symbol: p.isolated_margin for p in positions}["ETH/USDC:USDC"] == pytest.approx(1_500.0)
