@@ -47,8 +47,16 @@ def account_spec(
     unified: Any = None,
 ) -> dict[str, Any]:
     """The margin engine's account spec of what the venue reports (with ``unified``, a read of a
-    unified account (:class:`levguard.venues.ccxt_unified.UnifiedAccountRead`): its spec)."""
-    isolated = all(p.margin_mode == "isolated" for p in positions) and bool(positions)
+    unified account (:class:`levguard.venues.ccxt_unified.UnifiedAccountRead`): its spec).
+
+    Every position carries its own ``margin_mode`` and an isolated one its ``isolated_margin``
+    (:func:`levguard.core.spec.account_from_spec` takes a mode per position), so an account with
+    cross and isolated positions is evaluated as it is margined: the cross positions against the
+    cross wallet, each isolated one against its own margin.  (The account was isolated only when
+    every position was: a BTC cross and ETH isolated account was evaluated as all cross, its ETH
+    liquidation price 2,033 for the venue's 2,711.)  A unified account margins every position
+    against the account: its rows carry no mode.
+    """
     rows = []
     for p in positions:
         row: dict[str, Any] = {
@@ -57,14 +65,17 @@ def account_spec(
             "entry_price": p.entry_price,
             "mark_price": marks.get(p.symbol, p.mark_price),
         }
-        if isolated and p.isolated_margin is not None:
-            row["isolated_margin"] = p.isolated_margin
         if p.inverse:  # what the venue says of the contract wins over the symbol's reading
             row["contract_kind"] = "inverse"
         rows.append(row)
     if unified is not None:
         spec: dict[str, Any] = unified.spec(rows)
         return spec
+    for p, row in zip(positions, rows, strict=True):
+        row["margin_mode"] = p.margin_mode
+        if p.margin_mode == "isolated" and p.isolated_margin is not None:
+            row["isolated_margin"] = p.isolated_margin
+    isolated = bool(positions) and all(p.margin_mode == "isolated" for p in positions)
     return {
         "venue": venue,
         "margin_mode": "isolated" if isolated else "cross",

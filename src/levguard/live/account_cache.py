@@ -10,7 +10,8 @@ changed (a new :class:`~levguard.core.positions.Position` from the cached one, w
 position's own checks) and the account around them.
 
 The shape is everything in the spec other than those numbers: the venue, the margin mode, the
-symbols in their order, which rows carry an isolated margin, and the tier tables by identity.
+symbols in their order with each row's margin mode, which rows carry an isolated margin, and the
+tier tables by identity.
 A change of any of it (a position opened or closed, a tier table refreshed) parses the spec again.
 So does any number that is not a plain float inside the range :func:`~levguard.core.validate.as_amount`
 accepts, and any position the checks refuse: the full parse then raises the error it always
@@ -42,7 +43,7 @@ from levguard.errors import InputError
 __all__ = ["AccountCache"]
 
 _SPEC_KEYS = frozenset({"venue", "margin_mode", "wallet_balance", "positions", "tiers"})
-_ROW_KEYS = frozenset({"symbol", "qty", "entry_price", "mark_price", "isolated_margin"})
+_ROW_KEYS = frozenset({"symbol", "qty", "entry_price", "mark_price", "margin_mode", "isolated_margin"})
 # The spec keys of what the guardian builds (account_spec); any other key (a fixed mmr, a
 # leverage, ccxt's shape) may make the parsed objects depend on the numbers: parsed every time.
 
@@ -64,7 +65,10 @@ def _shape(spec: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[TierTable, .
     for row in rows:
         if type(row) is not dict or not _ROW_KEYS.issuperset(row) or type(row.get("symbol")) is not str:
             return None
-        symbols.append((row["symbol"], "isolated_margin" in row))
+        row_mode = row.get("margin_mode")
+        if row_mode is not None and type(row_mode) is not str:
+            return None
+        symbols.append((row["symbol"], row_mode, "isolated_margin" in row))
     tiers = spec.get("tiers")
     if tiers is None:
         return (venue, mode, tuple(symbols), ()), ()

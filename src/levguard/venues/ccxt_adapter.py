@@ -384,7 +384,7 @@ class CcxtVenue:
 
         The wallet is what the margin engine takes (:func:`levguard.core.spec.account_from_spec`):
         without unrealised PnL and without the isolated positions' margins
-        (:func:`levguard.venues.ccxt_quirks.wallet_balance`): Binance ``walletBalance``, Bybit
+        (:func:`levguard.venues.ccxt_quirks.wallet_balance`): Binance ``crossWalletBalance``, Bybit
         ``walletBalance``, OKX ``cashBal``, Hyperliquid ``marginSummary.accountValue`` less the
         positions' PnL and isolated margins.  Deribit reports its equity (ccxt's ``total``) and a
         ``balance`` into which the daily settlements move the futures' session PnL: the wallet is

@@ -114,7 +114,10 @@ def amount_step(exchange_id: str, market: Mapping[str, Any]) -> Decimal | None:
     return Decimal(str(value)) if value is not None and value > 0.0 else None
 
 
-_WALLET_KEYS = ("walletBalance", "cashBal")
+# Keys of the wallet balance in raw balance answers, the cross wallet first: Binance's
+# ``walletBalance`` includes the isolated positions' wallets (``crossWalletBalance`` plus their
+# ``isolatedWallet``: USDⓈ-M "Account Information V3"), which the margin engine adds itself.
+_WALLET_KEYS = ("crossWalletBalance", "walletBalance", "cashBal")
 _CURRENCY_KEYS = ("asset", "coin", "ccy", "currency")
 
 TOTAL_IS_EQUITY = frozenset({"deribit"})
@@ -175,8 +178,8 @@ def hyperliquid_wallet(info: object) -> float | None:
 def wallet_from_info(info: object, currency: str, depth: int = 0) -> float | None:
     """The wallet balance of ``currency`` in a raw balance answer, None when it reports none apart.
 
-    Searches for ``{asset|coin|ccy: currency, walletBalance|cashBal: x}`` (Binance ``assets[]``,
-    Bybit ``result.list[].coin[]``, OKX ``data[].details[]``).
+    Searches for ``{asset|coin|ccy: currency, crossWalletBalance|walletBalance|cashBal: x}``
+    (Binance ``assets[]``, Bybit ``result.list[].coin[]``, OKX ``data[].details[]``).
     """
     if depth > 5:
         return None

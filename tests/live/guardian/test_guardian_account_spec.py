@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import levguard
 from levguard.live._support import account_spec
+from levguard.live.account_cache import AccountCache
 from levguard.venues.base import VenueBalance, VenuePosition
+from levguard.venues.paper import PaperVenue
 
 
 @pytest.mark.parametrize("symbol", ["BTC/USD:BTC", "XBTUSD", "BTC/USD:BTC-241227"])
@@ -27,3 +31,42 @@ def test_a_linear_position_keeps_the_venues_kind() -> None:
     spec = account_spec("binance-usdm", VenueBalance("USDT", 5_000.0, 5_000.0), [pos], {})
     assert "contract_kind" not in spec["positions"][0]
     assert levguard.evaluate_account(spec).positions[0].contract_kind == "linear"
+
+
+def test_a_mixed_account_is_evaluated_position_by_position_as_the_venue_margins_it() -> None:
+    """The spec was isolated only when every position was: a BTC cross and ETH isolated (margin
+    3,000) account was evaluated as all cross, ETH's liquidation price 2,033.13 for the venue's
+    2,710.84 and BTC's 50,321.6 for 50,201.0.  Each row now carries its own margin mode."""
+    venue = PaperVenue(
+        "binance-usdm",
+        feeds={"BTCUSDT": [60_000.0] * 5, "ETHUSDT": [3_000.0] * 5},
+        wallet_balance=10_000.0,
+        positions=[
+            {"symbol": "BTCUSDT", "qty": 1.0, "entry": 60_000.0},
+            {"symbol": "ETHUSDT", "qty": 10.0, "entry": 3_000.0, "margin_mode": "isolated", "isolated_margin": 3_000.0},
+        ],
+        funding_rate=0.0,
+    )
+
+    async def read() -> tuple[list[VenuePosition], VenueBalance, dict[str, float]]:
+        positions = await venue.fetch_positions()
+        return positions, await venue.fetch_balance(), await venue.fetch_marks([p.symbol for p in positions])
+
+    positions, balance, marks = asyncio.run(read())
+    spec = account_spec(venue.name, balance, positions, marks)
+    assert [(r["margin_mode"], r.get("isolated_margin")) for r in spec["positions"]] == [
+        ("cross", None),
+        ("isolated", 3_000.0),
+    ]
+    report = levguard.evaluate_account(spec)
+    venue_liq = {p.symbol: p.liquidation_price for p in positions}
+    assert venue_liq["ETHUSDT"] == pytest.approx(2_710.84, abs=0.01)
+    assert venue_liq["BTCUSDT"] == pytest.approx(50_201.0, abs=0.1)
+    for row in report.positions:
+        assert row.liquidation_price == pytest.approx(venue_liq[row.symbol], rel=1e-12)
+    assert report.equity == pytest.approx(13_000.0)
+    # The guardian's cache of the parsed account gives the same report, cycle after cycle.
+    cache = AccountCache()
+    for _ in range(2):
+        assert cache.report(spec) == report
+    assert cache.parses == 1

@@ -13,6 +13,7 @@ import ccxt
 import pytest
 from ccxt_fake_binance import API_KEY, SECRET, FakeBinanceUsdm, serve_in_thread
 
+import levguard
 from levguard.core.tiers import TierTable
 from levguard.errors import (
     VenueAuthError,
@@ -21,6 +22,7 @@ from levguard.errors import (
     VenueRateLimitError,
     VenueRetryableError,
 )
+from levguard.live._support import account_spec
 from levguard.venues.base import OrderRequest, Venue
 from levguard.venues.ccxt_adapter import CcxtVenue
 
@@ -100,9 +102,27 @@ def test_positions_are_signed_with_venue_liquidation_price_and_isolated_margin(b
 def test_balance_is_the_usdt_wallet(binance: FakeBinanceUsdm) -> None:
     balance = run(binance, lambda v: v.fetch_balance())
     assert balance.currency == "USDT"
-    assert balance.wallet_balance == pytest.approx(10000.0)  # walletBalance, without the 600 uPnL
+    # crossWalletBalance: the walletBalance of 10,000 (without the 600 uPnL) holds the isolated
+    # ETH position's isolatedWallet of 1,200 too, which the margin engine adds itself.
+    assert balance.wallet_balance == pytest.approx(8800.0)
     assert balance.available == pytest.approx(7810.0)
     assert binance.calls("GET", "/fapi/v3/account")
+
+
+def test_the_guardians_spec_of_a_mixed_account_has_the_venues_margin_balance(binance: FakeBinanceUsdm) -> None:
+    """BTC cross (+1,000) and ETH isolated (wallet 1,200, -400): the engine's equity is the venue's
+    marginBalance, 10,600 (cross wallet 8,800 + isolated 1,200 + PnL 600).  The spec evaluated the
+    account as all cross (ETH's margin inside the wallet), and with the isolated margin on its row
+    the walletBalance (which holds it) would have counted it twice."""
+
+    async def body(v: CcxtVenue) -> tuple[Any, Any, Any]:
+        positions = await v.fetch_positions()
+        return await v.fetch_balance(), positions, await v.fetch_marks([p.symbol for p in positions])
+
+    balance, positions, marks = run(binance, body)
+    report = levguard.evaluate_account(account_spec("binance-usdm", balance, positions, marks))
+    assert report.equity == pytest.approx(10_600.0)
+    assert {r.symbol: r.margin_mode for r in report.positions} == {BTC: "cross", ETH: "isolated"}
 
 
 def test_marks_and_funding(binance: FakeBinanceUsdm) -> None:

@@ -254,3 +254,6 @@ def test_hyperliquid_isolated_margins_are_not_in_the_cross_wallet() -> None:
     balance, positions = _run(venue, body)
     assert balance.wallet_balance == pytest.approx(5_000.0)  # 15,500 - 10,000 - 500
     assert {p.symbol: p.isolated_margin for p in positions}["ETH/USDC:USDC"] == pytest.approx(1_500.0)
+    marks = {HL_SYMBOL: 60_000.0, "ETH/USDC:USDC": 3_100.0}
+    report = levguard.evaluate_account(account_spec(venue.name, balance, positions, marks))
+    assert report.equity == pytest.approx(15_500.0)  # the account value
