@@ -66,7 +66,9 @@ from levguard.venues.ccxt_quirks import (
     TOTAL_IS_EQUITY,
     amount_step,
     capabilities_of,
+    configure,
     contract_size,
+    default_options,
     wallet_balance,
     wire_client_id,
 )
@@ -155,7 +157,9 @@ class CcxtVenue:
         Credentials (``password`` is OKX's passphrase).  For Hyperliquid ``api_key`` is the
         wallet address and ``secret`` the API wallet's private key.  Never logged or shown.
     options : dict, optional
-        ccxt exchange options merged into ccxt's defaults.
+        ccxt exchange options merged into ccxt's defaults and levguard's
+        (:func:`levguard.venues.ccxt_quirks.default_options`: on Hyperliquid no builder fee and no
+        referrer are signed with the account's key).
     urls : dict, optional
         Replacements for entries of ccxt's ``exchange.urls["api"]`` (e.g. ``{"fapiPublic":
         "http://127.0.0.1:8080/fapi/v1"}``) to point the exchange at a local server.
@@ -229,6 +233,7 @@ class CcxtVenue:
             if password:
                 config["password"] = password
         merged: dict[str, Any] = ccxt_unified.default_options(rule_set) if unified else {}
+        merged.update(default_options(exchange_id))  # no builder fee, no referrer (Hyperliquid)
         if exchange_id.startswith("binance"):
             # Wallet currencies (sapi capital/config/getall) are not needed for futures margin and
             # would make load_markets call the spot API with the keys.
@@ -239,6 +244,7 @@ class CcxtVenue:
         self._exchange: Any = getattr(ccxt_async, exchange_id)(config)
         # ccxt logs request headers (API keys included) at DEBUG through `exchange.logger`.
         self._exchange.logger = _ScrubbingLogger(self._scrub)
+        configure(self._exchange)
         if self.sandbox:
             self._exchange.set_sandbox_mode(True)
         if urls:

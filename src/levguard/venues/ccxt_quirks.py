@@ -7,6 +7,8 @@ exchange's documentation:
 * **Units** (:func:`contract_size`, :func:`amount_step`): what one unit of ccxt's amounts is.
 * **Balances** (:func:`wallet_balance`, :data:`TOTAL_IS_EQUITY`): the cross wallet the margin
   engine takes, where each exchange reports it.
+* **Signed actions ccxt adds** (:func:`default_options`, :func:`configure`): none is sent but the
+  orders and reads levguard asks for.
 * **Capabilities** (:func:`capabilities_of`): uniform flags from ccxt's static ``has``.
 """
 
@@ -27,7 +29,9 @@ __all__ = [
     "TOTAL_IS_EQUITY",
     "amount_step",
     "capabilities_of",
+    "configure",
     "contract_size",
+    "default_options",
     "hyperliquid_wallet",
     "wallet_balance",
     "wallet_from_info",
@@ -200,6 +204,46 @@ def wallet_from_info(info: object, currency: str, depth: int = 0) -> float | Non
             if found is not None:
                 return found
     return None
+
+
+def default_options(exchange_id: str) -> dict[str, Any]:
+    """ccxt options levguard sets on ``exchange_id`` before the caller's own (which win).
+
+    Notes
+    -----
+    Hyperliquid (ccxt hyperliquid.initialize_client, run before the first order and, with
+    credentials, by ``fetch_currencies`` while the markets load): ccxt signs with the account's
+    key an ``approveBuilderFee`` for ccxt's builder address (``options["builder"]``, up to
+    ``options["feeRate"]`` 0.01 %; then every order carries ``builder`` with ``options["feeInt"]``)
+    and a ``setReferrer`` to the code ``CCXT1``.  ``refSet: True`` skips the referrer (ccxt
+    hyperliquid.set_ref returns at once).  ``builderFee: False`` makes the builder fee 0, but ccxt
+    4.5 still signs the approval (at 0 %) and attaches the builder to every order; :func:`configure`
+    stops the approval itself, and without it no order carries a builder
+    (``options["approvedBuilderFee"]`` stays False).
+    """
+    if exchange_id == "hyperliquid":
+        return {"builderFee": False, "refSet": True}
+    return {}
+
+
+async def _no_builder_fee_approval() -> bool:
+    # Stands in for ccxt hyperliquid.handle_builder_fee_approval: nothing is signed or sent.
+    return False
+
+
+def configure(exchange: Any) -> None:
+    """Adjust a ccxt exchange levguard built with :func:`default_options` merged into its options.
+
+    Hyperliquid: unless the caller opted into ccxt's builder fee (``options={"builderFee": True}``)
+    or declared an approval of its own (``approvedBuilderFee``), ccxt's builder-fee approval is
+    replaced by a no-op, so no ``approveBuilderFee`` is signed with the account's key and no order
+    carries ccxt's builder (:func:`default_options`, Notes).
+    """
+    if str(getattr(exchange, "id", "")) != "hyperliquid":
+        return
+    options = exchange.options if isinstance(getattr(exchange, "options", None), Mapping) else {}
+    if options.get("builderFee") is False and not options.get("approvedBuilderFee"):
+        exchange.handle_builder_fee_approval = _no_builder_fee_approval
 
 
 def capabilities_of(exchange: Any) -> Capabilities:

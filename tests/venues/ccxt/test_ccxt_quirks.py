@@ -204,6 +204,18 @@ def hyperliquid(state: dict[str, Any], exchange_actions: list[dict[str, Any]] | 
         raise AssertionError(f"unexpected info request {params!r}")
 
     ex.publicPostInfo = info
+    if exchange_actions is not None:
+
+        async def exchange(params: Any = None) -> Any:
+            action = dict((params or {}).get("action") or {})
+            exchange_actions.append(action)
+            if action.get("type") != "order":
+                return {"status": "ok", "response": {"type": "default"}}
+            order = action["orders"][0]
+            filled = {"totalSz": order["s"], "avgPx": "59990.0", "oid": 77}
+            return {"status": "ok", "response": {"type": "order", "data": {"statuses": [{"filled": filled}]}}}
+
+        ex.privatePostExchange = exchange
     return venue
 
 
@@ -257,3 +269,22 @@ def test_hyperliquid_isolated_margins_are_not_in_the_cross_wallet() -> None:
     marks = {HL_SYMBOL: 60_000.0, "ETH/USDC:USDC": 3_100.0}
     report = levguard.evaluate_account(account_spec(venue.name, balance, positions, marks))
     assert report.equity == pytest.approx(15_500.0)  # the account value
+
+
+def test_hyperliquid_signs_no_builder_fee_approval_and_no_referrer() -> None:
+    """ccxt's Hyperliquid signs, with the account's key and before the first order, an
+    ``approveBuilderFee`` for ccxt's builder (up to 0.01 % of every fill) and a ``setReferrer``
+    (code CCXT1), then attaches the builder to every order.  The adapter turns both off: the
+    exchange endpoint sees the order and nothing else."""
+    actions: list[dict[str, Any]] = []
+    venue = hyperliquid({}, actions)
+
+    async def body(v: CcxtVenue) -> Any:
+        params = {"reduceOnly": True, "clientOrderId": "0x" + "ab" * 16}
+        return await v._exchange.create_order(HL_SYMBOL, "market", "sell", 0.1, 60_000.0, params)
+
+    _run(venue, body)
+    assert [a.get("type") for a in actions] == ["order"]
+    assert "builder" not in actions[0]
+    opted_in = CcxtVenue("hyperliquid", options={"builderFee": True})  # the caller's choice stands
+    assert "handle_builder_fee_approval" not in vars(opted_in._exchange)
