@@ -69,6 +69,8 @@ from levguard.venues.ccxt_quirks import (
     configure,
     contract_size,
     default_options,
+    market_slippage,
+    order_status,
     wallet_balance,
     wire_client_id,
 )
@@ -594,9 +596,12 @@ class CcxtVenue:
         """Send a (reduce-only) market order with the request's client order id.
 
         The quantity is converted to contracts and rounded down to the market's precision
-        (:meth:`round_qty`) before any request is sent.  On venues with a receive window
-        (:attr:`Capabilities.order_expiry_s`) the signed request expires that long after it was
-        signed, which bounds how late an order whose answer was lost can still arrive.
+        (:meth:`round_qty`) before any request is sent.  Where ccxt needs a price to bound a market
+        order (Hyperliquid: an IOC limit order at the price -/+ the slippage,
+        :func:`levguard.venues.ccxt_quirks.market_slippage`) the current mark is read and given.
+        On venues with a receive window (:attr:`Capabilities.order_expiry_s`) the signed request
+        expires that long after it was signed, which bounds how late an order whose answer was
+        lost can still arrive.
         """
         if request.side not in ("buy", "sell"):
             raise InputError(f"side must be buy or sell, was {request.side!r}")
@@ -607,11 +612,33 @@ class CcxtVenue:
         if request.reduce_only:
             params["reduceOnly"] = True
         what = f"create_order({request.symbol} {request.side} {amount} reduce_only={request.reduce_only})"
+        price: float | None = None
+        slippage = market_slippage(self._exchange)
+        if slippage is not None:  # Hyperliquid: an IOC limit at the mark -/+ the slippage
+            price = await self._order_price(request.symbol, what)
+            params["slippage"] = slippage
         logger.info("%s %s client_order_id=%s", self.exchange_id, what, request.client_order_id)
         raw = await self._call(
-            what, self._exchange.create_order, request.symbol, "market", request.side, float(amount), None, params
+            what, self._exchange.create_order, request.symbol, "market", request.side, float(amount), price, params
         )
         return self._order_state(raw, request.symbol, request.client_order_id, market)
+
+    async def _order_price(self, symbol: str, what: str) -> float:
+        # The current mark, the reference of a market order's price bound; an order that cannot
+        # have one is not sent (refused before execution: nothing filled).
+        try:
+            mark = (await self.fetch_marks([symbol])).get(symbol)
+        except VenueAuthError:
+            raise
+        except VenueError as exc:
+            raise VenueOrderRejectedError(
+                f"{self.exchange_id} {what}: not sent, no mark to bound its price: {exc}"
+            ) from None
+        if mark is None:
+            raise VenueOrderRejectedError(
+                f"{self.exchange_id} {what}: not sent, the venue reported no mark to bound its price"
+            )
+        return mark
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The order with this client order id, or None when the venue has never seen it.
@@ -650,7 +677,7 @@ class CcxtVenue:
         self, raw: Mapping[str, Any], symbol: str, client_order_id: str, market: Mapping[str, Any]
     ) -> OrderState:
         size = contract_size(self.exchange_id, market)
-        status = str(raw.get("status") or "open").lower()
+        status = order_status(raw) or "open"
         ts = raw.get("timestamp")
         return OrderState(
             symbol=symbol,

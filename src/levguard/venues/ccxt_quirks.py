@@ -9,6 +9,8 @@ exchange's documentation:
   engine takes, where each exchange reports it.
 * **Signed actions ccxt adds** (:func:`default_options`, :func:`configure`): none is sent but the
   orders and reads levguard asks for.
+* **Orders** (:func:`market_slippage`, :func:`order_status`): the price bound a market order
+  needs, the status an answer carries.
 * **Capabilities** (:func:`capabilities_of`): uniform flags from ccxt's static ``has``.
 """
 
@@ -33,6 +35,8 @@ __all__ = [
     "contract_size",
     "default_options",
     "hyperliquid_wallet",
+    "market_slippage",
+    "order_status",
     "wallet_balance",
     "wallet_from_info",
     "wire_client_id",
@@ -244,6 +248,45 @@ def configure(exchange: Any) -> None:
     options = exchange.options if isinstance(getattr(exchange, "options", None), Mapping) else {}
     if options.get("builderFee") is False and not options.get("approvedBuilderFee"):
         exchange.handle_builder_fee_approval = _no_builder_fee_approval
+
+
+def market_slippage(exchange: Any) -> str | None:
+    """The slippage (a fraction, as ccxt's ``slippage`` param takes it) bounding the price of a
+    market order on ``exchange``, None where ccxt sends a market order without a price.
+
+    Notes
+    -----
+    Hyperliquid has no market orders: ccxt sends an IOC limit order at ``price x (1 + slippage)``
+    for a buy, ``price x (1 - slippage)`` for a sell, and raises ``ArgumentsRequired`` ("market
+    orders require price to calculate the max slippage price") without a price (ccxt
+    hyperliquid.create_order_request; ``params.slippage``, default ``options["defaultSlippage"]``,
+    5 %, the default of Hyperliquid's own Python SDK too).  The adapter gives the current mark as
+    the price.
+    """
+    if str(getattr(exchange, "id", "")) != "hyperliquid":
+        return None
+    options = exchange.options if isinstance(getattr(exchange, "options", None), Mapping) else {}
+    value = _num(options.get("defaultSlippage"))
+    return str(value if value is not None and 0.0 < value < 1.0 else 0.05)
+
+
+def order_status(order: Mapping[str, Any]) -> str | None:
+    """The status of a ccxt order in lower case, None when the answer carries none.
+
+    Notes
+    -----
+    Hyperliquid's answer to an order (``/exchange``, ``statuses[]``) carries no status field: an
+    IOC order is ``{"filled": {"totalSz", "avgPx", "oid"}}`` (what filled; the rest is cancelled)
+    or ``{"error": ...}`` (ccxt: ``rejected``), and ccxt hyperliquid.parse_order reads no status
+    from the first.  A filled IOC answer is final: ``closed``.
+    """
+    status = order.get("status")
+    if status not in (None, ""):
+        return str(status).lower()
+    info = order.get("info")
+    if isinstance(info, Mapping) and isinstance(info.get("filled"), Mapping):
+        return "closed"
+    return None
 
 
 def capabilities_of(exchange: Any) -> Capabilities:

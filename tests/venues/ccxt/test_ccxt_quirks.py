@@ -187,9 +187,11 @@ def hl_position(coin: str, szi: float, entry: float, mark: float, mode: str, mar
     }  # fmt: skip
 
 
-def hyperliquid(state: dict[str, Any], exchange_actions: list[dict[str, Any]] | None = None) -> CcxtVenue:
+def hyperliquid(
+    state: dict[str, Any], exchange_actions: list[dict[str, Any]] | None = None, marks: dict[str, float] | None = None
+) -> CcxtVenue:
     """A Hyperliquid venue whose info endpoint answers with the ``clearinghouseState`` ``state``
-    and whose exchange endpoint records the signed actions."""
+    and the tickers' ``marks``, and whose exchange endpoint records the signed actions."""
     venue = CcxtVenue("hyperliquid", api_key="0x" + "1" * 40, secret="0x" + "2" * 64)
     ex = venue._exchange
     ex.set_markets(HL_MARKETS)
@@ -203,7 +205,11 @@ def hyperliquid(state: dict[str, Any], exchange_actions: list[dict[str, Any]] | 
             return state
         raise AssertionError(f"unexpected info request {params!r}")
 
+    async def tickers(symbols: Any = None, params: Any = None) -> Any:
+        return {sym: {"symbol": sym, "markPrice": mark} for sym, mark in (marks or {}).items()}
+
     ex.publicPostInfo = info
+    ex.fetch_tickers = tickers
     if exchange_actions is not None:
 
         async def exchange(params: Any = None) -> Any:
@@ -288,3 +294,31 @@ def test_hyperliquid_signs_no_builder_fee_approval_and_no_referrer() -> None:
     assert "builder" not in actions[0]
     opted_in = CcxtVenue("hyperliquid", options={"builderFee": True})  # the caller's choice stands
     assert "handle_builder_fee_approval" not in vars(opted_in._exchange)
+
+
+def test_hyperliquid_market_orders_are_bounded_at_the_mark() -> None:
+    """ccxt sends a Hyperliquid market order as an IOC limit at ``price`` -/+ the slippage and needs
+    the price: without one every order failed (ArgumentsRequired, left in flight).  The current
+    mark is given with ccxt's default 5 %: a reduce-only sell of 0.1 at a mark of 60,000 is an IOC
+    at 57,000, and its filled answer is final."""
+    actions: list[dict[str, Any]] = []
+    venue = hyperliquid({}, actions, marks={HL_SYMBOL: 60_000.0})
+
+    async def body(v: CcxtVenue) -> Any:
+        state = await v.create_order(OrderRequest(HL_SYMBOL, "sell", 0.1, "acct-BTC-1"))
+        with pytest.raises(VenueOrderRejectedError, match="not sent, the venue reported no mark"):
+            await v.create_order(OrderRequest("ETH/USDC:USDC", "buy", 1.0, "acct-ETH-1"))
+        return state
+
+    state = _run(venue, body)
+    (order,) = actions[0]["orders"]
+    assert (order["b"], order["p"], order["s"], order["r"], order["t"]) == (
+        False,
+        "57000",
+        "0.1",
+        True,
+        {"limit": {"tif": "Ioc"}},
+    )
+    assert order["c"] == venue._wire_client_id("acct-BTC-1")
+    assert (state.status, state.filled, state.average_price, state.venue_order_id) == ("closed", 0.1, 59_990.0, "77")
+    assert len(actions) == 1  # the ETH order without a mark was not sent
