@@ -69,6 +69,7 @@ from levguard.venues.ccxt_quirks import (
     configure,
     contract_size,
     default_options,
+    is_unknown_order,
     market_slippage,
     order_status,
     wallet_balance,
@@ -657,7 +658,7 @@ class CcxtVenue:
         param = FETCH_BY_CLIENT_ID.get(self.exchange_id)
         if param is not None:
             raw = await self._call(what, self._exchange.fetch_order, wire_id, symbol, {param: wire_id}, missing_ok=True)
-            if raw is None:  # the venue answered "order does not exist" (Binance -2013)
+            if raw is None or is_unknown_order(raw):  # "does not exist" (Binance -2013, Hyperliquid unknownOid)
                 return None
             return self._order_state(raw, symbol, client_order_id, market)
         has = self._exchange.has

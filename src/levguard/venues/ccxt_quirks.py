@@ -9,8 +9,8 @@ exchange's documentation:
   engine takes, where each exchange reports it.
 * **Signed actions ccxt adds** (:func:`default_options`, :func:`configure`): none is sent but the
   orders and reads levguard asks for.
-* **Orders** (:func:`market_slippage`, :func:`order_status`): the price bound a market order
-  needs, the status an answer carries.
+* **Orders** (:func:`market_slippage`, :func:`order_status`, :func:`is_unknown_order`): the
+  price bound a market order needs, the status an answer carries, an answer about no order.
 * **Capabilities** (:func:`capabilities_of`): uniform flags from ccxt's static ``has``.
 """
 
@@ -35,6 +35,7 @@ __all__ = [
     "contract_size",
     "default_options",
     "hyperliquid_wallet",
+    "is_unknown_order",
     "market_slippage",
     "order_status",
     "wallet_balance",
@@ -287,6 +288,21 @@ def order_status(order: Mapping[str, Any]) -> str | None:
     if isinstance(info, Mapping) and isinstance(info.get("filled"), Mapping):
         return "closed"
     return None
+
+
+def is_unknown_order(order: Mapping[str, Any]) -> bool:
+    """True when a ccxt order found by its client id is the exchange saying it has no such order:
+    no id and no status.
+
+    Notes
+    -----
+    Hyperliquid answers ``orderStatus`` for an unknown ``oid`` (or cloid) with
+    ``{"status": "unknownOid"}`` and no ``order`` (Hyperliquid API, "Info endpoint: Query order
+    status by oid or cloid"); ccxt hyperliquid.fetch_order parses the missing ``order`` into an
+    order whose every field is None, raising no ``OrderNotFound``.  Read as an open order with no
+    id, it kept the guardian's order in flight, and the symbol blocked, for ever.
+    """
+    return order.get("id") in (None, "") and order_status(order) is None
 
 
 def capabilities_of(exchange: Any) -> Capabilities:

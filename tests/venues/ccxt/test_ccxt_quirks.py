@@ -15,6 +15,7 @@ from levguard.errors import VenueOrderRejectedError
 from levguard.live._support import account_spec
 from levguard.venues.base import OrderRequest
 from levguard.venues.ccxt_adapter import CcxtVenue
+from levguard.venues.ccxt_quirks import wire_client_id
 
 _T = TypeVar("_T")
 
@@ -203,6 +204,8 @@ def hyperliquid(
             return "default"
         if kind == "clearinghouseState":
             return state
+        if kind == "orderStatus":  # ``state["orders"]``: cloid -> the order's status answer
+            return state.get("orders", {}).get(params["oid"], {"status": "unknownOid"})
         raise AssertionError(f"unexpected info request {params!r}")
 
     async def tickers(symbols: Any = None, params: Any = None) -> Any:
@@ -322,3 +325,27 @@ def test_hyperliquid_market_orders_are_bounded_at_the_mark() -> None:
     assert order["c"] == venue._wire_client_id("acct-BTC-1")
     assert (state.status, state.filled, state.average_price, state.venue_order_id) == ("closed", 0.1, 59_990.0, "77")
     assert len(actions) == 1  # the ETH order without a mark was not sent
+
+
+def test_hyperliquid_unknown_order_is_not_found() -> None:
+    """Hyperliquid answers an unknown cloid with ``{"status": "unknownOid"}``; ccxt returns an order
+    whose every field is None, which read as ``open`` with no id, so the guardian kept its order
+    in flight and the symbol blocked for ever.  It is None (never seen); a known order is read."""
+    known = wire_client_id("hyperliquid", "acct-BTC-2")
+    answer = {
+        "order": {
+            "coin": "BTC", "side": "A", "limitPx": "57000.0", "sz": "0.0", "oid": 78, "timestamp": 1_700_000_000_000,
+            "origSz": "0.1", "cloid": known, "reduceOnly": True, "orderType": "Limit", "tif": "Ioc",
+        },
+        "status": "filled",
+        "statusTimestamp": 1_700_000_000_001,
+    }  # fmt: skip
+    venue = hyperliquid({"orders": {known: {"status": "order", "order": answer}}})
+
+    async def body(v: CcxtVenue) -> Any:
+        return await v.fetch_order(HL_SYMBOL, "acct-BTC-1"), await v.fetch_order(HL_SYMBOL, "acct-BTC-2")
+
+    unknown, found = _run(venue, body)
+    assert unknown is None
+    assert found is not None
+    assert (found.status, found.filled, found.venue_order_id) == ("closed", 0.1, "78")
