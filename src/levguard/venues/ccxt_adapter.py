@@ -66,12 +66,14 @@ from levguard.venues.ccxt_quirks import (
     TOTAL_IS_EQUITY,
     amount_step,
     capabilities_of,
+    client_id_params,
     configure,
     contract_size,
     default_options,
     is_unknown_order,
     market_slippage,
     order_status,
+    reported_client_id,
     wallet_balance,
     wire_client_id,
 )
@@ -609,7 +611,7 @@ class CcxtVenue:
         market = await self._market(request.symbol, "create_order")
         amount = await self.round_qty(request.symbol, request.qty)
         wire_id = self._wire_client_id(request.client_order_id)
-        params: dict[str, Any] = {"clientOrderId": wire_id}
+        params: dict[str, Any] = client_id_params(self.exchange_id, wire_id)
         if request.reduce_only:
             params["reduceOnly"] = True
         what = f"create_order({request.symbol} {request.side} {amount} reduce_only={request.reduce_only})"
@@ -670,7 +672,7 @@ class CcxtVenue:
             fn = getattr(self._exchange, "fetch_open_orders" if method == "fetchOpenOrders" else "fetch_closed_orders")
             orders = await self._call(what, fn, symbol)
             for o in orders or []:
-                if o.get("clientOrderId") == wire_id:
+                if reported_client_id(self.exchange_id, o) == wire_id:
                     return self._order_state(o, symbol, client_order_id, market)
         return None
 

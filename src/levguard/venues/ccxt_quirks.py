@@ -3,7 +3,9 @@
 One home for each exchange's quirks, each checked against ccxt's source (ccxt 4.5) and the
 exchange's documentation:
 
-* **Client order ids** (:func:`wire_client_id`): the format each exchange accepts.
+* **Client order ids** (:func:`wire_client_id`, :func:`client_id_params`,
+  :func:`reported_client_id`): the format each exchange accepts, the parameter it is sent as and
+  where the exchange's answer carries it back.
 * **Units** (:func:`contract_size`, :func:`amount_step`): what one unit of ccxt's amounts is.
 * **Balances** (:func:`wallet_balance`, :data:`TOTAL_IS_EQUITY`): the cross wallet the margin
   engine takes, where each exchange reports it.
@@ -31,6 +33,7 @@ __all__ = [
     "TOTAL_IS_EQUITY",
     "amount_step",
     "capabilities_of",
+    "client_id_params",
     "configure",
     "contract_size",
     "default_options",
@@ -38,6 +41,7 @@ __all__ = [
     "is_unknown_order",
     "market_slippage",
     "order_status",
+    "reported_client_id",
     "wallet_balance",
     "wallet_from_info",
     "wire_client_id",
@@ -60,22 +64,54 @@ _CLIENT_ID_FORMATS: Mapping[str, re.Pattern[str]] = {
     "bybit": re.compile(r"[A-Za-z0-9_-]{1,36}"),  # Bybit v5 "Place Order": orderLinkId
     "hyperliquid": re.compile(r"0x[0-9a-f]{32}"),  # Hyperliquid "Exchange endpoint": 128-bit cloid
     "deribit": re.compile(r".{1,64}"),  # Deribit "private/buy": label
+    # Gate APIv4 "Create a futures order": text, "t-" then at most 28 bytes of 0-9 A-Z a-z _ - .;
+    # ccxt refuses more than 28 characters in all, the "t-" included: 26 after it.
+    "gate": re.compile(r"[0-9A-Za-z_.-]{1,26}"),
 }
+
+# The prefix an exchange requires on a client id (Gate's "t-"), sent by levguard itself: ccxt
+# gate.create_order prefixes an id that does not start with "t" and gate.parse_order returns the
+# prefixed ``text``, so an id sent bare never matched the one read back.
+_CLIENT_ID_PREFIX: Mapping[str, str] = {"gate": "t-"}
+
+# The order parameter carrying the client id where ccxt does not map its unified ``clientOrderId``:
+# Deribit's ``label`` (``private/buy``, ``private/sell``: "user defined label for the order (maximum
+# 64 characters)").  ccxt deribit.create_order forwards unknown params as they are (a
+# ``clientOrderId`` reached Deribit under that name) and deribit.parse_order sets
+# ``clientOrderId: None``, leaving the ``label`` in ``info``.
+_CLIENT_ID_PARAM: Mapping[str, str] = {"deribit": "label"}
 
 
 def wire_client_id(exchange_id: str, client_order_id: str) -> str:
     """The client order id as sent to ``exchange_id``: the id itself when it fits the exchange's
     format, else a deterministic hash of it (so reconciliation after a restart recomputes the same
-    wire id)."""
+    wire id), with the prefix the exchange requires (Gate ``t-``)."""
     if not isinstance(client_order_id, str) or not client_order_id:
         raise InputError(f"client_order_id must be a non-empty string, was {client_order_id!r}")
+    prefix = _CLIENT_ID_PREFIX.get(exchange_id, "")
     pattern = _CLIENT_ID_FORMATS.get(exchange_id)
     if pattern is None or pattern.fullmatch(client_order_id):
-        return client_order_id
+        return prefix + client_order_id
     digest = hashlib.sha256(client_order_id.encode()).hexdigest()
     if exchange_id == "hyperliquid":
         return "0x" + digest[:32]
-    return "lg" + digest[:30]
+    return prefix + "lg" + digest[: 24 if prefix else 30]
+
+
+def client_id_params(exchange_id: str, wire_id: str) -> dict[str, Any]:
+    """The ccxt ``create_order`` params that send ``wire_id`` as the order's client id."""
+    return {_CLIENT_ID_PARAM.get(exchange_id, "clientOrderId"): wire_id}
+
+
+def reported_client_id(exchange_id: str, order: Mapping[str, Any]) -> str | None:
+    """The client id of a ccxt order as the exchange sent it back (Deribit: the raw ``label``)."""
+    param = _CLIENT_ID_PARAM.get(exchange_id)
+    if param is None:
+        found = order.get("clientOrderId")
+    else:
+        info = order.get("info")
+        found = info.get(param) if isinstance(info, Mapping) else None
+    return str(found) if found not in (None, "") else None
 
 
 # Exchanges whose ccxt amounts (positions' ``contracts``, orders' ``amount`` and ``filled``) are

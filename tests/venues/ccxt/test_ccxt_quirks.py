@@ -93,8 +93,18 @@ def deribit(
             "average_price": 7476.0, "instrument_name": "BTC-PERPETUAL", "label": params.get("label", ""),
             "direction": "sell", "creation_timestamp": 1, "last_update_timestamp": 1, "order_type": "market",
         }  # fmt: skip
+        history.append(answer)
         return {"result": {"order": answer, "trades": []}}
 
+    async def open_orders(params: Any = None) -> Any:
+        return {"result": []}
+
+    async def order_history(params: Any = None) -> Any:
+        return {"result": list(history)}
+
+    history: list[dict[str, Any]] = []
+    ex.privateGetGetOpenOrdersByInstrument = open_orders
+    ex.privateGetGetOrderHistoryByInstrument = order_history
     ex.publicGetGetInstruments = instruments
     ex.publicGetGetCurrencies = currencies
     ex.privateGetGetPositions = get_positions
@@ -349,3 +359,84 @@ def test_hyperliquid_unknown_order_is_not_found() -> None:
     assert unknown is None
     assert found is not None
     assert (found.status, found.filled, found.venue_order_id) == ("closed", 0.1, "78")
+
+
+def test_deribit_client_ids_are_sent_and_found_as_labels() -> None:
+    """Deribit names a client id ``label``; ccxt forwarded the unified ``clientOrderId`` as it was
+    and parses no client id back, so an order was never found by its id (a timed-out order that
+    filled was taken as never arrived, and could be sent again)."""
+    sent: list[dict[str, Any]] = []
+    venue = deribit([deribit_position(50.0)], sent)
+
+    async def body(v: CcxtVenue) -> Any:
+        await v.create_order(OrderRequest(DERIBIT_SYMBOL, "sell", 1_000.0, "lg2778b71044db570e9667"))
+        return await v.fetch_order(DERIBIT_SYMBOL, "lg2778b71044db570e9667"), await v.fetch_order(DERIBIT_SYMBOL, "x")
+
+    found, missing = _run(venue, body)
+    assert sent[0]["label"] == "lg2778b71044db570e9667"
+    assert "clientOrderId" not in sent[0]
+    assert found is not None
+    assert (found.status, found.filled, found.venue_order_id) == ("closed", 1_000.0, "BTC-1")
+    assert missing is None
+
+
+# --- Gate ---------------------------------------------------------------------------------------
+GATE_SYMBOL = "BTC/USDT:USDT"
+GATE_MARKET = {
+    "id": "BTC_USDT", "symbol": GATE_SYMBOL, "base": "BTC", "quote": "USDT", "settle": "USDT", "baseId": "BTC",
+    "quoteId": "USDT", "settleId": "usdt", "type": "swap", "spot": False, "margin": False, "swap": True,
+    "future": False, "option": False, "contract": True, "linear": True, "inverse": False, "contractSize": 0.0001,
+    "precision": {"amount": 1.0, "price": 0.1}, "limits": {"amount": {"min": 1, "max": 1000000},
+    "market": {"min": None, "max": None}}, "info": {},
+}  # fmt: skip
+
+
+def gate(sent: list[dict[str, Any]]) -> CcxtVenue:
+    """A Gate USDT futures venue whose order endpoints record the orders ``sent`` and list them."""
+    venue = CcxtVenue("gate", api_key="key123456", secret="secret123456")
+    ex = venue._exchange
+    ex.set_markets([GATE_MARKET])
+    venue._markets_loaded = True
+
+    async def detail(params: Any = None) -> Any:
+        return {"user_id": 1, "key": {"mode": 1}}
+
+    async def post_order(params: Any = None) -> Any:
+        params = dict(params or {})
+        sent.append(params)
+        order = {
+            "id": 100 + len(sent), "contract": "BTC_USDT", "size": params["size"], "left": 0, "fill_price": "60000",
+            "status": "finished", "finish_as": "filled", "text": params.get("text"), "create_time": 1700000000.0,
+            "is_reduce_only": True, "tif": "ioc", "price": "0",
+        }  # fmt: skip
+        book.append(order)
+        return order
+
+    async def list_orders(params: Any = None) -> Any:
+        return [o for o in book if o["status"] == (params or {}).get("status")]
+
+    book: list[dict[str, Any]] = []
+    ex.privateAccountGetDetail = detail
+    ex.privateFuturesPostSettleOrders = post_order
+    ex.privateFuturesGetSettleOrders = list_orders
+    return venue
+
+
+def test_gate_client_ids_carry_the_t_prefix_both_ways() -> None:
+    """Gate requires ``t-`` on a client id: ccxt added it on the way out and parsed it back, so the
+    bare id the adapter compared never matched and a filled order was never found by its id."""
+    sent: list[dict[str, Any]] = []
+    venue = gate(sent)
+    cid = "lg2778b71044db570e9667"  # levguard.live.setup.client_order_id's shape
+
+    async def body(v: CcxtVenue) -> Any:
+        await v.create_order(OrderRequest(GATE_SYMBOL, "sell", 0.01, cid))
+        return await v.fetch_order(GATE_SYMBOL, cid)
+
+    found = _run(venue, body)
+    assert sent[0]["text"] == "t-" + cid
+    assert found is not None
+    assert (found.client_order_id, found.status, found.filled) == (cid, "closed", pytest.approx(0.01))
+    hashed = wire_client_id("gate", "lg-" + "x" * 40)  # too long for Gate: hashed to 28 characters
+    assert hashed.startswith("t-lg")
+    assert len(hashed) == 28
