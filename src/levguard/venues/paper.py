@@ -150,7 +150,12 @@ class PaperVenue:
     the quantity is capped to the position (it can close, never increase or flip).  Fee
     ``taker_fee x |qty| x price`` (inverse: ``/ price``); realised PnL
     ``q x (fill - entry)`` (inverse ``q x (1/entry - 1/fill)``), both booked to the cross wallet.
-    Reducing an isolated position moves the released share of its margin to the cross wallet.
+    Reducing an isolated position moves the released share of its margin to the cross wallet
+    (with its PnL and fee; never less than 0: a gap past bankruptcy costs the margin at most).
+    A cross loss (a fill, an ADL, funding) beyond the cross wallet comes out of the other cross
+    positions' PnL, realised at the marks (:func:`~levguard.venues.paper_liquidation.settle_cross_deficit`):
+    the equity moves by the fee, the funding paid, nothing else; the insurance fund pays only
+    an account whose equity goes below 0, bringing it to 0.
     A client order id seen before returns the first order and fills nothing.  Rejections raise
     :class:`VenuePermanentError` and are not recorded.
 
@@ -163,7 +168,8 @@ class PaperVenue:
     appended to ``arrivals`` (:class:`Arrival`); ``in_flight`` counts those still on the way.
 
     *Funding* at each boundary: ``payment = -sign(q) x notional(mark) x rate`` (linear
-    ``-q x mark x rate``), to the cross wallet (cross) or the isolated margin (isolated).
+    ``-q x mark x rate``), to the cross wallet (cross, settled as a loss above) or the isolated
+    margin (isolated, at least 1e-12 left).
 
     *Liquidation.*  After funding, every tick evaluates the account with the margin engine
     (:func:`levguard.core.margin.evaluate`, this rule set, cross and isolated).  An isolated
@@ -426,21 +432,30 @@ class PaperVenue:
         marks = self.marks()
         inverse = self._inverse
         for stamp in stamps:
+            rows: list[tuple[_Pos, float, float]] = []  # (position, rate, amount moved)
             for p in list(self._positions.values()):
                 rate, mark = self._funding.get(p.symbol, 0.0) * share, marks[p.symbol]
                 amount = -math.copysign(1.0, p.qty) * position_notional(p.qty, mark, inverse) * rate
-                # A margin or wallet drained to zero is clamped (nothing left to liquidate, and a
-                # wallet is never negative here); the payment records what moved, so the records
-                # add up to the wallet's change (10 USDT recorded against 2 paid, a helper's audit).
+                # The payment records what moved, so the records add up to the equity's change (10
+                # USDT recorded against 2 paid, a helper's audit).  An isolated margin drained to
+                # zero is clamped (nothing left to liquidate).
                 if p.mode is MarginMode.ISOLATED and p.isolated_margin is not None:
                     before = p.isolated_margin
                     p.isolated_margin = max(before + amount, 1e-12)
                     amount = p.isolated_margin - before
                 else:
-                    before = self.wallet_balance
-                    self.wallet_balance = max(before + amount, 0.0)
-                    amount = self.wallet_balance - before
-                out.append(FundingPayment(stamp, p.symbol, p.qty, mark, rate, amount))
+                    self.wallet_balance += amount
+                rows.append((p, rate, amount))
+            # The print's cross payments at once: what is owed beyond the cross wallet comes out
+            # of the cross positions' PnL; the fund pays only an insolvent account's deficit,
+            # taken off the payers' records.
+            covered = paper_liquidation.settle_cross_deficit(self)
+            owed = -math.fsum(a for p, _, a in rows if a < 0.0 and p.mode is MarginMode.CROSS)
+            keep = 1.0 - min(covered, owed) / owed if owed > 0.0 else 1.0
+            for p, rate, amount in rows:
+                cross_payer = amount < 0.0 and p.mode is MarginMode.CROSS
+                moved = amount * keep if cross_payer else amount
+                out.append(FundingPayment(stamp, p.symbol, p.qty, marks[p.symbol], rate, moved))
         self.funding_payments.extend(out)
         return out
 
@@ -473,7 +488,8 @@ class PaperVenue:
         """Reduce a position by ``qty`` (> 0, capped to the position) as the venue's ADL would.
 
         The reduction executes at ``price`` (default: the current mark); its realised PnL goes
-        to the cross wallet as for a fill, without fee.  The guardian sees a changed position.
+        to the cross wallet as for a fill, without fee (a loss beyond the wallet settled as a
+        fill's).  The guardian sees a changed position.
         """
         sym = self._sym(symbol)
         pos = self._positions.get(sym)
@@ -497,15 +513,23 @@ class PaperVenue:
         remaining = pos.qty - closed
         if abs(remaining) <= 1e-12 * max(abs(pos.qty), 1.0):
             share, remaining = 1.0, 0.0
-        if pos.mode is MarginMode.ISOLATED and pos.isolated_margin is not None:
-            released = pos.isolated_margin * share
-            pos.isolated_margin -= released
-        # A gap past bankruptcy cannot make the wallet negative: the insurance fund takes it.
-        self.wallet_balance = max(self.wallet_balance + released + pnl - fee, 0.0)
+        isolated = pos.mode is MarginMode.ISOLATED and pos.isolated_margin is not None
+        if isolated:
+            released = float(pos.isolated_margin or 0.0) * share
+            pos.isolated_margin = float(pos.isolated_margin or 0.0) - released
         if remaining == 0.0:
             del self._positions[pos.symbol]
         else:
             pos.qty = remaining
+        if isolated:
+            # The closed share's margin, PnL and fee; a gap past its bankruptcy price costs no more
+            # than the margin (the insurance fund takes the rest; the cross wallet is untouched).
+            self.wallet_balance += max(released + pnl - fee, 0.0)
+        else:
+            # A loss beyond the cross wallet comes out of the other cross positions' PnL; only an
+            # insolvent account's deficit is the fund's.
+            self.wallet_balance += pnl - fee
+            paper_liquidation.settle_cross_deficit(self)
         return closed, pnl
 
     # -- the Venue protocol

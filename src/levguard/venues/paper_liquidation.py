@@ -21,7 +21,7 @@ from levguard.venues.paper_events import Liquidation
 if TYPE_CHECKING:
     from levguard.venues.paper import PaperVenue, _Pos
 
-__all__ = ["liquidate"]
+__all__ = ["liquidate", "settle_cross_deficit"]
 
 
 def liquidate(v: PaperVenue) -> list[Liquidation]:
@@ -136,7 +136,7 @@ def _liquidate_cross(v: PaperVenue) -> list[Liquidation]:
             # fee; what the fund paid when the equity behind it was negative).
             v.wallet_balance += o.kept - collateral
             del v._positions[rep.symbol]
-        _settle_cross_deficit(v)
+        settle_cross_deficit(v)
         out.append(_record(v, pos, rep, o, collateral))
         if o.partial:
             break  # re-evaluated at the next tick
@@ -190,18 +190,27 @@ def _take_over_cross(v: PaperVenue, cross: list[PositionReport]) -> list[Liquida
     return out
 
 
-def _settle_cross_deficit(v: PaperVenue) -> None:
-    # A realised loss larger than the cross wallet while other cross positions carry a profit
-    # leaves the account solvent with a negative balance, which the paper account's wallet
-    # cannot hold (core Account): the open cross positions' uPnL is realised into the wallet
-    # at the current marks (entries reset to the marks), the equity unchanged.  A deficit
-    # left with no cross position open is bad debt: the insurance fund brings it to 0.
+def settle_cross_deficit(v: PaperVenue) -> float:
+    """Bring a negative cross wallet back to 0 or more; return what the insurance fund paid.
+
+    A realised loss (a fill, an ADL, a liquidation) or a funding payment larger than the cross
+    wallet while other cross positions carry a profit leaves the account solvent with a negative
+    balance, which the paper account's wallet cannot hold (core ``Account``): the open cross
+    positions' uPnL is realised into the wallet at the current marks (entries reset to the marks),
+    the equity ``W + sum uPnL`` unchanged.  A deficit left then (the account's equity is below 0)
+    is bad debt: the fund brings the wallet to 0 and pays that deficit, the only money that enters
+    the account.  Clamping the wallet at 0 instead created money in a solvent account (a 1,000
+    wallet with BTC at -5,000 and ETH at +10,000, equity 6,000: closing BTC left a wallet of 0 and
+    an equity of 10,000).
+    """
     if v.wallet_balance >= 0.0:
-        return
+        return 0.0
     marks = v.marks()
     for p in v._positions.values():
         if p.mode is MarginMode.CROSS:
             v.wallet_balance += position_upnl(p.qty, p.entry, marks[p.symbol], v._inverse)
             p.entry = marks[p.symbol]
-    if v.wallet_balance < 0.0:
-        v.wallet_balance = 0.0
+    if v.wallet_balance >= 0.0:
+        return 0.0
+    covered, v.wallet_balance = -v.wallet_balance, 0.0
+    return covered

@@ -362,24 +362,41 @@ def test_venue_side_adl_changes_the_position() -> None:
         venue.adl("BTCUSDT", 1.0)
 
 
-def test_funding_records_add_up_to_what_left_the_wallet() -> None:
-    """A 2 USDT wallet paying 4 a print was floored at 0 while 12 was recorded (a helper's audit)."""
+def _equity(venue: PaperVenue) -> float:
+    marks = venue.marks()
+    return venue.wallet_balance + sum(
+        (p.isolated_margin or 0.0) * (p.mode.value == "isolated") + p.qty * (marks[p.symbol] - p.entry)
+        for p in venue._positions.values()
+    )
+
+
+@pytest.mark.parametrize(("entry", "paid"), [(30_000.0, [-4.0, -4.0, -4.0]), (40_000.0, [-2.0])])
+def test_funding_records_add_up_to_what_left_the_account(entry: float, paid: list[float]) -> None:
+    """A 2 USDT wallet paying 4 a print was floored at 0 while 12 was recorded (a helper's audit);
+    then the floor created money in a solvent account: long 1 BTC from 30,000 at 40,000 (+10,000
+    of PnL), the account owed 12 and paid 2.  The payment beyond the wallet now comes out of the
+    position's PnL (realised at the mark), and only an insolvent account's deficit is the fund's
+    (entry 40,000: 2 paid of the first 4, then the position is liquidated)."""
     hour = 3_600 * 10**9
     venue = PaperVenue(
         "binance-usdm",
         feeds={"BTCUSDT": np.full(40, 40_000.0)},
         wallet_balance=2.0,
-        positions=[{"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 30_000.0}],
+        positions=[{"symbol": "BTCUSDT", "qty": 1.0, "entry_price": entry}],
         funding_rate=0.0001,
         start_ns=7 * hour + 30 * 60 * 10**9,
         tick_ns=hour,
     )
+    before = _equity(venue)
     for _ in range(18):
         venue.step_sync()
-    paid = [p.amount for p in venue.funding_payments]
-    assert len(paid) == 3
-    assert sum(paid) == pytest.approx(venue.wallet_balance - 2.0)
-    assert venue.wallet_balance == 0.0
+    assert [p.amount for p in venue.funding_payments] == pytest.approx(paid)
+    if venue.liquidations:
+        assert venue.wallet_balance == 0.0
+        assert sum(paid) == pytest.approx(venue.wallet_balance - 2.0)  # what left the wallet
+    else:
+        assert _equity(venue) - before == pytest.approx(sum(paid))
+        assert venue.wallet_balance == pytest.approx(2.0 + 10_000.0 - 12.0)  # the PnL realised at 40,000
 
 
 def test_a_taker_fee_the_liquidation_outcomes_cannot_take_is_refused_up_front() -> None:
