@@ -463,7 +463,8 @@ class PaperVenue:
         """Script a price move from the next tick on: a geometric fall of ``drop`` (a rise when
         negative) over ``ticks`` ticks, then ``hold`` flat ticks (the dashboard demo's button).
 
-        The mark moves with the last price; past ticks are unchanged.
+        The mark moves with the last price; past ticks are unchanged (a feed that ran out is held
+        at its last prices up to the current tick).
         """
         if symbol not in self._feeds:
             raise InputError(f"symbol must be one of {', '.join(self._feeds)}, was {symbol!r}")
@@ -472,13 +473,16 @@ class PaperVenue:
         if not isinstance(ticks, int) or ticks < 1:
             raise InputError(f"ticks must be an integer >= 1, was {ticks!r}")
         feed = self._feeds[symbol]
-        k = min(self.tick, len(feed) - 1)
+        k = self.tick
         last0, mark0 = feed.at(k)
+        # A feed that ran out holds its last prices: padded with them up to this tick, so that the
+        # move starts at the next tick (appended to the end, it was entered part-way, or past).
+        pad = max(k + 1 - len(feed), 0)
         path = (1.0 - drop) ** (np.arange(1, ticks + hold + 1) / ticks)
         path[ticks:] = 1.0 - drop
         self._feeds[symbol] = PriceFeed(
-            np.concatenate([feed.last[: k + 1], last0 * path]),
-            np.concatenate([feed.mark[: k + 1], mark0 * path]),
+            np.concatenate([feed.last[: k + 1], np.full(pad, feed.last[-1]), last0 * path]),
+            np.concatenate([feed.mark[: k + 1], np.full(pad, feed.mark[-1]), mark0 * path]),
             start_ns=feed.start_ns,
             tick_ns=feed.tick_ns,
             source=f"{feed.source} + shock {drop:+.0%}",

@@ -113,3 +113,19 @@ def test_crash_feed_follows_a_named_crash() -> None:
     assert feed.mark[trough] == pytest.approx(feed.last[trough] * (1 + ftx.mark_excess))
     with pytest.raises(InputError):
         crash_feed(ftx, 100.0, ticks_per_hour=0)
+
+
+@pytest.mark.parametrize("feed_ticks", [1, 5, 20, 50])
+def test_a_shock_starts_at_the_next_tick_even_after_the_feed_ran_out(feed_ticks: int) -> None:
+    """Appended to a feed that had run out (5 ticks, shocked at tick 20), a fall of 10 % over 10
+    ticks was entered part-way: 54,000 at every tick from the first, instead of 59,371, 58,749,
+    ... 54,000 at the tenth.  The feed is held at its last price up to the current tick."""
+    venue = PaperVenue("binance-usdm", feeds={"BTCUSDT": [60_000.0] * feed_ticks}, wallet_balance=1e6, funding_rate=0.0)
+    for _ in range(20):
+        venue.step_sync()
+    venue.shock("BTCUSDT", 0.10, ticks=10, hold=5)
+    marks = [venue.step_sync().marks["BTCUSDT"] for _ in range(17)]
+    expected = [60_000.0 * 0.9 ** (k / 10) for k in range(1, 11)] + [54_000.0] * 7
+    np.testing.assert_allclose(marks, expected, rtol=1e-12)
+    assert round(marks[0]) == 59_371
+    assert [venue.marks()["BTCUSDT"]] == [54_000.0]
