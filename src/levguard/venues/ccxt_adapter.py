@@ -63,7 +63,9 @@ from levguard.venues.base import (
 )
 from levguard.venues.ccxt_quirks import (
     FETCH_BY_CLIENT_ID,
+    TOTAL_HOLDS_ISOLATED,
     TOTAL_IS_EQUITY,
+    account_params,
     amount_step,
     capabilities_of,
     client_id_params,
@@ -264,6 +266,7 @@ class CcxtVenue:
         self.unified = ccxt_unified.UnifiedReader(self, rule_set, loan_mmr=loan_mmr) if unified else None
         """The unified account's reader (None: a single-wallet account)."""
         self.mark_times: dict[str, int] = {}  # symbol -> the venue's time of its last mark read (UTC ns)
+        self._account_params = account_params(exchange_id, self.settle)  # the futures account (Gate)
 
     # ------------------------------------------------------------------ presentation
     def __repr__(self) -> str:
@@ -337,7 +340,7 @@ class CcxtVenue:
         (:func:`levguard.core.spec.isolated_margin_from_ccxt`).
         """
         await self._markets()
-        raw = await self._call("fetch_positions", self._exchange.fetch_positions)
+        raw = await self._call("fetch_positions", self._exchange.fetch_positions, None, self._account_params)
         now = _now_ns()
         out: list[VenuePosition] = []
         for p in raw or []:
@@ -391,28 +394,36 @@ class CcxtVenue:
         )
 
     async def fetch_balance(self) -> VenueBalance:
-        """The settlement currency's cross wallet balance (deposits + realised PnL) and free margin.
+        """The settlement currency's cross wallet balance (deposits + realised PnL) and free margin,
+        read from the futures account (:func:`levguard.venues.ccxt_quirks.account_params`: Gate's
+        ccxt read the spot account).
 
         The wallet is what the margin engine takes (:func:`levguard.core.spec.account_from_spec`):
         without unrealised PnL and without the isolated positions' margins
-        (:func:`levguard.venues.ccxt_quirks.wallet_balance`): Binance ``crossWalletBalance``, Bybit
-        ``walletBalance``, OKX ``cashBal``, Hyperliquid ``marginSummary.accountValue`` less the
-        positions' PnL and isolated margins.  Deribit reports its equity (ccxt's ``total``) and a
-        ``balance`` into which the daily settlements move the futures' session PnL: the wallet is
-        the equity less the open futures' PnL since their average price, read from its positions
-        (:meth:`_open_pnl`).  Elsewhere ccxt's ``total``.  A unified account's balance is the USD
-        face value of its net holdings (:meth:`UnifiedReader.read`).
+        (:func:`levguard.venues.ccxt_quirks.wallet_balance`): Binance ``crossWalletBalance``,
+        Hyperliquid ``marginSummary.accountValue`` less the positions' PnL and isolated margins,
+        Gate's ``total`` less the isolated positions' ``margin``
+        (:data:`~levguard.venues.ccxt_quirks.TOTAL_HOLDS_ISOLATED`, :meth:`_isolated_margins`).
+        Bybit's ``walletBalance`` and OKX's ``cashBal`` are taken as they are: neither ccxt's source
+        nor its examples show whether they hold isolated positions' margins (if they do, a mixed
+        account's equity is overstated by those margins).  Deribit reports its equity (ccxt's
+        ``total``) and a ``balance`` into which the daily settlements move the futures' session
+        PnL: the wallet is the equity less the open futures' PnL since their average price, read
+        from its positions (:meth:`_open_pnl`).  Elsewhere ccxt's ``total``.  A unified account's
+        balance is the USD face value of its net holdings (:meth:`UnifiedReader.read`).
         """
         if self.unified is not None:
             return (await self.unified.read()).balance
         await self._markets()
-        raw = await self._call("fetch_balance", self._exchange.fetch_balance)
+        raw = await self._call("fetch_balance", self._exchange.fetch_balance, self._account_params)
         now = _now_ns()
         entry = raw.get(self.settle) or {}
         total = _num(entry.get("total"))
         wallet = wallet_balance(self.exchange_id, raw.get("info"), self.settle)
         if wallet is None and total is not None and self.exchange_id in TOTAL_IS_EQUITY:
             wallet = total - await self._open_pnl()
+        if wallet is None and total is not None and self.exchange_id in TOTAL_HOLDS_ISOLATED:
+            wallet = total - await self._isolated_margins()
         if wallet is None:
             wallet = total
         if wallet is None:
@@ -438,18 +449,49 @@ class CcxtVenue:
         settlement that the engine's ``uPnL(average_price -> mark)`` counts again, and
         ``equity - uPnL`` is the wallet (options, valued in the equity, stay in it).
         """
-        raw = await self._call("fetch_balance (positions)", self._exchange.fetch_positions)
+        pnl = 0.0
+        for pos in await self._settled_positions():
+            if pos.entry_price > 0.0 and pos.mark_price > 0.0:  # NaN: not reported
+                pnl += position_upnl(pos.qty, pos.entry_price, pos.mark_price, pos.inverse)
+        return pnl
+
+    async def _isolated_margins(self) -> float:
+        """The margins posted to the isolated futures settled in the settlement currency, without
+        their PnL (:func:`levguard.core.spec.isolated_margin_from_ccxt`): what the wallet of a
+        :data:`~levguard.venues.ccxt_quirks.TOTAL_HOLDS_ISOLATED` exchange holds beyond the cross
+        wallet.
+
+        Raises
+        ------
+        VenuePermanentError
+            An isolated position reports no margin: the cross wallet cannot be told apart.
+        """
+        posted = 0.0
+        for pos in await self._settled_positions():
+            if pos.margin_mode != "isolated":
+                continue
+            if pos.isolated_margin is None:
+                raise VenuePermanentError(
+                    f"{self.exchange_id} fetch_balance: isolated position {pos.symbol} reports no margin,"
+                    " the cross wallet cannot be read"
+                )
+            posted += pos.isolated_margin
+        return posted
+
+    async def _settled_positions(self) -> list[VenuePosition]:
+        # The open futures (no options) settled in the settlement currency, for fetch_balance.
+        raw = await self._call("fetch_balance (positions)", self._exchange.fetch_positions, None, self._account_params)
         now = _now_ns()
         markets: Mapping[str, Any] = self._exchange.markets or {}
-        pnl = 0.0
+        out: list[VenuePosition] = []
         for p in raw or []:
             market = markets.get(str(p.get("symbol"))) or {}
             if market.get("option") or str(market.get("settle") or "").upper() != self.settle:
                 continue
             pos = self._position(p, now)
-            if pos is not None and pos.entry_price > 0.0 and pos.mark_price > 0.0:  # NaN: not reported
-                pnl += position_upnl(pos.qty, pos.entry_price, pos.mark_price, pos.inverse)
-        return pnl
+            if pos is not None:
+                out.append(pos)
+        return out
 
     async def fetch_marks(self, symbols: list[str]) -> dict[str, float]:
         """Mark prices of ``symbols`` (``fetch_mark_prices``, else tickers' ``markPrice``).

@@ -7,8 +7,9 @@ exchange's documentation:
   :func:`reported_client_id`): the format each exchange accepts, the parameter it is sent as and
   where the exchange's answer carries it back.
 * **Units** (:func:`contract_size`, :func:`amount_step`): what one unit of ccxt's amounts is.
-* **Balances** (:func:`wallet_balance`, :data:`TOTAL_IS_EQUITY`): the cross wallet the margin
-  engine takes, where each exchange reports it.
+* **Balances** (:func:`wallet_balance`, :data:`TOTAL_IS_EQUITY`, :data:`TOTAL_HOLDS_ISOLATED`,
+  :func:`account_params`): the cross wallet the margin engine takes, where each exchange reports
+  it, and the account ccxt must read it from.
 * **Signed actions ccxt adds** (:func:`default_options`, :func:`configure`): none is sent but the
   orders and reads levguard asks for.
 * **Orders** (:func:`market_slippage`, :func:`order_status`, :func:`is_unknown_order`): the
@@ -30,7 +31,9 @@ from levguard.venues.base import Capabilities
 
 __all__ = [
     "FETCH_BY_CLIENT_ID",
+    "TOTAL_HOLDS_ISOLATED",
     "TOTAL_IS_EQUITY",
+    "account_params",
     "amount_step",
     "capabilities_of",
     "client_id_params",
@@ -169,6 +172,44 @@ TOTAL_IS_EQUITY = frozenset({"deribit"})
 """Exchanges whose ccxt ``total`` is the equity, with no wallet balance reported apart that the
 margin engine can take: the wallet is the equity less the open positions' PnL since their entry
 (the adapter reads the positions)."""
+
+
+TOTAL_HOLDS_ISOLATED = frozenset({"gate"})
+"""Exchanges whose wallet (ccxt's ``total``) holds the isolated positions' margins: the cross
+wallet is it less those margins (the adapter reads the positions).
+
+Notes
+-----
+Gate APIv4, "Query futures account" (``GET /futures/{settle}/accounts``): ``total`` is
+``SUM(history_dnw, history_pnl, history_fee, history_refr, history_fund)``, the deposits and
+realised PnL, unrealised PnL excluded, and ``total = position_margin + order_margin + available``,
+so the margins posted to isolated positions are inside it (ccxt gate.fetch_balance's example: a
+``total`` of 12.51 equal to its ``position_margin``).  An isolated position's margin is its
+``margin`` (ccxt gate.parse_position: ``positionMargin``, and ``collateral`` = ``margin`` +
+``unrealised_pnl``); ``leverage`` ``"0"`` is a cross position.  Taken as the cross wallet, a
+``total`` of 10,000 with 3,000 posted to an isolated ETH position gave the engine an equity of
+13,000 and a BTC cross liquidation price of 50,289 for 53,307.
+"""
+
+
+def account_params(exchange_id: str, settle: str) -> dict[str, Any]:
+    """The ccxt ``fetch_balance`` / ``fetch_positions`` params that read the futures account
+    settled in ``settle`` on ``exchange_id`` (empty where ccxt's defaults already do).
+
+    Notes
+    -----
+    Gate: ccxt gate's ``defaultType`` is unset, and gate.fetch_balance without ``type`` reads the
+    spot account (``GET /spot/accounts``): the wallet was the spot USDT balance.  ``type: swap``
+    reads ``GET /futures/{settle}/accounts``, ``settle`` (ccxt's default ``usdt``) the settlement
+    currency's account.  The others read their derivatives account by default (ccxt 4.5):
+    binanceusdm ``defaultType`` ``swap`` (fapi), binancecoinm ``swap`` with ``defaultSubType``
+    ``inverse`` (dapi), bybit ``swap`` (the unified or contract account), hyperliquid ``swap``
+    (``clearinghouseState``), okx the trading account (``/api/v5/account/balance``, whatever its
+    ``defaultType``), deribit every currency's account summary.
+    """
+    if exchange_id == "gate":
+        return {"type": "swap", "settle": settle.lower()}
+    return {}
 
 
 def wallet_balance(exchange_id: str, info: object, currency: str) -> float | None:

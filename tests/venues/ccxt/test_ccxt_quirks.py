@@ -440,3 +440,95 @@ def test_gate_client_ids_carry_the_t_prefix_both_ways() -> None:
     hashed = wire_client_id("gate", "lg-" + "x" * 40)  # too long for Gate: hashed to 28 characters
     assert hashed.startswith("t-lg")
     assert len(hashed) == 28
+
+
+GATE_ETH = {
+    **GATE_MARKET,
+    "id": "ETH_USDT",
+    "symbol": "ETH/USDT:USDT",
+    "base": "ETH",
+    "baseId": "ETH",
+    "contractSize": 0.01,
+}
+# ``GET /futures/usdt/accounts`` (Gate APIv4 "Query futures account"): 10,000 deposited, no PnL;
+# ``total`` = SUM(history) = position_margin + order_margin + available, the isolated 3,000 inside.
+GATE_ACCOUNT = {
+    "total": "10000", "unrealised_pnl": "0", "position_margin": "6000", "order_margin": "0", "available": "4000",
+    "point": "0", "currency": "USDT", "in_dual_mode": False,
+    "history": {"dnw": "10000", "pnl": "0", "fee": "0", "refr": "0", "fund": "0"},
+}  # fmt: skip
+# ``GET /futures/usdt/positions``: 1 BTC long cross (leverage "0") at 60,000 and 10 ETH long
+# isolated (leverage 10) at 3,000 with 3,000 of ``margin``, both at their entry.
+GATE_POSITIONS = [
+    {"contract": "BTC_USDT", "size": 10000, "leverage": "0", "cross_leverage_limit": "20", "entry_price": "60000",
+     "mark_price": "60000", "value": "60000", "margin": "3000", "unrealised_pnl": "0", "liq_price": "0",
+     "mode": "single", "maintenance_rate": "0.004", "realised_pnl": "0"},
+    {"contract": "ETH_USDT", "size": 1000, "leverage": "10", "entry_price": "3000", "mark_price": "3000",
+     "value": "30000", "margin": "3000", "unrealised_pnl": "0", "liq_price": "2722", "mode": "single",
+     "maintenance_rate": "0.005", "realised_pnl": "0"},
+]  # fmt: skip
+
+
+def gate_account(calls: list[str]) -> CcxtVenue:
+    """A Gate venue whose spot and futures account endpoints answer :data:`GATE_ACCOUNT` (futures),
+    123 USDT (spot) and :data:`GATE_POSITIONS`, recording which were called."""
+    venue = gate([])
+    ex = venue._exchange
+    ex.set_markets([GATE_MARKET, GATE_ETH])
+
+    async def unified_mode(params: Any = None) -> Any:
+        return {"mode": "classic"}
+
+    async def spot(params: Any = None) -> Any:
+        calls.append("spot")
+        return [{"currency": "USDT", "available": "123", "locked": "0"}]
+
+    async def futures(params: Any = None) -> Any:
+        calls.append(f"futures {(params or {}).get('settle')}")
+        return GATE_ACCOUNT
+
+    async def positions(params: Any = None) -> Any:
+        calls.append(f"positions {(params or {}).get('settle')}")
+        return GATE_POSITIONS
+
+    ex.privateUnifiedGetUnifiedMode = unified_mode
+    ex.privateSpotGetAccounts = spot
+    ex.privateFuturesGetSettleAccounts = futures
+    ex.privateFuturesGetSettlePositions = positions
+    return venue
+
+
+def test_gate_balance_is_the_futures_accounts() -> None:
+    """ccxt gate has no ``defaultType``: fetch_balance without a type read the spot account, and the
+    wallet was the spot USDT balance (123 here for a futures wallet of 10,000)."""
+    calls: list[str] = []
+    balance = _run(gate_account(calls), lambda v: v.fetch_balance())
+    assert calls[0] == "futures usdt"
+    assert "spot" not in calls
+    assert (balance.wallet_balance, balance.available) == (7_000.0, 4_000.0)
+
+
+def test_gate_isolated_margins_are_not_in_the_cross_wallet() -> None:
+    """Gate's futures ``total`` holds the isolated positions' margins, which the engine adds itself:
+    with 10,000 deposited, 1 BTC long cross at 60,000 and 10 ETH isolated with 3,000 of margin the
+    engine's equity was 13,000 and the BTC liquidation price 50,289.16.  The cross wallet is 7,000:
+    equity 10,000 (Gate's total, no PnL), BTC liquidation 53,306.51."""
+    calls: list[str] = []
+
+    async def body(v: CcxtVenue) -> Any:
+        return await v.fetch_balance(), await v.fetch_positions()
+
+    balance, positions = _run(gate_account(calls), body)
+    modes = {p.symbol: (p.qty, p.margin_mode, p.isolated_margin) for p in positions}
+    assert modes == {
+        GATE_SYMBOL: (pytest.approx(1.0), "cross", None),
+        "ETH/USDT:USDT": (pytest.approx(10.0), "isolated", 3_000.0),
+    }
+    assert balance.wallet_balance == 7_000.0
+    spec = account_spec("gate", balance, positions, {GATE_SYMBOL: 60_000.0, "ETH/USDT:USDT": 3_000.0})
+    for row in spec["positions"]:
+        row["mmr"] = 0.005
+    report = levguard.evaluate_account(spec)
+    assert report.equity == pytest.approx(10_000.0)
+    liq = {r.symbol: r.liquidation_price for r in report.positions}
+    assert liq[GATE_SYMBOL] == pytest.approx(53_306.51, abs=0.01)
