@@ -702,7 +702,7 @@ class CcxtVenue:
         param = FETCH_BY_CLIENT_ID.get(self.exchange_id)
         if param is not None:
             raw = await self._call(what, self._exchange.fetch_order, wire_id, symbol, {param: wire_id}, missing_ok=True)
-            if raw is None or is_unknown_order(raw):  # "does not exist" (Binance -2013, Hyperliquid unknownOid)
+            if raw is None or is_unknown_order(raw):  # None: OrderNotFound (Binance -2013, HL unknownOid)
                 return None
             return self._order_state(raw, symbol, client_order_id, market)
         has = self._exchange.has

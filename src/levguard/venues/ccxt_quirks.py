@@ -368,16 +368,17 @@ def order_status(order: Mapping[str, Any]) -> str | None:
 
 
 def is_unknown_order(order: Mapping[str, Any]) -> bool:
-    """True when a ccxt order found by its client id is the exchange saying it has no such order:
-    no id and no status.
+    """True when a ccxt order found by its client id carries neither an id nor a status: an answer
+    about no order, which must not be read as an open order.
 
     Notes
     -----
-    Hyperliquid answers ``orderStatus`` for an unknown ``oid`` (or cloid) with
-    ``{"status": "unknownOid"}`` and no ``order`` (Hyperliquid API, "Info endpoint: Query order
-    status by oid or cloid"); ccxt hyperliquid.fetch_order parses the missing ``order`` into an
-    order whose every field is None, raising no ``OrderNotFound``.  Read as an open order with no
-    id, it kept the guardian's order in flight, and the symbol blocked, for ever.
+    A guard, not a known case: no exchange levguard supports is known to produce such an order
+    through ccxt 4.5.  Hyperliquid answers ``orderStatus`` for an unknown ``oid`` (or cloid) with
+    ``{"status": "unknownOid"}`` (Hyperliquid API, "Info endpoint: Query order status by oid or
+    cloid"), and ccxt hyperliquid.handle_errors raises ``OrderNotFound`` on it before
+    hyperliquid.fetch_order parses anything; the adapter's lookup (``missing_ok``) already took
+    that as "never seen".  Only a stub skipping handle_errors yields the all-None order.
     """
     return order.get("id") in (None, "") and order_status(order) is None
 

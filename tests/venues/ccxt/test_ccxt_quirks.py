@@ -214,8 +214,6 @@ def hyperliquid(
             return "default"
         if kind == "clearinghouseState":
             return state
-        if kind == "orderStatus":  # ``state["orders"]``: cloid -> the order's status answer
-            return state.get("orders", {}).get(params["oid"], {"status": "unknownOid"})
         raise AssertionError(f"unexpected info request {params!r}")
 
     async def tickers(symbols: Any = None, params: Any = None) -> Any:
@@ -338,9 +336,13 @@ def test_hyperliquid_market_orders_are_bounded_at_the_mark() -> None:
 
 
 def test_hyperliquid_unknown_order_is_not_found() -> None:
-    """Hyperliquid answers an unknown cloid with ``{"status": "unknownOid"}``; ccxt returns an order
-    whose every field is None, which read as ``open`` with no id, so the guardian kept its order
-    in flight and the symbol blocked for ever.  It is None (never seen); a known order is read."""
+    """Hyperliquid answers an unknown cloid with ``{"status": "unknownOid"}``, on which ccxt
+    hyperliquid.handle_errors raises ``OrderNotFound``: the adapter's lookup takes it as never
+    seen (None); a known order is read.  Served over HTTP, so the answer goes through ccxt's
+    ``fetch`` and ``handle_errors`` as the exchange's would (a stub of ``publicPostInfo`` skips
+    them and yields an all-None order ccxt never produces)."""
+    from aiohttp import web
+
     known = wire_client_id("hyperliquid", "acct-BTC-2")
     answer = {
         "order": {
@@ -350,12 +352,39 @@ def test_hyperliquid_unknown_order_is_not_found() -> None:
         "status": "filled",
         "statusTimestamp": 1_700_000_000_001,
     }  # fmt: skip
-    venue = hyperliquid({"orders": {known: {"status": "order", "order": answer}}})
+    asked: list[str] = []
 
-    async def body(v: CcxtVenue) -> Any:
-        return await v.fetch_order(HL_SYMBOL, "acct-BTC-1"), await v.fetch_order(HL_SYMBOL, "acct-BTC-2")
+    async def info(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("type") != "orderStatus":
+            return web.json_response("default")  # userAbstraction
+        asked.append(body["oid"])
+        return web.json_response(
+            {"status": "order", "order": answer} if body["oid"] == known else {"status": "unknownOid"}
+        )
 
-    unknown, found = _run(venue, body)
+    async def main() -> Any:
+        app = web.Application()
+        app.router.add_post("/info", info)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}"
+        venue = CcxtVenue(
+            "hyperliquid", api_key="0x" + "1" * 40, secret="0x" + "2" * 64, urls={"public": url, "private": url}
+        )
+        venue._exchange.set_markets(HL_MARKETS)
+        venue._markets_loaded = True
+        try:
+            return await venue.fetch_order(HL_SYMBOL, "acct-BTC-1"), await venue.fetch_order(HL_SYMBOL, "acct-BTC-2")
+        finally:
+            await venue.close()
+            await runner.cleanup()
+
+    unknown, found = asyncio.run(main())
+    assert asked == [wire_client_id("hyperliquid", "acct-BTC-1"), known]  # both went over HTTP
     assert unknown is None
     assert found is not None
     assert (found.status, found.filled, found.venue_order_id) == ("closed", 0.1, "78")
