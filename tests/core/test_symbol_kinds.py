@@ -4,12 +4,15 @@ an inverse contract with a BTC wallet)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from typer.testing import CliRunner
 
 import levguard
 from levguard.cli.main import app
-from levguard.core.symbols import named_kind
+from levguard.core.symbols import dated_expiry, named_kind
+from levguard.errors import InputError
 
 
 @pytest.mark.parametrize(
@@ -66,3 +69,19 @@ def test_the_own_kind_and_a_given_kind_are_read_as_before() -> None:
         {"symbol": "BTCUSDT", "contract_kind": "inverse", "qty": 1, "entry_price": 60_000, "mark_price": 60_000,
          "leverage": 10, "mmr": 0.005}]})  # fmt: skip
     assert given.positions[0].contract_kind == "inverse"
+
+
+@pytest.mark.parametrize(
+    ("year", "month", "day", "needle"),
+    [
+        (2024, "FEB", 31, "has no such expiry date"),
+        (2024, "XYZ", 28, "has no month 'XYZ'"),
+        (2024, 13, 1, "has no such expiry date"),
+    ],
+)
+def test_a_dated_expiry_names_the_symbol_it_cannot_read(year: int, month: int | str, day: int, needle: str) -> None:
+    # The one reader of DDMMMYY expiries (Deribit, Bybit, the risk spec's options).
+    with pytest.raises(InputError, match=f"x.symbol {needle}.*, was 'BTC-S'"):
+        dated_expiry(year, month, day, field="x.symbol", raw="BTC-S")
+    assert dated_expiry(2024, "JUN", 28, field="x", raw="") == datetime(2024, 6, 28, 8, tzinfo=UTC)
+    assert dated_expiry(2024, 6, 28, field="x", raw="") == datetime(2024, 6, 28, 8, tzinfo=UTC)

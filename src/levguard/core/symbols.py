@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from levguard.errors import InputError
 
 __all__ = [
+    "MONTH_CODES",
     "QUOTE_ASSETS",
     "USD_LIKE",
     "base_asset",
     "ccxt_parts",
     "coin_name",
     "contract_key",
+    "dated_expiry",
     "inverse_settlement",
     "is_usd",
     "named_kind",
@@ -31,6 +36,9 @@ USD_LIKE: frozenset[str] = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "T
 #: Quote assets stripped from the end of a symbol written without a separator
 #: (``BTCUSDT`` -> ``BTC``); the first that matches is stripped.
 QUOTE_ASSETS: tuple[str, ...] = ("USDT", "USDC", "BUSD", "USD")
+
+#: Month codes of the dated expiries in Deribit and Bybit names (``BTC-28JUN24-70000-C``).
+MONTH_CODES: tuple[str, ...] = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 _SEPARATORS = re.compile(r"[/\-_:]")
 
@@ -159,3 +167,43 @@ def named_kind(symbol: str, *, deribit: bool = False) -> str | None:
     if _INVERSE_NAME.search(s) or (deribit and _DERIBIT_INVERSE_NAME.search(s)):
         return "inverse"
     return None
+
+
+def dated_expiry(year: int, month: int | str, day: int, *, field: str, raw: object) -> datetime:
+    """Return the 08:00 UTC expiry of a dated contract named by its year, month and day.
+
+    Parameters
+    ----------
+    year, day : int
+        Calendar year (``2024``, not ``24``) and day of the month.
+    month : int or str
+        Month number (1-12, ccxt's ``241227``) or its code from :data:`MONTH_CODES` (``DEC`` of
+        Deribit's and Bybit's ``27DEC24``).
+    field, raw : str, object
+        The field the name came from and the name itself, for the error message.
+
+    Returns
+    -------
+    datetime
+        ``year-month-day 08:00 UTC``.
+
+    Raises
+    ------
+    InputError
+        For a month code not in :data:`MONTH_CODES` (``28XYZ24``) or a date the calendar lacks
+        (``31FEB24``).
+
+    Notes
+    -----
+    Deribit's and Bybit's dated options and futures expire at 08:00 UTC on the named day (Deribit
+    "Contract specifications": expiry at 08:00 UTC; Bybit help "FAQ - Options Trading": "Options
+    contracts are settled at 8AM UTC").
+    """
+    if isinstance(month, str):
+        if month not in MONTH_CODES:
+            raise InputError(f"{field} has no month {month!r}, was {raw!r}")
+        month = MONTH_CODES.index(month) + 1
+    try:
+        return datetime(year, month, day, 8, tzinfo=UTC)
+    except ValueError:
+        raise InputError(f"{field} has no such expiry date, was {raw!r}") from None

@@ -28,7 +28,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -36,6 +36,7 @@ import numpy as np
 from levguard.core.margin import AccountReport, PositionReport
 from levguard.core.options.black76 import black76_price
 from levguard.core.options.iv import implied_vol
+from levguard.core.symbols import MONTH_CODES, dated_expiry
 from levguard.core.validate import as_amount, datetime_ns, number, show, utc_ns
 from levguard.errors import InputError
 
@@ -62,7 +63,6 @@ liquidations" (Bybit help "Differences Between Buying and Selling Options")."""
 
 _SETTLE = "USDC"
 _YEAR_NS = 365 * 86_400 * 10**9
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _BYBIT = re.compile(
     r"^(?P<base>[A-Z0-9]{2,10})-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>\d+(?:\.\d+)?)-(?P<cp>[CP])"
     r"(?P<suffix>-[A-Z]+)?$"
@@ -197,8 +197,8 @@ def is_option_entry(d: Mapping[str, Any]) -> bool:
     return kind is None and is_option_symbol(d.get("symbol"))
 
 
-def _parts(raw: object, where: str) -> tuple[str, str, int, int, int, float, Literal["call", "put"]]:
-    # (Bybit symbol, base, year, month, day, strike, kind) of a Bybit or ccxt option symbol.
+def _parts(raw: object, where: str) -> tuple[str, str, datetime, float, Literal["call", "put"]]:
+    # (Bybit symbol, base, expiry at 08:00 UTC, strike, kind) of a Bybit or ccxt option symbol.
     s = raw.strip().upper() if isinstance(raw, str) else ""
     m = _BYBIT.match(s)
     if m is not None:
@@ -207,9 +207,7 @@ def _parts(raw: object, where: str) -> tuple[str, str, int, int, int, float, Lit
                 f"{where}.symbol must be a USDC option on bybit-uta (USDT-settled options are not modelled), "
                 f"was {raw!r}"
             )
-        if m["mon"] not in _MONTHS:
-            raise InputError(f"{where}.symbol has no month {m['mon']!r}, was {raw!r}")
-        year, month, day = 2000 + int(m["yy"]), _MONTHS.index(m["mon"]) + 1, int(m["day"])
+        month: int | str = m["mon"]
     else:
         m = _CCXT.match(s)
         if m is None:
@@ -219,16 +217,13 @@ def _parts(raw: object, where: str) -> tuple[str, str, int, int, int, float, Lit
             )
         if (m["quote"], m["settle"]) != (_SETTLE, _SETTLE):
             raise InputError(f"{where}.symbol must be a USDC option on bybit-uta (quote and settle USDC), was {raw!r}")
-        year, month, day = 2000 + int(m["yy"]), int(m["mm"]), int(m["day"])
-    try:
-        datetime(year, month, day, tzinfo=UTC)
-    except ValueError:
-        raise InputError(f"{where}.symbol has no such expiry date, was {raw!r}") from None
+        month = int(m["mm"])
+    expiry = dated_expiry(2000 + int(m["yy"]), month, int(m["day"]), field=f"{where}.symbol", raw=raw)
     strike = float(m["strike"])
     if not strike > 0.0:
         raise InputError(f"{where}.symbol strike must be > 0, was {raw!r}")
-    name = f"{m['base']}-{day}{_MONTHS[month - 1]}{year % 100:02d}-{m['strike']}-{m['cp']}"
-    return name, m["base"], year, month, day, strike, "call" if m["cp"] == "C" else "put"
+    name = f"{m['base']}-{expiry.day}{MONTH_CODES[expiry.month - 1]}{expiry.year % 100:02d}-{m['strike']}-{m['cp']}"
+    return name, m["base"], expiry, strike, "call" if m["cp"] == "C" else "put"
 
 
 def as_of_from_spec(spec: Mapping[str, Any]) -> int | None:
@@ -282,7 +277,7 @@ def option_from_spec(
     mode = d.get("margin_mode")
     if mode is not None and not (isinstance(mode, str) and mode.strip().lower() == "cross"):
         raise InputError(f"{where}.margin_mode must be cross for an option on bybit-uta, was {show(mode)}")
-    symbol, base, year, month, day, strike, kind = _parts(d.get("symbol"), where)
+    symbol, base, expiry, strike, kind = _parts(d.get("symbol"), where)
     where = f"{where} ({symbol})"
     if d.get("qty") is None:
         raise InputError(f"{where}.qty is required (coin of {base}, signed: < 0 short), was missing")
@@ -299,7 +294,6 @@ def option_from_spec(
     forward = _num(d, "underlying_price", where, positive=True) or index
     t = _num(d, "t_years", where)
     if t is None and as_of_ns is not None:
-        expiry = datetime(year, month, day, 8, tzinfo=UTC)
         t = (datetime_ns(expiry) - as_of_ns) / _YEAR_NS
         if t < 0.0:
             raise InputError(f"{where} expired before as_of ({t * 365:.2f} days)")

@@ -34,7 +34,6 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -63,7 +62,7 @@ from levguard.core.portfolio_margin_okx import (
 )
 from levguard.core.positions import Position
 from levguard.core.rules.collateral import OKX_MCM, CollateralTiers, collateral_tiers_from_spec
-from levguard.core.symbols import base_asset
+from levguard.core.symbols import base_asset, dated_expiry
 from levguard.core.unified import STABLECOINS, _asset_entries, _asset_map
 from levguard.core.validate import as_amount, as_float, datetime_ns, show, utc_ns
 from levguard.errors import InputError
@@ -116,7 +115,6 @@ _DERIBIT_NAME = re.compile(
     r"^(?P<ccy>[A-Z0-9]+)-(?:PERPETUAL|(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})"
     r"(?:-(?P<strike>\d+(?:\.\d+)?)-(?P<cp>[CP]))?)$"
 )
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _OKX_RISK_KEYS = ("risk_units", "borrow_mmr", "borrow_imr", "liquidation_fees")
 _OKX_KEYS = frozenset(
     {"venue", "name", "margin_mode", "balances", "prices", "collateral_ratios", "positions", *_OKX_RISK_KEYS}
@@ -275,13 +273,7 @@ def _deribit_leg(raw: object, i: int, currency: str, index_price: float, as_of: 
     elif m["day"] is None:
         t = 0.0  # a perpetual
     else:
-        mon = m["mon"]
-        if mon not in _MONTHS:
-            raise InputError(f"{where}.instrument_name has no month {mon!r}, was {name!r}")
-        try:
-            expiry = datetime(2000 + int(m["yy"]), _MONTHS.index(mon) + 1, int(m["day"]), 8, tzinfo=UTC)
-        except ValueError:
-            raise InputError(f"{where}.instrument_name has no such day, was {name!r}") from None
+        expiry = dated_expiry(2000 + int(m["yy"]), m["mon"], int(m["day"]), field=f"{where}.instrument_name", raw=name)
         if as_of is None:
             raise InputError(f"{where}: as_of is required to time {name} to its expiry (or give t_years)")
         t = (datetime_ns(expiry) - as_of) / _YEAR_NS

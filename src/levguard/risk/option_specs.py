@@ -12,18 +12,15 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.risk.portfolio import OptionPosition
-from levguard.core.symbols import base_asset
+from levguard.core.symbols import base_asset, dated_expiry
 from levguard.core.validate import as_amount, as_float
 from levguard.errors import InputError
 
 __all__ = ["as_of_ns", "parse_options", "parse_surfaces"]
 
 _DERIBIT = re.compile(
-    r"^(?P<base>[A-Z]+)-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>[\d.]+)-(?P<cp>[CP])$"
+    r"^(?P<base>[A-Z]+)-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>\d+(?:\.\d+)?)-(?P<cp>[CP])$"
 )
-_MONTHS = {
-    m: i + 1 for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))
-}
 _SLICE_KEYS = {"expiry", "t_years", "forward", "a", "b", "rho", "m", "sigma"}
 _QUOTE_KEYS = {"expiry", "t_years", "forward", "strikes", "vols"}
 _OPTION_KEYS = {
@@ -64,11 +61,12 @@ def _utc_ns(raw: object, where: str) -> int:
         raise InputError(f"{where} must lie between 1677-09-22 and 2262-04-11 UTC, was {raw!r}") from None
 
 
-def _deribit_parts(symbol: str) -> dict[str, Any]:
+def _deribit_parts(symbol: str, where: str) -> dict[str, Any]:
+    # Underlying, expiry, strike and kind of a Deribit option symbol; {} for another symbol.
     m = _DERIBIT.match(symbol.strip().upper())
     if not m:
         return {}
-    expiry = pd.Timestamp(year=2000 + int(m["yy"]), month=_MONTHS[m["mon"]], day=int(m["day"]), hour=8, tz="UTC")
+    expiry = dated_expiry(2000 + int(m["yy"]), m["mon"], int(m["day"]), field=f"{where}.symbol", raw=symbol)
     return {
         "underlying": m["base"],
         "expiry": expiry.isoformat(),
@@ -164,7 +162,7 @@ def parse_options(
         unknown = set(o) - _OPTION_KEYS
         if unknown:
             raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_OPTION_KEYS)}")
-        d = {**_deribit_parts(str(o.get("symbol", ""))), **{k: v for k, v in o.items() if v is not None}}
+        d = {**_deribit_parts(str(o.get("symbol", "")), where), **{k: v for k, v in o.items() if v is not None}}
         base = str(d.get("underlying") or base_asset(str(d.get("symbol", "")))).upper()
         surface = surfaces.get(base, (None, None))[0]
         for key in ("kind", "strike", "qty", *(() if surface is not None else ("vol",))):

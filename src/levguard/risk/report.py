@@ -85,7 +85,9 @@ def _prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
     prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
     for i, o in enumerate(spec.get("options") or []):
         if isinstance(o, Mapping) and o.get("underlying_price") is not None:
-            base = str(o.get("underlying") or _deribit_parts(str(o.get("symbol", ""))).get("underlying", ""))
+            base = str(
+                o.get("underlying") or _deribit_parts(str(o.get("symbol", "")), f"options[{i}]").get("underlying", "")
+            )
             price = as_amount(o["underlying_price"], f"options[{i}].underlying_price")
             prices.setdefault(base.upper(), price)  # option_specs names an underlying in capitals
     return prices

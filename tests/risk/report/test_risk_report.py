@@ -178,6 +178,27 @@ def test_option_fields_a_bad_input_campaign_found(change: dict[str, Any], needle
         parse_options({**BOOK, "as_of": "9999-01-01T00:00:00Z"}, {"BTC": 60_000})
 
 
+@pytest.mark.parametrize(
+    ("symbol", "needle"),
+    [
+        ("BTC-31FEB24-55000-P", r"options\[0\]\.symbol has no such expiry date, was 'BTC-31FEB24-55000-P'"),
+        ("BTC-28XYZ24-55000-P", r"options\[0\]\.symbol has no month 'XYZ', was 'BTC-28XYZ24-55000-P'"),
+    ],
+)
+def test_a_deribit_symbol_without_a_calendar_date_is_refused(tmp_path: Path, symbol: str, needle: str) -> None:
+    # Found 2026-12: a ValueError (day is out of range for month) or KeyError('XYZ') traceback,
+    # exit 1, from `levguard risk book.json --vol 0.6`.
+    book = {**BOOK, "options": [{"symbol": symbol, "qty": 3, "vol": 0.55}]}
+    with pytest.raises(InputError, match=needle):
+        parse_options(book, {"BTC": 60_000})
+    f = tmp_path / "book.json"
+    f.write_text(json.dumps(book))
+    res = runner.invoke(app, ["risk", str(f), "--vol", "0.6"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("levguard: error: options[0].symbol has no ")
+    assert res.stderr.count("\n") == 1
+
+
 def test_an_underlying_in_small_letters_takes_its_given_price() -> None:
     # Found 2026-12-05: `underlying: eth` with an underlying_price raised KeyError('ETH').
     lower = {**ETH_PUT, "underlying": "eth", "underlying_price": 3_100}
