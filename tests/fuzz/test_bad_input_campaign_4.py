@@ -112,7 +112,12 @@ CASES: list[tuple[Callable[[], object], str]] = [
     (lambda: SURFACE.vol_k(True, T2), "k must be a number or an array of numbers, not bools"),
     (lambda: SURFACE.vol_k("x", T2), "k must be a number or an array of numbers, not bools"),
     (lambda: SURFACE.vol_k(1e308, T2), "k and t_years overflow float64"),
-    (lambda: SURFACE.vol_k(0.1, 1e308), "k and t_years overflow float64"),
+    # Past the last expiry total variance now grows at the last ATM variance rate (SURFACE's 0.089 a
+    # year: vol_k(0.1, 1e308) is its ATM vol 0.2987, finite); a rate past 1.8 still overflows.
+    (
+        lambda: VolSurface([SVISlice(1.0, 60_000.0, SVIParams(2.0, 0.1, 0.0, 0.0, 0.1))]).vol_k(0.1, 1e308),
+        "k and t_years overflow float64",
+    ),
     (lambda: SURFACE.vol(61_000.0, T2, True), "forward must be a number or an array of numbers, not bools"),
     (lambda: SURFACE.base_total_variance(None, T2), "k must be a number or an array of numbers, was None"),
     (lambda: SURFACE.base_total_variance(1e308, T2), "k and t_years overflow float64"),

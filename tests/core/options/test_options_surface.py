@@ -7,9 +7,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import levguard.options as lo
 from levguard.core.options.surface import VOL_FLOOR
+from levguard.core.options.svi import DEFAULT_K_GRID, check_butterfly, durrleman_g, durrleman_g_numeric
 from levguard.errors import InputError
 from levguard.options import SmileQuotes, SVIParams, SVISlice, VolShock, VolSurface, black76, fit_surface
 
@@ -54,12 +57,21 @@ def test_linear_in_total_variance_between_expiries(surface: VolSurface) -> None:
     assert np.all(np.diff(w_grid, axis=0) >= -1e-15)
 
 
-def test_extrapolation_keeps_the_edge_slice_vol(surface: VolSurface) -> None:
+def test_extrapolation_keeps_the_first_vol_and_the_last_atm_variance_rate(surface: VolSurface) -> None:
     k = np.linspace(-0.3, 0.3, 7)
     first, last = surface.slices[0], surface.slices[-1]
     np.testing.assert_allclose(surface.vol_k(k, 1 / 365), first.params.implied_vol(k, first.t_years), rtol=1e-13)
     np.testing.assert_allclose(surface.vol_k(k, 0.0), first.params.implied_vol(k, first.t_years), rtol=1e-13)
-    np.testing.assert_allclose(surface.vol_k(k, 2.0), last.params.implied_vol(k, last.t_years), rtol=1e-13)
+    # Past the last expiry: w_n(k) + (T - T_n) theta_n / T_n (was w_n(k) T / T_n, the last vol at
+    # every k, whose wing slopes grow with T past Lee's bound); the ATM vol is the last slice's.
+    theta = float(last.params.total_variance(0.0))
+    w = np.asarray(surface.vol_k(k, 2.0)) ** 2 * 2.0
+    np.testing.assert_allclose(
+        w, last.params.total_variance(k) + (2.0 - last.t_years) * theta / last.t_years, rtol=1e-13
+    )
+    assert float(np.asarray(surface.vol_k(0.0, 2.0))) == pytest.approx(
+        float(last.params.implied_vol(0.0, last.t_years)), rel=1e-13
+    )
 
 
 def test_price_greeks_use_surface_vol(surface: VolSurface) -> None:
@@ -213,3 +225,100 @@ def test_slices_may_come_from_any_iterable() -> None:
     for bad in ("x", {"6m": flat}):
         with pytest.raises(InputError, match="slices must be a sequence"):
             VolSurface(bad)  # type: ignore[arg-type]
+
+
+# Past the last expiry (a review, 2026-12): with slices at 7 and 90 days (90 d: b = 0.15, rho =
+# -0.3) the surface scaled the last smile by T / T_n, so its wing slope 0.195 T / T_n passed Lee's
+# bound 2 near 2.5 years: min g was -0.57 at 3 years and -1.55 at 5, a call butterfly at K = 34,617
+# priced -0.59 USD at 3 years, and check_arbitrage() still said ok.
+REVIEW_SURFACE = VolSurface(
+    [
+        SVISlice(7 / 365, F0, SVIParams(0.002, 0.05, -0.3, 0.0, 0.1)),
+        SVISlice(90 / 365, F0, SVIParams(0.02, 0.15, -0.3, 0.0, 0.2)),
+    ]
+)
+
+
+def test_the_surface_past_its_last_expiry_is_butterfly_free() -> None:
+    k = np.linspace(-3.0, 3.0, 1201)
+    for T in (1.0, 3.0, 5.0, 10.0):
+        w = np.asarray(REVIEW_SURFACE.base_total_variance(k, T))
+        assert durrleman_g_numeric(k, w).min() > 0.2, T  # was +0.11, -0.57, -1.55 at 1, 3, 5 years
+    K, h = 34_616.99, 346.17
+    fly = sum(c * float(REVIEW_SURFACE.price("call", F0, K + d, 3.0)) for c, d in ((1, -h), (-2, 0.0), (1, h)))
+    assert fly > 0.0  # was -0.59 USD
+    report = REVIEW_SURFACE.check_arbitrage()
+    assert report.ok
+    assert report.extrapolation is not None
+    assert report.extrapolation.min_g > 0.2
+    shocked = REVIEW_SURFACE.shocked("parallel", 0.05).check_arbitrage()
+    assert shocked.extrapolation is not None
+    assert shocked.extrapolation.ok
+
+
+def test_the_extrapolation_check_flags_a_smile_that_added_variance_breaks() -> None:
+    # Butterfly-free itself (min g +0.017), but w + c dips below g = 0 for some c > 0 (-0.018): a
+    # steep, strongly rotated smile.  The check flags it and the surface indeed has g < 0 by 10 years.
+    p = SVIParams(-0.437, 0.8, -0.74, 0.36, 0.83)
+    assert check_butterfly(p).ok
+    surf = VolSurface([SVISlice(0.5, F0, p)])
+    report = surf.check_arbitrage()
+    assert report.extrapolation is not None
+    assert not report.extrapolation.ok
+    assert not report.ok
+    theta = float(p.total_variance(0.0))
+    worst = min(
+        float(durrleman_g(SVIParams(p.a + (T - 0.5) * theta / 0.5, p.b, p.rho, p.m, p.sigma), DEFAULT_K_GRID).min())
+        for T in np.linspace(0.5, 10.0, 400)
+    )
+    assert worst < 0.0
+    assert worst >= report.extrapolation.min_g - 1e-12  # the check sees every c >= 0
+
+
+@st.composite
+def _smiles(draw: st.DrawFn) -> tuple[SVIParams, float, bool]:
+    b = draw(st.floats(0.0, 1.0))
+    rho = draw(st.floats(-0.95, 0.95))
+    m = draw(st.floats(-0.3, 0.3))
+    sigma = draw(st.floats(0.02, 1.0))
+    a = -b * sigma * math.sqrt(1.0 - rho * rho) + draw(st.floats(1e-4, 0.5))
+    return SVIParams(a, b, rho, m, sigma), draw(st.floats(1 / 365, 2.0)), draw(st.booleans())
+
+
+@settings(max_examples=200, deadline=None)
+@given(_smiles(), st.floats(0.0, 1.0))
+def test_extrapolated_smiles_stay_svi_with_their_wings_and_pass_their_check(
+    smile: tuple[SVIParams, float, bool], u: float
+) -> None:
+    p, t_n, two = smile
+    slices = [SVISlice(t_n, F0, p)]
+    if two:  # the path with slices to interpolate between: a lower smile at half the tenor
+        slices.append(SVISlice(t_n / 2, F0, SVIParams(p.a / 2, p.b / 2, p.rho, p.m, p.sigma)))
+    surf = VolSurface(slices)
+    T = t_n + u * (10.0 - t_n)  # up to 10 years
+    theta = float(p.total_variance(0.0))
+    shifted = SVIParams(p.a + (T - t_n) * theta / t_n, p.b, p.rho, p.m, p.sigma)
+    k = DEFAULT_K_GRID
+    w = np.asarray(surf.base_total_variance(k, T))
+    np.testing.assert_allclose(w, shifted.total_variance(k), rtol=1e-12, atol=1e-15)  # raw SVI, a + c
+    assert np.all(w >= np.asarray(surf.base_total_variance(k, t_n)) - 1e-15)  # no calendar arbitrage
+    assert shifted.wing_slopes == p.wing_slopes  # Lee's bound as for the last smile
+    ext = surf.check_arbitrage().extrapolation
+    assert ext is not None
+    if ext.ok:
+        assert float(durrleman_g(shifted, k).min()) >= -1e-12
+    assert float(durrleman_g(shifted, k).min()) >= ext.min_g - 1e-9
+
+
+def test_the_skew_shock_is_continuous_at_expiry(surface: VolSurface) -> None:
+    # At T = 0 the shape was -z_cap tanh(+-1) (vol 0.58262 at k = 0.1 on a review's surface) against
+    # its limit -z_cap sign(k) for T -> 0+ (0.56831 from T = 1e-12).
+    shocked = REVIEW_SURFACE.shocked("skew", 0.02)
+    for kk in (-0.1, 0.1):
+        at_zero = float(np.asarray(shocked.vol_k(kk, 0.0)))
+        for T in (1e-12, 1e-9, 1e-6):
+            assert at_zero == pytest.approx(float(np.asarray(shocked.vol_k(kk, T))), abs=1e-9)
+    assert float(np.asarray(shocked.vol_k(0.1, 0.0))) == pytest.approx(0.5683129055916212, rel=1e-12)
+    assert float(np.asarray(shocked.vol_k(0.0, 0.0))) == float(np.asarray(REVIEW_SURFACE.vol_k(0.0, 0.0)))
+    shape = VolShock("skew", 0.02)
+    np.testing.assert_array_equal(shape.shape(np.array([-1.0, 0.0, 1.0]), np.zeros(3)), [3.0, 0.0, -3.0])

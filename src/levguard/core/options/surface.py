@@ -8,6 +8,7 @@ object with one more shock (surfaces are immutable).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -40,6 +41,7 @@ from levguard.core.options.svi import (
     _refuse_overflow,
     butterfly_from_g,
     check_butterfly,
+    check_butterfly_added_variance,
     check_calendar,
     durrleman_g_numeric,
     fit_svi,
@@ -49,6 +51,7 @@ from levguard.errors import InputError
 from levguard.typing import Float64Array
 
 __all__ = [
+    "EXTRAPOLATION_CHECK_TENORS",
     "VOL_FLOOR",
     "SVISlice",
     "ShockKind",
@@ -63,6 +66,10 @@ VOL_FLOOR: float = 1e-4
 """Smallest implied volatility a shocked surface returns (a down shock never makes vol <= 0)."""
 
 ShockKind = Literal["parallel", "skew", "term"]
+
+EXTRAPOLATION_CHECK_TENORS: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 32.0)
+"""Multiples of the last expiry at which :meth:`VolSurface.check_arbitrage` checks a shocked
+surface past its last expiry (an unshocked one is checked at every tenor analytically)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,9 @@ class VolShock:
       :math:`z` = ``z_cap``, so a positive size raises put-wing vols and lowers call-wing vols by
       about ``size`` per unit of standardised moneyness :math:`k/\sqrt T` near the money,
       saturating at ``size * z_cap`` in the wings, and leaves ATM unchanged (the cap is smooth:
-      a hard clip would put a concave kink, hence butterfly arbitrage, into the smile).
+      a hard clip would put a concave kink, hence butterfly arbitrage, into the smile).  At
+      :math:`T = 0` it is its limit :math:`h = -z\,\mathrm{sign}(k)`, so the shape is continuous
+      in :math:`T`.
 
     The shocked vol is :math:`\max(\sigma + \text{size}\cdot h, \text{VOL\_FLOOR})` (absolute) or
     :math:`\max(\sigma(1 + \text{size}\cdot h), \text{VOL\_FLOOR})` (relative).
@@ -150,9 +159,9 @@ class VolShock:
             days = np.maximum(t_years * DAYS_PER_YEAR, self.min_days)
             out = (self.ref_days / days) ** self.power * np.ones_like(k)
             return out
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(t_years > 0.0, k / np.sqrt(np.where(t_years > 0.0, t_years, 1.0)), np.sign(k) * self.z_cap)
-        out = -self.z_cap * np.tanh(z / self.z_cap)
+        # At T = 0 the limit T -> 0+ of -z tanh(k / (z sqrt T)): -z sign(k) (0 at the money).
+        z = k / np.sqrt(np.where(t_years > 0.0, t_years, 1.0))
+        out = -self.z_cap * np.where(t_years > 0.0, np.tanh(z / self.z_cap), np.sign(k))
         return out
 
     def apply(self, vol: Float64Array, k: Float64Array, t_years: Float64Array) -> Float64Array:
@@ -165,15 +174,32 @@ class VolShock:
 
 @dataclass(frozen=True)
 class SurfaceArbitrageReport:
-    """Static-arbitrage report of a surface: one butterfly check per expiry and a calendar check."""
+    """Static-arbitrage report of a surface.
+
+    Attributes
+    ----------
+    butterfly : tuple of (t_years, ButterflyCheck)
+        One butterfly check per slice expiry.
+    calendar : CalendarCheck
+        Total variance non-decreasing from each checked tenor to the next.
+    extrapolation : ButterflyCheck or None
+        Butterfly check of the surface past its last expiry (see
+        :meth:`VolSurface.check_arbitrage` for the tenors it covers); None only in a report
+        built without one.
+    """
 
     butterfly: tuple[tuple[float, ButterflyCheck], ...]
     calendar: CalendarCheck
+    extrapolation: ButterflyCheck | None = None
 
     @property
     def ok(self) -> bool:
-        """Return True when every slice is butterfly-free and the calendar check passed."""
-        return self.calendar.ok and all(c.ok for _, c in self.butterfly)
+        """Return True when every slice and the extrapolation are butterfly-free and the calendar check passed."""
+        return (
+            self.calendar.ok
+            and all(c.ok for _, c in self.butterfly)
+            and (self.extrapolation is None or self.extrapolation.ok)
+        )
 
 
 @dataclass(frozen=True)
@@ -206,7 +232,16 @@ class VolSurface:
     - :math:`T_i \le T \le T_{i+1}`: :math:`w(k,T) = w_i(k) + \frac{T - T_i}{T_{i+1} - T_i}(w_{i+1}(k) - w_i(k))`;
       linear interpolation keeps :math:`\partial_T w \ge 0` when the slices are calendar-free;
     - :math:`T < T_1`: :math:`w(k,T) = w_1(k)\,T/T_1` (the first slice's implied vol at that ``k``);
-    - :math:`T > T_n`: :math:`w(k,T) = w_n(k)\,T/T_n` (the last slice's implied vol at that ``k``).
+    - :math:`T > T_n`: :math:`w(k,T) = w_n(k) + (T - T_n)\,\theta_n/T_n` with
+      :math:`\theta_n = w_n(0)`: total variance grows along the last slice's ATM variance rate,
+      the same at every ``k``.  The ATM vol stays the last slice's; the wing slopes stay
+      :math:`b(1 \pm \rho)`, so Lee's (2004) moment bound (slope <= 2) holds at every tenor, and
+      :math:`\partial_T w = \theta_n/T_n \ge 0` (no calendar arbitrage, Gatheral & Jacquier 2014,
+      Lemma 2.1).  The extrapolated smile is raw SVI with :math:`a + (T - T_n)\theta_n/T_n`;
+      :meth:`check_arbitrage` checks it for every ``T > T_n``
+      (:func:`~levguard.core.options.svi.check_butterfly_added_variance`).  Scaling instead
+      (:math:`w_n(k)\,T/T_n`, the last slice's vol at every ``k``) multiplies the wing slopes by
+      :math:`T/T_n`, past Lee's bound for long tenors.
 
     In strike, each slice is raw SVI, whose wings are linear in ``k`` (Lee-consistent when
     :math:`b(1+|\rho|) \le 2`).  The implied vol is :math:`\sqrt{w(k,T)/T}` (the first slice's
@@ -273,8 +308,12 @@ class VolSurface:
         n = ts.size
         # Total variance of every slice at every k: (n, ...) for a few slices is cheap and exact.
         w_all = np.stack([np.maximum(s.params.total_variance(kk), 0.0) for s in self._slices])
+        # Past the last expiry: the last smile plus the ATM variance accrued at its rate theta_n / T_n.
+        last = self._slices[-1]
+        atm_rate = max(float(last.params.total_variance(0.0)), 0.0) / ts[-1]
+        beyond = w_all[-1] + (tt - ts[-1]) * atm_rate
         if n == 1:
-            out: Float64Array = w_all[0] * (tt / ts[0])
+            out: Float64Array = np.where(tt > ts[0], beyond, w_all[0] * (tt / ts[0]))
             _refuse_overflow(out, kk, tt)
             return out
         j = np.clip(np.searchsorted(ts, tt, side="right") - 1, 0, n - 2)
@@ -283,7 +322,7 @@ class VolSurface:
         w1 = np.take_along_axis(w_all, (j + 1)[np.newaxis, ...], axis=0)[0]
         frac = (tt - t0) / (t1 - t0)
         inner = w0 + frac * (w1 - w0)
-        out = np.where(tt < ts[0], w_all[0] * (tt / ts[0]), np.where(tt > ts[-1], w_all[-1] * (tt / ts[-1]), inner))
+        out = np.where(tt < ts[0], w_all[0] * (tt / ts[0]), np.where(tt > ts[-1], beyond, inner))
         _refuse_overflow(out, kk, tt)
         return out
 
@@ -377,36 +416,52 @@ class VolSurface:
         return VolSurface(self._slices, (*self._shocks, shock))
 
     def check_arbitrage(self, k_grid: npt.ArrayLike | None = None) -> SurfaceArbitrageReport:
-        """Check every slice for butterfly and every adjacent pair for calendar arbitrage.
+        """Check every slice for butterfly and every adjacent pair for calendar arbitrage, and the
+        surface past its last expiry.
 
-        An unshocked surface is checked analytically (SVI ``g`` and wing slopes); a shocked one
-        numerically on the grid, from the shocked total variance ``sigma^2 T`` at each expiry
-        (finite-difference ``g``; wings beyond the grid are not seen).
+        An unshocked surface is checked analytically (SVI ``g`` and wing slopes).  Past the last
+        expiry ``T_n`` its smile is the last one plus a constant total variance, so ``extrapolation``
+        checks ``w_n(k) + c`` for every ``c >= 0`` at once: every tenor ``T > T_n``
+        (:func:`~levguard.core.options.svi.check_butterfly_added_variance`); the calendar holds
+        there by construction.  A shocked surface is checked numerically on the grid, from the
+        shocked total variance ``sigma^2 T`` (finite-difference ``g``; wings beyond the grid are not
+        seen) at each expiry and, for ``extrapolation`` (the worst of them) and the calendar, at
+        the tenors :data:`EXTRAPOLATION_CHECK_TENORS` times ``T_n``: between and past those a
+        shocked surface is not checked.
         """
         kk = DEFAULT_K_GRID if k_grid is None else _grid(k_grid)
         if not self._shocks:
             fly = tuple((s.t_years, check_butterfly(s.params, kk)) for s in self._slices)
             cal = check_calendar([(s.t_years, s.params) for s in self._slices], kk)
-            return SurfaceArbitrageReport(fly, cal)
+            return SurfaceArbitrageReport(fly, cal, check_butterfly_added_variance(self._slices[-1].params, kk))
+        last = float(self._expiries[-1])
+        tenors = [*(s.t_years for s in self._slices), *(last * f for f in EXTRAPOLATION_CHECK_TENORS)]
         rows: list[Float64Array] = []
         checks: list[tuple[float, ButterflyCheck]] = []
-        for s in self._slices:
-            v = np.asarray(self.vol_k(kk, s.t_years), dtype=np.float64)
-            w = v * v * s.t_years
+        for t in tenors:
+            v = np.asarray(self.vol_k(kk, t), dtype=np.float64)
+            w = v * v * t
             rows.append(w)
             edge = max(abs((w[1] - w[0]) / (kk[1] - kk[0])), abs((w[-1] - w[-2]) / (kk[-1] - kk[-2])))
-            checks.append((s.t_years, butterfly_from_g(kk, durrleman_g_numeric(kk, w), edge)))
+            checks.append((t, butterfly_from_g(kk, durrleman_g_numeric(kk, w), edge)))
         violations: list[CalendarViolation] = []
         for i in range(len(rows) - 1):
             gap = rows[i] - rows[i + 1]
             bad = gap > 1e-12
             if bad.any():
-                violations.append(
-                    CalendarViolation(
-                        self._slices[i].t_years, self._slices[i + 1].t_years, kk[bad], float(gap.max()), False
-                    )
-                )
-        return SurfaceArbitrageReport(tuple(checks), CalendarCheck(not violations, tuple(violations)))
+                violations.append(CalendarViolation(tenors[i], tenors[i + 1], kk[bad], float(gap.max()), False))
+        n = len(self._slices)
+        beyond = [c for _, c in checks[n:]]
+        worst = min(beyond, key=lambda c: c.min_g)
+        extrapolation = dataclasses.replace(
+            worst,
+            ok=all(c.ok for c in beyond),
+            wing_slope=max(c.wing_slope for c in beyond),
+            lee_ok=all(c.lee_ok for c in beyond),
+        )
+        return SurfaceArbitrageReport(
+            tuple(checks[:n]), CalendarCheck(not violations, tuple(violations)), extrapolation
+        )
 
 
 def fit_surface(

@@ -46,6 +46,7 @@ __all__ = [
     "SVIParams",
     "butterfly_from_g",
     "check_butterfly",
+    "check_butterfly_added_variance",
     "check_calendar",
     "durrleman_g",
     "durrleman_g_numeric",
@@ -285,6 +286,53 @@ def check_butterfly(params: SVIParams, k_grid: npt.ArrayLike | None = None) -> B
     params = instance_of(params, SVIParams, "params")
     kk = _grid(k_grid)
     return butterfly_from_g(kk, durrleman_g(params, kk), max(params.wing_slopes))
+
+
+def check_butterfly_added_variance(params: SVIParams, k_grid: npt.ArrayLike | None = None) -> ButterflyCheck:
+    r"""Check the smiles ``w(k) + c`` for every ``c >= 0`` at once (the surface past its last expiry).
+
+    Parameters
+    ----------
+    params : SVIParams
+        The smile ``w``; ``w + c`` is raw SVI with ``a + c``.
+    k_grid : array_like, optional
+        Strictly increasing log-moneyness grid; :data:`DEFAULT_K_GRID` by default.
+
+    Returns
+    -------
+    ButterflyCheck
+        ``min_g`` is the smallest ``g`` over the grid and over every ``c >= 0`` (``c = 0`` is the
+        smile itself, so this is never above :func:`check_butterfly`'s); ``ok`` is False when it
+        is negative or the wings break Lee's bound (adding a constant keeps the wing slopes).
+
+    Notes
+    -----
+    Durrleman's ``g`` (Gatheral & Jacquier 2014, Lemma 2.2) depends on ``c`` only through
+    :math:`u = 1/(w + c) \in (0, 1/w]`, and is a convex quadratic in ``u``:
+
+    .. math::
+
+        g(u) = \Bigl(1 - \frac{k w' u}{2}\Bigr)^2 - \frac{w'^2}{4}u - \frac{w'^2}{16} + \frac{w''}{2},
+        \qquad u^\ast = \frac{2}{k w'} + \frac{1}{2k^2}\ \text{(where } k w' \ne 0\text{)},
+
+    so its least value over ``c >= 0`` is at ``u = 1/w`` (``c = 0``) or at ``u*`` clipped into
+    ``[0, 1/w]`` (``u = 0`` is the limit ``c -> inf``), each evaluated with the one ``g``
+    formula.  Adding total variance does not keep every butterfly-free smile so: steep, strongly
+    rotated smiles (|rho| near 1, large sigma) dip below 0 for some ``c``.  In the wings
+    ``u*`` tends to twice ``1/w``, so beyond the grid the bound is Lee's (2004) slope <= 2, as
+    for the smile itself.
+    """
+    params = instance_of(params, SVIParams, "params")
+    kk = _grid(k_grid)
+    w, w1, w2 = params.derivatives(kk)
+    u0 = np.where(w > 0.0, 1.0 / np.where(w > 0.0, w, 1.0), 0.0)
+    kw = kk * w1
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u_star = np.where(kw != 0.0, 2.0 / np.where(kw != 0.0, kw, 1.0) + 0.5 / (kk * kk), u0)
+        u_min = np.clip(u_star, 0.0, u0)
+        g_shift = _g_from_derivatives(np.where(u_min > 0.0, 1.0 / u_min, np.inf), w1, w2, kk)
+    g = np.minimum(_g_from_derivatives(w, w1, w2, kk), g_shift)
+    return butterfly_from_g(kk, g, max(params.wing_slopes))
 
 
 @dataclass(frozen=True)
