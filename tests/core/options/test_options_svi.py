@@ -134,3 +134,16 @@ def test_fit_input_errors() -> None:
         fit_svi([90.0, 100.0, 110.0, 120.0, 130.0], [0.5, 0.45, 0.0, 0.5, 0.6], 100.0, 0.5)
     with pytest.raises(InputError, match="weights"):
         fit_svi([90.0, 100.0, 110.0, 120.0, 130.0], [0.5, 0.45, 0.4, 0.5, 0.6], 100.0, 0.5, weights=[1, 1, 1, 1, -1])
+
+
+@pytest.mark.parametrize("weights", [[1.0, 2.0, 3.0], [1.0] * 10, [-1.0] * 9])
+def test_price_fit_weights_are_one_per_quote(weights: list[float]) -> None:
+    # A review: 9 quotes with 3 weights raised IndexError (a boolean mask of 9 on 3 weights)
+    # before fit_svi's own check could name them.
+    F, T = 60_000.0, 0.2
+    K = np.linspace(40_000.0, 80_000.0, 9)
+    prices = black76("call", F, K, T, 0.6).price
+    with pytest.raises(InputError, match=r"weights must be finite, >= 0, not all 0 and one per quote \(9 quotes\)"):
+        fit_svi_from_prices(prices, "call", K, F, T, weights=weights)
+    with pytest.raises(InputError, match=r"one per quote \(9 quotes\)"):
+        fit_svi(K, np.full(9, 0.6), F, T, weights)

@@ -467,6 +467,14 @@ def _to_params(theta: Float64Array) -> SVIParams:
     return SVIParams(a, b, rho, m, sig)
 
 
+def _quote_weights(weights: npt.ArrayLike, n: int) -> Float64Array:
+    # Quote weights: one per quote, finite, >= 0 and not all 0.
+    wts = np.ravel(_as_array(weights, "weights"))
+    if wts.size != n or not np.all(np.isfinite(wts)) or np.any(wts < 0.0) or not np.any(wts > 0.0):
+        raise InputError(f"weights must be finite, >= 0, not all 0 and one per quote ({n} quotes), was {show(weights)}")
+    return wts
+
+
 def fit_svi(
     strike: npt.ArrayLike,
     vol: npt.ArrayLike,
@@ -529,12 +537,7 @@ def fit_svi(
         raise InputError(f"strike and vol must have the same length, were {K.size} and {iv.size}")
     if K.size < 5:
         raise InputError(f"SVI needs at least 5 quotes per expiry, was {K.size}")
-    if weights is None:
-        wts = np.ones_like(K)
-    else:
-        wts = np.ravel(_as_array(weights, "weights"))
-        if wts.shape != K.shape or not np.all(np.isfinite(wts)) or np.any(wts < 0.0) or not np.any(wts > 0.0):
-            raise InputError("weights must be finite, >= 0, not all 0 and one per quote")
+    wts = np.ones_like(K) if weights is None else _quote_weights(weights, K.size)
     if not isinstance(space, str) or space not in ("vol", "variance"):
         raise InputError(f"space must be 'vol' or 'variance', was {show(space)}")
     k = np.log(K / F)
@@ -628,5 +631,6 @@ def fit_svi_from_prices(
         )
     iv = np.ravel(np.asarray(res.vol, dtype=np.float64))
     keep = np.ravel(np.asarray(res.ok)) & (iv > 0.0)
-    wts = None if weights is None else np.ravel(_as_array(weights, "weights"))[keep]
+    # Weights are checked against the quotes before the quotes without a vol are dropped.
+    wts = None if weights is None else _quote_weights(weights, K.size)[keep]
     return fit_svi(K[keep], iv[keep], forward, t_years, wts, space=space, k_grid=k_grid)
