@@ -13,6 +13,7 @@ from levguard.core.positions import Account
 from levguard.core.risk.portfolio import OptionPosition, base_of, revalue
 from levguard.core.spec import account_from_spec
 from levguard.errors import InputError
+from levguard.risk.var import portfolio_pnl
 
 FEE = 0.0005
 
@@ -197,6 +198,57 @@ def test_option_expiring_inside_the_horizon_pays_intrinsic() -> None:
     out = revalue(acc, {"BTC": paths}, horizon_days=2, options=[call], prices={"BTC": 60000})
     v0 = black76("call", 60000, 60000, 1 / 365, 0.5).price
     np.testing.assert_allclose(out.pnl, [6000 - v0, 0 - v0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("hours", "settle_hour"),
+    [(7.2, 7), (7.0, 7), (6.999, 6), (23.5, 23), (0.5, 1)],
+)
+def test_an_option_expiring_inside_the_horizon_settles_at_no_later_price(hours: float, settle_hour: int) -> None:
+    # A review: 24 hourly steps, expiry at 7.2 h, path 1 + 0.01 * hour settled at the 8 h price
+    # (64,800), after expiry; now the 7 h price (64,200).  An expiry before the first monitored
+    # time takes the first (as terminal relatives take the horizon).
+    acc = Account(venue="deribit", wallet_balance=0.0)
+    t = hours / 24 / 365
+    call = OptionPosition("BTC-C", "call", 60_000, t, 1.0, "usd", 0.5)
+    path = np.array([[1 + 0.01 * i for i in range(1, 25)]])
+    out = revalue(acc, {"BTC": path}, horizon_days=1, options=[call], prices={"BTC": 60_000})
+    v0 = float(black76("call", 60_000, 60_000, t, 0.5).price)
+    assert out.pnl[0] == pytest.approx(60_000 * 0.01 * settle_hour - v0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        (
+            {"vol_shifts": {"BTC": ["a", "b"]}},
+            r"vol_shifts\['BTC'\] must be numbers \(not bools or strings\), was \['a'",
+        ),
+        ({"vol_shifts": {"BTC": True}}, r"vol_shifts\['BTC'\] must be numbers \(not bools or strings\), was True"),
+        ({"vol_shifts": {"btc": [True, 0.1]}}, r"vol_shifts\['btc'\] must be numbers"),
+        (
+            {"funding_rates": {"BTC": "abc"}},
+            r"funding_rates\['BTC'\] must be numbers \(not bools or strings\), was 'abc'",
+        ),
+        (
+            {"funding_rates": {"BTC": {"a": 1}}},
+            r"funding_rates\['BTC'\] must be numbers within float64 range, was \{'a': 1\}",
+        ),
+        ({"funding_rates": {"BTCUSDT": [0.1]}}, r"funding_rates\['BTCUSDT'\] must be a number or shape \(2,\)"),
+    ],
+)
+def test_per_scenario_inputs_are_numbers_named_by_their_key(kwargs: dict[str, Any], needle: str) -> None:
+    # A review: ["a", "b"] and "abc" raised a raw ValueError, {"a": 1} a TypeError, and a vol shift
+    # of True was read as +100 vol points.
+    acc = _account(wallet=10_000.0, leverage=10)
+    call = OptionPosition("BTC-X", "call", 60_000, 0.1, 1.0, "usd", 0.5)
+    with pytest.raises(InputError, match=needle):
+        revalue(acc, {"BTC": [1.0, 1.1]}, horizon_days=1, options=[call], prices={"BTC": 60_000}, **kwargs)
+    with pytest.raises(InputError, match=r"funding_rates\['BTC'\] must be numbers \(not bools or strings\)"):
+        portfolio_pnl(acc, {"BTC": [1.0, 1.1]}, horizon_days=1, funding_rate={"BTC": "abc"})
+    # None is no rate, as before.
+    none = revalue(acc, {"BTC": [1.0, 1.1]}, horizon_days=1, funding_rates={"BTC": None}).pnl
+    np.testing.assert_array_equal(none, revalue(acc, {"BTC": [1.0, 1.1]}, horizon_days=1).pnl)
 
 
 def test_coin_settled_account_converts_usd_options() -> None:

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, TypeVar, get_args
+from typing import Literal, TypeVar, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ from levguard.core.symbols import base_asset, is_usd, symbol_key
 from levguard.core.validate import (
     as_float,
     finite,
+    float_values,
     instance_of,
     non_negative,
     non_negative_number,
@@ -224,10 +225,11 @@ def _key_for(symbol: str, keys: Mapping[str, object], where: str) -> str:
     )
 
 
-def _per_scenario(value: float | npt.ArrayLike, n: int, name: str) -> Float64Array1D:
-    a = np.asarray(value, dtype=np.float64)
-    if a.ndim == 0:
-        a = np.full(n, float(a))
+def _per_scenario(value: object, n: int, name: str) -> Float64Array1D:
+    # A number or one per scenario; bools and strings are not numbers (True read as +100 vol points).
+    a = float_values(value, name)
+    if np.ndim(cast("npt.ArrayLike", value)) == 0:  # a number (float_values made it shape (1,))
+        a = np.full(n, float(a[0]))
     if a.shape != (n,):
         raise InputError(f"{name} must be a number or shape ({n},), was shape {a.shape}")
     if not np.isfinite(a).all():
@@ -258,13 +260,16 @@ def option_positions(options: object) -> tuple[OptionPosition, ...]:
     return tuple(items)
 
 
-def _lookup(mapping: Mapping[str, _V] | None, *names: str) -> _V | None:
+def _lookup(mapping: Mapping[str, _V | None] | None, *names: str) -> tuple[str, _V] | None:
+    # (the key as given, its value) of the first of names in mapping (keys normalised), or None
+    # when none is there or its value is None.
     if not mapping:
         return None
-    norm = {symbol_key(str(k)): v for k, v in mapping.items()}
+    norm = {symbol_key(str(k)): (str(k), v) for k, v in mapping.items()}
     for name in names:
         if symbol_key(name) in norm:
-            return norm[symbol_key(name)]
+            given, value = norm[symbol_key(name)]
+            return None if value is None else (given, value)
     return None
 
 
@@ -371,9 +376,10 @@ def revalue(
     expected accrual).
 
     *Options*: Black-76 with the underlying's relative applied to the forward and time to expiry
-    ``T - h/365``; an option expiring inside the horizon pays its intrinsic value at the
-    monitored time nearest expiry (the horizon price with terminal relatives) and holds that cash
-    to the horizon.  Options are not truncated.
+    ``T - h/365``; an option expiring inside the horizon pays its intrinsic value at the last
+    monitored time at or before expiry (no price from after expiry) and holds that cash to the
+    horizon.  When expiry comes before the first monitored time (always with terminal relatives,
+    whose one monitored time is the horizon), it settles at the first.  Options are not truncated.
 
     *Settlement currency.*  Perpetual P&L is in the account's settlement currency already (an
     account holds one).  Option P&L is converted with the scenario's horizon price: a coin
@@ -430,8 +436,8 @@ def revalue(
         path = rel[key]
         m = path.shape[1]
         price_pnl = _perp_pnl(p, path[:, -1])
-        raw_rate = _lookup(funding_rates, p.symbol, key, base_asset(p.symbol))
-        funding_rate = np.zeros(n) if raw_rate is None else _per_scenario(raw_rate, n, f"funding_rates[{p.symbol!r}]")
+        given = _lookup(funding_rates, p.symbol, key, base_asset(p.symbol))
+        funding_rate = np.zeros(n) if given is None else _per_scenario(given[1], n, f"funding_rates[{given[0]!r}]")
         per_interval = -p.q * (1.0 / p.mark_price if p.instrument.inverse else p.mark_price) * funding_rate
         accrued = np.ones(n)
         pnl = price_pnl
@@ -480,12 +486,15 @@ def revalue(
             f1 = f0 * path[:, -1]
             t1 = max(t1, 0.0)
         else:
-            # Expires inside the horizon: intrinsic at the monitored time nearest expiry.
-            step = min(m - 1, max(0, math.ceil(o.t_years / (h / DAYS_PER_YEAR) * m) - 1))
+            # Expires inside the horizon: intrinsic at the last monitored time at or before expiry
+            # (column j is time (j + 1) h / m; the tolerance keeps an expiry on a monitored time
+            # there), the first when expiry comes before it.
+            done = math.floor(o.t_years / (h / DAYS_PER_YEAR) * m + 1e-9)
+            step = min(m - 1, max(0, done - 1))
             f1 = f0 * path[:, step]
             t1 = 0.0
-        raw_shift = _lookup(vol_shifts, key)
-        shift = np.zeros(n) if raw_shift is None else _per_scenario(raw_shift, n, f"vol_shifts[{key!r}]")
+        found = _lookup(vol_shifts, key)
+        shift = np.zeros(n) if found is None else _per_scenario(found[1], n, f"vol_shifts[{found[0]!r}]")
         v0 = float(black76(o.kind, f0, o.strike, o.t_years, float(o.vol_at(f0, o.t_years)), o.rate, o.settlement).price)
         vol1 = _shifted_vol(o, f1, t1, shift, vol_shift_shape)
         v1 = np.asarray(black76(o.kind, f1, o.strike, t1, vol1, o.rate, o.settlement).price, dtype=np.float64)
