@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from levguard import InputError
-from levguard.core.rules.deribit_pm import CURRENT_GRID, EXTENDED_MOVES, LEGACY_V1, LEGACY_V2
+from levguard.core.rules.deribit_pm import CURRENT_GRID, EXTENDED_MOVES, LEGACY_V1, LEGACY_V2, PortfolioMarginParams
 from levguard.core.rules.okx import portfolio_maintenance_margin, scale_liquidation_cost
 
 
@@ -53,3 +53,43 @@ def test_deribit_current_grid() -> None:
     assert EXTENDED_MOVES[0] == -0.66
     assert EXTENDED_MOVES[-1] == 5.0
     assert math.isclose(grid[-1], 0.16)
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"buckets": 9.5}, r"buckets must be an integer in \[3, 1000001\), was 9.5"),
+        ({"buckets": "9"}, r"buckets must be an integer in \[3, 1000001\), was '9'"),
+        ({"buckets": True}, r"buckets must be an integer"),
+        ({"buckets": 8}, r"buckets must be odd and >= 3"),
+        ({"price_range": 1.5}, r"price_range must be a fraction in \(0, 1\), was 1.5"),
+        ({"price_range": 0.0}, r"price_range must be a fraction in \(0, 1\)"),
+        ({"iv_shock_base": -0.4}, r"iv_shock_base must be >= 0, was -0.4"),
+        ({"iv_shock_exponent": math.nan}, r"iv_shock_exponent must be >= 0, was nan"),
+        ({"option_contingency_rate": "0.01"}, r"option_contingency_rate must be a number, was '0.01'"),
+        ({"futures_contingency_rate": math.inf}, r"futures_contingency_rate must be >= 0"),
+        ({"vega_offset": 1.5}, r"vega_offset must be a share in \[0, 1\], was 1.5"),
+    ],
+)
+def test_deribit_pm_params_are_validated(change: dict[str, object], needle: str) -> None:
+    # A review: buckets 9.5 or "9" were a TypeError in linspace, a price range of 1.5 moved prices
+    # to -150 %, a negative or NaN IV shock was accepted.
+    fields = {"name": "x", "price_range": 0.1, "iv_shock_base": 0.4, "iv_shock_exponent": 0.5} | change
+    with pytest.raises(InputError, match=needle):
+        PortfolioMarginParams(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        (lambda: LEGACY_V1.options_contingency(math.nan), r"underlying_qty must be finite, was nan"),
+        (lambda: LEGACY_V1.options_contingency("200"), r"underlying_qty must be a number, was '200'"),
+        (lambda: LEGACY_V2.short_options_contingency([1, math.nan, 2]), r"net_short_per_strike\[1\] must be finite"),
+        (lambda: LEGACY_V2.short_options_contingency(["1"]), r"net_short_per_strike must be numbers"),
+        (lambda: LEGACY_V1.futures_contingency(math.inf, 5), r"long_qty must be finite, was inf"),
+    ],
+)
+def test_deribit_pm_charges_take_finite_numbers(call: object, needle: str) -> None:
+    # A review: NaN gave a NaN charge, "200" a TypeError, and [1, nan, 2] 0.03 (the NaN dropped).
+    with pytest.raises(InputError, match=needle):
+        call()  # type: ignore[operator]

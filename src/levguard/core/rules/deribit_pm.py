@@ -24,7 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from levguard.core.validate import positive
+from levguard.core.validate import (
+    finite_number,
+    float_values,
+    integer_in,
+    non_negative_number,
+    positive,
+    require_finite,
+)
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -43,21 +50,28 @@ class PortfolioMarginParams:
     name : str
         Label (``"v1"``, ``"v2"``, ``"current"``).
     price_range : float
-        Half-width of the underlying price shock as a fraction (0.125 = +/-12.5 %).
+        Half-width of the underlying price shock as a fraction in (0, 1) (0.125 = +/-12.5 %; 1
+        or more would move the price to zero or below).
     iv_shock_base : float
-        Volatility shock at 30 days to expiry, as a fraction.
+        Volatility shock at 30 days to expiry, as a fraction, >= 0.
     iv_shock_exponent : float
-        Shock at ``dte`` days: ``iv_shock_base * (30 / dte) ** iv_shock_exponent``.
+        Shock at ``dte`` days: ``iv_shock_base * (30 / dte) ** iv_shock_exponent``, >= 0.
     option_contingency_rate : float
-        Charge per option as a fraction of its underlying (v1: 1 %).
+        Charge per option as a fraction of its underlying (v1: 1 %), >= 0.
     short_option_contingency : float
-        Charge per net short option per strike, in coin (v2: 0.01 BTC).
+        Charge per net short option per strike, in coin (v2: 0.01 BTC), >= 0.
     futures_contingency_rate : float
-        Charge on offsetting futures as a fraction of the offset size.
+        Charge on offsetting futures as a fraction of the offset size, >= 0.
     vega_offset : float
-        Share of vega allowed to offset across expiries.
+        Share of vega allowed to offset across expiries, in [0, 1].
     buckets : int
-        Number of evenly spaced price buckets (odd, so that 0 is one of them).
+        Number of evenly spaced price buckets: an integer, odd and >= 3, so that 0 is one of them.
+
+    Raises
+    ------
+    InputError
+        Naming the field, for a value outside those ranges, not finite, or not a number (a bool,
+        a string; ``buckets`` also a float such as 9.5).
     """
 
     name: str
@@ -71,9 +85,25 @@ class PortfolioMarginParams:
     buckets: int = 9
 
     def __post_init__(self) -> None:
-        positive(self.price_range, "price_range")
-        if self.buckets < 3 or self.buckets % 2 == 0:
+        price_range = finite_number(self.price_range, "price_range")
+        if not 0.0 < price_range < 1.0:
+            raise InputError(f"price_range must be a fraction in (0, 1), was {self.price_range!r}")
+        for name in (
+            "iv_shock_base",
+            "iv_shock_exponent",
+            "option_contingency_rate",
+            "short_option_contingency",
+            "futures_contingency_rate",
+            "vega_offset",
+        ):
+            object.__setattr__(self, name, non_negative_number(getattr(self, name), name))
+        if self.vega_offset > 1.0:
+            raise InputError(f"vega_offset must be a share in [0, 1], was {self.vega_offset!r}")
+        buckets = integer_in(self.buckets, "buckets", 3, 1_000_001)
+        if buckets % 2 == 0:
             raise InputError(f"buckets must be odd and >= 3 so that 0 is a bucket, was {self.buckets!r}")
+        object.__setattr__(self, "price_range", price_range)
+        object.__setattr__(self, "buckets", buckets)
 
     def iv_shock(self, dte_days: float) -> float:
         """Return the implied-volatility shock for an expiry ``dte_days`` away (fraction)."""
@@ -85,16 +115,19 @@ class PortfolioMarginParams:
         return np.linspace(-self.price_range, self.price_range, self.buckets)
 
     def options_contingency(self, underlying_qty: float) -> float:
-        """Return the contingency on options whose underlying totals ``underlying_qty`` coins."""
-        return self.option_contingency_rate * abs(underlying_qty)
+        """Return the contingency on options whose underlying totals ``underlying_qty`` coins (finite)."""
+        return self.option_contingency_rate * abs(finite_number(underlying_qty, "underlying_qty"))
 
     def short_options_contingency(self, net_short_per_strike: list[float]) -> float:
-        """Return the per-strike charge on net short options (v2 style), in coin."""
-        return self.short_option_contingency * math.fsum(max(0.0, n) for n in net_short_per_strike)
+        """Return the per-strike charge on net short options (v2 style), in coin (finite numbers)."""
+        net = float_values(net_short_per_strike, "net_short_per_strike").ravel()
+        require_finite(net, "net_short_per_strike")
+        return self.short_option_contingency * math.fsum(max(0.0, float(n)) for n in net)
 
     def futures_contingency(self, long_qty: float, short_qty: float) -> float:
-        """Return the contingency on offsetting futures: rate x the offset ``min(|long|, |short|)``."""
-        return self.futures_contingency_rate * min(abs(long_qty), abs(short_qty))
+        """Return the contingency on offsetting futures: rate x the offset ``min(|long|, |short|)`` (finite)."""
+        offset = min(abs(finite_number(long_qty, "long_qty")), abs(finite_number(short_qty, "short_qty")))
+        return self.futures_contingency_rate * offset
 
 
 LEGACY_V1 = PortfolioMarginParams(
