@@ -102,6 +102,24 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
     ("backtest refit None", lambda: _backtest(refit_every=None), "refit_every must be a whole number"),
     ("backtest refit inf", lambda: _backtest(refit_every=math.inf), "refit_every must be a whole number"),
     ("backtest returns str", lambda: var_backtest("abc"), "returns must be"),
+    # significance, Basel counts, a fixed nu and a first variance went to float()/int() raw.
+    ("kupiec significance str", lambda: bt.kupiec_pof([0, 1, 0], 0.99, significance="x"), "significance must be in"),
+    ("christoffersen significance None", lambda: bt.christoffersen([0, 1, 0], 0.99, significance=None), "significance"),
+    ("backtest significance str", lambda: _backtest(significance="a"), r"significance must be in \(0, 1\)"),
+    ("basel_zone n_obs nan", lambda: bt.basel_zone(1, math.nan), "n_obs must be a whole number"),
+    ("basel_zone n_obs inf", lambda: bt.basel_zone(1, math.inf), "n_obs must be a whole number"),
+    ("basel_zone n_exceptions None", lambda: bt.basel_zone(None, 250), "n_exceptions must be a whole number"),
+    (
+        "basel_zone n_exceptions > n_obs",
+        lambda: bt.basel_zone(11, 10),
+        r"n_exceptions must be a whole number in \[0, 10\]",
+    ),
+    ("var_from_sample nu str", lambda: cvar.var_from_sample(PNL, 0.99, method="t", nu="abc"), "nu must be a number"),
+    (
+        "garch_filter sigma2_0 str",
+        lambda: cvar.garch_filter([0.1, 0.2], cvar.GarchParams(1e-6, 0.1, 0.8), sigma2_0="a"),
+        "sigma2_0 must be a number",
+    ),
     # first passage: absurd magnitudes broke the Kou root finders and the Laplace inversion.
     ("ttl sigma 1e308", lambda: _ttl(sigma=1e308), "sigma must be an annualised volatility of at most 1000"),
     ("ttl horizon 1e308", lambda: _ttl(horizon_days=1e308), "horizon_days must be at most"),

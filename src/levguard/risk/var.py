@@ -615,6 +615,7 @@ def var_backtest(
     VarBacktest
     """
     lv = cvar.check_level(level)
+    sig = bt.check_significance(significance)
     r, index = _series(returns)
     window = whole_number(window, "window", 30, 2**31 - 1)
     n_sims = whole_number(n_sims, "n_sims", 100, _MAX_SIMS)
@@ -694,8 +695,8 @@ def var_backtest(
     )
     return VarBacktest(
         forecasts=frame,
-        kupiec=bt.kupiec_pof(exc, lv, significance=significance),
-        christoffersen=bt.christoffersen(exc, lv, significance=significance),
+        kupiec=bt.kupiec_pof(exc, lv, significance=sig),
+        christoffersen=bt.christoffersen(exc, lv, significance=sig),
         traffic_light=bt.basel_traffic_light(exc, lv),
         z2=z2,
         method=method,

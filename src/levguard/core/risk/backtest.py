@@ -33,6 +33,7 @@ __all__ = [
     "acerbi_szekely_z2",
     "basel_traffic_light",
     "basel_zone",
+    "check_significance",
     "christoffersen",
     "kupiec_pof",
     "var_exceptions",
@@ -148,10 +149,15 @@ class TrafficLightResult(Record):
     _dict_omit: ClassVar[tuple[str, ...]] = ("verdict",)  # it repeats zone
 
 
-def _significance(significance: float) -> float:
-    s = float(significance)
+def check_significance(significance: object) -> float:
+    """Return ``significance`` as float if it is a test size in (0, 1) such as 0.05, else raise
+    :class:`InputError` naming it (a string, None or a bool is not a number here)."""
+    try:
+        s = number(significance, "significance")
+    except InputError:
+        s = math.nan
     if not (math.isfinite(s) and 0.0 < s < 1.0):
-        raise InputError(f"significance must be in (0, 1) such as 0.05, was {significance!r}")
+        raise InputError(f"significance must be in (0, 1) such as 0.05, was {show(significance)}")
     return s
 
 
@@ -232,7 +238,7 @@ def kupiec_pof(exceptions: npt.ArrayLike, level: float, *, significance: float =
     ``LR = -2 T ln p``.  Example: 250 days at 99% with 8 exceptions give ``LR = 7.73`` (p-value 0.0054).
     """
     lv = check_level(level)
-    sig = _significance(significance)
+    sig = check_significance(significance)
     ind = _exceptions(exceptions)
     n, x = ind.size, int(ind.sum())
     p = 1.0 - lv
@@ -275,7 +281,7 @@ def christoffersen(exceptions: npt.ArrayLike, level: float, *, significance: flo
     series without exceptions, or of exceptions only, has ``LR_ind = 0``.
     """
     lv = check_level(level)
-    sig = _significance(significance)
+    sig = check_significance(significance)
     ind = _exceptions(exceptions, min_n=2)
     n, x = ind.size, int(ind.sum())
     prev, cur = ind[:-1], ind[1:]
@@ -310,6 +316,9 @@ def christoffersen(exceptions: npt.ArrayLike, level: float, *, significance: flo
     return ChristoffersenResult(lr_cc, pv_cc, cc_res.verdict, sig, n, x, pof, ind_res, cc_res, n00, n01, n10, n11)
 
 
+_MAX_OBS = 10_000_000  # days: the binomial table below holds n_obs + 1 floats
+
+
 def basel_zone(n_exceptions: int, n_obs: int, level: float = 0.99) -> TrafficLightResult:
     """Return the Basel traffic-light zone of ``n_exceptions`` in ``n_obs`` days.
 
@@ -318,7 +327,7 @@ def basel_zone(n_exceptions: int, n_obs: int, level: float = 0.99) -> TrafficLig
     n_exceptions : int
         Exceptions counted, ``0 <= n_exceptions <= n_obs``.
     n_obs : int
-        Days observed (250 in the Basel rule), >= 1.
+        Days observed (250 in the Basel rule), 1 to 10,000,000.
     level : float
         VaR confidence (0.99 in the Basel rule).
 
@@ -333,11 +342,8 @@ def basel_zone(n_exceptions: int, n_obs: int, level: float = 0.99) -> TrafficLig
     probability thresholds.
     """
     lv = check_level(level)
-    if isinstance(n_obs, bool) or int(n_obs) != n_obs or n_obs < 1:
-        raise InputError(f"n_obs must be a whole number >= 1, was {n_obs!r}")
-    if isinstance(n_exceptions, bool) or int(n_exceptions) != n_exceptions or not 0 <= n_exceptions <= n_obs:
-        raise InputError(f"n_exceptions must be a whole number in [0, n_obs={n_obs}], was {n_exceptions!r}")
-    n, x = int(n_obs), int(n_exceptions)
+    n = whole_number(n_obs, "n_obs", 1, _MAX_OBS)
+    x = whole_number(n_exceptions, "n_exceptions", 0, n)
     p = 1.0 - lv
     cdf = np.asarray(bdtr(np.arange(n + 1), n, p), dtype=np.float64)
     # bdtr(n, n, p) is exactly 1; the first count reaching a threshold starts the next zone.
@@ -485,7 +491,7 @@ def acerbi_szekely_z2(
     the given forecasts.
     """
     lv = check_level(level)
-    sig = _significance(significance)
+    sig = check_significance(significance)
     x, var, es = _z2_inputs(pnl, var_forecasts, es_forecasts)
     T = x.size
     n_sims = whole_number(n_sims, "n_sims", 100, _MAX_Z2_SIMS)

@@ -33,6 +33,7 @@ from levguard.core.validate import (
     float_values,
     no_bools_or_strings,
     positive,
+    positive_number,
     require_finite,
     rng_arg,
     show,
@@ -494,8 +495,7 @@ def var_from_sample(
         r = normal_var(lv, sd=_sd(x), mean=float(np.mean(x)), horizon_days=h)
     elif method == "t":
         if nu is not None:
-            positive(float(nu), "nu")
-            df, loc, scale = stats.t.fit(x, f0=float(nu))
+            df, loc, scale = stats.t.fit(x, f0=positive_number(nu, "nu"))
         else:
             df, loc, scale = stats.t.fit(x)
         if df <= 1.0:
@@ -593,7 +593,7 @@ def garch_filter(
     """
     r = _losses(returns, "loss", "returns")
     eps = r - params.mu
-    s2 = float(np.mean(eps * eps)) if sigma2_0 is None else positive(float(sigma2_0), "sigma2_0")
+    s2 = float(np.mean(eps * eps)) if sigma2_0 is None else positive_number(sigma2_0, "sigma2_0")
     var = np.empty(r.size + 1)
     var[0] = s2
     garch_filter_nb(np.ascontiguousarray(eps), params.omega, params.alpha, params.gamma, params.beta, var)
