@@ -303,18 +303,30 @@ def normal_var(level: float, *, sd: float, mean: float = 0.0, horizon_days: floa
 
 
 def standard_normal_var_es(level: float) -> tuple[float, float]:
-    """Return the ``level`` quantile ``z`` and the ES ``phi(z) / (1 - level)`` of the standard normal."""
-    z, phi = _z_phi(level)
-    return z, phi / (1.0 - level)
+    """Return the ``level`` quantile ``z`` and the ES ``phi(z) / (1 - level)`` of the standard normal.
+
+    ``level`` is a confidence in (0.5, 1) (:func:`check_level`); formulas as in :func:`normal_var`.
+    """
+    lv = check_level(level)
+    z, phi = _z_phi(lv)
+    return z, phi / (1.0 - lv)
 
 
 def standard_t_var_es(level: float, nu: float) -> tuple[float, float]:
-    """Return the ``level`` quantile and the ES of the standard Student-t (location 0, scale 1, ``nu > 1``)."""
+    """Return the ``level`` quantile and the ES of the standard Student-t (location 0, scale 1).
+
+    ``level`` is a confidence in (0.5, 1) (:func:`check_level`) and ``nu`` a finite number > 1 (the
+    ES is infinite for ``nu <= 1``); formulas as in :func:`student_t_var`.
+    """
     from scipy import stats  # on first use: scipy.stats costs ~0.5 s at import (the CLI's quick forms)
 
-    q = float(stdtrit(nu, level))
-    pdf = float(stats.t.pdf(q, nu))
-    return q, (nu + q * q) / (nu - 1.0) * pdf / (1.0 - level)
+    lv = check_level(level)
+    nu_ = _float(nu, "nu")
+    if not (math.isfinite(nu_) and nu_ > 1.0):
+        raise InputError(f"nu must be a finite number > 1 (for a finite expected shortfall), was {show(nu)}")
+    q = float(stdtrit(nu_, lv))
+    pdf = float(stats.t.pdf(q, nu_))
+    return q, (nu_ + q * q) / (nu_ - 1.0) * pdf / (1.0 - lv)
 
 
 def student_t_var(
