@@ -553,18 +553,26 @@ class VarBacktest:
 def _series(returns: pd.Series | npt.ArrayLike) -> tuple[Float64Array1D, pd.Index]:
     if isinstance(returns, pd.DataFrame):
         raise InputError("returns must be one Series of daily returns, was a DataFrame")
+    # NaN (a missing day) is dropped; +-inf is refused by its position in the input, as given.
+    index: pd.Index
     if isinstance(returns, pd.Series):
         try:
-            s = returns.astype(np.float64).dropna()
+            values = np.asarray(returns.astype(np.float64).to_numpy(), dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             raise InputError(f"returns must hold numbers (daily log returns), was {show(returns)}") from None
-        values = np.asarray(s.to_numpy(), dtype=np.float64)
-        return values, s.index
-    arr = float_values(returns, "returns")
-    if arr.ndim != 1:
-        raise InputError(f"returns must be 1-D, was shape {arr.shape}")
-    arr = arr[np.isfinite(arr)]
-    return arr, pd.RangeIndex(arr.size)
+        index = returns.index
+    else:
+        values = float_values(returns, "returns")
+        if values.ndim != 1:
+            raise InputError(f"returns must be 1-D, was shape {values.shape}")
+        index = pd.RangeIndex(values.size)
+    inf = np.isinf(values)
+    if inf.any():
+        i = int(np.argmax(inf))
+        at = "" if isinstance(index, pd.RangeIndex) else f" (index {index[i]})"
+        raise InputError(f"returns[{i}]{at} must be finite (NaN is dropped), was {values[i].item()!r}")
+    keep = ~np.isnan(values)
+    return values[keep], index[keep]
 
 
 def var_backtest(
@@ -585,7 +593,7 @@ def var_backtest(
     Parameters
     ----------
     returns : Series or array_like
-        Daily log returns in time order (NaN dropped).
+        Daily log returns in time order (NaN dropped; +-inf refused).
     method : {"historical", "normal", "t", "cornish_fisher", "fhs"}
         Forecast model fitted on the trailing ``window`` days (no look-ahead: day ``t`` uses
         days ``t - window .. t - 1``).  ``t``: degrees of freedom by maximum likelihood every

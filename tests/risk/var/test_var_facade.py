@@ -235,6 +235,28 @@ def test_short_side_backtest(daily_returns: pd.Series) -> None:
     np.testing.assert_allclose(short["loss"], -long_["loss"])
 
 
+@pytest.mark.parametrize("bad", [math.inf, -math.inf])
+def test_var_backtest_refuses_infinite_returns_by_their_input_position(daily_returns: pd.Series, bad: float) -> None:
+    """An array lost an infinite day silently (700 returns gave 669 forecasts, not 670); a Series
+    failed with "pnl[70] must be finite", an internal argument at a forecast row.  Both now name
+    the input's own position; NaN alone is dropped."""
+    values = daily_returns.to_numpy().copy()
+    values[100] = bad
+    with pytest.raises(InputError, match=r"^returns\[100\] must be finite \(NaN is dropped\)"):
+        var_backtest(values, window=30, n_sims=100)
+    with pytest.raises(InputError, match=r"^returns\[100\] \(index 2022-04-11 00:00:00\+00:00\) must be finite"):
+        var_backtest(pd.Series(values, index=daily_returns.index), window=30, n_sims=100)
+
+
+def test_var_backtest_drops_only_nan(daily_returns: pd.Series) -> None:
+    s = daily_returns.copy()
+    s.iloc[[200, 201]] = np.nan
+    for returns in (s, s.to_numpy()):
+        b = var_backtest(returns, window=30, n_sims=100, seed=0)
+        assert len(b.forecasts) == 700 - 2 - 30
+    assert s.index[200] not in var_backtest(s, window=30, n_sims=100, seed=0).forecasts.index
+
+
 @pytest.mark.shared_data
 def test_btc_daily_rolling_backtest(shared_dir: Path) -> None:
     from levguard.data.loaders import load_ohlcv
