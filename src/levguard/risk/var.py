@@ -33,7 +33,7 @@ from levguard.core.symbols import base_asset, symbol_key
 from levguard.core.validate import finite_number, float_values, number, positive_number, rng_arg, show, whole_number
 from levguard.errors import InputError
 from levguard.margin import load_spec
-from levguard.risk.garch import GarchModel
+from levguard.risk.garch import MIN_OBS, GarchModel
 from levguard.typing import Float64Array, Float64Array1D
 
 __all__ = [
@@ -604,7 +604,8 @@ def var_backtest(
     level : float
         Confidence in (0.5, 1) of VaR and ES (Z2 tests the ES at the same level).
     window : int
-        Estimation window in days (>= 30).
+        Estimation window in days, >= 30 (>= 100 for ``fhs``: the fewest returns
+        :func:`levguard.risk.garch.fit_garch` takes).
     side : {"long", "short"}
         Unit position whose loss is forecast: ``-r`` (long) or ``r`` (short).
     refit_every : int
@@ -626,6 +627,10 @@ def var_backtest(
     sig = bt.check_significance(significance)
     r, index = _series(returns)
     window = whole_number(window, "window", 30, 2**31 - 1)
+    if method == "fhs" and window < MIN_OBS:
+        raise InputError(
+            f"window must be >= {MIN_OBS} for method 'fhs' (the fewest returns a GARCH fit takes), was {window}"
+        )
     n_sims = whole_number(n_sims, "n_sims", 100, _MAX_SIMS)
     rng = rng_arg(seed)  # a Generator or SeedSequence as acerbi_szekely_z2 takes it, or an int
     if r.size < window + 2:

@@ -257,6 +257,13 @@ def test_var_backtest_drops_only_nan(daily_returns: pd.Series) -> None:
     assert s.index[200] not in var_backtest(s, window=30, n_sims=100, seed=0).forecasts.index
 
 
+def test_var_backtest_fhs_window_is_at_least_the_garch_minimum(daily_returns: pd.Series) -> None:
+    """The docstring promised windows >= 30, but fhs died inside the GARCH fit ("returns must hold
+    at least 100 values") below 100; the window itself is checked and named."""
+    with pytest.raises(InputError, match=r"window must be >= 100 for method 'fhs'.*was 50"):
+        var_backtest(daily_returns, method="fhs", window=50, n_sims=100)
+
+
 @pytest.mark.shared_data
 def test_btc_daily_rolling_backtest(shared_dir: Path) -> None:
     from levguard.data.loaders import load_ohlcv
