@@ -27,6 +27,7 @@ from levguard.core.margin import evaluate
 from levguard.core.positions import Account
 from levguard.core.risk import backtest as bt
 from levguard.core.risk import var as cvar
+from levguard.core.risk.cornish_fisher import cf_coefficients
 from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, option_positions, revalue
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, symbol_key
@@ -515,7 +516,9 @@ class VarBacktest:
         On every forecast day (the Basel thresholds generalised to that count); Basel's own
         reading is ``basel_traffic_light(forecasts.exception[-250:])``.
     z2 : BacktestResult
-        Acerbi-Szekely Z2 with the null simulated from each day's forecast distribution.
+        Acerbi-Szekely Z2 with the null simulated from each day's forecast distribution;
+        ``verdict`` ``"not computable"`` (NaN statistic and p-value, ``reason`` saying where) when
+        a forecast ES is <= 0, as a window of gains gives: Z2 divides by ES.
     method : str
     level : float
     window : int
@@ -686,9 +689,10 @@ def var_backtest(
                 lv, sd=float(sd[t]), mean=float(mu[t]), skew=float(sk[t]), excess_kurtosis=float(ku[t])
             )
             var[t], es[t] = res.var, res.es
-        c0, c1, c2, c3 = (-sk / 6.0, 1 - ku / 8 + 5 * sk**2 / 36, sk / 6.0, ku / 24 - sk**2 / 18)
+        c0, c1, c2, c3 = cf_coefficients(sk, ku)
 
         def simulate(g: np.random.Generator, k: int) -> Float64Array:
+            # Draws of w(Z): the rearranged Cornish-Fisher law whose VaR and ES were forecast.
             zz = g.standard_normal((k, n_f))
             out: Float64Array = -(mu + sd * (c0 + c1 * zz + c2 * zz**2 + c3 * zz**3))
             return out
@@ -703,9 +707,32 @@ def var_backtest(
         {"var": var, "es": es, "loss": realised, "exception": exc},
         index=index[window:],
     )
-    z2 = bt.acerbi_szekely_z2(
-        -realised, var, np.maximum(es, var), lv, simulate=simulate, n_sims=n_sims, seed=rng, significance=significance
-    )
+    es_z2 = np.maximum(es, var)
+    not_positive = np.flatnonzero(~(es_z2 > 0.0))
+    if not_positive.size:
+        # Z2 divides each day's loss by its ES (Acerbi & Szekely 2014): a forecast ES <= 0 (a
+        # window whose losses are mostly gains) leaves the test undefined, not the backtest.
+        i = int(not_positive[0])
+        reason = (
+            f"the ES forecast is <= 0 on {not_positive.size} day(s), the first at {index[window + i]} "
+            f"(forecasts row {i}, ES {es_z2[i].item()!r}); Z2 divides each loss by its ES"
+        )
+        details = {"expected_exceptions": n_f * (1.0 - lv), "days_es_not_positive": float(not_positive.size)}
+        z2 = bt.BacktestResult(
+            "acerbi_szekely_z2",
+            math.nan,
+            math.nan,
+            "not computable",
+            sig,
+            n_f,
+            int(exc.sum()),
+            MappingProxyType(details),
+            reason,
+        )
+    else:
+        z2 = bt.acerbi_szekely_z2(
+            -realised, var, es_z2, lv, simulate=simulate, n_sims=n_sims, seed=rng, significance=sig
+        )
     return VarBacktest(
         forecasts=frame,
         kupiec=bt.kupiec_pof(exc, lv, significance=sig),

@@ -57,13 +57,16 @@ class BacktestResult(Record):
     statistic, pvalue : float
         Test statistic and its p-value under the null of a correct model.
     verdict : str
-        ``"reject"`` when ``pvalue < significance``, else ``"accept"``.
+        ``"reject"`` when ``pvalue < significance``, else ``"accept"``; ``"not computable"`` when
+        the forecasts do not allow the test (``statistic`` and ``pvalue`` are then NaN).
     significance : float
         Size of the test.
     n, exceptions : int
         Observations and exceptions.
     details : Mapping[str, float]
         Test-specific numbers (degrees of freedom, rates, critical values).
+    reason : str
+        Why the test is not computable; ``""`` when it is.
     """
 
     test: str
@@ -74,6 +77,7 @@ class BacktestResult(Record):
     n: int
     exceptions: int
     details: Mapping[str, float] = field(default_factory=empty_mapping)
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

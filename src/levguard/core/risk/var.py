@@ -27,6 +27,7 @@ import numpy.typing as npt
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
+from levguard.core.risk.cornish_fisher import cf_coefficients, cf_is_monotone, cf_rearranged_var_es
 from levguard.core.validate import (
     array_1d,
     finite,
@@ -385,15 +386,6 @@ def student_t_var(
     return _result(mu + s_h * q, mu + s_h * es_std, lv, "t", h, 0, {"nu": nu_, "mean": mu, "scale": s_h, "q": q})
 
 
-def _cf_coefficients(skew: float, exkurt: float) -> tuple[float, float, float, float]:
-    # w(z) = c0 + c1 z + c2 z^2 + c3 z^3 expands the Cornish-Fisher quantile in powers of z.
-    c0 = -skew / 6.0
-    c1 = 1.0 - exkurt / 8.0 + 5.0 * skew * skew / 36.0
-    c2 = skew / 6.0
-    c3 = exkurt / 24.0 - skew * skew / 18.0
-    return c0, c1, c2, c3
-
-
 def cornish_fisher_var(
     level: float,
     *,
@@ -419,8 +411,10 @@ def cornish_fisher_var(
     Returns
     -------
     VarResult
-        ``details``: ``z_cf`` (the adjusted quantile), ``monotone`` (1.0 when the expansion is
-        increasing in ``z``, so quantiles are ordered; 0.0 outside its domain of validity).
+        ``ES >= VaR`` always.  ``details``: ``z_cf`` (the adjusted standardised quantile, the VaR
+        of the standardised loss), ``monotone`` (1.0 when the expansion is increasing in ``z``,
+        its domain of validity; 0.0 outside it, where VaR and ES come from the rearranged
+        expansion).
 
     Notes
     -----
@@ -434,23 +428,38 @@ def cornish_fisher_var(
     ``z``, the integral is exact in closed form with the normal partial moments
     ``int_z^inf t^k phi(t) dt``: ``1 - level``, ``phi(z)``, ``z phi(z) + 1 - level``,
     ``(z^2 + 2) phi(z)`` for ``k = 0..3`` (tests check it against numerical quadrature).  With
-    ``S = K = 0`` both reduce to the normal formulas.  The expansion is monotone only for
-    moderate S and K (Maillard 2012, "A user's guide to the Cornish Fisher expansion");
-    ``details["monotone"]`` flags it.
+    ``S = K = 0`` both reduce to the normal formulas.
+
+    The expansion is increasing in ``z``, so ``u -> w(Phi^{-1}(u))`` is a quantile function, only
+    for moderate S and K (the domain of Maillard 2012, "A user's guide to the Cornish Fisher
+    expansion", SSRN 1997178; :func:`levguard.core.risk.cornish_fisher.cf_is_monotone`); the
+    closed forms above hold there.  Outside it the curve crosses itself: with S = 2, K = 1 at 0.99
+    it gave VaR 2.525 and ES 2.313 < VaR, and real 250-day windows of crypto returns (loss skew
+    -6, excess kurtosis 65) gave a negative VaR and ES.  There VaR and ES are those of the
+    monotone rearrangement of the curve (Chernozhukov, Fernández-Val & Galichon 2010, "Quantile
+    and probability curves without crossing", Econometrica 78(3)): the quantile function of
+    ``w(Z)``, ``Z`` standard normal, computed exactly
+    (:func:`levguard.core.risk.cornish_fisher.cf_rearranged_var_es`).  It is a valid quantile
+    function (VaR increasing in the level, ES >= VaR), not a better approximation of the loss:
+    the expansion is still used outside its domain, and ``details["monotone"]`` says so.
     """
     lv, h, mu, sigma = _normal_moments(level, sd, mean, horizon_days)
     skew_ = finite(_float(skew, "skew"), "skew")
     exkurt = finite(_float(excess_kurtosis, "excess_kurtosis"), "excess_kurtosis")
     s, k = skew_ / math.sqrt(h), exkurt / h
-    c0, c1, c2, c3 = _cf_coefficients(s, k)
+    c0, c1, c2, c3 = (float(c) for c in cf_coefficients(s, k))
     z, phi = _z_phi(lv)
-    w = c0 + c1 * z + c2 * z * z + c3 * z**3
-    p = 1.0 - lv
-    integral = c0 * p + c1 * phi + c2 * (z * phi + p) + c3 * (z * z + 2.0) * phi
-    # w'(z) = c1 + 2 c2 z + 3 c3 z^2 > 0 for every z: a positive quadratic with no real root.
-    monotone = (c3 > 0.0 and 4.0 * c2 * c2 < 12.0 * c1 * c3) or (c3 == 0.0 and c2 == 0.0 and c1 > 0.0)
+    monotone = cf_is_monotone(c1, c2, c3)
+    if monotone:
+        p = 1.0 - lv
+        w = c0 + c1 * z + c2 * z * z + c3 * z**3
+        integral = c0 * p + c1 * phi + c2 * (z * phi + p) + c3 * (z * z + 2.0) * phi
+        es = mu + sigma * integral / p
+    else:
+        w, w_es = cf_rearranged_var_es((c0, c1, c2, c3), lv)
+        es = mu + sigma * w_es
     details = {"mean": mu, "sd": sigma, "skew": s, "excess_kurtosis": k, "z": z, "z_cf": w, "monotone": float(monotone)}
-    return _result(mu + sigma * w, mu + sigma * integral / p, lv, "cornish_fisher", h, 0, details)
+    return _result(mu + sigma * w, es, lv, "cornish_fisher", h, 0, details)
 
 
 def var_from_sample(
