@@ -19,6 +19,7 @@ __all__ = [
     "MONTH_CODES",
     "QUOTE_ASSETS",
     "USD_LIKE",
+    "asset_key",
     "base_asset",
     "ccxt_parts",
     "coin_name",
@@ -71,6 +72,17 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
         if first.endswith(quote) and len(first) > len(quote):
             return first[: -len(quote)]
     return first
+
+
+def asset_key(name: str) -> str:
+    """Return the asset a coin or a symbol names, upper case, by its common name.
+
+    ``"btc"``, ``"BTC"``, ``"BTCUSDT"``, ``"BTC/USDT:USDT"`` and BitMEX's ``"XBT"`` or ``"XBTUSD"``
+    all give ``"BTC"`` (:func:`base_asset`, then :func:`coin_name`); a USD coin of
+    :data:`USD_LIKE` is itself (``"TUSD"`` is not the base ``T`` before a quote ``USD``).
+    """
+    s = name.strip().upper()
+    return s if s in USD_LIKE else coin_name(base_asset(s))
 
 
 def symbol_key(symbol: str) -> str:

@@ -143,6 +143,32 @@ def test_cross_account_pnl_and_flags_follow_the_margin_engine() -> None:
     assert all(p.liquidated for p in worse.positions)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["BTC", "btc", " Btc ", "BTCUSDT", "btcusdt", "BTC/USDT:USDT", "BTC-USD", "XBT", "xbtusd"]),
+    st.floats(-0.9, 2.0),
+)
+def test_price_shocks_read_any_spelling_of_the_base(key: str, move: float) -> None:
+    """{"btc": -0.5} and {"BTCUSDT": -0.5} left a BTCUSDT long untouched (P&L 0) where {"BTC": -0.5}
+    lost 30,000: keys are normalised to the base asset (BitMEX's XBT is BTC)."""
+    acc = _account(positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 60_000}])
+    s = Scenario("s", price_shocks={key: move})
+    assert dict(s.price_shocks) == {"BTC": move}
+    assert apply_scenario(acc, s).positions[0].mark_after == pytest.approx(60_000 * (1 + move))
+    assert s.shock_for("btcusdt") == s.shock_for("BTC") == s.shock_for("XBT") == move
+
+
+def test_price_shocks_refuse_two_keys_for_one_asset_and_keys_that_are_no_names() -> None:
+    with pytest.raises(InputError, match=r"price_shocks has 'btc' and 'BTCUSDT', both for BTC"):
+        Scenario("s", price_shocks={"btc": -0.5, "BTCUSDT": -0.4})
+    with pytest.raises(InputError, match="price_shocks keys must be assets or symbols"):
+        Scenario("s", price_shocks={1: -0.5})
+    with pytest.raises(InputError, match="price_shocks keys must be assets or symbols"):
+        Scenario("s", price_shocks={" ": -0.5})
+    # A USD coin is its own key, not a base "T" before a quote "USD".
+    assert dict(Scenario("s", price_shocks={"tusd": -0.01}).price_shocks) == {"TUSD": -0.01}
+
+
 def test_funding_is_paid_by_longs_when_the_rate_is_positive() -> None:
     acc = _account(positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 50_000}])
     res = apply_scenario(acc, Scenario("spike", funding_rate=0.003, funding_intervals=3))

@@ -38,7 +38,7 @@ from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.rules import get_venue
-from levguard.core.symbols import base_asset
+from levguard.core.symbols import asset_key, base_asset
 from levguard.core.validate import finite_number, instance_of, pick_named, show, whole_number
 from levguard.errors import InputError
 
@@ -85,7 +85,9 @@ class Scenario:
     price_shock : float
         Relative move of every underlying's mark price (-0.3 = -30 %), > -1.
     price_shocks : Mapping[str, float]
-        Per-underlying overrides keyed by base asset (``"BTC"``, ``"ETH"``).
+        Per-underlying overrides keyed by base asset or symbol, any case (``"BTC"``, ``"eth"``,
+        ``"SOLUSDT"``); stored by :func:`levguard.core.symbols.asset_key` (``"BTC"``, ``"ETH"``,
+        ``"SOL"``; BitMEX's ``"XBT"`` is ``"BTC"``), two keys for one asset are refused.
     vol_shock : float
         Absolute change of implied volatility for options (0.3 = +30 vol points).
     funding_rate : float or None
@@ -136,6 +138,8 @@ class Scenario:
             _check_number(self.name, str(key), value)
             if not (math.isfinite(value) and value > -1.0):
                 raise InputError(f"scenario {self.name!r}: {key} must be a finite move > -1, was {value!r}")
+        if self.price_shocks:
+            object.__setattr__(self, "price_shocks", _shock_keys(self.name, self.price_shocks))
         _check_number(self.name, "vol_shock", self.vol_shock)
         if self.funding_rate is not None:
             _check_number(self.name, "funding_rate", self.funding_rate)
@@ -152,8 +156,26 @@ class Scenario:
             raise InputError(f"scenario {self.name!r}: funding_intervals must be >= 0, was {self.funding_intervals!r}")
 
     def shock_for(self, base: str) -> float:
-        """The relative price move applied to ``base``."""
-        return self.price_shocks.get(base.upper(), self.price_shock)
+        """The relative price move applied to ``base`` (a base asset or a symbol, any case)."""
+        return self.price_shocks.get(asset_key(base), self.price_shock)
+
+
+def _shock_keys(name: str, shocks: Mapping[str, float]) -> Mapping[str, float]:
+    # price_shocks keyed by asset_key ("btc", "BTCUSDT" and "XBT" are all "BTC"), refusing two keys
+    # for one asset: a key the positions' bases never matched was a silent shock of 0.
+    out: dict[str, float] = {}
+    given: dict[str, object] = {}
+    for key, value in shocks.items():
+        if not isinstance(key, str) or not key.strip():
+            raise InputError(
+                f"scenario {name!r}: price_shocks keys must be assets or symbols such as 'BTC', was {show(key)}"
+            )
+        k = asset_key(key)
+        if k in given:
+            raise InputError(f"scenario {name!r}: price_shocks has {given[k]!r} and {key!r}, both for {k}")
+        given[k] = key
+        out[k] = value
+    return MappingProxyType(out)
 
 
 _DVOL = "Deribit BTC DVOL daily closes (levguard shared reference data)"
