@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from levguard.data.crashes import NAMED_CRASHES, crash_by_name, measure_crash
 from levguard.data.synth import SynthConfig, SynthParams, synth_market
-from levguard.errors import InputError
+from levguard.errors import DataError, InputError
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -75,3 +76,27 @@ def test_mark_price_follows_the_crash_wick_to_its_measured_excess() -> None:
         mark_low = float(m.mark.loc[trough, "low"])
         assert mark_low / last_low - 1 == pytest.approx(profile.mark_excess, abs=1e-9), row["name"]
         assert mark_low < float(m.ohlcv.loc[trough, "close"]) * (1 - profile.wick / 2), row["name"]
+
+
+def _hourly_dip() -> pd.DataFrame:
+    # 33 days of flat hourly bars at 100 with a fall to 80 at 2024-02-01 12:00 UTC.
+    idx = pd.date_range("2024-01-01", "2024-02-02 23:00", freq="1h", tz="UTC")
+    close = np.full(idx.size, 100.0)
+    close[idx >= pd.Timestamp("2024-02-01 12:00", tz="UTC")] = 80.0
+    return pd.DataFrame(
+        {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1.0}, index=idx
+    )
+
+
+def test_measure_crash_names_a_bad_day_and_a_missing_price() -> None:
+    """measure_crash(bars, "abc") leaked pandas' DateParseError, and a NaN high or low was taken by
+    np.argmax/argmin as the peak or trough; both are refused with levguard errors naming the value."""
+    bars = _hourly_dip()
+    assert measure_crash(bars, "2024-02-01").depth == pytest.approx(1 - 79.2 / 101)
+    with pytest.raises(InputError, match="day must be a date YYYY-MM-DD, was 'abc'"):
+        measure_crash(bars, "abc")
+    for col, at in (("high", "2024-02-01 03:00"), ("low", "2024-02-01 20:00")):
+        broken = bars.copy()
+        broken.loc[pd.Timestamp(at, tz="UTC"), col] = np.nan
+        with pytest.raises(DataError, match=f"the {col} of the bar at {at.replace(' ', 'T')}:00\\+00:00 must be"):
+            measure_crash(broken, "2024-02-01")
