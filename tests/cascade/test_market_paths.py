@@ -312,6 +312,44 @@ def test_joint_log_returns_keep_only_simultaneous_consecutive_bars() -> None:
     np.testing.assert_allclose(got.to_numpy(), np.log([[1.1, 1.2], [0.9, 1.1]]))
 
 
+def _same_asset(step_hours: int, n: int, *, label: bool) -> pd.DataFrame:
+    # One price path sampled every step_hours hours: the same asset at two intervals.
+    hours = list(range(0, n * step_hours, step_hours))
+    frame = _bars([100.0 * math.exp(0.01 * math.sin(h)) for h in hours], hours)
+    if label:
+        frame.attrs["interval"] = f"{step_hours}h" if step_hours < 24 else f"{step_hours // 24}d"
+    return frame
+
+
+@pytest.mark.parametrize("label", [True, False], ids=["declared", "inferred"])
+def test_joint_log_returns_refuses_frames_of_different_intervals(label: bool) -> None:
+    # Hourly bars beside daily ones were joined on the shared midnights (24 h apart: one daily
+    # return beside an hourly one) with the "1d" spacing: the same asset correlated -0.007.
+    hourly, daily = _same_asset(1, 24 * 30, label=label), _same_asset(24, 30, label=label)
+    with pytest.raises(InputError, match=r"prices\['H'\] has 1h bars but prices\['D'\] has 1d bars.*resample"):
+        joint_log_returns({"H": hourly, "D": daily})
+    # One interval: accepted, and the same asset's returns are equal.
+    got = joint_log_returns({"H": hourly, "H2": hourly.copy()})
+    np.testing.assert_array_equal(got["H"], got["H2"])
+
+
+def test_joint_log_returns_refuses_a_label_the_bars_contradict() -> None:
+    daily = _same_asset(24, 30, label=False)
+    daily.attrs["interval"] = "1h"
+    with pytest.raises(InputError, match=r"prices\['D'\]: attrs\['interval'\] is '1h' but the bars are 1d apart"):
+        joint_log_returns({"D": daily, "D2": _same_asset(24, 30, label=True)})
+
+
+@pytest.mark.shared_data
+def test_joint_log_returns_of_real_hourly_and_daily_bars_is_refused() -> None:
+    files = [SHARED / "data" / "ohlcv" / f"BTCUSDT-PERP_{i}.csv" for i in ("1h", "1d")]
+    if not all(p.is_file() for p in files):
+        pytest.skip("../shared/data/ohlcv BTCUSDT-PERP 1h and 1d files are not present")
+    h, d = (load_ohlcv(p) for p in files)
+    with pytest.raises(InputError, match=r"1h bars but .* 1d bars"):
+        joint_log_returns({"BTC_1h": h, "BTC_1d": d})
+
+
 # --- bad input ----------------------------------------------------------------------------------
 _BAD_R = R.to_numpy().copy()
 _BAD_R[5, 1] = np.nan

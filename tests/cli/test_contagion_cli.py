@@ -159,6 +159,28 @@ def test_bootstrap_of_the_shared_bars(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["monte_carlo"]["n_paths"] == 3
 
 
+def test_bootstrap_of_hourly_beside_daily_bars_is_one_line(tmp_path: Path) -> None:
+    # BTC hourly beside ETH daily bars ran (exit 0): the returns were joined on the shared
+    # midnights, one daily ETH return beside one hourly BTC return.
+    import numpy as np
+
+    from levguard.data.frames import make_ohlcv_frame
+    from levguard.data.loaders import save_frame
+
+    files = {}
+    for asset, interval, hours in (("BTC", "1h", 1), ("ETH", "1d", 24)):
+        ts = np.arange(60, dtype=np.int64) * hours * 3_600_000_000_000 + 1_704_067_200_000_000_000
+        c = 100.0 + np.arange(60.0)
+        frame = make_ohlcv_frame(ts, c, c, c, c, np.ones(60), symbol=asset, interval=interval, source="test")
+        files[asset] = str(save_frame(frame, tmp_path / f"{asset}_{interval}.csv"))
+    raw = small(paths={"model": "bootstrap", "n_steps": 24, "seed": 7, "block": 4, "data": files})
+    res = runner.invoke(app, ["contagion", write(tmp_path, raw), "--paths", "2"])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert "paths.data: prices['BTC'] has 1h bars but prices['ETH'] has 1d bars" in line, line
+    assert "resample" in line
+
+
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [

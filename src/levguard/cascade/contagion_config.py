@@ -391,7 +391,10 @@ def _bars(data: Mapping[str, Any], assets: list[str], base: Path, column: str) -
             frames[a] = load_ohlcv(path)
         except DataError as exc:
             raise InputError(f"paths.data.{a}: {exc}") from None
-    return joint_log_returns(frames, column=column)
+    try:
+        return joint_log_returns(frames, column=column)
+    except InputError as exc:  # e.g. hourly bars beside daily ones
+        raise InputError(f"paths.data: {exc}") from None
 
 
 def _pegged(value: object, assets: dict[str, float]) -> dict[str, dict[str, Any]]:

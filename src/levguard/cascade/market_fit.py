@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from levguard.core.validate import finite_number, integer_in, non_negative_number, number, show
-from levguard.data.frames import interval_to_ns
+from levguard.data.frames import frame_bar_ns, step_text
 from levguard.errors import DataError, InputError
 from levguard.kernels.vol import garch_filter_nb
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D
@@ -346,10 +346,19 @@ def joint_log_returns(prices: Mapping[str, pd.DataFrame | pd.Series], *, column:
         bar one interval before it.  A return across a gap of any asset is dropped, never
         spread: the rows are simultaneous moves, which is what a joint bootstrap resamples.
 
+    Raises
+    ------
+    InputError
+        Frames of different bar intervals (``"1h"`` beside ``"1d"``): their returns are not
+        simultaneous moves, so they are refused, naming both intervals; resample them to one
+        interval first (:func:`levguard.data.resample.resample_ohlcv`).  Also a frame whose
+        ``attrs["interval"]`` the bars contradict (:func:`levguard.data.frames.frame_bar_ns`).
+
     Notes
     -----
-    The interval is the frames' common ``attrs["interval"]`` when they carry one, else the
-    most common spacing of the shared timestamps.
+    Each frame's interval is its ``attrs["interval"]`` (checked against its bars) or else the
+    commonest step between its own bars (:func:`levguard.data.frames.frame_bar_ns`); all of
+    them must be equal, and that interval is the step a kept return spans.
     """
     if not isinstance(prices, Mapping) or not prices:
         raise InputError("prices must be a non-empty mapping of asset name to frame")
@@ -357,19 +366,24 @@ def joint_log_returns(prices: Mapping[str, pd.DataFrame | pd.Series], *, column:
     joined = pd.concat(closes, axis=1, join="inner").sort_index()
     if len(joined) < 2:
         raise InputError(f"the assets {list(closes)} share fewer than 2 bars")
-    ts = pd.DatetimeIndex(joined.index).asi8
-    intervals = {str(v.attrs.get("interval", "")) for v in prices.values() if isinstance(v, pd.DataFrame | pd.Series)}
-    if len(intervals) == 1 and "" not in intervals:
+    steps: dict[str, int] = {}
+    for (name, close), value in zip(closes.items(), prices.values(), strict=True):
         try:
-            step = interval_to_ns(intervals.pop())
-        except (DataError, InputError):
-            step = 0
-    else:
-        step = 0
+            steps[name] = frame_bar_ns(value, f"prices[{name!r}]", ts=np.unique(pd.DatetimeIndex(close.index).asi8))
+        except DataError as exc:
+            raise InputError(str(exc)) from None
+    first = next(iter(steps))
+    other = next((n for n, ns in steps.items() if ns != steps[first]), None)
+    if other is not None:
+        raise InputError(
+            f"prices[{first!r}] has {step_text(steps[first])} bars but prices[{other!r}] has "
+            f"{step_text(steps[other])} bars (attrs['interval'], else the commonest step between bars); "
+            "joint returns need one interval: resample the frames to one interval first "
+            "(levguard.data.resample.resample_ohlcv, or levguard data resample)"
+        )
+    step = steps[first]
+    ts = pd.DatetimeIndex(joined.index).asi8
     diffs = np.diff(ts)
-    if step <= 0:
-        values, counts = np.unique(diffs, return_counts=True)
-        step = int(values[np.argmax(counts)])
     keep = diffs == step
     logp = np.log(joined.to_numpy(dtype=np.float64))
     r = np.diff(logp, axis=0)[keep]
