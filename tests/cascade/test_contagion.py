@@ -302,6 +302,19 @@ def test_per_venue_table_and_json() -> None:
     assert set(again["asset_matrix"]) == {"BTC", "SOL"}
 
 
+def test_per_venue_counts_adl_counterparties_as_deleveraged_not_liquidated() -> None:
+    # venue_outcomes counted status != "ok": the hedged owners' shorts closed at a profit by ADL
+    # on hl (status "deleveraged") were liquidated accounts too.
+    res = hedged_result()
+    pv = contagion_report(res).per_venue
+    acc = res.accounts
+    assert (acc["status"] == "deleveraged").sum() > 0
+    for venue in pv.index:
+        mine = acc[acc["venue"] == venue]
+        assert pv.loc[venue, "accounts_liquidated"] == (mine["status"] == "liquidated").sum()
+        assert pv.loc[venue, "accounts_deleveraged"] == mine["deleveraged"].sum()
+
+
 def test_report_needs_a_market_result() -> None:
     with pytest.raises(InputError, match="result must be a MarketResult, was dict"):
         contagion_report({})  # type: ignore[arg-type]

@@ -134,6 +134,10 @@ def test_replay_on_synthetic_klines(synth: Any) -> None:
             assert row["first_adl_delay_seconds"] >= 0
         ledger = a.result.ledger()
         assert abs(ledger["residual"]) <= 1e-9 * ledger["scale"]  # money conserved
+        # The kernel's count, as simulate_market reports it; the ADL counterparties (closed at a
+        # profit, status "deleveraged") were counted as liquidated.
+        assert row["accounts_liquidated"] == a.result.summary["accounts_liquidated"]
+        assert row["accounts_deleveraged"] == a.result.accounts["deleveraged"].sum()
         assert len(a.steps) == 30 * 12 + 1
         assert a.steps.index[0].isoformat() == "2024-03-01T13:15:00+00:00"
     # BBB's open interest is the config's; AAA's is oi_to_daily_volume x its volume.
@@ -231,6 +235,10 @@ def test_btc_2025_10_10_meets_the_acceptance(shipped: Any) -> None:
     assert 0.5 <= btc["ratio_adl"] <= 2.0
     # First ADL within 2 minutes of the first liquidation + 62 s.
     assert abs(btc["first_adl_delay_seconds"] - 62.0) <= 120.0
+    # Accounts liquidated are simulate_market's count (11,567 BTC accounts; 13,728 with the
+    # 2,161 ADL counterparties that the row used to count as liquidated).
+    for a in res.assets:
+        assert a.row["accounts_liquidated"] == a.result.summary["accounts_liquidated"]
     sol = res.table.set_index("asset").loc["SOL"]
     assert sol["liquidated_notional"] > 0.0
     assert sol["adl_notional"] > 0.0

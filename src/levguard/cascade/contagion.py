@@ -401,14 +401,15 @@ def hedged_owner_table(result: MarketResult) -> pd.DataFrame:
 def venue_outcomes(result: MarketResult) -> pd.DataFrame:
     """Return per venue: ``liquidated_notional``, ``adl_notional``, ``bad_debt``, ``fund_start``,
     ``fund_min``, ``fund_end``, ``fund_used`` (``fund_start - fund_min``: the deepest draw on the
-    insurance fund), ``accounts_liquidated`` and ``accounts_deleveraged`` (ADL counterparties)."""
+    insurance fund), ``accounts_liquidated`` (final status liquidated) and ``accounts_deleveraged``
+    (ever an ADL counterparty: closed at a profit, not liquidated)."""
     if not isinstance(result, MarketResult):
         raise InputError(f"result must be a MarketResult, was {type(result).__name__}")
     books = result.books.groupby("venue", sort=False)[["liquidated_notional", "adl_notional"]].sum()
     ven = result.venues.set_index("venue")
     acc = result.accounts
     names = [mv.name for mv in result.spec.venues]
-    liq = (acc["status"] != "ok").groupby(acc["venue"]).sum()
+    liq = (acc["status"] == "liquidated").groupby(acc["venue"]).sum()  # "deleveraged" is not liquidated
     dlv = acc["deleveraged"].groupby(acc["venue"]).sum()
     out = pd.DataFrame(
         {
@@ -612,7 +613,7 @@ def pool_outcomes(result: MarketResult) -> pd.DataFrame:
         row: dict[str, Any] = {
             "pool": spec.venues[v].name,
             "borrowers": int(np.count_nonzero(venue == v)),
-            "accounts_liquidated": int(np.count_nonzero((venue == v) & (status != AccountStatus.OK))),
+            "accounts_liquidated": int(np.count_nonzero((venue == v) & (status == AccountStatus.LIQUIDATED))),
             "liquidated_collateral": float(np.sum(np.abs(ev["qty"][sel]) * ev["price"][sel])),
         }
         for a, asset in enumerate(spec.assets):

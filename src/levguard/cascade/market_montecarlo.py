@@ -81,14 +81,16 @@ class MarketPlan:
         """Simulate paths ``first .. first + count - 1``; per path and venue ``bad_debt``,
         ``pending_bad_debt`` (:func:`~levguard.cascade.market.pending_bad_debt`), ``adl_notional``,
         ``liquidated_notional``, ``fund_used``, ``fund_fees`` and ``liquidator_fees`` (:func:`_fees`);
-        ``accounts_liquidated``,
-        ``hedged_hit`` (hedged owners with a leg liquidated or closed by ADL); ``asset`` (K, K)
-        and ``venue`` (V, V) transmission matrices."""
+        ``accounts_liquidated`` (the kernel's count, as in :func:`simulate_market`'s summary),
+        ``accounts_deleveraged`` (accounts ever an ADL counterparty), ``hedged_hit`` (hedged
+        owners with a leg liquidated or closed by ADL); ``asset`` (K, K) and ``venue`` (V, V)
+        transmission matrices."""
         spec = self.spec
         n_v, k = spec.n_venues, spec.n_assets
         exo = market_paths_for(self.paths, count, first=first)
         out: dict[str, FloatArray] = {name: np.zeros((count, n_v)) for name in _PER_VENUE}
         out["accounts_liquidated"] = np.zeros(count)
+        out["accounts_deleveraged"] = np.zeros(count)
         out["hedged_hit"] = np.zeros(count)
         out["asset"] = np.zeros((count, k, k))
         out["venue"] = np.zeros((count, n_v, n_v))
@@ -108,7 +110,8 @@ class MarketPlan:
             out["fund_used"][j] = fund0 - np.minimum(fund0, st.fund.min(axis=1))
             out["fund_fees"][j], out["liquidator_fees"][j] = _fees(res)
             fin = res.out.accounts
-            out["accounts_liquidated"][j] = float(np.count_nonzero(fin.status != 0))
+            out["accounts_liquidated"][j] = float(res.counts.accounts_liquidated)  # not the ADL counterparties
+            out["accounts_deleveraged"][j] = float(np.count_nonzero(fin.deleveraged))
             hit = (fin.status != 0) | fin.deleveraged
             out["hedged_hit"][j] = float(np.unique(np.asarray(pop.owner)[hedged & hit]).size)
             out["asset"][j] = asset_matrices(res.events, pop.qty, pop.entry, st.mark, spec.assets, names).sum(axis=0)
@@ -168,7 +171,8 @@ class MarketMonteCarloResult:
         fund, takeover clearances included) and
         ``liquidator_fees_<v>`` (fees paid out to liquidators, ``fee_to_fund=False`` venues such
         as lending pools);
-        ``accounts_liquidated``, ``hedged_hit``, ``cross_asset_share`` (off-diagonal share of the
+        ``accounts_liquidated`` (ADL counterparties not included), ``accounts_deleveraged`` (ever an
+        ADL counterparty), ``hedged_hit``, ``cross_asset_share`` (off-diagonal share of the
         path's force-closed notional, NaN without any).
     distribution : DataFrame
         One row per venue and ``total``: ``bad_debt_mean``, ``bad_debt_<q>`` per quantile,
@@ -344,7 +348,7 @@ def market_monte_carlo(
     market_paths_for(plan.paths, 1)  # validate the spec here, not in a worker
     names = [mv.name for mv in spec.venues]
     k, n_v = spec.n_assets, spec.n_venues
-    need = n_paths * 8 * (len(_PER_VENUE) * n_v + 2 + k * k + n_v * n_v)  # the per-path results below
+    need = n_paths * 8 * (len(_PER_VENUE) * n_v + 3 + k * k + n_v * n_v)  # the per-path results below
     if need > _MAX_RESULT_BYTES:
         raise InputError(
             f"n_paths {n_paths:,} needs {need / 2**30:,.1f} GiB for its per-path results; "
@@ -353,6 +357,7 @@ def market_monte_carlo(
     acc: dict[str, FloatArray] = {name: np.zeros((n_paths, n_v)) for name in _PER_VENUE}
     acc.update(
         accounts_liquidated=np.zeros(n_paths),
+        accounts_deleveraged=np.zeros(n_paths),
         hedged_hit=np.zeros(n_paths),
         asset=np.zeros((n_paths, k, k)),
         venue=np.zeros((n_paths, n_v, n_v)),
@@ -369,6 +374,7 @@ def market_monte_carlo(
         for v, vn in enumerate(names):
             cols[f"{name}_{vn}"] = acc[name][:, v]
     cols["accounts_liquidated"] = acc["accounts_liquidated"]
+    cols["accounts_deleveraged"] = acc["accounts_deleveraged"]
     cols["hedged_hit"] = acc["hedged_hit"]
     total = acc["asset"].sum(axis=(1, 2))
     diag = np.trace(acc["asset"], axis1=1, axis2=2)

@@ -206,7 +206,10 @@ def replay_asset(config: ReplayConfig, asset: ReplayAsset, market: AssetMarket) 
         "lookback_bars": market.lookback_bars,
         "maintenance_rate": maintenance_rate(asset.max_leverage),
         "accounts": pop.n,
-        "accounts_liquidated": int((res.accounts["status"] != "ok").sum()),
+        # The kernel's own count (simulate_market's summary); ADL counterparties, closed at a
+        # profit, are accounts_deleveraged: the ever-deleveraged flag, as venue_outcomes counts them.
+        "accounts_liquidated": int(res.counts.accounts_liquidated),
+        "accounts_deleveraged": int(np.count_nonzero(res.out.accounts.deleveraged)),
         "liquidated_notional": liq,
         "adl_notional": adl,
         "liquidated_incl_adl": liq + adl,

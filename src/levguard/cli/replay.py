@@ -62,6 +62,7 @@ def _print_table(result: Any) -> None:
     line("peak-to-trough (venue)", "peak_to_trough", pct)
     line("peak-to-trough (exogenous)", "exogenous_peak_to_trough", pct)
     line("accounts liquidated", "accounts_liquidated", lambda x: "—" if x is None else f"{int(x):,}")
+    line("accounts deleveraged (ADL)", "accounts_deleveraged", lambda x: "—" if x is None else f"{int(x):,}")
     con.print(table)
 
 

@@ -43,6 +43,7 @@ REPLAY_COLUMNS: dict[str, str] = {
     "exogenous_peak_to_trough": "peak-to-trough (exogenous)",
     "open_interest": "open interest (one side)",
     "accounts_liquidated": "accounts liquidated",
+    "accounts_deleveraged": "accounts deleveraged (ADL counterparties)",
 }
 """Rows of the report's table and their labels (the result's column names)."""
 
@@ -60,8 +61,6 @@ def _cell(key: str, value: Any) -> str:
         return f"{x:.1%}"
     if key in _RATIO:
         return f"{x:.2f}x"
-    if key.endswith("seconds") or key == "accounts_liquidated":
-        return f"{x:,.0f}"
     return f"{x:,.0f}"
 
 
