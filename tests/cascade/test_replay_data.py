@@ -100,6 +100,90 @@ def test_intrabar_path_rejects_bad_bars() -> None:
         intrabar_path([1.0], [1.0], [0.0], [1.0], 12)
 
 
+@pytest.mark.parametrize(
+    ("bar", "values"),
+    [
+        ((1.0, 0.9, 1.1, 1.0), "open=1.0, high=0.9, low=1.1, close=1.0"),  # inverted: high < low
+        ((1.2, 1.1, 0.9, 1.0), "open=1.2, high=1.1, low=0.9, close=1.0"),  # open above the high
+        ((1.0, 1.1, 0.9, 0.8), "open=1.0, high=1.1, low=0.9, close=0.8"),  # close below the low
+    ],
+)
+def test_intrabar_path_refuses_a_bar_that_does_not_span_its_open_and_close(
+    bar: tuple[float, float, float, float], values: str
+) -> None:
+    # An inverted bar (high 0.9 < low 1.1) was walked O -> L -> H -> C: the path rose to 1.1,
+    # above the stated high.
+    o, h, lo, c = bar
+    with pytest.raises(InputError, match=rf"bar 0 must have low <= open, close <= high, was {values}"):
+        intrabar_path([o], [h], [lo], [c], 3)
+    with pytest.raises(InputError, match=rf"bar 1 .*was {values}"):
+        intrabar_path([1.0, o], [1.1, h], [0.9, lo], [1.0, c], 12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(bar, min_size=1, max_size=6), st.data())
+def test_intrabar_path_stays_inside_every_bar_or_names_the_bar(
+    bars: list[tuple[float, float, float, float]], data: st.DataObject
+) -> None:
+    # Any bars: either every step lies within its bar's [low, high], or the bad bar is named.
+    o = np.array([b[0] for b in bars])
+    h = np.array([b[1] for b in bars]) * data.draw(st.floats(0.9, 1.0))
+    lo = np.array([b[2] for b in bars]) * data.draw(st.floats(1.0, 1.1))
+    c = lo + np.array([b[3] for b in bars]) * (h - lo)
+    o[1:] = c[:-1]  # a bar starts from the previous close, as real bars do
+    ok = (lo <= np.minimum(o, c)) & (np.maximum(o, c) <= h)
+    if not ok.all():
+        with pytest.raises(InputError, match=rf"bar {int(np.argmin(ok))} must have low <= open, close <= high"):
+            intrabar_path(o, h, lo, c, 12)
+        return
+    path = intrabar_path(o, h, lo, c, 12)
+    for b in range(len(bars)):
+        seg = path[b * 12 + 1 : (b + 1) * 12 + 1]
+        assert np.all(seg <= h[b] * (1 + 1e-12))
+        assert np.all(seg >= lo[b] * (1 - 1e-12))
+
+
+@pytest.mark.parametrize(
+    ("steps", "match"),
+    [
+        (12.7, r"steps_per_bar must be a whole number in \[3, .*was 12.7"),  # was cut to 12
+        ("12", r"steps_per_bar must be a whole number .*was '12'"),  # was read as 12
+        (True, "steps_per_bar must be a whole number"),
+        (2, "steps_per_bar must be a whole number in \\[3"),
+    ],
+)
+def test_intrabar_path_steps_per_bar_is_a_whole_number(steps: object, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        intrabar_path([1.0], [1.1], [0.9], [1.0], steps)  # type: ignore[arg-type]
+    assert intrabar_path([1.0], [1.1], [0.9], [1.0], 12.0).shape == (13,)  # an integral float is 12
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: range_sigma([1.0], [2.0]),
+            r"bar 0 must have finite prices with 0 < low <= high, was high=1.0, low=2.0",
+        ),
+        (lambda: range_sigma([2.0, 1.0], [1.0, 0.0]), r"bar 1 .* low=0.0"),
+        (lambda: range_sigma(["a"], [2.0]), r"high must be numbers \(not bools or strings\)"),
+        (lambda: range_sigma([2.0], ["1.0"]), r"low must be numbers"),
+        (lambda: range_sigma([2.0, 3.0], [1.0]), "of one length"),
+        (lambda: range_sigma([[2.0]], [[1.0]]), "must be 1-D"),
+        (lambda: intrabar_path(["1"], [1.1], [0.9], [1.0], 12), r"open must be numbers"),
+        (lambda: bar_statistics([True], [2.0], [1.0]), r"quote_volume must be numbers"),
+    ],
+)
+def test_range_sigma_and_bars_of_the_wrong_kind_are_input_errors(call: object, match: str) -> None:
+    # range_sigma([1], [2]) was -0.434 (a negative volatility) and range_sigma(["a"], ...) a raw ValueError.
+    with pytest.raises(InputError, match=match):
+        call()  # type: ignore[operator]
+
+
+def test_range_sigma_skips_missing_minutes() -> None:
+    assert range_sigma([2.0, np.nan, 4.0], [1.0, 1.0, np.nan]) == pytest.approx(math.log(2.0) / math.sqrt(8 / math.pi))
+
+
 def test_range_sigma_reads_a_brownian_volatility() -> None:
     rng = np.random.default_rng(3)
     sigma, n, m = 0.001, 2_000, 400

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard.core.validate import array_1d, no_bools_or_strings, whole_number
 from levguard.data.frames import timestamp_ns
 from levguard.errors import DataError, InputError
 
@@ -34,6 +35,24 @@ NS_PER_SECOND = 1_000_000_000
 _MINUTE_NS = 60 * NS_PER_SECOND
 # E[high - low] of a standard Brownian motion over unit time (Feller 1951): sqrt(8 / pi).
 _RANGE_MEAN = math.sqrt(8.0 / math.pi)
+_MAX_STEPS_PER_BAR = 1_000_000  # a path of B * steps_per_bar + 1 floats
+
+
+def _prices(values: object, field: str) -> FloatArray:
+    # A 1-D array of numbers (no bools or strings: NumPy reads "1.0" and True as numbers).
+    no_bools_or_strings(values, field)
+    return array_1d(values, field)
+
+
+def _check_bars(o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray) -> None:
+    # Every bar spans its open and close: low <= min(open, close) <= max(open, close) <= high.
+    bad = ~((lo <= np.minimum(o, c)) & (np.maximum(o, c) <= h))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"bar {i} must have low <= open, close <= high, was open={float(o[i])!r}, high={float(h[i])!r}, "
+            f"low={float(lo[i])!r}, close={float(c[i])!r}"
+        )
 
 
 def intrabar_path(
@@ -46,12 +65,21 @@ def intrabar_path(
     open_, high, low, close : array_like, shape (B,)
         The bars, in time order (``low <= open, close <= high``, all > 0).
     steps_per_bar : int
-        Steps per bar (>= 3, e.g. 12 for 5-second steps of 1-minute bars).
+        Steps per bar, a whole number >= 3 (one step per leg; e.g. 12 for 5-second steps of
+        1-minute bars).
 
     Returns
     -------
     ndarray, shape (B * steps_per_bar + 1,)
         Step 0 is the first bar's open; step ``(b + 1) * steps_per_bar`` is bar ``b``'s close.
+
+    Raises
+    ------
+    InputError
+        ``steps_per_bar`` not a whole number >= 3 (``12.7`` was cut to 12 and ``"12"`` read as
+        12); bars that are not arrays of finite prices > 0 of one length; a bar whose open or
+        close lies outside ``[low, high]`` (an inverted bar, high < low, made a path above its
+        stated high), naming the bar and its values.
 
     Notes
     -----
@@ -63,10 +91,8 @@ def intrabar_path(
     bar ``b - 1``'s close (the one-tick gap to its own open is dropped), so the path is
     continuous.  No randomness: the path is a function of the bars alone.
     """
-    m = int(steps_per_bar)
-    if m < 3:
-        raise InputError(f"steps_per_bar must be >= 3 (one step per leg), was {steps_per_bar!r}")
-    o, h, lo, c = (np.asarray(x, dtype=np.float64) for x in (open_, high, low, close))
+    m = whole_number(steps_per_bar, "steps_per_bar", 3, _MAX_STEPS_PER_BAR)
+    o, h, lo, c = (_prices(x, name) for x, name in ((open_, "open"), (high, "high"), (low, "low"), (close, "close")))
     n = o.shape[0]
     if n == 0 or not (h.shape == lo.shape == c.shape == (n,)):
         raise InputError(f"open, high, low and close must be non-empty and of one length, had {n} bars")
@@ -75,6 +101,7 @@ def intrabar_path(
         if bad.any():
             i = int(np.argmax(bad))
             raise InputError(f"{name}[{i}] must be a finite price > 0, was {float(arr[i])!r}")
+    _check_bars(o, h, lo, c)
     out = np.empty(n * m + 1)
     out[0] = math.log(o[0])
     grid = np.arange(m + 1, dtype=np.float64)
@@ -99,8 +126,39 @@ def intrabar_path(
     return np.exp(out)
 
 
+def _log_ranges(high: object, low: object) -> FloatArray:
+    # ln(high / low) per bar, NaN where the high or the low is NaN (a missing minute); any other
+    # bar must have finite prices with 0 < low <= high.
+    h, lo = _prices(high, "high"), _prices(low, "low")
+    if h.shape != lo.shape:
+        raise InputError(f"high and low must be of one length, had {h.shape[0]} and {lo.shape[0]} bars")
+    present = ~(np.isnan(h) | np.isnan(lo))
+    bad = present & ~(np.isfinite(h) & np.isfinite(lo) & (lo > 0.0) & (h >= lo))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"bar {i} must have finite prices with 0 < low <= high, was high={float(h[i])!r}, low={float(lo[i])!r}"
+        )
+    out: FloatArray = np.full(h.shape, np.nan)
+    out[present] = np.log(h[present] / lo[present])
+    return out
+
+
 def range_sigma(high: npt.ArrayLike, low: npt.ArrayLike) -> float:
     """Return the volatility of one bar's log return from the bars' ranges (median-based).
+
+    Parameters
+    ----------
+    high, low : array_like, shape (B,)
+        The bars' highs and lows (``0 < low <= high``); a bar with a NaN high or low is a
+        missing minute and is skipped.
+
+    Raises
+    ------
+    InputError
+        Not arrays of numbers of one length; a bar with ``low > high`` (which read as a negative
+        range: ``range_sigma([1], [2])`` was -0.434) or a price that is not finite and > 0,
+        naming the bar; no bar left.
 
     Notes
     -----
@@ -110,7 +168,7 @@ def range_sigma(high: npt.ArrayLike, low: npt.ArrayLike) -> float:
     a few crash bars in the look-back from setting the scale (it reads about 8 % low on a
     Brownian motion, the same for every asset).
     """
-    r = np.log(np.asarray(high, dtype=np.float64) / np.asarray(low, dtype=np.float64))
+    r = _log_ranges(high, low)
     r = r[np.isfinite(r)]
     if r.size == 0:
         raise InputError("range_sigma needs at least one bar with finite high and low")
@@ -133,7 +191,7 @@ def bar_statistics(quote_volume: npt.ArrayLike, high: npt.ArrayLike, low: npt.Ar
     look-back's book.  Parkinson (1980) range volatility in its median form (:func:`range_sigma`),
     scaled from one minute to a day by ``sqrt(1440)`` (Brownian scaling).
     """
-    qv = np.asarray(quote_volume, dtype=np.float64)
+    qv = _prices(quote_volume, "quote_volume")
     qv = qv[np.isfinite(qv)]
     volume = float(np.median(qv)) * 1440.0 if qv.size else math.nan
     return volume, range_sigma(high, low) * math.sqrt(1440.0)
@@ -194,12 +252,12 @@ def trailing_depth_multiplier(
     thin its own impact.  A trailing window without a finite volume or with no range reads 1
     (the calm book).
     """
-    qv = np.asarray(quote_volume, dtype=np.float64)
-    h = np.asarray(high, dtype=np.float64)
-    lo = np.asarray(low, dtype=np.float64)
+    qv = _prices(quote_volume, "quote_volume")
+    h, lo = _prices(high, "high"), _prices(low, "low")
     n_all = qv.shape[0]
     if not (h.shape == lo.shape == (n_all,)):
         raise InputError(f"quote_volume, high and low must be of one length, had {qv.shape}, {h.shape}, {lo.shape}")
+    _log_ranges(h, lo)  # every bar checked once: the InputError caught below is only "no bar"
     if isinstance(n_before, bool) or not isinstance(n_before, int) or not 1 <= n_before < n_all:
         raise InputError(f"n_before must be an integer in [1, {n_all - 1}] (bars before the window), was {n_before!r}")
     if isinstance(window_minutes, bool) or not isinstance(window_minutes, int) or window_minutes < 1:
