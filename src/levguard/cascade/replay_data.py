@@ -165,8 +165,14 @@ def range_sigma(high: npt.ArrayLike, low: npt.ArrayLike) -> float:
     ``sigma_bar = median(ln(high / low)) / sqrt(8 / pi)``: the range estimator of Parkinson
     (1980, *J. Business* 53(1)) in its mean-range form, ``E[range] = sqrt(8 / pi) sigma`` for a
     Brownian motion (Feller 1951, *Ann. Math. Stat.* 22(3)); the median instead of the mean keeps
-    a few crash bars in the look-back from setting the scale (it reads about 8 % low on a
-    Brownian motion, the same for every asset).
+    a few crash bars in the look-back from setting the scale.  On a Brownian motion it reads
+    about 5 % low, the same for every asset: the median range of a standard Brownian motion over
+    unit time is 1.5145, the root of ``8 sum_k (-1)^(k-1) k (1 - Phi(k r)) = 1/2`` (the tail of
+    Feller's distribution of the range), which is 0.949 times its mean ``sqrt(8 / pi) = 1.5958``
+    (the same series integrates to that mean; Monte Carlo of fine-grid paths, extrapolated in
+    the step, gives 1.510).  Dividing by 1.5145
+    would remove the bias, but every fitted replay parameter and figure (docs/cascade.md) was
+    obtained with this scale, so it is kept.
     """
     r = _log_ranges(high, low)
     r = r[np.isfinite(r)]
