@@ -23,7 +23,7 @@ from levguard.cascade.replay import (
     run_replay,
 )
 from levguard.cascade.replay_calibrate import calibrate_replay, replay_loss
-from levguard.cascade.replay_config import ReplayParams, config_from_dict, load_replay_config
+from levguard.cascade.replay_config import ObservedFigures, ReplayParams, config_from_dict, load_replay_config
 from levguard.errors import DataError, InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +80,34 @@ def test_maintenance_is_half_the_initial_margin_at_max_leverage() -> None:
 def test_bad_config_values_are_named(tmp_path: Path, change: dict[str, Any], match: str) -> None:
     with pytest.raises(InputError, match=match):
         config_from_dict(synthetic_raw(tmp_path, **change), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        # Each was an AttributeError or a TypeError, not an InputError naming the field.
+        (lambda c: replace(c, assets=("AAA",)), r"assets\[0\] must be a ReplayAsset, was str 'AAA'"),
+        (lambda c: replace(c, assets="AAA"), "assets must be a tuple of ReplayAsset, was str"),
+        (lambda c: replace(c, params={"n_accounts": 5}), "params must be a ReplayParams, was dict"),
+        (lambda c: replace(c, assets=(replace(c.assets[0], klines=None),)), r"assets.AAA.klines must be a file path"),
+        (lambda c: replace(c, assets=(replace(c.assets[0], observed={}),)), r"assets.AAA.observed must be a Obs"),
+        (lambda c: replace(c, assets=(replace(c.assets[0], name=3),)), "asset name must be a non-empty string, was 3"),
+        (lambda c: replace(c, start=None), "start must be a str, was NoneType"),
+        (lambda c: replace(c, calibrate_grid=[1]), "calibrate_grid must be a Mapping of parameter to values, was list"),
+        (lambda c: replace(c, calibrate_grid={"leverage_median": 5}), r"calibrate.grid.leverage_median must list"),
+        (lambda c: ObservedFigures(adl_notional="1e8"), "observed.adl_notional must be a number, was '1e8'"),
+    ],
+)
+def test_config_fields_of_the_wrong_type_are_named(synth: Any, change: Any, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        change(synth)
+
+
+def test_run_replay_names_markets_of_the_wrong_type(synth: Any) -> None:
+    with pytest.raises(InputError, match=r"markets\['AAA'\] must be a AssetMarket, was str 'x'"):
+        run_replay(synth, {"AAA": "x", "BBB": "y"})
+    # A str or a Path for the klines: kept as a Path.
+    assert replace(synth.assets[0], klines=str(synth.assets[0].klines)) == synth.assets[0]
 
 
 def test_load_replay_config_names_the_file(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from levguard.cascade.market_settings import MarketPopulation, MarketSpec, Marke
 from levguard.cascade.replay_config import ReplayAsset, ReplayConfig, ReplayParams, load_replay_config
 from levguard.cascade.replay_data import NS_PER_SECOND, AssetMarket, load_asset_market
 from levguard.cascade.settings import MarginRegime, Market, VenueSettings
-from levguard.core.validate import show
+from levguard.core.validate import instance_of, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -321,7 +321,7 @@ def run_replay(config: ReplayConfig, markets: dict[str, AssetMarket] | None = No
     Raises
     ------
     InputError
-        Not a config.
+        Not a config, or ``markets`` not a dict of :class:`AssetMarket` for every asset.
     DataError
         A klines file is missing or does not cover the window.
     """
@@ -333,4 +333,6 @@ def run_replay(config: ReplayConfig, markets: dict[str, AssetMarket] | None = No
     missing = [a.name for a in config.assets if a.name not in data]
     if missing:
         raise InputError(f"markets has no data for asset(s) {missing}")
+    for a in config.assets:  # a str there was an AttributeError deep in the run
+        instance_of(data[a.name], AssetMarket, f"markets[{a.name!r}]")
     return ReplayResult(config, tuple(replay_asset(config, a, data[a.name]) for a in config.assets))

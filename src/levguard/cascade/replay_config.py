@@ -20,7 +20,7 @@ from typing import Any
 from levguard.cascade.config_file import known_keys
 from levguard.cascade.settings import _int
 from levguard.core.rules.adl import ADL_VENUES
-from levguard.core.validate import number
+from levguard.core.validate import instance_of, number, path_arg, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -171,6 +171,13 @@ class ObservedFigures:
     first_adl_delay_seconds: float | None = None
     source: str = ""
 
+    def __post_init__(self) -> None:
+        for key in ("liquidated_notional", "adl_notional", "first_adl_delay_seconds"):
+            value = getattr(self, key)
+            if value is not None:
+                _num(value, f"observed.{key}")
+        instance_of(self.source, str, "observed.source")
+
 
 @dataclass(frozen=True)
 class ReplayAsset:
@@ -184,10 +191,13 @@ class ReplayAsset:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise InputError(f"asset name must be a non-empty string, was {self.name!r}")
+            raise InputError(f"asset name must be a non-empty string, was {show(self.name)}")
+        # A str or os.PathLike, kept as a Path (None was a TypeError when the klines were read).
+        object.__setattr__(self, "klines", path_arg(self.klines, f"assets.{self.name}.klines"))
         _num(self.max_leverage, f"assets.{self.name}.max_leverage", lo=1.0, hi=1000.0)
         if self.open_interest_usd is not None:
             _num(self.open_interest_usd, f"assets.{self.name}.open_interest_usd", lo_open=True)
+        instance_of(self.observed, ObservedFigures, f"assets.{self.name}.observed")
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,22 @@ class ReplayConfig:
     source: str = "<config>"
 
     def __post_init__(self) -> None:
+        # Types first, each named (a str among the assets or a dict of params was an AttributeError).
+        for key in ("name", "start", "end", "venue_name", "adl_rule", "source"):
+            instance_of(getattr(self, key), str, key)
+        if self.calibrate_target is not None:
+            instance_of(self.calibrate_target, str, "calibrate_target")
+        if not isinstance(self.assets, tuple | list):
+            raise InputError(
+                f"assets must be a tuple of ReplayAsset, was {type(self.assets).__name__} {show(self.assets)}"
+            )
+        for i, a in enumerate(self.assets):
+            instance_of(a, ReplayAsset, f"assets[{i}]")
+        object.__setattr__(self, "assets", tuple(self.assets))
+        instance_of(self.params, ReplayParams, "params")
+        if not isinstance(self.calibrate_grid, Mapping):
+            was = f"{type(self.calibrate_grid).__name__} {show(self.calibrate_grid)}"
+            raise InputError(f"calibrate_grid must be a Mapping of parameter to values, was {was}")
         if not self.assets:
             raise InputError("assets must name at least one asset")
         names = [a.name for a in self.assets]
@@ -255,8 +281,8 @@ class ReplayConfig:
         for key, values in self.calibrate_grid.items():
             if key not in PARAM_NAMES:
                 raise InputError(f"calibrate.grid: {key!r} is not a parameter; use one of {', '.join(PARAM_NAMES)}")
-            if not values:
-                raise InputError(f"calibrate.grid.{key} must list at least one value")
+            if not isinstance(values, tuple | list) or not values:
+                raise InputError(f"calibrate.grid.{key} must list at least one value, was {show(values)}")
 
     @property
     def steps_per_bar(self) -> int:
