@@ -208,6 +208,23 @@ def test_funding_prints_between_bar_opens_are_paid(freq: str) -> None:
         assert run.frame["funding_paid"].iloc[-1] == pytest.approx(per_print * len(prints))
 
 
+def test_funding_for_an_asset_no_position_is_on_is_refused() -> None:
+    # funding={"SOL": ...} on an account holding no SOL paid 0 without a word, while prices for
+    # an unheld asset are refused; a balance of the asset is not a position: it pays no funding.
+    idx = pd.date_range("2024-05-01", periods=24, freq="1h", tz="UTC")
+    flat = pd.DataFrame({"open": 3000.0, "high": 3003.0, "low": 2997.0, "close": 3000.0}, index=idx)
+    rates = pd.Series(0.0001, index=idx[::8])
+    spec = {**SPEC, "balances": {"BTC": 1.0}}
+    with pytest.raises(
+        InputError, match=r"funding for SOL: the account holds no position on it \(its positions: ETH\)"
+    ):
+        replay_account(spec, {"BTC": flat * 20, "ETH": flat}, funding={"SOL": rates})
+    with pytest.raises(InputError, match=r"funding for BTC, SOL: .* on them .*drop them"):
+        replay_account(spec, {"BTC": flat * 20, "ETH": flat}, funding={"sol": rates, "BTC": rates})
+    paid = replay_account(spec, {"BTC": flat * 20, "ETH": flat}, funding={"eth": rates}).frame["funding_paid"]
+    assert paid.iloc[-1] == pytest.approx(-40 * 3000 * 0.0001 * 3)  # the 40 ETH short receives
+
+
 def test_an_asset_given_twice_is_refused() -> None:
     # `--prices BTC=a.csv --prices BTC=b.csv`: the second replaced the first without a word.
     from levguard.risk.joint import parse_asset_files

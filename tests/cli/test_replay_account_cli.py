@@ -121,3 +121,23 @@ def test_an_account_without_equity_prints_no_nan(files: dict[str, str], tmp_path
     assert res.exit_code == 0, res.output
     assert "worst margin_ratio — (undefined: no equity or no maintenance margin)" in res.stdout
     assert not re.search(r"\bnan\b", res.stdout)
+
+
+def test_funding_for_an_asset_the_account_does_not_hold_is_one_line_exit_2(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    # `--funding SOL=...` on an account with no SOL exited 0 and paid 0, while `--prices SOL=...`
+    # was refused: both are refused now.
+    rates = tmp_path / "sol_funding.csv"
+    rates.write_text(
+        "timestamp,funding_rate\n2024-05-01T08:00:00Z,0.0001\n2024-05-01T16:00:00Z,0.0001\n", encoding="utf-8"
+    )
+    args = ["replay-account", files["spec"], "--prices", f"BTC={files['btc']}", "--prices", f"eth={files['eth']}"]
+    r = CliRunner().invoke(app, [*args, "--funding", f"SOL={rates}"])
+    assert r.exit_code == 2, r.output
+    (line,) = r.stderr.strip().splitlines()
+    assert "funding for SOL: the account holds no position on it (its positions: ETH); drop it" in line, line
+    r = CliRunner().invoke(app, [*args, "--prices", f"SOL={files['eth']}"])
+    assert r.exit_code == 2
+    assert "prices for SOL: the account holds nothing priced in it" in r.stderr
+    assert CliRunner().invoke(app, [*args, "--funding", f"ETH={rates}"]).exit_code == 0

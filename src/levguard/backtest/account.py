@@ -206,7 +206,8 @@ def replay_account(
     ------
     InputError
         A spec error (naming field and value), bars missing for an asset the account depends on,
-        non-positive prices, no bar in the window, or an isolated position.
+        non-positive prices, no bar in the window, or an isolated position; prices for an asset
+        the spec names nowhere, or funding for an asset no position is on.
 
     Notes
     -----
@@ -370,6 +371,16 @@ def _funding_paid(
     starts = index.as_unit("ns").asi8
     bar = bar_step_ns(starts)
     positions = account.positions if isinstance(account, Account) else account.positions.positions
+    held = sorted({base_asset(p.symbol) for p in positions})
+    # Rates for an asset no position is on would pay nothing without a word (as prices for an
+    # unheld asset are refused in replay_account).
+    unused = sorted({str(a).upper() for a in funding} - set(held))
+    if unused:
+        them = "it" if len(unused) == 1 else "them"
+        raise InputError(
+            f"funding for {', '.join(unused)}: the account holds no position on {them} "
+            f"(its positions: {', '.join(held) or 'none'}); drop {them}"
+        )
     for asset, raw in funding.items():
         name = str(asset).upper()
         rates = _funding_rates(raw, name)
