@@ -57,16 +57,8 @@ def test_one_path_alone_is_the_row_of_the_run(mc: object) -> None:
     rep = contagion_report(res)
     assert row["cross_asset_share"] == pytest.approx(rep.cross_asset_share, rel=1e-12)
     assert row["hedged_hit"] == float(rep.hedged["hit"].sum())
-
-
-def test_adl_counterparties_are_not_counted_as_liquidated(mc: object) -> None:
     # accounts_liquidated counted every status but "ok", so the ADL counterparties (closed at a
     # profit, status "deleveraged") too; now it is the kernel's count, simulate_market's summary.
-    pop, spec = market()
-    plan = MarketPlan(pop, spec, {**path_spec(), "assets": ["BTC", "ETH"]})
-    k = mc.worst_path  # type: ignore[attr-defined]
-    res = plan.simulate(k)
-    row = mc.paths.iloc[k]  # type: ignore[attr-defined]
     assert (res.accounts["status"] == "deleveraged").sum() > 0  # the case has ADL counterparties
     assert row["accounts_liquidated"] == res.summary["accounts_liquidated"] == res.counts.accounts_liquidated
     assert row["accounts_deleveraged"] == float(res.accounts["deleveraged"].sum()) > 0
