@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from contagion_helpers import market, path_spec
 
-from levguard.cascade.contagion import contagion_report
+from levguard.cascade.contagion import contagion_report, venue_outcomes
 from levguard.cascade.market_montecarlo import MarketPlan, calibrate_market, market_monte_carlo
 from levguard.errors import InputError
 
@@ -58,9 +58,11 @@ def test_one_path_alone_is_the_row_of_the_run(mc: object) -> None:
     assert row["cross_asset_share"] == pytest.approx(rep.cross_asset_share, rel=1e-12)
     assert row["hedged_hit"] == float(rep.hedged["hit"].sum())
     # accounts_liquidated counted every status but "ok", so the ADL counterparties (closed at a
-    # profit, status "deleveraged") too; now it is the kernel's count, simulate_market's summary.
+    # profit, status "deleveraged") too; now the accounts whose final status is liquidated, as
+    # venue_outcomes counts them (the kernel's summary misses an ADL counterparty liquidated later).
     assert (res.accounts["status"] == "deleveraged").sum() > 0  # the case has ADL counterparties
-    assert row["accounts_liquidated"] == res.summary["accounts_liquidated"] == res.counts.accounts_liquidated
+    liquidated = int((res.accounts["status"] == "liquidated").sum())
+    assert row["accounts_liquidated"] == liquidated == venue_outcomes(res)["accounts_liquidated"].sum()
     assert row["accounts_deleveraged"] == float(res.accounts["deleveraged"].sum()) > 0
 
 
@@ -143,3 +145,26 @@ def test_monte_carlo_names_bad_input(kwargs: dict, match: str) -> None:
     args = {"paths": path_spec(), "n_paths": 2, **kwargs}
     with pytest.raises(InputError, match=match):
         market_monte_carlo(pop, spec, args.pop("paths"), args.pop("n_paths"), **args)
+
+
+def test_an_adl_counterparty_liquidated_later_counts_as_liquidated() -> None:
+    # The shipped contagion sample's path 6: 20 accounts closed by ADL at a profit were liquidated
+    # afterwards. The kernel's summary counts a liquidation only from status "ok" (493); the
+    # accounts liquidated are 513, as venue_outcomes and the Monte Carlo's row count them.
+    from importlib import resources
+
+    from levguard.cascade.contagion_config import load_contagion_config
+
+    with resources.as_file(resources.files("levguard.resources").joinpath("samples", "contagion.yaml")) as p:
+        cfg = load_contagion_config(p)
+    plan = MarketPlan(cfg.population, cfg.spec, cfg.paths, steps_per_year=cfg.steps_per_year)
+    res = plan.simulate(6)
+    status = res.accounts["status"]
+    later = int(((status == "liquidated") & res.accounts["deleveraged"]).sum())
+    assert later > 0
+    row = plan.run(6, 1)
+    assert (
+        row["accounts_liquidated"][0]
+        == (status == "liquidated").sum()
+        == venue_outcomes(res)["accounts_liquidated"].sum()
+    )

@@ -33,6 +33,7 @@ from levguard.cascade.market_settings import MarketPopulation, MarketSpec, Marke
 from levguard.cascade.settings import _int, _pos
 from levguard.core.validate import show
 from levguard.errors import InputError
+from levguard.kernels.cascade_records import AccountStatus
 from levguard.parallel import dask_client, run_chunks
 
 __all__ = [
@@ -81,7 +82,7 @@ class MarketPlan:
         """Simulate paths ``first .. first + count - 1``; per path and venue ``bad_debt``,
         ``pending_bad_debt`` (:func:`~levguard.cascade.market.pending_bad_debt`), ``adl_notional``,
         ``liquidated_notional``, ``fund_used``, ``fund_fees`` and ``liquidator_fees`` (:func:`_fees`);
-        ``accounts_liquidated`` (the kernel's count, as in :func:`simulate_market`'s summary),
+        ``accounts_liquidated`` (final status liquidated, as :func:`venue_outcomes` counts them),
         ``accounts_deleveraged`` (accounts ever an ADL counterparty), ``hedged_hit`` (hedged
         owners with a leg liquidated or closed by ADL); ``asset`` (K, K) and ``venue`` (V, V)
         transmission matrices."""
@@ -110,7 +111,8 @@ class MarketPlan:
             out["fund_used"][j] = fund0 - np.minimum(fund0, st.fund.min(axis=1))
             out["fund_fees"][j], out["liquidator_fees"][j] = _fees(res)
             fin = res.out.accounts
-            out["accounts_liquidated"][j] = float(res.counts.accounts_liquidated)  # not the ADL counterparties
+            # Final status liquidated (not the ADL counterparties), as venue_outcomes counts them.
+            out["accounts_liquidated"][j] = float(np.count_nonzero(fin.status == AccountStatus.LIQUIDATED))
             out["accounts_deleveraged"][j] = float(np.count_nonzero(fin.deleveraged))
             hit = (fin.status != 0) | fin.deleveraged
             out["hedged_hit"][j] = float(np.unique(np.asarray(pop.owner)[hedged & hit]).size)

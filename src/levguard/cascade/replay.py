@@ -206,9 +206,10 @@ def replay_asset(config: ReplayConfig, asset: ReplayAsset, market: AssetMarket) 
         "lookback_bars": market.lookback_bars,
         "maintenance_rate": maintenance_rate(asset.max_leverage),
         "accounts": pop.n,
-        # The kernel's own count (simulate_market's summary); ADL counterparties, closed at a
-        # profit, are accounts_deleveraged: the ever-deleveraged flag, as venue_outcomes counts them.
-        "accounts_liquidated": int(res.counts.accounts_liquidated),
+        # Accounts whose final status is liquidated, as venue_outcomes counts them (the kernel's
+        # summary count misses an ADL counterparty liquidated later); ADL counterparties, closed
+        # at a profit, are accounts_deleveraged: the ever-deleveraged flag.
+        "accounts_liquidated": int((res.accounts["status"] == "liquidated").sum()),
         "accounts_deleveraged": int(np.count_nonzero(res.out.accounts.deleveraged)),
         "liquidated_notional": liq,
         "adl_notional": adl,
