@@ -358,11 +358,13 @@ def test_with_no_withdrawal_the_pool_accepts_the_guardian_supplies(
     assert p.aave_health_factor() >= int(1.35 * WAD) - 10**12
 
 
+@pytest.mark.parametrize("leg", ["swap", "repay"])
 def test_a_crash_after_withdrawing_a_whole_collateral_resumes_its_sale(
-    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leg: str
 ) -> None:
     # All the DAI withdrawn leaves the position: the next reads no longer carry DAI, the journal
-    # does (its address and decimals), and the resumed step sells it.
+    # does (its address and decimals), and the resumed step sells it, or repays with what its sale
+    # delivered (the resumed cycle raised "was 'DAI'" after the repayment: nothing of DAI is sent).
     from levguard.live import onchain_unwind
 
     p, swapper = chain
@@ -373,24 +375,28 @@ def test_a_crash_after_withdrawing_a_whole_collateral_resumes_its_sale(
     p.set_weth_price(2_040.0)
     send = onchain_unwind._Step.send
 
-    async def die_before_swap(self: Any, request: Any, decimals: int, leg: dict[str, Any]) -> bool:
-        if request.kind == "swap":
-            raise Killed("before_swap")
-        return await send(self, request, decimals, leg)
+    async def die_before(self: Any, request: Any, decimals: int, info: dict[str, Any]) -> bool:
+        if request.kind == leg:
+            raise Killed(f"before_{leg}")
+        return await send(self, request, decimals, info)
 
-    monkeypatch.setattr(onchain_unwind._Step, "send", die_before_swap)
+    monkeypatch.setattr(onchain_unwind._Step, "send", die_before)
     with pytest.raises(Killed):
         cycle(g)
     monkeypatch.undo()
-    assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == 500 * WAD
+    assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == (500 * WAD if leg == "swap" else 0)
     store2 = Store(url)
     aave2, _ = venues(p, swapper)
     g2 = guardian(store2, [("aave", aave2)], live=True)
     asyncio.run(g2.reconcile())
-    action = cycle(g2)["aave"]["positions"][0]["action"]
+    report = cycle(g2)["aave"]
     g2.flush()
-    assert (action["resumed"]["leg"], action["resumed"]["collateral"]) == ("swap", "DAI")
+    assert "error" not in report, report
+    action = report["positions"][0]["action"]
+    assert (action["resumed"]["leg"], action["resumed"]["collateral"]) == (leg, "DAI")
     assert action["qty"] == pytest.approx(500.0)
+    assert action["status"] == "closed", action
     assert all(o["status"] == "closed" for o in store2.orders(limit=100))
     assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == 0  # sold
+    assert p.tokens["USDC"].functions.balanceOf(p.wallet).call() == 0  # its USDC repaid
     assert p.aave_health_factor() >= WAD

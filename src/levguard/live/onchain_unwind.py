@@ -437,6 +437,10 @@ async def _run(
     assert venue.swapper is not None
     p = params(setup, target_hf)
     rounds = 0
+    if pending is not None:
+        # The collateral's decimals from the journal: withdrawn in full it left the reads, and this
+        # run may send none of it (the repay leg, a quote refused, the token gone).
+        step.decimals.setdefault(pending.collateral, pending.on(read)[1])
     for _ in range(_LEGS_PER_ROUND * (setup.rules.unwind_rounds + 1) + 1):
         try:
             pending, rounds, go_on = await _next(step, read, p, pending, rounds, more=more)
