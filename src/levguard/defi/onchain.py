@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -245,23 +246,35 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
     )
 
 
+def _morpho_repaid(s: tuple[Any, Position], r: int) -> tuple[Any, Position]:
+    # Morpho.repay of ``r`` assets on the state (market, position).
+    if r == 0:
+        return s
+    out = morpho_repay(s[0], s[1], assets=r)
+    return out.market, out.position
+
+
+def _morpho_cap(s: tuple[Any, Position]) -> int:
+    # The largest repayment by amount whose shares (toSharesDown) the position owes.
+    owed = to_assets_up(s[1].borrow_shares, s[0].total_borrow_assets, s[0].total_borrow_shares)
+    return last_true(_safe(lambda a: a == 0 or _morpho_repaid(s, a) is not None), 0, owed)
+
+
+def _repay_caps(read: LendingRead, pos: DefiPosition) -> dict[str, int]:
+    # UnwindPlan.repay_caps: every debt the protocol lets repay now, and the most one repayment takes.
+    if isinstance(pos, AavePosition):
+        paused = set(read.paused) if isinstance(read, AaveRead) else set()
+        return {r.symbol: int(r.debt) for r in pos.reserves if r.debt > 0 and r.symbol not in paused}
+    if isinstance(pos, MorphoPosition) and pos.position.borrow_shares > 0:
+        return {pos.loan_symbol: _morpho_cap((pos.market, pos.position))}
+    return {}
+
+
 def _morpho_loop(pos: MorphoPosition) -> _Loop[Any] | str:
     if pos.position.borrow_shares == 0:
         return "no debt"
     if pos.position.collateral == 0 or pos.oracle_price == 0:
         return "no collateral to withdraw, or an oracle price of 0"
-
-    def repaid(s: Any, r: int) -> Any:
-        if r == 0:
-            return s
-        out = morpho_repay(s[0], s[1], assets=r)
-        return out.market, out.position
-
-    def cap(s: Any) -> int:
-        # The largest repayment by amount whose shares (toSharesDown) the position owes.
-        owed = to_assets_up(s[1].borrow_shares, s[0].total_borrow_assets, s[0].total_borrow_shares)
-        return last_true(_safe(lambda a: a == 0 or repaid(s, a) is not None), 0, owed)
-
     return _Loop(
         pos.collateral_symbol,
         pos.loan_symbol,
@@ -271,8 +284,8 @@ def _morpho_loop(pos: MorphoPosition) -> _Loop[Any] | str:
         (pos.market, pos.position),
         lambda s: _morpho.hf(pos, s[0], s[1]),
         lambda s, w: (s[0], Position(s[1].borrow_shares, s[1].collateral - w)),
-        repaid,
-        cap,
+        _morpho_repaid,
+        _morpho_cap,
         lambda s: int(s[1].collateral),
         lambda s: "",  # withdrawCollateral's _isHealthy: the floor (> 1) keeps it
     )
@@ -350,18 +363,26 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
     if isinstance(pos, MorphoPosition):
         loop = _morpho_loop(pos)
     hf0 = analytics.health_factor(pos)
+    caps = _repay_caps(read, pos)
     if loop is None or isinstance(loop, str):
-        return UnwindPlan("", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, str(loop or "no position"))
-    return _plan(loop, read, params, target, floor, loop.rate * (1 - slip))
+        why = str(loop or "no position")
+        return UnwindPlan("", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, why, MappingProxyType(caps))
+    return _plan(loop, read, params, target, floor, loop.rate * (1 - slip), caps)
 
 
 def _plan(
-    loop: _Loop[Any], read: LendingRead, params: UnwindParams, target: int, floor: int, out: Fraction
+    loop: _Loop[Any],
+    read: LendingRead,
+    params: UnwindParams,
+    target: int,
+    floor: int,
+    out: Fraction,
+    caps: dict[str, int],
 ) -> UnwindPlan:
     # The sizing of unwind_plan's Notes on ``loop``.
     s = loop.start
     hf0 = loop.hf(s)
-    cap0 = loop.cap(s)
+    cap0 = caps[loop.y]  # loop.cap(s): y is a debt the protocol lets repay
 
     def done(rounds: list[UnwindRound], first_floor: int, repay_first: int, reason: str) -> UnwindPlan:
         h = loop.hf(s)
@@ -370,6 +391,7 @@ def _plan(
         return UnwindPlan(
             loop.x, loop.y, loop.x_decimals, loop.y_decimals, out.numerator, out.denominator, repay_first, cap0,
             hf0, first_floor, tuple(rounds), h, ok, "" if ok and (rounds or repay_first) else why,
+            MappingProxyType(caps),
         )  # fmt: skip
 
     def floor_of(h: int) -> int:

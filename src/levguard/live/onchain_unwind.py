@@ -37,11 +37,11 @@ longer carry the token that the sale needs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from levguard.core.records import JsonRecord
+from levguard.core.records import JsonRecord, empty_mapping
 from levguard.core.validate import finite_number, flag, integer_in
 from levguard.errors import InputError, VenueAuthError, VenueError
 from levguard.live.onchain_tx import _inputs, _send_one, _skipped, _transactions
@@ -150,8 +150,8 @@ class UnwindPlan(JsonRecord):
     repay_first : int
         Debt repaid first from the paying wallet's own holding of Y.
     repay_cap : int
-        The most one repayment by amount can take (the debt; on Morpho the largest amount whose
-        shares do not exceed the position's).
+        The most one repayment of ``debt`` by amount can take (the debt; on Morpho the largest
+        amount whose shares do not exceed the position's).
     health_factor : int
         Now (wad).
     floor_hf : int
@@ -162,6 +162,9 @@ class UnwindPlan(JsonRecord):
     reaches_target : bool
     reason : str
         Why the plan stops short, or why there is none.
+    repay_caps : mapping of str to int
+        ``repay_cap`` of every debt the protocol lets repay now (Aave: not paused), by symbol, also
+        when the plan is empty: a step's repayment is sized by its own debt's.
     """
 
     collateral: str
@@ -178,6 +181,7 @@ class UnwindPlan(JsonRecord):
     health_factor_after: int
     reaches_target: bool
     reason: str = ""
+    repay_caps: Mapping[str, int] = field(default_factory=empty_mapping)
 
     def min_out(self, amount: int) -> int:
         """The least the sale of ``amount`` collateral base units must deliver (debt base units)."""
@@ -524,9 +528,10 @@ async def _next(
         return replace(pending, leg="repay"), rounds, True
     y = pending.debt
     held, _ = await venue.holdings(read, y, read.spender)
-    amount = min(held, setup.unwind(read, p).repay_cap)
+    amount = min(held, setup.unwind(read, p).repay_caps.get(y, 0))  # the step's debt's own cap
     if amount <= 0:
-        await _close(step, pending, f"no {y} in the paying wallet to repay with")
+        why = "in the paying wallet to repay with" if held <= 0 else "debt the protocol lets repay (none, or paused)"
+        await _close(step, pending, f"no {y} {why}")
         return None, rounds, False
     leg["after_swap"] = True
     dec = _decimals(read, y)

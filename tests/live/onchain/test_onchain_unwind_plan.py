@@ -233,6 +233,23 @@ def test_no_withdrawal_the_pool_accepts_is_an_empty_plan() -> None:
     plan = unwind_plan(read, UnwindParams(1.35, 1.05, 0.01, 4))
     assert (plan.rounds, plan.repay_first, plan.collateral) == ((), 0, "")
     assert "LTV_VALIDATION_FAILED" in plan.reason
+    assert plan.repay_caps == {"USDC": 15_500 * 10**6}  # an open step's repayment is still sized
+
+
+def test_the_repay_caps_are_every_debt_the_protocol_lets_repay() -> None:
+    dai = AaveReserve("DAI", 10**8, 18, 7500, 8000, debt=100 * WAD, liquidation_bonus=10500)
+    read = aave_read((*weth_usdc(10 * WAD, 21_500 * 10**6, 3_000), dai))
+    plan = unwind_plan(read, UnwindParams(1.35, 1.05, 0.01, 4))
+    assert plan.debt == "USDC"
+    assert plan.repay_caps == {"USDC": 21_500 * 10**6, "DAI": 100 * WAD}
+    assert plan.to_dict()["repay_caps"] == {"USDC": 21_500 * 10**6, "DAI": 100 * WAD}
+    assert unwind_plan(replace(read, paused=("DAI",)), UnwindParams(1.35, 1.05, 0.01, 4)).repay_caps == {
+        "USDC": 21_500 * 10**6
+    }
+    morpho = morpho_read(10 * WAD, 21_500 * 10**6, 3_000 * 10**6 * ORACLE_PRICE_SCALE // 10**18, 86 * 10**16)
+    m = unwind_plan(morpho, UnwindParams(1.35, 1.05, 0.01, 4))
+    assert m.repay_caps == {"USDC": m.repay_cap}
+    assert 0 < m.repay_cap <= 21_500 * 10**6
 
 
 @settings(max_examples=40, deadline=None)

@@ -153,3 +153,34 @@ def test_a_resumed_sale_not_sent_returns_its_decision(
     assert decision["filled"] == 0.0
     closed = [e for e, _ in g.audits if e == "onchain_unwind_closed"]
     assert len(closed) == (0 if quote == 0 else 1)  # a refused quote leaves the step open
+
+
+def test_a_resumed_repayment_is_sized_by_its_own_debt_when_no_plan_is_possible(sent: list[Any]) -> None:
+    # OLD2 (LTV 0, paused) is still held: after the OLD left, no collateral may leave and the plan
+    # is empty (its repay_cap 0); the 990 USDC of the sale are repaid all the same (the step was
+    # closed "no USDC in the paying wallet to repay with", the USDC left in the wallet).
+    old2 = AaveReserve("OLD2", 10**8, 18, 0, 7000, collateral=100 * WAD, liquidation_bonus=11000)
+    read = aave_read((ROWS[0], old2, ROWS[1]), {"USDC": 990 * 10**6}, paused=("OLD2",))
+    assert unwind_plan(read, ou.UnwindParams(1.35, 1.05, 0.01, 4)).rounds == ()
+    decision, g = resume(Chain(read, {"USDC": 990 * 10**6}), replace(SALE, leg="repay"))
+    assert sent == [("repay", "USDC", 990 * 10**6, 6)]
+    assert decision["status"] == "closed"
+    assert g.alerts == []
+
+
+def test_a_resumed_repayment_of_a_smaller_debt_is_capped_by_that_debt(sent: list[Any]) -> None:
+    # The step sold OLD for DAI, the smaller of two debts: its repayment takes the 100 DAI owed
+    # (it was capped by the largest debt's 15,500 USDC in USDC units: 1.55e-8 DAI).
+    dai = AaveReserve("DAI", 10**8, 18, 7500, 8000, debt=100 * WAD, liquidation_bonus=10500)
+    read = aave_read((*ROWS, dai), {"DAI": 990 * WAD})
+    decision, _ = resume(Chain(read, {"DAI": 990 * WAD}), replace(SALE, leg="repay", debt="DAI", min_out=990 * WAD))
+    assert sent == [("repay", "DAI", 100 * WAD, 18)]
+    assert decision["status"] == "closed"
+
+
+def test_a_resumed_repayment_of_a_paused_debt_closes_the_step_and_says_why(sent: list[Any]) -> None:
+    read = aave_read(ROWS, {"USDC": 990 * 10**6}, paused=("USDC",))
+    decision, g = resume(Chain(read, {"USDC": 990 * 10**6}), replace(SALE, leg="repay"))
+    assert sent == []
+    assert decision["stopped"] == "no USDC debt the protocol lets repay (none, or paused)"
+    assert len(g.alerts) == 1
