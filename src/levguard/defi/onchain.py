@@ -100,7 +100,10 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
     Returns
     -------
     LendingAssessment
-        Values in USD (Aave's base currency) or in loan tokens (Morpho).
+        Values in USD (Aave's base currency) or in loan tokens (Morpho).  An Aave reserve the Pool
+        refuses has no amount to the target (None, and its note says why): a paused or inactive
+        one neither a repayment nor a supply, a frozen one no supply (``validateRepay``,
+        ``validateSupply``).
 
     Raises
     ------
@@ -113,9 +116,21 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
     supply = {t.symbol: t.amount for t in report.supply}
     figures: list[AssetFigures] = []
     if isinstance(pos, AavePosition):
+        paused = set(read.paused) if isinstance(read, AaveRead) else set()
+        frozen = set(read.frozen) if isinstance(read, AaveRead) else set()
         for r, line in zip(pos.reserves, report.assets, strict=True):
             counted = r.collateral if pos.counted(r) else 0
             lp = line.liquidation
+            # The amounts the Pool refuses (ValidationLogic.validateRepay / validateSupply): none.
+            to_repay = None if r.symbol in paused else repay.get(r.symbol)
+            to_supply = None if r.symbol in paused | frozen else supply.get(r.symbol)
+            refused = ""
+            if (repay.get(r.symbol), supply.get(r.symbol)) != (to_repay, to_supply):
+                refused = (
+                    "paused: the Pool refuses its repay and supply (RESERVE_PAUSED or RESERVE_INACTIVE)"
+                    if r.symbol in paused
+                    else "frozen: the Pool refuses its supply (RESERVE_FROZEN)"
+                )
             figures.append(
                 AssetFigures(
                     symbol=r.symbol,
@@ -124,9 +139,9 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
                     collateral=counted,
                     debt=r.debt,
                     liquidation_price=lp.value if lp is not None else None,
-                    repay_to_target=repay.get(r.symbol),
-                    supply_to_target=supply.get(r.symbol),
-                    note=lp.reason if lp is not None else "",
+                    repay_to_target=to_repay,
+                    supply_to_target=to_supply,
+                    note="; ".join(x for x in (lp.reason if lp is not None else "", refused) if x),
                 )
             )
     else:

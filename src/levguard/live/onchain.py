@@ -87,8 +87,10 @@ class AssetFigures(JsonRecord):
         fixed (collaterals only; None when there is none, see ``note``).
     repay_to_target, supply_to_target : int or None
         The least repayment of this debt, or supply of this collateral, in base units, that brings
-        the health factor to the target (0: already there; None: not possible with this token).
+        the health factor to the target (0: already there; None: not possible with this token, or
+        refused by the protocol: an Aave reserve paused, or frozen for a supply, see ``note``).
     note : str
+        Why a figure is missing (the liquidation price's reason, the reserve's state).
     """
 
     symbol: str

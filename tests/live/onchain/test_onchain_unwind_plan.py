@@ -295,6 +295,23 @@ def test_the_fallback_leaves_out_the_reserves_the_pool_refuses(
     assert (chosen[:2] if chosen else None) == expected
 
 
+def test_the_assessment_gives_no_amount_the_pool_refuses_and_says_why() -> None:
+    from levguard.defi.onchain import assess
+
+    read = aave_read(weth_usdc(10 * WAD, 17_000 * 10**6, 2_000))  # HF 0.9706
+    free = {x.symbol: x for x in assess(read, 1.35).assets}
+    assert free["USDC"].repay_to_target is not None
+    assert free["WETH"].supply_to_target is not None
+    paused = {x.symbol: x for x in assess(replace(read, paused=("USDC",), frozen=("WETH",)), 1.35).assets}
+    assert paused["USDC"].repay_to_target is None  # was 4,777.78 USDC, which Pool.repay reverts
+    assert "paused" in paused["USDC"].note
+    assert paused["WETH"].supply_to_target is None  # was 3.909 WETH, which Pool.supply reverts
+    assert "frozen" in paused["WETH"].note
+    assert paused["WETH"].liquidation_price == free["WETH"].liquidation_price
+    weth = {x.symbol: x for x in assess(replace(read, paused=("WETH",)), 1.35).assets}["WETH"]
+    assert (weth.supply_to_target, "paused" in weth.note) == (None, True)
+
+
 # --- the closed form ---------------------------------------------------------------------------------------
 
 
