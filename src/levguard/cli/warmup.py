@@ -106,6 +106,13 @@ def _calibrate() -> None:
     equity_curve(np.full(r.shape[0], 2.0), r, fee_rate=5e-4, maint_margin_rate=0.005)
     random_search(factory, {"leverage": (0.5, 3.0)}, 4, 0, r, 8_760.0)
     walk_forward(factory, {"leverage": [1.0, 2.0]}, r, 8_760.0, train=500, test=250)
+    # The volatility-target batch kernel (compared with its twin by the tests; no command runs it yet).
+    from levguard.kernels import policy_eval as kp
+
+    inv_vol = np.full((1, r.shape[0]), 2.0)
+    stats = np.empty((1, kp.N_STATS))
+    one = np.ones(1)
+    kp.vol_target_batch_nb(np.expm1(r), inv_vol, np.zeros(1, dtype=np.int64), one, one, 5e-4, 0.01, 1, 100, stats)
 
 
 def _cascade() -> None:
@@ -295,6 +302,10 @@ def _margin_and_data() -> None:
     basis = moving_average_basis(px * 1.0002, index, window=30, min_periods=1)
     until = (np.arange(px.shape[0]) % 8) * 3_600e9
     mark_series(index, basis, np.full(px.shape[0], 1e-4), until, px * 1.0001)
+    # The correctly rounded sum on its own (the cross and unified kernels inline it; tests compare twins).
+    from levguard.kernels.margin_cross import exact_sum_nb
+
+    exact_sum_nb(np.array([1.0, 2.0**-60, -1.0]))
 
 
 def _defi() -> None:
