@@ -64,6 +64,9 @@ def account_spec(
             "qty": p.qty,
             "entry_price": p.entry_price,
             "mark_price": marks.get(p.symbol, p.mark_price),
+            # The adapters report quantities in position units (contracts x contract size), so the
+            # venue's face value must not apply again (COIN-M BTC was read as 100x its size).
+            "contract_size": 1.0,
         }
         if p.inverse:  # what the venue says of the contract wins over the symbol's reading
             row["contract_kind"] = "inverse"

@@ -43,7 +43,7 @@ from levguard.errors import InputError
 __all__ = ["AccountCache"]
 
 _SPEC_KEYS = frozenset({"venue", "margin_mode", "wallet_balance", "positions", "tiers"})
-_ROW_KEYS = frozenset({"symbol", "qty", "entry_price", "mark_price", "margin_mode", "isolated_margin"})
+_ROW_KEYS = frozenset({"symbol", "qty", "entry_price", "mark_price", "margin_mode", "isolated_margin", "contract_size"})
 # The spec keys of what the guardian builds (account_spec); any other key (a fixed mmr, a
 # leverage, ccxt's shape) may make the parsed objects depend on the numbers: parsed every time.
 
@@ -68,7 +68,11 @@ def _shape(spec: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[TierTable, .
         row_mode = row.get("margin_mode")
         if row_mode is not None and type(row_mode) is not str:
             return None
-        symbols.append((row["symbol"], row_mode, "isolated_margin" in row))
+        size = row.get("contract_size")
+        if size is not None and type(size) is not float:
+            return None
+        # The contract size is part of the shape: a change of it parses again.
+        symbols.append((row["symbol"], row_mode, "isolated_margin" in row, size))
     tiers = spec.get("tiers")
     if tiers is None:
         return (venue, mode, tuple(symbols), ()), ()

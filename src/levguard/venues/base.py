@@ -35,6 +35,8 @@ OrderStatus = Literal["open", "closed", "canceled", "rejected", "expired"]
 class VenuePosition:
     """One open position as the venue reports it.
 
+    ``qty`` is signed and in position units, the contracts times the contract size (the base coin
+    of a linear contract, USD of an inverse one: one 100 USD COIN-M contract is ``qty=100``).
     ``liquidation_price`` is the venue's own figure (None when it reports none: ccxt often does
     not); the guardian computes its own and flags drift between the two.
     """

@@ -26,6 +26,22 @@ def test_an_inverse_bitmex_position_as_ccxt_reports_it_is_evaluated(symbol: str)
     assert report.settlement in ("BTC", "XBT")
 
 
+@pytest.mark.parametrize("venue", ["binance-coinm", "okx"])
+def test_an_inverse_position_in_position_units_is_not_scaled_by_the_face_value_again(venue: str) -> None:
+    """The adapters report one 100 USD BTC contract as ``qty=100`` (contracts x contract size);
+    the spec carried no contract size, so the engine applied the venue's 100 USD face value again:
+    notional 0.2 BTC for 0.002 and a liquidation price of about 47,860 for 8,375.  Binance COIN-M
+    (its FAQ): 0.01 + 100/50,000 - 100/P = 0.005 x 100/P, so P = 100.5 / 0.012 = 8,375."""
+    pos = VenuePosition("BTC/USD:BTC", 100.0, 50_000.0, 50_000.0, inverse=True)
+    spec = account_spec(venue, VenueBalance("BTC", 0.01, 0.01), [pos], {})
+    spec["positions"][0]["mmr"] = 0.005
+    report = levguard.evaluate_account(spec)
+    assert report.positions[0].notional == pytest.approx(0.002, rel=1e-12)
+    # OKX adds its taker fee (0.05 %) to the maintenance: 100.55 / 0.012.
+    fee = 0.0005 if venue == "okx" else 0.0
+    assert report.positions[0].liquidation_price == pytest.approx((100.5 + 100.0 * fee) / 0.012, rel=1e-9)
+
+
 def test_a_linear_position_keeps_the_venues_kind() -> None:
     pos = VenuePosition("BTC/USDT:USDT", 1.0, 50_000.0, 50_000.0)
     spec = account_spec("binance-usdm", VenueBalance("USDT", 5_000.0, 5_000.0), [pos], {})
