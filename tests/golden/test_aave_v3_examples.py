@@ -631,3 +631,25 @@ def test_siloed_borrowing() -> None:
         validate_borrow(rows(0, 100 * 10**6), "DAI", E18)
     validate_borrow(rows(100 * E18, 0), "DAI", E18)
     validate_borrow(rows(0, 0), "DAI", E18)
+
+
+def test_close_factor_100_where_the_default_does_not_bind_v33() -> None:
+    """LiquidationLogic v3.3: ``maxLiquidatableDebt = userReserveDebt`` unless that reserve's debt in
+    base exceeds ``percentMul(totalDebtInBase, 5000)``.  10 WETH at 3,000 (lt 83 %) against 8,000
+    USDC and 17,200 DAI: HF 0.988 > 0.95, total debt 25,200 USD; the 50 % cap is 12,600 USD, above
+    the USDC debt, so the whole USDC debt is repaid: the close factor applied is 100 % (it was
+    reported as 50 %)."""
+    positions = [
+        listed("WETH", 3000 * 10**8, 18, collateral=10 * E18, lt=8300),
+        listed("USDC", 10**8, 6, debt=8000 * 10**6),
+        listed("DAI", 10**8, 18, debt=17200 * E18),
+    ]
+    res = liquidation_call(positions, "WETH", "USDC", MAX, version="3.3")
+    assert 95 * 10**16 < res.health_factor_before < E18
+    assert res.max_liquidatable_debt == 8000 * 10**6
+    assert res.actual_debt_to_liquidate == 8000 * 10**6
+    assert res.close_factor == 10_000
+    # The DAI leg is above the cap: there the default close factor binds.
+    dai = liquidation_call(positions, "WETH", "DAI", MAX, version="3.3")
+    assert dai.close_factor == 5_000
+    assert dai.max_liquidatable_debt == 12_600 * E18

@@ -511,9 +511,9 @@ def liquidation_call(
             and debt_base >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD
             and hf > CLOSE_FACTOR_HF_THRESHOLD
         ):
-            close_factor = DEFAULT_LIQUIDATION_CLOSE_FACTOR
             default_base = _percent_mul(account.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
-            if debt_base > default_base:
+            if debt_base > default_base:  # the default close factor bounds this liquidation
+                close_factor = DEFAULT_LIQUIDATION_CLOSE_FACTOR
                 max_debt = checked_div(checked_mul(default_base, debt_unit), debt_price)
 
     actual = min(to_cover, max_debt)
