@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from levguard.core.defi.aave import collateral_ltv
 from levguard.core.defi.morpho import VIRTUAL_SHARES, Market, Position
 from levguard.core.records import JsonRecord
 from levguard.core.sizing.base import SizingState
@@ -55,8 +56,10 @@ class PositionLeverage:
     factor is the engine's (Aave ``getUserAccountData``, Morpho ``wDivDown(maxBorrow,
     borrowed)``, the position alone in its market); the liquidation distance is ``1 - p* / p``
     with ``p*`` the exact liquidation price (:func:`levguard.defi.analytics.liquidation_price`).
-    ``max_leverage`` is ``1 / (1 - LTV)`` (Aave: the reserve's LTV, e-mode's in e-mode; Morpho:
-    the LLTV).
+    ``max_leverage`` is ``1 / (1 - LTV)`` (Aave: the LTV the Pool lends at,
+    :func:`levguard.core.defi.aave.collateral_ltv`: the reserve's, e-mode's in e-mode, 0 for a
+    reserve whose own LTV is 0 before 3.6 or that is in its category's ltvzero set from 3.6;
+    Morpho: the LLTV).
 
     Parameters
     ----------
@@ -102,8 +105,8 @@ class PositionLeverage:
             self.debt_unit = Fraction(dr.price, 10**dr.decimals)
             coll = cr.collateral * self.collateral_unit
             owed = dr.debt * self.debt_unit
-            e = pos.emode_category
-            ltv = Fraction(e.ltv if e is not None and cr.in_emode else cr.ltv, 10_000)
+            # The LTV the Pool lends at (e-mode's only where the reserve's own is not 0 before 3.6).
+            ltv = Fraction(collateral_ltv(cr, pos.emode_category, pos.version), 10_000)
             self.price = cr.price
         self.equity = coll - owed
         if self.equity <= 0:

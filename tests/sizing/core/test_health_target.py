@@ -173,6 +173,21 @@ def test_exact_engine_agrees_with_the_closed_form_and_binds_where_it_says() -> N
     assert b.current_leverage == pytest.approx(2.0)
 
 
+@pytest.mark.parametrize(("version", "own_ltv", "want"), [("3.3", 0.0, 1.0), ("3.3", 0.7, 1 / (1 - 0.93))])
+def test_max_leverage_is_what_the_pool_lends_at_in_emode(version: str, own_ltv: float, want: float) -> None:
+    """GenericLogic.calculateUserAccountData (3.0-3.5): the e-mode LTV applies only where the
+    reserve's own LTV is not 0.  An LTV-0 wstETH in e-mode (93 %) was given 1 / (1 - 0.93) = 14.29x
+    while the Pool lends nothing against it (validateBorrow: LTV_VALIDATION_FAILED)."""
+    spec = {"protocol": "aave-v3", "version": version, "emode_category": {"ltv": 0.93, "lt": 0.95, "bonus": 0.01},
+            "reserves": [
+        {"symbol": "wstETH", "price_usd": 3500, "decimals": 18, "ltv": own_ltv, "lt": 0.81, "bonus": 0.06,
+         "collateral": 10, "in_emode": True},
+        {"symbol": "WETH", "price_usd": 3000, "decimals": 18, "ltv": 0.8, "lt": 0.83, "bonus": 0.05, "debt": 1,
+         "in_emode": True},
+    ]}  # fmt: skip
+    assert PositionLeverage(spec).max_leverage == pytest.approx(want, rel=1e-12)
+
+
 @settings(max_examples=120, deadline=None)
 @given(
     protocol=st.sampled_from(["aave-v3", "morpho-blue"]),
