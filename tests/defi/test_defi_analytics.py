@@ -326,3 +326,44 @@ def test_the_user_ltv_and_threshold_refuse_bad_input_by_name(fn: str, args: tupl
     reserve = pos.reserves[0] if args[0] == "R" else args[0]
     with pytest.raises(InputError, match=match):
         getattr(aave, fn)(reserve, *args[1:])
+
+
+@pytest.mark.parametrize(
+    ("rows", "symbol"),
+    [
+        # An LTV-0 reserve (validateUseAsCollateral: false whatever the position).
+        (
+            [
+                {"symbol": "WETH", "price_usd": 3000, "decimals": 18, "ltv": 0.805, "lt": 0.83, "bonus": 0.05, "collateral": 10},
+                {"symbol": "USDC", "price_usd": 1, "decimals": 6, "ltv": 0.75, "lt": 0.78, "bonus": 0.045, "debt": 24000},
+                {"symbol": "CRV", "price_usd": 0.5, "decimals": 18, "ltv": 0, "lt": 0.35, "bonus": 0.08, "collateral": 0},
+            ],
+            "CRV",
+        ),
+        # Isolation mode (an isolated collateral enabled): no other asset can be enabled.
+        (
+            [
+                {"symbol": "AAVE", "price_usd": 100, "decimals": 18, "ltv": 0.66, "lt": 0.73, "bonus": 0.075,
+                 "collateral": 100, "debt_ceiling_usd": 1_000_000},
+                {"symbol": "USDC", "price_usd": 1, "decimals": 6, "ltv": 0.75, "lt": 0.78, "bonus": 0.045,
+                 "debt": 7000, "borrowable_in_isolation": True},
+                {"symbol": "WETH", "price_usd": 3000, "decimals": 18, "ltv": 0.805, "lt": 0.83, "bonus": 0.05, "collateral": 0},
+            ],
+            "WETH",
+        ),
+    ],
+)  # fmt: skip
+def test_supply_to_target_refuses_an_asset_the_pool_will_not_enable_as_collateral(
+    rows: list[dict[str, Any]], symbol: str
+) -> None:
+    """A first supply enables the collateral flag only where ValidationLogic.validateUseAsCollateral
+    allows it.  The supply was advised anyway: 22,297 CRV (about 11,000 USD) "to HF 1.2", after which
+    the Pool leaves the HF at 1.0375."""
+    spec = {"protocol": "aave-v3", "version": "3.3", "reserves": rows}
+    before = analytics.position_report(spec).health_factor
+    out = analytics.supply_to_target(spec, 1.2, symbol)
+    assert out.amount is None
+    assert out.health_factor_after is None
+    assert "cannot be enabled as collateral" in out.reason
+    assert before is not None
+    assert before < 1.2

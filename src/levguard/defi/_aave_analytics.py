@@ -17,6 +17,7 @@ from levguard.core.defi.aave import (
     get_user_account_data,
     validate_borrow,
     validate_borrow_after_mint,
+    validate_use_as_collateral,
 )
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true, target_bound
@@ -157,6 +158,11 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
         return _impossible("supply", symbol, target, f"{symbol} does not count as collateral (threshold 0 or disabled)")
     if r.debt > 0:
         return _impossible("supply", symbol, target, f"{symbol} is also borrowed: repay it instead")
+    if not r.collateral_enabled and not validate_use_as_collateral(pos.reserves, symbol):
+        # A first supply enables the flag only where ValidationLogic.validateUseAsCollateral allows
+        # it (LTV 0, isolation mode, a debt ceiling beside other collateral): the HF would not move.
+        why = f"{symbol} cannot be enabled as collateral (LTV 0, isolation mode or a debt ceiling)"
+        return _impossible("supply", symbol, target, why)
     if r.price == 0 and not _price_source(pos, r):
         return _impossible("supply", symbol, target, f"{symbol} has a price of 0")
 
