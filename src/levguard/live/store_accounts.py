@@ -83,6 +83,19 @@ class AccountStore:
             if result.rowcount == 0:
                 raise InputError(f"account must exist, was {name!r}")
 
+    def set_policy(self, name: str, policy: dict[str, Any] | None) -> None:
+        """Replace the account's policy (JSON, never secrets) and nothing else; InputError if unknown.
+
+        One conditional ``UPDATE`` of the policy column: unlike :meth:`upsert_account`, it cannot
+        write back a live flag read earlier, so a concurrent :meth:`set_live` is never undone.
+        """
+        with self._db.tx("set_policy", write=True) as conn:
+            result = conn.execute(
+                ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(policy=jsonable(policy, "policy"))
+            )
+            if result.rowcount == 0:
+                raise InputError(f"account must exist, was {name!r}")
+
     def set_disabled(self, name: str, reason: str | None, ts_ns: int) -> None:
         """Stop acting on the account (``reason``, e.g. an authentication failure) until an operator
         clears it with ``reason=None``; persisted, so a restart keeps it.  InputError if unknown."""

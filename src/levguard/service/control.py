@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Request
 
 from levguard.config.policies import build_policy, parse_policy_config
-from levguard.errors import ConfigError, LevguardError
+from levguard.errors import ConfigError, InputError, LevguardError
 from levguard.service.app import Principal
 from levguard.service.deps import Admin, account_row, compute, runtime_of, setup_of
 from levguard.service.models import (
@@ -171,7 +171,11 @@ async def put_policy(
 
         trial = await _trial(request, rt, setup, sizer)
     previous = row.get("policy")
-    rt.store.upsert_account(name, row["venue"], live_enabled=bool(row["live_enabled"]), policy=policy)
+    # The policy column only: the live flag may have been switched during the trial (a lost update).
+    try:
+        rt.store.set_policy(name, policy)
+    except InputError:
+        raise HTTPException(404, f"unknown account {name!r}") from None
     if setup is not None:
         await rt.call(setattr, setup, "sizer", sizer)  # the guardian sizes with it from its next cycle
     audit_id = _audit(

@@ -56,6 +56,19 @@ def test_accounts_upsert_read_and_flags(store: Store) -> None:
         store.set_live("nope", True)
 
 
+def test_set_policy_changes_the_policy_column_only(store: Store) -> None:
+    store.upsert_account("a", "binance", live_enabled=True, policy={"policy": {"type": "fixed", "leverage": 3}})
+    store.set_kill_switch("a", True)
+    before = store.account("a")
+    store.set_live("a", False)  # a switch made while a policy update was being tried
+    store.set_policy("a", {"policy": {"type": "fixed", "leverage": 2}})
+    after = store.account("a")
+    assert after == {**before, "live_enabled": False, "policy": {"policy": {"type": "fixed", "leverage": 2}}}  # type: ignore[dict-item]
+    with pytest.raises(InputError, match="nope"):
+        store.set_policy("nope", None)
+    assert store.account("nope") is None
+
+
 def test_kill_switch_global_or_per_account(store: Store) -> None:
     store.upsert_account("a", "binance")
     store.upsert_account("b", "binance")

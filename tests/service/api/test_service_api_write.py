@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
 from service_helpers import ACCOUNT, OTHER, Service
 
 SHOCK = {"symbol": "BTCUSDT", "drop": 0.2, "ticks": 5}
@@ -163,6 +165,49 @@ def test_policy_update_is_validated_stored_audited_and_used(service: Service) ->
     assert got[0]["binding_constraint"] != "fixed target"
     assert c.get(f"/api/accounts/{ACCOUNT}/policy", headers=h).json()["policy"] == policy
     assert c.put("/api/accounts/nope/policy", json=policy, headers=h).status_code == 404
+
+
+def test_a_policy_update_never_undoes_a_mode_switch_made_during_its_trial(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PUT wrote back the live flag it had read before its trial sizing: a switch to dry run
+    made while the trial ran was undone (orders live again).  It now writes the policy column only."""
+    import levguard.sizing as sizing
+
+    c, h = service.client, service.admin
+    assert (
+        c.post(f"/api/accounts/{ACCOUNT}/mode", json={"live": True, "confirm": ACCOUNT}, headers=h).status_code == 200
+    )
+    real = sizing.size_account
+    started, release = threading.Event(), threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        if not release.is_set():  # the trial: held until the mode switch is done
+            started.set()
+            release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sizing, "size_account", slow)
+    out: dict[str, Any] = {}
+
+    def put() -> None:
+        body = {"policy": {"type": "fixed", "leverage": 2}}
+        out["put"] = c.put(f"/api/accounts/{ACCOUNT}/policy", json=body, headers=h)
+
+    t = threading.Thread(target=put)
+    t.start()
+    try:
+        assert started.wait(10)
+        r = c.post(f"/api/accounts/{ACCOUNT}/mode", json={"live": False, "confirm": ACCOUNT}, headers=h)
+        assert r.status_code == 200, r.text
+    finally:
+        release.set()
+        t.join(20)
+    assert out["put"].status_code == 200, out["put"].text
+    assert out["put"].json()["target_leverage"] == 2.0  # the trial ran
+    row = _stored(service)
+    assert row["live_enabled"] is False
+    assert row["policy"] == {"policy": {"type": "fixed", "leverage": 2}}
 
 
 def test_ack_alert(service: Service) -> None:
