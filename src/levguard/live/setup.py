@@ -156,6 +156,13 @@ class AccountSetup:
             v = getattr(self, key)
             if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
                 raise InputError(f"{self.name}: {key} must be a finite number >= 0, was {v!r}")
+        # retries counts attempts after the first (range(retries + 1)): a negative count made no
+        # attempt at all and every venue call ended in "unreachable".
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise InputError(f"{self.name}: retries must be an integer >= 0, was {self.retries!r}")
+        b = self.backoff_s
+        if isinstance(b, bool) or not (isinstance(b, int | float) and math.isfinite(b) and b >= 0):
+            raise InputError(f"{self.name}: backoff_s must be a finite number >= 0, was {b!r}")
         if not (0.0 < self.step_fraction <= 1.0):
             raise InputError(f"{self.name}: step_fraction must be in (0, 1], was {self.step_fraction!r}")
         if self.vol is not None and not (math.isfinite(self.vol) and self.vol > 0):

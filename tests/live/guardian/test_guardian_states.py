@@ -94,6 +94,25 @@ def test_an_infinite_ratio_or_a_negative_distance_crosses_every_level(
     assert next_level(Level.ACT, T, *figures) == level
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"retries": -1}, "retries must be an integer >= 0, was -1"),
+        ({"retries": 1.5}, "retries must be an integer >= 0, was 1.5"),
+        ({"retries": True}, "retries must be an integer >= 0, was True"),
+        ({"backoff_s": -0.5}, "backoff_s must be a finite number >= 0, was -0.5"),
+        ({"backoff_s": math.nan}, "backoff_s must be a finite number >= 0, was nan"),
+        ({"backoff_s": math.inf}, "backoff_s must be a finite number >= 0, was inf"),
+    ],
+)
+def test_bad_retries_or_backoff_are_refused_at_construction(kwargs: dict[str, object], match: str) -> None:
+    """retries=-1 was accepted and every venue call then ended in ``AssertionError: unreachable``."""
+    v = FrozenVenue("binance-usdm", [], 1_000.0, lambda: 0)
+    with pytest.raises(InputError, match=f"a: {match}"):
+        AccountSetup("a", v, venue_bars=False, **kwargs)  # type: ignore[arg-type]
+    AccountSetup("a", v, venue_bars=False, retries=0, backoff_s=0)  # no retry, no wait: valid
+
+
 @pytest.mark.parametrize("mode", ["isolated", "cross"])
 def test_a_mark_through_the_liquidation_price_stays_in_act_and_keeps_deleveraging(tmp_path: Path, mode: str) -> None:
     """A long at 60,000 on 3,000 of margin: levguard's liquidation price is about 57,236. A mark
