@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
 from levguard.live import inflight
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id
-from levguard.live.store import FINAL_ORDER_STATUSES
+from levguard.live.store import FINAL_ORDER_STATUSES, LeaseLost
 from levguard.venues.base import OrderRequest, OrderState, VenuePosition
 
 if TYPE_CHECKING:
@@ -210,7 +210,8 @@ async def _send(step: _Step, cid: str, sent_ns: int) -> None:
         )
     except VenueAuthError as exc:
         # Refused before execution: the order is final (rejected) and acting stops.
-        g.store.mark_result(cid, "rejected", 0.0, None, None, g.clock(), error=f"auth: {exc}")
+        if await _record(step, cid, "rejected", error=f"auth: {exc}") is None:
+            return
         st.inflight.pop(cid, None)
         await g._disable(setup, st, f"order {cid} refused: {exc}")
         decision.update({"status": "rejected", "error": str(exc)})
@@ -218,7 +219,8 @@ async def _send(step: _Step, cid: str, sent_ns: int) -> None:
     except VenueError as exc:
         if isinstance(exc, VenueOrderRejectedError):
             # The venue refused the order (it did not execute): final.
-            g.store.mark_result(cid, "rejected", 0.0, None, None, g.clock(), error=str(exc))
+            if await _record(step, cid, "rejected", error=str(exc)) is None:
+                return
             st.inflight.pop(cid, None)
             level = "warning"
         else:
@@ -233,12 +235,15 @@ async def _send(step: _Step, cid: str, sent_ns: int) -> None:
         )
         decision["error"] = str(exc)
         return
-    delta = g.store.mark_result(cid, state.status, state.filled, state.average_price, state.venue_order_id, g.clock())
+    delta = await _record(step, cid, state.status, state.filled, state.average_price, state.venue_order_id)
+    if delta is None:
+        return
     inflight.book_fill(st, st.inflight[cid], delta)
     if state.status in FINAL_ORDER_STATUSES:
         st.inflight.pop(cid, None)
     else:
-        st.inflight[cid] = {**st.inflight[cid], "status": state.status, "filled": state.filled}
+        filled = max(float(st.inflight[cid].get("filled") or 0.0), state.filled)  # the fill only grows
+        st.inflight[cid] = {**st.inflight[cid], "status": state.status, "filled": filled}
     decision.update({"status": state.status, "filled": state.filled, "price": state.average_price})
     await g._alert(
         setup.name,
@@ -248,3 +253,27 @@ async def _send(step: _Step, cid: str, sent_ns: int) -> None:
         f"{state.average_price or float('nan'):,.2f} ({state.status})",
         **decision,
     )
+
+
+async def _record(
+    step: _Step,
+    cid: str,
+    status: str,
+    filled: float = 0.0,
+    price: float | None = None,
+    venue_order_id: str | None = None,
+    *,
+    error: str | None = None,
+) -> float | None:
+    # The venue's answer to order cid, fenced by the lease epoch (Store.mark_result): the fill
+    # newly booked, or None when this process lost the account's lease (alerted; the order stays
+    # unresolved for the new holder to resolve by client order id, booking its fill once).
+    g, setup, st = step.g, step.setup, step.st
+    try:
+        return g.store.mark_result(
+            cid, status, filled, price, venue_order_id, g.clock(), error=error, lease=(g.owner, g.instance, st.epoch)
+        )
+    except LeaseLost as exc:
+        step.decision["error"] = f"answer ({status}) not recorded: the lease is lost"
+        await inflight.lease_lost(g, setup, st, f"order {cid}: {exc}")
+        return None

@@ -592,6 +592,8 @@ class Guardian:
             inflight.follow(self, setup, st)
         if st.inflight:
             resolved = await inflight.resolve(self, setup, st)
+            if st.lease_until_ns == 0:  # a fenced result was refused: another process holds it
+                return {"account": setup.name, "status": "lease_held_elsewhere"}
             if any(r.get("booked", 0.0) > 0 for r in resolved):
                 positions, balance, marks = await self._read(setup)  # decide on the position after the fill
                 now = self.clock()

@@ -21,7 +21,17 @@ from levguard.venues.base import OrderState, Venue, VenuePosition
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
-__all__ = ["book_fill", "escalate", "expiry_s", "follow", "id_salt", "resolve", "venue_changes", "write_ahead"]
+__all__ = [
+    "book_fill",
+    "escalate",
+    "expiry_s",
+    "follow",
+    "id_salt",
+    "lease_lost",
+    "resolve",
+    "venue_changes",
+    "write_ahead",
+]
 
 _FINAL = ("closed", "canceled", "rejected", "expired")
 
@@ -33,6 +43,13 @@ def expiry_s(g: Guardian, setup: AccountSetup) -> float:
     documented = getattr(caps, "order_expiry_s", None)
     expiry = float(documented) if documented is not None else setup.assume_order_expiry_s
     return expiry + g.order_expiry_margin_s
+
+
+async def lease_lost(g: Guardian, setup: AccountSetup, st: AccountState, why: str) -> None:
+    """Stop acting on the account: another process holds its lease (a fenced write was refused,
+    ``why``); one critical alert."""
+    st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+    await g._alert(setup.name, "critical", "lease", why, dedup="fence")
 
 
 async def write_ahead(
@@ -78,8 +95,7 @@ async def write_ahead(
         why = refused
     except LeaseLost as exc:
         why = f"{noun} not sent: {exc}"
-    st.lease_until_ns, st.epoch, st.loaded = 0, -1, False  # another process holds the lease
-    await g._alert(setup.name, "critical", "lease", why, dedup="fence")
+    await lease_lost(g, setup, st, why)
     return "lease_lost"
 
 
@@ -93,12 +109,16 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
     * It does not, and it was sent: unknown until ``sent_ns`` + the venue's order expiry + the
       margin has passed (it may still arrive: a late request), then expired.
 
-    A dry run holds no lease and writes no shared state: the orders are the live guardian's to
-    resolve; it follows the store instead, every cycle (:func:`follow`).
+    Every result is written fenced by this process's lease epoch: when another process took the
+    account over, nothing is recorded (its fills are the new holder's to book, once), acting
+    stops (:func:`lease_lost`) and the orders resolved so far are returned.  A dry run holds no
+    lease and writes no shared state: the orders are the live guardian's to resolve; it follows
+    the store instead, every cycle (:func:`follow`).
     """
     if not g.live:
         return []
     out: list[dict[str, Any]] = []
+    lease = (g.owner, g.instance, st.epoch)  # every result is fenced: the holder books a fill once
     for cid, row in list(st.inflight.items()):
         try:
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
@@ -129,7 +149,13 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
             else:
                 status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
             resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
-            g.store.mark_result(cid, "expired", 0.0, None, None, now, error=why, audit=_audit(row, resolved))
+            try:
+                g.store.mark_result(
+                    cid, "expired", 0.0, None, None, now, error=why, audit=_audit(row, resolved), lease=lease
+                )
+            except LeaseLost as exc:  # the account's new holder resolves it
+                await lease_lost(g, setup, st, f"order {cid} not resolved: {exc}")
+                return out
             st.inflight.pop(cid, None)
         else:
             resolved = {
@@ -139,21 +165,28 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
                 "filled": state.filled,
             }
             final = state.status in _FINAL
-            delta = g.store.mark_result(
-                cid,
-                state.status,
-                state.filled,
-                state.average_price,
-                state.venue_order_id,
-                now,
-                audit=_audit(row, resolved) if final else None,
-            )
+            try:
+                delta = g.store.mark_result(
+                    cid,
+                    state.status,
+                    state.filled,
+                    state.average_price,
+                    state.venue_order_id,
+                    now,
+                    audit=_audit(row, resolved) if final else None,
+                    lease=lease,
+                )
+            except LeaseLost as exc:  # the fill is the new holder's to book (once)
+                await lease_lost(g, setup, st, f"order {cid} not resolved: {exc}")
+                return out
             book_fill(st, row, delta)
             resolved["booked"] = delta
             if final:
                 st.inflight.pop(cid, None)
             else:
-                st.inflight[cid] = {**row, "status": state.status, "filled": state.filled}
+                # A lagging answer may report less than was already booked: the fill only grows.
+                filled = max(float(row.get("filled") or 0.0), state.filled)
+                st.inflight[cid] = {**row, "status": state.status, "filled": filled}
                 continue
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)

@@ -144,16 +144,29 @@ class OrderStore:
         *,
         error: str | None = None,
         audit: tuple[str, dict[str, Any], dict[str, Any], list[str]] | None = None,
+        lease: tuple[str, str | None, int] | None = None,
+        fence_s: float = 0.0,
     ) -> float:
         """Record the venue's answer (or a reconciliation): ``status`` is one of ccxt's statuses.
 
         ``"open"`` leaves the order unresolved; closed, canceled, rejected and expired are final.
-        A later call overwrites an earlier result (the venue's latest word wins).  In the same
-        transaction the fill not yet booked (``filled`` minus what was recorded before) moves the
-        account's expected position of the symbol (:meth:`set_expected`), so the guardian's own
-        fills are never mistaken for the venue's doing, even across a crash.  Returns that newly
-        booked fill (>= 0, in the position's units).  ``audit`` = ``(event, inputs, decision,
-        reasons)`` appends an audit row of the order's account in the same transaction.
+        Answers may arrive out of order (a lagging read after a fill, a late reply), so a result
+        only moves forward: ``filled`` never decreases (the largest fill reported is kept, and
+        ``average_price`` is taken only from an answer that fills at least as much; None keeps
+        the one recorded), a final status is never moved back to ``"open"`` (such a stale answer
+        changes nothing but a larger fill), and ``venue_order_id`` None keeps the one recorded.
+        Otherwise the latest answer wins (one final status may replace another).  In the same transaction the fill not
+        yet booked (``filled`` minus the largest fill recorded before) moves the account's
+        expected position of the symbol (:meth:`set_expected`), so the guardian's own fills are
+        never mistaken for the venue's doing, even across a crash, and each unit of fill is booked
+        once.  Returns that newly booked fill (>= 0, in the position's units).  ``audit`` =
+        ``(event, inputs, decision, reasons)`` appends an audit row of the order's account in the
+        same transaction.
+
+        ``lease`` = ``(owner, instance, epoch)`` fences the write as in :meth:`record_intent`
+        (:class:`LeaseLost`, nothing written, when the caller no longer holds the order's account
+        for at least ``fence_s`` more seconds): a process that lost its lease never books a fill
+        the account's new holder books too.
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")
@@ -161,30 +174,44 @@ class OrderStore:
         filled_f = float(filled)
         if not (math.isfinite(filled_f) and filled_f >= 0.0):
             raise InputError(f"filled must be a finite number >= 0, was {filled!r}")
-        values: dict[str, Any] = {
-            "status": status,
-            "filled": filled_f,
-            "average_price": price,
-            "venue_order_id": None if venue_order_id is None else str(venue_order_id),
-            "result_ns": as_int(ts_ns, "ts_ns"),
-        }
-        if error is not None:
-            values["error"] = str(error)[:2000]
+        now = as_int(ts_ns, "ts_ns")
         with self._db.tx("mark_result", write=True) as conn:
+            if lease is not None:
+                # The lease row first, then the order's (the order mark_sent and record_intent lock
+                # them in, so two writers never wait on each other).
+                found = conn.execute(
+                    sa.select(ORDERS.c.account).where(ORDERS.c.client_order_id == client_order_id)
+                ).first()
+                if found is None:
+                    raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
+                fence(conn, str(found.account), lease, now, fence_s, f"result of order {client_order_id} not recorded")
             row = conn.execute(
-                sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled)
+                sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled, ORDERS.c.status)
                 .where(ORDERS.c.client_order_id == client_order_id)
                 .with_for_update()  # two answers for one fill book it once (PostgreSQL)
             ).first()
             if row is None:
                 raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
-            conn.execute(ORDERS.update().where(ORDERS.c.client_order_id == client_order_id).values(**values))
+            before = float(row.filled or 0.0)
+            delta = max(filled_f - before, 0.0)
+            values: dict[str, Any] = {}
+            if not (row.status in FINAL_ORDER_STATUSES and status not in FINAL_ORDER_STATUSES):
+                values = {"status": status, "result_ns": now}
+                if venue_order_id is not None:
+                    values["venue_order_id"] = str(venue_order_id)
+                if error is not None:
+                    values["error"] = str(error)[:2000]
+            if filled_f >= before:  # an answer that fills less is an older one: its price too
+                values["filled"] = filled_f
+                if price is not None:
+                    values["average_price"] = price
+            if values:
+                conn.execute(ORDERS.update().where(ORDERS.c.client_order_id == client_order_id).values(**values))
             if audit is not None:
                 event, inputs, decision, reasons = audit
                 conn.execute(
                     AUDIT_LOG.insert().values(**audit_values(row.account, ts_ns, event, inputs, decision, reasons))
                 )
-            delta = max(filled_f - float(row.filled), 0.0)
             if delta > 0.0:
                 acct = conn.execute(
                     sa.select(ACCOUNTS.c.expected).where(ACCOUNTS.c.name == row.account).with_for_update()
@@ -196,7 +223,7 @@ class OrderStore:
                     conn.execute(
                         ACCOUNTS.update()
                         .where(ACCOUNTS.c.name == row.account)
-                        .values(expected=expected, expected_ns=as_int(ts_ns, "ts_ns"))
+                        .values(expected=expected, expected_ns=now)
                     )
         return delta
 

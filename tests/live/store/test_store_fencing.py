@@ -77,6 +77,49 @@ def test_fills_move_the_expected_position_once(store: Store) -> None:
     assert store.order("c3")["error"] == "auth: HTTP 401"  # type: ignore[index]
 
 
+def test_a_result_only_moves_forward(store: Store) -> None:
+    """A stale answer after the final one moved the order back to open and its fill down, and the
+    next answer booked the difference again (a fill booked 1.5 times)."""
+    store.upsert_account("a", "binance-usdm")
+    store.set_expected("a", {"BTCUSDT": 2.0}, T0)
+    store.record_intent("a", "c1", "BTCUSDT", "sell", 1.0, T0, "r")
+    assert store.mark_result("c1", "closed", 1.0, 60_000.0, "v1", T0 + S) == 1.0
+    assert store.mark_result("c1", "open", 0.5, 59_000.0, None, T0 + 2 * S) == 0.0  # stale: changes nothing
+    row = store.order("c1")
+    assert row is not None
+    assert (row["status"], row["filled"], row["average_price"]) == ("closed", 1.0, 60_000.0)
+    assert (row["venue_order_id"], row["result_ns"]) == ("v1", T0 + S)
+    assert store.unresolved_orders("a") == []
+    assert store.mark_result("c1", "closed", 1.0, 60_000.0, "v1", T0 + 3 * S) == 0.0
+    assert store.account("a")["expected"] == {"BTCUSDT": pytest.approx(1.0)}  # type: ignore[index]
+    # A lagging read while open: the fill and its price stay; a later, larger fill books the rest.
+    store.record_intent("a", "c2", "BTCUSDT", "sell", 0.5, T0, "r")
+    assert store.mark_result("c2", "open", 0.3, 61_000.0, "v2", T0 + S) == pytest.approx(0.3)
+    assert store.mark_result("c2", "open", 0.1, 62_000.0, None, T0 + 2 * S) == 0.0
+    assert (store.order("c2")["filled"], store.order("c2")["average_price"]) == (0.3, 61_000.0)  # type: ignore[index]
+    assert store.mark_result("c2", "canceled", 0.4, 61_500.0, "v2", T0 + 3 * S) == pytest.approx(0.1)
+    assert store.order("c2")["status"] == "canceled"  # type: ignore[index]
+    assert store.account("a")["expected"] == {"BTCUSDT": pytest.approx(0.6)}  # type: ignore[index]
+
+
+def test_a_result_is_fenced_by_the_lease_epoch(store: Store) -> None:
+    store.upsert_account("a", "binance-usdm", live_enabled=True)
+    store.set_expected("a", {"BTCUSDT": 2.0}, T0)
+    old = store.take_leases(["a"], "g1", 30.0, T0, instance="i1")["a"]
+    assert store.record_intent("a", "c1", "BTCUSDT", "sell", 0.5, T0, "r", lease=("g1", "i1", old.epoch))
+    store.take_leases(["a"], "g1", 30.0, T0 + S, instance="i2")  # a restart takes the account over
+    audit = ("reconcile", {"order": {"client_order_id": "c1"}}, {"status": "closed"}, ["asked the venue"])
+    with pytest.raises(LeaseLost, match="result of order c1 not recorded"):
+        store.mark_result("c1", "closed", 0.5, 60_000.0, "v1", T0 + 2 * S, audit=audit, lease=("g1", "i1", old.epoch))
+    assert (store.order("c1")["status"], store.order("c1")["filled"]) == ("intent", 0.0)  # type: ignore[index]
+    assert store.account("a")["expected"] == {"BTCUSDT": 2.0}  # type: ignore[index]
+    assert store.audit_log(account="a", event="reconcile") == []
+    new = store.leases()[0]["epoch"]
+    assert store.mark_result("c1", "closed", 0.5, 60_000.0, "v1", T0 + 2 * S, lease=("g1", "i2", new)) == 0.5
+    with pytest.raises(InputError, match="missing"):
+        store.mark_result("missing", "closed", 0.0, None, None, T0, lease=("g1", "i2", new))
+
+
 def test_disabled_is_persisted(store: Store) -> None:
     store.upsert_account("a", "binance-usdm")
     store.set_disabled("a", "authentication failed", T0)

@@ -271,7 +271,7 @@ def test_order_lifecycle_and_unresolved(store: Store) -> None:
     assert (closed["status"], closed["sent_ns"], closed["result_ns"]) == ("closed", 200, 300)
     assert (closed["filled"], closed["average_price"], closed["venue_order_id"]) == (1.0, 101.5, "v-closed")
 
-    # mark_sent after a result changes nothing; a later result overwrites (the venue's latest word).
+    # mark_sent after a result changes nothing; a later result moves an open order to final.
     store.mark_sent("closed", 999)
     assert store.order("closed") == closed
     store.mark_result("o", "closed", 1.0, 100.5, "v-o", 400)
