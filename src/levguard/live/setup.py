@@ -114,6 +114,11 @@ class AccountSetup:
         The order expiry assumed for a venue that documents none
         (:attr:`Capabilities.order_expiry_s` None): an order it has not seen this long after it was
         sent (plus the guardian's margin) is taken as never arrived.
+    policy_in_use : dict or str, optional
+        What ``sizer`` was built from: a policy file's content, or the path of one (read again in
+        every cycle); None with no policy.  Informational (``GET /api/accounts/{name}/policy``
+        reports it); the composition roots and ``PUT /api/accounts/{name}/policy`` set it with
+        the sizer.
     """
 
     name: str
@@ -139,6 +144,7 @@ class AccountSetup:
     forecast_model: str = "default"
     volatility: VolatilitySource | None = None
     forecasts: LiquidationForecasts | None = None
+    policy_in_use: dict[str, Any] | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -440,7 +440,7 @@ def _risk_rows(
 
 @_read(
     "/accounts/{name}/policy",
-    "The policy, and each position's target leverage with its binding constraint",
+    "The policy the guardian sizes the account with, and each position's target leverage with its binding constraint",
     PolicyOut,
     responses=NOT_FOUND,
 )
@@ -452,7 +452,23 @@ async def policy(request: Request, who: Read, name: str) -> Any:
         {k: v.get(k) for k in ("symbol", "leverage", "target_leverage", "binding_constraint", "state")}
         for v in last.get("positions", [])
     ]
-    return clean({"account": name, "policy": row.get("policy"), "positions": rows})
+    setup = setup_of(rt, name)
+    policy = row.get("policy") if setup is None else _in_use(setup.policy_in_use)
+    return clean({"account": name, "policy": policy, "positions": rows})
+
+
+def _in_use(policy: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    # The policy a watched account's sizer was built from; a policy file's path: the file's
+    # content now (the guardian reads it again in every cycle), None when it does not load.
+    if not isinstance(policy, str):
+        return policy
+    from levguard.config.policies import load_policy_file
+
+    try:
+        content: dict[str, Any] = load_policy_file(policy).model_dump(mode="json", exclude_unset=True)
+    except (LevguardError, OSError):
+        return None
+    return content
 
 
 @_read(

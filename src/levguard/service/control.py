@@ -177,7 +177,7 @@ async def put_policy(
     except InputError:
         raise HTTPException(404, f"unknown account {name!r}") from None
     if setup is not None:
-        await rt.call(setattr, setup, "sizer", sizer)  # the guardian sizes with it from its next cycle
+        await rt.call(_use_policy, setup, sizer, policy)  # the guardian sizes with it from its next cycle
     audit_id = _audit(
         rt,
         who,
@@ -197,6 +197,12 @@ async def put_policy(
             "audit_id": audit_id,
         }
     )
+
+
+def _use_policy(setup: Any, sizer: Any, policy: dict[str, Any]) -> None:
+    # On the guardian's thread: the sizer and the policy it was built from (GET /policy) together.
+    setup.sizer = sizer
+    setup.policy_in_use = policy
 
 
 async def _trial(request: Request, rt: Runtime, setup: Any, sizer: Any) -> dict[str, Any]:

@@ -337,7 +337,13 @@ class RiskOut(BaseModel):
 
 class PolicyOut(BaseModel):
     account: str
-    policy: dict[str, Any] | None
+    policy: dict[str, Any] | None = Field(
+        description=(
+            "The policy the running guardian sizes the account with (a policy file's content): set "
+            "through PUT, or the config's (a policy file the config names: its content now); the "
+            "stored one for an account the guardian does not watch; null without a policy"
+        )
+    )
     positions: list[dict[str, Any]] = Field(
         description="Per position: symbol, leverage, target_leverage and binding_constraint of the last cycle"
     )
