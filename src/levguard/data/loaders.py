@@ -88,7 +88,26 @@ def detect_kind(table: pd.DataFrame) -> Kind:
     raise DataError(f"cannot tell the kind of data from columns {list(table.columns)[:8]}")
 
 
-def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class _RowAt:
+    """Where a data row of a file is: ``file, row R (line L)``, the form of the validator's issues
+    (the line in a CSV file, found only when an error names a row; the row alone elsewhere)."""
+
+    path: Path
+    rows: int
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    def __call__(self, row: int) -> str:
+        lines = _csv_lines(self.path, self.rows)
+        line = f" (line {lines[row]})" if lines is not None and 0 <= row < len(lines) else ""
+        return f"{self.source}, row {row}{line}"
+
+
+def _timestamps(table: pd.DataFrame, at: _RowAt) -> np.ndarray:
+    source = at.source
     cols = _columns(table)
     name = next((cols[c] for c in _TIME_COLUMNS if c in cols), None)
     if name is None:
@@ -100,13 +119,13 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
         raise DataError(f"{source}: no timestamp column (expected one of {', '.join(_TIME_COLUMNS)})")
     raw = table[name]
     if pd.api.types.is_numeric_dtype(raw):
-        return number_epoch_to_ns(raw.to_numpy(), name, lambda i: f"{source}, row {i}")
+        return number_epoch_to_ns(raw.to_numpy(), name, at)
     if pd.api.types.is_datetime64_any_dtype(raw):
         ser = pd.Series(raw)
         if ser.dt.tz is None:
             raise DataError(f"{source}: column {name!r} holds naive datetimes; levguard needs UTC")
         if ser.isna().any():  # a null time in a Parquet column
-            raise DataError(f"{source}, row {int(np.flatnonzero(ser.isna().to_numpy())[0])}: {name} is missing")
+            raise DataError(f"{at(int(np.flatnonzero(ser.isna().to_numpy())[0]))}: {name} is missing")
         return _utc_ns(pd.DatetimeIndex(ser.dt.tz_convert("UTC")), source, name)
     try:
         text = raw.astype(str)
@@ -115,9 +134,7 @@ def _timestamps(table: pd.DataFrame, source: str) -> np.ndarray:
     naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
     if naive.any():
         row = int(np.flatnonzero(naive.to_numpy())[0])
-        raise DataError(
-            f"{source}, row {row}: timestamp {text.iloc[row]!r} has no UTC offset; naive datetimes are refused"
-        )
+        raise DataError(f"{at(row)}: timestamp {text.iloc[row]!r} has no UTC offset; naive datetimes are refused")
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601")
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
@@ -148,20 +165,20 @@ def _name_parts(path: Path) -> tuple[str, str | None]:
     return stem, None
 
 
-def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
+def _numeric(table: pd.DataFrame, name: str, at: _RowAt) -> np.ndarray:
     if pd.api.types.is_bool_dtype(table[name]):  # read as 1.0 and 0.0 before
-        raise DataError(f"{source}: column {name!r} holds true/false values, not numbers")
+        raise DataError(f"{at.source}: column {name!r} holds true/false values, not numbers")
     try:
         return pd.to_numeric(table[name], errors="raise").to_numpy(dtype=np.float64)
     except (ValueError, TypeError, OverflowError):  # OverflowError: an integer beyond float64's range
         for row, value in enumerate(table[name].to_numpy()):
             problem = _not_a_float(value)
             if problem is not None:
-                raise DataError(f"{source}, row {row}: {name} {problem}, was {show(value, 40)}") from None
+                raise DataError(f"{at(row)}: {name} {problem}, was {show(value, 40)}") from None
         # A cell Python reads but pandas does not (``1_000``): the first that pandas cannot read.
         unread = pd.to_numeric(table[name], errors="coerce").isna().to_numpy() & table[name].notna().to_numpy()
         row = int(np.flatnonzero(unread)[0]) if unread.any() else 0
-        raise DataError(f"{source}, row {row}: {name} is not a number, was {show(table[name].iloc[row], 40)}") from None
+        raise DataError(f"{at(row)}: {name} is not a number, was {show(table[name].iloc[row], 40)}") from None
 
 
 def _not_a_float(value: Any) -> str | None:
@@ -204,15 +221,16 @@ def load_ohlcv(
     missing = [c for c in ("open", "high", "low", "close") if c not in cols]
     if missing:
         raise DataError(f"{src}: missing column(s) {missing}; found {list(table.columns)[:8]}")
-    ts = _timestamps(table, src)
+    at = _RowAt(p, len(table))
+    ts = _timestamps(table, at)
     name_symbol, name_interval = _name_parts(p)
     # Parquet files written by levguard carry their provenance; it beats the file name.
     name_symbol = str(table.attrs.get("symbol") or name_symbol)
     name_interval = str(table.attrs.get("interval") or "") or name_interval
     if table.attrs.get("kind") in ("mark", "index") and kind == "ohlcv":
         kind = table.attrs["kind"]
-    vol = _numeric(table, cols["volume"], src) if "volume" in cols else None
-    o, h, lo, c = (_numeric(table, cols[name], src) for name in ("open", "high", "low", "close"))
+    vol = _numeric(table, cols["volume"], at) if "volume" in cols else None
+    o, h, lo, c = (_numeric(table, cols[name], at) for name in ("open", "high", "low", "close"))
     frame = make_ohlcv_frame(
         ts,
         o,
@@ -225,7 +243,7 @@ def load_ohlcv(
         source=src,
         kind=kind,
     )
-    marks = _mark_columns(table, cols, src)
+    marks = _mark_columns(table, cols, at)
     for name, values in marks.items():
         frame[name] = values
     if not validate:
@@ -244,7 +262,7 @@ def load_ohlcv(
 _MARK_OHLC = ("mark_open", "mark_high", "mark_low", "mark_close")
 
 
-def _mark_columns(table: pd.DataFrame, cols: dict[str, str], src: str) -> dict[str, np.ndarray]:
+def _mark_columns(table: pd.DataFrame, cols: dict[str, str], at: _RowAt) -> dict[str, np.ndarray]:
     # The file's mark-price bars (mark_high, mark_low, mark_close, and mark_open when given), which
     # the forecasts read instead of the last price (liquidations trigger on the mark); a partial
     # set would be read as last-price bars without a word, so it is refused.
@@ -253,8 +271,8 @@ def _mark_columns(table: pd.DataFrame, cols: dict[str, str], src: str) -> dict[s
         return {}
     missing = [c for c in _MARK_OHLC[1:] if c not in cols]
     if missing:
-        raise DataError(f"{src}: mark columns need mark_high, mark_low and mark_close; missing {missing}")
-    return {c: _numeric(table, cols[c], src) for c in present}
+        raise DataError(f"{at.source}: mark columns need mark_high, mark_low and mark_close; missing {missing}")
+    return {c: _numeric(table, cols[c], at) for c in present}
 
 
 def _check_marks(frame: pd.DataFrame, marks: dict[str, np.ndarray], path: Path, src: str) -> None:
@@ -301,9 +319,10 @@ def load_funding(
     rate_col = next((cols[c] for c in _RATE_COLUMNS if c in cols), None)
     if rate_col is None:
         raise DataError(f"{src}: no funding-rate column (expected one of {', '.join(_RATE_COLUMNS)})")
-    ts = _timestamps(table, src)
+    at = _RowAt(p, len(table))
+    ts = _timestamps(table, at)
     name_symbol = str(table.attrs.get("symbol") or p.name.split(".")[0].removesuffix("_funding"))
-    frame = make_funding_frame(ts, _numeric(table, rate_col, src), symbol=symbol or name_symbol, source=src)
+    frame = make_funding_frame(ts, _numeric(table, rate_col, at), symbol=symbol or name_symbol, source=src)
     if not validate:
         return (frame, None) if return_report else frame
     frame, report = validate_funding(frame, source=src)
@@ -337,14 +356,21 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
 
 def _with_lines(report: ValidationReport, path: Path) -> ValidationReport:
     # The report with each issue's line in a CSV file (None in Parquet, or when unknown).
-    if not report.issues or ".csv" not in "".join(path.suffixes).lower():
+    if not report.issues:
         return report
+    return with_lines(report, _csv_lines(path, report.rows))
+
+
+def _csv_lines(path: Path, rows: int) -> list[int] | None:
+    # The file line of each of the ``rows`` data rows of a CSV file (None: not a CSV file, or unknown).
+    if ".csv" not in "".join(path.suffixes).lower():
+        return None
     try:
         with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as fh:
             data = fh.read()
     except (OSError, EOFError, zlib.error):
-        return report
-    return with_lines(report, csv_row_lines(data, report.rows))
+        return None
+    return csv_row_lines(data, rows)
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:

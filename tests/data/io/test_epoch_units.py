@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from levguard.data.download import binance_archive
 from levguard.data.frames import make_ohlcv_frame
-from levguard.data.loaders import check_file, load_ohlcv
+from levguard.data.loaders import check_file, load_funding, load_ohlcv
 from levguard.data.validate import validate_ohlcv
 from levguard.errors import DataError
 
@@ -80,8 +81,23 @@ def test_fractional_epoch_times_are_refused_by_row(tmp_path: Path, cell: str, un
     first = T0_MS if unit == "milliseconds" else T0_MS // 1000
     p = tmp_path / "F_1h.csv"
     p.write_text(f"timestamp,open,high,low,close,volume\n{first},1,2,0.5,1.5,3\n{cell},1,2,0.5,1.5,3\n")
-    with pytest.raises(DataError, match=rf"F_1h\.csv, row 1: timestamp must be a whole number of {unit}, was {cell}"):
+    with pytest.raises(
+        DataError, match=rf"F_1h\.csv, row 1 \(line 3\): timestamp must be a whole number of {unit}, was {cell}"
+    ):
         load_ohlcv(p)
+
+
+def test_a_fractional_epoch_time_names_its_file_line_past_blank_lines(tmp_path: Path) -> None:
+    # The validator's row errors say "row R (line L)"; the loader's fractional-time error said
+    # "row 2" alone, and with blank lines in the file row 2 is on line 6, not line 4.
+    times = [str(T0_MS), "", str(T0_MS + H_MS), f"{T0_MS + 2 * H_MS}.5"]
+    bars = tmp_path / "B_1h.csv"
+    bars.write_text("\ntimestamp,open,high,low,close\n" + "".join(f"{t},1,2,0.5,1.5\n" if t else "\n" for t in times))
+    funding = tmp_path / "B_funding.csv"
+    funding.write_text("\ntimestamp,funding_rate\n" + "".join(f"{t},0.0001\n" if t else "\n" for t in times))
+    for path, load in ((bars, load_ohlcv), (funding, load_funding)):
+        with pytest.raises(DataError, match=rf"^{re.escape(str(path))}, row 2 \(line 6\): timestamp must be a whole"):
+            load(path)
 
 
 def test_whole_numbers_written_as_floats_load(tmp_path: Path) -> None:

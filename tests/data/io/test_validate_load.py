@@ -109,7 +109,7 @@ def test_timestamps_in_epoch_units_and_naive_times_refused(tmp_path: Path) -> No
     assert load_ohlcv(ms).index[0] == load_ohlcv(us).index[0] == pd.Timestamp("2024-01-01", tz="UTC")
     naive = tmp_path / "NV_1h.csv"
     naive.write_text(HEADER + "2024-01-01 00:00:00,1,2,0.5,1.5,3\n")
-    with pytest.raises(DataError, match=r"row 0: timestamp '2024-01-01 00:00:00' has no UTC offset"):
+    with pytest.raises(DataError, match=r"row 0 \(line 2\): timestamp '2024-01-01 00:00:00' has no UTC offset"):
         load_ohlcv(naive)
 
 
@@ -125,10 +125,10 @@ def test_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"missing column\(s\) \['open', 'high', 'low', 'close'\]"):
         load_ohlcv(cols)
     text = _csv(tmp_path, ["2024-01-01T00:00:00Z,1,abc,0.5,1.5,3"], name="T_1h.csv")
-    with pytest.raises(DataError, match=r"row 0: high is not a number, was 'abc'"):
+    with pytest.raises(DataError, match=r"row 0 \(line 2\): high is not a number, was 'abc'"):
         load_ohlcv(text)
     underscore = _csv(tmp_path, ["2024-01-01T00:00:00Z,1_000,2,0.5,1.5,3"], name="U_1h.csv")
-    with pytest.raises(DataError, match=r"row 0: open is not a number, was '1_000'"):
+    with pytest.raises(DataError, match=r"row 0 \(line 2\): open is not a number, was '1_000'"):
         load_ohlcv(underscore)  # Python's float() reads it, pandas does not
 
 
@@ -136,9 +136,9 @@ def test_cells_a_bad_input_campaign_found(tmp_path: Path) -> None:
     # Found 2026-12-05: each of these ended in a traceback (OverflowError, NaT's strftime,
     # UnicodeDecodeError) in every command that loads bars (data check, risk --history, validate...).
     big = _csv(tmp_path, ["2024-01-01T00:00:00Z,1,2,0.5,1.5,3", "2024-01-01T01:00:00Z,1," + "9" * 401 + ",0.5,1.5,3"])
-    with pytest.raises(DataError, match=r"row 1: high is beyond float64's range, was "):
+    with pytest.raises(DataError, match=r"row 1 \(line 3\): high is beyond float64's range, was "):
         load_ohlcv(big)
-    with pytest.raises(DataError, match=r"row 1: high is beyond float64's range"):
+    with pytest.raises(DataError, match=r"row 1 \(line 3\): high is beyond float64's range"):
         check_file(big)
     frame = pd.DataFrame({"open": [1.0, 1.0], "high": [2.0, 2.0], "low": [0.5, 0.5], "close": [1.5, 1.5]})
     nat = tmp_path / "NAT_1h.parquet"
@@ -245,7 +245,7 @@ def test_times_outside_the_nanosecond_range_are_refused_by_name(tmp_path: Path) 
         load_ohlcv(late)
     wraps = tmp_path / "W_1h.csv"
     wraps.write_text("open_time,open,high,low,close,volume\n99999999999,1,2,0.5,1.5,3\n99999999999,1,2,0.5,1.5,3\n")
-    with pytest.raises(DataError, match=r"row 0: open_time 99999999999 is outside 1677-09-22"):
+    with pytest.raises(DataError, match=r"row 0 \(line 2\): open_time 99999999999 is outside 1677-09-22"):
         load_ohlcv(wraps)
 
 
