@@ -219,27 +219,70 @@ def venue_tiers(model: VenueModel, position: Position) -> TierTable:
     own tier, and :func:`levguard.core.liquidation_outcome.liquidation_outcome` values them at
     the price it reads a tier at.
 
+    The built-in tiers (and a rate rule) are of the venue's contracts: they apply to a position
+    of the kind the venue reads its symbol as (:meth:`~levguard.core.rules.base.VenueModel.kind_for`).
+    A position of the other kind (``contract_kind: inverse`` on Binance USDⓈ-M) brings its own
+    ``tiers`` or ``mmr``: the USDT brackets applied to a notional in coins put 1,000,000 USD of
+    contracts (20 BTC at 50,000) in the first bracket at 125x, where the 1,000,000 USDT bracket
+    caps it at 75x.  A venue without inverse contracts (``inverse_refusal``: Hyperliquid, dYdX)
+    refuses an inverse position.
+
     Raises
     ------
     InputError
-        No tiers for the symbol, or tiers by size on a venue that deducts a maintenance amount
-        by notional tier.
+        No tiers for the symbol; built-in tiers (or rates) of the other contract kind; an inverse
+        position on a venue without inverse contracts; tiers by size on a venue that deducts a
+        maintenance amount by notional tier.
     """
+    kind = position.instrument.kind
+    if kind is ContractKind.INVERSE and model.inverse_refusal:
+        raise InputError(
+            f"{position.symbol}: contract_kind must be linear on {model.name} ({model.inverse_refusal}), "
+            f"was {kind.value!r}"
+        )
     if position.tiers is not None:
         try:
             return model.read_tiers(position.tiers)
         except InputError as exc:
             raise InputError(f"{position.symbol}: {exc}") from None
+    builtin = builtin_tiers(model, position.symbol, kind)
+    if builtin is None and model.builtin_tiers.get(model.tier_key(position.symbol)) is not None:
+        raise InputError(
+            f"{position.symbol}: the built-in tiers of {model.name} are for its {_venue_kind(model, position.symbol)} "
+            f"contract (notional in {model.settlement}), not {'an' if kind is ContractKind.INVERSE else 'a'} "
+            f"{kind.value} one; pass tiers, or mmr (and maint_amount)"
+        )
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)
-    builtin = model.builtin_tiers.get(model.tier_key(position.symbol))
     if builtin is None:
         raise InputError(
             f"{position.symbol}: no built-in tiers for this symbol on {model.name}; "
             "pass tiers, or mmr (and maint_amount)"
         )
     return builtin
+
+
+def builtin_tiers(model: VenueModel, symbol: str, kind: ContractKind) -> TierTable | None:
+    """Return the venue's built-in tiers of ``symbol`` for a contract of ``kind``, or None.
+
+    The packaged tables are of the contract the venue lists under the symbol (its notionals in
+    the venue's settlement currency): None when there is none, or when ``kind`` is not the kind
+    the venue reads the symbol as (:meth:`~levguard.core.rules.base.VenueModel.kind_for`; a name
+    stating a kind the venue does not list has no table of either kind).
+    """
+    table = model.builtin_tiers.get(model.tier_key(symbol))
+    if table is None or _venue_kind(model, symbol) != kind.value:
+        return None
+    return table
+
+
+def _venue_kind(model: VenueModel, symbol: str) -> str:
+    # The kind the venue reads ``symbol`` as ("" when the name states a kind it does not list).
+    try:
+        return model.kind_for(symbol).value
+    except InputError:
+        return ""
 
 
 def resolve_tiers(model: VenueModel, position: Position) -> TierTable:

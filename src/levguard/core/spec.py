@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from levguard.core.margin import instrument_for
+from levguard.core.margin import builtin_tiers, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import MMBasis, VenueModel, get_venue, symbol_key
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
@@ -296,7 +296,7 @@ def _position(
         tiers = tiers_from_spec(d["tiers"], f"{where}.tiers", deduction=model.tier_deduction)
     elif mmr is not None and not model.rate_based:
         if max_lev is None:
-            builtin = model.builtin_tiers.get(model.tier_key(symbol))
+            builtin = builtin_tiers(model, symbol, inst.kind)
             if builtin is not None:
                 max_lev = builtin.max_leverage(inst.contract_size * abs(qty) * (1 / entry if inst.inverse else entry))
         try:

@@ -442,6 +442,11 @@ class VenueModel:
         "expressed as an 8-hour interest rate, however funding is actually calculated and
         paid/received continuously"); :attr:`funding_interval_hours` is then the period the rate
         is quoted for.
+    inverse_refusal : str
+        Why a position on this venue cannot be inverse (coin-margined), for a venue that lists no
+        inverse contracts at all (Hyperliquid, dYdX v4); empty where it may be (its kind, or a
+        contract of the other kind given with its own ``tiers`` or ``mmr``):
+        :func:`levguard.core.margin.venue_tiers`.
     """
 
     name: str
@@ -472,6 +477,7 @@ class VenueModel:
     min_qty_source: str = ""
     funding_interval_hours: float = 8.0
     funding_continuous: bool = False
+    inverse_refusal: str = ""
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

@@ -295,4 +295,5 @@ DYDX = VenueModel(
         "sizes are whole steps (dydxprotocol/v4-documentation); read 2026-12-03"
     ),
     funding_interval_hours=1.0,  # x/epochs: the "funding-tick" epoch lasts 3,600 s, on the hour
+    inverse_refusal="dYdX v4 lists USDC-margined perpetuals only",
 )
