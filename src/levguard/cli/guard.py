@@ -231,17 +231,13 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         setup.sizer = _sizer(policy, acc.vol, setup.forecasts)
         setup.policy_in_use = policy
         setups.append(setup)
-        accounts.append((acc.name, venue.name, acc.live, config_policy, setup, acc.vol))
+        accounts.append((acc.name, venue.name, acc.live, config_policy))
     if papers and len(papers) != len(setups):
         raise ConfigError("paper accounts run on simulated time: do not mix them with exchange accounts in one file")
     # The database is opened once every account is set up, so a bad account writes nothing.
     store = Store(cfg.database)
-    for name, venue_name, live_enabled, policy_config, setup, vol in accounts:
-        kept = _api_policy(store, name, policy_config)
-        if kept is not None:  # set through the API: used until the next PUT (docs/service.md)
-            policy_config = kept
-            setup.sizer = _sizer(kept, vol, setup.forecasts)
-            setup.policy_in_use = kept
+    for name, venue_name, live_enabled, policy_config in accounts:
+        _warn_api_policy(store, name, policy_config)
         if not live:  # a dry run writes no shared state: an account a live guardian runs is kept as it is
             store.add_account(name, venue_name, policy=policy_config)
             continue
@@ -271,39 +267,25 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     return guardian, papers
 
 
-def _api_policy(store: Any, name: str, config_policy: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The account's stored policy when it was set through ``PUT /api/accounts/{name}/policy``
-    (the account's latest ``policy`` audit row set it) and differs from the config's, else None.
-
-    A policy set through the API is used from the next cycle and kept across restarts until the
-    next PUT: a start sizes with it instead of the config's (and a live start keeps it in the
-    store), saying so in the log.  One that no longer validates is skipped with a warning.
+def _warn_api_policy(store: Any, name: str, config_policy: dict[str, Any] | None) -> None:
+    """Log a warning when the stored policy of ``name`` was set through ``PUT
+    /api/accounts/{name}/policy`` (the account's latest ``policy`` audit row set it) and is not
+    the config's: a start sizes with the config's policy, which is the source of truth (an
+    operator who lowers leverage in the config and restarts gets the lower leverage).
     """
-    from levguard.config.policies import parse_policy_config
-    from levguard.errors import ConfigError
-
     row = store.account(name)
     stored = row.get("policy") if row is not None else None
     if not isinstance(stored, dict) or stored == config_policy:
-        return None
+        return
     last = store.audit_log(account=name, event="policy", limit=1)
     if not last or (last[0].get("inputs") or {}).get("policy") != stored:
-        return None  # written by a start from a config, not by the API
-    log = logging.getLogger("levguard.guardian")
-    try:
-        parse_policy_config(stored, f"accounts[{name}].policy (set through the API)")
-    except ConfigError as exc:
-        log.warning("accounts[%s]: the policy set through the API cannot be used (%s); the config's is", name, exc)
-        return None
-    log.warning(
-        "accounts[%s]: sizing with the policy set through the API (audit row %s, token %r), not the config's; "
-        "PUT /api/accounts/%s/policy replaces it",
+        return  # written by a start from a config, not by the API
+    logging.getLogger("levguard.guardian").warning(
+        "accounts[%s]: the policy set through the API (audit row %s) is replaced by the config's at this start; "
+        "put it in the config to keep it",
         name,
         last[0].get("id"),
-        (last[0].get("inputs") or {}).get("by"),
-        name,
     )
-    return stored
 
 
 def _table(reports: list[dict[str, Any]], title: str) -> Any:

@@ -339,9 +339,10 @@ class PolicyOut(BaseModel):
     account: str
     policy: dict[str, Any] | None = Field(
         description=(
-            "The policy the running guardian sizes the account with (a policy file's content): set "
-            "through PUT, or the config's (a policy file the config names: its content now); the "
-            "stored one for an account the guardian does not watch; null without a policy"
+            "The policy the running guardian sizes the account with (a policy file's content): the "
+            "config's since the start (a policy file the config names: its content now), or one set "
+            "through PUT since; the stored one for an account the guardian does not watch; null "
+            "without a policy"
         )
     )
     positions: list[dict[str, Any]] = Field(

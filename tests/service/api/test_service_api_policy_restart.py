@@ -1,5 +1,5 @@
-"""A policy set through the API is the one in use after a restart, and GET /policy reports the
-policy the guardian sizes with.
+"""Every start sizes with the config's policy, and GET /policy reports the policy the guardian
+sizes with.
 
 After a dry-run restart, ``GET /api/accounts/{name}/policy`` showed the policy PUT through the API
 (the store keeps it) while the guardian sized with the config file's: one policy shown with
@@ -64,22 +64,27 @@ def _put(c: TestClient, h: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("live", [False, True], ids=["dry_run", "live"])
-def test_a_policy_set_through_the_api_is_used_after_a_restart(
+def test_a_start_sizes_with_the_config_and_shows_the_policy_in_use(
     tmp_path: Path, live: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The config is the source of truth at every start: an operator who lowers leverage in the
+    config and restarts gets the lower leverage, even after a PUT (a review: keeping the API's
+    policy across restarts ignored such an edit).  GET shows the policy the guardian sizes with."""
     cfg = _config(tmp_path, CONFIG_POLICY)
     first = _serve(cfg, live=live, action=_put)
     assert first["policy"] == API_POLICY
     assert {p["target_leverage"] for p in first["positions"]} == {5.0}
-    # The restart: the same config and store.
+    # The restart, with the config's leverage lowered to 2.
+    lowered = {"policy": {"type": "fixed", "leverage": 2}}
     with caplog.at_level("WARNING", logger="levguard.guardian"):
-        again = _serve(cfg, live=live, action=lambda c, h: None)
-    assert again["policy"] == API_POLICY
-    assert {p["target_leverage"] for p in again["positions"]} == {5.0}  # sized with the policy shown
+        again = _serve(_config(tmp_path, lowered), live=live, action=lambda c, h: None)
+    assert again["policy"] == lowered
+    assert {p["target_leverage"] for p in again["positions"]} == {2.0}  # sized with the policy shown
     assert any("set through the API" in r.getMessage() for r in caplog.records)
     store = Store(cfg.database, migrate=False)
     try:
-        assert store.account(ACCOUNT)["policy"] == API_POLICY  # type: ignore[index]  # a live start keeps it
+        # A live start writes the config's policy; a dry run writes no shared state.
+        assert store.account(ACCOUNT)["policy"] == (lowered if live else API_POLICY)  # type: ignore[index]
     finally:
         store.close()
 
