@@ -45,10 +45,21 @@ class Lease:
 
 
 def fence(
-    conn: Connection, account: str, lease: tuple[str, str | None, int], now: int, fence_s: float, what: str
+    conn: Connection,
+    account: str,
+    lease: tuple[str, str | None, int],
+    now: int,
+    fence_s: float,
+    what: str,
+    *,
+    expiry: bool = True,
 ) -> None:
     """Raise :class:`LeaseLost` (``what`` says what was not done) unless ``account``'s lease is held
     by ``lease`` = ``(owner, instance, epoch)`` for at least ``fence_s`` more seconds after ``now``.
+
+    With ``expiry=False`` the holding alone is checked (owner, instance, epoch), not the time left:
+    for recording what the holder already did (a venue's late answer), where a lease that lapsed
+    but was not taken over is still this holder's (any takeover moves the epoch on).
 
     Runs inside the caller's write transaction ``conn``, so the check and the caller's write commit
     together.
@@ -68,7 +79,7 @@ def fence(
         or row.owner != str(owner)
         or (instance is not None and row.instance != str(instance))
         or int(row.epoch) != int(epoch)
-        or int(row.expires_ns) <= now + margin
+        or (expiry and int(row.expires_ns) <= now + margin)
     ):
         held = None if row is None else f"{row.owner}/{row.instance} epoch {row.epoch}"
         raise LeaseLost(f"lease of {account!r} not held by {owner!r} at epoch {epoch} (held: {held}); {what}")

@@ -163,10 +163,11 @@ class OrderStore:
         ``(event, inputs, decision, reasons)`` appends an audit row of the order's account in the
         same transaction.
 
-        ``lease`` = ``(owner, instance, epoch)`` fences the write as in :meth:`record_intent`
-        (:class:`LeaseLost`, nothing written, when the caller no longer holds the order's account
-        for at least ``fence_s`` more seconds): a process that lost its lease never books a fill
-        the account's new holder books too.
+        ``lease`` = ``(owner, instance, epoch)`` fences the write by the holding
+        (:class:`LeaseLost`, nothing written, when another process took the order's account over,
+        which moves the epoch on): a process that lost its lease never books a fill the account's
+        new holder books too, while a late answer to a lease that lapsed but was not taken over is
+        still booked (``fence_s`` is not used: the time left does not matter for a result).
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")
@@ -184,7 +185,10 @@ class OrderStore:
                 ).first()
                 if found is None:
                     raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
-                fence(conn, str(found.account), lease, now, fence_s, f"result of order {client_order_id} not recorded")
+                # The epoch alone: a late answer to this holder's order is its own to book unless
+                # another process took the account over (which moves the epoch on).
+                what = f"result of order {client_order_id} not recorded"
+                fence(conn, str(found.account), lease, now, fence_s, what, expiry=False)
             row = conn.execute(
                 sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled, ORDERS.c.status)
                 .where(ORDERS.c.client_order_id == client_order_id)

@@ -120,6 +120,23 @@ def test_a_result_is_fenced_by_the_lease_epoch(store: Store) -> None:
         store.mark_result("missing", "closed", 0.0, None, None, T0, lease=("g1", "i2", new))
 
 
+def test_a_late_answer_to_a_lapsed_lease_nobody_took_is_recorded(store: Store) -> None:
+    """A venue's answer arriving after the lease lapsed (a 10 s ccxt timeout against the 5 s left
+    at sending) was refused with a critical lease alert although no process had taken the account:
+    the epoch alone decides, as any takeover moves it on."""
+    store.upsert_account("a", "binance-usdm", live_enabled=True)
+    lease = store.take_leases(["a"], "g1", 30.0, T0, instance="i1")["a"]
+    held = ("g1", "i1", lease.epoch)
+    assert store.record_intent("a", "c1", "BTCUSDT", "sell", 0.5, T0, "r", lease=held)
+    late = T0 + 40 * S  # the lease expired at T0 + 30 s, nobody took it
+    assert store.mark_result("c1", "closed", 0.5, 60_000.0, "v1", late, lease=held) == 0.5
+    # A takeover (the epoch moves on) still fences the old holder's answers out.
+    assert store.record_intent("a", "c2", "BTCUSDT", "sell", 0.5, T0, "r", lease=held)
+    store.take_leases(["a"], "g2", 30.0, late + S, instance="j")
+    with pytest.raises(LeaseLost, match="result of order c2 not recorded"):
+        store.mark_result("c2", "closed", 0.5, 60_000.0, "v2", late + 2 * S, lease=held)
+
+
 def test_disabled_is_persisted(store: Store) -> None:
     store.upsert_account("a", "binance-usdm")
     store.set_disabled("a", "authentication failed", T0)
