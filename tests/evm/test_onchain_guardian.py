@@ -390,6 +390,32 @@ def test_a_pending_transaction_blocks_any_other_payload_for_its_nonce(chain: cp.
     assert {o["side"]: o["status"] for o in store.orders(limit=10)} == {"approve": "closed", "repay": "closed"}
 
 
+def test_a_guardian_that_lost_its_lease_records_no_transaction_result(chain: cp.ChainPositions, tmp_path: Path) -> None:
+    """The on-chain results were written unfenced (a review): a process the account was taken
+    from recorded the mined transaction, its audit row and alerts.  Now nothing is recorded, acting
+    stops with one critical alert, and the new holder resolves it by hash and nonce."""
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    aave, _ = venues(chain)
+    g = guardian(store, [("aave", aave)], live=True, rules=HealthRules(confirm_wait_s=0.2))
+    chain.set_weth_price(2_000.0)
+    chain.evm.tester.disable_auto_mine_transactions()
+    cycle(g)
+    (row,) = store.orders(limit=10)
+    assert row["status"] == "open"
+    # A restart of the same guardian (a new instance) takes the account over; then the block is mined.
+    store.take_leases(["aave"], g.owner, 3_600.0, time.time_ns(), instance="restarted")
+    chain.evm.tester.enable_auto_mine_transactions()
+    chain.evm.tester.mine_blocks(1)
+    assert cycle(g)["aave"]["status"] == "lease_held_elsewhere"
+    after = store.order(row["client_order_id"])
+    assert after is not None
+    assert after["status"] == "open"  # the new holder's to resolve
+    assert not [r for r in store.audit_log(limit=100) if r["event"] == "reconcile"]
+    (alert,) = [a for a in store.alerts(account="aave", limit=100) if a["kind"] == "lease"]
+    assert alert["level"] == "critical"
+    assert "not recorded" in alert["message"]
+
+
 def test_a_hanging_node_is_bounded_by_the_timeout(chain: cp.ChainPositions, tmp_path: Path) -> None:
     from web3 import EthereumTesterProvider, Web3
 

@@ -323,6 +323,8 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
         inflight.follow(g, setup, st)
     if st.inflight:
         await resolve(g, setup, st)
+        if st.lease_until_ns == 0:  # a fenced result was refused: another process holds the account
+            return {"account": setup.name, "status": "lease_held_elsewhere"}
         why = "no new transaction until they are mined or their nonce is used"
         await inflight.escalate(g, setup, st, "transaction", why)
     # 2. Read.

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
 from levguard.live import inflight
 from levguard.live.setup import AccountState, PositionState, client_order_id
+from levguard.live.store import LeaseLost
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
 from levguard.venues.onchain_read import AaveRead, LendingRead
 
@@ -289,7 +290,9 @@ async def _send_one(
             setup.name, "critical", "action", f"{request.call} ({signed.hash}) outcome unknown: {exc}", hash=signed.hash
         )
         return out
-    g.store.mark_result(cid, "open", 0.0, None, signed.hash, g.clock())
+    if not await _mark(g, setup, st, cid, "open", 0.0, None, signed.hash, g.clock()):
+        out["status"] = "lease_lost"
+        return out
     st.inflight[cid]["status"] = "open"
     return {**out, **await _settle(g, setup, st, cid, signed, setup.rules.confirm_wait_s)}
 
@@ -339,21 +342,16 @@ async def _record_mined(
         "block": block,
         "gas_used": gas_used,
     }
-    g.store.mark_result(
-        cid,
-        status,
-        qty if success else 0.0,
-        None,
-        tx_hash,
-        g.clock(),
-        error=error,
-        audit=(
-            "reconcile" if reconciled else "onchain_mined",
-            {"order": _plain(row)},
-            resolved,
-            [f"mined in block {block}"],
-        ),
+    audit = (
+        "reconcile" if reconciled else "onchain_mined",
+        {"order": _plain(row)},
+        resolved,
+        [f"mined in block {block}"],
     )
+    if not await _mark(
+        g, setup, st, cid, status, qty if success else 0.0, None, tx_hash, g.clock(), error=error, audit=audit
+    ):
+        return {**resolved, "status": "lease_lost"}
     st.inflight.pop(cid, None)
     g._clear_alert(setup.name, "reconcile", cid)
     what = f"{row.get('side', 'transaction')} {qty:g} {row.get('symbol', '')}".strip()
@@ -362,6 +360,18 @@ async def _record_mined(
     else:
         await g._alert(setup.name, "critical", "action", f"{what}: reverted in block {block} ({tx_hash})", **resolved)
     return resolved
+
+
+async def _mark(g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, *args: Any, **kw: Any) -> bool:
+    # Store.mark_result fenced by this process's lease epoch (as the exchange orders'): False,
+    # nothing written, acting stopped and one critical alert, when another process took the
+    # account over; its new holder resolves the transaction by hash and nonce.
+    try:
+        g.store.mark_result(cid, *args, lease=(g.owner, g.instance, st.epoch), **kw)
+    except LeaseLost as exc:
+        await inflight.lease_lost(g, setup, st, f"transaction {cid} not recorded: {exc}")
+        return False
+    return True
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -393,10 +403,12 @@ async def resolve(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> 
         now = g.clock()
         if row.get("status") == "intent":  # never marked sent, so never broadcast
             resolved = {"client_order_id": cid, "status": "not_sent"}
-            g.store.mark_result(
-                cid, "expired", 0.0, None, None, now, error="recorded but never sent (the process stopped before)",
+            if not await _mark(
+                g, setup, st, cid, "expired", 0.0, None, None, now,
+                error="recorded but never sent (the process stopped before)",
                 audit=("reconcile", {"order": _plain(row)}, resolved, ["journaled, never broadcast"]),
-            )  # fmt: skip
+            ):  # fmt: skip
+                return out
             st.inflight.pop(cid, None)
             out.append(resolved)
             continue
@@ -411,6 +423,8 @@ async def resolve(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> 
             status = await venue.status(tx["hash"])
             if status.state == "mined":
                 out.append(await _mined(g, setup, st, cid, tx, status.success, status.block_number, status.gas_used))
+                if out[-1]["status"] == "lease_lost":
+                    return out
                 continue
             if status.state == "pending":
                 continue
@@ -419,13 +433,16 @@ async def resolve(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> 
                 again = await venue.status(tx["hash"])  # mined between the two looks?
                 if again.state == "mined":
                     out.append(await _mined(g, setup, st, cid, tx, again.success, again.block_number, again.gas_used))
+                    if out[-1]["status"] == "lease_lost":
+                        return out
                     continue
                 resolved = {"client_order_id": cid, "hash": tx["hash"], "status": "replaced", "nonce": tx["nonce"]}
-                g.store.mark_result(
-                    cid, "expired", 0.0, None, tx["hash"], g.clock(),
+                if not await _mark(
+                    g, setup, st, cid, "expired", 0.0, None, tx["hash"], g.clock(),
                     error=f"nonce {tx['nonce']} was used by another transaction",
                     audit=("reconcile", {"order": _plain(row)}, resolved, ["the nonce went to another transaction"]),
-                )  # fmt: skip
+                ):  # fmt: skip
+                    return out
                 st.inflight.pop(cid, None)
                 await g._alert(
                     setup.name, "warning", "reconcile", f"{tx['call']}: nonce {tx['nonce']} used by another transaction"
@@ -435,7 +452,8 @@ async def resolve(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> 
             # The node has never seen it and its nonce is free: the same signed bytes again.
             await venue.broadcast(tx["raw"], tx["hash"])
             if row.get("status") != "open":
-                g.store.mark_result(cid, "open", 0.0, None, tx["hash"], g.clock())
+                if not await _mark(g, setup, st, cid, "open", 0.0, None, tx["hash"], g.clock()):
+                    return out
                 row["status"] = "open"
             g._audit(
                 setup.name, "onchain_rebroadcast", {"order": _plain(row)}, {"hash": tx["hash"]}, ["unknown to the node"]
