@@ -184,3 +184,67 @@ def test_init_force_writes_every_sample_or_none(tmp_path: Path) -> None:
     assert line.endswith("tiers.json': it is a directory")
     assert (tmp_path / "account.yaml").read_text() == "# mine\n"
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".levguard-")]
+
+
+def _bars(path: Path, symbol: str = "BTCUSDT") -> Path:
+    import numpy as np
+
+    from levguard.data.frames import make_ohlcv_frame
+    from levguard.data.loaders import save_frame
+
+    ts = np.arange(60, dtype=np.int64) * 3_600_000_000_000 + 1_704_067_200_000_000_000
+    c = 100.0 + np.sin(np.arange(60.0))
+    frame = make_ohlcv_frame(ts, c, c + 1, c - 1, c, np.ones(60), symbol=symbol, interval="1h", source="test")
+    return Path(save_frame(frame, path))
+
+
+@pytest.mark.parametrize("key", ["path", "mark"])
+@pytest.mark.parametrize("output", ["json", "report"])
+def test_backtest_refuses_an_output_over_a_data_file_it_reads(tmp_path: Path, key: str, output: str) -> None:
+    # output.json: bars.csv replaced the bars the backtest had read with its metrics (exit 0).
+    bars, mark = _bars(tmp_path / "bars.csv"), _bars(tmp_path / "mark.csv")
+    before = {p: p.read_bytes() for p in (bars, mark)}
+    cfg = _sample("backtest.yaml")
+    cfg["data"] = {"source": "file", "path": str(bars), "mark": str(mark)}
+    target = {"path": bars, "mark": mark}[key]
+    cfg["output"] = {"report": None, "json": None, output: str(target)}
+    line = _one_error_line(_run(tmp_path, "backtest", cfg))
+    assert line.endswith(f"output.{output} names the input data.{key} '{target}': it would be written over"), line
+    assert {p: p.read_bytes() for p in (bars, mark)} == before
+
+
+def test_cascade_refuses_an_output_over_its_path_file(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text("price\n" + "\n".join(str(60000 - 10 * i) for i in range(50)) + "\n")
+    before = prices.read_bytes()
+    cfg = _sample("cascade.yaml")
+    cfg["population"] = {"distribution": {"n": 200, "price": 60000, "seed": 1, "total_notional": 2.0e6}}
+    cfg["paths"] = {"model": "user", "file": str(prices)}
+    cfg.pop("monte_carlo")
+    cfg["output"] = {"report": None, "csv": None, "events_csv": str(prices)}
+    line = _one_error_line(_run(tmp_path, "cascade", cfg))
+    assert line.endswith(f"output.events_csv names the input paths.file '{prices}': it would be written over"), line
+    assert prices.read_bytes() == before
+
+
+def test_contagion_refuses_out_over_a_bootstrap_bar_file(tmp_path: Path) -> None:
+    from levguard.cli import contagion
+
+    files = {a: _bars(tmp_path / f"{a}.csv", a) for a in ("BTC", "ETH")}
+    before = files["ETH"].read_bytes()
+    raw = yaml.safe_load(resources.files("levguard.resources").joinpath("samples", "contagion.yaml").read_text())
+    raw["population"]["accounts"] = 100
+    raw["paths"] = {
+        "model": "bootstrap",
+        "n_steps": 24,
+        "seed": 7,
+        "block": 4,
+        "data": {"BTC": "BTC.csv", "ETH": "ETH.csv"},
+    }
+    config = tmp_path / "contagion.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert contagion._inputs(str(config))[2] == ("paths.data.ETH", str(files["ETH"]))
+    res = runner.invoke(app, ["contagion", str(config), "--paths", "2", "--out", str(files["ETH"])])
+    line = _one_error_line(res)
+    assert line.endswith(f"--out names the input paths.data.ETH '{files['ETH']}': it would be written over"), line
+    assert files["ETH"].read_bytes() == before

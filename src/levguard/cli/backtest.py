@@ -212,6 +212,15 @@ def _outputs(cfg: Any) -> list[tuple[str, str | None]]:
     return out
 
 
+def _inputs(cfg: Any, config: str) -> list[tuple[str, str | None]]:
+    # The files a run reads, by argument or config key: no output may name one.
+    data = cfg.data
+    files: list[tuple[str, str | None]] = [("CONFIG", config)]
+    if data.source == "file":
+        files += [("data.path", data.path), ("data.mark", data.mark), ("data.funding", data.funding)]
+    return files
+
+
 def backtest(
     config: Annotated[str, typer.Argument(help="Backtest file (YAML/JSON), see docs/backtest.md.")],
     as_json: Annotated[
@@ -230,7 +239,7 @@ def backtest(
     try:
         cfg = load_backtest_file(config)
         plan = sweep_plan(cfg, config) if cfg.sweep is not None else None  # config errors before the data
-        check_outputs(_outputs(cfg), inputs=[("CONFIG", config)])  # a bad output would lose the run
+        check_outputs(_outputs(cfg), inputs=_inputs(cfg, config))  # a bad output would lose the run
         data = load_data(cfg.data)
         notes = list(data.attrs.get("notes", ()))  # printed once the run succeeded: an error is one line
         if cfg.policies:

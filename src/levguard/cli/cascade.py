@@ -279,6 +279,15 @@ def _describe(cfg: Any, n_accounts: int, regime: Any) -> str:
     )
 
 
+def _inputs(cfg: Any, config: str) -> list[tuple[str, str | None]]:
+    # The files a run reads, by argument or config key: no output may name one.
+    return [
+        ("CONFIG", config),
+        ("population.file", cfg.population.file),
+        ("paths.file", getattr(cfg.paths, "file", None)),
+    ]
+
+
 def cascade(
     config: Annotated[str, typer.Argument(help="Cascade file (YAML/JSON), see docs/cascade.md.")],
     as_json: Annotated[
@@ -306,7 +315,7 @@ def cascade(
                 ("output.events_csv", out.events_csv),
                 ("output.json", out.json_path),
             ],
-            inputs=[("CONFIG", config)],
+            inputs=_inputs(cfg, config),
         )
         setup = _Setup(cfg, config)
         path = path_for(setup.spec, cfg.path_index)
@@ -434,7 +443,7 @@ def calibrate(
                 ("calibrate.output.csv", out.csv),
                 ("calibrate.output.json", out.json_path),
             ],
-            inputs=[("CONFIG", config)],
+            inputs=_inputs(cfg, config),
         )
         setup = _Setup(cfg, config)
         # The grid and the cap search run the same Monte Carlo: scenarios, budget, risk level.

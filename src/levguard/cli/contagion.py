@@ -100,6 +100,23 @@ def _print_summary(cfg: Any, mc: Any, worst: Any, cal: Any) -> None:
         )
 
 
+def _inputs(config: str) -> list[tuple[str, str | None]]:
+    # The files a run reads: the config and the bootstrap's bar files (paths.data, relative to
+    # the config's folder); no output may name one.
+    import os
+    from collections.abc import Mapping
+
+    from levguard.cascade.config_file import read_config_file
+
+    raw, folder = read_config_file(config, "contagion")
+    paths = raw.get("paths") if isinstance(raw, Mapping) else None
+    data = paths.get("data") if isinstance(paths, Mapping) else None
+    files: list[tuple[str, str | None]] = [("CONFIG", config)]
+    if isinstance(data, Mapping):
+        files += [(f"paths.data.{a}", os.path.normpath(folder / str(f))) for a, f in data.items()]
+    return files
+
+
 def contagion(
     config: Annotated[str, typer.Argument(metavar="CONFIG.yaml", help="Contagion config (levguard init writes one).")],
     n_paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths (default: the config's).")] = None,
@@ -124,8 +141,8 @@ def contagion(
         from levguard.cli.cascade import scheduler_option
 
         scheduler = scheduler_option(scheduler)
-        check_outputs([("--out", out)], inputs=[("CONFIG", config)])  # before the run, not after it
         cfg = load_contagion_config(config)
+        check_outputs([("--out", out)], inputs=_inputs(config))  # before the run, not after it
         if n_paths is not None and n_paths < 1:
             raise InputError(f"--paths must be >= 1, was {n_paths}")
         if seed is not None and seed < 0:
