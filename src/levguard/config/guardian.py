@@ -135,10 +135,29 @@ class OnchainVenueConfig(_Model):
         return self
 
 
+# Rates are fractions (docs: ARCHITECTURE.md, convention 3): ``vol: 60`` or ``p_liq: [5, 20, 50]``
+# (percent) was accepted, and a p_liq threshold of 5 is never reached (a vol of 60 is 6,000 %).
+def _fraction(upper: float, what: str) -> AfterValidator:
+    def check(v: float) -> float:
+        if not 0 < v <= upper:
+            hint = f"; for {v:g} %, write {v / 100:g}" if v > upper else ""
+            raise ValueError(f"must be {what} as a fraction in (0, {upper:g}] (0.60 for 60 %){hint}")
+        return v
+
+    return AfterValidator(check)
+
+
+_MAX_VOL = 10.0  # an annualised volatility of 1,000 %: beyond any traded market's
+Prob = Annotated[float, Field(allow_inf_nan=False), _fraction(1.0, "a probability")]
+Ratio = Annotated[float, Field(allow_inf_nan=False), _fraction(1.0, "a margin ratio")]
+Distance = Annotated[float, Field(allow_inf_nan=False), _fraction(1.0, "a distance to liquidation")]
+Vol = Annotated[float, Field(allow_inf_nan=False), _fraction(_MAX_VOL, "an annualised volatility")]
+
+
 class Thresholds(_Model):
-    margin_ratio: tuple[Pos, Pos, Pos] = (0.5, 0.7, 0.85)
-    distance: tuple[Pos, Pos, Pos] = (0.15, 0.08, 0.04)
-    p_liq: tuple[Pos, Pos, Pos] = (0.05, 0.2, 0.5)  # on-chain accounts: P(HF < 1)
+    margin_ratio: tuple[Ratio, Ratio, Ratio] = (0.5, 0.7, 0.85)
+    distance: tuple[Distance, Distance, Distance] = (0.15, 0.08, 0.04)
+    p_liq: tuple[Prob, Prob, Prob] = (0.05, 0.2, 0.5)  # on-chain accounts: P(HF < 1)
     hysteresis: Annotated[float, Field(ge=0, lt=1)] = 0.1
     health_factor: tuple[Pos, Pos, Pos] = (1.5, 1.25, 1.15)  # on-chain accounts: warn, danger, act
 
@@ -169,7 +188,7 @@ class AccountConfig(_Model):
     horizon_days: Annotated[float, Field(gt=0, le=30, allow_inf_nan=False)] = 1.0
     history: str | dict[str, str] | None = None
     forecast_model: Literal["default", "excursion", "naive"] = "default"
-    vol: Pos | None = None
+    vol: Vol | None = None  # annualised, a fraction (0.6 for 60 %)
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     # Unified accounts: relative gap to the venue's own ratio beyond which ratio_mismatch is alerted.
     ratio_tolerance: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05

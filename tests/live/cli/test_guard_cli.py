@@ -298,3 +298,51 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2, res.stderr
     (line,) = res.stderr.strip().splitlines()
     assert line.startswith("levguard: error: store unavailable during migrate on sqlite:///"), line
+
+
+@pytest.mark.parametrize(
+    ("account", "needle"),
+    [
+        # Percent for fractions (ARCHITECTURE.md: rates are fractions) was accepted: a p_liq
+        # threshold of 5 is never reached and a vol of 60 is 6,000 % a year.
+        (
+            {"vol": 60},
+            "accounts[0].vol: must be an annualised volatility as a fraction in (0, 10] (0.60 for 60 %); "
+            "for 60 %, write 0.6 (was 60)",
+        ),
+        (
+            {"thresholds": {"p_liq": [5, 20, 50]}},
+            "accounts[0].thresholds.p_liq[0]: must be a probability as a "
+            "fraction in (0, 1] (0.60 for 60 %); for 5 %, write 0.05 (was 5)",
+        ),
+        ({"thresholds": {"p_liq": [0.05, 0.2, 50]}}, "accounts[0].thresholds.p_liq[2]: must be a probability"),
+        (
+            {"thresholds": {"margin_ratio": [50, 70, 85]}},
+            "accounts[0].thresholds.margin_ratio[0]: must be a margin ratio as a fraction in (0, 1]",
+        ),
+        (
+            {"thresholds": {"distance": [15, 8, 4]}},
+            "accounts[0].thresholds.distance[0]: must be a distance to "
+            "liquidation as a fraction in (0, 1] (0.60 for 60 %); for 15 %, write 0.15 (was 15)",
+        ),
+        (
+            {"vol": -0.5},
+            "accounts[0].vol: must be an annualised volatility as a fraction in (0, 10] (0.60 for 60 %) (was -0.5)",
+        ),
+    ],
+)
+def test_percent_for_a_fraction_is_refused_naming_the_key(tmp_path: Path, account: dict[str, Any], needle: str) -> None:
+    res = runner.invoke(app, ["guard", write(tmp_path, paper_config(tmp_path, **account))])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("levguard: error:")
+    assert needle in line, line
+    assert not (tmp_path / "g.db").exists()
+
+
+def test_fractions_at_their_bounds_are_accepted(tmp_path: Path) -> None:
+    from levguard.config.guardian import parse_guardian_config
+
+    cfg = paper_config(tmp_path, vol=1.5, thresholds={"p_liq": [0.05, 0.5, 1.0], "margin_ratio": [0.5, 0.8, 1.0]})
+    (acc,) = parse_guardian_config(cfg).accounts
+    assert (acc.vol, acc.thresholds.p_liq[2], acc.thresholds.margin_ratio[2]) == (1.5, 1.0, 1.0)
