@@ -189,6 +189,10 @@ def test_bootstrap_of_hourly_beside_daily_bars_is_one_line(tmp_path: Path) -> No
         (lambda r: r["population"]["hedged"][0].update(qty=[1, 2]), "qty must be a number or a list of 3 numbers"),
         (lambda r: r["population"]["hedged"][0].update(long_leverage="abc"), "long_leverage must be a number or"),
         (lambda r: r["population"].update(seed=2**63), "population.seed must be an integer below 2**63"),
+        # A review (2026-12-07): 1e11 accounts asked numpy for 745 GiB (a MemoryError traceback).
+        (lambda r: r["population"].update(accounts=10**11), "population.accounts must be at most 100,000,000"),
+        (lambda r: r["monte_carlo"].update(paths=10**11), "monte_carlo.paths must be at most 10,000,000"),
+        (lambda r: r["calibrate"].update(paths=10**11), "calibrate.paths must be at most 10,000,000"),
     ],
 )
 def test_config_values_of_the_wrong_type_or_size_are_one_line(tmp_path: Path, mutate: Any, needle: str) -> None:
@@ -224,3 +228,10 @@ def test_scheduler_none_runs_in_process_as_cascade_and_calibrate_do(tmp_path: Pa
     res = runner.invoke(app, ["contagion", cfg, "--paths", "2", "--scheduler", "none"])
     assert res.exit_code == 0, res.output
     assert "2 paths" in res.stdout
+
+
+def test_a_huge_paths_option_is_one_line(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["contagion", write(tmp_path, small()), "--paths", str(10**11)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert "--paths must be in [1, 10,000,000], was 100,000,000,000" in line, line

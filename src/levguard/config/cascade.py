@@ -58,6 +58,7 @@ __all__ = [
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, lt=2**63)]
 Steps = Annotated[int, Field(ge=1, le=100_000_000)]
+_MAX_EVENTS = 100_000_000  # the event table of one path: 64 bytes a record
 
 # ``scheduler``: null, "local", or the address of a Dask scheduler (as in config.backtest).
 _SCHEDULER = re.compile(r"^(local|(tcp|tls|ucx|inproc|ws|wss)://\S+)$")
@@ -403,7 +404,8 @@ class CascadeFile(_Model):
     calibrate: CalibrateConfig | None = None
     path_index: Annotated[int, Field(ge=0, lt=2**61)] = 0
     steps_per_year: Pos | None = None
-    max_events: Annotated[int, Field(ge=0)] | None = None
+    # At most 100 M event records (6.4 GB): 1e11 asked numpy for 5.8 TiB and died with a traceback.
+    max_events: Annotated[int, Field(ge=0, le=_MAX_EVENTS)] | None = None
     # Dask: a LocalCluster by default (the "LocalCluster by default"); null or "none"
     # runs in this process (numba threads), an address connects to a running scheduler.
     scheduler: str | None = "local"

@@ -58,6 +58,8 @@ def _with(section: str, **values: Any) -> dict[str, Any]:
         (_with("paths", sigma=1e6), "paths.sigma: must be less than or equal to 20"),
         (_with("venue", oracle={"sources": 3, "corrupt": [{"source": 0, "from": 5, "to": 3}]}), "to must be >= from"),
         (_with("venue", oracle={"sources": 3, "stale": [{"source": 1, "from": 9, "to": 2}]}), "to must be >= from"),
+        # A review (2026-12-07): max_events 1e11 asked numpy for 5.8 TiB (a MemoryError traceback).
+        ({**BASE, "max_events": 100_000_000_000}, "max_events: must be less than or equal to 100000000"),
     ],
 )
 def test_bad_config_is_one_line_exit_2(tmp_path: Path, cfg: dict[str, Any], needle: str) -> None:
