@@ -3,6 +3,7 @@ and/or run the parameter sweep of the file's ``sweep:`` section."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from dataclasses import dataclass
@@ -84,6 +85,16 @@ def _factory(kind: Literal["strategies", "policies"], name: str, entry: Any, sou
     return make
 
 
+def _built_factory(kind: Literal["strategies", "policies"], name: str, entry: Any, source: str) -> Any:
+    """:func:`_factory`, once every combination of the entry's grid has been built by it: a value
+    a constructor refuses stops the command before the data is read, not in the middle of the sweep."""
+    make = _factory(kind, name, entry, source)
+    keys = list(entry.grid)
+    for combo in itertools.product(*entry.grid.values()):
+        make(**dict(zip(keys, combo, strict=True)))
+    return make
+
+
 def sweep_plan(cfg: Any, source: str) -> SweepPlan:
     """Check a config's ``sweep:`` section against the backtester and turn it into sweep arguments.
 
@@ -119,13 +130,13 @@ def sweep_plan(cfg: Any, source: str) -> SweepPlan:
         strategies[cfg.strategy.type] = build_strategy(cfg.strategy)
     for name, entry in (sw.strategies or {}).items():
         if entry.grid:
-            strategies[name] = (_factory("strategies", name, entry, source), dict(entry.grid))
+            strategies[name] = (_built_factory("strategies", name, entry, source), dict(entry.grid))
         else:
             strategies[name] = _factory("strategies", name, entry, source)()
     policies: dict[str, Any] = {}
     for name, entry in sw.policies.items():
         if entry.grid:
-            policies[name] = (_factory("policies", name, entry, source), dict(entry.grid))
+            policies[name] = (_built_factory("policies", name, entry, source), dict(entry.grid))
         else:
             policies[name] = _factory("policies", name, entry, source)()
     return SweepPlan(strategies, policies, dict(sw.grid), params)
@@ -239,13 +250,16 @@ def backtest(
     try:
         cfg = load_backtest_file(config)
         plan = sweep_plan(cfg, config) if cfg.sweep is not None else None  # config errors before the data
+        # Every policy built before the data is read and the first run starts: a bad third one
+        # failed after two runs, without its key.
+        policies = {name: build_policy(p, f"{config}: policies.{name}") for name, p in (cfg.policies or {}).items()}
+        strategy = build_strategy(cfg.strategy) if cfg.policies else None
         check_outputs(_outputs(cfg), inputs=_inputs(cfg, config))  # a bad output would lose the run
         data = load_data(cfg.data)
         notes = list(data.attrs.get("notes", ()))  # printed once the run succeeded: an error is one line
         if cfg.policies:
-            strategy = build_strategy(cfg.strategy)
-            for name, pcfg in cfg.policies.items():
-                results[name] = run(data, strategy, build_policy(pcfg), **_run_kwargs(cfg))
+            for name, policy in policies.items():
+                results[name] = run(data, strategy, policy, **_run_kwargs(cfg))
             if cfg.output.report:
                 from levguard.report.html import write_report
 

@@ -248,14 +248,22 @@ _CLASSES: dict[str, tuple[str, str]] = {
 _TYPE_TAGS = {*_CLASSES, "composite"}
 
 
-def build_policy(cfg: Any) -> Any:
-    """Turn a validated policy config into the policy object it describes."""
+def build_policy(cfg: Any, where: str | None = None) -> Any:
+    """Turn a validated policy config into the policy object it describes.
+
+    ``where``: the config's key path (``backtest.yaml: policies.vt``); a value the policy's
+    constructor refuses is then reported at it, down to a member of a composite or regime
+    (``policies.vt.policies.stress``), else as ``policy <type>: ...``.
+    """
     from importlib import import_module
+
+    def inner(sub: str) -> str | None:
+        return None if where is None else f"{where}{sub}"
 
     if isinstance(cfg, CompositeConfig):
         from levguard.core.sizing.base import Composite
 
-        return Composite(*(build_policy(c) for c in cfg.policies))
+        return Composite(*(build_policy(c, inner(f".policies[{i}]")) for i, c in enumerate(cfg.policies)))
     known = isinstance(cfg, BaseModel) and getattr(cfg, "type", None) in _CLASSES
     if not known:
         # A raw mapping was an AttributeError ('dict' object has no attribute 'type').
@@ -267,13 +275,13 @@ def build_policy(cfg: Any) -> Any:
     cls = getattr(import_module(module), name)
     kwargs = cfg.model_dump(exclude={"type"}, exclude_none=True)
     if isinstance(cfg, RegimeConfig):
-        kwargs["policies"] = {k: build_policy(v) for k, v in cfg.policies.items()}
+        kwargs["policies"] = {k: build_policy(v, inner(f".policies.{k}")) for k, v in cfg.policies.items()}
         if cfg.thresholds is not None:
             kwargs["thresholds"] = tuple(cfg.thresholds)
     try:
         return cls(**kwargs)
     except InputError as exc:
-        raise ConfigError(f"policy {cfg.type}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}" if where else f"policy {cfg.type}: {exc}") from None
 
 
 def build_rebalancer(cfg: RebalanceConfig) -> Any:

@@ -125,3 +125,31 @@ def test_a_window_longer_than_any_history_is_refused(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     (line,) = res.stderr.strip().splitlines()
     assert "strategy.ema_crossover.slow: must be less than or equal to 10000000" in line, line
+
+
+def test_every_policy_is_built_before_the_data_is_read_and_its_error_names_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A review (2026-12-07): a third policy its constructor refuses (a regime without `stress`)
+    # failed after the first two had run, as "policy regime: ..." without its key.
+    import levguard.backtest.engine as engine
+
+    runs: list[object] = []
+    monkeypatch.setattr(engine, "run", lambda *a, **k: runs.append(a))
+    regime = {"type": "regime", "policies": {"calm": {"type": "fixed", "leverage": 2}}}
+    cfg = {
+        "data": {"source": "file", "path": str(tmp_path / "not-read.csv")},
+        "policies": {
+            "a": {"type": "fixed", "leverage": 2},
+            "b": {"type": "fixed", "leverage": 3},
+            "c": {"type": "composite", "policies": [{"type": "fixed", "leverage": 1}, regime]},
+        },
+        "output": {"report": None},
+    }
+    c = tmp_path / "bt.yaml"
+    c.write_text(yaml.safe_dump(cfg))
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert line == f"levguard: error: {c}: policies.c.policies[1]: policies must include 'stress', was given ['calm']"
+    assert runs == []

@@ -232,3 +232,23 @@ def test_a_file_needs_policies_or_a_sweep(tmp_path: Path) -> None:
     res = _invoke(tmp_path, {"data": SYNTH, "sweep": {"x": "policy"}})
     assert res.exit_code == 2
     assert "sweep.policies: missing key" in res.stderr
+
+
+def test_every_grid_combination_is_built_before_the_data_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A policy a grid value makes unbuildable stopped the sweep midway; it is refused up front.
+    import levguard.data.perp as perp
+
+    def never(spec: Any) -> Any:
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(perp, "load_perp_spec", never)
+    regime = {"type": "regime", "policies": {"calm": {"type": "fixed", "leverage": 2}}, "grid": {"lookback": [20, 40]}}
+    cfg = _config(tmp_path, policies={"fixed": {"type": "fixed", "leverage": 3}, "reg": regime})
+    cfg["sweep"].update(x="lookback", y="stop_loss", facet=None)
+    res = _invoke(tmp_path, cfg)
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert "sweep.policies.reg with {'lookback': 20}: " in line, line
+    assert "policies must include 'stress'" in line, line
