@@ -81,3 +81,21 @@ def test_asset_histories_give_the_covariance(tmp_path: Path) -> None:
     assert code == 0, err
     doc = json.loads(out)["joint_stress"]
     assert doc["covariance_source"].startswith("EWMA (lambda 0.94) of 199 daily log returns")
+
+
+def test_var_options_are_refused_on_a_unified_account_not_ignored() -> None:
+    # A review (2026-12-07): --history, --level, --sims and --seed were silently ignored (exit 0)
+    # by a unified account's report, which has no VaR/ES.
+    for args, needle in (
+        (("--history", str(SAMPLE)), "--history does not apply to a unified or portfolio-margin account"),
+        (("--level", "0.5"), "--level does not apply"),
+        (("--sims", "3"), "--sims does not apply"),
+        (("--seed", "1"), "--seed does not apply"),
+    ):
+        code, out, err = _run("--vol", "0.6", *args)
+        assert code == 2, out
+        (line,) = err.strip().splitlines()
+        assert line.startswith("levguard: error: ")
+        assert needle in line, line
+    code, out, _ = _run("--vol", "0.6", "--correlation", "0.5", "--horizon", "2")  # these it uses
+    assert code == 0, out

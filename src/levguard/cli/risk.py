@@ -198,6 +198,8 @@ def risk(
         check_outputs([("--out", out)], inputs=[("FILE", file), ("--history", history), *assets])
         specs = load_portfolio(file)
         unified = len(specs) == 1 and (is_unified_spec(specs[0]) or is_portfolio_margin_spec(specs[0]))
+        if unified:  # its report has no VaR/ES and no single-underlying history: they were ignored
+            _refuse_var_options(ctx)
         if not (unified or surface is not None or out is not None):
             given = ("surface_range", "surface_points", "asset_history")
             # typer ships its own click: its ParameterSource is compared by name.
@@ -247,6 +249,27 @@ def risk(
         from levguard.cli._output import console
 
         console().print(f"wrote {out}")
+
+
+# The options of the VaR/ES report that a unified or portfolio-margin account's report (margin,
+# liquidation surface, reverse stress) does not use, and what to do instead.
+_VAR_ONLY = {
+    "history": "use --asset-history ASSET=FILE for the reverse stress's covariance",
+    "level": "it is the VaR/ES confidence",
+    "sims": "it is the VaR/ES Monte Carlo's scenario count",
+    "seed": "it seeds the VaR/ES Monte Carlo",
+}
+
+
+def _refuse_var_options(ctx: typer.Context) -> None:
+    from levguard.errors import InputError
+
+    for name, instead in _VAR_ONLY.items():
+        if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE":
+            raise InputError(
+                f"--{name} does not apply to a unified or portfolio-margin account (its report is the margin, "
+                f"liquidation surface and reverse stress, without VaR/ES); {instead}, or drop --{name}"
+            )
 
 
 def _joint(
