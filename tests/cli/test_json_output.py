@@ -69,3 +69,39 @@ def test_no_command_writes_json_another_way() -> None:
             if re.search(r"\bjson\.dumps?\(", line)
         ]
     assert found == []
+
+
+def test_no_command_rounds_a_table_through_pandas_json() -> None:
+    # DataFrame.to_json rounds floats to 10 decimals (double_precision): the sweep and calibration
+    # tables of --json did not round-trip.
+    found = [
+        f"{path.name}:{i}"
+        for path in sorted(CLI.glob("*.py"))
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\.to_json\(", line)
+    ]
+    assert found == []
+
+
+def test_table_records_keep_full_float64_precision() -> None:
+    import pandas as pd
+
+    from levguard.cli._output import json_records, json_row
+
+    x = [0.12345678901234568, 1.0000000000000002, 1e-300, 123456789.12345679, math.nan]
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "n": np.arange(5, dtype=np.int64),
+            "ok": [True, False, True, True, False],
+            "name": list("abcde"),
+            "t": pd.date_range("2024-01-01", periods=5, freq="h", tz="UTC"),
+        }
+    )
+    back = json.loads(json_text(json_records(frame)))
+    assert [r["x"] for r in back[:4]] == x[:4]  # exactly, not to 10 decimals
+    assert back[4]["x"] is None
+    assert back[0] == {"x": x[0], "n": 0, "ok": True, "name": "a", "t": "2024-01-01T00:00:00+00:00"}
+    assert json.loads(json_text(json_row(frame.iloc[1]))) == {
+        "x": x[1], "n": 1, "ok": False, "name": "b", "t": "2024-01-01T01:00:00+00:00"
+    }  # fmt: skip

@@ -59,6 +59,33 @@ def json_text(doc: Any, indent: int | None = 2, default: Callable[[Any], Any] = 
     return json.dumps(_finite(doc), indent=indent, allow_nan=False, default=lambda v: _finite(default(v)))
 
 
+def _cell(value: Any) -> Any:
+    # One table cell as a Python value (json_text makes NaN and infinities null): a time as ISO
+    # 8601, a missing value (NaT, NA) as None, a NumPy scalar as its Python number.
+    import pandas as pd
+
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if value is pd.NaT or value is pd.NA:
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as ``{column: value}`` records, every float at full float64 precision.
+
+    ``DataFrame.to_json`` rounds floats to 10 significant decimals (``double_precision``, at most
+    15), so a JSON table did not round-trip: 0.123456789012345 came back as 0.123456789.
+    """
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, map(_cell, row), strict=True)) for row in frame.itertuples(index=False, name=None)]
+
+
+def json_row(row: pd.Series) -> dict[str, Any]:
+    """One row (a Series) as ``{label: value}``, at full precision (see :func:`json_records`)."""
+    return {str(k): _cell(v) for k, v in row.items()}
+
+
 def write_json_doc(doc: dict[str, Any], calibration: Any = None, report: str | None = None) -> None:
     """Write a command's JSON document to stdout, adding ``calibration.to_dict()`` and the
     ``report`` path when there are any (:func:`json_text`: non-finite numbers as null; what JSON

@@ -4,7 +4,6 @@ and/or run the parameter sweep of the file's ``sweep:`` section."""
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +199,7 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
 
 def _sweep_json(cfg: Any, out: SweepOutcome) -> dict[str, Any]:
     from levguard.backtest.sweeps import objective_direction
+    from levguard.cli._output import json_records, json_row
 
     sw = cfg.sweep
     return {
@@ -207,11 +207,11 @@ def _sweep_json(cfg: Any, out: SweepOutcome) -> dict[str, Any]:
         "objective": sw.objective,
         "direction": objective_direction(sw.objective, sw.direction),
         "constraints": dict(sw.constraints),
-        "best": json.loads(out.best.to_json()) if out.best is not None else None,
+        "best": json_row(out.best) if out.best is not None else None,
         "note": out.note,
         "report": str(out.report) if out.report else None,
         "csv": str(out.csv) if out.csv else None,
-        "table": json.loads(out.table.to_json(orient="records")),
+        "table": json_records(out.table),
     }
 
 

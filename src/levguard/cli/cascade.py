@@ -3,7 +3,6 @@ simulator from a config file (docs/cascade.md)."""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Callable
@@ -474,6 +473,8 @@ def calibrate(
         )
         csv = _write_csv(table, out.csv, "calibrate.output.csv")
         best = table[table["best"]]
+        from levguard.cli._output import json_records, json_row
+
         doc: dict[str, Any] = {
             "config": config,
             "parameter_sets": len(table),
@@ -481,7 +482,7 @@ def calibrate(
             "budget": plan["budget"],
             "epsilon": plan["epsilon"],
             "efficiency": plan["efficiency"],
-            "best": json.loads(best.iloc[0].to_json()) if len(best) else None,
+            "best": json_row(best.iloc[0]) if len(best) else None,
             "max_safe": None
             if search is None
             else {
@@ -491,7 +492,7 @@ def calibrate(
             },
             "report": report,
             "csv": csv,
-            "table": json.loads(table.to_json(orient="records")),
+            "table": json_records(table),
         }
     except LevguardError as exc:
         _fail(str(exc))

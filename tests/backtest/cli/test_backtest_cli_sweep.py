@@ -252,3 +252,16 @@ def test_every_grid_combination_is_built_before_the_data_is_read(
     (line,) = res.stderr.strip().splitlines()
     assert "sweep.policies.reg with {'lookback': 20}: " in line, line
     assert "policies must include 'stress'" in line, line
+
+
+def test_json_table_round_trips_the_csv_exactly(tmp_path: Path) -> None:
+    # --json printed the table through DataFrame.to_json, rounded to 10 decimals.
+    res = _invoke(tmp_path, _config(tmp_path), "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)["sweep"]
+    csv = pd.read_csv(tmp_path / "sweep.csv", float_precision="round_trip")
+    assert len(doc["table"]) == len(csv)
+    for row, (_, expected) in zip(doc["table"], csv.iterrows(), strict=True):
+        for col in ("sharpe", "total_return", "max_drawdown", "volatility"):
+            assert row[col] == expected[col] or (row[col] is None and pd.isna(expected[col])), col
+    assert doc["best"]["sharpe"] in set(csv["sharpe"])
