@@ -30,7 +30,7 @@ from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _int,
 from levguard.core.validate import as_float
 from levguard.errors import DataError, InputError
 
-__all__ = ["ContagionConfig", "config_from_dict", "load_contagion_config"]
+__all__ = ["MAX_ACCOUNTS", "MAX_PATHS", "ContagionConfig", "config_from_dict", "load_contagion_config"]
 
 _TOP = {"name", "assets", "paths", "venues", "pools", "arbitrage", "population", "monte_carlo", "calibrate",
         "steps_per_year"}  # fmt: skip
@@ -248,7 +248,7 @@ def _pools(
         hf = b.get("hf", [1.05, 2.5])
         if isinstance(hf, str) or not isinstance(hf, Sequence) or len(hf) != 2:
             raise InputError(f"{where}.borrowers.hf must be [low, high], was {hf!r}")
-        count = _count(b.get("count", 100), f"{where}.borrowers.count", _MAX_ACCOUNTS)
+        count = _count(b.get("count", 100), f"{where}.borrowers.count", MAX_ACCOUNTS)
         part = _call(
             f"{where}.borrowers",
             random_borrowers,
@@ -288,7 +288,7 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], venues: list[M
     drawn = _call(
         "population",
         random_market_population,
-        _count(p.get("accounts", 1000), "population.accounts", _MAX_ACCOUNTS),
+        _count(p.get("accounts", 1000), "population.accounts", MAX_ACCOUNTS),
         s0,
         n_venues=len(names),
         seed=_int(p.get("seed", 0), "population.seed"),
@@ -320,7 +320,7 @@ def _population(raw: Mapping[str, Any], assets: dict[str, float], venues: list[M
         short_v = _venue_index(h["short_venue"], names, f"{where}.short_venue")
         if long_v == short_v:
             raise InputError(f"{where}: long_venue and short_venue must differ, were both {h['long_venue']!r}")
-        n_owners = _count(h.get("owners", 1), f"{where}.owners", _MAX_ACCOUNTS)
+        n_owners = _count(h.get("owners", 1), f"{where}.owners", MAX_ACCOUNTS)
         part = _call(
             where,
             hedged_owners,
@@ -377,8 +377,8 @@ def _with_held(
 
 # Counts bounded as the cascade config bounds them (population.distribution.n, monte_carlo.n_paths):
 # population.accounts: 100000000000 asked numpy for 745 GiB and died with a traceback.
-_MAX_ACCOUNTS = 100_000_000
-_MAX_PATHS = 10_000_000
+MAX_ACCOUNTS = 100_000_000
+MAX_PATHS = 10_000_000
 
 
 def _count(value: object, name: str, hi: int) -> int:
@@ -510,7 +510,7 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
         spec=spec,
         population=population,
         paths=paths,
-        n_paths=_count(mc.get("paths", 100), "monte_carlo.paths", _MAX_PATHS),
+        n_paths=_count(mc.get("paths", 100), "monte_carlo.paths", MAX_PATHS),
         seed=paths["seed"],
         budget=_pos(mc.get("budget", 0.0), "monte_carlo.budget", allow_zero=True),
         alpha=_pos(mc.get("alpha", 0.05), "monte_carlo.alpha", allow_zero=True, upper=1.0),
@@ -519,7 +519,7 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
         steps_per_year=_pos(raw.get("steps_per_year", 525_600.0), "steps_per_year"),
         calibrate_grid=grid,
         calibrate_venues=None if cal_venues is None else tuple(str(v) for v in cal_venues),
-        calibrate_paths=None if cal.get("paths") is None else _count(cal["paths"], "calibrate.paths", _MAX_PATHS),
+        calibrate_paths=None if cal.get("paths") is None else _count(cal["paths"], "calibrate.paths", MAX_PATHS),
         source=source,
     )
 

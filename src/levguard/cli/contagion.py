@@ -132,7 +132,7 @@ def contagion(
 ) -> None:
     """Monte Carlo of a market of several assets and venues: bad debt, ADL and who transmitted losses to whom."""
     from levguard.cascade.contagion import contagion_report
-    from levguard.cascade.contagion_config import _MAX_PATHS, load_contagion_config
+    from levguard.cascade.contagion_config import MAX_PATHS, load_contagion_config
     from levguard.cascade.market_montecarlo import MarketPlan, calibrate_market, market_monte_carlo
     from levguard.errors import InputError
 
@@ -143,8 +143,10 @@ def contagion(
         scheduler = scheduler_option(scheduler)
         cfg = load_contagion_config(config)
         check_outputs([("--out", out)], inputs=_inputs(config))  # before the run, not after it
-        if n_paths is not None and not 1 <= n_paths <= _MAX_PATHS:
-            raise InputError(f"--paths must be in [1, {_MAX_PATHS:,}], was {n_paths:,}")
+        if n_paths is not None and n_paths < 1:
+            raise InputError(f"--paths must be >= 1, was {n_paths}")
+        if n_paths is not None and n_paths > MAX_PATHS:
+            raise InputError(f"--paths must be at most {MAX_PATHS:,}, was {n_paths:,}")
         if seed is not None and seed < 0:
             raise InputError(f"--seed must be >= 0, was {seed}")
         if calibrate and not cfg.calibrate_grid:
