@@ -7,6 +7,19 @@ from typing import NoReturn
 import typer
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+def say_interrupted() -> None:
+    """Print ``levguard: interrupted`` on stderr: the one line Ctrl-C gives, never a traceback.
+
+    Plain ``sys.stderr`` (no rich import): the interrupt may come while modules are imported.
+    """
+    import sys
+
+    sys.stderr.write("levguard: interrupted\n")
+    sys.stderr.flush()
 
 
 def one_line(message: str, limit: int = 1000) -> str:

@@ -9,11 +9,11 @@ import math
 import sys
 import warnings
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from levguard.cli._errors import EXIT_BAD_INPUT, not_empty, one_line
+from levguard.cli._errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, not_empty, one_line, say_interrupted
 from levguard.cli._errors import fail as _fail
 from levguard.core.positions import MarginMode
 from levguard.errors import InputError, LevguardError
@@ -631,8 +631,23 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _interrupted() -> NoReturn:
+    # Ctrl-C is the user's request, not an error of ours: one line, exit 130.
+    say_interrupted()
+    sys.exit(EXIT_INTERRUPTED)
+
+
 def run() -> None:
-    """Console-script entry point: every error, ours or a usage error, is one line and exit 2."""
+    """Console-script entry point: every error, ours or a usage error, is one line and exit 2;
+    Ctrl-C, while the command's modules are imported or while it runs, is the line
+    ``levguard: interrupted`` and exit 130, never a traceback."""
+    try:
+        _run()
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _run() -> None:
     # click's UsageError (Typer vendors click in recent releases, so it is reached through
     # Typer's own public BadParameter rather than imported from click).
     usage_error: type[Exception] = typer.BadParameter.__mro__[1]
@@ -657,8 +672,8 @@ def run() -> None:
             f"levguard: error: {one_line(message)} (see '{where} --help')", markup=False, soft_wrap=True
         )
         sys.exit(EXIT_BAD_INPUT)
-    except typer.Abort:
-        sys.exit(130)
+    except typer.Abort:  # click turns Ctrl-C inside the command into Abort
+        _interrupted()
     except LevguardError as exc:  # pragma: no cover - commands catch their own
         from rich.console import Console
 
@@ -666,6 +681,8 @@ def run() -> None:
             f"levguard: error: {one_line(str(exc))}", markup=False, soft_wrap=True
         )
         sys.exit(EXIT_BAD_INPUT)
+    if code == EXIT_INTERRUPTED:  # Typer turns Ctrl-C inside a command into Exit(130), silently
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)
 
 
