@@ -248,3 +248,32 @@ def test_contagion_refuses_out_over_a_bootstrap_bar_file(tmp_path: Path) -> None
     line = _one_error_line(res)
     assert line.endswith(f"--out names the input paths.data.ETH '{files['ETH']}': it would be written over"), line
     assert files["ETH"].read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["a_dir", "a_file/report.html"])
+def test_demo_checks_out_before_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    # A review (2026-12-07): `demo --out DIR` ran the whole demo, then failed to write the report.
+    import levguard.cli.main as main
+
+    def never() -> Any:
+        raise AssertionError("the demo ran")
+
+    monkeypatch.setattr(main, "_market_summary", never)
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_file").write_text(PRECIOUS)
+    out = tmp_path / where
+    line = _one_error_line(runner.invoke(app, ["demo", "--out", str(out)]))
+    assert f"--out: cannot write '{out}': " in line, line
+    assert (tmp_path / "a_file").read_text() == PRECIOUS
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_demo_refuses_an_unwritable_folder_before_it_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        line = _one_error_line(runner.invoke(app, ["demo", "--out", str(folder / "r.html")]))
+    finally:
+        folder.chmod(0o700)
+    assert "is not writable" in line, line

@@ -461,6 +461,12 @@ def demo(
                 _fail(f"{flag} applies to --data or --real only, was {value!r}")
     if cache_dir is not None and not real:
         _fail(f"--cache-dir applies to --real only, was {cache_dir!r}")
+    from levguard.cli._paths import check_outputs
+
+    try:  # before the run: a directory or an unwritable folder was found once it had all run
+        check_outputs([("--out", report_path or None)])
+    except LevguardError as exc:
+        _fail(str(exc))
     from importlib import resources
 
     samples = resources.files("levguard.resources").joinpath("samples")
