@@ -211,6 +211,17 @@ class _Loader(yaml.SafeLoader):
         super().flatten_mapping(node)
 
 
+# YAML 1.2 floats that PyYAML's YAML 1.1 resolver leaves as strings: an exponent without a sign
+# or a mantissa without a dot (``1e4``, ``2.0e8``, ``1E-5``; 1.1 wants ``2.0e+8``).  The samples
+# write ``total_notional: 2.0e8``; read as the string "2.0e8", only pydantic's lax coercion made
+# it a number, and the configs' numbers are strict (a quoted '3' is refused).
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def _load_yaml(text: str, name: str) -> Any:
     loader = _Loader(text, name, MAX_NESTING)  # the reader checks the characters here already
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from levguard.errors import ConfigError, InputError
 
@@ -14,9 +14,20 @@ NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
+def _as_tuple(value: Any) -> Any:
+    # A YAML/JSON list for a tuple field: strict validation takes tuples only.
+    return tuple(value) if isinstance(value, list) else value
+
+
+AsTuple = BeforeValidator(_as_tuple)
+"""Annotate every tuple field of a config with it (``Annotated[tuple[Pos, Pos], AsTuple]``)."""
+
+
 class _Model(BaseModel):
-    # Config sections are frozen and refuse unknown keys (typos).
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Config sections are frozen and refuse unknown keys (typos).  Strict: a number is a number
+    # (an int is accepted where a float is wanted), never ``true`` or the string '3', which
+    # pydantic's lax mode turned into 1.0 and 3.0; a flag is a bool, not "yes".
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _read_file(path: str | Path) -> Any:

@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
+from levguard.config._base import AsTuple, Finite, NonNeg, Pos, _Model, _read_file
 from levguard.core.validate import VOL_RANGE
 from levguard.errors import ConfigError, InputError
 
@@ -74,8 +74,8 @@ class Distribution(_Model):
     price: Pos
     seed: Seed
     long_share: Share | None = None
-    leverage: Pos | Annotated[list[tuple[Pos, Pos, Pos]], Field(min_length=1)] | None = None
-    notional: tuple[Pos, NonNeg] | None = None
+    leverage: Pos | Annotated[list[Annotated[tuple[Pos, Pos, Pos], AsTuple]], Field(min_length=1)] | None = None
+    notional: Annotated[tuple[Pos, NonNeg], AsTuple] | None = None
     entry_spread: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] | None = None
     entry_prices: Annotated[list[Pos], Field(min_length=1)] | None = None
     cross_share: Share | None = None

@@ -44,7 +44,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from levguard.config._base import NonNeg, Pos, _Model, _read_file
+from levguard.config._base import AsTuple, NonNeg, Pos, _Model, _read_file
 from levguard.config.policies import _validated
 from levguard.errors import ConfigError, InputError
 from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN
@@ -155,11 +155,11 @@ Vol = Annotated[float, Field(allow_inf_nan=False), _fraction(_MAX_VOL, "an annua
 
 
 class Thresholds(_Model):
-    margin_ratio: tuple[Ratio, Ratio, Ratio] = (0.5, 0.7, 0.85)
-    distance: tuple[Distance, Distance, Distance] = (0.15, 0.08, 0.04)
-    p_liq: tuple[Prob, Prob, Prob] = (0.05, 0.2, 0.5)  # on-chain accounts: P(HF < 1)
+    margin_ratio: Annotated[tuple[Ratio, Ratio, Ratio], AsTuple] = (0.5, 0.7, 0.85)
+    distance: Annotated[tuple[Distance, Distance, Distance], AsTuple] = (0.15, 0.08, 0.04)
+    p_liq: Annotated[tuple[Prob, Prob, Prob], AsTuple] = (0.05, 0.2, 0.5)  # on-chain accounts: P(HF < 1)
     hysteresis: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    health_factor: tuple[Pos, Pos, Pos] = (1.5, 1.25, 1.15)  # on-chain accounts: warn, danger, act
+    health_factor: Annotated[tuple[Pos, Pos, Pos], AsTuple] = (1.5, 1.25, 1.15)  # on-chain accounts: warn, danger, act
 
 
 class Actions(_Model):

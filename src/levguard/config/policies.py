@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from levguard.config._base import Finite, NonNeg, Pos, _Model, _read_file
+from levguard.config._base import AsTuple, Finite, NonNeg, Pos, _Model, _read_file
 from levguard.core.validate import show
 from levguard.documents import check_structure
 from levguard.errors import ConfigError, InputError
@@ -119,7 +119,7 @@ class RegimeConfig(_Model):
     type: Literal["regime"]
     classifier: Literal["quantile", "hmm"] = "quantile"
     policies: dict[str, PolicyConfig]
-    thresholds: tuple[Frac, Frac] | None = None
+    thresholds: Annotated[tuple[Frac, Frac], AsTuple] | None = None
     lookback: Annotated[int, Field(ge=2)] | None = None
 
 
