@@ -123,3 +123,16 @@ def test_init_config_runs_on_the_shared_data(tmp_path: Path, shared_dir: Path) -
     assert 0.5 <= rows["BTC"]["ratio_liquidated"] <= 2.0
     assert 0.5 <= rows["BTC"]["ratio_adl"] <= 2.0
     assert abs(rows["BTC"]["first_adl_delay_seconds"] - 62.0) <= 120.0
+
+
+def test_out_over_a_kline_file_is_refused_before_the_run(tmp_path: Path) -> None:
+    # A review (2026-12-07): only CONFIG was protected; --out naming the klines replaced them with
+    # the report after the replay had read them.
+    cfg = write_config(tmp_path)
+    klines = tmp_path / "data" / "AAA_1m.csv"
+    before = klines.read_bytes()
+    res = runner.invoke(app, ["replay", str(cfg), "--out", str(klines)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert line.endswith(f"--out names the input assets.AAA.klines '{klines}': it would be written over"), line
+    assert klines.read_bytes() == before
