@@ -74,7 +74,7 @@ def _cell(value: Any) -> Any:
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of ``frame`` as ``{column: value}`` records, every float at full float64 precision.
 
-    ``DataFrame.to_json`` rounds floats to 10 significant decimals (``double_precision``, at most
+    ``DataFrame.to_json`` rounds floats to 10 decimal places (``double_precision``, at most
     15), so a JSON table did not round-trip: 0.123456789012345 came back as 0.123456789.
     """
     names = [str(c) for c in frame.columns]
