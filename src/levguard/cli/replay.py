@@ -97,6 +97,7 @@ def replay(
     from levguard.cli._paths import check_outputs
 
     try:
+        check_outputs([("--out", out)], inputs=[("CONFIG", config)])  # before the config's own file checks
         cfg = load_replay_config(config)
         klines = [(f"assets.{a.name}.klines", a.klines) for a in cfg.assets]  # read by the run: not to be replaced
         check_outputs([("--out", out)], inputs=[("CONFIG", config), *klines])
