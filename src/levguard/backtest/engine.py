@@ -53,6 +53,7 @@ from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
+from levguard.core.symbols import listing_symbol
 from levguard.core.tiers import TierTable
 from levguard.core.validate import flag, non_negative_number, positive_number
 from levguard.data.frames import gap_note
@@ -279,7 +280,8 @@ def prepare(
     model = get_venue(venue)
     if "" in frames:
         frame = frames.pop("")
-        sym = symbol if symbol is not None else str(frame.attrs.get("symbol", "BTCUSDT"))
+        # A loaded file's symbol without its kind suffix (XRPUSDT-PERP_1h.csv: XRPUSDT).
+        sym = symbol if symbol is not None else listing_symbol(str(frame.attrs.get("symbol", "BTCUSDT")))
         if not isinstance(sym, str) or not sym:
             raise InputError(f"symbol must be a non-empty string, was {symbol!r}")
         frames = {sym: frame}
@@ -524,7 +526,8 @@ def run(
         for USDⓈ-M style venues, inverse for coin-margined ones), tiers, maintenance basis (at
         entry for Bybit/BitMEX), taker fee in maintenance (OKX/Gate).
     symbol : str, optional
-        With one frame: its symbol; default ``data.attrs["symbol"]`` or ``"BTCUSDT"``.
+        With one frame: its symbol; default ``data.attrs["symbol"]`` (a loaded file's, without its
+        kind suffix: ``XRPUSDT-PERP`` is ``XRPUSDT``) or ``"BTCUSDT"``.
     margin_mode : {"isolated", "cross"}
         Isolated: each instrument is a sleeve of ``weights[symbol]`` of the capital whose wallet
         is its margin.  Cross: one wallet backs every position (identical with one instrument).

@@ -41,9 +41,56 @@ def load_data(cfg: Any) -> Any:
     return load_perp_spec(cfg.model_dump(exclude_none=True))
 
 
+def resolve_market(cfg: Any, data: Any) -> tuple[Any, str | None]:
+    """The config with its ``symbol`` resolved and its ``tiers`` read, and a note or None.
+
+    ``symbol`` given: it.  Else a data file's own symbol without its kind suffix
+    (``XRPUSDT-PERP_1h.csv``: ``XRPUSDT``) where it names a pair (ends in a quote asset), else
+    BTCUSDT with a note: XRP bars were run under BTCUSDT's brackets and minimum order without a
+    word.  ``tiers`` (a file or a mapping symbol -> rows) gives the symbol's table, which the
+    venue may not have built in.
+    """
+    from levguard.core.symbols import QUOTE_ASSETS, listing_symbol, symbol_key
+
+    note = None
+    symbol = cfg.symbol
+    if symbol is None:
+        symbol = "BTCUSDT"
+        if cfg.data.source == "file":
+            named = listing_symbol(str(data.attrs.get("symbol") or ""))
+            key = symbol_key(named)
+            if any(key.endswith(q) and len(key) > len(q) for q in QUOTE_ASSETS):
+                symbol = named
+            else:
+                note = f"the data file names no pair ({named!r}): run as BTCUSDT; set symbol: to choose"
+    tiers = None if cfg.tiers is None else symbol_tiers(cfg.tiers, symbol, cfg.venue, "tiers")
+    return cfg.model_copy(update={"symbol": symbol, "tiers": tiers}), note
+
+
+def symbol_tiers(source: Any, symbol: str, venue: str, where: str) -> Any:
+    """The tier table of ``symbol`` in ``source``: a file (YAML/JSON) or a mapping symbol -> tier
+    rows in our, Binance's (leverageBracket) or ccxt's shape, as ``levguard margin --tiers`` reads.
+    InputError naming ``where`` when it is not such a mapping or has no entry for ``symbol``."""
+    from levguard.core.rules import get_venue
+    from levguard.core.spec import tiers_from_spec
+    from levguard.core.symbols import contract_key
+    from levguard.errors import InputError
+    from levguard.margin import load_spec
+
+    raw = load_spec(source) if isinstance(source, str) else source
+    if not isinstance(raw, dict):
+        raise InputError(f"{where} must map symbol -> list of tiers, was {type(raw).__name__}")
+    match = [k for k in raw if contract_key(str(k)) == contract_key(symbol)]
+    if not match:
+        raise InputError(f"{where} has no entry for {symbol}, the run's symbol (it has {sorted(map(str, raw))})")
+    return tiers_from_spec(raw[match[0]], f"{where}.{match[0]}", deduction=get_venue(venue).tier_deduction)
+
+
 def _run_kwargs(cfg: Any) -> dict[str, Any]:
-    """The :func:`levguard.backtest.engine.run` arguments shared by every run of a config."""
+    """The :func:`levguard.backtest.engine.run` arguments shared by every run of a config
+    (:func:`resolve_market` resolved its symbol and tiers)."""
     return {
+        "tiers": cfg.tiers,
         "venue": cfg.venue,
         "symbol": cfg.symbol,
         "margin_mode": cfg.margin_mode,
@@ -229,6 +276,8 @@ def _inputs(cfg: Any, config: str) -> list[tuple[str, str | None]]:
     files: list[tuple[str, str | None]] = [("CONFIG", config)]
     if data.source == "file":
         files += [("data.path", data.path), ("data.mark", data.mark), ("data.funding", data.funding)]
+    if isinstance(cfg.tiers, str):
+        files.append(("tiers", cfg.tiers))
     return files
 
 
@@ -256,7 +305,9 @@ def backtest(
         strategy = build_strategy(cfg.strategy) if cfg.policies else None
         check_outputs(_outputs(cfg), inputs=_inputs(cfg, config))  # a bad output would lose the run
         data = load_data(cfg.data)
+        cfg, note = resolve_market(cfg, data)
         notes = list(data.attrs.get("notes", ()))  # printed once the run succeeded: an error is one line
+        notes += [note] if note else []
         if cfg.policies:
             for name, policy in policies.items():
                 results[name] = run(data, strategy, policy, **_run_kwargs(cfg))

@@ -216,7 +216,12 @@ def _default_demo_frame() -> Any:
 
 
 def _backtest_demo(
-    out_path: str | None, data: Any = None, *, title: str | None = None, subtitle: str | None = None
+    out_path: str | None,
+    data: Any = None,
+    *,
+    title: str | None = None,
+    subtitle: str | None = None,
+    tiers: Any = None,
 ) -> dict[str, Any]:
     """Compare leverage policies on ``data`` (default: the embedded default market, crashes included)."""
     from levguard.backtest.engine import run
@@ -257,6 +262,7 @@ def _backtest_demo(
             margin_mode="isolated",
             initial_equity=10_000.0,
             rebalance={"band": 0.2},
+            tiers=tiers,
         )
         for name, pol in policies.items()
     }
@@ -437,6 +443,13 @@ def demo(
         ),
     ] = False,
     symbol: Annotated[str | None, typer.Option(help="Symbol with --data/--real (default BTCUSDT).")] = None,
+    tiers: Annotated[
+        str | None,
+        typer.Option(
+            help="With --data/--real: JSON/YAML file mapping symbol -> tiers (ours, Binance's or ccxt's shape), "
+            "for a symbol without built-in tiers."
+        ),
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First bar (UTC) with --data/--real, e.g. 2022-01-01.")] = None,
     end: Annotated[str | None, typer.Option(help="End (UTC, exclusive) with --data/--real.")] = None,
     cache_dir: Annotated[
@@ -452,11 +465,11 @@ def demo(
     """
     from levguard.margin import evaluate_account, parse_spec_text
 
-    not_empty(data=data_dir, symbol=symbol, start=start, end=end, cache_dir=cache_dir)
+    not_empty(data=data_dir, symbol=symbol, start=start, end=end, cache_dir=cache_dir, tiers=tiers)
     if data_dir is not None and real:
         _fail(f"--data and --real exclude each other, were --data {data_dir!r} and --real")
     if data_dir is None and not real:
-        for flag, value in (("--symbol", symbol), ("--start", start), ("--end", end)):
+        for flag, value in (("--symbol", symbol), ("--start", start), ("--end", end), ("--tiers", tiers)):
             if value is not None:
                 _fail(f"{flag} applies to --data or --real only, was {value!r}")
     if cache_dir is not None and not real:
@@ -464,7 +477,7 @@ def demo(
     from levguard.cli._paths import check_outputs
 
     try:  # before the run: a directory or an unwritable folder was found once it had all run
-        check_outputs([("--out", report_path or None)])
+        check_outputs([("--out", report_path or None)], inputs=[("--tiers", tiers)])
     except LevguardError as exc:
         _fail(str(exc))
     from importlib import resources
@@ -476,11 +489,26 @@ def demo(
         text = samples.joinpath(name).read_text(encoding="utf-8")
         reports.append((name, evaluate_account(parse_spec_text(text, name))))
     real_data = data_dir is not None or real
-    sym = symbol or "BTCUSDT"
+    sym = (symbol or "BTCUSDT").strip().upper()  # Binance names its files and symbols in upper case
     if real_data:
         from levguard.data.perp import perp_summary
 
         try:
+            table = None
+            if tiers is not None:
+                from levguard.cli.backtest import symbol_tiers
+
+                table = symbol_tiers(tiers, sym, "binance-usdm", "--tiers")
+            else:
+                from levguard.core.rules import get_venue
+
+                usdm = get_venue("binance-usdm")
+                if usdm.tier_key(sym) not in usdm.builtin_tiers:  # before the data is read
+                    built_in = ", ".join(sorted(usdm.builtin_tiers))
+                    raise InputError(
+                        f"--symbol {sym}: binance-usdm has no built-in tiers for it (built in: {built_in}); "
+                        "pass --tiers FILE (symbol -> tier rows, Binance's leverageBracket shape)"
+                    )
             frame, label = _real_demo_data(data_dir, real, sym, start, end, cache_dir)
             market = perp_summary(frame)
             vol = market["annualised_vol"]
@@ -493,6 +521,7 @@ def demo(
             backtest = _backtest_demo(
                 report_path or None,
                 frame,
+                tiers=table,
                 title=f"levguard demo: leverage policies on real {sym} history",
                 subtitle=f"{label}: {market['bars']:,} bars, {market['first'][:16]} → {market['last'][:16]} UTC; "
                 f"mark price {'from the mark klines' if market['mark_source'] else 'not available (last price)'}, "

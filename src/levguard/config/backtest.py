@@ -9,7 +9,8 @@ Example::
       fixed 3x: {type: fixed, leverage: 3}
       vol target: {type: vol_target, target_vol: 0.6, max_leverage: 5}
     venue: binance-usdm
-    symbol: BTCUSDT
+    symbol: BTCUSDT                      # default: the data file's symbol (XRPUSDT-PERP_1h.csv: XRPUSDT)
+    tiers: xrp_tiers.yaml                # optional: symbol -> tier rows, for a symbol without built-in tiers
     fees: {taker: 0.0005}
     slippage: {bps: 1.0, impact: 0.1}
     initial_equity: 10000
@@ -184,7 +185,11 @@ class BacktestFile(_Model):
     strategy: StrategyConfig = BuyAndHoldConfig(type="buy_and_hold")
     policies: Annotated[dict[str, PolicyConfig], Field(min_length=1)] | None = None
     venue: str = "binance-usdm"
-    symbol: str = "BTCUSDT"
+    # None: the data file's own symbol (XRPUSDT-PERP_1h.csv: XRPUSDT), else BTCUSDT.
+    symbol: str | None = None
+    # The symbol's tiers where the venue has none built in: a file (or a mapping) symbol -> rows
+    # in our, Binance's (leverageBracket) or ccxt's shape, as `levguard margin --tiers` reads.
+    tiers: str | dict[str, Any] | None = None
     margin_mode: Literal["isolated", "cross"] = "isolated"
     fees: Fees = Fees()
     slippage: Slippage = Slippage()

@@ -27,6 +27,7 @@ __all__ = [
     "dated_expiry",
     "inverse_settlement",
     "is_usd",
+    "listing_symbol",
     "named_kind",
     "symbol_key",
 ]
@@ -83,6 +84,21 @@ def asset_key(name: str) -> str:
     """
     s = name.strip().upper()
     return s if s in USD_LIKE else coin_name(base_asset(s))
+
+
+#: Suffixes that name a data file's kind after its symbol (the ``../shared/data`` and Binance
+#: archive layouts: ``BTCUSDT-PERP_1h.csv``, ``BTCUSDT-MARK_1h.csv``, ``BTCUSDT-SPOT_1h.csv``).
+FILE_KIND_SUFFIXES: tuple[str, ...] = ("-PERP", "_PERP", "-MARK", "-SPOT", "-INDEX")
+
+
+def listing_symbol(name: str) -> str:
+    """Return the symbol a data file names without its kind suffix: ``"XRPUSDT-PERP"`` ->
+    ``"XRPUSDT"``, ``"BTCUSDT-MARK"`` -> ``"BTCUSDT"``; anything else unchanged (stripped)."""
+    s = str(name).strip()
+    for suffix in FILE_KIND_SUFFIXES:
+        if s.upper().endswith(suffix) and len(s) > len(suffix):
+            return s[: -len(suffix)]
+    return s
 
 
 def symbol_key(symbol: str) -> str:

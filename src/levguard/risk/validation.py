@@ -38,6 +38,7 @@ from levguard.core.risk.scoring import (
     diebold_mariano,
     score_forecasts,
 )
+from levguard.core.symbols import listing_symbol
 from levguard.core.validate import flag, show
 from levguard.errors import DataError, InputError
 from levguard.risk.validation_results import (
@@ -107,11 +108,7 @@ Progress = Callable[[str, int, int], None]
 # ----------------------------------------------------------------------------- names
 def asset_name(symbol: object) -> str:
     """Return the asset name of a loader's symbol: ``BTCUSDT-PERP`` -> ``BTCUSDT``."""
-    name = str(symbol or "asset")
-    for suffix in ("-PERP", "_PERP"):
-        if name.upper().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return listing_symbol(str(symbol or "asset"))
 
 
 # ----------------------------------------------------------------------------- liquidation distance

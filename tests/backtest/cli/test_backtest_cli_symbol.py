@@ -1,0 +1,151 @@
+"""The symbol a backtest runs on: the data file's own, with tiers for a symbol the venue has none
+built in for (`tiers:` in the config, `levguard demo --tiers`).
+
+XRP bars loaded from ``XRPUSDT-PERP_1h.csv`` ran under BTCUSDT's brackets and minimum order
+without a word (the config's symbol defaulted to BTCUSDT), and naming ``symbol: XRPUSDT`` failed
+with no way to give its tiers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from levguard.backtest import BuyAndHold, run
+from levguard.cli.main import app
+from levguard.core.sizing.base import FixedLeverage
+from levguard.core.symbols import listing_symbol
+from levguard.data.loaders import load_ohlcv
+from levguard.errors import InputError
+
+runner = CliRunner()
+
+# Made-up brackets in Binance's leverageBracket shape (not XRPUSDT's real ones).
+TIERS = {
+    "XRPUSDT": [
+        {"bracket": 1, "initialLeverage": 20, "notionalCap": 50_000, "notionalFloor": 0, "maintMarginRatio": 0.02, "cum": 0},
+        {"bracket": 2, "initialLeverage": 10, "notionalCap": 1_000_000, "notionalFloor": 50_000,
+         "maintMarginRatio": 0.05, "cum": 1_500},
+    ]
+}  # fmt: skip
+
+
+def _bars(path: Path, start: float) -> Path:
+    rng = np.random.default_rng(3)
+    n = 400
+    close = start * np.exp(np.cumsum(rng.normal(0, 0.006, n)))
+    op = np.concatenate(([close[0]], close[:-1]))
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+    rows = [
+        f"{t:%Y-%m-%dT%H:%M:%SZ},{o},{max(o, c) * 1.002},{min(o, c) * 0.998},{c},50"
+        for t, o, c in zip(idx, op, close, strict=True)
+    ]
+    path.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _config(tmp_path: Path, bars: Path, **extra: Any) -> Path:
+    cfg = {"data": {"source": "file", "path": str(bars)}, "policies": {"fixed 2x": {"type": "fixed", "leverage": 2}}}
+    cfg.update(extra)
+    c = tmp_path / "bt.yaml"
+    c.write_text(yaml.safe_dump(cfg))
+    return c
+
+
+def test_listing_symbol_strips_the_file_kind() -> None:
+    assert listing_symbol("XRPUSDT-PERP") == "XRPUSDT"
+    assert listing_symbol("btcusdt-mark") == "btcusdt"
+    assert listing_symbol("BTCUSD_PERP") == "BTCUSD"
+    assert listing_symbol("BTC-PERPETUAL") == "BTC-PERPETUAL"  # a Deribit name, not a file kind
+    assert listing_symbol("-PERP") == "-PERP"
+
+
+def test_run_takes_a_loaded_files_symbol_without_its_kind(tmp_path: Path) -> None:
+    frame = load_ohlcv(_bars(tmp_path / "BTCUSDT-PERP_1h.csv", 60_000.0))
+    assert frame.attrs["symbol"] == "BTCUSDT-PERP"
+    # BTCUSDT's built-in brackets (run() looked for "BTCUSDT-PERP" and found none).
+    assert run(frame, BuyAndHold(), FixedLeverage(2.0)).params["symbol"] == "BTCUSDT"
+    xrp = load_ohlcv(_bars(tmp_path / "XRPUSDT-PERP_1h.csv", 0.6))
+    with pytest.raises(InputError, match="XRPUSDT: no built-in tiers"):
+        run(xrp, BuyAndHold(), FixedLeverage(2.0))
+
+
+def test_the_data_files_symbol_is_run_and_its_tiers_come_from_the_config(tmp_path: Path) -> None:
+    bars = _bars(tmp_path / "XRPUSDT-PERP_1h.csv", 0.6)
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars))])
+    assert res.exit_code == 2
+    assert "XRPUSDT: no built-in tiers" in res.output  # not silently BTCUSDT's brackets
+    (tmp_path / "tiers.yaml").write_text(yaml.safe_dump(TIERS))
+    out = tmp_path / "m.json"
+    c = _config(tmp_path, bars, tiers=str(tmp_path / "tiers.yaml"), output={"json": str(out)})
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 0, res.output
+    assert "buy_and_hold on XRPUSDT" in res.stdout
+    # The same run through the library with the same table: the same metrics.
+    lib = run(load_ohlcv(bars), BuyAndHold(), FixedLeverage(2.0), tiers=TIERS["XRPUSDT"], rebalance="band")
+    assert json.loads(out.read_text())["fixed 2x"]["total_return"] == pytest.approx(lib.metrics["total_return"])
+    # Inline tiers, and an explicit symbol wins over the file's.
+    c = _config(tmp_path, bars, tiers=TIERS, symbol="XRPUSDT")
+    assert runner.invoke(app, ["backtest", str(c)]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"tiers": {"SOLUSDT": TIERS["XRPUSDT"]}}, "tiers has no entry for XRPUSDT"),
+        ({"tiers": [1, 2]}, "tiers"),
+        ({"tiers": "missing.yaml"}, "missing.yaml"),
+        ({"tiers": {"XRPUSDT": [{"bracket": 1}]}}, "tiers.XRPUSDT"),
+    ],
+)
+def test_bad_tiers_are_one_line(tmp_path: Path, extra: dict[str, Any], message: str) -> None:
+    bars = _bars(tmp_path / "XRPUSDT-PERP_1h.csv", 0.6)
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars, **extra))])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_file_that_names_no_pair_runs_as_btcusdt_and_says_so(tmp_path: Path) -> None:
+    bars = _bars(tmp_path / "bars.csv", 60_000.0)
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars))])
+    assert res.exit_code == 0, res.output
+    assert "buy_and_hold on BTCUSDT" in res.stdout
+    assert "names no pair ('bars'): run as BTCUSDT" in res.stderr
+
+
+def test_an_output_may_not_name_the_tiers_file(tmp_path: Path) -> None:
+    bars = _bars(tmp_path / "XRPUSDT-PERP_1h.csv", 0.6)
+    tiers = tmp_path / "tiers.yaml"
+    tiers.write_text(yaml.safe_dump(TIERS))
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars, tiers=str(tiers), output={"json": str(tiers)}))])
+    assert res.exit_code == 2
+    assert yaml.safe_load(tiers.read_text()) == TIERS  # nothing written over it
+
+
+def test_demo_refuses_a_symbol_without_tiers_before_reading_data(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["demo", "--data", str(tmp_path), "--symbol", "XRPUSDT", "--out", ""])
+    assert res.exit_code == 2
+    assert "pass --tiers FILE" in res.output
+    res = runner.invoke(app, ["demo", "--tiers", "t.yaml"])
+    assert res.exit_code == 2
+    assert "--tiers applies to --data or --real only" in res.output
+
+
+def test_demo_runs_a_symbol_with_its_tiers(tmp_path: Path) -> None:
+    (tmp_path / "ohlcv").mkdir()
+    _bars(tmp_path / "ohlcv" / "XRPUSDT-PERP_1h.csv", 0.6)
+    (tmp_path / "tiers.yaml").write_text(yaml.safe_dump(TIERS))
+    args = ["demo", "--data", str(tmp_path), "--symbol", "xrpusdt", "--tiers", str(tmp_path / "tiers.yaml")]
+    res = runner.invoke(app, [*args, "--out", "", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["market"]["bars"] == 400
+    assert set(doc["backtest"]["metrics"]) >= {"fixed 3x", "composite"}
