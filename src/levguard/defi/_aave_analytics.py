@@ -18,8 +18,10 @@ from levguard.core.defi.aave import (
     validate_borrow,
     validate_borrow_after_mint,
     validate_use_as_collateral,
+    variable_debt_after_borrow,
 )
-from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
+from levguard.core.defi.aave_records import since
+from levguard.core.defi.wadray import RAY, UINT256_MAX, MathRevertError
 from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true, target_bound
 from levguard.defi.positions import AAVE_PRICE_DECIMALS, AavePosition
 from levguard.defi.results import AssetLine, JointBoundary, LiquidationPrice, PositionReport, TargetAmount
@@ -56,6 +58,31 @@ def rows_with(pos: AavePosition, symbol: str, **changes: object) -> tuple[AaveRe
 def account(pos: AavePosition, rows: tuple[AaveReserve, ...] | None = None) -> UserAccountData:
     """``getUserAccountData`` of the position (or of ``rows`` under its e-mode and version)."""
     return get_user_account_data(pos.reserves if rows is None else rows, pos.emode_category, pos.version)
+
+
+def unknown_index_margin(version: str) -> int:
+    """Units a borrow may add to the debt beyond its amount when the row's index is unknown (RAY).
+
+    1 for 3.0 - 3.4 (``rayDiv`` then ``rayMul``, half up), 2 from 3.5 (``rayDivCeil`` then
+    ``rayMulCeil``), for any true index in ``[RAY, 2 RAY)`` (:func:`debt_after_borrow`).
+    """
+    return 2 if since(version, "3.5") else 1
+
+
+def debt_after_borrow(pos: AavePosition, r: AaveReserve, amount: int) -> int:
+    """The debt of row ``r`` after a borrow of ``amount`` (smallest units), at least the Pool's.
+
+    Exact (:func:`levguard.core.defi.aave.variable_debt_after_borrow`, the debt token's scaled
+    mint) when the row carries its ``variable_borrow_index``; a row at the default index ``RAY``
+    is taken as one whose index is unknown, and the debt grows by ``amount`` plus
+    :func:`unknown_index_margin` (the most the mint's rounding adds below an index of 2 RAY), so
+    a health factor computed on it is never above the chain's.
+    """
+    if amount == 0:
+        return r.debt
+    if r.variable_borrow_index != RAY:
+        return variable_debt_after_borrow(r, amount)
+    return r.debt + amount + unknown_index_margin(pos.version)
 
 
 def _strong(acct: UserAccountData, target: int) -> bool:
@@ -186,7 +213,14 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
 
 def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> TargetAmount:
     """Most of ``symbol`` (smallest units) that ``validateBorrow`` allows and that keeps HF at or above
-    ``target`` (wad; None: the protocol's limit alone)."""
+    ``target`` (wad; None: the protocol's limit alone).
+
+    The health factor after the borrow (and from 3.5 the Pool's checks after the mint) is the
+    engine's on the debt the debt token holds after minting (:func:`debt_after_borrow`): exact,
+    ``>= target`` as the integer ``getUserAccountData`` returns it, when the row carries its
+    ``variable_borrow_index``; with the index unknown (``RAY``) up to 1 unit (3.0 - 3.4) or 2
+    (3.5+) below the exact answer (:func:`unknown_index_margin`).
+    """
     r = pos.reserve(symbol)
     acct = account(pos)
     # From 3.4 the Pool mints the debt before it validates the account: for 3.5/3.6 the bound is
@@ -201,22 +235,21 @@ def max_safe_borrow(pos: AavePosition, symbol: str, target: int | None) -> Targe
         return _impossible("borrow", symbol, target, f"{symbol} has a price of 0: the LTV check does not bound it")
 
     def rows(x: int) -> tuple[AaveReserve, ...]:
-        return rows_with(pos, symbol, debt=r.debt + x)
+        # The debt token's balance after the mint (debt_after_borrow: exact, or a margin above).
+        return rows_with(pos, symbol, debt=debt_after_borrow(pos, r, x))
 
-    def allowed(x: int) -> bool:
+    def ok(x: int) -> bool:
         if x == 0:
             return True
         try:
             if modelled:
                 validate_borrow(pos.reserves, symbol, x, pos.emode_category, pos.version)
-            else:
-                validate_borrow_after_mint(rows(x), pos.emode_category, pos.version)
+            after = rows(x)  # the mint itself may revert (INVALID_MINT_AMOUNT)
+            if not modelled:
+                validate_borrow_after_mint(after, pos.emode_category, pos.version)
         except AaveError:
             return False
-        return True
-
-    def ok(x: int) -> bool:
-        return x == 0 or (allowed(x) and (target is None or account(pos, rows(x)).health_factor >= target))
+        return target is None or account(pos, after).health_factor >= target
 
     e = pos.emode_category
     price = e.price if e is not None and pos.version in _PRICE_SOURCE_VERSIONS and e.price else r.price

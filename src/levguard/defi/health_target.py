@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from levguard.core.defi.aave import collateral_ltv
+from levguard.core.defi.aave import AaveReserve, collateral_ltv
 from levguard.core.defi.morpho import VIRTUAL_SHARES, Market, Position
+from levguard.core.defi.wadray import RAY
 from levguard.core.records import JsonRecord
 from levguard.core.sizing.base import SizingState
 from levguard.core.sizing.health import HealthFactorTarget
@@ -135,8 +136,21 @@ class PositionLeverage:
             shares = debt * VIRTUAL_SHARES  # toSharesUp on the position's own empty market
             market = Market(debt, shares, debt, shares)
             return replace(pos, market=market, position=Position(shares, coll), market_given=False)
-        rows = _aave.rows_with(pos, self.collateral_symbol, collateral=coll)
-        rows = tuple(replace(r, debt=debt) if r.symbol == self.debt_symbol else r for r in rows)
+
+        # A position built at that leverage, not one grown from the scaled balances held: its
+        # balances stand alone (index RAY; the health factor reads balances only).
+        def fresh(r: AaveReserve, coll: int, debt: int) -> AaveReserve:
+            r = replace(r, liquidity_index=RAY, variable_borrow_index=RAY, balance_rounding="half_up")
+            return replace(r, collateral=coll, debt=debt)
+
+        rows = tuple(
+            fresh(r, coll, 0)
+            if r.symbol == self.collateral_symbol
+            else fresh(r, 0, debt)
+            if r.symbol == self.debt_symbol
+            else r
+            for r in pos.reserves
+        )
         return replace(pos, reserves=rows)
 
     def _evaluate(self, leverage: float) -> tuple[float, float]:

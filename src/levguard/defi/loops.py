@@ -40,7 +40,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from levguard.core.defi.aave import borrow_isolation_debt
+from levguard.core.defi.aave import borrow_isolation_debt, variable_debt_after_borrow
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, UINT128_MAX
 from levguard.core.records import JsonRecord
 from levguard.core.validate import show, yearly_rate
@@ -287,7 +287,8 @@ def _aave_loop(
         if bought == 0:
             stop = "the swap buys 0 collateral"
             break
-        rows = _aave.rows_with(pos, debt, debt=pos.reserve(debt).debt + b)
+        # The debt token's balance after the mint (its scaled rounding; debt + b at index RAY).
+        rows = _aave.rows_with(pos, debt, debt=variable_debt_after_borrow(pos.reserve(debt), b))
         # In isolation mode the borrow counts against the ceiling at the next step (an audit: each
         # step re-used the whole room, 5,000 USDC against 1,000 USD of ceiling).
         pos = replace(pos, reserves=borrow_isolation_debt(rows, debt, b))

@@ -91,6 +91,7 @@ from levguard.core.defi.aave_records import (
     reserve_ltv,
     reserve_threshold,
     scaled_balance,
+    variable_debt_after_borrow,
 )
 from levguard.core.defi.aave_records import since as _since
 
@@ -145,6 +146,7 @@ __all__ = [
     "validate_borrow_after_mint",
     "validate_hf_and_ltv",
     "validate_use_as_collateral",
+    "variable_debt_after_borrow",
 ]
 
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD: Final = 10**18

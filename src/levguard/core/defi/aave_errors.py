@@ -12,6 +12,7 @@ __all__ = ["CUSTOM_ERRORS", "ERRORS", "AaveError"]
 
 ERRORS: Final[Mapping[str, str]] = MappingProxyType(
     {
+        "INVALID_MINT_AMOUNT": "24",
         "INVALID_BURN_AMOUNT": "25",
         "INVALID_AMOUNT": "26",
         "COLLATERAL_BALANCE_IS_ZERO": "34",

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
+from levguard.core.defi.aave_errors import AaveError
+
 # The engine passes trusted uint256 words: it calls the unchecked forms (the public ones check
 # their arguments, too slow for the hot loops).
 from levguard.core.defi.wadray import (
@@ -48,6 +50,7 @@ __all__ = [
     "reserve_threshold",
     "scaled_balance",
     "since",
+    "variable_debt_after_borrow",
 ]
 
 AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3", "3.5", "3.6")
@@ -329,6 +332,59 @@ def scaled_balance(balance: int, index: int, side: str, rounding: str) -> int | 
         return s if _ray_mul_floor(s, index) == balance else None
     s = _ray_div_floor(balance, index)
     return s if _ray_mul_ceil(s, index) == balance else None
+
+
+def variable_debt_after_borrow(row: AaveReserve, amount: int) -> int:
+    """Return ``row``'s variable debt balance after a borrow of ``amount`` mints its debt tokens.
+
+    The debt token mints a scaled amount, not ``amount``: the balance after the borrow can exceed
+    ``row.debt + amount`` by a unit or two once ``row.variable_borrow_index`` has grown past
+    ``RAY`` (it equals it at ``RAY``).
+
+    Parameters
+    ----------
+    row : AaveReserve
+        The borrowed reserve's row before the borrow (``debt`` its ``balanceOf`` at
+        ``variable_borrow_index``, ``balance_rounding`` its version's).
+    amount : int
+        The borrow, in the asset's smallest units.
+
+    Returns
+    -------
+    int
+        The debt token's ``balanceOf`` after the mint, smallest units.
+
+    Raises
+    ------
+    AaveError
+        ``24`` (``INVALID_MINT_AMOUNT``) when ``amount`` mints 0 scaled units.
+    InputError
+        ``amount`` not a uint256.
+
+    Notes
+    -----
+    ``VariableDebtToken.mint`` -> ``ScaledBalanceTokenBase._mintScaled`` and
+    ``VariableDebtToken.balanceOf`` (aave/aave-v3-core v1.19.4, v3.0 - v3.4; ``WadRayMath.rayDiv``
+    / ``rayMul`` round half up)::
+
+        s  = debt's scaled balance (scaled_balance)
+        s' = s + amount.rayDiv(index)          (require != 0: INVALID_MINT_AMOUNT, 24)
+        debt' = s'.rayMul(index)
+
+    3.5+ (``"directed"`` rows; aave-v3-origin v3.5.0 ``helpers/TokenMath.sol``):
+    ``getVTokenMintScaledAmount = amount.rayDivCeil(index)``, ``getVTokenBalance =
+    s'.rayMulCeil(index)``.  For ``RAY <= index < 2 RAY``, ``debt' - debt - amount`` is at most 1
+    (half up) or 2 (directed).
+    """
+    amount = as_uint256(amount, "amount")
+    index = row.variable_borrow_index
+    s = scaled_balance(row.debt, index, "debt", row.balance_rounding)
+    assert s is not None  # AaveReserve.__post_init__ checked it
+    directed = row.balance_rounding == "directed"
+    minted = _ray_div_ceil(amount, index) if directed else _ray_div(amount, index)
+    if minted == 0:
+        raise AaveError("INVALID_MINT_AMOUNT", f"{row.symbol}: {amount} mints 0 scaled units at index {index}")
+    return _ray_mul_ceil(s + minted, index) if directed else _ray_mul(s + minted, index)
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
