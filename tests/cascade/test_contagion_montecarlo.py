@@ -149,8 +149,9 @@ def test_monte_carlo_names_bad_input(kwargs: dict, match: str) -> None:
 
 def test_an_adl_counterparty_liquidated_later_counts_as_liquidated() -> None:
     # The shipped contagion sample's path 6: 20 accounts closed by ADL at a profit were liquidated
-    # afterwards. The kernel's summary counts a liquidation only from status "ok" (493); the
-    # accounts liquidated are 513, as venue_outcomes and the Monte Carlo's row count them.
+    # afterwards. The kernel's summary counted a liquidation only from status "ok" (493); the
+    # accounts liquidated are 513, as venue_outcomes and the Monte Carlo's row count them, and the
+    # kernel's own count (summary["accounts_liquidated"]) now counts the 20 too.
     from importlib import resources
 
     from levguard.cascade.contagion_config import load_contagion_config
@@ -162,6 +163,7 @@ def test_an_adl_counterparty_liquidated_later_counts_as_liquidated() -> None:
     status = res.accounts["status"]
     later = int(((status == "liquidated") & res.accounts["deleveraged"]).sum())
     assert later > 0
+    assert res.summary["accounts_liquidated"] == (status == "liquidated").sum()
     row = plan.run(6, 1)
     assert (
         row["accounts_liquidated"][0]

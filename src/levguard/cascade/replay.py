@@ -207,7 +207,7 @@ def replay_asset(config: ReplayConfig, asset: ReplayAsset, market: AssetMarket) 
         "maintenance_rate": maintenance_rate(asset.max_leverage),
         "accounts": pop.n,
         # Accounts whose final status is liquidated, as venue_outcomes counts them (the kernel's
-        # summary count misses an ADL counterparty liquidated later); ADL counterparties, closed
+        # summary count, which counts an ADL counterparty liquidated later too); ADL counterparties, closed
         # at a profit, are accounts_deleveraged: the ever-deleveraged flag.
         "accounts_liquidated": int((res.accounts["status"] == "liquidated").sum()),
         "accounts_deleveraged": int(np.count_nonzero(res.out.accounts.deleveraged)),

@@ -459,7 +459,8 @@ def close_in_books(
                 pnl[i] += realised - fee
                 wallets[i] = left
             scr.full[j] = full
-            if status[i] == AccountStatus.OK:
+            # Every account's first liquidation counts, an ADL counterparty's (DELEVERAGED) too.
+            if status[i] != AccountStatus.LIQUIDATED:
                 cnt[0]["accounts_liquidated"] += 1
             status[i] = AccountStatus.LIQUIDATED
             n_liq[v, t] += 1
@@ -602,7 +603,8 @@ def adl_account(
                 mm += book_mm(tiers, v * n_assets + a, closed * price)
                 scr.c[j, a] = closed
             st.qty[i, a] = side * left
-            if st.status[i] == AccountStatus.OK:
+            # Every account's first liquidation counts, an ADL counterparty's (DELEVERAGED) too.
+            if st.status[i] != AccountStatus.LIQUIDATED:
                 cnt[0]["accounts_liquidated"] += 1
             st.status[i] = AccountStatus.LIQUIDATED
             if not closed_any:

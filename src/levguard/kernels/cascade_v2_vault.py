@@ -150,7 +150,8 @@ def vault_takeovers(
         vault.received[v] += eq
         st.pnl[i] -= st.wallet[i]
         st.wallet[i] = 0.0
-        if st.status[i] == AccountStatus.OK:
+        # Every account's first liquidation counts, an ADL counterparty's (DELEVERAGED) too.
+        if st.status[i] != AccountStatus.LIQUIDATED:
             cnt[0]["accounts_liquidated"] += 1
         st.status[i] = AccountStatus.LIQUIDATED
         steps.n_liq[v, t] += 1
