@@ -442,7 +442,7 @@ def cascade_py(
                     round_c[j] = c
                     round_full[j] = full
                     fund += delta
-                    if status[i] == AccountStatus.OK:
+                    if status[i] != AccountStatus.LIQUIDATED:  # an ADL counterparty's (DELEVERAGED) first too
                         n_accounts_liq += 1
                     status[i] = AccountStatus.LIQUIDATED
                     liq_notional += c * fill
@@ -494,7 +494,7 @@ def cascade_py(
                     pnl[i] -= lost
                     margin[i] -= lost
                     qty[i] = left
-                    if status[i] == AccountStatus.OK:
+                    if status[i] != AccountStatus.LIQUIDATED:  # an ADL counterparty's (DELEVERAGED) first too
                         n_accounts_liq += 1
                     status[i] = AccountStatus.LIQUIDATED
                     n_liq_step += 1
