@@ -19,7 +19,11 @@ siloed borrowing, LTV-0 and disabled collateral, dust).  Then:
   the fee sent to the treasury, the transfers to and from the liquidator, the user's balances
   (``balanceOf``), collateral flags and isolated debt after, the account data after (on a
   sample) and each revert's error code equal levguard's ``liquidation_call``;
-* three of those liquidations, recorded with their rows, run without node as regression cases.
+* three of those liquidations, recorded with their rows, run without node as regression cases;
+* after each borrow through the Pool the debt token's ``balanceOf`` is levguard's
+  ``variable_debt_after_borrow`` (the scaled mint), and on 12 accounts borrowing
+  ``max_safe_borrow``'s amount at target 1.1 keeps the Pool's health factor >= 1.1, one unit more
+  not (tried and reverted).
 
 Run with ``-s`` to see the counts and the wall and CPU time of each phase (about 40 s of CPU, of
 which the liquidations take about 30 s).
@@ -45,8 +49,11 @@ import _aave_common as common
 from _aave_common import BORROWABLE, COLLATERALS, IN_ISOLATION, AccountCheck, LiquidationStats
 from eth_utils import to_checksum_address
 
-from levguard.core.defi.aave import get_user_account_data, liquidation_call, validate_borrow
+from levguard.core.defi.aave import get_user_account_data, liquidation_call, validate_borrow, variable_debt_after_borrow
+from levguard.core.defi.aave_records import find_reserve, parse_emode, parse_positions
 from levguard.core.defi.wadray import RAY, UINT256_MAX
+from levguard.defi._aave_analytics import max_safe_borrow
+from levguard.defi.positions import AavePosition
 
 SEED = 201_903
 N_TX = 25
@@ -80,6 +87,8 @@ class World(common.World):
 
     harness = _aave
     borrow_checks: list[tuple[str, str, int, str, str]] = field(default_factory=list)
+    # (levguard's variable_debt_after_borrow, the debt token's balanceOf after, debt + amount)
+    mint_checks: list[tuple[int, int, int]] = field(default_factory=list)
 
     def refresh(self) -> None:
         self.reserves = _aave.read_reserves(self.market)
@@ -106,6 +115,10 @@ def _borrow(world: World, user: str, symbol: str, amount: int) -> None:
     except _aave.RevertedError as exc:
         actual = exc.reason
     world.borrow_checks.append((user, symbol, amount, expected, actual))
+    if actual == "ok":
+        row = find_reserve(parse_positions(state.rows), symbol, "asset")
+        after = m.call(m.vtokens[symbol].functions.balanceOf(user))
+        world.mint_checks.append((variable_debt_after_borrow(row, amount), after, row.debt + amount))
 
 
 def _borrow_fraction(world: World, user: str, symbol: str, permille: int) -> None:
@@ -301,6 +314,53 @@ def test_borrow_validation_matches_the_contract(world: World) -> None:
     _report(world, "borrows", dict(codes))
     for code in ("ok", "36", "53", "58", "60", "89"):
         assert codes[code] > 0, f"no borrow ended with {code}: {codes}"
+
+
+def test_the_debt_after_a_borrow_is_the_debt_tokens_balance(world: World) -> None:
+    """After each borrow through the Pool, the debt token's ``balanceOf`` equals levguard's
+    ``variable_debt_after_borrow`` (the scaled mint at the frozen index), not always
+    ``debt + amount``."""
+    bad = [c for c in world.mint_checks if c[0] != c[1]]
+    assert not bad, f"{len(bad)} of {len(world.mint_checks)} borrows disagree, e.g. {bad[:3]}"
+    off = sum(c[1] != c[2] for c in world.mint_checks)
+    _report(world, "debt after borrows", {"borrows": len(world.mint_checks), "not debt + amount": off})
+    assert len(world.mint_checks) >= 10
+    assert off >= 1  # the scaled mint shows (a first borrow at an index mints rayDiv(x) and reads x)
+
+
+def test_max_safe_borrow_holds_the_target_on_the_pool(world: World) -> None:
+    """On accounts of the real Pool (indexes 1.009-1.21 ray, read with the rows), borrowing
+    ``max_safe_borrow``'s amount at HF target 1.1 leaves ``getUserAccountData``'s health factor
+    >= 1.1e18, and one unit more is refused or falls below it (each borrow tried and reverted)."""
+    m, target = world.market, 11 * 10**17
+    tried = 0
+    for user in world.tx_users + world.stored_users:
+        state = world.account(user)
+        rows = parse_positions(state.rows)
+        debts = [r.symbol for r in rows if r.debt > 0]
+        if not debts or get_user_account_data(rows, state.emode_category, VERSION).health_factor <= 12 * 10**17:
+            continue
+        pos = AavePosition(reserves=rows, emode_category=parse_emode(state.emode_category), version=VERSION)
+        b = max_safe_borrow(pos, debts[0], target)
+        if not b.amount or "target" not in b.reason:
+            continue
+        hf: list[int | None] = []
+        for x in (b.amount, b.amount + 1):
+            with m.evm.trial():
+                try:
+                    m.send(m.pool.functions.borrow(m.address(debts[0]), x, 2, 0, user), user)
+                    hf.append(m.call(m.pool.functions.getUserAccountData(user))[5])
+                except _aave.RevertedError:
+                    hf.append(None)
+        if hf[0] is None:  # refused for what the engine does not model (caps, liquidity)
+            continue
+        assert hf[0] >= target, (user, debts[0], b.amount, hf)
+        assert hf[1] is None or hf[1] < target, (user, debts[0], b.amount, hf)
+        tried += 1
+        if tried == 12:
+            break
+    _report(world, "max safe borrows on the Pool", {"borrowed at HF >= 1.1, one more not": tried})
+    assert tried >= 5
 
 
 def test_account_data_matches_the_contract(world: World, accounts: list[AccountCheck]) -> None:
