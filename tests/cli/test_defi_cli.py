@@ -38,7 +38,7 @@ def test_target_and_joint_tables() -> None:
     res = runner.invoke(app, ["defi", AAVE, "--target-hf", "1.5", "--joint", "WETH,WBTC", "--points", "3"])
     assert res.exit_code == 0, res.output
     assert "To reach health factor 1.5" in res.stdout
-    assert "2,800.000000" in res.stdout  # USDC to repay
+    assert "2,800.000001" in res.stdout  # USDC to repay (a unit for the burn's rounding, the index unknown)
     assert "Joint liquidation boundary" in res.stdout
 
 

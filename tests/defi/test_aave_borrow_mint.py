@@ -10,7 +10,10 @@ test (not levguard's), and:
 * with the row's index known, borrowing ``max_safe_borrow`` (or ``safe_borrow``'s amount) keeps
   HF >= target exactly, and one unit more is refused by the Pool or falls below the target;
 * with the index unknown (the row at ``RAY``), the same holds for any true index in
-  ``[RAY, 2 RAY)`` behind the balance.
+  ``[RAY, 2 RAY)`` behind the balance;
+* the same for a repayment (``VariableDebtToken.burn``: ``rayDiv``, 3.5+ ``rayDivFloor``):
+  ``repay_to_target`` (and ``safe_borrow`` below the target) leaves HF >= target after the burn,
+  one unit less does not; the old search raised InputError on a row with a grown index.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from levguard.defi import analytics
@@ -31,6 +34,7 @@ from levguard.defi.aave import (
     validate_borrow,
     validate_borrow_after_mint,
     variable_debt_after_borrow,
+    variable_debt_after_repay,
 )
 from levguard.defi.health_target import safe_borrow
 from levguard.defi.positions import AavePosition
@@ -62,6 +66,10 @@ def _balance(scaled: int, index: int, version: str) -> int:
 
 def _minted(amount: int, index: int, version: str) -> int:
     return _ceil_div(amount * RAY, index) if _directed(version) else _div_half_up(amount, index)
+
+
+def _burned(amount: int, index: int, version: str) -> int:
+    return amount * RAY // index if _directed(version) else _div_half_up(amount, index)
 
 
 @st.composite
@@ -98,6 +106,18 @@ def accounts(draw: st.DrawFn) -> tuple[AavePosition, int, int]:
 def _hf_after(pos: AavePosition, scaled: int, index: int, x: int) -> int:
     # The chain's health factor after borrowing x (the test's own mint arithmetic).
     after = _balance(scaled + _minted(x, index, pos.version), index, pos.version)
+    rows = tuple(replace(r, debt=after, variable_borrow_index=RAY, balance_rounding="half_up") if r.debt else r
+                 for r in pos.reserves)  # fmt: skip
+    return get_user_account_data(rows, None, pos.version).health_factor
+
+
+def _hf_after_repay(pos: AavePosition, scaled: int, index: int, x: int) -> int | None:
+    # The chain's health factor after repaying x (None: the burn reverts, 0 scaled units).
+    debt = _balance(scaled, index, pos.version)
+    burned = _burned(min(x, debt), index, pos.version)
+    if burned == 0:
+        return None
+    after = _balance(scaled - burned, index, pos.version)
     rows = tuple(replace(r, debt=after, variable_borrow_index=RAY, balance_rounding="half_up") if r.debt else r
                  for r in pos.reserves)  # fmt: skip
     return get_user_account_data(rows, None, pos.version).health_factor
@@ -141,6 +161,42 @@ def test_the_debt_token_mints_scaled_units_rounded_as_the_contracts_round() -> N
         variable_debt_after_borrow(big, 1)  # rayDiv(1, 3) = 0.33 rounds to 0
 
 
+def test_the_debt_token_burns_scaled_units_rounded_as_the_contracts_round() -> None:
+    index = 1_100_000_000_000_000_000_000_000_000  # 1.1 ray
+    row = AaveReserve(symbol="USDC", price=10**8, decimals=6, ltv=7500, lt=7800, debt=_mul_half_up(7, index),
+                      variable_borrow_index=index)  # fmt: skip
+    # 1 repaid: rayDiv(1, 1.1) -> 1 scaled unit, 6 x 1.1 = 6.6 -> 7; 2: 1.818 -> 2, 5.5 -> 6; all: 0
+    assert [variable_debt_after_repay(row, x) for x in (1, 2, 8, 10**30)] == [7, 6, 0, 0]
+    up = replace(row, debt=_ceil_div(7 * index, RAY), balance_rounding="directed")  # ceil(7.7) = 8
+    # 3.5+ burns rayDivFloor: 2 repaid burn 1 unit and leave ceil(6.6) = 7, one over 8 - 2
+    assert [variable_debt_after_repay(up, x) for x in (2, 8)] == [7, 0]
+    with pytest.raises(AaveError, match=r"INVALID_BURN_AMOUNT \(25\)"):
+        variable_debt_after_repay(up, 1)  # floor(0.909) = 0
+    with pytest.raises(AaveError, match=r"INVALID_AMOUNT \(26\)"):
+        variable_debt_after_repay(row, 0)
+    with pytest.raises(AaveError, match=r"NO_DEBT_OF_SELECTED_TYPE \(39\)"):
+        variable_debt_after_repay(replace(row, debt=0), 5)
+
+
+@SETTINGS
+@given(accounts(), st.sampled_from([11 * 10**17, 125 * 10**16, 15 * 10**17, 2 * 10**18, 3 * 10**18]), st.booleans())
+def test_repay_to_target_holds_the_target_after_the_burn_and_one_unit_less_does_not(
+    account: tuple[AavePosition, int, int], target: int, known: bool
+) -> None:
+    pos, scaled, index = account
+    r = analytics.repay_to_target(pos if known else _unknown(pos), target / 10**18, "USDC")
+    assert r.amount is not None  # one debt: repaying it all reaches any target
+    x = r.amount
+    if x > 0:
+        hf = _hf_after_repay(pos, scaled, index, x)
+        assert hf is not None
+        assert hf >= target
+        if known:
+            assert r.health_factor_after_wad == hf
+            less = _hf_after_repay(pos, scaled, index, x - 1) if x > 1 else None
+            assert x == 1 or less is None or less < target
+
+
 @SETTINGS
 @given(accounts(), st.sampled_from([10**18, 11 * 10**17, 125 * 10**16, 15 * 10**17, 2 * 10**18]))
 def test_max_safe_borrow_holds_the_target_after_the_mint_and_one_unit_more_does_not(
@@ -181,10 +237,12 @@ def test_safe_borrow_leaves_the_health_factor_at_or_above_the_target(
 ) -> None:
     pos, scaled, index = account
     wad = int(Decimal(target) * 10**18)
-    assume(get_user_account_data(pos.reserves, None, pos.version).health_factor > wad)  # a borrow, not a repayment
     b = safe_borrow(pos if known else _unknown(pos), target_hf=float(target))
     x = b.borrow_units
-    assert x >= 0
     if x > 0:
         assert not _refused(pos, scaled, index, x)
         assert _hf_after(pos, scaled, index, x) >= wad
+    elif x < 0:  # a repayment
+        hf = _hf_after_repay(pos, scaled, index, -x)
+        assert hf is not None
+        assert hf >= wad

@@ -19,6 +19,7 @@ from levguard.core.defi.aave import (
     validate_borrow_after_mint,
     validate_use_as_collateral,
     variable_debt_after_borrow,
+    variable_debt_after_repay,
 )
 from levguard.core.defi.aave_records import since
 from levguard.core.defi.wadray import RAY, UINT256_MAX, MathRevertError
@@ -83,6 +84,20 @@ def debt_after_borrow(pos: AavePosition, r: AaveReserve, amount: int) -> int:
     if r.variable_borrow_index != RAY:
         return variable_debt_after_borrow(r, amount)
     return r.debt + amount + unknown_index_margin(pos.version)
+
+
+def debt_after_repay(pos: AavePosition, r: AaveReserve, amount: int) -> int:
+    """The debt of row ``r`` after a repayment of ``amount`` (smallest units), at least the Pool's.
+
+    Exact (:func:`levguard.core.defi.aave.variable_debt_after_repay`, the scaled burn) when the
+    row carries its ``variable_borrow_index``; at ``RAY`` (unknown) ``debt - amount`` plus
+    :func:`unknown_index_margin` (0 once the whole debt is repaid).
+    """
+    if amount == 0:
+        return r.debt
+    if r.variable_borrow_index != RAY:
+        return variable_debt_after_repay(r, amount)
+    return 0 if amount >= r.debt else r.debt - amount + unknown_index_margin(pos.version)
 
 
 def _strong(acct: UserAccountData, target: int) -> bool:
@@ -159,16 +174,22 @@ def _impossible(action: str, symbol: str, target: int | None, reason: str) -> Ta
 
 
 def repay_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmount:
-    """Least repayment of ``symbol``'s debt (smallest units) that brings HF to ``target`` (wad)."""
+    """Least repayment of ``symbol``'s debt (smallest units) that brings HF to ``target`` (wad), on
+    the debt the debt token holds after its scaled burn (:func:`debt_after_repay`: exact with the
+    row's index, up to 1 unit (3.5+: 2) more repaid with it unknown)."""
     r = pos.reserve(symbol)
     if r.debt == 0:
         return _impossible("repay", symbol, target, f"no {symbol} debt")
 
     def rows(x: int) -> tuple[AaveReserve, ...]:
-        return rows_with(pos, symbol, debt=r.debt - x)
+        # The debt token's balance after the burn (debt_after_repay: exact, or a margin above).
+        return rows_with(pos, symbol, debt=debt_after_repay(pos, r, x))
 
     def ok(x: int) -> bool:
-        return account(pos, rows(x)).health_factor >= target
+        try:
+            return account(pos, rows(x)).health_factor >= target
+        except AaveError:  # the burn itself reverts (INVALID_BURN_AMOUNT)
+            return False
 
     if not ok(r.debt):
         hf = hf_float(account(pos, rows(r.debt)).health_factor)

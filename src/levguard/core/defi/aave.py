@@ -92,6 +92,7 @@ from levguard.core.defi.aave_records import (
     reserve_threshold,
     scaled_balance,
     variable_debt_after_borrow,
+    variable_debt_after_repay,
 )
 from levguard.core.defi.aave_records import since as _since
 
@@ -147,6 +148,7 @@ __all__ = [
     "validate_hf_and_ltv",
     "validate_use_as_collateral",
     "variable_debt_after_borrow",
+    "variable_debt_after_repay",
 ]
 
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD: Final = 10**18

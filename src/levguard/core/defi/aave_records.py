@@ -51,6 +51,7 @@ __all__ = [
     "scaled_balance",
     "since",
     "variable_debt_after_borrow",
+    "variable_debt_after_repay",
 ]
 
 AAVE_VERSIONS: Final = ("3.0", "3.1", "3.2", "3.3", "3.5", "3.6")
@@ -385,6 +386,57 @@ def variable_debt_after_borrow(row: AaveReserve, amount: int) -> int:
     if minted == 0:
         raise AaveError("INVALID_MINT_AMOUNT", f"{row.symbol}: {amount} mints 0 scaled units at index {index}")
     return _ray_mul_ceil(s + minted, index) if directed else _ray_mul(s + minted, index)
+
+
+def variable_debt_after_repay(row: AaveReserve, amount: int) -> int:
+    """Return ``row``'s variable debt balance after a repayment of ``amount`` burns its debt tokens.
+
+    Parameters
+    ----------
+    row : AaveReserve
+        The repaid reserve's row before the repayment (as :func:`variable_debt_after_borrow`).
+    amount : int
+        The repayment, smallest units; at most the debt is repaid (``type(uint256).max``: all).
+
+    Returns
+    -------
+    int
+        The debt token's ``balanceOf`` after the burn, smallest units.
+
+    Raises
+    ------
+    AaveError
+        ``26`` (``INVALID_AMOUNT``) for 0, ``39`` (``NO_DEBT_OF_SELECTED_TYPE``) without debt,
+        ``25`` (``INVALID_BURN_AMOUNT``) when the repayment burns 0 scaled units.
+
+    Notes
+    -----
+    ``BorrowLogic.executeRepay`` (``paybackAmount = min(amount, balanceOf)``) ->
+    ``VariableDebtToken.burn`` -> ``ScaledBalanceTokenBase._burnScaled`` (aave/aave-v3-core
+    v1.19.4)::
+
+        s' = s - paybackAmount.rayDiv(index)     (require != 0: INVALID_BURN_AMOUNT, 25)
+        debt' = s'.rayMul(index)
+
+    3.5+ (``"directed"`` rows, TokenMath.sol): ``getVTokenBurnScaledAmount = rayDivFloor``,
+    ``getVTokenBalance = rayMulCeil``.  A whole repayment burns ``s`` exactly (both roundings,
+    index >= RAY); otherwise ``debt' - (debt - amount)`` is at most 1 (half up) or 2 (directed)
+    for ``RAY <= index < 2 RAY``.
+    """
+    amount = as_uint256(amount, "amount")
+    if amount == 0:
+        raise AaveError("INVALID_AMOUNT", "amount is 0")
+    if row.debt == 0:
+        raise AaveError("NO_DEBT_OF_SELECTED_TYPE", f"no {row.symbol} variable debt")
+    index = row.variable_borrow_index
+    s = scaled_balance(row.debt, index, "debt", row.balance_rounding)
+    assert s is not None  # AaveReserve.__post_init__ checked it
+    payback = min(amount, row.debt)
+    directed = row.balance_rounding == "directed"
+    burned = _ray_div_floor(payback, index) if directed else _ray_div(payback, index)
+    if burned == 0:
+        raise AaveError("INVALID_BURN_AMOUNT", f"{row.symbol}: {payback} burns 0 scaled units at index {index}")
+    return _ray_mul_ceil(s - burned, index) if directed else _ray_mul(s - burned, index)
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
