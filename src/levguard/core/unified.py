@@ -130,20 +130,31 @@ class UnifiedVenue:
     inverse_venue: str | None = None
     inverse_refusal: str = ""
 
-    def ratio(self, equity: float, mm: float) -> float | None:
-        """The venue's account ratio (None where it is infinite or undefined)."""
+    def ratio(self, equity: float, mm: float, *, exposed: bool = True) -> float | None:
+        """The venue's account ratio (None where it is infinite or undefined: ``equity <= 0`` of
+        an ``exposed`` account, :meth:`liquidatable`; an empty account's MM rate reads 0)."""
         if self.ratio_name in _EQUITY_OVER_MM:
             return equity / mm if mm > 0.0 else None
         if equity > 0.0:
             return mm / equity
-        return None if mm > 0.0 else 0.0
+        return None if mm > 0.0 or exposed else 0.0
 
-    def liquidatable(self, equity: float, mm: float) -> bool:
-        """True when the account is at or past the venue's liquidation trigger."""
-        return mm > 0.0 and equity <= self.liquidation_multiple * mm
+    def liquidatable(self, equity: float, mm: float, *, exposed: bool = True) -> bool:
+        """True when the account is at or past the venue's liquidation trigger.
 
-    def status(self, equity: float, mm: float) -> str:
-        """The venue's account status.
+        Notes
+        -----
+        ``equity <= c * MM``, which at ``MM = 0`` (a negative balance, loans at loan MMR 0)
+        reads ``equity <= 0`` for an account holding positions or a debt (``exposed``, see
+        :attr:`UnifiedAccount.exposed`): debts beyond the collateral after haircuts.  An empty
+        account (equity 0, nothing owed) is not liquidatable.
+        """
+        if mm > 0.0:
+            return equity <= self.liquidation_multiple * mm
+        return exposed and equity <= 0.0
+
+    def status(self, equity: float, mm: float, *, exposed: bool = True) -> str:
+        """The venue's account status (``exposed`` as in :meth:`liquidatable`).
 
         Notes
         -----
@@ -161,9 +172,11 @@ class UnifiedVenue:
         margin mode: cross margin trading" (risk alert at <= 300 %, pre-liquidation at <= 100 %, read
         through a transcription of that page).
         """
-        if self.ratio_name == "uniMMR":
-            if mm <= 0.0:
+        if mm <= 0.0:  # no MM: solvent (normal) or, with equity <= 0, past every band
+            if not self.liquidatable(equity, mm, exposed=exposed):
                 return "normal"
+            return "liquidation_loss" if self.ratio_name == "uniMMR" else "liquidation"
+        if self.ratio_name == "uniMMR":
             # ``equity > bound * mm`` as :meth:`liquidatable` compares (not ``equity / mm > bound``,
             # whose rounding can put an account one float step above 1.05 x MM in "liquidation"
             # while liquidatable() is False).
@@ -172,7 +185,7 @@ class UnifiedVenue:
                     return name
             return "liquidation_loss"
         if self.ratio_name == "margin_ratio":
-            if mm <= 0.0 or equity > 3.0 * mm:
+            if equity > 3.0 * mm:
                 return "normal"
             return "liquidation" if self.liquidatable(equity, mm) else "risk_alert"
         return "liquidation" if self.liquidatable(equity, mm) else "normal"
@@ -287,6 +300,12 @@ class UnifiedAccount:
         for slot, p in sorted(zip(self.coin_slots, self.coin_positions, strict=True), key=lambda sp: sp[0]):
             out.insert(slot, p)
         return tuple(out)
+
+    @property
+    def exposed(self) -> bool:
+        """True when the account holds a position, an option or a debt (a negative net balance or
+        a loan): its equity can then fall to 0 and below (see :meth:`UnifiedVenue.liquidatable`)."""
+        return bool(self.book or self.options or any(a.net < 0.0 or a.borrowed > 0.0 for a in self.assets))
 
     def position_model(self, p: Position) -> VenueModel:
         """Return the rules of position ``p`` (the inverse rules for a coin-settled contract)."""
@@ -720,7 +739,7 @@ def _totals(ua: UnifiedAccount) -> _Totals:
     st0 = states[k0]
     equity = st0.equity(upnl_by.get(k0, 0.0))
     total_mm = st0.mm(mm_by.get(k0, 0.0))
-    liquidatable = venue.liquidatable(equity, total_mm)
+    liquidatable = venue.liquidatable(equity, total_mm, exposed=ua.exposed)
     return _Totals(terms, where, groups, upnl_by, mm_by, states, opt_price, equity, total_mm, liquidatable)
 
 
@@ -773,4 +792,4 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
         initial = math.fsum([initial, opt_price * math.fsum(o.initial_margin for o in ua.options)])
         for slot, o in zip(ua.option_slots, ua.options, strict=True):
             reports.insert(slot, option_report(o, liquidatable))
-    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, rows)
+    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, rows, ua.exposed)

@@ -173,7 +173,7 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
     notional, _, upnl, mm, lp, bp, health = out.tolist()
     k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
     _, _, equity, total_mm, wallet = totals.tolist()
-    liquidatable = venue.liquidatable(equity, total_mm)
+    liquidatable = venue.liquidatable(equity, total_mm, exposed=ua.exposed)
     reports: list[PositionReport] = []
     margins = []
     rows = zip(positions, table_id, notional, upnl, mm, lp, bp, health, k_mm, k_lev_mark, k_lev_entry, strict=True)
@@ -199,7 +199,7 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
         collateral.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
     usdt_price = assets[settle].price if settle >= 0 else 1.0
     initial = usdt_price * math.fsum(margins)
-    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, collateral)
+    return account_report(venue, wallet, equity, total_mm, initial, liquidatable, reports, collateral, ua.exposed)
 
 
 def account_report(
@@ -211,6 +211,7 @@ def account_report(
     liquidatable: bool,
     reports: list[PositionReport],
     collateral: list[CollateralRow],
+    exposed: bool,
 ) -> AccountReport:
     """The unified account's report from its totals, position reports and collateral rows (for
     the kernel path here and the Python path of :func:`levguard.core.unified.evaluate_unified`)."""
@@ -223,9 +224,9 @@ def account_report(
         initial_margin,
         liquidatable,
         reports,
-        account_ratio=venue.ratio(equity, total_mm),
+        account_ratio=venue.ratio(equity, total_mm, exposed=exposed),
         account_ratio_name=venue.ratio_name,
-        account_status=venue.status(equity, total_mm),
+        account_status=venue.status(equity, total_mm, exposed=exposed),
         collateral=tuple(collateral),
         liquidation_price_basis=LIQUIDATION_PRICE_BASIS,
     )

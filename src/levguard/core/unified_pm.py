@@ -365,10 +365,17 @@ def _deribit_account(spec: Mapping[str, Any]) -> DeribitPmAccount:
     )
 
 
-def _mm_over_equity(equity: float, mm: float) -> float | None:
+def _mm_over_equity(equity: float, mm: float, exposed: bool) -> float | None:
+    # MM / equity; None (infinite) when equity <= 0, except an empty account's 0.
     if equity > 0.0:
         return mm / equity
-    return None if mm > 0.0 else 0.0
+    return None if mm > 0.0 or exposed else 0.0
+
+
+def _liquidatable(equity: float, mm: float, exposed: bool) -> bool:
+    # equity <= MM; with no MM, equity <= 0 of an account holding positions or a debt (``exposed``)
+    # is liquidatable too (as levguard.core.unified.UnifiedVenue.liquidatable), an empty one not.
+    return equity <= mm if mm > 0.0 else exposed and equity <= 0.0
 
 
 def _position_report(
@@ -412,7 +419,9 @@ def _position_report(
 def _evaluate_deribit(acct: DeribitPmAccount) -> AccountReport:
     result = acct.margin()
     equity, mm = acct.equity, result.maintenance_margin
-    liquidatable = mm > 0.0 and equity <= mm
+    sizes = (leg.position.size if isinstance(leg.position, DeribitFuture) else leg.position.qty for leg in acct.legs)
+    exposed = acct.balance < 0.0 or any(q != 0.0 for q in sizes)  # a leg of size 0 holds nothing
+    liquidatable = _liquidatable(equity, mm, exposed)
     rows = []
     for leg in acct.legs:
         alone = acct.margin([leg.position])
@@ -443,7 +452,7 @@ def _evaluate_deribit(acct: DeribitPmAccount) -> AccountReport:
         result.initial_margin,
         liquidatable,
         rows,
-        account_ratio=_mm_over_equity(equity, mm),
+        account_ratio=_mm_over_equity(equity, mm, exposed),
         account_ratio_name=DERIBIT_RATIO,
         account_status="liquidation" if liquidatable else "normal",
         collateral=(collateral,),
@@ -631,7 +640,9 @@ def _evaluate_okx(acct: OkxPmAccount) -> AccountReport:
         rows_c.append(CollateralRow(a.name, amount, a.price, value / face if face > 0.0 else 1.0, value))
     equity = math.fsum(r.value for r in rows_c)
     mm = margin.total_mmr + acct.liquidation_fees
-    liquidatable = mm > 0.0 and equity <= mm
+    held = bool(acct.positions) or any(u.delta_usd != 0.0 for u in acct.units)
+    exposed = held or any(a.balance < 0.0 for a in acct.assets)
+    liquidatable = _liquidatable(equity, mm, exposed)
     units = {u.risk_unit: u for u in acct.units}
     rows = []
     for k, p in enumerate(acct.positions):

@@ -78,10 +78,11 @@ def to_trigger_scale(venue: str, ratio: float | None) -> float:
 
 def state_ratio(report: AccountReport) -> float:
     """The account's ratio against the venue's trigger, the figure every position's state uses
-    (against the thresholds' ``margin_ratio``): ``c * MM / E`` (inf when ``E <= 0``)."""
+    (against the thresholds' ``margin_ratio``): ``c * MM / E`` (inf when ``E <= 0``, also with no
+    MM when the account is liquidatable, holding positions or a debt; 0 for an empty account)."""
     c = UNIFIED_VENUES[report.venue].liquidation_multiple
     if report.equity <= 0.0:
-        return math.inf if report.maintenance_margin > 0.0 else 0.0
+        return math.inf if report.maintenance_margin > 0.0 or report.liquidatable else 0.0
     return c * report.maintenance_margin / report.equity
 
 

@@ -64,8 +64,9 @@ class JointAccount:
     """An account flattened for the scenario kernel (see :func:`joint_account`).
 
     ``assets`` are the names a scenario may move: the account's balances (unified) and the base
-    assets of its positions.  ``multiple`` ``c``: liquidatable when ``equity <= c * MM`` (with
-    ``MM > 0`` on unified venues, as :meth:`UnifiedVenue.liquidatable`; strictly below on dYdX
+    assets of its positions.  ``multiple`` ``c``: liquidatable when ``equity <= c * MM`` (at
+    ``MM = 0`` only for a unified account holding positions or a debt, as
+    :meth:`UnifiedVenue.liquidatable`; strictly below on dYdX
     and Hyperliquid, ``strict``, as :meth:`VenueModel.liquidatable`).
     """
 
@@ -109,7 +110,7 @@ class JointAccount:
     def ratio(self, equity: float, mm: float) -> float | None:
         """The venue's account ratio (a single wallet: ``MM / equity``, None when equity <= 0)."""
         if isinstance(self.source, UnifiedAccount):
-            return self.source.venue.ratio(equity, mm)
+            return self.source.venue.ratio(equity, mm, exposed=self.source.exposed)
         return mm / equity if equity > 0.0 else None
 
     @property
@@ -231,7 +232,9 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
         multiple=float(c),
         upnl_in_haircut=bool(in_haircut),
         strict=not unified and model.strict_trigger,
-        mm_must_be_positive=unified or model.positive_mm_trigger,
+        # A unified account holding positions or a debt is liquidatable at equity <= 0 whatever
+        # its MM (UnifiedVenue.liquidatable); an empty one never.
+        mm_must_be_positive=(isinstance(account, UnifiedAccount) and not account.exposed) or model.positive_mm_trigger,
         settle=settle,
         assets=assets,
         pos_asset=pos_asset,
@@ -372,8 +375,9 @@ def scenario_values(
 def breached(ja: JointAccount, equity: Float64Array1D, mm: Float64Array1D) -> npt.NDArray[np.bool_]:
     """Return where ``equity`` meets the account's liquidation trigger against ``mm``.
 
-    ``equity <= c * MM`` (strictly below on dYdX and Hyperliquid, with ``MM > 0`` on unified
-    venues): :meth:`levguard.core.rules.base.VenueModel.liquidatable` and
+    ``equity <= c * MM`` (strictly below on dYdX and Hyperliquid, with ``MM > 0`` where
+    ``mm_must_be_positive``: dYdX, an empty unified account):
+    :meth:`levguard.core.rules.base.VenueModel.liquidatable` and
     :meth:`levguard.core.unified.UnifiedVenue.liquidatable` on arrays.
     """
     liq = equity < ja.multiple * mm if ja.strict else equity <= ja.multiple * mm
