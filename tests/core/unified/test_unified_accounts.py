@@ -236,8 +236,8 @@ def test_collateral_ratios_in_api_shapes() -> None:
         binance(balances={"USDT": 20000, "ETH": 12}, prices={"ETH": 2000}, collateral_ratios={"ETH": bybit_rows})
     )
     eth = next(c for c in r.collateral or () if c.asset == "ETH")
-    # On binance-pm the floors are USD values: 10 USD at 0.9, the other 23,990 USD at 0.5.
-    assert eth.value == pytest.approx(10 * 0.9 + (24000 - 10) * 0.5)
+    # minQty floors count coins on binance-pm too: 10 ETH at 0.9, the other 2 at 0.5.
+    assert eth.value == pytest.approx((10 * 0.9 + 2 * 0.5) * 2000)
 
 
 def test_tables_are_versioned() -> None:

@@ -128,7 +128,25 @@ _RATIO_KEYS = ("ratio", "collateralRatio", "collateralRate", "discountRate")
 _CAP_KEYS = ("cap", "maxQty", "tierCap", "maxUsdValue", "maxAmt")
 
 
-def _pick(row: Mapping[str, Any], keys: Sequence[str], where: str, *, required: bool) -> object:
+# What a tier bound measures, read from its key: coins (Bybit's minQty/maxQty, OKX's minAmt/
+# maxAmt) or USD value (Binance's tierFloor/tierCap, minUsdValue/maxUsdValue); ours (floor, cap)
+# measure the venue's basis.
+_KEY_BASIS: Mapping[str, Basis] = MappingProxyType(
+    {
+        "minQty": "qty",
+        "maxQty": "qty",
+        "minAmt": "qty",
+        "maxAmt": "qty",
+        "tierFloor": "usd_value",
+        "tierCap": "usd_value",
+        "minUsdValue": "usd_value",
+        "maxUsdValue": "usd_value",
+    }
+)
+_BASIS_WORDS: Mapping[Basis, str] = MappingProxyType({"qty": "coin amounts", "usd_value": "USD values"})
+
+
+def _pick_key(row: Mapping[str, Any], keys: Sequence[str], where: str, *, required: bool) -> str | None:
     found = [k for k in keys if k in row]
     if len(found) > 1:
         raise InputError(f"{where} has several of {list(found)}; give one")
@@ -136,7 +154,12 @@ def _pick(row: Mapping[str, Any], keys: Sequence[str], where: str, *, required: 
         if required:
             raise InputError(f"{where} needs one of {list(keys)}, was {show(dict(row))}")
         return None
-    return row[found[0]]
+    return found[0]
+
+
+def _pick(row: Mapping[str, Any], keys: Sequence[str], where: str, *, required: bool) -> object:
+    key = _pick_key(row, keys, where, required=required)
+    return None if key is None else row[key]
 
 
 def collateral_tiers_from_spec(
@@ -148,7 +171,11 @@ def collateral_tiers_from_spec(
     ``{"minQty", "maxQty", "collateralRatio"}``, or Binance's ``{"tierFloor", "tierCap",
     "collateralRate"}`` / ``{"minUsdValue", "maxUsdValue", "discountRate"}``, or OKX's ``{"minAmt",
     "maxAmt", "discountRate"}``; numbers may be strings as the venues send them (``""`` for an open
-    cap).  ``basis`` is the venue's (Bybit, OKX: coins; Binance: USD).
+    cap).  The tiers' basis is the one their keys name: ``minQty``/``maxQty`` and
+    ``minAmt``/``maxAmt`` bound coin amounts, ``tierFloor``/``tierCap`` and
+    ``minUsdValue``/``maxUsdValue`` USD values, whatever the venue (OKX coin tiers on a
+    ``binance-pm`` account count coins); ``floor``/``cap`` and a single ratio take ``basis``, the
+    venue's (Bybit, OKX: coins; Binance: USD).  Rows naming both bases are refused naming the key.
 
     Notes
     -----
@@ -164,10 +191,21 @@ def collateral_tiers_from_spec(
     if not isinstance(raw, Sequence) or isinstance(raw, bytes) or not raw:
         raise InputError(f"{where} must be a ratio or a non-empty list of tier rows, was {show(raw)}")
     rows: list[tuple[float, float, float | None]] = []
+    named: tuple[Basis, str] | None = None  # the basis the keys name, and the first key naming it
     for i, row in enumerate(raw):
         w = f"{where}[{i}]"
         if not isinstance(row, Mapping):
             raise InputError(f"{w} must be an object, was {show(row)}")
+        for key in (_pick_key(row, _FLOOR_KEYS, w, required=True), _pick_key(row, _CAP_KEYS, w, required=False)):
+            b = _KEY_BASIS.get(key or "")
+            if b is None:
+                continue
+            if named is not None and named[0] != b:
+                raise InputError(
+                    f"{w}.{key} bounds {_BASIS_WORDS[b]}, but {named[1]} bounds {_BASIS_WORDS[named[0]]}; "
+                    "give every tier on one basis"
+                )
+            named = named or (b, f"{w}.{key}")
         floor = as_float(_pick(row, _FLOOR_KEYS, w, required=True), f"{w}.floor")
         ratio = as_float(_pick(row, _RATIO_KEYS, w, required=True), f"{w}.ratio")
         cap_raw = _pick(row, _CAP_KEYS, w, required=False)
@@ -186,7 +224,7 @@ def collateral_tiers_from_spec(
         floors.append(last_cap)
         ratios.append(beyond)
     try:
-        return CollateralTiers(asset, tuple(floors), tuple(ratios), basis, source)
+        return CollateralTiers(asset, tuple(floors), tuple(ratios), basis if named is None else named[0], source)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
 
