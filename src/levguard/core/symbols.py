@@ -27,8 +27,10 @@ __all__ = [
     "dated_expiry",
     "inverse_settlement",
     "is_usd",
+    "linear_settlement",
     "listing_symbol",
     "named_kind",
+    "settled_otherwise",
     "symbol_key",
 ]
 
@@ -149,6 +151,36 @@ def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
     if not (base and quote and settle) or "/" in rest or "/" in quote:
         return None
     return base, quote, settle
+
+
+# Bybit's USDC contracts: perpetuals BTCPERP, ETHPERP; futures BTC-27DEC24.
+_BYBIT_USDC_NAME = re.compile(r"^[A-Z0-9]+(PERP|-\d{1,2}[A-Z]{3}\d{2})$")
+
+
+def linear_settlement(symbol: str, *, bybit: bool = False) -> str | None:
+    """Return the USD stablecoin a linear contract settles in, where its symbol names it, else None.
+
+    ccxt's settle part when it is a USD coin other than the base (``BTC/USDC:USDC`` -> ``USDC``);
+    a native name's USDT or USDC quote (``BTCUSDC``, ``BTC-USDC-SWAP``, ``BTC_USDC-PERPETUAL``,
+    ``BTCUSDT-27DEC24`` -> ``USDT``); with ``bybit``, Bybit's USDC contracts (``BTCPERP``,
+    ``BTC-27DEC24``: "USDC Perpetual" and "USDC Futures" in its instruments list).
+    """
+    parts = ccxt_parts(symbol)
+    if parts is not None:
+        base, _quote, settle = parts
+        return settle if is_usd(settle) and coin_name(settle) != coin_name(base) else None
+    s = symbol.strip().upper()
+    m = _LINEAR_NAME.search(s)
+    if m:
+        return m.group(1)
+    return "USDC" if bybit and _BYBIT_USDC_NAME.match(s) else None
+
+
+def settled_otherwise(symbol: str, settlement: str, expected: str, *, bybit: bool = False) -> str | None:
+    """Return a linear contract's settlement currency when it is not ``expected``, else None: the
+    one its symbol names (:func:`linear_settlement`: ``BTCUSDC`` -> ``USDC``), else ``settlement``."""
+    named = linear_settlement(symbol, bybit=bybit)
+    return next((x for x in (named, settlement) if x and x.upper() != expected.upper()), None)
 
 
 _COIN_ALIASES = {"XBT": "BTC"}

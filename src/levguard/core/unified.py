@@ -16,7 +16,8 @@ Binance USDⓈ-M, OKX swap with its taker fee in MM) and, on ``binance-pm``, inv
 perpetuals and futures (``BTCUSD_PERP``, ``ETHUSD_250627``, ccxt ``BTC/USD:BTC``; ``qty`` in
 contracts of 100 USD for BTC, 10 USD for the rest; PnL and MM in the coin, which joins that
 coin's equity) and, on ``bybit-uta``, Bybit USDC options (``BTC-27DEC24-70000-C``; see
-:mod:`levguard.core.unified_options`).  Other kinds are refused naming the value: Bybit's
+:mod:`levguard.core.unified_options`).  Other kinds (and USDC-settled linear contracts, which a
+symbol such as ``BTCUSDC`` or Bybit's ``BTCPERP`` names) are refused naming the value: Bybit's
 published UTA formulas leave inverse contracts out of the cross margin (its API guide says UTA 2.0
 shares margin with them, without a formula: refused rather than guessed).  Every account amount is in USD; position
 amounts are in each position's settlement currency (USDT, USDC for options, or the coin).
@@ -49,7 +50,7 @@ from levguard.core.rules.collateral import (
     CollateralTiers,
     collateral_tiers_from_spec,
 )
-from levguard.core.symbols import base_asset, contract_key
+from levguard.core.symbols import base_asset, contract_key, settled_otherwise
 from levguard.core.unified_fast import (
     LIQUIDATION_PRICE_BASIS,
     account_report,
@@ -480,10 +481,10 @@ def _positions_from_spec(
                     f"{where}.settlement must be {coin} on {venue.name} (a COIN-M contract settles in its base "
                     f"coin), was {p.instrument.settlement!r}"
                 )
-        elif p.instrument.settlement.upper() != _SETTLE:
+        elif (was := settled_otherwise(p.symbol, p.instrument.settlement, _SETTLE, bybit=venue is BYBIT)) is not None:
             raise InputError(
-                f"{where}.settlement must be USDT on {venue.name} (linear USDT perpetuals), "
-                f"was {p.instrument.settlement!r}"
+                f"{where}.settlement must be USDT on {venue.name} (linear USDT perpetuals; USDC-settled "
+                f"contracts are not modelled), was {was!r}"
             )
         key = contract_key(p.symbol)
         if key in seen:

@@ -62,7 +62,7 @@ from levguard.core.portfolio_margin_okx import (
 )
 from levguard.core.positions import Position
 from levguard.core.rules.collateral import OKX_MCM, CollateralTiers, collateral_tiers_from_spec
-from levguard.core.symbols import base_asset, dated_expiry
+from levguard.core.symbols import base_asset, dated_expiry, settled_otherwise
 from levguard.core.unified import STABLECOINS, _asset_entries, _asset_map
 from levguard.core.validate import as_amount, as_float, datetime_ns, show, utc_ns
 from levguard.errors import InputError
@@ -544,10 +544,11 @@ def _okx_positions(raw: object) -> tuple[Position, ...]:
             raise InputError(
                 f"{where}.margin_mode must be cross on okx-pm (margin is kept per account), was 'isolated'"
             )
-        if p.instrument.kind is not ContractKind.LINEAR or p.instrument.settlement.upper() != _SETTLE:
+        settle = settled_otherwise(p.symbol, p.instrument.settlement, _SETTLE)  # BTC-USDC-SWAP: USDC
+        if p.instrument.kind is not ContractKind.LINEAR or settle is not None:
             raise InputError(
                 f"{where} must be a linear USDT swap on okx-pm (the risk units of this model), was "
-                f"{p.instrument.kind.value} settled in {p.instrument.settlement!r}"
+                f"{p.instrument.kind.value} settled in {settle or p.instrument.settlement!r}"
             )
     return account.positions
 
