@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from levguard.core.validate import as_amount, as_float, close, finite, positive, rate, show
+from levguard.core.validate import as_amount, as_float, close, finite, number, positive, rate, show
 from levguard.errors import InputError
 from levguard.kernels.margin import leverage_tier_index, tier_index
 from levguard.typing import Float64Array1D
@@ -171,7 +171,7 @@ class TierTable:
         for i, t in enumerate(tiers):
             where = f"tiers[{i}]"
             finite(t.notional_floor, f"{where}.notional_floor")
-            if math.isnan(t.notional_cap):
+            if math.isnan(number(t.notional_cap, f"{where}.notional_cap")):  # inf is allowed
                 raise InputError(f"{where}.notional_cap must be a number, was nan")
             if not t.notional_cap > t.notional_floor:
                 raise InputError(
@@ -179,7 +179,7 @@ class TierTable:
                 )
             rate(t.mmr, f"{where}.mmr")
             finite(t.maint_amount, f"{where}.maint_amount")
-            if not t.max_leverage > 0.0:
+            if not number(t.max_leverage, f"{where}.max_leverage") > 0.0:
                 raise InputError(f"{where}.max_leverage must be > 0, was {t.max_leverage!r}")
             if not self.deduction and t.maint_amount != 0.0:
                 raise InputError(
