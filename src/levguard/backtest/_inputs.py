@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -186,10 +186,26 @@ def _liquidation_fee_rate(value: object) -> float:
     return liq_fee
 
 
+def _spot_symbols(spot: object) -> set[str]:
+    # None or () is no spot leg, a str is one; anything else must be an iterable of str.
+    if spot is None:
+        return set()
+    if isinstance(spot, str):
+        return {spot}
+    if isinstance(spot, Mapping | bytes | np.ndarray) or not isinstance(spot, Iterable):
+        raise InputError(f"spot must be a symbol or a collection of symbols, was {type(spot).__name__} {show(spot)}")
+    symbols = list(spot)
+    for i, sym in enumerate(symbols):
+        if not isinstance(sym, str):
+            raise InputError(f"spot[{i}] must be a symbol (str), was {type(sym).__name__} {show(sym)}")
+    return set(symbols)
+
+
 def _rebalance(rebalance: object) -> tuple[int, Rebalancer]:
-    if rebalance == "never":
+    # isinstance first: an array compared to a str is an array, whose truth is a ValueError.
+    if isinstance(rebalance, str) and rebalance == "never":
         return RebalanceMode.NEVER, Rebalancer()
-    if rebalance == "band":
+    if isinstance(rebalance, str) and rebalance == "band":
         return RebalanceMode.BAND, Rebalancer()
     if isinstance(rebalance, Rebalancer):
         return RebalanceMode.BAND, rebalance
@@ -198,7 +214,7 @@ def _rebalance(rebalance: object) -> tuple[int, Rebalancer]:
         if unknown:
             raise InputError(f"rebalance: unknown keys {sorted(unknown)}; use band, min_trade, max_step")
         return RebalanceMode.BAND, Rebalancer(**{k: float(v) for k, v in rebalance.items()})
-    raise InputError(f"rebalance must be 'band', 'never', a Rebalancer or its parameters, was {rebalance!r}")
+    raise InputError(f"rebalance must be 'band', 'never', a Rebalancer or its parameters, was {show(rebalance)}")
 
 
 def _fraction(value: float | None, name: str, upper: float) -> float:

@@ -36,6 +36,7 @@ from levguard.backtest._inputs import (
     _periods_per_year,
     _rebalance,
     _slippage,
+    _spot_symbols,
 )
 from levguard.backtest._policy_paths import (
     _check_policy,
@@ -55,7 +56,7 @@ from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
 from levguard.core.symbols import listing_symbol
 from levguard.core.tiers import TierTable
-from levguard.core.validate import flag, non_negative_number, positive_number
+from levguard.core.validate import flag, non_negative_number, positive_number, show
 from levguard.data.frames import gap_note
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
@@ -259,7 +260,7 @@ def prepare(
     liquidation_first: bool = True,
     tiers: object = None,
     weights: Mapping[str, float] | None = None,
-    spot: Collection[str] = (),
+    spot: Collection[str] | None = (),
     execution: str = "market",
     limit_offset_bps: float = 0.0,
     check_initial_margin: bool = True,
@@ -268,14 +269,14 @@ def prepare(
 ) -> Prepared:
     """Validate the arguments of :func:`run` and pack them into kernel arrays."""
     frames = _frames(data)
-    if margin_mode not in ("isolated", "cross"):
-        raise InputError(f"margin_mode must be 'isolated' or 'cross', was {margin_mode!r}")
+    if not isinstance(margin_mode, str) or margin_mode not in ("isolated", "cross"):
+        raise InputError(f"margin_mode must be 'isolated' or 'cross', was {show(margin_mode)}")
     equity0 = positive_number(initial_equity, "initial_equity")
     _cooldown_bars(cooldown_bars)
     flag(liquidation_first, "liquidation_first")
     flag(check_initial_margin, "check_initial_margin")
-    if execution not in ("market", "limit"):
-        raise InputError(f"execution must be 'market' or 'limit', was {execution!r}")
+    if not isinstance(execution, str) or execution not in ("market", "limit"):
+        raise InputError(f"execution must be 'market' or 'limit', was {show(execution)}")
     offset = _fraction(limit_offset_bps, "limit_offset_bps", 10_000.0) * 1e-4
     model = get_venue(venue)
     if "" in frames:
@@ -288,7 +289,7 @@ def prepare(
     elif symbol is not None:
         raise InputError("symbol: with a mapping of frames the symbols are its keys; do not pass symbol")
     symbols = list(frames)
-    spot_set = set(spot) if not isinstance(spot, str) else {spot}
+    spot_set = _spot_symbols(spot)
     unknown_spot = spot_set - set(symbols)
     if unknown_spot:
         raise InputError(f"spot: unknown symbols {sorted(unknown_spot)}; data has {symbols}")
@@ -491,7 +492,7 @@ def run(
     liquidation_first: bool = True,
     tiers: object = None,
     weights: Mapping[str, float] | None = None,
-    spot: Collection[str] = (),
+    spot: Collection[str] | None = (),
     execution: Literal["market", "limit"] = "market",
     limit_offset_bps: float = 0.0,
     check_initial_margin: bool = True,
@@ -553,9 +554,10 @@ def run(
         Override of the venue's tier tables (rows as :meth:`TierTable.from_rows` reads them).
     weights : mapping symbol -> float, optional
         Capital weight of each instrument (> 0, sum at most 1); default equal.
-    spot : collection of str
+    spot : collection of str, optional
         Symbols that are spot legs: fully paid (at most 1x of their capital, long only), no
-        funding, never liquidated; in cross margin their value counts as collateral.
+        funding, never liquidated; in cross margin their value counts as collateral.  One symbol
+        may be given as a str; None (as the default ``()``) means no spot legs.
     execution : {"market", "limit"}
         Market orders at the next open (taker fee, slippage), or limit orders at the decision
         close (offset by ``limit_offset_bps`` in the passive direction) that fill at their limit

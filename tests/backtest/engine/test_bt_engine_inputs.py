@@ -45,6 +45,15 @@ ONES = np.ones(50)
         ({"liquidation_fee_rate": 0.5}, "liquidation_fee_rate"),
         ({"tiers": [{"notional_cap": None, "mmr": "x", "max_leverage": 50}]}, r"tiers\[BTCUSDT\]\[0\]\.mmr"),
         ({"tiers": 5}, r"tiers\[BTCUSDT\] must be a TierTable or a list of tier rows"),
+        # A raw TypeError or ValueError ("truth value of an array is ambiguous") before.
+        ({"spot": 5}, "spot must be a symbol or a collection of symbols, was int 5"),
+        ({"spot": [1.0]}, r"spot\[0\] must be a symbol \(str\), was float 1\.0"),
+        ({"spot": [["BTCUSDT"]]}, r"spot\[0\] must be a symbol"),
+        ({"spot": np.array(["BTCUSDT"])}, "spot must be a symbol or a collection of symbols"),
+        ({"margin_mode": np.array([])}, r"margin_mode must be 'isolated' or 'cross', was array\(\[\]"),
+        ({"margin_mode": ["cross"]}, r"margin_mode must be 'isolated' or 'cross', was \['cross'\]"),
+        ({"execution": np.array([])}, r"execution must be 'market' or 'limit', was array\(\[\]"),
+        ({"rebalance": np.array([])}, r"rebalance must be 'band', 'never', a Rebalancer or its parameters, was array"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs: dict[str, Any], name: str) -> None:
@@ -52,6 +61,12 @@ def test_bad_input_names_the_argument(kwargs: dict[str, Any], name: str) -> None
     args.update(kwargs)
     with pytest.raises(InputError, match=name):
         run(args.pop("data"), args.pop("strategy"), args.pop("policy"), **args)
+
+
+def test_spot_none_means_no_spot_legs() -> None:
+    base = run(DF, ONES, 2.0)
+    none = run(DF, ONES, 2.0, spot=None)
+    assert np.array_equal(none.equity.to_numpy(), base.equity.to_numpy())
 
 
 def test_invalid_prices_raise_data_error() -> None:
