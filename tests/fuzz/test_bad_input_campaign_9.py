@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from levguard import Tier, TierTable
+from levguard import Tier, TierTable, cascade
+from levguard.cascade.market_paths import market_paths_for
 from levguard.errors import InputError
 
 BIG = 10**400  # a Python int beyond float64's range
@@ -46,3 +48,65 @@ def test_tier_table_names_the_bad_tier_value(call: Callable[[], object], needle:
 def test_tier_table_still_takes_an_infinite_cap_and_ints() -> None:
     table = TierTable((Tier(0, float("inf"), 0.005, 0, 125),))
     assert table.max_leverage(1000.0) == 125
+
+
+_RETURNS = pd.DataFrame(
+    np.random.default_rng(0).normal(0.0, 0.01, (300, 2)),
+    columns=["BTC", "ETH"],
+    index=pd.date_range("2024", periods=300, freq="1h", tz="UTC"),
+)
+_GBM = {"s0": 100.0, "sigma": 0.8, "n_steps": 10, "dt_years": 1e-4, "seed": 1}
+_ACCOUNTS = (np.array([1.0, 1.0]), np.array([100.0, 100.0]), np.array([10.0, 10.0]), np.array([False, True]))
+
+CASCADE_CASES: list[tuple[str, Callable[[], object], str]] = [
+    (
+        "paths_for model list",
+        lambda: cascade.paths_for({"model": ["jump"], **_GBM}, 2),
+        r"spec\['model'\].*was \['jump'\]",
+    ),
+    (
+        "path_for model dict",
+        lambda: cascade.path_for({"model": {}, **_GBM}, 0),
+        r"spec\['model'\] must be one of .*was \{\}",
+    ),
+    (
+        "market_paths_for model list",
+        lambda: market_paths_for({"model": ["bootstrap"], "assets": ["BTC"]}, 1),
+        r"spec\['model'\] must be one of",
+    ),
+    (
+        "joint_bootstrap_paths s0 huge int",
+        lambda: cascade.joint_bootstrap_paths(_RETURNS, 2, 10, 1, s0=[BIG, 1.0]),
+        "s0 must be a price or one price per asset, was \\[<integer of about 401 digits>",
+    ),
+    (
+        "Population side huge int",
+        lambda: cascade.Population(np.array([BIG, -1]), *_ACCOUNTS),
+        "side must be an array of numbers: int too large",
+    ),
+    (
+        "MarketPopulation venue huge int",
+        lambda: cascade.MarketPopulation([BIG, 0], [10.0, 10.0], [[1.0], [-1.0]], [[100.0], [100.0]]),
+        "venue must be an array of numbers: int too large",
+    ),
+    (
+        "Market half_life_steps array",
+        lambda: cascade.Market(1e6, half_life_steps=np.array([])),
+        r"market\.half_life_steps must be a number, was array",
+    ),
+    (
+        "Market impact array",
+        lambda: cascade.Market(1e6, impact=np.array([])),
+        r"market\.impact must be 'linear' or 'sqrt', was array",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "needle"), [(c[1], c[2]) for c in CASCADE_CASES], ids=[c[0] for c in CASCADE_CASES])
+def test_cascade_names_the_bad_value(call: Callable[[], object], needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        call()
+
+
+def test_market_still_takes_an_infinite_half_life() -> None:
+    assert cascade.Market(1e6, half_life_steps=float("inf")).half_life_steps == float("inf")

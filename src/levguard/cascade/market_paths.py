@@ -45,7 +45,7 @@ from levguard.cascade.market_fit import (
     returns_matrix,
 )
 from levguard.cascade.price_paths import _model_params, _poisson_cdf, user_path
-from levguard.core.validate import integer_in, non_negative_number, number, positive_number
+from levguard.core.validate import integer_in, non_negative_number, number, positive_number, show
 from levguard.errors import InputError
 from levguard.kernels.market_paths import FactorJumpInputs, bootstrap_log_paths_nb, factor_jump_log_paths_nb
 from levguard.typing import Float64Array, Float64Array1D, Float64Array2D
@@ -97,8 +97,8 @@ def _start_prices(s0: object, names: Sequence[str]) -> Float64Array1D:
         raw = s0
     try:
         arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"s0 must be a price or one price per asset, was {s0!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(f"s0 must be a price or one price per asset, was {show(s0)}") from None
     if arr.ndim == 0:
         arr = np.full(k, float(arr))
     if arr.shape != (k,):
@@ -511,8 +511,8 @@ def market_paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -
     if not isinstance(spec, Mapping):
         raise InputError(f"spec must be a mapping with 'model' and 'assets' keys, was {type(spec).__name__}")
     name = spec.get("model")
-    if name not in _MODEL_TABLE:
-        raise InputError(f"spec['model'] must be one of {list(MARKET_MODELS)}, was {name!r}")
+    if not isinstance(name, str) or name not in _MODEL_TABLE:  # a list or dict is unhashable
+        raise InputError(f"spec['model'] must be one of {list(MARKET_MODELS)}, was {show(name)}")
     model = _MODEL_TABLE[str(name)]
     raw_assets = spec.get("assets")
     if isinstance(raw_assets, str) or not isinstance(raw_assets, Sequence) or not raw_assets:

@@ -28,7 +28,7 @@ from levguard.cascade.settings import MarginRegime, Market, VenueSettings, _pos
 from levguard.core.rules.adl import ADL_VENUES
 from levguard.core.rules.base import STEP_MODES
 from levguard.core.rules.collateral import CollateralTiers
-from levguard.core.validate import no_bools_or_strings
+from levguard.core.validate import no_bools_or_strings, show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.kernels import readonly
@@ -360,8 +360,8 @@ def _float_array(value: object, name: str, ndim: int) -> FloatArray:
     no_bools_or_strings(value, name)  # NumPy read True as 1.0 and "1" as 1.0
     try:
         arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be an array of numbers: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int beyond float64's range
+        raise InputError(f"{name} must be an array of numbers: {exc}, was {show(value)}") from None
     if arr.ndim != ndim:
         raise InputError(f"{name} must be {ndim}-dimensional, had shape {arr.shape}")
     return arr

@@ -77,8 +77,8 @@ _FIELDS = ("side", "qty", "entry_price", "margin")
 def _as_float_array(value: object, field: str) -> Float64Array1D:
     try:
         a = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{field} must be an array of numbers: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int beyond float64's range
+        raise InputError(f"{field} must be an array of numbers: {exc}, was {show(value)}") from None
     if a.ndim != 1:
         raise InputError(f"{field} must be one-dimensional, had shape {a.shape}")
     return a

@@ -720,9 +720,9 @@ def paths_for(spec: Mapping[str, Any], n_paths: int, *, first: int = 0) -> Float
     if not isinstance(spec, Mapping):
         raise InputError(f"spec must be a mapping with a 'model' key, was {type(spec).__name__}")
     name = spec.get("model")
-    key = _ALIASES.get(name, name) if isinstance(name, str) else name
+    key = _ALIASES.get(name, name) if isinstance(name, str) else None  # a list or dict is unhashable
     if key not in _MODEL_TABLE:
-        raise InputError(f"spec['model'] must be one of {list(MODELS)}, was {name!r}")
+        raise InputError(f"spec['model'] must be one of {list(MODELS)}, was {show(name)}")
     model = _MODEL_TABLE[key]
     params = _model_params(spec, key, model.required, model.optional)
     return model.fn(n_paths=n_paths, first=first, **params)

@@ -85,11 +85,11 @@ class Market:
 
     def __post_init__(self) -> None:
         _pos(self.depth, "market.depth")
-        if self.impact not in ("linear", "sqrt"):
-            raise InputError(f"market.impact must be 'linear' or 'sqrt', was {self.impact!r}")
+        if not isinstance(self.impact, str) or self.impact not in ("linear", "sqrt"):
+            raise InputError(f"market.impact must be 'linear' or 'sqrt', was {show(self.impact)}")
         _pos(self.impact_coef, "market.impact_coef", allow_zero=True)
         _pos(self.sigma_daily, "market.sigma_daily", allow_zero=True)
-        if self.half_life_steps != math.inf:
+        if not (isinstance(self.half_life_steps, float | np.floating) and self.half_life_steps == math.inf):
             _pos(self.half_life_steps, "market.half_life_steps", allow_zero=True)
 
     def multiplier(self, n_steps: int) -> FloatArray:
