@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levguard import Tier, TierTable, cascade
+from levguard import Tier, TierTable, cascade, evaluate_account, options, risk
 from levguard.cascade.market_paths import market_paths_for
 from levguard.errors import InputError
 
@@ -110,3 +110,73 @@ def test_cascade_names_the_bad_value(call: Callable[[], object], needle: str) ->
 
 def test_market_still_takes_an_infinite_half_life() -> None:
     assert cascade.Market(1e6, half_life_steps=float("inf")).half_life_steps == float("inf")
+
+
+_R = list(np.random.default_rng(0).normal(0.0, 0.01, 300))
+_R_HUGE = np.array(_R)
+_R_HUGE[5] = 1e160  # finite; its square is not
+_SPEC = {
+    "venue": "binance-usdm",
+    "margin_mode": "cross",
+    "wallet_balance": 10_000,
+    "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 20}],
+}
+
+RISK_CASES: list[tuple[str, Callable[[], object], str]] = [
+    ("fit_garch huge int", lambda: risk.fit_garch([*_R[:-1], BIG], interval="1h"), "returns must be a 1-D array"),
+    ("fhs_var huge int", lambda: risk.fhs_var([*_R[:-1], BIG], 0.02, 0.99), "residuals must be an array of numbers"),
+    (
+        "ewma_variance seed_var huge int",
+        lambda: risk.ewma_variance(_R, seed_var=BIG),
+        "seed_var must be a number within",
+    ),
+    (
+        "portfolio_pnl huge int",
+        lambda: risk.portfolio_pnl(_SPEC, {"BTCUSDT": [1.0, 1.01, BIG]}, horizon_days=1.0),
+        r"scenarios\['BTCUSDT'\] must be an array of price relatives",
+    ),
+    (
+        "fit_garch square overflows",
+        lambda: risk.fit_garch(_R_HUGE, interval="1h"),
+        r"returns\[5\] is too large: the sum of squared returns overflows float64, was 1e\+160",
+    ),
+    (
+        "ewma_variance square overflows",
+        lambda: risk.ewma_variance([0.01, 1e200, 0.01]),
+        r"returns\[1\] is too large: the sum of squared returns overflows float64, was 1e\+200",
+    ),
+    (
+        "cornish_fisher_var huge skew",
+        lambda: risk.cornish_fisher_var(0.99, sd=0.02, skew=1e160),
+        "skew and excess_kurtosis are too large .* skew=1e\\+160",
+    ),
+    (
+        "cornish_fisher_var huge kurtosis",
+        lambda: risk.cornish_fisher_var(0.99, sd=0.02, excess_kurtosis=1e306),
+        "skew and excess_kurtosis are too large .* excess_kurtosis=1e\\+306",
+    ),
+    ("grid_scenarios 0-d", lambda: risk.grid_scenarios(np.array(0.1)), r"price_moves must be a sequence of numbers"),
+    (
+        "grid_scenarios vol_shifts 0-d",
+        lambda: risk.grid_scenarios(vol_shifts=np.array(0.1)),
+        r"vol_shifts must be a sequence of numbers",
+    ),
+    (
+        "prob_liquidation_table horizons 0-d",
+        lambda: risk.prob_liquidation_table(evaluate_account(_SPEC), 0.6, np.array(7.0)),
+        r"horizons must be a sequence of horizons in days, was ndarray array\(7\.\)",
+    ),
+    ("VolSurface 0-d", lambda: options.VolSurface(np.array(2.0)), r"slices must be a sequence, was array\(2\.\)"),
+]
+
+
+@pytest.mark.parametrize(("call", "needle"), [(c[1], c[2]) for c in RISK_CASES], ids=[c[0] for c in RISK_CASES])
+def test_risk_names_the_bad_value(call: Callable[[], object], needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        call()
+
+
+def test_risk_still_takes_large_finite_inputs() -> None:
+    assert np.isfinite(risk.ewma_variance([0.01, 1e100, 0.01])).all()
+    assert np.isfinite(risk.cornish_fisher_var(0.99, sd=0.02, skew=1e100).var)
+    assert len(risk.grid_scenarios(np.array([0.1, -0.1]))) == 2

@@ -413,6 +413,19 @@ def require_finite(arr: npt.NDArray[np.float64], field: str) -> None:
         raise InputError(f"{field}[{i}] must be finite, was {arr[i].item()!r}")
 
 
+def require_squarable(arr: npt.NDArray[np.float64], field: str) -> None:
+    """Raise InputError naming the largest entry of finite 1-D ``arr`` when its sum of squares
+    overflows float64: a variance of such numbers is inf, and a GARCH fit of them fails (1e160
+    is finite, its square is not)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.dot(arr, arr))
+    if not math.isfinite(total):
+        i = int(np.argmax(np.abs(arr)))
+        raise InputError(
+            f"{field}[{i}] is too large: the sum of squared {field} overflows float64, was {arr[i].item()!r}"
+        )
+
+
 class _Named(Protocol):
     @property
     def name(self) -> str: ...

@@ -32,7 +32,7 @@ import pandas as pd
 
 from levguard.core.risk import volatility as cv
 from levguard.core.risk.var import garch_persistence
-from levguard.core.validate import array_1d
+from levguard.core.validate import array_1d, require_squarable
 from levguard.errors import DataError, InputError
 from levguard.risk.vol import _interval_ns, _resolve_periods
 from levguard.typing import Float64Array1D
@@ -208,7 +208,7 @@ def _returns(returns: object) -> tuple[Float64Array1D, pd.Index | None, object]:
         return array_1d(returns, "returns"), returns.index, returns.attrs.get("interval")
     try:
         arr = np.ascontiguousarray(returns, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
         raise InputError(f"returns must be a 1-D array of numbers, was {type(returns).__name__}") from None
     return arr, None, None
 
@@ -296,6 +296,7 @@ def fit_garch(
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(f"returns must be finite, was returns[{i}]={float(r[i])!r}")
+    require_squarable(r, "returns")  # 1e160 is finite, its square inf: the standard deviation was inf
     std = float(np.std(r))
     if not std > 0.0:
         raise InputError("returns must vary, had a standard deviation of 0")

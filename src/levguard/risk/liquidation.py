@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from levguard.core.margin import AccountReport, PositionReport
@@ -64,8 +65,10 @@ def _column(h: float) -> str:
 
 
 def _listed(values: object, field: str, what: str) -> list[Any]:
-    # list(values) for a sequence; None, a str or a bare object: InputError naming field.
-    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+    # list(values) for a sequence; None, a str or a bare object (a 0-d array too: an Iterable by
+    # type, but iterating it is a TypeError): InputError naming field.
+    zero_d = isinstance(values, np.ndarray) and values.ndim == 0
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable) or zero_d:
         raise InputError(f"{field} must be {what}, was {type(values).__name__} {show(values)}")
     return list(values)
 

@@ -257,7 +257,8 @@ class VolSurface:
 
     def __init__(self, slices: Sequence[SVISlice], shocks: Sequence[VolShock] = ()) -> None:
         for name, seq in (("slices", slices), ("shocks", shocks)):  # any iterable: a list, dict.values(), a Series
-            if isinstance(seq, str | bytes | Mapping) or not isinstance(seq, Iterable):
+            zero_d = isinstance(seq, np.ndarray) and seq.ndim == 0  # an Iterable by type; iterating it fails
+            if isinstance(seq, str | bytes | Mapping) or not isinstance(seq, Iterable) or zero_d:
                 raise InputError(f"{name} must be a sequence, was {show(seq)}")
         slices, shocks = tuple(slices), tuple(shocks)
         if len(slices) == 0:

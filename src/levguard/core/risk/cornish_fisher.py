@@ -20,7 +20,7 @@ from scipy.special import ndtr, ndtri
 
 from levguard.typing import Float64Array
 
-__all__ = ["cf_coefficients", "cf_is_monotone", "cf_rearranged_var_es"]
+__all__ = ["cf_coefficients", "cf_in_range", "cf_is_monotone", "cf_rearranged_var_es"]
 
 _Z_MAX = 40.0  # the normal mass beyond |z| = 40 is 0 in float64 (Phi(-38.5) is below 1e-323)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -62,6 +62,13 @@ def cf_is_monotone(c1: float, c2: float, c3: float) -> bool:
     Cornish Fisher expansion", SSRN 1997178).
     """
     return (c3 > 0.0 and 4.0 * c2 * c2 < 12.0 * c1 * c3) or (c3 == 0.0 and c2 == 0.0 and c1 > 0.0)
+
+
+def cf_in_range(c: tuple[float, float, float, float]) -> bool:
+    """True when the coefficients ``(c0, c1, c2, c3)`` and ``w(z)`` at ``|z| = 40`` (the range the
+    tail integrals cover) are finite: a skew of 1e160 is finite, ``S^2`` is not, and the root
+    finder of :func:`cf_rearranged_var_es` stopped on a NaN."""
+    return all(math.isfinite(x) for x in (*c, _w(c, -_Z_MAX), _w(c, _Z_MAX)))
 
 
 def _w(c: tuple[float, float, float, float], z: float) -> float:

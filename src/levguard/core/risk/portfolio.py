@@ -191,8 +191,8 @@ def _scenario_arrays(scenarios: Mapping[str, npt.ArrayLike]) -> tuple[dict[str, 
         name = f"scenarios[{key!r}]"
         try:
             a = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InputError(f"{name} must be an array of price relatives, was {type(raw).__name__}") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+            raise InputError(f"{name} must be an array of price relatives, was {show(raw)}") from None
         if a.ndim not in (1, 2) or a.size == 0:
             raise InputError(f"{name} must be shape (n,) or (n, steps), was shape {a.shape}")
         bad = ~(np.isfinite(a) & (a > 0.0))

@@ -231,8 +231,10 @@ def scenario_by_name(name: str) -> Scenario:
 
 
 def _grid_axis(values: object, field_name: str) -> list[object]:
-    # A non-empty iterable of numbers (checked one by one by the caller), else InputError.
-    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+    # A non-empty iterable of numbers (checked one by one by the caller), else InputError.  A 0-d
+    # array is an Iterable by type, but iterating it is a TypeError.
+    zero_d = isinstance(values, np.ndarray) and values.ndim == 0
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable) or zero_d:
         raise InputError(f"{field_name} must be a sequence of numbers, was {show(values)}")
     items: list[object] = list(values)
     if not items:

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from scipy.special import bdtrik, ndtri, stdtrit
 
 from levguard.core.records import Record, empty_mapping
-from levguard.core.risk.cornish_fisher import cf_coefficients, cf_is_monotone, cf_rearranged_var_es
+from levguard.core.risk.cornish_fisher import cf_coefficients, cf_in_range, cf_is_monotone, cf_rearranged_var_es
 from levguard.core.validate import (
     array_1d,
     finite,
@@ -447,7 +447,13 @@ def cornish_fisher_var(
     skew_ = finite(_float(skew, "skew"), "skew")
     exkurt = finite(_float(excess_kurtosis, "excess_kurtosis"), "excess_kurtosis")
     s, k = skew_ / math.sqrt(h), exkurt / h
-    c0, c1, c2, c3 = (float(c) for c in cf_coefficients(s, k))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        c0, c1, c2, c3 = (float(c) for c in cf_coefficients(s, k))
+    if not cf_in_range((c0, c1, c2, c3)):
+        raise InputError(
+            "skew and excess_kurtosis are too large for the Cornish-Fisher expansion (its terms overflow "
+            f"float64), were skew={skew_!r}, excess_kurtosis={exkurt!r}"
+        )
     z, phi = _z_phi(lv)
     monotone = cf_is_monotone(c1, c2, c3)
     if monotone:
@@ -649,8 +655,8 @@ def _garch_list(garch: object) -> list[GarchParams]:
 def _residual_matrix(residuals: npt.ArrayLike) -> Float64Array:
     try:
         z = np.asarray(residuals, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError("residuals must be an array of numbers") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        raise InputError(f"residuals must be an array of numbers, was {show(residuals)}") from None
     if z.ndim not in (1, 2) or z.shape[0] < 2:
         raise InputError(f"residuals must be shape (T,) or (T, k) with T >= 2, was shape {z.shape}")
     bad = ~np.isfinite(z)

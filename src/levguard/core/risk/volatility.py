@@ -28,7 +28,7 @@ from typing import overload
 
 import numpy as np
 
-from levguard.core.validate import array_1d, no_bools_or_strings, show
+from levguard.core.validate import array_1d, no_bools_or_strings, number, require_squarable, show
 from levguard.errors import InputError
 from levguard.kernels.vol import ewma_nb, rolling_mean_nb, rolling_var_nb
 from levguard.typing import Float64Array1D
@@ -445,13 +445,14 @@ def ewma_variance(returns: object, lam: float = RISKMETRICS_LAMBDA, seed_var: fl
     r = array_1d(returns, "returns")
     _finite(r, "returns")
     _min_length(r, "returns", 1, "one return")
+    require_squarable(r, "returns")  # 1e200 is finite, its square inf
     lam_f = _check_lam(lam)
     if seed_var is None:
         seed = float(r[0] * r[0])
     else:
         if isinstance(seed_var, bool) or not isinstance(seed_var, numbers.Real):
             raise InputError(f"seed_var must be a number >= 0 or None, was {seed_var!r}")
-        seed = float(seed_var)
+        seed = number(seed_var, "seed_var")  # an int beyond float64's range is refused by name
         if not (math.isfinite(seed) and seed >= 0.0):
             raise InputError(f"seed_var must be a finite number >= 0, was {seed_var!r}")
     out = np.empty(r.shape[0])
