@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levguard import Tier, TierTable, cascade, evaluate_account, options, risk
+from levguard import Tier, TierTable, cascade, evaluate_account, options, risk, sizing
 from levguard.cascade.market_paths import market_paths_for
 from levguard.errors import InputError
 
@@ -180,3 +180,39 @@ def test_risk_still_takes_large_finite_inputs() -> None:
     assert np.isfinite(risk.ewma_variance([0.01, 1e100, 0.01])).all()
     assert np.isfinite(risk.cornish_fisher_var(0.99, sd=0.02, skew=1e100).var)
     assert len(risk.grid_scenarios(np.array([0.1, -0.1]))) == 2
+
+
+_REGIMES = {"calm": sizing.FixedLeverage(2.0), "stress": sizing.FixedLeverage(1.0)}
+
+SIZING_CASES: list[tuple[str, Callable[[], object], str]] = [
+    (
+        "SizingState peak_equity text",
+        lambda: sizing.SizingState(1000.0, peak_equity="x"),
+        "peak_equity must be a number, was 'x'",
+    ),
+    (
+        "SizingState peak_equity empty array",
+        lambda: sizing.SizingState(1000.0, peak_equity=np.array([])),
+        r"peak_equity must be a number, was array\(\[\]",
+    ),
+    (
+        "SizingState peak_equity huge int",
+        lambda: sizing.SizingState(1000.0, peak_equity=BIG),
+        "peak_equity must be a number within",
+    ),
+    (
+        "RegimeSwitch thresholds huge int",
+        lambda: sizing.RegimeSwitch(_REGIMES, thresholds=(0.2, BIG)),
+        r"thresholds must be two numbers \(q_lo, q_hi\), was \(0\.2, <integer of about 401 digits>\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "needle"), [(c[1], c[2]) for c in SIZING_CASES], ids=[c[0] for c in SIZING_CASES])
+def test_sizing_names_the_bad_value(call: Callable[[], object], needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        call()
+
+
+def test_sizing_state_still_takes_a_numeric_peak() -> None:
+    assert sizing.SizingState(1000.0, peak_equity=np.float64(1200.0)).peak_equity == 1200.0

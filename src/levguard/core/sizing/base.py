@@ -240,8 +240,11 @@ class SizingState:
         positive(self.equity, "equity")
         positive(self.price, "price")
         finite(self.current_leverage, "current_leverage")
-        if self.peak_equity is not None and not self.peak_equity >= self.equity * (1 - 1e-12):
-            raise InputError(f"peak_equity must be >= equity {self.equity!r}, was {self.peak_equity!r}")
+        if self.peak_equity is not None:
+            peak = number(self.peak_equity, "peak_equity")  # text or an array was a raw TypeError/ValueError
+            if not peak >= self.equity * (1 - 1e-12):
+                raise InputError(f"peak_equity must be >= equity {self.equity!r}, was {self.peak_equity!r}")
+            object.__setattr__(self, "peak_equity", peak)
         # A negative vol sized Kelly by its square (1.0x at -0.5), text raised a raw ValueError and
         # 2-D returns a numba TypingError: each field is refused here, named.
         # NaN and 0 stay: a bar without a usable forecast (a path's warm-up), on which policies

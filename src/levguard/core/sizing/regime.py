@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from levguard.core.sizing.base import Policy, SeriesInputs, SizingDecision, SizingState
+from levguard.core.validate import show
 from levguard.errors import InputError
 from levguard.kernels.sizing_venue import hmm_forward_nb, quantile_regime_path_nb, regime_select_path_nb
 from levguard.typing import Float64Array1D, Int64Array1D
@@ -210,8 +211,8 @@ class RegimeSwitch:
         object.__setattr__(self, "policies", MappingProxyType(dict(self.policies)))
         try:
             q_lo, q_hi = (float(q) for q in self.thresholds)
-        except (TypeError, ValueError):
-            raise InputError(f"thresholds must be two numbers (q_lo, q_hi), was {self.thresholds!r}") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+            raise InputError(f"thresholds must be two numbers (q_lo, q_hi), was {show(self.thresholds)}") from None
         if not 0.0 < q_lo < q_hi < 1.0:
             raise InputError(f"thresholds must satisfy 0 < q_lo < q_hi < 1, was {self.thresholds!r}")
         object.__setattr__(self, "thresholds", (q_lo, q_hi))
