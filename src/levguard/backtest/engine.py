@@ -358,6 +358,7 @@ def prepare(
             # The whole table; by size (OKX's contracts) the kernel reads the tier of |qty|.
             table = venue_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
             spec["by_size"] = table.basis == "quantity"
+            spec["max_position"] = table.max_position if math.isfinite(table.max_position) else 0.0
             table_arr = np.column_stack([table.caps, table.mmrs, table.cums, [t.max_leverage for t in table.tiers]])
             tables[sym] = table.source
             nonzero = directions[:, j][directions[:, j] != 0]

@@ -372,6 +372,25 @@ class TierTable:
         t = self.tier(notional)
         return notional * t.mmr - t.maint_amount
 
+    @property
+    def max_position(self) -> float:
+        """The largest position the table allows: the last tier's published cap (a notional in the
+        settlement currency; a position size where :attr:`basis` is ``"quantity"``), ``inf``
+        where the table has none.
+
+        :attr:`caps` ends in ``inf`` instead, for the maintenance margin: a position the price
+        carries beyond the last cap keeps the last tier's rate.  Sizing and the backtester's
+        initial-margin check open no position beyond this.
+
+        Notes
+        -----
+        Binance USDⓈ-M ``GET /fapi/v1/leverageBracket``: ``notionalCap`` of a bracket is the
+        largest position at its leverage, so the last bracket's (BTCUSDT: 1,800,000,000 at 1x)
+        is the largest position the symbol allows; Bybit's risk limit (``riskLimitValue``) and
+        OKX's position tiers (``maxSz``) bound the position the same way.
+        """
+        return self.tiers[-1].notional_cap
+
     def max_leverage(self, notional: float) -> float:
         """Return the highest initial leverage allowed at ``notional`` (the bracket's cap included).
 

@@ -51,6 +51,7 @@ from levguard.kernels.backtest_orders import (
     min_order_qty_margin,
     new_entry,
     path_cap,
+    position_limit,
     record_trade,
     ruin_end,
     ruin_step,
@@ -509,10 +510,13 @@ def simulate_py(
                     avail = margin_left(eq_prev, k, qty, close[t - 1], inst, tiers) if cross else eq_dec
                     caps_k = caps_at(tiers.cap[a:b], inst[k]["by_size"], inverse, px_dec, abs(new_qty))
                     n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"])
+                    n_max = position_limit(n_max, inst[k], inverse, px_dec)
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec
                         if inst[k]["by_size"]:  # a clip to a tier's cap stays in that tier
                             q_max = kl.size_in_lower_tier(q_max, tiers.cap[a:b])
+                            if inst[k]["max_position"] > 0.0:
+                                q_max = min(q_max, inst[k]["max_position"])
                         if qty[k] * new_qty > 0.0:
                             # A refused increase leaves the position as it is: venues check the
                             # initial margin on the order, they do not cut what is already held.

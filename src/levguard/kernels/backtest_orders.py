@@ -99,6 +99,26 @@ def max_notional_for_margin(
 
 
 @jitable
+def position_limit(n_max: float, spec: np.void, inverse: bool, price: float) -> float:
+    """Return ``n_max`` (a notional) at most the largest position the instrument's tiers allow at
+    ``price`` (``spec``, its ``INST_DTYPE`` record: ``max_position``, a notional, or by size a
+    size valued ``size x price``, inverse ``size / price``; 0 is none).
+
+    Notes
+    -----
+    The last bracket's ``notionalCap`` (Binance ``GET /fapi/v1/leverageBracket``) is the largest
+    position the symbol allows (:attr:`levguard.core.tiers.TierTable.max_position`); the tier
+    rows end in ``inf`` for the maintenance margin of a position the price carries beyond it.
+    """
+    top = float(spec["max_position"])
+    if not top > 0.0:
+        return n_max
+    if spec["by_size"]:
+        top = top / price if inverse else top * price
+    return min(n_max, top)
+
+
+@jitable
 def initial_margin(notional: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0) -> float:
     """Return ``notional / max_leverage`` of the notional's tier plus ``notional x fee_in_im``
     (0 for a non-positive notional)."""

@@ -128,6 +128,7 @@ INST_DTYPE = np.dtype(
         ("rule", np.float64, (kl.N_RULE,)),  # the liquidation rule (kernels.liquidation.RULE_*)
         ("mm_at_entry", np.bool_),  # maintenance valued at entry (Bybit, BitMEX)
         ("by_size", np.bool_),  # tier caps are position sizes |qty| (OKX's contracts), not notional
+        ("max_position", np.float64),  # the last tier's published cap, a notional (by_size a size); 0: none
     ],
     align=True,
 )

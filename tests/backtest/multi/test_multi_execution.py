@@ -80,3 +80,24 @@ def test_a_refused_increase_keeps_the_position_it_does_not_cut_it() -> None:
     held = res.positions["qty"].to_numpy()[1:]
     assert held == pytest.approx(np.full(held.shape, 2_000.0), rel=1e-12)
     assert res.metrics["orders_clipped"] >= 4
+
+
+def test_no_position_beyond_the_last_tiers_cap() -> None:
+    """The last bracket's published cap is the largest position (Binance ``notionalCap``): 5x on
+    10,000,000 where the last bracket (5x) ends at 20,000,000 opens 20,000,000, clipped and
+    counted; it opened 50,000,000.  Tiers without a published cap open it whole."""
+    capped = TierTable.from_rows(
+        [
+            {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.01, "max_leverage": 20},
+            {"notional_floor": 1e6, "notional_cap": 2e7, "mmr": 0.05, "max_leverage": 5},
+        ]
+    )
+    open_ended = TierTable.from_rows([*capped.to_rows()[:1], {**capped.to_rows()[1], "notional_cap": None}])
+    df = frame(np.full(6, 100.0), wick=0.0)
+    kw = {"fees": 0.0, "slippage": 0.0, "initial_equity": 1e7, "rebalance": "never"}
+    res = run(df, np.ones(6), 5.0, tiers=capped, **kw)
+    assert abs(res.trades["qty"].iloc[0]) * 100.0 == pytest.approx(2e7, rel=1e-12)
+    assert res.metrics["orders_clipped"] == 1.0
+    free = run(df, np.ones(6), 5.0, tiers=open_ended, **kw)
+    assert abs(free.trades["qty"].iloc[0]) * 100.0 == pytest.approx(5e7, rel=1e-12)
+    assert free.metrics["orders_clipped"] == 0.0

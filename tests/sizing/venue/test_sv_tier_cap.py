@@ -112,3 +112,28 @@ def test_reason_names_the_tier_and_its_own_leverage_at_a_bracket_boundary() -> N
     d = TierCap().decide(SizingState(equity=1e7, price=60_000.0, context=ctx))
     assert d.target_leverage == 10.0
     assert d.reasons == ("tier 7 allows 10x at notional 100,000,000.00",)
+
+
+CAPPED = TierTable.from_rows(
+    [
+        {"notional_floor": 0, "notional_cap": 1e6, "mmr": 0.01, "max_leverage": 20},
+        {"notional_floor": 1e6, "notional_cap": 5e6, "mmr": 0.05, "max_leverage": 2},
+    ]
+)
+
+
+def test_the_last_tiers_cap_is_the_largest_position() -> None:
+    """Binance's last ``notionalCap`` (BTCUSDT 1,800,000,000 at 1x) is the largest position: on
+    1e7 equity the 2x bracket ending at 5e6 allows 0.5x, not 2x (20,000,000; TierCap used the
+    maintenance lookup's infinite last cap).  Without a published cap the last bracket extends."""
+    assert CAPPED.max_position == 5e6
+    assert math.isinf(CAPPED.caps[-1])  # the maintenance margin keeps the last rate beyond it
+    d = TierCap().decide(_state(1e7, CAPPED))
+    assert d.target_leverage == pytest.approx(0.5, rel=1e-9)
+    assert d.target_leverage <= 0.5
+    assert "largest position" in d.reasons[0]
+    path = TierCap(context=MarketContext(tiers=CAPPED)).leverage_path(SeriesInputs(np.zeros(1), equity=np.array([1e7])))
+    assert path[0] == d.target_leverage
+    assert TierCap().decide(_state(1e6, CAPPED)).target_leverage == pytest.approx(2.0, rel=1e-9)
+    assert math.isinf(TABLE.max_position)
+    assert TierCap().decide(_state(1e9)).target_leverage == 5.0

@@ -144,14 +144,16 @@ def tier_fixed_point(
 
 
 def brackets(table: TierTable | None, max_leverage: float, inverse: bool = False) -> Brackets:
-    """Return the tier kernel's brackets of ``table``: caps, floors (0 then the previous caps) and
+    """Return the tier kernel's brackets of ``table``: caps (the last one the largest position,
+    :attr:`~levguard.core.tiers.TierTable.max_position`), floors (0 then the previous caps) and
     max leverages (no brackets without a table); by size, with the contract kind that values a
     leverage."""
     if table is None:
         empty = np.zeros(0)
         return Brackets(empty, empty, empty, BELOW, float(max_leverage))
-    caps = np.ascontiguousarray(table.caps, dtype=np.float64)
+    caps = np.array(table.caps, dtype=np.float64)
     floors = np.concatenate(([0.0], caps[:-1]))
+    caps[-1] = table.max_position  # the largest position, not the maintenance lookup's inf
     max_levs = np.array([float(t.max_leverage) for t in table.tiers], dtype=np.float64)
     return Brackets(caps, floors, max_levs, BELOW, float(max_leverage), table.basis == "quantity", bool(inverse))
 

@@ -115,8 +115,9 @@ class TierCap:
     ``L`` with ``L <= lambda(L E)``, where ``lambda(N)`` is the bracket's maximum leverage
     (Binance "Leverage and Margin of USDⓈ-M Futures", Bybit "risk limit", Hyperliquid "margin
     tiers").  Each bracket ``k`` admits ``[floor_k/E, cap_k/E) ∩ [0, lambda_k]``; take the largest
-    point over the brackets.  Use it as the last member of a :class:`Composite` so that no policy
-    asks for leverage the venue would reject.
+    point over the brackets.  The last bracket's published cap is the largest position
+    (Binance ``notionalCap``, :attr:`~levguard.core.tiers.TierTable.max_position`).  Use it as the
+    last member of a :class:`Composite` so that no policy asks for leverage the venue would reject.
 
     Examples
     --------
@@ -159,6 +160,9 @@ class TierCap:
             n = value * state.equity
             k = table.index(n)  # the tier and its leverage from one index (a cap is the next floor)
             venue_why = f"tier {k + 1} allows {table.tiers[k].max_leverage:g}x at notional {n:,.2f}"
+            top = table.max_position
+            if table.basis == "notional" and math.isfinite(top) and n >= top * (1.0 - 1e-9):
+                venue_why += f", the largest position the last tier allows ({top:,.2f})"
         notional = value * state.equity
         if self.max_leverage is not None and tier_bound >= self.max_leverage:
             binding = "max_leverage"
