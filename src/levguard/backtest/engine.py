@@ -138,7 +138,8 @@ class BacktestResult:
     metrics : dict
         See :func:`levguard.backtest.metrics.compute_metrics` (computed on the bars up to the
         ruin when the run is ruined); plus ``bad_debt``, ``orders_clipped`` (initial-margin
-        check), ``limit_orders_unfilled`` and ``ruined`` (1.0 or 0.0).
+        check), ``limit_orders_unfilled``, ``orders_below_minimum`` (orders that would open or
+        add less than the venue's smallest order: skipped) and ``ruined`` (1.0 or 0.0).
     params : dict
         The resolved settings (venue, symbols, fees, slippage, tiers source...).
     instruments : dict of DataFrame
@@ -712,6 +713,7 @@ def _result(
     metrics["bad_debt"] = float(np.sum(liqs["bad_debt"]))
     metrics["orders_clipped"] = float(counts.clipped)
     metrics["limit_orders_unfilled"] = float(counts.unfilled)
+    metrics["orders_below_minimum"] = float(counts.below_min)
     metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
     ruined_at = index[ruin] if ruin >= 0 else None
     gaps = gap_note(index.as_unit("ns").asi8)

@@ -40,6 +40,7 @@ from levguard.kernels.backtest_liquidation import (
 )
 from levguard.kernels.backtest_metrics import STATS_DTYPE
 from levguard.kernels.backtest_orders import (
+    below_minimum,
     caps_at,
     fill_pnl,
     initial_margin,
@@ -192,7 +193,8 @@ def simulate_py(
     -------
     Counts
         Rows written to ``out_trades`` and ``out_liqs``, orders clipped by the initial-margin
-        check, limit orders left unfilled and the ruin bar (-1: never ruined).
+        check, limit orders left unfilled, the ruin bar (-1: never ruined) and orders below
+        the venue's minimum.
 
     Notes
     -----
@@ -221,7 +223,10 @@ def simulate_py(
        cannot open the venue's smallest order (:func:`min_order_margin`) closes its position
        and opens none (no dust trading).  With the initial-margin check
        an increase is clipped to the largest size whose initial margin (notional over the tier's
-       maximum leverage; the others' initial margin counted in cross) fits the capital.
+       maximum leverage; the others' initial margin counted in cross) fits the capital, and
+       at most the last tier's published cap (``max_position``).  An order whose opening part
+       is below the venue's smallest order at ``close[t-1]`` (:func:`below_minimum`) is skipped,
+       a reversal's cut to its close, and counted (``Counts.below_min``); reductions pass.
        ``MARKET``: fills at ``open[t] * (1 +- slippage)`` with the taker fee, slippage
        ``slip_bps / 1e4 + impact * sqrt(|dq| / volume[t-1])``, bounded by bar ``t``'s traded
        range (a buy pays at most ``high[t]``, a sell gets at least ``low[t]``:
@@ -336,6 +341,7 @@ def simulate_py(
     n_liqs = 0
     n_clipped = 0
     n_unfilled = 0
+    n_small = 0
     ruin_bar = -1
     peak = equity0
     eq_prev = equity0
@@ -523,6 +529,12 @@ def simulate_py(
                             q_max = max(q_max, abs(qty[k]))
                         new_qty = math.copysign(q_max, new_qty)
                         n_clipped += 1
+            if below_minimum(inst[k], qty[k], new_qty, inverse, px_dec):
+                # The venue refuses what opens less than its smallest order; a reduction passes.
+                n_small += 1
+                if qty[k] * new_qty >= 0.0:
+                    continue
+                new_qty = 0.0  # a reversal: its closing part alone
             dq = new_qty - qty[k]
             if dq == 0.0:
                 continue
@@ -731,7 +743,7 @@ def simulate_py(
                     n_liqs, _f = _settle_wallet(t, w, w, px, 0, cross, book, inst, out_liqs, n_liqs, last_liq_row)
             write_ruined(t, fees_paid + ruin_fees, cross, idle, cash, inst, out_acct, out_pos)
             break
-    return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar)
+    return Counts(n_trades, n_liqs, n_clipped, n_unfilled, ruin_bar, n_small)
 
 
 @jitable

@@ -231,6 +231,38 @@ def margin_left(avail: float, k: int, qty: Float64Array1D, px: Float64Array1D, i
 
 
 @jitable
+def below_minimum(spec: np.void, qty: float, new_qty: float, inverse: bool, price: float) -> bool:
+    """True when the order from ``qty`` to ``new_qty`` opens or adds less than the venue's
+    smallest order at ``price`` (``spec``, the instrument's ``INST_DTYPE`` record).
+
+    The part that opens or adds: ``|new_qty|`` from flat or on a reversal, ``|new_qty| - |qty|``
+    on an increase, nothing on a reduction (reduce-only orders have no minimum).  It is below the
+    minimum when its notional is below ``min_notional`` or its size below ``min_qty`` (linear,
+    spot; :meth:`levguard.core.rules.base.VenueModel.min_order_notional`); an inverse contract's
+    quantity is its notional in the quote currency (contracts x face value), compared with
+    ``min_notional`` alone, as :func:`min_order_margin` reads the two.
+
+    Notes
+    -----
+    Binance USDⓈ-M rejects an order below the symbol's ``MIN_NOTIONAL`` filter unless it is
+    reduce-only: error -4164 "Order's notional must be no smaller than 5 (unless you choose
+    reduce only)" (developers.binance.com, derivatives "Error Codes"); ``LOT_SIZE.minQty`` bounds
+    the quantity the same way.  :func:`ruin_threshold` is the margin of that smallest order at
+    the first tier's leverage: an account above it can open one, below it can open none.
+    """
+    opened = abs(new_qty) - abs(qty) if qty * new_qty > 0.0 else abs(new_qty)
+    if not opened > 0.0:
+        return False
+    mn = float(spec["min_notional"])
+    if inverse:
+        return mn > 0.0 and opened < mn
+    if mn > 0.0 and opened * price < mn:
+        return True
+    mq = float(spec["min_qty"])
+    return mq > 0.0 and opened < mq
+
+
+@jitable
 def min_order_margin(inst: np.ndarray, tiers: Tiers, k: int, price: float) -> float:
     """Return the capital instrument ``k`` needs to open the venue's smallest order (0: none known).
 

@@ -231,13 +231,15 @@ class PositionsOut(NamedTuple):
 class Counts(NamedTuple):
     """What :func:`~levguard.kernels.backtest.simulate_py` returns: rows written to the trade
     and liquidation records, orders clipped by the initial-margin check, limit orders left
-    unfilled and the ruin bar (-1: never ruined)."""
+    unfilled, the ruin bar (-1: never ruined) and orders the venue's minimum order refused
+    (skipped, or a reversal cut to its close)."""
 
     trades: int
     liqs: int
     clipped: int
     unfilled: int
     ruin_bar: int
+    below_min: int
 
 
 class Book(NamedTuple):

@@ -66,9 +66,10 @@ METRIC_LABELS: dict[str, str] = {
     "worst_bar": "worst bar",
     "orders_clipped": "orders clipped",
     "limit_orders_unfilled": "limit orders unfilled",
+    "orders_below_minimum": "orders below minimum",
 }
 _PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "time_under_water", "worst_bar"}
-_COUNTS = {"n_liquidations", "orders_clipped", "limit_orders_unfilled"}
+_COUNTS = {"n_liquidations", "orders_clipped", "limit_orders_unfilled", "orders_below_minimum"}
 _ALIASES = {"max_leverage": "max_leverage_used", "max_leverage_used": "max_leverage"}
 _MARKERS = ("x", "diamond", "triangle-down", "star", "cross", "square", "triangle-up", "hexagon")
 

@@ -37,7 +37,8 @@ def _reference_fixed_long(df: pd.DataFrame, lev: float, fee: float, e0: float) -
 
 def test_fixed_long_matches_reference_loop() -> None:
     df = random_frame(n=300, seed=2)
-    res = run(df, np.ones(len(df)), FixedLeverage(2.0), fees=0.0004, initial_equity=5_000.0)
+    # The loop trades every bar: no minimum order (BTCUSDT's 100 USDT would skip small increases).
+    res = run(df, np.ones(len(df)), FixedLeverage(2.0), fees=0.0004, initial_equity=5_000.0, min_notional=0.0)
     ref = _reference_fixed_long(df, 2.0, 0.0004, 5_000.0)
     np.testing.assert_allclose(res.equity.to_numpy(), ref, rtol=1e-9)
     assert res.liquidations.empty

@@ -185,9 +185,11 @@ def test_the_generic_rule_books_the_fee_and_keeps_the_rest() -> None:
 
 
 def test_ruin_closes_what_is_left_and_freezes_the_equity() -> None:
-    # A minimum order so large that a 4 % loss leaves the account unable to open it at 125x.
+    # A minimum order so large that a 4 % loss leaves the account unable to open it at the tiers'
+    # 2x (the first order, 20,000 at 2x, is above it: an order below the minimum is not filled).
     df = crash_frame(n_down=30, step=0.005)
-    res = run(df, np.ones(len(df)), 2.0, rebalance="never", min_notional=0.96 * 10_000.0 * 125)
+    tiers = TierTable.fixed_rate(0.005, 0.0, 2.0)
+    res = run(df, np.ones(len(df)), 2.0, tiers=tiers, rebalance="never", min_notional=0.96 * 10_000.0 * 2)
     assert res.ruined_at is not None
     k = int(df.index.get_loc(res.ruined_at))
     ruin = res.trades[res.trades["kind"] == "ruin"]
@@ -200,7 +202,7 @@ def test_ruin_closes_what_is_left_and_freezes_the_equity() -> None:
     assert tail.iloc[0] == res.positions["cash"].iloc[k]
     assert (res.positions["qty"].iloc[k:] == 0.0).all()
     assert (res.funding.iloc[k + 1 :] == 0.0).all()
-    assert res.params["min_notional"] == pytest.approx(0.96 * 10_000.0 * 125)
+    assert res.params["min_notional"] == pytest.approx(0.96 * 10_000.0 * 2)
     # The metrics are those of the bars up to the ruin.
     m = compute_metrics(
         res.equity.to_numpy()[: k + 1],
@@ -309,8 +311,8 @@ def test_a_venue_minimum_quantity_is_a_ruin_threshold_too() -> None:
     free = run(*args, venue="okx", tiers=table, initial_equity=0.0009, rebalance="never", min_notional=0.0)
     assert free.params["min_qty"] == 0.0
     assert free.ruined_at is None
-    enough = run(*args, venue="okx", tiers=table, initial_equity=0.0011, rebalance="never")
-    assert enough.trades.shape[0] > 0  # 0.0011 opens 0.001 BTC's margin at 100
+    enough = run(args[0], args[1], 100.0, venue="okx", tiers=table, initial_equity=0.0011, rebalance="never")
+    assert enough.trades.shape[0] > 0  # 0.0011 opens 0.001 BTC's margin at 100x (at 1x it is below the minimum)
 
 
 def test_gate_initial_margin_check_holds_the_close_fee() -> None:

@@ -51,15 +51,18 @@ def test_collects_funding_hedged_against_price_in_cross() -> None:
     assert flat.funding.sum() == pytest.approx(expected, rel=1e-12)
     assert flat.instruments[PERP]["qty"].iloc[-1] < 0.0
     assert flat.instruments[SPOT]["qty"].iloc[-1] > 0.0
-    assert flat.instruments[PERP]["qty"].iloc[-1] == pytest.approx(-flat.instruments[SPOT]["qty"].iloc[-1], rel=1e-3)
+    # Hedged to within the perpetual's smallest order (100 USDT): a smaller increase is refused.
+    gap = flat.instruments[PERP]["qty"].iloc[-1] + flat.instruments[SPOT]["qty"].iloc[-1]
+    assert abs(gap) * 30_000.0 < flat.params["min_notional"]["BTCUSDT"]
     assert flat.equity.iloc[-1] > 10_000.0
     for kind in ("rally", "decline"):
         moved = _carry(kind, "cross")
         assert moved.liquidations.empty
         assert moved.metrics["funding_paid"] < 0.0
         # A 40% move changes the unhedged perp leg's PnL by ~2,000 (see the control below);
-        # the hedged carry's equity by < 0.1%.
-        np.testing.assert_allclose(moved.equity.to_numpy(), flat.equity.to_numpy(), rtol=1e-3)
+        # the hedged carry's equity by < 0.5%: the legs match to within the perpetual's smallest
+        # order (100 USDT; a smaller increase is refused), 40 USDT after a 40% move.
+        np.testing.assert_allclose(moved.equity.to_numpy(), flat.equity.to_numpy(), rtol=5e-3)
 
 
 def test_unhedged_perp_alone_is_not_price_independent() -> None:
