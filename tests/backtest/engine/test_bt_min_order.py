@@ -4,13 +4,17 @@ than 5 (unless you choose reduce only)"; developers.binance.com, derivatives "Er
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from bt_engine_helpers import frame
 
 from levguard.backtest.engine import run
+from levguard.core.sizing.base import SeriesInputs, SizingDecision, SizingState
 from levguard.kernels.backtest_orders import below_minimum
 from levguard.kernels.backtest_records import INST_DTYPE
+from levguard.typing import Float64Array1D
 
 
 def _spec(min_notional: float, min_qty: float = 0.0) -> np.void:
@@ -78,3 +82,31 @@ def test_rebalancing_adds_nothing_below_the_minimum_and_reduces_freely() -> None
     assert (notional[adds] >= 500.0).all()
     assert (notional[~adds] < 500.0).any()  # reduce-only orders have no minimum
     assert res.metrics["orders_below_minimum"] > 0
+
+
+@dataclass(frozen=True)
+class _Path:
+    """A policy that returns the leverage path it is given."""
+
+    path: tuple[float, ...]
+    name: str = "path"
+    cap: float = float("inf")
+
+    def decide(self, state: SizingState) -> SizingDecision:
+        return SizingDecision(self.path[0], self.name, ("path",))
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        return np.asarray(self.path, dtype=float)
+
+
+def test_a_reversal_into_less_than_the_minimum_only_closes() -> None:
+    """Long 2x (20,000 USDT), then short at 0.005x: the short side would be 50 USDT, below the
+    100 USDT minimum, so the order closes the long and opens nothing; the later decisions, 50 USDT
+    from flat, are refused too (3 counted)."""
+    df = frame(np.full(6, 100.0), wick=0.0)
+    side = np.array([1.0, 1.0, -1.0, -1.0, -1.0, -1.0])
+    policy = _Path((2.0, 2.0, 0.005, 0.005, 0.005, 0.005))
+    res = run(df, side, policy, initial_equity=10_000.0, min_notional=100.0, fees=0.0, slippage=0.0)
+    assert res.trades["qty"].tolist() == [200.0, -200.0]
+    assert res.positions["qty"].tolist() == [0.0, 200.0, 200.0, 0.0, 0.0, 0.0]
+    assert res.metrics["orders_below_minimum"] == 3.0
