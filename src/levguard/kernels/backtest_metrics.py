@@ -73,10 +73,11 @@ METRIC_DIRECTION: dict[str, str] = {
     "orders_clipped": "min",
     "ruined": "min",
     "limit_orders_unfilled": "min",
+    "orders_below_minimum": "min",
 }
 """Which way each metric of a run or a sweep table is better: ``"max"`` (returns, CAGR, the
 ratios, the worst bar: higher is better) or ``"min"`` (drawdown, volatility, time under water,
-liquidations, fees, funding paid, turnover, leverage, bad debt, clipped and unfilled orders, ruin:
+liquidations, fees, funding paid, turnover, leverage, bad debt, clipped, unfilled and below-minimum orders, ruin:
 lower is better).  The one source of the sweeps' objective direction
 (:func:`levguard.backtest.sweeps.best`, :func:`levguard.backtest.sweeps.walk_forward`, the sweep
 report's ranking and ``levguard backtest``); every name of :data:`PERFORMANCE_METRICS` and

@@ -110,7 +110,7 @@ def test_best_follows_the_direction_of_the_metric(table: pd.DataFrame) -> None:
 def test_every_metric_has_a_direction() -> None:
     from levguard.kernels import backtest_metrics as km
 
-    names = {*km.PERFORMANCE_METRICS, *km.TABLE_METRICS, "limit_orders_unfilled"}
+    names = {*km.PERFORMANCE_METRICS, *km.TABLE_METRICS, "limit_orders_unfilled", "orders_below_minimum"}
     assert set(km.METRIC_DIRECTION) == names
     assert set(km.METRIC_DIRECTION.values()) == {"max", "min"}
 
