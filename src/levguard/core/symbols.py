@@ -170,9 +170,12 @@ def linear_settlement(symbol: str, *, bybit: bool = False) -> str | None:
         base, _quote, settle = parts
         return settle if is_usd(settle) and coin_name(settle) != coin_name(base) else None
     s = symbol.strip().upper()
-    m = _LINEAR_NAME.search(s)
-    if m:
-        return m.group(1)
+    # The last USD coin before a separator or the end is the quote (USDC-USDT-SWAP: USDT).
+    found = [m.group(1) for m in _LINEAR_NAME.finditer(s)]
+    if found:
+        return found[-1]
+    if s.endswith("PERP") and s[:-4].endswith(("USDT", "USDC")):  # BTCUSDTPERP: its own quote
+        return s[-8:-4]
     return "USDC" if bybit and _BYBIT_USDC_NAME.match(s) else None
 
 

@@ -73,6 +73,12 @@ def test_symbol_helpers() -> None:
     assert linear_settlement("BTCPERP", bybit=True) == "USDC"
     assert linear_settlement("BTC/USD:BTC") is None
     assert linear_settlement("BTC") is None
+    # The quote is the last USD coin (a review: USDC as the base was read as the settlement), and a
+    # PERP after a USDT/USDC quote is that quote's, not Bybit's USDC perpetual.
+    for name in ("USDC-USDT", "USDC_USDT", "USDC-USDT-SWAP"):
+        assert linear_settlement(name) == "USDT", name
+    assert linear_settlement("BTCUSDTPERP", bybit=True) == "USDT"
+    assert linear_settlement("BTCUSDCPERP", bybit=True) == "USDC"
     assert settled_otherwise("BTCUSDT", "USDT", "USDT") is None
     assert settled_otherwise("BTCUSDC", "USDT", "USDT") == "USDC"
     assert settled_otherwise("BTC", "USDC", "usdt") == "USDC"
