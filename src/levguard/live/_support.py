@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from levguard.core.risk.volatility import RISKMETRICS_LAMBDA, annualise, ewma_variance, periods_per_year
+from levguard.core.unified_options import is_option_symbol
 from levguard.errors import (
     LevguardError,
     VenueAuthError,
@@ -64,10 +65,11 @@ def account_spec(
             "qty": p.qty,
             "entry_price": p.entry_price,
             "mark_price": marks.get(p.symbol, p.mark_price),
+        }
+        if not is_option_symbol(p.symbol):  # an option's quantity is in coins already (no such field)
             # The adapters report quantities in position units (contracts x contract size), so the
             # venue's face value must not apply again (COIN-M BTC was read as 100x its size).
-            "contract_size": 1.0,
-        }
+            row["contract_size"] = 1.0
         if p.inverse:  # what the venue says of the contract wins over the symbol's reading
             row["contract_kind"] = "inverse"
         rows.append(row)

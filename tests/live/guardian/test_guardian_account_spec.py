@@ -42,6 +42,22 @@ def test_an_inverse_position_in_position_units_is_not_scaled_by_the_face_value_a
     assert report.positions[0].liquidation_price == pytest.approx((100.5 + 100.0 * fee) / 0.012, rel=1e-9)
 
 
+def test_an_option_row_carries_no_contract_size() -> None:
+    """The unified option parser has no contract_size field: a bybit-uta account holding an option
+    could no longer be evaluated once every row carried one (a review)."""
+    rows = account_spec(
+        "bybit-uta",
+        VenueBalance("USDT", 10_000.0, 10_000.0),
+        [
+            VenuePosition("BTC/USDC:USDC-241227-70000-C", 0.1, 1_000.0, 1_200.0),
+            VenuePosition("BTC/USDT:USDT", 0.1, 6e4, 6e4),
+        ],
+        {},
+    )["positions"]
+    assert "contract_size" not in rows[0]
+    assert rows[1]["contract_size"] == 1.0
+
+
 def test_a_linear_position_keeps_the_venues_kind() -> None:
     pos = VenuePosition("BTC/USDT:USDT", 1.0, 50_000.0, 50_000.0)
     spec = account_spec("binance-usdm", VenueBalance("USDT", 5_000.0, 5_000.0), [pos], {})
