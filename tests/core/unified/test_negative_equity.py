@@ -111,7 +111,7 @@ def test_scenarios_see_the_liquidation_where_equity_crosses_zero(venue: str) -> 
 def test_cli_risk_reports_the_liquidation(tmp_path: Path) -> None:
     spec = tmp_path / "acct.yaml"
     spec.write_text("venue: binance-pm\nbalances: {USDT: -40000, BTC: 1}\nprices: {BTC: 60000}\n", encoding="utf-8")
-    r = CliRunner().invoke(app, ["risk", str(spec), "--vol", "0.6", "--sims", "2000"])
+    r = CliRunner().invoke(app, ["risk", str(spec), "--vol", "0.6"])
     assert r.exit_code == 0, r.stdout
     out = " ".join(r.stdout.split())
     assert "nothing within 20 standard deviations liquidates" not in out
@@ -119,7 +119,7 @@ def test_cli_risk_reports_the_liquidation(tmp_path: Path) -> None:
     assert "down -30.0%" in out  # the ladder's first grid move past 42,105 (0.95 x BTC = 40,000)
     bad = tmp_path / "bad.yaml"
     bad.write_text("venue: bybit-uta\nbalances: {USDT: -50000, BTC: 1}\nprices: {BTC: 45000}\n", encoding="utf-8")
-    r = CliRunner().invoke(app, ["risk", str(bad), "--vol", "0.6", "--sims", "2000"])
+    r = CliRunner().invoke(app, ["risk", str(bad), "--vol", "0.6"])
     assert r.exit_code == 0, r.stdout
     assert "liquidation" in r.stdout.splitlines()[0] or "liquidation" in r.stdout
 
