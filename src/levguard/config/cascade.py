@@ -567,6 +567,8 @@ def resolve_tiers(tiers: VenueTiers | TierRows | list[dict[str, Any]] | None, so
     """The :class:`levguard.core.tiers.TierTable` of ``regime.tiers``: the margin engine's packaged
     tiers of ``{venue, symbol}``, or explicit rows (our shape, Binance's or ccxt's), or
     ``{basis: quantity, rows}`` for tiers by position size (no deduction)."""
+    from levguard.core.instruments import ContractKind
+    from levguard.core.margin import builtin_tiers
     from levguard.core.rules import get_venue
     from levguard.core.tiers import TierTable
 
@@ -577,7 +579,8 @@ def resolve_tiers(tiers: VenueTiers | TierRows | list[dict[str, Any]] | None, so
             model = get_venue(tiers.venue)
         except InputError as exc:
             raise ConfigError(f"{source}: regime.tiers.venue: {exc}") from None
-        table = model.builtin_tiers.get(model.tier_key(tiers.symbol))
+        # The cascade's contracts are linear: a symbol the venue reads as inverse has no table here.
+        table = builtin_tiers(model, tiers.symbol, ContractKind.LINEAR)
         if table is None:
             have = ", ".join(sorted(model.builtin_tiers)) or "none"
             raise ConfigError(
