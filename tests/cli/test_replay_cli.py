@@ -136,3 +136,17 @@ def test_out_over_a_kline_file_is_refused_before_the_run(tmp_path: Path) -> None
     (line,) = res.stderr.strip().splitlines()
     assert line.endswith(f"--out names the input assets.AAA.klines '{klines}': it would be written over"), line
     assert klines.read_bytes() == before
+
+
+def test_out_over_the_observed_figures_file_is_refused(tmp_path: Path) -> None:
+    # A review (2026-12-07): the observed liquidation/ADL CSV the replay reads was not protected;
+    # --out naming it replaced the venue's figures with the report.
+    figures = tmp_path / "data" / "liq_adl.csv"
+    cfg = write_config(tmp_path, observed={"AAA": {"liq_adl_csv": "liq_adl.csv"}})
+    figures.write_text("ticker,liq_notional,adl_notional\nAAA,1e8,2e7\n", encoding="utf-8")
+    before = figures.read_bytes()
+    res = runner.invoke(app, ["replay", str(cfg), "--out", str(figures)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert line.endswith(f"--out names the input observed.AAA.liq_adl_csv '{figures}': it would be written over"), line
+    assert figures.read_bytes() == before

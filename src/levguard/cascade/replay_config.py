@@ -170,6 +170,8 @@ class ObservedFigures:
     adl_notional: float | None = None
     first_adl_delay_seconds: float | None = None
     source: str = ""
+    #: The liquidation/ADL CSV the figures were read from (resolved), "" for figures given inline.
+    file: str = ""
 
     def __post_init__(self) -> None:
         for key in ("liquidated_notional", "adl_notional", "first_adl_delay_seconds"):
@@ -315,6 +317,7 @@ def _observed(raw: object, asset: str, base: Path) -> ObservedFigures:
 
         path = base / str(raw["liq_adl_csv"])
         vals.update(read_liq_adl_csv(path, asset))
+        vals["file"] = str(path)
         source = source or path.name
     for key in ("liquidated_notional", "adl_notional", "first_adl_delay_seconds"):
         if key in raw:

@@ -99,8 +99,10 @@ def replay(
     try:
         check_outputs([("--out", out)], inputs=[("CONFIG", config)])  # before the config's own file checks
         cfg = load_replay_config(config)
-        klines = [(f"assets.{a.name}.klines", a.klines) for a in cfg.assets]  # read by the run: not to be replaced
-        check_outputs([("--out", out)], inputs=[("CONFIG", config), *klines])
+        # The files the run reads: not to be replaced by its report.
+        klines = [(f"assets.{a.name}.klines", a.klines) for a in cfg.assets]
+        observed = [(f"observed.{a.name}.liq_adl_csv", a.observed.file or None) for a in cfg.assets]
+        check_outputs([("--out", out)], inputs=[("CONFIG", config), *klines, *observed])
         cal = None
         if calibrate:
             from levguard.cascade.replay_calibrate import calibrate_replay
