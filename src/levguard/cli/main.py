@@ -476,8 +476,14 @@ def demo(
         _fail(f"--cache-dir applies to --real only, was {cache_dir!r}")
     from levguard.cli._paths import check_outputs
 
+    sym = (symbol or "BTCUSDT").strip().upper()  # Binance names its files and symbols in upper case
+    inputs: list[tuple[str, str | None]] = [("--tiers", tiers)]
+    if data_dir is not None:  # the files the run reads: never written over by its report
+        from levguard.data.perp import perp_dir_files
+
+        inputs += [("--data", str(p)) for p in perp_dir_files(data_dir, sym)]
     try:  # before the run: a directory or an unwritable folder was found once it had all run
-        check_outputs([("--out", report_path or None)], inputs=[("--tiers", tiers)])
+        check_outputs([("--out", report_path or None)], inputs=inputs)
     except LevguardError as exc:
         _fail(str(exc))
     from importlib import resources
@@ -489,7 +495,6 @@ def demo(
         text = samples.joinpath(name).read_text(encoding="utf-8")
         reports.append((name, evaluate_account(parse_spec_text(text, name))))
     real_data = data_dir is not None or real
-    sym = (symbol or "BTCUSDT").strip().upper()  # Binance names its files and symbols in upper case
     if real_data:
         from levguard.data.perp import perp_summary
 

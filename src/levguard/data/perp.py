@@ -220,6 +220,13 @@ def _find(directory: Path, pattern: str, symbol: str, interval: str) -> tuple[Pa
     return None, directory / f"{stem}.csv"
 
 
+def perp_dir_files(directory: str | Path, symbol: str, interval: str = "1h") -> list[Path]:
+    """The files :func:`load_perp_dir` reads for ``symbol`` in ``directory`` (those that exist): the
+    last-price, mark-price and funding files, for commands that must never write over them."""
+    found = (_find(Path(directory), pattern, symbol, interval)[0] for pattern in (LAST_FILE, MARK_FILE, FUNDING_FILE))
+    return [p for p in found if p is not None]
+
+
 def _slice(frame: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     ts = ordered_ns(frame, str(frame.attrs.get("source", "frame")))
     keep = np.ones(len(ts), dtype=bool)

@@ -149,3 +149,15 @@ def test_demo_runs_a_symbol_with_its_tiers(tmp_path: Path) -> None:
     doc = json.loads(res.stdout)
     assert doc["market"]["bars"] == 400
     assert set(doc["backtest"]["metrics"]) >= {"fixed 3x", "composite"}
+
+
+def test_demo_out_may_not_name_a_data_file_it_reads(tmp_path: Path) -> None:
+    """A review (2026-12-07): `demo --data . --out ohlcv/BTCUSDT-PERP_1h.csv` wrote the report over
+    the bars it had read."""
+    (tmp_path / "ohlcv").mkdir()
+    bars = _bars(tmp_path / "ohlcv" / "BTCUSDT-PERP_1h.csv", 60_000.0)
+    before = bars.read_bytes()
+    res = runner.invoke(app, ["demo", "--data", str(tmp_path), "--out", str(bars)])
+    assert res.exit_code == 2
+    assert "--out names the input --data" in res.output
+    assert bars.read_bytes() == before
