@@ -48,6 +48,7 @@ from levguard.config._base import AsTuple, NonNeg, Pos, _Model, _read_file
 from levguard.config.policies import _validated
 from levguard.errors import ConfigError, InputError
 from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN
+from levguard.core.validate import VOL_RANGE
 
 __all__ = ["AccountConfig", "GuardianFile", "Secrets", "load_guardian_file", "load_secrets", "parse_guardian_config"]
 
@@ -140,14 +141,14 @@ class OnchainVenueConfig(_Model):
 def _fraction(upper: float, what: str) -> AfterValidator:
     def check(v: float) -> float:
         if not 0 < v <= upper:
-            hint = f"; for {v:g} %, write {v / 100:g}" if v > upper else ""
+            hint = f"; if {v:g} is a percentage, write {v / 100:g}" if v > upper else ""
             raise ValueError(f"must be {what} as a fraction in (0, {upper:g}] (0.60 for 60 %){hint}")
         return v
 
     return AfterValidator(check)
 
 
-_MAX_VOL = 10.0  # an annualised volatility of 1,000 %: beyond any traded market's
+_MAX_VOL = VOL_RANGE[1]  # the one bound on an annualised volatility (levguard risk --vol's too)
 Prob = Annotated[float, Field(allow_inf_nan=False), _fraction(1.0, "a probability")]
 Ratio = Annotated[float, Field(allow_inf_nan=False), _fraction(1.0, "a margin ratio")]
 Distance = Annotated[float, Field(allow_inf_nan=False), _fraction(1.0, "a distance to liquidation")]
@@ -314,7 +315,12 @@ def load_secrets(venue: CcxtVenueConfig, environ: Any = None) -> Secrets:
             raise ConfigError(f"secrets_file {path}: not valid YAML/JSON") from None
         if not isinstance(raw, dict) or not set(raw) <= {"api_key", "secret", "password"}:
             raise ConfigError(f"secrets_file {path}: must be an object with api_key, secret and optionally password")
-        values.update({k: str(v) for k, v in raw.items() if v is not None})
+        for key, v in raw.items():
+            # A value YAML read as a number (2024e06, 0123, 12:30) would be sent as its float or
+            # int, not as written: quoting it is the only way to keep it (never named, a secret).
+            if v is not None and not isinstance(v, str):
+                raise ConfigError(f"secrets_file {path}: {key} must be a string (quote it), was a {type(v).__name__}")
+        values.update({k: v for k, v in raw.items() if v is not None})
     for field, var in (("api_key", venue.api_key_env), ("secret", venue.secret_env), ("password", venue.password_env)):
         if var:
             if var not in env or not env[var]:

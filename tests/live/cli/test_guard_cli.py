@@ -223,6 +223,23 @@ def test_secrets_come_from_env_or_a_private_file_and_never_show(tmp_path: Path) 
     assert loaded.secret.get_secret_value() == "s-from-file"
 
 
+@pytest.mark.parametrize("value", ["2024e06", "0123", "12:30", "true"])
+def test_a_secret_yaml_reads_as_no_string_is_refused_not_rewritten(tmp_path: Path, value: str) -> None:
+    """A review (2026-12-07): `password: 2024e06` was sent as '2024000000.0' (0123 as '83'), a silent
+    authentication failure; the value is never named."""
+    f = tmp_path / "keys.yaml"
+    f.write_text(f"api_key: k\nsecret: s\npassword: {value}\n")
+    os.chmod(f, 0o600)
+    venue = CcxtVenueConfig(type="ccxt", exchange="okx", secrets_file=str(f))
+    with pytest.raises(ConfigError, match=r"password must be a string \(quote it\)") as exc:
+        load_secrets(venue, environ={})
+    assert value not in str(exc.value)
+    f.write_text(f"api_key: k\nsecret: s\npassword: '{value}'\n")
+    loaded = load_secrets(venue, environ={})
+    assert loaded.password is not None
+    assert loaded.password.get_secret_value() == value
+
+
 def test_a_missing_key_variable_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LG_NOPE", raising=False)
     cfg = {
@@ -307,13 +324,13 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
         # threshold of 5 is never reached and a vol of 60 is 6,000 % a year.
         (
             {"vol": 60},
-            "accounts[0].vol: must be an annualised volatility as a fraction in (0, 10] (0.60 for 60 %); "
-            "for 60 %, write 0.6 (was 60)",
+            "accounts[0].vol: must be an annualised volatility as a fraction in (0, 20] (0.60 for 60 %); "
+            "if 60 is a percentage, write 0.6 (was 60)",
         ),
         (
             {"thresholds": {"p_liq": [5, 20, 50]}},
             "accounts[0].thresholds.p_liq[0]: must be a probability as a "
-            "fraction in (0, 1] (0.60 for 60 %); for 5 %, write 0.05 (was 5)",
+            "fraction in (0, 1] (0.60 for 60 %); if 5 is a percentage, write 0.05 (was 5)",
         ),
         ({"thresholds": {"p_liq": [0.05, 0.2, 50]}}, "accounts[0].thresholds.p_liq[2]: must be a probability"),
         (
@@ -323,11 +340,11 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
         (
             {"thresholds": {"distance": [15, 8, 4]}},
             "accounts[0].thresholds.distance[0]: must be a distance to "
-            "liquidation as a fraction in (0, 1] (0.60 for 60 %); for 15 %, write 0.15 (was 15)",
+            "liquidation as a fraction in (0, 1] (0.60 for 60 %); if 15 is a percentage, write 0.15 (was 15)",
         ),
         (
             {"vol": -0.5},
-            "accounts[0].vol: must be an annualised volatility as a fraction in (0, 10] (0.60 for 60 %) (was -0.5)",
+            "accounts[0].vol: must be an annualised volatility as a fraction in (0, 20] (0.60 for 60 %) (was -0.5)",
         ),
     ],
 )
