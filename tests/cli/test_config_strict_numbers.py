@@ -120,3 +120,25 @@ def test_sweep_grid_values_are_strict(tmp_path: Path) -> None:
 def test_yaml_1_2_floats_are_numbers_and_quoted_ones_strings(text: str, value: object) -> None:
     assert parse_spec_text(f"x: {text}", "t.yaml") == {"x": value}
     assert yaml.safe_load("x: 1e4") == {"x": "1e4"}  # PyYAML's own loader is left as it is
+
+
+def test_numpy_scalars_from_python_callers_are_their_python_values() -> None:
+    """A review (2026-12-07): strict mode refused np.int64 in an int field (a regime lookback, a
+    cascade seed) and took np.bool_(True) as the number 1.0."""
+    import numpy as np
+
+    members = {"calm": {"type": "fixed", "leverage": np.int32(3)}, "storm": {"type": "fixed", "leverage": 1}}
+    regime = {
+        "policy": {
+            "type": "regime",
+            "policies": members,
+            "lookback": np.int64(48),
+            "thresholds": [np.float64(0.4), 0.8],
+        }
+    }
+    parsed = parse_policy_config(regime, "policy")
+    assert parsed.policy.lookback == 48  # type: ignore[union-attr]
+    assert parsed.policy.thresholds == (0.4, 0.8)  # type: ignore[union-attr]
+    for bad in (np.bool_(True), np.array([2.0])):
+        with pytest.raises(ConfigError, match="policy.leverage: must be a valid number"):
+            parse_policy_config({"policy": {"type": "fixed", "leverage": bad}}, "policy")
