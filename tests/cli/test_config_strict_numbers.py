@@ -140,5 +140,5 @@ def test_numpy_scalars_from_python_callers_are_their_python_values() -> None:
     assert parsed.policy.lookback == 48  # type: ignore[union-attr]
     assert parsed.policy.thresholds == (0.4, 0.8)  # type: ignore[union-attr]
     for bad in (np.bool_(True), np.array([2.0])):
-        with pytest.raises(ConfigError, match="policy.leverage: must be a valid number"):
+        with pytest.raises(ConfigError, match=r"policy\.leverage: must be a valid number"):
             parse_policy_config({"policy": {"type": "fixed", "leverage": bad}}, "policy")

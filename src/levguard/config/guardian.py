@@ -46,9 +46,9 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from levguard.config._base import AsTuple, NonNeg, Pos, _Model, _read_file
 from levguard.config.policies import _validated
+from levguard.core.validate import VOL_RANGE
 from levguard.errors import ConfigError, InputError
 from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN
-from levguard.core.validate import VOL_RANGE
 
 __all__ = ["AccountConfig", "GuardianFile", "Secrets", "load_guardian_file", "load_secrets", "parse_guardian_config"]
 
