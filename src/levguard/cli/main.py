@@ -499,6 +499,7 @@ def demo(
         from levguard.data.perp import perp_summary
 
         try:
+            frame, label = _real_demo_data(data_dir, real, sym, start, end, cache_dir)
             table = None
             if tiers is not None:
                 from levguard.cli.backtest import symbol_tiers
@@ -508,13 +509,12 @@ def demo(
                 from levguard.core.rules import get_venue
 
                 usdm = get_venue("binance-usdm")
-                if usdm.tier_key(sym) not in usdm.builtin_tiers:  # before the data is read
+                if usdm.tier_key(sym) not in usdm.builtin_tiers:  # a missing file or symbol is said first
                     built_in = ", ".join(sorted(usdm.builtin_tiers))
                     raise InputError(
                         f"--symbol {sym}: binance-usdm has no built-in tiers for it (built in: {built_in}); "
                         "pass --tiers FILE (symbol -> tier rows, Binance's leverageBracket shape)"
                     )
-            frame, label = _real_demo_data(data_dir, real, sym, start, end, cache_dir)
             market = perp_summary(frame)
             vol = market["annualised_vol"]
             if not (math.isfinite(vol) and vol > 0):  # "vol must be ... was nan" named nothing the user gave

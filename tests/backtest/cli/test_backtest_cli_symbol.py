@@ -130,7 +130,9 @@ def test_an_output_may_not_name_the_tiers_file(tmp_path: Path) -> None:
     assert yaml.safe_load(tiers.read_text()) == TIERS  # nothing written over it
 
 
-def test_demo_refuses_a_symbol_without_tiers_before_reading_data(tmp_path: Path) -> None:
+def test_demo_refuses_a_symbol_without_tiers_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "ohlcv").mkdir()
+    _bars(tmp_path / "ohlcv" / "XRPUSDT-PERP_1h.csv", 0.6)
     res = runner.invoke(app, ["demo", "--data", str(tmp_path), "--symbol", "XRPUSDT", "--out", ""])
     assert res.exit_code == 2
     assert "pass --tiers FILE" in res.output
