@@ -122,12 +122,7 @@ class OrderStore:
         )
         with self._db.tx("mark_sent", write=True) as conn:
             if lease is not None:
-                found = conn.execute(
-                    sa.select(ORDERS.c.account).where(ORDERS.c.client_order_id == client_order_id)
-                ).first()
-                if found is None:
-                    raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
-                fence(conn, str(found.account), lease, now, fence_s, f"order {client_order_id} not sent")
+                _fence_order(conn, client_order_id, lease, now, fence_s, f"order {client_order_id} not sent")
             if conn.execute(stmt).first() is None:
                 _require_order(conn, client_order_id)
                 return False
@@ -178,17 +173,10 @@ class OrderStore:
         now = as_int(ts_ns, "ts_ns")
         with self._db.tx("mark_result", write=True) as conn:
             if lease is not None:
-                # The lease row first, then the order's (the order mark_sent and record_intent lock
-                # them in, so two writers never wait on each other).
-                found = conn.execute(
-                    sa.select(ORDERS.c.account).where(ORDERS.c.client_order_id == client_order_id)
-                ).first()
-                if found is None:
-                    raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
                 # The epoch alone: a late answer to this holder's order is its own to book unless
                 # another process took the account over (which moves the epoch on).
                 what = f"result of order {client_order_id} not recorded"
-                fence(conn, str(found.account), lease, now, fence_s, what, expiry=False)
+                _fence_order(conn, client_order_id, lease, now, fence_s, what, expiry=False)
             row = conn.execute(
                 sa.select(ORDERS.c.account, ORDERS.c.symbol, ORDERS.c.side, ORDERS.c.filled, ORDERS.c.status)
                 .where(ORDERS.c.client_order_id == client_order_id)
@@ -283,3 +271,21 @@ class OrderStore:
         with self._db.tx("unresolved_orders") as conn:
             rows = conn.execute(stmt).all()
         return [row_dict(r) for r in rows]
+
+
+def _fence_order(
+    conn: Connection,
+    client_order_id: str,
+    lease: tuple[str, str | None, int],
+    now: int,
+    fence_s: float,
+    what: str,
+    *,
+    expiry: bool = True,
+) -> None:
+    # :func:`fence` on the account of a recorded order: the lease row first, then the order's (the
+    # order mark_sent and record_intent lock them in, so two writers never wait on each other).
+    found = conn.execute(sa.select(ORDERS.c.account).where(ORDERS.c.client_order_id == client_order_id)).first()
+    if found is None:
+        raise InputError(f"client_order_id must name a recorded order, was {client_order_id!r}")
+    fence(conn, str(found.account), lease, now, fence_s, what, expiry=expiry)
