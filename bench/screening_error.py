@@ -2,7 +2,8 @@
 ``levguard.sizing.walk_forward`` / ``grid_search``) is from the event-driven backtester
 (:func:`levguard.backtest.engine.run`), measured on real bars (issue 15).
 
-Run: ``.venv/bin/python bench/screening_error.py [--symbols BTCUSDT,ETHUSDT] [--json out.json]``.
+Run: ``.venv/bin/python bench/screening_error.py [--symbols BTCUSDT,ETHUSDT] [--json out.json]
+[--no-min-order]``.
 
 Both sides hold a long, then a short, perpetual rebalanced to the policy's target leverage at
 every bar (the engine with ``rebalance="band"``, which trades to target every bar, fills at the next open on
@@ -57,10 +58,12 @@ def _frame(symbol: str) -> pd.DataFrame:
     return df
 
 
-def _engine(df: pd.DataFrame, policy: Any, side: int) -> dict[str, float]:
-    # A constant signal of -1 holds the short at the policy's leverage.
+def _engine(df: pd.DataFrame, policy: Any, side: int, min_notional: float | None = None) -> dict[str, float]:
+    # A constant signal of -1 holds the short at the policy's leverage.  ``min_notional`` None:
+    # the venue's minimum order (Binance BTCUSDT 100 USDT: most every-bar rebalances of a 10,000
+    # account are below it and skipped); 0: none, as the screen.
     strategy: Any = BuyAndHold() if side > 0 else np.full(len(df), -1.0)
-    res = run(df, strategy, policy, fees=FEE, rebalance="band", slippage=0.0)
+    res = run(df, strategy, policy, fees=FEE, rebalance="band", slippage=0.0, min_notional=min_notional)
     m = res.metrics
     return {
         "total_return": float(m["total_return"]),
@@ -88,7 +91,13 @@ def main() -> int:
     ap.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
     ap.add_argument("--sides", default="long,short")
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--no-min-order",
+        action="store_true",
+        help="run the backtester without the venue's minimum order (the screen has none)",
+    )
     args = ap.parse_args()
+    min_notional = 0.0 if args.no_min_order else None
     sides = [SIDES[name] for name in args.sides.split(",")]
     policies: dict[str, Any] = {f"fixed {lev:g}x": FixedLeverage(lev) for lev in CANDIDATES}
     policies["vol target 60 %, max 5x"] = VolatilityTarget(target_vol=0.6, max_leverage=5.0)
@@ -103,7 +112,7 @@ def main() -> int:
                 side_name = "long" if side > 0 else "short"
                 growth: dict[str, tuple[float, float]] = {}
                 for name, policy in policies.items():
-                    e = _engine(win, policy, side)
+                    e = _engine(win, policy, side, min_notional)
                     s = _screen(win, policy, side)
                     row: dict[str, Any] = {"symbol": symbol, "year": int(year), "side": side_name, "policy": name}
                     row.update({f"engine_{k}": v for k, v in e.items()})
