@@ -74,7 +74,8 @@ def test_aave_repay_and_supply_to_target_by_hand() -> None:
     """Target 1.5: debt must fall to 16,500 / 1.5 = 11,000 USDC -> repay exactly 1,000 USDC; or the
     collateral value rise to 12,000 x 1.5 / 0.825 = 21,818.18 USD -> 0.90909... WETH more.  With
     the index unknown the burn may leave a unit more debt (rayDiv then rayMul): one unit more is
-    repaid, and HF 1.5 is read on 11,000.000000 of debt."""
+    repaid, and HF 1.5 is read on 11,000.000000 of debt.  Likewise the aToken's mint may credit a
+    unit less than the supply: one unit more is supplied."""
     r = analytics.repay_to_target(single(), 1.5)
     assert (r.symbol, r.amount, r.health_factor_after_wad) == ("USDC", 1_000 * 10**6 + 1, 15 * 10**17)
     s = analytics.supply_to_target(single(), 1.5)
@@ -88,7 +89,7 @@ def test_aave_repay_and_supply_to_target_by_hand() -> None:
         rows[0] = rows[0].__class__(**{**rows[0].to_dict(), "collateral": rows[0].collateral + extra})
         return get_user_account_data(rows).health_factor
 
-    assert hf_with(s.amount) >= 15 * 10**17 > hf_with(s.amount - 1)
+    assert hf_with(s.amount - 1) >= 15 * 10**17 > hf_with(s.amount - 2)
     assert s.amount == pytest.approx(0.909090909090909 * E18, rel=1e-12)
 
 

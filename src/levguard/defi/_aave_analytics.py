@@ -13,6 +13,7 @@ from levguard.core.defi.aave import (
     AaveError,
     AaveReserve,
     UserAccountData,
+    collateral_after_supply,
     collateral_ltv,
     get_user_account_data,
     validate_borrow,
@@ -98,6 +99,21 @@ def debt_after_repay(pos: AavePosition, r: AaveReserve, amount: int) -> int:
     if r.variable_borrow_index != RAY:
         return variable_debt_after_repay(r, amount)
     return 0 if amount >= r.debt else r.debt - amount + unknown_index_margin(pos.version)
+
+
+def collateral_after_supply_bound(pos: AavePosition, r: AaveReserve, amount: int) -> int:
+    """The collateral of row ``r`` after a supply of ``amount`` (smallest units), at most the Pool's.
+
+    Exact (:func:`levguard.core.defi.aave.collateral_after_supply`, the aToken's scaled mint) when
+    the row carries its ``liquidity_index``; at ``RAY`` (unknown) ``collateral + amount`` less
+    :func:`unknown_index_margin` (never below the balance before), so a health factor computed on
+    it is never above the chain's -- for a true index below 2 RAY, the bound's limitation.
+    """
+    if amount == 0:
+        return r.collateral
+    if r.liquidity_index != RAY:
+        return collateral_after_supply(r, amount)
+    return max(r.collateral, r.collateral + amount - unknown_index_margin(pos.version))
 
 
 def _strong(acct: UserAccountData, target: int) -> bool:
@@ -200,7 +216,13 @@ def repay_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmount
 
 def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmount:
     """Least supply of collateral ``symbol`` (smallest units) that brings HF to ``target`` (wad) and
-    keeps it there for any larger supply."""
+    keeps it there for any larger supply.
+
+    The health factor after is the engine's on the balance the aToken holds after its scaled mint
+    (:func:`collateral_after_supply_bound`): exact, ``>= target`` as the integer
+    ``getUserAccountData`` returns it, with the row's ``liquidity_index``; with the index unknown
+    (``RAY``) the supply is up to 1 unit (3.5+: 2) more, enough for a true index below 2 RAY.
+    """
     r = pos.reserve(symbol)
     if pos.threshold(r) == 0 or r.use_as_collateral is False:
         return _impossible("supply", symbol, target, f"{symbol} does not count as collateral (threshold 0 or disabled)")
@@ -215,17 +237,22 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
         return _impossible("supply", symbol, target, f"{symbol} has a price of 0")
 
     def rows(x: int) -> tuple[AaveReserve, ...]:
-        return rows_with(pos, symbol, collateral=r.collateral + x)
+        # The aToken's balance after the mint (collateral_after_supply_bound: exact, or a margin below).
+        return rows_with(pos, symbol, collateral=collateral_after_supply_bound(pos, r, x))
 
     def acct(x: int) -> UserAccountData:
         return account(pos, rows(x))
 
     def ok(x: int) -> bool:
-        return acct(x).health_factor >= target
+        try:
+            return acct(x).health_factor >= target
+        except AaveError:  # the mint itself reverts (INVALID_MINT_AMOUNT)
+            return False
 
     if ok(0):
         return _after(pos, "supply", r, 0, rows(0), target, _ALREADY)
-    hi = grow_until(false_on(lambda x: _strong(acct(x), target), MathRevertError), max(r.collateral, 10**r.decimals))
+    strong = false_on(lambda x: _strong(acct(x), target), (MathRevertError, AaveError))
+    hi = grow_until(strong, max(r.collateral, 10**r.decimals))
     if hi is None:
         return _impossible("supply", symbol, target, f"no {symbol} supply below the uint256 limit reaches the target")
     x = last_crossing(ok, lambda x: acct(x).current_liquidation_threshold, 0, hi)

@@ -40,7 +40,9 @@ def target_bound(x: int) -> str:
     return "bounded by the target health factor"
 
 
-def false_on(pred: Callable[[int], bool], errors: type[Exception]) -> Callable[[int], bool]:
+def false_on(
+    pred: Callable[[int], bool], errors: type[Exception] | tuple[type[Exception], ...]
+) -> Callable[[int], bool]:
     """``pred`` read as False where it raises ``errors``: where the engine reverts on overflow
     (prices and amounts near 2**256), so a growing search stops short of it."""
 

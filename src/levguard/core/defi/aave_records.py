@@ -41,6 +41,7 @@ __all__ = [
     "UserAccountData",
     "check_flag",
     "check_version",
+    "collateral_after_supply",
     "collateral_ltv",
     "collateral_threshold",
     "find_reserve",
@@ -437,6 +438,59 @@ def variable_debt_after_repay(row: AaveReserve, amount: int) -> int:
     if burned == 0:
         raise AaveError("INVALID_BURN_AMOUNT", f"{row.symbol}: {payback} burns 0 scaled units at index {index}")
     return _ray_mul_ceil(s - burned, index) if directed else _ray_mul(s - burned, index)
+
+
+def collateral_after_supply(row: AaveReserve, amount: int) -> int:
+    """Return ``row``'s aToken balance after a supply of ``amount`` mints its scaled aTokens.
+
+    The twin of :func:`variable_debt_after_borrow` on the collateral side: the aToken mints a
+    scaled amount, so once ``row.liquidity_index`` has grown past ``RAY`` the balance after the
+    supply can fall a unit (3.5+: two) short of ``row.collateral + amount``.
+
+    Parameters
+    ----------
+    row : AaveReserve
+        The supplied reserve's row before the supply (``collateral`` its aToken ``balanceOf`` at
+        ``liquidity_index``, ``balance_rounding`` its version's).
+    amount : int
+        The supply, in the asset's smallest units.
+
+    Returns
+    -------
+    int
+        The aToken's ``balanceOf`` after the mint, smallest units.
+
+    Raises
+    ------
+    AaveError
+        ``24`` (``INVALID_MINT_AMOUNT``) when ``amount`` mints 0 scaled units.
+    InputError
+        ``amount`` not a uint256.
+
+    Notes
+    -----
+    ``SupplyLogic.executeSupply`` -> ``AToken.mint`` -> ``ScaledBalanceTokenBase._mintScaled``
+    and ``AToken.balanceOf`` (aave/aave-v3-core v1.19.4, v3.0 - v3.4; ``WadRayMath.rayDiv`` /
+    ``rayMul`` round half up)::
+
+        s  = collateral's scaled balance (scaled_balance)
+        s' = s + amount.rayDiv(index)          (require != 0: INVALID_MINT_AMOUNT, 24)
+        collateral' = s'.rayMul(index)
+
+    3.5+ (``"directed"`` rows; aave-dao/aave-v3-origin v3.5.0
+    ``src/contracts/protocol/libraries/helpers/TokenMath.sol``): ``getATokenMintScaledAmount =
+    amount.rayDivFloor(index)``, ``getATokenBalance = s'.rayMulFloor(index)``.  For ``RAY <=
+    index < 2 RAY``, ``collateral + amount - collateral'`` is at most 1 (half up) or 2 (directed).
+    """
+    amount = as_uint256(amount, "amount")
+    index = row.liquidity_index
+    s = scaled_balance(row.collateral, index, "collateral", row.balance_rounding)
+    assert s is not None  # AaveReserve.__post_init__ checked it
+    directed = row.balance_rounding == "directed"
+    minted = _ray_div_floor(amount, index) if directed else _ray_div(amount, index)
+    if minted == 0:
+        raise AaveError("INVALID_MINT_AMOUNT", f"{row.symbol}: {amount} mints 0 scaled units at index {index}")
+    return _ray_mul_floor(s + minted, index) if directed else _ray_mul(s + minted, index)
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
