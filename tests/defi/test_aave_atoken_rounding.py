@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from levguard.core.defi.aave import collateral_after_supply
 from levguard.defi import analytics
 from levguard.defi.aave import RAY, AaveError, AaveReserve, get_user_account_data
+from levguard.defi.loops import loop_position
 from levguard.defi.positions import AavePosition
 
 SETTINGS = settings(max_examples=120, deadline=None)
@@ -162,3 +163,19 @@ def test_supply_to_target_holds_the_target_after_the_mint_and_one_unit_less_does
             assert r.health_factor_after_wad == hf
             less = _hf_after_supply(pos, scaled, index, x - 1) if x > 1 else None
             assert less is None or less < target
+
+
+@settings(max_examples=40, deadline=None)
+@given(supply_accounts(), st.integers(1, 4))
+def test_loop_position_on_a_grown_liquidity_index_ends_on_the_atoken_balance(
+    account: tuple[AavePosition, int, int], steps: int
+) -> None:
+    pos, scaled, index = account
+    if _hf(pos.reserves, pos.version) < 13 * 10**17:  # room to borrow at HF 1.2
+        pos = replace(pos, reserves=(pos.reserves[0], replace(pos.reserves[1], debt=1)))
+    report = loop_position(pos, "WETH", "USDC", steps=steps, min_hf=1.2)
+    for step in report.steps:
+        scaled += _a_minted(step.bought_units, index, pos.version)
+    end = report.position
+    assert isinstance(end, AavePosition)
+    assert end.reserve("WETH").collateral == _a_balance(scaled, index, pos.version)

@@ -40,7 +40,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from levguard.core.defi.aave import borrow_isolation_debt, variable_debt_after_borrow
+from levguard.core.defi.aave import (
+    AaveError,
+    borrow_isolation_debt,
+    collateral_after_supply,
+    variable_debt_after_borrow,
+)
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, UINT128_MAX
 from levguard.core.records import JsonRecord
 from levguard.core.validate import show, yearly_rate
@@ -287,12 +292,18 @@ def _aave_loop(
         if bought == 0:
             stop = "the swap buys 0 collateral"
             break
+        try:
+            # The aToken's balance after the supply (its scaled mint; collateral + bought at RAY).
+            supplied = collateral_after_supply(pos.reserve(coll), bought)
+        except AaveError:
+            stop = f"the swap's {bought} units of {coll} mint 0 aToken units (INVALID_MINT_AMOUNT)"
+            break
         # The debt token's balance after the mint (its scaled rounding; debt + b at index RAY).
         rows = _aave.rows_with(pos, debt, debt=variable_debt_after_borrow(pos.reserve(debt), b))
         # In isolation mode the borrow counts against the ceiling at the next step (an audit: each
         # step re-used the whole room, 5,000 USDC against 1,000 USD of ceiling).
         pos = replace(pos, reserves=borrow_isolation_debt(rows, debt, b))
-        pos = replace(pos, reserves=_aave.rows_with(pos, coll, collateral=pos.reserve(coll).collateral + bought))
+        pos = replace(pos, reserves=_aave.rows_with(pos, coll, collateral=supplied))
         cost += value * s.fee
         if liquidity is not None:
             liquidity -= b
