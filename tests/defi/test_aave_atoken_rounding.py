@@ -27,11 +27,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levguard.core.defi.aave import collateral_after_supply
+from levguard.core.defi.aave import collateral_after_supply, collateral_after_withdraw
 from levguard.defi import analytics
 from levguard.defi.aave import RAY, AaveError, AaveReserve, get_user_account_data
 from levguard.defi.loops import loop_position
+from levguard.defi.onchain import unwind_plan
 from levguard.defi.positions import AavePosition
+from levguard.live.onchain_unwind import UnwindParams
+from levguard.venues.onchain_read import AaveRead
 
 SETTINGS = settings(max_examples=120, deadline=None)
 VERSIONS = ("3.0", "3.1", "3.2", "3.3", "3.5", "3.6")
@@ -124,11 +127,21 @@ def test_the_atoken_mints_and_burns_scaled_units_rounded_as_the_contracts_round(
     assert row.collateral == 8  # 7 scaled units at 1.1: 7.7 rounds half up
     # Supply 1: rayDiv(1, 1.1) = 0.909 -> 1, 8 x 1.1 = 8.8 -> 9; 4: 3.636 -> 4, 11 x 1.1 = 12.1 -> 12
     assert [collateral_after_supply(row, x) for x in (1, 2, 4)] == [9, 10, 12]
+    # Withdraw 1: 1 scaled unit, 6 x 1.1 = 6.6 -> 7; 3: 2.727 -> 3, 4.4 -> 4, one under 8 - 3; all: 0
+    assert [collateral_after_withdraw(row, w) for w in (1, 3, 8)] == [7, 4, 0]
     down = replace(row, collateral=7 * index // RAY, balance_rounding="directed")  # floor(7.7) = 7
     # 3.5+: supply 2 mints floor(1.818) = 1 and reads floor(8.8) = 8, one under 7 + 2
     assert collateral_after_supply(down, 2) == 8
+    # 3.5+: withdraw 2 burns ceil(1.818) = 2 and reads floor(5.5) = 5 (7 - 2); withdraw 1: 1, 6.6 -> 6
+    assert [collateral_after_withdraw(down, w) for w in (1, 2, 7)] == [6, 5, 0]
     with pytest.raises(AaveError, match=r"INVALID_MINT_AMOUNT \(24\).*1 mints 0"):
         collateral_after_supply(down, 1)  # rayDivFloor(1, 1.1) = 0
+    with pytest.raises(AaveError, match=r"INVALID_BURN_AMOUNT \(25\)"):
+        collateral_after_withdraw(replace(row, collateral=_mul_half_up(7, 3 * RAY), liquidity_index=3 * RAY), 1)
+    with pytest.raises(AaveError, match=r"INVALID_AMOUNT \(26\)"):
+        collateral_after_withdraw(row, 0)
+    with pytest.raises(AaveError, match=r"NOT_ENOUGH_AVAILABLE_USER_BALANCE \(32\).*9 is above the balance 8"):
+        collateral_after_withdraw(row, 9)
 
 
 @SETTINGS
@@ -144,6 +157,11 @@ def test_the_unknown_index_margin_bounds_the_atoken_below_2_ray(version: str, in
         after = collateral_after_supply(row, x)
         assert after == _a_balance(scaled + _a_minted(x, index, version), index, version)
         assert c + x - m <= after <= c + x + 1
+    w = min(x, c)
+    if w > 0 and _a_burned(w, index, version):
+        after = collateral_after_withdraw(row, w)
+        assert after == (0 if w == c else _a_balance(scaled - _a_burned(w, index, version), index, version))
+        assert max(0, c - w - m) <= after
 
 
 @SETTINGS
@@ -179,3 +197,50 @@ def test_loop_position_on_a_grown_liquidity_index_ends_on_the_atoken_balance(
     end = report.position
     assert isinstance(end, AavePosition)
     assert end.reserve("WETH").collateral == _a_balance(scaled, index, pos.version)
+
+
+_ADDR = "0x" + "11" * 20
+
+
+def _read(rows: tuple[AaveReserve, ...], version: str) -> AaveRead:
+    return AaveRead(
+        wallet=_ADDR, payer=_ADDR, pool=_ADDR, oracle=_ADDR, block_number=1, block_timestamp=1, read_ns=0,
+        version=version, reserves=rows, emode=None, emode_id=0, chain_health_factor=0,
+        chain_total_collateral_base=0, chain_total_debt_base=0, assets={r.symbol: _ADDR for r in rows},
+        oracles=(), balances={}, allowances={},
+    )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(VERSIONS),
+    st.integers(RAY, TWO_RAY - 1),
+    st.integers(RAY, TWO_RAY - 1),
+    st.integers(10**18, 10**21),
+    st.floats(1.01, 1.15),
+    st.sampled_from([125 * 10**16, 15 * 10**17]),
+)
+def test_unwind_plan_health_factors_are_never_above_the_chains(
+    version: str, c_index: int, d_index: int, c_scaled: int, hf0: float, target: int
+) -> None:
+    # The read carries balances only (indexes unknown); the chain holds them at the true indexes.
+    c = _a_balance(c_scaled, c_index, version)
+    d_scaled = max(1, int(c * 2000 * 0.8 / hf0 / 10**12 * RAY / d_index))
+    rows = (
+        AaveReserve("WETH", 2000 * 10**8, 18, 7700, 8000, collateral=c, liquidation_bonus=10500),
+        AaveReserve("USDC", 10**8, 6, 7700, 8000, debt=_v_balance(d_scaled, d_index, version), liquidation_bonus=10450),
+    )
+    params = UnwindParams(target_hf=target / 10**18, floor_hf=1.005, max_slippage=0.01, rounds=5, use_wallet=False)
+    plan = unwind_plan(_read(rows, version), params)
+    for rd in plan.rounds:
+        burned = _a_burned(rd.withdraw, c_index, version)
+        c_scaled = 0 if rd.withdraw == _a_balance(c_scaled, c_index, version) else c_scaled - burned
+        mid = (replace(rows[0], collateral=_a_balance(c_scaled, c_index, version)),
+               replace(rows[1], debt=_v_balance(d_scaled, d_index, version)))  # fmt: skip
+        assert rd.health_factor_after_withdraw <= _hf(mid, version)
+        repaid = min(rd.repay, _v_balance(d_scaled, d_index, version))
+        d_scaled = (
+            0 if repaid == _v_balance(d_scaled, d_index, version) else d_scaled - _v_burned(repaid, d_index, version)
+        )
+        after = (mid[0], replace(rows[1], debt=_v_balance(d_scaled, d_index, version)))
+        assert rd.health_factor_after <= _hf(after, version)

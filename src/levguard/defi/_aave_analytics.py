@@ -14,6 +14,7 @@ from levguard.core.defi.aave import (
     AaveReserve,
     UserAccountData,
     collateral_after_supply,
+    collateral_after_withdraw,
     collateral_ltv,
     get_user_account_data,
     validate_borrow,
@@ -114,6 +115,23 @@ def collateral_after_supply_bound(pos: AavePosition, r: AaveReserve, amount: int
     if r.liquidity_index != RAY:
         return collateral_after_supply(r, amount)
     return max(r.collateral, r.collateral + amount - unknown_index_margin(pos.version))
+
+
+def collateral_after_withdraw_bound(pos: AavePosition, r: AaveReserve, amount: int) -> int:
+    """The collateral of row ``r`` after a withdrawal of ``amount``, at most the Pool's.
+
+    Exact (:func:`levguard.core.defi.aave.collateral_after_withdraw`, the aToken's scaled burn)
+    with the row's ``liquidity_index``; at ``RAY`` (unknown) ``collateral - amount`` less
+    :func:`unknown_index_margin` (0 at the least; 0 for the whole balance), valid for a true index
+    below 2 RAY.
+    """
+    if amount == 0:
+        return r.collateral
+    if r.liquidity_index != RAY:
+        return collateral_after_withdraw(r, amount)
+    if amount >= r.collateral:
+        return 0
+    return max(0, r.collateral - amount - unknown_index_margin(pos.version))
 
 
 def _strong(acct: UserAccountData, target: int) -> bool:

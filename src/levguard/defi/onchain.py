@@ -214,8 +214,16 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
 
     def withdrawn(rows: tuple[Any, ...], symbol: str, w: int) -> tuple[Any, ...]:
         # SupplyLogic.executeWithdraw: withdrawing the whole balance switches the collateral off.
-        left = row(rows, symbol).collateral - w
-        return change(rows, symbol, collateral=left, **({"use_as_collateral": False} if left == 0 else {}))
+        # The aToken's balance after the scaled burn (exact with the index, else a margin below).
+        r = row(rows, symbol)
+        if w == 0:
+            return rows
+        left = _aave.collateral_after_withdraw_bound(pos, r, w)
+        return change(rows, symbol, collateral=left, **({"use_as_collateral": False} if w == r.collateral else {}))
+
+    def repaid(rows: tuple[Any, ...], symbol: str, amount: int) -> tuple[Any, ...]:
+        # The debt token's balance after the scaled burn (exact with the index, else a margin above).
+        return change(rows, symbol, debt=_aave.debt_after_repay(pos, row(rows, symbol), amount))
 
     def refused(rows: tuple[Any, ...], symbol: str) -> str:
         # ValidationLogic.validateHFAndLtv on the rows after the withdrawal of ``symbol``.
@@ -254,7 +262,7 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
         pos.reserves,
         lambda rows: _aave.account(pos, rows).health_factor,
         lambda rows, w: withdrawn(rows, x.symbol, w),
-        lambda rows, r: change(rows, y.symbol, debt=row(rows, y.symbol).debt - r),
+        lambda rows, r: repaid(rows, y.symbol, r),
         lambda rows: int(row(rows, y.symbol).debt),
         lambda rows: int(row(rows, x.symbol).collateral),
         lambda rows: refused(rows, x.symbol),
@@ -311,7 +319,7 @@ def _safe(ok: Callable[[int], bool]) -> Callable[[int], bool]:
     def wrapped(v: int) -> bool:
         try:
             return ok(v)
-        except (MorphoError, MathRevertError):
+        except (MorphoError, MathRevertError, AaveError):
             return False
 
     return wrapped
@@ -360,8 +368,10 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
 
     Every health factor is the exact engine's: Aave ``GenericLogic.calculateUserAccountData``
     (:func:`levguard.core.defi.aave.get_user_account_data`) on the rows with the collateral and
-    the debt changed (a repayment of ``r`` lowers the debt by ``r``; the token's rounding moves it
-    by at most one unit); Morpho ``_isHealthy`` after ``withdrawCollateral`` and ``repay``
+    the debt changed as the tokens' scaled burns change them (``_aave.collateral_after_withdraw_bound``
+    and ``debt_after_repay``: exact with the reserve's index, else ``collateral - w`` less and
+    ``debt - r`` plus a unit (3.5+: two), a bound for a true index below 2 RAY, so a planned health
+    factor is never above the chain's); Morpho ``_isHealthy`` after ``withdrawCollateral`` and ``repay``
     (:func:`levguard.defi.morpho.repay`, its share rounding).  The contracts refuse a withdrawal
     that leaves HF below 1 (aave-v3-core ``SupplyLogic.executeWithdraw`` ->
     ``ValidationLogic.validateHFAndLtv``; morpho-blue ``Morpho.withdrawCollateral``:

@@ -42,6 +42,7 @@ __all__ = [
     "check_flag",
     "check_version",
     "collateral_after_supply",
+    "collateral_after_withdraw",
     "collateral_ltv",
     "collateral_threshold",
     "find_reserve",
@@ -491,6 +492,61 @@ def collateral_after_supply(row: AaveReserve, amount: int) -> int:
     if minted == 0:
         raise AaveError("INVALID_MINT_AMOUNT", f"{row.symbol}: {amount} mints 0 scaled units at index {index}")
     return _ray_mul_floor(s + minted, index) if directed else _ray_mul(s + minted, index)
+
+
+def collateral_after_withdraw(row: AaveReserve, amount: int) -> int:
+    """Return ``row``'s aToken balance after a withdrawal of ``amount`` burns its scaled aTokens.
+
+    Parameters
+    ----------
+    row : AaveReserve
+        The withdrawn reserve's row before the withdrawal (as :func:`collateral_after_supply`).
+    amount : int
+        The withdrawal, smallest units, at most ``row.collateral`` (the whole balance burns the
+        whole scaled balance: 0 left).
+
+    Returns
+    -------
+    int
+        The aToken's ``balanceOf`` after the burn, smallest units.
+
+    Raises
+    ------
+    AaveError
+        ``26`` (``INVALID_AMOUNT``) for 0, ``32`` (``NOT_ENOUGH_AVAILABLE_USER_BALANCE``) above
+        the balance, ``25`` (``INVALID_BURN_AMOUNT``) when ``amount`` burns 0 scaled units.
+
+    Notes
+    -----
+    ``SupplyLogic.executeWithdraw`` (``ValidationLogic.validateWithdraw``: ``amount != 0``,
+    ``amount <= balanceOf``) -> ``AToken.burn`` -> ``ScaledBalanceTokenBase._burnScaled``
+    (aave/aave-v3-core v1.19.4, v3.0 - v3.4)::
+
+        s' = s - amount.rayDiv(index)          (require != 0: INVALID_BURN_AMOUNT, 25)
+        collateral' = s'.rayMul(index)
+
+    3.5+ (``"directed"`` rows, TokenMath.sol): ``getATokenBurnScaledAmount = rayDivCeil``,
+    ``getATokenBalance = rayMulFloor``.  The whole balance burns ``s`` (0 left).  Otherwise
+    ``(collateral - amount) - collateral'`` is at most 1 (half up) or 2 (directed) for ``RAY <=
+    index < 2 RAY``.
+    """
+    amount = as_uint256(amount, "amount")
+    if amount == 0:
+        raise AaveError("INVALID_AMOUNT", "amount is 0")
+    if amount > row.collateral:
+        raise AaveError(
+            "NOT_ENOUGH_AVAILABLE_USER_BALANCE", f"{row.symbol}: {amount} is above the balance {row.collateral}"
+        )
+    if amount == row.collateral:
+        return 0
+    index = row.liquidity_index
+    s = scaled_balance(row.collateral, index, "collateral", row.balance_rounding)
+    assert s is not None  # AaveReserve.__post_init__ checked it
+    directed = row.balance_rounding == "directed"
+    burned = _ray_div_ceil(amount, index) if directed else _ray_div(amount, index)
+    if burned == 0:
+        raise AaveError("INVALID_BURN_AMOUNT", f"{row.symbol}: {amount} burns 0 scaled units at index {index}")
+    return _ray_mul_floor(s - burned, index) if directed else _ray_mul(s - burned, index)
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
