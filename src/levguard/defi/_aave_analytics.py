@@ -93,7 +93,8 @@ def debt_after_repay(pos: AavePosition, r: AaveReserve, amount: int) -> int:
 
     Exact (:func:`levguard.core.defi.aave.variable_debt_after_repay`, the scaled burn) when the
     row carries its ``variable_borrow_index``; at ``RAY`` (unknown) ``debt - amount`` plus
-    :func:`unknown_index_margin` (0 once the whole debt is repaid).
+    :func:`unknown_index_margin` (0 once the whole debt is repaid), a bound for a true index below
+    2 RAY only.
     """
     if amount == 0:
         return r.debt
@@ -210,7 +211,8 @@ def _impossible(action: str, symbol: str, target: int | None, reason: str) -> Ta
 def repay_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmount:
     """Least repayment of ``symbol``'s debt (smallest units) that brings HF to ``target`` (wad), on
     the debt the debt token holds after its scaled burn (:func:`debt_after_repay`: exact with the
-    row's index, up to 1 unit (3.5+: 2) more repaid with it unknown)."""
+    row's index, up to 1 unit (3.5+: 2) more repaid with it unknown, enough for a true index below
+    2 RAY: a reserve whose index has doubled needs it in the row)."""
     r = pos.reserve(symbol)
     if r.debt == 0:
         return _impossible("repay", symbol, target, f"no {symbol} debt")
