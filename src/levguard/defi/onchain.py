@@ -235,7 +235,18 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
 
     def ltv_refused(r: Any) -> str:
         # The LTV clause alone: the least withdrawal, the debt left out (the HF clause then passes).
-        rows = tuple(replace(q, debt=0) for q in withdrawn(pos.reserves, r.symbol, 1))
+        # The least is the least that burns a scaled unit (1 unit at an index of 2 ray or more
+        # burns none and reverts): doubled from 1 up to the whole balance.
+        w = 1
+        while True:
+            try:
+                after_w = withdrawn(pos.reserves, r.symbol, w)
+                break
+            except AaveError as exc:
+                if w >= r.collateral:
+                    return str(exc)
+                w = min(2 * w, r.collateral)
+        rows = tuple(replace(q, debt=0) for q in after_w)
         return refused(rows, r.symbol)
 
     debts = [r for r in pos.reserves if r.debt > 0 and r.symbol not in read.paused]
@@ -430,7 +441,10 @@ def _plan(
         start = s
         reach = _safe(lambda r: loop.hf(loop.repay(start, r)) >= target)
         repay_first = first_true(reach, 0, have) if reach(have) else have
-        s = loop.repay(s, repay_first)
+        try:
+            s = loop.repay(s, repay_first)
+        except AaveError:  # too little to burn a scaled unit of debt (a 1-unit wallet balance)
+            repay_first = 0
     rounds: list[UnwindRound] = []
     first_floor = floor_of(loop.hf(s))
     reason = ""
@@ -482,7 +496,10 @@ def _round(loop: _Loop[Any], s: Any, fl: int, target: int, out: Fraction) -> tup
     if w_max == 0:
         return 0, s, 0
     w = first_true(_safe(reaches), 1, w_max) if _safe(reaches)(w_max) else w_max
-    nxt, r = after(w)
+    try:
+        nxt, r = after(w)
+    except AaveError:  # its repayment too small to burn a scaled unit: no round from here
+        return 0, s, 0
     return w, nxt, r
 
 

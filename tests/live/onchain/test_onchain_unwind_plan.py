@@ -510,3 +510,35 @@ def test_the_table_shows_p_and_the_unwind() -> None:
     Console(file=out, width=200).print(_table([{"account": "aave", "positions": [view]}], "t"))
     assert "12.8%" in out.getvalue()
     assert "would unwind 2.5" in out.getvalue()
+
+
+def test_amounts_too_small_to_burn_a_scaled_unit_do_not_stop_the_plan() -> None:
+    """A review (2026-12-07): with the indexes known, a 1-unit withdrawal at a liquidity index of
+    2.5 ray (3.3: rayDiv half up burns 0 scaled units) and a 1-unit wallet repayment at a borrow
+    index of 1.05 ray (3.5: rayDivFloor burns 0) raised INVALID_BURN_AMOUNT from unwind_plan
+    instead of planning."""
+    from levguard.defi.aave import RAY
+
+    params = UnwindParams(target_hf=1.25, floor_hf=1.005, max_slippage=0.01, rounds=5, use_wallet=True)
+    # 3.3, a WETH row at liquidity index 2.5 ray: the LTV probe's least withdrawal burns nothing.
+    index = 25 * RAY // 10
+    coll = (10**18 * index + RAY // 2) // RAY
+    rows = (
+        AaveReserve(
+            "WETH", 2000 * 10**8, 18, 7700, 8000, collateral=coll, liquidation_bonus=10500, liquidity_index=index
+        ),
+        AaveReserve("USDC", 10**8, 6, 7700, 8000, debt=int(coll * 2000 * 0.8 / 1.05 / 10**12), liquidation_bonus=10450),
+    )
+    plan = unwind_plan(replace(aave_read(rows), version="3.3"), params)
+    assert plan.rounds
+    # 3.5, a USDC debt at borrow index 1.05 ray and 1 unit of USDC in the wallet.
+    borrow_index = 105 * RAY // 100
+    scaled = int(10**21 * 2000 * 0.8 / 1.05 / 10**12) * RAY // borrow_index
+    rows = (
+        AaveReserve("WETH", 2000 * 10**8, 18, 7700, 8000, collateral=10**21, liquidation_bonus=10500),
+        AaveReserve("USDC", 10**8, 6, 7700, 8000, debt=-(-scaled * borrow_index // RAY), liquidation_bonus=10450,
+                    variable_borrow_index=borrow_index, balance_rounding="directed"),
+    )  # fmt: skip
+    with_dust = unwind_plan(replace(aave_read(rows, {"USDC": 1}), version="3.5"), params)
+    without = unwind_plan(replace(aave_read(rows), version="3.5"), params)
+    assert len(with_dust.rounds) == len(without.rounds) > 0
