@@ -79,8 +79,16 @@ def test_sigint_to_a_running_backtest_is_one_line_and_130(tmp_path: Path) -> Non
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     code = f"import sys; sys.argv = ['levguard', 'backtest', {str(path)!r}]; from levguard.cli import run; run()"
     env = {**os.environ, "LEVGUARD_DISABLE_NUMBA": "1"}
+    # A test run started in the background (nohup ... &, as CI may be) ignores SIGINT, and a child
+    # inherits that: Python then installs no Ctrl-C handler and the signal is lost.  The child
+    # starts with the default disposition, as from a terminal.
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(6.0)  # past the imports, into the run (30 years of hourly bars, numba off)
     assert proc.poll() is None, proc.communicate()
