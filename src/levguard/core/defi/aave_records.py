@@ -7,7 +7,7 @@ so each module stays a readable size.  Units as there: token base units, base-cu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
@@ -380,14 +380,7 @@ def variable_debt_after_borrow(row: AaveReserve, amount: int) -> int:
     (half up) or 2 (directed).
     """
     amount = as_uint256(amount, "amount")
-    index = row.variable_borrow_index
-    s = scaled_balance(row.debt, index, "debt", row.balance_rounding)
-    assert s is not None  # AaveReserve.__post_init__ checked it
-    directed = row.balance_rounding == "directed"
-    minted = _ray_div_ceil(amount, index) if directed else _ray_div(amount, index)
-    if minted == 0:
-        raise AaveError("INVALID_MINT_AMOUNT", f"{row.symbol}: {amount} mints 0 scaled units at index {index}")
-    return _ray_mul_ceil(s + minted, index) if directed else _ray_mul(s + minted, index)
+    return _scaled_move(row, "debt", amount, +1, _ray_div_ceil, _ray_mul_ceil)
 
 
 def variable_debt_after_repay(row: AaveReserve, amount: int) -> int:
@@ -430,15 +423,7 @@ def variable_debt_after_repay(row: AaveReserve, amount: int) -> int:
         raise AaveError("INVALID_AMOUNT", "amount is 0")
     if row.debt == 0:
         raise AaveError("NO_DEBT_OF_SELECTED_TYPE", f"no {row.symbol} variable debt")
-    index = row.variable_borrow_index
-    s = scaled_balance(row.debt, index, "debt", row.balance_rounding)
-    assert s is not None  # AaveReserve.__post_init__ checked it
-    payback = min(amount, row.debt)
-    directed = row.balance_rounding == "directed"
-    burned = _ray_div_floor(payback, index) if directed else _ray_div(payback, index)
-    if burned == 0:
-        raise AaveError("INVALID_BURN_AMOUNT", f"{row.symbol}: {payback} burns 0 scaled units at index {index}")
-    return _ray_mul_ceil(s - burned, index) if directed else _ray_mul(s - burned, index)
+    return _scaled_move(row, "debt", min(amount, row.debt), -1, _ray_div_floor, _ray_mul_ceil)
 
 
 def collateral_after_supply(row: AaveReserve, amount: int) -> int:
@@ -484,14 +469,7 @@ def collateral_after_supply(row: AaveReserve, amount: int) -> int:
     index < 2 RAY``, ``collateral + amount - collateral'`` is at most 1 (half up) or 2 (directed).
     """
     amount = as_uint256(amount, "amount")
-    index = row.liquidity_index
-    s = scaled_balance(row.collateral, index, "collateral", row.balance_rounding)
-    assert s is not None  # AaveReserve.__post_init__ checked it
-    directed = row.balance_rounding == "directed"
-    minted = _ray_div_floor(amount, index) if directed else _ray_div(amount, index)
-    if minted == 0:
-        raise AaveError("INVALID_MINT_AMOUNT", f"{row.symbol}: {amount} mints 0 scaled units at index {index}")
-    return _ray_mul_floor(s + minted, index) if directed else _ray_mul(s + minted, index)
+    return _scaled_move(row, "collateral", amount, +1, _ray_div_floor, _ray_mul_floor)
 
 
 def collateral_after_withdraw(row: AaveReserve, amount: int) -> int:
@@ -539,14 +517,31 @@ def collateral_after_withdraw(row: AaveReserve, amount: int) -> int:
         )
     if amount == row.collateral:
         return 0
-    index = row.liquidity_index
-    s = scaled_balance(row.collateral, index, "collateral", row.balance_rounding)
+    return _scaled_move(row, "collateral", amount, -1, _ray_div_ceil, _ray_mul_floor)
+
+
+def _scaled_move(
+    row: AaveReserve,
+    side: str,
+    amount: int,
+    sign: int,
+    div: Callable[[int, int], int],
+    mul: Callable[[int, int], int],
+) -> int:
+    # The one scaled mint (sign +1) or burn (-1) of ``amount`` on ``row``'s ``side`` ("debt": the
+    # variable debt token at variable_borrow_index; "collateral": the aToken at liquidity_index),
+    # and the balance read after it: WadRayMath's half-up rayDiv/rayMul before 3.5, the token's
+    # own directions ``div``/``mul`` (TokenMath.sol) on "directed" rows.  A move of 0 scaled units
+    # reverts (_mintScaled / _burnScaled: INVALID_MINT_AMOUNT 24, INVALID_BURN_AMOUNT 25).
+    index = row.variable_borrow_index if side == "debt" else row.liquidity_index
+    s = scaled_balance(getattr(row, side), index, side, row.balance_rounding)
     assert s is not None  # AaveReserve.__post_init__ checked it
     directed = row.balance_rounding == "directed"
-    burned = _ray_div_ceil(amount, index) if directed else _ray_div(amount, index)
-    if burned == 0:
-        raise AaveError("INVALID_BURN_AMOUNT", f"{row.symbol}: {amount} burns 0 scaled units at index {index}")
-    return _ray_mul_floor(s - burned, index) if directed else _ray_mul(s - burned, index)
+    moved = div(amount, index) if directed else _ray_div(amount, index)
+    if moved == 0:
+        code, verb = ("INVALID_MINT_AMOUNT", "mints") if sign > 0 else ("INVALID_BURN_AMOUNT", "burns")
+        raise AaveError(code, f"{row.symbol}: {amount} {verb} 0 scaled units at index {index}")
+    return mul(s + sign * moved, index) if directed else _ray_mul(s + sign * moved, index)
 
 
 _ROW_FIELDS: Final = frozenset(f.name for f in fields(AaveReserve))
