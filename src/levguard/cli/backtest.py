@@ -50,7 +50,7 @@ def resolve_market(cfg: Any, data: Any) -> tuple[Any, str | None]:
     word.  ``tiers`` (a file or a mapping symbol -> rows) gives the symbol's table, which the
     venue may not have built in.
     """
-    from levguard.core.symbols import QUOTE_ASSETS, listing_symbol, symbol_key
+    from levguard.core.symbols import base_asset, listing_symbol, symbol_key
 
     note = None
     symbol = cfg.symbol
@@ -59,7 +59,7 @@ def resolve_market(cfg: Any, data: Any) -> tuple[Any, str | None]:
         if cfg.data.source == "file":
             named = listing_symbol(str(data.attrs.get("symbol") or ""))
             key = symbol_key(named)
-            if any(key.endswith(q) and len(key) > len(q) for q in QUOTE_ASSETS):
+            if base_asset(key) != key:  # a pair: a base before a quote asset (XRPUSDT)
                 symbol = named
             else:
                 note = f"the data file names no pair ({named!r}): run as BTCUSDT; set symbol: to choose"

@@ -78,6 +78,8 @@ __all__ = [
     "evaluate_unified",
     "is_coin_margined_symbol",
     "is_unified_spec",
+    "liquidatable_at",
+    "mm_over_equity",
     "unified_account_from_spec",
     "unified_margin_totals",
 ]
@@ -104,6 +106,18 @@ _SPEC_KEYS = {
     "as_of",
     "vol_surfaces",
 }
+
+
+def mm_over_equity(equity: float, mm: float, exposed: bool) -> float | None:
+    """``MM / equity``; None (infinite) at ``equity <= 0`` but for an empty account's 0."""
+    return mm / equity if equity > 0.0 else (None if mm > 0.0 or exposed else 0.0)
+
+
+def liquidatable_at(equity: float, mm: float, multiple: float, exposed: bool) -> bool:
+    """``equity <= multiple * MM``; at ``MM = 0`` (a negative balance), ``equity <= 0`` if ``exposed``."""
+    if mm > 0.0:
+        return equity <= multiple * mm
+    return exposed and equity <= 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,23 +150,12 @@ class UnifiedVenue:
         an ``exposed`` account, :meth:`liquidatable`; an empty account's MM rate reads 0)."""
         if self.ratio_name in _EQUITY_OVER_MM:
             return equity / mm if mm > 0.0 else None
-        if equity > 0.0:
-            return mm / equity
-        return None if mm > 0.0 or exposed else 0.0
+        return mm_over_equity(equity, mm, exposed)
 
     def liquidatable(self, equity: float, mm: float, *, exposed: bool = True) -> bool:
-        """True when the account is at or past the venue's liquidation trigger.
-
-        Notes
-        -----
-        ``equity <= c * MM``, which at ``MM = 0`` (a negative balance, loans at loan MMR 0)
-        reads ``equity <= 0`` for an account holding positions or a debt (``exposed``, see
-        :attr:`UnifiedAccount.exposed`): debts beyond the collateral after haircuts.  An empty
-        account (equity 0, nothing owed) is not liquidatable.
-        """
-        if mm > 0.0:
-            return equity <= self.liquidation_multiple * mm
-        return exposed and equity <= 0.0
+        """True at or past the venue's trigger: :func:`liquidatable_at` with its multiple
+        (``exposed``: :attr:`UnifiedAccount.exposed`)."""
+        return liquidatable_at(equity, mm, self.liquidation_multiple, exposed)
 
     def status(self, equity: float, mm: float, *, exposed: bool = True) -> str:
         """The venue's account status (``exposed`` as in :meth:`liquidatable`).

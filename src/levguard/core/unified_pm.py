@@ -63,7 +63,7 @@ from levguard.core.portfolio_margin_okx import (
 from levguard.core.positions import Position
 from levguard.core.rules.collateral import OKX_MCM, CollateralTiers, collateral_tiers_from_spec
 from levguard.core.symbols import base_asset, dated_expiry, settled_otherwise
-from levguard.core.unified import STABLECOINS, _asset_entries, _asset_map
+from levguard.core.unified import STABLECOINS, _asset_entries, _asset_map, liquidatable_at, mm_over_equity
 from levguard.core.validate import as_amount, as_float, datetime_ns, show, utc_ns
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
@@ -365,19 +365,6 @@ def _deribit_account(spec: Mapping[str, Any]) -> DeribitPmAccount:
     )
 
 
-def _mm_over_equity(equity: float, mm: float, exposed: bool) -> float | None:
-    # MM / equity; None (infinite) when equity <= 0, except an empty account's 0.
-    if equity > 0.0:
-        return mm / equity
-    return None if mm > 0.0 or exposed else 0.0
-
-
-def _liquidatable(equity: float, mm: float, exposed: bool) -> bool:
-    # equity <= MM; with no MM, equity <= 0 of an account holding positions or a debt (``exposed``)
-    # is liquidatable too (as levguard.core.unified.UnifiedVenue.liquidatable), an empty one not.
-    return equity <= mm if mm > 0.0 else exposed and equity <= 0.0
-
-
 def _position_report(
     symbol: str,
     qty: float,
@@ -421,7 +408,7 @@ def _evaluate_deribit(acct: DeribitPmAccount) -> AccountReport:
     equity, mm = acct.equity, result.maintenance_margin
     sizes = (leg.position.size if isinstance(leg.position, DeribitFuture) else leg.position.qty for leg in acct.legs)
     exposed = acct.balance < 0.0 or any(q != 0.0 for q in sizes)  # a leg of size 0 holds nothing
-    liquidatable = _liquidatable(equity, mm, exposed)
+    liquidatable = liquidatable_at(equity, mm, 1.0, exposed)
     rows = []
     for leg in acct.legs:
         alone = acct.margin([leg.position])
@@ -452,7 +439,7 @@ def _evaluate_deribit(acct: DeribitPmAccount) -> AccountReport:
         result.initial_margin,
         liquidatable,
         rows,
-        account_ratio=_mm_over_equity(equity, mm, exposed),
+        account_ratio=mm_over_equity(equity, mm, exposed),
         account_ratio_name=DERIBIT_RATIO,
         account_status="liquidation" if liquidatable else "normal",
         collateral=(collateral,),
@@ -643,7 +630,7 @@ def _evaluate_okx(acct: OkxPmAccount) -> AccountReport:
     mm = margin.total_mmr + acct.liquidation_fees
     held = bool(acct.positions) or any(u.delta_usd != 0.0 for u in acct.units)
     exposed = held or any(a.balance < 0.0 for a in acct.assets)
-    liquidatable = _liquidatable(equity, mm, exposed)
+    liquidatable = liquidatable_at(equity, mm, 1.0, exposed)
     units = {u.risk_unit: u for u in acct.units}
     rows = []
     for k, p in enumerate(acct.positions):
