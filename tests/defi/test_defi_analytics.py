@@ -373,3 +373,39 @@ def test_supply_to_target_refuses_an_asset_the_pool_will_not_enable_as_collatera
     assert "cannot be enabled as collateral" in out.reason
     assert before is not None
     assert before < 1.2
+
+
+# 1.1 loan units per 1e6 borrow shares: the debt toAssetsUp(shares) burns more shares, by assets,
+# than the position owes (Morpho.sol repay: borrowShares -= assets.toSharesDown(...) underflows).
+_ODD_SHARES = {
+    "protocol": "morpho-blue", "lltv": "0.86", "collateral_decimals": 18, "loan_decimals": 6,
+    "oracle_price": 3000 * 10**24, "borrow_shares": 123_456_789_123,
+    "market": {"total_supply_assets": 2 * 10**12, "total_supply_shares": 2 * 10**18,
+               "total_borrow_assets": 11 * 10**11, "total_borrow_shares": 10**18},
+}  # fmt: skip
+
+
+def test_morpho_repay_to_target_is_an_amount_the_contract_accepts_by_assets() -> None:
+    from levguard.core.defi.morpho import MorphoError, to_assets_up
+    from levguard.defi import morpho
+
+    dust = load_position(_ODD_SHARES | {"collateral": "0.000000000000000001"})  # 1 wei: no reach
+    assert isinstance(dust, MorphoPosition)
+    m, p = dust.market, dust.position
+    owed = to_assets_up(p.borrow_shares, m.total_borrow_assets, m.total_borrow_shares)
+    with pytest.raises(MorphoError):
+        morpho.repay(m, p, assets=owed)  # the whole debt by assets reverts
+    r = analytics.repay_to_target(dust, "1.5")
+    assert r.amount is None
+    assert f"costs {owed}" in r.reason
+    assert f"at most {owed - 1}" in r.reason
+    # A reachable target: the least amount, accepted by assets, and one unit less misses it.
+    rich = load_position(_ODD_SHARES | {"collateral": "0.00006"})  # HF 0.1548 / 0.1358 = 1.14
+    assert isinstance(rich, MorphoPosition)
+    r = analytics.repay_to_target(rich, "1.5")
+    assert r.amount is not None
+    assert r.amount > 0
+    after = morpho.repay(rich.market, rich.position, assets=r.amount)
+    assert health_factor(after.market, after.position, rich.lltv, rich.oracle_price) >= 15 * 10**17
+    less = morpho.repay(rich.market, rich.position, assets=r.amount - 1)
+    assert health_factor(less.market, less.position, rich.lltv, rich.oracle_price) < 15 * 10**17

@@ -19,6 +19,7 @@ from levguard.core.defi.morpho import (
     to_assets_up,
     w_mul_down,
 )
+from levguard.core.defi.wadray import MathRevertError
 from levguard.defi._search import false_on, first_true, grow_until, last_true, target_bound
 from levguard.defi.morpho import BorrowResult, borrow, health_factor, repay
 from levguard.defi.positions import MorphoPosition
@@ -131,27 +132,62 @@ def _impossible(
     return TargetAmount(action, symbol, None, None, None, None if target is None else target / _WAD, None, None, reason)
 
 
+def max_repay_by_assets(market: Market, position: Position) -> int:
+    """The largest repayment by assets ``Morpho.repay`` accepts from the position (loan units).
+
+    Notes
+    -----
+    ``Morpho.repay`` by assets burns ``shares = assets.toSharesDown(totalBorrowAssets,
+    totalBorrowShares)`` and then ``position.borrowShares -= shares``, which reverts when the
+    shares exceed those owed (morpho-org/morpho-blue, src/Morpho.sol, ``repay``).  So the debt
+    ``toAssetsUp(borrowShares)`` itself can be refused by assets; clearing every share takes a
+    repayment by shares.
+    """
+    if position.borrow_shares == 0:
+        return 0
+    owed = to_assets_up(position.borrow_shares, market.total_borrow_assets, market.total_borrow_shares)
+
+    def accepted(a: int) -> bool:
+        if a == 0:
+            return True
+        try:
+            repay(market, position, assets=a)
+        except (MorphoError, MathRevertError):
+            return False
+        return True
+
+    return last_true(accepted, 0, owed)
+
+
 def repay_to_target(pos: MorphoPosition, target: int) -> TargetAmount:
-    """Least repayment (loan units, ``Morpho.repay`` by assets) that brings HF to ``target``."""
+    """Least repayment (loan units, ``Morpho.repay`` by assets) that brings HF to ``target``.
+
+    Only amounts the contract accepts by assets count (:func:`max_repay_by_assets`): where the
+    target needs every borrow share repaid, no amount by assets reaches it and the reason says
+    what a repayment by shares would cost.
+    """
     owed = borrowed(pos)
     if owed == 0:
         return _impossible(pos, "repay", False, target, "no debt")
+    cap = max_repay_by_assets(pos.market, pos.position)
 
     def state(x: int) -> tuple[Market, Position]:
         if x == 0:
             return pos.market, pos.position
-        try:
-            r = repay(pos.market, pos.position, assets=x)
-        except MorphoError:  # more shares than owed: the whole debt is repaid (by shares)
-            r = repay(pos.market, pos.position, shares=pos.position.borrow_shares)
+        r = repay(pos.market, pos.position, assets=x)
         return r.market, r.position
 
     def ok(x: int) -> bool:
         return hf(pos, *state(x)) >= target
 
-    if not ok(owed):
-        return _impossible(pos, "repay", False, target, "the collateral's value is 0: no repayment reaches the target")
-    x = first_true(ok, 0, owed)
+    if not ok(cap):
+        if collateral_value(pos, pos.position.collateral) == 0 or pos.lltv == 0:
+            reason = "the collateral's value is 0: no repayment reaches the target"
+        else:
+            reason = "no repayment by assets reaches the target"
+        reason += f" (Morpho.repay by assets takes at most {cap}; repaying every borrow share, by shares, costs {owed})"
+        return _impossible(pos, "repay", False, target, reason)
+    x = first_true(ok, 0, cap)
     return _amount(pos, "repay", False, x, state(x), target, "" if x else _ALREADY)
 
 

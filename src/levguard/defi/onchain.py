@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.defi.aave import AaveError, validate_hf_and_ltv
-from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position, to_assets_up
+from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.risk.forecast import (
     FORECAST_MODELS,
@@ -113,6 +113,7 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
     pos = position_of(read)
     report = analytics.position_report(pos, target_hf=str(target_hf))
     repay = {t.symbol: t.amount for t in report.repay}
+    repay_notes = {t.symbol: t.reason for t in report.repay if t.amount is None}
     supply = {t.symbol: t.amount for t in report.supply}
     figures: list[AssetFigures] = []
     if isinstance(pos, AavePosition):
@@ -168,6 +169,8 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
                 liquidation_price=None,
                 repay_to_target=repay.get(pos.loan_symbol),
                 supply_to_target=None,
+                note=repay_notes.get(pos.loan_symbol, ""),
+                repay_max=_morpho_cap((pos.market, pos.position)),
             ),
         ]
     return LendingAssessment(
@@ -290,8 +293,7 @@ def _morpho_repaid(s: tuple[Any, Position], r: int) -> tuple[Any, Position]:
 
 def _morpho_cap(s: tuple[Any, Position]) -> int:
     # The largest repayment by amount whose shares (toSharesDown) the position owes.
-    owed = to_assets_up(s[1].borrow_shares, s[0].total_borrow_assets, s[0].total_borrow_shares)
-    return last_true(_safe(lambda a: a == 0 or _morpho_repaid(s, a) is not None), 0, owed)
+    return _morpho.max_repay_by_assets(s[0], s[1])
 
 
 def _repay_caps(read: LendingRead, pos: DefiPosition) -> dict[str, int]:

@@ -91,6 +91,11 @@ class AssetFigures(JsonRecord):
         refused by the protocol: an Aave reserve paused, or frozen for a supply, see ``note``).
     note : str
         Why a figure is missing (the liquidation price's reason, the reserve's state).
+    repay_max : int or None
+        The most one repayment of this debt can be (base units): a Morpho loan's largest repayment
+        by assets the contract accepts, which can be below ``debt`` (``Morpho.repay`` reverts when
+        the shares it burns exceed those owed); None where the protocol takes any amount and
+        repays at most the debt (Aave's ``Pool.repay``).
     """
 
     symbol: str
@@ -102,6 +107,7 @@ class AssetFigures(JsonRecord):
     repay_to_target: int | None
     supply_to_target: int | None
     note: str = ""
+    repay_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

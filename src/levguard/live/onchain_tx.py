@@ -78,8 +78,8 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
             cap = math.floor(setup.max_order_notional / x.price * 10**x.decimals) if x.price > 0 else have
             full = x.debt if kind == "repay" else have
             amount = min(full if need is None else need, have, cap)
-            if kind == "repay":
-                amount = min(amount, x.debt)
+            if kind == "repay":  # Morpho.repay by assets refuses more shares than owed (repay_max)
+                amount = min(amount, x.debt if x.repay_max is None else x.repay_max)
             if amount <= 0:
                 continue
             whole = amount / 10**x.decimals

@@ -354,3 +354,34 @@ def test_a_wallet_without_the_tokens_cannot_act() -> None:
     kind, symbol, amount, reasons = plan(_setup(), _Read({"USDC": 5 * 10**9}), _assessment(None, None))  # type: ignore[arg-type,misc]
     assert (kind, symbol, amount) == ("repay", "USDC", 5 * 10**9)
     assert "out of reach" in reasons[-1]
+
+
+def test_a_morpho_repayment_is_one_the_contract_accepts_by_assets() -> None:
+    """At 1.1 loan units per 1e6 borrow shares the debt itself, ``toAssetsUp(shares)``, burns more
+    shares by assets than the position owes and ``Morpho.repay`` reverts (Morpho.sol ``repay``):
+    with the collateral's feed at 0 the guardian sent it every cycle."""
+    from levguard.core.defi.morpho import Market, Position
+    from levguard.defi import morpho
+    from levguard.defi.onchain import assess
+    from levguard.venues.onchain_read import MorphoRead
+
+    market = Market(2 * 10**12, 2 * 10**18, 11 * 10**11, 10**18)
+    position = Position(borrow_shares=123_456_789_123, collateral=10**18)
+    read = MorphoRead(
+        wallet=WALLET, payer=WALLET, morpho="0x" + "22" * 20, market_id="0x" + "33" * 32,
+        market_params=("0x" + "44" * 20, "0x" + "55" * 20, "0x" + "66" * 20, "0x" + "00" * 20, 86 * 10**16),
+        block_number=1, block_timestamp=1_800_000_000, read_ns=0, market=market, market_stored=market,
+        last_update=1_800_000_000, fee=0, position=position, supply_shares=0, oracle_price=0,
+        lltv=86 * 10**16, loan_symbol="USDC", collateral_symbol="WETH", loan_decimals=6, collateral_decimals=18,
+        oracles=(), balances={"USDC": 10**12, "WETH": 0}, allowances={"USDC": 2**256 - 1, "WETH": 0},
+        assets={"USDC": "0x" + "44" * 20, "WETH": "0x" + "55" * 20},
+    )  # fmt: skip
+    a = assess(read, 1.5)
+    usdc = next(x for x in a.assets if x.symbol == "USDC")
+    assert (usdc.debt, usdc.repay_to_target, usdc.repay_max) == (135_803, None, 135_802)
+    assert "by shares, costs 135803" in usdc.note
+    chosen = plan(_setup(), read, a)  # type: ignore[arg-type]
+    assert chosen is not None
+    kind, symbol, amount, _ = chosen
+    assert (kind, symbol, amount) == ("repay", "USDC", 135_802)
+    morpho.repay(market, position, assets=amount)  # accepted (135,803 reverts)
