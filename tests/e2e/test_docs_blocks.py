@@ -12,7 +12,8 @@ Numbers the docs show are checked where cheap: :data:`EXPECTED` holds values per
 a snippet of its code, so line moves do not matter); a runnable block that prints and is followed
 directly (or after one line ending in a colon) by a plain ```` ``` ```` or ```` ```text ```` block
 must print that block's text (numbers to a relative 1e-6); docs/backtest.md's result table must
-match what its config produces.
+match what its config produces, docs/margin.md's worked example (1.7) the JSON `levguard margin`
+prints and its hand checks that JSON.
 """
 
 from __future__ import annotations
@@ -418,3 +419,81 @@ def test_backtest_doc_table_matches_its_config(tmp_path: Path) -> None:
             assert abs(got[key] - value) <= tol + 1e-12, (
                 f"docs/backtest.md table, {name} {key}: doc {value}, run {got[key]}"
             )
+
+
+# --- Command outputs the docs show (prose and non-Python blocks drift otherwise) ---------------
+
+
+def _section(doc: str, start: str, end: str) -> str:
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    assert start in text, f"{doc}: {start!r} not found"
+    begin = text.index(start)
+    stop = text.find(end, begin + len(start))
+    return text[begin : stop if stop >= 0 else len(text)]
+
+
+def _fence(text: str, lang: str, after: str = "") -> str:
+    found = re.search(rf"{re.escape(after)}.*?^```{lang}\n(.*?)^```", text, re.S | re.M)
+    assert found is not None, f"no ```{lang} block after {after!r}"
+    return found.group(1)
+
+
+def _plain(expr: str) -> float:
+    """Evaluate the docs' arithmetic: 12,000 + 600·150, (2·0.005 − 2), ..."""
+    code = re.sub(r"(?<=\d),(?=\d{3})", "", expr).replace("·", "*").replace("−", "-")
+    assert re.fullmatch(r"[\d.+\-*/() ]+", code), expr
+    return float(eval(code))
+
+
+def _shown(number: str) -> tuple[float, float]:
+    """A number as the docs print it and half a unit of its last digit."""
+    plain = number.replace(",", "").replace("−", "-")
+    decimals = len(plain.partition(".")[2])
+    return float(plain), 0.5 * 10.0**-decimals + 1e-12
+
+
+def test_margin_worked_example_is_what_the_cli_prints(tmp_path: Path) -> None:
+    """docs/margin.md 1.7: the JSON is `levguard margin FILE --json` and the hand checks add up to it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+
+    section = _section("docs/margin.md", "### 1.7 Worked example", "## 2. Concepts")
+    (tmp_path / "account.yaml").write_text(_fence(section, "yaml"), encoding="utf-8")
+    done = CliRunner().invoke(app, ["margin", str(tmp_path / "account.yaml"), "--json"])
+    assert done.exit_code == 0, done.output
+    printed = json.loads(done.stdout)
+    assert _close(printed, json.loads(_fence(section, "json")), 1e-9), done.stdout
+    by_symbol = {p["symbol"].split("/")[0].removesuffix("USDT"): p for p in printed["positions"]}
+
+    checks = section.partition("Checks by hand")[2]
+    bullets = {
+        m["name"]: " ".join(m["text"].split())
+        for m in re.finditer(r"^- \*\*(?P<name>\w+)\*\*(?P<text>.*?)(?=^- |\Z)", checks, re.S | re.M)
+    }
+    assert set(bullets) == {"BTC", "SOL", "Equity"}, sorted(bullets)
+    lp = re.compile(r"LP = (?P<num>\(.*?\)) / (?P<den>\(.*?\)) = (?P<a>[\d,]+)/(?P<b>[\d.]+) = (?P<lp>[\d,.]+\d)")
+    bp = re.compile(r"bankruptcy price[^:]*: (?P<num>\(.*?\))/(?P<den>\(.*?\)|[\d,]+) = (?P<bp>[\d,.]+\d)")
+    for name in ("BTC", "SOL"):
+        position, text = by_symbol[name], bullets[name]
+        m = lp.search(text)
+        assert m is not None, f"{name}: no 'LP = (...) / (...) = a/b = LP' in {text!r}"
+        value, tol = _shown(m["lp"])
+        assert math.isclose(_plain(m["num"]) / _plain(m["den"]), _plain(m["a"]) / _plain(m["b"]), rel_tol=1e-12)
+        assert abs(_plain(m["a"]) / _plain(m["b"]) - value) <= tol, (name, m.group(0))
+        assert abs(position["liquidation_price"] - value) <= tol, (name, position["liquidation_price"], value)
+        m = bp.search(text)
+        assert m is not None, f"{name}: no bankruptcy price in {text!r}"
+        value, tol = _shown(m["bp"])
+        assert abs(_plain(m["num"]) / _plain(m["den"]) - value) <= tol, (name, m.group(0))
+        assert abs(position["bankruptcy_price"] - value) <= tol, (name, position["bankruptcy_price"], value)
+    wb = re.search(r"WB = (?P<expr>[\d,]+ [+−] [\d,]+) = (?P<wb>[\d,]+)", bullets["SOL"])
+    assert wb is not None, bullets["SOL"]
+    assert _plain(wb["expr"]) == _plain(wb["wb"]), wb.group(0)
+    sol = by_symbol["SOL"]
+    assert math.isclose(_plain(wb["wb"]), sol["margin_balance"] - sol["unrealized_pnl"], rel_tol=1e-12)
+    eq = re.search(r"\*\*: (?P<expr>[^;=]+) = (?P<eq>[\d,]+);", "- **Equity**" + bullets["Equity"])
+    assert eq is not None, bullets["Equity"]
+    assert _plain(eq["expr"]) == _plain(eq["eq"]) == printed["equity"], bullets["Equity"]
