@@ -13,7 +13,8 @@ a snippet of its code, so line moves do not matter); a runnable block that print
 directly (or after one line ending in a colon) by a plain ```` ``` ```` or ```` ```text ```` block
 must print that block's text (numbers to a relative 1e-6); docs/backtest.md's result table must
 match what its config produces, docs/margin.md's worked example (1.7) the JSON `levguard margin`
-prints and its hand checks that JSON.
+prints and its hand checks that JSON, and docs/risk.md's `levguard risk book.yaml --vol 0.6` the
+table the command prints on the sample book.
 """
 
 from __future__ import annotations
@@ -423,6 +424,8 @@ def test_backtest_doc_table_matches_its_config(tmp_path: Path) -> None:
 
 # --- Command outputs the docs show (prose and non-Python blocks drift otherwise) ---------------
 
+_BOX = re.compile(r"[\u2500-\u257f]+")  # rich's table borders: their widths follow the column widths
+
 
 def _section(doc: str, start: str, end: str) -> str:
     text = (ROOT / doc).read_text(encoding="utf-8")
@@ -497,3 +500,27 @@ def test_margin_worked_example_is_what_the_cli_prints(tmp_path: Path) -> None:
     eq = re.search(r"\*\*: (?P<expr>[^;=]+) = (?P<eq>[\d,]+);", "- **Equity**" + bullets["Equity"])
     assert eq is not None, bullets["Equity"]
     assert _plain(eq["expr"]) == _plain(eq["eq"]) == printed["equity"], bullets["Equity"]
+
+
+def test_risk_example_is_what_the_cli_prints(tmp_path: Path) -> None:
+    """docs/risk.md §6: `levguard risk book.yaml --vol 0.6` on the sample book prints the block shown."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+
+    section = _section("docs/risk.md", "## 6. The risk report and CLI", "\n## ")
+    command = "$ levguard risk book.yaml --vol 0.6\n"
+    shown = _fence(section, "", "### Example")
+    assert shown.startswith(command), shown[:80]
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 0
+    book = (tmp_path / "book.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(_fence(section, "yaml", "with `book.yaml`")) == yaml.safe_load(book)
+    done = runner.invoke(app, ["risk", str(tmp_path / "book.yaml"), "--vol", "0.6"])
+    assert done.exit_code == 0, done.output
+    printed, expected = _BOX.sub(" ", done.stdout), _BOX.sub(" ", shown.removeprefix(command))
+    if not _same_text(printed, expected):
+        lines = [[line.rstrip() for line in text.strip().splitlines()] for text in (shown, command + done.stdout)]
+        diff = difflib.unified_diff(*lines, "doc", "printed", lineterm="")
+        pytest.fail("docs/risk.md §6 example differs from what the command prints:\n" + "\n".join(diff))
