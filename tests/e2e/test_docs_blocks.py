@@ -524,3 +524,66 @@ def test_risk_example_is_what_the_cli_prints(tmp_path: Path) -> None:
         lines = [[line.rstrip() for line in text.strip().splitlines()] for text in (shown, command + done.stdout)]
         diff = difflib.unified_diff(*lines, "doc", "printed", lineterm="")
         pytest.fail("docs/risk.md §6 example differs from what the command prints:\n" + "\n".join(diff))
+
+
+_VB_ROW = re.compile(
+    r"^\| (?P<method>\w+)(?: \([^)]*\))? \| (?P<x>\d+) \| (?P<kupiec>.*?) \| (?P<ind>.*?) \| (?P<cc>.*?) \| "
+    r"(?P<light>\w+) \| (?P<z2>.*?) \|$",
+    re.M,
+)
+_STAT_P = re.compile(r"^(?P<stat>-?[\d.]+) \((?P<p>[\d.]+)\)$")
+
+
+@pytest.mark.shared_data
+def test_risk_var_backtest_table_is_what_the_shared_history_gives(shared_dir: Path) -> None:
+    """docs/risk.md 2.4: the BTC daily backtest table, `b.summary()` and the 97.5 % Z2 sentence."""
+    from levguard.data.loaders import load_ohlcv
+    from levguard.data.resample import resample_ohlcv
+    from levguard.risk import var_backtest
+
+    path = shared_dir / "data" / "ohlcv" / "BTCUSDT-PERP_1h.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    section = _section("docs/risk.md", "### 2.4 Backtests", "### 2.5")
+    daily = resample_ohlcv(load_ohlcv(path), "1d")
+    r = np.diff(np.log(daily["close"].to_numpy()))
+
+    def near(shown: str, value: float, what: str) -> None:
+        number, tol = _shown(shown)
+        assert abs(value - number) <= tol, f"docs/risk.md 2.4 {what}: doc {shown}, run {value:.6g}"
+
+    rows = list(_VB_ROW.finditer(section))
+    assert [m["method"] for m in rows] == ["historical", "normal", "t", "cornish_fisher", "fhs"], section[:400]
+    for m in rows:
+        b = var_backtest(r, method=m["method"], level=0.99, window=500, seed=1)
+        n = re.search(r"([\d,]+) forecasts \(expected exceptions ([\d.]+)\)", section)
+        assert n is not None
+        assert int(n[1].replace(",", "")) == b.kupiec.n, (n[0], b.kupiec.n)
+        near(n[2], b.kupiec.n * 0.01, "expected exceptions")
+        assert int(m["x"]) == b.kupiec.exceptions, (m["method"], b.kupiec.exceptions)
+        assert m["light"] == b.traffic_light.zone, (m["method"], b.traffic_light.zone)
+        for key, result in (
+            ("kupiec", b.kupiec),
+            ("ind", b.christoffersen.independence),
+            ("cc", b.christoffersen.conditional_coverage),
+            ("z2", b.z2),
+        ):
+            cell = _STAT_P.match(m[key])
+            assert cell is not None, m[key]
+            near(cell["stat"], result.statistic, f"{m['method']} {key}")
+            near(cell["p"], result.pvalue, f"{m['method']} {key} p-value")
+        if m["method"] == "historical":
+            shown = _fence(section, "", "### 2.4").partition(">>> b.summary()\n")[2]
+            assert shown, "no `>>> b.summary()` block"
+            assert _same_text(b.summary().to_string(), shown), b.summary().to_string()
+
+    sentence = " ".join(section.partition("At 97.5%")[2].split())
+    found = dict(
+        (name.lower(), (stat, p))
+        for name, stat, p in re.findall(r"(historical|normal|t|FHS) (-?[\d.]+) \(p ([\d.]+)", sentence)
+    )
+    assert set(found) == {"historical", "normal", "t", "fhs"}, sentence
+    for method, (stat, p) in found.items():
+        z2 = var_backtest(r, method=method, level=0.975, window=500, seed=1).z2
+        near(stat, z2.statistic, f"97.5% {method} Z2")
+        near(p, z2.pvalue, f"97.5% {method} Z2 p-value")
