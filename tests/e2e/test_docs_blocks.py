@@ -13,8 +13,9 @@ a snippet of its code, so line moves do not matter); a runnable block that print
 directly (or after one line ending in a colon) by a plain ```` ``` ```` or ```` ```text ```` block
 must print that block's text (numbers to a relative 1e-6); docs/backtest.md's result table must
 match what its config produces, docs/margin.md's worked example (1.7) the JSON `levguard margin`
-prints and its hand checks that JSON, and docs/risk.md's `levguard risk book.yaml --vol 0.6` the
-table the command prints on the sample book.
+prints and its hand checks that JSON, docs/risk.md's `levguard risk book.yaml --vol 0.6` the
+table the command prints on the sample book, docs/backtest.md's demo tables what `levguard demo`
+prints, and (on ../shared) docs/risk.md's VaR backtest table what `var_backtest` gives.
 """
 
 from __future__ import annotations
@@ -587,3 +588,33 @@ def test_risk_var_backtest_table_is_what_the_shared_history_gives(shared_dir: Pa
         z2 = var_backtest(r, method=method, level=0.975, window=500, seed=1).z2
         near(stat, z2.statistic, f"97.5% {method} Z2")
         near(p, z2.pvalue, f"97.5% {method} Z2 p-value")
+
+
+def _demo_table_matches(anchor: str, args: list[str]) -> None:
+    """The docs/backtest.md table after ``anchor`` is the policy table ``levguard demo ARGS`` prints."""
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+
+    shown = _fence((ROOT / "docs/backtest.md").read_text(encoding="utf-8"), "", anchor)
+    done = CliRunner().invoke(app, ["demo", "--out", "", *args])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    head = max(i for i, line in enumerate(lines) if line.startswith("policy "))
+    printed = "\n".join(lines[head : head + len(shown.strip().splitlines())])
+    if not _same_text(_BOX.sub(" ", printed), _BOX.sub(" ", shown)):
+        diff = difflib.unified_diff(shown.strip().splitlines(), printed.strip().splitlines(), "doc", "printed")
+        pytest.fail(f"docs/backtest.md table after {anchor!r} differs:\n" + "\n".join(diff))
+
+
+def test_demo_table_is_what_the_demo_prints() -> None:
+    """docs/backtest.md "The demo": the policy table of `levguard demo` on the default market."""
+    _demo_table_matches("change, `--out ''` for none):", [])
+
+
+@pytest.mark.shared_data
+def test_real_demo_table_is_what_the_demo_prints_on_the_shared_data(shared_dir: Path) -> None:
+    """docs/backtest.md "Running the demo on real data": `levguard demo --data shared/data`."""
+    if not (shared_dir / "data" / "ohlcv" / "BTCUSDT-PERP_1h.csv").is_file():
+        pytest.skip("the shared BTCUSDT history is not present")
+    _demo_table_matches("BTC went from 7,554 to 78,072):", ["--data", str(shared_dir / "data")])
