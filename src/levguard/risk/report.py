@@ -607,7 +607,10 @@ def risk_report(
         acc_rows = []
         total = 0.0
         for (name, acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
-            opt = 0.0 if st.defaulted else _option_pnl(acc, margin_reports.get(name), options, prices, s)
+            if st.defaulted:  # everything on the venue is lost: its options' value too (stress_account)
+                opt = -max(margin_reports[name].equity + option_values[name], 0.0) - st.pnl
+            else:
+                opt = _option_pnl(acc, margin_reports.get(name), options, prices, s)
             pnl = st.pnl + opt
             # A coin account's P&L is worth its coin at the scenario's price (docs/risk.md: x P1).
             rate = _usd_rate(st.settlement, prices)

@@ -137,6 +137,21 @@ def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:
     assert hl["pnl"] == pytest.approx(-10_000)
 
 
+@pytest.mark.parametrize("qty", [3, -3])
+def test_a_venue_default_loses_the_options_held_there_too(qty: int) -> None:
+    """Everything held on a defaulted venue is lost: before + P&L = after = 0 with the options'
+    value in the equity before (a short option's liability lowers the loss)."""
+    other = {"name": "hl", "venue": "hyperliquid", "wallet_balance": 10_000, "positions": []}
+    first = BOOK | {"options": [BOOK["options"][0] | {"qty": qty}]}
+    rep = risk_report({"accounts": [first, other]}, vol=0.6, n_sims=500).to_dict()
+    before = next(e for e in rep["exposure"] if e["name"] == BOOK["name"])["equity"]
+    default = next(s for s in rep["stress"] if s["scenario"] == f"{BOOK['name']} default")
+    row = next(a for a in default["accounts"] if a["name"] == BOOK["name"])
+    assert row["defaulted"]
+    assert row["equity_after"] == 0.0
+    assert row["pnl"] == pytest.approx(-before, rel=1e-12)
+
+
 def test_option_spec_errors() -> None:
     with pytest.raises(InputError, match=r"options\[0\]\.vol is required"):
         parse_options({"options": [{"symbol": "BTC-28JUN24-55000-P", "qty": 1}]}, {"BTC": 60_000})
