@@ -1,8 +1,10 @@
 """The liquidation surface and reverse stress section of the ``levguard risk`` HTML report.
 
 One plotly contour of the venue's account ratio over the grid of joint moves of two assets, with
-the liquidation boundary (the grid's liquidated/safe edge, exact at every grid point), the current
-point and the reverse-stress scenario; and a table of that minimal shock.  plotly.js is embedded
+the liquidation boundary (the grid's liquidated/safe edge, exact at every grid point), the region
+where equity is gone (shaded, in the legend), the current point and the reverse-stress scenario;
+and a table of that minimal shock.  The colours are clipped to a range around the trigger, the
+hover gives each grid point's true ratio, equity and maintenance margin.  plotly.js is embedded
 once, by :func:`levguard.report.html.figures_html`.
 """
 
@@ -14,45 +16,105 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from levguard.core.risk.joint_ladder import LiquidationLadder
 from levguard.core.risk.joint_stress import LiquidationSurface, ReverseStress
 from levguard.report.html import figures_html, write_page
 
-__all__ = ["joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
+__all__ = ["WIPED_OUT", "joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
+
+
+WIPED_OUT = "liquidated (equity <= 0)"
+"""Legend and hover label of the scenarios that leave no equity (where an MM-over-equity ratio is undefined)."""
+
+_WIPED_COLOR = "rgba(20, 20, 20, 0.55)"
+
+
+def _ratio_text(ratio: float, equity: float, liquidatable: bool) -> str:
+    # One point's hover value: the venue's true (unclipped) ratio, and whether the trigger is met.
+    value = f"{ratio:.4g}" if math.isfinite(ratio) else "undefined"
+    return f"{value}, {WIPED_OUT}" if equity <= 0.0 else f"{value}, liquidatable" if liquidatable else value
+
+
+def _texts(ratio: np.ndarray, equity: np.ndarray, liquidatable: np.ndarray) -> npt.NDArray[np.object_]:
+    # The hover value of every point (str), in the arrays' shape.
+    columns = (ratio.ravel().tolist(), equity.ravel().tolist(), liquidatable.ravel().tolist())
+    flat = [_ratio_text(r, e, q) for r, e, q in zip(*columns, strict=True)]
+    return np.asarray(flat, dtype=object).reshape(ratio.shape)
+
+
+def _hover(ratio_name: str, head: str) -> str:
+    # ``text`` holds the ratio (:func:`_texts`), ``customdata`` the equity and maintenance margin.
+    return (
+        f"{head}{ratio_name} %{{text}}<br>equity %{{customdata[0]:,.2f}}<br>"
+        "maintenance margin %{customdata[1]:,.2f}<extra></extra>"
+    )
+
+
+def _worst(rises_when_safer: bool, lo: float, hi: float) -> float:
+    # The unsafe end of a ratio's range: low for equity over MM, high for MM over equity.
+    return lo if rises_when_safer else hi
 
 
 def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = None) -> Any:
-    """A plotly figure of ``surface``: the ratio as filled contours, the liquidation boundary as a line."""
+    """A plotly figure of ``surface``: the ratio as filled contours (colours clipped to a range
+    around the trigger, hover the true values), the liquidation boundary as a line and the points
+    where equity is <= 0 shaded (trace :data:`WIPED_OUT`)."""
     import plotly.graph_objects as go
 
     x = 100.0 * surface.moves_x
     y = 100.0 * surface.moves_y
     ratio = np.where(np.isfinite(surface.ratio), surface.ratio, np.nan)
-    # Colour range centred on the trigger, so the boundary region reads at a glance.
+    wiped = surface.equity <= 0.0
+    # Colour range centred on the trigger, so the boundary region reads at a glance; a liquidated
+    # point whose ratio is undefined (MM / equity at equity <= 0) takes the unsafe end, not a hole.
     trig = surface.trigger
     lo, hi = (0.0, 4.0 * trig) if surface.ratio_rises_when_safer else (0.0, 2.0 * trig)
+    shown = np.clip(ratio, lo, hi)
+    shown[np.isnan(ratio) & surface.liquidatable] = _worst(surface.ratio_rises_when_safer, lo, hi)
+    head = f"{surface.asset_x} %{{x:.1f}} %<br>{surface.asset_y} %{{y:.1f}} %<br>"
     fig = go.Figure()
     fig.add_trace(
         go.Contour(
             x=x,
             y=y,
-            z=np.clip(ratio, lo, hi),
+            z=shown.astype(np.float32),  # colours only: the hover reads the true values
             zmin=lo,
             zmax=hi,
             colorscale="RdYlGn" if surface.ratio_rises_when_safer else "RdYlGn_r",
             contours={"coloring": "heatmap", "showlines": False},
-            colorbar={"title": {"text": surface.ratio_name}},
+            colorbar={"title": {"text": f"{surface.ratio_name} (clipped)"}},
             name=surface.ratio_name,
-            hovertemplate=f"{surface.asset_x} %{{x:.1f}} %<br>{surface.asset_y} %{{y:.1f}} %<br>"
-            f"{surface.ratio_name} %{{z:.4g}}<extra></extra>",
+            text=_texts(ratio, surface.equity, surface.liquidatable),
+            customdata=np.stack([surface.equity, surface.maintenance_margin], axis=-1),
+            hovertemplate=_hover(surface.ratio_name, head),
         )
     )
+    if wiped.any():
+        # A contour trace too (a heatmap would be drawn under the ratio's contour), its other points
+        # gaps: transparent.
+        fig.add_trace(
+            go.Contour(
+                x=x,
+                y=y,
+                z=np.where(wiped, 1.0, np.nan).astype(np.float32),
+                zmin=0.0,
+                zmax=1.0,
+                colorscale=[[0.0, _WIPED_COLOR], [1.0, _WIPED_COLOR]],
+                contours={"coloring": "heatmap", "showlines": False},
+                line={"width": 0},
+                showscale=False,
+                name=WIPED_OUT,
+                showlegend=True,
+                hoverinfo="skip",
+            )
+        )
     fig.add_trace(
         go.Contour(
             x=x,
             y=y,
-            z=surface.liquidatable.astype(np.float64),
+            z=surface.liquidatable.astype(np.int8),
             contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "none"},
             line={"color": "black", "width": 3},
             showscale=False,
@@ -87,17 +149,47 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
 
 
 def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = None) -> Any:
-    """The venue's ratio along the moves of the account's one asset, the trigger and the liquidated moves."""
+    """The venue's ratio along the moves of the account's one asset, the trigger, the liquidatable
+    moves and those that leave no equity (:data:`WIPED_OUT`; where the ratio is undefined, drawn
+    at the worst ratio shown, the hover giving the true values)."""
     import plotly.graph_objects as go
 
     x = 100.0 * ladder.moves
     ratio = np.where(np.isfinite(ladder.ratio), ladder.ratio, np.nan)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=x, y=ratio, mode="lines", name=ladder.ratio_name))
-    liq = ladder.liquidatable
-    fig.add_trace(
-        go.Scatter(x=x[liq], y=ratio[liq], mode="markers", name="liquidatable", marker={"color": "#c0392b", "size": 5})
+    text = _texts(ratio, ladder.equity, ladder.liquidatable)
+    custom = np.stack([ladder.equity, ladder.maintenance_margin], axis=-1)
+    # A point whose ratio is undefined is drawn at the unsafe end of what the plot shows.
+    finite = ratio[np.isfinite(ratio)]
+    cap = _worst(
+        ladder.ratio_rises_when_safer, float(finite.min(initial=0.0)), float(finite.max(initial=ladder.trigger))
     )
+    at = np.where(np.isfinite(ratio), ratio, cap)
+    hover = _hover(ladder.ratio_name, f"{ladder.asset} %{{x:.1f}} %<br>")
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=ratio, mode="lines", name=ladder.ratio_name, text=text, customdata=custom, hovertemplate=hover
+        )
+    )
+    wiped = ladder.equity <= 0.0
+    for keep, name, marker in (
+        (ladder.liquidatable & ~wiped, "liquidatable", {"color": "#c0392b", "size": 6}),
+        (wiped, WIPED_OUT, {"color": "#111", "size": 9, "symbol": "x"}),
+    ):
+        if keep.any():
+            fig.add_trace(
+                go.Scatter(
+                    x=x[keep],
+                    y=at[keep],
+                    mode="markers",
+                    name=name,
+                    marker=marker,
+                    text=text[keep],
+                    customdata=custom[keep],
+                    hovertemplate=hover,
+                    cliponaxis=False,
+                )
+            )
     fig.add_hline(y=ladder.trigger, line_dash="dash", line_color="#c0392b", annotation_text="trigger")
     if reverse is not None and reverse.found and reverse.assets == (ladder.asset,):
         fig.add_vline(x=100.0 * reverse.moves[0], line_dash="dot", annotation_text="reverse stress")

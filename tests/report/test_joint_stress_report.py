@@ -1,0 +1,119 @@
+"""The liquidation surface and ladder figures of ``levguard risk --out``: the region where equity is
+gone is drawn (not left blank), the hover gives the engine's true values (not the clipped colour)
+and the ladder marks every liquidatable move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from levguard.report.joint_stress import WIPED_OUT, ladder_figure, surface_figure
+from levguard.risk.joint import JointStressReport, joint_stress_report
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "levguard" / "resources" / "samples"
+
+
+def _report(sample: str) -> JointStressReport:
+    spec = yaml.safe_load((SAMPLES / f"{sample}.yaml").read_text(encoding="utf-8"))
+    return joint_stress_report(spec, assets=("BTC", "ETH"), vol=0.6, horizon_days=30, points=11, move_range=0.8)
+
+
+def _trace(fig: Any, name: str) -> Any:
+    return next(t for t in fig.data if t.name == name)
+
+
+@pytest.mark.parametrize("sample", ["cross_account", "unified_account"])
+def test_the_surface_draws_the_wiped_out_points_and_hovers_true_values(sample: str) -> None:
+    # A review (2026-12-07): points with equity <= 0 (MM / equity undefined) were NaN, a blank hole
+    # where the account is most liquidated, and the hover read the colour-clipped ratio.
+    joint = _report(sample)
+    s = joint.surface
+    assert s is not None
+    wiped = s.equity <= 0.0
+    assert wiped.any()
+    fig = surface_figure(s, joint.reverse)
+    ratio = fig.data[0]
+    z = np.asarray(ratio.z, dtype=float)
+    assert not np.isnan(z[s.liquidatable]).any()  # no hole where the account is liquidated
+    unsafe = 0.0 if s.ratio_rises_when_safer else 2.0 * s.trigger
+    assert np.all(z[wiped] == unsafe)  # the unsafe end of the colour range
+    # The wiped-out points are their own legend entry, exactly at the grid points with equity <= 0.
+    shade = _trace(fig, WIPED_OUT)
+    assert shade.showlegend
+    drawn = ~np.isnan(np.asarray(shade.z, dtype=float))
+    np.testing.assert_array_equal(drawn, wiped)
+    np.testing.assert_array_equal(np.asarray(shade.x), 100.0 * s.moves_x)
+    np.testing.assert_array_equal(np.asarray(shade.y), 100.0 * s.moves_y)
+    # The hover: the engine's ratio (unclipped), equity and maintenance margin at every point.
+    text = np.asarray(ratio.text, dtype=object)
+    np.testing.assert_array_equal(np.asarray(ratio.customdata), np.stack([s.equity, s.maintenance_margin], axis=-1))
+    for j, i in np.ndindex(s.ratio.shape):
+        r = s.ratio[j, i]
+        value = f"{r:.4g}" if np.isfinite(r) else "undefined"
+        if wiped[j, i]:
+            assert text[j, i] == f"{value}, {WIPED_OUT}"
+        elif s.liquidatable[j, i]:
+            assert text[j, i] == f"{value}, liquidatable"
+        else:
+            assert text[j, i] == value
+    top = np.unravel_index(np.nanargmax(s.ratio), s.ratio.shape)
+    if s.ratio_rises_when_safer:  # uniMMR far above the colour range: the hover says its value
+        assert s.ratio[top] > 4.0 * s.trigger
+        assert text[top] == f"{s.ratio[top]:.4g}"
+        assert z[top] == pytest.approx(4.0 * s.trigger)
+    assert "%{text}" in ratio.hovertemplate
+    assert "%{customdata[0]:,.2f}" in ratio.hovertemplate
+
+
+def test_the_cross_surface_wiped_out_points_are_undefined_not_blank() -> None:
+    s = _report("cross_account").surface
+    assert s is not None
+    wiped = s.equity <= 0.0
+    assert np.isnan(s.ratio[wiped]).all()  # MM / equity has no value there: the engine's None
+    fig = surface_figure(s)
+    text = np.asarray(fig.data[0].text, dtype=object)
+    assert set(text[wiped].tolist()) == {f"undefined, {WIPED_OUT}"}
+
+
+def _deribit() -> JointStressReport:
+    spec = {
+        "venue": "deribit-pm",
+        "currency": "BTC",
+        "balances": {"BTC": 1.0},
+        "index_price": 65_666.19,
+        "as_of": "2024-06-17T10:22:20Z",
+        "positions": [
+            {"instrument_name": "BTC-PERPETUAL", "size": -150_000, "average_price": 64_000, "mark_price": 65_910.57},
+            {"instrument_name": "BTC-28JUN24-70000-C", "size": -1, "vol": 0.55, "underlying_price": 67_371.75},
+        ],
+    }
+    return joint_stress_report(spec, vol=0.6, horizon_days=1, points=21)
+
+
+def test_the_ladder_marks_every_liquidatable_move() -> None:
+    # A review (2026-12-07): the "liquidatable" markers took the ratio as y, NaN where equity <= 0,
+    # so plotly drew none of those moves.
+    joint = _deribit()
+    ladder = joint.ladder
+    assert ladder is not None
+    assert not ladder.ratio_rises_when_safer  # maintenance margin usage: MM / equity
+    wiped = ladder.equity <= 0.0
+    assert np.isnan(ladder.ratio[wiped]).all()
+    assert wiped.sum() == 4  # +42 % to +60 %
+    fig = ladder_figure(ladder, joint.reverse)
+    liq, gone = _trace(fig, "liquidatable"), _trace(fig, WIPED_OUT)
+    alive = ladder.liquidatable & ~wiped
+    np.testing.assert_allclose(np.asarray(liq.x), 100.0 * ladder.moves[alive])
+    np.testing.assert_array_equal(np.asarray(liq.y), ladder.ratio[alive])
+    np.testing.assert_allclose(np.asarray(gone.x), [42.0, 48.0, 54.0, 60.0])
+    top = float(np.nanmax(ladder.ratio))  # 4.77 at +36 %: the worst ratio the plot shows
+    np.testing.assert_array_equal(np.asarray(gone.y), [top] * 4)
+    assert list(gone.text) == [f"undefined, {WIPED_OUT}"] * 4
+    np.testing.assert_array_equal(np.asarray(gone.customdata)[:, 0], ladder.equity[wiped])
+    assert [str(t) for t in liq.text] == [f"{r:.4g}, liquidatable" for r in ladder.ratio[alive]]
+    line = fig.data[0]
+    assert line.text[10] == f"{ladder.ratio[10]:.4g}"  # no move: the ratio now
