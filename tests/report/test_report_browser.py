@@ -58,6 +58,14 @@ def test_demo_report_is_small_and_fits_laptop_and_phone(demo_report: Path, tmp_p
             )
             assert low[0] == "log"
             assert low[1] >= -0.1  # log10(1 %) less a margin
+            # The ruined runs' markers (equity of dust or 0) stay on the log view, on its floor.
+            ruins = page.evaluate(
+                "(() => { const g = [...document.querySelectorAll('.js-plotly-plot')]"
+                ".find(d => d.layout.updatemenus && d.layout.updatemenus[0].type === 'buttons');"
+                " return g.data.filter(t => / ruined$/.test(t.name)).map(t => Array.from(t.y)); })()"
+            )
+            assert ruins, "the demo has a ruined run"
+            assert all(y[0] >= 10 ** low[1] for y in ruins), ruins
             page.screenshot(path=str(tmp_path / "report-log-equity.png"))
         finally:
             browser.close()

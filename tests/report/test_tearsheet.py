@@ -91,13 +91,54 @@ def test_a_ruined_run_ends_at_its_ruin_and_the_log_view_is_floored() -> None:
     calm = next(t for t in fig.data if t.name == "calm")
     assert float(np.asarray(calm.y)[0]) == pytest.approx(100.0)
     assert float(np.asarray(calm.y)[-1]) == pytest.approx(100.0 * np.exp(0.5), rel=1e-6)
-    log = fig.layout.updatemenus[0].buttons[1].args[0]
+    log = fig.layout.updatemenus[0].buttons[1].args[1]
     assert log["yaxis.type"] == "log"
     assert log["yaxis.range"][0] >= np.log10(1.0) - 0.1  # 1 % of the start, never 1e-18
     marks = next(t for t in fig.data if t.name == "10x liquidations")
     assert "liquidated at 35,000.00" in marks.hovertext[0]
     for trace in fig.data:
         assert len(trace.x) <= POINTS + 2, trace.name
+
+
+def _wiped() -> _Result:
+    # Liquidated to exactly 0 at bar 950 (the liquidation and the ruin both sit at equity 0).
+    eq = np.full(len(IDX), 10_000.0)
+    eq[950:] = 0.0
+    pos = pd.DataFrame({"leverage": 10.0, "target_leverage": 10.0}, index=IDX)
+    return _Result(pd.Series(eq, index=IDX), pos, _liq(950, 35_000.0), {"n_liquidations": 1}, IDX[950])
+
+
+def test_markers_at_zero_equity_stay_on_the_log_view() -> None:
+    # A review (2026-12-07): log(0) is undefined, so on the log view plotly dropped the ruin and
+    # liquidation markers of a run wiped out to 0, the markers that matter most.
+    fig = equity_figure({"wiped": _wiped(), "calm": _calm()})
+    idx = {t.name: k for k, t in enumerate(fig.data)}
+    ruin, liq = fig.data[idx["wiped ruined"]], fig.data[idx["wiped liquidations"]]
+    at = pd.Timestamp(IDX[950]).tz_localize(None)
+    for trace in (ruin, liq):
+        assert pd.Timestamp(np.asarray(trace.x)[0]) == at
+        assert float(np.asarray(trace.y)[0]) == 0.0  # the linear view (first shown): the true equity
+    assert ruin.hovertext[0] == "wiped: ruined at 2024-02-09 14:00 UTC; equity 0 % of start"
+    assert liq.hovertext[0].endswith("liquidated at 35,000.00; equity 0 % of start")
+    linear, log = (b.args for b in fig.layout.updatemenus[0].buttons)
+    assert sorted(log[2]) == sorted(linear[2]) == sorted([idx["wiped ruined"], idx["wiped liquidations"]])
+    floor = 10.0 ** log[1]["yaxis.range"][0]
+    for k, y_log, y_lin in zip(log[2], log[0]["y"], linear[0]["y"], strict=True):
+        assert y_lin == [0.0], fig.data[k].name  # back to the true value on the linear view
+        assert y_log[0] > floor, fig.data[k].name  # on the log axis, on its floor
+        assert y_log[0] == pytest.approx(10.0 ** (log[1]["yaxis.range"][0] + 0.05), rel=1e-6)
+
+
+def test_the_log_view_leaves_markers_above_the_floor_where_they_are() -> None:
+    fig = equity_figure({"10x": _ruined(), "calm": _calm()})
+    linear, log = (b.args for b in fig.layout.updatemenus[0].buttons)
+    names = {fig.data[k].name: (lin, lg) for k, lin, lg in zip(log[2], linear[0]["y"], log[0]["y"], strict=True)}
+    assert names["10x liquidations"] == ([100.0], [100.0])  # liquidated at full equity: unmoved
+    lin, lg = names["10x ruined"]
+    assert lin[0] == pytest.approx(1e-20, abs=1e-12)
+    assert lg[0] == pytest.approx(1.0)  # dust: onto the 1 % floor
+    calm = equity_figure({"calm": _calm()})
+    assert [b.args[0] for b in calm.layout.updatemenus[0].buttons] == [{}, {}]  # no markers, nothing to move
 
 
 def test_leverage_is_one_small_panel_per_policy() -> None:

@@ -98,6 +98,11 @@ def _log_ticks(low: float, high: float) -> list[float]:
     return out if len(out) <= 9 else out[::3]
 
 
+def _pct_text(v: float) -> str:
+    # An equity in percent of the start, as a hover shows it (0 reads "0 %").
+    return "n/a" if not math.isfinite(v) else f"{v:.4g} %"
+
+
 def _compact(v: float) -> str:
     for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= div:
@@ -202,7 +207,9 @@ def price_figure(
 def equity_figure(results: Mapping[str, Any]) -> Any:
     """Equity in percent of the start (a button switches to a log view floored at 1 %) and drawdown.
 
-    A ruined run's curves end at its ruin (``ruined_at``): what it holds afterwards is dust.
+    A ruined run's curves end at its ruin (``ruined_at``): what it holds afterwards is dust.  The
+    ruin and liquidation markers stay on the log view: a marker at or below the axis floor (an
+    equity of 0 has no logarithm) is drawn on the floor, its hover giving the true equity.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -210,6 +217,7 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.62, 0.38])
     lows: list[float] = []
     highs: list[float] = []
+    marks: list[tuple[int, np.ndarray]] = []  # (trace index, true equity in %) of each marker trace
     for i, (name, r) in enumerate(results.items()):
         eq = until_ruin(r, r.equity.astype(float))
         if not len(eq):
@@ -233,17 +241,20 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
             hovertemplate=f"{name}: %{{y:.1f}} %<extra></extra>",
         )
         if ruined is not None:
+            last = float(pct.iloc[-1])
+            marks.append((len(fig.data), _f32([last])))
             fig.add_trace(
                 go.Scatter(
                     x=naive_utc([eq.index[-1]]),
-                    y=_f32([pct.iloc[-1]]),
+                    y=_f32([last]),
                     mode="markers",
                     name=f"{name} ruined",
                     legendgroup=name,
                     showlegend=False,
                     marker={"symbol": "x-thin", "size": 12, "color": color, "line": {"width": 2, "color": color}},
-                    hovertext=[f"{name}: ruined at {ruined:%Y-%m-%d %H:%M} UTC"],
+                    hovertext=[f"{name}: ruined at {ruined:%Y-%m-%d %H:%M} UTC; equity {_pct_text(last)} of start"],
                     hoverinfo="text",
+                    cliponaxis=False,
                 ),
                 row=1,
                 col=1,
@@ -251,7 +262,9 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
         liq = _liquidations(r)
         if liq is not None and len(liq):
             ts = pd.to_datetime(liq["timestamp"], utc=True)
-            at = pct.reindex(_on(pd.DatetimeIndex(ts), pct.index), method="ffill")
+            at = pct.reindex(_on(pd.DatetimeIndex(ts), pct.index), method="ffill").to_numpy(dtype=float)
+            marks.append((len(fig.data), _f32(at)))
+            texts = [f"{name}: {_liq_text(row, 'symbol' in row)}" for row in liq.to_dict("records")]
             fig.add_trace(
                 go.Scatter(
                     x=naive_utc(ts),
@@ -261,8 +274,9 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
                     legendgroup=name,
                     showlegend=False,
                     marker={"symbol": "x", "size": 10, "color": color},
-                    hovertext=[f"{name}: {_liq_text(row, 'symbol' in row)}" for row in liq.to_dict("records")],
+                    hovertext=[f"{t}; equity {_pct_text(v)} of start" for t, v in zip(texts, at.tolist(), strict=True)],
                     hoverinfo="x+text",
+                    cliponaxis=False,
                 ),
                 row=1,
                 col=1,
@@ -282,9 +296,20 @@ def equity_figure(results: Mapping[str, Any]) -> Any:
     fig.update_yaxes(title_text="equity, % of start", ticksuffix=" %", row=1, col=1)
     fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
     _axis_title(fig, 2)
+    # Each view sets the markers' heights too: the true equity on the linear view, at least the
+    # log axis's floor on the log view (log(0) is undefined and plotly would drop those markers).
+    which = [k for k, _ in marks]
+
+    def view(ys: list[list[float]], axis: dict[str, Any]) -> list[Any]:
+        return [{"y": ys}, axis, which] if which else [{}, axis]
+
+    linear = view([y.tolist() for _, y in marks], {"yaxis.type": "linear", "yaxis.autorange": True})
+    log = view(
+        [np.maximum(y, np.float32(low)).tolist() for _, y in marks], {"yaxis.type": "log", "yaxis.range": log_range}
+    )
     buttons = [
-        {"label": "linear", "method": "relayout", "args": [{"yaxis.type": "linear", "yaxis.autorange": True}]},
-        {"label": "log", "method": "relayout", "args": [{"yaxis.type": "log", "yaxis.range": log_range}]},
+        {"label": "linear", "method": "update", "args": linear},
+        {"label": "log", "method": "update", "args": log},
     ]
     fig.update_layout(
         height=560,
