@@ -44,25 +44,32 @@ def load_data(cfg: Any) -> Any:
 def resolve_market(cfg: Any, data: Any) -> tuple[Any, str | None]:
     """The config with its ``symbol`` resolved and its ``tiers`` read, and a note or None.
 
-    ``symbol`` given: it.  Else a data file's own symbol without its kind suffix
-    (``XRPUSDT-PERP_1h.csv``: ``XRPUSDT``) where it names a pair (ends in a quote asset), else
-    BTCUSDT with a note: XRP bars were run under BTCUSDT's brackets and minimum order without a
-    word.  ``tiers`` (a file or a mapping symbol -> rows) gives the symbol's table, which the
-    venue may not have built in.
+    ``symbol`` given: it, when a data file names the same asset (:func:`~levguard.core.symbols.asset_key`:
+    ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USDT-SWAP`` and ``XBTUSD`` are one), else InputError
+    naming both: ETH bars were run under BTCUSDT's brackets, minimum order and name without a
+    word.  Not given: a data file's own symbol without its kind suffix (``XRPUSDT-PERP_1h.csv``:
+    ``XRPUSDT``) where it names a pair (:func:`~levguard.core.symbols.listed_pair`), else
+    BTCUSDT with a note.  ``tiers`` (a file or a mapping symbol -> rows) gives the symbol's
+    table, which the venue may not have built in.
     """
-    from levguard.core.symbols import base_asset, listing_symbol, symbol_key
+    from levguard.core.symbols import asset_key, listed_pair, listing_symbol
+    from levguard.errors import InputError
 
     note = None
     symbol = cfg.symbol
-    if symbol is None:
-        symbol = "BTCUSDT"
-        if cfg.data.source == "file":
-            named = listing_symbol(str(data.attrs.get("symbol") or ""))
-            key = symbol_key(named)
-            if base_asset(key) != key:  # a pair: a base before a quote asset (XRPUSDT)
-                symbol = named
-            else:
-                note = f"the data file names no pair ({named!r}): run as BTCUSDT; set symbol: to choose"
+    if cfg.data.source == "file":
+        named = str(data.attrs.get("symbol") or "")
+        pair = listed_pair(named)
+        if symbol is None and pair is None:
+            note = f"the data file names no pair ({listing_symbol(named)!r}): run as BTCUSDT; set symbol: to choose"
+        elif symbol is None:
+            symbol = pair
+        elif pair is not None and asset_key(symbol) != asset_key(pair):
+            raise InputError(
+                f"symbol: {symbol} is not the data file's {pair} ({cfg.data.path}): {asset_key(pair)} prices "
+                f"would run under {symbol}'s tiers and name; set symbol: {pair}, or load {asset_key(symbol)} bars"
+            )
+    symbol = symbol or "BTCUSDT"
     tiers = None if cfg.tiers is None else symbol_tiers(cfg.tiers, symbol, cfg.venue, "tiers")
     return cfg.model_copy(update={"symbol": symbol, "tiers": tiers}), note
 

@@ -28,6 +28,7 @@ __all__ = [
     "inverse_settlement",
     "is_usd",
     "linear_settlement",
+    "listed_pair",
     "listing_symbol",
     "named_kind",
     "settled_otherwise",
@@ -101,6 +102,18 @@ def listing_symbol(name: str) -> str:
         if s.upper().endswith(suffix) and len(s) > len(suffix):
             return s[: -len(suffix)]
     return s
+
+
+def listed_pair(name: str) -> str | None:
+    """Return the pair a data file's symbol names, without its kind suffix, or None.
+
+    ``"XRPUSDT-PERP"`` -> ``"XRPUSDT"``, ``"BTC/USDT:USDT"`` -> ``"BTC/USDT:USDT"``: a base before a
+    quote asset of :data:`QUOTE_ASSETS` (:func:`listing_symbol`, then :func:`base_asset`); a name
+    without a quote (``"bars"``, ``"BTC-SYNTH"``) names no pair and gives None.
+    """
+    named = listing_symbol(name)
+    key = symbol_key(named)
+    return named if key and base_asset(key) != key else None
 
 
 def symbol_key(symbol: str) -> str:

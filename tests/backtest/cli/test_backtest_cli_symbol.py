@@ -19,9 +19,11 @@ import yaml
 from typer.testing import CliRunner
 
 from levguard.backtest import BuyAndHold, run
+from levguard.cli.backtest import load_data, resolve_market
 from levguard.cli.main import app
+from levguard.config.backtest import load_backtest_file
 from levguard.core.sizing.base import FixedLeverage
-from levguard.core.symbols import listing_symbol
+from levguard.core.symbols import listed_pair, listing_symbol
 from levguard.data.loaders import load_ohlcv
 from levguard.errors import InputError
 
@@ -163,3 +165,46 @@ def test_demo_out_may_not_name_a_data_file_it_reads(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "--out names the input --data" in res.output
     assert bars.read_bytes() == before
+
+
+def test_listed_pair_is_a_base_before_a_quote() -> None:
+    assert listed_pair("ETHUSDT-PERP") == "ETHUSDT"
+    assert listed_pair("BTC/USDT:USDT") == "BTC/USDT:USDT"
+    assert listed_pair("bars") is None
+    assert listed_pair("BTC-SYNTH") is None
+    assert listed_pair("") is None
+
+
+def test_a_config_symbol_of_another_asset_than_the_data_file_is_refused(tmp_path: Path) -> None:
+    """A hunt (2026-12-07): `symbol: BTCUSDT` with ETHUSDT bars ran ETH prices under BTCUSDT's
+    brackets and name, silently (the file's symbol was read only when the config named none)."""
+    bars = _bars(tmp_path / "ETHUSDT-PERP_1h.csv", 3_000.0)
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars, symbol="BTCUSDT"))])
+    assert res.exit_code == 2
+    assert "symbol: BTCUSDT is not the data file's ETHUSDT" in res.output
+    assert "set symbol: ETHUSDT, or load BTC bars" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    # A sweep-only config resolves its market the same way.
+    sweep = {"policies": {"fixed": {"type": "fixed", "leverage": 2}}, "output": {"report": None}}
+    c = _config(tmp_path, bars, symbol="BTCUSDT", sweep=sweep)
+    res = runner.invoke(app, ["backtest", str(c)])
+    assert res.exit_code == 2
+    assert "is not the data file's ETHUSDT" in res.output
+
+
+@pytest.mark.parametrize("symbol", ["ETHUSDT", "ethusdt", "ETH/USDT:USDT", "ETH-USDT-SWAP"])
+def test_the_same_asset_spelled_otherwise_runs(tmp_path: Path, symbol: str) -> None:
+    bars = _bars(tmp_path / "ETHUSDT-PERP_1h.csv", 3_000.0)
+    cfg = load_backtest_file(str(_config(tmp_path, bars, symbol=symbol)))
+    resolved, note = resolve_market(cfg, load_data(cfg.data))
+    assert (resolved.symbol, note) == (symbol, None)
+
+
+def test_a_parquet_files_own_symbol_is_checked_too(tmp_path: Path) -> None:
+    # A file levguard wrote carries its symbol (provenance beats the file name).
+    frame = load_ohlcv(_bars(tmp_path / "bars.csv", 3_000.0))
+    frame.attrs["symbol"] = "ETHUSDT-PERP"
+    frame.to_parquet(tmp_path / "bars.parquet")
+    cfg = load_backtest_file(str(_config(tmp_path, tmp_path / "bars.parquet", symbol="SOLUSDT")))
+    with pytest.raises(InputError, match="SOLUSDT is not the data file's ETHUSDT"):
+        resolve_market(cfg, load_data(cfg.data))
