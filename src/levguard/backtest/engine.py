@@ -89,13 +89,21 @@ __all__ = [
     "prepare",
     "run",
     "simulate",
+    "span_days",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 SHORT_RUN_DAYS: float = 30.0
 """A run shorter than this many days gets a note: its CAGR, volatility and ratios are annualised
-from a few bars (:attr:`BacktestResult.notes`)."""
+from a few bars (:attr:`BacktestResult.notes`), and the CLI tables and the tearsheet show its CAGR
+as not meaningful (:attr:`BacktestResult.short_run`; the metric keeps its value)."""
+
+
+def span_days(n_bars: int, periods_per_year: float) -> float:
+    """Return the days ``n_bars`` bars span: ``n_bars / periods_per_year x 365``, the length a
+    run's CAGR annualises (a 24/7 market's year is 365 days)."""
+    return n_bars / periods_per_year * 365.0
 
 
 @runtime_checkable
@@ -173,6 +181,19 @@ class BacktestResult:
     ruined_at: pd.Timestamp | None = None
     notes: tuple[str, ...] = ()
     traded_notional: float = 0.0
+
+    @property
+    def span_days(self) -> float:
+        """Days the run's bars span (:func:`span_days`; NaN without ``params["periods_per_year"]``)."""
+        ppy = self.params.get("periods_per_year")
+        return span_days(len(self.equity), float(ppy)) if ppy else math.nan
+
+    @property
+    def short_run(self) -> bool:
+        """True for a run shorter than :data:`SHORT_RUN_DAYS`: its CAGR raises a few bars' return
+        to the power of a year (7 hourly bars up 1.5 % at 10x read 1.3e10 %), a figure that is
+        not meaningful; ``metrics["cagr"]`` keeps it all the same."""
+        return self.span_days < SHORT_RUN_DAYS
 
 
 @dataclass
@@ -718,12 +739,12 @@ def _result(
     ruined_at = index[ruin] if ruin >= 0 else None
     gaps = gap_note(index.as_unit("ns").asi8)
     notes: tuple[str, ...] = (gaps,) if gaps else ()
-    span_days = len(index) / prep.ppy * 365.0
-    if span_days < SHORT_RUN_DAYS:
+    days = span_days(len(index), prep.ppy)
+    if days < SHORT_RUN_DAYS:
         # CAGR and the annualised ratios of a few bars are arithmetic, not estimates (2 hourly
         # bars gave a CAGR of 2.9e18 %): say so once (a CLI audit).
         notes += (
-            f"the run spans {len(index):,} bar(s), {span_days:.3g} day(s): its CAGR, volatility and ratios "
+            f"the run spans {len(index):,} bar(s), {days:.3g} day(s): its CAGR, volatility and ratios "
             f"extrapolate that to a year",
         )
     return BacktestResult(

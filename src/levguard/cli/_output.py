@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -291,21 +291,29 @@ def metrics_table(
     metrics_by_name: Mapping[str, Mapping[str, float]],
     title: str,
     ruined_at: Mapping[str, str | None] | None = None,
+    short_runs: Collection[str] = (),
 ) -> RecordTable:
     """One row per policy (or run) with the key backtest metrics, formatted for humans.
 
     Columns: total return, CAGR, max drawdown (DD), Sharpe, Sortino, liquidations (red when
     any), bad debt, fees, funding (paid; negative = received), average leverage and ruin (the
     ruin time from ``ruined_at`` when given).  A ruined run's ratios are computed up to its
-    ruin (docs/backtest.md).  Missing metrics show as a dash.  In a terminal too narrow for
+    ruin (docs/backtest.md).  Missing metrics show as a dash.  The CAGR of a run named in
+    ``short_runs`` (:attr:`levguard.backtest.engine.BacktestResult.short_run`) reads
+    ``n/a (<30d)``: annualising a few bars is not meaningful.  In a terminal too narrow for
     the row of a policy, it prints a column per policy instead (:class:`RecordTable`).
     """
+    from levguard.backtest.engine import SHORT_RUN_DAYS
+
     table = RecordTable(title=title, header_style="bold", title_justify="left")
     table.add_column("policy", justify="left", overflow="fold", min_width=_record_name_width(metrics_by_name))
     for header, _, _ in _METRIC_COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
     for name, m in metrics_by_name.items():
-        cells = [f(m.get(key)) for _, key, f in _METRIC_COLUMNS]
+        cells = [
+            f"[dim]n/a (<{SHORT_RUN_DAYS:g}d)[/]" if key == "cagr" and name in short_runs else f(m.get(key))
+            for _, key, f in _METRIC_COLUMNS
+        ]
         when = (ruined_at or {}).get(name)
         if when:
             cells[-1] = f"[bold red]{when[:16].replace('T', ' ')}[/]"

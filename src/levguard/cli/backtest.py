@@ -360,7 +360,8 @@ def backtest(
 
     con = console()
     if cfg.policies:
-        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}", ruined_at))
+        short = [name for name, r in results.items() if r.short_run]
+        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}", ruined_at, short))
         if report:
             con.print(f"HTML report: {report}")
     if swept is not None:

@@ -278,6 +278,9 @@ def _backtest_demo(
         "ruined_at": {
             name: r.ruined_at.isoformat() if r.ruined_at is not None else None for name, r in results.items()
         },
+        # What the runs could not see (a short window's annualised figures, gaps), once each.
+        "notes": list(dict.fromkeys(n for r in results.values() for n in r.notes)),
+        "short_runs": [name for name, r in results.items() if r.short_run],
     }
 
 
@@ -380,9 +383,11 @@ def _market_summary() -> dict[str, Any]:
 def _print_backtest(backtest: dict[str, Any], title: str) -> None:
     from levguard.cli._output import console, metrics_table
 
-    bt = metrics_table(backtest["metrics"], title, backtest.get("ruined_at"))
+    bt = metrics_table(backtest["metrics"], title, backtest.get("ruined_at"), backtest["short_runs"])
     out_con = console()
     out_con.print()
+    for note in backtest["notes"]:
+        out_con.print(f"note: {note}", markup=False, highlight=False)
     out_con.print(bt)
     if backtest["report"]:
         out_con.print(f"HTML report: {backtest['report']}")

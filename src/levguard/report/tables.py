@@ -17,13 +17,18 @@ import pandas as pd
 
 from levguard.report.html import METRIC_LABELS, _frame, _metric, fmt_metric
 
-__all__ = ["KEY_METRICS", "RUINED", "all_metrics_html", "key_metrics_html", "liquidations_html"]
+__all__ = ["KEY_METRICS", "RUINED", "SHORT_RUN", "all_metrics_html", "key_metrics_html", "liquidations_html"]
 
 KEY_METRICS: tuple[str, ...] = ("total_return", "cagr", "max_drawdown", "sharpe", "n_liquidations")
 """Metrics of the first table (followed by final equity and the ruin time)."""
 
 RUINED = "n/a (ruined)"
 """What an undefined metric of a ruined run reads."""
+
+SHORT_RUN = "n/a (short run)"
+"""What the CAGR of a run shorter than 30 days reads (``BacktestResult.short_run``, after
+:data:`levguard.backtest.engine.SHORT_RUN_DAYS`): annualising a few bars is not meaningful; the
+value and the days it annualises show on hover, and the metric keeps its value."""
 
 MAX_LIQUIDATION_ROWS = 200
 
@@ -43,10 +48,18 @@ def _utc(ts: Any) -> str:
     return f"{t:%Y-%m-%d %H:%M}"
 
 
-def _cell(key: str, value: Any, ruined: bool) -> str:
+def _cell(key: str, value: Any, ruined: bool, short_days: float | None = None) -> str:
     if ruined and (value is None or (isinstance(value, float | int) and not math.isfinite(float(value)))):
         return f"<td class='na'>{RUINED}</td>"
+    if short_days is not None and key == "cagr":  # a few bars raised to the power of a year: on hover only
+        tip = f"{fmt_metric(key, value)}, annualised from {short_days:.3g} days"
+        return f"<td class='na' title='{html.escape(tip)}'>{SHORT_RUN}</td>"
     return f"<td>{fmt_metric(key, value)}</td>"
+
+
+def _short(r: Any) -> float | None:
+    # The days of a run too short for its CAGR to mean anything (BacktestResult.short_run), else None.
+    return float(r.span_days) if getattr(r, "short_run", False) else None
 
 
 def _bad(r: Any) -> bool:
@@ -70,7 +83,7 @@ def key_metrics_html(results: Mapping[str, Any]) -> str:
     body = []
     for name, r in results.items():
         ruined, at = _ruin(r)
-        cells = "".join(_cell(k, _metric(r.metrics, k), ruined) for k in KEY_METRICS)
+        cells = "".join(_cell(k, _metric(r.metrics, k), ruined, _short(r)) for k in KEY_METRICS)
         eq = getattr(r, "equity", None)
         final = float(eq.iloc[-1]) if isinstance(eq, pd.Series) and len(eq) else None
         cells += f"<td>{fmt_metric('final_equity', final)}</td>"
@@ -90,7 +103,7 @@ def all_metrics_html(results: Mapping[str, Any]) -> str:
     body = []
     for name, r in results.items():
         ruined, _ = _ruin(r)
-        cells = "".join(_cell(k, _metric(r.metrics, k), ruined) for k in METRIC_LABELS)
+        cells = "".join(_cell(k, _metric(r.metrics, k), ruined, _short(r)) for k in METRIC_LABELS)
         body.append(f"{_row_head(name, r)}{cells}</tr>")
     return _wrap(f"<table><tr><th>policy</th>{head}</tr>{''.join(body)}</table>")
 
