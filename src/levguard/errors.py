@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "InputError",
     "LevguardError",
+    "NoTiersError",
     "VenueAuthError",
     "VenueError",
     "VenueOrderRejectedError",
@@ -27,6 +28,26 @@ class LevguardError(Exception):
 
 class InputError(LevguardError, ValueError):
     """A value passed to a public function is invalid (names the field and the value)."""
+
+
+class NoTiersError(InputError):
+    """A position's symbol has no tier table: none was given and the venue has none built in for it
+    (or only for the contract of the other kind).
+
+    ``fact`` says what is missing; ``remedy`` how to give it, which depends on how the caller takes
+    tiers (an account spec's ``tiers`` or ``mmr``, a backtest's ``tiers``, a CLI option), so each
+    entry point replaces it with its own (:meth:`with_remedy`): a hint naming an option the
+    command lacks sends the user looking for it.
+    """
+
+    def __init__(self, fact: str, remedy: str = "") -> None:
+        super().__init__(f"{fact}; {remedy}" if remedy else fact)
+        self.fact = fact
+        self.remedy = remedy
+
+    def with_remedy(self, remedy: str, prefix: str = "") -> NoTiersError:
+        """The same fact (after ``prefix``, e.g. the position it is of) with ``remedy``."""
+        return NoTiersError(prefix + self.fact, remedy)
 
 
 class ConfigError(LevguardError):

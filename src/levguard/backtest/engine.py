@@ -58,7 +58,7 @@ from levguard.core.symbols import listing_symbol
 from levguard.core.tiers import TierTable
 from levguard.core.validate import flag, non_negative_number, positive_number, show
 from levguard.data.frames import gap_note
-from levguard.errors import InputError
+from levguard.errors import InputError, NoTiersError
 from levguard.kernels import backtest as kb
 from levguard.kernels.backtest_orders import traded_notional_nb
 from levguard.kernels.backtest_records import (
@@ -81,6 +81,7 @@ from levguard.kernels.backtest_records import (
 )
 
 __all__ = [
+    "BACKTEST_TIERS_REMEDY",
     "DEFAULT_TAKER_FEE",
     "SHORT_RUN_DAYS",
     "BacktestResult",
@@ -98,6 +99,11 @@ SHORT_RUN_DAYS: float = 30.0
 """A run shorter than this many days gets a note: its CAGR, volatility and ratios are annualised
 from a few bars (:attr:`BacktestResult.notes`), and the CLI tables and the tearsheet show its CAGR
 as not meaningful (:attr:`BacktestResult.short_run`; the metric keeps its value)."""
+
+
+BACKTEST_TIERS_REMEDY = "pass tiers (a TierTable or tier rows, or a mapping symbol -> either)"
+"""How :func:`run` (and the sweeps) take the tiers of a symbol without built-in ones
+(:class:`~levguard.errors.NoTiersError`)."""
 
 
 def span_days(n_bars: int, periods_per_year: float) -> float:
@@ -378,7 +384,10 @@ def prepare(
             settlements.add(instrument.settlement)
             spec["kind"] = ContractKind.INVERSE if instrument.inverse else ContractKind.LINEAR
             # The whole table; by size (OKX's contracts) the kernel reads the tier of |qty|.
-            table = venue_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
+            try:
+                table = venue_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
+            except NoTiersError as exc:  # run() takes tiers, not an account spec's mmr
+                raise exc.with_remedy(BACKTEST_TIERS_REMEDY) from None
             spec["by_size"] = table.basis == "quantity"
             spec["max_position"] = table.max_position if math.isfinite(table.max_position) else 0.0
             table_arr = np.column_stack([table.caps, table.mmrs, table.cums, [t.max_leverage for t in table.tiers]])

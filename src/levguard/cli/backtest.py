@@ -13,8 +13,12 @@ import typer
 
 from levguard.cli._errors import fail as _fail
 from levguard.cli._paths import check_outputs
-from levguard.errors import LevguardError
+from levguard.errors import LevguardError, NoTiersError
 from levguard.files import replacing
+
+CONFIG_TIERS_REMEDY = "give tiers: in the config (a file, or a mapping symbol -> tier rows)"
+"""How a backtest config gives the tiers of a symbol without built-in ones (``tiers:``; it has no
+``mmr``)."""
 
 
 def build_strategy(cfg: Any) -> Any:
@@ -330,6 +334,9 @@ def backtest(
                 )
         if plan is not None:
             swept = _run_sweep(cfg, plan, data, config, progress=sys.stdout.isatty() and not as_json)
+    except NoTiersError as exc:  # the config's remedy, not run()'s argument
+        _fail(str(exc.with_remedy(CONFIG_TIERS_REMEDY)))
+        return
     except LevguardError as exc:
         _fail(str(exc))
         return

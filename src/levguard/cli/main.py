@@ -16,7 +16,7 @@ import typer
 from levguard.cli._errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, not_empty, one_line, say_interrupted
 from levguard.cli._errors import fail as _fail
 from levguard.core.positions import MarginMode
-from levguard.errors import InputError, LevguardError
+from levguard.errors import InputError, LevguardError, NoTiersError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -107,6 +107,11 @@ def margin(
                 raise InputError(f"tiers must map symbol -> list of tiers, was {type(own).__name__}")
             spec = {**spec, "tiers": {**(own or {}), **extra}}
         report = evaluate_account(spec)
+    except NoTiersError as exc:  # the spec's keys, and this command's option
+        from levguard.core.margin import SPEC_TIERS_REMEDY
+
+        _fail(str(exc.with_remedy(f"{SPEC_TIERS_REMEDY} in the spec, or --tiers FILE")))
+        return
     except LevguardError as exc:
         _fail(str(exc))
         return
@@ -167,6 +172,9 @@ def liq(
             "positions": [position],
         }
         report = evaluate_account(spec)
+    except NoTiersError as exc:  # liq takes a fixed rate, not tiers
+        _fail(str(exc.with_remedy("pass --mmr RATE (a fixed maintenance rate), or use levguard margin with tiers")))
+        return
     except LevguardError as exc:
         _fail(str(exc))
         return
@@ -539,6 +547,9 @@ def demo(
                 f"buy-and-hold long; isolated margin on Binance {sym} brackets; "
                 "rebalanced when leverage drifts 20 % from target.",
             )
+        except NoTiersError as exc:  # the demo takes --tiers, not run()'s argument
+            _fail(str(exc.with_remedy("pass --tiers FILE (symbol -> tier rows)")))
+            return
         except LevguardError as exc:
             _fail(str(exc))
             return

@@ -21,10 +21,11 @@ from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.symbols import inverse_settlement
 from levguard.core.tiers import TierTable
 from levguard.core.validate import show
-from levguard.errors import InputError
+from levguard.errors import InputError, NoTiersError
 from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price
 
 __all__ = [
+    "SPEC_TIERS_REMEDY",
     "AccountReport",
     "CollateralRow",
     "PositionReport",
@@ -32,6 +33,11 @@ __all__ = [
     "resolve_tiers",
     "venue_tiers",
 ]
+
+SPEC_TIERS_REMEDY = "pass tiers, or mmr (and maint_amount)"
+"""The remedy of a :class:`~levguard.errors.NoTiersError` in an account spec's terms (a position's
+``tiers``, or a fixed ``mmr`` and ``maint_amount``; the spec's ``tiers`` mapping); an entry point
+that takes tiers otherwise gives its own (:meth:`~levguard.errors.NoTiersError.with_remedy`)."""
 
 _NO_TIER_CAPS = np.array([np.inf])
 _NO_TIER = np.zeros(1)
@@ -247,19 +253,17 @@ def venue_tiers(model: VenueModel, position: Position) -> TierTable:
             raise InputError(f"{position.symbol}: {exc}") from None
     builtin = builtin_tiers(model, position.symbol, kind)
     if builtin is None and model.builtin_tiers.get(model.tier_key(position.symbol)) is not None:
-        raise InputError(
+        raise NoTiersError(
             f"{position.symbol}: the built-in tiers of {model.name} are for its {_venue_kind(model, position.symbol)} "
             f"contract (notional in {model.settlement}), not {'an' if kind is ContractKind.INVERSE else 'a'} "
-            f"{kind.value} one; pass tiers, or mmr (and maint_amount)"
+            f"{kind.value} one",
+            SPEC_TIERS_REMEDY,
         )
     rates = model.rates(position)
     if rates is not None:
         return TierTable.fixed_rate(rates.mmr, 0.0, 1.0 / rates.imr, source=rates.source)
     if builtin is None:
-        raise InputError(
-            f"{position.symbol}: no built-in tiers for this symbol on {model.name}; "
-            "pass tiers, or mmr (and maint_amount)"
-        )
+        raise NoTiersError(f"{position.symbol}: no built-in tiers for this symbol on {model.name}", SPEC_TIERS_REMEDY)
     return builtin
 
 
@@ -449,7 +453,11 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             terms.append(_terms(model, p, i))
         except InputError as exc:
             msg = str(exc)
-            raise InputError(msg if msg.startswith("positions[") else f"positions[{i}] {msg}") from None
+            if msg.startswith("positions["):
+                raise
+            if isinstance(exc, NoTiersError):  # the fact keeps its class: a caller replaces the remedy
+                raise exc.with_remedy(exc.remedy, f"positions[{i}] ") from None
+            raise InputError(f"positions[{i}] {msg}") from None
     wb = account.wallet_balance
     cross = [t for t in terms if not t.pos.isolated]
     cross_upnl = math.fsum(t.upnl for t in cross)
