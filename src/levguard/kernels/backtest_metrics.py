@@ -40,9 +40,17 @@ PERFORMANCE_METRICS: tuple[str, ...] = (
 )
 """The metrics of one run, in table order (:func:`metrics_into`)."""
 
-RUN_STATS: tuple[str, ...] = ("final_equity", "bad_debt", "orders_clipped", "ruin_bar")
+RUN_STATS: tuple[str, ...] = (
+    "final_equity",
+    "bad_debt",
+    "orders_clipped",
+    "limit_orders_unfilled",
+    "orders_below_minimum",
+    "ruin_bar",
+)
 """What a sweep adds per configuration: final equity, bad debt, orders clipped by the
-initial-margin check and the ruin bar (-1: never)."""
+initial-margin check, limit orders left unfilled, orders below the venue's minimum (skipped) and
+the ruin bar (-1: never), as ``run()``'s metrics of those names."""
 
 # Sweep-table names of the statistics: ``max_leverage`` is renamed so that it cannot clash with a
 # policy parameter of that name, and the ruin bar is reported as ``ruined`` (1.0 for a ruined run).

@@ -114,6 +114,8 @@ def sweep_py(
                 bad += liqs[i]["bad_debt"]
             row["bad_debt"] = bad
             row["orders_clipped"] = counts.clipped
+            row["limit_orders_unfilled"] = counts.unfilled
+            row["orders_below_minimum"] = counts.below_min
             row["ruin_bar"] = counts.ruin_bar
 
 

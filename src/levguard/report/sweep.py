@@ -44,9 +44,8 @@ __all__ = [
 NAME_COLUMNS: tuple[str, ...] = ("strategy", "policy")
 """Columns naming a configuration's strategy and leverage policy."""
 
-# The sweep table's metric columns, from the backtester's own list (plus the unfilled limit
-# orders the report also shows), so the two cannot drift apart.
-SWEEP_METRICS: tuple[str, ...] = (*_RUN_METRICS[:-1], "limit_orders_unfilled", _RUN_METRICS[-1])
+# The sweep table's metric columns: the backtester's own list, so the two cannot drift apart.
+SWEEP_METRICS: tuple[str, ...] = _RUN_METRICS
 """Metric columns of a sweep table (``max_leverage`` there is the swept parameter, not a metric)."""
 
 _KEY_METRICS = ("total_return", "cagr", "max_drawdown", "sharpe", "n_liquidations", "bad_debt", "avg_leverage")

@@ -96,7 +96,14 @@ def test_sweep_metrics_derive_from_the_metric_names() -> None:
     assert len(SWEEP_METRICS) == len(km.STATS_DTYPE.names or ())
     renamed = {"max_leverage": "max_leverage_used"}
     assert SWEEP_METRICS[: len(METRIC_NAMES)] == tuple(renamed.get(m, m) for m in METRIC_NAMES)
-    assert SWEEP_METRICS[len(METRIC_NAMES) :] == ("final_equity", "bad_debt", "orders_clipped", "ruined")
+    assert SWEEP_METRICS[len(METRIC_NAMES) :] == (
+        "final_equity",
+        "bad_debt",
+        "orders_clipped",
+        "limit_orders_unfilled",
+        "orders_below_minimum",
+        "ruined",
+    )
 
 
 def test_policy_evaluator_ratios_use_the_kernel() -> None:
