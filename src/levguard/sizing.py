@@ -83,7 +83,8 @@ class SizingReport(LegacyMapping, Record):
         Each constraint's reading, in the policy's order.
     positions : list of dict
         Per position: ``symbol, side, qty, current_leverage, target_leverage, target_qty,
-        trade_qty, notional, liquidation_price, p_liq_1d, p_liq_7d, p_liq_30d``.
+        trade_qty, notional, liquidation_price, p_liq_1d, p_liq_7d, p_liq_30d, model, source``
+        (``model`` and ``source``: the forecaster of its P(liq), None without one).
     """
 
     venue: str
@@ -115,15 +116,20 @@ def size_account(
         One account spec (docs/margin.md).
     policy : dict or path
         A policy file (docs/policies.md) or its content.
-    history : DataFrame or path, optional
-        OHLC bars of the underlying, hourly or finer (``mark_*`` columns when present): the
-        liquidation forecaster (:func:`levguard.risk.liquidation_forecaster`, fitted at the spec's
-        ``as_of``, default the last bar's close) that the liquidation budget and the P(liq)
-        columns read, the volatility forecast (GARCH(1,1)-t on daily returns, as in the risk
-        report) and the daily returns estimator policies use.
+    history : DataFrame, path, mapping of asset to either, or a sequence of either, optional
+        OHLC bars of the underlyings, hourly or finer (``mark_*`` columns when present), each of
+        the asset it is given for or its symbol names, as :func:`levguard.risk.report.risk_report`
+        reads them (:mod:`levguard.risk.histories`): per position, the liquidation forecaster of
+        its own asset (:func:`levguard.risk.liquidation_forecaster`, fitted at the spec's
+        ``as_of``, default the last bar's close) that the P(liq) columns read; the largest
+        position's gives the liquidation budget's forecaster, the volatility forecast
+        (GARCH(1,1)-t on daily returns, as in the risk report) and the daily returns estimator
+        policies use.
     vol : float, optional
-        Annualised volatility forecast; overrides the history's for the volatility policies.
-        Without a history or a forecaster, P(liq) is the GBM closed form at this volatility.
+        Annualised volatility forecast; overrides the histories' for the volatility policies.
+        A position on an asset without a history (or forecaster) reads it, its P(liq) the GBM
+        closed form at this volatility (its row's ``model`` and ``source`` say so); without it
+        such a position is an InputError naming it.
     forecaster : LiquidationForecaster or mapping of symbol to one, optional
         Already fitted liquidation forecaster(s) (the guardian passes its own); override the
         history's.
@@ -145,9 +151,9 @@ def size_account(
     from levguard.core.rules import get_venue
     from levguard.core.sizing.base import MarketContext, SizingState
     from levguard.core.spec import account_from_spec
-    from levguard.data.frames import reads_mark
     from levguard.errors import InputError
     from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts, to_hourly
+    from levguard.risk.histories import PriceHistory, history_of, history_source, load_histories
     from levguard.risk.option_specs import as_of_ns
     from levguard.risk.report import load_portfolio, volatility_section
 
@@ -168,32 +174,30 @@ def size_account(
         raise InputError(f"the account's equity must be > 0 to size it, was {equity!r}")
     if vol is not None:
         vol = annual_vol(vol)
-    sigma: float | None = vol
-    returns = None
-    fitted: Any = forecaster
-    info: dict[str, Any] | None = None
-    if history is not None:
-        if isinstance(history, str | Path):
-            from levguard.data.loaders import load_ohlcv
+    import pandas as pd
 
-            history = load_ohlcv(history)
-        import pandas as pd
+    histories = load_histories(history)
+    # Each position reads the history of its own asset, or the given volatility (or forecaster).
+    of = history_of(
+        histories, [p.symbol for p in account.positions], vol_given=vol is not None or forecaster is not None
+    )
+    when = pd.Timestamp(as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
+    fits: dict[int, tuple[float, Any, Any, dict[str, Any] | None]] = {}
 
-        when = pd.Timestamp(as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
-        # Only the bars closed by the account's as_of, as the forecaster reads them.
-        _section, estimated, daily = volatility_section(history, when)
-        sigma = vol if vol is not None else estimated
-        returns = np.asarray(daily, dtype=np.float64)
-        if fitted is None:
-            hourly = to_hourly(history)
-            fitted = liquidation_forecaster(hourly, when)
-            marks = "mark" if reads_mark(hourly) else "last-price"
-            source_name = str(history.attrs.get("source", "")) or "history"
-            info = forecaster_info(
-                fitted,
-                as_of=when if when is not None else hourly.index[-1] + pd.Timedelta("1h"),
-                source=f"{source_name} ({marks} bars, hourly)",
-            )
+    def fit(h: PriceHistory) -> tuple[float, Any, Any, dict[str, Any] | None]:
+        # A history's volatility forecast, daily returns and (without a given forecaster) fitted
+        # liquidation forecaster with its info: only the bars closed by the account's as_of.
+        if id(h.frame) not in fits:
+            _section, estimated, daily = volatility_section(h.frame, when)
+            fitted_h, info_h = None, None
+            if forecaster is None:
+                hourly = to_hourly(h.frame)
+                fitted_h = liquidation_forecaster(hourly, when)
+                at = when if when is not None else hourly.index[-1] + pd.Timedelta("1h")
+                info_h = forecaster_info(fitted_h, as_of=at, source=history_source(h.frame))
+            fits[id(h.frame)] = (estimated, np.asarray(daily, dtype=np.float64), fitted_h, info_h)
+        return fits[id(h.frame)]
+
     model = get_venue(account.venue)
     notional = {r.symbol: r.notional for r in report.positions}
     # Coin-settled notionals are converted to a common unit with the mark price.
@@ -204,9 +208,17 @@ def size_account(
     total = sum(usd.values())
     main_i = max(range(len(report.positions)), key=lambda i: usd[report.positions[i].symbol])
     main = account.positions[main_i]
+    main_h = of[main.symbol]
+    # The policy reads the largest position's volatility, returns and forecaster.
+    sigma: float | None = vol if vol is not None or main_h is None else fit(main_h)[0]
+    returns = None if main_h is None else fit(main_h)[1]
+    info: dict[str, Any] | None = None if main_h is None else fit(main_h)[3]
 
     def forecaster_of(symbol: str) -> Any:
-        return fitted.get(symbol) if isinstance(fitted, Mapping) else fitted
+        if forecaster is not None:
+            return forecaster.get(symbol) if isinstance(forecaster, Mapping) else forecaster
+        h = of[symbol]
+        return None if h is None else fit(h)[2]
 
     main_forecaster = forecaster_of(main.symbol)
     if info is None and main_forecaster is not None:
@@ -214,15 +226,30 @@ def size_account(
     if sigma is None and info is not None and math.isfinite(info["annual_vol"]) and info["annual_vol"] > 0:
         # A forecaster without a vol (the guardian's): its volatility scale is the vol forecast.
         sigma = float(info["annual_vol"])
+    # Each position's volatility: the given one, else its own asset's history's, else the main one.
+    vols: dict[str, float | None] = {}
+    for p in account.positions:
+        h = of[p.symbol]
+        vols[p.symbol] = vol if vol is not None else sigma if h is None else fit(h)[0]
     shown: dict[str, dict[str, Any]] = {}
     for r in report.positions:
         f = forecaster_of(r.symbol)
-        if f is None and sigma is not None and math.isfinite(sigma) and sigma > 0:
-            f = GbmForecaster(float(sigma))  # the closed-form special case: no bars
+        h = of[r.symbol]
+        row_info = None if h is None or forecaster is not None else fit(h)[3]
+        s_r = vols[r.symbol]
+        if f is None and s_r is not None and math.isfinite(s_r) and s_r > 0:
+            f = GbmForecaster(float(s_r))  # the closed-form special case: no bars of its asset
+            why = "; no price history of its asset" if histories else ""
+            row_info = forecaster_info(f, source=f"given volatility (closed-form GBM special case{why})")
             if info is None:
-                info = forecaster_info(f, source="given volatility (closed-form GBM special case)")
+                info = row_info
         if f is not None:
-            shown[r.symbol] = position_forecasts([r], f)[0]
+            row_info = row_info or forecaster_info(f, source="given forecaster")
+            shown[r.symbol] = {
+                **position_forecasts([r], f)[0],
+                "model": row_info["model"],
+                "source": row_info["source"],
+            }
     # A size-scaled rate (Deribit) read at the position's size would cap every leverage at that
     # size's rate: the context names the venue instead, and the policies solve the size the
     # leverage buys (levguard.core.sizing.caps.rate_cap).  Own rates (imr, size_coef) stay fixed.
@@ -248,12 +275,12 @@ def size_account(
         context=context,
         # In the equity's unit (coins on an inverse account), as SizingState reads them.
         exposures={r.symbol: r.side * usd[r.symbol] * equity / eq_unit for r in report.positions},
-        vols={r.symbol: sigma for r in report.positions} if sigma is not None else {},
+        vols={k: v for k, v in vols.items() if v is not None},
         venues={r.symbol: account.venue for r in report.positions},
         liquidation_forecaster=main_forecaster,
     )
     decision = pol.decide(state)
-    if decision.binding_constraint.endswith("no_forecast") and history is None and vol is None and forecaster is None:
+    if decision.binding_constraint.endswith("no_forecast") and not histories and vol is None and forecaster is None:
         # Sizing to zero because no input was given reads as "close everything": say what is missing.
         raise InputError(
             "the policy needs a volatility: give a price history (history=, --history FILE) "
@@ -286,7 +313,7 @@ def size_account(
                 "trade_qty": target_qty - p.qty,
                 "notional": notional[r.symbol],
                 "liquidation_price": r.liquidation_price,
-                **{k: liq.get(k) for k in ("p_liq_1d", "p_liq_7d", "p_liq_30d")},
+                **{k: liq.get(k) for k in ("p_liq_1d", "p_liq_7d", "p_liq_30d", "model", "source")},
             }
         )
     return SizingReport(

@@ -39,7 +39,9 @@ def render(report: dict[str, Any]) -> None:
         out.print(
             f"[bold]Volatility[/] (annualised, last {vol['window_days']} days of {escape(vol['source'])}): {est}{g}"
         )
-    out.print(f"volatility used for VaR: [bold]{vol['used']:.1%}[/]")
+    by_asset = vol.get("used_by_asset") or {}
+    used = ", ".join(f"{a} {v:.1%}" for a, v in by_asset.items()) if by_asset else f"{vol['used']:.1%}"
+    out.print(f"volatility used for VaR: [bold]{used}[/]")
     liq = report.get("liquidation_forecast") or {}
     if liq:
         if liq["model"] == "excursion":
@@ -98,6 +100,16 @@ def render(report: dict[str, Any]) -> None:
                     *[_pct(r[k], 2) for k in keys],
                 )
             out.print(pl)
+            # A position whose P(liq) is not from the forecaster said above (no history of its asset).
+            said = (a.get("liquidation_forecast") or liq).get("source")
+            for r in a["prob_liquidation"]:
+                if r.get("source") not in (None, said):
+                    how = (
+                        "the GBM closed form at the given volatility (no price history of its asset)"
+                        if r["model"] == "gbm"
+                        else f"the calibrated excursion forecaster on {escape(r['source'])}"
+                    )
+                    out.print(f"  {escape(r['symbol'])}: P(liq) from {how}")
         if a["greeks"]:
             gt = Table(
                 title=f"{escape(a['name'])}: option Greeks (position totals)", header_style="bold", title_justify="left"
@@ -145,8 +157,12 @@ def risk(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Account spec or {accounts: [...]} portfolio (JSON/YAML).")],
     history: Annotated[
-        str | None,
-        typer.Option(help="Hourly (or finer) OHLC file of the underlying, mark_* columns when present (CSV/Parquet)."),
+        list[str] | None,
+        typer.Option(
+            help="Hourly (or finer) OHLC file of an underlying, mark_* columns when present (CSV/Parquet): FILE "
+            "(its asset from its name, e.g. BTCUSDT-PERP_1h.csv) or ASSET=FILE, once per underlying. A position "
+            "on an asset without one reads --vol."
+        ),
     ] = None,
     vol: Annotated[
         float | None, typer.Option(help="Annualised volatility, e.g. 0.6 (overrides the history's for VaR).")
@@ -190,12 +206,21 @@ def risk(
     from levguard.core.unified import is_unified_spec
     from levguard.core.unified_pm import is_portfolio_margin_spec
     from levguard.errors import InputError
+    from levguard.risk.histories import history_option
     from levguard.risk.joint import parse_asset_files
     from levguard.risk.report import load_portfolio, risk_report
 
     try:
         assets = [(f"--asset-history {a}", p) for a, p in parse_asset_files(asset_history).items()]
-        check_outputs([("--out", out)], inputs=[("FILE", file), ("--history", history), *assets])
+        histories = history_option(history)
+        files = (
+            histories.values()
+            if isinstance(histories, dict)
+            else [histories]
+            if isinstance(histories, str)
+            else histories or []
+        )
+        check_outputs([("--out", out)], inputs=[("FILE", file), *(("--history", f) for f in files), *assets])
         specs = load_portfolio(file)
         unified = len(specs) == 1 and (is_unified_spec(specs[0]) or is_portfolio_margin_spec(specs[0]))
         if unified:  # its report has no VaR/ES and no single-underlying history: they were ignored
@@ -213,7 +238,7 @@ def risk(
         if not unified:
             report = risk_report(
                 file,
-                history=history,
+                history=histories,
                 vol=vol,
                 level=level,
                 horizon_days=horizon,

@@ -15,17 +15,22 @@ def size(
     file: Annotated[str, typer.Argument(help="Account spec (JSON/YAML).")],
     policy: Annotated[str, typer.Option(help="Policy file (YAML/JSON), see docs/policies.md.")],
     history: Annotated[
-        str | None,
-        typer.Option(help="Hourly (or finer) OHLC file of the underlying: liquidation forecaster, vol, returns."),
+        list[str] | None,
+        typer.Option(
+            help="Hourly (or finer) OHLC file of an underlying (liquidation forecaster, vol, returns): FILE (its "
+            "asset from its name, e.g. BTCUSDT-PERP_1h.csv) or ASSET=FILE, once per underlying. A position on an "
+            "asset without one reads --vol."
+        ),
     ] = None,
     vol: Annotated[float | None, typer.Option(help="Annualised volatility forecast, e.g. 0.6.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Target leverage and quantity per position under a policy, with the binding constraint and reasons."""
+    from levguard.risk.histories import history_option
     from levguard.sizing import size_account
 
     try:
-        out: dict[str, Any] = size_account(file, policy, history=history, vol=vol).to_dict()
+        out: dict[str, Any] = size_account(file, policy, history=history_option(history), vol=vol).to_dict()
     except LevguardError as exc:
         fail(str(exc))
     if as_json:
@@ -79,3 +84,12 @@ def size(
             pct(p["p_liq_30d"]),
         )
     con.print(table)
+    # A position whose P(liq) is not from the forecaster said above (no history of its asset).
+    for p in out["positions"]:
+        if p.get("source") not in (None, (liq or {}).get("source")):
+            how = (
+                "the GBM closed form at the given volatility (no price history of its asset)"
+                if p["model"] == "gbm"
+                else f"the calibrated excursion forecaster on {escape(p['source'])}"
+            )
+            con.print(f"  {escape(p['symbol'])}: P(liq) from {how}")

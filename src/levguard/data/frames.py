@@ -34,6 +34,7 @@ __all__ = [
     "KINDS",
     "OHLCV_COLUMNS",
     "OHLCVArrays",
+    "bar_prices",
     "bar_step_ns",
     "epoch_to_ns",
     "epoch_unit_name",
@@ -593,6 +594,16 @@ def reads_mark(frame: pd.DataFrame) -> bool:
     """Whether the forecasts read ``frame``'s mark-price bars: its ``mark_high, mark_low,
     mark_close`` replace ``high, low, close`` when all three are present."""
     return {"mark_high", "mark_low", "mark_close"} <= set(frame.columns)
+
+
+def bar_prices(frame: pd.DataFrame) -> str:
+    """Return which price the forecasts read of ``frame``: ``"mark"`` (its ``mark_*`` columns, see
+    :func:`reads_mark`, or bars that are mark-price klines, ``attrs["kind"] == "mark"``, as a
+    ``*-MARK`` file loads), ``"index"`` (index-price klines) or ``"last-price"``."""
+    if reads_mark(frame):
+        return "mark"
+    kind = frame.attrs.get("kind")
+    return kind if kind in ("mark", "index") else "last-price"
 
 
 def hourly_arrays(frame: pd.DataFrame) -> tuple[Int64Array1D, Float64Array1D, Float64Array1D, Float64Array1D]:

@@ -53,6 +53,9 @@ Kind = Literal["ohlcv", "mark", "index", "funding"]
 _TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "open_time", "opentime", "calc_time", "fundingtime", "ts")
 _RATE_COLUMNS = ("funding_rate", "fundingrate", "last_funding_rate", "rate")
 # The unit's case matters for one letter only: ``1M`` is Binance's one month, not a minute.
+# The bar kinds a data file's name says after its symbol (levguard.core.symbols.FILE_KIND_SUFFIXES).
+_NAMED_KINDS: dict[str, Literal["mark", "index"]] = {"-MARK": "mark", "-INDEX": "index"}
+
 _NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdwSHDWM])$")
 
 
@@ -229,6 +232,8 @@ def load_ohlcv(
     name_interval = str(table.attrs.get("interval") or "") or name_interval
     if table.attrs.get("kind") in ("mark", "index") and kind == "ohlcv":
         kind = table.attrs["kind"]
+    elif kind == "ohlcv":  # a mark- or index-price kline file by its name (BTCUSDT-MARK_1h.csv)
+        kind = next((k for suffix, k in _NAMED_KINDS.items() if name_symbol.upper().endswith(suffix)), "ohlcv")
     vol = _numeric(table, cols["volume"], at) if "volume" in cols else None
     o, h, lo, c = (_numeric(table, cols[name], at) for name in ("open", "high", "low", "close"))
     frame = make_ohlcv_frame(

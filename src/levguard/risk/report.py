@@ -4,13 +4,14 @@ probability of liquidation and stress, for one account or several on several ven
 Input is an account spec (see docs/margin.md) or ``{"accounts": [spec, ...]}``; each spec may
 carry ``name`` and ``options`` (option positions valued here; the margin engine has no option
 margin model).  Volatility comes from an OHLC history of the underlying (``history``) or is given
-(``vol``); the history is used for every underlying in the book (its mark-price columns when it has
-them: :func:`volatility_forecast`, the one volatility forecast the guardian, ``levguard size`` and
-the service also show).  Each perpetual's delta-normal VaR is :func:`position_var` (the service's
+(``vol``); each position reads the history of its own asset (:mod:`levguard.risk.histories`; its
+mark-price columns when it has them: :func:`volatility_forecast`, the one volatility forecast the
+guardian, ``levguard size`` and the service also show), and one on an asset without a history the
+given ``vol``.  Each perpetual's delta-normal VaR is :func:`position_var` (the service's
 ``/risk`` calls it too).  The probability of liquidation
-comes from the liquidation forecaster fitted on the history's hourly (mark) bars
+comes from the liquidation forecaster fitted on the position's asset's hourly (mark) bars
 (:mod:`levguard.risk.forecast`, the path the guardian, ``levguard size`` and the service share);
-without a history it is the GBM closed form at ``vol``.
+without a history of its asset it is the GBM closed form at ``vol``, and each row says which.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from levguard.core.symbols import base_asset, coin_name, is_usd
 from levguard.core.validate import annual_vol, as_amount
 from levguard.errors import InputError
 from levguard.margin import load_spec
+from levguard.risk.histories import PriceHistory
 from levguard.risk.option_specs import _deribit_parts, as_of_ns, parse_options, parse_surfaces
 
 if TYPE_CHECKING:
@@ -118,7 +120,10 @@ def _price_series(history: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             f"history must be a DataFrame of OHLC bars (levguard.data.fetch_history), was {type(history).__name__}"
         )
     if not {"mark_high", "mark_low", "mark_close"} <= set(history.columns):
-        return history, "last price"
+        from levguard.data.frames import bar_prices
+
+        # Bars that are mark-price klines (a *-MARK file) are the mark themselves.
+        return history, bar_prices(history).replace("-", " ")
     cols = {c: c.removeprefix("mark_") for c in _MARK_OHLC if c in history.columns}
     rest = [c for c in history.columns if c not in cols and c not in cols.values()]
     out = history[[*cols, *rest]].rename(columns=cols)
@@ -260,10 +265,18 @@ def position_var(notional: float, vol: float, *, level: float = 0.99, horizon_da
     return normal_var(level, sd=float(vol) / math.sqrt(365.0) * abs(float(notional)), horizon_days=horizon_days)
 
 
-def _position_var_rows(report: AccountReport, sigma: float, level: float, horizon_days: int) -> list[dict[str, Any]]:
-    # Each perpetual's delta-normal VaR at the report's volatility (position_var, as the service's /risk).
+def _method(info: Mapping[str, Any]) -> dict[str, Any]:
+    # What a probability-of-liquidation row says of its forecaster: its model and source.
+    return {"model": info["model"], "source": info["source"]}
+
+
+def _position_var_rows(
+    report: AccountReport, sigma_of: Mapping[str, float], level: float, horizon_days: int
+) -> list[dict[str, Any]]:
+    # Each perpetual's delta-normal VaR at its asset's volatility (position_var, as the service's /risk).
     rows: list[dict[str, Any]] = []
     for r in report.positions:
+        sigma = sigma_of[r.symbol]
         row: dict[str, Any] = {"symbol": r.symbol, "notional": abs(r.notional), "vol": sigma, "method": "normal"}
         try:
             res = position_var(r.notional, sigma, level=level, horizon_days=horizon_days)
@@ -339,29 +352,29 @@ def _option_pnl(
 
 
 def _liquidation_forecaster(
-    frame: pd.DataFrame | None, vol: float | None, as_of: Any, cache: dict[Any, Any]
+    history: PriceHistory | None, vol: float | None, as_of: Any, cache: dict[Any, Any], others: bool = False
 ) -> tuple[Any, dict[str, Any]]:
-    # The liquidation forecaster of the report: fitted on the history's hourly (mark) bars at the
-    # account's as_of (default: the last bar's close), or the GBM closed form at ``vol`` when
-    # there is no history (the special case).  One fit per as_of.
+    # The liquidation forecaster of a position: fitted on its asset's history's hourly (mark) bars
+    # at the account's as_of (default: the last bar's close), or the GBM closed form at ``vol``
+    # when there is no history of its asset (the special case; ``others``: there are histories of
+    # other assets, which the source says).  One fit per history and as_of.
     from levguard.core.risk.excursion import GbmForecaster
-    from levguard.data.frames import reads_mark
     from levguard.risk.forecast import forecaster_info, liquidation_forecaster, to_hourly
+    from levguard.risk.histories import history_source
 
-    key = None if as_of is None else str(as_of)
+    key = (None if history is None else id(history.frame), None if as_of is None else str(as_of), others)
     if key in cache:
         return cast(tuple[Any, dict[str, Any]], cache[key])
-    if frame is None:
+    if history is None:
         assert vol is not None
         forecaster: Any = GbmForecaster(float(vol))
-        info = forecaster_info(forecaster, source="given volatility (closed-form GBM special case)")
+        why = "; no price history of its asset" if others else ""
+        info = forecaster_info(forecaster, source=f"given volatility (closed-form GBM special case{why})")
     else:
-        hourly = to_hourly(frame)
+        hourly = to_hourly(history.frame)
         forecaster = liquidation_forecaster(hourly, as_of)
-        marks = "mark" if reads_mark(hourly) else "last-price"
         when = as_of if as_of is not None else hourly.index[-1] + pd.Timedelta("1h")
-        source = f"{str(frame.attrs.get('source', '')) or 'history'} ({marks} bars, hourly)"
-        info = forecaster_info(forecaster, as_of=when, source=source)
+        info = forecaster_info(forecaster, as_of=when, source=history_source(history.frame))
     cache[key] = (forecaster, info)
     return forecaster, info
 
@@ -406,7 +419,7 @@ class RiskReport(LegacyMapping, Record):
 def risk_report(
     source: Mapping[str, Any] | str | Path,
     *,
-    history: pd.DataFrame | str | Path | None = None,
+    history: pd.DataFrame | str | Path | Mapping[str, Any] | Sequence[Any] | None = None,
     vol: float | None = None,
     level: float = 0.99,
     horizon_days: int = 1,
@@ -423,15 +436,20 @@ def risk_report(
     ----------
     source : dict or path
         Account spec or ``{"accounts": [...]}``.
-    history : DataFrame or path, optional
-        OHLC bars of the underlying (hourly or finer; ``mark_*`` columns when present): realized
-        and GARCH volatility, historical/FHS VaR, and the probability of liquidation from the
-        liquidation forecaster (:func:`levguard.risk.liquidation_forecaster`) fitted on them at
-        the account's ``as_of`` (default: the last bar's close).
+    history : DataFrame, path, mapping of asset to either, or a sequence of either, optional
+        OHLC bars of the underlyings (hourly or finer; ``mark_*`` columns when present), each of
+        the asset it is given for (``{"ETH": frame}``) or its symbol names (a file's name:
+        ``BTCUSDT-PERP_1h.csv`` is BTC; :mod:`levguard.risk.histories`): realized and GARCH
+        volatility, historical/FHS VaR, and each position's probability of liquidation from the
+        liquidation forecaster (:func:`levguard.risk.liquidation_forecaster`) fitted on its own
+        asset's bars at the account's ``as_of`` (default: the last bar's close).  A frame without
+        a symbol is the history of a book on one underlying only.
     vol : float, optional
-        Annualised volatility; overrides the history's estimate for VaR.  Without a history,
-        the probability of liquidation is the GBM closed form at this volatility (the
-        forecaster's special case).  One of ``history`` or ``vol`` is required.
+        Annualised volatility; overrides the histories' estimates for VaR.  A position on an
+        asset without a history reads it (the probability of liquidation is then the GBM closed
+        form at this volatility, the forecaster's special case; its row's ``model`` and
+        ``source`` say so); without it such a position is an InputError naming it.  One of
+        ``history`` or ``vol`` is required.
     level, horizon_days : float, int
         VaR/ES confidence and holding period (days).
     horizons : sequence of float
@@ -440,16 +458,18 @@ def risk_report(
         Monte Carlo VaR scenarios and seed.
     correlation : float
         Correlation between underlyings' returns for Monte Carlo and normal VaR of books on
-        several underlyings (default :data:`DEFAULT_CORRELATION`).  A single ``history`` values
-        historical and FHS VaR only for books on one underlying.
+        several underlyings (default :data:`DEFAULT_CORRELATION`).  Historical and FHS VaR need a
+        history of every underlying (on the days they all have).
     scenarios : sequence of Scenario, optional
         Stress scenarios (default: the named crashes, a +/-30 % price grid with vol shifts, and a
         default of each venue when there are several).
     """
     from levguard.risk.forecast import position_forecasts
+    from levguard.risk.histories import history_of, load_histories
     from levguard.risk.var import portfolio_var
 
-    if history is None and vol is None:
+    histories = load_histories(history)
+    if not histories and vol is None:
         raise InputError("give a price history (--history) or a volatility (--vol)")
     if vol is not None:
         vol = annual_vol(vol)
@@ -465,39 +485,36 @@ def risk_report(
         raise InputError(f"horizon_days must be an integer in [1, 365], was {horizon_days!r}")
     specs = load_portfolio(source)
     given = float(vol) if vol is not None else float("nan")
-    frame: pd.DataFrame | None = None
-    history_file: str | None = None
-    if history is not None:
-        if isinstance(history, str | Path):
-            from levguard.data.loaders import load_ohlcv
+    vols: dict[Any, tuple[dict[str, Any], float, pd.Series | None]] = {}
 
-            history_file, history = Path(history).name, load_ohlcv(history)
-        frame = cast(pd.DataFrame, history)
-    vols: dict[str | None, tuple[dict[str, Any], float, pd.Series | None]] = {}
-
-    def vol_at(as_of: pd.Timestamp | None) -> tuple[dict[str, Any], float, pd.Series | None]:
-        # The volatility section, the volatility used and the daily returns of the history's bars
-        # closed by the account's as_of (all of them without one): one estimate per as_of.
-        key = None if as_of is None else str(as_of)
+    def vol_at(h: PriceHistory | None, as_of: pd.Timestamp | None) -> tuple[dict[str, Any], float, pd.Series | None]:
+        # The volatility section, the volatility used and the daily returns of a history's bars
+        # closed by the account's as_of (all of them without one): one estimate per history and as_of.
+        key = (None if h is None else id(h.frame), None if as_of is None else str(as_of))
         if key not in vols:
-            if frame is None:
+            if h is None:
                 vols[key] = ({"given": given, "used": given}, given, None)
             else:
                 try:
-                    section, estimated, rets = volatility_section(frame, as_of)
+                    section, estimated, rets = volatility_section(h.frame, as_of)
                 except InputError as exc:  # a file too short to estimate from: say which file
-                    if history_file is None:
+                    if h.file is None:
                         raise
-                    raise InputError(f"{history_file} ({len(frame)} bars): {exc}") from None
+                    raise InputError(f"{h.file} ({len(h.frame)} bars): {exc}") from None
                 section["used"] = given if vol is not None else estimated
+                section["asset"] = h.asset
                 vols[key] = (section, section["used"], rets)
         return vols[key]
 
     def as_of_of(spec: Mapping[str, Any]) -> pd.Timestamp | None:
         return pd.Timestamp(as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
 
-    # The report's volatility section: at the first account's as_of.
-    vol_section = vol_at(as_of_of(specs[0]) if specs else None)[0]
+    # The report's volatility section: the first history's at the first account's as_of (and the
+    # volatility used of each history's asset when there are several).
+    first_as_of = as_of_of(specs[0]) if specs else None
+    vol_section = dict(vol_at(histories[0] if histories else None, first_as_of)[0])
+    if len(histories) > 1:
+        vol_section["used_by_asset"] = {h.asset: vol_at(h, first_as_of)[1] for h in histories}
 
     forecasters: dict[Any, Any] = {}
     liquidation_forecast: dict[str, Any] = {}
@@ -520,17 +537,35 @@ def risk_report(
         report = evaluate(acc)
         margin_reports[name] = report
         as_of = as_of_of(spec)
-        _section, sigma, returns = vol_at(as_of)
-        forecaster, liquidation_forecast = _liquidation_forecaster(frame, vol, as_of, forecasters)
         rate = _usd_rate(report.settlement, prices)
         greeks = _greeks(options, prices, report.settlement)
         option_value = sum(g["value_in_account"] for g in greeks)
         option_values[name] = option_value
         bases = sorted({base_asset(p.symbol) for p in acc.positions} | {o.underlying or "" for o in options})
+        # Each position and underlying reads the history of its own asset (or the given vol).
+        of = history_of(histories, [*(p.symbol for p in acc.positions), *bases], vol_given=vol is not None)
+        sigma_of = {n: vol_at(h, as_of)[1] for n, h in of.items()}
+        by_base = {b: sigma_of[b] for b in bases}
+        sigma: float | dict[str, float] = by_base
+        if len(set(by_base.values())) <= 1:  # one volatility for the whole book (the given one, or one history)
+            sigma = next(iter(by_base.values()), given if vol is not None else vol_at(histories[0], as_of)[1])
+        returns = {b: vol_at(of[b], as_of)[2] for b in bases}
+        fits = {
+            r.symbol: _liquidation_forecaster(of[r.symbol], vol, as_of, forecasters, bool(histories))
+            for r in report.positions
+        }
+        # The account's (and the report's) forecaster: the first history-fitted one, else the first.
+        infos = [info for _f, info in fits.values()]
+        liquidation_forecast = next(
+            (i for i in infos if i["model"] == "excursion"),
+            infos[0]
+            if infos
+            else _liquidation_forecaster(histories[0] if histories else None, vol, as_of, forecasters)[1],
+        )
         corr = np.full((len(bases), len(bases)), correlation)
         np.fill_diagonal(corr, 1.0)
         methods: list[PortfolioMethod] = ["monte_carlo", "normal"]
-        if returns is not None:
+        if histories:
             methods += ["historical", "fhs"]
         var_rows: list[dict[str, Any]] = []
         for m in methods:
@@ -539,11 +574,13 @@ def risk_report(
                 if not bases:  # nothing to value (as portfolio_var says for the other methods)
                     var_rows.append({"method": m, "error": "the portfolio is empty: no positions and no options"})
                     continue
-                if len(bases) > 1:
-                    text = f"one price history cannot value a book on {', '.join(bases)}; use Monte Carlo here"
-                    var_rows.append({"method": m, "error": text + ", or per-underlying returns in portfolio_var"})
+                without = [b for b in bases if returns[b] is None]
+                if without:
+                    text = f"no price history of {', '.join(without)}; use Monte Carlo here"
+                    var_rows.append({"method": m, "error": text + ", or give each underlying its history (ASSET=FILE)"})
                     continue
-                rets = pd.DataFrame({bases[0]: returns})
+                # One column per underlying, on the days every history has.
+                rets = pd.DataFrame({b: returns[b] for b in bases}).dropna()
             try:
                 r = portfolio_var(
                     acc,
@@ -588,8 +625,11 @@ def risk_report(
                 },
                 "greeks": greeks,
                 "var": var_rows,
-                "position_var": _position_var_rows(report, sigma, level, horizon_days),
-                "prob_liquidation": position_forecasts(report, forecaster, horizons),
+                "position_var": _position_var_rows(report, sigma_of, level, horizon_days),
+                "prob_liquidation": [
+                    {**position_forecasts([r], fits[r.symbol][0], horizons)[0], **_method(fits[r.symbol][1])}
+                    for r in report.positions
+                ],
                 "liquidation_forecast": liquidation_forecast,
             }
         )

@@ -87,7 +87,10 @@ def test_risk_report_without_history_is_the_closed_form() -> None:
 
 def test_risk_report_and_size_read_the_history_bars() -> None:
     bars = jumpy_bars(24 * 120, seed=8) * 600.0
-    rep = risk_report(SPEC, history=bars, vol=0.6, n_sims=500).to_dict()
+    # The bars given as both assets' history: each position reads the history of its own asset
+    # (a frame without a symbol is the history of a one-underlying book only).
+    both = {"BTC": bars, "ETH": bars}
+    rep = risk_report(SPEC, history=both, vol=0.6, n_sims=500).to_dict()
     assert rep["liquidation_forecast"]["model"] == "excursion"
     assert rep["volatility"]["used"] == 0.6  # --vol sets the VaR's volatility, not P(liq)
     as_of = bars.index[-1] + pd.Timedelta("1h")
@@ -99,7 +102,7 @@ def test_risk_report_and_size_read_the_history_bars() -> None:
         assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(want)
         assert row["distance"] == d
         assert list(f.prob(1 if side == "long" else -1, d, np.array([24, 168, 720]))) == list(want)
-    out = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}, history=bars).to_dict()
+    out = size_account(SPEC, {"policy": {"type": "fixed", "leverage": 2}}, history=both).to_dict()
     for row, sized in zip(rep["accounts"][0]["prob_liquidation"], out["positions"], strict=True):
         assert [sized["p_liq_1d"], sized["p_liq_7d"], sized["p_liq_30d"]] == [
             row["p_liq_1d"],
@@ -108,14 +111,14 @@ def test_risk_report_and_size_read_the_history_bars() -> None:
         ]
     # The spec's as_of is the forecast time (no bar after it is read).
     early = {**SPEC, "as_of": str(bars.index[24 * 100])}
-    rep_early = risk_report(early, history=bars, vol=0.6, n_sims=500).to_dict()
+    rep_early = risk_report(early, history=both, vol=0.6, n_sims=500).to_dict()
     row = rep_early["accounts"][0]["prob_liquidation"][0]
     d = liquidation_distance("long", row["mark_price"], row["liquidation_price"])
     want = liquidation_forecasts(bars, bars.index[24 * 100], "long", d, [1, 7, 30])
     assert [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]] == list(want)
     daily = bars.resample("1D").agg({"open": "first", "high": "max", "low": "min", "close": "last"})
     with pytest.raises(InputError, match="bars must be hourly or finer"):
-        risk_report(SPEC, history=daily, n_sims=500)
+        risk_report(SPEC, history={"BTC": daily, "ETH": daily}, n_sims=500)
 
 
 def test_size_without_history_shows_the_closed_form_or_nothing() -> None:

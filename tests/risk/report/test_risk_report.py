@@ -92,14 +92,15 @@ def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path)
     methods = {v["method"]: v for v in rep["accounts"][0]["var"]}
     assert methods["historical"]["var"] > 0
     assert methods["fhs"]["var"] > 0
-    two = risk_report(BOOK, history=market.ohlcv, n_sims=2_000).to_dict()
+    # A BTC history and a BTC, ETH book: ETH reads the given vol, and historical VaR needs its history.
+    two = risk_report(BOOK, history=market.ohlcv, vol=0.6, n_sims=2_000).to_dict()
     errors = {v["method"]: v.get("error", "") for v in two["accounts"][0]["var"]}
-    assert "one price history cannot value a book on BTC, ETH" in errors["historical"]
+    assert "no price history of ETH; use Monte Carlo here" in errors["historical"]
     # The CLI prints the reason whole under the table (it was cut to 60 characters in the ES cell).
-    book, hist = tmp_path / "book.yaml", tmp_path / "btc.csv"
+    book, hist = tmp_path / "book.yaml", tmp_path / "BTCUSDT_1h.csv"  # a pair's name: a BTC history
     book.write_text(yaml.safe_dump({k: v for k, v in BOOK.items() if k != "options"}))
     market.ohlcv.iloc[-2_000:].to_csv(hist)
-    res = runner.invoke(app, ["risk", str(book), "--history", str(hist), "--sims", "2000"])
+    res = runner.invoke(app, ["risk", str(book), "--history", str(hist), "--vol", "0.6", "--sims", "2000"])
     assert res.exit_code == 0, res.output
     assert f"historical: {errors['historical']}" in " ".join(res.stdout.split())
 

@@ -1,0 +1,173 @@
+"""The price histories of ``levguard risk`` and ``levguard size``: which position reads which.
+
+A history is the OHLC bars of one asset: the asset it is given for (``{"ETH": frame}``,
+``--history ETH=FILE``) or the one its symbol names (a loaded file's ``attrs["symbol"]``, from its
+name: ``BTCUSDT-PERP_1h.csv`` and ``BTCUSDT-MARK_1h.csv`` are BTC; ``history.csv`` names none).
+Each position (and option underlying) reads the history of its own asset (:func:`levguard.core.symbols.asset_key`); one
+without a history of its asset gets the given volatility (the closed-form GBM for its probability
+of liquidation), and with no volatility given it is an error naming it, never another asset's bars.
+A single history whose asset is unknown (a frame without a symbol, a file whose name is no pair) is
+the history of a book on one underlying only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from levguard.core.symbols import asset_key, base_asset, listing_symbol
+from levguard.errors import InputError
+
+__all__ = ["PriceHistory", "frame_asset", "history_of", "history_option", "history_source", "load_histories"]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceHistory:
+    """One asset's OHLC bars.
+
+    Attributes
+    ----------
+    asset : str or None
+        The asset the bars are of (``"BTC"``); None when neither the caller nor the frame says.
+    frame : DataFrame
+        The bars (validated, as :func:`levguard.data.loaders.load_ohlcv` returns them).
+    file : str or None
+        The file name the bars were read from (None for a frame), for messages.
+    """
+
+    asset: str | None
+    frame: pd.DataFrame
+    file: str | None
+
+    @property
+    def name(self) -> str:
+        """The file name, or ``history`` (with its asset when known) for a frame."""
+        return self.file or ("history" if self.asset is None else f"the {self.asset} history")
+
+
+def frame_asset(frame: pd.DataFrame) -> str | None:
+    """Return the asset a frame's ``attrs["symbol"]`` names (``BTCUSDT-MARK`` -> ``BTC``,
+    ``BTC/USDT:USDT`` -> ``BTC``), or None when it names no pair: no symbol, or a loaded file's
+    bare stem (``history.csv``, ``btc.csv``: a name, not a quote after a base)."""
+    symbol = listing_symbol(str(frame.attrs.get("symbol") or "").strip())
+    if not symbol or base_asset(symbol) == symbol.upper():
+        return None
+    return asset_key(symbol)
+
+
+def _one(item: Any, asset: str | None) -> PriceHistory:
+    file = None
+    if isinstance(item, str | Path):
+        from levguard.data.loaders import load_ohlcv
+
+        file, item = Path(item).name, load_ohlcv(item)
+    if not isinstance(item, pd.DataFrame):
+        raise InputError(
+            "history must be a DataFrame of OHLC bars or a file (levguard.data.fetch_history), "
+            f"was {type(item).__name__}"
+        )
+    own = frame_asset(item)
+    if asset is not None and own is not None and own != asset:
+        raise InputError(f"{asset}={file or 'frame'}: the bars are of {own} ({item.attrs.get('symbol')}), not {asset}")
+    return PriceHistory(asset if asset is not None else own, item, file)
+
+
+def load_histories(history: Any) -> list[PriceHistory]:
+    """Return the histories of a ``history`` argument: None (none), a frame or a path (one), a
+    mapping of asset to frame or path, or a sequence of frames or paths (each of the asset its
+    symbol names).
+
+    Raises
+    ------
+    InputError
+        Two histories of one asset, a mapping key that is not the asset of its bars, or an item
+        that is not a frame or a path.
+    """
+    if history is None:
+        return []
+    if isinstance(history, Mapping):
+        out = [_one(h, asset_key(str(a))) for a, h in history.items()]
+    elif isinstance(history, Sequence) and not isinstance(history, str):
+        out = [_one(h, None) for h in history]
+    else:
+        out = [_one(history, None)]
+    if len(out) > 1:
+        unnamed = [h.name for h in out if h.asset is None]
+        if unnamed:
+            raise InputError(f"{unnamed[0]} does not say which asset it is (no symbol): give it as ASSET=FILE")
+    seen: dict[str, str] = {}
+    for h in out:
+        if h.asset is not None and h.asset in seen:
+            raise InputError(f"two histories of {h.asset} ({seen[h.asset]} and {h.name}): give one per asset")
+        seen[h.asset or ""] = h.name
+    return out
+
+
+def history_of(
+    histories: Sequence[PriceHistory], names: Sequence[str], *, vol_given: bool
+) -> dict[str, PriceHistory | None]:
+    """Return the history each position symbol or underlying of ``names`` reads (None: none of
+    its asset, the given volatility is read instead).
+
+    Raises
+    ------
+    InputError
+        A history of unknown asset for a book on several underlyings; with histories given and
+        ``vol_given`` False, a name without a history of its asset (the message names it and the histories given).
+    """
+    if not histories:  # nothing to mistake for another asset's bars
+        return dict.fromkeys(names)
+    assets = {n: asset_key(n) for n in names}
+    if len(histories) == 1 and histories[0].asset is None:
+        book = sorted(set(assets.values()))
+        if len(book) > 1:
+            raise InputError(
+                f"{histories[0].name} does not say which asset it is (no symbol) and the book is on "
+                f"{', '.join(book)}: give each underlying its history as ASSET=FILE"
+            )
+        return dict.fromkeys(names, histories[0])
+    by_asset = {h.asset: h for h in histories}
+    out = {n: by_asset.get(a) for n, a in assets.items()}
+    missing = [n for n, h in out.items() if h is None]
+    if missing and not vol_given:
+        # One name per asset (a position's symbol before its underlying's bare name).
+        missing = list({assets[n]: n for n in reversed(missing)}.values())[::-1]
+        given = ", ".join(f"{h.name} ({h.asset})" for h in histories) or "none"
+        raise InputError(
+            f"{', '.join(missing)}: no price history of {', '.join(sorted({assets[n] for n in missing}))} "
+            f"(histories given: {given}); give --history ASSET=FILE for each underlying, or --vol"
+        )
+    return out
+
+
+def history_source(frame: pd.DataFrame) -> str:
+    """Return the source label of a forecaster fitted on ``frame``: ``FILE (mark bars, hourly)``
+    (``last-price`` or ``index`` bars by :func:`levguard.data.frames.bar_prices`)."""
+    from levguard.data.frames import bar_prices
+
+    return f"{str(frame.attrs.get('source', '')) or 'history'} ({bar_prices(frame)} bars, hourly)"
+
+
+def history_option(items: Sequence[str] | None) -> Any:
+    """Return the ``history`` argument of ``--history`` given once or more: None, one path, a list
+    of paths (each of the asset its file names), or ``{ASSET: path}`` from ``ASSET=FILE`` items.
+
+    Raises
+    ------
+    InputError
+        ``FILE`` and ``ASSET=FILE`` items mixed, or a malformed ``ASSET=FILE``.
+    """
+    from levguard.risk.joint import parse_asset_files
+
+    items = list(items or ())
+    keyed = [i for i in items if "=" in i and not Path(i).exists()]
+    if not keyed:
+        return None if not items else items[0] if len(items) == 1 else items
+    if len(keyed) != len(items):
+        bare = next(i for i in items if i not in keyed)
+        raise InputError(f"--history {bare}: give every --history as ASSET=FILE when one is (e.g. BTC=btc_1h.csv)")
+    return parse_asset_files(keyed)

@@ -1,0 +1,205 @@
+"""Each position's P(liq) and vol come from its own asset's history (never another asset's bars).
+
+A BTC long and an ETH short with a BTC history: the ETH short was fitted on the BTC bars without a
+word by ``levguard risk`` and ``levguard size`` (library and CLI).  Now it reads an ETH history
+(``history={"BTC": ..., "ETH": ...}``, ``--history ETH=FILE``), or the given ``vol`` (the GBM closed
+form, said per row), or is an error naming it.  And a ``*-MARK`` file's forecaster source says mark
+bars."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from forecast_markets import jumpy_bars
+from typer.testing import CliRunner
+
+from levguard.cli.main import app
+from levguard.core.margin import evaluate
+from levguard.core.risk.excursion import GbmForecaster
+from levguard.core.spec import account_from_spec
+from levguard.data.loaders import save_frame
+from levguard.errors import InputError
+from levguard.risk import liquidation_forecaster
+from levguard.risk.forecast import position_forecasts
+from levguard.risk.report import risk_report, volatility_forecast
+from levguard.sizing import size_account
+
+runner = CliRunner()
+POLICY: dict[str, Any] = {"policy": {"type": "liquidation_budget", "max_prob": 0.01, "horizon_days": 7}}
+
+
+def _bars(symbol: str, scale: float, seed: int) -> pd.DataFrame:
+    bars = jumpy_bars(24 * 200, seed=seed, start="2024-01-01") * scale
+    bars.attrs["symbol"] = symbol
+    return bars
+
+
+BTC = _bars("BTCUSDT", 600.0, 23)
+ETH = _bars("ETHUSDT", 25.0, 5)
+AS_OF = BTC.index[-1] + pd.Timedelta("1h")
+SPEC: dict[str, Any] = {
+    "venue": "binance-usdm",
+    "wallet_balance": 30_000.0,
+    "as_of": AS_OF.isoformat(),
+    "positions": [
+        {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": float(BTC["close"].iloc[-1])},
+        {"symbol": "ETHUSDT", "qty": -40.0, "entry_price": float(ETH["close"].iloc[-1])},
+    ],
+}
+for p, bars in zip(SPEC["positions"], (BTC, ETH), strict=True):
+    p["mark_price"] = float(bars["close"].iloc[-1])
+
+
+def _expected(symbol: str, forecaster: Any) -> list[float]:
+    (row,) = [
+        r
+        for r in evaluate(account_from_spec({k: v for k, v in SPEC.items() if k != "as_of"})).positions
+        if r.symbol == symbol
+    ]
+    out = position_forecasts([row], forecaster)[0]
+    return [out["p_liq_1d"], out["p_liq_7d"], out["p_liq_30d"]]
+
+
+def _p(rows: list[dict[str, Any]], symbol: str) -> tuple[list[float], dict[str, Any]]:
+    (row,) = [r for r in rows if r["symbol"] == symbol]
+    return [row["p_liq_1d"], row["p_liq_7d"], row["p_liq_30d"]], row
+
+
+def test_a_btc_history_does_not_forecast_the_eth_short() -> None:
+    with pytest.raises(InputError, match=r"ETHUSDT: no price history of ETH .*BTC.*--vol"):
+        risk_report(SPEC, history=BTC, n_sims=200)
+    with pytest.raises(InputError, match=r"ETHUSDT: no price history of ETH"):
+        size_account(SPEC, POLICY, history=BTC)
+
+
+def test_the_other_asset_reads_the_given_vol_and_says_so() -> None:
+    gbm = _expected("ETHUSDT", GbmForecaster(0.7))
+    fitted = _expected("BTCUSDT", liquidation_forecaster(BTC, AS_OF))
+    rep = risk_report(SPEC, history=BTC, vol=0.7, n_sims=200).to_dict()
+    rows = rep["accounts"][0]["prob_liquidation"]
+    (eth, eth_row), (btc, btc_row) = _p(rows, "ETHUSDT"), _p(rows, "BTCUSDT")
+    assert eth == gbm
+    assert eth_row["model"] == "gbm"
+    assert "no price history of its asset" in eth_row["source"]
+    assert btc == fitted
+    assert btc_row["model"] == "excursion"
+    assert rep["liquidation_forecast"]["model"] == "excursion"  # the account's: the history-fitted one
+    sized = size_account(SPEC, POLICY, history=BTC, vol=0.7).to_dict()["positions"]
+    assert _p(sized, "ETHUSDT")[0] == gbm
+    assert _p(sized, "ETHUSDT")[1]["model"] == "gbm"
+    assert _p(sized, "BTCUSDT")[0] == fitted
+    # Historical VaR needs a history of every underlying: it says which one is missing.
+    hist = [v for v in rep["accounts"][0]["var"] if v["method"] == "historical"]
+    assert "no price history of ETH" in hist[0]["error"]
+
+
+def test_two_histories_forecast_each_asset_on_its_own_bars() -> None:
+    histories = {"BTC": BTC, "ETH": ETH}
+    eth_fit = _expected("ETHUSDT", liquidation_forecaster(ETH, AS_OF))
+    assert eth_fit != _expected("ETHUSDT", liquidation_forecaster(BTC, AS_OF))  # the bars matter
+    rep = risk_report(SPEC, history=histories, n_sims=200).to_dict()
+    rows = rep["accounts"][0]["prob_liquidation"]
+    assert _p(rows, "ETHUSDT")[0] == eth_fit
+    assert _p(rows, "BTCUSDT")[0] == _expected("BTCUSDT", liquidation_forecaster(BTC, AS_OF))
+    pv = {r["symbol"]: r["vol"] for r in rep["accounts"][0]["position_var"]}
+    assert pv == {"BTCUSDT": volatility_forecast(BTC), "ETHUSDT": volatility_forecast(ETH)}
+    assert rep["volatility"]["used_by_asset"] == {"BTC": pv["BTCUSDT"], "ETH": pv["ETHUSDT"]}
+    assert all("error" not in v for v in rep["accounts"][0]["var"])  # historical/FHS on both histories
+    sized = size_account(SPEC, POLICY, history=histories).to_dict()["positions"]
+    assert _p(sized, "ETHUSDT")[0] == eth_fit  # the size command agrees with the risk report
+    # A list of frames: each of the asset its symbol names.
+    listed = risk_report(SPEC, history=[ETH, BTC], n_sims=200).to_dict()["accounts"][0]["prob_liquidation"]
+    assert _p(listed, "ETHUSDT")[0] == eth_fit
+
+
+def test_a_history_of_unknown_asset_is_for_a_one_underlying_book_only() -> None:
+    bare = BTC.copy()
+    bare.attrs = {}
+    with pytest.raises(InputError, match=r"does not say which asset.*BTC, ETH.*ASSET=FILE"):
+        risk_report(SPEC, history=bare, vol=0.7, n_sims=200)
+    with pytest.raises(InputError, match=r"the bars are of BTC"):
+        risk_report(SPEC, history={"ETH": BTC}, n_sims=200)
+    with pytest.raises(InputError, match=r"two histories of BTC"):
+        risk_report(SPEC, history=[BTC, BTC.copy()], n_sims=200)
+
+
+def _files(tmp_path: Path, btc_name: str = "BTCUSDT-PERP_1h.csv") -> tuple[Path, Path, Path]:
+    btc, eth = tmp_path / btc_name, tmp_path / "ETHUSDT-PERP_1h.csv"
+    for frame, path in ((BTC, btc), (ETH, eth)):
+        out = frame.copy()
+        out["volume"] = 1.0
+        out.index.name = "timestamp"
+        save_frame(out, path)
+    acc = tmp_path / "account.json"
+    acc.write_text(json.dumps(SPEC))
+    return acc, btc, eth
+
+
+def test_cli_refuses_one_history_for_two_assets(tmp_path: Path) -> None:
+    acc, btc, _eth = _files(tmp_path)
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    for args in (["risk", str(acc), "--sims", "200"], ["size", str(acc), "--policy", str(pol)]):
+        res = runner.invoke(app, [*args, "--history", str(btc)])
+        assert res.exit_code == 2, res.output
+        assert res.output.count("\n") == 1
+        assert "ETHUSDT: no price history of ETH" in res.output
+        assert "BTCUSDT-PERP_1h.csv (BTC)" in res.output
+
+
+def test_cli_history_per_asset(tmp_path: Path) -> None:
+    acc, btc, eth = _files(tmp_path)
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    eth_fit = _expected("ETHUSDT", liquidation_forecaster(ETH, AS_OF))
+    for given in (
+        ["--history", f"BTC={btc}", "--history", f"eth={eth}"],
+        ["--history", str(btc), "--history", str(eth)],
+    ):
+        res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--json", *given])
+        assert res.exit_code == 0, res.output
+        rows = json.loads(res.stdout)["accounts"][0]["prob_liquidation"]
+        assert _p(rows, "ETHUSDT")[0] == eth_fit
+        assert "ETHUSDT-PERP_1h.csv (last-price bars, hourly)" in _p(rows, "ETHUSDT")[1]["source"]
+        res = runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--json", *given])
+        assert res.exit_code == 0, res.output
+        assert _p(json.loads(res.stdout)["positions"], "ETHUSDT")[0] == eth_fit
+    res = runner.invoke(app, ["risk", str(acc), "--history", str(btc), "--history", f"ETH={eth}"])
+    assert res.exit_code == 2
+    assert "give every --history as ASSET=FILE" in res.output
+    # The table says which positions read the given volatility.
+    res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--history", str(btc), "--vol", "0.7"])
+    assert res.exit_code == 0, res.output
+    assert "ETHUSDT: P(liq) from the GBM closed form at the given volatility" in " ".join(res.stdout.split())
+
+
+def test_a_mark_file_is_said_to_be_mark_bars(tmp_path: Path) -> None:
+    # Mark-price klines (a *-MARK file, as in Binance's layout) were labelled last-price bars.
+    _acc, btc, _eth = _files(tmp_path, "BTCUSDT-MARK_1h.csv")
+    one = tmp_path / "btc.json"
+    one.write_text(json.dumps({**SPEC, "positions": SPEC["positions"][:1]}))
+    res = runner.invoke(app, ["risk", str(one), "--sims", "200", "--json", "--history", str(btc)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["liquidation_forecast"]["source"].endswith("BTCUSDT-MARK_1h.csv (mark bars, hourly)")
+    assert out["volatility"]["series"] == "mark"
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    res = runner.invoke(app, ["size", str(one), "--policy", str(pol), "--json", "--history", str(btc)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["liquidation_forecast"]["source"].endswith("(mark bars, hourly)")
+
+
+def test_a_file_whose_name_is_no_pair_is_for_a_one_underlying_book(tmp_path: Path) -> None:
+    # history.csv names no asset: fine for a BTC-only book, an error naming the assets for BTC + ETH.
+    acc, history, _eth = _files(tmp_path, "history.csv")
+    one = tmp_path / "btc.json"
+    one.write_text(json.dumps({**SPEC, "positions": SPEC["positions"][:1]}))
+    assert runner.invoke(app, ["risk", str(one), "--sims", "200", "--history", str(history)]).exit_code == 0
+    res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--history", str(history), "--vol", "0.7"])
+    assert res.exit_code == 2
+    assert "history.csv does not say which asset it is (no symbol) and the book is on BTC, ETH" in res.output
