@@ -416,6 +416,13 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}%}"
 
 
+def _history_words(symbol: str, data_dir: str | None) -> str:
+    # What the demo's backtest ran on: "real" only for --real (downloaded from Binance); the files of
+    # --data DIR carry no provenance (`levguard init` writes synthetic ones in Binance's layout).
+    # The backtest's heading says the same.
+    return f"real {symbol} history" if data_dir is None else f"{symbol} history from {data_dir}"
+
+
 def _print_real_market(market: dict[str, Any], label: str) -> None:
     from levguard.cli._output import console
 
@@ -474,7 +481,8 @@ def demo(
 ) -> None:
     """Margin reports of the shipped sample accounts, and the embedded default market at its worst crash.
 
-    With --data DIR or --real, the leverage-policy backtest runs on real perpetual history instead.
+    With --data DIR (files in Binance's layout, e.g. the synthetic ones `levguard init` writes) or --real
+    (Binance's history, downloaded), the leverage-policy backtest runs on that perpetual history instead.
     """
     from levguard.margin import evaluate_account, parse_spec_text
 
@@ -540,7 +548,7 @@ def demo(
                 report_path or None,
                 frame,
                 tiers=table,
-                title=f"levguard demo: leverage policies on real {sym} history",
+                title=f"levguard demo: leverage policies on {_history_words(sym, data_dir)}",
                 subtitle=f"{label}: {market['bars']:,} bars, {market['first'][:16]} → {market['last'][:16]} UTC; "
                 f"mark price {'from the mark klines' if market['mark_source'] else 'not available (last price)'}, "
                 f"funding {'from the funding prints' if market['funding_source'] else 'not charged'}; "
@@ -582,7 +590,8 @@ def demo(
         _print_real_market(market, label)
         if sizing is not None:
             _print_sizing(sizing, market["annualised_vol"], f"the {sym} data's")
-        _print_backtest(backtest, f"Backtest: buy-and-hold {sym} long on real history, by leverage policy")
+        on = "real history" if data_dir is None else f"the history from {data_dir}"
+        _print_backtest(backtest, f"Backtest: buy-and-hold {sym} long on {on}, by leverage policy")
         return
     crash = market["crash"]
     out.print(

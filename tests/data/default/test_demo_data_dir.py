@@ -80,7 +80,8 @@ def test_data_dir_json(tmp_path: Path) -> None:
     assert all(m["funding_paid"] != 0 for m in metrics.values())
     assert js["backtest"]["report"] == str(report)
     html = report.read_text(encoding="utf-8")
-    assert "leverage policies on real BTCUSDT history" in html
+    assert f"leverage policies on BTCUSDT history from {d}" in html
+    assert "on real BTCUSDT history" not in html  # the files carry no provenance
     assert f"BTCUSDT perpetual, 1h bars from {d}" in html
     assert js["sizing"]["target_leverage"] > 0
 
@@ -93,7 +94,8 @@ def test_data_dir_table(tmp_path: Path) -> None:
     assert "note: mark price starts 2024-03-01 12:00: 12 earlier last-price bar(s) dropped" in out
     assert f"Market data BTCUSDT: {N - MARK_LAG:,} 1h bars" in out
     assert "Embedded default market" not in out
-    assert "Backtest: buy-and-hold BTCUSDT long on real history" in out
+    assert "Backtest: buy-and-hold BTCUSDT long on the history from" in out
+    assert "real history" not in out  # the files carry no provenance (levguard init writes synthetic ones)
     for name in ("fixed 3x", "fixed 10x", "vol target 60%", "composite"):
         assert name in out
 
@@ -219,3 +221,15 @@ def test_shared_data_btc_august_2024(shared_dir: Path) -> None:
     metrics = js["backtest"]["metrics"]
     assert set(metrics) == POLICIES
     assert metrics["fixed 3x"]["n_liquidations"] == 0
+
+
+def test_init_data_is_not_called_real(tmp_path: Path) -> None:
+    # `levguard init` writes a synthetic market in Binance's file layout: the demo on it must not
+    # say it ran on real history (it did, before).
+    assert runner.invoke(app, ["init", str(tmp_path / "samples")]).exit_code == 0
+    report = tmp_path / "demo.html"
+    res = runner.invoke(app, ["demo", "--data", str(tmp_path / "samples"), "--out", str(report)])
+    assert res.exit_code == 0, res.output
+    assert "real" not in res.stdout.replace("\n", " ")
+    assert "Backtest: buy-and-hold BTCUSDT long on the history from" in res.stdout
+    assert "on real BTCUSDT history" not in report.read_text(encoding="utf-8")
