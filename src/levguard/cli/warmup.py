@@ -203,7 +203,8 @@ def _sizing() -> None:
     account = parse_spec_text(samples.joinpath("cross_account.yaml").read_text(encoding="utf-8"), "cross_account.yaml")
     policy = parse_spec_text(samples.joinpath("policy.yaml").read_text(encoding="utf-8"), "policy.yaml")
     size_account(account, policy, vol=0.6)
-    size_account(account, policy, history=_frame(24 * 200))
+    # A BTC history for the sample's BTC and ETH positions: the ETH one reads the given vol.
+    size_account(account, policy, history=_frame(24 * 200), vol=0.6)
     _joint(account)
     _policy_paths()
 
