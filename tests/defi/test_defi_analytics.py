@@ -409,3 +409,17 @@ def test_morpho_repay_to_target_is_an_amount_the_contract_accepts_by_assets() ->
     assert health_factor(after.market, after.position, rich.lltv, rich.oracle_price) >= 15 * 10**17
     less = morpho.repay(rich.market, rich.position, assets=r.amount - 1)
     assert health_factor(less.market, less.position, rich.lltv, rich.oracle_price) < 15 * 10**17
+
+
+def test_morpho_safe_borrow_never_advises_a_repayment_the_contract_refuses() -> None:
+    """At 1x (no debt wanted) the policy repays the whole debt, 135,803 units, which burns more
+    shares by assets than owed: Morpho.repay reverts; the advice is the largest it accepts."""
+    from levguard.defi import morpho
+    from levguard.defi.health_target import safe_borrow
+
+    spec = _ODD_SHARES | {"collateral": "0.00006"}
+    pos = load_position(spec)
+    assert isinstance(pos, MorphoPosition)
+    s = safe_borrow(spec, 1.5, max_leverage=1.0)
+    assert s.borrow_units == -135_802
+    morpho.repay(pos.market, pos.position, assets=-s.borrow_units)  # accepted

@@ -65,7 +65,7 @@ _TABLE_NAME = TABLE_NAME
 _REBALANCER_SETTINGS = frozenset({"band", "min_trade", "max_step"})
 
 # Metric columns of the sweep table: the per-run metrics (levguard.backtest.metrics.METRIC_NAMES)
-# and final_equity, bad_debt, orders_clipped, ruined.
+# and the sweep's run statistics (levguard.kernels.backtest_metrics.RUN_STATS, ruin_bar as ruined).
 SWEEP_METRICS: tuple[str, ...] = TABLE_METRICS
 
 

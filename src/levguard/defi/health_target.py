@@ -200,7 +200,9 @@ class SafeBorrow(JsonRecord):
         The same in the debt token's smallest units: a borrow at most
         :func:`levguard.defi.analytics.max_safe_borrow` at ``target_hf``, a repayment at least
         :func:`levguard.defi.analytics.repay_to_target`'s, so the position holds HF >= target
-        after it.
+        after it; on Morpho a repayment is at most the largest ``Morpho.repay`` accepts by assets
+        (:func:`levguard.defi._morpho_analytics.max_repay_by_assets`: the whole debt can burn
+        more shares than owed and revert).
     loop_collateral, loop_debt : float
         Tokens held at ``leverage`` by looping (borrowed funds swapped into collateral at the
         oracle price, the equity held).
@@ -330,4 +332,7 @@ def _engine_bounded(health: PositionLeverage, amount: Fraction, target_hf: float
         most = max_safe_borrow(pos, symbol, target).amount
         return min(math.floor(amount), most or 0)
     least = repay_to_target(pos, target, symbol).amount
-    return -max(_ceil(-amount), least or 0)
+    units = max(_ceil(-amount), least or 0)
+    if isinstance(pos, MorphoPosition):  # Morpho.repay by assets reverts past the shares owed
+        units = min(units, _morpho.max_repay_by_assets(pos.market, pos.position))
+    return -units

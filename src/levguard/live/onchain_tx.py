@@ -112,6 +112,19 @@ async def protect(
         g._audit(setup.name, "onchain_skipped", _inputs(view), decision, ["the health factor is at the target"])
         return decision
     chosen = plan(setup, read, a)
+    # A Morpho debt whose every repayment by assets would burn more shares than owed (repay_max 0).
+    by_shares = [x for x in a.assets if x.debt > 0 and x.repay_max == 0 and read.balances.get(x.symbol, 0) > 0]
+    if chosen is None and by_shares:
+        x = by_shares[0]
+        decision = {"skipped": "repay_by_shares_only", "symbol": x.symbol, "debt": x.debt, "payer": read.payer}
+        text = (
+            f"{view['symbol']}: health factor {a.health_factor:.4f}; the {x.debt} base units of {x.symbol} "
+            "owed can be repaid only by shares (Morpho.repay by assets would burn more shares than owed and "
+            "revert), and levguard repays by assets: repay them by shares"
+        )
+        g._audit(setup.name, "onchain_skipped", _inputs(view), decision, [text])
+        await g._alert(setup.name, "critical", "action", text, dedup="repay_by_shares_only")
+        return decision
     if chosen is None:
         decision = {"skipped": "no_funds", "payer": read.payer}
         refused = ""

@@ -356,18 +356,11 @@ def test_a_wallet_without_the_tokens_cannot_act() -> None:
     assert "out of reach" in reasons[-1]
 
 
-def test_a_morpho_repayment_is_one_the_contract_accepts_by_assets() -> None:
-    """At 1.1 loan units per 1e6 borrow shares the debt itself, ``toAssetsUp(shares)``, burns more
-    shares by assets than the position owes and ``Morpho.repay`` reverts (Morpho.sol ``repay``):
-    with the collateral's feed at 0 the guardian sent it every cycle."""
-    from levguard.core.defi.morpho import Market, Position
-    from levguard.defi import morpho
-    from levguard.defi.onchain import assess
+def _odd_morpho_read(market: Any, position: Any) -> Any:
+    # 1.1 USDC per 1e6 borrow shares, the collateral's feed at 0, 1e6 USDC in the wallet.
     from levguard.venues.onchain_read import MorphoRead
 
-    market = Market(2 * 10**12, 2 * 10**18, 11 * 10**11, 10**18)
-    position = Position(borrow_shares=123_456_789_123, collateral=10**18)
-    read = MorphoRead(
+    return MorphoRead(
         wallet=WALLET, payer=WALLET, morpho="0x" + "22" * 20, market_id="0x" + "33" * 32,
         market_params=("0x" + "44" * 20, "0x" + "55" * 20, "0x" + "66" * 20, "0x" + "00" * 20, 86 * 10**16),
         block_number=1, block_timestamp=1_800_000_000, read_ns=0, market=market, market_stored=market,
@@ -376,6 +369,19 @@ def test_a_morpho_repayment_is_one_the_contract_accepts_by_assets() -> None:
         oracles=(), balances={"USDC": 10**12, "WETH": 0}, allowances={"USDC": 2**256 - 1, "WETH": 0},
         assets={"USDC": "0x" + "44" * 20, "WETH": "0x" + "55" * 20},
     )  # fmt: skip
+
+
+def test_a_morpho_repayment_is_one_the_contract_accepts_by_assets() -> None:
+    """At 1.1 loan units per 1e6 borrow shares the debt itself, ``toAssetsUp(shares)``, burns more
+    shares by assets than the position owes and ``Morpho.repay`` reverts (Morpho.sol ``repay``):
+    with the collateral's feed at 0 the guardian sent it every cycle."""
+    from levguard.core.defi.morpho import Market, Position
+    from levguard.defi import morpho
+    from levguard.defi.onchain import assess
+
+    market = Market(2 * 10**12, 2 * 10**18, 11 * 10**11, 10**18)
+    position = Position(borrow_shares=123_456_789_123, collateral=10**18)
+    read = _odd_morpho_read(market, position)
     a = assess(read, 1.5)
     usdc = next(x for x in a.assets if x.symbol == "USDC")
     assert (usdc.debt, usdc.repay_to_target, usdc.repay_max) == (135_803, None, 135_802)
@@ -385,3 +391,33 @@ def test_a_morpho_repayment_is_one_the_contract_accepts_by_assets() -> None:
     kind, symbol, amount, _ = chosen
     assert (kind, symbol, amount) == ("repay", "USDC", 135_802)
     morpho.repay(market, position, assets=amount)  # accepted (135,803 reverts)
+
+
+def test_a_morpho_rest_only_shares_can_repay_is_said_not_read_as_no_funds() -> None:
+    """After that repayment 1 unit is owed and no repayment by assets is accepted (repay_max 0):
+    the wallet still holds USDC, so the skip says a repayment by shares is needed, not no funds."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from levguard.core.defi.morpho import Market, Position
+    from levguard.defi import morpho
+    from levguard.defi.onchain import assess
+    from levguard.live.onchain_tx import protect
+
+    r = morpho.repay(
+        Market(2 * 10**12, 2 * 10**18, 11 * 10**11, 10**18), Position(123_456_789_123, 10**18), assets=135_802
+    )
+    read = _odd_morpho_read(r.market, r.position)
+    a = assess(read, 1.5)
+    assert [(x.debt, x.repay_max) for x in a.assets if x.symbol == "USDC"] == [(1, 0)]
+    alerts: list[tuple[Any, ...]] = []
+
+    async def alert(*args: Any, **kw: Any) -> None:
+        alerts.append(args)
+
+    g = SimpleNamespace(_audit=lambda *args: None, _alert=alert)
+    setup = _setup()
+    decision = asyncio.run(protect(g, setup, None, None, read, a, {"symbol": "USDC"}, 0))  # type: ignore[arg-type]
+    assert decision["skipped"] == "repay_by_shares_only"
+    assert (decision["symbol"], decision["debt"]) == ("USDC", 1)
+    assert "only by shares" in alerts[0][3]
