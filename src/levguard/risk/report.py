@@ -647,8 +647,8 @@ def risk_report(
         acc_rows = []
         total = 0.0
         for (name, acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
-            if st.defaulted:  # everything on the venue is lost: its options' value too (stress_account)
-                opt = -max(margin_reports[name].equity + option_values[name], 0.0) - st.pnl
+            if st.defaulted:  # everything on the venue is lost, its options' value too: after = 0
+                opt = -(st.equity_before + option_values[name]) - st.pnl
             else:
                 opt = _option_pnl(acc, margin_reports.get(name), options, prices, s)
             pnl = st.pnl + opt
@@ -666,7 +666,8 @@ def risk_report(
                     # equity, as in the exposure's equity: before + pnl = after when nothing is
                     # liquidated (the options' current value was left out; an API audit).
                     "equity_after": st.equity_after + (0.0 if st.defaulted else option_values[name] + opt),
-                    "bad_debt": st.bad_debt,
+                    # A defaulted account's negative equity (options included) is the venue's loss.
+                    "bad_debt": max(-(st.equity_before + option_values[name]), 0.0) if st.defaulted else st.bad_debt,
                     "margin_ratio_after": st.margin_ratio_after,
                     "liquidated": [p.symbol for p in st.positions if p.liquidated],
                     "positions": [

@@ -151,6 +151,23 @@ def test_a_venue_default_loses_the_options_held_there_too(qty: int) -> None:
     assert row["defaulted"]
     assert row["equity_after"] == 0.0
     assert row["pnl"] == pytest.approx(-before, rel=1e-12)
+    assert row["bad_debt"] == 0.0
+
+
+def test_a_venue_default_of_an_account_below_zero_is_the_venues_loss() -> None:
+    # 3 short calls deep in the money behind 2,000: equity (options included) -18,808 before.
+    book = {"name": "binance", "venue": "binance-usdm", "wallet_balance": 2_000, "as_of": "2024-06-01T00:00:00Z",
+            "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}],
+            "options": [{"symbol": "BTC-28JUN24-55000-C", "qty": -3, "vol": 0.55, "settlement": "coin"}]}  # fmt: skip
+    other = {"name": "hl", "venue": "hyperliquid", "wallet_balance": 10_000, "positions": []}
+    rep = risk_report({"accounts": [book, other]}, vol=0.6, n_sims=500).to_dict()
+    before = next(e for e in rep["exposure"] if e["name"] == "binance")["equity"]
+    assert before < -18_000
+    default = next(s for s in rep["stress"] if s["scenario"] == "binance default")
+    row = next(a for a in default["accounts"] if a["name"] == "binance")
+    assert row["equity_after"] == 0.0
+    assert before + row["pnl"] == pytest.approx(0.0, abs=1e-9)
+    assert row["bad_debt"] == pytest.approx(-before, rel=1e-12)
 
 
 def test_option_spec_errors() -> None:

@@ -205,6 +205,13 @@ def test_venue_default_loses_everything_held_there() -> None:
     assert not kept.defaulted
     assert kept.pnl == 0
     assert kept.equity_after == pytest.approx(5_000)
+    # Below zero before (a -20 % mark on a 1,000 wallet): before + pnl = after = 0, the rest the venue's loss.
+    under = _account(
+        wallet_balance=1_000, positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 40_000}]
+    )
+    ((_, (gone,)),) = stress_accounts([("binance", under)], [venue_default("binance")])
+    assert gone.equity_before == pytest.approx(-9_000)
+    assert (gone.pnl, gone.equity_after, gone.bad_debt) == (pytest.approx(9_000), 0.0, pytest.approx(9_000))
 
 
 @pytest.mark.parametrize(

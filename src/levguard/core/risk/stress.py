@@ -367,8 +367,8 @@ def apply_scenario(
             before.settlement,
             equity_before,
             0.0,
-            -max(equity_before, 0.0),
-            0.0,
+            -equity_before,  # before + pnl = after = 0; a negative equity is the venue's loss
+            max(-equity_before, 0.0),
             0.0,
             None,
             False,
