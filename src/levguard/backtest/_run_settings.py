@@ -130,10 +130,11 @@ def _apply_run(cfg: np.void, inst: npt.NDArray[np.void], combo: Mapping[str, Any
 
 def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, Any], params: Mapping[str, Any]) -> None:
     # The terms the venue derives from the taker fee (prepare's): its fee in the maintenance and
-    # initial margins (OKX, Gate), the liquidation fee unless one is given (the taker itself, or
-    # Deribit's fee on top of it), and the maker fee unless one is given (run(fees=x) and
-    # fees={"taker": x} set maker = taker).  A sweep from a taker of 0 set none of them, and a
-    # swept taker left the limit orders' maker fee at the set-up's.
+    # initial margins (OKX, Gate), its close fee at the bankruptcy price (Bybit inverse, cross),
+    # the liquidation fee unless one is given (the taker itself, or Deribit's fee on top of it),
+    # and the maker fee unless one is given (run(fees=x) and fees={"taker": x} set maker = taker).
+    # A sweep from a taker of 0 set none of them, and a swept taker left the limit orders' maker
+    # fee at the set-up's.
     if "maker_fee" not in combo and not params.get("maker_fee_given", False):
         inst["maker"] = taker
     model = get_venue(str(params["venue"]))
@@ -141,6 +142,7 @@ def _taker_terms(inst: npt.NDArray[np.void], taker: float, combo: Mapping[str, A
     in_mm, in_im = model.margin_fees(taker)
     inst["fee_in_mm"] = np.where(futures, in_mm, 0.0)
     inst["fee_in_im"] = np.where(futures, in_im, 0.0)
+    inst["close_fee"] = np.where(futures, model.cross_close_fee(taker), 0.0)
     if "liquidation_fee_rate" not in combo and not params.get("liquidation_fee_given", False):
         # The run's rule (``liquidation=`` may name another venue's), not the venue's own.
         rule = LiquidationRule(**params["liquidation"]) if "liquidation" in params else model.liquidation

@@ -406,6 +406,8 @@ def prepare(
         min_notionals[sym] = float(spec["min_notional"])
         min_qtys[sym] = float(spec["min_qty"])
         spec["fee_in_mm"], spec["fee_in_im"] = (0.0, 0.0) if is_spot else model.margin_fees(taker)
+        # Bybit inverse's close fee at the bankruptcy price; the kernel counts it in cross margin only.
+        spec["close_fee"] = 0.0 if is_spot else model.cross_close_fee(taker)
         spec["mm_at_entry"] = model.mm_basis is MMBasis.ENTRY and not is_spot
         spec["tier_start"] = row
         row += table_arr.shape[0]

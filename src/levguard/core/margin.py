@@ -22,7 +22,7 @@ from levguard.core.symbols import inverse_settlement
 from levguard.core.tiers import TierTable
 from levguard.core.validate import show
 from levguard.errors import InputError, NoTiersError
-from levguard.kernels.margin import position_notional, position_upnl, solve_liquidation_price
+from levguard.kernels.margin import close_fee_at_bankruptcy, position_notional, position_upnl, solve_liquidation_price
 
 __all__ = [
     "SPEC_TIERS_REMEDY",
@@ -469,18 +469,14 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
 
     # Bankruptcy prices first: Bybit's inverse maintenance includes the close fee at BP.
     bps: list[float] = []
-    fee_bps: list[float] = []
+    mms = []
     for t, other in zip(terms, others_upnl, strict=True):
-        c_bp = _isolated_margin(t) if t.pos.isolated else wb + other
-        bps.append(_bankruptcy(t, c_bp))
+        own = _isolated_margin(t) if t.pos.isolated else wb
+        bps.append(_bankruptcy(t, own if t.pos.isolated else wb + other))
         # The close-fee term uses the bankruptcy price on the position's own collateral (wallet,
         # or isolated margin) so that it does not move with other positions' marks; with one
         # position it is Bybit's published BP.
-        fee_bps.append(_bankruptcy(t, _isolated_margin(t) if t.pos.isolated else wb) if t.close_fee > 0 else math.nan)
-    mms = []
-    for t, bp in zip(terms, fee_bps, strict=True):
-        fee_close = abs(t.q) * t.close_fee / bp if (t.close_fee > 0 and math.isfinite(bp)) else 0.0
-        mms.append(t.base_mm + fee_close)
+        mms.append(t.base_mm + close_fee_at_bankruptcy(t.q, t.pos.entry_price, own, t.close_fee, t.inverse))
     cross_mm = math.fsum(mm for t, mm in zip(terms, mms, strict=True) if not t.pos.isolated)
     cross_equity = wb + cross_upnl
 

@@ -189,7 +189,7 @@ class CrossLayout:
         )
         self._mm_at_entry = model.mm_basis is MMBasis.ENTRY
         self._fee_mm = np.array([model.margin_fees(f)[0] for f in taker], dtype=np.float64)
-        self._close_fee = np.array([f if model.bankruptcy_close_fee else 0.0 for f in taker], dtype=np.float64)
+        self._close_fee = np.array([model.cross_close_fee(f) for f in taker], dtype=np.float64)
         self._contract_size = np.array([p.instrument.contract_size for p in positions], dtype=np.float64)
         self._inverse = np.array([1.0 if p.instrument.inverse else 0.0 for p in positions])
         # Each distinct table once (by identity), padded to the longest.

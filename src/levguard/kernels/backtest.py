@@ -429,7 +429,7 @@ def simulate_py(
                 if (
                     (qty[k] > 0.0 and mo <= lp)
                     or (qty[k] < 0.0 and mo >= lp)
-                    or (may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mo, book, inst, tiers))
+                    or (may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mo, cross, book, inst, tiers))
                 ):
                     hit = k
                     break
@@ -592,7 +592,9 @@ def simulate_py(
                         lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
                     # Liquidatable at every price (no liquidation price and the margin balance at
                     # the open mark within maintenance): liquidated at the open mark.
-                    broke = may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mark_open[t, k], book, inst, tiers)
+                    broke = may_be_bankrupt(lp, coll) and bankrupt_at(
+                        k, lp, coll, mark_open[t, k], cross, book, inst, tiers
+                    )
                     if broke:
                         lp = mark_open[t, k]
                 o = open_[t, k]

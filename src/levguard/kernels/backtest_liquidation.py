@@ -21,6 +21,7 @@ from levguard.kernels._jit import jitable
 from levguard.kernels.backtest_orders import caps_at
 from levguard.kernels.backtest_records import N_RESTORE_GRID, Book, ContractKind, LiqState, Tiers
 from levguard.kernels.margin import (
+    close_fee_at_bankruptcy,
     position_notional,
     position_upnl,
     size_tier_mm,
@@ -75,6 +76,7 @@ def liquidation_price(
     collateral: float,
     inverse: bool,
     fee_in_mm: float,
+    close_fee: float,
     mm_at_entry: bool,
     by_size: bool,
     caps: Float64Array1D,
@@ -95,6 +97,10 @@ def liquidation_price(
     unrealised PnL minus their maintenance margin.  It may be negative (funding or fees paid
     from it): the position's own unrealised PnL still counts, so a long then has a liquidation
     price above its entry, not none.
+    ``close_fee`` is a maintenance amount that does not move with price: the fee to close at the
+    bankruptcy price that Bybit's inverse cross equation counts
+    (:func:`~levguard.kernels.margin.close_fee_at_bankruptcy`; 0 elsewhere), as the margin engine
+    adds it (:func:`levguard.core.margin.evaluate`).
 
     Notes
     -----
@@ -109,13 +115,15 @@ def liquidation_price(
         kt = tier_index(abs(qty), caps)
         caps, mmrs, cums = zero_caps, mmrs[kt : kt + 1], zero
     if mm_at_entry:
-        k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums)
+        k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums) + close_fee
         return solve_liquidation_price(qty, entry_price, collateral, k_const, fee_in_mm, inverse, zero_caps, zero, zero)
-    return solve_liquidation_price(qty, entry_price, collateral, 0.0, fee_in_mm, inverse, caps, mmrs, cums)
+    return solve_liquidation_price(qty, entry_price, collateral, close_fee, fee_in_mm, inverse, caps, mmrs, cums)
 
 
 @jitable
-def bankrupt_at(k: int, lp: float, coll: float, price: float, book: Book, inst: np.ndarray, tiers: Tiers) -> bool:
+def bankrupt_at(
+    k: int, lp: float, coll: float, price: float, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers
+) -> bool:
     """Return whether position ``k`` is liquidatable at every price: it has no liquidation price
     and its margin balance at ``price`` (collateral plus unrealised PnL) is at or below its
     maintenance margin there.
@@ -131,7 +139,7 @@ def bankrupt_at(k: int, lp: float, coll: float, price: float, book: Book, inst: 
     q = book.qty[k]
     ent = book.entry[k]
     inverse = inst[k]["kind"] == ContractKind.INVERSE
-    return coll + position_upnl(q, ent, price, inverse) <= _maintenance_of(k, q, ent, price, inst, tiers)
+    return coll + position_upnl(q, ent, price, inverse) <= _maintenance_of(k, q, ent, price, cross, book, inst, tiers)
 
 
 @jitable
@@ -158,12 +166,28 @@ def tier_rows(spec: np.void, tiers: Tiers) -> tuple[Float64Array1D, Float64Array
 
 
 @jitable
-def _maintenance_of(j: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> float:
-    # maintenance() of a position of instrument j, its settings read from its record.
+def _maintenance_of(
+    j: int, q: float, ent: float, px: float, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers
+) -> float:
+    # maintenance() of a position of instrument j, its settings read from its record; in cross
+    # margin plus the close fee at its bankruptcy price on the wallet (close_fee_term).
     spec = inst[j]
     caps, mmrs, cums = tier_rows(spec, tiers)
     inverse = spec["kind"] == ContractKind.INVERSE
-    return maintenance(q, ent, px, inverse, spec["mm_at_entry"], spec["fee_in_mm"], spec["by_size"], caps, mmrs, cums)
+    mm = maintenance(q, ent, px, inverse, spec["mm_at_entry"], spec["fee_in_mm"], spec["by_size"], caps, mmrs, cums)
+    return mm + close_fee_term(j, q, ent, cross, book, inst)
+
+
+@jitable
+def close_fee_term(j: int, q: float, ent: float, cross: bool, book: Book, inst: np.ndarray) -> float:
+    """Return the maintenance amount a cross position of instrument ``j`` (size ``q``, entry
+    ``ent``) owes its close fee at the bankruptcy price on the cross wallet
+    (:func:`~levguard.kernels.margin.close_fee_at_bankruptcy`, Bybit inverse: the instrument's
+    ``close_fee`` rate); 0 in isolated margin, whose equation has no fee term."""
+    if not cross:
+        return 0.0
+    spec = inst[j]
+    return close_fee_at_bankruptcy(q, ent, book.cash[0], spec["close_fee"], spec["kind"] == ContractKind.INVERSE)
 
 
 @jitable
@@ -236,7 +260,7 @@ def collateral(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers) 
         kind = inst[j]["kind"]
         c += position_upnl(qty[j], entry[j], ref_px[j], kind == ContractKind.INVERSE)
         if kind != ContractKind.SPOT:
-            c -= _maintenance_of(j, qty[j], entry[j], ref_px[j], inst, tiers)
+            c -= _maintenance_of(j, qty[j], entry[j], ref_px[j], True, book, inst, tiers)
     return c
 
 
@@ -254,7 +278,7 @@ def others_maintenance(k: int, cross: bool, book: Book, inst: np.ndarray, tiers:
     out = 0.0
     for j in range(qty.shape[0]):
         if j != k and qty[j] != 0.0 and inst[j]["kind"] != ContractKind.SPOT:
-            out += _maintenance_of(j, qty[j], book.entry[j], book.ref_px[j], inst, tiers)
+            out += _maintenance_of(j, qty[j], book.entry[j], book.ref_px[j], True, book, inst, tiers)
     return out
 
 
@@ -272,6 +296,7 @@ def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scrat
         coll,
         spec["kind"] == ContractKind.INVERSE,
         spec["fee_in_mm"],
+        close_fee_term(k, book.qty[k], book.entry[k], cross, book, inst),
         spec["mm_at_entry"],
         spec["by_size"],
         caps,
@@ -388,14 +413,16 @@ def settle_bad_debt(
 
 
 @jitable
-def _mm_terms(k: int, q: float, ent: float, px: float, inst: np.ndarray, tiers: Tiers) -> tuple[float, float, float]:
+def _mm_terms(
+    k: int, q: float, ent: float, px: float, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers
+) -> tuple[float, float, float]:
     # (maintenance margin at px, marginal maintenance rate, price the tier is read at) of a
     # position of instrument k: tiers at the entry notional for venues valuing MM at entry, the
     # tier of the size for tiers by size.
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
     caps, mmrs, _cums = tier_rows(spec, tiers)
-    mm = _maintenance_of(k, q, ent, px, inst, tiers)
+    mm = _maintenance_of(k, q, ent, px, cross, book, inst, tiers)
     basis = ent if spec["mm_at_entry"] else px
     kt = tier_index(abs(q) if spec["by_size"] else position_notional(q, basis, inverse), caps)
     return mm, mmrs[kt] + spec["fee_in_mm"], basis
@@ -487,7 +514,7 @@ def _restore_walk(
         q = qty[k]
         coll = collateral(k, cross, book, inst, tiers)
         equity = coll + position_upnl(q, entry[k], p, inverse)
-        mm, mmr, basis = _mm_terms(k, q, entry[k], p, inst, tiers)
+        mm, mmr, basis = _mm_terms(k, q, entry[k], p, cross, book, inst, tiers)
         n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
             rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
@@ -572,7 +599,7 @@ def liquidate(
     q = book.qty[k]
     coll = collateral(k, cross, book, inst, tiers)
     equity = coll + position_upnl(q, book.entry[k], px, inverse)
-    mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, inst, tiers)
+    mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, cross, book, inst, tiers)
     others_mm = others_maintenance(k, cross, book, inst, tiers)
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
     caps, mmrs, cums = tier_rows(spec, tiers)

@@ -121,6 +121,7 @@ INST_DTYPE = np.dtype(
         ("liq_fee", np.float64),  # liquidation fee rate
         ("fee_in_mm", np.float64),  # rate added to maintenance (OKX, Gate)
         ("fee_in_im", np.float64),  # rate added to the initial margin (Gate's close fee)
+        ("close_fee", np.float64),  # close fee at the bankruptcy price, cross margin only (Bybit inverse)
         ("tier_start", np.int64),  # rows of the instrument's tiers
         ("tier_stop", np.int64),
         ("min_notional", np.float64),  # the venue's minimum order notional, quote (0: none known)

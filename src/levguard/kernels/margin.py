@@ -168,6 +168,34 @@ def solve_liquidation_price(
     return lp_in_tier(abs(q), a, s, fee, mmrs[k], cums[k], floor, inverse)
 
 
+@jitable
+def close_fee_at_bankruptcy(q: float, entry_price: float, wallet: float, rate: float, inverse: bool) -> float:
+    """Return the fee to close ``q`` at its bankruptcy price on ``wallet`` alone,
+    ``|q| * rate / BP`` (0 without a fee rate or a bankruptcy price).
+
+    ``BP`` solves ``wallet + uPnL(P) = rate * notional(P)``: :func:`solve_liquidation_price` with
+    no tier and no constant, evaluated from its pieces (bitwise the same).
+
+    Notes
+    -----
+    Bybit's inverse cross-margin equation (help.bybit.com 360039261334, "How to calculate
+    Liquidation Price (Inverse Contract)") counts ``Qty x fee / BP`` in the maintenance margin:
+    AB 0.5 BTC, long 10,000 contracts @ 8,000, fee 0.075 % -> BP 5,718.57.  The bankruptcy
+    price is on the position's own collateral (the wallet), so the term does not move with other
+    positions' marks; the margin engine, its cross kernel and the backtester all take it here.
+    """
+    if not rate > 0.0 or q == 0.0:
+        return 0.0
+    s = lp_side(q, inverse)
+    a = lp_offset(q, entry_price, wallet, 0.0, inverse)
+    if lp_no_root(a, s, 0.0):
+        return 0.0
+    bp = lp_in_tier(abs(q), a, s, rate, 0.0, 0.0, 0.0, inverse)
+    if not math.isfinite(bp):
+        return 0.0
+    return abs(q) * rate / bp
+
+
 # The pieces of :func:`solve_liquidation_price`, shared with the block kernel below so that both
 # evaluate the same expressions in the same order (bitwise-identical results).
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.margin import (
+    close_fee_at_bankruptcy,
     leverage_tier_index,
     mm_in_tier,
     position_notional,
@@ -262,15 +263,8 @@ def cross_account_py(
         out[_BANKRUPTCY, i] = solve_liquidation_price(
             qi, entry_price[i], wallet + other, 0.0, close_fee[i], inv, no_caps, no_tier, no_tier
         )
-        fee_close = 0.0
-        if close_fee[i] > 0.0:
-            # On the position's own collateral (the wallet): it does not move with other marks.
-            fee_bp = solve_liquidation_price(
-                qi, entry_price[i], wallet, 0.0, close_fee[i], inv, no_caps, no_tier, no_tier
-            )
-            if math.isfinite(fee_bp):
-                fee_close = abs(qi) * close_fee[i] / fee_bp
-        out[_MM, i] = out[_BASE_MM, i] + fee_close
+        # On the position's own collateral (the wallet): it does not move with other marks.
+        out[_MM, i] = out[_BASE_MM, i] + close_fee_at_bankruptcy(qi, entry_price[i], wallet, close_fee[i], inv)
     cross_mm = exact_sum(out[_MM], scratch)
     if not math.isfinite(cross_mm):
         return STATUS_NOT_FINITE

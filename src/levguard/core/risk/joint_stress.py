@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.margin import AccountReport, _bankruptcy, _terms, evaluate
+from levguard.core.margin import AccountReport, _terms, evaluate
 from levguard.core.positions import Account
 from levguard.core.records import JsonRecord, empty_mapping, json_ready
 from levguard.core.risk.covariance import checked_covariance, covariance_from_returns, covariance_from_vols
@@ -39,6 +39,7 @@ from levguard.core.validate import array_1d, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.joint import account_scenarios_nb
+from levguard.kernels.margin import close_fee_at_bankruptcy
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
@@ -187,9 +188,8 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
     wb = 0.0 if isinstance(account, UnifiedAccount) else float(account.wallet_balance)
     for t in terms:
         const = float(t.table.maintenance_margin(t.notional_entry)) if entry_basis else 0.0
-        if t.close_fee > 0.0:  # Bybit inverse: the close fee at the bankruptcy price on the wallet
-            bp = _bankruptcy(t, wb)
-            const += abs(t.q) * t.close_fee / bp if math.isfinite(bp) else 0.0
+        # Bybit inverse: the close fee at the bankruptcy price on the wallet.
+        const += close_fee_at_bankruptcy(t.q, t.pos.entry_price, wb, t.close_fee, t.inverse)
         mm_const.append(const)
         caps.extend(t.table.caps)
         mmrs.extend(t.table.mmrs)

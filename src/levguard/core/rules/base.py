@@ -565,6 +565,13 @@ class VenueModel:
         the isolated one is ``LP = EP x Lev / (Lev + 1 - MMR x Lev)`` (long, 8,000 at 50x with
         0.5 %: 7,881.77) with no fee.  Every other venue: 0.
         """
-        if not self.bankruptcy_close_fee or position.isolated:
+        if position.isolated:
             return 0.0
-        return self.taker_fee(position)
+        return self.cross_close_fee(self.taker_fee(position))
+
+    def cross_close_fee(self, taker: float) -> float:
+        """Return the fee rate to close at the bankruptcy price that a cross position paying
+        ``taker`` counts (:attr:`bankruptcy_close_fee`: Bybit inverse), 0 where the venue counts
+        none: :meth:`close_fee_rate` of a cross position, for callers holding a fee rate only
+        (the backtester's instruments, the cross-account kernel)."""
+        return taker if self.bankruptcy_close_fee else 0.0
