@@ -153,6 +153,8 @@ def test_code_that_changes_sizes_refuses_tiers_by_quantity_or_values_them_at_the
         MarginRegime.for_venue("binance-usdm", tiers=table)
     with pytest.raises(InputError, match="bybit-linear tiers by notional with a maintenance deduction"):
         isolated_liquidation_prices([1.0], [100.0], [10.0], venue="bybit-linear", tiers=table)
+    with pytest.raises(InputError, match=r"tiers: .*bybit-linear tiers by notional with a maintenance deduction"):
+        liquidation_outcome("bybit-linear", 25.0, 100_000.0, 98_000.0, 67_000.0, tiers=table)
     # The backtester takes them (tests/backtest/engine/test_bt_tiers_by_size.py).
     # The liquidation outcome reads the tier at the fill: 12 BTC (tier 2 by size) at any fill.
     out = liquidation_outcome("okx", 12.0, 105_000.0, 90_000.0, 10_000.0, tiers=table)

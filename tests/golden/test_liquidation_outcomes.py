@@ -538,6 +538,19 @@ def test_numpy_numbers_are_accepted() -> None:
     assert numpy == plain
 
 
+def test_bitmex_reads_a_built_table_without_its_amounts_as_its_margin_engine_does() -> None:
+    # A table from rows (a tier file, ccxt) carries amounts by continuity; BitMEX charges the
+    # tier's rate on the whole position (VenueModel.read_tiers).  25 BTC with 67,000 of margin at
+    # 98,000: the step-down to 20 BTC leaves 17,000 of equity against 1 % of 2M, 20,000, so the
+    # position is still in liquidation and taken over whole.  Read with the amounts, the rest
+    # kept 57,000 behind 20 BTC that the BitMEX margin engine says is liquidatable.
+    built = liquidation_outcome("bitmex", 25.0, 100_000, 98_000, 67_000, tiers=FOUR_TIERS)
+    assert built == liquidation_outcome("bitmex", 25.0, 100_000, 98_000, 67_000, tiers=FOUR_TIERS.without_deduction())
+    assert built.taken_over
+    assert built.kept == 0.0
+    assert built.remaining_qty == 0.0
+
+
 @pytest.mark.parametrize("qty", [20.0, 20.0001])
 def test_bitmex_at_or_just_above_a_limit_steps_below_that_limit(qty: float) -> None:
     # Exactly at 2M BitMEX charges the 1.5 % tier ("< 200 XBT": the limit is not in the lower

@@ -254,9 +254,13 @@ def liquidation_outcome(
         when the account is already bankrupt.
     tiers : TierTable, optional
         The position's maintenance tiers: the maintenance margin at the fill (backstop,
-        incremental liquidation), its marginal rate and the tier caps (step-down).  Tiers by
-        quantity (OKX's contracts) are valued at the price the tier is read at (the fill, or the
-        entry where the maintenance margin is at entry).
+        incremental liquidation), its marginal rate and the tier caps (step-down).  Read as the
+        venue applies them where ``rule`` names one
+        (:meth:`~levguard.core.rules.base.VenueModel.read_tiers`, as the margin engine does):
+        without maintenance amounts on OKX and BitMEX, refused by quantity on a venue that
+        deducts an amount by notional tier.  Tiers by quantity (OKX's contracts) are valued at
+        the price the tier is read at (the fill, or the entry where the maintenance margin is at
+        entry).
     maintenance_margin : float, optional
         Maintenance margin at the fill; overrides ``tiers`` for the amount (without tiers its
         ratio to the notional is the marginal rate).  Default from ``tiers``: their maintenance
@@ -346,6 +350,14 @@ def liquidation_outcome(
     notional = position_notional(q, fill, inverse)
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
         raise InputError(f"tiers must be a TierTable or None, was {type(tiers).__name__} {show(tiers)}")
+    if tiers is not None and model is not None:
+        # As the venue applies them, whoever built the table (the margin engine's venue_tiers):
+        # no maintenance amount where the tier's rate is on the whole position (OKX, BitMEX),
+        # and no tiers by size where the venue deducts an amount by notional tier.
+        try:
+            tiers = model.read_tiers(tiers)
+        except InputError as exc:
+            raise InputError(f"tiers: {exc}") from None
     size_caps = tiers.caps if tiers is not None and tiers.basis == "quantity" else None
     # Tiers by quantity: the caps valued where the tier is read, the position in its tier by size
     # (kernels.liquidation.size_caps_at) and its maintenance margin at that tier's rate.
