@@ -112,7 +112,8 @@ class PaperVenue:
     feeds : mapping of symbol -> PriceFeed or array of prices
         One feed per tradable symbol; every position needs one.  All feeds advance together.
     wallet_balance : float
-        Cross wallet balance (settlement currency), excluding isolated margins.
+        Cross wallet balance (settlement currency: the feeds' contracts', one for all of them),
+        excluding isolated margins.
     positions : list of dict
         ``symbol``, ``qty`` (signed), ``entry`` (or ``entry_price``), optional ``margin_mode``
         (``"cross"`` default, ``"isolated"``), ``isolated_margin`` (default: entry notional /
@@ -239,6 +240,13 @@ class PaperVenue:
                 )
             self._symbols[symbol_key(sym)] = sym
             self._feeds[sym] = feed if isinstance(feed, PriceFeed) else PriceFeed.from_path(feed, source=sym)
+        # One wallet, so one settlement currency: an inverse contract settles in its base coin
+        # (ETHUSD in ETH on Bybit), whatever the rule set's default (BTC).
+        settlements = sorted({instrument_for(self.model, str(sym), contract_size=1.0).settlement for sym in feeds})
+        if len(settlements) > 1:
+            raise InputError(f"feeds settle in different currencies {settlements}; one paper account per currency")
+        self.settlement = settlements[0]
+        """The wallet's currency: the settlement currency of the feeds' contracts."""
         starts = [f.start_ns for f in self._feeds.values() if f.start_ns is not None]
         self.start_ns = int(start_ns if start_ns is not None else starts[0] if starts else DEFAULT_START_NS)
         lengths = [f.tick_ns for f in self._feeds.values() if f.tick_ns is not None]
@@ -577,7 +585,7 @@ class PaperVenue:
         report = self.evaluate(reported=True)
         cross = [r for r in report.positions if r.margin_mode == "cross"]
         free = self.wallet_balance + math.fsum(r.unrealized_pnl - r.initial_margin for r in cross)
-        return VenueBalance(self.model.settlement, self.wallet_balance, max(free, 0.0), self._reported_ts())
+        return VenueBalance(self.settlement, self.wallet_balance, max(free, 0.0), self._reported_ts())
 
     async def fetch_marks(self, symbols: list[str]) -> dict[str, float]:
         """Reported marks of ``symbols`` (VenuePermanentError for an unknown symbol)."""

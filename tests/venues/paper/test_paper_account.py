@@ -93,6 +93,21 @@ def test_a_symbol_of_another_contract_kind_is_refused() -> None:
         PaperVenue("bitmex", feeds={"XBTUSD": [60_000.0]}, wallet_balance=1_000.0)
 
 
+def test_the_balance_is_in_the_contracts_settlement_currency() -> None:
+    """An inverse contract settles in its base coin: Bybit's ETHUSD in ETH, not the rule set's
+    default BTC; one wallet takes one currency."""
+    eth = [{"notional_floor": 0, "notional_cap": None, "mmr": 0.01, "max_leverage": 50}]
+    pos = [{"symbol": "ETHUSD", "qty": 3_000.0, "entry": 3_000.0}]
+    venue = PaperVenue("bybit-inverse", feeds={"ETHUSD": [3_000.0] * 5}, wallet_balance=2.0, positions=pos,
+                       tiers={"ETHUSD": eth})  # fmt: skip
+    balance = asyncio.run(venue.fetch_balance())
+    assert balance.currency == venue.evaluate().settlement == "ETH"
+    assert venue.settlement == "ETH"
+    assert asyncio.run(venue_with([]).fetch_balance()).currency == "USDT"
+    with pytest.raises(InputError, match=r"feeds settle in different currencies \['BTC', 'ETH'\]"):
+        PaperVenue("bybit-inverse", feeds={"BTCUSD": [60_000.0], "ETHUSD": [3_000.0]}, wallet_balance=1.0)
+
+
 def test_tiers_and_funding_rate() -> None:
     rows = [{"notional_floor": 0, "notional_cap": 1e12, "max_leverage": 20, "mmr": 0.01, "maint_amount": 0}]
     venue = venue_with([], prices={"BTCUSDT": [1.0], "ETHUSDT": [1.0], "XYZUSDT": [1.0]}, tiers={"ETHUSDT": rows})
