@@ -125,7 +125,14 @@ def liq(
     entry: Annotated[float, typer.Option(help="Entry price.")] = ...,  # type: ignore[assignment]
     leverage: Annotated[float, typer.Option(help="Initial leverage.")] = ...,  # type: ignore[assignment]
     wallet: Annotated[float, typer.Option(help="Collateral in the settlement currency.")] = ...,  # type: ignore[assignment]
-    qty: Annotated[float | None, typer.Option(help="Size in contracts (default: wallet x leverage / entry).")] = None,
+    qty: Annotated[
+        float | None,
+        typer.Option(
+            help="Size in contracts (default: the notional N whose initial margin is the wallet, N = wallet x "
+            "leverage; on Gate N / leverage + N x taker = wallet; in contracts N / entry, inverse N x entry, "
+            "over the contract size)."
+        ),
+    ] = None,
     mark: Annotated[float | None, typer.Option(help="Mark price (default: entry).")] = None,
     margin_mode: Annotated[MarginMode, typer.Option("--margin-mode", help="cross or isolated.")] = MarginMode.CROSS,
     mmr: Annotated[float | None, typer.Option(help="Fixed maintenance rate instead of the venue's tiers.")] = None,
