@@ -256,6 +256,10 @@ def _close(actual: Any, expected: Any, rel: float) -> bool:
     return bool(actual == expected)
 
 
+# The tables as rich prints them to a file, whatever the test's own terminal asks for.
+_PLAIN_TERMINAL: dict[str, str | None] = {"FORCE_COLOR": None, "COLUMNS": None, "LINES": None, "TTY_COMPATIBLE": None}
+
+
 def _same_text(printed: str, shown: str) -> bool:
     """Equal text once whitespace is normalised, numbers equal to a relative 1e-6."""
 
@@ -514,7 +518,7 @@ def test_risk_example_is_what_the_cli_prints(tmp_path: Path) -> None:
     command = "$ levguard risk book.yaml --vol 0.6\n"
     shown = _fence(section, "", "### Example")
     assert shown.startswith(command), shown[:80]
-    runner = CliRunner()
+    runner = CliRunner(env=_PLAIN_TERMINAL)
     assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 0
     book = (tmp_path / "book.yaml").read_text(encoding="utf-8")
     assert yaml.safe_load(_fence(section, "yaml", "with `book.yaml`")) == yaml.safe_load(book)
@@ -597,11 +601,12 @@ def _demo_table_matches(anchor: str, args: list[str]) -> None:
     from levguard.cli.main import app
 
     shown = _fence((ROOT / "docs/backtest.md").read_text(encoding="utf-8"), "", anchor)
-    done = CliRunner().invoke(app, ["demo", "--out", "", *args])
+    done = CliRunner(env=_PLAIN_TERMINAL).invoke(app, ["demo", "--out", "", *args])
     assert done.exit_code == 0, done.output
     lines = done.stdout.splitlines()
     head = max(i for i, line in enumerate(lines) if line.startswith("policy "))
-    printed = "\n".join(lines[head : head + len(shown.strip().splitlines())])
+    end = next((i for i in range(head, len(lines)) if not lines[i].strip()), len(lines))
+    printed = "\n".join(lines[head:end])  # the whole table: a row the doc lacks is a difference
     if not _same_text(_BOX.sub(" ", printed), _BOX.sub(" ", shown)):
         diff = difflib.unified_diff(shown.strip().splitlines(), printed.strip().splitlines(), "doc", "printed")
         pytest.fail(f"docs/backtest.md table after {anchor!r} differs:\n" + "\n".join(diff))

@@ -44,8 +44,13 @@ def test_the_surface_draws_the_wiped_out_points_and_hovers_true_values(sample: s
     # The wiped-out points are their own legend entry, exactly at the grid points with equity <= 0.
     shade = _trace(fig, WIPED_OUT)
     assert shade.showlegend
-    drawn = ~np.isnan(np.asarray(shade.z, dtype=float))
+    drawn = np.asarray(shade.z, dtype=float) == 1.0
     np.testing.assert_array_equal(drawn, wiped)
+    # No NaN in any filled trace: plotly.js fails to fill large NaN regions and drew nothing at 401
+    # points ("findEmpties iterated with no new neighbors").
+    for t in fig.data:
+        if getattr(t, "z", None) is not None:
+            assert not np.isnan(np.asarray(t.z, dtype=float)).any(), t.name
     np.testing.assert_array_equal(np.asarray(shade.x), 100.0 * s.moves_x)
     np.testing.assert_array_equal(np.asarray(shade.y), 100.0 * s.moves_y)
     # The hover: the engine's ratio (unclipped), equity and maintenance margin at every point.
@@ -77,6 +82,23 @@ def test_the_cross_surface_wiped_out_points_are_undefined_not_blank() -> None:
     fig = surface_figure(s)
     text = np.asarray(fig.data[0].text, dtype=object)
     assert set(text[wiped].tolist()) == {f"undefined, {WIPED_OUT}"}
+
+
+@pytest.mark.parametrize("venue", ["binance-pm", "okx-mcm", "bybit-uta"])
+def test_a_safe_point_without_maintenance_margin_is_coloured_safe_not_blank(venue: str) -> None:
+    # Balances and a USDT loan, no positions: where equity / MM has no MM (uniMMR, OKX's margin
+    # ratio) the ratio is undefined and the account infinitely safe: the safe end of the range.
+    spec = {"venue": venue, "balances": {"USDT": -30_000, "BTC": 0.5, "ETH": 5},
+            "prices": {"BTC": 60_000, "ETH": 3_000}, "collateral_ratios": {"ETH": 0.9}}  # fmt: skip
+    s = joint_stress_report(spec, assets=("BTC", "ETH"), vol=0.6, horizon_days=30, points=11, move_range=0.8).surface
+    assert s is not None
+    z = np.asarray(surface_figure(s).data[0].z, dtype=float)
+    assert not np.isnan(z).any()
+    hi = 4.0 * s.trigger if s.ratio_rises_when_safer else 0.0
+    safe_undefined = np.isnan(s.ratio) & ~s.liquidatable
+    if venue != "bybit-uta":  # MM / equity there: defined wherever equity > 0
+        assert safe_undefined.any()
+    np.testing.assert_allclose(z[safe_undefined], hi, rtol=1e-6)  # float32 colours
 
 
 def _deribit() -> JointStressReport:

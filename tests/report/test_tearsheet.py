@@ -245,3 +245,16 @@ def test_data_without_a_close_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="'close' column"):
         write_report({"calm": _calm()}, tmp_path / "x.html", data=pd.DataFrame({"price": [1.0]}))
+
+
+def test_the_comparison_figure_keeps_a_liquidation_at_zero_equity_on_its_log_axis() -> None:
+    # A review (2026-12-07): comparison_figure's equity axis is always log, and a liquidation
+    # marker at equity 0 (no logarithm) was dropped by plotly.
+    from levguard.report.html import comparison_figure
+
+    fig = comparison_figure({"wiped": _wiped(), "calm": _calm()})
+    liq = next(t for t in fig.data if t.name == "wiped liquidations")
+    floor = 10.0 ** fig.layout.yaxis.range[0]
+    assert float(np.asarray(liq.y)[0]) == pytest.approx(floor)
+    assert liq.cliponaxis is False
+    assert liq.hovertext[0].endswith("equity 0.00")

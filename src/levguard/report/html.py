@@ -343,6 +343,8 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
         ),
     )
     marker_of = {sym: _MARKERS[k % len(_MARKERS)] for k, sym in enumerate(_liq_symbols(results))}
+    rng = _log_range(results)
+    bottom = 10.0 ** rng[0] if rng else 0.0  # a marker at equity 0 (no logarithm) sits on the axis floor
     for i, (name, r) in enumerate(results.items()):
         color = _color(i)
         eq = r.equity
@@ -355,16 +357,21 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
             groups = liq.groupby(liq["symbol"].astype(str), sort=False) if per_symbol else [("", liq)]
             for sym, part in groups:
                 ts = pd.to_datetime(part["timestamp"])
+                at = eq.reindex(ts, method="ffill").to_numpy(dtype=float)
                 fig.add_trace(
                     go.Scatter(
                         x=naive_utc(ts),
-                        y=eq.reindex(ts, method="ffill").to_numpy(),
+                        y=np.where(at > bottom, at, bottom),
                         mode="markers",
                         name=f"{name} liquidations{f' {sym}' if sym else ''}",
                         legendgroup=name,
                         showlegend=False,
                         marker={"symbol": marker_of.get(str(sym), "x"), "size": 10, "color": color},
-                        hovertext=[_liq_text(row, bool(sym)) for row in part.to_dict("records")],
+                        hovertext=[
+                            f"{_liq_text(row, bool(sym))}<br>equity {e:,.2f}"
+                            for row, e in zip(part.to_dict("records"), at, strict=True)
+                        ],
+                        cliponaxis=False,
                     ),
                     row=1,
                     col=1,
@@ -391,7 +398,7 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
                 continue
             paid = _thin(until_ruin(r, s.fillna(0.0).cumsum()))
             draw(naive_utc(paid.index), paid.to_numpy(), 4, name=f"{name} {attr}", dash=dash, showlegend=False)
-    fig.update_yaxes(type="log", range=_log_range(results), row=1, col=1)
+    fig.update_yaxes(type="log", range=rng, row=1, col=1)
     fig.update_yaxes(tickformat=".0%", row=2, col=1)
     fig.update_yaxes(ticksuffix="x", row=3, col=1)
     fig.update_xaxes(title_text="time (UTC)", row=4, col=1)

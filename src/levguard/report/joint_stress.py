@@ -72,7 +72,11 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
     trig = surface.trigger
     lo, hi = (0.0, 4.0 * trig) if surface.ratio_rises_when_safer else (0.0, 2.0 * trig)
     shown = np.clip(ratio, lo, hi)
-    shown[np.isnan(ratio) & surface.liquidatable] = _worst(surface.ratio_rises_when_safer, lo, hi)
+    # An undefined ratio (no equity, or no maintenance margin) is a colour too, never a hole:
+    # the unsafe end where the account is liquidatable, the safe end where it is not.
+    undefined = np.isnan(ratio)
+    shown[undefined & surface.liquidatable] = _worst(surface.ratio_rises_when_safer, lo, hi)
+    shown[undefined & ~surface.liquidatable] = _worst(not surface.ratio_rises_when_safer, lo, hi)
     head = f"{surface.asset_x} %{{x:.1f}} %<br>{surface.asset_y} %{{y:.1f}} %<br>"
     fig = go.Figure()
     fig.add_trace(
@@ -92,17 +96,16 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
         )
     )
     if wiped.any():
-        # A contour trace too (a heatmap would be drawn under the ratio's contour), its other points
-        # gaps: transparent.
+        # A contour trace too (a heatmap would be drawn under the ratio's contour), 0/1 filled above
+        # 0.5 and transparent below: no NaN gaps, which plotly.js fails to fill on large grids
+        # ("findEmpties iterated with no new neighbors" at 401 points: nothing was drawn).
         fig.add_trace(
             go.Contour(
                 x=x,
                 y=y,
-                z=np.where(wiped, 1.0, np.nan).astype(np.float32),
-                zmin=0.0,
-                zmax=1.0,
-                colorscale=[[0.0, _WIPED_COLOR], [1.0, _WIPED_COLOR]],
-                contours={"coloring": "heatmap", "showlines": False},
+                z=wiped.astype(np.int8),
+                colorscale=[[0.0, "rgba(0, 0, 0, 0)"], [1.0, _WIPED_COLOR]],
+                contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "fill", "showlines": False},
                 line={"width": 0},
                 showscale=False,
                 name=WIPED_OUT,
