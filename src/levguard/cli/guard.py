@@ -63,14 +63,15 @@ def _bars_source(history: str | dict[str, str] | None) -> Any:
 def _paper_venue(cfg: Any) -> Any:
     from levguard.core.validate import integer_in, positive_number
     from levguard.venues.paper import PaperVenue, scripted_crash
+    from levguard.venues.paper_feeds import MAX_FEED_TICKS
 
     crash = dict(cfg.crash)
     drop = positive_number(crash.get("drop", 0.3), "venue.crash.drop")
     if drop >= 1.0:
         raise InputError(f"venue.crash.drop must be a fraction in (0, 1), was {drop!r}")
-    ticks = integer_in(crash.get("ticks", 120), "venue.crash.ticks", 1, 10_000_000)
-    flat = integer_in(crash.get("flat", 10), "venue.crash.flat", 1, 10_000_000)
-    tail = integer_in(crash.get("tail", 30), "venue.crash.tail", 0, 10_000_000)
+    ticks = integer_in(crash.get("ticks", 120), "venue.crash.ticks", 1, MAX_FEED_TICKS)
+    flat = integer_in(crash.get("flat", 10), "venue.crash.flat", 1, MAX_FEED_TICKS)
+    tail = integer_in(crash.get("tail", 30), "venue.crash.tail", 0, MAX_FEED_TICKS)
     feeds = {}
     for p in cfg.positions:
         start = positive_number(crash.get("start", p.entry_price), "venue.crash.start")

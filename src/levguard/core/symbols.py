@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from levguard.core.validate import instance_of
 from levguard.errors import InputError
 
 __all__ = [
@@ -48,9 +49,15 @@ MONTH_CODES: tuple[str, ...] = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
 _SEPARATORS = re.compile(r"[/\-_:]")
 
 
+def _upper(text: object, field: str = "symbol") -> str:
+    # A symbol or a currency read by its name, stripped and upper case; None, a number or a list
+    # was an AttributeError on .strip() in every reader below (bitmex.symbol_kind(None)).
+    return instance_of(text, str, field).strip().upper()
+
+
 def is_usd(currency: str) -> bool:
     """Return True for USD and the USD stablecoins of :data:`USD_LIKE` (case-insensitive)."""
-    return currency.strip().upper() in USD_LIKE
+    return _upper(currency, "currency") in USD_LIKE
 
 
 def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
@@ -71,7 +78,7 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     str
         The part before the first ``/``, ``-``, ``_`` or ``:``, without a trailing quote asset.
     """
-    first = _SEPARATORS.split(symbol.strip().upper())[0]
+    first = _SEPARATORS.split(_upper(symbol))[0]
     for quote in quotes:
         if first.endswith(quote) and len(first) > len(quote):
             return first[: -len(quote)]
@@ -85,7 +92,7 @@ def asset_key(name: str) -> str:
     all give ``"BTC"`` (:func:`base_asset`, then :func:`coin_name`); a USD coin of
     :data:`USD_LIKE` is itself (``"TUSD"`` is not the base ``T`` before a quote ``USD``).
     """
-    s = name.strip().upper()
+    s = _upper(name, "name")
     return s if s in USD_LIKE else coin_name(base_asset(s))
 
 
@@ -118,7 +125,7 @@ def listed_pair(name: str) -> str | None:
 
 def symbol_key(symbol: str) -> str:
     """Normalise a venue or ccxt symbol: ``"BTC/USDT:USDT"`` -> ``"BTCUSDT"``, upper case."""
-    s = symbol.strip().upper()
+    s = _upper(symbol)
     if ":" in s:
         s = s.split(":", 1)[0]
     return s.replace("/", "").replace("-", "").replace("_", "")
@@ -129,7 +136,7 @@ def contract_key(symbol: str) -> str:
     expiry kept (``"BTC/USDT:USDT-241227"`` -> ``"BTCUSDT241227"``, as ``"BTCUSDT_241227"``), so
     ``BTCUSDT``, ``btcusdt``, ``"BTCUSDT "`` and ``BTC/USDT:USDT`` are one contract and a
     perpetual and its dated futures are not."""
-    _pair, sep, rest = symbol.strip().upper().partition(":")
+    _pair, sep, rest = _upper(symbol).partition(":")
     expiry = rest.partition("-")[2] if sep else ""
     return symbol_key(symbol) + expiry.replace("-", "")
 
@@ -157,7 +164,7 @@ def inverse_settlement(symbol: str) -> str | None:
 
 def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
     """Return (base, quote, settle) of a ccxt derivatives symbol (``BTC/USD:BTC``), else None."""
-    s = symbol.strip().upper()
+    s = _upper(symbol)
     pair, _, rest = s.partition(":")
     base, _, quote = pair.partition("/")
     settle = rest.split("-", 1)[0]
@@ -204,7 +211,7 @@ _COIN_ALIASES = {"XBT": "BTC"}
 
 def coin_name(currency: str) -> str:
     """Return a currency's common name, upper case (BitMEX's ``XBT`` is ``BTC``)."""
-    c = currency.strip().upper()
+    c = _upper(currency, "currency")
     return _COIN_ALIASES.get(c, c)
 
 

@@ -245,7 +245,7 @@ class TierTable:
         ``basis="quantity"`` the floors and caps are position sizes (:attr:`basis`; OKX's
         contracts times the contract size, :func:`levguard.core.rules.okx.okx_tier_rows`).
         """
-        if isinstance(rows, Mapping | str | bytes):
+        if isinstance(rows, Mapping | str | bytes) or not isinstance(rows, Iterable):  # 5: a TypeError
             raise InputError(f"{where} must be a list of tier objects, was {type(rows).__name__}")
         parsed: list[dict[str, float | None]] = []
         for i, row in enumerate(rows):

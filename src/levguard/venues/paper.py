@@ -41,7 +41,16 @@ from levguard.core.margin import AccountReport, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
 from levguard.core.rules import get_venue, symbol_key
 from levguard.core.tiers import TierTable
-from levguard.core.validate import as_float, finite, integer_in
+from levguard.core.validate import (
+    as_float,
+    finite,
+    instance_of,
+    integer_in,
+    non_negative_number,
+    number,
+    show,
+    whole_number,
+)
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.typing import Float64Array1D
@@ -57,7 +66,7 @@ from levguard.venues.paper_events import (
     StepReport,
 )
 from levguard.venues.paper_faults import VENUE_METHODS, Faults, OrderDelay
-from levguard.venues.paper_feeds import CrashShape, PriceFeed, crash_feed, scripted_crash
+from levguard.venues.paper_feeds import MAX_FEED_TICKS, CrashShape, PriceFeed, crash_feed, scripted_crash
 
 __all__ = [
     "VENUE_METHODS",
@@ -217,22 +226,36 @@ class PaperVenue:
         self.model = get_venue(name)
         self.name = self.model.name
         self._inverse = self.model.kind is ContractKind.INVERSE
-        if order_expiry_s is not None and not (
-            isinstance(order_expiry_s, int | float) and math.isfinite(order_expiry_s) and order_expiry_s > 0.0
-        ):
+        self.order_expiry_s = None if order_expiry_s is None else number(order_expiry_s, "order_expiry_s")
+        if self.order_expiry_s is not None and not (math.isfinite(self.order_expiry_s) and self.order_expiry_s > 0.0):
             raise InputError(f"order_expiry_s must be a finite number of seconds > 0 or None, was {order_expiry_s!r}")
-        self.order_expiry_s = None if order_expiry_s is None else float(order_expiry_s)
         self.capabilities = Capabilities(
             leverage_tiers=True,
             funding=True,
             order_expiry_s=self.order_expiry_s,
             notes=("paper venue: simulated fills, time and liquidations",),
         )
-        if not feeds:
+        # Types first: a list of feeds, a string fee or positions=[5] were AttributeErrors and TypeErrors.
+        if not instance_of(feeds, Mapping, "feeds"):  # type: ignore[type-abstract]
             raise InputError("feeds must hold at least one symbol, was empty")
+        taker_fee, slippage_bps, lot_size, wallet_balance = (
+            non_negative_number(value, name)
+            for name, value in (
+                ("taker_fee", taker_fee),
+                ("slippage_bps", slippage_bps),
+                ("lot_size", lot_size),
+                ("wallet_balance", wallet_balance),
+            )
+        )
+        if isinstance(positions, str | bytes) or not isinstance(positions, Sequence):
+            raise InputError(f"positions must be a list of position mappings, was {show(positions)}")
+        instance_of(tiers or {}, Mapping, "tiers")  # type: ignore[type-abstract]
+        if faults is not None:
+            instance_of(faults, Faults, "faults")
         self._feeds: dict[str, PriceFeed] = {}
         self._symbols: dict[str, str] = {}  # symbol_key -> symbol as given
         for sym, feed in feeds.items():
+            instance_of(sym, str, "feeds key")
             if self.model.kind_for(str(sym)) is not self.model.kind:  # one kind per paper venue
                 raise InputError(
                     f"feeds[{sym!r}] is an {self.model.kind_for(str(sym)).value} contract; the paper venue "
@@ -248,11 +271,11 @@ class PaperVenue:
         self.settlement = settlements[0]
         """The wallet's currency: the settlement currency of the feeds' contracts."""
         starts = [f.start_ns for f in self._feeds.values() if f.start_ns is not None]
-        self.start_ns = int(start_ns if start_ns is not None else starts[0] if starts else DEFAULT_START_NS)
+        start = start_ns if start_ns is not None else starts[0] if starts else DEFAULT_START_NS
+        self.start_ns = whole_number(start, "start_ns", -(2**63) + 1, 2**63 - 1)
         lengths = [f.tick_ns for f in self._feeds.values() if f.tick_ns is not None]
-        self.tick_ns = int(tick_ns if tick_ns is not None else lengths[0] if lengths else DEFAULT_TICK_NS)
-        if self.tick_ns <= 0:
-            raise InputError(f"tick_ns must be > 0, was {self.tick_ns!r}")
+        tick = tick_ns if tick_ns is not None else lengths[0] if lengths else DEFAULT_TICK_NS
+        self.tick_ns = whole_number(tick, "tick_ns", 1, 2**63 - 1)
         self.funding_continuous = bool(self.model.funding_continuous and funding_interval_ns is None)
         if funding_interval_ns is None:  # the venue's own: hourly on Hyperliquid and dYdX v4
             funding_interval_ns = round(self.model.funding_interval_hours * _HOUR_NS)
@@ -260,9 +283,6 @@ class PaperVenue:
         if isinstance(interval, float) and interval.is_integer():
             interval = int(interval)  # 8 * 3600e9 is a whole number of ns
         self.funding_interval_ns = integer_in(interval, "funding_interval_ns", 1, 2**63)
-        for field_name, value in (("taker_fee", taker_fee), ("slippage_bps", slippage_bps), ("lot_size", lot_size)):
-            if not (math.isfinite(value) and value >= 0.0):
-                raise InputError(f"{field_name} must be >= 0, was {value!r}")
         if not taker_fee < 0.1:  # the liquidation outcomes take a fee fraction in [0, 0.1)
             raise InputError(f"taker_fee must be a fraction in [0, 0.1), was {taker_fee!r}")
         self.taker_fee = float(taker_fee)
@@ -280,14 +300,12 @@ class PaperVenue:
         self._tiers: dict[str, TierTable] = {}
         for sym, table in (tiers or {}).items():
             if not isinstance(table, TierTable):
-                table = TierTable.from_rows(table, source="paper venue tiers")
+                table = TierTable.from_rows(table, source="paper venue tiers", where=f"tiers[{sym!r}]")
             # OKX, BitMEX: no deduction, so the account spec written from the venue holds none.
             try:
                 self._tiers[symbol_key(sym)] = self.model.read_tiers(table)
             except InputError as exc:  # tiers by size on a venue that deducts
                 raise InputError(f"tiers[{sym!r}]: {exc}") from None
-        if not (math.isfinite(wallet_balance) and wallet_balance >= 0.0):
-            raise InputError(f"wallet_balance must be >= 0, was {wallet_balance!r}")
         self.wallet_balance = float(wallet_balance)
         self.faults = faults if faults is not None else Faults()
         self.calls: Counter[str] = Counter()
@@ -326,7 +344,7 @@ class PaperVenue:
 
     def _add_position(self, raw: Mapping[str, Any], where: str) -> None:
         # Types here; ranges (qty != 0, entry > 0, margins > 0) by core's Position at the first evaluate().
-        unknown = set(raw) - _POSITION_KEYS
+        unknown = set(instance_of(raw, Mapping, where)) - _POSITION_KEYS  # type: ignore[type-abstract]
         if unknown:
             raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
         sym = self._symbols.get(symbol_key(str(raw.get("symbol"))))
@@ -336,7 +354,7 @@ class PaperVenue:
             qty, entry = float(raw["qty"]), float(raw.get("entry", raw.get("entry_price")))
             mode = MarginMode(str(raw.get("margin_mode", "cross")).lower())
             iso, lev = (None if raw.get(k) is None else float(raw[k]) for k in ("isolated_margin", "leverage"))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 10**400
             raise InputError(
                 f"{where} needs numeric qty and entry, a cross or isolated margin mode, was {dict(raw)!r}"
             ) from None
@@ -474,12 +492,13 @@ class PaperVenue:
         The mark moves with the last price; past ticks are unchanged (a feed that ran out is held
         at its last prices up to the current tick).
         """
-        if symbol not in self._feeds:
-            raise InputError(f"symbol must be one of {', '.join(self._feeds)}, was {symbol!r}")
+        if not isinstance(symbol, str) or symbol not in self._feeds:  # a list was a TypeError
+            raise InputError(f"symbol must be one of {', '.join(self._feeds)}, was {show(symbol)}")
+        drop = number(drop, "drop")
         if not (math.isfinite(drop) and -1.0 < drop < 1.0) or drop == 0.0:
             raise InputError(f"drop must be a fraction in (-1, 1), not 0, was {drop!r}")
-        if not isinstance(ticks, int) or ticks < 1:
-            raise InputError(f"ticks must be an integer >= 1, was {ticks!r}")
+        ticks = integer_in(ticks, "ticks", 1, MAX_FEED_TICKS)
+        hold = integer_in(hold, "hold", 0, MAX_FEED_TICKS)
         feed = self._feeds[symbol]
         k = self.tick
         last0, mark0 = feed.at(k)
@@ -507,9 +526,12 @@ class PaperVenue:
         pos = self._positions.get(sym)
         if pos is None:
             raise InputError(f"symbol {symbol!r} has no open position to auto-deleverage")
+        qty = number(qty, "qty")
         if not (math.isfinite(qty) and qty > 0.0):
             raise InputError(f"qty must be > 0, was {qty!r}")
-        px = self.marks()[sym] if price is None else float(price)
+        px = self.marks()[sym] if price is None else number(price, "price")
+        if not (math.isfinite(px) and px > 0.0):
+            raise InputError(f"price must be a finite price > 0, was {price!r}")
         closed, pnl = self._reduce(pos, min(qty, abs(pos.qty)), px, fee=0.0)
         event = AdlEvent(self.now_ns, sym, closed, px, pnl)
         self.adl_events.append(event)

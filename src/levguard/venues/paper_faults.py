@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from levguard.core.validate import number, show
 from levguard.errors import (
     InputError,
     VenueAuthError,
@@ -132,7 +133,7 @@ class Faults:
             def make(_: str) -> VenueError:
                 return exc
 
-        elif error in _ERRORS:
+        elif isinstance(error, str) and error in _ERRORS:  # a list was a TypeError (unhashable)
             make = _ERRORS[error]
         else:
             raise InputError(f"error must be a VenueError or one of {', '.join(_ERRORS)}, was {error!r}")
@@ -141,6 +142,7 @@ class Faults:
 
     def add_latency(self, method: str = "*", seconds: float = 0.01) -> Faults:
         """Delay every call of ``method`` by ``seconds`` (``asyncio.sleep``; 0 removes it)."""
+        seconds = number(seconds, "seconds")  # a string was a TypeError of math.isfinite
         if not (math.isfinite(seconds) and seconds >= 0.0):
             raise InputError(f"seconds must be >= 0, was {seconds!r}")
         self._latency[self._method(method)] = seconds
@@ -197,8 +199,10 @@ class Faults:
         Zero delays make the rule a no-op: the order arrives within the call.
         """
         for name, value in (("arrive_after_s", arrive_after_s), ("client_timeout_s", client_timeout_s)):
-            if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value >= 0.0):
-                raise InputError(f"{name} must be a finite number of seconds >= 0, was {value!r}")
+            # None for arrive_after_s was a TypeError, 10**400 an OverflowError of math.isfinite.
+            seconds = math.nan if not isinstance(value, int | float) or isinstance(value, bool) else number(value, name)
+            if (value is not None or name == "arrive_after_s") and not (math.isfinite(seconds) and seconds >= 0.0):
+                raise InputError(f"{name} must be a finite number of seconds >= 0, was {show(value)}")
         if not isinstance(arrive_after_ticks, int) or arrive_after_ticks < 0:
             raise InputError(f"arrive_after_ticks must be an integer >= 0, was {arrive_after_ticks!r}")
         if arrive_after_s > 0.0 and arrive_after_ticks > 0:
@@ -235,10 +239,11 @@ class Faults:
 
     def latency(self, method: str) -> float:
         """Return the delay of a call of ``method`` in seconds."""
-        return self._latency.get(method, self._latency.get("*", 0.0))
+        return self._latency.get(self._method(method), self._latency.get("*", 0.0))
 
     def take(self, method: str) -> VenueError | None:
         """Consume the first rule matching ``method`` and return its error (None: no fault)."""
+        self._method(method)
         for rule in self._rules:
             if rule.method in (method, "*"):
                 if rule.remaining is not None:

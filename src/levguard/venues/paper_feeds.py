@@ -10,14 +10,22 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from levguard.core.validate import float_values, integer_in, number, whole_number
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
-__all__ = ["CrashShape", "PriceFeed", "crash_feed", "scripted_crash"]
+__all__ = ["MAX_FEED_TICKS", "CrashShape", "PriceFeed", "crash_feed", "scripted_crash"]
+
+MAX_FEED_TICKS = 10_000_000
+"""Bound (exclusive) of the ticks of a scripted part of a feed (:func:`scripted_crash`,
+``PaperVenue.shock``): 116 days of one-second ticks, 80 MB of prices (10**19 was a NumPy
+ValueError)."""
+_NS_MAX = 2**63 - 1  # int64 nanoseconds
 
 
 def _prices(values: object, field: str) -> Float64Array1D:
-    arr = np.array(values, dtype=np.float64).reshape(-1)
+    # A copy (it is made read-only below); text, a dict or 10**400 were NumPy's errors.
+    arr = float_values(values, field).reshape(-1).copy()
     if arr.size == 0:
         raise InputError(f"{field} must hold at least one price, was empty")
     if not (np.all(np.isfinite(arr)) and np.all(arr > 0.0)):
@@ -64,10 +72,8 @@ class PriceFeed:
         self.mark: Float64Array1D = self.last if mark is None else _prices(mark, "mark")
         if self.mark.shape != self.last.shape:
             raise InputError(f"mark must have the length of last ({self.last.size}), was {self.mark.size}")
-        if tick_ns is not None and tick_ns <= 0:
-            raise InputError(f"tick_ns must be > 0, was {tick_ns!r}")
-        self.start_ns = None if start_ns is None else int(start_ns)
-        self.tick_ns = None if tick_ns is None else int(tick_ns)
+        self.start_ns = None if start_ns is None else whole_number(start_ns, "start_ns", -_NS_MAX, _NS_MAX)
+        self.tick_ns = None if tick_ns is None else whole_number(tick_ns, "tick_ns", 1, _NS_MAX)
         self.source = source
 
     def __repr__(self) -> str:
@@ -78,7 +84,7 @@ class PriceFeed:
 
     def at(self, tick: int) -> tuple[float, float]:
         """Return ``(last, mark)`` at ``tick`` (the final prices beyond the end)."""
-        i = min(max(tick, 0), self.last.size - 1)
+        i = min(max(integer_in(tick, "tick", -_NS_MAX, _NS_MAX), 0), self.last.size - 1)
         return float(self.last[i]), float(self.mark[i])
 
     @classmethod
@@ -148,15 +154,25 @@ def scripted_crash(
     ``last * (1 + mark_excess * w)`` with ``w = (start - last) / (start - trough)`` clipped to
     [0, 1], the share of the fall achieved.
     """
+    # Numbers as float, tick counts as ints: a string was a TypeError, True a tick count, 10**19
+    # ticks a NumPy ValueError.
+    start, drop, rebound, mark_excess = (
+        number(value, name)
+        for name, value in (("start", start), ("drop", drop), ("rebound", rebound), ("mark_excess", mark_excess))
+    )
     if not (math.isfinite(start) and start > 0.0):
         raise InputError(f"start must be a price > 0, was {start!r}")
     if not 0.0 < drop < 1.0:
         raise InputError(f"drop must be a fraction in (0, 1), was {drop!r}")
-    for name, value, low in (("ticks", ticks, 1), ("flat", flat, 1), ("rebound_ticks", rebound_ticks, 0)):
-        if not isinstance(value, int) or value < low:
-            raise InputError(f"{name} must be an integer >= {low}, was {value!r}")
-    if not isinstance(tail, int) or tail < 0:
-        raise InputError(f"tail must be an integer >= 0, was {tail!r}")
+    ticks, flat, rebound_ticks, tail = (
+        integer_in(value, name, low, MAX_FEED_TICKS)
+        for name, value, low in (
+            ("ticks", ticks, 1),
+            ("flat", flat, 1),
+            ("rebound_ticks", rebound_ticks, 0),
+            ("tail", tail, 0),
+        )
+    )
     if not (math.isfinite(rebound) and rebound >= 0.0):
         raise InputError(f"rebound must be a fraction >= 0, was {rebound!r}")
     if rebound > 0.0 and rebound_ticks == 0:
@@ -193,8 +209,7 @@ def crash_feed(crash: CrashShape, start: float, *, ticks_per_hour: int = 1, flat
     ``speed_hours``, its ``rebound_24h`` over 24 hours and its ``mark_excess``, at
     ``ticks_per_hour`` ticks per simulated hour (give the venue ``tick_ns = 3600e9 / ticks_per_hour``).
     """
-    if not isinstance(ticks_per_hour, int) or ticks_per_hour < 1:
-        raise InputError(f"ticks_per_hour must be an integer >= 1, was {ticks_per_hour!r}")
+    integer_in(ticks_per_hour, "ticks_per_hour", 1, 3_600_000)  # True was 1 tick an hour
     return scripted_crash(
         start,
         crash.depth,

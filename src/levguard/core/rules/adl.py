@@ -60,7 +60,7 @@ from levguard.core.records import JsonRecord, Record
 from levguard.core.rules import bitmex
 from levguard.core.rules.bitmex import adl_allocate
 from levguard.core.rules.hyperliquid import LIQUIDATION as HYPERLIQUID_LIQUIDATION
-from levguard.core.validate import show
+from levguard.core.validate import finite_number, number, show
 from levguard.errors import InputError
 
 __all__ = [
@@ -118,9 +118,8 @@ class AdlPosition(Record):
 
     def __post_init__(self) -> None:
         for name in ("qty", "entry_price", "mark_price", "equity"):
-            value = getattr(self, name)
-            if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
-                raise InputError(f"{name} must be a finite number, was {show(value)}")
+            # Stored as float (an int beyond float64's range was an OverflowError of math.isfinite).
+            object.__setattr__(self, name, finite_number(getattr(self, name), name))
         if self.qty == 0:
             raise InputError("qty must be non-zero (signed: > 0 long, < 0 short), was 0")
         for name in ("entry_price", "mark_price", "equity"):
@@ -358,14 +357,18 @@ def adl_queue(venue: str, positions: Sequence[AdlPosition], liquidated_qty: floa
     bucket rule, so their indicator is None.  Sources: the module docstring.
     """
     name = _venue(venue)
-    if not isinstance(liquidated_qty, Real) or not math.isfinite(liquidated_qty) or liquidated_qty == 0:
+    try:  # 10**400 was an OverflowError of math.isfinite
+        qty = finite_number(liquidated_qty, "liquidated_qty")
+    except InputError:
+        qty = 0.0
+    if qty == 0:
         raise InputError(f"liquidated_qty must be a finite non-zero signed size, was {show(liquidated_qty)}")
     if isinstance(positions, str | bytes) or not isinstance(positions, Sequence):
         raise InputError(f"positions must be a sequence of AdlPosition, was {show(positions)}")
     for i, p in enumerate(positions):
         if not isinstance(p, AdlPosition):
             raise InputError(f"positions[{i}] must be an AdlPosition, was {type(p).__name__}")
-    side = [i for i, p in enumerate(positions) if p.qty * liquidated_qty < 0]
+    side = [i for i, p in enumerate(positions) if p.qty * qty < 0]
     scores = np.full(len(positions), np.nan)
     for i in side:
         scores[i] = _SCORES[name](positions[i], i)
@@ -417,9 +420,10 @@ def adl_fill_price(
     )
     if value is None or isinstance(value, bool) or not isinstance(value, Real):
         raise InputError(f"{name} fills ADL at the {FILL_RULE[name]}: pass {field}, was {show(value)}")
-    if not (math.isfinite(value) and value > 0):
+    price = number(value, field)  # 10**400: an OverflowError of math.isfinite
+    if not (math.isfinite(price) and price > 0):
         raise InputError(f"{field} must be a finite price > 0, was {value!r}")
-    return float(value)
+    return price
 
 
 def deleverage(
@@ -464,9 +468,9 @@ def bybit_pnl_ratio(symbol_pnl: float, symbol_max_pnl_8h: float, max_balance_8h:
     (zh-MY copy of 2025-11-07): pool 8h high 20,000 USDC, position margin 1,000, realised and
     unrealised losses 8,000: drawdown ``(8,000 - 1,000) / 20,000 = 35 %``.
     """
-    for name, value in (("symbol_pnl", symbol_pnl), ("symbol_max_pnl_8h", symbol_max_pnl_8h)):
-        if not math.isfinite(value):
-            raise InputError(f"{name} must be finite, was {value!r}")
+    symbol_pnl = finite_number(symbol_pnl, "symbol_pnl")
+    symbol_max_pnl_8h = finite_number(symbol_max_pnl_8h, "symbol_max_pnl_8h")
+    max_balance_8h = number(max_balance_8h, "max_balance_8h")
     if not (math.isfinite(max_balance_8h) and max_balance_8h > 0):
         raise InputError(f"max_balance_8h must be finite and > 0, was {max_balance_8h!r}")
     if symbol_pnl > symbol_max_pnl_8h:
@@ -512,14 +516,16 @@ def bybit_adl_check(
       adlStopRatio``;
     * balance ADL: ``balance <= 0``, stops once ``balance > 0`` (example 3).
     """
-    for name, value in (
-        ("balance", balance),
-        ("trigger_threshold", trigger_threshold),
-        ("insurance_pnl_ratio", insurance_pnl_ratio),
-        ("adl_stop_ratio", adl_stop_ratio),
-    ):
-        if not math.isfinite(value):
-            raise InputError(f"{name} must be finite, was {value!r}")
+    balance, trigger_threshold, insurance_pnl_ratio, adl_stop_ratio = (
+        finite_number(value, name)
+        for name, value in (
+            ("balance", balance),
+            ("trigger_threshold", trigger_threshold),
+            ("insurance_pnl_ratio", insurance_pnl_ratio),
+            ("adl_stop_ratio", adl_stop_ratio),
+        )
+    )
+    pnl_ratio, max_balance_8h = number(pnl_ratio, "pnl_ratio"), number(max_balance_8h, "max_balance_8h")
     if not (math.isfinite(pnl_ratio) and pnl_ratio <= 0):
         raise InputError(f"pnl_ratio must be finite and <= 0 (a drawdown), was {pnl_ratio!r}")
     if not (math.isfinite(max_balance_8h) and max_balance_8h > 0):
@@ -553,8 +559,8 @@ def hyperliquid_resolution(
     /trading/auto-deleveraging ("If a user's account value or isolated position value becomes
     negative, the users on the opposite side of the position are ranked ...").
     """
-    if not math.isfinite(account_value):
-        raise InputError(f"account_value must be finite, was {account_value!r}")
+    account_value = finite_number(account_value, "account_value")
+    maintenance_margin = number(maintenance_margin, "maintenance_margin")
     if not (math.isfinite(maintenance_margin) and maintenance_margin > 0):
         raise InputError(f"maintenance_margin must be finite and > 0, was {maintenance_margin!r}")
     if account_value < 0:

@@ -30,7 +30,7 @@ from levguard.core.records import Record, empty_mapping
 from levguard.core.symbols import base_asset, named_kind
 from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
-from levguard.core.validate import show
+from levguard.core.validate import finite_number, flag, integer_in, number, show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.typing import Float64Array1D
@@ -162,9 +162,16 @@ class LiquidationRule(Record):
         partials = [f.lower() for f in PARTIAL._fields]
         if self.partial not in partials:
             raise InputError(f"liquidation partial must be one of {', '.join(partials)}, was {show(self.partial)}")
-        if self.fee_rate is not None and not (
-            isinstance(self.fee_rate, int | float) and math.isfinite(self.fee_rate) and 0.0 <= self.fee_rate < 0.1
-        ):
+        # Numbers stored as float, counts as int: a string fraction, None for min_notional or a
+        # string step_from was a TypeError of math.isfinite or of a comparison.
+        for name in ("fee_rate", "fraction", "min_notional", "backstop", "partial_cooldown_s"):
+            value = getattr(self, name)
+            if value is not None or name != "fee_rate":
+                object.__setattr__(self, name, number(value, f"liquidation {name}"))
+        for name, lo in (("step_from", 0), ("step_to", -1)):
+            object.__setattr__(self, name, integer_in(getattr(self, name), f"liquidation {name}", lo, 2**31))
+        flag(self.fee_plus_taker, "liquidation fee_plus_taker")
+        if self.fee_rate is not None and not (math.isfinite(self.fee_rate) and 0.0 <= self.fee_rate < 0.1):
             raise InputError(f"liquidation fee_rate must be a fraction in [0, 0.1) or None, was {show(self.fee_rate)}")
         if not (math.isfinite(self.fraction) and 0.0 < self.fraction <= 1.0):
             raise InputError(f"liquidation fraction must be in (0, 1], was {show(self.fraction)}")
@@ -182,10 +189,6 @@ class LiquidationRule(Record):
             )
         if self.fee_cap not in FEE_CAPS:
             raise InputError(f"liquidation fee_cap must be one of {', '.join(FEE_CAPS)}, was {show(self.fee_cap)}")
-        if self.step_from < 0 or self.step_to < -1:
-            raise InputError(
-                f"liquidation step_from must be >= 0 and step_to >= -1, were {self.step_from!r} and {self.step_to!r}"
-            )
 
     @property
     def kind_code(self) -> int:
@@ -200,8 +203,9 @@ class LiquidationRule(Record):
     def resolved_fee(self, taker_fee: float) -> float:
         """Return the fee rate of book closes and partial slices: :attr:`fee_rate` (plus
         ``taker_fee`` where the venue charges both), or ``taker_fee``."""
+        taker_fee = finite_number(taker_fee, "taker_fee")  # a string was a ValueError of float(), NaN a NaN fee
         if self.fee_rate is None:
-            return float(taker_fee)
+            return taker_fee
         return float(self.fee_rate + taker_fee) if self.fee_plus_taker else float(self.fee_rate)
 
     def vector(self, fee_rate: float | None = None) -> Float64Array1D:
@@ -212,8 +216,8 @@ class LiquidationRule(Record):
         """
         out = np.zeros(kl.N_RULE)
         out[kl.RULE_KIND] = self.kind_code
-        fee = self.fee_rate if fee_rate is None else fee_rate
-        out[kl.RULE_FEE] = math.nan if fee is None else float(fee)
+        fee = self.fee_rate if fee_rate is None else number(fee_rate, "fee_rate")
+        out[kl.RULE_FEE] = math.nan if fee is None else fee
         out[kl.RULE_PARTIAL] = self.partial_code
         out[kl.RULE_FRACTION] = self.fraction
         out[kl.RULE_MIN_NOTIONAL] = self.min_notional
@@ -490,9 +494,10 @@ class VenueModel:
         InputError
             ``price`` is not a finite number > 0.
         """
-        if isinstance(price, bool) or not isinstance(price, int | float) or not (math.isfinite(price) and price > 0):
+        px = math.nan if isinstance(price, bool) or not isinstance(price, int | float) else number(price, "price")
+        if not (math.isfinite(px) and px > 0):
             raise InputError(f"price must be a finite number > 0, was {show(price)}")
-        return max(float(self.min_notional(symbol)), float(self.min_qty(symbol)) * float(price))
+        return max(float(self.min_notional(symbol)), float(self.min_qty(symbol)) * px)
 
     def read_tiers(self, table: TierTable) -> TierTable:
         """Return ``table`` as this venue applies it: as given where tiers carry a deduction,
@@ -540,6 +545,7 @@ class VenueModel:
         (:attr:`positive_mm_trigger`), and Hyperliquid liquidates when "account equity falls below
         the maintenance margin" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
         """
+        balance, maintenance = number(balance, "balance"), number(maintenance, "maintenance")
         if self.positive_mm_trigger and not maintenance > 0.0:
             return False
         if self.strict_trigger:
@@ -553,6 +559,7 @@ class VenueModel:
     def margin_fees(self, taker: float) -> tuple[float, float]:
         """Return the taker fee rate the venue adds to the maintenance and the initial margin
         rates (:attr:`fee_in_mm`: OKX, Gate; :attr:`fee_in_im`: Gate), 0 where it adds none."""
+        taker = finite_number(taker, "taker_fee")  # a string was returned as a fee rate
         return (taker if self.fee_in_mm else 0.0), (taker if self.fee_in_im else 0.0)
 
     def close_fee_rate(self, position: Position) -> float:

@@ -38,6 +38,15 @@ import numpy as np
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import TIER_STEP_DOWN, MMBasis, VenueModel
 from levguard.core.symbols import ccxt_parts, symbol_key
+from levguard.core.validate import (
+    array_1d,
+    finite_number,
+    integer_in,
+    no_bools_or_strings,
+    non_negative_number,
+    require_finite,
+    show,
+)
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
@@ -87,7 +96,17 @@ def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_pr
     -----
     bitmex.com/app/autoDeleveraging: ``PnL% x EffLev`` when in profit, else ``PnL% / EffLev``.
     """
-    if qty == 0 or not all(math.isfinite(x) and x > 0 for x in (entry_price, mark_price, bankruptcy_price)):
+    # Numbers as float (NaN gave a NaN ranking, a string a TypeError, a Decimal mixed with floats too).
+    qty, entry_price, mark_price, bankruptcy_price = (
+        finite_number(value, name)
+        for name, value in (
+            ("qty", qty),
+            ("entry_price", entry_price),
+            ("mark_price", mark_price),
+            ("bankruptcy_price", bankruptcy_price),
+        )
+    )
+    if qty == 0 or not all(x > 0 for x in (entry_price, mark_price, bankruptcy_price)):
         raise InputError(
             "adl_ranking needs a non-zero qty and positive finite prices, was "
             f"qty={qty!r}, entry={entry_price!r}, mark={mark_price!r}, bankruptcy={bankruptcy_price!r}"
@@ -116,10 +135,9 @@ def adl_queue(scores: Sequence[float], sizes: Sequence[float]) -> tuple[list[int
     rankings 3/6/1/4/5/2 are queued 2, 5, 4, 1, 6, 3 with percentiles 20/40/60/80/80/100 %;
     the ceiling rule reproduces every row (levguard's reading of the published table).
     """
-    if len(scores) != len(sizes):
-        raise InputError(f"scores and sizes must have equal length, were {len(scores)} and {len(sizes)}")
-    s = np.asarray(scores, dtype=np.float64)
-    z = np.abs(np.asarray(sizes, dtype=np.float64))
+    s, z = _finite_values(scores, "scores"), np.abs(_finite_values(sizes, "sizes"))
+    if len(s) != len(z):
+        raise InputError(f"scores and sizes must have equal length, were {len(s)} and {len(z)}")
     order = [int(i) for i in np.argsort(-s, kind="stable")]
     total = float(z.sum())
     percentile = np.zeros(len(order))
@@ -140,18 +158,29 @@ def adl_allocate(order: Sequence[int], sizes: Sequence[float], qty: float) -> li
     BitMEX example: a liquidated short of 20 at bankruptcy price 650 closes account 2 fully
     (10) and 10 of account 5's 20; each counterparty is closed at that bankruptcy price.
     """
-    if not (math.isfinite(qty) and qty >= 0):
-        raise InputError(f"qty must be finite and >= 0, was {qty!r}")
-    left = qty
+    left = non_negative_number(qty, "qty")
+    z = np.abs(_finite_values(sizes, "sizes"))
+    if isinstance(order, str | bytes) or not isinstance(order, Sequence | np.ndarray):
+        raise InputError(f"order must be a sequence of indices into sizes, was {show(order)}")
+    # Indices into sizes: one out of range was an IndexError, a negative one read from the end.
+    queue = [integer_in(i, f"order[{k}]", 0, len(z)) for k, i in enumerate(order)]
     fills: list[tuple[int, float]] = []
-    for i in order:
+    for i in queue:
         if left <= 0:
             break
-        take = min(abs(float(sizes[i])), left)
+        take = min(float(z[i]), left)
         if take > 0:
             fills.append((i, take))
             left -= take
     return fills
+
+
+def _finite_values(values: object, field: str) -> Float64Array1D:
+    # A 1-D array of finite numbers (NaN or inf in sizes was a ValueError of math.ceil).
+    no_bools_or_strings(values, field)
+    arr = array_1d(values, field)
+    require_finite(arr, field)
+    return arr
 
 
 LIQUIDATION = replace(

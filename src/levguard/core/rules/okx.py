@@ -48,7 +48,7 @@ from typing import Any
 from levguard.core.instruments import ContractKind
 from levguard.core.rules.base import TIER_STEP_DOWN, BaseAssetTable, ByKind, SymbolConstant, VenueModel, either_kind
 from levguard.core.symbols import base_asset
-from levguard.core.validate import positive, show
+from levguard.core.validate import as_float, finite_number, instance_of, non_negative_number, number, positive, show
 from levguard.errors import InputError
 
 LIQUIDATION = replace(
@@ -123,11 +123,15 @@ def scale_liquidation_cost(mr7_raw: float, tiers: Sequence[tuple[float, float]])
     MR7_raw = 30,000, multipliers 1 on [0, 10k] and 2 on (10k, 70k] give
     MR7_adj = 10,000 + 20,000 x 2 = 50,000.
     """
-    if not (math.isfinite(mr7_raw) and mr7_raw >= 0):
-        raise InputError(f"mr7_raw must be finite and >= 0, was {mr7_raw!r}")
+    mr7_raw = non_negative_number(mr7_raw, "mr7_raw")
+    if isinstance(tiers, str | bytes) or not isinstance(tiers, Sequence):
+        raise InputError(f"tiers must be a sequence of (upper_bound, multiplier) pairs, was {show(tiers)}")
     lower = 0.0
     total = 0.0
-    for i, (upper, mult) in enumerate(tiers):
+    for i, tier in enumerate(tiers):
+        if isinstance(tier, str | bytes) or not isinstance(tier, Sequence) or len(tier) != 2:
+            raise InputError(f"tiers[{i}] must be an (upper_bound, multiplier) pair, was {show(tier)}")
+        upper, mult = number(tier[0], f"tiers[{i}] upper bound"), number(tier[1], f"tiers[{i}] multiplier")
         if not upper > lower or not (math.isfinite(mult) and mult >= 0):
             raise InputError(
                 f"tiers[{i}] must have an increasing upper bound and a multiplier >= 0, was {(upper, mult)!r}"
@@ -154,6 +158,12 @@ def portfolio_maintenance_margin(
     spread, interest-rate and basis modules); ``MMR = max(MR, MR7_adj)`` with MR7 the
     liquidation-cost module scaled by :func:`scale_liquidation_cost`.
     """
+    mr1, mr2, mr6, mr3, mr4, mr5, mr7_adj = (
+        finite_number(value, name)
+        for name, value in (
+            ("mr1", mr1), ("mr2", mr2), ("mr6", mr6), ("mr3", mr3), ("mr4", mr4), ("mr5", mr5), ("mr7_adj", mr7_adj)
+        )
+    )  # fmt: skip
     return max(max(mr1, mr2, mr6) + mr3 + mr4 + mr5, mr7_adj)
 
 
@@ -205,8 +215,12 @@ def okx_tier_rows(
     """
     size = positive(contract_size, "contract_size")
     px = None if price is None else positive(price, "price")
+    if isinstance(rows, str | bytes) or not isinstance(rows, Sequence):
+        raise InputError(f"rows must be a sequence of OKX tier mappings, was {show(rows)}")
     if not rows:
         raise InputError("rows must hold at least one OKX tier, was empty")
+    for i, row in enumerate(rows):
+        instance_of(row, Mapping, f"rows[{i}]")  # type: ignore[type-abstract]  # [5]: an AttributeError
     ordered = sorted(rows, key=lambda r: _contracts(r.get("minNotional", 0) or 0, "minNotional"))
     out: list[dict[str, Any]] = []
     floor = 0.0
@@ -229,7 +243,9 @@ def market_tier_rows(
     """Return :func:`okx_tier_rows` for a ccxt ``market`` (its ``contractSize``, 1 when absent,
     and ``inverse``), in position sizes or at ``mark``, and the note that says so for the
     table's source."""
-    size = float(market.get("contractSize") or 1.0)
+    instance_of(market, Mapping, "market")  # type: ignore[type-abstract]
+    size = positive(as_float(market.get("contractSize") or 1.0, "market['contractSize']"), "market['contractSize']")
+    mark = None if mark is None else positive(mark, "mark")
     out = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
     if mark is None:
         return out, f" (contracts of {size:g}, by position size)"
@@ -239,7 +255,7 @@ def market_tier_rows(
 def _contracts(value: object, field: str) -> float:
     try:
         x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
         raise InputError(f"{field} must be a number of contracts, was {show(value)}") from None
     if isinstance(value, bool) or math.isnan(x) or x < 0.0:
         raise InputError(f"{field} must be a number of contracts >= 0, was {show(value)}")
