@@ -178,7 +178,7 @@ def test_good_inputs_still_give_the_published_numbers() -> None:
     assert (rule.step_from, rule.fraction) == (2, 1.0)
     assert _paper(taker_fee=0, slippage_bps=0, lot_size=0, wallet_balance=5).wallet_balance == 5.0
     prices = np.array([100.0, 90.0])
-    feed = PriceFeed(prices, start_ns=0.0, tick_ns=60e9)
+    feed = PriceFeed(prices, start_ns=0.0, tick_ns=60e9)  # type: ignore[arg-type]  # integral floats
     assert prices.flags.writeable  # the feed holds a read-only copy, not the caller's array
     assert not feed.last.flags.writeable
     assert (feed.start_ns, feed.tick_ns) == (0, 60_000_000_000)
