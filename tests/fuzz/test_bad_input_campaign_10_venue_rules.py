@@ -5,9 +5,10 @@ float64.
 
 Each case failed before the fix with a raw TypeError, ValueError, IndexError, AttributeError or
 OverflowError, returned NaN or a wrong answer (``adl_allocate`` with a negative index read the
-last size, ``margin_fees("0.1")`` returned the string, ``PaperVenue(faults=5)`` was built), or
-(``okx_tier_rows(None)``, a text ``mark``) raised an InputError naming something else; every one
-must now raise an InputError naming the argument and the value.
+last size, ``margin_fees("0.1")`` returned the string, ``PaperVenue(faults=5)`` was built and
+``close_fee_rate(None)`` on a venue without that fee returned 0), or raised an InputError naming
+something else (``okx_tier_rows(None)``, a text ``mark``); every one must now raise an InputError
+naming the argument and the value.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ RULE_CASES: list[tuple[str, Callable[[], object], str]] = [
     ("VenueModel.min_order_notional huge price", lambda: get_venue("okx").min_order_notional("BTCUSDT", BIG), "price must be a number within float64"),
     ("VenueModel.liquidatable text", lambda: get_venue("okx").liquidatable("1", 1.0), "balance must be a number, was '1'"),  # type: ignore[arg-type]
     ("VenueModel.margin_fees text", lambda: get_venue("okx").margin_fees("0.1"), "taker_fee must be a number, was '0.1'"),  # type: ignore[arg-type]
+    ("VenueModel.read_tiers rows", lambda: get_venue("okx").read_tiers([{"mmr": 0.01}]), "table must be a TierTable, was list"),  # type: ignore[arg-type]
+    ("VenueModel.taker_fee dict", lambda: get_venue("okx").taker_fee({"taker_fee_rate": 0.1}), "position must be a Position, was dict"),  # type: ignore[arg-type]
+    ("VenueModel.close_fee_rate None", lambda: get_venue("okx").close_fee_rate(None), "position must be a Position, was NoneType"),  # type: ignore[arg-type]
+    ("VenueModel.mm_size_coef None", lambda: get_venue("deribit").mm_size_coef(None), "position must be a Position, was NoneType"),  # type: ignore[arg-type]
     # LiquidationRule
     ("LiquidationRule(fraction='0.5')", lambda: LiquidationRule(kind="book", fraction="0.5"), "liquidation fraction must be a number, was '0.5'"),  # type: ignore[arg-type]
     ("LiquidationRule(min_notional=None)", lambda: LiquidationRule(kind="book", min_notional=None), "liquidation min_notional must be a number, was None"),  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from levguard.core.records import Record, empty_mapping
 from levguard.core.symbols import base_asset, named_kind
 from levguard.core.symbols import symbol_key as symbol_key  # re-exported: its old home
 from levguard.core.tiers import TierTable
-from levguard.core.validate import finite_number, flag, integer_in, number, show
+from levguard.core.validate import finite_number, flag, instance_of, integer_in, number, show
 from levguard.errors import InputError
 from levguard.kernels import liquidation as kl
 from levguard.typing import Float64Array1D
@@ -510,6 +510,7 @@ class VenueModel:
             Tiers by position size (OKX's contracts) on a venue that deducts a maintenance
             amount by notional tier.
         """
+        instance_of(table, TierTable, "table")  # a list of rows was an AttributeError
         if not self.tier_deduction:
             return table.without_deduction(cap_inclusive=self.mm_cap_inclusive)
         if table.basis != "notional":
@@ -526,13 +527,12 @@ class VenueModel:
         An incremental liquidation solves against it
         (:func:`levguard.core.liquidation_outcome.liquidation_outcome`'s ``size_coef``).
         """
-        return float(self.size_coef(position)) if position.tiers is None else 0.0
+        return float(self.size_coef(position)) if instance_of(position, Position, "position").tiers is None else 0.0
 
     def taker_fee(self, position: Position) -> float:
         """Return the position's taker fee rate, or the venue default."""
-        if position.taker_fee_rate is not None:
-            return position.taker_fee_rate
-        return self.default_taker_fee
+        rate = instance_of(position, Position, "position").taker_fee_rate  # a dict was an AttributeError
+        return self.default_taker_fee if rate is None else rate
 
     def liquidatable(self, balance: float, maintenance: float) -> bool:
         """True when a margin balance meets the venue's liquidation trigger against its MM.
@@ -572,6 +572,7 @@ class VenueModel:
         the isolated one is ``LP = EP x Lev / (Lev + 1 - MMR x Lev)`` (long, 8,000 at 50x with
         0.5 %: 7,881.77) with no fee.  Every other venue: 0.
         """
+        instance_of(position, Position, "position")  # a dict was an AttributeError
         if position.isolated:
             return 0.0
         return self.cross_close_fee(self.taker_fee(position))
