@@ -54,7 +54,7 @@ from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
 from levguard.core.sizing.base import MarketContext
 from levguard.core.sizing.policies import CPPI, DrawdownControl
-from levguard.core.symbols import listing_symbol
+from levguard.core.symbols import listed_pair, listing_symbol, other_instrument
 from levguard.core.tiers import TierTable
 from levguard.core.validate import flag, non_negative_number, positive_number, show
 from levguard.data.frames import gap_note
@@ -313,6 +313,12 @@ def prepare(
         sym = symbol if symbol is not None else listing_symbol(str(frame.attrs.get("symbol", "BTCUSDT")))
         if not isinstance(sym, str) or not sym:
             raise InputError(f"symbol must be a non-empty string, was {symbol!r}")
+        named = listed_pair(str(frame.attrs.get("symbol") or ""))
+        if named is not None and (why := other_instrument(sym, named)) is not None:
+            raise InputError(
+                f"symbol={sym!r} is not the data's {named} ({why}): its prices would run under "
+                f"{sym}'s tiers and name; pass symbol={named!r} or that symbol's bars"
+            )
         frames = {sym: frame}
     elif symbol is not None:
         raise InputError("symbol: with a mapping of frames the symbols are its keys; do not pass symbol")
@@ -562,7 +568,10 @@ def run(
         entry for Bybit/BitMEX), taker fee in maintenance (OKX/Gate).
     symbol : str, optional
         With one frame: its symbol; default ``data.attrs["symbol"]`` (a loaded file's, without its
-        kind suffix: ``XRPUSDT-PERP`` is ``XRPUSDT``) or ``"BTCUSDT"``.
+        kind suffix: ``XRPUSDT-PERP`` is ``XRPUSDT``) or ``"BTCUSDT"``.  Given while
+        ``data.attrs["symbol"]`` names another instrument (another asset, settlement coin or
+        linear vs inverse, :func:`~levguard.core.symbols.other_instrument`): InputError naming
+        both; ``ETH/USDT:USDT`` runs ``ETHUSDT-PERP`` bars, ``BTCUSDT`` does not.
     margin_mode : {"isolated", "cross"}
         Isolated: each instrument is a sleeve of ``weights[symbol]`` of the capital whose wallet
         is its margin.  Cross: one wallet backs every position (identical with one instrument).

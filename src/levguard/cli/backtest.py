@@ -48,15 +48,16 @@ def load_data(cfg: Any) -> Any:
 def resolve_market(cfg: Any, data: Any) -> tuple[Any, str | None]:
     """The config with its ``symbol`` resolved and its ``tiers`` read, and a note or None.
 
-    ``symbol`` given: it, when a data file names the same asset (:func:`~levguard.core.symbols.asset_key`:
-    ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USDT-SWAP`` and ``XBTUSD`` are one), else InputError
-    naming both: ETH bars were run under BTCUSDT's brackets, minimum order and name without a
-    word.  Not given: a data file's own symbol without its kind suffix (``XRPUSDT-PERP_1h.csv``:
+    ``symbol`` given: it, when a data file names the same instrument
+    (:func:`~levguard.core.symbols.other_instrument`: ``BTCUSDT``, ``BTC/USDT:USDT`` and
+    ``BTC-USDT-SWAP`` are one; ``ETHUSDT``, ``BTCUSDC`` and the inverse ``BTCUSD_PERP`` are not),
+    else InputError naming both: ETH bars were run under BTCUSDT's brackets, minimum order and
+    name without a word.  Not given: a data file's own symbol without its kind suffix (``XRPUSDT-PERP_1h.csv``:
     ``XRPUSDT``) where it names a pair (:func:`~levguard.core.symbols.listed_pair`), else
     BTCUSDT with a note.  ``tiers`` (a file or a mapping symbol -> rows) gives the symbol's
     table, which the venue may not have built in.
     """
-    from levguard.core.symbols import asset_key, listed_pair, listing_symbol
+    from levguard.core.symbols import asset_key, listed_pair, listing_symbol, other_instrument
     from levguard.errors import InputError
 
     note = None
@@ -68,10 +69,11 @@ def resolve_market(cfg: Any, data: Any) -> tuple[Any, str | None]:
             note = f"the data file names no pair ({listing_symbol(named)!r}): run as BTCUSDT; set symbol: to choose"
         elif symbol is None:
             symbol = pair
-        elif pair is not None and asset_key(symbol) != asset_key(pair):
+        elif pair is not None and (why := other_instrument(symbol, pair)) is not None:
+            bars = asset_key(symbol) if why.startswith("asset") else symbol
             raise InputError(
-                f"symbol: {symbol} is not the data file's {pair} ({cfg.data.path}): {asset_key(pair)} prices "
-                f"would run under {symbol}'s tiers and name; set symbol: {pair}, or load {asset_key(symbol)} bars"
+                f"symbol: {symbol} is not the data file's {pair} ({cfg.data.path}; {why}): its prices "
+                f"would run under {symbol}'s tiers and name; set symbol: {pair}, or load {bars} bars"
             )
     symbol = symbol or "BTCUSDT"
     tiers = None if cfg.tiers is None else symbol_tiers(cfg.tiers, symbol, cfg.venue, "tiers")

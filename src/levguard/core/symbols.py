@@ -32,6 +32,7 @@ __all__ = [
     "listed_pair",
     "listing_symbol",
     "named_kind",
+    "other_instrument",
     "settled_otherwise",
     "symbol_key",
 ]
@@ -111,16 +112,52 @@ def listing_symbol(name: str) -> str:
     return s
 
 
-def listed_pair(name: str) -> str | None:
-    """Return the pair a data file's symbol names, without its kind suffix, or None.
+#: Quotes a data file's pair may end in besides :data:`QUOTE_ASSETS` (Binance's ``ETHBTC``).
+_FILE_QUOTES: tuple[str, ...] = (*QUOTE_ASSETS, "BTC", "ETH")
 
-    ``"XRPUSDT-PERP"`` -> ``"XRPUSDT"``, ``"BTC/USDT:USDT"`` -> ``"BTC/USDT:USDT"``: a base before a
-    quote asset of :data:`QUOTE_ASSETS` (:func:`listing_symbol`, then :func:`base_asset`); a name
-    without a quote (``"bars"``, ``"BTC-SYNTH"``) names no pair and gives None.
+
+def listed_pair(name: str) -> str | None:
+    """Return the contract a data file's symbol names, without its kind suffix, or None.
+
+    ``"XRPUSDT-PERP"`` -> ``"XRPUSDT"``, ``"BTC/USDT:USDT"``, ``"BTC-USDT-SWAP"``,
+    ``"BTC_USDC-PERPETUAL"``, ``"BTCUSDT_241227"``, ``"BTC-PERPETUAL"`` unchanged: a base before a
+    quote asset (:data:`QUOTE_ASSETS`, or ``BTC``/``ETH``: ``ETHBTC``) in its first part, a USD coin
+    in a later part (:func:`is_usd`), or a name whose margining is known (:func:`named_kind`,
+    Deribit's included).  A name without one (``"bars"``, ``"BTC-SYNTH"``, a bare ``"BTC"``)
+    names no pair and gives None.
     """
     named = listing_symbol(name)
-    key = symbol_key(named)
-    return named if key and base_asset(key) != key else None
+    s = named.upper()
+    if not s:
+        return None
+    first, *rest = _SEPARATORS.split(s)
+    if len(base_asset(first, _FILE_QUOTES)) in range(2, len(first)):  # WBTC is no W before BTC
+        return named
+    if first and (any(is_usd(p) for p in rest) or named_kind(s, deribit=True) is not None):
+        return named
+    return None
+
+
+def other_instrument(symbol: str, other: str) -> str | None:
+    """Return why two symbols name different instruments, or None when they may name one.
+
+    Another asset (:func:`asset_key`: ``ETHUSDT`` and ``BTCUSDT``; ``1000PEPEUSDT`` and
+    ``PEPEUSDT``), another margining where both names say it (:func:`named_kind`: ``BTCUSDT``
+    linear, ``BTCUSD_PERP``, ``BTC/USD:BTC`` and ``XBTUSD`` inverse) or another settlement coin
+    (:func:`linear_settlement`: ``BTCUSDT`` and ``BTCUSDC``).  ``BTCUSDT``, ``btcusdt``,
+    ``BTC/USDT:USDT`` and ``BTC-USDT-SWAP`` are one.  The reason reads ``"<symbol's> vs
+    <other's>"``, e.g. ``"asset ETH vs BTC"``.
+    """
+    a, b = asset_key(symbol), asset_key(other)
+    if a != b:
+        return f"asset {a} vs {b}"
+    ka, kb = named_kind(symbol, deribit=True), named_kind(other, deribit=True)
+    if ka and kb and ka != kb:
+        return f"{ka} vs {kb} contract"
+    sa, sb = linear_settlement(symbol), linear_settlement(other)
+    if sa and sb and sa != sb:
+        return f"settled in {sa} vs {sb}"
+    return None
 
 
 def symbol_key(symbol: str) -> str:

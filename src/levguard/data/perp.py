@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from levguard.core.symbols import listed_pair, other_instrument
 from levguard.data.frames import frame_bar_ns, interval_to_ns, ordered_ns, utc_time
 from levguard.errors import DataError, InputError
 
@@ -65,6 +66,19 @@ _NS_PER_YEAR = 365 * 86_400 * 1_000_000_000
 
 def _when(ns: int) -> str:
     return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+
+def _same_instrument(last: pd.DataFrame, side: pd.DataFrame, what: str) -> None:
+    """DataError when a side file (mark, funding) names another instrument than the last-price
+    bars (:func:`~levguard.core.symbols.other_instrument`), both files named: BTC mark prices
+    liquidated an ETH position (a return of 221,416,371.9 %).  A file naming no pair is not checked."""
+    mine, theirs = (listed_pair(str(f.attrs.get("symbol") or "")) for f in (last, side))
+    why = None if mine is None or theirs is None else other_instrument(theirs, mine)
+    if why is not None:
+        raise DataError(
+            f"{what} file {side.attrs.get('source') or '(frame)'} is {theirs}, the last-price bars "
+            f"{last.attrs.get('source') or '(frame)'} are {mine} ({why}); give the {what} of {mine}"
+        )
 
 
 def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: list[str]) -> pd.DataFrame:
@@ -179,7 +193,9 @@ def perp_frame(
     Raises
     ------
     DataError
-        Missing columns, different bar intervals, no common timestamp, or empty input.
+        Missing columns, different bar intervals, no common timestamp, empty input, or a mark or
+        funding frame whose ``attrs["symbol"]`` names another instrument than ``last``'s
+        (:func:`~levguard.core.symbols.other_instrument`; a name without a pair is not checked).
     """
     missing = [c for c in ("open", "high", "low", "close") if c not in last.columns]
     if missing:
@@ -189,6 +205,9 @@ def perp_frame(
     bar_ns = frame_bar_ns(last, "last-price bars")
     notes: list[str] = []
     frame = last.copy()
+    for side, what in ((mark, "mark"), (funding, "funding")):
+        if side is not None:
+            _same_instrument(last, side, what)
     if mark is not None:
         frame = _attach_mark(frame, mark, bar_ns, notes)
     if funding is not None:

@@ -208,3 +208,78 @@ def test_a_parquet_files_own_symbol_is_checked_too(tmp_path: Path) -> None:
     cfg = load_backtest_file(str(_config(tmp_path, tmp_path / "bars.parquet", symbol="SOLUSDT")))
     with pytest.raises(InputError, match="SOLUSDT is not the data file's ETHUSDT"):
         resolve_market(cfg, load_data(cfg.data))
+
+
+def _parquet(tmp_path: Path, symbol: str, start: float = 60_000.0) -> Path:
+    frame = load_ohlcv(_bars(tmp_path / "bars.csv", start))
+    frame.attrs["symbol"] = symbol
+    frame.to_parquet(tmp_path / "x.parquet")
+    return tmp_path / "x.parquet"
+
+
+def test_an_okx_files_symbol_names_its_pair(tmp_path: Path) -> None:
+    """A review (2026-12-07): a Parquet file levguard's ccxt downloader wrote for OKX carries
+    ``BTC-USDT-SWAP``; `symbol: ETH-USDT-SWAP` ran it silently, and no symbol ran it as BTCUSDT
+    with the false note "the data file names no pair ('BTC-USDT-SWAP')"."""
+    bars = _parquet(tmp_path, "BTC-USDT-SWAP")
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars, symbol="ETH-USDT-SWAP"))])
+    assert res.exit_code == 2
+    assert "symbol: ETH-USDT-SWAP is not the data file's BTC-USDT-SWAP" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    cfg = load_backtest_file(str(_config(tmp_path, bars)))
+    resolved, note = resolve_market(cfg, load_data(cfg.data))
+    assert (resolved.symbol, note) == ("BTC-USDT-SWAP", None)
+    tiers = {"BTC-USDT-SWAP": TIERS["XRPUSDT"]}
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars, tiers=tiers, output={"report": None}))])
+    assert res.exit_code == 0, res.output
+    assert "buy_and_hold on BTC-USDT-SWAP" in res.stdout
+    assert "names no pair" not in res.output
+
+
+@pytest.mark.parametrize("named", ["BTC_USDC-PERPETUAL", "BTCUSDT_241227", "BTC-PERPETUAL"])
+def test_names_ending_in_a_kind_name_their_asset(tmp_path: Path, named: str) -> None:
+    cfg = load_backtest_file(str(_config(tmp_path, _parquet(tmp_path, named), symbol="ETHUSDT")))
+    with pytest.raises(InputError, match=f"ETHUSDT is not the data file's {named} .*asset ETH vs BTC"):
+        resolve_market(cfg, load_data(cfg.data))
+
+
+@pytest.mark.parametrize(
+    ("file", "symbol", "why"),
+    [
+        ("BTCUSDC-PERP_1h.csv", "BTCUSDT", "settled in USDT vs USDC"),
+        ("BTCUSDT-PERP_1h.csv", "BTCUSDC", "settled in USDC vs USDT"),
+        ("BTCUSDT-PERP_1h.csv", "BTC/USDC:USDC", "settled in USDC vs USDT"),
+        ("BTCUSDT-PERP_1h.csv", "BTCUSD_PERP", "inverse vs linear contract"),
+        ("BTCUSDT-PERP_1h.csv", "BTC/USD:BTC", "inverse vs linear contract"),
+        ("BTCUSDT-PERP_1h.csv", "XBTUSD", "inverse vs linear contract"),
+        ("ETHBTC-PERP_1h.csv", "BTCUSDT", "asset BTC vs ETHBTC"),
+        ("1000PEPEUSDT-PERP_1h.csv", "PEPEUSDT", "asset PEPE vs 1000PEPE"),
+    ],
+)
+def test_another_settlement_or_contract_kind_is_refused(tmp_path: Path, file: str, symbol: str, why: str) -> None:
+    """A review (2026-12-07): only the asset was compared, so BTCUSDC bars ran under USDT
+    settlement and BTCUSDT bars under the inverse BTCUSD_PERP, and ETHBTC bars as BTCUSDT."""
+    bars = _bars(tmp_path / file, 60_000.0)
+    res = runner.invoke(app, ["backtest", str(_config(tmp_path, bars, symbol=symbol))])
+    assert res.exit_code == 2
+    assert f"symbol: {symbol} is not the data file's" in res.output
+    assert why in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("side", ["mark", "funding"])
+def test_a_mark_or_funding_file_of_another_asset_is_refused(tmp_path: Path, side: str) -> None:
+    """A review (2026-12-07): ETHUSDT-PERP bars with `mark: BTCUSDT-MARK_1h.csv` exited 0 with a
+    return of 221,416,371.9 % (ETH positions marked and liquidated at BTC prices)."""
+    bars = _bars(tmp_path / "ETHUSDT-PERP_1h.csv", 3_000.0)
+    if side == "mark":
+        other = _bars(tmp_path / "BTCUSDT-MARK_1h.csv", 60_000.0)
+    else:
+        other = tmp_path / "BTCUSDT_funding.csv"
+        other.write_text("timestamp,funding_rate\n2024-01-01T00:00:00Z,0.0001\n2024-01-01T08:00:00Z,0.0001\n")
+    res = runner.invoke(
+        app, ["backtest", str(_config(tmp_path, bars, data={"source": "file", "path": str(bars), side: str(other)}))]
+    )
+    assert res.exit_code == 2
+    assert f"{side} file {other} is BTCUSDT, the last-price bars {bars} are ETHUSDT (asset BTC vs ETH)" in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -180,3 +180,27 @@ def test_bars_coarser_than_the_funding_interval_are_said() -> None:
     assert frame["funding_rate"].iloc[0] == pytest.approx(4 * 0.0001)
     assert any(n.startswith("12 bar(s) hold more than one funding print") for n in frame.attrs["notes"])
     assert not any("more than one" in n for n in perp_frame(_bars(T0, 48), None, _funding(T0, 6)).attrs["notes"])
+
+
+def _named(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    frame.attrs["symbol"] = symbol
+    return frame
+
+
+def test_a_mark_or_funding_frame_of_another_instrument_is_refused() -> None:
+    """A review (2026-12-07): ETHUSDT bars with BTCUSDT's mark frame were combined without a word
+    (the backtest then liquidated ETH positions on BTC marks: a return of 221,416,371.9 %)."""
+    last = _named(_bars(T0, 24), "ETHUSDT-PERP")
+    with pytest.raises(
+        DataError, match=r"mark file mark is BTCUSDT, the last-price bars ohlcv are ETHUSDT \(asset BTC"
+    ):
+        perp_frame(last, _named(_bars(T0, 24, kind="mark"), "BTCUSDT-MARK"))
+    with pytest.raises(DataError, match=r"funding file f is BTCUSDT.*are ETHUSDT"):
+        perp_frame(last, None, _funding(T0, 3))
+    with pytest.raises(DataError, match=r"settled in USDC vs USDT"):
+        perp_frame(last, _named(_bars(T0, 24, kind="mark"), "ETHUSDC-MARK"))
+    # The same contract spelled otherwise, or a side frame naming no pair, is combined.
+    assert len(
+        perp_frame(last, _named(_bars(T0, 24, kind="mark"), "ETH/USDT:USDT"), _named(_funding(T0, 3), "ETHUSDT"))
+    )
+    assert len(perp_frame(last, _named(_bars(T0, 24, kind="mark"), "mark"), _named(_funding(T0, 3), "")))
