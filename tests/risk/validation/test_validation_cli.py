@@ -95,7 +95,15 @@ def test_written_csv_explicit_mark_two_assets(csv_dir: Path, tmp_path: Path) -> 
     copy = tmp_path / "OTHERUSDT_1h.csv"
     copy.write_text(perp.read_text())
     mark = csv_dir / "TESTUSDT-MARK_1h.csv"
-    marks = ["--mark", str(mark), "--mark", str(mark)]
+    # Each asset's own mark: TESTUSDT's mark file for the OTHERUSDT bars is another instrument's.
+    res = runner.invoke(
+        app, ["validate", "liquidation", str(perp), str(copy), "--mark", str(mark), "--mark", str(mark)]
+    )
+    assert res.exit_code == 2
+    assert f"mark file {mark} is TESTUSDT, the last-price bars {copy} are OTHERUSDT" in res.output
+    other_mark = tmp_path / "OTHERUSDT-MARK_1h.csv"
+    other_mark.write_text(mark.read_text())
+    marks = ["--mark", str(mark), "--mark", str(other_mark)]
     doc = _ok(
         [
             str(perp),
