@@ -474,14 +474,14 @@ def population_from_distribution(
         entry[idx] = draw(idx.shape[0])
         bad[idx] = liquidatable_mask(side[idx], size[idx] / entry[idx], entry[idx], margin[idx], price=p, mmr=m)
     if bad.any():
+        if bad.all():  # an error, not a warning and then an error: the CLI prints one line
+            raise InputError(f"no account survives at price {p!r}: every drawn entry is already liquidatable")
         logger.warning(
             "dropped %d of %d accounts still liquidatable at price %g after %d entry draws",
             int(bad.sum()), n_, p, _MAX_REDRAWS,
         )  # fmt: skip
         keep = ~bad
         side, size, entry, margin, cross = side[keep], size[keep], entry[keep], margin[keep], cross[keep]
-        if side.shape[0] == 0:
-            raise InputError(f"no account survives at price {p!r}: every drawn entry is already liquidatable")
     if total is not None:
         scale = total / float(size.sum())
         size = size * scale

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,23 @@ def test_a_user_path_file_says_what_it_cannot_use(tmp_path: Path, rows: str, nee
     assert res.exit_code == 2, res.output
     assert needle in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_no_surviving_account_is_one_line_exit_2(tmp_path: Path) -> None:
+    # A hunt (2026-12-07): the population warned that it dropped every account (a log line on
+    # stderr) just before raising, so the CLI printed two lines.  In a process of its own: the
+    # CLI's logging goes to the real stderr.
+    cfg = {**BASE, "population": {"distribution": {"n": 200, "price": 60000, "seed": 1, "mmr": 0.9}}}
+    p = tmp_path / "all_liquidatable.yaml"
+    p.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code = "from levguard.cli.main import run; run()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "cascade", str(p), "--scheduler", "none"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("levguard: error: "), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "no account survives" in proc.stderr
