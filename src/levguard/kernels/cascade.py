@@ -58,6 +58,7 @@ from levguard.kernels.cascade_records import (
 )
 from levguard.kernels.cascade_rounds import (
     adl_score,
+    adl_sequence,
     bankruptcy_price,
     book_flow,
     close_in_book,
@@ -292,9 +293,12 @@ def cascade_py(
     solved again (it moves away: margin balance is unchanged while maintenance falls).
     Incremental liquidation (``partial_mode`` ``RESTORE``) sizes each order to restore the
     maintenance margin at the current price (:func:`~levguard.kernels.liquidation.restore_fraction`).
-    When a close would take the fund below 0 and ADL is on, the position is instead closed
-    against the opposite side's most profitable, most leveraged positions (BitMEX ranking
-    :func:`adl_score`) at its bankruptcy price, off the book; without ADL (or without
+    The fund is netted over the round's closes (one fill); when it would go below 0 and ADL is
+    on, the full closes with a deficit, largest first, until the rest fits
+    (:func:`~levguard.kernels.cascade_rounds.route_to_adl`), are instead closed against the
+    opposite side's most profitable, most leveraged positions (BitMEX ranking :func:`adl_score`
+    at the round's mark, ranked again when the mark moved) at their bankruptcy price, off the
+    book; without ADL (or without
     counterparties) the fund's shortfall is bad debt and the fund is floored at 0.  Dynamic
     margin: every ``dyn_every`` steps the maintenance tiers are scaled by ``clip(realised vol
     over dyn_window / dyn_base_vol, dyn_min, dyn_max)`` and every liquidation price is solved
@@ -359,9 +363,11 @@ def cascade_py(
     rank_ids = np.empty((2, n), dtype=np.int64)
     rank_len = np.zeros(2, dtype=np.int64)
     rank_pos = np.zeros(2, dtype=np.int64)
-    rank_step = np.full(2, -1, dtype=np.int64)
+    rank_key_at = np.full(2, -1, dtype=np.int64)
+    rank_key = 0
+    key_mark = math.nan
     orders = RoundOrders(round_ids, round_c, round_full, round_adl)
-    ranking = AdlRanking(rank_ids, rank_len, rank_pos, rank_step, adl_order, adl_scores)
+    ranking = AdlRanking(rank_ids, rank_len, rank_pos, rank_key_at, adl_order, adl_scores)
     events = out.events
     n_events = 0
     overflow = 0
@@ -398,6 +404,9 @@ def cascade_py(
         while rounds < max_rounds:
             src = t - lag if t - lag >= 0 else 0
             mark = _median_mark(price_hist[src] if src < t else price, oracle[t], oracle_scratch)
+            if rounds == 0 or mark != key_mark:  # the ADL rankings' key: a new one each step and mark
+                rank_key += 1
+                key_mark = mark
             n_found = _crossed(mark, naive, book, sw, found)
             for j in range(n_found):
                 pos = (q_head + q_len) % q_cap
@@ -419,14 +428,15 @@ def cascade_py(
                 break
             rounds += 1
             size_orders(k, price, mark, cfg, book, now, orders)
-            # Route: orders that would take the fund below 0 go to ADL (when on).
+            # Route: when the round's closes, netted, would take the fund below 0, the largest
+            # deficits go to ADL (when on) until the rest fits.
             flow = book_flow(k, side, orders)
             d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
             fill = price * math.exp(0.5 * d_log)
             if adl_on:
                 # To a fixed point: route at the fill, net the flow again, until a pass at the
                 # fill the book settles at flags nothing (route_to_adl).
-                while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders) > 0:
+                while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders, adl_order, adl_scores) > 0:
                     flow = book_flow(k, side, orders)
                     d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
                     fill = price * math.exp(0.5 * d_log)
@@ -452,18 +462,19 @@ def cascade_py(
                     else:
                         overflow += 1
                 reprice(i, naive, book, now, sw)
-            # ADL-routed orders: close against the opposite side's ranking at the bankruptcy price.
-            for j in range(k):
-                if not round_adl[j]:
-                    continue
+            # ADL-routed orders, largest deficit first: close against the opposite side's ranking
+            # at the bankruptcy price.
+            for p in range(adl_sequence(k, fill, book, orders, adl_order, adl_scores, found)):
+                j = found[p]
                 i = round_ids[j]
                 bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
                 left = qty[i]
                 # Counterparties: the opposite side's open positions ranked by BitMEX's score at
-                # the mark, built once per step and side and consumed front first.
+                # the mark, built once per side and mark key (a step, or a move of the mark within
+                # it) and consumed front first.
                 o = 1 if side[i] > 0.0 else 0
-                if rank_step[o] != t:
-                    rank_side(o, t, mark, book, ranking)
+                if rank_key_at[o] != rank_key:
+                    rank_side(o, rank_key, mark, book, ranking)
                 while left > 0.0 and rank_pos[o] < rank_len[o]:
                     u = rank_ids[o, rank_pos[o]]
                     if qty[u] <= 0.0 or pending[u]:

@@ -313,15 +313,16 @@ class RoundOrders(NamedTuple):
 class AdlRanking(NamedTuple):
     """ADL counterparties per side (row 0 longs, row 1 shorts) inside the kernel.
 
-    ``ids`` (2, N): the side's open accounts ranked best first; ``length``, ``pos``, ``step``
-    (2,): their count, the first not yet consumed and the step the ranking was built at;
-    ``order`` and ``scores`` (N,): work arrays of the ranking.
+    ``ids`` (2, N): the side's open accounts ranked best first; ``length``, ``pos``, ``key``
+    (2,): their count, the first not yet consumed and the mark key the ranking was built at (a
+    new key each step and whenever the mark moves within it); ``order`` and ``scores`` (N,):
+    work arrays of the ranking and of the routing to ADL.
     """
 
     ids: Int64Array2D
     length: Int64Array1D
     pos: Int64Array1D
-    step: Int64Array1D
+    key: Int64Array1D
     order: Int64Array1D
     scores: Float64Array1D
 

@@ -22,8 +22,15 @@ from levguard.kernels.cascade_records import (
     RoundOrders,
     Tiers,
 )
-from levguard.kernels.cascade_sweep import maintenance_of, open_accounts, sort_descending, tier_of
-from levguard.typing import BoolArray1D, Float64Array1D
+from levguard.kernels.cascade_sweep import (
+    maintenance_of,
+    open_accounts,
+    route_deficits,
+    sort_deficits,
+    sort_descending,
+    tier_of,
+)
+from levguard.typing import BoolArray1D, Float64Array1D, Int64Array1D
 
 
 @jitable
@@ -114,43 +121,78 @@ def route_to_adl(
     tiers: Tiers,
     adl_dry: BoolArray1D,
     orders: RoundOrders,
+    order: Int64Array1D,
+    scores: Float64Array1D,
 ) -> int:
-    # One pass at ``fill``: flag the full closes that would take the fund below 0 (in order) for
-    # ADL and return how many orders it flagged or made full; accounts ADL found no
-    # counterparty for stay in the book.  A slice that slice_close turns into a full close at
-    # the fill is one: sized whole and marked full here (close_in_book then settles it as such),
-    # and routed as one.  A close not routed adds to the fund's estimate what it gives the fund:
-    # E under a takeover, the fee under a book close (E below the backstop), not the equity the
-    # account keeps.  The caller repeats the pass at the new fill until it flags nothing (the
-    # fill the book settles at); each pass starts the estimate again from ``fund`` and skips
-    # the orders routed at an earlier pass (v2's route_to_adl, the same expressions).
+    # One pass at ``fill`` (v2's route_to_adl, the same rule and expressions): net the fund over
+    # every close of the round (they all fill at ``fill``): a full close adds what it gives the
+    # fund (E under a takeover, under a book close the fee, or E below the backstop, not the
+    # equity the account keeps; a deficit its E), a slice its fee.  If the netted fund is below
+    # 0 and adl is on, the full closes with a deficit go to ADL, largest deficit first (equal
+    # ones by size, then in round order: sort_deficits), until the rest fits; accounts ADL found
+    # no counterparty for stay in the book.  A slice that slice_close turns into a full close
+    # at the fill is one: sized whole and marked full here (close_in_book then settles it as
+    # such), and routed as one.  Returns how many orders it flagged or made full; the caller
+    # repeats the pass at the new fill until it flags nothing (the fill the book settles at);
+    # each pass nets again from ``fund`` and skips the orders routed at an earlier pass.
+    # ``order``/``scores`` (N,) are work arrays.
     side = book.side
     qty = book.qty
-    f_est = fund
+    net = fund
     changed = 0
+    m = 0
     for j in range(k):
         i = orders.ids[j]
         if adl_dry[i] or orders.adl[j]:
             continue
         if not orders.full[j]:
             c = orders.c[j]
-            if c <= 0.0 or not slice_close(i, c, False, fill, cfg, book, tiers)[0]:
+            if c <= 0.0:
+                continue
+            whole, _left, fee, _realised = slice_close(i, c, False, fill, cfg, book, tiers)
+            if not whole:
+                net += fee  # a slice pays its fee to the fund
                 continue
             orders.c[j] = qty[i]
             orders.full[j] = True
             changed += 1
         bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
         delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
-        if f_est + delta < 0.0:
-            orders.adl[j] = True
-            changed += 1
-        else:
-            if delta > 0.0 and cfg.outcome == kl.BOOK:
-                # A book close leaves the account its equity: the fund gets the fee, not E.
-                realised = slice_close(i, qty[i], True, fill, cfg, book, tiers)[3]
-                delta = settle_whole(i, qty[i], realised, fill, cfg, book, tiers)[2]
-            f_est += delta
-    return changed
+        if delta < 0.0:
+            order[m] = j
+            scores[m] = -delta
+            m += 1
+        elif delta > 0.0 and cfg.outcome == kl.BOOK:
+            # A book close leaves the account its equity: the fund gets the fee, not E.
+            realised = slice_close(i, qty[i], True, fill, cfg, book, tiers)[3]
+            delta = settle_whole(i, qty[i], realised, fill, cfg, book, tiers)[2]
+        net += delta
+    if not net < 0.0:
+        return changed
+    # Equal deficits by size: orders.c is the whole size of a full close (its notional / fill).
+    sort_deficits(m, order, scores, orders.c)
+    return changed + route_deficits(m, net, 0.0, order, scores, orders.adl)
+
+
+@jitable
+def adl_sequence(
+    k: int, fill: float, book: Book, orders: RoundOrders, order: Int64Array1D, scores: Float64Array1D, out: Int64Array1D
+) -> int:
+    # The round's orders routed to ADL, into ``out`` in the order they deleverage: the routing's
+    # (sort_deficits: largest deficit at the fill first), so which close meets which
+    # counterparty, and which finds none when the side runs out, does not depend on the order
+    # of the accounts (v2's adl_sequence).  Returns how many.
+    m = 0
+    for j in range(k):
+        if orders.adl[j]:
+            i = orders.ids[j]
+            bp = bankruptcy_price(book.side[i], book.qty[i], book.entry[i], book.margin[i])
+            order[m] = j
+            scores[m] = -book.side[i] * book.qty[i] * (fill - bp)
+            m += 1
+    sort_deficits(m, order, scores, orders.c)
+    out[:m] = order[:m]
+    return m
 
 
 @jitable
@@ -228,9 +270,10 @@ def close_in_book(
 
 
 @jitable
-def rank_side(o: int, t: int, mark: float, book: Book, ranking: AdlRanking) -> None:
-    # ADL counterparties on side o (0 longs, 1 shorts) at step t: the open positions ranked by
-    # BitMEX's score at the mark, best first (stable), consumed front first from ranking.pos.
+def rank_side(o: int, key: int, mark: float, book: Book, ranking: AdlRanking) -> None:
+    # ADL counterparties on side o (0 longs, 1 shorts) under mark key ``key``: the open positions
+    # ranked by BitMEX's score at the mark, best first (stable), consumed front first from
+    # ranking.pos.
     order = ranking.order
     scores = ranking.scores
     m_c = open_accounts(o, book, False, order)
@@ -242,7 +285,7 @@ def rank_side(o: int, t: int, mark: float, book: Book, ranking: AdlRanking) -> N
     ranking.ids[o, :m_c] = order[:m_c]
     ranking.length[o] = m_c
     ranking.pos[o] = 0
-    ranking.step[o] = t
+    ranking.key[o] = key
 
 
 @jitable

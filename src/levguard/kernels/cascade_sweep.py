@@ -18,7 +18,7 @@ import numpy as np
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import Book, Sweep, Tiers
 from levguard.kernels.margin import size_tier_mm, solve_liquidation_price, tier_index, tiered_mm
-from levguard.typing import Float64Array1D, Int64Array1D
+from levguard.typing import BoolArray1D, Float64Array1D, Int64Array1D
 
 
 @jitable
@@ -90,6 +90,45 @@ def sort_descending(ids: Int64Array1D, keys: Float64Array1D, m: int) -> None:
     idx = np.argsort(-keys[:m], kind="mergesort")
     ids[:m] = ids[:m][idx]
     keys[:m] = keys[:m][idx]
+
+
+@jitable
+def route_deficits(
+    m: int, net: float, floor: float, order: Int64Array1D, scores: Float64Array1D, adl: BoolArray1D
+) -> int:
+    """Flag for ADL (``adl[order[p]]``) the candidate closes ``order[:m]``, sorted, front first,
+    while the round's netted fund ``net`` is below ``floor``, each routed close giving back its
+    deficit ``scores[p]``; return how many it flagged.  ``order``/``scores`` must be sorted by
+    :func:`sort_deficits`."""
+    routed = 0
+    for p in range(m):
+        if not net < floor:
+            break
+        adl[order[p]] = True
+        net += scores[p]
+        routed += 1
+    return routed
+
+
+@jitable
+def sort_deficits(m: int, order: Int64Array1D, scores: Float64Array1D, notional: Float64Array1D) -> None:
+    """Sort the candidate closes ``order[:m]`` (round positions) by deficit ``scores[:m]``,
+    largest first, equal deficits by the close's notional ``notional[order[p]]``, largest first
+    (then in round order: two closes alike in both give the fund and the books the same)."""
+    sort_descending(order, scores, m)
+    s = 0
+    while s < m:
+        e = s + 1
+        while e < m and scores[e] == scores[s]:
+            e += 1
+        if e - s > 1:
+            d = scores[s]
+            for p in range(s, e):
+                scores[p] = notional[order[p]]
+            sort_descending(order[s:e], scores[s:e], e - s)
+            for p in range(s, e):
+                scores[p] = d
+        s = e
 
 
 @jitable

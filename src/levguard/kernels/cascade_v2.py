@@ -26,7 +26,7 @@ import numpy as np
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.cascade import dynamic_scale
 from levguard.kernels.cascade_records import AccountStatus
-from levguard.kernels.cascade_v2_adl import route_to_adl
+from levguard.kernels.cascade_v2_adl import adl_sequence, route_to_adl
 from levguard.kernels.cascade_v2_records import (
     COUNT_DTYPE,
     BookTiers,
@@ -153,6 +153,15 @@ def _rescale(
 
 
 @jitable
+def _marks_moved(marks: Float64Array1D, seen: Float64Array1D) -> bool:
+    # Whether any of a venue's marks differs from those its ADL rankings were keyed at.
+    for a in range(marks.shape[0]):  # noqa: SIM110 (a loop: numba compiles no generator in any())
+        if marks[a] != seen[a]:
+            return True
+    return False
+
+
+@jitable
 def market_cascade_py(
     acc: MarketAccounts,
     tiers: BookTiers,
@@ -200,11 +209,13 @@ def market_cascade_py(
     then each venue runs liquidation rounds to a fixed point, as v1 does
     (:func:`levguard.kernels.cascade.cascade_py`): marks, newly liquidatable accounts queued
     (``latency``), due orders sized, one net flow per book moving its price by v1's impact law
-    with every order filling at ``P exp(dI / 2)``, full closes that would take the fund below 0
-    routed to ADL (a slice that goes whole at the fills is one; the routing and the netting
-    repeated until the routing flags nothing at the fills the books settle at,
+    with every order filling at ``P exp(dI / 2)``; when the round's closes, netted, would take
+    the fund below 0, full closes with a deficit routed to ADL, largest first, until the rest
+    fits (a slice that goes whole at the fills is one; the routing and the netting repeated
+    until the routing flags nothing at the fills the books settle at,
     :func:`~levguard.kernels.cascade_v2_adl.route_to_adl`), book closes settled, ADL closes
-    against the ranking (the account settled as a takeover), the impact applied, a
+    against the ranking at the round's marks (ranked again whenever the marks moved; the
+    account settled as a takeover), the impact applied, a
     negative fund booked as bad debt (on a ``fee_out`` venue the liquidation fees go to the
     liquidators, ``out.fees_paid``, never to the fund).  A venue with a liquidator vault lets
     it take over, before the book flows, the due accounts whose equity at the marks is below
@@ -253,7 +264,11 @@ def market_cascade_py(
         np.zeros(n, dtype=np.bool_),
         np.zeros(n, dtype=np.bool_),
     )
-    sl, vq, longest = new_lists(st, n_venues)
+    sl, vq, _longest = new_lists(st, n_venues)
+    # The ADL rankings' mark key per venue: a new one each step and whenever the marks move.
+    rank_key = np.zeros(n_venues, dtype=np.int64)
+    key_marks = np.empty((n_venues, n_assets))
+    next_key = 0
     cnt = np.zeros(1, dtype=COUNT_DTYPE)
     scr = RoundScratch(
         np.empty(n, dtype=np.int64),
@@ -267,8 +282,9 @@ def market_cascade_py(
         np.zeros(n_assets),
         np.zeros(n_assets),
         np.zeros(n_assets),
-        np.empty(longest, dtype=np.int64),
-        np.empty(longest),
+        np.empty(n, dtype=np.int64),
+        np.empty(n),
+        np.empty(n),
         np.empty(oracle.shape[2]),
     )
     fund = np.empty(n_venues)
@@ -336,6 +352,10 @@ def market_cascade_py(
             rounds = 0
             while rounds < vp["max_rounds"]:
                 venue_marks(v, t, lag, vp["mark_src"], prices, exo, steps.price, oracle, scr.oracle, marks[v])
+                if rounds == 0 or _marks_moved(marks[v], key_marks[v]):
+                    next_key += 1
+                    rank_key[v] = next_key
+                    key_marks[v, :] = marks[v]
                 n_found = crossed(v, marks[v], naive, st, sl, vq, tiers, scr.found)
                 for j in range(n_found):
                     _enqueue(vq, v, scr.found[j], t + latency)
@@ -368,14 +388,15 @@ def market_cascade_py(
                 fund[v] = close_in_books(
                     k, t, v, vp, marks[v], naive, fund[v], st, sl, tiers, scr, steps, totals, events, cnt, fees_paid
                 )
-                # ADL-routed accounts: closed against the opposite sides' rankings.
-                for j in range(k):
-                    if not scr.adl[j]:
-                        continue
+                # ADL-routed accounts, largest deficit first: closed against the opposite sides'
+                # rankings.
+                for p in range(adl_sequence(k, st, scr)):
+                    j = scr.found[p]
                     i = scr.ids[j]
                     fund[v] += adl_account(
                         j,
                         t,
+                        rank_key[v],
                         vp,
                         marks[v],
                         prev_marks[v],

@@ -23,7 +23,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
 from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price, record_event
-from levguard.kernels.cascade_sweep import sort_descending
+from levguard.kernels.cascade_sweep import route_deficits, sort_deficits, sort_descending
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
     BookTiers,
@@ -229,7 +229,7 @@ def position_score(rule: int, i: int, a: int, marks: Float64Array1D, st: MarketS
 @jitable
 def rank_list(
     b: int,
-    t: int,
+    key: int,
     rule: int,
     marks: Float64Array1D,
     st: MarketState,
@@ -239,7 +239,9 @@ def rank_list(
     scores: Float64Array1D,
 ) -> None:
     """Rank list ``b``'s open positions (pending accounts included, skipped when met) by the
-    venue's score at ``marks``, best first (stable: ties in account order), for step ``t``."""
+    venue's score at ``marks``, best first (stable: ties in account order), under the mark key
+    ``key`` (:func:`levguard.kernels.cascade_v2.market_cascade_py` gives a new key each step
+    and whenever the venue's marks move, so a ranking is never used at other marks)."""
     a = (b // 2) % st.qty.shape[1]
     o0 = sl.off[b]
     m = 0
@@ -254,7 +256,7 @@ def rank_list(
     sl.rank[o0 : o0 + m] = order[:m]
     sl.rank_len[b] = m
     sl.rank_pos[b] = 0
-    sl.rank_step[b] = t
+    sl.rank_key[b] = key
 
 
 @jitable
@@ -471,38 +473,95 @@ def take_whole(j: int, i: int, qty: Float64Array2D, cc: Float64Array2D) -> None:
 
 
 @jitable
+def takeover_delta(i: int, fill: Float64Array1D, st: MarketState) -> float:
+    """Return the fund's change of account ``i``'s full close at ``fill`` as a takeover: its equity
+    there (:func:`whole_equity`; one position: v1's ``side |q| (fill - BP)``)."""
+    a1 = single_asset(i, st)
+    if a1 >= 0:
+        q = st.qty[i, a1]
+        side = 1.0 if q > 0.0 else -1.0
+        bp = bankruptcy_price(side, abs(q), st.entry[i, a1], st.wallet[i])
+        return float(side * abs(q) * (fill[a1] - bp))
+    return float(whole_equity(i, fill, st.qty, st.entry, st.wallet[i]))
+
+
+@jitable
+def close_notional(j: int, fill: Float64Array1D, cc: Float64Array2D) -> float:
+    """Return order ``j``'s notional ``sum_a c_a fill_a``."""
+    x = 0.0
+    for a in range(cc.shape[1]):
+        x += cc[j, a] * fill[a]
+    return x
+
+
+@jitable
+def adl_sequence(k: int, st: MarketState, scr: RoundScratch) -> int:
+    """Write the round's orders routed to ADL to ``scr.found`` in the order they deleverage, the
+    routing's (:func:`~levguard.kernels.cascade_sweep.sort_deficits`: largest deficit at the
+    fills first), and return how many: which close meets which counterparty, and which finds
+    none when the side runs out, does not depend on the order of the accounts."""
+    m = 0
+    for j in range(k):
+        if scr.adl[j]:
+            scr.order[m] = j
+            scr.scores[m] = -takeover_delta(scr.ids[j], scr.fill, st)
+            scr.notional[j] = close_notional(j, scr.fill, scr.c)
+            m += 1
+    sort_deficits(m, scr.order, scr.scores, scr.notional)
+    scr.found[:m] = scr.order[:m]
+    return m
+
+
+@jitable
 def route_to_adl(
     k: int, vp: Record, fund: float, floor: float, st: MarketState, tiers: BookTiers, scr: RoundScratch
 ) -> tuple[int, int]:
-    """One pass of the routing to ADL at the fills ``scr.fill``: flag the full closes that would
-    take the fund below ``floor`` (in order) for ADL; return how many this pass flagged and how
-    many slices it made full.  Accounts ADL found no counterparty for stay in the book.
+    """One pass of the routing to ADL at the fills ``scr.fill``: when the round's closes would
+    take the fund below ``floor`` all netted, flag full closes with a deficit for ADL, largest
+    deficit first, until the rest fits; return how many this pass flagged and how many slices it
+    made full.  Accounts ADL found no counterparty for stay in the book.
 
     A slice that :func:`slice_goes_whole` at the fills (it exhausts the wallet, or leaves the
     equity below the venue's backstop x maintenance) is a full close: it is sized whole and
     marked full here, as :func:`~levguard.kernels.cascade_v2_rounds.close_in_books` would
     settle it, and routed as one.  The fund's change of a full close is the account's equity
     at the fills (:func:`whole_equity`; one position: v1's ``side q (fill - BP)``); only a
-    close that draws on the fund (``delta < 0``) is routed.  A close that is not adds its
-    change to the estimate: ``E`` under a takeover, under the ``book`` outcome what
-    :func:`settle_whole` gives the fund (the fee, or ``E`` below the backstop; the account
-    keeps the rest), so a later close is not let through on equity the fund never receives.
-    ``floor`` is 0 (the fund never goes below 0) unless the venue's drawdown trigger raises it
+    close that draws on the fund (``delta < 0``) is routed.  Every close of the round settles
+    at the same fills, so the fund is netted over all of them first: ``fund`` plus each close's
+    change, ``E`` under a takeover, under the ``book`` outcome what :func:`settle_whole` gives
+    the fund (the fee, or ``E`` below the backstop; the account keeps the rest), a deficit's
+    ``E``, and a slice's fee (none on a ``fee_out`` venue).  If that is below ``floor``, the
+    deficits are routed, largest first (equal ones by notional,
+    :func:`~levguard.kernels.cascade_sweep.sort_deficits`), each
+    giving its deficit back, until the netted fund reaches ``floor``: the fewest closes, and a
+    result independent of the order of the accounts.  ``floor`` is 0 (the fund never goes
+    below 0) unless the venue's drawdown trigger raises it
     (:func:`levguard.kernels.cascade_v2_vault.adl_floor`).
 
     The caller repeats the pass at the new fills until it flags nothing
     (:func:`levguard.kernels.cascade_v2.market_cascade_py`): a slice made full adds its rest
     to the flow and a routed close takes its own out, so the fills move and a close let
-    through, or a slice, may settle otherwise there.  Each pass starts the estimate again from
-    ``fund``, over the orders not yet routed, at the current fills (an order routed at an
-    earlier pass is skipped, as it adds nothing to the estimate in the pass that routes it; a
-    slice made full at an earlier pass is a full close); a pass only flags orders, never
-    clears a flag, so the repeats end within ``2 k`` passes.
+    through, or a slice, may settle otherwise there.  Each pass nets the fund again from
+    ``fund``, over the orders not yet routed, at the current fills (a slice made full at an
+    earlier pass is a full close); a pass only flags orders, never clears a flag, so the
+    repeats end within ``2 k`` passes.
+
+    Notes
+    -----
+    The insurance fund absorbs the round's losses and ADL is the last resort, used only when the
+    fund cannot: Binance FAQ 360033525471 ("the final step taken only when the Insurance Fund
+    cannot accept"), BitMEX's Auto-Deleveraging page (the fund takes over positions while it
+    can; ADL when it cannot), Bybit's ADL article.  The venues liquidate one order at a time; a
+    round's closes fill at one price, so levguard nets them and routes the largest deficits (the
+    positions furthest past bankruptcy) first.
     """
     n_assets = st.qty.shape[1]
-    routed = 0
     promoted = 0
-    f_est = fund
+    net = fund
+    m = 0
+    order = scr.order
+    scores = scr.scores
+    notional = scr.notional
     for j in range(k):
         i = scr.ids[j]
         if st.adl_dry[i] or scr.adl[j]:
@@ -512,37 +571,36 @@ def route_to_adl(
         if not scr.full[j]:
             if not closes_something(j, i, st.qty, scr.c):
                 continue
-            left, _fee, _realised = slice_settle(
+            left, fee, _realised = slice_settle(
                 j, i, base, vp["liq_fee"], scr.fill, st.qty, st.entry, wallet, scr.c, tiers.coll
             )
             if not slice_goes_whole(
                 left, i, base, vp["backstop"], scr.fill, st.qty, st.entry, wallet,
                 tiers.caps, tiers.mmrs, tiers.cums, tiers.off,
             ):  # fmt: skip
+                if not vp["fee_out"]:
+                    net += fee  # a slice pays its fee to the fund
                 continue
             take_whole(j, i, st.qty, scr.c)
             scr.full[j] = True
             promoted += 1
-        a1 = single_asset(i, st)
-        if a1 >= 0:
-            q = st.qty[i, a1]
-            side = 1.0 if q > 0.0 else -1.0
-            bp = bankruptcy_price(side, abs(q), st.entry[i, a1], wallet)
-            delta = side * abs(q) * (scr.fill[a1] - bp)
-        else:
-            delta = whole_equity(i, scr.fill, st.qty, st.entry, wallet)
-        if delta < 0.0 and f_est + delta < floor:
-            scr.adl[j] = True
-            routed += 1
-        else:
-            if delta > 0.0 and vp["outcome"] == kl.BOOK:
-                # A book close leaves the account its equity: the fund gets the fee, not E.
-                _left, _fee, realised = slice_settle(
-                    j, i, base, vp["liq_fee"], scr.fill, st.qty, st.entry, wallet, scr.c, tiers.coll
-                )
-                delta = settle_whole(
-                    j, i, base, kl.BOOK, vp["liq_fee"], vp["backstop"], vp["fee_out"], realised, scr.fill,
-                    st.qty, wallet, scr.c, tiers.caps, tiers.mmrs, tiers.cums, tiers.off, tiers.coll,
-                )[2]  # fmt: skip
-            f_est += delta
-    return routed, promoted
+        delta = takeover_delta(i, scr.fill, st)
+        if delta < 0.0:
+            order[m] = j
+            scores[m] = -delta
+            notional[j] = close_notional(j, scr.fill, scr.c)
+            m += 1
+        elif delta > 0.0 and vp["outcome"] == kl.BOOK:
+            # A book close leaves the account its equity: the fund gets the fee, not E.
+            _left, _fee, realised = slice_settle(
+                j, i, base, vp["liq_fee"], scr.fill, st.qty, st.entry, wallet, scr.c, tiers.coll
+            )
+            delta = settle_whole(
+                j, i, base, kl.BOOK, vp["liq_fee"], vp["backstop"], vp["fee_out"], realised, scr.fill,
+                st.qty, wallet, scr.c, tiers.caps, tiers.mmrs, tiers.cums, tiers.off, tiers.coll,
+            )[2]  # fmt: skip
+        net += delta
+    if not net < floor:
+        return 0, promoted
+    sort_deficits(m, order, scores, notional)
+    return route_deficits(m, net, floor, order, scores, scr.adl), promoted

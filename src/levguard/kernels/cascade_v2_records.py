@@ -326,7 +326,8 @@ class SideLists(NamedTuple):
     """Per side list ``b``: positions ``ids[off[b]:off[b + 1]]`` (accounts, ascending); the
     sweep's sorted keys/accounts ``ordk``/``ordi`` over the same slots with ``length`` and
     ``ptr``; a max-heap ``hk``/``hi`` over ``hoff[b]:hoff[b + 1]`` of ``hsize`` entries; the ADL
-    ranking ``rank`` over the same slots with ``rank_len``, ``rank_pos``, ``rank_step``."""
+    ranking ``rank`` over the same slots with ``rank_len``, ``rank_pos`` and ``rank_key`` (the
+    venue's mark key it was built at: a new key each step and whenever the marks move)."""
 
     off: Int64Array1D
     ids: Int64Array1D
@@ -341,7 +342,7 @@ class SideLists(NamedTuple):
     rank: Int64Array1D
     rank_len: Int64Array1D
     rank_pos: Int64Array1D
-    rank_step: Int64Array1D
+    rank_key: Int64Array1D
 
 
 class VenueQueues(NamedTuple):
@@ -362,7 +363,8 @@ class RoundScratch(NamedTuple):
     """Work arrays of one venue's rounds: ``found`` (N,), the round's orders ``ids`` (N,),
     closed sizes ``c`` (N, K), ``full`` and ``adl`` (N,); per asset ``flow``, ``d_log``,
     ``fill``, ``draw`` (the round's draws on the fund), ``adl_price``, ``adl_bp`` (K,);
-    ``order``/``scores`` (largest side list) for the ADL ranking; ``oracle`` (S,)."""
+    ``order``/``scores`` (N,) for the ADL ranking and the routing's deficits, ``notional`` (N,)
+    the routing's close notionals; ``oracle`` (S,)."""
 
     found: Int64Array1D
     ids: Int64Array1D
@@ -377,6 +379,7 @@ class RoundScratch(NamedTuple):
     adl_bp: Float64Array1D
     order: Int64Array1D
     scores: Float64Array1D
+    notional: Float64Array1D
     oracle: Float64Array1D
 
 

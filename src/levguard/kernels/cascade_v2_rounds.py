@@ -506,6 +506,7 @@ def close_in_books(
 def adl_account(
     j: int,
     t: int,
+    rank_key: int,
     vp: Record,
     marks: Float64Array1D,
     prev_marks: Float64Array1D,
@@ -523,7 +524,8 @@ def adl_account(
     """Close order ``j``'s whole account against ADL counterparties; return the fund's change.
 
     Each position closes against its book's opposite side, ranked by the venue's rule at the
-    marks (built once per step and side), at its bankruptcy price (BitMEX, Binance, Bybit) or
+    marks (built once per mark key ``rank_key`` and side: again whenever the marks moved), at
+    its bankruptcy price (BitMEX, Binance, Bybit) or
     the previous mark (Hyperliquid).  One position at its bankruptcy price: v1's booking (the
     closed share of the wallet is lost, the fund unchanged).  Otherwise each closed position
     realises ``side c (price - entry)`` and, once the account is flat, the rest settles as a
@@ -583,8 +585,8 @@ def adl_account(
         size = abs(q)
         price = scr.adl_price[a]
         b = list_index(v, a, 1 if side > 0.0 else 0, n_assets)
-        if sl.rank_step[b] != t:
-            rank_list(b, t, rule, marks, st, sl, tiers, scr.order, scr.scores)
+        if sl.rank_key[b] != rank_key:
+            rank_list(b, rank_key, rule, marks, st, sl, tiers, scr.order, scr.scores)
         left = deleverage(i, a, size, price, scr.adl_bp[a], b, t, marks, naive, st, sl, tiers, steps, events, cnt)
         closed = size - left
         if closed > 0.0:
