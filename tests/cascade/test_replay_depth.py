@@ -172,10 +172,12 @@ def test_off_reproduces_the_static_replay_of_2025_10_10(shared_dir: Path) -> Non
     t = run_replay(replace(cfg, params=replace(cfg.params, depth_collapse=False))).table.set_index("asset")
     # The static book's figures (seed 0, the shipped parameters), captured again when the ADL
     # waterfall was fixed and the parameters refitted (before: 1.763e9, 4.62e8, 1.29e7 of bad
-    # debt; SOL 5.91e8 and 3.15e8, at leverage_median 25 and mark_lag_seconds 15).
-    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1508118311.8711777, rel=1e-12)
-    assert t.loc["BTC", "adl_notional"] == pytest.approx(414702393.2333894, rel=1e-12)
-    assert t.loc["BTC", "bad_debt"] == pytest.approx(5192118.6317057125, rel=1e-12)
-    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(530689789.7510993, rel=1e-12)
-    assert t.loc["SOL", "adl_notional"] == pytest.approx(316843966.91377604, rel=1e-12)
+    # debt; SOL 5.91e8 and 3.15e8, at leverage_median 25 and mark_lag_seconds 15), and again when
+    # the routing to ADL netted the fund over each round (2026-12-07; before: 1508118311.87,
+    # 414702393.23, 5192118.63; SOL 530689789.75 and 316843966.91).
+    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1509437029.6127787, rel=1e-12)
+    assert t.loc["BTC", "adl_notional"] == pytest.approx(413330114.29819715, rel=1e-12)
+    assert t.loc["BTC", "bad_debt"] == pytest.approx(5244981.797049042, rel=1e-12)
+    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(530127249.7994962, rel=1e-12)
+    assert t.loc["SOL", "adl_notional"] == pytest.approx(317242728.41455376, rel=1e-12)
     assert t.loc["BTC", "first_adl_delay_seconds"] == 40
