@@ -195,10 +195,10 @@ def _random_market(seed: int) -> tuple[MarketPopulation, np.ndarray, MarketSpec]
     pop = random_market_population(int(r.integers(20, 200)), s0, n_venues=n_venues, seed=seed, entry_spread=0.03)
     venues = []
     for v in range(n_venues):
-        liq = r.choice([None, "hyperliquid", "binance-usdm"])
+        liq = str(r.choice(["none", "hyperliquid", "binance-usdm"]))  # the same draw as the hunt's None
         reg = (
-            MarginRegime.for_venue(str(liq))
-            if liq
+            MarginRegime.for_venue(liq)
+            if liq != "none"
             else MarginRegime(
                 mmr=float(r.uniform(0.003, 0.05)),
                 liquidation_fee=float(r.uniform(0, 0.01)),
