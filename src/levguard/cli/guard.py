@@ -39,25 +39,27 @@ def _sizer(policy: Any, vol: float | None, forecasts: Any = None) -> Any:
     return size
 
 
-def _bars_source(history: str | dict[str, str] | None) -> Any:
-    """``symbol -> hourly bars`` from the account's history file(s), loaded once (None without)."""
+def _bars_source(history: str | dict[str, str] | None, *, onchain: bool = False) -> Any:
+    """``symbol -> hourly bars`` from the account's history file(s), loaded once (None without).
+
+    A perpetuals account reads, per position, the history of its own asset by the rule of
+    ``levguard risk`` and ``levguard size`` (:class:`levguard.risk.histories.HistoryBars`: one
+    file, ``{ASSET: file}`` or ``{SYMBOL: file}``); an on-chain account's ``{ASSET: file}`` gives
+    each lending asset its bars by name.
+    """
     if history is None:
         return None
+    if not onchain:
+        from levguard.risk.histories import HistoryBars
+
+        return HistoryBars(history)
     from levguard.data.loaders import load_ohlcv
     from levguard.risk.forecast import to_hourly
 
-    paths = history if isinstance(history, dict) else None
-    frames: dict[str, Any] = {}
-    if paths is None:
-        assert isinstance(history, str)
-        one = to_hourly(load_ohlcv(history))
-    else:
-        frames = {sym: to_hourly(load_ohlcv(path)) for sym, path in paths.items()}
-
-    def bars(symbol: str) -> Any:
-        return frames.get(symbol) if paths is not None else one
-
-    return bars
+    frames = (
+        {sym: to_hourly(load_ohlcv(path)) for sym, path in dict(history).items()} if isinstance(history, dict) else {}
+    )
+    return frames.get
 
 
 def _paper_venue(cfg: Any) -> Any:
@@ -200,7 +202,7 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     accounts = []
     for acc in cfg.accounts:
         onchain: dict[str, Any] = {}
-        bars = _bars_source(acc.history)
+        bars = _bars_source(acc.history, onchain=acc.venue.type == "onchain")
         if acc.venue.type == "onchain":  # a lending position (docs/guardian.md): its own setup class
             venue, onchain = _onchain(acc, bars)
         else:

@@ -31,6 +31,7 @@ __all__ = [
     "linear_settlement",
     "listed_pair",
     "listing_symbol",
+    "named_asset",
     "named_kind",
     "other_instrument",
     "settled_otherwise",
@@ -158,6 +159,28 @@ def other_instrument(symbol: str, other: str) -> str | None:
     if sa and sb and sa != sb:
         return f"settled in {sa} vs {sb}"
     return None
+
+
+_BARE_COIN = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+
+
+def named_asset(name: str) -> str | None:
+    """Return the asset a data file's symbol names, or None: the one rule for which asset a
+    price history's name is of.
+
+    A pair (:func:`listed_pair`: ``"BTCUSDT-PERP"``, ``"BTCUSDT-MARK"``, ``"BTC/USDT:USDT"`` ->
+    ``"BTC"``) whose base reads the same with and without its separators, or a bare coin written
+    in capitals as Hyperliquid names its markets (``"ETH"``, ``"XBT"`` -> ``"BTC"``).  Anything
+    else names no asset (None): a word (``"history"``, ``"btc"``, ``"data_2024"``), a prefix before
+    a pair (``"binance-btc"``, ``"my-eth"``, ``"binance-BTCUSDT"``) or a suffix after a coin
+    (``"BTC-SYNTH"``).
+    """
+    named = listing_symbol(name)
+    pair = listed_pair(named)
+    if pair is not None:
+        base = asset_key(pair)
+        return base if base == asset_key(symbol_key(pair)) else None
+    return coin_name(named) if _BARE_COIN.match(named) else None
 
 
 def symbol_key(symbol: str) -> str:

@@ -115,6 +115,7 @@ class LiquidationForecasts:
         self._fits: dict[str, tuple[int, LiquidationForecaster | None]] = {}
         self._latest: dict[str, LiquidationForecaster] = {}
         self._bars_source: dict[str, str] = {}  # symbol -> the bars of the last hourly_bars
+        self._no_bars: dict[str, str] = {}  # symbol -> why the bars source has none of it
         self._sources: dict[str, str] = {}  # symbol -> the source of the forecaster last used
         # symbol -> (hour, fallback volatility, forecaster) of the last call: a call that would
         # return the same answer changes nothing (no new fallback object, no copy of ``latest``).
@@ -156,6 +157,9 @@ class LiquidationForecasts:
         if self.bars is not None:
             try:
                 frame = self.bars(symbol)
+                why_none = getattr(self.bars, "why_none", None)  # a history of other assets only
+                if frame is None and why_none is not None:
+                    self._no_bars[symbol] = str(why_none(symbol))
                 if frame is not None and len(frame):
                     from levguard.data.frames import hourly_arrays, reads_mark  # pandas, only when bars are given
 
@@ -205,6 +209,7 @@ class LiquidationForecasts:
         if cached is None or cached[0] != hour:
             fitted: LiquidationForecaster | None = None
             self._frames.pop(symbol, None)
+            self._no_bars.pop(symbol, None)
             bars = self.hourly_bars(symbol, int(now_ns))
             self._vols[symbol] = self._forecast_volatility(symbol)
             if bars is not None:
@@ -220,11 +225,11 @@ class LiquidationForecasts:
                 self._sources[symbol] = f"{self.model} model fitted on {self._bars_source.get(symbol, '')}"
         f = cached[1] if cached[1] is not None or fallback_vol is None else self._fallback(float(fallback_vol))
         if cached[1] is None:
+            why = self._no_bars.get(symbol, "no fit: too few or flat hourly bars")
             self._sources[symbol] = (
-                f"closed-form GBM at the fallback volatility {float(fallback_vol):.4g} (no fit: too few or flat "
-                "hourly bars)"
+                f"closed-form GBM at the fallback volatility {float(fallback_vol):.4g} ({why})"
                 if fallback_vol is not None
-                else "none: no fit (too few or flat hourly bars) and no volatility"
+                else f"none: {why}, and no volatility"
             )
         # Copy on write: sizers and the service read ``latest`` from other threads.
         self._latest = {**{k: v for k, v in self._latest.items() if k != symbol}, **({symbol: f} if f else {})}

@@ -1,8 +1,9 @@
-"""The price histories of ``levguard risk`` and ``levguard size``: which position reads which.
+"""The price histories of ``levguard risk``, ``levguard size`` and the guardian: which position reads which.
 
 A history is the OHLC bars of one asset: the asset it is given for (``{"ETH": frame}``,
 ``--history ETH=FILE``) or the one its symbol names (a loaded file's ``attrs["symbol"]``, from its
-name: ``BTCUSDT-PERP_1h.csv`` and ``BTCUSDT-MARK_1h.csv`` are BTC; ``history.csv`` names none).
+name, :func:`levguard.core.symbols.named_asset`: ``BTCUSDT-PERP_1h.csv`` and ``BTCUSDT-MARK_1h.csv``
+are BTC, Hyperliquid's ``ETH_1h.csv`` is ETH; ``history.csv`` and ``binance-btc_1h.csv`` name none).
 Each position (and option underlying) reads the history of its own asset (:func:`levguard.core.symbols.asset_key`); one
 without a history of its asset gets the given volatility (the closed-form GBM for its probability
 of liquidation), and with no volatility given it is an error naming it, never another asset's bars.
@@ -19,10 +20,18 @@ from typing import Any
 
 import pandas as pd
 
-from levguard.core.symbols import asset_key, base_asset, listing_symbol
+from levguard.core.symbols import asset_key, named_asset
 from levguard.errors import InputError
 
-__all__ = ["PriceHistory", "frame_asset", "history_of", "history_option", "history_source", "load_histories"]
+__all__ = [
+    "HistoryBars",
+    "PriceHistory",
+    "frame_asset",
+    "history_of",
+    "history_option",
+    "history_source",
+    "load_histories",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +59,11 @@ class PriceHistory:
 
 
 def frame_asset(frame: pd.DataFrame) -> str | None:
-    """Return the asset a frame's ``attrs["symbol"]`` names (``BTCUSDT-MARK`` -> ``BTC``,
-    ``BTC/USDT:USDT`` -> ``BTC``), or None when it names no pair: no symbol, or a loaded file's
-    bare stem (``history.csv``, ``btc.csv``: a name, not a quote after a base)."""
-    symbol = listing_symbol(str(frame.attrs.get("symbol") or "").strip())
-    if not symbol or base_asset(symbol) == symbol.upper():
-        return None
-    return asset_key(symbol)
+    """Return the asset a frame's ``attrs["symbol"]`` names (:func:`levguard.core.symbols.named_asset`:
+    ``BTCUSDT-MARK`` and ``BTC/USDT:USDT`` -> ``BTC``, Hyperliquid's bare ``ETH`` -> ``ETH``), or
+    None when it names none: no symbol, or a loaded file's stem that is no pair nor coin
+    (``history.csv``, ``btc.csv``, ``binance-btc_1h.csv``)."""
+    return named_asset(str(frame.attrs.get("symbol") or "").strip())
 
 
 def _one(item: Any, asset: str | None) -> PriceHistory:
@@ -171,3 +178,50 @@ def history_option(items: Sequence[str] | None) -> Any:
         bare = next(i for i in items if i not in keyed)
         raise InputError(f"--history {bare}: give every --history as ASSET=FILE when one is (e.g. BTC=btc_1h.csv)")
     return parse_asset_files(keyed)
+
+
+class HistoryBars:
+    """``bars(symbol)`` of the guardian's liquidation forecasters (``accounts[].history``): the
+    hourly bars of the history of the symbol's own asset, by the rule ``levguard risk`` and
+    ``levguard size`` apply (:func:`history_of`), or None when there is none (the guardian then
+    reads its configured ``vol``, and :meth:`why_none` says so in the forecast's source).
+
+    Parameters
+    ----------
+    history : path, mapping or sequence
+        A ``history`` argument of :func:`load_histories`: one file, ``{ASSET: file}`` or
+        ``{SYMBOL: file}`` (a symbol key is its asset: ``BTCUSDT`` is BTC), or a list of files.
+        A file that names no asset is the history of an account on one underlying only: while
+        the account holds several (:meth:`refresh` learns them every cycle), it is read for none
+        (an InputError, which the forecasts log).
+    """
+
+    def __init__(self, history: Any) -> None:
+        self.histories = load_histories(history)
+        from levguard.risk.forecast import to_hourly
+
+        self._book: tuple[str, ...] = ()
+        self._hourly: dict[int, pd.DataFrame] = {}
+        for h in self.histories:  # read now: a file coarser than an hour is an error at start-up
+            try:
+                self._hourly[id(h.frame)] = to_hourly(h.frame)
+            except InputError as exc:
+                raise InputError(f"{h.name}: {exc}") from None
+
+    async def refresh(self, symbols: Sequence[str], now_ns: int) -> None:
+        """Learn the account's symbols of this cycle (the guardian calls it before its forecasts)."""
+        self._book = tuple(dict.fromkeys(symbols))
+
+    def history(self, symbol: str) -> PriceHistory | None:
+        """The history ``symbol`` reads (None: none of its asset).  InputError: a file that names no
+        asset while the account holds several underlyings."""
+        return history_of(self.histories, [symbol, *self._book], vol_given=True)[symbol]
+
+    def __call__(self, symbol: str) -> pd.DataFrame | None:
+        h = self.history(symbol)
+        return None if h is None else self._hourly[id(h.frame)]
+
+    def why_none(self, symbol: str) -> str:
+        """Why ``symbol`` has no bars here: no history of its asset among those given."""
+        given = ", ".join(f"{h.name} ({h.asset})" for h in self.histories)
+        return f"no price history of {asset_key(symbol)}; histories given: {given}"

@@ -203,3 +203,29 @@ def test_a_file_whose_name_is_no_pair_is_for_a_one_underlying_book(tmp_path: Pat
     res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--history", str(history), "--vol", "0.7"])
     assert res.exit_code == 2
     assert "history.csv does not say which asset it is (no symbol) and the book is on BTC, ETH" in res.output
+
+
+def test_a_bare_coin_file_is_of_its_coin(tmp_path: Path) -> None:
+    # Hyperliquid names its markets by the coin: ETH_1h.csv is ETH, not a file of no asset that a
+    # BTC book would read as its own history.
+    _acc, _btc, _eth = _files(tmp_path, "ETH_1h.csv")
+    one = tmp_path / "btc.json"
+    one.write_text(json.dumps({**SPEC, "positions": SPEC["positions"][:1]}))
+    res = runner.invoke(app, ["risk", str(one), "--sims", "200", "--history", str(tmp_path / "ETH_1h.csv")])
+    assert res.exit_code == 2, res.output
+    assert "BTCUSDT: no price history of BTC (histories given: ETH_1h.csv (ETH))" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize("name", ["binance-btc_1h.csv", "my-btc_1h.csv", "data_2024_1h.csv"])
+def test_a_prefixed_file_name_names_no_made_up_asset(tmp_path: Path, name: str) -> None:
+    # binance-btc_1h.csv was read as an asset BINANCE (data_2024 as DATA): a BTC-only book refused
+    # it, and with --vol ignored it while the volatility section showed it.  It names no asset: the
+    # history of a book on one underlying.
+    _acc, history, _eth = _files(tmp_path, name)
+    one = tmp_path / "btc.json"
+    one.write_text(json.dumps({**SPEC, "positions": SPEC["positions"][:1]}))
+    res = runner.invoke(app, ["risk", str(one), "--sims", "200", "--json", "--history", str(history)])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["accounts"][0]["prob_liquidation"]
+    assert row["model"] == "excursion"
+    assert name in row["source"]

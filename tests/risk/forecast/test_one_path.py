@@ -271,3 +271,122 @@ def test_an_as_of_beyond_nanoseconds_is_an_input_error(world: dict[str, Any], as
 
     with pytest.raises(InputError, match="as_of must lie between 1677-09-22 and 2262-04-11 UTC"):
         liquidation_forecasts(world["bars"], as_of, "long", 0.1, 1)
+
+
+# One account on BTC and ETH (a review of the per-asset histories): the guardian reads, per
+# position, the history of its own asset by the rule of `levguard risk` and `levguard size`
+# (levguard.risk.histories.HistoryBars, as `levguard guard` builds it from `history:`), keyed by
+# symbol or by asset; a position without one reads the configured vol and its source says so.
+def _two_assets(tmp: Path) -> dict[str, Path]:
+    from levguard.data.loaders import save_frame
+
+    out = {}
+    for sym, seed, scale in (("BTCUSDT", 23, 600.0), ("ETHUSDT", 31, 30.0)):
+        raw = jumpy_bars(24 * 200, seed=seed, start="2024-01-01") * scale
+        raw["volume"] = 1.0
+        raw.index.name = "timestamp"
+        out[sym] = save_frame(raw, tmp / f"{sym}-PERP_1h.parquet")
+    return out
+
+
+@pytest.fixture(scope="module", params=["btc-only", "both"])
+def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from levguard.cli.guard import _bars_source
+    from levguard.data.loaders import load_ohlcv
+
+    tmp = tmp_path_factory.mktemp("two")
+    files = _two_assets(tmp)
+    btc, eth = (load_ohlcv(files[s]) for s in ("BTCUSDT", "ETHUSDT"))
+    as_of = btc.index[-1] + pd.Timedelta("1h")
+    marks = {"BTCUSDT": float(btc["close"].iloc[-1]), "ETHUSDT": float(eth["close"].iloc[-1])}
+    # The guardian's config: a symbol key for BTC-only, asset keys for both.
+    history = (
+        {"BTCUSDT": str(files["BTCUSDT"])}
+        if request.param == "btc-only"
+        else {"BTC": str(files["BTCUSDT"]), "ETH": str(files["ETHUSDT"])}
+    )
+    venue = PaperVenue(
+        "binance-usdm",
+        feeds={s: PriceFeed.from_path([m] * 10) for s, m in marks.items()},
+        wallet_balance=20_000.0,
+        positions=[
+            {"symbol": "BTCUSDT", "qty": 2.0, "entry_price": marks["BTCUSDT"], "margin_mode": "cross"},
+            {"symbol": "ETHUSDT", "qty": -40.0, "entry_price": marks["ETHUSDT"], "margin_mode": "cross"},
+        ],
+        funding_rate=0.0,
+        start_ns=as_of.value,
+    )
+    store = Store(f"sqlite:///{tmp / 'guard.db'}")
+    store.upsert_account(ACCOUNT, venue.name, live_enabled=False)
+    setup = AccountSetup(
+        name=ACCOUNT,
+        venue=venue,
+        thresholds=Thresholds(margin_ratio=(0.95, 0.97, 0.99), distance=(0.02, 0.01, 0.005), p_liq=(0.97, 0.98, 0.99)),
+        horizon_days=1.0,
+        max_age_s=3_600.0,
+        bars=_bars_source(history),  # what `levguard guard` builds from the account's `history:`
+        volatility=volatility_forecast,
+        vol=0.6,
+    )
+    guardian = Guardian([setup], store, live=False, clock=lambda: venue.now_ns, owner="two", lease_ttl_s=3_600.0)
+    runtime = Runtime(guardian, [], interval_s=0.05, fast_interval_s=0.05)
+    token = ensure_admin_token(store)
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        deadline = time.monotonic() + 30.0
+        while guardian.last_reports.get(ACCOUNT, {}).get("status") != "ok":
+            assert time.monotonic() < deadline, guardian.last_reports
+            time.sleep(0.02)
+        risk = client.get(f"/api/accounts/{ACCOUNT}/risk", headers={"Authorization": f"Bearer {token}"})
+        views = {v["symbol"]: dict(v) for v in guardian.last_reports[ACCOUNT]["positions"]}
+        spec = dict(guardian.last_specs[ACCOUNT])
+        vols = {s: guardian.volatility(ACCOUNT, s) for s in marks}
+    assert risk.status_code == 200, risk.text
+    paths = [str(files["BTCUSDT"])] if request.param == "btc-only" else [str(f) for f in files.values()]
+    return {
+        "case": request.param,
+        "views": views,
+        "api": {r["symbol"]: r for r in risk.json()["positions"]},
+        "spec": {**spec, "as_of": as_of.isoformat()},
+        "vols": vols,
+        "paths": paths,
+        "frames": {"BTCUSDT": btc, "ETHUSDT": eth},
+        "as_of": as_of,
+    }
+
+
+def test_two_assets_the_guardian_reads_each_asset_its_own_history(two: dict[str, Any]) -> None:
+    btc = two["views"]["BTCUSDT"]
+    assert "BTCUSDT-PERP_1h.parquet" in btc["forecast_source"]
+    eth = two["views"]["ETHUSDT"]
+    if two["case"] == "btc-only":  # no ETH history: the configured vol, said so (not BTC's bars)
+        assert eth["forecast_source"].startswith(
+            "closed-form GBM at the fallback volatility 0.6 (no price history of ETH"
+        )
+        assert two["vols"]["ETHUSDT"] == 0.6
+    else:
+        assert "ETHUSDT-PERP_1h.parquet" in eth["forecast_source"]
+        assert two["vols"]["ETHUSDT"] == volatility_forecast(two["frames"]["ETHUSDT"])
+    assert two["vols"]["BTCUSDT"] == volatility_forecast(two["frames"]["BTCUSDT"])
+
+
+def test_two_assets_risk_size_guardian_and_api_agree(two: dict[str, Any]) -> None:
+    vol = 0.6 if two["case"] == "btc-only" else None  # risk and size need it for ETH without a history
+    rep = risk_report(two["spec"], history=two["paths"], vol=vol, n_sims=500).to_dict()
+    rows = {r["symbol"]: r for r in rep["accounts"][0]["prob_liquidation"]}
+    sized = {r["symbol"]: r for r in size_account(two["spec"], POLICY, history=two["paths"], vol=vol).positions}
+    for sym, view in two["views"].items():
+        p = [rows[sym][f"p_liq_{h}"] for h in ("1d", "7d", "30d")]
+        assert rows[sym]["liquidation_price"] == view["liquidation_price"]
+        assert view["p_liq"] == pytest.approx(p[0], rel=1e-12, abs=1e-15)  # the guardian (1 day)
+        api = two["api"][sym]["p_liq"]
+        assert [api[k] for k in ("1d", "7d", "30d")] == pytest.approx(p, rel=1e-12, abs=1e-15)
+        assert [sized[sym][f"p_liq_{h}"] for h in ("1d", "7d", "30d")] == p
+        assert rows[sym]["model"] == sized[sym]["model"] == two["api"][sym]["model"]
+    assert rows["BTCUSDT"]["model"] == "excursion"
+    assert rows["ETHUSDT"]["model"] == ("gbm" if two["case"] == "btc-only" else "excursion")
+    # Each position's VaR volatility: the guardian's and /risk's; the risk report's when no --vol
+    # overrides the histories (with --vol, ETH's: the given one, as the guardian's configured vol).
+    pv = {r["symbol"]: r["vol"] for r in rep["accounts"][0]["position_var"]}
+    assert two["api"]["ETHUSDT"]["vol"] == two["vols"]["ETHUSDT"] == pv["ETHUSDT"]
+    if vol is None:
+        assert two["api"]["BTCUSDT"]["vol"] == two["vols"]["BTCUSDT"] == pv["BTCUSDT"]
