@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,9 @@ class SizingReport(LegacyMapping, Record):
         Per position: ``symbol, side, qty, current_leverage, target_leverage, target_qty,
         trade_qty, notional, liquidation_price, p_liq_1d, p_liq_7d, p_liq_30d, model, source``
         (``model`` and ``source``: the forecaster of its P(liq), None without one).
+    notes : list of str
+        What was read otherwise than given: histories of assets the account does not hold (not
+        read), the one as-of of histories that end at different times.
     """
 
     venue: str
@@ -98,6 +101,7 @@ class SizingReport(LegacyMapping, Record):
     binding_constraint: str
     reasons: list[str]
     positions: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
 
 def size_account(
@@ -152,8 +156,17 @@ def size_account(
     from levguard.core.sizing.base import MarketContext, SizingState
     from levguard.core.spec import account_from_spec
     from levguard.errors import InputError
-    from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts, to_hourly
-    from levguard.risk.histories import PriceHistory, history_of, history_source, load_histories
+    from levguard.risk.forecast import forecaster_info, liquidation_forecaster, position_forecasts
+    from levguard.risk.histories import (
+        PriceHistory,
+        book_as_of,
+        history_of,
+        history_source,
+        hourly_of,
+        largest_position,
+        load_histories,
+        unused_notes,
+    )
     from levguard.risk.option_specs import as_of_ns
     from levguard.risk.report import load_portfolio, volatility_section
 
@@ -182,16 +195,24 @@ def size_account(
         histories, [p.symbol for p in account.positions], vol_given=vol is not None or forecaster is not None
     )
     when = pd.Timestamp(as_of_ns({"as_of": as_of}), tz="UTC") if as_of is not None else None
+    used = list({id(h.frame): h for h in of.values() if h is not None}.values())
+    notes = unused_notes(histories, [p.symbol for p in account.positions])
+    if when is None:  # one as-of for the book: the latest time all its histories cover
+        when, note = book_as_of(used)
+        notes += [note] if note is not None else []
     fits: dict[int, tuple[float, Any, Any, dict[str, Any] | None]] = {}
 
     def fit(h: PriceHistory) -> tuple[float, Any, Any, dict[str, Any] | None]:
         # A history's volatility forecast, daily returns and (without a given forecaster) fitted
         # liquidation forecaster with its info: only the bars closed by the account's as_of.
         if id(h.frame) not in fits:
-            _section, estimated, daily = volatility_section(h.frame, when)
+            try:
+                _section, estimated, daily = volatility_section(h.frame, when)
+            except InputError as exc:  # say which file
+                raise InputError(f"{h.name}: {exc}") from None
             fitted_h, info_h = None, None
             if forecaster is None:
-                hourly = to_hourly(h.frame)
+                hourly = hourly_of(h)  # an error names the file
                 fitted_h = liquidation_forecaster(hourly, when)
                 at = when if when is not None else hourly.index[-1] + pd.Timedelta("1h")
                 info_h = forecaster_info(fitted_h, as_of=at, source=history_source(h.frame))
@@ -206,8 +227,8 @@ def size_account(
         for p, r in zip(account.positions, report.positions, strict=True)
     }
     total = sum(usd.values())
-    main_i = max(range(len(report.positions)), key=lambda i: usd[report.positions[i].symbol])
-    main = account.positions[main_i]
+    main_symbol = largest_position([r.symbol for r in report.positions], [usd[r.symbol] for r in report.positions])
+    main = next(p for p in account.positions if p.symbol == main_symbol)
     main_h = of[main.symbol]
     # The policy reads the largest position's volatility, returns and forecaster.
     sigma: float | None = vol if vol is not None or main_h is None else fit(main_h)[0]
@@ -328,6 +349,7 @@ def size_account(
         binding_constraint=decision.binding_constraint,
         reasons=list(decision.reasons),
         positions=rows,
+        notes=notes,
     )
 
 

@@ -20,6 +20,7 @@ from levguard.core.symbols import named_asset
         ("ETH", "ETH"),  # Hyperliquid's bare coin (ETH_1h.csv)
         ("SOL", "SOL"),
         ("XBT", "BTC"),
+        ("BTC-SYNTH", "BTC"),  # levguard's synthetic markets (levguard data synth)
     ],
 )
 def test_a_pair_or_a_bare_coin_names_its_asset(name: str, asset: str) -> None:
@@ -27,7 +28,7 @@ def test_a_pair_or_a_bare_coin_names_its_asset(name: str, asset: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["history", "btc", "bars", "data_2024", "binance-btc", "my-eth", "binance-BTCUSDT", "BTC-SYNTH", ""]
+    "name", ["history", "btc", "bars", "data_2024", "binance-btc", "my-eth", "binance-BTCUSDT", "btc-synth", ""]
 )
 def test_anything_else_names_no_asset(name: str) -> None:
     # A word, a prefix before a coin or pair (binance-btc was BINANCE, my-eth MY, data_2024 DATA).

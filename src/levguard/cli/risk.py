@@ -22,6 +22,19 @@ def _pct(x: Any, digits: int = 1) -> str:
     return "—" if not isinstance(x, int | float) else f"{x:.{digits}%}"
 
 
+def gbm_words(liq: dict[str, Any]) -> str:
+    """What a closed-form forecaster was given, as ``levguard risk`` and ``levguard size`` say it:
+    the given volatility (and that its asset has no price history, when histories were given), or
+    a given forecaster."""
+    from rich.markup import escape
+
+    source = str(liq.get("source") or "")
+    if source.startswith("given volatility"):
+        why = "no price history of its asset" if "no price history" in source else "no history"
+        return f"GBM closed form at the given volatility ({why})"
+    return f"GBM closed form ({escape(source)})"
+
+
 def render(report: dict[str, Any]) -> None:
     """Print the report as rich tables."""
     from rich.markup import escape
@@ -32,13 +45,17 @@ def render(report: dict[str, Any]) -> None:
 
     out = console()
     vol = report["volatility"]
-    if "annualised" in vol:
-        est = ", ".join(f"{k.replace('_', '-')} {v:.1%}" for k, v in vol["annualised"].items())
-        garch = vol.get("garch", {})
+    for sec in (vol.get("by_asset") or {"": vol}).values():  # each history read, by asset
+        if "annualised" not in sec:
+            continue
+        est = ", ".join(f"{k.replace('_', '-')} {v:.1%}" for k, v in sec["annualised"].items())
+        garch = sec.get("garch", {})
         g = f" · GARCH(1,1)-t 1-day forecast {garch['forecast_1d']:.1%}" if "forecast_1d" in garch else ""
         out.print(
-            f"[bold]Volatility[/] (annualised, last {vol['window_days']} days of {escape(vol['source'])}): {est}{g}"
+            f"[bold]Volatility[/] (annualised, last {sec['window_days']} days of {escape(sec['source'])}): {est}{g}"
         )
+    for note in vol.get("notes", []):
+        out.print(f"  note: {escape(note)}")
     by_asset = vol.get("used_by_asset") or {}
     used = ", ".join(f"{a} {v:.1%}" for a, v in by_asset.items()) if by_asset else f"{vol['used']:.1%}"
     out.print(f"volatility used for VaR: [bold]{used}[/]")
@@ -49,7 +66,7 @@ def render(report: dict[str, Any]) -> None:
             fit = short_history_note(liq)
             how = f"calibrated excursion forecaster on {escape(liq['source'])}{when}{fit}"
         else:
-            how = "GBM closed form at the given volatility (no history)"
+            how = gbm_words(liq)
         out.print(f"probability of liquidation: {how} · volatility scale [bold]{liq['annual_vol']:.1%}[/]")
 
     exp = Table(title="Exposure per venue", header_style="bold", title_justify="left")

@@ -42,6 +42,7 @@ def size(
 
     from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import console, fmt
+    from levguard.cli.risk import gbm_words
     from levguard.risk.forecast import short_history_note
 
     con = console()
@@ -54,12 +55,14 @@ def size(
     )
     for r in out["reasons"]:
         con.print(f"  · {escape(r)}")
+    for note in out.get("notes", []):
+        con.print(f"  note: {escape(note)}")
     liq = out.get("liquidation_forecast")
     if liq:
         how = (
             f"calibrated excursion forecaster on {escape(liq['source'])}{short_history_note(liq)}"
             if liq["model"] == "excursion"
-            else "GBM closed form at the given volatility (no history)"  # the words of `levguard risk`
+            else gbm_words(liq)  # the words of `levguard risk`
         )
         con.print(f"P(liq) at the current positions: {how}, volatility scale {liq['annual_vol']:.1%}")
 

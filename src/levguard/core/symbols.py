@@ -170,12 +170,12 @@ def named_asset(name: str) -> str | None:
 
     A pair (:func:`listed_pair`: ``"BTCUSDT-PERP"``, ``"BTCUSDT-MARK"``, ``"BTC/USDT:USDT"`` ->
     ``"BTC"``) whose base reads the same with and without its separators, or a bare coin written
-    in capitals as Hyperliquid names its markets (``"ETH"``, ``"XBT"`` -> ``"BTC"``).  Anything
-    else names no asset (None): a word (``"history"``, ``"btc"``, ``"data_2024"``), a prefix before
-    a pair (``"binance-btc"``, ``"my-eth"``, ``"binance-BTCUSDT"``) or a suffix after a coin
-    (``"BTC-SYNTH"``).
+    in capitals as Hyperliquid names its markets (``"ETH"``, ``"XBT"`` -> ``"BTC"``), also as
+    levguard names its synthetic markets (``"BTC-SYNTH"`` -> ``"BTC"``).  Anything else names no
+    asset (None): a word (``"history"``, ``"btc"``, ``"data_2024"``) or a prefix before a coin or
+    pair (``"binance-btc"``, ``"my-eth"``, ``"binance-BTCUSDT"``).
     """
-    named = listing_symbol(name)
+    named = listing_symbol(name).removesuffix("-SYNTH")
     pair = listed_pair(named)
     if pair is not None:
         base = asset_key(pair)

@@ -26,11 +26,15 @@ from levguard.errors import InputError
 __all__ = [
     "HistoryBars",
     "PriceHistory",
+    "book_as_of",
     "frame_asset",
     "history_of",
     "history_option",
     "history_source",
+    "hourly_of",
+    "largest_position",
     "load_histories",
+    "unused_notes",
 ]
 
 
@@ -151,6 +155,73 @@ def history_of(
     return out
 
 
+def unused_notes(histories: Sequence[PriceHistory], assets: Sequence[str]) -> list[str]:
+    """Return a note for each history of an asset the book does not hold (not read: a history of
+    another asset never fails or shapes the report)."""
+    held = {asset_key(a) for a in assets}
+    return [
+        f"{h.name}: not read (no position on {h.asset})"
+        for h in histories
+        if h.asset is not None and h.asset not in held
+    ]
+
+
+def _span(h: PriceHistory) -> tuple[pd.Timestamp, pd.Timestamp]:
+    # The first bar's close and the last bar's close (open time plus the bar).
+    from levguard.data.frames import frame_bar_ns
+
+    bar = pd.Timedelta(frame_bar_ns(h.frame, h.name), unit="ns")
+    return h.frame.index[0] + bar, h.frame.index[-1] + bar
+
+
+def book_as_of(histories: Sequence[PriceHistory]) -> tuple[pd.Timestamp | None, str | None]:
+    """Return the one as-of of a book read without ``as_of`` and a note saying it, or (None, None)
+    when the book reads at most one history or all end together (each is read to its last bar).
+
+    Histories ending at different times are all read to the latest time they all cover, the
+    earliest of their last bars' closes: a book's probabilities of liquidation and VaR are of
+    one date, not BTC's of 2022 beside ETH's of 2026.
+
+    Raises
+    ------
+    InputError
+        Histories that share no time (one ends before another starts), naming each file's span.
+    """
+    spans = {id(h.frame): (h, *_span(h)) for h in histories}
+    if len({end for _h, _first, end in spans.values()}) <= 1:
+        return None, None
+    at = min(end for _h, _first, end in spans.values())
+    if any(first > at for _h, first, _end in spans.values()):
+        listed = ", ".join(
+            f"{h.name} {first:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}" for h, first, end in spans.values()
+        )
+        raise InputError(
+            f"the histories share no time ({listed} UTC): give histories of one period, or the account's as_of"
+        )
+    first_end = next(h.name for h, _first, end in spans.values() if end == at)
+    return at, f"as of {at.isoformat()}, the last bar of {first_end}: every history is read to the time all cover"
+
+
+def largest_position(symbols: Sequence[str], notionals: Sequence[float]) -> str | None:
+    """Return the symbol of the largest position (by notional in one unit; the first of equals):
+    the one rule for whose forecaster, volatility and returns stand for the account (the
+    ``liquidation_forecast`` of ``levguard risk`` and ``levguard size``, the policy's inputs)."""
+    if not symbols:
+        return None
+    return max(zip(symbols, notionals, strict=True), key=lambda sn: sn[1])[0]
+
+
+def hourly_of(h: PriceHistory) -> pd.DataFrame:
+    """Return the hourly bars of ``h`` (:func:`levguard.risk.forecast.to_hourly`), an error naming
+    its file when they cannot be had (bars coarser than an hour)."""
+    from levguard.risk.forecast import to_hourly
+
+    try:
+        return to_hourly(h.frame)
+    except InputError as exc:
+        raise InputError(f"{h.name}: {exc}") from None
+
+
 def history_source(frame: pd.DataFrame) -> str:
     """Return the source label of a forecaster fitted on ``frame``: ``FILE (mark bars, hourly)``
     (``last-price`` or ``index`` bars by :func:`levguard.data.frames.bar_prices`)."""
@@ -198,15 +269,9 @@ class HistoryBars:
 
     def __init__(self, history: Any) -> None:
         self.histories = load_histories(history)
-        from levguard.risk.forecast import to_hourly
-
         self._book: tuple[str, ...] = ()
-        self._hourly: dict[int, pd.DataFrame] = {}
-        for h in self.histories:  # read now: a file coarser than an hour is an error at start-up
-            try:
-                self._hourly[id(h.frame)] = to_hourly(h.frame)
-            except InputError as exc:
-                raise InputError(f"{h.name}: {exc}") from None
+        # Read now: a file coarser than an hour is an error at start-up, naming it.
+        self._hourly = {id(h.frame): hourly_of(h) for h in self.histories}
 
     async def refresh(self, symbols: Sequence[str], now_ns: int) -> None:
         """Learn the account's symbols of this cycle (the guardian calls it before its forecasts)."""

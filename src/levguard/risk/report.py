@@ -39,7 +39,7 @@ from levguard.core.risk.stress import (
 )
 from levguard.core.risk.var import check_level
 from levguard.core.spec import account_from_spec
-from levguard.core.symbols import base_asset, coin_name, is_usd
+from levguard.core.symbols import asset_key, base_asset, coin_name, is_usd
 from levguard.core.validate import annual_vol, as_amount
 from levguard.errors import InputError
 from levguard.margin import load_spec
@@ -351,6 +351,14 @@ def _option_pnl(
     return float(sum(float(res.by_position[sym][0]) for sym in dict.fromkeys(o.symbol for o in options)))
 
 
+def _daily_span(h: PriceHistory | None, returns: pd.Series | None) -> str:
+    # A history's daily returns' first and last day, for an error that they do not overlap.
+    name = h.name if h is not None else "history"
+    if returns is None or not len(returns):
+        return f"{name} (no daily return)"
+    return f"{name} {returns.index[0]:%Y-%m-%d} to {returns.index[-1]:%Y-%m-%d}"
+
+
 def _liquidation_forecaster(
     history: PriceHistory | None, vol: float | None, as_of: Any, cache: dict[Any, Any], others: bool = False
 ) -> tuple[Any, dict[str, Any]]:
@@ -359,8 +367,8 @@ def _liquidation_forecaster(
     # when there is no history of its asset (the special case; ``others``: there are histories of
     # other assets, which the source says).  One fit per history and as_of.
     from levguard.core.risk.excursion import GbmForecaster
-    from levguard.risk.forecast import forecaster_info, liquidation_forecaster, to_hourly
-    from levguard.risk.histories import history_source
+    from levguard.risk.forecast import forecaster_info, liquidation_forecaster
+    from levguard.risk.histories import history_source, hourly_of
 
     key = (None if history is None else id(history.frame), None if as_of is None else str(as_of), others)
     if key in cache:
@@ -371,7 +379,7 @@ def _liquidation_forecaster(
         why = "; no price history of its asset" if others else ""
         info = forecaster_info(forecaster, source=f"given volatility (closed-form GBM special case{why})")
     else:
-        hourly = to_hourly(history.frame)
+        hourly = hourly_of(history)  # an error names the file
         forecaster = liquidation_forecaster(hourly, as_of)
         when = as_of if as_of is not None else hourly.index[-1] + pd.Timedelta("1h")
         info = forecaster_info(forecaster, as_of=when, source=history_source(history.frame))
@@ -465,7 +473,7 @@ def risk_report(
         default of each venue when there are several).
     """
     from levguard.risk.forecast import position_forecasts
-    from levguard.risk.histories import history_of, load_histories
+    from levguard.risk.histories import book_as_of, history_of, largest_position, load_histories, unused_notes
     from levguard.risk.var import portfolio_var
 
     histories = load_histories(history)
@@ -509,12 +517,11 @@ def risk_report(
     def as_of_of(spec: Mapping[str, Any]) -> pd.Timestamp | None:
         return pd.Timestamp(as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
 
-    # The report's volatility section: the first history's at the first account's as_of (and the
-    # volatility used of each history's asset when there are several).
-    first_as_of = as_of_of(specs[0]) if specs else None
-    vol_section = dict(vol_at(histories[0] if histories else None, first_as_of)[0])
-    if len(histories) > 1:
-        vol_section["used_by_asset"] = {h.asset: vol_at(h, first_as_of)[1] for h in histories}
+    notes: list[str] = []
+    held: set[str] = set()
+    used_by_asset: dict[str, float] = {}
+    # Per account: its as_of and the history its largest position reads (the report's volatility section).
+    read: list[tuple[pd.Timestamp | None, list[PriceHistory], PriceHistory | None]] = []
 
     forecasters: dict[Any, Any] = {}
     liquidation_forecast: dict[str, Any] = {}
@@ -542,25 +549,38 @@ def risk_report(
         option_value = sum(g["value_in_account"] for g in greeks)
         option_values[name] = option_value
         bases = sorted({base_asset(p.symbol) for p in acc.positions} | {o.underlying or "" for o in options})
+        held.update(bases)
         # Each position and underlying reads the history of its own asset (or the given vol).
         of = history_of(histories, [*(p.symbol for p in acc.positions), *bases], vol_given=vol is not None)
+        used = list({id(h.frame): h for h in of.values() if h is not None}.values())
+        if as_of is None:  # one as-of for the book: the latest time all its histories cover
+            as_of, note = book_as_of(used)
+            notes += [note] if note is not None and note not in notes else []
+        main = largest_position(
+            [r.symbol for r in report.positions],
+            [
+                r.notional * (r.mark_price if p.instrument.inverse else 1.0)
+                for p, r in zip(acc.positions, report.positions, strict=True)
+            ],
+        )
+        read.append((as_of, used, of[main] if main is not None else of[bases[0]] if bases else None))
         sigma_of = {n: vol_at(h, as_of)[1] for n, h in of.items()}
+        if len(read) == 1:  # the report's volatility used per asset: the first account's
+            used_by_asset = {asset_key(b): sigma_of[b] for b in bases}
         by_base = {b: sigma_of[b] for b in bases}
         sigma: float | dict[str, float] = by_base
         if len(set(by_base.values())) <= 1:  # one volatility for the whole book (the given one, or one history)
-            sigma = next(iter(by_base.values()), given if vol is not None else vol_at(histories[0], as_of)[1])
+            sigma = next(iter(by_base.values()), given if vol is not None or not used else vol_at(used[0], as_of)[1])
         returns = {b: vol_at(of[b], as_of)[2] for b in bases}
         fits = {
             r.symbol: _liquidation_forecaster(of[r.symbol], vol, as_of, forecasters, bool(histories))
             for r in report.positions
         }
-        # The account's (and the report's) forecaster: the first history-fitted one, else the first.
-        infos = [info for _f, info in fits.values()]
-        liquidation_forecast = next(
-            (i for i in infos if i["model"] == "excursion"),
-            infos[0]
-            if infos
-            else _liquidation_forecaster(histories[0] if histories else None, vol, as_of, forecasters)[1],
+        # The account's (and the report's) forecaster: its largest position's (as levguard size's).
+        liquidation_forecast = (
+            fits[main][1]
+            if main is not None
+            else _liquidation_forecaster(read[-1][2] or next(iter(histories), None), vol, as_of, forecasters)[1]
         )
         corr = np.full((len(bases), len(bases)), correlation)
         np.fill_diagonal(corr, 1.0)
@@ -581,6 +601,12 @@ def risk_report(
                     continue
                 # One column per underlying, on the days every history has.
                 rets = pd.DataFrame({b: returns[b] for b in bases}).dropna()
+                if len(bases) > 1 and len(rets) < 2:
+                    spans = ", ".join(_daily_span(of[b], returns[b]) for b in bases)
+                    var_rows.append(
+                        {"method": m, "error": f"the histories share fewer than 2 days of returns ({spans})"}
+                    )
+                    continue
             try:
                 r = portfolio_var(
                     acc,
@@ -633,6 +659,18 @@ def risk_report(
                 "liquidation_forecast": liquidation_forecast,
             }
         )
+    # The report's volatility section: the first account's largest position's history (the given
+    # volatility without one), and with several histories read, each asset's section and volatility.
+    first_as_of, _used, main_h = read[0] if read else (None, [], None)
+    vol_section = dict(vol_at(main_h, first_as_of)[0])
+    all_used = {id(h.frame): (h, a) for a, u, _m in read for h in u}
+    if len(all_used) > 1 or (all_used and main_h is None):
+        by_asset = {h.asset: vol_at(h, a)[0] for h, a in all_used.values()}
+        vol_section["by_asset"] = {k: by_asset[k] for k in sorted(by_asset, key=str)}
+        vol_section["used_by_asset"] = used_by_asset
+    notes += unused_notes(histories, sorted(held))
+    if notes:
+        vol_section["notes"] = notes
     total_usd = sum(e["equity_usd"] for e in exposure if e["equity_usd"] is not None)
     for e in exposure:
         e["share"] = None if not total_usd or e["equity_usd"] is None else e["equity_usd"] / total_usd

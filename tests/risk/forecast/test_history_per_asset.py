@@ -87,8 +87,12 @@ def test_the_other_asset_reads_the_given_vol_and_says_so() -> None:
     assert "no price history of its asset" in eth_row["source"]
     assert btc == fitted
     assert btc_row["model"] == "excursion"
-    assert rep["liquidation_forecast"]["model"] == "excursion"  # the account's: the history-fitted one
-    sized = size_account(SPEC, POLICY, history=BTC, vol=0.7).to_dict()["positions"]
+    # The account's forecaster: its largest position's (the ETH short), in risk and size alike.
+    assert rep["liquidation_forecast"] == {k: eth_row[k] for k in ("model", "source")} | rep["liquidation_forecast"]
+    assert rep["liquidation_forecast"]["model"] == "gbm"
+    sized_out = size_account(SPEC, POLICY, history=BTC, vol=0.7).to_dict()
+    assert sized_out["liquidation_forecast"] == rep["liquidation_forecast"]
+    sized = sized_out["positions"]
     assert _p(sized, "ETHUSDT")[0] == gbm
     assert _p(sized, "ETHUSDT")[1]["model"] == "gbm"
     assert _p(sized, "BTCUSDT")[0] == fitted
@@ -174,7 +178,10 @@ def test_cli_history_per_asset(tmp_path: Path) -> None:
     # The table says which positions read the given volatility.
     res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--history", str(btc), "--vol", "0.7"])
     assert res.exit_code == 0, res.output
-    assert "ETHUSDT: P(liq) from the GBM closed form at the given volatility" in " ".join(res.stdout.split())
+    # (The account's forecaster is its largest position's, the ETH short's; BTC's row says its own.)
+    text = " ".join(res.stdout.split())
+    assert "probability of liquidation: GBM closed form at the given volatility (no price history of its asset)" in text
+    assert "BTCUSDT: P(liq) from the calibrated excursion forecaster on" in text
 
 
 def test_a_mark_file_is_said_to_be_mark_bars(tmp_path: Path) -> None:
@@ -229,3 +236,86 @@ def test_a_prefixed_file_name_names_no_made_up_asset(tmp_path: Path, name: str) 
     (row,) = json.loads(res.stdout)["accounts"][0]["prob_liquidation"]
     assert row["model"] == "excursion"
     assert name in row["source"]
+
+
+NO_AS_OF = {k: v for k, v in SPEC.items() if k != "as_of"}
+
+
+def test_histories_ending_apart_are_read_to_one_as_of() -> None:
+    # BTC's history ends 10 days after ETH's: without an as_of each was fitted at its own last bar
+    # (P(liq) of two dates side by side, without a word).  Now both are read to ETH's last bar.
+    eth = ETH.iloc[: -24 * 10].copy()
+    eth.attrs = dict(ETH.attrs)
+    at = eth.index[-1] + pd.Timedelta("1h")
+    rep = risk_report(NO_AS_OF, history=[BTC, eth], n_sims=200).to_dict()
+    same = risk_report({**NO_AS_OF, "as_of": at.isoformat()}, history=[BTC, eth], n_sims=200).to_dict()
+    assert rep["accounts"][0]["prob_liquidation"] == same["accounts"][0]["prob_liquidation"]
+    assert rep["accounts"][0]["var"] == same["accounts"][0]["var"]
+    assert any(n.startswith(f"as of {at.isoformat()}") for n in rep["volatility"]["notes"])
+    sized = size_account(NO_AS_OF, POLICY, history=[BTC, eth]).to_dict()
+    assert (
+        sized["positions"] == size_account({**NO_AS_OF, "as_of": at.isoformat()}, POLICY, history=[BTC, eth]).positions
+    )
+    assert any(n.startswith(f"as of {at.isoformat()}") for n in sized["notes"])
+
+
+def test_histories_that_share_no_time_are_refused_naming_them(tmp_path: Path) -> None:
+    early = BTC.iloc[: 24 * 50].copy()
+    early.attrs = dict(BTC.attrs)
+    late = ETH.iloc[24 * 100 :].copy()
+    late.attrs = dict(ETH.attrs)
+    with pytest.raises(InputError, match=r"the histories share no time \(the BTC history 2024-01-01.*the ETH history"):
+        risk_report(NO_AS_OF, history=[early, late], n_sims=200)
+    with pytest.raises(InputError, match=r"the histories share no time"):
+        size_account(NO_AS_OF, POLICY, history=[early, late])
+    # Overlapping by a day: historical and FHS VaR say the histories share too few days.
+    near = ETH.iloc[24 * 49 :].copy()
+    near.attrs = dict(ETH.attrs)
+    rep = risk_report({**SPEC, "as_of": early.index[-1] + pd.Timedelta("1h")}, history=[early, near], n_sims=200)
+    errors = {v["method"]: v.get("error", "") for v in rep.accounts[0]["var"]}
+    assert errors["historical"].startswith("the histories share fewer than 2 days of returns (the BTC history")
+
+
+def test_a_history_of_an_asset_not_in_the_book_is_not_read() -> None:
+    # A SOL history that ends before the account's as_of failed the whole BTC + ETH report.
+    sol = _bars("SOLUSDT", 1.5, 9).iloc[: 24 * 10]
+    rep = risk_report(SPEC, history=[BTC, ETH, sol], n_sims=200).to_dict()
+    assert rep["volatility"]["notes"] == ["the SOL history: not read (no position on SOL)"]
+    assert set(rep["volatility"]["used_by_asset"]) == {"BTC", "ETH"}
+    sized = size_account(SPEC, POLICY, history=[BTC, ETH, sol]).to_dict()
+    assert sized["notes"] == ["the SOL history: not read (no position on SOL)"]
+
+
+def test_the_volatility_section_does_not_depend_on_the_order_of_the_histories() -> None:
+    xrp = _bars("XRPUSDT", 0.01, 11)
+    one = {**SPEC, "positions": SPEC["positions"][:1]}  # a BTC book
+    a = risk_report(one, history=[xrp, BTC], n_sims=200).to_dict()["volatility"]
+    b = risk_report(one, history=[BTC, xrp], n_sims=200).to_dict()["volatility"]
+    assert a == b
+    assert a["used"] == volatility_forecast(BTC)  # the BTC position's, as its position_var reads
+    two = [risk_report(SPEC, history=h, n_sims=200).to_dict()["volatility"] for h in ([BTC, ETH], [ETH, BTC])]
+    assert two[0] == two[1]
+    assert set(two[0]["by_asset"]) == {"BTC", "ETH"}
+
+
+def test_size_says_what_its_account_forecaster_was_given(tmp_path: Path) -> None:
+    acc, btc, _eth = _files(tmp_path)
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    res = runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--history", str(btc), "--vol", "0.7"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert "GBM closed form at the given volatility (no price history of its asset)" in text
+    assert "(no history)" not in text
+
+
+def test_a_daily_history_among_several_names_its_file(tmp_path: Path) -> None:
+    acc, _btc, eth = _files(tmp_path)
+    daily = tmp_path / "BTCUSDT-PERP_1d.csv"
+    out = BTC.resample("1D").agg({"open": "first", "high": "max", "low": "min", "close": "last"})
+    out["volume"] = 1.0
+    out.index.name = "timestamp"
+    save_frame(out, daily)
+    res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--history", str(daily), "--history", str(eth)])
+    assert res.exit_code == 2, res.output
+    assert "BTCUSDT-PERP_1d.csv: bars must be hourly or finer" in " ".join(res.output.split())

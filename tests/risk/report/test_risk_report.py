@@ -384,7 +384,7 @@ def test_a_history_too_short_names_its_file(tmp_path: Path) -> None:
         "timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n2024-01-01T01:00:00Z,1,2,0.5,1.5,3\n"
     )
     with pytest.raises(InputError, match=r"^short_1h\.csv \(2 bars\): close must hold at least 2 values"):
-        risk_report(BOOK, history=str(short))
+        risk_report({**BOOK, "positions": BOOK["positions"][:1], "options": []}, history=str(short))
 
 
 def test_an_empty_account_with_a_history_reports_and_does_not_crash() -> None:
