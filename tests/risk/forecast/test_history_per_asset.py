@@ -319,3 +319,21 @@ def test_a_daily_history_among_several_names_its_file(tmp_path: Path) -> None:
     res = runner.invoke(app, ["risk", str(acc), "--sims", "200", "--history", str(daily), "--history", str(eth)])
     assert res.exit_code == 2, res.output
     assert "BTCUSDT-PERP_1d.csv: bars must be hourly or finer" in " ".join(res.output.split())
+
+
+def test_the_guardians_bars_follow_the_same_rule() -> None:
+    import asyncio
+
+    from levguard.risk.histories import HistoryBars
+
+    bars = HistoryBars({"BTCUSDT": BTC})  # a symbol key is its asset
+    assert bars("BTC/USDT:USDT") is not None
+    assert bars("ETHUSDT") is None  # never BTC's bars
+    assert bars.why_none("ETHUSDT") == "no price history of ETH; histories given: the BTC history (BTC)"
+    bare = BTC.copy()
+    bare.attrs = {}
+    one = HistoryBars(bare)  # no asset: the history of an account on one underlying
+    assert one("ETHUSDT") is not None
+    asyncio.run(one.refresh(["BTCUSDT", "ETHUSDT"], 0))
+    with pytest.raises(InputError, match=r"does not say which asset it is .* BTC, ETH"):
+        one("BTCUSDT")
