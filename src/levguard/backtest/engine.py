@@ -313,15 +313,16 @@ def prepare(
         sym = symbol if symbol is not None else listing_symbol(str(frame.attrs.get("symbol", "BTCUSDT")))
         if not isinstance(sym, str) or not sym:
             raise InputError(f"symbol must be a non-empty string, was {symbol!r}")
+        frames = {sym: frame}
+    elif symbol is not None:
+        raise InputError("symbol: with a mapping of frames the symbols are its keys; do not pass symbol")
+    for sym, frame in frames.items():  # a frame's own symbol (a loaded file's) names its instrument
         named = listed_pair(str(frame.attrs.get("symbol") or ""))
         if named is not None and (why := other_instrument(sym, named)) is not None:
             raise InputError(
                 f"symbol={sym!r} is not the data's {named} ({why}): its prices would run under "
                 f"{sym}'s tiers and name; pass symbol={named!r} or that symbol's bars"
             )
-        frames = {sym: frame}
-    elif symbol is not None:
-        raise InputError("symbol: with a mapping of frames the symbols are its keys; do not pass symbol")
     symbols = list(frames)
     spot_set = _spot_symbols(spot)
     unknown_spot = spot_set - set(symbols)

@@ -39,6 +39,9 @@ def _frame(symbol: str | None) -> pd.DataFrame:
 def test_a_symbol_of_another_instrument_than_the_frame_is_refused(named: str, symbol: str, why: str) -> None:
     with pytest.raises(InputError, match=rf"symbol='{symbol}' is not the data's .*\({why}\)"):
         run(_frame(named), BuyAndHold(), FixedLeverage(2.0), symbol=symbol)
+    # A mapping's keys are its symbols: the same check for each frame (a review).
+    with pytest.raises(InputError, match=rf"symbol='{symbol}' is not the data's .*\({why}\)"):
+        run({symbol: _frame(named)}, BuyAndHold(), FixedLeverage(2.0))
 
 
 @pytest.mark.parametrize(
