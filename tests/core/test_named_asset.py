@@ -17,19 +17,19 @@ from levguard.core.symbols import named_asset
         ("ETHUSDT", "ETH"),
         ("XBTUSD", "BTC"),
         ("BTCUSD_PERP", "BTC"),
-        ("ETH", "ETH"),  # Hyperliquid's bare coin (ETH_1h.csv)
-        ("SOL", "SOL"),
-        ("XBT", "BTC"),
         ("BTC-SYNTH", "BTC"),  # levguard's synthetic markets (levguard data synth)
+        ("XBT-SYNTH", "BTC"),
     ],
 )
-def test_a_pair_or_a_bare_coin_names_its_asset(name: str, asset: str) -> None:
+def test_a_pair_or_a_synthetic_market_names_its_asset(name: str, asset: str) -> None:
     assert named_asset(name) == asset
 
 
 @pytest.mark.parametrize(
-    "name", ["history", "btc", "bars", "data_2024", "binance-btc", "my-eth", "binance-BTCUSDT", "btc-synth", ""]
-)
+    "name",
+    ["history", "btc", "bars", "data_2024", "binance-btc", "my-eth", "binance-BTCUSDT", "btc-synth", "",
+     "DATA", "OHLCV", "PRICES", "MARK", "HISTORY", "ETH", "SOL"],  # a capital word is no coin: DATA.csv was DATA
+)  # fmt: skip
 def test_anything_else_names_no_asset(name: str) -> None:
     # A word, a prefix before a coin or pair (binance-btc was BINANCE, my-eth MY, data_2024 DATA).
     assert named_asset(name) is None

@@ -169,18 +169,20 @@ def named_asset(name: str) -> str | None:
     price history's name is of.
 
     A pair (:func:`listed_pair`: ``"BTCUSDT-PERP"``, ``"BTCUSDT-MARK"``, ``"BTC/USDT:USDT"`` ->
-    ``"BTC"``) whose base reads the same with and without its separators, or a bare coin written
-    in capitals as Hyperliquid names its markets (``"ETH"``, ``"XBT"`` -> ``"BTC"``), also as
-    levguard names its synthetic markets (``"BTC-SYNTH"`` -> ``"BTC"``).  Anything else names no
-    asset (None): a word (``"history"``, ``"btc"``, ``"data_2024"``) or a prefix before a coin or
-    pair (``"binance-btc"``, ``"my-eth"``, ``"binance-BTCUSDT"``).
+    ``"BTC"``) whose base reads the same with and without its separators, or levguard's
+    synthetic market of a coin (``"BTC-SYNTH"`` -> ``"BTC"``).  Anything else names no asset
+    (None): a word in any case (``"history"``, ``"btc"``, ``"DATA"``, ``"OHLCV"``; a bare coin
+    such as Hyperliquid's ``"ETH"`` too, since no list of coins tells it from a word: key such a
+    file by its asset, ``ETH=ETH_1h.csv``) or a prefix before a coin or pair (``"binance-btc"``,
+    ``"my-eth"``, ``"binance-BTCUSDT"``).
     """
-    named = listing_symbol(name).removesuffix("-SYNTH")
+    full = listing_symbol(name)
+    named = full.removesuffix("-SYNTH")
     pair = listed_pair(named)
     if pair is not None:
         base = asset_key(pair)
         return base if base == asset_key(symbol_key(pair)) else None
-    return coin_name(named) if _BARE_COIN.match(named) else None
+    return coin_name(named) if named != full and _BARE_COIN.match(named) else None
 
 
 def symbol_key(symbol: str) -> str:

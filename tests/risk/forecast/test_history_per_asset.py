@@ -212,15 +212,17 @@ def test_a_file_whose_name_is_no_pair_is_for_a_one_underlying_book(tmp_path: Pat
     assert "history.csv does not say which asset it is (no symbol) and the book is on BTC, ETH" in res.output
 
 
-def test_a_bare_coin_file_is_of_its_coin(tmp_path: Path) -> None:
-    # Hyperliquid names its markets by the coin: ETH_1h.csv is ETH, not a file of no asset that a
-    # BTC book would read as its own history.
-    _acc, _btc, _eth = _files(tmp_path, "ETH_1h.csv")
+def test_a_capital_word_file_is_of_no_asset_and_a_bare_coin_is_keyed(tmp_path: Path) -> None:
+    # A review: DATA.csv was read as a coin DATA, so a BTC-only book (and the guardian) lost its
+    # fitted P(liq). A capital word names no asset, as any word: a one-underlying book reads it.
+    # A bare coin file (Hyperliquid's ETH_1h.csv) is keyed by its asset on a book of several.
+    _acc, _btc, _eth = _files(tmp_path, "DATA.csv")
     one = tmp_path / "btc.json"
     one.write_text(json.dumps({**SPEC, "positions": SPEC["positions"][:1]}))
-    res = runner.invoke(app, ["risk", str(one), "--sims", "200", "--history", str(tmp_path / "ETH_1h.csv")])
-    assert res.exit_code == 2, res.output
-    assert "BTCUSDT: no price history of BTC (histories given: ETH_1h.csv (ETH))" in " ".join(res.output.split())
+    res = runner.invoke(app, ["risk", str(one), "--sims", "200", "--json", "--history", str(tmp_path / "DATA.csv")])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["accounts"][0]["prob_liquidation"]
+    assert row["model"] == "excursion"
 
 
 @pytest.mark.parametrize("name", ["binance-btc_1h.csv", "my-btc_1h.csv", "data_2024_1h.csv"])
