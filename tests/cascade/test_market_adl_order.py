@@ -249,3 +249,37 @@ def test_a_random_market_gives_the_same_totals_whatever_the_account_order(seed: 
         assert b.summary[key] == pytest.approx(a.summary[key], rel=1e-9, abs=1e-6), key
     cols = ["fund_end", "bad_debt"]
     np.testing.assert_allclose(b.venues[cols].to_numpy(float), a.venues[cols].to_numpy(float), rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (1, 2, 0), (2, 0, 1)])
+def test_a_close_adl_cannot_take_is_not_routed_and_the_next_deficit_is(order: tuple[int, ...]) -> None:
+    # One venue, fund 60: A long X (deficit 100 at the fills, nobody short X), B long Y (deficit
+    # 20), C short Y. The round nets 60 - 120 < 0; A has no counterparty, so B is routed and
+    # deleveraged against C, and the fund pays A: bad debt 40 (routing A left it to the book a
+    # round later and the fund paid B: bad debt 60).
+    venue = MarketVenue(
+        "v",
+        [Market(depth=1e15), Market(depth=1e15)],
+        MarginRegime(mmr=0.05, liquidation_fee=0.0),
+        settings=VenueSettings(insurance_fund=60.0, adl=True),
+        adl_rule="bitmex",
+    )
+    spec = MarketSpec(["X", "Y"], [venue])
+    accts = [
+        (100.0, [10.0, 0.0]),  # A
+        (80.0, [0.0, 10.0]),  # B
+        (1e6, [0.0, -20.0]),  # C
+    ]
+    pop = MarketPopulation([0] * 3, [accts[a][0] for a in order], [accts[a][1] for a in order], [[100.0, 100.0]] * 3)
+    paths = np.array([[100.0, 100.0], [80.0, 90.0], [80.0, 90.0]])
+    res = simulate_market(pop, paths, spec)
+    pos = {name: order.index(a) for a, name in enumerate("ABC")}
+    assert res.summary["bad_debt"] == pytest.approx(40.0)
+    ev = res.events
+    adl = ev[ev["kind"] == "adl_liquidated"]
+    assert adl["account"].tolist() == [pos["B"]]
+    victims = ev[ev["kind"] == "adl_victim"]
+    assert victims["account"].tolist() == [pos["C"]]
+    assert victims["counterparty"].tolist() == [pos["B"]]
+    led = res.ledger()
+    assert abs(led["residual"]) <= 1e-9 * led["scale"]

@@ -129,13 +129,14 @@ def route_to_adl(
     # fund (E under a takeover, under a book close the fee, or E below the backstop, not the
     # equity the account keeps; a deficit its E), a slice its fee.  If the netted fund is below
     # 0 and adl is on, the full closes with a deficit go to ADL, largest deficit first (equal
-    # ones by size, then in round order: sort_deficits), until the rest fits; accounts ADL found
-    # no counterparty for stay in the book.  A slice that slice_close turns into a full close
-    # at the fill is one: sized whole and marked full here (close_in_book then settles it as
-    # such), and routed as one.  Returns how many orders it flagged or made full; the caller
-    # repeats the pass at the new fill until it flags nothing (the fill the book settles at);
-    # each pass nets again from ``fund`` and skips the orders routed at an earlier pass.
-    # ``order``/``scores`` (N,) are work arrays.
+    # ones by size, then in round order: sort_deficits), until the rest fits; a close whose
+    # opposite side holds no open position (has_counterparty) is not routed, its deficit stays
+    # in the net; accounts ADL found no counterparty for stay in the book.  A slice that
+    # slice_close turns into a full close at the fill is one: sized whole and marked full here
+    # (close_in_book then settles it as such), and routed as one.  Returns how many orders it
+    # flagged or made full; the caller repeats the pass at the new fill until it flags nothing
+    # (the fill the book settles at); each pass nets again from ``fund`` and skips the orders
+    # routed at an earlier pass.  ``order``/``scores`` (N,) are work arrays.
     side = book.side
     qty = book.qty
     net = fund
@@ -158,7 +159,7 @@ def route_to_adl(
             changed += 1
         bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
         delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
-        if delta < 0.0:
+        if delta < 0.0 and has_counterparty(i, book):
             order[m] = j
             scores[m] = -delta
             m += 1
@@ -172,6 +173,19 @@ def route_to_adl(
     # Equal deficits by size: orders.c is the whole size of a full close (its notional / fill).
     sort_deficits(m, order, scores, orders.c)
     return changed + route_deficits(m, net, 0.0, order, scores, orders.adl)
+
+
+@jitable
+def has_counterparty(i: int, book: Book) -> bool:
+    # Whether ADL would find a counterparty for account ``i``: an open position, of an account
+    # not pending, on the opposite side (v2's has_counterparty).
+    side = book.side
+    qty = book.qty
+    pending = book.pending
+    for u in range(side.shape[0]):  # noqa: SIM110 (a loop: numba compiles no generator in any())
+        if side[u] == -side[i] and qty[u] > 0.0 and not pending[u]:
+            return True
+    return False
 
 
 @jitable

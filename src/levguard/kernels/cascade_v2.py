@@ -378,7 +378,7 @@ def market_cascade_py(
                     # To a fixed point: route at the fills, net the flow again, until a pass at
                     # the fills the books settle at flags nothing.
                     while True:
-                        routed, promoted = route_to_adl(k, vp, fund[v], floor, st, tiers, scr)
+                        routed, promoted = route_to_adl(k, vp, fund[v], floor, st, sl, tiers, scr)
                         if routed > 0 and floor > 0.0:
                             dd_on[v] = True
                         if routed == 0 and promoted == 0:

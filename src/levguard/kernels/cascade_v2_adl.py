@@ -33,6 +33,7 @@ from levguard.kernels.cascade_v2_records import (
     RecordArray,
     RoundScratch,
     SideLists,
+    list_index,
 )
 from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice, single_asset, tier_mm
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
@@ -495,6 +496,25 @@ def close_notional(j: int, fill: Float64Array1D, cc: Float64Array2D) -> float:
 
 
 @jitable
+def has_counterparty(i: int, st: MarketState, sl: SideLists) -> bool:
+    """Return whether ADL would find a counterparty for account ``i``: an open position, of an
+    account not pending, on the opposite side of one of ``i``'s books (what :func:`deleverage`
+    closes against)."""
+    v = st.venue[i]
+    n_assets = st.qty.shape[1]
+    for a in range(n_assets):
+        q = st.qty[i, a]
+        if q == 0.0:
+            continue
+        b = list_index(v, a, 1 if q > 0.0 else 0, n_assets)
+        for p in range(sl.off[b], sl.off[b + 1]):
+            u = sl.ids[p]
+            if u != i and not st.pending[u] and st.qty[u, a] * q < 0.0:
+                return True
+    return False
+
+
+@jitable
 def adl_sequence(k: int, st: MarketState, scr: RoundScratch) -> int:
     """Write the round's orders routed to ADL to ``scr.found`` in the order they deleverage, the
     routing's (:func:`~levguard.kernels.cascade_sweep.sort_deficits`: largest deficit at the
@@ -514,12 +534,21 @@ def adl_sequence(k: int, st: MarketState, scr: RoundScratch) -> int:
 
 @jitable
 def route_to_adl(
-    k: int, vp: Record, fund: float, floor: float, st: MarketState, tiers: BookTiers, scr: RoundScratch
+    k: int,
+    vp: Record,
+    fund: float,
+    floor: float,
+    st: MarketState,
+    sl: SideLists,
+    tiers: BookTiers,
+    scr: RoundScratch,
 ) -> tuple[int, int]:
     """One pass of the routing to ADL at the fills ``scr.fill``: when the round's closes would
     take the fund below ``floor`` all netted, flag full closes with a deficit for ADL, largest
     deficit first, until the rest fits; return how many this pass flagged and how many slices it
-    made full.  Accounts ADL found no counterparty for stay in the book.
+    made full.  A close ADL could not take (:func:`has_counterparty`: no open position on the
+    opposite side of its books) is not routed; accounts ADL found no counterparty for stay in
+    the book.
 
     A slice that :func:`slice_goes_whole` at the fills (it exhausts the wallet, or leaves the
     equity below the venue's backstop x maintenance) is a full close: it is sized whole and
@@ -553,7 +582,11 @@ def route_to_adl(
     cannot accept"), BitMEX's Auto-Deleveraging page (the fund takes over positions while it
     can; ADL when it cannot), Bybit's ADL article.  The venues liquidate one order at a time; a
     round's closes fill at one price, so levguard nets them and routes the largest deficits (the
-    positions furthest past bankruptcy) first.
+    positions furthest past bankruptcy) first, among the closes ADL can take: a close whose
+    books' opposite sides hold no open position of an account not pending is left to the fund
+    (routing it would find no counterparty and send it to the book a round later, its deficit
+    no longer weighed against the others, so the fund would pay a deficit ADL could have
+    taken).
     """
     n_assets = st.qty.shape[1]
     promoted = 0
@@ -585,7 +618,7 @@ def route_to_adl(
             scr.full[j] = True
             promoted += 1
         delta = takeover_delta(i, scr.fill, st)
-        if delta < 0.0:
+        if delta < 0.0 and has_counterparty(i, st, sl):
             order[m] = j
             scores[m] = -delta
             notional[j] = close_notional(j, scr.fill, scr.c)
