@@ -141,3 +141,11 @@ def test_workloads_compile_the_path_kernels() -> None:
     c1 = "Array(float64, 1, 'C', False, aligned=True)"
     basis: Any = oracle.moving_average_basis_nb
     assert any(str(s).startswith(f"({c1}, {c1}, int64") for s in basis.signatures)
+
+
+@pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: the plain-Python twins would take minutes")
+@pytest.mark.parametrize("name", ["backtest", "sweep", "cascade"])
+def test_the_workloads_make_test_runs_before_pytest_still_run(name: str) -> None:
+    # `make test` runs `levguard warmup` before pytest: a workload the library now refuses (the
+    # backtest's two-symbol run on one BTCUSDT frame) fails the whole run before any test.
+    WORKLOADS[name]()

@@ -66,7 +66,9 @@ def _backtest() -> None:
     for strategy in strategies:
         run(data, strategy, FixedLeverage(2.0), stop_loss=0.05, take_profit=0.1)
     run(data, BuyAndHold(), FixedLeverage(2.0), execution="limit", limit_offset_bps=5.0)
-    run({"BTCUSDT": data, "ETHUSDT": data}, BuyAndHold(), FixedLeverage(2.0), margin_mode="cross")
+    eth = data.copy()
+    eth.attrs["symbol"] = "ETHUSDT"  # each frame of its own symbol (run() refuses another's)
+    run({"BTCUSDT": data, "ETHUSDT": eth}, BuyAndHold(), FixedLeverage(2.0), margin_mode="cross")
     spot = data.drop(columns=[c for c in data.columns if c.startswith("mark_") or c == "funding_rate"])
     run(
         {"BTCUSDT": data, "BTC/USDT": spot},
