@@ -3,7 +3,7 @@
 A history is the OHLC bars of one asset: the asset it is given for (``{"ETH": frame}``,
 ``--history ETH=FILE``) or the one its symbol names (a loaded file's ``attrs["symbol"]``, from its
 name, :func:`levguard.core.symbols.named_asset`: ``BTCUSDT-PERP_1h.csv`` and ``BTCUSDT-MARK_1h.csv``
-are BTC, Hyperliquid's ``ETH_1h.csv`` is ETH; ``history.csv`` and ``binance-btc_1h.csv`` name none).
+are BTC; ``history.csv``, ``binance-btc_1h.csv`` and a bare coin, Hyperliquid's ``ETH_1h.csv``, name none).
 Each position (and option underlying) reads the history of its own asset (:func:`levguard.core.symbols.asset_key`); one
 without a history of its asset gets the given volatility (the closed-form GBM for its probability
 of liquidation), and with no volatility given it is an error naming it, never another asset's bars.
@@ -64,9 +64,9 @@ class PriceHistory:
 
 def frame_asset(frame: pd.DataFrame) -> str | None:
     """Return the asset a frame's ``attrs["symbol"]`` names (:func:`levguard.core.symbols.named_asset`:
-    ``BTCUSDT-MARK`` and ``BTC/USDT:USDT`` -> ``BTC``, Hyperliquid's bare ``ETH`` -> ``ETH``), or
-    None when it names none: no symbol, or a loaded file's stem that is no pair nor coin
-    (``history.csv``, ``btc.csv``, ``binance-btc_1h.csv``)."""
+    ``BTCUSDT-MARK`` and ``BTC/USDT:USDT`` -> ``BTC``), or None when it names none: no symbol, or
+    a loaded file's stem that is no pair (``history.csv``, ``btc.csv``, ``DATA.csv``, ``ETH_1h.csv``,
+    ``binance-btc_1h.csv``)."""
     return named_asset(str(frame.attrs.get("symbol") or "").strip())
 
 
