@@ -56,6 +56,24 @@ def _bars() -> pd.DataFrame:
     return px
 
 
+def _guardian(folder: Path, venue: PaperVenue, bars: Any, owner: str, **setup: Any) -> tuple[Store, Guardian]:
+    # The account's guardian (dry run) over a fresh store, its forecasts wired as `levguard guard`
+    # and `levguard serve --config` wire them.
+    store = Store(f"sqlite:///{folder / 'guard.db'}")
+    store.upsert_account(ACCOUNT, venue.name, live_enabled=False)
+    account = AccountSetup(
+        name=ACCOUNT,
+        venue=venue,
+        thresholds=Thresholds(margin_ratio=(0.95, 0.97, 0.99), distance=(0.02, 0.01, 0.005), p_liq=(0.97, 0.98, 0.99)),
+        horizon_days=1.0,
+        max_age_s=3_600.0,
+        bars=bars,
+        volatility=volatility_forecast,
+        **setup,
+    )
+    return store, Guardian([account], store, live=False, clock=lambda: venue.now_ns, owner=owner, lease_ttl_s=3_600.0)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A guardian (in the service) watching an isolated 10x BTC long at the bars' last mark."""
@@ -78,18 +96,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         funding_rate=0.0,
         start_ns=as_of.value,
     )
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('one') / 'guard.db'}")
-    store.upsert_account(ACCOUNT, venue.name, live_enabled=False)
-    setup = AccountSetup(
-        name=ACCOUNT,
-        venue=venue,
-        thresholds=Thresholds(margin_ratio=(0.95, 0.97, 0.99), distance=(0.02, 0.01, 0.005), p_liq=(0.97, 0.98, 0.99)),
-        horizon_days=1.0,
-        max_age_s=3_600.0,
-        bars=lambda symbol: bars,
-        volatility=volatility_forecast,  # as `levguard guard` / `levguard serve --config` wire it
-    )
-    guardian = Guardian([setup], store, live=False, clock=lambda: venue.now_ns, owner="one-path", lease_ttl_s=3_600.0)
+    store, guardian = _guardian(tmp_path_factory.mktemp("one"), venue, lambda symbol: bars, "one-path")
     # No paper venue to step: the clock stays at as_of, so every cycle forecasts at the same time.
     runtime = Runtime(guardian, [], interval_s=0.05, fast_interval_s=0.05)
     token = ensure_admin_token(store)
@@ -316,19 +323,8 @@ def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         funding_rate=0.0,
         start_ns=as_of.value,
     )
-    store = Store(f"sqlite:///{tmp / 'guard.db'}")
-    store.upsert_account(ACCOUNT, venue.name, live_enabled=False)
-    setup = AccountSetup(
-        name=ACCOUNT,
-        venue=venue,
-        thresholds=Thresholds(margin_ratio=(0.95, 0.97, 0.99), distance=(0.02, 0.01, 0.005), p_liq=(0.97, 0.98, 0.99)),
-        horizon_days=1.0,
-        max_age_s=3_600.0,
-        bars=_bars_source(history),  # what `levguard guard` builds from the account's `history:`
-        volatility=volatility_forecast,
-        vol=0.6,
-    )
-    guardian = Guardian([setup], store, live=False, clock=lambda: venue.now_ns, owner="two", lease_ttl_s=3_600.0)
+    # The bars: what `levguard guard` builds from the account's `history:`.
+    store, guardian = _guardian(tmp, venue, _bars_source(history), "two", vol=0.6)
     runtime = Runtime(guardian, [], interval_s=0.05, fast_interval_s=0.05)
     token = ensure_admin_token(store)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
