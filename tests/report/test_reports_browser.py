@@ -102,3 +102,23 @@ def test_replay_report_fits_laptop_and_phone(tmp_path: Path) -> None:
     for title in ("exogenous and venue price", "insurance fund", "book depth"):
         assert title in text
     open_everywhere(out, tmp_path, None)
+
+
+def test_a_large_surface_page_is_packed_and_draws(tmp_path: Path) -> None:
+    # A 401-point surface page was 9.8 MB, most of it the figure's JSON (a hover text, equity and
+    # maintenance margin at every grid point); a figure that large is now embedded gzipped like
+    # plotly.js and unpacked by the page before it is drawn.
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+    from levguard.report.embed import PACK_FIGURE_ABOVE
+
+    sample = Path(__file__).resolve().parents[2] / "src" / "levguard" / "resources" / "samples" / "unified_account.yaml"
+    out = tmp_path / "surface.html"
+    args = ["risk", str(sample), "--vol", "0.6", "--surface", "BTC,ETH", "--surface-points", "201", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.count("window.levguardUnpack('") == 1  # the surface's figure is packed
+    assert len(text) < 2 * PACK_FIGURE_ABOVE + 2_100_000  # plotly.js (2.0 MB) and the packed figure
+    open_everywhere(out, tmp_path, None)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.errors import InputError
+from levguard.report.embed import figures_html
 from levguard.report.html import (
     _LEGEND_BELOW,
     MAX_POINTS,
@@ -39,7 +40,6 @@ from levguard.report.html import (
     _thin,
     _thin_range,
     add_line,
-    figures_html,
     format_cell,
     write_page,
 )

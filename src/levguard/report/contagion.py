@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from levguard.errors import InputError
-from levguard.report.html import figures_html, write_page
+from levguard.report.embed import figures_html
+from levguard.report.html import write_page
 
 __all__ = ["contagion_figures", "frame_html", "write_contagion_report"]
 

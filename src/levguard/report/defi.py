@@ -4,7 +4,7 @@ Sections: the key numbers (health factor, values, LTVs, leverage), the assets wi
 collateral's liquidation price, P(HF < 1) by horizon, the stress scenarios, the oracle valuation
 (each asset at the oracle's and the market's price, the feed checks, the health factor at each),
 and a plotly figure of the health factor as each collateral's price moves (the others fixed).  plotly.js is embedded
-once (:func:`levguard.report.html.figures_html`); the page fetches nothing.
+once (:func:`levguard.report.embed.figures_html`); the page fetches nothing.
 
 The inputs are the JSON documents of the DeFi records (this layer does not import
 :mod:`levguard.defi`): ``PositionReport.to_dict()``, ``HealthCurve.to_dict()`` per collateral,
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from levguard.errors import InputError
-from levguard.report.html import figures_html, write_page
+from levguard.report.embed import figures_html
+from levguard.report.html import write_page
 
 __all__ = ["defi_report_body", "health_figure", "write_defi_report"]
 

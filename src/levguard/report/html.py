@@ -12,12 +12,9 @@ Results are duck-typed (this layer does not import :mod:`levguard.backtest`): an
 
 from __future__ import annotations
 
-import base64
 import functools
-import gzip
 import html
 import math
-import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +24,7 @@ import pandas as pd
 
 from levguard.errors import InputError
 from levguard.files import replacing
+from levguard.report.embed import figures_html
 
 __all__ = [
     "MAX_POINTS",
@@ -484,55 +482,6 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
         margin={"l": 60, "r": 20, "t": 40, "b": 60},
     )
     return fig
-
-
-@functools.lru_cache(maxsize=1)
-def _plotly_gzip_b64() -> str:
-    # plotly.min.js (4.8 MB) gzipped and base64-encoded: 2.0 MB in the file; the page inflates it
-    # with the browser's DecompressionStream before drawing.
-    from plotly.offline import get_plotlyjs
-
-    raw = get_plotlyjs().encode("utf-8")
-    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
-
-
-_LOADER = (
-    "<script>(function(){{var q=window.levguardQ=window.levguardQ||[];"
-    "window.levguardPlot=function(f){{if(window.Plotly){{f()}}else{{q.push(f)}}}};"
-    "function fail(e){{var n=document.getElementById('lg-noplot');if(n){{n.hidden=false}};"
-    "if(window.console){{console.error(e)}}}}"
-    "try{{var s=atob('{js}'),b=new Uint8Array(s.length);for(var i=0;i<s.length;i++){{b[i]=s.charCodeAt(i)}}"
-    "new Response(new Blob([b]).stream().pipeThrough(new DecompressionStream('gzip'))).text()"
-    ".then(function(code){{(0,eval)(code);while(q.length){{q.shift()()}}}}).catch(fail)}}catch(e){{fail(e)}}"
-    "}})();</script><p id='lg-noplot' class='note' hidden>This browser cannot unpack the embedded "
-    "plotly.js (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or later).</p>"
-)
-
-
-def _figure_html(fig: Any) -> str:
-    # One figure as a div and the script that draws it once plotly.js is unpacked.  The figure's
-    # JSON is plain text in the page ("</" escaped so that no string ends the script).
-    spec = fig.to_json().replace("</", "<\\/")
-    height = fig.layout.height or 450
-    div = f"lg-{uuid.uuid4().hex[:12]}"
-    return (
-        f'<div id="{div}" class="fig" style="min-height:{int(height)}px"></div><script>'
-        "(window.levguardPlot||function(f){(window.levguardQ=window.levguardQ||[]).push(f)})(function(){"
-        f'var s={spec};s.config={{responsive:true,displaylogo:false}};Plotly.newPlot("{div}",s)}});</script>'
-    )
-
-
-def figures_html(figures: Sequence[Any]) -> list[str]:
-    """HTML fragments of plotly figures; plotly.js is embedded once, in the first.
-
-    plotly.js is embedded gzipped (base64, about 2.0 MB instead of 4.8 MB) and unpacked by the
-    browser (``DecompressionStream``); the figures are drawn once it is loaded.  The page fetches
-    nothing from the network.
-    """
-    parts = [_figure_html(fig) for fig in figures]
-    if parts:
-        parts[0] = _LOADER.format(js=_plotly_gzip_b64()) + parts[0]
-    return parts
 
 
 def write_page(path: str | Path, title: str, subtitle: str, body: Sequence[str]) -> Path:

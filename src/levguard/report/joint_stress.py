@@ -5,7 +5,7 @@ the liquidation boundary (the grid's liquidated/safe edge, exact at every grid p
 where equity is gone (shaded, in the legend), the current point and the reverse-stress scenario;
 and a table of that minimal shock.  The colours are clipped to a range around the trigger, the
 hover gives each grid point's true ratio, equity and maintenance margin.  plotly.js is embedded
-once, by :func:`levguard.report.html.figures_html`.
+once, by :func:`levguard.report.embed.figures_html`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy.typing as npt
 
 from levguard.core.risk.joint_ladder import LiquidationLadder
 from levguard.core.risk.joint_stress import LiquidationSurface, ReverseStress
-from levguard.report.html import figures_html, write_page
+from levguard.report.embed import figures_html
+from levguard.report.html import write_page
 
 __all__ = ["WIPED_OUT", "joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
 

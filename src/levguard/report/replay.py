@@ -1,6 +1,6 @@
 """The HTML report of a historical crash replay (``levguard replay CONFIG.yaml --out report.html``).
 
-One self-contained page (plotly.js embedded once by :func:`levguard.report.html.figures_html`):
+One self-contained page (plotly.js embedded once by :func:`levguard.report.embed.figures_html`):
 the per-venue-and-asset table, model beside observed; per asset the exogenous and venue price,
 the liquidated and ADL notional per step, and the insurance fund path.
 
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from levguard.errors import InputError
-from levguard.report.html import figures_html, write_page
+from levguard.report.embed import figures_html
+from levguard.report.html import write_page
 
 __all__ = ["REPLAY_COLUMNS", "replay_figure", "replay_table_html", "write_replay_report"]
 

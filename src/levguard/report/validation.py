@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from levguard.errors import InputError
-from levguard.report.html import _LEGEND_BELOW, figures_html, write_page
+from levguard.report.embed import figures_html
+from levguard.report.html import _LEGEND_BELOW, write_page
 
 __all__ = ["reliability_figure", "write_validation_report"]
 
