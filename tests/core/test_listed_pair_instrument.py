@@ -1,5 +1,6 @@
 """``listed_pair`` and ``other_instrument``: which contract a data file names, and when two
-names are not one instrument (another asset, settlement coin, or linear vs inverse).
+names are not one instrument (another asset, settlement coin, linear vs inverse, or another
+expiry: a perpetual and a dated future).
 
 A review (2026-12-07): ``listed_pair`` stripped separators before looking for a quote, so OKX's
 ``BTC-USDT-SWAP`` (the id levguard's own ccxt downloader stores), ``BTC_USDC-PERPETUAL``,
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from levguard.core.symbols import listed_pair, other_instrument
+from levguard.core.symbols import listed_pair, named_expiry, other_instrument
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,39 @@ def test_one_contract_spelled_otherwise_is_one_instrument(other: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("symbol", "other"),
+    [
+        ("BTCUSDT_241227", "BTC/USDT:USDT-241227"),
+        ("BTC-27DEC24", "BTC/USD:BTC-241227"),
+        ("BTCUSD_241227", "BTC-USD-241227"),
+    ],
+)
+def test_one_dated_future_spelled_otherwise_is_one_instrument(symbol: str, other: str) -> None:
+    assert other_instrument(symbol, other) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expiry"),
+    [
+        ("BTCUSDT_241227", (24, 12, 27)),
+        ("BTC-USD-250328", (25, 3, 28)),
+        ("BTC/USDT:USDT-241227", (24, 12, 27)),
+        ("BTC-27DEC24", (24, 12, 27)),
+        ("BTCUSDT-27DEC24", (24, 12, 27)),
+        ("XBTZ24", (24, 12, None)),
+        ("BTCUSDT", None),
+        ("BTCUSD_PERP", None),
+        ("BTC-PERPETUAL", None),
+        ("BTC-USDT-SWAP", None),
+        ("1000PEPEUSDT", None),
+        ("BTC/USD:BTC", None),
+    ],
+)
+def test_named_expiry_reads_a_dated_futures_name(name: str, expiry: tuple[int, int, int | None] | None) -> None:
+    assert named_expiry(name) == expiry
+
+
+@pytest.mark.parametrize(
     ("symbol", "other", "why"),
     [
         ("ETHUSDT", "BTCUSDT", "asset ETH vs BTC"),
@@ -54,6 +88,13 @@ def test_one_contract_spelled_otherwise_is_one_instrument(other: str) -> None:
         ("BTC/USD:BTC", "BTCUSDT", "inverse vs linear contract"),
         ("XBTUSD", "BTCUSDT", "inverse vs linear contract"),
         ("BTC-PERPETUAL", "BTCUSDT", "inverse vs linear contract"),
+        # A dated future's bars are not its perpetual's (basis, no funding, an expiry), and two
+        # expiries are two contracts.
+        ("BTCUSDT", "BTCUSDT_241227", "perpetual vs future 27 Dec 2024"),
+        ("BTCUSDT_241227", "BTCUSDT-PERP", "future 27 Dec 2024 vs perpetual"),
+        ("BTCUSD_PERP", "BTCUSD_250328", "perpetual vs future 28 Mar 2025"),
+        ("BTCUSDT_250328", "BTCUSDT_241227", "future 28 Mar 2025 vs future 27 Dec 2024"),
+        ("BTC-PERPETUAL", "BTC-27DEC24", "perpetual vs future 27 Dec 2024"),
     ],
 )
 def test_another_asset_settlement_or_kind_is_another_instrument(symbol: str, other: str, why: str) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "listed_pair",
     "listing_symbol",
     "named_asset",
+    "named_expiry",
     "named_kind",
     "other_instrument",
     "settled_otherwise",
@@ -145,7 +146,9 @@ def other_instrument(symbol: str, other: str) -> str | None:
     Another asset (:func:`asset_key`: ``ETHUSDT`` and ``BTCUSDT``; ``1000PEPEUSDT`` and
     ``PEPEUSDT``), another margining where both names say it (:func:`named_kind`: ``BTCUSDT``
     linear, ``BTCUSD_PERP``, ``BTC/USD:BTC`` and ``XBTUSD`` inverse) or another settlement coin
-    (:func:`linear_settlement`: ``BTCUSDT`` and ``BTCUSDC``).  ``BTCUSDT``, ``btcusdt``,
+    (:func:`linear_settlement`: ``BTCUSDT`` and ``BTCUSDC``), or another expiry
+    (:func:`named_expiry`: a perpetual and a dated future, ``BTCUSDT`` and ``BTCUSDT_241227``;
+    two dated futures).  ``BTCUSDT``, ``btcusdt``,
     ``BTC/USDT:USDT`` and ``BTC-USDT-SWAP`` are one.  The reason reads ``"<symbol's> vs
     <other's>"``, e.g. ``"asset ETH vs BTC"``.
     """
@@ -158,7 +161,45 @@ def other_instrument(symbol: str, other: str) -> str | None:
     sa, sb = linear_settlement(symbol), linear_settlement(other)
     if sa and sb and sa != sb:
         return f"settled in {sa} vs {sb}"
+    ea, eb = named_expiry(symbol), named_expiry(other)
+    if ea != eb:
+        return f"{_expiry_text(ea)} vs {_expiry_text(eb)}"
     return None
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_YYMMDD = re.compile(r"[_\-](\d{2})(\d{2})(\d{2})$")  # BTCUSDT_241227, BTC-USD-250328, ccxt's -241227
+_DDMMMYY = re.compile(r"-(\d{1,2})([A-Z]{3})(\d{2})$")  # Deribit and Bybit: BTC-27DEC24
+
+
+def named_expiry(symbol: str) -> tuple[int, int, int | None] | None:
+    """Return the expiry ``(year - 2000, month, day)`` a dated future's name says, or None for a
+    perpetual or a name without one.
+
+    ``BTCUSDT_241227``, ``BTCUSD_250328``, ``BTC-USD-250328``, ``BTC/USDT:USDT-241227`` and
+    ``BTC-27DEC24`` name their day; a futures month code (BitMEX ``XBTZ24``, Bybit ``BTCUSDZ24``)
+    its year and month only (day None).  ``BTCUSDT``, ``BTCUSD_PERP``, ``BTC-PERPETUAL`` and
+    ``BTC-USDT-SWAP`` name none.
+    """
+    s = _upper(symbol)
+    m = _YYMMDD.search(s)
+    if m:
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    m = _DDMMMYY.search(s)
+    if m and m.group(2) in _MONTHS:
+        return int(m.group(3)), _MONTHS.index(m.group(2)) + 1, int(m.group(1))
+    m = _FUTURES_CODE.match(symbol_key(s)) if ":" not in s else None
+    if m:
+        key = symbol_key(s)
+        return int(key[-2:]), "FGHJKMNQUVXZ".index(key[-3]) + 1, None
+    return None
+
+
+def _expiry_text(expiry: tuple[int, int, int | None] | None) -> str:
+    if expiry is None:
+        return "perpetual"
+    yy, mm, dd = expiry
+    return f"future {'' if dd is None else f'{dd} '}{_MONTHS[mm - 1].capitalize()} 20{yy:02d}"
 
 
 _BARE_COIN = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")

@@ -34,6 +34,7 @@ def _frame(symbol: str | None) -> pd.DataFrame:
         ("BTC-USDT-SWAP", "ETHUSDT", "asset ETH vs BTC"),
         ("BTCUSDC-PERP", "BTCUSDT", "settled in USDT vs USDC"),
         ("BTCUSDT-PERP", "BTCUSD_PERP", "inverse vs linear contract"),
+        ("BTCUSDT_241227", "BTCUSDT", "perpetual vs future 27 Dec 2024"),  # basis, no funding
     ],
 )
 def test_a_symbol_of_another_instrument_than_the_frame_is_refused(named: str, symbol: str, why: str) -> None:
