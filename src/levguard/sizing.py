@@ -130,10 +130,12 @@ def size_account(
         (GARCH(1,1)-t on daily returns, as in the risk report) and the daily returns estimator
         policies use.
     vol : float, optional
-        Annualised volatility forecast; overrides the histories' for the volatility policies.
-        A position on an asset without a history (or forecaster) reads it, its P(liq) the GBM
-        closed form at this volatility (its row's ``model`` and ``source`` say so); without it
-        such a position is an InputError naming it.
+        Annualised volatility forecast of the positions whose asset has no history (or
+        forecaster): the volatility policies read it for them, their P(liq) is the GBM closed
+        form at it (the row's ``model`` and ``source`` say so).  A position whose asset has a
+        history reads the history's volatility, as ``levguard risk`` and the guardian do; when
+        every one has, ``vol`` is not read and ``notes`` say so.  Without it a position on an
+        asset without a history is an InputError naming it.
     forecaster : LiquidationForecaster or mapping of symbol to one, optional
         Already fitted liquidation forecaster(s) (the guardian passes its own); override the
         history's.
@@ -160,12 +162,14 @@ def size_account(
     from levguard.risk.histories import (
         PriceHistory,
         book_as_of,
+        ends_apart_note,
         history_of,
         history_source,
         hourly_of,
         largest_position,
         load_histories,
         unused_notes,
+        vol_unused_note,
     )
     from levguard.risk.option_specs import as_of_ns
     from levguard.risk.report import load_portfolio, volatility_section
@@ -199,7 +203,9 @@ def size_account(
     notes = unused_notes(histories, [p.symbol for p in account.positions])
     if when is None:  # one as-of for the book: the latest time all its histories cover
         when, note = book_as_of(used)
-        notes += [note] if note is not None else []
+    else:  # read at its as_of, as the guardian at now: say when the histories end far apart
+        note = ends_apart_note(used)
+    notes += [note] if note is not None else []
     fits: dict[int, tuple[float, Any, Any, dict[str, Any] | None]] = {}
 
     def fit(h: PriceHistory) -> tuple[float, Any, Any, dict[str, Any] | None]:
@@ -231,7 +237,8 @@ def size_account(
     main = next(p for p in account.positions if p.symbol == main_symbol)
     main_h = of[main.symbol]
     # The policy reads the largest position's volatility, returns and forecaster.
-    sigma: float | None = vol if vol is not None or main_h is None else fit(main_h)[0]
+    # The given vol is the volatility of a position whose asset has no history (none: the main one's).
+    sigma: float | None = vol if main_h is None else fit(main_h)[0]
     returns = None if main_h is None else fit(main_h)[1]
     info: dict[str, Any] | None = None if main_h is None else fit(main_h)[3]
 
@@ -247,11 +254,13 @@ def size_account(
     if sigma is None and info is not None and math.isfinite(info["annual_vol"]) and info["annual_vol"] > 0:
         # A forecaster without a vol (the guardian's): its volatility scale is the vol forecast.
         sigma = float(info["annual_vol"])
-    # Each position's volatility: the given one, else its own asset's history's, else the main one.
+    # Each position's volatility: its own asset's history's, else the given one, else the main one.
     vols: dict[str, float | None] = {}
     for p in account.positions:
         h = of[p.symbol]
-        vols[p.symbol] = vol if vol is not None else sigma if h is None else fit(h)[0]
+        vols[p.symbol] = fit(h)[0] if h is not None else vol if vol is not None else sigma
+    if vol is not None and histories and all(h is not None for h in of.values()):
+        notes.append(vol_unused_note(vol))
     shown: dict[str, dict[str, Any]] = {}
     for r in report.positions:
         f = forecaster_of(r.symbol)

@@ -182,7 +182,11 @@ def risk(
         ),
     ] = None,
     vol: Annotated[
-        float | None, typer.Option(help="Annualised volatility, e.g. 0.6 (overrides the history's for VaR).")
+        float | None,
+        typer.Option(
+            help="Annualised volatility, e.g. 0.6, of the positions whose asset has no --history (VaR and P(liq)); "
+            "a position with a history reads the history's (a note says when --vol was not used)."
+        ),
     ] = None,
     level: Annotated[float, typer.Option(help="VaR/ES confidence.")] = 0.99,
     horizon: Annotated[int, typer.Option(help="VaR/ES holding period in days.")] = 1,

@@ -22,7 +22,13 @@ def size(
             "asset without one reads --vol."
         ),
     ] = None,
-    vol: Annotated[float | None, typer.Option(help="Annualised volatility forecast, e.g. 0.6.")] = None,
+    vol: Annotated[
+        float | None,
+        typer.Option(
+            help="Annualised volatility forecast, e.g. 0.6, of the positions whose asset has no --history; a "
+            "position with a history reads the history's (a note says when --vol was not used)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Target leverage and quantity per position under a policy, with the binding constraint and reasons."""

@@ -272,6 +272,19 @@ class LiquidationForecasts:
         """
         return self._sources.get(symbol, "")
 
+    def notes(self) -> list[str]:
+        """What the bars source says of the account's histories (``bars.notes()``, e.g.
+        :meth:`levguard.risk.histories.HistoryBars.notes`: histories that end more than a day
+        apart), or nothing; a failing source says nothing (logged)."""
+        notes_of = getattr(self.bars, "notes", None)
+        if notes_of is None:
+            return []
+        try:
+            return [str(n) for n in notes_of()]
+        except LevguardError as exc:
+            log.warning("no notes of the bars (%s)", exc)
+            return []
+
     def latest(self) -> dict[str, LiquidationForecaster]:
         """The forecaster last used per symbol (a copy; safe to call from another thread)."""
         return dict(self._latest)

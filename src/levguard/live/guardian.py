@@ -640,6 +640,8 @@ class Guardian:
         # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it;
         # the venue's klines first (once an hour, bounded by their timeout, never failing the cycle).
         await self._refresh_bars(setup, [p.symbol for p in positions], now)
+        for note in setup.forecasts.notes() if setup.forecasts is not None else []:  # histories ending apart
+            await self._alert(setup.name, "warning", "history_as_of", note, dedup="histories")
         # P(liq) of every position: one call per distinct forecaster (the positions of a symbol
         # share theirs; the closed-form fallback is shared by every symbol at its volatility).
         h = setup.horizon_days

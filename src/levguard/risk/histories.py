@@ -24,9 +24,11 @@ from levguard.core.symbols import asset_key, named_asset
 from levguard.errors import InputError
 
 __all__ = [
+    "HISTORY_END_GAP",
     "HistoryBars",
     "PriceHistory",
     "book_as_of",
+    "ends_apart_note",
     "frame_asset",
     "history_of",
     "history_option",
@@ -35,6 +37,7 @@ __all__ = [
     "largest_position",
     "load_histories",
     "unused_notes",
+    "vol_unused_note",
 ]
 
 
@@ -202,6 +205,53 @@ def book_as_of(histories: Sequence[PriceHistory]) -> tuple[pd.Timestamp | None, 
     return at, f"as of {at.isoformat()}, the last bar of {first_end}: every history is read to the time all cover"
 
 
+def vol_unused_note(vol: float) -> str:
+    """Return the note of a given volatility that no position read: every position's asset has
+    a history, whose volatility it reads (``vol`` is the volatility of positions without one)."""
+    return (
+        f"--vol {vol:g} not used: every position's asset has a price history, whose volatility it reads "
+        "(--vol is the volatility of positions on an asset without one)"
+    )
+
+
+HISTORY_END_GAP = pd.Timedelta("1D")
+"""How far apart a book's histories may end before the guardian warns (:func:`ends_apart_note`):
+one day, the step of the daily returns the volatility forecast reads, so histories within it give
+forecasts of the same day."""
+
+
+def ends_apart_note(histories: Sequence[PriceHistory], gap: pd.Timedelta = HISTORY_END_GAP) -> str | None:
+    """Return a note when the histories of a book end more than ``gap`` apart (None otherwise).
+
+    Read at one time (the guardian's now, an account's ``as_of``), each history is read to its
+    own end (the guardian then appends the marks it sees), so each position's volatility and
+    probability of liquidation are of its own history's end; ``levguard risk`` and ``levguard
+    size`` without the account's ``as_of`` read every history to the earliest end instead
+    (:func:`book_as_of`), and differ from the guardian's ``/risk``: the note says both, with
+    each file's end.  The guardian alerts it and ``/risk`` lists it; the risk report and
+    ``levguard size`` note it when read at the account's ``as_of``.
+    """
+    ends = {id(h.frame): (h, _span(h)[1]) for h in histories}
+    if len(ends) < 2:
+        return None
+    first = min(end for _h, end in ends.values())
+    last = max(end for _h, end in ends.values())
+    if last - first <= gap:
+        return None
+    listed = ", ".join(f"{h.name} {end:%Y-%m-%d %H:%M}" for h, end in ends.values())
+    return (
+        f"the histories end {_days(last - first)} apart ({listed} UTC; more than {_days(gap)}): read at one "
+        "time, each position's volatility and P(liq) are of its own history's end; without the account's "
+        f"as_of, levguard risk and levguard size read all of them to {first.isoformat()}"
+    )
+
+
+def _days(t: pd.Timedelta) -> str:
+    # A gap in days (hours below one day), for a note.
+    hours = t / pd.Timedelta("1h")
+    return f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.0f} hours"
+
+
 def largest_position(symbols: Sequence[str], notionals: Sequence[float]) -> str | None:
     """Return the symbol of the largest position (by notional in one unit; the first of equals):
     the one rule for whose forecaster, volatility and returns stand for the account (the
@@ -285,6 +335,16 @@ class HistoryBars:
     def __call__(self, symbol: str) -> pd.DataFrame | None:
         h = self.history(symbol)
         return None if h is None else self._hourly[id(h.frame)]
+
+    def notes(self) -> list[str]:
+        """What the account's histories say of this cycle's book: that they end more than
+        :data:`HISTORY_END_GAP` apart (:func:`ends_apart_note`), or nothing."""
+        try:
+            read = history_of(self.histories, self._book, vol_given=True).values()
+        except InputError:  # a file naming no asset for several underlyings: the forecasts say it
+            return []
+        note = ends_apart_note(list({id(h.frame): h for h in read if h is not None}.values()))
+        return [] if note is None else [note]
 
     def why_none(self, symbol: str) -> str:
         """Why ``symbol`` has no bars here: no history of its asset among those given."""

@@ -453,11 +453,14 @@ def risk_report(
         asset's bars at the account's ``as_of`` (default: the last bar's close).  A frame without
         a symbol is the history of a book on one underlying only.
     vol : float, optional
-        Annualised volatility; overrides the histories' estimates for VaR.  A position on an
-        asset without a history reads it (the probability of liquidation is then the GBM closed
-        form at this volatility, the forecaster's special case; its row's ``model`` and
-        ``source`` say so); without it such a position is an InputError naming it.  One of
-        ``history`` or ``vol`` is required.
+        Annualised volatility of the positions (and option underlyings) whose asset has no
+        history: their VaR reads it and their probability of liquidation is the GBM closed form
+        at it (the forecaster's special case; the row's ``model`` and ``source`` say so).  A
+        position whose asset has a history reads the history's volatility, for VaR as for the
+        probability of liquidation (as the guardian and the service's ``/risk`` do); when every
+        one has, ``vol`` is not read and the volatility section's ``notes`` say so.  Without it a
+        position on an asset without a history is an InputError naming it.  One of ``history``
+        or ``vol`` is required.
     level, horizon_days : float, int
         VaR/ES confidence and holding period (days).
     horizons : sequence of float
@@ -473,7 +476,15 @@ def risk_report(
         default of each venue when there are several).
     """
     from levguard.risk.forecast import position_forecasts
-    from levguard.risk.histories import book_as_of, history_of, largest_position, load_histories, unused_notes
+    from levguard.risk.histories import (
+        book_as_of,
+        ends_apart_note,
+        history_of,
+        largest_position,
+        load_histories,
+        unused_notes,
+        vol_unused_note,
+    )
     from levguard.risk.var import portfolio_var
 
     histories = load_histories(history)
@@ -509,7 +520,7 @@ def risk_report(
                     if h.file is None:
                         raise
                     raise InputError(f"{h.file} ({len(h.frame)} bars): {exc}") from None
-                section["used"] = given if vol is not None else estimated
+                section["used"] = estimated  # a history's own: the given vol is for assets without one
                 section["asset"] = h.asset
                 vols[key] = (section, section["used"], rets)
         return vols[key]
@@ -518,6 +529,7 @@ def risk_report(
         return pd.Timestamp(as_of_ns(spec), tz="UTC") if spec.get("as_of") is not None else None
 
     notes: list[str] = []
+    vol_read = False  # whether a position or underlying without a history of its asset read ``vol``
     held: set[str] = set()
     used_by_asset: dict[str, float] = {}
     # Per account: its as_of and the history its largest position reads (the report's volatility section).
@@ -552,10 +564,13 @@ def risk_report(
         held.update(bases)
         # Each position and underlying reads the history of its own asset (or the given vol).
         of = history_of(histories, [*(p.symbol for p in acc.positions), *bases], vol_given=vol is not None)
+        vol_read = vol_read or any(h is None for h in of.values())
         used = list({id(h.frame): h for h in of.values() if h is not None}.values())
         if as_of is None:  # one as-of for the book: the latest time all its histories cover
             as_of, note = book_as_of(used)
-            notes += [note] if note is not None and note not in notes else []
+        else:  # read at its as_of, as the guardian at now: say when the histories end far apart
+            note = ends_apart_note(used)
+        notes += [note] if note is not None and note not in notes else []
         main = largest_position(
             [r.symbol for r in report.positions],
             [
@@ -669,6 +684,8 @@ def risk_report(
         vol_section["by_asset"] = {k: by_asset[k] for k in sorted(by_asset, key=str)}
         vol_section["used_by_asset"] = used_by_asset
     notes += unused_notes(histories, sorted(held))
+    if vol is not None and histories and not vol_read:
+        notes.append(vol_unused_note(vol))
     if notes:
         vol_section["notes"] = notes
     total_usd = sum(e["equity_usd"] for e in exposure if e["equity_usd"] is not None)

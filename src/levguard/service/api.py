@@ -362,10 +362,11 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     setup = setup_of(rt, name)
     symbols = [row["symbol"] for row in data["positions"]]
     # The guardian's forecasters and volatility forecasts: read on its thread, which refits them.
-    forecasters, vols = await rt.call(_forecasts, rt, setup, symbols)
+    forecasters, vols, notes = await rt.call(_forecasts, rt, setup, symbols)
     out = await compute(request, _risk_rows, data["positions"], forecasters, vols)
     models = sorted({_model_name(f) for f in forecasters.values()}) or ["excursion"]
-    return clean({"account": name, "method": f"{' / '.join(models)} forecaster; delta-normal VaR", "positions": out})
+    method = f"{' / '.join(models)} forecaster; delta-normal VaR"
+    return clean({"account": name, "method": method, "positions": out, "notes": notes})
 
 
 def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, LiquidationForecaster | None]:
@@ -388,9 +389,11 @@ def _volatilities(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, floa
 
 def _forecasts(
     rt: Runtime, setup: Any, symbols: list[str]
-) -> tuple[dict[str, LiquidationForecaster | None], dict[str, float | None]]:
-    # Both in one call on the guardian's thread: the forecasters and the volatilities of one refit.
-    return _forecasters(rt, setup, symbols), _volatilities(rt, setup, symbols)
+) -> tuple[dict[str, LiquidationForecaster | None], dict[str, float | None], list[str]]:
+    # In one call on the guardian's thread: the forecasters and the volatilities of one refit, and
+    # what its bars say of the histories (ending more than a day apart: levguard.risk.histories).
+    notes = setup.forecasts.notes() if setup is not None and setup.forecasts is not None else []
+    return _forecasters(rt, setup, symbols), _volatilities(rt, setup, symbols), notes
 
 
 def _model_name(f: LiquidationForecaster | None) -> str:

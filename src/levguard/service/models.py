@@ -333,6 +333,14 @@ class RiskOut(BaseModel):
     account: str
     method: str
     positions: list[PositionRisk]
+    notes: list[str] = Field(
+        default_factory=list,
+        description=(
+            "What the account's histories say: that they end more than a day apart (each position's "
+            "vol and P(liq) are then of its own history's end, and `levguard risk` without the "
+            "account's `as_of` reads all of them to the earliest end); empty otherwise"
+        ),
+    )
 
 
 class PolicyOut(BaseModel):

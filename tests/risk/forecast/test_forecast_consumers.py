@@ -16,7 +16,7 @@ from levguard.core.risk.liquidation import prob_liquidation_curve
 from levguard.errors import InputError
 from levguard.risk import liquidation_forecaster, liquidation_forecasts
 from levguard.risk.forecast import to_hourly
-from levguard.risk.report import risk_report
+from levguard.risk.report import risk_report, volatility_forecast
 from levguard.sizing import size_account
 
 SPEC: dict[str, Any] = {
@@ -92,7 +92,11 @@ def test_risk_report_and_size_read_the_history_bars() -> None:
     both = {"BTC": bars, "ETH": bars}
     rep = risk_report(SPEC, history=both, vol=0.6, n_sims=500).to_dict()
     assert rep["liquidation_forecast"]["model"] == "excursion"
-    assert rep["volatility"]["used"] == 0.6  # --vol sets the VaR's volatility, not P(liq)
+    # --vol is the volatility of positions without a history: both have one, so VaR reads the
+    # history's (as P(liq) does) and the unread --vol is said.
+    assert rep["volatility"]["used"] == volatility_forecast(bars) != 0.6
+    assert {r["vol"] for r in rep["accounts"][0]["position_var"]} == {volatility_forecast(bars)}
+    assert any(n.startswith("--vol 0.6 not used") for n in rep["volatility"]["notes"])
     as_of = bars.index[-1] + pd.Timedelta("1h")
     f = liquidation_forecaster(bars)
     for row in rep["accounts"][0]["prob_liquidation"]:

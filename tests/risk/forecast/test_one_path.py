@@ -284,25 +284,34 @@ def test_an_as_of_beyond_nanoseconds_is_an_input_error(world: dict[str, Any], as
 # position, the history of its own asset by the rule of `levguard risk` and `levguard size`
 # (levguard.risk.histories.HistoryBars, as `levguard guard` builds it from `history:`), keyed by
 # symbol or by asset; a position without one reads the configured vol and its source says so.
-def _two_assets(tmp: Path) -> dict[str, Path]:
+# `vol` (0.6, given to all four paths) is the volatility of a position without a history only:
+# a position with one reads its history's for VaR as for P(liq), everywhere.  "apart": ETH's
+# history ends ETH_SHORT_H hours before BTC's; read at the guardian's now (the spec's as_of) every
+# path agrees, and each says the histories end apart.
+ETH_SHORT_H = 240
+
+
+def _two_assets(tmp: Path, eth_short_h: int = 0) -> dict[str, Path]:
     from levguard.data.loaders import save_frame
 
     out = {}
     for sym, seed, scale in (("BTCUSDT", 23, 600.0), ("ETHUSDT", 31, 30.0)):
         raw = jumpy_bars(24 * 200, seed=seed, start="2024-01-01") * scale
+        if sym == "ETHUSDT" and eth_short_h:
+            raw = raw.iloc[:-eth_short_h]
         raw["volume"] = 1.0
         raw.index.name = "timestamp"
         out[sym] = save_frame(raw, tmp / f"{sym}-PERP_1h.parquet")
     return out
 
 
-@pytest.fixture(scope="module", params=["btc-only", "both"])
+@pytest.fixture(scope="module", params=["btc-only", "both", "apart"])
 def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from levguard.cli.guard import _bars_source
     from levguard.data.loaders import load_ohlcv
 
     tmp = tmp_path_factory.mktemp("two")
-    files = _two_assets(tmp)
+    files = _two_assets(tmp, ETH_SHORT_H if request.param == "apart" else 0)
     btc, eth = (load_ohlcv(files[s]) for s in ("BTCUSDT", "ETHUSDT"))
     as_of = btc.index[-1] + pd.Timedelta("1h")
     marks = {"BTCUSDT": float(btc["close"].iloc[-1]), "ETHUSDT": float(eth["close"].iloc[-1])}
@@ -336,12 +345,15 @@ def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         views = {v["symbol"]: dict(v) for v in guardian.last_reports[ACCOUNT]["positions"]}
         spec = dict(guardian.last_specs[ACCOUNT])
         vols = {s: guardian.volatility(ACCOUNT, s) for s in marks}
+        alerts = [a for a in store.alerts(account=ACCOUNT) if a["kind"] == "history_as_of"]
     assert risk.status_code == 200, risk.text
     paths = [str(files["BTCUSDT"])] if request.param == "btc-only" else [str(f) for f in files.values()]
     return {
         "case": request.param,
         "views": views,
         "api": {r["symbol"]: r for r in risk.json()["positions"]},
+        "api_notes": risk.json().get("notes"),
+        "alerts": alerts,
         "spec": {**spec, "as_of": as_of.isoformat()},
         "vols": vols,
         "paths": paths,
@@ -366,10 +378,11 @@ def test_two_assets_the_guardian_reads_each_asset_its_own_history(two: dict[str,
 
 
 def test_two_assets_risk_size_guardian_and_api_agree(two: dict[str, Any]) -> None:
-    vol = 0.6 if two["case"] == "btc-only" else None  # risk and size need it for ETH without a history
+    vol = 0.6  # the guardian's configured vol, given to risk and size too
     rep = risk_report(two["spec"], history=two["paths"], vol=vol, n_sims=500).to_dict()
     rows = {r["symbol"]: r for r in rep["accounts"][0]["prob_liquidation"]}
-    sized = {r["symbol"]: r for r in size_account(two["spec"], POLICY, history=two["paths"], vol=vol).positions}
+    size_out = size_account(two["spec"], POLICY, history=two["paths"], vol=vol)
+    sized = {r["symbol"]: r for r in size_out.positions}
     for sym, view in two["views"].items():
         p = [rows[sym][f"p_liq_{h}"] for h in ("1d", "7d", "30d")]
         assert rows[sym]["liquidation_price"] == view["liquidation_price"]
@@ -380,9 +393,59 @@ def test_two_assets_risk_size_guardian_and_api_agree(two: dict[str, Any]) -> Non
         assert rows[sym]["model"] == sized[sym]["model"] == two["api"][sym]["model"]
     assert rows["BTCUSDT"]["model"] == "excursion"
     assert rows["ETHUSDT"]["model"] == ("gbm" if two["case"] == "btc-only" else "excursion")
-    # Each position's VaR volatility: the guardian's and /risk's; the risk report's when no --vol
-    # overrides the histories (with --vol, ETH's: the given one, as the guardian's configured vol).
-    pv = {r["symbol"]: r["vol"] for r in rep["accounts"][0]["position_var"]}
-    assert two["api"]["ETHUSDT"]["vol"] == two["vols"]["ETHUSDT"] == pv["ETHUSDT"]
-    if vol is None:
-        assert two["api"]["BTCUSDT"]["vol"] == two["vols"]["BTCUSDT"] == pv["BTCUSDT"]
+    # Each position's VaR volatility and VaR: the guardian's, /risk's and the risk report's, with
+    # vol given (its history's where the asset has one, the given vol for ETH without one).
+    pv = {r["symbol"]: r for r in rep["accounts"][0]["position_var"]}
+    for sym in ("BTCUSDT", "ETHUSDT"):
+        assert two["api"][sym]["vol"] == two["vols"][sym] == pv[sym]["vol"]
+        assert (two["api"][sym]["var_1d_99"], two["api"][sym]["es_1d_99"]) == (pv[sym]["var"], pv[sym]["es"])
+    assert two["vols"]["BTCUSDT"] == volatility_forecast(two["frames"]["BTCUSDT"]) != vol
+    expected_eth = vol if two["case"] == "btc-only" else volatility_forecast(two["frames"]["ETHUSDT"])
+    assert two["vols"]["ETHUSDT"] == expected_eth
+    # levguard size: the policy's volatility is its largest position's, the guardian's of that symbol.
+    main = max(two["api"].values(), key=lambda r: r["notional"])["symbol"]
+    assert size_out.volatility == two["vols"][main]
+    # The given vol unread (every position has a history) is said, not an error.
+    unused = [n for n in rep["volatility"].get("notes", []) if n.startswith("--vol 0.6 not used")]
+    assert len(unused) == (0 if two["case"] == "btc-only" else 1)
+    assert [n for n in size_out.notes if n.startswith("--vol 0.6 not used")] == unused
+
+
+def test_two_assets_histories_ending_apart_are_said_everywhere(two: dict[str, Any]) -> None:
+    # Read at the guardian's now (the spec's as_of), every path reads each history to its own end
+    # (the agreement above); each says the histories end ETH_SHORT_H hours apart.
+    rep = risk_report(two["spec"], history=two["paths"], vol=0.6, n_sims=500).to_dict()
+    size_notes = size_account(two["spec"], POLICY, history=two["paths"], vol=0.6).notes
+    apart = [n for n in rep["volatility"].get("notes", []) if n.startswith("the histories end")]
+    if two["case"] != "apart":
+        assert apart == []
+        assert two["api_notes"] == []
+        assert two["alerts"] == []
+        return
+    (note,) = apart
+    assert note.startswith(f"the histories end {ETH_SHORT_H / 24:.1f} days apart (")
+    assert "ETHUSDT-PERP_1h.parquet" in note
+    assert "BTCUSDT-PERP_1h.parquet" in note
+    assert two["api_notes"] == [note]  # /risk
+    assert [a["message"] for a in two["alerts"]] == [note]  # the guardian's alert, once
+    assert two["alerts"][0]["level"] == "warning"
+    assert note in size_notes
+    # Without the as_of, levguard risk reads both to ETH's end, and says so.
+    spec = {k: v for k, v in two["spec"].items() if k != "as_of"}
+    notes = risk_report(spec, history=two["paths"], vol=0.6, n_sims=500).to_dict()["volatility"]["notes"]
+    eth_end = two["frames"]["ETHUSDT"].index[-1] + pd.Timedelta("1h")
+    assert any(n.startswith(f"as of {eth_end.isoformat()}") for n in notes)
+
+
+def test_the_cli_says_vol_was_not_used(two: dict[str, Any], tmp_path: Path) -> None:
+    # levguard risk and levguard size print the note (no error) when every position has a history.
+    spec = {k: v for k, v in two["spec"].items() if k != "tiers"}
+    acc = tmp_path / "account.json"
+    acc.write_text(json.dumps(spec))
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps(POLICY))
+    hist = [a for p in two["paths"] for a in ("--history", p)]
+    for args in (["risk", str(acc), "--sims", "200"], ["size", str(acc), "--policy", str(pol)]):
+        res = CliRunner().invoke(app, [*args, *hist, "--vol", "0.6"], env={"COLUMNS": "400"})
+        assert res.exit_code == 0, res.output
+        assert ("note: --vol 0.6 not used" in res.output) == (two["case"] != "btc-only"), res.output
