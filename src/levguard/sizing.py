@@ -111,6 +111,7 @@ def size_account(
     history: Any = None,
     vol: float | None = None,
     forecaster: Any = None,
+    volatility: Mapping[str, float] | None = None,
 ) -> SizingReport:
     """Target leverage and quantity per position of an account under a policy file.
 
@@ -139,6 +140,10 @@ def size_account(
     forecaster : LiquidationForecaster or mapping of symbol to one, optional
         Already fitted liquidation forecaster(s) (the guardian passes its own); override the
         history's.
+    volatility : mapping of symbol to float, optional
+        Volatility forecasts already made of the symbols whose asset has a history (the guardian
+        passes its own, :meth:`levguard.live.forecasts.LiquidationForecasts.volatilities`): such
+        a position reads it as it would its history's, before ``vol``.
 
     Returns
     -------
@@ -237,8 +242,16 @@ def size_account(
     main = next(p for p in account.positions if p.symbol == main_symbol)
     main_h = of[main.symbol]
     # The policy reads the largest position's volatility, returns and forecaster.
+    known = {str(k): annual_vol(v, f"volatility[{k!r}]") for k, v in (volatility or {}).items()}
+
+    def own_vol(symbol: str) -> float | None:
+        # The volatility of the history of the symbol's asset (its own, or one made elsewhere).
+        h = of[symbol]
+        return fit(h)[0] if h is not None else known.get(symbol)
+
     # The given vol is the volatility of a position whose asset has no history (none: the main one's).
-    sigma: float | None = vol if main_h is None else fit(main_h)[0]
+    sigma: float | None = own_vol(main.symbol)
+    sigma = vol if sigma is None else sigma
     returns = None if main_h is None else fit(main_h)[1]
     info: dict[str, Any] | None = None if main_h is None else fit(main_h)[3]
 
@@ -257,8 +270,8 @@ def size_account(
     # Each position's volatility: its own asset's history's, else the given one, else the main one.
     vols: dict[str, float | None] = {}
     for p in account.positions:
-        h = of[p.symbol]
-        vols[p.symbol] = fit(h)[0] if h is not None else vol if vol is not None else sigma
+        own = own_vol(p.symbol)
+        vols[p.symbol] = own if own is not None else vol if vol is not None else sigma
     if vol is not None and histories and all(h is not None for h in of.values()):
         notes.append(vol_unused_note(vol))
     shown: dict[str, dict[str, Any]] = {}

@@ -32,9 +32,11 @@ def _sizer(policy: Any, vol: float | None, forecasts: Any = None) -> Any:
 
     def size(spec: dict[str, Any]) -> dict[str, Any]:
         fitted = forecasts.latest() if forecasts is not None else None
+        # A symbol with a history reads its forecast; the configured vol is for those without one.
+        known = forecasts.volatilities() if forecasts is not None else None
         # No invented volatility: without the configured vol or a fitted forecaster, sizing fails
         # with an InputError and the guardian keeps its fixed target (live/guardian.py _targets).
-        return size_account(spec, policy, vol=vol, forecaster=fitted or None).to_dict()
+        return size_account(spec, policy, vol=vol, forecaster=fitted or None, volatility=known).to_dict()
 
     return size
 

@@ -255,6 +255,11 @@ class LiquidationForecasts:
         history, without the function, or before the first refit."""
         return self._vols.get(symbol)
 
+    def volatilities(self) -> dict[str, float]:
+        """The volatility forecast of each symbol with a history, made at its last refit (a copy:
+        the guardian's sizer passes it to :func:`levguard.sizing.size_account`)."""
+        return {s: v for s, v in self._vols.items() if v is not None}
+
     def _fallback(self, vol: float) -> GbmForecaster:
         f = self._fallbacks.get(vol)
         if f is None:

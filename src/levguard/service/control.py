@@ -167,7 +167,8 @@ async def put_policy(
         def sizer(spec: dict[str, Any]) -> dict[str, Any]:
             # The guardian's latest liquidation forecasters (the liquidation budget reads them).
             fitted = forecasts.latest() if forecasts is not None else None
-            return size_account(spec, policy, vol=vol, forecaster=fitted or None).to_dict()
+            known = forecasts.volatilities() if forecasts is not None else None  # vol: symbols without a history
+            return size_account(spec, policy, vol=vol, forecaster=fitted or None, volatility=known).to_dict()
 
         trial = await _trial(request, rt, setup, sizer)
     previous = row.get("policy")

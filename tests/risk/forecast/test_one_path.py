@@ -289,6 +289,7 @@ def test_an_as_of_beyond_nanoseconds_is_an_input_error(world: dict[str, Any], as
 # history ends ETH_SHORT_H hours before BTC's; read at the guardian's now (the spec's as_of) every
 # path agrees, and each says the histories end apart.
 ETH_SHORT_H = 240
+VOL_POLICY: dict[str, Any] = {"policy": {"type": "vol_target", "target_vol": 0.3, "max_leverage": 10}}
 
 
 def _two_assets(tmp: Path, eth_short_h: int = 0) -> dict[str, Path]:
@@ -307,7 +308,7 @@ def _two_assets(tmp: Path, eth_short_h: int = 0) -> dict[str, Path]:
 
 @pytest.fixture(scope="module", params=["btc-only", "both", "apart"])
 def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from levguard.cli.guard import _bars_source
+    from levguard.cli.guard import _bars_source, _sizer
     from levguard.data.loaders import load_ohlcv
 
     tmp = tmp_path_factory.mktemp("two")
@@ -332,8 +333,9 @@ def two(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         funding_rate=0.0,
         start_ns=as_of.value,
     )
-    # The bars: what `levguard guard` builds from the account's `history:`.
+    # The bars: what `levguard guard` builds from the account's `history:`, and its sizer.
     store, guardian = _guardian(tmp, venue, _bars_source(history), "two", vol=0.6)
+    guardian.accounts[0].sizer = _sizer(VOL_POLICY, 0.6, guardian.accounts[0].forecasts)
     runtime = Runtime(guardian, [], interval_s=0.05, fast_interval_s=0.05)
     token = ensure_admin_token(store)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
@@ -409,6 +411,21 @@ def test_two_assets_risk_size_guardian_and_api_agree(two: dict[str, Any]) -> Non
     unused = [n for n in rep["volatility"].get("notes", []) if n.startswith("--vol 0.6 not used")]
     assert len(unused) == (0 if two["case"] == "btc-only" else 1)
     assert [n for n in size_out.notes if n.startswith("--vol 0.6 not used")] == unused
+
+
+def test_two_assets_the_guardians_sizer_reads_the_histories_vol(two: dict[str, Any]) -> None:
+    # The guardian's policy (a volatility target) reads the largest position's history's
+    # volatility, as levguard size does, not the configured vol (0.6) that the symbols without a
+    # history read.
+    sized = size_account(two["spec"], VOL_POLICY, history=two["paths"], vol=0.6)
+    main = max(two["api"].values(), key=lambda r: r["notional"])["symbol"]
+    assert sized.volatility == two["vols"][main] != 0.6
+    assert sized.target_leverage == pytest.approx(0.3 / two["vols"][main], rel=1e-12)
+    assert sized.binding_constraint == "vol_target"
+    for row in sized.positions:
+        view = two["views"][row["symbol"]]
+        assert view["binding_constraint"] == "vol_target"
+        assert view["target_leverage"] == pytest.approx(row["target_leverage"], rel=1e-12)
 
 
 def test_two_assets_histories_ending_apart_are_said_everywhere(two: dict[str, Any]) -> None:
