@@ -247,9 +247,12 @@ def ends_apart_note(histories: Sequence[PriceHistory], gap: pd.Timedelta = HISTO
 
 
 def _days(t: pd.Timedelta) -> str:
-    # A gap in days (hours below one day), for a note.
+    # A gap in days (hours below one day), for a note: "1 day", "10 days", "2.5 days", "5 hours".
     hours = t / pd.Timedelta("1h")
-    return f"{hours / 24:.1f} days" if hours >= 24 else f"{hours:.0f} hours"
+    if hours < 24:
+        return f"{hours:.0f} hours"
+    days = hours / 24
+    return "1 day" if days == 1 else f"{days:.0f} days" if days.is_integer() else f"{days:.1f} days"
 
 
 def largest_position(symbols: Sequence[str], notionals: Sequence[float]) -> str | None:
@@ -320,6 +323,7 @@ class HistoryBars:
     def __init__(self, history: Any) -> None:
         self.histories = load_histories(history)
         self._book: tuple[str, ...] = ()
+        self._notes: dict[tuple[str, ...], list[str]] = {}  # per book: the histories are fixed
         # Read now: a file coarser than an hour is an error at start-up, naming it.
         self._hourly = {id(h.frame): hourly_of(h) for h in self.histories}
 
@@ -339,12 +343,16 @@ class HistoryBars:
     def notes(self) -> list[str]:
         """What the account's histories say of this cycle's book: that they end more than
         :data:`HISTORY_END_GAP` apart (:func:`ends_apart_note`), or nothing."""
-        try:
-            read = history_of(self.histories, self._book, vol_given=True).values()
-        except InputError:  # a file naming no asset for several underlyings: the forecasts say it
-            return []
-        note = ends_apart_note(list({id(h.frame): h for h in read if h is not None}.values()))
-        return [] if note is None else [note]
+        if self._book not in self._notes:  # once per book (1 ms a call on two 200-day files)
+            try:
+                read = history_of(self.histories, self._book, vol_given=True).values()
+            except InputError:  # a file naming no asset for several underlyings: the forecasts say it
+                return []
+            note = ends_apart_note(list({id(h.frame): h for h in read if h is not None}.values()))
+            if len(self._notes) >= 64:  # bounded: books come and go
+                self._notes.clear()
+            self._notes[self._book] = [] if note is None else [note]
+        return list(self._notes[self._book])
 
     def why_none(self, symbol: str) -> str:
         """Why ``symbol`` has no bars here: no history of its asset among those given."""

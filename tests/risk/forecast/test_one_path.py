@@ -440,7 +440,8 @@ def test_two_assets_histories_ending_apart_are_said_everywhere(two: dict[str, An
         assert two["alerts"] == []
         return
     (note,) = apart
-    assert note.startswith(f"the histories end {ETH_SHORT_H / 24:.1f} days apart (")
+    assert note.startswith(f"the histories end {ETH_SHORT_H // 24} days apart (")
+    assert "more than 1 day)" in note
     assert "ETHUSDT-PERP_1h.parquet" in note
     assert "BTCUSDT-PERP_1h.parquet" in note
     assert two["api_notes"] == [note]  # /risk
