@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,12 +148,13 @@ def default_assets(ja: JointAccount | EngineJoint) -> tuple[str, str]:
 
 def _daily_returns(source: pd.DataFrame | str | Path, asset: str) -> pd.Series:
     from levguard.data.loaders import load_ohlcv
+    from levguard.risk.vol import daily_returns
 
     frame = load_ohlcv(source) if isinstance(source, str | Path) else source
-    daily = frame["close"].resample("1D").last().dropna()
-    out = np.log(daily).diff().dropna()
+    # Complete UTC days: an unfinished last day's return is a fraction of a day's.
+    out = daily_returns(frame, f"history of {asset}").complete.copy()
     out.name = asset
-    return cast(pd.Series, out)
+    return out
 
 
 def _covariance(

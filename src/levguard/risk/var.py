@@ -180,10 +180,18 @@ def _paths(rel_steps: Float64Array, keys: Sequence[str]) -> dict[str, Float64Arr
 
 
 def _fhs_scenarios(
-    R: Float64Array, keys: Sequence[str], h: int, n_sims: int, seed: int | None, garch_model: GarchModel
+    R: Float64Array,
+    keys: Sequence[str],
+    h: int,
+    n_sims: int,
+    seed: int | None,
+    garch_model: GarchModel,
+    last_day: Mapping[str, tuple[float, float]] | None = None,
 ) -> tuple[dict[str, Float64Array], dict[str, float]]:
+    from levguard.core.risk.volatility import garch_partial_step
     from levguard.risk.garch import fit_garch
 
+    partial = {base_asset(str(k)): v for k, v in (last_day or {}).items()}  # unfinished day: one more step
     params: list[cvar.GarchParams] = []
     sig: list[float] = []
     resid: list[Float64Array1D] = []
@@ -193,6 +201,10 @@ def _fhs_scenarios(
         p = fit.params
         params.append(cvar.GarchParams(p["omega"], p["alpha"], p["beta"], p.get("gamma", 0.0), p.get("mu", 0.0)))
         s = float(fit.forecast(1).vol[0])
+        if key in partial:
+            s = math.sqrt(
+                garch_partial_step(s * s, *partial[key], p["omega"], p["alpha"], p["beta"], p.get("gamma", 0))
+            )
         sig.append(s)
         resid.append(np.asarray(fit.standardized_residuals, dtype=np.float64))
         details[f"sigma_next:{key}"] = s
@@ -297,6 +309,7 @@ def portfolio_var(
     nu: float | None = None,
     steps_per_day: int = 24,
     garch_model: GarchModel = "garch",
+    last_day: Mapping[str, tuple[float, float]] | None = None,
 ) -> cvar.VarResult:
     """Return the VaR and ES of an account's perpetuals and options in its settlement currency.
 
@@ -353,6 +366,11 @@ def portfolio_var(
         Monitoring steps per day of ``monte_carlo`` paths (liquidation checks).
     garch_model : {"garch", "gjr"}
         Variance model of ``fhs``.
+    last_day : Mapping[str, tuple[float, float]], optional
+        Per underlying, the unfinished day after ``returns`` (complete days): its log return so
+        far and the fraction of the day elapsed (:class:`levguard.risk.vol.DailyReturns`).
+        ``fhs`` takes it in one more GARCH step, its unseen rest at its expectation
+        (:func:`levguard.core.risk.volatility.garch_partial_step`).
 
     Returns
     -------
@@ -415,7 +433,7 @@ def portfolio_var(
     elif method == "fhs":
         if R is None:
             raise InputError("method 'fhs' needs returns")
-        scen, extra = _fhs_scenarios(R, keys, _whole_days(h, method), int(n_sims), seed, garch_model)
+        scen, extra = _fhs_scenarios(R, keys, _whole_days(h, method), int(n_sims), seed, garch_model, last_day)
     elif method == "monte_carlo":
         sd = _daily_vols(keys, vol, R)
         scen = _mc_scenarios(sd, _correlation(keys, R, correlation), keys, h, int(n_sims), seed, steps_per_day, nu)

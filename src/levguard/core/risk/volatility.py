@@ -28,9 +28,17 @@ from typing import overload
 
 import numpy as np
 
-from levguard.core.validate import array_1d, no_bools_or_strings, number, require_squarable, show
+from levguard.core.validate import (
+    array_1d,
+    finite_number,
+    no_bools_or_strings,
+    number,
+    positive_number,
+    require_squarable,
+    show,
+)
 from levguard.errors import InputError
-from levguard.kernels.vol import ewma_nb, rolling_mean_nb, rolling_var_nb
+from levguard.kernels.vol import ewma_nb, garch_step, rolling_mean_nb, rolling_var_nb
 from levguard.typing import Float64Array1D
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "annualise",
     "close_to_close",
     "ewma_variance",
+    "garch_partial_step",
     "garman_klass",
     "garman_klass_terms",
     "log_returns",
@@ -633,3 +642,70 @@ def annualise(var_per_bar: float | Float64Array1D, periods_per_year: float) -> f
         raise InputError(f"var_per_bar must be >= 0, was var_per_bar[{i}]={float(arr[i])!r}")
     out: Float64Array1D = np.sqrt(arr * float(ppy))
     return out
+
+
+def garch_partial_step(
+    sigma2: float,
+    eps_partial: float,
+    elapsed: float,
+    omega: float,
+    alpha: float,
+    beta: float,
+    gamma: float = 0.0,
+) -> float:
+    """Return the next period's (GJR-)GARCH(1,1) variance after a period seen only in part.
+
+    Parameters
+    ----------
+    sigma2 : float
+        Conditional variance of the current period (``sigma2_T``, > 0), forecast from the
+        complete periods before it.
+    eps_partial : float
+        The innovation observed so far in the current period (a zero-mean model: its return so
+        far, e.g. the log return from the last complete day's close to the last bar's close).
+    elapsed : float
+        Fraction ``h`` of the period observed, in [0, 1] (a day's bars cover [00:00, 24:00) UTC).
+    omega, alpha, beta : float
+        GARCH(1,1) parameters in the units of ``sigma2``.
+    gamma : float
+        GJR leverage term (0: plain GARCH).
+
+    Returns
+    -------
+    float
+        ``sigma2_{T+1} = omega + (alpha + gamma 1{eps_partial < 0}) eps_partial^2
+        + (alpha + gamma / 2) (1 - h) sigma2_T + beta sigma2_T``.
+
+    Raises
+    ------
+    InputError
+        ``sigma2`` not > 0, ``elapsed`` outside [0, 1], a non-finite input.
+
+    Notes
+    -----
+    The GARCH(1,1) recursion (Bollerslev 1986) needs the period's squared innovation
+    ``eps_T^2``.  Part of the period is still to come: ``eps_T = eps_partial + eps_rest`` with
+    ``eps_rest`` unobserved, of mean 0, uncorrelated with the past, and of variance
+    ``(1 - h) sigma2_T`` when the period's variance accrues evenly through it (the diffusion
+    limit in which a day's variance is the sum of its intraday ones: Andersen & Bollerslev 1998,
+    Int. Econ. Rev. 39(4), "Answering the skeptics").  Its conditional expectation given what is
+    known is ``E[eps_T^2 | F] = eps_partial^2 + (1 - h) sigma2_T``, which replaces ``eps_T^2``.
+    ``h = 1`` is the ordinary step; ``h = 0`` with no move gives the two-step forecast ``omega +
+    (alpha + beta) sigma2_T``.  A partial period's squared return alone has expectation about
+    ``h sigma2_T``: fed to the recursion as a whole period's, it biases the forecast down.  GJR
+    (Glosten, Jagannathan & Runkle 1993): the seen part takes the leverage term by its sign, the
+    unseen (symmetric) part by its mean ``gamma / 2`` (exact at ``h = 1`` and at
+    ``eps_partial = 0``; in between an approximation, the sign of the whole period's innovation
+    not being known).  The step is :func:`levguard.kernels.vol.garch_step` with the weighted
+    variance proxy ``x`` (``scale = x``, ``z = 1``, ``alpha = 1``).
+    """
+    s2 = positive_number(sigma2, "sigma2")
+    e = finite_number(eps_partial, "eps_partial")
+    h = finite_number(elapsed, "elapsed")
+    if not 0.0 <= h <= 1.0:
+        raise InputError(f"elapsed must be a fraction in [0, 1], was {elapsed!r}")
+    w, a, b, g = (
+        finite_number(v, k) for k, v in (("omega", omega), ("alpha", alpha), ("beta", beta), ("gamma", gamma))
+    )
+    proxy = (a + (g if e < 0.0 else 0.0)) * e * e + (a + 0.5 * g) * (1.0 - h) * s2
+    return float(garch_step(s2, proxy, 1.0, w, 1.0, b))
