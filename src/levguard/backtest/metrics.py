@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.validate import array_1d, integer_in, non_negative_number, positive_number, require_finite
+from levguard.core.validate import array_1d, integer_in, non_negative_number, number, positive_number, require_finite
 from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.backtest_metrics import PERFORMANCE_METRICS, STATS_DTYPE, metrics_nb
@@ -38,8 +38,37 @@ def equity_returns(equity: FloatArray, initial_equity: float) -> FloatArray:
     return out
 
 
+def _non_negative(equity: FloatArray, field: str = "equity") -> None:
+    # Equity never falls below 0 in a run (a liquidation leaves at worst 0; bad debt is the
+    # venue's): a negative value is bad input, and 1 - E/peak would exceed 1 (a drawdown of 118 %).
+    neg = equity < 0.0
+    if neg.any():
+        i = int(np.argmax(neg))
+        raise InputError(
+            f"{field} must be >= 0 (a ruined run's equity stops at 0), was {field}[{i}]={float(equity[i])!r}"
+        )
+
+
 def drawdown(equity: FloatArray, initial_equity: float) -> FloatArray:
-    """Return ``1 - E_t / max(E_0, max_{u<=t} E_u)`` per bar, in [0, 1]."""
+    """Return ``1 - E_t / max(E_0, max_{u<=t} E_u)`` per bar, in [0, 1].
+
+    Parameters
+    ----------
+    equity : (N,) float64
+        Equity at each bar's close, >= 0.
+    initial_equity : float
+        Equity before the first bar, >= 0.  Bars whose running peak is 0 (a window that starts
+        ruined and trades nothing) have drawdown 0.
+
+    Raises
+    ------
+    InputError
+        A negative equity or initial equity (named with its index): no run produces one, and the
+        drawdown would leave [0, 1].
+    """
+    equity = array_1d(equity, "equity")
+    _non_negative(equity)
+    _non_negative(np.array([number(initial_equity, "initial_equity")]), "initial_equity")
     peak = np.maximum.accumulate(np.concatenate(([initial_equity], equity)))[1:]
     with np.errstate(divide="ignore", invalid="ignore"):
         dd: FloatArray = np.where(peak > 0.0, 1.0 - equity / peak, 0.0)
@@ -100,7 +129,8 @@ def compute_metrics(
     InputError
         An empty ``equity``; arrays of other lengths; a NaN or infinite equity, fee or funding
         payment in the bars that count (a Sharpe ratio or a sum over them would be NaN or computed
-        over the other bars only, silently); a bad scalar argument (each named).
+        over the other bars only, silently); a negative equity in them (no run produces one: a
+        drawdown above 1, a total return below -1); a bad scalar argument (each named).
     """
     equity = array_1d(equity, "equity")
     n = equity.shape[0]
@@ -122,6 +152,7 @@ def compute_metrics(
     # volatility and drawdown over the other bars, a NaN fee a fees_paid of NaN, silently.
     for name, a in (("equity", equity), ("fees", fees), ("funding", funding)):
         require_finite(a, name)
+    _non_negative(equity)
     # The wallet is not read (the equity stands in); inputs read-only, one compiled signature.
     acct = AccountOut(*(readonly(a) for a in (equity, equity, leverage, funding, fees)))
     out = np.zeros(1, dtype=STATS_DTYPE)

@@ -26,6 +26,7 @@ import pandas as pd
 from levguard.backtest._policy_paths import _path_cfg
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import Prepared, prepare, simulate
+from levguard.backtest.metrics import compute_metrics, drawdown
 from levguard.core.validate import finite_number, number, positive_number, show
 from levguard.data.frames import float_column
 from levguard.errors import InputError
@@ -688,14 +689,11 @@ def walk_forward(
                 row[f"is_{objective}"] = chosen[objective]
             # A window after a ruin starts (and stays) at what was left: nothing traded, 0 return.
             row["oos_total_return"] = equity / start_equity - 1.0 if start_equity > 0 else 0.0
-            path = eq.to_numpy()
-            peak = np.maximum.accumulate(np.concatenate(([start_equity], path)))[1:]
-            row["oos_max_drawdown"] = float(np.max(1.0 - path / peak)) if peak.size and peak.min() > 0 else 1.0
+            # From the window's start; 1 in the window of the ruin, 0 in those after it (nothing left).
+            row["oos_max_drawdown"] = float(drawdown(eq.to_numpy(), start_equity).max(initial=0.0))
             row["oos_n_liquidations"] = window_liq
             rows.append(row)
             advance()
-    from levguard.backtest.metrics import compute_metrics
-
     stitched = pd.concat(pieces)
     stitched.name = "equity"
     ppy = float(_periods(stitched.index))

@@ -143,3 +143,22 @@ def test_cagr_of_a_strong_short_run_is_inf_only_beyond_float64() -> None:
     assert finite == pytest.approx(math.exp(math.log(1.0477) / years), rel=1e-9)
     assert 1e177 < finite < 1e179
     assert km.performance_ratios(1.5, 2.0, 0.0, 0.0, math.nan, 0.0, 365.0, False)[0] == pytest.approx(1.5**0.5 - 1.0)
+
+
+def test_negative_equity_is_refused_by_the_public_metrics() -> None:
+    # No run leaves equity below 0 (a liquidation leaves at worst 0): a negative equity is bad
+    # input; it gave a drawdown of 1.18 and a total return of -1.2.
+    from levguard.backtest.metrics import drawdown
+    from levguard.errors import InputError
+
+    eq = np.array([110.0, 90.0, -20.0])
+    with pytest.raises(InputError, match=r"equity must be >= 0 .*equity\[2\]=-20.0"):
+        drawdown(eq, 100.0)
+    with pytest.raises(InputError, match=r"initial_equity must be >= 0"):
+        drawdown(np.array([1.0]), -1.0)
+    z = np.zeros(3)
+    with pytest.raises(InputError, match=r"equity\[2\]=-20.0"):
+        compute_metrics(eq, 100.0, 365.0, leverage=z, fees=z, funding=z, traded_notional=0.0, n_liquidations=0)
+    # 0 is allowed: a ruin; a peak of 0 (a start at 0) has no drawdown.
+    assert drawdown(np.array([110.0, 0.0]), 100.0).tolist() == [0.0, 1.0]
+    assert drawdown(np.zeros(2), 0.0).tolist() == [0.0, 0.0]

@@ -128,6 +128,19 @@ def test_a_ruined_window_leaves_the_rest_flat() -> None:
     assert (tail == tail.iloc[0]).all()
 
 
+def test_the_windows_after_a_ruin_have_no_drawdown() -> None:
+    # A window that starts at 0 equity and trades nothing loses nothing: drawdown 0, as its
+    # return is 0 (it was reported 1.0).  The window of the ruin lost everything: 1.0.
+    wf = walk_forward(DF, STRATEGIES, {"fixed": 40.0}, train_bars=800, test_bars=400, objective="total_return")
+    w = wf.windows
+    after = w["test_start"] > wf.ruined_at
+    ruin = (w["test_start"] <= wf.ruined_at) & (w["test_stop"] >= wf.ruined_at)
+    assert after.any()
+    assert (w.loc[after, "oos_max_drawdown"] == 0.0).all()
+    assert w.loc[ruin, "oos_max_drawdown"].tolist() == [1.0]
+    assert ((w["oos_max_drawdown"] >= 0.0) & (w["oos_max_drawdown"] <= 1.0)).all()
+
+
 def test_a_ruined_windows_turnover_is_its_traded_notional_over_the_equity_before_the_ruin() -> None:
     # 40x from window 0's first bar: ruined at its bar 36 of 400.  The stitched turnover is what
     # the window traded over the mean equity up to the ruin (as the engine's own turnover); it
