@@ -283,3 +283,40 @@ def test_a_close_adl_cannot_take_is_not_routed_and_the_next_deficit_is(order: tu
     assert victims["counterparty"].tolist() == [pos["B"]]
     led = res.ledger()
     assert abs(led["residual"]) <= 1e-9 * led["scale"]
+
+
+# Counterparties whose ADL scores tie exactly: a hunt (2026-12-07) found them ranked in account
+# order (a stable sort), so the input order chose who was deleveraged. (side, qty, entry, wallet),
+# mmr 5 %, fund 0. L is bankrupt at the first price; S1 and S2 score alike.
+_L = (1.0, 1.0, 107.0, 6.6875)  # bankruptcy 100.3125: bankrupt at 100, to ADL
+_S1 = (-1.0, 1.0, 100.0, 100.0 / 6.0)  # 6x from 100
+_S2 = (-1.0, 5.0, 100.0, 1e6)
+_TIES = [
+    # PnL 0 at the entry scores 0 at any leverage: S2 (the larger) is deleveraged, S1 is then
+    # liquidated at 112. In account order S1 was closed by ADL in one order (liquidated 0, fund 0)
+    # and S2 in the other (liquidated 112, fund 4.667).
+    ((_L, _S1, _S2), np.array([100.0, 112.0]), {"fund_end": 100.0 / 6.0 - 12.0, "liquidated_notional": 112.0}),
+    # The same entry and leverage tie at every mark whatever the size (fund 10 and liquidated 590
+    # in one order, fund 2 and 118 in the other).
+    (
+        ((1.0, 1.0, 100.0, 8.0), (-1.0, 1.0, 100.0, 20.0), (-1.0, 5.0, 100.0, 100.0)),
+        np.array([100.0, 90.0, 118.0]),
+        {"fund_end": 2.0, "liquidated_notional": 118.0},
+    ),
+]
+
+
+@pytest.mark.parametrize("sim", [_v1, _v2])
+@pytest.mark.parametrize(("accts", "path", "want"), _TIES)
+def test_tied_adl_scores_rank_the_larger_position_first_whatever_the_order(
+    sim: Any, accts: tuple[Any, ...], path: np.ndarray, want: dict[str, float]
+) -> None:
+    long_, small, large = accts
+    for order in ((long_, small, large), (long_, large, small), (large, small, long_)):
+        res = sim(list(order), path, fund=0.0, market=Market(depth=1e15))
+        totals = _totals(res)
+        for key, value in want.items():
+            assert totals[key] == pytest.approx(value, abs=1e-9), (key, order)
+        ev = res.events
+        victims = ev.loc[ev["kind"] == "adl_victim", "account"].tolist()
+        assert victims == [order.index(large)], order  # the larger of the tied positions

@@ -23,6 +23,7 @@ from levguard.kernels.cascade_records import (
     Tiers,
 )
 from levguard.kernels.cascade_sweep import (
+    break_score_ties,
     maintenance_of,
     open_accounts,
     route_deficits,
@@ -286,8 +287,8 @@ def close_in_book(
 @jitable
 def rank_side(o: int, key: int, mark: float, book: Book, ranking: AdlRanking) -> None:
     # ADL counterparties on side o (0 longs, 1 shorts) under mark key ``key``: the open positions
-    # ranked by BitMEX's score at the mark, best first (stable), consumed front first from
-    # ranking.pos.
+    # ranked by BitMEX's score at the mark, best first (ties by size, margin and entry:
+    # break_score_ties), consumed front first from ranking.pos.
     order = ranking.order
     scores = ranking.scores
     m_c = open_accounts(o, book, False, order)
@@ -296,6 +297,7 @@ def rank_side(o: int, key: int, mark: float, book: Book, ranking: AdlRanking) ->
         bp = bankruptcy_price(book.side[u], book.qty[u], book.entry[u], book.margin[u])
         scores[j] = adl_score(book.side[u], book.qty[u], book.entry[u], mark, bp)
     sort_descending(order, scores, m_c)
+    break_score_ties(order, scores, m_c, book.qty, book.margin, book.entry)  # not account order
     ranking.ids[o, :m_c] = order[:m_c]
     ranking.length[o] = m_c
     ranking.pos[o] = 0

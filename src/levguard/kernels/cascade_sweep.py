@@ -93,6 +93,50 @@ def sort_descending(ids: Int64Array1D, keys: Float64Array1D, m: int) -> None:
 
 
 @jitable
+def break_score_ties(
+    ids: Int64Array1D,
+    scores: Float64Array1D,
+    m: int,
+    size: Float64Array1D,
+    margin: Float64Array1D,
+    entry: Float64Array1D,
+) -> None:
+    """Order each run of equal ``scores`` among the first ``m`` (sorted) entries of ``ids`` by the
+    positions themselves, not by account order: the larger ``|size|`` first, then the lower
+    ``margin`` (the higher leverage), then the lower ``entry``.  ``size``, ``margin`` and ``entry``
+    are per account (indexed by the ids).
+
+    Notes
+    -----
+    Venues rank ADL counterparties by a PnL and leverage score, highest first, and publish no
+    tie-break (BitMEX's ADL ranking; Binance's and Bybit's ADL indicators).  Positions tie
+    exactly at their entry (PnL 0 scores 0 at any leverage) and at the same entry and leverage
+    whatever their size; accounts alike in size, margin and entry are alike for the book and
+    the fund, so the result does not depend on the order the accounts are given in
+    (docs/cascade.md).  Runs of ties are short: an insertion sort within each run.
+    """
+    j = 0
+    while j < m:
+        e = j + 1
+        while e < m and scores[e] == scores[j]:
+            e += 1
+        for p in range(j + 1, e):  # insertion sort of the run [j, e)
+            u = ids[p]
+            q = p
+            while q > j:
+                v = ids[q - 1]
+                su, sv = abs(size[u]), abs(size[v])
+                first = margin[u] < margin[v] or (margin[u] == margin[v] and entry[u] < entry[v])
+                if su > sv or (su == sv and first):
+                    ids[q] = v
+                    q -= 1
+                else:
+                    break
+            ids[q] = u
+        j = e
+
+
+@jitable
 def route_deficits(
     m: int, net: float, floor: float, order: Int64Array1D, scores: Float64Array1D, adl: BoolArray1D
 ) -> int:

@@ -23,7 +23,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
 from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price, record_event
-from levguard.kernels.cascade_sweep import route_deficits, sort_deficits, sort_descending
+from levguard.kernels.cascade_sweep import break_score_ties, route_deficits, sort_deficits, sort_descending
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
     BookTiers,
@@ -240,7 +240,8 @@ def rank_list(
     scores: Float64Array1D,
 ) -> None:
     """Rank list ``b``'s open positions (pending accounts included, skipped when met) by the
-    venue's score at ``marks``, best first (stable: ties in account order), under the mark key
+    venue's score at ``marks``, best first (ties: the larger position, the lower wallet, the lower
+    entry, :func:`~levguard.kernels.cascade_sweep.break_score_ties`), under the mark key
     ``key`` (:func:`levguard.kernels.cascade_v2.market_cascade_py` gives a new key each step
     and whenever the venue's marks move, so a ranking is never used at other marks)."""
     a = (b // 2) % st.qty.shape[1]
@@ -254,6 +255,7 @@ def rank_list(
     for j in range(m):
         scores[j] = position_score(rule, order[j], a, marks, st, tiers)
     sort_descending(order, scores, m)
+    break_score_ties(order, scores, m, st.qty[:, a], st.wallet, st.entry[:, a])  # not account order
     sl.rank[o0 : o0 + m] = order[:m]
     sl.rank_len[b] = m
     sl.rank_pos[b] = 0
