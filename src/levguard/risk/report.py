@@ -33,8 +33,9 @@ from levguard.core.risk.portfolio import OptionPosition, revalue
 from levguard.core.risk.stress import (
     NAMED_SCENARIOS,
     Scenario,
+    apply_scenario,
+    check_scenarios,
     grid_scenarios,
-    stress_accounts,
     venue_default,
 )
 from levguard.core.risk.var import check_level
@@ -433,7 +434,8 @@ class RiskReport(LegacyMapping, Record):
         Per account: margin report, option value, Greeks, VaR/ES rows, position VaR, P(liq) per
         position and horizon, and the forecaster.
     stress : list of dict
-        Per scenario: the shock, its source and each account's P&L, equity after and liquidations.
+        Per scenario: the shock, its source and each account's P&L, option P&L, equity after
+        (options included, floored at 0), bad debt and liquidations.
     total_equity_usd : float
         Sum of the accounts' equity in USD (accounts without a USD rate are left out).
     """
@@ -723,33 +725,33 @@ def risk_report(
         scenarios = [*NAMED_SCENARIOS, *grid_scenarios((-0.3, -0.2, -0.1, 0.1, 0.2, 0.3), (0.0, 0.3))]
         if len(accounts) > 1:
             scenarios += [venue_default(a[1].venue, name=f"{a[0]} default") for a in accounts]
-    named = [(a[0], a[1]) for a in accounts]
     stress_rows = []
-    for s, rows in stress_accounts(named, scenarios):
+    for s in check_scenarios(scenarios):
         acc_rows = []
         total = 0.0
-        for (name, acc, _spec, options, prices), st in zip(accounts, rows, strict=True):
-            if st.defaulted:  # everything on the venue is lost, its options' value too: after = 0
-                opt = -(st.equity_before + option_values[name]) - st.pnl
-            else:
-                opt = _option_pnl(acc, margin_reports.get(name), options, prices, s)
-            pnl = st.pnl + opt
+        for name, acc, _spec, options, prices in accounts:
+            # The options' P&L under the scenario (core revalue); they are cross collateral, so the
+            # account's floor at zero takes them in (apply_scenario: a short option's liability
+            # beyond the account's equity is bad debt, not a negative equity after).
+            move = _option_pnl(acc, margin_reports[name], options, prices, s)
+            v0 = option_values[name]
+            st = apply_scenario(acc, s, name=name, before=margin_reports[name], option_values=(v0, v0 + move))
+            # The options' own change in value, before the account's floor (docs/risk.md §6); in a
+            # default they are lost with everything else on the venue.
+            opt = -v0 if st.defaulted else move
             # A coin account's P&L is worth its coin at the scenario's price (docs/risk.md: x P1).
             rate = _usd_rate(st.settlement, prices)
             if rate is not None and not is_usd(st.settlement):
                 rate *= 1.0 + s.shock_for(coin_name(st.settlement))
-            total += 0.0 if rate is None else pnl * rate
+            total += 0.0 if rate is None else st.pnl * rate
             acc_rows.append(
                 {
                     "name": name,
-                    "pnl": pnl,
+                    # Equity (options included, as in the exposure's) before + pnl = after >= 0.
+                    "pnl": st.pnl,
                     "option_pnl": opt,
-                    # The options' value after the move (their value now plus their P&L) is
-                    # equity, as in the exposure's equity: before + pnl = after when nothing is
-                    # liquidated (the options' current value was left out; an API audit).
-                    "equity_after": st.equity_after + (0.0 if st.defaulted else option_values[name] + opt),
-                    # A defaulted account's negative equity (options included) is the venue's loss.
-                    "bad_debt": max(-(st.equity_before + option_values[name]), 0.0) if st.defaulted else st.bad_debt,
+                    "equity_after": st.equity_after,
+                    "bad_debt": st.bad_debt,
                     "margin_ratio_after": st.margin_ratio_after,
                     "liquidated": [p.symbol for p in st.positions if p.liquidated],
                     "positions": [

@@ -58,11 +58,19 @@ def test_report_sections_with_a_given_vol() -> None:
     assert [p["symbol"] for p in crash["positions"]] == ["BTCUSDT", "ETHUSDT"]
     assert crash["positions"][0]["liquidated"] is True
     assert crash["positions"][1]["pnl"] > 0  # the isolated short gains
-    # Position P&L is before the bankruptcy floor: the wiped-out cross long shows its full loss, the
-    # account only loses what it holds (the rest is the venue's bad debt).
+    # The long put is cross collateral: its gain covers the cross long's loss beyond the wallet, so
+    # nothing is floored and the account's P&L is its positions' plus its options'.
     raw = sum(p["pnl"] for p in crash["positions"]) + crash["option_pnl"]
+    assert crash["bad_debt"] == 0.0
+    assert crash["pnl"] == pytest.approx(raw, rel=1e-12)
+    # Without the put, position P&L is before the bankruptcy floor: the wiped-out cross long shows
+    # its full loss, the account only loses what it holds (the rest is the venue's bad debt).
+    bare = risk_report({**BOOK, "options": []}, vol=0.6, n_sims=500).to_dict()
+    crash = next(s for s in bare["stress"] if s["scenario"] == "black-thursday")["accounts"][0]
+    raw = sum(p["pnl"] for p in crash["positions"])
     assert crash["bad_debt"] > 0
     assert crash["pnl"] > raw
+    assert crash["pnl"] - crash["bad_debt"] == pytest.approx(raw, rel=1e-12)  # the fund takes the rest
     json.dumps(rep, default=str)
 
 

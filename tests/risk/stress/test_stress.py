@@ -326,6 +326,40 @@ def test_a_bankrupt_cross_wallet_does_not_eat_isolated_margin() -> None:
     assert res.pnl == pytest.approx(eth_balance - 29_000)
 
 
+def test_options_join_the_cross_part_before_its_floor() -> None:
+    """``option_values`` (the options' value before and after) are cross collateral: a short
+    option's loss beyond the cross equity is bad debt (the isolated short keeps its margin and
+    gain), a long option's value covers a cross shortfall, and a default loses them too."""
+    acc = _account(
+        wallet_balance=20_000,
+        positions=[
+            {"symbol": "BTCUSDT", "qty": 2, "entry_price": 60_000, "mark_price": 60_000, "leverage": 10},
+            {"symbol": "ETHUSDT", "qty": -30, "entry_price": 3_000, "mark_price": 3_000, "leverage": 10,
+             "margin_mode": "isolated"},
+        ],
+    )  # fmt: skip
+    up = Scenario("up", 0.05)  # BTC long +6,000, ETH short -4,500 of its 9,000 margin
+    cross, eth = 20_000 + 6_000, 9_000 - 4_500
+    res = apply_scenario(acc, up, option_values=(-1_000.0, -50_000.0))
+    assert res.equity_before == pytest.approx(29_000 - 1_000)
+    assert res.equity_after == pytest.approx(eth)  # the cross part ends at 0, the isolated keeps 4,500
+    assert res.bad_debt == pytest.approx(50_000 - cross)
+    assert res.equity_before + res.pnl == pytest.approx(res.equity_after)
+    assert apply_scenario(acc, up).bad_debt == 0.0
+    crash = Scenario("crash", -0.4553)  # the cross long is 34,636 short of its wallet without options
+    shortfall = 2 * 60_000 * 0.4553 - 20_000
+    res = apply_scenario(acc, crash, option_values=(1_000.0, 50_000.0))
+    assert res.bad_debt == 0.0
+    assert res.equity_after == pytest.approx(50_000 - shortfall + 9_000 + 30 * 3_000 * 0.4553)
+    gone = apply_scenario(acc, venue_default("binance-usdm"), option_values=(-40_000.0, -40_000.0))
+    assert gone.defaulted
+    assert (gone.equity_before, gone.pnl, gone.equity_after) == (-11_000.0, 11_000.0, 0.0)
+    assert gone.bad_debt == pytest.approx(11_000.0)
+    for bad in [(1.0,), (1.0, float("nan")), ("1", 2.0), None]:
+        with pytest.raises(InputError, match="option_values"):
+            apply_scenario(acc, up, option_values=bad)  # type: ignore[arg-type]
+
+
 def _isolated(venue: str, symbol: str, lev: float = 10.0) -> Any:
     return account_from_spec(
         {

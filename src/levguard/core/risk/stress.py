@@ -49,6 +49,7 @@ __all__ = [
     "Scenario",
     "apply_scenario",
     "base_asset",
+    "check_scenarios",
     "grid_scenarios",
     "scenario_by_name",
     "stress_accounts",
@@ -292,7 +293,9 @@ class AccountStress:
     """An account under a scenario.
 
     ``pnl`` is the change in equity, floored so that an account cannot lose more than it holds
-    (beyond bankruptcy the venue's insurance fund takes the loss: ``bad_debt``).
+    (beyond bankruptcy the venue's insurance fund takes the loss: ``bad_debt``); ``equity_before
+    + pnl = equity_after``.  Equity includes the options' value when :func:`apply_scenario` is
+    given it (``option_values``).
     """
 
     name: str
@@ -321,9 +324,31 @@ def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> f
 
 
 def apply_scenario(
-    account: Account, scenario: Scenario, *, name: str | None = None, before: AccountReport | None = None
+    account: Account,
+    scenario: Scenario,
+    *,
+    name: str | None = None,
+    before: AccountReport | None = None,
+    option_values: tuple[float, float] = (0.0, 0.0),
 ) -> AccountStress:
     """Re-mark ``account`` under ``scenario``, pay its funding, and re-evaluate it.
+
+    Parameters
+    ----------
+    account : Account
+        The account (its perpetuals and futures).
+    scenario : Scenario
+        The shock.
+    name : str, optional
+        The account's name (default: its venue); a venue default names the venue or the account.
+    before : AccountReport, optional
+        ``evaluate(account)``, when the caller has it.
+    option_values : (float, float)
+        The value of the account's options before and after the scenario, in its settlement
+        currency (signed: a short option is a liability), finite.  The margin engine has no
+        option model; :func:`levguard.risk.report.risk_report` values them.  They are held in the
+        cross wallet and join the cross part's equity before its floor (Notes); ``equity_before``,
+        ``equity_after`` and ``pnl`` include them.
 
     Notes
     -----
@@ -338,14 +363,31 @@ def apply_scenario(
     book closes it (Hyperliquid, dYdX, Deribit) the trader keeps the rest after the fee.  An
     isolated position cannot lose more than its margin; an account cannot lose more than its
     equity (the rest is ``bad_debt``).  In a venue default everything held on the venue is lost.
+
+    Options (``option_values`` ``(V0, V1)``) are cross-margined collateral, as on Deribit, in
+    OKX's and Bybit's unified accounts and in Binance's portfolio margin: the cross part's equity
+    after is ``max(C + V1, 0)`` with ``C`` the cross wallet plus the cross positions' unrealised
+    P&L at the new marks, and ``max(-(C + V1), 0)`` is bad debt, so a short option's liability
+    beyond the account's equity is the insurance fund's loss and a long option's value covers a
+    cross shortfall.  ``equity_before = E0 + V0``, ``equity_after = max(C + V1, 0) + sum(kept)``
+    (``kept``: what each isolated margin holds after), ``pnl = equity_after - equity_before``
+    (so ``pnl >= -equity_before`` when ``equity_before >= 0``).  In a venue default the options
+    are lost too: ``equity_after = 0``, ``pnl = -(E0 + V0)``, ``bad_debt = max(-(E0 + V0), 0)``.
+    Sources: Deribit, "The Deribit insurance fund and socialised loss system" (insights.deribit.com:
+    an account's negative equity is set back to zero by the insurance fund) and its portfolio
+    margin, which values futures and options together (deribit.com/docs, "Portfolio margin").
     """
     instance_of(account, Account, "account")
     instance_of(scenario, Scenario, "scenario")
     if before is not None:
         instance_of(before, AccountReport, "before")
+    if not (isinstance(option_values, tuple | list) and len(option_values) == 2):
+        raise InputError(f"option_values must be (value before, value after), was {show(option_values)}")
+    v0 = finite_number(option_values[0], "option_values[0]")
+    v1 = finite_number(option_values[1], "option_values[1]")
     label = name or account.venue
     before = before or evaluate(account)
-    equity_before = before.equity
+    equity_before = before.equity + v0
     if account.venue in scenario.defaulted_venues or label in scenario.defaulted_venues:
         positions = tuple(
             PositionStress(
@@ -417,7 +459,8 @@ def apply_scenario(
     # Cross and isolated parts go bankrupt separately: a bankrupt cross wallet does not eat an
     # isolated position's margin, and each part's shortfall is the insurance fund's (bad debt).
     iso = [r.margin_balance for r in after.positions if r.margin_balance is not None]
-    cross_equity = after.equity - math.fsum(iso) + min(wallet, 0.0)
+    # The options are cross collateral: their value after joins the cross part before its floor.
+    cross_equity = after.equity - math.fsum(iso) + min(wallet, 0.0) + v1
     equity_after = max(cross_equity, 0.0) + math.fsum(kept)
     bad_debt = math.fsum(max(-x, 0.0) for x in [cross_equity, *iso])
     return AccountStress(
@@ -436,6 +479,15 @@ def apply_scenario(
     )
 
 
+def check_scenarios(scenarios: object) -> list[Scenario]:
+    """Return ``scenarios`` as a list if it is a sequence of :class:`Scenario`, else raise InputError naming it."""
+    if isinstance(scenarios, str | bytes) or not isinstance(scenarios, Sequence):
+        raise InputError(f"scenarios must be a list of Scenario, was {show(scenarios)}")
+    for i, s in enumerate(scenarios):
+        instance_of(s, Scenario, f"scenarios[{i}]")
+    return list(scenarios)
+
+
 def stress_accounts(
     accounts: Sequence[tuple[str, Account]], scenarios: Sequence[Scenario]
 ) -> list[tuple[Scenario, list[AccountStress]]]:
@@ -446,13 +498,10 @@ def stress_accounts(
     """
     if isinstance(accounts, str | bytes) or not isinstance(accounts, Sequence):
         raise InputError(f"accounts must be a list of (name, Account) pairs, was {show(accounts)}")
-    if isinstance(scenarios, str | bytes) or not isinstance(scenarios, Sequence):
-        raise InputError(f"scenarios must be a list of Scenario, was {show(scenarios)}")
     for i, pair in enumerate(accounts):
         if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str)):
             raise InputError(f"accounts[{i}] must be a (name, Account) pair, was {show(pair)}")
         instance_of(pair[1], Account, f"accounts[{i}][1]")
-    for i, s in enumerate(scenarios):
-        instance_of(s, Scenario, f"scenarios[{i}]")
+    scenarios = check_scenarios(scenarios)
     base = [(name, acc, evaluate(acc)) for name, acc in accounts]
     return [(s, [apply_scenario(acc, s, name=name, before=rep) for name, acc, rep in base]) for s in scenarios]
