@@ -263,8 +263,8 @@ def test_rate_based_initial_margin_is_scaled() -> None:
         {
             "venue": "dydx-v4",
             "wallet_balance": 1e4,
-            "positions": [{"symbol": "BTC-USD", "qty": 1, "entry_price": 50_000, "mark_price": 50_000, "mmr": 0.05}],
+            "positions": [{"symbol": "BTC-USD", "qty": 1, "entry_price": 50_000, "mark_price": 50_000, "mmr": 0.015}],
         }
     ).positions[0]
-    assert dydx.mmr == pytest.approx(0.05)
+    assert dydx.mmr == pytest.approx(0.015)  # an override below the IMF (above it: refused)
     assert dydx.initial_margin == pytest.approx(1_000)  # Large-Cap IMF 2 %

@@ -33,6 +33,7 @@ from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.rules.base import BaseAssetTable, LiquidationRule, NamedKind, Rates, VenueModel
 from levguard.core.symbols import base_asset
+from levguard.core.validate import finite_number, non_negative_number
 from levguard.errors import InputError
 
 SOURCE = "support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual"
@@ -52,12 +53,21 @@ def base_of(symbol: str) -> str:
 def size_scaled_rates(size_base: float, base_imr: float, base_mmr: float, size_coef: float) -> tuple[float, float]:
     """Return (imr, mmr) = base rate + ``size_coef * |size|``.
 
+    Raises
+    ------
+    InputError
+        An argument that is not a finite number, or a negative rate or coefficient (a negative
+        coefficient gave rates that fall with size, below 0 for a large position).
+
     Notes
     -----
     Deribit "Linear Perpetual" standard margin: both rates grow linearly in the position size
     in base units (BTC: 0.005 % per BTC).
     """
-    add = size_coef * abs(size_base)
+    size_base = finite_number(size_base, "size_base")
+    base_imr = non_negative_number(base_imr, "base_imr")
+    base_mmr = non_negative_number(base_mmr, "base_mmr")
+    add = non_negative_number(size_coef, "size_coef") * abs(size_base)
     return base_imr + add, base_mmr + add
 
 
@@ -67,7 +77,7 @@ def deribit_size_coef(position: Position) -> float:
     without either, whose :func:`deribit_rates` refuses it anyway)."""
     preset = PRESETS.get(base_of(position.symbol))
     coef = position.params.get("size_coef", preset[2] if preset else None)
-    return float(coef) if coef is not None else 0.0
+    return non_negative_number(coef, f"{position.symbol}.size_coef") if coef is not None else 0.0
 
 
 def deribit_rates(position: Position) -> Rates:
@@ -76,9 +86,10 @@ def deribit_rates(position: Position) -> Rates:
     Raises
     ------
     InputError
-        An inverse contract: Deribit's size term counts the size in coins, which an inverse
-        position holds as USD, so the rates would be wrong (1 % + 0.005 % per BTC became 6 % for
-        $1,000 of BTC-PERPETUAL); inverse futures are not modelled (docs/margin.md).
+        A maintenance rate above the initial rate, or an inverse contract: Deribit's size term
+        counts the size in coins, which an inverse position holds as USD, so the rates would be
+        wrong (1 % + 0.005 % per BTC became 6 % for $1,000 of BTC-PERPETUAL); inverse futures are
+        not modelled (docs/margin.md).
     """
     if position.instrument.inverse:
         raise InputError(
@@ -92,6 +103,11 @@ def deribit_rates(position: Position) -> Rates:
     if coef is None or base_imr is None or base_mmr is None:
         raise InputError(f"{position.symbol}: no Deribit preset for this symbol; pass imr, mmr and size_coef")
     imr, mmr = size_scaled_rates(position.q, base_imr, base_mmr, coef)
+    if mmr > imr:  # the size term is added to both: the base rates are out of order
+        raise InputError(
+            f"{position.symbol}: the maintenance rate must be at most the initial rate on Deribit (published 1 % "
+            f"and 2 % for BTC), was mmr {base_mmr!r} with imr {base_imr!r}"
+        )
     if not (0.0 < mmr < 1.0 and 0.0 < imr <= 1.0):
         raise InputError(f"{position.symbol}: size-scaled rates out of range (imr {imr!r}, mmr {mmr!r})")
     return Rates(imr=imr, mmr=mmr, source=SOURCE)

@@ -46,7 +46,7 @@ from fractions import Fraction
 from levguard.core.instruments import ContractKind
 from levguard.core.positions import Position
 from levguard.core.rules.base import BaseAssetTable, LiquidationRule, Rates, VenueModel
-from levguard.core.validate import show
+from levguard.core.validate import finite, non_negative, show, whole_number
 from levguard.errors import InputError
 
 SOURCE = "github.com/dydxprotocol/v4-chain @ 84d4664bae71e3a077adaac67fb77ad19cd28d30"
@@ -84,6 +84,22 @@ LIQUIDITY_TIERS: dict[str, LiquidityTier] = {
     )
 }
 DEFAULT_TIER_BY_MARKET = {"BTCUSD": "large-cap", "ETHUSD": "large-cap"}
+_UINT32 = 2**32
+
+
+def _ppm(value: object, field: str, lo: int = 0, hi: int = ONE_MILLION) -> int:
+    # A protocol ppm parameter: an integer in [lo, hi] (x/perpetuals LiquidityTier.Validate: the
+    # initial margin and the maintenance fraction at most 1e6; x/clob LiquidationsConfig.Validate).
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InputError(f"{field} must be an integer in [{lo:_}, {hi:_}] ppm, was {show(value)}")
+    return value
+
+
+def _quantums(value: object, field: str) -> int:
+    # A protocol amount in quantums: an integer of either sign (big.Int), never a float.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{field} must be an integer number of quantums, was {show(value)}")
+    return value
 
 
 def maintenance_fraction_ppm(initial_margin_ppm: int, maintenance_fraction_ppm_: int) -> int:
@@ -91,8 +107,14 @@ def maintenance_fraction_ppm(initial_margin_ppm: int, maintenance_fraction_ppm_:
 
     The protocol uses this floored fraction for funding clamps; margin requirements use
     :func:`maintenance_margin_quantums`.
+
+    Raises
+    ------
+    InputError
+        A fraction that is not an integer in [0, 1e6] ppm (``LiquidityTier.Validate``).
     """
-    return (initial_margin_ppm * maintenance_fraction_ppm_) // ONE_MILLION
+    imf = _ppm(initial_margin_ppm, "initial_margin_ppm")
+    return (imf * _ppm(maintenance_fraction_ppm_, "maintenance_fraction_ppm")) // ONE_MILLION
 
 
 def scaled_initial_margin_ppm(base_imf_ppm: int, open_interest: float, lower_cap: float, upper_cap: float) -> int:
@@ -101,8 +123,25 @@ def scaled_initial_margin_ppm(base_imf_ppm: int, open_interest: float, lower_cap
     Notes
     -----
     ``[DYDX_OIMF]``: base if ``upper_cap == 0`` or ``OI <= lower_cap``; 100 % if
-    ``OI >= upper_cap``; else ``base + (1e6 - base) * (OI - lower) / (upper - lower)``.
+    ``OI >= upper_cap``; else ``base + (1e6 - base) * (OI - lower) / (upper - lower)``, at most
+    1e6 (``x/perpetuals/types/liquidity_tier.go``, ``GetInitialMarginQuoteQuantums``: "Effective
+    IMF = Min(Base IMF + Max(IMF Increase, 0), 1.0)").
+
+    Raises
+    ------
+    InputError
+        ``base_imf_ppm`` not an integer in [0, 1e6] (``LiquidityTier.Validate``: the initial margin
+        is at most 1, ``MaxInitialMarginPpm``), an open interest or cap that is negative or not
+        finite, or ``lower_cap > upper_cap`` (``ErrOpenInterestLowerCapLargerThanUpperCap``).
     """
+    base_imf_ppm = _ppm(base_imf_ppm, "base_imf_ppm")
+    open_interest = non_negative(open_interest, "open_interest")
+    lower_cap = non_negative(lower_cap, "open_interest_lower_cap")
+    upper_cap = non_negative(upper_cap, "open_interest_upper_cap")
+    if lower_cap > upper_cap:
+        raise InputError(
+            f"open_interest_lower_cap must be <= open_interest_upper_cap ({upper_cap!r}), was {lower_cap!r}"
+        )
     if upper_cap == 0 or open_interest <= lower_cap:
         return base_imf_ppm
     if open_interest >= upper_cap:
@@ -112,12 +151,19 @@ def scaled_initial_margin_ppm(base_imf_ppm: int, open_interest: float, lower_cap
         * (Fraction(open_interest) - Fraction(lower_cap))
         / (Fraction(upper_cap) - Fraction(lower_cap))
     )
-    return base_imf_ppm + math.floor(step)
+    return min(base_imf_ppm + math.floor(step), ONE_MILLION)
 
 
 def initial_margin_quantums(notional_quantums: int, imf_ppm: int) -> int:
-    """Return ``ceil(|notional| * IMF)`` in quote quantums (``[DYDX_IMR]``)."""
-    return -((-abs(notional_quantums) * imf_ppm) // ONE_MILLION)
+    """Return ``ceil(|notional| * IMF)`` in quote quantums (``[DYDX_IMR]``).
+
+    Raises
+    ------
+    InputError
+        A notional that is not an integer, or an IMF not an integer in [0, 1e6] ppm.
+    """
+    notional = _quantums(notional_quantums, "notional_quantums")
+    return -((-abs(notional) * _ppm(imf_ppm, "imf_ppm")) // ONE_MILLION)
 
 
 def maintenance_margin_quantums(notional_quantums: int, imf_ppm: int, maintenance_fraction_ppm_: int) -> int:
@@ -128,14 +174,26 @@ def maintenance_margin_quantums(notional_quantums: int, imf_ppm: int, maintenanc
     ``x/perpetuals/lib/lib.go`` (``GetMarginRequirementsInQuoteQuantums``):
     ``ceil(ceil(|notional| * IMF_base) * maintenance_fraction)`` on the *base* IMF (no
     open-interest scaling).  The floored ``MMF_ppm`` helper is used for funding clamps only.
+
+    Raises
+    ------
+    InputError
+        As :func:`initial_margin_quantums`, or a maintenance fraction not an integer in [0, 1e6] ppm.
     """
     initial = initial_margin_quantums(notional_quantums, imf_ppm)
-    return -((-initial * maintenance_fraction_ppm_) // ONE_MILLION)
+    return -((-initial * _ppm(maintenance_fraction_ppm_, "maintenance_fraction_ppm")) // ONE_MILLION)
 
 
 def is_liquidatable(tnc: float, tmmr: float) -> bool:
-    """Return True iff ``TMMR > 0 and TNC < TMMR`` (``IsLiquidatable``)."""
-    return tmmr > 0 and tnc < tmmr
+    """Return True iff ``TMMR > 0 and TNC < TMMR`` (``IsLiquidatable``).
+
+    Raises
+    ------
+    InputError
+        ``tnc`` or ``tmmr`` not a finite number (NaN answered "not liquidatable").
+    """
+    finite(tnc, "tnc")
+    return finite(tmmr, "tmmr") > 0 and tnc < tmmr
 
 
 def bankruptcy_quote_quantums(dnnv: int, tnc: int, dmmr: int, tmmr: int) -> int:
@@ -153,8 +211,14 @@ def bankruptcy_quote_quantums(dnnv: int, tnc: int, dmmr: int, tmmr: int) -> int:
     Notes
     -----
     ``-DNNV - TNC * |DMMR| / TMMR``, rounded towards +inf.
+
+    Raises
+    ------
+    InputError
+        An argument that is not an integer (quantums), or ``tmmr <= 0``.
     """
-    if tmmr <= 0:
+    dnnv, tnc, dmmr = (_quantums(v, f) for v, f in ((dnnv, "dnnv"), (tnc, "tnc"), (dmmr, "dmmr")))
+    if _quantums(tmmr, "tmmr") <= 0:
         raise InputError(f"tmmr must be > 0, was {tmmr!r}")
     value = Fraction(-dnnv) - Fraction(tnc * abs(dmmr), tmmr)
     return math.ceil(value)
@@ -176,7 +240,19 @@ def fillable_price(
     -----
     ``(PNNV - ABR * SMMR * PMMR) / PS`` with ``ABR = clamp(BA * (1 - TNC/TMMR), 0, 1)``, in quote
     per base unit (before conversion to subticks).
+
+    Raises
+    ------
+    InputError
+        An amount that is not a finite number, ``position_size == 0``, ``tmmr <= 0``, a bankruptcy
+        adjustment below 1e6 ppm or a spread ratio of 0 (``x/clob/types/liquidations_config.go``
+        ``Validate``; both are uint32).
     """
+    for value, field in ((pnnv, "pnnv"), (position_size, "position_size"), (tnc, "tnc"), (tmmr, "tmmr")):
+        finite(value, field)
+    finite(pmmr, "pmmr")
+    bankruptcy_adjustment_ppm = _ppm(bankruptcy_adjustment_ppm, "bankruptcy_adjustment_ppm", ONE_MILLION, _UINT32 - 1)
+    spread_to_mmr_ppm = _ppm(spread_to_mmr_ppm, "spread_to_mmr_ppm", 1, _UINT32 - 1)
     if position_size == 0:
         raise InputError("position_size must be non-zero, was 0")
     if tmmr <= 0:
@@ -197,9 +273,19 @@ def insurance_fund_delta(
     -----
     ``d = quote received - bankruptcy quote``; if ``d <= 0`` the fund pays ``-d`` (returns
     ``d``); otherwise the fund receives ``min(maxLiquidationFeePpm * |quote received|, d)``,
-    the fee rounded down.
+    the fee rounded down (``x/clob/keeper/liquidations.go``, ``GetLiquidationInsuranceFundDelta``),
+    so a positive delta is at most the surplus ``d``.
+
+    Raises
+    ------
+    InputError
+        A quote that is not an integer (quantums), or a fee not an integer in [1, 1e6] ppm
+        (``LiquidationsConfig.Validate``: ``MaxLiquidationFeePpm == 0 || > 1e6`` is invalid; a
+        negative fee, which made the fund pay a trader whose close left a surplus, cannot be set).
     """
-    d = quote_received - bankruptcy_quote
+    quote_received = _quantums(quote_received, "quote_received")
+    d = quote_received - _quantums(bankruptcy_quote, "bankruptcy_quote")
+    max_liquidation_fee_ppm = _ppm(max_liquidation_fee_ppm, "max_liquidation_fee_ppm", 1)
     if d <= 0:
         return d
     fee = (abs(quote_received) * max_liquidation_fee_ppm) // ONE_MILLION
@@ -208,31 +294,53 @@ def insurance_fund_delta(
 
 def _tier_for(position: Position) -> LiquidityTier:
     name = position.params.get("liquidity_tier_index")
+    tiers = list(LIQUIDITY_TIERS.values())
     if name is not None:
-        return list(LIQUIDITY_TIERS.values())[int(name)]
+        return tiers[whole_number(name, f"{position.symbol}.liquidity_tier_index", 0, len(tiers) - 1)]
     key = DEFAULT_TIER_BY_MARKET.get(position.symbol.upper().replace("-", "").replace("/", "").split(":")[0])
     if key is None:
         raise InputError(
             f"{position.symbol}: no dYdX liquidity tier known for this market; pass "
-            f"liquidity_tier (one of {', '.join(t.name for t in LIQUIDITY_TIERS.values())}) or imr and mmr"
+            f"liquidity_tier (one of {', '.join(t.name for t in tiers)}) or imr and mmr"
         )
     return LIQUIDITY_TIERS[key]
 
 
 def dydx_rates(position: Position) -> Rates:
-    """Initial (open-interest scaled) and maintenance fractions of a dYdX position."""
-    if position.imr is not None and "mmr" in position.params:
-        return Rates(imr=position.imr, mmr=position.params["mmr"], source=SOURCE)
-    tier = _tier_for(position)
-    if position.imr is not None or "mmr" in position.params:
-        # One rate given: take the other from the market's liquidity tier.
-        base_rates = dydx_rates_for_tier(tier, position.params.get("open_interest", 0.0))
-        return Rates(
-            imr=position.imr if position.imr is not None else base_rates.imr,
-            mmr=position.params.get("mmr", base_rates.mmr),
-            source=SOURCE,
+    """Initial (open-interest scaled) and maintenance fractions of a dYdX position.
+
+    Both from the market's liquidity tier (:func:`dydx_rates_for_tier`) unless given: a
+    position's ``imr`` and its ``mmr`` param are user overrides, each alone or together; the one
+    not given comes from the tier.
+
+    Raises
+    ------
+    InputError
+        No tier known for the market and not both rates given, or a maintenance rate above the
+        initial rate in use.
+
+    Notes
+    -----
+    dYdX v4's maintenance fraction is at most 1 (``x/perpetuals/types/liquidity_tier.go``,
+    ``LiquidityTier.Validate``: ``MaxMaintenanceFractionPpm``), so ``MMF = IMF x fraction <= IMF``;
+    the protocol panics where it finds otherwise ("maintenance margin fraction should never be
+    larger than initial margin fraction", ``GetMaxAbsFundingClampPpm``).  An override above the
+    initial rate (``mmr`` 3 % with Large-Cap's 2 %) describes no dYdX market and is refused.
+    """
+    given_mmr = position.params.get("mmr")
+    if position.imr is not None and given_mmr is not None:
+        rates = Rates(imr=position.imr, mmr=given_mmr, source=SOURCE)
+    else:
+        # One rate given (or none): the other from the market's liquidity tier.
+        tier = dydx_rates_for_tier(_tier_for(position), position.params.get("open_interest", 0.0))
+        imr = position.imr if position.imr is not None else tier.imr
+        rates = Rates(imr=imr, mmr=given_mmr if given_mmr is not None else tier.mmr, source=SOURCE)
+    if rates.mmr > rates.imr:
+        raise InputError(
+            f"{position.symbol}.mmr must be at most the initial margin rate {rates.imr!r} on dYdX (its maintenance "
+            f"fraction is at most 1), was {rates.mmr!r}"
         )
-    return dydx_rates_for_tier(tier, position.params.get("open_interest", 0.0))
+    return rates
 
 
 def dydx_rates_for_tier(tier: LiquidityTier, open_interest: float) -> Rates:
@@ -248,7 +356,7 @@ def dydx_rates_for_tier(tier: LiquidityTier, open_interest: float) -> Rates:
 def tier_index(name: str) -> int:
     """Return the position of a liquidity tier name (case-insensitive) or raise InputError."""
     keys = list(LIQUIDITY_TIERS)
-    key = name.strip().lower()
+    key = name.strip().lower() if isinstance(name, str) else None
     if key not in LIQUIDITY_TIERS:
         raise InputError(
             f"liquidity_tier must be one of {', '.join(t.name for t in LIQUIDITY_TIERS.values())}, was {show(name)}"
