@@ -110,6 +110,7 @@ def _ccxt_venue(cfg: Any) -> Any:
         password=reveal(secrets.password),
         timeout_ms=cfg.timeout_ms,
         sandbox=cfg.sandbox,
+        settle=cfg.settle,
         loan_mmr=cfg.loan_mmr,
     )
 

@@ -71,6 +71,9 @@ class CcxtVenueConfig(_Model):
     secrets_file: str | None = None
     sandbox: bool = False
     timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 10_000
+    # The margin wallet's currency (default per exchange: CcxtVenue's SETTLE_CURRENCIES; Deribit USDC),
+    # one the rule set models: checked when the venue is built.
+    settle: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{2,12}$")] | None = None
     # Unified accounts (binance-pm, bybit-uta): maintenance rate of margin loans (docs/guardian.md).
     loan_mmr: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
 

@@ -587,6 +587,7 @@ class Guardian:
         if oldest_s > setup.max_age_s:
             return await self._stale(setup, st, f"inputs are {oldest_s:.1f} s old (limit {setup.max_age_s:g} s)")
         await self._fresh(setup, st, "inputs are fresh again")
+        await watch.left_out(self, setup)  # positions of another wallet (a ccxt venue's left_out)
         # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
         if not self.live:  # a dry run resolves none: it reads the live guardian's from the store
             inflight.follow(self, setup, st)

@@ -1,6 +1,6 @@
 """Who watches which account: leases under a stable guardian identity with a fencing epoch, the
-takeover of an account (its persisted state loaded, the unwatched gap alerted), and accounts of the
-store that no guardian watches."""
+takeover of an account (its persisted state loaded, the unwatched gap alerted), accounts of the
+store that no guardian watches, and positions the venue's wallet does not margin (left out)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from levguard.live.setup import AccountSetup
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
-__all__ = ["check_unwatched", "renew_leases"]
+__all__ = ["check_unwatched", "left_out", "renew_leases"]
 
 
 async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> bool:
@@ -109,3 +109,30 @@ async def check_unwatched(g: Guardian, now: int) -> None:
                 f"no guardian has watched the account for {(now - last) / 1e9:,.0f} s",
                 unwatched_s=(now - last) / 1e9,
             )
+
+
+async def left_out(g: Guardian, setup: AccountSetup) -> None:
+    """Alert the positions the venue left out of the account it reads, a warning naming them
+    (de-duplicated per set of positions for ``alert_repeat_s``).
+
+    A ccxt venue reads one wallet (:attr:`CcxtVenue.settle`) and leaves out the positions settled
+    in another currency (:attr:`CcxtVenue.left_out`: a Deribit BTC-PERPETUAL beside the USDC
+    perpetuals): their margin is another wallet's, so they are neither evaluated nor protected.
+    They made every evaluation fail before ("positions settle in BTC, USDC").
+    """
+    others: dict[str, str] = getattr(setup.venue, "left_out", None) or {}
+    if not others:
+        for key in [k for k in g._recent if k[:2] == (setup.name, "left_out")]:
+            del g._recent[key]  # ended: the next occurrence alerts at once
+        return
+    names = ", ".join(f"{sym} ({cur})" for sym, cur in sorted(others.items()))
+    wallet = getattr(setup.venue, "settle", "?")
+    await g._alert(
+        setup.name,
+        "warning",
+        "left_out",
+        f"positions settled outside the {wallet} wallet are not evaluated or protected: {names}",
+        dedup=names,
+        symbols=sorted(others),
+        wallet=wallet,
+    )

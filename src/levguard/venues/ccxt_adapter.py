@@ -52,6 +52,7 @@ from levguard.errors import (
 )
 from levguard.kernels.margin import position_upnl
 from levguard.venues import ccxt_klines, ccxt_unified
+from levguard.venues._ccxt_logger import ScrubbingLogger
 from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import (
     Capabilities,
@@ -104,11 +105,13 @@ SETTLE_CURRENCIES: Mapping[str, str] = {
     "bybit": "USDT",
     "okx": "USDT",
     "hyperliquid": "USDC",
-    "deribit": "BTC",
+    "deribit": "USDC",
     "gate": "USDT",
     "bitmex": "BTC",
 }
-"""Default settlement (margin) currency per ccxt exchange id (override with ``settle=``)."""
+"""Default settlement (margin) currency per ccxt exchange id (override with ``settle=``): one the
+exchange's rule set models (Deribit: USDC, its linear perpetuals; ``BTC`` read the wallet of the
+inverse contracts, which the ``deribit`` rules refuse; BitMEX: XBT, the wallet of ``XBTUSD``)."""
 
 _STATUSES: frozenset[str] = frozenset({"open", "closed", "canceled", "rejected", "expired"})
 _QUERY = re.compile(r"\?\S*")
@@ -175,7 +178,10 @@ class CcxtVenue:
     sandbox : bool
         Use the exchange's testnet (ccxt ``set_sandbox_mode``).
     settle : str, optional
-        Settlement currency of the margin wallet (default from :data:`SETTLE_CURRENCIES`).
+        Settlement currency of the margin wallet (default from :data:`SETTLE_CURRENCIES`), one the
+        rule set models (:attr:`~levguard.core.rules.base.VenueModel.settlements`: USDC on
+        Deribit, Hyperliquid and dYdX).  Positions settled in another currency are left out of
+        :meth:`fetch_positions` (and named in :attr:`left_out`): their margin is another wallet's.
     loan_mmr : float, optional
         Unified accounts: maintenance margin rate of the account's loans (see
         :class:`~levguard.venues.ccxt_unified.UnifiedReader`).
@@ -183,7 +189,8 @@ class CcxtVenue:
     Raises
     ------
     InputError
-        Unknown exchange id or rule set, or a non-positive timeout.
+        Unknown exchange id or rule set, a settlement currency the rule set does not model, or a
+        non-positive timeout.
     """
 
     def __init__(
@@ -223,7 +230,17 @@ class CcxtVenue:
         self.timeout_s: float = timeout_ms / 1000.0
         """The HTTP timeout of one request, seconds (the bound the guardian puts on a kline fetch)."""
         self.sandbox = bool(sandbox)
-        self.settle = (settle or SETTLE_CURRENCIES.get(exchange_id, "USDT")).upper()
+        if settle is not None and (not isinstance(settle, str) or not settle.strip().isalnum()):
+            raise InputError(f"settle must be a currency code such as USDC, was {settle!r}")
+        self.settle = (settle.strip() if settle else SETTLE_CURRENCIES.get(exchange_id, "USDT")).upper()
+        modelled = () if unified else get_venue(rule_set).settlements
+        if modelled and self.settle not in modelled:
+            raise InputError(
+                f"settle must be {' or '.join(modelled)} for rule set {self.name!r} (the contracts its rules model), "
+                f"was {self.settle!r}"
+            )
+        self.left_out: dict[str, str] = {}
+        """The open positions the last :meth:`fetch_positions` left out: symbol -> their settlement currency."""
         self._secrets = tuple(s for s in (api_key, secret, password) if s)
         config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
         if exchange_id == "hyperliquid":
@@ -250,7 +267,7 @@ class CcxtVenue:
             config["options"] = merged
         self._exchange: Any = getattr(ccxt_async, exchange_id)(config)
         # ccxt logs request headers (API keys included) at DEBUG through `exchange.logger`.
-        self._exchange.logger = _ScrubbingLogger(self._scrub)
+        self._exchange.logger = ScrubbingLogger(self._scrub)
         configure(self._exchange)
         if self.sandbox:
             self._exchange.set_sandbox_mode(True)
@@ -337,16 +354,34 @@ class CcxtVenue:
 
         ``liquidation_price`` is None when the venue reports none (absent or 0);
         ``isolated_margin`` is the margin posted to an isolated position, without its PnL
-        (:func:`levguard.core.spec.isolated_margin_from_ccxt`).
+        (:func:`levguard.core.spec.isolated_margin_from_ccxt`).  A single-wallet account's
+        positions settled in another currency than :attr:`settle` (a Deribit BTC-PERPETUAL beside
+        USDC perpetuals; ccxt returns every currency's) are left out, logged and kept in
+        :attr:`left_out`: they are margined by another wallet, which the balance does not read.
         """
         await self._markets()
         raw = await self._call("fetch_positions", self._exchange.fetch_positions, None, self._account_params)
         now = _now_ns()
+        markets: Mapping[str, Any] = self._exchange.markets or {}
         out: list[VenuePosition] = []
+        left_out: dict[str, str] = {}
         for p in raw or []:
             pos = self._position(p, now)
-            if pos is not None:
+            if pos is None:
+                continue
+            settle = str((markets.get(pos.symbol) or {}).get("settle") or "").upper()
+            if self.unified is None and settle and settle != self.settle:
+                left_out[pos.symbol] = settle
+            else:
                 out.append(pos)
+        if left_out:
+            logger.warning(
+                "%s: positions settled outside the %s wallet left out: %s",
+                self.exchange_id,
+                self.settle,
+                ", ".join(f"{s} ({c})" for s, c in sorted(left_out.items())),
+            )
+        self.left_out = left_out
         return out
 
     def _position(self, p: Mapping[str, Any], now: int) -> VenuePosition | None:
@@ -737,38 +772,6 @@ class CcxtVenue:
     async def close(self) -> None:
         """Close ccxt's HTTP session."""
         await self._exchange.close()
-
-
-class _ScrubbingLogger:
-    """Stands in for ccxt's ``exchange.logger``: formats, scrubs credentials, logs to ``ccxt.base.exchange``."""
-
-    def __init__(self, scrub: Callable[[str], str]) -> None:
-        self._logger = logging.getLogger("ccxt.base.exchange")
-        self._scrub = scrub
-
-    def _log(self, level: int, msg: object, args: tuple[object, ...]) -> None:
-        if not self._logger.isEnabledFor(level):
-            return
-        try:
-            text = str(msg) % args if args else str(msg)
-        except (TypeError, ValueError):
-            text = " ".join(str(a) for a in (msg, *args))
-        self._logger.log(level, "%s", self._scrub(text)[:4000])
-
-    def debug(self, msg: object, *args: object, **_: object) -> None:
-        self._log(logging.DEBUG, msg, args)
-
-    def info(self, msg: object, *args: object, **_: object) -> None:
-        self._log(logging.INFO, msg, args)
-
-    def warning(self, msg: object, *args: object, **_: object) -> None:
-        self._log(logging.WARNING, msg, args)
-
-    def error(self, msg: object, *args: object, **_: object) -> None:
-        self._log(logging.ERROR, msg, args)
-
-    def exception(self, msg: object, *args: object, **_: object) -> None:
-        self._log(logging.ERROR, msg, args)
 
 
 def _status(text: str) -> OrderStatus:

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from levguard.cli.main import app
-from levguard.config.guardian import CcxtVenueConfig, load_secrets
+from levguard.config.guardian import CcxtVenueConfig, load_secrets, parse_guardian_config
 from levguard.errors import ConfigError
 from levguard.live.store import Store
 
@@ -363,3 +363,25 @@ def test_fractions_at_their_bounds_are_accepted(tmp_path: Path) -> None:
     cfg = paper_config(tmp_path, vol=1.5, thresholds={"p_liq": [0.05, 0.5, 1.0], "margin_ratio": [0.5, 0.8, 1.0]})
     (acc,) = parse_guardian_config(cfg).accounts
     assert (acc.vol, acc.thresholds.p_liq[2], acc.thresholds.margin_ratio[2]) == (1.5, 1.0, 1.0)
+
+
+def test_a_ccxt_account_sets_its_wallet_currency(tmp_path: Path) -> None:
+    """``venue.settle`` reaches the venue; one the rule set does not model (Deribit's BTC wallet:
+    its inverse contracts, which the deribit rules refuse) stops the start with one line."""
+    from levguard.cli.guard import _ccxt_venue
+
+    assert _ccxt_venue(CcxtVenueConfig(type="ccxt", exchange="okx", settle="btc")).settle == "BTC"
+    assert _ccxt_venue(CcxtVenueConfig(type="ccxt", exchange="deribit")).settle == "USDC"
+    cfg = {
+        "database": f"sqlite:///{tmp_path / 'g.db'}",
+        "accounts": [{"name": "der", "venue": {"type": "ccxt", "exchange": "deribit", "settle": "BTC"}}],
+    }
+    res = runner.invoke(app, ["guard", write(tmp_path, cfg)])
+    assert res.exit_code == 2, res.output
+    assert "settle must be USDC for rule set 'deribit'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "g.db").exists()
+    with pytest.raises(ConfigError, match="settle"):
+        parse_guardian_config(
+            {**cfg, "accounts": [{"name": "x", "venue": {"type": "ccxt", "exchange": "okx", "settle": "U SD"}}]}
+        )

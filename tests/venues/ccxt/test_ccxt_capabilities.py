@@ -80,7 +80,8 @@ def test_rule_set_override_and_unknown_exchange() -> None:
 
 def test_settlement_currency_defaults() -> None:
     assert _build("hyperliquid").settle == "USDC"
-    assert _build("deribit", settle="eth").settle == "ETH"
+    assert _build("deribit").settle == "USDC"  # the linear perpetuals levguard's deribit rules model
+    assert _build("okx", settle="eth").settle == "ETH"
 
 
 def test_client_ids_outside_the_venue_format_are_hashed_deterministically() -> None:

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 import pytest
 
 import levguard
-from levguard.errors import VenueOrderRejectedError
+from levguard.core.rules import get_venue
+from levguard.errors import InputError, VenueOrderRejectedError
 from levguard.live._support import account_spec
 from levguard.venues.base import OrderRequest
-from levguard.venues.ccxt_adapter import CcxtVenue
+from levguard.venues.ccxt_adapter import RULE_SETS, SETTLE_CURRENCIES, CcxtVenue
 from levguard.venues.ccxt_quirks import wire_client_id
 
 _T = TypeVar("_T")
@@ -66,10 +67,11 @@ def deribit(
     sent: list[dict[str, Any]],
     summaries: list[dict[str, Any]] | None = None,
     settle: str | None = None,
+    rule_set: str | None = None,
 ) -> CcxtVenue:
     """A Deribit venue whose endpoints answer with ``positions`` and the account ``summaries`` and
     record the orders ``sent``."""
-    venue = CcxtVenue("deribit", api_key="key123456", secret="secret123456", settle=settle)
+    venue = CcxtVenue("deribit", api_key="key123456", secret="secret123456", settle=settle, rule_set=rule_set)
     ex = venue._exchange
 
     async def instruments(params: Any = None) -> Any:
@@ -117,9 +119,10 @@ def deribit(
 def test_deribit_amounts_are_position_units_not_contracts() -> None:
     """ccxt's Deribit amounts are USD for perpetuals and inverse futures (Deribit's own ``size`` and
     ``amount``); multiplied by the 10 USD contract size, a 50 USD position read as 500, an order of
-    1,000 USD was sent as 100 and closing the 50 USD position was refused (rounds to 0)."""
+    1,000 USD was sent as 100 and closing the 50 USD position was refused (rounds to 0).  (The
+    ``deribit`` rules model the USDC perpetuals only: the BTC wallet is read with another rule set.)"""
     sent: list[dict[str, Any]] = []
-    venue = deribit([deribit_position(50.0)], sent)
+    venue = deribit([deribit_position(50.0)], sent, settle="BTC", rule_set="generic")
 
     async def body(v: CcxtVenue) -> Any:
         positions = await v.fetch_positions()
@@ -151,17 +154,51 @@ def test_deribit_wallet_is_the_equity_less_the_open_futures_pnl_since_entry() ->
         "currency": "USDC", "balance": 11_000.0, "equity": 11_500.0, "session_upl": 500.0, "session_rpl": 0.0,
         "available_funds": 11_000.0, "maintenance_margin": 300.0, "initial_margin": 1_500.0, "margin_balance": 11_500.0,
     }  # fmt: skip
-    venue = deribit([linear, inverse], [], [summary], settle="USDC")
+    btc = {**summary, "currency": "BTC", "balance": 0.2, "equity": 0.2, "session_upl": 0.0, "available_funds": 0.2}
+    btc.update(maintenance_margin=0.0, initial_margin=0.0, margin_balance=0.2)
+    venue = deribit([linear, inverse], [], [summary, btc])  # the default wallet: USDC
 
     async def body(v: CcxtVenue) -> Any:
-        balance = await v.fetch_balance()
-        positions = [p for p in await v.fetch_positions() if p.symbol == "BTC/USDC:USDC"]
-        return balance, positions
+        return await v.fetch_balance(), await v.fetch_positions()
 
     balance, positions = _run(venue, body)
-    assert balance.wallet_balance == pytest.approx(10_000.0)
+    assert (venue.settle, balance.currency, balance.wallet_balance) == ("USDC", "USDC", pytest.approx(10_000.0))
+    # The BTC-PERPETUAL is margined by the BTC wallet: left out and named, not evaluated against USDC.
+    assert [p.symbol for p in positions] == ["BTC/USDC:USDC"]
+    assert venue.left_out == {DERIBIT_SYMBOL: "BTC"}
     report = levguard.evaluate_account(account_spec("deribit", balance, positions, {"BTC/USDC:USDC": 63_000.0}))
     assert report.equity == pytest.approx(11_500.0)  # the venue's equity
+    # With the BTC wallet (the old default) the equity was 1,500.2 and the liquidation price 60,607
+    # (4 % under the mark); the USDC wallet's is 40,405.
+    assert report.positions[0].liquidation_price == pytest.approx(40_405.06, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("exchange", "settle", "match"),
+    [
+        ("deribit", "BTC", r"settle must be USDC for rule set 'deribit' \(the contracts its rules model\), was 'BTC'"),
+        ("hyperliquid", "USDT", r"settle must be USDC for rule set 'hyperliquid'"),
+        ("deribit", "US DC", r"settle must be a currency code such as USDC, was 'US DC'"),
+        ("deribit", "", r"settle must be a currency code"),
+    ],
+)
+def test_settle_must_be_one_the_rule_set_models(exchange: str, settle: str, match: str) -> None:
+    """Deribit's rules model its linear USDC perpetuals (inverse ones are refused), Hyperliquid's
+    and dYdX's USDC only: another wallet gave numbers for contracts the rules do not describe."""
+    with pytest.raises(InputError, match=match):
+        CcxtVenue(exchange, settle=settle)
+
+
+def test_default_settlement_of_every_exchange_is_one_its_rules_model() -> None:
+    import ccxt
+
+    for exchange, settle in SETTLE_CURRENCIES.items():
+        model = get_venue(RULE_SETS[exchange])
+        assert not model.settlements or settle in model.settlements, exchange
+        if exchange in ccxt.exchanges:  # ccxt 4.5.90 lists no bitmex
+            assert CcxtVenue(exchange).settle == settle
+    assert CcxtVenue("deribit", settle="usdc").settle == "USDC"
+    assert CcxtVenue("okx", settle="BTC").settle == "BTC"  # OKX lists both kinds: its rules take either
 
 
 # --- Hyperliquid --------------------------------------------------------------------------------

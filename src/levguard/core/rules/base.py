@@ -451,6 +451,12 @@ class VenueModel:
         inverse contracts at all (Hyperliquid, dYdX v4); empty where it may be (its kind, or a
         contract of the other kind given with its own ``tiers`` or ``mmr``):
         :func:`levguard.core.margin.venue_tiers`.
+    settlements : tuple of str
+        The settlement (wallet) currencies the rule set models, where it models only some
+        (Deribit: USDC, its linear perpetuals; Hyperliquid and dYdX v4: USDC); empty where a
+        contract's own settlement is modelled (linear in a stable coin, inverse in its coin).  A
+        venue adapter reading one wallet refuses another currency
+        (:class:`levguard.venues.ccxt_adapter.CcxtVenue`).
     """
 
     name: str
@@ -482,6 +488,7 @@ class VenueModel:
     funding_interval_hours: float = 8.0
     funding_continuous: bool = False
     inverse_refusal: str = ""
+    settlements: tuple[str, ...] = ()
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

@@ -153,7 +153,8 @@ DERIBIT = VenueModel(
         deribit_names=True,
     ),
     default_taker_fee=0.0005,
-    funding_continuous=True,  # support.deribit.com, "Funding Specifications": paid continuously, quoted per 8 h
+    funding_continuous=True,
+    settlements=("USDC",),  # support.deribit.com, "Funding Specifications": paid continuously, quoted per 8 h
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.001),)),
     min_qty_source=(

@@ -404,4 +404,5 @@ DYDX = VenueModel(
     ),
     funding_interval_hours=1.0,  # x/epochs: the "funding-tick" epoch lasts 3,600 s, on the hour
     inverse_refusal="dYdX v4 lists USDC-margined perpetuals only",
+    settlements=("USDC",),
 )

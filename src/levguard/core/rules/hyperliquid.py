@@ -115,4 +115,5 @@ HYPERLIQUID = VenueModel(
     min_notional_source="minimum order value 10 USDC (third-party Hyperliquid API guides)",
     funding_interval_hours=1.0,  # "funding is paid every hour": hyperliquid-docs/trading/funding
     inverse_refusal="Hyperliquid lists USDC-margined perpetuals only",
+    settlements=("USDC",),
 )
