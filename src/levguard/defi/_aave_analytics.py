@@ -148,6 +148,14 @@ def _price_source(pos: AavePosition, r: AaveReserve) -> bool:
     return e is not None and pos.version in _PRICE_SOURCE_VERSIONS and e.price != 0 and r.in_emode
 
 
+def price_used(pos: AavePosition, r: AaveReserve) -> float:
+    """The price (USD) the Pool values reserve ``r`` at: 3.0 / 3.1 the user's e-mode category's
+    price source for a reserve of the category (``GenericLogic.calculateUserAccountData``), else
+    its own oracle price."""
+    e = pos.emode_category
+    return (e.price if e is not None and _price_source(pos, r) else r.price) / _PRICE_UNIT
+
+
 def liquidation_price(pos: AavePosition, symbol: str) -> LiquidationPrice:
     """Liquidation price of collateral ``symbol`` (USD, 8 decimals), every other price fixed."""
     r = pos.reserve(symbol)

@@ -135,7 +135,7 @@ def assess(read: LendingRead, target_hf: float) -> LendingAssessment:
             figures.append(
                 AssetFigures(
                     symbol=r.symbol,
-                    price=line.price,
+                    price=_aave.price_used(pos, r),  # 3.0 / 3.1: the e-mode price source's
                     decimals=r.decimals,
                     collateral=counted,
                     debt=r.debt,

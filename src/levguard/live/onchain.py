@@ -46,7 +46,7 @@ from levguard.live.onchain_unwind import Unwinder
 from levguard.live.setup import AccountSetup, AccountState, PositionState
 from levguard.live.states import Level, Thresholds, next_level
 from levguard.venues.onchain import OnchainVenue
-from levguard.venues.onchain_read import AaveRead, LendingRead
+from levguard.venues.onchain_read import AaveOracleRevertError, AaveRead, LendingRead
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
@@ -78,7 +78,9 @@ class AssetFigures(JsonRecord):
     ----------
     symbol : str
     price : float
-        Value of one whole token in the assessment's ``value_unit`` (the protocol's oracle).
+        Value of one whole token in the assessment's ``value_unit``: the price the protocol values it
+        at (its oracle; Aave 3.0 / 3.1, for a reserve of the user's e-mode category with a price
+        source, that source's price).
     decimals : int
     collateral, debt : int
         Base units held as collateral (counted in the health factor) and owed.
@@ -338,6 +340,8 @@ async def cycle(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str,
         read = await g._call(setup, "read", venue.read)
     except VenueAuthError:
         raise
+    except AaveOracleRevertError as exc:
+        return await _unpriced(g, setup, st, exc)
     except VenueError as exc:
         return await g._stale(setup, st, f"chain unavailable after retries: {exc}")
     now = g.clock()
@@ -493,22 +497,52 @@ async def _cross_check(
 
 async def _oracles(g: Guardian, setup: OnchainAccountSetup, read: LendingRead) -> None:
     # A feed whose last round fails the consumer checks (stale, non-positive, incomplete): one
-    # alert per feed per alert_repeat_s; cleared when it passes again.
+    # alert per feed per alert_repeat_s; cleared when it passes again.  AaveOracle.getAssetPrice
+    # ignores an answer <= 0 and asks its fallback oracle (the read's price is the fallback's).
     for o in read.oracles:
         if o.check is None:
             continue
         if o.check.ok:
             g._clear_alert(setup.name, "oracle", o.symbol)
             continue
+        what = f"e-mode category {o.emode_category} price source {o.symbol}" if o.emode_category else o.symbol
+        uses = (
+            f"the AaveOracle ignores it and uses its fallback oracle's price ({o.price})"
+            if "non_positive_answer" in o.check.failures
+            else "the protocol still uses its answer"
+        )
         await g._alert(
             setup.name,
             "warning",
             "oracle",
-            f"{o.symbol}: price feed {o.source} fails {', '.join(o.check.failures)} ({o.check.detail}); "
-            "the protocol still uses its answer",
+            f"{what}: price feed {o.source} fails {', '.join(o.check.failures)} ({o.check.detail}); {uses}",
             dedup=o.symbol,
             symbol=o.symbol,
             failures=list(o.check.failures),
             age_s=o.check.age,
             heartbeat_s=o.check.heartbeat,
         )
+
+
+async def _unpriced(
+    g: Guardian, setup: OnchainAccountSetup, st: AccountState, exc: AaveOracleRevertError
+) -> dict[str, Any]:
+    # getUserAccountData reverts: the AaveOracle cannot price an asset of the account (a feed
+    # answering <= 0 without a fallback).  The chain answers (not stale); one critical ``oracle``
+    # alert per asset; no transaction: a repayment would go through, but nothing sizes it
+    # without the price, and no liquidation goes through either while it lasts.
+    await g._fresh(setup, st, "the chain answers again")
+    why = "liquidations, borrows and withdrawals revert on-chain; levguard cannot value the position: no transaction"
+    for o, reason in zip(exc.answers, exc.reasons, strict=True):
+        await g._alert(
+            setup.name,
+            "critical",
+            "oracle",
+            f"{reason}: {why}",
+            dedup=o.symbol,
+            symbol=o.symbol,
+            failures=list(o.check.failures) if o.check is not None else ["reverts"],
+            block=exc.block_number,
+        )
+    g._audit(setup.name, "onchain_skipped", {"block": exc.block_number}, {"skipped": "unpriced"}, [str(exc)])
+    return {"account": setup.name, "status": "error", "error": str(exc), "block": exc.block_number}

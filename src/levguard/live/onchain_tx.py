@@ -61,11 +61,17 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
     ``RESERVE_FROZEN``).  The amount is the least one reaching the target
     (the whole debt, or the wallet's balance, when that is all there is), capped by the wallet's
     balance and ``max_order_notional`` (in the assessment's value unit); a partial amount still
-    raises the health factor.
+    raises the health factor.  An Aave supply is also capped by the room under the reserve's supply
+    cap (``AaveRead.supply_room``; ``validateSupply``: ``SUPPLY_CAP_EXCEEDED``): none left, the
+    reserve is passed over; too little to reach the target, the first later action that reaches
+    it (another collateral, a repayment) is taken instead, and the capped supply only when none
+    does.
     """
     kinds = ("supply", "repay") if setup.rules.prefer == "supply" else ("repay", "supply")
     paused = set(read.paused) if isinstance(read, AaveRead) else set()
     frozen = set(read.frozen) if isinstance(read, AaveRead) else set()
+    room = dict(read.supply_room) if isinstance(read, AaveRead) else {}
+    deferred: tuple[str, str, int, list[str]] | None = None  # a supply cut by its cap, or after one
     for kind in kinds:
         refused = paused | (frozen if kind == "supply" else set())
         assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0 and x.symbol not in refused]
@@ -80,6 +86,9 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
             amount = min(full if need is None else need, have, cap)
             if kind == "repay":  # Morpho.repay by assets refuses more shares than owed (repay_max)
                 amount = min(amount, x.debt if x.repay_max is None else x.repay_max)
+            at_cap = kind == "supply" and room.get(x.symbol, amount) < amount
+            if at_cap:
+                amount = room[x.symbol]
             if amount <= 0:
                 continue
             whole = amount / 10**x.decimals
@@ -87,10 +96,17 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
             if need is None:
                 reasons.append(f"the target is out of reach with {x.symbol} alone: {kind} what helps")
             elif amount < need:
-                short = "the wallet's balance" if amount == have else "max_order_notional"
+                short = (
+                    "the room under its supply cap" if at_cap
+                    else "the wallet's balance" if amount == have
+                    else "max_order_notional"
+                )  # fmt: skip
                 reasons.append(f"{kind} {whole:g} {x.symbol} of {need / 10**x.decimals:g} needed (capped by {short})")
+            if at_cap or (deferred is not None and (need is None or amount < need)):
+                deferred = deferred or (kind, x.symbol, amount, reasons)
+                continue  # a later action that reaches the target goes first
             return kind, x.symbol, amount, reasons
-    return None
+    return deferred
 
 
 async def protect(
@@ -128,9 +144,13 @@ async def protect(
     if chosen is None:
         decision = {"skipped": "no_funds", "payer": read.payer}
         refused = ""
-        if isinstance(read, AaveRead) and (read.paused or read.frozen):
-            decision.update(paused=list(read.paused), frozen=list(read.frozen))
-            refused = f" the Pool accepts (paused: {list(read.paused)}, frozen for supply: {list(read.frozen)})"
+        full = sorted(s for s, left in read.supply_room.items() if left == 0) if isinstance(read, AaveRead) else []
+        if isinstance(read, AaveRead) and (read.paused or read.frozen or full):
+            decision.update(paused=list(read.paused), frozen=list(read.frozen), supply_cap_reached=full)
+            refused = (
+                f" the Pool accepts (paused: {list(read.paused)}, frozen for supply: {list(read.frozen)}, "
+                f"at its supply cap: {full})"
+            )
         g._audit(setup.name, "onchain_skipped", _inputs(view), decision, ["the paying wallet holds nothing that helps"])
         await g._alert(
             setup.name,

@@ -7,8 +7,12 @@ Only the functions levguard reads or sends, with the signatures of the deployed 
   legacy ``ReserveData`` layout there; the 3.2+ e-mode getters ``getEModeCategoryCollateralConfig``,
   ``getEModeCategoryCollateralBitmap``, ``getEModeCategoryBorrowableBitmap`` and the 3.6
   ``getEModeCategoryLtvzeroBitmap``, ``src/contracts/interfaces/IPool.sol`` at v3.6.0),
-  ``IPoolAddressesProvider.getPriceOracle``, ``AaveOracle`` (``contracts/misc/AaveOracle.sol``);
-* Chainlink's ``AggregatorV3Interface`` (``latestRoundData``, ``decimals``);
+  ``IPoolAddressesProvider.getPriceOracle``, ``AaveOracle`` (``contracts/misc/AaveOracle.sol``),
+  the aToken's and debt tokens' ``scaledTotalSupply`` / ``totalSupply`` and the 3.0 - 3.1
+  ``StableDebtToken.getSupplyData`` (``contracts/interfaces/IScaledBalanceToken.sol``,
+  ``IStableDebtToken.sol``);
+* Chainlink's ``AggregatorV3Interface`` (``latestRoundData``, ``decimals``) and ``latestAnswer``
+  (what ``AaveOracle`` reads);
 * Morpho Blue (morpho-org/morpho-blue ``src/interfaces/IMorpho.sol``: ``IMorphoBase`` and
   ``IMorphoStaticTyping``), ``IOracle.price``, ``IIrm.borrowRateView``;
 * ERC-20 (``balanceOf``, ``allowance``, ``approve``, ``decimals``, ``symbol``);
@@ -23,6 +27,7 @@ __all__ = [
     "AAVE_ORACLE",
     "AAVE_POOL",
     "AAVE_PROVIDER",
+    "AAVE_TOKEN",
     "AGGREGATOR",
     "ERC20",
     "MORPHO",
@@ -86,6 +91,7 @@ AAVE_POOL: Final = [
     _fn("getEModeCategoryBorrowableBitmap", ["uint8"], ["uint128"]),
     _fn("getEModeCategoryLtvzeroBitmap", ["uint8"], ["uint128"]),  # 3.6
     _fn("ADDRESSES_PROVIDER", [], ["address"]),
+    _fn("getReserveNormalizedIncome", ["address"], ["uint256"]),
     _fn("repay", ["address", "uint256", "uint256", "address"], ["uint256"], view=False),
     _fn("supply", ["address", "uint256", "address", "uint16"], [], view=False),
     # withdraw(asset, amount, to) -> amount withdrawn
@@ -95,8 +101,10 @@ AAVE_PROVIDER: Final = [_fn("getPriceOracle", [], ["address"])]
 AAVE_ORACLE: Final = [
     _fn("getAssetPrice", ["address"], ["uint256"]),
     _fn("getSourceOfAsset", ["address"], ["address"]),
+    _fn("getFallbackOracle", [], ["address"]),
 ]
 AGGREGATOR: Final = [
+    _fn("latestAnswer", [], ["int256"]),  # what AaveOracle reads
     _fn("latestRoundData", [], ["uint80", "int256", "uint256", "uint256", "uint80"]),
     _fn("decimals", [], ["uint8"]),
 ]
@@ -119,6 +127,12 @@ ERC20: Final = [
     _fn("decimals", [], ["uint8"]),
     _fn("symbol", [], ["string"]),
     _fn("approve", ["address", "uint256"], ["bool"], view=False),
+]
+AAVE_TOKEN: Final = [  # an aToken or debt token's totals (supply caps)
+    _fn("scaledTotalSupply", [], ["uint256"]),
+    _fn("totalSupply", [], ["uint256"]),
+    # StableDebtToken (3.0 - 3.1): principal, total, average rate, last update
+    _fn("getSupplyData", [], ["uint256", "uint256", "uint256", "uint40"]),
 ]
 SWAPPER: Final = [
     # quote(tokenIn, tokenOut, amountIn) -> amountOut; swap(tokenIn, tokenOut, amountIn, minAmountOut, recipient)

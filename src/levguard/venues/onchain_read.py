@@ -11,8 +11,11 @@ so the position, the prices and the protocol's own health factor are one consist
   source answers it, the source's ``latestRoundData`` checked against the feed's heartbeat
   (:func:`levguard.core.defi.price_feeds.check_round`), e-mode (``getUserEMode``; 3.0 / 3.1
   ``getEModeCategoryData``; 3.2+ ``getEModeCategoryCollateralConfig`` and the category's
-  collateral, borrowable and, 3.6, ltvzero bitmaps).  The rows are
-  :class:`~levguard.core.defi.aave.AaveReserve` for levguard's exact engine.
+  collateral, borrowable and, 3.6, ltvzero bitmaps; 3.0 / 3.1 the category's price source's feed,
+  checked as the assets' are), the room under a collateral's supply cap.  The rows are
+  :class:`~levguard.core.defi.aave.AaveReserve` for levguard's exact engine.  When
+  ``getUserAccountData`` reverts but the Pool answers, :class:`AaveOracleRevertError` names the
+  assets the AaveOracle cannot price.
 * :func:`read_morpho`: ``Morpho.idToMarketParams``, ``market``, ``position``, the oracle's
   ``price()`` and the IRM's ``borrowRateView``; interest is accrued to the block with
   :func:`levguard.core.defi.morpho.accrue_interest` (what ``Morpho._accrueInterest`` does before
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from levguard.core.defi.aave import AAVE_VERSIONS, AaveReserve, EModeCategory
+from levguard.core.defi.aave_caps import debt_interest_bound, supply_cap_room
 from levguard.core.defi.morpho import Market, Position, accrue_interest
 from levguard.core.defi.price_feeds import FeedCheck, RoundData, check_round
 from levguard.core.records import JsonRecord
@@ -39,6 +43,7 @@ from levguard.errors import InputError, VenuePermanentError
 from levguard.venues import onchain_abi as abi
 
 __all__ = [
+    "AaveOracleRevertError",
     "AaveRead",
     "LendingRead",
     "MorphoRead",
@@ -77,6 +82,10 @@ class OracleAnswer(JsonRecord):
         The feed's heartbeat used for the check (seconds).
     note : str
         Why there is no round data ("" when there is).
+    emode_category : int
+        Aave 3.0 / 3.1: the user's e-mode category whose price source this is (``symbol`` and
+        ``asset`` are the price source's; ``price`` replaces the price of every reserve of the
+        category in ``GenericLogic``); 0 for an asset's own price.
     """
 
     symbol: str
@@ -87,6 +96,7 @@ class OracleAnswer(JsonRecord):
     check: FeedCheck | None
     heartbeat: int
     note: str = ""
+    emode_category: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +123,7 @@ class AaveRead(JsonRecord):
     assets : mapping
         Symbol -> underlying token address of each reserve in ``reserves``.
     oracles : tuple of OracleAnswer
-        One per reserve.
+        One per reserve, and one for the e-mode category's price source (3.0 / 3.1) when it has one.
     balances, allowances : mapping
         The payer's balance of each reserve's underlying, and its allowance to the Pool.
     paused : tuple of str
@@ -122,6 +132,11 @@ class AaveRead(JsonRecord):
     frozen : tuple of str
         Reserves frozen: no supply goes through (``validateSupply`` requires ``!isFrozen``);
         repaying and withdrawing still do.
+    supply_room : mapping
+        Symbol -> the base units a supply of that collateral may still add under the reserve's
+        supply cap (:func:`levguard.core.defi.aave_caps.supply_cap_room`, a lower bound; 0: at the
+        cap, ``validateSupply`` refuses with ``SUPPLY_CAP_EXCEEDED``); a reserve not listed has
+        no cap.
     """
 
     wallet: str
@@ -144,6 +159,7 @@ class AaveRead(JsonRecord):
     allowances: Mapping[str, int]
     paused: tuple[str, ...] = ()
     frozen: tuple[str, ...] = ()
+    supply_room: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def protocol(self) -> str:
@@ -237,14 +253,16 @@ def decode_reserve_configuration(data: int) -> dict[str, int | bool]:
     """Decode Aave v3's ``ReserveConfigurationMap.data``.
 
     Returns ``ltv, lt, bonus, decimals`` (ints), ``active, frozen, paused,
-    borrowable_in_isolation, siloed`` (bools), ``protocol_fee``, ``emode``, ``debt_ceiling`` (ints).
+    borrowable_in_isolation, siloed`` (bools), ``reserve_factor``, ``borrow_cap``, ``supply_cap``,
+    ``protocol_fee``, ``emode``, ``debt_ceiling`` (ints).
 
     Notes
     -----
     Bit positions of aave-v3-core ``contracts/protocol/libraries/configuration/
     ReserveConfiguration.sol`` (unchanged in aave-v3-origin to 3.3 for these fields): LTV 0-15,
     liquidation threshold 16-31, liquidation bonus 32-47, decimals 48-55, active 56, frozen 57,
-    paused 60, borrowable in isolation 61, siloed borrowing 62, liquidation protocol fee 152-167,
+    paused 60, borrowable in isolation 61, siloed borrowing 62, reserve factor 64-79, borrow cap
+    80-115 and supply cap 116-151 (whole tokens, 0: none), liquidation protocol fee 152-167,
     e-mode category 168-175 (3.0 / 3.1), debt ceiling 212-251 (0.01 base currency units).
     """
 
@@ -261,6 +279,9 @@ def decode_reserve_configuration(data: int) -> dict[str, int | bool]:
         "paused": bool(bits(60, 1)),
         "borrowable_in_isolation": bool(bits(61, 1)),
         "siloed": bool(bits(62, 1)),
+        "reserve_factor": bits(64, 16),
+        "borrow_cap": bits(80, 36),
+        "supply_cap": bits(116, 36),
         "protocol_fee": bits(152, 16),
         "emode": bits(168, 8),
         "debt_ceiling": bits(212, 40),
@@ -348,21 +369,32 @@ def _unique(symbol: str, address: str, seen: Mapping[str, str]) -> str:
 
 
 def _oracle_answer(
-    rpc: Rpc, symbol: str, asset: str, price: int, source: str, heartbeat: int, block: int, block_ts: int
+    rpc: Rpc,
+    symbol: str,
+    asset: str,
+    price: int,
+    source: str,
+    heartbeat: int,
+    block: int,
+    block_ts: int,
+    emode: int = 0,
 ) -> OracleAnswer:
     # The source's latestRoundData and decimals when it is a Chainlink-style aggregator.
+    def answer(rd: RoundData | None, check: FeedCheck | None, note: str) -> OracleAnswer:
+        return OracleAnswer(symbol, asset, price, source, rd, check, heartbeat, note, emode)
+
     if source == ZERO_ADDRESS:
-        return OracleAnswer(symbol, asset, price, source, None, None, heartbeat, "no price source (fallback oracle)")
+        return answer(None, None, "no price source (fallback oracle)")
     values, why = rpc.try_call(source, abi.AGGREGATOR, "latestRoundData", block=block)
     if values is None:
-        return OracleAnswer(symbol, asset, price, source, None, None, heartbeat, why)
+        return answer(None, None, why)
     decimals, why = rpc.try_call(source, abi.AGGREGATOR, "decimals", block=block)
     try:
         rd = RoundData.from_tuple(values, int(decimals) if decimals is not None else 8)
         check = check_round(rd, block_ts, heartbeat)
     except InputError as exc:  # a malformed answer, or updatedAt after the block
-        return OracleAnswer(symbol, asset, price, source, None, None, heartbeat, f"latestRoundData unusable: {exc}")
-    return OracleAnswer(symbol, asset, price, source, rd, check, heartbeat, "" if decimals is not None else why)
+        return answer(None, None, f"latestRoundData unusable: {exc}")
+    return answer(rd, check, "" if decimals is not None else why)
 
 
 # --- Aave v3 --------------------------------------------------------------------------------------
@@ -397,6 +429,9 @@ def read_aave(
 
     Raises
     ------
+    AaveOracleRevertError
+        ``getUserAccountData`` reverts because the AaveOracle cannot price an asset of the account
+        (a feed answering <= 0 without a fallback oracle): the assets, their feeds and why.
     VenuePermanentError
         The pool does not answer (wrong address), or the user's e-mode category cannot be read
         with the getters of ``version``.
@@ -418,6 +453,11 @@ def read_aave(
     n, ts = rpc.block()
     try:
         account = rpc.call(pool, abi.AAVE_POOL, "getUserAccountData", wallet, block=n)
+    except Exception as exc:
+        if is_revert(exc):
+            raise _account_reverted(rpc, pool, wallet, version, beats, default_heartbeat, n, ts, exc) from None
+        raise
+    try:
         reserves_list = rpc.call(pool, abi.AAVE_POOL, "getReservesList", block=n)
         (user_config,) = rpc.call(pool, abi.AAVE_POOL, "getUserConfiguration", wallet, block=n)
         emode_id = int(rpc.call(pool, abi.AAVE_POOL, "getUserEMode", wallet, block=n))
@@ -427,7 +467,7 @@ def read_aave(
         if is_revert(exc):
             raise VenuePermanentError(f"{pool} does not answer as an Aave v3 Pool: {exc}") from None
         raise
-    emode, bitmaps = _read_emode(rpc, pool, oracle, wallet, emode_id, version, n)
+    emode, bitmaps, price_source = _read_emode(rpc, pool, oracle, wallet, emode_id, version, n)
     rows: list[AaveReserve] = []
     assets: dict[str, str] = {}
     oracles: list[OracleAnswer] = []
@@ -435,6 +475,7 @@ def read_aave(
     allowances: dict[str, int] = {}
     paused: list[str] = []
     frozen: list[str] = []
+    room: dict[str, int] = {}
     for asset in reserves_list:
         data = rpc.call(pool, abi.AAVE_POOL, "getReserveData", asset, block=n)
         rid = int(data[7])
@@ -485,6 +526,15 @@ def read_aave(
             paused.append(symbol)
         if cfg["frozen"]:
             frozen.append(symbol)
+        left = _supply_room(rpc, pool, asset, data, cfg, n) if collateral_on else None
+        if left is not None:
+            room[symbol] = left
+    if emode is not None and price_source != ZERO_ADDRESS:  # 3.0 / 3.1: the category's price feed
+        symbol = rpc.symbol(price_source, n)
+        feed, _ = rpc.try_call(oracle, abi.AAVE_ORACLE, "getSourceOfAsset", price_source, block=n)
+        beat = int(beats.get(symbol, default_heartbeat))
+        feed = str(feed or ZERO_ADDRESS)
+        oracles.append(_oracle_answer(rpc, symbol, price_source, emode.price, feed, beat, n, ts, emode_id))
     return AaveRead(
         wallet=wallet,
         payer=payer,
@@ -506,15 +556,17 @@ def read_aave(
         allowances=allowances,
         paused=tuple(paused),
         frozen=tuple(frozen),
+        supply_room=room,
     )
 
 
 def _read_emode(
     rpc: Rpc, pool: str, oracle: str, wallet: str, emode_id: int, version: str, block: int
-) -> tuple[EModeCategory | None, tuple[int, int, int]]:
-    # The user's category and, 3.2+, its (collateral, borrowable, ltvzero) bitmaps (Notes of read_aave).
+) -> tuple[EModeCategory | None, tuple[int, int, int], str]:
+    # The user's category, 3.2+ its (collateral, borrowable, ltvzero) bitmaps (Notes of read_aave),
+    # 3.0 / 3.1 its price source (the zero address: none).
     if not emode_id:
-        return None, (0, 0, 0)
+        return None, (0, 0, 0), ZERO_ADDRESS
     try:
         if version in _PRICE_SOURCE_VERSIONS:
             ltv, lt, bonus, source, _label = rpc.call(
@@ -523,7 +575,7 @@ def _read_emode(
             price = 0
             if source != ZERO_ADDRESS:
                 price = int(rpc.call(oracle, abi.AAVE_ORACLE, "getAssetPrice", source, block=block))
-            return EModeCategory(int(ltv), int(lt), int(bonus), price), (0, 0, 0)
+            return EModeCategory(int(ltv), int(lt), int(bonus), price), (0, 0, 0), str(source)
         ltv, lt, bonus = rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryCollateralConfig", emode_id, block=block)
         collateral = int(rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryCollateralBitmap", emode_id, block=block))
         borrowable = int(rpc.call(pool, abi.AAVE_POOL, "getEModeCategoryBorrowableBitmap", emode_id, block=block))
@@ -540,7 +592,115 @@ def _read_emode(
         raise VenuePermanentError(
             f"{wallet} is in e-mode category {emode_id}, which is not configured: {exc}"
         ) from None
-    return category, (collateral, borrowable, int(ltvzero or 0))
+    return category, (collateral, borrowable, int(ltvzero or 0)), ZERO_ADDRESS
+
+
+def _supply_room(rpc: Rpc, pool: str, asset: str, data: Any, cfg: Mapping[str, Any], block: int) -> int | None:
+    # The room under the reserve's supply cap (None: no cap): the aToken's scaled supply, the stored
+    # accruedToTreasury, the liquidity index at the block and the debt interest since the
+    # reserve's last update (levguard.core.defi.aave_caps).
+    if not cfg["supply_cap"]:
+        return None
+    a_token, stable, variable = data[8], data[9], data[10]
+    scaled = int(rpc.call(a_token, abi.AAVE_TOKEN, "scaledTotalSupply", block=block))
+    index = int(rpc.call(pool, abi.AAVE_POOL, "getReserveNormalizedIncome", asset, block=block))
+    v_scaled = int(rpc.call(variable, abi.AAVE_TOKEN, "scaledTotalSupply", block=block))
+    v_total = int(rpc.call(variable, abi.AAVE_TOKEN, "totalSupply", block=block))
+    principal = total = 0
+    if stable != ZERO_ADDRESS:
+        stable_data, _ = rpc.try_call(stable, abi.AAVE_TOKEN, "getSupplyData", block=block)
+        if stable_data is not None:
+            principal, total = int(stable_data[0]), int(stable_data[1])
+    interest = debt_interest_bound(v_scaled, int(data[3]), v_total, principal, total)
+    cap, decimals, factor = int(cfg["supply_cap"]), int(cfg["decimals"]), int(cfg["reserve_factor"])
+    return supply_cap_room(cap, decimals, scaled, int(data[12]), index, interest, factor)
+
+
+class AaveOracleRevertError(VenuePermanentError):
+    """``Pool.getUserAccountData`` reverts because ``AaveOracle.getAssetPrice`` reverts for an
+    asset of the account (its feed answers <= 0, or it has no feed, and the fallback oracle is
+    missing or reverts): the Pool answers, but no price of that asset exists on-chain.
+
+    Attributes
+    ----------
+    answers : tuple of OracleAnswer
+        One per asset (or 3.0 / 3.1 e-mode price source) the AaveOracle cannot price (``price``
+        0), with its feed's round and check where it has them.
+    reasons : tuple of str
+        Per answer, why ``getAssetPrice`` reverts.
+    block_number : int
+    """
+
+    def __init__(self, message: str, answers: tuple[OracleAnswer, ...], reasons: tuple[str, ...], block: int):
+        super().__init__(message)
+        self.answers, self.reasons, self.block_number = answers, reasons, block
+
+
+def _account_reverted(
+    rpc: Rpc,
+    pool: str,
+    wallet: str,
+    version: str,
+    beats: Mapping[str, int],
+    default_heartbeat: int,
+    block: int,
+    block_ts: int,
+    exc: Exception,
+) -> VenuePermanentError:
+    # getUserAccountData reverted: a Pool whose other getters answer, probed for the assets of the
+    # account (and the 3.0 / 3.1 e-mode price source) the AaveOracle cannot price.
+    try:
+        reserves_list = rpc.call(pool, abi.AAVE_POOL, "getReservesList", block=block)
+        (user_config,) = rpc.call(pool, abi.AAVE_POOL, "getUserConfiguration", wallet, block=block)
+        emode_id = int(rpc.call(pool, abi.AAVE_POOL, "getUserEMode", wallet, block=block))
+        provider = rpc.call(pool, abi.AAVE_POOL, "ADDRESSES_PROVIDER", block=block)
+        oracle = rpc.call(provider, abi.AAVE_PROVIDER, "getPriceOracle", block=block)
+        touched: list[tuple[str, int]] = []
+        for asset in reserves_list:
+            rid = int(rpc.call(pool, abi.AAVE_POOL, "getReserveData", asset, block=block)[7])
+            if user_config >> (2 * rid) & 3:
+                touched.append((str(asset), 0))
+    except Exception as again:
+        if is_revert(again):
+            return VenuePermanentError(f"{pool} does not answer as an Aave v3 Pool: {exc}")
+        raise
+    if emode_id and version in _PRICE_SOURCE_VERSIONS:
+        category, _ = rpc.try_call(pool, abi.AAVE_POOL, "getEModeCategoryData", emode_id, block=block)
+        if category is not None and category[3] != ZERO_ADDRESS:
+            touched.append((str(category[3]), emode_id))
+    fallback, _ = rpc.try_call(oracle, abi.AAVE_ORACLE, "getFallbackOracle", block=block)
+    no_fallback = (
+        "there is no fallback oracle" if fallback in (None, ZERO_ADDRESS) else f"its fallback oracle {fallback} reverts"
+    )
+    answers: list[OracleAnswer] = []
+    reasons: list[str] = []
+    for asset, emode in touched:
+        price, _ = rpc.try_call(oracle, abi.AAVE_ORACLE, "getAssetPrice", asset, block=block)
+        if price is not None:
+            continue
+        symbol = rpc.symbol(asset, block)
+        source, _ = rpc.try_call(oracle, abi.AAVE_ORACLE, "getSourceOfAsset", asset, block=block)
+        source = str(source or ZERO_ADDRESS)
+        beat = int(beats.get(symbol, default_heartbeat))
+        answers.append(_oracle_answer(rpc, symbol, asset, 0, source, beat, block, block_ts, emode))
+        latest, why = (
+            (None, "") if source == ZERO_ADDRESS else rpc.try_call(source, abi.AGGREGATOR, "latestAnswer", block=block)
+        )
+        feed = (
+            "it has no price source" if source == ZERO_ADDRESS
+            else f"its feed {source} answers {latest} (<= 0)" if latest is not None and int(latest) <= 0
+            else f"its feed {source} answers {latest}" if latest is not None
+            else f"its feed {source}: {why}"
+        )  # fmt: skip
+        what = f"e-mode category {emode} price source {symbol}" if emode else symbol
+        reasons.append(f"{what}: AaveOracle.getAssetPrice reverts: {feed} and {no_fallback}")
+    if not answers:
+        return VenuePermanentError(f"{pool} answers as an Aave v3 Pool but getUserAccountData({wallet}) reverts: {exc}")
+    message = (
+        f"{'; '.join(reasons)}: getUserAccountData, liquidations, borrows and withdrawals revert on-chain "
+        "while it lasts (repayments and supplies still go through)"
+    )
+    return AaveOracleRevertError(message, tuple(answers), tuple(reasons), block)
 
 
 # --- Morpho Blue ----------------------------------------------------------------------------------

@@ -238,6 +238,7 @@ def _pack(fields: dict[str, int]) -> int:
     # protocol's ReserveConfiguration.sol documents them).
     layout = {"ltv": (0, 16), "lt": (16, 16), "bonus": (32, 16), "decimals": (48, 8), "active": (56, 1),
               "frozen": (57, 1), "paused": (60, 1), "borrowable_in_isolation": (61, 1), "siloed": (62, 1),
+              "reserve_factor": (64, 16), "borrow_cap": (80, 36), "supply_cap": (116, 36),
               "protocol_fee": (152, 16), "emode": (168, 8), "debt_ceiling": (212, 40)}  # fmt: skip
     data = 0
     for name, (lo, n) in layout.items():
@@ -256,6 +257,9 @@ _FIELDS = st.fixed_dictionaries(
         "paused": st.booleans(),
         "borrowable_in_isolation": st.booleans(),
         "siloed": st.booleans(),
+        "reserve_factor": st.integers(0, 65_535),
+        "borrow_cap": st.integers(0, 2**36 - 1),
+        "supply_cap": st.integers(0, 2**36 - 1),
         "protocol_fee": st.integers(0, 65_535),
         "emode": st.integers(0, 255),
         "debt_ceiling": st.integers(0, 2**40 - 1),
@@ -265,8 +269,8 @@ _FIELDS = st.fixed_dictionaries(
 
 @given(_FIELDS, st.integers(0, 2**256 - 1))
 def test_the_reserve_configuration_decodes_what_was_packed(fields: dict[str, Any], noise: int) -> None:
-    # Bits the decoder does not read (borrowing, stable rate, flash loans, reserve factor, caps,
-    # unbacked mint cap, virtual accounting) carry random noise and must not leak into the fields.
+    # Bits the decoder does not read (borrowing, stable rate, flash loans, unbacked mint cap,
+    # virtual accounting) carry random noise and must not leak into the fields.
     read_bits = _pack({k: (1 << 40) - 1 for k in fields})
     decoded = decode_reserve_configuration(_pack(fields) | (noise & ~read_bits))
     assert decoded == fields
@@ -276,7 +280,8 @@ def test_the_reserve_configuration_of_weth_on_aave_ethereum() -> None:
     # WETH on Aave v3 Ethereum at listing (aave-address-book / governance payload): LTV 80 %,
     # liquidation threshold 82.5 %, bonus 5 % (10500), 18 decimals, protocol fee 10 %.
     data = _pack({"ltv": 8000, "lt": 8250, "bonus": 10500, "decimals": 18, "active": 1, "frozen": 0, "paused": 0,
-                  "borrowable_in_isolation": 0, "siloed": 0, "protocol_fee": 1000, "emode": 1, "debt_ceiling": 0})  # fmt: skip
+                  "borrowable_in_isolation": 0, "siloed": 0, "reserve_factor": 1000, "borrow_cap": 0, "supply_cap": 0,
+                  "protocol_fee": 1000, "emode": 1, "debt_ceiling": 0})  # fmt: skip
     d = decode_reserve_configuration(data)
     assert (d["ltv"], d["lt"], d["bonus"], d["decimals"], d["protocol_fee"], d["emode"]) == (
         8000,
