@@ -6,15 +6,20 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from levguard.core.instruments import Instrument
+from levguard.core.margin import venue_tiers
+from levguard.core.positions import Position
 from levguard.core.rules import get_venue
-from levguard.core.rules.base import LiquidationRule
+from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.sizing.policies import Rebalancer
+from levguard.core.tiers import TierTable
 from levguard.core.validate import number, show
 from levguard.data.loaders import load_ohlcv
 from levguard.data.perp import load_perp_spec
@@ -293,3 +298,21 @@ def _multi_directions(strategy: object, frames: dict[str, pd.DataFrame], symbols
     for j, sym in enumerate(symbols):
         out[:, j] = _directions(per[j], frames[sym])
     return out
+
+
+def _instrument_tables(
+    model: VenueModel, instrument: Instrument, tiers: TierTable | None
+) -> tuple[TierTable, TierTable, float]:
+    # (the venue's table of the instrument, the table the kernel reads, the margin rate added per
+    # unit of size). The table is read at a size of 1 (whole tables: the kernel reads the tier of
+    # the position's notional or size). A rate that grows with the size (Deribit: IM 2 % and MM
+    # 1 % + 0.005 % per BTC) is no table: the kernel gets the base rates (the size term 0) and the
+    # coefficient, and adds coefficient x |qty| to both rates at the size it holds
+    # (kernels.margin.size_scaled_rate, as the margin engine reads deribit_rates).
+    one = Position(instrument, 1.0, 1.0, 1.0, tiers=tiers)
+    table = venue_tiers(model, one)
+    coef = model.mm_size_coef(one)
+    if not coef > 0.0:
+        return table, table, 0.0
+    base = venue_tiers(model, replace(one, params={**one.params, "size_coef": 0.0}))
+    return table, base, float(coef)

@@ -29,6 +29,7 @@ from levguard.backtest._inputs import (
     _fees,
     _fraction,
     _frames,
+    _instrument_tables,
     _liquidation_fee_rate,
     _liquidation_rule,
     _multi_directions,
@@ -47,8 +48,7 @@ from levguard.backtest._policy_paths import (
     _uses_forecasts,
 )
 from levguard.backtest.metrics import compute_metrics
-from levguard.core.margin import instrument_for, venue_tiers
-from levguard.core.positions import Position
+from levguard.core.margin import instrument_for
 from levguard.core.risk.forecast import ForecastPath
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import LiquidationRule, MMBasis
@@ -392,12 +392,12 @@ def prepare(
             spec["kind"] = ContractKind.INVERSE if instrument.inverse else ContractKind.LINEAR
             # The whole table; by size (OKX's contracts) the kernel reads the tier of |qty|.
             try:
-                table = venue_tiers(model, Position(instrument, 1.0, 1.0, 1.0, tiers=tier_list[j]))
+                table, read, spec["size_coef"] = _instrument_tables(model, instrument, tier_list[j])
             except NoTiersError as exc:  # run() takes tiers, not an account spec's mmr
                 raise exc.with_remedy(BACKTEST_TIERS_REMEDY) from None
             spec["by_size"] = table.basis == "quantity"
             spec["max_position"] = table.max_position if math.isfinite(table.max_position) else 0.0
-            table_arr = np.column_stack([table.caps, table.mmrs, table.cums, [t.max_leverage for t in table.tiers]])
+            table_arr = np.column_stack([read.caps, read.mmrs, read.cums, [t.max_leverage for t in read.tiers]])
             tables[sym] = table.source
             nonzero = directions[:, j][directions[:, j] != 0]
             side = int(nonzero[0]) if nonzero.size else 1

@@ -515,7 +515,10 @@ def simulate_py(
                     b = inst[k]["tier_stop"]
                     avail = margin_left(eq_prev, k, qty, close[t - 1], inst, tiers) if cross else eq_dec
                     caps_k = caps_at(tiers.cap[a:b], inst[k]["by_size"], inverse, px_dec, abs(new_qty))
-                    n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"])
+                    # Deribit's rate grows with the size: per unit of notional, |q| = n / price
+                    # (inverse: n x price).
+                    per_n = inst[k]["size_coef"] * (px_dec if inverse else 1.0 / px_dec)
+                    n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"], per_n)
                     n_max = position_limit(n_max, inst[k], inverse, px_dec)
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec

@@ -24,6 +24,7 @@ from levguard.kernels.margin import (
     close_fee_at_bankruptcy,
     position_notional,
     position_upnl,
+    size_scaled_rate,
     size_tier_mm,
     solve_liquidation_price,
     tier_index,
@@ -50,6 +51,7 @@ def maintenance(
     mm_at_entry: bool,
     fee_in_mm: float,
     by_size: bool,
+    size_coef: float,
     caps: Float64Array1D,
     mmrs: Float64Array1D,
     cums: Float64Array1D,
@@ -59,13 +61,17 @@ def maintenance(
     Tiered maintenance margin of the notional at ``px`` (or at ``entry`` with ``mm_at_entry``)
     plus ``fee_in_mm`` times the notional at ``px``, in the settlement currency.  With
     ``by_size`` the caps are position sizes: the rate of the tier holding ``|qty|`` applies to
-    the whole notional (no deduction; :meth:`levguard.core.tiers.TierTable.at_quantity`).
+    the whole notional (no deduction; :meth:`levguard.core.tiers.TierTable.at_quantity`).  A
+    rate that grows with the size (``size_coef``, Deribit's 0.005 % per BTC) adds
+    ``size_coef x |qty|`` to the tier's rate (:func:`~levguard.kernels.margin.size_scaled_rate`).
     """
     if qty == 0.0:
         return 0.0
     basis = entry if mm_at_entry else px
     notional = position_notional(qty, basis, inverse)
     mm = size_tier_mm(notional, abs(qty), caps, mmrs, cums) if by_size else tiered_mm(notional, caps, mmrs, cums)
+    if size_coef > 0.0:
+        mm += size_scaled_rate(0.0, size_coef, qty) * notional
     return mm + fee_in_mm * position_notional(qty, px, inverse)
 
 
@@ -79,6 +85,7 @@ def liquidation_price(
     close_fee: float,
     mm_at_entry: bool,
     by_size: bool,
+    size_coef: float,
     caps: Float64Array1D,
     mmrs: Float64Array1D,
     cums: Float64Array1D,
@@ -101,6 +108,9 @@ def liquidation_price(
     bankruptcy price that Bybit's inverse cross equation counts
     (:func:`~levguard.kernels.margin.close_fee_at_bankruptcy`; 0 elsewhere), as the margin engine
     adds it (:func:`levguard.core.margin.evaluate`).
+    ``size_coef`` (Deribit) adds ``size_coef x |qty|`` to the maintenance rate: the size is
+    fixed while the price moves, so it is a rate on the notional at the price (at the entry with
+    ``mm_at_entry``), as the margin engine reads the rate at the position's size.
 
     Notes
     -----
@@ -114,10 +124,16 @@ def liquidation_price(
     if by_size:  # the one tier of the size at every price (TierTable.at_quantity)
         kt = tier_index(abs(qty), caps)
         caps, mmrs, cums = zero_caps, mmrs[kt : kt + 1], zero
+    size_rate = size_scaled_rate(0.0, size_coef, qty)
     if mm_at_entry:
-        k_const = tiered_mm(position_notional(qty, entry_price, inverse), caps, mmrs, cums) + close_fee
+        n_entry = position_notional(qty, entry_price, inverse)
+        k_const = tiered_mm(n_entry, caps, mmrs, cums) + close_fee
+        if size_rate > 0.0:
+            k_const += size_rate * n_entry
         return solve_liquidation_price(qty, entry_price, collateral, k_const, fee_in_mm, inverse, zero_caps, zero, zero)
-    return solve_liquidation_price(qty, entry_price, collateral, close_fee, fee_in_mm, inverse, caps, mmrs, cums)
+    return solve_liquidation_price(
+        qty, entry_price, collateral, close_fee, fee_in_mm + size_rate, inverse, caps, mmrs, cums
+    )
 
 
 @jitable
@@ -174,7 +190,19 @@ def _maintenance_of(
     spec = inst[j]
     caps, mmrs, cums = tier_rows(spec, tiers)
     inverse = spec["kind"] == ContractKind.INVERSE
-    mm = maintenance(q, ent, px, inverse, spec["mm_at_entry"], spec["fee_in_mm"], spec["by_size"], caps, mmrs, cums)
+    mm = maintenance(
+        q,
+        ent,
+        px,
+        inverse,
+        spec["mm_at_entry"],
+        spec["fee_in_mm"],
+        spec["by_size"],
+        spec["size_coef"],
+        caps,
+        mmrs,
+        cums,
+    )
     return mm + close_fee_term(j, q, ent, cross, book, inst)
 
 
@@ -299,6 +327,7 @@ def lp_of(k: int, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers, scrat
         close_fee_term(k, book.qty[k], book.entry[k], cross, book, inst),
         spec["mm_at_entry"],
         spec["by_size"],
+        spec["size_coef"],
         caps,
         mmrs,
         cums,
@@ -415,17 +444,20 @@ def settle_bad_debt(
 @jitable
 def _mm_terms(
     k: int, q: float, ent: float, px: float, cross: bool, book: Book, inst: np.ndarray, tiers: Tiers
-) -> tuple[float, float, float]:
-    # (maintenance margin at px, marginal maintenance rate, price the tier is read at) of a
-    # position of instrument k: tiers at the entry notional for venues valuing MM at entry, the
-    # tier of the size for tiers by size.
+) -> tuple[float, float, float, float]:
+    # (maintenance margin at px, marginal maintenance rate, price the tier is read at, the part of
+    # that rate proportional to the size) of a position of instrument k: tiers at the entry
+    # notional for venues valuing MM at entry, the tier of the size for tiers by size; the size
+    # term of a rate that grows with the size (Deribit: size_coef x |q|, 0 elsewhere), which an
+    # incremental liquidation solves against (kernels.liquidation.restore_fraction).
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
     caps, mmrs, _cums = tier_rows(spec, tiers)
     mm = _maintenance_of(k, q, ent, px, cross, book, inst, tiers)
     basis = ent if spec["mm_at_entry"] else px
     kt = tier_index(abs(q) if spec["by_size"] else position_notional(q, basis, inverse), caps)
-    return mm, mmrs[kt] + spec["fee_in_mm"], basis
+    size_rate = size_scaled_rate(0.0, spec["size_coef"], q)
+    return mm, mmrs[kt] + spec["fee_in_mm"] + size_rate, basis, size_rate
 
 
 @jitable
@@ -485,9 +517,10 @@ def _restore_walk(
     aggregated row (volume-weighted price,
     harmonic for inverse contracts); returns (rows written, fees).
 
-    The backtester's maintenance rate is flat per instrument (its tier table; Deribit's is the
-    rate at a size of 1, ``engine.prepare``), so the restore solves with no size term
-    (``size_rate`` 0); the scalar API and the paper venue pass Deribit's size term."""
+    A maintenance rate that grows with the size (Deribit: the instrument's ``size_coef``,
+    0.005 % per BTC on top of its 1 % rate) is read at the position's size at each grid point,
+    and the restore solves against it (``size_rate``), as the scalar API
+    (:func:`levguard.core.liquidation_outcome.liquidation_outcome`) and the paper venue do."""
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
     w = 0 if cross else k
@@ -514,11 +547,11 @@ def _restore_walk(
         q = qty[k]
         coll = collateral(k, cross, book, inst, tiers)
         equity = coll + position_upnl(q, entry[k], p, inverse)
-        mm, mmr, basis = _mm_terms(k, q, entry[k], p, cross, book, inst, tiers)
+        mm, mmr, basis, size_rate = _mm_terms(k, q, entry[k], p, cross, book, inst, tiers)
         n_fill = position_notional(q, p, inverse)
         closed, decision = kl.plan_close(
             rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True, others_mm, 0.0,
+            caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, True, others_mm, size_rate,
         )  # fmt: skip
         if decision == kl.CLOSE_NONE:
             continue
@@ -599,7 +632,7 @@ def liquidate(
     q = book.qty[k]
     coll = collateral(k, cross, book, inst, tiers)
     equity = coll + position_upnl(q, book.entry[k], px, inverse)
-    mm, mmr, basis = _mm_terms(k, q, book.entry[k], px, cross, book, inst, tiers)
+    mm, mmr, basis, size_rate = _mm_terms(k, q, book.entry[k], px, cross, book, inst, tiers)
     others_mm = others_maintenance(k, cross, book, inst, tiers)
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
     caps, mmrs, cums = tier_rows(spec, tiers)
@@ -607,7 +640,7 @@ def liquidate(
     allow = liq_state[k] == LiqState.NONE and room
     closed, decision = kl.plan_close(
         rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
-        caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow, others_mm, 0.0,
+        caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow, others_mm, size_rate,
     )  # fmt: skip
     if decision == kl.CLOSE_PARTIAL:
         rest = abs(q) - closed

@@ -15,7 +15,7 @@ import numpy as np
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.backtest_records import AccountOut, ContractKind, PositionsOut, Tiers
-from levguard.kernels.margin import position_notional, position_upnl
+from levguard.kernels.margin import position_notional, position_upnl, size_scaled_rate
 from levguard.kernels.sizing import drawdown_scale
 from levguard.typing import Float64Array1D
 
@@ -71,7 +71,7 @@ def slipped_price(level: float, dq: float, volume: float, cfg: np.void, low: flo
 
 @jitable
 def max_notional_for_margin(
-    available: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0
+    available: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0, size_rate: float = 0.0
 ) -> float:
     """Return the largest notional whose initial margin ``notional / max_leverage(tier)`` fits.
 
@@ -79,6 +79,17 @@ def max_notional_for_margin(
     ``n / max_lev`` (plus ``n x fee_in_im`` where the venue puts the fee to close in it: Gate,
     help 22148).  Scanning the tiers gives the largest feasible ``n`` exactly (0 when
     ``available`` is not positive).
+
+    ``size_rate`` is the initial margin rate a position adds per unit of its notional (a rate
+    that grows with the size: Deribit's 0.005 % per BTC is ``size_rate = 0.00005 / price``), so
+    the margin ``n (b + size_rate n)`` with ``b = 1 / max_lev + fee_in_im`` is quadratic and the
+    largest ``n`` is ``2 A / (b + sqrt(b^2 + 4 size_rate A))`` (``A = available``, the stable
+    form of the positive root).
+
+    Notes
+    -----
+    Deribit, "Linear Perpetual" (support.deribit.com/hc/en-us/articles/25944738177565): initial
+    margin rate 2 % + size_BTC x 0.005 % (:func:`~levguard.kernels.margin.size_scaled_rate`).
     """
     if not available > 0.0:
         return 0.0
@@ -88,7 +99,10 @@ def max_notional_for_margin(
         ml = max_levs[i]
         n_i = caps[i]
         finite = ml > 0.0 and math.isfinite(ml)
-        if fee_in_im > 0.0:  # available / (1/ml + fee) (Gate)
+        if size_rate > 0.0:  # IM rate b + size_rate x n (Deribit)
+            b = fee_in_im + (1.0 / ml if finite else 0.0)
+            n_i = min(caps[i], 2.0 * available / (b + math.sqrt(b * b + 4.0 * size_rate * available)))
+        elif fee_in_im > 0.0:  # available / (1/ml + fee) (Gate)
             n_i = min(caps[i], available / (fee_in_im + (1.0 / ml if finite else 0.0)))
         elif finite:  # the fee-less case as before, to the bit
             n_i = min(caps[i], available * ml)
@@ -224,7 +238,9 @@ def margin_left(avail: float, k: int, qty: Float64Array1D, px: Float64Array1D, i
             inverse = inst[j]["kind"] == ContractKind.INVERSE
             caps = caps_at(tiers.cap[a:b], inst[j]["by_size"], inverse, px[j], abs(qty[j]))
             n = position_notional(qty[j], px[j], inverse)
-            avail -= initial_margin(n, caps, tiers.max_lev[a:b], inst[j]["fee_in_im"])
+            # A rate that grows with the size (Deribit) adds size_coef x |q| to the IM rate.
+            extra = size_scaled_rate(inst[j]["fee_in_im"], inst[j]["size_coef"], qty[j])
+            avail -= initial_margin(n, caps, tiers.max_lev[a:b], extra)
         elif j != k and qty[j] != 0.0:
             avail -= abs(qty[j]) * px[j]
     return avail
@@ -305,6 +321,8 @@ def min_order_qty_margin(inst: np.ndarray, tiers: Tiers, k: int) -> float:
     if inst[k]["kind"] != ContractKind.SPOT:
         ml = tiers.max_lev[inst[k]["tier_start"]]
         if ml > 0.0 and math.isfinite(ml):
+            if inst[k]["size_coef"] > 0.0:  # the IM rate at the minimum size (Deribit)
+                return mq * size_scaled_rate(1.0 / float(ml), inst[k]["size_coef"], mq)
             return mq / float(ml)
     return mq
 

@@ -130,6 +130,7 @@ INST_DTYPE = np.dtype(
         ("mm_at_entry", np.bool_),  # maintenance valued at entry (Bybit, BitMEX)
         ("by_size", np.bool_),  # tier caps are position sizes |qty| (OKX's contracts), not notional
         ("max_position", np.float64),  # the last tier's published cap, a notional (by_size a size); 0: none
+        ("size_coef", np.float64),  # margin rate added per unit of |qty| to the IM and MM rates (Deribit)
     ],
     align=True,
 )

@@ -100,6 +100,24 @@ def size_tier_mm(
 
 
 @jitable
+def size_scaled_rate(rate: float, size_coef: float, size: float) -> float:
+    """Return ``rate + size_coef * |size|``: a margin rate that grows linearly with the position size.
+
+    ``size`` in the units the venue counts (base units for Deribit's linear perpetuals);
+    ``size_coef`` 0 leaves ``rate`` as it is.
+
+    Notes
+    -----
+    Deribit, "Linear Perpetual" (support.deribit.com/hc/en-us/articles/25944738177565): BTC_USDC
+    initial margin rate 2 % + size_BTC x 0.005 %, maintenance rate 1 % + size_BTC x 0.005 %
+    (350 BTC: IM 3.75 %).  The margin engine (:func:`levguard.core.rules.deribit.size_scaled_rates`)
+    and the backtester (:mod:`levguard.kernels.backtest_liquidation`, the initial-margin check of
+    :mod:`levguard.kernels.backtest`) read it here.
+    """
+    return rate + size_coef * abs(size)
+
+
+@jitable
 def position_notional(q: float, price: float, inverse: bool) -> float:
     """Return the notional in the settlement currency: ``|q| * price`` or ``|q| / price``."""
     if inverse:

@@ -180,6 +180,11 @@ def test_every_liquidation_rule_agrees_compiled_and_python(venue: str, mode: int
     inst["rule"] = rule
     inst["liq_fee"] = fee
     inst["min_notional"] = 5.0
+    if venue == "deribit":
+        # A rate that grows with the size on the linear leg (maintenance, liquidation price,
+        # the restore's size term, the initial-margin check and the minimum order's margin).
+        inst["size_coef"][0] = 0.0005
+        inst["min_qty"][0] = 0.001
     args = (mkt, direction, lev, inst, tiers, cfg)
     py = _run(kb.simulate_py, args)
     nb = _run(kb.simulate_nb, args)

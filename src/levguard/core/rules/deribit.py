@@ -35,6 +35,7 @@ from levguard.core.rules.base import BaseAssetTable, LiquidationRule, NamedKind,
 from levguard.core.symbols import base_asset
 from levguard.core.validate import finite_number, non_negative_number
 from levguard.errors import InputError
+from levguard.kernels.margin import size_scaled_rate
 
 SOURCE = "support.deribit.com/hc/en-us/articles/25944738177565-Linear-Perpetual"
 
@@ -62,13 +63,14 @@ def size_scaled_rates(size_base: float, base_imr: float, base_mmr: float, size_c
     Notes
     -----
     Deribit "Linear Perpetual" standard margin: both rates grow linearly in the position size
-    in base units (BTC: 0.005 % per BTC).
+    in base units (BTC: 0.005 % per BTC).  The formula is
+    :func:`levguard.kernels.margin.size_scaled_rate`, which the backtester reads too.
     """
     size_base = finite_number(size_base, "size_base")
     base_imr = non_negative_number(base_imr, "base_imr")
     base_mmr = non_negative_number(base_mmr, "base_mmr")
-    add = non_negative_number(size_coef, "size_coef") * abs(size_base)
-    return base_imr + add, base_mmr + add
+    coef = non_negative_number(size_coef, "size_coef")
+    return size_scaled_rate(base_imr, coef, size_base), size_scaled_rate(base_mmr, coef, size_base)
 
 
 def deribit_size_coef(position: Position) -> float:
