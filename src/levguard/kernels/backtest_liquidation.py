@@ -598,6 +598,33 @@ def _restore_walk(
 
 
 @jitable
+def cooling_down(k: int, liq_state: Int64Array1D, inst: np.ndarray) -> bool:
+    """Return whether instrument ``k`` is in a partial-liquidation cool-down this bar (its next
+    liquidation takes the whole position).
+
+    After its own partial liquidation (``liq_state`` PARTIAL, or another liquidation state of
+    the bar); under a slicing rule (Hyperliquid) also after a slice of any of the account's
+    instruments, cross or isolated: the cool-down is the user's.  A risk-limit step-down cools
+    its own instrument only.
+
+    Notes
+    -----
+    Hyperliquid, "Liquidations" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations):
+    "After a block where any position of a user is partially liquidated, there is a cooldown
+    period of 30 seconds. During this cooldown period, all market liquidation orders for that
+    user will be for the entire position."  The backtester's cool-down is the rest of the bar.
+    """
+    if liq_state[k] != LiqState.NONE:
+        return True
+    if int(inst[k]["rule"][kl.RULE_PARTIAL]) != kl.PARTIAL_SLICE:
+        return False
+    for j in range(liq_state.shape[0]):
+        if liq_state[j] == LiqState.PARTIAL and int(inst[j]["rule"][kl.RULE_PARTIAL]) == kl.PARTIAL_SLICE:
+            return True
+    return False
+
+
+@jitable
 def liquidate(
     t: int,
     k: int,
@@ -617,7 +644,8 @@ def liquidate(
     adverse mark extreme (incremental liquidation walks from ``px`` to it).  The decision is
     :func:`~levguard.kernels.liquidation.plan_close` (backstop, partial rule, full outcome): a
     partial slice or step-down closes part at ``px`` with the liquidation fee and marks the
-    instrument (``liq_state`` PARTIAL: the next liquidation in the bar is whole); a full close
+    instrument (``liq_state`` PARTIAL: the next liquidation in the bar is whole, of every
+    instrument of the account after a slice: :func:`cooling_down`); a full close
     keeps what :func:`~levguard.kernels.liquidation.settle_close` leaves.  In cross margin a
     takeover makes the account bankrupt: every other cross position (spot legs included) is
     taken over too, at its reference price, and the cross wallet ends at 0.
@@ -637,7 +665,7 @@ def liquidate(
     room = row + 2 * book.qty.shape[0] < out_liqs.shape[0]
     caps, mmrs, cums = tier_rows(spec, tiers)
     n_fill = position_notional(q, px, inverse)
-    allow = liq_state[k] == LiqState.NONE and room
+    allow = not cooling_down(k, liq_state, inst) and room
     closed, decision = kl.plan_close(
         rule, abs(q), n_fill, basis, inverse, equity, mm, mmr, fee_rate,
         caps_at(caps, spec["by_size"], inverse, basis, abs(q)), mmrs, cums, allow, others_mm, size_rate,

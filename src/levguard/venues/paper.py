@@ -321,7 +321,9 @@ class PaperVenue:
         self.liquidations: list[Liquidation] = []
         self.adl_events: list[AdlEvent] = []
         self.funding_payments: list[FundingPayment] = []
-        self._partial_until: dict[str, int] = {}  # symbol -> end of its partial-liquidation cool-down (ns)
+        # End of the account's partial-liquidation cool-down (ns): Hyperliquid's is the user's, "after a
+        # block where any position of a user is partially liquidated" (paper_liquidation._outcome).
+        self._partial_until = -1
         self.closed = False
         self.tick = 0
         self._reported_tick = 0

@@ -48,7 +48,10 @@ def _outcome(
     # The venue's liquidation rule applied to one position at the current mark; in cross margin
     # ``margin`` is its collateral share and ``others_mm`` the other cross positions' maintenance.
     rule = v.model.liquidation
-    cooling = v._partial_until.get(pos.symbol, -1) > v.now_ns
+    # The cool-down after a partial liquidation is the account's, whichever position it cut
+    # (Hyperliquid, "Liquidations": "after a block where any position of a user is partially
+    # liquidated ... all market liquidation orders for that user will be for the entire position").
+    cooling = v._partial_until > v.now_ns
     return liquidation_outcome(
         rule,
         pos.qty,
@@ -71,7 +74,7 @@ def _record(v: PaperVenue, pos: _Pos, rep: PositionReport, o: LiquidationOutcome
     bankruptcy = rep.bankruptcy_price if rep.bankruptcy_price is not None else o.bankruptcy_price
     price = (bankruptcy or rep.mark_price) if o.taken_over else o.fill_price
     if o.partial:
-        v._partial_until[pos.symbol] = v.now_ns + int(v.model.liquidation.partial_cooldown_s * 1e9)
+        v._partial_until = max(v._partial_until, v.now_ns + int(v.model.liquidation.partial_cooldown_s * 1e9))
     return Liquidation(
         v.now_ns,
         pos.symbol,

@@ -1,9 +1,15 @@
-"""The backtester reads a venue's margin rates as the venue (and the margin engine) do.
+"""The backtester reads a venue's margin rates and liquidation cool-down as the venue (and the
+margin engine) do.
 
 * Deribit, "Linear Perpetual" (support.deribit.com/hc/en-us/articles/25944738177565): the
   BTC_USDC perpetual's initial margin rate is 2 % + size_BTC x 0.005 %, its maintenance rate
   1 % + size_BTC x 0.005 % (350 BTC: IM 3.75 %).  The backtester read both at a size of 1 BTC
   whatever the position held (1.005 % and 2.005 %).
+* Hyperliquid, "Liquidations" (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations):
+  "After a block where any position of a user is partially liquidated, there is a cooldown
+  period of 30 seconds. During this cooldown period, all market liquidation orders for that user
+  will be for the entire position."  The backtester's cool-down (the rest of the bar) was per
+  instrument.
 """
 
 from __future__ import annotations
@@ -124,3 +130,22 @@ def test_deribit_sweep_reads_the_size_terms_as_run_does() -> None:
     # 20x is clipped.
     assert table["orders_clipped"].tolist() == [0.0, 1.0]
     assert table["n_liquidations"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("mode", ["cross", "isolated"])
+def test_hyperliquid_cool_down_after_a_slice_is_the_accounts(mode: str) -> None:
+    # 500,000 USDC of BTC and of ETH (above the 100k slicing threshold), both falling 20 % in
+    # one bar.  The first liquidation of the bar slices 20 %; every later one in the bar takes
+    # the whole position, whichever instrument it is (the per-instrument cool-down sliced the
+    # other instrument too).
+    data = {"BTC": _drop(100_000.0, 80_000.0, 95_000.0), "ETH": _drop(4_000.0, 3_200.0, 3_800.0)}
+    res = run(data, np.ones(8), 10.0, venue="hyperliquid", initial_equity=100_000.0,
+              **{**ZERO_COSTS, "margin_mode": mode})  # fmt: skip
+    liqs = res.liquidations
+    assert len(liqs) >= 2
+    first = liqs.iloc[0]
+    assert bool(first["partial"])
+    assert not liqs.iloc[1:]["partial"].any()
+    other = liqs[liqs["symbol"] != first["symbol"]]
+    (row,) = other.itertuples()
+    assert row.qty == pytest.approx(125.0 if row.symbol == "ETH" else 5.0)

@@ -68,6 +68,35 @@ def test_hyperliquid_slices_a_large_position_then_takes_the_whole_in_the_cooldow
     assert second.qty == pytest.approx(1.6)
 
 
+@pytest.mark.parametrize("mode", ["isolated", "cross"])
+def test_hyperliquid_cool_down_after_a_partial_liquidation_is_the_users(mode: str) -> None:
+    # "After a block where any position of a user is partially liquidated, there is a cooldown
+    # period of 30 seconds. During this cooldown period, all market liquidation orders for that
+    # user will be for the entire position."  200k USDC of BTC and of ETH at 10x, both gapping
+    # below their maintenance: the first liquidation slices 20 %, the other position's (the same
+    # tick when isolated, the next one in cross margin) takes it whole, not a slice of its own.
+    venue = PaperVenue(
+        "hyperliquid",
+        feeds={"BTC": [100_000.0] * 3 + [90_800.0] * 6, "ETH": [4_000.0] * 3 + [3_660.0] * 6},
+        wallet_balance=40_000.0 if mode == "cross" else 1_000.0,
+        funding_rate=0.0,
+        positions=[
+            {"symbol": "BTC", "qty": 2.0, "entry": 100_000.0, "margin_mode": mode, "leverage": 10},
+            {"symbol": "ETH", "qty": 50.0, "entry": 4_000.0, "margin_mode": mode, "leverage": 10},
+        ],
+        tick_ns=TEN_S,
+    )
+    liqs: list[Liquidation] = []
+    for _ in range(6):
+        liqs.extend(venue.step_sync().liquidations)
+    first, second = liqs[0], liqs[1]
+    assert first.partial
+    assert second.symbol != first.symbol
+    assert second.ts_ns - first.ts_ns < 30 * 1_000_000_000
+    assert not second.partial
+    assert second.qty == pytest.approx(2.0 if second.symbol == "BTC" else 50.0)
+
+
 def test_hyperliquid_cross_book_liquidation_keeps_the_wallet_rest() -> None:
     venue = _hl(0.8, mode="cross", wallet=4_000.0)
     liq = _until_liquidated(venue)
