@@ -401,6 +401,41 @@ def test_deribit_restores_against_its_size_dependent_maintenance() -> None:
     assert flat.closed_qty == pytest.approx(100.0 / 7.0)
 
 
+def test_deribit_without_tiers_reads_its_built_in_rate_at_the_size() -> None:
+    # support.deribit.com 25944738177565: BTC_USDC MM rate 1 % + size_BTC x 0.005 %.  1 BTC bought
+    # at 100,000 on 10,000 and filled at 90,100: equity 100, MM 1.005 % x 90,100 = 905.5, so it is
+    # liquidated (it was valued at an MM of 0: "equity covers the maintenance margin").
+    o = liquidation_outcome("deribit", 1.0, 100_000.0, 90_100.0, 10_000.0)
+    assert o.closed_qty == 1.0
+    assert o.reason != "equity covers the maintenance margin"
+    _conserved(o)
+    # 100 BTC at 100,000 on 140,000 (the size-dependent restore above): without tiers, the venue's
+    # rates at 100 BTC (1.5 %) and their size term give what the margin engine's tiers do.
+    from levguard.core.margin import instrument_for, venue_tiers
+    from levguard.core.positions import Position
+
+    model = get_venue("deribit")
+    position = Position(instrument_for(model, "BTC_USDC-PERPETUAL"), 100.0, 100_000.0, 100_000.0)
+    want = liquidation_outcome(
+        model, 100.0, 100_000.0, 100_000.0, 140_000.0, tiers=venue_tiers(model, position), size_coef=0.00005
+    )
+    got = liquidation_outcome("deribit", 100.0, 100_000.0, 100_000.0, 140_000.0)
+    assert got == want
+    assert got.closed_qty == pytest.approx(8.64471, rel=1e-5)
+    # SOL_USDC: 2 % + 0.0005 % per SOL, read for the symbol given.
+    sol = liquidation_outcome("deribit", 1_000.0, 200.0, 200.0, 4_000.0, symbol="SOL_USDC-PERPETUAL")
+    assert sol.partial  # MM 2.5 % x 200,000 = 5,000 > 4,000
+
+
+@pytest.mark.parametrize("venue", ["hyperliquid", "dydx-v4", "deribit"])
+def test_inverse_is_refused_where_the_margin_engine_refuses_it(venue: str) -> None:
+    # Hyperliquid and dYdX list no inverse contracts; Deribit's are not modelled.  Hyperliquid's
+    # USDC tiers read a coin notional for one.
+    with pytest.raises(InputError, match=f"inverse must be False on {venue}"):
+        liquidation_outcome(venue, 100_000.0, 100_000.0, 91_000.0, 0.1, inverse=True, tiers=FOUR_TIERS)
+    liquidation_outcome("binance-coinm", 100_000.0, 100_000.0, 91_000.0, 0.1, inverse=True, tiers=FOUR_TIERS)
+
+
 def test_dydx_cross_fee_cap_is_the_bankruptcy_quote_remainder() -> None:
     # Reference section 6 [DYDX_INSURANCE_DELTA]: a cross subaccount with TNC 1,800 and TMMR 2,400
     # closes 1 BTC @ 100,000 (MM 1,200) at the oracle: the fund takes

@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from levguard.core.margin import PositionReport, venue_tiers
+from levguard.core.instruments import ContractKind
+from levguard.core.margin import PositionReport, instrument_for, venue_tiers
 from levguard.core.positions import Position
 from levguard.core.records import Record
 from levguard.core.rules import get_venue
-from levguard.core.rules.base import LiquidationRule, MMBasis, VenueModel
+from levguard.core.rules.base import LiquidationRule, MMBasis, NamedKind, VenueModel
 from levguard.core.tiers import TierTable
 from levguard.core.validate import (
     NUMBER_MAX,
@@ -219,6 +220,33 @@ def book_fee_rate(rule: LiquidationRule, taker_fee: float, fee_rate: float | Non
     return fee
 
 
+def _inverse_refusal(model: VenueModel) -> str:
+    # Why ``model`` takes no inverse position ("" when it may): a venue listing none
+    # (inverse_refusal: Hyperliquid, dYdX), or one whose rates refuse its inverse contracts
+    # (Deribit's deribit_rates; its symbol_kind says why).
+    if model.inverse_refusal:
+        return model.inverse_refusal
+    if model.rate_based and model.kind is ContractKind.LINEAR and isinstance(model.symbol_kind, NamedKind):
+        return model.symbol_kind.advice
+    return ""
+
+
+def _venue_rates(
+    model: VenueModel, symbol: str | None, q: float, entry: float, fill: float
+) -> tuple[TierTable | None, float]:
+    # (tiers, size coefficient) of a rate-based venue's built-in rates for ``symbol`` at size q
+    # (core.margin.venue_tiers, the margin engine's table); (None, 0) where the venue has no
+    # rate by size and no symbol was given.
+    sym = "BTC" if symbol is None else symbol
+    if not isinstance(sym, str) or not sym.strip():
+        raise InputError(f"symbol must be a non-empty string or None, was {show(symbol)}")
+    position = Position(instrument_for(model, sym), q, entry, fill)
+    coef = model.mm_size_coef(position)
+    if symbol is None and not coef > 0.0:
+        return None, 0.0
+    return venue_tiers(model, position), coef
+
+
 def liquidation_outcome(
     rule: str | VenueModel | LiquidationRule,
     qty: float,
@@ -234,7 +262,8 @@ def liquidation_outcome(
     mm_at_entry: bool | None = None,
     allow_partial: bool = True,
     others_maintenance: float = 0.0,
-    size_coef: float = 0.0,
+    size_coef: float | None = None,
+    symbol: str | None = None,
 ) -> LiquidationOutcome:
     """Evaluate one liquidation step of one position under a venue's rule.
 
@@ -268,7 +297,9 @@ def liquidation_outcome(
         :meth:`~levguard.core.rules.base.VenueModel.margin_fees`), ``taker_fee`` x the notional
         at the fill, as the margin engine reads it.
     inverse : bool
-        Inverse (coin-settled) contract.
+        Inverse (coin-settled) contract; refused on a venue that lists none, or whose inverse
+        contracts levguard does not model (Hyperliquid, dYdX v4, Deribit), as the margin engine
+        refuses them.
     fee_rate : float, optional
         Liquidation fee rate of book closes and partial slices, the whole of it (Deribit's taker
         fee included); default the rule's (plus ``taker_fee`` where the venue charges both,
@@ -289,13 +320,20 @@ def liquidation_outcome(
         (:func:`levguard.kernels.liquidation.below_backstop`), and dYdX caps its fee by the
         position's share of the account's equity (:func:`levguard.kernels.liquidation.fee_cap`);
         0 (default): isolated.
-    size_coef : float
+    size_coef : float, optional
         Maintenance rate added per unit of position size (>= 0; Deribit's linear perpetuals:
         0.005 % per BTC, :meth:`levguard.core.rules.base.VenueModel.mm_size_coef`), included in
         the rate of ``tiers`` or ``maintenance_margin``: an incremental liquidation solves
         against that size-dependent maintenance
-        (:func:`levguard.kernels.liquidation.restore_fraction`).  0 (default): a flat or tiered
-        rate.
+        (:func:`levguard.kernels.liquidation.restore_fraction`).  Default 0 (a flat or tiered
+        rate), or the venue's where its built-in rates apply (below).
+    symbol : str, optional
+        The instrument whose built-in rates a venue with rates by size applies when neither
+        ``tiers`` nor ``maintenance_margin`` is given: Deribit's linear perpetuals, maintenance
+        rate 1 % + 0.005 % per BTC at the position's size (default its BTC perpetual,
+        ``BTC_USDC-PERPETUAL``), with their ``size_coef``.  Given, any rate-based venue reads its
+        rates for it (dYdX v4's ``BTC-USD``).  Without either, other venues value the
+        maintenance margin at 0.
 
     Returns
     -------
@@ -326,6 +364,10 @@ def liquidation_outcome(
     taker_fee = rate(finite_number(taker_fee, "taker_fee"), "taker_fee", upper=0.1)
     # Flags are bools ("yes" and "x" were read as True).
     inverse = flag(inverse, "inverse")
+    if inverse and model is not None:
+        refusal = _inverse_refusal(model)
+        if refusal:
+            raise InputError(f"inverse must be False on {model.name} ({refusal}), was True")
     allow_partial = flag(allow_partial, "allow_partial")
     if mm_at_entry is None:
         mm_at_entry = model is not None and model.mm_basis is MMBasis.ENTRY
@@ -345,7 +387,13 @@ def liquidation_outcome(
         if maintenance_margin > NUMBER_MAX:
             raise InputError(f"maintenance_margin must be at most 1e30, was {show(maintenance_margin)}")
     others_mm = non_negative_number(others_maintenance, "others_maintenance")
-    size_rate = non_negative_number(size_coef, "size_coef") * abs(q)
+    if tiers is None and maintenance_margin is None and model is not None and model.rate_based:
+        # The venue's built-in rates at the position's size (Deribit: 1 % + 0.005 % per BTC),
+        # as the margin engine reads them (venue_tiers); 0 was an account never liquidated.
+        tiers, venue_coef = _venue_rates(model, symbol, q, entry, fill)
+        if size_coef is None:
+            size_coef = venue_coef
+    size_rate = non_negative_number(0.0 if size_coef is None else size_coef, "size_coef") * abs(q)
     basis = entry if mm_at_entry else fill
     notional = position_notional(q, fill, inverse)
     if tiers is not None and not isinstance(tiers, TierTable):  # 'abc'.caps was a raw AttributeError
