@@ -195,7 +195,12 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads(FINGERPRINTS.read_text(encoding
 "tier_step_down" and "hyperliquid_book" captured again with the routing to ADL fixed (a slice
 that goes whole is routed as a full close; a book close adds its fee, not the equity its account
 keeps, to the fund's estimate; "partial" once more when the routing was repeated to a fixed point
-at the fills the books settle at): the model changed."""
+at the fills the books settle at): the model changed.  "latency_lag_sources" and
+"hyperliquid_book" captured again when the routing took the opposite sides' capacity into account
+(2026-12-07): a routed account was a counterparty of another ADL close of its round before its
+own turn (latency_lag_sources: account 2, bankrupt, filled two others' closes on asset 1), and
+routed closes beyond what a side held were counted as absorbed (hyperliquid_book, venue 1,
+step 106: 143.7 routed against 111.5 held, the rest went to the book a round later)."""
 
 
 @functools.cache

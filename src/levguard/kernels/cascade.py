@@ -57,10 +57,12 @@ from levguard.kernels.cascade_records import (
     new_sweep,
 )
 from levguard.kernels.cascade_rounds import (
+    adl_capacity,
     adl_score,
     adl_sequence,
     bankruptcy_price,
     book_flow,
+    book_rest,
     close_in_book,
     flow_impact,
     rank_side,
@@ -298,8 +300,11 @@ def cascade_py(
     (:func:`~levguard.kernels.cascade_rounds.route_to_adl`), are instead closed against the
     opposite side's most profitable, most leveraged positions (BitMEX ranking :func:`adl_score`
     at the round's mark, ranked again when the mark moved) at their bankruptcy price, off the
-    book; without ADL (or without
-    counterparties) the fund's shortfall is bad debt and the fund is floored at 0.  Dynamic
+    book, each as far as the opposite side's capacity left absorbs it
+    (:func:`~levguard.kernels.cascade_rounds.adl_capacity`): the rest closes in the book in the
+    same round, its deficit the fund's (:func:`~levguard.kernels.cascade_rounds.book_rest`), and
+    a close nothing of which fits is not routed.  Without ADL (or without counterparties) the
+    fund's shortfall is bad debt and the fund is floored at 0.  Dynamic
     margin: every ``dyn_every`` steps the maintenance tiers are scaled by ``clip(realised vol
     over dyn_window / dyn_base_vol, dyn_min, dyn_max)`` and every liquidation price is solved
     again.
@@ -357,6 +362,8 @@ def cascade_py(
     round_c = np.empty(n)
     round_full = np.empty(n, dtype=np.bool_)
     round_adl = np.empty(n, dtype=np.bool_)
+    round_adl_c = np.zeros(n)
+    adl_cap = np.zeros(4)  # per side: ADL capacity outside the round, and left in the routing
     oracle_scratch = np.empty(oracle.shape[1])
     adl_order = np.empty(n, dtype=np.int64)
     adl_scores = np.empty(n)
@@ -366,7 +373,7 @@ def cascade_py(
     rank_key_at = np.full(2, -1, dtype=np.int64)
     rank_key = 0
     key_mark = math.nan
-    orders = RoundOrders(round_ids, round_c, round_full, round_adl)
+    orders = RoundOrders(round_ids, round_c, round_full, round_adl, round_adl_c)
     ranking = AdlRanking(rank_ids, rank_len, rank_pos, rank_key_at, adl_order, adl_scores)
     events = out.events
     n_events = 0
@@ -435,8 +442,11 @@ def cascade_py(
             fill = price * math.exp(0.5 * d_log)
             if adl_on:
                 # To a fixed point: route at the fill, net the flow again, until a pass at the
-                # fill the book settles at flags nothing (route_to_adl).
-                while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders, adl_order, adl_scores) > 0:
+                # fill the book settles at flags nothing (route_to_adl), within what the opposite
+                # sides can absorb (adl_capacity, taken down as closes are routed).
+                for o in range(2):
+                    adl_cap[o] = adl_capacity(o, rank_key, book, ranking)
+                while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders, adl_cap, adl_order, adl_scores) > 0:
                     flow = book_flow(k, side, orders)
                     d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
                     fill = price * math.exp(0.5 * d_log)
@@ -444,9 +454,9 @@ def cascade_py(
             for j in range(k):
                 i = round_ids[j]
                 c = round_c[j]
-                pending[i] = False
                 if round_adl[j]:
-                    continue
+                    continue  # pending until its own ADL: a bankrupt position is no counterparty
+                pending[i] = False
                 if not c <= 0.0:  # something to close (otherwise only reprice the account)
                     c, full, delta, bp = close_in_book(i, c, round_full[j], fill, cfg, book, now, pnl)
                     round_c[j] = c
@@ -467,6 +477,21 @@ def cascade_py(
             for p in range(adl_sequence(k, fill, book, orders, adl_order, adl_scores, found)):
                 j = found[p]
                 i = round_ids[j]
+                pending[i] = False
+                rest = round_c[j] - round_adl_c[j]
+                if rest > 0.0:
+                    # The part the opposite side cannot absorb closes in the book, the fund's.
+                    delta, bp = book_rest(i, rest, fill, cfg, book, now, pnl)
+                    fund += delta
+                    if status[i] != AccountStatus.LIQUIDATED:
+                        n_accounts_liq += 1
+                    status[i] = AccountStatus.LIQUIDATED
+                    liq_notional += rest * fill
+                    n_liq_step += 1
+                    if record_event(events, n_events, t, i, side[i] * rest, fill, bp, delta, EventKind.LIQUIDATION, -1):
+                        n_events += 1
+                    else:
+                        overflow += 1
                 bp = bankruptcy_price(side[i], qty[i], entry[i], margin[i])
                 left = qty[i]
                 # Counterparties: the opposite side's open positions ranked by BitMEX's score at
@@ -508,7 +533,8 @@ def cascade_py(
                     if status[i] != AccountStatus.LIQUIDATED:  # an ADL counterparty's (DELEVERAGED) first too
                         n_accounts_liq += 1
                     status[i] = AccountStatus.LIQUIDATED
-                    n_liq_step += 1
+                    if not round_c[j] > round_adl_c[j]:  # one close of the account (book_rest counted it)
+                        n_liq_step += 1
                     if record_event(
                         events, n_events, t, i, side[i] * closed, bp, bp, 0.0, EventKind.ADL_LIQUIDATED, -1
                     ):

@@ -302,12 +302,15 @@ class Book(NamedTuple):
 class RoundOrders(NamedTuple):
     """The orders of one liquidation round inside the kernel (each array (N,); a round of ``k``
     orders uses the first ``k`` entries): the account ``ids``, the quantity ``c`` each closes,
-    ``full`` (the whole position) and ``adl`` (routed to auto-deleveraging, not the book)."""
+    ``full`` (the whole position), ``adl`` (routed to auto-deleveraging) and ``adl_c`` the part
+    of a routed close the opposite side can absorb (the rest, ``c - adl_c``, closes in the book
+    in the same round)."""
 
     ids: Int64Array1D
     c: Float64Array1D
     full: BoolArray1D
     adl: BoolArray1D
+    adl_c: Float64Array1D
 
 
 class AdlRanking(NamedTuple):

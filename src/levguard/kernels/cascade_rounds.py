@@ -26,7 +26,6 @@ from levguard.kernels.cascade_sweep import (
     break_score_ties,
     maintenance_of,
     open_accounts,
-    route_deficits,
     sort_deficits,
     sort_descending,
     tier_of,
@@ -101,7 +100,8 @@ def flow_impact(flow: float, price: float, depth: float, kind: int, coef: float,
 
 @jitable
 def book_flow(k: int, side: Float64Array1D, orders: RoundOrders) -> float:
-    # Net flow into the book of the round's orders not routed to ADL (signed base units).
+    # Net flow into the book of the round's orders (signed base units): a close not routed to
+    # ADL, and of a routed one the part ADL cannot absorb (``c - adl_c``).
     ids = orders.ids
     c = orders.c
     adl = orders.adl
@@ -109,6 +109,8 @@ def book_flow(k: int, side: Float64Array1D, orders: RoundOrders) -> float:
     for j in range(k):
         if not adl[j]:
             flow += side[ids[j]] * c[j]
+        elif c[j] > orders.adl_c[j]:
+            flow += side[ids[j]] * (c[j] - orders.adl_c[j])
     return flow
 
 
@@ -122,18 +124,21 @@ def route_to_adl(
     tiers: Tiers,
     adl_dry: BoolArray1D,
     orders: RoundOrders,
+    cap: Float64Array1D,
     order: Int64Array1D,
     scores: Float64Array1D,
 ) -> int:
     # One pass at ``fill`` (v2's route_to_adl, the same rule and expressions): net the fund over
     # every close of the round (they all fill at ``fill``): a full close adds what it gives the
     # fund (E under a takeover, under a book close the fee, or E below the backstop, not the
-    # equity the account keeps; a deficit its E), a slice its fee.  If the netted fund is below
-    # 0 and adl is on, the full closes with a deficit go to ADL, largest deficit first (equal
-    # ones by size, then in round order: sort_deficits), until the rest fits; a close whose
-    # opposite side holds no open position (has_counterparty) is not routed, its deficit stays
-    # in the net; accounts ADL found no counterparty for stay in the book.  A slice that
-    # slice_close turns into a full close at the fill is one: sized whole and marked full here
+    # equity the account keeps; a deficit its E), a slice its fee, a close routed at an earlier
+    # pass the E of its part ADL cannot absorb.  If the netted fund is below 0 and adl is on, the
+    # full closes with a deficit go to ADL, largest deficit first (equal ones by size, then in
+    # round order: sort_deficits), until the rest fits, each only as far as the opposite side's
+    # remaining capacity absorbs it (round_capacity: ``cap[2 + o]`` from ``cap[o]``): the part it
+    # cannot stays in the net and closes in the book (book_rest), a close it cannot absorb at
+    # all is not routed and the next largest is (route_in_capacity).  A slice that slice_close
+    # turns into a full close at the fill is one: sized whole and marked full here
     # (close_in_book then settles it as such), and routed as one.  Returns how many orders it
     # flagged or made full; the caller repeats the pass at the new fill until it flags nothing
     # (the fill the book settles at); each pass nets again from ``fund`` and skips the orders
@@ -145,7 +150,13 @@ def route_to_adl(
     m = 0
     for j in range(k):
         i = orders.ids[j]
-        if adl_dry[i] or orders.adl[j]:
+        if adl_dry[i]:
+            continue
+        if orders.adl[j]:
+            rest = orders.c[j] - orders.adl_c[j]
+            if rest > 0.0:  # its part ADL cannot absorb closes in the book: its E
+                bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
+                net += side[i] * rest * (fill - bp)
             continue
         if not orders.full[j]:
             c = orders.c[j]
@@ -160,7 +171,7 @@ def route_to_adl(
             changed += 1
         bp = bankruptcy_price(side[i], qty[i], book.entry[i], book.margin[i])
         delta = side[i] * qty[i] * (fill - bp)  # the fund's change of a takeover
-        if delta < 0.0 and has_counterparty(i, book):
+        if delta < 0.0:
             order[m] = j
             scores[m] = -delta
             m += 1
@@ -173,20 +184,115 @@ def route_to_adl(
         return changed
     # Equal deficits by size: orders.c is the whole size of a full close (its notional / fill).
     sort_deficits(m, order, scores, orders.c)
-    return changed + route_deficits(m, net, 0.0, order, scores, orders.adl)
+    round_capacity(k, cap, book, orders)
+    return changed + route_in_capacity(m, net, 0.0, order, scores, cap, book, orders)
 
 
 @jitable
-def has_counterparty(i: int, book: Book) -> bool:
-    # Whether ADL would find a counterparty for account ``i``: an open position, of an account
-    # not pending, on the opposite side (v2's has_counterparty).
+def round_capacity(k: int, cap: Float64Array1D, book: Book, orders: RoundOrders) -> None:
+    # The ADL capacity left per side for this pass, ``cap[2 + o]``: outside the round
+    # (``cap[o]``, adl_capacity), plus what the round's closes in the book leave open (a slice's
+    # rest: the allocation meets it after the book has settled), less what the closes routed at
+    # earlier passes take (``adl_c``).
+    cap[2] = cap[0]
+    cap[3] = cap[1]
     side = book.side
+    for j in range(k):
+        i = orders.ids[j]
+        if orders.adl[j]:
+            cap[3 if side[i] > 0.0 else 2] -= orders.adl_c[j]
+        elif not orders.full[j] and book.qty[i] > orders.c[j]:
+            cap[2 if side[i] > 0.0 else 3] += book.qty[i] - orders.c[j]
+
+
+@jitable
+def route_in_capacity(
+    m: int,
+    net: float,
+    floor: float,
+    order: Int64Array1D,
+    scores: Float64Array1D,
+    cap: Float64Array1D,
+    book: Book,
+    orders: RoundOrders,
+) -> int:
+    # Flag for ADL the candidate closes order[:m] (sorted by sort_deficits), front first, while
+    # the netted fund ``net`` is below ``floor``: each takes ``min(size, cap[2 + o])`` of the
+    # opposite side o's remaining capacity (``adl_c``) and gives back that share of its deficit
+    # ``scores[p]``; a close the side has no capacity left for is skipped (the next largest is
+    # tried).  Returns how many it flagged.
+    routed = 0
+    for p in range(m):
+        if not net < floor:
+            break
+        j = order[p]
+        i = orders.ids[j]
+        o = 1 if book.side[i] > 0.0 else 0
+        size = book.qty[i]
+        room = cap[2 + o]
+        take = size if size <= room else room
+        if not take > 0.0:
+            continue
+        orders.adl[j] = True
+        orders.adl_c[j] = take
+        cap[2 + o] -= take
+        net += scores[p] if take >= size else scores[p] * (take / size)
+        routed += 1
+    return routed
+
+
+@jitable
+def adl_capacity(o: int, key: int, book: Book, ranking: AdlRanking) -> float:
+    # What the ADL allocation can take from side o (0 longs, 1 shorts) this round: the open
+    # positions of accounts not pending in side o's ranking from its first entry not yet
+    # consumed (the allocation's loop, rank_side's list), or all of side o's when the ranking
+    # is of another mark key (the allocation builds it again).  The round's own accounts are
+    # pending while it routes: a position being liquidated is no counterparty.
     qty = book.qty
     pending = book.pending
-    for u in range(side.shape[0]):  # noqa: SIM110 (a loop: numba compiles no generator in any())
-        if side[u] == -side[i] and qty[u] > 0.0 and not pending[u]:
-            return True
-    return False
+    total = 0.0
+    if ranking.key[o] == key:
+        for p in range(ranking.pos[o], ranking.length[o]):
+            u = ranking.ids[o, p]
+            if qty[u] > 0.0 and not pending[u]:
+                total += qty[u]
+        return total
+    want = 1.0 if o == 0 else -1.0
+    side = book.side
+    for u in range(side.shape[0]):
+        if side[u] == want and qty[u] > 0.0 and not pending[u]:
+            total += qty[u]
+    return total
+
+
+@jitable
+def book_rest(
+    i: int, rest: float, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers, pnl: Float64Array1D
+) -> tuple[float, float]:
+    # Close ``rest`` of routed account i, the part the opposite side cannot absorb, in the book
+    # at ``fill`` with its share of the margin (the routed part keeps the rest of the margin
+    # and so its bankruptcy price), through the venue's outcome (settle_close: a deficit is the
+    # fund's).  Returns (the fund's change, the bankruptcy price).
+    side = book.side[i]
+    qty = book.qty[i]
+    bp = bankruptcy_price(side, qty, book.entry[i], book.margin[i])
+    share = book.margin[i] * (rest / qty)
+    realised = side * rest * (fill - book.entry[i])
+    kept, _fee, delta, _taken = kl.settle_close(
+        cfg.outcome,
+        share,
+        realised,
+        rest * fill,
+        cfg.liq_fee,
+        maintenance_of(rest, fill, tiers),
+        cfg.backstop,
+        0.0,
+        False,
+    )
+    pnl[i] += kept - share
+    book.margin[i] -= share
+    book.qty[i] = qty - rest
+    return delta, bp
 
 
 @jitable
@@ -361,3 +467,4 @@ def size_orders(
         orders.c[j] = c
         orders.full[j] = full
         orders.adl[j] = False
+        orders.adl_c[j] = 0.0

@@ -18,7 +18,7 @@ import numpy as np
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import Book, Sweep, Tiers
 from levguard.kernels.margin import size_tier_mm, solve_liquidation_price, tier_index, tiered_mm
-from levguard.typing import BoolArray1D, Float64Array1D, Int64Array1D
+from levguard.typing import Float64Array1D, Int64Array1D
 
 
 @jitable
@@ -134,24 +134,6 @@ def break_score_ties(
                     break
             ids[q] = u
         j = e
-
-
-@jitable
-def route_deficits(
-    m: int, net: float, floor: float, order: Int64Array1D, scores: Float64Array1D, adl: BoolArray1D
-) -> int:
-    """Flag for ADL (``adl[order[p]]``) the candidate closes ``order[:m]``, sorted, front first,
-    while the round's netted fund ``net`` is below ``floor``, each routed close giving back its
-    deficit ``scores[p]``; return how many it flagged.  ``order``/``scores`` must be sorted by
-    :func:`sort_deficits`."""
-    routed = 0
-    for p in range(m):
-        if not net < floor:
-            break
-        adl[order[p]] = True
-        net += scores[p]
-        routed += 1
-    return routed
 
 
 @jitable

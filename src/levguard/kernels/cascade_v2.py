@@ -26,7 +26,7 @@ import numpy as np
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.cascade import dynamic_scale
 from levguard.kernels.cascade_records import AccountStatus
-from levguard.kernels.cascade_v2_adl import adl_sequence, route_to_adl
+from levguard.kernels.cascade_v2_adl import adl_capacity, adl_sequence, route_to_adl
 from levguard.kernels.cascade_v2_records import (
     COUNT_DTYPE,
     BookTiers,
@@ -286,6 +286,8 @@ def market_cascade_py(
         np.empty(n),
         np.empty(n),
         np.empty(oracle.shape[2]),
+        np.zeros((n, n_assets)),
+        np.zeros(4 * n_assets),
     )
     fund = np.empty(n_venues)
     bad = np.zeros(n_venues)
@@ -376,9 +378,13 @@ def market_cascade_py(
                         floor, on = adl_floor(vp, fund[v], peak, dd_on[v])
                         dd_on[v] = on
                     # To a fixed point: route at the fills, net the flow again, until a pass at
-                    # the fills the books settle at flags nothing.
+                    # the fills the books settle at flags nothing, within what the opposite sides
+                    # can absorb (adl_capacity, taken down as closes are routed).
+                    for a in range(n_assets):
+                        for s in range(2):
+                            scr.cap[2 * a + s] = adl_capacity(list_index(v, a, s, n_assets), a, rank_key[v], st, sl)
                     while True:
-                        routed, promoted = route_to_adl(k, vp, fund[v], floor, st, sl, tiers, scr)
+                        routed, promoted = route_to_adl(k, vp, fund[v], floor, marks[v], st, tiers, scr)
                         if routed > 0 and floor > 0.0:
                             dd_on[v] = True
                         if routed == 0 and promoted == 0:

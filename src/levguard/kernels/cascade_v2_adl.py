@@ -23,7 +23,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
 from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price, record_event
-from levguard.kernels.cascade_sweep import break_score_ties, route_deficits, sort_deficits, sort_descending
+from levguard.kernels.cascade_sweep import break_score_ties, sort_deficits, sort_descending
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
     BookTiers,
@@ -33,7 +33,6 @@ from levguard.kernels.cascade_v2_records import (
     RecordArray,
     RoundScratch,
     SideLists,
-    list_index,
 )
 from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice, single_asset, tier_mm
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
@@ -498,22 +497,44 @@ def close_notional(j: int, fill: Float64Array1D, cc: Float64Array2D) -> float:
 
 
 @jitable
-def has_counterparty(i: int, st: MarketState, sl: SideLists) -> bool:
-    """Return whether ADL would find a counterparty for account ``i``: an open position, of an
-    account not pending, on the opposite side of one of ``i``'s books (what :func:`deleverage`
-    closes against)."""
-    v = st.venue[i]
-    n_assets = st.qty.shape[1]
-    for a in range(n_assets):
+def adl_capacity(b: int, a: int, key: int, st: MarketState, sl: SideLists) -> float:
+    """Return what the ADL allocation (:func:`deleverage`) can take from list ``b`` (asset ``a``)
+    this round: ``sum |q_u|`` of the open positions of accounts not pending in the list's
+    ranking from its first entry not yet consumed, or of all the list's when the ranking is of
+    another mark key than ``key`` (:func:`rank_list` builds it again).  The round's own
+    accounts are pending while it routes: a position being liquidated is no counterparty."""
+    total = 0.0
+    if sl.rank_key[b] == key:
+        o0 = sl.off[b]
+        for p in range(o0 + sl.rank_pos[b], o0 + sl.rank_len[b]):
+            u = sl.rank[p]
+            q = st.qty[u, a]
+            if q != 0.0 and not st.pending[u]:
+                total += abs(q)
+        return total
+    want = 1.0 if b % 2 == 0 else -1.0
+    for p in range(sl.off[b], sl.off[b + 1]):
+        u = sl.ids[p]
+        q = st.qty[u, a]
+        if q * want > 0.0 and not st.pending[u]:
+            total += abs(q)
+    return total
+
+
+@jitable
+def rest_delta(j: int, i: int, fill: Float64Array1D, st: MarketState, scr: RoundScratch) -> float:
+    """Return the fund's change of the parts of routed order ``j``'s positions the opposite sides
+    cannot absorb, closed at the fills: ``sum side (|q| - adl_c) (fill - BP)`` (the bankruptcy
+    prices in ``scr.adl_bp``, :func:`bankruptcy_prices`): their share of the account's equity at
+    the fills."""
+    x = 0.0
+    for a in range(st.qty.shape[1]):
         q = st.qty[i, a]
-        if q == 0.0:
-            continue
-        b = list_index(v, a, 1 if q > 0.0 else 0, n_assets)
-        for p in range(sl.off[b], sl.off[b + 1]):
-            u = sl.ids[p]
-            if u != i and not st.pending[u] and st.qty[u, a] * q < 0.0:
-                return True
-    return False
+        if q != 0.0:
+            rest = abs(q) - scr.adl_c[j, a]
+            if rest > 0.0:
+                x += (1.0 if q > 0.0 else -1.0) * rest * (fill[a] - scr.adl_bp[a])
+    return x
 
 
 @jitable
@@ -540,17 +561,16 @@ def route_to_adl(
     vp: Record,
     fund: float,
     floor: float,
+    marks: Float64Array1D,
     st: MarketState,
-    sl: SideLists,
     tiers: BookTiers,
     scr: RoundScratch,
 ) -> tuple[int, int]:
     """One pass of the routing to ADL at the fills ``scr.fill``: when the round's closes would
     take the fund below ``floor`` all netted, flag full closes with a deficit for ADL, largest
-    deficit first, until the rest fits; return how many this pass flagged and how many slices it
-    made full.  A close ADL could not take (:func:`has_counterparty`: no open position on the
-    opposite side of its books) is not routed; accounts ADL found no counterparty for stay in
-    the book.
+    deficit first, until the rest fits, each only as far as the opposite sides' remaining
+    capacity absorbs it (:func:`route_in_capacity`); return how many this pass flagged and how
+    many slices it made full.
 
     A slice that :func:`slice_goes_whole` at the fills (it exhausts the wallet, or leaves the
     equity below the venue's backstop x maintenance) is a full close: it is sized whole and
@@ -561,11 +581,18 @@ def route_to_adl(
     at the same fills, so the fund is netted over all of them first: ``fund`` plus each close's
     change, ``E`` under a takeover, under the ``book`` outcome what :func:`settle_whole` gives
     the fund (the fee, or ``E`` below the backstop; the account keeps the rest), a deficit's
-    ``E``, and a slice's fee (none on a ``fee_out`` venue).  If that is below ``floor``, the
-    deficits are routed, largest first (equal ones by notional,
-    :func:`~levguard.kernels.cascade_sweep.sort_deficits`), each
-    giving its deficit back, until the netted fund reaches ``floor``: the fewest closes, and a
-    result independent of the order of the accounts.  ``floor`` is 0 (the fund never goes
+    ``E``, a slice's fee (none on a ``fee_out`` venue), and of a close routed at an earlier pass
+    the part ADL cannot absorb (:func:`rest_delta`).  If that is below ``floor``, the deficits
+    are routed, largest first (equal ones by notional,
+    :func:`~levguard.kernels.cascade_sweep.sort_deficits`), each giving back the share of its
+    deficit the opposite sides absorb, until the netted fund reaches ``floor``: the fewest
+    closes, and a result independent of the order of the accounts.  The opposite side of each
+    book absorbs at most what its open positions hold (:func:`adl_capacity` before the first
+    pass, :func:`round_capacity` at each, taken down by every routed close): a position's part
+    beyond it stays
+    with the fund (it closes in the book in the same round, its deficit the fund's, bad debt
+    if the fund cannot pay it), and a close nothing of which can be absorbed is not routed, the
+    next largest deficit is.  ``floor`` is 0 (the fund never goes
     below 0) unless the venue's drawdown trigger raises it
     (:func:`levguard.kernels.cascade_v2_vault.adl_floor`).
 
@@ -584,10 +611,10 @@ def route_to_adl(
     cannot accept"), BitMEX's Auto-Deleveraging page (the fund takes over positions while it
     can; ADL when it cannot), Bybit's ADL article.  The venues liquidate one order at a time; a
     round's closes fill at one price, so levguard nets them and routes the largest deficits (the
-    positions furthest past bankruptcy) first, among the closes ADL can take: a close whose
-    books' opposite sides hold no open position of an account not pending is left to the fund
-    (routing it would find no counterparty and send it to the book a round later, its deficit
-    no longer weighed against the others, so the fund would pay a deficit ADL could have
+    positions furthest past bankruptcy) first, as far as ADL can take them: the counterparties
+    close what the bankrupt position closes, so the side absorbs no more than it holds; routing
+    beyond it would count a deficit as absorbed that nobody takes (it went to the book a round
+    later, no longer weighed against the others, while the fund paid a deficit ADL could have
     taken).
     """
     n_assets = st.qty.shape[1]
@@ -599,9 +626,13 @@ def route_to_adl(
     notional = scr.notional
     for j in range(k):
         i = scr.ids[j]
-        if st.adl_dry[i] or scr.adl[j]:
+        if st.adl_dry[i]:
             continue
         base = st.venue[i] * n_assets
+        if scr.adl[j]:
+            bankruptcy_prices(i, marks, st.qty, st.entry, st.wallet, st.n_open, tiers.coll, base, scr.adl_bp)
+            net += rest_delta(j, i, scr.fill, st, scr)
+            continue
         wallet = st.wallet[i]
         if not scr.full[j]:
             if not closes_something(j, i, st.qty, scr.c):
@@ -620,7 +651,7 @@ def route_to_adl(
             scr.full[j] = True
             promoted += 1
         delta = takeover_delta(i, scr.fill, st)
-        if delta < 0.0 and has_counterparty(i, st, sl):
+        if delta < 0.0:
             order[m] = j
             scores[m] = -delta
             notional[j] = close_notional(j, scr.fill, scr.c)
@@ -638,4 +669,90 @@ def route_to_adl(
     if not net < floor:
         return 0, promoted
     sort_deficits(m, order, scores, notional)
-    return route_deficits(m, net, floor, order, scores, scr.adl), promoted
+    round_capacity(k, st, scr)
+    return route_in_capacity(m, net, floor, marks, st, tiers, scr), promoted
+
+
+@jitable
+def round_capacity(k: int, st: MarketState, scr: RoundScratch) -> None:
+    """Write the ADL capacity left per asset and side for this pass, ``scr.cap[2K + 2a + s]``:
+    outside the round (``scr.cap[2a + s]``, :func:`adl_capacity`), plus what the round's closes
+    in the books leave open (a slice's rest: :func:`deleverage` meets it after the books have
+    settled), less what the orders routed at earlier passes take (``scr.adl_c``)."""
+    n_assets = st.qty.shape[1]
+    w = 2 * n_assets
+    for x in range(w):
+        scr.cap[w + x] = scr.cap[x]
+    for j in range(k):
+        i = scr.ids[j]
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            if q == 0.0:
+                continue
+            if scr.adl[j]:
+                scr.cap[w + 2 * a + (1 if q > 0.0 else 0)] -= scr.adl_c[j, a]
+            elif not scr.full[j] and abs(q) > scr.c[j, a]:
+                scr.cap[w + 2 * a + (0 if q > 0.0 else 1)] += abs(q) - scr.c[j, a]
+
+
+@jitable
+def route_in_capacity(
+    m: int, net: float, floor: float, marks: Float64Array1D, st: MarketState, tiers: BookTiers, scr: RoundScratch
+) -> int:
+    """Flag for ADL the candidate closes ``scr.order[:m]`` (sorted by
+    :func:`~levguard.kernels.cascade_sweep.sort_deficits`), front first, while the netted fund
+    ``net`` is below ``floor``; return how many it flagged.
+
+    Each position of a candidate takes ``min(|q|, cap)`` of its book's opposite side's capacity
+    left (``scr.cap[2K:]``, :func:`round_capacity`; written to ``scr.adl_c``) and the close gives back its deficit
+    ``scr.scores[p]`` when whole, else the absorbed parts' ``-sum side c (fill - BP)`` (the
+    bankruptcy prices at ``marks``).  A candidate nothing of which can be absorbed (or whose
+    absorbed parts are no deficit) is skipped: the next largest is tried.
+    """
+    n_assets = st.qty.shape[1]
+    routed = 0
+    for p in range(m):
+        if not net < floor:
+            break
+        j = scr.order[p]
+        i = scr.ids[j]
+        whole = True
+        some = False
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            take = 0.0
+            if q != 0.0:
+                size = abs(q)
+                room = scr.cap[2 * n_assets + 2 * a + (1 if q > 0.0 else 0)]
+                take = size if size <= room else room
+                if take < size:
+                    whole = False
+                if take > 0.0:
+                    some = True
+            scr.adl_c[j, a] = take
+        if not some:
+            continue
+        a1 = single_asset(i, st)
+        if whole:
+            back = scr.scores[p]
+        elif a1 >= 0:  # v1's share of the deficit (route_in_capacity there)
+            back = scr.scores[p] * (scr.adl_c[j, a1] / abs(st.qty[i, a1]))
+        else:
+            bankruptcy_prices(
+                i, marks, st.qty, st.entry, st.wallet, st.n_open, tiers.coll, st.venue[i] * n_assets, scr.adl_bp
+            )
+            back = 0.0
+            for a in range(n_assets):
+                q = st.qty[i, a]
+                if q != 0.0 and scr.adl_c[j, a] > 0.0:
+                    back -= (1.0 if q > 0.0 else -1.0) * scr.adl_c[j, a] * (scr.fill[a] - scr.adl_bp[a])
+            if not back > 0.0:
+                continue
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            if q != 0.0:
+                scr.cap[2 * n_assets + 2 * a + (1 if q > 0.0 else 0)] -= scr.adl_c[j, a]
+        scr.adl[j] = True
+        net += back
+        routed += 1
+    return routed

@@ -364,7 +364,10 @@ class RoundScratch(NamedTuple):
     closed sizes ``c`` (N, K), ``full`` and ``adl`` (N,); per asset ``flow``, ``d_log``,
     ``fill``, ``draw`` (the round's draws on the fund), ``adl_price``, ``adl_bp`` (K,);
     ``order``/``scores`` (N,) for the ADL ranking and the routing's deficits, ``notional`` (N,)
-    the routing's close notionals; ``oracle`` (S,)."""
+    the routing's close notionals; ``oracle`` (S,); ``adl_c`` (N, K) the part of a routed
+    order's positions the opposite sides can absorb (the rest closes in the books in the same
+    round) and ``cap`` (4 K,) the ADL capacity per asset and side (``2 a + s``, ``s`` 0 longs,
+    1 shorts) outside the round, then (``2 K + 2 a + s``) left in the routing's pass."""
 
     found: Int64Array1D
     ids: Int64Array1D
@@ -381,6 +384,8 @@ class RoundScratch(NamedTuple):
     scores: Float64Array1D
     notional: Float64Array1D
     oracle: Float64Array1D
+    adl_c: Float64Array2D
+    cap: Float64Array1D
 
 
 @jitable

@@ -20,7 +20,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
 from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
-from levguard.kernels.cascade_rounds import flow_impact
+from levguard.kernels.cascade_rounds import bankruptcy_price, flow_impact
 from levguard.kernels.cascade_v2_adl import (
     bankruptcy_prices,
     closes_something,
@@ -312,18 +312,22 @@ def book_fills(
     st: MarketState,
     scr: RoundScratch,
 ) -> None:
-    """Net the round's orders not routed to ADL into one flow per book (signed base units, > 0
-    sells) and write each book's log move ``scr.d_log`` and fill ``P exp(d_log / 2)``."""
+    """Net the round's orders not routed to ADL, and the parts of routed ones the opposite sides
+    cannot absorb (``c - adl_c``), into one flow per book (signed base units, > 0 sells) and
+    write each book's log move ``scr.d_log`` and fill ``P exp(d_log / 2)``."""
     n_assets = prices.shape[0]
     for a in range(n_assets):
         scr.flow[a] = 0.0
     for j in range(k):
-        if not scr.adl[j]:
-            i = scr.ids[j]
-            for a in range(n_assets):
-                q = st.qty[i, a]
-                if q != 0.0:
+        i = scr.ids[j]
+        routed = scr.adl[j]
+        for a in range(n_assets):
+            q = st.qty[i, a]
+            if q != 0.0:
+                if not routed:
                     scr.flow[a] += (1.0 if q > 0.0 else -1.0) * scr.c[j, a]
+                elif scr.c[j, a] > scr.adl_c[j, a]:  # the part ADL cannot absorb
+                    scr.flow[a] += (1.0 if q > 0.0 else -1.0) * (scr.c[j, a] - scr.adl_c[j, a])
     for a in range(n_assets):
         bk = books[v, a]
         d = flow_impact(
@@ -427,9 +431,9 @@ def close_in_books(
     fee_out = vp["fee_out"]
     for j in range(k):
         i = ids[j]
-        pending[i] = False
         if scr.adl[j]:
-            continue
+            continue  # pending until its own ADL (adl_account): a bankrupt position is no counterparty
+        pending[i] = False
         if closes_something(j, i, qty, cc):
             full = scr.full[j]
             wallet = wallets[i]
@@ -521,11 +525,15 @@ def adl_account(
     cnt: RecordArray,
     fees_paid: Float64Array2D,
 ) -> float:
-    """Close order ``j``'s whole account against ADL counterparties; return the fund's change.
+    """Close order ``j``'s whole account, against ADL counterparties as far as the routing
+    found them (``scr.adl_c``), the rest in the books at the fills; return the fund's change.
 
-    Each position closes against its book's opposite side, ranked by the venue's rule at the
-    marks (built once per mark key ``rank_key`` and side: again whenever the marks moved), at
-    its bankruptcy price (BitMEX, Binance, Bybit) or
+    The part of a position the opposite side cannot absorb (``|q| - adl_c``) closes first, in the
+    book at ``scr.fill`` (its share of the deficit is the fund's: v1's booking settles it through
+    the venue's outcome with its share of the wallet, otherwise it is realised into the
+    account's settlement below).  Each position's routed part closes against its book's opposite
+    side, ranked by the venue's rule at the marks (built once per mark key ``rank_key`` and
+    side: again whenever the marks moved), at its bankruptcy price (BitMEX, Binance, Bybit) or
     the previous mark (Hyperliquid).  One position at its bankruptcy price: v1's booking (the
     closed share of the wallet is lost, the fund unchanged).  Otherwise each closed position
     realises ``side c (price - entry)`` and, once the account is flat, the rest settles as a
@@ -561,6 +569,7 @@ def adl_account(
     """
     i = scr.ids[j]
     v = st.venue[i]
+    st.pending[i] = False
     n_assets = st.qty.shape[1]
     rule = vp["adl_rule"]
     v1_booking = st.n_open[i] == 1 and rule != AdlRule.HYPERLIQUID
@@ -577,11 +586,57 @@ def adl_account(
     mm = 0.0
     first_row = -1
     closed_any = False
+    booked = 0.0  # the fund's change of v1 booking's parts closed in the books
     for a in range(n_assets):
         q = st.qty[i, a]
         if q == 0.0:
             continue
         side = 1.0 if q > 0.0 else -1.0
+        rest = abs(q) - scr.adl_c[j, a]
+        if rest > 0.0:
+            fill = scr.fill[a]
+            d = 0.0
+            if v1_booking:
+                share = st.wallet[i] * (rest / abs(q))
+                kept, fee, d, taken = kl.settle_close(
+                    vp["outcome"], share, side * rest * (fill - st.entry[i, a]), rest * fill, vp["liq_fee"],
+                    book_mm(tiers, v * n_assets + a, rest * fill), vp["backstop"], 0.0, False,
+                )  # fmt: skip
+                if vp["fee_out"] and taken == 0.0:
+                    d -= fee
+                    fees_paid[v, t] += fee
+                st.pnl[i] += kept - share
+                st.wallet[i] -= share
+                st.kept[i] += kept
+                booked += d
+                if rest < abs(q):  # the routed part's bankruptcy price, from what it keeps (v1's)
+                    bp = bankruptcy_price(side, abs(q) - rest, st.entry[i, a], st.wallet[i])
+                    scr.adl_price[a] = bp
+            else:
+                realised += side * rest * (fill - st.entry[i, a])
+                notional += rest * fill
+                mm += book_mm(tiers, v * n_assets + a, rest * fill)
+            st.qty[i, a] = side * (abs(q) - rest)
+            steps.liq_notional[v, a, t] += rest * fill
+            if books_out.first_liq[v, a] < 0:
+                books_out.first_liq[v, a] = t
+            if st.status[i] != AccountStatus.LIQUIDATED:
+                cnt[0]["accounts_liquidated"] += 1
+            st.status[i] = AccountStatus.LIQUIDATED
+            if not closed_any:
+                steps.n_liq[v, t] += 1
+            closed_any = True
+            row = record(events, cnt, t, v, a, i, side * rest, fill, scr.adl_bp[a], d, EventKind.LIQUIDATION, -1)
+            if first_row < 0 and not v1_booking:
+                first_row = row
+            if v1_booking:
+                scr.adl_bp[a] = scr.adl_price[a]
+            q = st.qty[i, a]
+            if q == 0.0:
+                scr.c[j, a] = rest
+                continue
+        else:
+            rest = 0.0
         size = abs(q)
         price = scr.adl_price[a]
         b = list_index(v, a, 1 if side > 0.0 else 0, n_assets)
@@ -603,7 +658,7 @@ def adl_account(
                 realised += side * closed * (price - st.entry[i, a])
                 notional += closed * price
                 mm += book_mm(tiers, v * n_assets + a, closed * price)
-                scr.c[j, a] = closed
+            scr.c[j, a] = closed + rest
             st.qty[i, a] = side * left
             # Every account's first liquidation counts, an ADL counterparty's (DELEVERAGED) too.
             if st.status[i] != AccountStatus.LIQUIDATED:
@@ -618,7 +673,7 @@ def adl_account(
             if first_row < 0:
                 first_row = row
         else:
-            scr.c[j, a] = 0.0
+            scr.c[j, a] = rest
     cnt_open = 0
     for a in range(n_assets):
         if st.qty[i, a] != 0.0:
@@ -644,7 +699,9 @@ def adl_account(
         else:
             st.pnl[i] += realised
             st.wallet[i] += realised
-    return float(delta)
+    if booked != 0.0:
+        add_draw(booked, scr.c[j], scr.fill, scr.draw)
+    return float(delta + booked)
 
 
 @jitable
