@@ -64,6 +64,7 @@ from levguard.kernels.cascade_rounds import (
     book_flow,
     book_rest,
     close_in_book,
+    exp_or_inf,
     flow_impact,
     rank_side,
     record_event,
@@ -395,7 +396,7 @@ def cascade_py(
     for t in range(n_t):
         # 1. Exogenous move and resilience.
         impact *= decay
-        price = exo[t] * math.exp(impact)
+        price = exo[t] * exp_or_inf(impact)
         price_hist[t] = price
         liq_notional = 0.0
         adl_notional = 0.0
@@ -439,7 +440,7 @@ def cascade_py(
             # deficits go to ADL (when on) until the rest fits.
             flow = book_flow(k, side, orders)
             d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
-            fill = price * math.exp(0.5 * d_log)
+            fill = price * exp_or_inf(0.5 * d_log)
             if adl_on:
                 # To a fixed point: route at the fill, net the flow again, until a pass at the
                 # fill the book settles at flags nothing (route_to_adl), within what the opposite
@@ -449,7 +450,7 @@ def cascade_py(
                 while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders, adl_cap, adl_order, adl_scores) > 0:
                     flow = book_flow(k, side, orders)
                     d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
-                    fill = price * math.exp(0.5 * d_log)
+                    fill = price * exp_or_inf(0.5 * d_log)
             # Settle.
             for j in range(k):
                 i = round_ids[j]
@@ -553,7 +554,7 @@ def cascade_py(
                     key_at[i] = -math.inf
             # Impact of the book flow.
             impact += d_log
-            price = price * math.exp(d_log)
+            price = price * exp_or_inf(d_log)
             price_hist[t] = price
             if fund < 0.0:
                 bad_debt += -fund

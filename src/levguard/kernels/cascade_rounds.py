@@ -391,6 +391,14 @@ def close_in_book(
 
 
 @jitable
+def exp_or_inf(x: float) -> float:
+    """``exp(x)``, ``inf`` where it overflows float64 (as compiled code gives it; Python's
+    ``math.exp`` raises OverflowError), so the twins agree and the callers name a price that left
+    the floating-point range."""
+    return math.inf if x > 709.782712893384 else math.exp(x)
+
+
+@jitable
 def rank_side(o: int, key: int, mark: float, book: Book, ranking: AdlRanking) -> None:
     # ADL counterparties on side o (0 longs, 1 shorts) under mark key ``key``: the open positions
     # ranked by BitMEX's score at the mark, best first (ties by size, margin and entry:

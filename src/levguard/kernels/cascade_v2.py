@@ -26,6 +26,7 @@ import numpy as np
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.cascade import dynamic_scale
 from levguard.kernels.cascade_records import AccountStatus
+from levguard.kernels.cascade_rounds import exp_or_inf
 from levguard.kernels.cascade_v2_adl import adl_capacity, adl_sequence, route_to_adl
 from levguard.kernels.cascade_v2_records import (
     COUNT_DTYPE,
@@ -327,7 +328,7 @@ def market_cascade_py(
         for v in range(n_venues):
             for a in range(n_assets):
                 impact[v, a] *= decay[v, a]
-                prices[v, a] = exo[t, a] * math.exp(impact[v, a])
+                prices[v, a] = exo[t, a] * exp_or_inf(impact[v, a])
         if arb_on:
             arbitrage(t, cfg.arb_speed, cfg.arb_capacity, exo, books, depth_mult, impact, prices, steps, arb_flows)
         for v in range(n_venues):
@@ -428,7 +429,7 @@ def market_cascade_py(
                 # Impact of the book flows.
                 for a in range(n_assets):
                     impact[v, a] += scr.d_log[a]
-                    prices[v, a] = prices[v, a] * math.exp(scr.d_log[a])
+                    prices[v, a] = prices[v, a] * exp_or_inf(scr.d_log[a])
                     steps.price[v, a, t] = prices[v, a]
                 if fund[v] < 0.0:
                     short = -fund[v]

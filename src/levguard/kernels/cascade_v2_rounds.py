@@ -20,7 +20,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
 from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
-from levguard.kernels.cascade_rounds import bankruptcy_price, flow_impact
+from levguard.kernels.cascade_rounds import bankruptcy_price, exp_or_inf, flow_impact
 from levguard.kernels.cascade_v2_adl import (
     bankruptcy_prices,
     closes_something,
@@ -339,7 +339,7 @@ def book_fills(
             bk["sigma_daily"],
         )
         scr.d_log[a] = d
-        scr.fill[a] = prices[a] * math.exp(0.5 * d)
+        scr.fill[a] = prices[a] * exp_or_inf(0.5 * d)
 
 
 @jitable
@@ -789,4 +789,4 @@ def arbitrage(
             )
             steps.arb_notional[v, a, t] = abs(f * prices[v, a])
             impact[v, a] += move
-            prices[v, a] = exo[t, a] * math.exp(impact[v, a])
+            prices[v, a] = exo[t, a] * exp_or_inf(impact[v, a])
