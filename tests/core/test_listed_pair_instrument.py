@@ -69,6 +69,21 @@ def test_one_dated_future_spelled_otherwise_is_one_instrument(symbol: str, other
         ("BTC-USDT-SWAP", None),
         ("1000PEPEUSDT", None),
         ("BTC/USD:BTC", None),
+        # A review: data-file names. Binance Vision's file of a dated future names it; a file's
+        # date range, a timeframe and digits that are no date name none (they raised IndexError or
+        # refused a perpetual's own bars); Gate's 8-digit date names its day.
+        ("BTCUSDT_241227-1h-2024-12", (24, 12, 27)),
+        ("BTCUSDT_241227-1h-2024-12-01", (24, 12, 27)),
+        ("BTCUSDT-1h-2024-12", None),
+        ("BTCUSDT_1h_240101_241231", None),
+        ("BTCUSDT_M15", None),
+        ("BTCUSDT-M30", None),
+        ("BTCUSDT_H12", None),
+        ("BTCUSDT_202412", None),
+        ("BTCUSDT_240000", None),
+        ("BTC_USDT_20241227", (24, 12, 27)),
+        ("BTCUSDZ24", (24, 12, None)),
+        ("BTC-27DEC24-60000-C", None),
     ],
 )
 def test_named_expiry_reads_a_dated_futures_name(name: str, expiry: tuple[int, int, int | None] | None) -> None:
@@ -99,3 +114,10 @@ def test_named_expiry_reads_a_dated_futures_name(name: str, expiry: tuple[int, i
 )
 def test_another_asset_settlement_or_kind_is_another_instrument(symbol: str, other: str, why: str) -> None:
     assert other_instrument(symbol, other) == why
+
+
+def test_a_dated_futures_file_names_its_future_not_the_perpetual() -> None:
+    # Binance Vision's monthly file of BTCUSDT_241227 ran only under symbol: BTCUSDT (a review).
+    assert other_instrument("BTCUSDT_241227", "BTCUSDT_241227-1h-2024-12") is None
+    assert other_instrument("BTCUSDT", "BTCUSDT_241227-1h-2024-12") == "perpetual vs future 27 Dec 2024"
+    assert other_instrument("BTCUSDT", "BTCUSDT_1h_240101_241231") is None

@@ -168,30 +168,38 @@ def other_instrument(symbol: str, other: str) -> str | None:
 
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_YYMMDD = re.compile(r"[_\-](\d{2})(\d{2})(\d{2})$")  # BTCUSDT_241227, BTC-USD-250328, ccxt's -241227
+_VISION_TAIL = re.compile(r"-\d+[SMHDW]-\d{4}-\d{2}(-\d{2})?$")  # Binance Vision: BTCUSDT_241227-1h-2024-12
+_DATE_RANGE = re.compile(r"\d{6,8}[_\-]\d{6,8}$")  # a file's span, BTCUSDT_1h_240101_241231: no expiry
+_YYMMDD = re.compile(r"[_\-](?:20)?(\d{2})(\d{2})(\d{2})$")  # BTCUSDT_241227, BTC-USD-250328, Gate BTC_USDT_20241227
 _DDMMMYY = re.compile(r"-(\d{1,2})([A-Z]{3})(\d{2})$")  # Deribit and Bybit: BTC-27DEC24
+_MONTH_CODE = re.compile(r"^[A-Z0-9]*(XBT|USD)([FGHJKMNQUVXZ])(\d{2})$")  # BitMEX XBTZ24, Bybit BTCUSDZ24
 
 
 def named_expiry(symbol: str) -> tuple[int, int, int | None] | None:
     """Return the expiry ``(year - 2000, month, day)`` a dated future's name says, or None for a
     perpetual or a name without one.
 
-    ``BTCUSDT_241227``, ``BTCUSD_250328``, ``BTC-USD-250328``, ``BTC/USDT:USDT-241227`` and
-    ``BTC-27DEC24`` name their day; a futures month code (BitMEX ``XBTZ24``, Bybit ``BTCUSDZ24``)
-    its year and month only (day None).  ``BTCUSDT``, ``BTCUSD_PERP``, ``BTC-PERPETUAL`` and
-    ``BTC-USDT-SWAP`` name none.
+    ``BTCUSDT_241227`` (and Binance Vision's file ``BTCUSDT_241227-1h-2024-12``),
+    ``BTCUSD_250328``, ``BTC-USD-250328``, ``BTC/USDT:USDT-241227``, Gate's ``BTC_USDT_20241227``
+    and ``BTC-27DEC24`` name their day; a futures month code after ``XBT`` or ``USD`` (BitMEX
+    ``XBTZ24``, Bybit ``BTCUSDZ24``) its year and month only (day None).  ``BTCUSDT``,
+    ``BTCUSD_PERP``, ``BTC-PERPETUAL``, ``BTC-USDT-SWAP``, a file's date range
+    (``BTCUSDT_1h_240101_241231``), a timeframe (``BTCUSDT_M15``) and digits that are no date
+    (``BTCUSDT_202412``) name none.
     """
-    s = _upper(symbol)
+    s = _VISION_TAIL.sub("", _upper(symbol))
+    if _DATE_RANGE.search(s):
+        return None
     m = _YYMMDD.search(s)
     if m:
-        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+        yy, mm, dd = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        return (yy, mm, dd) if 1 <= mm <= 12 and 1 <= dd <= 31 else None
     m = _DDMMMYY.search(s)
-    if m and m.group(2) in _MONTHS:
+    if m and m.group(2) in _MONTHS and 1 <= int(m.group(1)) <= 31:
         return int(m.group(3)), _MONTHS.index(m.group(2)) + 1, int(m.group(1))
-    m = _FUTURES_CODE.match(symbol_key(s)) if ":" not in s else None
+    m = _MONTH_CODE.match(s)  # no separators: BTCUSDT_M15 is a timeframe, not a month code
     if m:
-        key = symbol_key(s)
-        return int(key[-2:]), "FGHJKMNQUVXZ".index(key[-3]) + 1, None
+        return int(m.group(3)), "FGHJKMNQUVXZ".index(m.group(2)) + 1, None
     return None
 
 
