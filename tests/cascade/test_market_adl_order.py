@@ -303,6 +303,13 @@ _TIES = [
         np.array([100.0, 90.0, 118.0]),
         {"fund_end": 2.0, "liquidated_notional": 118.0},
     ),
+    # Sizes 0.7 and 1.3 at 5x from 100 score alike in exact arithmetic but a few ulps apart in
+    # floating point, which ranked the smaller first (a review): ties are scores within 1e-12.
+    (
+        ((1.0, 1.0, 100.0, 8.0), (-1.0, 0.7, 100.0, 14.0), (-1.0, 1.3, 100.0, 26.0)),
+        np.array([100.0, 90.0, 118.0]),
+        {"fund_end": 1.4, "liquidated_notional": 82.6},
+    ),
 ]
 
 

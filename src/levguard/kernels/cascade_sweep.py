@@ -92,6 +92,11 @@ def sort_descending(ids: Int64Array1D, keys: Float64Array1D, m: int) -> None:
     keys[:m] = keys[:m][idx]
 
 
+TIE_RTOL = 1e-12
+"""Scores this close (relative) are a tie: positions of one entry and leverage score alike in
+exact arithmetic whatever their size, and differ by a few ulps in floating point."""
+
+
 @jitable
 def break_score_ties(
     ids: Int64Array1D,
@@ -101,38 +106,37 @@ def break_score_ties(
     margin: Float64Array1D,
     entry: Float64Array1D,
 ) -> None:
-    """Order each run of equal ``scores`` among the first ``m`` (sorted) entries of ``ids`` by the
-    positions themselves, not by account order: the larger ``|size|`` first, then the lower
-    ``margin`` (the higher leverage), then the lower ``entry``.  ``size``, ``margin`` and ``entry``
-    are per account (indexed by the ids).
+    """Order each run of tied ``scores`` (within :data:`TIE_RTOL` of the run's first) among the
+    first ``m`` (sorted, descending) entries of ``ids`` by the positions themselves, not by
+    account order: the larger ``|size|`` first, then the lower ``margin`` (the higher leverage),
+    then the lower ``entry``.  ``size``, ``margin`` and ``entry`` are per account (indexed by the
+    ids).
 
     Notes
     -----
     Venues rank ADL counterparties by a PnL and leverage score, highest first, and publish no
-    tie-break (BitMEX's ADL ranking; Binance's and Bybit's ADL indicators).  Positions tie
-    exactly at their entry (PnL 0 scores 0 at any leverage) and at the same entry and leverage
-    whatever their size; accounts alike in size, margin and entry are alike for the book and
-    the fund, so the result does not depend on the order the accounts are given in
-    (docs/cascade.md).  Runs of ties are short: an insertion sort within each run.
+    tie-break (BitMEX's ADL ranking; Binance's and Bybit's ADL indicators).  Positions tie at
+    their entry (PnL 0 scores 0 at any leverage) and at the same entry and leverage whatever their
+    size; accounts alike in size, margin and entry are alike for the book and the fund, so the
+    result does not depend on the order the accounts are given in (docs/cascade.md).  Each run
+    is ordered by three stable sorts, the least significant key first: O(r log r) for a run of
+    r, as a book of one entry and leverage gives.
     """
     j = 0
     while j < m:
         e = j + 1
-        while e < m and scores[e] == scores[j]:
+        tol = TIE_RTOL * abs(scores[j])
+        while e < m and abs(scores[e] - scores[j]) <= tol:
             e += 1
-        for p in range(j + 1, e):  # insertion sort of the run [j, e)
-            u = ids[p]
-            q = p
-            while q > j:
-                v = ids[q - 1]
-                su, sv = abs(size[u]), abs(size[v])
-                first = margin[u] < margin[v] or (margin[u] == margin[v] and entry[u] < entry[v])
-                if su > sv or (su == sv and first):
-                    ids[q] = v
-                    q -= 1
-                else:
-                    break
-            ids[q] = u
+        if e - j > 1:
+            run = ids[j:e].copy()
+            keys = np.empty(e - j)
+            for level in range(3):  # entry, then margin, then -|size|: stable sorts
+                for p in range(e - j):
+                    u = run[p]
+                    keys[p] = entry[u] if level == 0 else margin[u] if level == 1 else -abs(size[u])
+                run = run[np.argsort(keys, kind="mergesort")]
+            ids[j:e] = run
         j = e
 
 
