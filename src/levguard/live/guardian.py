@@ -587,7 +587,7 @@ class Guardian:
         if oldest_s > setup.max_age_s:
             return await self._stale(setup, st, f"inputs are {oldest_s:.1f} s old (limit {setup.max_age_s:g} s)")
         await self._fresh(setup, st, "inputs are fresh again")
-        await watch.left_out(self, setup)  # positions of another wallet (a ccxt venue's left_out)
+        others = await watch.left_out(self, setup, st)  # positions of another wallet: critical, report partial
         # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
         if not self.live:  # a dry run resolves none: it reads the live guardian's from the store
             inflight.follow(self, setup, st)
@@ -600,7 +600,7 @@ class Guardian:
                 now = self.clock()
             symbols = sorted({r["symbol"] for r in st.inflight.values()})
             await inflight.escalate(self, setup, st, "order", f"no new order on {symbols} until the venue answers")
-        await inflight.venue_changes(self, setup, st, positions)
+        await inflight.venue_changes(self, setup, st, positions, skip=others)
         forecasts = setup.forecasts
         for sym, mark in marks.items():
             hist = st.marks.get(sym)
@@ -609,9 +609,11 @@ class Guardian:
             hist.append((now, mark))
             if forecasts is not None:
                 forecasts.observe(sym, now, mark)
-        if not positions:
-            self._pending_snapshots.append((setup.name, now, "OK", {"equity": balance.wallet_balance, "positions": []}))
-            return {"account": setup.name, "status": "ok", "level": 0, "positions": []}
+        if not positions:  # nothing evaluated: no spec (/positions, /risk), the left-out ones named
+            self.last_specs.pop(setup.name, None)
+            figures = {"equity": balance.wallet_balance, "positions": [], **watch.figures(others)}
+            self._pending_snapshots.append((setup.name, now, "OK", figures))
+            return watch.mark(setup, {"account": setup.name, "status": "ok", "level": 0, "positions": []}, others)
         # 4. Margin engine (with the venue's tiers, refreshed hourly), drift, P(liq), target.
         tier_tables: dict[str, Any] = {}
         for p in positions:
@@ -727,6 +729,7 @@ class Guardian:
             "wallet_balance": balance.wallet_balance,
             "margin_ratio": report.margin_ratio,
             "positions": views,
+            **watch.figures(others),
             **extra,
         }
         self._pending_snapshots.append((setup.name, now, worst.name, figures))
@@ -743,14 +746,8 @@ class Guardian:
             reasons,
             (worst.name, *reasons, *((p.symbol, p.qty) for p in positions)),
         )
-        return {
-            "account": setup.name,
-            "status": "ok",
-            "level": int(worst),
-            "state": worst.name,
-            "positions": views,
-            **extra,
-        }
+        out = {"account": setup.name, "status": "ok", "level": int(worst), "state": worst.name, "positions": views}
+        return watch.mark(setup, {**out, **extra}, others)
 
     async def _refresh_bars(self, setup: AccountSetup, symbols: list[str], now: int) -> None:
         # The forecasts' bars source, when it fetches from the venue (VenueBars.refresh: one

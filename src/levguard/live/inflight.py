@@ -10,7 +10,7 @@ the venue (liquidation, ADL) or by a person, and is alerted.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError
@@ -244,10 +244,20 @@ def book_fill(st: AccountState, row: Mapping[str, Any], delta: float) -> None:
         st.expected[row["symbol"]] += sign * delta
 
 
-async def venue_changes(g: Guardian, setup: AccountSetup, st: AccountState, positions: list[VenuePosition]) -> None:
+async def venue_changes(
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    positions: list[VenuePosition],
+    *,
+    skip: Collection[str] = (),
+) -> None:
     """Compare the positions read with the expected ones (what was seen, moved by our own
     fills); alert on what the venue (or a person) changed.  A change that an order still in
-    flight could explain is not judged until that order is resolved."""
+    flight could explain is not judged until that order is resolved.  The symbols of ``skip``
+    (positions the venue read but left out of ``positions``: :func:`levguard.live.watch.left_out`)
+    are not compared: their expected quantities are kept as they are, quietly (they were not
+    changed, only not evaluated; should they be evaluated again, they are compared then)."""
     current = {p.symbol: p.qty for p in positions}
     if st.expected is None:  # first sight of this account: nothing to compare with
         st.expected = dict(current)
@@ -258,7 +268,7 @@ async def venue_changes(g: Guardian, setup: AccountSetup, st: AccountState, posi
     pending: dict[str, float] = {}
     for row in st.inflight.values():
         pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
-    for sym in sorted(set(st.expected) | set(current)):
+    for sym in sorted((set(st.expected) | set(current)) - set(skip)):
         before = st.expected.get(sym, 0.0)
         after = current.get(sym, 0.0)
         if math.isclose(before, after, rel_tol=1e-9, abs_tol=1e-12):

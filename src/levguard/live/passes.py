@@ -79,7 +79,7 @@ async def cycle_one(g: Guardian, setup: AccountSetup) -> dict[str, Any]:
     try:
         report = await g.cycle_account(setup)
         st = g._state[setup.name]
-        if report.get("status") in ("ok", "stale"):
+        if report.get("status") in ("ok", "partial", "stale"):
             st.errors, st.backoff_until_ns = 0, 0
     except StoreUnavailable as exc:
         await g._alert(setup.name, "critical", "database", f"database unavailable, no action: {exc}", dedup="database")

@@ -4,14 +4,16 @@ store that no guardian watches, and positions the venue's wallet does not margin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from levguard.live.setup import AccountSetup
+from levguard.live.setup import AccountSetup, AccountState
+from levguard.live.states import Level
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
 
-__all__ = ["check_unwatched", "left_out", "renew_leases"]
+__all__ = ["check_unwatched", "figures", "left_out", "mark", "renew_leases"]
 
 
 async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> bool:
@@ -111,28 +113,67 @@ async def check_unwatched(g: Guardian, now: int) -> None:
             )
 
 
-async def left_out(g: Guardian, setup: AccountSetup) -> None:
-    """Alert the positions the venue left out of the account it reads, a warning naming them
-    (de-duplicated per set of positions for ``alert_repeat_s``).
+async def left_out(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[str, str]:
+    """Alert the positions the venue left out of the account it reads; return them (symbol -> their
+    settlement currency; empty when there are none).
 
     A ccxt venue reads one wallet (:attr:`CcxtVenue.settle`) and leaves out the positions settled
     in another currency (:attr:`CcxtVenue.left_out`: a Deribit BTC-PERPETUAL beside the USDC
-    perpetuals): their margin is another wallet's, so they are neither evaluated nor protected.
-    They made every evaluation fail before ("positions settle in BTC, USDC").
+    perpetuals, a Binance USDⓈ-M ``BTC/USDC:USDC`` beside a USDT wallet): their margin is another
+    wallet's, so evaluating them against this one would give wrong numbers, and they are neither
+    evaluated nor protected.  Nobody protects them, so it is never quiet: a **critical**
+    ``left_out`` alert naming them and the fix, at once and again every ``alert_repeat_s`` while
+    they stay (the suppressed repeats counted, the consecutive cycles in ``cycles``), and the
+    cycle's report is ``partial`` (:func:`mark`).  A left-out position's level is set back to OK
+    (it is not evaluated: a DANGER kept from before would hold by hysteresis if it came back; up
+    is immediate), silently.
     """
-    others: dict[str, str] = getattr(setup.venue, "left_out", None) or {}
+    others: dict[str, str] = dict(getattr(setup.venue, "left_out", None) or {})
     if not others:
-        for key in [k for k in g._recent if k[:2] == (setup.name, "left_out")]:
-            del g._recent[key]  # ended: the next occurrence alerts at once
-        return
-    names = ", ".join(f"{sym} ({cur})" for sym, cur in sorted(others.items()))
+        if st.left_out_cycles:
+            st.left_out_cycles = 0
+            for key in [k for k in g._recent if k[:2] == (setup.name, "left_out")]:
+                del g._recent[key]  # ended: the next occurrence alerts at once
+        return others
+    st.left_out_cycles += 1
+    for sym in others:
+        ps = st.positions.get(sym)
+        if ps is not None:
+            ps.level = Level.OK
+    names = _names(others)
     wallet = getattr(setup.venue, "settle", "?")
     await g._alert(
         setup.name,
-        "warning",
+        "critical",
         "left_out",
-        f"positions settled outside the {wallet} wallet are not evaluated or protected: {names}",
+        f"positions settled outside the {wallet} wallet are not evaluated or protected "
+        f"({st.left_out_cycles} cycles): {names}; set the account's venue.settle to their currency "
+        "or watch them as another account",
         dedup=names,
         symbols=sorted(others),
         wallet=wallet,
+        cycles=st.left_out_cycles,
     )
+    return others
+
+
+def mark(setup: AccountSetup, report: dict[str, Any], others: Mapping[str, str]) -> dict[str, Any]:
+    """The cycle's ``report`` of an account with positions left out (:func:`left_out`): status
+    ``partial`` (not ``ok``: part of the account is unguarded), a ``reason`` naming them and
+    ``left_out`` (``[{"symbol", "settle"}]``); ``level`` and ``state`` remain those of the positions
+    evaluated (none: level 0 and no state).  ``report`` unchanged without any."""
+    if others:
+        wallet = getattr(setup.venue, "settle", "?")
+        report["status"] = "partial"
+        report["reason"] = f"not evaluated or protected, settled outside the {wallet} wallet: {_names(others)}"
+        report["left_out"] = [{"symbol": s, "settle": c} for s, c in sorted(others.items())]
+    return report
+
+
+def figures(others: Mapping[str, str]) -> dict[str, Any]:
+    """The snapshot figures naming the positions left out (``left_out``: their symbols); none without any."""
+    return {"left_out": sorted(others)} if others else {}
+
+
+def _names(others: Mapping[str, str]) -> str:
+    return ", ".join(f"{sym} ({cur})" for sym, cur in sorted(others.items()))
