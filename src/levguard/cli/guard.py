@@ -302,8 +302,13 @@ def _table(reports: list[dict[str, Any]], title: str) -> Any:
     for col in ("account", "symbol", "qty", "mark", "liq. price", "distance", "P(liq)", "leverage", "state", "action"):
         table.add_column(col, justify="left" if col in ("account", "symbol", "state", "action") else "right")
     for r in reports:
+        for lo in r.get("left_out", []):  # positions of another wallet: nobody protects them (status partial)
+            table.add_row(
+                r["account"], lo["symbol"], *[""] * 6, "[bold red]UNGUARDED[/]", f"left out: settles in {lo['settle']}"
+            )
         if not r.get("positions"):
-            table.add_row(r["account"], "-", "", "", "", "", "", "", r.get("status", ""), r.get("reason", ""))
+            if not r.get("left_out"):
+                table.add_row(r["account"], "-", "", "", "", "", "", "", r.get("status", ""), r.get("reason", ""))
             continue
         for p in r["positions"]:
             act = p.get("action") or {}

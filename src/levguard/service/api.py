@@ -314,6 +314,7 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
             },
             "horizon_days": horizon,
             "thresholds": thresholds,
+            "left_out": last.get("left_out", []),
         }
     )
 
@@ -366,7 +367,14 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     out = await compute(request, _risk_rows, data["positions"], forecasters, vols)
     models = sorted({_model_name(f) for f in forecasters.values()}) or ["excursion"]
     method = f"{' / '.join(models)} forecaster; delta-normal VaR"
-    return clean({"account": name, "method": method, "positions": out, "notes": notes})
+    left_out = data["left_out"]  # positions of another wallet: not evaluated, so no figures
+    notes = [*notes, *(f"{p['symbol']} ({p['settle']}): {_LEFT_OUT}" for p in left_out)]
+    return clean({"account": name, "method": method, "positions": out, "notes": notes, "left_out": left_out})
+
+
+_LEFT_OUT = (
+    "settled outside the account's wallet, not evaluated or protected (docs/guardian.md, one wallet per account)"
+)
 
 
 def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, LiquidationForecaster | None]:

@@ -25,6 +25,7 @@ __all__ = [
     "HealthOut",
     "KillSwitchIn",
     "KillSwitchOut",
+    "LeftOut",
     "ModeIn",
     "ModeOut",
     "OrderOut",
@@ -108,7 +109,9 @@ class _AccountRow(BaseModel):
     kill_switch: bool = Field(description="The account's own kill switch (the global one is in /api/status)")
     policy: dict[str, Any] | None = Field(None, description="The policy file content, when one was set")
     created_ns: int
-    status: str | None = Field(None, description="Status of the last cycle: ok, stale, disabled, error...")
+    status: str | None = Field(
+        None, description="Status of the last cycle: ok, partial (positions left out), stale, disabled, error..."
+    )
     state: str | None = Field(None, description="Worst position state of the last cycle: OK, WARN, DANGER, ACT")
     paper: bool = Field(False, description="The account is on a paper (simulated) venue: the shock route applies")
     disabled_reason: str | None = Field(
@@ -278,6 +281,19 @@ class PositionOut(BaseModel):
     forecast_source: str | None = Field(None, description="On-chain lending positions: where P(HF < 1) comes from")
 
 
+class LeftOut(BaseModel):
+    """A position the venue read but left out of the account (settled outside its wallet)."""
+
+    symbol: str
+    settle: str = Field(description="Its settlement currency (not the account's wallet, `venue.settle`)")
+
+
+_LEFT_OUT = (
+    "Positions settled outside the account's wallet (`venue.settle`), left out of the last cycle: not "
+    "evaluated or protected (the cycle's status is `partial`; docs/guardian.md, one wallet per account)"
+)
+
+
 class PositionsOut(BaseModel):
     account: str
     status: str | None = Field(description="Status of the last cycle (null before the first one)")
@@ -303,6 +319,7 @@ class PositionsOut(BaseModel):
         description="The guardian's state thresholds of the account: margin_ratio, distance and p_liq, each "
         "(warn, danger, act)",
     )
+    left_out: list[LeftOut] = Field(default_factory=list, description=_LEFT_OUT)
 
 
 class PositionRisk(BaseModel):
@@ -338,9 +355,11 @@ class RiskOut(BaseModel):
         description=(
             "What the account's histories say: that they end more than a day apart (each position's "
             "vol and P(liq) are then of its own history's end, and `levguard risk` without the "
-            "account's `as_of` reads all of them to the earliest end); empty otherwise"
+            "account's `as_of` reads all of them to the earliest end); one note per position left out "
+            "(`left_out`); empty otherwise"
         ),
     )
+    left_out: list[LeftOut] = Field(default_factory=list, description=_LEFT_OUT)
 
 
 class PolicyOut(BaseModel):

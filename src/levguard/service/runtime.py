@@ -329,8 +329,10 @@ class Runtime:
         counts = dict.fromkeys(("OK", "WARN", "DANGER", "ACT"), 0)
         now = time.time_ns()
         for r in reports:
-            if r.get("status") == "ok":
-                counts[r.get("state", "OK")] += 1
+            if r.get("status") in ("ok", "partial"):  # partial: fresh, positions of another wallet left out
+                state = r.get("state", "OK" if r.get("status") == "ok" else None)  # none evaluated: no state
+                if state is not None:
+                    counts[state] += 1
                 if not r.get("busy"):  # a busy account's report is its last one: its data ages
                     self._fresh_ns[r["account"]] = now
             else:

@@ -385,3 +385,41 @@ def test_a_ccxt_account_sets_its_wallet_currency(tmp_path: Path) -> None:
         parse_guardian_config(
             {**cfg, "accounts": [{"name": "x", "venue": {"type": "ccxt", "exchange": "okx", "settle": "U SD"}}]}
         )
+
+
+def test_the_table_shows_left_out_positions_as_unguarded() -> None:
+    """A ``partial`` cycle's left-out positions (another wallet's) are rows of their own, beside
+    the positions evaluated and in place of the status row of an account with none evaluated."""
+    from rich.console import Console
+
+    from levguard.cli.guard import _table
+
+    view = {"symbol": "ETHUSDT", "qty": 1.0, "mark": 3_000.0, "liquidation_price": 2_000.0, "distance": 0.33}
+    view |= {"p_liq": 0.01, "leverage": 1.0, "target_leverage": 3.0, "state": "OK", "action": None}
+    reports = [
+        {
+            "account": "a",
+            "status": "partial",
+            "level": 0,
+            "positions": [view],
+            "left_out": [{"symbol": "BTC/USDC:USDC", "settle": "USDC"}],
+        },
+        {
+            "account": "b",
+            "status": "partial",
+            "level": 0,
+            "positions": [],
+            "left_out": [{"symbol": "BTC-PERPETUAL", "settle": "BTC"}],
+        },
+    ]
+    console = Console(record=True, width=200)
+    console.print(_table(reports, "t"))
+    text = console.export_text()
+    lines = [ln for ln in text.splitlines() if "UNGUARDED" in ln]
+    assert len(lines) == 2
+    assert "BTC/USDC:USDC" in lines[0]
+    assert "left out: settles in USDC" in lines[0]
+    assert "BTC-PERPETUAL" in lines[1]
+    assert "left out: settles in BTC" in lines[1]
+    assert "ETHUSDT" in text
+    assert "partial" not in text  # no status row: the left-out rows say it

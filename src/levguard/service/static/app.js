@@ -436,7 +436,11 @@
       if (app.paper[a.name]) meta.append(el("span", { class: "tag" }, "paper"));
       if (a.kill_switch) meta.append(el("span", { class: "tag tag-kill" }, "kill switch"));
       const status = r.status || a.status;
-      if (status && status !== "ok") meta.append(el("span", { class: "tag tag-warn", title: r.reason || "" }, status));
+      if (status && status !== "ok") {
+        // partial: positions of another wallet left out, which nobody protects (r.reason names them).
+        const lo = (r.left_out || []).length;
+        meta.append(el("span", { class: "tag tag-warn", title: r.reason || "" }, lo ? status + ": " + lo + " unguarded" : status));
+      }
       const n = (r.positions || []).length;
       meta.append(el("span", { class: "muted" }, n + (n === 1 ? " position" : " positions")));
       card.append(head, meta, accountFigures(a, r));
