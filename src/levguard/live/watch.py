@@ -142,17 +142,18 @@ async def left_out(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[s
             ps.level = Level.OK
     names = _names(others)
     wallet = getattr(setup.venue, "settle", "?")
+    n = st.left_out_cycles
     await g._alert(
         setup.name,
         "critical",
         "left_out",
         f"positions settled outside the {wallet} wallet are not evaluated or protected "
-        f"({st.left_out_cycles} cycles): {names}; set the account's venue.settle to their currency "
+        f"({n} cycle{'' if n == 1 else 's'}): {names}; set the account's venue.settle to their currency "
         "or watch them as another account",
         dedup=names,
         symbols=sorted(others),
         wallet=wallet,
-        cycles=st.left_out_cycles,
+        cycles=n,
     )
     return others
 

@@ -88,9 +88,7 @@ def test_positions_of_another_wallet_are_critical_and_the_cycle_partial(tmp_path
     alerts = _kinds(s, "left_out")
     assert len(alerts) == 2  # once for the three cycles (alert_repeat_s), once more after the set was empty
     assert {a["level"] for a in alerts} == {"critical"}
-    assert (
-        "outside the USDC wallet are not evaluated or protected (1 cycles): BTC/USD:BTC (BTC)" in alerts[0]["message"]
-    )
+    assert "outside the USDC wallet are not evaluated or protected (1 cycle): BTC/USD:BTC (BTC)" in alerts[0]["message"]
     assert "venue.settle" in alerts[0]["message"]  # how to fix it
     snaps = s.snapshots("paper", limit=10)
     assert [x["figures"].get("left_out") for x in snaps] == [["BTC/USD:BTC"]] * 3 + [None, ["BTC/USD:BTC"]]
