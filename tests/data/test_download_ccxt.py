@@ -324,3 +324,20 @@ def test_deribit_hourly_funding_records_pay_their_hour() -> None:
     assert funding_print("deribit", {"timestamp": 0, "fundingRate": 0.0001, "info": {}}) == pytest.approx(0.0000125)
     assert funding_print("binanceusdm", record) == 0.0001
     assert funding_print("bybit", {"timestamp": 0, "fundingRate": None}) is None
+
+
+def test_funding_with_millisecond_fundingtime_offsets_downloads(tmp_path: Path, sleeps: list[float]) -> None:
+    # Binance's fundingTime is a few ms past the hour (real BTCUSDT offsets, Nov 2022); the
+    # month's validation raised "bar length must be a whole number of seconds".
+    jitter = [16, 5, 0, 4, 20, 9, 7, 18, 9, 0, 10, 12, 14, 6, 0, 1, 5, 0, 13, 4]
+    server = FakeBinanceUsdm()
+    records = rest_funding("BTCUSDT", JAN, 93)
+    for i, rec in enumerate(records):
+        rec["fundingTime"] += jitter[i % len(jitter)]
+    records.insert(5, {**records[4], "fundingTime": records[4]["fundingTime"] + 3})  # the same print again, 3 ms on
+    server.funding["BTCUSDT"] = records
+    server.brackets["BTCUSDT"] = BTCUSDT_BRACKETS
+    with server:
+        f = source_for(server, tmp_path, sleeps).download("BTCUSDT", "funding", "", "2024-01-01", "2024-02-01").frame
+    assert len(f) == 93
+    assert f.attrs["interval"] == "8h"

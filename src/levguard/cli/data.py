@@ -61,6 +61,8 @@ def check(
             f"{escape(report.source)}: {report.kind}, {report.rows:,} rows, {report.first} → {report.last}, "
             f"interval {report.interval or '—'} · {state}"
         )
+        for note in report.notes:
+            out.print(f"note: {escape(note)}")
         if report.gaps:
             out.print(f"gaps: {len(report.gaps)} ({report.missing_bars:,} missing bars)")
             for g in report.gaps[:10]:

@@ -6,7 +6,8 @@ Rules (``ValidationReport.issues``; all are errors except gaps):
 rule                  meaning
 ====================  ==============================================================
 ``unsorted``          a timestamp is earlier than the one before it
-``duplicate``         a timestamp repeats
+``duplicate``         a timestamp repeats (funding: a print within a minute of the previous
+                      one with a different rate; with the same rate it is dropped, with a note)
 ``nan``               a price or volume (or funding rate) is NaN or infinite
 ``non_positive``      a price is <= 0 (volume < 0 for volume)
 ``high_low``          high < low
@@ -47,7 +48,7 @@ from levguard.data.frames import (
 )
 from levguard.errors import DataError, InputError
 
-__all__ = ["Gap", "Issue", "ValidationReport", "validate_funding", "validate_ohlcv"]
+__all__ = ["Gap", "Issue", "ValidationReport", "funding_interval_ns", "validate_funding", "validate_ohlcv"]
 
 GapPolicy = Literal["leave", "fill", "error"]
 _MAX_LISTED = 20
@@ -98,6 +99,7 @@ class ValidationReport:
     gaps: tuple[Gap, ...] = ()
     filled_bars: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -136,6 +138,7 @@ class ValidationReport:
             "counts": dict(self.counts),
             "missing_bars": self.missing_bars,
             "filled_bars": self.filled_bars,
+            "notes": list(self.notes),
             "issues": [asdict(i) for i in self.issues[:_MAX_LISTED]],
             "gaps": [asdict(g) for g in self.gaps[:_MAX_LISTED]],
         }
@@ -373,14 +376,73 @@ def validate_ohlcv(
     return out, report
 
 
+# Funding prints closer than this are one settlement printed twice: no venue settles funding
+# more often than hourly (Binance's shortest interval is 1h).
+_NEAR_NS = _MINUTE_NS
+
+
+def funding_interval_ns(ts: np.ndarray) -> int | None:
+    """The most common step between funding prints, each step rounded to the whole minute
+    (``None`` when no two prints are a minute or more apart).
+
+    Notes
+    -----
+    Binance's ``fundingTime`` carries a few milliseconds past the hour (``1667462400016``,
+    08:00:00.016; PROVENANCE.md), so the raw steps (8h - 9 ms) are no whole number of seconds
+    and differ print to print; rounded to the minute they are the interval.  Never raises.
+    """
+    t = np.unique(np.asarray(ts, dtype=np.int64))
+    d = np.diff(t)
+    steps = (d + _MINUTE_NS // 2) // _MINUTE_NS * _MINUTE_NS
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _near_duplicates(c: _Collector, ts: np.ndarray, d: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Prints within a minute of the previous one: the same rate is dropped (returned, with a
+    note); a different rate is a ``duplicate`` error naming both times."""
+    near = np.flatnonzero((d > 0) & (d < _NEAR_NS)) + 1
+    if near.size == 0:
+        return near, []
+    same = r[near] == r[near - 1]
+    drop = near[same]
+    clash = near[~same]
+    for row in clash[:_MAX_LISTED].tolist():
+        c.add(
+            "duplicate",
+            np.array([row]),
+            "funding_rate",
+            r,
+            f"print {step_text(int(d[row - 1]))} after the one at {_iso(ts[row - 1])} "
+            f"(rate {float(r[row - 1])!r}): one settlement printed twice with different rates",
+        )
+    if clash.size > _MAX_LISTED:
+        c.counts["duplicate"] += int(clash.size - _MAX_LISTED)
+    notes = []
+    if drop.size:
+        notes.append(
+            f"{drop.size:,} funding print(s) within a minute of the previous one with the same rate "
+            f"dropped as repeats of one settlement (first {_iso(ts[drop[0]])}, "
+            f"after {_iso(ts[drop[0] - 1])})"
+        )
+    return drop, notes
+
+
 def validate_funding(
     frame: pd.DataFrame, *, source: str | None = None, line_offset: int | None = None, max_abs_rate: float = 0.1
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Validate a funding frame: sorted, unique times, finite rates with ``|rate| < max_abs_rate``.
 
     Funding intervals may legitimately change over a symbol's life (Binance moved symbols
-    between 8h, 4h and 1h), so steps are reported (``interval`` = the most common) but not
-    required to be uniform.
+    between 8h, 4h and 1h), so steps are reported (``interval`` = the most common, by
+    :func:`funding_interval_ns`) but not required to be uniform.  A print within a minute of
+    the previous one is the same settlement printed twice (freqtrade's ``1h`` and ``8h`` files
+    hold 08:00:00.000 and 08:00:00.005, PROVENANCE.md): with the same rate it is dropped from
+    the returned frame (``report.notes`` says so), with a different rate it is a ``duplicate``
+    error naming both times.
     """
     frame_arg(frame)
     limit = number(max_abs_rate, "max_abs_rate")  # inf: no limit
@@ -403,8 +465,14 @@ def validate_funding(
             r,
             f"|funding_rate| must be below {max_abs_rate} (a fraction per interval)",
         )
-    del d
-    step = _infer_interval(np.diff(np.unique(ts)))
+    drop, notes = _near_duplicates(c, ts, d, r)
+    out = frame
+    if drop.size:
+        keep = np.ones(len(frame), dtype=bool)
+        keep[drop] = False
+        out = frame.iloc[keep].copy()
+        out.attrs.update(frame.attrs)
+    step = funding_interval_ns(np.delete(ts, drop))
     report = ValidationReport(
         source=src,
         kind="funding",
@@ -414,5 +482,6 @@ def validate_funding(
         interval=ns_to_interval(step) if step else None,
         issues=tuple(sorted(c.issues, key=lambda i: i.row)),
         counts=c.counts,
+        notes=tuple(notes),
     )
-    return frame, report
+    return out, report

@@ -265,7 +265,7 @@ def parse_funding_csv(data: bytes, *, name: str, symbol: str, source: str) -> pd
         f"{int(distinct[0])}h" if distinct.size == 1 and distinct[0] > 0 and distinct[0] == int(distinct[0]) else ""
     )
     frame = make_funding_frame(ts[order], rate[order], symbol=symbol, source=source, interval=interval)
-    _, report = validate_funding(frame, source=name)
+    frame, report = validate_funding(frame, source=name)  # a print repeated ms apart is dropped
     with_lines(report, _sorted_lines(lines, order)).raise_for_errors()
     return frame
 

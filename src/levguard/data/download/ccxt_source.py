@@ -51,7 +51,7 @@ from levguard.data.download._common import (
 )
 from levguard.data.download.http import RetryPolicy, unknown_host
 from levguard.data.frames import interval_to_ns, make_funding_frame, make_ohlcv_frame, ns_to_interval
-from levguard.data.validate import validate_funding, validate_ohlcv
+from levguard.data.validate import funding_interval_ns, validate_funding, validate_ohlcv
 from levguard.errors import DataError, InputError, LevguardError, VenueError, VenuePermanentError, VenueRetryableError
 
 __all__ = ["CcxtSource", "classify_ccxt_error", "make_exchange"]
@@ -356,7 +356,7 @@ class CcxtSource:
             frame = combine_frames([previous, frame], {str(k): str(v) for k, v in frame.attrs.items()}, m0, until)
         if key.kind == "funding":
             frame.attrs["interval"] = _funding_interval(frame)
-            _, report = validate_funding(frame)
+            frame, report = validate_funding(frame)  # a print repeated ms apart is dropped
         else:
             _, report = validate_ohlcv(frame)
         report.raise_for_errors()
@@ -579,16 +579,10 @@ def _num(value: Any) -> float:
 
 
 def _funding_interval(frame: pd.DataFrame) -> str:
-    """The most common step between settlements as an interval string (``"8h"``), or ``""``."""
-    steps = np.diff(index_ns(frame))
-    steps = steps[steps > 0]
-    if steps.size == 0:
-        return ""
-    values, counts = np.unique(steps, return_counts=True)
-    try:
-        return ns_to_interval(int(values[np.argmax(counts)]))
-    except DataError:
-        return ""
+    """The most common step between settlements, rounded to the minute, as an interval string
+    (``"8h"``), or ``""`` (:func:`levguard.data.validate.funding_interval_ns`)."""
+    step = funding_interval_ns(index_ns(frame))
+    return ns_to_interval(step) if step else ""
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
