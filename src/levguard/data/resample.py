@@ -41,10 +41,26 @@ def sum_into_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray, values: np
     return out
 
 
+_OHLC_RULES = {"open": "first", "high": "max", "low": "min", "close": "last"}
+
+
+def _aggregations(frame: pd.DataFrame) -> dict[str, str]:
+    """The aggregation of every bar column resampling keeps: OHLCV, then the mark-price and
+    index-price OHLC families present (dropping them switched the forecasts from mark to last
+    price without a word)."""
+    rules = {**_OHLC_RULES, "volume": "sum"}
+    for prefix in ("mark_", "index_"):
+        rules.update({prefix + c: r for c, r in _OHLC_RULES.items() if prefix + c in frame.columns})
+    return rules
+
+
 def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop", "keep"] = "drop") -> pd.DataFrame:
     """Aggregate bars to ``interval`` (a whole multiple of the frame's interval).
 
-    open = first, high = max, low = min, close = last, volume = sum; bars are labelled by their
+    open = first, high = max, low = min, close = last, volume = sum, and the same rules for the
+    mark-price (``mark_open`` .. ``mark_close``) and index-price (``index_*``) bars a frame
+    carries; a perp frame's ``funding_rate`` is summed (NaN where no print settles in the target
+    bar, as in :func:`align_funding`); bars are labelled by their
     open time and cover ``[t, t + interval)`` anchored at the Unix epoch (so 1h bars become
     UTC-midnight-aligned days), except whole weeks, which start on Monday 00:00 UTC as
     Binance's weekly klines do (the epoch was a Thursday).  Target bars with no source bar are
@@ -87,7 +103,9 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
         )
     origin = pd.Timestamp(origin_ns, unit="ns", tz="UTC")
     grouped = frame.resample(rule, origin=origin, label="left", closed="left")
-    out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+    out = grouped.agg(_aggregations(frame))
+    if "funding_rate" in frame.columns:  # NaN = no settlement in the bar (the backtester's contract)
+        out["funding_rate"] = grouped["funding_rate"].sum(min_count=1)
     counts = grouped["close"].count()
     keep = counts > 0
     if partial == "drop":

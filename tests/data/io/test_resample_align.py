@@ -121,3 +121,32 @@ def test_bars_that_cross_a_target_boundary_are_refused() -> None:
     four = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}, index=odd)
     with pytest.raises(DataError, match="crosses a 1d boundary"):
         resample_ohlcv(four, "1d")
+
+
+def test_resample_keeps_mark_and_index_bars_and_sums_funding(tmp_path: Path) -> None:
+    # resample_ohlcv kept only OHLCV: a frame with mark-price bars came out priced by the last
+    # price (bar_prices "last-price"), and `levguard data resample` wrote it so.
+    from levguard.data.frames import bar_prices
+    from levguard.data.loaders import save_frame
+
+    h = _hourly(8)
+    for prefix, k in (("mark_", 0.999), ("index_", 0.998)):
+        for c in ("open", "high", "low", "close"):
+            h[prefix + c] = h[c] * k
+    h["funding_rate"] = np.nan
+    h.iloc[1, h.columns.get_loc("funding_rate")] = 1e-4
+    four = resample_ohlcv(h, "4h")
+    block = h.iloc[4:8]
+    for prefix in ("mark_", "index_"):
+        assert four[prefix + "open"].tolist()[1] == block[prefix + "open"].iloc[0]
+        assert four[prefix + "high"].tolist()[1] == block[prefix + "high"].max()
+        assert four[prefix + "low"].tolist()[1] == block[prefix + "low"].min()
+        assert four[prefix + "close"].tolist()[1] == block[prefix + "close"].iloc[-1]
+    assert four["funding_rate"].iloc[0] == 1e-4
+    assert np.isnan(four["funding_rate"].iloc[1])
+    assert bar_prices(four) == "mark"
+    # through the file loader and back
+    hourly = h[["open", "high", "low", "close", "volume", "mark_open", "mark_high", "mark_low", "mark_close"]]
+    path = save_frame(hourly, tmp_path / "X_1h.csv")
+    out = resample_ohlcv(load_ohlcv(path), "4h")
+    assert [c for c in out.columns if c.startswith("mark_")] == ["mark_open", "mark_high", "mark_low", "mark_close"]
