@@ -419,8 +419,17 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
         ``annualised_vol`` (stdev of log close-to-close returns x sqrt(bars per 365-day year)),
         ``worst_intraday_drop`` (min over UTC days of day low / day open - 1, last price),
         ``worst_mark_intraday_drop`` (the same on the mark price, None without mark),
-        ``funding_mean_per_8h`` (mean rate per print x 8h / median print spacing, None without
-        funding), ``notes``.
+        ``funding_mean_per_8h`` (funding paid per 8 hours on average, None without funding),
+        ``notes``.
+
+    Notes
+    -----
+    ``funding_mean_per_8h`` is the funding charged after the first charged bar divided by the
+    time from the first to the last charged bar, x 8h: each bar's rate pays for the time since
+    the previous one, so it holds when the funding interval changes (Binance moved symbols
+    between 8h, 4h and 1h) and on bars holding several prints.  It was the mean rate per print x
+    8h / the median spacing, 2.9x too high for 90 days of 8h prints followed by 30 days of 1h
+    prints at the same rate per 8h.  A single charged bar gives its rate.
     """
     bar_ns = frame_bar_ns(frame, "bars")
     close = frame["close"].to_numpy(dtype=np.float64)
@@ -437,8 +446,9 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
         paid = frame["funding_rate"].dropna()
         if len(paid):
             ts = ordered_ns(paid.to_frame(), "funding")
-            spacing = float(np.median(np.diff(ts))) if len(ts) > 1 else float(_NS_PER_8H)
-            funding_mean = float(paid.mean() * _NS_PER_8H / spacing)
+            rates = paid.to_numpy(dtype=np.float64)
+            span = int(ts[-1] - ts[0])
+            funding_mean = float(rates[1:].sum() * _NS_PER_8H / span) if span > 0 else float(rates[0])
     return {
         "symbol": frame.attrs.get("symbol"),
         "interval": frame.attrs.get("interval"),

@@ -20,7 +20,7 @@ T0 = pd.Timestamp("2024-01-01", tz="UTC").value
 
 
 def _bars(start: int, n: int, *, kind: str = "ohlcv", interval: str = "1h", base: float = 100.0) -> pd.DataFrame:
-    step = {"1h": H, "4h": 4 * H}[interval]
+    step = {"1h": H, "4h": 4 * H, "1d": 24 * H}[interval]
     ts = start + step * np.arange(n)
     close = base + np.arange(n, dtype=float)
     return make_ohlcv_frame(
@@ -92,6 +92,21 @@ def test_summary_numbers() -> None:
     # Hourly prints of 0.0001 are 0.0008 per 8h.
     hourly = perp_frame(last, None, _funding(T0, 240, rate=0.0001, every_h=1))
     assert perp_summary(hourly)["funding_mean_per_8h"] == pytest.approx(0.0008)
+
+
+def test_summary_funding_mean_holds_when_the_interval_changes() -> None:
+    """90 days of 8h prints at 1e-4, then 30 days of 1h prints at 1.25e-5: 1e-4 per 8h
+    throughout. The mean per print x 8h / median spacing gave 2.9e-4."""
+    last = _bars(T0, 24 * 120)
+    eight = _funding(T0, 90 * 3, rate=1e-4)
+    one = _funding(T0 + 90 * 24 * H, 30 * 24, rate=1e-4 / 8, every_h=1)
+    funding = pd.concat([eight, one])
+    funding.attrs.update(eight.attrs)
+    s = perp_summary(perp_frame(last, None, funding))
+    assert s["funding_mean_per_8h"] == pytest.approx(1e-4, rel=0.005)
+    # Daily bars holding three 8h prints each: 3e-4 per day is 1e-4 per 8h.
+    daily = _bars(T0, 10, interval="1d")
+    assert perp_summary(perp_frame(daily, None, _funding(T0, 30)))["funding_mean_per_8h"] == pytest.approx(1e-4)
 
 
 def test_bad_combinations_raise_data_errors() -> None:
