@@ -82,12 +82,13 @@ def _columns(table: pd.DataFrame) -> dict[str, str]:
 
 
 def detect_kind(table: pd.DataFrame) -> Kind:
-    """``funding`` when a funding-rate column is present, else ``ohlcv`` when OHLC columns are."""
+    """``ohlcv`` when OHLC columns are present (a saved perp frame with its ``funding_rate``
+    column too), else ``funding`` when a funding-rate column is."""
     cols = _columns(table)
-    if any(c in cols for c in _RATE_COLUMNS):
-        return "funding"
     if all(c in cols for c in ("open", "high", "low", "close")):
         return "ohlcv"
+    if any(c in cols for c in _RATE_COLUMNS):
+        return "funding"
     raise DataError(f"cannot tell the kind of data from columns {list(table.columns)[:8]}")
 
 
@@ -251,6 +252,8 @@ def load_ohlcv(
     marks = _mark_columns(table, cols, at)
     for name, values in marks.items():
         frame[name] = values
+    if "funding_rate" in cols:  # a saved perp frame: the rate settled on each bar, NaN for none
+        frame["funding_rate"] = _numeric(table, cols["funding_rate"], at)
     if not validate:
         return (frame, None) if return_report else frame
     unfilled = frame
@@ -259,6 +262,9 @@ def load_ohlcv(
     report.raise_for_errors()
     if marks:  # the mark bars obey the price rules too (named as mark_* columns)
         _check_marks(unfilled, marks, p, src)
+    settled = _settlement_report(unfilled, src)
+    if settled is not None:
+        _with_lines(settled, p).raise_for_errors()
     if not frame.attrs.get("interval") and report.interval:
         frame.attrs["interval"] = report.interval
     return (frame, report) if return_report else frame
@@ -313,6 +319,17 @@ def _check_marks(frame: pd.DataFrame, marks: dict[str, np.ndarray], path: Path, 
         _with_lines(marked, path).raise_for_errors()
 
 
+def _settlement_report(frame: pd.DataFrame, src: str) -> ValidationReport | None:
+    """The funding rules on a bar frame's ``funding_rate`` settlements (the non-NaN rows: NaN is
+    no settlement, the backtester's contract), with the bar frame's rows; None without the column."""
+    if "funding_rate" not in frame.columns:
+        return None
+    rows = np.flatnonzero(frame["funding_rate"].notna().to_numpy())
+    _, report = validate_funding(frame[["funding_rate"]].iloc[rows], source=src)
+    issues = tuple(dataclasses.replace(i, row=int(rows[i.row])) for i in report.issues)
+    return dataclasses.replace(report, rows=len(frame), issues=issues)
+
+
 def load_funding(
     path: str | Path, *, symbol: str | None = None, validate: bool = True, return_report: bool = False
 ) -> Any:
@@ -356,7 +373,15 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
     bar_kind: Literal["ohlcv", "mark", "index"] = "mark" if k == "mark" else "index" if k == "index" else "ohlcv"
     frame = load_ohlcv(p, validate=False, interval=interval, kind=bar_kind)
     _, name_interval = _name_parts(p)
-    return _with_lines(validate_ohlcv(frame, source=str(p), interval=interval or name_interval)[1], p)
+    report = validate_ohlcv(frame, source=str(p), interval=interval or name_interval)[1]
+    settled = _settlement_report(frame, str(p))
+    if settled is not None and settled.issues:
+        counts = dict(report.counts)
+        for rule, n in settled.counts.items():
+            counts[rule] = counts.get(rule, 0) + n
+        issues = tuple(sorted(report.issues + settled.issues, key=lambda i: i.row))
+        report = dataclasses.replace(report, issues=issues, counts=counts)
+    return _with_lines(report, p)
 
 
 def _with_lines(report: ValidationReport, path: Path) -> ValidationReport:

@@ -95,3 +95,31 @@ def test_load_funding_through_the_loader_drops_the_repeat(tmp_path: Path) -> Non
     f, report = load_funding(p, return_report=True)
     assert len(f) == 4
     assert report.notes
+
+
+def test_a_saved_perp_frame_reads_as_bars_with_optional_settlements(tmp_path: Path) -> None:
+    # detect_kind looked for a funding column first: load_series and `data check` read the saved
+    # frame as a funding file and called every bar without a settlement a NaN error.
+    from levguard.data.loaders import detect_kind, load_ohlcv, save_frame
+
+    n = 48
+    ts = T0.value + np.arange(n) * H_NS
+    c = np.full(n, 100.0)
+    bars = make_ohlcv_frame(ts, c, c + 1, c - 1, c, np.ones(n), symbol="XUSDT", interval="1h", source="t")
+    fund = make_funding_frame(ts[::8], np.full(n // 8, 1e-4), symbol="XUSDT", source="f")
+    perp = perp_frame(bars, bars.copy(), fund)
+    path = save_frame(perp, tmp_path / "XUSDT_perp.parquet")
+    assert detect_kind(pd.read_parquet(path)) == "ohlcv"
+    loaded = load_series(path)
+    assert loaded.attrs["kind"] == "ohlcv"
+    assert loaded["funding_rate"].notna().sum() == n // 8
+    assert loaded["mark_close"].tolist() == c.tolist()
+    report = check_file(path)
+    assert report.kind == "ohlcv"
+    assert report.ok
+    # The settlements obey the funding rules, named by the bar's row.
+    perp.iloc[9, perp.columns.get_loc("funding_rate")] = np.inf
+    bad = save_frame(perp, tmp_path / "XUSDT_bad.csv")
+    with pytest.raises(DataError, match=r"row 9 \(line 11\), .*funding_rate is not a finite number, was inf"):
+        load_ohlcv(bad)
+    assert check_file(bad).counts == {"nan": 1, "range": 1}  # as in a funding file
