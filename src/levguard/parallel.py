@@ -39,7 +39,8 @@ def dask_client(scheduler: object) -> Iterator[Any]:
     Raises
     ------
     InputError
-        Anything else, or an address that cannot be reached within 10 s.
+        Anything else, an address that cannot be reached within 10 s, or one that answers but
+        is not a Dask scheduler (levguard gives up on it after :data:`CONNECT_DEADLINE` seconds).
     """
     if scheduler is None:
         yield None
@@ -72,18 +73,89 @@ def dask_client(scheduler: object) -> Iterator[Any]:
             cluster.close()
         return
     if isinstance(scheduler, str) and scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
-        except OSError as exc:
-            raise InputError(f"scheduler: cannot connect to {scheduler!r} ({exc})") from exc
-        except (ValueError, TypeError) as exc:  # not an address: "missing port number in address"
-            raise InputError(
-                f"scheduler must be 'local' or an address such as tcp://host:8786, was {scheduler!r} ({exc})"
-            ) from exc
+        client = _connect(Client, scheduler)
         with client, client.as_current():
             yield client
         return
     raise InputError(f"scheduler must be None, 'local', an address or a dask Client, was {scheduler!r}")
+
+
+#: Seconds levguard waits for a scheduler address to be connected to *and* to answer as a Dask
+#: scheduler.  distributed's own ``timeout`` covers only the TCP connect: a port that accepts the
+#: connection but never speaks Dask (a dashboard, an HTTP server, a silent socket) would otherwise
+#: hang ``Client(...)`` forever.
+CONNECT_DEADLINE = 12.0
+
+
+def _connect(client_type: Any, address: str) -> Any:
+    """A ``Client`` connected to ``address``, or InputError naming it within CONNECT_DEADLINE.
+
+    The client is built on a daemon thread that this call stops waiting for at the deadline; a
+    client still stuck in its handshake then stays on that thread, never made the default client.
+    """
+    import threading
+
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:
+        scheme, _ = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            get_address_host_port(address)
+    except (ValueError, TypeError) as exc:  # not an address: "missing port number in address"
+        raise InputError(
+            f"scheduler must be 'local' or an address such as tcp://host:8786, was {address!r} ({exc})"
+        ) from exc
+    outcome: dict[str, Any] = {}
+
+    def build() -> None:
+        try:
+            outcome["client"] = client_type(address, timeout="10s", set_as_default=False)
+        except BaseException as exc:  # described to the caller below, never handed over
+            outcome["error"] = (
+                exc if not isinstance(exc, Exception) else None,
+                type(exc),
+                f"{type(exc).__name__}: {exc}",
+            )
+            _discard_failed_client(exc, client_type)
+
+    thread = threading.Thread(target=build, name="levguard-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_DEADLINE)
+    if thread.is_alive():
+        raise InputError(
+            f"scheduler {address!r} accepted the connection but did not answer as a Dask scheduler "
+            f"within {CONNECT_DEADLINE:g} s (is it the scheduler's port, usually 8786, and not its dashboard?)"
+        )
+    if "error" in outcome:
+        fatal, kind, text = outcome["error"]
+        if fatal is not None:  # KeyboardInterrupt and the like
+            raise fatal
+        if issubclass(kind, OSError):  # refused, unreachable, or distributed's 10 s connect timeout
+            raise InputError(f"scheduler: cannot connect to {address!r} ({text})")
+        # e.g. an SSH banner, whose first bytes read as a frame length: "Unable to allocate 2.82 EiB"
+        raise InputError(f"scheduler {address!r} is not a Dask scheduler: its reply could not be read ({text})")
+    return outcome["client"]
+
+
+def _discard_failed_client(exc: BaseException, client_type: Any) -> None:
+    """Close the half-built client of a failed ``Client(...)`` on this (daemon) thread.
+
+    Left to the garbage collector, its ``__del__`` would block whichever thread freed it for 20 s
+    (``Client.close``'s timeout) and print a TimeoutError traceback; so it is found in the
+    traceback, closed here with a short timeout, and marked closed so that ``__del__`` does nothing.
+    """
+    from contextlib import suppress
+
+    tb = exc.__traceback__
+    while tb is not None:
+        client = tb.tb_frame.f_locals.get("self")
+        if isinstance(client, client_type):
+            with suppress(Exception):
+                client.close(timeout=2)
+            with suppress(Exception):
+                client.status = "closed"
+            return
+        tb = tb.tb_next
 
 
 def task_size(n_items: int, chunk_size: int, client: Any) -> int:
