@@ -9,6 +9,7 @@ test fails); the scheduler listens on a port the OS picks and writes its address
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,83 @@ def test_a_scheduler_that_is_not_an_address_is_an_input_error(scheduler: str) ->
         dask_client(scheduler),
     ):
         pass
+
+
+def _crashing_plan(markers: Path, crashes: int) -> Any:
+    """A plan whose first ``crashes`` tasks kill their worker process (the nanny starts a fresh
+    one, without the scattered plan); every task sleeps a little so that each worker has one."""
+
+    class Plan:
+        def run(self, first: int, count: int) -> Any:
+            import os
+            import time
+
+            import numpy as np
+
+            time.sleep(0.2)
+            for k in range(crashes):
+                try:
+                    os.close(os.open(markers / f"crash{k}", os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    continue
+                os._exit(1)
+            return np.arange(first, first + count)
+
+    return Plan()
+
+
+def test_losing_every_worker_that_holds_the_plan_scatters_it_again(tmp_path: Path) -> None:
+    # Found by a Dask hunt (2026-12-07): both workers crashing (restarted by their nannies without
+    # the plan scattered with hash=False) aborted with FutureCancelledError "already forgotten".
+    import numpy as np
+
+    from levguard.parallel import run_chunks
+
+    got = np.full(40, -1)
+
+    def store(a: int, b: int, r: Any) -> None:
+        got[a:b] = r
+
+    (tmp_path / "markers").mkdir()
+    with ProcessCluster(tmp_path, n_workers=2) as cluster, distributed.Client(cluster.address) as client:
+        run_chunks(_crashing_plan(tmp_path / "markers", 2), 40, 2, client, False, "x", store)
+        assert (tmp_path / "markers" / "crash1").exists()
+    np.testing.assert_array_equal(got, np.arange(40))
+
+
+def test_a_scheduler_without_workers_is_an_input_error() -> None:
+    # Found by a Dask hunt (2026-12-07): a raw TimeoutError "No valid workers found".
+    from levguard.parallel import run_chunks
+
+    with (
+        distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster,
+        distributed.Client(cluster) as client,
+        pytest.raises(InputError, match=r"scheduler '.*' has no workers"),
+    ):
+        run_chunks(_crashing_plan(Path("."), 0), 4, 2, client, False, "x", lambda a, b, r: None)
+
+
+def test_run_chunks_keeps_a_bounded_number_of_results_on_the_workers(address: str, tmp_path: Path) -> None:
+    # Found by a Dask hunt (2026-12-07): every future was kept to the end, so every result stayed
+    # in worker memory (~104 B per Monte Carlo path; a second ~10 GB copy at 1e8 paths).
+    import numpy as np
+
+    from levguard.parallel import IN_FLIGHT_PER_THREAD, run_chunks
+
+    got = np.full(80, -1)
+    held: list[int] = []
+    with distributed.Client(address, timeout="30s") as client:
+        limit = IN_FLIGHT_PER_THREAD * sum(client.nthreads().values())
+
+        def store(a: int, b: int, r: Any) -> None:
+            got[a:b] = r
+            held.append(len(client.futures))  # the plan and the tasks this client still holds
+
+        run_chunks(_crashing_plan(tmp_path, 0), 80, 2, client, False, "x", store)
+        for _ in range(100):  # releases reach the client's loop asynchronously
+            if not client.futures:
+                break
+            time.sleep(0.05)
+        assert client.futures == {}
+    np.testing.assert_array_equal(got, np.arange(80))
+    assert max(held) <= limit + 1, held

@@ -22,9 +22,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from levguard.errors import ConfigError, InputError
+from levguard.errors import ConfigError, InputError, LevguardError
 
-__all__ = ["ProcessCluster", "Progress", "dask_client", "run_chunks", "task_size", "worker_numba_threads"]
+__all__ = [
+    "ProcessCluster",
+    "Progress",
+    "dask_client",
+    "run_chunks",
+    "run_on_dask",
+    "task_size",
+    "worker_numba_threads",
+]
 
 
 @contextmanager
@@ -230,10 +238,80 @@ class Progress:
             self._bar.__exit__(None, None, None)
 
 
-def _run_on_worker(plan: Any, first: int, count: int) -> Any:
+def _run_on_worker(plan: Any, a: int, b: int) -> Any:
     # A Dask task: one numba thread per worker thread (worker_numba_threads).
     with worker_numba_threads():
-        return plan.run(first, count)
+        return plan.run(a, b - a)
+
+
+#: Tasks in flight per worker thread in :func:`run_on_dask`: enough to keep every thread busy,
+#: few enough that the results not yet collected stay a bounded amount of worker memory.
+IN_FLIGHT_PER_THREAD = 4
+
+
+def run_on_dask(
+    client: Any,
+    plan: Any,
+    bounds: list[tuple[int, int]],
+    task: Callable[[Any, int, int], Any],
+    store: Callable[[int, int, Any], None],
+    advance: Callable[[], None],
+) -> None:
+    """Run ``task(plan, a, b)`` on Dask for every ``(a, b)`` of ``bounds`` and hand each result
+    to ``store(a, b, result)`` as it completes.
+
+    ``plan`` is scattered to every worker once (``broadcast=True``); at most
+    :data:`IN_FLIGHT_PER_THREAD` tasks per worker thread are in flight, and each future is
+    released as soon as its result is stored, so the workers never hold more than that many
+    results.  When every worker holding the plan is lost (a crash; the nanny's fresh worker has
+    no data), the plan is scattered again and the chunks not yet stored run once more.
+
+    Raises
+    ------
+    InputError
+        The scheduler has no worker within 10 s.
+    LevguardError
+        The plan was lost a second time.
+    """
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    todo = list(reversed(bounds))  # popped from the end: in order
+    for attempt in (1, 2):
+        try:
+            client.wait_for_workers(1, timeout=10)
+        except TimeoutError:
+            raise InputError(f"scheduler {client.scheduler.address!r} has no workers (none joined in 10 s)") from None
+        limit = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
+        plan_f = client.scatter(plan, broadcast=True, hash=False)
+        running: dict[Any, tuple[int, int]] = {}
+        while todo and len(running) < limit:
+            a, b = todo.pop()
+            running[client.submit(task, plan_f, a, b, pure=False)] = (a, b)
+        done = as_completed(list(running))  # type: ignore[no-untyped-call]
+        try:
+            for fut in done:
+                a, b = running[fut]
+                store(a, b, fut.result())
+                del running[fut]
+                fut.release()
+                advance()
+                if todo:
+                    a, b = todo.pop()
+                    nxt = client.submit(task, plan_f, a, b, pure=False)
+                    running[nxt] = (a, b)
+                    done.add(nxt)  # type: ignore[no-untyped-call]
+        except FutureCancelledError as exc:
+            if attempt == 2:
+                raise LevguardError(
+                    "every Dask worker holding the scattered plan was lost, twice (workers crashed or "
+                    f"were restarted): retry on a healthy cluster ({exc})"
+                ) from None
+            todo.extend(sorted(running.values(), reverse=True))  # still to run, next in order
+            for f in running:
+                f.release()
+            continue
+        return
 
 
 def run_chunks(
@@ -241,8 +319,9 @@ def run_chunks(
 ) -> None:
     """Run ``plan.run(first, count)`` over ``0 .. n - 1`` in chunks and hand each result to
     ``store(first, end, result)``: in this process in chunks of ``chunk_size`` when ``client`` is
-    None, else on Dask in tasks of :func:`task_size`, the plan scattered to every worker once (a
-    task ships two integers), results stored as they complete.  A progress bar over the chunks."""
+    None, else on Dask in tasks of :func:`task_size` through :func:`run_on_dask` (the plan
+    scattered to every worker once, a task ships two integers, results stored as they complete).
+    A progress bar over the chunks."""
     size = chunk_size if client is None else task_size(n, chunk_size, client)
     bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
     with Progress(progress, len(bounds), label) as advance:
@@ -251,14 +330,7 @@ def run_chunks(
                 store(a, b, plan.run(a, b - a))
                 advance()
             return
-        plan_f = client.scatter(plan, broadcast=True, hash=False)
-        futures = {client.submit(_run_on_worker, plan_f, a, b - a, pure=False): (a, b) for a, b in bounds}
-        from distributed import as_completed
-
-        for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-            a, b = futures[fut]
-            store(a, b, fut.result())
-            advance()
+        run_on_dask(client, plan, bounds, _run_on_worker, store, advance)
 
 
 class ProcessCluster:

@@ -43,7 +43,7 @@ from levguard.kernels.backtest_metrics import (
 from levguard.kernels.backtest_orders import slipped_price
 from levguard.kernels.backtest_records import ContractKind, MarginMode
 from levguard.kernels.margin import position_notional, position_upnl
-from levguard.parallel import Progress, dask_client, task_size, worker_numba_threads
+from levguard.parallel import Progress, dask_client, run_on_dask, task_size, worker_numba_threads
 
 __all__ = [
     "METRIC_DIRECTION",
@@ -262,7 +262,7 @@ def sweep(
         (:func:`levguard.parallel.worker_numba_threads`).  Results are identical in every case.
     chunk_size : int
         Configurations per kernel call; on Dask, at most this many per task and fewer when
-        needed to give every worker thread four tasks (:func:`levguard.parallel.task_size`).
+        needed to give every worker thread eight tasks (:func:`levguard.parallel.task_size`).
     progress : bool
         Show a rich progress bar over chunks.
     **run_kwargs
@@ -335,14 +335,9 @@ def sweep(
             bounds = list(_chunks(n_cfg, task_size(n_cfg, chunk_size, client)))
             with Progress(progress, len(bounds), f"sweep of {n_cfg:,} configurations") as advance:
                 # The plan (bars, candidates) goes to every worker once; a task ships two integers.
-                plan_f = client.scatter(plan, broadcast=True, hash=False)
-                futures = {client.submit(_run_on_worker, plan_f, a, b, pure=False): (a, b) for a, b in bounds}
-                from distributed import as_completed
-
-                for fut in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-                    a, b = futures[fut]
-                    stats[a:b] = fut.result()
-                    advance()
+                run_on_dask(
+                    client, plan, bounds, _run_on_worker, lambda a, b, r: stats.__setitem__(slice(a, b), r), advance
+                )
     table = pd.DataFrame(rows)
     for field in STATS_DTYPE.names or ():
         if field == "ruin_bar":

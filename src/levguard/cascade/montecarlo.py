@@ -168,7 +168,7 @@ def monte_carlo(
     chunk_size : int
         Paths per kernel call (memory per call: ``chunk_size x (T + 1)`` prices plus one path's
         state); on Dask, at most this many per task and fewer when needed to give every worker
-        thread four tasks (:func:`levguard.parallel.task_size`).
+        thread eight tasks (:func:`levguard.parallel.task_size`).
     progress : bool
         A rich progress bar over chunks.
 
