@@ -184,8 +184,10 @@ def _leverage(
     ctx: MarketContext | None,
     equity0: float,
     forecasts: ForecastPath | None = None,
+    directions: FloatArray | None = None,
 ) -> FloatArray:
-    """Target leverage per bar of the path-independent part of ``policy`` (inf: no limit)."""
+    """Target leverage per bar of the path-independent part of ``policy`` (inf: no limit);
+    ``directions`` (per bar, the strategy's) side-adjust the policies that read a side (Kelly)."""
     n = close.shape[0]
     if policy is None:
         return np.full(n, np.inf)
@@ -203,6 +205,7 @@ def _leverage(
             vol_forecast=vol,
             equity=np.full(n, equity0),
             liquidation_forecasts=forecasts,
+            side=None if directions is None else np.ascontiguousarray(directions, dtype=np.float64),
         )
         chosen: Any = _own_estimators(_with_context(policy, ctx) if ctx is not None else policy)
         path = np.asarray(chosen.leverage_path(inputs))
@@ -215,6 +218,19 @@ def _leverage(
     if not math.isfinite(lev) or lev < 0.0:
         raise InputError(f"policy: fixed leverage must be finite and >= 0, was {policy!r}")
     return np.full(n, lev)
+
+
+def side_dependent(policy: Any) -> bool:
+    """Whether the policy's path depends on the strategy's directions (a Kelly estimating the
+    asset's drift, also inside composites, regime switches and own-estimator wrappers)."""
+    if isinstance(policy, _OwnVolEstimate):
+        return side_dependent(policy.policy)
+    if isinstance(policy, Kelly):
+        return policy.mu_estimator != "given"
+    members = getattr(policy, "policies", None)
+    if isinstance(members, Mapping):
+        members = tuple(members.values())
+    return isinstance(members, tuple | list) and any(side_dependent(m) for m in members)
 
 
 def _check_policy(policy: object) -> None:

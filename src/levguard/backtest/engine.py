@@ -247,8 +247,12 @@ class Prepared:
         """Directions (T, K) of another strategy on the same data."""
         return np.ascontiguousarray(_multi_directions(strategy, self.frames, self.symbols))
 
-    def leverage_of(self, policy: object) -> tuple[FloatArray, DrawdownControl | None, CPPI | None]:
-        """Target leverage (T, K) of another policy and its path-dependent parts."""
+    def leverage_of(
+        self, policy: object, directions: FloatArray | None = None
+    ) -> tuple[FloatArray, DrawdownControl | None, CPPI | None]:
+        """Target leverage (T, K) of another policy and its path-dependent parts; ``directions``
+        (T, K) are the strategy's (default: the run's), which a Kelly short reads."""
+        dirs = self.directions if directions is None else directions
         policies = _per_symbol(policy, self.symbols, "policy")
         equity0 = self.initial_equity
         out = np.empty((self.index.shape[0], len(self.symbols)))
@@ -264,7 +268,9 @@ class Prepared:
                 )
             w = float(self.inst[j]["weight"])
             forecasts = self.forecasts(j) if _uses_forecasts(rest) else None
-            out[:, j] = _leverage(rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts)
+            out[:, j] = _leverage(
+                rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts, dirs[:, j]
+            )
         assert parts is not None
         return np.ascontiguousarray(out), parts[0], parts[1]
 

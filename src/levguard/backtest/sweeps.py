@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.backtest._policy_paths import _path_cfg
+from levguard.backtest._policy_paths import _path_cfg, side_dependent
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.backtest.metrics import compute_metrics, drawdown
@@ -142,11 +142,18 @@ class _SweepPlan:
 
     def _init_caches(self) -> None:
         self._dirs: dict[int, FloatArray] = {}
-        self._levs: dict[int, tuple[FloatArray, Any, Any]] = {}
+        self._levs: dict[tuple[int, int], tuple[FloatArray, Any, Any]] = {}
+        self._sided: dict[int, bool] = {}
         self._lock = threading.Lock()
 
+    def _by_side(self, pi: int) -> bool:
+        # Whether policy pi's path depends on the strategy's directions (cached).
+        if pi not in self._sided:
+            self._sided[pi] = side_dependent(self.policies[pi].value)
+        return self._sided[pi]
+
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_dirs", "_levs", "_lock")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_dirs", "_levs", "_sided", "_lock")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -167,27 +174,33 @@ class _SweepPlan:
         base = self.base
         chunk = [self.triple(i) for i in range(a, b)]
         s_ids = sorted({si for si, _, _ in chunk})
-        p_ids = sorted({pi for _, pi, _ in chunk})
+        # A policy whose path reads the strategy's directions (a Kelly estimating the drift) has
+        # one path per strategy: keyed (policy, strategy); the others (policy, -1).
+        p_ids = sorted({(pi, si if self._by_side(pi) else -1) for si, pi, _ in chunk})
         # Bound memory on sweeps of many strategies or policies: keep only this chunk's arrays.
-        for cache, ids in ((self._dirs, s_ids), (self._levs, p_ids)):
-            if len(cache) > 2 * self.chunk_size:
-                for stale in [k for k in cache if k not in ids]:
-                    del cache[stale]
+        if len(self._dirs) > 2 * self.chunk_size:
+            for stale in [k for k in self._dirs if k not in s_ids]:
+                del self._dirs[stale]
+        if len(self._levs) > 2 * self.chunk_size:
+            for stale_lev in [k for k in self._levs if k not in p_ids]:
+                del self._levs[stale_lev]
         for si in s_ids:
             if si not in self._dirs:
                 self._dirs[si] = _directions_for(base, self.strategies[si])
-        for pi in p_ids:
-            if pi not in self._levs:
-                self._levs[pi] = _leverage_for(base, self.policies[pi])
+        for lev_id in p_ids:
+            if lev_id not in self._levs:
+                p_i, s_i = lev_id
+                self._levs[lev_id] = _leverage_for(base, self.policies[p_i], None if s_i < 0 else self._dirs[s_i])
         dirs = np.ascontiguousarray(np.stack([self._dirs[si] for si in s_ids]))
-        levs = np.ascontiguousarray(np.stack([self._levs[pi][0] for pi in p_ids]))
+        levs = np.ascontiguousarray(np.stack([self._levs[lev_id][0] for lev_id in p_ids]))
         cfgs = np.repeat(base.cfg, len(chunk))
         select = np.empty(len(chunk), dtype=kb.SELECT_DTYPE)
         insts: list[npt.NDArray[np.void]] = []
         inst_key: dict[tuple[tuple[str, Any], ...], int] = {}
         for i, (si, pi, ri) in enumerate(chunk):
             cfg = cfgs[i]
-            _, dd, cppi = self._levs[pi]
+            lev_key = (pi, si if self._by_side(pi) else -1)
+            _, dd, cppi = self._levs[lev_key]
             _path_cfg(cfg, dd, cppi, base.initial_equity)
             inst = base.inst.copy()
             _apply_run(cfg, inst, self.runs[ri], base.params)
@@ -195,7 +208,7 @@ class _SweepPlan:
             if key not in inst_key:
                 inst_key[key] = len(insts)
                 insts.append(inst)
-            select[i] = (s_ids.index(si), p_ids.index(pi), inst_key[key])
+            select[i] = (s_ids.index(si), p_ids.index(lev_key), inst_key[key])
         return dirs, levs, np.ascontiguousarray(np.stack(insts)), cfgs, select
 
     def run(self, a: int, b: int) -> npt.NDArray[np.void]:
@@ -357,9 +370,9 @@ def _directions_for(base: Prepared, cand: Candidate) -> FloatArray:
         raise InputError(f"strategy {cand.family!r} {cand.params or ''}: {exc}") from exc
 
 
-def _leverage_for(base: Prepared, cand: Candidate) -> tuple[FloatArray, Any, Any]:
+def _leverage_for(base: Prepared, cand: Candidate, directions: FloatArray | None = None) -> tuple[FloatArray, Any, Any]:
     try:
-        return base.leverage_of(cand.value)
+        return base.leverage_of(cand.value, directions)
     except InputError as exc:
         raise InputError(f"policy {cand.family!r} {cand.params or ''}: {exc}") from exc
 

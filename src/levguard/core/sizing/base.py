@@ -325,7 +325,9 @@ class SeriesInputs:
     Optional arrays may be None when a policy does not need them.  ``liquidation_forecasts`` are
     the liquidation forecaster fitted at each bar's close
     (:func:`levguard.core.risk.forecast.forecast_path` on the instrument's hourly mark bars), which
-    :class:`~levguard.core.sizing.venue.LiquidationBudget` budgets against.
+    :class:`~levguard.core.sizing.venue.LiquidationBudget` budgets against.  ``side[t]`` is the
+    direction held after bar ``t``'s decision (+1 long, -1 short, 0 flat; None: long throughout):
+    :class:`~levguard.core.sizing.policies.Kelly` sizes a short on the asset's negated drift.
     """
 
     returns: Float64Array1D
@@ -335,13 +337,14 @@ class SeriesInputs:
     equity: Float64Array1D | None = None
     price: Float64Array1D | None = None
     liquidation_forecasts: ForecastPathLike | None = field(default=None, compare=False, repr=False)
+    side: Float64Array1D | None = None
 
     def __post_init__(self) -> None:
         # None.shape or len(0) was a raw AttributeError/TypeError; a 1-D array or Series passes.
         if getattr(self.returns, "ndim", None) != 1:
             raise InputError(f"returns must be a 1-D array, was {type(self.returns).__name__} {show(self.returns)}")
         n = self.returns.shape[0]
-        for name in ("vol_forecast", "mu_forecast", "equity", "price"):
+        for name in ("vol_forecast", "mu_forecast", "equity", "price", "side"):
             arr = getattr(self, name)
             if arr is not None and getattr(arr, "ndim", None) != 1:
                 raise InputError(f"{name} must be a 1-D array or None, was {type(arr).__name__} {show(arr)}")

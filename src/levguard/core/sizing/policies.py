@@ -19,7 +19,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from levguard.core.sizing.base import ConstantPath, SeriesInputs, SizingDecision, SizingState
+from levguard.core.sizing.base import ConstantPath, MarketContext, SeriesInputs, SizingDecision, SizingState
+from levguard.core.sizing.caps import is_inverse
 from levguard.core.validate import finite, non_negative, number, positive
 from levguard.errors import InputError
 from levguard.kernels.sizing import (
@@ -48,6 +49,7 @@ __all__ = [
     "Rebalancer",
     "VolatilityTarget",
     "cppi_gap_probability",
+    "gap_cap_leverage",
     "kelly_growth_rate",
     "kelly_ruin_probability",
 ]
@@ -270,8 +272,11 @@ class Kelly(_MaxLeverageCap):
     Notes
     -----
     ``f = c ((1 - s) mu_hat - r) / sigma^2`` clipped to ``[0, max_leverage]``.  The policy never
-    shorts: the strategy picks the direction, so pass the *side-adjusted* expected return (the
-    short's ``mu`` is ``-mu`` of the asset); a non-positive edge gives 0 (``"no_edge"``).
+    shorts: the strategy picks the direction.  A ``given`` expected return is the *side-adjusted*
+    one (the short's ``mu`` is ``-mu`` of the asset); an estimated one is the asset's drift,
+    side-adjusted here by ``state.context.side`` (``inputs.side`` per bar in the vectorized
+    path), since a short's arithmetic return is the negated asset return.  A non-positive edge
+    gives 0 (``"no_edge"``).
     Under GBM the log-growth is ``g(f) = r + f (mu - r) - f^2 sigma^2 / 2``, maximised at
     ``f* = (mu - r) / sigma^2``; fractional ``c f*`` earns ``g = r + c (2 - c) SR^2 / 2`` and falls
     to ``x W0`` with probability ``x^(2/c - 1)``.  Kelly (1956), Bell System Tech. J. 35;
@@ -315,6 +320,7 @@ class Kelly(_MaxLeverageCap):
             mu = float(state.mu_forecast) if state.mu_forecast is not None else math.nan
         else:
             mu = _last(_estimate_path(r, self.mu_estimator, self.lookback, self.lam, ppy)) + 0.5 * sigma * sigma
+            mu *= state.context.side  # the asset's drift, as the position's side earns it
         return mu, sigma
 
     def decide(self, state: SizingState) -> SizingDecision:
@@ -326,13 +332,14 @@ class Kelly(_MaxLeverageCap):
         if not (math.isfinite(mu) and math.isfinite(var)) or var <= 0.0:
             return SizingDecision(0.0, "no_forecast", ("no usable mu/sigma estimate: no exposure",), details=details)
         edge = (1.0 - self.shrinkage) * mu - self.rate
+        short = " (short: the asset's drift negated)" if self.mu_estimator != "given" and state.context.side < 0 else ""
         if edge <= 0.0:
-            why = f"no edge: shrunk mu {(1.0 - self.shrinkage) * mu:.3g} <= rate {self.rate:.3g}"
+            why = f"no edge: shrunk mu {(1.0 - self.shrinkage) * mu:.3g} <= rate {self.rate:.3g}{short}"
             return SizingDecision(0.0, "no_edge", (why,), details=details)
         if self.fraction * edge >= self.max_leverage * var:
             why = f"{self.fraction:g} Kelly exceeds the cap: {self.max_leverage:g}x"
             return SizingDecision(lev, "max_leverage", (why,), details=details)
-        why = f"{self.fraction:g} x ({edge:.3g}) / {sigma:.3g}^2 = {lev:.3g}x"
+        why = f"{self.fraction:g} x ({edge:.3g}) / {sigma:.3g}^2 = {lev:.3g}x{short}"
         return SizingDecision(lev, "kelly", (why,), details=details)
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
@@ -351,6 +358,8 @@ class Kelly(_MaxLeverageCap):
             )
         else:
             mu = _estimate_path(r, self.mu_estimator, self.lookback, self.lam, ppy) + 0.5 * sigma * sigma
+            if inputs.side is not None:  # a short earns the asset's negated drift (flat bars: long)
+                mu = np.where(np.asarray(inputs.side, dtype=np.float64) < 0.0, -mu, mu)
         return _fill(kelly_path_nb, r.shape[0], mu, sigma, self.fraction, self.shrinkage, self.rate, self.max_leverage)
 
 
@@ -538,6 +547,42 @@ class CPPI(_MaxLeverageCap):
 # --------------------------------------------------------------------------- gap cap
 
 
+def gap_cap_leverage(max_gap: float, safety_margin: float, *, inverse: bool = False, side: int = 1) -> float:
+    """Return the largest leverage that keeps ``safety_margin`` of equity after an adverse gap.
+
+    Parameters
+    ----------
+    max_gap : float
+        Adverse price move ``d``, a fraction in (0, 1].
+    safety_margin : float
+        Fraction ``s`` of equity left after the gap, in [0, 1).
+    inverse : bool
+        Coin-margined (inverse) contract: equity and P&L in the base coin.
+    side : int
+        +1 long (adverse move: the price falls by ``d``), -1 short (it rises by ``d``).
+
+    Returns
+    -------
+    float
+        Linear: ``(1 - s) / d``; inverse long: ``(1 - s)(1 - d) / d``; inverse short:
+        ``(1 - s)(1 + d) / d``.
+
+    Notes
+    -----
+    Linear: a gap of ``d`` changes equity by ``-L d``, so the fraction left is ``1 - L d``.
+    Inverse (coin-margined): a position of ``N`` USD held with ``E`` coins at ``P0`` has
+    ``L = N / (E P0)`` and P&L ``N (1/P0 - 1/P1)`` coins for a long (BitMEX, "Inverse
+    Contracts Guide": PNL = contracts x multiplier x (1/entry - 1/exit); Deribit and Binance
+    COIN-M state the same formula).  A long's ``P1 = P0 (1 - d)`` loses ``L d / (1 - d)`` of its
+    coin equity; a short's ``P1 = P0 (1 + d)`` loses ``L d / (1 + d)``.  Keeping ``>= s`` left:
+    ``L <= (1 - s)(1 - d) / d`` (long, 0 at ``d = 1``) and ``L <= (1 - s)(1 + d) / d`` (short).
+    """
+    base = (1.0 - safety_margin) / max_gap
+    if not inverse:
+        return base
+    return base * (1.0 - max_gap) if side > 0 else base * (1.0 + max_gap)
+
+
 @dataclass(frozen=True)
 class GapCap(ConstantPath):
     """Cap leverage so that one adverse gap of ``max_gap`` cannot wipe out equity.
@@ -548,14 +593,20 @@ class GapCap(ConstantPath):
         Largest adverse price move that cannot be reacted to (fraction in (0, 1]).
     safety_margin : float
         Fraction in [0, 1) kept in reserve below the ruin leverage (default 0.05).
+    context : MarketContext or None
+        The instrument of the vectorized path (the backtester fills it in); :meth:`decide`
+        reads ``state.context``.  Without one: linear.
 
     Notes
     -----
-    A gap of ``-d`` changes equity by ``-L d``, so any ``L >= 1/d`` is ruined.  The cap is
+    :func:`gap_cap_leverage` of the position's contract kind and side: a gap of ``-d`` changes
+    a linear position's equity by ``-L d``, so any ``L >= 1/d`` is ruined and the cap is
     ``(1 - safety_margin) / max_gap``, which leaves ``safety_margin`` of equity after the worst
-    gap (fees, slippage, the liquidation penalty).  Reference: "A gap of -d that cannot be
-    reacted to ruins any f >= 1/d" (Kelly section of the levguard risk-formulas reference;
-    Thorp 2006).
+    gap (fees, slippage, the liquidation penalty).  An inverse (coin-margined) position's loss is
+    ``L d / (1 - d)`` (long) or ``L d / (1 + d)`` (short) of its coin equity (BitMEX inverse
+    contracts guide), so its caps are ``(1 - s)(1 - d) / d`` and ``(1 - s)(1 + d) / d``.
+    Reference: "A gap of -d that cannot be reacted to ruins any f >= 1/d" (Kelly section of the
+    levguard risk-formulas reference; Thorp 2006).
 
     When to use: always, as a member of a :class:`~levguard.core.sizing.base.Composite`, with
     ``max_gap`` from the worst historical move over the reaction time (e.g. BTC's -40% on
@@ -565,21 +616,46 @@ class GapCap(ConstantPath):
     max_gap: float
     safety_margin: float = 0.05
     name: str = "gap_cap"
+    context: MarketContext | None = None
 
     def __post_init__(self) -> None:
         _fraction(self.max_gap, "max_gap", lo_open=True)
         _fraction(self.safety_margin, "safety_margin", hi_open=True)
+        if self.context is not None and not isinstance(self.context, MarketContext):
+            raise InputError(f"context must be a MarketContext or None, was {type(self.context).__name__}")
 
     @property
     def cap(self) -> float:
-        """``(1 - safety_margin) / max_gap``."""
-        return (1.0 - self.safety_margin) / self.max_gap
+        """The largest cap of the policy's context (linear without one: ``(1 - safety_margin) / max_gap``;
+        inverse: the short's)."""
+        inverse = self.context is not None and is_inverse(self.context)
+        return gap_cap_leverage(self.max_gap, self.safety_margin, inverse=inverse, side=-1)
 
     def decide(self, state: SizingState) -> SizingDecision:
-        """Return the cap."""
-        del state
-        why = f"a {self.max_gap:.3g} gap must not ruin: <= (1 - {self.safety_margin:g}) / {self.max_gap:.3g}"
-        return SizingDecision(self.cap, self.name, (f"{why} = {self.cap:.3g}x",))
+        """Return the cap of ``state.context``'s contract kind and side."""
+        ctx = state.context
+        inverse = is_inverse(ctx)
+        lev = gap_cap_leverage(self.max_gap, self.safety_margin, inverse=inverse, side=ctx.side)
+        s, d = self.safety_margin, self.max_gap
+        if not inverse:
+            why = f"a {d:.3g} gap must not ruin: <= (1 - {s:g}) / {d:.3g}"
+        elif ctx.side > 0:
+            why = f"a {d:.3g} gap must not ruin an inverse long: <= (1 - {s:g}) (1 - {d:.3g}) / {d:.3g}"
+        else:
+            why = f"a {d:.3g} gap must not ruin an inverse short: <= (1 - {s:g}) (1 + {d:.3g}) / {d:.3g}"
+        return SizingDecision(lev, self.name, (f"{why} = {lev:.3g}x",))
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        """The cap at every bar (an inverse context's by the side held, ``inputs.side``)."""
+        n = inputs.returns.shape[0]
+        ctx = self.context or MarketContext()
+        if not is_inverse(ctx):
+            return np.full(n, gap_cap_leverage(self.max_gap, self.safety_margin))
+        long = gap_cap_leverage(self.max_gap, self.safety_margin, inverse=True, side=1)
+        short = gap_cap_leverage(self.max_gap, self.safety_margin, inverse=True, side=-1)
+        if inputs.side is None:
+            return np.full(n, long if ctx.side > 0 else short)
+        return np.where(np.asarray(inputs.side, dtype=np.float64) < 0.0, short, long)
 
 
 # --------------------------------------------------------------------------- rebalancing
