@@ -112,6 +112,7 @@ def size_account(
     vol: float | None = None,
     forecaster: Any = None,
     volatility: Mapping[str, float] | None = None,
+    returns: Mapping[str, Any] | None = None,
 ) -> SizingReport:
     """Target leverage and quantity per position of an account under a policy file.
 
@@ -144,6 +145,13 @@ def size_account(
         Volatility forecasts already made of the symbols whose asset has a history (the guardian
         passes its own, :meth:`levguard.live.forecasts.LiquidationForecasts.volatilities`): such
         a position reads it as it would its history's, before ``vol``.
+    returns : mapping of symbol to 1-D array, optional
+        Daily log returns (complete UTC days) already read of the symbols' histories (the guardian
+        passes its own, :meth:`levguard.live.forecasts.LiquidationForecasts.returns`): the policy
+        reads the largest position's when it has no history here, as it would its history's.
+
+    A policy that finds no forecast (``no_forecast``) without the returns it reads is an
+    InputError, not a target of 0x (which reads as "close everything").
 
     Returns
     -------
@@ -156,7 +164,13 @@ def size_account(
     """
     import numpy as np
 
-    from levguard.config.policies import build_policy, build_rebalancer, load_policy_file, parse_policy_config
+    from levguard.config.policies import (
+        build_policy,
+        build_rebalancer,
+        check_account_policy,
+        load_policy_file,
+        parse_policy_config,
+    )
     from levguard.core.margin import evaluate, venue_tiers
     from levguard.core.risk.excursion import GbmForecaster
     from levguard.core.rules import get_venue
@@ -188,6 +202,7 @@ def size_account(
     if not account.positions:
         raise InputError("the account has no positions to size; add the instrument with its current qty")
     pf = parse_policy_config(policy) if isinstance(policy, Mapping) else load_policy_file(policy)
+    check_account_policy(pf, "policy" if isinstance(policy, Mapping) else str(policy))
     pol = build_policy(pf.policy)
     reb = build_rebalancer(pf.rebalance)
     report = evaluate(account)
@@ -252,7 +267,10 @@ def size_account(
     # The given vol is the volatility of a position whose asset has no history (none: the main one's).
     sigma: float | None = own_vol(main.symbol)
     sigma = vol if sigma is None else sigma
-    returns = None if main_h is None else fit(main_h)[1]
+    given_returns = None if returns is None else returns.get(main.symbol)
+    main_returns = fit(main_h)[1] if main_h is not None else None
+    if main_returns is None and given_returns is not None:
+        main_returns = np.asarray(given_returns, dtype=np.float64)
     info: dict[str, Any] | None = None if main_h is None else fit(main_h)[3]
 
     def forecaster_of(symbol: str) -> Any:
@@ -312,7 +330,7 @@ def size_account(
         equity=equity,
         price=main.mark_price,
         vol_forecast=sigma if sigma is not None and math.isfinite(sigma) and sigma > 0 else None,
-        returns=returns,
+        returns=main_returns,
         periods_per_year=365.0,
         current_leverage=current,
         context=context,
@@ -328,6 +346,12 @@ def size_account(
         raise InputError(
             "the policy needs a volatility: give a price history (history=, --history FILE) "
             "or a volatility (vol=, --vol 0.6)"
+        )
+    if decision.binding_constraint.endswith("no_forecast") and main_returns is None:
+        # A policy that estimates from returns (Kelly's mu, a regime) found none: not a 0x target.
+        raise InputError(
+            f"the policy's {decision.binding_constraint} has no forecast without the daily returns of a price "
+            f"history of {main.symbol} (history=, --history FILE): {'; '.join(decision.reasons)}"
         )
     if len(account.positions) > 1:
         decision = _book_tier_cap(pol, decision, account, [usd[r.symbol] for r in report.positions], equity, eq_unit)

@@ -34,9 +34,13 @@ def _sizer(policy: Any, vol: float | None, forecasts: Any = None) -> Any:
         fitted = forecasts.latest() if forecasts is not None else None
         # A symbol with a history reads its forecast; the configured vol is for those without one.
         known = forecasts.volatilities() if forecasts is not None else None
+        # The daily returns of the same histories, as levguard size --history reads them.
+        returns = forecasts.returns() if forecasts is not None else None
         # No invented volatility: without the configured vol or a fitted forecaster, sizing fails
         # with an InputError and the guardian keeps its fixed target (live/guardian.py _targets).
-        return size_account(spec, policy, vol=vol, forecaster=fitted or None, volatility=known).to_dict()
+        return size_account(
+            spec, policy, vol=vol, forecaster=fitted or None, volatility=known, returns=returns or None
+        ).to_dict()
 
     return size
 
@@ -190,7 +194,7 @@ def _alerter(cfg: Any) -> Any:
 
 def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
     """The guardian and the paper venues it must tick, from a validated config."""
-    from levguard.config.policies import load_policy_file, parse_policy_config
+    from levguard.config.policies import check_account_policy, load_policy_file, parse_policy_config
     from levguard.errors import ConfigError, LevguardError
     from levguard.live.guardian import AccountSetup, Guardian
     from levguard.live.onchain import OnchainAccountSetup
@@ -216,10 +220,12 @@ def build(cfg: Any, *, live: bool) -> tuple[Any, list[Any]]:
         # Validated now: one clear error, not a warning and the fixed target in every cycle.  A
         # policy file is read again in each cycle (an edit takes effect), so it must load now too.
         if isinstance(policy, dict):
-            parse_policy_config(policy, f"accounts[{acc.name}].policy")
+            check_account_policy(
+                parse_policy_config(policy, f"accounts[{acc.name}].policy"), f"accounts[{acc.name}].policy"
+            )
         elif isinstance(policy, str):
             try:
-                load_policy_file(policy)
+                check_account_policy(load_policy_file(policy), policy)
             except LevguardError as exc:
                 raise ConfigError(f"accounts[{acc.name}].policy: {exc}") from None
         config_policy = policy if isinstance(policy, dict) else None

@@ -289,3 +289,31 @@ def build_rebalancer(cfg: RebalanceConfig) -> Any:
     from levguard.core.sizing.policies import Rebalancer
 
     return Rebalancer(band=cfg.band, min_trade=cfg.min_trade, max_step=cfg.max_step)
+
+
+def _given_mu_at(cfg: Any, where: str) -> str | None:
+    # The key path of the first Kelly member that reads a given mu_forecast (None: none does).
+    if isinstance(cfg, KellyConfig):
+        return where if cfg.mu_estimator in (None, "given") else None
+    if isinstance(cfg, CompositeConfig):
+        found = (_given_mu_at(c, f"{where}.policies[{i}]") for i, c in enumerate(cfg.policies))
+        return next((w for w in found if w is not None), None)
+    if isinstance(cfg, RegimeConfig):
+        found = (_given_mu_at(c, f"{where}.policies.{k}") for k, c in cfg.policies.items())
+        return next((w for w in found if w is not None), None)
+    return None
+
+
+def check_account_policy(pf: PolicyFile, source: str = "policy") -> None:
+    """Refuse a policy an account cannot be sized with (``levguard size``, the guardian).
+
+    A Kelly with ``mu_estimator: given`` (the default) reads ``mu_forecast``, which sizing an
+    account has no way to pass: it would size every account at 0x (``no_forecast``), which reads
+    as "close everything".  Raises ConfigError naming the key path and the remedy.
+    """
+    at = _given_mu_at(pf.policy, "policy")
+    if at is not None:
+        raise ConfigError(
+            f"{source}: {at}: kelly with mu_estimator 'given' (the default) needs a mu_forecast, which sizing "
+            "an account cannot pass; set mu_estimator: ewma_mean (or rolling_mean) to estimate it from the history"
+        )

@@ -108,6 +108,8 @@ class LiquidationForecasts:
         # and the volatility forecast of the last refit (None: no history or no forecast).
         self._frames: dict[str, Any] = {}
         self._vols: dict[str, float | None] = {}
+        # symbol -> the complete days' log returns of the history at the last refit (sizing policies).
+        self._returns: dict[str, np.ndarray] = {}
         # symbol -> {hour open ns: [high, low, close]}; the first (partial) hour seen per symbol.
         self._seen: dict[str, dict[int, list[float]]] = {}
         self._first_hour: dict[str, int] = {}
@@ -240,8 +242,15 @@ class LiquidationForecasts:
         # The volatility forecast of the history's closed bars just read (not kept: the next
         # refit reads them again); None without them, or when the forecast fails or is not > 0.
         frame = self._frames.pop(symbol, None)
+        self._returns.pop(symbol, None)
         if frame is None or self.volatility_of is None:
             return None
+        try:
+            from levguard.risk.vol import daily_returns  # the returns levguard size reads of a history
+
+            self._returns[symbol] = np.asarray(daily_returns(frame).complete, dtype=np.float64)
+        except (LevguardError, ValueError) as exc:
+            log.warning("no daily returns of %s (%s)", symbol, exc)
         try:
             v = float(self.volatility_of(frame))
         except (LevguardError, ValueError, ArithmeticError) as exc:  # numerical failures of the fit too
@@ -259,6 +268,12 @@ class LiquidationForecasts:
         """The volatility forecast of each symbol with a history, made at its last refit (a copy:
         the guardian's sizer passes it to :func:`levguard.sizing.size_account`)."""
         return {s: v for s, v in self._vols.items() if v is not None}
+
+    def returns(self) -> dict[str, np.ndarray]:
+        """The daily log returns (complete UTC days) of each symbol's history at its last refit,
+        as ``levguard size --history`` reads them (:func:`levguard.risk.vol.daily_returns`): the
+        guardian's sizer passes them to :func:`levguard.sizing.size_account` (a copy)."""
+        return dict(self._returns)
 
     def _fallback(self, vol: float) -> GbmForecaster:
         f = self._fallbacks.get(vol)

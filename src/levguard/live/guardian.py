@@ -655,7 +655,9 @@ class Guardian:
             [rep.liquidation_price for rep in report.positions],
             h,
         )
-        targets = self._targets(setup, spec)
+        targets, failed = self._targets(setup, spec)
+        if failed:  # no actionable target (e.g. a policy without its returns): the fixed one, said
+            await self._alert(setup.name, "warning", "sizing", f"sizing failed, fixed target used: {failed}", dedup="s")
         equity = report.equity
         views = []
         worst = Level.OK
@@ -766,16 +768,17 @@ class Guardian:
             return None if fallback is None else GbmForecaster(float(fallback))
         return setup.forecasts.forecaster(symbol, now, fallback)
 
-    def _targets(self, setup: AccountSetup, spec: dict[str, Any]) -> dict[str, tuple[float, str]]:
+    def _targets(self, setup: AccountSetup, spec: dict[str, Any]) -> tuple[dict[str, tuple[float, str]], str]:
+        # The policy's target per symbol, or none and why sizing failed.
         if setup.sizer is None:
-            return {}
+            return {}, ""
         try:
             sized = setup.sizer(spec)
         except LevguardError as exc:
             log.warning("%s: sizing failed (%s); using the fixed target", setup.name, exc)
-            return {}
+            return {}, str(exc)
         binding = str(sized.get("binding_constraint", "policy"))
-        return {row["symbol"]: (float(row["target_leverage"]), binding) for row in sized.get("positions", [])}
+        return {row["symbol"]: (float(row["target_leverage"]), binding) for row in sized.get("positions", [])}, ""
 
 
 def _tier_fetcher(venue: Venue, symbol: str) -> Callable[[], Awaitable[Any]]:
