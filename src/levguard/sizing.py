@@ -113,6 +113,7 @@ def size_account(
     forecaster: Any = None,
     volatility: Mapping[str, float] | None = None,
     returns: Mapping[str, Any] | None = None,
+    peak_equity: float | None = None,
 ) -> SizingReport:
     """Target leverage and quantity per position of an account under a policy file.
 
@@ -149,6 +150,11 @@ def size_account(
         Daily log returns (complete UTC days) already read of the symbols' histories (the guardian
         passes its own, :meth:`levguard.live.forecasts.LiquidationForecasts.returns`): the policy
         reads the largest position's when it has no history here, as it would its history's.
+
+    peak_equity : float, optional
+        The account's highest equity so far (settlement units; default: the spec's
+        ``peak_equity``), which drawdown control and CPPI read; at least the equity now.  Without
+        one such a policy sizes as at the peak and ``notes`` say so.
 
     A policy that finds no forecast (``no_forecast``) without the returns it reads is an
     InputError, not a target of 0x (which reads as "close everything").
@@ -197,7 +203,13 @@ def size_account(
     if len(specs) != 1:
         raise InputError(f"size one account at a time, was given {len(specs)}")
     as_of = specs[0].get("as_of")
-    spec = {k: v for k, v in specs[0].items() if k not in ("name", "options", "as_of", "vol_surfaces")}
+    spec = {k: v for k, v in specs[0].items() if k not in ("name", "options", "as_of", "vol_surfaces", "peak_equity")}
+    if peak_equity is None and specs[0].get("peak_equity") is not None:
+        peak_equity = specs[0]["peak_equity"]
+    if peak_equity is not None:
+        from levguard.core.validate import positive_number
+
+        peak_equity = positive_number(peak_equity, "peak_equity")
     account = account_from_spec(spec)
     if not account.positions:
         raise InputError("the account has no positions to size; add the instrument with its current qty")
@@ -339,7 +351,14 @@ def size_account(
         vols={k: v for k, v in vols.items() if v is not None},
         venues={r.symbol: account.venue for r in report.positions},
         liquidation_forecaster=main_forecaster,
+        # The peak is at least the equity now (an equity above an older peak is the new peak).
+        peak_equity=None if peak_equity is None else max(float(peak_equity), equity),
     )
+    if peak_equity is None and _reads_peak(pol):
+        notes.append(
+            "the policy's drawdown control / CPPI reads the account's equity peak, which was not given "
+            "(peak_equity in the spec, --peak-equity): sized as at the peak"
+        )
     decision = pol.decide(state)
     if decision.binding_constraint.endswith("no_forecast") and not histories and vol is None and forecaster is None:
         # Sizing to zero because no input was given reads as "close everything": say what is missing.
@@ -397,6 +416,20 @@ def size_account(
         positions=rows,
         notes=notes,
     )
+
+
+def _reads_peak(policy: Any) -> bool:
+    # Whether the policy (or a member of a composite or regime switch) reads the equity peak.
+    from levguard.core.sizing.policies import CPPI, DrawdownControl
+
+    if isinstance(policy, DrawdownControl):
+        return True
+    if isinstance(policy, CPPI):
+        return policy.ratchet or policy.initial_equity is None
+    members = getattr(policy, "policies", None)
+    if isinstance(members, Mapping):
+        members = tuple(members.values())
+    return isinstance(members, tuple | list) and any(_reads_peak(m) for m in members)
 
 
 def _tier_caps(policy: Any) -> list[Any]:

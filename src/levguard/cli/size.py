@@ -29,6 +29,13 @@ def size(
             "position with a history reads the history's (a note says when --vol was not used)."
         ),
     ] = None,
+    peak_equity: Annotated[
+        float | None,
+        typer.Option(
+            help="The account's highest equity so far (settlement units), which drawdown control and CPPI read "
+            "(default: the spec's peak_equity; without one they size as at the peak and a note says so)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Target leverage and quantity per position under a policy, with the binding constraint and reasons."""
@@ -36,7 +43,9 @@ def size(
     from levguard.sizing import size_account
 
     try:
-        out: dict[str, Any] = size_account(file, policy, history=history_option(history), vol=vol).to_dict()
+        out: dict[str, Any] = size_account(
+            file, policy, history=history_option(history), vol=vol, peak_equity=peak_equity
+        ).to_dict()
     except LevguardError as exc:
         fail(str(exc))
     if as_json:

@@ -125,3 +125,33 @@ def test_a_policy_without_its_returns_is_an_error_not_a_0x_target() -> None:
     f = liquidation_forecaster(BARS)
     with pytest.raises(InputError, match="daily returns of a price history of BTCUSDT"):
         size_account(SPEC, KELLY_EST, forecaster={"BTCUSDT": f}, volatility={"BTCUSDT": 0.5})
+
+
+DD: dict[str, Any] = {"policy": {"type": "drawdown", "max_drawdown": 0.2, "base_leverage": 3}}
+
+
+def test_drawdown_policy_reads_the_given_peak_equity(tmp_path: Path) -> None:
+    # 10,000 now against a 11,111.1 peak: a 10 % drawdown halves the 3x (0.2 max drawdown).
+    at_peak = size_account(SPEC, DD, vol=0.6)
+    assert at_peak.target_leverage == pytest.approx(3.0)
+    assert any("equity peak, which was not given" in n for n in at_peak.notes)
+    out = size_account(SPEC, DD, vol=0.6, peak_equity=10_000.0 / 0.9)
+    assert out.target_leverage == pytest.approx(1.5)
+    assert not any("equity peak" in n for n in out.notes)
+    from_spec = size_account({**SPEC, "peak_equity": 10_000.0 / 0.9}, DD, vol=0.6)
+    assert from_spec.target_leverage == pytest.approx(1.5)
+    cppi = size_account(SPEC, {"policy": {"type": "cppi", "floor": 0.8, "multiplier": 3}}, vol=0.6, peak_equity=12_000)
+    # floor 0.8 x 12,000 = 9,600; cushion 400; 3 x 400 / 10,000 = 0.12x
+    assert cppi.target_leverage == pytest.approx(0.12)
+    import yaml
+
+    acct = tmp_path / "acct.yaml"
+    acct.write_text(yaml.safe_dump(SPEC))
+    pol = tmp_path / "dd.yaml"
+    pol.write_text(yaml.safe_dump(DD))
+    res = CliRunner().invoke(
+        app, ["size", str(acct), "--policy", str(pol), "--vol", "0.6", "--peak-equity", "12500", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    # 20 % drawdown: the maximum, 0x
+    assert '"target_leverage": 0.0' in res.output
