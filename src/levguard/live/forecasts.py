@@ -213,7 +213,8 @@ class LiquidationForecasts:
             self._frames.pop(symbol, None)
             self._no_bars.pop(symbol, None)
             bars = self.hourly_bars(symbol, int(now_ns))
-            self._vols[symbol] = self._forecast_volatility(symbol)
+            # Copy-on-write (as ``_latest``): volatilities() may read it from another thread.
+            self._vols = {**self._vols, symbol: self._forecast_volatility(symbol)}
             if bars is not None:
                 try:
                     fitted = fit_forecaster(bars, int(now_ns), self.model, self.params)
@@ -266,7 +267,8 @@ class LiquidationForecasts:
 
     def volatilities(self) -> dict[str, float]:
         """The volatility forecast of each symbol with a history, made at its last refit (a copy:
-        the guardian's sizer passes it to :func:`levguard.sizing.size_account`)."""
+        the guardian's sizer passes it to :func:`levguard.sizing.size_account`; safe to call from
+        another thread)."""
         return {s: v for s, v in self._vols.items() if v is not None}
 
     def returns(self) -> dict[str, np.ndarray]:

@@ -120,3 +120,37 @@ def test_levguard_guard_wires_the_volatility_forecast(tmp_path: Path) -> None:
     assert setup.forecasts is not None
     assert setup.forecasts.volatility_of is volatility_forecast
     g.close()
+
+
+def test_volatilities_read_from_another_thread_while_the_guardian_refits() -> None:
+    # The service's policy trial runs the sizer (volatilities()) on a worker thread while the
+    # guardian's forecaster() adds symbols: the read never sees the dict change size mid-iteration.
+    import sys
+    import threading
+
+    lf = LiquidationForecasts(None)
+    for i in range(2000):
+        lf.forecaster(f"A{i}", T0, 0.5)
+    errors: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                lf.volatilities()
+            except RuntimeError as exc:  # "dictionary changed size during iteration"
+                errors.append(str(exc))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(3000):
+            lf.forecaster(f"S{i}", T0, 0.5)
+    finally:
+        done.set()
+        reader.join()
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(lf._vols) == 5000
