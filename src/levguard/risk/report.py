@@ -511,6 +511,7 @@ def risk_report(
         vol_unused_note,
     )
     from levguard.risk.var import portfolio_var
+    from levguard.risk.vol import days_after
 
     histories = load_histories(history)
     if not histories and vol is None:
@@ -643,7 +644,8 @@ def risk_report(
                     var_rows.append({"method": m, "error": text + ", or give each underlying its history (ASSET=FILE)"})
                     continue
                 # One column per underlying, on the days every history has.
-                rets = pd.DataFrame({b: returns[b] for b in bases}).dropna()
+                rets_of = {b: cast("pd.Series", returns[b]) for b in bases}
+                rets = pd.DataFrame(rets_of).dropna()
                 if len(bases) > 1 and len(rets) < 2:
                     spans = ", ".join(_daily_span(of[b], returns[b]) for b in bases)
                     var_rows.append(
@@ -663,7 +665,7 @@ def risk_report(
                     seed=seed,
                     options=options,
                     prices=prices,
-                    last_day=last_day if m == "fhs" else None,
+                    last_day=None if rets is None or m != "fhs" else days_after(rets.index[-1], rets_of, last_day),
                 )
                 var_rows.append({"method": m, "var": r.var, "es": r.es, "level": level, "horizon_days": horizon_days})
             except InputError as exc:

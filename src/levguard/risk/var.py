@@ -186,12 +186,14 @@ def _fhs_scenarios(
     n_sims: int,
     seed: int | None,
     garch_model: GarchModel,
-    last_day: Mapping[str, tuple[float, float]] | None = None,
+    last_day: Mapping[str, tuple[float, float] | Sequence[tuple[float, float]]] | None = None,
 ) -> tuple[dict[str, Float64Array], dict[str, float]]:
-    from levguard.core.risk.volatility import garch_partial_step
+    from levguard.core.risk.volatility import garch_step_days
     from levguard.risk.garch import fit_garch
 
-    partial = {base_asset(str(k)): v for k, v in (last_day or {}).items()}  # unfinished day: one more step
+    after: dict[str, Any] = {
+        base_asset(str(k)): [v] if np.ndim(v) == 1 and len(v) else v for k, v in (last_day or {}).items()
+    }
     params: list[cvar.GarchParams] = []
     sig: list[float] = []
     resid: list[Float64Array1D] = []
@@ -201,10 +203,8 @@ def _fhs_scenarios(
         p = fit.params
         params.append(cvar.GarchParams(p["omega"], p["alpha"], p["beta"], p.get("gamma", 0.0), p.get("mu", 0.0)))
         s = float(fit.forecast(1).vol[0])
-        if key in partial:
-            s = math.sqrt(
-                garch_partial_step(s * s, *partial[key], p["omega"], p["alpha"], p["beta"], p.get("gamma", 0))
-            )
+        if after.get(key):
+            s = math.sqrt(garch_step_days(s * s, after[key], p["omega"], p["alpha"], p["beta"], p.get("gamma", 0)))
         sig.append(s)
         resid.append(np.asarray(fit.standardized_residuals, dtype=np.float64))
         details[f"sigma_next:{key}"] = s
@@ -309,7 +309,7 @@ def portfolio_var(
     nu: float | None = None,
     steps_per_day: int = 24,
     garch_model: GarchModel = "garch",
-    last_day: Mapping[str, tuple[float, float]] | None = None,
+    last_day: Mapping[str, tuple[float, float] | Sequence[tuple[float, float]]] | None = None,
 ) -> cvar.VarResult:
     """Return the VaR and ES of an account's perpetuals and options in its settlement currency.
 
@@ -366,11 +366,11 @@ def portfolio_var(
         Monitoring steps per day of ``monte_carlo`` paths (liquidation checks).
     garch_model : {"garch", "gjr"}
         Variance model of ``fhs``.
-    last_day : Mapping[str, tuple[float, float]], optional
+    last_day : Mapping[str, tuple[float, float] | Sequence[tuple[float, float]]], optional
         Per underlying, the unfinished day after ``returns`` (complete days): its log return so
-        far and the fraction of the day elapsed (:class:`levguard.risk.vol.DailyReturns`).
-        ``fhs`` takes it in one more GARCH step, its unseen rest at its expectation
-        (:func:`levguard.core.risk.volatility.garch_partial_step`).
+        far and the fraction of the day elapsed (:class:`levguard.risk.vol.DailyReturns`), or its
+        days after ``returns`` in order (complete ones elapsed ``1.0``): ``fhs`` steps through them,
+        an unfinished day's rest at its expectation (:func:`levguard.core.risk.volatility.garch_step_days`).
 
     Returns
     -------

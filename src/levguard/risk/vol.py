@@ -22,7 +22,7 @@ from levguard.core.validate import array_1d
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
 
-__all__ = ["METHODS", "DailyReturns", "VolMethod", "daily_returns", "realized_vol"]
+__all__ = ["METHODS", "DailyReturns", "VolMethod", "daily_returns", "days_after", "realized_vol"]
 
 VolMethod = Literal["close_to_close", "ewma", "parkinson", "garman_klass", "rogers_satchell", "yang_zhang"]
 
@@ -314,3 +314,20 @@ def daily_returns(frame: pd.DataFrame, what: str = "history") -> DailyReturns:
     if len(returns) and returns.index[-1] == daily.index[-1]:
         return DailyReturns(returns.iloc[:-1], float(returns.iloc[-1]), float(elapsed))
     return DailyReturns(returns, None, float(elapsed))
+
+
+def days_after(
+    end: pd.Timestamp, returns: Mapping[str, pd.Series], last_day: Mapping[str, tuple[float, float]]
+) -> dict[str, list[tuple[float, float]]]:
+    """Return each asset's days after ``end`` in order, as ``(log return, fraction elapsed)``.
+
+    A multi-asset FHS fits GARCH on the complete days every asset has (to ``end``); an asset's
+    own complete days after them (elapsed 1.0) and then its unfinished day (``last_day``, from
+    :func:`daily_returns`) are its steps to the forecast
+    (:func:`levguard.core.risk.volatility.garch_step_days`): histories ending either side of a
+    UTC midnight leave one asset a complete day the others lack, which the forecast must not skip.
+    """
+    return {
+        b: [(float(x), 1.0) for x in r[r.index > end]] + ([last_day[b]] if b in last_day else [])
+        for b, r in returns.items()
+    }

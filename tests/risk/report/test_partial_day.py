@@ -136,3 +136,53 @@ def test_the_joint_stress_covariance_reads_complete_days() -> None:
     out = _daily_returns(_with_bars(BARS, [last * 0.9]), "BTC")
     assert out.index[-1] == BARS.index[-1].floor("1D")
     assert out.name == "BTC"
+
+
+def test_fhs_steps_each_asset_through_its_own_days_after_the_joined_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Histories ending either side of a UTC midnight: BTC to day D 04:00 (complete through D-1),
+    # ETH to D-1 12:00 (its 12:00 bar: 13 h of D-1; complete through D-2).  FHS fits on the joined days (to D-2); BTC's
+    # complete day D-1 is one ordinary GARCH step before its partial day, not skipped.
+    import levguard.risk.var as var_module
+    from levguard.risk.report import risk_report
+
+    day = BARS.index[-1].floor("1D") + pd.Timedelta("1D")  # D: BARS ends at D-1 23:00
+    btc = _with_bars(BARS, [float(BARS["close"].iloc[-1]) * f for f in (0.99, 0.985, 0.98, 0.975, 0.97)])
+    eth_market = synth_market(SynthConfig(years=2.0, seed=5, start="2022-06-02")).ohlcv
+    eth = eth_market.loc[: day - pd.Timedelta("12h")]
+    eth.attrs = {**eth_market.attrs, "symbol": "ETH-SYNTH"}
+    seen: dict[str, float] = {}
+    fhs = var_module._fhs_scenarios
+
+    def spy(*args: object, **kwargs: object) -> object:
+        out = fhs(*args, **kwargs)  # type: ignore[arg-type]
+        seen.update(out[1])
+        return out
+
+    monkeypatch.setattr(var_module, "_fhs_scenarios", spy)
+    spec = {
+        "venue": "binance-usdm",
+        "wallet_balance": 100_000,
+        "as_of": (day + pd.Timedelta("5h")).isoformat(),
+        "positions": [
+            {"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 5},
+            {"symbol": "ETHUSDT", "qty": -10, "entry_price": 3_000, "mark_price": 3_000, "leverage": 5},
+        ],
+    }
+    rep = risk_report(spec, history={"BTC": btc, "ETH": eth}, n_sims=200).to_dict()
+    assert next(r for r in rep["accounts"][0]["var"] if r["method"] == "fhs").get("var") is not None
+
+    b, e = daily_returns(btc), daily_returns(eth)
+    assert b.complete.index[-1] == day - pd.Timedelta("1D")
+    assert b.elapsed == pytest.approx(5 / 24)
+    assert e.complete.index[-1] == day - pd.Timedelta("2D")
+    assert e.elapsed == pytest.approx(13 / 24)
+    joined = pd.DataFrame({"BTC": b.complete, "ETH": e.complete}).dropna()
+    for asset, days, steps in (("BTC", b, [float(b.complete.iloc[-1])]), ("ETH", e, [])):
+        fit = fit_garch(joined[asset].to_numpy(), model="garch", dist="t", mean="zero", interval="1d")
+        p = fit.params
+        s2 = float(fit.forecast(1).variance[0])
+        for r in steps:  # the asset's complete days after the joined ones: ordinary steps
+            s2 = p["omega"] + p["alpha"] * r * r + p["beta"] * s2
+        assert days.partial is not None
+        want = math.sqrt(garch_partial_step(s2, days.partial, days.elapsed, p["omega"], p["alpha"], p["beta"]))
+        assert seen[f"sigma_next:{asset}"] == pytest.approx(want, rel=1e-12)

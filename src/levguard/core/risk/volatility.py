@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Sequence
 from typing import overload
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [
     "close_to_close",
     "ewma_variance",
     "garch_partial_step",
+    "garch_step_days",
     "garman_klass",
     "garman_klass_terms",
     "log_returns",
@@ -709,3 +711,41 @@ def garch_partial_step(
     )
     proxy = (a + (g if e < 0.0 else 0.0)) * e * e + (a + 0.5 * g) * (1.0 - h) * s2
     return float(garch_step(s2, proxy, 1.0, w, 1.0, b))
+
+
+def garch_step_days(
+    sigma2: float,
+    days: Sequence[tuple[float, float]],
+    omega: float,
+    alpha: float,
+    beta: float,
+    gamma: float = 0.0,
+) -> float:
+    """Return the (GJR-)GARCH(1,1) variance after stepping through ``days`` in order.
+
+    Parameters
+    ----------
+    sigma2 : float
+        Conditional variance of the first of ``days`` (> 0), forecast from the periods before it.
+    days : Sequence[tuple[float, float]]
+        Per period, in order: its innovation (a zero-mean model: its log return) and the
+        fraction of it elapsed; complete periods have ``1.0``, an unfinished last one less.
+    omega, alpha, beta, gamma : float
+        (GJR-)GARCH(1,1) parameters in the units of ``sigma2``.
+
+    Returns
+    -------
+    float
+        The variance of the period after the last of ``days`` (``sigma2`` for no days).
+
+    Notes
+    -----
+    GARCH steps through every innovation in order (Bollerslev 1986): each period is one
+    :func:`garch_partial_step`, the ordinary step for a complete one (``h = 1``).  A
+    multi-asset FHS fits on the days all assets have; an asset whose complete days run past
+    them takes those, then its unfinished day, before its forecast.
+    """
+    s2 = sigma2
+    for eps, elapsed in days:
+        s2 = garch_partial_step(s2, eps, elapsed, omega, alpha, beta, gamma)
+    return s2
