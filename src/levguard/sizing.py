@@ -236,7 +236,7 @@ def size_account(
     if when is None:  # one as-of for the book: the latest time all its histories cover
         when, note = book_as_of(used)
     else:  # read at its as_of, as the guardian at now: say when the histories end far apart
-        note = ends_apart_note(used)
+        note = ends_apart_note(used, as_of=when)
     notes += [note] if note is not None else []
     fits: dict[int, tuple[float, Any, Any, dict[str, Any] | None]] = {}
 

@@ -220,8 +220,12 @@ one day, the step of the daily returns the volatility forecast reads, so histori
 forecasts of the same day."""
 
 
-def ends_apart_note(histories: Sequence[PriceHistory], gap: pd.Timedelta = HISTORY_END_GAP) -> str | None:
-    """Return a note when the histories of a book end more than ``gap`` apart (None otherwise).
+def ends_apart_note(
+    histories: Sequence[PriceHistory], gap: pd.Timedelta = HISTORY_END_GAP, as_of: pd.Timestamp | None = None
+) -> str | None:
+    """Return a note when the histories of a book, read at ``as_of``, end more than ``gap`` apart
+    (None otherwise): each is read to ``min(its last bar's close, as_of)`` (without ``as_of``, to
+    its end), so files running past ``as_of`` are read to the same time.
 
     Read at one time (the guardian's now, an account's ``as_of``), each history is read to its
     own end (the guardian then appends the marks it sees), so each position's volatility and
@@ -231,7 +235,7 @@ def ends_apart_note(histories: Sequence[PriceHistory], gap: pd.Timedelta = HISTO
     each file's end.  The guardian alerts it and ``/risk`` lists it; the risk report and
     ``levguard size`` note it when read at the account's ``as_of``.
     """
-    ends = {id(h.frame): (h, _span(h)[1]) for h in histories}
+    ends = {id(h.frame): (h, _span(h)[1] if as_of is None else min(_span(h)[1], as_of)) for h in histories}
     if len(ends) < 2:
         return None
     first = min(end for _h, end in ends.values())
@@ -247,12 +251,13 @@ def ends_apart_note(histories: Sequence[PriceHistory], gap: pd.Timedelta = HISTO
 
 
 def _days(t: pd.Timedelta) -> str:
-    # A gap in days (hours below one day), for a note: "1 day", "10 days", "2.5 days", "5 hours".
+    # A gap for a note: whole days in days, else hours below two days, else days to a tenth:
+    # "1 day", "10 days", "25 hours", "2.5 days".
     hours = t / pd.Timedelta("1h")
-    if hours < 24:
-        return f"{hours:.0f} hours"
-    days = hours / 24
-    return "1 day" if days == 1 else f"{days:.0f} days" if days.is_integer() else f"{days:.1f} days"
+    days = round(hours / 24, 1)
+    if hours % 24 == 0 or hours >= 48:
+        return "1 day" if days == 1 else f"{days:g} days"
+    return f"{hours:.0f} hours"
 
 
 def largest_position(symbols: Sequence[str], notionals: Sequence[float]) -> str | None:
@@ -323,13 +328,17 @@ class HistoryBars:
     def __init__(self, history: Any) -> None:
         self.histories = load_histories(history)
         self._book: tuple[str, ...] = ()
-        self._notes: dict[tuple[str, ...], list[str]] = {}  # per book: the histories are fixed
+        self._now: pd.Timestamp | None = None  # the guardian's now at the last refresh
+        # Per book and now (None: past every history's end): the histories are fixed.
+        self._notes: dict[tuple[tuple[str, ...], pd.Timestamp | None], list[str]] = {}
+        self._last_end = max((_span(h)[1] for h in self.histories), default=None)
         # Read now: a file coarser than an hour is an error at start-up, naming it.
         self._hourly = {id(h.frame): hourly_of(h) for h in self.histories}
 
     async def refresh(self, symbols: Sequence[str], now_ns: int) -> None:
         """Learn the account's symbols of this cycle (the guardian calls it before its forecasts)."""
         self._book = tuple(dict.fromkeys(symbols))
+        self._now = pd.Timestamp(now_ns, tz="UTC")
 
     def history(self, symbol: str) -> PriceHistory | None:
         """The history ``symbol`` reads (None: none of its asset).  InputError: a file that names no
@@ -343,16 +352,19 @@ class HistoryBars:
     def notes(self) -> list[str]:
         """What the account's histories say of this cycle's book: that they end more than
         :data:`HISTORY_END_GAP` apart (:func:`ends_apart_note`), or nothing."""
-        if self._book not in self._notes:  # once per book (1 ms a call on two 200-day files)
+        # Read at now, as the forecasts: a now before a history's end clips it (ends_apart_note).
+        now = self._now if self._now is not None and self._last_end is not None and self._now < self._last_end else None
+        key = (self._book, now)
+        if key not in self._notes:  # once per book (1 ms a call on two 200-day files)
             try:
                 read = history_of(self.histories, self._book, vol_given=True).values()
             except InputError:  # a file naming no asset for several underlyings: the forecasts say it
                 return []
-            note = ends_apart_note(list({id(h.frame): h for h in read if h is not None}.values()))
+            note = ends_apart_note(list({id(h.frame): h for h in read if h is not None}.values()), as_of=now)
             if len(self._notes) >= 64:  # bounded: books come and go
                 self._notes.clear()
-            self._notes[self._book] = [] if note is None else [note]
-        return list(self._notes[self._book])
+            self._notes[key] = [] if note is None else [note]
+        return list(self._notes[key])
 
     def why_none(self, symbol: str) -> str:
         """Why ``symbol`` has no bars here: no history of its asset among those given."""

@@ -595,7 +595,7 @@ def risk_report(
         if as_of is None:  # one as-of for the book: the latest time all its histories cover
             as_of, note = book_as_of(used)
         else:  # read at its as_of, as the guardian at now: say when the histories end far apart
-            note = ends_apart_note(used)
+            note = ends_apart_note(used, as_of=as_of)
         notes += [note] if note is not None and note not in notes else []
         main = largest_position(
             [r.symbol for r in report.positions],

@@ -339,3 +339,33 @@ def test_the_guardians_bars_follow_the_same_rule() -> None:
     asyncio.run(one.refresh(["BTCUSDT", "ETHUSDT"], 0))
     with pytest.raises(InputError, match=r"does not say which asset it is .* BTC, ETH"):
         one("BTCUSDT")
+
+
+def test_histories_read_to_the_same_as_of_are_not_said_to_end_apart() -> None:
+    # BTC's file runs 10 days past ETH's, but read at an as_of by which both have ended the
+    # same hour they read to the same time: no note (risk, size, the guardian's notes at now).
+    import asyncio
+
+    from levguard.risk.histories import HistoryBars, ends_apart_note, load_histories
+
+    eth = ETH.iloc[: -24 * 10].copy()
+    eth.attrs = dict(ETH.attrs)
+    at = eth.index[-1] + pd.Timedelta("1h")  # ETH's end: BTC read to it too
+    spec = {**NO_AS_OF, "as_of": at.isoformat()}
+    both = load_histories([BTC, eth])
+    assert ends_apart_note(both) is not None  # the files' ends are 10 days apart
+    assert ends_apart_note(both, as_of=at) is None
+    notes = risk_report(spec, history=[BTC, eth], n_sims=200).to_dict()["volatility"].get("notes") or []
+    assert not any(n.startswith("the histories end") for n in notes)
+    assert not any(n.startswith("the histories end") for n in size_account(spec, POLICY, history=[BTC, eth]).notes)
+    bars = HistoryBars([BTC, eth])
+    asyncio.run(bars.refresh(["BTCUSDT", "ETHUSDT"], at.value))
+    assert bars.notes() == []
+    asyncio.run(bars.refresh(["BTCUSDT", "ETHUSDT"], AS_OF.value))  # at BTC's end: 10 days apart
+    assert [n[:33] for n in bars.notes()] == ["the histories end 10 days apart ("]
+    # Read 25 hours past ETH's end: 25 hours apart (not "1.0 days").
+    note = ends_apart_note(both, as_of=at + pd.Timedelta("25h"))
+    assert note is not None
+    assert note.startswith("the histories end 25 hours apart (")
+    assert "more than 1 day)" in note
+    assert ends_apart_note(both, as_of=at + pd.Timedelta("60h")).startswith("the histories end 2.5 days apart")  # type: ignore[union-attr]
