@@ -194,13 +194,21 @@ def liquidation_forecaster(
     return fitted
 
 
+LAST_CLOSE_ATTR = "last_close_ns"
+"""``attrs`` key of :func:`to_hourly`'s output whose last hour is unfinished: its last bar's close
+time (int ns UTC), before the hour's end."""
+
+
 def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the hourly bars a liquidation forecast reads from bars of one hour or less.
 
     Hourly bars are returned as they are; finer bars (``1m`` ... ``30m``, from
     ``attrs["interval"]`` or the most common step) are aggregated per UTC hour: ``open`` first,
     ``high`` max, ``low`` min, ``close`` last, and the same for ``mark_*`` columns when present
-    (hours without a bar stay missing).
+    (hours without a bar stay missing).  A last hour the bars do not fill (a file ending at
+    05:15 on 15-minute bars) is kept, and ``attrs["last_close_ns"]`` (:data:`LAST_CLOSE_ATTR`)
+    says where it ends (05:30): :func:`levguard.risk.vol.daily_returns` reads the same unfinished
+    day from the hours as from the bars.
 
     Raises
     ------
@@ -232,6 +240,9 @@ def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame[list(agg)].resample("1h", origin="epoch", label="left", closed="left").agg(agg)
     out = out[frame["close"].resample("1h", origin="epoch", label="left", closed="left").count() > 0]
     out.attrs = {**frame.attrs, "interval": "1h"}
+    last_close = int(idx[-1].value) + step
+    if len(out) and last_close < int(out.index[-1].value) + HOUR_NS:  # the last hour is unfinished: say
+        out.attrs[LAST_CLOSE_ATTR] = last_close  # where it ends (daily_returns reads it, not a full hour)
     return out
 
 

@@ -262,7 +262,9 @@ class DailyReturns:
         close), or None when the last day is complete (or has no previous day).
     elapsed : float
         Fraction of the last day its bars cover, in (0, 1]: ``(t_close - midnight) / 1 day`` with
-        ``t_close`` the last bar's close time (its open plus the bar interval); 1 when complete.
+        ``t_close`` the last bar's close time (its open plus the bar interval, or the
+        ``attrs["last_close_ns"]`` of an unfinished last hour: :func:`levguard.risk.forecast.to_hourly`);
+        1 when complete.
     """
 
     complete: pd.Series
@@ -304,11 +306,16 @@ def daily_returns(frame: pd.DataFrame, what: str = "history") -> DailyReturns:
 
     if not isinstance(frame, pd.DataFrame) or "close" not in frame.columns:
         raise InputError(f"{what} must be a DataFrame of bars with a close column, was {type(frame).__name__}")
-    bar = pd.Timedelta(frame_bar_ns(frame, what), unit="ns")
+    end = frame.index[-1] + pd.Timedelta(frame_bar_ns(frame, what), unit="ns") if len(frame) else None
+    # Hours aggregated from finer bars (risk.forecast.to_hourly) whose last hour is unfinished
+    # say where its bars end: the same day as the bars read directly.
+    mark = frame.attrs.get("last_close_ns")
+    if end is not None and isinstance(mark, int) and frame.index[-1].value < mark < end.value:
+        end = pd.Timestamp(mark, tz="UTC")
     daily = frame["close"].resample("1D").last().dropna()
     returns = np.log(daily).diff().dropna()
     day = pd.Timedelta(1, unit="D")
-    elapsed = min((frame.index[-1] + bar - daily.index[-1]) / day, 1.0) if len(daily) else 1.0
+    elapsed = min((end - daily.index[-1]) / day, 1.0) if len(daily) and end is not None else 1.0
     if elapsed >= 1.0:
         return DailyReturns(returns, None, 1.0)
     if len(returns) and returns.index[-1] == daily.index[-1]:
