@@ -247,7 +247,7 @@ class LiquidationForecasts:
         if frame is None or self.volatility_of is None:
             return None
         try:
-            from levguard.risk.vol import daily_returns  # the returns levguard size reads of a history
+            from levguard.data.daily import daily_returns  # the returns levguard size reads of a history
 
             self._returns[symbol] = np.asarray(daily_returns(frame).complete, dtype=np.float64)
         except (LevguardError, ValueError) as exc:
