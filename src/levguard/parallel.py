@@ -274,7 +274,11 @@ def run_on_dask(
         The plan was lost a second time.
     """
     from distributed import as_completed
-    from distributed.client import FutureCancelledError
+
+    try:  # distributed >= 2024.7; before, a cancelled future raised concurrent.futures' CancelledError
+        from distributed.client import FutureCancelledError
+    except ImportError:  # pragma: no cover - older distributed
+        from concurrent.futures import CancelledError as FutureCancelledError  # type: ignore[assignment]
 
     todo = list(reversed(bounds))  # popped from the end: in order
     for attempt in (1, 2):

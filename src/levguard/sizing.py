@@ -366,11 +366,16 @@ def size_account(
             "the policy needs a volatility: give a price history (history=, --history FILE) "
             "or a volatility (vol=, --vol 0.6)"
         )
-    if decision.binding_constraint.endswith("no_forecast") and main_returns is None:
-        # A policy that estimates from returns (Kelly's mu, a regime) found none: not a 0x target.
+    if decision.binding_constraint.endswith("no_forecast"):
+        # A policy that estimates from returns (Kelly's mu, a regime) found none, or too few for
+        # its lookback: not a 0x target (the guardian then keeps its fixed target and alerts).
+        where = (
+            f"without the daily returns of a price history of {main.symbol} (history=, --history FILE)"
+            if main_returns is None
+            else f"from the {len(main_returns)} daily returns read of {main.symbol} (too few for its lookback?)"
+        )
         raise InputError(
-            f"the policy's {decision.binding_constraint} has no forecast without the daily returns of a price "
-            f"history of {main.symbol} (history=, --history FILE): {'; '.join(decision.reasons)}"
+            f"the policy's {decision.binding_constraint} has no forecast {where}: {'; '.join(decision.reasons)}"
         )
     if len(account.positions) > 1:
         decision = _book_tier_cap(pol, decision, account, [usd[r.symbol] for r in report.positions], equity, eq_unit)

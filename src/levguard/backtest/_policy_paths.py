@@ -16,7 +16,7 @@ import pandas as pd
 
 from levguard.core.risk.forecast import ForecastPath, HourlyBars, forecast_path
 from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs, SizingDecision, SizingState
-from levguard.core.sizing.policies import CPPI, DrawdownControl, Kelly, VolatilityTarget
+from levguard.core.sizing.policies import CPPI, DrawdownControl, GapCap, Kelly, VolatilityTarget
 from levguard.core.sizing.venue import LiquidationBudget
 from levguard.core.validate import number
 from levguard.errors import InputError
@@ -222,11 +222,14 @@ def _leverage(
 
 def side_dependent(policy: Any) -> bool:
     """Whether the policy's path depends on the strategy's directions (a Kelly estimating the
-    asset's drift, also inside composites, regime switches and own-estimator wrappers)."""
+    asset's drift; a gap cap, whose cap on an inverse contract differs by side; also inside
+    composites, regime switches and own-estimator wrappers)."""
     if isinstance(policy, _OwnVolEstimate):
         return side_dependent(policy.policy)
     if isinstance(policy, Kelly):
         return policy.mu_estimator != "given"
+    if isinstance(policy, GapCap):  # the run's instrument decides inverse, so any gap cap
+        return True
     members = getattr(policy, "policies", None)
     if isinstance(members, Mapping):
         members = tuple(members.values())

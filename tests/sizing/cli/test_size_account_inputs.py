@@ -127,6 +127,18 @@ def test_a_policy_without_its_returns_is_an_error_not_a_0x_target() -> None:
         size_account(SPEC, KELLY_EST, forecaster={"BTCUSDT": f}, volatility={"BTCUSDT": 0.5})
 
 
+def test_too_few_returns_for_the_lookback_is_an_error_not_a_0x_target() -> None:
+    # A review: 10 or 40 daily returns under a 60-day lookback gave a 0x no_forecast target (a
+    # guardian's 1,000-hour venue bars hold about 40 days), which the guardian would act on.
+    pol = {"policy": {"type": "kelly", "mu_estimator": "ewma_mean", "fraction": 0.5, "lookback": 60}}
+    rng = np.random.default_rng(1)
+    for days in (10, 40):
+        with pytest.raises(InputError, match=rf"from the {days} daily returns read of BTCUSDT"):
+            size_account(SPEC, pol, vol=0.6, returns={"BTCUSDT": rng.normal(0.002, 0.03, days)})
+    out = size_account(SPEC, pol, vol=0.6, returns={"BTCUSDT": rng.normal(0.002, 0.03, 200)})
+    assert out.binding_constraint != "no_forecast"
+
+
 DD: dict[str, Any] = {"policy": {"type": "drawdown", "max_drawdown": 0.2, "base_leverage": 3}}
 
 

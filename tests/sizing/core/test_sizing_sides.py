@@ -123,6 +123,26 @@ def test_sweep_sizes_each_strategys_kelly_on_its_own_side() -> None:
         assert table["avg_leverage"].iloc[i] == pytest.approx(res.metrics["avg_leverage"], rel=1e-9, abs=1e-12)
 
 
+def test_sweep_sizes_an_inverse_gap_cap_on_each_strategys_side() -> None:
+    # A review: the sweep gave a short strategy the long's inverse gap cap (avg leverage 2.2056
+    # where run() gives 4.0967): a gap cap's path depends on the side on an inverse contract.
+    from levguard.backtest import run
+    from levguard.backtest.sweeps import sweep
+
+    n = 200
+    idx = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC")
+    c = 60_000.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0.0, 0.002, n)))
+    bars = pd.DataFrame({"open": c, "high": c * 1.001, "low": c * 0.999, "close": c, "volume": 1.0}, index=idx)
+    tiers = [{"max_notional": 1e12, "mmr": 0.004, "max_leverage": 125, "cum": 0.0}]
+    kw: dict[str, Any] = {"venue": "binance-coinm", "symbol": "BTCUSD_PERP", "initial_equity": 1.0, "tiers": tiers}
+    gc = GapCap(max_gap=0.3)
+    table = sweep(bars, {"long": np.ones(n), "short": -np.ones(n)}, {"gc": gc}, **kw)
+    for i, side in enumerate((1, -1)):
+        res = run(bars, np.full(n, float(side)), gc, **kw)
+        assert table["avg_leverage"].iloc[i] == pytest.approx(res.metrics["avg_leverage"], rel=1e-9)
+        assert table["total_return"].iloc[i] == pytest.approx(res.metrics["total_return"], rel=1e-9, abs=1e-12)
+
+
 INSTRUMENTS = {"linear": ("binance-usdm", "BTCUSDT", 10_000.0), "inverse": ("binance-coinm", "BTCUSD_PERP", 1.0)}
 
 
