@@ -458,11 +458,7 @@ def read_aave(
             raise _account_reverted(rpc, pool, wallet, version, beats, default_heartbeat, n, ts, exc) from None
         raise
     try:
-        reserves_list = rpc.call(pool, abi.AAVE_POOL, "getReservesList", block=n)
-        (user_config,) = rpc.call(pool, abi.AAVE_POOL, "getUserConfiguration", wallet, block=n)
-        emode_id = int(rpc.call(pool, abi.AAVE_POOL, "getUserEMode", wallet, block=n))
-        provider = rpc.call(pool, abi.AAVE_POOL, "ADDRESSES_PROVIDER", block=n)
-        oracle = rpc.call(provider, abi.AAVE_PROVIDER, "getPriceOracle", block=n)
+        reserves_list, user_config, emode_id, oracle = _pool_basics(rpc, pool, wallet, n)
     except Exception as exc:
         if is_revert(exc):
             raise VenuePermanentError(f"{pool} does not answer as an Aave v3 Pool: {exc}") from None
@@ -636,6 +632,17 @@ class AaveOracleRevertError(VenuePermanentError):
         self.answers, self.reasons, self.block_number = answers, reasons, block
 
 
+def _pool_basics(rpc: Rpc, pool: str, wallet: str, block: int) -> tuple[list[str], int, int, str]:
+    # The Pool's reserves, the wallet's configuration bitmap and e-mode, and the AaveOracle: the
+    # reads both the account read and the revert probe start from (a revert propagates).
+    reserves_list = rpc.call(pool, abi.AAVE_POOL, "getReservesList", block=block)
+    (user_config,) = rpc.call(pool, abi.AAVE_POOL, "getUserConfiguration", wallet, block=block)
+    emode_id = int(rpc.call(pool, abi.AAVE_POOL, "getUserEMode", wallet, block=block))
+    provider = rpc.call(pool, abi.AAVE_POOL, "ADDRESSES_PROVIDER", block=block)
+    oracle = rpc.call(provider, abi.AAVE_PROVIDER, "getPriceOracle", block=block)
+    return list(reserves_list), int(user_config), emode_id, str(oracle)
+
+
 def _account_reverted(
     rpc: Rpc,
     pool: str,
@@ -650,11 +657,7 @@ def _account_reverted(
     # getUserAccountData reverted: a Pool whose other getters answer, probed for the assets of the
     # account (and the 3.0 / 3.1 e-mode price source) the AaveOracle cannot price.
     try:
-        reserves_list = rpc.call(pool, abi.AAVE_POOL, "getReservesList", block=block)
-        (user_config,) = rpc.call(pool, abi.AAVE_POOL, "getUserConfiguration", wallet, block=block)
-        emode_id = int(rpc.call(pool, abi.AAVE_POOL, "getUserEMode", wallet, block=block))
-        provider = rpc.call(pool, abi.AAVE_POOL, "ADDRESSES_PROVIDER", block=block)
-        oracle = rpc.call(provider, abi.AAVE_PROVIDER, "getPriceOracle", block=block)
+        reserves_list, user_config, emode_id, oracle = _pool_basics(rpc, pool, wallet, block)
         touched: list[tuple[str, int]] = []
         for asset in reserves_list:
             rid = int(rpc.call(pool, abi.AAVE_POOL, "getReserveData", asset, block=block)[7])
