@@ -42,7 +42,7 @@ from levguard.venues.onchain_read import AaveRead, LendingRead
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
-    from levguard.live.onchain import LendingAssessment, OnchainAccountSetup
+    from levguard.live.onchain import AssetFigures, LendingAssessment, OnchainAccountSetup
 
 __all__ = ["plan", "protect", "resolve"]
 
@@ -64,14 +64,17 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
     raises the health factor.  An Aave supply is also capped by the room under the reserve's supply
     cap (``AaveRead.supply_room``; ``validateSupply``: ``SUPPLY_CAP_EXCEEDED``): none left, the
     reserve is passed over; too little to reach the target, the first later action that reaches
-    it (another collateral, a repayment) is taken instead, and the capped supply only when none
-    does.
+    it (another collateral, a repayment) is taken instead; when none does, the action among the
+    capped supply and the later ones that raises the health factor most (a repayment of value
+    ``v``: ``h x D / (D - v)``; a supply of ``s`` of the ``n`` reaching the target:
+    ``h + (target - h) x s / n``), so a supply cut to one wei does not go before a repayment of
+    nearly all the debt needed.
     """
     kinds = ("supply", "repay") if setup.rules.prefer == "supply" else ("repay", "supply")
     paused = set(read.paused) if isinstance(read, AaveRead) else set()
     frozen = set(read.frozen) if isinstance(read, AaveRead) else set()
     room = dict(read.supply_room) if isinstance(read, AaveRead) else {}
-    deferred: tuple[str, str, int, list[str]] | None = None  # a supply cut by its cap, or after one
+    deferred: list[tuple[tuple[str, str, int, list[str]], float]] = []  # a supply cut by its cap, and after one
     for kind in kinds:
         refused = paused | (frozen if kind == "supply" else set())
         assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0 and x.symbol not in refused]
@@ -102,11 +105,23 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
                     else "max_order_notional"
                 )  # fmt: skip
                 reasons.append(f"{kind} {whole:g} {x.symbol} of {need / 10**x.decimals:g} needed (capped by {short})")
-            if at_cap or (deferred is not None and (need is None or amount < need)):
-                deferred = deferred or (kind, x.symbol, amount, reasons)
+            if at_cap or (deferred and (need is None or amount < need)):
+                deferred.append(((kind, x.symbol, amount, reasons), _hf_after(a, x, kind, amount, need)))
                 continue  # a later action that reaches the target goes first
             return kind, x.symbol, amount, reasons
-    return deferred
+    # None reaches the target: the one raising the health factor most (the preferred one on a tie).
+    return max(deferred, key=lambda c: c[1])[0] if deferred else None
+
+
+def _hf_after(a: LendingAssessment, x: AssetFigures, kind: str, amount: int, need: int | None) -> float:
+    # The health factor after one action: a repayment of value v takes the debt D to D - v with the
+    # collateral's weighted value h x D unchanged; a supply adds weighted value linearly in its
+    # amount, and ``need`` of it reaches the target (so h + (target - h) x amount / need).
+    h, debt = a.health_factor, a.debt_value
+    if kind == "repay":
+        left = debt - amount / 10**x.decimals * x.price
+        return h * debt / left if left > 0 else math.inf
+    return h + (a.target_hf - h) * amount / need if need else h
 
 
 async def protect(

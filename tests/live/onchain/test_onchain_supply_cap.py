@@ -78,6 +78,20 @@ def test_a_supply_cut_by_its_cap_yields_to_a_repayment_that_reaches_the_target()
     chosen = plan(_setup(), _read({"WETH": WAD}, {"USDC": 10**6, "WETH": 10 * WAD}), a)
     assert chosen is not None
     assert chosen[:3] == ("supply", "WETH", WAD)
+
+
+def test_when_none_reaches_the_target_the_action_raising_the_health_factor_most_goes() -> None:
+    # A supply cut to one wei by its cap must not go before a repayment of 99.98 % of what is
+    # needed (the wallet holds 4,999 of the 5,000 USDC): it was chosen as the preferred action.
+    a = _assessment(5_000 * 10**6, 2 * WAD)
+    chosen = plan(_setup(), _read({"WETH": 1}, {"USDC": 4_999 * 10**6, "WETH": 10 * WAD}), a)
+    assert chosen is not None
+    assert chosen[:3] == ("repay", "USDC", 4_999 * 10**6)
+    assert any("capped by the wallet's balance" in r for r in chosen[3])
+    # The supply's share of the gap (one half) against a repayment of 0.1 % of what is needed.
+    chosen = plan(_setup(), _read({"WETH": WAD}, {"USDC": 5 * 10**6, "WETH": 10 * WAD}), a)
+    assert chosen is not None
+    assert chosen[:3] == ("supply", "WETH", WAD)
     assert "capped by the room under its supply cap" in chosen[3][-1]
     assert plan(_setup(), _read({"WETH": 0}, {"USDC": 0, "WETH": 10 * WAD}), a) is None
 
