@@ -29,6 +29,7 @@ from levguard.errors import DataError, InputError
 from levguard.typing import Float64Array1D, Int64Array1D
 
 __all__ = [
+    "BINANCE_KLINE_COLUMNS",
     "FUNDING_COLUMNS",
     "INDEX_NAME",
     "KINDS",
@@ -56,6 +57,22 @@ __all__ = [
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 FUNDING_COLUMNS: tuple[str, ...] = ("funding_rate",)
 INDEX_NAME = "timestamp"
+BINANCE_KLINE_COLUMNS: tuple[str, ...] = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+)
+"""The 12 columns of a Binance kline CSV (data.binance.vision), in order; ``open_time`` in epoch
+ms (µs in spot files from 2025-01-01). Some files start with this header row, others have none."""
 KINDS: tuple[str, ...] = ("ohlcv", "mark", "index", "funding")
 
 _UNIT_NS = {

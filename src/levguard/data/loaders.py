@@ -2,12 +2,16 @@
 
 Accepted layouts (detected from the header, case-insensitive):
 
-* levguard / shared data: ``timestamp`` (ISO 8601 UTC or epoch s/ms/µs/ns, the unit of each
-  value told by its magnitude) + ``open, high, low, close, volume``; funding: ``timestamp`` +
-  ``funding_rate``.
-* Binance archive klines: ``open_time`` (epoch ms or µs) + ``open, high, low, close, volume`` ...
-  (header-less archive files are handled by the downloader).
+* levguard / shared data: ``timestamp`` (ISO 8601 with a UTC offset: ``Z``, ``+00:00``,
+  ``+0000`` or ``+00``; or epoch s/ms/µs/ns, the unit of each value told by its magnitude) +
+  ``open, high, low, close, volume``; funding: ``timestamp`` + ``funding_rate``.
+* Binance archive klines: ``open_time`` (epoch ms or µs) + ``open, high, low, close, volume`` ...,
+  with that header or without one (12 numeric columns, :data:`BINANCE_KLINE_COLUMNS`).
 * Binance funding: ``calc_time``/``fundingTime`` + ``last_funding_rate``/``fundingRate``.
+
+A bar file's funding column (the rate settled on each bar, empty for none) goes by the same
+names as a funding file's: ``funding_rate``, ``fundingRate``, ``last_funding_rate`` or ``rate``;
+two of them in one file are refused as ambiguous.
 
 Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUSDT-PERP``, ``1h``;
 ``…-1M.csv``, one month in Binance's names, declares no interval).
@@ -28,6 +32,7 @@ import pandas as pd
 
 from levguard.core.validate import path_arg, show
 from levguard.data.frames import (
+    BINANCE_KLINE_COLUMNS,
     INDEX_NAME,
     OUT_OF_RANGE,
     frame_arg,
@@ -52,6 +57,10 @@ __all__ = ["check_file", "detect_kind", "load_funding", "load_ohlcv", "load_seri
 Kind = Literal["ohlcv", "mark", "index", "funding"]
 _TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "open_time", "opentime", "calc_time", "fundingtime", "ts")
 _RATE_COLUMNS = ("funding_rate", "fundingrate", "last_funding_rate", "rate")
+# An ISO time with its UTC offset: Z, +hh:mm, +hhmm, or +hh after the time's minutes or seconds
+# (PostgreSQL's "2024-01-01 00:00:00+00"); a bare date "2024-01-01" ends in "-01", not an offset.
+_HAS_OFFSET = r"(?:Z|[+-]\d\d:?\d\d|:\d\d(?:\.\d+)?[+-]\d\d)$"
+_TIME_FORMS = "ISO 8601 with a UTC offset (2024-01-01T00:00:00Z, +00:00, +0000 or +00) or epoch s/ms/µs/ns"
 # The unit's case matters for one letter only: ``1M`` is Binance's one month, not a minute.
 # The bar kinds a data file's name says after its symbol (levguard.core.symbols.FILE_KIND_SUFFIXES).
 _NAMED_KINDS: dict[str, Literal["mark", "index"]] = {"-MARK": "mark", "-INDEX": "index"}
@@ -60,7 +69,11 @@ _NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdwSHDWM])$")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (optionally gzipped) or Parquet file as a raw table; errors name the file."""
+    """Read a CSV (optionally gzipped) or Parquet file as a raw table; errors name the file.
+
+    A CSV without a header in the Binance kline layout (12 numeric columns, the first an integer
+    epoch time: data.binance.vision's files of some years) gets :data:`BINANCE_KLINE_COLUMNS`.
+    """
     p = path_arg(path)
     suffixes = "".join(p.suffixes).lower()
     try:
@@ -69,6 +82,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffixes.endswith((".parquet", ".pq")):
             return pd.read_parquet(p)
         if suffixes.endswith((".csv", ".csv.gz", ".txt")):
+            if _binance_headerless(_first_line(p)):
+                return pd.read_csv(p, header=None, names=list(BINANCE_KLINE_COLUMNS))
             return pd.read_csv(p)
     except FileNotFoundError:
         raise DataError(f"file {str(p)!r} does not exist") from None
@@ -77,18 +92,59 @@ def read_table(path: str | Path) -> pd.DataFrame:
     raise DataError(f"{p}: unknown format; use .csv, .csv.gz or .parquet")
 
 
+def _first_line(path: Path) -> bytes:
+    # The first non-blank line of a (gzipped) CSV file, b"" for none; up to 64 KiB of it.
+    with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                return line[:65_536]
+    return b""
+
+
+def _is_number(cell: bytes) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _binance_headerless(line: bytes) -> bool:
+    # A Binance kline row, not a header: 12 numbers, the first a whole epoch time.
+    cells = line.lstrip(b"\xef\xbb\xbf").strip().split(b",")
+    return len(cells) == len(BINANCE_KLINE_COLUMNS) and cells[0].isdigit() and all(map(_is_number, cells))
+
+
+def _numeric_header(table: pd.DataFrame) -> bool:
+    # Every column name reads as a number: the file's first line was data, not a header.
+    return len(table.columns) > 0 and all(_is_number(str(c).encode()) for c in table.columns)
+
+
+def _no_header(table: pd.DataFrame, source: str) -> str:
+    # The one line for a CSV whose first line is data, naming the layouts levguard reads.
+    return (
+        f"{source}: no header row (the first line is data, {len(table.columns)} columns); expected a header "
+        "naming timestamp, open, high, low, close[, volume] (or timestamp, funding_rate) or a header-less "
+        "Binance kline file of 12 columns (open_time in epoch ms or µs, open, high, low, close, volume, "
+        "close_time, ...)"
+    )
+
+
 def _columns(table: pd.DataFrame) -> dict[str, str]:
     return {str(c).strip().lower().replace(" ", "_"): str(c) for c in table.columns}
 
 
-def detect_kind(table: pd.DataFrame) -> Kind:
+def detect_kind(table: pd.DataFrame, *, source: str | None = None) -> Kind:
     """``ohlcv`` when OHLC columns are present (a saved perp frame with its ``funding_rate``
-    column too), else ``funding`` when a funding-rate column is."""
+    column too), else ``funding`` when a funding-rate column is; ``source`` names the file in
+    the error for a table whose header is a row of numbers."""
     cols = _columns(table)
     if all(c in cols for c in ("open", "high", "low", "close")):
         return "ohlcv"
     if any(c in cols for c in _RATE_COLUMNS):
         return "funding"
+    if _numeric_header(table):
+        raise DataError(_no_header(table, source or "the table"))
     raise DataError(f"cannot tell the kind of data from columns {list(table.columns)[:8]}")
 
 
@@ -135,16 +191,19 @@ def _timestamps(table: pd.DataFrame, at: _RowAt) -> np.ndarray:
         text = raw.astype(str)
     except UnicodeDecodeError:  # a Parquet column of bytes that are not text
         raise DataError(f"{source}: column {name!r} holds bytes that are not UTF-8 text, not times") from None
-    naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    naive = ~text.str.strip().str.contains(_HAS_OFFSET, regex=True)
     if naive.any():
         row = int(np.flatnonzero(naive.to_numpy())[0])
-        raise DataError(f"{at(row)}: timestamp {text.iloc[row]!r} has no UTC offset; naive datetimes are refused")
+        raise DataError(
+            f"{at(row)}: timestamp {text.iloc[row]!r} has no UTC offset (naive datetimes are refused); "
+            f"expected {_TIME_FORMS}"
+        )
     try:
         parsed = pd.to_datetime(text, utc=True, format="ISO8601")
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
         raise DataError(f"{source}: column {name!r} has a time {OUT_OF_RANGE}") from None
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{source}: column {name!r} is not ISO 8601 ({exc})") from None
+        raise DataError(f"{source}: column {name!r} is not {_TIME_FORMS} ({exc})") from None
     return _utc_ns(pd.DatetimeIndex(parsed), source, name)
 
 
@@ -223,8 +282,11 @@ def load_ohlcv(
     src = str(p)
     cols = _columns(table)
     missing = [c for c in ("open", "high", "low", "close") if c not in cols]
+    if missing and _numeric_header(table):
+        raise DataError(_no_header(table, src))
     if missing:
         raise DataError(f"{src}: missing column(s) {missing}; found {list(table.columns)[:8]}")
+    rate_col = _rate_column(cols, src)
     at = _RowAt(p, len(table))
     ts = _timestamps(table, at)
     name_symbol, name_interval = _name_parts(p)
@@ -252,8 +314,8 @@ def load_ohlcv(
     marks = _mark_columns(table, cols, at)
     for name, values in marks.items():
         frame[name] = values
-    if "funding_rate" in cols:  # a saved perp frame: the rate settled on each bar, NaN for none
-        frame["funding_rate"] = _numeric(table, cols["funding_rate"], at)
+    if rate_col is not None:  # a saved perp frame: the rate settled on each bar, NaN for none
+        frame["funding_rate"] = _numeric(table, rate_col, at)
     if not validate:
         return (frame, None) if return_report else frame
     unfilled = frame
@@ -319,6 +381,17 @@ def _check_marks(frame: pd.DataFrame, marks: dict[str, np.ndarray], path: Path, 
         _with_lines(marked, path).raise_for_errors()
 
 
+def _rate_column(cols: dict[str, str], source: str) -> str | None:
+    # The file's funding-rate column by any of its names (_RATE_COLUMNS), bar and funding files
+    # alike; None without one.  Two are refused: which one holds the rate cannot be told.
+    found = [cols[c] for c in _RATE_COLUMNS if c in cols]
+    if len(found) > 1:
+        raise DataError(
+            f"{source}: funding-rate columns {' and '.join(map(repr, found))} are ambiguous; keep one of them"
+        )
+    return found[0] if found else None
+
+
 def _settlement_report(frame: pd.DataFrame, src: str) -> ValidationReport | None:
     """The funding rules on a bar frame's ``funding_rate`` settlements (the non-NaN rows: NaN is
     no settlement, the backtester's contract), with the bar frame's rows; None without the column."""
@@ -338,7 +411,9 @@ def load_funding(
     table = read_table(p)
     src = str(p)
     cols = _columns(table)
-    rate_col = next((cols[c] for c in _RATE_COLUMNS if c in cols), None)
+    rate_col = _rate_column(cols, src)
+    if rate_col is None and _numeric_header(table):
+        raise DataError(_no_header(table, src))
     if rate_col is None:
         raise DataError(f"{src}: no funding-rate column (expected one of {', '.join(_RATE_COLUMNS)})")
     at = _RowAt(p, len(table))
@@ -356,7 +431,7 @@ def load_funding(
 
 def load_series(path: str | Path, **kwargs: Any) -> Any:
     """Load a file of any supported kind, detected from its columns."""
-    kind = detect_kind(read_table(path))
+    kind = detect_kind(read_table(path), source=str(path))
     if kind == "funding":
         return load_funding(path, **kwargs)
     return load_ohlcv(path, **kwargs)
@@ -366,7 +441,7 @@ def check_file(path: str | Path, *, kind: str = "auto", interval: str | None = N
     """Validate a file without raising on data errors; the report lists every problem."""
     p = path_arg(path)
     table = read_table(p)
-    k = detect_kind(table) if kind == "auto" else kind
+    k = detect_kind(table, source=str(p)) if kind == "auto" else kind
     if k == "funding":
         frame = load_funding(p, validate=False)
         return _with_lines(validate_funding(frame, source=str(p))[1], p)
@@ -400,7 +475,8 @@ def _csv_lines(path: Path, rows: int) -> list[int] | None:
             data = fh.read()
     except (OSError, EOFError, zlib.error):
         return None
-    return csv_row_lines(data, rows)
+    first = next((line for line in data.splitlines() if line.strip()), b"")
+    return csv_row_lines(data, rows, header=not _binance_headerless(first))
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:

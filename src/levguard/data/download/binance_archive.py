@@ -49,11 +49,17 @@ from levguard.data.download._common import (
     month_start,
     normalize_kind,
     now_ns,
-    sorted_unique,
     time_range,
 )
 from levguard.data.download.http import HttpClient, RateLimiter, part_path
-from levguard.data.frames import epoch_to_ns, make_funding_frame, make_ohlcv_frame, number_epoch_to_ns
+from levguard.data.frames import (
+    BINANCE_KLINE_COLUMNS,
+    epoch_to_ns,
+    make_funding_frame,
+    make_ohlcv_frame,
+    number_epoch_to_ns,
+    utc_iso,
+)
 from levguard.data.validate import csv_row_lines, validate_funding, validate_ohlcv, with_lines
 from levguard.errors import DataError, InputError
 
@@ -77,20 +83,7 @@ BINANCE_ARCHIVE_URL = "https://data.binance.vision"
 ENV_ARCHIVE_URL = "LEVGUARD_BINANCE_ARCHIVE_URL"
 """Environment variable overriding the archive's base URL (mirrors, tests)."""
 
-KLINE_CSV_COLUMNS: tuple[str, ...] = (
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-)
+KLINE_CSV_COLUMNS: tuple[str, ...] = BINANCE_KLINE_COLUMNS
 FUNDING_CSV_COLUMNS: tuple[str, ...] = ("calc_time", "funding_interval_hours", "last_funding_rate")
 ARCHIVE_INTERVALS: tuple[str, ...] = (
     "1m",
@@ -202,6 +195,39 @@ def _numeric(table: pd.DataFrame, col: int, label: str, where: Callable[[int], s
     return values
 
 
+def _without_repeats(
+    ts: np.ndarray, values: dict[str, np.ndarray], what: str, where: Callable[[int], str]
+) -> np.ndarray:
+    """Return the positions that sort ``ts`` (stable), dropping each row that repeats the previous
+    row's time *and* values (a kline or print written twice).
+
+    Raises DataError naming the time and both rows' lines and values when a time repeats with
+    other values: which one is right cannot be told, and keeping the last was a silent pick.
+    """
+    order = np.argsort(ts, kind="stable")
+    if order.size < 2:
+        return order
+    same_time = ts[order][1:] == ts[order][:-1]
+    same = same_time.copy()
+    for column in values.values():
+        same &= column[order][1:] == column[order][:-1]
+    clash = np.flatnonzero(same_time & ~same)
+    if clash.size:
+        first, second = (int(order[i]) for i in (clash[0], clash[0] + 1))
+
+        def shown(row: int) -> str:
+            return ", ".join(f"{k} {float(v[row])!r}" for k, v in values.items())
+
+        raise DataError(
+            f"{where(second)}: {what} at {utc_iso(ts[second : second + 1])[0]} repeats the one of "
+            f"{where(first).rsplit(': ', 1)[-1]} with other values ({shown(first)}; here {shown(second)}); "
+            f"refusing to pick one ({clash.size:,} such time(s) in the file)"
+        )
+    keep = np.ones(order.size, dtype=bool)
+    keep[1:] = ~same
+    return order[keep]
+
+
 def _sorted_lines(lines: list[int] | None, order: np.ndarray) -> list[int] | None:
     # The file line of each row once the rows are sorted by time.
     return None if lines is None else [lines[int(i)] for i in order]
@@ -223,18 +249,20 @@ def parse_kline_csv(data: bytes, *, name: str, symbol: str, interval: str, kind:
     -------
     DataFrame
         Index = bar open time (UTC), sorted and unique; columns ``open, high, low, close, volume``.
+        A kline repeated with the same open time and OHLCV is kept once.
 
     Raises
     ------
     DataError
-        Non-numeric cells or rows that break the OHLCV rules (named by file, line or row, value).
+        Non-numeric cells or rows that break the OHLCV rules (named by file, line or row, value),
+        and two klines with the same open time and different OHLCV (naming both lines).
     """
     table, lines = _read_columns(data, name, 6)
     where = _where(name, lines)
     open_time = _numeric(table, 0, "open_time", where)
     cols = [_numeric(table, i, KLINE_CSV_COLUMNS[i], where) for i in range(1, 6)]
     ts = number_epoch_to_ns(open_time, "open_time", where)
-    order, _ = sorted_unique(ts)
+    order = _without_repeats(ts, dict(zip(KLINE_CSV_COLUMNS[1:6], cols, strict=True)), "kline", where)
     frame = make_ohlcv_frame(
         ts[order], *(c[order] for c in cols), symbol=symbol, interval=interval, source=source, kind=kind
     )
@@ -247,11 +275,13 @@ def parse_funding_csv(data: bytes, *, name: str, symbol: str, source: str) -> pd
     """Parse an archive funding CSV (``calc_time, funding_interval_hours, last_funding_rate``) into a funding frame.
 
     ``attrs["interval"]`` is the funding interval (``"8h"``) when every row has the same one, else ``""``.
+    A print repeated with the same time, interval and rate is kept once.
 
     Raises
     ------
     DataError
-        Non-numeric cells or rates that fail :func:`levguard.data.validate.validate_funding`.
+        Non-numeric cells or rates that fail :func:`levguard.data.validate.validate_funding`,
+        and two prints at the same time with different rates (naming both lines).
     """
     table, lines = _read_columns(data, name, 3)
     where = _where(name, lines)
@@ -259,7 +289,7 @@ def parse_funding_csv(data: bytes, *, name: str, symbol: str, source: str) -> pd
     hours = _numeric(table, 1, "funding_interval_hours", where)
     rate = _numeric(table, 2, "last_funding_rate", where)
     ts = number_epoch_to_ns(calc_time, "calc_time", where)
-    order, _ = sorted_unique(ts)
+    order = _without_repeats(ts, {"funding_interval_hours": hours, "last_funding_rate": rate}, "funding print", where)
     distinct = np.unique(hours)
     interval = (
         f"{int(distinct[0])}h" if distinct.size == 1 and distinct[0] > 0 and distinct[0] == int(distinct[0]) else ""
