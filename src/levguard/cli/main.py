@@ -343,6 +343,7 @@ def _market_summary() -> dict[str, Any]:
     import numpy as np
 
     from levguard.data.default import default_market
+    from levguard.data.perp import funding_mean_per_8h
     from levguard.margin import evaluate_account
 
     market = default_market()
@@ -383,7 +384,8 @@ def _market_summary() -> dict[str, Any]:
         "annualised_vol": float(np.std(hourly, ddof=1) * np.sqrt(24 * 365)),
         "daily_excess_kurtosis": float(np.log(daily).diff().dropna().kurt()),
         "worst_intraday_drop": float(day_low.min()),
-        "funding_mean_per_8h": float(funding["funding_rate"].mean()),
+        # Per 8 h whatever the print interval (the plain mean of the rates assumed 8 h prints).
+        "funding_mean_per_8h": funding_mean_per_8h(funding["funding_rate"]),
         "crash": {
             "name": str(worst["name"]),
             "start": str(start),
@@ -606,7 +608,8 @@ def demo(
         f"{market['first'][:10]} → {market['last'][:10]} ({market['source']})\n"
         f"annualised vol {market['annualised_vol']:.1%} · "
         f"daily excess kurtosis {market['daily_excess_kurtosis']:.1f} · "
-        f"worst intraday drop {market['worst_intraday_drop']:.1%} · mean funding {market['funding_mean_per_8h']:.4%}/8h"
+        f"worst intraday drop {market['worst_intraday_drop']:.1%} · "
+        f"mean funding {_pct(market['funding_mean_per_8h'], 4)}/8h"
     )
     table = Table(
         title=f"Isolated BTCUSDT longs with 10,000 USDT margin opened at {crash['start'][:16]} "

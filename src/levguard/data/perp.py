@@ -43,6 +43,7 @@ __all__ = [
     "MARK_COLUMNS",
     "MARK_FILE",
     "download_perp",
+    "funding_mean_per_8h",
     "load_perp_dir",
     "load_perp_spec",
     "perp_frame",
@@ -409,6 +410,32 @@ def download_perp(
     return frame
 
 
+def funding_mean_per_8h(rates: pd.Series) -> float | None:
+    """Return the mean funding rate per 8 hours of settlements (a fraction; None without any).
+
+    Parameters
+    ----------
+    rates : Series
+        Funding rate per settlement (fraction per interval), indexed by the settlement times
+        (UTC, rising); NaN rows (a bar frame's bars without a settlement) are skipped.
+
+    Notes
+    -----
+    The rates paid after the first settlement, summed, divided by the time from the first to the
+    last settlement, x 8 h: each print pays for the time since the previous one, so prints every
+    4 h or 1 h (Binance moved symbols between 8h, 4h and 1h), or a change of interval, count at
+    their rate per 8 h.  The plain mean of the rates was 8x too low for 1h prints.  A single
+    settlement (or several at one time) gives the first rate.
+    """
+    paid = rates.dropna()
+    if not len(paid):
+        return None
+    ts = ordered_ns(paid.to_frame(), "funding")
+    values = paid.to_numpy(dtype=np.float64)
+    span = int(ts[-1] - ts[0])
+    return float(values[1:].sum() * _NS_PER_8H / span) if span > 0 else float(values[0])
+
+
 def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
     """Describe a :func:`perp_frame`: span, volatility, worst intraday drop, mean funding.
 
@@ -424,10 +451,11 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
 
     Notes
     -----
-    ``funding_mean_per_8h`` is the funding charged after the first charged bar divided by the
-    time from the first to the last charged bar, x 8h: each bar's rate pays for the time since
-    the previous one, so it holds when the funding interval changes (Binance moved symbols
-    between 8h, 4h and 1h) and on bars holding several prints.  It was the mean rate per print x
+    ``funding_mean_per_8h`` is :func:`funding_mean_per_8h` of the charged bars: the funding
+    charged after the first charged bar divided by the time from the first to the last charged
+    bar, x 8h: each bar's rate pays for the time since the previous one, so it holds when the
+    funding interval changes (Binance moved symbols between 8h, 4h and 1h) and on bars holding
+    several prints.  It was the mean rate per print x
     8h / the median spacing, 2.9x too high for 90 days of 8h prints followed by 30 days of 1h
     prints at the same rate per 8h.  A single charged bar gives its rate.
     """
@@ -441,14 +469,7 @@ def perp_summary(frame: pd.DataFrame) -> dict[str, Any]:
         day_low = frame[f"{prefix}low"].resample("1D").min()
         return float((day_low / day_open - 1.0).dropna().min())
 
-    funding_mean = None
-    if "funding_rate" in frame.columns:
-        paid = frame["funding_rate"].dropna()
-        if len(paid):
-            ts = ordered_ns(paid.to_frame(), "funding")
-            rates = paid.to_numpy(dtype=np.float64)
-            span = int(ts[-1] - ts[0])
-            funding_mean = float(rates[1:].sum() * _NS_PER_8H / span) if span > 0 else float(rates[0])
+    funding_mean = funding_mean_per_8h(frame["funding_rate"]) if "funding_rate" in frame.columns else None
     return {
         "symbol": frame.attrs.get("symbol"),
         "interval": frame.attrs.get("interval"),
