@@ -14,7 +14,8 @@ names as a funding file's: ``funding_rate``, ``fundingRate``, ``last_funding_rat
 two of them in one file are refused as ambiguous.
 
 Symbol and interval default to the file name (``BTCUSDT-PERP_1h.csv`` -> ``BTCUSDT-PERP``, ``1h``;
-``…-1M.csv``, one month in Binance's names, declares no interval).
+an archive file's ``BTCUSDT-1h-2024-01.csv`` -> ``BTCUSDT``, ``1h``; ``…-1M.csv``, one month in
+Binance's names, declares no interval).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ _TIME_FORMS = "ISO 8601 with a UTC offset (2024-01-01T00:00:00Z, +00:00, +0000 o
 _NAMED_KINDS: dict[str, Literal["mark", "index"]] = {"-MARK": "mark", "-INDEX": "index"}
 
 _NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdwSHDWM])$")
+# A data.binance.vision file: BTCUSDT-1h-2024-01 (a month) or BTCUSDT-1h-2024-01-15 (a day).
+_ARCHIVE_NAME = re.compile(r"^(?P<symbol>[A-Za-z0-9]+)-(?P<interval>\d+[smhdwM])-\d{4}-\d\d(?:-\d\d)?$")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -220,7 +223,7 @@ def _utc_ns(index: pd.DatetimeIndex, source: str, name: str) -> np.ndarray:
 
 def _name_parts(path: Path) -> tuple[str, str | None]:
     stem = path.name.split(".")[0]
-    m = _NAME.match(stem)
+    m = _NAME.match(stem) or _ARCHIVE_NAME.match(stem)
     if m:
         interval = m.group("interval")
         # A month has no fixed length: the bars' own spacing tells, not the name.

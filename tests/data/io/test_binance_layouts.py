@@ -225,6 +225,8 @@ def test_data_check_reads_a_headerless_kline_file_and_refuses_another_in_one_lin
         "1704067200000,1,2,0.5,1.5,10,1704070799999,15,3,5,7.5,0\n"
         "1704070800000,1.5,2,1,1.2,10,1704074399999,12,3,5,6,0\n"
     )
+    frame = load_ohlcv(klines)
+    assert (frame.attrs["symbol"], frame.attrs["interval"]) == ("BTCUSDT", "1h")  # from the archive's name
     done = CliRunner().invoke(app, ["data", "check", str(klines)])
     assert done.exit_code == 0, done.output
     assert "2 rows" in done.output
