@@ -457,6 +457,22 @@ class VenueModel:
         contract's own settlement is modelled (linear in a stable coin, inverse in its coin).  A
         venue adapter reading one wallet refuses another currency
         (:class:`levguard.venues.ccxt_adapter.CcxtVenue`).
+    options_share_margin : bool
+        Options on the venue sit in the futures' cross wallet: their value is cross collateral
+        and a short option's liability draws on the futures' margin
+        (:func:`levguard.core.risk.stress.apply_scenario`).  True on Deribit ("the entire balance
+        of a particular asset will be used as margin for positions in that asset, and each
+        position shares that same pool of margin", support.deribit.com/hc/en-us/articles/
+        25944777072669, "Isolated margin availability") and OKX (cross margin in the
+        single-currency, multi-currency and portfolio margin modes: "all settled cross margin
+        positions in the same currency share a common margin balance",
+        okx.com/learn/differences-in-trading-account-modes).  False where options are a wallet
+        of their own or not in the account the rule set models: Binance (European options in
+        the Options account, apart from the USDⓈ-M and COIN-M futures wallets, outside
+        portfolio margin), Bybit (the standard account this rule set models has no options;
+        USDC options are in the Unified Trading Account only: bybit.com/en/help-center/article/
+        Comparison-between-UTA-and-Standard-Account), and the venues whose rule sets list none
+        (Gate, BitMEX, Hyperliquid, dYdX v4, generic).
     """
 
     name: str
@@ -489,6 +505,7 @@ class VenueModel:
     funding_continuous: bool = False
     inverse_refusal: str = ""
     settlements: tuple[str, ...] = ()
+    options_share_margin: bool = False
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

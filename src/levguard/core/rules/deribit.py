@@ -156,6 +156,7 @@ DERIBIT = VenueModel(
     ),
     default_taker_fee=0.0005,
     funding_continuous=True,
+    options_share_margin=True,  # options and futures share the cross margin (VenueModel)
     settlements=("USDC",),  # support.deribit.com, "Funding Specifications": paid continuously, quoted per 8 h
     liquidation=LIQUIDATION,
     min_qty=BaseAssetTable((("BTC", 0.001),)),

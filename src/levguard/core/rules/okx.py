@@ -93,6 +93,7 @@ OKX = VenueModel(
     fee_in_mm=True,
     tier_deduction=False,
     mm_cap_inclusive=True,
+    options_share_margin=True,  # options and futures share the cross margin (VenueModel)
     default_taker_fee=0.0005,
     contract_size=ByKind(SymbolConstant(1.0), inverse_face_value),
     symbol_kind=either_kind,
