@@ -1,7 +1,7 @@
 """Hypothesis property of the risk report's stress rows with options in the account: whatever
-the shock, an account's equity after (options included) is >= 0, its bad debt >= 0, equity
-before + P&L = equity after, and bad debt appears only where the equity before the floor is
-below zero (docs/risk.md §5 and §6)."""
+the shock, an account's equity before and after (options included, floored at 0) are >= 0, its
+bad debt (the shortfall the scenario adds) >= 0, equity before + P&L = equity after, and bad debt
+appears only where the equity before the floor is below zero (docs/risk.md §5 and §6)."""
 
 from __future__ import annotations
 
@@ -65,15 +65,20 @@ def test_stress_rows_floor_the_equity_with_the_options_in_it(
         horizons=(1,),
         scenarios=[Scenario("s", shock, vol_shock=vol_shock)],
     )
-    before = rep.exposure[0]["equity"]
+    # Deribit pools the options with the futures: one cross part, floored at 0 before and after.
+    raw_before = rep.exposure[0]["equity"]
     row = rep.stress[0]["accounts"][0]
-    # The equity before the floor: the cross perpetual's P&L (no funding here) and the options'.
-    unfloored = before + row["positions"][0]["pnl"] + row["option_pnl"]
-    tol = 1e-9 * (abs(before) + abs(unfloored) + 1.0)
+    # The equity after before the floor: the cross perpetual's P&L (no funding here) and the options'.
+    unfloored = raw_before + row["positions"][0]["pnl"] + row["option_pnl"]
+    tol = 1e-9 * (abs(raw_before) + abs(unfloored) + 1.0)
+    before = row["equity_before"]
+    assert before == pytest.approx(max(raw_before, 0.0), abs=tol)
+    assert row["shortfall_before"] == pytest.approx(max(-raw_before, 0.0), abs=tol)
     assert row["equity_after"] >= 0.0
     assert row["bad_debt"] >= 0.0
     assert before + row["pnl"] == pytest.approx(row["equity_after"], abs=tol)
     if row["bad_debt"] > 0.0:
         assert unfloored < 0.0
     assert row["equity_after"] == pytest.approx(max(unfloored, 0.0), abs=tol)
-    assert row["bad_debt"] == pytest.approx(max(-unfloored, 0.0), abs=tol)
+    # The shortfall the scenario adds to the one already there.
+    assert row["bad_debt"] == pytest.approx(max(max(-unfloored, 0.0) - max(-raw_before, 0.0), 0.0), abs=tol)

@@ -168,6 +168,14 @@ def render(report: dict[str, Any]) -> None:
             _num(s["total_pnl_usd"], 0),
         )
     out.print(st)
+    for i, a in enumerate(report["accounts"]):  # a hole before the scenarios is neither P&L nor bad debt
+        hole = max((s["accounts"][i].get("shortfall_before", 0.0) for s in report["stress"]), default=0.0)
+        if hole > 0.0:
+            name, ccy = escape(str(a["name"])), escape(str(a["settlement"]))
+            out.print(
+                f"{name}: below zero before the scenarios by {_num(hole)} {ccy} "
+                "(the venue's loss already: not in the scenarios' P&L or bad debt)"
+            )
 
 
 def risk(

@@ -434,8 +434,9 @@ class RiskReport(LegacyMapping, Record):
         Per account: margin report, option value, Greeks, VaR/ES rows, position VaR, P(liq) per
         position and horizon, and the forecaster.
     stress : list of dict
-        Per scenario: the shock, its source and each account's P&L, option P&L, equity after
-        (options included, floored at 0), bad debt and liquidations.
+        Per scenario: the shock, its source and each account's P&L, option P&L, equity before
+        and after (options included, each part floored at 0), bad debt added, the shortfall
+        already there (``shortfall_before``) and liquidations.
     total_equity_usd : float
         Sum of the accounts' equity in USD (accounts without a USD rate are left out).
     """
@@ -732,9 +733,8 @@ def risk_report(
         acc_rows = []
         total = 0.0
         for name, acc, _spec, options, prices in accounts:
-            # The options' P&L under the scenario (core revalue); they are cross collateral, so the
-            # account's floor at zero takes them in (apply_scenario: a short option's liability
-            # beyond the account's equity is bad debt, not a negative equity after).
+            # The options' P&L under the scenario (core revalue); each bankruptcy part (cross, with the
+            # options where the venue pools them, or their own wallet) floors at 0 (apply_scenario).
             move = _option_pnl(acc, margin_reports[name], options, prices, s)
             v0 = option_values[name]
             st = apply_scenario(acc, s, name=name, before=margin_reports[name], option_values=(v0, v0 + move))
@@ -749,11 +749,13 @@ def risk_report(
             acc_rows.append(
                 {
                     "name": name,
-                    # Equity (options included, as in the exposure's) before + pnl = after >= 0.
+                    # Equity (options included; each part floored at 0) before + pnl = after >= 0.
+                    "equity_before": st.equity_before,
                     "pnl": st.pnl,
                     "option_pnl": opt,
                     "equity_after": st.equity_after,
                     "bad_debt": st.bad_debt,
+                    "shortfall_before": st.shortfall_before,
                     "margin_ratio_after": st.margin_ratio_after,
                     "liquidated": [p.symbol for p in st.positions if p.liquidated],
                     "positions": [

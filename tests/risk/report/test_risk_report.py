@@ -58,11 +58,15 @@ def test_report_sections_with_a_given_vol() -> None:
     assert [p["symbol"] for p in crash["positions"]] == ["BTCUSDT", "ETHUSDT"]
     assert crash["positions"][0]["liquidated"] is True
     assert crash["positions"][1]["pnl"] > 0  # the isolated short gains
-    # The long put is cross collateral: its gain covers the cross long's loss beyond the wallet, so
-    # nothing is floored and the account's P&L is its positions' plus its options'.
+    # Binance keeps its options in the Options account, apart from the futures (VenueModel
+    # .options_share_margin): the long put's gain does not pay the cross long's loss beyond the
+    # wallet, which is bad debt, and the account keeps the put's gain (the ETH short's too).
     raw = sum(p["pnl"] for p in crash["positions"]) + crash["option_pnl"]
-    assert crash["bad_debt"] == 0.0
-    assert crash["pnl"] == pytest.approx(raw, rel=1e-12)
+    assert crash["bad_debt"] == pytest.approx(39_657, abs=1.0)
+    assert crash["option_pnl"] == pytest.approx(74_035, abs=1.0)
+    assert crash["pnl"] - crash["bad_debt"] == pytest.approx(raw, rel=1e-12)
+    assert crash["equity_before"] + crash["pnl"] == pytest.approx(crash["equity_after"], rel=1e-12)
+    assert crash["shortfall_before"] == 0.0
     # Without the put, position P&L is before the bankruptcy floor: the wiped-out cross long shows
     # its full loss, the account only loses what it holds (the rest is the venue's bad debt).
     bare = risk_report({**BOOK, "options": []}, vol=0.6, n_sims=500).to_dict()
@@ -149,7 +153,9 @@ def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:
 @pytest.mark.parametrize("qty", [3, -3])
 def test_a_venue_default_loses_the_options_held_there_too(qty: int) -> None:
     """Everything held on a defaulted venue is lost: before + P&L = after = 0 with the options'
-    value in the equity before (a short option's liability lowers the loss)."""
+    value in the equity before.  On Binance the options are a wallet of their own: a short put's
+    liability there, with no options-wallet balance in the spec, is a shortfall already before the
+    default (``shortfall_before``), not a smaller loss of the futures' equity."""
     other = {"name": "hl", "venue": "hyperliquid", "wallet_balance": 10_000, "positions": []}
     first = BOOK | {"options": [BOOK["options"][0] | {"qty": qty}]}
     rep = risk_report({"accounts": [first, other]}, vol=0.6, n_sims=500).to_dict()
@@ -158,8 +164,12 @@ def test_a_venue_default_loses_the_options_held_there_too(qty: int) -> None:
     row = next(a for a in default["accounts"] if a["name"] == BOOK["name"])
     assert row["defaulted"]
     assert row["equity_after"] == 0.0
-    assert row["pnl"] == pytest.approx(-before, rel=1e-12)
     assert row["bad_debt"] == 0.0
+    value = next(a for a in rep["accounts"] if a["name"] == BOOK["name"])["option_value"]
+    assert (value > 0) == (qty > 0)
+    assert row["equity_before"] == pytest.approx(before - min(value, 0.0), rel=1e-12)
+    assert row["shortfall_before"] == pytest.approx(max(-value, 0.0), rel=1e-12)
+    assert row["pnl"] == pytest.approx(-row["equity_before"], rel=1e-12)
 
 
 def test_a_venue_default_of_an_account_below_zero_is_the_venues_loss() -> None:
@@ -173,9 +183,15 @@ def test_a_venue_default_of_an_account_below_zero_is_the_venues_loss() -> None:
     assert before < -18_000
     default = next(s for s in rep["stress"] if s["scenario"] == "binance default")
     row = next(a for a in default["accounts"] if a["name"] == "binance")
-    assert row["equity_after"] == 0.0
-    assert before + row["pnl"] == pytest.approx(0.0, abs=1e-9)
-    assert row["bad_debt"] == pytest.approx(-before, rel=1e-12)
+    # The short calls sit in Binance's Options account: that wallet is below zero before, the
+    # futures keep their 3,000 (wallet plus the long's 1,000), which is all the default takes; the
+    # options' hole is the venue's loss already (before the fix: P&L +18,808 and bad debt 18,808).
+    value = next(a for a in rep["accounts"] if a["name"] == "binance")["option_value"]
+    assert row["equity_before"] == pytest.approx(3_000.0, rel=1e-12)
+    assert row["pnl"] == pytest.approx(-3_000.0, rel=1e-12)
+    assert row["shortfall_before"] == pytest.approx(-value, rel=1e-12)
+    assert before == pytest.approx(3_000.0 + value, rel=1e-12)
+    assert row["bad_debt"] == 0.0
 
 
 def test_option_spec_errors() -> None:

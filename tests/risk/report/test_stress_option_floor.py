@@ -75,7 +75,8 @@ def test_a_short_call_within_the_accounts_equity_is_not_floored() -> None:
 def test_a_venue_default_with_a_short_call_loses_the_equity_options_included() -> None:
     """A default loses everything on the venue: equity after 0, P&L minus the equity before
     (the short call's liability included), the options' value as their P&L; an account already
-    below zero (options included) leaves that hole to the venue as bad debt."""
+    below zero (options included) had that hole before the default: ``shortfall_before``, the
+    venue's loss already, not the default's P&L or bad debt."""
     book = {"accounts": [DERIBIT, {"name": "hl", "venue": "hyperliquid", "wallet_balance": 1_000, "positions": []}]}
     rep = risk_report(book, vol=0.6, n_sims=100, horizons=(1,))
     before = rep.exposure[0]["equity"]
@@ -89,9 +90,8 @@ def test_a_venue_default_with_a_short_call_loses_the_equity_options_included() -
     before = rep.exposure[0]["equity"]
     assert before < 0.0
     row = next(s for s in rep.stress if s["scenario"] == "deribit default")["accounts"][0]
-    assert row["equity_after"] == 0.0
-    assert row["bad_debt"] == pytest.approx(-before, rel=1e-12)
-    assert before + row["pnl"] == pytest.approx(0.0, abs=1e-6)
+    assert (row["equity_before"], row["pnl"], row["equity_after"], row["bad_debt"]) == (0.0, 0.0, 0.0, 0.0)
+    assert row["shortfall_before"] == pytest.approx(-before, rel=1e-12)
 
 
 def test_a_long_puts_value_covers_a_cross_shortfall() -> None:

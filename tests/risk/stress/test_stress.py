@@ -205,13 +205,14 @@ def test_venue_default_loses_everything_held_there() -> None:
     assert not kept.defaulted
     assert kept.pnl == 0
     assert kept.equity_after == pytest.approx(5_000)
-    # Below zero before (a -20 % mark on a 1,000 wallet): before + pnl = after = 0, the rest the venue's loss.
+    # Below zero before (a -20 % mark on a 1,000 wallet): its equity floors at 0 before as after, the
+    # hole it had is the venue's loss already (shortfall_before), not the default's P&L or bad debt.
     under = _account(
         wallet_balance=1_000, positions=[{"symbol": "BTCUSDT", "qty": 1, "entry_price": 50_000, "mark_price": 40_000}]
     )
     ((_, (gone,)),) = stress_accounts([("binance", under)], [venue_default("binance")])
-    assert gone.equity_before == pytest.approx(-9_000)
-    assert (gone.pnl, gone.equity_after, gone.bad_debt) == (pytest.approx(9_000), 0.0, pytest.approx(9_000))
+    assert (gone.equity_before, gone.pnl, gone.equity_after, gone.bad_debt) == (0.0, 0.0, 0.0, 0.0)
+    assert gone.shortfall_before == pytest.approx(9_000)
 
 
 @pytest.mark.parametrize(
@@ -327,9 +328,11 @@ def test_a_bankrupt_cross_wallet_does_not_eat_isolated_margin() -> None:
 
 
 def test_options_join_the_cross_part_before_its_floor() -> None:
-    """``option_values`` (the options' value before and after) are cross collateral: a short
-    option's loss beyond the cross equity is bad debt (the isolated short keeps its margin and
-    gain), a long option's value covers a cross shortfall, and a default loses them too."""
+    """``option_values`` (the options' value before and after) are cross collateral where they
+    share the futures' margin (``options_share_margin=True``: Deribit, OKX, Binance's portfolio
+    margin): a short option's loss beyond the cross equity is bad debt (the isolated short keeps
+    its margin and gain), a long option's value covers a cross shortfall, and a default loses them
+    too.  Binance USDⓈ-M alone keeps them apart (tests/risk/stress/test_stress_parts.py)."""
     acc = _account(
         wallet_balance=20_000,
         positions=[
@@ -340,7 +343,7 @@ def test_options_join_the_cross_part_before_its_floor() -> None:
     )  # fmt: skip
     up = Scenario("up", 0.05)  # BTC long +6,000, ETH short -4,500 of its 9,000 margin
     cross, eth = 20_000 + 6_000, 9_000 - 4_500
-    res = apply_scenario(acc, up, option_values=(-1_000.0, -50_000.0))
+    res = apply_scenario(acc, up, option_values=(-1_000.0, -50_000.0), options_share_margin=True)
     assert res.equity_before == pytest.approx(29_000 - 1_000)
     assert res.equity_after == pytest.approx(eth)  # the cross part ends at 0, the isolated keeps 4,500
     assert res.bad_debt == pytest.approx(50_000 - cross)
@@ -348,13 +351,18 @@ def test_options_join_the_cross_part_before_its_floor() -> None:
     assert apply_scenario(acc, up).bad_debt == 0.0
     crash = Scenario("crash", -0.4553)  # the cross long is 34,636 short of its wallet without options
     shortfall = 2 * 60_000 * 0.4553 - 20_000
-    res = apply_scenario(acc, crash, option_values=(1_000.0, 50_000.0))
+    res = apply_scenario(acc, crash, option_values=(1_000.0, 50_000.0), options_share_margin=True)
     assert res.bad_debt == 0.0
     assert res.equity_after == pytest.approx(50_000 - shortfall + 9_000 + 30 * 3_000 * 0.4553)
-    gone = apply_scenario(acc, venue_default("binance-usdm"), option_values=(-40_000.0, -40_000.0))
+    # The cross part with the options is 20,000 below zero before; the isolated short's 9,000 is all
+    # a default takes, the hole the venue's already (before the fix: equity before -11,000, P&L
+    # +11,000 and bad debt 11,000).
+    gone = apply_scenario(
+        acc, venue_default("binance-usdm"), option_values=(-40_000.0, -40_000.0), options_share_margin=True
+    )
     assert gone.defaulted
-    assert (gone.equity_before, gone.pnl, gone.equity_after) == (-11_000.0, 11_000.0, 0.0)
-    assert gone.bad_debt == pytest.approx(11_000.0)
+    assert (gone.equity_before, gone.pnl, gone.equity_after, gone.bad_debt) == (9_000.0, -9_000.0, 0.0, 0.0)
+    assert gone.shortfall_before == pytest.approx(20_000.0)
     for bad in [(1.0,), (1.0, float("nan")), ("1", 2.0), None]:
         with pytest.raises(InputError, match="option_values"):
             apply_scenario(acc, up, option_values=bad)  # type: ignore[arg-type]

@@ -292,10 +292,14 @@ class PositionStress(Record):
 class AccountStress:
     """An account under a scenario.
 
-    ``pnl`` is the change in equity, floored so that an account cannot lose more than it holds
-    (beyond bankruptcy the venue's insurance fund takes the loss: ``bad_debt``); ``equity_before
-    + pnl = equity_after``.  Equity includes the options' value when :func:`apply_scenario` is
-    given it (``option_values``).
+    The account is made of parts that go bankrupt separately (:func:`apply_scenario`, Notes): the
+    cross part, each isolated position's margin and, where the venue keeps options in a wallet of
+    their own, the options.  ``equity_before`` and ``equity_after`` add the parts each floored at
+    zero (beyond bankruptcy the venue's insurance fund takes the loss), ``pnl = equity_after -
+    equity_before`` (so ``pnl >= -equity_before``), ``bad_debt`` is the shortfall below zero the
+    scenario adds and ``shortfall_before`` the one the account already had (a hole that is the
+    venue's loss before the scenario, neither its P&L nor its bad debt).  Equity includes the
+    options' value when :func:`apply_scenario` is given it (``option_values``).
     """
 
     name: str
@@ -310,6 +314,7 @@ class AccountStress:
     liquidatable: bool
     defaulted: bool
     positions: tuple[PositionStress, ...]
+    shortfall_before: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""
@@ -323,6 +328,17 @@ def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> f
     return -notional * rate * intervals
 
 
+def _parts(cross: float, options: float, isolated: list[float], pooled: bool) -> list[float]:
+    # The account's bankruptcy units, unfloored: the cross part (with the options where they share
+    # its margin), the options' own wallet where they do not, and each isolated margin.
+    return [cross + options, *isolated] if pooled else [cross, options, *isolated]
+
+
+def _floored(parts: list[float]) -> tuple[float, float]:
+    # (sum of the parts floored at 0, sum of their shortfalls below 0).
+    return math.fsum(max(x, 0.0) for x in parts), math.fsum(max(-x, 0.0) for x in parts)
+
+
 def apply_scenario(
     account: Account,
     scenario: Scenario,
@@ -330,6 +346,7 @@ def apply_scenario(
     name: str | None = None,
     before: AccountReport | None = None,
     option_values: tuple[float, float] = (0.0, 0.0),
+    options_share_margin: bool | None = None,
 ) -> AccountStress:
     """Re-mark ``account`` under ``scenario``, pay its funding, and re-evaluate it.
 
@@ -346,9 +363,12 @@ def apply_scenario(
     option_values : (float, float)
         The value of the account's options before and after the scenario, in its settlement
         currency (signed: a short option is a liability), finite.  The margin engine has no
-        option model; :func:`levguard.risk.report.risk_report` values them.  They are held in the
-        cross wallet and join the cross part's equity before its floor (Notes); ``equity_before``,
-        ``equity_after`` and ``pnl`` include them.
+        option model; :func:`levguard.risk.report.risk_report` values them.  ``equity_before``,
+        ``equity_after`` and ``pnl`` include them (Notes).
+    options_share_margin : bool, optional
+        Whether the options are in the cross wallet (True) or a wallet of their own (False);
+        default the venue's :attr:`~levguard.core.rules.base.VenueModel.options_share_margin`
+        (Deribit and OKX True; Binance, whose portfolio margin pools them, False).
 
     Notes
     -----
@@ -360,22 +380,46 @@ def apply_scenario(
     liquidatable there is liquidated whole at the new mark as the venue books it
     (:func:`levguard.core.liquidation_outcome.liquidation_outcome`, docs/margin.md 4.1): where the
     venue takes it over (Binance, Bybit, OKX, Gate, BitMEX) its whole margin is lost; where the
-    book closes it (Hyperliquid, dYdX, Deribit) the trader keeps the rest after the fee.  An
-    isolated position cannot lose more than its margin; an account cannot lose more than its
-    equity (the rest is ``bad_debt``).  In a venue default everything held on the venue is lost.
+    book closes it (Hyperliquid, dYdX, Deribit) the trader keeps the rest after the fee.  In a
+    venue default everything held on the venue is lost.
 
-    Options (``option_values`` ``(V0, V1)``) are cross-margined collateral, as on Deribit, in
-    OKX's and Bybit's unified accounts and in Binance's portfolio margin: the cross part's equity
-    after is ``max(C + V1, 0)`` with ``C`` the cross wallet plus the cross positions' unrealised
-    P&L at the new marks, and ``max(-(C + V1), 0)`` is bad debt, so a short option's liability
-    beyond the account's equity is the insurance fund's loss and a long option's value covers a
-    cross shortfall.  ``equity_before = E0 + V0``, ``equity_after = max(C + V1, 0) + sum(kept)``
-    (``kept``: what each isolated margin holds after), ``pnl = equity_after - equity_before``
-    (so ``pnl >= -equity_before`` when ``equity_before >= 0``).  In a venue default the options
-    are lost too: ``equity_after = 0``, ``pnl = -(E0 + V0)``, ``bad_debt = max(-(E0 + V0), 0)``.
-    Sources: Deribit, "The Deribit insurance fund and socialised loss system" (insights.deribit.com:
-    an account's negative equity is set back to zero by the insurance fund) and its portfolio
-    margin, which values futures and options together (deribit.com/docs, "Portfolio margin").
+    *Parts.*  The account is made of parts that go bankrupt separately, each with an unfloored
+    value ``a`` before (0) and after (1): the cross part ``C`` (the cross wallet plus the cross
+    positions' unrealised P&L; after the scenario at the new marks, funding paid), each isolated
+    position's margin balance ``M_i`` (after: what its liquidation leaves it, or ``M_i`` itself
+    where it is below 0 or not liquidated), and the options ``V`` (``option_values``).  Where the
+    options share the futures' margin (``options_share_margin``: Deribit, OKX; see
+    :class:`~levguard.core.rules.base.VenueModel` for the venues' sources) they are in the cross
+    part, ``a = C + V``, so a short option's liability draws on the futures' margin and a long
+    option's value covers a cross shortfall; elsewhere (Binance's Options account) they are a
+    part of their own, ``a = V``, and neither eats the other.  With ``s = max(-a, 0)``:
+
+    * ``equity_before = sum max(a0, 0)``, ``equity_after = sum max(a1, 0)``, ``pnl =
+      equity_after - equity_before`` (so ``pnl >= -equity_before``);
+    * ``shortfall_before = sum s0`` (an account already below zero: its hole is the venue's loss
+      before the scenario, neither P&L nor bad debt), ``bad_debt = sum max(s1 - s0, 0)`` (the
+      shortfall the scenario adds, part by part, >= 0);
+    * so ``pnl = sum (a1 - a0) + sum (s1 - s0)``: where no part's shortfall shrinks, ``pnl -
+      bad_debt`` is the raw P&L of the parts, ``sum (a1 - a0)`` (the invariant the property
+      tests check; a shortfall that shrinks is the venue's recovery, not the trader's gain).
+
+    *Liquidation.*  The cross trigger reads the cross part as the venue does: ``C1 (+ V1 where
+    the options share the margin) <= MM_cross`` (the venue's trigger,
+    :meth:`~levguard.core.rules.base.VenueModel.liquidatable`; with no cross maintenance margin,
+    ``< 0``), so an account wiped out by its short options is ``liquidatable`` and its cross
+    positions are ``liquidated``.  ``margin_ratio_after`` is ``MM / E1`` with ``E1`` the
+    unfloored equity after, the options' value included where they share the margin (the venue's
+    ratio, Deribit's maintenance margin over equity), None where ``E1 <= 0``; the options' own
+    maintenance margin is not in ``MM`` (no option margin model), so it is a lower bound there.
+    Deribit's standard margin gives long options no margin credit (support.deribit.com,
+    "Isolated margin availability"); their value is still the account's equity, so the trigger
+    is lenient there for long options.
+
+    In a venue default everything is lost: ``equity_after = 0``, ``pnl = -equity_before``,
+    ``bad_debt = 0`` (the default adds no shortfall; ``shortfall_before`` is the hole already
+    there).  Sources: Deribit, "The Deribit insurance fund and socialised loss system"
+    (insights.deribit.com: an account's negative equity is set back to zero by the insurance
+    fund).
     """
     instance_of(account, Account, "account")
     instance_of(scenario, Scenario, "scenario")
@@ -385,9 +429,15 @@ def apply_scenario(
         raise InputError(f"option_values must be (value before, value after), was {show(option_values)}")
     v0 = finite_number(option_values[0], "option_values[0]")
     v1 = finite_number(option_values[1], "option_values[1]")
+    if options_share_margin is not None and not isinstance(options_share_margin, bool):
+        raise InputError(f"options_share_margin must be a bool or None, was {show(options_share_margin)}")
+    model = get_venue(account.venue)
+    pooled = model.options_share_margin if options_share_margin is None else options_share_margin
     label = name or account.venue
     before = before or evaluate(account)
-    equity_before = before.equity + v0
+    iso0 = [r.margin_balance for r in before.positions if r.margin_balance is not None]
+    parts0 = _parts(before.equity - math.fsum(iso0), v0, iso0, pooled)
+    equity_before, shortfall_before = _floored(parts0)
     if account.venue in scenario.defaulted_venues or label in scenario.defaulted_venues:
         positions = tuple(
             PositionStress(
@@ -395,7 +445,7 @@ def apply_scenario(
                 p.qty,
                 p.mark_price,
                 p.mark_price,
-                -r.margin_balance if r.margin_balance else 0.0,
+                -max(r.margin_balance, 0.0) if r.margin_balance is not None else 0.0,
                 0.0,
                 r.liquidation_price,
                 False,
@@ -409,13 +459,14 @@ def apply_scenario(
             before.settlement,
             equity_before,
             0.0,
-            -equity_before,  # before + pnl = after = 0; a negative equity is the venue's loss
-            max(-equity_before, 0.0),
+            -equity_before,  # before + pnl = after = 0; a hole already there stays the venue's loss
+            0.0,
             0.0,
             None,
             False,
             True,
             positions,
+            shortfall_before,
         )
     wallet = account.wallet_balance
     shocked: list[Position] = []
@@ -436,33 +487,37 @@ def apply_scenario(
             wallet += pay
             shocked.append(replace(p, mark_price=mark))
     after = evaluate(replace(account, wallet_balance=max(wallet, 0.0), positions=tuple(shocked)))
-    model = get_venue(account.venue)
     for p in account.positions:  # the fee a liquidation would book, whether or not one happens
         if p.isolated:
             book_fee_rate(liquidation_rule(model), model.taker_fee(p))
+    # The cross part after (a negative wallet, funding paid beyond it, counted) and its trigger:
+    # with the options where they share its margin, so short options can wipe it out (Notes).
+    iso1 = [r.margin_balance for r in after.positions if r.margin_balance is not None]
+    cross1 = after.equity - math.fsum(iso1) + min(wallet, 0.0)
+    cross_mm = math.fsum(r.maintenance_margin for r in after.positions if r.margin_balance is None)
+    x1 = cross1 + (v1 if pooled else 0.0)
+    cross_liq = model.liquidatable(x1, cross_mm) and (cross_mm > 0.0 or x1 < 0.0)
     rows = []
-    kept: list[float] = []  # what each isolated margin holds after the scenario (its liquidation's rest)
+    iso_after: list[float] = []  # each isolated part after: its liquidation's rest, or its balance below 0
     for p, s, r0, r1, pay in zip(account.positions, shocked, before.positions, after.positions, fundings, strict=True):
         pnl = r1.unrealized_pnl - r0.unrealized_pnl + pay
-        if r1.margin_balance is not None:  # isolated: its own margin
-            left = liquidation_rest(model, s, r1, s.mark_price) if r1.liquidatable else max(r1.margin_balance, 0.0)
-            kept.append(left)
-            if r1.liquidatable and r0.margin_balance is not None:
-                pnl = left - r0.margin_balance  # funding was paid from that margin first
-        if p.isolated and r0.margin_balance is not None:
-            pnl = max(pnl, -r0.margin_balance)  # the posted margin is all an isolated position can lose
+        liquidated = cross_liq
+        if r1.margin_balance is not None and r0.margin_balance is not None:  # isolated: its own margin
+            m1 = r1.margin_balance
+            left = liquidation_rest(model, s, r1, s.mark_price) if r1.liquidatable else max(m1, 0.0)
+            iso_after.append(m1 if m1 < 0.0 else float(left))
+            # All it can lose is the margin it holds (funding was paid from that margin first).
+            pnl = float(left) - max(r0.margin_balance, 0.0)
+            liquidated = r1.liquidatable
         rows.append(
             PositionStress(
-                p.symbol, p.qty, p.mark_price, s.mark_price, pnl, pay, r1.liquidation_price, r1.liquidatable, False
+                p.symbol, p.qty, p.mark_price, s.mark_price, pnl, pay, r1.liquidation_price, liquidated, False
             )
         )
-    # Cross and isolated parts go bankrupt separately: a bankrupt cross wallet does not eat an
-    # isolated position's margin, and each part's shortfall is the insurance fund's (bad debt).
-    iso = [r.margin_balance for r in after.positions if r.margin_balance is not None]
-    # The options are cross collateral: their value after joins the cross part before its floor.
-    cross_equity = after.equity - math.fsum(iso) + min(wallet, 0.0) + v1
-    equity_after = max(cross_equity, 0.0) + math.fsum(kept)
-    bad_debt = math.fsum(max(-x, 0.0) for x in [cross_equity, *iso])
+    parts1 = _parts(cross1, v1, iso_after, pooled)
+    equity_after, _ = _floored(parts1)
+    bad_debt = math.fsum(max(max(-a1, 0.0) - max(-a0, 0.0), 0.0) for a0, a1 in zip(parts0, parts1, strict=True))
+    raw_equity = after.equity + min(wallet, 0.0) + (v1 if pooled else 0.0)
     return AccountStress(
         label,
         account.venue,
@@ -472,10 +527,11 @@ def apply_scenario(
         equity_after - equity_before,
         bad_debt,
         after.maintenance_margin,
-        after.margin_ratio,
-        after.liquidatable,
+        after.maintenance_margin / raw_equity if raw_equity > 0.0 else None,
+        cross_liq or any(r.liquidatable for r in after.positions if r.margin_balance is not None),
         False,
         tuple(rows),
+        shortfall_before,
     )
 
 
