@@ -192,6 +192,7 @@ def _leverage(
     if policy is None:
         return np.full(n, np.inf)
     if isinstance(policy, Policy):
+        _no_given_mu(policy)
         returns = np.concatenate(([0.0], np.diff(np.log(close))))
         # Every policy gets the same no-look-ahead volatility forecast: RiskMetrics EWMA
         # (lambda 0.94) of returns up to t, annualised, after a 30-bar warm-up (NaN before);
@@ -218,6 +219,33 @@ def _leverage(
     if not math.isfinite(lev) or lev < 0.0:
         raise InputError(f"policy: fixed leverage must be finite and >= 0, was {policy!r}")
     return np.full(n, lev)
+
+
+def _given_mu_kelly(policy: Any) -> Kelly | None:
+    # The first Kelly (also inside composites, regime switches and own-estimator wrappers) that
+    # reads a given mu_forecast (None: none does).
+    if isinstance(policy, _OwnVolEstimate):
+        return _given_mu_kelly(policy.policy)
+    if isinstance(policy, Kelly):
+        return policy if policy.mu_estimator == "given" else None
+    members = getattr(policy, "policies", None)
+    if isinstance(members, Mapping):
+        members = tuple(members.values())
+    if isinstance(members, tuple | list):
+        return next((k for k in map(_given_mu_kelly, members) if k is not None), None)
+    return None
+
+
+def _no_given_mu(policy: Any) -> None:
+    """Refuse a Kelly with ``mu_estimator="given"``: the backtester has no expected-return forecast
+    to give it (its path read NaN and sized 0x at every bar), as ``levguard size`` refuses one."""
+    kelly = _given_mu_kelly(policy)
+    if kelly is not None:
+        raise InputError(
+            f"policy: Kelly {kelly.name!r} with mu_estimator 'given' (the default) needs a mu_forecast, which the "
+            "backtester cannot pass (it would size 0x at every bar); use mu_estimator='ewma_mean' (or "
+            "'rolling_mean') to estimate it from the bars"
+        )
 
 
 def side_dependent(policy: Any) -> bool:

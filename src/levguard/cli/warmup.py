@@ -53,7 +53,7 @@ def _backtest() -> None:
     policies = [
         FixedLeverage(3.0),
         VolatilityTarget(target_vol=0.6, max_leverage=5.0),
-        Kelly(fraction=0.5, max_leverage=5.0),
+        Kelly(fraction=0.5, mu_estimator="ewma_mean", max_leverage=5.0),
         DrawdownControl(max_drawdown=0.3, base_leverage=3.0),
         CPPI(floor=0.7, multiplier=3.0, max_leverage=5.0),
         Composite(VolatilityTarget(target_vol=0.6, max_leverage=5.0), TierCap(), GapCap(max_gap=0.3)),

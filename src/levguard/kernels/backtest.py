@@ -503,7 +503,9 @@ def simulate_py(
                     new_qty = side * lev * unit
                 elif side != 0.0 and not never:
                     cur_lev = abs(qty[k]) / unit
-                    held = rebalance_step(cur_lev, lev, eq_dec, band, min_trade, max_step)
+                    # min_trade is a notional in the quote currency (USD): a coin equity at the mark.
+                    eq_quote = eq_dec * px_dec if inverse else eq_dec
+                    held = rebalance_step(cur_lev, lev, eq_quote, band, min_trade, max_step)
                     if held != cur_lev:
                         new_qty = side * held * unit
                 if (

@@ -144,7 +144,7 @@ CONFIG_DTYPE = np.dtype(
         ("impact", np.float64),
         ("rebalance", np.int64),  # RebalanceMode
         ("band", np.float64),
-        ("min_trade", np.float64),
+        ("min_trade", np.float64),  # quote currency (USD): an inverse sleeve's coin equity at the mark
         ("max_step", np.float64),
         ("stop_loss", np.float64),  # 0: off
         ("take_profit", np.float64),  # 0: off

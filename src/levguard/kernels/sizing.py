@@ -245,7 +245,8 @@ def rebalance_step(
     """Return the leverage held after one rebalancing decision.
 
     No trade when ``current`` lies in ``[target (1 - band), target (1 + band)]`` or when the
-    trade notional ``|new - current| * equity`` is below ``min_trade``; otherwise move towards
+    trade notional ``|new - current| * equity`` is below ``min_trade`` (both in the quote
+    currency: a coin-margined equity times the mark); otherwise move towards
     ``target`` by at most ``max_step`` leverage.
     """
     if not math.isfinite(target):

@@ -401,7 +401,7 @@ class ConstantPath:
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """The cap at every bar."""
-        return np.full(inputs.returns.shape[0], self.cap)
+        return np.full(inputs.returns.shape[0], float(self.cap))
 
 
 @dataclass(frozen=True)
@@ -477,7 +477,9 @@ class Composite:
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """Element-wise minimum of the members' paths."""
         paths: Sequence[Float64Array1D] = [p.leverage_path(inputs) for p in self.policies]
-        out = paths[0].copy()
+        # float64 whatever the members return (FixedLeverage(5)'s path was int64, and a float
+        # member after it a casting error).
+        out = np.array(paths[0], dtype=np.float64)
         for p in paths[1:]:
             np.minimum(out, p, out=out)
         return out

@@ -671,7 +671,10 @@ class Rebalancer:
         Relative no-trade band in [0, 1): no trade while ``current`` is within
         ``[target (1 - band), target (1 + band)]``.
     min_trade : float
-        Smallest trade notional (settlement currency, >= 0): smaller trades are skipped.
+        Smallest trade notional in the quote currency (USD, >= 0): smaller trades are skipped.
+        One unit on every account: on a coin-margined (inverse) account the equity is valued at
+        the mark (``levguard size``, the guardian and the backtester do so; pass
+        ``equity x mark`` to :meth:`apply`).
     max_step : float
         Largest leverage change per decision (> 0, ``inf`` for none).
 
@@ -702,7 +705,8 @@ class Rebalancer:
         """Return the leverage to hold after deciding with ``current`` held and ``target`` wanted.
 
         ``target`` is a leverage: finite and >= 0 (NaN is refused here; among :meth:`apply_path`'s
-        targets NaN means flat).
+        targets NaN means flat).  ``equity`` is in the quote currency (USD), the unit of
+        ``min_trade``: a coin-margined account's equity times the mark.
         """
         finite(current, "current")
         non_negative(target, "target")
@@ -727,7 +731,8 @@ class Rebalancer:
             Per-bar *log* returns ``x`` (as :class:`SeriesInputs`); the drift uses the simple
             return ``r = exp(x) - 1``.
         initial_leverage, equity0 : float
-            Leverage held and equity before bar 0 (``min_trade`` is judged against equity).
+            Leverage held and equity before bar 0, quote currency (``min_trade`` is judged against
+            the equity).
 
         Returns
         -------

@@ -10,7 +10,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from levguard.core.sizing.base import SeriesInputs, SizingDecision, SizingState
+from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingDecision, SizingState
 from levguard.core.validate import finite, positive
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
@@ -54,6 +54,9 @@ class PortfolioCap:
         venue).
     name : str
         Policy name.
+    context : MarketContext or None
+        The instrument and venue of :meth:`leverage_path` (which has no state: the backtester
+        gives it the run's); ``decide`` reads ``state.venues`` and ``state.context``.
 
     Notes
     -----
@@ -80,6 +83,7 @@ class PortfolioCap:
     per_asset: Mapping[str, float] | None = None
     per_venue: Mapping[str, float] | float | None = None
     name: str = "portfolio_cap"
+    context: MarketContext | None = None
 
     def __post_init__(self) -> None:
         positive(self.max_gross_leverage, "max_gross_leverage")
@@ -151,11 +155,37 @@ class PortfolioCap:
         details.update({f"venue_gross:{v}": g * scale for v, g in by_venue.items()})
         return SizingDecision(target, binding, reasons, MappingProxyType(alloc), MappingProxyType(details))
 
-    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
-        """Single-instrument bound at every bar: ``min(max_gross, max_net)``."""
-        bound = self.max_gross_leverage
+    def single_bound(self, symbol: str | None = None, venue: str | None = None) -> tuple[float, str]:
+        """Return the leverage bound of a book of one instrument and the limit that sets it.
+
+        ``min(G, N, A_symbol, c_venue G)``: the gross and net caps, the symbol's per-asset limit
+        and its venue's share of the gross cap.  ``symbol`` or ``venue`` None (not known): every
+        per-asset (per-venue) limit could be the instrument's, so the tightest one applies.
+        """
+        limits: list[tuple[float, str]] = [(self.max_gross_leverage, "max_gross_leverage")]
         if self.max_net_leverage is not None:
-            bound = min(bound, self.max_net_leverage)
+            limits.append((self.max_net_leverage, "max_net_leverage"))
+        if self.per_asset is not None:
+            if symbol is None:
+                limits.extend((a, f"per_asset:{s}") for s, a in self.per_asset.items())
+            elif symbol in self.per_asset:
+                limits.append((self.per_asset[symbol], f"per_asset:{symbol}"))
+        pv = self.per_venue
+        if isinstance(pv, Mapping):
+            if venue is None:
+                limits.extend((c * self.max_gross_leverage, f"per_venue:{v}") for v, c in pv.items())
+            elif venue in pv:
+                limits.append((pv[venue] * self.max_gross_leverage, f"per_venue:{venue}"))
+        elif pv is not None:
+            limits.append((float(pv) * self.max_gross_leverage, f"per_venue:{venue or '*'}"))
+        # The first limit attaining the minimum (gross before net before per-asset...).
+        return min(limits, key=lambda t: t[0])
+
+    def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
+        """Single-instrument bound at every bar: :meth:`single_bound` of ``context``'s symbol and
+        venue (without a context: the tightest per-asset and per-venue limits)."""
+        ctx = self.context
+        bound = self.single_bound(None if ctx is None else ctx.symbol, None if ctx is None else ctx.venue)[0]
         return np.full(inputs.returns.shape[0], bound)
 
 
