@@ -382,6 +382,7 @@ def size_account(
     target = decision.target_leverage
     after = reb.apply(current, target, eq_unit)
     rows = []
+    suppressed = False
     for p, r in zip(account.positions, report.positions, strict=True):
         share = usd[r.symbol] / total if total > 0 else 0.0
         if decision.allocations:
@@ -392,6 +393,11 @@ def size_account(
         # Back to contracts: linear notional = |qty| cs P; inverse (coin) = |qty| cs / P.
         per_contract = p.instrument.contract_size * (1.0 if p.instrument.inverse else p.mark_price)
         target_qty = p.side * target_usd / per_contract
+        small = _below_min_order(model, p, target_qty)
+        if small is not None:  # no order the venue would refuse: the position stays as it is
+            notes.append(small)
+            target_qty, lev_i = p.qty, usd[r.symbol] / eq_unit
+            suppressed = True
         liq = shown.get(r.symbol, {})
         rows.append(
             {
@@ -407,6 +413,8 @@ def size_account(
                 **{k: liq.get(k) for k in ("p_liq_1d", "p_liq_7d", "p_liq_30d", "model", "source")},
             }
         )
+    if suppressed:  # what is traded: the rows kept at their quantity hold their leverage now
+        after = math.fsum(row["target_leverage"] for row in rows)
     return SizingReport(
         venue=account.venue,
         equity=equity,
@@ -421,6 +429,43 @@ def size_account(
         positions=rows,
         notes=notes,
     )
+
+
+def _below_min_order(model: Any, position: Any, target_qty: float) -> str | None:
+    """Why the trade from ``position.qty`` to ``target_qty`` (contracts) is one the venue refuses,
+    or None: the part that opens or adds is below the venue's smallest order
+    (:meth:`~levguard.core.rules.base.VenueModel.min_order_notional` at the mark), or a reduction
+    below its minimum quantity (a linear contract's base units; an inverse one's is its minimum
+    notional, in contracts of USD).  A reduction's notional is not bounded (reduce-only orders
+    pass Binance's minimum notional), as the backtester reads the minimum."""
+    qty = float(position.qty)
+    if target_qty == qty:
+        return None
+    inst = position.instrument
+    px = float(position.mark_price)
+    # Base units (linear) or USD (inverse) per contract, and USD per contract.
+    size = float(inst.contract_size)
+    usd_per = size if inst.inverse else size * px
+    opened = abs(target_qty) - abs(qty) if qty * target_qty > 0.0 else abs(target_qty)
+    symbol = position.symbol
+    if opened > 0.0:
+        minimum = float(model.min_order_notional(symbol, px))
+        if minimum > 0.0 and opened * usd_per < minimum * (1.0 - 1e-12):
+            return (
+                f"{symbol}: the trade of {target_qty - qty:+.6g} contracts opens {opened * usd_per:,.2f} USD, "
+                f"below the venue's smallest order {minimum:,.2f} USD: no trade"
+            )
+        return None
+    reduced = abs(qty) - abs(target_qty)
+    floor = float(model.min_notional(symbol)) if inst.inverse else float(model.min_qty(symbol))
+    amount = reduced * size
+    if floor > 0.0 and amount < floor * (1.0 - 1e-12):
+        unit = "USD" if inst.inverse else "base units"
+        return (
+            f"{symbol}: the reduction of {amount:.6g} {unit} is below the venue's minimum order {floor:g} "
+            f"{unit}: no trade"
+        )
+    return None
 
 
 def _reads_peak(policy: Any) -> bool:
@@ -491,9 +536,14 @@ def _book_tier_cap(policy: Any, decision: Any, account: Any, usd: list[float], e
     )
     details = {**dict(decision.details), "book_tier_cap": book.leverage}
     allocations = {k: v * book.leverage / target for k, v in decision.allocations.items()}
+    # Named after the tier cap when the policy has one (a liquidation budget's upper end is the
+    # same tier bound): a composite of a budget and a tier cap named the budget.
+    from levguard.core.sizing.venue import TierCap
+
+    member = next((tc for tc in caps if isinstance(tc, TierCap)), caps[0])
     return SizingDecision(
         book.leverage,
-        f"{caps[0].name}:{symbols[i]}",
+        f"{member.name}:{symbols[i]}",
         (why, *decision.reasons),
         MappingProxyType(allocations),
         MappingProxyType(details),

@@ -2,8 +2,8 @@
 
 :func:`deleverage` is called by :meth:`levguard.live.guardian.Guardian.cycle_account` for a
 position at the account's acting level.  It sizes the step, skips it for the cooldown, an
-unresolved order on the symbol, a kill switch, a disabled account, a dry run or a venue that
-cannot send reduce-only orders (each audited),
+unresolved order on the symbol, a kill switch, a disabled account, a step below the venue's
+smallest order, a dry run or a venue that cannot send reduce-only orders (each audited),
 then records the intent and its audit row in one transaction fenced by the lease epoch
 (write-ahead), marks it sent (fenced again) and sends it; the venue's answer is recorded with the
 fill booked to the expected positions.
@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
+from levguard.core.rules import get_venue
+from levguard.errors import InputError, VenueAuthError, VenueError, VenueOrderRejectedError
 from levguard.live import inflight
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id
 from levguard.live.store import FINAL_ORDER_STATUSES, LeaseLost
@@ -134,6 +135,8 @@ async def _skipped(step: _Step) -> bool:
         decision["skipped"] = "disabled"
         g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, f"acting disabled: {st.disabled}"])
         return True
+    if await _below_minimum(step):
+        return True
     row = g.store.account(setup.name) if g.live and setup.live else None
     acting = row is not None and bool(row.get("live_enabled"))
     if not acting:
@@ -158,6 +161,50 @@ async def _skipped(step: _Step) -> bool:
         )
         return True
     return False
+
+
+def _model_minimum(venue_name: str, symbol: str, inverse: bool) -> float:
+    # The venue rule set's smallest reduce-only order in the position's units (0: none known or
+    # an unknown rule set): the minimum quantity (base units) of a linear contract, the minimum
+    # notional of an inverse one (its quantity is USD: one contract on COIN-M and Bybit
+    # inverse).  A linear contract's minimum notional does not bound a reduce-only order
+    # (Binance -4164: "unless you choose reduce only").
+    try:
+        model = get_venue(venue_name)
+        return float(model.min_notional(symbol) if inverse else model.min_qty(symbol))
+    except (InputError, KeyError, ValueError):
+        return 0.0
+
+
+async def _below_minimum(step: _Step) -> bool:
+    # A step smaller than the venue's smallest order is not sent nor recorded (the venue would
+    # refuse it, and the write-ahead book it as an order): skipped, audited and alerted.  The
+    # minimum is the instrument's (the adapter's round_qty: the market's limits and precision)
+    # where the venue gives one, else the rule set's.
+    g, setup, pos, view, decision, reasons = step.g, step.setup, step.pos, step.view, step.decision, step.reasons
+    qty = float(decision["qty"])
+    why, skip = "", "below_min_order"
+    minimum = _model_minimum(str(getattr(setup.venue, "name", "")), pos.symbol, pos.inverse)
+    if minimum > 0.0 and qty < minimum * (1.0 - 1e-12):
+        unit = "USD" if pos.inverse else "base units"
+        why = f"{qty:g} is below the venue's minimum order {minimum:g} ({unit})"
+    rounder = getattr(setup.venue, "round_qty", None)
+    if not why and callable(rounder):
+        try:
+            await rounder(pos.symbol, qty)
+        except VenueOrderRejectedError as exc:  # rounds to 0, below the minimum or above the maximum
+            why = str(exc)
+            skip = "below_min_order" if "below the minimum" in why else "order_size"
+        except VenueError:
+            pass  # the send reports a venue failure as it always has
+    if not why:
+        return False
+    decision["skipped"] = skip
+    g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, why])
+    await g._alert(
+        setup.name, "warning", "action", f"{pos.symbol}: not deleveraged: {why}", dedup=pos.symbol, **decision
+    )
+    return True
 
 
 async def _write_ahead(step: _Step) -> tuple[str, int] | None:
