@@ -177,17 +177,25 @@ def _model_minimum(venue_name: str, symbol: str, inverse: bool) -> float:
 
 
 async def _below_minimum(step: _Step) -> bool:
-    # A step smaller than the venue's smallest order is not sent nor recorded (the venue would
-    # refuse it, and the write-ahead book it as an order): skipped, audited and alerted.  The
-    # minimum is the instrument's (the adapter's round_qty: the market's limits and precision)
-    # where the venue gives one, else the rule set's.
+    # A step smaller than the rule set's smallest order is raised to it when the position and
+    # max_order_notional allow; else, and when the adapter's round_qty (the market's limits and
+    # precision) refuses it, it is not sent nor recorded (the venue would refuse it, and the
+    # write-ahead book it as an order): skipped, audited and alerted.
     g, setup, pos, view, decision, reasons = step.g, step.setup, step.pos, step.view, step.decision, step.reasons
     qty = float(decision["qty"])
     why, skip = "", "below_min_order"
     minimum = _model_minimum(str(getattr(setup.venue, "name", "")), pos.symbol, pos.inverse)
     if minimum > 0.0 and qty < minimum * (1.0 - 1e-12):
         unit = "USD" if pos.inverse else "base units"
-        why = f"{qty:g} is below the venue's minimum order {minimum:g} ({unit})"
+        cap = setup.max_order_notional / (1.0 if pos.inverse else float(view["mark"]))
+        if minimum <= min(abs(pos.qty), cap) * (1.0 + 1e-12):
+            # Reducing by the minimum over-reduces a little and is within the position and the
+            # order cap: a reduce-only step that protects beats none (the next cycle sizes again).
+            decision["qty"] = qty = minimum
+            reasons.append(f"raised to the venue's minimum order {minimum:g} ({unit})")
+        else:
+            limit = "the position" if abs(pos.qty) < minimum else "max_order_notional"
+            why = f"{qty:g} is below the venue's minimum order {minimum:g} ({unit}), and {limit} is smaller"
     rounder = getattr(setup.venue, "round_qty", None)
     if not why and callable(rounder):
         try:

@@ -54,3 +54,28 @@ def test_a_reduce_only_step_below_the_minimum_notional_is_sent(tmp_path: Path) -
     run_crash(v, guardian(v, s, max_order_notional=30.0))
     assert v.fills
     assert all(o["qty"] <= 30.0 / 45_000.0 + 1e-12 for o in s.orders(account="paper"))
+
+
+def test_a_step_below_the_minimum_is_raised_to_it_when_the_position_and_the_cap_allow(tmp_path: Path) -> None:
+    """A step of 0.0003 BTC (a tenth of the excess of 0.004 BTC at 20x over 3x) on Bybit, whose
+    BTCUSDT takes 0.001 at least, within max_order_notional: reducing by 0.001 protects, skipping
+    left the position at its acting level (it was skipped)."""
+    v = PaperVenue(
+        "bybit-linear",
+        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.25, 60, flat=5, tail=20)},
+        wallet_balance=12.0,
+        positions=[{"symbol": "BTCUSDT", "qty": 0.004, "entry_price": 60_000.0}],
+        funding_rate=0.0,
+        tiers={"BTCUSDT": TierTable.from_max_leverage([(0, 100)])},
+    )
+    s = _store(tmp_path, "bybit-linear")
+    run_crash(v, guardian(v, s, step_fraction=0.1))
+    orders = s.orders(account="paper")
+    assert orders
+    assert all(abs(o["qty"] - 0.001) < 1e-12 for o in orders)
+    reasons = [
+        str(row["reasons"])
+        for row in s.audit_log(account="paper", limit=10_000)
+        if "raised to the venue's minimum order 0.001" in str(row["reasons"])
+    ]
+    assert reasons
