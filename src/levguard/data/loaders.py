@@ -61,14 +61,15 @@ _RATE_COLUMNS = ("funding_rate", "fundingrate", "last_funding_rate", "rate")
 # An ISO time with its UTC offset: Z, +hh:mm, +hhmm, or +hh after the time's minutes or seconds
 # (PostgreSQL's "2024-01-01 00:00:00+00"); a bare date "2024-01-01" ends in "-01", not an offset.
 _HAS_OFFSET = r"(?:Z|[+-]\d\d:?\d\d|:\d\d(?:\.\d+)?[+-]\d\d)$"
-_TIME_FORMS = "ISO 8601 with a UTC offset (2024-01-01T00:00:00Z, +00:00, +0000 or +00) or epoch s/ms/µs/ns"
+_TIME_FORMS = "ISO 8601 with a UTC offset (2024-01-01T00:00:00Z, +00:00, +0000, +00 or UTC) or epoch s/ms/µs/ns"
 # The unit's case matters for one letter only: ``1M`` is Binance's one month, not a minute.
 # The bar kinds a data file's name says after its symbol (levguard.core.symbols.FILE_KIND_SUFFIXES).
 _NAMED_KINDS: dict[str, Literal["mark", "index"]] = {"-MARK": "mark", "-INDEX": "index"}
 
 _NAME = re.compile(r"^(?P<symbol>.+?)[_-](?P<interval>\d+[smhdwSHDWM])$")
 # A data.binance.vision file: BTCUSDT-1h-2024-01 (a month) or BTCUSDT-1h-2024-01-15 (a day).
-_ARCHIVE_NAME = re.compile(r"^(?P<symbol>[A-Za-z0-9]+)-(?P<interval>\d+[smhdwM])-\d{4}-\d\d(?:-\d\d)?$")
+# The symbol may hold "_" (BTCUSD_PERP, BTCUSDT_240628); one month is "1mo" in the archive's names.
+_ARCHIVE_NAME = re.compile(r"^(?P<symbol>[A-Za-z0-9_]+)-(?P<interval>\d+(?:mo|[smhdwM]))-\d{4}-\d\d(?:-\d\d)?$")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -113,9 +114,17 @@ def _is_number(cell: bytes) -> bool:
 
 
 def _binance_headerless(line: bytes) -> bool:
-    # A Binance kline row, not a header: 12 numbers, the first a whole epoch time.
+    # A Binance kline row, not a header: 12 numbers, the open time a whole epoch time in ms (13
+    # digits) or µs (16: spot from 2025), the close time (column 7) a later one in the same unit;
+    # a row id or a YYYYMMDD date in the first of 12 columns is not a kline.
     cells = line.lstrip(b"\xef\xbb\xbf").strip().split(b",")
-    return len(cells) == len(BINANCE_KLINE_COLUMNS) and cells[0].isdigit() and all(map(_is_number, cells))
+    if len(cells) != len(BINANCE_KLINE_COLUMNS) or not all(map(_is_number, cells)):
+        return False
+    opened, closed = cells[0].strip(), cells[6].strip()
+    return (
+        opened.isdigit() and closed.isdigit() and len(opened) in (13, 16) and len(closed) == len(opened)
+        and int(closed) > int(opened)
+    )  # fmt: skip
 
 
 def _numeric_header(table: pd.DataFrame) -> bool:
@@ -194,7 +203,9 @@ def _timestamps(table: pd.DataFrame, at: _RowAt) -> np.ndarray:
         text = raw.astype(str)
     except UnicodeDecodeError:  # a Parquet column of bytes that are not text
         raise DataError(f"{source}: column {name!r} holds bytes that are not UTF-8 text, not times") from None
-    naive = ~text.str.strip().str.contains(_HAS_OFFSET, regex=True)
+    # Surrounding blanks go; a trailing " UTC" (SQL exports' "2024-01-01 00:00:00 UTC") is +00:00.
+    text = text.str.strip().str.replace(r"(?<=\d)\s*UTC$", "+00:00", regex=True)
+    naive = ~text.str.contains(_HAS_OFFSET, regex=True)
     if naive.any():
         row = int(np.flatnonzero(naive.to_numpy())[0])
         raise DataError(
@@ -227,7 +238,7 @@ def _name_parts(path: Path) -> tuple[str, str | None]:
     if m:
         interval = m.group("interval")
         # A month has no fixed length: the bars' own spacing tells, not the name.
-        return m.group("symbol"), None if interval.endswith("M") else interval.lower()
+        return m.group("symbol"), None if interval.endswith(("M", "mo")) else interval.lower()
     return stem, None
 
 

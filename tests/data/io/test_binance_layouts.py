@@ -236,3 +236,52 @@ def test_data_check_reads_a_headerless_kline_file_and_refuses_another_in_one_lin
     done = CliRunner().invoke(app, ["data", "check", str(other)])
     assert done.exit_code == 2
     assert "no header row (the first line is data, 6 columns)" in done.output
+
+
+# -- a review: what is not a Binance kline file, archive names, blanks and " UTC" ----------------
+
+
+@pytest.mark.parametrize("first", ["rowid", "yyyymmdd", "seconds"])
+def test_twelve_numeric_columns_are_not_klines_unless_the_times_are(
+    shared_dir: Path, tmp_path: Path, first: str
+) -> None:
+    # A header-less export of 12 numbers whose first column is a row id, a YYYYMMDD date or epoch
+    # seconds loaded as one-second bars of 1970 (40 daily bars became 40 s of 1970-01-01).
+    bars, _ = _real(shared_dir)
+    lines = []
+    for i, line in enumerate(_kline_lines(bars)):
+        cells = line.split(",")
+        opened = int(cells[0])
+        cells[0] = {"rowid": str(i), "yyyymmdd": "20200101", "seconds": str(opened // 1000)}[first]
+        lines.append(",".join(cells))
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="no header row"):
+        load_ohlcv(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("BTCUSD_PERP-1h-2024-01.csv", "BTCUSD_PERP"),
+        ("BTCUSDT_240628-1h-2024-05-01.csv", "BTCUSDT_240628"),
+        ("BTCUSDT-1mo-2024-01.csv", "BTCUSDT"),
+    ],
+)
+def test_archive_names_with_underscores_and_months(tmp_path: Path, name: str, symbol: str) -> None:
+    path = tmp_path / name
+    path.write_text(
+        "1704067200000,1,2,0.5,1.5,10,1704070799999,15,3,5,7.5,0\n"
+        "1704070800000,1.5,2,1,1.2,10,1704074399999,12,3,5,6,0\n"
+    )
+    frame = load_ohlcv(path)
+    assert frame.attrs["symbol"] == symbol
+    assert frame.attrs["interval"] == "1h"  # a month names none: the bars' spacing tells
+
+
+@pytest.mark.parametrize("stamp", ["2024-01-01T00:00:00+00 ", " 2024-01-01 00:00:00 UTC", "2024-01-01 00:00:00UTC"])
+def test_blanks_around_a_time_and_a_utc_suffix_read_as_utc(tmp_path: Path, stamp: str) -> None:
+    # A trailing blank after "+00" raised pandas' multi-line error; " UTC" was "has no UTC offset".
+    path = tmp_path / "X_1h.csv"
+    path.write_text(f"timestamp,open,high,low,close\n{stamp},1,1,1,1\n")
+    assert [str(t) for t in load_ohlcv(path).index] == ["2024-01-01 00:00:00+00:00"]
