@@ -267,7 +267,7 @@ def is_unified_spec(spec: Mapping[str, Any]) -> bool:
 class _Asset:
     name: str
     net: float  # balance - borrowed, coins
-    borrowed: float
+    borrowed: float  # coins owed, the loans' MM base: borrowed + max(0, -balance) = max(borrowed, -net)
     price: float
     tiers: CollateralTiers
 
@@ -406,7 +406,7 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
                 f"{sorted(venue.table.assets)}); give collateral_ratios.{name} as a ratio or tiers"
             )
         bal, debt = balances.get(name, 0.0), borrowed.get(name, 0.0)
-        assets.append(_Asset(name, bal - debt, debt, price, tiers))
+        assets.append(_Asset(name, bal - debt, debt + max(0.0, -bal), price, tiers))  # a negative balance is owed
     for m in (model, inverse_model):
         if m is not None and m.bankruptcy_close_fee:  # pragma: no cover - no close-fee MM term here
             raise InputError(f"{m.name}: close-fee maintenance is not modelled for unified accounts")
@@ -657,7 +657,7 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
       ``MM`` the positions' maintenance margin plus their liquidation (taker) fee, as in
       :data:`levguard.core.rules.okx.OKX`; liquidation at ``<= 100 %``.
 
-    ``MM = sum_a P_a * sum_{i settled in a} MM_i + sum_a borrowed_a * loan_mmr * P_a`` with
+    ``MM = sum_a P_a * sum_{i settled in a} MM_i + sum_a L_a * loan_mmr * P_a`` (``L_a = max(borrowed_a, -n_a)``) with
     ``MM_i`` the venue's tiered maintenance margin in the settlement currency: linear at the mark
     (Binance USDⓈ-M, OKX) or at entry (Bybit), as in :func:`levguard.core.margin.evaluate`;
     COIN-M ``MM_i = MMR * |q| / mark - cum`` in the coin (``q`` = contracts x contract size in
