@@ -14,9 +14,9 @@ generates for the documented endpoint):
 =====================  ===========================================  ===========================================
 balances, liabilities  ``fetch_balance`` (``GET /papi/v1/balance``)  ``fetch_balance`` (``GET /v5/account/
                                                                     wallet-balance?accountType=UNIFIED``)
-USD prices             ``sapiGetPortfolioAssetIndexPrice``           ``usdValue / equity`` of each coin
-                       (``GET /sapi/v1/portfolio/asset-index-
-                       price``, one asset per request)
+USD prices             ``sapiGetPortfolioAssetIndexPrice``           ``usdValue / equity`` of each coin;
+                       (``GET /sapi/v1/portfolio/asset-index-       at equity 0, ``fetch_tickers`` (``GET
+                       price``, one asset per request)              /v5/market/tickers``: ``indexPrice``)
 collateral ratios      ``GET /sapi/v2/portfolio/collateralRate``    ``publicGetV5SpotMarginTradeCollateral``
                        (tiered; ccxt has no method: ``request``),   (``GET /v5/spot-margin-trade/collateral``)
                        else ``sapiGetPortfolioCollateralRate`` (v1)
@@ -26,15 +26,18 @@ the venue's ratio      ``papiGetAccount`` (``GET /papi/v1/account``:  ``accountM
 
 Positions, marks, tiers and orders go through the venue's ordinary methods (ccxt's
 ``portfolioMargin`` option sends Binance's to ``/papi/v1/um/...``).  Only USDⓈ-M (linear USDT)
-positions are modelled: a Binance account with COIN-M PnL is refused, naming the field.
+positions are modelled: a Binance account with COIN-M PnL is refused, naming the field, and so is
+a Bybit account whose coin row (other than a USD stablecoin) carries ``unrealisedPnl`` or
+``totalPositionMM``: an inverse position, margined in the same account on UTA 2.0.
 
 Failure handling: the balances, prices and positions must be read (their failures propagate,
 classified as every ccxt call).  The collateral table changes rarely: it is cached for
 ``collateral_ttl_s``, and a failed or late fetch (bounded by ``collateral_timeout_s``) keeps the
 last table, or the built-in one (:mod:`levguard.core.rules.collateral`), and is not retried for
 ``collateral_retry_s``, so a hanging endpoint costs one timeout per retry interval, never a
-cycle.  The venue's own ratio is optional (None when its endpoint fails).  An authentication
-failure always propagates.
+cycle; a row the engine cannot read drops that asset only (noted in ``collateral_source``).  The
+venue's own ratio is optional (None when its endpoint fails).  An authentication failure always
+propagates.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from levguard.core.rules.collateral import collateral_table_from_api
+from levguard.core.rules.collateral import collateral_tiers_from_spec
 from levguard.core.unified import STABLECOINS, UNIFIED_VENUES
 from levguard.errors import InputError, VenueAuthError, VenueError, VenuePermanentError
 from levguard.venues._ccxt_numbers import ccxt_number as _num
@@ -139,6 +142,22 @@ def _amount(row: Mapping[str, Any], key: str) -> float:
     # An amount of the venue's answer ("" and missing: 0).
     x = _num(row.get(key))
     return 0.0 if x is None else x
+
+
+def _refuse_coin_settled(coin: str, row: Mapping[str, Any]) -> None:
+    # A Bybit coin row carrying PnL or position MM in a coin that is not a USD stablecoin: an
+    # inverse (coin-settled) contract, which UTA 2.0 margins in the same account (V5 API "Different
+    # Account Modes") and the read does not model; "Get Wallet Balance": unrealisedPnl and
+    # totalPositionMM are per coin, in that coin.
+    if coin in STABLECOINS:
+        return
+    upnl, mm = _amount(row, "unrealisedPnl"), _amount(row, "totalPositionMM")
+    if upnl != 0.0 or mm != 0.0:
+        raise VenuePermanentError(
+            f"bybit-uta account has coin-settled (inverse) positions ({coin} unrealisedPnl {upnl!r}, "
+            f"totalPositionMM {mm!r}): levguard models USDT-settled positions only (UTA 2.0 shares the "
+            "account's margin with inverse contracts; leaving them out would overstate its safety)"
+        )
 
 
 class UnifiedReader:
@@ -283,10 +302,14 @@ class UnifiedReader:
         per coin "Asset Equity = walletBalance - spotBorrow + unrealisedPnl", so the net holding
         is ``n = walletBalance - spotBorrow`` (the perpetuals' PnL is added by the engine from the
         positions); ``borrowAmount`` (spot + derivatives liabilities) is what is owed;
-        ``usdValue`` is the USD value of ``equity``, so the price is ``usdValue / equity``.  A coin
+        ``usdValue`` is the USD value of ``equity``, so the price is ``usdValue / equity`` (at
+        ``equity`` 0, a borrowed coin still held, the index price of its USDT perpetual).  A coin
         whose collateral is off (``marginCollateral`` or ``collateralSwitch`` false) counts 0 when
         held and is left out; the venue's ratio is the wallet's ``accountMMRate``
         ("Maintenance Margin Rate: Account Total Maintenance Margin / Account Margin Balance").
+        A coin row other than a USD stablecoin with ``unrealisedPnl`` or ``totalPositionMM`` (per
+        coin, in the coin) holds an inverse position, which UTA 2.0 margins in the account ("Different
+        Account Modes"): refused (VenuePermanentError), as Binance COIN-M PnL is.
         """
         ex = self.venue._exchange
         raw = await self.venue._call("fetch_balance", ex.fetch_balance)
@@ -302,10 +325,12 @@ class UnifiedReader:
         held: dict[str, tuple[float, float]] = {}
         prices: dict[str, float] = {}
         notes: list[str] = []
+        unpriced: dict[str, float | None] = {}  # coin -> its equity: no usdValue / equity to price it
         for row in wallet.get("coin") or []:
             coin = _asset(row, "coin") if isinstance(row, Mapping) else None
             if coin is None:
                 continue
+            _refuse_coin_settled(coin, row)
             net = _amount(row, "walletBalance") - _amount(row, "spotBorrow")
             owed = _amount(row, "borrowAmount")
             equity, usd = _num(row.get("equity")), _num(row.get("usdValue"))
@@ -318,8 +343,9 @@ class UnifiedReader:
             if equity and usd is not None and usd / equity > 0.0:
                 prices[coin] = usd / equity
             elif coin not in STABLECOINS:
-                raise VenuePermanentError(f"bybit wallet-balance: no USD value for {coin} (equity {equity!r})")
+                unpriced[coin] = equity
             held[coin] = (net, owed)
+        await self._price_from_tickers(unpriced, held, prices, notes)
         table, source = await self._collateral()
         return self._result(
             held,
@@ -333,6 +359,47 @@ class UnifiedReader:
             available=_num(wallet.get("totalAvailableBalance")),
             notes=notes,
         )
+
+    async def _price_from_tickers(
+        self,
+        unpriced: Mapping[str, float | None],
+        held: dict[str, tuple[float, float]],
+        prices: dict[str, float],
+        notes: list[str],
+    ) -> None:
+        # Bybit coins whose row gives no USD value (equity 0: a borrowed coin still held,
+        # walletBalance == spotBorrow): the index price of the coin's USDT perpetual (ccxt
+        # fetch_tickers, "Get Tickers" indexPrice, else markPrice) times USDT's USD price; with no
+        # price, a coin netting to 0 is left out with a note, any other is refused.
+        if not unpriced:
+            return
+        ex = self.venue._exchange
+        markets = ex.markets or {}
+        symbols = {c: f"{c}/{_SETTLE}:{_SETTLE}" for c in unpriced if f"{c}/{_SETTLE}:{_SETTLE}" in markets}
+        tickers: Mapping[str, Any] = {}
+        if symbols:
+            try:
+                tickers = await self.venue._call("fetch_tickers", ex.fetch_tickers, list(symbols.values())) or {}
+            except VenueAuthError:
+                raise
+            except VenueError as exc:
+                logger.warning("%s: tickers for %s unavailable: %s", self.rule_set, sorted(symbols), exc)
+        for coin, equity in unpriced.items():
+            ticker = tickers.get(symbols.get(coin, "")) or {}
+            index = next((x for x in map(_num, (ticker.get("indexPrice"), ticker.get("markPrice"))) if x), None)
+            if index is not None and index > 0.0:
+                prices[coin] = index * prices.get(_SETTLE, 1.0)
+                notes.append(f"{coin}: equity {equity!r}, priced at {symbols[coin]}'s index {index:g} USDT")
+            elif held[coin][0] == 0.0:
+                del held[coin]
+                notes.append(
+                    f"{coin}: no USD value (equity {equity!r}) and no ticker; it nets to 0 and is left out "
+                    "(the maintenance margin of a loan in it is not counted)"
+                )
+            else:
+                raise VenuePermanentError(
+                    f"bybit wallet-balance: no USD value for {coin} (equity {equity!r}) and no ticker to price it"
+                )
 
     def _result(
         self,
@@ -411,9 +478,8 @@ class UnifiedReader:
             return self._fallback(fallback)
         try:
             payload, endpoint = await asyncio.wait_for(self._fetch_collateral(), self.collateral_timeout_s)
-            rows = self._rows_by_asset(payload)
+            rows, dropped = self._valid_rows(self._rows_by_asset(payload))
             stamp = time.strftime("%Y-%m-%d", time.gmtime())
-            collateral_table_from_api(self.rule_set, payload, source=endpoint, as_of=stamp)  # checks every row
         except VenueAuthError:
             raise
         except (VenueError, InputError, TimeoutError) as exc:
@@ -430,6 +496,9 @@ class UnifiedReader:
             return self._fallback(fallback)
         self._table, self._table_until = rows, now + self.collateral_ttl_s
         self._table_source = f"venue: {endpoint} ({stamp})"
+        if dropped:  # one bad row costs its asset only (the built-in table, or the caller, decides it)
+            logger.warning("%s: collateral rows dropped: %s", self.rule_set, "; ".join(dropped))
+            self._table_source += f"; rows dropped: {'; '.join(dropped)}"
         self._failure = ""
         return self._table, self._table_source
 
@@ -457,6 +526,23 @@ class UnifiedReader:
             logger.info("binance-pm: tiered collateral rates unavailable (%s); the classic rates are read", exc)
         classic = await self.venue._call("collateral rates", ex.sapiGetPortfolioCollateralRate)
         return classic, "GET /sapi/v1/portfolio/collateralRate"
+
+    def _valid_rows(self, rows: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        # The rows the engine can read (checked one asset at a time, as the spec's
+        # collateral_ratios are) and a note on each dropped one; none left is a failed fetch.
+        basis = UNIFIED_VENUES[self.rule_set].table.basis
+        good: dict[str, Any] = {}
+        dropped: list[str] = []
+        for asset, raw in rows.items():
+            try:
+                collateral_tiers_from_spec(asset, raw, basis, asset)
+            except InputError as exc:
+                dropped.append(str(exc)[:200])
+                continue
+            good[asset] = raw
+        if not good:
+            raise InputError(f"{self.rule_set} collateral payload has no usable row ({'; '.join(dropped) or 'none'})")
+        return good, dropped
 
     def _rows_by_asset(self, payload: object) -> dict[str, Any]:
         # The API rows of each asset, in the shape the spec's collateral_ratios accepts.
