@@ -609,6 +609,8 @@ class Guardian:
             hist.append((now, mark))
             if forecasts is not None:
                 forecasts.observe(sym, now, mark)
+        if not positions and (owed := await unified.debts_only(self, setup, st, balance, now, others)) is not None:
+            return owed  # a unified account's loans are liquidated without any position
         if not positions:  # nothing evaluated: no spec (/positions, /risk), the left-out ones named
             self.last_specs.pop(setup.name, None)
             figures = {"equity": balance.wallet_balance, "positions": [], **watch.figures(others)}
@@ -631,6 +633,8 @@ class Guardian:
             if table is not None:
                 tier_tables[p.symbol] = table
         spec = account_spec(venue.name, balance, positions, marks, st.unified)
+        if st.unified is not None:  # a coin with no collateral ratio counts at 0, alerted
+            await unified.rate_unrated(self, setup, st, spec)
         if tier_tables:
             spec["tiers"] = tier_tables
         self.last_specs[setup.name] = spec

@@ -217,4 +217,5 @@ class AccountState:
     audited_ns: int = 0
     followed_ns: int | None = None  # a dry run's last read of the store's expected positions (inflight.follow)
     ratio_mismatch: bool = False  # levguard's and the venue's account ratios disagree (alerted once)
+    loans: PositionState = field(default_factory=PositionState)  # a unified account owing with no position
     left_out_cycles: int = 0  # consecutive cycles with positions of another wallet left out (watch.left_out)

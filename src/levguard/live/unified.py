@@ -14,8 +14,15 @@ account with the unified engine (:func:`levguard.core.unified.evaluate_unified`)
   liquidated as a whole;
 * :func:`compare` puts levguard's ratio and the venue's (``uniMMR``, ``accountMMRate``) on that
   scale; a gap beyond the account's ``ratio_tolerance`` means levguard's model or tables are off:
-  it is logged and alerted once per episode (``ratio_mismatch``, a warning), and never fails the
-  cycle.
+  it is logged and alerted once per episode (``ratio_mismatch``, a warning), the states follow
+  the **worse** of the two ratios while they disagree (``state_ratio_source``), and it never fails
+  the cycle;
+* a coin held without any collateral ratio (neither the venue's table nor the built-in one) counts
+  at 0, a debt in it at face value (:func:`rate_unrated`, a ``collateral_unrated`` warning naming
+  the coin), where :func:`levguard.evaluate_account` alone refuses it;
+* an account with debts but no position (a loan against collateral) is evaluated all the same
+  (:func:`debts_only`): it is liquidated without positions when its equity falls to the loans'
+  maintenance margin.
 """
 
 from __future__ import annotations
@@ -26,13 +33,26 @@ from typing import TYPE_CHECKING, Any
 
 from levguard.core.margin import AccountReport
 from levguard.core.unified import UNIFIED_VENUES
+from levguard.errors import LevguardError
+from levguard.live import watch
+from levguard.live._support import account_spec
+from levguard.live.states import next_level
 from levguard.venues.base import VenueBalance
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
     from levguard.live.setup import AccountSetup, AccountState
 
-__all__ = ["RATIO_ABS_TOLERANCE", "compare", "read", "reader_of", "state_ratio", "to_trigger_scale"]
+__all__ = [
+    "RATIO_ABS_TOLERANCE",
+    "compare",
+    "debts_only",
+    "rate_unrated",
+    "read",
+    "reader_of",
+    "state_ratio",
+    "to_trigger_scale",
+]
 
 log = logging.getLogger("levguard.guardian")
 
@@ -91,7 +111,10 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
 
     A gap ``|a - b| > max(tolerance * b, RATIO_ABS_TOLERANCE)`` between levguard's ``a`` and the
     venue's ``b`` (both on the trigger scale, :func:`to_trigger_scale`) is a disagreement: logged
-    and alerted once (until the two agree again).  Never raises.
+    and alerted once (until the two agree again), and ``state_ratio`` (what the states use) is
+    then ``max(a, b)``, the worse of the two (``state_ratio_source`` says whose: a model that
+    misses part of the account, such as a position it does not read, errs on the safe side).
+    Never raises.
     """
     read_ = st.unified
     out: dict[str, Any] = {
@@ -99,6 +122,7 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
         "account_ratio_name": report.account_ratio_name,
         "account_status": report.account_status,
         "state_ratio": state_ratio(report),
+        "state_ratio_source": "levguard",
         "venue_account_ratio": None,
         "venue_account_status": None,
         "collateral_source": None,
@@ -124,10 +148,13 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
             st.ratio_mismatch = False
             return out
         name = report.account_ratio_name
+        if theirs > ours:  # the states follow the worse of the two while they disagree
+            out["state_ratio"], out["state_ratio_source"] = theirs, "venue"
         text = (
             f"{name}: levguard {report.account_ratio:.6g} vs the venue's {read_.venue_ratio_name} "
             f"{read_.venue_ratio:.6g} ({ours:.4f} vs {theirs:.4f} of the way to liquidation); levguard's "
-            f"model or tables are off (collateral: {read_.collateral_source})"
+            f"model or tables are off, the states follow the worse ({out['state_ratio_source']}'s; "
+            f"collateral: {read_.collateral_source})"
         )
         if not st.ratio_mismatch:
             log.warning("%s: %s", setup.name, text)
@@ -148,3 +175,88 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
     except Exception as exc:  # a check must never fail the cycle
         log.error("%s: account ratios not compared: %r", setup.name, exc)
     return out
+
+
+async def rate_unrated(g: Guardian, setup: AccountSetup, st: AccountState, spec: dict[str, Any]) -> list[str]:
+    """Give every coin of a unified ``spec`` that has no collateral ratio (none from the venue, none
+    in the built-in table) the ratio 0; return the coins held that now count nothing.
+
+    A coin held counts at 0 (conservative: its value is unknown to levguard, not to the venue), a
+    debt in it at face value (a negative amount is never haircut; its price is still required,
+    and without one the evaluation fails as before).  The held ones are named in a
+    ``collateral_unrated`` warning (repeated every ``alert_repeat_s`` while they last).
+    :func:`levguard.evaluate_account` itself refuses such a coin (``InputError``) unless its
+    caller gives the ratio, as this does.
+    """
+    venue = UNIFIED_VENUES.get(str(spec.get("venue")))
+    if venue is None:
+        return []
+    given = spec.setdefault("collateral_ratios", {})
+    balances, borrowed = spec.get("balances") or {}, spec.get("borrowed") or {}
+    held = []
+    for coin in dict.fromkeys([*balances, *borrowed]):
+        if coin in given or venue.table.get(coin) is not None:
+            continue
+        given[coin] = 0.0
+        if balances.get(coin, 0.0) - borrowed.get(coin, 0.0) > 0.0:
+            held.append(coin)
+    if held:
+        source = getattr(st.unified, "collateral_source", None)
+        await g._alert(
+            setup.name,
+            "warning",
+            "collateral_unrated",
+            f"no collateral ratio for {', '.join(held)} on {venue.name} (collateral: {source or 'built-in table'}): "
+            "counted at 0 until the venue's table or collateral_ratios gives one",
+            dedup="coins",
+            coins=held,
+        )
+    return held
+
+
+def has_debts(read_: Any) -> bool:
+    """True when a unified read owes something (a negative balance or a loan)."""
+    if read_ is None:
+        return False
+    return any(x < 0.0 for x in read_.balances.values()) or any(x > 0.0 for x in read_.borrowed.values())
+
+
+async def debts_only(
+    g: Guardian, setup: AccountSetup, st: AccountState, balance: VenueBalance, now: int, others: dict[str, str]
+) -> dict[str, Any] | None:
+    """The cycle of a unified account holding no position but owing something (None otherwise).
+
+    A loan against collateral is liquidated without any position: Binance Portfolio Margin
+    ("liquidation can occur ... even if there are no open positions", when uniMMR falls to its
+    trigger through the loans' MarginMM) and Bybit (Total Maintenance Margin includes the
+    maintenance margin of borrowed assets).  The account is evaluated (its ratio, the venue's,
+    :func:`compare`) and its state, on :func:`state_ratio` against the thresholds' ``margin_ratio``,
+    is kept on ``st.loans`` and alerted as ``account`` (``state`` alerts); no order is placed (no
+    position to reduce: repaying the loan or adding collateral is the operator's).
+    """
+    if not has_debts(st.unified):
+        return None
+    spec = account_spec(setup.venue.name, balance, [], {}, st.unified)
+    await rate_unrated(g, setup, st, spec)
+    g.last_specs[setup.name] = spec
+    try:
+        report = st.margin.report(spec)
+    except LevguardError as exc:
+        await g._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
+        return {"account": setup.name, "status": "error", "error": str(exc)}
+    extra = await compare(g, setup, st, report)
+    ratio = extra["state_ratio"]
+    new = next_level(st.loans.level, setup.thresholds, ratio, math.nan, math.nan)
+    detail = f"account ratio {ratio:.4f} of the way to liquidation, loans and no position"
+    await g._move(setup, st.loans, new, "account (loans, no position)", "account", detail, margin_ratio=ratio)
+    figures = {
+        "equity": report.equity,
+        "wallet_balance": balance.wallet_balance,
+        "margin_ratio": report.margin_ratio,
+        "positions": [],
+        **watch.figures(others),
+        **extra,
+    }
+    g._pending_snapshots.append((setup.name, now, new.name, figures))
+    out = {"account": setup.name, "status": "ok", "level": int(new), "state": new.name, "positions": [], **extra}
+    return watch.mark(setup, out, others)
