@@ -20,7 +20,7 @@ import copy
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ import pandas as pd
 
 from levguard.core.positions import Account
 from levguard.core.records import json_ready
-from levguard.core.risk.joint_stress import breached, joint_account, scenario_values
+from levguard.core.risk.joint_stress import JointAccount, breached, joint_account, scenario_values
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
@@ -286,7 +286,7 @@ def replay_account(
     factors = np.stack(scen, axis=1).reshape(n * m, k)
     equity, mm, _ = scenario_values(ja, assets, factors)
     paid = _funding_paid(account, funding, index, ohlc)
-    equity = equity.reshape(n, m) - paid[:, None]
+    equity = _after_funding(ja, assets, factors, equity.reshape(n, m), paid)
     mm = mm.reshape(n, m)
     liq = breached(ja, equity, mm)
     cushion = equity - ja.multiple * mm
@@ -353,6 +353,33 @@ def _gaps(bars: Mapping[str, pd.DataFrame], assets: list[str], index: pd.Datetim
                 f"{first.isoformat()}); a move inside such a gap is not seen"
             )
     return tuple(notes)
+
+
+def _after_funding(
+    ja: JointAccount,
+    assets: list[str],
+    factors: np.ndarray[Any, np.dtype[np.float64]],
+    equity: np.ndarray[Any, np.dtype[np.float64]],
+    paid: np.ndarray[Any, np.dtype[np.float64]],
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The (bars, scenarios) ``equity`` after the cumulative funding ``paid`` (USDT) at each bar.
+
+    A unified account's funding is paid from (or into) its USDT balance, which its collateral
+    tiers value: the equity is the engine's with ``n_USDT - paid`` (OKX counts USDT above
+    5,000,000 at 0.9: 6,000,000 USDT receiving 60,000 is worth 5,954,000, not 5,960,000).  A
+    single wallet's funding changes its equity at face value."""
+    if not isinstance(ja.source, UnifiedAccount) or ja.settle < 0 or not paid.any():
+        return equity - paid[:, None]
+    n, m = equity.shape
+    rows = factors.reshape(n, m, -1)
+    out = equity.copy()
+    for value in np.unique(paid[paid != 0.0]):
+        at = paid == value
+        net = ja.asset_net.copy()
+        net[ja.settle] -= value
+        e, _, _ = scenario_values(replace(ja, asset_net=net), assets, rows[at].reshape(-1, rows.shape[2]))
+        out[at] = e.reshape(-1, m)
+    return out
 
 
 def _funding_paid(
