@@ -60,21 +60,21 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
     ``RESERVE_PAUSED``, ``RESERVE_INACTIVE``), and frozen ones for a supply (``validateSupply``:
     ``RESERVE_FROZEN``).  The amount is the least one reaching the target
     (the whole debt, or the wallet's balance, when that is all there is), capped by the wallet's
-    balance and ``max_order_notional`` (in the assessment's value unit); a partial amount still
-    raises the health factor.  An Aave supply is also capped by the room under the reserve's supply
-    cap (``AaveRead.supply_room``; ``validateSupply``: ``SUPPLY_CAP_EXCEEDED``): none left, the
-    reserve is passed over; too little to reach the target, the first later action that reaches
-    it (another collateral, a repayment) is taken instead; when none does, the action among the
-    capped supply and the later ones that raises the health factor most (a repayment of value
-    ``v``: ``h x D / (D - v)``; a supply of ``s`` of the ``n`` reaching the target:
-    ``h + (target - h) x s / n``), so a supply cut to one wei does not go before a repayment of
-    nearly all the debt needed.
+    balance and ``max_order_notional`` (in the assessment's value unit).  An Aave supply is also
+    capped by the room under the reserve's supply cap (``AaveRead.supply_room``;
+    ``validateSupply``: ``SUPPLY_CAP_EXCEEDED``): none left, the reserve is passed over.  An
+    action cut short of the target (by the wallet, ``max_order_notional`` or the cap, or a token
+    that cannot reach it alone) yields to the first later action that reaches it; when none does,
+    the one that raises the health factor most goes (a partial amount still raises it; a
+    repayment of value ``v``: ``h x D / (D - v)``; a supply of ``s`` of the ``n`` reaching the
+    target: ``h + (target - h) x s / n``; the preferred kind on a tie), so a supply cut to one
+    wei does not go before a repayment of nearly all the debt needed.
     """
     kinds = ("supply", "repay") if setup.rules.prefer == "supply" else ("repay", "supply")
     paused = set(read.paused) if isinstance(read, AaveRead) else set()
     frozen = set(read.frozen) if isinstance(read, AaveRead) else set()
     room = dict(read.supply_room) if isinstance(read, AaveRead) else {}
-    deferred: list[tuple[tuple[str, str, int, list[str]], float]] = []  # a supply cut by its cap, and after one
+    deferred: list[tuple[tuple[str, str, int, list[str]], float]] = []  # actions short of the target
     for kind in kinds:
         refused = paused | (frozen if kind == "supply" else set())
         assets = [x for x in a.assets if (x.debt if kind == "repay" else x.collateral) > 0 and x.symbol not in refused]
@@ -105,7 +105,7 @@ def plan(setup: OnchainAccountSetup, read: LendingRead, a: LendingAssessment) ->
                     else "max_order_notional"
                 )  # fmt: skip
                 reasons.append(f"{kind} {whole:g} {x.symbol} of {need / 10**x.decimals:g} needed (capped by {short})")
-            if at_cap or (deferred and (need is None or amount < need)):
+            if at_cap or need is None or amount < need:
                 deferred.append(((kind, x.symbol, amount, reasons), _hf_after(a, x, kind, amount, need)))
                 continue  # a later action that reaches the target goes first
             return kind, x.symbol, amount, reasons

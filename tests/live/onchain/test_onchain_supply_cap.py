@@ -101,3 +101,19 @@ def test_a_supply_never_exceeds_the_room(room: int, usdc: int, weth: int) -> Non
     chosen = plan(_setup(), _read({"WETH": room}, {"USDC": usdc, "WETH": weth}), _assessment(5_000 * 10**6, 2 * WAD))
     if chosen is not None and chosen[0] == "supply":
         assert 0 < chosen[2] <= room
+
+
+def test_an_action_cut_by_the_wallet_yields_to_one_that_reaches_the_target() -> None:
+    # The preferred supply cut to 1 wei by the wallet's balance (not by the cap) went at once,
+    # though the wallet held all the USDC a repayment to the target needs (a review).
+    a = _assessment(5_000 * 10**6, 2 * WAD)
+    chosen = plan(_setup(), _read({}, {"USDC": 10**12, "WETH": 1}), a)
+    assert chosen is not None
+    assert chosen[:3] == ("repay", "USDC", 5_000 * 10**6)
+    chosen = plan(_setup(), _read({"WETH": 1}, {"USDC": 10**12, "WETH": 1}), a)  # cut by both, 1 = 1
+    assert chosen is not None
+    assert chosen[:3] == ("repay", "USDC", 5_000 * 10**6)
+    # Neither reaches it: the larger rise (2,000 of the 5,000 USDC against 1 wei of WETH).
+    chosen = plan(_setup(), _read({}, {"USDC": 2_000 * 10**6, "WETH": 1}), a)
+    assert chosen is not None
+    assert chosen[:3] == ("repay", "USDC", 2_000 * 10**6)
