@@ -52,4 +52,9 @@ def test_the_book_ties_and_the_keys_decide(bench: ModuleType) -> None:
     assert np.all(s[:-1] >= s[1:])  # the larger size first
     same = np.flatnonzero(size[order] == size[0])
     assert len(same) > 1
-    assert np.all(np.diff(entry[order][same]) >= 0.0)  # equal sizes: the lower entry first
+    m = margin[order][same]
+    assert np.all(np.diff(m) >= 0.0)  # equal sizes: the lower margin first
+    assert np.ptp(m) > 0.0  # ... and margin decides some of them
+    for lo in np.unique(m):  # equal size and margin: the lower entry first
+        assert np.all(np.diff(entry[order][same][m == lo]) >= 0.0)
+    assert np.ptp(entry[ids]) > 0.0
