@@ -205,6 +205,10 @@ def test_bad_aave_spec_names_the_field(mutate: Any, match: str) -> None:
                      "total_borrow_shares": 1}, "borrow": 10}, r"exceed market\.total_borrow_shares"),
         ({"market": {"total_supply_assets": 1.5, "total_supply_shares": 1, "total_borrow_assets": 1,
                      "total_borrow_shares": 1}}, r"market\.total_supply_assets must be an integer"),
+        # A borrow past uint128 shares in a market of the position alone named market.total_supply_shares,
+        # a field the spec never gave.
+        ({"borrow": 400_000_000_000_000, "loan_decimals": 18, "loan_price": 0.00001, "collateral": 5000},
+         r"borrow 400000000000000 is too large for a market of this position alone .*market: \.\.\."),
     ],
 )  # fmt: skip
 def test_bad_morpho_spec_names_the_field(top: dict[str, Any], match: str) -> None:

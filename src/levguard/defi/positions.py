@@ -69,6 +69,7 @@ import numpy as np
 from levguard.core.defi.aave import AaveReserve, EModeCategory, collateral_threshold, get_user_account_data
 from levguard.core.defi.morpho import (
     ORACLE_PRICE_SCALE,
+    UINT128_MAX,
     VIRTUAL_SHARES,
     Market,
     Position,
@@ -505,6 +506,11 @@ def _morpho(spec: Mapping[str, Any]) -> MorphoPosition:
         if "borrow_shares" in spec:
             raise InputError("borrow_shares needs the market's totals (market: ...); give borrow in loan tokens")
         shares = borrow * VIRTUAL_SHARES  # toSharesUp(borrow, 0, 0) on an empty market
+        if shares > UINT128_MAX:  # Morpho.borrow reverts "max uint128 exceeded" on such a market
+            raise InputError(
+                f"borrow {show(spec.get('borrow'))} is too large for a market of this position alone "
+                f"({shares} shares > uint128; Morpho.borrow reverts): give the market's totals (market: ...)"
+            )
         market = Market(borrow, borrow * VIRTUAL_SHARES, borrow, shares)
     else:
         m = _mapping(given, "market")
