@@ -394,6 +394,9 @@ def size_account(
         per_contract = p.instrument.contract_size * (1.0 if p.instrument.inverse else p.mark_price)
         target_qty = p.side * target_usd / per_contract
         small = _below_min_order(model, p, target_qty)
+        # The policy's own, before the rebalance rule and the venue's smallest order: what the
+        # guardian aims at when it acts (it applies the venue's minimum itself, live/actions.py).
+        policy_lev = abs(decision.allocations.get(r.symbol, 0.0)) if decision.allocations else target * share
         if small is not None:  # no order the venue would refuse: the position stays as it is
             notes.append(small)
             target_qty, lev_i = p.qty, usd[r.symbol] / eq_unit
@@ -406,6 +409,7 @@ def size_account(
                 "qty": p.qty,
                 "current_leverage": usd[r.symbol] / eq_unit,
                 "target_leverage": lev_i,
+                "policy_target_leverage": policy_lev,
                 "target_qty": target_qty,
                 "trade_qty": target_qty - p.qty,
                 "notional": notional[r.symbol],

@@ -11,6 +11,7 @@ fill booked to the expected positions.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -177,24 +178,31 @@ def _model_minimum(venue_name: str, symbol: str, inverse: bool) -> float:
 
 
 async def _below_minimum(step: _Step) -> bool:
-    # A step smaller than the rule set's smallest order is raised to it when the position and
-    # max_order_notional allow; else, and when the adapter's round_qty (the market's limits and
-    # precision) refuses it, it is not sent nor recorded (the venue would refuse it, and the
-    # write-ahead book it as an order): skipped, audited and alerted.
+    # A step smaller than the venue's smallest order (the larger of the rule set's and the
+    # instrument's own, where the adapter gives it: ccxt's market limits) is raised to it when the
+    # position and max_order_notional allow; else, and when the adapter's round_qty (the market's
+    # limits and precision) refuses it, it is not sent nor recorded (the venue would refuse it,
+    # and the write-ahead book it as an order): skipped, audited and alerted (critical when the
+    # position itself is below the minimum: no step can ever reduce it).
     g, setup, pos, view, decision, reasons = step.g, step.setup, step.pos, step.view, step.decision, step.reasons
     qty = float(decision["qty"])
-    why, skip = "", "below_min_order"
+    why, skip, level = "", "below_min_order", "warning"
     minimum = _model_minimum(str(getattr(setup.venue, "name", "")), pos.symbol, pos.inverse)
+    market_minimum = getattr(setup.venue, "min_order_qty", None)
+    if callable(market_minimum):
+        with contextlib.suppress(VenueError):  # round_qty below refuses what the market does not take
+            minimum = max(minimum, float(await market_minimum(pos.symbol)))
     if minimum > 0.0 and qty < minimum * (1.0 - 1e-12):
         unit = "USD" if pos.inverse else "base units"
         cap = setup.max_order_notional / (1.0 if pos.inverse else float(view["mark"]))
         if minimum <= min(abs(pos.qty), cap) * (1.0 + 1e-12):
-            # Reducing by the minimum over-reduces a little and is within the position and the
-            # order cap: a reduce-only step that protects beats none (the next cycle sizes again).
+            # A reduce-only step of the minimum reduces more than sized (up to the minimum) but
+            # within the position and the order cap: one that protects beats none.
             decision["qty"] = qty = minimum
             reasons.append(f"raised to the venue's minimum order {minimum:g} ({unit})")
         else:
             limit = "the position" if abs(pos.qty) < minimum else "max_order_notional"
+            level = "critical" if limit == "the position" else level
             why = f"{qty:g} is below the venue's minimum order {minimum:g} ({unit}), and {limit} is smaller"
     rounder = getattr(setup.venue, "round_qty", None)
     if not why and callable(rounder):
@@ -209,9 +217,7 @@ async def _below_minimum(step: _Step) -> bool:
         return False
     decision["skipped"] = skip
     g._audit(setup.name, "deleverage_skipped", view, decision, [*reasons, why])
-    await g._alert(
-        setup.name, "warning", "action", f"{pos.symbol}: not deleveraged: {why}", dedup=pos.symbol, **decision
-    )
+    await g._alert(setup.name, level, "action", f"{pos.symbol}: not deleveraged: {why}", dedup=pos.symbol, **decision)
     return True
 
 

@@ -782,7 +782,10 @@ class Guardian:
             log.warning("%s: sizing failed (%s); using the fixed target", setup.name, exc)
             return {}, str(exc)
         binding = str(sized.get("binding_constraint", "policy"))
-        return {row["symbol"]: (float(row["target_leverage"]), binding) for row in sized.get("positions", [])}, ""
+        # The policy's target, not a row kept at its quantity because the trade is below the
+        # venue's smallest order: the deleverage step applies the minimum itself (live/actions.py).
+        rows = sized.get("positions", [])
+        return {r["symbol"]: (float(r.get("policy_target_leverage", r["target_leverage"])), binding) for r in rows}, ""
 
 
 def _tier_fetcher(venue: Venue, symbol: str) -> Callable[[], Awaitable[Any]]:

@@ -75,6 +75,7 @@ from levguard.venues.ccxt_quirks import (
     default_options,
     is_unknown_order,
     market_slippage,
+    min_amount,
     order_status,
     reported_client_id,
     wallet_balance,
@@ -661,6 +662,10 @@ class CcxtVenue:
                 f"{self.exchange_id} order {symbol} qty {qty!r} is {amount} contracts, above the maximum {maximum}"
             )
         return amount
+
+    async def min_order_qty(self, symbol: str) -> float:
+        """The market's smallest order in position units (:func:`~levguard.venues.ccxt_quirks.min_amount`)."""
+        return min_amount(self.exchange_id, await self._market(symbol, "min_order_qty"))
 
     async def round_price(self, symbol: str, price: float) -> Decimal:
         """Return ``price`` rounded to the market's tick (ccxt ``price_to_precision``)."""

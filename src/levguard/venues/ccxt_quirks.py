@@ -147,6 +147,21 @@ def contract_size(exchange_id: str, market: Mapping[str, Any], position: Mapping
     return 1.0
 
 
+def min_amount(exchange_id: str, market: Mapping[str, Any]) -> float:
+    """The market's smallest order in position units: the larger of ccxt's ``limits.amount.min``
+    and ``limits.market.min`` (ccxt amounts) times :func:`contract_size` (0 when none is given).
+
+    Notes
+    -----
+    ccxt's unified market structure: ``limits.amount.min`` is the smallest amount an order may
+    have, in the market's amount units (contracts on derivatives); :meth:`CcxtVenue.round_qty
+    <levguard.venues.ccxt_adapter.CcxtVenue.round_qty>` refuses an order below it.
+    """
+    limits = market.get("limits") or {}
+    mins = [_num((limits.get(k) or {}).get("min")) for k in ("amount", "market")]
+    return max((v for v in mins if v is not None and v > 0.0), default=0.0) * contract_size(exchange_id, market)
+
+
 def amount_step(exchange_id: str, market: Mapping[str, Any]) -> Decimal | None:
     """The lot an order amount must be a multiple of beyond ccxt's precision, or None.
 
