@@ -82,7 +82,7 @@ from levguard.live._support import account_spec, classify, ewma_vol
 from levguard.live.alerts import Alert, Alerter
 from levguard.live.forecasts import probabilities
 from levguard.live.setup import AccountSetup, AccountState, PositionState, client_order_id, default_guardian_id
-from levguard.live.states import Level, alert_level, next_level
+from levguard.live.states import Level, alert_level
 from levguard.live.store import Store, StoreUnavailable
 from levguard.venues.base import Venue, VenuePosition
 
@@ -696,7 +696,7 @@ class Guardian:
             ps = st.positions.get(pos.symbol)
             if ps is None:
                 ps = st.positions[pos.symbol] = PositionState()
-            new = next_level(ps.level, setup.thresholds, ratio, distance, p_liq)
+            new = unified.next_state(setup, extra, ps.level, ratio, distance, p_liq)
             shown = "unknown" if math.isnan(p_liq) else f"{p_liq:.1%}"
             detail = f"margin ratio {ratio:.2f}, distance {distance:.2%}, P(liq {h:g}d) {shown}"
             await self._move(

@@ -218,4 +218,5 @@ class AccountState:
     followed_ns: int | None = None  # a dry run's last read of the store's expected positions (inflight.follow)
     ratio_mismatch: bool = False  # levguard's and the venue's account ratios disagree (alerted once)
     loans: PositionState = field(default_factory=PositionState)  # a unified account owing with no position
+    unrated: list[str] = field(default_factory=list)  # coins held with no collateral ratio, counted at 0
     left_out_cycles: int = 0  # consecutive cycles with positions of another wallet left out (watch.left_out)

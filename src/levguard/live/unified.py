@@ -19,7 +19,11 @@ account with the unified engine (:func:`levguard.core.unified.evaluate_unified`)
   the cycle;
 * a coin held without any collateral ratio (neither the venue's table nor the built-in one) counts
   at 0, a debt in it at face value (:func:`rate_unrated`, a ``collateral_unrated`` warning naming
-  the coin), where :func:`levguard.evaluate_account` alone refuses it;
+  the coin), where :func:`levguard.evaluate_account` alone refuses it.  levguard's ratio is then
+  a bound, not a measurement: the states follow the venue's ratio (``state_ratio_source``
+  ``venue``); without one the account cannot be evaluated (a critical ``evaluation`` alert naming
+  the coins) and the states are capped below the acting level (:func:`next_state`: no order on a
+  coin counted at 0);
 * an account with debts but no position (a loan against collateral) is evaluated all the same
   (:func:`debts_only`): it is liquidated without positions when its equity falls to the loans'
   maintenance margin.
@@ -36,7 +40,7 @@ from levguard.core.unified import UNIFIED_VENUES
 from levguard.errors import LevguardError
 from levguard.live import watch
 from levguard.live._support import account_spec
-from levguard.live.states import next_level
+from levguard.live.states import Level, next_level
 from levguard.venues.base import VenueBalance
 
 if TYPE_CHECKING:
@@ -47,6 +51,7 @@ __all__ = [
     "RATIO_ABS_TOLERANCE",
     "compare",
     "debts_only",
+    "next_state",
     "rate_unrated",
     "read",
     "reader_of",
@@ -114,7 +119,12 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
     and alerted once (until the two agree again), and ``state_ratio`` (what the states use) is
     then ``max(a, b)``, the worse of the two (``state_ratio_source`` says whose: a model that
     misses part of the account, such as a position it does not read, errs on the safe side).
-    Never raises.
+
+    With a coin held and counted at 0 (``st.unrated``, :func:`rate_unrated`; listed as
+    ``collateral_unrated``), ``a`` is a bound, not a measurement: ``state_ratio`` is the venue's
+    ``b`` (a gap with ``a`` worse is that coin, not a mismatch); with no ``b`` the account cannot
+    be evaluated: a critical ``evaluation`` alert names the coins and ``state_capped`` keeps the
+    states below the acting level (:func:`next_state`).  Never raises.
     """
     read_ = st.unified
     out: dict[str, Any] = {
@@ -133,6 +143,13 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
         out["venue_account_ratio"] = read_.venue_ratio
         out["venue_account_status"] = read_.venue_status
         out["collateral_source"] = read_.collateral_source
+        held = list(st.unrated)
+        if held:
+            out["collateral_unrated"] = held
+        if held and read_.venue_ratio is None:  # levguard's ratio a bound and none from the venue
+            out["state_capped"] = True
+            await _unevaluable(g, setup, report, held, out["state_ratio"], read_.venue_ratio_name)
+            return out
         if read_.venue_ratio is None or report.account_ratio is None:
             return out
         ours = out["state_ratio"]
@@ -141,6 +158,10 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
         if ours == theirs:
             gap = 0.0
         out["ratio_gap"] = gap
+        if held:  # a coin counted at 0: levguard's ratio is a bound, the venue's the measurement
+            out["state_ratio"], out["state_ratio_source"] = theirs, "venue"
+            if ours >= theirs:  # the gap is that coin's value, not a disagreement
+                return out
         if gap <= max(setup.ratio_tolerance * theirs, RATIO_ABS_TOLERANCE):
             if st.ratio_mismatch:
                 log.info("%s: %s agrees with the venue again", setup.name, report.account_ratio_name)
@@ -177,6 +198,40 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
     return out
 
 
+async def _unevaluable(
+    g: Guardian, setup: AccountSetup, report: AccountReport, held: list[str], ours: float, venue_ratio_name: str
+) -> None:
+    # Coins held with no collateral ratio count at 0 and the venue gives no ratio of its own.
+    cap = Level(max(0, int(setup.act_level) - 1)).name
+    text = (
+        f"cannot evaluate the account: {', '.join(held)} held with no collateral ratio (counted at 0) and no "
+        f"{venue_ratio_name} from the venue; levguard's {report.account_ratio_name} ({ours:.4f} of the way to "
+        f"liquidation) is only a bound: the states are capped at {cap}, no order"
+    )
+    log.error("%s: %s", setup.name, text)
+    await g._alert(setup.name, "critical", "evaluation", text, dedup="unrated", coins=held)
+
+
+def next_state(
+    setup: AccountSetup, extra: dict[str, Any], current: Level, ratio: float, distance: float, p_liq: float
+) -> Level:
+    """A position's next level (:func:`levguard.live.states.next_level`), given the figures of
+    :func:`compare` (``extra``; empty for a single-wallet account).
+
+    With a coin held and counted at 0 (``collateral_unrated``), levguard's own figures (its
+    distance to the liquidation price and P(liq), both from that model) are bounds, not
+    measurements: the level follows ``ratio`` alone (the venue's, :func:`compare`); with
+    ``state_capped`` (no ratio from the venue either) it stays below ``setup.act_level``: no order
+    is placed on the strength of a coin levguard counts at 0.
+    """
+    if not extra.get("collateral_unrated"):
+        return next_level(current, setup.thresholds, ratio, distance, p_liq)
+    new = next_level(current, setup.thresholds, ratio, math.nan, math.nan)
+    if extra.get("state_capped"):
+        new = Level(min(new, max(0, int(setup.act_level) - 1)))
+    return new
+
+
 async def rate_unrated(g: Guardian, setup: AccountSetup, st: AccountState, spec: dict[str, Any]) -> list[str]:
     """Give every coin of a unified ``spec`` that has no collateral ratio (none from the venue, none
     in the built-in table) the ratio 0; return the coins held that now count nothing.
@@ -190,6 +245,7 @@ async def rate_unrated(g: Guardian, setup: AccountSetup, st: AccountState, spec:
     """
     venue = UNIFIED_VENUES.get(str(spec.get("venue")))
     if venue is None:
+        st.unrated = []
         return []
     given = spec.setdefault("collateral_ratios", {})
     balances, borrowed = spec.get("balances") or {}, spec.get("borrowed") or {}
@@ -200,6 +256,7 @@ async def rate_unrated(g: Guardian, setup: AccountSetup, st: AccountState, spec:
         given[coin] = 0.0
         if balances.get(coin, 0.0) - borrowed.get(coin, 0.0) > 0.0:
             held.append(coin)
+    st.unrated = held
     if held:
         source = getattr(st.unified, "collateral_source", None)
         await g._alert(
@@ -246,7 +303,7 @@ async def debts_only(
         return {"account": setup.name, "status": "error", "error": str(exc)}
     extra = await compare(g, setup, st, report)
     ratio = extra["state_ratio"]
-    new = next_level(st.loans.level, setup.thresholds, ratio, math.nan, math.nan)
+    new = next_state(setup, extra, st.loans.level, ratio, math.nan, math.nan)
     detail = f"account ratio {ratio:.4f} of the way to liquidation, loans and no position"
     await g._move(setup, st.loans, new, "account (loans, no position)", "account", detail, margin_ratio=ratio)
     figures = {

@@ -1,0 +1,128 @@
+"""The guardian's unified accounts where levguard's ratio is not a measurement, where only the
+venue's ratio sees a loan, and where a loan episode ends (real ccxt against the fakes of
+tests/fakes).
+
+* A cash-and-carry on Bybit UTA (10 ETH held, 10 ETHUSDT short) whose collateral endpoint failed:
+  the built-in table has no ETH, ETH counted at 0, levguard's ratio 0.60 of the way to
+  liquidation drove the hedge to ACT and "would buy 4.875 reduce-only" while the venue's own
+  accountMMRate read 0.57 %.  levguard's ratio is now a bound: the states follow the venue's; with
+  no ratio from the venue the account cannot be evaluated (critical) and no order is placed.
+* Binance PM, no position, a 5,000 USDT debt with no loan_mmr: levguard's MM is 0 (no ratio) and
+  the venue's MARGIN_CALL (uniMMR 1.10) read "ok", level 0.
+* A loan's state (``st.loans``) outlived the loan: a second loan episode raised no alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from guardian_helpers import store
+
+from fakes.binance_pm import FakeBinancePm
+from fakes.bybit_uta import FakeBybitUta
+from fakes.unified_accounts import UTA_TIERS, venue_of
+from levguard.live.guardian import AccountSetup, Guardian
+from levguard.live.states import Thresholds
+
+_THRESHOLDS = Thresholds(margin_ratio=(0.3, 0.5, 0.6), distance=(0.2, 0.12, 0.08), p_liq=(0.2, 0.5, 0.8))
+
+
+async def _no_sleep(_s: float) -> None:
+    return None
+
+
+def _guardian(tmp_path: Path, v: Any) -> Guardian:
+    acc = AccountSetup(name="uni", venue=v, thresholds=_THRESHOLDS, venue_bars=False, retries=0, backoff_s=0.0)
+    return Guardian([acc], store(tmp_path, name="uni"), live=False, owner="test", sleep=_no_sleep)
+
+
+def _run(tmp_path: Path, fake: Any, steps: Any = (None,), **venue: Any) -> tuple[Guardian, list[dict[str, Any]]]:
+    """One cycle per step (a step, when not None, changes the fake first)."""
+    with fake:
+        v = venue_of(fake, **venue)
+        g = _guardian(tmp_path, v)
+
+        async def main() -> list[dict[str, Any]]:
+            out = []
+            try:
+                for step in steps:
+                    if step is not None:
+                        step(fake)
+                    out.append((await g.cycle())[0])
+                return out
+            finally:
+                released = getattr(fake, "released", None)
+                if released is not None:
+                    released.set()
+                await v.close()
+
+        try:
+            return g, asyncio.run(main())
+        finally:
+            g.close()
+
+
+def _alerts(g: Guardian, kind: str) -> list[dict[str, Any]]:
+    return [a for a in g.store.alerts(account="uni", limit=200) if a["kind"] == kind]
+
+
+# ---------------------------------------------------------------------- a held coin counted at 0
+
+
+def _carry(coin: str, qty: float, price: float, *, timeout: bool = False) -> FakeBybitUta:
+    """10 ETHUSDT short hedged by ``qty`` ``coin`` held; the collateral endpoint fails."""
+    fake = FakeBybitUta()
+    fake.collateral = UTA_TIERS
+    if timeout:
+        fake.delays["/v5/spot-margin-trade/collateral"] = 3.0  # hangs past the request timeout
+    else:
+        fake.route("GET", "/v5/spot-margin-trade/collateral", lambda req: fake.error(10016, "Server error"))
+    fake.coin(coin, qty, price)
+    fake.coin("USDT", 250.0, 1.0, position_mm=165.0)
+    fake.position("ETHUSDT", -10.0, 3_000.0, 3_000.0)
+    mb = qty * price * (0.95 if coin == "ETH" else 1.0) + 250.0
+    fake.totals(mm_rate=round(165.0 / mb, 4), equity=mb, margin_balance=mb, maint_margin=165.0)
+    return fake
+
+
+@pytest.mark.parametrize(("coin", "qty", "price", "venue_ratio"), [("ETH", 10.0, 3_000.0, 0.0057), ("USDC", 30_000.0, 1.0, 0.0055)])
+def test_a_coin_counted_at_zero_leaves_the_state_to_the_venues_ratio(
+    tmp_path: Path, coin: str, qty: float, price: float, venue_ratio: float
+) -> None:
+    g, (rep,) = _run(tmp_path, _carry(coin, qty, price, timeout=coin == "ETH"), timeout_ms=1000)
+    assert rep["status"] == "ok", rep
+    assert rep["account_ratio"] == pytest.approx(0.6)  # levguard's, the coin at 0: reported, a bound
+    assert rep["state_ratio"] == pytest.approx(venue_ratio)  # was 0.6, levguard's
+    assert rep["state_ratio_source"] == "venue"
+    assert rep["collateral_unrated"] == [coin]
+    assert rep["level"] == 0
+    (view,) = rep["positions"]
+    assert view["state"] == "OK"  # was ACT
+    assert view["action"] is None  # was "would buy 4.875 reduce-only (dry run)"
+    assert _alerts(g, "action") == []
+    assert _alerts(g, "state") == []
+    (warning,) = _alerts(g, "collateral_unrated")
+    assert warning["data"]["coins"] == [coin]
+    assert _alerts(g, "ratio_mismatch") == []  # the gap is the coin counted at 0, not a mismatch
+
+
+def test_without_the_venues_ratio_the_account_cannot_be_evaluated_and_no_order_goes(tmp_path: Path) -> None:
+    fake = _carry("ETH", 10.0, 3_000.0)
+    fake.wallet_totals["accountMMRate"] = ""  # the venue reports no ratio either
+    g, (rep, again) = _run(tmp_path, fake, steps=(None, None))
+    assert rep["status"] == "ok", rep
+    assert rep["venue_account_ratio"] is None
+    assert rep["state_capped"] is True
+    assert rep["collateral_unrated"] == ["ETH"]
+    (view,) = rep["positions"]
+    assert view["state"] == "DANGER"  # levguard's 0.60 (a bound) would be ACT: capped below acting
+    assert view["action"] is None
+    assert again["positions"][0]["action"] is None
+    assert _alerts(g, "action") == []
+    (alert,) = _alerts(g, "evaluation")  # critical, once (deduplicated)
+    assert alert["level"] == "critical"
+    assert alert["data"]["coins"] == ["ETH"]
+    assert alert["message"].startswith("cannot evaluate the account: ETH held with no collateral ratio")
