@@ -150,7 +150,7 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
             out["state_capped"] = True
             await _unevaluable(g, setup, report, held, out["state_ratio"], read_.venue_ratio_name)
             return out
-        if read_.venue_ratio is None or report.account_ratio is None:
+        if read_.venue_ratio is None:  # levguard's ratio None (no MM) still has a state ratio: 0
             return out
         ours = out["state_ratio"]
         theirs = to_trigger_scale(report.venue, read_.venue_ratio)
@@ -172,7 +172,7 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
         if theirs > ours:  # the states follow the worse of the two while they disagree
             out["state_ratio"], out["state_ratio_source"] = theirs, "venue"
         text = (
-            f"{name}: levguard {report.account_ratio:.6g} vs the venue's {read_.venue_ratio_name} "
+            f"{name}: levguard {_fmt(report.account_ratio)} vs the venue's {read_.venue_ratio_name} "
             f"{read_.venue_ratio:.6g} ({ours:.4f} vs {theirs:.4f} of the way to liquidation); levguard's "
             f"model or tables are off, the states follow the worse ({out['state_ratio_source']}'s; "
             f"collateral: {read_.collateral_source})"
@@ -196,6 +196,10 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
     except Exception as exc:  # a check must never fail the cycle
         log.error("%s: account ratios not compared: %r", setup.name, exc)
     return out
+
+
+def _fmt(x: float | None) -> str:
+    return "none (no maintenance margin)" if x is None else f"{x:.6g}"
 
 
 async def _unevaluable(

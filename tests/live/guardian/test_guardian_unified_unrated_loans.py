@@ -88,7 +88,9 @@ def _carry(coin: str, qty: float, price: float, *, timeout: bool = False) -> Fak
     return fake
 
 
-@pytest.mark.parametrize(("coin", "qty", "price", "venue_ratio"), [("ETH", 10.0, 3_000.0, 0.0057), ("USDC", 30_000.0, 1.0, 0.0055)])
+@pytest.mark.parametrize(
+    ("coin", "qty", "price", "venue_ratio"), [("ETH", 10.0, 3_000.0, 0.0057), ("USDC", 30_000.0, 1.0, 0.0055)]
+)
 def test_a_coin_counted_at_zero_leaves_the_state_to_the_venues_ratio(
     tmp_path: Path, coin: str, qty: float, price: float, venue_ratio: float
 ) -> None:
@@ -126,3 +128,37 @@ def test_without_the_venues_ratio_the_account_cannot_be_evaluated_and_no_order_g
     assert alert["level"] == "critical"
     assert alert["data"]["coins"] == ["ETH"]
     assert alert["message"].startswith("cannot evaluate the account: ETH held with no collateral ratio")
+
+
+# ---------------------------------------------------------------------- the venue's ratio, levguard's None
+
+
+def _binance_debt(*, negative: bool) -> FakeBinancePm:
+    """0.2 BTC and 5,000 USDT owed (a margin loan, or UM losses: negativeBalance), no position; the
+    venue reports uniMMR 1.10, MARGIN_CALL (its trigger 1.05)."""
+    fake = FakeBinancePm()
+    fake.wallet("BTC", 0.2)
+    if negative:
+        fake.wallet("USDT", -5_000.0)
+        fake.balances[-1]["negativeBalance"] = "5000"
+    else:
+        fake.wallet("USDT", 0.0, borrowed=5_000.0)
+    fake.index_prices = {"BTC": 60_000.0, "USDT": 1.0}
+    fake.collateral_v1 = [{"asset": "BTC", "collateralRate": "0.95"}, {"asset": "USDT", "collateralRate": "1"}]
+    fake.report(uni_mmr=1.10, equity=6_400.0, maint_margin=5_818.0, status="MARGIN_CALL")
+    return fake
+
+
+def test_the_venues_margin_call_drives_the_state_when_levguard_has_no_ratio(tmp_path: Path) -> None:
+    g, (rep,) = _run(tmp_path, _binance_debt(negative=False))  # no loan_mmr: levguard's MM 0, no uniMMR
+    assert rep["account_ratio"] is None
+    assert rep["venue_account_status"] == "MARGIN_CALL"
+    assert rep["state_ratio"] == pytest.approx(1.05 / 1.10)  # was 0.0, levguard's
+    assert rep["state_ratio_source"] == "venue"
+    assert rep["ratio_gap"] == pytest.approx(1.05 / 1.10)
+    assert rep["level"] == 3  # was 0 ("ok" at the venue's margin call)
+    assert rep["positions"] == []
+    (state,) = _alerts(g, "state")
+    assert state["level"] == "critical"
+    (mismatch,) = _alerts(g, "ratio_mismatch")
+    assert mismatch["message"].startswith("uniMMR: levguard none (no maintenance margin) vs the venue's uniMMR 1.1")
