@@ -609,7 +609,7 @@ class Guardian:
             hist.append((now, mark))
             if forecasts is not None:
                 forecasts.observe(sym, now, mark)
-        if not positions and (owed := await unified.debts_only(self, setup, st, balance, now, others)) is not None:
+        if (owed := await unified.debts_only(self, setup, st, balance, now, others, positions)) is not None:
             return owed  # a unified account's loans are liquidated without any position
         if not positions:  # nothing evaluated: no spec (/positions, /risk), the left-out ones named
             self.last_specs.pop(setup.name, None)

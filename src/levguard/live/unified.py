@@ -283,7 +283,13 @@ def has_debts(read_: Any) -> bool:
 
 
 async def debts_only(
-    g: Guardian, setup: AccountSetup, st: AccountState, balance: VenueBalance, now: int, others: dict[str, str]
+    g: Guardian,
+    setup: AccountSetup,
+    st: AccountState,
+    balance: VenueBalance,
+    now: int,
+    others: dict[str, str],
+    positions: list[Any],
 ) -> dict[str, Any] | None:
     """The cycle of a unified account holding no position but owing something (None otherwise).
 
@@ -293,9 +299,14 @@ async def debts_only(
     maintenance margin of borrowed assets).  The account is evaluated (its ratio, the venue's,
     :func:`compare`) and its state, on :func:`state_ratio` against the thresholds' ``margin_ratio``,
     is kept on ``st.loans`` and alerted as ``account`` (``state`` alerts); no order is placed (no
-    position to reduce: repaying the loan or adding collateral is the operator's).
+    position to reduce: repaying the loan or adding collateral is the operator's).  Once the
+    account owes nothing or holds positions again, ``st.loans`` moves back to OK (an ``info`` state
+    alert), so the next loan episode is alerted again.
     """
-    if not has_debts(st.unified):
+    if positions or not has_debts(st.unified):
+        if st.loans.level != Level.OK:
+            why = "positions held again (their states cover the account)" if positions else "nothing owed"
+            await g._move(setup, st.loans, Level.OK, "account (loans, no position)", "account", why)
         return None
     spec = account_spec(setup.venue.name, balance, [], {}, st.unified)
     await rate_unrated(g, setup, st, spec)

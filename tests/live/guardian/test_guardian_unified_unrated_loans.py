@@ -162,3 +162,60 @@ def test_the_venues_margin_call_drives_the_state_when_levguard_has_no_ratio(tmp_
     assert state["level"] == "critical"
     (mismatch,) = _alerts(g, "ratio_mismatch")
     assert mismatch["message"].startswith("uniMMR: levguard none (no maintenance margin) vs the venue's uniMMR 1.1")
+
+
+# ---------------------------------------------------------------------- a loan episode ends
+
+
+def _loan(fake: FakeBybitUta) -> None:
+    """1 BTC against a 50,000 USDT loan (loan_mmr 0.2): margin balance 6,400, MM 10,000."""
+    fake.coins.clear()
+    fake.positions.clear()
+    fake.coin("BTC", 1.0, 60_000.0)
+    fake.coin("USDT", -50_000.0, 1.0, borrow=50_000.0)
+    mb = 0.5 * 0.98 * 60_000 + 0.5 * 0.9 * 60_000 - 50_000
+    fake.totals(mm_rate=round(10_000 / mb, 4), equity=mb, margin_balance=mb, maint_margin=10_000)
+
+
+def _repaid(fake: FakeBybitUta) -> None:
+    fake.coins.clear()
+    fake.positions.clear()
+    fake.coin("BTC", 1.0, 60_000.0)
+    mb = 0.5 * 0.98 * 60_000 + 0.5 * 0.9 * 60_000
+    fake.totals(mm_rate=0.0, equity=mb, margin_balance=mb, maint_margin=0.0)
+
+
+def _hedged(fake: FakeBybitUta) -> None:
+    """The loan still there, a small ETHUSDT short held again: the positions carry the state."""
+    _loan(fake)
+    fake.coins.clear()
+    fake.coin("BTC", 1.0, 60_000.0)
+    fake.coin("USDT", -5_000.0, 1.0, borrow=5_000.0, position_mm=15.0)
+    fake.position("ETHUSDT", -1.0, 3_000.0, 3_000.0)
+    fake.totals(mm_rate=0.02, equity=51_400, margin_balance=51_400, maint_margin=1_015)
+
+
+def test_a_repaid_loan_moves_back_to_ok_and_the_next_loan_alerts_again(tmp_path: Path) -> None:
+    fake = FakeBybitUta()
+    fake.collateral = UTA_TIERS
+    g, reps = _run(tmp_path, fake, steps=(_loan, _repaid, _loan), loan_mmr=0.2)
+    assert [r["level"] for r in reps] == [3, 0, 3]
+    moves = [(a["level"], a["data"]["previous"], a["data"]["state"]) for a in reversed(_alerts(g, "state"))]
+    # The third was missing: st.loans stayed ACT through the repayment.
+    assert moves == [("critical", "OK", "ACT"), ("info", "ACT", "OK"), ("critical", "OK", "ACT")]
+    assert "nothing owed" in _alerts(g, "state")[1]["message"]
+    assert g._state["uni"].loans.level.name == "ACT"
+
+
+def test_positions_held_again_end_the_loan_state(tmp_path: Path) -> None:
+    fake = FakeBybitUta()
+    fake.collateral = UTA_TIERS
+    g, reps = _run(tmp_path, fake, steps=(_loan, _hedged, _loan), loan_mmr=0.2)
+    assert [r["level"] for r in reps] == [3, 0, 3]
+    account = [a for a in reversed(_alerts(g, "state")) if a["data"]["symbol"] == "account"]
+    assert [(a["data"]["previous"], a["data"]["state"]) for a in account] == [
+        ("OK", "ACT"),
+        ("ACT", "OK"),
+        ("OK", "ACT"),
+    ]
+    assert "positions held again" in account[1]["message"]
