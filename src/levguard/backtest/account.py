@@ -286,8 +286,8 @@ def replay_account(
     factors = np.stack(scen, axis=1).reshape(n * m, k)
     equity, mm, _ = scenario_values(ja, assets, factors)
     paid = _funding_paid(account, funding, index, ohlc)
-    equity = _after_funding(ja, assets, factors, equity.reshape(n, m), paid)
-    mm = mm.reshape(n, m)
+    lent = _settle_borrowed(held, ja)
+    equity, mm = _after_funding(ja, assets, factors, equity.reshape(n, m), mm.reshape(n, m), paid, lent)
     liq = breached(ja, equity, mm)
     cushion = equity - ja.multiple * mm
     worst = np.argmin(cushion, axis=1)
@@ -355,31 +355,48 @@ def _gaps(bars: Mapping[str, pd.DataFrame], assets: list[str], index: pd.Datetim
     return tuple(notes)
 
 
+def _settle_borrowed(spec: Mapping[str, Any], ja: JointAccount) -> float:
+    """The coins of the settlement asset (USDT) the spec's ``borrowed`` lends (0 without)."""
+    if ja.settle < 0 or not isinstance(spec.get("borrowed"), Mapping):
+        return 0.0
+    name = ja.bal_asset[ja.settle]
+    return math.fsum(float(v) for k, v in spec["borrowed"].items() if str(k).upper() == name)
+
+
 def _after_funding(
     ja: JointAccount,
     assets: list[str],
     factors: np.ndarray[Any, np.dtype[np.float64]],
     equity: np.ndarray[Any, np.dtype[np.float64]],
+    mm: np.ndarray[Any, np.dtype[np.float64]],
     paid: np.ndarray[Any, np.dtype[np.float64]],
-) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """The (bars, scenarios) ``equity`` after the cumulative funding ``paid`` (USDT) at each bar.
+    lent: float = 0.0,
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], np.ndarray[Any, np.dtype[np.float64]]]:
+    """The (bars, scenarios) ``equity`` and ``mm`` after the cumulative funding ``paid`` (USDT)
+    at each bar.
 
     A unified account's funding is paid from (or into) its USDT balance, which its collateral
     tiers value: the equity is the engine's with ``n_USDT - paid`` (OKX counts USDT above
-    5,000,000 at 0.9: 6,000,000 USDT receiving 60,000 is worth 5,954,000, not 5,960,000).  A
-    single wallet's funding changes its equity at face value."""
+    5,000,000 at 0.9: 6,000,000 USDT receiving 60,000 is worth 5,954,000, not 5,960,000).  With
+    ``loan_mmr`` the USDT owed is ``max(lent, -n_USDT)`` (``lent``: the spec's ``borrowed``
+    USDT), so funding that deepens a negative balance deepens the loans' MM as the engine's
+    (USDT -20,000 paying 3,000: MM 2,600 with loan_mmr 0.1, was kept at 2,300).  A single
+    wallet's funding changes its equity at face value, not its MM."""
     if not isinstance(ja.source, UnifiedAccount) or ja.settle < 0 or not paid.any():
-        return equity - paid[:, None]
+        return equity - paid[:, None], mm
     n, m = equity.shape
     rows = factors.reshape(n, m, -1)
-    out = equity.copy()
+    out, out_mm = equity.copy(), mm.copy()
     for value in np.unique(paid[paid != 0.0]):
         at = paid == value
-        net = ja.asset_net.copy()
+        net, loan = ja.asset_net.copy(), ja.asset_loan.copy()
         net[ja.settle] -= value
-        e, _, _ = scenario_values(replace(ja, asset_net=net), assets, rows[at].reshape(-1, rows.shape[2]))
-        out[at] = e.reshape(-1, m)
-    return out
+        loan[ja.settle] = max(lent, -net[ja.settle], 0.0) * ja.source.loan_mmr
+        e, mm_, _ = scenario_values(
+            replace(ja, asset_net=net, asset_loan=loan), assets, rows[at].reshape(-1, rows.shape[2])
+        )
+        out[at], out_mm[at] = e.reshape(-1, m), mm_.reshape(-1, m)
+    return out, out_mm
 
 
 def _funding_paid(
