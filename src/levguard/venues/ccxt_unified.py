@@ -94,7 +94,9 @@ class UnifiedAccountRead:
     """One read of a unified account (amounts in coins, prices and account figures in USD).
 
     ``balances`` are the coins held net of what is owed (negative: a debt), plus ``borrowed`` when
-    the loans' maintenance margin is modelled (``loan_mmr`` given); ``collateral_ratios`` the
+    the loans' maintenance margin is modelled (``loan_mmr`` given); ``loan_mmr`` is kept whenever
+    something is owed (a loan or a negative balance, which the engine counts as owed:
+    ``max(borrowed, -net)``) and None otherwise; ``collateral_ratios`` the
     venue's tiers of the assets held, in its API shape (assets it did not give fall back to the
     built-in table); ``venue_ratio`` the ratio the venue reports (``uniMMR``, ``accountMMRate``;
     None when it reported none), on the scale of :attr:`levguard.AccountReport.account_ratio`.
@@ -129,6 +131,7 @@ class UnifiedAccountRead:
         }
         if self.borrowed:
             out["borrowed"] = dict(self.borrowed)
+        if self.loan_mmr is not None:  # a loan or a negative balance (owed as well: its MM counts)
             out["loan_mmr"] = self.loan_mmr
         return out
 
@@ -428,7 +431,7 @@ class UnifiedReader:
             prices=dict(prices),
             collateral_ratios={a: table[a] for a in {*held, _SETTLE} if a in table},
             collateral_source=source,
-            loan_mmr=self.loan_mmr if borrowed else None,
+            loan_mmr=self.loan_mmr if borrowed or any(net < 0.0 for net, _ in held.values()) else None,
             venue_ratio=ratio if ratio is not None and ratio >= 0.0 else None,
             venue_ratio_name=_VENUE_RATIO[self.rule_set],
             venue_status=status,

@@ -219,3 +219,10 @@ def test_positions_held_again_end_the_loan_state(tmp_path: Path) -> None:
         ("OK", "ACT"),
     ]
     assert "positions held again" in account[1]["message"]
+
+
+def test_a_negative_balance_alone_carries_the_loan_mm_in_the_guardian(tmp_path: Path) -> None:
+    _, (rep,) = _run(tmp_path, _binance_debt(negative=True), loan_mmr=0.1)
+    assert rep["account_ratio"] == pytest.approx(12.8)  # 6,400 / 500; was None (MM 0, loan_mmr dropped)
+    assert rep["state_ratio_source"] == "venue"  # the venue's uniMMR 1.10 is the worse
+    assert rep["level"] == 3
