@@ -26,7 +26,10 @@ account with the unified engine (:func:`levguard.core.unified.evaluate_unified`)
   coin counted at 0);
 * an account with debts but no position (a loan against collateral) is evaluated all the same
   (:func:`debts_only`): it is liquidated without positions when its equity falls to the loans'
-  maintenance margin.
+  maintenance margin;
+* the read's notes (rows it could not take as they are) are logged when they appear and reported
+  (``read_notes``); a loan left out of the read (its coin has no price: its maintenance margin is
+  not counted) raises a ``loan_left_out`` warning per coin (repeated every ``alert_repeat_s``).
 """
 
 from __future__ import annotations
@@ -73,9 +76,25 @@ def reader_of(venue: object) -> Any:
 
 async def read(g: Guardian, setup: AccountSetup, st: AccountState) -> VenueBalance:
     """Read the unified account (retried as every venue call), keep the read on ``st.unified`` and
-    return its balance (USD face value of the net holdings) for the cycle's freshness check."""
+    return its balance (USD face value of the net holdings) for the cycle's freshness check.
+
+    A note new since the last read is logged (a warning); a loan left out of the read (its MM not
+    counted by levguard) is alerted, a ``loan_left_out`` warning per coin."""
     reader = reader_of(setup.venue)
+    before = set(getattr(st.unified, "notes", ()) or ())
     st.unified = await g._call(setup, "read_unified_account", reader.read)
+    for note in getattr(st.unified, "notes", ()) or ():
+        log.log(logging.DEBUG if note in before else logging.WARNING, "%s: unified read: %s", setup.name, note)
+    for coin in getattr(st.unified, "left_out", ()) or ():
+        text = next((n for n in st.unified.notes if n.startswith(f"{coin}:")), f"{coin}: left out of the read")
+        await g._alert(
+            setup.name,
+            "warning",
+            "loan_left_out",
+            f"a loan in {coin} is left out, its maintenance margin not counted by levguard ({text})",
+            dedup=coin,
+            coin=coin,
+        )
     balance: VenueBalance = st.unified.balance
     return balance
 
@@ -136,6 +155,7 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
         "venue_account_ratio": None,
         "venue_account_status": None,
         "collateral_source": None,
+        "read_notes": [],
     }
     if read_ is None:
         return out
@@ -143,6 +163,7 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
         out["venue_account_ratio"] = read_.venue_ratio
         out["venue_account_status"] = read_.venue_status
         out["collateral_source"] = read_.collateral_source
+        out["read_notes"] = list(read_.notes)
         held = list(st.unrated)
         if held:
             out["collateral_unrated"] = held

@@ -101,7 +101,9 @@ class UnifiedAccountRead:
     built-in table); ``venue_ratio`` the ratio the venue reports (``uniMMR``, ``accountMMRate``;
     None when it reported none), on the scale of :attr:`levguard.AccountReport.account_ratio`.
     ``balance`` is the face value of the net holdings (USD), for the guardian's freshness check
-    and snapshots.
+    and snapshots.  ``notes`` say what the read did with rows it could not take as they are;
+    ``left_out`` names the coins owed but left out (no USD value and no ticker, netting to 0): the
+    maintenance margin of a loan in them is not counted.
     """
 
     venue: str
@@ -118,6 +120,7 @@ class UnifiedAccountRead:
     venue_maintenance_margin: float | None
     balance: VenueBalance
     notes: tuple[str, ...] = field(default_factory=tuple)
+    left_out: tuple[str, ...] = field(default_factory=tuple)
 
     def spec(self, positions: list[dict[str, Any]]) -> dict[str, Any]:
         """The unified-account spec (docs/unified.md) of this read with ``positions`` (spec rows:
@@ -349,6 +352,7 @@ class UnifiedReader:
                 unpriced[coin] = equity
             held[coin] = (net, owed)
         await self._price_from_tickers(unpriced, held, prices, notes)
+        left_out = [c for c in unpriced if c not in held]  # owed, no price: the loan's MM not counted
         table, source = await self._collateral()
         return self._result(
             held,
@@ -361,6 +365,7 @@ class UnifiedReader:
             mm=_num(wallet.get("totalMaintenanceMargin")),
             available=_num(wallet.get("totalAvailableBalance")),
             notes=notes,
+            left_out=left_out,
         )
 
     async def _price_from_tickers(
@@ -417,6 +422,7 @@ class UnifiedReader:
         mm: float | None,
         available: float | None,
         notes: list[str] | None = None,
+        left_out: list[str] | None = None,
     ) -> UnifiedAccountRead:
         # The read from the coins held: (net, owed) per asset.
         modelled = self.loan_mmr is not None
@@ -439,6 +445,7 @@ class UnifiedReader:
             venue_maintenance_margin=mm,
             balance=VenueBalance("USD", face, available if available is not None else face, now),
             notes=tuple(notes or ()),
+            left_out=tuple(left_out or ()),
         )
 
     # ------------------------------------------------------------------ optional parts

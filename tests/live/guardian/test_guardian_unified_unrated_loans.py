@@ -226,3 +226,30 @@ def test_a_negative_balance_alone_carries_the_loan_mm_in_the_guardian(tmp_path: 
     assert rep["account_ratio"] == pytest.approx(12.8)  # 6,400 / 500; was None (MM 0, loan_mmr dropped)
     assert rep["state_ratio_source"] == "venue"  # the venue's uniMMR 1.10 is the worse
     assert rep["level"] == 3
+
+
+# ---------------------------------------------------------------------- the read's notes
+
+
+def test_a_loan_left_out_of_the_read_is_logged_reported_and_alerted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeBybitUta()
+    fake.collateral = UTA_TIERS
+    fake.coin("BTC", 1.0, 60_000.0)
+    fake.coin("USDT", 1_000.0, 1.0, position_mm=150.0)
+    fake.coin("SOL", 400.0, 150.0, spot_borrow=400.0, borrow=400.0)  # borrowed and held: no price, no SOL perpetual
+    fake.position("ETHUSDT", -10.0, 3_000.0, 3_000.0)
+    fake.totals(mm_rate=0.11, equity=56_000, margin_balance=56_000, maint_margin=6_150)
+    caplog.set_level("DEBUG", logger="levguard.guardian")
+    g, (rep, again) = _run(tmp_path, fake, steps=(None, None), loan_mmr=0.1)
+    assert g._state["uni"].unified.left_out == ("SOL",)
+    (note,) = rep["read_notes"]  # the read's notes were dropped: nothing said SOL
+    assert note.startswith("SOL: no USD value") and "not counted" in note
+    assert again["read_notes"] == [note]
+    (alert,) = _alerts(g, "loan_left_out")  # warning, once over two cycles (deduplicated)
+    assert alert["level"] == "warning"
+    assert alert["data"]["coin"] == "SOL"
+    assert alert["message"].startswith("a loan in SOL is left out, its maintenance margin not counted")
+    logged = [r for r in caplog.records if "unified read: SOL" in r.getMessage()]
+    assert [r.levelname for r in logged] == ["WARNING", "DEBUG"]  # said when it appears, then quietly
