@@ -245,7 +245,8 @@ def test_a_loan_left_out_of_the_read_is_logged_reported_and_alerted(
     g, (rep, again) = _run(tmp_path, fake, steps=(None, None), loan_mmr=0.1)
     assert g._state["uni"].unified.left_out == ("SOL",)
     (note,) = rep["read_notes"]  # the read's notes were dropped: nothing said SOL
-    assert note.startswith("SOL: no USD value") and "not counted" in note
+    assert note.startswith("SOL: no USD value")
+    assert "not counted" in note
     assert again["read_notes"] == [note]
     (alert,) = _alerts(g, "loan_left_out")  # warning, once over two cycles (deduplicated)
     assert alert["level"] == "warning"
