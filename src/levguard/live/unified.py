@@ -171,6 +171,7 @@ async def compare(g: Guardian, setup: AccountSetup, st: AccountState, report: Ac
             out["state_capped"] = True
             await _unevaluable(g, setup, report, held, out["state_ratio"], read_.venue_ratio_name)
             return out
+        g._clear_alert(setup.name, "evaluation", "unrated")  # evaluable again: the next episode alerts at once
         if read_.venue_ratio is None:  # levguard's ratio None (no MM) still has a state ratio: 0
             return out
         ours = out["state_ratio"]

@@ -254,3 +254,16 @@ def test_a_loan_left_out_of_the_read_is_logged_reported_and_alerted(
     assert alert["message"].startswith("a loan in SOL is left out, its maintenance margin not counted")
     logged = [r for r in caplog.records if "unified read: SOL" in r.getMessage()]
     assert [r.levelname for r in logged] == ["WARNING", "DEBUG"]  # said when it appears, then quietly
+
+
+def test_the_unevaluable_alert_comes_back_after_the_venues_ratio_did(tmp_path: Path) -> None:
+    def silent(fake: FakeBybitUta) -> None:
+        fake.wallet_totals["accountMMRate"] = ""
+
+    def answers(fake: FakeBybitUta) -> None:
+        fake.wallet_totals["accountMMRate"] = "0.0057"
+
+    g, reps = _run(tmp_path, _carry("ETH", 10.0, 3_000.0), steps=(silent, answers, silent))
+    assert [r.get("state_capped", False) for r in reps] == [True, False, True]
+    assert [r["positions"][0]["action"] for r in reps] == [None, None, None]
+    assert len(_alerts(g, "evaluation")) == 2  # once per episode
