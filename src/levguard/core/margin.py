@@ -20,7 +20,7 @@ from levguard.core.records import Record, field_dict
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.symbols import inverse_settlement
 from levguard.core.tiers import TierTable
-from levguard.core.validate import show
+from levguard.core.validate import finite_number, show
 from levguard.errors import InputError, NoTiersError
 from levguard.kernels.margin import close_fee_at_bankruptcy, position_notional, position_upnl, solve_liquidation_price
 
@@ -418,7 +418,7 @@ def position_report(
     )
 
 
-def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport:
+def evaluate(account: Account, model: VenueModel | None = None, *, wallet: float | None = None) -> AccountReport:
     """Evaluate every position of ``account`` and the account as a whole.
 
     Parameters
@@ -427,6 +427,11 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
         Wallet and positions.
     model : VenueModel, optional
         Rule set; defaults to ``get_venue(account.venue)``.
+    wallet : float, optional
+        The cross wallet to evaluate with instead of ``account.wallet_balance``, finite and may be
+        below 0 (an :class:`Account` refuses that): a stress scenario's funding paid beyond the
+        wallet (:func:`levguard.core.risk.stress.apply_scenario`), which the venue's formulas
+        take as it is (Binance's liquidation price reads ``WB``, whatever its sign).
 
     Returns
     -------
@@ -447,6 +452,8 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
     if model is not None and not isinstance(model, VenueModel):
         raise InputError(f"model must be a VenueModel or None, was {type(model).__name__} {show(model)}")
     model = model or get_venue(account.venue)
+    if wallet is not None:
+        wallet = finite_number(wallet, "wallet")
     terms = []
     for i, p in enumerate(account.positions):
         try:
@@ -458,7 +465,7 @@ def evaluate(account: Account, model: VenueModel | None = None) -> AccountReport
             if isinstance(exc, NoTiersError):  # the fact keeps its class: a caller replaces the remedy
                 raise exc.with_remedy(exc.remedy, f"positions[{i}] ") from None
             raise InputError(f"positions[{i}] {msg}") from None
-    wb = account.wallet_balance
+    wb = account.wallet_balance if wallet is None else wallet
     cross = [t for t in terms if not t.pos.isolated]
     cross_upnl = math.fsum(t.upnl for t in cross)
     # Sums over the *other* cross positions: the account's sum less the position's own term, so

@@ -38,7 +38,7 @@ from levguard.core.margin import AccountReport, evaluate
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, empty_mapping, field_dict
 from levguard.core.rules import get_venue
-from levguard.core.symbols import asset_key, base_asset
+from levguard.core.symbols import asset_key, base_asset, named_expiry
 from levguard.core.validate import finite_number, instance_of, pick_named, show, whole_number
 from levguard.errors import InputError
 
@@ -299,7 +299,11 @@ class AccountStress:
     equity_before`` (so ``pnl >= -equity_before``), ``bad_debt`` is the shortfall below zero the
     scenario adds and ``shortfall_before`` the one the account already had (a hole that is the
     venue's loss before the scenario, neither its P&L nor its bad debt).  Equity includes the
-    options' value when :func:`apply_scenario` is given it (``option_values``).
+    options' value when :func:`apply_scenario` is given it (``option_values``, ``option_wallets``).
+    ``maintenance_margin_after`` is the whole account's (cross and isolated);
+    ``margin_ratio_after`` is the cross part's: the cross positions' maintenance margin over the
+    cross part after (pooled options included), None where that part is <= 0 (bankrupt), so an
+    isolated margin's gain does not make a bankrupt cross part read healthy.
     """
 
     name: str
@@ -323,15 +327,19 @@ class AccountStress:
 
 def _funding_payment(p: Position, mark: float, rate: float, intervals: int) -> float:
     # Linear: -qty x contract size x mark x rate per settlement; inverse (coin): -qty x cs / mark x rate.
+    # A dated future (its symbol names an expiry) pays no funding: only perpetuals do.
+    if named_expiry(p.symbol) is not None:
+        return 0.0
     size = p.qty * p.instrument.contract_size
     notional = size / mark if p.instrument.inverse else size * mark
     return -notional * rate * intervals
 
 
-def _parts(cross: float, options: float, isolated: list[float], pooled: bool) -> list[float]:
+def _parts(cross: float, options: float, wallets: list[float], isolated: list[float], pooled: bool) -> list[float]:
     # The account's bankruptcy units, unfloored: the cross part (with the options where they share
-    # its margin), the options' own wallet where they do not, and each isolated margin.
-    return [cross + options, *isolated] if pooled else [cross, options, *isolated]
+    # its margin), the options' own wallet where they do not, the options' other wallets (one per
+    # currency the cross part does not pool) and each isolated margin.
+    return [cross + options, *wallets, *isolated] if pooled else [cross, options, *wallets, *isolated]
 
 
 def _floored(parts: list[float]) -> tuple[float, float]:
@@ -347,6 +355,7 @@ def apply_scenario(
     before: AccountReport | None = None,
     option_values: tuple[float, float] = (0.0, 0.0),
     options_share_margin: bool | None = None,
+    option_wallets: Sequence[tuple[float, float]] = (),
 ) -> AccountStress:
     """Re-mark ``account`` under ``scenario``, pay its funding, and re-evaluate it.
 
@@ -369,14 +378,27 @@ def apply_scenario(
         Whether the options are in the cross wallet (True) or a wallet of their own (False);
         default the venue's :attr:`~levguard.core.rules.base.VenueModel.options_share_margin`
         (Deribit and OKX True; Binance, whose portfolio margin pools them, False).
+    option_wallets : sequence of (float, float)
+        Further parts of options that the cross part does not pool, each ``(B + V0, B + V1)``:
+        the wallet's cash ``B`` (premiums included) plus its options' value, before and after,
+        in the account's settlement currency, finite (:func:`levguard.risk.report.risk_report`
+        passes one per options currency: Binance's Options account, or Deribit options settled
+        in another currency than the account's without cross collateral).  Each floors at 0 on
+        its own.
 
     Notes
     -----
     New marks are ``mark x (1 + shock(base))``.  Funding over the scenario,
     ``-qty x mark_after x rate x intervals`` (linear; coin-settled: ``-qty x cs / mark_after x
-    rate x intervals``), is paid from the isolated margin of isolated positions and from the
-    cross wallet otherwise, as venues do.  Liquidation flags come from the venue's rules at the
-    new marks (:func:`levguard.core.margin.evaluate`).  An isolated position that is
+    rate x intervals``), is paid by perpetuals only (a dated future, whose symbol names an
+    expiry, :func:`levguard.core.symbols.named_expiry`, pays none), from the isolated margin of
+    isolated positions and from the cross wallet otherwise, as venues do.  Funding beyond an
+    isolated margin drives that part below 0 (bad debt) and counts in its trigger; funding beyond
+    the cross wallet leaves it below 0, and the liquidation prices read that wallet as it is
+    (Binance's formula takes ``WB`` whatever its sign; the account stays open while its equity is
+    above the maintenance margin, so its price is where that meets the maintenance margin).
+    Liquidation flags come from the venue's rules at the new marks
+    (:func:`levguard.core.margin.evaluate`).  An isolated position that is
     liquidatable there is liquidated whole at the new mark as the venue books it
     (:func:`levguard.core.liquidation_outcome.liquidation_outcome`, docs/margin.md 4.1): where the
     venue takes it over (Binance, Bybit, OKX, Gate, BitMEX) its whole margin is lost; where the
@@ -407,10 +429,11 @@ def apply_scenario(
     the options share the margin) <= MM_cross`` (the venue's trigger,
     :meth:`~levguard.core.rules.base.VenueModel.liquidatable`; with no cross maintenance margin,
     ``< 0``), so an account wiped out by its short options is ``liquidatable`` and its cross
-    positions are ``liquidated``.  ``margin_ratio_after`` is ``MM / E1`` with ``E1`` the
-    unfloored equity after, the options' value included where they share the margin (the venue's
-    ratio, Deribit's maintenance margin over equity), None where ``E1 <= 0``; the options' own
-    maintenance margin is not in ``MM`` (no option margin model), so it is a lower bound there.
+    positions are ``liquidated``.  ``margin_ratio_after`` is ``MM_cross / X1`` with ``X1 = C1 (+
+    V1 where the options share the margin)``, the cross part the trigger reads (the venue's ratio,
+    Deribit's maintenance margin over equity), None where ``X1 <= 0``; isolated margins are not in
+    it; the options' own maintenance margin is not in ``MM_cross`` (no option margin model), so it
+    is a lower bound there.
     Deribit's standard margin gives long options no margin credit (support.deribit.com,
     "Isolated margin availability"); their value is still the account's equity, so the trigger
     is lenient there for long options.
@@ -423,6 +446,15 @@ def apply_scenario(
     """
     instance_of(account, Account, "account")
     instance_of(scenario, Scenario, "scenario")
+    if isinstance(option_wallets, str | bytes) or not isinstance(option_wallets, Sequence):
+        raise InputError(f"option_wallets must be a list of (value before, value after), was {show(option_wallets)}")
+    wallets0: list[float] = []
+    wallets1: list[float] = []
+    for i, w in enumerate(option_wallets):
+        if not (isinstance(w, tuple | list) and len(w) == 2):
+            raise InputError(f"option_wallets[{i}] must be (value before, value after), was {show(w)}")
+        wallets0.append(finite_number(w[0], f"option_wallets[{i}][0]"))
+        wallets1.append(finite_number(w[1], f"option_wallets[{i}][1]"))
     if before is not None:
         instance_of(before, AccountReport, "before")
     if not (isinstance(option_values, tuple | list) and len(option_values) == 2):
@@ -436,7 +468,7 @@ def apply_scenario(
     label = name or account.venue
     before = before or evaluate(account)
     iso0 = [r.margin_balance for r in before.positions if r.margin_balance is not None]
-    parts0 = _parts(before.equity - math.fsum(iso0), v0, iso0, pooled)
+    parts0 = _parts(before.equity - math.fsum(iso0), v0, wallets0, iso0, pooled)
     equity_before, shortfall_before = _floored(parts0)
     if account.venue in scenario.defaulted_venues or label in scenario.defaulted_venues:
         positions = tuple(
@@ -471,53 +503,64 @@ def apply_scenario(
     wallet = account.wallet_balance
     shocked: list[Position] = []
     fundings: list[float] = []
+    gaps: list[float] = []  # an isolated margin's funding paid beyond it (<= 0), kept apart from evaluate
     rate = scenario.funding_rate or 0.0
     for p in account.positions:
         mark = p.mark_price * (1.0 + scenario.shock_for(base_asset(p.symbol)))
         pay = _funding_payment(p, mark, rate, scenario.funding_intervals) if rate else 0.0
         fundings.append(pay)
+        gap = 0.0
         if p.isolated:
             margin = p.isolated_margin
             if margin is None:  # the default isolated margin is the initial margin at entry
                 r = before.positions[len(shocked)]
                 margin = r.margin_balance - r.unrealized_pnl if r.margin_balance is not None else None
-            new_margin = None if margin is None else max(margin + pay, 1e-12)
+            new_margin = None
+            if margin is not None:
+                # A Position needs a margin > 0: evaluate reads at least 1e-12, the part keeps the rest.
+                new_margin = max(margin + pay, 1e-12)
+                gap = (margin + pay) - new_margin
             shocked.append(replace(p, mark_price=mark, isolated_margin=new_margin))
         else:
             wallet += pay
             shocked.append(replace(p, mark_price=mark))
-    after = evaluate(replace(account, wallet_balance=max(wallet, 0.0), positions=tuple(shocked)))
+        gaps.append(gap)
+    # The cross wallet as it is after funding, below 0 too: equity and liquidation prices read it.
+    after = evaluate(replace(account, wallet_balance=max(wallet, 0.0), positions=tuple(shocked)), model, wallet=wallet)
     for p in account.positions:  # the fee a liquidation would book, whether or not one happens
         if p.isolated:
             book_fee_rate(liquidation_rule(model), model.taker_fee(p))
     # The cross part after (a negative wallet, funding paid beyond it, counted) and its trigger:
     # with the options where they share its margin, so short options can wipe it out (Notes).
     iso1 = [r.margin_balance for r in after.positions if r.margin_balance is not None]
-    cross1 = after.equity - math.fsum(iso1) + min(wallet, 0.0)
+    cross1 = after.equity - math.fsum(iso1)
     cross_mm = math.fsum(r.maintenance_margin for r in after.positions if r.margin_balance is None)
     x1 = cross1 + (v1 if pooled else 0.0)
     cross_liq = model.liquidatable(x1, cross_mm) and (cross_mm > 0.0 or x1 < 0.0)
     rows = []
     iso_after: list[float] = []  # each isolated part after: its liquidation's rest, or its balance below 0
-    for p, s, r0, r1, pay in zip(account.positions, shocked, before.positions, after.positions, fundings, strict=True):
+    iso_liq = False
+    for p, s, r0, r1, pay, gap in zip(
+        account.positions, shocked, before.positions, after.positions, fundings, gaps, strict=True
+    ):
         pnl = r1.unrealized_pnl - r0.unrealized_pnl + pay
         liquidated = cross_liq
         if r1.margin_balance is not None and r0.margin_balance is not None:  # isolated: its own margin
-            m1 = r1.margin_balance
-            left = liquidation_rest(model, s, r1, s.mark_price) if r1.liquidatable else max(m1, 0.0)
+            m1 = r1.margin_balance + gap  # the funding beyond the margin counted
+            liquidated = model.liquidatable(m1, r1.maintenance_margin)
+            left = liquidation_rest(model, s, r1, s.mark_price, funding=gap) if liquidated else max(m1, 0.0)
             iso_after.append(m1 if m1 < 0.0 else float(left))
             # All it can lose is the margin it holds (funding was paid from that margin first).
             pnl = float(left) - max(r0.margin_balance, 0.0)
-            liquidated = r1.liquidatable
+            iso_liq = iso_liq or liquidated
         rows.append(
             PositionStress(
                 p.symbol, p.qty, p.mark_price, s.mark_price, pnl, pay, r1.liquidation_price, liquidated, False
             )
         )
-    parts1 = _parts(cross1, v1, iso_after, pooled)
+    parts1 = _parts(cross1, v1, wallets1, iso_after, pooled)
     equity_after, _ = _floored(parts1)
     bad_debt = math.fsum(max(max(-a1, 0.0) - max(-a0, 0.0), 0.0) for a0, a1 in zip(parts0, parts1, strict=True))
-    raw_equity = after.equity + min(wallet, 0.0) + (v1 if pooled else 0.0)
     return AccountStress(
         label,
         account.venue,
@@ -527,8 +570,8 @@ def apply_scenario(
         equity_after - equity_before,
         bad_debt,
         after.maintenance_margin,
-        after.maintenance_margin / raw_equity if raw_equity > 0.0 else None,
-        cross_liq or any(r.liquidatable for r in after.positions if r.margin_balance is not None),
+        cross_mm / x1 if x1 > 0.0 else None,
+        cross_liq or iso_liq,
         False,
         tuple(rows),
         shortfall_before,
