@@ -203,7 +203,12 @@ def size_account(
     if len(specs) != 1:
         raise InputError(f"size one account at a time, was given {len(specs)}")
     as_of = specs[0].get("as_of")
-    spec = {k: v for k, v in specs[0].items() if k not in ("name", "options", "as_of", "vol_surfaces", "peak_equity")}
+    spec = {
+        k: v
+        for k, v in specs[0].items()
+        if k
+        not in ("name", "options", "as_of", "vol_surfaces", "options_wallet_balance", "cross_collateral", "peak_equity")
+    }
     if peak_equity is None and specs[0].get("peak_equity") is not None:
         peak_equity = specs[0]["peak_equity"]
     if peak_equity is not None:

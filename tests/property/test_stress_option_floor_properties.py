@@ -21,6 +21,7 @@ def _book(wallet: float, perp_qty: float, call_qty: float, put_qty: float) -> di
         "name": "deribit",
         "venue": "deribit",
         "wallet_balance": wallet,
+        "cross_collateral": True,  # the USDC also backs the coin-settled calls: one cross part
         "as_of": "2024-06-01T00:00:00Z",
         "positions": [
             {

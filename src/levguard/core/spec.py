@@ -33,8 +33,11 @@ _ACCOUNT_KEYS = {
     "options",
     "as_of",
     "vol_surfaces",
+    "options_wallet_balance",
+    "cross_collateral",
 }
-"""``name`` labels the account in multi-venue risk reports; ``options``, ``vol_surfaces`` and ``as_of``
+"""``name`` labels the account in multi-venue risk reports; ``options``, ``vol_surfaces``, ``as_of``,
+``options_wallet_balance`` and ``cross_collateral``
 are read by the risk layer (``levguard.risk``), which values option positions; the margin engine has no
 option-margin model and leaves them out of margin figures."""
 _POSITION_KEYS = {

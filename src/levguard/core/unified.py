@@ -105,6 +105,8 @@ _SPEC_KEYS = {
     "options",
     "as_of",
     "vol_surfaces",
+    "options_wallet_balance",
+    "cross_collateral",
 }
 
 

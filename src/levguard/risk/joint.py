@@ -97,7 +97,11 @@ def _account(spec: Mapping[str, Any]) -> UnifiedAccount | Account | DeribitPmAcc
         return portfolio_margin_account_from_spec(spec)
     if is_unified_spec(spec):
         return unified_account_from_spec(spec)
-    plain = {k: v for k, v in spec.items() if k not in ("name", "options", "as_of", "vol_surfaces")}
+    plain = {
+        k: v
+        for k, v in spec.items()
+        if k not in ("name", "options", "as_of", "vol_surfaces", "options_wallet_balance", "cross_collateral")
+    }
     return account_from_spec(plain)
 
 

@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.margin import AccountReport, evaluate
-from levguard.core.options.black76 import black76
 from levguard.core.positions import Account
 from levguard.core.records import LegacyMapping, Record
-from levguard.core.risk.portfolio import OptionPosition, revalue
+from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.risk.stress import (
     NAMED_SCENARIOS,
+    AccountStress,
     Scenario,
     apply_scenario,
     check_scenarios,
@@ -39,12 +39,21 @@ from levguard.core.risk.stress import (
     venue_default,
 )
 from levguard.core.risk.var import check_level
+from levguard.core.rules import get_venue
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import asset_key, base_asset, coin_name, is_usd
 from levguard.core.validate import annual_vol, as_amount
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.histories import PriceHistory
+from levguard.risk.option_books import (
+    OptionBooks,
+    check_venue_options,
+    option_books,
+    option_greeks,
+    option_pnl,
+    wallet_cash,
+)
 from levguard.risk.option_specs import _deribit_parts, as_of_ns, parse_options, parse_surfaces
 
 if TYPE_CHECKING:
@@ -60,6 +69,9 @@ __all__ = [
     "volatility_forecast",
     "volatility_section",
 ]
+
+_RISK_KEYS = ("options", "as_of", "vol_surfaces", "options_wallet_balance", "cross_collateral")
+"""A spec's keys the risk layer reads (the margin engine has no option model)."""
 
 DEFAULT_CORRELATION = 0.60
 """Median pairwise correlation of daily log returns of Binance USDⓈ-M BTC, ETH, XRP and SOL
@@ -311,68 +323,33 @@ def _position_var_rows(
     return rows
 
 
-def _to_settlement(value: float, option: OptionPosition, settlement: str, forward: float) -> float:
-    # Option values are in USD or in coin (Deribit); an account reports in its own currency.
-    usd_account = is_usd(settlement)
-    if option.settlement == "coin" and usd_account:
-        return value * forward
-    if option.settlement == "usd" and not usd_account:
-        return value / forward
-    return value
-
-
-def _greeks(options: Sequence[OptionPosition], prices: Mapping[str, float], settlement: str) -> list[dict[str, Any]]:
-    rows = []
-    for o in options:
-        f = prices[o.underlying or ""]
-        g = black76(o.kind, f, o.strike, o.t_years, float(o.vol_at(f, o.t_years)), o.rate, o.settlement)
-        n = o.qty * o.contract_size
-        rows.append(
-            {
-                "symbol": o.symbol,
-                "qty": o.qty,
-                "settlement": o.settlement,
-                "forward": f,
-                "price": float(g.price),
-                "value": n * float(g.price),
-                "value_in_account": _to_settlement(n * float(g.price), o, settlement, f),
-                "vol": float(o.vol_at(f, o.t_years)),
-                "delta": n * float(g.delta),
-                "gamma": n * float(g.gamma),
-                "vega": n * float(g.vega),
-                "theta": n * float(g.theta),
-                "rho": n * float(g.rho),
-            }
-        )
-    return rows
-
-
-def _option_pnl(
-    account: Account,
-    report: AccountReport | None,
-    options: Sequence[OptionPosition],
-    prices: Mapping[str, float],
+def _stress(
     s: Scenario,
-) -> float:
-    # The scenario's instantaneous move of every underlying through the one revaluation
-    # (core revalue): term-shaped vol shocks on a surface (Deribit PM), values marked in the
-    # account's currency before and after.
-    if not options:
-        return 0.0
-    moves = {base: np.array([1.0 + s.shock_for(base)]) for base in prices}
-    shifts = {base: s.vol_shock for base in prices}
-    res = revalue(
-        account,
-        moves,
-        horizon_days=0.0,
-        options=options,
-        prices=prices,
-        vol_shifts=shifts,
-        report=report,
-        vol_shift_shape="term",
-        option_pnl="value",
+    name: str,
+    acc: Account,
+    report: AccountReport,
+    options: list[OptionPosition],
+    prices: Mapping[str, float],
+    book: OptionBooks,
+    values: list[float],
+) -> tuple[AccountStress, float]:
+    # apply_scenario with the pooled options in the cross part and each options wallet (its cash
+    # plus its options' value) a part of its own (option_books); returns it and the options' P&L.
+    def value(idx: Sequence[int]) -> tuple[float, float]:
+        v0 = math.fsum(values[i] for i in idx)
+        return v0, option_pnl(acc, report, [options[i] for i in idx], prices, s)
+
+    v0, move = value(book.pooled)
+    pooled, moves, wallets = (v0, v0 + move), [move], []
+    for c, (cash, idx) in book.wallets.items():
+        v0, move = value(idx)
+        moves.append(move)
+        b0, b1 = (wallet_cash(c, cash, report.settlement, prices, x) for x in (None, s))
+        wallets.append((b0 + v0, b1 + v0 + move))
+    st = apply_scenario(
+        acc, s, name=name, before=report, option_values=pooled, options_share_margin=True, option_wallets=wallets
     )
-    return float(sum(float(res.by_position[sym][0]) for sym in dict.fromkeys(o.symbol for o in options)))
+    return st, math.fsum(moves)
 
 
 def _daily_span(h: PriceHistory | None, returns: pd.Series | None) -> str:
@@ -568,7 +545,8 @@ def risk_report(
     surfaces_of: dict[str, Any] = {}
     for i, spec in enumerate(specs):
         name = str(spec.pop("name", None) or spec.get("venue") or f"account {i}")
-        acc = account_from_spec({k: v for k, v in spec.items() if k not in ("options", "as_of", "vol_surfaces")})
+        acc = account_from_spec({k: v for k, v in spec.items() if k not in _RISK_KEYS})
+        check_venue_options(get_venue(acc.venue), bool(spec.get("options")))
         prices = _prices(acc, spec)
         # Parsed (and, for quotes, fitted) once: the options and the report section share them.
         surfaces = parse_surfaces(spec)
@@ -576,17 +554,21 @@ def risk_report(
         accounts.append((name, acc, spec, parse_options(spec, prices, surfaces), prices))
 
     out_accounts = []
-    exposure = []
+    exposure: list[dict[str, Any]] = []
     margin_reports: dict[str, AccountReport] = {}
-    option_values: dict[str, float] = {}
+    option_values: dict[str, list[float]] = {}
+    books: dict[str, OptionBooks] = {}
     for name, acc, spec, options, prices in accounts:
         report = evaluate(acc)
         margin_reports[name] = report
         as_of = as_of_of(spec)
         rate = _usd_rate(report.settlement, prices)
-        greeks = _greeks(options, prices, report.settlement)
-        option_value = sum(g["value_in_account"] for g in greeks)
-        option_values[name] = option_value
+        books[name] = option_books(spec, get_venue(acc.venue), report.settlement, options)
+        greeks = option_greeks(options, prices, report.settlement)
+        option_values[name] = [g["value_in_account"] for g in greeks]
+        option_value = math.fsum(option_values[name])
+        # The options' wallets' cash (premiums included) is the account's equity too.
+        cash = math.fsum(wallet_cash(c, b, report.settlement, prices) for c, (b, _i) in books[name].wallets.items())
         bases = sorted({base_asset(p.symbol) for p in acc.positions} | {o.underlying or "" for o in options})
         held.update(bases)
         # Each position and underlying reads the history of its own asset (or the given vol).
@@ -673,7 +655,7 @@ def risk_report(
                 var_rows.append({"method": m, "error": str(exc)})
         gross = sum(r.notional for r in report.positions)
         net = sum(r.notional * r.side for r in report.positions)
-        equity = report.equity + option_value
+        equity = report.equity + option_value + cash
         exposure.append(
             {
                 "name": name,
@@ -734,10 +716,9 @@ def risk_report(
         total = 0.0
         for name, acc, _spec, options, prices in accounts:
             # The options' P&L under the scenario (core revalue); each bankruptcy part (cross, with the
-            # options where the venue pools them, or their own wallet) floors at 0 (apply_scenario).
-            move = _option_pnl(acc, margin_reports[name], options, prices, s)
-            v0 = option_values[name]
-            st = apply_scenario(acc, s, name=name, before=margin_reports[name], option_values=(v0, v0 + move))
+            # options it pools, and each options wallet: cash + value) floors at 0 (apply_scenario).
+            st, move = _stress(s, name, acc, margin_reports[name], options, prices, books[name], option_values[name])
+            v0 = sum(option_values[name])
             # The options' own change in value, before the account's floor (docs/risk.md §6); in a
             # default they are lost with everything else on the venue.
             opt = -v0 if st.defaulted else move

@@ -76,9 +76,12 @@ def test_report_stress_option_pnl_is_revalue() -> None:
             {"symbol": "BTC-28JUN24-55000-P", "qty": 3, "vol": 0.55, "settlement": "coin"},
             {"symbol": "BTC-28JUN24-70000-C", "qty": -1, "vol": 0.5, "settlement": "usd"},
         ],
+        "options_wallet_balance": {"USD": 20_000},  # the short call's wallet (the puts' defaults to 0)
     }
     rep = risk_report(book, vol=0.6, n_sims=500).to_dict()
-    acc = account_from_spec({k: v for k, v in book.items() if k not in ("name", "options", "as_of")})
+    acc = account_from_spec(
+        {k: v for k, v in book.items() if k not in ("name", "options", "as_of", "options_wallet_balance")}
+    )
     t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
     opts = [
         OptionPosition("BTC-28JUN24-55000-P", "put", 55_000, t, 3.0, "coin", vol=0.55, underlying="BTC"),

@@ -154,10 +154,10 @@ def test_multi_venue_portfolio_reports_exposure_and_defaults() -> None:
 def test_a_venue_default_loses_the_options_held_there_too(qty: int) -> None:
     """Everything held on a defaulted venue is lost: before + P&L = after = 0 with the options'
     value in the equity before.  On Binance the options are a wallet of their own: a short put's
-    liability there, with no options-wallet balance in the spec, is a shortfall already before the
+    liability there, with no cash in that wallet (``options_wallet_balance: 0``), is a shortfall already before the
     default (``shortfall_before``), not a smaller loss of the futures' equity."""
     other = {"name": "hl", "venue": "hyperliquid", "wallet_balance": 10_000, "positions": []}
-    first = BOOK | {"options": [BOOK["options"][0] | {"qty": qty}]}
+    first = BOOK | {"options": [BOOK["options"][0] | {"qty": qty}], "options_wallet_balance": 0}
     rep = risk_report({"accounts": [first, other]}, vol=0.6, n_sims=500).to_dict()
     before = next(e for e in rep["exposure"] if e["name"] == BOOK["name"])["equity"]
     default = next(s for s in rep["stress"] if s["scenario"] == f"{BOOK['name']} default")
@@ -176,7 +176,8 @@ def test_a_venue_default_of_an_account_below_zero_is_the_venues_loss() -> None:
     # 3 short calls deep in the money behind 2,000: equity (options included) -18,808 before.
     book = {"name": "binance", "venue": "binance-usdm", "wallet_balance": 2_000, "as_of": "2024-06-01T00:00:00Z",
             "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}],
-            "options": [{"symbol": "BTC-28JUN24-55000-C", "qty": -3, "vol": 0.55, "settlement": "coin"}]}  # fmt: skip
+            "options": [{"symbol": "BTC-28JUN24-55000-C", "qty": -3, "vol": 0.55, "settlement": "coin"}],
+            "options_wallet_balance": 0}  # fmt: skip
     other = {"name": "hl", "venue": "hyperliquid", "wallet_balance": 10_000, "positions": []}
     rep = risk_report({"accounts": [book, other]}, vol=0.6, n_sims=500).to_dict()
     before = next(e for e in rep["exposure"] if e["name"] == "binance")["equity"]

@@ -18,6 +18,7 @@ DERIBIT: dict[str, Any] = {
     "name": "deribit",
     "venue": "deribit",
     "wallet_balance": WALLET,  # USDC: the linear perpetual
+    "cross_collateral": True,  # the USDC backs the BTC-settled calls (Deribit's cross collateral)
     "as_of": "2024-06-01T00:00:00Z",
     "positions": [{"symbol": "BTC_USDC-PERPETUAL", "qty": QTY, "entry_price": ENTRY, "mark_price": F0, "leverage": 5}],
     "options": [

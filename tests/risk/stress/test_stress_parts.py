@@ -97,9 +97,22 @@ CROSS_AND_ISOLATED = [
 def test_binance_options_are_a_wallet_of_their_own() -> None:
     """Binance keeps its European options in the Options account: a short option's liability does
     not eat the futures' margin, and long puts do not pay a wiped-out cross long's shortfall.
-    Before the fix both were pooled into the cross part."""
+    Before the fix both were pooled into the cross part.  The options account has cash of its
+    own (premiums included: ``option_wallets``, the report's ``options_wallet_balance``): with
+    60,000 there the short option's 49,000 loss is the trader's, not bad debt (a second review)."""
     acc = _account(wallet=20_000.0, positions=CROSS_AND_ISOLATED)
     up = Scenario("up", 0.05)  # BTC long +6,000, the isolated ETH short -4,500 of its 9,000
+    funded = apply_scenario(acc, up, option_wallets=[(60_000.0 - 1_000.0, 60_000.0 - 50_000.0)])
+    assert funded.equity_before == pytest.approx(29_000.0 + 59_000.0)
+    assert funded.equity_after == pytest.approx(26_000.0 + 4_500.0 + 10_000.0)
+    assert funded.pnl == pytest.approx(1_500.0 - 49_000.0)
+    assert (funded.bad_debt, funded.shortfall_before) == (0.0, 0.0)
+    assert not funded.liquidatable
+    with pytest.raises(InputError, match=r"option_wallets\[0\]\[1\] must be finite"):
+        apply_scenario(acc, up, option_wallets=[(1.0, float("inf"))])
+    with pytest.raises(InputError, match=r"option_wallets\[0\] must be \(value before, value after\)"):
+        apply_scenario(acc, up, option_wallets=[1.0])  # type: ignore[list-item]
+    # Without cash (the options' value alone, ``option_values``) the liability is below zero:
     res = apply_scenario(acc, up, option_values=(-1_000.0, -50_000.0))
     assert res.equity_before == pytest.approx(29_000.0)  # the options' wallet is below zero already
     assert res.shortfall_before == pytest.approx(1_000.0)

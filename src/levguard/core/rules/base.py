@@ -473,6 +473,12 @@ class VenueModel:
         USDC options are in the Unified Trading Account only: bybit.com/en/help-center/article/
         Comparison-between-UTA-and-Standard-Account), and the venues whose rule sets list none
         (Gate, BitMEX, Hyperliquid, dYdX v4, generic).
+    lists_options : bool
+        The venue lists options a risk report may hold next to the account: Deribit, OKX, Binance
+        (its Options account, USDⓈ-M and COIN-M alike) and Bybit (its Unified Trading Account).
+        False where the rule set lists none (Gate, BitMEX, Hyperliquid, dYdX v4): a report refuses
+        options there (:func:`levguard.risk.report.risk_report`).  True on ``generic``, the rule set
+        of a venue levguard does not model, whose options are then a wallet of their own.
     """
 
     name: str
@@ -506,6 +512,7 @@ class VenueModel:
     inverse_refusal: str = ""
     settlements: tuple[str, ...] = ()
     options_share_margin: bool = False
+    lists_options: bool = False
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

@@ -125,6 +125,7 @@ MIN_NOTIONAL_SOURCE = (
 
 USDM = VenueModel(
     name="binance-usdm",
+    lists_options=True,
     title="Binance USDⓈ-M futures",
     kind=ContractKind.LINEAR,
     settlement="USDT",
@@ -138,6 +139,7 @@ USDM = VenueModel(
 
 COINM = VenueModel(
     name="binance-coinm",
+    lists_options=True,
     title="Binance COIN-M futures",
     kind=ContractKind.INVERSE,
     settlement="BTC",

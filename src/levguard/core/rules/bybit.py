@@ -73,6 +73,7 @@ LIQUIDATION = replace(
 
 LINEAR = VenueModel(
     name="bybit-linear",
+    lists_options=True,
     title="Bybit USDT perpetual (linear)",
     kind=ContractKind.LINEAR,
     settlement="USDT",
@@ -89,6 +90,7 @@ LINEAR = VenueModel(
 
 INVERSE = VenueModel(
     name="bybit-inverse",
+    lists_options=True,
     title="Bybit inverse perpetual",
     kind=ContractKind.INVERSE,
     settlement="BTC",

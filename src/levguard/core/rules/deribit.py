@@ -140,6 +140,7 @@ LIQUIDATION = LiquidationRule(
 
 DERIBIT = VenueModel(
     name="deribit",
+    lists_options=True,
     title="Deribit linear (USDC) perpetual, standard margin",
     kind=ContractKind.LINEAR,
     settlement="USDC",

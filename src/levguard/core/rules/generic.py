@@ -11,6 +11,7 @@ from levguard.core.rules.base import VenueModel
 
 GENERIC = VenueModel(
     name="generic",
+    lists_options=True,
     title="Generic venue (fixed rates)",
     kind=ContractKind.LINEAR,
     settlement="USD",

@@ -86,6 +86,7 @@ def inverse_face_value(symbol: str) -> float:
 
 OKX = VenueModel(
     name="okx",
+    lists_options=True,
     title="OKX perpetual swap",
     kind=ContractKind.LINEAR,
     settlement="USDT",
