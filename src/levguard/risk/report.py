@@ -722,11 +722,12 @@ def risk_report(
             # The options' own change in value, before the account's floor (docs/risk.md §6); in a
             # default they are lost with everything else on the venue.
             opt = -v0 if st.defaulted else move
-            # A coin account's P&L is worth its coin at the scenario's price (docs/risk.md: x P1).
+            # The change of the account's USD value, E1 x P1 - E0 x P0: a coin account's equity is
+            # worth its coin at the scenario's price after and at today's before (docs/risk.md §6).
             rate = _usd_rate(st.settlement, prices)
-            if rate is not None and not is_usd(st.settlement):
-                rate *= 1.0 + s.shock_for(coin_name(st.settlement))
-            total += 0.0 if rate is None else st.pnl * rate
+            if rate is not None:
+                rate1 = rate * (1.0 if is_usd(st.settlement) else 1.0 + s.shock_for(coin_name(st.settlement)))
+                total += st.equity_after * rate1 - st.equity_before * rate
             acc_rows.append(
                 {
                     "name": name,

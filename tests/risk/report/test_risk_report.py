@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from levguard.cli.main import app
 from levguard.core.options.black76 import black76
+from levguard.core.risk.stress import Scenario
 from levguard.data.synth import SynthConfig, synth_market
 from levguard.errors import InputError
 from levguard.risk.report import parse_options, risk_report
@@ -447,11 +448,13 @@ def test_an_as_of_reads_only_the_bars_closed_by_then() -> None:
         risk_report({**book, "as_of": bars.index[0].isoformat()}, history=later, n_sims=1_000)
 
 
-def test_a_coin_accounts_stress_total_is_its_pnl_at_the_scenarios_price() -> None:
-    # 6,000 BTCUSD_PERP contracts of 100 USD at 60,000 on Binance COIN-M: 10 BTC of exposure, as
-    # 10 BTCUSDT on USDⓈ-M.  At -10% the coin account loses 6,000 x 100 x (1/54,000 - 1/60,000) =
-    # 1.1111 BTC, worth 60,000 USD at the scenario's 54,000 (docs/risk.md: coin -> USD x P1); the
-    # USDⓈ-M account loses 60,000 USDT.  The total converted at 60,000 (66,667) was wrong.
+def test_a_coin_accounts_stress_total_is_the_change_of_its_usd_value() -> None:
+    # 6,000 BTCUSD_PERP contracts of 100 USD at 60,000 on Binance COIN-M behind 2 BTC: 10 BTC of
+    # exposure plus the 2 BTC wallet.  At -10% the account loses 6,000 x 100 x (1/54,000 -
+    # 1/60,000) = 1.1111 BTC; its USD value goes from 2 x 60,000 = 120,000 to 0.8889 x 54,000 =
+    # 48,000: -72,000 (E1 x P1 - E0 x P0).  The USDⓈ-M account (10 BTCUSDT) loses 60,000 USDT.
+    # The coin P&L at the scenario's price (-60,000) left out the wallet's own 12,000 loss; a
+    # USD-neutral inverse account read +30,000 at -50 % (a second review).
     coin = {
         "name": "coinm", "venue": "binance-coinm", "margin_mode": "cross", "wallet_balance": 2,
         "positions": [{"symbol": "BTCUSD_PERP", "qty": 6_000, "entry_price": 60_000, "mark_price": 60_000,
@@ -461,13 +464,19 @@ def test_a_coin_accounts_stress_total_is_its_pnl_at_the_scenarios_price() -> Non
         "name": "usdm", "venue": "binance-usdm", "margin_mode": "cross", "wallet_balance": 120_000,
         "positions": [{"symbol": "BTCUSDT", "qty": 10, "entry_price": 60_000, "mark_price": 60_000, "leverage": 20}],
     }  # fmt: skip
-    for spec, pnl in ((coin, -10.0 * (1 / 0.9 - 1)), (usdm, -60_000.0)):
+    for spec, pnl, usd in ((coin, -10.0 * (1 / 0.9 - 1), -72_000.0), (usdm, -60_000.0, -60_000.0)):
         rep = risk_report(spec, vol=0.6, n_sims=1_000).to_dict()
         row = next(s for s in rep["stress"] if s["scenario"] == "price -10%")
         assert row["accounts"][0]["pnl"] == pytest.approx(pnl, rel=1e-9)
-        assert row["total_pnl_usd"] == pytest.approx(-60_000.0, rel=1e-9)
+        assert row["total_pnl_usd"] == pytest.approx(usd, rel=1e-9)
     up = next(s for s in risk_report(coin, vol=0.6, n_sims=1_000).to_dict()["stress"] if s["scenario"] == "price +10%")
-    assert up["total_pnl_usd"] == pytest.approx(60_000.0, rel=1e-9)
+    assert up["total_pnl_usd"] == pytest.approx((2.0 + 6_000 * 100 * (1 / 60_000 - 1 / 66_000)) * 66_000 - 120_000)
+    # A USD-neutral inverse account (1 BTC behind a 60,000 USD short) keeps its USD value.
+    hedged = {"venue": "bybit-inverse", "wallet_balance": 1.0, "as_of": "2024-06-01T00:00:00Z",
+              "positions": [{"symbol": "BTCUSD", "qty": -60_000, "entry_price": 60_000, "mark_price": 60_000,
+                             "leverage": 2, "mmr": 0.005}]}  # fmt: skip
+    rep = risk_report(hedged, vol=0.6, n_sims=100, scenarios=[Scenario("-50%", -0.5), Scenario("+50%", 0.5)])
+    assert [s["total_pnl_usd"] for s in rep.stress] == pytest.approx([0.0, 0.0], abs=1e-6)
 
 
 def test_stress_equity_after_holds_the_options_value() -> None:
