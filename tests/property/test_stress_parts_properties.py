@@ -13,7 +13,8 @@ function, and checked on accounts that may already be below zero before the scen
   max(a1, 0)``, ``bad_debt = sum max(s1 - s0, 0)`` over the parts' unfloored values ``a`` (``s =
   max(-a, 0)``);
 * each position's funding (0 on the dated future) and P&L, and the cross positions' P&L adding up
-  to the cross part's change ``C1 - C0``;
+  to the cross part's change ``C1 - C0``; a liquidated cross part with equity left is taken over
+  (Binance): it keeps nothing;
 * ``liquidatable`` and each position's ``liquidated`` against the venue's trigger recomputed here
   (cross: ``C1 (+ V1 pooled) <= MM_cross``, with MM > 0 or the part below 0; isolated: the margin
   after funding and P&L ``<= MM``), and ``margin_ratio_after = MM_cross / X1`` (None at ``X1 <=
@@ -141,6 +142,9 @@ def test_parts_floor_at_both_ends_and_match_an_independent_oracle(
     cross_liq = x1 <= cross_mm and (cross_mm > 0.0 or x1 < 0.0)
     # Binance takes a liquidated isolated position over: all its margin is lost (below 0, the rest is a shortfall).
     iso1 = [m if m < 0.0 else (0.0 if liq else m) for m, liq in zip(iso1, iso_liq, strict=True)]
+    moved = cross1 - cross0  # the cross part's change before its liquidation is booked
+    if cross_liq and cross_mm > 0.0 and x1 > 0.0:  # Binance takes the cross positions over: nothing left
+        cross1, v1 = (-v1, v1) if pooled else (min(cross1, 0.0), v1)
     parts0 = [cross0 + v0, w[0], *iso0] if pooled else [cross0, v0, w[0], *iso0]
     parts1 = [cross1 + v1, w[1], *iso1] if pooled else [cross1, v1, w[1], *iso1]
     s0 = [max(-a, 0.0) for a in parts0]
@@ -161,7 +165,7 @@ def test_parts_floor_at_both_ends_and_match_an_independent_oracle(
     cross_rows = [r.pnl for r, p in zip(res.positions, positions, strict=False) if not p["isolated"]]
     cross_moves = [m for m, p in zip(moves, positions, strict=False) if not p["isolated"]]
     assert cross_rows == pytest.approx(cross_moves, abs=tol)
-    assert math.fsum(cross_rows) == pytest.approx(cross1 - cross0, abs=tol)
+    assert math.fsum(cross_rows) == pytest.approx(moved, abs=tol)
     # The triggers, and the cross part's margin ratio.
     assert res.liquidatable == (cross_liq or any(iso_liq))
     liq = iter(iso_liq)

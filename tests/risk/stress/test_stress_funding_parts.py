@@ -171,3 +171,21 @@ def test_evaluate_takes_a_wallet_below_zero_and_refuses_a_non_finite_one() -> No
     assert rep.equity == pytest.approx(1_600.0)
     with pytest.raises(InputError, match="wallet must be finite"):
         evaluate(acc, wallet=float("nan"))
+
+
+# ------------------------------------------- (b) a liquidated cross part on a takeover venue
+def test_a_liquidated_cross_part_is_taken_over_where_the_venue_takes_over() -> None:
+    """A 10x BTC long behind 6,000 at -9.8 %: 120 left, below the maintenance margin.  Binance
+    takes the position over, so nothing is left, as for the isolated twin (before the fix the
+    cross account kept 120); Deribit closes it in the book and the 120 stays the trader's."""
+    pos = {"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 60_000, "leverage": 10}
+    crash = Scenario("-9.8%", -0.098)
+    cross = apply_scenario(_account(wallet=6_000.0, positions=[pos]), crash)
+    isolated = apply_scenario(_account(positions=[pos | {"margin_mode": "isolated", "isolated_margin": 6_000}]), crash)
+    assert cross.positions[0].liquidated
+    assert (cross.equity_after, cross.pnl, cross.bad_debt) == (0.0, pytest.approx(-6_000.0), 0.0)
+    assert (isolated.equity_after, isolated.pnl) == (0.0, pytest.approx(-6_000.0))
+    deribit = _account("deribit", 6_000.0, [pos | {"symbol": "BTC_USDC-PERPETUAL"}])
+    book = apply_scenario(deribit, crash)
+    assert book.liquidatable
+    assert book.equity_after == pytest.approx(120.0)

@@ -429,7 +429,12 @@ def apply_scenario(
     the options share the margin) <= MM_cross`` (the venue's trigger,
     :meth:`~levguard.core.rules.base.VenueModel.liquidatable`; with no cross maintenance margin,
     ``< 0``), so an account wiped out by its short options is ``liquidatable`` and its cross
-    positions are ``liquidated``.  ``margin_ratio_after`` is ``MM_cross / X1`` with ``X1 = C1 (+
+    positions are ``liquidated``.  Where the venue takes liquidated positions over (Binance,
+    Bybit, OKX, Gate, BitMEX), a liquidated cross part keeps nothing of what was left between 0
+    and its maintenance margin (the pooled options' value included), as an isolated position
+    does; where the book closes them (Hyperliquid, dYdX, Deribit) it keeps that rest (the fee,
+    and Hyperliquid's backstop takeover, are not booked for the cross part).
+    ``margin_ratio_after`` is ``MM_cross / X1`` with ``X1 = C1 (+
     V1 where the options share the margin)``, the cross part the trigger reads (the venue's ratio,
     Deribit's maintenance margin over equity), None where ``X1 <= 0``; isolated margins are not in
     it; the options' own maintenance margin is not in ``MM_cross`` (no option margin model), so it
@@ -558,6 +563,10 @@ def apply_scenario(
                 p.symbol, p.qty, p.mark_price, s.mark_price, pnl, pay, r1.liquidation_price, liquidated, False
             )
         )
+    if cross_liq and cross_mm > 0.0 and x1 > 0.0 and liquidation_rule(model).kind == "takeover":
+        # Taken over, as the isolated path books it: what was left between 0 and the maintenance
+        # margin goes with the positions (the options too where pooled: the whole cross part).
+        cross1, v1 = (0.0, 0.0) if pooled else (min(cross1, 0.0), v1)
     parts1 = _parts(cross1, v1, wallets1, iso_after, pooled)
     equity_after, _ = _floored(parts1)
     bad_debt = math.fsum(max(max(-a1, 0.0) - max(-a0, 0.0), 0.0) for a0, a1 in zip(parts0, parts1, strict=True))
