@@ -92,22 +92,9 @@ _EQUITY_OVER_MM = frozenset({"uniMMR", "margin_ratio"})  # ratios that read equi
 _MAX_ASSET = 20
 """Longest asset name of a unified spec (characters); coin codes such as 1000SATS are far shorter."""
 _SPEC_KEYS = {
-    "venue",
-    "balances",
-    "borrowed",
-    "prices",
-    "collateral_ratios",
-    "loan_mmr",
-    "positions",
-    "tiers",
-    "margin_mode",
-    "name",
-    "options",
-    "as_of",
-    "vol_surfaces",
-    "options_wallet_balance",
-    "cross_collateral",
-}
+    "venue", "balances", "borrowed", "prices", "collateral_ratios", "loan_mmr", "positions", "tiers",
+    "margin_mode", "name", "options", "as_of", "vol_surfaces", "options_wallet_balance", "cross_collateral",
+}  # fmt: skip
 
 
 def mm_over_equity(equity: float, mm: float, exposed: bool) -> float | None:
