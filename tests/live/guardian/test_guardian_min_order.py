@@ -13,12 +13,16 @@ from levguard.live.store import Store
 from levguard.venues.paper import PaperVenue, scripted_crash
 
 
-def _venue(rules: str) -> PaperVenue:
-    return PaperVenue(
+def _venue(
+    rules: str, qty: float = 2.0, wallet: float = 12_000.0, drop: float = 0.25, kind: type[PaperVenue] = PaperVenue
+) -> PaperVenue:
+    """A BTCUSDT position of ``qty`` from 60,000 through a crash of ``drop`` (60 one-minute steps)."""
+    steps, flat, tail = (60, 5, 20) if drop >= 0.01 else (10, 5, 5)
+    return kind(
         rules,
-        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.25, 60, flat=5, tail=20)},
-        wallet_balance=12_000.0,
-        positions=[{"symbol": "BTCUSDT", "qty": 2.0, "entry_price": 60_000.0}],
+        feeds={"BTCUSDT": scripted_crash(60_000.0, drop, steps, flat=flat, tail=tail)},
+        wallet_balance=wallet,
+        positions=[{"symbol": "BTCUSDT", "qty": qty, "entry_price": 60_000.0}],
         funding_rate=0.0,
         tiers={"BTCUSDT": TierTable.from_max_leverage([(0, 100)])},
     )
@@ -62,14 +66,7 @@ def test_a_step_below_the_minimum_is_raised_to_it_when_the_position_and_the_cap_
     """A step of 0.0003 BTC (a tenth of the excess of 0.004 BTC at 20x over 3x) on Bybit, whose
     BTCUSDT takes 0.001 at least, within max_order_notional: reducing by 0.001 protects, skipping
     left the position at its acting level (it was skipped)."""
-    v = PaperVenue(
-        "bybit-linear",
-        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.25, 60, flat=5, tail=20)},
-        wallet_balance=12.0,
-        positions=[{"symbol": "BTCUSDT", "qty": 0.004, "entry_price": 60_000.0}],
-        funding_rate=0.0,
-        tiers={"BTCUSDT": TierTable.from_max_leverage([(0, 100)])},
-    )
+    v = _venue("bybit-linear", qty=0.004, wallet=12.0, drop=0.25)
     s = _store(tmp_path, "bybit-linear")
     run_crash(v, guardian(v, s, step_fraction=0.1))
     orders = s.orders(account="paper")
@@ -120,14 +117,8 @@ def test_the_markets_own_minimum_raises_a_step_where_the_rule_set_has_none(tmp_p
     """Binance USDⓈ-M's rule set gives no minimum quantity; its BTCUSDT market takes 0.001 BTC
     at least: steps of 0.0003 BTC were refused by round_qty and skipped every cycle until the
     venue liquidated the position (a review)."""
-    v = _MarketLimits(
-        "binance-usdm",
-        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.25, 60, flat=5, tail=20)},
-        wallet_balance=12.0,
-        positions=[{"symbol": "BTCUSDT", "qty": 0.004, "entry_price": 60_000.0}],
-        funding_rate=0.0,
-        tiers={"BTCUSDT": TierTable.from_max_leverage([(0, 100)])},
-    )
+    v = _venue("binance-usdm", qty=0.004, wallet=12.0, drop=0.25, kind=_MarketLimits)
+    assert isinstance(v, _MarketLimits)
     v.ccxt = _ccxt_market("binanceusdm", "binance-usdm")
     s = _store(tmp_path, "binance-usdm")
     run_crash(v, guardian(v, s, step_fraction=0.1))
@@ -138,14 +129,7 @@ def test_the_markets_own_minimum_raises_a_step_where_the_rule_set_has_none(tmp_p
 
 def test_a_position_below_the_minimum_is_a_critical_alert(tmp_path: Path) -> None:
     """0.0005 BTC on Bybit (0.001 at least): no step can reduce it, so the skip is critical."""
-    v = PaperVenue(
-        "bybit-linear",
-        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.25, 60, flat=5, tail=20)},
-        wallet_balance=2.0,
-        positions=[{"symbol": "BTCUSDT", "qty": 0.0005, "entry_price": 60_000.0}],
-        funding_rate=0.0,
-        tiers={"BTCUSDT": TierTable.from_max_leverage([(0, 100)])},
-    )
+    v = _venue("bybit-linear", qty=0.0005, wallet=2.0, drop=0.25)
     s = _store(tmp_path, "bybit-linear")
     run_crash(v, guardian(v, s))
     assert s.orders(account="paper") == []
@@ -166,14 +150,7 @@ def test_the_guardian_aims_at_the_policys_target_not_a_row_kept_for_the_minimum(
     from levguard.cli.guard import _sizer
     from levguard.live.states import Level
 
-    v = PaperVenue(
-        "bybit-linear",
-        feeds={"BTCUSDT": scripted_crash(60_000.0, 0.001, 10, flat=5, tail=5)},
-        wallet_balance=66.0,
-        positions=[{"symbol": "BTCUSDT", "qty": 0.004, "entry_price": 60_000.0}],
-        funding_rate=0.0,
-        tiers={"BTCUSDT": TierTable.from_max_leverage([(0, 100)])},
-    )
+    v = _venue("bybit-linear", qty=0.004, wallet=66.0, drop=0.001)
     s = _store(tmp_path, "bybit-linear")
     spec: dict[str, Any] = {"policy": {"type": "fixed", "leverage": 3.0}}
     if rebalance:
@@ -195,7 +172,9 @@ def test_a_sized_row_keeps_the_policys_target_beside_what_is_traded() -> None:
         ],
     }
     policy = {"policy": {"type": "fixed", "leverage": 3.0}}
-    row = size_account(spec, policy, vol=0.8).to_dict()["positions"][0]
+    rows = size_account(spec, policy, vol=0.8).to_dict()["positions"]
+    assert isinstance(rows, list)
+    row = rows[0]
     assert row["trade_qty"] == 0.0
     assert row["target_leverage"] == pytest.approx(240.0 / 66.0)
     assert row["policy_target_leverage"] == pytest.approx(3.0)
