@@ -42,7 +42,15 @@ from levguard.core.symbols import coin_name, is_usd
 from levguard.core.validate import show
 from levguard.errors import InputError
 
-__all__ = ["OptionBooks", "check_venue_options", "option_books", "option_greeks", "option_pnl", "wallet_cash"]
+__all__ = [
+    "OptionBooks",
+    "check_venue_options",
+    "option_books",
+    "option_greeks",
+    "option_pnl",
+    "same_currency",
+    "wallet_cash",
+]
 
 
 def _to_settlement(value: float, option: OptionPosition, settlement: str, forward: float) -> float:
@@ -120,7 +128,8 @@ def _currency(o: OptionPosition) -> str:
     return "USD" if o.settlement == "usd" else coin_name(o.underlying or "")
 
 
-def _same_currency(currency: str, settlement: str) -> bool:
+def same_currency(currency: str, settlement: str) -> bool:
+    """Whether an options wallet's ``currency`` (USD or a coin) is the account's ``settlement``."""
     return is_usd(settlement) if currency == "USD" else coin_name(settlement) == currency
 
 
@@ -185,7 +194,7 @@ def option_books(
     groups: dict[str, list[int]] = {}
     for i, o in enumerate(options):
         c = _currency(o)
-        if model.options_share_margin and (cross_collateral or _same_currency(c, settlement)):
+        if model.options_share_margin and (cross_collateral or same_currency(c, settlement)):
             pooled.append(i)
         else:
             groups.setdefault(c, []).append(i)
@@ -204,17 +213,23 @@ def option_books(
         if len(groups) != 1:
             raise InputError(
                 f"options_wallet_balance: the account has {len(groups)} options wallets "
-                f"({', '.join(sorted(groups)) or 'none'}); give a mapping of currency to amount"
+                f"({', '.join(sorted(groups)) or 'none: its options are pooled with its margin'})"
+                + ("; give a mapping of currency to amount" if groups else "")
             )
         given[next(iter(groups))] = _cash(raw, "options_wallet_balance")
     wallets: dict[str, tuple[float, tuple[int, ...]]] = {}
     for c, idx in groups.items():
         if c not in given and any(options[i].qty < 0 for i in idx):
             where = "" if model.options_share_margin else f"{model.name} keeps options in an account of their own; "
+            pool = (
+                f", or set cross_collateral: true if the account pools them with its {settlement} margin"
+                if model.options_share_margin
+                else ""
+            )
             raise InputError(
                 f"options_wallet_balance is required: {where}short options settled in {c} "
                 f"({', '.join(options[i].symbol for i in idx if options[i].qty < 0)}) draw on that wallet's cash, "
-                "premiums included (amount in " + c + ")"
+                "premiums included (amount in " + c + ")" + pool
             )
         wallets[c] = (given.get(c, 0.0), tuple(idx))
     return OptionBooks(tuple(pooled), wallets)

@@ -52,6 +52,7 @@ from levguard.risk.option_books import (
     option_books,
     option_greeks,
     option_pnl,
+    same_currency,
     wallet_cash,
 )
 from levguard.risk.option_specs import _deribit_parts, as_of_ns, parse_options, parse_surfaces
@@ -569,6 +570,10 @@ def risk_report(
         option_value = math.fsum(option_values[name])
         # The options' wallets' cash (premiums included) is the account's equity too.
         cash = math.fsum(wallet_cash(c, b, report.settlement, prices) for c, (b, _i) in books[name].wallets.items())
+        wallets = books[name].wallets.items()
+        apart = [f"{b:g} {c}" for c, (b, _i) in wallets if b and not same_currency(c, report.settlement)]
+        if apart:  # a delta-one holding the VaR's revaluation does not carry (the stress rows price it)
+            notes.append(f"{name}: VaR and ES leave out the options wallet's {', '.join(apart)}, in another currency")
         bases = sorted({base_asset(p.symbol) for p in acc.positions} | {o.underlying or "" for o in options})
         held.update(bases)
         # Each position and underlying reads the history of its own asset (or the given vol).

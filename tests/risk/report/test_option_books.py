@@ -87,8 +87,9 @@ def test_deribit_pools_a_btc_settled_call_into_a_usdc_account_only_with_cross_co
     """Deribit's segregated standard margin sums margin per currency: five short BTC-settled calls
     in a USDC account need BTC of their own.  Before the fix they were pooled into the USDC
     wallet silently."""
-    with pytest.raises(InputError, match=r"options_wallet_balance is required: short options settled in BTC"):
+    with pytest.raises(InputError, match=r"options_wallet_balance is required: short options settled in BTC") as err:
         _row(DERIBIT, Scenario("up", 0.3))
+    assert "or set cross_collateral: true if the account pools them with its USDC margin" in str(err.value)
     pooled = _row({**DERIBIT, "cross_collateral": True}, Scenario("up", 0.3))
     assert pooled["liquidated"] == ["BTC_USDC-PERPETUAL"]  # the calls wipe out the USDC wallet
     assert pooled["equity_after"] == 0.0
@@ -133,7 +134,7 @@ def test_options_wallet_balance_and_cross_collateral_are_checked() -> None:
 # ---------------------------------------------------------------- 6. venues that list no options
 @pytest.mark.parametrize(
     ("venue", "symbol"),
-    [("hyperliquid", "BTC"), ("dydx-v4", "BTC-USD"), ("gate", "BTC_USDT"), ("bitmex", "XBTUSDT")],
+    [("hyperliquid", "BTC"), ("dydx-v4", "BTC-USD"), ("bitmex", "XBTUSDT")],
 )
 def test_venues_that_list_no_options_refuse_them(venue: str, symbol: str) -> None:
     """Before the fix Hyperliquid and dYdX accepted options (a wallet of their own)."""
@@ -147,3 +148,30 @@ def test_venues_that_list_no_options_refuse_them(venue: str, symbol: str) -> Non
     }  # fmt: skip
     with pytest.raises(InputError, match=f"options: {venue} lists no options"):
         risk_report(spec, vol=0.6, n_sims=100, horizons=(1,))
+
+
+def test_gate_options_are_a_wallet_of_their_own() -> None:
+    """Gate lists options (API v4 /options/accounts) in an account of their own: a review found
+    them refused as on a venue without options."""
+    spec = {
+        "venue": "gate",
+        "wallet_balance": 20_000,
+        "as_of": "2024-06-01T00:00:00Z",
+        "positions": [{"symbol": "BTC_USDT", "qty": 0.1, "entry_price": F0, "mark_price": F0, "leverage": 10,
+                       "mmr": 0.005}],
+        "options": [{**SHORT_PUTS["options"][0], "qty": 10}],
+    }  # fmt: skip
+    row = _row(spec, Scenario("down", -0.3))
+    assert row["option_pnl"] > 0.0  # long puts: their wallet gains, apart from the futures
+    with pytest.raises(InputError, match="gate keeps options in an account of their own"):
+        _row({**spec, "options": [{**SHORT_PUTS["options"][0], "qty": -10}]}, Scenario("0", 0.0))
+
+
+def test_var_says_it_leaves_out_a_wallet_in_another_currency() -> None:
+    """Deribit USDC account, BTC-settled calls in a BTC wallet of 50 BTC: the VaR does not carry
+    the wallet (a delta-one BTC holding of about 3M USD); the note says so (a review)."""
+    rep = risk_report({**DERIBIT, "options_wallet_balance": 50.0}, vol=0.6, n_sims=100, horizons=(1,))
+    notes = rep.volatility.get("notes", [])
+    assert any("VaR and ES leave out the options wallet's 50 BTC" in n for n in notes), notes
+    pooled = risk_report({**DERIBIT, "cross_collateral": True}, vol=0.6, n_sims=100, horizons=(1,))
+    assert not any("leave out" in n for n in pooled.volatility.get("notes", []))

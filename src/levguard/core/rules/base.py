@@ -471,12 +471,14 @@ class VenueModel:
         the Options account, apart from the USDⓈ-M and COIN-M futures wallets, outside
         portfolio margin), Bybit (the standard account this rule set models has no options;
         USDC options are in the Unified Trading Account only: bybit.com/en/help-center/article/
-        Comparison-between-UTA-and-Standard-Account), and the venues whose rule sets list none
-        (Gate, BitMEX, Hyperliquid, dYdX v4, generic).
+        Comparison-between-UTA-and-Standard-Account), Gate (its options account, Gate API v4
+        ``/options/accounts``), and the venues whose rule sets list none (BitMEX, Hyperliquid,
+        dYdX v4, generic).
     lists_options : bool
         The venue lists options a risk report may hold next to the account: Deribit, OKX, Binance
-        (its Options account, USDⓈ-M and COIN-M alike) and Bybit (its Unified Trading Account).
-        False where the rule set lists none (Gate, BitMEX, Hyperliquid, dYdX v4): a report refuses
+        (its Options account, USDⓈ-M and COIN-M alike), Bybit (its Unified Trading Account) and
+        Gate (its options account). False where the rule set lists none (BitMEX, Hyperliquid,
+        dYdX v4): a report refuses
         options there (:func:`levguard.risk.report.risk_report`).  True on ``generic``, the rule set
         of a venue levguard does not model, whose options are then a wallet of their own.
     """

@@ -72,4 +72,7 @@ GATE = VenueModel(
         "Gate API v4 GET /futures/usdt/contracts: BTC_USDT quanto_multiplier 0.0001 x order_size_min 1 "
         "(2021-01 answer quoted in ccxt 4.5.90 gate.py); read 2026-12-03"
     ),
+    # Gate API v4 lists options (GET /options/contracts, /options/accounts, /options/positions)
+    # in an options account of their own: a wallet apart from the futures' (options_share_margin).
+    lists_options=True,
 )
