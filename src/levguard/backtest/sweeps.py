@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.backtest._policy_paths import _path_cfg, side_dependent
+from levguard.backtest._inputs import _per_symbol
+from levguard.backtest._policy_paths import _path_cfg, _split_policy, side_dependent
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import Prepared, prepare, simulate
 from levguard.backtest.metrics import compute_metrics, drawdown
@@ -615,6 +616,7 @@ def walk_forward(
     traded = 0.0
     n_liq = 0
     equity = equity0 = positive_number(initial_equity, "initial_equity")
+    peak = equity0  # the stitched account's running peak, which drawdown control reads in every window
     choices: list[tuple[int, ...] | None] = []
     full_index: pd.DatetimeIndex | None = None
     ruined_at: pd.Timestamp | None = None
@@ -649,7 +651,12 @@ def walk_forward(
                 # Flat through the warm-up; the decision at its last close fills at the test's first open.
                 prep.directions[: max(0, offset - 1)] = 0.0
                 _apply_run(prep.cfg[0], prep.inst, run_combos[ri], prep.params)
+                # One account: CPPI's floor on the run's initial equity, drawdown from the stitched peak.
+                _, dd, cppi = _split_policy(_per_symbol(pol_cands[pi].value, prep.symbols, "policy")[0])
+                _path_cfg(prep.cfg[0], dd, cppi, equity0)
+                prep.cfg[0]["peak0"] = peak
                 res = simulate(prep)
+                peak = max(peak, float(res.equity.iloc[offset:].max()))
                 eq = res.equity.iloc[offset:].copy()
                 eq.iloc[-1], close_fees, close_notional = _close_out(prep, res)
                 levs.append(res.positions["leverage"].to_numpy()[offset:])

@@ -59,6 +59,7 @@ from levguard.kernels.backtest_orders import (
     ruin_threshold,
     slippage_fraction,
     slipped_price,
+    stop_first,
     traded_notional,
     write_ruined,
 )
@@ -343,7 +344,7 @@ def simulate_py(
     n_unfilled = 0
     n_small = 0
     ruin_bar = -1
-    peak = equity0
+    peak = max(equity0, cfg["peak0"])  # a walk-forward window carries the stitched account's peak
     eq_prev = equity0
     # One instrument: quiet stretches run in quiet_stretch (exact; see its module).  After a try
     # that ran nothing the next one waits twice as long (at most 32 bars), so an account that
@@ -620,12 +621,11 @@ def simulate_py(
                     sl_fill = max(o, sl_px)
                     tp_fill = min(o, tp_px)
                 exit_hit = sl_hit or tp_hit
-                # Both crossed: liquidation first when asked; otherwise a stop-loss fills first
-                # only if its level lies before the liquidation price on the adverse move (a stop
-                # beyond the bankruptcy side cannot fill before the liquidation engine acts).
-                liq_wins = liq_hit and (
-                    liquidation_first or (sl_hit and ((qty[k] > 0.0 and sl_px < lp) or (qty[k] < 0.0 and sl_px > lp)))
-                )
+                # Both crossed: a stop between the open and the LP fills first (stop_first); else liquidation
+                # first when asked; else a stop-loss first if its level lies before the LP on the adverse move.
+                sl_first = liq_hit and sl_hit and not broke and stop_first(qty[k] > 0.0, sl_px, lp, market, t, k)
+                beyond = sl_hit and ((qty[k] > 0.0 and sl_px < lp) or (qty[k] < 0.0 and sl_px > lp))
+                liq_wins = liq_hit and not sl_first and (liquidation_first or beyond)
                 if exit_hit and not liq_wins:
                     level = sl_fill if sl_hit else tp_fill
                     trade_kind = TradeKind.STOP_LOSS if sl_hit else TradeKind.TAKE_PROFIT

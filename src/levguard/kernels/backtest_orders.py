@@ -14,7 +14,7 @@ import numpy as np
 
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jit, jitable
-from levguard.kernels.backtest_records import AccountOut, ContractKind, PositionsOut, Tiers
+from levguard.kernels.backtest_records import AccountOut, ContractKind, Market, PositionsOut, Tiers
 from levguard.kernels.margin import position_notional, position_upnl, size_scaled_rate
 from levguard.kernels.sizing import drawdown_scale
 from levguard.typing import Float64Array1D
@@ -185,6 +185,30 @@ def record_trade(out_trades: np.ndarray, row: int, t: int, k: int, dq: float, px
     rec["price"] = px
     rec["fee"] = fee
     rec["kind"] = kind
+
+
+@jitable
+def stop_first(long: bool, stop: float, lp: float, market: Market, t: int, k: int) -> bool:
+    """Whether a stop-loss crossed in bar ``t`` fills before the liquidation crossed in it, whatever
+    ``liquidation_first`` says.  The stop triggers on the last price, the liquidation on the mark.
+
+    True when the ``stop`` lies strictly between the bar's last open and the liquidation price
+    ``lp`` on the adverse side, by more than ``d``, the largest amount the mark was seen on the
+    adverse side of the last price (a long: ``open - mark_open``, ``close - mark_close`` and
+    ``low - mark_low``, the last a lower bound at the instant of the mark's low; a short the
+    mirror, with the highs): if the mark was never further than ``d`` on that side, the last price
+    was at or beyond ``lp + d`` (long) when the mark reached ``lp``, past the stop.  False (the
+    flag decides) for a gap open beyond the stop, a stop within ``d`` of ``lp``, and NaN.
+    """
+    o: float = market.open[t, k]
+    d: float = 0.0
+    if long:
+        d = max(0.0, o - market.mark_open[t, k], market.close[t, k] - market.mark_close[t, k])
+        d = max(d, market.low[t, k] - market.mark_low[t, k])
+        return lp + d < stop < o
+    d = max(0.0, market.mark_open[t, k] - o, market.mark_close[t, k] - market.close[t, k])
+    d = max(d, market.mark_high[t, k] - market.high[t, k])
+    return o < stop < lp - d
 
 
 @jitable

@@ -159,6 +159,7 @@ CONFIG_DTYPE = np.dtype(
         ("cppi_max", np.float64),
         ("cppi_ref", np.float64),
         ("cppi_ratchet", np.bool_),
+        ("peak0", np.float64),  # the running peak a run starts from (0: its initial equity; walk-forward carries it)
         ("liquidation_first", np.bool_),
         ("check_im", np.bool_),  # clip orders by the initial-margin check
     ],

@@ -163,16 +163,23 @@ def test_hold_with_never_keeps_constant_quantity() -> None:
     assert res.liquidations.empty
 
 
-def _both_cross_frame() -> pd.DataFrame:
+def _both_cross_frame(gap_open: float | None = None) -> pd.DataFrame:
     close = np.full(8, 100.0)
     low = close.copy()
     low[4] = 90.0  # crosses a 3% stop and the ~5% LP of a 20x long
-    return frame(close, low=low, high=close.copy(), wick=0.0)
+    open_ = np.r_[close[0], close[:-1]]
+    if gap_open is not None:
+        open_[4] = gap_open
+    return frame(close, open_=open_, low=low, high=np.maximum(open_, close), wick=0.0)
 
 
 @pytest.mark.parametrize("liquidation_first", [True, False])
 def test_stop_loss_vs_liquidation_ordering(liquidation_first: bool) -> None:
-    df = _both_cross_frame()
+    # The bar opens at 96, below the 3 % stop (97) and above the LP: which the venue acted on
+    # first is unknown, and liquidation_first decides.  (Opening at 100 the price crosses the
+    # stop first on any path: the stop fills first whatever the flag, see
+    # test_bt_stop_before_liquidation.py.)
+    df = _both_cross_frame(gap_open=96.0)
     res = run(df, np.ones(8), 20.0, rebalance="never", stop_loss=0.03, liquidation_first=liquidation_first)
     stops = res.trades[res.trades["kind"] == "stop_loss"]
     if liquidation_first:
@@ -182,8 +189,10 @@ def test_stop_loss_vs_liquidation_ordering(liquidation_first: bool) -> None:
         assert res.liquidations.empty
         assert len(stops) == 1
         assert stops["timestamp"].iloc[0] == df.index[4]
-        entry = res.trades["price"].iloc[0]
-        assert stops["price"].iloc[0] == pytest.approx(entry * 0.97)
+        assert stops["price"].iloc[0] == pytest.approx(96.0)  # the stop fills at the gap open
+    whole = run(_both_cross_frame(), np.ones(8), 20.0, rebalance="never", stop_loss=0.03)
+    assert whole.liquidations.empty
+    assert whole.trades["price"].iloc[-1] == pytest.approx(whole.trades["price"].iloc[0] * 0.97)
     # Either way the position is closed at bar 4 and, with the signal unchanged, not reopened
     # after a stop (after a liquidation it is, from the next bar's open).
     assert res.positions["qty"].iloc[4] == 0.0
