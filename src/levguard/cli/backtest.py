@@ -324,6 +324,11 @@ def backtest(
         if cfg.policies:
             for name, policy in policies.items():
                 results[name] = run(data, strategy, policy, **_run_kwargs(cfg))
+                if results[name].traded_notional == 0.0:  # a fixed leverage 0 is valid (a flat regime member)
+                    notes.append(
+                        f"policies.{name} never traded (a target leverage of 0 at every bar, a flat strategy "
+                        "or orders below the minimum)"
+                    )
             if cfg.output.report:
                 from levguard.report.html import write_report
 

@@ -205,7 +205,10 @@ def frame_bar_ns(frame: pd.DataFrame | pd.Series, what: str = "bars", ts: np.nda
             )
         return ns
     if d.shape[0] == 0:
-        raise DataError(f"{what}: cannot infer the bar interval from {len(ts)} bar(s); set attrs['interval']")
+        raise DataError(
+            f"{what}: cannot infer the bar interval from {len(ts)} bar(s): at least two bars are needed "
+            "(a DataFrame may set attrs['interval'] instead)"
+        )
     return bar_step_ns(ts)
 
 
