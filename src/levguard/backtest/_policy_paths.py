@@ -17,6 +17,7 @@ import pandas as pd
 from levguard.core.risk.forecast import ForecastPath, HourlyBars, forecast_path
 from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesInputs, SizingDecision, SizingState
 from levguard.core.sizing.policies import CPPI, DrawdownControl, GapCap, Kelly, VolatilityTarget
+from levguard.core.sizing.portfolio import PortfolioCap
 from levguard.core.sizing.venue import LiquidationBudget
 from levguard.core.validate import number
 from levguard.errors import InputError
@@ -88,18 +89,21 @@ def _own_estimators(policy: Any) -> Any:
     return policy
 
 
-def _with_context(policy: Any, ctx: MarketContext) -> Any:
+def _with_context(policy: Any, ctx: MarketContext, only: type | None = None) -> Any:
     # Venue-aware policies (TierCap, LiquidationBudget) read their context from a ``context``
     # attribute in the vectorized path; give those without one the run's venue, symbol, tiers and
     # fees, also inside composites and regime switches.  The caller's policy is not modified.
+    # ``only``: give it to policies of that type alone (a spot instrument's symbol and venue to a
+    # PortfolioCap, whose per-asset and per-venue limits need them; the tier policies get none).
     if isinstance(policy, Composite):
-        return Composite(*(_with_context(p, ctx) for p in policy.policies), name=policy.name)
+        return Composite(*(_with_context(p, ctx, only) for p in policy.policies), name=policy.name)
     changes: dict[str, Any] = {}
-    if hasattr(policy, "context") and getattr(policy, "context", None) is None:
+    unset = hasattr(policy, "context") and getattr(policy, "context", None) is None
+    if unset and (only is None or isinstance(policy, only)):
         changes["context"] = ctx
     members = getattr(policy, "policies", None)
     if isinstance(members, Mapping):
-        changes["policies"] = {k: _with_context(v, ctx) for k, v in members.items()}
+        changes["policies"] = {k: _with_context(v, ctx, only) for k, v in members.items()}
     if not changes:
         return policy
     clone = copy.copy(policy)
@@ -185,9 +189,11 @@ def _leverage(
     equity0: float,
     forecasts: ForecastPath | None = None,
     directions: FloatArray | None = None,
+    spot: tuple[str, str] | None = None,
 ) -> FloatArray:
     """Target leverage per bar of the path-independent part of ``policy`` (inf: no limit);
-    ``directions`` (per bar, the strategy's) side-adjust the policies that read a side (Kelly)."""
+    ``directions`` (per bar, the strategy's) side-adjust the policies that read a side (Kelly);
+    ``spot``: a spot instrument's (symbol, venue), which a PortfolioCap reads (``ctx`` is None)."""
     n = close.shape[0]
     if policy is None:
         return np.full(n, np.inf)
@@ -208,7 +214,11 @@ def _leverage(
             liquidation_forecasts=forecasts,
             side=None if directions is None else np.ascontiguousarray(directions, dtype=np.float64),
         )
-        chosen: Any = _own_estimators(_with_context(policy, ctx) if ctx is not None else policy)
+        if ctx is not None:
+            policy = _with_context(policy, ctx)
+        elif spot is not None:
+            policy = _with_context(policy, MarketContext(venue=spot[1], symbol=spot[0]), PortfolioCap)
+        chosen: Any = _own_estimators(policy)
         path = np.asarray(chosen.leverage_path(inputs))
         if path.shape != (n,):
             raise InputError(f"policy: leverage_path must return {n} values, had shape {path.shape}")

@@ -268,8 +268,9 @@ class Prepared:
                 )
             w = float(self.inst[j]["weight"])
             forecasts = self.forecasts(j) if _uses_forecasts(rest) else None
+            spot = (self.symbols[j], str(self.params["venue"])) if self.contexts[j] is None else None
             out[:, j] = _leverage(
-                rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts, dirs[:, j]
+                rest, self.market.close[:, j], self.ppy, self.contexts[j], equity0 * w, forecasts, dirs[:, j], spot
             )
         assert parts is not None
         return np.ascontiguousarray(out), parts[0], parts[1]
@@ -468,7 +469,7 @@ def prepare(
         symbols=symbols,
         ppy=ppy,
         settlement=settlement,
-        params={},
+        params={"venue": model.name},  # the whole record below; the venue first, for a spot PortfolioCap
         frames=frames,
         contexts=contexts,
     )

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingDecision, SizingState
+from levguard.core.symbols import symbol_key
 from levguard.core.validate import finite, positive
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
@@ -36,6 +37,18 @@ def _limits(value: Mapping[str, float] | None, field_name: str) -> Mapping[str, 
     return MappingProxyType(out)
 
 
+def _asset_keys(per_asset: Mapping[str, float]) -> dict[str, float]:
+    # The per-asset limits by symbol_key (BTCUSDT, btcusdt and BTC/USDT:USDT are one asset, as the
+    # venue rules' SymbolTable reads them); two keys of one asset with different limits are refused.
+    out: dict[str, float] = {}
+    for key, v in per_asset.items():
+        k = symbol_key(key)
+        if out.get(k, v) != v:
+            raise InputError(f"per_asset: {key!r} is the same asset as another key ({k}) with a different limit")
+        out[k] = v
+    return out
+
+
 @dataclass(frozen=True)
 class PortfolioCap:
     """Cap the leverage of a book of positions across instruments and venues.
@@ -47,7 +60,9 @@ class PortfolioCap:
     max_net_leverage : float or None
         ``|sum_i x_i| / E`` at most this.
     per_asset : Mapping[str, float] or None
-        ``|x_i| / E`` at most ``per_asset[symbol]`` (symbols not listed are unconstrained).
+        ``|x_i| / E`` at most ``per_asset[symbol]`` (symbols not listed are unconstrained); keys
+        and symbols compare by :func:`~levguard.core.symbols.symbol_key` (``BTCUSDT``,
+        ``btcusdt`` and ``BTC/USDT:USDT`` are one asset).
     per_venue : Mapping[str, float] or float or None
         Per-venue concentration: the gross leverage held on venue ``v`` is at most
         ``per_venue[v] * max_gross_leverage`` (a fraction in ``(0, 1]``; one float applies to every
@@ -90,6 +105,8 @@ class PortfolioCap:
         if self.max_net_leverage is not None:
             positive(self.max_net_leverage, "max_net_leverage")
         object.__setattr__(self, "per_asset", _limits(self.per_asset, "per_asset"))
+        if self.per_asset is not None:
+            _asset_keys(self.per_asset)
         pv = self.per_venue
         if pv is not None:
             if isinstance(pv, Mapping):
@@ -132,8 +149,9 @@ class PortfolioCap:
         if self.max_net_leverage is not None and net > 0:
             limits.append((self.max_net_leverage / net, "max_net_leverage"))
         if self.per_asset is not None:
+            assets = _asset_keys(self.per_asset)
             for s, v in lev.items():
-                a = self.per_asset.get(s)
+                a = assets.get(symbol_key(s))
                 if a is not None:
                     limits.append((a / abs(v), f"per_asset:{s}"))
         by_venue: dict[str, float] = {}
@@ -168,8 +186,8 @@ class PortfolioCap:
         if self.per_asset is not None:
             if symbol is None:
                 limits.extend((a, f"per_asset:{s}") for s, a in self.per_asset.items())
-            elif symbol in self.per_asset:
-                limits.append((self.per_asset[symbol], f"per_asset:{symbol}"))
+            elif symbol_key(symbol) in (assets := _asset_keys(self.per_asset)):
+                limits.append((assets[symbol_key(symbol)], f"per_asset:{symbol}"))
         pv = self.per_venue
         if isinstance(pv, Mapping):
             if venue is None:
