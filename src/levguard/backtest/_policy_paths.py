@@ -19,6 +19,7 @@ from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesIn
 from levguard.core.sizing.policies import CPPI, DrawdownControl, GapCap, Kelly, VolatilityTarget
 from levguard.core.sizing.portfolio import PortfolioCap
 from levguard.core.sizing.venue import LiquidationBudget
+from levguard.core.symbols import symbol_key
 from levguard.core.validate import number
 from levguard.errors import InputError
 from levguard.kernels.backtest_records import Market
@@ -296,3 +297,28 @@ def _path_cfg(cfg: np.void, dd: DrawdownControl | None, cppi: CPPI | None, equit
         cfg["cppi_ratchet"] = bool(cppi.ratchet)
         cfg["cppi_max"] = cppi.max_leverage
         cfg["cppi_ref"] = cppi.initial_equity if cppi.initial_equity is not None else equity0
+
+
+def _caps(policy: Any) -> list[PortfolioCap]:
+    # The PortfolioCaps in a policy (also per symbol, inside composites and regime switches).
+    if isinstance(policy, PortfolioCap):
+        return [policy]
+    members = getattr(policy, "policies", None)
+    if isinstance(policy, Mapping):
+        members = policy
+    if isinstance(members, Mapping):
+        members = tuple(members.values())
+    return [c for m in members for c in _caps(m)] if isinstance(members, tuple | list) else []
+
+
+def unmatched_assets(policy: Any, symbols: list[str]) -> str | None:
+    """A note naming the PortfolioCap ``per_asset`` keys that match no instrument of the run (by
+    ``symbol_key``), or None: not an error, as one cap may serve several books, but a misspelt or
+    other-venue key limits nothing here."""
+    run_keys = {symbol_key(s) for s in symbols}
+    keys = [k for cap in _caps(policy) for k in (cap.per_asset or {}) if symbol_key(k) not in run_keys]
+    if not keys:
+        return None
+    return (
+        f"PortfolioCap per_asset {sorted(set(keys))} match no instrument of the run ({', '.join(symbols)}): not applied"
+    )

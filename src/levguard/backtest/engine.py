@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -46,6 +46,7 @@ from levguard.backtest._policy_paths import (
     _path_cfg,
     _split_policy,
     _uses_forecasts,
+    unmatched_assets,
 )
 from levguard.backtest.metrics import compute_metrics
 from levguard.core.margin import instrument_for
@@ -665,7 +666,8 @@ def run(
         liquidation=liquidation,
         min_notional=min_notional,
     )
-    return simulate(prep)
+    res, note = simulate(prep), unmatched_assets(policy, prep.symbols)
+    return replace(res, notes=(*res.notes, note)) if note else res
 
 
 def simulate(prep: Prepared) -> BacktestResult:

@@ -59,3 +59,12 @@ def test_decide_and_single_bound_normalise_the_keys() -> None:
 def test_two_keys_of_one_asset_with_different_limits_are_refused() -> None:
     with pytest.raises(InputError, match="same asset"):
         PortfolioCap(10.0, per_asset={"BTCUSDT": 2.0, "btcusdt": 3.0})
+
+
+def test_a_per_asset_key_of_no_instrument_of_the_run_is_noted() -> None:
+    cap = PortfolioCap(10.0, per_asset={"btc/usdt:usdt": 2.0, "ETHUSDT": 0.5})
+    res = run(DF, BuyAndHold(), Composite(FixedLeverage(5.0), cap), symbol="BTCUSDT")
+    noted = [n for n in res.notes if "per_asset" in n]
+    assert noted == ["PortfolioCap per_asset ['ETHUSDT'] match no instrument of the run (BTCUSDT): not applied"]
+    only_btc = Composite(FixedLeverage(5.0), PortfolioCap(10.0, per_asset={"BTCUSDT": 2.0}))
+    assert not [n for n in run(DF, BuyAndHold(), only_btc, symbol="BTCUSDT").notes if "per_asset" in n]
