@@ -19,7 +19,7 @@ from levguard.core.sizing.base import Composite, MarketContext, Policy, SeriesIn
 from levguard.core.sizing.policies import CPPI, DrawdownControl, GapCap, Kelly, VolatilityTarget
 from levguard.core.sizing.portfolio import PortfolioCap
 from levguard.core.sizing.venue import LiquidationBudget
-from levguard.core.symbols import symbol_key
+from levguard.core.symbols import contract_key
 from levguard.core.validate import number
 from levguard.errors import InputError
 from levguard.kernels.backtest_records import Market
@@ -313,10 +313,10 @@ def _caps(policy: Any) -> list[PortfolioCap]:
 
 def unmatched_assets(policy: Any, symbols: list[str]) -> str | None:
     """A note naming the PortfolioCap ``per_asset`` keys that match no instrument of the run (by
-    ``symbol_key``), or None: not an error, as one cap may serve several books, but a misspelt or
+    ``contract_key``), or None: not an error, as one cap may serve several books, but a misspelt or
     other-venue key limits nothing here."""
-    run_keys = {symbol_key(s) for s in symbols}
-    keys = [k for cap in _caps(policy) for k in (cap.per_asset or {}) if symbol_key(k) not in run_keys]
+    run_keys = {contract_key(s) for s in symbols}
+    keys = [k for cap in _caps(policy) for k in (cap.per_asset or {}) if contract_key(k) not in run_keys]
     if not keys:
         return None
     return (

@@ -1,6 +1,7 @@
 """PortfolioCap in the backtester: a spot instrument's per-asset and per-venue limits are its own
 (it had no context, so the tightest limit of any symbol or venue applied), and per-asset keys
-match symbols by symbol_key (BTCUSDT, btcusdt and BTC/USDT:USDT are one asset)."""
+match symbols by contract_key (BTCUSDT, btcusdt and BTC/USDT:USDT are one contract; a dated
+future is another), the limit holding the sum of one contract's instruments."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_decide_and_single_bound_normalise_the_keys() -> None:
 
 
 def test_two_keys_of_one_asset_with_different_limits_are_refused() -> None:
-    with pytest.raises(InputError, match="same asset"):
+    with pytest.raises(InputError, match="same contract"):
         PortfolioCap(10.0, per_asset={"BTCUSDT": 2.0, "btcusdt": 3.0})
 
 
@@ -68,3 +69,24 @@ def test_a_per_asset_key_of_no_instrument_of_the_run_is_noted() -> None:
     assert noted == ["PortfolioCap per_asset ['ETHUSDT'] match no instrument of the run (BTCUSDT): not applied"]
     only_btc = Composite(FixedLeverage(5.0), PortfolioCap(10.0, per_asset={"BTCUSDT": 2.0}))
     assert not [n for n in run(DF, BuyAndHold(), only_btc, symbol="BTCUSDT").notes if "per_asset" in n]
+
+
+def test_one_contract_on_two_venues_counts_once_against_its_limit() -> None:
+    # 2x of BTCUSDT on Binance and 2x of BTC/USDT:USDT on OKX passed a 2x limit at 4x (a review).
+    cap = PortfolioCap(10.0, per_asset={"BTCUSDT": 2.0})
+    state = SizingState(
+        equity=1_000.0,
+        exposures={"BTCUSDT": 2_000.0, "BTC/USDT:USDT": 2_000.0},
+        venues={"BTCUSDT": "binance-usdm", "BTC/USDT:USDT": "okx"},
+        context=MarketContext(venue="binance-usdm"),
+    )
+    decision = cap.decide(state)
+    assert decision.target_leverage == pytest.approx(2.0)
+    assert decision.binding_constraint == "per_asset:BTCUSDT"
+
+
+def test_a_dated_future_is_its_own_contract() -> None:
+    # BTC/USDT:USDT-241227 read as the perpetual's key and refused a cap that worked before.
+    cap = PortfolioCap(10.0, per_asset={"BTCUSDT": 3.0, "BTC/USDT:USDT-241227": 1.0})
+    assert cap.single_bound("BTCUSDT_241227") == (1.0, "per_asset:BTCUSDT_241227")
+    assert cap.single_bound("BTC/USDT:USDT") == (3.0, "per_asset:BTC/USDT:USDT")

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from levguard.core.sizing.base import MarketContext, SeriesInputs, SizingDecision, SizingState
-from levguard.core.symbols import symbol_key
+from levguard.core.symbols import contract_key
 from levguard.core.validate import finite, positive
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
@@ -38,13 +38,14 @@ def _limits(value: Mapping[str, float] | None, field_name: str) -> Mapping[str, 
 
 
 def _asset_keys(per_asset: Mapping[str, float]) -> dict[str, float]:
-    # The per-asset limits by symbol_key (BTCUSDT, btcusdt and BTC/USDT:USDT are one asset, as the
-    # venue rules' SymbolTable reads them); two keys of one asset with different limits are refused.
+    # The per-asset limits by contract_key (BTCUSDT, btcusdt and BTC/USDT:USDT are one contract, a
+    # perpetual and its dated futures are not); two keys of one contract with different limits
+    # are refused.
     out: dict[str, float] = {}
     for key, v in per_asset.items():
-        k = symbol_key(key)
+        k = contract_key(key)
         if out.get(k, v) != v:
-            raise InputError(f"per_asset: {key!r} is the same asset as another key ({k}) with a different limit")
+            raise InputError(f"per_asset: {key!r} is the same contract as another key ({k}) with a different limit")
         out[k] = v
     return out
 
@@ -60,9 +61,10 @@ class PortfolioCap:
     max_net_leverage : float or None
         ``|sum_i x_i| / E`` at most this.
     per_asset : Mapping[str, float] or None
-        ``|x_i| / E`` at most ``per_asset[symbol]`` (symbols not listed are unconstrained); keys
-        and symbols compare by :func:`~levguard.core.symbols.symbol_key` (``BTCUSDT``,
-        ``btcusdt`` and ``BTC/USDT:USDT`` are one asset).
+        The sum of ``|x_i| / E`` over the instruments of one contract at most
+        ``per_asset[symbol]`` (symbols not listed are unconstrained); keys and symbols compare by
+        :func:`~levguard.core.symbols.contract_key` (``BTCUSDT``, ``btcusdt`` and
+        ``BTC/USDT:USDT`` are one contract, on any venue; a dated future is another).
     per_venue : Mapping[str, float] or float or None
         Per-venue concentration: the gross leverage held on venue ``v`` is at most
         ``per_venue[v] * max_gross_leverage`` (a fraction in ``(0, 1]``; one float applies to every
@@ -149,11 +151,17 @@ class PortfolioCap:
         if self.max_net_leverage is not None and net > 0:
             limits.append((self.max_net_leverage / net, "max_net_leverage"))
         if self.per_asset is not None:
+            # One limit per contract, on the sum of its instruments' |leverage| (the same contract
+            # on two venues, or spelt two ways, counts once against it).
             assets = _asset_keys(self.per_asset)
+            held: dict[str, tuple[float, str]] = {}
             for s, v in lev.items():
-                a = assets.get(symbol_key(s))
-                if a is not None:
-                    limits.append((a / abs(v), f"per_asset:{s}"))
+                k = contract_key(s)
+                if k in assets:
+                    g, first = held.get(k, (0.0, s))
+                    held[k] = (g + abs(v), first)
+            for k, (g, first) in held.items():
+                limits.append((assets[k] / g, f"per_asset:{first}"))
         by_venue: dict[str, float] = {}
         for s, v in lev.items():
             venue = state.venues.get(s, state.context.venue)
@@ -186,8 +194,8 @@ class PortfolioCap:
         if self.per_asset is not None:
             if symbol is None:
                 limits.extend((a, f"per_asset:{s}") for s, a in self.per_asset.items())
-            elif symbol_key(symbol) in (assets := _asset_keys(self.per_asset)):
-                limits.append((assets[symbol_key(symbol)], f"per_asset:{symbol}"))
+            elif contract_key(symbol) in (assets := _asset_keys(self.per_asset)):
+                limits.append((assets[contract_key(symbol)], f"per_asset:{symbol}"))
         pv = self.per_venue
         if isinstance(pv, Mapping):
             if venue is None:
