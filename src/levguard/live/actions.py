@@ -101,13 +101,16 @@ def _size(setup: AccountSetup, pos: VenuePosition, view: dict[str, Any]) -> tupl
         )
     else:
         excess = abs(pos.qty) * (1.0 - target / lev) * setup.step_fraction
-    mark = float(view["mark"])
-    unit = 1.0 / mark if pos.inverse else mark  # notional per unit of qty (quote)
-    cap_qty = setup.max_order_notional / (unit if not pos.inverse else 1.0)
-    qty = min(excess, cap_qty, abs(pos.qty))
+    qty = min(excess, _cap_qty(setup, pos, float(view["mark"])), abs(pos.qty))
     if not qty > 0:
         return None
     return qty, reasons
+
+
+def _cap_qty(setup: AccountSetup, pos: VenuePosition, mark: float) -> float:
+    # max_order_notional (quote) in the position's units: base units of a linear contract at the
+    # mark; an inverse one's quantity is quote (USD) already.
+    return setup.max_order_notional / (1.0 if pos.inverse else mark)
 
 
 async def _skipped(step: _Step) -> bool:
@@ -194,8 +197,7 @@ async def _below_minimum(step: _Step) -> bool:
             minimum = max(minimum, float(await market_minimum(pos.symbol)))
     if minimum > 0.0 and qty < minimum * (1.0 - 1e-12):
         unit = "USD" if pos.inverse else "base units"
-        cap = setup.max_order_notional / (1.0 if pos.inverse else float(view["mark"]))
-        if minimum <= min(abs(pos.qty), cap) * (1.0 + 1e-12):
+        if minimum <= min(abs(pos.qty), _cap_qty(setup, pos, float(view["mark"]))) * (1.0 + 1e-12):
             # A reduce-only step of the minimum reduces more than sized (up to the minimum) but
             # within the position and the order cap: one that protects beats none.
             decision["qty"] = qty = minimum

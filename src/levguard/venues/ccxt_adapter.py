@@ -76,6 +76,7 @@ from levguard.venues.ccxt_quirks import (
     is_unknown_order,
     market_slippage,
     min_amount,
+    min_contracts,
     order_status,
     reported_client_id,
     wallet_balance,
@@ -649,8 +650,7 @@ class CcxtVenue:
         if step is not None:  # Deribit: whole contracts of contract_size
             amount = (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
         limits = market.get("limits") or {}
-        mins = ((limits.get("amount") or {}).get("min"), (limits.get("market") or {}).get("min"))
-        minimum = max((Decimal(str(v)) for v in mins if v is not None), default=Decimal(0))
+        minimum = min_contracts(market)
         maximum = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
         if amount <= 0 or amount < minimum:
             raise VenueOrderRejectedError(

@@ -157,9 +157,16 @@ def min_amount(exchange_id: str, market: Mapping[str, Any]) -> float:
     have, in the market's amount units (contracts on derivatives); :meth:`CcxtVenue.round_qty
     <levguard.venues.ccxt_adapter.CcxtVenue.round_qty>` refuses an order below it.
     """
+    return float(min_contracts(market)) * contract_size(exchange_id, market)
+
+
+def min_contracts(market: Mapping[str, Any]) -> Decimal:
+    """The larger of ccxt's ``limits.amount.min`` and ``limits.market.min`` (ccxt amounts; 0 when
+    neither is given): the smallest order :meth:`CcxtVenue.round_qty
+    <levguard.venues.ccxt_adapter.CcxtVenue.round_qty>` sends and :func:`min_amount` reports."""
     limits = market.get("limits") or {}
-    mins = [_num((limits.get(k) or {}).get("min")) for k in ("amount", "market")]
-    return max((v for v in mins if v is not None and v > 0.0), default=0.0) * contract_size(exchange_id, market)
+    mins = ((limits.get("amount") or {}).get("min"), (limits.get("market") or {}).get("min"))
+    return max((Decimal(str(v)) for v in mins if v is not None), default=Decimal(0))
 
 
 def amount_step(exchange_id: str, market: Mapping[str, Any]) -> Decimal | None:
