@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.risk.portfolio import OptionPosition
+from levguard.core.rules.base import VenueModel
 from levguard.core.symbols import base_asset, dated_expiry
 from levguard.core.validate import as_amount, as_float
 from levguard.errors import InputError
@@ -138,20 +139,27 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_options(
-    spec: Mapping[str, Any], prices: Mapping[str, float], surfaces: Mapping[str, Any] | None = None
+    spec: Mapping[str, Any],
+    prices: Mapping[str, float],
+    surfaces: Mapping[str, Any] | None = None,
+    model: VenueModel | None = None,
 ) -> list[OptionPosition]:
     """Option positions of an account spec as :class:`OptionPosition` s.
 
     Each option gives ``qty`` (signed contracts), ``vol`` (implied, annualised) and either a
     Deribit symbol (``BTC-27DEC24-70000-C``: underlying, expiry at 08:00 UTC, strike, kind) or
     ``underlying``, ``kind``, ``strike`` and ``expiry`` (ISO) or ``t_years``; ``settlement`` is
-    ``coin`` (Deribit) or ``usd``.  Time to expiry runs from the spec's ``as_of`` (default: now).
-    ``surfaces`` are the already parsed ``vol_surfaces`` (parsed here when not given).
+    ``coin`` or ``usd``, one of the venue's (``model``'s
+    :attr:`~levguard.core.rules.base.VenueModel.option_settlements`, the first the default:
+    ``coin`` on Deribit and OKX, ``usd`` on Binance, Bybit and Gate; ``coin`` without a model).
+    Time to expiry runs from the spec's ``as_of`` (default: now).  ``surfaces`` are the already
+    parsed ``vol_surfaces`` (parsed here when not given).
     """
     raw = spec.get("options") or []
     if not isinstance(raw, list):
         raise InputError(f"options must be a list, was {type(raw).__name__}")
     now = as_of_ns(spec)
+    allowed = model.option_settlements if model is not None else ("coin", "usd")
     if surfaces is None:
         surfaces = parse_surfaces(spec)
     out: list[OptionPosition] = []
@@ -180,11 +188,16 @@ def parse_options(
         if underlying not in prices and d.get("underlying_price") is None:
             raise InputError(f"{where}: no price for {underlying}; add underlying_price or a perpetual on it")
         kind = str(d["kind"]).lower()
-        settlement = str(d.get("settlement", "coin")).lower()
+        settlement = str(d.get("settlement", allowed[0])).lower()
         if kind not in ("call", "put"):
             raise InputError(f"{where}.kind must be call or put, was {d['kind']!r}")
         if settlement not in ("usd", "coin"):
             raise InputError(f"{where}.settlement must be usd or coin, was {d.get('settlement')!r}")
+        if settlement not in allowed:
+            raise InputError(
+                f"{where}.settlement {d.get('settlement')!r}: {model.name if model else 'the venue'}'s options "
+                f"settle in {' or '.join(allowed)} only (USDT or USDC for usd)"
+            )
         # Strike, size and prices are amounts (at most 1e30 in magnitude, as a position's are), so
         # no scenario P&L can overflow; a strike of 1e308 overflowed the VaR's sum.
         strike = as_amount(d["strike"], f"{where}.strike")

@@ -547,12 +547,13 @@ def risk_report(
     for i, spec in enumerate(specs):
         name = str(spec.pop("name", None) or spec.get("venue") or f"account {i}")
         acc = account_from_spec({k: v for k, v in spec.items() if k not in _RISK_KEYS})
-        check_venue_options(get_venue(acc.venue), bool(spec.get("options")))
+        model = get_venue(acc.venue)
+        check_venue_options(model, bool(spec.get("options")))
         prices = _prices(acc, spec)
         # Parsed (and, for quotes, fitted) once: the options and the report section share them.
         surfaces = parse_surfaces(spec)
         surfaces_of[name] = surfaces
-        accounts.append((name, acc, spec, parse_options(spec, prices, surfaces), prices))
+        accounts.append((name, acc, spec, parse_options(spec, prices, surfaces, model), prices))
 
     out_accounts = []
     exposure: list[dict[str, Any]] = []

@@ -73,7 +73,7 @@ def test_report_stress_option_pnl_is_revalue() -> None:
         "as_of": "2024-06-01T00:00:00Z",
         "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}],
         "options": [
-            {"symbol": "BTC-28JUN24-55000-P", "qty": 3, "vol": 0.55, "settlement": "coin"},
+            {"symbol": "BTC-28JUN24-55000-P", "qty": 3, "vol": 0.55, "settlement": "usd"},
             {"symbol": "BTC-28JUN24-70000-C", "qty": -1, "vol": 0.5, "settlement": "usd"},
         ],
         "options_wallet_balance": {"USD": 20_000},  # the short call's wallet (the puts' defaults to 0)

@@ -37,7 +37,7 @@ BOOK: dict[str, Any] = {
             "margin_mode": "isolated",
         },
     ],
-    "options": [{"symbol": "BTC-28JUN24-55000-P", "qty": 3, "vol": 0.55, "settlement": "coin"}],
+    "options": [{"symbol": "BTC-28JUN24-55000-P", "qty": 3, "vol": 0.55, "settlement": "usd"}],
 }
 
 
@@ -80,8 +80,16 @@ def test_report_sections_with_a_given_vol() -> None:
 
 
 def test_coin_settled_option_values_are_converted_to_the_account_currency() -> None:
-    """A Deribit BTC put (priced in BTC) held in a USDT account is valued at price x forward."""
-    rep = risk_report(BOOK, vol=0.6, n_sims=2_000).to_dict()
+    """A coin-settled BTC put (priced in BTC) held next to a USDT account is valued at price x forward
+    (on ``generic``: Binance's options settle in USDT, test_option_settlement_follows_the_venue)."""
+    positions = [{**p, "mmr": 0.005} for p in BOOK["positions"]]
+    book = {
+        **BOOK,
+        "venue": "generic",
+        "positions": positions,
+        "options": [{**BOOK["options"][0], "settlement": "coin"}],
+    }
+    rep = risk_report(book, vol=0.6, n_sims=2_000).to_dict()
     (g,) = rep["accounts"][0]["greeks"]
     t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
     coin = float(black76("put", 61_000, 55_000, t, 0.55, 0.0, "coin").price)
@@ -90,6 +98,40 @@ def test_coin_settled_option_values_are_converted_to_the_account_currency() -> N
     stress = {s["scenario"]: s["accounts"][0] for s in rep["stress"]}
     # Puts gain when the price falls and vol rises; the vol shock adds value on top.
     assert stress["price -30%, vol +30%"]["option_pnl"] > stress["price -30%"]["option_pnl"] > 0
+
+
+def test_option_settlement_follows_the_venue() -> None:
+    """Binance's options settle in USDT (Bybit's and Gate's in USDC/USDT): an option without
+    ``settlement`` is usd-settled there and a coin-settled one is refused naming the venue; Deribit's
+    default stays coin (VenueModel.option_settlements)."""
+    t = (np.datetime64("2024-06-28T08:00") - np.datetime64("2024-06-01T00:00")) / np.timedelta64(1, "h") / 8760
+    bare = {k: v for k, v in BOOK["options"][0].items() if k != "settlement"}
+    (g,) = risk_report({**BOOK, "options": [bare]}, vol=0.6, n_sims=500).to_dict()["accounts"][0]["greeks"]
+    assert g["settlement"] == "usd"
+    assert g["price"] == pytest.approx(float(black76("put", 61_000, 55_000, t, 0.55, 0.0, "usd").price))
+    for venue in ("binance-usdm", "binance-coinm", "bybit-linear", "gate"):
+        spec = {**BOOK, "venue": venue, "options": [{**bare, "settlement": "coin"}]}
+        if venue == "binance-coinm":
+            spec = {
+                **spec,
+                "wallet_balance": 1.0,
+                "positions": [
+                    {"symbol": "BTCUSD_PERP", "qty": 100, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}
+                ],
+            }
+        with pytest.raises(InputError, match=rf"options\[0\]\.settlement 'coin': {venue}'s options settle in usd only"):
+            risk_report(spec, vol=0.6, n_sims=200)
+    deribit = {
+        "venue": "deribit",
+        "wallet_balance": 30_000,
+        "as_of": "2024-06-01T00:00:00Z",
+        "positions": [
+            {"symbol": "BTC_USDC-PERPETUAL", "qty": 0.5, "entry_price": 60_500, "mark_price": 61_000, "leverage": 5}
+        ],
+        "options": [bare],
+    }
+    (g,) = risk_report(deribit, vol=0.6, n_sims=200).to_dict()["accounts"][0]["greeks"]
+    assert g["settlement"] == "coin"
 
 
 def test_history_gives_realized_and_garch_vol_and_historical_var(tmp_path: Path) -> None:
@@ -177,7 +219,7 @@ def test_a_venue_default_of_an_account_below_zero_is_the_venues_loss() -> None:
     # 3 short calls deep in the money behind 2,000: equity (options included) -18,808 before.
     book = {"name": "binance", "venue": "binance-usdm", "wallet_balance": 2_000, "as_of": "2024-06-01T00:00:00Z",
             "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60_000, "mark_price": 61_000, "leverage": 10}],
-            "options": [{"symbol": "BTC-28JUN24-55000-C", "qty": -3, "vol": 0.55, "settlement": "coin"}],
+            "options": [{"symbol": "BTC-28JUN24-55000-C", "qty": -3, "vol": 0.55, "settlement": "usd"}],
             "options_wallet_balance": 0}  # fmt: skip
     other = {"name": "hl", "venue": "hyperliquid", "wallet_balance": 10_000, "positions": []}
     rep = risk_report({"accounts": [book, other]}, vol=0.6, n_sims=500).to_dict()
@@ -314,7 +356,7 @@ def _surface_book() -> dict[str, Any]:
     book = {k: v for k, v in BOOK.items() if k != "options"}
     book["positions"] = BOOK["positions"][:1]
     book["vol_surfaces"] = SURFACE
-    book["options"] = [{"symbol": "BTC-28JUN24-55000-P", "qty": 3, "settlement": "coin"}]
+    book["options"] = [{"symbol": "BTC-28JUN24-55000-P", "qty": 3, "settlement": "usd"}]
     return book
 
 
@@ -332,15 +374,12 @@ def test_options_take_their_vol_from_the_surface_and_stress_uses_its_shape() -> 
     surface = VolSurface([SVISlice(t, 61_000, SVIParams(0.010, 0.10, -0.30, 0.0, 0.20))])
     vol = float(surface.vol(55_000, t, 61_000))
     (g,) = acc["greeks"]
-    assert g["price"] == pytest.approx(float(black76("put", 61_000, 55_000, t, vol, 0.0, "coin").price))
+    assert g["price"] == pytest.approx(float(black76("put", 61_000, 55_000, t, vol, 0.0, "usd").price))
     stress = {s["scenario"]: s["accounts"][0] for s in rep["stress"]}
     shocked = float(surface.shocked("term", 0.3).vol(55_000, t, 61_000 * 0.7))
     flat = float(surface.vol(55_000, t, 61_000 * 0.7)) + 0.3
     assert shocked > flat  # 27 days to expiry: the term shock is larger than the flat 30 points
-    expect = (
-        3 * 61_000 * 0.7 * float(black76("put", 61_000 * 0.7, 55_000, t, shocked, 0.0, "coin").price)
-        - g["value_in_account"]
-    )
+    expect = 3 * float(black76("put", 61_000 * 0.7, 55_000, t, shocked, 0.0, "usd").price) - g["value_in_account"]
     assert stress["price -30%, vol +30%"]["option_pnl"] == pytest.approx(expect, rel=1e-9)
 
 

@@ -481,6 +481,14 @@ class VenueModel:
         dYdX v4): a report refuses
         options there (:func:`levguard.risk.report.risk_report`).  True on ``generic``, the rule set
         of a venue levguard does not model, whose options are then a wallet of their own.
+    option_settlements : tuple of str
+        How the venue's options settle, the first the default of an option that does not say
+        (``settlement`` in an account spec's ``options``): ``("coin", "usd")`` on Deribit (BTC and
+        ETH options settle in the coin, its linear options in USDC), OKX (coin-margined options)
+        and ``generic``; ``("usd",)`` on Binance (European options "settled in USDT", Binance
+        Options' contract specifications), Bybit (USDC options, USDT-settled options from
+        2025-02: bybit-exchange.github.io/docs/pilot-feature) and Gate (USDT-settled options,
+        Gate API v4 ``/options/contracts``), where a coin-settled option is refused.
     """
 
     name: str
@@ -515,6 +523,7 @@ class VenueModel:
     settlements: tuple[str, ...] = ()
     options_share_margin: bool = False
     lists_options: bool = False
+    option_settlements: tuple[str, ...] = ("coin", "usd")
 
     def min_order_notional(self, symbol: str, price: float) -> float:
         """Return the notional of the venue's smallest order of ``symbol`` at ``price`` (quote currency).

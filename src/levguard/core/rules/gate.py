@@ -75,4 +75,5 @@ GATE = VenueModel(
     # Gate API v4 lists options (GET /options/contracts, /options/accounts, /options/positions)
     # in an options account of their own: a wallet apart from the futures' (options_share_margin).
     lists_options=True,
+    option_settlements=("usd",),  # USDT-settled (VenueModel.option_settlements)
 )
