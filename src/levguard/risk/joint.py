@@ -45,6 +45,7 @@ from levguard.core.unified_pm import (
 )
 from levguard.core.validate import annual_vol
 from levguard.errors import InputError
+from levguard.risk.joint_options import OptionsEngine, options_joint
 
 __all__ = ["JointStressReport", "default_assets", "joint_stress_report", "movable_assets", "parse_asset_files"]
 
@@ -90,6 +91,10 @@ def parse_asset_files(items: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+_NOT_MARGIN = ("name", "options", "as_of", "vol_surfaces", "options_wallet_balance", "cross_collateral")
+"""A cross account spec's keys the margin engine does not read (its options: risk.joint_options)."""
+
+
 def _account(spec: Mapping[str, Any]) -> UnifiedAccount | Account | DeribitPmAccount | OkxPmAccount:
     from levguard.core.spec import account_from_spec
 
@@ -97,12 +102,7 @@ def _account(spec: Mapping[str, Any]) -> UnifiedAccount | Account | DeribitPmAcc
         return portfolio_margin_account_from_spec(spec)
     if is_unified_spec(spec):
         return unified_account_from_spec(spec)
-    plain = {
-        k: v
-        for k, v in spec.items()
-        if k not in ("name", "options", "as_of", "vol_surfaces", "options_wallet_balance", "cross_collateral")
-    }
-    return account_from_spec(plain)
+    return account_from_spec({k: v for k, v in spec.items() if k not in _NOT_MARGIN})
 
 
 def _exposure(ja: JointAccount | EngineJoint) -> dict[str, float]:
@@ -119,6 +119,12 @@ def _exposure(ja: JointAccount | EngineJoint) -> dict[str, float]:
                 exposure[a] = exposure.get(a, 0.0) + usd
             for asset in src.assets:
                 exposure[asset.name] = exposure.get(asset.name, 0.0) + abs(asset.net * asset.price)
+            return exposure
+        if isinstance(src, Account):  # a cross account with options (risk.joint_options)
+            assert isinstance(ja.engine, OptionsEngine)
+            exposure = _exposure(ja.engine.kernel) if ja.engine.kernel is not None else {}
+            for a, usd in ja.engine.option_exposure().items():
+                exposure[a] = exposure.get(a, 0.0) + usd
             return exposure
         for u in src.units:
             exposure[u.risk_unit] = abs(u.delta_usd)
@@ -241,7 +247,9 @@ def joint_stress_report(
     if vol is not None:
         vol = annual_vol(vol)
     account = _account(spec)
-    ja = joint_for(account)
+    # A cross account's options are revalued in every scenario, where the stress table puts them.
+    options = isinstance(account, Account) and bool(spec.get("options"))
+    ja = options_joint(spec, _NOT_MARGIN) if options else joint_for(account)
     if assets is None:
         ranked = movable_assets(ja)
         pair: tuple[str, ...] = ranked[:1] if len(ranked) == 1 else default_assets(ja)

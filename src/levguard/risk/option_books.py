@@ -36,7 +36,7 @@ from levguard.core.margin import AccountReport
 from levguard.core.options.black76 import black76
 from levguard.core.positions import Account
 from levguard.core.risk.portfolio import OptionPosition, revalue
-from levguard.core.risk.stress import Scenario
+from levguard.core.risk.stress import AccountStress, Scenario, apply_scenario
 from levguard.core.rules.base import VenueModel
 from levguard.core.symbols import coin_name, is_usd
 from levguard.core.validate import show
@@ -48,7 +48,9 @@ __all__ = [
     "option_books",
     "option_greeks",
     "option_pnl",
+    "option_pnls",
     "same_currency",
+    "stress_account",
     "wallet_cash",
 ]
 
@@ -101,26 +103,46 @@ def option_pnl(
 ) -> float:
     """The options' change in value under ``s``, in the account's currency (0 for none).
 
-    The scenario's instantaneous move of every underlying through the one revaluation (core
-    revalue): term-shaped vol shocks on a surface (Deribit PM), values marked in the account's
-    currency before and after.
+    The scenario's instantaneous move of every underlying through :func:`option_pnls` (one row).
     """
-    if not options:
-        return 0.0
     moves = {base: np.array([1.0 + s.shock_for(base)]) for base in prices}
-    shifts = {base: s.vol_shock for base in prices}
+    return float(option_pnls(account, report, options, prices, moves, s.vol_shock)[0])
+
+
+def option_pnls(
+    account: Account,
+    report: AccountReport | None,
+    options: Sequence[OptionPosition],
+    prices: Mapping[str, float],
+    moves: Mapping[str, np.ndarray],
+    vol_shift: float = 0.0,
+) -> np.ndarray:
+    """The options' change in value in each of ``S`` instantaneous scenarios, in the account's currency.
+
+    ``moves`` maps every underlying of ``prices`` to its ``(S,)`` price relatives (``1 +`` the
+    move); ``vol_shift`` shifts every option's vol.  One revaluation (core revalue), vectorised
+    over the scenarios: term-shaped vol shocks on a surface (Deribit PM), values marked in the
+    account's currency before and after (a coin-settled option in a USD account: ``n V1 P1 - n V0
+    P0``).  Zeros for no option.
+    """
+    n = next(iter(moves.values())).shape[0] if moves else 1
+    if not options:
+        return np.zeros(n)
     res = revalue(
         account,
         moves,
         horizon_days=0.0,
         options=options,
         prices=prices,
-        vol_shifts=shifts,
+        vol_shifts={base: vol_shift for base in prices},
         report=report,
         vol_shift_shape="term",
         option_pnl="value",
     )
-    return float(sum(float(res.by_position[sym][0]) for sym in dict.fromkeys(o.symbol for o in options)))
+    out = np.zeros(n)
+    for sym in dict.fromkeys(o.symbol for o in options):
+        out = out + res.by_position[sym]
+    return out
 
 
 def _currency(o: OptionPosition) -> str:
@@ -257,3 +279,33 @@ def wallet_cash(
         return prices[name] * (1.0 + (scenario.shock_for(name) if scenario is not None else 0.0))
 
     return amount * usd(currency) / usd(settlement)
+
+
+def stress_account(
+    s: Scenario,
+    name: str,
+    acc: Account,
+    report: AccountReport,
+    options: list[OptionPosition],
+    prices: Mapping[str, float],
+    book: OptionBooks,
+    values: list[float],
+) -> tuple[AccountStress, float]:
+    """apply_scenario with the pooled options in the cross part and each options wallet (its cash
+    plus its options' value) a part of its own (option_books); returns it and the options' P&L."""
+
+    def value(idx: Sequence[int]) -> tuple[float, float]:
+        v0 = math.fsum(values[i] for i in idx)
+        return v0, option_pnl(acc, report, [options[i] for i in idx], prices, s)
+
+    v0, move = value(book.pooled)
+    pooled, moves, wallets = (v0, v0 + move), [move], []
+    for c, (cash, idx) in book.wallets.items():
+        v0, move = value(idx)
+        moves.append(move)
+        b0, b1 = (wallet_cash(c, cash, report.settlement, prices, x) for x in (None, s))
+        wallets.append((b0 + v0, b1 + v0 + move))
+    st = apply_scenario(
+        acc, s, name=name, before=report, option_values=pooled, options_share_margin=True, option_wallets=wallets
+    )
+    return st, math.fsum(moves)

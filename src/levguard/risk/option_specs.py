@@ -11,13 +11,14 @@ from typing import Any, Literal, cast
 import numpy as np
 import pandas as pd
 
+from levguard.core.positions import Account
 from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.rules.base import VenueModel
 from levguard.core.symbols import base_asset, dated_expiry
 from levguard.core.validate import as_amount, as_float
 from levguard.errors import InputError
 
-__all__ = ["as_of_ns", "parse_options", "parse_surfaces"]
+__all__ = ["as_of_ns", "parse_options", "parse_surfaces", "spec_prices"]
 
 _DERIBIT = re.compile(
     r"^(?P<base>[A-Z]+)-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>\d+(?:\.\d+)?)-(?P<cp>[CP])$"
@@ -234,3 +235,16 @@ def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str, where
     if d.get("underlying_price") is not None:
         return as_amount(d["underlying_price"], f"{where}.underlying_price")
     return float(prices[base])
+
+
+def spec_prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
+    """USD price per underlying: the positions' marks, then the options' ``underlying_price``."""
+    prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
+    for i, o in enumerate(spec.get("options") or []):
+        if isinstance(o, Mapping) and o.get("underlying_price") is not None:
+            base = str(
+                o.get("underlying") or _deribit_parts(str(o.get("symbol", "")), f"options[{i}]").get("underlying", "")
+            )
+            price = as_amount(o["underlying_price"], f"options[{i}].underlying_price")
+            prices.setdefault(base.upper(), price)  # option_specs names an underlying in capitals
+    return prices

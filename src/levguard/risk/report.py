@@ -31,9 +31,7 @@ from levguard.core.records import LegacyMapping, Record
 from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.risk.stress import (
     NAMED_SCENARIOS,
-    AccountStress,
     Scenario,
-    apply_scenario,
     check_scenarios,
     grid_scenarios,
     venue_default,
@@ -42,7 +40,7 @@ from levguard.core.risk.var import check_level
 from levguard.core.rules import get_venue
 from levguard.core.spec import account_from_spec
 from levguard.core.symbols import asset_key, base_asset, coin_name, is_usd
-from levguard.core.validate import annual_vol, as_amount
+from levguard.core.validate import annual_vol
 from levguard.errors import InputError
 from levguard.margin import load_spec
 from levguard.risk.histories import PriceHistory
@@ -51,11 +49,11 @@ from levguard.risk.option_books import (
     check_venue_options,
     option_books,
     option_greeks,
-    option_pnl,
     same_currency,
+    stress_account,
     wallet_cash,
 )
-from levguard.risk.option_specs import _deribit_parts, as_of_ns, parse_options, parse_surfaces
+from levguard.risk.option_specs import as_of_ns, parse_options, parse_surfaces, spec_prices
 
 if TYPE_CHECKING:
     from levguard.core.risk.var import VarResult
@@ -95,18 +93,6 @@ def load_portfolio(source: Mapping[str, Any] | str | Path) -> list[dict[str, Any
                 raise InputError(f"accounts[{i}] must be an account spec object, was {a!r}")
         return specs
     return [dict(raw)]
-
-
-def _prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
-    prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
-    for i, o in enumerate(spec.get("options") or []):
-        if isinstance(o, Mapping) and o.get("underlying_price") is not None:
-            base = str(
-                o.get("underlying") or _deribit_parts(str(o.get("symbol", "")), f"options[{i}]").get("underlying", "")
-            )
-            price = as_amount(o["underlying_price"], f"options[{i}].underlying_price")
-            prices.setdefault(base.upper(), price)  # option_specs names an underlying in capitals
-    return prices
 
 
 def _usd_rate(settlement: str, prices: Mapping[str, float]) -> float | None:
@@ -324,35 +310,6 @@ def _position_var_rows(
     return rows
 
 
-def _stress(
-    s: Scenario,
-    name: str,
-    acc: Account,
-    report: AccountReport,
-    options: list[OptionPosition],
-    prices: Mapping[str, float],
-    book: OptionBooks,
-    values: list[float],
-) -> tuple[AccountStress, float]:
-    # apply_scenario with the pooled options in the cross part and each options wallet (its cash
-    # plus its options' value) a part of its own (option_books); returns it and the options' P&L.
-    def value(idx: Sequence[int]) -> tuple[float, float]:
-        v0 = math.fsum(values[i] for i in idx)
-        return v0, option_pnl(acc, report, [options[i] for i in idx], prices, s)
-
-    v0, move = value(book.pooled)
-    pooled, moves, wallets = (v0, v0 + move), [move], []
-    for c, (cash, idx) in book.wallets.items():
-        v0, move = value(idx)
-        moves.append(move)
-        b0, b1 = (wallet_cash(c, cash, report.settlement, prices, x) for x in (None, s))
-        wallets.append((b0 + v0, b1 + v0 + move))
-    st = apply_scenario(
-        acc, s, name=name, before=report, option_values=pooled, options_share_margin=True, option_wallets=wallets
-    )
-    return st, math.fsum(moves)
-
-
 def _daily_span(h: PriceHistory | None, returns: pd.Series | None) -> str:
     # A history's daily returns' first and last day, for an error that they do not overlap.
     name = h.name if h is not None else "history"
@@ -549,7 +506,7 @@ def risk_report(
         acc = account_from_spec({k: v for k, v in spec.items() if k not in _RISK_KEYS})
         model = get_venue(acc.venue)
         check_venue_options(model, bool(spec.get("options")))
-        prices = _prices(acc, spec)
+        prices = spec_prices(acc, spec)
         # Parsed (and, for quotes, fitted) once: the options and the report section share them.
         surfaces = parse_surfaces(spec)
         surfaces_of[name] = surfaces
@@ -723,7 +680,9 @@ def risk_report(
         for name, acc, _spec, options, prices in accounts:
             # The options' P&L under the scenario (core revalue); each bankruptcy part (cross, with the
             # options it pools, and each options wallet: cash + value) floors at 0 (apply_scenario).
-            st, move = _stress(s, name, acc, margin_reports[name], options, prices, books[name], option_values[name])
+            st, move = stress_account(
+                s, name, acc, margin_reports[name], options, prices, books[name], option_values[name]
+            )
             v0 = sum(option_values[name])
             # The options' own change in value, before the account's floor (docs/risk.md §6); in a
             # default they are lost with everything else on the venue.

@@ -719,7 +719,8 @@ def reverse_stress(
         x = r_best * (chol @ z)
     # The account's own scalar evaluation must agree; push outward by ulps where it does not.
     for attempt in range(64):
-        factors = {a: math.exp(v) for a, v in zip(names, x.tolist(), strict=True)}
+        # 1 + the reported move: a forward stress of these moves prices exactly this scenario.
+        factors = {a: 1.0 + math.expm1(v) for a, v in zip(names, x.tolist(), strict=True)}
         rep = ja.report(factors) if isinstance(ja, EngineJoint) else _evaluate(ja.source, factors)
         if rep.liquidatable or r_best == 0.0:
             break

@@ -34,13 +34,14 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from levguard.core.margin import AccountReport
 from levguard.core.options.black76 import black76_price
 from levguard.core.portfolio_margin import DeribitFuture, DeribitOption
-from levguard.core.positions import Position
+from levguard.core.positions import Account, Position
 from levguard.core.symbols import USD_LIKE, base_asset
 from levguard.core.unified import UnifiedAccount, evaluate_unified, unified_margin_totals
 from levguard.core.unified_options import moved_option
@@ -56,6 +57,7 @@ from levguard.typing import BoolArray1D, Float64Array1D
 
 __all__ = [
     "EngineJoint",
+    "ScenarioEngine",
     "moved_portfolio_margin",
     "moved_unified",
     "portfolio_margin_joint",
@@ -179,6 +181,19 @@ def moved_unified(account: UnifiedAccount, factors: Mapping[str, float]) -> Unif
     return dataclasses.replace(account, positions=linear, assets=assets, coin_positions=coins, options=options)
 
 
+class ScenarioEngine(Protocol):
+    """An account's own scenario evaluation, given by a higher layer (a cross account with options:
+    :mod:`levguard.risk.joint_options` revalues them in each scenario)."""
+
+    def report(self, factors: Mapping[str, float]) -> AccountReport:
+        """The account's report at the prices moved by ``factors`` (asset -> multiplier)."""
+        ...
+
+    def values(self, names: Sequence[str], factors: np.ndarray) -> tuple[Float64Array1D, Float64Array1D, BoolArray1D]:
+        """Equity, MM and the liquidation flag per scenario row of ``factors`` (columns: ``names``)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class EngineJoint:
     """An account as the joint-stress tools see it when each scenario runs the account's own engine.
@@ -188,10 +203,11 @@ class EngineJoint:
     assets); ``prices`` their current prices (USD).  Liquidatable where the engine's report says
     so (``equity <= multiple * MM`` with ``MM > 0``); the ratio reads ``equity / MM`` when
     ``rises_when_safer`` (OKX's margin ratio, Binance's uniMMR), else ``MM / equity`` (Deribit's
-    usage, Bybit's account MM rate).
+    usage, Bybit's account MM rate).  ``engine``, when given, evaluates the scenarios instead
+    (its ``values`` vectorised over them; ``source`` is then the account it evaluates).
     """
 
-    source: DeribitPmAccount | OkxPmAccount | UnifiedAccount
+    source: DeribitPmAccount | OkxPmAccount | UnifiedAccount | Account
     venue: str
     ratio_name: str
     assets: tuple[str, ...]
@@ -199,6 +215,7 @@ class EngineJoint:
     multiple: float = 1.0
     rises_when_safer: bool = True
     mm_must_be_positive: bool = True
+    engine: ScenarioEngine | None = None
 
     def price_of(self, asset: str) -> float:
         """The current USD price of ``asset``."""
@@ -229,8 +246,12 @@ class EngineJoint:
 
     def report(self, factors: Mapping[str, float]) -> AccountReport:
         """The engine's report of the account moved by ``factors`` (asset -> multiplier)."""
+        if self.engine is not None:
+            return self.engine.report(self._known(factors))
         if isinstance(self.source, UnifiedAccount):
             return evaluate_unified(moved_unified(self.source, self._known(factors)))
+        if isinstance(self.source, Account):
+            raise InputError("an EngineJoint of a cross account needs its engine (levguard.risk.joint_options)")
         return evaluate_portfolio_margin(moved_portfolio_margin(self.source, self._known(factors)))
 
     def totals(self, factors: Mapping[str, float]) -> tuple[float, float, bool]:
@@ -243,6 +264,8 @@ class EngineJoint:
 
     def values(self, names: Sequence[str], factors: np.ndarray) -> tuple[Float64Array1D, Float64Array1D, BoolArray1D]:
         """Equity, MM and the liquidation flag per scenario row of ``factors`` (columns: ``names``)."""
+        if self.engine is not None:
+            return self.engine.values(names, factors)
         n = factors.shape[0]
         equity, mm = np.empty(n), np.empty(n)
         liq = np.zeros(n, dtype=np.bool_)
