@@ -79,6 +79,18 @@ def _report(values: tuple[Any, ...]) -> PositionReport:
     return report
 
 
+def leverage_rows(
+    table: TierTable, tier_rows: tuple[int, int, int], notional: float, notional_entry: float
+) -> tuple[int, int, int]:
+    """Return a margin kernel's (maintenance, leverage-at-mark, leverage-at-entry) tier indices
+    with the leverage tiers of ``table`` (:meth:`~levguard.core.tiers.TierTable.leverage_index`):
+    the kernels' lookup includes every cap, right where the maintenance margin is continuous;
+    a table without deduction takes the maintenance margin's tier (BitMEX: "< 200 XBT")."""
+    if table.deduction:
+        return tier_rows
+    return (tier_rows[0], table.leverage_index(notional), table.leverage_index(notional_entry))
+
+
 def kernel_position_report(
     fixed: tuple[str, float, str, str, float, float],
     tiers: tuple[Any, ...],
@@ -180,7 +192,7 @@ class CrossLayout:
                 p.symbol,
                 p.margin_mode.value,
                 p.instrument.kind.value,
-                t.tiers,
+                t,
                 p.leverage,
                 p.imr,
                 model.margin_fees(f)[1],
@@ -320,7 +332,9 @@ class CrossLayout:
             strict=True,
         )
         for i, (static, q, e, m, n_i, u, mm_i, bp_i, lp_i, h, k, k_mark, k_entry) in enumerate(rows):
-            symbol, mode, kind, tiers, leverage, imr, fee_im = static
+            symbol, mode, kind, table, leverage, imr, fee_im = static
+            tiers = table.tiers
+            k, k_mark, k_entry = leverage_rows(table, (k, k_mark, k_entry), n_i, notional_entry[i])
             report = kernel_position_report(
                 (symbol, q, mode, kind, e, m),
                 tiers,

@@ -28,7 +28,8 @@ class Tier:
     ----------
     notional_floor, notional_cap : float
         The bracket covers ``[floor, cap)`` in the settlement currency for maintenance margin
-        (``cap`` may be inf); its leverage limit includes the cap (:meth:`TierTable.max_leverage`).
+        (``cap`` may be inf); its leverage limit includes the cap where the table has a deduction,
+        else follows the maintenance margin's tier (:meth:`TierTable.leverage_index`).
         In a table whose :attr:`TierTable.basis` is ``"quantity"`` they are position sizes instead.
     mmr : float
         Maintenance margin rate as a fraction (0.004 = 0.4 %).
@@ -391,19 +392,36 @@ class TierTable:
         """
         return self.tiers[-1].notional_cap
 
-    def max_leverage(self, notional: float) -> float:
-        """Return the highest initial leverage allowed at ``notional`` (the bracket's cap included).
+    def leverage_index(self, notional: float) -> int:
+        """Return the 0-based index of the tier whose leverage limit applies to ``notional``.
+
+        With a deduction (a maintenance margin continuous in notional) a notional exactly at a
+        cap keeps that bracket's leverage (the cap is a position limit, included); without one
+        the tier that holds ``notional`` for the maintenance margin (:meth:`index`, so
+        :attr:`cap_inclusive` decides for both).
 
         Notes
         -----
-        A bracket's notional cap is a position *limit* and is inclusive: Binance USDⓈ-M "Leverage
-        and Margin" lists BTCUSDT's first bracket as "0 - 50,000" at 125x (``notionalCap``, the
-        maximum position at that leverage; ``GET /fapi/v1/leverageBracket``), and Bybit's risk
-        limit is "position value <= riskLimitValue".  With a deduction the maintenance margin is
-        continuous across a cap, so only the leverage limit depends on which side the cap
-        belongs to.
+        Binance USDⓈ-M "Leverage and Margin" lists BTCUSDT's first bracket as "0 - 50,000" at
+        125x (``notionalCap``, the maximum position at that leverage; ``GET
+        /fapi/v1/leverageBracket``), and Bybit's risk limit is "position value <= riskLimitValue";
+        their maintenance margin is continuous across the cap, so its side of the cap changes
+        nothing there.  BitMEX's risk limits exclude their cap ("< 200 XBT: 0.50 %", max 100x;
+        bitmex.com/app/riskLimitsExamples): a position of exactly 200 XBT is in the next limit for
+        its maintenance margin (1 %) and its leverage (50x) alike.  Opening it at the lower
+        limit's 100x would post an initial margin (2 XBT) equal to its 1 % maintenance margin,
+        liquidatable at entry.  OKX's tiers include their cap for both ("Tier 1: 0-5,000").
         """
-        return self.tiers[int(leverage_tier_index(float(notional), self.caps))].max_leverage
+        x = float(notional)
+        if self.deduction:
+            return int(leverage_tier_index(x, self.caps))
+        return int(tier_index(x, self.caps))
+
+    def max_leverage(self, notional: float) -> float:
+        """Return the highest initial leverage allowed at ``notional``: the cap of the tier
+        :meth:`leverage_index` gives (a bracket's notional cap included where the maintenance
+        margin has a deduction; the maintenance margin's tier where it has none)."""
+        return self.tiers[self.leverage_index(notional)].max_leverage
 
     def without_deduction(self, *, cap_inclusive: bool = False) -> TierTable:
         """Return this table with each tier's rate on the whole position and no maintenance amount.

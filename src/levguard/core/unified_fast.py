@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from levguard.core.margin import AccountReport, CollateralRow, PositionReport, resolve_tiers
-from levguard.core.margin_cross import kernel_position_report
+from levguard.core.margin_cross import kernel_position_report, leverage_rows
 from levguard.core.rules import MMBasis
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
@@ -170,14 +170,28 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
     )
     if status != STATUS_OK:
         return None
-    notional, _, upnl, mm, lp, bp, health = out.tolist()
+    notional, notional_entry, upnl, mm, lp, bp, health = out.tolist()
     k_mm, k_lev_mark, k_lev_entry = out_tier.tolist()
     _, _, equity, total_mm, wallet = totals.tolist()
     liquidatable = venue.liquidatable(equity, total_mm, exposed=ua.exposed)
     reports: list[PositionReport] = []
     margins = []
-    rows = zip(positions, table_id, notional, upnl, mm, lp, bp, health, k_mm, k_lev_mark, k_lev_entry, strict=True)
-    for p, t_id, n_i, u, mm_i, lp_i, bp_i, h, k, k_mark, k_entry in rows:
+    rows = zip(
+        positions,
+        table_id,
+        notional,
+        notional_entry,
+        upnl,
+        mm,
+        lp,
+        bp,
+        health,
+        k_mm,
+        k_lev_mark,
+        k_lev_entry,
+        strict=True,
+    )
+    for p, t_id, n_i, ne_i, u, mm_i, lp_i, bp_i, h, k, k_mark, k_entry in rows:
         fixed = (p.symbol, p.qty, p.margin_mode._value_, p.instrument.kind._value_, p.entry_price, p.mark_price)
         report = kernel_position_report(
             fixed,
@@ -185,7 +199,7 @@ def evaluate_unified_fast(ua: UnifiedAccount) -> AccountReport | None:
             p.leverage,
             p.imr,
             (n_i, u, mm_i, lp_i, bp_i, h),
-            (k, k_mark, k_entry),
+            leverage_rows(unique[t_id], (k, k_mark, k_entry), n_i, ne_i),
             liquidatable,
         )
         if report is None:
