@@ -124,7 +124,8 @@ _AMOUNTS_IN_POSITION_UNITS = frozenset({"deribit"})
 
 def contract_size(exchange_id: str, market: Mapping[str, Any], position: Mapping[str, Any] | None = None) -> float:
     """Position units (base coin for linear contracts, quote currency for inverse ones) per unit of
-    ccxt's amounts on ``exchange_id``: the position's or the market's ``contractSize``, else 1.
+    ccxt's amounts on ``exchange_id``: the position's or the market's ``contractSize``, else 1
+    (an :class:`~levguard.errors.InputError` for one that is given and not a finite number > 0).
 
     Notes
     -----
@@ -140,11 +141,23 @@ def contract_size(exchange_id: str, market: Mapping[str, Any], position: Mapping
     """
     if exchange_id in _AMOUNTS_IN_POSITION_UNITS:
         return 1.0
-    for source in (position, market):
-        value = _num((source or {}).get("contractSize"))
-        if value is not None and value > 0.0:
+    for source, where in ((position, "position"), (market, "market")):
+        value = _given_contract_size(source, where)
+        if value is not None:
             return value
     return 1.0
+
+
+def _given_contract_size(source: Mapping[str, Any] | None, where: str) -> float | None:
+    # ccxt's ``contractSize`` of a market or position: None when absent (a spot market's), else
+    # a finite number > 0; 0 or a negative size was read as 1 and sized orders by it.
+    raw = (source or {}).get("contractSize")
+    if raw is None:
+        return None
+    value = _num(raw)
+    if value is None or not value > 0.0:
+        raise InputError(f"{where}['contractSize'] must be a finite number > 0, was {raw!r}")
+    return value
 
 
 def min_amount(exchange_id: str, market: Mapping[str, Any]) -> float:
@@ -180,8 +193,8 @@ def amount_step(exchange_id: str, market: Mapping[str, Any]) -> Decimal | None:
     """
     if exchange_id not in _AMOUNTS_IN_POSITION_UNITS:
         return None
-    value = _num(market.get("contractSize"))
-    return Decimal(str(value)) if value is not None and value > 0.0 else None
+    value = _given_contract_size(market, "market")
+    return Decimal(str(value)) if value is not None else None
 
 
 # Keys of the wallet balance in raw balance answers, the cross wallet first: Binance's

@@ -243,10 +243,12 @@ def market_tier_rows(
     rows: Sequence[Mapping[str, Any]], market: Mapping[str, Any], mark: float | None = None
 ) -> tuple[list[dict[str, Any]], str]:
     """Return :func:`okx_tier_rows` for a ccxt ``market`` (its ``contractSize``, 1 when absent,
-    and ``inverse``), in position sizes or at ``mark``, and the note that says so for the
-    table's source."""
+    refused unless a finite number > 0 when given; and ``inverse``), in position sizes or at
+    ``mark``, and the note that says so for the table's source."""
     instance_of(market, Mapping, "market")  # type: ignore[type-abstract]
-    size = positive(as_float(market.get("contractSize") or 1.0, "market['contractSize']"), "market['contractSize']")
+    raw = market.get("contractSize")  # absent: 1; 0, a negative or a non-finite size is refused
+    where = "market['contractSize']"
+    size = 1.0 if raw is None else positive(as_float(raw, where), where)
     mark = None if mark is None else positive(mark, "mark")
     out = okx_tier_rows(rows, contract_size=size, price=mark, inverse=bool(market.get("inverse")))
     if mark is None:
