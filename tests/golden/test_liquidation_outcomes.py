@@ -152,9 +152,10 @@ def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
         ]
     )
     # 50 BTC at 60,000 (3M, tier 2, maintenance at entry on Bybit): reduced to the 2M cap.
-    o = liquidation_outcome(
-        "bybit-linear", 50.0, 60_000.0, 59_000.0, 200_000.0, tiers=tiers, mm_at_entry=True, taker_fee=0.00055
-    )
+    # 3,000,000 of notional on 200,000 filled at 59,000: equity 150,000 against a 30,000 maintenance, so the
+    # trigger is not tested (check_trigger=False): the step's size is.
+    kw = {"tiers": tiers, "taker_fee": 0.00055, "check_trigger": False}
+    o = liquidation_outcome("bybit-linear", 50.0, 60_000.0, 59_000.0, 200_000.0, mm_at_entry=True, **kw)
     assert o.partial
     assert o.remaining_qty == pytest.approx(2_000_000 / 60_000.0)
     # The reduce order pays the taker fee (Bybit has no published liquidation fee for it).
@@ -162,9 +163,10 @@ def test_bybit_steps_down_one_risk_limit_then_takes_over() -> None:
     _conserved(o)
     # By the venue's name the tiers are read at entry as Bybit values them (it read them at the
     # fill unless told: 33.898 BTC left instead of 33.333).
-    assert liquidation_outcome("bybit-linear", 50.0, 60_000.0, 59_000.0, 200_000.0, tiers=tiers, taker_fee=0.00055) == o
+    assert liquidation_outcome("bybit-linear", 50.0, 60_000.0, 59_000.0, 200_000.0, **kw) == o
     # On the lowest risk limit (or still in liquidation after the reduction) it is taken over.
-    low = liquidation_outcome("bybit-linear", 20.0, 60_000.0, 57_500.0, 60_000.0, tiers=tiers, mm_at_entry=True)
+    # 20 BTC @ 60,000 on 55,000 filled at 57,500: equity 5,000 below the 6,000 maintenance at entry.
+    low = liquidation_outcome("bybit-linear", 20.0, 60_000.0, 57_500.0, 55_000.0, tiers=tiers, mm_at_entry=True)
     assert low.taken_over
     assert low.kept == 0.0
     assert not low.partial
@@ -217,7 +219,9 @@ def test_dydx_contract_loss_example(fill: float, kept: float, fund: float) -> No
     # 100 USD deposit, 500 ABC long at 1: bankruptcy price 0.80.  At 0.77 the fund covers 15 USD;
     # at 0.81 the remainder is 5 USD and the fund takes min(1.5 % x 405, 5) = 5 (mainnet's 15,000
     # ppm; 0.5 % under the protocol's default config left 2.975); at 0.85, min(6.375, 25).
-    o = liquidation_outcome("dydx-v4", 500.0, 1.0, fill, 100.0, maintenance_margin=15.0)
+    # Liquidated (the example's premise), it fills at or above the bankruptcy price; at 0.85 the
+    # equity at the fill, 25, is above the 15 of maintenance, so the trigger is not tested there.
+    o = liquidation_outcome("dydx-v4", 500.0, 1.0, fill, 100.0, maintenance_margin=15.0, check_trigger=False)
     assert o.bankruptcy_price == pytest.approx(0.8)
     assert o.kept == pytest.approx(kept, abs=1e-9)
     assert o.insurance_fund == pytest.approx(fund, abs=1e-9)
@@ -257,7 +261,14 @@ def test_hyperliquid_slices_large_positions_then_the_whole_in_the_cooldown() -> 
     assert o.kept == pytest.approx(10_000.0 + 0.4 * (lp - 100_000.0))
     _conserved(o)
     whole = liquidation_outcome(
-        "hyperliquid", 1.6, 100_000.0, lp, o.kept, maintenance_margin=1.6 * lp * 0.0125, allow_partial=False
+        "hyperliquid",
+        1.6,
+        100_000.0,
+        lp,
+        o.kept,
+        maintenance_margin=1.6 * lp * 0.0125,
+        allow_partial=False,
+        check_trigger=False,  # liquidated again within the cool-down (the slice restored it at lp)
     )
     assert not whole.partial
     assert whole.remaining_qty == 0.0

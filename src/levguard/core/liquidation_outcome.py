@@ -247,6 +247,13 @@ def _venue_rates(
     return venue_tiers(model, position), coef
 
 
+def _triggered(model: VenueModel | None, equity: float, maintenance: float) -> bool:
+    # The venue's liquidation trigger (VenueModel.liquidatable); a bare rule's: E <= MM.
+    if model is not None:
+        return model.liquidatable(equity, maintenance)
+    return equity <= maintenance
+
+
 def liquidation_outcome(
     rule: str | VenueModel | LiquidationRule,
     qty: float,
@@ -264,6 +271,7 @@ def liquidation_outcome(
     others_maintenance: float = 0.0,
     size_coef: float | None = None,
     symbol: str | None = None,
+    check_trigger: bool = True,
 ) -> LiquidationOutcome:
     """Evaluate one liquidation step of one position under a venue's rule.
 
@@ -334,6 +342,16 @@ def liquidation_outcome(
         ``BTC_USDC-PERPETUAL``), with their ``size_coef``.  Given, any rate-based venue reads its
         rates for it (dYdX v4's ``BTC-USD``).  Without either, other venues value the
         maintenance margin at 0.
+    check_trigger : bool
+        True (default): where a maintenance margin is known (``tiers``, ``maintenance_margin``
+        or the venue's rates), nothing is closed unless the equity at the fill meets the venue's
+        liquidation trigger against it
+        (:meth:`~levguard.core.rules.base.VenueModel.liquidatable`: ``E <= MM``, strictly below on
+        dYdX and Hyperliquid, never with no maintenance margin on dYdX; ``E <= MM`` for a bare
+        rule), in cross margin the account's (``E + others_maintenance`` against
+        ``MM + others_maintenance``).  False: the caller has found the position liquidated
+        (at its liquidation price, where the two are equal up to rounding) and the rule applies
+        as it is.
 
     Returns
     -------
@@ -354,7 +372,10 @@ def liquidation_outcome(
     position.  Money is conserved: ``margin = kept + insurance_fund - trading_pnl``.  The
     order (backstop, partial rule, full outcome) and every formula are
     :func:`levguard.kernels.liquidation.plan_close`, ``settle_close`` and ``settle_partial``,
-    whose docstrings cite the venues.
+    whose docstrings cite the venues.  A healthy position (``check_trigger``) closes nothing on
+    every venue, as Deribit's incremental liquidation stops "as soon as the maintenance margin is
+    below the margin balance": a risk-limit step-down or a takeover is the venue's answer to a
+    position in liquidation, not to one whose equity covers its maintenance margin.
     """
     r = liquidation_rule(rule)
     model = venue_model(rule)
@@ -369,6 +390,7 @@ def liquidation_outcome(
         if refusal:
             raise InputError(f"inverse must be False on {model.name} ({refusal}), was True")
     allow_partial = flag(allow_partial, "allow_partial")
+    check_trigger = flag(check_trigger, "check_trigger")
     if mm_at_entry is None:
         mm_at_entry = model is not None and model.mm_basis is MMBasis.ENTRY
     mm_at_entry = flag(mm_at_entry, "mm_at_entry")
@@ -441,9 +463,27 @@ def liquidation_outcome(
     bp = _bankruptcy_price(q, entry, c, inverse) if c > 0 else None
     mmrs = tiers.mmrs if tiers is not None else _NO_RATES
     cums = tiers.cums if tiers is not None else _NO_RATES
-    closed_raw, decision = kl.plan_close(
-        vec, aq, notional, basis, inverse, equity, mm, mmr, fee, caps, mmrs, cums, allow_partial, others_mm, size_rate
-    )
+    mm_known = own_tier is not None or maintenance_margin is not None  # else 0 by default: no trigger to test
+    if check_trigger and mm_known and not _triggered(model, equity + others_mm, mm + others_mm):
+        closed_raw, decision = 0.0, kl.CLOSE_NONE
+    else:
+        closed_raw, decision = kl.plan_close(
+            vec,
+            aq,
+            notional,
+            basis,
+            inverse,
+            equity,
+            mm,
+            mmr,
+            fee,
+            caps,
+            mmrs,
+            cums,
+            allow_partial,
+            others_mm,
+            size_rate,
+        )
     closed = float(closed_raw)
     rest_size = None  # by size, the rest stays in the tier it is stepped down to
     if decision == kl.CLOSE_PARTIAL and size_caps is not None:
@@ -517,6 +557,7 @@ def liquidation_rest(
                 fee_rate=fee_rate,
                 taker_fee=model.taker_fee(position),
                 allow_partial=False,
+                check_trigger=False,
             ).kept
             for f in amounts
         ]

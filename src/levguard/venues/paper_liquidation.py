@@ -66,6 +66,7 @@ def _outcome(
         allow_partial=not cooling,
         others_maintenance=others_mm,
         size_coef=v.model.mm_size_coef(v._position(pos, rep.mark_price)),
+        check_trigger=False,  # the report found it liquidatable, at the venue's trigger
     )
 
 
