@@ -381,7 +381,7 @@ class Guardian:
         st = self._state[setup.name]
         kind = classify(exc)
         st.errors += 1
-        delay_s = min(setup.backoff_s * 2.0 ** (st.errors - 1), self.max_backoff_s) if kind != "auth" else 0.0
+        delay_s = passes.failure_backoff(self, setup, kind, st.errors)
         now = self.clock()
         st.backoff_until_ns = now + int(delay_s * 1e9)
         text = f"{type(exc).__name__}: {exc}"
@@ -399,8 +399,9 @@ class Guardian:
                 dedup=kind,
                 error_class=kind,
             )
-        try:
-            self._audit(setup.name, "cycle_error", {"error": text}, {"class": kind, "backoff_s": delay_s}, [text])
+        try:  # once per error, or per cycle_audit_every_s while it lasts
+            if passes.error_audit(self, setup.name, now, (kind, text)):
+                self._audit(setup.name, "cycle_error", {"error": text}, {"class": kind, "backoff_s": delay_s}, [text])
         except StoreUnavailable as store_exc:
             log.error("%s: cycle error not audited (%s): %s", setup.name, store_exc, text)
         status = "disabled" if kind == "auth" else "error"
@@ -564,7 +565,7 @@ class Guardian:
         if st.disabled and self._re_enabled(setup.name):
             # Re-enabled in the store by an operator (CLI or another process): act again.
             self._audit(setup.name, "enabled", {"disabled_reason": st.disabled}, {"disabled": False}, ["store"])
-            st.disabled = None
+            st.disabled, st.errors, st.backoff_until_ns = None, 0, 0  # the auth failure's backoff too
             self._clear_alert(setup.name, "auth", "account")
         if now < st.backoff_until_ns:
             return {"account": setup.name, "status": "backoff", "retry_in_s": (st.backoff_until_ns - now) / 1e9}

@@ -36,6 +36,8 @@ __all__ = [
     "Lane",
     "cycle_one",
     "drain",
+    "error_audit",
+    "failure_backoff",
     "lanes",
     "reconcile_lanes",
     "routine_audit",
@@ -46,6 +48,7 @@ __all__ = [
 
 log = logging.getLogger("levguard.guardian")
 _PRUNE_EVERY_NS = 3_600 * 10**9
+AUTH_MAX_BACKOFF_S = 300.0  # the longest pause after refused credentials (a revoked key is not transient)
 
 
 @dataclass
@@ -80,7 +83,7 @@ async def cycle_one(g: Guardian, setup: AccountSetup) -> dict[str, Any]:
         report = await g.cycle_account(setup)
         st = g._state[setup.name]
         if report.get("status") in ("ok", "partial", "stale"):
-            st.errors, st.backoff_until_ns = 0, 0
+            st.errors, st.backoff_until_ns, st.error_audited = 0, 0, None
     except StoreUnavailable as exc:
         await g._alert(setup.name, "critical", "database", f"database unavailable, no action: {exc}", dedup="database")
         report = {"account": setup.name, "status": "database_unavailable"}
@@ -88,6 +91,32 @@ async def cycle_one(g: Guardian, setup: AccountSetup) -> dict[str, Any]:
         report = await g._contain(setup, exc)
     g.last_reports[setup.name] = report
     return report
+
+
+def failure_backoff(g: Guardian, setup: AccountSetup, kind: str, errors: int) -> float:
+    """The pause of an account (seconds) after its ``errors``-th consecutive contained failure of
+    class ``kind`` (:func:`levguard.live._support.classify`): ``backoff_s`` doubling, at most
+    ``max_backoff_s``; refused credentials (``auth``) at most ``max(max_backoff_s,``
+    :data:`AUTH_MAX_BACKOFF_S` ``)``. An operator's re-enable or a cycle that reads again ends it.
+
+    Refused credentials had no pause: a revoked key was called, and audited, every cycle (720
+    times an hour at 5 s cycles), where the venue may count every refused call against the key.
+    """
+    cap = max(g.max_backoff_s, AUTH_MAX_BACKOFF_S) if kind == "auth" else g.max_backoff_s
+    # The exponent bounded: 2.0 ** 1024 overflows (a failure lasting 1,024 cycles raised in here).
+    return float(min(setup.backoff_s * 2.0 ** min(max(errors - 1, 0), 64), cap))
+
+
+def error_audit(g: Guardian, account: str, now: int, key: tuple[Any, ...]) -> bool:
+    """Whether the account's ``cycle_error`` audit row is written (recorded as written): when the
+    error (``key``: its class and text) differs from the last one written since the account last
+    read its venue, or ``cycle_audit_every_s`` has passed since (0: every failure), as
+    :func:`routine_audit` writes ``cycle`` rows."""
+    st = g._state[account]
+    if key == st.error_audited and now - st.error_audited_ns < g.cycle_audit_every_s * 1e9:
+        return False
+    st.error_audited, st.error_audited_ns = key, now
+    return True
 
 
 async def _overdue(g: Guardian, now: int) -> tuple[set[str], set[str]]:

@@ -215,6 +215,8 @@ class AccountState:
     unified: Any = None  # the last read of a unified account (levguard.venues.ccxt_unified.UnifiedAccountRead)
     audited: tuple[Any, ...] | None = None  # what the last routine "cycle" audit row said (passes.routine_audit)
     audited_ns: int = 0
+    error_audited: tuple[Any, ...] | None = None  # the last cycle_error audit row's error (passes.error_audit)
+    error_audited_ns: int = 0
     followed_ns: int | None = None  # a dry run's last read of the store's expected positions (inflight.follow)
     ratio_mismatch: bool = False  # levguard's and the venue's account ratios disagree (alerted once)
     loans: PositionState = field(default_factory=PositionState)  # a unified account owing with no position
