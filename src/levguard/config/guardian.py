@@ -2,7 +2,7 @@
 
 Example::
 
-    database: sqlite:///levguard-guard.db      # or postgresql+psycopg://user@host/db
+    database: sqlite:///levguard-guard.db      # beside this file; or postgresql+psycopg://user@host/db
     interval_s: 5
     fast_interval_s: 1
     alerts:
@@ -50,7 +50,15 @@ from levguard.core.validate import VOL_RANGE
 from levguard.errors import ConfigError, InputError
 from levguard.kernels.margin import AMOUNT_MAX, AMOUNT_MIN
 
-__all__ = ["AccountConfig", "GuardianFile", "Secrets", "load_guardian_file", "load_secrets", "parse_guardian_config"]
+__all__ = [
+    "AccountConfig",
+    "GuardianFile",
+    "Secrets",
+    "load_guardian_file",
+    "load_secrets",
+    "parse_guardian_config",
+    "sqlite_beside",
+]
 
 
 class Secrets(_Model):
@@ -287,8 +295,44 @@ def parse_guardian_config(raw: Any, source: str = "config") -> GuardianFile:
 
 
 def load_guardian_file(path: str | Path) -> GuardianFile:
-    """Read and validate a YAML/JSON guardian file."""
-    return parse_guardian_config(_read_file(path), str(path))
+    """Read and validate a YAML/JSON guardian file.
+
+    A relative SQLite ``database`` (the default ``sqlite:///levguard-guard.db`` too) is the
+    file's path relative to the config file's directory, not to the working directory: the same
+    config started from another directory (a service manager's, a shell elsewhere) found another,
+    empty, store and started without its write-ahead journal. Absolute paths and other URLs are
+    kept as given.
+    """
+    cfg = parse_guardian_config(_read_file(path), str(path))
+    database = sqlite_beside(cfg.database, Path(path).absolute().parent)
+    return cfg if database == cfg.database else cfg.model_copy(update={"database": database})
+
+
+def sqlite_beside(url: str, folder: Path) -> str:
+    """``url`` with a relative SQLite file path made absolute against ``folder`` (also SQLite's URI
+    form ``sqlite:///file:a.db?uri=true``); any other URL, an absolute path or an in-memory
+    database unchanged."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # the store reports a malformed URL itself
+        return url
+    file = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not file or file == ":memory:":
+        return url
+    prefix = ""
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        if not file.startswith("file:") or file.startswith("file://"):
+            return url  # file://host/path is already absolute
+        prefix, file = "file:", file.removeprefix("file:")
+        if not file or file == ":memory:":
+            return url
+    if os.path.isabs(file):
+        return url
+    return parsed.set(database=prefix + os.path.normpath(os.path.join(folder, file))).render_as_string(
+        hide_password=False
+    )
 
 
 def load_secrets(venue: CcxtVenueConfig, environ: Any = None) -> Secrets:
