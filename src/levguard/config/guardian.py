@@ -291,7 +291,23 @@ def parse_guardian_config(raw: Any, source: str = "config") -> GuardianFile:
     """Validate a guardian config mapping; errors name the key path and the value."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: must be an object, was {type(raw).__name__}")
-    return _validated(GuardianFile, raw, source)
+    cfg = _validated(GuardianFile, raw, source)
+    _lease_held(cfg, source)
+    return cfg
+
+
+def _lease_held(cfg: GuardianFile, source: str) -> None:
+    # A pass renews a lease once half of it has passed, and the next pass starts one interval
+    # after the last one ended, that is up to cycle_budget_s after it started: the lease lapses
+    # between passes unless the longest interval plus the budget is under half a lease.
+    # interval_s 60 with lease_ttl_s 30 was accepted, and a standby took the account at every pause.
+    name, longest = max(("interval_s", cfg.interval_s), ("fast_interval_s", cfg.fast_interval_s), key=lambda x: x[1])
+    if longest + cfg.cycle_budget_s >= cfg.lease_ttl_s / 2:
+        raise ConfigError(
+            f"{source}: lease_ttl_s must be over twice {name} plus cycle_budget_s "
+            f"(2 x ({longest:g} + {cfg.cycle_budget_s:g}) = {2 * (longest + cfg.cycle_budget_s):g} s: a lease is "
+            f"renewed at half its life, once a pass, and would lapse between passes), was {cfg.lease_ttl_s:g}"
+        )
 
 
 def load_guardian_file(path: str | Path) -> GuardianFile:
