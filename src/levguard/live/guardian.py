@@ -164,6 +164,7 @@ class Guardian:
         self.live = bool(live)
         self.alerter = alerter if alerter is not None else Alerter()
         self.clock = clock if clock is not None else time.time_ns
+        self.monotonic = time.monotonic_ns if clock is None else self.clock  # how long orders wait (inflight.waited_s)
         for key, v in (
             ("unwatched_alert_s", unwatched_alert_s),
             ("alert_repeat_s", alert_repeat_s),
@@ -592,7 +593,7 @@ class Guardian:
         # 3. Orders in flight first (their fills are ours), then positions changed by the venue.
         if not self.live:  # a dry run resolves none: it reads the live guardian's from the store
             inflight.follow(self, setup, st)
-        if st.inflight:
+        if st.inflight or st.late:
             resolved = await inflight.resolve(self, setup, st)
             if st.lease_until_ns == 0:  # a fenced result was refused: another process holds it
                 return {"account": setup.name, "status": "lease_held_elsewhere"}
@@ -601,7 +602,9 @@ class Guardian:
                 now = self.clock()
             symbols = sorted({r["symbol"] for r in st.inflight.values()})
             await inflight.escalate(self, setup, st, "order", f"no new order on {symbols} until the venue answers")
-        await inflight.venue_changes(self, setup, st, positions, skip=others)
+        await inflight.venue_changes(self, setup, st, positions, skip=others)  # judged if the lease is still held
+        if self.clock() >= st.lease_until_ns:  # lost meanwhile, or outlived by the read: no action on what was seen
+            return {"account": setup.name, "status": "lease_held_elsewhere"}
         forecasts = setup.forecasts
         for sym, mark in marks.items():
             hist = st.marks.get(sym)
@@ -642,7 +645,7 @@ class Guardian:
         try:
             report = st.margin.report(spec)  # the account parsed once; cross accounts in one kernel call
         except LevguardError as exc:
-            await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}")
+            await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}", dedup="a")
             return {"account": setup.name, "status": "error", "error": str(exc)}
         extra = await unified.compare(self, setup, st, report) if report.unified else {}
         # The liquidation forecaster per symbol (refitted once an hour), before the sizer reads it;

@@ -27,9 +27,12 @@ __all__ = [
     "expiry_s",
     "follow",
     "id_salt",
+    "late_fills",
     "lease_lost",
+    "legs",
     "resolve",
     "venue_changes",
+    "waited_s",
     "write_ahead",
 ]
 
@@ -87,10 +90,13 @@ async def write_ahead(
         )
         if not recorded:
             return "duplicate"
-        sent_ns = g.clock()
+        sent_ns, sent_mono = g.clock(), g.monotonic()
         # From here on the venue may have it.  Fenced again, and refused when the intent is
         # no longer one (a process that took the account over resolved it meanwhile).
         if g.store.mark_sent(cid, sent_ns, lease=(g.owner, g.instance, st.epoch), fence_s=fence_s):
+            for done in [k for k in st.waiting if k not in st.inflight]:
+                del st.waiting[done]
+            st.waiting[cid] = (sent_mono, True)  # its wait is measured on this process's monotonic clock
             return sent_ns
         why = refused
     except LeaseLost as exc:
@@ -106,8 +112,16 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       same transaction).
     * It does not, and the order was never marked sent (a crash between the record and the
       send): it was never sent; expired.
-    * It does not, and it was sent: unknown until ``sent_ns`` + the venue's order expiry + the
-      margin has passed (it may still arrive: a late request), then expired.
+    * It does not, and it was sent: unknown until the venue's order expiry + the margin has
+      passed (it may still arrive: a late request), then expired.  The time waited is measured
+      on this process's monotonic clock (:attr:`Guardian.monotonic`), never by comparing clocks:
+      from the sending for an order this process sent, from the first time this process saw it
+      in flight for one another process (or an earlier run) sent, which is no earlier than its
+      sending.  So neither another host's clock ahead of the sender's nor a step of the wall
+      clock ages an order still travelling (:func:`waited_s`).
+    * An order taken as never arrived is asked for again, for ten times that limit
+      (:func:`late_fills`): should it have reached the venue after all, its fill is booked as
+      the guardian's own and alerted critical.
 
     Every result is written fenced by this process's lease epoch: when another process took the
     account over, nothing is recorded (its fills are the new holder's to book, once), acting
@@ -119,6 +133,8 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         return []
     out: list[dict[str, Any]] = []
     lease = (g.owner, g.instance, st.epoch)  # every result is fenced: the holder books a fill once
+    if st.late and not await late_fills(g, setup, st, out):
+        return out
     for cid, row in list(st.inflight.items()):
         try:
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
@@ -138,14 +154,13 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         if state is None:
             sent = row.get("sent_ns")
             if sent is not None and row.get("status") != "intent":
-                waited_s = (now - int(sent)) / 1e9
+                waited, here = waited_s(g, st, cid)
                 limit_s = expiry_s(g, setup)
-                if waited_s <= limit_s:
+                if waited <= limit_s:
                     continue  # may still arrive
-                status, why = (
-                    "never_arrived",
-                    f"not at the venue {waited_s:.1f} s after sending (limit {limit_s:g} s)",
-                )
+                since = "sending" if here else "this process first saw it in flight"
+                status, why = "never_arrived", f"not at the venue {waited:.1f} s after {since} (limit {limit_s:g} s)"
+                st.late[cid] = (dict(row), g.monotonic() + round(10 * limit_s * 1e9))
             else:
                 status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
             resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
@@ -157,6 +172,7 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
                 await lease_lost(g, setup, st, f"order {cid} not resolved: {exc}")
                 return out
             st.inflight.pop(cid, None)
+            st.waiting.pop(cid, None)
         else:
             resolved = {
                 "account": setup.name,
@@ -191,6 +207,69 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)
     return out
+
+
+def waited_s(g: Guardian, st: AccountState, cid: str) -> tuple[float, bool]:
+    """Seconds order ``cid`` has been waited for, on this process's monotonic clock
+    (:attr:`Guardian.monotonic`), and whether this process sent it: since its sending if it did,
+    else since this process first saw it in flight (no earlier than its sending, wherever and by
+    whichever clock it was sent, so the wait is never overstated)."""
+    mono = g.monotonic()
+    since, here = st.waiting.setdefault(cid, (mono, False))
+    return (mono - since) / 1e9, here
+
+
+async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: list[dict[str, Any]]) -> bool:
+    """Ask the venue again for the orders taken as never arrived (``st.late``, each watched for ten
+    times the limit it was judged by).  One it reports filled after all is recorded (the final
+    status replaces ``expired``, the fill moves the expected position in the same transaction,
+    fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical: a later order
+    on the symbol may have stacked on it.  False when the lease was lost (alerted)."""
+    mono = g.monotonic()
+    for cid, (row, until) in list(st.late.items()):
+        try:
+            state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
+        except VenueAuthError:
+            raise
+        except VenueError:
+            continue  # asked again next cycle
+        if state is None or state.filled <= 0:
+            if mono > until or (state is not None and state.status in _FINAL):
+                st.late.pop(cid, None)
+            continue
+        resolved = {"account": setup.name, "client_order_id": cid, "status": state.status, "filled": state.filled}
+        try:
+            delta = g.store.mark_result(
+                cid,
+                state.status,
+                state.filled,
+                state.average_price,
+                state.venue_order_id,
+                g.clock(),
+                audit=_audit(row, resolved),
+                lease=(g.owner, g.instance, st.epoch),
+            )
+        except LeaseLost as exc:
+            await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
+            return False
+        book_fill(st, row, delta)
+        resolved["booked"] = delta
+        if state.status in _FINAL:
+            st.late.pop(cid, None)
+        if delta > 0:
+            await g._alert(
+                setup.name,
+                "critical",
+                "late_order",
+                f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, "
+                f"reached the venue after all: {state.filled:g} filled, booked as the guardian's own; an order "
+                "sent since on the symbol may have reduced it twice",
+                client_order_id=cid,
+                symbol=row["symbol"],
+                filled=state.filled,
+            )
+        out.append(resolved)
+    return True
 
 
 def id_salt(g: Guardian, account: str) -> int:
@@ -257,48 +336,101 @@ async def venue_changes(
     flight could explain is not judged until that order is resolved.  The symbols of ``skip``
     (positions the venue read but left out of ``positions``: :func:`levguard.live.watch.left_out`)
     are not compared: their expected quantities are kept as they are, quietly (they were not
-    changed, only not evaluated; should they be evaluated again, they are compared then)."""
-    current = {p.symbol: p.qty for p in positions}
+    changed, only not evaluated; should they be evaluated again, they are compared then).
+
+    A symbol the venue reports in two legs (hedge, dual-side mode: a long and a short position)
+    is compared leg by leg (keys ``"SYMBOL long"``, ``"SYMBOL short"``, :func:`legs`), so a leg
+    liquidated while the other stays is a change.  A live guardian first checks that it still
+    holds the account's lease (the read may have outlived it: the change may be its successor's
+    own fill) and writes the expected positions fenced by its holding: when another process took
+    the account over, nothing is alerted nor written and acting stops (:func:`lease_lost`)."""
+    lease = (g.owner, g.instance, st.epoch)
+    current = legs(positions, st.expected or {})
     if st.expected is None:  # first sight of this account: nothing to compare with
         st.expected = dict(current)
         if g.live:  # a dry run writes no shared state
-            g.store.set_expected(setup.name, st.expected, g.clock())
+            await _store_expected(g, setup, st, lease)
         return
-    changed = False
+    hedged = {_symbol(k) for k in current if k != _symbol(k)}
+    expected = {_leg(k, q) if k in hedged else k: q for k, q in st.expected.items()}
+    changed = expected != st.expected
+    st.expected = expected
     pending: dict[str, float] = {}
     for row in st.inflight.values():
         pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
-    for sym in sorted((set(st.expected) | set(current)) - set(skip)):
-        before = st.expected.get(sym, 0.0)
-        after = current.get(sym, 0.0)
+    checked = not g.live  # a dry run holds no lease
+    for key in sorted(set(expected) | set(current)):
+        sym = _symbol(key)
+        if sym in skip:
+            continue
+        before = expected.get(key, 0.0)
+        after = current.get(key, 0.0)
         if math.isclose(before, after, rel_tol=1e-9, abs_tol=1e-12):
             continue
         room = pending.get(sym, 0.0)
         if room > 0 and abs(after) <= abs(before) + 1e-12 and abs(before) - abs(after) <= room * (1 + 1e-9) + 1e-12:
             continue  # possibly our own order landing: judged once it is resolved
+        if not checked and not g.store.holds(setup.name, lease):
+            await lease_lost(g, setup, st, f"position changes of {sym} not judged: another process holds the account")
+            return
+        checked = True
         await g._alert(
             setup.name,
             "critical" if abs(after) < abs(before) else "warning",
             "venue_change",
-            f"{sym}: position changed by the venue from {before:g} to {after:g} (liquidation, ADL or a manual trade)",
+            f"{key}: position changed by the venue from {before:g} to {after:g} (liquidation, ADL or a manual trade)",
             symbol=sym,
             before=before,
             after=after,
+            **({"leg": key.rsplit(" ", 1)[1]} if key != sym else {}),
         )
         g._audit(
             setup.name,
             "venue_change",
-            {"symbol": sym, "before": before, "after": after},
+            {"symbol": sym, "leg": key, "before": before, "after": after},
             {},
             ["position changed outside the guardian"],
         )
         if abs(after) > 0:
-            st.expected[sym] = after
+            expected[key] = after
         else:
-            st.expected.pop(sym, None)
+            expected.pop(key, None)
         changed = True
     if changed and g.live:  # a dry run writes no shared state
-        g.store.set_expected(setup.name, st.expected, g.clock())
+        await _store_expected(g, setup, st, lease)
+
+
+def legs(positions: list[VenuePosition], expected: Mapping[str, float]) -> dict[str, float]:
+    """The positions by key: the symbol, or ``"SYMBOL long"`` / ``"SYMBOL short"`` (by the sign of
+    the quantity) for a symbol in hedge mode: reported in two legs, or kept by leg in
+    ``expected``.  Quantities of one key are summed."""
+    count: dict[str, int] = {}
+    for p in positions:
+        count[p.symbol] = count.get(p.symbol, 0) + 1
+    hedged = {s for s, n in count.items() if n > 1} | {_symbol(k) for k in expected if k != _symbol(k)}
+    out: dict[str, float] = {}
+    for p in positions:
+        key = _leg(p.symbol, p.qty) if p.symbol in hedged else p.symbol
+        out[key] = out.get(key, 0.0) + p.qty
+    return out
+
+
+def _leg(symbol: str, qty: float) -> str:
+    return f"{symbol} {'long' if qty > 0 else 'short'}"
+
+
+def _symbol(key: str) -> str:
+    # The symbol of a key of legs(): "BTCUSDT long" -> "BTCUSDT".
+    head, _, tail = key.rpartition(" ")
+    return head if head and tail in ("long", "short") else key
+
+
+async def _store_expected(g: Guardian, setup: AccountSetup, st: AccountState, lease: tuple[str, str, int]) -> None:
+    # The expected positions, fenced by the holding (a successor's booked fills are never overwritten).
+    try:
+        g.store.set_expected(setup.name, st.expected or {}, g.clock(), lease=lease)
+    except LeaseLost as exc:
+        await lease_lost(g, setup, st, f"expected positions not stored: {exc}")
 
 
 def _fetcher(venue: Venue, symbol: str, cid: str) -> Callable[[], Awaitable[OrderState | None]]:

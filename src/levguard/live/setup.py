@@ -201,6 +201,8 @@ class AccountState:
     expected: dict[str, float] | None = None  # qty seen, moved by our own fills; persisted
     inflight: dict[str, dict[str, Any]] = field(default_factory=dict)  # unresolved orders by client id
     inflight_cycles: int = 0  # consecutive cycles with an unresolved order
+    waiting: dict[str, tuple[int, bool]] = field(default_factory=dict)  # cid -> (monotonic ns waited from, sent here)
+    late: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # never arrived: (row, watch until)
     marks: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
     stale: bool = False
     stale_cycles: int = 0

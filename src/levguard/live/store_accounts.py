@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from levguard.errors import InputError
 from levguard.live.schema import ACCOUNTS, KILL_SWITCH
 from levguard.live.store_engine import StoreEngine, as_int, jsonable, row_dict
+from levguard.live.store_leases import fence
 
 __all__ = ["AccountStore"]
 
@@ -104,14 +105,26 @@ class AccountStore:
             if conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(**values)).rowcount == 0:
                 raise InputError(f"account must exist, was {name!r}")
 
-    def set_expected(self, name: str, expected: Mapping[str, float], ts_ns: int) -> None:
+    def set_expected(
+        self,
+        name: str,
+        expected: Mapping[str, float],
+        ts_ns: int,
+        *,
+        lease: tuple[str, str | None, int] | None = None,
+    ) -> None:
         """Persist the positions the guardian expects on the account (``{symbol: signed qty}``):
-        what it last saw, adjusted by its own fills.  A no-op for an unknown account."""
-        values = {
-            "expected": {str(k): float(v) for k, v in expected.items()},
-            "expected_ns": as_int(ts_ns, "ts_ns"),
-        }
+        what it last saw, adjusted by its own fills.  A no-op for an unknown account.
+
+        ``lease`` = ``(owner, instance, epoch)`` fences the write by the holding, as
+        :meth:`~levguard.live.store_orders.OrderStore.mark_result` is (:class:`LeaseLost`, nothing
+        written, when another process took the account over): a process that lost its lease never
+        overwrites the positions its successor booked its fills into."""
+        now = as_int(ts_ns, "ts_ns")
+        values = {"expected": {str(k): float(v) for k, v in expected.items()}, "expected_ns": now}
         with self._db.tx("set_expected", write=True) as conn:
+            if lease is not None:
+                fence(conn, str(name), lease, now, 0.0, "expected positions not stored", expiry=False)
             conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(**values))
 
     def set_kill_switch(self, account: str | None, on: bool) -> None:

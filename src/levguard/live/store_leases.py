@@ -200,6 +200,22 @@ class LeaseStore:
                 )
         return out
 
+    def holds(self, account: str, lease: tuple[str, str | None, int]) -> bool:
+        """Whether ``lease`` = ``(owner, instance, epoch)`` still holds the account (the holding
+        alone, as :func:`fence` with ``expiry=False``; nothing written): checked before alerting
+        on what a read that may have outlived the lease saw."""
+        with self._db.tx("holds") as conn:
+            row = conn.execute(
+                sa.select(LEASES.c.owner, LEASES.c.instance, LEASES.c.epoch).where(LEASES.c.account == str(account))
+            ).first()
+        owner, instance, epoch = lease
+        return (
+            row is not None
+            and row.owner == str(owner)
+            and (instance is None or row.instance == str(instance))
+            and int(row.epoch) == int(epoch)
+        )
+
     def leases(self) -> list[dict[str, Any]]:
         """Every lease row: ``{"account", "owner", "instance", "epoch", "expires_ns", "renewed_ns"}``."""
         with self._db.tx("leases") as conn:

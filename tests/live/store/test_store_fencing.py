@@ -257,3 +257,23 @@ def test_a_result_and_its_audit_row_are_one_transaction(store: Store) -> None:
     with pytest.raises(InputError, match="JSON"):  # an audit row that cannot be written: no result either
         store.mark_result("c1", "canceled", 0.5, None, None, T0 + 2 * S, audit=("reconcile", {"x": object()}, {}, []))
     assert store.order("c1")["status"] == "closed"  # type: ignore[index]
+
+
+def test_expected_positions_are_fenced_by_the_holding(store: Store) -> None:
+    """A holder whose read outlived its lease wrote the account's expected positions over the fill
+    its successor had booked (store 0.527 back to 1.0): set_expected is fenced as mark_result."""
+    store.upsert_account("a", "binance-usdm", live_enabled=True)
+    old = store.take_leases(["a"], "A", 30.0, T0, instance="i1")["a"]
+    held = ("A", "i1", old.epoch)
+    store.set_expected("a", {"BTCUSDT": 1.0}, T0, lease=held)
+    assert store.holds("a", held)
+    new = store.take_leases(["a"], "B", 30.0, T0 + 40 * S, instance="j")["a"]
+    store.set_expected("a", {"BTCUSDT": 0.527}, T0 + 41 * S, lease=("B", "j", new.epoch))
+    assert not store.holds("a", held)
+    with pytest.raises(LeaseLost, match="expected positions not stored"):
+        store.set_expected("a", {"BTCUSDT": 1.0}, T0 + 42 * S, lease=held)
+    assert store.account("a")["expected"] == {"BTCUSDT": 0.527}  # type: ignore[index]
+    # A lapsed lease nobody took is still its holder's (the epoch decides, as for results).
+    late = T0 + 80 * S
+    store.set_expected("a", {"BTCUSDT": 0.5}, late, lease=("B", "j", new.epoch))
+    assert store.account("a")["expected"] == {"BTCUSDT": 0.5}  # type: ignore[index]
