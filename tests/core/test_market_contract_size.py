@@ -31,8 +31,10 @@ def test_okx_market_tier_rows_reads_an_absent_contract_size_as_1(market: dict[st
 def test_ccxt_contract_size_refuses_a_bad_one(bad: object) -> None:
     with pytest.raises(InputError, match=r"market\['contractSize'\] must be a finite number > 0"):
         contract_size("okx", {"contractSize": bad})
-    with pytest.raises(InputError, match=r"position\['contractSize'\] must be a finite number > 0"):
-        contract_size("okx", {"contractSize": 0.01}, {"contractSize": bad})
+    # A position's that is not a number > 0 is not reported: the market's applies (a read of the
+    # guardian's positions goes on; it stopped the whole account's monitoring).
+    assert contract_size("okx", {"contractSize": 0.01}, {"contractSize": bad}) == 0.01
+    assert contract_size("bybit", {"contractSize": 0.01}, {"contractSize": ""}) == 0.01
     with pytest.raises(InputError, match=r"market\['contractSize'\]"):
         amount_step("deribit", {"contractSize": bad})
 

@@ -271,7 +271,7 @@ def liquidation_outcome(
     others_maintenance: float = 0.0,
     size_coef: float | None = None,
     symbol: str | None = None,
-    check_trigger: bool = True,
+    check_trigger: bool = False,
 ) -> LiquidationOutcome:
     """Evaluate one liquidation step of one position under a venue's rule.
 
@@ -343,15 +343,18 @@ def liquidation_outcome(
         rates for it (dYdX v4's ``BTC-USD``).  Without either, other venues value the
         maintenance margin at 0.
     check_trigger : bool
-        True (default): where a maintenance margin is known (``tiers``, ``maintenance_margin``
-        or the venue's rates), nothing is closed unless the equity at the fill meets the venue's
-        liquidation trigger against it
-        (:meth:`~levguard.core.rules.base.VenueModel.liquidatable`: ``E <= MM``, strictly below on
-        dYdX and Hyperliquid, never with no maintenance margin on dYdX; ``E <= MM`` for a bare
+        False (default): the position is in liquidation (the caller found it so, or the fill is
+        the liquidation price or worse, as ``fill_price`` says) and the rule applies as it is:
+        at the margin engine's own liquidation price, where the equity and the maintenance
+        margin agree only up to rounding, a trigger test would flip either way, and a venue may
+        fill better than the price that triggered it (dYdX's contract-loss example, filled at
+        0.85 with 25 of equity against 15).  True: for a caller that does not know, nothing is
+        closed unless, where a maintenance margin is known (``tiers``, ``maintenance_margin`` or
+        the venue's rates), the equity at the fill meets the venue's liquidation trigger
+        (:meth:`~levguard.core.rules.base.VenueModel.liquidatable`: ``E <= MM``, strictly below
+        on dYdX and Hyperliquid, never with no maintenance margin on dYdX; ``E <= MM`` for a bare
         rule), in cross margin the account's (``E + others_maintenance`` against
-        ``MM + others_maintenance``).  False: the caller has found the position liquidated
-        (at its liquidation price, where the two are equal up to rounding) and the rule applies
-        as it is.
+        ``MM + others_maintenance``).
 
     Returns
     -------
@@ -372,8 +375,8 @@ def liquidation_outcome(
     position.  Money is conserved: ``margin = kept + insurance_fund - trading_pnl``.  The
     order (backstop, partial rule, full outcome) and every formula are
     :func:`levguard.kernels.liquidation.plan_close`, ``settle_close`` and ``settle_partial``,
-    whose docstrings cite the venues.  A healthy position (``check_trigger``) closes nothing on
-    every venue, as Deribit's incremental liquidation stops "as soon as the maintenance margin is
+    whose docstrings cite the venues.  With ``check_trigger``, a healthy position closes nothing
+    on every venue, as Deribit's incremental liquidation stops "as soon as the maintenance margin is
     below the margin balance": a risk-limit step-down or a takeover is the venue's answer to a
     position in liquidation, not to one whose equity covers its maintenance margin.
     """

@@ -124,8 +124,9 @@ _AMOUNTS_IN_POSITION_UNITS = frozenset({"deribit"})
 
 def contract_size(exchange_id: str, market: Mapping[str, Any], position: Mapping[str, Any] | None = None) -> float:
     """Position units (base coin for linear contracts, quote currency for inverse ones) per unit of
-    ccxt's amounts on ``exchange_id``: the position's or the market's ``contractSize``, else 1
-    (an :class:`~levguard.errors.InputError` for one that is given and not a finite number > 0).
+    ccxt's amounts on ``exchange_id``: the position's ``contractSize`` where it is a number > 0,
+    else the market's, else 1 (an :class:`~levguard.errors.InputError` for a market's that is
+    given and not a finite number > 0).
 
     Notes
     -----
@@ -141,11 +142,13 @@ def contract_size(exchange_id: str, market: Mapping[str, Any], position: Mapping
     """
     if exchange_id in _AMOUNTS_IN_POSITION_UNITS:
         return 1.0
-    for source, where in ((position, "position"), (market, "market")):
-        value = _given_contract_size(source, where)
-        if value is not None:
-            return value
-    return 1.0
+    # A position's size that is not a number > 0 is "not reported" (ccxt_number's rule for 0),
+    # so the market's applies; a market's is the instrument's own and refused when bad.
+    value = _num((position or {}).get("contractSize"))
+    if value is not None and value > 0.0:
+        return value
+    value = _given_contract_size(market, "market")
+    return value if value is not None else 1.0
 
 
 def _given_contract_size(source: Mapping[str, Any] | None, where: str) -> float | None:
