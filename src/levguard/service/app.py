@@ -36,10 +36,22 @@ from levguard.service.middleware import BodyLimit, SecurityHeaders
 from levguard.service.models import HealthOut
 from levguard.service.runtime import GuardianUnavailable, Runtime
 
-__all__ = ["DocsMode", "Principal", "create_app", "known_query", "require_admin", "require_compute", "require_read"]
+__all__ = [
+    "DocsMode",
+    "Principal",
+    "create_app",
+    "known_query",
+    "rate_limit",
+    "require_admin",
+    "require_compute",
+    "require_read",
+]
 
 log = logging.getLogger("levguard.service")
 _bearer = HTTPBearer(auto_error=False)
+
+#: Stream tickets a token may ask for per minute (POST /api/stream-ticket; 429 beyond).
+TICKET_RATE_PER_MINUTE = 60
 
 #: Where the API documentation is served: ``token`` (the schema at /openapi.json for a read
 #: token, no HTML pages), ``off`` (nothing), ``public`` (schema, /docs and /redoc to anyone).
@@ -85,9 +97,7 @@ async def require_compute(
 ) -> Principal:
     """Any valid token; applies the rate limit of the expensive reads (margin engine, P(liq))."""
     who = _principal(request, credentials)
-    limiter: _RateLimiter = request.app.state.compute_rate
-    if not limiter.allow(who.name):
-        raise HTTPException(429, f"rate limit of the computed reads: {limiter.per_minute} per minute")
+    rate_limit(request.app.state.compute_rate, who, "rate limit of the computed reads")
     return who
 
 
@@ -98,14 +108,19 @@ async def require_admin(
     who = _principal(request, credentials)
     if who.scope != "admin":
         raise HTTPException(403, "this route needs an admin token")
-    limiter: _RateLimiter = request.app.state.write_limiter
-    if not limiter.allow(who.name):
-        raise HTTPException(429, f"write rate limit: {limiter.per_minute} per minute")
+    rate_limit(request.app.state.write_limiter, who, "write rate limit")
     return who
 
 
+def rate_limit(limiter: _RateLimiter, who: Principal, what: str) -> None:
+    """Count a request of ``who`` against ``limiter`` (keyed by the token's digest: two tokens
+    never share a budget, whatever their names); 429 naming ``what`` beyond it."""
+    if not limiter.allow(who.token_hash):
+        raise HTTPException(429, f"{what}: {limiter.per_minute} per minute")
+
+
 class _RateLimiter:
-    """Sliding one-minute window per token name (used on the server's loop only)."""
+    """Sliding one-minute window per key, the token's digest (used on the server's loop only)."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
@@ -236,6 +251,7 @@ def create_app(
     app.state.body_timeout_s = body_timeout_s
     app.state.write_limiter = _RateLimiter(write_rate_per_minute)
     app.state.compute_rate = _RateLimiter(compute_rate_per_minute)
+    app.state.ticket_rate = _RateLimiter(TICKET_RATE_PER_MINUTE)
     app.state.compute_threads = compute_threads
     app.state.docs = docs
     if cors_origins:

@@ -8,6 +8,7 @@ import secrets
 import time
 
 from levguard.core.validate import short_name
+from levguard.errors import InputError
 from levguard.live.store import Store
 
 __all__ = ["TOKEN_NAME_MAX", "digest", "ensure_admin_token", "new_token"]
@@ -30,10 +31,13 @@ def new_token(store: Store, name: str, scope: str) -> str:
     ------
     InputError
         ``name`` is not a non-empty string of at most :data:`TOKEN_NAME_MAX` printable characters
-        (a newline broke ``serve-token --list``'s one line per token), or ``scope`` is not
-        ``read`` or ``admin``.
+        (a newline broke ``serve-token --list``'s one line per token), ``scope`` is not ``read``
+        or ``admin``, or an active token already has this name (the audit log and the token list
+        tell tokens apart by name).
     """
     short_name(name, "name", limit=TOKEN_NAME_MAX)
+    if any(t["name"] == name and not t["revoked"] for t in store.tokens()):
+        raise InputError(f"an active token is already named {name!r}: give another name (or revoke that one)")
     token = PREFIX + secrets.token_urlsafe(32)
     store.add_token(name, scope, digest(token), time.time_ns())
     return token

@@ -69,6 +69,9 @@ class EventBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.recent: deque[dict[str, Any]] = deque(maxlen=200)
         self.seq = 0
+        #: This run's mark (its start, ns): event ids are ``<run>-<seq>``, so an id a client kept
+        #: from before a restart is never taken for one of this run's.
+        self.run = str(time.time_ns())
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop subscribers live on (publishing from other threads goes through it)."""

@@ -2,15 +2,22 @@
 
 ``GET /api/events`` streams the runtime's event bus: every guardian cycle (``event: cycle``, the
 per-account reports), every alert (``event: alert``) and the API's own changes (``event:
-control``), as ``id:``/``event:``/``data:`` frames, with a keep-alive comment every 15 s.  A
-client reconnecting with ``Last-Event-ID`` first gets the recent events it missed.
+control``), as ``id:``/``event:``/``data:`` frames, with a keep-alive comment every 15 s.  An
+event id is ``<run>-<seq>``: the service run's start (ns) and the event's number in that run.  A
+client reconnecting with ``Last-Event-ID`` first gets the recent events it missed; an id of
+another run (the service restarted) or of none, e.g. a number, gets every recent event the
+service still holds, then the live ones.
+
+The stream's token is checked again every 5 s while events flow (and at each keep-alive): once it
+is revoked the stream ends.
 
 Authentication: an ``Authorization: Bearer`` header, or a stream ticket.  The browser's
 ``EventSource`` cannot send headers, so a page first asks ``POST /api/stream-ticket`` (with its
 token in the header) for a ticket, then opens ``/api/events?ticket=...``.  A ticket is random,
 single-use, valid for 30 s, kept in memory as its SHA-256 digest only and tied to the token that
-asked for it (revoking the token voids its tickets); every reconnection needs a new one.  The
-token itself never goes into a URL (``?token=`` is not accepted).
+asked for it (revoking the token voids its tickets); every reconnection needs a new one.  A token
+has at most 16 tickets outstanding and may ask for 60 a minute (429 beyond).  The token itself
+never goes into a URL (``?token=`` is not accepted).
 """
 
 from __future__ import annotations
@@ -27,12 +34,12 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from levguard.service.app import Principal, _bearer, principal_of
+from levguard.service.app import Principal, _bearer, principal_of, rate_limit
 from levguard.service.auth import digest
 from levguard.service.deps import Read, read_scope, runtime_of
 from levguard.service.models import ERROR_RESPONSES, ErrorOut, StreamTicketOut
 
-__all__ = ["KEEPALIVE_S", "TICKET_TTL_S", "StreamTickets", "router"]
+__all__ = ["KEEPALIVE_S", "RECHECK_S", "TICKET_TTL_S", "StreamTickets", "router"]
 
 router = APIRouter()
 
@@ -42,6 +49,10 @@ KEEPALIVE_S = 15.0
 TICKET_TTL_S = 30.0
 #: Tickets outstanding at most (issued, neither used nor expired); 429 beyond.
 MAX_TICKETS = 1024
+#: Tickets outstanding per token at most (one token cannot take the whole book); 429 beyond.
+MAX_TICKETS_PER_TOKEN = 16
+#: Seconds between checks that an open stream's token is still valid (revoked: the stream ends).
+RECHECK_S = 5.0
 
 
 class StreamTickets:
@@ -50,9 +61,12 @@ class StreamTickets:
     Used on the server's event loop only.
     """
 
-    def __init__(self, ttl_s: float = TICKET_TTL_S, max_outstanding: int = MAX_TICKETS) -> None:
+    def __init__(
+        self, ttl_s: float = TICKET_TTL_S, max_outstanding: int = MAX_TICKETS, per_token: int = MAX_TICKETS_PER_TOKEN
+    ) -> None:
         self.ttl_s = float(ttl_s)
         self.max_outstanding = int(max_outstanding)
+        self.per_token = int(per_token)
         self._tickets: dict[str, tuple[float, str]] = {}  # digest -> (expiry, digest of the token)
 
     def __len__(self) -> int:
@@ -63,9 +77,14 @@ class StreamTickets:
             del self._tickets[key]
 
     def issue(self, token_hash: str) -> str:
-        """A new ticket for the token with this digest (429 when too many are outstanding)."""
+        """A new ticket for the token with this digest (429 when too many are outstanding, for
+        this token or in all)."""
         now = time.monotonic()
         self._purge(now)
+        if sum(1 for _, owner in self._tickets.values() if owner == token_hash) >= self.per_token:
+            raise HTTPException(
+                429, f"too many stream tickets outstanding for this token ({self.per_token}); retry shortly"
+            )
         if len(self._tickets) >= self.max_outstanding:
             raise HTTPException(429, f"too many stream tickets outstanding ({self.max_outstanding}); retry shortly")
         ticket = "st_" + secrets.token_urlsafe(24)
@@ -107,16 +126,41 @@ async def _header_or_ticket(
     tags=["live"],
     summary="A single-use ticket (30 s) to open the event stream without a token in the URL",
     response_model=StreamTicketOut,
-    responses={**ERROR_RESPONSES, 429: {"model": ErrorOut, "description": "Too many tickets outstanding"}},
+    responses={
+        **ERROR_RESPONSES,
+        429: {"model": ErrorOut, "description": "Too many tickets outstanding, or asked for too often"},
+    },
 )
 async def stream_ticket(request: Request, who: Read) -> dict[str, Any]:
+    rate_limit(request.app.state.ticket_rate, who, "stream ticket rate limit")
     book = tickets_of(request)
     return {"ticket": book.issue(who.token_hash), "expires_in_s": book.ttl_s}
 
 
-def _frame(event: dict[str, Any]) -> bytes:
+def _frame(run: str, event: dict[str, Any]) -> bytes:
     data = json.dumps(event["data"], separators=(",", ":"), allow_nan=False)
-    return f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n".encode()
+    return f"id: {run}-{event['id']}\nevent: {event['kind']}\ndata: {data}\n\n".encode()
+
+
+def _resume_after(last_event_id: str | None, run: str, seq: int) -> int | None:
+    """The event number to replay after: the ``Last-Event-ID``'s, when it names an event of this
+    run that was sent; 0 (everything still held) for an id of another run, of the future or
+    malformed; None (live only) without one."""
+    if not last_event_id:
+        return None
+    head, sep, tail = last_event_id.rpartition("-")
+    if sep and head == run and tail.isdigit() and int(tail) <= seq:
+        return int(tail)
+    return 0
+
+
+def _still_valid(request: Request, token_hash: str) -> bool:
+    """The stream's token is still valid (not revoked; the store answers)."""
+    try:
+        principal_of(request, token_hash)
+    except HTTPException:
+        return False
+    return True
 
 
 @router.get(
@@ -133,35 +177,40 @@ def _frame(event: dict[str, Any]) -> bytes:
 async def events(
     request: Request,
     who: Annotated[Principal, Depends(_header_or_ticket)],
-    last_event_id: Annotated[str | None, Header(max_length=30)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=60)] = None,
 ) -> StreamingResponse:
     bus = runtime_of(request).bus
-    try:
-        after = int(last_event_id) if last_event_id else None
-    except ValueError:
-        after = None
+    run = bus.run
+    after = _resume_after(last_event_id, run, bus.seq)
     keepalive = float(getattr(request.app.state, "sse_keepalive_s", KEEPALIVE_S))
+    recheck = float(getattr(request.app.state, "sse_recheck_s", RECHECK_S))
 
     async def stream() -> AsyncIterator[bytes]:
         queue = bus.subscribe()  # before the replay: nothing published in between is lost
         sent = after if after is not None else 0
+        checked = time.monotonic()
         try:
             yield b"retry: 3000\n\n"
             if after is not None:
                 for event in [e for e in list(bus.recent) if e["id"] > after]:
                     sent = event["id"]
-                    yield _frame(event)
+                    yield _frame(run, event)
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=keepalive)
                 except TimeoutError:
-                    if await request.is_disconnected():
+                    if await request.is_disconnected() or not _still_valid(request, who.token_hash):
                         return
+                    checked = time.monotonic()
                     yield b": keep-alive\n\n"
                     continue
+                if time.monotonic() - checked >= recheck:  # a revoked token's stream ends
+                    if not _still_valid(request, who.token_hash):
+                        return
+                    checked = time.monotonic()
                 if event["id"] <= sent:
                     continue  # already replayed
-                yield _frame(event)
+                yield _frame(run, event)
         finally:
             bus.unsubscribe(queue)
 

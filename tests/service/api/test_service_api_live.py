@@ -32,7 +32,7 @@ def _read_events(
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
             if line.startswith("id: "):
-                current["id"] = int(line[4:])
+                current["id"] = int(line[4:].rpartition("-")[2])
             elif line.startswith("event: "):
                 current["event"] = line[7:]
             elif line.startswith("data: "):
@@ -76,7 +76,12 @@ def test_stream_auth_and_replay(service: Service) -> None:
     service.wait(lambda: service.runtime.bus.seq >= 5)
     # Reconnecting with Last-Event-ID replays the recent events after it first.
     last = service.runtime.bus.seq - 3
-    events = _read_events(service, "/api/events", {"cycle"}, headers={**service.viewer, "Last-Event-ID": str(last)})
+    events = _read_events(
+        service,
+        "/api/events",
+        {"cycle"},
+        headers={**service.viewer, "Last-Event-ID": f"{service.runtime.bus.run}-{last}"},
+    )
     assert events[0]["id"] == last + 1
 
 

@@ -1,0 +1,132 @@
+"""The event stream and the tokens: a revoked token's open stream ends, event ids name their
+service run, stream tickets are bounded per token, rate limits are per token (not per name) and
+two active tokens cannot share a name."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from service_helpers import ACCOUNT, Service, _service
+
+from levguard.errors import InputError
+from levguard.service.auth import new_token
+from levguard.service.stream import StreamTickets
+
+
+def _ids(service: Service, headers: dict[str, str], n: int, timeout: float = 10.0) -> list[str]:
+    """The ids of the first ``n`` events of a stream opened with ``headers``."""
+    ids: list[str] = []
+    deadline = time.monotonic() + timeout
+    with service.client.stream("GET", "/api/events", headers=headers) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("id: "):
+                ids.append(line[4:])
+            if len(ids) >= n or time.monotonic() > deadline:
+                break
+    return ids
+
+
+def test_revoking_a_token_ends_its_open_stream(service: Service) -> None:
+    rt = service.runtime
+    service.client.app.state.sse_recheck_s = 0.1  # type: ignore[attr-defined]
+    token = new_token(rt.store, "revoke-me", "read")
+    token_id = next(t["id"] for t in rt.store.tokens() if t["name"] == "revoke-me")
+    got_after: list[str] = []
+    revoked_at = 0.0
+    deadline = time.monotonic() + 10.0
+    with service.client.stream("GET", "/api/events", headers={"Authorization": f"Bearer {token}"}) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():  # cycles arrive every 50 ms
+            if not line.startswith("id: "):
+                continue
+            if not revoked_at:
+                assert rt.store.revoke_token(token_id)
+                revoked_at = time.monotonic()
+            else:
+                got_after.append(line)
+            assert time.monotonic() < deadline, "the stream of a revoked token did not end"
+    # The stream ended within a recheck or two (a handful of 50 ms cycles), not after 10 s.
+    assert time.monotonic() - revoked_at < 5.0
+    assert len(got_after) < 40
+    assert service.client.get("/api/status", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_event_ids_name_the_run_and_an_id_of_another_run_replays(service: Service) -> None:
+    bus = service.runtime.bus
+    service.wait(lambda: bus.seq >= 5)
+    # Ids are <run>-<seq>.
+    first = _ids(service, service.viewer, 1)[0]
+    run, _, seq = first.rpartition("-")
+    assert run == bus.run
+    assert int(seq) >= 1
+    # Resuming within this run replays the events after the id.
+    last = bus.seq - 3
+    ids = _ids(service, {**service.viewer, "Last-Event-ID": f"{bus.run}-{last}"}, 1)
+    assert ids == [f"{bus.run}-{last + 1}"]
+    # An id of another run (a restart: numbers start again at 1), of this run's future, or a bare
+    # number: every recent event is replayed, then the live ones (the stream is not silent).
+    oldest = bus.recent[0]["id"]
+    for stale in ("1-99999999999", f"{bus.run}-99999999999", "99999999999"):
+        ids = _ids(service, {**service.viewer, "Last-Event-ID": stale}, 2, timeout=5.0)
+        assert len(ids) == 2, stale
+        run, _, seq = ids[0].rpartition("-")
+        assert run == bus.run, (stale, ids)
+        assert int(seq) <= oldest + 5, (stale, ids)  # the oldest still held
+
+
+def test_stream_tickets_are_bounded_per_token(service: Service) -> None:
+    c = service.client
+    c.app.state.stream_tickets = StreamTickets(per_token=3)  # type: ignore[attr-defined]
+    codes = [c.post("/api/stream-ticket", headers=service.viewer).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = c.post("/api/stream-ticket", headers=service.viewer)
+    assert r.json()["error"] == "too many stream tickets outstanding for this token (3); retry shortly"
+    # Another token still gets its tickets.
+    assert c.post("/api/stream-ticket", headers=service.admin).status_code == 200
+
+
+def test_stream_tickets_are_rate_limited_per_token(service: Service) -> None:
+    c = service.client
+    c.app.state.stream_tickets = StreamTickets(per_token=10_000)  # type: ignore[attr-defined]
+    codes = [c.post("/api/stream-ticket", headers=service.viewer).status_code for _ in range(61)]
+    assert codes[:60] == [200] * 60
+    assert codes[60] == 429
+    assert c.post("/api/stream-ticket", headers=service.admin).status_code == 200
+
+
+def test_default_ticket_book_cannot_be_exhausted_by_one_token(service: Service) -> None:
+    c = service.client
+    codes = [c.post("/api/stream-ticket", headers=service.viewer).status_code for _ in range(20)]
+    assert codes.count(200) == 16
+    assert c.post("/api/stream-ticket", headers=service.admin).status_code == 200
+
+
+@pytest.fixture
+def compute_limited() -> Any:
+    yield from _service(compute_rate_per_minute=3)
+
+
+def test_two_tokens_with_one_name_share_no_budget(compute_limited: Service) -> None:
+    svc = compute_limited
+    store = svc.runtime.store
+    # Two tokens of one name as a store written before names were unique may hold.
+    from levguard.service.auth import PREFIX, digest
+
+    twin = PREFIX + "twin-of-the-admin"
+    store.add_token("first-start admin", "read", digest(twin), time.time_ns())
+    for _ in range(4):
+        svc.client.get(f"/api/accounts/{ACCOUNT}/positions", headers={"Authorization": f"Bearer {twin}"})
+    assert svc.client.get(f"/api/accounts/{ACCOUNT}/positions", headers=svc.admin).status_code == 200
+
+
+def test_a_new_token_cannot_take_an_active_tokens_name(service: Service) -> None:
+    store = service.runtime.store
+    with pytest.raises(InputError, match="an active token is already named 'first-start admin'"):
+        new_token(store, "first-start admin", "read")
+    # A revoked token's name is free again.
+    token_id = next(t["id"] for t in store.tokens() if t["name"] == "viewer")
+    assert store.revoke_token(token_id)
+    assert new_token(store, "viewer", "read").startswith("lg_")
