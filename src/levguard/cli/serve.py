@@ -182,7 +182,8 @@ def serve(
     url = _url(sock)
     if token is not None:
         _say(f"admin token (printed this once; only its hash is stored): {token}")
-    _say(f"more tokens: {_token_command(config, database)}")
+    # The store's URL with its password hidden: the banner ends up in terminals and logs.
+    _say(f"more tokens: {_token_command(config, None if database is None else store.url_redacted)}")
     try:
         code = _run(app, sock, url, log, access_log=access_log, docs=docs)
     finally:
@@ -238,6 +239,50 @@ def _run(app: Any, sock: socket.socket, url: str, log: Any, *, access_log: bool,
     return 0
 
 
+def _store_problem(database: str, *, existing: bool) -> str | None:
+    """Why ``serve-token`` cannot use the store at ``database`` (None when it can, as far as can
+    be told without opening it for writing).
+
+    An in-memory SQLite URL names a store of this process alone (a token made there would be
+    lost at exit).  To list or revoke (``existing``), a SQLite file is first inspected read-only:
+    opening it as a store would write to it (an empty file became a 4,096-byte database).
+    """
+    import contextlib
+    import os
+    import sqlite3
+    import urllib.parse
+
+    from sqlalchemy.engine import make_url
+
+    from levguard.live.store_engine import VERSION_TABLE
+
+    try:
+        url = make_url(database)
+    except Exception:  # the store reports a malformed URL itself, without echoing a password
+        return None
+    if url.get_backend_name() != "sqlite":
+        return None
+    redacted = database if url.password is None else url.render_as_string(hide_password=True)
+    if url.database in (None, "", ":memory:") or str(url.query.get("mode", "")) == "memory":
+        return f"{redacted} is an in-memory store of this command alone: give the service's database"
+    file = url.database
+    if str(url.query.get("uri", "")).lower() in ("true", "1"):
+        file = file.removeprefix("file:")
+    if not existing or not os.path.isfile(file):
+        return None  # a missing file is reported by the store, which does not create it then
+    try:
+        ro = f"file:{urllib.parse.quote(os.path.abspath(file))}?mode=ro"
+        with contextlib.closing(sqlite3.connect(ro, uri=True)) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+            ).fetchone()
+    except sqlite3.Error:  # not a database at all
+        found = None
+    if found is None:
+        return f"{redacted} is not a levguard store (it has no {VERSION_TABLE} table)"
+    return None
+
+
 def serve_token(
     config: Annotated[str | None, typer.Argument(help="The guardian file the service runs with.")] = None,
     name: Annotated[str, typer.Option("--name", help="Who or what uses the token (shown in the audit log).")] = "",
@@ -257,6 +302,8 @@ def serve_token(
     if list_tokens and revoke is not None:  # the revoke was skipped silently
         _fail("give --list or --revoke, not both")
     creating = not list_tokens and revoke is None
+    if name and not creating:  # the name was ignored silently
+        _fail("--name is for creating a token, not with --list or --revoke")
     if revoke is not None and not 0 < revoke < 2**63:  # token ids are positive int64 (SQLite INTEGER)
         _fail(f"--revoke must be a token id (a whole number from 1 to 2**63 - 1), was {revoke}")
     if creating and not name.strip():
@@ -278,6 +325,9 @@ def serve_token(
 
             assert config is not None
             database = load_guardian_file(config).database
+        problem = _store_problem(database, existing=not creating)
+        if problem is not None:
+            _fail(problem)
         store = Store(database, create=creating)  # listing or revoking needs an existing store
         try:
             if list_tokens:

@@ -188,8 +188,23 @@ class Actions(_Model):
     max_slippage_bps: Annotated[float, Field(ge=0, lt=5_000, allow_inf_nan=False)] = 100.0
 
 
+#: Longest account name (characters).
+ACCOUNT_NAME_MAX = 64
+
+
+def _account_name(v: str) -> str:
+    # The name is a path segment of the API (/api/accounts/{name}) and a key in logs and alerts.
+    ok = 0 < len(v) <= ACCOUNT_NAME_MAX and v.isprintable() and v.strip() == v
+    if not ok or v in (".", "..") or "/" in v or "\\" in v:
+        raise ValueError(
+            f"an account name must be 1 to {ACCOUNT_NAME_MAX} printable characters, without / or \\ or "
+            "surrounding spaces, and not . or .. (it is a path segment of the API's account routes)"
+        )
+    return v
+
+
 class AccountConfig(_Model):
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, AfterValidator(_account_name)]
     live: bool = False
     venue: Annotated[CcxtVenueConfig | PaperVenueConfig | OnchainVenueConfig, Field(discriminator="type")]
     policy: dict[str, Any] | str | None = None
