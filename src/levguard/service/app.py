@@ -19,6 +19,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -144,9 +145,42 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+#: The names of the dependencies that authenticate a route (the event stream's takes a ticket too).
+_AUTH_CALLS = frozenset({"require_read", "require_admin", "require_compute", "_header_or_ticket"})
+
+_TOKEN_IN_URL = (
+    "a token in the URL is not accepted: send it in the Authorization header (the event stream "
+    "takes a single-use ticket from POST /api/stream-ticket)"
+)
+
+
+def _needs_token(dependant: Any) -> bool:
+    if getattr(getattr(dependant, "call", None), "__name__", "") in _AUTH_CALLS:
+        return True
+    return any(_needs_token(sub) for sub in getattr(dependant, "dependencies", ()))
+
+
+async def auth_error(request: Request) -> HTTPException | None:
+    """The 401 (or 503) a request to a route that needs a token gets before anything else about
+    it is checked (its query, its body), or None (the route is public or a token is present and
+    valid).  A stream ticket is not redeemed here: its presence is enough."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not _needs_token(dependant):
+        return None
+    credentials = await _bearer(request)
+    if credentials is None and request.query_params.get("ticket") and request.url.path == "/api/events":
+        return None
+    try:
+        _principal(request, credentials)
+    except HTTPException as exc:
+        return exc
+    return None
+
+
 async def known_query(request: Request) -> None:
     """Refuse query parameters the route does not take (422): a typo such as ``?limt=5`` would
-    otherwise be ignored silently, as would the ``offset`` that keyset paging replaced."""
+    otherwise be ignored silently, as would the ``offset`` that keyset paging replaced.  A
+    request without a valid token gets its 401 first."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None or not request.query_params:
         return
@@ -155,12 +189,10 @@ async def known_query(request: Request) -> None:
     if not unknown:
         return
     if "token" in unknown:
-        raise HTTPException(
-            401,
-            "a token in the URL is not accepted: send it in the Authorization header (the event stream "
-            "takes a single-use ticket from POST /api/stream-ticket)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise HTTPException(401, _TOKEN_IN_URL, headers={"WWW-Authenticate": "Bearer"})
+    denied = await auth_error(request)
+    if denied is not None:
+        raise denied
     if "offset" in unknown and allowed & {"before_id", "before"}:
         raise HTTPException(422, "offset is not supported: page with before_id or before (the `next` of a page)")
     takes = ", ".join(sorted(allowed)) or "none"
@@ -298,6 +330,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        denied = await auth_error(request)  # a body or a parameter is judged for a valid token only
+        if denied is not None:
+            return await http_error(request, denied)
         errors = exc.errors()
         first = errors[0] if errors else {}
         if first.get("type") == "json_invalid":
@@ -428,4 +463,6 @@ class _Fallback:
             )
         if self.static is None or path == "/api" or path.startswith("/api/"):
             raise StarletteHTTPException(404, f"no route {path}")
+        if "token" in parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+            raise StarletteHTTPException(401, _TOKEN_IN_URL, headers={"WWW-Authenticate": "Bearer"})
         await self.static(scope, receive, send)
