@@ -498,7 +498,9 @@ class AckOut(BaseModel):
 
 class ShockIn(_In):
     symbol: str
-    drop: float = Field(description="Fraction in (-1, 1), not 0 (negative: a rise)")
+    drop: float = Field(
+        description="Fraction in (-1, 1), at least 0.0001 (one basis point) away from 0 (negative: a rise)"
+    )
     ticks: JsonInt = Field(5, ge=1, le=10_000)
 
 

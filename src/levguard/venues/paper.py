@@ -69,6 +69,7 @@ from levguard.venues.paper_faults import VENUE_METHODS, Faults, OrderDelay
 from levguard.venues.paper_feeds import MAX_FEED_TICKS, CrashShape, PriceFeed, crash_feed, scripted_crash
 
 __all__ = [
+    "SHOCK_DROP_MIN",
     "VENUE_METHODS",
     "AdlEvent",
     "Arrival",
@@ -109,6 +110,11 @@ class _Pos:
 
 
 _POSITION_KEYS = {"symbol", "qty", "entry", "entry_price", "margin_mode", "isolated_margin", "leverage"}
+
+
+#: Smallest :meth:`PaperVenue.shock` move, as a fraction (one basis point): a smaller one, e.g.
+#: 1e-300, would be accepted but move no price.
+SHOCK_DROP_MIN = 1e-4
 
 
 class PaperVenue:
@@ -497,8 +503,11 @@ class PaperVenue:
         if not isinstance(symbol, str) or symbol not in self._feeds:  # a list was a TypeError
             raise InputError(f"symbol must be one of {', '.join(self._feeds)}, was {show(symbol)}")
         drop = number(drop, "drop")
-        if not (math.isfinite(drop) and -1.0 < drop < 1.0) or drop == 0.0:
-            raise InputError(f"drop must be a fraction in (-1, 1), not 0, was {drop!r}")
+        if not (math.isfinite(drop) and -1.0 < drop < 1.0 and abs(drop) >= SHOCK_DROP_MIN):
+            raise InputError(
+                f"drop must be a fraction in (-1, 1), at least {SHOCK_DROP_MIN:g} away from 0 "
+                f"(one basis point), was {drop!r}"
+            )
         ticks = integer_in(ticks, "ticks", 1, MAX_FEED_TICKS)
         hold = integer_in(hold, "hold", 0, MAX_FEED_TICKS)
         feed = self._feeds[symbol]
