@@ -112,8 +112,7 @@ class _Pos:
 _POSITION_KEYS = {"symbol", "qty", "entry", "entry_price", "margin_mode", "isolated_margin", "leverage"}
 
 
-#: Smallest :meth:`PaperVenue.shock` move, as a fraction (one basis point): a smaller one, e.g.
-#: 1e-300, would be accepted but move no price.
+#: Smallest :meth:`PaperVenue.shock` move (a fraction, one basis point): 1e-300 moves no price.
 SHOCK_DROP_MIN = 1e-4
 
 
@@ -505,8 +504,7 @@ class PaperVenue:
         drop = number(drop, "drop")
         if not (math.isfinite(drop) and -1.0 < drop < 1.0 and abs(drop) >= SHOCK_DROP_MIN):
             raise InputError(
-                f"drop must be a fraction in (-1, 1), at least {SHOCK_DROP_MIN:g} away from 0 "
-                f"(one basis point), was {drop!r}"
+                f"drop must be a fraction in (-1, 1), at least {SHOCK_DROP_MIN:g} away from 0, was {drop!r}"
             )
         ticks = integer_in(ticks, "ticks", 1, MAX_FEED_TICKS)
         hold = integer_in(hold, "hold", 0, MAX_FEED_TICKS)
