@@ -404,6 +404,7 @@ def prepare(
             except NoTiersError as exc:  # run() takes tiers, not an account spec's mmr
                 raise exc.with_remedy(BACKTEST_TIERS_REMEDY) from None
             spec["by_size"] = table.basis == "quantity"
+            spec["lev_cap_excl"] = not read.deduction  # TierTable.leverage_index
             spec["max_position"] = table.max_position if math.isfinite(table.max_position) else 0.0
             table_arr = np.column_stack([read.caps, read.mmrs, read.cums, [t.max_leverage for t in read.tiers]])
             tables[sym] = table.source

@@ -521,7 +521,9 @@ def simulate_py(
                     # Deribit's rate grows with the size: per unit of notional, |q| = n / price
                     # (inverse: n x price).
                     per_n = inst[k]["size_coef"] * (px_dec if inverse else 1.0 / px_dec)
-                    n_max = max_notional_for_margin(avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"], per_n)
+                    n_max = max_notional_for_margin(
+                        avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"], per_n, inst[k]["lev_cap_excl"]
+                    )
                     n_max = position_limit(n_max, inst[k], inverse, px_dec)
                     if position_notional(new_qty, px_dec, inverse) > n_max:
                         q_max = n_max * px_dec if inverse else n_max / px_dec

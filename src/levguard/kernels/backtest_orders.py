@@ -71,11 +71,18 @@ def slipped_price(level: float, dq: float, volume: float, cfg: np.void, low: flo
 
 @jitable
 def max_notional_for_margin(
-    available: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0, size_rate: float = 0.0
+    available: float,
+    caps: Float64Array1D,
+    max_levs: Float64Array1D,
+    fee_in_im: float = 0.0,
+    size_rate: float = 0.0,
+    cap_excl: bool = False,
 ) -> float:
     """Return the largest notional whose initial margin ``notional / max_leverage(tier)`` fits.
 
-    The tier of a notional ``n`` is the first with ``n <= cap``; its initial margin is
+    The tier of a notional ``n`` is the first with ``n <= cap`` (``n < cap`` with ``cap_excl``,
+    :func:`initial_margin`: the largest notional of a tier is then the float below its cap); its
+    initial margin is
     ``n / max_lev`` (plus ``n x fee_in_im`` where the venue puts the fee to close in it: Gate,
     help 22148).  Scanning the tiers gives the largest feasible ``n`` exactly (0 when
     ``available`` is not positive).
@@ -97,15 +104,16 @@ def max_notional_for_margin(
     lo = 0.0
     for i in range(caps.shape[0]):
         ml = max_levs[i]
-        n_i = caps[i]
+        top = float(np.nextafter(caps[i], 0.0)) if cap_excl else caps[i]
+        n_i = top
         finite = ml > 0.0 and math.isfinite(ml)
         if size_rate > 0.0:  # IM rate b + size_rate x n (Deribit)
             b = fee_in_im + (1.0 / ml if finite else 0.0)
-            n_i = min(caps[i], 2.0 * available / (b + math.sqrt(b * b + 4.0 * size_rate * available)))
+            n_i = min(top, 2.0 * available / (b + math.sqrt(b * b + 4.0 * size_rate * available)))
         elif fee_in_im > 0.0:  # available / (1/ml + fee) (Gate)
-            n_i = min(caps[i], available / (fee_in_im + (1.0 / ml if finite else 0.0)))
+            n_i = min(top, available / (fee_in_im + (1.0 / ml if finite else 0.0)))
         elif finite:  # the fee-less case as before, to the bit
-            n_i = min(caps[i], available * ml)
+            n_i = min(top, available * ml)
         if n_i >= lo and n_i > best:
             best = n_i
         lo = caps[i]
@@ -133,15 +141,23 @@ def position_limit(n_max: float, spec: np.void, inverse: bool, price: float) -> 
 
 
 @jitable
-def initial_margin(notional: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0) -> float:
+def initial_margin(
+    notional: float, caps: Float64Array1D, max_levs: Float64Array1D, fee_in_im: float = 0.0, cap_excl: bool = False
+) -> float:
     """Return ``notional / max_leverage`` of the notional's tier plus ``notional x fee_in_im``
-    (0 for a non-positive notional)."""
+    (0 for a non-positive notional).
+
+    A notional exactly at a tier's cap keeps that tier's leverage (a bracket's cap is a position
+    limit where the maintenance margin has a deduction: Binance, Bybit), or, with ``cap_excl``
+    (tables without a deduction), takes the next tier's with its maintenance margin (BitMEX's
+    "< 200 XBT"), as :meth:`levguard.core.tiers.TierTable.leverage_index` reads it.
+    """
     if not notional > 0.0:
         return 0.0
     n_tiers = caps.shape[0]
     k = n_tiers - 1
     for j in range(n_tiers - 1, -1, -1):
-        if notional <= caps[j]:
+        if notional < caps[j] or (notional == caps[j] and not cap_excl):
             k = j
     ml = float(max_levs[k])
     if ml > 0.0 and math.isfinite(ml):
@@ -264,7 +280,7 @@ def margin_left(avail: float, k: int, qty: Float64Array1D, px: Float64Array1D, i
             n = position_notional(qty[j], px[j], inverse)
             # A rate that grows with the size (Deribit) adds size_coef x |q| to the IM rate.
             extra = size_scaled_rate(inst[j]["fee_in_im"], inst[j]["size_coef"], qty[j])
-            avail -= initial_margin(n, caps, tiers.max_lev[a:b], extra)
+            avail -= initial_margin(n, caps, tiers.max_lev[a:b], extra, inst[j]["lev_cap_excl"])
         elif j != k and qty[j] != 0.0:
             avail -= abs(qty[j]) * px[j]
     return avail
