@@ -63,6 +63,7 @@ from levguard.core.unified_options import (
     is_option_entry,
     option_from_spec,
     option_report,
+    refuse_option_book_keys,
 )
 from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
@@ -343,6 +344,7 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
         names = sorted(k if isinstance(k, str) else show(k, 30) for k in unknown)
         raise InputError(f"unified account spec has unknown field(s) {names}; allowed: {sorted(_SPEC_KEYS)}")
     venue = UNIFIED_VENUES[str(spec["venue"]).strip().lower()]
+    refuse_option_book_keys(spec, venue.name)  # the risk report's option book: read by nothing here
     mode = spec.get("margin_mode", "cross")
     if not (isinstance(mode, str) and mode.lower() == "cross"):
         raise InputError(f"margin_mode must be cross on {venue.name} (margin is kept per account), was {show(mode)}")

@@ -52,6 +52,7 @@ __all__ = [
     "option_from_spec",
     "option_report",
     "option_totals",
+    "refuse_option_book_keys",
     "short_option_mm",
 ]
 
@@ -178,6 +179,41 @@ def short_option_mm(qty: float, index_price: float, mark_price: float, mm_factor
             f"{qty!r}, {index_price!r}, {mark_price!r}, {mm_factor!r}, {fee_rate!r}"
         )
     return mm
+
+
+_BOOK_KEYS = ("options", "vol_surfaces", "options_wallet_balance", "cross_collateral")
+"""Keys of a single-wallet risk spec's option book (docs/risk.md); a unified or portfolio-margin
+account reads none of them."""
+
+
+def refuse_option_book_keys(spec: Mapping[str, Any], venue: str) -> None:
+    """Refuse a single-wallet option-book key that a unified or portfolio-margin spec would ignore.
+
+    ``options`` (non-empty), ``vol_surfaces`` (non-empty), ``options_wallet_balance`` and
+    ``cross_collateral`` are the risk report's option book of a single-wallet account
+    (:mod:`levguard.risk.option_books`).  A ``bybit-uta`` or ``deribit-pm`` account models its
+    options as entries of ``positions``; ``binance-pm`` and ``okx-mcm`` take none.  Left in place,
+    the key would be read by nothing and the options would carry no margin.
+    """
+    for key in _BOOK_KEYS:
+        v = spec.get(key)
+        if v is None or (isinstance(v, list | tuple | Mapping) and not v and key != "cross_collateral"):
+            continue
+        if key in ("options_wallet_balance", "cross_collateral"):
+            fix = f"{venue} keeps one margin for all its positions; remove it"
+        elif venue in ("bybit-uta", "deribit-pm"):
+            where = (
+                "entries of positions (symbol BTC-27DEC24-70000-C, qty, vol or mark_price, initial_margin for a short)"
+                if venue == "bybit-uta"
+                else "entries of positions (instrument_name BTC-28JUN24-60000-C, size, vol or mark_price)"
+            )
+            fix = f"{venue} models its options as {where}; move them there"
+        else:
+            fix = f"{venue} refuses options (modelled on bybit-uta, Bybit's USDC options, and deribit-pm)"
+        raise InputError(
+            f"{key} is the option book of a single-wallet risk spec and would be ignored on {venue}, "
+            f"was {show(v, 60)}: {fix}"
+        )
 
 
 def is_option_symbol(symbol: object) -> bool:

@@ -64,6 +64,7 @@ from levguard.core.positions import Position
 from levguard.core.rules.collateral import OKX_MCM, CollateralTiers, collateral_tiers_from_spec
 from levguard.core.symbols import base_asset, dated_expiry, settled_otherwise
 from levguard.core.unified import STABLECOINS, _asset_entries, _asset_map, liquidatable_at, mm_over_equity
+from levguard.core.unified_options import refuse_option_book_keys
 from levguard.core.validate import as_amount, as_float, datetime_ns, show, utc_ns
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
@@ -330,6 +331,7 @@ def _deribit_option(
 
 
 def _deribit_account(spec: Mapping[str, Any]) -> DeribitPmAccount:
+    refuse_option_book_keys(spec, "deribit-pm")  # options are positions here
     _unknown(spec, _DERIBIT_KEYS, "deribit-pm account spec")
     raw_ccy = spec.get("currency")
     if not isinstance(raw_ccy, str) or not raw_ccy.strip().isalnum():
