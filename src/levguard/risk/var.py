@@ -37,13 +37,7 @@ from levguard.margin import load_spec
 from levguard.risk.garch import MIN_OBS, GarchModel
 from levguard.typing import Float64Array, Float64Array1D
 
-__all__ = [
-    "PortfolioMethod",
-    "VarBacktest",
-    "portfolio_pnl",
-    "portfolio_var",
-    "var_backtest",
-]
+__all__ = ["PortfolioMethod", "VarBacktest", "portfolio_pnl", "portfolio_var", "var_backtest"]
 
 PortfolioMethod = Literal["historical", "normal", "t", "cornish_fisher", "fhs", "monte_carlo"]
 BacktestMethod = Literal["historical", "normal", "t", "cornish_fisher", "fhs"]
@@ -354,7 +348,10 @@ def portfolio_var(
         Hours per funding interval (default: the account venue's, 1 on Hyperliquid and dYdX v4,
         else 8).
     options : sequence of OptionPosition, optional
-        Options beside the account's perpetuals.
+        Options beside the account's perpetuals.  An option's P&L is the change of its value in
+        the settlement currency, each value at its own time's price (``revalue``'s
+        ``option_pnl="value"``: ``n V1 P1 - n V0 P0`` for a coin-settled option in a USD account,
+        the change of the equity the stress table shows); ``n (V1 - V0)`` in its own currency.
     prices : Mapping[str, float], optional
         Current USD price per underlying where no perpetual gives it (option-only books).
     liquidation_fee_rate : float, optional
@@ -416,6 +413,7 @@ def portfolio_var(
             funding_interval_hours=funding_interval_hours,
             liquidation_fee_rate=liquidation_fee_rate,
             report=report,
+            option_pnl="value",  # the equity's change: the option's value moves with P in a USD account
         )
 
     base = {"equity": report.equity}
