@@ -35,7 +35,7 @@ from levguard.core.rules import MMBasis, get_venue
 from levguard.core.symbols import base_asset
 from levguard.core.unified import UnifiedAccount, UnifiedVenue, evaluate_unified
 from levguard.core.unified_pm import DeribitPmAccount, OkxPmAccount
-from levguard.core.validate import array_1d, require_finite, show
+from levguard.core.validate import array_1d, no_bools_or_strings, require_finite, show
 from levguard.errors import InputError
 from levguard.kernels import readonly
 from levguard.kernels.joint import account_scenarios_nb
@@ -428,6 +428,7 @@ def _plain(value: object) -> object:
 
 
 def _moves(values: object, field_name: str) -> Float64Array1D:
+    no_bools_or_strings(values, field_name)  # True would read as a +100 % move
     arr = array_1d(values, field_name)
     if arr.shape[0] == 0:
         raise InputError(f"{field_name} must hold at least one move, was empty")
@@ -684,8 +685,12 @@ def reverse_stress(
     if k > _MAX_ASSETS:
         raise InputError(f"assets must name at most {_MAX_ASSETS} assets, was {k}")
     c = checked_covariance(cov, k)
-    if not (isinstance(max_norm, int | float) and math.isfinite(max_norm) and max_norm > 0.0):
+    if isinstance(max_norm, bool) or not (
+        isinstance(max_norm, int | float) and math.isfinite(max_norm) and max_norm > 0.0
+    ):  # True is an int: it read as a norm of 1
         raise InputError(f"max_norm must be > 0, was {max_norm!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be an integer >= 0, was {show(seed)}")
     for value, low, label in ((n_directions, 8, "n_directions"), (n_radii, 10, "n_radii")):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 100_000:
             raise InputError(f"{label} must be an integer in [{low}, 100000], was {value!r}")
