@@ -4,6 +4,7 @@ risk report (:mod:`levguard.risk.report`, docs/risk.md "Options in an account sp
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Literal, cast
@@ -238,13 +239,26 @@ def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str, where
 
 
 def spec_prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
-    """USD price per underlying: the positions' marks, then the options' ``underlying_price``."""
+    """USD price per underlying: the positions' marks, then the options' ``underlying_price``.
+
+    One per underlying (prices, Greeks, VaR and stress price every option of an underlying on one
+    forward): an ``underlying_price`` that differs from a perpetual's mark or an earlier option's
+    (relative 1e-9) is an :class:`~levguard.errors.InputError` naming both; it was ignored.
+    """
     prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
+    given = {base_asset(p.symbol): f"the mark_price of {p.symbol}" for p in account.positions}
     for i, o in enumerate(spec.get("options") or []):
         if isinstance(o, Mapping) and o.get("underlying_price") is not None:
             base = str(
                 o.get("underlying") or _deribit_parts(str(o.get("symbol", "")), f"options[{i}]").get("underlying", "")
-            )
-            price = as_amount(o["underlying_price"], f"options[{i}].underlying_price")
-            prices.setdefault(base.upper(), price)  # option_specs names an underlying in capitals
+            ).upper()  # option_specs names an underlying in capitals
+            where = f"options[{i}].underlying_price"
+            price = as_amount(o["underlying_price"], where)
+            if base in prices and not math.isclose(price, prices[base], rel_tol=1e-9):
+                raise InputError(
+                    f"{where} {price!r} differs from {given[base]} ({prices[base]!r}): the report prices "
+                    f"every {base} option on one forward; give them all that price (or omit underlying_price)"
+                )
+            prices.setdefault(base, price)
+            given.setdefault(base, where)
     return prices

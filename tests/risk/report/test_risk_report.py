@@ -272,7 +272,7 @@ ETH_PUT = {"symbol": "ETH-X", "underlying": "ETH", "kind": "put", "strike": 3000
 def test_option_fields_a_bad_input_campaign_found(change: dict[str, Any], needle: str) -> None:
     # Found 2026-12-05: each was a traceback (ValueError, OverflowError: fsum) or, for a qty of
     # 1e308, a report of NaN shares and inf VaR, from `levguard risk`.
-    option = {**ETH_PUT, "underlying_price": 3_100, **change}
+    option = {**ETH_PUT, "underlying_price": 3_050, **change}
     with pytest.raises(InputError, match=needle):
         risk_report({**BOOK, "options": [{k: v for k, v in option.items() if v is not None}]}, vol=0.6, n_sims=500)
     with pytest.raises(InputError, match=r"as_of must lie between 1677-09-22 and 2262-04-11 UTC"):
@@ -302,8 +302,9 @@ def test_a_deribit_symbol_without_a_calendar_date_is_refused(tmp_path: Path, sym
 
 def test_an_underlying_in_small_letters_takes_its_given_price() -> None:
     # Found 2026-12-05: `underlying: eth` with an underlying_price raised KeyError('ETH').
-    lower = {**ETH_PUT, "underlying": "eth", "underlying_price": 3_100}
-    upper = {**ETH_PUT, "underlying_price": 3_100}
+    # (3,050: the ETHUSDT mark; another underlying_price is refused, test_underlying_price_conflict.py)
+    lower = {**ETH_PUT, "underlying": "eth", "underlying_price": 3_050}
+    upper = {**ETH_PUT, "underlying_price": 3_050}
     a = risk_report({**BOOK, "options": [lower]}, vol=0.6, n_sims=500).to_dict()
     b = risk_report({**BOOK, "options": [upper]}, vol=0.6, n_sims=500).to_dict()
     assert a["accounts"][0]["greeks"] == b["accounts"][0]["greeks"]
