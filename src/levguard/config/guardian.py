@@ -341,8 +341,8 @@ def load_guardian_file(path: str | Path) -> GuardianFile:
 
 def sqlite_beside(url: str, folder: Path) -> str:
     """``url`` with a relative SQLite file path made absolute against ``folder`` (also SQLite's URI
-    form ``sqlite:///file:a.db?uri=true``); any other URL, an absolute path or an in-memory
-    database unchanged."""
+    form ``sqlite:///file:a.db?uri=true``, and a plain name in URI mode, ``sqlite:///a.db?uri=true``);
+    any other URL, an absolute path or an in-memory database unchanged."""
     from sqlalchemy.engine import make_url
 
     try:
@@ -353,8 +353,9 @@ def sqlite_beside(url: str, folder: Path) -> str:
     if parsed.get_backend_name() != "sqlite" or not file or file == ":memory:":
         return url
     prefix = ""
-    if str(parsed.query.get("uri", "")).lower() in ("true", "1"):
-        if not file.startswith("file:") or file.startswith("file://"):
+    # URI mode reads a name starting with "file:" as a URI, any other as a plain file name.
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and file.startswith("file:"):
+        if file.startswith("file://"):
             return url  # file://host/path is already absolute
         prefix, file = "file:", file.removeprefix("file:")
         if not file or file == ":memory:":

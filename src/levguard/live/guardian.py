@@ -284,7 +284,7 @@ class Guardian:
         self.store.set_disabled(name, None, now)
         st = self._state[name]
         before, st.disabled = st.disabled, None
-        st.errors, st.backoff_until_ns = 0, 0
+        st.clear_failures()  # the backoff, and a failure again is audited at once
         self._clear_alert(name, "auth", "account")
         self.store.audit(
             name, now, "enabled", {"disabled_reason": before}, {"disabled": False}, [f"re-enabled by {by}"]
@@ -381,10 +381,8 @@ class Guardian:
         """The boundary around one account's cycle: classify, audit, alert, back off."""
         st = self._state[setup.name]
         kind = classify(exc)
-        st.errors += 1
-        delay_s = passes.failure_backoff(self, setup, kind, st.errors)
         now = self.clock()
-        st.backoff_until_ns = now + int(delay_s * 1e9)
+        delay_s = passes.note_failure(self, setup, kind, now)
         text = f"{type(exc).__name__}: {exc}"
         if kind == "unknown":
             log.error("%s: unexpected failure in the cycle", setup.name, exc_info=exc)
@@ -401,8 +399,7 @@ class Guardian:
                 error_class=kind,
             )
         try:  # once per error, or per cycle_audit_every_s while it lasts
-            if passes.error_audit(self, setup.name, now, (kind, text)):
-                self._audit(setup.name, "cycle_error", {"error": text}, {"class": kind, "backoff_s": delay_s}, [text])
+            passes.error_audit(self, setup.name, now, kind, text, delay_s)
         except StoreUnavailable as store_exc:
             log.error("%s: cycle error not audited (%s): %s", setup.name, store_exc, text)
         status = "disabled" if kind == "auth" else "error"
@@ -566,7 +563,8 @@ class Guardian:
         if st.disabled and self._re_enabled(setup.name):
             # Re-enabled in the store by an operator (CLI or another process): act again.
             self._audit(setup.name, "enabled", {"disabled_reason": st.disabled}, {"disabled": False}, ["store"])
-            st.disabled, st.errors, st.backoff_until_ns = None, 0, 0  # the auth failure's backoff too
+            st.disabled = None
+            st.clear_failures()  # the auth failure's backoff, and a failure again is audited at once
             self._clear_alert(setup.name, "auth", "account")
         if now < st.backoff_until_ns:
             return {"account": setup.name, "status": "backoff", "retry_in_s": (st.backoff_until_ns - now) / 1e9}

@@ -39,6 +39,7 @@ __all__ = [
     "error_audit",
     "failure_backoff",
     "lanes",
+    "note_failure",
     "reconcile_lanes",
     "routine_audit",
     "run_pass",
@@ -48,7 +49,12 @@ __all__ = [
 
 log = logging.getLogger("levguard.guardian")
 _PRUNE_EVERY_NS = 3_600 * 10**9
-AUTH_MAX_BACKOFF_S = 300.0  # the longest pause after refused credentials (a revoked key is not transient)
+# The longest pause after refused credentials (at least; ``max_backoff_s`` if longer). It bounds how
+# long an account whose key works again stays unread: the pause is not cut short, so a restored
+# key is read again at most this long (plus one interval) later. A refused read a minute is far
+# below the venues' limits, counted per IP and minute (Binance: request weight per minute, bans
+# only for ignoring 429s).
+AUTH_MAX_BACKOFF_S = 60.0
 
 
 @dataclass
@@ -83,7 +89,7 @@ async def cycle_one(g: Guardian, setup: AccountSetup) -> dict[str, Any]:
         report = await g.cycle_account(setup)
         st = g._state[setup.name]
         if report.get("status") in ("ok", "partial", "stale"):
-            st.errors, st.backoff_until_ns, st.error_audited = 0, 0, None
+            st.clear_failures()
     except StoreUnavailable as exc:
         await g._alert(setup.name, "critical", "database", f"database unavailable, no action: {exc}", dedup="database")
         report = {"account": setup.name, "status": "database_unavailable"}
@@ -96,8 +102,10 @@ async def cycle_one(g: Guardian, setup: AccountSetup) -> dict[str, Any]:
 def failure_backoff(g: Guardian, setup: AccountSetup, kind: str, errors: int) -> float:
     """The pause of an account (seconds) after its ``errors``-th consecutive contained failure of
     class ``kind`` (:func:`levguard.live._support.classify`): ``backoff_s`` doubling, at most
-    ``max_backoff_s``; refused credentials (``auth``) at most ``max(max_backoff_s,``
-    :data:`AUTH_MAX_BACKOFF_S` ``)``. An operator's re-enable or a cycle that reads again ends it.
+    ``max_backoff_s``; refused credentials (``auth``, also an RPC's 401/403 on chain, which some
+    providers answer for an exhausted quota) at most ``max(max_backoff_s,``
+    :data:`AUTH_MAX_BACKOFF_S` ``)``. The pause runs to its end (no read meanwhile) unless an
+    operator re-enables the account; the first read after it that succeeds resets the count.
 
     Refused credentials had no pause: a revoked key was called, and audited, every cycle (720
     times an hour at 5 s cycles), where the venue may count every refused call against the key.
@@ -107,14 +115,32 @@ def failure_backoff(g: Guardian, setup: AccountSetup, kind: str, errors: int) ->
     return float(min(setup.backoff_s * 2.0 ** min(max(errors - 1, 0), 64), cap))
 
 
-def error_audit(g: Guardian, account: str, now: int, key: tuple[Any, ...]) -> bool:
-    """Whether the account's ``cycle_error`` audit row is written (recorded as written): when the
-    error (``key``: its class and text) differs from the last one written since the account last
-    read its venue, or ``cycle_audit_every_s`` has passed since (0: every failure), as
-    :func:`routine_audit` writes ``cycle`` rows."""
+def note_failure(g: Guardian, setup: AccountSetup, kind: str, now: int) -> float:
+    """Count a contained failure of class ``kind`` and pause the account: the pause
+    (:func:`failure_backoff`), seconds. The count is of consecutive failures of one class: a
+    failure of another class starts it again (a refused key after a run of unrelated failures
+    paused the account at once for the longest pause)."""
+    st = g._state[setup.name]
+    if kind != st.error_kind:
+        st.errors, st.error_kind = 0, kind
+    st.errors += 1
+    delay_s = failure_backoff(g, setup, kind, st.errors)
+    st.backoff_until_ns = now + int(delay_s * 1e9)
+    return delay_s
+
+
+def error_audit(g: Guardian, account: str, now: int, kind: str, text: str, backoff_s: float) -> bool:
+    """Write the account's ``cycle_error`` audit row (the error's class ``kind``, its ``text`` and
+    the pause) when the error differs from the last one written since the account last read its
+    venue, or ``cycle_audit_every_s`` has passed since (0: every failure), as
+    :func:`routine_audit` writes ``cycle`` rows; whether it was written. A row counts as written
+    once the store took it: one it failed (StoreUnavailable, raised) is written by the next failure
+    (it was counted, and the error left unaudited for ``cycle_audit_every_s``)."""
     st = g._state[account]
+    key = (kind, text)
     if key == st.error_audited and now - st.error_audited_ns < g.cycle_audit_every_s * 1e9:
         return False
+    g._audit(account, "cycle_error", {"error": text}, {"class": kind, "backoff_s": backoff_s}, [text])
     st.error_audited, st.error_audited_ns = key, now
     return True
 

@@ -211,7 +211,8 @@ class AccountState:
     lease_until_ns: int = 0
     epoch: int = -1  # fencing epoch of the lease held (-1: not held)
     loaded: bool = False  # persisted state read since the lease was taken
-    errors: int = 0  # consecutive contained failures
+    errors: int = 0  # consecutive contained failures of the class error_kind
+    error_kind: str | None = None  # the class of the last contained failure (levguard.live._support.classify)
     backoff_until_ns: int = 0
     margin: AccountCache = field(default_factory=AccountCache)  # the margin engine's account, kept
     unified: Any = None  # the last read of a unified account (levguard.venues.ccxt_unified.UnifiedAccountRead)
@@ -224,3 +225,9 @@ class AccountState:
     loans: PositionState = field(default_factory=PositionState)  # a unified account owing with no position
     unrated: list[str] = field(default_factory=list)  # coins held with no collateral ratio, counted at 0
     left_out_cycles: int = 0  # consecutive cycles with positions of another wallet left out (watch.left_out)
+
+    def clear_failures(self) -> None:
+        """Forget the contained failures (a read succeeded, or an operator re-enabled the account):
+        no backoff, the counter at 0, and the next failure's ``cycle_error`` row written at once."""
+        self.errors, self.error_kind, self.backoff_until_ns = 0, None, 0
+        self.error_audited, self.error_audited_ns = None, 0

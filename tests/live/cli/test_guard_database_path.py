@@ -73,3 +73,16 @@ def test_only_a_relative_sqlite_file_moves(tmp_path: Path) -> None:
     assert (tmp_path / "g.db").is_file()
     for kept in ("sqlite:////srv/g.db", "postgresql+psycopg://u:pw@h/db", "sqlite:///file:/srv/g.db?uri=true"):
         assert sqlite_beside(kept, tmp_path) == kept
+
+
+def test_a_plain_name_in_uri_mode_moves_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # URI mode reads a name without "file:" as a plain file name: it stayed relative to the cwd.
+    cfg_dir, cwd = tmp_path / "cfg", tmp_path / "cwd"
+    cfg_dir.mkdir()
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    url = sqlite_beside("sqlite:///u.db?uri=true", cfg_dir)
+    assert url == f"sqlite:///{cfg_dir}/u.db?uri=true"
+    Store(url).close()
+    assert (cfg_dir / "u.db").is_file()
+    assert not list(cwd.iterdir())
