@@ -159,6 +159,7 @@ def render(report: dict[str, Any]) -> None:
     usd_accounts = [is_usd(str(a["settlement"])) for a in report["accounts"]]
     for s in report["stress"]:
         liq = sorted({f"{r['name']}:{sym}" for r in s["accounts"] for sym in r["liquidated"]})
+        liq += [f"{r['name']}: bankrupt" for r in s["accounts"] if r.get("bankrupt")]
         defaulted = [r["name"] for r in s["accounts"] if r["defaulted"]]
         note = ", ".join(liq) if liq else ("defaulted: " + ", ".join(defaulted) if defaulted else "—")
         st.add_row(
@@ -286,6 +287,8 @@ def risk(
                 f"Shock horizon {horizon} day(s); covariance: {joint.covariance_source}. Each grid point reprices "
                 "every position and balance in the moved assets and holds every other price."
             )
+            if joint.trigger == "bankruptcy":
+                note += " No futures to liquidate: the flagged points are where the equity reaches 0 (bankruptcy)."
             write_joint_stress_report(out, joint.surface, joint.reverse, note=note, ladder=joint.ladder)
     except LevguardError as exc:
         _fail(str(exc))
@@ -375,29 +378,39 @@ def render_joint(joint: Any) -> None:
             f"[bold]{escape(m.venue)}[/]: equity {_num(m.equity)} · MM {_num(m.maintenance_margin)} · "
             f"{m.account_ratio_name} {ratio} · {m.account_status}"
         )
+    # Without futures nothing can be liquidated: the flagged points are the cross part's bankruptcy.
+    broke = joint.trigger == "bankruptcy"
+    why = " (no futures to liquidate: equity reaches 0)" if broke else ""
     s = joint.surface
     if s is not None:
         share = float(s.liquidatable.mean())
         out.print(
             f"[bold]Liquidation surface[/] {s.asset_x} x {s.asset_y}: {s.liquidatable.size} joint moves from "
-            f"{s.moves_x[0]:+.0%} to {s.moves_x[-1]:+.0%}, {share:.1%} of them liquidate"
+            f"{s.moves_x[0]:+.0%} to {s.moves_x[-1]:+.0%}, {share:.1%} of them "
+            + ("go bankrupt" + why if broke else "liquidate")
         )
     lad = joint.ladder
     if lad is not None:
         down, up = lad.nearest_down, lad.nearest_up
         out.print(
             f"[bold]Ladder[/] {lad.asset} (the account moves with it alone): {lad.moves.size} moves from "
-            f"{lad.moves[0]:+.0%} to {lad.moves[-1]:+.0%}; nearest liquidating move on the grid: "
+            f"{lad.moves[0]:+.0%} to {lad.moves[-1]:+.0%}; nearest {'bankrupting' if broke else 'liquidating'} "
+            f"move on the grid{why}: "
             f"down {'none' if down is None else f'{down:+.1%}'}, up {'none' if up is None else f'{up:+.1%}'}"
         )
     r = joint.reverse
     head = f"[bold]Reverse stress[/] ({joint.horizon_days}-day shock; {escape(joint.covariance_source)}):"
     if not r.found:
-        out.print(f"{head} nothing within {r.max_norm:g} standard deviations liquidates")
+        verb = "takes the equity to 0 (no futures to liquidate)" if broke else "liquidates"
+        out.print(f"{head} nothing within {r.max_norm:g} standard deviations {verb}")
         return
     moves = ", ".join(
         f"{a} {r.prices_before[a]:,.2f} -> {r.prices_after[a]:,.2f} ({mv:+.2%})"
         for a, mv in zip(r.assets, r.moves, strict=True)
     )
+    if broke:
+        tail = "equity reaches 0 there (no futures to liquidate)"
+        out.print(f"{head} minimal bankrupting shock [bold]{r.norm:.3f}[/] sd: {moves}; {tail}")
+        return
     ratio = "—" if r.ratio is None else f"{r.ratio:.4f}"
     out.print(f"{head} minimal liquidating shock [bold]{r.norm:.3f}[/] sd: {moves}; {r.ratio_name} there {ratio}")

@@ -7,6 +7,12 @@ of assets.  An account that moves with one asset only (a ``deribit-pm`` currency
 account with one non-stablecoin asset) gets the ratio along that asset's moves
 (:func:`levguard.core.risk.joint_ladder.liquidation_ladder`) instead of a two-asset surface, and a
 one-asset reverse stress.
+
+A cross account with options (:mod:`levguard.risk.joint_options`): ``margin`` is the cross part
+with its pooled options where it has any (equity ``C + V``, ratio ``MM / (C + V)``, the stress
+table's flag at no move: the ladder's point at move 0), and ``trigger`` says what the flagged
+points are: ``"liquidation"``, or ``"bankruptcy"`` for an account without futures (the cross
+part below 0; nothing to liquidate).
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ RISKMETRICS_DAILY_LAMBDA = 0.94
 @dataclass(frozen=True, slots=True, eq=False)
 class JointStressReport:
     """The account's evaluation, its liquidation surface (two assets) or ladder (one asset) and its
-    reverse stress."""
+    reverse stress; ``trigger`` is what their flagged points are (module docstring)."""
 
     account: AccountReport
     surface: LiquidationSurface | None
@@ -64,6 +70,7 @@ class JointStressReport:
     covariance_source: str
     horizon_days: int
     ladder: LiquidationLadder | None = None
+    trigger: str = "liquidation"
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
@@ -74,6 +81,7 @@ class JointStressReport:
             "reverse_stress": self.reverse.to_dict(),
             "covariance_source": self.covariance_source,
             "horizon_days": self.horizon_days,
+            "trigger": self.trigger,
         }
 
 
@@ -271,8 +279,15 @@ def joint_stress_report(
     # coarser scan, then the same bisection to adjacent floats and pattern-search refinement.
     search = {"n_directions": 72, "n_radii": 40} if isinstance(ja, EngineJoint) else {}
     reverse = reverse_stress(ja, names, cov, max_norm=max_norm, **search)
+    trigger = "liquidation"
     if isinstance(account, DeribitPmAccount | OkxPmAccount):
         report = evaluate_portfolio_margin(account)
+    elif isinstance(account, UnifiedAccount):
+        report = evaluate_unified(account)
+    elif isinstance(ja, EngineJoint) and isinstance(ja.engine, OptionsEngine):
+        trigger = ja.engine.trigger
+        # The ladder's point at move 0: the cross part with its pooled options, the stress table's flag.
+        report = ja.engine.report({names[0]: 1.0}) if ja.engine.book.pooled else evaluate(account)
     else:
-        report = evaluate_unified(account) if isinstance(account, UnifiedAccount) else evaluate(account)
-    return JointStressReport(report, surface, reverse, cov_source, horizon_days, ladder)
+        report = evaluate(account)
+    return JointStressReport(report, surface, reverse, cov_source, horizon_days, ladder, trigger)

@@ -19,6 +19,8 @@ vectorised over the scenarios).  The account is liquidatable where
 ``equity`` is ``X``, the ratio ``MM / X``.  The reverse stress's scalar check
 (:meth:`OptionsEngine.report`) runs the stress table's own scenario
 (:func:`levguard.risk.option_books.stress_account`), so its shock liquidates there by construction.
+Without a futures position there is nothing to liquidate and no cross maintenance margin: the
+flagged points are where the cross part falls below 0, its bankruptcy (:attr:`OptionsEngine.trigger`).
 """
 
 from __future__ import annotations
@@ -109,10 +111,25 @@ class OptionsEngine:
         x = moved.equity + (v0 + float(option_pnls(self.account, self.report0, pooled, self.prices, moves)[0]))
         return dataclasses.replace(moved, equity=x, margin_ratio=st.margin_ratio_after, liquidatable=st.liquidatable)
 
+    @property
+    def trigger(self) -> str:
+        """What a flagged point means: ``"liquidation"``, or ``"bankruptcy"`` without futures.
+
+        With no futures position there is nothing for the venue's futures engine to liquidate and
+        no cross maintenance margin (the options' own is not modelled): a point is flagged where
+        the cross part (cash plus pooled options) falls below 0, its bankruptcy, as the stress
+        table's row flags it (``bankrupt``).
+        """
+        return "liquidation" if self.kernel is not None else "bankruptcy"
+
     def option_exposure(self) -> dict[str, float]:
-        """Gross USD notional of the options per underlying (``|qty x contract size| x price``)."""
+        """Gross USD notional of the pooled options per underlying (``|qty x contract size| x price``).
+
+        Options in a wallet of their own cannot move the cross part, so they do not pick the
+        default assets.
+        """
         out: dict[str, float] = {}
-        for o in self.options:
+        for o in (self.options[i] for i in self.book.pooled):
             key = o.underlying_key
             out[key] = out.get(key, 0.0) + abs(o.qty * o.contract_size) * self.prices[key]
         return out
