@@ -11,9 +11,12 @@ square-root books, each ADL rule, funds and bad debt.  Two checks hold the kerne
   are exact and the sum and absolute sum of every output array and event field match the
   captured run to ``rel 1e-9``.  The run was first captured as digests from the kernel as it was
   before the detection path was restructured (commit 376efb5); the kernel reproduced those bit
-  for bit until the sums replaced them (2026-12-06), from the same kernel.  Not bits: the markets are built with NumPy's ``exp`` and ``log``, whose float64 loops differ in
-  the last bit between machines with and without AVX-512 (NumPy's own SIMD code against the C
-  library's), so the same seed gives paths a few ulps apart on different CPUs.
+  for bit until the sums replaced them (2026-12-06), from the same kernel.  Not bits: NumPy's
+  float64 ``exp`` and ``log`` loops differ in the last bit between machines with and without
+  AVX-512 (NumPy's own SIMD code against the C library's); the paths and the population are built
+  with the C library's (``math.exp``), so the same seed gives the same market on every CPU (with
+  NumPy's, an AVX-512 machine liquidated 567 accounts of "hyperliquid_book" against the captured
+  568).
 
 A legitimate change of the model changes the captured numbers: capture them again with
 ``python tests/cascade/test_market_kernel_equivalence.py`` (it rewrites
@@ -86,7 +89,10 @@ def make_case(
     f[third + 5] -= 4 * crash
     f[2 * third : 2 * third + 10] += crash
     r = f[:, None] * beta[None, :] + rng.normal(0.0, 0.5 * noise, (n_steps, n_assets))
-    exo = s0[None, :] * np.exp(np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)]))
+    # math.exp element by element: NumPy's AVX-512 loops differ from the C library's in the last
+    # bit, which moved a liquidation (567 against the captured 568 on an AVX-512 machine).
+    logs = np.vstack([np.zeros(n_assets), np.cumsum(r, axis=0)])
+    exo = s0[None, :] * np.array([[math.exp(v) for v in row] for row in logs.tolist()])
     venues = []
     for v in range(n_venues):
         fields: dict[str, Any] = {"partial": partial, "partial_min_notional": 10_000.0}

@@ -9,6 +9,7 @@ not measurements: calibrate them to your venue's data where you have it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,19 @@ def _prices(s0: object) -> FloatArray:
         i = int(np.argmax(bad))
         raise InputError(f"s0[{i}] must be a finite price > 0, was {float(arr[i])!r}")
     return arr
+
+
+def _exp(x: np.ndarray) -> np.ndarray:
+    # ``exp`` of every element through ``math.exp`` (the same bits on every CPU); inf past the
+    # largest float, as NumPy's (the caller refuses what is not finite, naming it).
+    return np.array([_exp1(v) for v in x.ravel().tolist()], dtype=np.float64).reshape(x.shape)
+
+
+def _exp1(v: float) -> float:
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
 
 
 def random_market_population(
@@ -101,8 +115,10 @@ def random_market_population(
     held = np.zeros((n, k), dtype=bool)
     held[np.arange(n)[:, None], perm] = np.arange(k)[None, :] < n_pos[:, None]
     side = np.where(rng.random((n, k)) < long_share, 1.0, -1.0)
-    entry = prices[None, :] * np.exp(rng.normal(0.0, entry_spread, (n, k)))
-    size = np.exp(rng.normal(np.log(med), sig, (n, k)))
+    # The C library's exp and log, element by element: NumPy's AVX-512 float64 loops differ from
+    # them in the last bit, so one seed gave another population on another CPU.
+    entry = prices[None, :] * _exp(rng.normal(0.0, entry_spread, (n, k)))
+    size = _exp(rng.normal(math.log(med), sig, (n, k)))
     qty = np.where(held, side * size / entry, 0.0)
     comp = rng.choice(mix.shape[0], n, p=mix[:, 0] / mix[:, 0].sum())
     lev = rng.uniform(mix[comp, 1], mix[comp, 2])
