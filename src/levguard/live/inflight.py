@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from levguard.errors import VenueAuthError, VenueError
 from levguard.live.setup import AccountSetup, AccountState
 from levguard.live.store import LeaseLost
+from levguard.live.store_orders import fill_key
 from levguard.venues.base import OrderState, Venue, VenuePosition
 
 if TYPE_CHECKING:
@@ -50,8 +51,10 @@ def expiry_s(g: Guardian, setup: AccountSetup) -> float:
 
 async def lease_lost(g: Guardian, setup: AccountSetup, st: AccountState, why: str) -> None:
     """Stop acting on the account: another process holds its lease (a fenced write was refused,
-    ``why``); one critical alert."""
+    ``why``); one critical alert.  The late watch (``st.late``) is dropped: it is this holding's,
+    in memory, and a late fill landing meanwhile is the new holder's to see (as a position change)."""
     st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
+    st.late.clear()
     await g._alert(setup.name, "critical", "lease", why, dedup="fence")
 
 
@@ -117,8 +120,11 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       on this process's monotonic clock (:attr:`Guardian.monotonic`), never by comparing clocks:
       from the sending for an order this process sent, from the first time this process saw it
       in flight for one another process (or an earlier run) sent, which is no earlier than its
-      sending.  So neither another host's clock ahead of the sender's nor a step of the wall
-      clock ages an order still travelling (:func:`waited_s`).
+      sending; or, when larger, this process's wall clock minus the sending less ``lease_ttl_s``
+      (hosts keep their clocks within the TTL of each other), so an order sent long before a
+      restart is not waited for again.  So neither another host's clock ahead of the sender's nor
+      a step of the wall clock (by less than the TTL) ages an order still travelling
+      (:func:`waited_s`).
     * An order taken as never arrived is asked for again, for ten times that limit
       (:func:`late_fills`): should it have reached the venue after all, its fill is booked as
       the guardian's own and alerted critical.
@@ -154,11 +160,11 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         if state is None:
             sent = row.get("sent_ns")
             if sent is not None and row.get("status") != "intent":
-                waited, here = waited_s(g, st, cid)
+                waited, here = waited_s(g, st, cid, int(sent))
                 limit_s = expiry_s(g, setup)
                 if waited <= limit_s:
                     continue  # may still arrive
-                since = "sending" if here else "this process first saw it in flight"
+                since = "sending" if here else "this process first saw it in flight"  # a lower bound
                 status, why = "never_arrived", f"not at the venue {waited:.1f} s after {since} (limit {limit_s:g} s)"
                 st.late[cid] = (dict(row), g.monotonic() + round(10 * limit_s * 1e9))
             else:
@@ -209,14 +215,22 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
     return out
 
 
-def waited_s(g: Guardian, st: AccountState, cid: str) -> tuple[float, bool]:
-    """Seconds order ``cid`` has been waited for, on this process's monotonic clock
-    (:attr:`Guardian.monotonic`), and whether this process sent it: since its sending if it did,
-    else since this process first saw it in flight (no earlier than its sending, wherever and by
-    whichever clock it was sent, so the wait is never overstated)."""
+def waited_s(g: Guardian, st: AccountState, cid: str, sent_ns: int | None = None) -> tuple[float, bool]:
+    """Seconds order ``cid`` (sent at ``sent_ns`` by its sender's wall clock) has been waited for,
+    and whether that wait counts from the sending (else from this process's first sight of it).
+
+    The larger of two lower bounds: the wait on this process's monotonic clock
+    (:attr:`Guardian.monotonic`) since its sending if it sent it, else since it first saw it in
+    flight (no earlier than the sending, wherever and by whichever clock it was sent); and this
+    process's wall clock minus ``sent_ns`` less ``lease_ttl_s``, since hosts must keep their clocks
+    within the lease TTL of each other (docs/guardian.md, scale-out): a skew or step below the TTL
+    never overstates the wait, and an order sent an hour before a restart is not waited for again
+    from the restart."""
     mono = g.monotonic()
     since, here = st.waiting.setdefault(cid, (mono, False))
-    return (mono - since) / 1e9, here
+    wall = (g.clock() - sent_ns) / 1e9 - g.lease_ttl_s if sent_ns is not None else 0.0
+    waited = (mono - since) / 1e9
+    return max(waited, wall), here or wall > waited
 
 
 async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: list[dict[str, Any]]) -> bool:
@@ -224,19 +238,31 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     times the limit it was judged by).  One it reports filled after all is recorded (the final
     status replaces ``expired``, the fill moves the expected position in the same transaction,
     fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical: a later order
-    on the symbol may have stacked on it.  False when the lease was lost (alerted)."""
-    mono = g.monotonic()
+    on the symbol may have stacked on it.  A fill that a venue-change alert already took into the
+    expected position (``row["reflected"]``, set by :func:`venue_changes` when it adopted a position
+    of the symbol while the order's answer was unknown) is recorded without moving it again.  At
+    its deadline (checked before asking and when the asking fails) a watch still without an answer
+    is dropped with a warning naming the order: a fill from then on is judged as a position change.
+    The watch is this holding's, in memory (dropped on a lease loss or a takeover).  False when the
+    lease was lost (alerted)."""
     for cid, (row, until) in list(st.late.items()):
+        if g.monotonic() > until:
+            await _late_expired(g, setup, st, cid, row)
+            continue
         try:
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
         except VenueAuthError:
             raise
         except VenueError:
+            if g.monotonic() > until:
+                await _late_expired(g, setup, st, cid, row)
             continue  # asked again next cycle
         if state is None or state.filled <= 0:
-            if mono > until or (state is not None and state.status in _FINAL):
+            row["unfilled_cycle"] = st.cycles  # the positions read this cycle hold no fill of it
+            if g.monotonic() > until or (state is not None and state.status in _FINAL):
                 st.late.pop(cid, None)
             continue
+        reflected = bool(row.get("reflected"))
         resolved = {"account": setup.name, "client_order_id": cid, "status": state.status, "filled": state.filled}
         try:
             delta = g.store.mark_result(
@@ -248,28 +274,51 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
                 g.clock(),
                 audit=_audit(row, resolved),
                 lease=(g.owner, g.instance, st.epoch),
+                book=not reflected,
             )
         except LeaseLost as exc:
             await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
             return False
-        book_fill(st, row, delta)
-        resolved["booked"] = delta
+        if not reflected:
+            book_fill(st, row, delta)
+            resolved["booked"] = delta
+        row["filled"] = max(float(row.get("filled") or 0.0), state.filled)
         if state.status in _FINAL:
             st.late.pop(cid, None)
         if delta > 0:
+            how = (
+                "already taken into the expected position by a venue_change alert (not booked again)"
+                if reflected
+                else "booked as the guardian's own"
+            )
             await g._alert(
                 setup.name,
                 "critical",
                 "late_order",
                 f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, "
-                f"reached the venue after all: {state.filled:g} filled, booked as the guardian's own; an order "
-                "sent since on the symbol may have reduced it twice",
+                f"reached the venue after all: {state.filled:g} filled, {how}; an order sent since on the "
+                "symbol may have reduced it twice",
                 client_order_id=cid,
                 symbol=row["symbol"],
                 filled=state.filled,
             )
         out.append(resolved)
     return True
+
+
+async def _late_expired(g: Guardian, setup: AccountSetup, st: AccountState, cid: str, row: Mapping[str, Any]) -> None:
+    # The late watch of order cid ended without an answer: dropped, said once.
+    st.late.pop(cid, None)
+    await g._alert(
+        setup.name,
+        "warning",
+        "late_order",
+        f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, is no "
+        "longer watched: the venue did not answer for it within ten times its limit; a fill of it from now "
+        "on is alerted as a position change",
+        client_order_id=cid,
+        symbol=row["symbol"],
+    )
 
 
 def id_salt(g: Guardian, account: str) -> int:
@@ -318,9 +367,10 @@ def _audit(row: Mapping[str, Any], resolved: dict[str, Any]) -> tuple[str, dict[
 
 def book_fill(st: AccountState, row: Mapping[str, Any], delta: float) -> None:
     # Mirror of Store.mark_result's move of the expected position (already persisted there).
-    if delta > 0 and st.expected is not None and row["symbol"] in st.expected:
+    key = fill_key(st.expected, row["symbol"], row["side"]) if st.expected is not None else None
+    if delta > 0 and st.expected is not None and key is not None:
         sign = -1.0 if row["side"] == "sell" else 1.0
-        st.expected[row["symbol"]] += sign * delta
+        st.expected[key] += sign * delta
 
 
 async def venue_changes(
@@ -333,14 +383,19 @@ async def venue_changes(
 ) -> None:
     """Compare the positions read with the expected ones (what was seen, moved by our own
     fills); alert on what the venue (or a person) changed.  A change that an order still in
-    flight could explain is not judged until that order is resolved.  The symbols of ``skip``
+    flight could explain is not judged until that order is resolved; so is a reduction up to the
+    quantity of an order taken as never arrived whose answer is unknown this cycle (``st.late``:
+    :func:`late_fills` books its fill when the answer comes; a change beyond that is alerted and
+    adopted, and such an order's fill is then recorded without being booked again).  The symbols of ``skip``
     (positions the venue read but left out of ``positions``: :func:`levguard.live.watch.left_out`)
     are not compared: their expected quantities are kept as they are, quietly (they were not
     changed, only not evaluated; should they be evaluated again, they are compared then).
 
     A symbol the venue reports in two legs (hedge, dual-side mode: a long and a short position)
     is compared leg by leg (keys ``"SYMBOL long"``, ``"SYMBOL short"``, :func:`legs`), so a leg
-    liquidated while the other stays is a change.  A live guardian first checks that it still
+    liquidated while the other stays is a change; once the venue reports one leg (or none) again,
+    the symbol is kept under its own key (the remaining leg's quantity), where the guardian's
+    fills are booked.  A live guardian first checks that it still
     holds the account's lease (the read may have outlived it: the change may be its successor's
     own fill) and writes the expected positions fenced by its holding: when another process took
     the account over, nothing is alerted nor written and acting stops (:func:`lease_lost`)."""
@@ -356,7 +411,8 @@ async def venue_changes(
     changed = expected != st.expected
     st.expected = expected
     pending: dict[str, float] = {}
-    for row in st.inflight.values():
+    unknown = [r for r, _ in st.late.values() if r.get("unfilled_cycle") != st.cycles]  # may be in the read
+    for row in [*st.inflight.values(), *unknown]:
         pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
     checked = not g.live  # a dry run holds no lease
     for key in sorted(set(expected) | set(current)):
@@ -395,6 +451,20 @@ async def venue_changes(
             expected[key] = after
         else:
             expected.pop(key, None)
+        for row in unknown:  # the position adopted may hold its fill: late_fills books it no more
+            if row["symbol"] == sym:
+                row["reflected"] = True
+        changed = True
+    reported: dict[str, int] = {}
+    for p in positions:
+        reported[p.symbol] = reported.get(p.symbol, 0) + 1
+    for sym in (
+        {_symbol(k) for k in expected if k != _symbol(k)} - set(skip) - {s for s, n in reported.items() if n > 1}
+    ):
+        # One leg (or none) left: kept by the symbol again, so the guardian's fills book to it.
+        total = sum(expected.pop(k) for k in (f"{sym} long", f"{sym} short") if k in expected)
+        if total:
+            expected[sym] = total
         changed = True
     if changed and g.live:  # a dry run writes no shared state
         await _store_expected(g, setup, st, lease)
@@ -403,7 +473,8 @@ async def venue_changes(
 def legs(positions: list[VenuePosition], expected: Mapping[str, float]) -> dict[str, float]:
     """The positions by key: the symbol, or ``"SYMBOL long"`` / ``"SYMBOL short"`` (by the sign of
     the quantity) for a symbol in hedge mode: reported in two legs, or kept by leg in
-    ``expected``.  Quantities of one key are summed."""
+    ``expected`` (until :func:`venue_changes` folds it back, once one leg is left).  Quantities of
+    one key are summed."""
     count: dict[str, int] = {}
     for p in positions:
         count[p.symbol] = count.get(p.symbol, 0) + 1

@@ -10,6 +10,7 @@ order id.  Part of :class:`levguard.live.store.Store` (see :mod:`levguard.live.s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +21,22 @@ from levguard.live.schema import ACCOUNTS, AUDIT_LOG, ORDERS
 from levguard.live.store_engine import StoreEngine, as_int, audit_values, row_dict
 from levguard.live.store_leases import fence
 
-__all__ = ["FINAL_ORDER_STATUSES", "ORDER_STATUSES", "OrderStore"]
+__all__ = ["FINAL_ORDER_STATUSES", "ORDER_STATUSES", "OrderStore", "fill_key"]
 
 #: Order statuses :meth:`OrderStore.mark_result` accepts (ccxt's vocabulary).
 ORDER_STATUSES = frozenset({"open", "closed", "canceled", "rejected", "expired"})
 #: Statuses after which an order needs no reconciliation.
 FINAL_ORDER_STATUSES = frozenset({"closed", "canceled", "rejected", "expired"})
+
+
+def fill_key(expected: Mapping[str, Any], symbol: str, side: str) -> str | None:
+    """The key of ``expected`` a fill of a (reduce-only) ``side`` order on ``symbol`` moves: the
+    symbol, else the leg it reduces when the symbol is kept by leg (hedge mode: a sell reduces
+    ``"SYMBOL long"``, a buy ``"SYMBOL short"``), else None (not kept)."""
+    if symbol in expected:
+        return symbol
+    leg = f"{symbol} {'long' if side == 'sell' else 'short'}"
+    return leg if leg in expected else None
 
 
 def _require_order(conn: Connection, client_order_id: str) -> None:
@@ -141,6 +152,7 @@ class OrderStore:
         audit: tuple[str, dict[str, Any], dict[str, Any], list[str]] | None = None,
         lease: tuple[str, str | None, int] | None = None,
         fence_s: float = 0.0,
+        book: bool = True,
     ) -> float:
         """Record the venue's answer (or a reconciliation): ``status`` is one of ccxt's statuses.
 
@@ -154,7 +166,9 @@ class OrderStore:
         yet booked (``filled`` minus the largest fill recorded before) moves the account's
         expected position of the symbol (:meth:`set_expected`), so the guardian's own fills are
         never mistaken for the venue's doing, even across a crash, and each unit of fill is booked
-        once.  Returns that newly booked fill (>= 0, in the position's units).  ``audit`` =
+        once (a symbol kept by leg: the leg the order reduces, :func:`fill_key`); ``book=False``
+        records it without moving the expected position (already taken into it otherwise).
+        Returns that newly booked fill (>= 0, in the position's units).  ``audit`` =
         ``(event, inputs, decision, reasons)`` appends an audit row of the order's account in the
         same transaction.
 
@@ -204,14 +218,15 @@ class OrderStore:
                 conn.execute(
                     AUDIT_LOG.insert().values(**audit_values(row.account, ts_ns, event, inputs, decision, reasons))
                 )
-            if delta > 0.0:
+            if delta > 0.0 and book:
                 acct = conn.execute(
                     sa.select(ACCOUNTS.c.expected).where(ACCOUNTS.c.name == row.account).with_for_update()
                 ).first()
                 expected = dict(acct.expected or {}) if acct is not None else None
-                if expected is not None and row.symbol in expected:
+                key = fill_key(expected, row.symbol, row.side) if expected is not None else None
+                if expected is not None and key is not None:
                     sign = -1.0 if row.side == "sell" else 1.0
-                    expected[row.symbol] = float(expected[row.symbol]) + sign * delta
+                    expected[key] = float(expected[key]) + sign * delta
                     conn.execute(
                         ACCOUNTS.update()
                         .where(ACCOUNTS.c.name == row.account)

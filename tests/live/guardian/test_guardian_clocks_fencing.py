@@ -270,6 +270,6 @@ def test_a_vanished_hedge_leg_is_a_venue_change_and_evaluation_is_alerted_once(t
         assert [(a["level"], a["data"]["symbol"], a["data"]["before"], a["data"]["after"]) for a in changes] == [
             ("critical", "BTCUSDT", 0.5, 0.0)
         ]
-        assert s.account("acct")["expected"] == {"BTCUSDT short": -0.2}  # type: ignore[index]
+        assert s.account("acct")["expected"] == {"BTCUSDT": -0.2}  # one leg left: kept by the symbol again
 
     asyncio.run(go())

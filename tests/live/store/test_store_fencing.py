@@ -277,3 +277,21 @@ def test_expected_positions_are_fenced_by_the_holding(store: Store) -> None:
     late = T0 + 80 * S
     store.set_expected("a", {"BTCUSDT": 0.5}, late, lease=("B", "j", new.epoch))
     assert store.account("a")["expected"] == {"BTCUSDT": 0.5}  # type: ignore[index]
+
+
+def test_a_fill_on_a_symbol_kept_by_leg_moves_the_leg_it_reduces(store: Store) -> None:
+    """Hedge mode: the expected positions keep "BTCUSDT long" / "BTCUSDT short"; a fill was booked
+    by the plain symbol only, so it moved nothing and came back as a venue change.  ``book=False``
+    records a fill already taken into the expected position without moving it again."""
+    store.upsert_account("a", "binance-usdm")
+    store.set_expected("a", {"BTCUSDT long": 0.5, "BTCUSDT short": -1.0}, T0)
+    store.record_intent("a", "c1", "BTCUSDT", "buy", 0.4, T0, "r")
+    store.record_intent("a", "c2", "BTCUSDT", "sell", 0.2, T0, "r")
+    assert store.mark_result("c1", "closed", 0.4, 60_000.0, "v1", T0 + S) == pytest.approx(0.4)
+    assert store.mark_result("c2", "closed", 0.2, 60_000.0, "v2", T0 + S) == pytest.approx(0.2)
+    expected = {"BTCUSDT long": pytest.approx(0.3), "BTCUSDT short": pytest.approx(-0.6)}
+    assert store.account("a")["expected"] == expected  # type: ignore[index]
+    store.record_intent("a", "c3", "BTCUSDT", "buy", 0.1, T0, "r")
+    assert store.mark_result("c3", "closed", 0.1, 60_000.0, "v3", T0 + 2 * S, book=False) == pytest.approx(0.1)
+    assert store.order("c3")["filled"] == pytest.approx(0.1)  # type: ignore[index]
+    assert store.account("a")["expected"] == expected  # type: ignore[index]
