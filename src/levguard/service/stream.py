@@ -145,11 +145,11 @@ def _frame(run: str, event: dict[str, Any]) -> bytes:
 def _resume_after(last_event_id: str | None, run: str, seq: int) -> int | None:
     """The event number to replay after: the ``Last-Event-ID``'s, when it names an event of this
     run that was sent; 0 (everything still held) for an id of another run, of the future or
-    malformed; None (live only) without one."""
+    malformed (a non-ASCII digit such as ``²`` included); None (live only) without one."""
     if not last_event_id:
         return None
     head, sep, tail = last_event_id.rpartition("-")
-    if sep and head == run and tail.isdigit() and int(tail) <= seq:
+    if sep and head == run and tail.isascii() and tail.isdigit() and int(tail) <= seq:
         return int(tail)
     return 0
 

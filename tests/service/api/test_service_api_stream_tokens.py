@@ -8,10 +8,13 @@ import time
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from service_helpers import ACCOUNT, Service, _service
 
 from levguard.errors import InputError
-from levguard.service.auth import new_token
+from levguard.service.app import create_app
+from levguard.service.auth import ensure_admin_token, new_token
+from levguard.service.runtime import paper_demo_runtime
 from levguard.service.stream import StreamTickets
 
 
@@ -75,6 +78,39 @@ def test_event_ids_name_the_run_and_an_id_of_another_run_replays(service: Servic
         run, _, seq = ids[0].rpartition("-")
         assert run == bus.run, (stale, ids)
         assert int(seq) <= oldest + 5, (stale, ids)  # the oldest still held
+
+
+def test_an_id_with_a_non_ascii_digit_replays_instead_of_failing() -> None:
+    # '²' (latin-1 0xB2 on the wire) passes str.isdigit() but not int(): it was a 500. The test
+    # client sends header values as UTF-8, so a wrapper hands the app the latin-1 bytes a real
+    # server passes on.
+    async def latin1_headers(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v.decode("utf-8").encode("latin-1")) for k, v in scope["headers"]]
+            scope = {**scope, "headers": headers}
+        await app(scope, receive, send)
+
+    rt = paper_demo_runtime("sqlite://", interval_s=0.05)
+    token = ensure_admin_token(rt.store)
+    app = create_app(rt)
+    with TestClient(latin1_headers) as client:
+        bus = rt.bus
+        deadline = time.monotonic() + 10.0
+        while bus.seq < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        oldest = bus.recent[0]["id"]
+        headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": f"{bus.run}-²".encode()}
+        ids: list[str] = []
+        with client.stream("GET", "/api/events", headers=headers) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                if line.startswith("id: "):
+                    ids.append(line[4:])
+                if len(ids) >= 2:
+                    break
+    run, _, seq = ids[0].rpartition("-")
+    assert run == bus.run
+    assert int(seq) <= oldest + 5  # replayed from the oldest still held
 
 
 def test_stream_tickets_are_bounded_per_token(service: Service) -> None:
