@@ -15,6 +15,10 @@ from levguard.live.store_engine import StoreEngine, as_int
 
 __all__ = ["TokenStore"]
 
+# Key of the PostgreSQL advisory lock under which a token's name is checked and inserted (SQLite's
+# BEGIN IMMEDIATE already serialises writers).
+_TOKEN_NAME_LOCK_KEY = 0x6C67746B  # "lgtk"
+
 
 class TokenStore:
     """The service's API tokens in the database ``db``, stored as digests with their scope."""
@@ -23,7 +27,14 @@ class TokenStore:
         self._db = db
 
     def add_token(self, name: str, scope: str, token_hash: str, ts_ns: int) -> int:
-        """Store a token's SHA-256 hex digest with its scope (``read`` or ``admin``); never the token."""
+        """Store a token's SHA-256 hex digest with its scope (``read`` or ``admin``); never the token.
+
+        Raises :class:`~levguard.errors.InputError` when an active (unrevoked) token already has
+        this name: the check and the insert are one write transaction, serialised against other
+        writers (SQLite's write lock, a PostgreSQL advisory lock), so two processes creating a
+        token of one name at once cannot both succeed. Duplicates a store written before names
+        were unique may hold are left alone (no constraint on the table).
+        """
         if scope not in ("read", "admin"):
             raise InputError(f"scope must be read or admin, was {scope!r}")
         if not (isinstance(token_hash, str) and len(token_hash) == 64):
@@ -36,6 +47,15 @@ class TokenStore:
             "revoked": False,
         }
         with self._db.tx("add_token", write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TOKEN_NAME_LOCK_KEY})
+            taken = conn.execute(
+                sa.select(API_TOKENS.c.id).where(API_TOKENS.c.name == values["name"], API_TOKENS.c.revoked.is_(False))
+            ).first()
+            if taken is not None:
+                raise InputError(
+                    f"an active token is already named {values['name']!r}: give another name (or revoke that one)"
+                )
             return int(conn.execute(API_TOKENS.insert().values(**values).returning(API_TOKENS.c.id)).scalar_one())
 
     def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:

@@ -8,7 +8,6 @@ import secrets
 import time
 
 from levguard.core.validate import short_name
-from levguard.errors import InputError
 from levguard.live.store import Store
 
 __all__ = ["TOKEN_NAME_MAX", "digest", "ensure_admin_token", "new_token"]
@@ -36,8 +35,6 @@ def new_token(store: Store, name: str, scope: str) -> str:
         tell tokens apart by name).
     """
     short_name(name, "name", limit=TOKEN_NAME_MAX)
-    if any(t["name"] == name and not t["revoked"] for t in store.tokens()):
-        raise InputError(f"an active token is already named {name!r}: give another name (or revoke that one)")
     token = PREFIX + secrets.token_urlsafe(32)
     store.add_token(name, scope, digest(token), time.time_ns())
     return token

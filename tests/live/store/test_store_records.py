@@ -304,6 +304,53 @@ def test_api_tokens_are_stored_as_digests_only(store: Store) -> None:
         store.add_token("x", "root", digest, 1)
 
 
+def test_two_active_tokens_cannot_share_a_name(store: Store) -> None:
+    import hashlib
+
+    def h(i: int) -> str:
+        return hashlib.sha256(f"tok{i}".encode()).hexdigest()
+
+    first = store.add_token("oncall", "read", h(1), 1)
+    with pytest.raises(InputError, match="an active token is already named 'oncall'"):
+        store.add_token("oncall", "admin", h(2), 2)
+    # A revoked token's name is free again.
+    assert store.revoke_token(first)
+    store.add_token("oncall", "read", h(3), 3)
+    assert [t["revoked"] for t in store.tokens() if t["name"] == "oncall"] == [True, False]
+
+
+def test_tokens_created_at_once_under_one_name_yield_one(store_url: str) -> None:
+    # Four processes' stores (own engines and connections) create a token named "oncall" at the
+    # same moment: the check and the insert are one serialised write, so exactly one succeeds.
+    import hashlib
+    import threading
+
+    stores = [Store(store_url) for _ in range(4)]
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def create(i: int) -> None:
+        barrier.wait()
+        try:
+            stores[i].add_token("oncall", "read", hashlib.sha256(f"t{i}".encode()).hexdigest(), i)
+            outcomes.append("created")
+        except InputError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    try:
+        assert outcomes.count("created") == 1, outcomes
+        assert all("already named 'oncall'" in o for o in outcomes if o != "created"), outcomes
+        assert sum(1 for t in stores[0].tokens() if t["name"] == "oncall" and not t["revoked"]) == 1
+    finally:
+        for s in stores:
+            s.close()
+
+
 def test_order_count_per_account_and_symbol(store: Store) -> None:
     assert store.order_count("a", "BTCUSDT") == 0
     store.record_intent("a", "c1", "BTCUSDT", "sell", 1.0, 1, "r")

@@ -152,7 +152,18 @@ def test_two_tokens_with_one_name_share_no_budget(compute_limited: Service) -> N
     from levguard.service.auth import PREFIX, digest
 
     twin = PREFIX + "twin-of-the-admin"
-    store.add_token("first-start admin", "read", digest(twin), time.time_ns())
+    from levguard.live.schema import API_TOKENS
+
+    with store._db.tx("old store", write=True) as conn:  # the store itself refuses the twin now
+        conn.execute(
+            API_TOKENS.insert().values(
+                name="first-start admin",
+                scope="read",
+                token_hash=digest(twin),
+                created_ns=time.time_ns(),
+                revoked=False,
+            )
+        )
     for _ in range(4):
         svc.client.get(f"/api/accounts/{ACCOUNT}/positions", headers={"Authorization": f"Bearer {twin}"})
     assert svc.client.get(f"/api/accounts/{ACCOUNT}/positions", headers=svc.admin).status_code == 200
