@@ -188,8 +188,8 @@ class Actions(_Model):
     max_slippage_bps: Annotated[float, Field(ge=0, lt=5_000, allow_inf_nan=False)] = 100.0
 
 
-#: Longest account name (characters).
-ACCOUNT_NAME_MAX = 64
+#: Longest account name (characters): the store's ``accounts.name`` column (``String(200)``).
+ACCOUNT_NAME_MAX = 200
 
 
 def _account_name(v: str) -> str:
