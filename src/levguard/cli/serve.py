@@ -263,11 +263,11 @@ def _store_problem(database: str, *, existing: bool) -> str | None:
     if url.get_backend_name() != "sqlite":
         return None
     redacted = database if url.password is None else url.render_as_string(hide_password=True)
-    if url.database in (None, "", ":memory:") or str(url.query.get("mode", "")) == "memory":
-        return f"{redacted} is an in-memory store of this command alone: give the service's database"
-    file = url.database
-    if str(url.query.get("uri", "")).lower() in ("true", "1"):
+    file = url.database or ""
+    if str(url.query.get("uri", "")).lower() in ("true", "1"):  # file::memory:, file:x?mode=memory
         file = file.removeprefix("file:")
+    if file in ("", ":memory:") or str(url.query.get("mode", "")) == "memory":
+        return f"{redacted} is an in-memory store of this command alone: give the service's database"
     if not existing or not os.path.isfile(file):
         return None  # a missing file is reported by the store, which does not create it then
     try:

@@ -84,7 +84,17 @@ def test_serve_banner_hides_the_database_password(monkeypatch: pytest.MonkeyPatc
     )
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:///file:x?mode=memory&uri=true",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file::memory:?cache=shared&uri=true",
+        "sqlite:///file:?uri=true",  # a private temporary database, deleted at close
+    ],
+)
 @pytest.mark.parametrize("action", [["--name", "x"], ["--list"], ["--revoke", "1"]])
 def test_serve_token_refuses_an_in_memory_store(url: str, action: list[str]) -> None:
     # `--database sqlite:// --name x` printed a token into a store that vanished at exit (exit 0).
