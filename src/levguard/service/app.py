@@ -160,16 +160,24 @@ def _needs_token(dependant: Any) -> bool:
     return any(_needs_token(sub) for sub in getattr(dependant, "dependencies", ()))
 
 
+#: The event stream's answer to a ticket that was never issued, is spent or has expired.
+TICKET_REFUSED = "invalid, used or expired stream ticket"
+
+
 async def auth_error(request: Request) -> HTTPException | None:
     """The 401 (or 503) a request to a route that needs a token gets before anything else about
     it is checked (its query, its body), or None (the route is public or a token is present and
-    valid).  A stream ticket is not redeemed here: its presence is enough."""
+    valid).  A stream ticket is not redeemed here: one the ticket book holds (issued, unspent,
+    unexpired) stands for a token; any other ticket is a 401."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None or not _needs_token(dependant):
         return None
     credentials = await _bearer(request)
-    if credentials is None and request.query_params.get("ticket") and request.url.path == "/api/events":
-        return None
+    ticket = request.query_params.get("ticket")
+    if credentials is None and ticket and request.url.path == "/api/events":
+        if request.app.state.stream_tickets.holds(ticket):
+            return None
+        return HTTPException(401, TICKET_REFUSED, headers={"WWW-Authenticate": "Bearer"})
     try:
         _principal(request, credentials)
     except HTTPException as exc:

@@ -34,7 +34,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from levguard.service.app import Principal, _bearer, principal_of, rate_limit
+from levguard.service.app import TICKET_REFUSED, Principal, _bearer, principal_of, rate_limit
 from levguard.service.auth import digest
 from levguard.service.deps import Read, read_scope, runtime_of
 from levguard.service.models import ERROR_RESPONSES, ErrorOut, StreamTicketOut
@@ -91,6 +91,11 @@ class StreamTickets:
         self._tickets[digest(ticket)] = (now + self.ttl_s, token_hash)
         return ticket
 
+    def holds(self, ticket: str) -> bool:
+        """The ticket is outstanding (issued, not spent, not expired); it is not spent here."""
+        entry = self._tickets.get(digest(ticket))
+        return entry is not None and entry[0] > time.monotonic()
+
     def redeem(self, ticket: str) -> str | None:
         """The digest of the token a valid ticket was issued to; the ticket is spent.  None when
         it is unknown, spent or expired."""
@@ -116,7 +121,7 @@ async def _header_or_ticket(
     if credentials is None and ticket:
         token_hash = tickets_of(request).redeem(ticket)
         if token_hash is None:
-            raise HTTPException(401, "invalid, used or expired stream ticket", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, TICKET_REFUSED, headers={"WWW-Authenticate": "Bearer"})
         return principal_of(request, token_hash)
     return await read_scope(request, credentials)
 

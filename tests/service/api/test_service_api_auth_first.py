@@ -44,3 +44,27 @@ def test_a_token_in_the_url_is_refused_on_the_dashboard_too(service: Service, pa
     assert r.status_code == 401
     assert r.json()["error"].startswith("a token in the URL is not accepted")
     assert c.get(f"{path}?x=1").status_code in (200, 404)  # other parameters: the files as before
+
+
+def test_a_ticket_counts_for_the_401_only_when_the_book_holds_it(service: Service) -> None:
+    c = service.client
+    # Without a token, a ticket never issued (or too long to be one) is a 401 before the query
+    # or the headers are judged: any ticket was enough to get a 422 listing the parameters.
+    for params, headers in [
+        ({"ticket": "bogus", "zzz": "1"}, {}),
+        ({"ticket": "x" * 300}, {}),
+        ({"ticket": "bogus"}, {"Last-Event-ID": "x" * 61}),
+    ]:
+        r = c.get("/api/events", params=params, headers=headers)
+        assert r.status_code == 401, (params, r.text)
+        assert r.json()["error"] == "invalid, used or expired stream ticket"
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+    # An outstanding ticket stands for its token: its holder gets the 422, and the check does
+    # not spend it (it still opens the stream, once).
+    ticket = c.post("/api/stream-ticket", headers=service.viewer).json()["ticket"]
+    r = c.get("/api/events", params={"ticket": ticket, "zzz": "1"})
+    assert r.status_code == 422
+    assert "this route takes" in r.json()["error"]
+    with c.stream("GET", "/api/events", params={"ticket": ticket}) as s:
+        assert s.status_code == 200
+    assert c.get("/api/events", params={"ticket": ticket}).status_code == 401
