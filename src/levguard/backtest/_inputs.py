@@ -61,7 +61,12 @@ def _frame(data: object) -> pd.DataFrame:
     if missing:
         raise InputError(f"data must have columns {', '.join(_OHLCV)}; missing {', '.join(missing)}")
     if not isinstance(data.index, pd.DatetimeIndex) or data.index.tz is None:
-        raise InputError("data must be indexed by a UTC DatetimeIndex of bar open times")
+        raise InputError(
+            "data must be indexed by a timezone-aware DatetimeIndex of bar open times "
+            "(UTC; another zone is converted to UTC)"
+        )
+    if str(data.index.tz) != "UTC":  # an aware time is unambiguous: the run, its rows and reports are UTC
+        data = data.tz_convert("UTC")
     if len(data) < 2:
         raise InputError(f"data must hold at least 2 bars, was {len(data)}")
     _, report = validate_ohlcv(data.loc[:, list(_OHLCV)], source="data")
@@ -102,7 +107,10 @@ def _frame(data: object) -> pd.DataFrame:
 def _directions(strategy: object, data: pd.DataFrame) -> FloatArray:
     raw: object
     if isinstance(strategy, pd.Series):
-        if not strategy.index.equals(data.index):
+        index = strategy.index
+        if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+            index = index.tz_convert("UTC")  # data's index is UTC (_frame)
+        if not index.equals(data.index):
             raise InputError("strategy: a Series of directions must have the index of data")
         raw = strategy.to_numpy()
     elif isinstance(strategy, np.ndarray | list | tuple):

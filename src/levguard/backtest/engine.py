@@ -554,7 +554,8 @@ def run(
     Parameters
     ----------
     data : DataFrame, mapping symbol -> DataFrame, or path
-        UTC ``DatetimeIndex`` of bar open times; columns ``open, high, low, close, volume`` and
+        Timezone-aware ``DatetimeIndex`` of bar open times (another zone than UTC is converted
+        to UTC: the result's rows are UTC); columns ``open, high, low, close, volume`` and
         optionally ``mark_open, mark_high, mark_low, mark_close`` (else last prices are used as
         mark) and ``funding_rate`` (NaN where no settlement; settled at the bar's open time).
         Several instruments: a mapping of frames on the same index.  A path is read with
