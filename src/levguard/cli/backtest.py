@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -210,8 +211,8 @@ class SweepOutcome:
     csv: Any
 
 
-def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool) -> SweepOutcome:
-
+def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, progress: bool) -> SweepOutcome:
+    # The sweep's table and best row; its files are written with the run's others (_write_outputs).
     from levguard.backtest.sweeps import best, sweep
     from levguard.errors import InputError
 
@@ -230,31 +231,83 @@ def _run_sweep(cfg: Any, plan: SweepPlan, data: Any, source: str, progress: bool
         row, note = best(table, sw.objective, sw.constraints, direction=sw.direction), None
     except InputError as exc:
         row, note = None, str(exc)
-    report = None
-    if sw.output.report:
-        from levguard.report.sweep import write_sweep_report
-
-        report = write_sweep_report(
-            table,
-            sw.output.report,
-            x=sw.x,
-            y=sw.y,
-            objective=sw.objective,
-            best=sw.direction,
-            facet=sw.facet,
-            title=f"levguard sweep: {source}",
-            subtitle=f"{len(table):,} configurations on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
-            data=data,
-        )
-    csv = None
-    if sw.output.csv:
-        csv = Path(sw.output.csv)
-        try:
-            with replacing(csv) as (temp,):  # whole or not at all; a missing folder is created
-                table.to_csv(temp, index=False)
-        except OSError as exc:
-            raise InputError(f"sweep.output.csv: cannot write {csv} ({exc})") from None
+    report = Path(sw.output.report) if sw.output.report else None
+    csv = Path(sw.output.csv) if sw.output.csv else None
     return SweepOutcome(table, row, note, report, csv)
+
+
+Writer = Callable[[Path], Any]
+
+
+def _writes(
+    cfg: Any, config: str, data: Any, results: dict[str, Any], swept: SweepOutcome | None
+) -> list[tuple[Path, str, Writer]]:
+    # (path, config key, writer of the file to a given path) of every output of the run.
+    from levguard.cli._output import json_text
+    from levguard.report.html import write_report
+    from levguard.report.sweep import write_sweep_report
+
+    writes: list[tuple[Path, str, Writer]] = []
+    market = f"{cfg.symbol} ({cfg.venue}, {cfg.margin_mode})"
+    if cfg.policies and cfg.output.report:
+        title, sub = f"levguard backtest: {config}", f"{cfg.strategy.type} on {market}"
+        writes.append(
+            (
+                Path(cfg.output.report),
+                "output.report",
+                lambda temp: write_report(results, temp, title=title, subtitle=sub, data=data),
+            )
+        )
+    if cfg.policies and cfg.output.json_path:
+        text = json_text({name: r.metrics for name, r in results.items()})
+        writes.append((Path(cfg.output.json_path), "output.json", lambda t: t.write_text(text, encoding="utf-8")))
+    if swept is not None and swept.report is not None:
+        sw = cfg.sweep
+        sub = f"{len(swept.table):,} configurations on {market}"
+        writes.append(
+            (
+                swept.report,
+                "sweep.output.report",
+                lambda temp: write_sweep_report(
+                    swept.table,
+                    temp,
+                    x=sw.x,
+                    y=sw.y,
+                    objective=sw.objective,
+                    best=sw.direction,
+                    facet=sw.facet,
+                    title=f"levguard sweep: {config}",
+                    subtitle=sub,
+                    data=data,
+                ),
+            )
+        )
+    if swept is not None and swept.csv is not None:
+        writes.append((swept.csv, "sweep.output.csv", lambda temp: swept.table.to_csv(temp, index=False)))
+    return writes
+
+
+def _write_outputs(cfg: Any, config: str, data: Any, results: dict[str, Any], swept: SweepOutcome | None) -> None:
+    """Write every output of the run (report, JSON metrics, sweep report, sweep CSV) together,
+    once everything ran, whole or not at all (:func:`levguard.files.replacing`): a failure leaves
+    every previous file, never the outputs of two runs.  Raises ``InputError`` naming the file."""
+    from levguard.errors import InputError
+
+    writes = _writes(cfg, config, data, results, swept)
+    if not writes:
+        return
+    failing = ""  # the file being written (config key and path), for the message
+    try:
+        with replacing(*(path for path, _, _ in writes)) as temps:
+            for (path, key, write), temp in zip(writes, temps, strict=True):
+                failing = f"{key}: cannot write {str(path)!r}"
+                try:
+                    write(temp)
+                except InputError as exc:  # the report writers name the temporary path they wrote
+                    raise InputError(str(exc).replace(str(temp), str(path))) from None
+            failing = "cannot write the outputs " + ", ".join(repr(str(p)) for p, _, _ in writes)
+    except OSError as exc:  # a directory, a full disk, a path under a file
+        raise InputError(f"{failing}: {exc.strerror or type(exc).__name__}") from None
 
 
 def _sweep_json(cfg: Any, out: SweepOutcome) -> dict[str, Any]:
@@ -329,18 +382,10 @@ def backtest(
                         f"policies.{name} never traded (a target leverage of 0 at every bar, a flat strategy "
                         "or orders below the minimum)"
                     )
-            if cfg.output.report:
-                from levguard.report.html import write_report
-
-                report = write_report(
-                    results,
-                    cfg.output.report,
-                    title=f"levguard backtest: {config}",
-                    subtitle=f"{cfg.strategy.type} on {cfg.symbol} ({cfg.venue}, {cfg.margin_mode})",
-                    data=data,
-                )
         if plan is not None:
-            swept = _run_sweep(cfg, plan, data, config, progress=sys.stdout.isatty() and not as_json)
+            swept = _run_sweep(cfg, plan, data, progress=sys.stdout.isatty() and not as_json)
+        _write_outputs(cfg, config, data, results, swept)  # together, once everything ran
+        report = Path(cfg.output.report) if cfg.policies and cfg.output.report else None
     except NoTiersError as exc:  # the config's remedy, not run()'s argument
         _fail(str(exc.with_remedy(CONFIG_TIERS_REMEDY)))
         return
@@ -349,15 +394,6 @@ def backtest(
         return
     metrics = {name: r.metrics for name, r in results.items()}
     ruined_at = {name: r.ruined_at.isoformat() if r.ruined_at is not None else None for name, r in results.items()}
-    if cfg.policies and cfg.output.json_path:
-        from levguard.cli._output import json_text
-
-        try:
-            with replacing(cfg.output.json_path) as (temp,):  # a missing folder is created
-                temp.write_text(json_text(metrics), encoding="utf-8")
-        except OSError as exc:  # a directory, a full disk, a path under a file
-            _fail(f"cannot write output.json {str(cfg.output.json_path)!r}: {exc.strerror or type(exc).__name__}")
-            return
     for note in dict.fromkeys([*notes, *(n for r in results.values() for n in r.notes)]):
         typer.echo(f"note: {note}", err=True)
     if as_json:
