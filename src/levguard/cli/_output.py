@@ -300,10 +300,13 @@ def metrics_table(
     ruin time from ``ruined_at`` when given).  A ruined run's ratios are computed up to its
     ruin (docs/backtest.md).  Missing metrics show as a dash.  The CAGR of a run named in
     ``short_runs`` (:attr:`levguard.backtest.engine.BacktestResult.short_run`) reads
-    ``n/a (<30d)``: annualising a few bars is not meaningful.  In a terminal too narrow for
-    the row of a policy, it prints a column per policy instead (:class:`RecordTable`).
+    ``n/a (<30d)``, and so do its other annualised metrics
+    (:data:`levguard.report.tables.SHORT_RUN_METRICS`): annualising a few bars is not
+    meaningful.  In a terminal too narrow for the row of a policy, it prints a column per policy
+    instead (:class:`RecordTable`).
     """
     from levguard.backtest.engine import SHORT_RUN_DAYS
+    from levguard.report.tables import SHORT_RUN_METRICS
 
     table = RecordTable(title=title, header_style="bold", title_justify="left")
     table.add_column("policy", justify="left", overflow="fold", min_width=_record_name_width(metrics_by_name))
@@ -311,7 +314,7 @@ def metrics_table(
         table.add_column(header, justify="right", no_wrap=True)
     for name, m in metrics_by_name.items():
         cells = [
-            f"[dim]n/a (<{SHORT_RUN_DAYS:g}d)[/]" if key == "cagr" and name in short_runs else f(m.get(key))
+            f"[dim]n/a (<{SHORT_RUN_DAYS:g}d)[/]" if key in SHORT_RUN_METRICS and name in short_runs else f(m.get(key))
             for _, key, f in _METRIC_COLUMNS
         ]
         when = (ruined_at or {}).get(name)

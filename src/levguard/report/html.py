@@ -27,11 +27,13 @@ from levguard.files import replacing
 from levguard.report.embed import figures_html
 
 __all__ = [
+    "AMOUNTS",
     "MAX_POINTS",
     "METRIC_LABELS",
     "add_line",
     "cell_number",
     "comparison_figure",
+    "fmt_amount",
     "format_cell",
     "instruments_figure",
     "metrics_table",
@@ -131,15 +133,31 @@ def format_cell(
     return formats.get(key, default)(x)
 
 
-# Counts as integers, percentages to one decimal (a key in both is a percentage), the rest amounts.
+AMOUNTS = frozenset({"final_equity", "bad_debt", "fees_paid", "funding_paid"})
+"""Metrics in the settlement currency (a coin-margined run's are in BTC, ETH...)."""
+
+
+def fmt_amount(x: float) -> str:
+    """An amount to at least 4 significant digits and at least 2 decimals (at most 10): a
+    coin-margined run's 0.01194 BTC must not read "0.01"; 12,345.67 USDT keeps its cents."""
+    if not math.isfinite(x) or x == 0.0:
+        return f"{x:,.2f}"
+    decimals = min(10, max(2, 3 - math.floor(math.log10(abs(x)))))
+    return f"{x:,.{decimals}f}"
+
+
+# Counts as integers, percentages to one decimal (a key in both is a percentage), amounts to 4
+# significant digits, the rest (ratios, leverage, turnover) to 2 decimals.
 _METRIC_FORMATS: dict[str, Callable[[float], str]] = {
+    **dict.fromkeys(AMOUNTS, fmt_amount),
     **dict.fromkeys(_COUNTS, lambda x: f"{int(x)}"),
     **dict.fromkeys(_PERCENT, lambda x: f"{x:.1%}"),
 }
 
 
 def fmt_metric(key: str, value: Any) -> str:
-    """A metric formatted for a table cell: percentages, counts, amounts; missing as a dash."""
+    """A metric formatted for a table cell: percentages, counts, amounts (:func:`fmt_amount`);
+    missing as a dash."""
     return format_cell(key, value, _METRIC_FORMATS, lambda x: f"{x:,.2f}")
 
 
@@ -188,16 +206,6 @@ def _thin_range(series: pd.Series, limit: int = MAX_POINTS) -> pd.Series:
     rows = np.unique(np.concatenate([lo, hi, [n - 1]]))
     rows = rows[rows < n]
     return series.iloc[rows]
-
-
-def _thin_frame(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
-    # The last row of each bucket (and the final row), so columns stay aligned on one index.
-    n = len(frame)
-    if n <= limit:
-        return frame
-    step = -(-n // limit)
-    rows = np.unique(np.r_[np.arange(step - 1, n, step), n - 1])
-    return frame.iloc[rows]
 
 
 def naive_utc(index: Any) -> np.ndarray:
@@ -274,6 +282,12 @@ def _instruments(r: Any) -> dict[str, pd.DataFrame]:
     if not isinstance(inst, Mapping):
         return {}
     return {str(k): v for k, v in inst.items() if isinstance(v, pd.DataFrame)}
+
+
+def _multi(r: Any) -> bool:
+    # Whether a result trades several instruments (its instruments, or its liquidations' symbols).
+    liq = _liquidations(r)
+    return len(_instruments(r)) > 1 or (liq is not None and "symbol" in liq and liq["symbol"].nunique() > 1)
 
 
 def _liq_symbols(results: Mapping[str, Any]) -> list[str]:
@@ -379,12 +393,13 @@ def comparison_figure(results: Mapping[str, Any], *, height: int = 1150) -> Any:
         draw(naive_utc(dd.index), dd.to_numpy(), 2, name=f"{name} drawdown", showlegend=False)
         pos = _frame(r, "positions")
         if pos is not None and len(pos):
-            pos = _thin_frame(until_ruin(r, pos))
+            pos = until_ruin(r, pos)
             for col, label, dash in (("leverage", "leverage", "solid"), ("target_leverage", "target", "dot")):
                 if col in pos:
+                    lev = _thin_range(pos[col].astype(float))  # each bucket's extremes kept
                     draw(
-                        naive_utc(pos.index),
-                        pos[col].to_numpy(),
+                        naive_utc(lev.index),
+                        lev.to_numpy(),
                         3,
                         name=f"{name} {label}",
                         dash=dash,
@@ -436,16 +451,16 @@ def instruments_figure(results: Mapping[str, Any]) -> Any | None:
         liq = _liquidations(results[name])
         for sym, df in inst.items():
             color = color_of[sym]
-            thin = _thin_frame(df)
             for col, dash in (("leverage", "solid"), ("target_leverage", "dot")):
-                if col not in thin:
+                if col not in df:
                     continue
+                thin = _thin_range(df[col].astype(float))  # each bucket's extremes kept: spikes survive
                 first = col == "leverage" and sym not in shown
                 shown.add(sym)
                 add_line(
                     fig,
                     naive_utc(thin.index),
-                    thin[col].to_numpy(),
+                    thin.to_numpy(),
                     row,
                     name=sym if col == "leverage" else f"{sym} target",
                     group=sym,
@@ -521,9 +536,16 @@ Section = tuple[str, str, Any]
 
 
 def price_section(
-    data: pd.DataFrame | pd.Series, results: Mapping[str, Any], crashes: pd.DataFrame | None = None
+    data: pd.DataFrame | pd.Series,
+    results: Mapping[str, Any],
+    crashes: pd.DataFrame | None = None,
+    *,
+    symbol: str | None = None,
+    alone: bool = True,
 ) -> Section:
-    """The price panel (log scale) with crash windows shaded and each result's liquidations.
+    """The price panel (log scale) with crash windows shaded and each result's liquidations on
+    these bars (``symbol``'s of a result trading several instruments; see
+    :func:`levguard.report.tearsheet.price_figure`).
 
     Windows: ``crashes`` (``start``, ``trough``, optionally ``name``), by default the injected
     crashes when ``data`` is the embedded default market, otherwise the stretches where the close
@@ -543,31 +565,36 @@ def price_section(
     names = [str(n) for n in known["name"]] if known is not None and "name" in known else []
     listed = f" ({', '.join(names)})" if names else ""
     note = f"Shaded: {label}{listed}." if windows else "No crash to shade."
-    return ("Price (log scale) and liquidations", note, tearsheet.price_figure(data, results, windows, label, names))
+    head = f"Price of {symbol} (log scale) and liquidations" if symbol and not alone else None
+    head = head or "Price (log scale) and liquidations"
+    figure = tearsheet.price_figure(data, results, windows, label, names, symbol=symbol, alone=alone)
+    return (head, note, figure)
 
 
 def tearsheet_sections(
     results: Mapping[str, Any],
     *,
-    data: pd.DataFrame | pd.Series | None = None,
+    data: pd.DataFrame | pd.Series | Mapping[str, Any] | None = None,
     crashes: pd.DataFrame | None = None,
 ) -> list[Section]:
-    """The figure sections of a tearsheet, in order: the price (with ``data``), equity and
-    drawdown, leverage against its target, leverage per instrument (several instruments), monthly
-    returns and rolling volatility.  With no ``results``, only the price panel (when ``data``).
+    """The figure sections of a tearsheet, in order: the price (with ``data``; one panel per
+    symbol of a mapping symbol -> bars), equity and drawdown, leverage against its target,
+    leverage per instrument (several instruments), monthly returns and rolling volatility.  With
+    no ``results``, only the price panels (when ``data``).
 
     Raises
     ------
     InputError
-        ``data`` is a DataFrame without a ``close`` column.
+        ``data`` is not a DataFrame, a Series or a mapping symbol -> DataFrame, or a frame of it
+        has no ``close`` column.
     """
     from levguard.report import tearsheet
 
     sections: list[Section] = []
-    if isinstance(data, pd.DataFrame) and "close" not in data:
-        raise InputError(f"data must have a 'close' column for the price panel (has {list(data.columns)})")
-    if data is not None and len(data):
-        sections.append(price_section(data, results, crashes))
+    frames = tearsheet.price_frames(data)
+    for sym, bars in frames.items():
+        if len(bars):
+            sections.append(price_section(bars, results, crashes, symbol=sym, alone=len(frames) == 1))
     if not results:
         return sections
     sections.append(
@@ -622,7 +649,7 @@ Fragment = str | Section
 def tearsheet_body(
     results: Mapping[str, Any],
     *,
-    data: pd.DataFrame | pd.Series | None = None,
+    data: pd.DataFrame | pd.Series | Mapping[str, Any] | None = None,
     crashes: pd.DataFrame | None = None,
     before: Sequence[Fragment] = (),
     after: Sequence[Fragment] = (),
@@ -666,7 +693,7 @@ def tearsheet_body(
     if results:
         body += [
             "<h2>Liquidations</h2>",
-            tables.liquidations_html(results, data if isinstance(data, pd.DataFrame) else None),
+            tables.liquidations_html(results, data),
         ]
     body += render(after)
     return body
@@ -679,7 +706,7 @@ def write_report(
     title: str = "levguard backtest",
     subtitle: str = "",
     heatmap: pd.DataFrame | None = None,
-    data: pd.DataFrame | pd.Series | None = None,
+    data: pd.DataFrame | pd.Series | Mapping[str, Any] | None = None,
     crashes: pd.DataFrame | None = None,
 ) -> Path:
     """Write the tearsheet of ``results`` (name -> BacktestResult) to ``path``.
@@ -705,9 +732,12 @@ def write_report(
     heatmap : DataFrame, optional
         A sweep's objective over two parameters (index x columns), drawn as a heatmap.  For a
         tidy sweep table use :func:`levguard.report.sweep.write_sweep_report`.
-    data : DataFrame or Series, optional
+    data : DataFrame, Series or mapping symbol -> DataFrame, optional
         The bars the results ran on (``close``, optionally ``mark_low``/``mark_high``): the price
-        panel, the rolling volatility of the price and the liquidation bars' mark extremes.
+        panel, the rolling volatility of the price and the liquidation bars' mark extremes.  With
+        several instruments a mapping like :func:`levguard.backtest.run`'s: one price panel per
+        symbol, each liquidation matched to its symbol's bars (a single frame is matched to its
+        ``attrs["symbol"]``).
     crashes : DataFrame, optional
         Windows to shade (``start``, ``trough``, optionally ``name``).  By default the injected
         crashes when ``data`` is the embedded default market, otherwise the stretches where the
@@ -716,7 +746,8 @@ def write_report(
     Raises
     ------
     InputError
-        ``results`` is empty, or ``data`` is a DataFrame without a ``close`` column.
+        ``results`` is empty, or ``data`` is not a DataFrame, a Series or a mapping symbol ->
+        DataFrame, or a frame of it has no ``close`` column.
     """
     import plotly.graph_objects as go
 

@@ -20,14 +20,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from levguard.core.symbols import listing_symbol
+from levguard.errors import InputError
 from levguard.report.html import (
     _LEGEND_BELOW,
     _color,
     _frame,
     _liq_text,
     _liquidations,
+    _multi,
     _thin,
-    _thin_frame,
     _thin_range,
     add_line,
     naive_utc,
@@ -37,13 +39,16 @@ from levguard.report.html import (
 __all__ = [
     "CRASH_DRAWDOWN",
     "POINTS",
+    "bars_of",
     "crash_windows",
     "equity_figure",
     "leverage_figure",
+    "liquidations_on",
     "monthly_returns",
     "monthly_returns_figure",
     "naive_utc",
     "price_figure",
+    "price_frames",
     "rolling_vol_figure",
     "until_ruin",
 ]
@@ -68,8 +73,12 @@ def _f32(values: Any) -> np.ndarray:
 
 
 def _ruined_at(r: Any) -> pd.Timestamp | None:
+    # The ruin time in UTC (what the hovers and the axis say), whatever zone the result's index has.
     at = getattr(r, "ruined_at", None)
-    return pd.Timestamp(at) if at is not None else None
+    if at is None:
+        return None
+    t = pd.Timestamp(at)
+    return t.tz_convert("UTC") if t.tzinfo is not None else t
 
 
 def _axis_title(fig: Any, rows: int) -> None:
@@ -110,6 +119,61 @@ def _compact(v: float) -> str:
     return f"{v:g}"
 
 
+Bars = pd.DataFrame | pd.Series
+
+
+def price_frames(data: Any) -> dict[str, Bars]:
+    """The bars of a tearsheet's ``data`` by symbol: a mapping symbol -> frame as given, a single
+    frame under its own symbol (``attrs["symbol"]`` without its kind suffix; ``""`` when none).
+
+    Raises
+    ------
+    InputError
+        ``data`` is neither a DataFrame, a Series nor a non-empty mapping of them, or a frame
+        has no ``close`` column.
+    """
+    if data is None:
+        return {}
+    if isinstance(data, pd.DataFrame | pd.Series):
+        named = data.attrs.get("symbol")
+        frames: dict[str, Bars] = {listing_symbol(named) if isinstance(named, str) else "": data}
+    elif isinstance(data, Mapping) and data:
+        frames = {}
+        for sym, frame in data.items():
+            if not isinstance(frame, pd.DataFrame | pd.Series):
+                raise InputError(f"data[{sym!r}] must be a DataFrame or Series of bars, was {type(frame).__name__}")
+            frames[str(sym)] = frame
+    else:
+        raise InputError(
+            f"data must be a DataFrame, a Series or a non-empty mapping symbol -> DataFrame, was {type(data).__name__}"
+        )
+    for sym, frame in frames.items():
+        if isinstance(frame, pd.DataFrame) and "close" not in frame:
+            where = f"data[{sym!r}]" if isinstance(data, Mapping) else "data"
+            raise InputError(f"{where} must have a 'close' column for the price panel (has {list(frame.columns)})")
+    return frames
+
+
+def bars_of(frames: Mapping[str, Bars], r: Any, symbol: Any) -> Bars | None:
+    """The bars a liquidation of ``symbol`` in result ``r`` happened on: ``frames[symbol]``, else
+    the only frame when ``r`` trades one instrument; None when no frame is that symbol's."""
+    if isinstance(symbol, str) and symbol and symbol in frames:
+        return frames[symbol]
+    return next(iter(frames.values())) if len(frames) == 1 and not _multi(r) else None
+
+
+def liquidations_on(r: Any, symbol: str, alone: bool = True) -> pd.DataFrame | None:
+    """The liquidations of ``r`` (settlement rows left out) on the bars of ``symbol``: those of
+    that symbol, or all of them when those bars are the only ones given (``alone``) and ``r``
+    trades one instrument."""
+    liq = _liquidations(r)
+    if liq is None or not len(liq) or (alone and not _multi(r)):
+        return liq
+    if "symbol" not in liq or not symbol:
+        return liq.iloc[:0]
+    return liq[liq["symbol"].astype(str) == symbol]
+
+
 def crash_windows(
     data: pd.DataFrame | pd.Series, crashes: pd.DataFrame | None = None, threshold: float = CRASH_DRAWDOWN
 ) -> tuple[list[tuple[pd.Timestamp, pd.Timestamp]], str]:
@@ -140,11 +204,21 @@ def price_figure(
     windows: list[tuple[pd.Timestamp, pd.Timestamp]],
     shade_label: str,
     names: list[str] | None = None,
+    *,
+    symbol: str | None = None,
+    alone: bool = True,
 ) -> Any:
     """The price (close, log scale) with ``windows`` shaded (labelled with ``names``) and each
-    policy's liquidations (hover: fill price, bad debt)."""
+    policy's liquidations on these bars (hover: fill price, bad debt).
+
+    ``symbol`` names the bars (default: their ``attrs["symbol"]``); ``alone`` says they are the
+    only bars given.  A result trading several instruments gets the markers of ``symbol`` only
+    (:func:`liquidations_on`): another instrument's fill price is not on this price axis.
+    """
     import plotly.graph_objects as go
 
+    if symbol is None:
+        symbol = next(iter(price_frames(data)))
     close = data["close"] if isinstance(data, pd.DataFrame) else data
     names = list(names or [])
     line = _thin_range(close.astype(float), POINTS)
@@ -183,7 +257,7 @@ def price_figure(
             )
         )
     for i, (name, r) in enumerate(results.items()):
-        liq = _liquidations(r)
+        liq = liquidations_on(r, symbol, alone)
         if liq is None or not len(liq):
             continue
         fig.add_trace(
@@ -347,13 +421,14 @@ def leverage_figure(results: Mapping[str, Any]) -> Any | None:
     )
     names = list(results)
     for row, (name, pos) in enumerate(panels.items(), start=1):
-        pos = _thin_frame(until_ruin(results[name], pos), POINTS)
-        x = naive_utc(pos.index)
+        pos = until_ruin(results[name], pos)
+        # Each bucket's lowest and highest leverage are kept, like the equity's: a spike survives.
+        lev = _thin_range(pos["leverage"].astype(float), POINTS)
         color = _color(names.index(name))
         add_line(
             fig,
-            x,
-            _f32(pos["leverage"]),
+            naive_utc(lev.index),
+            _f32(lev),
             row,
             name="leverage",
             group="leverage",
@@ -362,10 +437,11 @@ def leverage_figure(results: Mapping[str, Any]) -> Any | None:
             hovertemplate=f"{name} leverage %{{y:.2f}}x<extra></extra>",
         )
         if "target_leverage" in pos:
+            target = _thin_range(pos["target_leverage"].astype(float), POINTS)
             add_line(
                 fig,
-                x,
-                _f32(pos["target_leverage"]),
+                naive_utc(target.index),
+                _f32(target),
                 row,
                 name="target",
                 group="target",
@@ -450,16 +526,19 @@ def monthly_returns_figure(results: Mapping[str, Any]) -> Any:
 
 
 def rolling_vol_figure(
-    results: Mapping[str, Any], data: pd.DataFrame | pd.Series | None = None, days: float = 30.0
+    results: Mapping[str, Any], data: pd.DataFrame | pd.Series | Mapping[str, Any] | None = None, days: float = 30.0
 ) -> Any:
-    """Rolling ``days``-day volatility (annualised, 365-day year) of each equity and of the price."""
+    """Rolling ``days``-day volatility (annualised, 365-day year) of each equity and of the price
+    (of each symbol's price with a mapping symbol -> bars)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     series: list[tuple[str, pd.Series, dict[str, Any]]] = []
-    if data is not None:
-        close = data["close"] if isinstance(data, pd.DataFrame) else data
-        series.append(("price", close.astype(float), {"color": "#444", "width": 1, "dash": "dot"}))
+    frames = price_frames(data)
+    for sym, bars in frames.items():
+        close = bars["close"] if isinstance(bars, pd.DataFrame) else bars
+        label = f"{sym} price" if len(frames) > 1 else "price"
+        series.append((label, close.astype(float), {"color": "#444", "width": 1, "dash": "dot"}))
     for i, (name, r) in enumerate(results.items()):
         series.append((name, until_ruin(r, r.equity.astype(float)), {"color": _color(i), "width": 1.2}))
     for name, s, line in series:
