@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from levguard.errors import InputError
-from levguard.report.html import instruments_figure, write_report
+from levguard.report.html import comparison_figure, instruments_figure, write_report
 from levguard.report.tables import SHORT_RUN, all_metrics_html, key_metrics_html, liquidations_html
 from levguard.report.tearsheet import equity_figure, leverage_figure, price_figure
 
@@ -116,6 +116,8 @@ def test_the_leverage_panels_keep_each_buckets_extremes() -> None:
     assert len(y) <= 1_000
     assert y.max() == 9.5
     assert y.min() == 0.25
+    row3 = [t for t in comparison_figure({"p": r}).data if t.name == "p leverage"]
+    assert float(np.max(row3[0].y)) == 9.5
     per = instruments_figure({"p": r})
     assert per is not None
     y = np.asarray(per.data[0].y, dtype=float)
