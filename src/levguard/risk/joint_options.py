@@ -41,6 +41,7 @@ from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.risk.stress import Scenario
 from levguard.core.rules import get_venue
 from levguard.core.spec import account_from_spec
+from levguard.errors import InputError
 from levguard.risk.option_books import (
     OptionBooks,
     check_venue_options,
@@ -152,6 +153,9 @@ def options_joint(spec: Mapping[str, Any], strip: Sequence[str]) -> EngineJoint:
     assets = tuple(
         dict.fromkeys([*(kernel.assets if kernel is not None else ()), *(o.underlying_key for o in options)])
     )
+    for o in options:
+        if o.underlying_key not in prices:  # parse_options refuses this; never a KeyError below
+            raise InputError(f"option {o.symbol}: no price for {o.underlying_key}; add underlying_price or a perpetual")
     engine = OptionsEngine(
         str(spec.get("name") or account.venue), account, report0, kernel, tuple(options), values0, prices, book
     )

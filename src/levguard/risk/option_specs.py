@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -15,11 +15,11 @@ import pandas as pd
 from levguard.core.positions import Account
 from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.rules.base import VenueModel
-from levguard.core.symbols import base_asset, dated_expiry
-from levguard.core.validate import as_amount, as_float
+from levguard.core.symbols import asset_key, base_asset, coin_name, dated_expiry
+from levguard.core.validate import as_amount, as_float, positive
 from levguard.errors import InputError
 
-__all__ = ["as_of_ns", "parse_options", "parse_surfaces", "spec_prices"]
+__all__ = ["as_of_ns", "option_asset", "parse_options", "parse_surfaces", "spec_prices"]
 
 _DERIBIT = re.compile(
     r"^(?P<base>[A-Z]+)-(?P<day>\d{1,2})(?P<mon>[A-Z]{3})(?P<yy>\d{2})-(?P<strike>\d+(?:\.\d+)?)-(?P<cp>[CP])$"
@@ -136,7 +136,7 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
             raise InputError(f"{where} is missing {exc.args[0]!r}") from None
         except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int past float64
             raise InputError(f"{where}: {exc}") from None
-        out[str(base).upper()] = (surface, check)
+        out[asset_key(str(base))] = (surface, check)
     return out
 
 
@@ -173,8 +173,8 @@ def parse_options(
         if unknown:
             raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_OPTION_KEYS)}")
         d = {**_deribit_parts(str(o.get("symbol", "")), where), **{k: v for k, v in o.items() if v is not None}}
-        base = str(d.get("underlying") or base_asset(str(d.get("symbol", "")))).upper()
-        surface = surfaces.get(base, (None, None))[0]
+        base = option_asset(o, where, prices)
+        surface = surfaces.get(asset_key(base), (None, None))[0]
         for key in ("kind", "strike", "qty", *(() if surface is not None else ("vol",))):
             if key not in d:
                 raise InputError(f"{where}.{key} is required (or a Deribit symbol such as BTC-27DEC24-70000-C)")
@@ -234,26 +234,56 @@ def parse_options(
 
 def _forward(d: Mapping[str, Any], prices: Mapping[str, float], base: str, where: str) -> float:
     if d.get("underlying_price") is not None:
-        return as_amount(d["underlying_price"], f"{where}.underlying_price")
+        return _underlying_price(d["underlying_price"], f"{where}.underlying_price")
     return float(prices[base])
+
+
+def _underlying_price(raw: object, where: str) -> float:
+    return positive(as_amount(raw, where), where)
+
+
+def option_asset(o: Mapping[str, Any], where: str, keys: Collection[str] = ()) -> str:
+    """The asset an option of the spec is on, as the positions name it.
+
+    ``underlying``, else a Deribit symbol's base, else the base of ``symbol`` (Binance's
+    ``BTC-240927-70000-C``), read as a perpetual's symbol is (:func:`~levguard.core.symbols.base_asset`):
+    ``"BTC"``, ``"btc"``, ``"BTC-USDT"``, ``"BTCUSDT"`` and ``"BTC/USDT"`` all name ``BTC``.  Of
+    ``keys`` (the positions' assets) the one of the same coin (:func:`~levguard.core.symbols.coin_name`,
+    BitMEX's ``XBT`` is ``BTC``) is kept, else the coin's common name: an option and a perpetual on
+    one asset move together in the VaR, the stress and the joint surface.
+    """
+    raw = o.get("underlying")
+    if raw is None:
+        raw = _deribit_parts(str(o.get("symbol", "")), where).get("underlying") or o.get("symbol")
+    if not isinstance(raw, str) or not base_asset(raw):
+        raise InputError(f"{where}.underlying must name an asset such as 'BTC' (or give a symbol), was {raw!r}")
+    base = base_asset(raw)
+    if base in keys:
+        return base
+    coin = coin_name(base)
+    return next((k for k in keys if coin_name(k) == coin), coin)
 
 
 def spec_prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
     """USD price per underlying: the positions' marks, then the options' ``underlying_price``.
 
     One per underlying (prices, Greeks, VaR and stress price every option of an underlying on one
-    forward): an ``underlying_price`` that differs from a perpetual's mark or an earlier option's
-    (relative 1e-9) is an :class:`~levguard.errors.InputError` naming both; it was ignored.
+    forward): the first position's mark on an asset (two perpetuals on one base, ``BTCUSDT`` and
+    ``BTCUSDC``, may differ a little; the first is used), then an option's ``underlying_price``
+    (finite and > 0).  An ``underlying_price`` that differs from the mark used or an earlier
+    option's (relative 1e-9) is an :class:`~levguard.errors.InputError` naming both; it was
+    ignored.  An option's asset is :func:`option_asset`, as :func:`parse_options` reads it.
     """
-    prices = {base_asset(p.symbol): p.mark_price for p in account.positions}
-    given = {base_asset(p.symbol): f"the mark_price of {p.symbol}" for p in account.positions}
+    prices: dict[str, float] = {}
+    given: dict[str, str] = {}
+    for p in account.positions:
+        prices.setdefault(base_asset(p.symbol), p.mark_price)
+        given.setdefault(base_asset(p.symbol), f"the mark_price of {p.symbol}")
     for i, o in enumerate(spec.get("options") or []):
         if isinstance(o, Mapping) and o.get("underlying_price") is not None:
-            base = str(
-                o.get("underlying") or _deribit_parts(str(o.get("symbol", "")), f"options[{i}]").get("underlying", "")
-            ).upper()  # option_specs names an underlying in capitals
+            base = option_asset(o, f"options[{i}]", prices)
             where = f"options[{i}].underlying_price"
-            price = as_amount(o["underlying_price"], where)
+            price = _underlying_price(o["underlying_price"], where)
             if base in prices and not math.isclose(price, prices[base], rel_tol=1e-9):
                 raise InputError(
                     f"{where} {price!r} differs from {given[base]} ({prices[base]!r}): the report prices "
