@@ -257,13 +257,14 @@ def portfolio_pnl(
     vol_shifts: Mapping[str, float | npt.ArrayLike] | None = None,
     prices: Mapping[str, float] | None = None,
     liquidation_fee_rate: float | None = None,
+    option_pnl: Literal["pnl", "value"] = "value",
 ) -> PortfolioPnL:
     """Revalue an account (spec, file or Account) and options under price-relative scenarios.
 
     A thin wrapper of :func:`levguard.core.risk.portfolio.revalue` accepting an account spec;
-    ``funding_rate`` as a number applies to every perpetual.  See that function for the
-    scenario shape, truncation, funding and settlement-currency rules.
-    """
+    ``funding_rate`` as a number applies to every perpetual; ``option_pnl`` is ``"value"`` as in
+    :func:`portfolio_var` (the equity's change; ``"pnl"`` in the option's own currency).  See
+    ``revalue`` for the scenario shape, truncation, funding and settlement-currency rules."""
     acc = _account(account)
     rates: Mapping[str, float | npt.ArrayLike] | None
     if funding_rate is None or isinstance(funding_rate, Mapping):
@@ -281,6 +282,7 @@ def portfolio_pnl(
         funding_rates=rates,
         funding_interval_hours=funding_interval_hours,
         liquidation_fee_rate=liquidation_fee_rate,
+        option_pnl=option_pnl,
     )
 
 

@@ -355,3 +355,26 @@ def test_a_book_close_keeps_the_funding_received_before_it_even_when_the_fee_eat
     assert kept > 0.0
     assert out.pnl[0] == pytest.approx(kept - 3000.0)
     assert levguard.liquidation_outcome("dydx-v4", 1.0, 60000.0, lp, 3000.0, allow_partial=False).kept == 0.0
+
+
+def test_portfolio_pnl_values_coin_options_as_portfolio_var() -> None:
+    # 10 coin-settled BTC calls in a USD account at BTC -50 %: portfolio_pnl gave -38,342.5 (the
+    # option's own-currency change at today's price) where portfolio_var's scenario is -77,498.
+    import math
+
+    from levguard.risk.var import portfolio_var
+
+    o = OptionPosition("BTC-27SEP24-60000-C", "call", 60_000.0, 0.3, 10.0, "coin", 0.6, underlying="BTC")
+    spec = {
+        "venue": "deribit",
+        "wallet_balance": 30_000,
+        "positions": [
+            {"symbol": "BTC_USDC-PERPETUAL", "qty": 0.001, "entry_price": 60_000, "mark_price": 60_000, "leverage": 5}
+        ],
+    }
+    p = portfolio_pnl(spec, {"BTC": np.array([0.5])}, horizon_days=1, options=[o])
+    v = portfolio_var(spec, method="historical", returns=np.full(40, math.log(0.5)), horizon_days=1, options=[o])
+    assert p.pnl[0] == pytest.approx(-v.var, rel=1e-12)
+    assert p.pnl[0] == pytest.approx(-77_498.0, abs=1.0)
+    own = portfolio_pnl(spec, {"BTC": np.array([0.5])}, horizon_days=1, options=[o], option_pnl="pnl")
+    assert own.pnl[0] == pytest.approx(-38_342.5, abs=0.1)
