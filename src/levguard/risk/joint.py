@@ -157,9 +157,14 @@ def default_assets(ja: JointAccount | EngineJoint) -> tuple[str, str]:
     """The two assets of largest gross USD exposure (positions' notional plus balances), stablecoins aside."""
     ranked = movable_assets(ja)
     if len(ranked) < 2:
+        names = [a for a in ja.assets if a not in USD_LIKE]
+        ask = (
+            f"name one for a ladder (--surface {names[0]})"  # one asset is enough for a ladder
+            if len(names) == 1
+            else f"name one for a ladder or two for a surface of {', '.join(names) or 'none'} (--surface A or A,B)"
+        )
         raise InputError(
-            f"the account moves with fewer than two non-stablecoin assets ({', '.join(ranked) or 'none'}); "
-            f"name two assets of {', '.join(ja.assets)} (--surface A,B)"
+            f"the account moves with fewer than two non-stablecoin assets ({', '.join(ranked) or 'none'}); {ask}"
         )
     return ranked[0], ranked[1]
 

@@ -705,9 +705,9 @@ def risk_report(
                     "shortfall_before": st.shortfall_before,
                     "margin_ratio_after": st.margin_ratio_after,
                     "liquidated": [p.symbol for p in st.positions if p.liquidated],
-                    # The cross trigger met with nothing to liquidate: no futures, the cross part
-                    # (cash plus pooled options) below 0 (the joint ladder's "bankruptcy").
-                    "bankrupt": st.liquidatable and not any(p.liquidated for p in st.positions),
+                    # The cross trigger met with no cross futures to liquidate: the cross part (cash
+                    # plus pooled options) below 0 (the joint ladder's "bankruptcy"; apply_scenario).
+                    "bankrupt": st.bankrupt,
                     "positions": [
                         {
                             "symbol": p.symbol,

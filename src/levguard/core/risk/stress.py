@@ -303,7 +303,10 @@ class AccountStress:
     ``maintenance_margin_after`` is the whole account's (cross and isolated);
     ``margin_ratio_after`` is the cross part's: the cross positions' maintenance margin over the
     cross part after (pooled options included), None where that part is <= 0 (bankrupt), so an
-    isolated margin's gain does not make a bankrupt cross part read healthy.
+    isolated margin's gain does not make a bankrupt cross part read healthy.  ``bankrupt`` is the
+    cross trigger met with no cross position to liquidate (the cross part, cash plus pooled
+    options, below 0), whatever isolated positions did; a wallet of options apart that falls below
+    0 does not set it (its shortfall is in ``bad_debt``, the venue's loss).
     """
 
     name: str
@@ -319,6 +322,7 @@ class AccountStress:
     defaulted: bool
     positions: tuple[PositionStress, ...]
     shortfall_before: float = 0.0
+    bankrupt: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""
@@ -584,6 +588,7 @@ def apply_scenario(
         False,
         tuple(rows),
         shortfall_before,
+        cross_liq and all(p.isolated for p in account.positions),  # nothing cross to liquidate
     )
 
 
