@@ -139,3 +139,49 @@ def test_the_ladder_marks_every_liquidatable_move() -> None:
     assert [str(t) for t in liq.text] == [f"{r:.4g}, liquidatable" for r in ladder.ratio[alive]]
     line = fig.data[0]
     assert line.text[10] == f"{ladder.ratio[10]:.4g}"  # no move: the ratio now
+
+
+def test_an_account_without_futures_is_drawn_and_worded_as_bankruptcy(tmp_path: Path) -> None:
+    # 30,000 USDC and 6 short USD-settled BTC calls on Deribit: the flagged moves are where the
+    # equity reaches 0 (trigger "bankruptcy"); the page said "liquidation surface", "Smallest
+    # liquidating joint shock", "liquidated (equity <= 0)" and drew the trigger at ratio 1 while
+    # the plotted ratio (no maintenance margin) was 0.
+    import copy
+
+    from typer.testing import CliRunner
+
+    from levguard.cli.main import app
+    from levguard.report.joint_stress import BANKRUPT, joint_stress_body
+
+    spec: dict[str, Any] = {
+        "name": "optonly",
+        "venue": "deribit",
+        "wallet_balance": 30000,
+        "as_of": "2024-06-01T00:00:00Z",
+        "options": [
+            {"symbol": "BTC-27SEP24-70000-C", "qty": -6, "settlement": "usd", "vol": 0.5, "underlying_price": 61000}
+        ],
+    }
+    j = joint_stress_report(copy.deepcopy(spec), assets=["BTC"], vol=0.6)
+    assert j.trigger == "bankruptcy"
+    assert j.ladder is not None
+    fig = ladder_figure(j.ladder, j.reverse, j.trigger)
+    (line,) = [t for t in fig.data if t.mode == "lines"]
+    np.testing.assert_allclose(np.asarray(line.y, dtype=float), j.ladder.equity)
+    assert fig.layout.shapes[0].y0 == 0.0  # the trigger line: equity 0
+    names = {t.name for t in fig.data}
+    assert BANKRUPT in names
+    assert WIPED_OUT not in names
+    body = "".join(joint_stress_body(None, j.reverse, ladder=j.ladder, trigger=j.trigger))
+    assert "Smallest bankrupting joint shock" in body
+    assert "liquidating" not in body
+    assert "Bankruptcy surface and reverse stress" in body
+    book = tmp_path / "optonly.yaml"
+    book.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    page = tmp_path / "optonly.html"
+    r = CliRunner().invoke(app, ["risk", str(book), "--vol", "0.6", "--surface", "BTC", "--out", str(page)])
+    assert r.exit_code == 0, r.stdout
+    text = page.read_text(encoding="utf-8")
+    assert "levguard risk: bankruptcy surface" in text
+    assert "Smallest bankrupting joint shock" in text
+    assert WIPED_OUT not in text

@@ -289,7 +289,9 @@ def risk(
             )
             if joint.trigger == "bankruptcy":
                 note += " No futures to liquidate: the flagged points are where the equity reaches 0 (bankruptcy)."
-            write_joint_stress_report(out, joint.surface, joint.reverse, note=note, ladder=joint.ladder)
+            write_joint_stress_report(
+                out, joint.surface, joint.reverse, note=note, ladder=joint.ladder, trigger=joint.trigger
+            )
     except LevguardError as exc:
         _fail(str(exc))
         return

@@ -23,25 +23,31 @@ from levguard.core.risk.joint_stress import LiquidationSurface, ReverseStress
 from levguard.report.embed import figures_html
 from levguard.report.html import write_page
 
-__all__ = ["WIPED_OUT", "joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
+__all__ = ["BANKRUPT", "WIPED_OUT", "joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
 
 
 WIPED_OUT = "liquidated (equity <= 0)"
 """Legend and hover label of the scenarios that leave no equity (where an MM-over-equity ratio is undefined)."""
 
+BANKRUPT = "bankrupt (equity <= 0)"
+"""The same where the account has no futures to liquidate (``trigger="bankruptcy"``): the flagged
+points are where the cross part's equity reaches 0 and its ratio (no maintenance margin) is 0."""
+
 _WIPED_COLOR = "rgba(20, 20, 20, 0.55)"
 
 
-def _ratio_text(ratio: float, equity: float, liquidatable: bool) -> str:
+def _ratio_text(ratio: float, equity: float, liquidatable: bool, wiped_out: str = WIPED_OUT) -> str:
     # One point's hover value: the venue's true (unclipped) ratio, and whether the trigger is met.
     value = f"{ratio:.4g}" if math.isfinite(ratio) else "undefined"
-    return f"{value}, {WIPED_OUT}" if equity <= 0.0 else f"{value}, liquidatable" if liquidatable else value
+    return f"{value}, {wiped_out}" if equity <= 0.0 else f"{value}, liquidatable" if liquidatable else value
 
 
-def _texts(ratio: np.ndarray, equity: np.ndarray, liquidatable: np.ndarray) -> npt.NDArray[np.object_]:
+def _texts(
+    ratio: np.ndarray, equity: np.ndarray, liquidatable: np.ndarray, wiped_out: str = WIPED_OUT
+) -> npt.NDArray[np.object_]:
     # The hover value of every point (str), in the arrays' shape.
     columns = (ratio.ravel().tolist(), equity.ravel().tolist(), liquidatable.ravel().tolist())
-    flat = [_ratio_text(r, e, q) for r, e, q in zip(*columns, strict=True)]
+    flat = [_ratio_text(r, e, q, wiped_out) for r, e, q in zip(*columns, strict=True)]
     return np.asarray(flat, dtype=object).reshape(ratio.shape)
 
 
@@ -58,11 +64,18 @@ def _worst(rises_when_safer: bool, lo: float, hi: float) -> float:
     return lo if rises_when_safer else hi
 
 
-def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = None) -> Any:
+def surface_figure(
+    surface: LiquidationSurface, reverse: ReverseStress | None = None, trigger: str = "liquidation"
+) -> Any:
     """A plotly figure of ``surface``: the ratio as filled contours (colours clipped to a range
     around the trigger, hover the true values), the liquidation boundary as a line and the points
-    where equity is <= 0 shaded (trace :data:`WIPED_OUT`)."""
+    where equity is <= 0 shaded (trace :data:`WIPED_OUT`).  With ``trigger="bankruptcy"`` (no
+    futures: the flagged points are where the equity reaches 0) the colours are the equity's,
+    centred on 0, the line the bankruptcy boundary and the shading :data:`BANKRUPT`."""
     import plotly.graph_objects as go
+
+    broke = trigger == "bankruptcy"
+    wiped_out = BANKRUPT if broke else WIPED_OUT
 
     x = 100.0 * surface.moves_x
     y = 100.0 * surface.moves_y
@@ -78,6 +91,10 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
     undefined = np.isnan(ratio)
     shown[undefined & surface.liquidatable] = _worst(surface.ratio_rises_when_safer, lo, hi)
     shown[undefined & ~surface.liquidatable] = _worst(not surface.ratio_rises_when_safer, lo, hi)
+    scale, z_name, rising = f"{surface.ratio_name} (clipped)", surface.ratio_name, surface.ratio_rises_when_safer
+    if broke:  # no maintenance margin: the ratio is 0 everywhere; the equity is what reaches 0
+        hi = float(np.max(np.abs(surface.equity), initial=1.0)) or 1.0
+        lo, shown, scale, z_name, rising = -hi, surface.equity.copy(), "equity", "equity", True
     head = f"{surface.asset_x} %{{x:.1f}} %<br>{surface.asset_y} %{{y:.1f}} %<br>"
     fig = go.Figure()
     fig.add_trace(
@@ -87,11 +104,11 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
             z=shown.astype(np.float32),  # colours only: the hover reads the true values
             zmin=lo,
             zmax=hi,
-            colorscale="RdYlGn" if surface.ratio_rises_when_safer else "RdYlGn_r",
+            colorscale="RdYlGn" if rising else "RdYlGn_r",
             contours={"coloring": "heatmap", "showlines": False},
-            colorbar={"title": {"text": f"{surface.ratio_name} (clipped)"}},
-            name=surface.ratio_name,
-            text=_texts(ratio, surface.equity, surface.liquidatable),
+            colorbar={"title": {"text": scale}},
+            name=z_name,
+            text=_texts(ratio, surface.equity, surface.liquidatable, wiped_out),
             customdata=np.stack([surface.equity, surface.maintenance_margin], axis=-1),
             hovertemplate=_hover(surface.ratio_name, head),
         )
@@ -109,7 +126,7 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
                 contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "fill", "showlines": False},
                 line={"width": 0},
                 showscale=False,
-                name=WIPED_OUT,
+                name=wiped_out,
                 showlegend=True,
                 hoverinfo="skip",
             )
@@ -122,7 +139,7 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
             contours={"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "none"},
             line={"color": "black", "width": 3},
             showscale=False,
-            name="liquidation boundary",
+            name="bankruptcy boundary (equity 0)" if broke else "liquidation boundary",
             showlegend=True,
             hoverinfo="skip",
         )
@@ -142,7 +159,8 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
             )
         )
     fig.update_layout(
-        title=f"Liquidation surface ({surface.venue}): joint moves of {surface.asset_x} and {surface.asset_y}",
+        title=f"{'Bankruptcy' if broke else 'Liquidation'} surface ({surface.venue}): joint moves of "
+        f"{surface.asset_x} and {surface.asset_y}" + (" (no futures to liquidate)" if broke else ""),
         xaxis_title=f"{surface.asset_x} move (%) from {surface.price_x:,.2f}",
         yaxis_title=f"{surface.asset_y} move (%) from {surface.price_y:,.2f}",
         height=640,
@@ -152,15 +170,19 @@ def surface_figure(surface: LiquidationSurface, reverse: ReverseStress | None = 
     return fig
 
 
-def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = None) -> Any:
+def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = None, trigger: str = "liquidation") -> Any:
     """The venue's ratio along the moves of the account's one asset, the trigger, the liquidatable
     moves and those that leave no equity (:data:`WIPED_OUT`; where the ratio is undefined, drawn
-    at the worst ratio shown, the hover giving the true values)."""
+    at the worst ratio shown, the hover giving the true values).  With ``trigger="bankruptcy"``
+    (no futures: no maintenance margin, the ratio is 0) the line is the equity, the trigger 0 and
+    the flagged moves :data:`BANKRUPT`."""
     import plotly.graph_objects as go
 
+    broke = trigger == "bankruptcy"
+    wiped_out = BANKRUPT if broke else WIPED_OUT
     x = 100.0 * ladder.moves
     ratio = np.where(np.isfinite(ladder.ratio), ladder.ratio, np.nan)
-    text = _texts(ratio, ladder.equity, ladder.liquidatable)
+    text = _texts(ratio, ladder.equity, ladder.liquidatable, wiped_out)
     custom = np.stack([ladder.equity, ladder.maintenance_margin], axis=-1)
     # A point whose ratio is undefined is drawn at the unsafe end of what the plot shows.
     finite = ratio[np.isfinite(ratio)]
@@ -168,17 +190,17 @@ def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = Non
         ladder.ratio_rises_when_safer, float(finite.min(initial=0.0)), float(finite.max(initial=ladder.trigger))
     )
     at = np.where(np.isfinite(ratio), ratio, cap)
+    line, y_name, level = ratio, ladder.ratio_name, ladder.trigger
+    if broke:
+        line = at = ladder.equity
+        y_name, level = "equity", 0.0
     hover = _hover(ladder.ratio_name, f"{ladder.asset} %{{x:.1f}} %<br>")
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=ratio, mode="lines", name=ladder.ratio_name, text=text, customdata=custom, hovertemplate=hover
-        )
-    )
+    fig.add_trace(go.Scatter(x=x, y=line, mode="lines", name=y_name, text=text, customdata=custom, hovertemplate=hover))
     wiped = ladder.equity <= 0.0
     for keep, name, marker in (
         (ladder.liquidatable & ~wiped, "liquidatable", {"color": "#c0392b", "size": 6}),
-        (wiped, WIPED_OUT, {"color": "#111", "size": 9, "symbol": "x"}),
+        (wiped, wiped_out, {"color": "#111", "size": 9, "symbol": "x"}),
     ):
         if keep.any():
             fig.add_trace(
@@ -194,13 +216,16 @@ def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = Non
                     cliponaxis=False,
                 )
             )
-    fig.add_hline(y=ladder.trigger, line_dash="dash", line_color="#c0392b", annotation_text="trigger")
+    fig.add_hline(
+        y=level, line_dash="dash", line_color="#c0392b", annotation_text="bankruptcy (equity 0)" if broke else "trigger"
+    )
     if reverse is not None and reverse.found and reverse.assets == (ladder.asset,):
         fig.add_vline(x=100.0 * reverse.moves[0], line_dash="dot", annotation_text="reverse stress")
     fig.update_layout(
-        title=f"{ladder.ratio_name} ({ladder.venue}) along moves of {ladder.asset}, every other price held",
+        title=f"{y_name} ({ladder.venue}) along moves of {ladder.asset}, every other price held"
+        + (" (no futures to liquidate)" if broke else ""),
         xaxis_title=f"{ladder.asset} move (%) from {ladder.price:,.2f}",
-        yaxis_title=ladder.ratio_name,
+        yaxis_title=y_name,
         height=460,
     )
     return fig
@@ -210,11 +235,12 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:,.{digits}f}"
 
 
-def _reverse_table(reverse: ReverseStress) -> str:
+def _reverse_table(reverse: ReverseStress, trigger: str = "liquidation") -> str:
+    broke = trigger == "bankruptcy"
     if not reverse.found:
         return (
             f"<p>No joint move of {html.escape(', '.join(reverse.assets))} within {reverse.max_norm:g} standard "
-            "deviations liquidates the account.</p>"
+            f"deviations {'takes the equity to 0' if broke else 'liquidates the account'}.</p>"
         )
     rows = "".join(
         f"<tr><td>{html.escape(a)}</td><td>{_num(reverse.prices_before[a])}</td><td>{_num(reverse.prices_after[a])}</td>"
@@ -223,7 +249,9 @@ def _reverse_table(reverse: ReverseStress) -> str:
     )
     ratio = "—" if reverse.ratio is None else f"{reverse.ratio:.4f}"
     return (
-        f"<p>Smallest liquidating joint shock: <b>{reverse.norm:.3f}</b> standard deviations (Mahalanobis norm); "
+        f"<p>Smallest {'bankrupting' if broke else 'liquidating'} joint shock: <b>{reverse.norm:.3f}</b> standard "
+        "deviations (Mahalanobis norm)"
+        f"{'; no futures to liquidate: the equity reaches 0 there' if broke else ''}; "
         f"there the account has equity {_num(reverse.equity)}, maintenance margin {_num(reverse.maintenance_margin)}, "
         f"{html.escape(reverse.ratio_name)} {ratio}.</p>"
         "<table><thead><tr><th>asset</th><th>price now</th><th>price at the shock</th><th>move</th>"
@@ -236,17 +264,19 @@ def joint_stress_body(
     reverse: ReverseStress,
     note: str = "",
     ladder: LiquidationLadder | None = None,
+    trigger: str = "liquidation",
 ) -> list[str]:
     """The section's HTML fragments (heading, note, the figures with plotly.js embedded, the table):
-    the two-asset surface, or the one-asset ladder, or both."""
-    out = ["<h2>Liquidation surface and reverse stress</h2>"]
+    the two-asset surface, or the one-asset ladder, or both.  ``trigger`` is the joint report's
+    (``"liquidation"``, or ``"bankruptcy"`` for an account without futures: worded and drawn so)."""
+    out = [f"<h2>{'Bankruptcy' if trigger == 'bankruptcy' else 'Liquidation'} surface and reverse stress</h2>"]
     if note:
         out.append(f"<p class='note'>{html.escape(note)}</p>")
-    figures = [surface_figure(surface, reverse)] if surface is not None else []
+    figures = [surface_figure(surface, reverse, trigger)] if surface is not None else []
     if ladder is not None:
-        figures.append(ladder_figure(ladder, reverse))
+        figures.append(ladder_figure(ladder, reverse, trigger))
     out.extend(figures_html(figures))
-    out.append(_reverse_table(reverse))
+    out.append(_reverse_table(reverse, trigger))
     return out
 
 
@@ -258,6 +288,7 @@ def write_joint_stress_report(
     title: str = "",
     note: str = "",
     ladder: LiquidationLadder | None = None,
+    trigger: str = "liquidation",
 ) -> Path:
     """Write the liquidation surface (or one-asset ladder) and reverse stress as one self-contained HTML page."""
     if surface is not None:
@@ -266,6 +297,5 @@ def write_joint_stress_report(
         where = f"{ladder.venue} · {ladder.asset}"
     else:
         where = reverse.venue
-    return write_page(
-        path, title or "levguard risk: liquidation surface", where, joint_stress_body(surface, reverse, note, ladder)
-    )
+    head = title or f"levguard risk: {'bankruptcy' if trigger == 'bankruptcy' else 'liquidation'} surface"
+    return write_page(path, head, where, joint_stress_body(surface, reverse, note, ladder, trigger))
