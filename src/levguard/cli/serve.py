@@ -266,7 +266,8 @@ def _store_problem(database: str, *, existing: bool) -> str | None:
     file = url.database or ""
     if str(url.query.get("uri", "")).lower() in ("true", "1"):  # file::memory:, file:x?mode=memory
         file = file.removeprefix("file:")
-    if file in ("", ":memory:") or str(url.query.get("mode", "")) == "memory":
+    memory = str(url.query.get("mode", "")) == "memory" or str(url.query.get("vfs", "")) == "memdb"
+    if file in ("", ":memory:") or memory:
         return f"{redacted} is an in-memory store of this command alone: give the service's database"
     if not existing or not os.path.isfile(file):
         return None  # a missing file is reported by the store, which does not create it then

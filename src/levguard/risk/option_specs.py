@@ -15,7 +15,7 @@ import pandas as pd
 from levguard.core.positions import Account
 from levguard.core.risk.portfolio import OptionPosition
 from levguard.core.rules.base import VenueModel
-from levguard.core.symbols import asset_key, base_asset, coin_name, dated_expiry
+from levguard.core.symbols import asset_key, base_asset, coin_name, dated_expiry, named_expiry
 from levguard.core.validate import as_amount, as_float, positive
 from levguard.errors import InputError
 
@@ -268,15 +268,17 @@ def spec_prices(account: Account, spec: Mapping[str, Any]) -> dict[str, float]:
     """USD price per underlying: the positions' marks, then the options' ``underlying_price``.
 
     One per underlying (prices, Greeks, VaR and stress price every option of an underlying on one
-    forward): the first position's mark on an asset (two perpetuals on one base, ``BTCUSDT`` and
-    ``BTCUSDC``, may differ a little; the first is used), then an option's ``underlying_price``
+    forward): the first perpetual's mark on an asset (two perpetuals on one base, ``BTCUSDT`` and
+    ``BTCUSDC``, may differ a little; the first is used; a dated future's only where no perpetual
+    is held), then an option's ``underlying_price``
     (finite and > 0).  An ``underlying_price`` that differs from the mark used or an earlier
     option's (relative 1e-9) is an :class:`~levguard.errors.InputError` naming both; it was
     ignored.  An option's asset is :func:`option_asset`, as :func:`parse_options` reads it.
     """
     prices: dict[str, float] = {}
     given: dict[str, str] = {}
-    for p in account.positions:
+    # Perpetuals first: a dated future's mark carries its basis to its own expiry.
+    for p in sorted(account.positions, key=lambda q: named_expiry(q.symbol) is not None):
         prices.setdefault(base_asset(p.symbol), p.mark_price)
         given.setdefault(base_asset(p.symbol), f"the mark_price of {p.symbol}")
     for i, o in enumerate(spec.get("options") or []):

@@ -8,6 +8,7 @@ import secrets
 import time
 
 from levguard.core.validate import short_name
+from levguard.errors import InputError
 from levguard.live.store import Store
 
 __all__ = ["TOKEN_NAME_MAX", "digest", "ensure_admin_token", "new_token"]
@@ -41,7 +42,17 @@ def new_token(store: Store, name: str, scope: str) -> str:
 
 
 def ensure_admin_token(store: Store) -> str | None:
-    """On first start (no token yet) create an admin token and return it; None otherwise."""
+    """On first start (no token yet) create an admin token and return it; None otherwise.
+
+    Two services starting at once on a new store both find no token: the one whose token the
+    store refuses by its name (:meth:`Store.add_token`'s serialised check) returns None, as a
+    service that found the other's token would.
+    """
     if store.tokens():
         return None
-    return new_token(store, "first-start admin", "admin")
+    try:
+        return new_token(store, "first-start admin", "admin")
+    except InputError:
+        if store.tokens():  # the other process's first-start token
+            return None
+        raise

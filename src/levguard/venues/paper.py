@@ -521,7 +521,7 @@ class PaperVenue:
             np.concatenate([feed.mark[: k + 1], np.full(pad, feed.mark[-1]), mark0 * path]),
             start_ns=feed.start_ns,
             tick_ns=feed.tick_ns,
-            source=f"{feed.source} + shock {100 * drop:+.4g}%",  # 1e-4: +0.01%, not +0%
+            source=f"{feed.source} + shock {-100 * drop:+.4g}%",  # a fall of 1e-4: -0.01%
         )
 
     def adl(self, symbol: str, qty: float, price: float | None = None) -> AdlEvent:

@@ -132,10 +132,11 @@ def test_a_shock_starts_at_the_next_tick_even_after_the_feed_ran_out(feed_ticks:
 
 
 @pytest.mark.parametrize(
-    ("drop", "label"), [(0.0001, "+0.01%"), (-0.0001, "-0.01%"), (0.1, "+10%"), (0.12345, "+12.35%"), (-0.5, "-50%")]
+    ("drop", "label"), [(0.0001, "-0.01%"), (-0.0001, "+0.01%"), (0.1, "-10%"), (0.12345, "-12.35%"), (-0.5, "+50%")]
 )
 def test_a_shocked_feed_names_the_move_it_was_given(drop: float, label: str) -> None:
-    # A basis point (the smallest shock) was labelled "+0%".
+    # A basis point (the smallest shock) was labelled "+0%"; a fall (drop > 0) reads negative, as
+    # scripted_crash's label and the dashboard's "shock -20 %" (it read "+20%" for a 20 % fall).
     venue = PaperVenue("binance-usdm", feeds={"BTCUSDT": [60_000.0] * 5}, wallet_balance=1e6, funding_rate=0.0)
     venue.shock("BTCUSDT", drop, ticks=2)
     assert venue._feeds["BTCUSDT"].source == f"BTCUSDT + shock {label}"
