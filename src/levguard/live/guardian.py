@@ -595,7 +595,7 @@ class Guardian:
             resolved = await inflight.resolve(self, setup, st)
             if st.lease_until_ns == 0:  # a fenced result was refused: another process holds it
                 return {"account": setup.name, "status": "lease_held_elsewhere"}
-            if any(r.get("booked", 0.0) > 0 for r in resolved):
+            if any(r.get("booked", 0.0) > 0 or r.get("landed", 0.0) > 0 for r in resolved):  # a late fill too
                 positions, balance, marks = await self._read(setup)  # decide on the position after the fill
                 now = self.clock()
             symbols = sorted({r["symbol"] for r in st.inflight.values()})

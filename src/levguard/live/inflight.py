@@ -117,17 +117,15 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       send): it was never sent; expired.
     * It does not, and it was sent: unknown until the venue's order expiry + the margin has
       passed (it may still arrive: a late request), then expired.  The time waited is measured
-      on this process's monotonic clock (:attr:`Guardian.monotonic`), never by comparing clocks:
-      from the sending for an order this process sent, from the first time this process saw it
-      in flight for one another process (or an earlier run) sent, which is no earlier than its
-      sending; or, when larger, this process's wall clock minus the sending less ``lease_ttl_s``
-      (hosts keep their clocks within the TTL of each other), so an order sent long before a
-      restart is not waited for again.  So neither another host's clock ahead of the sender's nor
-      a step of the wall clock (by less than the TTL) ages an order still travelling
-      (:func:`waited_s`).
+      on this process's monotonic clock (:attr:`Guardian.monotonic`), never by comparing clocks
+      (:func:`waited_s`): from the sending for an order this process sent (a wall-clock step
+      does not count); for one another process (or an earlier run) sent, from the first time
+      this process saw it in flight, or, when larger, this process's wall clock minus the sending
+      less ``lease_ttl_s``, so an order sent long before a restart is not waited for again.
     * An order taken as never arrived is asked for again, for ten times that limit
-      (:func:`late_fills`): should it have reached the venue after all, its fill is booked as
-      the guardian's own and alerted critical.
+      (:func:`late_fills`): should it have reached the venue after all, its fill is recorded on
+      its row and alerted critical; the position it moved is the venue's read, alerted by
+      :func:`venue_changes` (never booked by the watch: it is counted once).
 
     Every result is written fenced by this process's lease epoch: when another process took the
     account over, nothing is recorded (its fills are the new holder's to book, once), acting
@@ -219,32 +217,35 @@ def waited_s(g: Guardian, st: AccountState, cid: str, sent_ns: int | None = None
     """Seconds order ``cid`` (sent at ``sent_ns`` by its sender's wall clock) has been waited for,
     and whether that wait counts from the sending (else from this process's first sight of it).
 
-    The larger of two lower bounds: the wait on this process's monotonic clock
-    (:attr:`Guardian.monotonic`) since its sending if it sent it, else since it first saw it in
-    flight (no earlier than the sending, wherever and by whichever clock it was sent); and this
-    process's wall clock minus ``sent_ns`` less ``lease_ttl_s``, since hosts must keep their clocks
-    within the lease TTL of each other (docs/guardian.md, scale-out): a skew or step below the TTL
-    never overstates the wait, and an order sent an hour before a restart is not waited for again
-    from the restart."""
+    An order this process sent: the wait on this process's monotonic clock
+    (:attr:`Guardian.monotonic`) since its sending; no wall clock counts, so a step of it never
+    ages an order still travelling.  An order another process (or an earlier run) sent: the larger
+    of two lower bounds, the wait on the monotonic clock since this process first saw it in flight
+    (no earlier than the sending) and this process's wall clock minus ``sent_ns`` less
+    ``lease_ttl_s`` (hosts keep their clocks within the lease TTL of each other, docs/guardian.md,
+    scale-out), so an order sent an hour before a restart is not waited for again from the
+    restart."""
     mono = g.monotonic()
     since, here = st.waiting.setdefault(cid, (mono, False))
-    wall = (g.clock() - sent_ns) / 1e9 - g.lease_ttl_s if sent_ns is not None else 0.0
     waited = (mono - since) / 1e9
-    return max(waited, wall), here or wall > waited
+    if here or sent_ns is None:
+        return waited, here
+    wall = (g.clock() - sent_ns) / 1e9 - g.lease_ttl_s
+    return max(waited, wall), wall > waited
 
 
 async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: list[dict[str, Any]]) -> bool:
     """Ask the venue again for the orders taken as never arrived (``st.late``, each watched for ten
-    times the limit it was judged by).  One it reports filled after all is recorded (the final
-    status replaces ``expired``, the fill moves the expected position in the same transaction,
-    fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical: a later order
-    on the symbol may have stacked on it.  A fill that a venue-change alert already took into the
-    expected position (``row["reflected"]``, set by :func:`venue_changes` when it adopted a position
-    of the symbol while the order's answer was unknown) is recorded without moving it again.  At
-    its deadline (checked before asking and when the asking fails) a watch still without an answer
-    is dropped with a warning naming the order: a fill from then on is judged as a position change.
-    The watch is this holding's, in memory (dropped on a lease loss or a takeover).  False when the
-    lease was lost (alerted)."""
+    times the limit it was judged by).  One it reports filled after all is recorded on its row (the
+    final status with its fill replaces ``expired``, fenced as :func:`resolve`'s results), appended
+    to ``out`` and alerted critical (``late_order``).  Its fill is never booked into the expected
+    positions: those are adopted from the venue's reads only, so the position it moved is alerted
+    once, as a critical ``venue_change`` (before or after the watch finds it), and counted once.
+    A failed re-ask is warned once per order (``reconcile``, as for the orders in flight).  At its
+    deadline (checked before asking and when the asking fails) a watch still without an answer is
+    dropped with a warning naming the order.  The watch is this holding's, in memory (dropped on a
+    lease loss or a takeover).  A fill found is ``resolved["landed"]``: the cycle re-reads the
+    positions before judging and deciding.  False when the lease was lost (alerted)."""
     for cid, (row, until) in list(st.late.items()):
         if g.monotonic() > until:
             await _late_expired(g, setup, st, cid, row)
@@ -253,16 +254,18 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
         except VenueAuthError:
             raise
-        except VenueError:
+        except VenueError as exc:
             if g.monotonic() > until:
                 await _late_expired(g, setup, st, cid, row)
+            else:
+                msg = f"order {cid}, taken as never arrived, not asked for again: {exc}"
+                await g._alert(setup.name, "warning", "reconcile", msg, dedup=cid, client_order_id=cid)
             continue  # asked again next cycle
+        g._clear_alert(setup.name, "reconcile", cid)
         if state is None or state.filled <= 0:
-            row["unfilled_cycle"] = st.cycles  # the positions read this cycle hold no fill of it
             if g.monotonic() > until or (state is not None and state.status in _FINAL):
                 st.late.pop(cid, None)
             continue
-        reflected = bool(row.get("reflected"))
         resolved = {"account": setup.name, "client_order_id": cid, "status": state.status, "filled": state.filled}
         try:
             delta = g.store.mark_result(
@@ -274,30 +277,23 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
                 g.clock(),
                 audit=_audit(row, resolved),
                 lease=(g.owner, g.instance, st.epoch),
-                book=not reflected,
+                book=False,  # the venue's read carries it into the expected positions (venue_changes)
             )
         except LeaseLost as exc:
             await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
             return False
-        if not reflected:
-            book_fill(st, row, delta)
-            resolved["booked"] = delta
-        row["filled"] = max(float(row.get("filled") or 0.0), state.filled)
         if state.status in _FINAL:
             st.late.pop(cid, None)
         if delta > 0:
-            how = (
-                "already taken into the expected position by a venue_change alert (not booked again)"
-                if reflected
-                else "booked as the guardian's own"
-            )
+            resolved["landed"] = delta  # not booked: the position is re-read and judged (venue_changes)
             await g._alert(
                 setup.name,
                 "critical",
                 "late_order",
                 f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, "
-                f"reached the venue after all: {state.filled:g} filled, {how}; an order sent since on the "
-                "symbol may have reduced it twice",
+                f"reached the venue after all: {state.filled:g} filled; the venue_change alerted on "
+                f"{row['symbol']} (before this or next) is this order's fill, not the venue's doing; an order "
+                "sent since on the symbol may have reduced it twice",
                 client_order_id=cid,
                 symbol=row["symbol"],
                 filled=state.filled,
@@ -383,19 +379,19 @@ async def venue_changes(
 ) -> None:
     """Compare the positions read with the expected ones (what was seen, moved by our own
     fills); alert on what the venue (or a person) changed.  A change that an order still in
-    flight could explain is not judged until that order is resolved; so is a reduction up to the
-    quantity of an order taken as never arrived whose answer is unknown this cycle (``st.late``:
-    :func:`late_fills` books its fill when the answer comes; a change beyond that is alerted and
-    adopted, and such an order's fill is then recorded without being booked again).  The symbols of ``skip``
+    flight could explain is not judged until that order is resolved.  An order taken as never
+    arrived (``st.late``) explains nothing: should it land, the change is alerted and adopted
+    here, once, and :func:`late_fills` says whose it was.  The symbols of ``skip``
     (positions the venue read but left out of ``positions``: :func:`levguard.live.watch.left_out`)
     are not compared: their expected quantities are kept as they are, quietly (they were not
     changed, only not evaluated; should they be evaluated again, they are compared then).
 
     A symbol the venue reports in two legs (hedge, dual-side mode: a long and a short position)
     is compared leg by leg (keys ``"SYMBOL long"``, ``"SYMBOL short"``, :func:`legs`), so a leg
-    liquidated while the other stays is a change; once the venue reports one leg (or none) again,
-    the symbol is kept under its own key (the remaining leg's quantity), where the guardian's
-    fills are booked.  A live guardian first checks that it still
+    liquidated while the other stays is a change; once the venue reports one leg (or none) again
+    and every leg expected equals the read (no leg's change is on hold for an order in flight),
+    the symbol is kept under its own key (the remaining leg's quantity, 0 when none), where the
+    guardian's fills are booked.  A live guardian first checks that it still
     holds the account's lease (the read may have outlived it: the change may be its successor's
     own fill) and writes the expected positions fenced by its holding: when another process took
     the account over, nothing is alerted nor written and acting stops (:func:`lease_lost`)."""
@@ -411,8 +407,7 @@ async def venue_changes(
     changed = expected != st.expected
     st.expected = expected
     pending: dict[str, float] = {}
-    unknown = [r for r, _ in st.late.values() if r.get("unfilled_cycle") != st.cycles]  # may be in the read
-    for row in [*st.inflight.values(), *unknown]:
+    for row in st.inflight.values():
         pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
     checked = not g.live  # a dry run holds no lease
     for key in sorted(set(expected) | set(current)):
@@ -451,9 +446,6 @@ async def venue_changes(
             expected[key] = after
         else:
             expected.pop(key, None)
-        for row in unknown:  # the position adopted may hold its fill: late_fills books it no more
-            if row["symbol"] == sym:
-                row["reflected"] = True
         changed = True
     reported: dict[str, int] = {}
     for p in positions:
@@ -461,10 +453,12 @@ async def venue_changes(
     for sym in (
         {_symbol(k) for k in expected if k != _symbol(k)} - set(skip) - {s for s, n in reported.items() if n > 1}
     ):
-        # One leg (or none) left: kept by the symbol again, so the guardian's fills book to it.
-        total = sum(expected.pop(k) for k in (f"{sym} long", f"{sym} short") if k in expected)
-        if total:
-            expected[sym] = total
+        # One leg (or none) left: kept by the symbol again, so the guardian's fills book to it;
+        # not while a leg's change is on hold (it is judged by leg once the order is resolved).
+        keys = [k for k in (f"{sym} long", f"{sym} short") if k in expected or k in current]
+        if any(not math.isclose(expected.get(k, 0.0), current.get(k, 0.0), rel_tol=1e-9, abs_tol=1e-12) for k in keys):
+            continue
+        expected[sym] = sum(expected.pop(k, 0.0) for k in keys)
         changed = True
     if changed and g.live:  # a dry run writes no shared state
         await _store_expected(g, setup, st, lease)

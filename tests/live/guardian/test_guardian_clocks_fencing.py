@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from levguard.errors import VenueRetryableError
 from levguard.live.alerts import Alerter
 from levguard.live.guardian import AccountSetup, Guardian
@@ -132,9 +134,12 @@ def test_another_hosts_clock_ahead_does_not_expire_an_order_still_travelling(tmp
     asyncio.run(go())
 
 
-def test_a_wall_clock_step_does_not_age_an_order(tmp_path: Path) -> None:
-    """One guardian whose wall clock steps 15 s forward after sending: the order still travelling
-    was taken as never arrived; the wait is measured on the monotonic clock."""
+@pytest.mark.parametrize("step_s", [15.0, 60.0, 3_600.0])
+def test_a_wall_clock_step_does_not_age_an_order(tmp_path: Path, step_s: float) -> None:
+    """One guardian whose wall clock steps forward after sending: the order still travelling was
+    taken as never arrived (15 s); then, by the wall bound meant for another process's orders, for
+    a step beyond the TTL ("31.0 s after sending", a second order, the position reduced twice).
+    The wait of an order this process sent is measured on its monotonic clock alone."""
     ex = Exchange()
     s = _store(tmp_path)
     step = [0.0]
@@ -143,8 +148,9 @@ def test_a_wall_clock_step_does_not_age_an_order(tmp_path: Path) -> None:
         a = _guardian(s, Venue(ex), "A", lambda: ex.ns(step[0]))
         a.monotonic = lambda: ex.ns()  # what time.monotonic_ns is to a stepped wall clock
         first = await _send_lost_order(ex, a)
-        step[0] = 15.0
+        step[0] = step_s
         a.accounts[0].venue.lose = False  # type: ignore[attr-defined]
+        a.accounts[0].venue.skew_s = step_s  # type: ignore[attr-defined]  # its reads stamped by the stepped clock
         for t in (1.0, 6.0):
             ex.t = t
             await a.cycle()
@@ -161,13 +167,16 @@ def test_a_wall_clock_step_does_not_age_an_order(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
-def test_an_order_taken_as_never_arrived_that_fills_later_is_booked_and_alerted(tmp_path: Path) -> None:
+def test_an_order_taken_as_never_arrived_that_fills_later_is_one_change_and_alerted(tmp_path: Path) -> None:
+    """Its fill is the venue's read (one critical venue_change, the position adopted) and the late
+    watch records it on the order (closed with its fill) with a critical late_order alert."""
     ex = Exchange()
     s = _store(tmp_path)
 
     async def go() -> None:
         a = _guardian(s, Venue(ex), "A", lambda: ex.ns())
         first = await _send_lost_order(ex, a)
+        ex.mark = 60_000.0  # no second order
         ex.t = 25.0  # past 10 s + 10 s: never arrived (a venue whose clock disagrees takes it later)
         await a.cycle()
         a.flush()
@@ -181,7 +190,10 @@ def test_an_order_taken_as_never_arrived_that_fills_later_is_booked_and_alerted(
         late = _alerts(s, "late_order")
         assert [a["level"] for a in late] == ["critical"]
         assert first in late[0]["message"]
-        assert _alerts(s, "venue_change") == []  # booked as the guardian's own fill
+        changes = _alerts(s, "venue_change")
+        assert [(x["level"], x["data"]["before"], x["data"]["after"]) for x in changes] == [
+            ("critical", 1.0, 1.0 - 0.484375)
+        ]
         real = sum(q for _, q in ex.legs)
         assert abs(s.account("acct")["expected"]["BTCUSDT"] - real) < 1e-12  # type: ignore[index]
 

@@ -1,5 +1,6 @@
-"""Orders taken as never arrived (the late watch: a failed re-ask, a takeover, its deadline), the
-wait after a restart, and hedge legs that go back to one."""
+"""Orders taken as never arrived (a late fill counted once, from the venue's read; the late watch:
+a failed re-ask, a takeover, its deadline), the wait after a restart, and hedge legs that go back
+to one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from test_guardian_clocks_fencing import T0, Exchange, Venue, _alerts, _guardian, _send_lost_order, _store
 
 from levguard.errors import VenueRetryableError
-from levguard.venues.base import OrderState
+from levguard.live.store import Store
+from levguard.venues.base import OrderRequest, OrderState
 
 
 class FlakyVenue(Venue):
@@ -29,10 +31,15 @@ def _real(ex: Exchange) -> float:
     return sum(q for _, q in ex.legs)
 
 
-def test_a_late_fill_seen_while_its_re_ask_fails_is_booked_once(tmp_path: Path) -> None:
+def _changes(s: Store) -> list[tuple[str, float, float]]:
+    # The venue_change alerts, oldest first.
+    return [(x["level"], x["data"]["before"], x["data"]["after"]) for x in reversed(_alerts(s, "venue_change"))]
+
+
+def test_a_late_fill_seen_while_its_re_ask_fails_is_counted_once(tmp_path: Path) -> None:
     """The re-ask failed for one cycle as the late order landed: a critical venue_change took the
     fill into the expected position, then the late watch booked it again (expected 0.03125 - 0.484
-    = a phantom short, a second venue_change).  Now the reduction waits for the late watch."""
+    = a phantom short, a second venue_change).  Now the read's change is the only count."""
     ex = Exchange()
     s = _store(tmp_path)
 
@@ -43,15 +50,19 @@ def test_a_late_fill_seen_while_its_re_ask_fails_is_booked_once(tmp_path: Path) 
         v.lose = False
         ex.t = 25.0
         await a.cycle()  # taken as never arrived; a second order is sent and fills
+        before = _real(ex)
         ex.arrive(ex.travelling.pop(0))
         ex.t, v.flaky = 26.0, True
         await a.cycle()
+        a.flush()
+        assert _changes(s) == [("critical", before, _real(ex))]  # at once: no room for late orders
+        assert [x["level"] for x in _alerts(s, "reconcile")] == ["warning"]  # the failed re-ask, once
         v.flaky = False
         for t in (27.0, 28.0):
             ex.t = t
             await a.cycle()
         a.flush()
-        assert _alerts(s, "venue_change") == []
+        assert len(_alerts(s, "venue_change")) == 1
         assert [x["level"] for x in _alerts(s, "late_order")] == ["critical"]
         assert (s.order(first)["status"], s.order(first)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
         assert abs(s.account("acct")["expected"]["BTCUSDT"] - _real(ex)) < 1e-12  # type: ignore[index]
@@ -59,9 +70,9 @@ def test_a_late_fill_seen_while_its_re_ask_fails_is_booked_once(tmp_path: Path) 
     asyncio.run(go())
 
 
-def test_a_late_fill_inside_an_alerted_change_is_not_booked_again(tmp_path: Path) -> None:
-    """The late order lands with a liquidation while its re-ask fails: the change beyond its
-    quantity is alerted and the position adopted; the late answer is then recorded, not booked."""
+def test_a_late_fill_with_a_liquidation_is_one_change_and_recorded(tmp_path: Path) -> None:
+    """The late order lands with a liquidation while its re-ask fails: one critical change (both),
+    the position adopted; the late answer is then recorded on the order and alerted, not booked."""
     ex = Exchange()
     s = _store(tmp_path)
 
@@ -81,10 +92,139 @@ def test_a_late_fill_inside_an_alerted_change_is_not_booked_again(tmp_path: Path
             ex.t = t
             await a.cycle()
         a.flush()
-        assert [x["level"] for x in _alerts(s, "venue_change")] == ["critical"]
+        assert _changes(s) == [("critical", 1.0, _real(ex))]
         late = _alerts(s, "late_order")
         assert [x["level"] for x in late] == ["critical"]
-        assert "not booked again" in late[0]["message"]
+        assert "is this order's fill" in late[0]["message"]
+        assert (s.order(first)["status"], s.order(first)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
+        assert abs(s.account("acct")["expected"]["BTCUSDT"] - _real(ex)) < 1e-12  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_liquidation_is_not_masked_by_an_order_taken_as_never_arrived(tmp_path: Path) -> None:
+    """The order truly never arrived and its re-ask kept failing: a partial liquidation within its
+    quantity (0.3 of 0.484) raised no venue_change until the watch's deadline (t=226, 200 s late)."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        v = FlakyVenue(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        await _send_lost_order(ex, a)
+        ex.mark, v.lose = 60_000.0, False
+        ex.travelling.clear()  # it never arrives
+        ex.t = 25.0
+        await a.cycle()
+        ex.legs[0] = ("BTCUSDT", 0.7)  # a partial liquidation
+        ex.t, v.flaky = 26.0, True
+        await a.cycle()
+        a.flush()
+        assert _changes(s) == [("critical", 1.0, 0.7)]
+        assert s.account("acct")["expected"] == {"BTCUSDT": 0.7}  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_late_fill_landing_before_the_re_read_is_counted_once(tmp_path: Path) -> None:
+    """A late order L answered 'not found', then landed before the positions were re-read in the
+    same cycle (after another order N's fill): the re-read's change was alerted and adopted, and
+    the late watch booked L again next cycle (a phantom short, a bogus second venue_change)."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    class Landing(Venue):
+        hook: tuple[str, list[OrderRequest]] | None = None
+
+        async def fetch_order(self, symbol: str, cid: str) -> OrderState | None:
+            if self.hook is not None and cid == self.hook[0]:
+                for r in self.hook[1]:
+                    self.ex.arrive(r)  # L lands (after L's own re-ask this cycle), then N
+                self.hook = None
+            return await super().fetch_order(symbol, cid)
+
+    async def go() -> None:
+        v = Landing(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        late = await _send_lost_order(ex, a)
+        ex.t = 25.0
+        r = await a.cycle()  # L taken as never arrived; N sent, its answer lost too
+        n = str(r[0]["positions"][0]["action"]["client_order_id"])
+        v.lose = False
+        v.hook = (n, list(ex.travelling))
+        ex.travelling.clear()
+        for t in (26.0, 27.0, 28.0):
+            ex.t = t
+            await a.cycle()
+        a.flush()
+        assert _changes(s) == [("critical", 1.0 - 0.484375, _real(ex))]  # L's fill, once
+        assert [x["level"] for x in _alerts(s, "late_order")] == ["critical"]
+        assert (s.order(late)["status"], s.order(n)["status"]) == ("closed", "closed")  # type: ignore[index]
+        assert abs(s.account("acct")["expected"]["BTCUSDT"] - _real(ex)) < 1e-12  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_late_fill_found_after_the_read_is_judged_in_the_same_cycle(tmp_path: Path) -> None:
+    """The late order lands between the cycle's read and its re-ask: the positions are read again
+    before judging and deciding, so its change is alerted with the late_order, in that cycle."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    class Landing(Venue):
+        async def fetch_order(self, symbol: str, cid: str) -> OrderState | None:
+            if self.ex.travelling and cid == self.ex.travelling[0].client_order_id:
+                self.ex.arrive(self.ex.travelling.pop(0))
+            return await super().fetch_order(symbol, cid)
+
+    async def go() -> None:
+        v = Landing(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        await _send_lost_order(ex, a)
+        ex.mark, v.lose = 60_000.0, False
+        held = list(ex.travelling)
+        ex.travelling.clear()
+        ex.t = 25.0
+        await a.cycle()  # taken as never arrived
+        ex.travelling[:] = held  # lands when asked for next
+        ex.t = 26.0
+        await a.cycle()
+        a.flush()
+        assert _changes(s) == [("critical", 1.0, _real(ex))]
+        assert [x["level"] for x in _alerts(s, "late_order")] == ["critical"]
+        assert s.account("acct")["expected"] == {"BTCUSDT": _real(ex)}  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_late_fill_after_a_larger_change_is_its_own_change(tmp_path: Path) -> None:
+    """A liquidation larger than the late order was adopted while its re-ask failed; the order
+    landed only a cycle later: it was recorded as 'already taken into the expected position' and
+    its fill alerted as a second venue change although the first did not hold it.  Now each
+    change is the read's, once, and the late watch names the order's."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        v = FlakyVenue(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        first = await _send_lost_order(ex, a)
+        ex.mark, v.lose = 60_000.0, False
+        ex.t = 25.0
+        await a.cycle()
+        ex.legs[0] = ("BTCUSDT", 0.4)  # a liquidation larger than the late order's quantity
+        ex.t, v.flaky = 26.0, True
+        await a.cycle()
+        ex.arrive(ex.travelling.pop(0))  # the late order lands only now
+        v.flaky = False
+        for t in (27.0, 28.0):
+            ex.t = t
+            await a.cycle()
+        a.flush()
+        assert _changes(s) == [("critical", 1.0, 0.4), ("critical", 0.4, _real(ex))]
+        late = _alerts(s, "late_order")
+        assert [x["level"] for x in late] == ["critical"]
+        assert "is this order's fill" in late[0]["message"]
         assert (s.order(first)["status"], s.order(first)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
         assert abs(s.account("acct")["expected"]["BTCUSDT"] - _real(ex)) < 1e-12  # type: ignore[index]
 
@@ -252,5 +392,43 @@ def test_hedge_legs_fold_back_to_the_symbol_and_own_fills_raise_no_change(tmp_pa
         changes = [(x["level"], x["data"].get("leg"), x["data"]["after"]) for x in _alerts(s, "venue_change")]
         assert sorted(changes) == [("critical", "long", 0.0), ("warning", "long", 0.3)]
         assert s.account("acct")["expected"] == {"BTCUSDT short": short, "BTCUSDT long": 0.3}  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_leg_change_held_by_an_order_in_flight_is_not_folded_into_the_net(tmp_path: Path) -> None:
+    """The short leg was liquidated while an order on the symbol was in flight (its room held the
+    change): the legs were folded into the net (2 - 1 = 1) and, once the order was taken as never
+    arrived, the liquidation was a warning 'from 1 to 2'."""
+    ex = Exchange()
+    ex.legs = [("BTCUSDT", 2.0), ("BTCUSDT", -1.0)]
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        v = FlakyVenue(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        ex.t = -14.0
+        await a.cycle()
+        st = a._state["acct"]
+        lease = (a.owner, a.instance, st.epoch)
+        s.record_intent("acct", "cidX", "BTCUSDT", "buy", 1.0, ex.ns(), "test", lease=lease)
+        s.mark_sent("cidX", ex.ns(), lease=lease)
+        st.loaded = False  # reloaded: the order is in flight, its answer unknown
+        ex.legs = [("BTCUSDT", 2.0)]  # the short leg is liquidated
+        ex.t, v.flaky = 1.0, True
+        await a.cycle()
+        assert s.account("acct")["expected"] == {"BTCUSDT long": 2.0, "BTCUSDT short": -1.0}  # type: ignore[index]
+        v.flaky = False
+        for t in (30.0, 52.0):
+            ex.t = t
+            await a.cycle()
+        a.flush()
+        assert s.order("cidX")["status"] == "expired"  # type: ignore[index]
+        changes = [
+            (x["level"], x["data"].get("leg"), x["data"]["before"], x["data"]["after"])
+            for x in _alerts(s, "venue_change")
+        ]
+        assert changes == [("critical", "short", -1.0, 0.0)]
+        assert s.account("acct")["expected"] == {"BTCUSDT": _real(ex)}  # type: ignore[index]
 
     asyncio.run(go())
