@@ -291,9 +291,9 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
                 "critical",
                 "late_order",
                 f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, "
-                f"reached the venue after all: {state.filled:g} filled; the venue_change alerted on "
-                f"{row['symbol']} (before this or next) is this order's fill, not the venue's doing; an order "
-                "sent since on the symbol may have reduced it twice",
+                f"reached the venue after all: {state.filled:g} filled; {state.filled:g} of a venue_change "
+                f"alerted on {row['symbol']} (before this or next) is this order's fill, the rest of it the "
+                "venue's doing; an order sent since on the symbol may have reduced it twice",
                 client_order_id=cid,
                 symbol=row["symbol"],
                 filled=state.filled,

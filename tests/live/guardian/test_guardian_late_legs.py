@@ -95,7 +95,8 @@ def test_a_late_fill_with_a_liquidation_is_one_change_and_recorded(tmp_path: Pat
         assert _changes(s) == [("critical", 1.0, _real(ex))]
         late = _alerts(s, "late_order")
         assert [x["level"] for x in late] == ["critical"]
-        assert "is this order's fill" in late[0]["message"]
+        assert "0.484375 of a venue_change alerted on BTCUSDT" in late[0]["message"]
+        assert "the rest of it the venue's doing" in late[0]["message"]
         assert (s.order(first)["status"], s.order(first)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
         assert abs(s.account("acct")["expected"]["BTCUSDT"] - _real(ex)) < 1e-12  # type: ignore[index]
 
@@ -224,7 +225,8 @@ def test_a_late_fill_after_a_larger_change_is_its_own_change(tmp_path: Path) -> 
         assert _changes(s) == [("critical", 1.0, 0.4), ("critical", 0.4, _real(ex))]
         late = _alerts(s, "late_order")
         assert [x["level"] for x in late] == ["critical"]
-        assert "is this order's fill" in late[0]["message"]
+        assert "0.484375 of a venue_change alerted on BTCUSDT" in late[0]["message"]
+        assert "the rest of it the venue's doing" in late[0]["message"]
         assert (s.order(first)["status"], s.order(first)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
         assert abs(s.account("acct")["expected"]["BTCUSDT"] - _real(ex)) < 1e-12  # type: ignore[index]
 
