@@ -251,3 +251,17 @@ def test_a_price_the_spec_names_is_replayed_though_the_account_holds_none() -> N
             spec,
             {"BTC": _bars(np.full(n, 60_000.0)), "ETH": _bars(np.full(n, 3_000.0)), "DOGE": _bars(np.full(n, 0.1))},
         )
+
+
+def test_bars_in_another_zone_are_replayed_in_utc() -> None:
+    # Asia/Tokyo bars gave a frame and liquidated_at in Tokyo time; the replay is UTC as a run is.
+    n = 48
+    btc = _bars(np.full(n, 60_000.0), spread=0.0)
+    eth = _bars(np.full(n, 2300.0), spread=0.0)
+    eth.iloc[20, eth.columns.get_loc("high")] = 3800.0
+    utc = replay_account(SPEC, {"BTC": btc, "ETH": eth})
+    tokyo = replay_account(SPEC, {"BTC": btc.tz_convert("Asia/Tokyo"), "ETH": eth.tz_convert("Asia/Tokyo")})
+    assert str(tokyo.frame.index.tz) == "UTC"
+    assert str(tokyo.liquidated_at.tz) == "UTC"
+    pd.testing.assert_frame_equal(tokyo.frame, utc.frame)
+    assert tokyo.to_dict()["liquidated_at"] == utc.to_dict()["liquidated_at"] == eth.index[20].isoformat()

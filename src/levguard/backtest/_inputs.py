@@ -54,6 +54,21 @@ def _liquidation_rule(value: object, default: LiquidationRule) -> LiquidationRul
     raise InputError(f"liquidation must be None, a venue name or a LiquidationRule, was {value!r}")
 
 
+def utc_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with its tz-aware index converted to UTC (as is when UTC or not tz-aware).
+
+    An aware time is unambiguous: every run, its rows and its reports are in UTC, whatever zone
+    the bars came in (the one conversion of :func:`_frame`, :func:`~levguard.backtest.sweeps.walk_forward`
+    and :func:`~levguard.backtest.account.replay_account`).
+    """
+    index = data.index
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None and str(index.tz) != "UTC":
+        out = data.tz_convert("UTC")
+        out.attrs.update(data.attrs)
+        return out
+    return data
+
+
 def _frame(data: object) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"data must be a pandas DataFrame, was {type(data).__name__}")
@@ -65,8 +80,7 @@ def _frame(data: object) -> pd.DataFrame:
             "data must be indexed by a timezone-aware DatetimeIndex of bar open times "
             "(UTC; another zone is converted to UTC)"
         )
-    if str(data.index.tz) != "UTC":  # an aware time is unambiguous: the run, its rows and reports are UTC
-        data = data.tz_convert("UTC")
+    data = utc_frame(data)
     if len(data) < 2:
         raise InputError(f"data must hold at least 2 bars, was {len(data)}")
     _, report = validate_ohlcv(data.loc[:, list(_OHLCV)], source="data")

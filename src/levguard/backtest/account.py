@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from levguard.backtest._inputs import utc_frame
 from levguard.core.positions import Account
 from levguard.core.records import json_ready
 from levguard.core.risk.joint_stress import JointAccount, breached, joint_account, scenario_values
@@ -108,7 +109,7 @@ def _bars(frame: object, asset: str) -> pd.DataFrame:
         raise InputError(f"prices[{asset!r}] lacks column(s) {missing} (open, high, low, close or mark_*)")
     if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
         raise InputError(f"prices[{asset!r}] needs a UTC DatetimeIndex of bar open times")
-    out = frame[cols].astype(np.float64)
+    out = utc_frame(frame[cols].astype(np.float64))  # the replay's rows are UTC, as a run's
     out.columns = list(_OHLC)
     values = out.to_numpy()
     bad = ~(np.isfinite(values) & (values > 0.0))

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.backtest._inputs import _per_symbol
+from levguard.backtest._inputs import _per_symbol, utc_frame
 from levguard.backtest._policy_paths import _path_cfg, _split_policy, side_dependent
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import Prepared, prepare, simulate
@@ -587,6 +587,11 @@ def walk_forward(
     and pays its own entry.
     """
     n = _n_bars(data)
+    # In UTC as every run is (a Tokyo index gave UTC traded windows and Tokyo flat ones).
+    if isinstance(data, pd.DataFrame):
+        data = utc_frame(data)
+    elif isinstance(data, Mapping):
+        data = {k: utc_frame(v) for k, v in data.items()}
     for name, v in (("train_bars", train_bars), ("test_bars", test_bars)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 2:
             raise InputError(f"{name} must be an integer >= 2, was {v!r}")

@@ -230,3 +230,21 @@ def test_a_close_that_leaves_dust_ruins_the_walk_forward_at_that_close() -> None
     assert r.ruined_at == idx[train + test - 1]
     assert r.metrics["ruined"] == 1.0
     assert r.metrics["total_return"] < -0.9999
+
+
+def test_a_non_utc_index_is_converted_to_utc_in_every_window() -> None:
+    # Tokyo bars with some windows flat: the traded windows came back UTC (run converts) and the flat
+    # ones in Tokyo time; their concatenation was an object index and a bare ValueError.
+    small = DF.iloc[:1500]
+    kw: dict[str, Any] = {"train_bars": 300, "test_bars": 300, "objective": "max_drawdown"}
+    free = walk_forward(small, {"hold": BuyAndHold()}, {"2x": 2.0}, **kw)
+    bound = float(free.windows["is_max_drawdown"].median())
+    utc = walk_forward(small, {"hold": BuyAndHold()}, {"2x": 2.0}, constraints={"max_drawdown": bound}, **kw)
+    assert 0 < utc.stability["n_flat"] < len(utc.windows)  # some flat, some traded
+    tokyo = walk_forward(
+        small.tz_convert("Asia/Tokyo"), {"hold": BuyAndHold()}, {"2x": 2.0}, constraints={"max_drawdown": bound}, **kw
+    )
+    assert str(tokyo.equity.index.tz) == "UTC"
+    pd.testing.assert_series_equal(tokyo.equity, utc.equity)
+    pd.testing.assert_frame_equal(tokyo.windows, utc.windows)
+    assert tokyo.untested_start == utc.untested_start
