@@ -277,3 +277,36 @@ def test_demo_refuses_an_unwritable_folder_before_it_runs(tmp_path: Path) -> Non
     finally:
         folder.chmod(0o700)
     assert "is not writable" in line, line
+
+
+def test_backtest_and_sweep_reports_keep_their_own_subtitles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With policies: and sweep: the backtest report's writer read `sub` when it ran, after the sweep's
+    # subtitle ("2 configurations on ...") had replaced it.
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from levguard.cli.backtest import SweepOutcome, _writes
+
+    seen: dict[str, str] = {}
+    monkeypatch.setattr("levguard.report.html.write_report", lambda *a, subtitle, **k: seen.update(report=subtitle))
+    monkeypatch.setattr(
+        "levguard.report.sweep.write_sweep_report", lambda *a, subtitle, **k: seen.update(sweep=subtitle)
+    )
+    sweep = SimpleNamespace(x="leverage", y="strategy", objective="sharpe", direction=None, facet=None)
+    cfg = SimpleNamespace(
+        symbol="BTCUSDT",
+        venue="binance-usdm",
+        margin_mode="isolated",
+        policies={"fixed 2x": object()},
+        strategy=SimpleNamespace(type="buy_and_hold"),
+        output=SimpleNamespace(report=str(tmp_path / "both.html"), json_path=None),
+        sweep=sweep,
+    )
+    swept = SweepOutcome(pd.DataFrame({"sharpe": [1.0, 2.0]}), None, None, tmp_path / "sweep.html", None)
+    for _, _, write in _writes(cfg, "both.yaml", None, {}, swept):
+        write(tmp_path / "x")
+    assert seen == {
+        "report": "buy_and_hold on BTCUSDT (binance-usdm, isolated)",
+        "sweep": "2 configurations on BTCUSDT (binance-usdm, isolated)",
+    }

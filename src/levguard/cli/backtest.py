@@ -263,7 +263,8 @@ def _writes(
         writes.append((Path(cfg.output.json_path), "output.json", lambda t: t.write_text(text, encoding="utf-8")))
     if swept is not None and swept.report is not None:
         sw = cfg.sweep
-        sub = f"{len(swept.table):,} configurations on {market}"
+        # Its own name: the report's writer above reads `sub` when it runs, after this line.
+        sweep_sub = f"{len(swept.table):,} configurations on {market}"
         writes.append(
             (
                 swept.report,
@@ -277,7 +278,7 @@ def _writes(
                     best=sw.direction,
                     facet=sw.facet,
                     title=f"levguard sweep: {config}",
-                    subtitle=sub,
+                    subtitle=sweep_sub,
                     data=data,
                 ),
             )
