@@ -4,6 +4,7 @@ and/or run the parameter sweep of the file's ``sweep:`` section."""
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import typer
 from levguard.cli._errors import fail as _fail
 from levguard.cli._paths import check_outputs
 from levguard.errors import LevguardError, NoTiersError
-from levguard.files import replacing
+from levguard.files import ReplaceError, replacing
 
 CONFIG_TIERS_REMEDY = "give tiers: in the config (a file, or a mapping symbol -> tier rows)"
 """How a backtest config gives the tiers of a symbol without built-in ones (``tiers:``; it has no
@@ -307,6 +308,13 @@ def _write_outputs(cfg: Any, config: str, data: Any, results: dict[str, Any], sw
                 except InputError as exc:  # the report writers name the temporary path they wrote
                     raise InputError(str(exc).replace(str(temp), str(path))) from None
             failing = "cannot write the outputs " + ", ".join(repr(str(p)) for p, _, _ in writes)
+    except ReplaceError as exc:  # a move failed: the ones before it were undone, but for exc.written
+        kept = {str(p) for p in exc.written}
+        unwritten = [str(p) for p, _, _ in writes if os.path.realpath(p) not in kept]
+        failing = "cannot write the outputs " + ", ".join(repr(p) for p in unwritten)
+        if kept:
+            failing = f"{failing} (left with this run's output: {', '.join(repr(p) for p in sorted(kept))})"
+        raise InputError(f"{failing}: {exc.strerror or type(exc).__name__}") from None
     except OSError as exc:  # a directory, a full disk, a path under a file
         raise InputError(f"{failing}: {exc.strerror or type(exc).__name__}") from None
 
