@@ -66,6 +66,25 @@ def test_metrics_table_formats_the_key_columns() -> None:
     assert "2020-03-12 10:00" in next(line for line in timed.splitlines() if "fixed 10x" in line)
 
 
+def test_coin_margined_amounts_keep_their_digits_and_name_their_currency() -> None:
+    # A BTC-margined run's 0.001043 BTC of fees read "0.00", with no currency anywhere.
+    coin = {"fees_paid": 0.0010432608, "funding_paid": -0.000123456, "bad_debt": 0.0}
+    alone = metrics_table({"coin 2x": coin}, "t", currencies={"coin 2x": "BTC"})
+    assert alone.title == "t (amounts in BTC)"
+    row = next(line for line in _text(alone).splitlines() if "coin 2x" in line)
+    assert "0.001043" in row
+    assert "-0.0001235" in row
+    mixed = metrics_table(
+        {"coin 2x": coin, "usdt 2x": {"fees_paid": 107.47}}, "t", currencies={"coin 2x": "BTC", "usdt 2x": "USDT"}
+    )
+    assert mixed.title == "t"
+    lines = _text(mixed).splitlines()
+    assert "0.001043 BTC" in next(line for line in lines if "coin 2x" in line)
+    usdt = next(line for line in lines if "usdt 2x" in line)
+    assert "107.47 USDT" in usdt
+    assert "— USDT" not in usdt  # a missing amount stays a dash
+
+
 def test_sweep_table_lists_the_best_rows() -> None:
     table = pd.DataFrame(
         {

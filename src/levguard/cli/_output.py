@@ -149,12 +149,21 @@ def liquidations(x: Any) -> str:
     return f"[bold red]{int(v)}[/]" if v > 0 else "[green]0[/]"
 
 
+def amount(x: Any) -> str:
+    """An amount of a backtest's settlement currency to at least 4 significant digits
+    (:func:`levguard.report.html.fmt_amount`); missing as a dash."""
+    from levguard.report.html import fmt_amount
+
+    v = _num(x)
+    return "—" if v is None else fmt_amount(v)
+
+
 def bad_debt(x: Any) -> str:
     """Bad debt (losses beyond the margin), red when positive; missing as a dash."""
     v = _num(x)
     if v is None:
         return "—"
-    return f"[bold red]{fmt(v)}[/]" if v > 0 else fmt(v)
+    return f"[bold red]{amount(v)}[/]" if v > 0 else amount(v)
 
 
 def ruined(x: Any) -> str:
@@ -280,11 +289,12 @@ _METRIC_COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("Sortino", "sortino", ratio),
     ("liq", "n_liquidations", liquidations),
     ("bad debt", "bad_debt", bad_debt),
-    ("fees", "fees_paid", fmt),
-    ("funding", "funding_paid", fmt),
+    ("fees", "fees_paid", amount),
+    ("funding", "funding_paid", amount),
     ("avg lev", "avg_leverage", leverage),
     ("ruin", "ruined", ruined),
 )
+_AMOUNT_KEYS = ("bad_debt", "fees_paid", "funding_paid")
 
 
 def metrics_table(
@@ -292,6 +302,7 @@ def metrics_table(
     title: str,
     ruined_at: Mapping[str, str | None] | None = None,
     short_runs: Collection[str] = (),
+    currencies: Mapping[str, str | None] | None = None,
 ) -> RecordTable:
     """One row per policy (or run) with the key backtest metrics, formatted for humans.
 
@@ -304,10 +315,21 @@ def metrics_table(
     (:data:`levguard.report.tables.SHORT_RUN_METRICS`): annualising a few bars is not
     meaningful.  In a terminal too narrow for the row of a policy, it prints a column per policy
     instead (:class:`RecordTable`).
+
+    The amounts (bad debt, fees, funding) are in the settlement currency of each run
+    (``currencies``: name -> currency, ``BacktestResult.params["settlement"]``), to at least 4
+    significant digits (:func:`levguard.report.html.fmt_amount`, as the tearsheet): named in the
+    title ("amounts in BTC") when every run settles in it, else in each amount cell.  A
+    coin-margined run's 0.0012 BTC of fees is not "0.00".
     """
     from levguard.backtest.engine import SHORT_RUN_DAYS
     from levguard.report.tables import SHORT_RUN_METRICS
 
+    units = {name: (currencies or {}).get(name) or "" for name in metrics_by_name}
+    common = set(units.values())
+    if len(common) == 1 and "" not in common:
+        title = f"{title} (amounts in {next(iter(common))})"
+        units = dict.fromkeys(units, "")
     table = RecordTable(title=title, header_style="bold", title_justify="left")
     table.add_column("policy", justify="left", overflow="fold", min_width=_record_name_width(metrics_by_name))
     for header, _, _ in _METRIC_COLUMNS:
@@ -317,6 +339,11 @@ def metrics_table(
             f"[dim]n/a (<{SHORT_RUN_DAYS:g}d)[/]" if key in SHORT_RUN_METRICS and name in short_runs else f(m.get(key))
             for _, key, f in _METRIC_COLUMNS
         ]
+        if units[name]:
+            cells = [
+                f"{c} {units[name]}" if key in _AMOUNT_KEYS and c != "—" else c
+                for c, (_, key, _) in zip(cells, _METRIC_COLUMNS, strict=True)
+            ]
         when = (ruined_at or {}).get(name)
         if when:
             cells[-1] = f"[bold red]{when[:16].replace('T', ' ')}[/]"

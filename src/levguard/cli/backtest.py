@@ -420,7 +420,8 @@ def backtest(
     con = console()
     if cfg.policies:
         short = [name for name, r in results.items() if r.short_run]
-        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}", ruined_at, short))
+        units = {name: r.params.get("settlement") for name, r in results.items()}
+        con.print(metrics_table(metrics, f"{cfg.strategy.type} on {cfg.symbol}", ruined_at, short, units))
         if report:
             con.print(f"HTML report: {report}")
     if swept is not None:

@@ -296,6 +296,7 @@ def _backtest_demo(
         # What the runs could not see (a short window's annualised figures, gaps), once each.
         "notes": list(dict.fromkeys(n for r in results.values() for n in r.notes)),
         "short_runs": [name for name, r in results.items() if r.short_run],
+        "settlement": {name: r.params.get("settlement") for name, r in results.items()},
     }
 
 
@@ -400,7 +401,9 @@ def _market_summary() -> dict[str, Any]:
 def _print_backtest(backtest: dict[str, Any], title: str) -> None:
     from levguard.cli._output import console, metrics_table
 
-    bt = metrics_table(backtest["metrics"], title, backtest.get("ruined_at"), backtest["short_runs"])
+    bt = metrics_table(
+        backtest["metrics"], title, backtest.get("ruined_at"), backtest["short_runs"], backtest["settlement"]
+    )
     out_con = console()
     out_con.print()
     for note in backtest["notes"]:
