@@ -330,3 +330,28 @@ def test_long_results_stay_small(tmp_path: Path) -> None:
     equity = next(t for t in fig.data if t.name == "long")
     assert min(equity.y) == pytest.approx(res.equity.min())  # the lows survive the bucketing
     assert equity.y[-1] == pytest.approx(res.equity.iloc[-1])
+
+
+def test_a_short_sweeps_annualised_metrics_read_na_as_in_the_comparison_table(tmp_path: Path) -> None:
+    # One 8-day run: the comparison table read Sharpe "n/a (<30d)", the sweep table and report printed
+    # the same run's Sharpe as a number (and the sweep ranks by it: it still does).
+    from rich.console import Console
+
+    from levguard.backtest.strategies import BuyAndHold
+    from levguard.backtest.sweeps import sweep
+    from levguard.cli._output import sweep_table
+
+    table = sweep(_walk(200, seed=3), {"hold": BuyAndHold()}, {"1x": 1.0, "2x": 2.0}, symbol="BTCUSDT")
+    assert table.attrs["short_run"]
+    assert table.attrs["span_days"] == pytest.approx(200 / 24)
+    con = Console(record=True, width=200, color_system=None)
+    con.print(sweep_table(table, "sharpe"))
+    rows = [line for line in con.export_text().splitlines() if "hold" in line]
+    assert len(rows) == 2
+    assert all("n/a (<30d)" in r for r in rows)
+    path = write_sweep_report(table, tmp_path / "s.html", x="policy", y="strategy", objective="sharpe")
+    text = path.read_text(encoding="utf-8")
+    assert text.count("n/a (short run)") >= 2  # the Sharpe of both rows of the key table
+    assert "annualised from 8.33 days" in text
+    longer = sweep(_walk(24 * 31, seed=3), {"hold": BuyAndHold()}, {"1x": 1.0}, symbol="BTCUSDT")
+    assert not longer.attrs["short_run"]

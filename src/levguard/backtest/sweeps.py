@@ -26,7 +26,7 @@ import pandas as pd
 from levguard.backtest._inputs import _per_symbol, utc_frame
 from levguard.backtest._policy_paths import _path_cfg, _split_policy, side_dependent
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
-from levguard.backtest.engine import Prepared, prepare, simulate
+from levguard.backtest.engine import SHORT_RUN_DAYS, Prepared, prepare, simulate, span_days
 from levguard.backtest.metrics import compute_metrics, drawdown
 from levguard.core.validate import finite_number, number, positive_number, show
 from levguard.data.frames import float_column
@@ -289,7 +289,9 @@ def sweep(
         One row per configuration: ``strategy``, ``policy``, the swept parameters (strategy,
         policy and run settings; a name used by both a strategy and a policy is prefixed
         ``strategy_`` / ``policy_``, and so is one named like a metric, e.g. DrawdownControl's
-        ``policy_max_drawdown``) and the metrics :data:`SWEEP_METRICS`.
+        ``policy_max_drawdown``) and the metrics :data:`SWEEP_METRICS`.  ``attrs`` holds
+        ``symbols``, ``venue``, ``bars``, ``span_days`` and ``short_run`` (as
+        :attr:`~levguard.backtest.engine.BacktestResult.short_run`).
 
     Raises
     ------
@@ -361,6 +363,8 @@ def sweep(
     table.attrs["symbols"] = base.symbols
     table.attrs["venue"] = base.params["venue"]
     table.attrs["bars"] = int(base.index.shape[0])
+    table.attrs["span_days"] = days = span_days(int(base.index.shape[0]), base.ppy)
+    table.attrs["short_run"] = bool(days < SHORT_RUN_DAYS)  # its tables read the annualised metrics n/a
     return table
 
 

@@ -374,14 +374,18 @@ def sweep_table(
     """The ``top`` sweep configurations by ``objective`` (best first: the highest, or the lowest
     for ``direction="min"``, default the objective's own direction as in
     :func:`levguard.backtest.sweeps.best`): names, swept parameters, the objective (bold) and the
-    key metrics.
+    key metrics.  A short run's (``table.attrs["short_run"]``, set by
+    :func:`~levguard.backtest.sweeps.sweep`) annualised metrics read ``n/a (<30d)`` as in
+    :func:`metrics_table`; the ranking still uses their numbers.
 
     Raises
     ------
     InputError
         ``table`` is empty or has no column ``objective``.
     """
+    from levguard.backtest.engine import SHORT_RUN_DAYS
     from levguard.report.sweep import NAME_COLUMNS, param_columns, param_label, top_configurations
+    from levguard.report.tables import SHORT_RUN_METRICS
 
     best = top_configurations(table, objective, top, best=direction)
     params = [c for c in param_columns(table) if c != objective]
@@ -403,12 +407,18 @@ def sweep_table(
     keys = [(h, k, f) for h, k, f in _SWEEP_KEYS if k != objective and k in best.columns]
     for header, _, _ in keys:
         out.add_column(header, justify="right", no_wrap=True)
+    # A short run's annualised metrics read n/a as in metrics_table (the ranking keeps the numbers).
+    short = bool(table.attrs.get("short_run"))
+
+    def cell(key: str, f: Callable[[Any], str], value: Any) -> str:
+        return f"[dim]n/a (<{SHORT_RUN_DAYS:g}d)[/]" if short and key in SHORT_RUN_METRICS else f(value)
+
     for rank, row in best.iterrows():
         out.add_row(
             str(rank),
             *(param_label(row[c]) for c in (*names, *params)),
-            fmt_objective(row[objective]),
-            *(f(row[k]) for _, k, f in keys),
+            cell(objective, fmt_objective, row[objective]),
+            *(cell(k, f, row[k]) for _, k, f in keys),
         )
     return out
 

@@ -29,6 +29,7 @@ from levguard.errors import InputError
 from levguard.kernels.backtest_metrics import SWEEP_DIRECTION, rank_order
 from levguard.kernels.backtest_metrics import TABLE_METRICS as _RUN_METRICS
 from levguard.report.html import METRIC_LABELS, Fragment, fmt_metric, tearsheet_body, write_page
+from levguard.report.tables import SHORT_RUN_METRICS, short_run_cell
 
 __all__ = [
     "NAME_COLUMNS",
@@ -345,7 +346,9 @@ def _plain(value: Any) -> str:
     return "—" if not math.isfinite(x) else f"{x:,.4g}"
 
 
-def _top_html(top: pd.DataFrame, objective: str, columns: Sequence[str] | None = None) -> str:
+def _top_html(
+    top: pd.DataFrame, objective: str, columns: Sequence[str] | None = None, short_days: float | None = None
+) -> str:
     params = set(param_columns(top)) - {objective}
     cols = [c for c in top.columns if columns is None or c in columns]
 
@@ -362,6 +365,8 @@ def _top_html(top: pd.DataFrame, objective: str, columns: Sequence[str] | None =
             v = row[c]
             if c in NAME_COLUMNS or c in params:
                 cells.append(f"<td>{html.escape(param_label(v))}</td>")
+            elif short_days is not None and c in SHORT_RUN_METRICS:  # as in the tearsheet's tables
+                cells.append(short_run_cell(str(c), v, short_days))
             else:
                 cells.append(f"<td>{_fmt_value(str(c), v)}</td>")
         liq = row.get("n_liquidations")
@@ -436,15 +441,23 @@ def write_sweep_report(
         + (f"; {n_liq:,} liquidated at least once" if "n_liquidations" in table else "")
         + "."
     )
+    # A short run (sweep's attrs): its annualised metrics read n/a in the tables, as in the tearsheet.
+    short_days = float(table.attrs.get("span_days", math.nan)) if table.attrs.get("short_run") else None
+    if short_days is not None:
+        summary += (
+            f" The run spans {short_days:.3g} days: its annualised metrics ({', '.join(SHORT_RUN_METRICS)}) "
+            "extrapolate that to a year and read n/a; the ranking and the heatmap still use them."
+        )
     key_cols = _top_key_columns(best_first, objective, (x, y, facet))
     before: list[Fragment] = [
         f"<p class='note'>{html.escape(summary)}</p>",
         ("Objective heatmap", _plain_title(heat), heat),
         f"<h2>Top {len(best_first)} configurations by {html.escape(label)}</h2>",
-        _top_html(best_first, objective, key_cols),
+        _top_html(best_first, objective, key_cols, short_days),
     ]
     if len(key_cols) < len(best_first.columns):
-        before.append(f"<details><summary>Every column</summary>{_top_html(best_first, objective)}</details>")
+        every = _top_html(best_first, objective, short_days=short_days)
+        before.append(f"<details><summary>Every column</summary>{every}</details>")
     if results:
         before.append(f"<h2>Selected results: {html.escape(', '.join(map(str, results)))}</h2>")
     body = tearsheet_body(results or {}, data=data, crashes=crashes, before=before)

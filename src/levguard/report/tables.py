@@ -26,6 +26,7 @@ __all__ = [
     "all_metrics_html",
     "key_metrics_html",
     "liquidations_html",
+    "short_run_cell",
 ]
 
 KEY_METRICS: tuple[str, ...] = ("total_return", "cagr", "max_drawdown", "sharpe", "n_liquidations")
@@ -66,10 +67,16 @@ def _utc(ts: Any) -> str:
 def _cell(key: str, value: Any, ruined: bool, short_days: float | None = None) -> str:
     if ruined and (value is None or (isinstance(value, float | int) and not math.isfinite(float(value)))):
         return f"<td class='na'>{RUINED}</td>"
-    if short_days is not None and key in SHORT_RUN_METRICS:  # a few bars extrapolated to a year: on hover only
-        tip = f"{fmt_metric(key, value)}, annualised from {short_days:.3g} days"
-        return f"<td class='na' title='{html.escape(tip)}'>{SHORT_RUN}</td>"
+    if short_days is not None and key in SHORT_RUN_METRICS:
+        return short_run_cell(key, value, short_days)
     return f"<td>{fmt_metric(key, value)}</td>"
+
+
+def short_run_cell(key: str, value: Any, short_days: float) -> str:
+    """The cell of a short run's annualised metric (:data:`SHORT_RUN_METRICS`): :data:`SHORT_RUN`,
+    the value and the days it annualises on hover only (a few bars extrapolated to a year)."""
+    tip = f"{fmt_metric(key, value)}, annualised from {short_days:.3g} days"
+    return f"<td class='na' title='{html.escape(tip)}'>{SHORT_RUN}</td>"
 
 
 def _currency(r: Any) -> str:
