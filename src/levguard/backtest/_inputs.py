@@ -21,6 +21,7 @@ from levguard.core.rules.base import LiquidationRule, VenueModel
 from levguard.core.sizing.policies import Rebalancer
 from levguard.core.tiers import TierTable
 from levguard.core.validate import number, show
+from levguard.data.frames import utc_frame
 from levguard.data.loaders import load_ohlcv
 from levguard.data.perp import load_perp_spec
 from levguard.data.validate import validate_ohlcv
@@ -52,21 +53,6 @@ def _liquidation_rule(value: object, default: LiquidationRule) -> LiquidationRul
     if isinstance(value, str):
         return get_venue(value).liquidation
     raise InputError(f"liquidation must be None, a venue name or a LiquidationRule, was {value!r}")
-
-
-def utc_frame(data: pd.DataFrame) -> pd.DataFrame:
-    """``data`` with its tz-aware index converted to UTC (as is when UTC or not tz-aware).
-
-    An aware time is unambiguous: every run, its rows and its reports are in UTC, whatever zone
-    the bars came in (the one conversion of :func:`_frame`, :func:`~levguard.backtest.sweeps.walk_forward`
-    and :func:`~levguard.backtest.account.replay_account`).
-    """
-    index = data.index
-    if isinstance(index, pd.DatetimeIndex) and index.tz is not None and str(index.tz) != "UTC":
-        out = data.tz_convert("UTC")
-        out.attrs.update(data.attrs)
-        return out
-    return data
 
 
 def _frame(data: object) -> pd.DataFrame:

@@ -27,7 +27,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from levguard.backtest._inputs import utc_frame
 from levguard.core.positions import Account
 from levguard.core.records import json_ready
 from levguard.core.risk.joint_stress import JointAccount, breached, joint_account, scenario_values
@@ -35,7 +34,7 @@ from levguard.core.spec import account_from_spec
 from levguard.core.symbols import base_asset, is_usd
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import is_portfolio_margin_spec
-from levguard.data.frames import utc_time
+from levguard.data.frames import utc_frame, utc_time
 from levguard.data.resample import bar_step_ns, sum_into_bars
 from levguard.documents import load_spec
 from levguard.errors import InputError

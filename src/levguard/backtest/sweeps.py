@@ -23,13 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.backtest._inputs import _per_symbol, utc_frame
+from levguard.backtest._inputs import _per_symbol
 from levguard.backtest._policy_paths import _path_cfg, _split_policy, side_dependent
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import SHORT_RUN_DAYS, Prepared, prepare, simulate, span_days
 from levguard.backtest.metrics import compute_metrics, drawdown
 from levguard.core.validate import finite_number, number, positive_number, show
-from levguard.data.frames import float_column
+from levguard.data.frames import float_column, utc_frame
 from levguard.errors import InputError
 from levguard.kernels import backtest as kb
 from levguard.kernels import load_numba

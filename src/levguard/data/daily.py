@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from levguard.data.frames import frame_bar_ns
+from levguard.data.frames import frame_bar_ns, utc_frame
 from levguard.errors import InputError
 
 __all__ = ["DailyReturns", "daily_returns"]
@@ -52,7 +52,8 @@ def daily_returns(frame: pd.DataFrame, what: str = "history") -> DailyReturns:
     Parameters
     ----------
     frame : DataFrame
-        Bars with a ``close`` column and a UTC ``DatetimeIndex`` of bar open times,
+        Bars with a ``close`` column and a UTC ``DatetimeIndex`` of bar open times (another
+        zone is converted to UTC: the days are UTC days),
         ``attrs["interval"]`` (else the commonest step between bars:
         :func:`levguard.data.frames.frame_bar_ns`).
     what : str
@@ -75,6 +76,7 @@ def daily_returns(frame: pd.DataFrame, what: str = "history") -> DailyReturns:
     """
     if not isinstance(frame, pd.DataFrame) or "close" not in frame.columns:
         raise InputError(f"{what} must be a DataFrame of bars with a close column, was {type(frame).__name__}")
+    frame = utc_frame(frame)  # days are UTC days, whatever zone the index is in
     end = frame.index[-1] + pd.Timedelta(frame_bar_ns(frame, what), unit="ns") if len(frame) else None
     # Hours aggregated from finer bars (risk.forecast.to_hourly) whose last hour is unfinished
     # say where its bars end: the same day as the bars read directly.

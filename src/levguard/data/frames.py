@@ -51,6 +51,7 @@ __all__ = [
     "ohlcv_arrays",
     "ordered_ns",
     "step_text",
+    "utc_frame",
     "utc_iso",
 ]
 
@@ -100,6 +101,22 @@ def timestamp_ns(ts: pd.Timestamp, name: str) -> int:
         raise InputError(
             f"{name} must lie between 1677-09-22 and 2262-04-11 UTC (int64 nanoseconds), was {ts.isoformat()}"
         ) from None
+
+
+def utc_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with its tz-aware index converted to UTC (as is when UTC or not tz-aware).
+
+    An aware time is unambiguous: every run, its rows and its reports are in UTC, whatever zone
+    the bars came in; so are the days and hours the risk layer groups bars by.  The one
+    conversion of the backtests (``run``, ``walk_forward``, ``replay_account``),
+    :func:`levguard.data.daily.daily_returns` and :func:`levguard.risk.forecast.to_hourly`.
+    """
+    index = data.index
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None and str(index.tz) != "UTC":
+        out = data.tz_convert("UTC")
+        out.attrs.update(data.attrs)
+        return out
+    return data
 
 
 def utc_time(value: object, name: str, *, naive_datetime: str = "refuse") -> pd.Timestamp | None:

@@ -44,7 +44,7 @@ from levguard.core.risk.forecast import (
     position_probabilities,
 )
 from levguard.core.validate import show
-from levguard.data.frames import frame_bar_ns, hourly_bars
+from levguard.data.frames import frame_bar_ns, hourly_bars, utc_frame
 from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -203,7 +203,8 @@ def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the hourly bars a liquidation forecast reads from bars of one hour or less.
 
     Hourly bars are returned as they are; finer bars (``1m`` ... ``30m``, from
-    ``attrs["interval"]`` or the most common step) are aggregated per UTC hour: ``open`` first,
+    ``attrs["interval"]`` or the most common step) are aggregated per UTC hour (an index in
+    another zone is converted to UTC first, hourly bars too): ``open`` first,
     ``high`` max, ``low`` min, ``close`` last, and the same for ``mark_*`` columns when present
     (hours without a bar stay missing).  A last hour the bars do not fill (a file ending at
     05:15 on 15-minute bars) is kept, and ``attrs["last_close_ns"]`` (:data:`LAST_CLOSE_ATTR`)
@@ -224,6 +225,7 @@ def to_hourly(frame: pd.DataFrame) -> pd.DataFrame:
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
         raise InputError("bars must have a UTC DatetimeIndex of bar open times")
+    frame = utc_frame(frame)  # UTC hours (an Asia/Kolkata index, +05:30, was grouped by its own)
     interval = frame.attrs.get("interval")
     step = frame_bar_ns(frame, "bars")
     if step == HOUR_NS:
