@@ -166,6 +166,23 @@ def test_a_non_utc_index_runs_in_utc_and_the_ruin_hover_says_utc() -> None:
     assert texts[0].startswith("p: ruined at 2024-01-09 08:00 UTC"), texts
 
 
+def test_an_amount_keeps_its_digits_at_every_scale() -> None:
+    # -0.0 read "-0.00", 1e-12 "0.0000000000" (every digit lost below 1e-7), 0.099995 "0.10000".
+    from levguard.report.html import fmt_amount
+
+    cases = {
+        -0.0: "0.00",
+        1e-12: "1e-12",
+        -3.4e-11: "-3.4e-11",
+        0.099995: "0.1000",
+        1.2345e-7: "0.0000001235",
+        -0.00012: "-0.0001200",
+        999.95: "999.95",
+        12_345.678: "12,345.68",
+    }
+    assert {x: fmt_amount(x) for x in cases} == cases
+
+
 def test_coin_margined_amounts_keep_four_significant_digits_and_name_their_currency() -> None:
     from levguard.report.html import fmt_amount
 

@@ -139,11 +139,19 @@ AMOUNTS = frozenset({"final_equity", "bad_debt", "fees_paid", "funding_paid"})
 
 def fmt_amount(x: float) -> str:
     """An amount to at least 4 significant digits and at least 2 decimals (at most 10): a
-    coin-margined run's 0.01194 BTC must not read "0.01"; 12,345.67 USDT keeps its cents."""
-    if not math.isfinite(x) or x == 0.0:
+    coin-margined run's 0.01194 BTC must not read "0.01"; 12,345.67 USDT keeps its cents.
+
+    Zero (and -0.0) reads "0.00"; an amount needing more than 10 decimals for its 4 digits
+    (below about 1e-7) reads in scientific notation ("1e-12", not "0.0000000000").  The digits
+    are counted after rounding: 0.099995 reads "0.1000", not "0.10000".
+    """
+    if not math.isfinite(x):
         return f"{x:,.2f}"
-    decimals = min(10, max(2, 3 - math.floor(math.log10(abs(x)))))
-    return f"{x:,.{decimals}f}"
+    if x == 0.0:
+        return "0.00"  # -0.0 too
+    exponent = int(f"{x:.3e}".split("e")[1])  # of x rounded to 4 significant digits
+    decimals = max(2, 3 - exponent)
+    return f"{x:.4g}" if decimals > 10 else f"{x:,.{decimals}f}"
 
 
 # Counts as integers, percentages to one decimal (a key in both is a percentage), amounts to 4
