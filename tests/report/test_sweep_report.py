@@ -355,3 +355,19 @@ def test_a_short_sweeps_annualised_metrics_read_na_as_in_the_comparison_table(tm
     assert "annualised from 8.33 days" in text
     longer = sweep(_walk(24 * 31, seed=3), {"hold": BuyAndHold()}, {"1x": 1.0}, symbol="BTCUSDT")
     assert not longer.attrs["short_run"]
+
+
+def test_the_docs_state_how_many_points_a_thinned_curve_keeps() -> None:
+    # docs/backtest.md said every curve was thinned to 1,000 points; the range-kept ones have
+    # 1,001 (tearsheet POINTS) and the per-instrument and comparison rows 3,001 (MAX_POINTS).
+    from levguard.report.html import MAX_POINTS, _thin, _thin_range
+    from levguard.report.tearsheet import POINTS
+
+    rng = np.random.default_rng(0)
+    s = pd.Series(rng.normal(size=12_000), index=pd.date_range("2024-01-01", periods=12_000, freq="1h"))
+    assert (len(_thin_range(s, POINTS)), len(_thin(s, "min", POINTS))) == (POINTS + 1, POINTS)
+    assert (len(_thin_range(s)), len(_thin(s))) == (MAX_POINTS + 1, MAX_POINTS)
+    docs = " ".join((Path(__file__).resolve().parents[2] / "docs" / "backtest.md").read_text().split())
+    assert f"to at most {POINTS + 1:,} points each (`levguard.report.tearsheet.POINTS` = {POINTS:,}" in docs
+    assert f"use `MAX_POINTS` = {MAX_POINTS:,}: at most {MAX_POINTS + 1:,} points" in docs
+    assert "thinned to 1,000 points each" not in docs
