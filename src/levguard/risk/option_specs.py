@@ -102,8 +102,13 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise InputError(f"vol_surfaces must map underlying -> surface, was {type(raw).__name__}")
     now = as_of_ns(spec)
     out: dict[str, Any] = {}
+    named: dict[str, object] = {}
     for base, body in raw.items():
         where = f"vol_surfaces[{base!r}]"
+        key = asset_key(str(base))
+        if key in named:  # BTC and btc (or XBT) name one asset: the second overwrote the first
+            raise InputError(f"{where} and vol_surfaces[{named[key]!r}] both name {key}; give one surface per asset")
+        named[key] = base
         if not isinstance(body, Mapping) or not ({"slices", "quotes"} & set(body)):
             raise InputError(f"{where} must hold slices (SVI parameters) or quotes (implied vols)")
         try:
@@ -136,7 +141,7 @@ def parse_surfaces(spec: Mapping[str, Any]) -> dict[str, Any]:
             raise InputError(f"{where} is missing {exc.args[0]!r}") from None
         except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int past float64
             raise InputError(f"{where}: {exc}") from None
-        out[asset_key(str(base))] = (surface, check)
+        out[key] = (surface, check)
     return out
 
 

@@ -42,3 +42,10 @@ def test_numbers_still_accepted() -> None:
 def test_surface_moves_bool_refused(mx: list[object], my: list[object]) -> None:
     with pytest.raises(InputError, match=r"^moves_[xy]"):
         liquidation_surface(ACC, "BTC", "ETH", mx, my)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cov", [[[True]], [[0.01, True], [True, 0.02]]])
+def test_a_covariance_of_bools_is_refused(cov: list[list[object]]) -> None:
+    # [[True]] was read as a variance of 1 (a review).
+    with pytest.raises(InputError, match=r"^cov must be a \(\d, \d\) matrix of numbers"):
+        reverse_stress(ACC, ["BTC", "ETH"][: len(cov)], cov)

@@ -31,6 +31,8 @@ def checked_covariance(cov: npt.ArrayLike, k: int, field_name: str = "cov") -> F
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError(f"the number of assets must be an integer >= 1, was {k!r}")
     try:
+        if any(isinstance(x, bool | np.bool_) for x in np.asarray(cov, dtype=object).ravel()):
+            raise TypeError  # [[True]] read as a variance of 1
         c = np.asarray(cov, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"{field_name} must be a ({k}, {k}) matrix of numbers, was {show(cov)}") from None
