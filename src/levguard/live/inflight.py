@@ -178,24 +178,10 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
             st.inflight.pop(cid, None)
             st.waiting.pop(cid, None)
         else:
-            resolved = {
-                "account": setup.name,
-                "client_order_id": cid,
-                "status": state.status,
-                "filled": state.filled,
-            }
+            resolved = _answer(setup, cid, state)
             final = state.status in _FINAL
             try:
-                delta = g.store.mark_result(
-                    cid,
-                    state.status,
-                    state.filled,
-                    state.average_price,
-                    state.venue_order_id,
-                    now,
-                    audit=_audit(row, resolved) if final else None,
-                    lease=lease,
-                )
+                delta = _mark_answer(g, cid, state, now, _audit(row, resolved) if final else None, lease)
             except LeaseLost as exc:  # the fill is the new holder's to book (once)
                 await lease_lost(g, setup, st, f"order {cid} not resolved: {exc}")
                 return out
@@ -211,6 +197,28 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
         g._clear_alert(setup.name, "reconcile", cid)
         out.append(resolved)
     return out
+
+
+def _answer(setup: AccountSetup, cid: str, state: OrderState) -> dict[str, Any]:
+    # The venue's answer on an order, as a resolved row.
+    return {"account": setup.name, "client_order_id": cid, "status": state.status, "filled": state.filled}
+
+
+def _mark_answer(
+    g: Guardian, cid: str, state: OrderState, now: int, audit: Any, lease: tuple[str, str, int], *, book: bool = True
+) -> float:
+    # The venue's answer on the order's row (Store.mark_result, fenced by ``lease``): the fill booked.
+    return g.store.mark_result(
+        cid,
+        state.status,
+        state.filled,
+        state.average_price,
+        state.venue_order_id,
+        now,
+        audit=audit,
+        lease=lease,
+        book=book,
+    )
 
 
 def waited_s(g: Guardian, st: AccountState, cid: str, sent_ns: int | None = None) -> tuple[float, bool]:
@@ -266,19 +274,10 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
             if g.monotonic() > until or (state is not None and state.status in _FINAL):
                 st.late.pop(cid, None)
             continue
-        resolved = {"account": setup.name, "client_order_id": cid, "status": state.status, "filled": state.filled}
-        try:
-            delta = g.store.mark_result(
-                cid,
-                state.status,
-                state.filled,
-                state.average_price,
-                state.venue_order_id,
-                g.clock(),
-                audit=_audit(row, resolved),
-                lease=(g.owner, g.instance, st.epoch),
-                book=False,  # the venue's read carries it into the expected positions (venue_changes)
-            )
+        resolved = _answer(setup, cid, state)
+        try:  # not booked: the venue's read carries it into the expected positions (venue_changes)
+            lease = (g.owner, g.instance, st.epoch)
+            delta = _mark_answer(g, cid, state, g.clock(), _audit(row, resolved), lease, book=False)
         except LeaseLost as exc:
             await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
             return False
