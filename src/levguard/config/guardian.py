@@ -332,11 +332,26 @@ def load_guardian_file(path: str | Path) -> GuardianFile:
     file's path relative to the config file's directory, not to the working directory: the same
     config started from another directory (a service manager's, a shell elsewhere) found another,
     empty, store and started without its write-ahead journal. Absolute paths and other URLs are
-    kept as given.
+    kept as given. A relative ``secrets_file`` or ``key_file`` moves the same way (the account's
+    credentials were "No such file" from any other directory).
     """
     cfg = parse_guardian_config(_read_file(path), str(path))
-    database = sqlite_beside(cfg.database, Path(path).absolute().parent)
-    return cfg if database == cfg.database else cfg.model_copy(update={"database": database})
+    folder = Path(path).absolute().parent
+    accounts = [_files_beside(a, folder) for a in cfg.accounts]
+    update: dict[str, Any] = {"database": sqlite_beside(cfg.database, folder)}
+    if any(a is not b for a, b in zip(accounts, cfg.accounts, strict=True)):
+        update["accounts"] = accounts
+    return cfg.model_copy(update=update)
+
+
+def _files_beside(account: AccountConfig, folder: Path) -> AccountConfig:
+    # The venue's secrets_file (ccxt) or key_file (on-chain), relative to the config's folder.
+    field = "secrets_file" if isinstance(account.venue, CcxtVenueConfig) else "key_file"
+    file = getattr(account.venue, field, None)
+    if not file or os.path.isabs(file):
+        return account
+    venue = account.venue.model_copy(update={field: os.path.normpath(os.path.join(folder, file))})
+    return account.model_copy(update={"venue": venue})
 
 
 def sqlite_beside(url: str, folder: Path) -> str:
