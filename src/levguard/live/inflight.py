@@ -378,7 +378,12 @@ async def venue_changes(
 ) -> None:
     """Compare the positions read with the expected ones (what was seen, moved by our own
     fills); alert on what the venue (or a person) changed.  A change that an order still in
-    flight could explain is not judged until that order is resolved.  An order taken as never
+    flight could explain is not judged until that order is resolved.  One it cannot explain is
+    alerted at once but, while an order on its symbol is in flight, not adopted (``st.held``): the
+    read may hold that order's fill, which :func:`resolve` books when the venue reports it (a
+    lagging answer reports it later), and adopting the read counted it twice (a false
+    ``venue_change`` the other way next).  Once the symbol's orders are resolved, a read still
+    equal to the one alerted is adopted quietly; any other is judged as usual.  An order taken as never
     arrived (``st.late``) explains nothing: should it land, the change is alerted and adopted
     here, once, and :func:`late_fills` says whose it was.  The symbols of ``skip``
     (positions the venue read but left out of ``positions``: :func:`levguard.live.watch.left_out`)
@@ -408,6 +413,17 @@ async def venue_changes(
     pending: dict[str, float] = {}
     for row in st.inflight.values():
         pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
+    for key, read in list(st.held.items()):
+        if _symbol(key) in pending:
+            continue  # its orders are not resolved yet
+        del st.held[key]
+        if math.isclose(current.get(key, 0.0), read, rel_tol=1e-9, abs_tol=1e-12) and _symbol(key) not in skip:
+            # Alerted when read; the orders' fills are booked since: the read is adopted, quietly.
+            if abs(read) > 0:
+                expected[key] = read
+            else:
+                expected.pop(key, None)
+            changed = True
     checked = not g.live  # a dry run holds no lease
     for key in sorted(set(expected) | set(current)):
         sym = _symbol(key)
@@ -420,15 +436,19 @@ async def venue_changes(
         room = pending.get(sym, 0.0)
         if room > 0 and abs(after) <= abs(before) + 1e-12 and abs(before) - abs(after) <= room * (1 + 1e-9) + 1e-12:
             continue  # possibly our own order landing: judged once it is resolved
+        if key in st.held and math.isclose(st.held[key], after, rel_tol=1e-9, abs_tol=1e-12):
+            continue  # alerted, held until its symbol's orders are resolved
         if not checked and not g.store.holds(setup.name, lease):
             await lease_lost(g, setup, st, f"position changes of {sym} not judged: another process holds the account")
             return
         checked = True
+        hold = sym in pending
         await g._alert(
             setup.name,
             "critical" if abs(after) < abs(before) else "warning",
             "venue_change",
-            f"{key}: position changed by the venue from {before:g} to {after:g} (liquidation, ADL or a manual trade)",
+            f"{key}: position changed by the venue from {before:g} to {after:g} (liquidation, ADL or a manual trade)"
+            + (f"; part of it may be the fill of an order in flight on {sym}" if hold else ""),
             symbol=sym,
             before=before,
             after=after,
@@ -441,6 +461,9 @@ async def venue_changes(
             {},
             ["position changed outside the guardian"],
         )
+        if hold:  # the read may hold a fill resolve() books later: adopted once the orders are resolved
+            st.held[key] = after
+            continue
         if abs(after) > 0:
             expected[key] = after
         else:

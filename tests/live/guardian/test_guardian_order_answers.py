@@ -114,3 +114,31 @@ def test_a_guardian_that_lost_its_lease_records_no_answer(tmp_path: Path) -> Non
     assert alert["level"] == "critical"
     assert "not resolved" in alert["message"]
     assert g._state["paper"].epoch == -1
+
+
+def test_a_venue_change_beside_a_lagging_answer_counts_the_fill_once(tmp_path: Path) -> None:
+    """An ADL in the interval of a lagging answer: the read (our whole fill and the ADL) was adopted
+    at once, the fill was booked again when the venue reported it, and the next cycle blamed a
+    position increase on the venue (a false warning ``venue_change``, 0.47 -> 0.85)."""
+    w = Answers(venue(), lagging=True)
+    s = store(tmp_path)
+    g = _guard(w, s)
+    _until_an_order(w, g, s)
+    w.inner.adl("BTCUSDT", 0.4)  # the venue's own cut, beside our order's fill
+
+    async def settle() -> None:
+        for _ in range(5):
+            await g.cycle()
+            await w.inner.step()
+        g.flush()
+
+    asyncio.run(settle())
+    (order,) = s.orders(account="paper")
+    assert order["status"] == "closed"
+    (pos,) = asyncio.run(w.inner.fetch_positions())
+    assert s.account("paper")["expected"] == {"BTCUSDT": pytest.approx(pos.qty)}  # type: ignore[index]
+    assert g._state["paper"].expected == {"BTCUSDT": pytest.approx(pos.qty)}
+    assert not g._state["paper"].held
+    (change,) = [a for a in s.alerts(account="paper", limit=1_000) if a["kind"] == "venue_change"]
+    assert change["level"] == "critical"
+    assert "may be the fill of an order in flight on BTCUSDT" in change["message"]
