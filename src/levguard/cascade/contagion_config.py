@@ -480,6 +480,9 @@ def config_from_dict(raw: object, base: Path, source: str = "") -> ContagionConf
     if not isinstance(venues_raw, list) or not venues_raw:
         raise InputError(f"venues must be a non-empty list of venues, was {venues_raw!r}")
     venues = [_venue(v, j, names) for j, v in enumerate(venues_raw)]
+    vnames = [mv.name for mv in venues]
+    if len(set(vnames)) != len(vnames):  # before the population names one (its error misled)
+        raise InputError(f"venues must have distinct names, were {vnames}")
     crowd = _population(raw, assets, venues)
     pools, borrowers = _pools(raw, assets, len(venues), int(np.asarray(crowd.owner).max(initial=-1)) + 1)
     population = MarketPopulation.concat(crowd, *borrowers) if borrowers else crowd

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from levguard.cascade.config_file import known_keys
+from levguard.cascade.replay_data import window_ns
 from levguard.cascade.settings import _int
 from levguard.core.rules.adl import ADL_VENUES
 from levguard.core.validate import instance_of, number, path_arg, show
@@ -261,6 +262,7 @@ class ReplayConfig:
         if not isinstance(self.calibrate_grid, Mapping):
             was = f"{type(self.calibrate_grid).__name__} {show(self.calibrate_grid)}"
             raise InputError(f"calibrate_grid must be a Mapping of parameter to values, was {was}")
+        window_ns(self.start, self.end)  # checked here, not when the bars are read: the error names the file
         if not self.assets:
             raise InputError("assets must name at least one asset")
         names = [a.name for a in self.assets]
@@ -285,6 +287,11 @@ class ReplayConfig:
                 raise InputError(f"calibrate.grid: {key!r} is not a parameter; use one of {', '.join(PARAM_NAMES)}")
             if not isinstance(values, tuple | list) or not values:
                 raise InputError(f"calibrate.grid.{key} must list at least one value, was {show(values)}")
+            for value in values:  # each a valid parameter (a NaN ran without --calibrate)
+                try:
+                    replace(self.params, **{key: value})
+                except InputError as exc:
+                    raise InputError(f"calibrate.grid.{key}: {exc}") from None
 
     @property
     def steps_per_bar(self) -> int:

@@ -360,6 +360,19 @@ def _utc_ns(value: object, name: str) -> int:
     return timestamp_ns(ts.tz_convert("UTC"), name)
 
 
+def window_ns(start: object, end: object) -> tuple[int, int]:
+    """A replay window's ``start`` and ``end`` (ISO-8601 with a time zone, whole minutes, ``end``
+    after ``start``) as UTC int-ns; :class:`~levguard.cascade.replay_config.ReplayConfig` checks
+    its window with it when it is built, so a config file's error names the file."""
+    t0 = _utc_ns(start, "window.start")
+    t1 = _utc_ns(end, "window.end")
+    if t0 % _MINUTE_NS or t1 % _MINUTE_NS:
+        raise InputError(f"window.start and window.end must be whole minutes, were {start!r} and {end!r}")
+    if t1 <= t0:
+        raise InputError(f"window.end must be after window.start, was {end!r} <= {start!r}")
+    return t0, t1
+
+
 def load_asset_market(name: str, path: str | Path, start: object, end: object, lookback_minutes: int) -> AssetMarket:
     """Load one asset's 1-minute klines and cut the window ``[start, end)`` and its look-back.
 
@@ -387,12 +400,7 @@ def load_asset_market(name: str, path: str | Path, start: object, end: object, l
     """
     from levguard.data.loaders import load_ohlcv, read_table
 
-    t0 = _utc_ns(start, "window.start")
-    t1 = _utc_ns(end, "window.end")
-    if t0 % _MINUTE_NS or t1 % _MINUTE_NS:
-        raise InputError(f"window.start and window.end must be whole minutes, were {start!r} and {end!r}")
-    if t1 <= t0:
-        raise InputError(f"window.end must be after window.start, was {end!r} <= {start!r}")
+    t0, t1 = window_ns(start, end)
     if isinstance(lookback_minutes, bool) or not isinstance(lookback_minutes, int) or lookback_minutes < 10:
         raise InputError(f"window.lookback_minutes must be an integer >= 10, was {lookback_minutes!r}")
     p = Path(path)
