@@ -288,8 +288,9 @@ class ReplayConfig:
             if not isinstance(values, tuple | list) or not values:
                 raise InputError(f"calibrate.grid.{key} must list at least one value, was {show(values)}")
             for value in values:  # each a valid parameter (a NaN ran without --calibrate)
+                change: dict[str, Any] = {key: value}
                 try:
-                    replace(self.params, **{key: value})
+                    replace(self.params, **change)
                 except InputError as exc:
                     raise InputError(f"calibrate.grid.{key}: {exc}") from None
 
