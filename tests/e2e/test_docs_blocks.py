@@ -553,8 +553,13 @@ def test_risk_var_backtest_table_is_what_the_shared_history_gives(shared_dir: Pa
     daily = resample_ohlcv(load_ohlcv(path), "1d")
     r = np.diff(np.log(daily["close"].to_numpy()))
 
-    def near(shown: str, value: float, what: str) -> None:
+    def near(shown: str, value: float, what: str, n_sims: float = 0.0) -> None:
         number, tol = _shown(shown)
+        if n_sims:
+            # A p-value simulated from the forecasts (Z2): FHS's forecasts come from a GARCH fit whose
+            # last digits differ between CPUs, and a few of the 2,000 draws fall on the other side
+            # (0.183 on one machine, 0.185 on another); within one Monte Carlo standard error.
+            tol = max(tol, math.sqrt(number * (1.0 - number) / n_sims))
         assert abs(value - number) <= tol, f"docs/risk.md 2.4 {what}: doc {shown}, run {value:.6g}"
 
     rows = list(_VB_ROW.finditer(section))
@@ -576,7 +581,8 @@ def test_risk_var_backtest_table_is_what_the_shared_history_gives(shared_dir: Pa
             cell = _STAT_P.match(m[key])
             assert cell is not None, m[key]
             near(cell["stat"], result.statistic, f"{m['method']} {key}")
-            near(cell["p"], result.pvalue, f"{m['method']} {key} p-value")
+            n_sims = result.details.get("n_sims", 0.0) if key == "z2" else 0.0
+            near(cell["p"], result.pvalue, f"{m['method']} {key} p-value", n_sims)
         if m["method"] == "historical":
             shown = _fence(section, "", "### 2.4").partition(">>> b.summary()\n")[2]
             assert shown, "no `>>> b.summary()` block"
@@ -591,7 +597,7 @@ def test_risk_var_backtest_table_is_what_the_shared_history_gives(shared_dir: Pa
     for method, (stat, p) in found.items():
         z2 = var_backtest(r, method=method, level=0.975, window=500, seed=1).z2
         near(stat, z2.statistic, f"97.5% {method} Z2")
-        near(p, z2.pvalue, f"97.5% {method} Z2 p-value")
+        near(p, z2.pvalue, f"97.5% {method} Z2 p-value", z2.details.get("n_sims", 0.0))
 
 
 def _demo_table_matches(anchor: str, args: list[str]) -> None:
