@@ -231,6 +231,17 @@ def _inverse_refusal(model: VenueModel) -> str:
     return ""
 
 
+def _default_kind(model: VenueModel, symbol: str | None) -> ContractKind:
+    # The contract kind the margin engine gives a position that does not state one: the
+    # symbol's on the venue (NamedKind refuses a name of the kind the venue does not list),
+    # else the venue's own.
+    if symbol is None:
+        return model.kind
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise InputError(f"symbol must be a non-empty string or None, was {show(symbol)}")
+    return model.kind_for(symbol)
+
+
 def _venue_rates(
     model: VenueModel, symbol: str | None, q: float, entry: float, fill: float
 ) -> tuple[TierTable | None, float]:
@@ -263,7 +274,7 @@ def liquidation_outcome(
     *,
     tiers: TierTable | None = None,
     maintenance_margin: float | None = None,
-    inverse: bool = False,
+    inverse: bool | None = None,
     fee_rate: float | None = None,
     taker_fee: float | None = None,
     mm_at_entry: bool | None = None,
@@ -304,10 +315,15 @@ def liquidation_outcome(
         margin plus, where the venue adds the taker fee to the maintenance rate (OKX, Gate:
         :meth:`~levguard.core.rules.base.VenueModel.margin_fees`), ``taker_fee`` x the notional
         at the fill, as the margin engine reads it.
-    inverse : bool
+    inverse : bool, optional
         Inverse (coin-settled) contract; refused on a venue that lists none, or whose inverse
         contracts levguard does not model (Hyperliquid, dYdX v4, Deribit), as the margin engine
-        refuses them.
+        refuses them.  Default the contract kind the margin engine gives a position that does not
+        state its own (:meth:`~levguard.core.rules.base.VenueModel.kind_for`): the venue's kind
+        (inverse on ``binance-coinm`` and ``bybit-inverse``), or the kind ``symbol`` names there,
+        refused where it names a kind the venue does not list (``BTCUSDT`` on Binance COIN-M);
+        False for a bare rule.  Given, it is the position's own kind, as the engine takes a
+        position's ``contract_kind`` (a linear contract on ``binance-coinm`` is read as linear).
     fee_rate : float, optional
         Liquidation fee rate of book closes and partial slices, the whole of it (Deribit's taker
         fee included); default the rule's (plus ``taker_fee`` where the venue charges both,
@@ -341,7 +357,7 @@ def liquidation_outcome(
         rate 1 % + 0.005 % per BTC at the position's size (default its BTC perpetual,
         ``BTC_USDC-PERPETUAL``), with their ``size_coef``.  Given, any rate-based venue reads its
         rates for it (dYdX v4's ``BTC-USD``).  Without either, other venues value the
-        maintenance margin at 0.
+        maintenance margin at 0.  On every venue it gives the default ``inverse``.
     check_trigger : bool
         False (default): the position is in liquidation (the caller found it so, or the fill is
         the liquidation price or worse, as ``fill_price`` says) and the rule applies as it is:
@@ -387,6 +403,10 @@ def liquidation_outcome(
     # A fraction like every fee here (-0.5 was refused as "above 10 %").
     taker_fee = rate(finite_number(taker_fee, "taker_fee"), "taker_fee", upper=0.1)
     # Flags are bools ("yes" and "x" were read as True).
+    if inverse is None:
+        # The engine's kind for a position without contract_kind; a linear default on an
+        # inverse-only venue read 10,000 USD at 60,000 as 0.01 BTC (fund change -3e7).
+        inverse = model is not None and _default_kind(model, symbol) is ContractKind.INVERSE
     inverse = flag(inverse, "inverse")
     if inverse and model is not None:
         refusal = _inverse_refusal(model)
