@@ -37,7 +37,6 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from levguard.core.rules import get_venue
-from levguard.core.rules.hyperliquid import HYPERLIQUID, coin_key, single_tier
 from levguard.core.rules.okx import TIERS_IN_CONTRACTS, market_tier_rows
 from levguard.core.spec import isolated_margin_from_ccxt
 from levguard.core.tiers import TierTable
@@ -62,6 +61,7 @@ from levguard.venues.base import (
     VenueBalance,
     VenuePosition,
 )
+from levguard.venues.ccxt_margin_tables import hyperliquid_tiers
 from levguard.venues.ccxt_quirks import (
     FETCH_BY_CLIENT_ID,
     TOTAL_HOLDS_ISOLATED,
@@ -562,9 +562,10 @@ class CcxtVenue:
     async def fetch_tiers(self, symbol: str) -> TierTable | None:
         """The symbol's maintenance tiers (``fetch_market_leverage_tiers`` / ``fetch_leverage_tiers``).
 
-        Returns None when ccxt has no tier endpoint for the venue, except on Hyperliquid for a
-        coin without a built-in table: one tier at the market's max leverage
-        (:func:`levguard.core.rules.hyperliquid.single_tier`).  OKX counts its tiers in
+        Returns None when ccxt has no tier endpoint for the venue, except on Hyperliquid: the
+        venue's own margin table (:func:`levguard.venues.ccxt_margin_tables.hyperliquid_tiers`;
+        failing that, a coin without a built-in table gets one tier at the market's max
+        leverage, logged as an assumption).  OKX counts its tiers in
         contracts (ccxt passes ``minSz``/``maxSz`` on as ``minNotional``/``maxNotional``): they
         become tiers by quantity, contracts times the contract size
         (:func:`levguard.core.rules.okx.okx_tier_rows`), so a position keeps its tier at every
@@ -584,7 +585,7 @@ class CcxtVenue:
         elif has.get("fetchMarketLeverageTiers"):
             rows = await self._call(what, self._exchange.fetch_market_leverage_tiers, symbol)
         else:
-            return self._max_leverage_tier(symbol, market)
+            return await hyperliquid_tiers(self, symbol, market) if self.exchange_id == "hyperliquid" else None
         if not rows:
             return None
         # "" is a venue's "not reported" (Bybit's first risk limit: mmDeduction ""): left out.
@@ -597,15 +598,6 @@ class CcxtVenue:
             return TierTable.from_rows(rows, source=source)
         except InputError as exc:
             raise VenuePermanentError(f"{self.exchange_id} {what}: tiers rejected: {exc}") from None
-
-    def _max_leverage_tier(self, symbol: str, market: Mapping[str, Any]) -> TierTable | None:
-        # Hyperliquid has no tier endpoint in ccxt, and levguard's built-in tables cover the
-        # tiered coins; every other coin has one tier at its max leverage (the market's
-        # limits.leverage.max, from the venue's meta), MM half the IM there.
-        if self.exchange_id != "hyperliquid" or coin_key(symbol) in HYPERLIQUID.builtin_tiers:
-            return None
-        lev = _positive(((market.get("limits") or {}).get("leverage") or {}).get("max"))
-        return None if lev is None else single_tier(lev, source=f"ccxt:hyperliquid meta {symbol} maxLeverage {lev:g}")
 
     async def fetch_funding_rate(self, symbol: str) -> float | None:
         """The current (next) funding rate per interval as a fraction, None when unknown."""

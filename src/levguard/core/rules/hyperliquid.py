@@ -33,12 +33,21 @@ from levguard.core.tiers import TierTable
 from levguard.core.validate import positive
 
 TIER_SOURCE = (
-    "hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers (mainnet table as read for "
-    "levguard's reference notes, 2026; the page states no date)"
+    "hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers, 'Mainnet Margin Tiers' "
+    "(read 2026-12-07; the page states no date)"
 )
 
-_GROUP_10X_20M = ("DOGE", "SUI", "AAVE", "LINK", "AVAX", "HYPE")
-_GROUP_10X_3M = ("OP", "ARB", "BNB", "DOT")
+# The page's two 10x groups, in its order and spelling ("kPEPE" is keyed "KPEPE", coin_key).
+_GROUP_10X_20M = (
+    "DOGE", "kPEPE", "SUI", "WLD", "TRUMP", "LTC", "ENA", "POPCAT", "WIF", "AAVE", "kBONK",
+    "LINK", "CRV", "AVAX", "ADA", "UNI", "NEAR", "TIA", "APT", "BCH", "HYPE", "FARTCOIN",
+)  # fmt: skip
+_GROUP_10X_3M = ("OP", "ARB", "LDO", "TON", "MKR", "ONDO", "JUP", "INJ", "kSHIB", "SEI", "TRX", "BNB", "DOT")
+
+
+def coin_key(symbol: str) -> str:
+    """Return the coin of a Hyperliquid or ccxt symbol: ``"BTC/USDC:USDC"`` -> ``"BTC"``."""
+    return base_asset(symbol, quotes=("USDC", "USD"))
 
 
 def _tiers(cap: float, low: float, high: float) -> TierTable:
@@ -53,9 +62,9 @@ def _builtin() -> dict[str, TierTable]:
         "XRP": _tiers(40e6, 20, 10),
     }
     for coin in _GROUP_10X_20M:
-        out[coin] = _tiers(20e6, 10, 5)
+        out[coin_key(coin)] = _tiers(20e6, 10, 5)
     for coin in _GROUP_10X_3M:
-        out[coin] = _tiers(3e6, 10, 5)
+        out[coin_key(coin)] = _tiers(3e6, 10, 5)
     return out
 
 
@@ -68,16 +77,13 @@ def single_tier(max_leverage: float, *, source: str = "") -> TierTable:
     Notes
     -----
     hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers lists the coins whose max
-    leverage falls with the position (:data:`BUILTIN_TIERS`); every other coin's max leverage
-    (the ``maxLeverage`` of the venue's ``meta`` universe) applies at every size, and the
-    maintenance margin is half the initial margin at it (/trading/liquidations).
+    leverage falls with the position (:data:`BUILTIN_TIERS`) and says a margin table id below
+    50 is one tier at max leverage = the id; the maintenance margin is half the initial margin
+    at it (/trading/liquidations).  A coin whose table levguard did not read gets one tier at
+    its ``maxLeverage`` only as an assumption
+    (:func:`levguard.venues.ccxt_margin_tables.hyperliquid_tiers`).
     """
     return TierTable.from_max_leverage(((0.0, positive(max_leverage, "max_leverage")),), source=source)
-
-
-def coin_key(symbol: str) -> str:
-    """Return the coin of a Hyperliquid or ccxt symbol: ``"BTC/USDC:USDC"`` -> ``"BTC"``."""
-    return base_asset(symbol, quotes=("USDC", "USD"))
 
 
 LIQUIDATION = LiquidationRule(
