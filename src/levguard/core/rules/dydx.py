@@ -125,7 +125,15 @@ def scaled_initial_margin_ppm(base_imf_ppm: int, open_interest: float, lower_cap
     ``[DYDX_OIMF]``: base if ``upper_cap == 0`` or ``OI <= lower_cap``; 100 % if
     ``OI >= upper_cap``; else ``base + (1e6 - base) * (OI - lower) / (upper - lower)``, at most
     1e6 (``x/perpetuals/types/liquidity_tier.go``, ``GetInitialMarginQuoteQuantums``: "Effective
-    IMF = Min(Base IMF + Max(IMF Increase, 0), 1.0)").
+    IMF = Min(Base IMF + Max(IMF Increase, 0), 1.0)").  The increase is rounded down to whole ppm
+    as :data:`SOURCE` computes it: ``GetAdjustedInitialMarginPpm`` divides
+    ``(1e6 - base) * (OI - lower)`` by ``upper - lower`` with ``big.Int.Div``, and
+    ``GetInitialMarginQuoteQuantums`` rounds only ``notional * IMF_ppm / 1e6`` up; the
+    protocol's ``TestGetAdjustedInitialMarginPpm``, "Open interest within bounds, rounded":
+    0.3876536 -> 387,653 ppm.  Versions from 3a2ede68 (2024-03-12) until df00d841
+    (2024-05-29, "Clean up open-interest liquidity tier calculations", #1592) kept the scaled
+    IMF an exact ``big.Rat`` and rounded only the requirement up (up to 1 ppm of the notional
+    more).
 
     Raises
     ------
