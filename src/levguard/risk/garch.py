@@ -34,7 +34,7 @@ from levguard.core.risk import volatility as cv
 from levguard.core.risk.var import garch_persistence
 from levguard.core.validate import array_1d, require_squarable
 from levguard.errors import DataError, InputError
-from levguard.risk.vol import _interval_ns, _resolve_periods
+from levguard.risk.vol import _interval_ns, _resolve_periods, _time_ordered
 from levguard.typing import Float64Array1D
 
 __all__ = ["GarchFit", "GarchForecast", "fit_garch"]
@@ -183,13 +183,6 @@ class GarchFit:
             cumulative_variance=cum,
             cumulative_vol=np.sqrt(cum),
         )
-
-
-def _time_ordered(index: pd.Index, field: str) -> None:
-    # A dated index must run forward with one bar per time: sorted descending or with a
-    # duplicated bar, returns and volatilities were computed across the wrong neighbours.
-    if isinstance(index, pd.DatetimeIndex) and not (index.is_monotonic_increasing and index.is_unique):
-        raise InputError(f"{field} must be in time order with no duplicated timestamps (sort it and drop duplicates)")
 
 
 def _returns(returns: object) -> tuple[Float64Array1D, pd.Index | None, object]:

@@ -6,7 +6,8 @@ revaluation, liquidation truncation from the margin engine, funding carry) and m
 ES with :mod:`levguard.core.risk.var`.  :func:`var_backtest` rolls one-day VaR/ES forecasts of a
 unit position over a return history and runs every backtest of :mod:`levguard.core.risk.backtest`.
 
-Returns are **daily log returns** throughout (``ln(P_t / P_{t-1})``, fractions).
+Returns are **daily log returns** throughout (``ln(P_t / P_{t-1})``, fractions); the arguments
+are checked by :mod:`levguard.risk.var_inputs`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,21 @@ from levguard.core.risk import backtest as bt
 from levguard.core.risk import var as cvar
 from levguard.core.risk.cornish_fisher import cf_coefficients
 from levguard.core.risk.portfolio import OptionPosition, PortfolioPnL, option_positions, revalue
-from levguard.core.spec import account_from_spec
-from levguard.core.symbols import base_asset, symbol_key
-from levguard.core.validate import finite_number, float_values, number, positive_number, rng_arg, show, whole_number
+from levguard.core.symbols import base_asset
+from levguard.core.validate import finite_number, positive_number, rng_arg, show, whole_number
 from levguard.errors import InputError
-from levguard.margin import load_spec
 from levguard.risk.garch import MIN_OBS, GarchModel
+from levguard.risk.var_inputs import (
+    account_of,
+    check_seed,
+    correlation_matrix,
+    daily_vols,
+    funding_map,
+    returns_matrix,
+    returns_series,
+    underlyings,
+    whole_days,
+)
 from levguard.typing import Float64Array, Float64Array1D
 
 __all__ = ["PortfolioMethod", "VarBacktest", "portfolio_pnl", "portfolio_var", "var_backtest"]
@@ -45,126 +55,8 @@ BacktestMethod = Literal["historical", "normal", "t", "cornish_fisher", "fhs"]
 _DELTA_BUMP = 1e-4  # log-price bump for finite-difference deltas
 
 
-def _account(account: Mapping[str, Any] | Account | str | Path) -> Account:
-    if isinstance(account, Account):
-        return account
-    if isinstance(account, str | Path):
-        spec = load_spec(account)
-        if not isinstance(spec, Mapping):
-            raise InputError(f"file {str(account)!r} must hold an account spec object")
-        return account_from_spec(spec)
-    if isinstance(account, Mapping):
-        return account_from_spec(account)
-    raise InputError(f"account must be a spec dict, a file path or an Account, was {type(account).__name__}")
-
-
 _MAX_HORIZON_DAYS = 36_500  # 100 years: 1e308 overflowed the step count of a Monte Carlo VaR
 _MAX_SIMS = 100_000_000
-
-
-def _seed(seed: object) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63):
-        raise InputError(f"seed must be a whole number from 0 to 2**63 - 1, was {show(seed)}")
-    return None if seed is None else int(seed)
-
-
-def _underlyings(account: Account, options: Sequence[OptionPosition]) -> list[str]:
-    keys: list[str] = []
-    for p in account.positions:
-        k = base_asset(p.symbol)
-        if k not in keys:
-            keys.append(k)
-    for o in options:
-        if o.underlying_key not in keys:
-            keys.append(o.underlying_key)
-    if not keys:
-        raise InputError("the portfolio is empty: no positions and no options")
-    return keys
-
-
-def _returns_matrix(returns: object, keys: Sequence[str]) -> tuple[Float64Array, pd.Index | None]:
-    """Align daily log returns to the underlyings: (T, k) array without NaN rows."""
-    if isinstance(returns, pd.Series):
-        if len(keys) != 1:
-            raise InputError(f"returns is one Series but the portfolio has underlyings {list(keys)}; pass a DataFrame")
-        frame = returns.to_frame(keys[0])
-    elif isinstance(returns, pd.DataFrame):
-        cols: dict[str, Any] = {}
-        for c in returns.columns:
-            for k in (symbol_key(str(c)), base_asset(str(c))):
-                if k in keys and k not in cols:
-                    cols[k] = c
-                    break
-        missing = [k for k in keys if k not in cols]
-        if missing:
-            raise InputError(f"returns has no column for {missing}; columns are {list(returns.columns)}")
-        frame = pd.DataFrame({k: returns[cols[k]] for k in keys})
-    else:
-        arr = float_values(returns, "returns")
-        if arr.ndim == 1 and len(keys) == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != len(keys):
-            raise InputError(f"returns must be shape (T, {len(keys)}) for underlyings {list(keys)}, was {arr.shape}")
-        frame = pd.DataFrame(arr, columns=list(keys))
-    try:
-        frame = frame.astype(np.float64).dropna()
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"returns must hold numbers (daily log returns), was {show(returns)}") from None
-    values = frame.to_numpy(dtype=np.float64)
-    if values.shape[0] < 2:
-        raise InputError(f"returns must hold at least 2 complete rows, had {values.shape[0]}")
-    if not np.isfinite(values).all():
-        raise InputError("returns must be finite")
-    index = frame.index if not isinstance(frame.index, pd.RangeIndex) else None
-    return values, index
-
-
-def _whole_days(horizon_days: float, method: str) -> int:
-    if isinstance(horizon_days, bool) or abs(horizon_days - round(horizon_days)) > 1e-9 or horizon_days < 1:
-        raise InputError(f"horizon_days must be a whole number >= 1 for method {method!r}, was {horizon_days!r}")
-    return round(horizon_days)
-
-
-def _daily_vols(keys: Sequence[str], vol: float | Mapping[str, float] | None, R: Float64Array | None) -> Float64Array1D:
-    if vol is None:
-        if R is None:
-            raise InputError("give vol (annualised) or returns (daily log returns) for this method")
-        return np.asarray(np.std(R, axis=0, ddof=1), dtype=np.float64)
-    if isinstance(vol, Mapping):
-        norm = {symbol_key(str(k)): number(v, f"vol[{k!r}]") for k, v in vol.items()}
-        missing = [k for k in keys if k not in norm]
-        if missing:
-            raise InputError(f"vol has no entry for {missing}; keys are {sorted(norm)}")
-        annual = np.array([norm[k] for k in keys])
-    else:
-        annual = np.full(len(keys), number(vol, "vol"))
-    if not (np.isfinite(annual).all() and (annual > 0).all()):
-        raise InputError(f"vol must be annualised fractions > 0, was {vol!r}")
-    out: Float64Array1D = annual / math.sqrt(365.0)
-    return out
-
-
-def _correlation(keys: Sequence[str], R: Float64Array | None, correlation: npt.ArrayLike | None) -> Float64Array:
-    k = len(keys)
-    if correlation is not None:
-        c = float_values(correlation, "correlation")
-        if c.shape != (k, k) or not np.allclose(c, c.T) or not np.allclose(np.diag(c), 1.0):
-            raise InputError(f"correlation must be a symmetric ({k}, {k}) matrix with unit diagonal for {list(keys)}")
-        return c
-    if k == 1:
-        return np.ones((1, 1))
-    if R is None:
-        raise InputError(f"several underlyings {list(keys)}: give returns or a correlation matrix")
-    return np.asarray(np.corrcoef(R, rowvar=False), dtype=np.float64)
-
-
-def _funding_map(funding_rate: float | Mapping[str, float] | None, account: Account) -> dict[str, float] | None:
-    if funding_rate is None:
-        return None
-    if isinstance(funding_rate, Mapping):
-        return {str(k): finite_number(v, f"funding_rate[{k!r}]") for k, v in funding_rate.items()}
-    rate = finite_number(funding_rate, "funding_rate")
-    return {p.symbol: rate for p in account.positions}
 
 
 def _paths(rel_steps: Float64Array, keys: Sequence[str]) -> dict[str, Float64Array]:
@@ -265,7 +157,7 @@ def portfolio_pnl(
     ``funding_rate`` as a number applies to every perpetual; ``option_pnl`` is ``"value"`` as in
     :func:`portfolio_var` (the equity's change; ``"pnl"`` in the option's own currency).  See
     ``revalue`` for the scenario shape, truncation, funding and settlement-currency rules."""
-    acc = _account(account)
+    acc = account_of(account)
     rates: Mapping[str, float | npt.ArrayLike] | None
     if funding_rate is None or isinstance(funding_rate, Mapping):
         rates = funding_rate
@@ -335,7 +227,8 @@ def portfolio_var(
         parametric methods when ``returns`` is not given.
     returns : Series, DataFrame or array, optional
         Daily log returns, one column per underlying (column ``"BTC"`` or ``"BTCUSDT"``); rows
-        with a NaN are dropped.  Required by ``historical``, ``fhs``, ``cornish_fisher`` (and
+        with a NaN are dropped; a DatetimeIndex must be in time order without duplicated
+        timestamps; bools and strings are refused.  Required by ``historical``, ``fhs``, ``cornish_fisher`` (and
         ``t`` without ``nu``).
     correlation : array_like, optional
         Correlation of the underlyings' returns when only ``vol`` is given.
@@ -393,16 +286,16 @@ def portfolio_var(
     if h > _MAX_HORIZON_DAYS:
         raise InputError(f"horizon_days must be at most {_MAX_HORIZON_DAYS:,} (100 years), was {show(horizon_days)}")
     n_sims = whole_number(n_sims, "n_sims", 100, _MAX_SIMS)
-    _seed(seed)
+    check_seed(seed)
     if nu is not None and not (finite_number(nu, "nu") > 2.0):
         raise InputError(f"nu must be > 2, was {nu!r}")
     steps_per_day = whole_number(steps_per_day, "steps_per_day", 1, 1_000_000)
-    acc = _account(account)
+    acc = account_of(account)
     opts = option_positions(options)
     report = evaluate(acc)
-    keys = _underlyings(acc, opts)
-    R, _ = _returns_matrix(returns, keys) if returns is not None else (None, None)
-    rates = _funding_map(funding_rate, acc)
+    keys = underlyings(acc, opts)
+    R, _ = returns_matrix(returns, keys) if returns is not None else (None, None)
+    rates = funding_map(funding_rate, acc)
 
     def reval(scen: Mapping[str, Float64Array], horizon: float) -> PortfolioPnL:
         return revalue(
@@ -425,7 +318,7 @@ def portfolio_var(
     if method == "historical":
         if R is None:
             raise InputError("method 'historical' needs returns")
-        steps = _whole_days(h, method)
+        steps = whole_days(h, method)
         if steps > R.shape[0]:
             raise InputError(f"horizon_days {steps} exceeds the {R.shape[0]} days of returns")
         windows = np.lib.stride_tricks.sliding_window_view(R, steps, axis=0)  # (n, k, steps)
@@ -433,10 +326,12 @@ def portfolio_var(
     elif method == "fhs":
         if R is None:
             raise InputError("method 'fhs' needs returns")
-        scen, extra = _fhs_scenarios(R, keys, _whole_days(h, method), int(n_sims), seed, garch_model, last_day)
+        scen, extra = _fhs_scenarios(R, keys, whole_days(h, method), int(n_sims), seed, garch_model, last_day)
     elif method == "monte_carlo":
-        sd = _daily_vols(keys, vol, R)
-        scen = _mc_scenarios(sd, _correlation(keys, R, correlation), keys, h, int(n_sims), seed, steps_per_day, nu)
+        sd = daily_vols(keys, vol, R)
+        scen = _mc_scenarios(
+            sd, correlation_matrix(keys, R, correlation), keys, h, int(n_sims), seed, steps_per_day, nu
+        )
     else:
         raise InputError(f"method must be historical, normal, t, cornish_fisher, fhs or monte_carlo, was {method!r}")
     pnl = reval(scen, h)
@@ -479,8 +374,8 @@ def _parametric(
         series = (R - R.mean(axis=0)) @ delta  # demeaned delta P&L per day
         sd = float(np.std(series, ddof=1))
     else:
-        sd_d = _daily_vols(keys, vol, None)
-        cov = np.outer(sd_d, sd_d) * _correlation(keys, None, correlation)
+        sd_d = daily_vols(keys, vol, None)
+        cov = np.outer(sd_d, sd_d) * correlation_matrix(keys, None, correlation)
         sd = math.sqrt(max(float(delta @ cov @ delta), 0.0))
     if not sd > 0.0:
         raise InputError("the portfolio has no price exposure (all deltas 0): parametric VaR is undefined")
@@ -571,31 +466,6 @@ class VarBacktest:
         return pd.DataFrame.from_dict(rows, orient="index", columns=["statistic", "pvalue", "verdict"])
 
 
-def _series(returns: pd.Series | npt.ArrayLike) -> tuple[Float64Array1D, pd.Index]:
-    if isinstance(returns, pd.DataFrame):
-        raise InputError("returns must be one Series of daily returns, was a DataFrame")
-    # NaN (a missing day) is dropped; +-inf is refused by its position in the input, as given.
-    index: pd.Index
-    if isinstance(returns, pd.Series):
-        try:
-            values = np.asarray(returns.astype(np.float64).to_numpy(), dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            raise InputError(f"returns must hold numbers (daily log returns), was {show(returns)}") from None
-        index = returns.index
-    else:
-        values = float_values(returns, "returns")
-        if values.ndim != 1:
-            raise InputError(f"returns must be 1-D, was shape {values.shape}")
-        index = pd.RangeIndex(values.size)
-    inf = np.isinf(values)
-    if inf.any():
-        i = int(np.argmax(inf))
-        at = "" if isinstance(index, pd.RangeIndex) else f" (index {index[i]})"
-        raise InputError(f"returns[{i}]{at} must be finite (NaN is dropped), was {values[i].item()!r}")
-    keep = ~np.isnan(values)
-    return values[keep], index[keep]
-
-
 def var_backtest(
     returns: pd.Series | npt.ArrayLike,
     *,
@@ -614,7 +484,8 @@ def var_backtest(
     Parameters
     ----------
     returns : Series or array_like
-        Daily log returns in time order (NaN dropped; +-inf refused).
+        Daily log returns in time order (NaN dropped; +-inf, bools and strings refused; a
+        DatetimeIndex out of order or with a duplicated timestamp is refused).
     method : {"historical", "normal", "t", "cornish_fisher", "fhs"}
         Forecast model fitted on the trailing ``window`` days (no look-ahead: day ``t`` uses
         days ``t - window .. t - 1``).  ``t``: degrees of freedom by maximum likelihood every
@@ -646,7 +517,7 @@ def var_backtest(
     """
     lv = cvar.check_level(level)
     sig = bt.check_significance(significance)
-    r, index = _series(returns)
+    r, index = returns_series(returns)
     window = whole_number(window, "window", 30, 2**31 - 1)
     if method == "fhs" and window < MIN_OBS:
         raise InputError(

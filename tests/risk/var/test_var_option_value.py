@@ -11,7 +11,8 @@ import pytest
 
 from levguard.core.options.black76 import black76_price
 from levguard.core.risk.portfolio import OptionPosition, revalue
-from levguard.risk.var import _account, portfolio_var
+from levguard.risk.var import portfolio_var
+from levguard.risk.var_inputs import account_of
 
 SPEC = {
     "venue": "deribit",
@@ -51,7 +52,7 @@ def test_coin_settled_option_in_usd_account_is_its_usd_value_change(move: float)
 def test_same_currency_option_agrees_with_native_pnl(move: float) -> None:
     """A USD-settled option in a USD account: both conversions are n (V1 - V0)."""
     o = _call("usd")
-    acc = _account(SPEC)
+    acc = account_of(SPEC)
     scen = {"BTC": np.array([move])}
     pnl = revalue(acc, scen, horizon_days=H, options=[o], option_pnl="pnl").pnl[0]
     value = revalue(acc, scen, horizon_days=H, options=[o], option_pnl="value").pnl[0]
