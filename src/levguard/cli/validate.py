@@ -220,15 +220,19 @@ def render(doc: dict[str, Any]) -> None:
             c["group"],
             _num(c["value"]),
             escape(c["threshold"]),
-            "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]",
+            "[dim]n/a[/]" if c["passed"] is None else "[green]pass[/]" if c["passed"] else "[bold red]FAIL[/]",
         )
     out.print(checks)
     for c in acc["checks"]:
-        if not c["passed"]:
+        if c["passed"] is False:
             out.print(f"[red]FAIL[/] {c['name']} {escape(c['group'])}: {escape(c['detail'])}", highlight=False)
+    for c in acc["checks"]:
+        if c["passed"] is None:
+            out.print(f"{c['name']} {escape(c['group'])}: [dim]{escape(c['detail'])}[/]", highlight=False)
     verdict = "[bold green]PASSED[/]" if acc["passed"] else f"[bold red]FAILED[/] ({acc['failed']} failed)"
+    na = acc.get("not_applicable", 0)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in doc["timings_s"].items())
-    out.print(f"acceptance: {verdict} of {len(acc['checks'])} checks")
+    out.print(f"acceptance: {verdict} of {len(acc['checks'])} checks" + (f" ({na} n/a: too few events)" if na else ""))
     out.print(f"timings: {timings}", highlight=False)
 
 

@@ -28,6 +28,7 @@ __all__ = ["reliability_figure", "write_validation_report"]
 
 _PASS = "<span style='color:#080'>pass</span>"
 _FAIL = "<b style='color:#b00'>FAIL</b>"
+_NA = "<span style='color:#777'>n/a</span>"
 _MODEL_COLOR = "#1f77b4"
 _BASE_COLOR = "#999999"
 
@@ -123,7 +124,7 @@ def _checks_table(acceptance: Mapping[str, Any]) -> str:
     # Four columns, the long texts wrapping under the check and the group: fits a phone.
     rows = [
         [
-            _PASS if c["passed"] else _FAIL,
+            _NA if c["passed"] is None else _PASS if c["passed"] else _FAIL,
             f"{html.escape(c['name'])}<br><span class='sub'>{html.escape(c['threshold'])}</span>",
             f"{html.escape(c['group'])}<br><span class='sub'>{html.escape(c['detail'])}</span>",
             _f(c["value"], 4),
@@ -325,6 +326,8 @@ def write_validation_report(result: Any, path: str | Path, *, title: str = "", s
         f"sides {', '.join(doc['sides'])}, horizons {hor}; scored set: as_of after {doc['train_until'][:10]}."
     )
     verdict = "PASSED" if acc["passed"] else f"FAILED ({acc['failed']} of {len(acc['checks'])} checks)"
+    if acc.get("not_applicable"):
+        verdict += f"; {acc['not_applicable']} n/a: too few events"
     scores_note = (
         "<p class='note'>obs / exp: events over the sum of forecasts (calibration in the large). Log score: "
         f"mean negative log likelihood, probabilities clipped to [{doc.get('log_score_clip', 1e-6):g}, "

@@ -100,6 +100,12 @@ LOW_OBSERVED_MAX = 0.015
 CITL_RANGE = (0.85, 1.15)
 BUCKET_MIN_COUNT = 200
 BUCKET_TOLERANCE = 0.03
+EVENTS_MIN_COUNT = 10
+"""The checks on events (Brier and log score against the baseline, calibration in the large) are
+not applicable to a group with fewer observed events than this and fewer expected by the model
+(and, for the comparisons, by the baseline): below 10 a Poisson count's relative standard
+deviation exceeds 1/sqrt(10) = 32 %, twice calibration in the large's +-15 % band, and 0 events
+against 0.0 expected is what a correct model gives where liquidation is out of reach."""
 
 Forecaster = Callable[..., Any]
 Progress = Callable[[str, int, int], None]
@@ -435,6 +441,10 @@ def acceptance(scored: Iterable[GroupScores]) -> Acceptance:
       of its mean forecast, or its mean forecast inside the bucket's 95 % Wilson interval,
       per asset x horizon and pooled.
 
+    A group with fewer than :data:`EVENTS_MIN_COUNT` events observed and expected by the model
+    has ``calibration_in_the_large`` not applicable (``passed`` None, neither pass nor fail),
+    and the two comparisons with the baseline too when the baseline also expects fewer.
+
     With a single asset the pooled group is that asset, and only the pooled-only checks
     (``brier_pooled_vs_naive``, ``low_forecasts``) are added for it.
     """
@@ -448,27 +458,36 @@ def acceptance(scored: Iterable[GroupScores]) -> Acceptance:
         limit = POOLED_BRIER_RATIO if pooled else 1.0
         citl = m.calibration_in_the_large
         lo, hi = CITL_RANGE
-        rows: list[tuple[str, float | None, str, bool, str]] = [
+        # Too few events: n/a (None), the counts named; a comparison also needs the baseline's.
+        expected, expected_b = m.mean_forecast * m.n, b.mean_forecast * b.n
+        few = m.events < EVENTS_MIN_COUNT and expected < EVENTS_MIN_COUNT
+        few_both = few and expected_b < EVENTS_MIN_COUNT
+        na = f"n/a: too few events ({m.events} observed, {expected:.1f} expected by the model"
+        na, na_b = (
+            f"{na}; each under {EVENTS_MIN_COUNT}): ",
+            f"{na}, {expected_b:.1f} by naive; each under {EVENTS_MIN_COUNT}): ",
+        )
+        rows: list[tuple[str, float | None, str, bool | None, str]] = [
             (
                 "brier_pooled_vs_naive" if pooled else "brier_vs_naive",
                 g.brier_ratio,
                 f"model / naive <= {limit:g}",
-                m.brier <= limit * b.brier,
-                f"Brier {m.brier:.6f} vs naive {b.brier:.6f}",
+                None if few_both else m.brier <= limit * b.brier,
+                f"{na_b if few_both else ''}Brier {m.brier:.6f} vs naive {b.brier:.6f}",
             ),
             (
                 "log_score_vs_naive",
                 m.log_score - b.log_score,
                 "model - naive < 0",
-                m.log_score < b.log_score,
-                f"log score {m.log_score:.5f} vs naive {b.log_score:.5f}",
+                None if few_both else m.log_score < b.log_score,
+                f"{na_b if few_both else ''}log score {m.log_score:.5f} vs naive {b.log_score:.5f}",
             ),
             (
                 "calibration_in_the_large",
                 citl,
                 f"in [{lo:g}, {hi:g}]",
-                math.isfinite(citl) and lo <= citl <= hi,
-                f"{m.events} events vs {m.mean_forecast * m.n:.1f} expected",
+                None if few else math.isfinite(citl) and lo <= citl <= hi,
+                f"{na if few else ''}{m.events} events vs {expected:.1f} expected",
             ),
         ]
         if pooled and single:  # pooled = the one asset: only the pooled-only checks are new

@@ -13,7 +13,11 @@ import pandas as pd
 from levguard.core.records import JsonRecord, json_dict, json_ready
 from levguard.core.risk.scoring import LOG_CLIP, DieboldMarianoResult, ForecastScores
 
-__all__ = ["Acceptance", "AssetSummary", "Check", "GroupScores", "ValidationResult", "YearScores"]
+__all__ = ["BRIER_RATIO_FLOOR", "Acceptance", "AssetSummary", "Check", "GroupScores", "ValidationResult", "YearScores"]
+
+BRIER_RATIO_FLOOR = LOG_CLIP**2
+"""A baseline Brier score at or below this (1e-12: a root mean square error within the log
+score's clip of 1e-6) is ~0, and the Brier ratio over it is NaN (not applicable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,14 @@ class GroupScores:
 
     @property
     def brier_ratio(self) -> float:
-        """Model Brier over baseline Brier (below 1: the model is better); NaN when the baseline's is 0."""
+        """Model Brier over baseline Brier (below 1: the model is better).
+
+        NaN when the baseline's Brier is at most :data:`BRIER_RATIO_FLOOR` (~0: its forecasts
+        within the log score's clip of every outcome, as on cases with no event and forecasts
+        of ~0), where the ratio of two ~0 numbers means nothing (it read 8.5e+112).
+        """
         b = self.baseline.brier
-        return self.model.brier / b if b > 0 else math.nan
+        return self.model.brier / b if b > BRIER_RATIO_FLOOR else math.nan
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
@@ -76,30 +85,48 @@ class GroupScores:
 
 @dataclass(frozen=True, slots=True)
 class Check(JsonRecord):
-    """One acceptance check: ``value`` against ``threshold`` on ``group``; ``passed`` or not."""
+    """One acceptance check: ``value`` against ``threshold`` on ``group``.
+
+    ``passed`` is True (pass), False (fail) or None: not applicable, neither pass nor fail (a
+    group with too few events to check; ``detail`` starts ``"n/a: too few events"``).
+    """
 
     name: str
     group: str
     value: float | None
     threshold: str
-    passed: bool
+    passed: bool | None
     detail: str = ""
+
+    @property
+    def status(self) -> str:
+        """``"pass"``, ``"fail"`` or ``"n/a"``."""
+        return "n/a" if self.passed is None else "pass" if self.passed else "fail"
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready dict (NaN as None) with ``status``."""
+        return {**json_dict(self), "status": self.status}
 
 
 @dataclass(frozen=True, slots=True)
 class Acceptance:
-    """The acceptance checks on the scored set; ``passed`` when every check passed."""
+    """The acceptance checks on the scored set; ``passed`` when no check failed and one passed."""
 
     checks: tuple[Check, ...]
 
     @property
     def passed(self) -> bool:
-        """True when every check passed (and there is at least one)."""
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        """True when no check failed and at least one passed (a not-applicable check is neither)."""
+        return any(c.passed is True for c in self.checks) and not any(c.passed is False for c in self.checks)
 
     def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict."""
-        return {"passed": self.passed, "failed": sum(not c.passed for c in self.checks), **json_dict(self)}
+        """Return a JSON-ready dict: ``passed``, the counts ``failed`` and ``not_applicable``, the checks."""
+        return {
+            "passed": self.passed,
+            "failed": sum(c.passed is False for c in self.checks),
+            "not_applicable": sum(c.passed is None for c in self.checks),
+            **json_dict(self),
+        }
 
 
 @dataclass(frozen=True, slots=True)
