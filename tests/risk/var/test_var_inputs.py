@@ -19,19 +19,10 @@ from levguard.errors import InputError
 from levguard.risk.var import portfolio_var, var_backtest
 
 ORDER = "must be in time order with no duplicated timestamps"
-SPEC = {
-    "venue": "binance-usdm",
-    "margin_mode": "isolated",
-    "wallet_balance": 0,
-    "positions": [{"symbol": "BTCUSDT", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 5}],
-}
-SPEC2 = {
-    **SPEC,
-    "positions": [
-        *SPEC["positions"],  # type: ignore[list-item]
-        {"symbol": "ETHUSDT", "qty": -5, "entry_price": 3000, "mark_price": 3000, "leverage": 5},
-    ],
-}
+BTC = {"symbol": "BTCUSDT", "qty": 1, "entry_price": 60000, "mark_price": 60000, "leverage": 5}
+ETH = {"symbol": "ETHUSDT", "qty": -5, "entry_price": 3000, "mark_price": 3000, "leverage": 5}
+SPEC = {"venue": "binance-usdm", "margin_mode": "isolated", "wallet_balance": 0, "positions": [BTC]}
+SPEC2 = {**SPEC, "positions": [BTC, ETH]}
 
 
 def _returns(n: int = 400, seed: int = 3) -> pd.Series:
