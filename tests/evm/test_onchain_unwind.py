@@ -9,7 +9,8 @@ repayment from the wallet is impossible.  Through the scripted 40 % crash the gu
 (withdraw WETH, sell it for USDC, repay) and both positions stay at HF >= 1 at every block; in dry
 run it only says what it would send.  Also: a swapper quoting below the oracle less the slippage
 stops the unwind before anything is withdrawn, and a process killed between the legs of a step
-resumes the step without withdrawing twice.
+resumes the step without withdrawing twice, its sale priced at the oracle of the resumption (the
+collateral supplied back when the swapper cannot fill it there).
 """
 
 from __future__ import annotations
@@ -400,3 +401,81 @@ def test_a_crash_after_withdrawing_a_whole_collateral_resumes_its_sale(
     assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == 0  # sold
     assert p.tokens["USDC"].functions.balanceOf(p.wallet).call() == 0  # its USDC repaid
     assert p.aave_health_factor() >= WAD
+
+
+def _killed_after_the_withdrawal(
+    p: cp.ChainPositions, swapper: Any, url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Guardian, Store]:
+    """A live cycle at WETH 2,040 dies before its sale (the WETH withdrawn, its min_out journaled
+    at 2,040 less 1 %); a new process on the same database, reconciled."""
+    from levguard.live import onchain_unwind
+
+    aave, _ = venues(p, swapper)
+    g = guardian(Store(url), [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    send = onchain_unwind._Step.send
+
+    async def die_before_swap(self: Any, request: Any, decimals: int, leg: dict[str, Any]) -> bool:
+        if request.kind == "swap":
+            raise Killed("before_swap")
+        return await send(self, request, decimals, leg)
+
+    monkeypatch.setattr(onchain_unwind._Step, "send", die_before_swap)
+    with pytest.raises(Killed):
+        cycle(g)
+    monkeypatch.undo()
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() > 0
+    store2 = Store(url)
+    aave2, _ = venues(p, swapper)
+    g2 = guardian(store2, [("aave", aave2)], live=True)
+    asyncio.run(g2.reconcile())
+    return g2, store2
+
+
+def test_a_resumed_sale_is_priced_at_the_oracle_of_its_resumption(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WETH falls to 1,990 before the resumption: the swapper's quote (the oracle less 0.3 %) is
+    # under the journal's min_out (2,040 less 1 %) but within 1 % of 1,990: sold and repaid.  The
+    # journal's min_out refused it every cycle, the WETH idle, Aave HF 1.05 -> 0.95 at 1,850.
+    p, swapper = chain
+    g2, store2 = _killed_after_the_withdrawal(p, swapper, f"sqlite:///{tmp_path / 'g.db'}", monkeypatch)
+    p.set_weth_price(1_990.0)
+    action = cycle(g2)["aave"]["positions"][0]["action"]
+    g2.flush()
+    assert action["resumed"]["leg"] == "swap"
+    assert "skipped" not in action, action
+    assert action["status"] == "closed", action
+    assert int(action["min_out"]) < int(action["resumed"]["min_out"])  # of the oracle of now
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() == 0  # sold
+    assert all(o["status"] == "closed" for o in store2.orders(limit=100))
+    assert p.aave_health_factor() > int(1.05 * WAD)
+
+
+def test_a_resumed_sale_the_swapper_cannot_fill_supplies_the_collateral_back(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The swapper now quotes 2 % under the oracle, more than max_slippage 1 %: the WETH withdrawn
+    # goes back to the Pool (Pool.supply), the step closes with a critical alert saying so, and the
+    # next cycle decides afresh (its own quote check: nothing withdrawn).
+    p, swapper = chain
+    g2, store2 = _killed_after_the_withdrawal(p, swapper, f"sqlite:///{tmp_path / 'g.db'}", monkeypatch)
+    idle = int(p.tokens["WETH"].functions.balanceOf(p.wallet).call())
+    hf_idle = p.aave_health_factor()
+    p.send(swapper.functions.setFee(200))
+    action = cycle(g2)["aave"]["positions"][0]["action"]
+    g2.flush()
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() == 0
+    assert (action["resumed"]["leg"], action["skipped"], action["supplied_back"]) == ("swap", "swap_quote", str(idle))
+    assert p.aave_health_factor() > hf_idle  # the collateral counts again
+    orders = store2.orders(limit=100)
+    assert [o["side"] for o in orders if o["side"] not in ("approve",)][:2] == ["supply", "withdraw"]
+    assert all(o["status"] == "closed" for o in orders)
+    critical = [a["message"] for a in store2.alerts(limit=50) if a["kind"] == "action" and a["level"] == "critical"]
+    assert any("supplied back to the position" in m and "below the" in m for m in critical), critical
+    assert not any("nothing withdrawn" in m for m in critical)
+    nonce = p.nonce()
+    again = cycle(g2)["aave"]["positions"][0]["action"] or {}
+    g2.flush()
+    assert "resumed" not in again  # the step is closed
+    assert p.nonce() == nonce  # the new unwind's quote check withdraws nothing

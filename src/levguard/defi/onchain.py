@@ -272,7 +272,7 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
         y.symbol,
         x.decimals,
         y.decimals,
-        Fraction(x.price * 10**y.decimals, y.price * 10**x.decimals),
+        _aave_rate(x, y),
         pos.reserves,
         lambda rows: _aave.account(pos, rows).health_factor,
         lambda rows, w: withdrawn(rows, x.symbol, w),
@@ -281,6 +281,27 @@ def _aave_loop(read: AaveRead, pos: AavePosition) -> _Loop[Any] | str:
         lambda rows: int(row(rows, x.symbol).collateral),
         lambda rows: refused(rows, x.symbol),
     )
+
+
+def _aave_rate(x: Any, y: Any) -> Fraction:
+    # Debt base units of reserve y per collateral base unit of reserve x at the AaveOracle prices.
+    return Fraction(x.price * 10**y.decimals, y.price * 10**x.decimals)
+
+
+def _morpho_rate(pos: MorphoPosition) -> Fraction:
+    # Loan base units per collateral base unit at the market's oracle (Morpho ``price / 1e36``).
+    return Fraction(pos.oracle_price, ORACLE_PRICE_SCALE)
+
+
+def _sale_rates(pos: DefiPosition, slip: Fraction) -> dict[str, tuple[int, int]]:
+    # UnwindPlan.sale_rates: every pair the read prices, at the oracle rate less the slippage.
+    rates: dict[str, Fraction] = {}
+    if isinstance(pos, AavePosition):
+        priced = [r for r in pos.reserves if r.price > 0]
+        rates = {f"{x.symbol}/{y.symbol}": _aave_rate(x, y) for x in priced for y in priced if x is not y}
+    elif isinstance(pos, MorphoPosition) and pos.oracle_price > 0:
+        rates = {f"{pos.collateral_symbol}/{pos.loan_symbol}": _morpho_rate(pos)}
+    return {k: ((q := v * (1 - slip)).numerator, q.denominator) for k, v in rates.items()}
 
 
 def _morpho_repaid(s: tuple[Any, Position], r: int) -> tuple[Any, Position]:
@@ -316,7 +337,7 @@ def _morpho_loop(pos: MorphoPosition) -> _Loop[Any] | str:
         pos.loan_symbol,
         pos.collateral_decimals,
         pos.loan_decimals,
-        Fraction(pos.oracle_price, ORACLE_PRICE_SCALE),
+        _morpho_rate(pos),
         (pos.market, pos.position),
         lambda s: _morpho.hf(pos, s[0], s[1]),
         lambda s, w: (s[0], Position(s[1].borrow_shares, s[1].collateral - w)),
@@ -379,6 +400,9 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
        target``, else ``w_max``, and stops when that does not raise the health factor (the sale
        at that price loses more than the position's margin).
 
+    ``sale_rates`` is ``rate * (1 - max_slippage)`` of every pair the read prices (Aave: the
+    reserves in use; Morpho: collateral and loan), for a sale left open by an earlier step.
+
     Every health factor is the exact engine's: Aave ``GenericLogic.calculateUserAccountData``
     (:func:`levguard.core.defi.aave.get_user_account_data`) on the rows with the collateral and
     the debt changed as the tokens' scaled burns change them (``_aave.collateral_after_withdraw_bound``
@@ -402,10 +426,13 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
         loop = _morpho_loop(pos)
     hf0 = analytics.health_factor(pos)
     caps = _repay_caps(read, pos)
+    rates = MappingProxyType(_sale_rates(pos, slip))
     if loop is None or isinstance(loop, str):
         why = str(loop or "no position")
-        return UnwindPlan("", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, why, MappingProxyType(caps))
-    return _plan(loop, read, params, target, floor, loop.rate * (1 - slip), caps)
+        return UnwindPlan(
+            "", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, why, MappingProxyType(caps), rates
+        )  # fmt: skip
+    return replace(_plan(loop, read, params, target, floor, loop.rate * (1 - slip), caps), sale_rates=rates)
 
 
 def _plan(

@@ -20,13 +20,19 @@ carries the step's id, the leg and the amounts), sent and waited for as every on
 transaction (:mod:`levguard.live.onchain_tx`): ``withdraw``; ``approve`` of exactly the amount
 to the swapper when short; ``swap`` with ``min_out``; ``approve`` to the protocol when short;
 ``repay`` of what the wallet now holds of Y (at most the debt).  The swapper's quote is checked
-against ``min_out`` *before* the withdrawal (and again before the sale): a swapper quoting less
-stops the unwind with nothing withdrawn.  A leg not confirmed stops the action.
+against ``min_out`` *before* the withdrawal: a swapper quoting less stops the unwind with nothing
+withdrawn.  Before the sale ``min_out`` is priced again at the oracle of that read less the
+slippage (:meth:`UnwindPlan.sale_min_out`; the withdrawal's journaled one only when the read no
+longer prices the collateral) and the quote checked again: a swapper quoting less now (the price
+moved, no route) has the collateral **supplied back** (``approve`` to the protocol when short, Aave
+``Pool.supply``, Morpho ``supplyCollateral``) and the step closed with a critical alert saying so:
+withdrawn collateral left in the wallet protects nothing.  A leg not confirmed stops the action.
 
 **Resuming** (:func:`open_step`): after a crash, a revert or an unconfirmed leg, the journal says
 where the step stands: the newest unwind leg (approvals aside) is a confirmed withdrawal -> the
 sale is next (of the amount withdrawn, at most what the wallet holds); a confirmed sale -> the
-repayment; a rejected or expired sale or repayment -> it again.  The next cycle finishes the step
+repayment; a rejected or expired sale or repayment -> it again (a sale priced again); a rejected
+or expired supply back -> the sale again (then the supply).  The next cycle finishes the step
 whatever the position's level (collateral left in the wallet protects nothing), without any leg
 sent twice: the transactions in flight are settled first by hash and nonce, and an amount already
 withdrawn is never withdrawn again.  The withdrawal's journal row carries the collateral's token
@@ -165,6 +171,11 @@ class UnwindPlan(JsonRecord):
     repay_caps : mapping of str to int
         ``repay_cap`` of every debt the protocol lets repay now (Aave: not paused), by symbol, also
         when the plan is empty: a step's repayment is sized by its own debt's.
+    sale_rates : mapping of str to (int, int)
+        ``"X/Y" -> (num, den)`` for every pair of tokens the read prices (Aave: the reserves in
+        use; Morpho: the market's collateral and loan), the oracle rate less the slippage as
+        ``out_num / out_den``, also when the plan is empty: a step's sale left open is priced at
+        the oracle of its resumption (:meth:`sale_min_out`).
     """
 
     collateral: str
@@ -182,10 +193,23 @@ class UnwindPlan(JsonRecord):
     reaches_target: bool
     reason: str = ""
     repay_caps: Mapping[str, int] = field(default_factory=empty_mapping)
+    sale_rates: Mapping[str, tuple[int, int]] = field(default_factory=empty_mapping)
 
     def min_out(self, amount: int) -> int:
         """The least the sale of ``amount`` collateral base units must deliver (debt base units)."""
-        return amount * self.out_num // self.out_den if self.out_den else 0
+        return _out(amount, self.out_num, self.out_den)
+
+    def sale_min_out(self, sell: str, buy: str, amount: int) -> int | None:
+        """The least the sale of ``amount`` base units of ``sell`` for ``buy`` must deliver at the
+        read's oracle less the slippage, or None when the read does not price the pair (a
+        collateral withdrawn in full leaves an Aave read)."""
+        rate = self.sale_rates.get(f"{sell}/{buy}")
+        return None if rate is None else _out(amount, int(rate[0]), int(rate[1]))
+
+
+def _out(amount: int, num: int, den: int) -> int:
+    # min_out(x) = x * num // den (UnwindPlan.out_num / out_den); 0 without a rate.
+    return amount * num // den if den else 0
 
 
 Unwinder = Callable[[LendingRead, UnwindParams], UnwindPlan]
@@ -261,6 +285,8 @@ def open_step(g: Guardian, setup: OnchainAccountSetup) -> Pending | None:
             return replace(step, leg="repay") if status == "closed" else step if failed else None
         if u["leg"] == "repay" and failed and u.get("after_swap"):
             return replace(step, leg="repay")
+        if u["leg"] == "supply":  # the collateral put back (_put_back); not confirmed: the sale again
+            return step if failed else None
         return None
     return None
 
@@ -518,9 +544,15 @@ async def _next(
         if amount <= 0:
             await _close(step, pending, f"the {x} withdrawn is no longer in the paying wallet")
             return None, rounds, False
-        min_out = pending.min_out * amount // pending.withdrawn
-        if not await _quote_ok(g, setup, read, x, y, amount, min_out, decision):
-            return stop
+        # At the oracle of now (the journal's is the withdrawal's); the journal's only when the
+        # read no longer prices the collateral (withdrawn in full from Aave).
+        fresh = setup.unwind(read, p).sale_min_out(x, y, amount)
+        min_out = pending.min_out * amount // pending.withdrawn if fresh is None else fresh
+        leg["sale_min_out"] = str(min_out)
+        decision.setdefault("min_out", str(min_out))  # of the action's first sale
+        if not await _quote_ok(g, setup, read, x, y, amount, min_out, decision, withdrawn=True):
+            await _put_back(step, read, pending, amount, dec, leg)
+            return None, rounds, False
         if not await step.pay(read, x, amount, venue.swapper.spender, dec, leg):
             return stop
         if not await step.send(venue.swap(read, x, y, amount, min_out), dec, leg):
@@ -565,8 +597,12 @@ async def _quote_ok(
     amount: int,
     min_out: int,
     decision: dict[str, Any],
+    *,
+    withdrawn: bool = False,
 ) -> bool:
     # The swapper's quote for ``amount`` must reach ``min_out`` (oracle less slippage); else stop.
+    # Before a withdrawal it alerts "nothing withdrawn"; after one (``withdrawn``) the caller
+    # alerts what became of the collateral (decision["refused"] says why the sale is not made).
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     try:
@@ -574,24 +610,29 @@ async def _quote_ok(
     except VenueAuthError:
         raise
     except VenueError as exc:
-        decision.update(skipped="swap_quote", error=str(exc))
-        await g._alert(setup.name, "critical", "action", f"unwind: no quote for {x} -> {y}: {exc}", dedup="quote")
+        decision.update(skipped="swap_quote", error=str(exc), refused=f"no quote for {x} -> {y}: {exc}")
+        if not withdrawn:
+            await g._alert(setup.name, "critical", "action", f"unwind: {decision['refused']}", dedup="quote")
         return False
     decision["quote"] = str(quoted)
     if quoted >= min_out:
         return True
     decision["skipped"] = "swap_quote"
-    g._audit(setup.name, "onchain_skipped", {"quote": str(quoted)}, decision, ["quote below min_out"])
-    await g._alert(
-        setup.name,
-        "critical",
-        "action",
-        f"unwind: the swapper quotes {quoted} {y} units for {amount} {x} units, below the {min_out} the oracle "
-        f"price less max_slippage {setup.rules.max_slippage:g} requires: nothing withdrawn",
-        dedup="quote",
-        quote=str(quoted),
-        min_out=str(min_out),
+    decision["refused"] = (
+        f"the swapper quotes {quoted} {y} units for {amount} {x} units, below the {min_out} the oracle price "
+        f"less max_slippage {setup.rules.max_slippage:g} requires"
     )
+    g._audit(setup.name, "onchain_skipped", {"quote": str(quoted)}, decision, ["quote below min_out"])
+    if not withdrawn:
+        await g._alert(
+            setup.name,
+            "critical",
+            "action",
+            f"unwind: {decision['refused']}: nothing withdrawn",
+            dedup="quote",
+            quote=str(quoted),
+            min_out=str(min_out),
+        )
     return False
 
 
@@ -616,6 +657,32 @@ async def _owner(
         dedup="owner",
     )
     return False
+
+
+async def _put_back(
+    step: _Step, read: LendingRead, pending: Pending, amount: int, dec: int, leg: dict[str, Any]
+) -> None:
+    # The sale refused at the oracle of now: the collateral withdrawn is supplied back to the
+    # position (in the wallet it protects nothing) and the step closes; a supply not confirmed
+    # leaves the step open (the next cycle tries the sale, then this, again).
+    g, setup, venue, x = step.g, step.setup, step.venue, pending.collateral
+    what = f"{amount / 10**dec:g} {x} withdrawn by unwind step {pending.step}"
+    refused = str(step.decision.get("refused", "the sale is refused"))
+    ok = await step.pay(read, x, amount, read.spender, dec, leg)
+    if ok and await step.send(venue.supply(read, x, amount), dec, leg):
+        step.decision["supplied_back"] = str(amount)
+        await _close(step, pending, f"{refused}: the {what} were supplied back to the position")
+        return
+    status = step.outcomes[-1].get("status") if step.outcomes else "not sent"
+    step.decision["stopped"] = f"{refused}; supplying the collateral back was not confirmed ({status})"
+    await g._alert(
+        setup.name,
+        "critical",
+        "action",
+        f"unwind: {refused}, and supplying the {what} back was not confirmed ({status}): until it is, they lie "
+        "in the wallet and protect nothing (the next cycle tries the sale, then the supply, again)",
+        dedup=f"unwind_idle:{pending.step}",
+    )
 
 
 async def _close(step: _Step, pending: Pending, why: str) -> None:

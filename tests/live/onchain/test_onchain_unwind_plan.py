@@ -165,6 +165,8 @@ def test_aave_plans_keep_every_intermediate_state_above_the_floor(
     plan = unwind_plan(read, params)
     assert (plan.collateral, plan.debt) == ("WETH", "USDC")
     replay(read, plan, params)
+    # A sale resumed on this read is priced as the plan's own (one formula, UnwindPlan.sale_rates).
+    assert all(plan.sale_min_out("WETH", "USDC", r.withdraw) == r.min_out for r in plan.rounds)
 
 
 @settings(max_examples=60, deadline=None)
@@ -186,6 +188,8 @@ def test_morpho_plans_keep_every_intermediate_state_above_the_floor(
     plan = unwind_plan(read, params)
     assert (plan.collateral, plan.debt) == ("WETH", "USDC")
     replay(read, plan, params)
+    # A sale resumed on this read is priced as the plan's own (one formula, UnwindPlan.sale_rates).
+    assert all(plan.sale_min_out("WETH", "USDC", r.withdraw) == r.min_out for r in plan.rounds)
 
 
 def test_two_collaterals_sell_the_largest_and_keep_the_floor() -> None:
@@ -198,6 +202,10 @@ def test_two_collaterals_sell_the_largest_and_keep_the_floor() -> None:
     params = UnwindParams(1.35, 1.05, 0.01, 8)
     plan = unwind_plan(read, params)
     assert plan.collateral == "WBTC"  # 60,000 USD of WBTC against 30,000 of WETH
+    # The other collateral's sale (a step left open on it) is priced at its own oracle price.
+    assert plan.sale_min_out("WETH", "USDC", WAD) == 2_970 * 10**6
+    assert plan.sale_min_out("WBTC", "USDC", 10**8) == 59_400 * 10**6
+    assert plan.sale_min_out("DAI", "USDC", WAD) is None  # not in the read: unpriced
     assert plan.reaches_target
     replay(read, plan, params)
 

@@ -11,14 +11,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from levguard.core.defi.aave import AaveReserve
+from levguard.core.defi.morpho import Market, Position
 from levguard.defi.onchain import assess, unwind_plan
 from levguard.live import onchain_unwind as ou
 from levguard.live.onchain import HealthRules
 from levguard.live.setup import AccountState, PositionState
 from levguard.venues.onchain import OnchainVenue
-from levguard.venues.onchain_read import AaveRead
+from levguard.venues.onchain_read import AaveRead, MorphoRead
 
 WAD = 10**18
 ADDR = "0x" + "11" * 20
@@ -41,6 +44,7 @@ class Chain(OnchainVenue):
         self.name, self.signer = "aave-v3", object()  # a key: live
         self.swapper = SimpleNamespace(spender=ADDR)  # type: ignore[assignment]
         self.now, self.held, self.quoted = read, held, quote
+        self.min_outs: list[int] = []  # of the sales built
 
     async def read(self) -> AaveRead:  # type: ignore[override]
         return self.now
@@ -61,7 +65,11 @@ class Chain(OnchainVenue):
         return self._tx("approve", symbol, amount)
 
     def swap(self, read: Any, x: str, y: str, amount: int, min_out: int) -> Any:  # type: ignore[override]
+        self.min_outs.append(min_out)
         return self._tx("swap", x, amount)
+
+    def supply(self, read: Any, symbol: str, amount: int) -> Any:  # type: ignore[override]
+        return self._tx("supply", symbol, amount)
 
 
 class Store:
@@ -135,24 +143,32 @@ def test_a_resumed_repayment_of_a_collateral_withdrawn_in_full_closes_the_step(s
     assert g.alerts == []
 
 
-@pytest.mark.parametrize(
-    ("held", "quote", "why"),
-    [
-        ({"OLD": 1_000 * WAD}, 0, "swap_quote"),  # the swapper quotes below min_out: nothing sold
-        ({}, None, "no longer in the paying wallet"),  # the OLD left the wallet: the step closes
-    ],
-)
-def test_a_resumed_sale_not_sent_returns_its_decision(
-    sent: list[Any], held: dict[str, int], quote: int | None, why: str
-) -> None:
+def test_a_resumed_sale_of_a_collateral_gone_from_the_wallet_closes_the_step(sent: list[Any]) -> None:
     read = aave_read(ROWS, {})
-    decision, g = resume(Chain(read, held, quote), SALE)
+    decision, g = resume(Chain(read, {}, None), SALE)
     assert sent == []
     assert decision["status"] == "skipped"
-    assert why in str(decision.get("skipped", "")) + str(decision.get("stopped", ""))
+    assert "no longer in the paying wallet" in decision["stopped"]
     assert decision["filled"] == 0.0
-    closed = [e for e, _ in g.audits if e == "onchain_unwind_closed"]
-    assert len(closed) == (0 if quote == 0 else 1)  # a refused quote leaves the step open
+    assert [e for e, _ in g.audits if e == "onchain_unwind_closed"] == ["onchain_unwind_closed"]
+
+
+def test_a_resumed_sale_the_swapper_refuses_supplies_the_collateral_back(sent: list[Any]) -> None:
+    # The OLD left the Aave read (withdrawn in full, unpriced): the journal's min_out stands; the
+    # swapper quotes 0: the 1,000 OLD go back to the pool and the step closes (it stayed open, the
+    # OLD idle in the wallet, every cycle resuming the refused sale).
+    read = aave_read(ROWS, {})
+    decision, g = resume(Chain(read, {"OLD": 1_000 * WAD}, 0), SALE)
+    assert sent == [("supply", "OLD", 1_000 * WAD, 18)]
+    assert (decision["skipped"], decision["supplied_back"], decision["min_out"]) == (
+        "swap_quote", str(1_000 * WAD), str(990 * 10**6)
+    )  # fmt: skip
+    assert [e for e, _ in g.audits if e == "onchain_unwind_closed"] == ["onchain_unwind_closed"]
+    (alert,) = g.alerts
+    assert "below the 990000000" in alert
+    assert "1000 OLD withdrawn by unwind step unwind-1" in alert
+    assert "supplied back to the position" in alert
+    assert "nothing withdrawn" not in alert
 
 
 def test_a_resumed_repayment_is_sized_by_its_own_debt_when_no_plan_is_possible(sent: list[Any]) -> None:
@@ -184,3 +200,128 @@ def test_a_resumed_repayment_of_a_paused_debt_closes_the_step_and_says_why(sent:
     assert sent == []
     assert decision["stopped"] == "no USDC debt the protocol lets repay (none, or paused)"
     assert len(g.alerts) == 1
+
+
+# The hunt's case: 1 WETH withdrawn at 2,000 USD, its sale journaled with min_out 1,980 USDC (the
+# oracle less max_slippage 1 %); the price then moves before the sale is resumed.
+WETH_SALE = ou.Pending("swap", "WETH", "USDC", 1 * WAD, 1_980 * 10**6, "unwind-1", ADDR, 18)
+
+
+def weth_at(price: float) -> AaveRead:
+    rows = (
+        AaveReserve("WETH", round(price * 10**8), 18, 8000, 8250, collateral=9 * WAD, liquidation_bonus=10500),
+        AaveReserve("USDC", 10**8, 6, 7700, 8000, debt=14_000 * 10**6, liquidation_bonus=10450),
+    )
+    return aave_read(rows, {"WETH": 1 * WAD})
+
+
+@pytest.mark.parametrize("price", [1_990.0, 1_950.0, 1_900.0, 1_850.0])
+def test_a_resumed_sale_is_priced_at_the_oracle_of_now(sent: list[Any], price: float) -> None:
+    # A quote 0.5 % under the oracle of now is sold (min_out: that oracle less 1 %); the journal's
+    # 1,980 refused it at every price below 2,000 and the WETH stayed idle (HF 1.05 -> 0.98).
+    quote = int(price * 0.995 * 10**6)
+    chain = Chain(weth_at(price), {"WETH": 1 * WAD, "USDC": quote}, quote)
+    decision, _ = resume(chain, WETH_SALE)
+    assert sent[0] == ("swap", "WETH", 1 * WAD, 18)
+    assert chain.min_outs == [int(price * 10**6) * 99 // 100]
+    assert "skipped" not in decision
+    assert "supplied_back" not in decision
+    assert sent[-1] == ("repay", "USDC", quote, 6)
+
+
+def test_a_resumed_sale_below_the_oracle_of_now_is_refused_though_it_met_the_journal(sent: list[Any]) -> None:
+    # WETH rose to 2,100: 1,990 USDC met the journal's 1,980 but is 5 % under the oracle: refused,
+    # the WETH supplied back.
+    chain = Chain(weth_at(2_100.0), {"WETH": 1 * WAD}, 1_990 * 10**6)
+    decision, g = resume(chain, WETH_SALE)
+    assert chain.min_outs == []
+    assert sent == [("supply", "WETH", 1 * WAD, 18)]
+    assert decision["min_out"] == str(2_079 * 10**6)
+    assert "below the 2079000000" in g.alerts[-1]
+    assert "supplied back" in g.alerts[-1]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    price=st.floats(100.0, 100_000.0),
+    journaled=st.integers(0, 10**15),
+    withdrawn=st.integers(1, 10**20),
+    held=st.integers(1, 10**20),
+)
+def test_the_sales_min_out_is_the_oracle_of_now_whatever_the_journal(
+    sent: list[Any], price: float, journaled: int, withdrawn: int, held: int
+) -> None:
+    # Invariant: the min_out of a resumed sale is UnwindPlan.sale_min_out at the read of now, for
+    # the amount sold (the least of the amount withdrawn and the wallet's), the journal aside.
+    read = weth_at(price)
+    chain = Chain(read, {"WETH": held}, 2**200)
+    resume(chain, replace(WETH_SALE, withdrawn=withdrawn, min_out=journaled))
+    amount = min(withdrawn, held)
+    plan = unwind_plan(read, ou.params(SimpleNamespace(rules=HealthRules(prefer="unwind")), 1.35))  # type: ignore[arg-type]
+    assert chain.min_outs == [plan.sale_min_out("WETH", "USDC", amount)]
+    assert chain.min_outs[0] == amount * round(price * 10**8) * 99 // (100 * 10**8 * 10**12)
+
+
+def test_a_supply_back_not_confirmed_leaves_the_step_open_and_says_the_collateral_is_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def send_one(g: Any, setup: Any, st: Any, view: Any, decision: Any, request: Any, decimals: int,
+                       reasons: Any) -> dict[str, Any]:  # fmt: skip
+        return {"status": "rejected" if request.kind == "supply" else "closed", "kind": request.kind}
+
+    monkeypatch.setattr(ou, "_send_one", send_one)
+    decision, g = resume(Chain(weth_at(1_900.0), {"WETH": 1 * WAD}, 0), WETH_SALE)
+    assert "supplied_back" not in decision
+    assert not [e for e, _ in g.audits if e == "onchain_unwind_closed"]
+    (alert,) = g.alerts
+    assert "1 WETH withdrawn by unwind step unwind-1 back was not confirmed" in alert
+    assert "protect nothing" in alert
+
+
+def test_a_resumed_morpho_sale_is_priced_at_the_oracle_of_now(sent: list[Any]) -> None:
+    # The same path serves Morpho: the sale at the market's oracle of now (1,900 USDC per WETH,
+    # ``price / 1e36``) less 1 %; refused there, the WETH goes back with supplyCollateral.
+    market = Market(10**15, 10**15 * 10**6, 14_000 * 10**6, 14_000 * 10**12)
+    read = MorphoRead(
+        wallet=ADDR, payer=ADDR, morpho=ADDR, market_id="0x" + "ab" * 32,
+        market_params=(ADDR, ADDR, ADDR, ADDR, 86 * 10**16), block_number=1, block_timestamp=1, read_ns=0,
+        market=market, market_stored=market, last_update=1, fee=0, position=Position(14_000 * 10**12, 9 * WAD),
+        supply_shares=0, oracle_price=1_900 * 10**24, lltv=86 * 10**16, loan_symbol="USDC", collateral_symbol="WETH",
+        loan_decimals=6, collateral_decimals=18, oracles=(), balances={"WETH": 1 * WAD}, allowances={},
+    )  # fmt: skip
+    chain = Chain(read, {"WETH": 1 * WAD, "USDC": 1_890 * 10**6}, 1_890 * 10**6)  # type: ignore[arg-type]
+    decision, _ = resume(chain, WETH_SALE)
+    assert chain.min_outs == [1_881 * 10**6]
+    assert sent[:2] == [("swap", "WETH", 1 * WAD, 18), ("repay", "USDC", 1_890 * 10**6, 6)]
+    sent.clear()
+    chain = Chain(read, {"WETH": 1 * WAD}, 1_880 * 10**6)  # type: ignore[arg-type]
+    decision, g = resume(chain, WETH_SALE)
+    assert sent == [("supply", "WETH", 1 * WAD, 18)]
+    assert decision["supplied_back"] == str(1 * WAD)
+    assert "supplied back" in g.alerts[-1]
+
+
+class Journal:
+    """The store's journal as open_step reads it: unwind legs, newest first, and their orders."""
+
+    def __init__(self, legs: list[tuple[str, str]]) -> None:
+        self.rows = [
+            {"id": 10 - i, "decision": {"client_order_id": f"c{i}", "unwind": {**WETH_SALE.to_dict(), "leg": leg}}}
+            for i, (leg, _) in enumerate(legs)
+        ]
+        self.status = {f"c{i}": status for i, (_, status) in enumerate(legs)}
+
+    def audit_log(self, account: str, event: str, limit: int) -> list[dict[str, Any]]:
+        return self.rows if event == "deleverage" else []
+
+    def order(self, cid: str) -> dict[str, Any]:
+        return {"status": self.status[cid]}
+
+
+@pytest.mark.parametrize(
+    ("status", "leg"), [("closed", None), ("rejected", "swap"), ("expired", "swap")]
+)  # fmt: skip
+def test_a_supply_back_confirmed_ends_the_step_one_not_confirmed_resumes_the_sale(status: str, leg: str | None) -> None:
+    g = SimpleNamespace(store=Journal([("supply", status), ("swap", "rejected"), ("withdraw", "closed")]))
+    pending = ou.open_step(g, SimpleNamespace(name="aave"))  # type: ignore[arg-type]
+    assert (pending.leg if pending is not None else None) == leg
