@@ -114,6 +114,26 @@ def test_cli_size(tmp_path: Path) -> None:
     assert len(err.stderr.strip().splitlines()) == 1
 
 
+def test_cli_size_a_portfolio_cap_within_its_limits_does_not_bind(tmp_path: Path) -> None:
+    """An account at 0.6x, vol_target 0.5 and portfolio_cap 3 at --vol 0.3: 0.60x bound by
+    portfolio_cap.within_limits ("no limit binds") before; the volatility target's 1.67x now."""
+    acc = tmp_path / "a.json"
+    pos = {"symbol": "BTCUSDT", "qty": 0.1, "entry_price": 60_000, "mark_price": 60_000}
+    acc.write_text(json.dumps({"venue": "binance-usdm", "margin_mode": "cross", "wallet_balance": 10_000,
+                               "positions": [pos]}))  # fmt: skip
+    pol = tmp_path / "p.yaml"
+    members = [{"type": "vol_target", "target_vol": 0.5, "max_leverage": 10},
+               {"type": "portfolio_cap", "max_gross_leverage": 3}]  # fmt: skip
+    pol.write_text(yaml.safe_dump({"policy": {"type": "composite", "policies": members}}))
+    res = runner.invoke(app, ["size", str(acc), "--policy", str(pol), "--vol", "0.3", "--json"])
+    assert res.exit_code == 0, res.output
+    js = json.loads(res.stdout)
+    assert js["current_leverage"] == pytest.approx(0.6)
+    assert js["target_leverage"] == pytest.approx(0.5 / 0.3, rel=1e-12)
+    assert js["binding_constraint"] == "vol_target"
+    assert "portfolio_cap would allow 3x (max_gross_leverage)" in js["reasons"]
+
+
 @pytest.mark.parametrize("vol", [0.0, -0.6, float("nan"), float("inf"), 1e300, 1e-200])
 def test_size_account_refuses_an_unusable_vol(vol: float) -> None:
     # 1e300 overflowed the first passage to a P(liq) of 0; 1e-200 read as "nothing moves" (a CLI audit).

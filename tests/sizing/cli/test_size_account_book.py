@@ -96,14 +96,15 @@ def test_portfolio_policy_reads_exposures_in_the_equity_unit(
     venue: str, symbol: str, wallet: float, qty: float
 ) -> None:
     """60 contracts of 100 USD on 1 BTC is 0.1x, as 0.1 BTC on 60,000 USDT: a coin-M account's
-    USD exposures against its BTC equity read 6000x and targeted 1,800 contracts."""
+    USD exposures against its BTC equity read 6000x and targeted 1,800 contracts.  The cap's
+    target is its 3x (the book scaled by 30), as its leverage_path's."""
     position = {"symbol": symbol, "qty": qty, "entry_price": 60_000, "mark_price": 60_000, "mmr": 0.005}
     spec = {"venue": venue, "wallet_balance": wallet, "positions": [position]}
     out = size_account(spec, {"policy": {"type": "portfolio_cap", "max_gross_leverage": 3}})
-    assert out.binding_constraint == "within_limits"
-    assert out.target_leverage == pytest.approx(0.1, rel=1e-12)
+    assert out.binding_constraint == "max_gross_leverage"
+    assert out.target_leverage == pytest.approx(3.0, rel=1e-12)
     assert out.reasons[0] == "gross 0.1x, net 0.1x before scaling"
-    assert out.positions[0]["target_qty"] == pytest.approx(qty, rel=1e-12)
+    assert out.positions[0]["policy_target_leverage"] == pytest.approx(3.0, rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -80,11 +80,18 @@ class PortfolioCap:
     With signed notionals ``x_i`` (``state.exposures``) and equity ``E``, leverages are
     ``l_i = x_i / E``.  Every limit is homogeneous of degree one in the book, so one factor
 
-    ``s = min(1, G / sum|l_i|, N / |sum l_i|, min_i A_i / |l_i|, min_v c_v G / sum_{i in v} |l_i|)``
+    ``s = min(G / sum|l_i|, N / |sum l_i|, min_i A_i / |l_i|, min_v c_v G / sum_{i in v} |l_i|)``
 
-    scales all positions proportionally (directions and relative weights are preserved) and the
-    binding limit is the one attaining the minimum.  ``target_leverage`` is the gross leverage
-    after scaling and ``allocations`` the scaled signed leverages.
+    scales all positions proportionally (directions and relative weights are preserved) to the
+    largest book within every limit, and the binding limit is the one attaining the minimum.
+    ``target_leverage`` is the gross leverage after scaling and ``allocations`` the scaled signed
+    leverages.  A book within its limits is scaled up (``s > 1``): the cap's answer is the most
+    the limits allow, as every cap's (:class:`~levguard.core.sizing.venue.TierCap`,
+    :class:`~levguard.core.sizing.policies.GapCap`), so in a :class:`~levguard.core.sizing.base.Composite`
+    it binds only when its limit is below the other members' targets (a factor capped at 1 held the
+    book at its current leverage, which a composite took as its minimum).  Without exposures the
+    book is one unit of ``state.context``'s instrument, whose target is :meth:`single_bound`, the
+    last bar of :meth:`leverage_path`; for one instrument ``decide`` equals it.
 
     Leverage is debt: a position on any instrument on any venue draws on the same equity, so the
     gross cap bounds the total debt exposure, the net cap the directional exposure, and the
@@ -138,16 +145,14 @@ class PortfolioCap:
         return float(pv) * self.max_gross_leverage
 
     def decide(self, state: SizingState) -> SizingDecision:
-        """Scale the book in ``state.exposures`` down until no limit is exceeded."""
+        """Scale the book in ``state.exposures`` to the largest leverage within every limit."""
         lev = {s: float(x) / state.equity for s, x in state.exposures.items() if x != 0.0}  # finite: SizingState
-        if not lev:
-            return SizingDecision(0.0, "no_exposure", ("no exposures",))
+        has_book = bool(lev)
+        if not has_book:  # one unit of the context's instrument: the target is single_bound's
+            lev = {state.context.symbol: float(state.context.side)}
         gross = math.fsum(abs(v) for v in lev.values())
         net = abs(math.fsum(lev.values()))
-        limits: list[tuple[float, str]] = [
-            (1.0, "within_limits"),
-            (self.max_gross_leverage / gross, "max_gross_leverage"),
-        ]
+        limits: list[tuple[float, str]] = [(self.max_gross_leverage / gross, "max_gross_leverage")]
         if self.max_net_leverage is not None and net > 0:
             limits.append((self.max_net_leverage / net, "max_net_leverage"))
         if self.per_asset is not None:
@@ -174,8 +179,10 @@ class PortfolioCap:
         alloc = {s: v * scale for s, v in lev.items()}
         target = math.fsum(abs(v) for v in alloc.values())
         reasons = (
-            f"gross {gross:.4g}x, net {net:.4g}x before scaling",
-            "no limit binds" if binding == "within_limits" else f"{binding} binds: scaled by {scale:.4g}",
+            f"gross {gross:.4g}x, net {net:.4g}x before scaling"
+            if has_book
+            else f"no exposures: one instrument, {state.context.symbol} on {state.context.venue}",
+            f"{binding} binds: scaled by {scale:.4g} to {target:.4g}x gross",
         )
         details = {"scale": scale, "gross_before": gross, "net_before": net}
         details.update({f"venue_gross:{v}": g * scale for v, g in by_venue.items()})
