@@ -117,10 +117,35 @@ _ROLLING_KERNELS = {"close_to_close": rolling_std_path_nb, "rolling_mean": rolli
 
 def _estimate_path(returns: Float64Array1D, estimator: str, lookback: int, lam: float, ppy: float) -> Float64Array1D:
     # Annualised estimate at every bar from returns up to that bar: the vol forecast ("ewma",
-    # "close_to_close") or the mean log return ("ewma_mean", "rolling_mean"; callers add sigma^2 / 2).
+    # "close_to_close") or the mean log return ("ewma_mean", "rolling_mean"; _drift_path adds v / 2).
     if estimator in _EWMA_KERNELS:
         return _fill(_EWMA_KERNELS[estimator], returns.shape[0], returns, lam, lookback, ppy)
     return _fill(_ROLLING_KERNELS[estimator], returns.shape[0], returns, lookback, ppy)
+
+
+def _drift_path(returns: Float64Array1D, estimator: str, lookback: int, lam: float, ppy: float) -> Float64Array1D:
+    """Annualised arithmetic drift at every bar from the log returns up to that bar.
+
+    Notes
+    -----
+    Under GBM a log return over one bar is normal with mean ``(mu - sigma^2 / 2) dt`` and
+    variance ``sigma^2 dt``, so ``mu = (m + v / 2) ppy`` with ``m`` and ``v`` the mean and variance
+    of one sample of log returns: the same window or the same weights (Merton 1969; Thorp 2006,
+    the continuous approximation).  ``rolling_mean``: the last ``lookback`` returns, ``v`` their sample variance
+    (ddof 1, the ``close_to_close`` estimator of that window).  ``ewma_mean``: the weights of
+    ``m_t = lam m_{t-1} + (1 - lam) r_t`` (seeded with the first finite return), ``v`` the
+    weighted variance ``s_t - m_t^2`` with ``s_t`` the same recursion on ``r_t^2`` (the RiskMetrics
+    EWMA, seeded with ``r_0^2``).  ``v`` is the sample's, never the volatility forecast: with the
+    forecast, the drift (and so the leverage) rose with the forecast volatility.
+    """
+    mean = _estimate_path(returns, estimator, lookback, lam, ppy)  # m ppy
+    if estimator == "rolling_mean":
+        var = _estimate_path(returns, "close_to_close", lookback, lam, ppy) ** 2  # v ppy
+    else:
+        # s ppy - m^2 ppy, from the annualised EWMA second moment and mean (clipped at 0: rounding).
+        var = np.maximum(_estimate_path(returns, "ewma", lookback, lam, ppy) ** 2 - mean * mean / ppy, 0.0)
+    out: Float64Array1D = mean + 0.5 * var
+    return out
 
 
 def _last(path: Float64Array1D) -> float:
@@ -255,7 +280,9 @@ class Kelly(_MaxLeverageCap):
     mu_estimator : {"given", "ewma_mean", "rolling_mean"}
         ``given`` uses ``state.mu_forecast`` / ``inputs.mu_forecast`` (annualised arithmetic
         return); the others estimate it from log returns (EWMA with ``lam`` or a ``lookback``
-        window), converted to arithmetic with ``mu = mean_log ppy + sigma^2 / 2``.
+        window), converted to arithmetic with the variance of the same sample,
+        ``mu = (mean_log + var_log / 2) ppy`` (:func:`_drift_path`); the volatility forecast
+        enters only the denominator.
     sigma_estimator : {"ewma", "close_to_close"}
         Volatility estimator when no forecast is given (as :class:`VolatilityTarget`).
     shrinkage : float
@@ -319,7 +346,7 @@ class Kelly(_MaxLeverageCap):
         if self.mu_estimator == "given":
             mu = float(state.mu_forecast) if state.mu_forecast is not None else math.nan
         else:
-            mu = _last(_estimate_path(r, self.mu_estimator, self.lookback, self.lam, ppy)) + 0.5 * sigma * sigma
+            mu = _last(_drift_path(r, self.mu_estimator, self.lookback, self.lam, ppy))
             mu *= state.context.side  # the asset's drift, as the position's side earns it
         return mu, sigma
 
@@ -357,7 +384,7 @@ class Kelly(_MaxLeverageCap):
                 else np.full(r.shape[0], np.nan)
             )
         else:
-            mu = _estimate_path(r, self.mu_estimator, self.lookback, self.lam, ppy) + 0.5 * sigma * sigma
+            mu = _drift_path(r, self.mu_estimator, self.lookback, self.lam, ppy)
             if inputs.side is not None:  # a short earns the asset's negated drift (flat bars: long)
                 mu = np.where(np.asarray(inputs.side, dtype=np.float64) < 0.0, -mu, mu)
         return _fill(kelly_path_nb, r.shape[0], mu, sigma, self.fraction, self.shrinkage, self.rate, self.max_leverage)
