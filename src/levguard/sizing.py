@@ -284,10 +284,10 @@ def size_account(
     # The given vol is the volatility of a position whose asset has no history (none: the main one's).
     sigma: float | None = own_vol(main.symbol)
     sigma = vol if sigma is None else sigma
-    given_returns = None if returns is None else returns.get(main.symbol)
+    given_returns = _given_returns(returns).get(main.symbol)
     main_returns = fit(main_h)[1] if main_h is not None else None
     if main_returns is None and given_returns is not None:
-        main_returns = np.asarray(given_returns, dtype=np.float64)
+        main_returns = given_returns
     info: dict[str, Any] | None = None if main_h is None else fit(main_h)[3]
 
     def forecaster_of(symbol: str) -> Any:
@@ -365,11 +365,19 @@ def size_account(
             "(peak_equity in the spec, --peak-equity): sized as at the peak"
         )
     decision = pol.decide(state)
-    if decision.binding_constraint.endswith("no_forecast") and not histories and vol is None and forecaster is None:
+    nothing_given = not histories and vol is None and forecaster is None
+    if decision.binding_constraint.endswith("no_forecast") and nothing_given and main_returns is None:
         # Sizing to zero because no input was given reads as "close everything": say what is missing.
         raise InputError(
             "the policy needs a volatility: give a price history (history=, --history FILE) "
             "or a volatility (vol=, --vol 0.6)"
+        )
+    if decision.binding_constraint.endswith("no_forecast") and nothing_given and main_returns is not None:
+        # The returns given were read (finite: _given_returns) but gave no forecast.
+        raise InputError(
+            f"the policy's {decision.binding_constraint} has no forecast from the {len(main_returns)} daily "
+            f"returns given of {main.symbol} (too few for its lookback?) and no volatility was given "
+            f"(a price history: history=, --history FILE; or vol=, --vol 0.6): {'; '.join(decision.reasons)}"
         )
     if decision.binding_constraint.endswith("no_forecast"):
         # A policy that estimates from returns (Kelly's mu, a regime) found none, or too few for
@@ -438,6 +446,37 @@ def size_account(
         positions=rows,
         notes=notes,
     )
+
+
+def _given_returns(returns: Any) -> dict[str, Any]:
+    """The ``returns`` argument of :func:`size_account` as ``{symbol: float64 array}``, each array
+    checked (None values: no returns of that symbol).
+
+    Raises InputError naming the symbol and the value: bools and strings (``True`` was a return of
+    1.0, ``"a"`` a raw ValueError), non-finite returns (a NaN ended a Kelly's window and was
+    reported as a missing volatility; an infinite one was skipped by the EWMA) and returns whose
+    squares overflow (no variance: reported as a missing volatility).
+    """
+    import numpy as np
+
+    from levguard.core.validate import array_1d, no_bools_or_strings, require_finite, require_squarable
+    from levguard.errors import InputError
+
+    if returns is None:
+        return {}
+    if not isinstance(returns, Mapping):
+        raise InputError(f"returns must be a mapping of symbol to daily log returns, was {type(returns).__name__}")
+    out: dict[str, Any] = {}
+    for key, values in returns.items():
+        if values is None:
+            continue
+        what = f"returns[{key!r}]"
+        no_bools_or_strings(values, what)
+        arr = np.array(array_1d(values, what))  # a copy: the caller's array is not the report's
+        require_finite(arr, what)
+        require_squarable(arr, what)
+        out[str(key)] = arr
+    return out
 
 
 def _below_min_order(model: Any, position: Any, target_qty: float) -> str | None:

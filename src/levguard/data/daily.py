@@ -76,6 +76,11 @@ def daily_returns(frame: pd.DataFrame, what: str = "history") -> DailyReturns:
     """
     if not isinstance(frame, pd.DataFrame) or "close" not in frame.columns:
         raise InputError(f"{what} must be a DataFrame of bars with a close column, was {type(frame).__name__}")
+    if frame["close"].dtype.kind not in "iuf":  # np.log of an object column was a raw TypeError
+        raise InputError(
+            f"{what}: column 'close' must hold numbers (float64), was {frame['close'].dtype} dtype; "
+            "convert it, e.g. frame['close'].astype(float)"
+        )
     frame = utc_frame(frame)  # days are UTC days, whatever zone the index is in
     end = frame.index[-1] + pd.Timedelta(frame_bar_ns(frame, what), unit="ns") if len(frame) else None
     # Hours aggregated from finer bars (risk.forecast.to_hourly) whose last hour is unfinished

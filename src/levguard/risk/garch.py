@@ -32,7 +32,7 @@ import pandas as pd
 
 from levguard.core.risk import volatility as cv
 from levguard.core.risk.var import garch_persistence
-from levguard.core.validate import array_1d, require_squarable
+from levguard.core.validate import array_1d, require_squarable, show
 from levguard.errors import DataError, InputError
 from levguard.risk.vol import _interval_ns, _resolve_periods, _time_ordered
 from levguard.typing import Float64Array1D
@@ -207,9 +207,10 @@ def _returns(returns: object) -> tuple[Float64Array1D, pd.Index | None, object]:
 
 
 def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(choices)}, was {value!r}")
-    return str(value)
+    # A str first: an array compared element-wise (a raw "truth value of an array is ambiguous").
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(choices)}, was {show(value)}")
+    return value
 
 
 def _scale_for(std: float) -> float:

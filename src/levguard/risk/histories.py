@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,32 @@ def _one(item: Any, asset: str | None) -> PriceHistory:
     own = frame_asset(item)
     if asset is not None and own is not None and own != asset:
         raise InputError(f"{asset}={file or 'frame'}: the bars are of {own} ({item.attrs.get('symbol')}), not {asset}")
-    return PriceHistory(asset if asset is not None else own, item, file)
+    out = PriceHistory(asset if asset is not None else own, item, file)
+    _check_bars(out)
+    return out
+
+
+# The price columns a history is read on (the mark's when present): numbers, or a raw TypeError
+# from np.log (an object column) or True read as a price of 1.0 (a bool column).
+_PRICE_COLUMNS = ("open", "high", "low", "close", "mark_open", "mark_high", "mark_low", "mark_close")
+
+
+def _check_bars(h: PriceHistory) -> None:
+    # An empty frame was an IndexError (its first bar's time); a column that is not numbers a
+    # TypeError deep in the daily returns.
+    if len(h.frame) == 0:
+        raise InputError(f"{h.name}: has no bars (an empty frame); give at least a few days of bars")
+    for col in _PRICE_COLUMNS:
+        if col in h.frame.columns and h.frame[col].dtype.kind not in "iuf":
+            values = h.frame[col].to_numpy()
+            i = next(
+                (j for j, v in enumerate(values) if isinstance(v, bool | str | bytes) or not isinstance(v, Real)),
+                0,
+            )
+            raise InputError(
+                f"{h.name}: column {col!r} must hold numbers (float64), was {h.frame[col].dtype} dtype "
+                f"({values[i]!r} at row {i}); convert it, e.g. frame[{col!r}].astype(float)"
+            )
 
 
 def load_histories(history: Any) -> list[PriceHistory]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.risk import volatility as cv
-from levguard.core.validate import array_1d
+from levguard.core.validate import array_1d, show
 from levguard.data.daily import DailyReturns, daily_returns
 from levguard.errors import InputError
 from levguard.typing import Float64Array1D
@@ -140,10 +140,11 @@ def _resolve_periods(interval: object, attrs_interval: object, index: pd.Index |
 
 
 def _check_method(method: object) -> VolMethod:
+    # A str first: an array compared element-wise (a raw "truth value of an array is ambiguous").
     for m in METHODS:
-        if method == m:
+        if isinstance(method, str) and method == m:
             return m
-    raise InputError(f"method must be one of {', '.join(METHODS)}, was {method!r}")
+    raise InputError(f"method must be one of {', '.join(METHODS)}, was {show(method)}")
 
 
 def _variance(method: str, cols: dict[str, Float64Array1D], window: int | None, lam: float, demean: bool) -> Any:
@@ -161,6 +162,8 @@ def _variance(method: str, cols: dict[str, Float64Array1D], window: int | None, 
             return float(ewma[-1])
         if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
             raise InputError(f"window must be an integer >= 1 (EWMA warm-up bars), was {window!r}")
+        if window > 2**63 - 1:  # as the rolling estimators' (core.risk.volatility)
+            raise InputError(f"window must be an integer <= 2**63 - 1 (the kernels' int64), was {show(window)}")
         out = np.concatenate(([np.nan], ewma))
         out[: int(window)] = np.nan
         return out

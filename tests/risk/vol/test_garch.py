@@ -200,6 +200,10 @@ def test_no_warning_escapes_and_failed_fit_raises(sym_returns: np.ndarray) -> No
         ({"model": "egarch"}, "model must be one of garch, gjr, was 'egarch'"),
         ({"dist": "skewt"}, "dist must be one of t, normal"),
         ({"mean": "ar"}, "mean must be one of zero, constant"),
+        # An array was a raw "truth value of an array is ambiguous" ValueError.
+        ({"dist": np.array(["t", "normal"])}, "dist must be one of t, normal, was array"),
+        ({"model": np.array([1, 2])}, "model must be one of garch, gjr, was array"),
+        ({"mean": np.array(["zero", "x"])}, "mean must be one of zero, constant, was array"),
         ({"interval": None}, "interval must be given"),
         ({"interval": "1y"}, "interval must look like"),
         ({"max_iter": 0}, "max_iter must be an integer >= 1, was 0"),

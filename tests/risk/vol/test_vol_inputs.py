@@ -11,6 +11,7 @@ import pytest
 
 from levguard.core.risk import volatility as v
 from levguard.errors import InputError
+from levguard.risk.vol import realized_vol
 
 # One hand-checkable bar: O=100, H=110, L=95, C=105.
 O1, H1, L1, C1 = [100.0], [110.0], [95.0], [105.0]
@@ -199,3 +200,19 @@ def test_too_few_bars() -> None:
         v.yang_zhang([100.0, 101.0], [102.0, 103.0], [99.0, 100.0], [101.0, 102.0])
     with pytest.raises(InputError, match="n must be an integer >= 2, was 1"):
         v.yang_zhang_k(1)
+
+
+@pytest.mark.parametrize("method", ["close_to_close", "ewma", "parkinson", "yang_zhang"])
+@pytest.mark.parametrize("window", [2**63, 2**70, 10**30])
+def test_a_window_beyond_int64_is_refused(method: str, window: int) -> None:
+    """2**70 was a raw OverflowError or a numba TypingError."""
+    bars = {k: np.array(v) for k, v in _with().items()}
+    with pytest.raises(InputError, match=r"window must be an integer .*2\*\*63 - 1"):
+        realized_vol(bars, method, window=window, interval="1h")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", [np.array(["ewma", "parkinson"]), np.array([1, 2]), ["ewma"]])
+def test_a_method_that_is_not_a_string_is_refused(method: object) -> None:
+    """An array was a raw "truth value of an array is ambiguous" ValueError."""
+    with pytest.raises(InputError, match="method must be one of"):
+        realized_vol(np.exp(np.arange(10) * 0.01), method, interval="1h")  # type: ignore[arg-type]

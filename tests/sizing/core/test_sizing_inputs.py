@@ -110,7 +110,7 @@ def test_a_venue_name_is_read_as_get_venue_reads_it() -> None:
         ("floor", float("nan"), "floor must be finite"),
         ("floor", "x", "floor must be a number"),
         ("returns", np.zeros((40, 2)), "returns must be 1-D"),
-        ("returns", ["a", "b"], "returns must be a 1-D array of numbers"),
+        ("returns", ["a", "b"], r"returns must be numbers \(not bools or strings\)"),
     ],
 )
 def test_state_refuses_forecasts_floor_and_returns_naming_the_field(field: str, value: object, needle: str) -> None:

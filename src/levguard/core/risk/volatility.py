@@ -112,9 +112,14 @@ def _min_length(arr: Float64Array1D, name: str, minimum: int, what: str) -> None
         raise InputError(f"{name} must hold at least {minimum} values ({what}), had {arr.shape[0]}")
 
 
+_WINDOW_MAX = 2**63 - 1  # the kernels take an int64 (2**70 was a raw OverflowError or a numba TypingError)
+
+
 def _check_window(window: object) -> int:
     if isinstance(window, bool) or not isinstance(window, numbers.Integral) or int(window) < 2:
         raise InputError(f"window must be an integer >= 2, was {window!r}")
+    if int(window) > _WINDOW_MAX:
+        raise InputError(f"window must be an integer <= 2**63 - 1 (the kernels' int64), was {show(window)}")
     return int(window)
 
 

@@ -32,6 +32,7 @@ from levguard.core.validate import (
     array_1d,
     finite,
     finite_number,
+    no_bools_or_strings,
     non_negative_number,
     number,
     positive,
@@ -53,6 +54,7 @@ __all__ = [
     "SizingDecision",
     "SizingState",
     "clip_leverage",
+    "log_returns",
 ]
 
 
@@ -261,7 +263,7 @@ class SizingState:
         if self.floor is not None:
             object.__setattr__(self, "floor", finite_number(self.floor, "floor"))
         if self.returns is not None:
-            object.__setattr__(self, "returns", array_1d(self.returns, "returns"))
+            object.__setattr__(self, "returns", log_returns(self.returns, "returns"))
         # A NaN or infinite exposure was dropped by PortfolioCap, which then sized the rest.
         if hasattr(self.exposures, "to_dict") and not isinstance(self.exposures, Mapping):  # a pandas Series
             object.__setattr__(self, "exposures", dict(self.exposures.to_dict()))
@@ -343,6 +345,7 @@ class SeriesInputs:
         # None.shape or len(0) was a raw AttributeError/TypeError; a 1-D array or Series passes.
         if getattr(self.returns, "ndim", None) != 1:
             raise InputError(f"returns must be a 1-D array, was {type(self.returns).__name__} {show(self.returns)}")
+        log_returns(self.returns, "returns")  # checked, kept as given
         n = self.returns.shape[0]
         for name in ("vol_forecast", "mu_forecast", "equity", "price", "side"):
             arr = getattr(self, name)
@@ -358,6 +361,22 @@ class SeriesInputs:
                 f"liquidation_forecasts must have the length of returns ({n}), was {len(self.liquidation_forecasts)}"
             )
         positive(self.periods_per_year, "periods_per_year")
+
+
+def log_returns(values: object, field: str) -> Float64Array1D:
+    """Return per-bar log returns as a contiguous 1-D float64 array, NaN (a missing bar) kept.
+
+    Raises InputError naming the value for bools and strings (NumPy read ``True`` as a return of
+    1.0) and for an infinite return (the estimators skipped it as missing: a price of 0 or inf
+    sized as if the bar had not happened).
+    """
+    no_bools_or_strings(values, field)
+    arr = array_1d(values, field)
+    bad = np.isinf(arr)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{field}[{i}] must be finite (NaN: a missing bar), was {arr[i].item()!r}")
+    return arr
 
 
 def clip_leverage(value: float, cap: float) -> float:
