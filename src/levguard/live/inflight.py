@@ -55,6 +55,7 @@ async def lease_lost(g: Guardian, setup: AccountSetup, st: AccountState, why: st
     in memory, and a late fill landing meanwhile is the new holder's to see (as a position change)."""
     st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
     st.late.clear()
+    st.held.clear()  # judged against this holding's expected positions
     await g._alert(setup.name, "critical", "lease", why, dedup="fence")
 
 
@@ -383,7 +384,8 @@ async def venue_changes(
     read may hold that order's fill, which :func:`resolve` books when the venue reports it (a
     lagging answer reports it later), and adopting the read counted it twice (a false
     ``venue_change`` the other way next).  Once the symbol's orders are resolved, a read still
-    equal to the one alerted is adopted quietly; any other is judged as usual.  An order taken as never
+    equal to the one alerted, or to it moved by the fills booked since (an order that reached
+    the venue after that read), is adopted quietly; any other is judged as usual.  An order taken as never
     arrived (``st.late``) explains nothing: should it land, the change is alerted and adopted
     here, once, and :func:`late_fills` says whose it was.  The symbols of ``skip``
     (positions the venue read but left out of ``positions``: :func:`levguard.live.watch.left_out`)
@@ -413,14 +415,17 @@ async def venue_changes(
     pending: dict[str, float] = {}
     for row in st.inflight.values():
         pending[row["symbol"]] = pending.get(row["symbol"], 0.0) + float(row["qty"]) - float(row.get("filled") or 0)
-    for key, read in list(st.held.items()):
+    for key, (read, then) in list(st.held.items()):
         if _symbol(key) in pending:
             continue  # its orders are not resolved yet
         del st.held[key]
-        if math.isclose(current.get(key, 0.0), read, rel_tol=1e-9, abs_tol=1e-12) and _symbol(key) not in skip:
-            # Alerted when read; the orders' fills are booked since: the read is adopted, quietly.
-            if abs(read) > 0:
-                expected[key] = read
+        now = current.get(key, 0.0)
+        # The read alerted, or it moved by the fills booked since (an order that reached the venue
+        # after that read): alerted already, adopted quietly.  Any other is judged as usual.
+        landed = read + (expected.get(key, 0.0) - then)
+        if _symbol(key) not in skip and any(math.isclose(now, q, rel_tol=1e-9, abs_tol=1e-12) for q in (read, landed)):
+            if abs(now) > 0:
+                expected[key] = now
             else:
                 expected.pop(key, None)
             changed = True
@@ -436,7 +441,7 @@ async def venue_changes(
         room = pending.get(sym, 0.0)
         if room > 0 and abs(after) <= abs(before) + 1e-12 and abs(before) - abs(after) <= room * (1 + 1e-9) + 1e-12:
             continue  # possibly our own order landing: judged once it is resolved
-        if key in st.held and math.isclose(st.held[key], after, rel_tol=1e-9, abs_tol=1e-12):
+        if key in st.held and math.isclose(st.held[key][0], after, rel_tol=1e-9, abs_tol=1e-12):
             continue  # alerted, held until its symbol's orders are resolved
         if not checked and not g.store.holds(setup.name, lease):
             await lease_lost(g, setup, st, f"position changes of {sym} not judged: another process holds the account")
@@ -462,7 +467,7 @@ async def venue_changes(
             ["position changed outside the guardian"],
         )
         if hold:  # the read may hold a fill resolve() books later: adopted once the orders are resolved
-            st.held[key] = after
+            st.held[key] = (after, st.held[key][1] if key in st.held else before)
             continue
         if abs(after) > 0:
             expected[key] = after

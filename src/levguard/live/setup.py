@@ -203,9 +203,10 @@ class AccountState:
     inflight_cycles: int = 0  # consecutive cycles with an unresolved order
     waiting: dict[str, tuple[int, bool]] = field(default_factory=dict)  # cid -> (monotonic ns waited from, sent here)
     late: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)  # never arrived: (row, watch until)
-    # A venue change alerted beside an order in flight on its symbol: key -> the quantity read (not
-    # adopted until the order is resolved: the read may hold a fill still to be booked).
-    held: dict[str, float] = field(default_factory=dict)
+    # A venue change alerted beside an order in flight on its symbol: key -> (the quantity read, the
+    # expected one then); not adopted until the order is resolved (the read may hold a fill still
+    # to be booked, or miss one that lands after it).
+    held: dict[str, tuple[float, float]] = field(default_factory=dict)
     marks: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
     stale: bool = False
     stale_cycles: int = 0

@@ -48,6 +48,7 @@ async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> boo
             )
             st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
             st.late.clear()  # the late watch is the holding's: the new holder judges those fills
+            st.held.clear()
             continue
         st.lease_until_ns = now + int(g.lease_ttl_s * 1e9)
         if lease.taken and st.epoch >= 0 and lease.previous_instance not in (None, g.instance):
@@ -65,6 +66,7 @@ async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> boo
         if lease.taken or st.epoch != lease.epoch:
             if lease.previous_instance not in (None, g.instance):  # its holder judged their fills
                 st.late.clear()
+            st.held.clear()  # the expected positions are loaded again
             st.epoch = lease.epoch
             g.load(s, st)
             g._unwatched.discard(s.name)

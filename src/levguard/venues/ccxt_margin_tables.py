@@ -17,12 +17,12 @@ not the table.  :func:`hyperliquid_tiers` reads the venue's own table:
   maintenance rate is half the initial margin at its max leverage
   (:meth:`levguard.core.tiers.TierTable.from_max_leverage`).
 
-Without a table id (an older ccxt, a market from elsewhere) or when the venue refuses the
-request, a coin with a built-in table (:data:`levguard.core.rules.hyperliquid.BUILTIN_TIERS`,
-the docs' list) keeps it, and any other coin gets one tier at the market's max leverage
-(``limits.leverage.max``, the meta's ``maxLeverage``): an assumption, logged as a warning and
-named in the table's source, since a coin whose max leverage falls with size would be
-under-margined above its first tier.
+Without a table id (an older ccxt, a market from elsewhere) or when the request fails (refused,
+a malformed table, a network error or a rate limit), a coin with a built-in table
+(:data:`levguard.core.rules.hyperliquid.BUILTIN_TIERS`, the docs' list) keeps it, and any other
+coin gets one tier at the market's max leverage (``limits.leverage.max``, the meta's
+``maxLeverage``): an assumption, logged as a warning and named in the table's source, since a
+coin whose max leverage falls with size would be under-margined above its first tier.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from levguard.core.rules.hyperliquid import HYPERLIQUID, coin_key, single_tier
 from levguard.core.tiers import TierTable
-from levguard.errors import InputError, VenueAuthError, VenuePermanentError
+from levguard.errors import InputError, VenueAuthError, VenueError, VenuePermanentError
 from levguard.venues._ccxt_numbers import ccxt_number as _num
 
 if TYPE_CHECKING:
@@ -95,11 +95,9 @@ async def hyperliquid_tiers(venue: CcxtVenue, symbol: str, market: Mapping[str, 
 
     Raises
     ------
-    VenueRetryableError, VenueAuthError
-        The ``marginTable`` request failed for a while (network, rate limit) or for the
-        credentials; a request the venue refuses falls back.
-    VenuePermanentError
-        The venue's table fails the checks of :func:`margin_table_tiers`.
+    VenueAuthError
+        The ``marginTable`` request failed for the credentials; any other failure (refused, a
+        network error, a rate limit, a table failing :func:`margin_table_tiers`) falls back.
     """
     table_id = margin_table_id(market)
     hip3 = isinstance(market.get("info"), Mapping) and bool(market["info"].get("hip3"))
@@ -110,12 +108,14 @@ async def hyperliquid_tiers(venue: CcxtVenue, symbol: str, market: Mapping[str, 
         request = {"type": "marginTable", "id": table_id}
         try:
             raw = await venue._call(what, venue._exchange.public_post_info, request)
+            return margin_table_tiers(raw, table_id, symbol)
         except VenueAuthError:
             raise
-        except VenuePermanentError as exc:
-            logger.warning("hyperliquid %s refused (%s); falling back", what, exc)
-        else:
-            return margin_table_tiers(raw, table_id, symbol)
+        except VenueError as exc:
+            # Refused, malformed, or failing for a while (a rate limit at start-up): the fallback.
+            # Raised, the guardian kept "no table" for its hour of tier caching, and a coin
+            # without a built-in table could not be evaluated at all (NoTiersError every cycle).
+            logger.warning("hyperliquid %s failed (%s); falling back", what, exc)
     if coin_key(symbol) in HYPERLIQUID.builtin_tiers:
         return None
     lev = _num(((market.get("limits") or {}).get("leverage") or {}).get("max"))

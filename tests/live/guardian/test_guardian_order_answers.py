@@ -142,3 +142,58 @@ def test_a_venue_change_beside_a_lagging_answer_counts_the_fill_once(tmp_path: P
     (change,) = [a for a in s.alerts(account="paper", limit=1_000) if a["kind"] == "venue_change"]
     assert change["level"] == "critical"
     assert "may be the fill of an order in flight on BTCUSDT" in change["message"]
+
+
+class Delayed:
+    """A venue that keeps the guardian's order (the request times out, the venue has not seen it)
+    until ``land()`` delivers it."""
+
+    def __init__(self, inner: PaperVenue) -> None:
+        self.inner, self.kept = inner, {}  # type: ignore[var-annotated]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def create_order(self, request: OrderRequest) -> OrderState:
+        self.kept.setdefault(request.client_order_id, request)
+        raise VenueRetryableError("create_order timed out (not at the venue yet)")
+
+    async def land(self) -> None:
+        for request in list(self.kept.values()):
+            await self.inner.create_order(request)
+        self.kept.clear()
+
+
+def test_a_held_venue_change_whose_order_lands_after_the_read_is_alerted_once(tmp_path: Path) -> None:
+    """An ADL read while our order had not reached the venue: the order landed after the read, the
+    read held (alerted) was no longer the position, and the ADL was alerted critical a second time
+    ("from 1.24772 to 0.295435")."""
+    v = venue()
+    w = Delayed(v)
+    s = store(tmp_path)
+    g = guardian(v, s, cooldown_s=10**9)
+    g.accounts[0].venue = w  # type: ignore[assignment]
+
+    async def go() -> None:
+        await g.reconcile()
+        while not s.orders(account="paper"):
+            assert not v.exhausted
+            await g.cycle()
+            await v.step()
+        (order,) = s.orders(account="paper")
+        v.adl("BTCUSDT", float(order["qty"]) + 0.2)  # more than the order could explain
+        await g.cycle()
+        await v.step()
+        assert "BTCUSDT" in g._state["paper"].held
+        await w.land()
+        for _ in range(3):
+            await g.cycle()
+            await v.step()
+        g.flush()
+
+    asyncio.run(go())
+    (pos,) = asyncio.run(v.fetch_positions())
+    assert g._state["paper"].expected == {"BTCUSDT": pytest.approx(pos.qty)}
+    assert not g._state["paper"].held
+    (change,) = [a for a in s.alerts(account="paper", limit=1_000) if a["kind"] == "venue_change"]
+    assert change["level"] == "critical"
