@@ -18,7 +18,7 @@ from levguard.core.instruments import ContractKind, Instrument
 from levguard.core.positions import Account, Position
 from levguard.core.records import Record, field_dict
 from levguard.core.rules import MMBasis, VenueModel, get_venue
-from levguard.core.symbols import inverse_settlement
+from levguard.core.symbols import contract_key, inverse_settlement, symbol_key
 from levguard.core.tiers import TierTable
 from levguard.core.validate import finite_number, show
 from levguard.errors import InputError, NoTiersError
@@ -252,7 +252,7 @@ def venue_tiers(model: VenueModel, position: Position) -> TierTable:
         except InputError as exc:
             raise InputError(f"{position.symbol}: {exc}") from None
     builtin = builtin_tiers(model, position.symbol, kind)
-    if builtin is None and model.builtin_tiers.get(model.tier_key(position.symbol)) is not None:
+    if builtin is None and _listed_table(model, position.symbol) is not None:
         raise NoTiersError(
             f"{position.symbol}: the built-in tiers of {model.name} are for its {_venue_kind(model, position.symbol)} "
             f"contract (notional in {model.settlement}), not {'an' if kind is ContractKind.INVERSE else 'a'} "
@@ -271,14 +271,23 @@ def builtin_tiers(model: VenueModel, symbol: str, kind: ContractKind) -> TierTab
     """Return the venue's built-in tiers of ``symbol`` for a contract of ``kind``, or None.
 
     The packaged tables are of the contract the venue lists under the symbol (its notionals in
-    the venue's settlement currency): None when there is none, or when ``kind`` is not the kind
+    the venue's settlement currency; a dated future, ``BTCUSDT_250328`` or ccxt's
+    ``BTC/USDT:USDT-250328``, is not its perpetual): None when there is none, or when ``kind`` is not the kind
     the venue reads the symbol as (:meth:`~levguard.core.rules.base.VenueModel.kind_for`; a name
     stating a kind the venue does not list has no table of either kind).
     """
-    table = model.builtin_tiers.get(model.tier_key(symbol))
+    table = _listed_table(model, symbol)
     if table is None or _venue_kind(model, symbol) != kind.value:
         return None
     return table
+
+
+def _listed_table(model: VenueModel, symbol: str) -> TierTable | None:
+    # The packaged table listed under ``symbol``, of either kind.  A ccxt dated future
+    # (``BTC/USDT:USDT-250328``) keeps its expiry, as the venue's own name (``BTCUSDT_250328``)
+    # does: a delivery contract has its own brackets, not its perpetual's.
+    expiry = contract_key(symbol)[len(symbol_key(symbol)) :]
+    return model.builtin_tiers.get(model.tier_key(symbol) + expiry)
 
 
 def _venue_kind(model: VenueModel, symbol: str) -> str:

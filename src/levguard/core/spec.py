@@ -10,10 +10,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from levguard.core.instruments import ContractKind
 from levguard.core.margin import builtin_tiers, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
-from levguard.core.rules import MMBasis, VenueModel, get_venue, symbol_key
+from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.rules.dydx import tier_index as dydx_tier_index
+from levguard.core.symbols import contract_key
 from levguard.core.tiers import BASES, TierTable
 from levguard.core.unified import UNIFIED_VENUES
 from levguard.core.unified_pm import PORTFOLIO_MARGIN_VENUES
@@ -119,18 +121,25 @@ def tiers_from_spec(raw: object, where: str, *, deduction: bool = True) -> TierT
 
 def _symbol_tiers(raw: object, deduction: bool = True) -> dict[str, TierTable]:
     """Top-level ``tiers``: ``{symbol: [tier, ...] | TierTable}`` (ccxt ``fetch_leverage_tiers``
-    output fits; a built table is used as is)."""
+    output fits; a built table is used as is), keyed by contract
+    (:func:`~levguard.core.symbols.contract_key`: ``BTCUSDT`` and ``BTC/USDT:USDT`` are one, a
+    perpetual and its dated futures are not); two keys naming one contract are refused, by name."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise InputError(f"tiers must map symbol -> list of tiers, was {type(raw).__name__}")
     out: dict[str, TierTable] = {}
+    names: dict[str, str] = {}
     for sym, rows in raw.items():
         if not isinstance(sym, str):
             raise InputError(f"tiers keys must be symbols (strings), was {show(sym)}")
+        key = contract_key(sym)
+        if key in names:
+            raise InputError(f"tiers[{show(sym)}] and tiers[{show(names[key])}] name one contract; give its tiers once")
         if not isinstance(rows, TierTable):
             rows = tiers_from_spec(rows, f"tiers[{show(sym)}]", deduction=deduction)
-        out[symbol_key(sym)] = rows
+        out[key] = rows
+        names[key] = sym
     return out
 
 
@@ -203,7 +212,9 @@ def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
     ``positionMargin``, Binance ``info.isolatedWallet``, else ``collateral - unrealizedPnl``);
     where ccxt gives ``collateral`` alone the result keeps it under ``collateral`` and
     :func:`account_from_spec` subtracts the PnL at ``markPrice``.  ``maintenanceMarginPercentage``
-    becomes the fixed maintenance rate.
+    is kept under ``ccxt_mmr`` (a key of no spec, as ``collateral``; the caller passes it to the
+    position's parser): it is the venue's rate at the position's notional without its maintenance
+    amount, a fixed rate only where the venue has no tiers for the contract.
     """
     side = d.get("side")
     side = side.lower() if isinstance(side, str) else None
@@ -238,8 +249,49 @@ def position_from_ccxt(d: Mapping[str, Any], where: str) -> dict[str, Any]:
             elif collateral is not None:
                 out["collateral"] = collateral  # its PnL is subtracted once the contract is known
     if d.get("maintenanceMarginPercentage") is not None:
-        out["mmr"] = d["maintenanceMarginPercentage"]
+        out["ccxt_mmr"] = d["maintenanceMarginPercentage"]  # read with the venue's tables: _position
     return out
+
+
+_VENUE_FIELDS = {
+    "liquidity_tier": ("dydx-v4", "the market's liquidity tier"),
+    "open_interest": ("dydx-v4", "the market's open interest, scaling its initial margin"),
+    "size_coef": ("deribit", "the rate added per unit of size"),
+}
+"""Position fields read by one venue's rate rule (docs/margin.md 1.2): given elsewhere they would
+change nothing, so they are refused by name."""
+
+
+def _venue_field(model: VenueModel, key: str, value: object, where: str) -> None:
+    # Refuse a field of another venue's rate rule (:data:`_VENUE_FIELDS`).
+    venue, meaning = _VENUE_FIELDS[key]
+    if model.name != venue:
+        raise InputError(
+            f"{where}.{key} is used on {venue} only ({meaning}); {model.name} does not read it, was {show(value)}"
+        )
+
+
+def _ccxt_rate(
+    model: VenueModel, symbol: str, kind: ContractKind, symbol_tiers: Mapping[str, TierTable], rate: float
+) -> float | None:
+    """Return the fixed maintenance rate a ccxt position's ``maintenanceMarginPercentage`` gives,
+    or None where the venue's own tables or rates apply.
+
+    ccxt reports the venue's rate at the position's current notional without its maintenance
+    amount: Binance's bracket rate (``binance.parse_position_risk`` reads the bracket of ccxt's
+    leverage brackets and drops its ``cum``; positionRisk carries none), elsewhere the
+    maintenance margin over the notional (Bybit, OKX, Gate; Deribit's in percent, ccxt 4.5.90).
+    A flat rate without the amount overstates Binance's maintenance margin ("MM = notional x MMR
+    - cum", binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93) and keeps the bracket
+    at every price, so the contract's tiers (top-level ``tiers`` or the built-in snapshot) and a
+    rate-based venue's own rates (Deribit, dYdX) are read instead; the rate is a one-tier table
+    only where neither exists.
+    """
+    if model.rate_based:
+        return None
+    if symbol_tiers.get(contract_key(symbol)) is not None or builtin_tiers(model, symbol, kind) is not None:
+        return None
+    return rate
 
 
 def _margin_mode(raw: object, field: str) -> MarginMode:
@@ -255,9 +307,11 @@ def _position(
     default_mode: MarginMode,
     symbol_tiers: Mapping[str, TierTable],
     collateral: float | None = None,
+    ccxt_mmr: object = None,
 ) -> Position:
     # ``collateral``: ccxt's (margin + PnL at the mark) of an isolated position whose PnL ccxt did
     # not report (:func:`position_from_ccxt`); the margin is it less the PnL at ``mark_price``.
+    # ``ccxt_mmr``: ccxt's maintenanceMarginPercentage, used by :func:`_ccxt_rate`.
     unknown = set(d) - _POSITION_KEYS
     if unknown:
         raise InputError(f"{where} has unknown field(s) {_unknown(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
@@ -286,6 +340,10 @@ def _position(
         raise InputError(msg if msg.startswith(where) else f"{where}.{msg}") from None
     max_lev = _opt_float(d, "max_leverage", where)
     mmr = _opt_float(d, "mmr", where)
+    if ccxt_mmr is not None and mmr is None and d.get("tiers") is None:
+        mmr = _ccxt_rate(
+            model, symbol, inst.kind, symbol_tiers, as_float(ccxt_mmr, f"{where}.maintenanceMarginPercentage")
+        )
     maint = _opt_float(d, "maint_amount", where)
     if maint and not model.tier_deduction:
         raise InputError(
@@ -318,7 +376,7 @@ def _position(
     elif maint is not None and not model.rate_based:
         raise InputError(f"{where}.maint_amount needs mmr, was given alone ({maint!r})")
     else:
-        tiers = symbol_tiers.get(symbol_key(symbol))
+        tiers = symbol_tiers.get(contract_key(symbol))
     if model.rate_based and maint is not None:
         raise InputError(
             f"{where}.maint_amount is not used on {model.name} (its rates are computed from the position), "
@@ -334,11 +392,13 @@ def _position(
         if v is not None:
             if v < 0.0:
                 raise InputError(f"{where}.{key} must be >= 0, was {v!r}")
+            _venue_field(model, key, v, where)
             params[key] = v
     if mmr is not None and tiers is None:
         params["mmr"] = mmr  # rate-based venues (Deribit base rate, dYdX with imr)
     liquidity_tier = _opt_name(d, "liquidity_tier", where)
     if liquidity_tier is not None:
+        _venue_field(model, "liquidity_tier", liquidity_tier, where)
         try:
             params["liquidity_tier_index"] = float(dydx_tier_index(liquidity_tier))
         except InputError as exc:
@@ -418,7 +478,8 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
                 continue
             raw = position_from_ccxt(raw, where)
             collateral = raw.pop("collateral", None)
+            ccxt_mmr = raw.pop("ccxt_mmr", None)
         else:
-            collateral = None
-        positions.append(_position(model, raw, where, default_mode, symbol_tiers, collateral))
+            collateral = ccxt_mmr = None
+        positions.append(_position(model, raw, where, default_mode, symbol_tiers, collateral, ccxt_mmr))
     return Account(venue=model.name, wallet_balance=wallet, positions=tuple(positions))

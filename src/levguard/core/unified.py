@@ -450,6 +450,9 @@ def _positions_from_spec(
                 continue  # an empty ccxt position
             d = position_from_ccxt(d, f"positions[{i}]")
             d.pop("collateral", None)  # an isolated position's: refused below
+            ccxt_mmr = d.pop("ccxt_mmr", None)
+        else:
+            ccxt_mmr = None
         rules = model
         if inverse is not None and _is_inverse(d):
             d, rules = {**d, "contract_kind": "inverse"}, inverse
@@ -459,7 +462,7 @@ def _positions_from_spec(
                 f"positions[{i}].symbol {show(d.get('symbol'))} is an inverse (coin-settled) contract: "
                 f"not on {venue.name} ({venue.inverse_refusal})"
             )
-        p = _position(rules, d, f"positions[{i}]", MarginMode.CROSS, symbol_tiers)
+        p = _position(rules, d, f"positions[{i}]", MarginMode.CROSS, symbol_tiers, ccxt_mmr=ccxt_mmr)
         where = f"positions[{len(book) + len(options)}] ({p.symbol})"
         if p.isolated:
             raise InputError(f"{where}.margin_mode must be cross on {venue.name}, was 'isolated'")
