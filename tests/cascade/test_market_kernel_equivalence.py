@@ -206,7 +206,11 @@ at the fills the books settle at): the model changed.  "latency_lag_sources" and
 (2026-12-07): a routed account was a counterparty of another ADL close of its round before its
 own turn (latency_lag_sources: account 2, bankrupt, filled two others' closes on asset 1), and
 routed closes beyond what a side held were counted as absorbed (hyperliquid_book, venue 1,
-step 106: 143.7 routed against 111.5 held, the rest went to the book a round later)."""
+step 106: 143.7 routed against 111.5 held, the rest went to the book a round later).
+"sqrt_books" captured again when a step's rounds became one metaorder per book with fills at the
+walk's exact average price (2026-12-07): counts 527, 0, 246, 68 -> 532, 0, 245, 74; the sum of
+the final log impacts -1.562 -> -1.336, the fund 4.71e6 -> 5.61e6 (square-root books only; the
+linear cases are unchanged)."""
 
 
 @functools.cache

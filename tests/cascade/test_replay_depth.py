@@ -174,10 +174,13 @@ def test_off_reproduces_the_static_replay_of_2025_10_10(shared_dir: Path) -> Non
     # waterfall was fixed and the parameters refitted (before: 1.763e9, 4.62e8, 1.29e7 of bad
     # debt; SOL 5.91e8 and 3.15e8, at leverage_median 25 and mark_lag_seconds 15), and again when
     # the routing to ADL netted the fund over each round (2026-12-07; before: 1508118311.87,
-    # 414702393.23, 5192118.63; SOL 530689789.75 and 316843966.91).
-    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1509437029.6127787, rel=1e-12)
-    assert t.loc["BTC", "adl_notional"] == pytest.approx(413330114.29819715, rel=1e-12)
-    assert t.loc["BTC", "bad_debt"] == pytest.approx(5244981.797049042, rel=1e-12)
-    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(530127249.7994962, rel=1e-12)
-    assert t.loc["SOL", "adl_notional"] == pytest.approx(317242728.41455376, rel=1e-12)
-    assert t.loc["BTC", "first_adl_delay_seconds"] == 40
+    # 414702393.23, 5192118.63; SOL 530689789.75 and 316843966.91), and again when a step's
+    # rounds became one metaorder on the book and the parameters were refitted (2026-12-07:
+    # leverage_median 16 -> 25, mark_lag_seconds 30 -> 60; before: 1509437029.61, 413330114.30,
+    # 5244981.80; SOL 530127249.80 and 317242728.41; first ADL 40 s).
+    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1585581632.453911, rel=1e-12)
+    assert t.loc["BTC", "adl_notional"] == pytest.approx(460299504.727481, rel=1e-12)
+    assert t.loc["BTC", "bad_debt"] == pytest.approx(4861184.482897731, rel=1e-12)
+    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(583110060.868918, rel=1e-12)
+    assert t.loc["SOL", "adl_notional"] == pytest.approx(318188489.53133863, rel=1e-12)
+    assert t.loc["BTC", "first_adl_delay_seconds"] == 25

@@ -96,7 +96,7 @@ class ReplayParams:
     n_accounts: int = 20_000
     oi_to_daily_volume: float = 0.08
     long_share: float = 0.65
-    leverage_median: float = 16.0
+    leverage_median: float = 25.0
     leverage_sigma: float = 0.8
     notional_sigma: float = 1.5
     entry_horizon_days: float = 2.0
@@ -106,7 +106,7 @@ class ReplayParams:
     depth_collapse: bool = True
     depth_window_minutes: int = 15
     depth_floor: float = 0.05
-    mark_lag_seconds: float = 30.0
+    mark_lag_seconds: float = 60.0
     latency_seconds: float = 0.0
     fund_to_oi: float = 0.0
     backstop: float = 0.0

@@ -244,7 +244,7 @@ def trailing_depth_multiplier(
     (Bouchaud, Bonart, Donier and Gould, *Trades, Quotes and Prices*, 2018, ch. 12; Tóth et
     al. 2011, *Phys. Rev. X* 1, 021006): the impact scale is ``sigma_t / sqrt(V_t)``.  The book's
     square-root impact falls as ``1 / sqrt(m)`` in the depth multiplier ``m``
-    (``levguard.kernels.cascade_rounds.flow_impact``), so with the calm book's ``V_0`` and
+    (``levguard.kernels.cascade_rounds.impact_of``), so with the calm book's ``V_0`` and
     ``sigma_0``
 
     ``m_t = clip((V_t / V_0) (sigma_0 / sigma_t)^2, floor, 1)``,

@@ -65,11 +65,13 @@ from levguard.kernels.cascade_rounds import (
     book_rest,
     close_in_book,
     exp_or_inf,
-    flow_impact,
+    impact_of,
     rank_side,
     record_event,
     route_to_adl,
     size_orders,
+    walk_fill,
+    walk_impact,
 )
 from levguard.kernels.cascade_sweep import detect, key, liq_price, rebuild, reprice
 from levguard.typing import Float64Array1D, Float64Array2D, Int64Array1D
@@ -276,10 +278,14 @@ def cascade_py(
     triggered and executed ``latency`` steps later; the round's orders (a fraction ``partial``
     of the position, or with ``partial_mode`` ``TIER`` what takes the notional down to the next
     lower maintenance tier's cap (tier step-down); the whole position below ``partial_min``
-    notional, in the first tier, or when the margin is exhausted) net into one flow whose impact is
-    linear in notional (``-X / depth`` bp) or the square-root law ``Y sigma_d sqrt(|X| / V)``
-    (Almgren et al. 2005; Tóth et al. 2011), with the depth scaled by ``depth_mult[t]``; every
-    order fills at the average of the walk, ``P exp(dI / 2)``, and the price moves by ``dI``.
+    notional, in the first tier, or when the margin is exhausted) net into one flow ``x``, a slice
+    of the step's metaorder on the book: the price moves by ``dI = g(X + x P) - g(X)``
+    (:func:`~levguard.kernels.cascade_rounds.walk_impact`), ``X`` the step's flow before the round
+    (quote, each round's at its price ``P``), ``g`` linear in notional (``-X / depth`` bp) or
+    the square-root law ``Y sigma_d sqrt(|X| / V)`` (Almgren et al. 2005; Tóth et al. 2011),
+    with the depth scaled by ``depth_mult[t]``; every order fills at the average price of the
+    walk (:func:`~levguard.kernels.cascade_rounds.walk_fill`; ``P exp(dI / 2)`` under linear
+    depth).  Steps are separate metaorders (the impact left decays between them).
     With ``lag = 0`` the new mark crosses the next layer within the same step (the cascade);
     rounds stop at a fixed point or ``max_rounds``.
 
@@ -402,6 +408,7 @@ def cascade_py(
         adl_notional = 0.0
         n_liq_step = 0
         rounds = 0
+        step_flow = 0.0  # the step's metaorder so far (signed quote notional, > 0 sells)
         # Dynamic margin: rescale the tiers and re-solve every liquidation price.
         if dyn_on and t > 0 and t % dyn_every == 0:
             done, new_scale = _rescale(t, cfg, price_hist, base, now, book, sw)
@@ -439,8 +446,10 @@ def cascade_py(
             # Route: when the round's closes, netted, would take the fund below 0, the largest
             # deficits go to ADL (when on) until the rest fits.
             flow = book_flow(k, side, orders)
-            d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
-            fill = price * exp_or_inf(0.5 * d_log)
+            depth_t = depth * depth_mult[t]
+            level = impact_of(step_flow, depth_t, kind_impact, coef, sigma_d)
+            d_log = walk_impact(step_flow, flow * price, depth_t, kind_impact, coef, sigma_d)
+            fill = walk_fill(price, level, d_log, kind_impact)
             if adl_on:
                 # To a fixed point: route at the fill, net the flow again, until a pass at the
                 # fill the book settles at flags nothing (route_to_adl), within what the opposite
@@ -449,8 +458,8 @@ def cascade_py(
                     adl_cap[o] = adl_capacity(o, rank_key, book, ranking)
                 while route_to_adl(k, fund, fill, cfg, book, now, adl_dry, orders, adl_cap, adl_order, adl_scores) > 0:
                     flow = book_flow(k, side, orders)
-                    d_log = flow_impact(flow, price, depth * depth_mult[t], kind_impact, coef, sigma_d)
-                    fill = price * exp_or_inf(0.5 * d_log)
+                    d_log = walk_impact(step_flow, flow * price, depth_t, kind_impact, coef, sigma_d)
+                    fill = walk_fill(price, level, d_log, kind_impact)
             # Settle.
             for j in range(k):
                 i = round_ids[j]
@@ -552,7 +561,8 @@ def cascade_py(
                     q_len += 1
                 else:
                     key_at[i] = -math.inf
-            # Impact of the book flow.
+            # Impact of the book flow: a slice of the step's metaorder.
+            step_flow += flow * price
             impact += d_log
             price = price * exp_or_inf(d_log)
             price_hist[t] = price

@@ -210,7 +210,9 @@ def market_cascade_py(
     then each venue runs liquidation rounds to a fixed point, as v1 does
     (:func:`levguard.kernels.cascade.cascade_py`): marks, newly liquidatable accounts queued
     (``latency``), due orders sized, one net flow per book moving its price by v1's impact law
-    with every order filling at ``P exp(dI / 2)``; when the round's closes, netted, would take
+    as a slice of the step's metaorder on the book (the venue's rounds of a step are one
+    metaorder per book) with every order filling at the average price of the walk
+    (:func:`~levguard.kernels.cascade_rounds.walk_fill`); when the round's closes, netted, would take
     the fund below 0, full closes with a deficit routed to ADL, largest first, until the rest
     fits (a slice that goes whole at the fills is one; the routing and the netting repeated
     until the routing flags nothing at the fills the books settle at,
@@ -289,6 +291,7 @@ def market_cascade_py(
         np.empty(oracle.shape[2]),
         np.zeros((n, n_assets)),
         np.zeros(4 * n_assets),
+        np.zeros(n_assets),
     )
     fund = np.empty(n_venues)
     bad = np.zeros(n_venues)
@@ -353,6 +356,8 @@ def market_cascade_py(
             vault.taken[v, t] = 0.0
             fees_paid[v, t] = fees_paid[v, t - 1] if t > 0 else 0.0
             rounds = 0
+            for a in range(n_assets):
+                scr.done[a] = 0.0  # each book's metaorder of the step (signed quote, > 0 sells)
             while rounds < vp["max_rounds"]:
                 venue_marks(v, t, lag, vp["mark_src"], prices, exo, steps.price, oracle, scr.oracle, marks[v])
                 if rounds == 0 or _marks_moved(marks[v], key_marks[v]):
@@ -428,6 +433,7 @@ def market_cascade_py(
                             st.key_at[i, a] = -math.inf
                 # Impact of the book flows.
                 for a in range(n_assets):
+                    scr.done[a] += scr.flow[a] * prices[v, a]
                     impact[v, a] += scr.d_log[a]
                     prices[v, a] = prices[v, a] * exp_or_inf(scr.d_log[a])
                     steps.price[v, a, t] = prices[v, a]

@@ -367,7 +367,8 @@ class RoundScratch(NamedTuple):
     the routing's close notionals; ``oracle`` (S,); ``adl_c`` (N, K) the part of a routed
     order's positions the opposite sides can absorb (the rest closes in the books in the same
     round) and ``cap`` (4 K,) the ADL capacity per asset and side (``2 a + s``, ``s`` 0 longs,
-    1 shorts) outside the round, then (``2 K + 2 a + s``) left in the routing's pass."""
+    1 shorts) outside the round, then (``2 K + 2 a + s``) left in the routing's pass; ``done``
+    (K,) per book the step's liquidation flow before the round (signed quote, > 0 sells)."""
 
     found: Int64Array1D
     ids: Int64Array1D
@@ -386,6 +387,7 @@ class RoundScratch(NamedTuple):
     oracle: Float64Array1D
     adl_c: Float64Array2D
     cap: Float64Array1D
+    done: Float64Array1D
 
 
 @jitable

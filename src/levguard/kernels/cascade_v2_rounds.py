@@ -3,7 +3,7 @@ venues.
 
 Scalar helpers of :func:`levguard.kernels.cascade_v2.market_cascade_py`: the venue's marks, the
 sizing of each account's order, the net flow and fill per book (v1's impact maths,
-:func:`levguard.kernels.cascade_rounds.flow_impact`), the settlement of an account's close in
+:func:`levguard.kernels.cascade_rounds.walk_impact`), the settlement of an account's close in
 the books and of its close against ADL counterparties (through
 :mod:`levguard.kernels.liquidation`), and the arbitrage that pulls venue prices together.  The
 routing to ADL is :func:`levguard.kernels.cascade_v2_adl.route_to_adl`.
@@ -20,7 +20,7 @@ from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
 from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
-from levguard.kernels.cascade_rounds import bankruptcy_price, exp_or_inf, flow_impact
+from levguard.kernels.cascade_rounds import bankruptcy_price, exp_or_inf, flow_impact, impact_of, walk_fill, walk_impact
 from levguard.kernels.cascade_v2_adl import (
     bankruptcy_prices,
     closes_something,
@@ -313,8 +313,10 @@ def book_fills(
     scr: RoundScratch,
 ) -> None:
     """Net the round's orders not routed to ADL, and the parts of routed ones the opposite sides
-    cannot absorb (``c - adl_c``), into one flow per book (signed base units, > 0 sells) and
-    write each book's log move ``scr.d_log`` and fill ``P exp(d_log / 2)``."""
+    cannot absorb (``c - adl_c``), into one flow per book (signed base units, > 0 sells), a slice
+    of the book's metaorder of the step (``scr.done`` before it), and write each book's log move
+    ``scr.d_log`` (:func:`~levguard.kernels.cascade_rounds.walk_impact`) and fill (the average
+    price of the walk, :func:`~levguard.kernels.cascade_rounds.walk_fill`)."""
     n_assets = prices.shape[0]
     for a in range(n_assets):
         scr.flow[a] = 0.0
@@ -330,16 +332,13 @@ def book_fills(
                     scr.flow[a] += (1.0 if q > 0.0 else -1.0) * (scr.c[j, a] - scr.adl_c[j, a])
     for a in range(n_assets):
         bk = books[v, a]
-        d = flow_impact(
-            scr.flow[a],
-            prices[a],
-            bk["depth"] * depth_mult[v, a, t],
-            bk["impact_model"],
-            bk["impact_coef"],
-            bk["sigma_daily"],
-        )
+        kind = bk["impact_model"]
+        depth = bk["depth"] * depth_mult[v, a, t]
+        coef = bk["impact_coef"]
+        sigma = bk["sigma_daily"]
+        d = walk_impact(scr.done[a], scr.flow[a] * prices[a], depth, kind, coef, sigma)
         scr.d_log[a] = d
-        scr.fill[a] = prices[a] * exp_or_inf(0.5 * d)
+        scr.fill[a] = walk_fill(prices[a], impact_of(scr.done[a], depth, kind, coef, sigma), d, kind)
 
 
 @jitable

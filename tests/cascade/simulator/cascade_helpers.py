@@ -68,8 +68,10 @@ def inputs(
     depth: float = 2e4,
     dyn: bool = False,
     sources: int = 1,
+    impact: str = "linear",
 ) -> Case:
-    """A two-sided population around 60,000, a noisy path with a sell-off, thin depth."""
+    """A two-sided population around 60,000, a noisy path with a sell-off, thin depth (linear
+    impact; ``impact="sqrt"``: the square-root law, ``depth`` the daily volume)."""
     rng = np.random.default_rng(seed)
     p0 = 60_000.0
     side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
@@ -91,7 +93,9 @@ def inputs(
         liq_fee=0.005,
         **partial_fields(partial),
         partial_min=30_000.0,
-        impact_model=kc.ImpactModel.LINEAR,
+        impact_model=kc.ImpactModel.LINEAR if impact == "linear" else kc.ImpactModel.SQRT,
+        impact_coef=1.0,
+        sigma_daily=0.03,  # used by square-root impact only (depth then the daily volume)
         depth=depth,
         half_life=30.0,
         latency=latency,
@@ -157,6 +161,7 @@ def small_case(
     half_life: float = 20.0,
     zero_impact: bool = False,
     sources: int = 1,
+    impact: str = "linear",
 ) -> Case:
     """A small random case: leverage 2-50, entries around 60,000, a random walk with a sell-off
     (or, ``falling``, a non-increasing path), constant depth."""

@@ -18,6 +18,7 @@ CASES = [
     {"dyn": True},
     {"fund": 0.0, "partial": 0.25, "sources": 3, "depth": 5e3},
     {"fund": 0.0, "adl": False, "depth": 5e3},
+    {"fund": 0.0, "partial": 0.25, "impact": "sqrt", "depth": 5e6},
 ]
 
 
@@ -42,7 +43,14 @@ def test_cases_exercise_adl_partial_and_bad_debt() -> None:
 
 
 @pytest.mark.skipif(NUMBA_DISABLED, reason="numba disabled: cascade_nb is cascade_py")
-@pytest.mark.parametrize("case", [{"partial": 0.25, "fund": 0.0, "latency": 1}, {"dyn": True, "lag": 1}])
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"partial": 0.25, "fund": 0.0, "latency": 1},
+        {"dyn": True, "lag": 1},
+        {"fund": 0.0, "impact": "sqrt", "depth": 5e6},
+    ],
+)
 def test_python_twin_equals_compiled(case: dict[str, object]) -> None:
     args = inputs(n=150, n_steps=120, **case)  # type: ignore[arg-type]
     py = run(kc.cascade_py, args)
