@@ -210,7 +210,9 @@ step 106: 143.7 routed against 111.5 held, the rest went to the book a round lat
 "sqrt_books" captured again when a step's rounds became one metaorder per book with fills at the
 walk's exact average price (2026-12-07): counts 527, 0, 246, 68 -> 532, 0, 245, 74; the sum of
 the final log impacts -1.562 -> -1.336, the fund 4.71e6 -> 5.61e6 (square-root books only; the
-linear cases are unchanged)."""
+linear cases are unchanged), and again when a step's walk started from the flow the book's
+impact left, decayed (2026-12-07): counts 532, 0, 245, 74 -> 517, 0, 241, 62, the sum of the
+log impacts -1.336 -> -0.769, the fund 5.61e6 -> 5.12e6 (the linear cases unchanged)."""
 
 
 @functools.cache

@@ -177,10 +177,13 @@ def test_off_reproduces_the_static_replay_of_2025_10_10(shared_dir: Path) -> Non
     # 414702393.23, 5192118.63; SOL 530689789.75 and 316843966.91), and again when a step's
     # rounds became one metaorder on the book and the parameters were refitted (2026-12-07:
     # leverage_median 16 -> 25, mark_lag_seconds 30 -> 60; before: 1509437029.61, 413330114.30,
-    # 5244981.80; SOL 530127249.80 and 317242728.41; first ADL 40 s).
-    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1585581632.453911, rel=1e-12)
-    assert t.loc["BTC", "adl_notional"] == pytest.approx(460299504.727481, rel=1e-12)
-    assert t.loc["BTC", "bad_debt"] == pytest.approx(4861184.482897731, rel=1e-12)
-    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(583110060.868918, rel=1e-12)
-    assert t.loc["SOL", "adl_notional"] == pytest.approx(318188489.53133863, rel=1e-12)
+    # 5244981.80; SOL 530127249.80 and 317242728.41; first ADL 40 s), and again when a step's
+    # walk started from the impact left by the steps before and the parameters were refitted
+    # (2026-12-07: mark_lag_seconds 60 -> 120, fund_to_oi 0 -> 0.002; before: 1585581632.45,
+    # 460299504.73, 4861184.48; SOL 583110060.87 and 318188489.53; first ADL 25 s).
+    assert t.loc["BTC", "liquidated_notional"] == pytest.approx(1459709817.3381128, rel=1e-12)
+    assert t.loc["BTC", "adl_notional"] == pytest.approx(612690407.9209929, rel=1e-12)
+    assert t.loc["BTC", "bad_debt"] == pytest.approx(9393830.683957541, rel=1e-12)
+    assert t.loc["SOL", "liquidated_notional"] == pytest.approx(407119804.0978542, rel=1e-12)
+    assert t.loc["SOL", "adl_notional"] == pytest.approx(479681392.4094951, rel=1e-12)
     assert t.loc["BTC", "first_adl_delay_seconds"] == 25

@@ -78,7 +78,7 @@ class ReplayParams:
         Scale the book's depth every step by the trailing bars' volume and range
         (:func:`~levguard.cascade.replay_data.trailing_depth_multiplier`): ``m_t = clip((V_t /
         V_0) (sigma_0 / sigma_t)^2, depth_floor, 1)``.  False: the static look-back book.  On by
-        default: it fits BTC on 2025-10-10 at least as well as the static book (docs/cascade.md).
+        default: it fits BTC on 2025-10-10 about as well as the static book (docs/cascade.md).
     depth_window_minutes : int
         Trailing 1-minute bars of ``V_t`` and ``sigma_t`` (at most the look-back).
     depth_floor : float
@@ -106,9 +106,9 @@ class ReplayParams:
     depth_collapse: bool = True
     depth_window_minutes: int = 15
     depth_floor: float = 0.05
-    mark_lag_seconds: float = 60.0
+    mark_lag_seconds: float = 120.0
     latency_seconds: float = 0.0
-    fund_to_oi: float = 0.0
+    fund_to_oi: float = 0.002
     backstop: float = 0.0
 
     def __post_init__(self) -> None:

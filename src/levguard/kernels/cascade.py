@@ -66,6 +66,7 @@ from levguard.kernels.cascade_rounds import (
     close_in_book,
     exp_or_inf,
     impact_of,
+    notional_for_impact,
     rank_side,
     record_event,
     route_to_adl,
@@ -285,7 +286,10 @@ def cascade_py(
     the square-root law ``Y sigma_d sqrt(|X| / V)`` (Almgren et al. 2005; Tóth et al. 2011),
     with the depth scaled by ``depth_mult[t]``; every order fills at the average price of the
     walk (:func:`~levguard.kernels.cascade_rounds.walk_fill`; ``P exp(dI / 2)`` under linear
-    depth).  Steps are separate metaorders (the impact left decays between them).
+    depth).  Across steps the book stays depleted by the impact not yet decayed: a step's walk
+    starts from ``X = g^-1(I)`` (:func:`~levguard.kernels.cascade_rounds.notional_for_impact`,
+    the latent-liquidity picture of Donier, Bonart, Mastromatteo and Bouchaud 2015), so without
+    decay the whole cascade is one metaorder and with it the state decays as ``I`` does.
     With ``lag = 0`` the new mark crosses the next layer within the same step (the cascade);
     rounds stop at a fixed point or ``max_rounds``.
 
@@ -408,7 +412,9 @@ def cascade_py(
         adl_notional = 0.0
         n_liq_step = 0
         rounds = 0
-        step_flow = 0.0  # the step's metaorder so far (signed quote notional, > 0 sells)
+        # The book's metaorder so far (signed quote notional, > 0 sells): the step's walk starts
+        # from the flow the impact left (decayed) depletes the book by, g^-1(I).
+        step_flow = notional_for_impact(impact, depth * depth_mult[t], kind_impact, coef, sigma_d)
         # Dynamic margin: rescale the tiers and re-solve every liquidation price.
         if dyn_on and t > 0 and t % dyn_every == 0:
             done, new_scale = _rescale(t, cfg, price_hist, base, now, book, sw)

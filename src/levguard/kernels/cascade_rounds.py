@@ -114,6 +114,31 @@ def impact_of(notional: float, depth: float, kind: int, coef: float, sigma_daily
 
 
 @jitable
+def notional_for_impact(move: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
+    """Return the signed notional ``X`` (quote, > 0 sells) that :func:`impact_of` maps to the log
+    move ``move``: its inverse ``g^-1`` (0 when the book has no impact).
+
+    Notes
+    -----
+    Linear depth: ``X = -move depth 1e4``.  Square-root law: ``X = -sign(move) V (move / (Y
+    sigma_d))^2`` (Almgren et al. 2005; Tóth et al. 2011).  Applied to the book's impact left
+    (decayed) at the start of a step, it is the metaorder the book is already depleted by: the
+    latent liquidity the impact consumed and has not rebuilt (Donier, Bonart, Mastromatteo and
+    Bouchaud 2015, *Quantitative Finance* 15(7)).
+    """
+    if move == 0.0 or not depth > 0.0:
+        return 0.0
+    if kind == ImpactModel.LINEAR:
+        return -move * depth * 1e4
+    scale = coef * sigma_daily
+    if not scale > 0.0:
+        return 0.0
+    r = move / scale
+    notional = depth * (r * r)  # r * r, not r ** 2: Python's pow may round one ulp off (the twin)
+    return -notional if move > 0.0 else notional
+
+
+@jitable
 def flow_impact(flow: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
     """Return the log price change of a net flow ``flow`` (signed base units, > 0 sells) traded at
     ``price`` into a book from rest: :func:`impact_of` of its notional."""

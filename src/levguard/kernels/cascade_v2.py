@@ -26,7 +26,7 @@ import numpy as np
 from levguard.kernels._jit import jit, jitable
 from levguard.kernels.cascade import dynamic_scale
 from levguard.kernels.cascade_records import AccountStatus
-from levguard.kernels.cascade_rounds import exp_or_inf
+from levguard.kernels.cascade_rounds import exp_or_inf, notional_for_impact
 from levguard.kernels.cascade_v2_adl import adl_capacity, adl_sequence, route_to_adl
 from levguard.kernels.cascade_v2_records import (
     COUNT_DTYPE,
@@ -210,8 +210,10 @@ def market_cascade_py(
     then each venue runs liquidation rounds to a fixed point, as v1 does
     (:func:`levguard.kernels.cascade.cascade_py`): marks, newly liquidatable accounts queued
     (``latency``), due orders sized, one net flow per book moving its price by v1's impact law
-    as a slice of the step's metaorder on the book (the venue's rounds of a step are one
-    metaorder per book) with every order filling at the average price of the walk
+    as a slice of the book's metaorder (the venue's rounds of a step are one metaorder per book,
+    its walk starting from the flow ``g^-1(I)`` the book's impact left, decayed, depletes it by;
+    ``I`` includes arbitrage's moves, trades in the same book) with every order filling at the
+    average price of the walk
     (:func:`~levguard.kernels.cascade_rounds.walk_fill`); when the round's closes, netted, would take
     the fund below 0, full closes with a deficit routed to ADL, largest first, until the rest
     fits (a slice that goes whole at the fills is one; the routing and the netting repeated
@@ -357,7 +359,16 @@ def market_cascade_py(
             fees_paid[v, t] = fees_paid[v, t - 1] if t > 0 else 0.0
             rounds = 0
             for a in range(n_assets):
-                scr.done[a] = 0.0  # each book's metaorder of the step (signed quote, > 0 sells)
+                # Each book's metaorder so far (signed quote, > 0 sells): the walk starts from the
+                # flow its impact left (decayed, arbitrage's moves included) depletes it by.
+                bk = books[v, a]
+                scr.done[a] = notional_for_impact(
+                    impact[v, a],
+                    bk["depth"] * depth_mult[v, a, t],
+                    bk["impact_model"],
+                    bk["impact_coef"],
+                    bk["sigma_daily"],
+                )
             while rounds < vp["max_rounds"]:
                 venue_marks(v, t, lag, vp["mark_src"], prices, exo, steps.price, oracle, scr.oracle, marks[v])
                 if rounds == 0 or _marks_moved(marks[v], key_marks[v]):

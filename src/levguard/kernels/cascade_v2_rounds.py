@@ -19,8 +19,16 @@ import math
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
-from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
-from levguard.kernels.cascade_rounds import bankruptcy_price, exp_or_inf, flow_impact, impact_of, walk_fill, walk_impact
+from levguard.kernels.cascade_records import AccountStatus, EventKind, PartialMode
+from levguard.kernels.cascade_rounds import (
+    bankruptcy_price,
+    exp_or_inf,
+    flow_impact,
+    impact_of,
+    notional_for_impact,
+    walk_fill,
+    walk_impact,
+)
 from levguard.kernels.cascade_v2_adl import (
     bankruptcy_prices,
     closes_something,
@@ -707,16 +715,7 @@ def adl_account(
 def flow_for_move(move: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
     """Return the flow (signed base units, > 0 sells) that :func:`flow_impact` maps to the log
     move ``move`` (its inverse; 0 when the book has no impact)."""
-    if move == 0.0 or not depth > 0.0:
-        return 0.0
-    if kind == ImpactModel.LINEAR:
-        return -move * depth * 1e4 / price
-    scale = coef * sigma_daily
-    if not scale > 0.0:
-        return 0.0
-    r = move / scale
-    notional = depth * (r * r)  # r * r, not r ** 2: Python's pow may round one ulp off (the twin)
-    return -notional / price if move > 0.0 else notional / price
+    return notional_for_impact(move, depth, kind, coef, sigma_daily) / price
 
 
 @jitable
