@@ -479,3 +479,79 @@ def test_a_resumed_sale_the_swapper_cannot_fill_supplies_the_collateral_back(
     g2.flush()
     assert "resumed" not in again  # the step is closed
     assert p.nonce() == nonce  # the new unwind's quote check withdraws nothing
+
+
+@pytest.mark.parametrize("drift", [True, False])
+def test_a_withdrawal_journaled_before_a_crash_is_not_sent_on_a_position_that_drifted(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path, drift: bool
+) -> None:
+    # The process dies after the withdrawal is journaled and marked sent, before its broadcast.
+    # WETH falls 2.9 % meanwhile: sent as signed, it would leave HF 1.019 (the floor: 1.047).
+    p, swapper = chain
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store = Store(url)
+    aave, _ = venues(p, swapper)
+    g = guardian(store, [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    nonce = p.nonce()
+
+    async def die(raw: str, tx_hash: str) -> str:
+        raise Killed("before the broadcast")
+
+    aave.broadcast = die  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        cycle(g)
+    (order,) = store.orders(limit=5)
+    assert (order["side"], order["status"]) == ("withdraw", "sent")
+    if drift:
+        p.set_weth_price(1_980.0)
+    before = p.aave_health_factor()
+
+    store2 = Store(url)
+    aave2, _ = venues(p, swapper)
+    g2 = guardian(store2, [("aave", aave2)], live=True)
+    asyncio.run(g2.reconcile())
+    g2.flush()
+    (order,) = store2.orders(limit=5)
+    assert p.nonce() == nonce + 1  # the nonce was used once: by the cancel, or by the withdrawal
+    if not drift:  # the same signed bytes: still within the floor
+        assert order["status"] == "closed"
+        assert p.aave_health_factor() < before
+        return
+    assert order["status"] == "expired"
+    assert "cancelled" in order["error"]
+    assert p.aave_health_factor() == before  # nothing withdrawn
+    assert p.tokens["WETH"].functions.balanceOf(p.wallet).call() == 0
+    events = [a["event"] for a in store2.audit_log(account="aave", limit=10)]
+    assert "onchain_stale" in events
+    assert "onchain_rebroadcast" not in events
+    # The next cycle decides again from the position now: every withdrawal respects the floor.
+    report = cycle(g2)["aave"]
+    action = report["positions"][0]["action"]
+    assert action["side"] == "unwind"
+    assert action.get("resumed") is None
+    floor = min(RULES.unwind_min_hf, (1 + before / WAD) / 2)
+    first = next(r for r in action["plan"]["rounds"])
+    assert first["health_factor_after_withdraw"] / WAD >= floor
+    assert p.aave_health_factor() >= WAD
+
+
+def test_a_withdrawal_planned_at_one_price_is_stale_at_a_lower_one_on_both_protocols(
+    chain: tuple[cp.ChainPositions, Any],
+) -> None:
+    from levguard.live.onchain_fees import stale_withdrawal
+    from levguard.live.onchain_unwind import params
+
+    p, swapper = chain
+    for venue in venues(p, swapper):
+        setup = OnchainAccountSetup(name=venue.protocol, venue=venue, assess=assess, unwind=unwind_plan, rules=RULES)
+        p.set_weth_price(2_040.0)
+        read = asyncio.run(venue.read())
+        first = unwind_plan(read, params(setup, RULES.target_hf)).rounds[0]
+        tx = {"symbol": "WETH", "amount": str(first.withdraw)}
+        assert stale_withdrawal(setup, read, tx) == ""  # sized for the floor: it may go
+        p.set_weth_price(1_980.0)
+        why = stale_withdrawal(setup, asyncio.run(venue.read()), tx)
+        assert "below the floor" in why, (venue.protocol, why)
+        tx["amount"] = str(10**30)
+        assert "no longer holds" in stale_withdrawal(setup, read, tx)

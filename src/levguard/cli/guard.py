@@ -147,6 +147,9 @@ def _onchain(acc: Any, bars: Any) -> tuple[Any, dict[str, Any]]:
         timeout_s=v.timeout_s,
         read_timeout_s=v.read_timeout_s,
         swapper=ContractSwapper(v.swapper) if v.swapper else None,
+        replace_after_cycles=v.replace_after_cycles,
+        fee_bump=v.fee_bump,
+        max_fee_per_gas=None if v.max_fee_per_gas_gwei is None else round(v.max_fee_per_gas_gwei * 10**9),
     )
     th, act = acc.thresholds, acc.actions
     rules = HealthRules(

@@ -133,6 +133,11 @@ class OnchainVenueConfig(_Model):
     default_heartbeat_s: Annotated[int, Field(gt=0)] = 86_400
     timeout_s: Annotated[float, Field(gt=0, lt=3600)] = 10.0
     read_timeout_s: Annotated[float, Field(gt=0, lt=3600)] = 30.0
+    # A transaction pending this many cycles and priced below the market is replaced at its nonce,
+    # both fees raised by fee_bump at least (geth's least: 0.10), never above max_fee_per_gas_gwei.
+    replace_after_cycles: Annotated[int, Field(ge=1, le=1000)] = 2
+    fee_bump: Annotated[float, Field(ge=0.10, le=10)] = 0.125
+    max_fee_per_gas_gwei: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> OnchainVenueConfig:

@@ -20,12 +20,18 @@ such as USDT require; then ``repay`` / ``supply``).  Each one is, in order:
 
 :func:`resolve` settles the transactions in flight (the guardian's start-up reconciliation and
 every cycle before deciding): a row never marked sent was never broadcast (``expired``,
-``not_sent``); otherwise the journaled hash is looked up: mined -> recorded once (closed or
-rejected); pending -> wait; unknown to the node -> the sender's mined nonce decides: beyond the
-journaled one, the nonce went to another transaction (``expired``, after a last look for a receipt
-of ours); not yet, the *same* signed bytes are broadcast again.  A pending nonce is therefore never
-re-sent with a new payload, and no decision is taken while any transaction of the account is in
-flight.
+``not_sent``); otherwise every signed version of its nonce (the journaled transaction and the
+replacements journaled since, :func:`levguard.live.onchain_fees.versions`) is looked up: one mined
+-> recorded once (closed or rejected; a cancel mined: ``expired``); one pending -> wait, and
+replace it with higher fees when it has been pending ``replace_after_cycles`` cycles priced below
+the market (:func:`levguard.live.onchain_fees.speed_up`; a newest version journaled but unknown to
+the node, a crash between its journal and its broadcast, is broadcast first); none known to the
+node -> the sender's mined nonce decides: beyond the journaled one, the nonce went to another
+transaction (``expired``, after a last look for a receipt of ours); not yet, the newest signed
+bytes are broadcast again, unless they are a withdrawal the position no longer allows
+(:func:`levguard.live.onchain_fees.stale_withdrawal`), which is cancelled at its nonce instead.
+A nonce is therefore only ever re-sent with its own payload, or a cancel, each journaled before it
+is broadcast, and no decision is taken while any transaction of the account is in flight.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
-from levguard.live import inflight
+from levguard.live import inflight, onchain_fees
 from levguard.live.setup import AccountState, PositionState, client_order_id
 from levguard.live.store import LeaseLost
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
@@ -424,7 +430,7 @@ async def _mark(g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     # An in-flight row for the audit log, without the raw transaction (it is in the journal).
-    return {k: v for k, v in row.items() if k != "tx"}
+    return {k: v for k, v in row.items() if k not in ("tx", "replacements")}
 
 
 def journaled(g: Guardian, account: str, cid: str) -> dict[str, Any] | None:
@@ -468,54 +474,87 @@ async def resolve(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> 
             continue
         row["tx"] = tx
         try:
-            status = await venue.status(tx["hash"])
-            if status.state == "mined":
-                out.append(await _mined(g, setup, st, cid, tx, status.success, status.block_number, status.gas_used))
-                if out[-1]["status"] == "lease_lost":
-                    return out
-                continue
-            if status.state == "pending":
-                continue
-            mined_nonce = await venue.confirmed_nonce(tx["from"])
-            if mined_nonce > int(tx["nonce"]):
-                again = await venue.status(tx["hash"])  # mined between the two looks?
-                if again.state == "mined":
-                    out.append(await _mined(g, setup, st, cid, tx, again.success, again.block_number, again.gas_used))
-                    if out[-1]["status"] == "lease_lost":
-                        return out
-                    continue
-                resolved = {"client_order_id": cid, "hash": tx["hash"], "status": "replaced", "nonce": tx["nonce"]}
-                if not await _mark(
-                    g, setup, st, cid, "expired", 0.0, None, tx["hash"], g.clock(),
-                    error=f"nonce {tx['nonce']} was used by another transaction",
-                    audit=("reconcile", {"order": _plain(row)}, resolved, ["the nonce went to another transaction"]),
-                ):  # fmt: skip
-                    return out
-                st.inflight.pop(cid, None)
-                await g._alert(
-                    setup.name, "warning", "reconcile", f"{tx['call']}: nonce {tx['nonce']} used by another transaction"
-                )
-                out.append(resolved)
-                continue
-            # The node has never seen it and its nonce is free: the same signed bytes again.
-            await venue.broadcast(tx["raw"], tx["hash"])
-            if row.get("status") != "open":
-                if not await _mark(g, setup, st, cid, "open", 0.0, None, tx["hash"], g.clock()):
-                    return out
-                row["status"] = "open"
-            g._audit(
-                setup.name, "onchain_rebroadcast", {"order": _plain(row)}, {"hash": tx["hash"]}, ["unknown to the node"]
-            )
-            settled = await _settle(g, setup, st, cid, tx, setup.rules.confirm_wait_s)
-            if settled.get("status") in ("closed", "rejected"):
-                out.append(settled)
+            done = await _resolve_one(g, setup, st, cid, row)
         except VenueAuthError:
             raise
         except VenueError as exc:
             await g._alert(
                 setup.name, "warning", "reconcile", f"{cid} not reconciled: {exc}", dedup=cid, client_order_id=cid
             )
+            continue
+        if done is not None:
+            out.append(done)
+            if done["status"] == "lease_lost":
+                return out
     return out
+
+
+async def _resolve_one(
+    g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    # One transaction sent (the module docstring): what resolved, or None (still in flight).
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    vs = onchain_fees.versions(g, setup.name, cid, row)
+    tx, last = vs[0], vs[-1]
+    looks = [await venue.status(v["hash"]) for v in vs]
+    for v, status in zip(vs, looks, strict=True):
+        if status.state == "mined":
+            return await _mined(g, setup, st, cid, v, status.success, status.block_number, status.gas_used)
+    if any(s.state == "pending" for s in looks):
+        if looks[-1].state != "pending":  # journaled, not broadcast (a crash between the two)
+            await venue.broadcast(last["raw"], last["hash"])
+            return None
+        bumped = await onchain_fees.speed_up(g, setup, st, cid, row, vs)
+        return None if bumped is None else await _settled(g, setup, st, cid, bumped)
+    mined_nonce = await venue.confirmed_nonce(tx["from"])
+    if mined_nonce > int(tx["nonce"]):
+        for v in vs:  # mined between the two looks?
+            again = await venue.status(v["hash"])
+            if again.state == "mined":
+                return await _mined(g, setup, st, cid, v, again.success, again.block_number, again.gas_used)
+        resolved = {"client_order_id": cid, "hash": tx["hash"], "status": "replaced", "nonce": tx["nonce"]}
+        if not await _mark(
+            g, setup, st, cid, "expired", 0.0, None, tx["hash"], g.clock(),
+            error=f"nonce {tx['nonce']} was used by another transaction",
+            audit=("reconcile", {"order": _plain(row)}, resolved, ["the nonce went to another transaction"]),
+        ):  # fmt: skip
+            return {**resolved, "status": "lease_lost"}
+        st.inflight.pop(cid, None)
+        await g._alert(
+            setup.name, "warning", "reconcile", f"{tx['call']}: nonce {tx['nonce']} used by another transaction"
+        )
+        return resolved
+    # No node holds any version and the nonce is free: the newest signed bytes again, unless they
+    # are a withdrawal the position no longer allows (onchain_fees.stale_withdrawal).
+    if last.get("purpose") != "cancel" and tx.get("kind") == "withdraw":
+        why = onchain_fees.stale_withdrawal(setup, await g._call(setup, "read", venue.read), tx)
+        if why:
+            g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": last["hash"]}, [why])
+            cancelled = await onchain_fees.cancel(g, setup, st, cid, row, vs, why)
+            return None if cancelled is None else await _settled(g, setup, st, cid, cancelled)
+    await venue.broadcast(last["raw"], last["hash"])
+    if row.get("status") != "open":
+        if not await _mark(g, setup, st, cid, "open", 0.0, None, tx["hash"], g.clock()):
+            return {"client_order_id": cid, "status": "lease_lost"}
+        row["status"] = "open"
+    g._audit(setup.name, "onchain_rebroadcast", {"order": _plain(row)}, {"hash": last["hash"]}, ["unknown to the node"])
+    return await _settled(g, setup, st, cid, last)
+
+
+async def _settled(
+    g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, tx: dict[str, Any]
+) -> dict[str, Any] | None:
+    # Wait for version ``tx`` of ``cid`` (rules.confirm_wait_s): what resolved, or None.
+    if tx.get("purpose") == "cancel":
+        venue = setup.venue
+        assert isinstance(venue, OnchainVenue)
+        status = await venue.wait(str(tx["hash"]), setup.rules.confirm_wait_s)
+        if status.state != "mined":
+            return None
+        return await _mined(g, setup, st, cid, tx, status.success, status.block_number, status.gas_used)
+    settled = await _settle(g, setup, st, cid, tx, setup.rules.confirm_wait_s)
+    return settled if settled.get("status") in ("closed", "rejected", "lease_lost") else None
 
 
 async def _mined(
@@ -528,4 +567,16 @@ async def _mined(
     block: int | None,
     gas_used: int | None,
 ) -> dict[str, Any]:
-    return await _record_mined(g, setup, st, cid, str(tx["hash"]), bool(success), block, gas_used, reconciled=True)
+    # Version ``tx`` of ``cid`` mined: its payload's outcome, or the cancel's (expired).
+    if tx.get("purpose") != "cancel":
+        return await _record_mined(g, setup, st, cid, str(tx["hash"]), bool(success), block, gas_used, reconciled=True)
+    row = st.inflight.get(cid, {})
+    resolved = {"client_order_id": cid, "hash": tx["hash"], "status": "cancelled", "block": block}
+    error = f"not sent: cancelled at nonce {tx['nonce']} in block {block} (signed on an older position)"
+    audit = ("reconcile", {"order": _plain(row)}, resolved, [error])
+    if not await _mark(g, setup, st, cid, "expired", 0.0, None, str(tx["hash"]), g.clock(), error=error, audit=audit):
+        return {**resolved, "status": "lease_lost"}
+    st.inflight.pop(cid, None)
+    g._clear_alert(setup.name, "reconcile", cid)
+    await g._alert(setup.name, "warning", "reconcile", f"{row.get('side', 'transaction')} {cid}: {error}", **resolved)
+    return resolved

@@ -165,7 +165,8 @@ class TxRequest(JsonRecord):
     Attributes
     ----------
     kind : str
-        ``"approve"``, ``"repay"`` or ``"supply"``.
+        ``"approve"``, ``"repay"``, ``"supply"``, ``"withdraw"``, ``"swap"``, or ``"cancel"`` (0 to
+        the sender, replacing a transaction at its nonce).
     symbol : str
         The token paid (approved, repaid, supplied).
     amount : int
@@ -319,7 +320,19 @@ class OnchainVenue:
     swapper : Swapper, optional
         Where an unwind sells withdrawn collateral for the debt token
         (:class:`~levguard.venues.onchain_swap.ContractSwapper`); None: no unwind.
+    replace_after_cycles : int
+        A transaction pending this many reconciliations with fees below the market's is replaced
+        at its nonce with higher fees (:mod:`levguard.live.onchain_fees`).
+    fee_bump : float
+        The least raise of both fees of a replacement, a fraction (geth's txpool refuses a
+        replacement raising either by less than 10 %: at least 0.10).
+    max_fee_per_gas : int, optional
+        The most ``maxFeePerGas`` (wei) a replacement may carry; None: no cap.
     """
+
+    replace_after_cycles: int = 2
+    fee_bump: float = 0.125
+    max_fee_per_gas: int | None = None
 
     def __init__(
         self,
@@ -339,6 +352,9 @@ class OnchainVenue:
         read_timeout_s: float = 30.0,
         gas_multiplier: float = 1.25,
         swapper: Swapper | None = None,
+        replace_after_cycles: int = 2,
+        fee_bump: float = 0.125,
+        max_fee_per_gas: int | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise InputError(f"protocol must be one of {list(PROTOCOLS)}, was {protocol!r}")
@@ -347,6 +363,16 @@ class OnchainVenue:
                 raise InputError(f"{key} must be a number of seconds in (0, 3600), was {v!r}")
         if not (isinstance(gas_multiplier, int | float) and 1.0 <= gas_multiplier <= 5.0):
             raise InputError(f"gas_multiplier must be in [1, 5], was {gas_multiplier!r}")
+        if isinstance(replace_after_cycles, bool) or not (
+            isinstance(replace_after_cycles, int) and 1 <= replace_after_cycles <= 1_000
+        ):
+            raise InputError(f"replace_after_cycles must be an integer in [1, 1000], was {replace_after_cycles!r}")
+        if not (isinstance(fee_bump, int | float) and 0.10 <= fee_bump <= 10.0):
+            raise InputError(f"fee_bump must be a fraction in [0.10, 10] (geth's least: 0.10), was {fee_bump!r}")
+        if max_fee_per_gas is not None and (
+            isinstance(max_fee_per_gas, bool) or not isinstance(max_fee_per_gas, int) or max_fee_per_gas <= 0
+        ):
+            raise InputError(f"max_fee_per_gas must be a positive integer of wei or None, was {max_fee_per_gas!r}")
         if swapper is not None and not isinstance(swapper, Swapper):
             raise InputError(f"swapper must have name, spender, quote and swap, was {type(swapper).__name__}")
         if protocol == "aave-v3" and not pool:
@@ -391,6 +417,9 @@ class OnchainVenue:
         self.read_timeout_s = float(read_timeout_s)
         self.gas_multiplier = float(gas_multiplier)
         self.swapper = swapper
+        self.replace_after_cycles = int(replace_after_cycles)
+        self.fee_bump = float(fee_bump)
+        self.max_fee_per_gas = max_fee_per_gas
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"levguard-rpc-{protocol}")
         self._chain_id: int | None = None
 
@@ -598,31 +627,75 @@ class OnchainVenue:
                     raise VenueOrderRejectedError(f"{request.call} would revert: {exc}") from None
                 raise
             nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
-            base = self.w3.eth.get_block("latest").get("baseFeePerGas")
-            try:
-                tip = int(self.w3.eth.max_priority_fee)
-            except Exception as exc:  # nodes without eth_maxPriorityFeePerGas: 1 gwei
-                if isinstance(exc, TimeoutError | OSError):
-                    raise
-                tip = 10**9
-            max_fee = 2 * int(base) + tip if base is not None else int(self.w3.eth.gas_price)
-            tx: dict[str, Any] = {
-                "chainId": self._chain_id,
-                "nonce": nonce,
-                "to": request.to,
-                "data": request.data,
-                "value": request.value,
-                "gas": gas,
-            }
-            if base is not None:
-                tx.update({"type": 2, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip})
-            else:
-                tx["gasPrice"] = max_fee
-                tip = max_fee
-            raw, tx_hash = signer.sign(tx)
-            return SignedTx(request, self._chain_id, signer.address, nonce, gas, max_fee, tip, tx_hash, raw)
+            base, tip = self._market_fees()
+            max_fee = 2 * base + tip if base is not None else tip
+            return self._sign(signer, request, nonce, gas, max_fee, tip, legacy=base is None)
 
         return await self._run(f"prepare {request.call}", build)
+
+    def _market_fees(self) -> tuple[int | None, int]:
+        # The latest block's base fee (None without EIP-1559) and the priority fee (the gas price
+        # without EIP-1559); blocking.
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base is None:
+            return None, int(self.w3.eth.gas_price)
+        try:
+            tip = int(self.w3.eth.max_priority_fee)
+        except Exception as exc:  # nodes without eth_maxPriorityFeePerGas: 1 gwei
+            if isinstance(exc, TimeoutError | OSError):
+                raise
+            tip = 10**9
+        return int(base), tip
+
+    def _sign(
+        self, signer: LocalSigner, request: TxRequest, nonce: int, gas: int, max_fee: int, tip: int, *, legacy: bool
+    ) -> SignedTx:
+        # The signed transaction (EIP-1559, or a gas price of ``max_fee`` when ``legacy``).
+        assert self._chain_id is not None
+        tx: dict[str, Any] = {
+            "chainId": self._chain_id,
+            "nonce": nonce,
+            "to": request.to,
+            "data": request.data,
+            "value": request.value,
+            "gas": gas,
+        }
+        if legacy:
+            tx["gasPrice"] = max_fee
+            tip = max_fee
+        else:
+            tx.update({"type": 2, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip})
+        raw, tx_hash = signer.sign(tx)
+        return SignedTx(request, self._chain_id, signer.address, nonce, gas, max_fee, tip, tx_hash, raw)
+
+    async def fees(self) -> tuple[int | None, int]:
+        """The market's fees now: the latest block's base fee (None on a chain without EIP-1559)
+        and the node's priority fee (``eth_maxPriorityFeePerGas``, 1 gwei where the node lacks it;
+        the gas price without EIP-1559)."""
+        return await self._run("fees", self._market_fees)
+
+    async def sign(
+        self, request: TxRequest, nonce: int, gas: int, max_fee: int, tip: int, *, legacy: bool = False
+    ) -> SignedTx:
+        """Sign ``request`` at ``nonce`` with this gas limit and these fees, estimating nothing: a
+        replacement of a transaction journaled at that nonce (``legacy``: a gas price of
+        ``max_fee``).
+
+        Raises
+        ------
+        VenuePermanentError
+            No signer.
+        """
+        signer = self.signer
+        if signer is None:
+            raise VenuePermanentError(f"{self.protocol}: no signing key: the venue reads only")
+
+        def build() -> SignedTx:
+            if self._chain_id is None:
+                self._chain_id = int(self.w3.eth.chain_id)
+            return self._sign(signer, request, nonce, gas, max_fee, tip, legacy=legacy)
+
+        return await self._run(f"sign {request.call} at nonce {nonce}", build)
 
     async def broadcast(self, raw: str, tx_hash: str) -> str:
         """``eth_sendRawTransaction``; the hash.  A node that already holds it is success."""

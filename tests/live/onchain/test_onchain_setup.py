@@ -93,6 +93,8 @@ def test_the_config_accepts_on_chain_accounts(tmp_path: Path) -> None:
         ({"protocol": "morpho-blue"}, "morpho and market_id"),
         ({"protocol": "compound-iii"}, "protocol"),
         ({"key_env": "A", "key_file": "b"}, "key_env or key_file"),
+        ({"fee_bump": 0.05}, "fee_bump"),
+        ({"max_fee_per_gas_gwei": 0}, "max_fee_per_gas_gwei"),
     ],
 )
 def test_a_malformed_on_chain_venue_is_one_line_exit_2(tmp_path: Path, venue: dict[str, Any], message: str) -> None:
@@ -103,6 +105,18 @@ def test_a_malformed_on_chain_venue_is_one_line_exit_2(tmp_path: Path, venue: di
     assert res.exit_code == 2
     assert message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_the_replacement_policy_reaches_the_venue(tmp_path: Path) -> None:
+    from levguard.cli.guard import _onchain
+
+    cfg = onchain_config(tmp_path, replace_after_cycles=3, fee_bump=0.2, max_fee_per_gas_gwei=250.5)
+    (acc,) = parse_guardian_config(cfg).accounts
+    venue, _ = _onchain(acc, None)
+    assert (venue.replace_after_cycles, venue.fee_bump, venue.max_fee_per_gas) == (3, 0.2, 250_500_000_000)
+    (default,) = parse_guardian_config(onchain_config(tmp_path)).accounts
+    venue, _ = _onchain(default, None)
+    assert (venue.replace_after_cycles, venue.fee_bump, venue.max_fee_per_gas) == (2, 0.125, None)
 
 
 def test_the_cli_runs_an_on_chain_account_whose_node_is_down(tmp_path: Path) -> None:

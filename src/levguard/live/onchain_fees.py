@@ -1,0 +1,270 @@
+"""Replacing an on-chain transaction at its nonce: a fee bump when it is stuck, a cancel when stale.
+
+:func:`levguard.live.onchain_tx.resolve` calls these on the transactions in flight.
+
+**Fee bump** (a wallet's "speed up", a keeper's re-pricing): a transaction still pending after
+``replace_after_cycles`` reconciliations (the venue's, default 2) whose ``maxFeePerGas`` is below
+the latest block's base fee, or whose tip is below the node's priority fee, is signed again with
+the *same* payload, gas limit and nonce, both fees raised by ``fee_bump`` (default 12.5 %) at
+least, and to what the market needs now (:func:`replacement_fees`).  No fee beyond the venue's
+``max_fee_per_gas`` is ever signed: a replacement that would need more is refused with a critical
+``action`` alert (one capped at the limit still goes, with the same alert).  A replacement is a
+new version of the same order row: it is **journaled** (an ``onchain_replacement`` audit row with
+the signed transaction, written fenced by the lease with the row) *before* it is broadcast, so a
+process killed between the two finds it in the journal and broadcasts it then.
+
+**Every version of a nonce** (the journaled transaction and its replacements, :func:`versions`) is
+looked up: whichever is mined is the outcome, booked once (it is the same payload).
+
+**A stale withdrawal is not sent again.** A transaction marked sent but unknown to the node, its
+nonce still free, was broadcast again as it was signed.  A repayment, a supply or an approval
+only makes the account safer (or spends nothing) and a sale carries its own ``min_out``: they go
+as they are.  A withdrawal lowers the health factor, and was sized on the position of its time:
+it goes only if the health factor after it still respects the unwind's floor ``min(unwind_min_hf,
+(1 + HF) / 2)`` on a fresh read (:func:`stale_withdrawal`).  Else it is **cancelled**: a 0-value
+transaction to the signer itself at the same nonce, priced as a replacement (a node we did not ask
+may hold the withdrawal: "unknown" is one node's view, and a transaction marked sent may have left;
+only a transaction mined at that nonce rules it out for good).  Whichever is mined settles the
+row: the cancel leaves it ``expired`` (the next cycle decides again from the position then), the
+withdrawal (it beat the cancel) ``closed``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from levguard.core.defi.aave import get_user_account_data
+from levguard.core.defi.aave_records import collateral_after_withdraw
+from levguard.core.defi.morpho import Position, is_healthy
+from levguard.errors import InputError, VenueError
+from levguard.live import inflight
+from levguard.live.store import LeaseLost
+from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
+from levguard.venues.onchain_read import AaveRead, LendingRead, MorphoRead
+
+if TYPE_CHECKING:
+    from levguard.live.guardian import Guardian
+    from levguard.live.onchain import OnchainAccountSetup
+    from levguard.live.setup import AccountState
+
+__all__ = ["REPLACEMENT_EVENT", "cancel", "replacement_fees", "speed_up", "stale_withdrawal", "versions"]
+
+REPLACEMENT_EVENT = "onchain_replacement"
+"""The audit event journaling a replacement (its ``decision`` carries ``client_order_id`` and ``tx``)."""
+
+_WAD = 10**18
+_CANCEL_GAS = 21_000  # a plain transfer's intrinsic gas
+_JOURNAL_PAGES = 50
+
+
+def versions(g: Guardian, account: str, cid: str, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The signed versions of transaction ``cid`` at its nonce, oldest first: its journaled
+    transaction (``row["tx"]``), then its journaled replacements (read from the audit log once
+    per process, then kept in ``row``)."""
+    reps = row.get("replacements")
+    if reps is None:
+        reps = []
+        before: int | None = None
+        for _ in range(_JOURNAL_PAGES):
+            rows = g.store.audit_log(account=account, event=REPLACEMENT_EVENT, limit=200, before_id=before)
+            for r in rows:
+                d = r.get("decision") or {}
+                if d.get("client_order_id") == cid and isinstance(d.get("tx"), dict):
+                    reps.append(dict(d["tx"]))
+            if len(rows) < 200:
+                break
+            before = int(rows[-1]["id"])
+        reps.reverse()  # the log is newest first
+        row["replacements"] = reps
+    return [dict(row["tx"]), *reps]
+
+
+def replacement_fees(max_fee: int, tip: int, base_fee: int | None, market_tip: int, bump: float) -> tuple[int, int]:
+    """The fees ``(maxFeePerGas, maxPriorityFeePerGas)`` of a replacement of a transaction paying
+    ``max_fee`` and ``tip`` (wei per gas), with the latest base fee ``base_fee`` (None: a chain
+    without EIP-1559, where both are the gas price) and the node's priority fee ``market_tip``.
+
+    Notes
+    -----
+    geth's transaction pool (``core/txpool/legacypool``, ``list.Add``, ``PriceBump`` 10) takes a
+    transaction at a nonce it holds only when both its fee cap and its tip are at least 110 % of
+    the held one's; Nethermind and Erigon apply the same 10 %.  The replacement raises both by
+    ``bump`` (>= 0.10, rounded up) at least, and to what a new transaction would carry now
+    (:meth:`levguard.venues.onchain.OnchainVenue.prepare`: twice the base fee plus the tip)::
+
+        tip' = max(ceil(tip x (1 + bump)), market_tip)
+        max' = max(ceil(max x (1 + bump)), 2 x base_fee + tip')
+    """
+    scale = 10_000
+    up = scale + round(bump * scale)
+    least_max = -(-max_fee * up // scale)
+    least_tip = -(-tip * up // scale)
+    if base_fee is None:
+        price = max(least_max, market_tip)
+        return price, price
+    new_tip = max(least_tip, market_tip)
+    return max(least_max, 2 * base_fee + new_tip), new_tip
+
+
+def stale_withdrawal(setup: OnchainAccountSetup, read: LendingRead, tx: dict[str, Any]) -> str:
+    """Why the journaled withdrawal ``tx`` must not be sent on the position ``read`` ("" when it
+    may): the health factor after it below the floor ``min(rules.unwind_min_hf, (1 + HF) / 2)``
+    of the unwind (:mod:`levguard.live.onchain_unwind`), or more than the position holds.
+
+    Notes
+    -----
+    Aave: ``GenericLogic.calculateUserAccountData`` on the reserves with the withdrawn one's
+    balance after the burn (:func:`levguard.core.defi.aave.get_user_account_data`,
+    :func:`levguard.core.defi.aave_records.collateral_after_withdraw`; the whole balance switches
+    the collateral off).  Morpho: ``HF >= floor`` is ``_isHealthy`` at the LLTV divided by the floor
+    (``maxBorrow = collateral x price x lltv``, so ``HF = maxBorrow / borrowed``), rounded down:
+    :func:`levguard.core.defi.morpho.is_healthy`.
+    """
+    assert setup.assess is not None
+    symbol, amount = str(tx["symbol"]), int(tx["amount"])
+    h = setup.assess(read, setup.rules.target_hf).health_factor
+    floor = min(setup.rules.unwind_min_hf, (1.0 + h) / 2.0)
+    what = f"withdrawal of {amount} {symbol} signed on an older position"
+    try:
+        if isinstance(read, AaveRead):
+            rows = list(read.reserves)
+            i = next((k for k, r in enumerate(rows) if r.symbol == symbol), None)
+            if i is None or rows[i].collateral < amount:
+                return f"{what}: the position no longer holds that much {symbol}"
+            left = collateral_after_withdraw(rows[i], amount)
+            rows[i] = replace(rows[i], collateral=left)
+            if left == 0:  # SupplyLogic.executeWithdraw: the whole balance switches the collateral off
+                rows[i] = replace(rows[i], use_as_collateral=False)
+            after = get_user_account_data(rows, read.emode, read.version).health_factor / _WAD
+            ok = after >= floor
+        elif isinstance(read, MorphoRead):
+            pos = read.position
+            if symbol != read.collateral_symbol or pos.collateral < amount:
+                return f"{what}: the position no longer holds that much {symbol}"
+            lltv = read.lltv * _WAD // math.ceil(floor * _WAD)
+            ok = is_healthy(read.market, Position(pos.borrow_shares, pos.collateral - amount), lltv, read.oracle_price)
+            after = None
+        else:
+            return f"{what}: an unknown position"
+    except InputError as exc:  # the engines refuse it (the contracts would too)
+        return f"{what}: {exc}"
+    if ok:
+        return ""
+    shown = "" if after is None else f" {after:.4f}"
+    return f"{what}: it would leave the health factor{shown} below the floor {floor:.4f} (health factor now {h:.4f})"
+
+
+async def speed_up(
+    g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, row: dict[str, Any], vs: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Count one more reconciliation that finds ``cid`` pending; once ``replace_after_cycles``
+    did and its newest version pays less than the market (module docstring), replace it with the
+    same payload and higher fees.  The replacement's journal entry, or None (not replaced)."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    row["pending_cycles"] = int(row.get("pending_cycles", 0)) + 1
+    if row["pending_cycles"] < venue.replace_after_cycles:
+        return None
+    last = vs[-1]
+    base, tip = await venue.fees()
+    paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
+    if not ((base is not None and paid_max < base) or paid_tip < tip):
+        return None  # priced for the market: it waits its turn
+    why = (
+        f"pending for {row['pending_cycles']} cycles with maxFeePerGas {_gwei(paid_max)} and tip "
+        f"{_gwei(paid_tip)} (base fee {_gwei(base)}, priority fee {_gwei(tip)})"
+    )
+    request = _request(last, cancel=last.get("purpose") == "cancel")
+    return await _replace(g, setup, st, cid, row, last, request, int(last["gas"]), "speed_up", why, base, tip)
+
+
+async def cancel(
+    g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, row: dict[str, Any], vs: list[dict[str, Any]],
+    why: str,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Replace ``cid`` (never seen by the node, not to be sent: ``why``) with a 0-value
+    transaction to the signer at its nonce (module docstring).  Its journal entry, or None."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    last = vs[-1]
+    base, tip = await venue.fees()
+    request = _request(last, cancel=True)
+    return await _replace(g, setup, st, cid, row, last, request, _CANCEL_GAS, "cancel", why, base, tip)
+
+
+def _request(tx: dict[str, Any], *, cancel: bool) -> TxRequest:
+    # The payload of a journaled transaction, or the cancel of its nonce (0 to its sender).
+    if cancel:
+        sender = str(tx["from"])
+        return TxRequest("cancel", str(tx["symbol"]), 0, sender, "0x", f"cancel of nonce {tx['nonce']} ({sender})")
+    return TxRequest(
+        str(tx["kind"]), str(tx["symbol"]), int(tx["amount"]), str(tx["to"]), str(tx["data"]), str(tx["call"]),
+        int(tx.get("value", 0)),
+    )  # fmt: skip
+
+
+async def _replace(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    row: dict[str, Any],
+    last: dict[str, Any],
+    request: TxRequest,
+    gas: int,
+    purpose: str,
+    why: str,
+    base: int | None,
+    tip: int,
+) -> dict[str, Any] | None:
+    # Price (capped), sign, journal (fenced), broadcast one replacement of ``last``.
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    nonce = int(last["nonce"])
+    paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
+    max_fee, new_tip = replacement_fees(paid_max, paid_tip, base, tip, venue.fee_bump)
+    cap = venue.max_fee_per_gas
+    what = f"{last['call']} (nonce {nonce}, {last['hash']})"
+    if cap is not None and max_fee > cap:
+        least_max, least_tip = replacement_fees(paid_max, paid_tip, None if base is None else 0, 0, venue.fee_bump)
+        text = (
+            f"{what}: {why}; its {purpose.replace('_', ' ')} needs maxFeePerGas {_gwei(max_fee)}, above "
+            f"max_fee_per_gas {_gwei(cap)}"
+        )
+        if cap < least_max or (base is not None and cap < least_tip):
+            await g._alert(setup.name, "critical", "action", f"{text}: not replaced", dedup=f"fee_cap_reached:{cid}")
+            return None
+        max_fee, new_tip = cap, min(new_tip, cap) if base is not None else cap
+        await g._alert(setup.name, "critical", "action", f"{text}: replaced at the cap", dedup=f"fee_cap:{cid}")
+    signed: SignedTx = await venue.sign(request, nonce, gas, max_fee, new_tip, legacy=base is None)
+    entry = {**signed.journal(), "purpose": purpose, "replaces": last["hash"]}
+    plain = {k: v for k, v in row.items() if k not in ("tx", "replacements")}
+    decision = {"client_order_id": cid, "tx": entry, "purpose": purpose}
+    try:
+        g.store.mark_result(
+            cid, "open", 0.0, None, None, g.clock(),
+            audit=(REPLACEMENT_EVENT, {"order": plain}, decision, [why]),
+            lease=(g.owner, g.instance, st.epoch),
+        )  # fmt: skip
+    except LeaseLost as exc:
+        await inflight.lease_lost(g, setup, st, f"replacement of {cid} not journaled: {exc}")
+        return None
+    row.setdefault("replacements", []).append(entry)
+    row["status"], row["pending_cycles"] = "open", 0
+    word = "cancelled" if purpose == "cancel" else "sped up"
+    await g._alert(
+        setup.name, "warning", "action",
+        f"{what} {word}: {why}; now {signed.hash} at maxFeePerGas {_gwei(max_fee)}, tip {_gwei(new_tip)}",
+        client_order_id=cid, hash=signed.hash, replaces=last["hash"],
+    )  # fmt: skip
+    try:
+        await venue.broadcast(signed.raw, signed.hash)
+    except VenueError as exc:  # journaled: the next reconciliation broadcasts it again
+        await g._alert(setup.name, "warning", "reconcile", f"{signed.hash} not sent: {exc}", dedup=cid)
+    return entry
+
+
+def _gwei(wei: int | None) -> str:
+    return "none" if wei is None else f"{wei / 1e9:g} gwei"

@@ -1,0 +1,334 @@
+"""A transaction stuck pending in a gas spike is replaced at its nonce with higher fees.
+
+A fake chain (a mempool with geth's replacement rule, a base fee, blocks that mine what pays it)
+stands in for the node; the guardian, the store and the journal are levguard's own.  The repay is
+signed at ``2 x base fee + tip``; the base fee then more than doubles: without a replacement it
+stays pending forever while the health factor falls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from levguard.core.defi.aave import AaveReserve, get_user_account_data
+from levguard.errors import InputError, VenueRetryableError
+from levguard.live.guardian import Guardian
+from levguard.live.onchain import HealthRules, OnchainAccountSetup
+from levguard.live.onchain_fees import REPLACEMENT_EVENT, replacement_fees
+from levguard.live.store import Store
+from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest, TxStatus
+from levguard.venues.onchain_read import AaveRead
+
+pytest.importorskip("web3")
+
+ADDR = "0x" + "11" * 20
+GWEI = 10**9
+
+
+class Killed(BaseException):
+    """The process dies here."""
+
+
+class FakeChain(OnchainVenue):
+    """A node: a mempool (one transaction per nonce, replaced only by +10 % on both fees, as geth),
+    a base fee, and blocks that mine the next nonce when it pays the base fee."""
+
+    def __init__(self, **policy: Any) -> None:  # the policy's attributes, as OnchainVenue sets them
+        self.name = self.protocol = "aave-v3"
+        self.signer = type("S", (), {"address": ADDR})()
+        self.swapper = None
+        self.replace_after_cycles = policy.get("replace_after_cycles", 2)
+        self.fee_bump = policy.get("fee_bump", 0.125)
+        self.max_fee_per_gas = policy.get("max_fee_per_gas")
+        self.base_fee, self.tip = 20 * GWEI, GWEI
+        self.signed: dict[str, SignedTx] = {}
+        self.mempool: dict[int, str] = {}  # nonce -> hash
+        self.mined: dict[str, int] = {}  # hash -> block
+        self.nonce, self.block = 0, 100
+        self.weth_price = 2_000 * 10**8
+        self.sent: list[str] = []
+        self.kill_on: str | None = None  # "replacement": die before broadcasting a replacement
+
+    def _reserves(self) -> tuple[AaveReserve, ...]:
+        return (
+            AaveReserve("WETH", self.weth_price, 18, 8000, 8250, collateral=10 * 10**18),
+            AaveReserve("USDC", 10**8, 6, 0, 0, debt=14_000 * 10**6),
+        )
+
+    async def read(self) -> AaveRead:
+        rs = self._reserves()
+        acc = get_user_account_data(rs, None, "3.0")
+        return AaveRead(
+            wallet=ADDR, payer=ADDR, pool=ADDR, oracle=ADDR, block_number=self.block, block_timestamp=0,
+            read_ns=0, version="3.0", reserves=rs, emode=None, emode_id=0,
+            chain_health_factor=acc.health_factor, chain_total_collateral_base=acc.total_collateral_base,
+            chain_total_debt_base=acc.total_debt_base, assets={"WETH": ADDR, "USDC": ADDR}, oracles=(),
+            balances={"USDC": 100_000 * 10**6}, allowances={"USDC": 2**255},
+        )  # fmt: skip
+
+    def repay(self, read: Any, symbol: str, amount: int) -> TxRequest:
+        return TxRequest("repay", symbol, amount, ADDR, "0x", f"Pool.repay({symbol}, {amount}, 2, {ADDR})")
+
+    def supply(self, read: Any, symbol: str, amount: int) -> TxRequest:
+        return TxRequest("supply", symbol, amount, ADDR, "0x", f"Pool.supply({symbol}, {amount})")
+
+    def approve(self, read: Any, symbol: str, amount: int, spender: str | None = None) -> TxRequest:
+        return TxRequest("approve", symbol, amount, ADDR, "0x", f"{symbol}.approve({amount})")
+
+    def _signed(self, request: TxRequest, nonce: int, max_fee: int, tip: int) -> SignedTx:
+        h = "0x%064x" % (len(self.signed) + 1)
+        s = SignedTx(request, 1, ADDR, nonce, 100_000, max_fee, tip, h, "0xraw" + h[2:])
+        self.signed[h] = s
+        return s
+
+    async def prepare(self, request: TxRequest) -> SignedTx:  # OnchainVenue.prepare's pricing
+        return self._signed(request, self.nonce + len(self.mempool), 2 * self.base_fee + self.tip, self.tip)
+
+    async def sign(
+        self, request: TxRequest, nonce: int, gas: int, max_fee: int, tip: int, *, legacy: bool = False
+    ) -> SignedTx:
+        return self._signed(request, nonce, max_fee, tip)
+
+    async def fees(self) -> tuple[int | None, int]:
+        return self.base_fee, self.tip
+
+    async def broadcast(self, raw: str, tx_hash: str) -> str:
+        s = self.signed[tx_hash]
+        if self.kill_on == "replacement" and s.nonce in self.mempool and self.mempool[s.nonce] != tx_hash:
+            self.kill_on = None
+            raise Killed("before broadcasting the replacement")
+        if s.nonce < self.nonce:
+            raise VenueRetryableError("nonce too low")
+        held = self.mempool.get(s.nonce)
+        if held is not None and held != tx_hash:
+            old = self.signed[held]
+            if s.max_fee_per_gas * 10 < old.max_fee_per_gas * 11 or s.max_priority_fee_per_gas * 10 < (
+                old.max_priority_fee_per_gas * 11
+            ):
+                raise VenueRetryableError("replacement transaction underpriced")
+        self.mempool[s.nonce] = tx_hash
+        self.sent.append(tx_hash)
+        return tx_hash
+
+    def blocks(self, n: int = 1, *, rise: float = 1.0) -> None:
+        """``n`` blocks, the base fee times ``rise`` before each; each mines the next nonce if it pays."""
+        for _ in range(n):
+            self.base_fee = int(self.base_fee * rise)
+            self.block += 1
+            h = self.mempool.get(self.nonce)
+            if h is not None and self.signed[h].max_fee_per_gas >= self.base_fee:
+                self.mine(h)
+
+    def mine(self, h: str) -> None:
+        """Mine ``h`` (whichever node held it), dropping what else waited at its nonce."""
+        self.mined[h] = self.block
+        self.mempool.pop(self.signed[h].nonce, None)
+        self.nonce += 1
+
+    async def status(self, tx_hash: str) -> TxStatus:
+        if tx_hash in self.mined:
+            return TxStatus("mined", True, self.mined[tx_hash], 50_000)
+        if tx_hash in self.mempool.values():
+            return TxStatus("pending")
+        return TxStatus("unknown")
+
+    async def wait(self, tx_hash: str, seconds: float, poll_s: float = 0.25) -> TxStatus:
+        return await self.status(tx_hash)
+
+    async def confirmed_nonce(self, address: str) -> int:
+        return self.nonce
+
+    async def close(self) -> None:
+        return None
+
+
+async def _nosleep(_s: float) -> None:
+    return None
+
+
+def guardian(store: Store, chain: FakeChain) -> Guardian:
+    store.upsert_account("aave", "aave-v3", live_enabled=True)
+    setup = OnchainAccountSetup(
+        name="aave", venue=chain, assess=_assess(), rules=HealthRules(confirm_wait_s=0.0), live=True,
+        cooldown_s=0.0, retries=0, backoff_s=0.0,
+    )  # fmt: skip
+    return Guardian([setup], store, live=True, owner="t", sleep=_nosleep, lease_ttl_s=3_600.0, cycle_budget_s=60.0)
+
+
+def _assess() -> Any:
+    from levguard.defi.onchain import assess
+
+    return assess
+
+
+def cycle(g: Guardian) -> dict[str, Any]:
+    return asyncio.run(g.cycle())[0]
+
+
+def replacements(store: Store) -> list[dict[str, Any]]:
+    return [a["decision"]["tx"] for a in store.audit_log(account="aave", event=REPLACEMENT_EVENT, limit=50)]
+
+
+def repays(store: Store) -> list[dict[str, Any]]:
+    return [o for o in store.orders(limit=50) if o["side"] == "repay"]
+
+
+PRICES = [2_000, 1_950, 1_900, 1_850, 1_800, 1_750, 1_700, 1_650]
+SPIKE = [1.0, 2.25, 2.25, 2.25, 1.0, 1.0, 1.0, 1.0]  # the base fee x2.25 per cycle, three times
+
+
+def test_a_repay_stuck_in_a_gas_spike_is_sped_up_and_mined(tmp_path: Path) -> None:
+    # The hunt's scenario: before, the repay (signed at 91 gwei, the base fee 45) sat pending behind
+    # a 228 gwei base fee at every cycle and nothing else was sent while the health factor fell.
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    g = guardian(store, chain)
+    mined_at = None
+    for i, (price, rise) in enumerate(zip(PRICES, SPIKE, strict=True)):
+        chain.weth_price = price * 10**8
+        chain.blocks(1, rise=rise)
+        report = cycle(g)
+        if mined_at is None and any(h in chain.mined for h in chain.sent):
+            mined_at = i
+    first = chain.signed[chain.sent[0]]
+    assert first.max_fee_per_gas == 91 * GWEI
+    assert first.hash not in chain.mined
+    (order, *_later) = repays(store)[::-1]
+    assert order["status"] == "closed"  # booked once, by the replacement mined
+    reps = replacements(store)[::-1]
+    assert len(reps) >= 1
+    assert all(r["nonce"] == first.nonce for r in reps)
+    assert any(r["hash"] in chain.mined for r in reps)
+    assert mined_at is not None
+    assert mined_at <= 5
+    fees = [first.max_fee_per_gas] + [int(r["max_fee_per_gas"]) for r in reps]
+    tips = [first.max_priority_fee_per_gas] + [int(r["max_priority_fee_per_gas"]) for r in reps]
+    assert all(b * 100 >= a * 110 for a, b in itertools.pairwise(fees))  # geth's +10 %, each
+    assert all(b * 100 >= a * 110 for a, b in itertools.pairwise(tips))
+    assert report["state"] is not None
+    assert not store.unresolved_orders("aave") or all(o["client_order_id"] != order["client_order_id"]
+                                                      for o in store.unresolved_orders("aave"))  # fmt: skip
+    assert any("sped up" in a.message for a in g.alerter.sent)
+
+
+def test_a_transaction_priced_for_the_market_is_not_replaced(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    for _ in range(4):  # pending (no block mined), but it pays the base fee: it waits its turn
+        cycle(g)
+    assert replacements(store) == []
+    assert len(chain.sent) == 1
+
+
+def test_a_kill_between_journaling_and_broadcasting_a_replacement(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    store = Store(url)
+    chain = FakeChain()
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)  # the repay at 41 gwei
+    chain.blocks(1, rise=2.25)
+    cycle(g)  # pending 1
+    chain.blocks(1, rise=2.25)
+    chain.kill_on = "replacement"
+    with pytest.raises(Killed):
+        cycle(g)  # pending 2: journaled, then killed before the broadcast
+    (rep,) = replacements(store)
+    assert rep["hash"] not in chain.sent
+
+    store2 = Store(url)
+    g2 = guardian(store2, chain)
+    asyncio.run(g2.reconcile())  # the journaled replacement is broadcast (the same bytes), no other
+    assert chain.sent.count(rep["hash"]) == 1
+    assert len(replacements(store2)) == 1
+    chain.blocks(1)
+    cycle(g2)
+    order = repays(store2)[-1]  # the first (a later cycle may repay more)
+    assert order["status"] == "closed"
+    assert chain.mined.get(rep["hash"]) is not None
+    assert sum(1 for h in chain.mined if chain.signed[h].nonce == rep["nonce"]) == 1
+
+
+def test_the_cap_bounds_every_replacement(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain(max_fee_per_gas=150 * GWEI, replace_after_cycles=1)
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)  # 41 gwei
+    for rise in (2.25, 2.25, 2.25, 1.0):  # base fee 45, 101, 228, 228 gwei
+        chain.blocks(1, rise=rise)
+        cycle(g)
+    reps = replacements(store)[::-1]
+    assert [int(r["max_fee_per_gas"]) for r in reps] == [91_125_000_000, 150 * GWEI]  # the last at the cap
+    assert all(s.max_fee_per_gas <= 150 * GWEI for s in chain.signed.values())
+    critical = [a.message for a in g.alerter.sent if a.level == "critical" and "max_fee_per_gas" in a.message]
+    assert any("replaced at the cap" in m for m in critical)
+    assert any("not replaced" in m for m in critical)
+    (order,) = repays(store)
+    assert order["status"] == "open"
+
+
+def test_the_original_mined_after_a_replacement_was_sent_is_booked_once(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain(replace_after_cycles=1)
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    first = chain.sent[0]
+    chain.blocks(1, rise=2.25)
+    cycle(g)  # replaced
+    (rep,) = replacements(store)
+    chain.mine(first)  # another node still held the original: a builder mines it
+    cycle(g)
+    order = repays(store)[-1]  # the first (the cycle then repays more: the price is lower)
+    assert order["status"] == "closed"
+    assert order["venue_order_id"] == first
+    assert chain.mined[first]
+    assert rep["hash"] not in chain.mined
+    booked = [a for a in store.audit_log(account="aave", event="reconcile", limit=20)
+              if a["decision"].get("client_order_id") == order["client_order_id"]]  # fmt: skip
+    assert len(booked) == 1
+    assert booked[0]["decision"]["hash"] == first
+    assert order["client_order_id"] not in {o["client_order_id"] for o in store.unresolved_orders("aave")}
+
+
+@given(
+    max_fee=st.integers(1, 10**13),
+    tip=st.integers(0, 10**12),
+    base=st.none() | st.integers(0, 10**13),
+    market=st.integers(0, 10**12),
+    bump=st.floats(0.10, 2.0),
+)
+def test_a_replacement_raises_both_fees_by_geths_least_and_meets_the_market(
+    max_fee: int, tip: int, base: int | None, market: int, bump: float
+) -> None:
+    new_max, new_tip = replacement_fees(max_fee, max(min(tip, max_fee), 0), base, market, bump)
+    assert new_max * 10 >= max_fee * 11
+    assert new_tip * 10 >= min(tip, max_fee) * 11
+    assert new_tip >= market
+    assert new_tip <= new_max
+    if base is not None:
+        assert new_max >= 2 * base + new_tip
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"fee_bump": 0.05}, "fee_bump"),
+        ({"replace_after_cycles": 0}, "replace_after_cycles"),
+        ({"max_fee_per_gas": 0}, "max_fee_per_gas"),
+    ],
+)
+def test_the_replacement_policy_is_checked(kw: dict[str, Any], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        OnchainVenue("aave-v3", wallet=ADDR, rpc_url="http://localhost:1", pool=ADDR, **kw)
