@@ -26,7 +26,8 @@ transaction to the signer itself at the same nonce, priced as a replacement (a n
 may hold the withdrawal: "unknown" is one node's view, and a transaction marked sent may have left;
 only a transaction mined at that nonce rules it out for good).  Whichever is mined settles the
 row: the cancel leaves it ``expired`` (the next cycle decides again from the position then), the
-withdrawal (it beat the cancel) ``closed``.
+withdrawal (it beat the cancel) ``closed``.  A withdrawal due for a fee bump is checked the same
+way first: a stale one is cancelled (at the bumped fees) rather than sped up.
 """
 
 from __future__ import annotations
@@ -176,6 +177,14 @@ async def speed_up(
         f"pending for {row['pending_cycles']} cycles with maxFeePerGas {_gwei(paid_max)} and tip "
         f"{_gwei(paid_tip)} (base fee {_gwei(base)}, priority fee {_gwei(tip)})"
     )
+    if last.get("purpose") != "cancel" and vs[0].get("kind") == "withdraw":  # sized on an older position
+        stale = stale_withdrawal(setup, await g._call(setup, "read", venue.read), vs[0])
+        if stale:
+            g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": last["hash"]}, [stale])
+            return await _replace(
+                g, setup, st, cid, row, last, _request(last, cancel=True), _CANCEL_GAS, "cancel", f"{why}; {stale}",
+                base, tip,
+            )  # fmt: skip
     request = _request(last, cancel=last.get("purpose") == "cancel")
     return await _replace(g, setup, st, cid, row, last, request, int(last["gas"]), "speed_up", why, base, tip)
 
@@ -240,12 +249,11 @@ async def _replace(
         await g._alert(setup.name, "critical", "action", f"{text}: replaced at the cap", dedup=f"fee_cap:{cid}")
     signed: SignedTx = await venue.sign(request, nonce, gas, max_fee, new_tip, legacy=base is None)
     entry = {**signed.journal(), "purpose": purpose, "replaces": last["hash"]}
-    plain = {k: v for k, v in row.items() if k not in ("tx", "replacements")}
     decision = {"client_order_id": cid, "tx": entry, "purpose": purpose}
     try:
         g.store.mark_result(
             cid, "open", 0.0, None, None, g.clock(),
-            audit=(REPLACEMENT_EVENT, {"order": plain}, decision, [why]),
+            audit=(REPLACEMENT_EVENT, {"order": _plain(row)}, decision, [why]),
             lease=(g.owner, g.instance, st.epoch),
         )  # fmt: skip
     except LeaseLost as exc:
@@ -264,6 +272,11 @@ async def _replace(
     except VenueError as exc:  # journaled: the next reconciliation broadcasts it again
         await g._alert(setup.name, "warning", "reconcile", f"{signed.hash} not sent: {exc}", dedup=cid)
     return entry
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    # An in-flight row for the audit log, without the signed transactions (they are journaled).
+    return {k: v for k, v in row.items() if k not in ("tx", "replacements")}
 
 
 def _gwei(wei: int | None) -> str:

@@ -332,3 +332,34 @@ def test_a_replacement_raises_both_fees_by_geths_least_and_meets_the_market(
 def test_the_replacement_policy_is_checked(kw: dict[str, Any], match: str) -> None:
     with pytest.raises(InputError, match=match):
         OnchainVenue("aave-v3", wallet=ADDR, rpc_url="http://localhost:1", pool=ADDR, **kw)
+
+
+class WithdrawingChain(FakeChain):
+    """The guardian's action here is a withdrawal of 9 of the 10 WETH (an unwind's leg, as far as
+    the reconciliation is concerned): one the position never allows on a fresh read."""
+
+    def repay(self, read: Any, symbol: str, amount: int) -> TxRequest:
+        return TxRequest("withdraw", "WETH", 9 * 10**18, ADDR, "0x", f"Pool.withdraw(WETH, {9 * 10**18}, {ADDR})")
+
+
+def test_a_stuck_withdrawal_that_the_position_no_longer_allows_is_cancelled_not_sped_up(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = WithdrawingChain()
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    (order,) = store.orders(limit=5)
+    assert order["side"] == "withdraw"
+    for rise in (2.25, 2.25, 1.0):
+        chain.blocks(1, rise=rise)
+        cycle(g)
+    (rep,) = replacements(store)
+    assert rep["purpose"] == "cancel"
+    assert (rep["kind"], rep["to"], rep["data"], rep["amount"]) == ("cancel", ADDR, "0x", "0")
+    assert int(rep["max_fee_per_gas"]) * 100 >= int(chain.signed[chain.sent[0]].max_fee_per_gas) * 110
+    assert [chain.signed[h].request.kind for h in chain.mined] == ["cancel"]
+    order = store.order(order["client_order_id"])
+    assert order is not None
+    assert order["status"] == "expired"
+    assert "cancelled" in order["error"]
+    assert "onchain_stale" in [a["event"] for a in store.audit_log(account="aave", limit=30)]
