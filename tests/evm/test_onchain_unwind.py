@@ -555,3 +555,94 @@ def test_a_withdrawal_planned_at_one_price_is_stale_at_a_lower_one_on_both_proto
         assert "below the floor" in why, (venue.protocol, why)
         tx["amount"] = str(10**30)
         assert "no longer holds" in stale_withdrawal(setup, read, tx)
+
+
+def _killed_after_withdrawing_all_dai(
+    p: cp.ChainPositions, swapper: Any, url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Guardian, Store]:
+    # An LTV-0 DAI withdrawn in full (it leaves the reads), the process killed before its sale.
+    from levguard.live import onchain_unwind
+
+    _ltv0_dai(p, 500 * WAD)
+    aave, _ = venues(p, swapper)
+    g = guardian(Store(url), [("aave", aave)], live=True)
+    p.set_weth_price(2_040.0)
+    send = onchain_unwind._Step.send
+
+    async def die_before_swap(self: Any, request: Any, decimals: int, leg: dict[str, Any]) -> bool:
+        if request.kind == "swap":
+            raise Killed("before_swap")
+        return await send(self, request, decimals, leg)
+
+    monkeypatch.setattr(onchain_unwind._Step, "send", die_before_swap)
+    with pytest.raises(Killed):
+        cycle(g)
+    monkeypatch.undo()
+    assert p.tokens["DAI"].functions.balanceOf(p.wallet).call() == 500 * WAD
+    store2 = Store(url)
+    aave2, _ = venues(p, swapper)
+    g2 = guardian(store2, [("aave", aave2)], live=True)
+    asyncio.run(g2.reconcile())
+    return g2, store2
+
+
+@pytest.mark.parametrize(("dai_price", "fee"), [(110_000_000, 500), (100_000_000, 200)])
+def test_a_whole_ltv0_collateral_is_priced_at_its_oracle_and_kept_when_its_sale_is_refused(
+    chain: tuple[cp.ChainPositions, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dai_price: int,
+    fee: int,
+) -> None:
+    # DAI's oracle 1.00 -> 1.10 and the swapper 5 % under it: the sale was made at the journal's
+    # min_out (495 USDC), 5 % under the oracle with max_slippage 1 %; it is now priced at the
+    # AaveOracle of the read (544.5) and refused.  Refused, it is not supplied back: Aave does not
+    # enable an LTV-0 reserve as collateral on a first supply (it was "supplied back", the step
+    # closed, the health factor unchanged): it stays in the wallet, the step open, alerted.
+    p, swapper = chain
+    g2, store2 = _killed_after_withdrawing_all_dai(p, swapper, f"sqlite:///{tmp_path / 'g.db'}", monkeypatch)
+    dai = p.tokens["DAI"]
+    feed = p.evm.deploy_artifact(cp.aggregator_artifact(), dai_price, sender=p.admin)
+    p.send(p.oracle.functions.setAssetSources([dai.address], [feed.address]))
+    p.send(swapper.functions.setFee(fee))
+    nonce = p.nonce()
+    action = cycle(g2)["aave"]["positions"][0]["action"]
+    g2.flush()
+    assert action["resumed"]["leg"] == "swap"
+    assert int(action["min_out"]) == 500 * dai_price * 99 // 100 // 100  # USDC units: the oracle less 1 %
+    assert p.nonce() == nonce  # nothing sent: no sale, no supply back
+    assert dai.functions.balanceOf(p.wallet).call() == 500 * WAD
+    assert "supplied_back" not in action
+    assert not store2.audit_log(account="aave", event="onchain_unwind_closed", limit=1)
+    critical = [a["message"] for a in store2.alerts(limit=50) if a["kind"] == "action" and a["level"] == "critical"]
+    assert any("would not count as collateral" in m for m in critical), critical
+    again = cycle(g2)["aave"]["positions"][0]["action"]
+    g2.flush()
+    assert again["resumed"]["leg"] == "swap"  # the sale tried again
+    assert p.nonce() == nonce
+
+
+def test_a_supply_back_in_the_withdrawals_action_reports_the_chain_after_it(
+    chain: tuple[cp.ChainPositions, Any], tmp_path: Path
+) -> None:
+    # The quote passes before the withdrawal and falls 3 % by the sale: the WETH goes back in the
+    # same action.  The decision reported filled 1.367 and the health factor of the read with the
+    # WETH out (1.05) while the chain's was 1.1277: now nothing filled, the health factor read after.
+    p, swapper = chain
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    v, _ = venues(p, swapper)
+    g = guardian(store, [("aave", v)], live=True)
+    p.set_weth_price(2_040.0)
+    quote, calls = v.quote, []
+
+    async def falling(read: Any, x: str, y: str, amount: int) -> int:
+        calls.append(amount)
+        out = await quote(read, x, y, amount)
+        return out if len(calls) <= 2 else out * 97 // 100
+
+    v.quote = falling  # type: ignore[method-assign]
+    action = cycle(g)["aave"]["positions"][0]["action"]
+    g.flush()
+    assert action["supplied_back"] == str(calls[-1])
+    assert action["filled"] == 0.0
+    assert action["health_factor_after"] == pytest.approx(p.aave_health_factor() / WAD, rel=1e-9)

@@ -39,7 +39,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from levguard.core.defi.aave import AaveError, validate_hf_and_ltv
+from levguard.core.defi.aave import AaveError, validate_hf_and_ltv, validate_use_as_collateral
+from levguard.core.defi.aave_records import reserve_ltv
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.risk.forecast import (
@@ -304,6 +305,24 @@ def _sale_rates(pos: DefiPosition, slip: Fraction) -> dict[str, tuple[int, int]]
     return {k: ((q := v * (1 - slip)).numerator, q.denominator) for k, v in rates.items()}
 
 
+def _supply_counts(pos: DefiPosition) -> tuple[str, ...]:
+    # UnwindPlan.supply_counts: the collaterals a supply (back) would count.  Aave: an enabled one;
+    # else the first supply's SupplyLogic.executeSupply enables the flag only where
+    # ValidationLogic.validateAutomaticUseAsCollateral allows it: no debt ceiling (3.0-3.1: unless
+    # the sender holds ISOLATED_COLLATERAL_SUPPLIER_ROLE, not assumed), the user's LTV of it not 0
+    # (3.2+ getUserReserveLtv: the e-mode's, 0 on its ltvzero bitmap), no isolation mode.
+    if isinstance(pos, MorphoPosition):
+        return (pos.collateral_symbol,)
+    if not isinstance(pos, AavePosition):
+        return ()
+    rows, em, v = pos.reserves, pos.emode_category, pos.version
+
+    def first(r: Any) -> bool:
+        return r.debt_ceiling == 0 and reserve_ltv(r, em, v) != 0 and validate_use_as_collateral(rows, r.symbol)
+
+    return tuple(r.symbol for r in rows if r.collateral_enabled or first(r))
+
+
 def _morpho_repaid(s: tuple[Any, Position], r: int) -> tuple[Any, Position]:
     # Morpho.repay of ``r`` assets on the state (market, position).
     if r == 0:
@@ -401,7 +420,9 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
        at that price loses more than the position's margin).
 
     ``sale_rates`` is ``rate * (1 - max_slippage)`` of every pair the read prices (Aave: the
-    reserves in use; Morpho: collateral and loan), for a sale left open by an earlier step.
+    reserves in use and those read with ``keep``; Morpho: collateral and loan), for a sale left
+    open by an earlier step; ``supply_counts`` the collaterals a supply back would count (Aave:
+    enabled, or one ``SupplyLogic.executeSupply`` enables on a first supply, see ``_supply_counts``).
 
     Every health factor is the exact engine's: Aave ``GenericLogic.calculateUserAccountData``
     (:func:`levguard.core.defi.aave.get_user_account_data`) on the rows with the collateral and
@@ -426,13 +447,14 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
         loop = _morpho_loop(pos)
     hf0 = analytics.health_factor(pos)
     caps = _repay_caps(read, pos)
-    rates = MappingProxyType(_sale_rates(pos, slip))
+    rates, counts = MappingProxyType(_sale_rates(pos, slip)), _supply_counts(pos)
     if loop is None or isinstance(loop, str):
         why = str(loop or "no position")
         return UnwindPlan(
-            "", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, why, MappingProxyType(caps), rates
+            "", "", 0, 0, 0, 1, 0, 0, hf0, floor, (), hf0, hf0 >= target, why, MappingProxyType(caps), rates, counts
         )  # fmt: skip
-    return replace(_plan(loop, read, params, target, floor, loop.rate * (1 - slip), caps), sale_rates=rates)
+    plan = _plan(loop, read, params, target, floor, loop.rate * (1 - slip), caps)
+    return replace(plan, sale_rates=rates, supply_counts=counts)
 
 
 def _plan(

@@ -304,7 +304,10 @@ async def _send_one(
     except VenueOrderRejectedError as exc:  # eth_estimateGas: it would revert; nothing signed or sent
         out.update(status="refused", error=str(exc))
         g._audit(setup.name, "onchain_refused", _inputs(view), {**decision, "refused": out}, [*reasons, str(exc)])
-        await g._alert(setup.name, "critical", "action", f"{request.call} not sent: {exc}", call=request.call)
+        await g._alert(
+            setup.name, "critical", "action", f"{request.call} not sent: {exc}", dedup=f"refused:{request.call}",
+            call=request.call,
+        )  # fmt: skip
         return out
     except VenueAuthError:
         raise

@@ -22,17 +22,24 @@ to the swapper when short; ``swap`` with ``min_out``; ``approve`` to the protoco
 ``repay`` of what the wallet now holds of Y (at most the debt).  The swapper's quote is checked
 against ``min_out`` *before* the withdrawal: a swapper quoting less stops the unwind with nothing
 withdrawn.  Before the sale ``min_out`` is priced again at the oracle of that read less the
-slippage (:meth:`UnwindPlan.sale_min_out`; the withdrawal's journaled one only when the read no
-longer prices the collateral) and the quote checked again: a swapper quoting less now (the price
-moved, no route) has the collateral **supplied back** (``approve`` to the protocol when short, Aave
-``Pool.supply``, Morpho ``supplyCollateral``) and the step closed with a critical alert saying so:
-withdrawn collateral left in the wallet protects nothing.  A leg not confirmed stops the action.
+slippage (:meth:`UnwindPlan.sale_min_out`; a collateral withdrawn in full from Aave left the read:
+read again with its reserve kept, ``AaveOracle.getAssetPrice`` at that block; no price: no sale,
+never the withdrawal's journaled ``min_out``) and the quote checked again.  A swapper quoting less
+now (the price moved) or with no route (the quote reverts) has the collateral **supplied back**
+(``approve`` to the protocol when short, Aave ``Pool.supply``, Morpho ``supplyCollateral``) and the
+step closed with a critical alert saying so: withdrawn collateral left in the wallet protects
+nothing.  Not when the supply would not count (:attr:`UnwindPlan.supply_counts`: Aave enables no
+LTV-0 or isolated reserve on a first supply), nor when the node does not answer the quote or the
+oracle does not price the sale: then the step stays open (the sale again next cycle), with a
+critical alert once per step.  A leg not confirmed, or the chain unavailable between legs, stops
+the action (alerted).
 
 **Resuming** (:func:`open_step`): after a crash, a revert or an unconfirmed leg, the journal says
 where the step stands: the newest unwind leg (approvals aside) is a confirmed withdrawal -> the
 sale is next (of the amount withdrawn, at most what the wallet holds); a confirmed sale -> the
 repayment; a rejected or expired sale or repayment -> it again (a sale priced again); a rejected
-or expired supply back -> the sale again (then the supply).  The next cycle finishes the step
+or expired supply back -> the sale again (then the supply); a confirmed one not followed by the
+step's close (the process died in between) -> the close and its alert.  The next cycle finishes the step
 whatever the position's level (collateral left in the wallet protects nothing), without any leg
 sent twice: the transactions in flight are settled first by hash and nonce, and an amount already
 withdrawn is never withdrawn again.  The withdrawal's journal row carries the collateral's token
@@ -49,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from levguard.core.records import JsonRecord, empty_mapping
 from levguard.core.validate import finite_number, flag, integer_in
-from levguard.errors import InputError, VenueAuthError, VenueError
+from levguard.errors import InputError, VenueAuthError, VenueError, VenueRetryableError
 from levguard.live.onchain_tx import _inputs, _send_one, _skipped, _transactions
 from levguard.live.setup import AccountState, PositionState
 from levguard.venues.onchain import OnchainVenue, TxRequest
@@ -176,6 +183,9 @@ class UnwindPlan(JsonRecord):
         use; Morpho: the market's collateral and loan), the oracle rate less the slippage as
         ``out_num / out_den``, also when the plan is empty: a step's sale left open is priced at
         the oracle of its resumption (:meth:`sale_min_out`).
+    supply_counts : tuple of str
+        The collaterals a supply would count (Aave: enabled, or enabled by a first supply: not
+        an LTV-0 or isolated one; Morpho: the market's): where a refused sale's may go back.
     """
 
     collateral: str
@@ -194,6 +204,7 @@ class UnwindPlan(JsonRecord):
     reason: str = ""
     repay_caps: Mapping[str, int] = field(default_factory=empty_mapping)
     sale_rates: Mapping[str, tuple[int, int]] = field(default_factory=empty_mapping)
+    supply_counts: tuple[str, ...] = ()
 
     def min_out(self, amount: int) -> int:
         """The least the sale of ``amount`` collateral base units must deliver (debt base units)."""
@@ -223,7 +234,8 @@ class Pending(JsonRecord):
 
     Attributes
     ----------
-    leg : {"swap", "repay"}
+    leg : {"swap", "repay", "supplied"}
+        "supplied": the collateral was supplied back (confirmed) but the step not yet closed.
     collateral, debt : str
     withdrawn, min_out : int
         The amount withdrawn in the step and the least its sale must deliver.
@@ -236,7 +248,7 @@ class Pending(JsonRecord):
         The collateral's decimals (None: from the read).
     """
 
-    leg: Literal["swap", "repay"]
+    leg: Literal["swap", "repay", "supplied"]
     collateral: str
     debt: str
     withdrawn: int
@@ -286,7 +298,7 @@ def open_step(g: Guardian, setup: OnchainAccountSetup) -> Pending | None:
         if u["leg"] == "repay" and failed and u.get("after_swap"):
             return replace(step, leg="repay")
         if u["leg"] == "supply":  # the collateral put back (_put_back); not confirmed: the sale again
-            return step if failed else None
+            return step if failed else replace(step, leg="supplied") if status == "closed" else None
         return None
     return None
 
@@ -308,6 +320,7 @@ class _Step:
         self.decision = decision
         self.outcomes: list[dict[str, Any]] = decision.setdefault("outcomes", [])
         self.withdrawn = 0  # collateral withdrawn by this action's confirmed legs
+        self.supplied = 0  # and supplied back
         self.decimals: dict[str, int] = {}  # of the tokens sent (a read may no longer carry one)
         venue = setup.venue
         assert isinstance(venue, OnchainVenue)
@@ -325,6 +338,8 @@ class _Step:
         ok = out.get("status") == "closed"
         if ok and request.kind == "withdraw":
             self.withdrawn += request.amount
+        if ok and request.kind == "supply":
+            self.supplied += request.amount
         return ok
 
     async def pay(
@@ -477,16 +492,18 @@ async def _run(
         except VenueAuthError:
             raise
         except VenueError as exc:
-            decision["stopped"] = f"chain unavailable between legs: {exc}"
+            await _unavailable(step, exc)
             break
-        if not go_on:
+        if not go_on and not step.supplied:
             break
-        try:
+        try:  # a supply back changed the position after the last read: read again
             read = await g._call(setup, "read", venue.read)
         except VenueAuthError:
             raise
         except VenueError as exc:
-            decision["stopped"] = f"chain unavailable between legs: {exc}"
+            await _unavailable(step, exc)
+            break
+        if not go_on:
             break
     after = setup.assess(read, target_hf)
     last = step.outcomes[-1] if step.outcomes else {}
@@ -496,7 +513,9 @@ async def _run(
     symbol = str(decision["symbol"])
     if decision["side"] == "unwind":
         dec = step.decimals.get(symbol)
-        decision["filled"] = step.withdrawn / 10 ** (_decimals(read, symbol) if dec is None else dec)
+        # Net of a supply back: the collateral this action withdrew and did not put back.
+        net = max(step.withdrawn - step.supplied, 0)
+        decision["filled"] = net / 10 ** (_decimals(read, symbol) if dec is None else dec)
     else:  # a plain repayment from the wallet: filled once its repay is confirmed
         done = any(o.get("kind") == "repay" and o.get("status") == "closed" for o in step.outcomes)
         decision["filled"] = float(decision["qty"]) if done else 0.0
@@ -536,23 +555,43 @@ async def _next(
             return stop
         return Pending("swap", x, y, r.withdraw, r.min_out, step.step, token, dec), rounds, True
     leg = {k: v for k, v in pending.to_dict().items() if k != "leg"}
+    if pending.leg == "supplied":  # supplied back, confirmed, before the step was closed
+        what = f"{pending.withdrawn / 10 ** step.decimals[pending.collateral]:g} {pending.collateral}"
+        await _close(step, pending, f"the {what} withdrawn by unwind step {pending.step} were supplied back")
+        return None, rounds, False
     if pending.leg == "swap":
         x, y = pending.collateral, pending.debt
+        if isinstance(read, AaveRead) and pending.asset and all(r.symbol != x for r in read.reserves):
+            # Withdrawn in full it left the read: read again with its reserve (price, configuration).
+            asset = pending.asset
+            read = await g._call(setup, "read", lambda: venue.read(keep=(asset,)))
         read, dec = pending.on(read)
         held, _ = await venue.holdings(read, x, venue.swapper.spender)
         amount = min(pending.withdrawn, held)
         if amount <= 0:
             await _close(step, pending, f"the {x} withdrawn is no longer in the paying wallet")
             return None, rounds, False
-        # At the oracle of now (the journal's is the withdrawal's); the journal's only when the
-        # read no longer prices the collateral (withdrawn in full from Aave).
-        fresh = setup.unwind(read, p).sale_min_out(x, y, amount)
-        min_out = pending.min_out * amount // pending.withdrawn if fresh is None else fresh
+        # At the oracle of now (the journal's is the withdrawal's); none: no sale.
+        plan = setup.unwind(read, p)
+        min_out = plan.sale_min_out(x, y, amount)
+        what = f"{amount / 10**dec:g} {x} withdrawn by unwind step {pending.step}"
+        if min_out is None:
+            decision.update(skipped="no_price", refused=f"the oracle at block {read.block_number} prices no {x} -> {y}")
+            await _idle(step, pending, what, "the sale cannot be priced")
+            return stop
         leg["sale_min_out"] = str(min_out)
         decision.setdefault("min_out", str(min_out))  # of the action's first sale
-        if not await _quote_ok(g, setup, read, x, y, amount, min_out, decision, withdrawn=True):
+        quoted = await _quote_ok(g, setup, read, x, y, amount, min_out, decision, withdrawn=True)
+        if quoted is None:  # the node did not answer (alerted): the sale again next cycle
+            decision["stopped"] = f"{decision['refused']}; the {what} stay in the wallet until the next cycle"
+            return stop
+        if not quoted and x in plan.supply_counts:
             await _put_back(step, read, pending, amount, dec, leg)
             return None, rounds, False
+        if not quoted:
+            why = "supplied back they would not count as collateral (LTV 0, isolated or a debt ceiling)"
+            await _idle(step, pending, what, why)
+            return stop
         if not await step.pay(read, x, amount, venue.swapper.spender, dec, leg):
             return stop
         if not await step.send(venue.swap(read, x, y, amount, min_out), dec, leg):
@@ -599,10 +638,11 @@ async def _quote_ok(
     decision: dict[str, Any],
     *,
     withdrawn: bool = False,
-) -> bool:
-    # The swapper's quote for ``amount`` must reach ``min_out`` (oracle less slippage); else stop.
-    # Before a withdrawal it alerts "nothing withdrawn"; after one (``withdrawn``) the caller
-    # alerts what became of the collateral (decision["refused"] says why the sale is not made).
+) -> bool | None:
+    # The swapper's quote for ``amount`` must reach ``min_out`` (oracle less slippage); else stop:
+    # False (below, no route), None (the node did not answer: retryable).  Before a withdrawal it
+    # alerts "nothing withdrawn"; after one (``withdrawn``) the caller alerts what became of the
+    # collateral (decision["refused"] says why the sale is not made), a retryable failure aside.
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     try:
@@ -611,9 +651,10 @@ async def _quote_ok(
         raise
     except VenueError as exc:
         decision.update(skipped="swap_quote", error=str(exc), refused=f"no quote for {x} -> {y}: {exc}")
-        if not withdrawn:
+        retry = isinstance(exc, VenueRetryableError)
+        if not withdrawn or retry:
             await g._alert(setup.name, "critical", "action", f"unwind: {decision['refused']}", dedup="quote")
-        return False
+        return None if retry else False
     decision["quote"] = str(quoted)
     if quoted >= min_out:
         return True
@@ -682,6 +723,33 @@ async def _put_back(
         f"unwind: {refused}, and supplying the {what} back was not confirmed ({status}): until it is, they lie "
         "in the wallet and protect nothing (the next cycle tries the sale, then the supply, again)",
         dedup=f"unwind_idle:{pending.step}",
+    )
+
+
+async def _idle(step: _Step, pending: Pending, what: str, why: str) -> None:
+    # The sale refused, the collateral not put back: the step stays open (the sale next cycle).
+    refused = str(step.decision.get("refused", "the sale is refused"))
+    step.decision["stopped"] = f"{refused}; {why}: the {what} stay in the wallet"
+    await step.g._alert(
+        step.setup.name,
+        "critical",
+        "action",
+        f"unwind: {refused}; {why}: the {what} lie in the wallet and protect nothing (the next cycle tries "
+        "the sale again)",
+        dedup=f"unwind_idle:{pending.step}",
+    )
+
+
+async def _unavailable(step: _Step, exc: VenueError) -> None:
+    # A look or a read between legs failed: the step stops where the journal says (resumed next cycle).
+    step.decision["stopped"] = f"chain unavailable between legs: {exc}"
+    await step.g._alert(
+        step.setup.name,
+        "critical",
+        "action",
+        f"unwind step {step.step} stopped, chain unavailable between legs: {exc} (the next cycle resumes it; "
+        "collateral withdrawn meanwhile lies in the wallet)",
+        dedup="between_legs",
     )
 
 

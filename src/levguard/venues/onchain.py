@@ -443,8 +443,9 @@ class OnchainVenue:
 
     # -- reading
 
-    async def read(self) -> LendingRead:
-        """The wallet's position at the latest block (one consistent read; see the module docstring)."""
+    async def read(self, keep: tuple[str, ...] = ()) -> LendingRead:
+        """The wallet's position at the latest block (one consistent read; see the module docstring);
+        Aave: ``keep``, reserves read also when unused (:func:`~levguard.venues.onchain_read.read_aave`)."""
         if self.protocol == "aave-v3":
             assert self.pool is not None
             pool = self.pool
@@ -458,6 +459,7 @@ class OnchainVenue:
                     version=self.aave_version,
                     heartbeats=self.heartbeats,
                     default_heartbeat=self.default_heartbeat,
+                    keep=keep,
                 ),
             )
         assert self.morpho is not None

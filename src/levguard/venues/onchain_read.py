@@ -409,6 +409,7 @@ def read_aave(
     version: str = "3.0",
     heartbeats: Mapping[str, int] | None = None,
     default_heartbeat: int = 86_400,
+    keep: tuple[str, ...] = (),
 ) -> AaveRead:
     """Read ``wallet``'s Aave v3 account from ``pool`` at the latest block (module docstring).
 
@@ -420,12 +421,13 @@ def read_aave(
     wallet, payer : str
         The watched account and the one paying for repayments and supplies.
     version : str
-        The Aave version the position is evaluated as (one of
-        :data:`levguard.core.defi.aave.AAVE_VERSIONS`; a v3.4 pool reads as ``"3.3"``).
+        The Aave version evaluated as (:data:`levguard.core.defi.aave.AAVE_VERSIONS`; v3.4 reads as ``"3.3"``).
     heartbeats : mapping, optional
         Heartbeat (seconds) per symbol of the price feeds, for the staleness check.
     default_heartbeat : int
         For the symbols not in ``heartbeats``.
+    keep : tuple of str
+        Reserves (token addresses) read also when unused (an unwind's collateral withdrawn in full).
 
     Raises
     ------
@@ -476,7 +478,7 @@ def read_aave(
         data = rpc.call(pool, abi.AAVE_POOL, "getReserveData", asset, block=n)
         rid = int(data[7])
         borrowing, collateral_on = bool(user_config >> (2 * rid) & 1), bool(user_config >> (2 * rid + 1) & 1)
-        if not (borrowing or collateral_on):
+        if not (borrowing or collateral_on or str(asset).lower() in {k.lower() for k in keep}):
             continue
         cfg = decode_reserve_configuration(int(data[0][0]))
         a_token, stable_token, variable_token = data[8], data[9], data[10]

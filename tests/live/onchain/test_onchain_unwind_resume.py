@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from levguard.core.defi.aave import AaveReserve
 from levguard.core.defi.morpho import Market, Position
 from levguard.defi.onchain import assess, unwind_plan
+from levguard.errors import VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.live import onchain_unwind as ou
 from levguard.live.onchain import HealthRules
 from levguard.live.setup import AccountState, PositionState
@@ -40,13 +41,21 @@ def aave_read(reserves: tuple[AaveReserve, ...], balances: dict[str, int], pause
 class Chain(OnchainVenue):
     """The paying wallet's tokens, a swapper quoting ``quote`` and the read every leg returns."""
 
-    def __init__(self, read: AaveRead, held: dict[str, int], quote: int | None = None) -> None:
+    def __init__(
+        self, read: AaveRead, held: dict[str, int], quote: int | None = None, kept: AaveReserve | None = None
+    ) -> None:
         self.name, self.signer = "aave-v3", object()  # a key: live
         self.swapper = SimpleNamespace(spender=ADDR)  # type: ignore[assignment]
-        self.now, self.held, self.quoted = read, held, quote
+        self.now, self.held, self.quoted, self.kept = read, held, quote, kept
         self.min_outs: list[int] = []  # of the sales built
+        self.keeps: list[tuple[str, ...]] = []  # the reserves read also when unused
 
-    async def read(self) -> AaveRead:  # type: ignore[override]
+    async def read(self, keep: tuple[str, ...] = ()) -> AaveRead:  # type: ignore[override]
+        # ``kept``: the reserve a read with ``keep`` adds (a collateral withdrawn in full, unused).
+        self.keeps.append(keep)
+        if keep and self.kept is not None and isinstance(self.now, AaveRead):
+            rows = (*self.now.reserves, self.kept)
+            return replace(self.now, reserves=rows, assets={**self.now.assets, self.kept.symbol: keep[0]})
         return self.now
 
     async def holdings(self, read: Any, symbol: str, spender: str) -> tuple[int, int]:  # type: ignore[override]
@@ -56,7 +65,7 @@ class Chain(OnchainVenue):
         return amount if self.quoted is None else self.quoted
 
     def _tx(self, kind: str, symbol: str, amount: int) -> Any:
-        return SimpleNamespace(kind=kind, symbol=symbol, amount=amount)
+        return SimpleNamespace(kind=kind, symbol=symbol, amount=amount, call=f"{kind}({symbol}, {amount})")
 
     def repay(self, read: Any, symbol: str, amount: int) -> Any:  # type: ignore[override]
         return self._tx("repay", symbol, amount)
@@ -87,12 +96,14 @@ class Guardian:
         self.store = Store()
         self.audits: list[tuple[str, Any]] = []
         self.alerts: list[str] = []
+        self.dedups: list[str | None] = []
 
     def _audit(self, account: str, event: str, inputs: Any, decision: Any, reasons: list[str]) -> None:
         self.audits.append((event, reasons))
 
     async def _alert(self, account: Any, level: str, kind: str, message: str, **data: Any) -> bool:
         self.alerts.append(message)
+        self.dedups.append(data.get("dedup"))
         return True
 
     async def _call(self, setup: Any, what: str, fn: Any, *, retry: bool = True) -> Any:
@@ -153,12 +164,22 @@ def test_a_resumed_sale_of_a_collateral_gone_from_the_wallet_closes_the_step(sen
     assert [e for e, _ in g.audits if e == "onchain_unwind_closed"] == ["onchain_unwind_closed"]
 
 
+def old_row(price: float, ltv: int = 7500, debt_ceiling: int = 0) -> AaveReserve:
+    # OLD as a read with ``keep`` carries it once withdrawn in full: no balance, the flag off.
+    return AaveReserve(
+        "OLD", round(price * 10**8), 18, ltv, 8000, collateral=0, liquidation_bonus=10500, use_as_collateral=False,
+        debt_ceiling=debt_ceiling,
+    )  # fmt: skip
+
+
 def test_a_resumed_sale_the_swapper_refuses_supplies_the_collateral_back(sent: list[Any]) -> None:
-    # The OLD left the Aave read (withdrawn in full, unpriced): the journal's min_out stands; the
-    # swapper quotes 0: the 1,000 OLD go back to the pool and the step closes (it stayed open, the
-    # OLD idle in the wallet, every cycle resuming the refused sale).
+    # The OLD left the Aave read (withdrawn in full); read again with its reserve kept, it is
+    # priced at 1 USD and would count once supplied (LTV 75 %): the swapper quotes 0, the 1,000 OLD
+    # go back to the pool and the step closes.
     read = aave_read(ROWS, {})
-    decision, g = resume(Chain(read, {"OLD": 1_000 * WAD}, 0), SALE)
+    chain = Chain(read, {"OLD": 1_000 * WAD}, 0, kept=old_row(1.0))
+    decision, g = resume(chain, SALE)
+    assert chain.keeps[0] == (OLD,)
     assert sent == [("supply", "OLD", 1_000 * WAD, 18)]
     assert (decision["skipped"], decision["supplied_back"], decision["min_out"]) == (
         "swap_quote", str(1_000 * WAD), str(990 * 10**6)
@@ -169,6 +190,112 @@ def test_a_resumed_sale_the_swapper_refuses_supplies_the_collateral_back(sent: l
     assert "1000 OLD withdrawn by unwind step unwind-1" in alert
     assert "supplied back to the position" in alert
     assert "nothing withdrawn" not in alert
+
+
+@pytest.mark.parametrize(("quote", "sold"), [(1_045 * 10**6, False), (1_095 * 10**6, True)])
+def test_a_resumed_sale_of_a_collateral_withdrawn_in_full_is_priced_at_its_oracle_of_now(
+    sent: list[Any], quote: int, sold: bool
+) -> None:
+    # OLD rose from 1.00 (the journal's min_out 990) to 1.10: min_out is 1,089 USDC (1,100 less
+    # 1 %), read from the AaveOracle through a read keeping the reserve; a quote 5 % under the oracle
+    # is refused (it met the journal's 990 and was sold), one 0.45 % under is sold at 1,089.
+    chain = Chain(aave_read(ROWS, {}), {"OLD": 1_000 * WAD, "USDC": quote}, quote, kept=old_row(1.10))
+    decision, _ = resume(chain, SALE)
+    assert decision["min_out"] == str(1_089 * 10**6)
+    assert chain.min_outs == ([1_089 * 10**6] if sold else [])
+    assert sent[0] == (("swap", "OLD", 1_000 * WAD, 18) if sold else ("supply", "OLD", 1_000 * WAD, 18))
+
+
+def test_a_resumed_sale_the_oracle_does_not_price_is_not_made(sent: list[Any]) -> None:
+    # No price of OLD at the read (the reserve could not be read back): no sale at the journal's
+    # min_out and no supply back: the step stays open, alerted once per step.
+    chain = Chain(aave_read(ROWS, {}), {"OLD": 1_000 * WAD, "USDC": 10**12}, 10**12)
+    decision, g = resume(chain, SALE)
+    assert sent == []
+    assert chain.min_outs == []
+    assert decision["skipped"] == "no_price"
+    assert "1000 OLD withdrawn by unwind step unwind-1 stay in the wallet" in decision["stopped"]
+    assert not [e for e, _ in g.audits if e == "onchain_unwind_closed"]
+    assert g.dedups == ["unwind_idle:unwind-1"]
+    assert "protect nothing" in g.alerts[0]
+
+
+@pytest.mark.parametrize(("ltv", "ceiling"), [(0, 0), (7500, 10**6)])
+def test_a_refused_sale_of_a_collateral_that_would_not_count_again_keeps_it_and_the_step(
+    sent: list[Any], ltv: int, ceiling: int
+) -> None:
+    # OLD withdrawn in full, LTV 0 (or isolated: a debt ceiling): a first supply does not enable it
+    # as collateral (ValidationLogic.validateAutomaticUseAsCollateral), so putting it back protects
+    # nothing: it stays in the wallet, the step open (the sale next cycle), one alert per step.
+    chain = Chain(aave_read(ROWS, {}), {"OLD": 1_000 * WAD}, 0, kept=old_row(1.0, ltv, ceiling))
+    decision, g = resume(chain, SALE)
+    assert sent == []
+    assert "supplied_back" not in decision
+    assert not [e for e, _ in g.audits if e == "onchain_unwind_closed"]
+    assert "would not count as collateral" in g.alerts[0]
+    assert g.dedups == ["unwind_idle:unwind-1"]
+
+
+def test_a_partly_withdrawn_ltv_zero_collateral_is_supplied_back(sent: list[Any]) -> None:
+    # Its flag still on (a part withdrawn), an LTV-0 collateral counts again once supplied back.
+    row = replace(old_row(1.0, 0), collateral=500 * WAD, use_as_collateral=True)
+    chain = Chain(aave_read((*ROWS, row), {}), {"OLD": 1_000 * WAD}, 0)
+    resume(chain, SALE)
+    assert sent == [("supply", "OLD", 1_000 * WAD, 18)]
+    assert all(k == () for k in chain.keeps)  # in the read: no read with the reserve kept
+
+
+class Flaky(Chain):
+    """A node that fails the quote (``quote_error``) and, after ``looks`` holdings looks, those too."""
+
+    def __init__(self, *args: Any, quote_error: Exception | None = None, looks: int | None = None) -> None:
+        super().__init__(*args)
+        self.quote_error, self.looks = quote_error, looks
+
+    async def quote(self, read: Any, x: str, y: str, amount: int) -> int:  # type: ignore[override]
+        if self.quote_error is not None:
+            raise self.quote_error
+        return await super().quote(read, x, y, amount)
+
+    async def holdings(self, read: Any, symbol: str, spender: str) -> tuple[int, int]:  # type: ignore[override]
+        if self.looks is not None:
+            if self.looks <= 0:
+                raise VenueRetryableError(f"holdings of {symbol}: no answer from the node within 10 s")
+            self.looks -= 1
+        return await super().holdings(read, symbol, spender)
+
+
+def test_a_quote_the_node_does_not_answer_keeps_the_step_open_for_the_sale_again(sent: list[Any]) -> None:
+    # A timeout is no refusal: no supply back (it was sent at once, every cycle withdrawing and
+    # supplying back on a flaky node), the step open, alerted.
+    error = VenueRetryableError("quote WETH -> USDC: no answer from the node within 10 s")
+    decision, g = resume(Flaky(weth_at(2_000.0), {"WETH": 1 * WAD}, quote_error=error), WETH_SALE)
+    assert sent == []
+    assert "supplied_back" not in decision
+    assert not [e for e, _ in g.audits if e == "onchain_unwind_closed"]
+    (alert,) = g.alerts
+    assert "no quote for WETH -> USDC" in alert
+
+
+def test_a_quote_with_no_route_supplies_the_collateral_back(sent: list[Any]) -> None:
+    error = VenuePermanentError("quote WETH -> USDC: ContractLogicError: execution reverted: no route")
+    decision, _ = resume(Flaky(weth_at(2_000.0), {"WETH": 1 * WAD}, quote_error=error), WETH_SALE)
+    assert sent == [("supply", "WETH", 1 * WAD, 18)]
+    assert decision["supplied_back"] == str(1 * WAD)
+
+
+@pytest.mark.parametrize("looks", [0, 1])
+def test_a_node_failing_between_legs_is_alerted(sent: list[Any], looks: int) -> None:
+    # The wallet's balance cannot be looked at (before the sale, or after a quote timeout for the
+    # supply back): the step stops, and says so (it stopped silently, the collateral idle).
+    error = VenueRetryableError("quote WETH -> USDC: no answer from the node within 10 s")
+    chain = Flaky(weth_at(2_000.0), {"WETH": 1 * WAD}, quote_error=error, looks=looks)
+    decision, g = resume(chain, WETH_SALE)
+    assert sent == []
+    assert g.alerts
+    if looks == 0:
+        assert decision["stopped"].startswith("chain unavailable between legs")
+        assert "chain unavailable between legs" in g.alerts[-1]
 
 
 def test_a_resumed_repayment_is_sized_by_its_own_debt_when_no_plan_is_possible(sent: list[Any]) -> None:
@@ -319,9 +446,52 @@ class Journal:
 
 
 @pytest.mark.parametrize(
-    ("status", "leg"), [("closed", None), ("rejected", "swap"), ("expired", "swap")]
+    ("status", "leg"), [("closed", "supplied"), ("rejected", "swap"), ("expired", "swap")]
 )  # fmt: skip
 def test_a_supply_back_confirmed_ends_the_step_one_not_confirmed_resumes_the_sale(status: str, leg: str | None) -> None:
     g = SimpleNamespace(store=Journal([("supply", status), ("swap", "rejected"), ("withdraw", "closed")]))
     pending = ou.open_step(g, SimpleNamespace(name="aave"))  # type: ignore[arg-type]
     assert (pending.leg if pending is not None else None) == leg
+
+
+def test_a_supply_back_confirmed_before_the_step_was_closed_closes_it_and_says_so(sent: list[Any]) -> None:
+    # The process died after the supply back was confirmed, before the step was closed: the next
+    # cycle closes it (audited) with the alert it never raised, and sends nothing.
+    _, g = resume(Chain(weth_at(2_000.0), {}), replace(WETH_SALE, leg="supplied"))
+    assert sent == []
+    assert [e for e, _ in g.audits if e == "onchain_unwind_closed"] == ["onchain_unwind_closed"]
+    (alert,) = g.alerts
+    assert "unwind step unwind-1 closed: the 1 WETH withdrawn by unwind step unwind-1 were supplied back" in alert
+
+
+def test_a_supply_back_in_the_action_is_reported_from_a_read_after_it(sent: list[Any]) -> None:
+    # The health factor after is the read's after the supply back (the read before it, with the
+    # WETH out of the position, was reported), and nothing counts as filled.
+    chain = Chain(weth_at(2_000.0), {"WETH": 1 * WAD}, 0)
+    back = replace(weth_at(2_000.0), reserves=(replace(weth_at(2_000.0).reserves[0], collateral=10 * WAD),
+                                               weth_at(2_000.0).reserves[1]))  # fmt: skip
+    supply = chain.supply
+
+    def supplied(read: Any, symbol: str, amount: int) -> Any:
+        chain.now = back
+        return supply(read, symbol, amount)
+
+    chain.supply = supplied  # type: ignore[method-assign]
+    decision, _ = resume(chain, replace(WETH_SALE, min_out=10**12))
+    assert sent == [("supply", "WETH", 1 * WAD, 18)]
+    assert decision["health_factor_after"] == assess(back, 1.35).health_factor
+    assert decision["health_factor_after"] > assess(weth_at(2_000.0), 1.35).health_factor
+    assert decision["filled"] == 0.0
+
+
+def test_a_supply_back_that_would_revert_is_alerted_once_per_request() -> None:
+    # A frozen reserve: the supply back would revert, nothing is sent; its "not sent" alert is
+    # deduplicated by the request (one critical every cycle, the step resumed each cycle).
+    class Frozen(Chain):
+        async def prepare(self, request: Any) -> Any:  # type: ignore[override]
+            raise VenueOrderRejectedError("eth_estimateGas: execution reverted: 28")
+
+    decision, g = resume(Frozen(weth_at(2_000.0), {"WETH": 1 * WAD}, 0), WETH_SALE)
+    assert "supplied_back" not in decision
+    assert f"refused:supply(WETH, {WAD})" in g.dedups
+    assert "unwind_idle:unwind-1" in g.dedups
