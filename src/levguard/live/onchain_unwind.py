@@ -501,7 +501,10 @@ async def _run(
         except VenueAuthError:
             raise
         except VenueError as exc:
-            await _unavailable(step, exc)
+            if go_on:
+                await _unavailable(step, exc)
+            else:  # the step closed: the figures after it are the read's before the supply back
+                decision["read_after"] = f"not read after the supply back: {exc}"
             break
         if not go_on:
             break

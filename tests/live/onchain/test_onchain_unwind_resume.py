@@ -495,3 +495,18 @@ def test_a_supply_back_that_would_revert_is_alerted_once_per_request() -> None:
     assert "supplied_back" not in decision
     assert f"refused:supply(WETH, {WAD})" in g.dedups
     assert "unwind_idle:unwind-1" in g.dedups
+
+
+def test_a_read_failing_after_a_supply_back_leaves_the_closed_step_closed(sent: list[Any]) -> None:
+    # The step closed with its supply back; the read after it fails: said, not "resumed next cycle".
+    chain = Chain(weth_at(2_000.0), {"WETH": 1 * WAD}, 0)
+
+    async def down(keep: tuple[str, ...] = ()) -> Any:
+        raise VenueRetryableError("read Aave account: no answer from the node within 30 s")
+
+    chain.read = down  # type: ignore[method-assign]
+    decision, g = resume(chain, WETH_SALE)
+    assert sent == [("supply", "WETH", 1 * WAD, 18)]
+    assert "supplied back to the position" in decision["stopped"]
+    assert decision["read_after"].startswith("not read after the supply back")
+    assert len(g.alerts) == 1
