@@ -9,7 +9,7 @@ import operator
 import os
 import reprlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -363,10 +363,51 @@ def side_sign(side: object) -> int:
     raise InputError(f"side must be 'long', 'short', +1 or -1, was {side!r}")
 
 
+_NOT_REAL_KINDS = frozenset("cMm")  # complex, datetime64, timedelta64
+
+
+def _not_real(x: object) -> bool:
+    # A complex number (NumPy's too), a date, a time or a duration: float64 drops the imaginary
+    # part, reads a datetime64 as ns since the epoch and a timedelta64 as its count of units.
+    if isinstance(x, np.datetime64 | np.timedelta64 | date | time | timedelta):
+        return True
+    return isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+
+
+def no_complex_or_dates(values: object, field: str) -> None:
+    """Raise InputError when ``values`` (a scalar or an array-like) is or holds a complex number, a
+    date, a time or a duration: NumPy reads ``0.01+0.5j`` as 0.01 (with a warning), a datetime64 as
+    nanoseconds since the epoch and a timedelta64 as its count of units, none of them a number the
+    caller meant."""
+    refused = f"{field} must be real numbers (not complex numbers, dates or durations), was {show(values)}"
+    if _not_real(values):
+        raise InputError(refused)
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    if kind is None:  # a list or a scalar: the dtype NumPy infers (a list of floats is float64)
+        try:
+            kind = np.asarray(values).dtype.kind
+        except (TypeError, ValueError):  # ragged: the conversion to numbers names it
+            return
+    if kind in _NOT_REAL_KINDS:
+        raise InputError(refused)
+    if kind != "O":
+        return  # numbers, or the bools and strings no_bools_or_strings names
+    try:
+        items = np.asarray(values, dtype=object).ravel()
+    except (TypeError, ValueError):
+        return
+    if any(_not_real(x) for x in items):
+        raise InputError(refused)
+
+
 def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
-    """Return ``values`` as a contiguous 1-D float64 array (a view when it already is one), else raise."""
+    """Return ``values`` as a contiguous 1-D float64 array (a view when it already is one), else raise.
+
+    Complex numbers, dates and durations are refused (:func:`no_complex_or_dates`).
+    """
     if values is None:  # NumPy would read None as NaN
         raise InputError(f"{field} must be a 1-D array of numbers, was None")
+    no_complex_or_dates(values, field)
     try:
         arr: npt.NDArray[np.float64] = np.ascontiguousarray(values, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
@@ -379,10 +420,12 @@ def array_1d(values: object, field: str) -> npt.NDArray[np.float64]:
 def no_bools_or_strings(values: object, field: str) -> None:
     """Raise InputError when ``values`` (a scalar or an array-like) is or holds a bool or a string.
 
-    NumPy reads ``True`` as 1.0 and ``"0.05"`` as 0.05: arguments of numbers take neither.
+    NumPy reads ``True`` as 1.0 and ``"0.05"`` as 0.05: arguments of numbers take neither, nor
+    complex numbers, dates or durations (:func:`no_complex_or_dates`).
     """
     if getattr(getattr(values, "dtype", None), "kind", None) in ("i", "u", "f"):
         return  # a numeric array or NumPy scalar: nothing to look at
+    no_complex_or_dates(values, field)
     try:
         items = np.asarray(values, dtype=object).ravel()
     except (TypeError, ValueError):  # ragged: the conversion to numbers names it
