@@ -32,10 +32,11 @@ def test_the_path_applies_the_instruments_limits(cap: PortfolioCap, bound: float
     assert np.all(ctx_cap.leverage_path(INPUTS) == bound)
 
 
-def test_without_a_context_the_tightest_limits_apply() -> None:
+def test_without_a_symbol_or_venue_the_tightest_limits_apply() -> None:
     cap = PortfolioCap(10.0, per_asset={"BTCUSDT": 2.0, "ETHUSDT": 1.5}, per_venue={"bybit": 0.4})
     assert cap.single_bound() == (1.5, "per_asset:ETHUSDT")
-    assert np.all(cap.leverage_path(INPUTS) == 1.5)
+    # The path without a context reads MarketContext()'s instrument, as decide on a state without one.
+    assert np.all(cap.leverage_path(INPUTS) == 2.0)
     assert PortfolioCap(10.0, per_venue={"bybit": 0.1}).single_bound() == (1.0, "per_venue:bybit")
 
 

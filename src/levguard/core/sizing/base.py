@@ -21,6 +21,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -455,6 +456,18 @@ class Composite:
     ``L = min_i L_i``; the binding constraint is the first member attaining the minimum (its own
     binding constraint is kept, prefixed by the member's name), so a composite can be read as
     "volatility target, capped by the tier, the gap cap and the liquidation budget".
+
+    Allocations are that member's.  A member with per-instrument limits (a ``fit_scale`` method:
+    :class:`~levguard.core.sizing.portfolio.PortfolioCap`, or a nested composite holding one)
+    bounds them too: with ``s_j`` the largest factor within member ``j``'s limits
+    (:meth:`~levguard.core.sizing.portfolio.PortfolioCap.fit_scale`), the allocations and ``L``
+    are scaled by ``f = min(1, min_j s_j)`` and, when ``f < 1``, the member attaining it binds.
+    A leverage target with other weights than the book (a risk budget) was taken whole when its
+    gross was the smallest, and could exceed a cap's per-asset limit.  Scaling keeps the
+    allocations' directions and relative weights, and every limit is homogeneous of degree one,
+    so the answer holds every member's limits.  For one instrument ``s_j L`` is member ``j``'s
+    single-instrument bound, so ``f L`` is the minimum of the members' targets and ``decide``
+    still equals the last bar of :meth:`leverage_path`, the element-wise minimum.
     """
 
     policies: tuple[Policy, ...]
@@ -474,24 +487,41 @@ class Composite:
         """The smallest member cap."""
         return min(p.cap for p in self.policies)
 
+    def fit_scale(self, allocations: Mapping[str, float], state: SizingState) -> tuple[float, str]:
+        """The smallest of the members' ``fit_scale`` (``inf`` and ``""`` when none has one), the
+        binding limit prefixed by the member's name."""
+        best: tuple[float, str] = (math.inf, "")
+        for p in self.policies:
+            fit = getattr(p, "fit_scale", None)
+            if fit is not None:
+                scale, limit = fit(allocations, state)
+                if scale < best[0]:
+                    best = (scale, f"{p.name}.{limit}")
+        return best
+
     def decide(self, state: SizingState) -> SizingDecision:
-        """Ask every member and keep the smallest leverage."""
+        """Ask every member, keep the smallest leverage, and scale its allocations into every
+        member's per-instrument limits (class Notes)."""
         decisions = [p.decide(state) for p in self.policies]
         best = min(range(len(decisions)), key=lambda i: (decisions[i].target_leverage, i))
         d = decisions[best]
         member = self.policies[best].name
+        binding = f"{member}.{d.binding_constraint}" if d.binding_constraint != member else member
         reasons = [f"{member}: {r}" for r in d.reasons]
         for p, other in zip(self.policies, decisions, strict=True):
             if other is not d:
                 reasons.append(f"{p.name} would allow {other.target_leverage:.3g}x ({other.binding_constraint})")
         details = {f"{p.name}": dd.target_leverage for p, dd in zip(self.policies, decisions, strict=True)}
-        return SizingDecision(
-            d.target_leverage,
-            f"{member}.{d.binding_constraint}" if d.binding_constraint != member else member,
-            tuple(reasons),
-            d.allocations,
-            details,
-        )
+        target, allocations = d.target_leverage, d.allocations
+        if allocations:
+            scale, limit = self.fit_scale(allocations, state)
+            if scale < 1.0 - 1e-12:  # not a cap's own allocations read back with a rounding error
+                target *= scale
+                allocations = MappingProxyType({s: v * scale for s, v in allocations.items()})
+                reasons.append(f"{limit} binds on {member}'s allocations: scaled by {scale:.4g} to {target:.4g}x")
+                binding = limit
+                details["allocation_scale"] = scale
+        return SizingDecision(target, binding, tuple(reasons), allocations, details)
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """Element-wise minimum of the members' paths."""

@@ -91,7 +91,8 @@ class PortfolioCap:
     it binds only when its limit is below the other members' targets (a factor capped at 1 held the
     book at its current leverage, which a composite took as its minimum).  Without exposures the
     book is one unit of ``state.context``'s instrument, whose target is :meth:`single_bound`, the
-    last bar of :meth:`leverage_path`; for one instrument ``decide`` equals it.
+    last bar of :meth:`leverage_path`; for one instrument ``decide`` equals it when ``context``
+    is ``state.context`` (neither given: both are ``MarketContext()``, BTCUSDT on ``generic``).
 
     Leverage is debt: a position on any instrument on any venue draws on the same equity, so the
     gross cap bounds the total debt exposure, the net cap the directional exposure, and the
@@ -144,12 +145,8 @@ class PortfolioCap:
             return None if share is None else share * self.max_gross_leverage
         return float(pv) * self.max_gross_leverage
 
-    def decide(self, state: SizingState) -> SizingDecision:
-        """Scale the book in ``state.exposures`` to the largest leverage within every limit."""
-        lev = {s: float(x) / state.equity for s, x in state.exposures.items() if x != 0.0}  # finite: SizingState
-        has_book = bool(lev)
-        if not has_book:  # one unit of the context's instrument: the target is single_bound's
-            lev = {state.context.symbol: float(state.context.side)}
+    def _scales(self, lev: Mapping[str, float], state: SizingState) -> tuple[list[tuple[float, str]], dict[str, float]]:
+        # Every limit's factor on the signed leverages ``lev`` (none zero), and the gross per venue.
         gross = math.fsum(abs(v) for v in lev.values())
         net = abs(math.fsum(lev.values()))
         limits: list[tuple[float, str]] = [(self.max_gross_leverage / gross, "max_gross_leverage")]
@@ -175,6 +172,30 @@ class PortfolioCap:
             c = self._venue_limit(venue)
             if c is not None:
                 limits.append((c / g, f"per_venue:{venue}"))
+        return limits, by_venue
+
+    def fit_scale(self, allocations: Mapping[str, float], state: SizingState) -> tuple[float, str]:
+        """Return the largest factor by which the signed leverages ``allocations`` (by symbol; venues
+        from ``state.venues``, default ``state.context.venue``) satisfy every limit, and the limit
+        that sets it (``inf`` and ``""`` for an empty or all-zero book).
+
+        The factor ``s`` of the class Notes; a :class:`~levguard.core.sizing.base.Composite`
+        scales another member's allocations by ``min(1, s)`` so that its answer holds these limits.
+        """
+        lev = {sym: float(v) for sym, v in allocations.items() if v != 0.0}
+        if not lev:
+            return math.inf, ""
+        return min(self._scales(lev, state)[0], key=lambda t: t[0])
+
+    def decide(self, state: SizingState) -> SizingDecision:
+        """Scale the book in ``state.exposures`` to the largest leverage within every limit."""
+        lev = {s: float(x) / state.equity for s, x in state.exposures.items() if x != 0.0}  # finite: SizingState
+        has_book = bool(lev)
+        if not has_book:  # one unit of the context's instrument: the target is single_bound's
+            lev = {state.context.symbol: float(state.context.side)}
+        gross = math.fsum(abs(v) for v in lev.values())
+        net = abs(math.fsum(lev.values()))
+        limits, by_venue = self._scales(lev, state)
         scale, binding = min(limits, key=lambda t: t[0])
         alloc = {s: v * scale for s, v in lev.items()}
         target = math.fsum(abs(v) for v in alloc.values())
@@ -216,10 +237,11 @@ class PortfolioCap:
 
     def leverage_path(self, inputs: SeriesInputs) -> Float64Array1D:
         """Single-instrument bound at every bar: :meth:`single_bound` of ``context``'s symbol and
-        venue (without a context: the tightest per-asset and per-venue limits)."""
-        ctx = self.context
-        bound = self.single_bound(None if ctx is None else ctx.symbol, None if ctx is None else ctx.venue)[0]
-        return np.full(inputs.returns.shape[0], bound)
+        venue (without a context: ``MarketContext()``'s, the instrument ``decide`` reads from a
+        state without one, as every venue-aware policy's path)."""
+        ctx = self.context or MarketContext()
+        bound = self.single_bound(ctx.symbol, ctx.venue)[0]
+        return np.full(inputs.returns.shape[0], bound, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------- covariance estimators
