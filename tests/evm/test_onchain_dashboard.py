@@ -63,7 +63,7 @@ def service(deployed: cp.ChainPositions, tmp_path: Path) -> Iterator[tuple[_Serv
             OnchainAccountSetup(name=name, venue=venue, assess=assess, rules=HealthRules(), retries=0, backoff_s=0.0)
         )
     guardian = Guardian(
-        setups, store, live=False, alerter=Alerter([]), owner="onchain-dashboard-test", cycle_budget_s=60.0
+        setups, store, live=False, alerter=Alerter([]), owner="onchain-dashboard-test", cycle_budget_s=1_200.0
     )
     try:
         yield from ((svc, p) for svc in serve_runtime(Runtime(guardian, interval_s=0.3, fast_interval_s=0.3)))

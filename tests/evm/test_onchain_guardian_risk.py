@@ -93,7 +93,7 @@ def guardian(p: cp.ChainPositions, tmp_path: Path, name: str, hook: Any, *, live
                 retries=0, backoff_s=0.0,
             )
         )  # fmt: skip
-    g = Guardian(setups, store, live=live, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0, cycle_budget_s=60.0)
+    g = Guardian(setups, store, live=live, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0, cycle_budget_s=1_200.0)
     return g, store
 
 
@@ -183,7 +183,7 @@ def test_a_stricter_p_threshold_raises_the_target_of_the_action(
     rules = HealthRules(p_hf_below_one=(0.002, 0.004, 0.008), confirm_wait_s=2.0)
     setup = OnchainAccountSetup(name="aave", venue=aave, assess=assess, p_hf_below_one=hook, horizon_days=HORIZON,
                                 rules=rules, live=True, cooldown_s=0.0, retries=0, backoff_s=0.0)  # fmt: skip
-    g = Guardian([setup], store, live=True, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0, cycle_budget_s=60.0)
+    g = Guardian([setup], store, live=True, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0, cycle_budget_s=1_200.0)
     chain.set_weth_price(2_600.0)  # HF 1.39 > 1.35
     r = cycle(g)["aave"]
     pos = r["positions"][0]

@@ -98,7 +98,9 @@ def guardian(
                 backoff_s=0.0,
             )
         )
-    return Guardian(setups, store, live=live, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0, cycle_budget_s=60.0)
+    return Guardian(
+        setups, store, live=live, owner="test", sleep=_no_sleep, lease_ttl_s=3_600.0, cycle_budget_s=1_200.0
+    )
 
 
 def cycle(g: Guardian) -> dict[str, dict[str, Any]]:
