@@ -137,7 +137,8 @@ class OnchainVenueConfig(_Model):
     # both fees raised by fee_bump at least (geth's least: 0.10), never above max_fee_per_gas_gwei.
     replace_after_cycles: Annotated[int, Field(ge=1, le=1000)] = 2
     fee_bump: Annotated[float, Field(ge=0.10, le=10)] = 0.125
-    max_fee_per_gas_gwei: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    # at least 1 wei (1e-9 gwei): a smaller cap rounds to 0 wei
+    max_fee_per_gas_gwei: Annotated[float, Field(ge=1e-9, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> OnchainVenueConfig:

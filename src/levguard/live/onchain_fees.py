@@ -5,8 +5,11 @@
 **Fee bump** (a wallet's "speed up", a keeper's re-pricing): a transaction still pending after
 ``replace_after_cycles`` reconciliations (the venue's, default 2) whose ``maxFeePerGas`` is below
 the latest block's base fee, or whose tip is below the node's priority fee, is signed again with
-the *same* payload, gas limit and nonce, both fees raised by ``fee_bump`` (default 12.5 %) at
-least, and to what the market needs now (:func:`replacement_fees`).  No fee beyond the venue's
+the *same* payload, gas limit and nonce, both fees raised by ``fee_bump`` (default 12.5 %) and
+1 wei at least, and to what the market needs now (:func:`replacement_fees`).  A replacement the
+node refused (an older version pending, the newest not held) is priced again from the newest when
+due.  Nothing is signed under the kill switch or a dry run (the caller checks
+:func:`levguard.live.onchain_tx.live_signing`).  No fee beyond the venue's
 ``max_fee_per_gas`` is ever signed: a replacement that would need more is refused with a critical
 ``action`` alert (one capped at the limit still goes, with the same alert).  A replacement is a
 new version of the same order row: it is **journaled** (an ``onchain_replacement`` audit row with
@@ -27,7 +30,9 @@ may hold the withdrawal: "unknown" is one node's view, and a transaction marked 
 only a transaction mined at that nonce rules it out for good).  Whichever is mined settles the
 row: the cancel leaves it ``expired`` (the next cycle decides again from the position then), the
 withdrawal (it beat the cancel) ``closed``.  A withdrawal due for a fee bump is checked the same
-way first: a stale one is cancelled (at the bumped fees) rather than sped up.
+way first: a stale one is cancelled (at the bumped fees) rather than sped up.  A cancel due for a
+fee bump is bumped as a cancel (``purpose`` ``"cancel_speed_up"``) and never checked again; a
+version is a cancel by its request's ``kind`` (:func:`is_cancel`), whatever its fee.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
     from levguard.live.onchain import OnchainAccountSetup
     from levguard.live.setup import AccountState
 
-__all__ = ["REPLACEMENT_EVENT", "cancel", "replacement_fees", "speed_up", "stale_withdrawal", "versions"]
+__all__ = ["REPLACEMENT_EVENT", "cancel", "is_cancel", "replacement_fees", "speed_up", "stale_withdrawal", "versions"]
 
 REPLACEMENT_EVENT = "onchain_replacement"
 """The audit event journaling a replacement (its ``decision`` carries ``client_order_id`` and ``tx``)."""
@@ -82,6 +87,14 @@ def versions(g: Guardian, account: str, cid: str, row: dict[str, Any]) -> list[d
     return [dict(row["tx"]), *reps]
 
 
+def is_cancel(tx: dict[str, Any]) -> bool:
+    """Whether the journaled version ``tx`` is a cancel of its nonce (a 0-value transaction to its
+    sender), at whatever fee: the first cancel (``purpose`` ``"cancel"``) or a fee bump of one
+    (``"cancel_speed_up"``; older journals wrote ``"speed_up"``, the request ``kind`` is
+    ``"cancel"`` in both)."""
+    return tx.get("kind") == "cancel" or tx.get("purpose") in ("cancel", "cancel_speed_up")
+
+
 def replacement_fees(max_fee: int, tip: int, base_fee: int | None, market_tip: int, bump: float) -> tuple[int, int]:
     """The fees ``(maxFeePerGas, maxPriorityFeePerGas)`` of a replacement of a transaction paying
     ``max_fee`` and ``tip`` (wei per gas), with the latest base fee ``base_fee`` (None: a chain
@@ -90,18 +103,19 @@ def replacement_fees(max_fee: int, tip: int, base_fee: int | None, market_tip: i
     Notes
     -----
     geth's transaction pool (``core/txpool/legacypool``, ``list.Add``, ``PriceBump`` 10) takes a
-    transaction at a nonce it holds only when both its fee cap and its tip are at least 110 % of
-    the held one's; Nethermind and Erigon apply the same 10 %.  The replacement raises both by
-    ``bump`` (>= 0.10, rounded up) at least, and to what a new transaction would carry now
+    transaction at a nonce it holds only when both its fee cap and its tip are *strictly* above the
+    held one's, and then at least 110 % of them; Nethermind and Erigon apply the same 10 %.  The
+    replacement raises both by ``bump`` (>= 0.10, rounded up) and by 1 wei at least (a tip of 0
+    times 1.1 is still 0), and to what a new transaction would carry now
     (:meth:`levguard.venues.onchain.OnchainVenue.prepare`: twice the base fee plus the tip)::
 
-        tip' = max(ceil(tip x (1 + bump)), market_tip)
-        max' = max(ceil(max x (1 + bump)), 2 x base_fee + tip')
+        tip' = max(ceil(tip x (1 + bump)), tip + 1, market_tip)
+        max' = max(ceil(max x (1 + bump)), max + 1, 2 x base_fee + tip')
     """
     scale = 10_000
     up = scale + round(bump * scale)
-    least_max = -(-max_fee * up // scale)
-    least_tip = -(-tip * up // scale)
+    least_max = max(-(-max_fee * up // scale), max_fee + 1)
+    least_tip = max(-(-tip * up // scale), tip + 1)
     if base_fee is None:
         price = max(least_max, market_tip)
         return price, price
@@ -158,11 +172,19 @@ def stale_withdrawal(setup: OnchainAccountSetup, read: LendingRead, tx: dict[str
 
 
 async def speed_up(
-    g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, row: dict[str, Any], vs: list[dict[str, Any]]
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    row: dict[str, Any],
+    vs: list[dict[str, Any]],
+    refused: str = "",
 ) -> dict[str, Any] | None:
     """Count one more reconciliation that finds ``cid`` pending; once ``replace_after_cycles``
-    did and its newest version pays less than the market (module docstring), replace it with the
-    same payload and higher fees.  The replacement's journal entry, or None (not replaced)."""
+    did and its newest version pays less than the market (module docstring), or the node
+    ``refused`` it (its error: an older version waits, the newest is not held), replace the newest
+    version with the same payload and higher fees.  The replacement's journal entry, or None (not
+    replaced)."""
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     row["pending_cycles"] = int(row.get("pending_cycles", 0)) + 1
@@ -171,13 +193,20 @@ async def speed_up(
     last = vs[-1]
     base, tip = await venue.fees()
     paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
-    if not ((base is not None and paid_max < base) or paid_tip < tip):
+    if not refused and not ((base is not None and paid_max < base) or paid_tip < tip):
         return None  # priced for the market: it waits its turn
     why = (
         f"pending for {row['pending_cycles']} cycles with maxFeePerGas {_gwei(paid_max)} and tip "
         f"{_gwei(paid_tip)} (base fee {_gwei(base)}, priority fee {_gwei(tip)})"
     )
-    if last.get("purpose") != "cancel" and vs[0].get("kind") == "withdraw":  # sized on an older position
+    if refused:
+        why = f"{last['hash']} refused by the node ({refused}); {why}"
+    if is_cancel(last):  # a cancel is never re-checked, and is bumped as a cancel
+        return await _replace(
+            g, setup, st, cid, row, last, _request(last, cancel=True), int(last["gas"]), "cancel_speed_up", why,
+            base, tip,
+        )  # fmt: skip
+    if vs[0].get("kind") == "withdraw":  # sized on an older position
         stale = stale_withdrawal(setup, await g._call(setup, "read", venue.read), vs[0])
         if stale:
             g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": last["hash"]}, [stale])
@@ -185,8 +214,9 @@ async def speed_up(
                 g, setup, st, cid, row, last, _request(last, cancel=True), _CANCEL_GAS, "cancel", f"{why}; {stale}",
                 base, tip,
             )  # fmt: skip
-    request = _request(last, cancel=last.get("purpose") == "cancel")
-    return await _replace(g, setup, st, cid, row, last, request, int(last["gas"]), "speed_up", why, base, tip)
+    return await _replace(
+        g, setup, st, cid, row, last, _request(last, cancel=False), int(last["gas"]), "speed_up", why, base, tip
+    )
 
 
 async def cancel(
@@ -261,7 +291,7 @@ async def _replace(
         return None
     row.setdefault("replacements", []).append(entry)
     row["status"], row["pending_cycles"] = "open", 0
-    word = "cancelled" if purpose == "cancel" else "sped up"
+    word = {"cancel": "cancelled", "cancel_speed_up": "cancel sped up"}.get(purpose, "sped up")
     await g._alert(
         setup.name, "warning", "action",
         f"{what} {word}: {why}; now {signed.hash} at maxFeePerGas {_gwei(max_fee)}, tip {_gwei(new_tip)}",

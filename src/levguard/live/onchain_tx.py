@@ -505,10 +505,18 @@ async def _resolve_one(
         if status.state == "mined":
             return await _mined(g, setup, st, cid, v, status.success, status.block_number, status.gas_used)
     if any(s.state == "pending" for s in looks):
-        if looks[-1].state != "pending":  # journaled, not broadcast (a crash between the two)
-            await venue.broadcast(last["raw"], last["hash"])
+        refused = ""
+        if looks[-1].state != "pending":  # journaled, not broadcast (a crash between the two), or refused
+            try:
+                await venue.broadcast(last["raw"], last["hash"])
+                return None
+            except VenueAuthError:
+                raise
+            except VenueError as exc:  # an older version waits: re-priced when due (onchain_fees)
+                refused = str(exc)
+        if not live_signing(g, setup):
             return None
-        bumped = await onchain_fees.speed_up(g, setup, st, cid, row, vs)
+        bumped = await onchain_fees.speed_up(g, setup, st, cid, row, vs, refused)
         return None if bumped is None else await _settled(g, setup, st, cid, bumped)
     mined_nonce = await venue.confirmed_nonce(tx["from"])
     if mined_nonce > int(tx["nonce"]):
@@ -530,8 +538,13 @@ async def _resolve_one(
         return resolved
     # No node holds any version and the nonce is free: the newest signed bytes again, unless they
     # are a withdrawal the position no longer allows (onchain_fees.stale_withdrawal).
-    if last.get("purpose") != "cancel" and tx.get("kind") == "withdraw":
+    if not onchain_fees.is_cancel(last) and tx.get("kind") == "withdraw":
         why = onchain_fees.stale_withdrawal(setup, await g._call(setup, "read", venue.read), tx)
+        if why and not live_signing(g, setup):  # nothing new is signed: the withdrawal is not sent either
+            await g._alert(
+                setup.name, "warning", "reconcile", f"{cid}: {why}; not cancelled (kill switch or dry run)", dedup=cid
+            )
+            return None
         if why:
             g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": last["hash"]}, [why])
             cancelled = await onchain_fees.cancel(g, setup, st, cid, row, vs, why)
@@ -545,11 +558,21 @@ async def _resolve_one(
     return await _settled(g, setup, st, cid, last)
 
 
+def live_signing(g: Guardian, setup: OnchainAccountSetup) -> bool:
+    """Whether a replacement (fee bump or cancel) may be signed for the account: no kill switch,
+    and the account live (``g.live``, its setup's and its row's ``live_enabled``).  Bytes already
+    journaled are still broadcast when the switch is on: they send nothing new."""
+    if g.store.kill_switch(setup.name) or not (g.live and setup.live):
+        return False
+    row = g.store.account(setup.name)
+    return row is not None and bool(row.get("live_enabled"))
+
+
 async def _settled(
     g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, tx: dict[str, Any]
 ) -> dict[str, Any] | None:
     # Wait for version ``tx`` of ``cid`` (rules.confirm_wait_s): what resolved, or None.
-    if tx.get("purpose") == "cancel":
+    if onchain_fees.is_cancel(tx):
         venue = setup.venue
         assert isinstance(venue, OnchainVenue)
         status = await venue.wait(str(tx["hash"]), setup.rules.confirm_wait_s)
@@ -571,7 +594,7 @@ async def _mined(
     gas_used: int | None,
 ) -> dict[str, Any]:
     # Version ``tx`` of ``cid`` mined: its payload's outcome, or the cancel's (expired).
-    if tx.get("purpose") != "cancel":
+    if not onchain_fees.is_cancel(tx):
         return await _record_mined(g, setup, st, cid, str(tx["hash"]), bool(success), block, gas_used, reconciled=True)
     row = st.inflight.get(cid, {})
     resolved = {"client_order_id": cid, "hash": tx["hash"], "status": "cancelled", "block": block}

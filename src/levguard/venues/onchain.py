@@ -34,6 +34,7 @@ reduce-only orders do not exist on a lending protocol (:meth:`OnchainVenue.creat
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import time
@@ -87,6 +88,7 @@ __all__ = [
 
 T = TypeVar("T")
 PROTOCOLS: Final = ("aave-v3", "morpho-blue")
+_log = logging.getLogger(__name__)
 _AAVE_VARIABLE_RATE: Final = 2  # DataTypes.InterestRateMode.VARIABLE
 _ALREADY_KNOWN: Final = ("already known", "known transaction", "alreadyknown")
 
@@ -327,7 +329,7 @@ class OnchainVenue:
         The least raise of both fees of a replacement, a fraction (geth's txpool refuses a
         replacement raising either by less than 10 %: at least 0.10).
     max_fee_per_gas : int, optional
-        The most ``maxFeePerGas`` (wei) a replacement may carry; None: no cap.
+        The most ``maxFeePerGas`` (wei) of any transaction signed, the first included; None: no cap.
     """
 
     replace_after_cycles: int = 2
@@ -367,7 +369,7 @@ class OnchainVenue:
             isinstance(replace_after_cycles, int) and 1 <= replace_after_cycles <= 1_000
         ):
             raise InputError(f"replace_after_cycles must be an integer in [1, 1000], was {replace_after_cycles!r}")
-        if not (isinstance(fee_bump, int | float) and 0.10 <= fee_bump <= 10.0):
+        if isinstance(fee_bump, bool) or not (isinstance(fee_bump, int | float) and 0.10 <= fee_bump <= 10.0):
             raise InputError(f"fee_bump must be a fraction in [0.10, 10] (geth's least: 0.10), was {fee_bump!r}")
         if max_fee_per_gas is not None and (
             isinstance(max_fee_per_gas, bool) or not isinstance(max_fee_per_gas, int) or max_fee_per_gas <= 0
@@ -606,7 +608,7 @@ class OnchainVenue:
 
     async def prepare(self, request: TxRequest) -> SignedTx:
         """Nonce (the signer's pending count), gas (:meth:`estimate_gas` x ``gas_multiplier``),
-        EIP-1559 fees (twice the base fee plus the node's priority fee) and the signature.
+        EIP-1559 fees (twice the base fee plus the priority fee, at most ``max_fee_per_gas``), the signature.
 
         Raises
         ------
@@ -631,6 +633,9 @@ class OnchainVenue:
             nonce = int(self.w3.eth.get_transaction_count(signer.address, "pending"))
             base, tip = self._market_fees()
             max_fee = 2 * base + tip if base is not None else tip
+            if (cap := self.max_fee_per_gas) is not None and max_fee > cap:  # at the cap: it waits, replaced up to it
+                _log.warning("%s: signed at the cap %d wei, the market needs %d wei", request.call, cap, max_fee)
+                max_fee, tip = cap, min(tip, cap)
             return self._sign(signer, request, nonce, gas, max_fee, tip, legacy=base is None)
 
         return await self._run(f"prepare {request.call}", build)

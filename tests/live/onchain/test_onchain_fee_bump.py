@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from levguard.core.defi.aave import AaveReserve, get_user_account_data
@@ -55,6 +55,8 @@ class FakeChain(OnchainVenue):
         self.weth_price = 2_000 * 10**8
         self.sent: list[str] = []
         self.kill_on: str | None = None  # "replacement": die before broadcasting a replacement
+        self.price_bump = 10  # the node's --txpool.pricebump (geth: 10 %)
+        self.withdraw_amount: int | None = None  # repay() signs a withdrawal of this much WETH instead
 
     def _reserves(self) -> tuple[AaveReserve, ...]:
         return (
@@ -74,6 +76,9 @@ class FakeChain(OnchainVenue):
         )  # fmt: skip
 
     def repay(self, read: Any, symbol: str, amount: int) -> TxRequest:
+        if self.withdraw_amount is not None:  # a withdrawal sized on this read (stale on any later one)
+            n = self.withdraw_amount
+            return TxRequest("withdraw", "WETH", n, ADDR, "0x", f"Pool.withdraw(WETH, {n})")
         return TxRequest("repay", symbol, amount, ADDR, "0x", f"Pool.repay({symbol}, {amount}, 2, {ADDR})")
 
     def supply(self, read: Any, symbol: str, amount: int) -> TxRequest:
@@ -109,8 +114,12 @@ class FakeChain(OnchainVenue):
         held = self.mempool.get(s.nonce)
         if held is not None and held != tx_hash:
             old = self.signed[held]
-            if s.max_fee_per_gas * 10 < old.max_fee_per_gas * 11 or s.max_priority_fee_per_gas * 10 < (
-                old.max_priority_fee_per_gas * 11
+            # geth core/txpool/legacypool/list.go list.Add: both strictly above, then +price_bump %
+            if s.max_fee_per_gas <= old.max_fee_per_gas or s.max_priority_fee_per_gas <= old.max_priority_fee_per_gas:
+                raise VenueRetryableError("replacement transaction underpriced")
+            up = 100 + self.price_bump
+            if s.max_fee_per_gas * 100 < old.max_fee_per_gas * up or s.max_priority_fee_per_gas * 100 < (
+                old.max_priority_fee_per_gas * up
             ):
                 raise VenueRetryableError("replacement transaction underpriced")
         self.mempool[s.nonce] = tx_hash
@@ -309,12 +318,16 @@ def test_the_original_mined_after_a_replacement_was_sent_is_booked_once(tmp_path
     market=st.integers(0, 10**12),
     bump=st.floats(0.10, 2.0),
 )
+@example(max_fee=10**9, tip=0, base=10**9, market=0, bump=0.125)  # a tip of 0 x 1.125 is still 0
 def test_a_replacement_raises_both_fees_by_geths_least_and_meets_the_market(
     max_fee: int, tip: int, base: int | None, market: int, bump: float
 ) -> None:
-    new_max, new_tip = replacement_fees(max_fee, max(min(tip, max_fee), 0), base, market, bump)
+    old_tip = max(min(tip, max_fee), 0)
+    new_max, new_tip = replacement_fees(max_fee, old_tip, base, market, bump)
     assert new_max * 10 >= max_fee * 11
-    assert new_tip * 10 >= min(tip, max_fee) * 11
+    assert new_tip * 10 >= old_tip * 11
+    assert new_max > max_fee  # geth: strictly above, even at a tip of 0
+    assert new_tip > old_tip
     assert new_tip >= market
     assert new_tip <= new_max
     if base is not None:
@@ -327,6 +340,8 @@ def test_a_replacement_raises_both_fees_by_geths_least_and_meets_the_market(
         ({"fee_bump": 0.05}, "fee_bump"),
         ({"replace_after_cycles": 0}, "replace_after_cycles"),
         ({"max_fee_per_gas": 0}, "max_fee_per_gas"),
+        ({"fee_bump": True}, "fee_bump"),
+        ({"max_fee_per_gas": True}, "max_fee_per_gas"),
     ],
 )
 def test_the_replacement_policy_is_checked(kw: dict[str, Any], match: str) -> None:
@@ -339,6 +354,9 @@ class WithdrawingChain(FakeChain):
     the reconciliation is concerned): one the position never allows on a fresh read."""
 
     def repay(self, read: Any, symbol: str, amount: int) -> TxRequest:
+        if self.withdraw_amount is not None:  # a withdrawal sized on this read (stale on any later one)
+            n = self.withdraw_amount
+            return TxRequest("withdraw", "WETH", n, ADDR, "0x", f"Pool.withdraw(WETH, {n})")
         return TxRequest("withdraw", "WETH", 9 * 10**18, ADDR, "0x", f"Pool.withdraw(WETH, {9 * 10**18}, {ADDR})")
 
 
@@ -363,3 +381,152 @@ def test_a_stuck_withdrawal_that_the_position_no_longer_allows_is_cancelled_not_
     assert order["status"] == "expired"
     assert "cancelled" in order["error"]
     assert "onchain_stale" in [a["event"] for a in store.audit_log(account="aave", limit=30)]
+
+
+def test_a_bumped_cancel_mined_books_the_withdrawal_cancelled(tmp_path: Path) -> None:
+    # Before, the cancel's own fee bump was journaled as a "speed_up" and, once mined, booked as the
+    # withdrawal it cancelled: the row closed with its quantity filled, "confirmed" alerted.
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    chain.withdraw_amount = 9 * 10**18  # 9 of 10 WETH: stale on any read
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    (order,) = store.orders(limit=5)
+    for rise in (2.25, 2.25, 2.25, 1.0):  # stuck -> cancelled; the cancel stuck -> bumped
+        chain.blocks(1, rise=rise)
+        cycle(g)
+    reps = replacements(store)[::-1]
+    assert [(r["purpose"], r["kind"]) for r in reps] == [("cancel", "cancel"), ("cancel_speed_up", "cancel")]
+    chain.blocks(1)
+    cycle(g)
+    assert reps[-1]["hash"] in chain.mined
+    row = store.order(order["client_order_id"])
+    assert row["status"] == "expired"
+    assert row["filled"] == 0.0
+    assert "cancelled at nonce 0" in row["error"]
+    assert not any("confirmed" in a.message for a in g.alerter.sent)
+    assert not any(chain.signed[h].request.kind == "withdraw" for h in chain.mined)
+
+
+def test_a_cancel_is_never_checked_for_staleness_again(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain(replace_after_cycles=1)
+    chain.withdraw_amount = 9 * 10**18
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    for _ in range(4):  # the withdrawal cancelled, then the cancel bumped three times
+        chain.blocks(1, rise=2.25)
+        cycle(g)
+    reps = replacements(store)[::-1]
+    assert [r["purpose"] for r in reps] == ["cancel"] + ["cancel_speed_up"] * 3
+    assert all(r["kind"] == "cancel" and r["amount"] == "0" for r in reps)
+    stale = store.audit_log(account="aave", event="onchain_stale", limit=20)
+    assert len(stale) == 1  # the withdrawal, once; the cancel is bumped as a cancel, never re-checked
+
+
+def test_a_zero_tip_is_replaced_above_zero(tmp_path: Path) -> None:
+    # A node's eth_maxPriorityFeePerGas of 0: before, the replacement's tip was ceil(0 x 1.125) = 0,
+    # which geth refuses (not strictly above), and the refused bytes were sent again every cycle.
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    chain.tip = 0
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    first = chain.signed[chain.sent[0]]
+    assert first.max_priority_fee_per_gas == 0
+    for rise in (2.25, 2.25, 1.0, 1.0):
+        chain.blocks(1, rise=rise)
+        cycle(g)
+    reps = replacements(store)
+    assert reps
+    assert int(reps[-1]["max_priority_fee_per_gas"]) >= 1
+    assert any(r["hash"] in chain.mined for r in reps)
+    assert repays(store)[-1]["status"] == "closed"
+
+
+def test_a_replacement_the_node_refuses_is_priced_again(tmp_path: Path) -> None:
+    # A node asking +25 % (--txpool.pricebump 25): the +12.5 % replacement is refused; before, it
+    # was sent again, refused, at every cycle and never re-priced; now the next is priced from it.
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    chain.price_bump = 25
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)  # 41 gwei, tip 1 gwei
+    for rise in (2.25, 2.25, 1.0, 1.0, 1.0, 1.0, 1.0):
+        chain.blocks(1, rise=rise)
+        cycle(g)
+    reps = replacements(store)[::-1]
+    assert len(reps) >= 2
+    assert reps[0]["hash"] not in chain.sent  # refused
+    assert any(r["hash"] in chain.mined for r in reps[1:])
+    assert repays(store)[-1]["status"] == "closed"
+    assert any("refused by the node" in a.message for a in g.alerter.sent)
+
+
+@pytest.mark.parametrize("stop", ["kill_switch", "dry_run"])
+def test_the_kill_switch_and_a_dry_run_sign_no_replacement(tmp_path: Path, stop: str) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    if stop == "kill_switch":
+        store.set_kill_switch("aave", True)
+    else:
+        store.upsert_account("aave", "aave-v3", live_enabled=False)
+    signed = len(chain.signed)
+    for rise in (2.25, 2.25, 1.0, 1.0):
+        chain.blocks(1, rise=rise)
+        cycle(g)
+    assert len(chain.signed) == signed  # nothing new signed: the repay waits at its fees
+    assert replacements(store) == []
+    assert repays(store)[-1]["status"] == "open"
+
+
+def test_the_cap_bounds_the_first_transaction(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("eth_tester")
+    from eth_tester import EthereumTester
+    from web3 import EthereumTesterProvider, Web3
+
+    from levguard.venues.onchain import LocalSigner
+
+    w3 = Web3(EthereumTesterProvider(EthereumTester()))
+    key = "0x" + "45" * 32
+    acct = w3.eth.account.from_key(key)
+    w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": acct.address, "value": 10**19})
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+    cap = max(1, base // 2)  # below what 2 x base fee + tip needs
+    v = OnchainVenue(
+        "aave-v3", w3=w3, wallet=acct.address, signer=LocalSigner(key), pool=acct.address, max_fee_per_gas=cap
+    )
+    req = TxRequest("repay", "USDC", 1, acct.address, "0x", "Pool.repay(USDC, 1)")
+    s = asyncio.run(v.prepare(req))
+    assert s.max_fee_per_gas == cap
+    assert s.max_priority_fee_per_gas <= cap
+    assert "signed at the cap" in caplog.text
+
+
+def test_under_the_kill_switch_a_stale_withdrawal_the_node_lost_is_neither_sent_nor_cancelled(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain()
+    chain.withdraw_amount = 9 * 10**18
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    (order,) = store.orders(limit=5)
+    chain.mempool.clear()  # the node lost it
+    store.set_kill_switch("aave", True)
+    signed, sent = len(chain.signed), len(chain.sent)
+    cycle(g)
+    assert (len(chain.signed), len(chain.sent)) == (signed, sent)
+    assert any("not cancelled (kill switch or dry run)" in a.message for a in g.alerter.sent)
+    store.set_kill_switch("aave", False)
+    cycle(g)  # the switch off: cancelled at its nonce
+    assert [r["purpose"] for r in replacements(store)] == ["cancel"]
+    assert store.order(order["client_order_id"])["status"] in ("open", "expired")

@@ -95,6 +95,7 @@ def test_the_config_accepts_on_chain_accounts(tmp_path: Path) -> None:
         ({"key_env": "A", "key_file": "b"}, "key_env or key_file"),
         ({"fee_bump": 0.05}, "fee_bump"),
         ({"max_fee_per_gas_gwei": 0}, "max_fee_per_gas_gwei"),
+        ({"max_fee_per_gas_gwei": 1e-12}, "max_fee_per_gas_gwei"),  # 0 wei once rounded
     ],
 )
 def test_a_malformed_on_chain_venue_is_one_line_exit_2(tmp_path: Path, venue: dict[str, Any], message: str) -> None:
