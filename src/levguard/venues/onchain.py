@@ -43,7 +43,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, to_assets_up
 from levguard.core.defi.price_feeds import AAVE_BASE_CURRENCY_UNIT
@@ -52,15 +51,13 @@ from levguard.core.tiers import TierTable
 from levguard.errors import (
     ConfigError,
     InputError,
-    LevguardError,
-    VenueAuthError,
     VenueOrderRejectedError,
     VenuePermanentError,
-    VenueRateLimitError,
     VenueRetryableError,
 )
 from levguard.venues import onchain_abi as abi
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
+from levguard.venues.onchain_errors import classify, redact, url_secrets
 from levguard.venues.onchain_read import (
     AaveRead,
     LendingRead,
@@ -241,48 +238,6 @@ class TxStatus(JsonRecord):
     success: bool | None = None
     block_number: int | None = None
     gas_used: int | None = None
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-def _http_status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    code = getattr(response, "status_code", None) or getattr(exc, "status", None)
-    return int(code) if isinstance(code, int) else None
-
-
-def url_secrets(url: str | None) -> tuple[str, ...]:
-    """The parts of an RPC URL that may hold a provider's key: user info, path, query (longest
-    first; the scheme, host and port are not secret)."""
-    if not url:
-        return ()
-    parts = urlsplit(url)
-    found = {url, parts.netloc.rpartition("@")[0], parts.path, parts.query, parts.path.strip("/")}
-    return tuple(sorted((p for p in found if len(p) > 1), key=len, reverse=True))
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every one of ``secrets`` replaced by ``<redacted>``."""
-    for secret in secrets:
-        text = text.replace(secret, "<redacted>")
-    return text
-
-
-def classify(exc: BaseException, what: str, secrets: tuple[str, ...] = ()) -> LevguardError:
-    """The levguard error of a web3 failure during ``what`` (see the module docstring); the
-    ``secrets`` (:func:`url_secrets` of the RPC URL) never reach its message."""
-    if isinstance(exc, LevguardError):
-        return exc
-    text = redact(f"{what}: {type(exc).__name__}: {exc}", secrets)[:500]
-    status = _http_status(exc)
-    if status == 429 or "rate limit" in str(exc).lower():
-        return VenueRateLimitError(text)
-    if status in (401, 403):
-        return VenueAuthError(text)
-    if is_revert(exc):
-        return VenuePermanentError(text)
-    return VenueRetryableError(text)
 
 
 # --- the venue ------------------------------------------------------------------------------------
