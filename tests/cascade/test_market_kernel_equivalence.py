@@ -212,7 +212,10 @@ walk's exact average price (2026-12-07): counts 527, 0, 246, 68 -> 532, 0, 245, 
 the final log impacts -1.562 -> -1.336, the fund 4.71e6 -> 5.61e6 (square-root books only; the
 linear cases are unchanged), and again when a step's walk started from the flow the book's
 impact left, decayed (2026-12-07): counts 532, 0, 245, 74 -> 517, 0, 241, 62, the sum of the
-log impacts -1.336 -> -0.769, the fund 5.61e6 -> 5.12e6 (the linear cases unchanged)."""
+log impacts -1.336 -> -0.769, the fund 5.61e6 -> 5.12e6 (the linear cases unchanged), and again
+when arbitrage came to walk the book from its impact as the liquidations do (2026-12-07): the
+counts and the impacts unchanged, the arbitrage notional 3.21e5 -> 4.48e6 (the same moves for the
+flow they take)."""
 
 
 @functools.cache

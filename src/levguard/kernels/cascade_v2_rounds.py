@@ -23,7 +23,6 @@ from levguard.kernels.cascade_records import AccountStatus, EventKind, PartialMo
 from levguard.kernels.cascade_rounds import (
     bankruptcy_price,
     exp_or_inf,
-    flow_impact,
     impact_of,
     notional_for_impact,
     walk_fill,
@@ -713,7 +712,7 @@ def adl_account(
 
 @jitable
 def flow_for_move(move: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
-    """Return the flow (signed base units, > 0 sells) that :func:`flow_impact` maps to the log
+    """Return the flow (signed base units, > 0 sells) that ``flow_impact`` maps to the log
     move ``move`` (its inverse; 0 when the book has no impact)."""
     return notional_for_impact(move, depth, kind, coef, sigma_daily) / price
 
@@ -737,12 +736,14 @@ def arbitrage(
 
     Notes
     -----
-    Venue ``v``'s price is ``exo x exp(I_v)``.  Arbitrageurs trade the flow that moves ``I_v`` by
-    ``speed (I_bar - I_v)`` in venue ``v``'s book (the inverse of the book's own impact law,
-    :func:`flow_for_move`), with ``I_bar = sum_v D_v I_v / sum_v D_v`` over the effective
-    depths ``D_v``; under linear impact the buys and sells then match in notional (the trade
-    is self-financing).  When either side exceeds ``capacity`` every flow is scaled down by the
-    same factor and the moves follow from the scaled flows through the impact law.
+    Venue ``v``'s price is ``exo x exp(I_v)``. Arbitrageurs trade the flow that moves ``I_v`` by
+    ``speed (I_bar - I_v)`` in venue ``v``'s book, walked from the book's impact ``I_v`` as the
+    liquidations' flow is (``g^-1(I_v + move) - g^-1(I_v)``, :func:`flow_for_move`, and the move
+    back through :func:`~levguard.kernels.cascade_rounds.walk_impact`), with ``I_bar = sum_v D_v
+    I_v / sum_v D_v`` over the effective depths ``D_v``; under linear impact the buys and sells
+    then match in notional (the trade is self-financing). When either side exceeds ``capacity``
+    every flow is scaled down by the same factor and the moves follow from the scaled flows
+    through the impact law.
     """
     n_venues = prices.shape[0]
     for a in range(prices.shape[1]):
@@ -760,9 +761,22 @@ def arbitrage(
         for v in range(n_venues):
             bk = books[v, a]
             d = bk["depth"] * depth_mult[v, a, t]
-            f = flow_for_move(
-                speed * (mean - impact[v, a]), prices[v, a], d, bk["impact_model"], bk["impact_coef"], bk["sigma_daily"]
+            # The flow that walks the book from its impact I_v to I_v + speed (I_bar - I_v):
+            # g^-1 of the end less g^-1 of the start (its impact so far is a metaorder the book
+            # is depleted by, as the liquidations' walk is: walk_impact); g^-1 of the move alone
+            # under linear impact.
+            start = flow_for_move(
+                impact[v, a], prices[v, a], d, bk["impact_model"], bk["impact_coef"], bk["sigma_daily"]
             )
+            end = flow_for_move(
+                impact[v, a] + speed * (mean - impact[v, a]),
+                prices[v, a],
+                d,
+                bk["impact_model"],
+                bk["impact_coef"],
+                bk["sigma_daily"],
+            )
+            f = end - start
             flows[v] = f
             x = f * prices[v, a]
             if x > 0.0:
@@ -777,14 +791,9 @@ def arbitrage(
         for v in range(n_venues):
             bk = books[v, a]
             f = flows[v] * scale
-            move = flow_impact(
-                f,
-                prices[v, a],
-                bk["depth"] * depth_mult[v, a, t],
-                bk["impact_model"],
-                bk["impact_coef"],
-                bk["sigma_daily"],
-            )
+            d = bk["depth"] * depth_mult[v, a, t]
+            done = notional_for_impact(impact[v, a], d, bk["impact_model"], bk["impact_coef"], bk["sigma_daily"])
+            move = walk_impact(done, f * prices[v, a], d, bk["impact_model"], bk["impact_coef"], bk["sigma_daily"])
             steps.arb_notional[v, a, t] = abs(f * prices[v, a])
             impact[v, a] += move
             prices[v, a] = exo[t, a] * exp_or_inf(impact[v, a])
