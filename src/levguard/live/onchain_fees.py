@@ -7,8 +7,10 @@
 the latest block's base fee, or whose tip is below the node's priority fee, is signed again with
 the *same* payload, gas limit and nonce, both fees raised by ``fee_bump`` (default 12.5 %) and
 1 wei at least, and to what the market needs now (:func:`replacement_fees`).  A replacement the
-node refused (an older version pending, the newest not held) is priced again from the newest when
-due.  Nothing is signed under the kill switch or a dry run (the caller checks
+node refused as underpriced (:func:`underpriced`: an older version pending, the newest not held)
+is priced again from the newest when due; any other failed broadcast (a timeout, a rate limit,
+insufficient funds) is sent again as it is (re-pricing it raised the fees 12.5 % every two cycles
+while the node did not answer).  Nothing is signed under the kill switch or a dry run (the caller checks
 :func:`levguard.live.onchain_tx.live_signing`).  No fee beyond the venue's
 ``max_fee_per_gas`` is ever signed: a replacement that would need more is refused with a critical
 ``action`` alert (one capped at the limit still goes, with the same alert).  A replacement is a
@@ -55,7 +57,17 @@ if TYPE_CHECKING:
     from levguard.live.onchain import OnchainAccountSetup
     from levguard.live.setup import AccountState
 
-__all__ = ["REPLACEMENT_EVENT", "cancel", "is_cancel", "replacement_fees", "speed_up", "stale_withdrawal", "versions"]
+__all__ = [
+    "REPLACEMENT_EVENT",
+    "UNDERPRICED",
+    "cancel",
+    "is_cancel",
+    "replacement_fees",
+    "speed_up",
+    "stale_withdrawal",
+    "underpriced",
+    "versions",
+]
 
 REPLACEMENT_EVENT = "onchain_replacement"
 """The audit event journaling a replacement (its ``decision`` carries ``client_order_id`` and ``tx``)."""
@@ -169,6 +181,19 @@ def stale_withdrawal(setup: OnchainAccountSetup, read: LendingRead, tx: dict[str
         return ""
     shown = "" if after is None else f" {after:.4f}"
     return f"{what}: it would leave the health factor{shown} below the floor {floor:.4f} (health factor now {h:.4f})"
+
+
+#: What nodes answer a replacement that does not pay enough over the version they hold (geth and
+#: its forks: "replacement transaction underpriced", "transaction underpriced"; Nethermind:
+#: "ReplacementNotAllowed", "FeeTooLow..."; Besu: "REPLACEMENT_UNDERPRICED").
+UNDERPRICED: tuple[str, ...] = ("underpriced", "replacementnotallowed", "feetoolow", "fee too low")
+
+
+def underpriced(error: str) -> bool:
+    """True when a node refused a transaction for its fees (:data:`UNDERPRICED`), not for a
+    timeout, a rate limit or the account's funds."""
+    text = error.lower().replace("_", "")
+    return any(k.replace("_", "") in text for k in UNDERPRICED)
 
 
 async def speed_up(

@@ -512,8 +512,10 @@ async def _resolve_one(
                 return None
             except VenueAuthError:
                 raise
-            except VenueError as exc:  # an older version waits: re-priced when due (onchain_fees)
-                refused = str(exc)
+            except VenueError as exc:
+                if not onchain_fees.underpriced(str(exc)):
+                    return None  # a timeout, a rate limit, funds: the same bytes are sent again next cycle
+                refused = str(exc)  # an older version waits: re-priced when due (onchain_fees)
         if not live_signing(g, setup):
             return None
         bumped = await onchain_fees.speed_up(g, setup, st, cid, row, vs, refused)

@@ -21,7 +21,7 @@ from levguard.core.defi.aave import AaveReserve, get_user_account_data
 from levguard.errors import InputError, VenueRetryableError
 from levguard.live.guardian import Guardian
 from levguard.live.onchain import HealthRules, OnchainAccountSetup
-from levguard.live.onchain_fees import REPLACEMENT_EVENT, replacement_fees
+from levguard.live.onchain_fees import REPLACEMENT_EVENT, replacement_fees, underpriced
 from levguard.live.store import Store
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest, TxStatus
 from levguard.venues.onchain_read import AaveRead
@@ -530,3 +530,48 @@ def test_under_the_kill_switch_a_stale_withdrawal_the_node_lost_is_neither_sent_
     cycle(g)  # the switch off: cancelled at its nonce
     assert [r["purpose"] for r in replacements(store)] == ["cancel"]
     assert store.order(order["client_order_id"])["status"] in ("open", "expired")
+
+
+class _Flaky(FakeChain):
+    """A node that times out on the broadcast of a replacement while ``flaky``."""
+
+    flaky = False
+
+    async def broadcast(self, raw: str, tx_hash: str) -> str:
+        nonce = self.signed[tx_hash].nonce
+        if self.flaky and nonce in self.mempool and self.mempool[nonce] != tx_hash:
+            raise VenueRetryableError("send: read timeout (the node did not answer)")
+        return await super().broadcast(raw, tx_hash)
+
+
+def test_a_replacement_the_node_does_not_answer_is_sent_again_not_priced_again(tmp_path: Path) -> None:
+    # Any failed broadcast was taken as a refusal: with the market flat, the fees rose 12.5 % every
+    # two cycles while the node timed out (203.6 -> 412.8 gwei in 12 cycles), and the version
+    # finally mined paid a tip of 2.28 gwei where the market asked 1.
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = _Flaky()
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    chain.blocks(1, rise=2.25)
+    cycle(g)
+    chain.flaky = True
+    chain.blocks(1, rise=2.25)
+    cycle(g)  # the first bump, due: journaled, its broadcast times out
+    first = replacements(store)
+    assert len(first) == 1
+    for _ in range(12):  # the market's fees flat
+        chain.blocks(1, rise=1.0)
+        cycle(g)
+    assert replacements(store) == first  # sent again as it is, never re-priced
+    chain.flaky = False
+    for _ in range(3):
+        chain.blocks(1, rise=1.0)
+        cycle(g)
+    assert first[0]["hash"] in chain.mined
+    assert repays(store)[-1]["status"] == "closed"
+    assert underpriced("replacement transaction underpriced")
+    assert underpriced("REPLACEMENT_UNDERPRICED")
+    assert underpriced("ReplacementNotAllowed")
+    assert not underpriced("send: read timeout")
+    assert not underpriced("insufficient funds for gas * price + value")
