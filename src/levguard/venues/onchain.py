@@ -561,6 +561,17 @@ class OnchainVenue:
         tx = {"from": sender, "to": request.to, "data": request.data, "value": request.value}
         return int(self.w3.eth.estimate_gas(tx))
 
+    def _signer(self) -> LocalSigner:
+        # The key that signs (VenuePermanentError without one: the venue reads only).
+        if self.signer is None:
+            raise VenuePermanentError(f"{self.protocol}: no signing key: the venue reads only")
+        return self.signer
+
+    def _chain(self) -> None:
+        # The chain id, asked of the node once (on the venue's worker thread).
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+
     async def prepare(self, request: TxRequest) -> SignedTx:
         """Nonce (the signer's pending count), gas (:meth:`estimate_gas` x ``gas_multiplier``),
         EIP-1559 fees (twice the base fee plus the priority fee, at most ``max_fee_per_gas``), the signature.
@@ -572,13 +583,10 @@ class OnchainVenue:
         VenuePermanentError
             No signer.
         """
-        signer = self.signer
-        if signer is None:
-            raise VenuePermanentError(f"{self.protocol}: no signing key: the venue reads only")
+        signer = self._signer()
 
         def build() -> SignedTx:
-            if self._chain_id is None:
-                self._chain_id = int(self.w3.eth.chain_id)
+            self._chain()
             try:
                 gas = int(self.estimate_gas(request, signer.address) * self.gas_multiplier)
             except Exception as exc:
@@ -648,13 +656,10 @@ class OnchainVenue:
         VenuePermanentError
             No signer.
         """
-        signer = self.signer
-        if signer is None:
-            raise VenuePermanentError(f"{self.protocol}: no signing key: the venue reads only")
+        signer = self._signer()
 
         def build() -> SignedTx:
-            if self._chain_id is None:
-                self._chain_id = int(self.w3.eth.chain_id)
+            self._chain()
             return self._sign(signer, request, nonce, gas, max_fee, tip, legacy=legacy)
 
         return await self._run(f"sign {request.call} at nonce {nonce}", build)
