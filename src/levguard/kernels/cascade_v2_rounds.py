@@ -19,7 +19,7 @@ import math
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade import _median_mark
-from levguard.kernels.cascade_records import AccountStatus, EventKind, PartialMode
+from levguard.kernels.cascade_records import AccountStatus, EventKind, ImpactModel, PartialMode
 from levguard.kernels.cascade_rounds import (
     bankruptcy_price,
     exp_or_inf,
@@ -761,22 +761,17 @@ def arbitrage(
         for v in range(n_venues):
             bk = books[v, a]
             d = bk["depth"] * depth_mult[v, a, t]
-            # The flow that walks the book from its impact I_v to I_v + speed (I_bar - I_v):
-            # g^-1 of the end less g^-1 of the start (its impact so far is a metaorder the book
-            # is depleted by, as the liquidations' walk is: walk_impact); g^-1 of the move alone
-            # under linear impact.
-            start = flow_for_move(
-                impact[v, a], prices[v, a], d, bk["impact_model"], bk["impact_coef"], bk["sigma_daily"]
-            )
-            end = flow_for_move(
-                impact[v, a] + speed * (mean - impact[v, a]),
-                prices[v, a],
-                d,
-                bk["impact_model"],
-                bk["impact_coef"],
-                bk["sigma_daily"],
-            )
-            f = end - start
+            # The flow that walks the book from its impact I_v to I_v + speed (I_bar - I_v): g^-1
+            # of the end less g^-1 of the start (its impact so far is a metaorder the book is
+            # depleted by, as the liquidations' walk is: walk_impact); under linear impact g^-1 of
+            # the move alone (the same, without the difference's cancellation).
+            target = speed * (mean - impact[v, a])
+            kind, coef, sigma = bk["impact_model"], bk["impact_coef"], bk["sigma_daily"]
+            if kind == ImpactModel.LINEAR:
+                f = flow_for_move(target, prices[v, a], d, kind, coef, sigma)
+            else:
+                end = flow_for_move(impact[v, a] + target, prices[v, a], d, kind, coef, sigma)
+                f = end - flow_for_move(impact[v, a], prices[v, a], d, kind, coef, sigma)
             flows[v] = f
             x = f * prices[v, a]
             if x > 0.0:

@@ -179,8 +179,8 @@ def test_arbitrage_walks_the_book_from_its_impact(level: float, move: float, dep
     flow = flow_for_move(level + move, price, depth, kind, 0.7, 0.04) - start
     got = walk_impact(start * price, flow * price, depth, kind, 0.7, 0.04)
     assert got == close_to(move, abs(move) + abs(level) + 0.01)  # a move of 1e-15 may round to 0
-    if kind == ImpactModel.LINEAR:  # additive: the same flow as from rest
-        assert flow == close_to(flow_for_move(move, price, depth, kind, 0.7, 0.04), abs(flow))
+    if kind == ImpactModel.LINEAR:  # additive: the same flow as from rest (the kernel takes that one)
+        assert flow == close_to(flow_for_move(move, price, depth, kind, 0.7, 0.04), abs(flow) + abs(start))
 
 
 def _two_steps(half_life: float) -> tuple[np.ndarray, np.ndarray, float]:
