@@ -139,13 +139,6 @@ def notional_for_impact(move: float, depth: float, kind: int, coef: float, sigma
 
 
 @jitable
-def flow_impact(flow: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
-    """Return the log price change of a net flow ``flow`` (signed base units, > 0 sells) traded at
-    ``price`` into a book from rest: :func:`impact_of` of its notional."""
-    return impact_of(flow * price, depth, kind, coef, sigma_daily)
-
-
-@jitable
 def walk_impact(done: float, notional: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
     """Return the log price change of a slice ``notional`` (signed quote, > 0 sells) of a metaorder
     of which ``done`` (signed quote) has already traded into the book: ``g(done + notional) -

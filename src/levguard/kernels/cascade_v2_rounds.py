@@ -712,8 +712,9 @@ def adl_account(
 
 @jitable
 def flow_for_move(move: float, price: float, depth: float, kind: int, coef: float, sigma_daily: float) -> float:
-    """Return the flow (signed base units, > 0 sells) that ``flow_impact`` maps to the log
-    move ``move`` (its inverse; 0 when the book has no impact)."""
+    """Return the flow (signed base units, > 0 sells) whose notional
+    :func:`~levguard.kernels.cascade_rounds.impact_of` maps to the log move ``move`` (its inverse:
+    :func:`~levguard.kernels.cascade_rounds.notional_for_impact`; 0 when the book has no impact)."""
     return notional_for_impact(move, depth, kind, coef, sigma_daily) / price
 
 
