@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from levguard.core.instruments import ContractKind
-from levguard.core.margin import AccountReport, evaluate, instrument_for
+from levguard.core.margin import AccountReport, builtin_tiers, evaluate, instrument_for
 from levguard.core.positions import Account, MarginMode, Position
-from levguard.core.rules import get_venue, symbol_key
+from levguard.core.rules import get_venue
+from levguard.core.symbols import contract_key
 from levguard.core.tiers import TierTable
 from levguard.core.validate import (
     as_float,
@@ -258,7 +259,7 @@ class PaperVenue:
         if faults is not None:
             instance_of(faults, Faults, "faults")
         self._feeds: dict[str, PriceFeed] = {}
-        self._symbols: dict[str, str] = {}  # symbol_key -> symbol as given
+        self._symbols: dict[str, str] = {}  # contract_key -> symbol as given (a perpetual and its futures apart)
         for sym, feed in feeds.items():
             instance_of(sym, str, "feeds key")
             if self.model.kind_for(str(sym)) is not self.model.kind:  # one kind per paper venue
@@ -266,7 +267,7 @@ class PaperVenue:
                     f"feeds[{sym!r}] is an {self.model.kind_for(str(sym)).value} contract; the paper venue "
                     f"{self.name} trades {self.model.kind.value} ones"
                 )
-            self._symbols[symbol_key(sym)] = sym
+            self._symbols[contract_key(sym)] = sym
             self._feeds[sym] = feed if isinstance(feed, PriceFeed) else PriceFeed.from_path(feed, source=sym)
         # One wallet, so one settlement currency: an inverse contract settles in its base coin
         # (ETHUSD in ETH on Bybit), whatever the rule set's default (BTC).
@@ -308,7 +309,7 @@ class PaperVenue:
                 table = TierTable.from_rows(table, source="paper venue tiers", where=f"tiers[{sym!r}]")
             # OKX, BitMEX: no deduction, so the account spec written from the venue holds none.
             try:
-                self._tiers[symbol_key(sym)] = self.model.read_tiers(table)
+                self._tiers[contract_key(sym)] = self.model.read_tiers(table)
             except InputError as exc:  # tiers by size on a venue that deducts
                 raise InputError(f"tiers[{sym!r}]: {exc}") from None
         self.wallet_balance = float(wallet_balance)
@@ -344,7 +345,7 @@ class PaperVenue:
 
     # -- set-up helpers
     def _sym(self, symbol: str) -> str:
-        sym = self._symbols.get(symbol_key(symbol))
+        sym = self._symbols.get(contract_key(symbol))
         if sym is None:
             raise VenuePermanentError(f"symbol must be one of {', '.join(self._feeds)}, was {symbol!r}")
         return sym
@@ -354,7 +355,7 @@ class PaperVenue:
         unknown = set(instance_of(raw, Mapping, where)) - _POSITION_KEYS  # type: ignore[type-abstract]
         if unknown:
             raise InputError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_POSITION_KEYS)}")
-        sym = self._symbols.get(symbol_key(str(raw.get("symbol"))))
+        sym = self._symbols.get(contract_key(str(raw.get("symbol"))))
         if sym is None or sym in self._positions:
             raise InputError(f"{where}.symbol has no feed or appears twice, was {raw.get('symbol')!r}")
         try:
@@ -405,7 +406,7 @@ class PaperVenue:
             margin_mode=p.mode,
             leverage=p.leverage,
             isolated_margin=p.isolated_margin,
-            tiers=self._tiers.get(symbol_key(p.symbol)),
+            tiers=self._tiers.get(contract_key(p.symbol)),
         )
 
     def _account(self, marks: Mapping[str, float]) -> Account:
@@ -627,9 +628,9 @@ class PaperVenue:
     async def fetch_tiers(self, symbol: str) -> TierTable | None:
         """The override tiers, else the rule set's built-in ones, else None."""
         await self._enter("fetch_tiers")
-        key = symbol_key(self._sym(symbol))
-        table = self._tiers.get(key)
-        return table if table is not None else self.model.builtin_tiers.get(self.model.tier_key(key))
+        sym = self._sym(symbol)
+        table = self._tiers.get(contract_key(sym))
+        return table if table is not None else builtin_tiers(self.model, sym, self.model.kind_for(sym))
 
     async def fetch_funding_rate(self, symbol: str) -> float | None:
         """The rate per funding interval as a fraction."""
@@ -703,7 +704,7 @@ class PaperVenue:
         """
         cid = request.client_order_id
         now = self.now_ns
-        pos = self._positions.get(self._symbols.get(symbol_key(request.symbol), request.symbol))
+        pos = self._positions.get(self._symbols.get(contract_key(request.symbol), request.symbol))
         before = pos.qty if pos is not None else 0.0
 
         def arrival(
@@ -743,7 +744,7 @@ class PaperVenue:
         except VenuePermanentError as exc:
             if record_rejection:
                 self.orders[cid] = OrderState(
-                    symbol=self._symbols.get(symbol_key(request.symbol), request.symbol),
+                    symbol=self._symbols.get(contract_key(request.symbol), request.symbol),
                     client_order_id=cid,
                     status="rejected",
                     venue_order_id=f"paper-{len(self.orders) + 1}",
@@ -789,7 +790,7 @@ class PaperVenue:
         """The recorded order with this client id on ``symbol``, or None."""
         await self._enter("fetch_order")
         state = self.orders.get(client_order_id)
-        if state is None or symbol_key(state.symbol) != symbol_key(symbol):
+        if state is None or contract_key(state.symbol) != contract_key(symbol):
             return None
         return state
 
