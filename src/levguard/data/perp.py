@@ -10,8 +10,9 @@ Alignment rules (nothing is forward-filled or interpolated):
   series are kept (the intersection of timestamps). Last-price bars without a mark bar (before
   the mark series starts, after it ends, or missing inside it) are dropped, and so are mark bars
   without a last-price bar. Every drop is recorded in ``frame.attrs["notes"]``.
-* **Funding.** Each print is assigned to the bar ``[t, t + bar)`` it settles in
-  (:func:`levguard.data.resample.align_funding`); several prints in one bar are summed. Bars
+* **Funding.** Each print is assigned to the bar whose open charges it: the bar it settles at
+  the open of, else the next one, charged to the position held through the print
+  (:func:`levguard.data.resample.funding_bars`); several prints at one open are summed. Bars
   without a print get NaN (no settlement), so where the funding series does not cover the bars
   no funding is charged; that is recorded in the notes, as are prints outside the bars' span
   and prints settling inside a gap between bars (not charged either).
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.symbols import listed_pair, other_instrument
-from levguard.data.frames import frame_bar_ns, interval_to_ns, ordered_ns, utc_time
+from levguard.data.frames import float_column, frame_bar_ns, interval_to_ns, ordered_ns, utc_time
 from levguard.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -123,15 +124,20 @@ def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: li
 
 
 def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, notes: list[str]) -> None:
-    """Add ``funding_rate`` (sum of the prints settling in each bar, NaN where none); record coverage."""
-    from levguard.data.resample import align_funding
+    """Add ``funding_rate`` (sum of the prints each bar's open charges, NaN where none:
+    :func:`levguard.data.resample.funding_bars`); record coverage."""
+    from levguard.data.resample import AFTER_LAST_OPEN, IN_GAP, funding_bars
 
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
     bars_ts = ordered_ns(frame, "bars")
     print_ts = ordered_ns(funding, "funding prints")
-    rates = align_funding(funding, frame).to_numpy(dtype=np.float64)
-    hits = align_funding(funding.assign(funding_rate=1.0), frame).to_numpy(dtype=np.float64)
+    at = funding_bars(bars_ts, bar_ns, print_ts)
+    charged = at >= 0
+    values = float_column(funding, "funding_rate", "funding")
+    rates, hits = np.zeros(bars_ts.shape[0]), np.zeros(bars_ts.shape[0])
+    np.add.at(rates, at[charged], values[charged])
+    np.add.at(hits, at[charged], 1.0)
     frame["funding_rate"] = np.where(hits > 0, rates, np.nan)
     if len(print_ts) == 0:
         notes.append("funding series is empty: no funding charged")
@@ -153,15 +159,26 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
         notes.append(f"funding ends {_when(int(inside[-1]))}: no funding charged after it")
     if outside:
         notes.append(f"{outside:,} funding print(s) outside the bars' span ignored")
-    in_gaps = len(inside) - round(float(hits.sum()))
+    in_gaps = int(np.count_nonzero((at == IN_GAP) & (print_ts < span_end)))
     if in_gaps > 0:
         notes.append(f"{in_gaps:,} funding print(s) settle inside gaps between the bars: not charged")
+    if np.any(at == AFTER_LAST_OPEN):
+        notes.append(
+            f"{int(np.count_nonzero(at == AFTER_LAST_OPEN)):,} funding print(s) settle inside the last bar: "
+            "no later open to charge them at"
+        )
+    moved = int(np.count_nonzero(charged & (print_ts - bars_ts[np.clip(at, 0, None)] < 0)))
+    if moved:
+        notes.append(
+            f"{moved:,} funding print(s) settle inside a bar (bars not aligned to the funding times): each is "
+            "charged at the next bar's open, at its mark, to the position held through the print"
+        )
     crowded = int(np.count_nonzero(hits > 1))
     if crowded:
         notes.append(
-            f"{crowded:,} bar(s) hold more than one funding print: the backtester charges them together at the "
-            "bar's open to the position held before its trade (venues charge whoever holds at each print); "
-            "use bars no longer than the funding interval"
+            f"{crowded:,} bar(s) are charged more than one funding print (bars longer than the funding interval): "
+            "each print is charged to the position that held it, together at the mark of the open after them "
+            "(venues use the mark at each print)"
         )
 
 
@@ -187,7 +204,7 @@ def perp_frame(
     DataFrame
         The last-price columns on the bars present in both ``last`` and ``mark`` (all of
         ``last`` without ``mark``), plus ``mark_open, mark_high, mark_low, mark_close`` and
-        ``funding_rate`` (NaN where no print settles in the bar). ``attrs`` hold ``symbol``,
+        ``funding_rate`` (NaN where no print is charged at the bar's open). ``attrs`` hold ``symbol``,
         ``interval``, ``source``, ``mark_source``, ``funding_source`` and ``notes`` (what was
         dropped or not covered; see the module docstring).
 

@@ -21,7 +21,7 @@ from levguard.data.frames import (
 )
 from levguard.errors import DataError, InputError
 
-__all__ = ["align_funding", "bar_step_ns", "resample_ohlcv", "sum_into_bars"]
+__all__ = ["align_funding", "bar_step_ns", "funding_bars", "resample_ohlcv", "sum_into_bars"]
 
 
 def sum_into_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -38,6 +38,50 @@ def sum_into_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray, values: np
     inside = (pos >= 0) & (t < starts[np.clip(pos, 0, None)] + bar_ns)
     out = np.zeros(starts.shape[0])
     np.add.at(out, pos[inside], np.asarray(values, dtype=np.float64)[inside])
+    return out
+
+
+ON_OPEN_NS = 60 * 10**9
+"""A print this close after a bar's open settles at that open (Binance's ``fundingTime`` is a
+few milliseconds past the hour, ``08:00:00.016``); at most half a bar on shorter bars."""
+
+BEFORE_FIRST, IN_GAP, AFTER_LAST_OPEN = -1, -2, -3
+"""Codes of :func:`funding_bars` for prints no bar charges."""
+
+
+def funding_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray) -> np.ndarray:
+    """Return, for each funding print, the index of the bar whose open charges it, else a code.
+
+    A venue charges a print to whoever holds the position at its settlement time (Binance:
+    "traders are only liable for funding payments if they have open positions at the
+    pre-specified funding times", FAQ 360033525031).  The backtester charges a bar's
+    ``funding_rate`` at its open to the position carried from the bar before (docs/backtest.md,
+    event order), so a print settling inside the bar ``[s, s + bar)`` belongs to the *next* bar's
+    open: the position carried into it is the one held through the print.  A print at a bar's
+    open (within :data:`ON_OPEN_NS`, half a bar at most) is charged at that open, to the position
+    held up to it.
+
+    Returns int64 indices into ``starts``, or :data:`BEFORE_FIRST` (before the first bar),
+    :data:`IN_GAP` (inside a gap between bars, or after the last bar's end) and
+    :data:`AFTER_LAST_OPEN` (inside the last bar: no later open to charge it at).
+
+    Notes
+    -----
+    With bars no longer than the funding interval and aligned to it (1h bars and 8h prints) every
+    print falls on an open and nothing moves.  On 6h bars the 08:00 print lies inside the
+    06:00 bar: it was charged at 06:00 to the position held *before* that bar's trade (a position
+    held 12:00-18:00 paid nothing for the 16:00 print; one closed at 12:00 paid a print it never
+    held); it is now charged at 12:00 to the position held through 08:00, at the 12:00 mark.
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    t = np.asarray(times, dtype=np.int64)
+    tol = min(ON_OPEN_NS, int(bar_ns) // 2)
+    k = np.searchsorted(starts, t, side="right") - 1
+    base = starts[np.clip(k, 0, None)]
+    out = np.where(t - base <= tol, k, k + 1).astype(np.int64)
+    out[t >= base + bar_ns] = IN_GAP
+    out[(k == starts.shape[0] - 1) & (out == starts.shape[0])] = AFTER_LAST_OPEN
+    out[k < 0] = BEFORE_FIRST
     return out
 
 
@@ -105,7 +149,7 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
     grouped = frame.resample(rule, origin=origin, label="left", closed="left")
     out = grouped.agg(_aggregations(frame))
     if "funding_rate" in frame.columns:  # NaN = no settlement in the bar (the backtester's contract)
-        out["funding_rate"] = grouped["funding_rate"].sum(min_count=1)
+        out["funding_rate"] = _funding_after(frame, ts, origin_ns, dst_ns, out.index)
     counts = grouped["close"].count()
     keep = counts > 0
     if partial == "drop":
@@ -118,12 +162,15 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
 
 
 def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
-    """Map funding prints onto bars: the rate of every print settling inside ``[t, t + bar)``.
+    """Map funding prints onto bars: each print to the bar whose open charges it
+    (:func:`funding_bars`): the bar it settles at the open of, else the next bar, whose open
+    charges the position held through the print.
 
-    Returns a float64 Series indexed like ``bars`` (0.0 where no print falls in the bar; the
-    sum when several do, e.g. hourly funding on 4h bars).  Prints outside the bars' span are
-    dropped.  The backtester pays ``-qty * mark * rate`` for a linear position open at the
-    settlement time (docs/backtest.md).
+    Returns a float64 Series indexed like ``bars`` (0.0 where no print is charged; the sum when
+    several are, e.g. hourly funding on 4h bars: 00:00 at the 00:00 open, 01:00-04:00 at the
+    04:00 one).  Prints before the first bar, inside gaps, after the last bar's end or inside the
+    last bar are dropped.  The backtester pays ``-qty * mark_open * rate`` at the bar's open for
+    the linear position carried into it (docs/backtest.md).
     """
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
@@ -133,5 +180,27 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
         raise DataError("bars must hold at least one bar to align funding to, was empty")
     bar_ns = frame_bar_ns(bars, "bars", starts)
     t = ordered_ns(funding, "funding prints")
-    out = sum_into_bars(starts, bar_ns, t, float_column(funding, "funding_rate", "funding"))
+    at = funding_bars(starts, bar_ns, t)
+    keep = at >= 0
+    out = np.zeros(starts.shape[0])
+    np.add.at(out, at[keep], float_column(funding, "funding_rate", "funding")[keep])
     return pd.Series(out, index=bars.index, name="funding_rate")
+
+
+def _funding_after(frame: pd.DataFrame, ts: np.ndarray, origin_ns: int, dst_ns: int, index: pd.Index) -> np.ndarray:
+    # A source bar's print is charged at its open to the position carried into it, held through
+    # ``(s - src, s]``; a target bar's open charges what its carried position held, so a print at a
+    # source open ``s`` goes to the first target open at or after it (``(T - dst, T]`` -> T):
+    # summed into the bar that holds it, the 08:00 print of 1h bars was charged at 06:00 of 6h
+    # bars to the position held before it (funding_bars).  NaN where no print is charged.
+    rate = frame["funding_rate"].to_numpy(dtype=np.float64)
+    has = ~np.isnan(rate)
+    label = origin_ns - ((origin_ns - ts[has]) // dst_ns) * dst_ns  # ceil onto the target grid
+    target = pd.DatetimeIndex(index).as_unit("ns").asi8
+    at = np.searchsorted(target, label)
+    ok = (at < target.shape[0]) & (target[np.clip(at, 0, target.shape[0] - 1)] == label) if target.size else at < 0
+    out = np.zeros(target.shape[0])
+    hits = np.zeros(target.shape[0])
+    np.add.at(out, at[ok], rate[has][ok])
+    np.add.at(hits, at[ok], 1.0)
+    return np.where(hits > 0, out, np.nan)

@@ -189,11 +189,14 @@ def test_repeated_or_backward_times_are_refused_by_name() -> None:
 
 
 def test_bars_coarser_than_the_funding_interval_are_said() -> None:
-    """Hourly prints on 4-hour bars are summed into each bar and charged at its open to the
-    position held before its trade, where venues charge whoever holds at each print: said."""
+    """Hourly prints on 4-hour bars: each is charged at the first open at or after it (to the
+    position held through it), several at one mark: said."""
     frame = perp_frame(_bars(T0, 12, interval="4h"), None, _funding(T0, 48, every_h=1))
-    assert frame["funding_rate"].iloc[0] == pytest.approx(4 * 0.0001)
-    assert any(n.startswith("12 bar(s) hold more than one funding print") for n in frame.attrs["notes"])
+    assert frame["funding_rate"].iloc[0] == pytest.approx(0.0001)  # the print at T0 only
+    assert frame["funding_rate"].iloc[1] == pytest.approx(4 * 0.0001)  # 01:00 to 04:00
+    notes = frame.attrs["notes"]
+    assert any(n.startswith("11 bar(s) are charged more than one funding print") for n in notes)
+    assert any(n.startswith("3 funding print(s) settle inside the last bar") for n in notes)
     assert not any("more than one" in n for n in perp_frame(_bars(T0, 48), None, _funding(T0, 6)).attrs["notes"])
 
 

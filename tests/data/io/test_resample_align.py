@@ -57,8 +57,9 @@ def test_align_funding_sums_prints_inside_each_bar() -> None:
         np.array([0, 1, 8, 9, 30]) * H, [0.001, 0.002, 0.003, 0.004, 0.5], symbol="X", source="t"
     )
     a = align_funding(prints, bars)
-    assert a.iloc[0] == pytest.approx(0.003)  # 00:00 and 01:00 fall in [00:00, 04:00)
-    assert a.iloc[2] == pytest.approx(0.007)  # 08:00 and 09:00
+    # A print at an open is charged there; one inside a bar at the next open, to the position
+    # held through it (01:00 in [00:00, 04:00) at 04:00; 09:00 at 12:00).
+    assert a.tolist()[:4] == pytest.approx([0.001, 0.002, 0.003, 0.004])
     assert a.sum() == pytest.approx(0.010)  # 30:00 is beyond the last bar
 
 
@@ -142,8 +143,10 @@ def test_resample_keeps_mark_and_index_bars_and_sums_funding(tmp_path: Path) -> 
         assert four[prefix + "high"].tolist()[1] == block[prefix + "high"].max()
         assert four[prefix + "low"].tolist()[1] == block[prefix + "low"].min()
         assert four[prefix + "close"].tolist()[1] == block[prefix + "close"].iloc[-1]
-    assert four["funding_rate"].iloc[0] == 1e-4
-    assert np.isnan(four["funding_rate"].iloc[1])
+    # The 01:00 print (charged at the 01:00 open to the position held 00:00-01:00) is charged at
+    # the 04:00 open of 4h bars, to the position held through it.
+    assert np.isnan(four["funding_rate"].iloc[0])
+    assert four["funding_rate"].iloc[1] == 1e-4
     assert bar_prices(four) == "mark"
     # through the file loader and back
     hourly = h[["open", "high", "low", "close", "volume", "mark_open", "mark_high", "mark_low", "mark_close"]]
