@@ -83,6 +83,27 @@ def _same_instrument(last: pd.DataFrame, side: pd.DataFrame, what: str) -> None:
         )
 
 
+MARK_SCALE_MAX = 1.25
+"""Largest median ratio (either way) of the mark close to the last close that is one price:
+mark and last price differ by basis points in the median (Binance's mark is the index plus a
+capped basis), so a median factor past 1.25 is another scale or instrument (the mark of PEPEUSDT
+beside 1000PEPEUSDT's bars: 1,000x), which liquidates every position at the first bar."""
+
+
+def _same_scale(last: pd.DataFrame, mark: pd.DataFrame, frame: pd.DataFrame, side: pd.DataFrame) -> None:
+    # DataError when the mark bars are not priced on the last-price bars' scale (MARK_SCALE_MAX).
+    ratio = mark["close"].to_numpy(dtype=np.float64) / last["close"].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = float(np.exp(np.nanmedian(np.abs(np.log(ratio))))) if ratio.size else 1.0
+    if factor > MARK_SCALE_MAX:
+        raise DataError(
+            f"mark file {side.attrs.get('source') or '(frame)'} is priced {factor:,.4g}x apart from the last-price "
+            f"bars {frame.attrs.get('source') or '(frame)'} (median of their closes' ratio, limit "
+            f"{MARK_SCALE_MAX:g}x); "
+            "give the mark of the same contract, on the same price scale (1000PEPEUSDT is not PEPEUSDT)"
+        )
+
+
 def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: list[str]) -> pd.DataFrame:
     """Keep the bars present in both series and add the mark OHLC columns; record the drops."""
     missing = [c for c in ("open", "high", "low", "close") if c not in mark.columns]
@@ -118,6 +139,7 @@ def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: li
         notes.append(f"{unused:,} mark bar(s) without a last-price bar ignored")
     out = frame.loc[keep].copy()
     aligned = mark.loc[out.index]
+    _same_scale(out, aligned, frame, mark)
     for col in ("open", "high", "low", "close"):
         out[f"mark_{col}"] = aligned[col].to_numpy(dtype=np.float64)
     return out

@@ -34,7 +34,7 @@ def _funding(start: int, n: int, rate: float = 0.0001, every_h: int = 8) -> pd.D
 
 def test_mark_is_intersected_not_filled() -> None:
     last = _bars(T0, 48)
-    mark = _bars(T0 + 5 * H, 50, kind="mark", base=200.0).drop(pd.Timestamp(T0 + 20 * H, unit="ns", tz="UTC"))
+    mark = _bars(T0 + 5 * H, 50, kind="mark", base=110.0).drop(pd.Timestamp(T0 + 20 * H, unit="ns", tz="UTC"))
     frame = perp_frame(last, mark)
     # Bars 0-4 (before the mark starts) and 20 (missing mark) are dropped; mark bars after 47 ignored.
     assert len(frame) == 48 - 5 - 1
@@ -222,3 +222,22 @@ def test_a_mark_or_funding_frame_of_another_instrument_is_refused() -> None:
         perp_frame(last, _named(_bars(T0, 24, kind="mark"), "ETH/USDT:USDT"), _named(_funding(T0, 3), "ETHUSDT"))
     )
     assert len(perp_frame(last, _named(_bars(T0, 24, kind="mark"), "mark"), _named(_funding(T0, 3), "")))
+
+
+def test_a_mark_on_another_price_scale_is_refused() -> None:
+    """A hunt (2026-12-07): FOO's mark divided by 1,000 (1000PEPE's bars, PEPE's mark) was
+    accepted without a word and every policy was ruined at the first bar (bad debt 814,679 on
+    100,000 of equity at 5x).  Mark and last price are one price: a median factor past 1.25x
+    between their closes is refused, naming both files."""
+    last = _bars(T0, 24)
+    pepe = _bars(T0, 24, kind="mark")
+    pepe[["open", "high", "low", "close"]] /= 1_000.0
+    with pytest.raises(DataError, match=r"mark file mark is priced 1,000x apart from the last-price bars ohlcv"):
+        perp_frame(last, pepe)
+    far = _bars(T0, 24, kind="mark")
+    far[["open", "high", "low", "close"]] *= 1.3
+    with pytest.raises(DataError, match=r"priced 1\.3x apart"):
+        perp_frame(last, far)
+    near = _bars(T0, 24, kind="mark")
+    near[["open", "high", "low", "close"]] *= 1.2  # a wide basis on every bar is still one price
+    assert perp_frame(last, near)["mark_close"].iloc[0] == pytest.approx(last["close"].iloc[0] * 1.2)
