@@ -525,7 +525,9 @@ def simulate_py(
                         avail, caps_k, tiers.max_lev[a:b], inst[k]["fee_in_im"], per_n, inst[k]["lev_cap_excl"]
                     )
                     n_max = position_limit(n_max, inst[k], inverse, px_dec)
-                    if position_notional(new_qty, px_dec, inverse) > n_max:
+                    # Past the limit by more than rounding (1e-12 relative, as tier caps are
+                    # compared in kernels.margin): a clip counted in orders_clipped.
+                    if position_notional(new_qty, px_dec, inverse) > n_max * (1.0 + 1e-12):
                         q_max = n_max * px_dec if inverse else n_max / px_dec
                         if inst[k]["by_size"]:  # a clip to a tier's cap stays in that tier
                             q_max = kl.size_in_lower_tier(q_max, tiers.cap[a:b])

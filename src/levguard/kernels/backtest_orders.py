@@ -208,23 +208,27 @@ def stop_first(long: bool, stop: float, lp: float, market: Market, t: int, k: in
     """Whether a stop-loss crossed in bar ``t`` fills before the liquidation crossed in it, whatever
     ``liquidation_first`` says.  The stop triggers on the last price, the liquidation on the mark.
 
-    True when the ``stop`` lies strictly between the bar's last open and the liquidation price
-    ``lp`` on the adverse side, by more than ``d``, the largest amount the mark was seen on the
-    adverse side of the last price (a long: ``open - mark_open``, ``close - mark_close`` and
-    ``low - mark_low``, the last a lower bound at the instant of the mark's low; a short the
-    mirror, with the highs): if the mark was never further than ``d`` on that side, the last price
-    was at or beyond ``lp + d`` (long) when the mark reached ``lp``, past the stop.  False (the
-    flag decides) for a gap open beyond the stop, a stop within ``d`` of ``lp``, and NaN.
+    True when the stop's fill level ``min(stop, open)`` (long; ``max`` for a short) lies beyond the
+    liquidation price ``lp`` on the safe side by more than ``d``, the largest amount the mark was
+    seen on the adverse side of the last price (a long: ``open - mark_open``, ``close -
+    mark_close`` and ``low - mark_low``, the last a lower bound at the instant of the mark's low;
+    a short the mirror, with the highs): if the mark was never further than ``d`` on that side,
+    the last price was at or beyond ``lp + d`` (long) when the mark reached ``lp``, past the stop.
+    A gap open beyond the stop triggers it on the bar's first trade, at the open, while the mark
+    (at least ``open - d``) is still short of ``lp``: it fills first too (a 10x long from 100,000
+    with a 95,000 stop and ``lp`` 90,402 opening at 93,000 was liquidated by default; it is stopped
+    at 93,000, 3,000 left).  False (the flag decides) for a fill level within ``d`` of ``lp``, and
+    NaN.
     """
     o: float = market.open[t, k]
     d: float = 0.0
     if long:
         d = max(0.0, o - market.mark_open[t, k], market.close[t, k] - market.mark_close[t, k])
         d = max(d, market.low[t, k] - market.mark_low[t, k])
-        return lp + d < stop < o
+        return lp + d < min(stop, o)
     d = max(0.0, market.mark_open[t, k] - o, market.mark_close[t, k] - market.close[t, k])
     d = max(d, market.mark_high[t, k] - market.high[t, k])
-    return o < stop < lp - d
+    return max(stop, o) < lp - d
 
 
 @jitable

@@ -198,6 +198,8 @@ def _sqrt_walk_mean(a: float, d: float) -> float:
     den = 2.0 * a + d
     if den == 0.0:
         return 1.0
+    if a == 0.0:  # from rest (0 x m0 is NaN, not 0, past exp's range: an up-walk's fill is inf)
+        return (2.0 * d * _exp_first_moment(d)) / den
     return (2.0 * a * _exp_mean(d) + 2.0 * d * _exp_first_moment(d)) / den
 
 

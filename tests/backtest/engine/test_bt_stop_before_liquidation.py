@@ -1,8 +1,9 @@
-"""A stop-loss whose level lies between the bar's open and the liquidation price fills before the
-liquidation, whatever ``liquidation_first`` says: the price crosses the stop first on any
-continuous path.  The flag still decides the ambiguous cases (a gap open beyond the stop, a
-take-profit, a mark that diverges from the last price by as much as the stop's distance to the
-liquidation price)."""
+"""A stop-loss whose fill level (its level, or the open of a bar that gaps through it) lies before
+the liquidation price fills before the liquidation, whatever ``liquidation_first`` says: the
+price crosses the stop first on any continuous path, and a gap open triggers it on the bar's
+first trade, while the mark is still short of the liquidation price.  The flag still decides the
+ambiguous cases (a take-profit, a mark that diverges from the last price by as much as the
+fill's distance to the liquidation price, an open beyond the liquidation price)."""
 
 from __future__ import annotations
 
@@ -61,13 +62,35 @@ def test_a_short_stop_between_the_open_and_the_liquidation_price_fills_first() -
     assert res.trades["price"].iloc[-1] == pytest.approx(105_000.0)
 
 
-def test_a_gap_open_beyond_the_stop_is_left_to_the_flag() -> None:
-    # Opens at 94,000, below the stop: the stop fills at the open only if the liquidation is not first.
+@pytest.mark.parametrize("liquidation_first", [True, False])
+def test_a_gap_open_beyond_the_stop_fills_at_the_open_first(liquidation_first: bool) -> None:
+    # Opens at 94,000, below the 95,000 stop and above the liquidation price 90,452.26 (mark too):
+    # the first trade triggers the stop, filled at the open.  A hunt (2026-12-07): it was
+    # liquidated (0 left) by default, as if the order were ambiguous.
     df = _bars(85_000.0, open2=94_000.0)
-    assert len(_run(df, stop_loss=0.05, liquidation_first=True).liquidations) == 1
-    late = _run(df, stop_loss=0.05, liquidation_first=False)
-    assert len(late.liquidations) == 0
-    assert late.trades["price"].iloc[-1] == pytest.approx(94_000.0)
+    res = _run(df, stop_loss=0.05, liquidation_first=liquidation_first)
+    assert len(res.liquidations) == 0
+    assert res.trades["kind"].iloc[-1] == "stop_loss"
+    assert res.trades["price"].iloc[-1] == pytest.approx(94_000.0)
+    # 10,000 - 50 - 6,000 loss - 47 fee.
+    assert res.equity.iloc[-1] == pytest.approx(3_903.0, rel=1e-12)
+
+
+def test_a_short_gap_open_beyond_the_stop_fills_at_the_open_first() -> None:
+    df = _bars(99_990.0, open2=106_000.0, high=115_000.0)
+    df["mark_high"] = df["high"]
+    res = _run(df, side=-1.0, stop_loss=0.05)
+    assert len(res.liquidations) == 0
+    assert res.trades["price"].iloc[-1] == pytest.approx(106_000.0)
+
+
+@pytest.mark.parametrize("liquidation_first", [True, False])
+def test_an_open_beyond_the_liquidation_price_is_liquidated_at_the_open(liquidation_first: bool) -> None:
+    # Opens at 90,000, past the liquidation price 90,452.26 (the mark too): the venue's engine
+    # takes the position at the open, before any stop fills.
+    res = _run(_bars(85_000.0, open2=90_000.0), stop_loss=0.05, liquidation_first=liquidation_first)
+    assert len(res.liquidations) == 1
+    assert "stop_loss" not in set(res.trades["kind"])
 
 
 def test_a_mark_diverging_by_the_stops_distance_is_left_to_the_flag() -> None:

@@ -220,3 +220,12 @@ def test_a_step_walks_on_from_the_impact_the_earlier_steps_left(half_life: float
         # no decay: the two steps are one metaorder, not g(a) + g(b)
         assert impact[3] == close_to(impact_of(flows[1] + flows[3], 1e5, ImpactModel.SQRT, 1.0, 0.03), 1.0)
         assert impact[3] > g[0] + g[1]
+
+
+def test_an_up_walk_from_rest_past_exps_range_fills_at_inf_not_nan() -> None:
+    # From rest (level 0) the mean's ``2 a m0`` term was 0 x inf = NaN once exp(d) overflowed: a
+    # fill of NaN where the walk's end price is inf (which the simulators refuse by name).
+    for d in (709.0, 710.0, 800.0):
+        assert walk_fill(100.0, 0.0, d, ImpactModel.SQRT) == math.inf
+    # Below the overflow the from-rest mean is unchanged: 2 m1(d), two thirds of the move to first order.
+    assert walk_fill(100.0, 0.0, 1e-3, ImpactModel.SQRT) == pytest.approx(100.0 * (1.0 + 2e-3 / 3.0), rel=1e-6)
