@@ -175,26 +175,20 @@ def _both_cross_frame(gap_open: float | None = None) -> pd.DataFrame:
 
 @pytest.mark.parametrize("liquidation_first", [True, False])
 def test_stop_loss_vs_liquidation_ordering(liquidation_first: bool) -> None:
-    # The bar opens at 96, below the 3 % stop (97) and above the LP: which the venue acted on
-    # first is unknown, and liquidation_first decides.  (Opening at 100 the price crosses the
-    # stop first on any path: the stop fills first whatever the flag, see
-    # test_bt_stop_before_liquidation.py.)
+    # The bar opens at 96, below the 3 % stop (97) and above the LP (the mark too): its first trade
+    # triggers the stop, which fills at the gap open whatever the flag (it was left to
+    # liquidation_first; see test_bt_stop_before_liquidation.py).
     df = _both_cross_frame(gap_open=96.0)
     res = run(df, np.ones(8), 20.0, rebalance="never", stop_loss=0.03, liquidation_first=liquidation_first)
     stops = res.trades[res.trades["kind"] == "stop_loss"]
-    if liquidation_first:
-        assert len(res.liquidations) == 1
-        assert stops.empty
-    else:
-        assert res.liquidations.empty
-        assert len(stops) == 1
-        assert stops["timestamp"].iloc[0] == df.index[4]
-        assert stops["price"].iloc[0] == pytest.approx(96.0)  # the stop fills at the gap open
+    assert res.liquidations.empty
+    assert len(stops) == 1
+    assert stops["timestamp"].iloc[0] == df.index[4]
+    assert stops["price"].iloc[0] == pytest.approx(96.0)  # the stop fills at the gap open
     whole = run(_both_cross_frame(), np.ones(8), 20.0, rebalance="never", stop_loss=0.03)
     assert whole.liquidations.empty
     assert whole.trades["price"].iloc[-1] == pytest.approx(whole.trades["price"].iloc[0] * 0.97)
-    # Either way the position is closed at bar 4 and, with the signal unchanged, not reopened
-    # after a stop (after a liquidation it is, from the next bar's open).
+    # The position is closed at bar 4 and, with the signal unchanged, not reopened after a stop.
     assert res.positions["qty"].iloc[4] == 0.0
 
 
