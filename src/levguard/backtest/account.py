@@ -31,13 +31,13 @@ from levguard.core.positions import Account
 from levguard.core.records import json_ready
 from levguard.core.risk.joint_stress import JointAccount, breached, joint_account, scenario_values
 from levguard.core.spec import account_from_spec
-from levguard.core.symbols import base_asset, is_usd
+from levguard.core.symbols import base_asset, is_usd, listed_pair, other_instrument
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import is_portfolio_margin_spec
-from levguard.data.frames import utc_frame, utc_time
+from levguard.data.frames import ns_to_interval, utc_frame, utc_time
 from levguard.data.resample import bar_step_ns, sum_into_bars
 from levguard.documents import load_spec
-from levguard.errors import InputError
+from levguard.errors import DataError, InputError
 
 __all__ = ["AccountReplay", "replay_account"]
 
@@ -72,7 +72,9 @@ class AccountReplay:
     notes : tuple of str
         What the replay could not see: bars one asset has inside the replayed span and another
         lacks (the replay runs on the bars every asset has, so a move inside such a gap is not
-        replayed).
+        replayed), bars no asset has inside it, and each funding series' coverage (prints
+        settling inside a gap, charged at the bar after it; funding starting after the first bar
+        or ending before the last; prints inside the asked window but outside the bars).
     """
 
     venue: str
@@ -188,8 +190,12 @@ def replay_account(
     funding : mapping of asset -> Series, optional
         Funding rates (fraction per interval, indexed by settlement time) of the perpetuals on
         that base asset: at a settlement inside the replay, each position pays ``q * open * rate``
-        (a long pays a positive rate) at the open of the bar starting then, from the account's
-        USD balance.
+        (a long pays a positive rate) at the open of the bar it falls in, from the account's
+        USD balance.  A print settling inside a gap between the bars is paid at the open of the
+        bar after the gap (the held position owes it; its mark inside the gap is unseen), and
+        said in ``notes``, as is funding that starts late or ends early.  A series whose
+        ``attrs["symbol"]`` names another instrument than the positions on the asset
+        (:func:`levguard.core.symbols.other_instrument`) is refused.
     start, end : str or Timestamp, optional
         First and last bar open times replayed.
     intrabar : {"corners", "close"}
@@ -208,6 +214,9 @@ def replay_account(
         A spec error (naming field and value), bars missing for an asset the account depends on,
         non-positive prices, no bar in the window, or an isolated position; prices for an asset
         the spec names nowhere, or funding for an asset no position is on.
+    DataError
+        A funding series whose ``attrs["symbol"]`` names another instrument than a position on
+        its asset (``LATEUSDT`` funding for a ``FOOUSDT`` position paid nothing without a word).
 
     Notes
     -----
@@ -270,7 +279,9 @@ def replay_account(
             f"{'it' if len(unused) == 1 else 'them'}"
         )
     assets = [a for a in ja.assets if a in bars]
-    notes = _gaps(bars, assets, index)
+    starts = index.as_unit("ns").asi8
+    bar = bar_step_ns(starts)
+    notes = _gaps(bars, assets, index) + _missing_bars(bars, assets, starts, bar)
     k, n = len(assets), len(index)
     base = np.asarray([opens[a] for a in assets])
     ohlc = {a: bars[a].loc[index] for a in assets}
@@ -285,7 +296,9 @@ def replay_account(
     m = len(scen)
     factors = np.stack(scen, axis=1).reshape(n * m, k)
     equity, mm, _ = scenario_values(ja, assets, factors)
-    paid = _funding_paid(account, funding, index, ohlc)
+    asked = (None if lo is None else lo.value, None if hi is None else hi.value)
+    paid, funding_notes = _funding_paid(account, funding, starts, bar, ohlc, asked)
+    notes += funding_notes
     lent = _settle_borrowed(held, ja)
     equity, mm = _after_funding(ja, assets, factors, equity.reshape(n, m), mm.reshape(n, m), paid, lent)
     liq = breached(ja, equity, mm)
@@ -355,6 +368,95 @@ def _gaps(bars: Mapping[str, pd.DataFrame], assets: list[str], index: pd.Datetim
     return tuple(notes)
 
 
+def _when(ns: int) -> str:
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M")
+
+
+def _missing_bars(
+    bars: Mapping[str, pd.DataFrame], assets: list[str], starts: np.ndarray[Any, np.dtype[np.int64]], bar: int
+) -> tuple[str, ...]:
+    """Say how many bars inside the replayed span no held asset has (a gap in every file).
+
+    A 3-day hole in a lone asset's file was replayed over without a word (the prices there and,
+    before funding was placed after gaps, the 9 funding prints in it were not seen)."""
+    own = [pd.DatetimeIndex(bars[a].index).as_unit("ns").asi8 for a in assets]
+    union = np.unique(np.concatenate([t[(t >= starts[0]) & (t <= starts[-1])] for t in own]))
+    gaps = (np.diff(union) - 1) // bar  # whole bars missing between two present ones
+    if bar <= 1 or not (gaps > 0).any():
+        return ()
+    i = int(np.argmax(gaps))
+    who = f"{assets[0]}'s prices" if len(assets) == 1 else "any asset's prices"
+    count = int(np.count_nonzero(gaps > 0))
+    span = f"{count:,} gaps, the longest" if count > 1 else "1 gap"
+    return (
+        f"{int(gaps.sum()):,} {ns_to_interval(bar)} bar(s) inside the replayed span are missing from {who} "
+        f"({span} from {_when(int(union[i]) + bar)} to {_when(int(union[i + 1]))}): "
+        "a move inside a gap is not seen",
+    )
+
+
+def _same_instrument(raw: object, asset: str, positions: list[Any]) -> None:
+    """DataError when the funding's ``attrs["symbol"]`` names another instrument than a position
+    on ``asset`` (:func:`~levguard.core.symbols.other_instrument`, as the backtester checks its
+    funding file against its bars): ``LATEUSDT`` funding for a ``FOOUSDT`` position paid 0.00.
+    A series naming no pair is not checked."""
+    attrs = getattr(raw, "attrs", {}) or {}
+    theirs = listed_pair(str(attrs.get("symbol") or ""))
+    if theirs is None:
+        return
+    for p in positions:
+        why = other_instrument(theirs, p.symbol)
+        if why is not None:
+            raise DataError(
+                f"funding[{asset!r}] ({attrs.get('source') or 'series'}) is {theirs}, the position on {asset} is "
+                f"{p.symbol} ({why}); give the funding of {p.symbol}"
+            )
+
+
+def _funding_coverage(
+    t: np.ndarray[Any, np.dtype[np.int64]],
+    starts: np.ndarray[Any, np.dtype[np.int64]],
+    bar: int,
+    asked: tuple[int | None, int | None],
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], list[str]]:
+    """The settlement times ``t`` as :func:`sum_into_bars` should book them, and what to say.
+
+    A print inside a gap between bars is moved to the next bar's open (the replay's positions are
+    held through the gap, so the print is owed; it was dropped: 9 prints, 4.81 of 13.81 paid, a
+    hunt's 3-day hole).  Coverage notes follow :func:`levguard.data.perp.perp_frame`'s: funding
+    starting more than one print spacing after the first bar or ending more than two before the
+    span's end, and prints inside the asked ``[start, end]`` but outside the bars."""
+    span_end = int(starts[-1]) + bar
+    if len(t) == 0:
+        return t, ["funding series is empty: no funding charged"]
+    pos = np.searchsorted(starts, t, side="right") - 1
+    inside = (t >= starts[0]) & (t < span_end)
+    in_gap = inside & (t >= starts[np.clip(pos, 0, None)] + bar)
+    moved = t.copy()
+    moved[in_gap] = starts[pos[in_gap] + 1]
+    notes = []
+    spacing = int(np.median(np.diff(t))) if len(t) > 1 else 8 * 3_600 * 10**9
+    if int(t[0]) - int(starts[0]) > spacing:
+        after = ", after the replayed bars" if t[0] >= span_end else ""
+        notes.append(f"funding starts {_when(int(t[0]))}{after}: no funding charged before it")
+    if span_end - int(t[-1]) > 2 * spacing:
+        before = ", before the replayed bars" if t[-1] < starts[0] else ""
+        notes.append(f"funding ends {_when(int(t[-1]))}{before}: no funding charged after it")
+    lo, hi = asked
+    outside = ~inside & (t >= (starts[0] if lo is None else lo)) & (t <= (span_end - 1 if hi is None else hi))
+    if outside.any():
+        notes.append(
+            f"funding: {int(outside.sum()):,} print(s) inside the asked window but outside the replayed bars "
+            f"({_when(int(starts[0]))} to {_when(span_end)}) not charged"
+        )
+    if in_gap.any():
+        notes.append(
+            f"funding: {int(in_gap.sum()):,} print(s) settle inside gaps between the bars: each is charged at the "
+            "open of the bar after its gap, at that bar's price (the position is held through the gap)"
+        )
+    return moved, notes
+
+
 def _settle_borrowed(spec: Mapping[str, Any], ja: JointAccount) -> float:
     """The coins of the settlement asset (USDT) the spec's ``borrowed`` lends (0 without)."""
     if ja.settle < 0 or not isinstance(spec.get("borrowed"), Mapping):
@@ -402,18 +504,21 @@ def _after_funding(
 def _funding_paid(
     account: Any,
     funding: Mapping[str, pd.Series | pd.DataFrame] | None,
-    index: pd.DatetimeIndex,
+    starts: np.ndarray[Any, np.dtype[np.int64]],
+    bar: int,
     ohlc: Mapping[str, pd.DataFrame],
-) -> np.ndarray[Any, np.dtype[np.float64]]:
+    asked: tuple[int | None, int | None] = (None, None),
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], tuple[str, ...]]:
     """Cumulative funding paid (USD) at each bar, booked at the open of the bar each settlement
     time falls in (``[t, t + bar)``, the bars' commonest step: :func:`levguard.data.resample.sum_into_bars`,
     as the backtester's prints reach its bars): hourly prints on 4-hour bars, or a print a
-    millisecond after the hour, were dropped unless they fell exactly on a bar's open."""
-    paid = np.zeros(len(index))
+    millisecond after the hour, were dropped unless they fell exactly on a bar's open.  A print
+    inside a gap is booked at the bar after it; the notes say so and each series' coverage
+    (:func:`_funding_coverage`)."""
+    paid = np.zeros(len(starts))
+    notes: list[str] = []
     if not funding:
-        return paid
-    starts = index.as_unit("ns").asi8
-    bar = bar_step_ns(starts)
+        return paid, ()
     positions = account.positions if isinstance(account, Account) else account.positions.positions
     held = sorted({base_asset(p.symbol) for p in positions})
     # Rates for an asset no position is on would pay nothing without a word (as prices for an
@@ -429,6 +534,7 @@ def _funding_paid(
         name = str(asset).upper()
         rates = _funding_rates(raw, name)
         mine = [p for p in positions if base_asset(p.symbol) == name]
+        _same_instrument(raw, name, mine)
         if any(p.instrument.inverse for p in mine):
             raise InputError(f"funding[{name!r}]: funding of inverse positions is not replayed; give linear ones")
         if mine and name not in ohlc:
@@ -436,11 +542,12 @@ def _funding_paid(
         q = sum(p.qty * p.instrument.contract_size for p in mine)
         if q == 0.0:
             continue
-        t = pd.DatetimeIndex(rates.index).as_unit("ns").asi8
+        t, said = _funding_coverage(pd.DatetimeIndex(rates.index).as_unit("ns").asi8, starts, bar, asked)
+        notes.extend(f"{name} {note}" for note in said)
         opens = ohlc[name]["open"].to_numpy()
         rate = sum_into_bars(starts, bar, t, rates.to_numpy())
-        step = np.zeros(len(index))
+        step = np.zeros(len(starts))
         due = rate != 0.0
         step[due] = q * opens[due] * rate[due]
         paid += np.cumsum(step)
-    return paid
+    return paid, tuple(notes)

@@ -44,7 +44,7 @@ def replay_account_command(
 
     try:
         frames = {a: load_ohlcv(path) for a, path in parse_asset_files(prices).items()}
-        rates = {a: load_funding(path)["funding_rate"] for a, path in parse_asset_files(funding).items()}
+        rates = {a: load_funding(path) for a, path in parse_asset_files(funding).items()}
         run = replay_account(file, frames, funding=rates, start=start, end=end, intrabar=cast(Any, intrabar))
     except LevguardError as exc:
         fail(str(exc))
