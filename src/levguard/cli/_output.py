@@ -106,11 +106,12 @@ def console(stderr: bool = False) -> Console:
 
 
 def price(x: float | None) -> str:
-    """Format a price with enough significant digits for small and large prices."""
-    if x is None or not math.isfinite(x):
-        return "—"
-    digits = 2 if abs(x) >= 100 else (4 if abs(x) >= 1 else 6)
-    return f"{x:,.{digits}f}"
+    """Format a price with enough significant digits for small and large prices: 2 decimals from
+    100 up, 4 from 1, at least 6 significant digits below 1 (:func:`levguard.report.prices.fmt_price`,
+    the one price format of the text and HTML outputs); None or non-finite as a dash."""
+    from levguard.report.prices import fmt_price
+
+    return fmt_price(x)
 
 
 def _num(x: Any) -> float | None:

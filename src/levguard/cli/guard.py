@@ -305,6 +305,7 @@ def _warn_api_policy(store: Any, name: str, config_policy: dict[str, Any] | None
 
 def _table(reports: list[dict[str, Any]], title: str) -> Any:
     from levguard.cli._output import FittingTable as Table
+    from levguard.cli._output import price
 
     colors = {"OK": "green", "WARN": "yellow", "DANGER": "red", "ACT": "bold red"}
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -334,8 +335,8 @@ def _table(reports: list[dict[str, Any]], title: str) -> Any:
                 r["account"],
                 p["symbol"],
                 f"{p['qty']:.4g}",
-                f"{p['mark']:,.2f}",
-                f"{lp:,.2f}" if lp else "none",
+                price(p["mark"]),
+                price(lp) if lp else "none",
                 f"{p['distance']:.1%}" if p["distance"] != float("inf") else "∞",
                 f"{p['p_liq']:.1%}" if p.get("p_liq") is not None and math.isfinite(p["p_liq"]) else "—",
                 f"HF {p['health_factor']:.3f} → {p['target_hf']:g}"
@@ -513,6 +514,7 @@ def _demo_summary(out: Any, guardian: Any, papers: list[Any], cfg: Any) -> None:
     """What happened in the paper demo, against the same crash without the guardian."""
     import pandas as pd
 
+    from levguard.cli._output import price
     from levguard.config.guardian import parse_guardian_config
     from levguard.venues.paper import PaperVenue
 
@@ -546,8 +548,8 @@ def _demo_summary(out: Any, guardian: Any, papers: list[Any], cfg: Any) -> None:
         liq = twin.liquidations[0]
         when = pd.Timestamp(liq.ts_ns, unit="ns", tz="UTC").strftime("%H:%M")
         out.print(
-            f"Without the guardian the venue liquidates the position at {liq.price:,.2f} "
-            f"(simulated time {when}; mark {liq.mark_price:,.2f}).",
+            f"Without the guardian the venue liquidates the position at {price(liq.price)} "
+            f"(simulated time {when}; mark {price(liq.mark_price)}).",
             markup=False,
         )
     if venue.liquidations:

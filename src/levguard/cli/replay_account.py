@@ -53,7 +53,7 @@ def replay_account_command(
 
         sys.stdout.write(json_text(run.to_dict()) + "\n")
         return
-    from levguard.cli._output import console, fmt
+    from levguard.cli._output import console, fmt, price
 
     con = console()
     f = run.frame
@@ -71,7 +71,7 @@ def replay_account_command(
     if run.liquidated_at is None:
         con.print("[green]not liquidated[/] over the window")
         return
-    where = ", ".join(f"{a} {fmt(p)}" for a, p in run.liquidation_prices.items())
+    where = ", ".join(f"{a} {price(p)}" for a, p in run.liquidation_prices.items())
     con.print(
         f"[red]liquidated[/] in the bar opening {run.liquidated_at:%Y-%m-%d %H:%M} UTC at {where} "
         f"(equity there {fmt(run.equity_at_liquidation)}, before the venue's liquidation fees)"

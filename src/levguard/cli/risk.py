@@ -370,7 +370,7 @@ def render_joint(joint: Any) -> None:
     """Print the unified margin line, the surface's liquidated share and the minimal shock."""
     from rich.markup import escape
 
-    from levguard.cli._output import console
+    from levguard.cli._output import console, price
 
     out = console()
     m = joint.account
@@ -407,7 +407,7 @@ def render_joint(joint: Any) -> None:
         out.print(f"{head} nothing within {r.max_norm:g} standard deviations {verb}")
         return
     moves = ", ".join(
-        f"{a} {r.prices_before[a]:,.2f} -> {r.prices_after[a]:,.2f} ({mv:+.2%})"
+        f"{a} {price(r.prices_before[a])} -> {price(r.prices_after[a])} ({mv:+.2%})"
         for a, mv in zip(r.assets, r.moves, strict=True)
     )
     if broke:

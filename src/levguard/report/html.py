@@ -25,6 +25,7 @@ import pandas as pd
 from levguard.errors import InputError
 from levguard.files import replacing
 from levguard.report.embed import figures_html
+from levguard.report.prices import fmt_price
 
 __all__ = [
     "AMOUNTS",
@@ -315,7 +316,7 @@ def _liq_text(row: Mapping[Hashable, Any], with_symbol: bool) -> str:
     if row.get("side") == "flat":  # a settlement row: a trade left a negative balance (no liquidation)
         text = f"{head}negative balance settled"
     else:
-        text = f"{head}{side}liquidated at {float(row['price']):,.2f}"
+        text = f"{head}{side}liquidated at {fmt_price(float(row['price']))}"
     bad = row.get("bad_debt")
     if bad is not None and math.isfinite(float(bad)) and float(bad) > 0:
         text += f"; bad debt {float(bad):,.2f}"

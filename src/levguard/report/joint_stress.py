@@ -22,6 +22,7 @@ from levguard.core.risk.joint_ladder import LiquidationLadder
 from levguard.core.risk.joint_stress import LiquidationSurface, ReverseStress
 from levguard.report.embed import figures_html
 from levguard.report.html import write_page
+from levguard.report.prices import fmt_price
 
 __all__ = ["BANKRUPT", "WIPED_OUT", "joint_stress_body", "ladder_figure", "surface_figure", "write_joint_stress_report"]
 
@@ -161,8 +162,8 @@ def surface_figure(
     fig.update_layout(
         title=f"{'Bankruptcy' if broke else 'Liquidation'} surface ({surface.venue}): joint moves of "
         f"{surface.asset_x} and {surface.asset_y}" + (" (no futures to liquidate)" if broke else ""),
-        xaxis_title=f"{surface.asset_x} move (%) from {surface.price_x:,.2f}",
-        yaxis_title=f"{surface.asset_y} move (%) from {surface.price_y:,.2f}",
+        xaxis_title=f"{surface.asset_x} move (%) from {fmt_price(surface.price_x)}",
+        yaxis_title=f"{surface.asset_y} move (%) from {fmt_price(surface.price_y)}",
         height=640,
         template="plotly_white",
         legend={"orientation": "h", "y": -0.15},
@@ -224,7 +225,7 @@ def ladder_figure(ladder: LiquidationLadder, reverse: ReverseStress | None = Non
     fig.update_layout(
         title=f"{y_name} ({ladder.venue}) along moves of {ladder.asset}, every other price held"
         + (" (no futures to liquidate)" if broke else ""),
-        xaxis_title=f"{ladder.asset} move (%) from {ladder.price:,.2f}",
+        xaxis_title=f"{ladder.asset} move (%) from {fmt_price(ladder.price)}",
         yaxis_title=y_name,
         height=460,
     )
