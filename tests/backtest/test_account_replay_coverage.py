@@ -147,3 +147,20 @@ def test_cli_refuses_another_coins_funding_file_and_prints_the_notes(tmp_path: P
     early = CliRunner().invoke(app, [*args, "--funding", f"FOO={tmp_path / 'FOOUSDT_funding.csv'}"])
     assert early.exit_code == 0, early.output
     assert "note: FOO funding ends 2021-12-31 16:00, before the replayed bars" in " ".join(early.output.split())
+
+
+def test_funding_inside_bars_another_asset_lacks_is_paid_after_them() -> None:
+    # A unified account: BTC lacks 30 hours that FOO has, so those FOO bars are not replayed
+    # either; the 3 FOO prints settling in them (hours 56, 64, 72) were dropped: now paid after the gap.
+    spec = {
+        "venue": "binance-pm",
+        "balances": {"USDT": 5_000, "BTC": 0.1},
+        "prices": {"BTC": 60_000},
+        "positions": [SPEC["positions"][0]],
+    }
+    btc = _bars(HOURS, 60_000.0).drop(HOURS[50:80])
+    foo = _bars(HOURS).assign(open=0.5)
+    run = replay_account(spec, {"BTC": btc, "FOO": foo}, funding={"FOO": _funding()})
+    assert run.frame["funding_paid"].iloc[-1] == pytest.approx(30 * 20_000 * 0.5 * 0.0001)
+    assert run.notes[0].startswith("30 of FOO's bars are not replayed: BTC has no bar there")
+    assert run.notes[1].startswith("FOO funding: 3 print(s) settle inside gaps between the bars")

@@ -350,7 +350,8 @@ def _gaps(bars: Mapping[str, pd.DataFrame], assets: list[str], index: pd.Datetim
     """Say which bars of a held asset inside the replayed span another asset lacks.
 
     The replay runs on the bars every asset has; a gap in one asset's file drops the other
-    assets' bars there (a crash inside the gap is not replayed, its funding not paid).  Real
+    assets' bars there (a crash inside the gap is not replayed; its funding is paid at the bar after
+    the gap, :func:`_funding_coverage`).  Real
     archives have such gaps (Binance's BTCUSDT lacks hours that ETHUSDT has), so they are said,
     not refused.
     """
