@@ -10,8 +10,10 @@ the *same* payload, gas limit and nonce, both fees raised by ``fee_bump`` (defau
 node refused as underpriced (:func:`underpriced`: an older version pending, the newest not held)
 is priced again from the newest when due; any other failed broadcast (a timeout, a rate limit,
 insufficient funds) is sent again as it is (re-pricing it raised the fees 12.5 % every two cycles
-while the node did not answer).  Nothing is signed under the kill switch or a dry run (the caller checks
-:func:`levguard.live.onchain_tx.live_signing`).  No fee beyond the venue's
+while the node did not answer).  Nothing is signed under the kill switch, a dry run or an account
+whose acting is disabled after an authentication failure (:func:`signing_stop`, checked by the
+caller and again before signing): a replacement due then is audited (``onchain_not_replaced``) and
+alerted instead, once per alert period.  No fee beyond the venue's
 ``max_fee_per_gas`` is ever signed: a replacement that would need more is refused with a critical
 ``action`` alert (one capped at the limit still goes, with the same alert).  A replacement is a
 new version of the same order row: it is **journaled** (an ``onchain_replacement`` audit row with
@@ -31,10 +33,20 @@ transaction to the signer itself at the same nonce, priced as a replacement (a n
 may hold the withdrawal: "unknown" is one node's view, and a transaction marked sent may have left;
 only a transaction mined at that nonce rules it out for good).  Whichever is mined settles the
 row: the cancel leaves it ``expired`` (the next cycle decides again from the position then), the
-withdrawal (it beat the cancel) ``closed``.  A withdrawal due for a fee bump is checked the same
-way first: a stale one is cancelled (at the bumped fees) rather than sped up.  A cancel due for a
-fee bump is bumped as a cancel (``purpose`` ``"cancel_speed_up"``) and never checked again; a
-version is a cancel by its request's ``kind`` (:func:`is_cancel`), whatever its fee.
+withdrawal (it beat the cancel) ``closed``.  A withdrawal **pending** is checked the same way at
+every reconciliation (the caller, :func:`levguard.live.onchain_tx.resolve`), whether or not it is
+due for a fee bump: the position drifting while it waits, one that would now leave the health
+factor below the floor is cancelled (at a replacement's fees) rather than left to be mined or
+sped up.  A cancel due for a fee bump is bumped as a cancel (``purpose`` ``"cancel_speed_up"``)
+and never checked again; a version is a cancel by its request's ``kind`` (:func:`is_cancel`),
+whatever its fee.
+
+**A cancel's gas** is the node's ``eth_estimateGas`` of the 0-value self-transfer times the
+venue's ``gas_multiplier`` (:meth:`levguard.venues.onchain.OnchainVenue.estimate`), never below
+21,000 (a plain transfer's intrinsic gas on Ethereum; on Arbitrum a transaction's gas also pays
+its L1 data, so a plain transfer needs more, and one signed at 21,000 is refused as "intrinsic gas
+too low").  Only a failed estimate that is not an authentication failure falls back to 21,000;
+the gas and where it came from are journaled with the cancel (``gas_from``).
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 from levguard.core.defi.aave import get_user_account_data
 from levguard.core.defi.aave_records import collateral_after_withdraw
 from levguard.core.defi.morpho import Position, is_healthy
-from levguard.errors import InputError, VenueError
+from levguard.errors import InputError, VenueAuthError, VenueError
 from levguard.live import inflight
 from levguard.live.store import LeaseLost
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
@@ -58,11 +70,15 @@ if TYPE_CHECKING:
     from levguard.live.setup import AccountState
 
 __all__ = [
+    "CANCEL_GAS",
     "REPLACEMENT_EVENT",
     "UNDERPRICED",
     "cancel",
+    "cancel_gas",
     "is_cancel",
+    "not_replaced",
     "replacement_fees",
+    "signing_stop",
     "speed_up",
     "stale_withdrawal",
     "underpriced",
@@ -73,7 +89,9 @@ REPLACEMENT_EVENT = "onchain_replacement"
 """The audit event journaling a replacement (its ``decision`` carries ``client_order_id`` and ``tx``)."""
 
 _WAD = 10**18
-_CANCEL_GAS = 21_000  # a plain transfer's intrinsic gas
+CANCEL_GAS = 21_000
+"""A plain transfer's intrinsic gas (Ethereum's ``G_transaction``): the least gas of a cancel, and
+its gas when the node's estimate fails."""
 _JOURNAL_PAGES = 50
 
 
@@ -105,6 +123,31 @@ def is_cancel(tx: dict[str, Any]) -> bool:
     (``"cancel_speed_up"``; older journals wrote ``"speed_up"``, the request ``kind`` is
     ``"cancel"`` in both)."""
     return tx.get("kind") == "cancel" or tx.get("purpose") in ("cancel", "cancel_speed_up")
+
+
+def signing_stop(g: Guardian, setup: OnchainAccountSetup, st: AccountState) -> str:
+    """Why no replacement (fee bump or cancel) may be signed for the account now, or "" when one
+    may: acting disabled after an authentication failure (``st.disabled``, until an operator
+    re-enables the account), the kill switch, or a dry run (the guardian not live, or the account's
+    ``live_enabled`` off).  Bytes already journaled are still broadcast: they send nothing new."""
+    if st.disabled:
+        return f"acting disabled: {st.disabled}"
+    if g.store.kill_switch(setup.name) or not (g.live and setup.live):
+        return "kill switch or dry run"
+    row = g.store.account(setup.name)
+    return "" if row is not None and row.get("live_enabled") else "kill switch or dry run"
+
+
+async def not_replaced(
+    g: Guardian, setup: OnchainAccountSetup, cid: str, row: dict[str, Any], what: str, stop: str, kind: str = "action"
+) -> None:
+    """A replacement of ``cid`` due but not signed for ``stop`` (:func:`signing_stop`; ``what``
+    says which, why, and that it is not signed): a warning alert, once per alert period, audited
+    (``onchain_not_replaced``) when it is raised."""
+    text = f"{cid}: {what}"
+    if await g._alert(setup.name, "warning", kind, text, dedup=f"not_replaced:{cid}", client_order_id=cid):
+        g._audit(setup.name, "onchain_not_replaced", {"order": _plain(row)}, {"client_order_id": cid, "stop": stop},
+                 [what, stop])  # fmt: skip
 
 
 def replacement_fees(max_fee: int, tip: int, base_fee: int | None, market_tip: int, bump: float) -> tuple[int, int]:
@@ -204,12 +247,14 @@ async def speed_up(
     row: dict[str, Any],
     vs: list[dict[str, Any]],
     refused: str = "",
+    stop: str = "",
 ) -> dict[str, Any] | None:
     """Count one more reconciliation that finds ``cid`` pending; once ``replace_after_cycles``
     did and its newest version pays less than the market (module docstring), or the node
     ``refused`` it (its error: an older version waits, the newest is not held), replace the newest
-    version with the same payload and higher fees.  The replacement's journal entry, or None (not
-    replaced)."""
+    version with the same payload and higher fees; a stale withdrawal is the caller's to cancel
+    first (:func:`stale_withdrawal`).  The replacement's journal entry, or None (not replaced;
+    when due but ``stop`` says why nothing may be signed, alerted and audited: :func:`not_replaced`)."""
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     row["pending_cycles"] = int(row.get("pending_cycles", 0)) + 1
@@ -226,19 +271,15 @@ async def speed_up(
     )
     if refused:
         why = f"{last['hash']} refused by the node ({refused}); {why}"
+    if stop:
+        word = "cancel" if is_cancel(last) else "fee bump"
+        await not_replaced(g, setup, cid, row, f"{word} due: {why}; not signed ({stop})", stop)
+        return None
     if is_cancel(last):  # a cancel is never re-checked, and is bumped as a cancel
         return await _replace(
             g, setup, st, cid, row, last, _request(last, cancel=True), int(last["gas"]), "cancel_speed_up", why,
             base, tip,
         )  # fmt: skip
-    if vs[0].get("kind") == "withdraw":  # sized on an older position
-        stale = stale_withdrawal(setup, await g._call(setup, "read", venue.read), vs[0])
-        if stale:
-            g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": last["hash"]}, [stale])
-            return await _replace(
-                g, setup, st, cid, row, last, _request(last, cancel=True), _CANCEL_GAS, "cancel", f"{why}; {stale}",
-                base, tip,
-            )  # fmt: skip
     return await _replace(
         g, setup, st, cid, row, last, _request(last, cancel=False), int(last["gas"]), "speed_up", why, base, tip
     )
@@ -248,14 +289,39 @@ async def cancel(
     g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: str, row: dict[str, Any], vs: list[dict[str, Any]],
     why: str,
 ) -> dict[str, Any] | None:  # fmt: skip
-    """Replace ``cid`` (never seen by the node, not to be sent: ``why``) with a 0-value
-    transaction to the signer at its nonce (module docstring).  Its journal entry, or None."""
+    """Replace ``cid`` (a withdrawal not to be mined: ``why``) with a 0-value transaction to the
+    signer at its nonce, its gas estimated (:func:`cancel_gas`; module docstring).  Its journal
+    entry, or None."""
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     last = vs[-1]
     base, tip = await venue.fees()
     request = _request(last, cancel=True)
-    return await _replace(g, setup, st, cid, row, last, request, _CANCEL_GAS, "cancel", why, base, tip)
+    gas, source = await cancel_gas(venue, request)
+    return await _replace(g, setup, st, cid, row, last, request, gas, "cancel", why, base, tip, gas_from=source)
+
+
+async def cancel_gas(venue: OnchainVenue, request: TxRequest) -> tuple[int, str]:
+    """The gas limit of the cancel ``request`` (0 to its sender) and where it came from: the node's
+    ``eth_estimateGas`` of it times ``gas_multiplier``, at least :data:`CANCEL_GAS`; a failed
+    estimate falls back to :data:`CANCEL_GAS` (said in the second item), except an authentication
+    failure, raised (acting is disabled: nothing is signed).
+
+    Notes
+    -----
+    21,000 is Ethereum's intrinsic gas of a transaction (yellow paper, ``G_transaction``), all a
+    0-value transfer to an account without code costs there.  Arbitrum's ``eth_estimateGas`` adds
+    the L1 data's cost in L2 gas ("Gas and fees", Arbitrum docs: the gas limit covers the L1
+    component), so a plain transfer there needs more than 21,000 and is refused at 21,000.
+    """
+    try:
+        estimated = await venue.estimate(request, request.to)
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        return CANCEL_GAS, f"{CANCEL_GAS} (eth_estimateGas failed: {exc})"
+    gas = max(estimated, CANCEL_GAS)
+    return gas, f"eth_estimateGas {estimated}" + ("" if gas == estimated else f", raised to {CANCEL_GAS}")
 
 
 def _request(tx: dict[str, Any], *, cancel: bool) -> TxRequest:
@@ -282,10 +348,18 @@ async def _replace(
     why: str,
     base: int | None,
     tip: int,
+    *,
+    gas_from: str = "",
 ) -> dict[str, Any] | None:
-    # Price (capped), sign, journal (fenced), broadcast one replacement of ``last``.
+    # Price (capped), sign, journal (fenced), broadcast one replacement of ``last``; nothing when
+    # signing_stop says so (checked by the callers; again here, the last moment before signing).
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
+    stop = signing_stop(g, setup, st)
+    if stop:
+        text = f"{purpose.replace('_', ' ')} of {last['hash']}: {why}; not signed ({stop})"
+        await not_replaced(g, setup, cid, row, text, stop)
+        return None
     nonce = int(last["nonce"])
     paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
     max_fee, new_tip = replacement_fees(paid_max, paid_tip, base, tip, venue.fee_bump)
@@ -304,6 +378,8 @@ async def _replace(
         await g._alert(setup.name, "critical", "action", f"{text}: replaced at the cap", dedup=f"fee_cap:{cid}")
     signed: SignedTx = await venue.sign(request, nonce, gas, max_fee, new_tip, legacy=base is None)
     entry = {**signed.journal(), "purpose": purpose, "replaces": last["hash"]}
+    if gas_from:
+        entry["gas_from"] = gas_from
     decision = {"client_order_id": cid, "tx": entry, "purpose": purpose}
     try:
         g.store.mark_result(

@@ -25,13 +25,18 @@ replacements journaled since, :func:`levguard.live.onchain_fees.versions`) is lo
 -> recorded once (closed or rejected; a cancel mined: ``expired``); one pending -> wait, and
 replace it with higher fees when it has been pending ``replace_after_cycles`` cycles priced below
 the market (:func:`levguard.live.onchain_fees.speed_up`; a newest version journaled but unknown to
-the node, a crash between its journal and its broadcast, is broadcast first); none known to the
-node -> the sender's mined nonce decides: beyond the journaled one, the nonce went to another
-transaction (``expired``, after a last look for a receipt of ours); not yet, the newest signed
-bytes are broadcast again, unless they are a withdrawal the position no longer allows
+the node, a crash between its journal and its broadcast, is broadcast first; a withdrawal pending
+is checked against the position at every cycle and cancelled at its nonce once it would leave the
+health factor below the unwind's floor, :func:`levguard.live.onchain_fees.stale_withdrawal`); none
+known to the node -> the sender's mined nonce decides: beyond the journaled one, the nonce went
+to another transaction (``expired``, after a last look for a receipt of ours); not yet, the newest
+signed bytes are broadcast again, unless they are a withdrawal the position no longer allows
 (:func:`levguard.live.onchain_fees.stale_withdrawal`), which is cancelled at its nonce instead.
 A nonce is therefore only ever re-sent with its own payload, or a cancel, each journaled before it
-is broadcast, and no decision is taken while any transaction of the account is in flight.
+is broadcast, and no decision is taken while any transaction of the account is in flight.  No fee
+bump or cancel is signed under the kill switch, a dry run or acting disabled after an
+authentication failure (:func:`levguard.live.onchain_fees.signing_stop`): one due is alerted and
+audited instead.
 """
 
 from __future__ import annotations
@@ -505,6 +510,11 @@ async def _resolve_one(
         if status.state == "mined":
             return await _mined(g, setup, st, cid, v, status.success, status.block_number, status.gas_used)
     if any(s.state == "pending" for s in looks):
+        if not onchain_fees.is_cancel(last) and tx.get("kind") == "withdraw":
+            # Every cycle while it waits: the position may have drifted under it (fee bump due or not).
+            why = onchain_fees.stale_withdrawal(setup, await g._call(setup, "read", venue.read), tx)
+            if why:
+                return await _cancel_stale(g, setup, st, cid, row, vs, why)
         refused = ""
         if looks[-1].state != "pending":  # journaled, not broadcast (a crash between the two), or refused
             try:
@@ -516,9 +526,10 @@ async def _resolve_one(
                 if not onchain_fees.underpriced(str(exc)):
                     return None  # a timeout, a rate limit, funds: the same bytes are sent again next cycle
                 refused = str(exc)  # an older version waits: re-priced when due (onchain_fees)
-        if not live_signing(g, setup):
-            return None
-        bumped = await onchain_fees.speed_up(g, setup, st, cid, row, vs, refused)
+        stop = onchain_fees.signing_stop(g, setup, st)
+        if stop and not st.disabled:
+            return None  # the kill switch or a dry run: the operator's choice, nothing is counted
+        bumped = await onchain_fees.speed_up(g, setup, st, cid, row, vs, refused, stop)
         return None if bumped is None else await _settled(g, setup, st, cid, bumped)
     mined_nonce = await venue.confirmed_nonce(tx["from"])
     if mined_nonce > int(tx["nonce"]):
@@ -542,15 +553,8 @@ async def _resolve_one(
     # are a withdrawal the position no longer allows (onchain_fees.stale_withdrawal).
     if not onchain_fees.is_cancel(last) and tx.get("kind") == "withdraw":
         why = onchain_fees.stale_withdrawal(setup, await g._call(setup, "read", venue.read), tx)
-        if why and not live_signing(g, setup):  # nothing new is signed: the withdrawal is not sent either
-            await g._alert(
-                setup.name, "warning", "reconcile", f"{cid}: {why}; not cancelled (kill switch or dry run)", dedup=cid
-            )
-            return None
         if why:
-            g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": last["hash"]}, [why])
-            cancelled = await onchain_fees.cancel(g, setup, st, cid, row, vs, why)
-            return None if cancelled is None else await _settled(g, setup, st, cid, cancelled)
+            return await _cancel_stale(g, setup, st, cid, row, vs, why)
     await venue.broadcast(last["raw"], last["hash"])
     if row.get("status") != "open":
         if not await _mark(g, setup, st, cid, "open", 0.0, None, tx["hash"], g.clock()):
@@ -560,14 +564,24 @@ async def _resolve_one(
     return await _settled(g, setup, st, cid, last)
 
 
-def live_signing(g: Guardian, setup: OnchainAccountSetup) -> bool:
-    """Whether a replacement (fee bump or cancel) may be signed for the account: no kill switch,
-    and the account live (``g.live``, its setup's and its row's ``live_enabled``).  Bytes already
-    journaled are still broadcast when the switch is on: they send nothing new."""
-    if g.store.kill_switch(setup.name) or not (g.live and setup.live):
-        return False
-    row = g.store.account(setup.name)
-    return row is not None and bool(row.get("live_enabled"))
+async def _cancel_stale(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    row: dict[str, Any],
+    vs: list[dict[str, Any]],
+    why: str,
+) -> dict[str, Any] | None:
+    # A withdrawal the position no longer allows (``why``), pending or unknown to the node: cancel
+    # it at its nonce, unless nothing may be signed (then it is not sent either: alerted, audited).
+    stop = onchain_fees.signing_stop(g, setup, st)
+    if stop:
+        await onchain_fees.not_replaced(g, setup, cid, row, f"{why}; not cancelled ({stop})", stop, "reconcile")
+        return None
+    g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": vs[-1]["hash"]}, [why])
+    cancelled = await onchain_fees.cancel(g, setup, st, cid, row, vs, why)
+    return None if cancelled is None else await _settled(g, setup, st, cid, cancelled)
 
 
 async def _settled(

@@ -561,6 +561,13 @@ class OnchainVenue:
         tx = {"from": sender, "to": request.to, "data": request.data, "value": request.value}
         return int(self.w3.eth.estimate_gas(tx))
 
+    async def estimate(self, request: TxRequest, sender: str) -> int:
+        """The gas limit of ``request`` from ``sender``: :meth:`estimate_gas` x ``gas_multiplier``
+        (rounded down, as :meth:`prepare` signs it).  A node's failure is classified as every call
+        of the venue's (:class:`~levguard.errors.VenueAuthError` for refused credentials)."""
+        gas = await self._run(f"estimate gas of {request.call}", lambda: self.estimate_gas(request, sender))
+        return int(gas * self.gas_multiplier)
+
     def _signer(self) -> LocalSigner:
         # The key that signs (VenuePermanentError without one: the venue reads only).
         if self.signer is None:
