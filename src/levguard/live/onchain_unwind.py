@@ -321,6 +321,7 @@ class _Step:
         self.outcomes: list[dict[str, Any]] = decision.setdefault("outcomes", [])
         self.withdrawn = 0  # collateral withdrawn by this action's confirmed legs
         self.supplied = 0  # and supplied back
+        self.repaid: dict[str, int] = {}  # debt repaid by its confirmed legs, by token
         self.decimals: dict[str, int] = {}  # of the tokens sent (a read may no longer carry one)
         venue = setup.venue
         assert isinstance(venue, OnchainVenue)
@@ -340,6 +341,8 @@ class _Step:
             self.withdrawn += request.amount
         if ok and request.kind == "supply":
             self.supplied += request.amount
+        if ok and request.kind == "repay":
+            self.repaid[request.symbol] = self.repaid.get(request.symbol, 0) + request.amount
         return ok
 
     async def pay(
@@ -514,6 +517,13 @@ async def _run(
     decision["rounds_done"] = rounds
     decision["health_factor_after"] = after.health_factor
     symbol = str(decision["symbol"])
+    # What was repaid: the confirmed repayments (a sale refused and its collateral supplied back
+    # repays nothing), not the plan (kept as repaid_planned).
+    y = str(decision["debt_symbol"])
+    if "repaid" in decision:
+        decision["repaid_planned"] = decision["repaid"]
+    paid = step.repaid.get(y, 0)
+    decision["repaid"] = paid / 10 ** step.decimals[y] if paid else 0.0  # a repay leg sent: its decimals
     if decision["side"] == "unwind":
         dec = step.decimals.get(symbol)
         # Net of a supply back: the collateral this action withdrew and did not put back.
@@ -584,7 +594,9 @@ async def _next(
             return stop
         leg["sale_min_out"] = str(min_out)
         decision.setdefault("min_out", str(min_out))  # of the action's first sale
-        quoted = await _quote_ok(g, setup, read, x, y, amount, min_out, decision, withdrawn=True)
+        quoted = await _quote_ok(
+            g, setup, read, x, y, amount, min_out, decision, withdrawn=what, key=f"quote_withdrawn:{pending.step}"
+        )
         if quoted is None:  # the node did not answer (alerted): the sale again next cycle
             decision["stopped"] = f"{decision['refused']}; the {what} stay in the wallet until the next cycle"
             return stop
@@ -640,12 +652,15 @@ async def _quote_ok(
     min_out: int,
     decision: dict[str, Any],
     *,
-    withdrawn: bool = False,
+    withdrawn: str = "",
+    key: str = "quote",
 ) -> bool | None:
     # The swapper's quote for ``amount`` must reach ``min_out`` (oracle less slippage); else stop:
     # False (below, no route), None (the node did not answer: retryable).  Before a withdrawal it
-    # alerts "nothing withdrawn"; after one (``withdrawn``) the caller alerts what became of the
-    # collateral (decision["refused"] says why the sale is not made), a retryable failure aside.
+    # alerts "nothing withdrawn"; after one (``withdrawn``: what was withdrawn, in words) the caller
+    # alerts what became of the collateral (decision["refused"] says why the sale is not made),
+    # except a retryable failure: alerted here that the collateral sits in the wallet, under its
+    # own dedup ``key`` (the one before a withdrawal is "quote": one must not swallow the other).
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     try:
@@ -655,8 +670,15 @@ async def _quote_ok(
     except VenueError as exc:
         decision.update(skipped="swap_quote", error=str(exc), refused=f"no quote for {x} -> {y}: {exc}")
         retry = isinstance(exc, VenueRetryableError)
-        if not withdrawn or retry:
-            await g._alert(setup.name, "critical", "action", f"unwind: {decision['refused']}", dedup="quote")
+        if not withdrawn:
+            text = f"unwind: {decision['refused']}: nothing withdrawn"
+            await g._alert(setup.name, "critical", "action", text, dedup=key)
+        elif retry:
+            text = (
+                f"unwind: {decision['refused']}: the {withdrawn} sit in the paying wallet {read.payer} (withdrawn, "
+                "not yet sold) and protect nothing until the sale (tried again next cycle)"
+            )
+            await g._alert(setup.name, "critical", "action", text, dedup=key)
         return None if retry else False
     decision["quote"] = str(quoted)
     if quoted >= min_out:
