@@ -45,8 +45,20 @@ whatever its fee.
 venue's ``gas_multiplier`` (:meth:`levguard.venues.onchain.OnchainVenue.estimate`), never below
 21,000 (a plain transfer's intrinsic gas on Ethereum; on Arbitrum a transaction's gas also pays
 its L1 data, so a plain transfer needs more, and one signed at 21,000 is refused as "intrinsic gas
-too low").  Only a failed estimate that is not an authentication failure falls back to 21,000;
-the gas and where it came from are journaled with the cancel (``gas_from``).
+too low").  The node's answer, the multiplier and the gas are journaled with the cancel
+(``gas_from``, e.g. "eth_estimateGas 93000 x 1.25 = 116250").  An estimate that fails signs
+nothing: an authentication failure is raised (acting is disabled), any other failure is alerted
+and the cancel is tried again at the next cycle (a guessed 21,000 would be refused on Arbitrum).
+No estimate (nor fee look-up) is asked when no cancel can be signed under ``max_fee_per_gas``:
+the cap's critical alert says so, once per alert period.
+
+**A version refused for its gas** (:func:`levguard.venues.onchain_errors.gas_refused`: "intrinsic
+gas too low", "gas limit too low" and the like) was never accepted by the node, and its bytes never
+will be: re-sending them would leave the nonce open for good (the stale withdrawal mined, or the
+account stuck).  Its gas is estimated again (the L1 component of Arbitrum's gas moves with the L1
+price) and a new version is signed at the same nonce with that gas, at fees at least the refused
+version's (:func:`regas`), journaled before it is broadcast as every replacement.  Any other
+refusal or failure sends the journaled bytes again, as they are.
 """
 
 from __future__ import annotations
@@ -62,6 +74,7 @@ from levguard.errors import InputError, VenueAuthError, VenueError
 from levguard.live import inflight
 from levguard.live.store import LeaseLost
 from levguard.venues.onchain import OnchainVenue, SignedTx, TxRequest
+from levguard.venues.onchain_errors import gas_refused
 from levguard.venues.onchain_read import AaveRead, LendingRead, MorphoRead
 
 if TYPE_CHECKING:
@@ -75,8 +88,10 @@ __all__ = [
     "UNDERPRICED",
     "cancel",
     "cancel_gas",
+    "gas_refused",
     "is_cancel",
     "not_replaced",
+    "regas",
     "replacement_fees",
     "signing_stop",
     "speed_up",
@@ -90,8 +105,7 @@ REPLACEMENT_EVENT = "onchain_replacement"
 
 _WAD = 10**18
 CANCEL_GAS = 21_000
-"""A plain transfer's intrinsic gas (Ethereum's ``G_transaction``): the least gas of a cancel, and
-its gas when the node's estimate fails."""
+"""A plain transfer's intrinsic gas (Ethereum's ``G_transaction``): the least gas of a cancel."""
 _JOURNAL_PAGES = 50
 
 
@@ -291,21 +305,55 @@ async def cancel(
 ) -> dict[str, Any] | None:  # fmt: skip
     """Replace ``cid`` (a withdrawal not to be mined: ``why``) with a 0-value transaction to the
     signer at its nonce, its gas estimated (:func:`cancel_gas`; module docstring).  Its journal
-    entry, or None."""
+    entry, or None: nothing signed when no cancel fits under ``max_fee_per_gas`` (a critical
+    alert, no fee or gas asked of the node) or when the estimate fails (a warning; again next
+    cycle)."""
     venue = setup.venue
     assert isinstance(venue, OnchainVenue)
     last = vs[-1]
+    if await capped_out(g, setup, cid, last, why, "cancel"):
+        return None
     base, tip = await venue.fees()
     request = _request(last, cancel=True)
-    gas, source = await cancel_gas(venue, request)
+    try:
+        gas, source = await cancel_gas(venue, request)
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        await g._alert(
+            setup.name, "warning", "reconcile",
+            f"{cid}: cancel of {last['hash']} not signed this cycle ({why}): eth_estimateGas failed: {exc}; "
+            "asked again next cycle", dedup=f"cancel_gas:{cid}", client_order_id=cid,
+        )  # fmt: skip
+        return None
     return await _replace(g, setup, st, cid, row, last, request, gas, "cancel", why, base, tip, gas_from=source)
+
+
+async def capped_out(
+    g: Guardian, setup: OnchainAccountSetup, cid: str, last: dict[str, Any], why: str, purpose: str
+) -> bool:
+    """True (and a critical alert, once per alert period) when no replacement of ``last`` can be
+    priced under the venue's ``max_fee_per_gas``: the least fee cap above it (:func:`replacement_fees`
+    with no market) is already beyond (the tip's least is never above the fee cap's)."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    cap = venue.max_fee_per_gas
+    paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
+    least_max, _ = replacement_fees(paid_max, paid_tip, None, 0, venue.fee_bump)
+    if cap is None or cap >= least_max:
+        return False
+    text = (
+        f"{last['call']} (nonce {last['nonce']}, {last['hash']}): {why}; its {purpose.replace('_', ' ')} needs "
+        f"maxFeePerGas {_gwei(least_max)} at least, above max_fee_per_gas {_gwei(cap)}: not replaced"
+    )
+    await g._alert(setup.name, "critical", "action", text, dedup=f"fee_cap_reached:{cid}")
+    return True
 
 
 async def cancel_gas(venue: OnchainVenue, request: TxRequest) -> tuple[int, str]:
     """The gas limit of the cancel ``request`` (0 to its sender) and where it came from: the node's
-    ``eth_estimateGas`` of it times ``gas_multiplier``, at least :data:`CANCEL_GAS`; a failed
-    estimate falls back to :data:`CANCEL_GAS` (said in the second item), except an authentication
-    failure, raised (acting is disabled: nothing is signed).
+    ``eth_estimateGas`` of it times ``gas_multiplier``, at least :data:`CANCEL_GAS`.  A failed
+    estimate is raised (a :class:`~levguard.errors.VenueError`): nothing is signed on a guess.
 
     Notes
     -----
@@ -314,14 +362,81 @@ async def cancel_gas(venue: OnchainVenue, request: TxRequest) -> tuple[int, str]
     the L1 data's cost in L2 gas ("Gas and fees", Arbitrum docs: the gas limit covers the L1
     component), so a plain transfer there needs more than 21,000 and is refused at 21,000.
     """
+    estimated = await venue.estimate(request, request.to)
+    gas = max(estimated, CANCEL_GAS)
+    return gas, _gas_from(venue, estimated) + ("" if gas == estimated else f", raised to {CANCEL_GAS}")
+
+
+def _gas_from(venue: OnchainVenue, gas: int) -> str:
+    # "eth_estimateGas <the node's answer> x <multiplier> = <gas>": estimate() returns
+    # int(answer x m); for m >= 1 the answer is the one integer n with int(n x m) == gas, ceil(gas / m).
+    m = float(getattr(venue, "gas_multiplier", 1.0))
+    answer = math.ceil(gas / m) if m >= 1.0 else None
+    if answer is None or int(answer * m) != gas:
+        return f"eth_estimateGas x {m:g} = {gas}"
+    return f"eth_estimateGas {answer}" + ("" if m == 1.0 else f" x {m:g} = {gas}")
+
+
+async def regas(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    row: dict[str, Any],
+    vs: list[dict[str, Any]],
+    refused: str,
+) -> dict[str, Any] | None:
+    """A new version of ``cid``'s newest version (refused by the node for its gas: ``refused``,
+    :func:`gas_refused`), at the same nonce, with the same payload (a cancel stays a cancel), its
+    gas estimated again and fees at least the refused version's (raised to the market's: twice the
+    base fee plus the priority fee, under ``max_fee_per_gas``); journaled before it is broadcast.
+    None, nothing signed, when :func:`signing_stop` says so, the estimate fails (again next cycle)
+    or is not above the refused gas (a critical alert: the node contradicts itself)."""
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    last = vs[-1]
+    why = f"{last['hash']} refused by the node for its gas {last['gas']} ({refused})"
+    stop = signing_stop(g, setup, st)
+    if stop:
+        await not_replaced(g, setup, cid, row, f"new gas due: {why}; not signed ({stop})", stop, "reconcile")
+        return None
+    cancelling = is_cancel(last)
+    request = _request(last, cancel=cancelling)
     try:
-        estimated = await venue.estimate(request, request.to)
+        if cancelling:
+            gas, source = await cancel_gas(venue, request)
+        else:
+            estimated = await venue.estimate(request, str(last["from"]))
+            gas, source = estimated, _gas_from(venue, estimated)
     except VenueAuthError:
         raise
     except VenueError as exc:
-        return CANCEL_GAS, f"{CANCEL_GAS} (eth_estimateGas failed: {exc})"
-    gas = max(estimated, CANCEL_GAS)
-    return gas, f"eth_estimateGas {estimated}" + ("" if gas == estimated else f", raised to {CANCEL_GAS}")
+        await g._alert(
+            setup.name, "warning", "reconcile", f"{cid}: {why}; not signed again this cycle: eth_estimateGas failed: "
+            f"{exc}; asked again next cycle", dedup=f"regas:{cid}", client_order_id=cid,
+        )  # fmt: skip
+        return None
+    if gas <= int(last["gas"]):
+        await g._alert(
+            setup.name, "critical", "reconcile",
+            f"{cid}: {why}; the node estimates {gas} ({source}), not above it: not signed again",
+            dedup=f"regas:{cid}", client_order_id=cid,
+        )  # fmt: skip
+        return None
+    base, tip = await venue.fees()
+    paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
+    new_tip = max(paid_tip, tip)
+    max_fee = max(paid_max, new_tip if base is None else 2 * base + new_tip)
+    cap = venue.max_fee_per_gas
+    if cap is not None:  # never above the cap, never below the refused version (signed under it)
+        max_fee, new_tip = max(min(max_fee, cap), paid_max), max(min(new_tip, cap), paid_tip)
+    if base is None:
+        new_tip = max_fee
+    purpose = "cancel_regas" if cancelling else "regas"
+    return await _sign_journal_send(
+        g, setup, st, cid, row, last, request, gas, purpose, f"{why}; {source}", max_fee, new_tip, base is None,
+        source,
+    )  # fmt: skip
 
 
 def _request(tx: dict[str, Any], *, cancel: bool) -> TxRequest:
@@ -376,7 +491,32 @@ async def _replace(
             return None
         max_fee, new_tip = cap, min(new_tip, cap) if base is not None else cap
         await g._alert(setup.name, "critical", "action", f"{text}: replaced at the cap", dedup=f"fee_cap:{cid}")
-    signed: SignedTx = await venue.sign(request, nonce, gas, max_fee, new_tip, legacy=base is None)
+    return await _sign_journal_send(
+        g, setup, st, cid, row, last, request, gas, purpose, why, max_fee, new_tip, base is None, gas_from
+    )
+
+
+async def _sign_journal_send(
+    g: Guardian,
+    setup: OnchainAccountSetup,
+    st: AccountState,
+    cid: str,
+    row: dict[str, Any],
+    last: dict[str, Any],
+    request: TxRequest,
+    gas: int,
+    purpose: str,
+    why: str,
+    max_fee: int,
+    new_tip: int,
+    legacy: bool,
+    gas_from: str,
+) -> dict[str, Any] | None:
+    # Sign the version of ``last``'s nonce, journal it (fenced by the lease), then broadcast it.
+    venue = setup.venue
+    assert isinstance(venue, OnchainVenue)
+    what = f"{last['call']} (nonce {last['nonce']}, {last['hash']})"
+    signed: SignedTx = await venue.sign(request, int(last["nonce"]), gas, max_fee, new_tip, legacy=legacy)
     entry = {**signed.journal(), "purpose": purpose, "replaces": last["hash"]}
     if gas_from:
         entry["gas_from"] = gas_from
@@ -392,22 +532,25 @@ async def _replace(
         return None
     row.setdefault("replacements", []).append(entry)
     row["status"], row["pending_cycles"] = "open", 0
-    word = {"cancel": "cancelled", "cancel_speed_up": "cancel sped up"}.get(purpose, "sped up")
+    word = {
+        "cancel": "cancelled", "cancel_speed_up": "cancel sped up", "cancel_regas": "cancel signed again with more gas",
+        "regas": "signed again with more gas",
+    }.get(purpose, "sped up")  # fmt: skip
     await g._alert(
         setup.name, "warning", "action",
-        f"{what} {word}: {why}; now {signed.hash} at maxFeePerGas {_gwei(max_fee)}, tip {_gwei(new_tip)}",
+        f"{what} {word}: {why}; now {signed.hash} at maxFeePerGas {_gwei(max_fee)}, tip {_gwei(new_tip)}, gas {gas}",
         client_order_id=cid, hash=signed.hash, replaces=last["hash"],
     )  # fmt: skip
     try:
         await venue.broadcast(signed.raw, signed.hash)
-    except VenueError as exc:  # journaled: the next reconciliation broadcasts it again
+    except VenueError as exc:  # journaled: the next reconciliation broadcasts it again (or regas)
         await g._alert(setup.name, "warning", "reconcile", f"{signed.hash} not sent: {exc}", dedup=cid)
     return entry
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     # An in-flight row for the audit log, without the signed transactions (they are journaled).
-    return {k: v for k, v in row.items() if k not in ("tx", "replacements")}
+    return {k: v for k, v in row.items() if k not in ("tx", "replacements", "stale_audited")}
 
 
 def _gwei(wei: int | None) -> str:

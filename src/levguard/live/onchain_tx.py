@@ -438,7 +438,7 @@ async def _mark(g: Guardian, setup: OnchainAccountSetup, st: AccountState, cid: 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     # An in-flight row for the audit log, without the raw transaction (it is in the journal).
-    return {k: v for k, v in row.items() if k not in ("tx", "replacements")}
+    return {k: v for k, v in row.items() if k not in ("tx", "replacements", "stale_audited")}
 
 
 def journaled(g: Guardian, account: str, cid: str) -> dict[str, Any] | None:
@@ -523,6 +523,9 @@ async def _resolve_one(
             except VenueAuthError:
                 raise
             except VenueError as exc:
+                if onchain_fees.gas_refused(str(exc)):  # never accepted: signed again with new gas
+                    regassed = await onchain_fees.regas(g, setup, st, cid, row, vs, str(exc))
+                    return None if regassed is None else await _settled(g, setup, st, cid, regassed)
                 if not onchain_fees.underpriced(str(exc)):
                     return None  # a timeout, a rate limit, funds: the same bytes are sent again next cycle
                 refused = str(exc)  # an older version waits: re-priced when due (onchain_fees)
@@ -555,7 +558,15 @@ async def _resolve_one(
         why = onchain_fees.stale_withdrawal(setup, await g._call(setup, "read", venue.read), tx)
         if why:
             return await _cancel_stale(g, setup, st, cid, row, vs, why)
-    await venue.broadcast(last["raw"], last["hash"])
+    try:
+        await venue.broadcast(last["raw"], last["hash"])
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        if not onchain_fees.gas_refused(str(exc)):
+            raise  # a timeout, a rate limit, funds: the same bytes are sent again next cycle
+        regassed = await onchain_fees.regas(g, setup, st, cid, row, vs, str(exc))
+        return None if regassed is None else await _settled(g, setup, st, cid, regassed)
     if row.get("status") != "open":
         if not await _mark(g, setup, st, cid, "open", 0.0, None, tx["hash"], g.clock()):
             return {"client_order_id": cid, "status": "lease_lost"}
@@ -579,7 +590,11 @@ async def _cancel_stale(
     if stop:
         await onchain_fees.not_replaced(g, setup, cid, row, f"{why}; not cancelled ({stop})", stop, "reconcile")
         return None
-    g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": vs[-1]["hash"]}, [why])
+    # Audited once per reason (the figures in it) or alert period, not at every cycle it waits.
+    now, seen = g.clock(), row.get("stale_audited")
+    if seen is None or seen[0] != why or now - int(seen[1]) >= g.alert_repeat_s * 1e9:
+        g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": vs[-1]["hash"]}, [why])
+        row["stale_audited"] = (why, now)
     cancelled = await onchain_fees.cancel(g, setup, st, cid, row, vs, why)
     return None if cancelled is None else await _settled(g, setup, st, cid, cancelled)
 

@@ -4,7 +4,9 @@
 module docstring says what each one makes the guardian do): HTTP 429 or a rate-limit message is
 :class:`~levguard.errors.VenueRateLimitError`, 401/403 :class:`~levguard.errors.VenueAuthError`,
 a revert :class:`~levguard.errors.VenuePermanentError`, anything else
-:class:`~levguard.errors.VenueRetryableError`.
+:class:`~levguard.errors.VenueRetryableError`.  :func:`gas_refused` tells, among the retryable
+ones, a transaction the node refused for its gas limit (it was never accepted: the same bytes are
+refused again, whatever the wait).
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ from levguard.errors import (
 )
 from levguard.venues.onchain_read import is_revert
 
-__all__ = ["classify", "redact", "url_secrets"]
+__all__ = ["GAS_REFUSED", "classify", "gas_refused", "redact", "url_secrets"]
+
+#: What nodes answer a transaction whose gas limit is under what it needs before it runs (letters
+#: only, lower case): geth, Erigon and Arbitrum "intrinsic gas too low" (on Arbitrum the intrinsic
+#: gas covers the L1 data too), Nethermind "IntrinsicGasTooLow" / "GasLimitTooLow", Besu
+#: "INTRINSIC_GAS_EXCEEDS_GAS_LIMIT", geth after EIP-7623 "insufficient gas for floor data gas cost".
+GAS_REFUSED: tuple[str, ...] = (
+    "intrinsicgastoolow",
+    "intrinsicgasexceedsgaslimit",
+    "gaslimittoolow",
+    "floordatagas",
+)
 
 
 def _http_status(exc: BaseException) -> int | None:
@@ -44,6 +57,13 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "<redacted>")
     return text
+
+
+def gas_refused(error: str) -> bool:
+    """True when a node refused a transaction for its gas limit (:data:`GAS_REFUSED`): it was not
+    accepted, and its bytes never will be; not a fee, a timeout, a rate limit or the funds."""
+    letters = "".join(c for c in error.lower() if c.isalpha())
+    return any(k in letters for k in GAS_REFUSED)
 
 
 def classify(exc: BaseException, what: str, secrets: tuple[str, ...] = ()) -> LevguardError:
