@@ -323,6 +323,7 @@ class _Step:
         self.supplied = 0  # and supplied back
         self.repaid: dict[str, int] = {}  # debt repaid by its confirmed legs, by token
         self.decimals: dict[str, int] = {}  # of the tokens sent (a read may no longer carry one)
+        self.prices: dict[str, float] = {}  # value_unit per whole token, at the action's assessment
         venue = setup.venue
         assert isinstance(venue, OnchainVenue)
         self.venue = venue
@@ -408,7 +409,12 @@ async def act(
         "qty": (plan.repay_first / 10**plan.debt_decimals) if only_repay else withdrawn / 10**plan.collateral_decimals,
         "amount": str(plan.repay_first if only_repay else withdrawn),
         "debt_symbol": y,
-        "repaid": (plan.repay_first + sum(r.repay for r in plan.rounds)) / 10**plan.debt_decimals,
+        "repaid": 0.0,  # until a repayment is confirmed (a dry run, a skip: 0); the plan's in value_unit:
+        "repaid_by_token": {},
+        "repaid_planned": _price(a, y)
+        * (plan.repay_first + sum(r.repay for r in plan.rounds))
+        / 10**plan.debt_decimals,
+        "value_unit": a.value_unit,
         "health_factor": a.health_factor,
         "target_hf": a.target_hf,
         "health_factor_after": _hf(plan.health_factor_after),
@@ -426,7 +432,13 @@ async def act(
         return decision
     ps.last_order_ns = now
     step = _Step(g, setup, st, view, decision, reasons, f"unwind-{now}")
+    step.prices = {f.symbol: f.price for f in a.assets}
     return await _run(step, read, a.target_hf, None, more=True)
+
+
+def _price(a: LendingAssessment, symbol: str) -> float:
+    # The assessment's price of ``symbol`` (value_unit per whole token); NaN when it carries none.
+    return next((f.price for f in a.assets if f.symbol == symbol), math.nan)
 
 
 async def resume(
@@ -452,6 +464,9 @@ async def resume(
         "qty": pending.withdrawn / 10 ** pending.on(read)[1],
         "amount": str(pending.withdrawn),
         "debt_symbol": pending.debt,
+        "repaid": 0.0,
+        "repaid_by_token": {},
+        "value_unit": a.value_unit,
         "resumed": pending.to_dict(),
         "health_factor": a.health_factor,
         "target_hf": a.target_hf,
@@ -472,6 +487,7 @@ async def resume(
         return decision
     ps.last_order_ns = now
     step = _Step(g, setup, st, view, decision, reasons, pending.step)
+    step.prices = {f.symbol: f.price for f in a.assets}
     return await _run(step, read, a.target_hf, pending, more=more)
 
 
@@ -517,13 +533,12 @@ async def _run(
     decision["rounds_done"] = rounds
     decision["health_factor_after"] = after.health_factor
     symbol = str(decision["symbol"])
-    # What was repaid: the confirmed repayments (a sale refused and its collateral supplied back
-    # repays nothing), not the plan (kept as repaid_planned).
-    y = str(decision["debt_symbol"])
-    if "repaid" in decision:
-        decision["repaid_planned"] = decision["repaid"]
-    paid = step.repaid.get(y, 0)
-    decision["repaid"] = paid / 10 ** step.decimals[y] if paid else 0.0  # a repay leg sent: its decimals
+    # Repaid: the confirmed repayments (none when the sale was refused), not the plan, of every debt
+    # token (Aave rounds repay the largest debt: they may alternate), by token and in value_unit at
+    # the assessment's prices (the read after's for a token the assessment did not carry).
+    by_token = {sym: paid / 10 ** step.decimals[sym] for sym, paid in step.repaid.items() if paid}
+    decision["repaid_by_token"] = by_token
+    decision["repaid"] = sum(q * step.prices.get(sym, _price(after, sym)) for sym, q in by_token.items())
     if decision["side"] == "unwind":
         dec = step.decimals.get(symbol)
         # Net of a supply back: the collateral this action withdrew and did not put back.
