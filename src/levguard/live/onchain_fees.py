@@ -373,8 +373,8 @@ def _gas_from(venue: OnchainVenue, gas: int) -> str:
     m = float(getattr(venue, "gas_multiplier", 1.0))
     answer = math.ceil(gas / m) if m >= 1.0 else None
     if answer is None or int(answer * m) != gas:
-        return f"eth_estimateGas x {m:g} = {gas}"
-    return f"eth_estimateGas {answer}" + ("" if m == 1.0 else f" x {m:g} = {gas}")
+        return f"eth_estimateGas x {m} = {gas}"
+    return f"eth_estimateGas {answer}" + ("" if m == 1.0 else f" x {m} = {gas}")
 
 
 async def regas(

@@ -32,6 +32,8 @@ known to the node -> the sender's mined nonce decides: beyond the journaled one,
 to another transaction (``expired``, after a last look for a receipt of ours); not yet, the newest
 signed bytes are broadcast again, unless they are a withdrawal the position no longer allows
 (:func:`levguard.live.onchain_fees.stale_withdrawal`), which is cancelled at its nonce instead.
+Newest bytes the node refuses for their gas ("intrinsic gas too low": never accepted) are
+estimated again and signed anew at the nonce (:func:`levguard.live.onchain_fees.regas`).
 A nonce is therefore only ever re-sent with its own payload, or a cancel, each journaled before it
 is broadcast, and no decision is taken while any transaction of the account is in flight.  No fee
 bump or cancel is signed under the kill switch, a dry run or acting disabled after an

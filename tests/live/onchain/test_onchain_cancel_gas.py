@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_onchain_fee_bump import GWEI, FakeChain, Killed, cycle, guardian, replacements
 
 from levguard.errors import VenueRetryableError
@@ -179,3 +182,17 @@ def test_a_refusal_for_the_gas_limit_is_told_from_others(error: str, refused: bo
     from levguard.venues.onchain_errors import gas_refused  # (new: imported here, the file runs on older code)
 
     assert gas_refused(error) is refused
+
+
+@given(answer=st.integers(0, 10**9), m=st.floats(1.0, 4.0))
+def test_gas_from_names_the_nodes_answer_only_when_it_is_exact(answer: int, m: float) -> None:
+    # OnchainVenue.estimate returns int(answer x m); gas_from recovers the answer (or says only the
+    # multiplier), never a wrong one.
+    from levguard.live.onchain_fees import _gas_from
+
+    gas = int(answer * m)
+    text = _gas_from(SimpleNamespace(gas_multiplier=m), gas)  # type: ignore[arg-type]
+    assert text.endswith(f"= {gas}") or (m == 1.0 and text == f"eth_estimateGas {gas}")
+    said = text.split()[1]
+    if said != "x":
+        assert int(int(said) * m) == gas
