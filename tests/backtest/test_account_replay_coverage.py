@@ -164,3 +164,30 @@ def test_funding_inside_bars_another_asset_lacks_is_paid_after_them() -> None:
     assert run.frame["funding_paid"].iloc[-1] == pytest.approx(30 * 20_000 * 0.5 * 0.0001)
     assert run.notes[0].startswith("30 of FOO's bars are not replayed: BTC has no bar there")
     assert run.notes[1].startswith("FOO funding: 3 print(s) settle inside gaps between the bars")
+
+
+def test_funding_is_paid_by_the_positions_of_its_instrument_only() -> None:
+    """A review (2026-12-07): funding is keyed by coin, and one position of another instrument on
+    the coin (BTCUSDC, or a dated future, beside the BTCUSDT perpetual) refused the whole series,
+    whichever file was given.  The series now pays the positions of the instrument it names; the
+    others pay none of it, said in the notes."""
+    idx = pd.date_range("2022-06-01", periods=24 * 5, freq="1h", tz="UTC")
+    o = 30_000.0 * (1.0 + 0.001 * np.sin(np.arange(len(idx))))
+    bars = pd.DataFrame({"open": o, "high": o * 1.001, "low": o * 0.999, "close": o}, index=idx)
+    rates = pd.DataFrame({"funding_rate": 0.0001}, index=pd.date_range("2022-05-25", periods=60, freq="8h", tz="UTC"))
+    rates.attrs.update(symbol="BTCUSDT", source="BTCUSDT_funding.csv")
+    perp = {"symbol": "BTCUSDT", "qty": 1.0, "entry_price": 30_000, "mark_price": 30_000, "mmr": 0.004}
+
+    def paid(*others: dict[str, object]) -> tuple[float, tuple[str, ...]]:
+        spec = {"venue": "binance-usdm", "margin_mode": "cross", "wallet_balance": 10_000, "positions": [perp, *others]}
+        run = replay_account(spec, {"BTC": bars}, funding={"BTC": rates})
+        return float(run.frame["funding_paid"].iloc[-1]), run.notes
+
+    alone, _ = paid()
+    usdc, notes = paid({"symbol": "BTCUSDC", "qty": 0.5, "entry_price": 30_000, "mark_price": 30_000, "mmr": 0.004})
+    assert usdc == alone
+    assert any("BTCUSDC (settled in USDT vs USDC) pay none of it" in n for n in notes)
+    future, notes = paid({"symbol": "BTCUSDT_221230", "qty": -1.0, "entry_price": 30_500, "mark_price": 30_500,
+                          "mmr": 0.004})  # fmt: skip
+    assert future == alone
+    assert any("BTCUSDT_221230 (perpetual vs future" in n for n in notes)

@@ -396,22 +396,30 @@ def _missing_bars(
     )
 
 
-def _same_instrument(raw: object, asset: str, positions: list[Any]) -> None:
-    """DataError when the funding's ``attrs["symbol"]`` names another instrument than a position
-    on ``asset`` (:func:`~levguard.core.symbols.other_instrument`, as the backtester checks its
-    funding file against its bars): ``LATEUSDT`` funding for a ``FOOUSDT`` position paid 0.00.
-    A series naming no pair is not checked."""
+def _same_instrument(raw: object, asset: str, positions: list[Any], notes: list[str]) -> list[Any]:
+    """The positions on ``asset`` that the funding series pays: those of the instrument its
+    ``attrs["symbol"]`` names (:func:`~levguard.core.symbols.other_instrument`, as the backtester
+    checks its funding file against its bars), all of them when it names no pair.  The others
+    (a USDC-settled perpetual or a dated future beside the USDT perpetual whose prints these are)
+    pay none of it, said in ``notes``; DataError when it pays none of them (``LATEUSDT`` funding
+    for a ``FOOUSDT`` position paid 0.00)."""
     attrs = getattr(raw, "attrs", {}) or {}
     theirs = listed_pair(str(attrs.get("symbol") or ""))
     if theirs is None:
-        return
-    for p in positions:
-        why = other_instrument(theirs, p.symbol)
-        if why is not None:
-            raise DataError(
-                f"funding[{asset!r}] ({attrs.get('source') or 'series'}) is {theirs}, the position on {asset} is "
-                f"{p.symbol} ({why}); give the funding of {p.symbol}"
-            )
+        return positions
+    why = {p.symbol: other_instrument(theirs, p.symbol) for p in positions}
+    paid = [p for p in positions if why[p.symbol] is None]
+    source = attrs.get("source") or "series"
+    if positions and not paid:
+        p = positions[0]
+        raise DataError(
+            f"funding[{asset!r}] ({source}) is {theirs}, the position on {asset} is "
+            f"{p.symbol} ({why[p.symbol]}); give the funding of {p.symbol}"
+        )
+    others = [f"{p.symbol} ({why[p.symbol]})" for p in positions if why[p.symbol] is not None]
+    if others:
+        notes.append(f"funding[{asset!r}] ({source}) is {theirs}'s: {', '.join(others)} pay none of it")
+    return paid
 
 
 def _funding_coverage(
@@ -534,8 +542,7 @@ def _funding_paid(
     for asset, raw in funding.items():
         name = str(asset).upper()
         rates = _funding_rates(raw, name)
-        mine = [p for p in positions if base_asset(p.symbol) == name]
-        _same_instrument(raw, name, mine)
+        mine = _same_instrument(raw, name, [p for p in positions if base_asset(p.symbol) == name], notes)
         if any(p.instrument.inverse for p in mine):
             raise InputError(f"funding[{name!r}]: funding of inverse positions is not replayed; give linear ones")
         if mine and name not in ohlc:

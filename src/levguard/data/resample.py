@@ -45,7 +45,7 @@ ON_OPEN_NS = 60 * 10**9
 """A print this close after a bar's open settles at that open (Binance's ``fundingTime`` is a
 few milliseconds past the hour, ``08:00:00.016``); at most half a bar on shorter bars."""
 
-BEFORE_FIRST, IN_GAP, AFTER_LAST_OPEN = -1, -2, -3
+BEFORE_FIRST, AFTER_END, AFTER_LAST_OPEN = -1, -2, -3
 """Codes of :func:`funding_bars` for prints no bar charges."""
 
 
@@ -59,11 +59,12 @@ def funding_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray) -> np.ndarr
     event order), so a print settling inside the bar ``[s, s + bar)`` belongs to the *next* bar's
     open: the position carried into it is the one held through the print.  A print at a bar's
     open (within :data:`ON_OPEN_NS`, half a bar at most) is charged at that open, to the position
-    held up to it.
+    held up to it.  A print inside a gap between bars is charged at the open after the gap: no
+    trade happens in a gap, so the position carried into that bar held it (at that bar's mark).
 
     Returns int64 indices into ``starts``, or :data:`BEFORE_FIRST` (before the first bar),
-    :data:`IN_GAP` (inside a gap between bars, or after the last bar's end) and
-    :data:`AFTER_LAST_OPEN` (inside the last bar: no later open to charge it at).
+    :data:`AFTER_END` (at or after the last bar's end) and :data:`AFTER_LAST_OPEN` (inside the
+    last bar): no later open to charge them at.
 
     Notes
     -----
@@ -79,8 +80,9 @@ def funding_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray) -> np.ndarr
     k = np.searchsorted(starts, t, side="right") - 1
     base = starts[np.clip(k, 0, None)]
     out = np.where(t - base <= tol, k, k + 1).astype(np.int64)
-    out[t >= base + bar_ns] = IN_GAP
-    out[(k == starts.shape[0] - 1) & (out == starts.shape[0])] = AFTER_LAST_OPEN
+    last = k == starts.shape[0] - 1
+    out[last & (out == starts.shape[0])] = AFTER_LAST_OPEN
+    out[last & (t >= base + bar_ns)] = AFTER_END
     out[k < 0] = BEFORE_FIRST
     return out
 
@@ -103,8 +105,9 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
 
     open = first, high = max, low = min, close = last, volume = sum, and the same rules for the
     mark-price (``mark_open`` .. ``mark_close``) and index-price (``index_*``) bars a frame
-    carries; a perp frame's ``funding_rate`` is summed (NaN where no print settles in the target
-    bar, as in :func:`align_funding`); bars are labelled by their
+    carries; a perp frame's ``funding_rate`` is summed into the first target bar opening at or
+    after each print (the bar whose open charges the position that held it, as
+    :func:`funding_bars` places prints; NaN where none is); bars are labelled by their
     open time and cover ``[t, t + interval)`` anchored at the Unix epoch (so 1h bars become
     UTC-midnight-aligned days), except whole weeks, which start on Monday 00:00 UTC as
     Binance's weekly klines do (the epoch was a Thursday).  Target bars with no source bar are
@@ -148,13 +151,13 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
     origin = pd.Timestamp(origin_ns, unit="ns", tz="UTC")
     grouped = frame.resample(rule, origin=origin, label="left", closed="left")
     out = grouped.agg(_aggregations(frame))
-    if "funding_rate" in frame.columns:  # NaN = no settlement in the bar (the backtester's contract)
-        out["funding_rate"] = _funding_after(frame, ts, origin_ns, dst_ns, out.index)
     counts = grouped["close"].count()
     keep = counts > 0
     if partial == "drop":
         keep &= counts == dst_ns // src_ns
     out = out[keep.to_numpy()]
+    if "funding_rate" in frame.columns:  # NaN = no settlement in the bar (the backtester's contract)
+        out["funding_rate"] = _funding_after(frame, ts, origin_ns, dst_ns, out.index)
     out.index.name = INDEX_NAME
     out.attrs.update(frame.attrs)
     out.attrs["interval"] = interval
@@ -168,9 +171,10 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
 
     Returns a float64 Series indexed like ``bars`` (0.0 where no print is charged; the sum when
     several are, e.g. hourly funding on 4h bars: 00:00 at the 00:00 open, 01:00-04:00 at the
-    04:00 one).  Prints before the first bar, inside gaps, after the last bar's end or inside the
-    last bar are dropped.  The backtester pays ``-qty * mark_open * rate`` at the bar's open for
-    the linear position carried into it (docs/backtest.md).
+    04:00 one; a print inside a gap between bars at the open after it).  Prints before the first
+    bar, inside the last bar or after its end are dropped.  The backtester pays ``-qty *
+    mark_open * rate`` at the bar's open for the linear position carried into it
+    (docs/backtest.md).
     """
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
@@ -190,15 +194,16 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
 def _funding_after(frame: pd.DataFrame, ts: np.ndarray, origin_ns: int, dst_ns: int, index: pd.Index) -> np.ndarray:
     # A source bar's print is charged at its open to the position carried into it, held through
     # ``(s - src, s]``; a target bar's open charges what its carried position held, so a print at a
-    # source open ``s`` goes to the first target open at or after it (``(T - dst, T]`` -> T):
+    # source open ``s`` goes to the first target open at or after it (``(T - dst, T]`` -> T, or
+    # the next bar kept when that one is missing or partial, as funding_bars does past a gap):
     # summed into the bar that holds it, the 08:00 print of 1h bars was charged at 06:00 of 6h
     # bars to the position held before it (funding_bars).  NaN where no print is charged.
     rate = frame["funding_rate"].to_numpy(dtype=np.float64)
     has = ~np.isnan(rate)
     label = origin_ns - ((origin_ns - ts[has]) // dst_ns) * dst_ns  # ceil onto the target grid
     target = pd.DatetimeIndex(index).as_unit("ns").asi8
-    at = np.searchsorted(target, label)
-    ok = (at < target.shape[0]) & (target[np.clip(at, 0, target.shape[0] - 1)] == label) if target.size else at < 0
+    at = np.searchsorted(target, label)  # the first target bar kept at or after it (after a gap too)
+    ok = at < target.shape[0]
     out = np.zeros(target.shape[0])
     hits = np.zeros(target.shape[0])
     np.add.at(out, at[ok], rate[has][ok])

@@ -68,7 +68,7 @@ def test_a_gap_in_the_bars_is_printed_once(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     gap = "note: bars skip 1 gap(s) longer than one bar (40 bar(s) missing; the longest, 1 days 17:00:00, after "
     assert res.stderr.count(gap) == 1, res.stderr
-    assert "note: 5 funding print(s) settle inside gaps between the bars: not charged" in res.stderr
+    assert "note: 5 funding print(s) settle inside gaps between the bars: each is charged at the open" in res.stderr
 
 
 def test_backtest_config_errors_name_the_key(tmp_path: Path) -> None:

@@ -68,16 +68,21 @@ def test_funding_summed_per_bar_nan_where_no_print() -> None:
     assert "mark_open" not in frame.columns
 
 
-def test_funding_inside_a_gap_between_bars_is_said() -> None:
-    """Bars missing two days (a 48-hour hole in the file): the six prints settling inside it
-    fall on no bar; they were dropped without a word."""
+def test_funding_inside_a_gap_between_bars_is_charged_after_it_and_said() -> None:
+    """Bars missing two days (a 48-hour hole in the file): the six prints settling inside it fall
+    on no bar.  No trade happens in a gap, so the position carried into the bar after it held
+    them: they are charged at its open (they were dropped, first without a word, then noted)."""
     last = _bars(T0, 24 * 4)
     last = last.drop(last.index[24:72])
     frame = perp_frame(last, None, _funding(T0, 12))
-    assert frame["funding_rate"].notna().sum() == 6
+    rates = frame["funding_rate"]
+    assert rates.notna().sum() == 6
+    assert rates.iloc[24] == pytest.approx(7 * 0.0001)  # the gap's six and the bar's own
+    assert rates.sum() == pytest.approx(12 * 0.0001)
     notes = frame.attrs["notes"]
-    assert "6 funding print(s) settle inside gaps between the bars: not charged" in notes
+    assert any(n.startswith("6 funding print(s) settle inside gaps between the bars: each is charged") for n in notes)
     assert not any("outside the bars' span" in n for n in notes)
+    assert not any("more than one funding print" in n for n in notes)
 
 
 def test_summary_numbers() -> None:

@@ -153,3 +153,28 @@ def test_resample_keeps_mark_and_index_bars_and_sums_funding(tmp_path: Path) -> 
     path = save_frame(hourly, tmp_path / "X_1h.csv")
     out = resample_ohlcv(load_ohlcv(path), "4h")
     assert [c for c in out.columns if c.startswith("mark_")] == ["mark_open", "mark_high", "mark_low", "mark_close"]
+
+
+def test_a_resampled_perp_frame_charges_prints_as_aligning_them_to_the_coarser_bars_does() -> None:
+    """A review (2026-12-07): with the 13:00 bar missing, resampling a 1h perp frame to 6h dropped
+    the 08:00 print with the partial 12:00 bar, and aligning the prints to the 6h bars dropped the
+    16:00 one (inside the gap): 0.0061 and 0.0059 of 0.0063, without a word.  A print whose bar
+    is missing goes to the next bar kept, whose open charges the position that held it."""
+    from levguard.data.perp import perp_frame
+
+    idx = pd.date_range("2024-01-01", periods=48, freq="1h", tz="UTC")
+    last = pd.DataFrame({"open": 100.0, "high": 101.0, "low": 99.0, "close": 100.0, "volume": 1.0}, index=idx)
+    last = last.drop(pd.Timestamp("2024-01-01 13:00", tz="UTC"))
+    last.attrs.update(symbol="BTCUSDT", interval="1h")
+    rates = [1e-4, 2e-4, 4e-4, 8e-4, 16e-4, 32e-4]
+    prints = pd.DataFrame({"funding_rate": rates}, index=pd.date_range("2024-01-01", periods=6, freq="8h", tz="UTC"))
+    hourly = perp_frame(last, None, prints)
+    assert hourly["funding_rate"].sum() == pytest.approx(sum(rates))
+    six = resample_ohlcv(hourly, "6h")  # the 12:00 bar is partial: dropped
+    bars = resample_ohlcv(last, "6h")
+    bars.attrs.update(symbol="BTCUSDT", interval="6h")
+    direct = perp_frame(bars, None, prints)["funding_rate"]
+    np.testing.assert_array_equal(six["funding_rate"].to_numpy(), direct.to_numpy())
+    # 00:00 at 00:00; 08:00 and 16:00 (12:00 missing) at 18:00; the next day's at 00:00, 12:00, 18:00.
+    assert six["funding_rate"].sum() == pytest.approx(sum(rates))
+    assert six["funding_rate"].loc["2024-01-01 18:00"] == pytest.approx(6e-4)
