@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from levguard.live.setup import AccountSetup, AccountState
 from levguard.live.states import Level
+from levguard.venues.base import UNLISTED
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
@@ -131,7 +132,9 @@ async def left_out(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[s
     they stay (the suppressed repeats counted, the consecutive cycles in ``cycles``), and the
     cycle's report is ``partial`` (:func:`mark`).  A left-out position's level is set back to OK
     (it is not evaluated: a DANGER kept from before would hold by hysteresis if it came back; up
-    is immediate), silently.
+    is immediate), silently.  A position in a market the venue does not list even after reloading
+    its markets (settlement :data:`~levguard.venues.base.UNLISTED`: a contract listed after the
+    process started, whose contract size is unknown) is left out the same way, named as such.
     """
     others: dict[str, str] = dict(getattr(setup.venue, "left_out", None) or {})
     if not others:
@@ -148,13 +151,23 @@ async def left_out(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[s
     names = _names(others)
     wallet = getattr(setup.venue, "settle", "?")
     n = st.left_out_cycles
+    cycles = f"({n} cycle{'' if n == 1 else 's'})"
+    elsewhere = _names({s: c for s, c in others.items() if c != UNLISTED})
+    unlisted = ", ".join(sorted(s for s, c in others.items() if c == UNLISTED))
+    parts = [
+        f"positions settled outside the {wallet} wallet are not evaluated or protected {cycles}: {elsewhere}; "
+        "set the account's venue.settle to their currency or watch them as another account"
+    ] * bool(elsewhere)
+    if unlisted:
+        parts.append(
+            f"positions in markets the venue does not list (its markets reloaded) are not evaluated or protected "
+            f"{cycles}: {unlisted}; their contract size is unknown, so is their quantity"
+        )
     await g._alert(
         setup.name,
         "critical",
         "left_out",
-        f"positions settled outside the {wallet} wallet are not evaluated or protected "
-        f"({n} cycle{'' if n == 1 else 's'}): {names}; set the account's venue.settle to their currency "
-        "or watch them as another account",
+        "; ".join(parts),
         dedup=names,
         symbols=sorted(others),
         wallet=wallet,
@@ -171,7 +184,11 @@ def mark(setup: AccountSetup, report: dict[str, Any], others: Mapping[str, str])
     if others:
         wallet = getattr(setup.venue, "settle", "?")
         report["status"] = "partial"
-        report["reason"] = f"not evaluated or protected, settled outside the {wallet} wallet: {_names(others)}"
+        unlisted = sorted(s for s, c in others.items() if c == UNLISTED)
+        elsewhere = {s: c for s, c in others.items() if c != UNLISTED}
+        reasons = [f"settled outside the {wallet} wallet: {_names(elsewhere)}"] * bool(elsewhere)
+        reasons += [f"in markets the venue does not list: {', '.join(unlisted)}"] * bool(unlisted)
+        report["reason"] = f"not evaluated or protected, {'; '.join(reasons)}"
         report["left_out"] = [{"symbol": s, "settle": c} for s, c in sorted(others.items())]
     return report
 

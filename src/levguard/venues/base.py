@@ -19,6 +19,7 @@ from typing import Literal, Protocol, runtime_checkable
 from levguard.core.tiers import TierTable
 
 __all__ = [
+    "UNLISTED",
     "Capabilities",
     "Klines",
     "OrderRequest",
@@ -29,6 +30,10 @@ __all__ = [
 ]
 
 OrderStatus = Literal["open", "closed", "canceled", "rejected", "expired"]
+
+UNLISTED = "unlisted"
+"""The settlement currency a venue's ``left_out`` gives a position in a market it does not list
+(even after reloading its markets): its contract size, hence its quantity, is unknown."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,9 @@ class OrderRequest:
     sent_ns: int = 0
     """When the guardian sent the order (UTC ns; 0 unknown).  A venue with an order expiry
     (:attr:`Capabilities.order_expiry_s`) refuses an order arriving later than that after it."""
+    margin_mode: Literal["isolated", "cross"] | None = None
+    """The margin mode of the position the order reduces (None: the venue's default).  A venue
+    that selects the position by it (OKX's ``tdMode``) sends it with the order."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,10 @@ class OrderState:
     average_price: float | None = None
     venue_order_id: str | None = None
     timestamp_ns: int = 0
+    venue_status: str | None = None
+    """The venue's own status when levguard does not know it (``status`` is then ``"open"``: the
+    order is asked for again, alerted, for a bounded time: :func:`levguard.live.inflight.resolve`);
+    None otherwise."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from levguard.core.rules import get_venue
@@ -54,20 +54,20 @@ from levguard.venues import ccxt_klines, ccxt_unified
 from levguard.venues._ccxt_logger import ScrubbingLogger
 from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import (
+    UNLISTED,
     Capabilities,
     OrderRequest,
     OrderState,
-    OrderStatus,
     VenueBalance,
     VenuePosition,
 )
 from levguard.venues.ccxt_margin_tables import hyperliquid_tiers
+from levguard.venues.ccxt_orders import margin_params, max_amount, order_price, order_state, round_amount
 from levguard.venues.ccxt_quirks import (
     FETCH_BY_CLIENT_ID,
     TOTAL_HOLDS_ISOLATED,
     TOTAL_IS_EQUITY,
     account_params,
-    amount_step,
     capabilities_of,
     client_id_params,
     configure,
@@ -76,8 +76,6 @@ from levguard.venues.ccxt_quirks import (
     is_unknown_order,
     market_slippage,
     min_amount,
-    min_contracts,
-    order_status,
     reported_client_id,
     wallet_balance,
     wire_client_id,
@@ -97,9 +95,10 @@ RULE_SETS: Mapping[str, str] = {
     "hyperliquid": "hyperliquid",
     "deribit": "deribit",
     "gate": "gate",
-    "bitmex": "bitmex",
 }
-"""ccxt exchange id -> levguard margin rule set (:func:`levguard.core.rules.get_venue`)."""
+"""ccxt exchange id -> levguard margin rule set (:func:`levguard.core.rules.get_venue`).  BitMEX's
+rules (``bitmex``) are modelled but the installed ccxt (4.5) has no ``bitmex`` exchange class, so
+no BitMEX account is read or acted on through it."""
 
 SETTLE_CURRENCIES: Mapping[str, str] = {
     "binanceusdm": "USDT",
@@ -109,13 +108,11 @@ SETTLE_CURRENCIES: Mapping[str, str] = {
     "hyperliquid": "USDC",
     "deribit": "USDC",
     "gate": "USDT",
-    "bitmex": "BTC",
 }
 """Default settlement (margin) currency per ccxt exchange id (override with ``settle=``): one the
 exchange's rule set models (Deribit: USDC, its linear perpetuals; ``BTC`` read the wallet of the
-inverse contracts, which the ``deribit`` rules refuse; BitMEX: XBT, the wallet of ``XBTUSD``)."""
+inverse contracts, which the ``deribit`` rules refuse)."""
 
-_STATUSES: frozenset[str] = frozenset({"open", "closed", "canceled", "rejected", "expired"})
 _QUERY = re.compile(r"\?\S*")
 _SIGNATURE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
 
@@ -191,9 +188,14 @@ class CcxtVenue:
     Raises
     ------
     InputError
-        Unknown exchange id or rule set, a settlement currency the rule set does not model, or a
-        non-positive timeout.
+        Unknown exchange id or rule set, a settlement currency the rule set does not model, a
+        timeout that is not a positive integer, a ``sandbox`` that is not a bool, ``options`` that
+        are not a mapping or ``urls`` that do not map names to strings.
     """
+
+    markets_reload_s: float = 300.0
+    """Seconds at least between two reloads of the markets for a symbol they do not list (a
+    market listed after the process loaded them: :meth:`_reload_markets`)."""
 
     def __init__(
         self,
@@ -213,7 +215,16 @@ class CcxtVenue:
         import ccxt.async_support as ccxt_async
 
         if not isinstance(exchange_id, str) or exchange_id not in ccxt_async.exchanges:
-            raise InputError(f"exchange_id must be a ccxt exchange id such as binanceusdm, was {exchange_id!r}")
+            hint = " (the installed ccxt has no BitMEX exchange)" if exchange_id == "bitmex" else ""
+            raise InputError(f"exchange_id must be a ccxt exchange id such as binanceusdm{hint}, was {exchange_id!r}")
+        if not isinstance(sandbox, bool):  # "no" would be truthy: the testnet
+            raise InputError(f"sandbox must be True or False, was {sandbox!r}")
+        if options is not None and not isinstance(options, Mapping):
+            raise InputError(f"options must be a mapping of ccxt exchange options, was {options!r}")
+        if urls is not None and (
+            not isinstance(urls, Mapping) or not all(isinstance(k, str) and isinstance(u, str) for k, u in urls.items())
+        ):
+            raise InputError(f"urls must map ccxt API names to URL strings, was {urls!r}")
         if rule_set is None:
             if exchange_id not in RULE_SETS:
                 raise InputError(
@@ -226,7 +237,7 @@ class CcxtVenue:
                 f"loan_mmr applies to unified accounts (binance-pm, bybit-uta), was given for {rule_set!r}"
             )
         self.name: str = rule_set if unified else get_venue(rule_set).name
-        if not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
             raise InputError(f"timeout_ms must be a positive integer, was {timeout_ms!r}")
         self.exchange_id = exchange_id
         self.timeout_s: float = timeout_ms / 1000.0
@@ -282,6 +293,7 @@ class CcxtVenue:
         self.capabilities: Capabilities = capabilities_of(self._exchange)
         self._markets_lock = asyncio.Lock()
         self._markets_loaded = False
+        self._markets_reloaded: float | None = None  # monotonic s of the last reload (a market listed since)
         self.unified = ccxt_unified.UnifiedReader(self, rule_set, loan_mmr=loan_mmr) if unified else None
         """The unified account's reader (None: a single-wallet account)."""
         self.mark_times: dict[str, int] = {}  # symbol -> the venue's time of its last mark read (UTC ns)
@@ -339,8 +351,32 @@ class CcxtVenue:
                 await self._call("load_markets", self._exchange.load_markets)
                 self._markets_loaded = True
 
+    async def _reload_markets(self, why: str) -> bool:
+        """Reload ccxt's markets (``load_markets(reload=True)``) for a symbol they do not list: a
+        market listed after they were loaded.  At most once every :attr:`markets_reload_s` (a
+        failed reload counts: logged, not raised); True when reloaded."""
+        now = time.monotonic()
+        if self._markets_reloaded is not None and now - self._markets_reloaded < self.markets_reload_s:
+            return False
+        async with self._markets_lock:
+            if self._markets_reloaded is not None and now - self._markets_reloaded < self.markets_reload_s:
+                return False
+            self._markets_reloaded = now
+            logger.warning("%s: %s not in the markets loaded; reloading the markets", self.exchange_id, why)
+            try:
+                await self._call("load_markets (reload)", self._exchange.load_markets, True)
+            except VenueError:  # logged by _call; the symbol stays unknown
+                return False
+            self._markets_loaded = True
+        return True
+
+    def _listed(self, symbol: object) -> bool:  # a symbol, or a ccxt position's, the markets list
+        return str(symbol.get("symbol") if isinstance(symbol, Mapping) else symbol) in (self._exchange.markets or {})
+
     async def _market(self, symbol: str, what: str) -> Mapping[str, Any]:
         await self._markets()
+        if not self._listed(symbol):
+            await self._reload_markets(f"symbol {symbol!r}")
         markets: Mapping[str, Any] = self._exchange.markets or {}
         if symbol not in markets:
             raise VenuePermanentError(f"{self.exchange_id} {what}: symbol {symbol!r} is not listed")
@@ -360,14 +396,25 @@ class CcxtVenue:
         positions settled in another currency than :attr:`settle` (a Deribit BTC-PERPETUAL beside
         USDC perpetuals; ccxt returns every currency's) are left out, logged and kept in
         :attr:`left_out`: they are margined by another wallet, which the balance does not read.
+        A position in a market the loaded markets do not list (listed after they were loaded) has
+        the markets reloaded (:meth:`_reload_markets`) and the positions read again; one still
+        unlisted is left out too (settlement :data:`~levguard.venues.base.UNLISTED`): without its
+        market its contract size is unknown, and taking it as 1 misread its quantity.
         """
         await self._markets()
         raw = await self._call("fetch_positions", self._exchange.fetch_positions, None, self._account_params)
+        unlisted = {str(p.get("symbol")) for p in raw or [] if _num(p.get("contracts")) and not self._listed(p)}
+        if unlisted and await self._reload_markets(f"positions in {', '.join(sorted(unlisted))}"):
+            # ccxt parsed them without their market (contract size unknown): read again with it.
+            raw = await self._call("fetch_positions", self._exchange.fetch_positions, None, self._account_params)
         now = _now_ns()
         markets: Mapping[str, Any] = self._exchange.markets or {}
         out: list[VenuePosition] = []
         left_out: dict[str, str] = {}
         for p in raw or []:
+            if _num(p.get("contracts")) and not self._listed(p):
+                left_out[str(p.get("symbol"))] = UNLISTED  # never sized with a contract size of 1
+                continue
             pos = self._position(p, now)
             if pos is None:
                 continue
@@ -378,7 +425,7 @@ class CcxtVenue:
                 out.append(pos)
         if left_out:
             logger.warning(
-                "%s: positions settled outside the %s wallet left out: %s",
+                "%s: positions settled outside the %s wallet (or in unlisted markets) left out: %s",
                 self.exchange_id,
                 self.settle,
                 ", ".join(f"{s} ({c})" for s, c in sorted(left_out.items())),
@@ -533,11 +580,19 @@ class CcxtVenue:
     async def fetch_marks(self, symbols: list[str]) -> dict[str, float]:
         """Mark prices of ``symbols`` (``fetch_mark_prices``, else tickers' ``markPrice``).
 
-        Symbols the venue gives no mark for are left out of the result (and logged).
+        Symbols the venue gives no mark for are left out of the result (and logged), as are symbols
+        its markets do not list, even once reloaded (:meth:`_reload_markets`): ccxt refused the
+        whole request for one of them (``BadSymbol``).
         """
         if not symbols:
             return {}
         await self._markets()
+        if any(not self._listed(s) for s in symbols):  # ccxt refuses them all (BadSymbol)
+            await self._reload_markets(f"marks of {', '.join(s for s in symbols if not self._listed(s))}")
+            if unlisted := [s for s in symbols if not self._listed(s)]:
+                logger.warning("%s: no mark read for unlisted %s", self.exchange_id, ", ".join(unlisted))
+            if not (symbols := [s for s in symbols if self._listed(s)]):
+                return {}
         has = self._exchange.has
         what = f"fetch_marks({', '.join(symbols)})"
         if has.get("fetchMarkPrices"):
@@ -612,7 +667,8 @@ class CcxtVenue:
 
     # ------------------------------------------------------------------ orders
     async def round_qty(self, symbol: str, qty: float) -> Decimal:
-        """Return ``qty`` (position units, > 0) as ccxt's amount rounded down to the market's amount precision.
+        """Return ``qty`` (position units, > 0) as ccxt's amount rounded down to the market's amount
+        precision (:func:`levguard.venues.ccxt_orders.round_amount`).
 
         ccxt's amount is in contracts of the market's contract size, except on Deribit, whose amounts
         are in position units already and come in whole contracts
@@ -620,44 +676,20 @@ class CcxtVenue:
 
         Raises
         ------
-        VenuePermanentError
+        VenueOrderRejectedError
             The rounded quantity is 0, below the market's minimum or above its maximum.
         """
-        import ccxt
-
         market = await self._market(symbol, "round_qty")
-        try:
-            dq = Decimal(str(qty))
-        except InvalidOperation:
-            raise InputError(f"qty must be a number, was {qty!r}") from None
-        if not dq.is_finite() or dq <= 0:
-            raise InputError(f"qty must be > 0, was {qty!r}")
-        contracts = dq / Decimal(str(contract_size(self.exchange_id, market)))
-        try:
-            text = self._exchange.amount_to_precision(symbol, format(contracts, "f"))
-        except ccxt.BaseError:
-            text = "0"
-        amount = Decimal(text)
-        step = amount_step(self.exchange_id, market)
-        if step is not None:  # Deribit: whole contracts of contract_size
-            amount = (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
-        limits = market.get("limits") or {}
-        minimum = min_contracts(market)
-        maximum = (limits.get("market") or {}).get("max") or (limits.get("amount") or {}).get("max")
-        if amount <= 0 or amount < minimum:
-            raise VenueOrderRejectedError(
-                f"{self.exchange_id} order {symbol} qty {qty!r} rounds to {amount} contracts, "
-                f"below the minimum {minimum} (precision {market.get('precision', {}).get('amount')})"
-            )
-        if maximum is not None and amount > Decimal(str(maximum)):
-            raise VenueOrderRejectedError(
-                f"{self.exchange_id} order {symbol} qty {qty!r} is {amount} contracts, above the maximum {maximum}"
-            )
-        return amount
+        return round_amount(self._exchange, self.exchange_id, market, symbol, qty)
 
     async def min_order_qty(self, symbol: str) -> float:
         """The market's smallest order in position units (:func:`~levguard.venues.ccxt_quirks.min_amount`)."""
         return min_amount(self.exchange_id, await self._market(symbol, "min_order_qty"))
+
+    async def max_order_qty(self, symbol: str) -> float | None:
+        """The market's largest order in position units, None when it gives none
+        (:func:`~levguard.venues.ccxt_orders.max_amount`: Binance ``MARKET_LOT_SIZE`` maxQty)."""
+        return max_amount(self.exchange_id, await self._market(symbol, "max_order_qty"))
 
     async def round_price(self, symbol: str, price: float) -> Decimal:
         """Return ``price`` rounded to the market's tick (ccxt ``price_to_precision``)."""
@@ -688,34 +720,18 @@ class CcxtVenue:
         params: dict[str, Any] = client_id_params(self.exchange_id, wire_id)
         if request.reduce_only:
             params["reduceOnly"] = True
+        params.update(margin_params(self.exchange_id, request.margin_mode))  # OKX: the position's tdMode
         what = f"create_order({request.symbol} {request.side} {amount} reduce_only={request.reduce_only})"
         price: float | None = None
         slippage = market_slippage(self._exchange)
         if slippage is not None:  # Hyperliquid: an IOC limit at the mark -/+ the slippage
-            price = await self._order_price(request.symbol, what)
+            price = await order_price(self, request.symbol, what)
             params["slippage"] = slippage
         logger.info("%s %s client_order_id=%s", self.exchange_id, what, request.client_order_id)
         raw = await self._call(
             what, self._exchange.create_order, request.symbol, "market", request.side, float(amount), price, params
         )
         return self._order_state(raw, request.symbol, request.client_order_id, market)
-
-    async def _order_price(self, symbol: str, what: str) -> float:
-        # The current mark, the reference of a market order's price bound; an order that cannot
-        # have one is not sent (refused before execution: nothing filled).
-        try:
-            mark = (await self.fetch_marks([symbol])).get(symbol)
-        except VenueAuthError:
-            raise
-        except VenueError as exc:
-            raise VenueOrderRejectedError(
-                f"{self.exchange_id} {what}: not sent, no mark to bound its price: {exc}"
-            ) from None
-        if mark is None:
-            raise VenueOrderRejectedError(
-                f"{self.exchange_id} {what}: not sent, the venue reported no mark to bound its price"
-            )
-        return mark
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The order with this client order id, or None when the venue has never seen it.
@@ -753,36 +769,11 @@ class CcxtVenue:
     def _order_state(
         self, raw: Mapping[str, Any], symbol: str, client_order_id: str, market: Mapping[str, Any]
     ) -> OrderState:
-        size = contract_size(self.exchange_id, market)
-        status = order_status(raw) or "open"
-        ts = raw.get("timestamp")
-        return OrderState(
-            symbol=symbol,
-            client_order_id=client_order_id,
-            status=_status(status),
-            filled=(_num(raw.get("filled")) or 0.0) * size,
-            average_price=_positive(raw.get("average")),
-            venue_order_id=str(raw["id"]) if raw.get("id") is not None else None,
-            timestamp_ns=int(ts) * 1_000_000 if isinstance(ts, int | float) and ts > 0 else _now_ns(),
-        )
+        return order_state(self.exchange_id, raw, symbol, client_order_id, market)
 
     async def close(self) -> None:
         """Close ccxt's HTTP session."""
         await self._exchange.close()
-
-
-def _status(text: str) -> OrderStatus:
-    if text == "open":
-        return "open"
-    if text == "closed":
-        return "closed"
-    if text in ("canceled", "cancelled"):
-        return "canceled"
-    if text == "rejected":
-        return "rejected"
-    if text == "expired":
-        return "expired"
-    return "open"
 
 
 def _reported(row: Mapping[str, Any]) -> Mapping[str, Any]:

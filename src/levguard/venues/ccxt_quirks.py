@@ -173,7 +173,9 @@ def min_amount(exchange_id: str, market: Mapping[str, Any]) -> float:
     have, in the market's amount units (contracts on derivatives); :meth:`CcxtVenue.round_qty
     <levguard.venues.ccxt_adapter.CcxtVenue.round_qty>` refuses an order below it.
     """
-    return float(min_contracts(market)) * contract_size(exchange_id, market)
+    # Multiplied as decimals: 0.7 contracts of 0.1 as floats is 0.06999999999999999, which
+    # round_qty took back to 0.6999... contracts, truncated below the minimum and refused.
+    return float(min_contracts(market) * Decimal(str(contract_size(exchange_id, market))))
 
 
 def min_contracts(market: Mapping[str, Any]) -> Decimal:
