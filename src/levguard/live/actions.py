@@ -1,7 +1,8 @@
 """The guardian's actions: one reduce-only deleverage step, written ahead and fenced.
 
 :func:`deleverage` is called by :meth:`levguard.live.guardian.Guardian.cycle_account` for a
-position at the account's acting level.  It sizes the step, skips it for the cooldown, an
+position at the account's acting level.  It sizes the step (capped to the market's largest
+order where the venue gives one), skips it for the cooldown, an
 unresolved order on the symbol, a kill switch, a disabled account, a step below the venue's
 smallest order, a dry run or a venue that cannot send reduce-only orders (each audited),
 then records the intent and its audit row in one transaction fenced by the lease epoch
@@ -180,7 +181,27 @@ def _model_minimum(venue_name: str, symbol: str, inverse: bool) -> float:
         return 0.0
 
 
+async def _capped_to_maximum(step: _Step) -> float:
+    # The step capped to the market's largest order where the adapter gives it (ccxt's market
+    # limits: Binance MARKET_LOT_SIZE maxQty): a larger step was refused by round_qty ("above the
+    # maximum") and skipped every cycle, so no order ever protected the position; capped, it is
+    # sent and the next cycle sends the next step.  Returns the (possibly capped) step.
+    setup, pos, decision, reasons = step.setup, step.pos, step.decision, step.reasons
+    qty = float(decision["qty"])
+    market_maximum = getattr(setup.venue, "max_order_qty", None)
+    maximum = None
+    if callable(market_maximum):
+        with contextlib.suppress(VenueError):  # round_qty below refuses what the market does not take
+            maximum = await market_maximum(pos.symbol)
+    if maximum is not None and 0.0 < float(maximum) < qty:
+        decision["qty"] = qty = float(maximum)
+        unit = "USD" if pos.inverse else "base units"
+        reasons.append(f"capped to the venue's largest order {qty:g} ({unit}); the next cycle sends the next step")
+    return qty
+
+
 async def _below_minimum(step: _Step) -> bool:
+    # A step larger than the market's largest order is capped to it (_capped_to_maximum).
     # A step smaller than the venue's smallest order (the larger of the rule set's and the
     # instrument's own, where the adapter gives it: ccxt's market limits) is raised to it when the
     # position and max_order_notional allow; else, and when the adapter's round_qty (the market's
@@ -188,7 +209,7 @@ async def _below_minimum(step: _Step) -> bool:
     # and the write-ahead book it as an order): skipped, audited and alerted (critical when the
     # position itself is below the minimum: no step can ever reduce it).
     g, setup, pos, view, decision, reasons = step.g, step.setup, step.pos, step.view, step.decision, step.reasons
-    qty = float(decision["qty"])
+    qty = await _capped_to_maximum(step)
     why, skip, level = "", "below_min_order", "warning"
     minimum = _model_minimum(str(getattr(setup.venue, "name", "")), pos.symbol, pos.inverse)
     market_minimum = getattr(setup.venue, "min_order_qty", None)
@@ -268,7 +289,9 @@ async def _send(step: _Step, cid: str, sent_ns: int) -> None:
         state: OrderState = await g._call(
             setup,
             "create_order",
-            lambda: setup.venue.create_order(OrderRequest(pos.symbol, side, qty, cid, sent_ns=sent_ns)),  # type: ignore[arg-type]
+            lambda: setup.venue.create_order(
+                OrderRequest(pos.symbol, side, qty, cid, sent_ns=sent_ns, margin_mode=pos.margin_mode)  # type: ignore[arg-type]
+            ),
             retry=False,
         )
     except VenueAuthError as exc:

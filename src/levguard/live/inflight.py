@@ -9,6 +9,7 @@ the venue (liquidation, ADL) or by a person, and is alerted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,9 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       does not count); for one another process (or an earlier run) sent, from the first time
       this process saw it in flight, or, when larger, this process's wall clock minus the sending
       less ``lease_ttl_s``, so an order sent long before a restart is not waited for again.
+    * The venue knows it, with a status levguard does not know (:attr:`OrderState.venue_status`):
+      kept in flight and alerted, for ten times the expiry limit; then taken as final
+      (:func:`_unknown_status`).
     * An order taken as never arrived is asked for again, for ten times that limit
       (:func:`late_fills`): should it have reached the venue after all, its fill is recorded on
       its row and alerted critical; the position it moved is the venue's read, alerted by
@@ -179,6 +183,8 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
             st.inflight.pop(cid, None)
             st.waiting.pop(cid, None)
         else:
+            if state.status == "open" and state.venue_status is not None:
+                state = await _unknown_status(g, setup, st, cid, row, state)
             resolved = _answer(setup, cid, state)
             final = state.status in _FINAL
             try:
@@ -196,8 +202,49 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
                 st.inflight[cid] = {**row, "status": state.status, "filled": filled}
                 continue
         g._clear_alert(setup.name, "reconcile", cid)
+        g._clear_alert(setup.name, "order_status", cid)
         out.append(resolved)
     return out
+
+
+async def _unknown_status(
+    g: Guardian, setup: AccountSetup, st: AccountState, cid: str, row: Mapping[str, Any], state: OrderState
+) -> OrderState:
+    """The answer on an order whose status the venue's adapter does not know
+    (:attr:`OrderState.venue_status`: a status the venue added, which ccxt passes on raw).  It may
+    be open or final: kept in flight (no new order on its symbol) and asked for again, with a
+    ``order_status`` warning, for ten times the order expiry limit after the sending (as the late
+    watch, :func:`late_fills`); then taken as final, ``expired`` with what it filled (booked), a
+    critical ``order_status`` alert saying so: acting on the symbol resumes, and a fill of it after
+    that is the venue's read, alerted as a position change (:func:`venue_changes`)."""
+    sent = row.get("sent_ns")
+    waited, _ = waited_s(g, st, cid, int(sent) if sent is not None else None)
+    limit_s = 10 * expiry_s(g, setup)
+    what = f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']})"
+    status = state.venue_status
+    if waited <= limit_s:
+        await g._alert(
+            setup.name,
+            "warning",
+            "order_status",
+            f"{what}: the venue reports status {status!r}, unknown to levguard; kept in flight (no new order on "
+            f"{row['symbol']}) and asked for again until {limit_s:g} s after sending",
+            dedup=cid,
+            client_order_id=cid,
+            venue_status=status,
+        )
+        return state
+    await g._alert(
+        setup.name,
+        "critical",
+        "order_status",
+        f"{what}: still status {status!r}, unknown to levguard, {waited:.0f} s after sending (limit {limit_s:g} s): "
+        f"taken as final (expired) with the {state.filled:g} it filled; acting on {row['symbol']} resumes and a "
+        "later fill of it is alerted as a position change",
+        client_order_id=cid,
+        venue_status=status,
+    )
+    return dataclasses.replace(state, status="expired")
 
 
 def _answer(setup: AccountSetup, cid: str, state: OrderState) -> dict[str, Any]:
