@@ -687,8 +687,8 @@ class CcxtVenue:
         return min_amount(self.exchange_id, await self._market(symbol, "min_order_qty"))
 
     async def max_order_qty(self, symbol: str) -> float | None:
-        """The market's largest order in position units, None when it gives none
-        (:func:`~levguard.venues.ccxt_orders.max_amount`: Binance ``MARKET_LOT_SIZE`` maxQty)."""
+        """The market's largest market order in position units, None when it gives none
+        (:func:`~levguard.venues.ccxt_orders.max_amount`: the market-order maximum)."""
         return max_amount(self.exchange_id, await self._market(symbol, "max_order_qty"))
 
     async def round_price(self, symbol: str, price: float) -> Decimal:

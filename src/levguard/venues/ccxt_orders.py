@@ -3,7 +3,8 @@ a market, the market's largest order, the margin mode an order carries and the s
 
 * :func:`round_amount`: a quantity in position units as ccxt's amount, rounded **down** to the
   market's precision, refused outside the market's limits.
-* :func:`max_amount`: the market's largest order in position units (the guardian caps a step to it).
+* :func:`max_amount`: the market's largest market order in position units (the guardian caps a
+  step to it).
 * :func:`margin_params`: the order parameter selecting the position by its margin mode (OKX).
 * :func:`order_state` / :func:`status_of`: a ccxt order as levguard's
   :class:`~levguard.venues.base.OrderState`; a final status ccxt passes on raw (Gate's
@@ -53,17 +54,52 @@ def _tick(exchange: Any, market: Mapping[str, Any]) -> Decimal | None:
     return None
 
 
-def max_contracts(market: Mapping[str, Any]) -> Decimal | None:
-    """The market's largest order in ccxt amounts: the smaller of ccxt's ``limits.market.max``
-    (Binance ``MARKET_LOT_SIZE`` maxQty, the bound of a market order) and ``limits.amount.max``
-    (``LOT_SIZE``), None when neither is given."""
+def max_contracts(market: Mapping[str, Any], exchange_id: str | None = None) -> Decimal | None:
+    """The market's largest **market** order in ccxt amounts (contracts): the smallest of ccxt's
+    ``limits.market.max`` (Binance ``MARKET_LOT_SIZE`` maxQty), ``limits.amount.max`` and the
+    market-order maximum ccxt leaves in ``info`` (:data:`_MARKET_ORDER_MAX`), None when none is
+    given.
+
+    Notes
+    -----
+    The guardian sends market orders, but ccxt's ``limits.amount.max`` is the **limit**-order
+    maximum on Gate (``order_size_max``; market orders: ``market_order_size_max``), OKX
+    (``maxLmtSz``; ``maxMktSz``) and Bybit (``lotSizeFilter.maxOrderQty``;
+    ``lotSizeFilter.maxMktOrderQty``): a step capped to it was refused every cycle (Gate BTC_USDT:
+    1,000,000 contracts sent, 300,000 accepted).  All three market fields are in the same unit as
+    ccxt's amount (contracts; Bybit linear: base coin, contract size 1; Bybit inverse: USD, as
+    ``maxOrderQty``); OKX's ``maxMktSz`` is in contracts for derivatives only (spot: a quote
+    amount), so it is read for contract markets only (ccxt ``gate.parse_contract_market``,
+    ``okx.parse_market``, ``bybit.fetch_future_markets``; the exchanges' instrument docs).
+    """
     limits = market.get("limits") or {}
-    given = [
-        Decimal(str(v))
-        for v in ((limits.get("market") or {}).get("max"), (limits.get("amount") or {}).get("max"))
-        if _positive(v)
-    ]
+    candidates: list[object] = [(limits.get("market") or {}).get("max"), (limits.get("amount") or {}).get("max")]
+    if exchange_id is not None:
+        candidates.append(_info_market_max(exchange_id, market))
+    given = [Decimal(str(_num(v))) for v in candidates if _positive(v)]
     return min(given) if given else None
+
+
+def _info_market_max(exchange_id: str, market: Mapping[str, Any]) -> object:
+    # The exchange's own market-order maximum, kept by ccxt in the market's raw info only.
+    path = _MARKET_ORDER_MAX.get(exchange_id)
+    if path is None or not market.get("contract", True):
+        return None
+    node: object = market.get("info")
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+# exchange id -> path in the market's ``info`` to its market-order maximum, in ccxt amounts.
+_MARKET_ORDER_MAX: Mapping[str, tuple[str, ...]] = {
+    "gate": ("market_order_size_max",),
+    "gateio": ("market_order_size_max",),
+    "okx": ("maxMktSz",),
+    "bybit": ("lotSizeFilter", "maxMktOrderQty"),
+}
 
 
 def _positive(value: object) -> bool:
@@ -75,7 +111,7 @@ def max_amount(exchange_id: str, market: Mapping[str, Any]) -> float | None:
     """The market's largest order in position units (:func:`max_contracts` times the contract
     size, multiplied as decimals so that :func:`round_amount` gives the maximum back), None when
     the market gives none."""
-    most = max_contracts(market)
+    most = max_contracts(market, exchange_id)
     if most is None:
         return None
     return float(most * Decimal(str(contract_size(exchange_id, market))))
@@ -122,7 +158,7 @@ def round_amount(exchange: Any, exchange_id: str, market: Mapping[str, Any], sym
     if step is not None:  # Deribit: whole contracts of contract_size
         amount = (amount / step).to_integral_value(rounding=ROUND_DOWN) * step
     minimum = min_contracts(market)
-    maximum = max_contracts(market)
+    maximum = max_contracts(market, exchange_id)
     if amount <= 0 or amount < minimum:
         raise VenueOrderRejectedError(
             f"{exchange_id} order {symbol} qty {qty!r} rounds to {amount} contracts, "
