@@ -125,10 +125,10 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
       this process saw it in flight, or, when larger, this process's wall clock minus the sending
       less ``lease_ttl_s``, so an order sent long before a restart is not waited for again.
     * The venue knows it, with a status levguard does not know (:attr:`OrderState.venue_status`):
-      kept in flight and alerted, for ten times the expiry limit; then taken as final
-      (:func:`_unknown_status`).
-    * An order taken as never arrived is asked for again, for ten times that limit
-      (:func:`late_fills`): should it have reached the venue after all, its fill is recorded on
+      kept in flight and alerted, for ten times the expiry limit; then cancelled (if the venue
+      accepts) and taken as final, and put on the late watch (:func:`_unknown_status`).
+    * An order taken as never arrived (or final after an unknown status) is asked for again, for
+      ten times that limit (:func:`late_fills`): should it have reached the venue after all, its fill is recorded on
       its row and alerted critical; the position it moved is the venue's read, alerted by
       :func:`venue_changes` (never booked by the watch: it is counted once).
 
@@ -214,9 +214,14 @@ async def _unknown_status(
     (:attr:`OrderState.venue_status`: a status the venue added, which ccxt passes on raw).  It may
     be open or final: kept in flight (no new order on its symbol) and asked for again, with a
     ``order_status`` warning, for ten times the order expiry limit after the sending (as the late
-    watch, :func:`late_fills`); then taken as final, ``expired`` with what it filled (booked), a
-    critical ``order_status`` alert saying so: acting on the symbol resumes, and a fill of it after
-    that is the venue's read, alerted as a position change (:func:`venue_changes`)."""
+    watch, :func:`late_fills`).  Then it is cancelled by its client order id
+    (:func:`_cancel`) and taken as final with what it filled (booked): ``canceled`` when the venue
+    accepted the cancel, else ``expired``; either way it goes on the late watch (``st.late``, ten
+    times the expiry limit), so a fill of it after that (one the cancel raced, or any when the
+    cancel failed: it may still be live) is recorded on its row and alerted ``late_order``.  A
+    critical ``order_status`` alert says which.  Acting on the symbol resumes: a position left
+    unguarded until the venue says more is the larger risk; an order not cancelled may then
+    reduce the position a second time (reduce-only: never beyond flat), docs/guardian.md."""
     sent = row.get("sent_ns")
     waited, _ = waited_s(g, st, cid, int(sent) if sent is not None else None)
     limit_s = 10 * expiry_s(g, setup)
@@ -234,17 +239,52 @@ async def _unknown_status(
             venue_status=status,
         )
         return state
+    failure = await _cancel(g, setup, cid, row, state)
+    st.late[cid] = ({**row, "late_as": f"taken as final after status {status!r}"}, g.monotonic() + round(limit_s * 1e9))
+    head = f"{what}: still status {status!r}, unknown to levguard, {waited:.0f} s after sending (limit {limit_s:g} s): "
+    if failure is None:
+        tail = (
+            f"cancelled at the venue and taken as final (canceled) with the {state.filled:g} it filled; acting on "
+            f"{row['symbol']} resumes; it is asked for again for {limit_s:g} s and a fill of it that raced the "
+            "cancel is recorded on its row and alerted (late_order)"
+        )
+    else:
+        tail = (
+            f"NOT cancelled ({failure}): it may still be live at the venue; taken as final (expired) with the "
+            f"{state.filled:g} it filled and acting on {row['symbol']} resumes, so should it fill later the "
+            f"position is reduced twice (by it and by the guardian's next steps); it is asked for again for "
+            f"{limit_s:g} s and a fill of it is recorded on its row and alerted (late_order): cancel it by hand"
+        )
     await g._alert(
         setup.name,
         "critical",
         "order_status",
-        f"{what}: still status {status!r}, unknown to levguard, {waited:.0f} s after sending (limit {limit_s:g} s): "
-        f"taken as final (expired) with the {state.filled:g} it filled; acting on {row['symbol']} resumes and a "
-        "later fill of it is alerted as a position change",
+        head + tail,
         client_order_id=cid,
         venue_status=status,
+        cancelled=failure is None,
     )
-    return dataclasses.replace(state, status="expired")
+    return dataclasses.replace(state, status="canceled" if failure is None else "expired")
+
+
+async def _cancel(g: Guardian, setup: AccountSetup, cid: str, row: Mapping[str, Any], state: OrderState) -> str | None:
+    """Cancel order ``cid`` at the venue by its client order id (the venue's ``cancel_order``, an
+    optional method: :class:`~levguard.venues.ccxt_adapter.CcxtVenue` has it); None when the venue
+    accepted the cancel, else why not.  An authentication failure is raised (acting is disabled)."""
+    cancel = getattr(setup.venue, "cancel_order", None)
+    if cancel is None:
+        return "the venue's adapter cannot cancel orders"
+
+    async def call() -> object:
+        return await cancel(row["symbol"], cid, state.venue_order_id)
+
+    try:
+        await g._call(setup, "cancel_order", call)
+    except VenueAuthError:
+        raise
+    except VenueError as exc:
+        return f"cancel refused: {exc}"
+    return None
 
 
 def _answer(setup: AccountSetup, cid: str, state: OrderState) -> dict[str, Any]:
@@ -291,10 +331,11 @@ def waited_s(g: Guardian, st: AccountState, cid: str, sent_ns: int | None = None
 
 
 async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: list[dict[str, Any]]) -> bool:
-    """Ask the venue again for the orders taken as never arrived (``st.late``, each watched for ten
-    times the limit it was judged by).  One it reports filled after all is recorded on its row (the
-    final status with its fill replaces ``expired``, fenced as :func:`resolve`'s results), appended
-    to ``out`` and alerted critical (``late_order``).  Its fill is never booked into the expected
+    """Ask the venue again for the orders taken as never arrived, or as final after an unknown
+    status (``st.late``, each watched for ten times the limit it was judged by).  One it reports
+    filled after all is recorded on its row (the final status with its fill replaces
+    ``expired``, fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical
+    (``late_order``).  Its fill is never booked into the expected
     positions: those are adopted from the venue's reads only, so the position it moved is alerted
     once, as a critical ``venue_change`` (before or after the watch finds it), and counted once.
     A failed re-ask is warned once per order (``reconcile``, as for the orders in flight).  At its
@@ -337,8 +378,8 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
                 setup.name,
                 "critical",
                 "late_order",
-                f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, "
-                f"reached the venue after all: {state.filled:g} filled; {state.filled:g} of a venue_change "
+                f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, "
+                f"filled at the venue after all: {state.filled:g} filled; {delta:g} of a venue_change "
                 f"alerted on {row['symbol']} (before this or next) is this order's fill, the rest of it the "
                 "venue's doing; an order sent since on the symbol may have reduced it twice",
                 client_order_id=cid,
@@ -356,12 +397,17 @@ async def _late_expired(g: Guardian, setup: AccountSetup, st: AccountState, cid:
         setup.name,
         "warning",
         "late_order",
-        f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), taken as never arrived, is no "
+        f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, is no "
         "longer watched: the venue did not answer for it within ten times its limit; a fill of it from now "
         "on is alerted as a position change",
         client_order_id=cid,
         symbol=row["symbol"],
     )
+
+
+def _late_as(row: Mapping[str, Any]) -> str:
+    # Why an order on the late watch was taken as final: never arrived, or an unknown status.
+    return str(row.get("late_as") or "taken as never arrived")
 
 
 def id_salt(g: Guardian, account: str) -> int:

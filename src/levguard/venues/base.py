@@ -183,3 +183,8 @@ class Venue(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+    # Optional (looked up with getattr, not part of the protocol):
+    # ``async def cancel_order(symbol, client_order_id, venue_order_id=None) -> None`` cancels an
+    # order, raising VenueError when the venue does not (CcxtVenue has it): the guardian cancels an
+    # order the venue keeps with a status levguard does not know (levguard.live.inflight).

@@ -62,9 +62,16 @@ from levguard.venues.base import (
     VenuePosition,
 )
 from levguard.venues.ccxt_margin_tables import hyperliquid_tiers
-from levguard.venues.ccxt_orders import margin_params, max_amount, order_price, order_state, round_amount
+from levguard.venues.ccxt_orders import (
+    cancel_order,
+    find_order,
+    margin_params,
+    max_amount,
+    order_price,
+    order_state,
+    round_amount,
+)
 from levguard.venues.ccxt_quirks import (
-    FETCH_BY_CLIENT_ID,
     TOTAL_HOLDS_ISOLATED,
     TOTAL_IS_EQUITY,
     account_params,
@@ -73,10 +80,8 @@ from levguard.venues.ccxt_quirks import (
     configure,
     contract_size,
     default_options,
-    is_unknown_order,
     market_slippage,
     min_amount,
-    reported_client_id,
     wallet_balance,
     wire_client_id,
 )
@@ -734,37 +739,21 @@ class CcxtVenue:
         return self._order_state(raw, request.symbol, request.client_order_id, market)
 
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        """The order with this client order id, or None when the venue has never seen it.
-
-        Binance, OKX and Hyperliquid are asked directly (``origClientOrderId``, ``clOrdId``,
-        ``cloid``); other venues' open and closed orders are searched.
+        """The order with this client order id, or None when the venue has never seen it
+        (:func:`~levguard.venues.ccxt_orders.find_order`: Binance, OKX and Hyperliquid are asked
+        directly, other venues' open and closed orders are searched).
 
         Raises
         ------
         VenuePermanentError
             The venue offers no way to find an order by client id through ccxt.
         """
-        market = await self._market(symbol, "fetch_order")
-        wire_id = self._wire_client_id(client_order_id)
-        what = f"fetch_order({symbol} client_order_id={client_order_id})"
-        param = FETCH_BY_CLIENT_ID.get(self.exchange_id)
-        if param is not None:
-            raw = await self._call(what, self._exchange.fetch_order, wire_id, symbol, {param: wire_id}, missing_ok=True)
-            if raw is None or is_unknown_order(raw):  # None: OrderNotFound (Binance -2013, HL unknownOid)
-                return None
-            return self._order_state(raw, symbol, client_order_id, market)
-        has = self._exchange.has
-        if not (has.get("fetchOpenOrders") or has.get("fetchClosedOrders")):
-            raise VenuePermanentError(f"{self.exchange_id} {what}: no way to look orders up by client id")
-        for method in ("fetchOpenOrders", "fetchClosedOrders"):
-            if not has.get(method):
-                continue
-            fn = getattr(self._exchange, "fetch_open_orders" if method == "fetchOpenOrders" else "fetch_closed_orders")
-            orders = await self._call(what, fn, symbol)
-            for o in orders or []:
-                if reported_client_id(self.exchange_id, o) == wire_id:
-                    return self._order_state(o, symbol, client_order_id, market)
-        return None
+        return await find_order(self, symbol, client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str, venue_order_id: str | None = None) -> None:
+        """Cancel the order with this client order id (:func:`~levguard.venues.ccxt_orders.cancel_order`);
+        returns once the venue accepted the cancel, raises :class:`~levguard.errors.VenueError` otherwise."""
+        await cancel_order(self, symbol, client_order_id, venue_order_id)
 
     def _order_state(
         self, raw: Mapping[str, Any], symbol: str, client_order_id: str, market: Mapping[str, Any]

@@ -5,6 +5,7 @@ a market, the market's largest order, the margin mode an order carries and the s
   market's precision, refused outside the market's limits.
 * :func:`max_amount`: the market's largest market order in position units (the guardian caps a
   step to it).
+* :func:`find_order` / :func:`cancel_order`: an order looked up, or cancelled, by its client id.
 * :func:`margin_params`: the order parameter selecting the position by its margin mode (OKX).
 * :func:`order_state` / :func:`status_of`: a ccxt order as levguard's
   :class:`~levguard.venues.base.OrderState`; a final status ccxt passes on raw (Gate's
@@ -20,12 +21,30 @@ from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
-from levguard.errors import InputError, VenueAuthError, VenueError, VenueOrderRejectedError
+from levguard.errors import InputError, VenueAuthError, VenueError, VenueOrderRejectedError, VenuePermanentError
 from levguard.venues._ccxt_numbers import ccxt_number as _num
 from levguard.venues.base import OrderState, OrderStatus
-from levguard.venues.ccxt_quirks import amount_step, contract_size, min_contracts, order_status
+from levguard.venues.ccxt_quirks import (
+    FETCH_BY_CLIENT_ID,
+    amount_step,
+    contract_size,
+    is_unknown_order,
+    min_contracts,
+    order_status,
+    reported_client_id,
+)
 
-__all__ = ["margin_params", "max_amount", "max_contracts", "order_price", "order_state", "round_amount", "status_of"]
+__all__ = [
+    "cancel_order",
+    "find_order",
+    "margin_params",
+    "max_amount",
+    "max_contracts",
+    "order_price",
+    "order_state",
+    "round_amount",
+    "status_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -272,3 +291,75 @@ def order_state(
         timestamp_ns=int(ts) * 1_000_000 if isinstance(ts, int | float) and ts > 0 else time.time_ns(),
         venue_status=unknown,
     )
+
+
+async def find_order(venue: Any, symbol: str, client_order_id: str) -> OrderState | None:
+    """The order of :class:`~levguard.venues.ccxt_adapter.CcxtVenue` ``venue`` with this client
+    order id, or None when the venue has never seen it.
+
+    Binance, OKX and Hyperliquid are asked directly (``origClientOrderId``, ``clOrdId``,
+    ``cloid``: :data:`~levguard.venues.ccxt_quirks.FETCH_BY_CLIENT_ID`); other venues' open and
+    closed orders are searched.
+
+    Raises
+    ------
+    VenuePermanentError
+        The venue offers no way to find an order by client id through ccxt.
+    """
+    market = await venue._market(symbol, "fetch_order")
+    wire_id = venue._wire_client_id(client_order_id)
+    what = f"fetch_order({symbol} client_order_id={client_order_id})"
+    exchange = venue._exchange
+    param = FETCH_BY_CLIENT_ID.get(venue.exchange_id)
+    if param is not None:
+        raw = await venue._call(what, exchange.fetch_order, wire_id, symbol, {param: wire_id}, missing_ok=True)
+        if raw is None or is_unknown_order(raw):  # None: OrderNotFound (Binance -2013, HL unknownOid)
+            return None
+        return order_state(venue.exchange_id, raw, symbol, client_order_id, market)
+    has = exchange.has
+    if not (has.get("fetchOpenOrders") or has.get("fetchClosedOrders")):
+        raise VenuePermanentError(f"{venue.exchange_id} {what}: no way to look orders up by client id")
+    for method in ("fetchOpenOrders", "fetchClosedOrders"):
+        if not has.get(method):
+            continue
+        fn = getattr(exchange, "fetch_open_orders" if method == "fetchOpenOrders" else "fetch_closed_orders")
+        orders = await venue._call(what, fn, symbol)
+        for o in orders or []:
+            if reported_client_id(venue.exchange_id, o) == wire_id:
+                return order_state(venue.exchange_id, o, symbol, client_order_id, market)
+    return None
+
+
+async def cancel_order(venue: Any, symbol: str, client_order_id: str, venue_order_id: str | None = None) -> None:
+    """Cancel the order of ``venue`` (a :class:`~levguard.venues.ccxt_adapter.CcxtVenue`) with this
+    client order id; returns once the venue accepted the cancel.
+
+    Where ccxt's ``cancel_order`` takes the client id (Binance ``origClientOrderId``, OKX
+    ``clOrdId``, Hyperliquid ``clientOrderId``: the parameter :func:`find_order` asks by) it is
+    given; elsewhere the venue's order id (``venue_order_id``, else looked up by
+    :func:`find_order`) is cancelled.
+
+    Raises
+    ------
+    VenuePermanentError
+        ccxt cannot cancel orders on the venue, the order is not found (ccxt ``OrderNotFound``:
+        not open, or not seen), or the venue refused the cancel.
+    VenueError
+        Any other failure, classified as :meth:`CcxtVenue._call` does (auth, network...).
+    """
+    exchange = venue._exchange
+    what = f"cancel_order({symbol} client_order_id={client_order_id})"
+    if not exchange.has.get("cancelOrder"):
+        raise VenuePermanentError(f"{venue.exchange_id} {what}: ccxt cannot cancel orders on this venue")
+    await venue._market(symbol, "cancel_order")
+    wire_id = venue._wire_client_id(client_order_id)
+    param = FETCH_BY_CLIENT_ID.get(venue.exchange_id)
+    if param is not None:
+        await venue._call(what, exchange.cancel_order, venue_order_id or wire_id, symbol, {param: wire_id})
+        return
+    if venue_order_id is None:
+        found = await find_order(venue, symbol, client_order_id)
+        venue_order_id = found.venue_order_id if found is not None else None
+    if venue_order_id is None:
+        raise VenuePermanentError(f"{venue.exchange_id} {what}: the order's venue id is unknown")
+    await venue._call(what, exchange.cancel_order, venue_order_id, symbol, {})
