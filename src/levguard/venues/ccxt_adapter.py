@@ -82,6 +82,7 @@ from levguard.venues.ccxt_quirks import (
     default_options,
     market_slippage,
     min_amount,
+    unlisted_figures,
     wallet_balance,
     wire_client_id,
 )
@@ -259,6 +260,8 @@ class CcxtVenue:
             )
         self.left_out: dict[str, str] = {}
         """The open positions the last :meth:`fetch_positions` left out: symbol -> their settlement currency."""
+        self.unlisted_figures: dict[str, dict[str, Any]] = {}
+        """Of the positions left out as unlisted: ccxt's figures (:func:`~.ccxt_quirks.unlisted_figures`)."""
         self._secrets = tuple(s for s in (api_key, secret, password) if s)
         config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
         if exchange_id == "hyperliquid":
@@ -359,7 +362,8 @@ class CcxtVenue:
     async def _reload_markets(self, why: str) -> bool:
         """Reload ccxt's markets (``load_markets(reload=True)``) for a symbol they do not list: a
         market listed after they were loaded.  At most once every :attr:`markets_reload_s` (a
-        failed reload counts: logged, not raised); True when reloaded."""
+        failed reload counts: logged, not raised, but an authentication failure is raised: acting
+        is disabled, as on any call); True when reloaded."""
         now = time.monotonic()
         if self._markets_reloaded is not None and now - self._markets_reloaded < self.markets_reload_s:
             return False
@@ -370,6 +374,8 @@ class CcxtVenue:
             logger.warning("%s: %s not in the markets loaded; reloading the markets", self.exchange_id, why)
             try:
                 await self._call("load_markets (reload)", self._exchange.load_markets, True)
+            except VenueAuthError:  # never swallowed: acting is disabled, as on any call
+                raise
             except VenueError:  # logged by _call; the symbol stays unknown
                 return False
             self._markets_loaded = True
@@ -404,7 +410,10 @@ class CcxtVenue:
         A position in a market the loaded markets do not list (listed after they were loaded) has
         the markets reloaded (:meth:`_reload_markets`) and the positions read again; one still
         unlisted is left out too (settlement :data:`~levguard.venues.base.UNLISTED`): without its
-        market its contract size is unknown, and taking it as 1 misread its quantity.
+        market its contract size is unknown, and taking it as 1 misread its quantity.  What ccxt
+        gives of it without its market (unrealised PnL, maintenance margin: the venue's own fields)
+        is kept in :attr:`unlisted_figures`; the guardian counts its loss and margin in the cross
+        account's figures.
         """
         await self._markets()
         raw = await self._call("fetch_positions", self._exchange.fetch_positions, None, self._account_params)
@@ -416,9 +425,11 @@ class CcxtVenue:
         markets: Mapping[str, Any] = self._exchange.markets or {}
         out: list[VenuePosition] = []
         left_out: dict[str, str] = {}
+        figures: dict[str, dict[str, Any]] = {}
         for p in raw or []:
             if _num(p.get("contracts")) and not self._listed(p):
                 left_out[str(p.get("symbol"))] = UNLISTED  # never sized with a contract size of 1
+                figures[str(p.get("symbol"))] = unlisted_figures(p)  # its loss and margin, for the account
                 continue
             pos = self._position(p, now)
             if pos is None:
@@ -435,7 +446,7 @@ class CcxtVenue:
                 self.settle,
                 ", ".join(f"{s} ({c})" for s, c in sorted(left_out.items())),
             )
-        self.left_out = left_out
+        self.left_out, self.unlisted_figures = left_out, figures
         return out
 
     def _position(self, p: Mapping[str, Any], now: int) -> VenuePosition | None:
