@@ -306,16 +306,16 @@ def _warn_api_policy(store: Any, name: str, config_policy: dict[str, Any] | None
 def _table(reports: list[dict[str, Any]], title: str) -> Any:
     from levguard.cli._output import FittingTable as Table
     from levguard.cli._output import price
+    from levguard.venues.base import UNLISTED
 
     colors = {"OK": "green", "WARN": "yellow", "DANGER": "red", "ACT": "bold red"}
     table = Table(title=title, title_justify="left", header_style="bold")
     for col in ("account", "symbol", "qty", "mark", "liq. price", "distance", "P(liq)", "leverage", "state", "action"):
         table.add_column(col, justify="left" if col in ("account", "symbol", "state", "action") else "right")
     for r in reports:
-        for lo in r.get("left_out", []):  # positions of another wallet: nobody protects them (status partial)
-            table.add_row(
-                r["account"], lo["symbol"], *[""] * 6, "[bold red]UNGUARDED[/]", f"left out: settles in {lo['settle']}"
-            )
+        for lo in r.get("left_out", []):  # another wallet's, or an unlisted market's: nobody protects them (partial)
+            why = "market not listed by the venue" if lo["settle"] == UNLISTED else f"settles in {lo['settle']}"
+            table.add_row(r["account"], lo["symbol"], *[""] * 6, "[bold red]UNGUARDED[/]", f"left out: {why}")
         if not r.get("positions"):
             if not r.get("left_out"):
                 table.add_row(r["account"], "-", "", "", "", "", "", "", r.get("status", ""), r.get("reason", ""))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
@@ -48,6 +48,7 @@ from levguard.service.models import (
     StatusOut,
 )
 from levguard.service.runtime import Runtime, clean
+from levguard.venues.base import UNLISTED
 
 __all__ = ["router"]
 
@@ -367,14 +368,24 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     out = await compute(request, _risk_rows, data["positions"], forecasters, vols)
     models = sorted({_model_name(f) for f in forecasters.values()}) or ["excursion"]
     method = f"{' / '.join(models)} forecaster; delta-normal VaR"
-    left_out = data["left_out"]  # positions of another wallet: not evaluated, so no figures
-    notes = [*notes, *(f"{p['symbol']} ({p['settle']}): {_LEFT_OUT}" for p in left_out)]
+    left_out = data["left_out"]  # another wallet's or an unlisted market's: not evaluated, so no figures
+    notes = [*notes, *(_left_out_note(p) for p in left_out)]
     return clean({"account": name, "method": method, "positions": out, "notes": notes, "left_out": left_out})
 
 
 _LEFT_OUT = (
     "settled outside the account's wallet, not evaluated or protected (docs/guardian.md, one wallet per account)"
 )
+_UNLISTED = (
+    "market not listed by the venue (its contract size unknown), not evaluated or protected; its loss and "
+    "maintenance margin count in the account's figures where the venue gives them (docs/guardian.md, markets "
+    "listed after the start)"
+)
+
+
+def _left_out_note(p: Mapping[str, Any]) -> str:
+    # The /risk note of a position left out: by its settlement, or as a market the venue does not list.
+    return f"{p['symbol']}: {_UNLISTED}" if p["settle"] == UNLISTED else f"{p['symbol']} ({p['settle']}): {_LEFT_OUT}"
 
 
 def _forecasters(rt: Runtime, setup: Any, symbols: list[str]) -> dict[str, LiquidationForecaster | None]:

@@ -282,15 +282,20 @@ class PositionOut(BaseModel):
 
 
 class LeftOut(BaseModel):
-    """A position the venue read but left out of the account (settled outside its wallet)."""
+    """A position the venue read but left out of the account: settled outside its wallet, or in a
+    market the venue does not list (``settle`` is then ``"unlisted"``)."""
 
     symbol: str
-    settle: str = Field(description="Its settlement currency (not the account's wallet, `venue.settle`)")
+    settle: str = Field(
+        description="Its settlement currency (not the account's wallet, `venue.settle`), or `unlisted`: a market "
+        "not listed by the venue (its contract size unknown; its settlement too)"
+    )
 
 
 _LEFT_OUT = (
-    "Positions settled outside the account's wallet (`venue.settle`), left out of the last cycle: not "
-    "evaluated or protected (the cycle's status is `partial`; docs/guardian.md, one wallet per account)"
+    "Positions left out of the last cycle, settled outside the account's wallet (`venue.settle`) or in a market "
+    "not listed by the venue (`settle` `unlisted`): not evaluated or protected (the cycle's status is `partial`; "
+    "docs/guardian.md, one wallet per account)"
 )
 
 

@@ -423,3 +423,26 @@ def test_the_table_shows_left_out_positions_as_unguarded() -> None:
     assert "left out: settles in BTC" in lines[1]
     assert "ETHUSDT" in text
     assert "partial" not in text  # no status row: the left-out rows say it
+
+
+def test_an_unlisted_position_is_labelled_as_a_market_the_venue_does_not_list() -> None:
+    """A position in a market the venue does not list was shown as "left out: settles in unlisted"
+    (the marker read as a currency); now "left out: market not listed by the venue"."""
+    from rich.console import Console
+
+    from levguard.cli.guard import _table
+    from levguard.venues.base import UNLISTED
+
+    reports = [
+        {
+            "account": "a",
+            "status": "partial",
+            "positions": [],
+            "left_out": [{"symbol": "PEPE-USDT-SWAP", "settle": UNLISTED}],
+        }
+    ]
+    console = Console(record=True, width=200)
+    console.print(_table(reports, "t"))
+    (line,) = [ln for ln in console.export_text().splitlines() if "UNGUARDED" in ln]
+    assert "left out: market not listed by the venue" in line
+    assert "settles in" not in line
