@@ -86,7 +86,7 @@ def test_the_unlisted_positions_loss_and_margin_are_in_the_accounts_figures(tmp_
 
 
 def test_without_the_venues_figures_the_alert_says_the_account_excludes_them(tmp_path: Path) -> None:
-    seen, s = _run(tmp_path, figures=False)
+    _, s = _run(tmp_path, figures=False)
     left = [a for a in s.alerts(account="paper", limit=1000) if a["kind"] == "left_out"]
     assert left
     assert "the account's margin figures EXCLUDE ETHUSDT" in left[0]["message"]
