@@ -330,7 +330,10 @@ class SeriesInputs:
     (:func:`levguard.core.risk.forecast.forecast_path` on the instrument's hourly mark bars), which
     :class:`~levguard.core.sizing.venue.LiquidationBudget` budgets against.  ``side[t]`` is the
     direction held after bar ``t``'s decision (+1 long, -1 short, 0 flat; None: long throughout):
-    :class:`~levguard.core.sizing.policies.Kelly` sizes a short on the asset's negated drift.
+    :class:`~levguard.core.sizing.policies.Kelly` sizes a short on the asset's negated drift,
+    :class:`~levguard.core.sizing.policies.GapCap` and
+    :class:`~levguard.core.sizing.venue.LiquidationBudget` (``context.side`` when None) a short
+    as a short.
     """
 
     returns: Float64Array1D

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -594,16 +594,35 @@ class LiquidationBudget:
         with brackets or a maintenance amount the notional matters and the cache key is
         ``(vol, equity)``; by size, or with a rate that scales with the size (Deribit),
         ``(vol, equity, price)``.  The path equals :meth:`decide` bar by bar.
+
+        The side of each bar is ``inputs.side`` (short where it is negative, long elsewhere, as
+        :class:`~levguard.core.sizing.policies.GapCap` reads it; ``context.side`` without it): the
+        liquidation price, the forecaster's tail and the funding paid or received are the side's,
+        so a strategy that flips gets, at each bar, :meth:`decide` for the side it holds there.
         """
+        n = inputs.returns.shape[0]
+        ctx = self.context or MarketContext()
+        if inputs.side is None:
+            return self._side_path(ctx, inputs, None)
+        short = np.asarray(inputs.side, dtype=np.float64) < 0.0
+        out = np.zeros(n)
+        for side, bars in ((1, ~short), (-1, short)):
+            if bars.any():
+                out[bars] = self._side_path(replace(ctx, side=side), inputs, bars)[bars]
+        return out
+
+    def _side_path(
+        self, ctx: MarketContext, inputs: SeriesInputs, bars: npt.NDArray[np.bool_] | None
+    ) -> Float64Array1D:
+        # leverage_path for one side (ctx.side) on the bars ``bars`` (None: all); 0 on the others.
         if self.model in _FORECAST_MODELS and inputs.liquidation_forecasts is not None:
-            return self._forecast_path(inputs, inputs.liquidation_forecasts)
+            return self._forecast_path(ctx, inputs, inputs.liquidation_forecasts, bars)
         if self.model == "forecast":
             return np.zeros(inputs.returns.shape[0])
         n = inputs.returns.shape[0]
         out = np.zeros(n)
         if inputs.vol_forecast is None:
             return out
-        ctx = self.context or MarketContext()
         try:
             table: TierTable | None = context_tiers(ctx)
         except InputError:
@@ -618,6 +637,8 @@ class LiquidationBudget:
         flat = table is not None and len(table) == 1 and table.tiers[0].maint_amount == 0.0 and not sized
         eq, px = _equity_price(inputs)
         vol = np.ascontiguousarray(inputs.vol_forecast, dtype=np.float64)
+        if bars is not None:
+            vol = np.where(bars, vol, np.nan)  # the other side's bars: no forecast, 0
         valid = _usable_bars(vol, eq, px)
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._venue_args(ctx, *start)
@@ -639,10 +660,15 @@ class LiquidationBudget:
             out[t] = cache[key]
         return out
 
-    def _forecast_path(self, inputs: SeriesInputs, forecasts: ForecastPathLike) -> Float64Array1D:
+    def _forecast_path(
+        self,
+        ctx: MarketContext,
+        inputs: SeriesInputs,
+        forecasts: ForecastPathLike,
+        bars: npt.NDArray[np.bool_] | None,
+    ) -> Float64Array1D:
         n = inputs.returns.shape[0]
         out = np.zeros(n)
-        ctx = self.context or MarketContext()
         try:
             table: TierTable | None = context_tiers(ctx)
         except InputError:
@@ -652,6 +678,8 @@ class LiquidationBudget:
         eq, px = _equity_price(inputs)
         need = forecasts.required_distances(ctx.side, self.max_prob, self.horizon_hours)
         need = np.ascontiguousarray(need + self.funding_distance(ctx), dtype=np.float64)
+        if bars is not None:
+            need = np.where(bars, need, np.nan)  # the other side's bars: no forecast, 0
         valid = _usable_bars(need, eq, px)
         start = _first_usable(valid, eq, px)
         args = None if start is None else self._lp_args(ctx, *start)
