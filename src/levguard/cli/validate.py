@@ -267,7 +267,8 @@ def liquidation(
         list[float] | None, typer.Option("--leverage", metavar="X", help="Leverage (repeat; default 5, 10, 20).")
     ] = None,
     horizon: Annotated[
-        list[float] | None, typer.Option("--horizon", metavar="DAYS", help="Horizon in days (repeat; default 1, 7).")
+        list[float] | None,
+        typer.Option("--horizon", metavar="DAYS", help="Horizon in days, whole hours (repeat; default 1, 7)."),
     ] = None,
     side: Annotated[
         list[str] | None, typer.Option("--side", metavar="long|short", help="long and/or short (default both).")
@@ -292,6 +293,7 @@ def liquidation(
         DEFAULT_HORIZONS,
         DEFAULT_LEVERAGES,
         SIDES,
+        case_hours,
         parse_train_until,
         validate_liquidation,
     )
@@ -321,6 +323,10 @@ def liquidation(
         for h in horizon or ():
             if not h > 0 or h != h or h == float("inf"):
                 raise InputError(f"--horizon must be > 0 days, was {h!r}")
+            try:
+                case_hours(h)  # outcomes are scored on 1h bars
+            except InputError as exc:
+                raise InputError(f"--{exc}") from None
         if not notional > 0 or notional == float("inf"):
             raise InputError(f"--notional must be > 0 and finite, was {notional!r}")
         get_venue(venue)

@@ -68,6 +68,7 @@ __all__ = [
     "acceptance",
     "asset_name",
     "build_cases",
+    "case_hours",
     "liquidation_distance",
     "parse_train_until",
     "validate_liquidation",
@@ -94,6 +95,8 @@ data: an outage, a suspension): a touch may lie in the missing hours, so its out
 
 _DAY_NS = 86_400 * 10**9
 _HOUR_NS = 3_600 * 10**9
+# A horizon within this many hours of a whole number of hours is that number (a typed 0.0416667 d is 1 h).
+_HOUR_TOL = 1e-6
 # The issue's acceptance thresholds (see acceptance()).
 POOLED_BRIER_RATIO = 0.98
 LOW_OBSERVED_MAX = 0.015
@@ -219,6 +222,27 @@ def _prices(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(bars[f"{pre}{c}"].to_numpy(dtype=np.float64) for c in ("close", "low", "high"))  # type: ignore[return-value]
 
 
+def case_hours(h: object) -> int:
+    """Return a case horizon given in days as whole hours; InputError naming it otherwise.
+
+    Outcomes are scored on 1h bars and the forecast reads whole hours
+    (:func:`levguard.core.risk.forecast.horizon_hours` rounds), so a horizon must be a whole
+    number of hours (within 1e-6 h, so a typed ``0.0416667`` is 1 h) for both to see the same
+    window: 1.5 h was scored on the one bar closing by ``as_of + 1.5h`` and forecast over 2 h.
+    """
+    if isinstance(h, bool) or not (isinstance(h, int | float) and math.isfinite(h) and h > 0):
+        raise InputError(f"horizon must be > 0 days, was {h!r}")
+    if h > 36_500:  # a century: past it the window's end leaves int64 nanoseconds
+        raise InputError(f"horizon must be at most 36,500 days, was {h!r}")
+    n = round(float(h) * 24.0)
+    if n < 1 or abs(float(h) * 24.0 - n) > _HOUR_TOL:
+        raise InputError(
+            f"horizon must be a whole number of hours (outcomes are scored on 1h bars), "
+            f"was {h!r} days = {float(h) * 24.0:g} h"
+        )
+    return n
+
+
 def build_cases(
     bars: pd.DataFrame,
     *,
@@ -240,7 +264,9 @@ def build_cases(
     asset : str, optional
         Name and tier symbol (default ``bars.attrs["asset"]`` or ``["symbol"]``).
     leverages, horizons, sides
-        The grid; horizons in days.
+        The grid; horizons in days, each a whole number of hours (within 1e-6 h; else
+        InputError naming it): the outcome is scored on 1h bars and the forecast reads whole
+        hours, so a 1.5 h horizon was scored on one bar and forecast over two.
     venue, notional
         Margin rules and position size (:func:`liquidation_distance`).
     warmup_days : int
@@ -268,11 +294,7 @@ def build_cases(
     _check_bars(bars, name)
     if not leverages or not horizons or not sides:
         raise InputError("leverages, horizons and sides must each hold at least one value")
-    for h in horizons:
-        if not (isinstance(h, int | float) and math.isfinite(h) and h > 0):
-            raise InputError(f"horizon must be > 0 days, was {h!r}")
-        if h > 36_500:  # a century: past it the window's end leaves int64 nanoseconds
-            raise InputError(f"horizon must be at most 36,500 days, was {h!r}")
+    hours = {h: case_hours(h) for h in horizons}
     open_ns = pd.DatetimeIndex(bars.index).as_unit("ns").asi8
     close_ns = open_ns + _HOUR_NS
     close, low, high = _prices(bars)
@@ -293,7 +315,7 @@ def build_cases(
     entry = close[entry_i]
     incomplete = 0
     for h in horizons:
-        end = days + round(float(h) * _DAY_NS)
+        end = days + hours[h] * _HOUR_NS  # the forecast's horizon (horizon_hours), to the hour
         j0 = np.searchsorted(open_ns, days, side="left")
         j1 = np.searchsorted(close_ns, end, side="right")
         within = end <= close_ns[-1]
@@ -613,7 +635,7 @@ def validate_liquidation(
     model, baseline : str
         Names in :data:`levguard.risk.forecast.FORECAST_MODELS`.
     leverages, horizons, sides
-        The case grid (:func:`build_cases`); horizons in days.
+        The case grid (:func:`build_cases`); horizons in days, whole hours (:func:`case_hours`).
     train_until : date
         Cases with ``as_of`` after it (UTC) are scored; the others form the train set.  It must
         be before the last case's ``as_of``; before the first, every case is scored.
@@ -654,6 +676,8 @@ def validate_liquidation(
     for s in sides:
         if s not in SIDES:
             raise InputError(f"side must be 'long' or 'short', was {s!r}")
+    for h in horizons:
+        case_hours(h)
     cut = parse_train_until(train_until)
     by_side, by_leverage = flag(by_side, "by_side"), flag(by_leverage, "by_leverage")
     if progress is not None and not callable(progress):

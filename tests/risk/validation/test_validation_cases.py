@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from validation_helpers import hourly_bars
 
+from levguard.core.risk.forecast import horizon_hours
 from levguard.errors import DataError, InputError
-from levguard.risk.validation import build_cases, liquidation_distance
+from levguard.risk.validation import build_cases, case_hours, liquidation_distance, validate_liquidation
 
 START = "2024-01-01"
 N_BARS = 40 * 24  # closes run to 2024-02-10 00:00
@@ -178,9 +179,39 @@ def test_bars_off_the_hour_and_windows_shorter_than_a_bar_are_not_gaps() -> None
     found every window under 20 hours counted as a gap); a window shorter than a bar holds none,
     is left out as before and is not counted as a gap."""
     frame = hourly_bars("2024-01-01 00:30", np.full(N_BARS, 100.0), asset="TEST")
-    cases = build_cases(frame, horizons=[0.5, 1.0, 0.01])
+    cases = build_cases(frame, horizons=[0.5, 1.0, 1 / 24])
     assert cases.attrs["incomplete"] == 0
     assert set(cases["horizon_days"]) == {0.5, 1.0}
+
+
+@pytest.mark.parametrize(("days", "hours"), [(1.5 / 24, "1.5"), (0.15, "3.6"), (0.01, "0.24"), (1 / 48, "0.5")])
+def test_a_horizon_that_is_not_whole_hours_is_refused(days: float, hours: str) -> None:
+    """Outcomes were scored on the bars closing by ``as_of + h`` (1.5 h: one bar) while the forecast
+    rounds the horizon to the nearest hour (1.5 h: 2 hours): two different windows."""
+    with pytest.raises(InputError, match=rf"horizon must be a whole number of hours .*was {days!r} days = {hours} h"):
+        build_cases(flat(), horizons=[days])
+    with pytest.raises(InputError, match="horizon must be a whole number of hours"):
+        validate_liquidation(flat(), horizons=[1, days])
+
+
+@pytest.mark.parametrize("hours", [1, 2, 3, 36])
+def test_the_outcome_window_is_the_forecasts_hours(hours: int) -> None:
+    """A touch in the second hour after as_of: a horizon of ``hours`` whole hours sees it from 2 h on,
+    and the forecast reads the same number of hours."""
+    frame = with_low(flat(), "2024-02-01 01:00", 50.0)
+    days = hours / 24
+    cases = build_cases(frame, leverages=[10], horizons=[days], sides=["long"])
+    assert outcome(cases, "2024-02-01", "long", 10.0, days) == int(hours >= 2)
+    assert int(horizon_hours(days)[0]) == hours
+    assert case_hours(days) == hours
+
+
+def test_a_typed_hour_is_an_hour() -> None:
+    """1 h typed as 0.0416667 days (8e-7 h off) is the 1 h horizon, as the forecast rounds it."""
+    assert case_hours(0.0416667) == 1
+    a = build_cases(flat(), horizons=[0.0416667]).drop(columns="horizon_days")
+    b = build_cases(flat(), horizons=[1 / 24]).drop(columns="horizon_days")
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_leverage_horizon_and_side_grid() -> None:

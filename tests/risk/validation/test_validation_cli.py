@@ -202,6 +202,10 @@ def test_missing_mark_file(csv_dir: Path, tmp_path: Path) -> None:
         (["--leverage", "0"], "--leverage must be > 0 and finite, was 0.0"),
         (["--leverage", "500"], "exceeds the maximum"),
         (["--horizon", "0"], "--horizon must be > 0 days, was 0.0"),
+        (
+            ["--horizon", "0.0625"],
+            "--horizon must be a whole number of hours (outcomes are scored on 1h bars), was 0.0625 days = 1.5 h",
+        ),
         (["--notional", "-5"], "--notional must be > 0 and finite, was -5.0"),
         (["--venue", "kraken"], "venue must be one of"),
         (["--mark", "a.csv"], "--mark must be given once per BARS file (0), was given 1 time(s)"),
