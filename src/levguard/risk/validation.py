@@ -285,7 +285,10 @@ def build_cases(
     ``as_of`` with no bar closed in the 24 hours before it is skipped).  The window holds the
     bars opening at or after ``as_of`` and closing at or before ``as_of + horizon``; the outcome
     is ``min(mark_low) <= LP`` for a long and ``max(mark_high) >= LP`` for a short, with
-    ``LP = entry_mark (1 - distance)`` or ``entry_mark (1 + distance)``.  A case whose horizon
+    ``LP = entry_mark (1 - distance)`` or ``entry_mark (1 + distance)``; the distance is solved
+    once per side and leverage at the first case's entry mark (it does not depend on the price
+    on a linear or inverse contract of fixed notional, :func:`liquidation_distance`), so no case
+    reads a price after its ``as_of``.  A case whose horizon
     ends after the last bar's close, or whose window holds fewer bars than
     :data:`MIN_COVERAGE` of its hours (a gap: a touch may lie in the missing hours; counted in
     ``attrs["incomplete"]``), is dropped.
@@ -303,13 +306,15 @@ def build_cases(
     entry_i = np.searchsorted(close_ns, days, side="right") - 1
     fresh = (entry_i >= 0) & (close_ns[np.maximum(entry_i, 0)] > days - MAX_STALE_NS)
     days, entry_i = days[fresh], entry_i[fresh]
-    median_price = float(np.median(close[entry_i])) if entry_i.size else 100.0
+    # Solved at the first case's entry mark, known before every case (the median of all the
+    # marks read the scored period); the distance does not depend on the price (Notes).
+    solve_price = float(close[entry_i[0]]) if entry_i.size else 100.0
     dist: dict[tuple[str, float], float] = {}
     source = ""
     for s in sides:
         for lev in leverages:
             dist[(s, float(lev))], source = liquidation_distance(
-                name, s, float(lev), venue=venue, notional=notional, price=median_price
+                name, s, float(lev), venue=venue, notional=notional, price=solve_price
             )
     parts: list[pd.DataFrame] = []
     entry = close[entry_i]

@@ -214,6 +214,22 @@ def test_a_typed_hour_is_an_hour() -> None:
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.parametrize("venue", ["binance-usdm", "bitmex", "hyperliquid", "gate", "okx"])
+def test_a_case_reads_no_price_after_its_as_of(venue: str) -> None:
+    """The distance was solved at the median of every mark close, scored period included (the last
+    digits moved with later prices); it is now solved at the first case's entry mark."""
+    rng = np.random.default_rng(5)
+    closes = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 200 * 24)))
+    frame = hourly_bars(START, closes, asset="BTCUSDT")
+    full = build_cases(frame, venue=venue, notional=2e7, horizons=[1])
+    first = full["as_of"].iloc[0]
+    cut = frame[frame.index < first + pd.Timedelta(days=1)]
+    head = build_cases(cut, venue=venue, notional=2e7, horizons=[1])
+    assert head.attrs["distances"] == full.attrs["distances"]  # bit for bit
+    n = len(head)
+    pd.testing.assert_frame_equal(head, full.iloc[:n], check_exact=True)
+
+
 def test_leverage_horizon_and_side_grid() -> None:
     cases = build_cases(flat(), leverages=[3], horizons=[2.5], sides=["short"])
     assert set(cases["leverage"]) == {3.0}
