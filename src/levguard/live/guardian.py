@@ -634,8 +634,7 @@ class Guardian:
             table = st.tiers[p.symbol][1]
             if table is not None:
                 tier_tables[p.symbol] = table
-        loss, held, _ = watch.unlisted_margin(setup, others) if st.unified is None else (0.0, 0.0, [])
-        spec = account_spec(venue.name, watch.without_unlisted(balance, loss, held), positions, marks, st.unified)
+        spec = account_spec(venue.name, balance, positions, marks, st.unified)
         if st.unified is not None:  # a coin with no collateral ratio counts at 0, alerted
             await unified.rate_unrated(self, setup, st, spec)
         if tier_tables:
@@ -643,7 +642,6 @@ class Guardian:
         self.last_specs[setup.name] = spec
         try:
             report = st.margin.report(spec)  # the account parsed once; cross accounts in one kernel call
-            report = watch.counted(report, balance.wallet_balance, loss, held)  # unlisted positions' MM in its ratio
         except LevguardError as exc:
             await self._alert(setup.name, "critical", "evaluation", f"cannot evaluate the account: {exc}", dedup="a")
             return {"account": setup.name, "status": "error", "error": str(exc)}

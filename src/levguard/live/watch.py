@@ -4,28 +4,17 @@ store that no guardian watches, and positions the venue's wallet does not margin
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from levguard.live.setup import AccountSetup, AccountState
 from levguard.live.states import Level
-from levguard.venues.base import UNLISTED, VenueBalance
+from levguard.venues.base import UNLISTED
 
 if TYPE_CHECKING:
-    from levguard.core.margin import AccountReport
     from levguard.live.guardian import Guardian
 
-__all__ = [
-    "check_unwatched",
-    "counted",
-    "figures",
-    "left_out",
-    "mark",
-    "renew_leases",
-    "unlisted_margin",
-    "without_unlisted",
-]
+__all__ = ["check_unwatched", "figures", "left_out", "mark", "renew_leases"]
 
 
 async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> bool:
@@ -170,11 +159,11 @@ async def left_out(g: Guardian, setup: AccountSetup, st: AccountState) -> dict[s
         "set the account's venue.settle to their currency or watch them as another account"
     ] * bool(elsewhere)
     if unlisted:
-        loss, held, blind = unlisted_margin(setup, others)
         parts.append(
             f"positions in markets the venue does not list (its markets reloaded) are not evaluated or protected "
-            f"{cycles}: {unlisted}; their contract size is unknown, so is their quantity; "
-            + _counted_text(loss, held, blind)
+            f"{cycles}: {unlisted}; their contract size is unknown, so is their quantity, and the account's margin "
+            "figures EXCLUDE their loss and margin: in a cross wallet its ratio and liquidation prices may be "
+            "optimistic; check the account on the venue"
         )
     await g._alert(
         setup.name,
@@ -200,11 +189,7 @@ def mark(setup: AccountSetup, report: dict[str, Any], others: Mapping[str, str])
         unlisted = sorted(s for s, c in others.items() if c == UNLISTED)
         elsewhere = {s: c for s, c in others.items() if c != UNLISTED}
         reasons = [f"settled outside the {wallet} wallet: {_names(elsewhere)}"] * bool(elsewhere)
-        if unlisted:
-            reasons.append(
-                f"in markets the venue does not list: {', '.join(unlisted)} "
-                f"({_counted_text(*unlisted_margin(setup, others))})"
-            )
+        reasons += [f"in markets the venue does not list: {', '.join(unlisted)}"] * bool(unlisted)
         report["reason"] = f"not evaluated or protected, {'; '.join(reasons)}"
         report["left_out"] = [{"symbol": s, "settle": c} for s, c in sorted(others.items())]
     return report
@@ -217,71 +202,3 @@ def figures(others: Mapping[str, str]) -> dict[str, Any]:
 
 def _names(others: Mapping[str, str]) -> str:
     return ", ".join(f"{sym} ({cur})" for sym, cur in sorted(others.items()))
-
-
-def unlisted_margin(setup: AccountSetup, others: Mapping[str, str]) -> tuple[float, float, list[str]]:
-    """What the positions left out as unlisted (:data:`~levguard.venues.base.UNLISTED`) weigh on the
-    cross wallet, from the figures the venue gives them without their market
-    (``venue.unlisted_figures``: :func:`levguard.venues.ccxt_quirks.unlisted_figures`): their loss
-    (the sum of their negative unrealised PnLs, <= 0), their maintenance margin, and the symbols
-    whose figures are missing (not counted: the account's figures exclude them).
-
-    Notes
-    -----
-    They share the cross wallet, so the venue liquidates the account when ``wallet + uPnL(listed) +
-    uPnL(unlisted) <= MM(listed) + MM(unlisted)`` (docs/guardian.md, "One wallet per account"); left
-    out of the evaluation, the listed positions' figures were optimistic (a venue margin ratio of
-    0.829 read as 0.030, the account liquidated with no order sent).  A gain is not counted, nor
-    is an isolated one (its loss stops at its own margin): an unlisted position of another wallet
-    (its settlement is unknown without its market) then only makes the figures pessimistic."""
-    figures: Mapping[str, Mapping[str, Any]] = getattr(setup.venue, "unlisted_figures", None) or {}
-    loss = held = 0.0
-    blind: list[str] = []
-    for sym in sorted(s for s, c in others.items() if c == UNLISTED):
-        f = figures.get(sym) or {}
-        if f.get("margin_mode") == "isolated":
-            continue
-        pnl, mm = f.get("unrealized_pnl"), f.get("maintenance_margin")
-        if pnl is None or mm is None:
-            blind.append(sym)
-            continue
-        loss += min(float(pnl), 0.0)
-        held += abs(float(mm))
-    return loss, held, blind
-
-
-def without_unlisted(balance: VenueBalance, loss: float, held: float) -> VenueBalance:
-    """The balance the margin engine evaluates the listed positions against: the wallet less the
-    unlisted positions' loss and maintenance margin (:func:`unlisted_margin`), so that the cross
-    account's liquidation (``equity <= MM``) and the listed positions' liquidation prices hold
-    their weight (at their current figures)."""
-    if loss == 0.0 and held == 0.0:
-        return balance
-    return dataclasses.replace(balance, wallet_balance=balance.wallet_balance + loss - held)
-
-
-def counted(report: AccountReport, wallet: float, loss: float, held: float) -> AccountReport:
-    """The account's ``report`` of the balance :func:`without_unlisted` made, as the venue sees the
-    account: its wallet (``wallet``), its equity and maintenance margin with the unlisted
-    positions' (``held``; their ``loss`` is in the equity already) and the margin ratio of these
-    (``MM / equity``, as :class:`~levguard.core.margin.AccountReport`)."""
-    if loss == 0.0 and held == 0.0:  # nothing taken off the wallet
-        return report
-    equity = report.equity + held
-    mm = report.maintenance_margin + held
-    ratio = mm / equity if equity > 0.0 else None
-    return dataclasses.replace(report, wallet_balance=wallet, equity=equity, maintenance_margin=mm, margin_ratio=ratio)
-
-
-def _counted_text(loss: float, held: float, blind: list[str]) -> str:
-    counted_part = (
-        f"their loss ({loss:,.2f}) and maintenance margin ({held:,.2f}) as the venue reports them are counted in "
-        "the account's margin figures (a gain is not)"
-    )
-    if not blind:
-        return counted_part
-    text = (
-        f"the account's margin figures EXCLUDE {', '.join(blind)} (the venue gave no PnL or maintenance margin "
-        "for it): they are optimistic, check the account at the venue"
-    )
-    return text + (f"; of the others, {counted_part}" if loss or held else "")

@@ -82,7 +82,6 @@ from levguard.venues.ccxt_quirks import (
     default_options,
     market_slippage,
     min_amount,
-    unlisted_figures,
     wallet_balance,
     wire_client_id,
 )
@@ -260,8 +259,6 @@ class CcxtVenue:
             )
         self.left_out: dict[str, str] = {}
         """The open positions the last :meth:`fetch_positions` left out: symbol -> their settlement currency."""
-        self.unlisted_figures: dict[str, dict[str, Any]] = {}
-        """Of the positions left out as unlisted: ccxt's figures (:func:`~.ccxt_quirks.unlisted_figures`)."""
         self._secrets = tuple(s for s in (api_key, secret, password) if s)
         config: dict[str, Any] = {"enableRateLimit": True, "timeout": int(timeout_ms)}
         if exchange_id == "hyperliquid":
@@ -410,10 +407,7 @@ class CcxtVenue:
         A position in a market the loaded markets do not list (listed after they were loaded) has
         the markets reloaded (:meth:`_reload_markets`) and the positions read again; one still
         unlisted is left out too (settlement :data:`~levguard.venues.base.UNLISTED`): without its
-        market its contract size is unknown, and taking it as 1 misread its quantity.  What ccxt
-        gives of it without its market (unrealised PnL, maintenance margin: the venue's own fields)
-        is kept in :attr:`unlisted_figures`; the guardian counts its loss and margin in the cross
-        account's figures.
+        market its contract size is unknown, and taking it as 1 misread its quantity.
         """
         await self._markets()
         raw = await self._call("fetch_positions", self._exchange.fetch_positions, None, self._account_params)
@@ -425,11 +419,9 @@ class CcxtVenue:
         markets: Mapping[str, Any] = self._exchange.markets or {}
         out: list[VenuePosition] = []
         left_out: dict[str, str] = {}
-        figures: dict[str, dict[str, Any]] = {}
         for p in raw or []:
             if _num(p.get("contracts")) and not self._listed(p):
                 left_out[str(p.get("symbol"))] = UNLISTED  # never sized with a contract size of 1
-                figures[str(p.get("symbol"))] = unlisted_figures(p)  # its loss and margin, for the account
                 continue
             pos = self._position(p, now)
             if pos is None:
@@ -446,7 +438,7 @@ class CcxtVenue:
                 self.settle,
                 ", ".join(f"{s} ({c})" for s, c in sorted(left_out.items())),
             )
-        self.left_out, self.unlisted_figures = left_out, figures
+        self.left_out = left_out
         return out
 
     def _position(self, p: Mapping[str, Any], now: int) -> VenuePosition | None:

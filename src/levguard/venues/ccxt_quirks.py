@@ -45,7 +45,6 @@ __all__ = [
     "market_slippage",
     "order_status",
     "reported_client_id",
-    "unlisted_figures",
     "wallet_balance",
     "wallet_from_info",
     "wire_client_id",
@@ -499,24 +498,3 @@ def _order_expiry_s(exchange: Any) -> float | None:
     if isinstance(window, int | float) and not isinstance(window, bool) and 0 < window <= 60_000:
         return float(window) / 1000.0
     return None
-
-
-def unlisted_figures(position: Mapping[str, Any]) -> dict[str, Any]:
-    """The figures ccxt gives a position whose market it does not list (parsed without its market):
-    ``unrealized_pnl``, ``maintenance_margin`` and ``notional`` (its settlement currency, None when
-    not given) and ``margin_mode`` (``"cross"``, ``"isolated"`` or None).
-
-    Notes
-    -----
-    Without the market ccxt still copies these from the venue's own position fields (Binance
-    ``unRealizedProfit``, ``maintMargin``, ``notional``, ``marginType``; OKX ``upl``, ``mmr``,
-    ``notionalUsd``, ``mgnMode``: ccxt ``binance.parse_position_risk``, ``okx.parse_position``);
-    its contract count is the one figure it cannot size (the contract size is the market's).
-    """
-    mode = position.get("marginMode")
-    return {
-        "unrealized_pnl": _num(position.get("unrealizedPnl")),
-        "maintenance_margin": _num(position.get("maintenanceMargin")),
-        "notional": _num(position.get("notional")),
-        "margin_mode": mode if mode in ("cross", "isolated") else None,
-    }

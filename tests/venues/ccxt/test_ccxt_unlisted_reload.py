@@ -1,6 +1,6 @@
-"""A position in a market ccxt does not list (even after reloading its markets) is left out, but
-the figures the venue gives it without its market (unrealised PnL, maintenance margin) are kept
-for the guardian to count in the cross account; a reload refused for authentication is raised."""
+"""A position in a market ccxt does not list (even after reloading its markets) is left out; a
+reload refused for authentication is raised (it was logged and swallowed: the account kept
+going with its key refused)."""
 
 from __future__ import annotations
 
@@ -44,24 +44,6 @@ def _positions(v: CcxtVenue) -> Any:
     return asyncio.run(main())
 
 
-def test_an_unlisted_position_keeps_the_venues_pnl_and_maintenance_margin() -> None:
-    """OKX PEPE-USDT-SWAP (not listed): upl -412.5 USDT, mmr 37.4 USDT, cross; the account's
-    figures left both out (docs/guardian.md: its loss and margin share the cross wallet)."""
-    pepe = {**PEPE_POSITION, "upl": "-412.5", "mmr": "37.4", "notionalUsd": "5000"}
-    v = _okx([OKX_POSITION, pepe])
-    positions = _positions(v)
-    assert [p.symbol for p in positions] == ["BTC/USDT:USDT"]
-    assert v.left_out == {"PEPE-USDT-SWAP": UNLISTED}
-    assert v.unlisted_figures == {
-        "PEPE-USDT-SWAP": {
-            "unrealized_pnl": -412.5,
-            "maintenance_margin": 37.4,
-            "notional": 5000.0,
-            "margin_mode": "cross",
-        }
-    }
-
-
 def test_a_reload_refused_for_authentication_is_raised() -> None:
     """A failed reload was logged and swallowed whatever the failure, an AuthenticationError too:
     the account kept going with its key refused; now it is raised (acting is disabled)."""
@@ -74,3 +56,24 @@ def test_a_reload_failing_otherwise_still_leaves_the_position_out() -> None:
     v = _okx([OKX_POSITION, PEPE_POSITION], reload_error=ccxt.NetworkError("timed out"))
     assert [p.symbol for p in _positions(v)] == ["BTC/USDT:USDT"]
     assert v.left_out == {"PEPE-USDT-SWAP": UNLISTED}
+
+
+def test_the_left_out_alert_says_the_accounts_figures_exclude_an_unlisted_position() -> None:
+    """A review (2026-12-07): the alert said only that the unlisted position is not evaluated,
+    while in a cross wallet its loss and margin are missing from the figures of the positions
+    that are (a venue ratio of 0.829 read 0.030)."""
+    from types import SimpleNamespace
+
+    from levguard.live import watch
+
+    alerts: list[tuple[str, str]] = []
+
+    async def alert(name: str, level: str, kind: str, message: str, **_: Any) -> None:
+        alerts.append((level, message))
+
+    g = SimpleNamespace(_alert=alert, _recent={})
+    setup = SimpleNamespace(name="acct", venue=SimpleNamespace(settle="USDT", left_out={"PEPE-USDT-SWAP": UNLISTED}))
+    st = SimpleNamespace(left_out_cycles=0, positions={})
+    asyncio.run(watch.left_out(g, setup, st))  # type: ignore[arg-type]
+    assert alerts[0][0] == "critical"
+    assert "the account's margin figures EXCLUDE their loss and margin" in alerts[0][1]
