@@ -284,8 +284,8 @@ def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
     return base, quote, settle
 
 
-# Bybit's USDC contracts: perpetuals BTCPERP, ETHPERP (BTC-PERP in its newer listing); futures BTC-27DEC24.
-_BYBIT_USDC_NAME = re.compile(r"^[A-Z0-9]+(-?PERP|-\d{1,2}[A-Z]{3}\d{2})$")
+# Bybit's USDC contracts: perpetuals BTCPERP, ETHPERP; futures BTC-27DEC24.
+_BYBIT_USDC_NAME = re.compile(r"^[A-Z0-9]+(PERP|-\d{1,2}[A-Z]{3}\d{2})$")
 
 
 def linear_settlement(symbol: str, *, bybit: bool = False) -> str | None:
@@ -294,7 +294,7 @@ def linear_settlement(symbol: str, *, bybit: bool = False) -> str | None:
     ccxt's settle part when it is a USD coin other than the base (``BTC/USDC:USDC`` -> ``USDC``);
     a native name's USDT or USDC quote (``BTCUSDC``, ``BTC-USDC-SWAP``, ``BTC_USDC-PERPETUAL``,
     ``BTCUSDT-27DEC24`` -> ``USDT``); with ``bybit``, Bybit's USDC contracts (``BTCPERP``,
-    ``BTC-PERP``, ``BTC-27DEC24``: "USDC Perpetual" and "USDC Futures" in its instruments list).
+    ``BTC-27DEC24``: "USDC Perpetual" and "USDC Futures" in its instruments list).
     """
     parts = ccxt_parts(symbol)
     if parts is not None:

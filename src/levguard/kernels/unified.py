@@ -35,7 +35,6 @@ from levguard.kernels.margin_cross import CROSS_TIER, STATUS_NOT_FINITE, STATUS_
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
-    "MAX_PARTS",
     "STATUS_NOT_FINITE",
     "STATUS_OK",
     "UNIFIED_ASSET",
@@ -44,7 +43,6 @@ __all__ = [
     "UNIFIED_TIER",
     "UNIFIED_TOTAL",
     "bracket_probes",
-    "expansion",
     "unified_account_nb",
     "unified_account_py",
     "unified_g",
@@ -92,6 +90,8 @@ class UnifiedG(NamedTuple):
     NOTIONAL_ENTRY: int  # |q| * entry
     FEE_MM: int  # rate on the notional at the price added to the maintenance margin (OKX)
     MM_AT_ENTRY: int  # 1.0: tiered MM on the entry notional (Bybit); 0.0: at the price
+    OTHER_UPNL: int  # every other position's PnL (USDT)
+    OTHER_MM: int  # every other position's maintenance margin (USDT)
     OTHERS_VALUE: int  # haircut value of every asset the PnL does not touch (USD)
     HAS_SETTLE: int  # 1.0 when the account holds a USDT row
     SETTLE_NET: int  # USDT net of loans (coins)
@@ -131,6 +131,8 @@ _G_ENTRY = UNIFIED_G.ENTRY
 _G_NOTIONAL_ENTRY = UNIFIED_G.NOTIONAL_ENTRY
 _G_FEE_MM = UNIFIED_G.FEE_MM
 _G_MM_AT_ENTRY = UNIFIED_G.MM_AT_ENTRY
+_G_OTHER_UPNL = UNIFIED_G.OTHER_UPNL
+_G_OTHER_MM = UNIFIED_G.OTHER_MM
 _G_OTHERS_VALUE = UNIFIED_G.OTHERS_VALUE
 _G_HAS_SETTLE = UNIFIED_G.HAS_SETTLE
 _G_SETTLE_NET = UNIFIED_G.SETTLE_NET
@@ -140,32 +142,6 @@ _G_SETTLE_QTY_BASIS = UNIFIED_G.SETTLE_QTY_BASIS
 _G_UPNL_IN_HAIRCUT = UNIFIED_G.UPNL_IN_HAIRCUT
 _G_LOAN_MM = UNIFIED_G.LOAN_MM
 _N_G = len(UNIFIED_G)
-MAX_PARTS = 64
-"""Most terms of an :func:`expansion` (a sum of floats spans at most about 2,100 bits, 53 a term)."""
-
-
-@jitable
-def expansion(values: Float64Array1D, parts: Float64Array1D, scratch: Float64Array1D) -> int:
-    """Fill ``parts`` with floats whose exact sum is that of ``values``; return how many.
-
-    ``parts`` holds at least :data:`MAX_PARTS` floats, ``scratch`` at least ``len(values) +
-    MAX_PARTS``.  :func:`levguard.core.unified.expansion` term for term (formula and source
-    there): ``r_{j+1} = exact_sum(values - r_1 - ... - r_j)`` until it is 0 (or not finite).
-    """
-    n = values.shape[0]
-    buf = np.empty(n + MAX_PARTS)
-    buf[:n] = values
-    m = 0
-    for _ in range(MAX_PARTS):
-        r = exact_sum(buf[: n + m], scratch)
-        if r == 0.0:
-            break
-        parts[m] = r
-        buf[n + m] = -r
-        m += 1
-        if not math.isfinite(r):
-            break
-    return m
 
 
 @jitable
@@ -198,9 +174,6 @@ def unified_g(
     cums: Float64Array1D,
     floors: Float64Array1D,
     ratios: Float64Array1D,
-    u_terms: Float64Array1D,
-    m_terms: Float64Array1D,
-    scratch: Float64Array1D,
 ) -> float:
     """Return ``E(P) - k * MM(P)`` (USD) with one position's mark at ``price``, the rest fixed.
 
@@ -216,28 +189,21 @@ def unified_g(
         The position's tier table.
     floors, ratios : float64
         USDT's collateral tiers.
-    u_terms, m_terms : float64
-        The :func:`expansion` of the positions' total PnL (MM), then minus the position's own
-        term at its mark, then a slot this function fills with its term at ``price``.
-    scratch : float64
-        At least ``len(u_terms)`` and ``len(m_terms)`` floats.
 
     Notes
     -----
-    The function ``g`` of :func:`levguard.core.unified.evaluate_unified`: ``E(U(P)) - k (P_s
-    MM(P) + loan MM)`` with ``U(P)`` (``MM(P)``) the correctly rounded sum of every position's
-    PnL (maintenance margin) with this position's at ``P``, the float the totals take at that
-    mark, and ``MM_i(P)`` the tiered maintenance margin on the venue's basis plus the fee term
-    (``_mm_at``).
+    The function ``g`` of :func:`levguard.core.unified.evaluate_unified`: ``E(U_others + q (P -
+    EP)) - k (P_s (MM_others + MM_i(P)) + loan MM)`` with ``MM_i(P)`` the tiered maintenance
+    margin on the venue's basis plus the fee term (``_mm_at``).
     """
     q = gp[_G_Q]
-    u_terms[u_terms.shape[0] - 1] = position_upnl(q, gp[_G_ENTRY], price, False)
-    equity = unified_equity(exact_sum(u_terms, scratch), gp, floors, ratios)
+    upnl = position_upnl(q, gp[_G_ENTRY], price, False)
+    equity = unified_equity(gp[_G_OTHER_UPNL] + upnl, gp, floors, ratios)
     notional = position_notional(q, price, False)
     basis = gp[_G_NOTIONAL_ENTRY] if gp[_G_MM_AT_ENTRY] != 0.0 else notional
-    m_terms[m_terms.shape[0] - 1] = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
+    mm_i = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
     mm_price = gp[_G_SETTLE_PRICE] if gp[_G_HAS_SETTLE] != 0.0 else 1.0
-    mm: float = mm_price * exact_sum(m_terms, scratch) + gp[_G_LOAN_MM]
+    mm: float = mm_price * (gp[_G_OTHER_MM] + mm_i) + gp[_G_LOAN_MM]
     return equity - k * mm
 
 
@@ -423,13 +389,12 @@ def unified_account_py(
     in docs/unified.md): ``others = fsum_{a != USDT} h_a(n_a)``, ``loan MM = fsum_a borrowed_a *
     loan_mmr * P_a``, ``U = fsum_i uPnL_i``, ``MM_pos = fsum_i MM_i``, equity ``E(U)``, ``MM =
     P_USDT MM_pos + loan MM``; position ``i``'s liquidation (bankruptcy) price is the root of
-    :func:`unified_g` with ``k = c`` (``k = 0``) and the positions' PnL and MM summed exactly
-    with its own terms at the price (the totals' floats at that mark); collateral rows ``h_a(n_a (+
-    U))``; wallet ``fsum_a n_a P_a``.
+    :func:`unified_g` with ``k = c`` (``k = 0``) and the other positions' PnL and MM taken as the
+    sums less its own terms; collateral rows ``h_a(n_a (+ U))``; wallet ``fsum_a n_a P_a``.
     """
     n = q.shape[0]
     m = asset_net.shape[0]
-    scratch = np.empty(max(n, m, 1) + MAX_PARTS)
+    scratch = np.empty(max(n, m, 1))
     values = np.empty(max(m, 1))
     gp = np.zeros(_N_G)
     box = np.zeros(2)  # the root search's exchange: g at the price it yields, then the root
@@ -496,13 +461,6 @@ def unified_account_py(
     totals[_TOT_MM] = mm_price * mm_total + loan_mm
     totals[_TOT_WALLET] = wallet
     # Each position's liquidation and bankruptcy prices, every other mark held fixed.
-    parts = np.empty(MAX_PARTS)
-    n_u = expansion(out[_UPNL], parts, scratch)
-    u_terms = np.empty(n_u + 2)
-    u_terms[:n_u] = parts[:n_u]
-    n_m = expansion(out[_MM], parts, scratch)
-    m_terms = np.empty(n_m + 2)
-    m_terms[:n_m] = parts[:n_m]
     for i in range(n):
         t = table_id[i]
         lo, hi = tier_start[t], tier_start[t + 1]
@@ -511,16 +469,16 @@ def unified_account_py(
         gp[_G_ENTRY] = entry_price[i]
         gp[_G_NOTIONAL_ENTRY] = out[_NOTIONAL_ENTRY, i]
         gp[_G_FEE_MM] = fee_mm[i]
-        u_terms[n_u] = -out[_UPNL, i]
-        m_terms[n_m] = -out[_MM, i]
+        gp[_G_OTHER_UPNL] = upnl_total - out[_UPNL, i]
+        gp[_G_OTHER_MM] = mm_total - out[_MM, i]
         mark = mark_price[i]
         side = 1 if qi > 0.0 else -1
         c, r, d = caps[lo:hi], mmrs[lo:hi], cums[lo:hi]
         for x in bracket_probes(mark, side, box, _toward):
-            box[0] = unified_g(x, liquidation_multiple, gp, c, r, d, s_floors, s_ratios, u_terms, m_terms, scratch)
+            box[0] = unified_g(x, liquidation_multiple, gp, c, r, d, s_floors, s_ratios)
         lp = out[_LIQUIDATION, i] = box[1]
         for x in bracket_probes(mark, side, box, _toward):
-            box[0] = unified_g(x, 0.0, gp, c, r, d, s_floors, s_ratios, u_terms, m_terms, scratch)
+            box[0] = unified_g(x, 0.0, gp, c, r, d, s_floors, s_ratios)
         out[_BANKRUPTCY, i] = box[1]
         out[_HEALTH, i] = side * (mark - lp) / mark if math.isfinite(lp) else math.nan
     # Collateral rows: the amount counted (the PnL joins USDT where it takes the haircut).
