@@ -407,6 +407,7 @@ class PaperVenue:
             leverage=p.leverage,
             isolated_margin=p.isolated_margin,
             tiers=self._tiers.get(contract_key(p.symbol)),
+            taker_fee_rate=self.taker_fee,
         )
 
     def _account(self, marks: Mapping[str, float]) -> Account:
@@ -418,13 +419,12 @@ class PaperVenue:
         return evaluate(self._account(self.marks(reported=reported)), self.model)
 
     def account_spec(self) -> dict[str, Any]:
-        """Return the account as a :func:`levguard.evaluate_account` spec at the true marks
-        (override tiers as rows; quantities with ``contract_size`` 1)."""
+        """The account as a :func:`levguard.evaluate_account` spec at the true marks (``contract_size`` 1)."""
         marks = self.marks()
         positions: list[dict[str, Any]] = []
         for p in self._positions.values():
-            d: dict[str, Any] = {"symbol": p.symbol, "qty": p.qty, "entry_price": p.entry}
-            d.update(mark_price=marks[p.symbol], margin_mode=p.mode.value, contract_size=1.0)
+            d: dict[str, Any] = {"symbol": p.symbol, "qty": p.qty, "entry_price": p.entry, "contract_size": 1.0}
+            d.update(mark_price=marks[p.symbol], margin_mode=p.mode.value, taker_fee_rate=self.taker_fee)
             if p.isolated_margin is not None and p.mode is MarginMode.ISOLATED:
                 d["isolated_margin"] = p.isolated_margin
             if p.leverage is not None:
