@@ -425,6 +425,7 @@ def prepare(
         # Bybit inverse's close fee at the bankruptcy price; the kernel counts it in cross margin only.
         spec["close_fee"] = 0.0 if is_spot else model.cross_close_fee(taker)
         spec["mm_at_entry"] = model.mm_basis is MMBasis.ENTRY and not is_spot
+        spec["strict"] = model.strict_trigger and not is_spot
         spec["tier_start"] = row
         row += table_arr.shape[0]
         spec["tier_stop"] = row

@@ -521,7 +521,7 @@ def liquidation_outcome(
         realised = position_upnl(part, entry, fill, inverse)
         left_raw, paid_raw = kl.settle_partial(c, realised, position_notional(part, fill, inverse), fee)
         left, paid = float(left_raw), float(paid_raw)
-        if left > 0.0:
+        if left + others_mm > 0.0:
             why = {"slice": "slice", "tier": "tier step-down", "restore": "incremental (restore)"}[r.partial]
             rest = q - part if rest_size is None else sign * rest_size
             return LiquidationOutcome(

@@ -32,6 +32,7 @@ from levguard.kernels.backtest_liquidation import (
     left_bankrupt,
     liquidate,
     liquidation_price,
+    lp_crossed,
     lp_memo,
     maintenance,
     may_be_bankrupt,
@@ -427,10 +428,8 @@ def simulate_py(
                 else:
                     lp, coll = lp_memo(k, cross, book, inst, tiers, scratch)
                 mo = mark_open[t, k]
-                if (
-                    (qty[k] > 0.0 and mo <= lp)
-                    or (qty[k] < 0.0 and mo >= lp)
-                    or (may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mo, cross, book, inst, tiers))
+                if lp_crossed(qty[k], mo, lp, inst[k]["strict"]) or (
+                    may_be_bankrupt(lp, coll) and bankrupt_at(k, lp, coll, mo, cross, book, inst, tiers)
                 ):
                     hit = k
                     break
@@ -609,7 +608,7 @@ def simulate_py(
                         lp = mark_open[t, k]
                 o = open_[t, k]
                 if qty[k] > 0.0:
-                    liq_hit = broke or mark_low[t, k] <= lp
+                    liq_hit = broke or lp_crossed(qty[k], mark_low[t, k], lp, inst[k]["strict"])
                     sl_px = entry[k] * (1.0 - stop_loss)
                     tp_px = entry[k] * (1.0 + take_profit)
                     sl_hit = stop_loss > 0.0 and low[t, k] <= sl_px
@@ -617,7 +616,7 @@ def simulate_py(
                     sl_fill = min(o, sl_px)
                     tp_fill = max(o, tp_px)
                 else:
-                    liq_hit = broke or mark_high[t, k] >= lp
+                    liq_hit = broke or lp_crossed(qty[k], mark_high[t, k], lp, inst[k]["strict"])
                     sl_px = entry[k] * (1.0 + stop_loss)
                     tp_px = entry[k] * (1.0 - take_profit)
                     sl_hit = stop_loss > 0.0 and high[t, k] >= sl_px

@@ -142,7 +142,7 @@ def bankrupt_at(
 ) -> bool:
     """Return whether position ``k`` is liquidatable at every price: it has no liquidation price
     and its margin balance at ``price`` (collateral plus unrealised PnL) is at or below its
-    maintenance margin there.
+    maintenance margin there (strictly below on a strict-trigger venue).
 
     A non-positive collateral alone is not bankruptcy: a position whose unrealised profit covers
     what funding took from its margin is alive on the venue (margin balance = wallet balance +
@@ -155,7 +155,26 @@ def bankrupt_at(
     q = book.qty[k]
     ent = book.entry[k]
     inverse = inst[k]["kind"] == ContractKind.INVERSE
-    return coll + position_upnl(q, ent, price, inverse) <= _maintenance_of(k, q, ent, price, cross, book, inst, tiers)
+    balance = coll + position_upnl(q, ent, price, inverse)
+    mm = _maintenance_of(k, q, ent, price, cross, book, inst, tiers)
+    return balance < mm if inst[k]["strict"] else balance <= mm
+
+
+@jitable
+def lp_crossed(qty: float, price: float, lp: float, strict: bool) -> bool:
+    """Return whether a mark at ``price`` reaches the liquidation price ``lp`` of a position of
+    sign ``qty``: at or beyond it, strictly beyond on a strict-trigger venue.
+
+    Notes
+    -----
+    At ``lp`` the margin balance equals the maintenance margin.  Most venues liquidate there
+    (``balance <= MM``); dYdX v4 (``CanLiquidateSubaccount``: TMMR > TNC) and Hyperliquid
+    ("account equity falls below the maintenance margin") only below it
+    (:meth:`levguard.core.rules.base.VenueModel.liquidatable`, ``strict_trigger``).
+    """
+    if qty > 0.0:
+        return price < lp if strict else price <= lp
+    return price > lp if strict else price >= lp
 
 
 @jitable
@@ -520,7 +539,9 @@ def _restore_walk(
     A maintenance rate that grows with the size (Deribit: the instrument's ``size_coef``,
     0.005 % per BTC on top of its 1 % rate) is read at the position's size at each grid point,
     and the restore solves against it (``size_rate``), as the scalar API
-    (:func:`levguard.core.liquidation_outcome.liquidation_outcome`) and the paper venue do."""
+    (:func:`levguard.core.liquidation_outcome.liquidation_outcome`) and the paper venue do.  A
+    takeover (the rule's, or the backstop) in cross margin takes the account over
+    (:func:`_take_over_account`) after the row of the closes before it."""
     spec = inst[k]
     inverse = spec["kind"] == ContractKind.INVERSE
     w = 0 if cross else k
@@ -542,6 +563,7 @@ def _restore_walk(
     kept_final = 0.0
     taken = 0.0
     flat = False
+    over_px = math.nan  # a cross takeover (or backstop) ends the walk at this price
     for i in range(n_grid):
         p = p0 if n_grid == 1 else p0 * (p1 / p0) ** (i / (n_grid - 1.0))
         q = qty[k]
@@ -561,7 +583,7 @@ def _restore_walk(
             dq = sign * closed
             realised = position_upnl(dq, entry[k], p, inverse)
             left, fee = kl.settle_partial(coll, realised, position_notional(dq, p, inverse), fee_rate)
-            if left > 0.0:
+            if left + others_mm > 0.0:
                 cash[w] += realised - fee
                 qty[k] -= dq
                 closed_sum += closed
@@ -570,9 +592,12 @@ def _restore_walk(
                 fees += fee
                 continue
         outcome = kl.TAKEOVER if decision == kl.CLOSE_BACKSTOP else int(rule[kl.RULE_KIND])
+        if cross and outcome == kl.TAKEOVER:  # the account is bankrupt: after the closes so far
+            over_px = p
+            break
         realised = position_upnl(q, entry[k], p, inverse)
         share = rule[kl.RULE_FEE_CAP] == kl.FEE_CAP_SHARE
-        kept, fee, fund, _taken = kl.settle_close(
+        kept, fee, fund, taken = kl.settle_close(
             outcome, coll, realised, position_notional(q, p, inverse), fee_rate, mm, 0.0, others_mm, share
         )
         cash[w] += kept - coll
@@ -587,14 +612,20 @@ def _restore_walk(
         entry[k] = 0.0
         flat = True
         break
-    if not closed_sum > 0.0:
-        return 0, 0.0
-    price = closed_sum / value_sum if inverse else value_sum / closed_sum
-    kept_after = kept_final
-    if not flat:
-        kept_after = collateral(k, cross, book, inst, tiers)
-    record_liq(out_liqs, row, t, k, sign * closed_sum, price, loss, fees, bad, c0, kept_after, not flat, taken > 0.0)
-    return 1, fees
+    written = 0
+    if closed_sum > 0.0:
+        price = closed_sum / value_sum if inverse else value_sum / closed_sum
+        kept_after = kept_final
+        if not flat:
+            kept_after = collateral(k, cross, book, inst, tiers)
+        record_liq(
+            out_liqs, row, t, k, sign * closed_sum, price, loss, fees, bad, c0, kept_after, not flat, taken > 0.0
+        )
+        written = 1
+    if not math.isnan(over_px):
+        n_over, fees_over = _take_over_account(t, k, over_px, book, inst, out_liqs, row + written)
+        return written + n_over, fees + fees_over
+    return written, fees
 
 
 @jitable
@@ -678,7 +709,7 @@ def liquidate(
         dq = closed if q > 0.0 else -closed
         realised = position_upnl(dq, book.entry[k], px, inverse)
         left, fee = kl.settle_partial(coll, realised, position_notional(dq, px, inverse), fee_rate)
-        if left > 0.0:
+        if left + others_mm > 0.0:
             book.cash[w] += realised - fee
             if spec["by_size"]:
                 book.qty[k] = rest if q > 0.0 else -rest

@@ -132,6 +132,7 @@ INST_DTYPE = np.dtype(
         ("max_position", np.float64),  # the last tier's published cap, a notional (by_size a size); 0: none
         ("size_coef", np.float64),  # margin rate added per unit of |qty| to the IM and MM rates (Deribit)
         ("lev_cap_excl", np.bool_),  # a notional at a cap takes the next tier's leverage (no deduction: BitMEX)
+        ("strict", np.bool_),  # liquidated strictly below the maintenance margin (dYdX, Hyperliquid)
     ],
     align=True,
 )

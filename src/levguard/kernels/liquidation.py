@@ -108,10 +108,11 @@ def fee_cap(equity: float, maintenance: float, others_mm: float, share: bool) ->
 
     ``equity`` is the position's collateral plus its PnL at the fill (cross: ``wallet + others'
     uPnL - others' MM + own PnL``), ``maintenance`` its maintenance margin and ``others_mm`` the
-    other cross positions' (0 when isolated).  The remainder ``equity``; with ``share`` (dYdX) and
-    other positions, the position's share of the account's equity by maintenance margin,
-    ``TNC x MM_i / TMMR`` with ``TNC = equity + others_mm`` and ``TMMR = maintenance + others_mm``
-    (the two agree when isolated).
+    other cross positions' (0 when isolated).  The account's equity ``equity + others_mm`` (the
+    remainder behind the position when isolated: the cross account pays the fee from all its
+    margin); with ``share`` (dYdX) and other positions, the position's share of the account's
+    equity by maintenance margin, ``TNC x MM_i / TMMR`` with ``TNC = equity + others_mm`` and
+    ``TMMR = maintenance + others_mm`` (the three agree when isolated).
 
     Notes
     -----
@@ -124,10 +125,14 @@ def fee_cap(equity: float, maintenance: float, others_mm: float, share: bool) ->
     exact integer forms are :func:`levguard.core.rules.dydx.bankruptcy_quote_quantums` and
     :func:`~levguard.core.rules.dydx.insurance_fund_delta`.  Wallet 1,800 with 1 BTC @ 100,000
     and 40 ETH @ 2,500 (MM 1,200 each): ``d = 1,800 x 1,200 / 2,400 = 900``, where the
-    remainder behind BTC, 1,800 - 1,200 = 600, capped the 1.5 % fee at 600.
+    remainder behind BTC, 1,800 - 1,200 = 600, capped the 1.5 % fee at 600.  Without ``share``
+    a cross close takes its fee from the account's equity (Deribit cross, wallet 65,000, 10 BTC
+    at 100,000 and others' MM 60,000: the 0.8 % fee 8,000, not the 5,000 left behind BTC).
     """
     if share and others_mm > 0.0:
         return (equity + others_mm) * maintenance / (maintenance + others_mm)
+    if others_mm > 0.0:
+        return equity + others_mm
     return equity
 
 
@@ -189,8 +194,8 @@ def settle_close(
       price and "a portion of the remaining collateral (if any)" goes to the insurance fund
       (binance.com/en/support/faq/360033525271); Bybit, Gate, BitMEX and OKX take it over at
       the bankruptcy price; Hyperliquid's backstop keeps the maintenance margin.
-    * book: with ``D`` the cap (:func:`fee_cap`: ``E``, or dYdX's share of the account's
-      equity ``(E + O) MM / (MM + O)``, ``O`` the other positions' maintenance),
+    * book: with ``D`` the cap (:func:`fee_cap`: the account's equity ``E + O``, ``O`` the
+      other positions' maintenance (``E`` isolated), or dYdX's share ``(E + O) MM / (MM + O)``),
       ``fee = min(fee_rate * notional, max(D, 0))``, ``kept = E - S - fee``,
       ``fund = fee + S`` with the shortfall ``S = min(D, 0)``; with ``D = E`` isolated:
       ``kept = max(E, 0) - fee``.  dYdX's ``insurance_fund_delta`` caps its fee at ``D``, and
@@ -206,14 +211,10 @@ def settle_close(
         return 0.0, fee, equity, 1.0
     cap = fee_cap(equity, maintenance, others_mm, share)
     positive = cap if cap > 0.0 else 0.0
-    if share or not others_mm > 0.0:
-        shortfall = cap if cap < 0.0 else 0.0
-    else:
-        # Cross margin, the remainder cap: the fund pays only what the account cannot, its equity
-        # E + O below 0; a position whose share E is negative in a solvent account leaves the
-        # loss to the other positions' margin (kept = E < 0).
-        account = equity + others_mm
-        shortfall = account if account < 0.0 else 0.0
+    # Cross margin with the account's cap (D = E + O): the fund pays only what the account cannot,
+    # its equity below 0; a position whose share E is negative in a solvent account leaves the
+    # loss and the fee to the other positions' margin (kept = E - fee < 0).
+    shortfall = cap if cap < 0.0 else 0.0
     fee = fee_rate * notional
     if fee > positive:
         fee = positive
@@ -584,9 +585,9 @@ def plan_close(
                 return 0.0, CLOSE_NONE
             if x < 1.0:
                 closed = abs_qty * x
-        # A partial close needs equity left behind the rest once its fee is paid: a position
-        # bankrupt at the fill is liquidated whole.
-        if closed < abs_qty and equity - fee_rate * notional * closed / abs_qty > 0.0:
+        # A partial close needs equity left behind the rest once its fee is paid (in cross margin
+        # the account's, equity + others_mm): a position bankrupt at the fill is liquidated whole.
+        if closed < abs_qty and equity + others_mm - fee_rate * notional * closed / abs_qty > 0.0:
             return closed, CLOSE_PARTIAL
     return abs_qty, CLOSE_FULL
 
@@ -597,7 +598,8 @@ def settle_partial(collateral: float, realised: float, notional: float, fee_rate
 
     The closed part realises ``realised`` at the fill and pays ``fee_rate * notional``; the
     trader keeps the position's rest with ``collateral + realised - fee`` behind it (the fee
-    goes to the insurance fund).  A caller whose margin left is not positive liquidates the
+    goes to the insurance fund).  A caller whose margin left is not positive (in cross margin:
+    with the other positions' maintenance added back, the account's equity) liquidates the
     whole position instead (:func:`settle_close`).
     """
     fee = fee_rate * notional

@@ -179,6 +179,7 @@ def test_every_liquidation_rule_agrees_compiled_and_python(venue: str, mode: int
         rule[kl.RULE_MIN_NOTIONAL] = 1_000.0  # slice the test's small positions
     inst["rule"] = rule
     inst["liq_fee"] = fee
+    inst["strict"] = get_venue(venue).strict_trigger  # dYdX, Hyperliquid: liquidated below the MM
     inst["min_notional"] = 5.0
     if venue == "deribit":
         # A rate that grows with the size on the linear leg (maintenance, liquidation price,
