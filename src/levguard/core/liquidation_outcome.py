@@ -385,9 +385,10 @@ def liquidation_outcome(
     -----
     With ``C`` the margin, ``R`` the realised PnL of the closed part and ``E = C + R``: a
     takeover keeps 0 and gives the fund ``E``; a book close pays ``min(fee_rate x notional,
-    max(E, 0))`` and keeps the rest (dYdX in cross margin: the cap is the position's share of the
-    account's equity, ``(E + O) MM / (MM + O)`` with ``O`` = ``others_maintenance``, reference
-    section 6 ``[DYDX_INSURANCE_DELTA]``); a partial close keeps ``C + R - fee`` behind the rest of the
+    max(E, 0))`` isolated, ``max(E + O, 0)`` the account's equity in cross (``O`` =
+    ``others_maintenance``), and keeps the rest (dYdX in cross margin: the cap is the position's
+    share of the account's equity, ``(E + O) MM / (MM + O)``, reference section 6
+    ``[DYDX_INSURANCE_DELTA]``); a partial close keeps ``C + R - fee`` behind the rest of the
     position.  Money is conserved: ``margin = kept + insurance_fund - trading_pnl``.  The
     order (backstop, partial rule, full outcome) and every formula are
     :func:`levguard.kernels.liquidation.plan_close`, ``settle_close`` and ``settle_partial``,

@@ -122,8 +122,9 @@ class LiquidationRule(Record):
         Seconds after a partial liquidation during which liquidations take the whole position
         (Hyperliquid 30 s; the backtester uses the rest of the bar).
     fee_cap : {"remainder", "share"}
-        What caps a book close's fee: the equity behind the position (its collateral share
-        plus its PnL), or the position's share of the cross account's equity by maintenance
+        What caps a book close's fee: the equity left (the position's margin plus its PnL
+        isolated, the account's equity in cross), or the position's share of the cross
+        account's equity by maintenance
         margin, ``TNC x MM_i / TMMR`` (dYdX's bankruptcy quote):
         :func:`levguard.kernels.liquidation.fee_cap`.
     source : str
