@@ -46,9 +46,11 @@ venue's ``gas_multiplier`` (:meth:`levguard.venues.onchain.OnchainVenue.estimate
 21,000 (a plain transfer's intrinsic gas on Ethereum; on Arbitrum a transaction's gas also pays
 its L1 data, so a plain transfer needs more, and one signed at 21,000 is refused as "intrinsic gas
 too low").  The node's answer, the multiplier and the gas are journaled with the cancel
-(``gas_from``, e.g. "eth_estimateGas 93000 x 1.25 = 116250").  An estimate that fails signs
-nothing: an authentication failure is raised (acting is disabled), any other failure is alerted
-and the cancel is tried again at the next cycle (a guessed 21,000 would be refused on Arbitrum).
+(``gas_from``, e.g. "eth_estimateGas 93000 x 1.25 = 116250").  When the estimate fails, an
+authentication failure is raised (acting is disabled); any other failure is alerted and the cancel
+signed at 21,000: enough on Ethereum, where the stale withdrawal could be mined in the next block
+(12 s, under a cycle: signing nothing let it be mined, a review); a node that needs more refuses
+it for its gas and the next cycle signs it again with its estimate (below).
 No estimate (nor fee look-up) is asked when no cancel can be signed under ``max_fee_per_gas``:
 the cap's critical alert says so, once per alert period.
 
@@ -57,8 +59,9 @@ gas too low", "gas limit too low" and the like) was never accepted by the node, 
 will be: re-sending them would leave the nonce open for good (the stale withdrawal mined, or the
 account stuck).  Its gas is estimated again (the L1 component of Arbitrum's gas moves with the L1
 price) and a new version is signed at the same nonce with that gas, at fees at least the refused
-version's (:func:`regas`), journaled before it is broadcast as every replacement.  Any other
-refusal or failure sends the journaled bytes again, as they are.
+version's (:func:`regas`), journaled before it is broadcast as every replacement, at most
+:data:`MAX_REGAS` times per nonce and never above ``max_fee_per_gas`` (then a critical alert).
+Any other refusal or failure sends the journaled bytes again, as they are.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CANCEL_GAS",
+    "MAX_REGAS",
     "REPLACEMENT_EVENT",
     "UNDERPRICED",
     "cancel",
@@ -107,6 +111,10 @@ _WAD = 10**18
 CANCEL_GAS = 21_000
 """A plain transfer's intrinsic gas (Ethereum's ``G_transaction``): the least gas of a cancel."""
 _JOURNAL_PAGES = 50
+
+MAX_REGAS = 3
+"""Versions of one nonce signed again for their gas (:func:`regas`) before a critical alert stops
+it: a node whose estimate is always short of what it asks would be given a new version each cycle."""
 
 
 def versions(g: Guardian, account: str, cid: str, row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -320,12 +328,15 @@ async def cancel(
     except VenueAuthError:
         raise
     except VenueError as exc:
+        # A plain transfer's intrinsic gas: enough on Ethereum, where the withdrawal may be mined
+        # in the next block (12 s, under a cycle); a node that needs more (Arbitrum's L1 data)
+        # refuses it for its gas and the next cycle signs it again with its estimate (regas).
+        gas, source = CANCEL_GAS, f"{CANCEL_GAS} (eth_estimateGas failed: {exc})"
         await g._alert(
             setup.name, "warning", "reconcile",
-            f"{cid}: cancel of {last['hash']} not signed this cycle ({why}): eth_estimateGas failed: {exc}; "
-            "asked again next cycle", dedup=f"cancel_gas:{cid}", client_order_id=cid,
+            f"{cid}: cancel of {last['hash']} ({why}) signed at {CANCEL_GAS} gas: eth_estimateGas failed: {exc}",
+            dedup=f"cancel_gas:{cid}", client_order_id=cid,
         )  # fmt: skip
-        return None
     return await _replace(g, setup, st, cid, row, last, request, gas, "cancel", why, base, tip, gas_from=source)
 
 
@@ -400,6 +411,17 @@ async def regas(
     if stop:
         await not_replaced(g, setup, cid, row, f"new gas due: {why}; not signed ({stop})", stop, "reconcile")
         return None
+    regassed = sum(1 for v in vs if str(v.get("purpose", "")).endswith("regas"))
+    cap = venue.max_fee_per_gas
+    if regassed >= MAX_REGAS or (cap is not None and int(last["max_fee_per_gas"]) > cap):
+        limit = f"{regassed} versions signed again for their gas" if regassed >= MAX_REGAS else (
+            f"its fee cap {_gwei(int(last['max_fee_per_gas']))} is above max_fee_per_gas {_gwei(cap or 0)}"
+        )  # fmt: skip
+        await g._alert(
+            setup.name, "critical", "reconcile", f"{cid}: {why}; {limit}: not signed again (check the node and the "
+            "nonce by hand)", dedup=f"regas:{cid}", client_order_id=cid,
+        )  # fmt: skip
+        return None
     cancelling = is_cancel(last)
     request = _request(last, cancel=cancelling)
     try:
@@ -427,7 +449,6 @@ async def regas(
     paid_max, paid_tip = int(last["max_fee_per_gas"]), int(last["max_priority_fee_per_gas"])
     new_tip = max(paid_tip, tip)
     max_fee = max(paid_max, new_tip if base is None else 2 * base + new_tip)
-    cap = venue.max_fee_per_gas
     if cap is not None:  # never above the cap, never below the refused version (signed under it)
         max_fee, new_tip = max(min(max_fee, cap), paid_max), max(min(new_tip, cap), paid_tip)
     if base is None:

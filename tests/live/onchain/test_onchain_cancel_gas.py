@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -38,28 +39,49 @@ def stale(tmp_path: Path, chain: FakeChain, *, lost: bool) -> tuple[Store, objec
 
 
 @pytest.mark.parametrize("lost", [True, False])
-def test_a_cancel_whose_estimate_fails_is_not_signed_and_is_estimated_next_cycle(tmp_path: Path, lost: bool) -> None:
-    # Before: the estimate timed out, the cancel was signed at 21,000 and journaled; the node asks
-    # 93,000 and refused it "intrinsic gas too low" at every cycle, the journaled bytes sent again
-    # for ever: the nonce stayed open (lost) or the withdrawal was mined (HF 0.1149, floor 1.05).
+def test_a_cancel_whose_estimate_fails_is_signed_at_21000_and_signed_again_for_its_gas(
+    tmp_path: Path, lost: bool
+) -> None:
+    # The estimate times out.  First: signed at 21,000 and journaled, refused "intrinsic gas too
+    # low" by a node asking 93,000 at every cycle (the journaled bytes sent again for ever: the
+    # nonce stayed open, or the withdrawal was mined, HF 0.1149 against the floor 1.05).  Then:
+    # nothing signed on a failed estimate, so on Ethereum the withdrawal was mined in the next
+    # block (a review).  Now: signed at 21,000, and a node that refuses it for its gas has it
+    # estimated and signed again at the same nonce the next cycle (regas).
     chain = FakeChain()
     chain.transfer_gas = 93_000
     store, g, order = stale(tmp_path, chain, lost=lost)
     withdrawal = chain.sent[0]
     chain.estimate_error = VenueRetryableError("estimate gas of cancel: no answer from the node within 30 s")
     cycle(g)
-    assert replacements(store) == []  # nothing signed on a guess
-    assert any("not signed this cycle" in a.message for a in g.alerter.sent)
+    first = next(r for r in replacements(store) if r["purpose"] == "cancel")
+    assert int(first["gas"]) == 21_000
+    assert first["gas_from"].startswith("21000 (eth_estimateGas failed")
     chain.estimate_error = None
-    cycle(g)  # estimated again: 93,000
-    (rep,) = replacements(store)
-    assert (rep["purpose"], int(rep["gas"]), rep["gas_from"]) == ("cancel", 93_000, "eth_estimateGas 93000")
+    cycle(g)  # refused for its gas: estimated again, 93,000 (in the first cycle when the node answers)
+    rep = next(r for r in replacements(store) if r["purpose"] == "cancel_regas")
+    assert int(rep["gas"]) == 93_000
     assert rep["hash"] in chain.sent
     chain.blocks(1)
     cycle(g)
     assert rep["hash"] in chain.mined
     assert withdrawal not in chain.mined
     assert store.order(order["client_order_id"])["status"] == "expired"
+
+
+def test_on_a_chain_where_a_transfer_costs_21000_a_failed_estimate_still_cancels(tmp_path: Path) -> None:
+    # Ethereum: the cancel signed at 21,000 on a failed estimate is mined in the next block,
+    # before the stale withdrawal (9 of 10 WETH, HF 0.1149 against the floor 1.05).
+    chain = FakeChain()
+    store, g, _order = stale(tmp_path, chain, lost=False)
+    withdrawal = chain.sent[0]
+    chain.estimate_error = VenueRetryableError("estimate gas of cancel: no answer from the node within 30 s")
+    cycle(g)
+    (rep,) = replacements(store)
+    chain.blocks(1)
+    cycle(g)
+    assert rep["hash"] in chain.mined
+    assert withdrawal not in chain.mined
 
 
 @pytest.mark.parametrize("lost", [True, False])
@@ -196,3 +218,59 @@ def test_gas_from_names_the_nodes_answer_only_when_it_is_exact(answer: int, m: f
     said = text.split()[1]
     if said != "x":
         assert int(int(said) * m) == gas
+
+
+def test_a_nonce_is_signed_again_for_its_gas_at_most_max_regas_times(tmp_path: Path) -> None:
+    # A review (2026-12-07): a node whose estimate grows by 1,000 at each ask but always wants one
+    # more had a new version journaled every cycle, without end and without a critical alert.
+    from levguard.live.onchain_fees import MAX_REGAS
+
+    chain = FakeChain()
+    store, g, _order = stale(tmp_path, chain, lost=True)
+    real = chain.broadcast
+    need = {"gas": 21_000}
+
+    async def estimate(request: Any, sender: str) -> int:
+        need["gas"] += 1_000
+        return need["gas"]
+
+    async def broadcast(raw: str, h: str) -> str:
+        signed = chain.signed[h]
+        if signed.request.kind == "cancel" and signed.gas <= need["gas"]:
+            raise VenueRetryableError(f"intrinsic gas too low: gas {signed.gas}, minimum needed {need['gas'] + 1}")
+        return await real(raw, h)
+
+    chain.estimate, chain.broadcast = estimate, broadcast  # type: ignore[method-assign]
+    for _ in range(10):
+        cycle(g)
+    regassed = [r for r in replacements(store) if r["purpose"] == "cancel_regas"]
+    assert len(regassed) == MAX_REGAS
+    assert any(a.level == "critical" and "signed again for their gas" in a.message for a in g.alerter.sent)
+
+
+def test_a_version_above_a_lowered_fee_cap_is_not_signed_again_for_its_gas(tmp_path: Path) -> None:
+    # A review (2026-12-07): max_fee_per_gas lowered to 30 gwei after a cancel was signed at
+    # 46.125; the node refused that cancel for its gas and it was signed again at 46.125.
+    chain = FakeChain()
+    store, g, _order = stale(tmp_path, chain, lost=True)
+    real = chain.broadcast
+    need = {"gas": 21_000}
+
+    async def refuse(raw: str, h: str) -> str:
+        if chain.signed[h].gas < need["gas"]:
+            raise VenueRetryableError(f"intrinsic gas too low: gas {chain.signed[h].gas}, minimum needed {need['gas']}")
+        return await real(raw, h)
+
+    async def first(raw: str, h: str) -> str:  # the cancel goes out, then the L1 price rises
+        need["gas"] = 40_000
+        chain.broadcast = refuse  # type: ignore[method-assign]
+        return await refuse(raw, h)
+
+    chain.broadcast = first  # type: ignore[method-assign]
+    cycle(g)
+    chain.transfer_gas = 40_000
+    chain.max_fee_per_gas = 30 * GWEI  # the operator lowers the cap
+    cycle(g)
+    assert all(int(r["max_fee_per_gas"]) <= 30 * GWEI for r in replacements(store) if r["purpose"] == "cancel_regas")
+    assert not [r for r in replacements(store) if r["purpose"] == "cancel_regas"]
+    assert any(a.level == "critical" and "above max_fee_per_gas" in a.message for a in g.alerter.sent)
