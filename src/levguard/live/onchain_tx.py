@@ -44,6 +44,7 @@ audited instead.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError, VenueOrderRejectedError
@@ -592,11 +593,13 @@ async def _cancel_stale(
     if stop:
         await onchain_fees.not_replaced(g, setup, cid, row, f"{why}; not cancelled ({stop})", stop, "reconcile")
         return None
-    # Audited once per reason (the figures in it) or alert period, not at every cycle it waits.
+    # Audited once per version and kind of reason (its figures aside: a moving oracle changes the
+    # health factor in it at every cycle) or alert period, not at every cycle it waits.
     now, seen = g.clock(), row.get("stale_audited")
-    if seen is None or seen[0] != why or now - int(seen[1]) >= g.alert_repeat_s * 1e9:
+    key = f"{vs[-1]['hash']} {re.sub(r'[0-9][0-9.,]*', '#', why)}"
+    if seen is None or seen[0] != key or now - int(seen[1]) >= g.alert_repeat_s * 1e9:
         g._audit(setup.name, "onchain_stale", {"order": _plain(row)}, {"hash": vs[-1]["hash"]}, [why])
-        row["stale_audited"] = (why, now)
+        row["stale_audited"] = (key, now)
     cancelled = await onchain_fees.cancel(g, setup, st, cid, row, vs, why)
     return None if cancelled is None else await _settled(g, setup, st, cid, cancelled)
 

@@ -274,3 +274,19 @@ def test_a_version_above_a_lowered_fee_cap_is_not_signed_again_for_its_gas(tmp_p
     assert all(int(r["max_fee_per_gas"]) <= 30 * GWEI for r in replacements(store) if r["purpose"] == "cancel_regas")
     assert not [r for r in replacements(store) if r["purpose"] == "cancel_regas"]
     assert any(a.level == "critical" and "above max_fee_per_gas" in a.message for a in g.alerter.sent)
+
+
+def test_a_stale_withdrawal_under_a_moving_oracle_is_audited_once_per_period(tmp_path: Path) -> None:
+    # A review (2026-12-07): the once-per-reason gate compared the reason's text, whose health
+    # factor moves with the oracle: WETH falling 2 USD a cycle wrote an onchain_stale row at each
+    # of 10 cycles (1 with a still price).
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    chain = FakeChain(max_fee_per_gas=41 * GWEI)
+    chain.withdraw_amount = WAD // 2
+    g = guardian(store, chain)
+    chain.weth_price = 1_950 * 10**8
+    cycle(g)
+    for i in range(10):
+        chain.weth_price = (1_850 - 2 * i) * 10**8
+        cycle(g)
+    assert len(store.audit_log(account="aave", event="onchain_stale", limit=100)) == 1
