@@ -35,7 +35,7 @@ from levguard.core.symbols import base_asset, is_usd, listed_pair, other_instrum
 from levguard.core.unified import UnifiedAccount, is_unified_spec, unified_account_from_spec
 from levguard.core.unified_pm import is_portfolio_margin_spec
 from levguard.data.frames import ns_to_interval, utc_frame, utc_time
-from levguard.data.resample import bar_step_ns, sum_into_bars
+from levguard.data.resample import bar_step_ns, in_gaps, sum_into_bars
 from levguard.documents import load_spec
 from levguard.errors import DataError, InputError
 
@@ -438,11 +438,10 @@ def _funding_coverage(
     span_end = int(starts[-1]) + bar
     if len(t) == 0:
         return t, ["funding series is empty: no funding charged"]
-    pos = np.searchsorted(starts, t, side="right") - 1
     inside = (t >= starts[0]) & (t < span_end)
-    in_gap = inside & (t >= starts[np.clip(pos, 0, None)] + bar)
+    in_gap = in_gaps(starts, bar, t)
     moved = t.copy()
-    moved[in_gap] = starts[pos[in_gap] + 1]
+    moved[in_gap] = starts[np.searchsorted(starts, t[in_gap])]  # the open after the gap
     notes = []
     spacing = int(np.median(np.diff(t))) if len(t) > 1 else 8 * 3_600 * 10**9
     if int(t[0]) - int(starts[0]) > spacing:

@@ -148,7 +148,7 @@ def _attach_mark(frame: pd.DataFrame, mark: pd.DataFrame, bar_ns: int, notes: li
 def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, notes: list[str]) -> None:
     """Add ``funding_rate`` (sum of the prints each bar's open charges, NaN where none:
     :func:`levguard.data.resample.funding_bars`); record coverage."""
-    from levguard.data.resample import AFTER_LAST_OPEN, funding_bars
+    from levguard.data.resample import AFTER_LAST_OPEN, funding_bars, in_gaps
 
     if not isinstance(funding, pd.DataFrame) or "funding_rate" not in funding.columns:
         raise DataError("funding must be a DataFrame with a 'funding_rate' column (one row per print)")
@@ -181,12 +181,11 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
         notes.append(f"funding ends {_when(int(inside[-1]))}: no funding charged after it")
     if outside:
         notes.append(f"{outside:,} funding print(s) outside the bars' span ignored")
-    k = np.searchsorted(bars_ts, print_ts, side="right") - 1
-    gap = charged & (k >= 0) & (print_ts >= bars_ts[np.clip(k, 0, None)] + bar_ns)
-    in_gaps = int(np.count_nonzero(gap))
-    if in_gaps > 0:
+    gap = charged & in_gaps(bars_ts, bar_ns, print_ts)
+    n_gap = int(np.count_nonzero(gap))
+    if n_gap > 0:
         notes.append(
-            f"{in_gaps:,} funding print(s) settle inside gaps between the bars: each is charged at the open after "
+            f"{n_gap:,} funding print(s) settle inside gaps between the bars: each is charged at the open after "
             "its gap, at that bar's mark (the position is held through the gap)"
         )
     if np.any(at == AFTER_LAST_OPEN):
@@ -194,7 +193,7 @@ def _attach_funding(frame: pd.DataFrame, funding: pd.DataFrame, bar_ns: int, not
             f"{int(np.count_nonzero(at == AFTER_LAST_OPEN)):,} funding print(s) settle inside the last bar: "
             "no later open to charge them at"
         )
-    moved = int(np.count_nonzero(charged & (print_ts - bars_ts[np.clip(at, 0, None)] < 0))) - in_gaps
+    moved = int(np.count_nonzero(charged & (print_ts - bars_ts[np.clip(at, 0, None)] < 0))) - n_gap
     if moved:
         notes.append(
             f"{moved:,} funding print(s) settle inside a bar (bars not aligned to the funding times): each is "

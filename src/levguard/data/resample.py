@@ -21,7 +21,7 @@ from levguard.data.frames import (
 )
 from levguard.errors import DataError, InputError
 
-__all__ = ["align_funding", "bar_step_ns", "funding_bars", "resample_ohlcv", "sum_into_bars"]
+__all__ = ["align_funding", "bar_step_ns", "funding_bars", "in_gaps", "resample_ohlcv", "sum_into_bars"]
 
 
 def sum_into_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -85,6 +85,17 @@ def funding_bars(starts: np.ndarray, bar_ns: int, times: np.ndarray) -> np.ndarr
     out[last & (t >= base + bar_ns)] = AFTER_END
     out[k < 0] = BEFORE_FIRST
     return out
+
+
+def in_gaps(starts: np.ndarray, bar_ns: int, times: np.ndarray) -> np.ndarray:
+    """Return which ``times`` lie inside a gap between the bars ``[start, start + bar_ns)``: after
+    a bar's end and before the next bar's open (not before the first bar, not after the last's
+    end).  :func:`funding_bars` charges such a print at the open after the gap."""
+    starts = np.asarray(starts, dtype=np.int64)
+    t = np.asarray(times, dtype=np.int64)
+    k = np.searchsorted(starts, t, side="right") - 1
+    inside: np.ndarray = (k >= 0) & (k < starts.shape[0] - 1) & (t >= starts[np.clip(k, 0, None)] + bar_ns)
+    return inside
 
 
 _OHLC_RULES = {"open": "first", "high": "max", "low": "min", "close": "last"}
