@@ -107,9 +107,13 @@ def resample(
     except LevguardError as exc:
         fail(str(exc))
         return
+    from rich.markup import escape
+
     from levguard.cli._output import console
 
     console().print(f"{len(frame):,} {frame.attrs.get('interval')} bars → {len(result):,} {interval} bars in {path}")
+    for note in result.attrs.get("notes", ())[len(frame.attrs.get("notes", ())) :]:
+        console().print(f"note: {escape(note)}")
 
 
 def _register() -> None:

@@ -166,13 +166,27 @@ def resample_ohlcv(frame: pd.DataFrame, interval: str, *, partial: Literal["drop
     keep = counts > 0
     if partial == "drop":
         keep &= counts == dst_ns // src_ns
+    dropped = out.index[(counts > 0).to_numpy() & ~keep.to_numpy()]
     out = out[keep.to_numpy()]
+    notes = list(frame.attrs.get("notes", ()))
+    if len(dropped):
+        notes.append(
+            f"{len(dropped):,} partial {interval} bar(s) dropped (missing some of their "
+            f"{dst_ns // src_ns} {ns_to_interval(src_ns)} bars): {_when(dropped)}"
+        )
     if "funding_rate" in frame.columns:  # NaN = no settlement in the bar (the backtester's contract)
-        out["funding_rate"] = _funding_after(frame, ts, origin_ns, dst_ns, out.index)
+        out["funding_rate"] = _funding_after(frame, ts, origin_ns, dst_ns, out.index, interval, notes)
     out.index.name = INDEX_NAME
     out.attrs.update(frame.attrs)
     out.attrs["interval"] = interval
+    out.attrs["notes"] = notes
     return out
+
+
+def _when(times: pd.Index) -> str:
+    # The first (and last) of some bar or print times, for a note.
+    first = pd.Timestamp(times[0]).isoformat()
+    return first if len(times) == 1 else f"{first} to {pd.Timestamp(times[-1]).isoformat()}"
 
 
 def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
@@ -202,19 +216,43 @@ def align_funding(funding: pd.DataFrame, bars: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=bars.index, name="funding_rate")
 
 
-def _funding_after(frame: pd.DataFrame, ts: np.ndarray, origin_ns: int, dst_ns: int, index: pd.Index) -> np.ndarray:
+def _funding_after(
+    frame: pd.DataFrame,
+    ts: np.ndarray,
+    origin_ns: int,
+    dst_ns: int,
+    index: pd.Index,
+    interval: str,
+    notes: list[str],
+) -> np.ndarray:
     # A source bar's print is charged at its open to the position carried into it, held through
     # ``(s - src, s]``; a target bar's open charges what its carried position held, so a print at a
     # source open ``s`` goes to the first target open at or after it (``(T - dst, T]`` -> T, or
     # the next bar kept when that one is missing or partial, as funding_bars does past a gap):
     # summed into the bar that holds it, the 08:00 print of 1h bars was charged at 06:00 of 6h
-    # bars to the position held before it (funding_bars).  NaN where no print is charged.
+    # bars to the position held before it (funding_bars).  NaN where no print is charged.  A
+    # print charged past its own target bar (dropped as partial) or never charged (after the last
+    # bar kept) is noted.
     rate = frame["funding_rate"].to_numpy(dtype=np.float64)
     has = ~np.isnan(rate)
     label = origin_ns - ((origin_ns - ts[has]) // dst_ns) * dst_ns  # ceil onto the target grid
     target = pd.DatetimeIndex(index).as_unit("ns").asi8
     at = np.searchsorted(target, label)  # the first target bar kept at or after it (after a gap too)
     ok = at < target.shape[0]
+    when = frame.index[has]
+    if not ok.all():
+        lost = when[~ok]
+        notes.append(
+            f"{len(lost):,} funding print(s) after the last {interval} bar's open dropped (no bar "
+            f"charges them; sum {float(rate[has][~ok].sum()):.6g}): {_when(lost)}"
+        )
+    late = ok & (target[np.minimum(at, target.shape[0] - 1)] != label)
+    if late.any():
+        moved = when[late]
+        notes.append(
+            f"{len(moved):,} funding print(s) charged at the next {interval} bar kept, their own "
+            f"being partial and dropped or missing: {_when(moved)}"
+        )
     out = np.zeros(target.shape[0])
     hits = np.zeros(target.shape[0])
     np.add.at(out, at[ok], rate[has][ok])

@@ -142,3 +142,17 @@ def test_check_prints_times_with_their_fraction_of_a_second(tmp_path: Path) -> N
     js = json.loads(runner.invoke(app, ["data", "check", str(p), "--json"]).stdout)
     assert js["issues"][0]["timestamp"] == "2024-01-01T08:59:59.999Z"
     assert js["counts"] == {"misaligned": 2}
+
+
+def test_resample_command_prints_what_it_dropped(tmp_path: Path) -> None:
+    # the 8th 4h bar's source has 3 of 4 hours: dropped, and the command says so
+    p = tmp_path / "X_1h.csv"
+    rows = [f"2024-01-01T{h:02d}:00:00Z,1,2,0.5,1.5,1" for h in range(7)]
+    p.write_text(HEADER + "\n".join(rows) + "\n")
+    out = tmp_path / "X_4h.parquet"
+    res = runner.invoke(app, ["data", "resample", str(p), "--interval", "4h", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "7 1h bars → 1 4h bars" in res.stdout
+    assert (
+        "note: 1 partial 4h bar(s) dropped (missing some of their 4 1h bars): 2024-01-01T04:00:00+00:00" in res.stdout
+    )

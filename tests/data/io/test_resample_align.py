@@ -178,3 +178,29 @@ def test_a_resampled_perp_frame_charges_prints_as_aligning_them_to_the_coarser_b
     # 00:00 at 00:00; 08:00 and 16:00 (12:00 missing) at 18:00; the next day's at 00:00, 12:00, 18:00.
     assert six["funding_rate"].sum() == pytest.approx(sum(rates))
     assert six["funding_rate"].loc["2024-01-01 18:00"] == pytest.approx(6e-4)
+
+
+def test_resample_notes_the_bars_it_drops_and_the_prints_it_moves_or_drops() -> None:
+    """`resample_ohlcv` dropped partial bars and the funding prints after its last bar, and
+    charged prints whose own bar was dropped at the next bar kept, without a word (perp_frame notes
+    each such case; session 60 left this)."""
+    idx = pd.date_range("2024-01-01 05:00", periods=72, freq="1h", tz="UTC")
+    f = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=idx)
+    f["funding_rate"] = np.where(idx.hour % 8 == 0, 1e-4, np.nan)
+    f = f.drop(f.index[30:35])  # 2024-01-02 11:00-15:00: the 2nd day is partial too
+    f.attrs.update(interval="1h", notes=["from the source"])
+    out = resample_ohlcv(f, "1d")
+    assert out.index.tolist() == [pd.Timestamp("2024-01-03", tz="UTC")]
+    notes = out.attrs["notes"]
+    assert notes[0] == "from the source"
+    assert notes[1].startswith("3 partial 1d bar(s) dropped (missing some of their 24 1h bars): 2024-01-01T00:00")
+    # 01-03 08:00, 16:00 and 01-04 00:00: after the last bar's open, charged by no bar
+    assert notes[2].startswith("3 funding print(s) after the last 1d bar's open dropped")
+    assert "sum 0.0003" in notes[2]
+    # 01-01 08:00, 16:00 and 01-02 00:00 belong to 01-02's open, dropped: charged at 01-03's
+    assert notes[3].startswith("3 funding print(s) charged at the next 1d bar kept")
+    assert out["funding_rate"].iloc[0] == pytest.approx(6e-4)
+    assert len(notes) == 4
+    # whole bars and prints that all land on their own bar: nothing to say
+    whole = resample_ohlcv(_hourly(12), "4h")
+    assert whole.attrs["notes"] == []
