@@ -408,6 +408,9 @@ def prepare(
             spec["max_position"] = table.max_position if math.isfinite(table.max_position) else 0.0
             table_arr = np.column_stack([read.caps, read.mmrs, read.cums, [t.max_leverage for t in read.tiers]])
             tables[sym] = table.source
+            # The context's side is a default, the first trade's: a policy path reads it only
+            # without per-bar sides (SeriesInputs.side None), and leverage_of always gives the
+            # strategy's directions, so every bar is sized for the side it holds there.
             nonzero = directions[:, j][directions[:, j] != 0]
             side = int(nonzero[0]) if nonzero.size else 1
         spec["weight"] = w[j]
