@@ -20,7 +20,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -507,7 +507,27 @@ def _problem(
     cons = _check_constraints(constraints)
     inputs = _inputs_for(returns, periods_per_year)
     c = _costs(inputs.returns.shape[0], fee_rate, funding, maint_margin_rate, side)
-    return _Problem(inputs, np.expm1(_as_returns(inputs.returns)), c, obj, cons)
+    return _Problem(_sided(inputs, int(c.side)), np.expm1(_as_returns(inputs.returns)), c, obj, cons)
+
+
+def _sided(inputs: SeriesInputs, side: int) -> SeriesInputs:
+    """``inputs`` whose ``side`` is the searched position's at every bar, as the paths read it.
+
+    Without it the policy paths sized the long whatever ``side`` the search evaluated (a Kelly on
+    the asset's drift, a gap cap on an inverse contract, a liquidation budget); a ``side`` array
+    of the inputs must not hold the other direction (InputError naming its first such bar).
+    """
+    n = inputs.returns.shape[0]
+    if inputs.side is None:
+        return replace(inputs, side=np.full(n, float(side)))
+    held = np.asarray(inputs.side, dtype=np.float64)
+    other = np.flatnonzero(held * side < 0.0)
+    if other.size:
+        i = int(other[0])
+        raise InputError(
+            f"inputs.side[{i}] is {held[i].item()!r}, against side={side}: the search evaluates one direction"
+        )
+    return inputs
 
 
 def _paths(factory: PolicyFactory, candidates: Sequence[Mapping[str, Any]], inputs: SeriesInputs) -> Float64Array2D:
