@@ -515,19 +515,20 @@ def _sided(inputs: SeriesInputs, side: int) -> SeriesInputs:
 
     Without it the policy paths sized the long whatever ``side`` the search evaluated (a Kelly on
     the asset's drift, a gap cap on an inverse contract, a liquidation budget); a ``side`` array
-    of the inputs must not hold the other direction (InputError naming its first such bar).
+    of the inputs must not hold the other direction (InputError naming its first such bar). Its
+    flat (0) or NaN bars are sized for ``side`` too: the searched position holds that direction at
+    every bar (``evaluate_path``), where a path reads them as long.
     """
     n = inputs.returns.shape[0]
-    if inputs.side is None:
-        return replace(inputs, side=np.full(n, float(side)))
-    held = np.asarray(inputs.side, dtype=np.float64)
-    other = np.flatnonzero(held * side < 0.0)
-    if other.size:
-        i = int(other[0])
-        raise InputError(
-            f"inputs.side[{i}] is {held[i].item()!r}, against side={side}: the search evaluates one direction"
-        )
-    return inputs
+    if inputs.side is not None:
+        held = np.asarray(inputs.side, dtype=np.float64)
+        other = np.flatnonzero(held * side < 0.0)
+        if other.size:
+            i = int(other[0])
+            raise InputError(
+                f"inputs.side[{i}] is {held[i].item()!r}, against side={side}: the search evaluates one direction"
+            )
+    return replace(inputs, side=np.full(n, float(side)))
 
 
 def _paths(factory: PolicyFactory, candidates: Sequence[Mapping[str, Any]], inputs: SeriesInputs) -> Float64Array2D:

@@ -270,3 +270,22 @@ def test_search_refuses_inputs_holding_the_other_side() -> None:
     sides[40] = -1.0
     with pytest.raises(InputError, match=r"inputs.side\[40\] is -1.0, against side=1"):
         grid_search(FixedLeverage, {"leverage": [1.0]}, SeriesInputs(r, PPY, side=sides), side=1)
+
+
+@pytest.mark.parametrize("flat", [0.0, math.nan])
+def test_short_search_sizes_flat_bars_of_its_inputs_as_the_short(flat: float) -> None:
+    # The searched position is short at every bar (evaluate_path): flat or NaN bars of the inputs'
+    # side are sized for the short too.  On 55048aa they passed through and the paths read them as
+    # the long (a falling market, Kelly ewma_mean 0.25: +145.1 % with side -1 everywhere, +808.5 %
+    # with -1/0 alternating, the path differing on 985 of 2000 bars).
+    r = np.random.default_rng(1).normal(-0.0004, 0.01, 2000)
+
+    def kelly(fraction: float) -> Kelly:
+        return Kelly(fraction=fraction, mu_estimator="ewma_mean", max_leverage=5.0)
+
+    held = -np.ones(2000)
+    held[::2] = flat
+    got = grid_search(kelly, {"fraction": [0.25]}, SeriesInputs(r, PPY, side=held), side=-1, objective="growth")
+    short = kelly(0.25).leverage_path(SeriesInputs(r, PPY, side=-np.ones(2000)))
+    want = evaluate_path(short, r, PPY, side=-1).total_return
+    assert got.table["total_return"].iloc[0] == pytest.approx(want, rel=1e-12)
