@@ -36,6 +36,7 @@ from levguard.backtest._policy_paths import (
 from levguard.backtest.calibrate import evaluate_path, grid_search
 from levguard.backtest.engine import prepare, run
 from levguard.backtest.sweeps import sweep
+from levguard.core.risk.forecast import ForecastPath
 from levguard.core.sizing.base import Composite, FixedLeverage, SeriesInputs, SizingState
 from levguard.core.sizing.health import HealthFactorTarget, LendingTerms
 from levguard.core.sizing.policies import CPPI, DrawdownControl, GapCap, Kelly, VolatilityTarget
@@ -92,6 +93,13 @@ def flips(draw: st.DrawFn, n: int = N) -> np.ndarray:
     return out
 
 
+def _fitted(forecasts: ForecastPath | None, t: int) -> object:
+    # The forecaster fitted at bar t, None before the first (the first week of mark bars).
+    if forecasts is None or not forecasts.sigma[t] > 0.0:
+        return None
+    return forecasts.at(t)
+
+
 def _decided(policy: object, prep: object, dirs: np.ndarray, bars: range) -> dict[int, float]:
     # decide at each bar for its own side (flat: the long's, as the paths read it), with the
     # backtest's inputs as of that bar: its close, the shared volatility forecast, the returns
@@ -112,7 +120,7 @@ def _decided(policy: object, prep: object, dirs: np.ndarray, bars: range) -> dic
             returns=returns[: t + 1],
             periods_per_year=prep.ppy,  # type: ignore[attr-defined]
             context=ctx,
-            liquidation_forecaster=None if forecasts is None else forecasts.at(t),
+            liquidation_forecaster=_fitted(forecasts, t),
         )
         out[t] = _own_estimators(_with_context(rest, ctx)).decide(state).target_leverage
     return out
@@ -131,18 +139,29 @@ def test_backtest_path_is_decide_for_each_bars_side(name: str, venue: str, symbo
         assert lev[t] == pytest.approx(w, rel=1e-9, abs=1e-12), (t, dirs[t])
 
 
-def test_budget_on_the_forecaster_is_decide_for_each_bars_side() -> None:
-    # The default model reads the liquidation forecaster fitted at each bar's close.
+@pytest.mark.parametrize("model", ["default", "forecast"])
+def test_budget_on_the_forecaster_is_decide_for_each_bars_side(model: str) -> None:
+    # Both models read the liquidation forecaster fitted at each bar's close; before the first
+    # (bar 168: a week of mark bars) decide has none: model default takes the closed form on the
+    # volatility forecast (0 before its 30-bar warm-up), model forecast holds nothing.  On 55048aa
+    # the default's path was 0 there (bar 35: 0 where decide gives 5.665x).
     dirs = np.where(np.arange(N) < 250, 1.0, -1.0)
+    dirs[60:120] = -1.0
+    dirs[140:150] = 0.0
     dirs[300:330] = 0.0
-    policy = LiquidationBudget(0.01, 7.0, max_leverage=100.0)
+    policy = LiquidationBudget(0.01, 7.0, max_leverage=100.0, model=model)
     prep = prepare(DF, dirs, policy, symbol="BTCUSDT")
-    bars = [t for t in range(200, N, 9) if prep.forecasts(0).at(t) is not None]
+    first = int(np.argmax(prep.forecasts(0).sigma > 0.0))
+    assert first == 168
+    bars = sorted({*range(0, N, 7), first - 1, first})
     want = _decided(policy, prep, dirs, bars)
     lev = prep.leverage[:, 0]
-    assert {np.sign(dirs[t]) for t in want} == {-1.0, 0.0, 1.0}
+    assert {np.sign(dirs[t]) for t in want if t < first} == {-1.0, 0.0, 1.0}
+    early = [t for t in want if SHARED_VOL_WARMUP < t < first]
+    assert early
+    assert all(want[t] > 1.0 if model == "default" else want[t] == 0.0 for t in early)
     for t, w in want.items():
-        assert lev[t] == pytest.approx(w, rel=1e-9), (t, dirs[t])
+        assert lev[t] == pytest.approx(w, rel=1e-9, abs=1e-12), (t, dirs[t])
 
 
 # ------------------------------------------------------------------------------------ sweeps

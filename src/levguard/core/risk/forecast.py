@@ -757,9 +757,10 @@ def forecast_path(
         The (mark) bars.
     as_of_ns : (N,) int64
         Forecast times, UTC ns (e.g. each backtest bar's close).  A time with fewer than
-        :data:`WARMUP_BARS` hours of bars closed before it has no forecast (NaN volatility), so a
-        backtest's budget holds no position while the volatility estimate settles (as its
-        EWMA volatility has a warm-up), instead of an error.
+        :data:`WARMUP_BARS` hours of bars closed before it has no forecast (NaN volatility)
+        while the volatility estimate settles, instead of an error: a backtest's ``default``
+        liquidation budget takes the GBM closed form on its EWMA volatility there, a
+        ``forecast`` budget holds no position.
     model, params
         As :func:`forecast_liquidations`.
 

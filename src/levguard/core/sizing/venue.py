@@ -25,7 +25,6 @@ from levguard.core.risk.liquidation import MODELS, prob_liquidation
 from levguard.core.rules import get_venue
 from levguard.core.rules.base import MMBasis
 from levguard.core.sizing.base import (
-    ForecastPathLike,
     MarketContext,
     ProbabilityForecaster,
     SeriesInputs,
@@ -583,7 +582,11 @@ class LiquidationBudget:
         :func:`levguard.kernels.sizing_venue.distance_budget_path_nb` finds the largest leverage
         whose liquidation price is at least ``d*_t`` away: the leverage :meth:`decide` returns
         with that bar's forecaster (to the bisection tolerances).  Venues whose liquidation price
-        the kernel does not reproduce solve in Python.  Model ``forecast`` without them: 0.
+        the kernel does not reproduce solve in Python.  Bars with no forecaster fitted yet (the
+        first week of mark bars, :func:`levguard.core.risk.forecast.forecast_path`): model
+        ``default`` takes the closed form on ``vol_forecast`` there, as :meth:`decide` without a
+        forecaster (0 where there is no volatility forecast either); model ``forecast`` gives 0.
+        Model ``forecast`` without forecasts: 0.
 
         Otherwise (closed forms, or ``default`` without forecasts) from ``vol_forecast``: the
         closed-form GBM model, continuously monitored, runs on the numba kernel
@@ -615,10 +618,24 @@ class LiquidationBudget:
         self, ctx: MarketContext, inputs: SeriesInputs, bars: npt.NDArray[np.bool_] | None
     ) -> Float64Array1D:
         # leverage_path for one side (ctx.side) on the bars ``bars`` (None: all); 0 on the others.
-        if self.model in _FORECAST_MODELS and inputs.liquidation_forecasts is not None:
-            return self._forecast_path(ctx, inputs, inputs.liquidation_forecasts, bars)
+        forecasts = inputs.liquidation_forecasts
+        if self.model in _FORECAST_MODELS and forecasts is not None:
+            need = np.asarray(forecasts.required_distances(ctx.side, self.max_prob, self.horizon_hours), dtype=float)
+            out = self._forecast_path(ctx, inputs, need, bars)
+            # Model default on bars with no fitted forecaster yet (its first week of mark bars): the
+            # closed form on vol_forecast, as decide without a forecaster (0 where it has no vol).
+            unfitted = np.isnan(need) if bars is None else np.isnan(need) & bars
+            if self.model == "default" and unfitted.any():
+                out[unfitted] = self._closed_path(ctx, inputs, unfitted)[unfitted]
+            return out
         if self.model == "forecast":
             return np.zeros(inputs.returns.shape[0])
+        return self._closed_path(ctx, inputs, bars)
+
+    def _closed_path(
+        self, ctx: MarketContext, inputs: SeriesInputs, bars: npt.NDArray[np.bool_] | None
+    ) -> Float64Array1D:
+        # The closed form on vol_forecast for one side (ctx.side) on the bars ``bars`` (None: all).
         n = inputs.returns.shape[0]
         out = np.zeros(n)
         if inputs.vol_forecast is None:
@@ -664,9 +681,10 @@ class LiquidationBudget:
         self,
         ctx: MarketContext,
         inputs: SeriesInputs,
-        forecasts: ForecastPathLike,
+        required: Float64Array1D,
         bars: npt.NDArray[np.bool_] | None,
     ) -> Float64Array1D:
+        # The forecasters' path for one side from their required distances (NaN: no forecaster).
         n = inputs.returns.shape[0]
         out = np.zeros(n)
         try:
@@ -676,8 +694,7 @@ class LiquidationBudget:
         if table is not None and table.basis == "quantity" and inputs.price is None:
             return out  # tiers by size are valued at the price of each bar
         eq, px = _equity_price(inputs)
-        need = forecasts.required_distances(ctx.side, self.max_prob, self.horizon_hours)
-        need = np.ascontiguousarray(need + self.funding_distance(ctx), dtype=np.float64)
+        need = np.ascontiguousarray(required + self.funding_distance(ctx), dtype=np.float64)
         if bars is not None:
             need = np.where(bars, need, np.nan)  # the other side's bars: no forecast, 0
         valid = _usable_bars(need, eq, px)
