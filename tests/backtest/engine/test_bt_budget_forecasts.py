@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from levguard.backtest._policy_paths import SHARED_VOL_WARMUP
 from levguard.backtest.engine import prepare
 from levguard.core.risk.forecast import HourlyBars
 from levguard.core.sizing.base import MarketContext, SizingState
@@ -37,9 +38,18 @@ def _bars(hours: int, minutes: int = 60, seed: int = 9) -> pd.DataFrame:
 def test_the_budget_in_a_backtest_is_the_forecaster_at_each_close() -> None:
     data = _bars(24 * 120)
     policy = LiquidationBudget(0.01, 7.0, max_leverage=50.0)
-    prep = prepare(data, np.ones(len(data)), policy, venue="binance-usdm", symbol="BTCUSDT")
+    where = {"venue": "binance-usdm", "symbol": "BTCUSDT"}
+    prep = prepare(data, np.ones(len(data)), policy, **where)
     lev = prep.leverage[:, 0]
-    assert np.all(lev[:168] == 0.0)  # a week of warm-up: no forecast, no position
+    # The forecaster's week of warm-up: the GBM closed form on the EWMA volatility, as decide
+    # without a forecaster (0 only in the EWMA's own warm-up); a forecast-only budget holds nothing.
+    gbm = prepare(data, np.ones(len(data)), LiquidationBudget(0.01, 7.0, model="gbm", max_leverage=50.0), **where)
+    only = prepare(data, np.ones(len(data)), LiquidationBudget(0.01, 7.0, model="forecast", max_leverage=50.0), **where)
+    np.testing.assert_array_equal(lev[:168], gbm.leverage[:168, 0])
+    assert np.all(lev[: SHARED_VOL_WARMUP - 1] == 0.0)
+    assert np.all(lev[SHARED_VOL_WARMUP:168] > 1.0)
+    assert np.all(only.leverage[:168, 0] == 0.0)
+    assert lev[168] != gbm.leverage[168, 0]
     ctx = MarketContext(venue="binance-usdm", symbol="BTCUSDT")
     for t in (200, 24 * 40 + 5, 24 * 90, len(data) - 1):
         close_time = data.index[t] + pd.Timedelta("1h")
