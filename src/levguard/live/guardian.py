@@ -324,13 +324,13 @@ class Guardian:
 
     def load(self, setup: AccountSetup, st: AccountState) -> None:
         """Read the account's persisted state (after taking its lease): acting disabled, expected
-        positions, orders still unresolved."""
+        positions, orders still unresolved or on the late watch (:func:`inflight.load_orders`)."""
         row = self.store.account(setup.name)
         if row is not None:
             st.disabled = row.get("disabled_reason") or None
             expected = row.get("expected")
             st.expected = {str(k): float(v) for k, v in expected.items()} if isinstance(expected, dict) else None
-        st.inflight = {r["client_order_id"]: r for r in self.store.unresolved_orders(setup.name)}
+        inflight.load_orders(self, setup, st)
         # The cooldown survives a restart: the last order recorded on each symbol.
         for r in self.store.orders(account=setup.name, limit=50):
             ps = st.positions.setdefault(r["symbol"], PositionState())
@@ -499,13 +499,8 @@ class Guardian:
         if not st.stale:
             await self._alert(setup.name, "warning", "stale", f"stale data, no orders: {why}")
         elif st.stale_cycles == self.escalate_after:
-            await self._alert(
-                setup.name,
-                "critical",
-                "stale",
-                f"stale for {st.stale_cycles} cycles, the account is not protected: {why}",
-                cycles=st.stale_cycles,
-            )
+            msg = f"stale for {st.stale_cycles} cycles, the account is not protected: {why}"
+            await self._alert(setup.name, "critical", "stale", msg, cycles=st.stale_cycles)
         st.stale = True
         self._audit(setup.name, "stale", {}, {"orders": "none"}, [why])
         return {"account": setup.name, "status": "stale", "reason": why}
@@ -596,7 +591,12 @@ class Guardian:
             if st.lease_until_ns == 0:  # a fenced result was refused: another process holds it
                 return {"account": setup.name, "status": "lease_held_elsewhere"}
             if any(r.get("booked", 0.0) > 0 or r.get("landed", 0.0) > 0 for r in resolved):  # a late fill too
-                positions, balance, marks = await self._read(setup)  # decide on the position after the fill
+                try:  # decide on the position after the fill (recorded: a failed read is stale inputs)
+                    positions, balance, marks = await self._read(setup)
+                except VenueAuthError:
+                    raise
+                except VenueError as exc:
+                    return await self._stale(setup, st, f"positions not read again after a fill: {exc}")
                 now = self.clock()
             symbols = sorted({r["symbol"] for r in st.inflight.values()})
             await inflight.escalate(self, setup, st, "order", f"no new order on {symbols} until the venue answers")

@@ -32,6 +32,7 @@ __all__ = [
     "late_fills",
     "lease_lost",
     "legs",
+    "load_orders",
     "resolve",
     "venue_changes",
     "waited_s",
@@ -52,8 +53,9 @@ def expiry_s(g: Guardian, setup: AccountSetup) -> float:
 
 async def lease_lost(g: Guardian, setup: AccountSetup, st: AccountState, why: str) -> None:
     """Stop acting on the account: another process holds its lease (a fenced write was refused,
-    ``why``); one critical alert.  The late watch (``st.late``) is dropped: it is this holding's,
-    in memory, and a late fill landing meanwhile is the new holder's to see (as a position change)."""
+    ``why``); one critical alert.  The late watch in memory (``st.late``) is dropped: it is kept
+    on the orders' rows, where the new holder takes it up (:func:`load_orders`) and records a late
+    fill (once: the rows' writes are fenced by the holding)."""
     st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
     st.late.clear()
     st.held.clear()  # judged against this holding's expected positions
@@ -169,13 +171,15 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
                     continue  # may still arrive
                 since = "sending" if here else "this process first saw it in flight"  # a lower bound
                 status, why = "never_arrived", f"not at the venue {waited:.1f} s after {since} (limit {limit_s:g} s)"
-                st.late[cid] = (dict(row), g.monotonic() + round(10 * limit_s * 1e9))
+                late = (now + round(10 * limit_s * 1e9), "taken as never arrived")  # on the row: durable
+                watched = {**row, "late_until_ns": late[0], "late_as": late[1]}
+                st.late[cid] = (watched, g.monotonic() + round(10 * limit_s * 1e9))
             else:
-                status, why = "not_sent", "recorded but never sent (the process stopped before sending)"
+                status, why, late = "not_sent", "recorded but never sent (the process stopped before sending)", None
             resolved = {"account": setup.name, "client_order_id": cid, "status": status, "filled": 0.0}
             try:
                 g.store.mark_result(
-                    cid, "expired", 0.0, None, None, now, error=why, audit=_audit(row, resolved), lease=lease
+                    cid, "expired", 0.0, None, None, now, error=why, audit=_audit(row, resolved), lease=lease, late=late
                 )
             except LeaseLost as exc:  # the account's new holder resolves it
                 await lease_lost(g, setup, st, f"order {cid} not resolved: {exc}")
@@ -187,8 +191,10 @@ async def resolve(g: Guardian, setup: AccountSetup, st: AccountState) -> list[di
                 state = await _unknown_status(g, setup, st, cid, row, state)
             resolved = _answer(setup, cid, state)
             final = state.status in _FINAL
+            on = st.late.get(cid) if final else None  # taken as final after an unknown status: watched
+            late = None if on is None else (int(on[0]["late_until_ns"]), str(on[0]["late_as"]))
             try:
-                delta = _mark_answer(g, cid, state, now, _audit(row, resolved) if final else None, lease)
+                delta = _mark_answer(g, cid, state, now, _audit(row, resolved) if final else None, lease, late=late)
             except LeaseLost as exc:  # the fill is the new holder's to book (once)
                 await lease_lost(g, setup, st, f"order {cid} not resolved: {exc}")
                 return out
@@ -240,7 +246,8 @@ async def _unknown_status(
         )
         return state
     failure = await _cancel(g, setup, cid, row, state)
-    st.late[cid] = ({**row, "late_as": f"taken as final after status {status!r}"}, g.monotonic() + round(limit_s * 1e9))
+    late = {"late_until_ns": g.clock() + round(limit_s * 1e9), "late_as": f"taken as final after status {status!r}"}
+    st.late[cid] = ({**row, **late}, g.monotonic() + round(limit_s * 1e9))  # on its row with its answer
     head = f"{what}: still status {status!r}, unknown to levguard, {waited:.0f} s after sending (limit {limit_s:g} s): "
     if failure is None:
         tail = (
@@ -293,9 +300,18 @@ def _answer(setup: AccountSetup, cid: str, state: OrderState) -> dict[str, Any]:
 
 
 def _mark_answer(
-    g: Guardian, cid: str, state: OrderState, now: int, audit: Any, lease: tuple[str, str, int], *, book: bool = True
+    g: Guardian,
+    cid: str,
+    state: OrderState,
+    now: int,
+    audit: Any,
+    lease: tuple[str, str, int],
+    *,
+    book: bool = True,
+    late: tuple[int, str] | None = None,
 ) -> float:
-    # The venue's answer on the order's row (Store.mark_result, fenced by ``lease``): the fill booked.
+    # The venue's answer on the order's row (Store.mark_result, fenced by ``lease``): the fill
+    # booked; ``late`` puts it on the late watch, a final answer takes it off.
     return g.store.mark_result(
         cid,
         state.status,
@@ -306,6 +322,8 @@ def _mark_answer(
         audit=audit,
         lease=lease,
         book=book,
+        late=late,
+        late_end=late is None and state.status in _FINAL,
     )
 
 
@@ -335,17 +353,23 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     status (``st.late``, each watched for ten times the limit it was judged by).  One it reports
     filled after all is recorded on its row (the final status with its fill replaces
     ``expired``, fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical
-    (``late_order``).  Its fill is never booked into the expected
+    (``late_order``) once: by the holder whose write moved the row's fill (a second cycle, or
+    a second holder, finds it recorded).  Its fill is never booked into the expected
     positions: those are adopted from the venue's reads only, so the position it moved is alerted
     once, as a critical ``venue_change`` (before or after the watch finds it), and counted once.
+    A final answer (a fill or none) is recorded on the row and ends the watch.
     A failed re-ask is warned once per order (``reconcile``, as for the orders in flight).  At its
-    deadline (checked before asking and when the asking fails) a watch still without an answer is
-    dropped with a warning naming the order.  The watch is this holding's, in memory (dropped on a
-    lease loss or a takeover).  A fill found is ``resolved["landed"]``: the cycle re-reads the
-    positions before judging and deciding.  False when the lease was lost (alerted)."""
+    deadline (checked before asking and after asking) a watch still without an answer is dropped
+    with a warning naming the order, once (:func:`_late_expired`, its row's watch ended).
+    The watch is kept on the orders' rows (``late_until_ns``, wall clock): a process that takes
+    the account (a restart, a takeover) resumes it (:func:`load_orders`); in memory its deadline
+    is on this process's monotonic clock.  A fill found is ``resolved["landed"]``: the cycle
+    re-reads the positions before judging and deciding.  False when the lease was lost (alerted)."""
+    lease = (g.owner, g.instance, st.epoch)
     for cid, (row, until) in list(st.late.items()):
         if g.monotonic() > until:
-            await _late_expired(g, setup, st, cid, row)
+            if not await _late_expired(g, setup, st, cid, row):
+                return False
             continue
         try:
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
@@ -353,24 +377,24 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
             raise
         except VenueError as exc:
             if g.monotonic() > until:
-                await _late_expired(g, setup, st, cid, row)
+                if not await _late_expired(g, setup, st, cid, row):
+                    return False
             else:
-                msg = f"order {cid}, taken as never arrived, not asked for again: {exc}"
+                msg = f"order {cid}, {_late_as(row)}, not asked for again: {exc}"
                 await g._alert(setup.name, "warning", "reconcile", msg, dedup=cid, client_order_id=cid)
             continue  # asked again next cycle
         g._clear_alert(setup.name, "reconcile", cid)
-        if state is None or state.filled <= 0:
-            if g.monotonic() > until or (state is not None and state.status in _FINAL):
-                st.late.pop(cid, None)
+        if state is None or (state.filled <= 0 and state.status not in _FINAL):  # nothing to record
+            if g.monotonic() > until and not await _late_expired(g, setup, st, cid, row):
+                return False
             continue
         resolved = _answer(setup, cid, state)
         try:  # not booked: the venue's read carries it into the expected positions (venue_changes)
-            lease = (g.owner, g.instance, st.epoch)
             delta = _mark_answer(g, cid, state, g.clock(), _audit(row, resolved), lease, book=False)
         except LeaseLost as exc:
             await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
             return False
-        if state.status in _FINAL:
+        if state.status in _FINAL:  # recorded with the watch's end (Store.mark_result)
             st.late.pop(cid, None)
         if delta > 0:
             resolved["landed"] = delta  # not booked: the position is re-read and judged (venue_changes)
@@ -390,19 +414,40 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     return True
 
 
-async def _late_expired(g: Guardian, setup: AccountSetup, st: AccountState, cid: str, row: Mapping[str, Any]) -> None:
-    # The late watch of order cid ended without an answer: dropped, said once.
+async def _late_expired(g: Guardian, setup: AccountSetup, st: AccountState, cid: str, row: Mapping[str, Any]) -> bool:
+    # The late watch of order cid ended without an answer: dropped, its row's watch ended (fenced),
+    # said once (not when another holder, or this one before a restart, ended it). False: lease lost.
     st.late.pop(cid, None)
-    await g._alert(
-        setup.name,
-        "warning",
-        "late_order",
-        f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, is no "
-        "longer watched: the venue did not answer for it within ten times its limit; a fill of it from now "
-        "on is alerted as a position change",
-        client_order_id=cid,
-        symbol=row["symbol"],
-    )
+    try:
+        ended = g.store.end_late_watch(cid, g.clock(), lease=(g.owner, g.instance, st.epoch))
+    except LeaseLost as exc:
+        await lease_lost(g, setup, st, f"late watch of order {cid} not ended: {exc}")
+        return False
+    if ended:
+        await g._alert(
+            setup.name,
+            "warning",
+            "late_order",
+            f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, is no "
+            "longer watched: the venue did not answer for it within ten times its limit; a fill of it from now "
+            "on is alerted as a position change",
+            client_order_id=cid,
+            symbol=row["symbol"],
+        )
+    return True
+
+
+def load_orders(g: Guardian, setup: AccountSetup, st: AccountState) -> None:
+    """The account's orders from the store, on taking its lease (:meth:`Guardian.load`): those
+    still unresolved (``st.inflight``) and, for a live guardian, those on the late watch
+    (``st.late``: :meth:`Store.late_orders`), each watched until its row's wall-clock
+    ``late_until_ns``, turned into this process's monotonic clock (a deadline that passed while no
+    process watched is in the past: the watch is dropped, said once, :func:`late_fills`)."""
+    st.inflight = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
+    if not g.live:  # a dry run resolves nothing (:func:`follow`)
+        return
+    now, mono = g.clock(), g.monotonic()
+    st.late = {r["client_order_id"]: (r, mono + int(r["late_until_ns"]) - now) for r in g.store.late_orders(setup.name)}
 
 
 def _late_as(row: Mapping[str, Any]) -> str:

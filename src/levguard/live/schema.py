@@ -110,6 +110,8 @@ ORDERS = sa.Table(
     sa.Column("owner", sa.String(200), nullable=True),
     sa.Column("epoch", sa.BigInteger(), nullable=True),
     sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("late_until_ns", sa.BigInteger(), nullable=True),  # on the late watch until (UTC ns)
+    sa.Column("late_as", sa.Text(), nullable=True),  # why it was taken as final
     sa.Index("ix_orders_account_status", "account", "status"),
 )
 

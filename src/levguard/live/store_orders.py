@@ -153,6 +153,8 @@ class OrderStore:
         lease: tuple[str, str | None, int] | None = None,
         fence_s: float = 0.0,
         book: bool = True,
+        late: tuple[int, str] | None = None,
+        late_end: bool = False,
     ) -> float:
         """Record the venue's answer (or a reconciliation): ``status`` is one of ccxt's statuses.
 
@@ -177,6 +179,11 @@ class OrderStore:
         which moves the epoch on): a process that lost its lease never books a fill the account's
         new holder books too, while a late answer to a lease that lapsed but was not taken over is
         still booked (``fence_s`` is not used: the time left does not matter for a result).
+
+        ``late`` = ``(until_ns, why)`` puts the order on the late watch in the same transaction (a
+        final status taken without the venue's word: it is asked for again until the wall-clock
+        ``until_ns``, by whichever process holds the account, :meth:`late_orders`); ``late_end``
+        takes it off (the venue's final answer was recorded).
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")
@@ -207,6 +214,10 @@ class OrderStore:
                     values["venue_order_id"] = str(venue_order_id)
                 if error is not None:
                     values["error"] = str(error)[:2000]
+            if late is not None:
+                values["late_until_ns"], values["late_as"] = as_int(late[0], "late[0]"), str(late[1])[:2000]
+            elif late_end:
+                values["late_until_ns"] = None
             if filled_f >= before:  # an answer that fills less is an older one: its price too
                 values["filled"] = filled_f
                 if price is not None:
@@ -258,7 +269,8 @@ class OrderStore:
 
         Each is ``{"client_order_id", "account", "symbol", "side", "qty", "reason", "status",
         "intent_ns", "sent_ns", "result_ns", "filled", "average_price", "venue_order_id", "owner",
-        "epoch", "error"}``; status is ``"intent"``, ``"sent"`` or one of :data:`ORDER_STATUSES`.
+        "epoch", "error", "late_until_ns", "late_as"}``; status is ``"intent"``, ``"sent"`` or one of
+        :data:`ORDER_STATUSES`.
         ``before`` = ``(intent_ns, client_order_id)`` of the last row of the previous page pages by
         key (stable while orders are recorded).
         """
@@ -275,6 +287,34 @@ class OrderStore:
         with self._db.tx("orders") as conn:
             rows = conn.execute(stmt).all()
         return [row_dict(r) for r in rows]
+
+    def late_orders(self, account: str) -> list[dict[str, Any]]:
+        """Return the account's orders on the late watch (``late_until_ns`` set: taken as final
+        without the venue's word, :meth:`mark_result`), oldest first, their watch ended or not."""
+        stmt = (
+            sa.select(ORDERS)
+            .where(ORDERS.c.account == account, ORDERS.c.late_until_ns.is_not(None))
+            .order_by(ORDERS.c.intent_ns, ORDERS.c.client_order_id)
+        )
+        with self._db.tx("late_orders") as conn:
+            rows = conn.execute(stmt).all()
+        return [row_dict(r) for r in rows]
+
+    def end_late_watch(self, client_order_id: str, ts_ns: int, *, lease: tuple[str, str | None, int]) -> bool:
+        """Take order ``client_order_id`` off the late watch; True when this call did (False: it
+        was not on it, e.g. another holder or an earlier cycle ended it), so its end is said once.
+        Fenced by ``lease`` as :meth:`mark_result` (:class:`LeaseLost`, nothing written)."""
+        now = as_int(ts_ns, "ts_ns")
+        stmt = (
+            ORDERS.update()
+            .where(ORDERS.c.client_order_id == client_order_id, ORDERS.c.late_until_ns.is_not(None))
+            .values(late_until_ns=None)
+            .returning(ORDERS.c.client_order_id)
+        )
+        with self._db.tx("end_late_watch", write=True) as conn:
+            what = f"late watch of order {client_order_id} not ended"
+            _fence_order(conn, client_order_id, lease, now, 0.0, what, expiry=False)
+            return conn.execute(stmt).first() is not None
 
     def unresolved_orders(self, account: str) -> list[dict[str, Any]]:
         """Return the account's orders without a final status (intent, sent, open), oldest first."""

@@ -48,7 +48,7 @@ async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> boo
                 holder=holder,
             )
             st.lease_until_ns, st.epoch, st.loaded = 0, -1, False
-            st.late.clear()  # the late watch is the holding's: the new holder judges those fills
+            st.late.clear()  # kept on the orders' rows: the holder takes it up from there
             st.held.clear()
             continue
         st.lease_until_ns = now + int(g.lease_ttl_s * 1e9)
@@ -64,9 +64,7 @@ async def renew_leases(g: Guardian, setups: list[AccountSetup], now: int) -> boo
                 dedup="identity",
                 other_instance=lease.previous_instance,
             )
-        if lease.taken or st.epoch != lease.epoch:
-            if lease.previous_instance not in (None, g.instance):  # its holder judged their fills
-                st.late.clear()
+        if lease.taken or st.epoch != lease.epoch:  # the late watch is taken up from the rows (load)
             st.held.clear()  # the expected positions are loaded again
             st.epoch = lease.epoch
             g.load(s, st)

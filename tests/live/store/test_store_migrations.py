@@ -52,7 +52,7 @@ def test_migrations_run_from_scratch_and_are_idempotent(store_url: str) -> None:
     engine = sa.create_engine(store_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0003"]
+            assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0004"]
             # The tables the code uses are exactly the ones the migration built.
             assert (
                 compare_metadata(MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}), METADATA)

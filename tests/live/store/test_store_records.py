@@ -238,6 +238,8 @@ def test_record_intent_is_idempotent(store: Store, store_url: str) -> None:
         "owner": None,
         "epoch": None,
         "error": None,
+        "late_until_ns": None,
+        "late_as": None,
     }
     assert store.order("missing") is None
     # The intent is committed: another store on the same database sees it at once.

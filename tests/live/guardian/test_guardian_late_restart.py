@@ -1,0 +1,217 @@
+"""The late watch survives a kill -9: a new process on the same store takes it up from the order's
+row (``late_until_ns``, wall clock), records a late fill once and says the watch's end once; a
+positions re-read failing after a late fill is stale inputs, not a cycle error."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from test_guardian_clocks_fencing import Exchange, Venue, _alerts, _guardian, _send_lost_order, _store
+
+from levguard.errors import VenueRetryableError
+from levguard.live.guardian import Guardian
+from levguard.live.store import Store
+from levguard.venues.base import OrderState, VenuePosition
+
+S = 10**9
+
+
+def _restart(s: Store, ex: Exchange, n: int) -> Guardian:
+    # The same identity started again after a kill -9: a new instance, its own monotonic epoch.
+    g = _guardian(s, Venue(ex), "A", lambda: ex.ns())
+    g.monotonic = lambda: ex.ns() + n * 10**15
+    return g
+
+
+async def _taken_as_never_arrived(ex: Exchange, s: Store, a: Guardian | None = None) -> str:
+    # A sends an order whose answer is lost, takes it as never arrived at t=25 (watched until
+    # t=225) and is killed: nothing of it is kept but the store.
+    a = a or _guardian(s, Venue(ex), "A", lambda: ex.ns())
+    cid = await _send_lost_order(ex, a)
+    ex.mark = 60_000.0  # no second order
+    a.accounts[0].venue.lose = False  # type: ignore[attr-defined]
+    ex.t = 25.0
+    await a.cycle()
+    a.flush()
+    order = s.order(cid)
+    assert order is not None
+    assert (order["status"], order.get("late_until_ns", ex.ns() + 200 * S)) == ("expired", ex.ns() + 200 * S)
+    return cid
+
+
+def test_a_late_fill_after_a_kill_is_recorded_by_the_restarted_guardian_once(tmp_path: Path) -> None:
+    """kill -9 after an order was taken as never arrived; it filled at the venue after all: the
+    restarted guardian never asked for it again, so its row stayed 'expired' with nothing filled
+    (the fill seen only as a position change) and no late_order was alerted."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        cid = await _taken_as_never_arrived(ex, s)
+        ex.t = 40.0
+        ex.arrive(ex.travelling.pop(0))  # it lands while no guardian runs
+        b = _restart(s, ex, 1)
+        for t in (41.0, 42.0, 43.0):  # two cycles after the one that records it
+            ex.t = t
+            await b.cycle()
+        b.flush()
+        order = s.order(cid)
+        assert order is not None
+        assert (order["status"], order["filled"]) == ("closed", 0.484375)
+        assert order["late_until_ns"] is None
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("critical", ex.ns() - 2 * S)]
+        assert cid in late[0]["message"]
+        assert "taken as never arrived" in late[0]["message"]
+        changes = [(x["level"], x["data"]["before"], x["data"]["after"]) for x in _alerts(s, "venue_change")]
+        assert changes == [("critical", 1.0, 1.0 - 0.484375)]
+        assert b._state["acct"].late == {}
+        # A third process finds the watch ended: nothing recorded or alerted again.
+        c = _restart(s, ex, 2)
+        ex.t = 44.0
+        await c.cycle()
+        c.flush()
+        assert len(_alerts(s, "late_order")) == 1
+        assert s.order(cid)["filled"] == 0.484375  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_partial_late_fill_is_not_alerted_again_by_the_next_holder(tmp_path: Path) -> None:
+    """A partial late fill recorded by A keeps the watch on the row; the restarted guardian sees
+    the same answer (nothing new: no alert), then the rest (alerted for the rest), then ends it."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        cid = await _taken_as_never_arrived(ex, s)
+        req = ex.travelling.pop(0)
+        a2 = _restart(s, ex, 1)
+        ex.legs[0] = ("BTCUSDT", 1.0 - 0.2)
+        ex.orders[cid] = OrderState(req.symbol, cid, "open", 0.2, ex.mark, "v", 0)
+        ex.t = 30.0
+        await a2.cycle()  # the partial fill recorded and alerted; A2 is killed
+        a3 = _restart(s, ex, 2)
+        for t in (31.0, 32.0):
+            ex.t = t
+            await a3.cycle()
+        a3.flush()
+        assert [x["data"]["filled"] for x in _alerts(s, "late_order")] == [0.2]
+        assert (s.order(cid)["status"], s.order(cid)["filled"]) == ("expired", 0.2)  # type: ignore[index]
+        assert list(a3._state["acct"].late) == [cid]
+        ex.legs[0] = ("BTCUSDT", 1.0 - req.qty)
+        ex.orders[cid] = OrderState(req.symbol, cid, "closed", req.qty, ex.mark, "v", 0)
+        for t in (33.0, 34.0):
+            ex.t = t
+            await a3.cycle()
+        a3.flush()
+        assert [x["data"]["filled"] for x in reversed(_alerts(s, "late_order"))] == [0.2, req.qty]
+        order = s.order(cid)
+        assert order is not None
+        assert (order["status"], order["filled"]) == ("closed", req.qty)
+        assert order["late_until_ns"] is None
+        assert abs(s.account("acct")["expected"]["BTCUSDT"] - ex.legs[0][1]) < 1e-12  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_the_watch_ends_once_after_a_restart(tmp_path: Path) -> None:
+    """The order truly never arrives: the restarted guardian drops the watch at its deadline with
+    one warning (it said nothing: the watch was gone with the killed process), and a guardian
+    started after that says nothing again."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        cid = await _taken_as_never_arrived(ex, s)
+        ex.travelling.clear()  # lost for good
+        b = _restart(s, ex, 1)
+        for t in (100.0, 200.0, 224.0):
+            ex.t = t
+            await b.cycle()
+        assert list(b._state["acct"].late) == [cid]
+        assert _alerts(s, "late_order") == []
+        for t in (226.0, 227.0):
+            ex.t = t
+            await b.cycle()
+        c = _restart(s, ex, 2)
+        ex.t = 228.0
+        await c.cycle()
+        b.flush()
+        c.flush()
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("warning", ex.ns() - 2 * S)]
+        assert cid in late[0]["message"]
+        assert "no longer watched" in late[0]["message"]
+        assert b._state["acct"].late == c._state["acct"].late == {}
+        assert s.order(cid)["late_until_ns"] is None  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+def test_a_watch_whose_deadline_passed_while_no_guardian_ran_ends_once(tmp_path: Path) -> None:
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        cid = await _taken_as_never_arrived(ex, s)
+        ex.travelling.clear()
+        for n, t in ((1, 3600.0), (2, 3700.0)):  # started after the deadline, twice
+            ex.t = t
+            g = _restart(s, ex, n)
+            await g.cycle()
+            g.flush()
+            assert g._state["acct"].late == {}
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("warning", ex.ns() - 100 * S)]
+        assert cid in late[0]["message"]
+        assert s.order(cid)["status"] == "expired"  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+class RereadFails(Venue):
+    """fetch_positions fails from the read after a late fill was found (``after_fill``)."""
+
+    after_fill = False
+
+    async def fetch_order(self, symbol: str, cid: str) -> OrderState | None:
+        state = await super().fetch_order(symbol, cid)
+        self.after_fill = self.after_fill or (state is not None and state.filled > 0)
+        return state
+
+    async def fetch_positions(self) -> list[VenuePosition]:
+        if self.after_fill:
+            raise VenueRetryableError("fetch_positions timed out")
+        return await super().fetch_positions()
+
+
+def test_a_failed_re_read_after_a_late_fill_is_stale_not_a_cycle_error(tmp_path: Path) -> None:
+    """The positions re-read after a late fill failed: a cycle_error (retryable, backoff) although
+    the fill was recorded and the inputs were merely stale.  Now the cycle is stale (no order)."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        v = RereadFails(ex)
+        b = _guardian(s, v, "A", lambda: ex.ns())
+        cid = await _taken_as_never_arrived(ex, s, b)
+        ex.t = 40.0
+        ex.arrive(ex.travelling.pop(0))
+        ex.t = 41.0
+        r = await b.cycle()
+        assert r[0]["status"] == "stale"
+        assert "positions not read again after a fill" in r[0]["reason"]
+        v.after_fill = False
+        ex.t = 42.0
+        r = await b.cycle()
+        b.flush()
+        assert r[0]["status"] == "ok"
+        assert _alerts(s, "cycle_error") == []
+        assert [x["level"] for x in _alerts(s, "late_order")] == ["critical"]
+        assert (s.order(cid)["status"], s.order(cid)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
+        changes = [(x["level"], x["data"]["before"], x["data"]["after"]) for x in _alerts(s, "venue_change")]
+        assert changes == [("critical", 1.0, 1.0 - 0.484375)]
+
+    asyncio.run(go())
