@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from levguard.errors import VenueAuthError, VenueError
+from levguard.live.alerts import Alert
 from levguard.live.setup import AccountSetup, AccountState
 from levguard.live.store import LeaseLost
 from levguard.live.store_orders import fill_key
@@ -309,9 +310,11 @@ def _mark_answer(
     *,
     book: bool = True,
     late: tuple[int, str] | None = None,
+    alert: Callable[[float], tuple[str, str, str, dict[str, Any]]] | None = None,
 ) -> float:
     # The venue's answer on the order's row (Store.mark_result, fenced by ``lease``): the fill
-    # booked; ``late`` puts it on the late watch, a final answer takes it off.
+    # booked; ``late`` puts it on the late watch, a final answer takes it off; ``alert`` is
+    # stored with a fill newly recorded.
     return g.store.mark_result(
         cid,
         state.status,
@@ -324,6 +327,7 @@ def _mark_answer(
         book=book,
         late=late,
         late_end=late is None and state.status in _FINAL,
+        alert=alert,
     )
 
 
@@ -353,26 +357,26 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     status (``st.late``, each watched for ten times the limit it was judged by).  One it reports
     filled after all is recorded on its row (the final status with its fill replaces
     ``expired``, fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical
-    (``late_order``) once: by the holder whose write moved the row's fill (a second cycle, or
-    a second holder, finds it recorded).  Its fill is never booked into the expected
+    (``late_order``) once, the alert stored in the transaction that records the fill (a kill
+    between the two cannot lose it): by the holder whose write moved the row's fill (a second
+    cycle, or a second holder, finds it recorded).  Its fill is never booked into the expected
     positions: those are adopted from the venue's reads only, so the position it moved is alerted
     once, as a critical ``venue_change`` (before or after the watch finds it), and counted once.
     A final answer (a fill or none) is recorded on the row and ends the watch.
-    A failed re-ask is warned once per order (``reconcile``, as for the orders in flight).  At its
-    deadline (checked before asking and after asking) a watch still without an answer is dropped
-    with a warning naming the order, once (:func:`_late_expired`, its row's watch ended).
+    A failed re-ask is warned once per order (``reconcile``, as for the orders in flight).  The
+    deadline is checked after asking: an order is asked for at least once (once more, without
+    retries, past its deadline: one whose deadline passed while no process watched it is asked
+    for at the start), and a watch past it still without a final answer (the asking failed or
+    found nothing final) is ended with a warning naming the order, once (:func:`_late_expired`).
     The watch is kept on the orders' rows (``late_until_ns``, wall clock): a process that takes
     the account (a restart, a takeover) resumes it (:func:`load_orders`); in memory its deadline
     is on this process's monotonic clock.  A fill found is ``resolved["landed"]``: the cycle
     re-reads the positions before judging and deciding.  False when the lease was lost (alerted)."""
     lease = (g.owner, g.instance, st.epoch)
     for cid, (row, until) in list(st.late.items()):
-        if g.monotonic() > until:
-            if not await _late_expired(g, setup, st, cid, row):
-                return False
-            continue
+        live = g.monotonic() <= until
         try:
-            state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid))
+            state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid), retry=live)
         except VenueAuthError:
             raise
         except VenueError as exc:
@@ -384,56 +388,67 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
                 await g._alert(setup.name, "warning", "reconcile", msg, dedup=cid, client_order_id=cid)
             continue  # asked again next cycle
         g._clear_alert(setup.name, "reconcile", cid)
-        if state is None or (state.filled <= 0 and state.status not in _FINAL):  # nothing to record
-            if g.monotonic() > until and not await _late_expired(g, setup, st, cid, row):
+        if state is not None and (state.filled > 0 or state.status in _FINAL):  # something to record
+            resolved = _answer(setup, cid, state)
+            now = g.clock()
+            said = _late_fill_alert(row, cid, state)
+            try:  # not booked: the venue's read carries it into the expected positions (venue_changes)
+                delta = _mark_answer(g, cid, state, now, _audit(row, resolved), lease, book=False, alert=said)
+            except LeaseLost as exc:
+                await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
                 return False
-            continue
-        resolved = _answer(setup, cid, state)
-        try:  # not booked: the venue's read carries it into the expected positions (venue_changes)
-            delta = _mark_answer(g, cid, state, g.clock(), _audit(row, resolved), lease, book=False)
-        except LeaseLost as exc:
-            await lease_lost(g, setup, st, f"late order {cid} not recorded: {exc}")
+            if state.status in _FINAL:  # recorded with the watch's end (Store.mark_result)
+                st.late.pop(cid, None)
+            if delta > 0:  # not booked: the position is re-read and judged (venue_changes)
+                resolved["landed"] = delta
+                g.alerter.submit(Alert(setup.name, now, *said(delta)))  # stored with the fill
+            out.append(resolved)
+            if state.status in _FINAL:
+                continue
+        if g.monotonic() > until and not await _late_expired(g, setup, st, cid, row):
             return False
-        if state.status in _FINAL:  # recorded with the watch's end (Store.mark_result)
-            st.late.pop(cid, None)
-        if delta > 0:
-            resolved["landed"] = delta  # not booked: the position is re-read and judged (venue_changes)
-            await g._alert(
-                setup.name,
-                "critical",
-                "late_order",
-                f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, "
-                f"filled at the venue after all: {state.filled:g} filled; {delta:g} of a venue_change "
-                f"alerted on {row['symbol']} (before this or next) is this order's fill, the rest of it the "
-                "venue's doing; an order sent since on the symbol may have reduced it twice",
-                client_order_id=cid,
-                symbol=row["symbol"],
-                filled=state.filled,
-            )
-        out.append(resolved)
     return True
 
 
+def _late_fill_alert(
+    row: Mapping[str, Any], cid: str, state: OrderState
+) -> Callable[[float], tuple[str, str, str, dict[str, Any]]]:
+    # The critical late_order alert of order cid's fill newly recorded (delta), stored with it.
+    def said(delta: float) -> tuple[str, str, str, dict[str, Any]]:
+        return (
+            "critical",
+            "late_order",
+            f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, "
+            f"filled at the venue after all: {state.filled:g} filled; {delta:g} of a venue_change "
+            f"alerted on {row['symbol']} (before this or next) is this order's fill, the rest of it the "
+            "venue's doing; an order sent since on the symbol may have reduced it twice",
+            {"client_order_id": cid, "symbol": row["symbol"], "filled": state.filled},
+        )
+
+    return said
+
+
 async def _late_expired(g: Guardian, setup: AccountSetup, st: AccountState, cid: str, row: Mapping[str, Any]) -> bool:
-    # The late watch of order cid ended without an answer: dropped, its row's watch ended (fenced),
-    # said once (not when another holder, or this one before a restart, ended it). False: lease lost.
-    st.late.pop(cid, None)
+    # The late watch of order cid ended without a final answer: its row's watch ended (fenced) with
+    # its warning in one commit, said once (not when another holder, or this one before a restart,
+    # ended it), then dropped here (a failed write keeps it: ended next cycle). False: lease lost.
+    now = g.clock()
+    said = (
+        "warning",
+        "late_order",
+        f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, is no "
+        "longer watched: no final answer from the venue for it within ten times its limit; a fill of it "
+        "from now on is alerted as a position change",
+        {"client_order_id": cid, "symbol": row["symbol"]},
+    )
     try:
-        ended = g.store.end_late_watch(cid, g.clock(), lease=(g.owner, g.instance, st.epoch))
+        ended = g.store.end_late_watch(cid, now, lease=(g.owner, g.instance, st.epoch), alert=said)
     except LeaseLost as exc:
         await lease_lost(g, setup, st, f"late watch of order {cid} not ended: {exc}")
         return False
-    if ended:
-        await g._alert(
-            setup.name,
-            "warning",
-            "late_order",
-            f"order {cid} ({row['side']} {float(row['qty']):g} {row['symbol']}), {_late_as(row)}, is no "
-            "longer watched: the venue did not answer for it within ten times its limit; a fill of it from now "
-            "on is alerted as a position change",
-            client_order_id=cid,
-            symbol=row["symbol"],
-        )
+    st.late.pop(cid, None)
+    if ended:  # stored with the watch's end
+        g.alerter.submit(Alert(setup.name, now, *said))
     return True
 
 
@@ -442,7 +457,8 @@ def load_orders(g: Guardian, setup: AccountSetup, st: AccountState) -> None:
     still unresolved (``st.inflight``) and, for a live guardian, those on the late watch
     (``st.late``: :meth:`Store.late_orders`), each watched until its row's wall-clock
     ``late_until_ns``, turned into this process's monotonic clock (a deadline that passed while no
-    process watched is in the past: the watch is dropped, said once, :func:`late_fills`)."""
+    process watched is in the past: the order is asked for once, then the watch is ended, said
+    once, unless that answer was final, :func:`late_fills`)."""
     st.inflight = {r["client_order_id"]: r for r in g.store.unresolved_orders(setup.name)}
     if not g.live:  # a dry run resolves nothing (:func:`follow`)
         return

@@ -202,9 +202,9 @@ class AccountState:
     inflight: dict[str, dict[str, Any]] = field(default_factory=dict)  # unresolved orders by client id
     inflight_cycles: int = 0  # consecutive cycles with an unresolved order
     waiting: dict[str, tuple[int, bool]] = field(default_factory=dict)  # cid -> (monotonic ns waited from, sent here)
-    late: dict[str, tuple[dict[str, Any], int]] = field(
-        default_factory=dict
-    )  # taken as final: (row, watch until, monotonic)
+    # Orders taken as final without the venue's word, on the late watch: cid -> (row, watched
+    # until on this process's monotonic clock, ns).
+    late: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)
     # A venue change alerted beside an order in flight on its symbol: key -> (the quantity read, the
     # expected one then); not adopted until the order is resolved (the read may hold a fill still
     # to be booked, or miss one that lands after it).

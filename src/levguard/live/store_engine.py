@@ -221,6 +221,18 @@ def audit_values(
     }
 
 
+def alert_values(account: str | None, ts_ns: int, level: str, kind: str, message: str, data: Any) -> dict[str, Any]:
+    """Return the column values of one ``alerts`` row (``data`` as JSON)."""
+    return {
+        "account": None if account is None else str(account),
+        "ts_ns": as_int(ts_ns, "ts_ns"),
+        "level": str(level),
+        "kind": str(kind),
+        "message": str(message),
+        "data": jsonable(data, "data"),
+    }
+
+
 def _redact(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 

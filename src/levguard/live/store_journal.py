@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from levguard.live.schema import ALERTS, AUDIT_LOG, SNAPSHOTS
-from levguard.live.store_engine import StoreEngine, as_int, audit_values, jsonable, row_dict
+from levguard.live.store_engine import StoreEngine, alert_values, as_int, audit_values, jsonable, row_dict
 
 __all__ = ["JournalStore"]
 
@@ -80,14 +80,7 @@ class JournalStore:
         self, account: str | None, ts_ns: int, level: str, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> int:
         """Record an alert (``account`` None for a global one); return its id."""
-        values = {
-            "account": None if account is None else str(account),
-            "ts_ns": as_int(ts_ns, "ts_ns"),
-            "level": str(level),
-            "kind": str(kind),
-            "message": str(message),
-            "data": jsonable(data, "data"),
-        }
+        values = alert_values(account, ts_ns, level, kind, message, data)
         with self._db.tx("add_alert", write=True) as conn:
             return int(conn.execute(ALERTS.insert().values(**values).returning(ALERTS.c.id)).scalar_one())
 

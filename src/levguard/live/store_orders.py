@@ -10,15 +10,15 @@ order id.  Part of :class:`levguard.live.store.Store` (see :mod:`levguard.live.s
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from levguard.errors import InputError
-from levguard.live.schema import ACCOUNTS, AUDIT_LOG, ORDERS
-from levguard.live.store_engine import StoreEngine, as_int, audit_values, row_dict
+from levguard.live.schema import ACCOUNTS, ALERTS, AUDIT_LOG, ORDERS
+from levguard.live.store_engine import StoreEngine, alert_values, as_int, audit_values, row_dict
 from levguard.live.store_leases import fence
 
 __all__ = ["FINAL_ORDER_STATUSES", "ORDER_STATUSES", "OrderStore", "fill_key"]
@@ -155,6 +155,7 @@ class OrderStore:
         book: bool = True,
         late: tuple[int, str] | None = None,
         late_end: bool = False,
+        alert: Callable[[float], tuple[str, str, str, dict[str, Any]]] | None = None,
     ) -> float:
         """Record the venue's answer (or a reconciliation): ``status`` is one of ccxt's statuses.
 
@@ -183,7 +184,10 @@ class OrderStore:
         ``late`` = ``(until_ns, why)`` puts the order on the late watch in the same transaction (a
         final status taken without the venue's word: it is asked for again until the wall-clock
         ``until_ns``, by whichever process holds the account, :meth:`late_orders`); ``late_end``
-        takes it off (the venue's final answer was recorded).
+        takes it off (the venue's final answer was recorded).  ``alert`` is called with the fill
+        newly recorded when there is one (> 0, booked or not); the alert it returns, ``(level,
+        kind, message, data)``, is appended to the order's account's alerts in the same
+        transaction (a kill after the commit cannot lose it, nor store it for a fill not recorded).
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")
@@ -229,6 +233,8 @@ class OrderStore:
                 conn.execute(
                     AUDIT_LOG.insert().values(**audit_values(row.account, ts_ns, event, inputs, decision, reasons))
                 )
+            if delta > 0.0 and alert is not None:
+                conn.execute(ALERTS.insert().values(**alert_values(row.account, now, *alert(delta))))
             if delta > 0.0 and book:
                 acct = conn.execute(
                     sa.select(ACCOUNTS.c.expected).where(ACCOUNTS.c.name == row.account).with_for_update()
@@ -300,21 +306,33 @@ class OrderStore:
             rows = conn.execute(stmt).all()
         return [row_dict(r) for r in rows]
 
-    def end_late_watch(self, client_order_id: str, ts_ns: int, *, lease: tuple[str, str | None, int]) -> bool:
+    def end_late_watch(
+        self,
+        client_order_id: str,
+        ts_ns: int,
+        *,
+        lease: tuple[str, str | None, int],
+        alert: tuple[str, str, str, dict[str, Any]] | None = None,
+    ) -> bool:
         """Take order ``client_order_id`` off the late watch; True when this call did (False: it
-        was not on it, e.g. another holder or an earlier cycle ended it), so its end is said once.
-        Fenced by ``lease`` as :meth:`mark_result` (:class:`LeaseLost`, nothing written)."""
+        was not on it, e.g. another holder or an earlier cycle ended it), so its end is said once:
+        ``alert`` = ``(level, kind, message, data)`` is appended to the order's account's alerts
+        in the same transaction when this call ended it.  Fenced by ``lease`` as
+        :meth:`mark_result` (:class:`LeaseLost`, nothing written)."""
         now = as_int(ts_ns, "ts_ns")
         stmt = (
             ORDERS.update()
             .where(ORDERS.c.client_order_id == client_order_id, ORDERS.c.late_until_ns.is_not(None))
             .values(late_until_ns=None)
-            .returning(ORDERS.c.client_order_id)
+            .returning(ORDERS.c.account)
         )
         with self._db.tx("end_late_watch", write=True) as conn:
             what = f"late watch of order {client_order_id} not ended"
             _fence_order(conn, client_order_id, lease, now, 0.0, what, expiry=False)
-            return conn.execute(stmt).first() is not None
+            ended = conn.execute(stmt).first()
+            if ended is not None and alert is not None:
+                conn.execute(ALERTS.insert().values(**alert_values(ended.account, now, *alert)))
+            return ended is not None
 
     def unresolved_orders(self, account: str) -> list[dict[str, Any]]:
         """Return the account's orders without a final status (intent, sent, open), oldest first."""

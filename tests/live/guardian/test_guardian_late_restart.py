@@ -1,17 +1,20 @@
 """The late watch survives a kill -9: a new process on the same store takes it up from the order's
-row (``late_until_ns``, wall clock), records a late fill once and says the watch's end once; a
-positions re-read failing after a late fill is stale inputs, not a cycle error."""
+row (``late_until_ns``, wall clock), records a late fill once (its alert in the same commit) and
+says the watch's end once, after asking the venue (also past a deadline passed while no guardian
+ran); a positions re-read failing after a late fill is stale inputs, not a cycle error."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
-from test_guardian_clocks_fencing import Exchange, Venue, _alerts, _guardian, _send_lost_order, _store
+import pytest
+from test_guardian_clocks_fencing import T0, Exchange, Venue, _alerts, _guardian, _send_lost_order, _store
 
 from levguard.errors import VenueRetryableError
 from levguard.live.guardian import Guardian
-from levguard.live.store import Store
+from levguard.live.store import Store, StoreUnavailable
 from levguard.venues.base import OrderState, VenuePosition
 
 S = 10**9
@@ -167,6 +170,127 @@ def test_a_watch_whose_deadline_passed_while_no_guardian_ran_ends_once(tmp_path:
         assert [(x["level"], x["ts_ns"]) for x in late] == [("warning", ex.ns() - 100 * S)]
         assert cid in late[0]["message"]
         assert s.order(cid)["status"] == "expired"  # type: ignore[index]
+
+    asyncio.run(go())
+
+
+class Counting(Venue):
+    """Counts the fetch_order calls."""
+
+    asked = 0
+
+    async def fetch_order(self, symbol: str, cid: str) -> OrderState | None:
+        self.asked += 1
+        return await super().fetch_order(symbol, cid)
+
+
+def test_a_fill_inside_the_watch_found_after_its_deadline_is_recorded(tmp_path: Path) -> None:
+    """Watched until t=225, filled at t=40 while no guardian ran, a guardian back at t=300: the
+    watch was ended without asking the venue once (0 fetch_order calls), the row stayed 'expired'
+    with 0 filled and the warning said the venue did not answer.  Now it is asked once: recorded
+    'closed' 0.484375 and alerted critical, no warning."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        cid = await _taken_as_never_arrived(ex, s)
+        ex.t = 40.0
+        ex.arrive(ex.travelling.pop(0))
+        v = Counting(ex)
+        b = _guardian(s, v, "A", lambda: ex.ns())
+        b.monotonic = lambda: ex.ns() + 10**15
+        for t in (300.0, 301.0):
+            ex.t = t
+            await b.cycle()
+        b.flush()
+        assert v.asked == 1
+        order = s.order(cid)
+        assert order is not None
+        assert (order["status"], order["filled"], order["late_until_ns"]) == ("closed", 0.484375, None)
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("critical", T0 + 300 * S)]
+        assert "filled at the venue after all" in late[0]["message"]
+        assert b._state["acct"].late == {}
+
+    asyncio.run(go())
+
+
+def test_a_store_failure_at_the_watch_end_keeps_the_watch_until_it_is_ended(tmp_path: Path) -> None:
+    """end_late_watch failed once (database unavailable) at t=226: the watch had been dropped from
+    memory before the write, so the row's watch stayed on and its end was never said until a
+    restart.  Now the watch is kept and ended at the next cycle with its warning."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        a = _guardian(s, Venue(ex), "A", lambda: ex.ns())
+        cid = await _taken_as_never_arrived(ex, s, a)
+        ex.travelling.clear()
+        real = s.end_late_watch
+        calls: list[int] = []
+
+        def flaky(*args: Any, **kw: Any) -> bool:
+            calls.append(1)
+            if len(calls) == 1:
+                raise StoreUnavailable("database unavailable (injected)")
+            return real(*args, **kw)
+
+        s.end_late_watch = flaky  # type: ignore[method-assign]
+        ex.t = 226.0
+        await a.cycle()
+        assert list(a._state["acct"].late) == [cid]
+        ex.t = 231.0
+        await a.cycle()
+        a.flush()
+        assert len(calls) == 2
+        assert a._state["acct"].late == {}
+        assert s.order(cid)["late_until_ns"] is None  # type: ignore[index]
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("warning", T0 + 231 * S)]
+
+    asyncio.run(go())
+
+
+class Killed(BaseException):
+    """A kill -9 at this point (nothing after it runs)."""
+
+
+def test_a_kill_right_after_a_late_fill_is_recorded_keeps_its_alert(tmp_path: Path) -> None:
+    """kill -9 right after the late fill's row was committed (closed, watch ended), before its
+    late_order alert was stored: no process ever said it (0 late_order alerts).  Now the alert is
+    stored in that commit."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        cid = await _taken_as_never_arrived(ex, s)
+        ex.t = 40.0
+        ex.arrive(ex.travelling.pop(0))
+        b = _restart(s, ex, 1)
+        real = s.mark_result
+
+        def then_die(*args: Any, **kw: Any) -> float:
+            out = real(*args, **kw)
+            if kw.get("book") is False:
+                raise Killed
+            return out
+
+        s.mark_result = then_die  # type: ignore[method-assign]
+        ex.t = 41.0
+        with pytest.raises(Killed):
+            await b.cycle()
+        s.mark_result = real  # type: ignore[method-assign]
+        order = s.order(cid)
+        assert order is not None
+        assert (order["status"], order["filled"], order["late_until_ns"]) == ("closed", 0.484375, None)
+        c = _restart(s, ex, 2)
+        for t in (42.0, 43.0):
+            ex.t = t
+            await c.cycle()
+        c.flush()
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("critical", T0 + 41 * S)]
+        assert late[0]["data"]["filled"] == 0.484375
 
     asyncio.run(go())
 

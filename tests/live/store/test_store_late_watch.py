@@ -60,3 +60,28 @@ def test_the_watch_ends_once_and_only_for_its_holder(store: Store) -> None:
     assert store.end_late_watch("c1", T0 + 202 * S, lease=new) is False  # said once
     assert store.end_late_watch("c2", T0 + 202 * S, lease=new) is False  # never on it
     assert store.late_orders("a") == []
+
+
+def test_an_alert_is_stored_with_the_fill_it_is_about_and_the_watch_end(store: Store) -> None:
+    """The late_order alerts commit with the row they are about: a kill after the commit cannot
+    lose them (they were written after it, a second transaction), nor is one stored for a fill
+    not recorded (fenced out) or already recorded (nothing new), nor for a watch already ended."""
+    held = _sent(store)
+    store.mark_result("c1", "expired", 0.0, None, None, T0, lease=held, late=(T0 + 200 * S, "why"))
+
+    def said(delta: float) -> tuple[str, str, str, dict[str, object]]:
+        return ("critical", "late_order", f"{delta:g} late", {"delta": delta})
+
+    assert store.mark_result("c1", "open", 0.2, 60_000.0, "v", T0 + S, lease=held, book=False, alert=said) == 0.2
+    assert store.mark_result("c1", "open", 0.2, 60_000.0, "v", T0 + 2 * S, lease=held, book=False, alert=said) == 0
+    stale = ("g1", "i1", held[2] - 1)
+    with pytest.raises(LeaseLost):
+        store.mark_result("c1", "closed", 0.5, 60_000.0, "v", T0 + 3 * S, lease=stale, book=False, alert=said)
+    warn = ("warning", "late_order", "no longer watched", {"client_order_id": "c1"})
+    assert store.end_late_watch("c1", T0 + 4 * S, lease=held, alert=warn) is True
+    assert store.end_late_watch("c1", T0 + 5 * S, lease=held, alert=warn) is False
+    rows = [(a["account"], a["ts_ns"], a["level"], a["message"], a["data"]) for a in store.alerts(account="a")]
+    assert rows == [
+        ("a", T0 + 4 * S, "warning", "no longer watched", {"client_order_id": "c1"}),
+        ("a", T0 + S, "critical", "0.2 late", {"delta": 0.2}),
+    ]
