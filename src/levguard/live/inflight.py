@@ -358,8 +358,9 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     filled after all is recorded on its row (the final status with its fill replaces
     ``expired``, fenced as :func:`resolve`'s results), appended to ``out`` and alerted critical
     (``late_order``) once, the alert stored in the transaction that records the fill (a kill
-    between the two cannot lose it): by the holder whose write moved the row's fill (a second
-    cycle, or a second holder, finds it recorded).  Its fill is never booked into the expected
+    between the two cannot lose it from the store; the sinks get it after the commit): by the
+    holder whose write moved the row's fill (a second cycle, or a second holder, finds it
+    recorded).  Its fill is never booked into the expected
     positions: those are adopted from the venue's reads only, so the position it moved is alerted
     once, as a critical ``venue_change`` (before or after the watch finds it), and counted once.
     A final answer (a fill or none) is recorded on the row and ends the watch.
@@ -367,7 +368,9 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     deadline is checked after asking: an order is asked for at least once (once more, without
     retries, past its deadline: one whose deadline passed while no process watched it is asked
     for at the start), and a watch past it still without a final answer (the asking failed or
-    found nothing final) is ended with a warning naming the order, once (:func:`_late_expired`).
+    found nothing final) is ended with a warning naming the order, once (:func:`_late_expired`);
+    a refused key (:class:`VenueAuthError`) past it ends the watch too, then disables the account
+    as anywhere else (asked again every cycle, it kept the watch on and the account unevaluated).
     The watch is kept on the orders' rows (``late_until_ns``, wall clock): a process that takes
     the account (a restart, a takeover) resumes it (:func:`load_orders`); in memory its deadline
     is on this process's monotonic clock.  A fill found is ``resolved["landed"]``: the cycle
@@ -377,7 +380,9 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
         live = g.monotonic() <= until
         try:
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid), retry=live)
-        except VenueAuthError:
+        except VenueAuthError:  # the account is disabled (cycle()); past the deadline the watch ends first
+            if g.monotonic() > until and not await _late_expired(g, setup, st, cid, row):
+                return False
             raise
         except VenueError as exc:
             if g.monotonic() > until:

@@ -187,7 +187,8 @@ class OrderStore:
         takes it off (the venue's final answer was recorded).  ``alert`` is called with the fill
         newly recorded when there is one (> 0, booked or not); the alert it returns, ``(level,
         kind, message, data)``, is appended to the order's account's alerts in the same
-        transaction (a kill after the commit cannot lose it, nor store it for a fill not recorded).
+        transaction (a kill after the commit cannot lose it from the store, nor store it for a fill not recorded;
+        the caller sends it to the sinks after the commit, a delivery a kill can still lose).
         """
         if status not in ORDER_STATUSES:
             raise InputError(f"status must be one of {sorted(ORDER_STATUSES)}, was {status!r}")

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from test_guardian_clocks_fencing import T0, Exchange, Venue, _alerts, _guardian, _send_lost_order, _store
 
-from levguard.errors import VenueRetryableError
+from levguard.errors import VenueAuthError, VenueRetryableError
+from levguard.live.alerts import Alert, Alerter
 from levguard.live.guardian import Guardian
 from levguard.live.store import Store, StoreUnavailable
 from levguard.venues.base import OrderState, VenuePosition
@@ -337,5 +338,96 @@ def test_a_failed_re_read_after_a_late_fill_is_stale_not_a_cycle_error(tmp_path:
         assert (s.order(cid)["status"], s.order(cid)["filled"]) == ("closed", 0.484375)  # type: ignore[index]
         changes = [(x["level"], x["data"]["before"], x["data"]["after"]) for x in _alerts(s, "venue_change")]
         assert changes == [("critical", 1.0, 1.0 - 0.484375)]
+
+    asyncio.run(go())
+
+
+class KeyRefused(Venue):
+    """fetch_order (only) refuses the key from ``refused_from`` (seconds); counts those asks."""
+
+    refused_from = 30.0
+    asked = 0
+
+    async def fetch_order(self, symbol: str, cid: str) -> OrderState | None:
+        if self.ex.t >= self.refused_from:
+            self.asked += 1
+            raise VenueAuthError("key refused (injected)")
+        return await super().fetch_order(symbol, cid)
+
+
+def test_a_refused_key_past_the_deadline_ends_the_watch(tmp_path: Path) -> None:
+    """fetch_order refused the key (VenueAuthError) from t=30 for an order watched until t=225:
+    the error was raised before the deadline was looked at, so the watch was never ended (no
+    warning, the row's watch on), and every cycle asked again and was disabled again, re-enabled
+    or not: the account was never evaluated again.  Now before the deadline it disables the
+    account and keeps the watch; past it the watch ends (its warning, once), then the account is
+    disabled, and a re-enable resumes normal cycles (nothing asked again)."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        v = KeyRefused(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        cid = await _taken_as_never_arrived(ex, s, a)
+        ex.travelling.clear()
+        statuses = []
+        for t in (30.0, 230.0, 240.0, 250.0):
+            ex.t = t
+            r = await a.cycle()
+            statuses.append(r[0]["status"])
+            if t == 30.0:  # before the deadline: disabled, the watch kept
+                assert list(a._state["acct"].late) == [cid]
+                assert s.order(cid)["late_until_ns"] is not None  # type: ignore[index]
+            s.set_disabled("acct", None, ex.ns())  # an operator re-enables it
+        a.flush()
+        assert statuses == ["disabled", "disabled", "ok", "ok"]
+        assert v.asked == 2  # at t=30 and, once more, at t=230
+        assert a._state["acct"].late == {}
+        assert s.order(cid)["late_until_ns"] is None  # type: ignore[index]
+        late = _alerts(s, "late_order")
+        assert [(x["level"], x["ts_ns"]) for x in late] == [("warning", T0 + 230 * S)]
+        assert cid in late[0]["message"]
+
+    asyncio.run(go())
+
+
+class Recorder:
+    """A sink recording what it was sent."""
+
+    def __init__(self) -> None:
+        self.got: list[Alert] = []
+
+    def send(self, alert: Alert) -> None:
+        self.got.append(alert)
+
+
+@pytest.mark.parametrize("lands", [True, False])
+def test_the_late_fill_and_the_watch_end_reach_the_sinks_once(tmp_path: Path, lands: bool) -> None:
+    """The late fill's critical alert (it lands at t=40) and the watch's end warning (it never
+    lands: t=225) are stored with the write they are about, then sent to the sinks once each,
+    the messages stored."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        rec = Recorder()
+        a = _guardian(s, Venue(ex), "A", lambda: ex.ns())
+        a.alerter = Alerter([rec])
+        await _taken_as_never_arrived(ex, s, a)
+        ex.t = 40.0
+        request = ex.travelling.pop(0)
+        if lands:
+            ex.arrive(request)
+        for t in (41.0, 42.0, 226.0, 227.0, 231.0):
+            ex.t = t
+            await a.cycle()
+        a.flush()
+        assert a.alerter.flush(5)
+        sent = [(x.level, x.ts_ns, x.message) for x in rec.got if x.kind == "late_order"]
+        stored = [(x["level"], x["ts_ns"], x["message"]) for x in _alerts(s, "late_order")]
+        assert [(level, ts) for level, ts, _ in sent] == [
+            ("critical", T0 + 41 * S) if lands else ("warning", T0 + 226 * S)
+        ]
+        assert sent == stored
 
     asyncio.run(go())
