@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from levguard.core.instruments import ContractKind, Instrument
-from levguard.core.positions import Account, Position
+from levguard.core.positions import Account, Position, spec_place
 from levguard.core.records import Record, field_dict
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.symbols import contract_key, inverse_settlement, symbol_key
@@ -465,6 +465,7 @@ def evaluate(account: Account, model: VenueModel | None = None, *, wallet: float
         wallet = finite_number(wallet, "wallet")
     terms = []
     for i, p in enumerate(account.positions):
+        i = spec_place(p, i)
         try:
             terms.append(_terms(model, p, i))
         except InputError as exc:

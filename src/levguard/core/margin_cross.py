@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from levguard.core.margin import AccountReport, PositionReport, evaluate, resolve_tiers
-from levguard.core.positions import Account, Position
+from levguard.core.positions import Account, Position, spec_place
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.tiers import TierTable
 from levguard.errors import InputError
@@ -346,8 +346,9 @@ class CrossLayout:
                 fee_im,
             )
             if report is None:
+                place = spec_place(self.positions[i], i)
                 raise InputError(
-                    f"positions[{i}].leverage {leverage!r} exceeds the maximum {tiers[k_entry].max_leverage:g} for "
+                    f"positions[{place}].leverage {leverage!r} exceeds the maximum {tiers[k_entry].max_leverage:g} for "
                     f"notional {notional_entry[i]:,.2f} of {symbol} on {self.model.name}"
                 )
             margins.append(report.initial_margin)

@@ -49,6 +49,10 @@ class Position:
         Initial margin rate overriding ``1 / leverage`` (generic, Deribit- and dYdX-style).
     params : Mapping[str, float]
         Venue-specific extras (e.g. dYdX ``open_interest``, Deribit size coefficients).
+    spec_index : int or None
+        The position's index in the spec it was read from (errors name it: an empty ccxt
+        position skipped before it shifts it from the index in :attr:`Account.positions`);
+        None: its index there.  Not part of equality.
     """
 
     instrument: Instrument
@@ -62,6 +66,7 @@ class Position:
     taker_fee_rate: float | None = None
     imr: float | None = None
     params: Mapping[str, float] = field(default_factory=empty_mapping)
+    spec_index: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.instrument, Instrument):  # None.symbol was a raw AttributeError
@@ -117,6 +122,12 @@ class Position:
         return self.margin_mode is MarginMode.ISOLATED
 
 
+def spec_place(p: Position, i: int) -> int:
+    """The index errors name for position ``p``, ``i``-th of its account: its
+    :attr:`Position.spec_index` when it has one, else ``i``."""
+    return i if p.spec_index is None else p.spec_index
+
+
 def duplicate_message(where: str, symbol: str, first: str) -> str:
     """The error of a position whose contract (:func:`~levguard.core.symbols.contract_key`) an
     earlier position, spelt ``first``, already holds: one-way mode, hedge mode not modelled."""
@@ -159,5 +170,5 @@ class Account:
         for i, p in enumerate(self.positions):
             key = contract_key(p.symbol)
             if key in seen:
-                raise InputError(duplicate_message(f"positions[{i}]", p.symbol, seen[key]))
+                raise InputError(duplicate_message(f"positions[{spec_place(p, i)}]", p.symbol, seen[key]))
             seen[key] = p.symbol

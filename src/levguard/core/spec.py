@@ -308,6 +308,7 @@ def _position(
     symbol_tiers: Mapping[str, TierTable],
     collateral: float | None = None,
     ccxt_mmr: object = None,
+    index: int | None = None,
 ) -> Position:
     # ``collateral``: ccxt's (margin + PnL at the mark) of an isolated position whose PnL ccxt did
     # not report (:func:`position_from_ccxt`); the margin is it less the PnL at ``mark_price``.
@@ -429,6 +430,7 @@ def _position(
             taker_fee_rate=taker_fee_rate,
             imr=imr,
             params=params,
+            spec_index=index,
         )
     except InputError as exc:
         msg = str(exc)
@@ -481,5 +483,5 @@ def account_from_spec(spec: Mapping[str, Any]) -> Account:
             ccxt_mmr = raw.pop("ccxt_mmr", None)
         else:
             collateral = ccxt_mmr = None
-        positions.append(_position(model, raw, where, default_mode, symbol_tiers, collateral, ccxt_mmr))
+        positions.append(_position(model, raw, where, default_mode, symbol_tiers, collateral, ccxt_mmr, index=i))
     return Account(venue=model.name, wallet_balance=wallet, positions=tuple(positions))

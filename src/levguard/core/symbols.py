@@ -63,6 +63,10 @@ def is_usd(currency: str) -> bool:
     return _upper(currency, "currency") in USD_LIKE
 
 
+# Binance COIN-M names, BTCUSD_PERP and ETHUSD_250627: the base is what precedes USD.
+_COINM_NAME = re.compile(r"^([A-Z0-9]+)USD_(?:PERP|\d{6})$")
+
+
 def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     """Return the base asset of a symbol, upper case.
 
@@ -70,7 +74,8 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     ----------
     symbol : str
         A venue or ccxt symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``, ``BTCUSD_PERP``,
-        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``.
+        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``; ``BNBUSD_PERP`` gives
+        ``BNB`` (a Binance COIN-M name: the base precedes ``USD``, not ``BUSD``).
     quotes : sequence of str
         Quote assets stripped from the end of the first part when it is longer than the quote
         (default :data:`QUOTE_ASSETS`; a venue whose coins are written bare passes its own, or
@@ -81,7 +86,10 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     str
         The part before the first ``/``, ``-``, ``_`` or ``:``, without a trailing quote asset.
     """
-    first = _SEPARATORS.split(_upper(symbol))[0]
+    s = _upper(symbol)
+    if quotes and (m := _COINM_NAME.match(s)):  # BNBUSD_PERP: BNB before USD, not BN before BUSD
+        return m.group(1)
+    first = _SEPARATORS.split(s)[0]
     for quote in quotes:
         if first.endswith(quote) and len(first) > len(quote):
             return first[: -len(quote)]
@@ -284,8 +292,8 @@ def ccxt_parts(symbol: str) -> tuple[str, str, str] | None:
     return base, quote, settle
 
 
-# Bybit's USDC contracts: perpetuals BTCPERP, ETHPERP; futures BTC-27DEC24.
-_BYBIT_USDC_NAME = re.compile(r"^[A-Z0-9]+(PERP|-\d{1,2}[A-Z]{3}\d{2})$")
+# Bybit's USDC contracts: perpetuals BTCPERP, ETHPERP (BTC-PERP in its newer listing); futures BTC-27DEC24.
+_BYBIT_USDC_NAME = re.compile(r"^[A-Z0-9]+(-?PERP|-\d{1,2}[A-Z]{3}\d{2})$")
 
 
 def linear_settlement(symbol: str, *, bybit: bool = False) -> str | None:
@@ -294,7 +302,7 @@ def linear_settlement(symbol: str, *, bybit: bool = False) -> str | None:
     ccxt's settle part when it is a USD coin other than the base (``BTC/USDC:USDC`` -> ``USDC``);
     a native name's USDT or USDC quote (``BTCUSDC``, ``BTC-USDC-SWAP``, ``BTC_USDC-PERPETUAL``,
     ``BTCUSDT-27DEC24`` -> ``USDT``); with ``bybit``, Bybit's USDC contracts (``BTCPERP``,
-    ``BTC-27DEC24``: "USDC Perpetual" and "USDC Futures" in its instruments list).
+    ``BTC-PERP``, ``BTC-27DEC24``: "USDC Perpetual" and "USDC Futures" in its instruments list).
     """
     parts = ccxt_parts(symbol)
     if parts is not None:

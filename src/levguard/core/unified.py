@@ -27,8 +27,7 @@ See docs/unified.md for the formulas, their sources and worked examples.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +39,7 @@ from levguard.core.margin import (
     _terms,
     position_report,
 )
-from levguard.core.positions import Account, MarginMode, Position, duplicate_message
+from levguard.core.positions import Account, Position, spec_place
 from levguard.core.rules import MMBasis, VenueModel, get_venue
 from levguard.core.rules.collateral import (
     BINANCE_PM,
@@ -50,21 +49,14 @@ from levguard.core.rules.collateral import (
     CollateralTiers,
     collateral_tiers_from_spec,
 )
-from levguard.core.symbols import base_asset, contract_key, settled_otherwise
 from levguard.core.unified_fast import (
     LIQUIDATION_PRICE_BASIS,
     account_report,
     evaluate_unified_fast,
     fast_path_ready,
 )
-from levguard.core.unified_options import (
-    BybitOption,
-    as_of_from_spec,
-    is_option_entry,
-    option_from_spec,
-    option_report,
-    refuse_option_book_keys,
-)
+from levguard.core.unified_options import BybitOption, option_report, refuse_option_book_keys
+from levguard.core.unified_positions import is_coin_margined_symbol, positions_from_spec
 from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
@@ -369,7 +361,7 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
 
     model = get_venue(venue.position_venue)
     inverse_model = get_venue(venue.inverse_venue) if venue.inverse_venue is not None else None
-    book, options, option_slots = _positions_from_spec(spec, venue, model, inverse_model, prices)
+    book, options, option_slots = positions_from_spec(spec, venue, model, inverse_model, prices)
     linear = Account(venue=model.name, wallet_balance=0.0, positions=tuple(p for p in book if not p.instrument.inverse))
     slots = tuple(i for i, p in enumerate(book) if p.instrument.inverse)
 
@@ -382,21 +374,25 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
             names.append(coin)  # the coin a COIN-M position settles in holds its PnL
     if options and _OPTION_SETTLE not in names:
         names.append(_OPTION_SETTLE)  # the row carries the price of the options' USDC
+    settled = {book[i].instrument.settlement.upper() for i in slots} | ({_SETTLE} if linear.positions else set())
     assets = []
     for name in names:
         price = prices.get(name, 1.0 if name in STABLECOINS else math.nan)
         if math.isnan(price):
             raise InputError(f"prices.{name} is required (USD price of {name}; only stablecoins default to 1)")
         tiers = overrides.get(name) or venue.table.get(name)
+        bal, debt = balances.get(name, 0.0), borrowed.get(name, 0.0)
         if tiers is None and name == _OPTION_SETTLE and name not in balances and name not in borrowed:
             # No USDC held: the row holds 0 coins, whose value no ratio changes.
             tiers = CollateralTiers(name, (0.0,), (1.0,), venue.table.basis, "no USDC held (options settle in it)")
+        elif tiers is None and bal - debt <= 0.0 and name not in settled:
+            # Held only as a debt, and no PnL joins it: it counts at face value, whatever its ratio.
+            tiers = CollateralTiers(name, (0.0,), (1.0,), venue.table.basis, "held only as a debt (face value)")
         if tiers is None:
             raise InputError(
                 f"no collateral ratio for {name} on {venue.name} (built-in table as of {venue.table.as_of} has "
                 f"{sorted(venue.table.assets)}); give collateral_ratios.{name} as a ratio or tiers"
             )
-        bal, debt = balances.get(name, 0.0), borrowed.get(name, 0.0)
         assets.append(_Asset(name, bal - debt, debt + max(0.0, -bal), price, tiers))  # a negative balance is owed
     for m in (model, inverse_model):
         if m is not None and m.bankruptcy_close_fee:  # pragma: no cover - no close-fee MM term here
@@ -405,126 +401,6 @@ def unified_account_from_spec(spec: Mapping[str, Any]) -> UnifiedAccount:
     return UnifiedAccount(
         venue, model, tuple(assets), loan_mmr, linear, coin_positions, slots, inverse_model, options, option_slots
     )
-
-
-def _positions_from_spec(
-    spec: Mapping[str, Any],
-    venue: UnifiedVenue,
-    model: VenueModel,
-    inverse: VenueModel | None,
-    prices: Mapping[str, float],
-) -> tuple[list[Position], tuple[BybitOption, ...], tuple[int, ...]]:
-    # The spec's positions in order, each parsed with its rules (COIN-M ones with ``inverse``) and
-    # checked against what the venue's unified account takes; errors name the position.  Options
-    # (bybit-uta) come apart with their places among the positions.
-    from levguard.core.spec import _position, _symbol_tiers, position_from_ccxt
-
-    raw = spec.get("positions", [])
-    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
-        raise InputError(f"positions must be a list, was {type(raw).__name__}")
-    symbol_tiers = _symbol_tiers(spec.get("tiers"), model.tier_deduction)
-    book: list[Position] = []
-    options: list[BybitOption] = []
-    option_slots: list[int] = []
-    seen: dict[str, str] = {}  # contract key -> its first spelling (positions and options)
-    for i, d in enumerate(raw):
-        if not isinstance(d, Mapping):
-            raise InputError(f"positions[{i}] must be an object, was {show(d)}")
-        if is_option_entry(d):
-            where = f"positions[{i}]"
-            if venue.name != BYBIT.name:
-                raise InputError(
-                    f"{where}.symbol {show(d.get('symbol'))} is an option: {venue.name} takes none (only Bybit's "
-                    "USDC option margin is modelled, on bybit-uta; this venue's option margin in its unified "
-                    "account is not)"
-                )
-            o = option_from_spec(d, where, as_of_from_spec(spec), prices)  # as_of read only with options
-            if contract_key(o.symbol) in seen:
-                raise InputError(duplicate_message(where, o.symbol, seen[contract_key(o.symbol)]))
-            seen[contract_key(o.symbol)] = o.symbol
-            option_slots.append(len(book) + len(options))
-            options.append(o)
-            continue
-        if {"contracts", "side"} <= set(d):
-            if as_amount(d.get("contracts"), f"positions[{i}].contracts") == 0.0:
-                continue  # an empty ccxt position
-            d = position_from_ccxt(d, f"positions[{i}]")
-            d.pop("collateral", None)  # an isolated position's: refused below
-            ccxt_mmr = d.pop("ccxt_mmr", None)
-        else:
-            ccxt_mmr = None
-        rules = model
-        if inverse is not None and _is_inverse(d):
-            d, rules = {**d, "contract_kind": "inverse"}, inverse
-        elif inverse is None and d.get("contract_kind") is None and looks_inverse(d.get("symbol")):
-            # Read as linear, an inverse symbol would be a contract of qty coins: refuse it by name.
-            raise InputError(
-                f"positions[{i}].symbol {show(d.get('symbol'))} is an inverse (coin-settled) contract: "
-                f"not on {venue.name} ({venue.inverse_refusal})"
-            )
-        p = _position(rules, d, f"positions[{i}]", MarginMode.CROSS, symbol_tiers, ccxt_mmr=ccxt_mmr)
-        where = f"positions[{len(book) + len(options)}] ({p.symbol})"
-        if p.isolated:
-            raise InputError(f"{where}.margin_mode must be cross on {venue.name}, was 'isolated'")
-        if p.instrument.inverse:
-            if inverse is None:
-                raise InputError(
-                    f"{where}.contract_kind must be linear on {venue.name} ({venue.inverse_refusal}), "
-                    f"was {p.instrument.kind.value!r}"
-                )
-            coin = base_asset(p.symbol)
-            if p.instrument.settlement.upper() != coin:
-                raise InputError(
-                    f"{where}.settlement must be {coin} on {venue.name} (a COIN-M contract settles in its base "
-                    f"coin), was {p.instrument.settlement!r}"
-                )
-        elif (was := settled_otherwise(p.symbol, p.instrument.settlement, _SETTLE, bybit=venue is BYBIT)) is not None:
-            raise InputError(
-                f"{where}.settlement must be USDT on {venue.name} (linear USDT perpetuals; USDC-settled "
-                f"contracts are not modelled), was {was!r}"
-            )
-        key = contract_key(p.symbol)
-        if key in seen:
-            raise InputError(duplicate_message(f"positions[{len(book) + len(options)}]", p.symbol, seen[key]))
-        seen[key] = p.symbol
-        book.append(p)
-    return book, tuple(options), tuple(option_slots)
-
-
-# Binance COIN-M symbols: BTCUSD_PERP, ETHUSD_250627 (delivery); ccxt's BTC/USD:BTC(-250627).
-_COINM_SYMBOL = re.compile(r"^[A-Z0-9]+USD_(?:PERP|\d{6})$")
-_CCXT_COINM_SYMBOL = re.compile(r"^([A-Z0-9]+)/USD:\1(?:-\d{6})?$")
-
-
-def is_coin_margined_symbol(symbol: str) -> bool:
-    """True for a Binance COIN-M symbol (``BTCUSD_PERP``, ``ETHUSD_250627``) or its ccxt form
-    (``BTC/USD:BTC``, ``BTC/USD:BTC-250627``)."""
-    s = symbol.strip().upper()
-    if "USD_" not in s and "/USD:" not in s:
-        return False  # most symbols: no pattern to try
-    return bool(_COINM_SYMBOL.match(s) or _CCXT_COINM_SYMBOL.match(s))
-
-
-# Other venues' inverse symbols: Bybit BTCUSD, BTCUSDH25; OKX BTC-USD-SWAP, BTC-USD-250627.
-_OTHER_INVERSE_SYMBOL = re.compile(r"^(?:[A-Z0-9]+USD(?:[FGHJKMNQUVXZ]\d{2})?|[A-Z0-9]+-USD-(?:SWAP|\d{6}))$")
-
-
-def looks_inverse(symbol: object) -> bool:
-    """True for an inverse (coin-settled) contract's symbol on any venue levguard reads: Binance
-    COIN-M and ccxt's ``BTC/USD:BTC`` forms, Bybit ``BTCUSD`` / ``BTCUSDH25``, OKX ``BTC-USD-SWAP``."""
-    if not isinstance(symbol, str):
-        return False
-    s = symbol.strip().upper()
-    return is_coin_margined_symbol(s) or bool(_OTHER_INVERSE_SYMBOL.match(s))
-
-
-def _is_inverse(d: Mapping[str, Any]) -> bool:
-    # A spec position to read as an inverse COIN-M contract: contract_kind "inverse", or no kind
-    # given and a COIN-M symbol.
-    kind, symbol = d.get("contract_kind"), d.get("symbol")
-    if kind is None:
-        return isinstance(symbol, str) and is_coin_margined_symbol(symbol)
-    return isinstance(kind, str) and kind.strip().lower() == "inverse"
 
 
 # --- the account as a function of one position's mark ------------------------------------------
@@ -717,6 +593,7 @@ def _totals(ua: UnifiedAccount) -> _Totals:
     taken = set(ua.option_slots)  # the options' places: the positions' indices skip them
     slots = [j for j in range(len(ua.book) + len(ua.options)) if j not in taken]
     for i, p in zip(slots, ua.book, strict=True):
+        i = spec_place(p, i)
         try:
             terms.append(_terms(ua.position_model(p), p, i))
         except InputError as exc:

@@ -516,7 +516,7 @@ def _okx_unit_entry(raw: object, i: int) -> tuple[str, dict[str, Any], OkxPmPara
 
 def _okx_positions(raw: object) -> tuple[Position, ...]:
     from levguard.core.spec import account_from_spec
-    from levguard.core.unified import looks_inverse
+    from levguard.core.unified_positions import looks_inverse
 
     for i, d in enumerate(_list(raw, "positions")):
         if isinstance(d, Mapping) and d.get("contract_kind") is None and looks_inverse(d.get("symbol")):

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from levguard.core.margin import AccountReport, _terms, evaluate
-from levguard.core.positions import Account
+from levguard.core.positions import Account, spec_place
 from levguard.core.records import JsonRecord, empty_mapping, json_ready
 from levguard.core.risk.covariance import checked_covariance, covariance_from_returns, covariance_from_vols
 from levguard.core.risk.joint_stress_pm import EngineJoint, portfolio_margin_joint, trigger_ratio, unified_engine_joint
@@ -169,6 +169,7 @@ def joint_account(account: UnifiedAccount | Account) -> JointAccount:
     model = account.model if isinstance(account, UnifiedAccount) else get_venue(account.venue)
     terms = []
     for i, p in enumerate(positions):
+        i = spec_place(p, i)
         if p.isolated:
             raise InputError(
                 f"positions[{i}] ({p.symbol}) is isolated: the liquidation surface and reverse stress take "

@@ -373,7 +373,7 @@ def collateral_table_from_api(
     /api/v5/public/discount-rate-interest-free-quota``); ``source`` and ``as_of`` (``YYYY-MM-DD``)
     record where and when the payload was read.  The built-in tables are made this way.
     """
-    if venue not in _PARSERS:
+    if not isinstance(venue, str) or venue not in _PARSERS:  # a list was a raw TypeError (unhashable)
         raise InputError(f"venue must be one of {sorted(_PARSERS)}, was {show(venue)}")
     if not (isinstance(as_of, str) and len(as_of) == 10 and as_of[4] == "-" and as_of[7] == "-"):
         raise InputError(f"as_of must be a date YYYY-MM-DD, was {show(as_of)}")
