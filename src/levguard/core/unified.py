@@ -27,7 +27,7 @@ See docs/unified.md for the formulas, their sources and worked examples.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,8 @@ from levguard.core.unified_positions import is_coin_margined_symbol, positions_f
 from levguard.core.validate import as_amount, as_float, short_name, show
 from levguard.errors import InputError
 from levguard.kernels.margin import position_notional, position_upnl
-from levguard.kernels.unified import bracket_probes
+from levguard.kernels.unified import MAX_PARTS as _MAX_PARTS
+from levguard.kernels.unified import bracket_probes, settle_probes
 
 __all__ = [
     "LIQUIDATION_PRICE_BASIS",
@@ -496,6 +497,74 @@ def _g(
     return g
 
 
+def _settle(g: Callable[[float], float], root: float, side: int) -> float:
+    # The root moved to the first float the account's own test reads as liquidated (g in the
+    # totals' arithmetic, _g_at): the kernel's settle_probes, driven with g in Python.
+    box = [0.0, math.nan]
+    for x in settle_probes(root, side, box, math.nextafter):
+        box[0] = g(x)
+    return box[1]
+
+
+def _g_at(
+    ua: UnifiedAccount, tot: _Totals, t: _Terms, k: int, mult: float, sums: tuple[list[float], list[float]]
+) -> Callable[[float], float]:
+    # E - mult * MM (USD) with position t's mark at the price, in the arithmetic of _totals: the
+    # PnL and MM settled in asset k are the correctly rounded sums of the positions' terms with
+    # t's at the price (fsum of the expansion of the sum, less t's term, plus its term at the
+    # price: the float fsum of every term gives), so g <= 0 is the account's liquidatable test.
+    # sums: the expansions of asset k's PnL and MM sums.
+    model = ua.position_model(t.pos)
+    q, entry, inverse = t.q, t.pos.entry_price, t.inverse
+    u_parts = [*sums[0], -t.upnl]
+    m_parts = [*sums[1], -t.base_mm]
+
+    def g(price: float) -> float:
+        upnl = float(position_upnl(q, entry, price, inverse))
+        u = _fsum([*u_parts, upnl])
+        m = _fsum([*m_parts, _mm_at(model, t, price)])
+        if k == tot.k0:
+            st = tot.states[k]
+            return st.equity(u) - mult * st.mm(m)
+        st = _state(ua, tot.k0, {**tot.upnl_by, k: u}, {**tot.mm_by, k: m}, tot.option_mm)
+        return st.equity(tot.upnl_by.get(tot.k0, 0.0)) - mult * st.mm(tot.mm_by.get(tot.k0, 0.0))
+
+    return g
+
+
+def _fsum(values: list[float]) -> float:
+    # math.fsum, with an overflow or inf - inf read as the compiled exact_sum reads it (inf, NaN).
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return math.copysign(math.inf, sum(values))
+    except ValueError:
+        return math.nan
+
+
+def expansion(values: Sequence[float]) -> list[float]:
+    """Floats whose exact sum is the exact sum of ``values``, largest first (each the correctly
+    rounded remainder of the last): ``math.fsum([*expansion(v), x])`` is ``math.fsum([*v, x])``.
+
+    Notes
+    -----
+    ``r_{j+1} = fsum(values - r_1 - ... - r_j)``; each remainder is below half an ulp of the
+    last, and a sum of floats has finitely many bits, so the list ends (a few terms in practice).
+    A sum that is not finite is its one term.  Shewchuk, "Adaptive precision floating-point
+    arithmetic and fast robust geometric predicates", Discrete Comput. Geom. 18 (1997), for
+    non-overlapping expansions; :func:`levguard.kernels.unified.expansion` computes the same.
+    """
+    parts: list[float] = []
+    for _ in range(_MAX_PARTS):
+        r = _fsum([*values, *(-x for x in parts)])
+        if r == 0.0:
+            break
+        parts.append(r)
+        if not math.isfinite(r):
+            break
+    return parts
+
+
 def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     """Evaluate a unified account: collateral after haircuts, the venue's ratio, liquidation prices.
 
@@ -539,9 +608,13 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     The liquidation price of position ``i`` is the mark of that position at which the account
     reaches the venue's trigger (``E = c * MM``), **holding every other mark and every collateral
     price fixed** (a COIN-M position's coin keeps its index price); found by bracketing from the
-    mark and bisecting to adjacent floats (:func:`levguard.kernels.unified.bracket_probes`), it is
-    the first price on the liquidated side (an inverse position is tested at no less than
-    ``1e-12`` of its mark).  The bankruptcy price solves ``E = 0`` the same way.
+    mark and bisecting to adjacent floats (:func:`levguard.kernels.unified.bracket_probes`), then
+    settled on the totals' own arithmetic (the PnL and MM settled in the position's asset are the
+    correctly rounded sums of every position's terms, its own at the price: :func:`expansion`,
+    :func:`levguard.kernels.unified.settle_probes`), it is the first price on the liquidated side:
+    the account evaluated at it is liquidatable, one float towards the mark it is not (an inverse
+    position is searched at no less than ``1e-12`` of its mark).  The bankruptcy price solves
+    ``E = 0`` the same way.
     Sources: see :data:`BYBIT`, :data:`BINANCE` and :data:`OKX_MCM_VENUE` (``source``), docs/unified.md
     and docs/margin.md ("Unified margin").
 
@@ -581,6 +654,8 @@ class _Totals:
     upnl_by: dict[int, float]
     mm_by: dict[int, float]
     states: dict[int, _State]
+    k0: int  # the asset the totals vary (USDT, or the first settlement asset)
+    option_mm: float
     opt_price: float
     equity: float
     maintenance_margin: float
@@ -615,7 +690,9 @@ def _totals(ua: UnifiedAccount) -> _Totals:
     equity = st0.equity(upnl_by.get(k0, 0.0))
     total_mm = st0.mm(mm_by.get(k0, 0.0))
     liquidatable = venue.liquidatable(equity, total_mm, exposed=ua.exposed)
-    return _Totals(terms, where, groups, upnl_by, mm_by, states, opt_price, equity, total_mm, liquidatable)
+    return _Totals(
+        terms, where, groups, upnl_by, mm_by, states, k0, option_mm, opt_price, equity, total_mm, liquidatable
+    )
 
 
 def unified_margin_totals(ua: UnifiedAccount) -> tuple[float, float, bool]:
@@ -642,6 +719,13 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
     equity, total_mm, liquidatable, opt_price = tot.equity, tot.maintenance_margin, tot.liquidatable, tot.opt_price
     c = venue.liquidation_multiple
 
+    sums = {
+        k: (
+            expansion([t.upnl for t, w in zip(terms, where, strict=True) if w == k]),
+            expansion([t.base_mm for t, w in zip(terms, where, strict=True) if w == k]),
+        )
+        for k in groups
+    }
     reports: list[PositionReport] = []
     for t, k in zip(terms, where, strict=True):
         p, model, st = t.pos, ua.position_model(t.pos), states[k]
@@ -649,7 +733,9 @@ def _evaluate_python(ua: UnifiedAccount) -> AccountReport:
         other_mm = mm_by[k] - t.base_mm
         side = 1 if p.side > 0 else -1
         lp = _root(_g(st, model, t, other_upnl, other_mm, c), p.mark_price, side)
+        lp = _settle(_g_at(ua, tot, t, k, c, sums[k]), lp, side)
         bp = _root(_g(st, model, t, other_upnl, other_mm, 0.0), p.mark_price, side)
+        bp = _settle(_g_at(ua, tot, t, k, 0.0, sums[k]), bp, side)
         reports.append(position_report(model, t, t.base_mm, None, lp, bp, liquidatable))
 
     rows = []

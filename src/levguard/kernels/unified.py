@@ -35,6 +35,8 @@ from levguard.kernels.margin_cross import CROSS_TIER, STATUS_NOT_FINITE, STATUS_
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
 __all__ = [
+    "MAX_PARTS",
+    "SETTLE_STEPS",
     "STATUS_NOT_FINITE",
     "STATUS_OK",
     "UNIFIED_ASSET",
@@ -43,9 +45,12 @@ __all__ = [
     "UNIFIED_TIER",
     "UNIFIED_TOTAL",
     "bracket_probes",
+    "expansion",
+    "settle_probes",
     "unified_account_nb",
     "unified_account_py",
     "unified_g",
+    "unified_g_at",
 ]
 
 
@@ -142,6 +147,34 @@ _G_SETTLE_QTY_BASIS = UNIFIED_G.SETTLE_QTY_BASIS
 _G_UPNL_IN_HAIRCUT = UNIFIED_G.UPNL_IN_HAIRCUT
 _G_LOAN_MM = UNIFIED_G.LOAN_MM
 _N_G = len(UNIFIED_G)
+MAX_PARTS = 64
+"""Most terms of an :func:`expansion` (a sum of floats spans at most about 2,100 bits, 53 a term)."""
+SETTLE_STEPS = 64
+"""Most floats :func:`settle_probes` moves a root each way (one in practice, the search's ulp)."""
+
+
+@jitable
+def expansion(values: Float64Array1D, parts: Float64Array1D, scratch: Float64Array1D) -> int:
+    """Fill ``parts`` with floats whose exact sum is that of ``values``; return how many.
+
+    ``parts`` holds at least :data:`MAX_PARTS` floats, ``scratch`` at least ``len(values) +
+    MAX_PARTS``.  :func:`levguard.core.unified.expansion` term for term (formula and source
+    there): ``r_{j+1} = exact_sum(values - r_1 - ... - r_j)`` until it is 0 (or not finite).
+    """
+    n = values.shape[0]
+    buf = np.empty(n + MAX_PARTS)
+    buf[:n] = values
+    m = 0
+    for _ in range(MAX_PARTS):
+        r = exact_sum(buf[: n + m], scratch)
+        if r == 0.0:
+            break
+        parts[m] = r
+        buf[n + m] = -r
+        m += 1
+        if not math.isfinite(r):
+            break
+    return m
 
 
 @jitable
@@ -204,6 +237,44 @@ def unified_g(
     mm_i = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
     mm_price = gp[_G_SETTLE_PRICE] if gp[_G_HAS_SETTLE] != 0.0 else 1.0
     mm: float = mm_price * (gp[_G_OTHER_MM] + mm_i) + gp[_G_LOAN_MM]
+    return equity - k * mm
+
+
+@jitable
+def unified_g_at(
+    price: float,
+    k: float,
+    gp: Float64Array1D,
+    caps: Float64Array1D,
+    mmrs: Float64Array1D,
+    cums: Float64Array1D,
+    floors: Float64Array1D,
+    ratios: Float64Array1D,
+    u_terms: Float64Array1D,
+    m_terms: Float64Array1D,
+    scratch: Float64Array1D,
+) -> float:
+    """Return :func:`unified_g` at ``price`` in the arithmetic of the account's totals.
+
+    ``u_terms`` (``m_terms``): the :func:`expansion` of the positions' total PnL (MM), then minus
+    the position's own term at its mark, then a slot this function fills with its term at
+    ``price``; ``scratch`` holds at least as many floats.
+
+    Notes
+    -----
+    ``E(U(P)) - k (P_s MM(P) + loan MM)`` with ``U(P)`` (``MM(P)``) the correctly rounded sum of
+    every position's PnL (maintenance margin), this position's at ``P``: the floats the totals
+    take with its mark at ``P``, so ``g <= 0`` is the account's own liquidatable test there
+    (:func:`unified_g` adds the others' float sum to its term, which may differ by an ulp).
+    """
+    q = gp[_G_Q]
+    u_terms[u_terms.shape[0] - 1] = position_upnl(q, gp[_G_ENTRY], price, False)
+    equity = unified_equity(exact_sum(u_terms, scratch), gp, floors, ratios)
+    notional = position_notional(q, price, False)
+    basis = gp[_G_NOTIONAL_ENTRY] if gp[_G_MM_AT_ENTRY] != 0.0 else notional
+    m_terms[m_terms.shape[0] - 1] = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
+    mm_price = gp[_G_SETTLE_PRICE] if gp[_G_HAS_SETTLE] != 0.0 else 1.0
+    mm: float = mm_price * exact_sum(m_terms, scratch) + gp[_G_LOAN_MM]
     return equity - k * mm
 
 
@@ -308,6 +379,53 @@ def bracket_probes(
     box[1] = bad
 
 
+@jitable
+def settle_probes(
+    root: float, side: int, box: Float64Array1D | list[float], toward: Callable[[float, float], float]
+) -> Iterator[float]:
+    """Yield the prices at which the account's own test checks a root of :func:`bracket_probes`.
+
+    The caller stores ``g`` in the totals' arithmetic (:func:`unified_g_at`) of each yielded
+    price in ``box[0]``; when the generator is exhausted ``box[1]`` holds the first float on the
+    liquidated side by that test (``root`` itself in practice, else a neighbour: the search sums
+    the others' float total and its own term, the totals every term, which may differ by an ulp
+    at the root).  ``side`` is +1 for a long (liquidated downwards), -1 for a short.  NaN: kept.
+
+    Notes
+    -----
+    While ``g(root) > 0`` move ``root`` one float towards liquidation; then while the float one
+    towards safety has ``g <= 0`` move there; at most :data:`SETTLE_STEPS` each way (``root``
+    kept when none reaches ``g <= 0``).  Both paths (Python and kernel) drive it the same way.
+    """
+    box[1] = root
+    if not math.isfinite(root):
+        return
+    liq = 0.0 if side > 0 else math.inf
+    safe = math.inf if side > 0 else 0.0
+    x = root
+    reached = False
+    for _ in range(SETTLE_STEPS):
+        yield x
+        if box[0] <= 0.0:
+            reached = True
+            break
+        y = toward(x, liq)
+        if y == x:
+            break
+        x = y
+    if not reached:
+        return
+    for _ in range(SETTLE_STEPS):
+        y = toward(x, safe)
+        if y == x:
+            break
+        yield y
+        if box[0] > 0.0:
+            break
+        x = y
+    box[1] = x
+
+
 def unified_account_py(
     q: Float64Array1D,
     entry_price: Float64Array1D,
@@ -390,11 +508,13 @@ def unified_account_py(
     loan_mmr * P_a``, ``U = fsum_i uPnL_i``, ``MM_pos = fsum_i MM_i``, equity ``E(U)``, ``MM =
     P_USDT MM_pos + loan MM``; position ``i``'s liquidation (bankruptcy) price is the root of
     :func:`unified_g` with ``k = c`` (``k = 0``) and the other positions' PnL and MM taken as the
-    sums less its own terms; collateral rows ``h_a(n_a (+ U))``; wallet ``fsum_a n_a P_a``.
+    sums less its own terms, settled by :func:`settle_probes` on :func:`unified_g_at` (the
+    totals' sums: the account evaluated there is liquidatable, one float before it is not);
+    collateral rows ``h_a(n_a (+ U))``; wallet ``fsum_a n_a P_a``.
     """
     n = q.shape[0]
     m = asset_net.shape[0]
-    scratch = np.empty(max(n, m, 1))
+    scratch = np.empty(max(n, m, 1) + MAX_PARTS)
     values = np.empty(max(m, 1))
     gp = np.zeros(_N_G)
     box = np.zeros(2)  # the root search's exchange: g at the price it yields, then the root
@@ -460,7 +580,15 @@ def unified_account_py(
     totals[_TOT_EQUITY] = equity
     totals[_TOT_MM] = mm_price * mm_total + loan_mm
     totals[_TOT_WALLET] = wallet
-    # Each position's liquidation and bankruptcy prices, every other mark held fixed.
+    # Each position's liquidation and bankruptcy prices, every other mark held fixed: searched on
+    # the others' float sums, then settled on the totals' correctly rounded sums.
+    parts = np.empty(MAX_PARTS)
+    n_u = expansion(out[_UPNL], parts, scratch)
+    u_terms = np.empty(n_u + 2)
+    u_terms[:n_u] = parts[:n_u]
+    n_m = expansion(out[_MM], parts, scratch)
+    m_terms = np.empty(n_m + 2)
+    m_terms[:n_m] = parts[:n_m]
     for i in range(n):
         t = table_id[i]
         lo, hi = tier_start[t], tier_start[t + 1]
@@ -471,14 +599,20 @@ def unified_account_py(
         gp[_G_FEE_MM] = fee_mm[i]
         gp[_G_OTHER_UPNL] = upnl_total - out[_UPNL, i]
         gp[_G_OTHER_MM] = mm_total - out[_MM, i]
+        u_terms[n_u] = -out[_UPNL, i]
+        m_terms[n_m] = -out[_MM, i]
         mark = mark_price[i]
         side = 1 if qi > 0.0 else -1
         c, r, d = caps[lo:hi], mmrs[lo:hi], cums[lo:hi]
         for x in bracket_probes(mark, side, box, _toward):
             box[0] = unified_g(x, liquidation_multiple, gp, c, r, d, s_floors, s_ratios)
+        for x in settle_probes(box[1], side, box, _toward):
+            box[0] = unified_g_at(x, liquidation_multiple, gp, c, r, d, s_floors, s_ratios, u_terms, m_terms, scratch)
         lp = out[_LIQUIDATION, i] = box[1]
         for x in bracket_probes(mark, side, box, _toward):
             box[0] = unified_g(x, 0.0, gp, c, r, d, s_floors, s_ratios)
+        for x in settle_probes(box[1], side, box, _toward):
+            box[0] = unified_g_at(x, 0.0, gp, c, r, d, s_floors, s_ratios, u_terms, m_terms, scratch)
         out[_BANKRUPTCY, i] = box[1]
         out[_HEALTH, i] = side * (mark - lp) / mark if math.isfinite(lp) else math.nan
     # Collateral rows: the amount counted (the PnL joins USDT where it takes the haircut).
