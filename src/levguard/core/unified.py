@@ -501,7 +501,7 @@ def _settle(g: Callable[[float], float], root: float, side: int) -> float:
     # The root moved to the first float the account's own test reads as liquidated (g in the
     # totals' arithmetic, _g_at): the kernel's settle_probes, driven with g in Python.
     box = [0.0, math.nan]
-    for x in settle_probes(root, side, box, math.nextafter):
+    for x in settle_probes(root, side, box):
         box[0] = g(x)
     return box[1]
 
@@ -611,9 +611,13 @@ def evaluate_unified(ua: UnifiedAccount) -> AccountReport:
     mark and bisecting to adjacent floats (:func:`levguard.kernels.unified.bracket_probes`), then
     settled on the totals' own arithmetic (the PnL and MM settled in the position's asset are the
     correctly rounded sums of every position's terms, its own at the price: :func:`expansion`,
-    :func:`levguard.kernels.unified.settle_probes`), it is the first price on the liquidated side:
-    the account evaluated at it is liquidatable, one float towards the mark it is not (an inverse
-    position is searched at no less than ``1e-12`` of its mark).  The bankruptcy price solves
+    :func:`levguard.kernels.unified.settle_probes`), it is the first price on the liquidated side
+    when the totals' sums cross within :data:`~levguard.kernels.unified.SETTLE_REACH` (4) floats
+    of the search's root: the account evaluated at it is liquidatable, one float towards the mark
+    it is not.  On accounts whose sums dwarf the position's terms (PnL of 1e8 USD and more beside
+    positions of a few thousand) they may cross millions of floats away; the root is kept, and the
+    account evaluated there may read safe (an inverse position is searched at no less than
+    ``1e-12`` of its mark).  The bankruptcy price solves
     ``E = 0`` the same way.
     Sources: see :data:`BYBIT`, :data:`BINANCE` and :data:`OKX_MCM_VENUE` (``source``), docs/unified.md
     and docs/margin.md ("Unified margin").
