@@ -35,6 +35,7 @@ __all__ = [
     "named_expiry",
     "named_kind",
     "other_instrument",
+    "reads_busd_quote",
     "settled_otherwise",
     "symbol_key",
 ]
@@ -67,6 +68,15 @@ def is_usd(currency: str) -> bool:
 _COINM_NAME = re.compile(r"^([A-Z0-9]+)USD_(?:PERP|\d{6})$")
 
 
+def reads_busd_quote(stem: str) -> bool:
+    """True when a name ``<stem>BUSD...`` reads as ``stem`` quoted in BUSD, False when its ``B``
+    ends the coin and ``USD`` follows: a stem of one or two characters (``BNBUSD``, ``ARBUSD``,
+    ``CKBUSD`` and ``BNBUSD_PERP`` are inverse contracts on BNB, ARB and CKB; ``BTCBUSD``,
+    ``ETHBUSD`` and ``DOGEBUSD`` are Binance's BUSD-margined contracts on BTC, ETH and DOGE).
+    """
+    return len(stem) > 2
+
+
 def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     """Return the base asset of a symbol, upper case.
 
@@ -74,8 +84,9 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     ----------
     symbol : str
         A venue or ccxt symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``, ``BTCUSD_PERP``,
-        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``; ``BNBUSD_PERP`` gives
-        ``BNB`` (a Binance COIN-M name: the base precedes ``USD``, not ``BUSD``).
+        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``; ``BNBUSD_PERP`` and
+        ``BNBUSD`` give ``BNB``, ``ETHBUSD`` and ``ETHBUSD_PERP`` give ``ETH``
+        (:func:`reads_busd_quote`).
     quotes : sequence of str
         Quote assets stripped from the end of the first part when it is longer than the quote
         (default :data:`QUOTE_ASSETS`; a venue whose coins are written bare passes its own, or
@@ -87,13 +98,20 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
         The part before the first ``/``, ``-``, ``_`` or ``:``, without a trailing quote asset.
     """
     s = _upper(symbol)
-    if quotes and (m := _COINM_NAME.match(s)):  # BNBUSD_PERP: BNB before USD, not BN before BUSD
-        return m.group(1)
+    if quotes and (m := _COINM_NAME.match(s)) and not _busd_name(m.group(1)):
+        return m.group(1)  # BNBUSD_PERP: BNB before USD, not BN before BUSD
     first = _SEPARATORS.split(s)[0]
     for quote in quotes:
         if first.endswith(quote) and len(first) > len(quote):
+            if quote == "BUSD" and not reads_busd_quote(first[:-4]):
+                continue  # BNBUSD: BNB before USD
             return first[: -len(quote)]
     return first
+
+
+def _busd_name(base: str) -> bool:
+    # The base read before USD ends in the B of a BUSD quote (ETHB of ETHBUSD_PERP: ETH in BUSD).
+    return base.endswith("B") and reads_busd_quote(base[:-1])
 
 
 def asset_key(name: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from levguard.core.positions import MarginMode, Position, duplicate_message
 from levguard.core.rules import VenueModel
-from levguard.core.symbols import base_asset, contract_key, settled_otherwise
+from levguard.core.symbols import base_asset, contract_key, reads_busd_quote, settled_otherwise
 from levguard.core.unified_options import (
     BybitOption,
     as_of_from_spec,
@@ -127,7 +127,7 @@ def positions_from_spec(
 
 
 # Binance COIN-M symbols: BTCUSD_PERP, ETHUSD_250627 (delivery); ccxt's BTC/USD:BTC(-250627).
-_COINM_SYMBOL = re.compile(r"^[A-Z0-9]+USD_(?:PERP|\d{6})$")
+_COINM_SYMBOL = re.compile(r"^([A-Z0-9]+)USD_(?:PERP|\d{6})$")
 _CCXT_COINM_SYMBOL = re.compile(r"^([A-Z0-9]+)/USD:\1(?:-\d{6})?$")
 
 
@@ -137,7 +137,11 @@ def is_coin_margined_symbol(symbol: str) -> bool:
     s = symbol.strip().upper()
     if "USD_" not in s and "/USD:" not in s:
         return False  # most symbols: no pattern to try
-    return bool(_COINM_SYMBOL.match(s) or _CCXT_COINM_SYMBOL.match(s))
+    if m := _COINM_SYMBOL.match(s):
+        # ETHBUSD_PERP names ETH in BUSD (a linear contract), not a COIN-M ETHB; BNBUSD_PERP is BNB's.
+        base = m.group(1)
+        return not (base.endswith("B") and reads_busd_quote(base[:-1]))
+    return bool(_CCXT_COINM_SYMBOL.match(s))
 
 
 # Other venues' inverse symbols: Bybit BTCUSD, BTCUSDH25; OKX BTC-USD-SWAP, BTC-USD-250627;
@@ -168,16 +172,27 @@ _STABLE_QUOTE = re.compile(r"(?:^[A-Z0-9]+?|[_\-/])(FDUSD|BUSD)(?=[_\-:]|$)")
 
 def stablecoin_quote(symbol: object) -> str | None:
     """Return ``"BUSD"`` or ``"FDUSD"`` for a linear contract's name quoted in it (``BTCBUSD``,
-    ``BTCFDUSD``, ``BTC-BUSD-SWAP``), else None (a Binance COIN-M name such as ``BNBUSD_PERP``:
-    None).  Such a contract settles in that coin (Binance, "BUSD-Margined Contract Specifications
-    and Trading Rules": quoted, settled and collateralised in BUSD)."""
+    ``BTCFDUSD``, ``BTC-BUSD-SWAP``, ``ETHBUSD_PERP``), else None (a Binance COIN-M name such as
+    ``BNBUSD_PERP``, and ``BNBUSD``, ``ARBUSD``: a coin ending in B before USD, by
+    :func:`levguard.core.symbols.reads_busd_quote`).  Such a contract settles in that coin (Binance,
+    "BUSD-Margined Contract Specifications and Trading Rules": quoted, settled and collateralised
+    in BUSD)."""
     if not isinstance(symbol, str):
         return None
     s = symbol.strip().upper()
     if is_coin_margined_symbol(s):
         return None
     m = _STABLE_QUOTE.search(s)
-    return m.group(1) if m else None
+    if m is None:
+        return None
+    if (
+        m.group(1) == "BUSD"
+        and m.start(1) > 0
+        and s[m.start(1) - 1] not in "_-/"
+        and not reads_busd_quote(s[: m.start(1)])
+    ):
+        return None  # BNBUSD, ARBUSD, CKBUSD: inverse contracts on BNB, ARB, CKB
+    return m.group(1)
 
 
 _COINM_NAMES = (
