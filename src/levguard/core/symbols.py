@@ -84,9 +84,10 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     ----------
     symbol : str
         A venue or ccxt symbol: ``BTCUSDT``, ``BTC/USDT:USDT``, ``BTC-USD``, ``BTCUSD_PERP``,
-        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``; ``BNBUSD_PERP`` and
-        ``BNBUSD`` give ``BNB``, ``ETHBUSD`` and ``ETHBUSD_PERP`` give ``ETH``
-        (:func:`reads_busd_quote`).
+        ``BTC_USDC-PERPETUAL``, ``BTC-27DEC24-70000-C`` all give ``BTC``; a COIN-M name
+        ``BNBUSD_PERP`` gives ``BNB``, ``ETHBUSD`` and ``ETHBUSD_PERP`` give ``ETH``
+        (:func:`reads_busd_quote`).  A bare name ending in ``BUSD`` is a coin quoted in BUSD
+        (``OPBUSD``: ``OP``, Binance's OP/BUSD), whatever the length of its stem.
     quotes : sequence of str
         Quote assets stripped from the end of the first part when it is longer than the quote
         (default :data:`QUOTE_ASSETS`; a venue whose coins are written bare passes its own, or
@@ -103,8 +104,6 @@ def base_asset(symbol: str, quotes: Sequence[str] = QUOTE_ASSETS) -> str:
     first = _SEPARATORS.split(s)[0]
     for quote in quotes:
         if first.endswith(quote) and len(first) > len(quote):
-            if quote == "BUSD" and not reads_busd_quote(first[:-4]):
-                continue  # BNBUSD: BNB before USD
             return first[: -len(quote)]
     return first
 
