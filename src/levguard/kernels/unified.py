@@ -439,7 +439,7 @@ def settle_probes(root: float, side: int, box: Float64Array1D | list[float]) -> 
     then floats 1, 2, 4, ... away from it (towards liquidation when ``root`` is safe, towards
     safety when it is liquidated) until the state changes, then bisect the integers between the
     last float on ``root``'s side and the first beyond.  Two tests when ``root`` or its neighbour
-    is the answer; at most ``2 log2(SETTLE_REACH) + 2``.  Both paths (Python and kernel) drive it
+    is the answer; at most ``2 log2(SETTLE_REACH) + 4``.  Both paths (Python and kernel) drive it
     the same way.
     """
     box[1] = root
@@ -451,9 +451,13 @@ def settle_probes(root: float, side: int, box: Float64Array1D | list[float]) -> 
     # Towards safety from a liquidated root, else towards liquidation (a long's lies below).
     d = -1 if (side > 0) != liquidated else 1
     near = r  # the last float known on root's side
+    # From a liquidated root the float past the reach's last one is tested too: the first safe
+    # float shows where the liquidated side ends (a review found one 4 floats away kept the root).
+    limit = SETTLE_REACH + 1 if liquidated else SETTLE_REACH
     step = 1
-    while step <= SETTLE_REACH:
-        o = min(max(r + d * step, 0), _ORDINAL_INF)
+    while True:
+        s = min(step, limit)
+        o = min(max(r + d * s, 0), _ORDINAL_INF)
         if o == near:
             return
         yield float_at_ordinal(o)
@@ -467,6 +471,8 @@ def settle_probes(root: float, side: int, box: Float64Array1D | list[float]) -> 
                 else:
                     near = mid
             box[1] = float_at_ordinal(near if liquidated else far)
+            return
+        if s == limit:
             return
         near = o
         step *= 2

@@ -31,7 +31,7 @@ def _moved(x: float, floats: int) -> float:
 
 
 @pytest.mark.parametrize("side", [1, -1])
-@pytest.mark.parametrize("offset", [0, 1, 2, 3, SETTLE_REACH, -1, -2, -3, -SETTLE_REACH + 1])
+@pytest.mark.parametrize("offset", [0, 1, 2, 3, SETTLE_REACH, -1, -2, -3, -SETTLE_REACH])
 def test_the_first_liquidated_float_within_reach(side: int, offset: int) -> None:
     """A monotone g crossing ``offset`` floats from the root (positive: towards liquidation):
     the first liquidated float is found, with two tests when it is the root or its neighbour."""
@@ -52,7 +52,8 @@ def test_the_first_liquidated_float_within_reach(side: int, offset: int) -> None
 @pytest.mark.parametrize("liquidated", [False, True])
 def test_beyond_reach_the_root_is_kept_after_few_tests(side: int, liquidated: bool) -> None:
     """Crossing a million floats away (as on a large account): the root is kept after at most
-    2 + log2(SETTLE_REACH) tests (64 floats walked each way before, 65 or more tests)."""
+    2 + log2(SETTLE_REACH) tests, one more from a liquidated root (64 floats walked each way
+    before, 65 or more tests)."""
     root = 3863.4809186532098
     calls: list[float] = []
 
@@ -61,7 +62,7 @@ def test_beyond_reach_the_root_is_kept_after_few_tests(side: int, liquidated: bo
         return -1.0 if liquidated else 1.0
 
     assert _settle(g, root, side) == root
-    assert len(calls) <= 2 + int(math.log2(SETTLE_REACH)), len(calls)
+    assert len(calls) <= 2 + int(math.log2(SETTLE_REACH)) + liquidated, len(calls)
 
 
 def test_float_ordinal_is_the_bit_pattern() -> None:
