@@ -21,22 +21,54 @@ from levguard.venues.paper_events import Liquidation
 if TYPE_CHECKING:
     from levguard.venues.paper import PaperVenue, _Pos
 
-__all__ = ["liquidate", "settle_cross_deficit"]
+__all__ = ["liquidate", "settle_cross_deficit", "triggered"]
+
+
+def triggered(v: PaperVenue, rep: PositionReport) -> bool:
+    """Return whether the position of ``rep`` (evaluated at the true marks) meets the liquidation
+    trigger: its mark at or past its own reported liquidation price (strictly past on the venues
+    whose trigger is strict, dYdX v4 and Hyperliquid), else the engine's flag when it has none.
+
+    Notes
+    -----
+    The liquidation price solves ``balance = MM`` (``collateral + uPnL_i(P) = MM_i(P)``, docs/margin.md)
+    and the engine's flag compares ``balance`` with ``MM`` (:meth:`levguard.core.rules.base.VenueModel.liquidatable`,
+    ``<=``, or ``<`` where the venue's trigger is strict): the same condition on the price axis,
+    but both are rounded, so at a mark equal to the reported price the flag said "not
+    liquidatable" a part in 1e10 short of the equality on some accounts (a cross BTCUSD_PERP long
+    on binance-coinm, LP 50,200: the mark at 50,200 liquidated nothing).  The reported price is
+    what a user or a checker sets the mark to, so it decides: liquidated at it (for a strict
+    trigger, one float past it), not one float before.  In cross margin every position's price
+    holds the others at their marks, so any of them past its price is the account's trigger.
+    A position with no liquidation price is never liquidated by its own mark (not liquidatable)
+    or is at every price (liquidatable): the engine's flag is that (and dYdX's rule that an
+    MM of 0 never triggers).
+    """
+    lp = rep.liquidation_price
+    if lp is None or (v.model.positive_mm_trigger and not rep.maintenance_margin > 0.0):
+        return rep.liquidatable
+    past = rep.side * (lp - rep.mark_price)  # > 0: the mark is beyond the price, adverse side
+    return past > 0.0 if v.model.strict_trigger else past >= 0.0
+
+
+def _cross_triggered(v: PaperVenue, cross: list[PositionReport]) -> bool:
+    # The cross account's trigger: any cross position at or past its liquidation price.
+    return any(triggered(v, r) for r in cross)
 
 
 def liquidate(v: PaperVenue) -> list[Liquidation]:
-    """Liquidate what the margin engine says is liquidatable on ``v`` now (isolated positions, then
+    """Liquidate what meets the trigger on ``v`` now (:func:`triggered`: isolated positions, then
     the cross account); append the events to ``v.liquidations`` and return them."""
     if not v._positions:
         return []
     report = v.evaluate()
     out: list[Liquidation] = []
     for rep in report.positions:
-        if rep.liquidatable and rep.margin_mode == "isolated":
+        if rep.margin_mode == "isolated" and triggered(v, rep):
             liq = _liquidate_isolated(v, rep)
             if liq is not None:
                 out.append(liq)
-    if any(r.liquidatable and r.margin_mode == "cross" for r in report.positions):
+    if _cross_triggered(v, [r for r in report.positions if r.margin_mode == "cross"]):
         out.extend(_liquidate_cross(v))
     v.liquidations.extend(out)
     return out
@@ -52,6 +84,12 @@ def _outcome(
     # (Hyperliquid, "Liquidations": "after a block where any position of a user is partially
     # liquidated ... all market liquidation orders for that user will be for the entire position").
     cooling = v._partial_until > v.now_ns
+    mm = rep.maintenance_margin
+    if not rep.liquidatable:
+        # Met by the price (:func:`triggered`) a part in 1e10 before the engine's rounded flag:
+        # the balance is the maintenance margin, so an incremental rule (Deribit) closes a sliver
+        # rather than nothing.
+        mm = max(mm, margin + position_upnl(pos.qty, pos.entry, rep.mark_price, v._inverse))
     return liquidation_outcome(
         rule,
         pos.qty,
@@ -59,7 +97,7 @@ def _outcome(
         rep.mark_price,
         margin,
         tiers=venue_tiers(v.model, v._position(pos, rep.mark_price)),
-        maintenance_margin=rep.maintenance_margin,
+        maintenance_margin=mm,
         inverse=v._inverse,
         taker_fee=v.taker_fee,
         mm_at_entry=v.model.mm_basis is MMBasis.ENTRY,
@@ -119,7 +157,7 @@ def _liquidate_cross(v: PaperVenue) -> list[Liquidation]:
     for _ in range(2 * len(v._positions) + 1):
         report = v.evaluate()
         cross = [r for r in report.positions if r.margin_mode == "cross"]
-        if not cross or not cross[0].liquidatable:
+        if not cross or not _cross_triggered(v, cross):
             break
         rep = max(cross, key=lambda r: r.notional)
         pos = v._positions[rep.symbol]
