@@ -31,7 +31,6 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import numpy as np
@@ -55,7 +54,7 @@ from levguard.core.validate import (
 from levguard.errors import InputError, VenueOrderRejectedError, VenuePermanentError, VenueRetryableError
 from levguard.kernels.margin import position_notional, position_upnl
 from levguard.typing import Float64Array1D
-from levguard.venues import paper_liquidation
+from levguard.venues import paper_liquidation, paper_orders
 from levguard.venues.base import Capabilities, OrderRequest, OrderState, VenueBalance, VenuePosition
 from levguard.venues.paper_events import (
     AdlEvent,
@@ -173,7 +172,10 @@ class PaperVenue:
     the equity moves by the fee, the funding paid, nothing else; the insurance fund pays only
     an account whose equity goes below 0, bringing it to 0.
     A client order id seen before returns the first order and fills nothing.  Rejections raise
-    :class:`VenuePermanentError` and are not recorded.
+    :class:`VenuePermanentError` and are not recorded.  An order is final once it reaches the
+    venue, so ``cancel_order`` refuses (:class:`VenueOrderRejectedError`, ccxt's ``OrderNotFound``)
+    every paper order, and one still on its way, which arrives anyway
+    (:func:`~levguard.venues.paper_orders.cancel`; it cancels an order a subclass holds open).
 
     *Late orders* (:meth:`Faults.order_latency`) reach the venue after a delay in ticks or
     seconds and are handled then, at that moment's mark; a caller that stopped waiting got
@@ -740,7 +742,7 @@ class PaperVenue:
             return arrival("duplicate", reason=f"client order id {cid!r} is known: the first order stands")
         try:
             sym = self._validate(request)
-            qty = self._reducible(request, sym)
+            qty = paper_orders.reducible(self, request, sym)
         except VenuePermanentError as exc:
             if record_rejection:
                 self.orders[cid] = OrderState(
@@ -768,24 +770,6 @@ class PaperVenue:
         )
         return arrival("filled", qty, price)
 
-    def _reducible(self, request: OrderRequest, sym: str) -> float:
-        # The quantity a reduce-only order can fill now (capped to the position, rounded down
-        # to the lot); VenuePermanentError when it cannot reduce.
-        pos = self._positions.get(sym)
-        if pos is None:
-            raise VenueOrderRejectedError(f"reduce-only order on {sym} rejected: no open position")
-        if (request.side == "sell") != (pos.qty > 0):
-            raise VenueOrderRejectedError(
-                f"reduce-only {request.side} on {sym} rejected: it would increase the position {pos.qty!r}"
-            )
-        qty = min(float(request.qty), abs(pos.qty))
-        if self.lot_size > 0.0:
-            lot = Decimal(repr(self.lot_size))
-            qty = float((Decimal(repr(qty)) / lot).to_integral_value(rounding=ROUND_DOWN) * lot)
-            if qty <= 0.0:
-                raise VenueOrderRejectedError(f"qty {request.qty!r} rounds to 0 at lot size {self.lot_size!r}")
-        return qty
-
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The recorded order with this client id on ``symbol``, or None."""
         await self._enter("fetch_order")
@@ -793,6 +777,12 @@ class PaperVenue:
         if state is None or contract_key(state.symbol) != contract_key(symbol):
             return None
         return state
+
+    async def cancel_order(self, symbol: str, client_order_id: str, venue_order_id: str | None = None) -> None:
+        """Cancel an open order; refused (:class:`VenueOrderRejectedError`) for a final or unknown
+        one, which every paper order is (:func:`~levguard.venues.paper_orders.cancel`)."""
+        await self._enter("cancel_order")
+        paper_orders.cancel(self, symbol, client_order_id, venue_order_id)
 
     async def close(self) -> None:
         """Mark the venue closed (nothing to release)."""

@@ -30,6 +30,7 @@ VENUE_METHODS = (
     "fetch_funding_rate",
     "create_order",
     "fetch_order",
+    "cancel_order",
     "close",
 )
 """The protocol methods :class:`Faults` can target (``"*"`` targets them all)."""

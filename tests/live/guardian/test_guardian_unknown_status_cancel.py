@@ -60,8 +60,23 @@ class _Held(PaperVenue):
         return out
 
 
-def _run(tmp_path: Path, cancel_error: Exception | None) -> tuple[_Held, Store]:
-    v = _Held(
+class _HeldPaperCancel(_Held):
+    """The held order cancelled by the paper venue's own ``cancel_order`` (which turns an open
+    order ``"canceled"``), not by the test double's: the guardian's cancel path end to end."""
+
+    async def cancel_order(self, symbol: str, client_order_id: str, venue_order_id: str | None = None) -> None:
+        self.cancels.append((symbol, client_order_id, venue_order_id))
+        await PaperVenue.cancel_order(self, symbol, client_order_id, venue_order_id)
+
+    async def step(self) -> Any:
+        held = self.orders.get(self.held.client_order_id) if self.held is not None else None
+        if held is not None and held.status == "canceled":
+            self.released = True  # the venue cancelled it: never executed
+        return await super().step()
+
+
+def _run(tmp_path: Path, cancel_error: Exception | None, cls: type[_Held] = _Held) -> tuple[_Held, Store]:
+    v = cls(
         "binance-usdm",
         feeds={"BTCUSDT": scripted_crash(60_000.0, 0.22, 120, flat=5, tail=40)},
         wallet_balance=15_000.0,
@@ -99,6 +114,22 @@ def test_a_held_order_is_cancelled_at_the_limit_and_never_fills(tmp_path: Path) 
     assert any("cancelled at the venue" in a["message"] for a in _alerts(s, "order_status"))
     assert not _alerts(s, "venue_change")
     assert sum(-f.qty for f in v.fills) < 2.0 - 1e-6  # stepped down, not closed twice over
+
+
+def test_the_paper_venues_own_cancel_cancels_the_held_order(tmp_path: Path) -> None:
+    """The paper venue's ``cancel_order`` (none before: the guardian alerted "the venue's adapter
+    cannot cancel orders" and the held order executed later) cancels it at the limit."""
+    v, s = _run(tmp_path, None, _HeldPaperCancel)
+    assert v.held is not None
+    cid = v.held.client_order_id
+    assert v.cancels[0][1:] == (cid, "paper-held")
+    assert v.calls["cancel_order"] == 1
+    assert v.orders[cid].status == "canceled"
+    row = next(o for o in s.orders(account="paper") if o["client_order_id"] == cid)
+    assert (row["status"], row["filled"]) == ("canceled", 0.0)
+    assert not [f for f in v.fills if f.client_order_id == cid]
+    assert any("cancelled at the venue" in a["message"] for a in _alerts(s, "order_status"))
+    assert not _alerts(s, "late_order")
 
 
 def test_a_held_order_not_cancelled_is_watched_and_its_late_fill_recorded(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -12,6 +13,7 @@ from levguard.errors import (
     InputError,
     VenueAuthError,
     VenueError,
+    VenueOrderRejectedError,
     VenuePermanentError,
     VenueRateLimitError,
     VenueRetryableError,
@@ -42,8 +44,15 @@ def calls(venue: PaperVenue) -> dict[str, Callable[[], Coroutine[Any, Any, objec
         "fetch_funding_rate": lambda: venue.fetch_funding_rate("BTCUSDT"),
         "create_order": lambda: venue.create_order(sell("c")),
         "fetch_order": lambda: venue.fetch_order("BTCUSDT", "c"),
+        "cancel_order": lambda: _cancel(venue),
         "close": venue.close,
     }
+
+
+async def _cancel(venue: PaperVenue) -> None:
+    # A paper order is final once it reaches the venue: the cancel that goes through is refused.
+    with contextlib.suppress(VenueOrderRejectedError):
+        await venue.cancel_order("BTCUSDT", "c")
 
 
 @pytest.mark.parametrize(
