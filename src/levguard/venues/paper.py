@@ -773,6 +773,7 @@ class PaperVenue:
     async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState | None:
         """The recorded order with this client id on ``symbol``, or None."""
         await self._enter("fetch_order")
+        paper_orders.order_ids(client_order_id)
         state = self.orders.get(client_order_id)
         if state is None or contract_key(state.symbol) != contract_key(symbol):
             return None

@@ -10,7 +10,8 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from levguard.core.symbols import contract_key
-from levguard.errors import VenueOrderRejectedError
+from levguard.core.validate import show
+from levguard.errors import InputError, VenueOrderRejectedError
 from levguard.venues.base import OrderRequest
 
 if TYPE_CHECKING:
@@ -39,6 +40,14 @@ def reducible(v: PaperVenue, request: OrderRequest, sym: str) -> float:
     return qty
 
 
+def order_ids(client_order_id: object, venue_order_id: object = None) -> None:
+    """Refuse order ids that are not strings (a list was a raw ``TypeError``: unhashable)."""
+    if not isinstance(client_order_id, str):
+        raise InputError(f"client_order_id must be a string, was {show(client_order_id)}")
+    if venue_order_id is not None and not isinstance(venue_order_id, str):
+        raise InputError(f"venue_order_id must be a string or None, was {show(venue_order_id)}")
+
+
 def cancel(v: PaperVenue, symbol: str, client_order_id: str, venue_order_id: str | None = None) -> None:
     """Cancel the open order of ``v`` with this client order id on ``symbol``, as a venue does.
 
@@ -56,7 +65,10 @@ def cancel(v: PaperVenue, symbol: str, client_order_id: str, venue_order_id: str
         ``symbol`` is not one of the venue's.
     VenueOrderRejectedError
         No open order with this client order id (and ``venue_order_id``, when given) on ``symbol``.
+    InputError
+        ``client_order_id`` is not a string, or ``venue_order_id`` neither a string nor None.
     """
+    order_ids(client_order_id, venue_order_id)
     sym = v._sym(symbol)
     state = v.orders.get(client_order_id)
     what = f"paper venue: cancel_order({sym} client_order_id={client_order_id!r})"

@@ -114,3 +114,20 @@ def test_faults_target_the_cancel() -> None:
     asyncio.run(venue.cancel_order("BTCUSDT", "held"))
     assert venue.orders["held"].status == "canceled"
     assert venue.calls["cancel_order"] == 2
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda v: v.cancel_order("BTCUSDT", ["a"]), "client_order_id must be a string, was"),
+        (lambda v: v.cancel_order("BTCUSDT", "a", 7), "venue_order_id must be a string or None, was 7"),
+        (lambda v: v.fetch_order("BTCUSDT", {"a": 1}), "client_order_id must be a string, was"),
+    ],
+)
+def test_order_ids_that_are_not_strings_are_refused_by_name(call: object, message: str) -> None:
+    # A list as client id was a raw TypeError (unhashable) in cancel_order and fetch_order (a review).
+    from levguard.errors import InputError
+
+    venue = make_venue()
+    with pytest.raises(InputError, match=message):
+        asyncio.run(call(venue))  # type: ignore[operator]
