@@ -3,7 +3,8 @@
 For every venue the paper venue runs (linear and inverse), long and short, isolated and cross,
 a position is opened at its entry, its liquidation price ``LP`` read from ``fetch_positions``,
 and a second venue, identical, moves its mark to ``LP`` at the next tick.  That tick liquidates
-it; a mark one float before ``LP`` (towards the entry) liquidates nothing.  On the venues whose
+it; a mark one float before ``LP`` (towards the entry) liquidates only what the margin engine's
+own flag reads as liquidatable there (a part in 1e10 from its rounded price).  On the venues whose
 trigger is strict (dYdX v4, Hyperliquid: equity *below* the maintenance margin, as the margin
 engine's :meth:`~levguard.core.rules.base.VenueModel.liquidatable`) the mark one float past
 ``LP`` liquidates and ``LP`` itself does not.
@@ -74,6 +75,13 @@ def _liquidated(case: tuple[str, str, bool], c: dict[str, float | str], mark: fl
     return len(venue.step_sync().liquidations) > 0
 
 
+def _flagged(case: tuple[str, str, bool], c: dict[str, float | str], mark: float) -> bool:
+    # The margin engine's own flag at ``mark`` (the venue evaluated at the next tick, not stepped).
+    venue = _venue(case, c, [float(c["entry"]), mark])
+    venue.tick = 1
+    return venue.evaluate().liquidatable
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{v}-{s}" for v, s, _ in CASES])
 @settings(max_examples=25, deadline=None)
 @given(
@@ -118,7 +126,8 @@ def test_liquidated_at_the_reported_price_not_one_float_before(
     else:
         at, before = lp, math.nextafter(lp, away)
     assert _liquidated(case, c, at), f"{case[0]} {mode} {side:+.0f}: mark {at!r} at LP {lp!r} liquidated nothing"
-    assert not _liquidated(case, c, before), f"{case[0]} {mode} {side:+.0f}: liquidated one float before LP {lp!r}"
+    flagged = _flagged(case, c, before)
+    assert _liquidated(case, c, before) == flagged, f"{case[0]} {mode} {side:+.0f}: one float before LP {lp!r}"
 
 
 @pytest.mark.parametrize(
@@ -151,3 +160,22 @@ def test_the_measured_cases(case: tuple[str, str, bool], qty: float, wallet: flo
     assert reported is not None
     assert venue([60_000.0, reported]).step_sync().liquidations
     assert not venue([60_000.0, math.nextafter(reported, 60_000.0)]).step_sync().liquidations
+
+
+def test_a_long_past_an_okx_tier_cap_above_its_price_is_liquidated() -> None:
+    """OKX adds no deduction, so the MM jumps at a tier cap: a cross long of 2 BTC at 99,900 with
+    999 in the wallet reports its price at 99,799, but at 100,050 (notional 200,100, past the 200k cap)
+    its equity 1,299 is below its MM 2,001.  The price trigger alone liquidated nothing there (a
+    review); the engine's flag triggers too."""
+    case = ("okx", "BTC-USDT-SWAP", True)
+    c: dict[str, float | str] = {
+        "side": 1.0,
+        "mode": "cross",
+        "entry": 99_900.0,
+        "notional": 2 * 99_900.0,
+        "leverage": 50.0,
+        "wallet": 0.25,  # 999 in the cross wallet
+        "taker": 0.0,
+    }
+    assert _flagged(case, c, 100_050.0)
+    assert _liquidated(case, c, 100_050.0)

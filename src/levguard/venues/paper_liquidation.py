@@ -37,15 +37,19 @@ def triggered(v: PaperVenue, rep: PositionReport) -> bool:
     but both are rounded, so at a mark equal to the reported price the flag said "not
     liquidatable" a part in 1e10 short of the equality on some accounts (a cross BTCUSD_PERP long
     on binance-coinm, LP 50,200: the mark at 50,200 liquidated nothing).  The reported price is
-    what a user or a checker sets the mark to, so it decides: liquidated at it (for a strict
-    trigger, one float past it), not one float before.  In cross margin every position's price
+    what a user or a checker sets the mark to, so it triggers too: liquidated at it (for a strict
+    trigger, one float past it).  The engine's flag triggers as well: a price is the lowest root,
+    and where the margin jumps at a tier cap with no deduction (OKX) the balance falls below the
+    MM beyond it (a long at 99,900 whose notional crosses the 200k cap at 100,050: balance 1,300
+    against 2,001 with its price at 99,799; a review), and within an ulp or so of the price the
+    flag may read liquidatable one float before it.  In cross margin every position's price
     holds the others at their marks, so any of them past its price is the account's trigger.
     A position with no liquidation price is never liquidated by its own mark (not liquidatable)
     or is at every price (liquidatable): the engine's flag is that (and dYdX's rule that an
     MM of 0 never triggers).
     """
     lp = rep.liquidation_price
-    if lp is None or (v.model.positive_mm_trigger and not rep.maintenance_margin > 0.0):
+    if rep.liquidatable or lp is None or (v.model.positive_mm_trigger and not rep.maintenance_margin > 0.0):
         return rep.liquidatable
     past = rep.side * (lp - rep.mark_price)  # > 0: the mark is beyond the price, adverse side
     return past > 0.0 if v.model.strict_trigger else past >= 0.0
