@@ -10,6 +10,7 @@ the venue (liquidation, ADL) or by a person, and is alerted.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from levguard.errors import VenueAuthError, VenueError
 from levguard.live.alerts import Alert
 from levguard.live.setup import AccountSetup, AccountState
-from levguard.live.store import LeaseLost
+from levguard.live.store import LeaseLost, StoreUnavailable
 from levguard.live.store_orders import fill_key
 from levguard.venues.base import OrderState, Venue, VenuePosition
 
 if TYPE_CHECKING:
     from levguard.live.guardian import Guardian
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "book_fill",
@@ -369,8 +372,10 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
     retries, past its deadline: one whose deadline passed while no process watched it is asked
     for at the start), and a watch past it still without a final answer (the asking failed or
     found nothing final) is ended with a warning naming the order, once (:func:`_late_expired`);
-    a refused key (:class:`VenueAuthError`) past it ends the watch too, then disables the account
-    as anywhere else (asked again every cycle, it kept the watch on and the account unevaluated).
+    a refused key (:class:`VenueAuthError`) ends every watch past its deadline, then disables the
+    account as anywhere else (asked again every cycle, it kept the watch on and the account
+    unevaluated; one ended a cycle, behind a watch still live, took a re-enable each); a store
+    that fails to end them leaves them to the next cycle and the account is still disabled.
     The watch is kept on the orders' rows (``late_until_ns``, wall clock): a process that takes
     the account (a restart, a takeover) resumes it (:func:`load_orders`); in memory its deadline
     is on this process's monotonic clock.  A fill found is ``resolved["landed"]``: the cycle
@@ -380,9 +385,13 @@ async def late_fills(g: Guardian, setup: AccountSetup, st: AccountState, out: li
         live = g.monotonic() <= until
         try:
             state = await g._call(setup, "fetch_order", _fetcher(setup.venue, row["symbol"], cid), retry=live)
-        except VenueAuthError:  # the account is disabled (cycle()); past the deadline the watch ends first
-            if g.monotonic() > until and not await _late_expired(g, setup, st, cid, row):
-                return False
+        except VenueAuthError:  # the account is disabled (cycle()); the watches past their deadline end first
+            try:  # every one of them: asked again, each would be refused too (one a cycle took a re-enable each)
+                for due_cid, (due_row, due) in list(st.late.items()):
+                    if g.monotonic() > due and not await _late_expired(g, setup, st, due_cid, due_row):
+                        return False
+            except StoreUnavailable as exc:  # ended next cycle; the refused key still disables the account
+                logger.warning("%s: late watches not ended (%s); the refused key is raised", setup.name, exc)
             raise
         except VenueError as exc:
             if g.monotonic() > until:

@@ -431,3 +431,74 @@ def test_the_late_fill_and_the_watch_end_reach_the_sinks_once(tmp_path: Path, la
         assert sent == stored
 
     asyncio.run(go())
+
+
+def test_a_refused_key_ends_every_watch_past_its_deadline_behind_a_live_one(tmp_path: Path) -> None:
+    """Two orders on the watch: Y live until t=400 first in the loop, X past its t=225 deadline.
+    The refused key at Y's ask was raised at once, so X's watch stayed on until t=420 behind it
+    (a review: 195 s late, 20 re-enables).  Now the refused key ends every watch past its
+    deadline before the account is disabled: X at t=230."""
+    import sqlalchemy as sa
+
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        x = await _taken_as_never_arrived(ex, s)
+        ex.travelling.clear()
+        with sa.create_engine(
+            f"sqlite:///{tmp_path / 'g.db'}"
+        ).begin() as c:  # a copy of X, watched to t=400, sent first
+            row = dict(c.execute(sa.text("select * from orders where client_order_id=:c"), {"c": x}).mappings().one())
+            row.update(client_order_id="Y", intent_ns=row["intent_ns"] - 1, late_until_ns=T0 + 400 * S)
+            c.execute(sa.text(f"insert into orders ({','.join(row)}) values ({','.join(':' + k for k in row)})"), row)
+        b = _guardian(s, KeyRefused(ex), "A", lambda: ex.ns())
+        b.monotonic = lambda: ex.ns() + 10**15  # a restart: another monotonic clock
+        ex.t = 230.0
+        r = await b.cycle()
+        assert r[0]["status"] == "disabled"
+        assert s.order(x)["late_until_ns"] is None  # type: ignore[index]
+        assert s.order("Y")["late_until_ns"] is not None  # type: ignore[index]
+        assert list(b._state["acct"].late) == ["Y"]
+        b.flush()
+        late = _alerts(s, "late_order")
+        assert [(a["level"], a["ts_ns"]) for a in late] == [("warning", T0 + 230 * S)]
+        assert x in late[0]["message"]
+
+    asyncio.run(go())
+
+
+def test_a_store_failure_ending_a_watch_on_a_refused_key_still_disables_the_account(tmp_path: Path) -> None:
+    """The watch's end failing (StoreUnavailable) replaced the refused key's error: the account
+    was not disabled and the refused key was asked every cycle (a review).  Now the refused key
+    is raised (the account disabled) and the watch is ended at a later cycle, said once."""
+    ex = Exchange()
+    s = _store(tmp_path)
+
+    async def go() -> None:
+        v = KeyRefused(ex)
+        a = _guardian(s, v, "A", lambda: ex.ns())
+        cid = await _taken_as_never_arrived(ex, s, a)
+        ex.travelling.clear()
+        real, calls = s.end_late_watch, []
+
+        def flaky(*args: Any, **kw: Any) -> bool:
+            calls.append(1)
+            if len(calls) == 1:
+                raise StoreUnavailable("injected")
+            return real(*args, **kw)
+
+        s.end_late_watch = flaky  # type: ignore[method-assign]
+        ex.t = 230.0
+        r = await a.cycle()
+        assert r[0]["status"] == "disabled"
+        assert a._state["acct"].disabled is not None
+        assert s.order(cid)["late_until_ns"] is not None  # type: ignore[index]
+        s.set_disabled("acct", None, ex.ns())  # re-enabled
+        ex.t = 240.0
+        await a.cycle()
+        assert s.order(cid)["late_until_ns"] is None  # type: ignore[index]
+        a.flush()
+        assert [x["level"] for x in _alerts(s, "late_order")] == ["warning"]
+
+    asyncio.run(go())
