@@ -69,10 +69,12 @@ _COINM_NAME = re.compile(r"^([A-Z0-9]+)USD_(?:PERP|\d{6})$")
 
 
 def reads_busd_quote(stem: str) -> bool:
-    """True when a name ``<stem>BUSD...`` reads as ``stem`` quoted in BUSD, False when its ``B``
-    ends the coin and ``USD`` follows: a stem of one or two characters (``BNBUSD``, ``ARBUSD``,
-    ``CKBUSD`` and ``BNBUSD_PERP`` are inverse contracts on BNB, ARB and CKB; ``BTCBUSD``,
-    ``ETHBUSD`` and ``DOGEBUSD`` are Binance's BUSD-margined contracts on BTC, ETH and DOGE).
+    """True when a derivatives name ``<stem>BUSD...`` reads as ``stem`` quoted in BUSD, False when
+    its ``B`` ends the coin and ``USD`` follows: a stem of one or two characters (``BNBUSD_PERP``
+    is Binance's COIN-M contract on BNB, and the unified venues refuse ``BNBUSD``, ``ARBUSD`` or
+    ``CKBUSD`` as inverse names; ``BTCBUSD``, ``ETHBUSD`` and ``DOGEBUSD`` are Binance's
+    BUSD-margined contracts on BTC, ETH and DOGE).  :func:`base_asset` reads it only in a COIN-M
+    name: a bare ``OPBUSD`` is OP quoted in BUSD (Binance's spot pair), however short its stem.
     """
     return len(stem) > 2
 

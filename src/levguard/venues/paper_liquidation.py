@@ -27,7 +27,8 @@ __all__ = ["liquidate", "settle_cross_deficit", "triggered"]
 def triggered(v: PaperVenue, rep: PositionReport) -> bool:
     """Return whether the position of ``rep`` (evaluated at the true marks) meets the liquidation
     trigger: its mark at or past its own reported liquidation price (strictly past on the venues
-    whose trigger is strict, dYdX v4 and Hyperliquid), else the engine's flag when it has none.
+    whose trigger is strict, dYdX v4 and Hyperliquid), or the engine's flag (alone when it has no
+    price).
 
     Notes
     -----
@@ -40,8 +41,8 @@ def triggered(v: PaperVenue, rep: PositionReport) -> bool:
     what a user or a checker sets the mark to, so it triggers too: liquidated at it (for a strict
     trigger, one float past it).  The engine's flag triggers as well: a price is the lowest root,
     and where the margin jumps at a tier cap with no deduction (OKX) the balance falls below the
-    MM beyond it (a long at 99,900 whose notional crosses the 200k cap at 100,050: balance 1,300
-    against 2,001 with its price at 99,799; a review), and within an ulp or so of the price the
+    MM beyond it (a cross long of 2 BTC at 99,900 whose notional crosses the 200k cap at 100,050:
+    equity 1,299 against MM 2,001 with its price at 99,799; a review), and within an ulp or so of the price the
     flag may read liquidatable one float before it.  In cross margin every position's price
     holds the others at their marks, so any of them past its price is the account's trigger.
     A position with no liquidation price is never liquidated by its own mark (not liquidatable)
