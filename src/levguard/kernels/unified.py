@@ -238,15 +238,25 @@ def unified_g(
     EP)) - k (P_s (MM_others + MM_i(P)) + loan MM)`` with ``MM_i(P)`` the tiered maintenance
     margin on the venue's basis plus the fee term (``_mm_at``).
     """
+    upnl, mm_i, mm_price = _own_terms(price, gp, caps, mmrs, cums)
+    equity = unified_equity(gp[_G_OTHER_UPNL] + upnl, gp, floors, ratios)
+    mm: float = mm_price * (gp[_G_OTHER_MM] + mm_i) + gp[_G_LOAN_MM]
+    return equity - k * mm
+
+
+@jitable
+def _own_terms(
+    price: float, gp: Float64Array1D, caps: Float64Array1D, mmrs: Float64Array1D, cums: Float64Array1D
+) -> tuple[float, float, float]:
+    # The position's PnL and maintenance margin (tiered on the venue's basis plus the fee term)
+    # with its mark at ``price``, and the price its MM is valued at (the settlement coin's, or 1).
     q = gp[_G_Q]
     upnl = position_upnl(q, gp[_G_ENTRY], price, False)
-    equity = unified_equity(gp[_G_OTHER_UPNL] + upnl, gp, floors, ratios)
     notional = position_notional(q, price, False)
     basis = gp[_G_NOTIONAL_ENTRY] if gp[_G_MM_AT_ENTRY] != 0.0 else notional
     mm_i = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
     mm_price = gp[_G_SETTLE_PRICE] if gp[_G_HAS_SETTLE] != 0.0 else 1.0
-    mm: float = mm_price * (gp[_G_OTHER_MM] + mm_i) + gp[_G_LOAN_MM]
-    return equity - k * mm
+    return upnl, mm_i, mm_price
 
 
 @jitable
@@ -276,13 +286,10 @@ def unified_g_at(
     take with its mark at ``P``, so ``g <= 0`` is the account's own liquidatable test there
     (:func:`unified_g` adds the others' float sum to its term, which may differ by an ulp).
     """
-    q = gp[_G_Q]
-    u_terms[u_terms.shape[0] - 1] = position_upnl(q, gp[_G_ENTRY], price, False)
+    upnl, mm_i, mm_price = _own_terms(price, gp, caps, mmrs, cums)
+    u_terms[u_terms.shape[0] - 1] = upnl
+    m_terms[m_terms.shape[0] - 1] = mm_i
     equity = unified_equity(exact_sum(u_terms, scratch), gp, floors, ratios)
-    notional = position_notional(q, price, False)
-    basis = gp[_G_NOTIONAL_ENTRY] if gp[_G_MM_AT_ENTRY] != 0.0 else notional
-    m_terms[m_terms.shape[0] - 1] = tiered_mm(basis, caps, mmrs, cums) + gp[_G_FEE_MM] * notional
-    mm_price = gp[_G_SETTLE_PRICE] if gp[_G_HAS_SETTLE] != 0.0 else 1.0
     mm: float = mm_price * exact_sum(m_terms, scratch) + gp[_G_LOAN_MM]
     return equity - k * mm
 
