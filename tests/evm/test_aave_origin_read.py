@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
@@ -25,7 +26,7 @@ import _aave_origin as origin
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from levguard.core.defi.aave import get_user_account_data
+from levguard.core.defi.aave import get_user_account_data, validate_use_as_collateral
 from levguard.errors import InputError
 from levguard.venues.onchain_read import Rpc, read_aave
 
@@ -140,3 +141,38 @@ def test_read_aave_refuses_an_unknown_version(market: origin.Market) -> None:
     rpc = Rpc(Web3(origin.EvmProvider(market.evm)))
     with pytest.raises(InputError, match="version must be one of"):
         read_aave(rpc, market.pool.address, market.users[0], market.users[0], version="3.4")
+
+
+def test_a_first_supply_enables_the_collateral_flag_where_levguard_predicts_it(
+    market: origin.Market, fresh_stack: Callable[..., Any]
+) -> None:
+    """``SupplyLogic.executeSupply`` sets a first supply's collateral flag where
+    ``validateAutomaticUseAsCollateral`` allows it: no debt ceiling, then ``validateUseAsCollateral``,
+    which 3.6 asks for the user's LTV (``getUserReserveLtv``, ValidationLogic.sol:600 and 653-674).
+    For every account opened through the Pool, levguard's ``validate_use_as_collateral`` on the rows
+    before each supply (the later ones not yet made) equals the flag the Pool set.  RETH (own LTV 0,
+    category 2's LTV 90 %) is enabled, WSTETH (own LTV 69 %, on category 2's ltvzero bitmap) is not:
+    levguard, reading the reserve's own LTV, had both the other way round."""
+    m = market
+    rpc = Rpc(Web3(origin.EvmProvider(m.evm)))
+
+    def run() -> set[tuple[str, bool]]:
+        seen = set()
+        for user, (_, supplies, _) in zip(m.users, OPENED, strict=False):
+            read = read_aave(rpc, m.pool.address, user, user, version=VERSION)
+            rows = {r.symbol: r for r in read.reserves}
+            order = list(supplies)
+            for k, symbol in enumerate(order):
+                before = tuple(
+                    replace(r, collateral=0, use_as_collateral=False) if r.symbol in order[k:] else r
+                    for r in read.reserves
+                )
+                ours = rows[symbol].debt_ceiling == 0 and validate_use_as_collateral(
+                    before, symbol, read.emode, read.version
+                )
+                assert ours == rows[symbol].collateral_enabled, (user, symbol)
+                seen.add((symbol, ours))
+        return seen
+
+    seen = cast(set[tuple[str, bool]], fresh_stack(run))
+    assert {("RETH", True), ("WSTETH", False), ("WETH", True)} <= seen, seen

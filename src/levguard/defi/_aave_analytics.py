@@ -256,9 +256,12 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
         return _impossible("supply", symbol, target, f"{symbol} does not count as collateral (threshold 0 or disabled)")
     if r.debt > 0:
         return _impossible("supply", symbol, target, f"{symbol} is also borrowed: repay it instead")
-    if not r.collateral_enabled and not validate_use_as_collateral(pos.reserves, symbol):
+    if not r.collateral_enabled and not validate_use_as_collateral(
+        pos.reserves, symbol, pos.emode_category, pos.version
+    ):
         # A first supply enables the flag only where ValidationLogic.validateUseAsCollateral allows
-        # it (LTV 0, isolation mode, a debt ceiling beside other collateral): the HF would not move.
+        # it (the user's LTV of it 0 -- 3.6: the e-mode category's, 0 on its ltvzero bitmap --,
+        # isolation mode, a debt ceiling beside other collateral): the HF would not move.
         why = f"{symbol} cannot be enabled as collateral (LTV 0, isolation mode or a debt ceiling)"
         return _impossible("supply", symbol, target, why)
     if r.price == 0 and not _price_source(pos, r):

@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 
 from levguard.core.defi.aave import AaveError, validate_hf_and_ltv, validate_use_as_collateral
-from levguard.core.defi.aave_records import reserve_ltv
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.risk.forecast import (
@@ -310,7 +309,8 @@ def _supply_counts(pos: DefiPosition) -> tuple[str, ...]:
     # else the first supply's SupplyLogic.executeSupply enables the flag only where
     # ValidationLogic.validateAutomaticUseAsCollateral allows it: no debt ceiling (3.0-3.1: unless
     # the sender holds ISOLATED_COLLATERAL_SUPPLIER_ROLE, not assumed), the user's LTV of it not 0
-    # (3.2+ getUserReserveLtv: the e-mode's, 0 on its ltvzero bitmap), no isolation mode.
+    # (3.0-3.5 the reserve's own; 3.6 getUserReserveLtv: the e-mode's, 0 on its ltvzero bitmap),
+    # no isolation mode.
     if isinstance(pos, MorphoPosition):
         return (pos.collateral_symbol,)
     if not isinstance(pos, AavePosition):
@@ -318,7 +318,7 @@ def _supply_counts(pos: DefiPosition) -> tuple[str, ...]:
     rows, em, v = pos.reserves, pos.emode_category, pos.version
 
     def first(r: Any) -> bool:
-        return r.debt_ceiling == 0 and reserve_ltv(r, em, v) != 0 and validate_use_as_collateral(rows, r.symbol)
+        return r.debt_ceiling == 0 and validate_use_as_collateral(rows, r.symbol, em, v)
 
     return tuple(r.symbol for r in rows if r.collateral_enabled or first(r))
 

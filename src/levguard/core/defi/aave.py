@@ -759,16 +759,30 @@ def validate_hf_and_ltv(
     return account
 
 
-def validate_use_as_collateral(positions: Iterable[Mapping[str, object] | AaveReserve], asset: str) -> bool:
+def validate_use_as_collateral(
+    positions: Iterable[Mapping[str, object] | AaveReserve],
+    asset: str,
+    emode_category: Mapping[str, object] | EModeCategory | None = None,
+    version: str = "3.3",
+) -> bool:
     """Return whether ``asset`` may be enabled as collateral (``ValidationLogic.validateUseAsCollateral``).
 
-    False when its LTV is 0; True when no collateral is enabled yet; otherwise True only when the
-    user is not in isolation mode and ``asset`` has no debt ceiling.  (The Pool's supply path
-    additionally requires a role to enable an isolated asset automatically; not modelled.)
+    False when the user's LTV of it is 0; True when no collateral is enabled yet; otherwise True
+    only when the user is not in isolation mode and ``asset`` has no debt ceiling.  (The Pool's
+    supply path additionally requires a role to enable an isolated asset automatically; not modelled.)
+
+    Notes
+    -----
+    3.0 - 3.5 test the reserve's own LTV (``reserveConfig.getLtv() == 0``; @aave/core-v3
+    ``ValidationLogic.sol:714``); 3.6 the user's (``getUserReserveLtv``, aave-v3-origin v3.6.0
+    ``ValidationLogic.sol:600, 653-674``): the e-mode category's LTV for a reserve of the user's
+    category, 0 on its ltvzero bitmap, whatever the reserve's own (:func:`collateral_ltv`).
     """
+    version = check_version(version)
     reserves = parse_positions(positions)
     target = find_reserve(reserves, asset, "asset")
-    if target.ltv == 0:
+    ltv = reserve_ltv(target, parse_emode(emode_category), version) if _since(version, "3.6") else target.ltv
+    if ltv == 0:
         return False
     if not any(r.collateral_enabled for r in reserves):
         return True
