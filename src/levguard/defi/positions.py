@@ -17,6 +17,10 @@ Aave v3 (``protocol: aave-v3``)::
       - {symbol: USDC, price_usd: 1, decimals: 6, ltv: 0.75, lt: 0.78, bonus: 0.045,
          collateral: 0, debt: 15000}
 
+    # optional per reserve: in_emode, use_as_collateral, debt_ceiling_usd,
+    # isolation_mode_total_debt_usd, borrowable_in_isolation, siloed_borrowing, emode_borrowable,
+    # emode_ltvzero (3.6, a reserve in_emode only: on the category's ltvzero bitmap)
+
 Morpho Blue (``protocol: morpho-blue``)::
 
     protocol: morpho-blue
@@ -67,6 +71,7 @@ from typing import Any, Final
 import numpy as np
 
 from levguard.core.defi.aave import AaveReserve, EModeCategory, collateral_threshold, get_user_account_data
+from levguard.core.defi.aave_records import since
 from levguard.core.defi.morpho import (
     ORACLE_PRICE_SCALE,
     UINT128_MAX,
@@ -322,6 +327,7 @@ _RESERVE_OPTIONAL: Final = (
     "borrowable_in_isolation",
     "siloed_borrowing",
     "emode_borrowable",
+    "emode_ltvzero",
 )
 _TOP_COMMON: Final = ("protocol", "name", "loop", "irm", "oracles")  # the last three: read by loops, valuation
 
@@ -357,6 +363,7 @@ def _reserve(row: Mapping[str, Any], where: str) -> AaveReserve:
         ),
         siloed_borrowing=bool(_flag(row.get("siloed_borrowing", False), f"{where}.siloed_borrowing")),
         emode_borrowable=_flag(row.get("emode_borrowable"), f"{where}.emode_borrowable", optional=True),
+        emode_ltvzero=bool(_flag(row.get("emode_ltvzero", False), f"{where}.emode_ltvzero")),
     )
 
 
@@ -387,6 +394,24 @@ def _check_values_fit(reserves: tuple[AaveReserve, ...]) -> None:
                 )
 
 
+def _check_ltvzero(reserves: tuple[AaveReserve, ...], emode: EModeCategory | None, version: str) -> None:
+    # An e-mode category's ltvzeroBitmap exists from 3.6 (Pool.getEModeCategoryLtvzeroBitmap), and
+    # PoolConfigurator.setAssetLtvzeroInEMode puts only the category's collateral on it
+    # (MustBeEmodeCollateral): a flag the Pool could not hold is refused, not ignored.
+    for i, r in enumerate(reserves):
+        if not r.emode_ltvzero:
+            continue
+        where = f"reserves[{i}].emode_ltvzero"
+        if not since(version, "3.6"):
+            raise InputError(f"{where} needs version 3.6 (the category's ltvzero bitmap is new in 3.6), was {version}")
+        if emode is None or not r.in_emode:
+            raise InputError(
+                f"{where} needs an emode_category and in_emode: true (only the category's collateral can be "
+                f"on its ltvzero bitmap), was emode_category {'null' if emode is None else 'set'}, "
+                f"in_emode {str(r.in_emode).lower()}"
+            )
+
+
 def _aave(spec: Mapping[str, Any]) -> AavePosition:
     _keys(spec, "aave-v3 spec", ("protocol", "reserves"), (*_TOP_COMMON, "version", "emode_category"))
     version = spec.get("version", "3.3")
@@ -406,6 +431,7 @@ def _aave(spec: Mapping[str, Any]) -> AavePosition:
         get_user_account_data(reserves, emode, version)  # validates the version, symbols and rows together
     except MathRevertError as exc:
         raise InputError(f"the reserves' values overflow the contract's sums in getUserAccountData: {exc}") from None
+    _check_ltvzero(reserves, emode, version)
     return AavePosition(reserves=reserves, emode_category=emode, version=version, name=name, emode_label=label)
 
 
