@@ -136,7 +136,7 @@ def render_position(report: PositionReport) -> None:
         f"health factor [{hf_style}]{_hf(report.health_factor)}[/] · collateral {fmt(report.collateral_value)} · "
         f"debt {fmt(report.debt_value)} · available to borrow {fmt(report.available_borrows)} {unit} · "
         f"LTV {_ltv(report.current_ltv)} (max {report.max_ltv:.2%}, liquidation {report.liquidation_threshold:.2%}) · "
-        f"leverage {fmt(report.leverage)}x · {state}"
+        f"leverage {_times(report.leverage)} · {state}"
     )
     if report.target_hf is not None:
         rows = (*report.repay, *report.supply)
@@ -392,6 +392,11 @@ def position(
         _console().print(f"wrote {out}")
 
 
+def _times(leverage: float | None) -> str:
+    # A leverage as "2.40x"; None (no equity: collateral <= debt) as a dash.
+    return "—" if leverage is None or not math.isfinite(leverage) else f"{leverage:,.2f}x"
+
+
 def render_loop(report: LoopReport) -> None:
     """Print a loop preview: one row per step and the end state."""
     from rich.markup import escape
@@ -412,7 +417,7 @@ def render_loop(report: LoopReport) -> None:
             fmt(s.collateral, 4),
             fmt(s.debt, 4),
             _hf(s.health_factor),
-            f"{s.leverage:.2f}x",
+            _times(s.leverage),
             "—" if s.liquidation_price is None else price(s.liquidation_price),
         )
     out.print(table)
@@ -420,10 +425,12 @@ def render_loop(report: LoopReport) -> None:
     liq = report.liquidation
     move = "" if liq.change is None else f" ({_change(liq.change)})"
     out.print(
-        f"leverage [bold]{report.leverage:.2f}x[/] · health factor [bold]{_hf(report.health_factor)}[/] · "
+        f"leverage [bold]{_times(report.leverage)}[/] · health factor [bold]{_hf(report.health_factor)}[/] · "
         f"{c} liquidation price [bold]{'—' if liq.value is None else price(liq.value)}[/]{move} · "
         f"stopped: {escape(report.stop_reason)}"
     )
+    if report.health_factor < 1:
+        out.print(f"[bold red]already liquidatable[/] (HF < 1, equity {fmt(report.equity)} {unit}): nothing to loop")
     out.print(
         f"equity {fmt(report.equity)} {unit} · swap cost in {fmt(report.entry_swap_cost)} · "
         f"unwind cost {fmt(report.unwind_cost)} · equity after unwinding {fmt(report.equity_after_unwind)}"

@@ -99,7 +99,10 @@ class LoopStep(JsonRecord):
         The same in smallest units.
     collateral, debt : float
         Totals after the step, whole tokens of the looped collateral and debt.
-    health_factor, leverage : float
+    health_factor : float
+    leverage : float or None
+        Collateral / equity; None when the equity is 0 or below (no leverage: the position is
+        already liquidatable).
     liquidation_price : float or None
         Of the collateral (USD for Aave, loan tokens per collateral token for Morpho).
     """
@@ -112,7 +115,7 @@ class LoopStep(JsonRecord):
     collateral: float
     debt: float
     health_factor: float
-    leverage: float
+    leverage: float | None
     liquidation_price: float | None
 
 
@@ -124,8 +127,10 @@ class LoopReport(JsonRecord):
     ----------
     protocol, collateral_symbol, debt_symbol : str
     steps : tuple of LoopStep
-    leverage, health_factor : float
-        At the end (collateral / equity; HF ``inf`` without debt).
+    leverage : float or None
+        At the end (collateral / equity; None when the equity is 0 or below: HF below 1).
+    health_factor : float
+        At the end (``inf`` without debt).
     health_factor_wad : int
     liquidation : LiquidationPrice
         Of the collateral at the end (exact, see :func:`levguard.defi.analytics.liquidation_price`).
@@ -155,7 +160,7 @@ class LoopReport(JsonRecord):
     collateral_symbol: str
     debt_symbol: str
     steps: tuple[LoopStep, ...]
-    leverage: float
+    leverage: float | None
     health_factor: float
     health_factor_wad: int
     liquidation: LiquidationPrice
@@ -229,7 +234,8 @@ def _settings(options: Mapping[str, Any]) -> _Settings:
 
 def _needed(coll: Fraction, debt: Fraction, s: _Settings) -> Fraction | None:
     # The borrow (in value) that takes the leverage to the target: b = (L E - C) / (1 - f + L f).
-    if s.target is None:
+    # With E <= 0 there is no leverage to reach (the formula's b < 0 read as "reached").
+    if s.target is None or coll <= debt:
         return None
     return (s.target * (coll - debt) - coll) / (1 - s.fee + s.target * s.fee)
 
@@ -367,8 +373,9 @@ def _values(pos: DefiPosition) -> tuple[Fraction, Fraction]:
     return _aave_values(pos) if isinstance(pos, AavePosition) else _morpho_values(pos)
 
 
-def _leverage(coll: Fraction, debt: Fraction) -> float:
-    return float(coll / (coll - debt)) if coll > debt else math.inf
+def _leverage(coll: Fraction, debt: Fraction) -> float | None:
+    # Collateral / equity; None without equity (coll <= debt: the HF is below 1 at any LT < 1).
+    return float(coll / (coll - debt)) if coll > debt else None
 
 
 def _hf(pos: DefiPosition) -> int:
@@ -537,7 +544,7 @@ def loop_position(
         net_rate=None if rates is None else rates.net_apy,
         rates=rates,
         target_leverage=None if s.target is None else float(s.target),
-        reached_target=None if s.target is None else lev >= float(s.target) * (1 - 1e-9),
+        reached_target=None if s.target is None else lev is not None and lev >= float(s.target) * (1 - 1e-9),
         stop_reason=stop,
         position=final,
     )
