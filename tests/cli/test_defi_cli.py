@@ -87,6 +87,7 @@ def test_loop_table_and_json() -> None:
         (["defi", AAVE, "--target-hf", "0"], "target_hf must be > 0"),
         (["defi", AAVE, "--joint", "WETH"], "--joint takes two collaterals"),
         (["defi", MORPHO, "--joint", "a,b"], "aave-v3 position"),
+        (["defi", AAVE, "--joint", "WETH,USDC"], "y_symbol 'USDC' is not a collateral of the account"),
         (["defi", "loop", AAVE, "--steps", "0"], "steps must be an integer"),
         (["defi", "loop", AAVE, "--collateral", "DAI"], "symbol 'DAI' is not among"),
         (["defi", "loop", MORPHO, "--swap-fee", "1"], "swap_fee must be in [0, 1)"),

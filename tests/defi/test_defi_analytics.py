@@ -261,6 +261,15 @@ def test_joint_boundary_is_exact_at_every_point() -> None:
         (lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "WETH"), r"must differ"),
         (lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "WBTC", points=1), r"points"),
         (lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "WBTC", low=2, high=1), r"low"),
+        # USDC is borrowed only: "two collaterals" (it gave a table of "not a collateral" rows).
+        (
+            lambda: analytics.joint_liquidation_boundary(two_collaterals(), "WETH", "USDC"),
+            r"y_symbol 'USDC' is not a collateral of the account",
+        ),
+        (
+            lambda: analytics.joint_liquidation_boundary(two_collaterals(), "USDC", "WETH"),
+            r"x_symbol 'USDC' is not a collateral of the account",
+        ),
         (lambda: analytics.with_price(single(), 10**8), r"symbol is needed"),
         (lambda: analytics.with_price(single(), -1, "WETH"), r"price must be a non-negative integer"),
     ],

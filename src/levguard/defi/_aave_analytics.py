@@ -354,8 +354,12 @@ def joint_boundary(pos: AavePosition, x_symbol: str, y_symbol: str, x_prices: tu
     """For each ``x_symbol`` price (USD, 8 decimals), the liquidation price of ``y_symbol``."""
     if x_symbol == y_symbol:
         raise InputError(f"x_symbol and y_symbol must differ, were both {x_symbol!r}")
-    pos.reserve(x_symbol)
-    pos.reserve(y_symbol)
+    for role, symbol in (("x_symbol", x_symbol), ("y_symbol", y_symbol)):
+        if not pos.counted(pos.reserve(symbol)):
+            raise InputError(
+                f"{role} {symbol!r} is not a collateral of the account (no balance, not enabled, or threshold 0): "
+                "the joint boundary takes two collaterals"
+            )
     ys: list[int | None] = []
     reasons: list[str] = []
     for px in x_prices:

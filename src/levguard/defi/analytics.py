@@ -269,7 +269,8 @@ def joint_liquidation_boundary(
     Raises
     ------
     InputError
-        A Morpho position (one collateral per market), unknown or equal symbols, a bad grid.
+        A Morpho position (one collateral per market), unknown or equal symbols, a symbol that is
+        not a collateral of the account (no balance, not enabled, or threshold 0), a bad grid.
     """
     pos = load_position(spec)
     if not isinstance(pos, AavePosition):
