@@ -8,6 +8,22 @@ from pathlib import Path
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+# The visible header cells narrower than their longest word (so the word is broken across lines).
+_BROKEN_HEADERS = """(() => [...document.querySelectorAll('th')].filter(th => th.offsetParent !== null).map(th => {
+  const words = th.innerText.split(/\\s+/).filter(Boolean);
+  if (!words.length) return null;
+  const cs = getComputedStyle(th);
+  const inner = th.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+  const s = document.createElement('span');
+  s.style.whiteSpace = 'nowrap';
+  s.textContent = words.reduce((a, b) => (a.length >= b.length ? a : b));
+  th.appendChild(s);
+  const w = s.getBoundingClientRect().width;
+  th.removeChild(s);
+  return inner + 0.5 < w ? th.innerText : null;
+}).filter(Boolean))()"""
+
+
 def open_everywhere(report: Path, shots: Path, first_table: str | None) -> None:
     """Open ``report`` at laptop and phone width; check the fit, the figures and the network, and
     that ``first_table`` (a CSS selector) comes before any figure."""
@@ -51,6 +67,10 @@ def open_everywhere(report: Path, shots: Path, first_table: str | None) -> None:
                     first_table,
                 )
                 assert before, f"{report.name}: {first_table} is not above the first figure"
+                # No header breaks inside a word: at 390 px the key metrics' "liquidations" stood one
+                # letter a line (overflow-wrap: anywhere) in a table that scrolls anyway.
+                broken = page.evaluate(_BROKEN_HEADERS)
+                assert not broken, f"{report.name}: headers broken inside a word at {width} px: {broken}"
                 page.screenshot(path=str(shots / f"{report.stem}-{width}.png"), full_page=True)
                 page.close()
         finally:

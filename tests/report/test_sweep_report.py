@@ -326,8 +326,9 @@ def test_long_results_stay_small(tmp_path: Path) -> None:
     res = run(df, np.ones(len(df)), 3.0)
     fig = comparison_figure({"long": res})
     for t in fig.data:
-        assert len(t.x) <= MAX_POINTS + 1, t.name
+        assert len(t.x) <= MAX_POINTS + 2, t.name
     equity = next(t for t in fig.data if t.name == "long")
+    assert equity.x[0] == np.datetime64(res.equity.index[0].tz_localize(None))  # from the first bar
     assert min(equity.y) == pytest.approx(res.equity.min())  # the lows survive the bucketing
     assert equity.y[-1] == pytest.approx(res.equity.iloc[-1])
 
@@ -365,9 +366,13 @@ def test_the_docs_state_how_many_points_a_thinned_curve_keeps() -> None:
 
     rng = np.random.default_rng(0)
     s = pd.Series(rng.normal(size=12_000), index=pd.date_range("2024-01-01", periods=12_000, freq="1h"))
-    assert (len(_thin_range(s, POINTS)), len(_thin(s, "min", POINTS))) == (POINTS + 1, POINTS)
-    assert (len(_thin_range(s)), len(_thin(s))) == (MAX_POINTS + 1, MAX_POINTS)
+    assert (len(_thin_range(s, POINTS)), len(_thin(s, "min", POINTS))) == (POINTS + 2, POINTS + 2)
+    assert (len(_thin_range(s)), len(_thin(s)), len(_thin(s, "min"))) == (
+        MAX_POINTS + 2,
+        MAX_POINTS + 1,
+        MAX_POINTS + 2,
+    )
     docs = " ".join((Path(__file__).resolve().parents[2] / "docs" / "backtest.md").read_text().split())
-    assert f"to at most {POINTS + 1:,} points each (`levguard.report.tearsheet.POINTS` = {POINTS:,}" in docs
-    assert f"use `MAX_POINTS` = {MAX_POINTS:,}: at most {MAX_POINTS + 1:,} points" in docs
+    assert f"to at most {POINTS + 2:,} points each (`levguard.report.tearsheet.POINTS` = {POINTS:,}" in docs
+    assert f"use `MAX_POINTS` = {MAX_POINTS:,}: at most {MAX_POINTS + 2:,} points" in docs
     assert "thinned to 1,000 points each" not in docs

@@ -241,12 +241,19 @@ def _fraction(value: float | None, name: str, upper: float) -> float:
     return v
 
 
+def bar_data(data: object) -> object:
+    """Load ``data`` given as a path to a bar file or a source spec (``{"source": "default"}``);
+    anything else (a DataFrame, a mapping symbol -> DataFrame) is returned as it is."""
+    if isinstance(data, str | os.PathLike):
+        return load_ohlcv(os.fspath(data))
+    if isinstance(data, Mapping) and "source" in data and not isinstance(data["source"], pd.DataFrame):
+        return load_perp_spec(data)
+    return data
+
+
 def _frames(data: object) -> dict[str, pd.DataFrame]:
     """One frame per symbol, all on the same index."""
-    if isinstance(data, str | os.PathLike):
-        data = load_ohlcv(os.fspath(data))
-    elif isinstance(data, Mapping) and "source" in data and not isinstance(data["source"], pd.DataFrame):
-        data = load_perp_spec(data)
+    data = bar_data(data)
     if isinstance(data, pd.DataFrame):
         return {"": _frame(data)}
     if not isinstance(data, Mapping) or not data:

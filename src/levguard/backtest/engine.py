@@ -773,7 +773,7 @@ def _result(
     metrics["orders_below_minimum"] = float(counts.below_min)
     metrics["ruined"] = 1.0 if ruin >= 0 else 0.0
     ruined_at = index[ruin] if ruin >= 0 else None
-    gaps = gap_note(index.as_unit("ns").asi8)
+    gaps = gap_note(index.as_unit("ns").asi8, annualised=True)
     notes: tuple[str, ...] = (gaps,) if gaps else ()
     days = span_days(len(index), prep.ppy)
     if days < SHORT_RUN_DAYS:

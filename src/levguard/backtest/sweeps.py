@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from levguard.backtest._inputs import _per_symbol
+from levguard.backtest._inputs import _per_symbol, bar_data
 from levguard.backtest._policy_paths import _path_cfg, _split_policy, side_dependent
 from levguard.backtest._run_settings import RUN_PARAMS, _apply_run, _grid, _run_grid, check_run_setting
 from levguard.backtest.engine import SHORT_RUN_DAYS, Prepared, prepare, simulate, span_days
@@ -449,7 +449,8 @@ def best(
     if not isinstance(objective, str) or objective not in table.columns:
         raise InputError(f"objective {objective!r} is not a column of the sweep table")
     way = objective_direction(objective, direction)
-    mask = ~np.isnan(float_column(table, objective, "sweep table"))
+    scored = ~np.isnan(float_column(table, objective, "sweep table"))
+    mask = np.ones(len(table), dtype=bool)
     for key, bound in (constraints or {}).items():
         if key not in table.columns:
             raise InputError(f"constraint {key!r} is not a column of the sweep table")
@@ -458,7 +459,13 @@ def best(
         mask &= float_column(table, key, "sweep table") <= float(bound)
     if not mask.any():
         raise InputError(f"no configuration meets the constraints {dict(constraints or {})}")
-    feasible = table[mask]
+    if not (mask & scored).any():  # every row meeting them has a NaN objective (a ruined run's ratios)
+        n_ruined = int((float_column(table, "ruined", "sweep table")[mask] > 0).sum()) if "ruined" in table else 0
+        raise InputError(
+            f"no configuration meeting the constraints {dict(constraints or {})} has a {objective} to rank by: "
+            f"NaN in all {int(mask.sum()):,} of them ({n_ruined:,} ruined: a ruined run's ratios are NaN)"
+        )
+    feasible = table[mask & scored]
     # The first row with the best objective (by position: a label could repeat), by the sweep
     # report's rule (rank_order: +inf is the highest, NaN never best, ruined runs last).
     values = float_column(feasible, objective, "sweep table")
@@ -590,6 +597,7 @@ def walk_forward(
     rest being bad debt, as the engine settles it).  The next window enters at its first open
     and pays its own entry.
     """
+    data = bar_data(data)  # a path or a source spec, as run and sweep take them
     n = _n_bars(data)
     # In UTC as every run is (a Tokyo index gave UTC traded windows and Tokyo flat ones).
     if isinstance(data, pd.DataFrame):

@@ -146,6 +146,7 @@ def utc_time(value: object, name: str, *, naive_datetime: str = "refuse") -> pd.
 
 
 _MAX_INTERVAL_NS = 10_000 * 86_400 * 10**9  # a bar longer than the history any file holds
+_DAY_NS = 86_400 * 10**9
 
 
 def ordered_ns(frame: pd.DataFrame | pd.Series, what: str) -> np.ndarray:
@@ -229,12 +230,15 @@ def frame_bar_ns(frame: pd.DataFrame | pd.Series, what: str = "bars", ts: np.nda
     return bar_step_ns(ts)
 
 
-def gap_note(ts: np.ndarray, what: str = "bars") -> str | None:
+def gap_note(ts: np.ndarray, what: str = "bars", *, annualised: bool = False) -> str | None:
     """Say where rising bar open times skip bars (steps longer than the median), or None.
 
     Nothing can happen inside such a gap in a replay of the bars: no funding settles, no order
     fills and no liquidation is checked there.  Real archives have gaps (Binance's BTCUSDT lacks
-    five hours in 2021-04), so they are said, not refused.
+    five hours in 2021-04), so they are said, not refused.  With ``annualised`` (a backtest's
+    note) it also says that figures annualised per bar (CAGR, volatility, the ratios) count the
+    bars present, not the calendar time the bars span: with half a year missing from two
+    years of 1h bars a CAGR annualises the whole move over 1.5 years.
     """
     if ts.shape[0] < 3:
         return None
@@ -247,10 +251,18 @@ def gap_note(ts: np.ndarray, what: str = "bars") -> str | None:
     k = int(long_[np.argmax(steps[long_])])
     start = pd.Timestamp(int(ts[k]), unit="ns", tz="UTC").isoformat()
     length = pd.Timedelta(int(steps[k]), unit="ns")
-    return (
+    note = (
         f"{what} skip {long_.size:,} gap(s) longer than one bar ({missing:,} bar(s) missing; the longest, "
         f"{length}, after {start}): no funding, fills or liquidation checks inside them"
     )
+    if annualised:
+        present = ts.shape[0] * step / _DAY_NS
+        spanned = (int(ts[-1]) - int(ts[0]) + step) / _DAY_NS
+        note += (
+            f"; CAGR, volatility and ratios are annualised over the {ts.shape[0]:,} bars present "
+            f"({present:,.4g} days), not the {spanned:,.4g} days the bars span"
+        )
+    return note
 
 
 def utc_iso(ts_ns: object) -> list[str]:

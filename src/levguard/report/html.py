@@ -89,7 +89,7 @@ STYLE = (
     "h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 6px}h1,h2,p{overflow-wrap:anywhere}"
     "p.note{color:#555;font-size:13px;margin:4px 0}div.scroll{overflow-x:auto;max-width:100%}"
     "div.fig{width:100%;max-width:100%;overflow:hidden}details{margin:8px 0}summary{cursor:pointer;color:#245}"
-    "td.wrap{white-space:normal;text-align:left;min-width:6em;max-width:24em}th.wrap{white-space:normal;overflow-wrap:anywhere}span.sub{color:#555;font-size:12px}"
+    "td.wrap{white-space:normal;text-align:left;min-width:6em;max-width:24em}th.wrap{white-space:normal;overflow-wrap:normal}span.sub{color:#555;font-size:12px}"
     "h3{font-size:15px;margin:16px 0 4px}"
     "@media (max-width:600px){main{padding:10px 8px}h1{font-size:19px}td,th{padding:3px 5px}}"
 )
@@ -181,40 +181,44 @@ def _table_html(results: Mapping[str, Any]) -> str:
     return f"<table><tr><th>policy</th>{head}</tr>{''.join(body)}</table>"
 
 
+def _bucket_picks(v: np.ndarray, step: int, lowest: bool) -> np.ndarray:
+    # The row of each ``step``-row bucket's lowest (or highest) finite value.
+    padded = np.full(-(-len(v) // step) * step, np.nan)
+    padded[: len(v)] = v
+    blocks = padded.reshape(-1, step)
+    pick = np.argmin if lowest else np.argmax
+    picked = pick(np.where(np.isnan(blocks), np.inf if lowest else -np.inf, blocks), axis=1)
+    return np.arange(blocks.shape[0]) * step + np.asarray(picked, dtype=np.int64)
+
+
 def _thin(series: pd.Series, how: str = "last", limit: int = MAX_POINTS) -> pd.Series:
-    # Bucket long series: the last value per bucket for levels, the minimum for drawdowns (so the
-    # deepest point survives).  Liquidation markers are drawn from the exact events.
+    # Bucket long series: the last value per bucket for levels, the lowest for drawdowns (so the
+    # deepest point survives), and the first and the last point of the series (a curve starts
+    # where the run starts and ends at its last close).  Liquidation markers are drawn from the
+    # exact events.
     n = len(series)
     if n <= limit:
         return series
     step = -(-n // limit)
-    keys = np.arange(n) // step
-    grouped = series.groupby(keys)
-    values = grouped.min() if how == "min" else grouped.last()
-    index = series.index[np.minimum(np.arange(len(values)) * step + step - 1, n - 1)]
     if how == "min":
-        pos = grouped.apply(lambda s: s.index[int(np.argmin(s.to_numpy()))] if len(s) else s.index[0])
-        index = pd.Index(pos.to_numpy())
-    return pd.Series(values.to_numpy(), index=index)
+        picks = _bucket_picks(series.to_numpy(dtype=float), step, lowest=True)
+    else:
+        picks = np.minimum(np.arange(-(-n // step)) * step + step - 1, n - 1)
+    return series.iloc[np.unique(np.concatenate([[0], picks, [n - 1]]))]
 
 
 def _thin_range(series: pd.Series, limit: int = MAX_POINTS) -> pd.Series:
-    # Bucket a level series keeping each bucket's lowest and highest points (and the last one), so
-    # crashes and peaks survive: at most about ``limit`` points.
+    # Bucket a level series keeping each bucket's lowest and highest points (and the first and the
+    # last one), so crashes and peaks survive and every curve starts at the run's start: at most
+    # about ``limit`` points.
     n = len(series)
     if n <= limit:
         return series
     step = -(-n // (limit // 2))
     v = series.to_numpy(dtype=float)
-    padded = np.full(-(-n // step) * step, np.nan)
-    padded[:n] = v
-    blocks = padded.reshape(-1, step)
-    base = np.arange(blocks.shape[0]) * step
-    lo = base + np.argmin(np.where(np.isnan(blocks), np.inf, blocks), axis=1)
-    hi = base + np.argmax(np.where(np.isnan(blocks), -np.inf, blocks), axis=1)
-    rows = np.unique(np.concatenate([lo, hi, [n - 1]]))
-    rows = rows[rows < n]
-    return series.iloc[rows]
+    lo, hi = _bucket_picks(v, step, lowest=True), _bucket_picks(v, step, lowest=False)
+    rows = np.unique(np.concatenate([[0], lo, hi, [n - 1]]))
+    return series.iloc[rows[rows < n]]
 
 
 def naive_utc(index: Any) -> np.ndarray:

@@ -120,6 +120,10 @@ def test_drawdown_and_cppi_values() -> None:
         pytest.approx(0.5)
     )
     assert dd.decide(SizingState(80.0, peak_equity=100.0)).binding_constraint == "max_drawdown"
+    # An equity summed from positions one ulp under the peak a user typed in is at the peak: the
+    # reason read "drawdown 3.33e-16 of max 0.3 scales 3x to 3x" (`levguard size --peak-equity`).
+    noisy = DrawdownControl(0.3, base_leverage=3.0).decide(SizingState(172229.99999999994, peak_equity=172230.0))
+    assert (noisy.binding_constraint, noisy.reasons) == ("base_leverage", ("at the equity peak: 3x",))
     c = CPPI(0.8, multiplier=3.0, max_leverage=5.0)
     d = c.decide(SizingState(100.0, floor=90.0))
     assert d.target_leverage == pytest.approx(0.3)

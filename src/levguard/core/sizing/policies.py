@@ -113,6 +113,8 @@ def _fill(kernel: Callable[..., object], n: int, *args: object) -> Float64Array1
 # ones (returns, lookback, ppy, out).
 _EWMA_KERNELS = {"ewma": ewma_vol_path_nb, "ewma_mean": ewma_mean_path_nb}
 _ROLLING_KERNELS = {"close_to_close": rolling_std_path_nb, "rolling_mean": rolling_mean_path_nb}
+# A drawdown this small is float noise in an equity summed from positions: said as at the peak.
+_PEAK_NOISE = 1e-12
 
 
 def _estimate_path(returns: Float64Array1D, estimator: str, lookback: int, lam: float, ppy: float) -> Float64Array1D:
@@ -448,7 +450,7 @@ class DrawdownControl:
         if scale <= 0.0:
             why = f"drawdown {dd:.3g} at or beyond max {self.max_drawdown:.3g}: no exposure"
             return SizingDecision(0.0, "max_drawdown", (why,), details=details)
-        if dd <= 0.0:
+        if dd <= _PEAK_NOISE:  # 3.3e-16 was an equity of 172,229.99999999994 against a peak of 172,230
             return SizingDecision(lev, "base_leverage", (f"at the equity peak: {lev:.3g}x",), details=details)
         why = f"drawdown {dd:.3g} of max {self.max_drawdown:.3g} scales {self.base_leverage:g}x to {lev:.3g}x"
         return SizingDecision(lev, "drawdown", (why,), details=details)
