@@ -215,7 +215,12 @@ impact left, decayed (2026-12-07): counts 532, 0, 245, 74 -> 517, 0, 241, 62, th
 log impacts -1.336 -> -0.769, the fund 5.61e6 -> 5.12e6 (the linear cases unchanged), and again
 when arbitrage came to walk the book from its impact as the liquidations do (2026-12-07): the
 counts and the impacts unchanged, the arbitrage notional 3.21e5 -> 4.48e6 (the same moves for the
-flow they take)."""
+flow they take).  "latency_lag_sources" captured again when BitMEX's ADL score came to rank a
+position at or past its bankruptcy price last (2026-12-08): at step 109 (venue 1, asset 2) the long
+of account 399 (149 @ 149.76 marked 138.25, past its bankruptcy price 139.68, not pending) scored
++0.000797, a loss over a negative effective leverage, and was deleveraged against bankrupt account
+2 ahead of account 14 (at a loss with equity left: -0.000313); now account 14 is (the sum of the
+event accounts 138,998 -> 138,613, the fund 1,896,327.886 unchanged to 1e-15)."""
 
 
 @functools.cache

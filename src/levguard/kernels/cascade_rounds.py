@@ -39,18 +39,36 @@ def bankruptcy_price(side: float, qty: float, entry: float, margin: float) -> fl
     return entry - side * margin / qty
 
 
+BANKRUPT_SCORE = -1.7976931348623157e308
+"""The ADL score of a position at or past its bankruptcy price (no equity left at the mark): the
+lowest finite float, so it ranks after every position with equity, in profit or at a loss."""
+
+
 @jitable
 def adl_score(side: float, qty: float, entry: float, mark: float, bankruptcy: float) -> float:
     """BitMEX's ranking ``PnL% x effective leverage`` in profit, ``PnL% / effective leverage``
-    otherwise (the formula of :func:`levguard.core.rules.bitmex.adl_ranking`)."""
+    otherwise; :data:`BANKRUPT_SCORE` at or past the bankruptcy price (the formula of
+    :func:`levguard.core.rules.bitmex.adl_ranking`, which calls this one).
+
+    Notes
+    -----
+    bitmex.com/app/autoDeleveraging: ``EffLev = |MV| / (MV - BV)``, ``PnL% = (MV - EV) / |EV|``
+    (mark, entry and bankrupt values ``q x price``).  ``MV - BV = q (mark - bankruptcy)`` is the
+    position's equity at the mark: the formula needs it positive.  At the bankruptcy price it is
+    0 (the score was ``inf``) and past it negative, so ``EffLev`` turned negative and a loss over it
+    a positive score (a long from 100 marked 89 with bankruptcy 90: 0.00124, ahead of a winner's
+    0.00101).  BitMEX deleverages profitable positions as the counterparties of a bankrupt one; a
+    position with no equity left is being liquidated itself, so it ranks last.  ``PnL%`` is
+    computed as ``q (mark - entry) / |EV|``, whose sign is the sign of ``mark - entry`` (``MV - EV``
+    rounds to 0 where ``q x mark`` and ``q x entry`` round alike).
+    """
     q = side * qty
     mark_value = q * mark
-    entry_value = q * entry
-    denom = mark_value - q * bankruptcy
-    if denom == 0.0:
-        return math.inf
-    eff_lev = abs(mark_value) / denom
-    pnl_pct = (mark_value - entry_value) / abs(entry_value)
+    equity = mark_value - q * bankruptcy
+    if not equity > 0.0:
+        return BANKRUPT_SCORE
+    eff_lev = abs(mark_value) / equity
+    pnl_pct = q * (mark - entry) / abs(q * entry)
     if pnl_pct > 0.0:
         return pnl_pct * eff_lev
     return pnl_pct / eff_lev

@@ -24,7 +24,9 @@ Sources
 * bitmex.com/app/autoDeleveraging: ``Ranking = PnL% x EffLev`` if ``PnL% > 0`` else
   ``PnL% / EffLev``, ``EffLev = |MarkValue| / (MarkValue - BankruptValue)``,
   ``PnL% = (MarkValue - AvgEntryValue) / |AvgEntryValue|``; longs and shorts ranked apart;
-  the queue indicator shows 20 % steps.
+  the queue indicator shows 20 % steps.  The formula needs ``MarkValue - BankruptValue`` (the
+  position's equity) positive; a position at or past its bankruptcy price ranks last
+  (:data:`ADL_BANKRUPT`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ from levguard.core.validate import (
     show,
 )
 from levguard.errors import InputError
+from levguard.kernels.cascade_rounds import BANKRUPT_SCORE, adl_score
 from levguard.typing import Float64Array1D
+
+ADL_BANKRUPT = BANKRUPT_SCORE
+""":func:`adl_ranking` of a position at or past its bankruptcy price: the lowest finite float, after
+every position with equity left (BitMEX's counterparties are the profitable positions; a bankrupt
+one is being liquidated itself)."""
 
 
 def symbol_kind(symbol: str) -> ContractKind:
@@ -92,9 +100,23 @@ def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_pr
     entry_price, mark_price, bankruptcy_price : float
         Average entry, mark (fair) and bankruptcy prices.
 
+    Returns
+    -------
+    float
+        Finite: > 0 in profit, <= 0 at a loss (or break-even), :data:`ADL_BANKRUPT` (the lowest
+        finite float) at or past the bankruptcy price, so every position in profit ranks ahead
+        of every one at a loss and a bankrupt one ranks last.
+
     Notes
     -----
-    bitmex.com/app/autoDeleveraging: ``PnL% x EffLev`` when in profit, else ``PnL% / EffLev``.
+    bitmex.com/app/autoDeleveraging: ``PnL% x EffLev`` when in profit, else ``PnL% / EffLev``,
+    ``EffLev = |MarkValue| / (MarkValue - BankruptValue)``.  The denominator is the position's
+    equity at the mark; at the bankruptcy price it is 0 (the score was ``inf``, which
+    :func:`adl_queue` refuses) and past it negative, which turned a loss into a positive score
+    (long 100 -> 89, bankruptcy 90: 0.00124, ahead of a 0.1 % winner's 0.00101).  BitMEX ranks
+    the profitable positions as counterparties of a liquidated one; a position with no equity
+    left is being liquidated itself, so it ranks last.  The expression is the cascade kernel's
+    :func:`levguard.kernels.cascade_rounds.adl_score`, called here.
     """
     # Numbers as float (NaN gave a NaN ranking, a string a TypeError, a Decimal mixed with floats too).
     qty, entry_price, mark_price, bankruptcy_price = (
@@ -111,15 +133,7 @@ def adl_ranking(qty: float, entry_price: float, mark_price: float, bankruptcy_pr
             "adl_ranking needs a non-zero qty and positive finite prices, was "
             f"qty={qty!r}, entry={entry_price!r}, mark={mark_price!r}, bankruptcy={bankruptcy_price!r}"
         )
-    mark_value = qty * mark_price
-    entry_value = qty * entry_price
-    bankrupt_value = qty * bankruptcy_price
-    denom = mark_value - bankrupt_value
-    if denom == 0:
-        return math.inf
-    eff_lev = abs(mark_value) / denom
-    pnl_pct = (mark_value - entry_value) / abs(entry_value)
-    return pnl_pct * eff_lev if pnl_pct > 0 else pnl_pct / eff_lev
+    return adl_score(math.copysign(1.0, qty), abs(qty), entry_price, mark_price, bankruptcy_price)
 
 
 def adl_queue(scores: Sequence[float], sizes: Sequence[float]) -> tuple[list[int], Float64Array1D]:
