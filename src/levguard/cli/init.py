@@ -139,7 +139,8 @@ def init(
         writers[path] = (write, "synthetic market, 2022-2023, seed 7, in Binance's file layout")
     existing = [p for p in writers if p.exists()]
     if existing and not force:
-        fail(f"{existing[0]} exists (and {len(existing) - 1} more); nothing was written; use --force to overwrite")
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        fail(f"{existing[0]} exists{more}; nothing was written; use --force to overwrite")
     try:
         check_outputs((str(path), path) for path in writers)  # a directory in a file's place, before writing
         with replacing(*writers) as temps:  # all the samples or none (a full disk keeps the old ones)

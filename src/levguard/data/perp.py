@@ -345,7 +345,7 @@ def load_perp_dir(
         Bad symbol, interval or bounds.
     """
     symbol = _check_symbol(symbol)
-    interval_to_ns(interval)
+    step = pd.Timedelta(interval_to_ns(interval), "ns")
     lo, hi = utc_time(start, "start"), utc_time(end, "end")
     if lo is not None and hi is not None and hi <= lo:
         raise InputError(f"end must be after start, was start={start!r} end={end!r}")
@@ -385,6 +385,13 @@ def load_perp_dir(
         FUNDING_FILE, lambda p: load_funding(p, symbol=symbol), "no funding file ({}): no funding is charged", False
     )
     frame = perp_frame(last, mark, funding)
+    # Bounds the files do not reach are said (`levguard demo --data DIR --end` after the data's
+    # end ran to its last bar without a word).
+    first, stop = frame.index[0], frame.index[-1] + step
+    if lo is not None and lo <= first - step:
+        notes.append(f"start {lo.isoformat()} is before the first bar, {first.isoformat()}: the data starts there")
+    if hi is not None and hi >= stop + step:
+        notes.append(f"end {hi.isoformat()} is after the last bar's close, {stop.isoformat()}: the data ends there")
     frame.attrs["notes"] = notes + list(frame.attrs["notes"])
     return frame
 

@@ -233,3 +233,22 @@ def test_init_data_is_not_called_real(tmp_path: Path) -> None:
     assert "real" not in res.stdout.replace("\n", " ")
     assert "Backtest: buy-and-hold BTCUSDT long on the history from" in res.stdout
     assert "on real BTCUSDT history" not in report.read_text(encoding="utf-8")
+
+
+def test_bounds_the_files_do_not_reach_are_said(tmp_path: Path) -> None:
+    # `levguard demo --data DIR --end 2030-01-01` ran to the data's last bar without a word.
+    from levguard.data.perp import load_perp_dir
+
+    d = write_data_dir(tmp_path / "data")
+    res = runner.invoke(app, ["demo", "--data", str(d), "--end", "2030-01-01", "--json", "--out", ""])
+    assert res.exit_code == 0, res.output
+    notes = json.loads(res.stdout)["market"]["notes"]
+    assert any(n.startswith("end 2030-01-01T00:00:00+00:00 is after the last bar's close, 2024-") for n in notes), notes
+    frame = load_perp_dir(d, start="2024-01-01", end="2024-03-05")
+    assert any(
+        "start 2024-01-01T00:00:00+00:00 is before the first bar, 2024-03-01T12:00:00+00:00" in n
+        for n in frame.attrs["notes"]
+    )
+    assert not any("after the last bar" in n for n in frame.attrs["notes"])
+    inside = load_perp_dir(d, start="2024-03-01T12:00Z", end="2024-03-05")
+    assert not any("first bar" in n or "last bar" in n for n in inside.attrs["notes"])
