@@ -499,11 +499,13 @@ def load_population(path: str | Path) -> Population:
     Raises
     ------
     DataError
-        The file is missing, unreadable, of unknown format, lacks columns or holds invalid
-        values (the message names the file).
+        The file is missing, unreadable, of unknown format, lacks columns, holds no position or
+        holds invalid values (the message names the file).
     """
     p = path_arg(path, "path")  # Path(None) was a raw TypeError
     table = read_table(p)
+    if len(table) == 0:  # a header alone ran a cascade of nobody and reported zeros
+        raise DataError(f"{p}: the positions table holds no positions (a header only)")
     try:
         return Population.from_frame(table)
     except InputError as exc:

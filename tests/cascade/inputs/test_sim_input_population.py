@@ -254,6 +254,10 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         load_population(bad)
     with pytest.raises(DataError, match="does not exist"):
         load_population(tmp_path / "missing.csv")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("side,qty,entry_price,margin\n")  # ran a cascade of nobody, all zeros
+    with pytest.raises(DataError, match=r"header.csv: the positions table holds no positions"):
+        load_population(header_only)
     with pytest.raises(DataError, match="unknown format"):
         load_population(tmp_path / "positions.xlsx")
     with pytest.raises(InputError, match=r"must end in \.csv"):
