@@ -220,7 +220,13 @@ position at or past its bankruptcy price last (2026-12-08): at step 109 (venue 1
 of account 399 (149 @ 149.76 marked 138.25, past its bankruptcy price 139.68, not pending) scored
 +0.000797, a loss over a negative effective leverage, and was deleveraged against bankrupt account
 2 ahead of account 14 (at a loss with equity left: -0.000313); now account 14 is (the sum of the
-event accounts 138,998 -> 138,613, the fund 1,896,327.886 unchanged to 1e-15)."""
+event accounts 138,998 -> 138,613, the fund 1,896,327.886 unchanged to 1e-15).
+"hyperliquid_book" captured again when ADL's routed quantities stopped leaving
+float dust open (2026-12-08): account 24 (venue 1, step 106), deleveraged in both assets, kept
+8.0e-15 of asset 1 open, so its takeover (-25.89 to the fund) waited for that dust to close in the
+book a round later, at a bankruptcy price of 3.2e15; it now settles in its ADL round, where the
+fund holds 10.91 less than the deficit: events 568 -> 567, venue 1's bad debt 0 -> 10.91, its
+fund 2,072.56 -> 2,083.46."""
 
 
 @functools.cache

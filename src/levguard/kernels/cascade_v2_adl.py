@@ -37,6 +37,10 @@ from levguard.kernels.cascade_v2_records import (
 from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice, single_asset, tier_mm
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
 
+# What of a routed quantity is rounding, relative to the position: a capacity summed in one order
+# and the takes in another differ by a few ulps, which must not leave a dust position open.
+DUST: float = 1e-9
+
 
 @jitable
 def leveraged_pnl(pnl_pct: float, leverage: float) -> float:
@@ -314,18 +318,22 @@ def deleverage(
 
     Each counterparty ``u`` closes ``take = min(|q_u|, left)`` and realises
     ``side_u take (price - entry_u)`` into its wallet (the bankrupt's leg is booked by the
-    caller at the same price, so the two legs' cash nets to zero).
+    caller at the same price, so the two legs' cash nets to zero).  Rounding is not a quantity:
+    a take within ``DUST`` of the bankrupt's size of ``|q_u|`` closes ``u`` whole, and what is
+    left within ``DUST`` of that size is 0 (the capacity the routing summed in one order, the
+    takes sum in another).
     """
     v = st.venue[i]
     o0 = sl.off[b]
-    while left > 0.0 and sl.rank_pos[b] < sl.rank_len[b]:
+    tiny = DUST * left
+    while left > tiny and sl.rank_pos[b] < sl.rank_len[b]:
         u = sl.rank[o0 + sl.rank_pos[b]]
         qu = st.qty[u, a]
         if qu == 0.0 or st.pending[u]:
             sl.rank_pos[b] += 1
             continue
         size = abs(qu)
-        take = min(size, left)
+        take = size if size <= left + tiny else left
         if take >= size:
             sl.rank_pos[b] += 1
         side_u = 1.0 if qu > 0.0 else -1.0
@@ -341,7 +349,7 @@ def deleverage(
         cnt[0]["adl_events"] += 1
         record(events, cnt, t, v, a, u, side_u * take, price, bp, 0.0, EventKind.ADL_VICTIM, i)
         reprice(u, marks, naive, st, sl, tiers)
-    return left
+    return left if left > tiny else 0.0
 
 
 @jitable
@@ -724,7 +732,10 @@ def route_in_capacity(
             if q != 0.0:
                 size = abs(q)
                 room = scr.cap[2 * n_assets + 2 * a + (1 if q > 0.0 else 0)]
-                take = size if size <= room else room
+                # Within DUST of the size is rounding of the capacity's sum: whole, or none.
+                take = size if size <= room + DUST * size else room
+                if take <= DUST * size:
+                    take = 0.0
                 if take < size:
                     whole = False
                 if take > 0.0:

@@ -550,7 +550,10 @@ def adl_account(
     fee and no clearance) settles through its outcome instead and pays the outcome's liquidation
     fee to the liquidators (``fees_paid[v, t]``), as :func:`close_in_books` does.  A rest
     without counterparties stays open and is sent to the book in the next round (the caller
-    queues it).
+    queues it).  The routed part is written as routed (``adl_c``, not ``|q| - rest``), and
+    what :func:`~levguard.kernels.cascade_v2_adl.deleverage` leaves within ``DUST`` of the
+    size is 0: rounding leaves no dust position open, which would keep the account from
+    settling (and its result would depend on the order of the accounts).
 
     Notes
     -----
@@ -598,7 +601,8 @@ def adl_account(
         if q == 0.0:
             continue
         side = 1.0 if q > 0.0 else -1.0
-        rest = abs(q) - scr.adl_c[j, a]
+        routed = scr.adl_c[j, a]
+        rest = abs(q) - routed
         if rest > 0.0:
             fill = scr.fill[a]
             d = 0.0
@@ -615,14 +619,14 @@ def adl_account(
                 st.wallet[i] -= share
                 st.kept[i] += kept
                 booked += d
-                if rest < abs(q):  # the routed part's bankruptcy price, from what it keeps (v1's)
-                    bp = bankruptcy_price(side, abs(q) - rest, st.entry[i, a], st.wallet[i])
+                if routed > 0.0:  # the routed part's bankruptcy price, from what it keeps (v1's)
+                    bp = bankruptcy_price(side, routed, st.entry[i, a], st.wallet[i])
                     scr.adl_price[a] = bp
             else:
                 realised += side * rest * (fill - st.entry[i, a])
                 notional += rest * fill
                 mm += book_mm(tiers, v * n_assets + a, rest * fill)
-            st.qty[i, a] = side * (abs(q) - rest)
+            st.qty[i, a] = side * routed  # exactly what was routed (|q| - rest may round)
             steps.liq_notional[v, a, t] += rest * fill
             if books_out.first_liq[v, a] < 0:
                 books_out.first_liq[v, a] = t
