@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from levguard.cascade import MarginRegime, Market, VenueSettings
-from levguard.cascade.market import MarketPopulation, MarketSpec, MarketVenue, simulate_market
+from levguard.cascade.market import Arbitrage, MarketPopulation, MarketSpec, MarketVenue, simulate_market
 from levguard.cascade.market_paths import market_paths_for, pegged_paths
 from levguard.cascade.market_population import random_market_population
 from levguard.errors import InputError
@@ -475,3 +475,23 @@ def test_a_book_too_thin_for_the_flow_is_named_instead_of_returning_inf() -> Non
     path = np.linspace(3_000.0, 3_600.0, 61)[:, None]
     with pytest.raises(InputError, match="price of ETH on venue 'v0' left the floating-point range"):
         simulate_market(crowd, path, spec)
+
+
+def test_the_book_named_is_the_first_to_leave_the_float_range_not_the_lowest_index() -> None:
+    # A review's hunt (2026-12-08): the error named the lowest (venue, asset) index, a deep book
+    # arbitrage pulled out a step later.  Here the thin venue (listed second) leaves at step 0,
+    # the deep one (depth 1e7) follows through arbitrage at step 2.
+    off = VenueSettings(insurance_fund=0.0, adl=False)
+    venues = [
+        MarketVenue(name, [Market(depth=depth, half_life_steps=math.inf)], MarginRegime(mmr=0.05), settings=off)
+        for name, depth in (("deep", 1e7), ("thin", 1e-3))
+    ]
+    spec = MarketSpec(("A0",), venues, Arbitrage(speed=0.5, capacity=1e12))
+    crowd = random_market_population(40, [100.0], n_venues=2, seed=3, long_share=1.0)
+    path = (100.0 * np.exp(np.linspace(0.0, -0.3, 6)))[:, None]
+    with pytest.raises(InputError) as err:
+        simulate_market(crowd, path, spec)
+    msg = str(err.value)
+    assert "price of A0 on venue 'thin' left the floating-point range at step 0" in msg
+    assert "(depth 0.001)" in msg
+    assert "then A0 on 'deep' at step 2, through arbitrage" in msg

@@ -295,15 +295,27 @@ def _books_table(spec: MarketSpec, out: MarketOutputs) -> pd.DataFrame:
 
 def _check_finite(spec: MarketSpec, out: MarketOutputs) -> None:
     # A book too thin for the flow sent into it takes its price out of the floating-point range
-    # (impact grows exponentially in the flow): say where, instead of returning inf and NaN.
+    # (impact grows exponentially in the flow): say where, instead of returning inf and NaN.  The
+    # book named is the first to leave it (the earliest step; the lowest venue and asset among
+    # books leaving at that step); books that left later followed it through arbitrage (or the
+    # closes it set off), so they are listed after it, not named as the cause.
     price = out.steps.price
     bad = ~np.isfinite(price) | ~(price > 0.0)
     if bad.any():
-        v, a, t = (int(x) for x in np.argwhere(bad)[0])
+        hit = bad.any(axis=2)
+        first = np.where(hit, bad.argmax(axis=2), price.shape[2])  # (V, K): each book's first bad step
+        v, a = (int(x) for x in np.unravel_index(np.argmin(first), first.shape))
+        t = int(first[v, a])
         mv = spec.venues[v]
+        others = [
+            f"{spec.assets[k]} on {spec.venues[w].name!r} at step {int(first[w, k])}"
+            for w, k in sorted(zip(*np.nonzero(hit), strict=True), key=lambda wk: (first[wk], wk))
+            if (w, k) != (v, a)
+        ]
+        then = f" (then {', '.join(others)}, through arbitrage or the closes it set off)" if others else ""
         raise InputError(
             f"the price of {spec.assets[a]} on venue {mv.name!r} left the floating-point range at step {t}: "
-            f"its book (depth {mv.book(a).depth:g}) cannot absorb the liquidation flow; give it more depth"
+            f"its book (depth {mv.book(a).depth:g}) cannot absorb the liquidation flow; give it more depth{then}"
         )
 
 
