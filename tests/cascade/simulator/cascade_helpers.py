@@ -164,7 +164,8 @@ def small_case(
     impact: str = "linear",
 ) -> Case:
     """A small random case: leverage 2-50, entries around 60,000, a random walk with a sell-off
-    (or, ``falling``, a non-increasing path), constant depth."""
+    (or, ``falling``, a non-increasing path), constant depth (linear impact; ``impact="sqrt"``:
+    the square-root law, ``depth`` the daily volume; ``zero_impact``: none)."""
     rng = np.random.default_rng(seed)
     p0 = 60_000.0
     side = np.ones(n) if longs_only else np.where(rng.random(n) < 0.5, 1.0, -1.0)
@@ -186,9 +187,10 @@ def small_case(
         liq_fee=0.005,
         **partial_fields(partial),
         partial_min=10_000.0,
-        impact_model=kc.ImpactModel.SQRT if zero_impact else kc.ImpactModel.LINEAR,
+        impact_model=kc.ImpactModel.SQRT if zero_impact or impact == "sqrt" else kc.ImpactModel.LINEAR,
         depth=1e9 if zero_impact else depth,
-        impact_coef=0.0,
+        impact_coef=1.0 if impact == "sqrt" and not zero_impact else 0.0,
+        sigma_daily=0.03,  # used by square-root impact only
         half_life=half_life,
         latency=latency,
         adl=adl,

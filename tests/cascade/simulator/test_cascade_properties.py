@@ -205,20 +205,23 @@ def test_more_leverage_never_reduces_liquidations(seed: int, partial: float, sca
 
 
 # Whole closes only: slices can trigger at other steps in a thinner book and liquidate less
-# (test_partial_slices_can_liquidate_more_in_a_deeper_book).
+# (test_partial_slices_can_liquidate_more_in_a_deeper_book).  Linear impact only: under the
+# square-root law with decay a deeper book can liquidate more (test_monotonicity_counterexamples).
 @settings(FAST, max_examples=30)
 @given(
     seed=st.integers(0, 2**31),
     partial=st.sampled_from([1.0]),
     factor=st.floats(0.1, 0.9),
     half_life=st.sampled_from([5.0, 30.0, math.inf]),
+    impact=st.sampled_from(["linear"]),
 )
 def test_thinner_depth_never_reduces_liquidated_quantity(
-    seed: int, partial: float, factor: float, half_life: float
+    seed: int, partial: float, factor: float, half_life: float, impact: str
 ) -> None:
     args = small_case(
-        seed, n=40, n_steps=80, longs_only=True, falling=True, partial=partial, adl=False, fund=0.0, half_life=half_life
-    )
+        seed, n=40, n_steps=80, longs_only=True, falling=True, partial=partial, adl=False, fund=0.0,
+        half_life=half_life, impact=impact,
+    )  # fmt: skip
     thin = with_cfg(args, depth=args[5].depth * factor)
     a = run(kc.cascade_nb, args)
     b = run(kc.cascade_nb, thin)
@@ -249,6 +252,34 @@ def test_monotonicity_counterexamples() -> None:
     n_thick = len(_liquidated_set(run(kc.cascade_nb, base)[2]))
     n_thin = len(_liquidated_set(run(kc.cascade_nb, half)[2]))
     assert n_thin < n_thick
+    # (c) Under the square-root law with decay (half-life 1 step) a book twice as deep liquidates
+    # more quantity: 729.71 against 671.85 (found by a review's hunt, 2026-12-08).  The thinner
+    # book closes 7 of the 9 longs at step 1; the deeper one 5 there and the other 2 at step 6,
+    # into a book that has recovered, where the square root is steep: their impact (71.24 against
+    # the thinner book's 74.32) pulls an eighth long under, which the thinner book, its step-1
+    # impact decayed, never reaches.
+    thin_q, deep_q = (_qty_moved(_sqrt_decay_longs(d)) for d in (972.9, 2 * 972.9))
+    assert thin_q == pytest.approx(671.8458, abs=1e-3)
+    assert deep_q == pytest.approx(729.7065, abs=1e-3)
+
+
+def _sqrt_decay_longs(depth: float) -> Any:
+    # Nine longs (mmr 0.5 %), a falling path over 6 steps, fund 0, no ADL; square-root impact.
+    rng = np.random.default_rng(374)
+    pop = population_from_distribution(int(rng.integers(2, 12)), price=100.0, seed=374, long_share=1.0)
+    n_steps, drop = int(rng.integers(3, 30)), float(rng.uniform(0.05, 0.5))
+    walk = 0.01 * rng.standard_normal(n_steps + 1).cumsum()
+    path = np.minimum.accumulate(100 * np.exp(-drop * np.linspace(0, 1, n_steps + 1) + walk))
+    path[0] = 100.0
+    path = np.minimum.accumulate(path)
+    market = Market(depth=depth, impact="sqrt", half_life_steps=1.0)
+    regime, venue = MarginRegime(mmr=0.005), VenueSettings(insurance_fund=0.0, adl=False)
+    return simulate_path(pop, path, market=market, regime=regime, venue=venue)
+
+
+def _qty_moved(res: Any) -> float:
+    a = res.accounts
+    return float((a.qty0 - a.qty).abs().sum())
 
 
 def _three_longs(depth: float, partial: float) -> Any:
