@@ -26,7 +26,8 @@ import _aave_origin as origin
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from levguard.core.defi.aave import get_user_account_data, validate_use_as_collateral
+from levguard.core.defi.aave import get_user_account_data
+from levguard.core.defi.aave_supply import validate_automatic_use_as_collateral
 from levguard.errors import InputError
 from levguard.venues.onchain_read import Rpc, read_aave
 
@@ -149,8 +150,8 @@ def test_a_first_supply_enables_the_collateral_flag_where_levguard_predicts_it(
     """``SupplyLogic.executeSupply`` sets a first supply's collateral flag where
     ``validateAutomaticUseAsCollateral`` allows it: no debt ceiling, then ``validateUseAsCollateral``,
     which 3.6 asks for the user's LTV (``getUserReserveLtv``, ValidationLogic.sol:600 and 653-674).
-    For every account opened through the Pool, levguard's ``validate_use_as_collateral`` on the rows
-    before each supply (the later ones not yet made) equals the flag the Pool set.  RETH (own LTV 0,
+    For every account opened through the Pool, levguard's ``validate_automatic_use_as_collateral``
+    on the rows before each supply (the later ones not yet made) equals the flag the Pool set.  RETH (own LTV 0,
     category 2's LTV 90 %) is enabled, WSTETH (own LTV 69 %, on category 2's ltvzero bitmap) is not:
     levguard, reading the reserve's own LTV, had both the other way round."""
     m = market
@@ -167,9 +168,7 @@ def test_a_first_supply_enables_the_collateral_flag_where_levguard_predicts_it(
                     replace(r, collateral=0, use_as_collateral=False) if r.symbol in order[k:] else r
                     for r in read.reserves
                 )
-                ours = rows[symbol].debt_ceiling == 0 and validate_use_as_collateral(
-                    before, symbol, read.emode, read.version
-                )
+                ours = validate_automatic_use_as_collateral(before, symbol, read.emode, read.version)
                 assert ours == rows[symbol].collateral_enabled, (user, symbol)
                 seen.add((symbol, ours))
         return seen

@@ -19,11 +19,11 @@ from levguard.core.defi.aave import (
     get_user_account_data,
     validate_borrow,
     validate_borrow_after_mint,
-    validate_use_as_collateral,
     variable_debt_after_borrow,
     variable_debt_after_repay,
 )
 from levguard.core.defi.aave_records import since
+from levguard.core.defi.aave_supply import validate_automatic_use_as_collateral
 from levguard.core.defi.wadray import RAY, UINT256_MAX, MathRevertError
 from levguard.defi._search import false_on, first_true, grow_until, last_crossing, last_true, target_bound
 from levguard.defi.positions import AAVE_PRICE_DECIMALS, AavePosition
@@ -252,24 +252,27 @@ def supply_to_target(pos: AavePosition, symbol: str, target: int) -> TargetAmoun
     (``RAY``) the supply is up to 1 unit (3.5+: 2) more, enough for a true index below 2 RAY.
     """
     r = pos.reserve(symbol)
-    if pos.threshold(r) == 0 or r.use_as_collateral is False:
+    # A disabled reserve holding a balance stays disabled (a supply to it is no first supply).
+    if pos.threshold(r) == 0 or (r.use_as_collateral is False and r.collateral > 0):
         return _impossible("supply", symbol, target, f"{symbol} does not count as collateral (threshold 0 or disabled)")
     if r.debt > 0:
         return _impossible("supply", symbol, target, f"{symbol} is also borrowed: repay it instead")
-    if not r.collateral_enabled and not validate_use_as_collateral(
+    if not r.collateral_enabled and not validate_automatic_use_as_collateral(
         pos.reserves, symbol, pos.emode_category, pos.version
     ):
-        # A first supply enables the flag only where ValidationLogic.validateUseAsCollateral allows
-        # it (the user's LTV of it 0 -- 3.6: the e-mode category's, 0 on its ltvzero bitmap --,
-        # isolation mode, a debt ceiling beside other collateral): the HF would not move.
-        why = f"{symbol} cannot be enabled as collateral (LTV 0, isolation mode or a debt ceiling)"
+        # A first supply enables the flag only where ValidationLogic.validateAutomaticUseAsCollateral
+        # allows it (no debt ceiling; the user's LTV of it not 0 -- 3.6: the e-mode category's, 0 on
+        # its ltvzero bitmap --; no isolation mode): otherwise the HF would not move.
+        why = f"{symbol} cannot be enabled as collateral by a supply (LTV 0, isolation mode or a debt ceiling)"
         return _impossible("supply", symbol, target, why)
     if r.price == 0 and not _price_source(pos, r):
         return _impossible("supply", symbol, target, f"{symbol} has a price of 0")
 
     def rows(x: int) -> tuple[AaveReserve, ...]:
-        # The aToken's balance after the mint (collateral_after_supply_bound: exact, or a margin below).
-        return rows_with(pos, symbol, collateral=collateral_after_supply_bound(pos, r, x))
+        # The aToken's balance after the mint (collateral_after_supply_bound: exact, or a margin below);
+        # a first supply sets the flag (a row read off, use_as_collateral False, is enabled by it).
+        flag = True if x > 0 and r.use_as_collateral is False else r.use_as_collateral
+        return rows_with(pos, symbol, collateral=collateral_after_supply_bound(pos, r, x), use_as_collateral=flag)
 
     def acct(x: int) -> UserAccountData:
         return account(pos, rows(x))

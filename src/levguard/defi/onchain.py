@@ -39,7 +39,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from levguard.core.defi.aave import AaveError, validate_hf_and_ltv, validate_use_as_collateral
+from levguard.core.defi.aave import AaveError, validate_hf_and_ltv
+from levguard.core.defi.aave_supply import validate_automatic_use_as_collateral
 from levguard.core.defi.morpho import ORACLE_PRICE_SCALE, MorphoError, Position
 from levguard.core.defi.wadray import UINT256_MAX, MathRevertError
 from levguard.core.risk.forecast import (
@@ -306,11 +307,9 @@ def _sale_rates(pos: DefiPosition, slip: Fraction) -> dict[str, tuple[int, int]]
 
 def _supply_counts(pos: DefiPosition) -> tuple[str, ...]:
     # UnwindPlan.supply_counts: the collaterals a supply (back) would count.  Aave: an enabled one;
-    # else the first supply's SupplyLogic.executeSupply enables the flag only where
-    # ValidationLogic.validateAutomaticUseAsCollateral allows it: no debt ceiling (3.0-3.1: unless
-    # the sender holds ISOLATED_COLLATERAL_SUPPLIER_ROLE, not assumed), the user's LTV of it not 0
-    # (3.0-3.5 the reserve's own; 3.6 getUserReserveLtv: the e-mode's, 0 on its ltvzero bitmap),
-    # no isolation mode.
+    # else only a first supply (aToken balance 0: a disabled reserve still holding a balance stays
+    # disabled) enables the flag, where validate_automatic_use_as_collateral allows it (no debt
+    # ceiling, the user's LTV of it not 0, no isolation mode).
     if isinstance(pos, MorphoPosition):
         return (pos.collateral_symbol,)
     if not isinstance(pos, AavePosition):
@@ -318,7 +317,7 @@ def _supply_counts(pos: DefiPosition) -> tuple[str, ...]:
     rows, em, v = pos.reserves, pos.emode_category, pos.version
 
     def first(r: Any) -> bool:
-        return r.debt_ceiling == 0 and validate_use_as_collateral(rows, r.symbol, em, v)
+        return r.collateral == 0 and validate_automatic_use_as_collateral(rows, r.symbol, em, v)
 
     return tuple(r.symbol for r in rows if r.collateral_enabled or first(r))
 
@@ -422,7 +421,8 @@ def unwind_plan(read: LendingRead, params: UnwindParams) -> UnwindPlan:
     ``sale_rates`` is ``rate * (1 - max_slippage)`` of every pair the read prices (Aave: the
     reserves in use and those read with ``keep``; Morpho: collateral and loan), for a sale left
     open by an earlier step; ``supply_counts`` the collaterals a supply back would count (Aave:
-    enabled, or one ``SupplyLogic.executeSupply`` enables on a first supply, see ``_supply_counts``).
+    enabled, or one ``SupplyLogic.executeSupply`` enables on a first supply -- a balance of 0 --,
+    see ``_supply_counts``).
 
     Every health factor is the exact engine's: Aave ``GenericLogic.calculateUserAccountData``
     (:func:`levguard.core.defi.aave.get_user_account_data`) on the rows with the collateral and

@@ -29,10 +29,10 @@ now (the price moved) or with no route (the quote reverts) has the collateral **
 (``approve`` to the protocol when short, Aave ``Pool.supply``, Morpho ``supplyCollateral``) and the
 step closed with a critical alert saying so: withdrawn collateral left in the wallet protects
 nothing.  Not when the supply would not count (:attr:`UnwindPlan.supply_counts`: Aave enables no
-LTV-0 or isolated reserve on a first supply), nor when the node does not answer the quote or the
-oracle does not price the sale: then the step stays open (the sale again next cycle), with a
-critical alert once per step.  A leg not confirmed, or the chain unavailable between legs, stops
-the action (alerted).
+LTV-0 or isolated reserve, nor one disabled holding a balance, by a supply), nor when the node
+does not answer the quote or the oracle does not price the sale: then the step stays open (the
+sale again next cycle), with a critical alert once per step.  A leg not confirmed, or the chain
+unavailable between legs, stops the action (alerted).
 
 **Resuming** (:func:`open_step`): after a crash, a revert or an unconfirmed leg, the journal says
 where the step stands: the newest unwind leg (approvals aside) is a confirmed withdrawal -> the
@@ -184,8 +184,8 @@ class UnwindPlan(JsonRecord):
         ``out_num / out_den``, also when the plan is empty: a step's sale left open is priced at
         the oracle of its resumption (:meth:`sale_min_out`).
     supply_counts : tuple of str
-        The collaterals a supply would count (Aave: enabled, or enabled by a first supply: not
-        an LTV-0 or isolated one; Morpho: the market's): where a refused sale's may go back.
+        The collaterals a supply would count (Aave: enabled, or enabled by a first supply, of a
+        balance 0, not LTV-0 or isolated; Morpho: the market's): where a refused sale's may go back.
     """
 
     collateral: str
@@ -619,7 +619,7 @@ async def _next(
             await _put_back(step, read, pending, amount, dec, leg)
             return None, rounds, False
         if not quoted:
-            why = "supplied back they would not count as collateral (LTV 0, isolated or a debt ceiling)"
+            why = "supplied back they would not count as collateral (LTV 0, a debt ceiling, or disabled)"
             await _idle(step, pending, what, why)
             return stop
         if not await step.pay(read, x, amount, venue.swapper.spender, dec, leg):

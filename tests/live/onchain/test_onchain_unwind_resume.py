@@ -220,14 +220,19 @@ def test_a_resumed_sale_the_oracle_does_not_price_is_not_made(sent: list[Any]) -
     assert "protect nothing" in g.alerts[0]
 
 
-@pytest.mark.parametrize(("ltv", "ceiling"), [(0, 0), (7500, 10**6)])
+@pytest.mark.parametrize(("ltv", "ceiling", "held"), [(0, 0, 0), (7500, 10**6, 0), (7500, 0, 500 * WAD)])
 def test_a_refused_sale_of_a_collateral_that_would_not_count_again_keeps_it_and_the_step(
-    sent: list[Any], ltv: int, ceiling: int
+    sent: list[Any], ltv: int, ceiling: int, held: int
 ) -> None:
     # OLD withdrawn in full, LTV 0 (or isolated: a debt ceiling): a first supply does not enable it
     # as collateral (ValidationLogic.validateAutomaticUseAsCollateral), so putting it back protects
     # nothing: it stays in the wallet, the step open (the sale next cycle), one alert per step.
-    chain = Chain(aave_read(ROWS, {}), {"OLD": 1_000 * WAD}, 0, kept=old_row(1.0, ltv, ceiling))
+    # Nor when the user disabled OLD with 500 still held: no supply is a first supply then (the
+    # aToken balance is not 0), the flag stays off (v3.6 Pool: 5,000 DAI more, HF 1.10 unchanged;
+    # tests/evm/test_aave_origin_first_supply.py); it was supplied "back" and the step closed.
+    row = replace(old_row(1.0, ltv, ceiling), collateral=held)
+    read = aave_read((*ROWS, row), {}) if held else aave_read(ROWS, {})
+    chain = Chain(read, {"OLD": 1_000 * WAD}, 0, kept=None if held else row)
     decision, g = resume(chain, SALE)
     assert sent == []
     assert "supplied_back" not in decision

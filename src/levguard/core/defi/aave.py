@@ -768,8 +768,9 @@ def validate_use_as_collateral(
     """Return whether ``asset`` may be enabled as collateral (``ValidationLogic.validateUseAsCollateral``).
 
     False when the user's LTV of it is 0; True when no collateral is enabled yet; otherwise True
-    only when the user is not in isolation mode and ``asset`` has no debt ceiling.  (The Pool's
-    supply path additionally requires a role to enable an isolated asset automatically; not modelled.)
+    only when the user is not in isolation mode and ``asset`` has no debt ceiling.  A first supply
+    asks
+    :func:`~levguard.core.defi.aave_supply.validate_automatic_use_as_collateral` instead.
 
     Notes
     -----
@@ -781,7 +782,8 @@ def validate_use_as_collateral(
     version = check_version(version)
     reserves = parse_positions(positions)
     target = find_reserve(reserves, asset, "asset")
-    ltv = reserve_ltv(target, parse_emode(emode_category), version) if _since(version, "3.6") else target.ltv
+    emode = parse_emode(emode_category)  # every version: a bad category is an InputError
+    ltv = reserve_ltv(target, emode, version) if _since(version, "3.6") else target.ltv
     if ltv == 0:
         return False
     if not any(r.collateral_enabled for r in reserves):
