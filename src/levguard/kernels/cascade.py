@@ -57,6 +57,7 @@ from levguard.kernels.cascade_records import (
     new_sweep,
 )
 from levguard.kernels.cascade_rounds import (
+    DUST,
     adl_capacity,
     adl_score,
     adl_sequence,
@@ -314,7 +315,11 @@ def cascade_py(
     book, each as far as the opposite side's capacity left absorbs it
     (:func:`~levguard.kernels.cascade_rounds.adl_capacity`): the rest closes in the book in the
     same round, its deficit the fund's (:func:`~levguard.kernels.cascade_rounds.book_rest`), and
-    a close nothing of which fits is not routed.  Without ADL (or without counterparties) the
+    a close nothing of which fits is not routed.  A quantity within
+    :data:`~levguard.kernels.cascade_rounds.DUST` (1e-9) of the position is rounding, not a
+    quantity (v2's rule): the routing takes the whole or none, a counterparty within it of what
+    is left closes whole and a remainder within it is 0, and the routed part is written as
+    routed, so no float dust stays open.  Without ADL (or without counterparties) the
     fund's shortfall is bad debt and the fund is floored at 0.  Dynamic
     margin: every ``dyn_every`` steps the maintenance tiers are scaled by ``clip(realised vol
     over dyn_window / dyn_base_vol, dyn_min, dyn_max)`` and every liquidation price is solved
@@ -497,7 +502,7 @@ def cascade_py(
                 rest = round_c[j] - round_adl_c[j]
                 if rest > 0.0:
                     # The part the opposite side cannot absorb closes in the book, the fund's.
-                    delta, bp = book_rest(i, rest, fill, cfg, book, now, pnl)
+                    delta, bp = book_rest(i, rest, round_adl_c[j], fill, cfg, book, now, pnl)
                     fund += delta
                     if status[i] != AccountStatus.LIQUIDATED:
                         n_accounts_liq += 1
@@ -512,16 +517,19 @@ def cascade_py(
                 left = qty[i]
                 # Counterparties: the opposite side's open positions ranked by BitMEX's score at
                 # the mark, built once per side and mark key (a step, or a move of the mark within
-                # it) and consumed front first.
+                # it) and consumed front first.  Within DUST of the size is rounding (v2's
+                # deleverage): a counterparty that close to what is left closes whole, and what
+                # is left that close to 0 is 0, so no dust stays open.
                 o = 1 if side[i] > 0.0 else 0
                 if rank_key_at[o] != rank_key:
                     rank_side(o, rank_key, mark, book, ranking)
-                while left > 0.0 and rank_pos[o] < rank_len[o]:
+                tiny = DUST * left
+                while left > tiny and rank_pos[o] < rank_len[o]:
                     u = rank_ids[o, rank_pos[o]]
                     if qty[u] <= 0.0 or pending[u]:
                         rank_pos[o] += 1
                         continue
-                    take = min(qty[u], left)
+                    take = qty[u] if qty[u] <= left + tiny else left
                     if take >= qty[u]:
                         rank_pos[o] += 1
                     gain = side[u] * take * (bp - entry[u])
@@ -538,6 +546,8 @@ def cascade_py(
                     else:
                         overflow += 1
                     reprice(u, naive, book, now, sw)
+                if not left > tiny:
+                    left = 0.0
                 closed = qty[i] - left
                 if closed > 0.0:
                     # The bankrupt part leaves the account at its bankruptcy price: margin gone.

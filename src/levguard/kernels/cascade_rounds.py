@@ -39,6 +39,12 @@ def bankruptcy_price(side: float, qty: float, entry: float, margin: float) -> fl
     return entry - side * margin / qty
 
 
+DUST: float = 1e-9
+"""What of a quantity ADL routes is rounding, relative to the position: the capacity the routing
+sums in one order and the counterparties' takes sum in another differ by a few ulps, which must
+not leave a dust position open (v1's and v2's ADL: a take within ``DUST`` of the size is the
+whole, a remainder within it none)."""
+
 BANKRUPT_SCORE = -1.7976931348623157e308
 """The ADL score of a position at or past its bankruptcy price (no equity left at the mark): the
 lowest finite float, so it ranks after every position with equity, in profit or at a loss."""
@@ -375,7 +381,8 @@ def route_in_capacity(
     # the netted fund ``net`` is below ``floor``: each takes ``min(size, cap[2 + o])`` of the
     # opposite side o's remaining capacity (``adl_c``) and gives back that share of its deficit
     # ``scores[p]``; a close the side has no capacity left for is skipped (the next largest is
-    # tried).  Returns how many it flagged.
+    # tried).  Capacity within ``DUST`` of the size is rounding of its sum: the whole is taken,
+    # or none (v2's rule).  Returns how many it flagged.
     routed = 0
     for p in range(m):
         if not net < floor:
@@ -385,8 +392,8 @@ def route_in_capacity(
         o = 1 if book.side[i] > 0.0 else 0
         size = book.qty[i]
         room = cap[2 + o]
-        take = size if size <= room else room
-        if not take > 0.0:
+        take = size if size <= room + DUST * size else room
+        if not take > DUST * size:
             continue
         orders.adl[j] = True
         orders.adl_c[j] = take
@@ -422,12 +429,21 @@ def adl_capacity(o: int, key: int, book: Book, ranking: AdlRanking) -> float:
 
 @jitable
 def book_rest(
-    i: int, rest: float, fill: float, cfg: CascadeConfig, book: Book, tiers: Tiers, pnl: Float64Array1D
+    i: int,
+    rest: float,
+    routed: float,
+    fill: float,
+    cfg: CascadeConfig,
+    book: Book,
+    tiers: Tiers,
+    pnl: Float64Array1D,
 ) -> tuple[float, float]:
     # Close ``rest`` of routed account i, the part the opposite side cannot absorb, in the book
     # at ``fill`` with its share of the margin (the routed part keeps the rest of the margin
     # and so its bankruptcy price), through the venue's outcome (settle_close: a deficit is the
-    # fund's).  Returns (the fund's change, the bankruptcy price).
+    # fund's).  The position left is ``routed`` as routed (``qty - rest`` may round a few ulps
+    # off it, a dust the deleveraging would not close).  Returns (the fund's change, the
+    # bankruptcy price).
     side = book.side[i]
     qty = book.qty[i]
     bp = bankruptcy_price(side, qty, book.entry[i], book.margin[i])
@@ -446,7 +462,7 @@ def book_rest(
     )
     pnl[i] += kept - share
     book.margin[i] -= share
-    book.qty[i] = qty - rest
+    book.qty[i] = routed  # exactly what was routed (v2's adl_account)
     return delta, bp
 
 

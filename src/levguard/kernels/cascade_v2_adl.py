@@ -22,7 +22,7 @@ import math
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
-from levguard.kernels.cascade_rounds import adl_score, bankruptcy_price, record_event
+from levguard.kernels.cascade_rounds import DUST, adl_score, bankruptcy_price, record_event
 from levguard.kernels.cascade_sweep import break_score_ties, sort_deficits, sort_descending
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
@@ -36,10 +36,6 @@ from levguard.kernels.cascade_v2_records import (
 )
 from levguard.kernels.cascade_v2_sweep import equity_and_mm, reprice, single_asset, tier_mm
 from levguard.typing import BoolArray1D, Float64Array1D, Float64Array2D, Int64Array1D
-
-# What of a routed quantity is rounding, relative to the position: a capacity summed in one order
-# and the takes in another differ by a few ulps, which must not leave a dust position open.
-DUST: float = 1e-9
 
 
 @jitable

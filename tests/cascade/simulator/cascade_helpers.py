@@ -13,6 +13,19 @@ Case = tuple[Any, ...]  # (Accounts, Tiers, exo, depth_mult, oracle, CascadeConf
 Out = tuple[Any, ...]  # (CascadeSteps, events (EVENT_DTYPE), FinalAccounts, CascadeCounts)
 
 TIERS = ((50_000.0, 0.004, 0.0), (250_000.0, 0.005, 50.0), (np.inf, 0.01, 1_300.0))
+# A jump path for simulate_path (path_for's spec): 240 one-minute steps from 60,000 with
+# frequent -3 % jumps, the engine tests' and the v1 = v2 test's.
+JUMPS: dict[str, Any] = {
+    "model": "jump",
+    "s0": 60_000.0,
+    "sigma": 0.9,
+    "n_steps": 240,
+    "dt_years": 1 / 525_600,
+    "seed": 7,
+    "lam": 2_000.0,
+    "jump_mean": -0.03,
+    "jump_std": 0.03,
+}
 
 
 def accounts_from_rows(rows: np.ndarray) -> kc.Accounts:

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from cascade_helpers import JUMPS
 
 from levguard.cascade import (
     MarginRegime,
@@ -21,17 +22,7 @@ from levguard.cascade import (
 )
 from levguard.errors import InputError
 
-SPEC = {
-    "model": "jump",
-    "s0": 60_000.0,
-    "sigma": 0.9,
-    "n_steps": 240,
-    "dt_years": 1 / 525_600,
-    "seed": 7,
-    "lam": 2_000.0,
-    "jump_mean": -0.03,
-    "jump_std": 0.03,
-}
+SPEC = JUMPS
 MARKET = Market(depth=2e3, half_life_steps=30.0)
 VENUE = VenueSettings(insurance_fund=5e3, adl=True)
 CAL_VENUE = VenueSettings(insurance_fund=0.0, adl=False)  # bad debt on some paths above ~10x
