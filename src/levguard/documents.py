@@ -13,6 +13,8 @@ it, so every document meets the same limits and every failure is one
   (a "billion laughs" document is refused), and no value may contain itself (a recursive alias);
 - numbers must be numbers Python can read (integers of at most 4,300 digits); values out of
   float64 range are refused by the field that reads them, naming it;
+- YAML numbers are read as YAML 1.2 reads them: YAML 1.1's base-60 (``1:30``) and binary
+  (``0b101``) values stay strings, and a leading zero is decimal (``010`` is 10, not octal 8);
 - a YAML mapping may not name a key twice (YAML 1.2 requires keys to be unique; PyYAML would
   keep the last value silently, so ``venue: binance-usdm`` followed by ``venue: okx`` ran on OKX).
 """
@@ -210,6 +212,44 @@ class _Loader(yaml.SafeLoader):
                 seen[key] = line
         super().flatten_mapping(node)
 
+
+# Numbers as YAML 1.2 reads them, not YAML 1.1: PyYAML's resolvers made ``qty: 1:30`` the
+# base-60 number 90, ``0b101`` 5 and ``010`` the octal 8, silently.  Base-60 and binary values now
+# stay strings, which the fields that read numbers refuse by name; a leading zero is decimal
+# (``010`` is 10, YAML 1.2 core schema).  Kept: ``_`` separators in decimals (as before),
+# hexadecimal ``0x``, ``.inf`` and ``.nan``; booleans, nulls and dates are PyYAML's.
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:[0-9][0-9_]*|0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    # Decimal (leading zeros too) or 0x hexadecimal, never PyYAML's octal, binary or base 60.
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    return int(text, 16) if text.lstrip("+-")[:2] in ("0x", "0X") else int(text, 10)
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    # PyYAML's float, less its base 60 (an explicit ``!!float 1:30`` was 90.0).
+    text = str(loader.construct_scalar(node))
+    if ":" in text:
+        raise ValueError(f"base-60 numbers are not read, was {text!r}")
+    return float(loader.construct_yaml_float(node))
+
+
+_Loader.add_constructor(_INT, _construct_int)
+_Loader.add_constructor(_FLOAT, _construct_float)
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|[-+]?\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
 
 # YAML 1.2 floats that PyYAML's YAML 1.1 resolver leaves as strings: an exponent without a sign
 # or a mantissa without a dot (``1e4``, ``2.0e8``, ``1E-5``; 1.1 wants ``2.0e+8``).  The samples
