@@ -174,10 +174,16 @@ def _array(x: object, name: str, n: int | None) -> Float64Array1D:
         raise InputError(f"{name} must be a number or an array of numbers, was None")
     if isinstance(x, bool | np.bool_ | str | bytes):  # NumPy read True as 1.0 and "5" as 5.0
         raise InputError(f"{name} must be a number or an array of numbers (not a bool or a string), was {show(x)}")
+    probe: object = x
     try:
-        raw = np.asarray(x, dtype=np.float64)
+        if isinstance(x, list | tuple):  # NumPy read ["1"] as [1.0]: its own dtype shows the string
+            probe = np.asarray(x)
+        raw = np.asarray(probe, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
+        no_bools_or_strings(x, name)
         raise InputError(f"{name} must be an array of numbers within float64 range, was {show(x)}") from None
+    if isinstance(probe, np.ndarray) and probe is not x and probe.dtype.kind not in ("i", "u", "f"):
+        no_bools_or_strings(x, name)  # strings, bytes or bools among the items (or all of them)
     if raw.ndim > 1:  # a (2, 2) array was flattened into 4 positions
         raise InputError(f"{name} must be a number or a 1-D array, had shape {raw.shape}")
     _no_bools(x, raw, name)
