@@ -45,7 +45,10 @@ def test_a_fixed_mmr_of_the_other_kind_takes_no_cap_from_the_built_in_brackets()
     with pytest.raises(levguard.InputError, match=r"leverage 100\.0 exceeds the maximum 50 for notional 20\.00"):
         levguard.evaluate_account(_spec("binance-usdm", contract_kind="inverse", mmr=0.01))
     linear = levguard.evaluate_account(_spec("binance-usdm", qty=0.02, mmr=0.01)).positions[0]
-    assert linear.max_leverage == 125.0  # the linear position keeps its bracket's cap
+    # The linear position keeps its bracket's cap (125x) up to 1 / mmr: at 125x its IM (0.8 %) was
+    # below the 1 % MM, liquidatable at entry.
+    assert linear.max_leverage == 100.0
+    assert linear.initial_margin == pytest.approx(linear.maintenance_margin)
 
 
 def test_builtin_tiers_by_kind() -> None:

@@ -77,7 +77,11 @@ def _account(rng: np.random.Generator, venue: str) -> Account:
         if u < 0.1:
             extra["taker_fee_rate"] = float(rng.uniform(0.0, 0.002))
         elif u < 0.15:
-            extra["imr"] = float(rng.uniform(0.01, 0.5))
+            # At least the entry tier's maintenance rate and 1 / its leverage cap (a lower one is refused).
+            table = tiers if tiers is not None else model.builtin_tiers[model.tier_key(symbol)]
+            at_entry = abs(qty) * inst.contract_size * (1.0 / entry if inst.inverse else entry)
+            lo = max(table.tier(at_entry).mmr, 1.0 / table.max_leverage(at_entry)) * (1 + 1e-9)
+            extra["imr"] = float(rng.uniform(lo, max(lo, 0.5)))
         positions.append(Position(instrument=inst, qty=qty, entry_price=entry, mark_price=mark, tiers=tiers, **extra))
         notional_total += scale
     # Wallets from none to plenty, in the settlement currency: near liquidation and far from it.

@@ -206,14 +206,14 @@ def test_a_position_by_quantity_equals_its_tier_as_a_fixed_rate(
     """The liquidation price, bankruptcy price and maintenance margin of a position with tiers by
     size are those of its own tier's rate as a fixed table, at any mark and leverage."""
     rows = [
-        {"notional_floor": 0, "notional_cap": cap, "mmr": r1, "max_leverage": 100},
+        {"notional_floor": 0, "notional_cap": cap, "mmr": r1, "max_leverage": min(100.0, 1.0 / r1)},
         {"notional_floor": cap, "notional_cap": None, "mmr": min(r1 + step, 0.09), "max_leverage": 10},
     ]
     q = -qty if short else qty
     margin = qty * 100_000.0 / lev
     rate = rows[0]["mmr"] if qty <= cap else rows[1]["mmr"]
     by_size = _okx(q, {"basis": "quantity", "rows": rows}, margin=margin, mark=mark)
-    fixed = _okx(q, None, margin=margin, mark=mark, mmr=rate, max_leverage=100 if qty <= cap else 10)
+    fixed = _okx(q, None, margin=margin, mark=mark, mmr=rate, max_leverage=rows[0 if qty <= cap else 1]["max_leverage"])
     for field in ("liquidation_price", "bankruptcy_price", "maintenance_margin", "mmr", "max_leverage"):
         a, b = getattr(by_size, field), getattr(fixed, field)
         assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12, abs=1e-9), field

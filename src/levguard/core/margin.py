@@ -331,6 +331,22 @@ class _Terms:
     imr: float
 
 
+def _check_imr(imr: float, table: TierTable, notional_entry: float, cap: float, field: str, what: str) -> None:
+    # A given initial margin rate below the entry tier's maintenance rate opens the position
+    # liquidatable; one above the tier's leverage cap is the leverage the cap refuses.
+    mmr = table.tier(notional_entry).mmr
+    if imr < mmr * (1 - 1e-12):
+        raise InputError(
+            f"{field} must be at least the maintenance rate {mmr:g} of the tier holding notional "
+            f"{notional_entry:,.2f} of {what} (else the position opens liquidatable), was {imr!r}"
+        )
+    if imr * cap < 1.0 - 1e-12:
+        raise InputError(
+            f"{field} must be at least 1 / {cap:g} (the maximum leverage for notional {notional_entry:,.2f} of "
+            f"{what}), was {imr!r}"
+        )
+
+
 def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     inst = p.instrument
     inverse = inst.inverse
@@ -346,6 +362,8 @@ def _terms(model: VenueModel, p: Position, index: int) -> _Terms:
     base_mm = table.maintenance_margin(basis) + fee_mm * notional
     cap = table.max_leverage(notional_entry)
     rates = model.rates(p) if p.tiers is None else None
+    if p.imr is not None and rates is None:
+        _check_imr(p.imr, table, notional_entry, cap, f"positions[{index}].imr", f"{p.symbol} on {model.name}")
     if p.leverage is not None:
         if p.leverage > cap * (1 + 1e-12):
             raise InputError(

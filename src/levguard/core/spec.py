@@ -360,7 +360,9 @@ def _position(
         if max_lev is None:
             builtin = builtin_tiers(model, symbol, inst.kind)
             if builtin is not None:
+                # The built-in cap, at most 1 / mmr: an IM rate below the given MM rate opens liquidatable.
                 max_lev = builtin.max_leverage(inst.contract_size * abs(qty) * (1 / entry if inst.inverse else entry))
+                max_lev = min(max_lev, 1.0 / mmr) if mmr > 0.0 else max_lev
         try:
             tiers = TierTable.fixed_rate(mmr, maint or 0.0, max_lev, source="account spec (fixed mmr)")
         except InputError as exc:

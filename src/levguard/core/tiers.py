@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -81,17 +82,62 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _pick(row: Mapping[str, object], name: str, where: str) -> object | None:
+_ROW = re.compile(r"\btiers\[(\d+)\]")
+"""A row index in :class:`TierTable`'s messages, renamed by :meth:`TierTable.from_rows`."""
+
+
+def _given(value: object) -> bool:
+    # None and a blank string are "not given": Bybit v5 ``/v5/market/risk-limit`` sends
+    # ``"mmDeduction": ""`` for the lowest tier, and ccxt passes it on in ``info``.
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _pick(row: Mapping[str, object], name: str) -> object | None:
     for key in _KEYS[name]:
-        if key in row and row[key] is not None:
+        if key in row and _given(row[key]):
             return row[key]
     info = row.get("info")
     if isinstance(info, Mapping):
         for key in _KEYS[name]:
-            if key in info and info[key] is not None:
+            if key in info and _given(info[key]):
                 found: object = info[key]
                 return found
     return None
+
+
+def _fill_bounds(parsed: list[dict[str, float | None]]) -> list[int]:
+    """Fill missing floors and caps from the neighbouring rows; return the rows' order.
+
+    The first row's floor defaults to 0, so giving it or not changes nothing.  Rows whose floors
+    are then all known are sorted by them (stably); otherwise they keep the order given, a missing
+    floor being the previous row's cap and a missing cap the next row's floor (open in the last).
+    The returned list maps each position after sorting to the row's index as given.
+    """
+    order = list(range(len(parsed)))
+    if parsed[0]["notional_floor"] is None:
+        parsed[0]["notional_floor"] = 0.0
+    floors = [v["notional_floor"] for v in parsed]
+    if all(f is not None for f in floors):
+        order.sort(key=lambda i: float(floors[i] or 0.0))
+        parsed[:] = [parsed[i] for i in order]
+    for i, vals in enumerate(parsed):
+        if vals["notional_floor"] is None:
+            vals["notional_floor"] = parsed[i - 1]["notional_cap"] if i > 0 else 0.0
+        if vals["notional_cap"] is None:
+            nxt = parsed[i + 1]["notional_floor"] if i + 1 < len(parsed) else None
+            vals["notional_cap"] = nxt if nxt is not None else math.inf
+    return order
+
+
+def _leverage_cap(max_leverage: float, mmr: float, field: str) -> float:
+    # The initial margin rate at the cap, 1 / max_leverage, below the maintenance rate: a position
+    # opened at the cap would be liquidatable at once.
+    if mmr > 0.0 and max_leverage > (1.0 / mmr) * (1.0 + 1e-9):  # 1 / 5e-324 is inf: any cap fits
+        raise InputError(
+            f"{field} must be at most 1 / mmr = {1.0 / mmr:g} (an initial margin rate below the maintenance "
+            f"rate {mmr!r} opens a position liquidatable), was {max_leverage!r}"
+        )
+    return max_leverage
 
 
 @dataclass(frozen=True)
@@ -133,9 +179,10 @@ class TierTable:
     ------
     InputError
         Empty, unsorted, overlapping or gapped tiers; rates outside [0, 1); decreasing rates;
-        non-positive leverage; maintenance amounts that break the continuity rule, or any
-        non-zero amount in a table without deduction; a basis other than the two, or a
-        quantity basis with a deduction.
+        non-positive leverage, or a leverage cap above ``1 / mmr`` (its initial margin rate below
+        the maintenance rate: a position opened at it would be liquidatable at once); maintenance
+        amounts that break the continuity rule, or any non-zero amount in a table without
+        deduction; a basis other than the two, or a quantity basis with a deduction.
     """
 
     tiers: tuple[Tier, ...]
@@ -182,6 +229,7 @@ class TierTable:
             finite(t.maint_amount, f"{where}.maint_amount")
             if not number(t.max_leverage, f"{where}.max_leverage") > 0.0:
                 raise InputError(f"{where}.max_leverage must be > 0, was {t.max_leverage!r}")
+            _leverage_cap(t.max_leverage, t.mmr, f"{where}.max_leverage")
             if not self.deduction and t.maint_amount != 0.0:
                 raise InputError(
                     f"{where}.maint_amount must be 0: these tiers have no maintenance deduction (the tier's rate "
@@ -255,7 +303,7 @@ class TierTable:
                 raise InputError(f"{w} must be an object, was {show(row)}")
             vals: dict[str, float | None] = {}
             for name in _KEYS:
-                raw = _pick(row, name, w)
+                raw = _pick(row, name)
                 if raw is None:
                     vals[name] = None
                 elif name == "notional_cap" and isinstance(raw, str) and raw.lower() in ("inf", "infinity"):
@@ -269,13 +317,7 @@ class TierTable:
             parsed.append(vals)
         if not parsed:
             raise InputError(f"{where} must hold at least one tier, was empty")
-        parsed.sort(key=lambda v: v["notional_floor"] if v["notional_floor"] is not None else -1.0)
-        for i, vals in enumerate(parsed):
-            if vals["notional_floor"] is None:
-                vals["notional_floor"] = parsed[i - 1]["notional_cap"] if i > 0 else 0.0
-            if vals["notional_cap"] is None:
-                nxt = parsed[i + 1]["notional_floor"] if i + 1 < len(parsed) else None
-                vals["notional_cap"] = nxt if nxt is not None else math.inf
+        order = _fill_bounds(parsed)
         floors = [float(v["notional_floor"] or 0.0) for v in parsed]
         mmrs = [float(v["mmr"] or 0.0) for v in parsed]
         derived = continuity_amounts(floors, mmrs) if deduction else [0.0] * len(floors)
@@ -292,10 +334,9 @@ class TierTable:
         try:
             return cls(tiers, source=source, deduction=deduction, basis=basis)
         except InputError as exc:
-            if where == "tiers":
-                raise
-            # Name the tiers by where they came from: positions[0].tiers[1].notional_floor ...
-            raise InputError(str(exc).replace("tiers[", f"{where}[")) from None
+            # Name the rows as given and where they came from: positions[0].tiers[1].notional_floor ...
+            msg = _ROW.sub(lambda m: f"{where}[{order[int(m.group(1))]}]", str(exc))
+            raise InputError(msg) from None
 
     @classmethod
     def fixed_rate(
@@ -311,7 +352,8 @@ class TierTable:
         Raises
         ------
         InputError
-            ``mmr`` outside [0, 1), ``maint_amount`` negative or not finite, ``max_leverage`` not > 0.
+            ``mmr`` outside [0, 1), ``maint_amount`` negative or not finite, ``max_leverage`` not > 0
+            or above ``1 / mmr``.
 
         Notes
         -----
@@ -337,7 +379,7 @@ class TierTable:
         if max_leverage is None:
             max_leverage = 1.0 / (2.0 * mmr) if mmr > 0 else math.inf
         else:
-            positive(max_leverage, "max_leverage")
+            _leverage_cap(positive(max_leverage, "max_leverage"), mmr, "max_leverage")
         tier = Tier(0.0, math.inf, mmr, finite(maint_amount, "maint_amount"), max_leverage)
         return cls((tier,), source=source or "user-given fixed tier", fixed=True)
 
