@@ -75,7 +75,11 @@ def test_the_liquidation_price_by_size_is_the_sizes_own_tier(
     price and maintenance margin by size are, to the bit, those of the one tier of the size."""
     side = -1.0 if short else 1.0
     margin = qty * entry / lev
-    scaled = TierTable.from_rows([{**r, "mmr": r["mmr"] * scale} for r in ROWS], deduction=False, basis="quantity")
+    # A cap above 1 / mmr is refused (an IM rate below the MM rate): the scaled rate lowers it.
+    rows = [
+        {**r, "mmr": r["mmr"] * scale, "max_leverage": min(r["max_leverage"], 1 / (r["mmr"] * scale))} for r in ROWS
+    ]
+    scaled = TierTable.from_rows(rows, deduction=False, basis="quantity")
     one = scaled.at_quantity(qty)
     assert liq_price(side, qty, entry, margin, _kernel(scaled, True)) == pytest.approx(
         liq_price(side, qty, entry, margin, _kernel(one, False)), rel=0, abs=0, nan_ok=True
