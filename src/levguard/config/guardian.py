@@ -416,7 +416,7 @@ def load_secrets(venue: CcxtVenueConfig, environ: Any = None) -> Secrets:
         if not isinstance(raw, dict) or not set(raw) <= {"api_key", "secret", "password"}:
             raise ConfigError(f"secrets_file {path}: must be an object with api_key, secret and optionally password")
         for key, v in raw.items():
-            # A value YAML read as a number (2024e06, 0123, 12:30) would be sent as its float or
+            # A value YAML read as a number (2024e06, 0123, 0x1F; 12:30 stays a string) would be sent as its float or
             # int, not as written: quoting it is the only way to keep it (never named, a secret).
             if v is not None and not isinstance(v, str):
                 raise ConfigError(f"secrets_file {path}: {key} must be a string (quote it), was a {type(v).__name__}")

@@ -223,7 +223,17 @@ def test_secrets_come_from_env_or_a_private_file_and_never_show(tmp_path: Path) 
     assert loaded.secret.get_secret_value() == "s-from-file"
 
 
-@pytest.mark.parametrize("value", ["2024e06", "0123", "12:30", "true"])
+def test_a_secret_of_base_60_digits_is_the_string_written(tmp_path: Path) -> None:
+    """YAML 1.2 has no base-60 numbers: `password: 12:30` is the string '12:30' (YAML 1.1 read 750)."""
+    f = tmp_path / "keys.yaml"
+    f.write_text("api_key: k\nsecret: s\npassword: 12:30\n")
+    os.chmod(f, 0o600)
+    loaded = load_secrets(CcxtVenueConfig(type="ccxt", exchange="okx", secrets_file=str(f)), environ={})
+    assert loaded.password is not None
+    assert loaded.password.get_secret_value() == "12:30"
+
+
+@pytest.mark.parametrize("value", ["2024e06", "0123", "0x1F", "true"])
 def test_a_secret_yaml_reads_as_no_string_is_refused_not_rewritten(tmp_path: Path, value: str) -> None:
     """A review (2026-12-07): `password: 2024e06` was sent as '2024000000.0' (0123 as '83'), a silent
     authentication failure; the value is never named."""
