@@ -118,7 +118,8 @@ def test_a_gap_in_the_bars_is_said() -> None:
     result = run(gapped, np.ones(len(gapped)), 2.0)
     assert result.notes[0] == (
         "bars skip 1 gap(s) longer than one bar (240 bar(s) missing; the longest, 10 days 01:00:00, after "
-        f"{gapped.index[199].isoformat()}): no funding, fills or liquidation checks inside them"
+        f"{gapped.index[199].isoformat()}): no funding, fills or liquidation checks inside them; CAGR, "
+        "volatility and ratios are annualised over the 360 bars present (15 days), not the 25 days the bars span"
     )
     assert not any(n.startswith("bars skip") for n in run(frame, np.ones(len(frame)), 2.0).notes)
 
