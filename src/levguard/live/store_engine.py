@@ -12,6 +12,7 @@ import enum
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ from contextlib import contextmanager, nullcontext
 from decimal import Decimal
 from importlib import resources
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -237,6 +239,15 @@ def _redact(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def _secret_pattern(password: str | None) -> re.Pattern[str] | None:
+    """The password as it may show in a driver's message (as given, or percent-encoded as in a
+    URL), as a whole token only: a short password (``p``) is not a part of ``port``."""
+    if password is None:
+        return None
+    forms = sorted({password, quote(password, safe="")}, key=len, reverse=True)
+    return re.compile(r"(?<![0-9A-Za-z])(?:" + "|".join(map(re.escape, forms)) + r")(?![0-9A-Za-z])")
+
+
 def _migrations_dir() -> str:
     return str(resources.files("levguard.live") / "migrations")
 
@@ -261,6 +272,7 @@ class StoreEngine:
         self._url = parsed
         self.url_redacted: str = _redact(parsed)
         self._password = parsed.password if isinstance(parsed.password, str) and parsed.password else None
+        self._secret = _secret_pattern(self._password)
         backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise InputError(f"store url must be sqlite or postgresql, was {backend!r}")
@@ -331,17 +343,20 @@ class StoreEngine:
 
         return engine
 
+    def _redacted(self, text: str) -> str:
+        # The password, where a message shows it, as ***.
+        return text if self._secret is None else self._secret.sub("***", text)
+
     def _fail(self, op: str, exc: BaseException) -> NoReturn:
         orig = getattr(exc, "orig", None) or exc
         detail = " ".join(str(orig).split()) or type(orig).__name__
-        leaked = self._password is not None and self._password in detail
-        if self._password is not None:
-            detail = detail.replace(self._password, "***")
+        leaked = self._secret is not None and self._secret.search(detail) is not None
+        detail = self._redacted(detail)
         message = f"store unavailable during {op} on {self.url_redacted}: {type(orig).__name__}: {detail}"
         # Opening the store (connect, migrate): the caller gets the error and reports it (the CLI
         # as its one error line); later, a running guardian logs the outage it rides out.
         logger.log(logging.DEBUG if op in ("connect", "migrate") else logging.WARNING, "%s", message)
-        if leaked or (self._password is not None and self._password in str(exc)):
+        if leaked or (self._secret is not None and self._secret.search(str(exc)) is not None):
             raise StoreUnavailable(message) from None
         raise StoreUnavailable(message) from exc
 
@@ -357,9 +372,7 @@ class StoreEngine:
                 with conn.begin():
                     yield conn
         except sa.exc.IntegrityError as exc:
-            detail = " ".join(str(getattr(exc, "orig", exc)).split())
-            if self._password is not None:
-                detail = detail.replace(self._password, "***")
+            detail = self._redacted(" ".join(str(getattr(exc, "orig", exc)).split()))
             raise InputError(f"{op} violates the store's constraints: {detail}") from None
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             self._fail(op, exc)

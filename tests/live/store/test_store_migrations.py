@@ -151,3 +151,31 @@ def test_unsupported_or_malformed_url(url: str) -> None:
     with pytest.raises(InputError) as info:
         Store(url)
     assert ":p@" not in str(info.value)
+
+
+def test_a_short_password_is_redacted_as_a_whole_token_only() -> None:
+    # A one-letter password used to turn every "p" of the message into ***: "***ort 1 failed".
+    store = Store("postgresql+psycopg://postgres:p@127.0.0.1:1/test", migrate=False)
+    with pytest.raises(StoreUnavailable) as info:
+        store.account("a")
+    message = str(info.value)
+    assert "port 1" in message, message
+    assert "***ort" not in message, message
+    assert store.url_redacted == "postgresql+psycopg://postgres:***@127.0.0.1:1/test"
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("password", "text", "redacted"),
+    [
+        ("p", "dsn user=postgres password=p port=1 (opening)", "dsn user=postgres password=*** port=1 (opening)"),
+        ("p@ss", "postgresql://postgres:p%40ss@host failed", "postgresql://postgres:***@host failed"),
+        (SECRET, f"password={SECRET}", "password=***"),
+    ],
+)
+def test_the_password_is_redacted_where_a_message_shows_it(password: str, text: str, redacted: str) -> None:
+    from levguard.live.store_engine import _secret_pattern
+
+    pattern = _secret_pattern(password)
+    assert pattern is not None
+    assert pattern.sub("***", text) == redacted
