@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.types import DecoratedCallable
+from pydantic import AfterValidator
 
 from levguard.core.margin import evaluate
 from levguard.core.risk.excursion import GbmForecaster
@@ -28,7 +29,16 @@ from levguard.core.unified import is_unified_spec
 from levguard.errors import LevguardError
 from levguard.margin import evaluate_account
 from levguard.risk.report import position_var
-from levguard.service.deps import Compute, Read, account_row, compute, global_kill_switch, runtime_of, setup_of
+from levguard.service.deps import (
+    Compute,
+    Read,
+    account_row,
+    compute,
+    global_kill_switch,
+    runtime_of,
+    setup_of,
+    store_call,
+)
 from levguard.service.models import (
     BALANCE_KEYS,
     BODY_RESPONSES,
@@ -37,6 +47,7 @@ from levguard.service.models import (
     NOT_FOUND,
     UNAVAILABLE,
     AccountMargin,
+    AccountName,
     AccountOut,
     AlertPage,
     AuditPage,
@@ -46,6 +57,7 @@ from levguard.service.models import (
     RiskOut,
     SnapshotOut,
     StatusOut,
+    utf8_text,
 )
 from levguard.service.runtime import Runtime, clean
 from levguard.venues.base import UNLISTED
@@ -71,7 +83,7 @@ Before = Annotated[
     ),
 ]
 SinceNs = Annotated[int | None, Query(ge=0, le=_MAX_NS, description="Only rows at or after (UTC ns)")]
-AccountQ = Annotated[str | None, Query(max_length=200, description="Only this account")]
+AccountQ = Annotated[str | None, Query(max_length=200, description="Only this account"), AfterValidator(utf8_text)]
 
 #: Horizons (days) of the probabilities of liquidation of ``/risk``.
 RISK_HORIZONS = (1.0, 7.0, 30.0)
@@ -102,7 +114,7 @@ async def status(request: Request, who: Read) -> dict[str, Any]:
     return {
         "cycles": rt.cycles,
         "live": rt.guardian.live,
-        "kill_switch": global_kill_switch(rt),
+        "kill_switch": await store_call(request, global_kill_switch, rt),
         "started_ns": rt.started_ns,
         "interval_s": rt.interval_s,
         "accounts": len(rt.guardian.accounts),
@@ -113,13 +125,13 @@ async def status(request: Request, who: Read) -> dict[str, Any]:
 @_read("/accounts", "Accounts with their last cycle", list[AccountOut])
 async def accounts(request: Request, who: Read) -> list[dict[str, Any]]:
     rt = runtime_of(request)
-    return [await _account_out(request, rt, row) for row in rt.store.accounts()]
+    return [await _account_out(request, rt, row) for row in await store_call(request, rt.store.accounts)]
 
 
 @_read("/accounts/{name}", "One account with its last cycle", AccountOut, responses=NOT_FOUND)
-async def account(request: Request, who: Read, name: str) -> Any:
+async def account(request: Request, who: Read, name: AccountName) -> Any:
     rt = runtime_of(request)
-    return await _account_out(request, rt, account_row(rt, name))
+    return await _account_out(request, rt, await account_row(request, name))
 
 
 async def _account_out(request: Request, rt: Runtime, row: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +265,7 @@ async def _balances(request: Request, rt: Runtime, name: str) -> dict[str, Any]:
         margin, _ = await _margin(request, rt, name)
         if margin:
             return _balances_of(margin, last)
-    snaps = rt.store.snapshots(name, limit=1)
+    snaps = await store_call(request, rt.store.snapshots, name, limit=1)
     figures = snaps[-1]["figures"] if snaps and isinstance(snaps[-1].get("figures"), dict) else {}
     if not figures:
         return out
@@ -268,7 +280,7 @@ async def _balances(request: Request, rt: Runtime, name: str) -> dict[str, Any]:
 
 
 async def _positions(request: Request, rt: Runtime, name: str) -> Any:
-    account_row(rt, name)
+    await account_row(request, name)
     last = rt.guardian.last_reports.get(name, {})
     margin, error = await _margin(request, rt, name)
     setup = setup_of(rt, name)
@@ -332,7 +344,7 @@ async def _positions(request: Request, rt: Runtime, name: str) -> Any:
     ),
     responses={**NOT_FOUND, **COMPUTE_RESPONSES},
 )
-async def positions(request: Request, who: Compute, name: str) -> Any:
+async def positions(request: Request, who: Compute, name: AccountName) -> Any:
     return await _positions(request, runtime_of(request), name)
 
 
@@ -358,7 +370,7 @@ async def positions(request: Request, who: Compute, name: str) -> Any:
     ),
     responses={**NOT_FOUND, **COMPUTE_RESPONSES, **UNAVAILABLE},
 )
-async def risk(request: Request, who: Compute, name: str) -> Any:
+async def risk(request: Request, who: Compute, name: AccountName) -> Any:
     rt = runtime_of(request)
     data = await _positions(request, rt, name)
     setup = setup_of(rt, name)
@@ -366,8 +378,9 @@ async def risk(request: Request, who: Compute, name: str) -> Any:
     # The guardian's forecasters and volatility forecasts: read on its thread, which refits them.
     forecasters, vols, notes = await rt.call(_forecasts, rt, setup, symbols)
     out = await compute(request, _risk_rows, data["positions"], forecasters, vols)
-    models = sorted({_model_name(f) for f in forecasters.values()}) or ["excursion"]
-    method = f"{' / '.join(models)} forecaster; delta-normal VaR"
+    models = sorted({_model_name(f) for f in forecasters.values()})
+    # No position: no forecaster and no VaR were used, so none is named.
+    method = f"{' / '.join(models)} forecaster; delta-normal VaR" if models else "none (no positions)"
     left_out = data["left_out"]  # another wallet's or an unlisted market's: not evaluated, so no figures
     notes = [*notes, *(_left_out_note(p) for p in left_out)]
     return clean({"account": name, "method": method, "positions": out, "notes": notes, "left_out": left_out})
@@ -466,9 +479,9 @@ def _risk_rows(
     PolicyOut,
     responses=NOT_FOUND,
 )
-async def policy(request: Request, who: Read, name: str) -> Any:
+async def policy(request: Request, who: Read, name: AccountName) -> Any:
     rt = runtime_of(request)
-    row = account_row(rt, name)
+    row = await account_row(request, name)
     last = rt.guardian.last_reports.get(name, {})
     rows = [
         {k: v.get(k) for k in ("symbol", "leverage", "target_leverage", "binding_constraint", "state")}
@@ -499,10 +512,12 @@ def _in_use(policy: dict[str, Any] | str | None) -> dict[str, Any] | None:
     list[SnapshotOut],
     responses=NOT_FOUND,
 )
-async def snapshots(request: Request, who: Read, name: str, since_ns: SinceNs = None, limit: Limit = 500) -> Any:
+async def snapshots(
+    request: Request, who: Read, name: AccountName, since_ns: SinceNs = None, limit: Limit = 500
+) -> Any:
     rt = runtime_of(request)
-    account_row(rt, name)
-    return clean(rt.store.snapshots(name, since_ns=since_ns, limit=limit))
+    await account_row(request, name)
+    return clean(await store_call(request, rt.store.snapshots, name, since_ns=since_ns, limit=limit))
 
 
 # ---------------------------------------------------------------------- alerts, orders, audit
@@ -524,7 +539,9 @@ async def alerts(
     before_id: BeforeId = None,
 ) -> Any:
     rt = runtime_of(request)
-    rows = rt.store.alerts(account=account, unacked_only=unacked, limit=limit + 1, before_id=before_id)
+    rows = await store_call(
+        request, rt.store.alerts, account=account, unacked_only=unacked, limit=limit + 1, before_id=before_id
+    )
     return _page_by_id(rows, limit)
 
 
@@ -546,7 +563,7 @@ async def orders(
 ) -> Any:
     rt = runtime_of(request)
     keyset = None if before is None else decode_order_cursor(before)
-    rows = rt.store.orders(account=account, limit=limit + 1, before=keyset)
+    rows = await store_call(request, rt.store.orders, account=account, limit=limit + 1, before=keyset)
     items = rows[:limit]
     last = items[-1] if items else None
     nxt = encode_order_cursor(last["intent_ns"], last["client_order_id"]) if last and len(rows) > limit else None
@@ -568,7 +585,11 @@ async def actions(
     rt = runtime_of(request)
     rows: list[dict[str, Any]] = []
     for event in _ACTION_EVENTS:
-        rows.extend(rt.store.audit_log(account=account, event=event, limit=limit + 1, before_id=before_id))
+        rows.extend(
+            await store_call(
+                request, rt.store.audit_log, account=account, event=event, limit=limit + 1, before_id=before_id
+            )
+        )
     rows.sort(key=lambda r: r["id"], reverse=True)
     return _page_by_id(rows[: limit + 1], limit)
 
@@ -584,7 +605,15 @@ async def audit(
     before_id: BeforeId = None,
 ) -> Any:
     rt = runtime_of(request)
-    rows = rt.store.audit_log(account=account, event=event, since_ns=since_ns, limit=limit + 1, before_id=before_id)
+    rows = await store_call(
+        request,
+        rt.store.audit_log,
+        account=account,
+        event=event,
+        since_ns=since_ns,
+        limit=limit + 1,
+        before_id=before_id,
+    )
     return _page_by_id(rows, limit)
 
 

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import sys
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from levguard.service.auth import digest
 from levguard.service.middleware import BodyLimit, SecurityHeaders
 from levguard.service.models import HealthOut
 from levguard.service.runtime import GuardianUnavailable, Runtime
+from levguard.service.store_calls import STORE_THREADS, STORE_TIMEOUT_S, StoreCalls, store_call
 
 __all__ = [
     "DocsMode",
@@ -68,11 +70,12 @@ class Principal:
         self.token_hash = token_hash
 
 
-def principal_of(request: Request, token_hash: str) -> Principal:
-    """The unrevoked token with this digest, else a 401 (503 when the store is down)."""
+async def principal_of(request: Request, token_hash: str) -> Principal:
+    """The unrevoked token with this digest, else a 401 (503 when the store is down or does not
+    answer in time: the look-up runs on a store thread, :func:`store_call`)."""
     runtime: Runtime = request.app.state.runtime
     try:
-        row = runtime.store.token_by_hash(token_hash)
+        row = await store_call(request, runtime.store.token_by_hash, token_hash)
     except StoreUnavailable as exc:
         raise HTTPException(503, f"database unavailable: {exc}") from None
     if row is None:
@@ -80,24 +83,24 @@ def principal_of(request: Request, token_hash: str) -> Principal:
     return Principal(row["name"], row["scope"], token_hash)
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return principal_of(request, digest(credentials.credentials))
+    return await principal_of(request, digest(credentials.credentials))
 
 
 async def require_read(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """Any valid token."""
-    return _principal(request, credentials)
+    return await _principal(request, credentials)
 
 
 async def require_compute(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """Any valid token; applies the rate limit of the expensive reads (margin engine, P(liq))."""
-    who = _principal(request, credentials)
+    who = await _principal(request, credentials)
     rate_limit(request.app.state.compute_rate, who, "rate limit of the computed reads")
     return who
 
@@ -106,9 +109,9 @@ async def require_admin(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """An admin token; applies the write rate limit."""
-    who = _principal(request, credentials)
+    who = await _principal(request, credentials)
     if who.scope != "admin":
-        raise HTTPException(403, "this route needs an admin token")
+        raise HTTPException(403, ADMIN_ONLY)
     rate_limit(request.app.state.write_limiter, who, "write rate limit")
     return who
 
@@ -145,8 +148,12 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+#: The answer (403) to a read token on a write route.
+ADMIN_ONLY = "this route needs an admin token"
+
 #: The names of the dependencies that authenticate a route (the event stream's takes a ticket too).
 _AUTH_CALLS = frozenset({"require_read", "require_admin", "require_compute", "_header_or_ticket"})
+_ADMIN_CALLS = frozenset({"require_admin"})
 
 _TOKEN_IN_URL = (
     "a token in the URL is not accepted: send it in the Authorization header (the event stream "
@@ -154,10 +161,11 @@ _TOKEN_IN_URL = (
 )
 
 
-def _needs_token(dependant: Any) -> bool:
-    if getattr(getattr(dependant, "call", None), "__name__", "") in _AUTH_CALLS:
+def _needs(dependant: Any, calls: frozenset[str]) -> bool:
+    # Some dependency of the route (at any depth) is one of these functions.
+    if getattr(getattr(dependant, "call", None), "__name__", "") in calls:
         return True
-    return any(_needs_token(sub) for sub in getattr(dependant, "dependencies", ()))
+    return any(_needs(sub, calls) for sub in getattr(dependant, "dependencies", ()))
 
 
 #: The event stream's answer to a ticket that was never issued, is spent or has expired.
@@ -166,11 +174,12 @@ TICKET_REFUSED = "invalid, used or expired stream ticket"
 
 async def auth_error(request: Request) -> HTTPException | None:
     """The 401 (or 503) a request to a route that needs a token gets before anything else about
-    it is checked (its query, its body), or None (the route is public or a token is present and
-    valid).  A stream ticket is not redeemed here: one the ticket book holds (issued, unspent,
-    unexpired) stands for a token; any other ticket is a 401."""
+    it is checked (its query, its body), and the 403 of a read token on a write route; or None
+    (the route is public, or a token of the scope it needs is present and valid).  A stream
+    ticket is not redeemed here: one the ticket book holds (issued, unspent, unexpired) stands
+    for a token; any other ticket is a 401."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
-    if dependant is None or not _needs_token(dependant):
+    if dependant is None or not _needs(dependant, _AUTH_CALLS):
         return None
     credentials = await _bearer(request)
     ticket = request.query_params.get("ticket")
@@ -179,9 +188,11 @@ async def auth_error(request: Request) -> HTTPException | None:
             return None
         return HTTPException(401, TICKET_REFUSED, headers={"WWW-Authenticate": "Bearer"})
     try:
-        _principal(request, credentials)
+        who = await _principal(request, credentials)
     except HTTPException as exc:
         return exc
+    if who.scope != "admin" and _needs(dependant, _ADMIN_CALLS):
+        return HTTPException(403, ADMIN_ONLY)
     return None
 
 
@@ -230,6 +241,8 @@ def create_app(
     write_rate_per_minute: int = 60,
     compute_rate_per_minute: int = 120,
     compute_threads: int = 2,
+    store_timeout_s: float = STORE_TIMEOUT_S,
+    store_threads: int = STORE_THREADS,
     docs: DocsMode = "token",
     run_guardian: bool = True,
 ) -> FastAPI:
@@ -252,14 +265,22 @@ def create_app(
         ``/api/calculate``, ``/api/accounts/{name}/positions`` and ``/risk`` (429 beyond).
     compute_threads : int
         Worker threads those computations run on at most (others wait for one).
+    store_timeout_s : float
+        Seconds a request waits for the store (authentication included): a free store thread and
+        the call itself; 503 ``database unavailable`` beyond (a locked or hung database must not
+        hold the request, nor the event loop that answers the others).
+    store_threads : int
+        Threads the requests' store calls run on at most (a hung database holds at most these).
     docs : {"token", "off", "public"}
         ``token``: the OpenAPI schema at ``/openapi.json`` for a read token, no HTML pages;
         ``off``: no schema route; ``public``: the schema, ``/docs`` and ``/redoc`` to anyone.
     """
     if docs not in ("token", "off", "public"):
         raise InputError(f"docs must be token, off or public, was {docs!r}")
-    if max_body_bytes < 0 or compute_threads < 1 or write_rate_per_minute < 1 or compute_rate_per_minute < 1:
-        raise InputError("max_body_bytes must be >= 0, the rates and compute_threads >= 1")
+    if max_body_bytes < 0 or min(compute_threads, store_threads, write_rate_per_minute, compute_rate_per_minute) < 1:
+        raise InputError("max_body_bytes must be >= 0, the rates, compute_threads and store_threads >= 1")
+    if not store_timeout_s > 0 or store_timeout_s == float("inf"):
+        raise InputError(f"store_timeout_s must be a finite number > 0, was {store_timeout_s!r}")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -293,6 +314,7 @@ def create_app(
     app.state.compute_rate = _RateLimiter(compute_rate_per_minute)
     app.state.ticket_rate = _RateLimiter(TICKET_RATE_PER_MINUTE)
     app.state.compute_threads = compute_threads
+    app.state.store_calls = StoreCalls(store_threads, store_timeout_s)
     app.state.docs = docs
     if cors_origins:
         app.add_middleware(
@@ -331,6 +353,11 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _PARSE_FAILED:  # valid JSON the parser gave up on
+            denied = await auth_error(request)
+            if denied is not None:
+                return await http_error(request, denied)
+            return _error(400, f"invalid JSON body: {_parse_failure(exc.__cause__)}")
         response = _error(exc.status_code, str(exc.detail))
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
@@ -348,7 +375,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             pos = [p for p in first.get("loc", ()) if p != "body"]
             return _error(400, f"invalid JSON body: {why}" + (f" at position {pos[0]}" if pos else ""))
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(422, f"{where}: {first.get('msg', 'invalid request')}".strip(": "), details=_plain(errors))
+        msg = str(first.get("msg", "invalid request")).removeprefix("Value error, ")  # our validators' own words
+        return _error(422, f"{where}: {msg}".strip(": "), details=_plain(errors))
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> JSONResponse:
@@ -370,6 +398,22 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal error (logged on the server)")
+
+
+#: FastAPI's answer to a body whose parsing raised something else than a JSON syntax error.
+_PARSE_FAILED = "There was an error parsing the body"
+
+
+def _parse_failure(cause: BaseException | None) -> str:
+    """What stopped :func:`json.loads` on a body, for ``invalid JSON body: ...``."""
+    if isinstance(cause, RecursionError):
+        return "nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"integer with more than {sys.get_int_max_str_digits()} digits"
+    detail = " ".join(str(cause).split())[:200] if cause is not None else ""
+    return detail or (type(cause).__name__ if cause is not None else "unreadable body")
 
 
 def _plain(errors: Any) -> Any:

@@ -4,8 +4,9 @@ after an authentication failure and the paper venues' scripted price shock.  Eve
 recorded in the audit log with the token's name and published as a ``control`` event.
 
 Changes to guardian or venue state (a policy's sizer, a paper venue's prices, an account's
-disabled flag) run on the guardian's own thread through :meth:`Runtime.call`; store writes are
-safe from any thread.
+disabled flag) run on the guardian's own thread through :meth:`Runtime.call`; store writes run on
+a store thread (:func:`~levguard.service.store_calls.store_call`), a change with its audit row in
+one call.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Request
 
-from levguard.config.policies import build_policy, parse_policy_config
+from levguard.config.policies import build_policy, check_account_policy, parse_policy_config
 from levguard.errors import ConfigError, InputError, LevguardError
 from levguard.service.app import Principal
-from levguard.service.deps import Admin, account_row, compute, runtime_of, setup_of
+from levguard.service.deps import Admin, account_row, compute, runtime_of, setup_of, store_call, stored_account
 from levguard.service.models import (
     BODY_RESPONSES,
     NOT_FOUND,
     UNAVAILABLE,
     WRITE_RESPONSES,
+    AccountName,
     AckOut,
     EnableIn,
     EnableOut,
     ErrorOut,
+    JsonObject,
     KillSwitchIn,
     KillSwitchOut,
     ModeIn,
@@ -68,8 +71,15 @@ def _audit(
 )
 async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[str, Any]:
     rt = runtime_of(request)
+    await store_call(request, _set_kill_switch, rt, who, body)
+    rt.bus.publish("control", {"kind": "kill_switch", "account": body.account, "on": body.on})
+    return {"account": body.account, "on": body.on}
+
+
+def _set_kill_switch(rt: Runtime, who: Principal, body: KillSwitchIn) -> None:
+    # On a store thread: the switch and its audit row.
     if body.account is not None:
-        account_row(rt, body.account)
+        stored_account(rt, body.account)
     rt.store.set_kill_switch(body.account, body.on)
     _audit(
         rt,
@@ -80,8 +90,6 @@ async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[
         {"on": body.on},
         f"kill switch {'on' if body.on else 'off'} ({'account' if body.account else 'global'})",
     )
-    rt.bus.publish("control", {"kind": "kill_switch", "account": body.account, "on": body.on})
-    return {"account": body.account, "on": body.on}
 
 
 @router.post(
@@ -92,11 +100,16 @@ async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[
 )
 async def ack_alert(request: Request, who: Admin, alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> dict[str, Any]:
     rt = runtime_of(request)
+    await store_call(request, _ack, rt, who, alert_id)
+    rt.bus.publish("control", {"kind": "ack", "id": alert_id})
+    return {"id": alert_id, "acked": True}
+
+
+def _ack(rt: Runtime, who: Principal, alert_id: int) -> None:
+    # On a store thread: the acknowledgement and its audit row.
     if not rt.store.ack_alert(alert_id, time.time_ns()):
         raise HTTPException(404, f"no unacknowledged alert with id {alert_id} (unknown or already acknowledged)")
     _audit(rt, who, None, "alert_ack", {"id": alert_id}, {"acked": True}, f"alert {alert_id} acknowledged")
-    rt.bus.publish("control", {"kind": "ack", "id": alert_id})
-    return {"id": alert_id, "acked": True}
 
 
 @router.post(
@@ -110,23 +123,27 @@ async def ack_alert(request: Request, who: Admin, alert_id: Annotated[int, Path(
     response_model=ModeOut,
     responses={**NOT_FOUND, **BODY_RESPONSES, **_CONFIRM},
 )
-async def set_mode(request: Request, who: Admin, name: str, body: ModeIn) -> dict[str, Any]:
+async def set_mode(request: Request, who: Admin, name: AccountName, body: ModeIn) -> dict[str, Any]:
     rt = runtime_of(request)
-    row = account_row(rt, name)
+    row = await account_row(request, name)
     if body.confirm != name:
         raise HTTPException(409, f"confirm must repeat the account name {name!r} to switch it")
-    rt.store.set_live(name, body.live)
     setup = setup_of(rt, name)
     effective = bool(body.live and rt.guardian.live and setup is not None and setup.live)
-    _audit(
-        rt,
-        who,
-        name,
-        "mode",
-        {"live": body.live, "was": row["live_enabled"]},
-        {"live_enabled": body.live, "effective_live": effective},
-        f"switched to {'live' if body.live else 'dry run'}",
-    )
+
+    def switch() -> None:  # on a store thread: the switch and its audit row
+        rt.store.set_live(name, body.live)
+        _audit(
+            rt,
+            who,
+            name,
+            "mode",
+            {"live": body.live, "was": row["live_enabled"]},
+            {"live_enabled": body.live, "effective_live": effective},
+            f"switched to {'live' if body.live else 'dry run'}",
+        )
+
+    await store_call(request, switch)
     rt.bus.publish("control", {"kind": "mode", "account": name, "live_enabled": body.live})
     return {"account": name, "live_enabled": body.live, "effective_live": effective}
 
@@ -146,13 +163,17 @@ async def set_mode(request: Request, who: Admin, name: str, body: ModeIn) -> dic
 async def put_policy(
     request: Request,
     who: Admin,
-    name: str,
-    body: Annotated[dict[str, Any], Body(examples=[{"policy": {"type": "fixed", "leverage": 3}}])],
+    name: AccountName,
+    body: Annotated[JsonObject, Body(examples=[{"policy": {"type": "fixed", "leverage": 3}}])],
 ) -> Any:
     rt = runtime_of(request)
-    row = account_row(rt, name)
+    row = await account_row(request, name)
     try:
-        build_policy(parse_policy_config(body, "policy").policy)
+        parsed = parse_policy_config(body, "policy")
+        # Refused whatever the account holds (flat, unwatched, before the first cycle), as a
+        # config file's policy is at load: not a warning and the fixed target in every cycle.
+        check_account_policy(parsed, "policy")
+        build_policy(parsed.policy)
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from None
     policy = clean(body)
@@ -174,12 +195,14 @@ async def put_policy(
     previous = row.get("policy")
     # The policy column only: the live flag may have been switched during the trial (a lost update).
     try:
-        rt.store.set_policy(name, policy)
+        await store_call(request, rt.store.set_policy, name, policy)
     except InputError:
         raise HTTPException(404, f"unknown account {name!r}") from None
     if setup is not None:
         await rt.call(_use_policy, setup, sizer, policy)  # the guardian sizes with it from its next cycle
-    audit_id = _audit(
+    audit_id = await store_call(
+        request,
+        _audit,
         rt,
         who,
         name,
@@ -226,14 +249,16 @@ async def _trial(request: Request, rt: Runtime, setup: Any, sizer: Any) -> dict[
     response_model=ShockOut,
     responses={**NOT_FOUND, **BODY_RESPONSES, **UNAVAILABLE},
 )
-async def shock(request: Request, who: Admin, name: str, body: ShockIn) -> dict[str, Any]:
+async def shock(request: Request, who: Admin, name: AccountName, body: ShockIn) -> dict[str, Any]:
     rt = runtime_of(request)
-    account_row(rt, name)
+    await account_row(request, name)
     venue = rt.venue(name)
     if not isinstance(venue, PaperVenue):
         raise HTTPException(404, f"account {name!r} is not on a paper venue")
     await rt.call(venue.shock, body.symbol, body.drop, body.ticks)  # the guardian's thread steps the venue
-    _audit(rt, who, name, "paper_shock", body.model_dump(), {}, "scripted price move (paper venue)")
+    await store_call(
+        request, _audit, rt, who, name, "paper_shock", body.model_dump(), {}, "scripted price move (paper venue)"
+    )
     rt.bus.publish("control", {"kind": "paper_shock", "account": name, "symbol": body.symbol})
     return {"account": name, "symbol": body.symbol, "drop": body.drop, "ticks": body.ticks}
 
@@ -257,9 +282,9 @@ async def shock(request: Request, who: Admin, name: str, body: ShockIn) -> dict[
         **UNAVAILABLE,
     },
 )
-async def enable(request: Request, who: Admin, name: str, body: EnableIn) -> dict[str, Any]:
+async def enable(request: Request, who: Admin, name: AccountName, body: EnableIn) -> dict[str, Any]:
     rt = runtime_of(request)
-    account_row(rt, name)
+    await account_row(request, name)
     if body.confirm != name:
         raise HTTPException(409, f"confirm must repeat the account name {name!r} to re-enable it")
     if setup_of(rt, name) is None:

@@ -1,5 +1,8 @@
 """Shared pieces of the API routers: the auth dependencies, the runtime and account look-ups, and
-the worker threads of the CPU-bound routes."""
+the worker threads of the CPU-bound routes.
+
+Every store call of a route runs through :func:`~levguard.service.store_calls.store_call`: on a
+store thread, never on the event loop, within the app's ``store_timeout_s`` (503 beyond)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from levguard.live.guardian import AccountSetup
 from levguard.service.app import Principal, require_admin, require_compute, require_read
 from levguard.service.runtime import Runtime
+from levguard.service.store_calls import store_call
 
 __all__ = [
     "Admin",
@@ -23,12 +27,14 @@ __all__ = [
     "read_scope",
     "runtime_of",
     "setup_of",
+    "store_call",
+    "stored_account",
 ]
 
 T = TypeVar("T")
 
-# The token checks run on the server's event loop; the store serialises an in-memory database's
-# single connection between it, the guardian's thread and the worker threads (Runtime).
+# The token checks run their store look-up on a store thread (store_call); the store serialises an
+# in-memory database's single connection between those, the guardian's thread and the workers.
 read_scope = require_read
 admin_scope = require_admin
 
@@ -56,12 +62,17 @@ async def compute(request: Request, fn: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
-def account_row(rt: Runtime, name: str) -> dict[str, Any]:
-    """The stored account, or a 404."""
+def stored_account(rt: Runtime, name: str) -> dict[str, Any]:
+    """The stored account, or a 404 (a blocking store call: from a store thread)."""
     row = rt.store.account(name)
     if row is None:
         raise HTTPException(404, f"unknown account {name!r}")
     return row
+
+
+async def account_row(request: Request, name: str) -> dict[str, Any]:
+    """The stored account (read on a store thread), or a 404."""
+    return await store_call(request, stored_account, runtime_of(request), name)
 
 
 def setup_of(rt: Runtime, name: str) -> AccountSetup | None:
@@ -73,7 +84,7 @@ def setup_of(rt: Runtime, name: str) -> AccountSetup | None:
 
 
 def global_kill_switch(rt: Runtime) -> bool:
-    """The global kill switch alone.
+    """The global kill switch alone (a blocking store call: routes run it through :func:`store_call`).
 
     :meth:`Store.kill_switch` ORs the global switch with an account's own; asked about a name no
     account has (the empty name: account names are non-empty) it answers the global one only.

@@ -6,7 +6,17 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_serializer
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_serializer,
+)
 
 from levguard.core.margin import NULLABLE_NUMBERS, AccountReport, CollateralRow, PositionReport
 
@@ -56,9 +66,53 @@ def _json_int(value: object) -> object:
 JsonInt = Annotated[int, BeforeValidator(_json_int)]
 
 
+def utf8_text(value: Any) -> Any:
+    """Refuse a string that is not UTF-8 text: a lone surrogate (JSON's ``"\\ud800"`` escape
+    carries one) cannot be stored, sent to a database or a venue (422 naming the field)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"not UTF-8 text: a lone surrogate {value[exc.start]!r} at position {exc.start}") from None
+    return value
+
+
+def utf8_tree(value: Any, where: str = "") -> Any:
+    """:func:`utf8_text` on every key and string of a JSON value (a dict body), naming the key path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            at = f"{where}.{key}" if where else str(key)
+            try:
+                utf8_text(key)
+            except ValueError as exc:
+                raise ValueError(f"{where or 'body'}: a key is {exc}") from None
+            utf8_tree(item, at)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            utf8_tree(item, f"{where}[{i}]")
+    else:
+        try:
+            utf8_text(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}" if where else str(exc)) from None
+    return value
+
+
+#: A JSON object body taken as a dict (a policy file's content): every string UTF-8 text.
+JsonObject = Annotated[dict[str, Any], AfterValidator(utf8_tree)]
+#: An account's name in a route's path.
+AccountName = Annotated[str, Path(description="The account's name"), AfterValidator(utf8_text)]
+
+
 class _In(BaseModel):
-    # Strict: JSON types as documented (``"on": 0`` is not a boolean), no unknown keys.
+    # Strict: JSON types as documented (``"on": 0`` is not a boolean), no unknown keys, and
+    # strings that are UTF-8 text (the store cannot hold a lone surrogate).
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8(cls, value: Any) -> Any:
+        return utf8_text(value)
 
 
 class ErrorOut(BaseModel):
@@ -353,7 +407,9 @@ class PositionRisk(BaseModel):
 
 class RiskOut(BaseModel):
     account: str
-    method: str
+    method: str = Field(
+        description="The forecasters and the VaR the figures come from; `none (no positions)` without positions"
+    )
     positions: list[PositionRisk]
     notes: list[str] = Field(
         default_factory=list,

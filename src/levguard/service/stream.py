@@ -122,7 +122,7 @@ async def _header_or_ticket(
         token_hash = tickets_of(request).redeem(ticket)
         if token_hash is None:
             raise HTTPException(401, TICKET_REFUSED, headers={"WWW-Authenticate": "Bearer"})
-        return principal_of(request, token_hash)
+        return await principal_of(request, token_hash)
     return await read_scope(request, credentials)
 
 
@@ -159,10 +159,11 @@ def _resume_after(last_event_id: str | None, run: str, seq: int) -> int | None:
     return 0
 
 
-def _still_valid(request: Request, token_hash: str) -> bool:
-    """The stream's token is still valid (not revoked; the store answers)."""
+async def _still_valid(request: Request, token_hash: str) -> bool:
+    """The stream's token is still valid (not revoked; the store answers within the app's
+    ``store_timeout_s``: the look-up runs on a store thread, not on the event loop)."""
     try:
-        principal_of(request, token_hash)
+        await principal_of(request, token_hash)
     except HTTPException:
         return False
     return True
@@ -204,13 +205,13 @@ async def events(
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=keepalive)
                 except TimeoutError:
-                    if await request.is_disconnected() or not _still_valid(request, who.token_hash):
+                    if await request.is_disconnected() or not await _still_valid(request, who.token_hash):
                         return
                     checked = time.monotonic()
                     yield b": keep-alive\n\n"
                     continue
                 if time.monotonic() - checked >= recheck:  # a revoked token's stream ends
-                    if not _still_valid(request, who.token_hash):
+                    if not await _still_valid(request, who.token_hash):
                         return
                     checked = time.monotonic()
                 if event["id"] <= sent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from service_helpers import ACCOUNT, OTHER, Service
 
 from levguard.core.risk.excursion import GbmForecaster
 from levguard.core.risk.liquidation import prob_liquidation
@@ -44,3 +45,13 @@ def test_vol_and_var_follow_the_volatility_forecast_not_the_forecasters_scale() 
     assert row["model"] == "unknown"
     assert row["p_liq"] == {}
     assert row["var_1d_99"] is not None
+
+
+def test_an_account_without_positions_names_no_method(service: Service) -> None:
+    # The unwatched account has no positions: no forecaster and no VaR were used.
+    r = service.client.get(f"/api/accounts/{OTHER}/risk", headers=service.viewer)
+    assert r.status_code == 200, r.text
+    assert r.json()["positions"] == []
+    assert r.json()["method"] == "none (no positions)"
+    watched = service.client.get(f"/api/accounts/{ACCOUNT}/risk", headers=service.viewer).json()
+    assert watched["method"].endswith("forecaster; delta-normal VaR")

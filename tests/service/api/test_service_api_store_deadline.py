@@ -1,0 +1,142 @@
+"""A store that blocks (a hung PostgreSQL server, a SQLite file another process holds locked) must
+not freeze the service: its calls run off the event loop, so ``/healthz`` answers at once, and
+each request waits for the store at most ``store_timeout_s``, then gets 503 ``database
+unavailable`` (docs/service.md, Failure model)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from service_helpers import Service, _service
+
+from levguard.service.app import create_app
+from levguard.service.auth import ensure_admin_token
+from levguard.service.runtime import paper_demo_runtime
+
+
+def _blocking(fn: Callable[..., Any], release: threading.Event, hold_s: float) -> Callable[..., Any]:
+    # The store method, hung until ``release`` is set (at most hold_s: the old code, which called
+    # the store on the event loop, must come back for its test to fail rather than hang).
+    def call(*args: Any, **kwargs: Any) -> Any:
+        release.wait(hold_s)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def _in_background(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    return t, out
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.monotonic()
+    got = fn()
+    return got, time.monotonic() - t0
+
+
+@pytest.fixture
+def quick_service() -> Iterator[Service]:
+    yield from _service(store_timeout_s=0.5, store_threads=2)
+
+
+def test_healthz_answers_while_a_token_lookup_hangs(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(
+        service.runtime.store, "token_by_hash", _blocking(service.runtime.store.token_by_hash, release, 3.0)
+    )
+    try:
+        t, _ = _in_background(lambda: service.client.get("/api/status", headers=service.viewer))
+        time.sleep(0.3)  # the status request is waiting for the store
+        health, took = _timed(lambda: service.client.get("/healthz"))
+        assert health.status_code == 200
+        assert took < 1.0, f"/healthz took {took:.2f} s behind a hung store call"
+    finally:
+        release.set()
+    t.join(10)
+
+
+def test_a_hung_store_answers_503_within_the_deadline(quick_service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = quick_service
+    release = threading.Event()
+    store = s.runtime.store
+    monkeypatch.setattr(store, "token_by_hash", _blocking(store.token_by_hash, release, 30.0))
+    try:
+        # More requests than store threads: the later ones wait for a slot, within the same deadline.
+        calls = [_in_background(lambda: s.client.get("/api/status", headers=s.viewer)) for _ in range(3)]
+        got, took = _timed(lambda: s.client.post("/api/kill-switch", json={"on": True}, headers=s.admin))
+        assert got.status_code == 503, got.text
+        assert got.json()["error"].startswith("database unavailable: ")
+        assert took < 2.0, took
+        health, took = _timed(lambda: s.client.get("/healthz"))
+        assert health.status_code == 200
+        assert took < 1.0
+        for t, out in calls:
+            t.join(5)
+            assert out, "no answer"
+            assert out[0].status_code == 503, out[0].text
+    finally:
+        release.set()
+    # Once the store answers again, so does the service (the hung calls gave their threads back).
+    assert s.wait(lambda: s.client.get("/api/status", headers=s.viewer).status_code == 200, timeout=5)
+
+
+def test_a_hung_write_leaves_the_reads_and_the_health_check_answering(
+    quick_service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = quick_service
+    release = threading.Event()
+    store = s.runtime.store
+    monkeypatch.setattr(store, "set_kill_switch", _blocking(store.set_kill_switch, release, 30.0))
+    try:
+        t, out = _in_background(lambda: s.client.post("/api/kill-switch", json={"on": True}, headers=s.admin))
+        time.sleep(0.1)
+        status, took = _timed(lambda: s.client.get("/api/status", headers=s.viewer))
+        assert status.status_code == 200, status.text
+        assert took < 1.0, took
+        t.join(5)
+        assert out[0].status_code == 503, out[0].text
+    finally:
+        release.set()
+
+
+def test_a_sqlite_store_locked_by_another_process(tmp_path: Path) -> None:
+    db = tmp_path / "guard.db"
+    rt = paper_demo_runtime(f"sqlite:///{db}", interval_s=0.05)
+    admin = {"Authorization": f"Bearer {ensure_admin_token(rt.store)}"}
+    with TestClient(create_app(rt, store_timeout_s=1.0), raise_server_exceptions=False) as client:
+        assert client.get("/api/status", headers=admin).status_code == 200
+        other = sqlite3.connect(db, isolation_level=None, timeout=30)
+        other.execute("BEGIN EXCLUSIVE")  # e.g. a backup, or another tool writing the file
+        try:
+            t, out = _in_background(lambda: client.post("/api/kill-switch", json={"on": True}, headers=admin))
+            time.sleep(0.2)
+            health, took = _timed(lambda: client.get("/healthz"))
+            assert health.status_code == 200
+            assert took < 1.0, took
+            t.join(5)
+            assert out[0].status_code == 503
+            assert out[0].json()["error"].startswith("database unavailable")
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert client.get("/api/status", headers=admin).status_code == 200
+
+
+def test_the_deadline_is_checked() -> None:
+    from levguard.errors import InputError
+
+    rt = paper_demo_runtime()
+    for bad in ({"store_timeout_s": 0.0}, {"store_timeout_s": float("nan")}, {"store_threads": 0}):
+        with pytest.raises(InputError):
+            create_app(rt, **bad)  # type: ignore[arg-type]
+    rt.guardian.close()
