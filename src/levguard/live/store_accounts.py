@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from levguard.errors import InputError
 from levguard.live.schema import ACCOUNTS, KILL_SWITCH
 from levguard.live.store_engine import StoreEngine, as_int, jsonable, row_dict
+from levguard.live.store_journal import AuditRow, write_audit
 from levguard.live.store_leases import fence
 
 __all__ = ["AccountStore"]
@@ -77,18 +78,23 @@ class AccountStore:
             rows = conn.execute(sa.select(ACCOUNTS).order_by(ACCOUNTS.c.name)).all()
         return [row_dict(r) for r in rows]
 
-    def set_live(self, name: str, enabled: bool) -> None:
-        """Opt the account in to (or out of) live actions; InputError if it is unknown."""
+    def set_live(self, name: str, enabled: bool, *, audit: AuditRow | None = None) -> int | None:
+        """Opt the account in to (or out of) live actions; InputError if it is unknown.
+
+        ``audit``: a row appended to the audit log in the same transaction (the change and its
+        row are stored together or not at all); its id is returned (None without one)."""
         with self._db.tx("set_live", write=True) as conn:
             result = conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(live_enabled=bool(enabled)))
             if result.rowcount == 0:
                 raise InputError(f"account must exist, was {name!r}")
+            return None if audit is None else write_audit(conn, audit)
 
-    def set_policy(self, name: str, policy: dict[str, Any] | None) -> None:
+    def set_policy(self, name: str, policy: dict[str, Any] | None, *, audit: AuditRow | None = None) -> int | None:
         """Replace the account's policy (JSON, never secrets) and nothing else; InputError if unknown.
 
         One conditional ``UPDATE`` of the policy column: unlike :meth:`upsert_account`, it cannot
         write back a live flag read earlier, so a concurrent :meth:`set_live` is never undone.
+        ``audit`` is appended in the same transaction, as in :meth:`set_live`.
         """
         with self._db.tx("set_policy", write=True) as conn:
             result = conn.execute(
@@ -96,6 +102,7 @@ class AccountStore:
             )
             if result.rowcount == 0:
                 raise InputError(f"account must exist, was {name!r}")
+            return None if audit is None else write_audit(conn, audit)
 
     def set_disabled(self, name: str, reason: str | None, ts_ns: int) -> None:
         """Stop acting on the account (``reason``, e.g. an authentication failure) until an operator
@@ -127,16 +134,19 @@ class AccountStore:
                 fence(conn, str(name), lease, now, 0.0, "expected positions not stored", expiry=False)
             conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == name).values(**values))
 
-    def set_kill_switch(self, account: str | None, on: bool) -> None:
-        """Set the kill switch of one account, or the global one when ``account`` is None."""
+    def set_kill_switch(self, account: str | None, on: bool, *, audit: AuditRow | None = None) -> int | None:
+        """Set the kill switch of one account, or the global one when ``account`` is None.
+
+        ``audit`` is appended in the same transaction, as in :meth:`set_live`."""
         with self._db.tx("set_kill_switch", write=True) as conn:
             if account is None:
                 stmt = self._db.insert(KILL_SWITCH).values(id=1, on=bool(on))
                 conn.execute(stmt.on_conflict_do_update(index_elements=[KILL_SWITCH.c.id], set_={"on": bool(on)}))
-                return
-            result = conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == account).values(kill_switch=bool(on)))
-            if result.rowcount == 0:
-                raise InputError(f"account must exist, was {account!r}")
+            else:
+                result = conn.execute(ACCOUNTS.update().where(ACCOUNTS.c.name == account).values(kill_switch=bool(on)))
+                if result.rowcount == 0:
+                    raise InputError(f"account must exist, was {account!r}")
+            return None if audit is None else write_audit(conn, audit)
 
     def kill_switch(self, account: str) -> bool:
         """Return True when the global kill switch or the account's own is on."""

@@ -15,7 +15,17 @@ import sqlalchemy as sa
 from levguard.live.schema import ALERTS, AUDIT_LOG, SNAPSHOTS
 from levguard.live.store_engine import StoreEngine, alert_values, as_int, audit_values, jsonable, row_dict
 
-__all__ = ["JournalStore"]
+__all__ = ["AuditRow", "JournalStore", "write_audit"]
+
+#: One audit row: ``(account, ts_ns, event, inputs, decision, reasons)`` (:meth:`JournalStore.audit`).
+AuditRow = tuple[str | None, int, str, dict[str, Any], dict[str, Any], list[str]]
+
+
+def write_audit(conn: Any, row: AuditRow) -> int:
+    """Append ``row`` to the audit log inside the caller's transaction ``conn``; return its id (a
+    change and its audit row commit together, or neither does)."""
+    values = audit_values(*row)
+    return int(conn.execute(AUDIT_LOG.insert().values(**values).returning(AUDIT_LOG.c.id)).scalar_one())
 
 
 def _snapshot_values(account: str, ts_ns: int, state: str, figures: Any) -> dict[str, Any]:
@@ -104,15 +114,21 @@ class JournalStore:
             rows = conn.execute(stmt).all()
         return [{**row_dict(r), "acked": r.acked_ns is not None} for r in rows]
 
-    def ack_alert(self, alert_id: int, ts_ns: int) -> bool:
-        """Acknowledge an alert; True if this call acknowledged it, False if unknown or already acked."""
+    def ack_alert(self, alert_id: int, ts_ns: int, *, audit: AuditRow | None = None) -> bool:
+        """Acknowledge an alert; True if this call acknowledged it, False if unknown or already acked.
+
+        ``audit``: a row appended to the audit log in the same transaction when this call
+        acknowledged the alert (both or neither are stored)."""
         stmt = (
             ALERTS.update()
             .where(ALERTS.c.id == int(alert_id), ALERTS.c.acked_ns.is_(None))
             .values(acked_ns=as_int(ts_ns, "ts_ns"))
         )
         with self._db.tx("ack_alert", write=True) as conn:
-            return bool(conn.execute(stmt).rowcount == 1)
+            acked = bool(conn.execute(stmt).rowcount == 1)
+            if acked and audit is not None:
+                write_audit(conn, audit)
+            return acked
 
     # ---------------------------------------------------------------- audit log
 
@@ -129,9 +145,10 @@ class JournalStore:
 
         The log is append-only: the database rejects UPDATE and DELETE on it.
         """
-        values = audit_values(account, ts_ns, event, inputs, decision, reasons)
+        row: AuditRow = (account, ts_ns, event, inputs, decision, reasons)
+        audit_values(*row)  # bad input raises before the transaction opens
         with self._db.tx("audit", write=True) as conn:
-            return int(conn.execute(AUDIT_LOG.insert().values(**values).returning(AUDIT_LOG.c.id)).scalar_one())
+            return write_audit(conn, row)
 
     def record_cycle(
         self,

@@ -6,7 +6,9 @@ recorded in the audit log with the token's name and published as a ``control`` e
 Changes to guardian or venue state (a policy's sizer, a paper venue's prices, an account's
 disabled flag) run on the guardian's own thread through :meth:`Runtime.call`; store writes run on
 a store thread (:func:`~levguard.service.store_calls.store_call`), a change with its audit row in
-one call.
+one transaction (both stored or neither, whatever the request's answer); a guardian-side change
+(a policy in use) follows only once that transaction committed.  The paper shock is audited
+first, then applied: a 503 never leaves an unaudited move.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Request
 
 from levguard.config.policies import build_policy, check_account_policy, parse_policy_config
 from levguard.errors import ConfigError, InputError, LevguardError
+from levguard.live.store_journal import AuditRow
 from levguard.service.app import Principal
 from levguard.service.deps import Admin, account_row, compute, runtime_of, setup_of, store_call, stored_account
 from levguard.service.models import (
@@ -48,17 +51,17 @@ router = APIRouter(prefix="/api", tags=["write"], responses=WRITE_RESPONSES)
 _CONFIRM: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "The confirmation does not match"}}
 
 
-def _audit(
-    rt: Runtime,
-    who: Principal,
-    account: str | None,
-    event: str,
-    inputs: dict[str, Any],
-    decision: dict[str, Any],
-    reason: str,
-) -> int:
-    return rt.store.audit(
-        account, time.time_ns(), event, {**inputs, "by": who.name}, decision, [f"{reason} (API, token {who.name!r})"]
+def _row(
+    who: Principal, account: str | None, event: str, inputs: dict[str, Any], decision: dict[str, Any], reason: str
+) -> AuditRow:
+    # The audit row of a change made through the API, stored in the change's own transaction.
+    return (
+        account,
+        time.time_ns(),
+        event,
+        {**inputs, "by": who.name},
+        decision,
+        [f"{reason} (API, token {who.name!r})"],
     )
 
 
@@ -77,19 +80,16 @@ async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[
 
 
 def _set_kill_switch(rt: Runtime, who: Principal, body: KillSwitchIn) -> None:
-    # On a store thread: the switch and its audit row.
+    # On a store thread: the switch and its audit row, in one transaction.
     if body.account is not None:
         stored_account(rt, body.account)
-    rt.store.set_kill_switch(body.account, body.on)
-    _audit(
-        rt,
-        who,
-        body.account,
-        "kill_switch",
-        {"on": body.on},
-        {"on": body.on},
-        f"kill switch {'on' if body.on else 'off'} ({'account' if body.account else 'global'})",
-    )
+    scope = "account" if body.account else "global"
+    reason = f"kill switch {'on' if body.on else 'off'} ({scope})"
+    audit = _row(who, body.account, "kill_switch", {"on": body.on}, {"on": body.on}, reason)
+    try:
+        rt.store.set_kill_switch(body.account, body.on, audit=audit)
+    except InputError:  # deleted since stored_account found it
+        raise HTTPException(404, f"unknown account {body.account!r}") from None
 
 
 @router.post(
@@ -106,10 +106,10 @@ async def ack_alert(request: Request, who: Admin, alert_id: Annotated[int, Path(
 
 
 def _ack(rt: Runtime, who: Principal, alert_id: int) -> None:
-    # On a store thread: the acknowledgement and its audit row.
-    if not rt.store.ack_alert(alert_id, time.time_ns()):
+    # On a store thread: the acknowledgement and its audit row, in one transaction.
+    audit = _row(who, None, "alert_ack", {"id": alert_id}, {"acked": True}, f"alert {alert_id} acknowledged")
+    if not rt.store.ack_alert(alert_id, time.time_ns(), audit=audit):
         raise HTTPException(404, f"no unacknowledged alert with id {alert_id} (unknown or already acknowledged)")
-    _audit(rt, who, None, "alert_ack", {"id": alert_id}, {"acked": True}, f"alert {alert_id} acknowledged")
 
 
 @router.post(
@@ -131,19 +131,18 @@ async def set_mode(request: Request, who: Admin, name: AccountName, body: ModeIn
     setup = setup_of(rt, name)
     effective = bool(body.live and rt.guardian.live and setup is not None and setup.live)
 
-    def switch() -> None:  # on a store thread: the switch and its audit row
-        rt.store.set_live(name, body.live)
-        _audit(
-            rt,
-            who,
-            name,
-            "mode",
-            {"live": body.live, "was": row["live_enabled"]},
-            {"live_enabled": body.live, "effective_live": effective},
-            f"switched to {'live' if body.live else 'dry run'}",
-        )
-
-    await store_call(request, switch)
+    audit = _row(
+        who,
+        name,
+        "mode",
+        {"live": body.live, "was": row["live_enabled"]},
+        {"live_enabled": body.live, "effective_live": effective},
+        f"switched to {'live' if body.live else 'dry run'}",
+    )
+    try:  # the switch and its audit row in one transaction
+        await store_call(request, rt.store.set_live, name, body.live, audit=audit)
+    except InputError:
+        raise HTTPException(404, f"unknown account {name!r}") from None
     rt.bus.publish("control", {"kind": "mode", "account": name, "live_enabled": body.live})
     return {"account": name, "live_enabled": body.live, "effective_live": effective}
 
@@ -192,25 +191,22 @@ async def put_policy(
             return size_account(spec, policy, vol=vol, forecaster=fitted or None, volatility=known).to_dict()
 
         trial = await _trial(request, rt, setup, sizer)
-    previous = row.get("policy")
-    # The policy column only: the live flag may have been switched during the trial (a lost update).
-    try:
-        await store_call(request, rt.store.set_policy, name, policy)
-    except InputError:
-        raise HTTPException(404, f"unknown account {name!r}") from None
-    if setup is not None:
-        await rt.call(_use_policy, setup, sizer, policy)  # the guardian sizes with it from its next cycle
-    audit_id = await store_call(
-        request,
-        _audit,
-        rt,
+    audit = _row(
         who,
         name,
         "policy",
-        {"policy": policy, "previous": previous},
+        {"policy": policy, "previous": row.get("policy")},
         {"target_leverage": trial.get("target_leverage"), "binding_constraint": trial.get("binding_constraint")},
         "policy updated",
     )
+    # The policy column and its audit row in one transaction (the live flag may have been switched
+    # during the trial: not written back, no lost update).
+    try:
+        audit_id = await store_call(request, rt.store.set_policy, name, policy, audit=audit)
+    except InputError:
+        raise HTTPException(404, f"unknown account {name!r}") from None
+    if setup is not None:  # only once stored and audited: a 503 above leaves the guardian's policy alone
+        await rt.call(_use_policy, setup, sizer, policy)  # the guardian sizes with it from its next cycle
     rt.bus.publish("control", {"kind": "policy", "account": name})
     return clean(
         {
@@ -255,10 +251,15 @@ async def shock(request: Request, who: Admin, name: AccountName, body: ShockIn) 
     venue = rt.venue(name)
     if not isinstance(venue, PaperVenue):
         raise HTTPException(404, f"account {name!r} is not on a paper venue")
+    # The audit row first, then the move: a 503 (the row perhaps stored later) never leaves an
+    # unaudited move, and a retry after it shocks once.  The symbol is checked first (400), so a
+    # refused move leaves no row.
+    symbols = await rt.call(venue.last_prices)
+    if body.symbol not in symbols:
+        raise HTTPException(400, f"symbol must be one of {', '.join(symbols)}, was {body.symbol!r}")
+    row = _row(who, name, "paper_shock", body.model_dump(), {}, "scripted price move (paper venue)")
+    await store_call(request, rt.store.audit, *row)
     await rt.call(venue.shock, body.symbol, body.drop, body.ticks)  # the guardian's thread steps the venue
-    await store_call(
-        request, _audit, rt, who, name, "paper_shock", body.model_dump(), {}, "scripted price move (paper venue)"
-    )
     rt.bus.publish("control", {"kind": "paper_shock", "account": name, "symbol": body.symbol})
     return {"account": name, "symbol": body.symbol, "drop": body.drop, "ticks": body.ticks}
 
