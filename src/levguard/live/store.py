@@ -75,6 +75,8 @@ action and stop acting when a renewal fails.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from levguard.live.schema import METADATA
 from levguard.live.store_accounts import AccountStore
 from levguard.live.store_engine import VERSION_TABLE, StoreEngine, StoreUnavailable
@@ -146,6 +148,11 @@ class Store(AccountStore, JournalStore, OrderStore, LeaseStore, TokenStore):
 
     def __repr__(self) -> str:
         return f"Store(url={self.url_redacted!r})"
+
+    def bounded(self, deadline: float) -> AbstractContextManager[None]:
+        """Bound this thread's store calls inside the block by ``deadline`` (``time.monotonic()``):
+        see :meth:`StoreEngine.bounded <levguard.live.store_engine.StoreEngine.bounded>`."""
+        return self._db.bounded(deadline)
 
     def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""

@@ -74,6 +74,27 @@ def _set_wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
+_PG_LOCK_TIMEOUT_MS = round(_PG_LOCK_TIMEOUT_S * 1000)
+# A transaction's own bounds (is_local: they end with it).
+_PG_BOUND = sa.text("SELECT set_config('lock_timeout', :lock, true), set_config('statement_timeout', :stmt, true)")
+
+
+@contextmanager
+def _sqlite_busy(conn: Connection, wait_ms: int | None) -> Iterator[None]:
+    """The SQLite connection's busy timeout at ``wait_ms`` for the block (before its BEGIN), then
+    back to the store's own; nothing when None."""
+    if wait_ms is None:
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA busy_timeout = {min(int(wait_ms), round(_SQLITE_BUSY_TIMEOUT_S * 1000))}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {round(_SQLITE_BUSY_TIMEOUT_S * 1000)}")
+
+
 def _pg_connect_args(url: URL) -> dict[str, Any]:
     """libpq parameters bounding every wait of a PostgreSQL session (the timeouts above).
 
@@ -287,6 +308,7 @@ class StoreEngine:
         #: thread); a file or server database needs no lock.
         self.lock = threading.RLock()
         self._serialise = False
+        self._bound = threading.local()  # a deadline of this thread's transactions (bounded)
         try:
             self._engine = self._make_engine(parsed)
         except (ImportError, sa.exc.SQLAlchemyError) as exc:  # e.g. psycopg not installed: levguard[postgres]
@@ -361,15 +383,39 @@ class StoreEngine:
         raise StoreUnavailable(message) from exc
 
     @contextmanager
+    def bounded(self, deadline: float) -> Iterator[None]:
+        """Bound every transaction this thread opens inside the block by ``deadline`` (a
+        ``time.monotonic()`` instant): a SQLite lock is waited for (busy timeout), and a
+        PostgreSQL lock or statement (``lock_timeout``, ``statement_timeout``), at most until
+        then, not the store's own 15 s / 60 s.  What the HTTP service's store calls run in, so a
+        refused call gives its thread back by the request's deadline."""
+        before = getattr(self._bound, "deadline", None)
+        self._bound.deadline = float(deadline)
+        try:
+            yield
+        finally:
+            self._bound.deadline = before
+
+    def _wait_ms(self) -> int | None:
+        # Milliseconds left to this thread's deadline (at least 1), or None without one.
+        deadline = getattr(self._bound, "deadline", None)
+        return None if deadline is None else max(1, int((deadline - time.monotonic()) * 1000))
+
+    @contextmanager
     def tx(self, op: str, *, write: bool = False) -> Iterator[Connection]:
         """Open one transaction named ``op``, committed on success; ``write`` takes the write lock
         first (SQLite).  Database errors become :class:`StoreUnavailable` and integrity
-        violations :class:`~levguard.errors.InputError`."""
+        violations :class:`~levguard.errors.InputError`.  Inside :meth:`bounded` its waits end
+        at the deadline."""
+        wait_ms = self._wait_ms()
         try:
             with self.lock if self._serialise else nullcontext(), self._engine.connect() as conn:
                 if write:
                     conn = conn.execution_options(levguard_write=True)
-                with conn.begin():
+                with _sqlite_busy(conn, wait_ms if self._sqlite else None), conn.begin():
+                    if wait_ms is not None and not self._sqlite:
+                        bound = {"lock": str(min(wait_ms, _PG_LOCK_TIMEOUT_MS)), "stmt": str(wait_ms)}
+                        conn.execute(_PG_BOUND, bound)
                     yield conn
         except sa.exc.IntegrityError as exc:
             detail = self._redacted(" ".join(str(getattr(exc, "orig", exc)).split()))

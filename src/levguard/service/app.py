@@ -37,7 +37,7 @@ from levguard.service.auth import digest
 from levguard.service.middleware import BodyLimit, SecurityHeaders
 from levguard.service.models import HealthOut
 from levguard.service.runtime import GuardianUnavailable, Runtime
-from levguard.service.store_calls import STORE_THREADS, STORE_TIMEOUT_S, StoreCalls, store_call
+from levguard.service.store_calls import RESERVED_THREADS, STORE_THREADS, STORE_TIMEOUT_S, StoreCalls, pooled_call
 
 __all__ = [
     "DocsMode",
@@ -72,10 +72,11 @@ class Principal:
 
 async def principal_of(request: Request, token_hash: str) -> Principal:
     """The unrevoked token with this digest, else a 401 (503 when the store is down or does not
-    answer in time: the look-up runs on a store thread, :func:`store_call`)."""
+    answer in time: the look-up runs on a store thread of its own pool, ``tokens``, which the
+    routes' reads and writes cannot take, :func:`pooled_call`)."""
     runtime: Runtime = request.app.state.runtime
     try:
-        row = await store_call(request, runtime.store.token_by_hash, token_hash)
+        row = await pooled_call(request, "tokens", runtime.store.token_by_hash, token_hash)
     except StoreUnavailable as exc:
         raise HTTPException(503, f"database unavailable: {exc}") from None
     if row is None:
@@ -270,7 +271,8 @@ def create_app(
         the call itself; 503 ``database unavailable`` beyond (a locked or hung database must not
         hold the request, nor the event loop that answers the others).
     store_threads : int
-        Threads the requests' store calls run on at most (a hung database holds at most these).
+        Threads the requests' store calls run on at most, besides two reserved for the token
+        look-ups and two for the kill switch's write (a hung database holds at most these + 4).
     docs : {"token", "off", "public"}
         ``token``: the OpenAPI schema at ``/openapi.json`` for a read token, no HTML pages;
         ``off``: no schema route; ``public``: the schema, ``/docs`` and ``/redoc`` to anyone.
@@ -314,7 +316,13 @@ def create_app(
     app.state.compute_rate = _RateLimiter(compute_rate_per_minute)
     app.state.ticket_rate = _RateLimiter(TICKET_RATE_PER_MINUTE)
     app.state.compute_threads = compute_threads
-    app.state.store_calls = StoreCalls(store_threads, store_timeout_s)
+    bound = runtime.store.bounded  # the database waits no longer than the request
+    app.state.store_pools = {
+        "shared": StoreCalls(store_threads, store_timeout_s, bound, "store"),
+        "tokens": StoreCalls(RESERVED_THREADS, store_timeout_s, bound, "store-tokens"),
+        "kill_switch": StoreCalls(RESERVED_THREADS, store_timeout_s, bound, "store-kill-switch"),
+    }
+    app.state.store_calls = app.state.store_pools["shared"]
     app.state.docs = docs
     if cors_origins:
         app.add_middleware(

@@ -43,6 +43,7 @@ from levguard.service.models import (
     ShockOut,
 )
 from levguard.service.runtime import Runtime, clean
+from levguard.service.store_calls import pooled_call
 from levguard.venues.paper import PaperVenue
 
 __all__ = ["router"]
@@ -74,7 +75,7 @@ def _row(
 )
 async def kill_switch(request: Request, who: Admin, body: KillSwitchIn) -> dict[str, Any]:
     rt = runtime_of(request)
-    await store_call(request, _set_kill_switch, rt, who, body)
+    await pooled_call(request, "kill_switch", _set_kill_switch, rt, who, body)  # its own threads
     rt.bus.publish("control", {"kind": "kill_switch", "account": body.account, "on": body.on})
     return {"account": body.account, "on": body.on}
 

@@ -9,6 +9,15 @@ and the thread finishes (or stays hung) in the background, holding its slot: at 
 calls are ever outstanding, so a hung database costs a fixed number of threads, and a call that
 finds every slot taken waits for one within the same deadline.  A call that had not started when
 its deadline passed never runs; one that had may still complete once the database answers.
+
+The call runs inside ``bound(deadline)`` (the store's :meth:`~levguard.live.store.Store.bounded`):
+the database itself waits for a lock at most until the request's deadline (SQLite's busy timeout,
+PostgreSQL's ``lock_timeout`` and ``statement_timeout``), so a call refused by a locked database
+gives its thread back at the deadline instead of holding it for the store's own 15 s.
+
+The app keeps separate pools (:func:`store_call`'s ``pool``): ``tokens`` for the token look-ups
+and ``kill_switch`` for the kill switch's write, each with threads of its own, so slow reads or
+writes that hold every shared thread never lock out authentication or the kill switch.
 """
 
 from __future__ import annotations
@@ -19,12 +28,13 @@ import contextlib
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 
-__all__ = ["STORE_THREADS", "STORE_TIMEOUT_S", "StoreCalls", "store_call"]
+__all__ = ["RESERVED_THREADS", "STORE_THREADS", "STORE_TIMEOUT_S", "StoreCalls", "pooled_call", "store_call"]
 
 T = TypeVar("T")
 
@@ -33,27 +43,43 @@ STORE_TIMEOUT_S = 10.0
 #: Threads the HTTP side's store calls run on at most.
 STORE_THREADS = 4
 
-_Job = tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]]
+#: Threads of each reserved pool (token look-ups; the kill switch), besides the shared ones.
+RESERVED_THREADS = 2
+
+_Job = tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...], float]
+
+
+def _unbounded(_deadline: float) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 class StoreCalls:
     """Run blocking store calls off the event loop, at most ``threads`` at a time, each within
     ``timeout_s`` (503 ``database unavailable`` beyond).  Used from one event loop."""
 
-    def __init__(self, threads: int = STORE_THREADS, timeout_s: float = STORE_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        threads: int = STORE_THREADS,
+        timeout_s: float = STORE_TIMEOUT_S,
+        bound: Callable[[float], contextlib.AbstractContextManager[None]] = _unbounded,
+        name: str = "store",
+    ) -> None:
         self.threads = int(threads)
         self.timeout_s = float(timeout_s)
+        self.name = name
+        self._bound = bound
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._workers = 0
         self._slots: asyncio.Semaphore | None = None
 
     def _worker(self) -> None:
         while True:
-            future, fn, args = self._jobs.get()
+            future, fn, args, deadline = self._jobs.get()
             if not future.set_running_or_notify_cancel():
                 continue  # its request gave up before it started
             try:
-                future.set_result(fn(*args))
+                with self._bound(deadline):  # the database's own waits end at the deadline
+                    future.set_result(fn(*args))
             except BaseException as exc:
                 future.set_exception(exc)
 
@@ -65,6 +91,7 @@ class StoreCalls:
         no thread is free or the call does not return within ``timeout_s``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
+        until = time.monotonic() + self.timeout_s  # the same instant, for the store thread
         if self._slots is None:  # created on the loop that uses it
             self._slots = asyncio.Semaphore(self.threads)
         slots = self._slots
@@ -82,8 +109,9 @@ class StoreCalls:
         future.add_done_callback(release)
         if self._workers < self.threads:
             self._workers += 1
-            threading.Thread(target=self._worker, name=f"levguard-store-{self._workers}", daemon=True).start()
-        self._jobs.put((future, fn, args))
+            name = f"levguard-{self.name}-{self._workers}"
+            threading.Thread(target=self._worker, name=name, daemon=True).start()
+        self._jobs.put((future, fn, args, until))
         try:
             async with asyncio.timeout_at(deadline):  # cancels the call if it has not started
                 return await asyncio.wrap_future(future)
@@ -92,6 +120,13 @@ class StoreCalls:
 
 
 async def store_call(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run the store call ``fn(*args, **kwargs)`` for a request through the app's :class:`StoreCalls`."""
-    calls: StoreCalls = request.app.state.store_calls
+    """Run the store call ``fn(*args, **kwargs)`` for a request through the app's shared
+    :class:`StoreCalls`."""
+    return await pooled_call(request, "shared", fn, *args, **kwargs)
+
+
+async def pooled_call(request: Request, pool: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(*args, **kwargs)`` on the app's store pool ``pool``: ``shared``, ``tokens`` (token
+    look-ups) or ``kill_switch`` (its write)."""
+    calls: StoreCalls = request.app.state.store_pools[pool]
     return await calls.run(functools.partial(fn, *args, **kwargs))

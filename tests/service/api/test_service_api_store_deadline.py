@@ -5,6 +5,7 @@ unavailable`` (docs/service.md, Failure model)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -21,14 +22,26 @@ from levguard.service.auth import ensure_admin_token
 from levguard.service.runtime import paper_demo_runtime
 
 
-def _blocking(fn: Callable[..., Any], release: threading.Event, hold_s: float) -> Callable[..., Any]:
+def _blocking(
+    fn: Callable[..., Any], release: threading.Event, hold_s: float, started: threading.Event | None = None
+) -> Callable[..., Any]:
     # The store method, hung until ``release`` is set (at most hold_s: the old code, which called
-    # the store on the event loop, must come back for its test to fail rather than hang).
+    # the store on the event loop, must come back for its test to fail rather than hang); it sets
+    # ``started`` when called.
     def call(*args: Any, **kwargs: Any) -> Any:
+        if started is not None:
+            started.set()
         release.wait(hold_s)
         return fn(*args, **kwargs)
 
     return call
+
+
+def _hang(monkeypatch: pytest.MonkeyPatch, store: Any, method: str) -> threading.Event:
+    # The store's ``method`` hung (30 s at most) until the returned event is set.
+    release = threading.Event()
+    monkeypatch.setattr(store, method, _blocking(getattr(store, method), release, 30.0))
+    return release
 
 
 def _in_background(fn: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
@@ -96,10 +109,11 @@ def test_a_hung_write_leaves_the_reads_and_the_health_check_answering(
     s = quick_service
     release = threading.Event()
     store = s.runtime.store
-    monkeypatch.setattr(store, "set_kill_switch", _blocking(store.set_kill_switch, release, 30.0))
+    started = threading.Event()
+    monkeypatch.setattr(store, "set_kill_switch", _blocking(store.set_kill_switch, release, 30.0, started))
     try:
         t, out = _in_background(lambda: s.client.post("/api/kill-switch", json={"on": True}, headers=s.admin))
-        time.sleep(0.1)
+        assert started.wait(5), "the kill switch's write never started"
         status, took = _timed(lambda: s.client.get("/api/status", headers=s.viewer))
         assert status.status_code == 200, status.text
         assert took < 1.0, took
@@ -109,15 +123,33 @@ def test_a_hung_write_leaves_the_reads_and_the_health_check_answering(
         release.set()
 
 
-def test_a_sqlite_store_locked_by_another_process(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _sqlite_app(tmp_path: Path, **kwargs: Any) -> Iterator[tuple[TestClient, dict[str, str], Any, Path]]:
+    # The paper service over a SQLite file (another process can lock it), its first read answered.
     db = tmp_path / "guard.db"
     rt = paper_demo_runtime(f"sqlite:///{db}", interval_s=0.05)
     admin = {"Authorization": f"Bearer {ensure_admin_token(rt.store)}"}
-    with TestClient(create_app(rt, store_timeout_s=1.0), raise_server_exceptions=False) as client:
+    app = create_app(rt, **kwargs)
+    with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/api/status", headers=admin).status_code == 200
-        other = sqlite3.connect(db, isolation_level=None, timeout=30)
-        other.execute("BEGIN EXCLUSIVE")  # e.g. a backup, or another tool writing the file
-        try:
+        yield client, admin, app, db
+
+
+@contextlib.contextmanager
+def _locked(db: Path, begin: str) -> Iterator[None]:
+    # Another process's write transaction on the file (a backup, another tool) for the block.
+    other = sqlite3.connect(db, isolation_level=None, timeout=30)
+    other.execute(begin)
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_sqlite_store_locked_by_another_process(tmp_path: Path) -> None:
+    with _sqlite_app(tmp_path, store_timeout_s=1.0) as (client, admin, _, _db):
+        with _locked(_db, "BEGIN EXCLUSIVE"):
             t, out = _in_background(lambda: client.post("/api/kill-switch", json={"on": True}, headers=admin))
             time.sleep(0.2)
             health, took = _timed(lambda: client.get("/healthz"))
@@ -126,9 +158,6 @@ def test_a_sqlite_store_locked_by_another_process(tmp_path: Path) -> None:
             t.join(5)
             assert out[0].status_code == 503
             assert out[0].json()["error"].startswith("database unavailable")
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
         assert client.get("/api/status", headers=admin).status_code == 200
 
 
@@ -140,3 +169,48 @@ def test_the_deadline_is_checked() -> None:
         with pytest.raises(InputError):
             create_app(rt, **bad)  # type: ignore[arg-type]
     rt.guardian.close()
+
+
+def test_hung_reads_leave_the_kill_switch_and_the_token_checks_their_threads(
+    quick_service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = quick_service
+    release = _hang(monkeypatch, s.runtime.store, "audit_log")
+    try:
+        # As many hung reads as shared store threads (2): every shared thread is taken.
+        calls = [_in_background(lambda: s.client.get("/api/audit", headers=s.viewer)) for _ in range(2)]
+        time.sleep(0.2)
+        got, took = _timed(lambda: s.client.post("/api/kill-switch", json={"on": True}, headers=s.admin))
+        assert got.status_code == 200, got.text
+        assert took < 0.5, took
+        assert s.runtime.store.kill_switch("paper-btc")
+        for t, out in calls:
+            t.join(5)
+            assert out[0].status_code == 503, out[0].text
+    finally:
+        release.set()
+
+
+def test_kill_switch_presses_refused_by_a_locked_sqlite_file_leave_the_token_checks_answering(tmp_path: Path) -> None:
+    with (
+        _sqlite_app(tmp_path, store_timeout_s=1.0, store_threads=2) as (client, admin, app, db),
+        _locked(db, "BEGIN IMMEDIATE"),
+    ):
+        presses = [
+            _in_background(lambda: client.post("/api/kill-switch", json={"on": True}, headers=admin)) for _ in range(4)
+        ]
+        for t, out in presses:
+            t.join(5)
+            assert out[0].status_code == 503, out[0].text
+        # The refused writes gave their threads back at their deadline (the database waited
+        # no longer than it): a request needing a token look-up and a read answers at once.
+        status, took = _timed(lambda: client.get("/api/status", headers=admin))
+        assert status.status_code == 200, status.text
+        assert took < 0.5, took
+        # Every store thread is free again within moments of the deadline (was: 15 s, the
+        # busy timeout, while the lock is held).
+        pools = app.state.store_pools.values()
+        deadline = time.monotonic() + 1.0
+        while not all(p._slots is None or p._slots._value == p.threads for p in pools):
+            assert time.monotonic() < deadline, "a refused write still holds its store thread"
+            time.sleep(0.02)
