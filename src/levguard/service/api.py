@@ -599,7 +599,11 @@ async def audit(
     request: Request,
     who: Read,
     account: AccountQ = None,
-    event: Annotated[str | None, Query(max_length=100, description="Only this event (cycle, deleverage...)")] = None,
+    event: Annotated[
+        str | None,
+        Query(max_length=100, description="Only this event (cycle, deleverage...)"),
+        AfterValidator(utf8_text),
+    ] = None,
     since_ns: SinceNs = None,
     limit: Limit = 100,
     before_id: BeforeId = None,

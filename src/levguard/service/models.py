@@ -67,13 +67,18 @@ JsonInt = Annotated[int, BeforeValidator(_json_int)]
 
 
 def utf8_text(value: Any) -> Any:
-    """Refuse a string that is not UTF-8 text: a lone surrogate (JSON's ``"\\ud800"`` escape
-    carries one) cannot be stored, sent to a database or a venue (422 naming the field)."""
+    """Refuse a string that is not UTF-8 text a database can hold: a lone surrogate (JSON's
+    ``"\\ud800"`` escape carries one) cannot be encoded, and a NUL (``"\\u0000"``, ``%00``) is
+    refused by PostgreSQL's text type; neither can be stored, sent to a database or a venue (422
+    naming the field; it was a 503 "database unavailable" on PostgreSQL)."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(f"not UTF-8 text: a lone surrogate {value[exc.start]!r} at position {exc.start}") from None
+        nul = value.find("\x00")
+        if nul >= 0:
+            raise ValueError(f"not text a database can store: a NUL character at position {nul}")
     return value
 
 
