@@ -39,7 +39,7 @@ from levguard.service.auth import digest
 from levguard.service.deps import Read, read_scope, runtime_of
 from levguard.service.models import ERROR_RESPONSES, ErrorOut, StreamTicketOut
 
-__all__ = ["KEEPALIVE_S", "RECHECK_S", "TICKET_TTL_S", "StreamTickets", "router"]
+__all__ = ["KEEPALIVE_S", "RECHECK_GRACE_S", "RECHECK_S", "TICKET_TTL_S", "StreamTickets", "router"]
 
 router = APIRouter()
 
@@ -53,6 +53,10 @@ MAX_TICKETS = 1024
 MAX_TICKETS_PER_TOKEN = 16
 #: Seconds between checks that an open stream's token is still valid (revoked: the stream ends).
 RECHECK_S = 5.0
+#: Seconds an open stream outlives re-checks the store cannot answer (503): a store that stays
+#: unavailable that long ends it (the token may have been revoked meanwhile); a revoked or
+#: expired token (401/403) ends it at once.
+RECHECK_GRACE_S = 60.0
 
 
 class StreamTickets:
@@ -159,14 +163,37 @@ def _resume_after(last_event_id: str | None, run: str, seq: int) -> int | None:
     return 0
 
 
-async def _still_valid(request: Request, token_hash: str) -> bool:
-    """The stream's token is still valid (not revoked; the store answers within the app's
-    ``store_timeout_s``: the look-up runs on a store thread, not on the event loop)."""
+async def _still_valid(request: Request, token_hash: str) -> bool | None:
+    """The stream's token is still valid: True; revoked (401/403): False; unknown, the store not
+    answering within the app's ``store_timeout_s`` (503; the look-up runs on a store thread, not
+    on the event loop): None."""
     try:
         await principal_of(request, token_hash)
-    except HTTPException:
-        return False
+    except HTTPException as exc:
+        if exc.status_code in (401, 403):
+            return False
+        return None
     return True
+
+
+class _Recheck:
+    """An open stream's token re-checks: ``ok()`` False once the token is revoked, or once the
+    store has not answered them for ``grace_s`` (:data:`RECHECK_GRACE_S`)."""
+
+    def __init__(self, request: Request, token_hash: str, grace_s: float) -> None:
+        self.request, self.token_hash, self.grace_s = request, token_hash, grace_s
+        self.checked = time.monotonic()
+        self.unsure_since: float | None = None
+
+    async def ok(self) -> bool:
+        valid = await _still_valid(self.request, self.token_hash)
+        now = time.monotonic()
+        self.checked = now
+        if valid is None:  # the store did not answer: keep the stream, within the grace
+            self.unsure_since = self.unsure_since or now
+            return now - self.unsure_since < self.grace_s
+        self.unsure_since = None
+        return valid
 
 
 @router.get(
@@ -190,11 +217,11 @@ async def events(
     after = _resume_after(last_event_id, run, bus.seq)
     keepalive = float(getattr(request.app.state, "sse_keepalive_s", KEEPALIVE_S))
     recheck = float(getattr(request.app.state, "sse_recheck_s", RECHECK_S))
+    token = _Recheck(request, who.token_hash, float(getattr(request.app.state, "sse_grace_s", RECHECK_GRACE_S)))
 
     async def stream() -> AsyncIterator[bytes]:
         queue = bus.subscribe()  # before the replay: nothing published in between is lost
         sent = after if after is not None else 0
-        checked = time.monotonic()
         try:
             yield b"retry: 3000\n\n"
             if after is not None:
@@ -205,15 +232,12 @@ async def events(
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=keepalive)
                 except TimeoutError:
-                    if await request.is_disconnected() or not await _still_valid(request, who.token_hash):
+                    if await request.is_disconnected() or not await token.ok():
                         return
-                    checked = time.monotonic()
                     yield b": keep-alive\n\n"
                     continue
-                if time.monotonic() - checked >= recheck:  # a revoked token's stream ends
-                    if not await _still_valid(request, who.token_hash):
-                        return
-                    checked = time.monotonic()
+                if time.monotonic() - token.checked >= recheck and not await token.ok():
+                    return  # a revoked token's stream ends
                 if event["id"] <= sent:
                     continue  # already replayed
                 yield _frame(run, event)

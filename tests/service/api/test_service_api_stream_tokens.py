@@ -4,7 +4,9 @@ two active tokens cannot share a name."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -177,3 +179,35 @@ def test_a_new_token_cannot_take_an_active_tokens_name(service: Service) -> None
     token_id = next(t["id"] for t in store.tokens() if t["name"] == "viewer")
     assert store.revoke_token(token_id)
     assert new_token(store, "viewer", "read").startswith("lg_")
+
+
+@pytest.fixture
+def quick_store() -> Iterator[Service]:
+    yield from _service(store_timeout_s=0.2)
+
+
+def test_a_stream_outlives_re_checks_the_store_cannot_answer_within_its_grace(
+    quick_store: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The token is valid; its re-checks get 503 (the store hung): the stream stays open for the
+    # grace (1.5 s here, 60 s by default), then ends; it did end at the first re-check.
+    svc = quick_store
+    app = svc.client.app
+    app.state.sse_keepalive_s = app.state.sse_recheck_s = 0.1  # type: ignore[attr-defined]
+    app.state.sse_grace_s = 1.5  # type: ignore[attr-defined]
+    store = svc.runtime.store
+    release = threading.Event()
+    look_up = store.token_by_hash
+    hung_at = 0.0
+    try:
+        with svc.client.stream("GET", "/api/events", headers=svc.viewer) as r:
+            assert r.status_code == 200
+            for _ in r.iter_lines():
+                if not hung_at:
+                    monkeypatch.setattr(store, "token_by_hash", lambda h: release.wait(30) and look_up(h))
+                    hung_at = time.monotonic()
+                assert time.monotonic() - hung_at < 10.0, "the stream outlived its grace"
+        open_for = time.monotonic() - hung_at
+    finally:
+        release.set()
+    assert 1.4 < open_for < 6.0, f"the stream ended {open_for:.2f} s after the store stopped answering"
