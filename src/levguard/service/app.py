@@ -74,6 +74,9 @@ async def principal_of(request: Request, token_hash: str) -> Principal:
     """The unrevoked token with this digest, else a 401 (503 when the store is down or does not
     answer in time: the look-up runs on a store thread of its own pool, ``tokens``, which the
     routes' reads and writes cannot take, :func:`pooled_call`)."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None and cached.token_hash == token_hash:
+        return cached  # looked up once per request (auth_error, then the route's dependency)
     runtime: Runtime = request.app.state.runtime
     try:
         row = await pooled_call(request, "tokens", runtime.store.token_by_hash, token_hash)
@@ -81,7 +84,9 @@ async def principal_of(request: Request, token_hash: str) -> Principal:
         raise HTTPException(503, f"database unavailable: {exc}") from None
     if row is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(row["name"], row["scope"], token_hash)
+    who = Principal(row["name"], row["scope"], token_hash)
+    request.state.principal = who
+    return who
 
 
 async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:

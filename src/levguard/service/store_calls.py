@@ -4,7 +4,8 @@ The store blocks (a SQLite file another process holds locked waits out its busy 
 PostgreSQL server never answers, and its ``statement_timeout`` never fires).  A route or an
 authentication check that called it on the event loop froze every other request, ``/healthz``
 included.  :meth:`StoreCalls.run` runs the call on one of ``threads`` daemon threads and waits
-at most ``timeout_s`` for it; past that the request is answered 503 ``database unavailable: ...``
+at most ``timeout_s`` for it (per request: a request's store calls share one deadline, from its
+first); past that the request is answered 503 ``database unavailable: ...``
 and the thread finishes (or stays hung) in the background, holding its slot: at most ``threads``
 calls are ever outstanding, so a hung database costs a fixed number of threads, and a call that
 finds every slot taken waits for one within the same deadline.  A call that had not started when
@@ -86,12 +87,17 @@ class StoreCalls:
     def _unavailable(self, what: str) -> HTTPException:
         return HTTPException(503, f"database unavailable: {what} within {self.timeout_s:g} s")
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, until: float | None = None) -> T:
         """``fn(*args)`` on a store thread; raises what it raises, or a 503 ``HTTPException`` when
-        no thread is free or the call does not return within ``timeout_s``."""
+        no thread is free or the call does not return within ``timeout_s`` (or by ``until``, a
+        ``time.monotonic()`` instant: the request's deadline, shared by its store calls)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
-        until = time.monotonic() + self.timeout_s  # the same instant, for the store thread
+        if until is None:
+            until = time.monotonic() + self.timeout_s
+        left = until - time.monotonic()
+        if left <= 0:
+            raise HTTPException(503, f"database unavailable: the request's {self.timeout_s:g} s for the store ran out")
+        deadline = loop.time() + left  # the same instant on the loop's clock
         if self._slots is None:  # created on the loop that uses it
             self._slots = asyncio.Semaphore(self.threads)
         slots = self._slots
@@ -129,4 +135,7 @@ async def pooled_call(request: Request, pool: str, fn: Callable[..., T], /, *arg
     """Run ``fn(*args, **kwargs)`` on the app's store pool ``pool``: ``shared``, ``tokens`` (token
     look-ups) or ``kill_switch`` (its write)."""
     calls: StoreCalls = request.app.state.store_pools[pool]
-    return await calls.run(functools.partial(fn, *args, **kwargs))
+    until: float | None = getattr(request.state, "store_deadline", None)
+    if until is None:  # the request's first store call starts its deadline
+        until = request.state.store_deadline = time.monotonic() + calls.timeout_s
+    return await calls.run(functools.partial(fn, *args, **kwargs), until=until)

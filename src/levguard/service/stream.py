@@ -186,6 +186,8 @@ class _Recheck:
         self.unsure_since: float | None = None
 
     async def ok(self) -> bool:
+        # Each re-check is a request of its own: a fresh look-up with a fresh store deadline.
+        self.request.state.principal = self.request.state.store_deadline = None
         valid = await _still_valid(self.request, self.token_hash)
         now = time.monotonic()
         self.checked = now

@@ -214,3 +214,43 @@ def test_kill_switch_presses_refused_by_a_locked_sqlite_file_leave_the_token_che
         while not all(p._slots is None or p._slots._value == p.threads for p in pools):
             assert time.monotonic() < deadline, "a refused write still holds its store thread"
             time.sleep(0.02)
+
+
+def _slow(fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def test_the_deadline_is_the_requests_not_each_store_calls(
+    quick_service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two store calls of 0.35 s each (the token, the page) under a 0.5 s deadline: 503 by 0.5 s,
+    # not a 200 after 0.7 s (each call had its own 0.5 s).
+    s = quick_service
+    store = s.runtime.store
+    monkeypatch.setattr(store, "token_by_hash", _slow(store.token_by_hash, 0.35))
+    monkeypatch.setattr(store, "audit_log", _slow(store.audit_log, 0.35))
+    got, took = _timed(lambda: s.client.get("/api/audit", headers=s.viewer))
+    assert got.status_code == 503, (got.status_code, f"{took:.2f} s")
+    assert took < 0.65, took
+
+
+def test_a_request_looks_its_token_up_once(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = service.runtime.store
+    looked: list[str] = []
+    look_up = store.token_by_hash
+    monkeypatch.setattr(store, "token_by_hash", lambda h: looked.append(h) or look_up(h))
+    for method, path, body in [
+        ("GET", "/api/audit?limt=5", None),  # an unknown parameter: 422
+        ("POST", "/api/kill-switch", b'{"on": 0}'),  # a body of the wrong type: 422
+        ("GET", "/api/audit", None),
+    ]:
+        looked.clear()
+        r = service.client.request(
+            method, path, content=body, headers={**service.admin, "Content-Type": "application/json"}
+        )
+        assert r.status_code in (200, 422), r.text
+        assert len(looked) == 1, f"{method} {path}: {len(looked)} token look-ups"
