@@ -16,6 +16,7 @@ from pydantic import (
     create_model,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from levguard.core.margin import NULLABLE_NUMBERS, AccountReport, CollateralRow, PositionReport
@@ -113,6 +114,19 @@ class _In(BaseModel):
     # Strict: JSON types as documented (``"on": 0`` is not a boolean), no unknown keys, and
     # strings that are UTF-8 text (the store cannot hold a lone surrogate).
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8_keys(cls, value: Any) -> Any:
+        # The keys first: an unknown key that is not text was pydantic's "Input should be a
+        # valid string" at ["body"], naming nothing.
+        if isinstance(value, dict):
+            for key in value:
+                try:
+                    utf8_text(key)
+                except ValueError as exc:
+                    raise ValueError(f"a key of the body is {exc}") from None
+        return value
 
     @field_validator("*", mode="before")
     @classmethod

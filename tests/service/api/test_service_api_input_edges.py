@@ -114,3 +114,19 @@ def test_valid_json_the_parser_gives_up_on_is_a_400_naming_the_cause(
     # Without a token: the 401 first, as for any other body.
     r = service.client.post(path, content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 401, r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/kill-switch", '{"on": true, "%s": 1}'),
+        (f"/api/accounts/{ACCOUNT}/mode", '{"live": false, "confirm": "x", "%s": 1}'),
+    ],
+)
+def test_a_lone_surrogate_in_an_unknown_key_is_a_422_naming_the_key(service: Service, path: str, body: str) -> None:
+    r = service.client.post(
+        path, content=(body % SURROGATE).encode(), headers={**service.admin, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert "a key of the body is not UTF-8 text: a lone surrogate" in r.json()["error"], r.text
+    assert service.client.get("/api/status", headers=service.viewer).json()["kill_switch"] is False
