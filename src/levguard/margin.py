@@ -178,6 +178,8 @@ def _array(x: object, name: str, n: int | None) -> Float64Array1D:
     try:
         if isinstance(x, list | tuple):  # NumPy read ["1"] as [1.0]: its own dtype shows the string
             probe = np.asarray(x)
+        if np.iscomplexobj(probe):  # type: ignore[arg-type]  # cast to float64 with a ComplexWarning, the imaginary part lost
+            raise InputError(f"{name} must be real numbers (not complex numbers), was {show(x)}")
         raw = np.asarray(probe, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float64's range
         no_bools_or_strings(x, name)

@@ -21,7 +21,7 @@ from levguard.errors import InputError
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("text", ["1:30", "190:20:30.15", "0b101", "0o17", "-1:30", "+0b1"])
+@pytest.mark.parametrize("text", ["1:30", "190:20:30.15", "0b101", "0o17", "-1:30", "+0b1", "0x_", "0x_1"])
 def test_yaml_1_1_numbers_stay_strings(text: str) -> None:
     assert parse_spec_text(f"a: {text}\n", "x.yaml") == {"a": text}
 
@@ -42,7 +42,7 @@ def test_infinities_nulls_and_booleans_keep_their_meaning() -> None:
     assert doc == {"a": float("inf"), "b": float("-inf"), "c": True, "d": False, "e": None, "f": None}
 
 
-@pytest.mark.parametrize("text", ["!!int 0b101", "!!int 1:30", "!!float 1:30"])
+@pytest.mark.parametrize("text", ["!!int 0b101", "!!int 1:30", "!!float 1:30", '!!float ""', '!!float "_"'])
 def test_explicit_tags_do_not_bring_them_back(text: str) -> None:
     with pytest.raises(InputError, match=r"^x\.yaml: invalid YAML/JSON: "):
         parse_spec_text(f"a: {text}\n", "x.yaml")

@@ -37,6 +37,17 @@ def test_strings_in_a_list_are_refused_by_name(args: tuple[object, object, objec
         isolated_liquidation_prices(*args, BTC)
 
 
+@pytest.mark.parametrize("qty", [np.array([1 + 2j]), [1 + 2j], np.array([1.0 + 0j])])
+def test_complex_numbers_are_refused_without_a_warning(qty: object) -> None:
+    # A complex array was cast to float64 with a ComplexWarning, then refused as "not bools or strings".
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match=r"^qty must be real numbers \(not complex numbers"):
+            isolated_margin_arrays(qty, [60000.0], [3000.0], BTC)
+
+
 def test_a_mark_price_list_with_a_string_is_refused() -> None:
     with pytest.raises(InputError, match=r"^mark_price must be numbers"):
         isolated_margin_arrays([1.0], [60000.0], [3000.0], BTC, mark_price=["60000"])

@@ -12,7 +12,10 @@ Binance USDⓈ-M, Bybit and Hyperliquid below.  ``equity`` is the account's equi
 marks (``wallet + sum uPnL``: Binance's WB + uPnL, Bybit's cross margin balance, Hyperliquid's
 account value); BitMEX ranks on the position's bankruptcy price, with the account's collateral
 allocated to its positions (:func:`collateral_share`).  An account whose equity is not positive
-ranks last (``-inf``; the core functions reject it).
+ranks last with :data:`~levguard.kernels.cascade_rounds.BANKRUPT_SCORE`, the lowest finite float,
+as a BitMEX position at or past its bankruptcy price does (the core functions reject such an
+account).  It was ``-inf``: the tie-break's tolerance ``1e-12 |score|`` was then infinite and
+``-inf - -inf`` NaN, so several such accounts stayed in the order the accounts were given in.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import math
 from levguard.kernels import liquidation as kl
 from levguard.kernels._jit import jitable
 from levguard.kernels.cascade_records import AccountStatus, EventKind
-from levguard.kernels.cascade_rounds import DUST, adl_score, bankruptcy_price, record_event
+from levguard.kernels.cascade_rounds import BANKRUPT_SCORE, DUST, adl_score, bankruptcy_price, record_event
 from levguard.kernels.cascade_sweep import break_score_ties, sort_deficits, sort_descending
 from levguard.kernels.cascade_v2_records import (
     AdlRule,
@@ -218,7 +221,7 @@ def position_score(rule: int, i: int, a: int, marks: Float64Array1D, st: MarketS
         return adl_score(side, abs(q), e, m, position_bankruptcy(i, a, marks, st, tiers))
     eq, _mm = equity_and_mm(i, marks, st, tiers)
     if not eq > 0.0:
-        return -math.inf
+        return BANKRUPT_SCORE  # last, and tied with the others at it (-inf left them in account order)
     if rule == AdlRule.BINANCE:
         return binance_score(q, e, m, eq)
     if rule == AdlRule.BYBIT:
