@@ -36,10 +36,12 @@ from levguard.core.validate import integer_in, path_arg, show
 from levguard.errors import InputError
 
 __all__ = [
+    "JSON_PARSE_DEPTH",
     "MAX_INPUT_BYTES",
     "MAX_NESTING",
     "MAX_VALUES",
     "check_structure",
+    "json_depth_exceeds",
     "load_spec",
     "load_spec_stream",
     "max_input_bytes",
@@ -279,7 +281,7 @@ def _load_yaml(text: str, name: str) -> Any:
 # at import (web3 sets 100,000): megabytes of "[" would then overflow the C stack instead of
 # raising RecursionError.  Depths between MAX_NESTING and this bound parse and are refused by
 # check_structure, naming the path.
-_JSON_PARSE_DEPTH = 512
+JSON_PARSE_DEPTH = 512
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
@@ -292,7 +294,7 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _json_depth_exceeds(text: str, bound: int) -> bool:
+def json_depth_exceeds(text: str, bound: int) -> bool:
     """Whether JSON ``text`` opens more than ``bound`` arrays/objects at once (strings ignored)."""
     depth = 0
     for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
@@ -337,7 +339,7 @@ def parse_spec_text(text: str, name: str = "<input>", *, json_only: bool = False
     if len(text) > limit:  # characters <= bytes, so this never refuses text within the limit
         raise _too_large(name, limit)
     if json_only:
-        if _json_depth_exceeds(text, _JSON_PARSE_DEPTH):
+        if json_depth_exceeds(text, JSON_PARSE_DEPTH):
             raise InputError(f"{name}: nested deeper than {MAX_NESTING} levels")
         try:
             value = json.loads(text, object_pairs_hook=_json_object)

@@ -39,6 +39,7 @@ from levguard.service.deps import (
     setup_of,
     store_call,
 )
+from levguard.service.middleware import DepthCheckedRoute
 from levguard.service.models import (
     BALANCE_KEYS,
     BODY_RESPONSES,
@@ -65,7 +66,7 @@ from levguard.venues.base import UNLISTED
 __all__ = ["router"]
 
 router = APIRouter()
-api = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
+api = APIRouter(prefix="/api", responses=ERROR_RESPONSES, route_class=DepthCheckedRoute)
 
 _MAX_NS = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from levguard.errors import InputError, LevguardError
 from levguard.live.store import StoreUnavailable
 from levguard.service.auth import digest
-from levguard.service.middleware import BodyLimit, SecurityHeaders
+from levguard.service.middleware import PARSE_FAILED, BodyLimit, SecurityHeaders
 from levguard.service.models import HealthOut
 from levguard.service.runtime import GuardianUnavailable, Runtime
 from levguard.service.store_calls import RESERVED_THREADS, STORE_THREADS, STORE_TIMEOUT_S, StoreCalls, pooled_call
@@ -366,7 +366,7 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.detail == _PARSE_FAILED:  # valid JSON the parser gave up on
+        if exc.status_code == 400 and exc.detail == PARSE_FAILED:  # valid JSON the parser gave up on
             denied = await auth_error(request)
             if denied is not None:
                 return await http_error(request, denied)
@@ -411,10 +411,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal error (logged on the server)")
-
-
-#: FastAPI's answer to a body whose parsing raised something else than a JSON syntax error.
-_PARSE_FAILED = "There was an error parsing the body"
 
 
 def _parse_failure(cause: BaseException | None) -> str:

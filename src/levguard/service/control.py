@@ -23,6 +23,7 @@ from levguard.errors import ConfigError, InputError, LevguardError
 from levguard.live.store_journal import AuditRow
 from levguard.service.app import Principal
 from levguard.service.deps import Admin, account_row, compute, runtime_of, setup_of, store_call, stored_account
+from levguard.service.middleware import DepthCheckedRoute
 from levguard.service.models import (
     BODY_RESPONSES,
     NOT_FOUND,
@@ -48,7 +49,7 @@ from levguard.venues.paper import PaperVenue
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api", tags=["write"], responses=WRITE_RESPONSES)
+router = APIRouter(prefix="/api", tags=["write"], responses=WRITE_RESPONSES, route_class=DepthCheckedRoute)
 _CONFIRM: dict[int | str, dict[str, Any]] = {409: {"model": ErrorOut, "description": "The confirmation does not match"}}
 
 

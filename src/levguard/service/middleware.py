@@ -9,10 +9,52 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
-__all__ = ["DASHBOARD_CSP", "DEFAULT_CSP", "BodyLimit", "SecurityHeaders", "send_error"]
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
+
+from levguard.documents import JSON_PARSE_DEPTH, json_depth_exceeds
+
+__all__ = [
+    "DASHBOARD_CSP",
+    "DEFAULT_CSP",
+    "PARSE_FAILED",
+    "BodyLimit",
+    "DepthCheckedRoute",
+    "SecurityHeaders",
+    "send_error",
+]
+
+#: FastAPI's answer to a body whose parsing raised something else than a JSON syntax error.
+PARSE_FAILED = "There was an error parsing the body"
+
+
+class DepthCheckedRoute(APIRoute):
+    """A route that refuses a JSON body nested deeper than
+    :data:`~levguard.documents.JSON_PARSE_DEPTH` levels before FastAPI parses it.
+
+    :func:`json.loads` recurses once per level, bounded by ``sys.getrecursionlimit()``: 1,000 by
+    default (a ``RecursionError``, answered 400 ``invalid JSON body: nested too deeply``), but
+    web3 raises it to 100,000 at import, as the on-chain guardian's process does; 30,000 levels
+    then parsed and were answered 422, and in the test suite which answer came depended on what
+    the worker had imported.  The answer is the 400 in every process (after the token checks,
+    as every parse failure).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            body = await request.body()  # kept on the request: FastAPI reads it from there
+            if body and json_depth_exceeds(body.decode("utf-8", "replace"), JSON_PARSE_DEPTH):
+                deep = RecursionError(f"nested deeper than {JSON_PARSE_DEPTH} levels")
+                raise HTTPException(400, PARSE_FAILED) from deep
+            return await handler(request)
+
+        return checked
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
