@@ -145,8 +145,8 @@ def utc_time(value: object, name: str, *, naive_datetime: str = "refuse") -> pd.
     return ts
 
 
-_MAX_INTERVAL_NS = 10_000 * 86_400 * 10**9  # a bar longer than the history any file holds
 _DAY_NS = 86_400 * 10**9
+_MAX_INTERVAL_NS = 10_000 * _DAY_NS  # a bar longer than the history any file holds
 
 
 def ordered_ns(frame: pd.DataFrame | pd.Series, what: str) -> np.ndarray:

@@ -36,6 +36,7 @@ import pandas as pd
 
 from levguard.core.validate import number, show
 from levguard.data.frames import (
+    _DAY_NS,
     FUNDING_COLUMNS,
     INDEX_NAME,
     OHLCV_COLUMNS,
@@ -217,7 +218,6 @@ def _infer_interval(d: np.ndarray) -> int | None:
     return int(values[np.argmax(counts)])
 
 
-_DAY_NS = 86_400 * 1_000_000_000
 _MINUTE_NS = 60 * 1_000_000_000
 # Binance's close_time is the bar's open + interval - 1 ms (- 1 µs in its microsecond files).
 _CLOSE_LAGS = ((1_000_000, "ms"), (1_000, "µs"))
